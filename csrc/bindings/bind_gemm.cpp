@@ -1,0 +1,201 @@
+// Bindings for csrc/gemm: gemm (2-D, any row- or column-major strides), batched matmul.
+#include <algorithm>
+
+#include "bind_util.h"
+#include "gemm/gemm.h"
+
+namespace ember {
+
+namespace {
+
+// A 2-D operand as (pointer, leading dimension, transposed?) without copying: a row-major
+// array with a row stride is used as is; a column-major one (a transposed view) flips trans.
+struct Operand {
+  const void* data;
+  int64_t ld;
+  bool trans;
+};
+
+Operand as_operand(const py::array& a, bool trans, const char* name) {
+  const int64_t item = a.itemsize();
+  const int64_t rows = a.shape(0), cols = a.shape(1);
+  const int64_t s0 = a.strides(0), s1 = a.strides(1);
+  if ((s1 == item || cols <= 1) && s0 % item == 0 && s0 / item >= std::max<int64_t>(cols, 1))
+    return {a.data(), s0 / item, trans};
+  if ((s0 == item || rows <= 1) && s1 % item == 0 && s1 / item >= std::max<int64_t>(rows, 1))
+    return {a.data(), s1 / item, !trans};
+  EMBER_CHECK(false, "gemm: ", name, " must have unit stride along one dimension, got strides (",
+              s0, ", ", s1, ")");
+  return {};
+}
+
+template <typename T>
+void run_gemm(const Operand& A, const Operand& B, py::array& c, int64_t M, int64_t N, int64_t K,
+              double alpha, double beta) {
+  T* C = ptr<T>(c);
+  const T* a = static_cast<const T*>(A.data);
+  const T* b = static_cast<const T*>(B.data);
+  // Degenerate leading dimensions (empty or single-column) must still be >= 1.
+  int64_t lda = std::max<int64_t>(A.ld, 1), ldb = std::max<int64_t>(B.ld, 1);
+  py::gil_scoped_release release;
+  gemm<T>(A.trans, B.trans, M, N, K, static_cast<T>(alpha), a, lda, b, ldb, static_cast<T>(beta), C,
+          std::max<int64_t>(N, 1));
+}
+
+py::array gemm_py(const py::array& a, const py::array& b, py::object c_obj, bool trans_a,
+                  bool trans_b, double alpha, double beta) {
+  require_float(a, "gemm", "a");
+  require_float(b, "gemm", "b");
+  require_same_dtype(a, b, "gemm");
+  require_ndim(a, 2, "gemm", "a");
+  require_ndim(b, 2, "gemm", "b");
+  const int64_t M = trans_a ? a.shape(1) : a.shape(0);
+  const int64_t K = trans_a ? a.shape(0) : a.shape(1);
+  const int64_t Kb = trans_b ? b.shape(1) : b.shape(0);
+  const int64_t N = trans_b ? b.shape(0) : b.shape(1);
+  EMBER_CHECK(K == Kb, "gemm: inner dimensions differ: op(a) is (", M, ", ", K, ") and op(b) is (",
+              Kb, ", ", N, ")");
+  Operand A = as_operand(a, trans_a, "a");
+  Operand B = as_operand(b, trans_b, "b");
+  py::array c;
+  if (c_obj.is_none()) {
+    EMBER_CHECK(beta == 0.0, "gemm: beta != 0 needs an output array c");
+    c = empty_like_dtype(a, {M, N});
+  } else {
+    c = py::reinterpret_borrow<py::array>(c_obj);
+    require_same_dtype(a, c, "gemm");
+    require_contiguous(c, "gemm", "c");
+    require_writeable(c, "gemm", "c");
+    require_shape(c, {M, N}, "gemm", "c");
+  }
+  if (is_f32(a))
+    run_gemm<float>(A, B, c, M, N, K, alpha, beta);
+  else
+    run_gemm<double>(A, B, c, M, N, K, alpha, beta);
+  return c;
+}
+
+template <typename T>
+py::array gemm_ref_py(const py::array& a, const py::array& b, bool trans_a, bool trans_b) {
+  const int64_t M = trans_a ? a.shape(1) : a.shape(0);
+  const int64_t K = trans_a ? a.shape(0) : a.shape(1);
+  const int64_t N = trans_b ? b.shape(0) : b.shape(1);
+  py::array c = empty_like_dtype(a, {M, N});
+  gemm_ref<T>(trans_a, trans_b, M, N, K, T(1), cptr<T>(a), std::max<int64_t>(a.shape(1), 1),
+              cptr<T>(b), std::max<int64_t>(b.shape(1), 1), T(0), ptr<T>(c),
+              std::max<int64_t>(N, 1));
+  return c;
+}
+
+// a (..., M, K) @ b (..., K, N) -> (broadcast(...), M, N); both C-contiguous, ndim >= 2.
+template <typename T>
+void run_matmul(const py::array& a, const py::array& b, py::array& out,
+                const std::vector<int64_t>& batch, int64_t M, int64_t N, int64_t K) {
+  const int64_t nd = static_cast<int64_t>(batch.size());
+  const int64_t an = a.ndim() - 2, bn = b.ndim() - 2;
+  // Element offsets of each batch index into a and b (0 stride where broadcast).
+  std::vector<int64_t> astr(nd, 0), bstr(nd, 0);
+  int64_t sa = M * K, sb = K * N;
+  for (int64_t d = nd - 1; d >= 0; --d) {
+    int64_t ia = d - (nd - an), ib = d - (nd - bn);
+    if (ia >= 0) {
+      if (a.shape(ia) != 1) astr[d] = sa;
+      sa *= a.shape(ia);
+    }
+    if (ib >= 0) {
+      if (b.shape(ib) != 1) bstr[d] = sb;
+      sb *= b.shape(ib);
+    }
+  }
+  int64_t nbatch = 1;
+  for (int64_t d : batch) nbatch *= d;
+  const T* A = cptr<T>(a);
+  const T* B = cptr<T>(b);
+  T* C = ptr<T>(out);
+  py::gil_scoped_release release;
+  // Many small products: one thread per product. Few large ones: GEMM threads inside.
+  const int64_t flops = M * N * K;
+  const bool outer = nbatch >= num_threads() && flops < (int64_t(1) << 21);
+  const int nt = outer ? threads_for(nbatch * flops, 1 << 15) : 1;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t i = 0; i < nbatch; ++i) {
+    int64_t oa = 0, ob = 0, rem = i;
+    for (int64_t d = nd - 1; d >= 0; --d) {
+      int64_t idx = rem % batch[d];
+      rem /= batch[d];
+      oa += idx * astr[d];
+      ob += idx * bstr[d];
+    }
+    gemm<T>(false, false, M, N, K, T(1), A + oa, std::max<int64_t>(K, 1), B + ob,
+            std::max<int64_t>(N, 1), T(0), C + i * M * N, std::max<int64_t>(N, 1),
+            outer ? 1 : 0);
+  }
+}
+
+py::array matmul_py(const py::array& a, const py::array& b) {
+  require_float(a, "matmul", "a");
+  require_float(b, "matmul", "b");
+  require_same_dtype(a, b, "matmul");
+  EMBER_CHECK(a.ndim() >= 2 && b.ndim() >= 2, "matmul: operands must be at least 2-D, got ",
+              shape_str(shape_of(a)), " and ", shape_str(shape_of(b)));
+  require_contiguous(a, "matmul", "a");
+  require_contiguous(b, "matmul", "b");
+  const int64_t M = a.shape(a.ndim() - 2), K = a.shape(a.ndim() - 1);
+  const int64_t Kb = b.shape(b.ndim() - 2), N = b.shape(b.ndim() - 1);
+  EMBER_CHECK(K == Kb, "matmul: shapes ", shape_str(shape_of(a)), " and ", shape_str(shape_of(b)),
+              " do not align (", K, " != ", Kb, ")");
+  const int64_t an = a.ndim() - 2, bn = b.ndim() - 2, nd = std::max(an, bn);
+  std::vector<int64_t> batch(nd);
+  for (int64_t d = 0; d < nd; ++d) {
+    int64_t ia = d - (nd - an), ib = d - (nd - bn);
+    int64_t da = ia >= 0 ? a.shape(ia) : 1, db = ib >= 0 ? b.shape(ib) : 1;
+    EMBER_CHECK(da == db || da == 1 || db == 1, "matmul: batch dimensions of ",
+                shape_str(shape_of(a)), " and ", shape_str(shape_of(b)), " do not broadcast");
+    batch[d] = std::max(da, db);
+  }
+  std::vector<int64_t> out_shape = batch;
+  out_shape.push_back(M);
+  out_shape.push_back(N);
+  numel_checked(out_shape, "matmul");
+  py::array out = empty_like_dtype(a, out_shape);
+  if (is_f32(a))
+    run_matmul<float>(a, b, out, batch, M, N, K);
+  else
+    run_matmul<double>(a, b, out, batch, M, N, K);
+  return out;
+}
+
+}  // namespace
+
+void bind_gemm(py::module_& m) {
+  m.def("gemm", &gemm_py, py::arg("a"), py::arg("b"), py::arg("c") = py::none(),
+        py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("alpha") = 1.0,
+        py::arg("beta") = 0.0,
+        "c := alpha * op(a) @ op(b) + beta * c for 2-D float arrays (c is returned; a new one "
+        "when c is None and beta == 0).");
+  m.def("matmul", &matmul_py, py::arg("a"), py::arg("b"),
+        "Batched a (..., M, K) @ b (..., K, N) with broadcasting over leading dims.");
+  m.def(
+      "gemm_ref",
+      [](const py::array& a, const py::array& b, bool trans_a, bool trans_b) {
+        require_float(a, "gemm_ref", "a");
+        require_same_dtype(a, b, "gemm_ref");
+        require_ndim(a, 2, "gemm_ref", "a");
+        require_ndim(b, 2, "gemm_ref", "b");
+        require_contiguous(a, "gemm_ref", "a");
+        require_contiguous(b, "gemm_ref", "b");
+        const int64_t K = trans_a ? a.shape(0) : a.shape(1);
+        const int64_t Kb = trans_b ? b.shape(1) : b.shape(0);
+        EMBER_CHECK(K == Kb, "gemm_ref: inner dimensions differ");
+        return is_f32(a) ? gemm_ref_py<float>(a, b, trans_a, trans_b)
+                         : gemm_ref_py<double>(a, b, trans_a, trans_b);
+      },
+      py::arg("a"), py::arg("b"), py::arg("trans_a") = false, py::arg("trans_b") = false,
+      "The triple-loop reference (C-contiguous inputs): the test oracle.");
+  m.def("gemm_isa", [] { return std::string(gemm_isa()); });
+  m.def(
+      "gemm_set_isa", [](const std::string& name) { gemm_set_isa(name.c_str()); },
+      py::arg("name"));
+}
+
+}  // namespace ember

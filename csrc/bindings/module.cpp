@@ -1,0 +1,32 @@
+// ember._C: one block per ops file, each defined in its bind_<family>.cpp.
+#include <pybind11/pybind11.h>
+
+#include "bind_util.h"
+#include "gemm/gemm.h"
+
+namespace ember {
+void bind_gemm(py::module_& m);
+void bind_softmax(py::module_& m);
+}  // namespace ember
+
+#ifndef EMBER_VERSION
+#define EMBER_VERSION "0.0.0"
+#endif
+#ifndef EMBER_COMPILER
+#define EMBER_COMPILER "unknown"
+#endif
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "ember's C++ kernels (OpenMP). Use ember's Python API rather than these directly.";
+  py::register_exception<ember::type_error>(m, "KernelTypeError", PyExc_TypeError);
+
+  m.def("set_num_threads", &ember::set_num_threads, py::arg("n"));
+  m.def("get_num_threads", &ember::get_num_threads);
+  m.def("omp_max_threads", [] { return omp_get_max_threads(); });
+  m.attr("__version__") = EMBER_VERSION;
+  m.attr("compiler") = EMBER_COMPILER;
+  m.attr("openmp_version") = _OPENMP;
+
+  ember::bind_gemm(m);
+  ember::bind_softmax(m);
+}

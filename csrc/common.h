@@ -1,0 +1,64 @@
+// Shared helpers for every kernel: argument checks, overflow-checked sizes, the thread setting.
+#pragma once
+
+#include <omp.h>
+
+#include <cstdint>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace ember {
+
+// A failed EMBER_CHECK throws std::invalid_argument, which pybind11 turns into ValueError.
+#define EMBER_CHECK(cond, ...)                                                    \
+  do {                                                                            \
+    if (!(cond)) throw std::invalid_argument(::ember::detail::concat(__VA_ARGS__)); \
+  } while (0)
+
+// Wrong dtypes (integer input to a float kernel) are TypeError, not ValueError.
+struct type_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+template <typename... Args>
+std::string concat(const Args&... args) {
+  std::ostringstream os;
+  (os << ... << args);
+  return os.str();
+}
+}  // namespace detail
+
+// "(2, 3, 4)" for error messages.
+std::string shape_str(const std::vector<int64_t>& shape);
+
+// Sizes are int64; products of user-given sizes are checked so a huge shape fails cleanly.
+inline int64_t mul_checked(int64_t a, int64_t b, const char* what) {
+  EMBER_CHECK(a >= 0 && b >= 0, what, ": negative size (", a, " x ", b, ")");
+  EMBER_CHECK(a == 0 || b <= std::numeric_limits<int64_t>::max() / a, what,
+              ": size overflows int64 (", a, " x ", b, ")");
+  return a * b;
+}
+int64_t numel_checked(const std::vector<int64_t>& shape, const char* what);
+
+// The one process-wide thread setting (ember.set_num_threads). Parallel regions use
+// num_threads(ember::num_threads()), which is also capped by OMP_NUM_THREADS / threadpoolctl.
+void set_num_threads(int n);
+int get_num_threads();  // the setting itself
+inline int num_threads() {
+  int n = get_num_threads();
+  int cap = omp_get_max_threads();
+  return n < cap ? n : cap;
+}
+// Threads worth using for `work` units of arithmetic: tiny problems run serially.
+inline int threads_for(int64_t work, int64_t min_work_per_thread = 32768) {
+  int n = num_threads();
+  if (n <= 1 || work < 2 * min_work_per_thread) return 1;
+  int64_t useful = work / min_work_per_thread;
+  return useful < n ? static_cast<int>(useful) : n;
+}
+
+}  // namespace ember

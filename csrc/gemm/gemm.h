@@ -1,0 +1,27 @@
+// The one GEMM entry: C := alpha * op(A) @ op(B) + beta * C, row-major, float32 and float64.
+// op(A) is (M, K), op(B) is (K, N), C is (M, N) with leading dimension ldc.
+// trans_a: A is stored (K, M) with leading dimension lda, and op(A) = A^T (no copy is made).
+// beta == 0 never reads C (it may hold NaN or garbage). K == 0 gives C := beta * C.
+// Callers inside their own parallel region pass threads = 1; threads = 0 means ember's setting.
+#pragma once
+
+#include <cstdint>
+
+namespace ember {
+
+template <typename T>
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+          int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc, int threads = 0);
+
+// Triple-loop reference with the same contract: the test oracle.
+template <typename T>
+void gemm_ref(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+              int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
+
+// Micro-kernel family in use: "avx512", "avx2" or "generic". Chosen once at import by CPU
+// detection, or forced by the environment variable EMBER_ISA.
+const char* gemm_isa();
+// Force a family (tests run every path); throws if the CPU cannot run it.
+void gemm_set_isa(const char* name);
+
+}  // namespace ember

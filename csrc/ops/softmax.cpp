@@ -1,0 +1,2 @@
+// PLACEHOLDER: softmax / log_softmax kernels land here.
+#include "common.h"

@@ -1,0 +1,3 @@
+"""ember: C++-accelerated tensors with a thin autograd and PyTorch's names."""
+
+from ember import _C
