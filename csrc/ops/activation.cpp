@@ -38,7 +38,8 @@ void parallel_chunks(int64_t n, F&& f) {
 template <typename T, typename Op>
 void map1(T* y, const T* x, int64_t n, Op op) {
   parallel_chunks(n, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) y[i] = op(x[i]);
+    const Op f = op;  // a local copy: its captured parameters become registers, not loads
+    for (int64_t i = b; i < e; ++i) y[i] = f(x[i]);
   });
 }
 
@@ -46,7 +47,8 @@ void map1(T* y, const T* x, int64_t n, Op op) {
 template <typename T, typename Op>
 void map2(T* dx, const T* dy, const T* s, int64_t n, Op op) {
   parallel_chunks(n, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) dx[i] = op(dy[i], s[i]);
+    const Op f = op;
+    for (int64_t i = b; i < e; ++i) dx[i] = f(dy[i], s[i]);
   });
 }
 
