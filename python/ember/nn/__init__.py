@@ -1,7 +1,17 @@
 """ember.nn: layers, losses, functional ops, initialisers."""
 
 from ember.nn import functional, init
-from ember.nn.modules.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from ember.nn.modules.activation import (
+    ELU,
+    GELU,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from ember.nn.modules.container import ModuleDict, ModuleList, Sequential
 from ember.nn.modules.flatten import Flatten
 from ember.nn.modules.linear import Identity, Linear
@@ -9,6 +19,10 @@ from ember.nn.modules.loss import CrossEntropyLoss, MSELoss, NLLLoss
 from ember.nn.modules.module import Module, Parameter
 
 __all__ = [
+    "ELU",
+    "GELU",
+    "LeakyReLU",
+    "Softplus",
     "CrossEntropyLoss",
     "Flatten",
     "Identity",
