@@ -42,7 +42,8 @@ FUNCTIONS = {
     ),
 }
 
-# label -> (optimiser class name, keyword arguments; "lr" is multiplied by the function's scale)
+# label -> (optimiser class name, keyword arguments; "lr" is multiplied by the function's scale
+# unless LR_OVERRIDES gives the rate for that function)
 OPTIMIZERS = {
     "SGD": ("SGD", dict(lr=0.03)),
     "momentum": ("SGD", dict(lr=0.03, momentum=0.9)),
@@ -52,6 +53,12 @@ OPTIMIZERS = {
     "RMSprop": ("RMSprop", dict(lr=0.05)),
     "Adam": ("Adam", dict(lr=0.1)),
 }
+
+
+LR_OVERRIDES = {
+    "rosenbrock": {"SGD": 1e-3, "momentum": 2e-4, "Nesterov": 2e-4, "Adagrad": 0.3,
+                   "Adadelta": 30.0, "RMSprop": 0.01, "Adam": 0.05},
+}  # fmt: skip
 
 
 def trajectory(function: str, optimizer: str, steps: int = 150) -> np.ndarray:
@@ -65,7 +72,8 @@ def trajectory(function: str, optimizer: str, steps: int = 150) -> np.ndarray:
         raise ValueError(f"trajectory: unknown optimizer {optimizer!r}; have {list(OPTIMIZERS)}")
     _, grad, start, _, scale = FUNCTIONS[function]
     cls, kw = OPTIMIZERS[optimizer]
-    kw = dict(kw, lr=kw["lr"] * scale)
+    lr = LR_OVERRIDES.get(function, {}).get(optimizer, kw["lr"] * scale)
+    kw = dict(kw, lr=lr)
     p = Parameter(np.array(start, dtype=np.float64))
     opt = getattr(optim, cls)([p], **kw)
     path = [p.numpy().copy()]
@@ -91,7 +99,7 @@ def _pyplot():
     return plt
 
 
-def plot_trajectories(path, function: str = "rosenbrock", steps: int = 150) -> None:
+def plot_trajectories(path, function: str = "rosenbrock", steps: int = 300) -> None:
     """Contours of ``function`` with every optimiser's trajectory, written to ``path``."""
     plt = _pyplot()
     f, _, start, (xl, yl), _ = FUNCTIONS[function]
