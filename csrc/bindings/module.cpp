@@ -7,6 +7,7 @@
 namespace ember {
 void bind_activation(py::module_& m);
 void bind_gemm(py::module_& m);
+void bind_optim(py::module_& m);
 void bind_softmax(py::module_& m);
 }  // namespace ember
 
@@ -30,5 +31,6 @@ PYBIND11_MODULE(_C, m) {
 
   ember::bind_activation(m);
   ember::bind_gemm(m);
+  ember::bind_optim(m);
   ember::bind_softmax(m);
 }

@@ -16,7 +16,7 @@ import os as _os
 
 import numpy as _np
 
-from ember import _C, autograd, datasets, nn, ops, optim  # noqa: E402
+from ember import _C, autograd, data, datasets, io, nn, ops, optim, preprocessing, train  # noqa: E402
 from ember.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from ember.creation import (
     arange,
@@ -110,7 +110,8 @@ def show_config() -> None:
 _os.register_at_fork(after_in_child=lambda: _C.set_num_threads(1))
 
 __all__ = [
-    "Tensor", "autograd", "nn", "optim", "datasets", "ops",
+    "Tensor", "autograd", "nn", "optim", "datasets", "ops", "data", "io", "preprocessing",
+    "train",
     "tensor", "from_numpy", "as_tensor", "zeros", "ones", "full", "empty", "zeros_like",
     "ones_like", "randn", "rand", "randint", "randperm", "arange", "linspace", "eye",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed",

@@ -1,6 +1,6 @@
 """ember.nn: layers, losses, functional ops, initialisers."""
 
-from ember.nn import functional, init
+from ember.nn import functional, init, utils
 from ember.nn.modules.activation import (
     ELU,
     GELU,
@@ -13,32 +13,51 @@ from ember.nn.modules.activation import (
     Tanh,
 )
 from ember.nn.modules.container import ModuleDict, ModuleList, Sequential
+from ember.nn.modules.dropout import Dropout
 from ember.nn.modules.flatten import Flatten
 from ember.nn.modules.linear import Identity, Linear
-from ember.nn.modules.loss import CrossEntropyLoss, MSELoss, NLLLoss
+from ember.nn.modules.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HingeEmbeddingLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+    MultiMarginLoss,
+    NLLLoss,
+)
 from ember.nn.modules.module import Module, Parameter
 
 __all__ = [
-    "ELU",
-    "GELU",
-    "LeakyReLU",
-    "Softplus",
+    "BCELoss",
+    "BCEWithLogitsLoss",
     "CrossEntropyLoss",
+    "Dropout",
+    "ELU",
     "Flatten",
+    "GELU",
+    "HingeEmbeddingLoss",
+    "HuberLoss",
     "Identity",
+    "L1Loss",
+    "LeakyReLU",
     "Linear",
     "LogSoftmax",
     "MSELoss",
     "Module",
     "ModuleDict",
     "ModuleList",
+    "MultiMarginLoss",
     "NLLLoss",
     "Parameter",
     "ReLU",
     "Sequential",
     "Sigmoid",
     "Softmax",
+    "Softplus",
     "Tanh",
     "functional",
     "init",
+    "utils",
 ]
