@@ -1,1 +1,44 @@
-// placeholder: filled in by the blocked GEMM
+// Portable micro-kernels in plain C++ (baseline flags; the fixed-size accumulator loops
+// auto-vectorise with SSE2). float: 4 x 8, double: 4 x 4 (8 SSE accumulators).
+#include "gemm/gemm_internal.h"
+
+namespace ember {
+namespace gemm_detail {
+
+namespace {
+
+template <typename T, int MR, int NR>
+void generic_kernel(int64_t kc, T alpha, const T* a, const T* b, T beta, T* c, int64_t ldc) {
+  T acc[MR][NR] = {};
+  for (int64_t p = 0; p < kc; ++p) {
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      const T ai = a[i];
+#pragma GCC unroll 16
+      for (int j = 0; j < NR; ++j) acc[i][j] += ai * b[j];
+    }
+    a += MR;
+    b += NR;
+  }
+  for (int i = 0; i < MR; ++i) {
+    T* ci = c + i * ldc;
+    if (beta == T(0)) {
+      for (int j = 0; j < NR; ++j) ci[j] = alpha * acc[i][j];
+    } else {
+      for (int j = 0; j < NR; ++j) ci[j] = beta * ci[j] + alpha * acc[i][j];
+    }
+  }
+}
+
+}  // namespace
+
+Isa isa_generic() {
+  Isa isa;
+  isa.name = "generic";
+  isa.f32 = Kernel<float>{generic_kernel<float, 4, 8>, 4, 8, 256, 128, 4096};
+  isa.f64 = Kernel<double>{generic_kernel<double, 4, 4>, 4, 4, 256, 128, 4096};
+  return isa;
+}
+
+}  // namespace gemm_detail
+}  // namespace ember

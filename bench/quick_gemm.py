@@ -1,0 +1,79 @@
+"""Quick GEMM timing table: ember vs NumPy (OpenBLAS) vs PyTorch, as ratios of best times.
+
+Run with the thread count fixed for every library, and without the OpenBLAS tuning variables
+that slow NumPy down on this machine, e.g.:
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 \
+        python bench/quick_gemm.py --threads 1
+A ratio > 1 means ember is faster.
+"""
+
+import argparse
+import time
+
+import numpy as np
+from ember import _C
+
+try:
+    import torch
+except ImportError:  # pragma: no cover
+    torch = None
+
+SHAPES = [
+    ("f32 n=64", np.float32, 64, 64, 64),
+    ("f32 n=128", np.float32, 128, 128, 128),
+    ("f32 n=256", np.float32, 256, 256, 256),
+    ("f32 n=512", np.float32, 512, 512, 512),
+    ("f32 n=1024", np.float32, 1024, 1024, 1024),
+    ("f32 n=2048", np.float32, 2048, 2048, 2048),
+    ("f64 n=256", np.float64, 256, 256, 256),
+    ("f64 n=1024", np.float64, 1024, 1024, 1024),
+    ("mlp 64x784@784x256", np.float32, 64, 256, 784),
+    ("mlp 64x256@256x10", np.float32, 64, 10, 256),
+]
+
+
+def best(fn, budget=0.3, min_reps=3):
+    fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_reps or time.perf_counter() - start < budget:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if len(times) > 2000:
+            break
+    return min(times)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--only", default="")
+    ap.add_argument("--budget", type=float, default=0.3)
+    args = ap.parse_args()
+    _C.set_num_threads(args.threads)
+    if torch is not None:
+        torch.set_num_threads(args.threads)
+    print(f"isa={_C.gemm_isa()} threads={args.threads}")
+    cols = ["ember", "numpy", "torch"]
+    print(f"{'workload':22s} " + " ".join(f"{c:>10s}" for c in cols) + "   np/em   th/em")
+    rng = np.random.default_rng(0)
+    for name, dt, m, n, k in SHAPES:
+        if args.only and args.only not in name:
+            continue
+        a = rng.standard_normal((m, k)).astype(dt)
+        b = rng.standard_normal((k, n)).astype(dt)
+        te = best(lambda a=a, b=b: _C.gemm(a, b), args.budget)
+        tn = best(lambda a=a, b=b: a @ b, args.budget)
+        tt = float("nan")
+        if torch is not None:
+            ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+            tt = best(lambda ta=ta, tb=tb: ta @ tb, args.budget)
+        print(
+            f"{name:22s} {te * 1e6:9.1f}u {tn * 1e6:9.1f}u {tt * 1e6:9.1f}u "
+            f"{tn / te:7.2f} {tt / te:7.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+// Internals of the blocked GEMM shared by gemm.cpp, pack.cpp and the micro-kernel files.
+// Layers (BLIS): gemm.cpp splits C among threads and runs the NC / KC / MC loops, packs op(A)
+// into MR-row panels and op(B) into NR-column panels (pack.cpp, zero-padded edges), and the
+// macro-kernel calls one MR x NR micro-kernel per tile (microkernel_<isa>.cpp).
+//
+// ODR rule for the ISA files: microkernel_avx512.cpp / microkernel_avx2.cpp are compiled with
+// their own -m flags, so they must not emit any function with external (vague) linkage that
+// another file could also instantiate (inline functions, std:: templates): the linker could keep
+// the AVX-512 copy and baseline code would crash on older CPUs. Everything there lives in an
+// anonymous namespace except the one table getter, which is called only after the CPU check.
+#pragma once
+
+#include <cstdint>
+
+namespace ember {
+namespace gemm_detail {
+
+// C (MR x NR tile, row stride ldc) := beta * C + alpha * Apanel @ Bpanel, where
+// Apanel[p * MR + i] is op(A)(i, p) and Bpanel[p * NR + j] is op(B)(p, j), p < kc.
+// kc >= 1. beta == 0 never reads C. Panels are 64-byte aligned.
+template <typename T>
+using MicroKernel = void (*)(int64_t kc, T alpha, const T* a, const T* b, T beta, T* c,
+                             int64_t ldc);
+
+// One micro-kernel with the blocking it was tuned for: MC is a multiple of MR, NC of NR.
+template <typename T>
+struct Kernel {
+  MicroKernel<T> fn;
+  int mr, nr;
+  int64_t kc, mc, nc;
+};
+
+struct Isa {
+  const char* name;
+  Kernel<float> f32;
+  Kernel<double> f64;
+};
+
+// Tables of each family. isa_avx512() / isa_avx2() may execute their ISA's instructions: call
+// them only once the CPU (and the OS) is known to support it.
+Isa isa_avx512();
+Isa isa_avx2();
+Isa isa_generic();
+
+// Packs the (w_len x kc) block of an operand whose element (w, p) is src[w * rs + p * cs] into
+// ceil(w_len / W) panels of kc x W (panel-major, then p, then w), zero-padding w >= w_len.
+// op(A) rows: W = MR; op(B) columns: W = NR.
+template <typename T>
+void pack_panels(T* dst, const T* src, int64_t rs, int64_t cs, int64_t w_len, int64_t kc, int W);
+
+}  // namespace gemm_detail
+}  // namespace ember
