@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -125,10 +126,12 @@ int64_t even_block(int64_t total, int64_t max_blk, int64_t unit) {
 
 constexpr int kMaxTile = 1024;  // MR * NR of any ISA (the edge-tile temporary)
 
-// C (mc x nc) := beta * C + alpha * Apacked @ Bpacked, tile by tile.
+// C (mc x nc) := beta * C + alpha * Apacked @ Bpacked, tile by tile. The A block is packed
+// row-major (a_rows: panel r at apack + r * MR * kc, rows of stride kc) or in p-major panels.
 template <typename T>
-void macro_kernel(const Kernel<T>& kern, int64_t mc, int64_t nc, int64_t kc, T alpha,
+void macro_kernel(const Kernel<T>& kern, bool a_rows, int64_t mc, int64_t nc, int64_t kc, T alpha,
                   const T* apack, const T* bpack, T beta, T* C, int64_t ldc) {
+  const gemm_detail::MicroKernel<T> fn = a_rows ? kern.rows_a : kern.panel_a;
   const int MR = kern.mr, NR = kern.nr;
   alignas(64) T tmp[kMaxTile];
   for (int64_t jr = 0; jr < nc; jr += NR) {
@@ -139,7 +142,7 @@ void macro_kernel(const Kernel<T>& kern, int64_t mc, int64_t nc, int64_t kc, T a
       const T* ap = apack + (ir / MR) * kc * MR;
       T* c = C + ir * ldc + jr;
       if (mr == MR && nr == NR) {
-        kern.fn(kc, alpha, ap, bp, beta, c, ldc);
+        fn(kc, alpha, ap, kc, bp, NR, beta, c, ldc);
         continue;
       }
       // Edge tile: the same kernel on a full temporary holding C's values, then copied back.
@@ -147,7 +150,7 @@ void macro_kernel(const Kernel<T>& kern, int64_t mc, int64_t nc, int64_t kc, T a
         std::fill(tmp, tmp + MR * NR, T(0));
         for (int64_t i = 0; i < mr; ++i) std::memcpy(tmp + i * NR, c + i * ldc, nr * sizeof(T));
       }
-      kern.fn(kc, alpha, ap, bp, beta, tmp, NR);
+      fn(kc, alpha, ap, kc, bp, NR, beta, tmp, NR);
       for (int64_t i = 0; i < mr; ++i) std::memcpy(c + i * ldc, tmp + i * NR, nr * sizeof(T));
     }
   }
@@ -167,6 +170,8 @@ void gemm_blocked(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, 
   // op(A)(i, p) = A[i * rs_a + p * cs_a]; op(B)(p, j) = B[j * rs_b + p * cs_b].
   const int64_t rs_a = trans_a ? 1 : lda, cs_a = trans_a ? lda : 1;
   const int64_t rs_b = trans_b ? ldb : 1, cs_b = trans_b ? 1 : ldb;
+  // Whichever packed layout of A is a plain copy: rows for a row-major op(A), else panels.
+  const bool a_rows = !trans_a;
   for (int64_t jc = 0; jc < N; jc += nc_blk) {
     const int64_t nc = std::min(nc_blk, N - jc);
     for (int64_t pc = 0; pc < K; pc += kc_blk) {
@@ -175,8 +180,12 @@ void gemm_blocked(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, 
       gemm_detail::pack_panels(bpack, B + jc * rs_b + pc * cs_b, rs_b, cs_b, nc, kc, NR);
       for (int64_t ic = 0; ic < M; ic += mc_blk) {
         const int64_t mc = std::min(mc_blk, M - ic);
-        gemm_detail::pack_panels(apack, A + ic * rs_a + pc * cs_a, rs_a, cs_a, mc, kc, MR);
-        macro_kernel(kern, mc, nc, kc, alpha, apack, bpack, beta_k, C + ic * ldc + jc, ldc);
+        const T* a = A + ic * rs_a + pc * cs_a;
+        if (a_rows)
+          gemm_detail::pack_rows(apack, a, rs_a, cs_a, mc, kc, MR);
+        else
+          gemm_detail::pack_panels(apack, a, rs_a, cs_a, mc, kc, MR);
+        macro_kernel(kern, a_rows, mc, nc, kc, alpha, apack, bpack, beta_k, C + ic * ldc + jc, ldc);
       }
     }
   }
@@ -217,12 +226,17 @@ void gemm_impl(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T al
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == T(0)) return scale_c(M, N, beta, C, ldc);
   const Isa* isa = current_isa();
-  const Kernel<T>& kern = [&]() -> const Kernel<T>& {
+  Kernel<T> kern = [&]() -> const Kernel<T>& {
     if constexpr (sizeof(T) == 4)
       return isa->f32;
     else
       return isa->f64;
   }();
+  // TUNE-HACK
+  if (const char* e = std::getenv(sizeof(T) == 4 ? "TUNE32" : "TUNE64")) {
+    long kc, mc, nc;
+    if (sscanf(e, "%ld,%ld,%ld", &kc, &mc, &nc) == 3) kern.kc = kc, kern.mc = mc, kern.nc = nc;
+  }
   int nt = threads == 1 ? 1 : num_threads();
   if (threads > 1) nt = std::min(nt, threads);
   const double work = double(M) * double(N) * double(K);

@@ -15,17 +15,19 @@
 namespace ember {
 namespace gemm_detail {
 
-// C (MR x NR tile, row stride ldc) := beta * C + alpha * Apanel @ Bpanel, where
-// Apanel[p * MR + i] is op(A)(i, p) and Bpanel[p * NR + j] is op(B)(p, j), p < kc.
-// kc >= 1. beta == 0 never reads C. Panels are 64-byte aligned.
+// C (MR x NR tile, row stride ldc) := beta * C + alpha * op(A) @ op(B) over p < kc (kc >= 1),
+// where op(B)(p, j) is b[p * ldb + j] (a packed NR-column panel: ldb = NR) and op(A)(i, p) is
+//   a[p * MR + i] for a packed p-major panel (panel_a; lda unused), or
+//   a[i * lda + p] for MR rows of stride lda (rows_a: packed row-major A, ld = kc).
+// beta == 0 never reads C. Packed buffers are 64-byte aligned.
 template <typename T>
-using MicroKernel = void (*)(int64_t kc, T alpha, const T* a, const T* b, T beta, T* c,
-                             int64_t ldc);
+using MicroKernel = void (*)(int64_t kc, T alpha, const T* a, int64_t lda, const T* b, int64_t ldb,
+                             T beta, T* c, int64_t ldc);
 
-// One micro-kernel with the blocking it was tuned for: MC is a multiple of MR, NC of NR.
+// One micro-kernel pair with the blocking it was tuned for: MC is a multiple of MR, NC of NR.
 template <typename T>
 struct Kernel {
-  MicroKernel<T> fn;
+  MicroKernel<T> panel_a, rows_a;
   int mr, nr;
   int64_t kc, mc, nc;
 };
@@ -47,6 +49,11 @@ Isa isa_generic();
 // op(A) rows: W = MR; op(B) columns: W = NR.
 template <typename T>
 void pack_panels(T* dst, const T* src, int64_t rs, int64_t cs, int64_t w_len, int64_t kc, int W);
+
+// Packs the same block row by row instead: dst[w * kc + p] for w < w_len rounded up to a
+// multiple of W (the extra rows zero). For op(A) of a row-major A this is a plain copy.
+template <typename T>
+void pack_rows(T* dst, const T* src, int64_t rs, int64_t cs, int64_t w_len, int64_t kc, int W);
 
 }  // namespace gemm_detail
 }  // namespace ember

@@ -38,14 +38,16 @@ struct F64x4 {
   static void prefetch(const T* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 };
 
-void kernel_f32(int64_t kc, float alpha, const float* a, const float* b, float beta, float* c,
-                int64_t ldc) {
-  simd_kernel<F32x8, 6, 2>(kc, alpha, a, b, beta, c, ldc);
+template <bool A_ROWS>
+void kernel_f32(int64_t kc, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+                float beta, float* c, int64_t ldc) {
+  simd_kernel<F32x8, 6, 2, A_ROWS>(kc, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-void kernel_f64(int64_t kc, double alpha, const double* a, const double* b, double beta, double* c,
-                int64_t ldc) {
-  simd_kernel<F64x4, 6, 2>(kc, alpha, a, b, beta, c, ldc);
+template <bool A_ROWS>
+void kernel_f64(int64_t kc, double alpha, const double* a, int64_t lda, const double* b,
+                int64_t ldb, double beta, double* c, int64_t ldc) {
+  simd_kernel<F64x4, 6, 2, A_ROWS>(kc, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 }  // namespace
@@ -53,8 +55,8 @@ void kernel_f64(int64_t kc, double alpha, const double* a, const double* b, doub
 Isa isa_avx2() {
   Isa isa;
   isa.name = "avx2";
-  isa.f32 = Kernel<float>{kernel_f32, 6, 16, 256, 144, 4096};
-  isa.f64 = Kernel<double>{kernel_f64, 6, 8, 256, 96, 4096};
+  isa.f32 = Kernel<float>{kernel_f32<false>, kernel_f32<true>, 6, 16, 256, 144, 4096};
+  isa.f64 = Kernel<double>{kernel_f64<false>, kernel_f64<true>, 6, 8, 256, 96, 4096};
   return isa;
 }
 

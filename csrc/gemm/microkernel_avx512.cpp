@@ -38,14 +38,16 @@ struct F64x8 {
   static void prefetch(const T* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 };
 
-void kernel_f32(int64_t kc, float alpha, const float* a, const float* b, float beta, float* c,
-                int64_t ldc) {
-  simd_kernel<F32x16, 14, 2>(kc, alpha, a, b, beta, c, ldc);
+template <bool A_ROWS>
+void kernel_f32(int64_t kc, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+                float beta, float* c, int64_t ldc) {
+  simd_kernel<F32x16, 14, 2, A_ROWS>(kc, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-void kernel_f64(int64_t kc, double alpha, const double* a, const double* b, double beta, double* c,
-                int64_t ldc) {
-  simd_kernel<F64x8, 14, 2>(kc, alpha, a, b, beta, c, ldc);
+template <bool A_ROWS>
+void kernel_f64(int64_t kc, double alpha, const double* a, int64_t lda, const double* b,
+                int64_t ldb, double beta, double* c, int64_t ldc) {
+  simd_kernel<F64x8, 14, 2, A_ROWS>(kc, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 }  // namespace
@@ -53,8 +55,8 @@ void kernel_f64(int64_t kc, double alpha, const double* a, const double* b, doub
 Isa isa_avx512() {
   Isa isa;
   isa.name = "avx512";
-  isa.f32 = Kernel<float>{kernel_f32, 14, 32, 256, 336, 4096};
-  isa.f64 = Kernel<double>{kernel_f64, 14, 16, 256, 168, 4096};
+  isa.f32 = Kernel<float>{kernel_f32<false>, kernel_f32<true>, 14, 32, 256, 336, 4096};
+  isa.f64 = Kernel<double>{kernel_f64<false>, kernel_f64<true>, 14, 16, 256, 168, 4096};
   return isa;
 }
 

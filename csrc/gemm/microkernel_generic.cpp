@@ -7,18 +7,18 @@ namespace gemm_detail {
 
 namespace {
 
-template <typename T, int MR, int NR>
-void generic_kernel(int64_t kc, T alpha, const T* a, const T* b, T beta, T* c, int64_t ldc) {
+template <typename T, int MR, int NR, bool A_ROWS>
+void generic_kernel(int64_t kc, T alpha, const T* a, int64_t lda, const T* b, int64_t ldb, T beta,
+                    T* c, int64_t ldc) {
   T acc[MR][NR] = {};
   for (int64_t p = 0; p < kc; ++p) {
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
-      const T ai = a[i];
+      const T ai = A_ROWS ? a[i * lda + p] : a[p * MR + i];
 #pragma GCC unroll 16
       for (int j = 0; j < NR; ++j) acc[i][j] += ai * b[j];
     }
-    a += MR;
-    b += NR;
+    b += ldb;
   }
   for (int i = 0; i < MR; ++i) {
     T* ci = c + i * ldc;
@@ -35,8 +35,15 @@ void generic_kernel(int64_t kc, T alpha, const T* a, const T* b, T beta, T* c, i
 Isa isa_generic() {
   Isa isa;
   isa.name = "generic";
-  isa.f32 = Kernel<float>{generic_kernel<float, 4, 8>, 4, 8, 256, 128, 4096};
-  isa.f64 = Kernel<double>{generic_kernel<double, 4, 4>, 4, 4, 256, 128, 4096};
+  isa.f32 = Kernel<float>{
+      generic_kernel<float, 4, 8, false>, generic_kernel<float, 4, 8, true>, 4, 8, 256, 128, 4096};
+  isa.f64 = Kernel<double>{generic_kernel<double, 4, 4, false>,
+                           generic_kernel<double, 4, 4, true>,
+                           4,
+                           4,
+                           256,
+                           128,
+                           4096};
   return isa;
 }
 

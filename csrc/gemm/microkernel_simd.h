@@ -9,14 +9,25 @@
 namespace ember {
 namespace gemm_detail {
 
-// C (MR x NV*L, row stride ldc) := beta * C + alpha * A @ B over packed panels (see MicroKernel).
-// Per p: NV vector loads of B, MR broadcasts of A, MR * NV FMAs into MR * NV accumulators.
-template <class S, int MR, int NV>
-void simd_kernel(int64_t kc, typename S::T alpha, const typename S::T* a, const typename S::T* b,
-                 typename S::T beta, typename S::T* c, int64_t ldc) {
+// C (MR x NV*L, row stride ldc) := beta * C + alpha * op(A) @ op(B) over a kc-long panel:
+// B row p is b + p * ldb (NV vector loads); A is either a packed p-major panel
+// (A_ROWS = false: a[p * MR + i], lda unused) or MR rows of stride lda (A_ROWS = true:
+// a[i * lda + p]), MR broadcasts per p. MR * NV FMAs per p into MR * NV register accumulators.
+template <class S, int MR, int NV, bool A_ROWS>
+void simd_kernel(int64_t kc, typename S::T alpha, const typename S::T* a, int64_t lda,
+                 const typename S::T* b, int64_t ldb, typename S::T beta, typename S::T* c,
+                 int64_t ldc) {
+  using T = typename S::T;
   using V = typename S::V;
   constexpr int L = S::L;
   constexpr int NR = NV * L;
+  constexpr int NB = (MR + 3) / 4;
+  // A rows as 4-row groups: row 4k + r is base[k] + r * lda, which x86 addresses as
+  // [base + index * scale] with index in {0, lda, 2 lda, 3 lda}: NB + 3 registers in all.
+  const T* base[NB];
+#pragma GCC unroll 8
+  for (int k = 0; k < NB; ++k) base[k] = a + (A_ROWS ? 4 * k * lda : 0);
+  const int64_t off[4] = {0, lda, 2 * lda, 3 * lda};
   // The loops over i and v are unrolled completely so acc stays in registers.
   V acc[MR][NV];
 #pragma GCC unroll 32
@@ -33,15 +44,20 @@ void simd_kernel(int64_t kc, typename S::T alpha, const typename S::T* a, const 
     for (int v = 0; v < NV; ++v) bv[v] = S::load(b + v * L);
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i) {
-      const V ai = S::set1(a[i]);
+      const V ai = S::set1(A_ROWS ? base[i / 4][off[i % 4]] : a[i]);
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) acc[i][v] = S::fmadd(ai, bv[v], acc[i][v]);
     }
-    a += MR;
-    b += NR;
+    if (A_ROWS) {
+#pragma GCC unroll 8
+      for (int k = 0; k < NB; ++k) ++base[k];
+    } else {
+      a += MR;
+    }
+    b += ldb;
   }
   const V va = S::set1(alpha);
-  if (beta == typename S::T(0)) {
+  if (beta == T(0)) {
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
@@ -52,7 +68,7 @@ void simd_kernel(int64_t kc, typename S::T alpha, const typename S::T* a, const 
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) {
-        typename S::T* ci = c + i * ldc + v * L;
+        T* ci = c + i * ldc + v * L;
         S::storeu(ci, S::fmadd(vb, S::loadu(ci), S::mul(va, acc[i][v])));
       }
   }

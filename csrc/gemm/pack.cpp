@@ -88,6 +88,22 @@ void pack_panels(T* dst, const T* src, int64_t rs, int64_t cs, int64_t w_len, in
   }
 }
 
+template <typename T>
+void pack_rows(T* dst, const T* src, int64_t rs, int64_t cs, int64_t w_len, int64_t kc, int W) {
+  const int64_t w_pad = (w_len + W - 1) / W * W;
+  for (int64_t w = 0; w < w_len; ++w) {
+    const T* s = src + w * rs;
+    T* d = dst + w * kc;
+    if (cs == 1)
+      std::copy(s, s + kc, d);
+    else
+      for (int64_t p = 0; p < kc; ++p) d[p] = s[p * cs];
+  }
+  std::fill(dst + w_len * kc, dst + w_pad * kc, T(0));
+}
+
+template void pack_rows<float>(float*, const float*, int64_t, int64_t, int64_t, int64_t, int);
+template void pack_rows<double>(double*, const double*, int64_t, int64_t, int64_t, int64_t, int);
 template void pack_panels<float>(float*, const float*, int64_t, int64_t, int64_t, int64_t, int);
 template void pack_panels<double>(double*, const double*, int64_t, int64_t, int64_t, int64_t, int);
 
