@@ -126,32 +126,44 @@ int64_t even_block(int64_t total, int64_t max_blk, int64_t unit) {
 
 constexpr int kMaxTile = 1024;  // MR * NR of any ISA (the edge-tile temporary)
 
+// Width of the last B panel of an nc-wide block: NR, or NR / 2 when that is enough.
+template <typename T>
+int last_panel_width(const Kernel<T>& kern, int64_t nc) {
+  const int64_t rem = nc % kern.nr;
+  return rem != 0 && 2 * rem <= kern.nr ? kern.nr / 2 : kern.nr;
+}
+
 // C (mc x nc) := beta * C + alpha * Apacked @ Bpacked, tile by tile. The A block is packed
-// row-major (a_rows: panel r at apack + r * MR * kc, rows of stride kc) or in p-major panels.
+// row-major (a_rows: panel r at apack + r * MR * kc, rows of stride kc) or in p-major panels;
+// B in NR-wide panels, the last one possibly NR / 2 wide.
 template <typename T>
 void macro_kernel(const Kernel<T>& kern, bool a_rows, int64_t mc, int64_t nc, int64_t kc, T alpha,
                   const T* apack, const T* bpack, T beta, T* C, int64_t ldc) {
-  const gemm_detail::MicroKernel<T> fn = a_rows ? kern.rows_a : kern.panel_a;
   const int MR = kern.mr, NR = kern.nr;
+  const int last_w = last_panel_width(kern, nc);
   alignas(64) T tmp[kMaxTile];
   for (int64_t jr = 0; jr < nc; jr += NR) {
     const int64_t nr = std::min<int64_t>(NR, nc - jr);
+    const bool half = nr < NR && last_w < NR;
+    const int W = half ? last_w : NR;
+    const gemm_detail::MicroKernel<T> fn = half ? (a_rows ? kern.rows_a_half : kern.panel_a_half)
+                                                : (a_rows ? kern.rows_a : kern.panel_a);
     const T* bp = bpack + (jr / NR) * kc * NR;
     for (int64_t ir = 0; ir < mc; ir += MR) {
       const int64_t mr = std::min<int64_t>(MR, mc - ir);
       const T* ap = apack + (ir / MR) * kc * MR;
       T* c = C + ir * ldc + jr;
-      if (mr == MR && nr == NR) {
-        fn(kc, alpha, ap, kc, bp, NR, beta, c, ldc);
+      if (mr == MR && nr == W) {
+        fn(kc, alpha, ap, kc, bp, W, beta, c, ldc);
         continue;
       }
       // Edge tile: the same kernel on a full temporary holding C's values, then copied back.
       if (beta != T(0)) {
-        std::fill(tmp, tmp + MR * NR, T(0));
-        for (int64_t i = 0; i < mr; ++i) std::memcpy(tmp + i * NR, c + i * ldc, nr * sizeof(T));
+        std::fill(tmp, tmp + MR * W, T(0));
+        for (int64_t i = 0; i < mr; ++i) std::memcpy(tmp + i * W, c + i * ldc, nr * sizeof(T));
       }
-      fn(kc, alpha, ap, kc, bp, NR, beta, tmp, NR);
-      for (int64_t i = 0; i < mr; ++i) std::memcpy(c + i * ldc, tmp + i * NR, nr * sizeof(T));
+      fn(kc, alpha, ap, kc, bp, W, beta, tmp, W);
+      for (int64_t i = 0; i < mr; ++i) std::memcpy(c + i * ldc, tmp + i * W, nr * sizeof(T));
     }
   }
 }
@@ -177,7 +189,13 @@ void gemm_blocked(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, 
     for (int64_t pc = 0; pc < K; pc += kc_blk) {
       const int64_t kc = std::min(kc_blk, K - pc);
       const T beta_k = pc == 0 ? beta : T(1);
-      gemm_detail::pack_panels(bpack, B + jc * rs_b + pc * cs_b, rs_b, cs_b, nc, kc, NR);
+      const T* b = B + jc * rs_b + pc * cs_b;
+      const int last_w = last_panel_width(kern, nc);
+      const int64_t nc_full = last_w == NR ? nc : nc / NR * NR;
+      gemm_detail::pack_panels(bpack, b, rs_b, cs_b, nc_full, kc, NR);
+      if (nc_full < nc)
+        gemm_detail::pack_panels(bpack + nc_full * kc, b + nc_full * rs_b, rs_b, cs_b, nc - nc_full,
+                                 kc, last_w);
       for (int64_t ic = 0; ic < M; ic += mc_blk) {
         const int64_t mc = std::min(mc_blk, M - ic);
         const T* a = A + ic * rs_a + pc * cs_a;

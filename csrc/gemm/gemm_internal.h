@@ -25,9 +25,12 @@ using MicroKernel = void (*)(int64_t kc, T alpha, const T* a, int64_t lda, const
                              T beta, T* c, int64_t ldc);
 
 // One micro-kernel pair with the blocking it was tuned for: MC is a multiple of MR, NC of NR.
+// The *_half pair computes MR x NR/2 tiles: the last B panel is packed NR/2 wide when N leaves
+// at most NR/2 columns there, halving the wasted lanes of narrow outputs (N = 10 classifiers).
 template <typename T>
 struct Kernel {
   MicroKernel<T> panel_a, rows_a;
+  MicroKernel<T> panel_a_half, rows_a_half;
   int mr, nr;
   int64_t kc, mc, nc;
 };

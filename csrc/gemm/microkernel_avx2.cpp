@@ -1,5 +1,6 @@
 // AVX2 + FMA micro-kernels (this file alone is compiled with -mavx2 -mfma).
-// float: 6 x 16 (12 ymm accumulators, 2 B vectors, 1 broadcast); double: 6 x 8.
+// float 6 x 16, double 6 x 8: 12 ymm accumulators, 2 B vectors, 1 broadcast register; half-width
+// 6 x 8 / 6 x 4 kernels for narrow right edges.
 #include <immintrin.h>
 
 #include "gemm/gemm_internal.h"
@@ -38,16 +39,19 @@ struct F64x4 {
   static void prefetch(const T* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 };
 
-template <bool A_ROWS>
+using F32 = F32x8;
+using F64 = F64x4;
+
+template <int MR, int NV, bool A_ROWS>
 void kernel_f32(int64_t kc, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
                 float beta, float* c, int64_t ldc) {
-  simd_kernel<F32x8, 6, 2, A_ROWS>(kc, alpha, a, lda, b, ldb, beta, c, ldc);
+  simd_kernel<F32, MR, NV, A_ROWS>(kc, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-template <bool A_ROWS>
+template <int MR, int NV, bool A_ROWS>
 void kernel_f64(int64_t kc, double alpha, const double* a, int64_t lda, const double* b,
                 int64_t ldb, double beta, double* c, int64_t ldc) {
-  simd_kernel<F64x4, 6, 2, A_ROWS>(kc, alpha, a, lda, b, ldb, beta, c, ldc);
+  simd_kernel<F64, MR, NV, A_ROWS>(kc, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 }  // namespace
@@ -55,8 +59,24 @@ void kernel_f64(int64_t kc, double alpha, const double* a, int64_t lda, const do
 Isa isa_avx2() {
   Isa isa;
   isa.name = "avx2";
-  isa.f32 = Kernel<float>{kernel_f32<false>, kernel_f32<true>, 6, 16, 256, 144, 4096};
-  isa.f64 = Kernel<double>{kernel_f64<false>, kernel_f64<true>, 6, 8, 256, 96, 4096};
+  isa.f32 = Kernel<float>{kernel_f32<6, 2, false>,
+                          kernel_f32<6, 2, true>,
+                          kernel_f32<6, 1, false>,
+                          kernel_f32<6, 1, true>,
+                          6,
+                          2 * F32::L,
+                          256,
+                          144,
+                          4096};
+  isa.f64 = Kernel<double>{kernel_f64<6, 2, false>,
+                           kernel_f64<6, 2, true>,
+                           kernel_f64<6, 1, false>,
+                           kernel_f64<6, 1, true>,
+                           6,
+                           2 * F64::L,
+                           256,
+                           96,
+                           4096};
   return isa;
 }
 

@@ -35,10 +35,19 @@ void generic_kernel(int64_t kc, T alpha, const T* a, int64_t lda, const T* b, in
 Isa isa_generic() {
   Isa isa;
   isa.name = "generic";
-  isa.f32 = Kernel<float>{
-      generic_kernel<float, 4, 8, false>, generic_kernel<float, 4, 8, true>, 4, 8, 256, 128, 4096};
+  isa.f32 = Kernel<float>{generic_kernel<float, 4, 8, false>,
+                          generic_kernel<float, 4, 8, true>,
+                          generic_kernel<float, 4, 4, false>,
+                          generic_kernel<float, 4, 4, true>,
+                          4,
+                          8,
+                          256,
+                          128,
+                          4096};
   isa.f64 = Kernel<double>{generic_kernel<double, 4, 4, false>,
                            generic_kernel<double, 4, 4, true>,
+                           generic_kernel<double, 4, 2, false>,
+                           generic_kernel<double, 4, 2, true>,
                            4,
                            4,
                            256,

@@ -35,6 +35,13 @@ void pack_fixed(T* dst, const T* src, int64_t rs, int64_t cs, int64_t w_len, int
       }
       for (; p < kc; ++p)
         for (int w = 0; w < W; ++w) dst[p * W + w] = s[w * rs + p];
+    } else if (rs == 1) {
+      // Edge panel, contiguous along w: copy what exists, zero the rest.
+      for (int64_t p = 0; p < kc; ++p) {
+        T* d = dst + p * W;
+        std::copy(s + p * cs, s + p * cs + wn, d);
+        std::fill(d + wn, d + W, T(0));
+      }
     } else {
       // Edge panel (or a general stride): copy what exists, zero the rest.
       for (int64_t p = 0; p < kc; ++p) {
@@ -81,6 +88,10 @@ void pack_panels(T* dst, const T* src, int64_t rs, int64_t cs, int64_t w_len, in
       return pack_fixed<T, 24>(dst, src, rs, cs, w_len, kc);
     case 32:
       return pack_fixed<T, 32>(dst, src, rs, cs, w_len, kc);
+    case 10:
+      return pack_fixed<T, 10>(dst, src, rs, cs, w_len, kc);
+    case 64:
+      return pack_fixed<T, 64>(dst, src, rs, cs, w_len, kc);
     case 48:
       return pack_fixed<T, 48>(dst, src, rs, cs, w_len, kc);
     default:
