@@ -133,12 +133,25 @@ int last_panel_width(const Kernel<T>& kern, int64_t nc) {
   return rem != 0 && 2 * rem <= kern.nr ? kern.nr / 2 : kern.nr;
 }
 
-// C (mc x nc) := beta * C + alpha * Apacked @ Bpacked, tile by tile. The A block is packed
-// row-major (a_rows: panel r at apack + r * MR * kc, rows of stride kc) or in p-major panels;
-// B in NR-wide panels, the last one possibly NR / 2 wide.
+// Where the macro-kernel finds its panels. A panel at row ir: a + ir * a_step, rows of stride
+// a_ld (a_rows) or a p-major panel; B panel at column jr: b + jr * b_step, rows of stride b_ld
+// (b_ld = 0: packed, the panel's own width). Unpacked operands (small problems) read A / B in
+// place and take their last, partial panel from the packed edge copies a_edge / b_edge.
 template <typename T>
-void macro_kernel(const Kernel<T>& kern, bool a_rows, int64_t mc, int64_t nc, int64_t kc, T alpha,
-                  const T* apack, const T* bpack, T beta, T* C, int64_t ldc) {
+struct Panels {
+  const T* a;
+  int64_t a_step, a_ld;
+  bool a_rows;
+  const T* a_edge;  // MR rows of stride kc, or nullptr
+  const T* b;
+  int64_t b_step, b_ld;
+  const T* b_edge;  // kc rows of the last panel's width, or nullptr
+};
+
+// C (mc x nc) := beta * C + alpha * op(A) @ op(B) over one kc block, tile by tile.
+template <typename T>
+void macro_kernel(const Kernel<T>& kern, const Panels<T>& pn, int64_t mc, int64_t nc, int64_t kc,
+                  T alpha, T beta, T* C, int64_t ldc) {
   const int MR = kern.mr, NR = kern.nr;
   const int last_w = last_panel_width(kern, nc);
   alignas(64) T tmp[kMaxTile];
@@ -146,15 +159,19 @@ void macro_kernel(const Kernel<T>& kern, bool a_rows, int64_t mc, int64_t nc, in
     const int64_t nr = std::min<int64_t>(NR, nc - jr);
     const bool half = nr < NR && last_w < NR;
     const int W = half ? last_w : NR;
-    const gemm_detail::MicroKernel<T> fn = half ? (a_rows ? kern.rows_a_half : kern.panel_a_half)
-                                                : (a_rows ? kern.rows_a : kern.panel_a);
-    const T* bp = bpack + (jr / NR) * kc * NR;
+    const gemm_detail::MicroKernel<T> fn = half ? (pn.a_rows ? kern.rows_a_half : kern.panel_a_half)
+                                                : (pn.a_rows ? kern.rows_a : kern.panel_a);
+    const bool b_edge = nr < NR && pn.b_edge;
+    const T* bp = b_edge ? pn.b_edge : pn.b + jr * pn.b_step;
+    const int64_t ldb = b_edge || pn.b_ld == 0 ? W : pn.b_ld;
     for (int64_t ir = 0; ir < mc; ir += MR) {
       const int64_t mr = std::min<int64_t>(MR, mc - ir);
-      const T* ap = apack + (ir / MR) * kc * MR;
+      const bool a_edge = mr < MR && pn.a_edge;
+      const T* ap = a_edge ? pn.a_edge : pn.a + ir * pn.a_step;
+      const int64_t lda = a_edge ? kc : pn.a_ld;
       T* c = C + ir * ldc + jr;
       if (mr == MR && nr == W) {
-        fn(kc, alpha, ap, kc, bp, W, beta, c, ldc);
+        fn(kc, alpha, ap, lda, bp, ldb, beta, c, ldc);
         continue;
       }
       // Edge tile: the same kernel on a full temporary holding C's values, then copied back.
@@ -162,11 +179,15 @@ void macro_kernel(const Kernel<T>& kern, bool a_rows, int64_t mc, int64_t nc, in
         std::fill(tmp, tmp + MR * W, T(0));
         for (int64_t i = 0; i < mr; ++i) std::memcpy(tmp + i * W, c + i * ldc, nr * sizeof(T));
       }
-      fn(kc, alpha, ap, kc, bp, W, beta, tmp, W);
+      fn(kc, alpha, ap, lda, bp, ldb, beta, tmp, W);
       for (int64_t i = 0; i < mr; ++i) std::memcpy(c + i * ldc, tmp + i * W, nr * sizeof(T));
     }
   }
 }
+
+// Up to this many multiply-adds (one KC block), a row-major op(A) is read in place: packing costs
+// more than it saves when every A panel meets only a few B panels.
+constexpr int64_t kDirectWork = int64_t(1) << 21;
 
 // One thread's rectangle: C (M x N) := alpha * op(A) @ op(B) + beta * C, with K >= 1.
 template <typename T>
@@ -177,13 +198,18 @@ void gemm_blocked(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, 
   const int64_t kc_blk = even_block(K, kern.kc, 1);
   const int64_t mc_blk = even_block(M, kern.mc, MR);
   const int64_t nc_blk = even_block(N, kern.nc, NR);
-  T* apack = t_pack_a.get<T>(mc_blk * kc_blk);
-  T* bpack = t_pack_b.get<T>(nc_blk * kc_blk);
+  const bool small = K <= kc_blk && M <= mc_blk && N <= nc_blk && M * N * K <= kDirectWork;
+  // B in place only while all of it stays in L1: its rows are reused by every A panel.
+  const bool a_direct = small && !trans_a;
+  const bool b_direct = small && !trans_b && K * N * int64_t(sizeof(T)) <= 32768;
+  T* apack = t_pack_a.get<T>(a_direct ? MR * K : mc_blk * kc_blk);
+  T* bpack = t_pack_b.get<T>(b_direct ? NR * K : nc_blk * kc_blk);
   // op(A)(i, p) = A[i * rs_a + p * cs_a]; op(B)(p, j) = B[j * rs_b + p * cs_b].
   const int64_t rs_a = trans_a ? 1 : lda, cs_a = trans_a ? lda : 1;
   const int64_t rs_b = trans_b ? ldb : 1, cs_b = trans_b ? 1 : ldb;
+  Panels<T> pn{};
   // Whichever packed layout of A is a plain copy: rows for a row-major op(A), else panels.
-  const bool a_rows = !trans_a;
+  pn.a_rows = !trans_a;
   for (int64_t jc = 0; jc < N; jc += nc_blk) {
     const int64_t nc = std::min(nc_blk, N - jc);
     for (int64_t pc = 0; pc < K; pc += kc_blk) {
@@ -191,19 +217,37 @@ void gemm_blocked(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, 
       const T beta_k = pc == 0 ? beta : T(1);
       const T* b = B + jc * rs_b + pc * cs_b;
       const int last_w = last_panel_width(kern, nc);
-      const int64_t nc_full = last_w == NR ? nc : nc / NR * NR;
-      gemm_detail::pack_panels(bpack, b, rs_b, cs_b, nc_full, kc, NR);
-      if (nc_full < nc)
-        gemm_detail::pack_panels(bpack + nc_full * kc, b + nc_full * rs_b, rs_b, cs_b, nc - nc_full,
-                                 kc, last_w);
+      const int64_t nc_full = nc / NR * NR;
+      if (b_direct) {
+        pn.b = b, pn.b_step = 1, pn.b_ld = ldb;
+        pn.b_edge = nc_full < nc ? bpack : nullptr;
+        if (nc_full < nc)
+          gemm_detail::pack_panels(bpack, b + nc_full, 1, ldb, nc - nc_full, kc, last_w);
+      } else {
+        pn.b = bpack, pn.b_step = kc, pn.b_ld = 0, pn.b_edge = nullptr;
+        const int64_t nc_packed = last_w == NR ? nc : nc_full;
+        gemm_detail::pack_panels(bpack, b, rs_b, cs_b, nc_packed, kc, NR);
+        if (nc_packed < nc)
+          gemm_detail::pack_panels(bpack + nc_packed * kc, b + nc_packed * rs_b, rs_b, cs_b,
+                                   nc - nc_packed, kc, last_w);
+      }
       for (int64_t ic = 0; ic < M; ic += mc_blk) {
         const int64_t mc = std::min(mc_blk, M - ic);
         const T* a = A + ic * rs_a + pc * cs_a;
-        if (a_rows)
-          gemm_detail::pack_rows(apack, a, rs_a, cs_a, mc, kc, MR);
-        else
-          gemm_detail::pack_panels(apack, a, rs_a, cs_a, mc, kc, MR);
-        macro_kernel(kern, a_rows, mc, nc, kc, alpha, apack, bpack, beta_k, C + ic * ldc + jc, ldc);
+        if (a_direct) {
+          const int64_t mc_full = mc / MR * MR;
+          pn.a = a, pn.a_step = lda, pn.a_ld = lda;
+          pn.a_edge = mc_full < mc ? apack : nullptr;
+          if (mc_full < mc)
+            gemm_detail::pack_rows(apack, a + mc_full * lda, lda, 1, mc - mc_full, kc, MR);
+        } else {
+          pn.a = apack, pn.a_step = kc, pn.a_ld = kc, pn.a_edge = nullptr;
+          if (pn.a_rows)
+            gemm_detail::pack_rows(apack, a, rs_a, cs_a, mc, kc, MR);
+          else
+            gemm_detail::pack_panels(apack, a, rs_a, cs_a, mc, kc, MR);
+        }
+        macro_kernel(kern, pn, mc, nc, kc, alpha, beta_k, C + ic * ldc + jc, ldc);
       }
     }
   }
@@ -222,7 +266,7 @@ void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
 }
 
 // Below this many multiply-adds a second thread costs more than it saves.
-constexpr int64_t kMinWorkPerThread = int64_t(1) << 17;
+constexpr int64_t kMinWorkPerThread = int64_t(1) << 21;
 
 // Threads as a tm x tn grid over C's MR / NR panels: the split with the least per-thread work
 // (computed tiles plus a share for packing) wins.

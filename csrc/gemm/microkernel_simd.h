@@ -41,7 +41,7 @@ void simd_kernel(int64_t kc, typename S::T alpha, const typename S::T* a, int64_
   for (int64_t p = 0; p < kc; ++p) {
     V bv[NV];
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) bv[v] = S::load(b + v * L);
+    for (int v = 0; v < NV; ++v) bv[v] = S::loadu(b + v * L);
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i) {
       const V ai = S::set1(A_ROWS ? base[i / 4][off[i % 4]] : a[i]);
