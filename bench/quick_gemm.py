@@ -18,6 +18,7 @@ try:
 except ImportError:  # pragma: no cover
     torch = None
 
+# (name, dtype, M, N, K, trans_a, trans_b)
 SHAPES = [
     ("f32 n=64", np.float32, 64, 64, 64),
     ("f32 n=128", np.float32, 128, 128, 128),
@@ -29,6 +30,10 @@ SHAPES = [
     ("f64 n=1024", np.float64, 1024, 1024, 1024),
     ("mlp 64x784@784x256", np.float32, 64, 256, 784),
     ("mlp 64x256@256x10", np.float32, 64, 10, 256),
+    ("mlp dX 64x256@(784x256)^T", np.float32, 64, 784, 256, False, True),
+    ("mlp dW (64x784)^T@64x256", np.float32, 784, 256, 64, True, False),
+    ("mlp dX 64x10@(256x10)^T", np.float32, 64, 256, 10, False, True),
+    ("mlp dW (64x256)^T@64x10", np.float32, 256, 10, 64, True, False),
 ]
 
 
@@ -60,21 +65,27 @@ def main():
         torch.set_num_threads(args.threads)
     print(f"isa={_C.gemm_isa()} threads={args.threads}")
     cols = ["ember", "numpy", "torch"]
-    print(f"{'workload':22s} " + " ".join(f"{c:>10s}" for c in cols) + "   np/em   th/em")
+    print(f"{'workload':28s} " + " ".join(f"{c:>10s}" for c in cols) + "   np/em   th/em")
     rng = np.random.default_rng(0)
-    for name, dt, m, n, k in SHAPES:
+    for name, dt, m, n, k, *trans in SHAPES:
+        ta, tb = trans or (False, False)
         if args.only and args.only not in name:
             continue
-        a = rng.standard_normal((m, k)).astype(dt)
-        b = rng.standard_normal((k, n)).astype(dt)
-        fns = [lambda a=a, b=b: _C.gemm(a, b), lambda a=a, b=b: a @ b]
+        a = rng.standard_normal((k, m) if ta else (m, k)).astype(dt)
+        b = rng.standard_normal((n, k) if tb else (k, n)).astype(dt)
+        op_a, op_b = (a.T if ta else a), (b.T if tb else b)
+        fns = [
+            lambda a=a, b=b, ta=ta, tb=tb: _C.gemm(a, b, None, ta, tb),
+            lambda a=op_a, b=op_b: a @ b,
+        ]
         if torch is not None:
-            ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-            fns.append(lambda ta=ta, tb=tb: ta @ tb)
+            xa, xb = torch.from_numpy(a), torch.from_numpy(b)
+            xa, xb = (xa.T if ta else xa), (xb.T if tb else xb)
+            fns.append(lambda xa=xa, xb=xb: xa @ xb)
         te, tn, *rest = best_interleaved(fns, args.budget)
         tt = rest[0] if rest else float("nan")
         print(
-            f"{name:22s} {te * 1e6:9.1f}u {tn * 1e6:9.1f}u {tt * 1e6:9.1f}u "
+            f"{name:28s} {te * 1e6:9.1f}u {tn * 1e6:9.1f}u {tt * 1e6:9.1f}u "
             f"{tn / te:7.2f} {tt / te:7.2f}"
         )
 

@@ -124,8 +124,6 @@ int64_t even_block(int64_t total, int64_t max_blk, int64_t unit) {
   return (blk + unit - 1) / unit * unit;
 }
 
-constexpr int kMaxTile = 1024;  // MR * NR of any ISA (the edge-tile temporary)
-
 // Width of the last B panel of an nc-wide block: NR, or NR / 2 when that is enough.
 template <typename T>
 int last_panel_width(const Kernel<T>& kern, int64_t nc) {
@@ -154,7 +152,6 @@ void macro_kernel(const Kernel<T>& kern, const Panels<T>& pn, int64_t mc, int64_
                   T alpha, T beta, T* C, int64_t ldc) {
   const int MR = kern.mr, NR = kern.nr;
   const int last_w = last_panel_width(kern, nc);
-  alignas(64) T tmp[kMaxTile];
   for (int64_t jr = 0; jr < nc; jr += NR) {
     const int64_t nr = std::min<int64_t>(NR, nc - jr);
     const bool half = nr < NR && last_w < NR;
@@ -169,18 +166,8 @@ void macro_kernel(const Kernel<T>& kern, const Panels<T>& pn, int64_t mc, int64_
       const bool a_edge = mr < MR && pn.a_edge;
       const T* ap = a_edge ? pn.a_edge : pn.a + ir * pn.a_step;
       const int64_t lda = a_edge ? kc : pn.a_ld;
-      T* c = C + ir * ldc + jr;
-      if (mr == MR && nr == W) {
-        fn(kc, alpha, ap, lda, bp, ldb, beta, c, ldc);
-        continue;
-      }
-      // Edge tile: the same kernel on a full temporary holding C's values, then copied back.
-      if (beta != T(0)) {
-        std::fill(tmp, tmp + MR * W, T(0));
-        for (int64_t i = 0; i < mr; ++i) std::memcpy(tmp + i * W, c + i * ldc, nr * sizeof(T));
-      }
-      fn(kc, alpha, ap, lda, bp, ldb, beta, tmp, W);
-      for (int64_t i = 0; i < mr; ++i) std::memcpy(c + i * ldc, tmp + i * W, nr * sizeof(T));
+      fn(kc, alpha, ap, lda, bp, ldb, beta, C + ir * ldc + jr, ldc, static_cast<int>(mr),
+         static_cast<int>(nr));
     }
   }
 }

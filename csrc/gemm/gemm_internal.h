@@ -15,14 +15,16 @@
 namespace ember {
 namespace gemm_detail {
 
-// C (MR x NR tile, row stride ldc) := beta * C + alpha * op(A) @ op(B) over p < kc (kc >= 1),
+// C (the first mr x nr of an MR x NR tile, row stride ldc) := beta * C + alpha * op(A) @ op(B)
+// over p < kc (kc >= 1); the whole tile is computed from full (zero-padded) panels, so an edge
+// tile gets exactly the arithmetic of a whole one,
 // where op(B)(p, j) is b[p * ldb + j] (a packed NR-column panel: ldb = NR) and op(A)(i, p) is
 //   a[p * MR + i] for a packed p-major panel (panel_a; lda unused), or
 //   a[i * lda + p] for MR rows of stride lda (rows_a: packed row-major A, ld = kc).
 // beta == 0 never reads C. Packed buffers are 64-byte aligned.
 template <typename T>
 using MicroKernel = void (*)(int64_t kc, T alpha, const T* a, int64_t lda, const T* b, int64_t ldb,
-                             T beta, T* c, int64_t ldc);
+                             T beta, T* c, int64_t ldc, int mr, int nr);
 
 // One micro-kernel pair with the blocking it was tuned for: MC is a multiple of MR, NC of NR.
 // The *_half pair computes MR x NR/2 tiles: the last B panel is packed NR/2 wide when N leaves

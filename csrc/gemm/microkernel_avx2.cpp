@@ -22,6 +22,11 @@ struct F32x8 {
   static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
   static void storeu(T* p, V v) { _mm256_storeu_ps(p, v); }
+  static __m256i mask(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static V maskloadu(const T* p, int n) { return _mm256_maskload_ps(p, mask(n)); }
+  static void maskstoreu(T* p, int n, V v) { _mm256_maskstore_ps(p, mask(n), v); }
   static void prefetch(const T* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 };
 
@@ -36,6 +41,11 @@ struct F64x4 {
   static V fmadd(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
   static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
   static void storeu(T* p, V v) { _mm256_storeu_pd(p, v); }
+  static __m256i mask(int n) {
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+  }
+  static V maskloadu(const T* p, int n) { return _mm256_maskload_pd(p, mask(n)); }
+  static void maskstoreu(T* p, int n, V v) { _mm256_maskstore_pd(p, mask(n), v); }
   static void prefetch(const T* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 };
 
@@ -44,14 +54,14 @@ using F64 = F64x4;
 
 template <int MR, int NV, bool A_ROWS>
 void kernel_f32(int64_t kc, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
-                float beta, float* c, int64_t ldc) {
-  simd_kernel<F32, MR, NV, A_ROWS>(kc, alpha, a, lda, b, ldb, beta, c, ldc);
+                float beta, float* c, int64_t ldc, int mr, int nr) {
+  simd_kernel<F32, MR, NV, A_ROWS>(kc, alpha, a, lda, b, ldb, beta, c, ldc, mr, nr);
 }
 
 template <int MR, int NV, bool A_ROWS>
 void kernel_f64(int64_t kc, double alpha, const double* a, int64_t lda, const double* b,
-                int64_t ldb, double beta, double* c, int64_t ldc) {
-  simd_kernel<F64, MR, NV, A_ROWS>(kc, alpha, a, lda, b, ldb, beta, c, ldc);
+                int64_t ldb, double beta, double* c, int64_t ldc, int mr, int nr) {
+  simd_kernel<F64, MR, NV, A_ROWS>(kc, alpha, a, lda, b, ldb, beta, c, ldc, mr, nr);
 }
 
 }  // namespace

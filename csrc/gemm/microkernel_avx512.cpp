@@ -23,6 +23,9 @@ struct F32x16 {
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
   static void storeu(T* p, V v) { _mm512_storeu_ps(p, v); }
+  static __mmask16 mask(int n) { return static_cast<__mmask16>((1u << n) - 1); }
+  static V maskloadu(const T* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
+  static void maskstoreu(T* p, int n, V v) { _mm512_mask_storeu_ps(p, mask(n), v); }
   static void prefetch(const T* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 };
 
@@ -37,6 +40,9 @@ struct F64x8 {
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
   static void storeu(T* p, V v) { _mm512_storeu_pd(p, v); }
+  static __mmask8 mask(int n) { return static_cast<__mmask8>((1u << n) - 1); }
+  static V maskloadu(const T* p, int n) { return _mm512_maskz_loadu_pd(mask(n), p); }
+  static void maskstoreu(T* p, int n, V v) { _mm512_mask_storeu_pd(p, mask(n), v); }
   static void prefetch(const T* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 };
 
@@ -45,14 +51,14 @@ using F64 = F64x8;
 
 template <int MR, int NV, bool A_ROWS>
 void kernel_f32(int64_t kc, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
-                float beta, float* c, int64_t ldc) {
-  simd_kernel<F32, MR, NV, A_ROWS>(kc, alpha, a, lda, b, ldb, beta, c, ldc);
+                float beta, float* c, int64_t ldc, int mr, int nr) {
+  simd_kernel<F32, MR, NV, A_ROWS>(kc, alpha, a, lda, b, ldb, beta, c, ldc, mr, nr);
 }
 
 template <int MR, int NV, bool A_ROWS>
 void kernel_f64(int64_t kc, double alpha, const double* a, int64_t lda, const double* b,
-                int64_t ldb, double beta, double* c, int64_t ldc) {
-  simd_kernel<F64, MR, NV, A_ROWS>(kc, alpha, a, lda, b, ldb, beta, c, ldc);
+                int64_t ldb, double beta, double* c, int64_t ldc, int mr, int nr) {
+  simd_kernel<F64, MR, NV, A_ROWS>(kc, alpha, a, lda, b, ldb, beta, c, ldc, mr, nr);
 }
 
 }  // namespace

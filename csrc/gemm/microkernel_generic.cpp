@@ -9,7 +9,7 @@ namespace {
 
 template <typename T, int MR, int NR, bool A_ROWS>
 void generic_kernel(int64_t kc, T alpha, const T* a, int64_t lda, const T* b, int64_t ldb, T beta,
-                    T* c, int64_t ldc) {
+                    T* c, int64_t ldc, int mr, int nr) {
   T acc[MR][NR] = {};
   for (int64_t p = 0; p < kc; ++p) {
 #pragma GCC unroll 8
@@ -20,12 +20,12 @@ void generic_kernel(int64_t kc, T alpha, const T* a, int64_t lda, const T* b, in
     }
     b += ldb;
   }
-  for (int i = 0; i < MR; ++i) {
+  for (int i = 0; i < mr; ++i) {
     T* ci = c + i * ldc;
     if (beta == T(0)) {
-      for (int j = 0; j < NR; ++j) ci[j] = alpha * acc[i][j];
+      for (int j = 0; j < nr; ++j) ci[j] = alpha * acc[i][j];
     } else {
-      for (int j = 0; j < NR; ++j) ci[j] = beta * ci[j] + alpha * acc[i][j];
+      for (int j = 0; j < nr; ++j) ci[j] = beta * ci[j] + alpha * acc[i][j];
     }
   }
 }

@@ -9,14 +9,15 @@
 namespace ember {
 namespace gemm_detail {
 
-// C (MR x NV*L, row stride ldc) := beta * C + alpha * op(A) @ op(B) over a kc-long panel:
+// C (mr x nr of an MR x NV*L tile, row stride ldc) := beta * C + alpha * op(A) @ op(B) over a
+// kc-long panel (the whole tile is computed; only mr x nr of C is read and written):
 // B row p is b + p * ldb (NV vector loads); A is either a packed p-major panel
 // (A_ROWS = false: a[p * MR + i], lda unused) or MR rows of stride lda (A_ROWS = true:
 // a[i * lda + p]), MR broadcasts per p. MR * NV FMAs per p into MR * NV register accumulators.
 template <class S, int MR, int NV, bool A_ROWS>
 void simd_kernel(int64_t kc, typename S::T alpha, const typename S::T* a, int64_t lda,
                  const typename S::T* b, int64_t ldb, typename S::T beta, typename S::T* c,
-                 int64_t ldc) {
+                 int64_t ldc, int mr, int nr) {
   using T = typename S::T;
   using V = typename S::V;
   constexpr int L = S::L;
@@ -57,20 +58,37 @@ void simd_kernel(int64_t kc, typename S::T alpha, const typename S::T* a, int64_
     b += ldb;
   }
   const V va = S::set1(alpha);
-  if (beta == T(0)) {
+  const V vb = S::set1(beta);
+  if (mr == MR && nr == NR) {
+    if (beta == T(0)) {
 #pragma GCC unroll 32
-    for (int i = 0; i < MR; ++i)
+      for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) S::storeu(c + i * ldc + v * L, S::mul(va, acc[i][v]));
-  } else {
-    const V vb = S::set1(beta);
+        for (int v = 0; v < NV; ++v) S::storeu(c + i * ldc + v * L, S::mul(va, acc[i][v]));
+    } else {
 #pragma GCC unroll 32
-    for (int i = 0; i < MR; ++i)
+      for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) {
-        T* ci = c + i * ldc + v * L;
-        S::storeu(ci, S::fmadd(vb, S::loadu(ci), S::mul(va, acc[i][v])));
-      }
+        for (int v = 0; v < NV; ++v) {
+          T* ci = c + i * ldc + v * L;
+          S::storeu(ci, S::fmadd(vb, S::loadu(ci), S::mul(va, acc[i][v])));
+        }
+    }
+    return;
+  }
+  // Edge tile: the same arithmetic, through masked loads and stores of the first mr x nr.
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i) {
+    if (i >= mr) break;
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) {
+      const int n = nr - v * L < L ? nr - v * L : L;
+      if (n <= 0) break;
+      T* ci = c + i * ldc + v * L;
+      V r = S::mul(va, acc[i][v]);
+      if (beta != T(0)) r = S::fmadd(vb, S::maskloadu(ci, n), r);
+      S::maskstoreu(ci, n, r);
+    }
   }
 }
 
