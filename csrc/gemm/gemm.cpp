@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -275,17 +274,12 @@ void gemm_impl(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T al
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == T(0)) return scale_c(M, N, beta, C, ldc);
   const Isa* isa = current_isa();
-  Kernel<T> kern = [&]() -> const Kernel<T>& {
+  const Kernel<T>& kern = [&]() -> const Kernel<T>& {
     if constexpr (sizeof(T) == 4)
       return isa->f32;
     else
       return isa->f64;
   }();
-  // TUNE-HACK
-  if (const char* e = std::getenv(sizeof(T) == 4 ? "TUNE32" : "TUNE64")) {
-    long kc, mc, nc;
-    if (sscanf(e, "%ld,%ld,%ld", &kc, &mc, &nc) == 3) kern.kc = kc, kern.mc = mc, kern.nc = nc;
-  }
   int nt = threads == 1 ? 1 : num_threads();
   if (threads > 1) nt = std::min(nt, threads);
   const double work = double(M) * double(N) * double(K);

@@ -41,6 +41,10 @@ void simd_kernel(int64_t kc, typename S::T alpha, const typename S::T* a, int64_
 #pragma GCC unroll 4
   for (int64_t p = 0; p < kc; ++p) {
     V bv[NV];
+#ifdef PFB
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) S::prefetch(b + PFB * ldb + v * L);
+#endif
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) bv[v] = S::loadu(b + v * L);
 #pragma GCC unroll 32
