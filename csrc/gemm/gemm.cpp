@@ -251,8 +251,9 @@ void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
   }
 }
 
-// Below this many multiply-adds a second thread costs more than it saves.
-constexpr int64_t kMinWorkPerThread = int64_t(1) << 21;
+// Below this many multiply-adds per thread, waking (and waiting for) another thread costs more
+// than it saves: 64^3 runs serially, 96^3 on two threads.
+constexpr int64_t kMinWorkPerThread = int64_t(1) << 18;
 
 // Threads as a tm x tn grid over C's MR / NR panels: the split with the least per-thread work
 // (computed tiles plus a share for packing) wins.
