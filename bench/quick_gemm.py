@@ -4,10 +4,15 @@ Run with the thread count fixed for every library, and without the OpenBLAS tuni
 that slow NumPy down on this machine, e.g.:
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 \
         python bench/quick_gemm.py --threads 1
-A ratio > 1 means ember is faster.
+A ratio > 1 means ember is faster. With --threads 1 the libraries take turns in one process (so
+load from other processes hits all alike); with more threads each library runs in its own
+process.
 """
 
 import argparse
+import json
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -54,36 +59,68 @@ def best_interleaved(fns, budget=0.3, min_reps=5):
     return [min(ts) for ts in times]
 
 
+def make_fns(dt, m, n, k, ta, tb):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(dt)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(dt)
+    op_a, op_b = (a.T if ta else a), (b.T if tb else b)
+    fns = {
+        "ember": lambda: _C.gemm(a, b, None, ta, tb),
+        "numpy": lambda: op_a @ op_b,
+    }
+    if torch is not None:
+        xa, xb = torch.from_numpy(a), torch.from_numpy(b)
+        xa, xb = (xa.T if ta else xa), (xb.T if tb else xb)
+        fns["torch"] = lambda: xa @ xb
+    return fns
+
+
+def selected(args):
+    for name, dt, m, n, k, *trans in SHAPES:
+        if not args.only or args.only in name:
+            yield name, dt, m, n, k, *(trans or (False, False))
+
+
+def worker(args):
+    """One library in its own process: no other thread pool spins beside it."""
+    times = {}
+    for name, *shape in selected(args):
+        fn = make_fns(*shape).get(args.worker)
+        times[name] = best_interleaved([fn], args.budget)[0] if fn else float("nan")
+    print(json.dumps(times))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--only", default="")
     ap.add_argument("--budget", type=float, default=0.3)
+    ap.add_argument("--worker", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
     _C.set_num_threads(args.threads)
     if torch is not None:
         torch.set_num_threads(args.threads)
+    if args.worker:
+        return worker(args)
     print(f"isa={_C.gemm_isa()} threads={args.threads}")
     cols = ["ember", "numpy", "torch"]
     print(f"{'workload':28s} " + " ".join(f"{c:>10s}" for c in cols) + "   np/em   th/em")
-    rng = np.random.default_rng(0)
-    for name, dt, m, n, k, *trans in SHAPES:
-        ta, tb = trans or (False, False)
-        if args.only and args.only not in name:
-            continue
-        a = rng.standard_normal((k, m) if ta else (m, k)).astype(dt)
-        b = rng.standard_normal((n, k) if tb else (k, n)).astype(dt)
-        op_a, op_b = (a.T if ta else a), (b.T if tb else b)
-        fns = [
-            lambda a=a, b=b, ta=ta, tb=tb: _C.gemm(a, b, None, ta, tb),
-            lambda a=op_a, b=op_b: a @ b,
-        ]
-        if torch is not None:
-            xa, xb = torch.from_numpy(a), torch.from_numpy(b)
-            xa, xb = (xa.T if ta else xa), (xb.T if tb else xb)
-            fns.append(lambda xa=xa, xb=xb: xa @ xb)
-        te, tn, *rest = best_interleaved(fns, args.budget)
-        tt = rest[0] if rest else float("nan")
+    if args.threads > 1:
+        # Libraries in separate processes: idle OpenBLAS / OpenMP pools keep spinning after a
+        # call and would steal the cores from the next library's threads.
+        res = {}
+        for lib in cols:
+            cmd = [sys.executable, __file__, "--worker", lib] + sys.argv[1:]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+            res[lib] = json.loads(out.strip().splitlines()[-1])
+        rows = [(name, *(res[lib][name] for lib in cols)) for name, *_ in selected(args)]
+    else:
+        rows = []
+        for name, *shape in selected(args):
+            fns = make_fns(*shape)
+            t = best_interleaved(list(fns.values()), args.budget)
+            rows.append((name, *t, *([float("nan")] * (3 - len(t)))))
+    for name, te, tn, tt in rows:
         print(
             f"{name:28s} {te * 1e6:9.1f}u {tn * 1e6:9.1f}u {tt * 1e6:9.1f}u "
             f"{tn / te:7.2f} {tt / te:7.2f}"
