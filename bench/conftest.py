@@ -9,6 +9,7 @@ OpenBLAS tuning variables this environment may export (they slow NumPy down), e.
 import os
 
 import pytest
+
 from ember import _C
 
 

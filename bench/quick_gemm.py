@@ -16,6 +16,7 @@ import sys
 import time
 
 import numpy as np
+
 from ember import _C
 
 try:

@@ -4,9 +4,10 @@
         python -m pytest bench/test_bench_gemm.py --benchmark-enable
 """
 
-import ember  # noqa: F401  (the package under test; its kernels are ember._C)
 import numpy as np
 import pytest
+
+import ember  # noqa: F401  (the package under test; its kernels are ember._C)
 from ember import _C
 
 # (group, dtype, M, N, K, trans_a, trans_b): C (M, N) = op(A) (M, K) @ op(B) (K, N).

@@ -2,6 +2,18 @@
 // written as plain inline scalar code that GCC -O3 auto-vectorises WITHOUT fast-math: no libm
 // calls and no branches on the hot path. Each function is range reduction + a polynomial, 2^n
 // built from bits, and branch-free selects (`c ? a : b`) for overflow, underflow, NaN and inf.
+// The kernels using them are compiled with -fno-trapping-math (target-wide, see CMakeLists.txt):
+// without it GCC will not if-convert the selects and the loops stay scalar.
+//
+// Run-time ISA choice (the one mechanism for the kernels outside csrc/gemm/): the innermost
+// worker of a kernel -- the function that loops over raw pointers and calls these functions -- is
+// declared EMBER_SIMD. On x86-64 Linux with GCC >= 12 that is function multiversioning: the worker
+// is compiled three times (target_clones: x86-64-v4 = AVX-512, x86-64-v3 = AVX2 + FMA, and the
+// build's portable baseline) and an ifunc resolver picks one clone when the module is loaded, by
+// CPU detection; `flatten` inlines everything the worker calls, so these functions are compiled
+// for the clone's ISA (a helper left out of line would run as the SSE2 baseline). Elsewhere
+// EMBER_SIMD is just `flatten` (the baseline build). The clones may contract a*b+c into FMA, so
+// results can differ by an ulp between CPUs, never between runs or thread counts on one machine.
 //
 // Accuracy (measured by tests/test_activation_kernels.py against float64 / mpmath references):
 // float within ~2 ulp of std::exp etc., double within ~1e-15 relative. erf/erfc: ~1e-15 relative
@@ -16,6 +28,14 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+
+#if defined(__x86_64__) && defined(__ELF__) && defined(__GNUC__) && !defined(__clang__) && \
+    __GNUC__ >= 12
+#define EMBER_SIMD \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), flatten))
+#else
+#define EMBER_SIMD __attribute__((flatten))
+#endif
 
 namespace ember {
 

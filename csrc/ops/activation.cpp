@@ -34,22 +34,27 @@ void parallel_chunks(int64_t n, F&& f) {
   }
 }
 
+// The workers: one contiguous range, compiled per ISA (EMBER_SIMD, see vecmath.h). `op` is taken
+// by value, so its captured parameters are registers, not loads through a pointer.
+template <typename T, typename Op>
+EMBER_SIMD void map1_range(T* y, const T* x, int64_t b, int64_t e, Op op) {
+  for (int64_t i = b; i < e; ++i) y[i] = op(x[i]);
+}
+template <typename T, typename Op>
+EMBER_SIMD void map2_range(T* dx, const T* dy, const T* s, int64_t b, int64_t e, Op op) {
+  for (int64_t i = b; i < e; ++i) dx[i] = op(dy[i], s[i]);
+}
+
 // y[i] = op(x[i])
 template <typename T, typename Op>
 void map1(T* y, const T* x, int64_t n, Op op) {
-  parallel_chunks(n, [&](int64_t b, int64_t e) {
-    const Op f = op;  // a local copy: its captured parameters become registers, not loads
-    for (int64_t i = b; i < e; ++i) y[i] = f(x[i]);
-  });
+  parallel_chunks(n, [&](int64_t b, int64_t e) { map1_range(y, x, b, e, op); });
 }
 
 // dx[i] = op(dy[i], s[i])
 template <typename T, typename Op>
 void map2(T* dx, const T* dy, const T* s, int64_t n, Op op) {
-  parallel_chunks(n, [&](int64_t b, int64_t e) {
-    const Op f = op;
-    for (int64_t i = b; i < e; ++i) dx[i] = f(dy[i], s[i]);
-  });
+  parallel_chunks(n, [&](int64_t b, int64_t e) { map2_range(dx, dy, s, b, e, op); });
 }
 
 }  // namespace

@@ -18,10 +18,6 @@ namespace ember {
 
 namespace {
 
-// The four row/block workers are compiled for AVX-512 and AVX2+FMA too and picked at load time
-// by CPU detection (GCC function multiversioning); the portable baseline stays the default.
-#define EMBER_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-
 constexpr int kLanes = 16;      // partial accumulators of a row reduction
 constexpr int64_t kBlock = 64;  // inner positions per task when inner > 1
 
@@ -84,7 +80,7 @@ T row_dot(const T* a, const T* b, int64_t D) {
 
 // One contiguous row (inner == 1).
 template <typename T>
-EMBER_CLONES void forward_row(T* y, const T* x, int64_t D, bool log) {
+EMBER_SIMD void forward_row(T* y, const T* x, int64_t D, bool log) {
   const T m = row_max(x, D);
   if (log) {
     const T ls = std::log(row_sum_exp<T>(nullptr, x, D, m));
@@ -96,7 +92,7 @@ EMBER_CLONES void forward_row(T* y, const T* x, int64_t D, bool log) {
 }
 
 template <typename T>
-EMBER_CLONES void backward_row(T* dx, const T* y, const T* dy, int64_t D, bool log) {
+EMBER_SIMD void backward_row(T* dx, const T* y, const T* dy, int64_t D, bool log) {
   if (log) {
     const T s = row_dot<T>(dy, nullptr, D);
     for (int64_t i = 0; i < D; ++i) dx[i] = dy[i] - vexp(y[i]) * s;
@@ -108,7 +104,7 @@ EMBER_CLONES void backward_row(T* dx, const T* y, const T* dy, int64_t D, bool l
 
 // A block of w <= kBlock inner positions: x + d*inner is row d of the block.
 template <typename T>
-EMBER_CLONES void forward_block(T* y, const T* x, int64_t D, int64_t inner, int64_t w, bool log) {
+EMBER_SIMD void forward_block(T* y, const T* x, int64_t D, int64_t inner, int64_t w, bool log) {
   T m[kBlock], s[kBlock];
   for (int64_t j = 0; j < w; ++j) m[j] = -std::numeric_limits<T>::infinity();
   for (int64_t d = 0; d < D; ++d) {
@@ -146,7 +142,7 @@ EMBER_CLONES void forward_block(T* y, const T* x, int64_t D, int64_t inner, int6
 }
 
 template <typename T>
-EMBER_CLONES void backward_block(T* dx, const T* y, const T* dy, int64_t D, int64_t inner,
+EMBER_SIMD void backward_block(T* dx, const T* y, const T* dy, int64_t D, int64_t inner,
                                  int64_t w, bool log) {
   T s[kBlock];
   for (int64_t j = 0; j < w; ++j) s[j] = 0;

@@ -78,24 +78,24 @@ for _m, _k, _n in ((64, 784, 256), (64, 256, 10), (256, 64, 784), (64, 10, 256))
 # ---- softmax ------------------------------------------------------------------------------
 
 
-def _softmax_case(backward: bool) -> dict:
+def _softmax_case(shape: tuple, dim: int, backward: bool) -> dict:
     import ember
     from ember.nn import functional as F
 
-    x = _rng().standard_normal((4096, 1000)).astype(np.float32)
-    g = _rng().standard_normal((4096, 1000)).astype(np.float32)
+    x = _rng().standard_normal(shape).astype(np.float32)
+    g = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
     xe = ember.tensor(x, requires_grad=backward)
 
     def ours():
-        y = F.softmax(xe, dim=-1)
+        y = F.softmax(xe, dim=dim)
         if backward:
             y.backward(g)
 
     def numpy_ref():
-        e = np.exp(x - x.max(axis=1, keepdims=True))
-        y = e / e.sum(axis=1, keepdims=True)
+        e = np.exp(x - x.max(axis=dim, keepdims=True))
+        y = e / e.sum(axis=dim, keepdims=True)
         if backward:
-            return y * (g - (g * y).sum(axis=1, keepdims=True))
+            return y * (g - (g * y).sum(axis=dim, keepdims=True))
         return y
 
     impls = {"ember": ours, "numpy": numpy_ref}
@@ -105,7 +105,7 @@ def _softmax_case(backward: bool) -> dict:
         gt = torch.from_numpy(g)
 
         def theirs():
-            y = torch.softmax(xt, dim=-1)
+            y = torch.softmax(xt, dim=dim)
             if backward:
                 y.backward(gt)
 
@@ -113,8 +113,101 @@ def _softmax_case(backward: bool) -> dict:
     return impls
 
 
-workload("softmax/4096x1000/fwd", "softmax")(lambda: _softmax_case(False))
-workload("softmax/4096x1000/fwd+bwd", "softmax")(lambda: _softmax_case(True))
+workload("softmax/4096x1000/fwd", "softmax")(lambda: _softmax_case((4096, 1000), -1, False))
+workload("softmax/4096x1000/fwd+bwd", "softmax")(lambda: _softmax_case((4096, 1000), -1, True))
+workload("softmax/32x1000x64/dim1/fwd", "softmax")(lambda: _softmax_case((32, 1000, 64), 1, False))
+workload("softmax/32x1000x64/dim1/fwd+bwd", "softmax")(
+    lambda: _softmax_case((32, 1000, 64), 1, True)
+)
+
+
+# ---- activations --------------------------------------------------------------------------
+
+_K_GELU = float(np.sqrt(2.0 / np.pi))
+
+
+def _np_gelu_tanh(x, g):
+    k = x.dtype.type(_K_GELU)
+    t = np.tanh(k * (x + x.dtype.type(0.044715) * x**3))
+    y = 0.5 * x * (1 + t)
+    return y, g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x))
+
+
+def _np_sigmoid(x, g):
+    y = 1 / (1 + np.exp(-x))
+    return y, g * (1 - y) * y
+
+
+def _np_tanh(x, g):
+    y = np.tanh(x)
+    return y, g * (1 - y * y)
+
+
+def _np_softplus(x, g):
+    return np.logaddexp(x, 0), g / (1 + np.exp(-x))
+
+
+def _np_elu(x, g):
+    xm = np.minimum(x, 0)
+    return np.where(x > 0, x, np.expm1(xm)), np.where(x > 0, g, g * np.exp(xm))
+
+
+# name: (ember F call, torch F call, NumPy forward+backward or None: NumPy has no erf).
+_ACTS = {
+    "relu": (
+        lambda F, t: F.relu(t),
+        lambda F, t: F.relu(t),
+        lambda x, g: (np.maximum(x, 0), np.where(x > 0, g, 0)),
+    ),
+    "leaky_relu": (
+        lambda F, t: F.leaky_relu(t, 0.01),
+        lambda F, t: F.leaky_relu(t, 0.01),
+        lambda x, g: (np.where(x > 0, x, x * 0.01), np.where(x > 0, g, g * 0.01)),
+    ),
+    "elu": (lambda F, t: F.elu(t), lambda F, t: F.elu(t), _np_elu),
+    "gelu": (lambda F, t: F.gelu(t), lambda F, t: F.gelu(t), None),
+    "gelu_tanh": (
+        lambda F, t: F.gelu(t, approximate="tanh"),
+        lambda F, t: F.gelu(t, approximate="tanh"),
+        _np_gelu_tanh,
+    ),
+    "sigmoid": (lambda F, t: F.sigmoid(t), lambda F, t: F.sigmoid(t), _np_sigmoid),
+    "tanh": (lambda F, t: F.tanh(t), lambda F, t: F.tanh(t), _np_tanh),
+    "softplus": (lambda F, t: F.softplus(t), lambda F, t: F.softplus(t), _np_softplus),
+}
+
+
+def _activation_case(act: str, dtype) -> dict:
+    """forward + backward of one activation on 4M elements (x and the incoming gradient)."""
+    import ember
+    from ember.nn import functional as F
+
+    ours_f, theirs_f, numpy_f = _ACTS[act]
+    n = 1 << 22
+    x = (_rng().standard_normal(n) * 3).astype(dtype)
+    g = np.random.default_rng(1).standard_normal(n).astype(dtype)
+    xe = ember.tensor(x, requires_grad=True)
+
+    def ours():
+        ours_f(F, xe).backward(g)
+
+    impls = {"ember": ours}
+    if numpy_f is not None:
+        impls["numpy"] = lambda: numpy_f(x, g)
+    torch = _torch()
+    if torch is not None:
+        xt = torch.tensor(x, requires_grad=True)
+        gt = torch.from_numpy(g)
+        impls["torch"] = lambda: theirs_f(torch.nn.functional, xt).backward(gt)
+    return impls
+
+
+for _act in _ACTS:
+    workload(f"act/{_act}/4M/fwd+bwd", "activation")(lambda a=_act: _activation_case(a, np.float32))
+for _act in _ACTS:
+    workload(f"act/{_act}/4M-f64/fwd+bwd", "activation")(
+        lambda a=_act: _activation_case(a, np.float64)
+    )
 
 
 # ---- MLP training step --------------------------------------------------------------------
@@ -354,7 +447,9 @@ def format_table(rows) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m ember bench", description=__doc__)
     p.add_argument(
-        "--only", help="a workload group (gemm, softmax, mlp, optim, losses, overhead) or name part"
+        "--only",
+        help="a workload group (gemm, softmax, activation, mlp, optim, losses, overhead) "
+        "or name part",
     )
     p.add_argument("--threads", type=int, help="threads for ember, NumPy's BLAS and PyTorch")
     p.add_argument("--min-time", type=float, default=0.2, help="seconds to time each entry")
