@@ -212,7 +212,7 @@ def adaptive_avg_pool2d_ref(x, out):
 def adaptive_avg_pool2d_backward_ref(dy, input_shape):
     *lead, H, W = input_shape
     OH, OW = dy.shape[-2:]
-    g = dy.reshape(-1, OH, OW).astype(np.float64)
+    g = dy.reshape(math.prod(lead), OH, OW).astype(np.float64)
     dx = np.zeros((g.shape[0], H, W))
     for oh in range(OH):
         h0, h1 = (oh * H) // OH, math.ceil((oh + 1) * H / OH)
