@@ -48,7 +48,9 @@ def _im2col(x, KH, KW, stride, padding, dilation):
     for kh in range(KH):
         for kw in range(KW):
             h0, w0 = kh * dh, kw * dw
-            cols[:, :, kh, kw] = xp[:, :, h0 : h0 + sh * (OH - 1) + 1 : sh, w0 : w0 + sw * (OW - 1) + 1 : sw]
+            cols[:, :, kh, kw] = xp[
+                :, :, h0 : h0 + sh * (OH - 1) + 1 : sh, w0 : w0 + sw * (OW - 1) + 1 : sw
+            ]
     return cols, xp.shape
 
 

@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
+from ember import _C
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference_conv import conv2d_backward_ref, conv2d_ref, conv2d_valid, pad4
-
-from ember import _C
 
 TOL = {np.float32: dict(rtol=1e-4, atol=1e-4), np.float64: dict(rtol=1e-10, atol=1e-10)}
 DTYPES = [np.float32, np.float64]
@@ -122,8 +121,9 @@ def test_need_flags_and_none_outputs():
     dy = np.ones((2, 4, 6, 6))
     full = _C.conv2d_backward(dy, x, w, **kw)
     for flags in [(True, False, False), (False, True, False), (False, False, True)]:
-        out = _C.conv2d_backward(dy, x, w, **kw, need_input=flags[0], need_weight=flags[1],
-                                 need_bias=flags[2])
+        out = _C.conv2d_backward(
+            dy, x, w, **kw, need_input=flags[0], need_weight=flags[1], need_bias=flags[2]
+        )
         for f, got, ref in zip(flags, out, full):
             if f:
                 np.testing.assert_array_equal(got, ref)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from ember import _C
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference_conv import (
@@ -13,8 +14,6 @@ from reference_conv import (
     max_pool2d_ref,
     pool_valid,
 )
-
-from ember import _C
 
 TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-12)}
 DTYPES = [np.float32, np.float64]
@@ -89,8 +88,9 @@ def test_max_pool_vs_torch(cfg, dtype):
     np.testing.assert_array_equal(idx, it.numpy())
     dy = _x(y.shape, dtype, 1)
     yt.backward(torch.tensor(dy))
-    np.testing.assert_allclose(_C.max_pool2d_backward(dy, idx, x.shape), xt.grad.numpy(),
-                               **TOL[dtype])
+    np.testing.assert_allclose(
+        _C.max_pool2d_backward(dy, idx, x.shape), xt.grad.numpy(), **TOL[dtype]
+    )
 
 
 def test_max_pool_nan_and_ties_like_torch():
