@@ -55,6 +55,36 @@ void pool2d_output_size(int64_t* OH, int64_t* OW, const char* op, int64_t C, int
               "), calculated output size (", C, "x", *OH, "x", *OW, ") is too small");
 }
 
+namespace {
+
+// m[ow], b[ow] = max(m[ow], row[ow*sw + off]) and its flat index base + ow*sw + off, for ow in
+// [lo, hi) (where ow*sw + off is inside the row). Locals
+// only (no aliasing with the sizes) and unconditional stores, so the select is branch-free:
+// random data would mispredict a per-element branch half the time. v != v: NaN wins (PyTorch).
+template <typename T>
+inline void max_row(T* __restrict m, int64_t* __restrict b, const T* __restrict row, int64_t off,
+                    int64_t base, int64_t lo, int64_t hi, int64_t sw) {
+  if (sw == 1) {
+    for (int64_t ow = lo; ow < hi; ++ow) {
+      const T v = row[ow + off], cur = m[ow];
+      const int64_t take = int64_t(v > cur) | int64_t(v != v);
+      const T pick[2] = {cur, v};  // indexed select: compilers turn ?: into a branch here
+      m[ow] = pick[take];
+      b[ow] += take * (base + ow + off - b[ow]);
+    }
+  } else {
+    for (int64_t ow = lo; ow < hi; ++ow) {
+      const T v = row[ow * sw + off], cur = m[ow];
+      const int64_t take = int64_t(v > cur) | int64_t(v != v);
+      const T pick[2] = {cur, v};  // indexed select: compilers turn ?: into a branch here
+      m[ow] = pick[take];
+      b[ow] += take * (base + ow * sw + off - b[ow]);
+    }
+  }
+}
+
+}  // namespace
+
 // x (NC,H,W) -> y (NC,OH,OW), idx (NC,OH,OW) int64 flat argmax into H*W (PyTorch's: NaN wins,
 // first maximum kept on ties). A window that holds no input element (possible only with dilation
 // and ceil_mode) gives -inf and index -1, which backward skips; PyTorch stores an index past the
@@ -73,27 +103,33 @@ void max_pool2d_forward(T* y, int64_t* idx, const T* x, int64_t NC, int64_t H, i
     T* yp = y + pl * OH * OW;
     int64_t* ip = idx + pl * OH * OW;
     for (int64_t oh = 0; oh < OH; ++oh) {
-      int64_t ih0 = oh * sh - ph;
-      const int64_t ih1 = std::min(ih0 + (kh - 1) * dh + 1, H);
+      T* m = yp + oh * OW;  // running maximum and argmax of the output row, in place
+      int64_t* b = ip + oh * OW;
+      const int64_t hs = oh * sh - ph;
+      int64_t ih0 = hs;
+      const int64_t ih1 = std::min(hs + (kh - 1) * dh + 1, H);
       while (ih0 < 0) ih0 += dh;
+      // Start from -inf and PyTorch's initial index (the window's first element in the input);
+      // -1 for a window without input elements.
       for (int64_t ow = 0; ow < OW; ++ow) {
         int64_t iw0 = ow * sw - pw;
         const int64_t iw1 = std::min(iw0 + (kw - 1) * dw + 1, W);
         while (iw0 < 0) iw0 += dw;
-        int64_t best = ih0 * W + iw0;
-        T m = -std::numeric_limits<T>::infinity();
-        for (int64_t ih = ih0; ih < ih1; ih += dh) {
-          const T* row = xp + ih * W;
-          for (int64_t iw = iw0; iw < iw1; iw += dw) {
-            const T v = row[iw];
-            if (v > m || std::isnan(v)) {
-              m = v;
-              best = ih * W + iw;
-            }
-          }
+        m[ow] = -std::numeric_limits<T>::infinity();
+        b[ow] = (ih0 < ih1 && iw0 < iw1) ? ih0 * W + iw0 : -1;
+      }
+      // Kernel positions in row-major order, output columns innermost: each output sees its
+      // window in PyTorch's order (first maximum kept on ties).
+      for (int64_t i = 0; i < kh; ++i) {
+        const int64_t ih = hs + i * dh;
+        if (ih < 0 || ih >= H) continue;
+        for (int64_t j = 0; j < kw; ++j) {
+          const int64_t off = j * dw - pw;
+          const int64_t lo = std::clamp<int64_t>(off >= 0 ? 0 : (-off + sw - 1) / sw, 0, OW);
+          const int64_t hi =
+              std::clamp<int64_t>(W - off <= 0 ? 0 : (W - off + sw - 1) / sw, lo, OW);
+          max_row(m, b, xp + ih * W, off, ih * W, lo, hi, sw);
         }
-        yp[oh * OW + ow] = m;
-        ip[oh * OW + ow] = (ih0 < ih1 && iw0 < iw1) ? best : -1;
       }
     }
   }
