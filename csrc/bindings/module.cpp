@@ -5,6 +5,7 @@
 #include "gemm/gemm.h"
 
 namespace ember {
+void bind_activation(py::module_& m);
 void bind_batchnorm(py::module_& m);
 void bind_conv2d(py::module_& m);
 void bind_gemm(py::module_& m);
@@ -30,6 +31,7 @@ PYBIND11_MODULE(_C, m) {
   m.attr("compiler") = EMBER_COMPILER;
   m.attr("openmp_version") = _OPENMP;
 
+  ember::bind_activation(m);
   ember::bind_batchnorm(m);
   ember::bind_conv2d(m);
   ember::bind_gemm(m);
