@@ -6,6 +6,7 @@ Targets (with the fast GEMM): conv >= 0.7x torch and >= 5x NumPy; pooling/BN >= 
 
 import numpy as np
 import pytest
+
 from ember import _C
 
 # name: (N, C, H, W, O, k, stride, pad)

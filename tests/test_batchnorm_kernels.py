@@ -2,8 +2,9 @@
 
 import numpy as np
 import pytest
-from ember import _C
 from reference_conv import batch_norm_backward_ref, batch_norm_ref, batch_stats_ref
+
+from ember import _C
 
 TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-11)}
 DTYPES = [np.float32, np.float64]

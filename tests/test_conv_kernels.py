@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
-from ember import _C
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference_conv import conv2d_backward_ref, conv2d_ref, conv2d_valid, pad4
+
+from ember import _C
 
 TOL = {np.float32: dict(rtol=1e-4, atol=1e-4), np.float64: dict(rtol=1e-10, atol=1e-10)}
 DTYPES = [np.float32, np.float64]

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from ember import _C
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference_conv import (
@@ -14,6 +13,8 @@ from reference_conv import (
     max_pool2d_ref,
     pool_valid,
 )
+
+from ember import _C
 
 TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-12)}
 DTYPES = [np.float32, np.float64]
