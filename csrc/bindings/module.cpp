@@ -9,6 +9,7 @@ void bind_activation(py::module_& m);
 void bind_batchnorm(py::module_& m);
 void bind_conv2d(py::module_& m);
 void bind_gemm(py::module_& m);
+void bind_optim(py::module_& m);
 void bind_pool2d(py::module_& m);
 void bind_softmax(py::module_& m);
 }  // namespace ember
@@ -35,6 +36,7 @@ PYBIND11_MODULE(_C, m) {
   ember::bind_batchnorm(m);
   ember::bind_conv2d(m);
   ember::bind_gemm(m);
+  ember::bind_optim(m);
   ember::bind_pool2d(m);
   ember::bind_softmax(m);
 }
