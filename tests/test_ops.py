@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 import reference as ref
+import reference_conv as rc
 import reference_losses as rl
 
 import ember
@@ -163,6 +164,37 @@ OPS = [
     Op("mse_loss_sum", lambda a, b: F.mse_loss(a, b, reduction="sum"),
        lambda a, b: ref.mse_loss(a, b, "sum"),
        lambda t, a, b: t.nn.functional.mse_loss(a, b, reduction="sum"), [(4, 3), (4, 3)]),
+    # convolution, pooling, batch norm (issue 3)
+    Op("conv2d", lambda x, w, b: F.conv2d(x, w, b, padding=1),
+       lambda x, w, b: rc.conv2d_ref(x, w, b, padding=(1, 1)),
+       lambda t, x, w, b: t.nn.functional.conv2d(x, w, b, padding=1),
+       [(2, 3, 5, 5), (4, 3, 3, 3), (4,)],
+       bad=[((np.ones((2, 2, 5, 5)), np.ones((4, 3, 3, 3)), np.ones(4)), ValueError),
+            ((np.ones((2, 3, 2, 2)), np.ones((4, 3, 5, 5)), np.ones(4)), ValueError)]),
+    Op("conv2d_strided_grouped", lambda x, w, b: F.conv2d(x, w, b, (2, 1), (1, 0), (1, 2), 2),
+       lambda x, w, b: rc.conv2d_ref(x, w, b, (2, 1), (1, 0), (1, 2), 2),
+       lambda t, x, w, b: t.nn.functional.conv2d(x, w, b, (2, 1), (1, 0), (1, 2), 2),
+       [(2, 4, 7, 7), (6, 2, 3, 2), (6,)],
+       bad=[((np.ones((2, 3, 7, 7)), np.ones((6, 2, 3, 2)), np.ones(6)), ValueError)]),
+    Op("conv2d_full", lambda x, w: F.conv2d(x, w, padding="full"),
+       lambda x, w: rc.conv2d_ref(x, w, padding=(1, 2)),
+       lambda t, x, w: t.nn.functional.conv2d(x, w, padding=(1, 2)), [(1, 2, 4, 5), (3, 2, 2, 3)]),
+    Op("max_pool2d", lambda x: F.max_pool2d(x, 2),
+       lambda x: rc.max_pool2d_ref(x, (2, 2), (2, 2), (0, 0))[0],
+       lambda t, x: t.nn.functional.max_pool2d(x, 2), [(2, 3, 6, 6)],
+       bad=[((np.ones((3, 3)),), ValueError), ((np.ones((1, 1, 1, 1)),), ValueError)]),
+    Op("avg_pool2d", lambda x: F.avg_pool2d(x, 3, 2, 1),
+       lambda x: rc.avg_pool2d_ref(x, (3, 3), (2, 2), (1, 1)),
+       lambda t, x: t.nn.functional.avg_pool2d(x, 3, 2, 1), [(2, 3, 7, 6)],
+       bad=[((np.ones((3, 3)),), ValueError)]),
+    Op("adaptive_avg_pool2d", lambda x: F.adaptive_avg_pool2d(x, (2, 3)),
+       lambda x: rc.adaptive_avg_pool2d_ref(x, (2, 3)),
+       lambda t, x: t.nn.functional.adaptive_avg_pool2d(x, (2, 3)), [(2, 3, 5, 7)]),
+    Op("batch_norm_train", lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+       lambda x, w, b: rc.batch_norm_ref(x, w, b, *rc.batch_stats_ref(x)[:2], 1e-5),
+       lambda t, x, w, b: t.nn.functional.batch_norm(x, None, None, w, b, training=True),
+       [(4, 3, 2, 3), (3,), (3,)],
+       bad=[((np.ones((4, 3)), np.ones(4), np.ones(3)), ValueError)]),
     Op("leaky_relu", lambda a: F.leaky_relu(a, 0.1), lambda a: rl.leaky_relu(a, 0.1),
        lambda t, a: t.nn.functional.leaky_relu(a, 0.1), [(3, 4)], domain="kinkless"),
     Op("elu", lambda a: F.elu(a), rl.elu, lambda t, a: t.nn.functional.elu(a), [(3, 4)],

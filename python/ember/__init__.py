@@ -67,6 +67,7 @@ from ember.ops import (
     where,
 )
 from ember.random import manual_seed
+from ember.summary import summary
 from ember.tensor import Tensor  # noqa: I001  (Tensor first: the modules below build on it)
 
 __version__ = _C.__version__
@@ -119,5 +120,6 @@ __all__ = [
     "abs", "argmax", "argmin", "cat", "clamp", "exp", "flatten", "log", "matmul", "max",
     "maximum", "mean", "min", "minimum", "permute", "reshape", "sqrt", "squeeze", "stack",
     "sum", "transpose", "unsqueeze", "var", "where", "chunk", "split", "gather", "masked_fill",
+    "summary",
     "float32", "float64", "float16", "int64", "int32", "bool_", "float", "double", "long",
 ]  # fmt: skip

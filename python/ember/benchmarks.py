@@ -359,6 +359,268 @@ def _cross_entropy_case() -> dict:
 workload("cross_entropy/4096x1000/fwd+bwd", "losses")(_cross_entropy_case)
 
 
+# ---- convolution, pooling, batch norm -----------------------------------------------------
+
+
+def _np_cols(x, k, s, p):
+    """NumPy im2col reference: x (N,C,H,W) -> cols (N, C*k*k, OH*OW)."""
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    N, C, H, W = xp.shape
+    OH, OW = (H - k) // s + 1, (W - k) // s + 1
+    cols = np.empty((N, C, k, k, OH, OW), x.dtype)
+    for i in range(k):
+        for j in range(k):
+            cols[:, :, i, j] = xp[:, :, i : i + s * (OH - 1) + 1 : s, j : j + s * (OW - 1) + 1 : s]
+    return cols.reshape(N, C * k * k, OH * OW), (OH, OW), xp.shape
+
+
+def np_conv_forward(x, w, b, s, p):
+    cols, (OH, OW), _ = _np_cols(x, w.shape[2], s, p)
+    y = np.matmul(w.reshape(w.shape[0], -1), cols) + b[:, None]
+    return y.reshape(x.shape[0], w.shape[0], OH, OW)
+
+
+def np_conv_backward(dy, x, w, s, p):
+    """-> (dx, dw, db) of np_conv_forward."""
+    k = w.shape[2]
+    cols, (OH, OW), padded = _np_cols(x, k, s, p)
+    N, O = dy.shape[:2]
+    g = dy.reshape(N, O, -1)
+    dw = np.einsum("nop,nkp->ok", g, cols, optimize=True).reshape(w.shape)
+    dcols = np.matmul(w.reshape(O, -1).T, g).reshape(N, x.shape[1], k, k, OH, OW)
+    dxp = np.zeros(padded, x.dtype)
+    for i in range(k):
+        for j in range(k):
+            dxp[:, :, i : i + s * (OH - 1) + 1 : s, j : j + s * (OW - 1) + 1 : s] += dcols[
+                :, :, i, j
+            ]
+    return dxp[:, :, p : p + x.shape[2], p : p + x.shape[3]], dw, g.sum((0, 2))
+
+
+# name: (N, C, H, W, O, k, stride, pad)
+CONV_CASES = {
+    "n64_1to6_28_k5": (64, 1, 28, 28, 6, 5, 1, 0),
+    "n32_64to64_32_k3p1": (32, 64, 32, 32, 64, 3, 1, 1),
+    "n8_128to128_28_k3p1": (8, 128, 28, 28, 128, 3, 1, 1),
+    "n32_3to32_32_k3s2p1": (32, 3, 32, 32, 32, 3, 2, 1),
+}
+
+
+def _conv_case(name: str, backward: bool) -> dict:
+    import ember
+    from ember.nn import functional as F
+
+    N, C, H, W, O, k, s, p = CONV_CASES[name]
+    rng = _rng()
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    w = (rng.standard_normal((O, C, k, k)) / np.sqrt(C * k * k)).astype(np.float32)
+    b = rng.standard_normal(O).astype(np.float32)
+    xe, we, be = (ember.tensor(a, requires_grad=backward) for a in (x, w, b))
+    dy = np.ones_like(np_conv_forward(x, w, b, s, p))
+
+    def ours():
+        if not backward:
+            with ember.no_grad():
+                return F.conv2d(xe, we, be, s, p)
+        xe.grad = we.grad = be.grad = None
+        F.conv2d(xe, we, be, s, p).backward(dy)
+
+    def numpy_ref():
+        y = np_conv_forward(x, w, b, s, p)
+        return np_conv_backward(dy, x, w, s, p) if backward else y
+
+    impls = {"ember": ours, "numpy": numpy_ref}
+    torch = _torch()
+    if torch is not None:
+        xt, wt, bt = (torch.tensor(a, requires_grad=backward) for a in (x, w, b))
+        dyt = torch.from_numpy(dy)
+
+        def theirs():
+            if not backward:
+                with torch.no_grad():
+                    return torch.nn.functional.conv2d(xt, wt, bt, s, p)
+            xt.grad = wt.grad = bt.grad = None
+            torch.nn.functional.conv2d(xt, wt, bt, s, p).backward(dyt)
+
+        impls["torch"] = theirs
+    return impls
+
+
+for _name in CONV_CASES:
+    workload(f"conv2d/{_name}/fwd", "conv")(lambda n=_name: _conv_case(n, False))
+    workload(f"conv2d/{_name}/fwd+bwd", "conv")(lambda n=_name: _conv_case(n, True))
+
+
+POOL_SHAPE = (32, 64, 32, 32)
+
+
+def _pool_bn_case(op: str) -> dict:
+    """max_pool2d(2) / avg_pool2d(2) / batch_norm (training) forward + backward."""
+    import ember
+    from ember.nn import functional as F
+
+    rng = _rng()
+    x = rng.standard_normal(POOL_SHAPE).astype(np.float32)
+    n, c, h, w = POOL_SHAPE
+    xe = ember.tensor(x, requires_grad=True)
+    wgt, bias = np.ones(c, np.float32), np.zeros(c, np.float32)
+    we, be = ember.tensor(wgt, requires_grad=True), ember.tensor(bias, requires_grad=True)
+    rm, rv = ember.zeros(c), ember.ones(c)
+    half = np.ones((n, c, h // 2, w // 2), np.float32)
+
+    def ours():
+        xe.grad = we.grad = be.grad = None
+        if op == "max_pool2d":
+            F.max_pool2d(xe, 2).backward(half)
+        elif op == "avg_pool2d":
+            F.avg_pool2d(xe, 2).backward(half)
+        else:
+            F.batch_norm(xe, rm, rv, we, be, True).backward(x)
+
+    def numpy_ref():
+        if op == "max_pool2d":
+            v = x.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 1, 2, 4, 3, 5)
+            v = v.reshape(n, c, h // 2, w // 2, 4)
+            a = v.argmax(-1)
+            y = np.take_along_axis(v, a[..., None], -1)[..., 0]
+            dv = np.zeros_like(v)
+            np.put_along_axis(dv, a[..., None], half[..., None], -1)
+            dx = dv.reshape(n, c, h // 2, w // 2, 2, 2).transpose(0, 1, 2, 4, 3, 5)
+            return y, dx.reshape(x.shape)
+        if op == "avg_pool2d":
+            y = x.reshape(n, c, h // 2, 2, w // 2, 2).mean((3, 5))
+            return y, np.repeat(np.repeat(half * 0.25, 2, 2), 2, 3)
+        axes = (0, 2, 3)
+        m = x.mean(axes, keepdims=True)
+        inv = 1 / np.sqrt(x.var(axes, keepdims=True) + 1e-5)
+        xhat = (x - m) * inv
+        dy = x
+        db = dy.sum(axes, keepdims=True)
+        dw = (dy * xhat).sum(axes, keepdims=True)
+        k = x.size // c
+        return xhat, inv * (dy - db / k - xhat * dw / k), dw, db
+
+    impls = {"ember": ours, "numpy": numpy_ref}
+    torch = _torch()
+    if torch is not None:
+        tF = torch.nn.functional
+        xt = torch.tensor(x, requires_grad=True)
+        wt, bt = torch.tensor(wgt, requires_grad=True), torch.tensor(bias, requires_grad=True)
+        rmt, rvt = torch.zeros(c), torch.ones(c)
+        halft, xg = torch.from_numpy(half), torch.from_numpy(x)
+
+        def theirs():
+            xt.grad = wt.grad = bt.grad = None
+            if op == "max_pool2d":
+                tF.max_pool2d(xt, 2).backward(halft)
+            elif op == "avg_pool2d":
+                tF.avg_pool2d(xt, 2).backward(halft)
+            else:
+                tF.batch_norm(xt, rmt, rvt, wt, bt, True).backward(xg)
+
+        impls["torch"] = theirs
+    return impls
+
+
+for _op in ("max_pool2d", "avg_pool2d", "batch_norm"):
+    workload(f"{_op}/32x64x32x32/fwd+bwd", "pool_bn")(lambda o=_op: _pool_bn_case(o))
+
+
+# ---- LeNet-5 training step ----------------------------------------------------------------
+
+
+def _lenet_step_case() -> dict:
+    """LeNet-5 (conv5 pad 2 - relu - maxpool2 - conv5 - relu - maxpool2 - 400-120-84-10) on
+    28x28 inputs, batch 64: forward, cross-entropy, backward, SGD with momentum."""
+    import ember
+    from ember import nn
+    from ember.nn import functional as F
+
+    rng = _rng()
+    x = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, 64)
+    ember.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+    )  # fmt: skip
+    opt = ember.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def ours():
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    params = [p.numpy().copy() for p in model.parameters()]
+    vel = [np.zeros_like(p) for p in params]
+    onehot = np.eye(10, dtype=np.float32)[y]
+
+    def pool(a):  # 2x2 max pool -> (out, mask of the max)
+        n, c, h, w = a.shape
+        v = a.reshape(n, c, h // 2, 2, w // 2, 2)
+        out = v.max((3, 5))
+        mask = v == out[:, :, :, None, :, None]
+        return out, mask
+
+    def unpool(g, mask):
+        n, c, h, w = g.shape
+        return (mask * g[:, :, :, None, :, None]).reshape(n, c, 2 * h, 2 * w)
+
+    def numpy_ref():  # the same step written by hand in NumPy (im2col convolutions)
+        w1, b1, w2, b2, w3, b3, w4, b4, w5, b5 = params
+        a1 = np.maximum(np_conv_forward(x, w1, b1, 1, 2), 0)
+        p1, m1 = pool(a1)
+        a2 = np.maximum(np_conv_forward(p1, w2, b2, 1, 0), 0)
+        p2, m2 = pool(a2)
+        f = p2.reshape(64, -1)
+        h3 = np.maximum(f @ w3.T + b3, 0)
+        h4 = np.maximum(h3 @ w4.T + b4, 0)
+        z = h4 @ w5.T + b5
+        p = np.exp(z - z.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        dz = (p - onehot) / len(x)
+        dh4 = (dz @ w5) * (h4 > 0)
+        dh3 = (dh4 @ w4) * (h3 > 0)
+        df = dh3 @ w3
+        da2 = unpool(df.reshape(p2.shape), m2) * (a2 > 0)
+        dp1, dw2, db2 = np_conv_backward(da2, p1, w2, 1, 0)
+        da1 = unpool(dp1, m1) * (a1 > 0)
+        _, dw1, db1 = np_conv_backward(da1, x, w1, 1, 2)
+        grads = (dw1, db1, dw2, db2, dh3.T @ f, dh3.sum(0), dh4.T @ h3, dh4.sum(0))
+        grads += (dz.T @ h4, dz.sum(0))
+        for w, v, g in zip(params, vel, grads):
+            v *= 0.9
+            v += g
+            w -= 0.01 * v
+
+    impls = {"ember": ours, "numpy": numpy_ref}
+    torch = _torch()
+    if torch is not None:
+        tnn = torch.nn
+        torch.manual_seed(0)
+        tm = tnn.Sequential(
+            tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
+            tnn.Conv2d(6, 16, 5), tnn.ReLU(), tnn.MaxPool2d(2), tnn.Flatten(),
+            tnn.Linear(400, 120), tnn.ReLU(), tnn.Linear(120, 84), tnn.ReLU(), tnn.Linear(84, 10),
+        )  # fmt: skip
+        topt = torch.optim.SGD(tm.parameters(), lr=0.01, momentum=0.9)
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+        def theirs():
+            loss = torch.nn.functional.cross_entropy(tm(tx), ty)
+            topt.zero_grad()
+            loss.backward()
+            topt.step()
+
+        impls["torch"] = theirs
+    return impls
+
+
+workload("lenet5_step/28x28/b64", "lenet")(_lenet_step_case)
+
+
 # ---- framework overhead -------------------------------------------------------------------
 
 
@@ -448,8 +710,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m ember bench", description=__doc__)
     p.add_argument(
         "--only",
-        help="a workload group (gemm, softmax, activation, mlp, optim, losses, overhead) "
-        "or name part",
+        help="a workload group ("
+        + ", ".join(sorted({w.group for w in WORKLOADS}))
+        + ") or a part of a workload name",
     )
     p.add_argument("--threads", type=int, help="threads for ember, NumPy's BLAS and PyTorch")
     p.add_argument("--min-time", type=float, default=0.2, help="seconds to time each entry")

@@ -20,7 +20,22 @@ def mlp() -> nn.Module:
     )
 
 
-MODELS = {"mlp": (mlp, False)}
+def cnn() -> nn.Module:
+    """conv-pool-conv-pool-linear on the 1x8x8 digit images."""
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1),  # 8x8x8
+        nn.ReLU(),
+        nn.MaxPool2d(2),  # 8x4x4
+        nn.Conv2d(8, 16, 3, padding=1),  # 16x4x4
+        nn.ReLU(),
+        nn.MaxPool2d(2),  # 16x2x2
+        nn.Flatten(),
+        nn.Linear(64, 10),
+    )
+
+
+MODELS = {"mlp": (mlp, False), "cnn": (cnn, True)}
+EPOCHS = {"cnn": 15}  # default epochs per model (30 otherwise)
 
 
 def evaluate(model: nn.Module, X: np.ndarray, y: np.ndarray, batch_size: int = 512) -> float:
@@ -36,7 +51,7 @@ def evaluate(model: nn.Module, X: np.ndarray, y: np.ndarray, batch_size: int = 5
 
 def train_digits(
     model: str = "mlp",
-    epochs: int = 30,
+    epochs: int | None = None,
     batch_size: int = 32,
     lr: float = 0.05,
     seed: int = 0,
@@ -46,6 +61,8 @@ def train_digits(
     if model not in MODELS:
         raise ValueError(f"demo: unknown model {model!r}; choose from {sorted(MODELS)}")
     build, as_images = MODELS[model]
+    if epochs is None:
+        epochs = EPOCHS.get(model, 30)
     ember.manual_seed(seed)
     X, y = load_digits(as_images=as_images)
     X = X / 16.0  # pixels 0..16 -> 0..1
@@ -74,7 +91,7 @@ def main(argv=None) -> int:
 
     p = argparse.ArgumentParser(prog="python -m ember demo", description=__doc__)
     p.add_argument("--model", default="mlp", choices=sorted(MODELS))
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--epochs", type=int, default=None, help="default: 30 (cnn: 15)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     start = time.perf_counter()

@@ -12,7 +12,9 @@ from ember.nn.modules.activation import (
     Softplus,
     Tanh,
 )
+from ember.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d
 from ember.nn.modules.container import ModuleDict, ModuleList, Sequential
+from ember.nn.modules.conv import Conv2d
 from ember.nn.modules.dropout import Dropout
 from ember.nn.modules.flatten import Flatten
 from ember.nn.modules.linear import Identity, Linear
@@ -28,6 +30,7 @@ from ember.nn.modules.loss import (
     NLLLoss,
 )
 from ember.nn.modules.module import Module, Parameter
+from ember.nn.modules.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 
 __all__ = [
     "BCELoss",
@@ -59,5 +62,15 @@ __all__ = [
     "Tanh",
     "functional",
     "init",
+    # convolutional networks
+    "AdaptiveAvgPool2d",
+    "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv2d",
+    "MaxPool2d",
+    "blocks",
     "utils",
 ]
+
+from ember.nn import blocks  # noqa: E402  (builds on the modules above)

@@ -731,6 +731,324 @@ def multi_margin_loss(
     return MultiMarginLoss.apply(x, t.reshape(-1), int(p), float(margin), w, reduction)
 
 
+# ---- convolution, pooling, batch norm -------------------------------------------------------
+
+
+def _int_arg(v, op: str, name: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int | np.integer):
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
+    return int(v)
+
+
+def _pair(v, op: str, name: str) -> tuple[int, int]:
+    """An int or a pair of ints -> (h, w)."""
+    if isinstance(v, tuple | list):
+        if len(v) != 2:
+            raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
+        return _int_arg(v[0], op, name), _int_arg(v[1], op, name)
+    v = _int_arg(v, op, name)
+    return v, v
+
+
+def _conv_padding(padding, kernel, stride, dilation, op: str = "conv2d"):
+    """padding -> (top, bottom, left, right). Strings as PyTorch: 'valid' none, 'same' keeps
+    the size (stride 1 only; for an even extent the extra row/column goes bottom/right), and
+    'full' pads dilation*(k-1) on every side (every partial overlap)."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return 0, 0, 0, 0
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"{op}: padding='same' is not supported for strided convolutions")
+            th, tw = dilation[0] * (kernel[0] - 1), dilation[1] * (kernel[1] - 1)
+            return th // 2, th - th // 2, tw // 2, tw - tw // 2
+        if padding == "full":
+            ph, pw = dilation[0] * (kernel[0] - 1), dilation[1] * (kernel[1] - 1)
+            return ph, ph, pw, pw
+        raise ValueError(
+            f"{op}: padding must be an int, a pair, 'valid', 'same' or 'full', got {padding!r}"
+        )
+    ph, pw = _pair(padding, op, "padding")
+    if ph < 0 or pw < 0:
+        raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
+    return ph, ph, pw, pw
+
+
+class Conv2d(Function):
+    # x (N,C,H,W), w (O,C/g,KH,KW), b (O) -> y (N,O,OH,OW); padding (top, bottom, left, right)
+    @staticmethod
+    def forward(ctx, x, w, b, stride, padding, dilation, groups):
+        y = _C.conv2d_forward(x, w, b, stride, padding, dilation, groups)
+        ctx.save_for_backward(x, w)
+        ctx.args = (stride, padding, dilation, groups)
+        ctx.has_bias = b is not None
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        nx, nw, nb = ctx.needs_input_grad[:3]
+        g = _contig(g.astype(x.dtype, copy=False))
+        dx, dw, db = _C.conv2d_backward(
+            g, x, w, *ctx.args, need_input=nx, need_weight=nw, need_bias=nb and ctx.has_bias
+        )
+        return dx, dw, db, None, None, None, None
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
+    """2-D convolution (cross-correlation, as PyTorch) over an NCHW batch.
+
+    Args:
+        input: (N, C, H, W), or unbatched (C, H, W) when C matches the weight.
+        weight: (O, C/groups, KH, KW). bias: (O,) or None.
+        stride, dilation: int or (h, w), >= 1.
+        padding: int or (h, w) >= 0, or 'valid' (none), 'same' (output size = input size;
+            stride 1 only; even kernels get the extra row/column at the bottom/right, as
+            PyTorch) or 'full' (dilation*(k-1) on every side: every partial overlap).
+        groups: splits the channels into independent groups (groups == C: depthwise).
+
+    Shape:
+        OH = (H + pad_top + pad_bottom - dilation*(KH-1) - 1) // stride + 1, OW likewise.
+
+    Example::
+
+        >>> F.conv2d(ember.randn(2, 3, 8, 8), ember.randn(4, 3, 3, 3), padding="same").shape
+        (2, 4, 8, 8)
+    """
+    op = "conv2d"
+    weight = _float_input(weight, op, "weight")
+    x = _float_input(input, op, "input", weight.dtype)
+    if weight.ndim != 4:
+        raise ValueError(
+            f"{op}: weight must be 4-D (O, C/groups, KH, KW), got shape {weight.shape}"
+        )
+    groups = _int_arg(groups, op, "groups")
+    if groups < 1:
+        raise ValueError(f"{op}: groups must be >= 1, got {groups}")
+    unbatched = False
+    if x.ndim == 3:
+        # PyTorch accepts an unbatched (C, H, W) image; anything else 3-D is refused.
+        if x.shape[0] != weight.shape[1] * groups:
+            raise ValueError(
+                f"{op}: expected a 4-D (N, C, H, W) input, or an unbatched (C, H, W) one with "
+                f"C = {weight.shape[1] * groups} for weight {weight.shape} and groups={groups}; "
+                f"got shape {x.shape}"
+            )
+        unbatched = True
+        x = x.unsqueeze(0)
+    elif x.ndim != 4:
+        raise ValueError(f"{op}: input must be 4-D (N, C, H, W) or 3-D (C, H, W), got {x.shape}")
+    stride = _pair(stride, op, "stride")
+    dilation = _pair(dilation, op, "dilation")
+    if min(stride) < 1:
+        raise ValueError(f"{op}: stride must be >= 1, got {stride}")
+    if min(dilation) < 1:
+        raise ValueError(f"{op}: dilation must be >= 1, got {dilation}")
+    pad = _conv_padding(padding, weight.shape[2:], stride, dilation, op)
+    if bias is not None:
+        bias = _float_input(bias, op, "bias", weight.dtype)
+        if bias.shape != (weight.shape[0],):
+            raise ValueError(f"{op}: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    # Validates channels, groups, and a kernel larger than the padded input (ValueError).
+    _C.conv2d_output_size(x.shape, weight.shape, stride, pad, dilation, groups)
+    x, weight = x.contiguous(), weight.contiguous()
+    if bias is not None:
+        bias = bias.contiguous()
+    y = Conv2d.apply(x, weight, bias, stride, pad, dilation, groups)
+    return y.squeeze(0) if unbatched else y
+
+
+def _pool_args(op, kernel_size, stride, padding, dilation=1):
+    k = _pair(kernel_size, op, "kernel_size")
+    s = k if stride is None or (isinstance(stride, tuple | list) and len(stride) == 0) else stride
+    return k, _pair(s, op, "stride"), _pair(padding, op, "padding"), _pair(dilation, op, "dilation")
+
+
+def _pool_input(input, op: str) -> Tensor:
+    x = _float_input(input, op)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{op}: input must be 3-D (C, H, W) or 4-D (N, C, H, W), got {x.shape}")
+    return x if x.data.flags.c_contiguous else x.contiguous()
+
+
+class MaxPool2d(Function):
+    # x (.., H, W) -> y (.., OH, OW), indices (.., OH, OW) int64 flat into H*W
+    @staticmethod
+    def forward(ctx, x, k, s, p, d, ceil_mode):
+        y, idx = _C.max_pool2d_forward(x, k, s, p, d, ceil_mode)
+        ctx.save_for_backward(idx)
+        ctx.shape, ctx.dtype = x.shape, x.dtype
+        ctx.mark_non_differentiable(1)
+        return y, idx
+
+    @staticmethod
+    def backward(ctx, g, _gidx=None):
+        (idx,) = ctx.saved_tensors
+        g = _contig(g.astype(ctx.dtype, copy=False))
+        return _C.max_pool2d_backward(g, idx, ctx.shape), None, None, None, None, None
+
+
+def max_pool2d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
+    """2-D max pooling; ``stride`` defaults to ``kernel_size``; implicit padding is -inf;
+    padding must be at most half the kernel. With ``return_indices`` also returns the int64
+    argmax of each window, flat into H*W (as PyTorch's, usable by max_unpool2d).
+
+    Shape: (N, C, H, W) or (C, H, W) -> (.., OH, OW),
+        OH = floor_or_ceil((H + 2p - d*(k-1) - 1) / s) + 1.
+    """
+    x = _pool_input(input, "max_pool2d")
+    k, s, p, d = _pool_args("max_pool2d", kernel_size, stride, padding, dilation)
+    y, idx = MaxPool2d.apply(x, k, s, p, d, bool(ceil_mode))
+    return (y, idx) if return_indices else y
+
+
+class AvgPool2d(Function):
+    # x (.., H, W) -> y (.., OH, OW): the mean of each window (PyTorch's divisor rules)
+    @staticmethod
+    def forward(ctx, x, k, s, p, ceil_mode, count_include_pad, divisor_override):
+        ctx.args = (k, s, p, ceil_mode, count_include_pad, divisor_override)
+        ctx.shape, ctx.dtype = x.shape, x.dtype
+        return _C.avg_pool2d_forward(x, *ctx.args)
+
+    @staticmethod
+    def backward(ctx, g):
+        g = _contig(g.astype(ctx.dtype, copy=False))
+        return (_C.avg_pool2d_backward(g, ctx.shape, *ctx.args),) + (None,) * 6
+
+
+def avg_pool2d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override=None,
+) -> Tensor:
+    """2-D average pooling; ``stride`` defaults to ``kernel_size``. ``count_include_pad``
+    counts the zero padding in each window's divisor; ``divisor_override`` replaces it.
+
+    Shape: (N, C, H, W) or (C, H, W) -> (.., OH, OW), OH = floor_or_ceil((H + 2p - k) / s) + 1.
+    """
+    x = _pool_input(input, "avg_pool2d")
+    k, s, p, _ = _pool_args("avg_pool2d", kernel_size, stride, padding)
+    if divisor_override is not None:
+        divisor_override = _int_arg(divisor_override, "avg_pool2d", "divisor_override")
+    return AvgPool2d.apply(x, k, s, p, bool(ceil_mode), bool(count_include_pad), divisor_override)
+
+
+class AdaptiveAvgPool2d(Function):
+    # x (.., H, W) -> y (.., OH, OW): window i spans [floor(i*H/OH), ceil((i+1)*H/OH))
+    @staticmethod
+    def forward(ctx, x, out):
+        ctx.shape, ctx.dtype = x.shape, x.dtype
+        return _C.adaptive_avg_pool2d_forward(x, out)
+
+    @staticmethod
+    def backward(ctx, g):
+        g = _contig(g.astype(ctx.dtype, copy=False))
+        return _C.adaptive_avg_pool2d_backward(g, ctx.shape), None
+
+
+def adaptive_avg_pool2d(input, output_size) -> Tensor:
+    """Average pooling to a fixed output size (an int, or (h, w) where None keeps that size).
+
+    Shape: (N, C, H, W) or (C, H, W) -> (.., OH, OW).
+    """
+    x = _pool_input(input, "adaptive_avg_pool2d")
+    if isinstance(output_size, tuple | list) and len(output_size) == 2:
+        oh, ow = (
+            (x.shape[-2] if output_size[0] is None else output_size[0]),
+            (x.shape[-1] if output_size[1] is None else output_size[1]),
+        )
+        out = _pair((oh, ow), "adaptive_avg_pool2d", "output_size")
+    else:
+        out = _pair(output_size, "adaptive_avg_pool2d", "output_size")
+    return AdaptiveAvgPool2d.apply(x, out)
+
+
+class BatchNorm(Function):
+    # x (N, C, *) -> y = (x - mean) * invstd * weight + bias; batch statistics when training
+    # (running statistics updated in place by the kernel), else the running statistics
+    @staticmethod
+    def forward(ctx, x, w, b, running_mean, running_var, training, momentum, eps):
+        y, mean, invstd = _C.batch_norm_forward(
+            x, w, b, running_mean, running_var, training, momentum, eps
+        )
+        ctx.save_for_backward(x, w, mean, invstd)
+        ctx.training = training
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w, mean, invstd = ctx.saved_tensors
+        nx, nw, nb = ctx.needs_input_grad[:3]
+        g = _contig(g.astype(x.dtype, copy=False))
+        dx, dw, db = _C.batch_norm_backward(
+            g, x, w, mean, invstd, ctx.training, need_input=nx, need_weight=nw, need_bias=nb
+        )
+        return dx, dw, db, None, None, None, None, None
+
+
+def _stat_array(t, op: str, name: str):
+    if t is None:
+        return None
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: {name} must be a Tensor or None, got {type(t).__name__}")
+    return t.data
+
+
+def batch_norm(
+    input,
+    running_mean,
+    running_var,
+    weight=None,
+    bias=None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Batch normalisation over (N, C), (N, C, L) or (N, C, H, W), per channel C.
+
+    Training uses the batch statistics and, when running_mean/running_var are given, updates
+    them in place: running = (1 - momentum) * running + momentum * batch (the unbiased batch
+    variance, as PyTorch). Eval mode normalises with the running statistics.
+
+    Args:
+        running_mean, running_var: (C,) Tensors of the input's dtype, or None (training only).
+        weight, bias: (C,) affine parameters, or None.
+    """
+    op = "batch_norm"
+    x = _float_input(input, op)
+    if x.ndim < 2:
+        raise ValueError(f"{op}: input must be at least 2-D (N, C, ...), got shape {x.shape}")
+    c = x.shape[1]
+    args = []
+    for t, name in ((weight, "weight"), (bias, "bias")):
+        if t is not None:
+            t = _float_input(t, op, name, x.dtype)
+            if t.shape != (c,):
+                raise ValueError(f"{op}: {name} must have shape ({c},), got {t.shape}")
+            if not t.data.flags.c_contiguous:
+                t = t.contiguous()
+        args.append(t)
+    rm = _stat_array(running_mean, op, "running_mean")
+    rv = _stat_array(running_var, op, "running_var")
+    if not training and (rm is None or rv is None):
+        raise ValueError(f"{op}: running_mean and running_var are required when not training")
+    return BatchNorm.apply(
+        x.contiguous(), args[0], args[1], rm, rv, bool(training), float(momentum), eps
+    )
+
+
 __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
@@ -752,4 +1070,10 @@ __all__ = [
     "softmax",
     "softplus",
     "tanh",
+    # convolution, pooling, batch norm
+    "adaptive_avg_pool2d",
+    "avg_pool2d",
+    "batch_norm",
+    "conv2d",
+    "max_pool2d",
 ]
