@@ -98,7 +98,6 @@ void elu_backward(T* dx, const T* dy, const T* x, int64_t n, T alpha) {
 // x * sigmoid(2 k (x + 0.044715 x^3)) (the same function, no cancellation for x << 0).
 template <typename T>
 void gelu_forward(T* y, const T* x, int64_t n, bool approximate) {
-  constexpr T kRsqrt2 = T(0.70710678118654752440);
   constexpr T kBeta = T(0.79788456080286535588);  // sqrt(2/pi)
   constexpr T kKappa = T(0.044715);
   if (approximate)
@@ -107,15 +106,13 @@ void gelu_forward(T* y, const T* x, int64_t n, bool approximate) {
       return v * vsigmoid(T(2) * inner);
     });
   else
-    map1(y, x, n, [](T v) { return v * T(0.5) * verfc(-v * kRsqrt2); });
+    map1(y, x, n, [](T v) { return v * vnormal(v).cdf; });
 }
 // dy, x (n) -> dx: exact: dx = dy * (Phi(x) + x * phi(x)), phi(x) = exp(-x^2/2)/sqrt(2 pi);
 // tanh: with s = sigmoid(2 inner) = (1 + tanh(inner))/2:
 // dx = dy * (s + x * 2 s (1 - s) * k (1 + 3 * 0.044715 x^2)).
 template <typename T>
 void gelu_backward(T* dx, const T* dy, const T* x, int64_t n, bool approximate) {
-  constexpr T kRsqrt2 = T(0.70710678118654752440);
-  constexpr T kRsqrt2Pi = T(0.39894228040143267794);  // 1/sqrt(2 pi)
   constexpr T kBeta = T(0.79788456080286535588);
   constexpr T kKappa = T(0.044715);
   if (approximate)
@@ -127,9 +124,8 @@ void gelu_backward(T* dx, const T* dy, const T* x, int64_t n, bool approximate) 
     });
   else
     map2(dx, dy, x, n, [](T g, T v) {
-      T cdf = T(0.5) * verfc(-v * kRsqrt2);
-      T pdf = vexp(T(-0.5) * v * v) * kRsqrt2Pi;
-      return g * (cdf + v * pdf);
+      const NormalCdfPdf<T> p = vnormal(v);
+      return g * (p.cdf + v * p.pdf);
     });
 }
 
