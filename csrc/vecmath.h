@@ -244,10 +244,51 @@ inline T vlog1p(T x) {
   return y + (x == std::numeric_limits<T>::infinity() ? x : T(0));
 }
 
+namespace vm {
+
+// expm1(x) for x <= 0 (NaN propagates): as vexpm1, but 2^n stays normal (n >= -58), so one
+// power of two does: 2^n (q + 1) - 1 = 2^n q + (2^n - 1), the bracket exact while it matters.
+template <typename T>
+inline T expm1_nonpos(T x) {
+  using C = consts<T>;
+  T xc = x < C::expm1_lo ? C::expm1_lo : x;
+  T n;
+  T r = reduce_ln2(xc, n);
+  T q = expm1_poly(r);
+  T p2 = pow2i(n);
+  return p2 * q + (p2 - T(1));
+}
+
+// log(1 + x) for x in [0, 1] (NaN propagates) as 2 atanh(s), s = x / (2 + x) in [0, 1/3]: one
+// division and a series in s^2 <= 1/9 (float to s^18, double to s^34: truncation < eps/4).
+template <typename T>
+inline T log1p_unit(T x) {
+  const T s = x / (T(2) + x);
+  const T z = s * s;
+  T p;
+  if constexpr (sizeof(T) == 4) {
+    p = 1.0f / 19;
+    p = p * z + 1.0f / 17;
+    p = p * z + 1.0f / 15;
+    p = p * z + 1.0f / 13;
+    p = p * z + 1.0f / 11;
+    p = p * z + 1.0f / 9;
+    p = p * z + 1.0f / 7;
+    p = p * z + 1.0f / 5;
+    p = p * z + 1.0f / 3;
+  } else {
+    p = 1.0 / 35;
+    for (int k = 33; k >= 3; k -= 2) p = p * z + 1.0 / k;  // unrolled: constant trip count
+  }
+  return T(2) * s + T(2) * s * (z * p);
+}
+
+}  // namespace vm
+
 // tanh(x) = -expm1(-2|x|) / (expm1(-2|x|) + 2) with x's sign: no cancellation anywhere.
 template <typename T>
 inline T vtanh(T x) {
-  T u = vexpm1(T(-2) * std::fabs(x));
+  T u = vm::expm1_nonpos(T(-2) * std::fabs(x));
   return std::copysign(-u / (u + T(2)), x);
 }
 

@@ -84,7 +84,9 @@ void leaky_relu_backward(T* dx, const T* dy, const T* x, int64_t n, T slope) {
 // x (n) -> y: y = x > 0 ? x : alpha * (exp(x) - 1).
 template <typename T>
 void elu_forward(T* y, const T* x, int64_t n, T alpha) {
-  map1(y, x, n, [alpha](T v) { return v > T(0) ? v : alpha * vexpm1(v); });
+  map1(y, x, n, [alpha](T v) {
+    return v > T(0) ? v : alpha * vm::expm1_nonpos(v > T(0) ? T(0) : v);  // keeps NaN
+  });
 }
 // dy, x (n) -> dx: dx = x > 0 ? dy : dy * alpha * exp(x)   (from the input, not the output).
 template <typename T>
@@ -153,11 +155,13 @@ void tanh_backward(T* dx, const T* dy, const T* y, int64_t n) {
 
 // x (n) -> y: y = beta*x > threshold ? x : log(1 + exp(beta*x)) / beta, computed as
 // (max(z, 0) + log1p(exp(-|z|))) / beta with z = beta*x (the same function, never overflows).
+// (log1p of exp(-|z|) in [0, 1] needs no range checks; 1/beta is one rounding of its own.)
 template <typename T>
 void softplus_forward(T* y, const T* x, int64_t n, T beta, T threshold) {
-  map1(y, x, n, [beta, threshold](T v) {
+  const T inv_beta = T(1) / beta;
+  map1(y, x, n, [beta, inv_beta, threshold](T v) {
     T z = v * beta;
-    T sp = ((z > T(0) ? z : T(0)) + vlog1p(vexp(-std::fabs(z)))) / beta;
+    T sp = ((z > T(0) ? z : T(0)) + vm::log1p_unit(vexp(-std::fabs(z)))) * inv_beta;
     return z > threshold ? v : sp;
   });
 }
