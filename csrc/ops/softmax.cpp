@@ -178,8 +178,8 @@ EMBER_SIMD void forward_block(T* y, const T* x, int64_t D, int64_t inner, int64_
 }
 
 template <typename T>
-EMBER_SIMD void backward_block(T* dx, const T* y, const T* dy, int64_t D, int64_t inner,
-                                 int64_t w, bool log) {
+EMBER_SIMD void backward_block(T* dx, const T* y, const T* dy, int64_t D, int64_t inner, int64_t w,
+                               bool log) {
   T s[kBlock];
   for (int64_t j = 0; j < w; ++j) s[j] = 0;
   for (int64_t d = 0; d < D; ++d) {
