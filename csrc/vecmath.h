@@ -16,12 +16,13 @@
 // results can differ by an ulp between CPUs, never between runs or thread counts on one machine.
 //
 // Accuracy (measured by tests/test_activation_kernels.py against float64 / mpmath references):
-// float within ~2 ulp of std::exp etc., double within ~1e-15 relative. erf/erfc: ~1e-15 relative
-// (double) for erf everywhere and for erfc up to x ~ 5; beyond that erfc's relative error grows
-// like x^2 * eps (the rounding of x*x inside exp(-x*x)).
+// float within ~2.5 ulp of std::exp etc., double within ~1e-15 relative. float erf within ~2.5
+// ulp and erfc within ~5 ulp (its own fit: one exponential, no small-x branch); double erf
+// ~1e-15 relative everywhere and erfc up to x ~ 5; beyond that double erfc's relative error
+// grows like x^2 * eps (the rounding of x*x inside exp(-x*x)).
 //
-// The coefficients are Taylor series (exact rationals) except the erfc table, a Chebyshev fit
-// made with mpmath (the script is in the comment above the table).
+// The coefficients are Taylor series (exact rationals) except the two erfc tables, Chebyshev
+// fits made with mpmath (the recipe is in the comment above each table).
 #pragma once
 
 #include <cmath>
