@@ -16,12 +16,13 @@
 // results can differ by an ulp between CPUs, never between runs or thread counts on one machine.
 //
 // Accuracy (measured by tests/test_activation_kernels.py against float64 / mpmath references):
-// float within ~2 ulp of std::exp etc., double within ~1e-15 relative. erf/erfc: ~1e-15 relative
-// (double) for erf everywhere and for erfc up to x ~ 5; beyond that erfc's relative error grows
-// like x^2 * eps (the rounding of x*x inside exp(-x*x)).
+// float within ~2.5 ulp of std::exp etc., double within ~1e-15 relative. float erf within ~2.5
+// ulp and erfc within ~5 ulp (its own fit: one exponential, no small-x branch); double erf
+// ~1e-15 relative everywhere and erfc up to x ~ 5; beyond that double erfc's relative error
+// grows like x^2 * eps (the rounding of x*x inside exp(-x*x)).
 //
-// The coefficients are Taylor series (exact rationals) except the erfc table, a Chebyshev fit
-// made with mpmath (the script is in the comment above the table).
+// The coefficients are Taylor series (exact rationals) except the two erfc tables, Chebyshev
+// fits made with mpmath (the recipe is in the comment above each table).
 #pragma once
 
 #include <cmath>
@@ -244,10 +245,51 @@ inline T vlog1p(T x) {
   return y + (x == std::numeric_limits<T>::infinity() ? x : T(0));
 }
 
+namespace vm {
+
+// expm1(x) for x <= 0 (NaN propagates): as vexpm1, but 2^n stays normal (n >= -58), so one
+// power of two does: 2^n (q + 1) - 1 = 2^n q + (2^n - 1), the bracket exact while it matters.
+template <typename T>
+inline T expm1_nonpos(T x) {
+  using C = consts<T>;
+  T xc = x < C::expm1_lo ? C::expm1_lo : x;
+  T n;
+  T r = reduce_ln2(xc, n);
+  T q = expm1_poly(r);
+  T p2 = pow2i(n);
+  return p2 * q + (p2 - T(1));
+}
+
+// log(1 + x) for x in [0, 1] (NaN propagates) as 2 atanh(s), s = x / (2 + x) in [0, 1/3]: one
+// division and a series in s^2 <= 1/9 (float to s^18, double to s^34: truncation < eps/4).
+template <typename T>
+inline T log1p_unit(T x) {
+  const T s = x / (T(2) + x);
+  const T z = s * s;
+  T p;
+  if constexpr (sizeof(T) == 4) {
+    p = 1.0f / 19;
+    p = p * z + 1.0f / 17;
+    p = p * z + 1.0f / 15;
+    p = p * z + 1.0f / 13;
+    p = p * z + 1.0f / 11;
+    p = p * z + 1.0f / 9;
+    p = p * z + 1.0f / 7;
+    p = p * z + 1.0f / 5;
+    p = p * z + 1.0f / 3;
+  } else {
+    p = 1.0 / 35;
+    for (int k = 33; k >= 3; k -= 2) p = p * z + 1.0 / k;  // unrolled: constant trip count
+  }
+  return T(2) * s + T(2) * s * (z * p);
+}
+
+}  // namespace vm
+
 // tanh(x) = -expm1(-2|x|) / (expm1(-2|x|) + 2) with x's sign: no cancellation anywhere.
 template <typename T>
 inline T vtanh(T x) {
-  T u = vexpm1(T(-2) * std::fabs(x));
+  T u = vm::expm1_nonpos(T(-2) * std::fabs(x));
   return std::copysign(-u / (u + T(2)), x);
 }
 
@@ -289,26 +331,12 @@ inline double erf_small(double x) {
   return x * p;
 }
 
-// erfc(x) for x >= 1/2 as t * exp(-x*x + P(t)) with t = 2/(2+x) in (0, 0.8] (the form of
-// Numerical Recipes' erfcc), P a Chebyshev interpolant of log(erfc(x)) + x*x - log(t) in
-// u = 2.5t - 1, computed with mpmath (40 nodes) and converted to monomials; float keeps 12 terms
-// (max rel. error 2e-7), double 26 (5e-16). x*x is split as xh*xh (exact) + xl*(x + xh).
-inline float erfc_poly(float u) {
-  float p = -6.456411276666545e-06f;
-  p = p * u + 2.3645612653685387e-05f;
-  p = p * u + 4.5802839686090997e-05f;
-  p = p * u + -0.00019563408218213691f;
-  p = p * u + -0.00023786992269410947f;
-  p = p * u + 0.0011519968631203013f;
-  p = p * u + 0.00161967012243807f;
-  p = p * u + -0.006973485601092837f;
-  p = p * u + -0.018367313970873097f;
-  p = p * u + 0.046375936163597774f;
-  p = p * u + 0.5187684394489686f;
-  p = p * u + -0.8040723080683164f;
-  return p;
-}
-inline double erfc_poly(double u) {
+// double: erfc(x) for x >= 1/2 as t * exp(-x*x + P(t)) with t = 2/(2+x) in (0, 0.8] (the form
+// of Numerical Recipes' erfcc), P a Chebyshev interpolant of log(erfc(x)) + x*x - log(t) in
+// u = 2.5t - 1, computed with mpmath (40 nodes) and converted to monomials: 26 terms, max rel.
+// error 5e-16. x*x is split as xh*xh (exact) + xl*(x + xh).
+inline double erfc_poly(double t) {
+  const double u = 2.5 * t - 1.0;
   double p = -1.4471085095824422e-10;
   p = p * u + 2.8931849694580876e-10;
   p = p * u + 1.0370723787161227e-09;
@@ -347,13 +375,73 @@ inline T tail_arg(T a) {
   return c < T(30) ? c : T(30);
 }
 
+// exp(hi + lo) where hi - n*ln2_hi is exact (hi has few significant bits, e.g. -xh*xh) and
+// |lo| <= ~2, so the sum keeps the precision of both: one exponential where exp(hi) * exp(lo)
+// would take two. Needs hi + lo <= 40; below exp_lo the result is 0 when kUnderflow, else the
+// caller keeps hi + lo >= -130 (float) / -1000 (double). Denormal results are rounded once:
+// 2^n is applied as 2^(n+64) (normal) times 2^-64.
+template <typename T, bool kUnderflow>
+inline T exp_hilo(T hi, T lo) {
+  using C = consts<T>;
+  constexpr T round = sizeof(T) == 4 ? T(kRoundF) : T(kRoundD);
+  constexpr T two_m64 = T(5.421010862427522e-20);  // 2^-64
+  bool under = false;
+  if constexpr (kUnderflow) {
+    under = hi + lo < C::exp_lo;
+    hi = under ? C::exp_lo : hi;  // scalar math: selects between values (both finite)
+    lo = under ? T(0) : lo;
+  }
+  T n = ((hi + lo) * C::log2e + round) - round;
+  T r = (hi - n * C::ln2_hi) + (lo - n * C::ln2_lo);  // hi - n*ln2_hi exact (Cody-Waite)
+  T y = (T(1) + expm1_poly(r)) * pow2i(n + T(64)) * two_m64;
+  if constexpr (kUnderflow) y = y * (under ? T(0) : T(1));
+  return y;
+}
+
 template <typename T>
 inline T erfc_tail(T x) {
   T t = T(2) / (T(2) + x);
-  T p = erfc_poly(T(2.5) * t - T(1));
+  T p = erfc_poly(t);
   T xh = high_half(x);  // scalar math: xh*xh is exact, so exp(-x*x) keeps full precision
   T xl = x - xh;
-  return t * vexp(-xh * xh) * vexp(p - xl * (x + xh));
+  return t * exp_hilo<T, true>(-xh * xh, p - xl * (x + xh));
+}
+
+// float: Q(t) = erfc(z) * exp(z*z) / t for z >= 0, t = 2/(2+z) in (0, 1], in u = 2t - 1: a
+// Chebyshev interpolant (mpmath, 40 nodes, 50 digits) of degree 10 converted to monomials; max
+// rel. error 1.4e-7 with float Horner, Q(u = 1) = 1 exactly. The fit:
+//   Q = lambda t: erfc(2/t - 2) * exp((2/t - 2)**2) / t; u_k = cos(pi (k + 1/2) / 40);
+//   c_j = (2/40) sum_k Q((u_k + 1)/2) cos(pi j (k + 1/2) / 40) (c_0 halved);
+//   numpy.polynomial.chebyshev.cheb2poly(c[:11]), highest power first below.
+inline float erfc_q(float t) {
+  const float u = 2.0f * t - 1.0f;
+  float p = 4.216119850752875e-05f;
+  p = p * u + -3.660187576315366e-05f;
+  p = p * u + -0.00029938272200524807f;
+  p = p * u + 0.00043067047954536974f;
+  p = p * u + 0.0015291571617126465f;
+  p = p * u + -0.003243451938033104f;
+  p = p * u + -0.010751626454293728f;
+  p = p * u + 0.018221668899059296f;
+  p = p * u + 0.13973572850227356f;
+  p = p * u + 0.34358030557632446f;
+  p = p * u + 0.5107913613319397f;
+  return p;
+}
+
+// float: erfc(s*z) for z >= 0 (NaN propagates) and s = 1 or 1/sqrt(2) (s2 = s*s, exact), as
+// t * Q(t) * e with e = exp(-s2*z*z) (returned too: the normal pdf needs it). The square comes
+// from z's exact split, not from the rounded a = s*z, so the result is erfc of the exact s*z (t's
+// own rounding cancels to first order). z is clamped where erfc(s*z) < 2^-150 (rounds to 0).
+inline float erfc_scaled(float z, float s, float s2, float& e) {
+  const float zmax = 10.2f / s;
+  z = z > zmax ? zmax : z;  // keeps NaN
+  const float a = z * s;
+  const float t = 2.0f / (2.0f + a);
+  const float zh = high_half(z);  // scalar math: zh*zh is exact
+  const float zl = z - zh;
+  e = exp_hilo<float, false>(-s2 * (zh * zh), -s2 * (zl * (z + zh)));
+  return t * erfc_q(t) * e;
 }
 
 }  // namespace vm
@@ -363,7 +451,13 @@ template <typename T>
 inline T verf(T x) {
   T a = std::fabs(x);
   T small = vm::erf_small(a < T(0.5) ? x : T(0.5));
-  T tail = vm::erfc_tail(vm::tail_arg(a));
+  T tail;
+  if constexpr (sizeof(T) == 4) {
+    float e;
+    tail = vm::erfc_scaled(a > 0.5f ? a : 0.5f, 1.0f, 1.0f, e);
+  } else {
+    tail = vm::erfc_tail(vm::tail_arg(a));
+  }
   T w = a < T(0.5) ? T(1) : T(0);  // scalar math: blend by a 0/1 weight, both sides finite
   T y = w * small + (T(1) - w) * std::copysign(T(1) - tail, x);
   return y + (x != x ? x : T(0));
@@ -373,12 +467,36 @@ inline T verf(T x) {
 template <typename T>
 inline T verfc(T x) {
   T a = std::fabs(x);
-  T small = T(1) - vm::erf_small(a < T(0.5) ? x : T(0.5));
-  T tail = vm::erfc_tail(vm::tail_arg(a));
-  T big = tail * (x < T(0) ? T(-1) : T(1)) + (x < T(0) ? T(2) : T(0));  // 2 - tail or tail
-  T w = a < T(0.5) ? T(1) : T(0);
-  T y = w * small + (T(1) - w) * big;
-  return y + (x != x ? x : T(0));
+  T tail;
+  if constexpr (sizeof(T) == 4) {
+    float e;
+    tail = vm::erfc_scaled(a, 1.0f, 1.0f, e);  // the float fit covers every x >= 0; NaN flows
+  } else {
+    T small = T(1) - vm::erf_small(a < T(0.5) ? a : T(0.5));
+    T w = a < T(0.5) ? T(1) : T(0);
+    tail = w * small + (T(1) - w) * vm::erfc_tail(vm::tail_arg(a));
+    tail = tail + (x != x ? x : T(0));
+  }
+  return tail * (x < T(0) ? T(-1) : T(1)) + (x < T(0) ? T(2) : T(0));  // 2 - tail or tail
+}
+
+// The standard normal distribution at x: cdf = Phi(x) = erfc(-x/sqrt(2))/2 (relative accuracy in
+// the far left tail) and pdf = exp(-x*x/2)/sqrt(2 pi). float shares one exponential between them.
+template <typename T>
+struct NormalCdfPdf {
+  T cdf, pdf;
+};
+template <typename T>
+inline NormalCdfPdf<T> vnormal(T x) {
+  constexpr T kRsqrt2 = T(0.70710678118654752440);
+  constexpr T kRsqrt2Pi = T(0.39894228040143267794);  // 1/sqrt(2 pi)
+  if constexpr (sizeof(T) == 4) {
+    float e;
+    const float half_tail = 0.5f * vm::erfc_scaled(std::fabs(x), kRsqrt2, 0.5f, e);
+    return {x < 0.0f ? half_tail : 1.0f - half_tail, e * kRsqrt2Pi};
+  } else {
+    return {T(0.5) * verfc(-x * kRsqrt2), vexp(T(-0.5) * x * x) * kRsqrt2Pi};
+  }
 }
 
 }  // namespace ember

@@ -199,6 +199,30 @@ def test_vecmath_sigmoid_erf_accuracy():
     assert np.max(_ulp_error(_C._vecmath("erfc", xc32), ref.erfc(xc32))) <= 6
 
 
+def test_gelu_float32_ulp():
+    # float GELU has its own erfc (one exponential, shared with the pdf in backward)
+    x = np.linspace(-13, 8, 200_001).astype(np.float32)
+    y = _C.activation_forward("gelu", x)
+    assert np.max(_ulp_error(y, ref.activation("gelu", x))) <= 6
+    g = np.ones_like(x)
+    dx = _C.activation_backward("gelu", g, x)
+    expect = ref.activation_backward("gelu", g, x)
+    # Phi(x) + x phi(x) cancels towards its root at x = -0.75 and for x << 0: ulps only above
+    keep = x > -0.25
+    assert np.max(_ulp_error(dx[keep], expect[keep])) <= 8
+    np.testing.assert_allclose(dx, expect, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softplus_beta_not_power_of_two(dtype):
+    x = _inputs(20000, dtype, seed=11)
+    for beta, thr in ((0.3, 20.0), (3.0, 4.0)):
+        y = _C.activation_forward("softplus", x, beta=beta, threshold=thr)
+        np.testing.assert_allclose(
+            y, ref.activation("softplus", x, beta=beta, threshold=thr), **TOL[dtype]
+        )
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_vecmath_special_values(dtype):
     big = 1e300 if dtype == np.float64 else 1e30

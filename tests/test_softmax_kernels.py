@@ -124,6 +124,43 @@ def test_threaded_matches_serial():
     np.testing.assert_array_equal(y1, y2)
 
 
+def test_threaded_matches_serial_last_dim():
+    # rows split between threads; each row prefetches the next, the last one itself
+    x = _rng(9).standard_normal((257, 1000)).astype(np.float32)
+    dy = _rng(10).standard_normal(x.shape).astype(np.float32)
+    old = _C.get_num_threads()
+    try:
+        out = []
+        for n in (1, 2):
+            _C.set_num_threads(n)
+            y = _C.softmax_forward(x, -1)
+            out.append((y, _C.softmax_backward(y, dy, -1)))
+    finally:
+        _C.set_num_threads(old)
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    np.testing.assert_array_equal(out[0][1], out[1][1])
+    np.testing.assert_allclose(out[0][0], ref.softmax(x, -1), **TOL[np.float32])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_row_max_signs_nan_and_inf(dtype):
+    # the row max compares integer keys: negative rows, -0.0, +inf and NaN must behave as floats
+    x = np.array(
+        [
+            [-3.0, -1.0, -2.0, -7.0],
+            [-0.0, 0.0, -1.0, -5.0],
+            [1.0, np.inf, 2.0, 0.0],
+            [1.0, np.nan, 2.0, 0.0],
+        ],
+        dtype,
+    )
+    x = np.tile(x, (1, 9))  # past one 16-lane block, with a remainder
+    with np.errstate(invalid="ignore"):
+        y = _C.softmax_forward(x, -1)
+    np.testing.assert_allclose(y[:2], ref.softmax(x[:2], -1), **TOL[dtype])
+    assert np.all(np.isnan(y[2:]))  # exp(inf - inf) and NaN: as PyTorch
+
+
 def test_bad_inputs():
     x = np.ones((3, 4), np.float32)
     with pytest.raises(TypeError):

@@ -84,7 +84,9 @@ void leaky_relu_backward(T* dx, const T* dy, const T* x, int64_t n, T slope) {
 // x (n) -> y: y = x > 0 ? x : alpha * (exp(x) - 1).
 template <typename T>
 void elu_forward(T* y, const T* x, int64_t n, T alpha) {
-  map1(y, x, n, [alpha](T v) { return v > T(0) ? v : alpha * vexpm1(v); });
+  map1(y, x, n, [alpha](T v) {
+    return v > T(0) ? v : alpha * vm::expm1_nonpos(v > T(0) ? T(0) : v);  // keeps NaN
+  });
 }
 // dy, x (n) -> dx: dx = x > 0 ? dy : dy * alpha * exp(x)   (from the input, not the output).
 template <typename T>
@@ -98,7 +100,6 @@ void elu_backward(T* dx, const T* dy, const T* x, int64_t n, T alpha) {
 // x * sigmoid(2 k (x + 0.044715 x^3)) (the same function, no cancellation for x << 0).
 template <typename T>
 void gelu_forward(T* y, const T* x, int64_t n, bool approximate) {
-  constexpr T kRsqrt2 = T(0.70710678118654752440);
   constexpr T kBeta = T(0.79788456080286535588);  // sqrt(2/pi)
   constexpr T kKappa = T(0.044715);
   if (approximate)
@@ -107,15 +108,13 @@ void gelu_forward(T* y, const T* x, int64_t n, bool approximate) {
       return v * vsigmoid(T(2) * inner);
     });
   else
-    map1(y, x, n, [](T v) { return v * T(0.5) * verfc(-v * kRsqrt2); });
+    map1(y, x, n, [](T v) { return v * vnormal(v).cdf; });
 }
 // dy, x (n) -> dx: exact: dx = dy * (Phi(x) + x * phi(x)), phi(x) = exp(-x^2/2)/sqrt(2 pi);
 // tanh: with s = sigmoid(2 inner) = (1 + tanh(inner))/2:
 // dx = dy * (s + x * 2 s (1 - s) * k (1 + 3 * 0.044715 x^2)).
 template <typename T>
 void gelu_backward(T* dx, const T* dy, const T* x, int64_t n, bool approximate) {
-  constexpr T kRsqrt2 = T(0.70710678118654752440);
-  constexpr T kRsqrt2Pi = T(0.39894228040143267794);  // 1/sqrt(2 pi)
   constexpr T kBeta = T(0.79788456080286535588);
   constexpr T kKappa = T(0.044715);
   if (approximate)
@@ -127,9 +126,8 @@ void gelu_backward(T* dx, const T* dy, const T* x, int64_t n, bool approximate) 
     });
   else
     map2(dx, dy, x, n, [](T g, T v) {
-      T cdf = T(0.5) * verfc(-v * kRsqrt2);
-      T pdf = vexp(T(-0.5) * v * v) * kRsqrt2Pi;
-      return g * (cdf + v * pdf);
+      const NormalCdfPdf<T> p = vnormal(v);
+      return g * (p.cdf + v * p.pdf);
     });
 }
 
@@ -157,11 +155,13 @@ void tanh_backward(T* dx, const T* dy, const T* y, int64_t n) {
 
 // x (n) -> y: y = beta*x > threshold ? x : log(1 + exp(beta*x)) / beta, computed as
 // (max(z, 0) + log1p(exp(-|z|))) / beta with z = beta*x (the same function, never overflows).
+// (log1p of exp(-|z|) in [0, 1] needs no range checks; 1/beta is one rounding of its own.)
 template <typename T>
 void softplus_forward(T* y, const T* x, int64_t n, T beta, T threshold) {
-  map1(y, x, n, [beta, threshold](T v) {
+  const T inv_beta = T(1) / beta;
+  map1(y, x, n, [beta, inv_beta, threshold](T v) {
     T z = v * beta;
-    T sp = ((z > T(0) ? z : T(0)) + vlog1p(vexp(-std::fabs(z)))) / beta;
+    T sp = ((z > T(0) ? z : T(0)) + vm::log1p_unit(vexp(-std::fabs(z)))) * inv_beta;
     return z > threshold ? v : sp;
   });
 }

@@ -21,34 +21,61 @@ namespace {
 constexpr int kLanes = 16;      // partial accumulators of a row reduction
 constexpr int64_t kBlock = 64;  // inner positions per task when inner > 1
 
-template <typename T>
-T row_max(const T* x, int64_t D) {
-  T acc[kLanes];
-  for (int j = 0; j < kLanes; ++j) acc[j] = -std::numeric_limits<T>::infinity();
-  int64_t i = 0;
-  for (; i + kLanes <= D; i += kLanes)
-    for (int j = 0; j < kLanes; ++j) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
-  T m = -std::numeric_limits<T>::infinity();
-  for (; i < D; ++i) m = x[i] > m ? x[i] : m;
-  for (int j = 0; j < kLanes; ++j) m = acc[j] > m ? acc[j] : m;
-  return m;
+// An integer key with the order of the float: max of keys = key of the max. (A float max with
+// `a > m ? a : m` does not vectorise without fast-math; integer max does.) NaN keys sort beyond
+// +-inf, and either way a NaN in a row makes its exponentials, and so the row, NaN.
+inline int32_t order_key(float v) {
+  const int32_t b = static_cast<int32_t>(vm::as_bits(v));
+  return b ^ ((b >> 31) & 0x7fffffff);  // scalar math: negative floats count down, flip them
+}
+inline int64_t order_key(double v) {
+  const int64_t b = static_cast<int64_t>(vm::as_bits(v));
+  return b ^ ((b >> 63) & int64_t(0x7fffffffffffffff));
+}
+inline float from_key(int32_t k) {
+  return vm::from_bits(static_cast<uint32_t>(k ^ ((k >> 31) & 0x7fffffff)));
+}
+inline double from_key(int64_t k) {
+  return vm::from_bits(static_cast<uint64_t>(k ^ ((k >> 63) & int64_t(0x7fffffffffffffff))));
 }
 
-// sum of exp(x - m); the exponentials are also stored in y when y != nullptr.
 template <typename T>
-T row_sum_exp(T* y, const T* x, int64_t D, T m) {
+T row_max(const T* x, int64_t D) {
+  auto m = order_key(-std::numeric_limits<T>::infinity());
+  for (int64_t i = 0; i < D; ++i) {
+    const auto k = order_key(x[i]);
+    m = k > m ? k : m;
+  }
+  return from_key(m);
+}
+
+// Asks for the cache lines of next[0, kLanes) (a hint: never faults, changes no result).
+template <typename T>
+inline void prefetch_lanes(const T* next) {
+  for (int j = 0; j < kLanes; j += 64 / static_cast<int>(sizeof(T))) __builtin_prefetch(next + j);
+}
+
+// sum of exp(x - m); the exponentials are also stored in y when y != nullptr. The next row (of
+// D elements at `next`) is prefetched meanwhile, so its max pass finds it in cache: memory
+// traffic overlaps the exponentials instead of following them.
+template <typename T>
+T row_sum_exp(T* y, const T* x, int64_t D, T m, const T* next) {
   T acc[kLanes] = {};
   int64_t i = 0;
   if (y) {
-    for (; i + kLanes <= D; i += kLanes)
+    for (; i + kLanes <= D; i += kLanes) {
+      prefetch_lanes(next + i);
       for (int j = 0; j < kLanes; ++j) {
         T e = vexp(x[i + j] - m);
         y[i + j] = e;
         acc[j] += e;
       }
+    }
   } else {
-    for (; i + kLanes <= D; i += kLanes)
+    for (; i + kLanes <= D; i += kLanes) {
+      prefetch_lanes(next + i);
       for (int j = 0; j < kLanes; ++j) acc[j] += vexp(x[i + j] - m);
+    }
   }
   T s = 0;
   for (; i < D; ++i) {
@@ -78,28 +105,37 @@ T row_dot(const T* a, const T* b, int64_t D) {
   return s;
 }
 
-// One contiguous row (inner == 1).
+// One contiguous row (inner == 1); `next` is the row to prefetch.
 template <typename T>
-EMBER_SIMD void forward_row(T* y, const T* x, int64_t D, bool log) {
+EMBER_SIMD void forward_row(T* y, const T* x, int64_t D, bool log, const T* next) {
   const T m = row_max(x, D);
   if (log) {
-    const T ls = std::log(row_sum_exp<T>(nullptr, x, D, m));
+    const T ls = std::log(row_sum_exp<T>(nullptr, x, D, m, next));
     for (int64_t i = 0; i < D; ++i) y[i] = (x[i] - m) - ls;  // (x - m) is exact near the max
   } else {
-    const T inv = T(1) / row_sum_exp(y, x, D, m);
+    // Exponentials into y (a pure map), then their sum and the scaling: the row is in L1 by
+    // now, and the map pipelines better than a loop that also carries the sums.
+    const T inv = T(1) / row_sum_exp(y, x, D, m, next);
     for (int64_t i = 0; i < D; ++i) y[i] *= inv;
   }
 }
 
+// The same for the gradient: the dot product streams y and dy in; the second pass finds them in
+// L1 and prefetches the next row's (at ny, ndy).
 template <typename T>
-EMBER_SIMD void backward_row(T* dx, const T* y, const T* dy, int64_t D, bool log) {
-  if (log) {
-    const T s = row_dot<T>(dy, nullptr, D);
-    for (int64_t i = 0; i < D; ++i) dx[i] = dy[i] - vexp(y[i]) * s;
-  } else {
-    const T s = row_dot(dy, y, D);
-    for (int64_t i = 0; i < D; ++i) dx[i] = y[i] * (dy[i] - s);
+EMBER_SIMD void backward_row(T* dx, const T* y, const T* dy, int64_t D, bool log, const T* ny,
+                             const T* ndy) {
+  const T s = log ? row_dot<T>(dy, nullptr, D) : row_dot(dy, y, D);
+  int64_t i = 0;
+  for (; i + kLanes <= D; i += kLanes) {
+    prefetch_lanes(ny + i);
+    prefetch_lanes(ndy + i);
+    if (log)
+      for (int j = 0; j < kLanes; ++j) dx[i + j] = dy[i + j] - vexp(y[i + j]) * s;
+    else
+      for (int j = 0; j < kLanes; ++j) dx[i + j] = y[i + j] * (dy[i + j] - s);
   }
+  for (; i < D; ++i) dx[i] = log ? dy[i] - vexp(y[i]) * s : y[i] * (dy[i] - s);
 }
 
 // A block of w <= kBlock inner positions: x + d*inner is row d of the block.
@@ -142,8 +178,8 @@ EMBER_SIMD void forward_block(T* y, const T* x, int64_t D, int64_t inner, int64_
 }
 
 template <typename T>
-EMBER_SIMD void backward_block(T* dx, const T* y, const T* dy, int64_t D, int64_t inner,
-                                 int64_t w, bool log) {
+EMBER_SIMD void backward_block(T* dx, const T* y, const T* dy, int64_t D, int64_t inner, int64_t w,
+                               bool log) {
   T s[kBlock];
   for (int64_t j = 0; j < w; ++j) s[j] = 0;
   for (int64_t d = 0; d < D; ++d) {
@@ -184,7 +220,10 @@ void softmax_impl(T* y, const T* x, int64_t outer, int64_t D, int64_t inner, boo
               D, ", ", inner, ")");
   if (outer == 0 || D == 0 || inner == 0) return;
   if (inner == 1)
-    for_tasks(outer, D, 1, [&](int64_t off, int64_t) { forward_row(y + off, x + off, D, log); });
+    for_tasks(outer, D, 1, [&](int64_t off, int64_t) {
+      const int64_t next = off + D < outer * D ? off + D : off;  // the last row: itself
+      forward_row(y + off, x + off, D, log, x + next);
+    });
   else
     for_tasks(outer, D, inner,
               [&](int64_t off, int64_t w) { forward_block(y + off, x + off, D, inner, w, log); });
@@ -197,8 +236,10 @@ void softmax_backward_impl(T* dx, const T* y, const T* dy, int64_t outer, int64_
               D, ", ", inner, ")");
   if (outer == 0 || D == 0 || inner == 0) return;
   if (inner == 1)
-    for_tasks(outer, D, 1,
-              [&](int64_t off, int64_t) { backward_row(dx + off, y + off, dy + off, D, log); });
+    for_tasks(outer, D, 1, [&](int64_t off, int64_t) {
+      const int64_t next = off + D < outer * D ? off + D : off;
+      backward_row(dx + off, y + off, dy + off, D, log, y + next, dy + next);
+    });
   else
     for_tasks(outer, D, inner, [&](int64_t off, int64_t w) {
       backward_block(dx + off, y + off, dy + off, D, inner, w, log);
