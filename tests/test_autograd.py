@@ -179,3 +179,15 @@ def test_grad_flows_through_mixed_precision_to_leaf_dtype():
     b = ember.tensor(np.array([3.0, 4.0]), requires_grad=True)  # float64
     (a * b).sum().backward()
     assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
+
+
+def test_callers_gradient_is_never_written():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    g = np.ones(2, np.float32)
+    (x * 1.0).backward(g)
+    (x * 1.0).backward(g)
+    np.testing.assert_array_equal(g, [1.0, 1.0])
+    x.grad = None
+    x.backward(g)  # a leaf as the root: its grad is a copy of g
+    x.grad.numpy()[...] = 5
+    np.testing.assert_array_equal(g, [1.0, 1.0])

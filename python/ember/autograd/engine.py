@@ -64,22 +64,24 @@ def backward(tensor, grad=None, retain_graph: bool = False) -> None:
             )
         grad = np.ones_like(tensor.data)
     else:
-        grad = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=tensor.dtype)
+        grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=tensor.dtype)
         if grad.shape != tensor.shape:
             raise ValueError(
                 f"backward: grad has shape {grad.shape} but the tensor has shape {tensor.shape}"
             )
 
+    # The caller's gradient is read, never written: it counts as already shared, so a leaf
+    # that receives it gets a copy.
+    shared = {id(_owner(grad))}
     root = tensor._ctx
     if root is None:  # a leaf: its gradient is grad itself
-        _accumulate(tensor, grad, set())
+        _accumulate(tensor, grad, shared)
         return
     if getattr(root, "_freed", False):
         raise _freed_error(root)
 
     pending = {root: [None] * root._n_out}
     pending[root][tensor._idx] = grad
-    shared = set()  # gradient arrays handed to leaves without a copy in this pass
     for node in _topological_order(root):
         grads = pending.pop(node, None)
         if grads is None:
