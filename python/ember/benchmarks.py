@@ -675,6 +675,13 @@ def set_threads(n: int) -> object:
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
+        import sys
+
+        print(
+            "note: threadpoolctl is not installed, so NumPy's BLAS keeps its own thread count "
+            '(pip install "ember[bench]")',
+            file=sys.stderr,
+        )
         return None
     return threadpool_limits(n)
 
