@@ -6,7 +6,9 @@
 
 namespace ember {
 void bind_activation(py::module_& m);
+void bind_attention(py::module_& m);
 void bind_gemm(py::module_& m);
+void bind_layernorm(py::module_& m);
 void bind_softmax(py::module_& m);
 }  // namespace ember
 
@@ -29,6 +31,8 @@ PYBIND11_MODULE(_C, m) {
   m.attr("openmp_version") = _OPENMP;
 
   ember::bind_activation(m);
+  ember::bind_attention(m);
   ember::bind_gemm(m);
+  ember::bind_layernorm(m);
   ember::bind_softmax(m);
 }
