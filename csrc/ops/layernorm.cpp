@@ -1,11 +1,11 @@
 // Layer normalisation over the last M elements of each of N rows (the caller flattens the
 // normalised dims into M and everything before them into N).
 //
-// Statistics take one pass per row: kLanes independent Welford accumulators (so the loop
-// vectorises without fast-math), merged in a fixed order with Chan's formula. Output is a
-// second pass. Backward takes two passes per row (the two row sums, then dx) and accumulates
-// dw/db into per-thread partial rows, reduced in a fixed order afterwards: no atomics, and the
-// result depends only on the inputs and the thread count.
+// Statistics take one pass per row: kLanes independent Welford accumulators on shifted data
+// (so the loop vectorises without fast-math), merged in a fixed order with Chan's formula.
+// Output is a second pass. Backward takes two passes per row (the two row sums, then dx) and
+// accumulates dw/db into per-thread partial rows, reduced in a fixed order afterwards: no atomics,
+// and the result depends only on the inputs and the thread count.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -18,18 +18,22 @@ namespace {
 
 constexpr int kLanes = 16;
 
-// mean and biased variance of one row (one pass, lane-wise Welford + Chan merge).
+// mean and biased variance of one row (one pass, lane-wise Welford + Chan merge). The data
+// are shifted by the row's first element, so a large common offset (x = 1e4 + noise) costs no
+// precision: the running means stay of the size of the spread.
 template <typename T>
 void row_moments(const T* x, int64_t M, T& mean_out, T& var_out) {
+  const T shift = M > 0 ? x[0] : T(0);
   T mean[kLanes] = {}, m2[kLanes] = {};
   int64_t i = 0, n = 0;
   for (; i + kLanes <= M; i += kLanes) {
     ++n;
     const T inv = T(1) / static_cast<T>(n);
     for (int j = 0; j < kLanes; ++j) {
-      const T d = x[i + j] - mean[j];
+      const T xs = x[i + j] - shift;
+      const T d = xs - mean[j];
       mean[j] += d * inv;
-      m2[j] += d * (x[i + j] - mean[j]);
+      m2[j] += d * (xs - mean[j]);
     }
   }
   // Chan's merge of the lanes (each holds n elements), then the tail one element at a time.
@@ -49,11 +53,12 @@ void row_moments(const T* x, int64_t M, T& mean_out, T& var_out) {
   }
   for (; i < M; ++i) {
     cnt += 1;
-    const T d = x[i] - mu;
+    const T xs = x[i] - shift;
+    const T d = xs - mu;
     mu += d / cnt;
-    s2 += d * (x[i] - mu);
+    s2 += d * (xs - mu);
   }
-  mean_out = mu;
+  mean_out = mu + shift;
   var_out = M > 0 ? s2 / static_cast<T>(M) : T(0);
 }
 
