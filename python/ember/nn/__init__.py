@@ -6,6 +6,7 @@ from ember.nn.modules.activation import (
     GELU,
     LeakyReLU,
     LogSoftmax,
+    MultiheadAttention,
     ReLU,
     Sigmoid,
     Softmax,
@@ -13,12 +14,39 @@ from ember.nn.modules.activation import (
     Tanh,
 )
 from ember.nn.modules.container import ModuleDict, ModuleList, Sequential
+from ember.nn.modules.dropout import Dropout
 from ember.nn.modules.flatten import Flatten
 from ember.nn.modules.linear import Identity, Linear
 from ember.nn.modules.loss import CrossEntropyLoss, MSELoss, NLLLoss
 from ember.nn.modules.module import Module, Parameter
+from ember.nn.modules.normalization import LayerNorm
+from ember.nn.modules.positional import (
+    LearnedPositionalEmbedding,
+    PositionalEncoding,
+    sinusoidal_positional_encoding,
+)
+from ember.nn.modules.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+    generate_square_subsequent_mask,
+)
 
 __all__ = [
+    "Dropout",
+    "LayerNorm",
+    "LearnedPositionalEmbedding",
+    "MultiheadAttention",
+    "PositionalEncoding",
+    "Transformer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
+    "generate_square_subsequent_mask",
+    "sinusoidal_positional_encoding",
     "ELU",
     "GELU",
     "LeakyReLU",
