@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 import reference as ref
+import reference_losses as rl
 
 import ember
 from ember.autograd import gradcheck
@@ -134,6 +135,18 @@ OPS = [
        bad=[((np.ones((2, 3)), np.ones((3, 3))), ValueError)]),
     Op("where", lambda a, b: ember.where(a > 0, a, b), lambda a, b: np.where(a > 0, a, b),
        lambda t, a, b: t.where(a > 0, a, b), [(3, 4), (3, 4)], domain="kinkless"),
+    Op("split", lambda a: a.split([1, 3], dim=1)[1], lambda a: a[:, 1:],
+       lambda t, a: a.split([1, 3], dim=1)[1], [(2, 4)],
+       bad=[((np.ones((2, 3)),), ValueError)]),
+    Op("chunk", lambda a: a.chunk(3, dim=0)[2], lambda a: a[4:], lambda t, a: a.chunk(3)[2],
+       [(5, 2)]),
+    Op("gather", lambda a: a.gather(1, np.array([[0, 0], [2, 1]])),
+       lambda a: np.take_along_axis(a, np.array([[0, 0], [2, 1]]), 1),
+       lambda t, a: a.gather(1, t.tensor([[0, 0], [2, 1]])), [(2, 3)]),
+    Op("masked_fill", lambda a: a.masked_fill(a > 0, -1.0), lambda a: np.where(a > 0, -1.0, a),
+       lambda t, a: a.masked_fill(a > 0, -1.0), [(3, 3)], domain="kinkless"),
+    Op("repeat", lambda a: a.repeat(2, 1, 3), lambda a: np.tile(a, (2, 1, 3)),
+       lambda t, a: a.repeat(2, 1, 3), [(2, 3)]),
     Op("linear", lambda x, w, b: F.linear(x, w, b), ref.linear,
        lambda t, x, w, b: t.nn.functional.linear(x, w, b), [(2, 5, 3), (4, 3), (4,)],
        bad=[((np.ones((2, 4)), np.ones((4, 3)), np.ones(4)), ValueError),
@@ -150,6 +163,26 @@ OPS = [
     Op("mse_loss_sum", lambda a, b: F.mse_loss(a, b, reduction="sum"),
        lambda a, b: ref.mse_loss(a, b, "sum"),
        lambda t, a, b: t.nn.functional.mse_loss(a, b, reduction="sum"), [(4, 3), (4, 3)]),
+    Op("leaky_relu", lambda a: F.leaky_relu(a, 0.1), lambda a: rl.leaky_relu(a, 0.1),
+       lambda t, a: t.nn.functional.leaky_relu(a, 0.1), [(3, 4)], domain="kinkless"),
+    Op("elu", lambda a: F.elu(a), rl.elu, lambda t, a: t.nn.functional.elu(a), [(3, 4)],
+       domain="kinkless"),
+    Op("gelu", lambda a: F.gelu(a), rl.gelu, lambda t, a: t.nn.functional.gelu(a), [(3, 4)]),
+    Op("gelu_tanh", lambda a: F.gelu(a, approximate="tanh"), lambda a: rl.gelu(a, "tanh"),
+       lambda t, a: t.nn.functional.gelu(a, approximate="tanh"), [(3, 4)]),
+    Op("softplus", lambda a: F.softplus(a, 1.5), lambda a: rl.softplus(a, 1.5),
+       lambda t, a: t.nn.functional.softplus(a, 1.5), [(3, 4)]),
+    Op("l1_loss", lambda a, b: F.l1_loss(a, b), rl.l1_loss,
+       lambda t, a, b: t.nn.functional.l1_loss(a, b), [(4, 3), (4, 3)],
+       bad=[((np.ones((4, 3)), np.ones((3, 4))), ValueError)]),
+    Op("huber_loss", lambda a, b: F.huber_loss(a, b, delta=0.5),
+       lambda a, b: rl.huber_loss(a, b, delta=0.5),
+       lambda t, a, b: t.nn.functional.huber_loss(a, b, delta=0.5), [(4, 3), (4, 3)],
+       bad=[((np.ones((4, 3)), np.ones((4,))), ValueError)]),
+    Op("bce_with_logits", lambda a, b: F.binary_cross_entropy_with_logits(a, b),
+       rl.binary_cross_entropy_with_logits,
+       lambda t, a, b: t.nn.functional.binary_cross_entropy_with_logits(a, b), [(4, 3), (4, 3)],
+       bad=[((np.ones((4, 3)), np.ones((3, 4))), ValueError)]),
 ]  # fmt: skip
 
 IDS = [op.name for op in OPS]

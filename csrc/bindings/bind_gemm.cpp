@@ -1,5 +1,8 @@
 // Bindings for csrc/gemm: gemm (2-D, any row- or column-major strides), batched matmul.
 #include <algorithm>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
 
 #include "bind_util.h"
 #include "gemm/gemm.h"
@@ -20,10 +23,16 @@ Operand as_operand(const py::array& a, bool trans, const char* name) {
   const int64_t item = a.itemsize();
   const int64_t rows = a.shape(0), cols = a.shape(1);
   const int64_t s0 = a.strides(0), s1 = a.strides(1);
-  if ((s1 == item || cols <= 1) && s0 % item == 0 && s0 / item >= std::max<int64_t>(cols, 1))
-    return {a.data(), s0 / item, trans};
-  if ((s0 == item || rows <= 1) && s1 % item == 0 && s1 / item >= std::max<int64_t>(rows, 1))
-    return {a.data(), s1 / item, !trans};
+  // Strides of empty arrays and of length-1 dimensions carry no information.
+  if (rows == 0 || cols == 0) return {a.data(), std::max<int64_t>(cols, 1), trans};
+  if (s1 == item || cols == 1) {
+    if (rows == 1) return {a.data(), cols, trans};
+    if (s0 % item == 0 && s0 / item >= cols) return {a.data(), s0 / item, trans};
+  }
+  if (s0 == item || rows == 1) {
+    if (cols == 1) return {a.data(), rows, !trans};
+    if (s1 % item == 0 && s1 / item >= rows) return {a.data(), s1 / item, !trans};
+  }
   EMBER_CHECK(false, "gemm: ", name, " must have unit stride along one dimension, got strides (",
               s0, ", ", s1, ")");
   return {};
@@ -127,8 +136,7 @@ void run_matmul(const py::array& a, const py::array& b, py::array& out,
       ob += idx * bstr[d];
     }
     gemm<T>(false, false, M, N, K, T(1), A + oa, std::max<int64_t>(K, 1), B + ob,
-            std::max<int64_t>(N, 1), T(0), C + i * M * N, std::max<int64_t>(N, 1),
-            outer ? 1 : 0);
+            std::max<int64_t>(N, 1), T(0), C + i * M * N, std::max<int64_t>(N, 1), outer ? 1 : 0);
   }
 }
 
@@ -168,6 +176,14 @@ py::array matmul_py(const py::array& a, const py::array& b) {
 }  // namespace
 
 void bind_gemm(py::module_& m) {
+  // EMBER_ISA forces a micro-kernel family; a bad value fails the import loudly.
+  if (const char* env = std::getenv("EMBER_ISA"); env && *env) {
+    try {
+      gemm_set_isa(env);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string("EMBER_ISA=") + env + ": " + e.what());
+    }
+  }
   m.def("gemm", &gemm_py, py::arg("a"), py::arg("b"), py::arg("c") = py::none(),
         py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("alpha") = 1.0,
         py::arg("beta") = 0.0,
@@ -194,8 +210,7 @@ void bind_gemm(py::module_& m) {
       "The triple-loop reference (C-contiguous inputs): the test oracle.");
   m.def("gemm_isa", [] { return std::string(gemm_isa()); });
   m.def(
-      "gemm_set_isa", [](const std::string& name) { gemm_set_isa(name.c_str()); },
-      py::arg("name"));
+      "gemm_set_isa", [](const std::string& name) { gemm_set_isa(name.c_str()); }, py::arg("name"));
 }
 
 }  // namespace ember

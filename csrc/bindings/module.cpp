@@ -9,6 +9,7 @@ void bind_activation(py::module_& m);
 void bind_attention(py::module_& m);
 void bind_gemm(py::module_& m);
 void bind_layernorm(py::module_& m);
+void bind_optim(py::module_& m);
 void bind_softmax(py::module_& m);
 }  // namespace ember
 
@@ -34,5 +35,6 @@ PYBIND11_MODULE(_C, m) {
   ember::bind_attention(m);
   ember::bind_gemm(m);
   ember::bind_layernorm(m);
+  ember::bind_optim(m);
   ember::bind_softmax(m);
 }

@@ -1,17 +1,328 @@
-// PLACEHOLDER until the blocked GEMM lands: forwards to the reference.
+// The blocked GEMM (BLIS layers): threads split C into rectangles; each thread runs the
+// NC / KC / MC loops on its own rectangle with its own packing buffers, and the macro-kernel
+// sweeps MR x NR tiles of the ISA's micro-kernel. Every element of C is computed by one thread,
+// in a fixed K order, by the same micro-kernel arithmetic whether its tile is whole or an edge,
+// so results do not depend on the thread count.
 #include "gemm/gemm.h"
 
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
 #include <string>
 
 #include "common.h"
+#include "gemm/gemm_internal.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#define EMBER_X86 1
+#endif
 
 namespace ember {
+
+namespace {
+
+using gemm_detail::Isa;
+using gemm_detail::Kernel;
+
+// ---------------------------------------------------------------- ISA detection and dispatch
+
+#ifdef EMBER_X86
+// The OS must save the vector state on context switches (XCR0 bits), not only the CPU have it.
+bool os_saves(uint64_t mask) {
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE)) return false;
+  uint32_t lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  const uint64_t xcr0 = (static_cast<uint64_t>(hi) << 32) | lo;
+  return (xcr0 & mask) == mask;
+}
+bool cpu_avx2() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && os_saves(0x6);
+}
+bool cpu_avx512() {
+  __builtin_cpu_init();
+  // The AVX-512 file is compiled with F, DQ, VL and BW: the compiler may use any of them.
+  return cpu_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") && os_saves(0xE6);
+}
+#else
+bool cpu_avx2() { return false; }
+bool cpu_avx512() { return false; }
+#endif
+
+// Each table is built once, and only after the CPU check (its getter may use the ISA).
+const Isa* table(const std::string& name) {
+  if (name == "avx512") {
+    static const Isa t = gemm_detail::isa_avx512();
+    return &t;
+  }
+  if (name == "avx2") {
+    static const Isa t = gemm_detail::isa_avx2();
+    return &t;
+  }
+  static const Isa t = gemm_detail::isa_generic();
+  return &t;
+}
+
+bool known(const std::string& name) {
+  return name == "avx512" || name == "avx2" || name == "generic";
+}
+
+bool supported(const std::string& name) {
+  if (name == "avx512") return cpu_avx512();
+  if (name == "avx2") return cpu_avx2();
+  return name == "generic";
+}
+
+std::atomic<const Isa*> g_isa{nullptr};
+std::once_flag g_isa_once;
+
+// Best ISA the CPU runs, unless EMBER_ISA names a valid one (an invalid EMBER_ISA is reported
+// at import by the binding, which calls gemm_set_isa with it).
+const Isa* current_isa() {
+  std::call_once(g_isa_once, [] {
+    std::string name = cpu_avx512() ? "avx512" : cpu_avx2() ? "avx2" : "generic";
+    if (const char* env = std::getenv("EMBER_ISA"); env && known(env) && supported(env)) name = env;
+    g_isa.store(table(name));
+  });
+  return g_isa.load();
+}
+
+// ---------------------------------------------------------------- packing buffers
+
+// One growing, 64-byte aligned buffer per thread and role, reused across calls.
+struct AlignedBuffer {
+  void* p = nullptr;
+  size_t bytes = 0;
+  ~AlignedBuffer() { std::free(p); }
+  template <typename T>
+  T* get(int64_t count) {
+    const size_t need = (static_cast<size_t>(count) * sizeof(T) + 63) / 64 * 64;
+    if (need > bytes) {
+      std::free(p);
+      p = std::aligned_alloc(64, need);
+      bytes = p ? need : 0;
+      if (!p) throw std::bad_alloc();
+    }
+    return static_cast<T*>(p);
+  }
+};
+thread_local AlignedBuffer t_pack_a, t_pack_b;
+
+// ---------------------------------------------------------------- blocking loops
+
+// Blocks of at most max_blk (a multiple of unit) splitting total as evenly as the unit allows.
+int64_t even_block(int64_t total, int64_t max_blk, int64_t unit) {
+  const int64_t nblk = (total + max_blk - 1) / max_blk;
+  const int64_t blk = (total + nblk - 1) / nblk;
+  return (blk + unit - 1) / unit * unit;
+}
+
+// Width of the last B panel of an nc-wide block: NR, or NR / 2 when that is enough.
+template <typename T>
+int last_panel_width(const Kernel<T>& kern, int64_t nc) {
+  const int64_t rem = nc % kern.nr;
+  return rem != 0 && 2 * rem <= kern.nr ? kern.nr / 2 : kern.nr;
+}
+
+// Where the macro-kernel finds its panels. A panel at row ir: a + ir * a_step, rows of stride
+// a_ld (a_rows) or a p-major panel; B panel at column jr: b + jr * b_step, rows of stride b_ld
+// (b_ld = 0: packed, the panel's own width). Unpacked operands (small problems) read A / B in
+// place and take their last, partial panel from the packed edge copies a_edge / b_edge.
+template <typename T>
+struct Panels {
+  const T* a;
+  int64_t a_step, a_ld;
+  bool a_rows;
+  const T* a_edge;  // MR rows of stride kc, or nullptr
+  const T* b;
+  int64_t b_step, b_ld;
+  const T* b_edge;  // kc rows of the last panel's width, or nullptr
+};
+
+// C (mc x nc) := beta * C + alpha * op(A) @ op(B) over one kc block, tile by tile.
+template <typename T>
+void macro_kernel(const Kernel<T>& kern, const Panels<T>& pn, int64_t mc, int64_t nc, int64_t kc,
+                  T alpha, T beta, T* C, int64_t ldc) {
+  const int MR = kern.mr, NR = kern.nr;
+  const int last_w = last_panel_width(kern, nc);
+  for (int64_t jr = 0; jr < nc; jr += NR) {
+    const int64_t nr = std::min<int64_t>(NR, nc - jr);
+    const bool half = nr < NR && last_w < NR;
+    const int W = half ? last_w : NR;
+    const gemm_detail::MicroKernel<T> fn = half ? (pn.a_rows ? kern.rows_a_half : kern.panel_a_half)
+                                                : (pn.a_rows ? kern.rows_a : kern.panel_a);
+    const bool b_edge = nr < NR && pn.b_edge;
+    const T* bp = b_edge ? pn.b_edge : pn.b + jr * pn.b_step;
+    const int64_t ldb = b_edge || pn.b_ld == 0 ? W : pn.b_ld;
+    for (int64_t ir = 0; ir < mc; ir += MR) {
+      const int64_t mr = std::min<int64_t>(MR, mc - ir);
+      const bool a_edge = mr < MR && pn.a_edge;
+      const T* ap = a_edge ? pn.a_edge : pn.a + ir * pn.a_step;
+      const int64_t lda = a_edge ? kc : pn.a_ld;
+      fn(kc, alpha, ap, lda, bp, ldb, beta, C + ir * ldc + jr, ldc, static_cast<int>(mr),
+         static_cast<int>(nr));
+    }
+  }
+}
+
+// Up to this many multiply-adds (one KC block), a row-major op(A) is read in place: packing costs
+// more than it saves when every A panel meets only a few B panels.
+constexpr int64_t kDirectWork = int64_t(1) << 21;
+
+// One thread's rectangle: C (M x N) := alpha * op(A) @ op(B) + beta * C, with K >= 1.
+template <typename T>
+void gemm_blocked(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, int64_t N,
+                  int64_t K, T alpha, const T* A, int64_t lda, const T* B, int64_t ldb, T beta,
+                  T* C, int64_t ldc) {
+  const int MR = kern.mr, NR = kern.nr;
+  const int64_t kc_blk = even_block(K, kern.kc, 1);
+  const int64_t mc_blk = even_block(M, kern.mc, MR);
+  const int64_t nc_blk = even_block(N, kern.nc, NR);
+  const bool small = K <= kc_blk && M <= mc_blk && N <= nc_blk && M * N * K <= kDirectWork;
+  // B in place only while all of it stays in L1: its rows are reused by every A panel.
+  const bool a_direct = small && !trans_a;
+  const bool b_direct = small && !trans_b && K * N * int64_t(sizeof(T)) <= 32768;
+  T* apack = t_pack_a.get<T>(a_direct ? MR * K : mc_blk * kc_blk);
+  T* bpack = t_pack_b.get<T>(b_direct ? NR * K : nc_blk * kc_blk);
+  // op(A)(i, p) = A[i * rs_a + p * cs_a]; op(B)(p, j) = B[j * rs_b + p * cs_b].
+  const int64_t rs_a = trans_a ? 1 : lda, cs_a = trans_a ? lda : 1;
+  const int64_t rs_b = trans_b ? ldb : 1, cs_b = trans_b ? 1 : ldb;
+  Panels<T> pn{};
+  // Whichever packed layout of A is a plain copy: rows for a row-major op(A), else panels.
+  pn.a_rows = !trans_a;
+  for (int64_t jc = 0; jc < N; jc += nc_blk) {
+    const int64_t nc = std::min(nc_blk, N - jc);
+    for (int64_t pc = 0; pc < K; pc += kc_blk) {
+      const int64_t kc = std::min(kc_blk, K - pc);
+      const T beta_k = pc == 0 ? beta : T(1);
+      const T* b = B + jc * rs_b + pc * cs_b;
+      const int last_w = last_panel_width(kern, nc);
+      const int64_t nc_full = nc / NR * NR;
+      if (b_direct) {
+        pn.b = b, pn.b_step = 1, pn.b_ld = ldb;
+        pn.b_edge = nc_full < nc ? bpack : nullptr;
+        if (nc_full < nc)
+          gemm_detail::pack_panels(bpack, b + nc_full, 1, ldb, nc - nc_full, kc, last_w);
+      } else {
+        pn.b = bpack, pn.b_step = kc, pn.b_ld = 0, pn.b_edge = nullptr;
+        const int64_t nc_packed = last_w == NR ? nc : nc_full;
+        gemm_detail::pack_panels(bpack, b, rs_b, cs_b, nc_packed, kc, NR);
+        if (nc_packed < nc)
+          gemm_detail::pack_panels(bpack + nc_packed * kc, b + nc_packed * rs_b, rs_b, cs_b,
+                                   nc - nc_packed, kc, last_w);
+      }
+      for (int64_t ic = 0; ic < M; ic += mc_blk) {
+        const int64_t mc = std::min(mc_blk, M - ic);
+        const T* a = A + ic * rs_a + pc * cs_a;
+        if (a_direct) {
+          const int64_t mc_full = mc / MR * MR;
+          pn.a = a, pn.a_step = lda, pn.a_ld = lda;
+          pn.a_edge = mc_full < mc ? apack : nullptr;
+          if (mc_full < mc)
+            gemm_detail::pack_rows(apack, a + mc_full * lda, lda, 1, mc - mc_full, kc, MR);
+        } else {
+          pn.a = apack, pn.a_step = kc, pn.a_ld = kc, pn.a_edge = nullptr;
+          if (pn.a_rows)
+            gemm_detail::pack_rows(apack, a, rs_a, cs_a, mc, kc, MR);
+          else
+            gemm_detail::pack_panels(apack, a, rs_a, cs_a, mc, kc, MR);
+        }
+        macro_kernel(kern, pn, mc, nc, kc, alpha, beta_k, C + ic * ldc + jc, ldc);
+      }
+    }
+  }
+}
+
+// C := beta * C (K == 0 or alpha == 0); beta == 0 writes zeros without reading C.
+template <typename T>
+void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) {
+    T* c = C + i * ldc;
+    if (beta == T(0))
+      std::fill(c, c + N, T(0));
+    else if (beta != T(1))
+      for (int64_t j = 0; j < N; ++j) c[j] *= beta;
+  }
+}
+
+// Below this many multiply-adds per thread, waking (and waiting for) another thread costs more
+// than it saves: 64^3 runs serially, 96^3 on two threads.
+constexpr int64_t kMinWorkPerThread = int64_t(1) << 18;
+
+// Threads as a tm x tn grid over C's MR / NR panels: the split with the least per-thread work
+// (computed tiles plus a share for packing) wins.
+void choose_grid(int nt, int64_t mp, int64_t np, int MR, int NR, int64_t K, int* tm, int* tn) {
+  double best = -1;
+  *tm = *tn = 1;
+  for (int a = 1; a <= nt; ++a) {
+    const int b = nt / a;
+    if (a > mp || b > np) continue;
+    const double rows = double((mp + a - 1) / a) * MR, cols = double((np + b - 1) / b) * NR;
+    const double cost = rows * cols * K + 8.0 * (rows + cols) * K;
+    if (best < 0 || cost < best) best = cost, *tm = a, *tn = b;
+  }
+}
+
+template <typename T>
+void gemm_impl(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+               int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc, int threads) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == T(0)) return scale_c(M, N, beta, C, ldc);
+  const Isa* isa = current_isa();
+  const Kernel<T>& kern = [&]() -> const Kernel<T>& {
+    if constexpr (sizeof(T) == 4)
+      return isa->f32;
+    else
+      return isa->f64;
+  }();
+  int nt = threads == 1 ? 1 : num_threads();
+  if (threads > 1) nt = std::min(nt, threads);
+  const double work = double(M) * double(N) * double(K);
+  nt = static_cast<int>(std::min<double>(nt, std::max(1.0, work / kMinWorkPerThread)));
+  const int64_t mp = (M + kern.mr - 1) / kern.mr, np = (N + kern.nr - 1) / kern.nr;
+  int tm = 1, tn = 1;
+  if (nt > 1) choose_grid(nt, mp, np, kern.mr, kern.nr, K, &tm, &tn);
+  const int parts = tm * tn;
+  if (parts == 1) {
+    gemm_blocked(kern, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  std::atomic<bool> failed{false};
+#pragma omp parallel num_threads(parts)
+  {
+    const int team = omp_get_num_threads();
+    for (int part = omp_get_thread_num(); part < parts; part += team) {
+      const int r = part / tn, s = part % tn;
+      const int64_t i0 = std::min(M, mp * r / tm * kern.mr);
+      const int64_t i1 = std::min(M, mp * (r + 1) / tm * kern.mr);
+      const int64_t j0 = std::min(N, np * s / tn * kern.nr);
+      const int64_t j1 = std::min(N, np * (s + 1) / tn * kern.nr);
+      if (i1 <= i0 || j1 <= j0) continue;
+      const T* a = A + (trans_a ? i0 : i0 * lda);
+      const T* b = B + (trans_b ? j0 * ldb : j0);
+      try {
+        gemm_blocked(kern, trans_a, trans_b, i1 - i0, j1 - j0, K, alpha, a, lda, b, ldb, beta,
+                     C + i0 * ldc + j0, ldc);
+      } catch (...) {  // only std::bad_alloc of a packing buffer
+        failed.store(true);
+      }
+    }
+  }
+  if (failed.load()) throw std::bad_alloc();
+}
+
+}  // namespace
 
 template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
           int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc, int threads) {
-  (void)threads;
-  gemm_ref(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  gemm_impl(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
 }
 
 template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
@@ -19,9 +330,14 @@ template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const fl
 template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
                            const double*, int64_t, double, double*, int64_t, int);
 
-const char* gemm_isa() { return "generic"; }
+const char* gemm_isa() { return current_isa()->name; }
+
 void gemm_set_isa(const char* name) {
-  EMBER_CHECK(std::string(name) == "generic", "gemm_set_isa: unknown ISA ", name);
+  const std::string n = name ? name : "";
+  EMBER_CHECK(known(n), "gemm_set_isa: unknown ISA '", n, "' (expected avx512, avx2 or generic)");
+  EMBER_CHECK(supported(n), "gemm_set_isa: this CPU (or OS) cannot run ", n);
+  current_isa();  // settle the one-time default first, so it cannot overwrite this choice
+  g_isa.store(table(n));
 }
 
 }  // namespace ember

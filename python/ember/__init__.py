@@ -16,7 +16,7 @@ import os as _os
 
 import numpy as _np
 
-from ember import _C, autograd, datasets, nn, ops, optim  # noqa: E402
+from ember import _C, autograd, data, datasets, io, nn, ops, optim, preprocessing, train  # noqa: E402
 from ember.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from ember.creation import (
     arange,
@@ -41,10 +41,13 @@ from ember.ops import (
     argmax,
     argmin,
     cat,
+    chunk,
     clamp,
     exp,
     flatten,
+    gather,
     log,
+    masked_fill,
     matmul,
     max,
     maximum,
@@ -53,6 +56,7 @@ from ember.ops import (
     minimum,
     permute,
     reshape,
+    split,
     sqrt,
     squeeze,
     stack,
@@ -106,13 +110,14 @@ def show_config() -> None:
 _os.register_at_fork(after_in_child=lambda: _C.set_num_threads(1))
 
 __all__ = [
-    "Tensor", "autograd", "nn", "optim", "datasets", "ops",
+    "Tensor", "autograd", "nn", "optim", "datasets", "ops", "data", "io", "preprocessing",
+    "train",
     "tensor", "from_numpy", "as_tensor", "zeros", "ones", "full", "empty", "zeros_like",
     "ones_like", "randn", "rand", "randint", "randperm", "arange", "linspace", "eye",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed",
     "set_num_threads", "get_num_threads", "show_config",
     "abs", "argmax", "argmin", "cat", "clamp", "exp", "flatten", "log", "matmul", "max",
     "maximum", "mean", "min", "minimum", "permute", "reshape", "sqrt", "squeeze", "stack",
-    "sum", "transpose", "unsqueeze", "var", "where",
+    "sum", "transpose", "unsqueeze", "var", "where", "chunk", "split", "gather", "masked_fill",
     "float32", "float64", "float16", "int64", "int32", "bool_", "float", "double", "long",
 ]  # fmt: skip

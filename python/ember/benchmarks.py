@@ -176,6 +176,96 @@ def _mlp_step_case() -> dict:
 workload("mlp_step/784-256-10/b64", "mlp")(_mlp_step_case)
 
 
+# ---- optimiser step and cross-entropy (training toolkit) ----------------------------------
+
+
+def _optim_step_case(kind: str, n: int = 10_000_000) -> dict:
+    import ember
+    from ember import nn
+
+    rng = _rng()
+    p0 = rng.standard_normal(n).astype(np.float32)
+    g = rng.standard_normal(n).astype(np.float32)
+    p = nn.Parameter(p0.copy())
+    p.grad = ember.tensor(g)
+    if kind == "adam":
+        opt = ember.optim.Adam([p], lr=1e-3)
+    else:
+        opt = ember.optim.SGD([p], lr=1e-3, momentum=0.9)
+
+    pn, m, v, t = p0.copy(), np.zeros_like(p0), np.zeros_like(p0), [0]
+
+    def numpy_ref():  # the textbook NumPy update, in place where NumPy allows
+        if kind == "adam":
+            t[0] += 1
+            np.multiply(m, 0.9, out=m)
+            np.add(m, 0.1 * g, out=m)
+            np.multiply(v, 0.999, out=v)
+            np.add(v, 0.001 * g * g, out=v)
+            denom = np.sqrt(v) / np.sqrt(1 - 0.999 ** t[0]) + 1e-8
+            np.subtract(pn, (1e-3 / (1 - 0.9 ** t[0])) * m / denom, out=pn)
+        else:
+            np.multiply(m, 0.9, out=m)
+            np.add(m, g, out=m)
+            np.subtract(pn, 1e-3 * m, out=pn)
+
+    impls = {"ember": opt.step, "numpy": numpy_ref}
+    torch = _torch()
+    if torch is not None:
+        tp = torch.nn.Parameter(torch.from_numpy(p0.copy()))
+        tp.grad = torch.from_numpy(g)
+        if kind == "adam":
+            topt = torch.optim.Adam([tp], lr=1e-3)
+        else:
+            topt = torch.optim.SGD([tp], lr=1e-3, momentum=0.9)
+        impls["torch"] = topt.step
+    return impls
+
+
+workload("optim_step/adam/10M", "optim")(lambda: _optim_step_case("adam"))
+workload("optim_step/sgd_momentum/10M", "optim")(lambda: _optim_step_case("sgd"))
+
+
+def _cross_entropy_case() -> dict:
+    import ember
+    from ember.nn import functional as F
+
+    rng = _rng()
+    x = rng.standard_normal((4096, 1000)).astype(np.float32)
+    y = rng.integers(0, 1000, 4096)
+    xe = ember.tensor(x, requires_grad=True)
+
+    def ours():
+        xe.grad = None
+        F.cross_entropy(xe, y).backward()
+
+    def numpy_ref():
+        z = x - x.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        s = e.sum(axis=1, keepdims=True)
+        loss = (np.log(s[:, 0]) - z[np.arange(len(y)), y]).mean()
+        grad = e / s
+        grad[np.arange(len(y)), y] -= 1
+        grad /= len(y)
+        return loss, grad
+
+    impls = {"ember": ours, "numpy": numpy_ref}
+    torch = _torch()
+    if torch is not None:
+        xt = torch.tensor(x, requires_grad=True)
+        yt = torch.from_numpy(y)
+
+        def theirs():
+            xt.grad = None
+            torch.nn.functional.cross_entropy(xt, yt).backward()
+
+        impls["torch"] = theirs
+    return impls
+
+
+workload("cross_entropy/4096x1000/fwd+bwd", "losses")(_cross_entropy_case)
+
+
 # ---- framework overhead -------------------------------------------------------------------
 
 
@@ -263,7 +353,9 @@ def format_table(rows) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m ember bench", description=__doc__)
-    p.add_argument("--only", help="a workload group (gemm, softmax, mlp, overhead) or name part")
+    p.add_argument(
+        "--only", help="a workload group (gemm, softmax, mlp, optim, losses, overhead) or name part"
+    )
     p.add_argument("--threads", type=int, help="threads for ember, NumPy's BLAS and PyTorch")
     p.add_argument("--min-time", type=float, default=0.2, help="seconds to time each entry")
     p.add_argument("--list", action="store_true", help="list the workloads and exit")

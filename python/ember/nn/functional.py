@@ -511,40 +511,6 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     return LayerNorm.apply(x, weight, bias, int(np.prod(shape)), float(eps))
 
 
-# ---- dropout (attention branch; another branch adds its own: keep one at merge) -----------
-
-
-class Dropout(Function):
-    # x -> x * keep / (1 - p), keep ~ Bernoulli(1 - p) from ember's generator
-    @staticmethod
-    def forward(ctx, x, p):
-        from ember.random import default_generator
-
-        if p >= 1.0:
-            scale = np.zeros(x.shape, dtype=x.dtype)
-        else:
-            keep = default_generator().random(x.shape, dtype=np.float32) >= p
-            scale = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
-        ctx.save_for_backward(scale)
-        return x * scale
-
-    @staticmethod
-    def backward(ctx, g):
-        (scale,) = ctx.saved_tensors
-        return g * scale, None
-
-
-def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
-    """Zeroes each element with probability ``p`` and scales the rest by 1/(1-p) (training
-    only; identity otherwise). ``inplace`` is accepted for PyTorch compatibility."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
-    x = _float_input(input, "dropout")
-    if not training or p == 0.0:
-        return x
-    return Dropout.apply(x, float(p))
-
-
 # ---- attention ----------------------------------------------------------------------------
 
 
@@ -703,21 +669,332 @@ def _attention(query, key, value, attn_mask, dropout_p, is_causal, scale) -> Ten
     )
 
 
+# ---- dropout and the losses of the training toolkit ---------------------------------------
+
+
+class Dropout(Function):
+    # x, keep-mask already scaled by 1 / (1 - p) -> x * mask
+    @staticmethod
+    def forward(ctx, x, mask):
+        ctx.save_for_backward(mask)
+        return x * mask
+
+    @staticmethod
+    def backward(ctx, g):
+        (mask,) = ctx.saved_tensors
+        return g * mask, None
+
+
+def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Inverted dropout: zeroes each element with probability p and scales the rest by
+    1 / (1 - p), so evaluation (``training=False``) is the identity. Draws from ember's
+    generator (``ember.manual_seed``)."""
+    if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p!r}")
+    x = _float_input(input, "dropout")
+    if not training or p == 0.0:
+        return x
+    from ember.random import default_generator
+
+    keep = default_generator().random(x.shape) >= p
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    mask = (keep * scale).astype(x.dtype)
+    return Dropout.apply(x, mask)
+
+
+# ---- elementwise losses -------------------------------------------------------------------
+
+
+def _reduce_array(loss: np.ndarray, reduction: str, dtype) -> np.ndarray:
+    if reduction == "none":
+        return loss.astype(dtype, copy=False)
+    return np.asarray(loss.mean() if reduction == "mean" else loss.sum(), dtype=dtype)
+
+
+def _grad_scale(g, reduction: str, size: int):
+    """The upstream gradient broadcast to every element: g (none), g / n (mean), g (sum)."""
+    if reduction == "mean":
+        return g / size
+    return g
+
+
+class L1Loss(Function):
+    # |x - t|, reduced
+    @staticmethod
+    def forward(ctx, x, t, reduction):
+        d = x - t
+        ctx.save_for_backward(d)
+        ctx.reduction = reduction
+        return _reduce_array(np.abs(d), reduction, x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        (d,) = ctx.saved_tensors
+        gx = _grad_scale(g, ctx.reduction, d.size) * np.sign(d)
+        return gx, -gx, None
+
+
+def l1_loss(input, target, reduction: str = "mean") -> Tensor:
+    """Mean absolute error. Shape: input and target of the same shape."""
+    _check_reduction("l1_loss", reduction)
+    x, t = _loss_pair("l1_loss", input, target)
+    return L1Loss.apply(x, t, reduction)
+
+
+class HuberLoss(Function):
+    # 0.5 d^2 if |d| < delta else delta (|d| - 0.5 delta), d = x - t
+    @staticmethod
+    def forward(ctx, x, t, reduction, delta):
+        d = x - t
+        ad = np.abs(d)
+        loss = np.where(ad < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
+        ctx.save_for_backward(d)
+        ctx.reduction, ctx.delta = reduction, delta
+        return _reduce_array(loss, reduction, x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        (d,) = ctx.saved_tensors
+        local = np.clip(d, -ctx.delta, ctx.delta)
+        gx = (_grad_scale(g, ctx.reduction, d.size) * local).astype(d.dtype, copy=False)
+        return gx, -gx, None, None
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """Huber loss: quadratic for |x - t| < delta, linear beyond. Shape: same shapes."""
+    _check_reduction("huber_loss", reduction)
+    if not delta > 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    x, t = _loss_pair("huber_loss", input, target)
+    return HuberLoss.apply(x, t, reduction, float(delta))
+
+
+def _broadcast_weight(op: str, weight, shape, dtype, name: str = "weight"):
+    if weight is None:
+        return None
+    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=dtype)
+    try:
+        np.broadcast_shapes(w.shape, shape)
+    except ValueError:
+        raise ValueError(f"{op}: {name} shape {w.shape} does not broadcast to {shape}") from None
+    if np.broadcast_shapes(w.shape, shape) != tuple(shape):
+        raise ValueError(f"{op}: {name} shape {w.shape} does not broadcast to {shape}")
+    return w
+
+
+class BCELoss(Function):
+    # -w (t log x + (1 - t) log(1 - x)), each log clamped to >= -100 as PyTorch does
+    @staticmethod
+    def forward(ctx, x, t, w, reduction):
+        with np.errstate(divide="ignore"):  # log(0) = -inf, clamped to -100 next
+            logx = np.maximum(np.log(x), -100)
+            log1mx = np.maximum(np.log1p(-x), -100)
+        loss = -(t * logx + (1 - t) * log1mx)
+        if w is not None:
+            loss = loss * w
+        ctx.save_for_backward(x, t, logx, log1mx)
+        ctx.w, ctx.reduction = w, reduction
+        return _reduce_array(loss, reduction, x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, t, logx, log1mx = ctx.saved_tensors
+        eps = 1e-12  # PyTorch's backward: (x - t) / max((1 - x) x, eps)
+        s = _grad_scale(g, ctx.reduction, x.size)
+        if ctx.w is not None:
+            s = s * ctx.w
+        gx = s * (x - t) / np.maximum((1 - x) * x, eps)
+        gt = s * (log1mx - logx)
+        return gx.astype(x.dtype, copy=False), gt.astype(x.dtype, copy=False), None, None
+
+
+def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy between probabilities ``input`` in [0, 1] and ``target``.
+
+    Shape: input and target of the same shape; weight broadcastable to it.
+    """
+    _check_reduction("binary_cross_entropy", reduction)
+    x, t = _loss_pair("binary_cross_entropy", input, target)
+    xd = x.data
+    if xd.size and (np.any(xd < 0) or np.any(xd > 1) or np.any(np.isnan(xd))):
+        raise ValueError(
+            "binary_cross_entropy: all elements of input should be between 0 and 1 "
+            f"(got min {np.nanmin(xd) if not np.all(np.isnan(xd)) else 'nan'}, "
+            f"max {np.nanmax(xd) if not np.all(np.isnan(xd)) else 'nan'}); for logits use "
+            "binary_cross_entropy_with_logits"
+        )
+    w = _broadcast_weight("binary_cross_entropy", weight, x.shape, x.dtype)
+    return BCELoss.apply(x, t, w, reduction)
+
+
+class BCEWithLogitsLoss(Function):
+    # w ((1 - t) x + (1 + (pw - 1) t) softplus(-x)), softplus(-x) = log1p(exp(-|x|)) + max(-x, 0)
+    @staticmethod
+    def forward(ctx, x, t, w, pw, reduction):
+        sp = np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0)  # finite for any finite x
+        lw = 1 if pw is None else 1 + (pw - 1) * t
+        loss = (1 - t) * x + lw * sp
+        if w is not None:
+            loss = loss * w
+        ctx.save_for_backward(x, t, sp)
+        ctx.w, ctx.pw, ctx.reduction = w, pw, reduction
+        return _reduce_array(loss, reduction, x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, t, sp = ctx.saved_tensors
+        e = np.exp(-np.abs(x))
+        sig = np.where(x >= 0, 1 / (1 + e), e / (1 + e))  # scalar math: sigmoid(x), stable
+        s = _grad_scale(g, ctx.reduction, x.size)
+        if ctx.w is not None:
+            s = s * ctx.w
+        if ctx.pw is None:
+            gx = s * (sig - t)
+            gt = -s * x
+        else:
+            lw = 1 + (ctx.pw - 1) * t
+            gx = s * ((1 - t) - lw * (1 - sig))
+            gt = s * (-x + (ctx.pw - 1) * sp)
+        return gx.astype(x.dtype, copy=False), gt.astype(x.dtype, copy=False), None, None, None
+
+
+def binary_cross_entropy_with_logits(
+    input, target, weight=None, reduction: str = "mean", pos_weight=None
+) -> Tensor:
+    """Sigmoid + binary cross-entropy in one numerically stable step (finite for logits of
+    any size).
+
+    Args:
+        input: logits. target: same shape, in [0, 1].
+        weight: broadcastable to input: rescales each element's loss.
+        pos_weight: broadcastable to input (usually (C,)): weight of the positive term.
+    """
+    op = "binary_cross_entropy_with_logits"
+    _check_reduction(op, reduction)
+    x, t = _loss_pair(op, input, target)
+    w = _broadcast_weight(op, weight, x.shape, x.dtype)
+    pw = _broadcast_weight(op, pos_weight, x.shape, x.dtype, "pos_weight")
+    return BCEWithLogitsLoss.apply(x, t, w, pw, reduction)
+
+
+class HingeEmbeddingLoss(Function):
+    # x where t != -1, plus max(0, margin - x) where t != 1 (PyTorch's rule)
+    @staticmethod
+    def forward(ctx, x, t, margin, reduction):
+        pos, neg = t != -1, t != 1
+        active = neg & (margin - x > 0)
+        loss = np.where(pos, x, 0) + np.where(active, margin - x, 0)
+        ctx.save_for_backward(pos, active)
+        ctx.reduction = reduction
+        return _reduce_array(loss, reduction, x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        pos, active = ctx.saved_tensors
+        s = _grad_scale(g, ctx.reduction, pos.size)
+        gx = s * (pos.astype(np.int8) - active.astype(np.int8))
+        return gx.astype(np.result_type(g), copy=False), None, None, None
+
+
+def hinge_embedding_loss(input, target, margin: float = 1.0, reduction: str = "mean") -> Tensor:
+    """x where target is 1, max(0, margin - x) where target is -1.
+
+    Shape: input (any) and target (same shape) of 1 / -1 values.
+    """
+    op = "hinge_embedding_loss"
+    _check_reduction(op, reduction)
+    x = _float_input(input, op)
+    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if t.shape != x.shape:
+        raise ValueError(f"{op}: input shape {x.shape} and target shape {t.shape} differ")
+    return HingeEmbeddingLoss.apply(x, t.astype(x.dtype), float(margin), reduction)
+
+
+class MultiMarginLoss(Function):
+    # x (N, C), y (N,): sum_{i != y} w[y] max(0, margin - x[y] + x[i])^p / C
+    @staticmethod
+    def forward(ctx, x, y, p, margin, w, reduction):
+        x2 = x.reshape(-1, x.shape[-1])
+        n, c = x2.shape
+        rows = np.arange(n)
+        z = margin - x2[rows, y][:, None] + x2
+        z[rows, y] = 0
+        active = z > 0
+        h = np.where(active, z if p == 1 else z * z, 0)
+        if w is not None:
+            h = h * w[y][:, None]
+        loss = h.sum(axis=1) / c
+        ctx.save_for_backward(z, active)
+        ctx.meta = (x.shape, y, p, w, reduction)
+        if reduction == "none":
+            return loss.reshape(x.shape[:-1]).astype(x.dtype)
+        return _reduce_array(loss, reduction, x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        z, active = ctx.saved_tensors
+        shape, y, p, w, reduction = ctx.meta
+        n, c = z.shape
+        rows = np.arange(n)
+        d = np.where(active, 1.0 if p == 1 else 2 * z, 0) / c
+        if w is not None:
+            d = d * w[y][:, None]
+        if reduction == "none":
+            d = d * np.reshape(g, (n, 1))
+        else:
+            d = d * (g / n if reduction == "mean" else g)
+        gx = d.copy()
+        gx[rows, y] = -d.sum(axis=1)
+        return gx.reshape(shape).astype(z.dtype, copy=False), None, None, None, None, None
+
+
+def multi_margin_loss(
+    input, target, p: int = 1, margin: float = 1.0, weight=None, reduction: str = "mean"
+) -> Tensor:
+    """Multi-class hinge loss (Weston & Watkins / Crammer-Singer style as PyTorch's).
+
+    Shape: input (N, C) or (C,); target (N,) or () of class indices in [0, C).
+    """
+    op = "multi_margin_loss"
+    _check_reduction(op, reduction)
+    if p not in (1, 2):
+        raise ValueError(f"{op}: only p == 1 and p == 2 are supported, got {p!r}")
+    x = _float_input(input, op)
+    t = _targets(op, target)
+    if x.ndim not in (1, 2) or x.shape[-1] == 0:
+        raise ValueError(f"{op}: input must be (N, C) or (C,) with C > 0, got {x.shape}")
+    if t.shape != x.shape[:-1]:
+        raise ValueError(f"{op}: input shape {x.shape} expects target shape {x.shape[:-1]}, "
+                         f"got {t.shape}")  # fmt: skip
+    c = x.shape[-1]
+    if t.size and (t.min() < 0 or t.max() >= c):
+        bad = t[(t < 0) | (t >= c)][0]
+        raise ValueError(f"{op}: target {int(bad)} is out of bounds for {c} classes")
+    w = _class_weight(op, weight, c, x.dtype)
+    return MultiMarginLoss.apply(x, t.reshape(-1), int(p), float(margin), w, reduction)
+
+
 __all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
     "cross_entropy",
     "dropout",
     "elu",
     "gelu",
     "layer_norm",
+    "hinge_embedding_loss",
+    "huber_loss",
+    "l1_loss",
     "leaky_relu",
-    "softplus",
     "linear",
     "log_softmax",
     "mse_loss",
+    "multi_margin_loss",
     "nll_loss",
     "relu",
     "scaled_dot_product_attention",
     "sigmoid",
     "softmax",
+    "softplus",
     "tanh",
 ]

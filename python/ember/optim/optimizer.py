@@ -152,3 +152,53 @@ class Optimizer:
                     lines.append(f"    {k}: {g[k]}")
         lines.append(")")
         return "\n".join(lines)
+
+
+# ---- helpers shared by the fused optimisers --------------------------------------------------
+
+
+def _run_closure(closure):
+    """Evaluate ``closure`` with grad mode on (optimisers step under no_grad)."""
+    if closure is None:
+        return None
+    from ember.autograd.function import enable_grad
+
+    with enable_grad():
+        return closure()
+
+
+def _grad_array(p: Tensor) -> np.ndarray:
+    """p's gradient as a C-contiguous array of p's dtype: the only copy is an explicit one.
+
+    The parameter itself is updated in place by the kernel, so it must already be a
+    C-contiguous, writeable float array (the kernel's binding refuses anything else)."""
+    g = p.grad.data if isinstance(p.grad, Tensor) else np.asarray(p.grad)
+    if g.shape != p.data.shape:
+        raise ValueError(f"optimizer: gradient shape {g.shape} differs from parameter {p.shape}")
+    if g.dtype != p.data.dtype or not g.flags.c_contiguous:
+        g = np.ascontiguousarray(g, dtype=p.data.dtype)
+    return g
+
+
+def _state_like(p: Tensor, fill: float = 0.0) -> np.ndarray:
+    return np.full(p.data.shape, fill, dtype=p.data.dtype)
+
+
+def _check_betas(betas) -> None:
+    b1, b2 = betas
+    if not 0.0 <= b1 < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {b1} (must be in [0, 1))")
+    if not 0.0 <= b2 < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {b2} (must be in [0, 1))")
+
+
+def _check_nonneg(group: dict, *names: str) -> None:
+    for k in names:
+        v = group[k]
+        if v is required:
+            raise ValueError(f"parameter group didn't specify a value of required {k!r}")
+        if isinstance(v, bool) or not isinstance(v, int | float | np.floating | np.integer):
+            raise TypeError(f"{k} must be a number, got {v!r}")
+        if v < 0.0:
+            label = "learning rate" if k == "lr" else f"{k} value"
+            raise ValueError(f"Invalid {label}: {v}")

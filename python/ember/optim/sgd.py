@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import numpy as np
-
+from ember import _C
 from ember.autograd.function import no_grad
-from ember.optim.optimizer import Optimizer, required
+from ember.optim.optimizer import Optimizer, _check_nonneg, _grad_array, _run_closure, _state_like
 
 
 class SGD(Optimizer):
-    """PyTorch's SGD::
+    """PyTorch's SGD, one fused C++ pass per parameter (``ember._C.sgd_step``)::
 
-        g = grad + weight_decay * p
+        g = grad + weight_decay * p                       (-grad when maximize)
         buf = g (first step) or momentum * buf + (1 - dampening) * g
         g = g + momentum * buf if nesterov else buf       (when momentum != 0)
-        p = p - lr * g                                    (+ lr * g when maximize)
+        p = p - lr * g
 
     Args:
         params: parameters or parameter groups.
         lr: learning rate (>= 0). momentum, dampening, weight_decay: >= 0.
         nesterov: Nesterov momentum (needs momentum > 0 and dampening == 0).
         maximize: ascend instead of descend.
+
+    State per parameter: ``momentum_buffer`` (none without momentum), as PyTorch's.
     """
 
     def __init__(
@@ -45,43 +46,36 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _validate(self, group: dict) -> None:
-        if group["lr"] is required or group["lr"] < 0.0:
-            raise ValueError(f"Invalid learning rate: {group['lr']}")
-        if group["momentum"] < 0.0:
-            raise ValueError(f"Invalid momentum value: {group['momentum']}")
-        if group["weight_decay"] < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
-        if group["dampening"] < 0.0:
-            raise ValueError(f"Invalid dampening value: {group['dampening']}")
+        _check_nonneg(group, "lr", "momentum", "weight_decay", "dampening")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
     @no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            from ember.autograd.function import enable_grad
-
-            with enable_grad():
-                loss = closure()
+        loss = _run_closure(closure)
         for group in self.param_groups:
-            lr, mom, damp = group["lr"], group["momentum"], group["dampening"]
-            wd, nesterov = group["weight_decay"], group["nesterov"]
-            sign = 1.0 if group["maximize"] else -1.0
+            mom = group["momentum"]
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                g = p.grad.data
-                if wd != 0:
-                    g = g + wd * p.data
-                if mom != 0:
+                g = _grad_array(p)
+                buf, first = None, False
+                if mom != 0:  # without momentum there is no state (as PyTorch)
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
                     if buf is None:
-                        buf = state["momentum_buffer"] = np.array(g, dtype=p.dtype)
-                    else:
-                        buf *= mom
-                        buf += (1 - damp) * g
-                    g = g + mom * buf if nesterov else buf
-                p.data += (sign * lr) * g
+                        buf = state["momentum_buffer"] = _state_like(p)
+                        first = True
+                _C.sgd_step(
+                    p.data,
+                    buf,
+                    g,
+                    lr=float(group["lr"]),
+                    momentum=float(mom),
+                    dampening=float(group["dampening"]),
+                    weight_decay=float(group["weight_decay"]),
+                    nesterov=bool(group["nesterov"]),
+                    maximize=bool(group["maximize"]),
+                    first=first,
+                )
         return loss

@@ -1,4 +1,4 @@
-"""Dropout (attention branch; another branch adds its own: keep one at merge)."""
+"""Dropout: inverted dropout in training mode, the identity in eval mode."""
 
 from __future__ import annotations
 
@@ -7,20 +7,13 @@ from ember.nn.modules.module import Module
 
 
 class Dropout(Module):
-    """Zeroes each element with probability p in training and scales the rest by 1/(1-p);
-    the identity in eval mode.
-
-    Example::
-
-        >>> d = nn.Dropout(0.5)
-        >>> d.eval()(ember.ones(3)).numpy()
-        array([1., 1., 1.], dtype=float32)
-    """
+    """Zeroes each element with probability ``p`` while training and scales the others by
+    1 / (1 - p); ``model.eval()`` makes it the identity."""
 
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
+        if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p!r}")
         self.p = p
         self.inplace = inplace
 

@@ -1,0 +1,64 @@
+// Internals of the blocked GEMM shared by gemm.cpp, pack.cpp and the micro-kernel files.
+// Layers (BLIS): gemm.cpp splits C among threads and runs the NC / KC / MC loops, packs op(A)
+// into MR-row panels and op(B) into NR-column panels (pack.cpp, zero-padded edges), and the
+// macro-kernel calls one MR x NR micro-kernel per tile (microkernel_<isa>.cpp).
+//
+// ODR rule for the ISA files: microkernel_avx512.cpp / microkernel_avx2.cpp are compiled with
+// their own -m flags, so they must not emit any function with external (vague) linkage that
+// another file could also instantiate (inline functions, std:: templates): the linker could keep
+// the AVX-512 copy and baseline code would crash on older CPUs. Everything there lives in an
+// anonymous namespace except the one table getter, which is called only after the CPU check.
+#pragma once
+
+#include <cstdint>
+
+namespace ember {
+namespace gemm_detail {
+
+// C (the first mr x nr of an MR x NR tile, row stride ldc) := beta * C + alpha * op(A) @ op(B)
+// over p < kc (kc >= 1); the whole tile is computed from full (zero-padded) panels, so an edge
+// tile gets exactly the arithmetic of a whole one,
+// where op(B)(p, j) is b[p * ldb + j] (a packed NR-column panel: ldb = NR) and op(A)(i, p) is
+//   a[p * MR + i] for a packed p-major panel (panel_a; lda unused), or
+//   a[i * lda + p] for MR rows of stride lda (rows_a: packed row-major A, ld = kc).
+// beta == 0 never reads C. Packed buffers are 64-byte aligned.
+template <typename T>
+using MicroKernel = void (*)(int64_t kc, T alpha, const T* a, int64_t lda, const T* b, int64_t ldb,
+                             T beta, T* c, int64_t ldc, int mr, int nr);
+
+// One micro-kernel pair with the blocking it was tuned for: MC is a multiple of MR, NC of NR.
+// The *_half pair computes MR x NR/2 tiles: the last B panel is packed NR/2 wide when N leaves
+// at most NR/2 columns there, halving the wasted lanes of narrow outputs (N = 10 classifiers).
+template <typename T>
+struct Kernel {
+  MicroKernel<T> panel_a, rows_a;
+  MicroKernel<T> panel_a_half, rows_a_half;
+  int mr, nr;
+  int64_t kc, mc, nc;
+};
+
+struct Isa {
+  const char* name;
+  Kernel<float> f32;
+  Kernel<double> f64;
+};
+
+// Tables of each family. isa_avx512() / isa_avx2() may execute their ISA's instructions: call
+// them only once the CPU (and the OS) is known to support it.
+Isa isa_avx512();
+Isa isa_avx2();
+Isa isa_generic();
+
+// Packs the (w_len x kc) block of an operand whose element (w, p) is src[w * rs + p * cs] into
+// ceil(w_len / W) panels of kc x W (panel-major, then p, then w), zero-padding w >= w_len.
+// op(A) rows: W = MR; op(B) columns: W = NR.
+template <typename T>
+void pack_panels(T* dst, const T* src, int64_t rs, int64_t cs, int64_t w_len, int64_t kc, int W);
+
+// Packs the same block row by row instead: dst[w * kc + p] for w < w_len rounded up to a
+// multiple of W (the extra rows zero). For op(A) of a row-major A this is a plain copy.
+template <typename T>
+void pack_rows(T* dst, const T* src, int64_t rs, int64_t cs, int64_t w_len, int64_t kc, int W);
+
+}  // namespace gemm_detail
+}  // namespace ember

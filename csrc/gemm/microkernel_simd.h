@@ -1,0 +1,100 @@
+// The register-blocked micro-kernel shared by the AVX2 and AVX-512 files, written over a traits
+// struct S (vector type V of S::L lanes of S::T with load / set1 / fmadd / mul / store). Include
+// it only from a micro-kernel file whose traits live in an anonymous namespace: each
+// instantiation is then local to that file and its compile flags (see gemm_internal.h).
+#pragma once
+
+#include <cstdint>
+
+namespace ember {
+namespace gemm_detail {
+
+// C (mr x nr of an MR x NV*L tile, row stride ldc) := beta * C + alpha * op(A) @ op(B) over a
+// kc-long panel (the whole tile is computed; only mr x nr of C is read and written):
+// B row p is b + p * ldb (NV vector loads); A is either a packed p-major panel
+// (A_ROWS = false: a[p * MR + i], lda unused) or MR rows of stride lda (A_ROWS = true:
+// a[i * lda + p]), MR broadcasts per p. MR * NV FMAs per p into MR * NV register accumulators.
+template <class S, int MR, int NV, bool A_ROWS>
+void simd_kernel(int64_t kc, typename S::T alpha, const typename S::T* a, int64_t lda,
+                 const typename S::T* b, int64_t ldb, typename S::T beta, typename S::T* c,
+                 int64_t ldc, int mr, int nr) {
+  using T = typename S::T;
+  using V = typename S::V;
+  constexpr int L = S::L;
+  constexpr int NR = NV * L;
+  constexpr int NB = (MR + 3) / 4;
+  // A rows as 4-row groups: row 4k + r is base[k] + r * lda, which x86 addresses as
+  // [base + index * scale] with index in {0, lda, 2 lda, 3 lda}: NB + 3 registers in all.
+  const T* base[NB];
+#pragma GCC unroll 8
+  for (int k = 0; k < NB; ++k) base[k] = a + (A_ROWS ? 4 * k * lda : 0);
+  const int64_t off[4] = {0, lda, 2 * lda, 3 * lda};
+  // The loops over i and v are unrolled completely so acc stays in registers.
+  V acc[MR][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i) {
+    S::prefetch(c + i * ldc);
+    S::prefetch(c + i * ldc + NR - 1);
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();
+  }
+#pragma GCC unroll 4
+  for (int64_t p = 0; p < kc; ++p) {
+    V bv[NV];
+#ifdef PFB
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) S::prefetch(b + PFB * ldb + v * L);
+#endif
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) bv[v] = S::loadu(b + v * L);
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i) {
+      const V ai = S::set1(A_ROWS ? base[i / 4][off[i % 4]] : a[i]);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[i][v] = S::fmadd(ai, bv[v], acc[i][v]);
+    }
+    if (A_ROWS) {
+#pragma GCC unroll 8
+      for (int k = 0; k < NB; ++k) ++base[k];
+    } else {
+      a += MR;
+    }
+    b += ldb;
+  }
+  const V va = S::set1(alpha);
+  const V vb = S::set1(beta);
+  if (mr == MR && nr == NR) {
+    if (beta == T(0)) {
+#pragma GCC unroll 32
+      for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) S::storeu(c + i * ldc + v * L, S::mul(va, acc[i][v]));
+    } else {
+#pragma GCC unroll 32
+      for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) {
+          T* ci = c + i * ldc + v * L;
+          S::storeu(ci, S::fmadd(vb, S::loadu(ci), S::mul(va, acc[i][v])));
+        }
+    }
+    return;
+  }
+  // Edge tile: the same arithmetic, through masked loads and stores of the first mr x nr.
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i) {
+    if (i >= mr) break;
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) {
+      const int n = nr - v * L < L ? nr - v * L : L;
+      if (n <= 0) break;
+      T* ci = c + i * ldc + v * L;
+      V r = S::mul(va, acc[i][v]);
+      if (beta != T(0)) r = S::fmadd(vb, S::maskloadu(ci, n), r);
+      S::maskstoreu(ci, n, r);
+    }
+  }
+}
+
+}  // namespace gemm_detail
+}  // namespace ember
