@@ -30,8 +30,12 @@ namespace ember {
 
 namespace {
 
-constexpr int64_t kBq = 64;   // query rows per tile
-constexpr int64_t kBk = 128;  // keys per tile
+// The per-tile row loops (max, exp, rescaling) are compiled for AVX-512 and AVX2+FMA too and
+// picked at load time (GCC function multiversioning), as in softmax.cpp.
+#define EMBER_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+
+constexpr int64_t kBq = 128;  // query rows per tile
+constexpr int64_t kBk = 256;  // keys per tile
 constexpr int kLanes = 16;    // partial accumulators of a row reduction
 
 // splitmix64's output function of (seed + idx): a counter-based stream, one word per (i, j).
@@ -59,8 +63,11 @@ void keep_tile(uint8_t* keep, int64_t nq, int64_t nk, int64_t bh, int64_t i0, in
   }
 }
 
+// Inlined into the multiversioned callers, so they run at the callers' ISA.
+#define EMBER_INLINE inline __attribute__((always_inline))
+
 template <typename T>
-T row_max(const T* x, int64_t n) {
+EMBER_INLINE T row_max(const T* x, int64_t n) {
   T acc[kLanes];
   for (int j = 0; j < kLanes; ++j) acc[j] = -std::numeric_limits<T>::infinity();
   int64_t i = 0;
@@ -74,7 +81,7 @@ T row_max(const T* x, int64_t n) {
 
 // x := exp(x - m) in place; returns the sum.
 template <typename T>
-T exp_sum_inplace(T* x, int64_t n, T m) {
+EMBER_INLINE T exp_sum_inplace(T* x, int64_t n, T m) {
   T acc[kLanes] = {};
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes)
@@ -140,6 +147,64 @@ void mask_tile(T* S, int64_t nq, int64_t nk, int64_t bh, int64_t i0, int64_t j0,
     }
 }
 
+// One key tile folded into the online softmax of nq query rows: S (nq x nk) holds the masked
+// logits and becomes exp(S - m_new) (dropped by kb when given); the running max m, sum l and
+// the output rows Oi (nq x Dv) are rescaled by exp(m_old - m_new).
+template <typename T>
+EMBER_CLONES void online_softmax_tile(T* S, T* Oi, T* m, T* l, const uint8_t* kb, int64_t nq,
+                                      int64_t nk, int64_t Dv, T inv_keep) {
+  const T ninf = -std::numeric_limits<T>::infinity();
+  for (int64_t r = 0; r < nq; ++r) {
+    T* s = S + r * nk;
+    const T mold = m[r];
+    const T mnew = std::max(mold, row_max(s, nk));
+    const T ms = mnew == ninf ? T(0) : mnew;  // all masked so far: exp(-inf) = 0
+    const T sum = exp_sum_inplace(s, nk, ms);
+    const T alpha = vexp(mold - ms);
+    l[r] = l[r] * alpha + sum;
+    m[r] = mnew;
+    if (alpha != T(1)) {
+      T* o = Oi + r * Dv;
+      for (int64_t c = 0; c < Dv; ++c) o[c] *= alpha;
+    }
+    if (kb) {
+      const uint8_t* kr = kb + r * nk;
+      for (int64_t c = 0; c < nk; ++c) s[c] = kr[c] ? s[c] * inv_keep : T(0);
+    }
+  }
+}
+
+// S := exp(S - lse) row by row (0 for a fully masked row, whose lse is -inf).
+template <typename T>
+EMBER_CLONES void exp_rows(T* S, const T* lse, int64_t nq, int64_t nk) {
+  for (int64_t r = 0; r < nq; ++r) {
+    T* s = S + r * nk;
+    const T l = lse[r];
+    if (l == -std::numeric_limits<T>::infinity()) {
+      std::fill(s, s + nk, T(0));
+      continue;
+    }
+    for (int64_t c = 0; c < nk; ++c) s[c] = vexp(s[c] - l);
+  }
+}
+
+// dS = P * (dP * Z / (1-p) - Delta) in place of dP (kb null: no dropout).
+template <typename T>
+EMBER_CLONES void dscore_rows(T* dP, const T* P, const uint8_t* kb, const T* delta, int64_t nq,
+                              int64_t nk, T inv_keep) {
+  for (int64_t r = 0; r < nq; ++r) {
+    T* d = dP + r * nk;
+    const T* p = P + r * nk;
+    const T dl = delta[r];
+    if (kb) {
+      const uint8_t* kr = kb + r * nk;
+      for (int64_t c = 0; c < nk; ++c) d[c] = p[c] * ((kr[c] ? d[c] * inv_keep : T(0)) - dl);
+    } else {
+      for (int64_t c = 0; c < nk; ++c) d[c] = p[c] * (d[c] - dl);
+    }
+  }
+}
+
 // Everything one tile of backward shares: S -> P (in place) from the saved lse; dP -> dS (in
 // place) with Delta; the dropout keep-mask. Returns the pointer to P as seen by V (P * Z / (1-p)
 // with dropout, written to Pd; P itself without).
@@ -159,16 +224,7 @@ struct BwdTile {
     gemm<T>(false, true, nq, nk, D, scale, Qi, std::max<int64_t>(D, 1), Kj, std::max<int64_t>(D, 1),
             T(0), S, nk, 1);
     mask_tile(S, nq, nk, bh, i0, j0, *o);
-    const T* li = lse + bh * Lq + i0;
-    for (int64_t r = 0; r < nq; ++r) {
-      T* s = S + r * nk;
-      const T l = li[r];
-      if (l == -std::numeric_limits<T>::infinity()) {  // fully masked row: P = 0
-        std::fill(s, s + nk, T(0));
-        continue;
-      }
-      for (int64_t c = 0; c < nk; ++c) s[c] = vexp(s[c] - l);
-    }
+    exp_rows(S, lse + bh * Lq + i0, nq, nk);
     if (dropout) keep_tile(kb, nq, nk, bh, i0, j0, Lq, Lk, o->seed, thr);
   }
 
@@ -179,18 +235,7 @@ struct BwdTile {
     const T* Vj = v + (bh * Lk + j0) * Dv;
     gemm<T>(false, true, nq, nk, Dv, T(1), dOi, std::max<int64_t>(Dv, 1), Vj,
             std::max<int64_t>(Dv, 1), T(0), dP, nk, 1);
-    const T* di = delta + bh * Lq + i0;
-    for (int64_t r = 0; r < nq; ++r) {
-      T* d = dP + r * nk;
-      const T* p = P + r * nk;
-      const T dl = di[r];
-      if (dropout) {
-        const uint8_t* kr = kb + r * nk;
-        for (int64_t c = 0; c < nk; ++c) d[c] = p[c] * ((kr[c] ? d[c] * inv_keep : T(0)) - dl);
-      } else {
-        for (int64_t c = 0; c < nk; ++c) d[c] = p[c] * (d[c] - dl);
-      }
-    }
+    dscore_rows(dP, P, dropout ? kb : nullptr, delta + bh * Lq + i0, nq, nk, inv_keep);
   }
 
   // P as V sees it: P * Z / (1 - p) into Pd with dropout, else P itself.
@@ -251,24 +296,8 @@ void sdpa_forward(T* out, T* lse, const T* q, const T* k, const T* v, int64_t BH
                 std::max<int64_t>(D, 1), T(0), S.data(), nk, 1);
         mask_tile(S.data(), nq, nk, bh, i0, j0, opt);
         if (dropout) keep_tile(kb.data(), nq, nk, bh, i0, j0, Lq, Lk, opt.seed, thr);
-        for (int64_t r = 0; r < nq; ++r) {
-          T* s = S.data() + r * nk;
-          const T mold = m[r];
-          const T mnew = std::max(mold, row_max(s, nk));
-          const T ms = mnew == ninf ? T(0) : mnew;  // all masked so far: exp(-inf) = 0
-          const T sum = exp_sum_inplace(s, nk, ms);
-          const T alpha = vexp(mold - ms);
-          l[r] = l[r] * alpha + sum;
-          m[r] = mnew;
-          if (alpha != T(1)) {
-            T* o = Oi + r * Dv;
-            for (int64_t c = 0; c < Dv; ++c) o[c] *= alpha;
-          }
-          if (dropout) {
-            const uint8_t* kr = kb.data() + r * nk;
-            for (int64_t c = 0; c < nk; ++c) s[c] = kr[c] ? s[c] * inv_keep : T(0);
-          }
-        }
+        online_softmax_tile(S.data(), Oi, m.data(), l.data(), dropout ? kb.data() : nullptr, nq, nk,
+                            Dv, inv_keep);
         if (Dv > 0) gemm<T>(false, false, nq, Dv, nk, T(1), S.data(), nk, Vj, Dv, T(1), Oi, Dv, 1);
       }
       T* li = lse + bh * Lq + i0;
