@@ -142,7 +142,22 @@ void layer_norm_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* 
         s2 += sgx[j];
       }
       const T m1 = s1 * invM, m2 = s2 * invM;
-      if (w)
+      // dx, and the dw/db partial rows in the same pass (w null: weight 1).
+      if (want_p && w)
+        for (int64_t c = 0; c < M; ++c) {
+          const T xh = (xr[c] - mu) * rs;
+          dr[c] = rs * (gr[c] * w[c] - m1 - xh * m2);
+          pw[c] += gr[c] * xh;
+          pb[c] += gr[c];
+        }
+      else if (want_p)
+        for (int64_t c = 0; c < M; ++c) {
+          const T xh = (xr[c] - mu) * rs;
+          dr[c] = rs * (gr[c] - m1 - xh * m2);
+          pw[c] += gr[c] * xh;
+          pb[c] += gr[c];
+        }
+      else if (w)
         for (int64_t c = 0; c < M; ++c) {
           const T xh = (xr[c] - mu) * rs;
           dr[c] = rs * (gr[c] * w[c] - m1 - xh * m2);
@@ -151,11 +166,6 @@ void layer_norm_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* 
         for (int64_t c = 0; c < M; ++c) {
           const T xh = (xr[c] - mu) * rs;
           dr[c] = rs * (gr[c] - m1 - xh * m2);
-        }
-      if (want_p)
-        for (int64_t c = 0; c < M; ++c) {
-          pw[c] += gr[c] * ((xr[c] - mu) * rs);
-          pb[c] += gr[c];
         }
     }
   }
