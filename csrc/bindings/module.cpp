@@ -6,9 +6,11 @@
 
 namespace ember {
 void bind_activation(py::module_& m);
+void bind_attention(py::module_& m);
 void bind_batchnorm(py::module_& m);
 void bind_conv2d(py::module_& m);
 void bind_gemm(py::module_& m);
+void bind_layernorm(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_pool2d(py::module_& m);
 void bind_softmax(py::module_& m);
@@ -33,9 +35,11 @@ PYBIND11_MODULE(_C, m) {
   m.attr("openmp_version") = _OPENMP;
 
   ember::bind_activation(m);
+  ember::bind_attention(m);
   ember::bind_batchnorm(m);
   ember::bind_conv2d(m);
   ember::bind_gemm(m);
+  ember::bind_layernorm(m);
   ember::bind_optim(m);
   ember::bind_pool2d(m);
   ember::bind_softmax(m);

@@ -647,6 +647,136 @@ def _overhead_case() -> dict:
 workload("overhead/add_1elem/fwd+bwd", "overhead")(_overhead_case)
 
 
+# ---- attention, layer norm, transformer layer (attention branch) --------------------------
+
+
+def _sdpa_numpy(q, k, v, causal, g=None):
+    """The textbook NumPy attention (materialises L x L), with its backward when g is given."""
+    scale = 1.0 / np.sqrt(q.shape[-1])
+    s = (q @ np.swapaxes(k, -1, -2)) * scale
+    if causal:
+        s = np.where(np.tril(np.ones(s.shape[-2:], dtype=bool)), s, -np.inf)
+    p = np.exp(s - s.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    out = p @ v
+    if g is None:
+        return out
+    dv = np.swapaxes(p, -1, -2) @ g
+    dp = g @ np.swapaxes(v, -1, -2)
+    ds = p * (dp - (dp * p).sum(-1, keepdims=True)) * scale
+    return out, ds @ k, np.swapaxes(ds, -1, -2) @ q, dv
+
+
+def _sdpa_case(length: int, causal: bool, backward: bool) -> dict:
+    import ember
+    from ember.nn import functional as F
+
+    rng = _rng()
+    shape = (8, 8, length, 64)
+    q, k, v, g = (rng.standard_normal(shape).astype(np.float32) for _ in range(4))
+    tq, tk, tv = (ember.tensor(a, requires_grad=backward) for a in (q, k, v))
+
+    def ours():
+        out = F.scaled_dot_product_attention(tq, tk, tv, is_causal=causal)
+        if backward:
+            out.backward(g)
+
+    impls = {"ember": ours, "numpy": lambda: _sdpa_numpy(q, k, v, causal, g if backward else None)}
+    torch = _torch()
+    if torch is not None:
+        xq, xk, xv = (torch.tensor(a, requires_grad=backward) for a in (q, k, v))
+        xg = torch.from_numpy(g)
+        sdpa = torch.nn.functional.scaled_dot_product_attention
+
+        def theirs():
+            out = sdpa(xq, xk, xv, is_causal=causal)
+            if backward:
+                out.backward(xg)
+
+        impls["torch"] = theirs
+    return impls
+
+
+for _L in (256, 512, 1024):
+    for _c in (False, True):
+        for _b in (False, True):
+            _name = f"sdpa/b8h8d64/L{_L}/{'causal' if _c else 'full'}/{'fwd+bwd' if _b else 'fwd'}"
+            workload(_name, "attention")(lambda L=_L, c=_c, b=_b: _sdpa_case(L, c, b))
+
+
+def _layer_norm_case() -> dict:
+    import ember
+    from ember.nn import functional as F
+
+    rng = _rng()
+    x = rng.standard_normal((8192, 1024)).astype(np.float32)
+    g = rng.standard_normal((8192, 1024)).astype(np.float32)
+    w = rng.standard_normal(1024).astype(np.float32)
+    b = rng.standard_normal(1024).astype(np.float32)
+    xe, we, be = (ember.tensor(a, requires_grad=True) for a in (x, w, b))
+
+    def ours():
+        F.layer_norm(xe, (1024,), we, be).backward(g)
+
+    def numpy_ref():
+        mu = x.mean(1, keepdims=True)
+        rstd = 1 / np.sqrt(x.var(1, keepdims=True) + 1e-5)
+        xh = (x - mu) * rstd
+        y = xh * w + b
+        gw = g * w
+        dx = rstd * (gw - gw.mean(1, keepdims=True) - xh * (gw * xh).mean(1, keepdims=True))
+        return y, dx, (g * xh).sum(0), g.sum(0)
+
+    impls = {"ember": ours, "numpy": numpy_ref}
+    torch = _torch()
+    if torch is not None:
+        tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+        tg = torch.from_numpy(g)
+        impls["torch"] = lambda: torch.nn.functional.layer_norm(tx, (1024,), tw, tb).backward(tg)
+    return impls
+
+
+workload("layer_norm/8192x1024/fwd+bwd", "layer_norm")(_layer_norm_case)
+
+
+def _encoder_layer_case() -> dict:
+    """One training step (forward, backward, SGD) of TransformerEncoderLayer(d 128, 4 heads,
+    ff 512, dropout 0.1), sequence 128, batch 16, batch_first."""
+    import ember
+    from ember import nn
+
+    rng = _rng()
+    x = rng.standard_normal((16, 128, 128)).astype(np.float32)
+    ember.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(128, 4, 512, batch_first=True)
+    opt = ember.optim.SGD(layer.parameters(), lr=1e-3)
+
+    def ours():
+        loss = (layer(x) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    impls = {"ember": ours}
+    torch = _torch()
+    if torch is not None:
+        tl = torch.nn.TransformerEncoderLayer(128, 4, 512, batch_first=True)
+        topt = torch.optim.SGD(tl.parameters(), lr=1e-3)
+        tx = torch.from_numpy(x)
+
+        def theirs():
+            loss = (tl(tx) ** 2).mean()
+            topt.zero_grad()
+            loss.backward()
+            topt.step()
+
+        impls["torch"] = theirs
+    return impls
+
+
+workload("transformer/encoder_layer/d128h4/s128b16/train_step", "transformer")(_encoder_layer_case)
+
+
 # ---- the table ----------------------------------------------------------------------------
 
 

@@ -426,6 +426,249 @@ def cross_entropy(
     return nll * (1 - label_smoothing) + smooth * (label_smoothing / c)
 
 
+# ---- layer norm (attention branch) --------------------------------------------------------
+
+
+def _normalized_shape(normalized_shape, op: str) -> tuple:
+    if isinstance(normalized_shape, int | np.integer):
+        return (int(normalized_shape),)
+    try:
+        if isinstance(normalized_shape, str):
+            raise TypeError
+        shape = tuple(int(d) for d in normalized_shape)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{op}: normalized_shape must be an int or a sequence of ints, got {normalized_shape!r}"
+        ) from None
+    return shape
+
+
+class LayerNorm(Function):
+    # x (*, *normalized_shape), w, b (normalized_shape) or None -> y, normalised over the last dims
+    @staticmethod
+    def forward(ctx, x, w, b, m, eps):
+        x2 = _contig(x).reshape(-1, m)
+        wf = None if w is None else _contig(w).reshape(m)
+        bf = None if b is None else _contig(b).reshape(m)
+        y, mean, rstd = _C.layer_norm_forward(x2, wf, bf, eps)
+        ctx.save_for_backward(x2, mean, rstd, wf)
+        ctx.shapes = (x.shape, None if w is None else w.shape, None if b is None else b.shape)
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        x2, mean, rstd, wf = ctx.saved_tensors
+        xs, ws, bs = ctx.shapes
+        _, nw, nb = ctx.needs_input_grad[:3]
+        g2 = _contig(g.astype(x2.dtype, copy=False)).reshape(x2.shape)
+        dx, dw, db = _C.layer_norm_backward(g2, x2, mean, rstd, wf, bool(nw), bool(nb))
+        return (
+            dx.reshape(xs),
+            dw.reshape(ws) if nw else None,
+            db.reshape(bs) if nb else None,
+            None,
+            None,
+        )
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """Layer normalisation over the last ``len(normalized_shape)`` dims:
+    y = (x - mean) / sqrt(var + eps) * weight + bias, with the biased variance.
+
+    Shape:
+        input (*, *normalized_shape); weight, bias (normalized_shape) or None -> input's shape.
+
+    Example::
+
+        >>> F.layer_norm(ember.randn(2, 5, 8), (8,)).shape
+        (2, 5, 8)
+    """
+    shape = _normalized_shape(normalized_shape, "layer_norm")
+    dtype = None
+    if weight is not None:
+        weight = _float_input(weight, "layer_norm", "weight")
+        dtype = weight.dtype
+    if bias is not None:
+        bias = _float_input(bias, "layer_norm", "bias", dtype)
+        dtype = bias.dtype
+    x = _float_input(input, "layer_norm", "input", dtype)
+    k = len(shape)
+    if k == 0 or any(d < 1 for d in shape):
+        raise ValueError(
+            f"layer_norm: normalized_shape must be non-empty and positive, got {shape}"
+        )
+    if x.ndim < k or tuple(x.shape[-k:]) != shape:
+        raise ValueError(
+            f"layer_norm: input shape {x.shape} does not end with normalized_shape {shape}"
+        )
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and tuple(p.shape) != shape:
+            raise ValueError(
+                f"layer_norm: {name} shape {p.shape} must equal normalized_shape {shape}"
+            )
+    if not eps >= 0:
+        raise ValueError(f"layer_norm: eps must be >= 0, got {eps}")
+    return LayerNorm.apply(x, weight, bias, int(np.prod(shape)), float(eps))
+
+
+# ---- attention ----------------------------------------------------------------------------
+
+
+def _sdpa_mask(attn_mask, batch: tuple, lq: int, lk: int, dtype):
+    """A mask broadcast over (*batch, Lq, Lk) as (contiguous base, per-batch offsets, row stride,
+    column stride), all in elements: the kernel reads it by strides, nothing is expanded."""
+    m = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+    if m.dtype == np.bool_:
+        pass
+    elif m.dtype.kind == "f":
+        m = m.astype(dtype, copy=False)
+    else:
+        raise TypeError(
+            f"scaled_dot_product_attention: attn_mask must be bool or float, got {m.dtype}"
+        )
+    full = batch + (lq, lk)
+    if m.ndim > len(full):
+        raise ValueError(
+            f"scaled_dot_product_attention: attn_mask shape {m.shape} has more dims than the "
+            f"attention weights {full}"
+        )
+    m = np.ascontiguousarray(m)
+    try:
+        view = np.broadcast_to(m, full)
+    except ValueError:
+        raise ValueError(
+            f"scaled_dot_product_attention: attn_mask shape {m.shape} does not broadcast to the "
+            f"attention weights' shape {full} (batch..., L, S)"
+        ) from None
+    st = [s // m.itemsize for s in view.strides]
+    off = np.zeros(batch, dtype=np.int64)
+    for d, n in enumerate(batch):
+        if st[d]:
+            shape = [1] * len(batch)
+            shape[d] = n
+            off = off + (np.arange(n, dtype=np.int64) * st[d]).reshape(shape)
+    off = np.ascontiguousarray(np.broadcast_to(off, batch).reshape(-1))
+    return m, off, int(st[-2]), int(st[-1])
+
+
+class ScaledDotProductAttention(Function):
+    # q (*, L, E), k (*, S, E), v (*, S, Ev) -> out (*, L, Ev); saves only the row logsumexp
+    @staticmethod
+    def forward(ctx, q, k, v, mask, is_causal, scale, dropout_p, seed):
+        batch = q.shape[:-2]
+        bh = int(np.prod(batch))
+        q3 = _contig(q).reshape(bh, *q.shape[-2:])
+        k3 = _contig(k).reshape(bh, *k.shape[-2:])
+        v3 = _contig(v).reshape(bh, *v.shape[-2:])
+        mbase, moff, msr, msc = mask if mask is not None else (None, None, 0, 0)
+        opts = (mbase, moff, msr, msc, is_causal, scale, dropout_p, seed)
+        out, lse = _C.sdpa_forward(q3, k3, v3, *opts)
+        ctx.save_for_backward(q3, k3, v3, out, lse)
+        ctx.meta = (opts, q.shape, k.shape, v.shape)
+        return out.reshape(*batch, q.shape[-2], v.shape[-1])
+
+    @staticmethod
+    def backward(ctx, g):
+        q3, k3, v3, out, lse = ctx.saved_tensors
+        opts, qs, ks, vs = ctx.meta
+        g3 = _contig(g.astype(q3.dtype, copy=False)).reshape(out.shape)
+        dq, dk, dv = _C.sdpa_backward(g3, q3, k3, v3, out, lse, *opts)
+        nq, nk, nv = ctx.needs_input_grad[:3]
+        return (
+            dq.reshape(qs) if nq else None,
+            dk.reshape(ks) if nk else None,
+            dv.reshape(vs) if nv else None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
+
+
+def scaled_dot_product_attention(
+    query,
+    key,
+    value,
+    attn_mask=None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+) -> Tensor:
+    """softmax(query @ key^T * scale + mask) @ value, fused (flash-attention style): the
+    L x S weights are never stored, forward or backward.
+
+    Args:
+        query, key, value: (*, L, E), (*, S, E), (*, S, Ev) with the same leading dims.
+        attn_mask: bool (True = takes part, as PyTorch) or float (added to the logits), any shape
+            that broadcasts to (*, L, S). A float mask is a constant: it gets no gradient.
+        dropout_p: dropout on the attention weights, applied whenever > 0 (as PyTorch's
+            functional form: pass 0.0 in evaluation). The mask comes from ember's generator.
+        is_causal: query i attends to keys j <= i (top-left aligned, as PyTorch). Giving
+            both is_causal and attn_mask is an error, as in PyTorch.
+        scale: defaults to 1 / sqrt(E).
+
+    A row whose keys are all masked gives an output row of 0 and zero gradients (as PyTorch's
+    CPU kernels in 2.x return).
+
+    Shape:
+        -> (*, L, Ev)
+
+    Example::
+
+        >>> q = k = v = ember.randn(2, 4, 16, 8)
+        >>> F.scaled_dot_product_attention(q, k, v, is_causal=True).shape
+        (2, 4, 16, 8)
+    """
+    if is_causal and attn_mask is not None:
+        raise ValueError(
+            "scaled_dot_product_attention: give attn_mask or is_causal=True, not both (as PyTorch)"
+        )
+    return _attention(query, key, value, attn_mask, dropout_p, is_causal, scale)
+
+
+def _attention(query, key, value, attn_mask, dropout_p, is_causal, scale) -> Tensor:
+    """scaled_dot_product_attention without the PyTorch rule against attn_mask with is_causal:
+    here both apply (a key takes part only if both allow it), as MultiheadAttention needs."""
+    op = "scaled_dot_product_attention"
+    q = _float_input(query, op, "query")
+    k = _float_input(key, op, "key", q.dtype)
+    v = _float_input(value, op, "value", q.dtype)
+    if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
+        raise ValueError(
+            f"{op}: query, key and value must be at least 2-D (*, L, E), got {q.shape}, "
+            f"{k.shape}, {v.shape}"
+        )
+    if not (q.shape[:-2] == k.shape[:-2] == v.shape[:-2]):
+        raise ValueError(
+            f"{op}: query, key and value must have the same leading (batch, head) dims, got "
+            f"{q.shape}, {k.shape}, {v.shape}"
+        )
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"{op}: query and key head dims differ: query {q.shape}, key {k.shape}")
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(
+            f"{op}: key and value sequence lengths differ: key {k.shape}, value {v.shape}"
+        )
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"{op}: dropout_p must be in [0, 1], got {dropout_p}")
+    if scale is None:
+        scale = 1.0 / np.sqrt(q.shape[-1]) if q.shape[-1] > 0 else 1.0
+    elif not np.isfinite(scale):
+        raise ValueError(f"{op}: scale must be finite, got {scale}")
+    mask = None
+    if attn_mask is not None:
+        mask = _sdpa_mask(attn_mask, q.shape[:-2], q.shape[-2], k.shape[-2], q.dtype)
+    seed = 0
+    if dropout_p > 0:
+        from ember.random import default_generator
+
+        seed = int(default_generator().integers(0, 2**63))
+    return ScaledDotProductAttention.apply(
+        q, k, v, mask, bool(is_causal), float(scale), float(dropout_p), seed
+    )
+
+
 # ---- dropout and the losses of the training toolkit ---------------------------------------
 
 
@@ -1056,6 +1299,7 @@ __all__ = [
     "dropout",
     "elu",
     "gelu",
+    "layer_norm",
     "hinge_embedding_loss",
     "huber_loss",
     "l1_loss",
@@ -1066,6 +1310,7 @@ __all__ = [
     "multi_margin_loss",
     "nll_loss",
     "relu",
+    "scaled_dot_product_attention",
     "sigmoid",
     "softmax",
     "softplus",

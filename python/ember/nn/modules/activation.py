@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from ember.nn import functional as F
-from ember.nn.modules.module import Module
+from ember.nn import init
+from ember.nn.modules.linear import Linear
+from ember.nn.modules.module import Module, Parameter
 
 
 class ReLU(Module):
@@ -103,3 +109,300 @@ class Softplus(Module):
 
     def extra_repr(self) -> str:
         return f"beta={self.beta}, threshold={self.threshold}"
+
+
+# ---- attention (attention branch) ---------------------------------------------------------
+
+
+def _mask_array(mask, name: str, dtype):
+    """A MultiheadAttention mask as a NumPy array: bool (True = not allowed, PyTorch's MHA
+    convention) or float (added to the logits) of the model's dtype."""
+    from ember.tensor import Tensor
+
+    m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    if m.dtype == np.bool_:
+        return m
+    if m.dtype.kind == "f":
+        return m.astype(dtype, copy=False)
+    raise TypeError(f"MultiheadAttention: {name} must be bool or float, got {m.dtype}")
+
+
+def _is_causal_mask(m: np.ndarray, lq: int, lk: int) -> bool:
+    """True when m (L, S) is exactly the causal mask in MHA terms (bool: True above the
+    diagonal; float: -inf above it, 0 elsewhere)."""
+    if m.ndim != 2 or m.shape != (lq, lk) or lq != lk:
+        return False
+    upper = np.triu(np.ones((lq, lk), dtype=bool), 1)
+    if m.dtype == np.bool_:
+        return bool(np.array_equal(m, upper))
+    return bool(np.all(m[upper] == -np.inf) and np.all(m[~upper] == 0))
+
+
+def _additive(m: np.ndarray, dtype) -> np.ndarray:
+    return np.where(m, -np.inf, 0.0).astype(dtype) if m.dtype == np.bool_ else m
+
+
+class MultiheadAttention(Module):
+    """Multi-head attention (Vaswani et al., 2017) with PyTorch's arguments, masks and
+    parameter names (``in_proj_weight``, ``in_proj_bias``, ``out_proj.weight``/``bias``, or
+    ``q_proj_weight``/``k_proj_weight``/``v_proj_weight`` when kdim/vdim differ from embed_dim).
+
+    Args:
+        embed_dim: model width E (divisible by num_heads).
+        num_heads: heads H; each has E // H dims.
+        dropout: dropout on the attention weights (training only).
+        bias: in_proj_bias and out_proj.bias.
+        kdim, vdim: key / value widths (default E).
+        batch_first: inputs are (N, L, E) rather than (L, N, E).
+
+    forward(query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+    average_attn_weights=True, is_causal=False) -> (output, weights or None).
+
+    Masks follow PyTorch's MHA convention (the opposite of scaled_dot_product_attention's):
+    a bool ``True`` means "may NOT attend"; float masks are added to the logits.
+    ``key_padding_mask`` is (N, S) (or (S,) unbatched); ``attn_mask`` is (L, S) or
+    (N * H, L, S). ``is_causal`` is a hint that ``attn_mask`` is the causal mask (which must
+    then be given, as in PyTorch). Attention runs in the fused kernel; with ``need_weights``
+    the weights (N, L, S) averaged over heads, or (N, H, L, S), are computed explicitly as well.
+
+    A query whose keys are all masked gets an attention output of 0 (weights 0): PyTorch's
+    SDPA path returns the same, while its ``need_weights=True`` path returns NaN.
+
+    Shape:
+        query (L, N, E) / (N, L, E) with batch_first / (L, E) unbatched; key (S, N, kdim);
+        value (S, N, vdim) -> output like query.
+
+    Example::
+
+        >>> mha = nn.MultiheadAttention(16, 4, batch_first=True)
+        >>> x = ember.randn(2, 5, 16)
+        >>> out, w = mha(x, x, x)
+        >>> out.shape, w.shape
+        ((2, 5, 16), (2, 5, 5))
+    """
+
+    def __init__(
+        self,
+        embed_dim: int,
+        num_heads: int,
+        dropout: float = 0.0,
+        bias: bool = True,
+        add_bias_kv: bool = False,
+        add_zero_attn: bool = False,
+        kdim: int | None = None,
+        vdim: int | None = None,
+        batch_first: bool = False,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__()
+        if embed_dim <= 0 or num_heads <= 0:
+            raise ValueError(
+                f"MultiheadAttention: embed_dim and num_heads must be > 0, got {embed_dim} and "
+                f"{num_heads}"
+            )
+        if embed_dim % num_heads != 0:
+            raise ValueError(
+                f"MultiheadAttention: embed_dim ({embed_dim}) must be divisible by num_heads "
+                f"({num_heads})"
+            )
+        if not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"MultiheadAttention: dropout must be in [0, 1], got {dropout}")
+        if add_bias_kv or add_zero_attn:
+            raise NotImplementedError("MultiheadAttention: add_bias_kv/add_zero_attn")
+        dtype = np.dtype(dtype or np.float32)
+        self.embed_dim = embed_dim
+        self.kdim = kdim if kdim is not None else embed_dim
+        self.vdim = vdim if vdim is not None else embed_dim
+        self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.batch_first = batch_first
+        self.head_dim = embed_dim // num_heads
+        e = embed_dim
+        if self._qkv_same_embed_dim:
+            self.in_proj_weight = Parameter(np.empty((3 * e, e), dtype))
+            self.register_parameter("q_proj_weight", None)
+            self.register_parameter("k_proj_weight", None)
+            self.register_parameter("v_proj_weight", None)
+        else:
+            self.register_parameter("in_proj_weight", None)
+            self.q_proj_weight = Parameter(np.empty((e, e), dtype))
+            self.k_proj_weight = Parameter(np.empty((e, self.kdim), dtype))
+            self.v_proj_weight = Parameter(np.empty((e, self.vdim), dtype))
+        if bias:
+            self.in_proj_bias = Parameter(np.empty(3 * e, dtype))
+        else:
+            self.register_parameter("in_proj_bias", None)
+        self.out_proj = Linear(e, e, bias=bias, dtype=dtype)
+        self._reset_parameters()
+
+    def _reset_parameters(self) -> None:
+        if self._qkv_same_embed_dim:
+            init.xavier_uniform_(self.in_proj_weight)
+        else:
+            init.xavier_uniform_(self.q_proj_weight)
+            init.xavier_uniform_(self.k_proj_weight)
+            init.xavier_uniform_(self.v_proj_weight)
+        if self.in_proj_bias is not None:
+            init.zeros_(self.in_proj_bias)
+            init.zeros_(self.out_proj.bias)
+
+    reset_parameters = _reset_parameters
+
+    def extra_repr(self) -> str:
+        return (
+            f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, "
+            f"batch_first={self.batch_first}"
+        )
+
+    # ---- projections ----------------------------------------------------------------------
+    def _project(self, query, key, value):
+        e = self.embed_dim
+        b = self.in_proj_bias
+        bq, bk, bv = (None, None, None) if b is None else (b[:e], b[e : 2 * e], b[2 * e :])
+        if self._qkv_same_embed_dim:
+            w = self.in_proj_weight
+            if query is key and key is value:  # self-attention: one product
+                qkv = F.linear(query, w, b)
+                return qkv[..., :e], qkv[..., e : 2 * e], qkv[..., 2 * e :]
+            wq, wk, wv = w[:e], w[e : 2 * e], w[2 * e :]
+        else:
+            wq, wk, wv = self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
+        return F.linear(query, wq, bq), F.linear(key, wk, bk), F.linear(value, wv, bv)
+
+    # ---- forward --------------------------------------------------------------------------
+    def forward(
+        self,
+        query,
+        key,
+        value,
+        key_padding_mask=None,
+        need_weights: bool = True,
+        attn_mask=None,
+        average_attn_weights: bool = True,
+        is_causal: bool = False,
+    ):
+        op = "MultiheadAttention"
+        dtype = self.out_proj.weight.dtype
+        same_qk, same_kv = key is query, value is key
+        query = F._float_input(query, op, "query", dtype)
+        key = query if same_qk else F._float_input(key, op, "key", dtype)
+        value = key if same_kv else F._float_input(value, op, "value", dtype)
+        batched = query.ndim == 3
+        if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
+            raise ValueError(
+                f"{op}: query, key and value must all be 3-D (batched) or 2-D (unbatched), got "
+                f"{query.shape}, {key.shape}, {value.shape}"
+            )
+        if not batched or not self.batch_first:  # (L, E) -> (1, L, E); (L, N, E) -> (N, L, E)
+            query = query.unsqueeze(0) if not batched else query.transpose(0, 1)
+            key = query if same_qk else key.unsqueeze(0) if not batched else key.transpose(0, 1)
+            value = key if same_kv else value.unsqueeze(0) if not batched else value.transpose(0, 1)
+        n, lq, e = query.shape
+        s = key.shape[1]
+        if e != self.embed_dim:
+            raise ValueError(f"{op}: query's last dim is {e}, expected embed_dim {self.embed_dim}")
+        if key.shape[2] != self.kdim or value.shape[2] != self.vdim:
+            raise ValueError(
+                f"{op}: key/value last dims {key.shape[2]}/{value.shape[2]} must equal kdim/vdim "
+                f"{self.kdim}/{self.vdim}"
+            )
+        if key.shape[:2] != (n, s) or value.shape[:2] != (n, s):
+            raise ValueError(
+                f"{op}: key {key.shape} and value {value.shape} must share batch and length, and "
+                f"the batch must match query {query.shape} (shapes after batch_first handling)"
+            )
+        h, hd = self.num_heads, self.head_dim
+
+        kpm = None
+        if key_padding_mask is not None:
+            kpm = _mask_array(key_padding_mask, "key_padding_mask", dtype)
+            want = (n, s) if batched else (s,)
+            if kpm.shape != want:
+                raise ValueError(
+                    f"{op}: key_padding_mask must have shape {want} (batch, source length), got "
+                    f"{kpm.shape}"
+                )
+            kpm = kpm.reshape(n, 1, 1, s)
+        am = None
+        if attn_mask is not None:
+            am = _mask_array(attn_mask, "attn_mask", dtype)
+            if am.ndim == 2:
+                if am.shape != (lq, s):
+                    raise ValueError(
+                        f"{op}: 2-D attn_mask must have shape (L, S) = {(lq, s)}, got {am.shape}"
+                    )
+            elif am.ndim == 3:
+                if am.shape != (n * h, lq, s):
+                    raise ValueError(
+                        f"{op}: 3-D attn_mask must have shape (N * num_heads, L, S) = "
+                        f"{(n * h, lq, s)}, got {am.shape}"
+                    )
+                am = am.reshape(n, h, lq, s)
+            else:
+                raise ValueError(f"{op}: attn_mask must be 2-D or 3-D, got shape {am.shape}")
+        elif is_causal:
+            raise ValueError(
+                f"{op}: is_causal is a hint that attn_mask is the causal mask: give attn_mask too "
+                "(as PyTorch)"
+            )
+
+        q, k, v = self._project(query, key, value)
+        q = q.reshape(n, lq, h, hd).permute(0, 2, 1, 3)
+        k = k.reshape(n, s, h, hd).permute(0, 2, 1, 3)
+        v = v.reshape(n, s, h, hd).permute(0, 2, 1, 3)
+        p = self.dropout if self.training else 0.0
+
+        weights = None
+        if need_weights:
+            attn, weights = self._explicit(q, k, v, am, kpm, p)
+            if average_attn_weights:
+                weights = weights.mean(dim=1)
+            if not batched:
+                weights = weights[0]
+        else:
+            causal = am is not None and (is_causal or _is_causal_mask(am, lq, s))
+            mask = self._kernel_mask(None if causal else am, kpm, dtype)
+            attn = F._attention(q, k, v, mask, p, causal, None)
+        out = attn.permute(0, 2, 1, 3).reshape(n, lq, e)
+        out = self.out_proj(out)
+        if not batched:
+            out = out[0]
+        elif not self.batch_first:
+            out = out.transpose(0, 1)
+        return out, weights
+
+    @staticmethod
+    def _kernel_mask(am, kpm, dtype):
+        """Merge the MHA masks into one scaled_dot_product_attention mask (True = takes part),
+        kept in its broadcast shape: (L, S), (N, H, L, S), (N, 1, 1, S) or their combination."""
+        if am is None and kpm is None:
+            return None
+        if am is None or kpm is None:
+            m = am if kpm is None else kpm
+            return ~m if m.dtype == np.bool_ else m
+        if am.dtype == np.bool_ and kpm.dtype == np.bool_:
+            return ~(am | kpm)
+        return _additive(am, dtype) + _additive(kpm, dtype)
+
+    def _explicit(self, q, k, v, am, kpm, p):
+        """The attention with its weights materialised (need_weights=True)."""
+        dtype = self.out_proj.weight.dtype
+        scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(self.head_dim))
+        add = None
+        for m in (am, kpm):
+            if m is not None:
+                a = _additive(m, dtype)
+                add = a if add is None else add + a
+        if add is not None:
+            add = np.broadcast_to(add, scores.shape)
+            dead = np.all(add == -np.inf, axis=-1, keepdims=True)  # rows with no key: weights 0
+            add = np.where(dead, 0.0, add).astype(dtype)
+            w = F.softmax(scores + add, dim=-1)
+            if dead.any():
+                w = w * (~dead).astype(dtype)
+        else:
+            w = F.softmax(scores, dim=-1)
+        wd = F.dropout(w, p) if p > 0 else w
+        return wd @ v, wd

@@ -1,0 +1,121 @@
+// Bindings for csrc/ops/layernorm.cpp.
+//
+//   layer_norm_forward(x (N, M), weight (M) | None, bias (M) | None, eps) -> (y, mean, rstd)
+//   layer_norm_backward(dy, x, mean, rstd, weight | None, want_dw, want_db) -> (dx, dw|None,
+//   db|None)
+#include "bind_util.h"
+
+namespace ember {
+
+// csrc/ops/layernorm.cpp (instantiated there for float and double).
+template <typename T>
+void layer_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* w, const T* b, int64_t N,
+                        int64_t M, T eps);
+template <typename T>
+void layer_norm_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const T* rstd,
+                         const T* w, int64_t N, int64_t M);
+
+namespace {
+
+constexpr const char* kFwd = "layer_norm_forward";
+constexpr const char* kBwd = "layer_norm_backward";
+
+// Checks an optional (M,) parameter of x's dtype (None is allowed: a null pointer).
+void check_optional_vec(const py::object& o, const py::array& x, int64_t M, const char* op,
+                        const char* name) {
+  if (o.is_none()) return;
+  if (!py::isinstance<py::array>(o))
+    throw py::type_error(std::string(op) + ": " + name + " must be an array or None");
+  py::array a = py::reinterpret_borrow<py::array>(o);
+  require_float(a, op, name);
+  require_same_dtype(x, a, op);
+  require_contiguous(a, op, name);
+  require_shape(a, {M}, op, name);
+}
+
+template <typename T>
+const T* opt_ptr(const py::object& o) {
+  return o.is_none() ? nullptr : cptr<T>(py::reinterpret_borrow<py::array>(o));
+}
+
+template <typename T>
+py::tuple forward_t(const py::array& x, const py::object& w, const py::object& b, double eps) {
+  const int64_t N = x.shape(0), M = x.shape(1);
+  py::array y = empty_like_dtype(x, {N, M});
+  py::array mean = empty_like_dtype(x, {N});
+  py::array rstd = empty_like_dtype(x, {N});
+  T *yp = ptr<T>(y), *mp = ptr<T>(mean), *rp = ptr<T>(rstd);
+  const T *xp = cptr<T>(x), *wp = opt_ptr<T>(w), *bp = opt_ptr<T>(b);
+  {
+    py::gil_scoped_release release;
+    layer_norm_forward<T>(yp, mp, rp, xp, wp, bp, N, M, static_cast<T>(eps));
+  }
+  return py::make_tuple(y, mean, rstd);
+}
+
+py::tuple forward_py(const py::array& x, const py::object& weight, const py::object& bias,
+                     double eps) {
+  require_float(x, kFwd, "x");
+  require_contiguous(x, kFwd, "x");
+  require_ndim(x, 2, kFwd, "x");
+  EMBER_CHECK(eps >= 0, kFwd, ": eps must be >= 0, got ", eps);
+  const int64_t M = x.shape(1);
+  check_optional_vec(weight, x, M, kFwd, "weight");
+  check_optional_vec(bias, x, M, kFwd, "bias");
+  return is_f32(x) ? forward_t<float>(x, weight, bias, eps)
+                   : forward_t<double>(x, weight, bias, eps);
+}
+
+template <typename T>
+py::tuple backward_t(const py::array& dy, const py::array& x, const py::array& mean,
+                     const py::array& rstd, const py::object& w, bool want_dw, bool want_db) {
+  const int64_t N = x.shape(0), M = x.shape(1);
+  py::array dx = empty_like_dtype(x, {N, M});
+  py::array dw = empty_like_dtype(x, {want_dw ? M : 0});
+  py::array db = empty_like_dtype(x, {want_db ? M : 0});
+  T* dxp = ptr<T>(dx);
+  T* dwp = want_dw ? ptr<T>(dw) : nullptr;
+  T* dbp = want_db ? ptr<T>(db) : nullptr;
+  const T *gp = cptr<T>(dy), *xp = cptr<T>(x), *mp = cptr<T>(mean), *rp = cptr<T>(rstd);
+  const T* wp = opt_ptr<T>(w);
+  {
+    py::gil_scoped_release release;
+    layer_norm_backward<T>(dxp, dwp, dbp, gp, xp, mp, rp, wp, N, M);
+  }
+  return py::make_tuple(dx, want_dw ? py::object(dw) : py::object(py::none()),
+                        want_db ? py::object(db) : py::object(py::none()));
+}
+
+py::tuple backward_py(const py::array& dy, const py::array& x, const py::array& mean,
+                      const py::array& rstd, const py::object& weight, bool want_dw, bool want_db) {
+  for (auto [a, n] : {std::pair<const py::array*, const char*>{&dy, "dy"},
+                      {&x, "x"},
+                      {&mean, "mean"},
+                      {&rstd, "rstd"}}) {
+    require_float(*a, kBwd, n);
+    require_same_dtype(x, *a, kBwd);
+    require_contiguous(*a, kBwd, n);
+  }
+  require_ndim(x, 2, kBwd, "x");
+  const int64_t N = x.shape(0), M = x.shape(1);
+  require_shape(dy, {N, M}, kBwd, "dy");
+  require_shape(mean, {N}, kBwd, "mean");
+  require_shape(rstd, {N}, kBwd, "rstd");
+  check_optional_vec(weight, x, M, kBwd, "weight");
+  return is_f32(x) ? backward_t<float>(dy, x, mean, rstd, weight, want_dw, want_db)
+                   : backward_t<double>(dy, x, mean, rstd, weight, want_dw, want_db);
+}
+
+}  // namespace
+
+void bind_layernorm(py::module_& m) {
+  m.def("layer_norm_forward", &forward_py, py::arg("x"), py::arg("weight"), py::arg("bias"),
+        py::arg("eps"),
+        "Layer norm of each row of a C-contiguous (N, M) array; weight/bias (M,) or None. "
+        "Returns (y, mean, rstd), rstd = 1/sqrt(biased var + eps).");
+  m.def("layer_norm_backward", &backward_py, py::arg("dy"), py::arg("x"), py::arg("mean"),
+        py::arg("rstd"), py::arg("weight"), py::arg("want_dw") = true, py::arg("want_db") = true,
+        "Gradients of layer_norm_forward: (dx, dw or None, db or None).");
+}
+
+}  // namespace ember

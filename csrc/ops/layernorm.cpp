@@ -1,0 +1,196 @@
+// Layer normalisation over the last M elements of each of N rows (the caller flattens the
+// normalised dims into M and everything before them into N).
+//
+// Statistics take one pass per row: kLanes independent Welford accumulators on shifted data
+// (so the loop vectorises without fast-math), merged in a fixed order with Chan's formula.
+// Output is a second pass. Backward takes two passes per row (the two row sums, then dx) and
+// accumulates dw/db into per-thread partial rows, reduced in a fixed order afterwards: no atomics,
+// and the result depends only on the inputs and the thread count.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "common.h"
+
+namespace ember {
+
+namespace {
+
+constexpr int kLanes = 16;
+
+// mean and biased variance of one row (one pass, lane-wise Welford + Chan merge). The data
+// are shifted by the row's first element, so a large common offset (x = 1e4 + noise) costs no
+// precision: the running means stay of the size of the spread.
+template <typename T>
+void row_moments(const T* x, int64_t M, T& mean_out, T& var_out) {
+  const T shift = M > 0 ? x[0] : T(0);
+  T mean[kLanes] = {}, m2[kLanes] = {};
+  int64_t i = 0, n = 0;
+  for (; i + kLanes <= M; i += kLanes) {
+    ++n;
+    const T inv = T(1) / static_cast<T>(n);
+    for (int j = 0; j < kLanes; ++j) {
+      const T xs = x[i + j] - shift;
+      const T d = xs - mean[j];
+      mean[j] += d * inv;
+      m2[j] += d * (xs - mean[j]);
+    }
+  }
+  // Chan's merge of the lanes (each holds n elements), then the tail one element at a time.
+  T cnt = 0, mu = 0, s2 = 0;
+  if (n > 0) {
+    cnt = static_cast<T>(n);
+    mu = mean[0];
+    s2 = m2[0];
+    const T nb = static_cast<T>(n);
+    for (int j = 1; j < kLanes; ++j) {
+      const T tot = cnt + nb;
+      const T d = mean[j] - mu;
+      mu += d * (nb / tot);
+      s2 += m2[j] + d * d * (cnt * nb / tot);
+      cnt = tot;
+    }
+  }
+  for (; i < M; ++i) {
+    cnt += 1;
+    const T xs = x[i] - shift;
+    const T d = xs - mu;
+    mu += d / cnt;
+    s2 += d * (xs - mu);
+  }
+  mean_out = mu + shift;
+  var_out = M > 0 ? s2 / static_cast<T>(M) : T(0);
+}
+
+}  // namespace
+
+// x (N, M), w (M) or null, b (M) or null -> y (N, M), mean (N), rstd (N)
+// y = (x - mean) * rstd * w + b, rstd = 1 / sqrt(var + eps) with the biased variance.
+template <typename T>
+void layer_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* w, const T* b, int64_t N,
+                        int64_t M, T eps) {
+  EMBER_CHECK(N >= 0 && M >= 0, "layer_norm_forward: negative size (", N, ", ", M, ")");
+  EMBER_CHECK(eps >= 0, "layer_norm_forward: eps must be >= 0, got ", eps);
+  if (N == 0) return;
+  const int nt = threads_for(mul_checked(N, M, "layer_norm_forward"), 1 << 15);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t r = 0; r < N; ++r) {
+    const T* xr = x + r * M;
+    T* yr = y + r * M;
+    T mu, var;
+    row_moments(xr, M, mu, var);
+    const T rs = T(1) / std::sqrt(var + eps);
+    mean[r] = mu;
+    rstd[r] = rs;
+    if (w && b)
+      for (int64_t i = 0; i < M; ++i) yr[i] = (xr[i] - mu) * rs * w[i] + b[i];
+    else if (w)
+      for (int64_t i = 0; i < M; ++i) yr[i] = (xr[i] - mu) * rs * w[i];
+    else if (b)
+      for (int64_t i = 0; i < M; ++i) yr[i] = (xr[i] - mu) * rs + b[i];
+    else
+      for (int64_t i = 0; i < M; ++i) yr[i] = (xr[i] - mu) * rs;
+  }
+}
+
+// dy, x (N, M), mean, rstd (N), w (M) or null -> dx (N, M), dw (M) or null, db (M) or null
+// From y = xhat * w + b, xhat = (x - mean) * rstd, g = dy * w:
+//   dx = rstd * (g - mean(g) - xhat * mean(g * xhat)),  dw = sum_rows dy * xhat,  db = sum_rows dy.
+template <typename T>
+void layer_norm_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const T* rstd,
+                         const T* w, int64_t N, int64_t M) {
+  EMBER_CHECK(N >= 0 && M >= 0, "layer_norm_backward: negative size (", N, ", ", M, ")");
+  const bool want_p = dw || db;
+  if (N == 0) {
+    if (dw) std::fill(dw, dw + M, T(0));
+    if (db) std::fill(db, db + M, T(0));
+    return;
+  }
+  const int nt = threads_for(mul_checked(N, M, "layer_norm_backward"), 1 << 15);
+  // Per-thread partial rows: [t][0] dw, [t][1] db.
+  std::vector<T> part(want_p ? static_cast<size_t>(nt) * 2 * M : 0, T(0));
+  const T invM = M > 0 ? T(1) / static_cast<T>(M) : T(0);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int t = nt > 1 ? omp_get_thread_num() : 0;
+    T* pw = want_p ? part.data() + static_cast<size_t>(t) * 2 * M : nullptr;
+    T* pb = want_p ? pw + M : nullptr;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < N; ++r) {
+      const T* xr = x + r * M;
+      const T* gr = dy + r * M;
+      T* dr = dx + r * M;
+      const T mu = mean[r], rs = rstd[r];
+      T sg[kLanes] = {}, sgx[kLanes] = {};
+      int64_t i = 0;
+      for (; i + kLanes <= M; i += kLanes)
+        for (int j = 0; j < kLanes; ++j) {
+          const T xh = (xr[i + j] - mu) * rs;
+          const T g = w ? gr[i + j] * w[i + j] : gr[i + j];
+          sg[j] += g;
+          sgx[j] += g * xh;
+        }
+      T s1 = 0, s2 = 0;
+      for (; i < M; ++i) {
+        const T xh = (xr[i] - mu) * rs;
+        const T g = w ? gr[i] * w[i] : gr[i];
+        s1 += g;
+        s2 += g * xh;
+      }
+      for (int j = 0; j < kLanes; ++j) {
+        s1 += sg[j];
+        s2 += sgx[j];
+      }
+      const T m1 = s1 * invM, m2 = s2 * invM;
+      // dx, and the dw/db partial rows in the same pass (w null: weight 1).
+      if (want_p && w)
+        for (int64_t c = 0; c < M; ++c) {
+          const T xh = (xr[c] - mu) * rs;
+          dr[c] = rs * (gr[c] * w[c] - m1 - xh * m2);
+          pw[c] += gr[c] * xh;
+          pb[c] += gr[c];
+        }
+      else if (want_p)
+        for (int64_t c = 0; c < M; ++c) {
+          const T xh = (xr[c] - mu) * rs;
+          dr[c] = rs * (gr[c] - m1 - xh * m2);
+          pw[c] += gr[c] * xh;
+          pb[c] += gr[c];
+        }
+      else if (w)
+        for (int64_t c = 0; c < M; ++c) {
+          const T xh = (xr[c] - mu) * rs;
+          dr[c] = rs * (gr[c] * w[c] - m1 - xh * m2);
+        }
+      else
+        for (int64_t c = 0; c < M; ++c) {
+          const T xh = (xr[c] - mu) * rs;
+          dr[c] = rs * (gr[c] - m1 - xh * m2);
+        }
+    }
+  }
+  if (!want_p) return;
+  // Fixed-order reduction of the partial rows.
+  for (int64_t c = 0; c < M; ++c) {
+    T sw = 0, sb = 0;
+    for (int t = 0; t < nt; ++t) {
+      sw += part[static_cast<size_t>(t) * 2 * M + c];
+      sb += part[static_cast<size_t>(t) * 2 * M + M + c];
+    }
+    if (dw) dw[c] = sw;
+    if (db) db[c] = sb;
+  }
+}
+
+template void layer_norm_forward<float>(float*, float*, float*, const float*, const float*,
+                                        const float*, int64_t, int64_t, float);
+template void layer_norm_forward<double>(double*, double*, double*, const double*, const double*,
+                                         const double*, int64_t, int64_t, double);
+template void layer_norm_backward<float>(float*, float*, float*, const float*, const float*,
+                                         const float*, const float*, const float*, int64_t,
+                                         int64_t);
+template void layer_norm_backward<double>(double*, double*, double*, const double*, const double*,
+                                          const double*, const double*, const double*, int64_t,
+                                          int64_t);
+
+}  // namespace ember
