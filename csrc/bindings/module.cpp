@@ -6,6 +6,7 @@
 
 namespace ember {
 void bind_gemm(py::module_& m);
+void bind_rnn(py::module_& m);
 void bind_softmax(py::module_& m);
 }  // namespace ember
 
@@ -28,5 +29,6 @@ PYBIND11_MODULE(_C, m) {
   m.attr("openmp_version") = _OPENMP;
 
   ember::bind_gemm(m);
+  ember::bind_rnn(m);
   ember::bind_softmax(m);
 }
