@@ -4,9 +4,8 @@ against float64 finite differences; plus the bad inputs each binding must refuse
 
 import numpy as np
 import pytest
-from reference_rnn import gru_ref, lstm_ref, rnn_ref
-
 from ember import _C
+from reference_rnn import gru_ref, lstm_ref, rnn_ref
 
 KINDS = ["lstm", "gru", "rnn_tanh", "rnn_relu"]
 GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
@@ -118,21 +117,41 @@ def test_long_sequence(kind):
     assert all(np.isfinite(v).all() for v in g.values())
 
 
-def test_optional_output_grads_are_zeros():
-    p = make_params("lstm", 5, 3, 4, 3, np.float64, True)
-    outs, saved = ember_forward("lstm", p)
+@pytest.mark.parametrize("kind", KINDS)
+def test_optional_output_grads_are_zeros(kind):
+    p = make_params(kind, 5, 3, 4, 3, np.float64, True)
+    outs, saved = ember_forward(kind, p)
     zeros = tuple(np.zeros_like(o) for o in outs)
-    a = ember_backward("lstm", p, saved, zeros)
-    b = ember_backward("lstm", p, saved, (None, None, None))
+    a = ember_backward(kind, p, saved, zeros)
+    b = ember_backward(kind, p, saved, (None,) * len(outs))
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
         assert not a[k].any()
     # Only dh_n given: the same as zeros elsewhere.
     dh = np.ones_like(outs[1])
-    c = ember_backward("lstm", p, saved, (None, dh, None))
-    d = ember_backward("lstm", p, saved, (zeros[0], dh, zeros[2]))
+    c = ember_backward(kind, p, saved, (None, dh) + (None,) * (len(outs) - 2))
+    d = ember_backward(kind, p, saved, (zeros[0], dh) + zeros[2:])
     for k in c:
         np.testing.assert_array_equal(c[k], d[k])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_deterministic_and_fresh_outputs(kind):
+    # Large enough for the pointwise passes and column sums to run threaded.
+    p = make_params(kind, 4, 64, 8, 300, np.float32, True)
+    lengths = np.arange(64, dtype=np.int64) % 4 + 1
+    x_before = p["x"].copy()
+    o1, s1 = ember_forward(kind, p, lengths, True)
+    o2, s2 = ember_forward(kind, p, lengths, True)
+    for a, b in zip(o1 + s1, o2 + s2):
+        np.testing.assert_array_equal(a, b)
+    g = random_grads(o1)
+    g1 = ember_backward(kind, p, s1, g, lengths, True)
+    g2 = ember_backward(kind, p, s1, g, lengths, True)
+    for k in g1:
+        np.testing.assert_array_equal(g1[k], g2[k])
+        assert not np.shares_memory(g1[k], g2[k])
+    np.testing.assert_array_equal(p["x"], x_before)  # inputs untouched
 
 
 # ---- gradients against float64 finite differences -------------------------------------------
@@ -291,7 +310,8 @@ def _lstm_args(**over):
         (dict(lengths=np.array([0, 2])), ValueError, r"lengths\[0\] = 0"),
         (dict(lengths=np.array([1, 2, 3])), ValueError, r"lengths must have shape \(2,\)"),
         (dict(lengths=np.array([1, 2], dtype=np.int32)), TypeError, "lengths must be int64"),
-        (dict(lengths=[1, 2]), ValueError, "lengths must be a NumPy int64 array"),
+        (dict(lengths=[1, 2]), TypeError, "lengths must be a NumPy int64 array"),
+        (dict(b_ih=[0.0] * 20), TypeError, "b_ih must be a NumPy array"),
     ],
 )
 def test_lstm_forward_rejects(over, exc, match):

@@ -87,7 +87,8 @@ Dims check_core(const py::array& x, const py::array& w_ih, const py::array& w_hh
 const void* optional_arg(const py::object& o, const py::array& x, const std::vector<int64_t>& shape,
                          const char* op, const char* name) {
   if (o.is_none()) return nullptr;
-  EMBER_CHECK(py::isinstance<py::array>(o), op, ": ", name, " must be a NumPy array or None");
+  if (!py::isinstance<py::array>(o))
+    throw py::type_error(std::string(op) + ": " + name + " must be a NumPy array or None");
   const py::array a = py::reinterpret_borrow<py::array>(o);
   check_arg(a, x, shape, op, name);
   return a.data();
@@ -96,7 +97,8 @@ const void* optional_arg(const py::object& o, const py::array& x, const std::vec
 // lengths: None or int64 (N,) with values in [1, T].
 const int64_t* check_lengths(const py::object& o, const Dims& d, const char* op) {
   if (o.is_none()) return nullptr;
-  EMBER_CHECK(py::isinstance<py::array>(o), op, ": lengths must be a NumPy int64 array or None");
+  if (!py::isinstance<py::array>(o))
+    throw py::type_error(std::string(op) + ": lengths must be a NumPy int64 array or None");
   const py::array a = py::reinterpret_borrow<py::array>(o);
   if (!a.dtype().is(py::dtype::of<int64_t>()))
     throw py::type_error(std::string(op) + ": lengths must be int64, got " +
