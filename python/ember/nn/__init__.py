@@ -1,17 +1,24 @@
 """ember.nn: layers, losses, functional ops, initialisers."""
 
-from ember.nn import functional, init
+from ember.nn import functional, init, utils
 from ember.nn.modules.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from ember.nn.modules.container import ModuleDict, ModuleList, Sequential
 from ember.nn.modules.flatten import Flatten
 from ember.nn.modules.linear import Identity, Linear
 from ember.nn.modules.loss import CrossEntropyLoss, MSELoss, NLLLoss
 from ember.nn.modules.module import Module, Parameter
+from ember.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from ember.nn.modules.sparse import Embedding
 
 __all__ = [
     "CrossEntropyLoss",
+    "Embedding",
     "Flatten",
+    "GRU",
+    "GRUCell",
     "Identity",
+    "LSTM",
+    "LSTMCell",
     "Linear",
     "LogSoftmax",
     "MSELoss",
@@ -20,6 +27,10 @@ __all__ = [
     "ModuleList",
     "NLLLoss",
     "Parameter",
+    "RNN",
+    "RNNBase",
+    "RNNCell",
+    "RNNCellBase",
     "ReLU",
     "Sequential",
     "Sigmoid",
@@ -27,4 +38,5 @@ __all__ = [
     "Tanh",
     "functional",
     "init",
+    "utils",
 ]
