@@ -5,6 +5,7 @@
 #include "gemm/gemm.h"
 
 namespace ember {
+void bind_activation(py::module_& m);
 void bind_gemm(py::module_& m);
 void bind_rnn(py::module_& m);
 void bind_softmax(py::module_& m);
@@ -28,6 +29,7 @@ PYBIND11_MODULE(_C, m) {
   m.attr("compiler") = EMBER_COMPILER;
   m.attr("openmp_version") = _OPENMP;
 
+  ember::bind_activation(m);
   ember::bind_gemm(m);
   ember::bind_rnn(m);
   ember::bind_softmax(m);
