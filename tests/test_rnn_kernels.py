@@ -4,8 +4,9 @@ against float64 finite differences; plus the bad inputs each binding must refuse
 
 import numpy as np
 import pytest
-from ember import _C
 from reference_rnn import gru_ref, lstm_ref, rnn_ref
+
+from ember import _C
 
 KINDS = ["lstm", "gru", "rnn_tanh", "rnn_relu"]
 GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
