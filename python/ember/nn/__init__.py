@@ -1,6 +1,6 @@
 """ember.nn: layers, losses, functional ops, initialisers."""
 
-from ember.nn import functional, init, utils
+from ember.nn import functional, init, seq2seq, utils
 from ember.nn.modules.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from ember.nn.modules.container import ModuleDict, ModuleList, Sequential
 from ember.nn.modules.flatten import Flatten
@@ -38,5 +38,6 @@ __all__ = [
     "Tanh",
     "functional",
     "init",
+    "seq2seq",
     "utils",
 ]
