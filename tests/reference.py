@@ -31,11 +31,24 @@ def sigmoid(x):
     return 1 / (1 + np.exp(-np.asarray(x, np.float64)))
 
 
+def gelu(x):
+    from math import erf
+
+    x = np.asarray(x, np.float64)
+    return x * 0.5 * (1 + np.vectorize(erf)(x / np.sqrt(2)))
+
+
+def gelu_tanh(x):
+    x = np.asarray(x, np.float64)
+    return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
+
+
 def mse_loss(x, t, reduction="mean"):
     sq = (np.asarray(x, np.float64) - t) ** 2
     return {"none": sq, "mean": sq.mean(), "sum": sq.sum()}[reduction]
 
 
+@np.errstate(invalid="ignore", divide="ignore")
 def nll_loss(logp, target, weight=None, ignore_index=-100, reduction="mean"):
     logp = np.asarray(logp, np.float64)
     if logp.ndim == 1:
@@ -55,6 +68,7 @@ def nll_loss(logp, target, weight=None, ignore_index=-100, reduction="mean"):
     return losses.sum() / wsum if reduction == "mean" else losses.sum()
 
 
+@np.errstate(invalid="ignore", divide="ignore")
 def cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     x = np.asarray(x, np.float64)
     cdim = 0 if x.ndim == 1 else 1

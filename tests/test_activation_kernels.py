@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import reference_kernels as ref
+
 from ember import _C
 
 DTYPES = [np.float32, np.float64]

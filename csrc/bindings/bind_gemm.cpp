@@ -127,8 +127,7 @@ void run_matmul(const py::array& a, const py::array& b, py::array& out,
       ob += idx * bstr[d];
     }
     gemm<T>(false, false, M, N, K, T(1), A + oa, std::max<int64_t>(K, 1), B + ob,
-            std::max<int64_t>(N, 1), T(0), C + i * M * N, std::max<int64_t>(N, 1),
-            outer ? 1 : 0);
+            std::max<int64_t>(N, 1), T(0), C + i * M * N, std::max<int64_t>(N, 1), outer ? 1 : 0);
   }
 }
 
@@ -194,8 +193,7 @@ void bind_gemm(py::module_& m) {
       "The triple-loop reference (C-contiguous inputs): the test oracle.");
   m.def("gemm_isa", [] { return std::string(gemm_isa()); });
   m.def(
-      "gemm_set_isa", [](const std::string& name) { gemm_set_isa(name.c_str()); },
-      py::arg("name"));
+      "gemm_set_isa", [](const std::string& name) { gemm_set_isa(name.c_str()); }, py::arg("name"));
 }
 
 }  // namespace ember

@@ -115,14 +115,16 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return np.true_divide(a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):  # x/0 is inf or nan, silently
+            return np.true_divide(a, b)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
-        ga = g / b if na else None
-        gb = -g * a / (b * b) if nb else None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ga = g / b if na else None
+            gb = -g * a / (b * b) if nb else None
         return (
             unbroadcast(ga, _shape(a)) if na else None,
             unbroadcast(gb, _shape(b)) if nb else None,
@@ -870,3 +872,103 @@ def stack(tensors, dim: int = 0) -> Tensor:
     if not -n <= dim < n:
         raise IndexError(f"stack: dim {dim} is out of range for {len(ref)} dims")
     return Stack.apply(*tensors, dim=dim % n)
+
+
+def split(x, split_size_or_sections, dim: int = 0) -> tuple:
+    """Pieces of ``split_size`` along dim (the last may be smaller), or of the given sizes."""
+    x = _as_operand(x)
+    (axis,) = _axes(dim, x.ndim, "split")
+    n = x.shape[axis]
+    if isinstance(split_size_or_sections, int | np.integer):
+        size = int(split_size_or_sections)
+        if size <= 0:
+            raise ValueError(f"split: split_size must be positive, got {size}")
+        sizes = [size] * (n // size) + ([n % size] if n % size else [])
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if builtins.sum(sizes) != n or builtins.min(sizes, default=0) < 0:
+            raise ValueError(f"split: sizes {sizes} do not add up to dim {dim} of {x.shape}")
+    out, start = [], 0
+    for s in sizes:
+        index = (slice(None),) * axis + (slice(start, start + s),)
+        out.append(getitem(x, index))
+        start += s
+    return tuple(out)
+
+
+def chunk(x, chunks: int, dim: int = 0) -> tuple:
+    """``chunks`` pieces of (nearly) equal size along dim, as torch.chunk."""
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    x = _as_operand(x)
+    (axis,) = _axes(dim, x.ndim, "chunk")
+    n = x.shape[axis]
+    size = -(-n // chunks) if n else 1
+    return split(x, size, dim)
+
+
+def masked_fill(x, mask, value) -> Tensor:
+    """x with ``value`` where ``mask`` (broadcast) is True; no gradient flows there."""
+    mask = np.asarray(_data(mask))
+    if mask.dtype != np.bool_:
+        raise TypeError(f"masked_fill: mask must be bool, got {mask.dtype}")
+    x = _as_operand(x)
+    return where(mask, np.asarray(value, dtype=x.dtype), x)
+
+
+class Gather(Function):
+    @staticmethod
+    def forward(ctx, x, axis, index):
+        ctx.meta = (x.shape, axis, index)
+        return np.take_along_axis(x, index, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, axis, index = ctx.meta
+        out = np.zeros(shape, dtype=g.dtype)
+        grids = list(np.indices(index.shape, sparse=True))
+        grids[axis] = index
+        np.add.at(out, tuple(grids), g)  # repeated indices add up
+        return out, None, None
+
+
+def gather(x, dim: int, index) -> Tensor:
+    """out[i][j] = x[index[i][j]][j] (dim 0) etc., as torch.gather."""
+    x = _as_operand(x)
+    (axis,) = _axes(dim, x.ndim, "gather")
+    index = np.asarray(_data(index))
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"gather: index must be integer, got {index.dtype}")
+    if index.ndim != x.ndim:
+        raise ValueError(f"gather: index has {index.ndim} dims, input has {x.ndim}")
+    if index.size and (index.min() < -x.shape[axis] or index.max() >= x.shape[axis]):
+        raise IndexError(f"gather: index out of range for dim {dim} of size {x.shape[axis]}")
+    return Gather.apply(x, axis, index)
+
+
+def repeat(x, *sizes) -> Tensor:
+    """Tile x: repeat(2, 1) doubles dim 0 (torch.Tensor.repeat)."""
+    x = _as_operand(x)
+    sizes = _shape_arg(sizes[0] if len(sizes) == 1 else sizes, "repeat")
+    if len(sizes) < x.ndim:
+        raise ValueError(f"repeat: {len(sizes)} sizes for a tensor with {x.ndim} dims")
+    lead = len(sizes) - x.ndim
+    base = reshape(x, (1,) * lead + x.shape)
+    shape = tuple(builtins.max(d, 1) for d in base.shape)
+    expanded = expand(_unsqueeze_all(base), _interleave(sizes, shape))
+    return reshape(expanded, tuple(s * d for s, d in zip(sizes, base.shape)))
+
+
+def _unsqueeze_all(x):
+    """(a, b) -> (1, a, 1, b): a size-1 axis before each dim, for repeat's broadcasting."""
+    shape = []
+    for d in x.shape:
+        shape += [1, d]
+    return reshape(x, tuple(shape))
+
+
+def _interleave(sizes, shape):
+    out = []
+    for s, d in zip(sizes, shape):
+        out += [s, d]
+    return tuple(out)

@@ -488,6 +488,24 @@ class Tensor:
     def expand(self, *shape):
         return _ops.expand(self, shape[0] if len(shape) == 1 else shape)
 
+    def split(self, split_size_or_sections, dim: int = 0):
+        return _ops.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks: int, dim: int = 0):
+        return _ops.chunk(self, chunks, dim)
+
+    def masked_fill(self, mask, value):
+        return _ops.masked_fill(self, mask, value)
+
+    def gather(self, dim: int, index):
+        return _ops.gather(self, dim, index)
+
+    def repeat(self, *sizes):
+        return _ops.repeat(self, *sizes)
+
+    def type_as(self, other):
+        return _ops.cast(self, other.dtype)
+
     def __getitem__(self, index):
         return _ops.getitem(self, index)
 

@@ -50,7 +50,7 @@ def train_test_split(*arrays, test_size: float = 0.2, seed: int = 0):
     if not 0.0 < test_size < 1.0:
         raise ValueError(f"train_test_split: test_size must be in (0, 1), got {test_size}")
     order = np.random.default_rng(seed).permutation(n)
-    n_test = int(round(n * test_size))
+    n_test = int(np.ceil(n * test_size))  # as scikit-learn rounds
     test, train = order[:n_test], order[n_test:]
     out = []
     for a in arrays:

@@ -1,7 +1,22 @@
 """ember.nn: layers, losses, functional ops, initialisers."""
 
+<<<<<<< HEAD
 from ember.nn import functional, init, seq2seq, utils
 from ember.nn.modules.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+=======
+from ember.nn import functional, init
+from ember.nn.modules.activation import (
+    ELU,
+    GELU,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+>>>>>>> main
 from ember.nn.modules.container import ModuleDict, ModuleList, Sequential
 from ember.nn.modules.flatten import Flatten
 from ember.nn.modules.linear import Identity, Linear
@@ -11,6 +26,10 @@ from ember.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNN
 from ember.nn.modules.sparse import Embedding
 
 __all__ = [
+    "ELU",
+    "GELU",
+    "LeakyReLU",
+    "Softplus",
     "CrossEntropyLoss",
     "Embedding",
     "Flatten",

@@ -112,58 +112,70 @@ def linear(input, weight, bias=None) -> Tensor:
 # ---- activations --------------------------------------------------------------------------
 
 
-class ReLU(Function):
+class Activation(Function):
+    """One fused C++ pass each way for every pointwise activation. Backward reads the forward
+    input x (relu, leaky_relu, elu, gelu, softplus) or output y (sigmoid, tanh)."""
+
+    _FROM_OUTPUT = ("sigmoid", "tanh")
+
     @staticmethod
-    def forward(ctx, x):
-        y = np.maximum(x, 0)
-        ctx.save_for_backward(y)
+    def forward(ctx, x, name, params):
+        x = _contig(x)
+        y = _C.activation_forward(name, x, **params)
+        ctx.save_for_backward(y if name in Activation._FROM_OUTPUT else x)
+        ctx.act, ctx.params = name, params
         return y
 
     @staticmethod
     def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return g * (y > 0)
+        (saved,) = ctx.saved_tensors
+        g = _contig(g.astype(saved.dtype, copy=False))
+        return _C.activation_backward(ctx.act, g, saved, **ctx.params), None, None
+
+
+_NO_PARAMS: dict = {}
+
+
+def _activation(op: str, input, params=_NO_PARAMS) -> Tensor:
+    return Activation.apply(_float_input(input, op), op, params)
 
 
 def relu(input, inplace: bool = False) -> Tensor:
     """max(x, 0), elementwise. (``inplace`` is accepted for PyTorch compatibility.)"""
-    return ReLU.apply(_float_input(input, "relu"))
+    return _activation("relu", input)
 
 
-class Sigmoid(Function):
-    @staticmethod
-    def forward(ctx, x):
-        # scalar math: 1/(1+exp(-x)) overflows exp for x << 0; this form never does.
-        e = np.exp(-np.abs(x))
-        y = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-        ctx.save_for_backward(y)
-        return y
+def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x if x > 0 else negative_slope * x."""
+    return _activation("leaky_relu", input, {"alpha": float(negative_slope)})
 
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return g * y * (1 - y)
+
+def elu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x if x > 0 else alpha * (exp(x) - 1)."""
+    return _activation("elu", input, {"alpha": float(alpha)})
+
+
+def gelu(input, approximate: str = "none") -> Tensor:
+    """x * Phi(x) (exact, with erf) or its tanh approximation (approximate='tanh')."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return _activation("gelu", input, {"approximate": approximate})
 
 
 def sigmoid(input) -> Tensor:
-    return Sigmoid.apply(_float_input(input, "sigmoid"))
-
-
-class Tanh(Function):
-    @staticmethod
-    def forward(ctx, x):
-        y = np.tanh(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return g * (1 - y * y)
+    """1 / (1 + exp(-x)), without overflow for any x."""
+    return _activation("sigmoid", input)
 
 
 def tanh(input) -> Tensor:
-    return Tanh.apply(_float_input(input, "tanh"))
+    return _activation("tanh", input)
+
+
+def softplus(input, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (PyTorch's rule)."""
+    if beta == 0:
+        raise ValueError("softplus: beta must be nonzero")
+    return _activation("softplus", input, {"beta": float(beta), "threshold": float(threshold)})
 
 
 # ---- softmax ------------------------------------------------------------------------------
@@ -290,7 +302,8 @@ class NLLLoss(Function):
             return losses.reshape(target.shape)
         total = losses.sum()
         if reduction == "mean":
-            total = total / w.sum()
+            with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: NaN, as PyTorch
+                total = total / w.sum()
         return np.asarray(total, dtype=logp.dtype)
 
     @staticmethod
@@ -302,7 +315,8 @@ class NLLLoss(Function):
         if reduction == "none":
             coef = coef * g.reshape(-1)
         elif reduction == "mean":
-            coef = coef * (g / w.sum())
+            with np.errstate(invalid="ignore", divide="ignore"):
+                coef = coef * (g / w.sum())
         else:
             coef = coef * g
         grows = np.zeros((m, c), dtype=w.dtype)
@@ -405,7 +419,8 @@ def cross_entropy(
             denom = keep.sum()
         else:
             denom = w[np.where(keep, t, 0)][keep].sum()
-        smooth = smooth.sum() / denom
+        with np.errstate(invalid="ignore", divide="ignore"):
+            smooth = smooth.sum() / denom
     elif reduction == "sum":
         smooth = smooth.sum()
     return nll * (1 - label_smoothing) + smooth * (label_smoothing / c)
@@ -746,9 +761,12 @@ def embedding(input, weight, padding_idx=None) -> Tensor:
 
 __all__ = [
     "cross_entropy",
+    "elu",
     "embedding",
+    "gelu",
     "gru_cell",
     "gru_layer",
+    "leaky_relu",
     "linear",
     "log_softmax",
     "lstm_cell",
@@ -760,5 +778,6 @@ __all__ = [
     "rnn_layer",
     "sigmoid",
     "softmax",
+    "softplus",
     "tanh",
 ]
