@@ -1,10 +1,6 @@
 """ember.nn: layers, losses, functional ops, initialisers."""
 
-<<<<<<< HEAD
 from ember.nn import functional, init, seq2seq, utils
-from ember.nn.modules.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
-=======
-from ember.nn import functional, init
 from ember.nn.modules.activation import (
     ELU,
     GELU,
@@ -16,7 +12,6 @@ from ember.nn.modules.activation import (
     Softplus,
     Tanh,
 )
->>>>>>> main
 from ember.nn.modules.container import ModuleDict, ModuleList, Sequential
 from ember.nn.modules.flatten import Flatten
 from ember.nn.modules.linear import Identity, Linear
