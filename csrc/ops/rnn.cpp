@@ -26,20 +26,21 @@
 
 #include "common.h"
 #include "gemm/gemm.h"
+#include "vecmath.h"
 
 namespace ember {
 
 namespace {
 
-// TODO(vecmath): switch to the vectorised exp/tanh of vecmath.h once it lands in main; these
-// scalar calls keep the pointwise passes from auto-vectorising.
+// Activations from vecmath.h: branch-free, so the pointwise passes auto-vectorise (the file is
+// built with -fno-trapping-math, see CMakeLists.txt).
 template <typename T>
 inline T sigmoid(T a) {
-  return T(1) / (T(1) + std::exp(-a));
+  return vsigmoid(a);
 }
 template <typename T>
 inline T tanh_(T a) {
-  return std::tanh(a);
+  return vtanh(a);
 }
 
 // Pointwise passes: f(n, j0, j1) over row n, columns [j0, j1) of the (N, H) state, in blocks so
