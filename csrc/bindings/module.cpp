@@ -13,6 +13,7 @@ void bind_gemm(py::module_& m);
 void bind_layernorm(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_pool2d(py::module_& m);
+void bind_rnn(py::module_& m);
 void bind_softmax(py::module_& m);
 }  // namespace ember
 
@@ -42,5 +43,6 @@ PYBIND11_MODULE(_C, m) {
   ember::bind_layernorm(m);
   ember::bind_optim(m);
   ember::bind_pool2d(m);
+  ember::bind_rnn(m);
   ember::bind_softmax(m);
 }

@@ -618,7 +618,136 @@ def _lenet_step_case() -> dict:
     return impls
 
 
+# ---- recurrent layers ---------------------------------------------------------------------
+# One LSTM / GRU layer, seq 50, batch 32, input 128, hidden 256, float32, time-major: ember's
+# nn.LSTM / nn.GRU vs a NumPy time loop (input projection batched: a fair baseline) vs torch.nn.
+
+_RNN_T, _RNN_N, _RNN_I, _RNN_H = 50, 32, 128, 256
+
+
+def _sig(a):
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+def _numpy_lstm_forward(x, h0, c0, w_ih, w_hh, b):
+    T, N, I = x.shape
+    H = h0.shape[1]
+    xp = (x.reshape(T * N, I) @ w_ih.T + b).reshape(T, N, 4 * H)
+    h, c = h0, c0
+    ys, gs, cs = [], [], []
+    for t in range(T):
+        a = xp[t] + h @ w_hh.T
+        i, f = _sig(a[:, :H]), _sig(a[:, H : 2 * H])
+        g, o = np.tanh(a[:, 2 * H : 3 * H]), _sig(a[:, 3 * H :])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        ys.append(h)
+        gs.append((i, f, g, o))
+        cs.append(c)
+    return np.stack(ys), gs, cs
+
+
+def _numpy_lstm_forward_backward(x, h0, c0, w_ih, w_hh, b, dy):
+    y, gs, cs = _numpy_lstm_forward(x, h0, c0, w_ih, w_hh, b)
+    T, N, I = x.shape
+    H = h0.shape[1]
+    dh = np.zeros((N, H), x.dtype)
+    dc = np.zeros((N, H), x.dtype)
+    dgates = np.empty((T, N, 4 * H), x.dtype)
+    for t in range(T - 1, -1, -1):
+        i, f, g, o = gs[t]
+        c_prev = cs[t - 1] if t > 0 else c0
+        dh = dh + dy[t]
+        tc = np.tanh(cs[t])
+        dc = dc + dh * o * (1 - tc * tc)
+        dgates[t, :, :H] = dc * g * i * (1 - i)
+        dgates[t, :, H : 2 * H] = dc * c_prev * f * (1 - f)
+        dgates[t, :, 2 * H : 3 * H] = dc * i * (1 - g * g)
+        dgates[t, :, 3 * H :] = dh * tc * o * (1 - o)
+        dc = dc * f
+        dh = dgates[t] @ w_hh
+    dg = dgates.reshape(T * N, 4 * H)
+    h_prev = np.concatenate([h0[None], y[:-1]]).reshape(T * N, H)
+    return dg @ w_ih, dg.T @ x.reshape(T * N, I), dg.T @ h_prev, dg.sum(0)
+
+
+def _numpy_gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh):
+    T, N, I = x.shape
+    H = h0.shape[1]
+    xp = (x.reshape(T * N, I) @ w_ih.T + b_ih).reshape(T, N, 3 * H)
+    h, ys = h0, []
+    for t in range(T):
+        gh = h @ w_hh.T + b_hh
+        r = _sig(xp[t, :, :H] + gh[:, :H])
+        z = _sig(xp[t, :, H : 2 * H] + gh[:, H : 2 * H])
+        n = np.tanh(xp[t, :, 2 * H :] + r * gh[:, 2 * H :])
+        h = (1 - z) * n + z * h
+        ys.append(h)
+    return np.stack(ys)
+
+
+def _rnn_case(kind: str, backward: bool) -> dict:
+    import ember
+    from ember import nn
+
+    T, N, I, H = _RNN_T, _RNN_N, _RNN_I, _RNN_H
+    rng = _rng()
+    x = rng.standard_normal((T, N, I)).astype(np.float32)
+    h0 = rng.uniform(-0.5, 0.5, (1, N, H)).astype(np.float32)
+    c0 = rng.uniform(-0.5, 0.5, (1, N, H)).astype(np.float32)
+    dy = rng.standard_normal((T, N, H)).astype(np.float32)
+    ember.manual_seed(0)
+    m = (nn.LSTM if kind == "lstm" else nn.GRU)(I, H)
+    hx = (h0, c0) if kind == "lstm" else h0
+    xe = ember.tensor(x, requires_grad=backward)
+
+    def ours():
+        if backward:
+            m.zero_grad()
+            y, _ = m(xe, hx)
+            y.backward(dy)
+            return
+        with ember.no_grad():
+            m(xe, hx)
+
+    w = {k: v.numpy() for k, v in m.state_dict().items()}
+    w_ih, w_hh, b_ih, b_hh = w["weight_ih_l0"], w["weight_hh_l0"], w["bias_ih_l0"], w["bias_hh_l0"]
+    if kind == "gru":
+        impls = {
+            "ember": ours,
+            "numpy": lambda: _numpy_gru_forward(x, h0[0], w_ih, w_hh, b_ih, b_hh),
+        }
+    elif backward:
+        impls = {"ember": ours, "numpy": lambda: _numpy_lstm_forward_backward(
+            x, h0[0], c0[0], w_ih, w_hh, b_ih + b_hh, dy)}  # fmt: skip
+    else:
+        impls = {"ember": ours, "numpy": lambda: _numpy_lstm_forward(
+            x, h0[0], c0[0], w_ih, w_hh, b_ih + b_hh)}  # fmt: skip
+    torch = _torch()
+    if torch is not None:
+        tm = (torch.nn.LSTM if kind == "lstm" else torch.nn.GRU)(I, H)
+        tm.load_state_dict({k: torch.from_numpy(v) for k, v in w.items()})
+        tx = torch.tensor(x, requires_grad=backward)
+        thx = tuple(map(torch.from_numpy, hx)) if kind == "lstm" else torch.from_numpy(h0)
+        tdy = torch.from_numpy(dy)
+
+        def theirs():
+            if backward:
+                tm.zero_grad(set_to_none=True)
+                tx.grad = None
+                tm(tx, thx)[0].backward(tdy)
+                return
+            with torch.no_grad():
+                tm(tx, thx)
+
+        impls["torch"] = theirs
+    return impls
+
+
 workload("lenet5_step/28x28/b64", "lenet")(_lenet_step_case)
+workload("lstm/T50-N32-I128-H256/fwd", "rnn")(lambda: _rnn_case("lstm", False))
+workload("lstm/T50-N32-I128-H256/fwd+bwd", "rnn")(lambda: _rnn_case("lstm", True))
+workload("gru/T50-N32-I128-H256/fwd", "rnn")(lambda: _rnn_case("gru", False))
 
 
 # ---- framework overhead -------------------------------------------------------------------

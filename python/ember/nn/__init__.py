@@ -1,6 +1,6 @@
 """ember.nn: layers, losses, functional ops, initialisers."""
 
-from ember.nn import functional, init, utils
+from ember.nn import functional, init, seq2seq, utils
 from ember.nn.modules.activation import (
     ELU,
     GELU,
@@ -38,6 +38,8 @@ from ember.nn.modules.positional import (
     PositionalEncoding,
     sinusoidal_positional_encoding,
 )
+from ember.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from ember.nn.modules.sparse import Embedding
 from ember.nn.modules.transformer import (
     Transformer,
     TransformerDecoder,
@@ -58,12 +60,17 @@ __all__ = [
     "CrossEntropyLoss",
     "Dropout",
     "ELU",
+    "Embedding",
     "Flatten",
     "GELU",
+    "GRU",
+    "GRUCell",
     "HingeEmbeddingLoss",
     "HuberLoss",
     "Identity",
     "L1Loss",
+    "LSTM",
+    "LSTMCell",
     "LayerNorm",
     "LeakyReLU",
     "LearnedPositionalEmbedding",
@@ -79,6 +86,10 @@ __all__ = [
     "NLLLoss",
     "Parameter",
     "PositionalEncoding",
+    "RNN",
+    "RNNBase",
+    "RNNCell",
+    "RNNCellBase",
     "ReLU",
     "Sequential",
     "Sigmoid",
@@ -94,6 +105,7 @@ __all__ = [
     "functional",
     "generate_square_subsequent_mask",
     "init",
+    "seq2seq",
     "sinusoidal_positional_encoding",
     "utils",
 ]

@@ -1292,33 +1292,372 @@ def batch_norm(
     )
 
 
+# ---- recurrent layers ---------------------------------------------------------------------
+# One layer in one direction over a whole sequence, time-major (csrc/ops/rnn.cpp). nn.RNN /
+# nn.LSTM / nn.GRU stack layers and directions on these; the cells are the T = 1 case.
+# lengths: None or int64 (N,) in [1, T]: steps t >= lengths[n] leave sequence n's state unchanged,
+# output zeros and get no gradient (pack_padded_sequence semantics).
+
+
+def _grad_arr(g: np.ndarray, dtype) -> np.ndarray:
+    return np.ascontiguousarray(g, dtype=dtype)
+
+
+class LSTMLayer(Function):
+    # x (T,N,I), h0, c0 (N,H), w_ih (4H,I), w_hh (4H,H), b_ih, b_hh (4H,) or None
+    # -> y (T,N,H), h_n (N,H), c_n (N,H)
+    @staticmethod
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse):
+        y, h_n, c_n, gates, cells = _C.lstm_forward(
+            x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse
+        )
+        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, y, gates, cells)
+        ctx.opts = (b_ih is not None, lengths, reverse)
+        return y, h_n, c_n
+
+    @staticmethod
+    def backward(ctx, dy, dh_n, dc_n):
+        x, h0, c0, w_ih, w_hh, y, gates, cells = ctx.saved_tensors
+        has_bias, lengths, reverse = ctx.opts
+        dt = x.dtype
+        dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh = _C.lstm_backward(
+            _grad_arr(dy, dt), _grad_arr(dh_n, dt), _grad_arr(dc_n, dt),
+            x, h0, c0, w_ih, w_hh, has_bias, lengths, reverse, y, gates, cells,
+        )  # fmt: skip
+        return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, None, None
+
+
+class GRULayer(Function):
+    # x (T,N,I), h0 (N,H), w_ih (3H,I), w_hh (3H,H), b_ih, b_hh (3H,) or None -> y, h_n
+    @staticmethod
+    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse):
+        y, h_n, gates, hn = _C.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse)
+        ctx.save_for_backward(x, h0, w_ih, w_hh, y, gates, hn)
+        ctx.opts = (b_ih is not None, lengths, reverse)
+        return y, h_n
+
+    @staticmethod
+    def backward(ctx, dy, dh_n):
+        x, h0, w_ih, w_hh, y, gates, hn = ctx.saved_tensors
+        has_bias, lengths, reverse = ctx.opts
+        dt = x.dtype
+        dx, dh0, dw_ih, dw_hh, db_ih, db_hh = _C.gru_backward(
+            _grad_arr(dy, dt), _grad_arr(dh_n, dt),
+            x, h0, w_ih, w_hh, has_bias, lengths, reverse, y, gates, hn,
+        )  # fmt: skip
+        return dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None
+
+
+class RNNLayer(Function):
+    # x (T,N,I), h0 (N,H), w_ih (H,I), w_hh (H,H), b_ih, b_hh (H,) or None -> y, h_n
+    @staticmethod
+    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity):
+        y, h_n = _C.rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity)
+        ctx.save_for_backward(x, h0, w_ih, w_hh, y)
+        ctx.opts = (b_ih is not None, lengths, reverse, nonlinearity)
+        return y, h_n
+
+    @staticmethod
+    def backward(ctx, dy, dh_n):
+        x, h0, w_ih, w_hh, y = ctx.saved_tensors
+        has_bias, lengths, reverse, nonlinearity = ctx.opts
+        dt = x.dtype
+        dx, dh0, dw_ih, dw_hh, db_ih, db_hh = _C.rnn_backward(
+            _grad_arr(dy, dt), _grad_arr(dh_n, dt),
+            x, h0, w_ih, w_hh, has_bias, lengths, reverse, nonlinearity, y,
+        )  # fmt: skip
+        return dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None, None
+
+
+def _rnn_lengths(lengths, n: int, t: int, op: str):
+    """lengths (list, array or Tensor of ints) -> int64 (N,) with values in [1, T], or None when
+    every sequence is full (the kernels' fast path)."""
+    if lengths is None:
+        return None
+    arr = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{op}: lengths must be integers, got {arr.dtype}")
+    if arr.shape != (n,):
+        raise ValueError(
+            f"{op}: lengths must have shape ({n},) (one per sequence), got {arr.shape}"
+        )
+    if arr.size and (arr.min() < 1 or arr.max() > t):
+        bad = arr[(arr < 1) | (arr > t)][0]
+        raise ValueError(
+            f"{op}: every length must lie in [1, {t}] (the sequence length), got {int(bad)}"
+        )
+    if np.all(arr == t):
+        return None
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, gates):
+    w_ih = _float_input(w_ih, op, "w_ih")
+    dt = w_ih.dtype
+    w_hh = _float_input(w_hh, op, "w_hh", dt)
+    if w_hh.ndim != 2 or w_hh.shape[0] != gates * w_hh.shape[1] or w_hh.shape[1] < 1:
+        raise ValueError(
+            f"{op}: w_hh must have shape ({gates}*hidden_size, hidden_size), got {w_hh.shape}"
+        )
+    h = w_hh.shape[1]
+    if w_ih.ndim != 2 or w_ih.shape[0] != gates * h:
+        raise ValueError(
+            f"{op}: w_ih must have shape ({gates * h}, input_size) for hidden_size {h}, "
+            f"got {w_ih.shape}"
+        )
+    if (b_ih is None) != (b_hh is None):
+        raise ValueError(f"{op}: b_ih and b_hh must both be given or both be None")
+    if b_ih is not None:
+        b_ih = _float_input(b_ih, op, "b_ih", dt)
+        b_hh = _float_input(b_hh, op, "b_hh", dt)
+        for name, b in (("b_ih", b_ih), ("b_hh", b_hh)):
+            if b.shape != (gates * h,):
+                raise ValueError(f"{op}: {name} must have shape ({gates * h},), got {b.shape}")
+    return w_ih, w_hh, b_ih, b_hh, h
+
+
+def _rnn_input(op, input, w_ih):
+    x = _float_input(input, op, "input", w_ih.dtype)
+    if x.ndim != 3:
+        raise ValueError(f"{op}: input must be 3-D (seq_len, batch, input_size), got {x.shape}")
+    if x.shape[2] != w_ih.shape[1]:
+        raise ValueError(
+            f"{op}: input.size(-1) must be equal to input_size. Expected {w_ih.shape[1]}, "
+            f"got {x.shape[2]} (input shape {x.shape})"
+        )
+    if x.shape[0] < 1 or x.shape[1] < 1:
+        raise ValueError(f"{op}: input must have at least one step and one sequence, got {x.shape}")
+    return x
+
+
+def _rnn_state(op, s, name, n, h, dtype):
+    if s is None:
+        return np.zeros((n, h), dtype)
+    s = _float_input(s, op, name, dtype)
+    if s.shape != (n, h):
+        raise ValueError(f"{op}: Expected {name} of shape {(n, h)}, got {s.shape}")
+    if isinstance(s, Tensor) and not s.requires_grad:
+        return _contig(s.data)
+    return s
+
+
+def _contig_t(t):
+    """A Tensor argument's array must be C-contiguous before it reaches _C."""
+    if isinstance(t, Tensor) and not t.data.flags.c_contiguous:
+        return t.contiguous()
+    return t
+
+
+def lstm_layer(input, hx, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, reverse=False):
+    """One LSTM layer in one direction over a whole sequence (PyTorch's formulation, gate order
+    i, f, g, o).
+
+    Args:
+        input: (T, N, input_size), time-major.
+        hx: (h0, c0), each (N, hidden_size), or None for zeros.
+        w_ih (4H, input_size), w_hh (4H, H), b_ih, b_hh (4H,) or both None.
+        lengths: None or N ints in [1, T]: sequence n uses steps [0, lengths[n]); padded steps
+            output zeros and change neither the final state nor any gradient.
+        reverse: run from the last step (each sequence from its own last valid step).
+
+    Returns:
+        (output (T, N, H), (h_n (N, H), c_n (N, H)))
+    """
+    op = "lstm"
+    w_ih, w_hh, b_ih, b_hh, h = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 4)
+    x = _rnn_input(op, input, w_ih)
+    n = x.shape[1]
+    if hx is None:
+        hx = (None, None)
+    elif not isinstance(hx, tuple | list) or len(hx) != 2:
+        raise TypeError(f"{op}: hx must be a tuple (h0, c0) or None")
+    h0 = _rnn_state(op, hx[0], "h0", n, h, w_ih.dtype)
+    c0 = _rnn_state(op, hx[1], "c0", n, h, w_ih.dtype)
+    lens = _rnn_lengths(lengths, n, x.shape[0], op)
+    args = [_contig_t(a) for a in (x, h0, c0, w_ih, w_hh, b_ih, b_hh)]
+    y, h_n, c_n = LSTMLayer.apply(*args, lens, bool(reverse))
+    return y, (h_n, c_n)
+
+
+def gru_layer(input, hx, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, reverse=False):
+    """One GRU layer in one direction (gate order r, z, n; r multiplies W_hn h + b_hn).
+
+    Shape: input (T, N, I), hx (N, H) or None, w_ih (3H, I), w_hh (3H, H), b_* (3H,) or None
+    -> (output (T, N, H), h_n (N, H)). ``lengths`` and ``reverse`` as in :func:`lstm_layer`.
+    """
+    op = "gru"
+    w_ih, w_hh, b_ih, b_hh, h = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 3)
+    x = _rnn_input(op, input, w_ih)
+    h0 = _rnn_state(op, hx, "h0", x.shape[1], h, w_ih.dtype)
+    lens = _rnn_lengths(lengths, x.shape[1], x.shape[0], op)
+    args = [_contig_t(a) for a in (x, h0, w_ih, w_hh, b_ih, b_hh)]
+    return GRULayer.apply(*args, lens, bool(reverse))
+
+
+def rnn_layer(
+    input, hx, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, reverse=False, nonlinearity="tanh"
+):
+    """One Elman RNN layer in one direction: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh).
+
+    Shape: input (T, N, I), hx (N, H) or None, w_ih (H, I), w_hh (H, H), b_* (H,) or None
+    -> (output (T, N, H), h_n (N, H)). ``nonlinearity`` is 'tanh' or 'relu'.
+    """
+    op = "rnn"
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"{op}: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    w_ih, w_hh, b_ih, b_hh, h = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 1)
+    x = _rnn_input(op, input, w_ih)
+    h0 = _rnn_state(op, hx, "h0", x.shape[1], h, w_ih.dtype)
+    lens = _rnn_lengths(lengths, x.shape[1], x.shape[0], op)
+    args = [_contig_t(a) for a in (x, h0, w_ih, w_hh, b_ih, b_hh)]
+    return RNNLayer.apply(*args, lens, bool(reverse), nonlinearity)
+
+
+def _cell_input(op, input, w_ih):
+    x = _float_input(input, op, "input", w_ih.dtype)
+    if x.ndim not in (1, 2):
+        raise ValueError(f"{op}: input must be 1-D or 2-D (batch, input_size), got {x.shape}")
+    if x.shape[-1] != w_ih.shape[1]:
+        raise ValueError(
+            f"{op}: input has inconsistent input_size: got {x.shape[-1]} expected {w_ih.shape[1]}"
+        )
+    return x
+
+
+def _unbatch(t, unbatched):
+    return t.reshape(t.shape[1:]) if unbatched else t
+
+
+def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One LSTM step. input (N, I) or (I,), hx (h, c) each (N, H) / (H,) or None
+    -> (h', c')."""
+    op = "lstm_cell"
+    w_ih, w_hh, b_ih, b_hh, h = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 4)
+    x = _cell_input(op, input, w_ih)
+    unb = x.ndim == 1
+    x = x.reshape(1, 1, -1) if unb else x.reshape(1, *x.shape)
+    hx = (None, None) if hx is None else hx
+    if not isinstance(hx, tuple | list) or len(hx) != 2:
+        raise TypeError(f"{op}: hx must be a tuple (h, c) or None")
+    states = [s if s is None or not unb else _unbatched_state(op, s, h) for s in hx]
+    y, (h_n, c_n) = lstm_layer(x, tuple(states), w_ih, w_hh, b_ih, b_hh)
+    return _unbatch(h_n, unb), _unbatch(c_n, unb)
+
+
+def _unbatched_state(op, s, h):
+    s = s if isinstance(s, Tensor) else Tensor(np.asarray(s))
+    if s.ndim != 1:
+        raise ValueError(f"{op}: for 1-D input the state must be 1-D ({h},), got {s.shape}")
+    return s.reshape(1, -1)
+
+
+def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One GRU step. input (N, I) or (I,), hx (N, H) / (H,) or None -> h'."""
+    op = "gru_cell"
+    w_ih, w_hh, b_ih, b_hh, h = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 3)
+    x = _cell_input(op, input, w_ih)
+    unb = x.ndim == 1
+    x = x.reshape(1, 1, -1) if unb else x.reshape(1, *x.shape)
+    if hx is not None and unb:
+        hx = _unbatched_state(op, hx, h)
+    _, h_n = gru_layer(x, hx, w_ih, w_hh, b_ih, b_hh)
+    return _unbatch(h_n, unb)
+
+
+def rnn_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
+    """One Elman RNN step. input (N, I) or (I,), hx (N, H) / (H,) or None -> h'."""
+    op = "rnn_cell"
+    w_ih, w_hh, b_ih, b_hh, h = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 1)
+    x = _cell_input(op, input, w_ih)
+    unb = x.ndim == 1
+    x = x.reshape(1, 1, -1) if unb else x.reshape(1, *x.shape)
+    if hx is not None and unb:
+        hx = _unbatched_state(op, hx, h)
+    _, h_n = rnn_layer(x, hx, w_ih, w_hh, b_ih, b_hh, nonlinearity=nonlinearity)
+    return _unbatch(h_n, unb)
+
+
+# ---- embedding ----------------------------------------------------------------------------
+
+
+class Embedding(Function):
+    # indices (*) int64, weight (V, D) -> (*, D) = weight[indices]; dweight: scatter-add of the
+    # output gradient rows (repeated indices add up), zero at padding_idx.
+    @staticmethod
+    def forward(ctx, indices, weight, padding_idx):
+        ctx.meta = (indices, weight.shape, padding_idx)
+        return weight[indices]
+
+    @staticmethod
+    def backward(ctx, g):
+        indices, shape, padding_idx = ctx.meta
+        dw = np.zeros(shape, dtype=g.dtype)
+        np.add.at(dw, indices.reshape(-1), g.reshape(-1, shape[1]))
+        if padding_idx is not None:
+            dw[padding_idx] = 0
+        return None, dw, None
+
+
+def embedding(input, weight, padding_idx=None) -> Tensor:
+    """Rows of ``weight`` picked by integer indices.
+
+    Args:
+        input: integer indices of any shape, each in [0, num_embeddings).
+        weight: (num_embeddings, embedding_dim).
+        padding_idx: this row gets no gradient (negative values count from the end).
+
+    Shape: input (*) -> (*, embedding_dim).
+    """
+    weight = _float_input(weight, "embedding", "weight")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D, got shape {weight.shape}")
+    idx = np.asarray(input.data if isinstance(input, Tensor) else input)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got {idx.dtype}")
+    v = weight.shape[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= v):
+        bad = idx[(idx < 0) | (idx >= v)].reshape(-1)[0]
+        raise IndexError(f"embedding: index {int(bad)} is out of range for {v} embeddings")
+    if padding_idx is not None:
+        if not -v <= padding_idx < v:
+            raise ValueError(f"embedding: padding_idx must be within num_embeddings ({v})")
+        padding_idx = int(padding_idx) % v
+    return Embedding.apply(idx.astype(np.int64, copy=False), weight, padding_idx)
+
+
 __all__ = [
+    "adaptive_avg_pool2d",
+    "avg_pool2d",
+    "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "conv2d",
     "cross_entropy",
     "dropout",
     "elu",
+    "embedding",
     "gelu",
-    "layer_norm",
+    "gru_cell",
+    "gru_layer",
     "hinge_embedding_loss",
     "huber_loss",
     "l1_loss",
+    "layer_norm",
     "leaky_relu",
     "linear",
     "log_softmax",
+    "lstm_cell",
+    "lstm_layer",
+    "max_pool2d",
     "mse_loss",
     "multi_margin_loss",
     "nll_loss",
     "relu",
+    "rnn_cell",
+    "rnn_layer",
     "scaled_dot_product_attention",
     "sigmoid",
     "softmax",
     "softplus",
     "tanh",
-    # convolution, pooling, batch norm
-    "adaptive_avg_pool2d",
-    "avg_pool2d",
-    "batch_norm",
-    "conv2d",
-    "max_pool2d",
 ]

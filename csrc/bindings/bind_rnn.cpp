@@ -1,0 +1,378 @@
+// Bindings for csrc/ops/rnn.cpp: whole-sequence LSTM / GRU / Elman RNN, one layer, one direction.
+// Checks every dtype, contiguity and shape, allocates fresh outputs, releases the GIL.
+#include <string>
+
+#include "bind_util.h"
+
+namespace ember {
+
+// csrc/ops/rnn.cpp (see the shape contracts there).
+template <typename T>
+void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, const T* x, const T* h0, const T* c0,
+                  const T* w_ih, const T* w_hh, const T* b_ih, const T* b_hh,
+                  const int64_t* lengths, int64_t T_, int64_t N, int64_t I, int64_t H,
+                  bool reverse);
+template <typename T>
+void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T* dy,
+                   const T* dh_n, const T* dc_n, const T* x, const T* h0, const T* c0,
+                   const T* w_ih, const T* w_hh, const T* y, const T* gates, const T* cells,
+                   const int64_t* lengths, int64_t T_, int64_t N, int64_t I, int64_t H,
+                   bool reverse);
+template <typename T>
+void gru_forward(T* y, T* h_n, T* gates, T* hn, const T* x, const T* h0, const T* w_ih,
+                 const T* w_hh, const T* b_ih, const T* b_hh, const int64_t* lengths, int64_t T_,
+                 int64_t N, int64_t I, int64_t H, bool reverse);
+template <typename T>
+void gru_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T* dy, const T* dh_n,
+                  const T* x, const T* h0, const T* w_ih, const T* w_hh, const T* y, const T* gates,
+                  const T* hn, const int64_t* lengths, int64_t T_, int64_t N, int64_t I, int64_t H,
+                  bool reverse);
+template <typename T>
+void rnn_forward(T* y, T* h_n, const T* x, const T* h0, const T* w_ih, const T* w_hh, const T* b_ih,
+                 const T* b_hh, const int64_t* lengths, int64_t T_, int64_t N, int64_t I, int64_t H,
+                 bool reverse, bool relu);
+template <typename T>
+void rnn_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T* dy, const T* dh_n,
+                  const T* x, const T* h0, const T* w_ih, const T* w_hh, const T* y,
+                  const int64_t* lengths, int64_t T_, int64_t N, int64_t I, int64_t H, bool reverse,
+                  bool relu);
+
+namespace {
+
+// Sizes of one call: T steps, N batch, I input, H hidden, G gates.
+struct Dims {
+  int64_t T, N, I, H, G;
+  int64_t GH() const { return G * H; }
+};
+
+// A float array of x's dtype, C-contiguous, of exactly `shape`.
+void check_arg(const py::array& a, const py::array& x, const std::vector<int64_t>& shape,
+               const char* op, const char* name) {
+  require_float(a, op, name);
+  require_same_dtype(x, a, op);
+  require_shape(a, shape, op, name);
+  require_contiguous(a, op, name);
+}
+
+// x (T, N, I), w_ih (G*H, I), w_hh (G*H, H): the sizes every other shape is checked against.
+Dims check_core(const py::array& x, const py::array& w_ih, const py::array& w_hh, int64_t G,
+                const char* op) {
+  require_float(x, op, "x");
+  require_float(w_ih, op, "w_ih");
+  require_float(w_hh, op, "w_hh");
+  require_same_dtype(x, w_ih, op);
+  require_same_dtype(x, w_hh, op);
+  EMBER_CHECK(x.ndim() == 3, op, ": x must be 3-D (T, N, input_size), got shape ",
+              shape_str(shape_of(x)));
+  EMBER_CHECK(w_hh.ndim() == 2 && w_hh.shape(0) == G * w_hh.shape(1) && w_hh.shape(1) >= 1, op,
+              ": w_hh must have shape (", G, "*hidden_size, hidden_size), got ",
+              shape_str(shape_of(w_hh)));
+  Dims d{x.shape(0), x.shape(1), x.shape(2), w_hh.shape(1), G};
+  EMBER_CHECK(d.T >= 1 && d.N >= 1 && d.I >= 1, op,
+              ": x must have at least one step, batch row and feature, got shape ",
+              shape_str(shape_of(x)));
+  EMBER_CHECK(w_ih.ndim() == 2 && w_ih.shape(0) == d.GH() && w_ih.shape(1) == d.I, op,
+              ": w_ih must have shape ", shape_str({d.GH(), d.I}), " for x of shape ",
+              shape_str(shape_of(x)), " and hidden_size ", d.H, ", got ",
+              shape_str(shape_of(w_ih)));
+  require_contiguous(x, op, "x");
+  require_contiguous(w_ih, op, "w_ih");
+  require_contiguous(w_hh, op, "w_hh");
+  numel_checked({d.T, d.N, d.GH()}, op);
+  numel_checked({d.T, d.N, d.I}, op);
+  return d;
+}
+
+// An optional state / gradient of shape `shape`: null pointer when None.
+const void* optional_arg(const py::object& o, const py::array& x, const std::vector<int64_t>& shape,
+                         const char* op, const char* name) {
+  if (o.is_none()) return nullptr;
+  if (!py::isinstance<py::array>(o))
+    throw py::type_error(std::string(op) + ": " + name + " must be a NumPy array or None");
+  const py::array a = py::reinterpret_borrow<py::array>(o);
+  check_arg(a, x, shape, op, name);
+  return a.data();
+}
+
+// lengths: None or int64 (N,) with values in [1, T].
+const int64_t* check_lengths(const py::object& o, const Dims& d, const char* op) {
+  if (o.is_none()) return nullptr;
+  if (!py::isinstance<py::array>(o))
+    throw py::type_error(std::string(op) + ": lengths must be a NumPy int64 array or None");
+  const py::array a = py::reinterpret_borrow<py::array>(o);
+  if (!a.dtype().is(py::dtype::of<int64_t>()))
+    throw py::type_error(std::string(op) + ": lengths must be int64, got " +
+                         std::string(py::str(a.dtype())));
+  require_shape(a, {d.N}, op, "lengths");
+  require_contiguous(a, op, "lengths");
+  const int64_t* l = static_cast<const int64_t*>(a.data());
+  for (int64_t n = 0; n < d.N; ++n)
+    EMBER_CHECK(l[n] >= 1 && l[n] <= d.T, op, ": lengths must lie in [1, T] = [1, ", d.T,
+                "], got lengths[", n, "] = ", l[n]);
+  return l;
+}
+
+// b_ih, b_hh: both None or both (G*H,) arrays.
+std::pair<const void*, const void*> check_biases(const py::object& b_ih, const py::object& b_hh,
+                                                 const py::array& x, const Dims& d,
+                                                 const char* op) {
+  EMBER_CHECK(b_ih.is_none() == b_hh.is_none(), op,
+              ": b_ih and b_hh must both be arrays or both be None");
+  return {optional_arg(b_ih, x, {d.GH()}, op, "b_ih"), optional_arg(b_hh, x, {d.GH()}, op, "b_hh")};
+}
+
+template <typename T>
+const T* cp(const void* p) {
+  return static_cast<const T*>(p);
+}
+template <typename T>
+T* mp(const py::object& o) {
+  if (o.is_none()) return nullptr;
+  py::array a = py::reinterpret_borrow<py::array>(o);
+  return ptr<T>(a);
+}
+
+// ---- LSTM -----------------------------------------------------------------------------------
+
+py::tuple lstm_forward_py(const py::array& x, const py::array& h0, const py::array& c0,
+                          const py::array& w_ih, const py::array& w_hh, const py::object& b_ih,
+                          const py::object& b_hh, const py::object& lengths, bool reverse) {
+  const char* op = "lstm_forward";
+  const Dims d = check_core(x, w_ih, w_hh, 4, op);
+  check_arg(h0, x, {d.N, d.H}, op, "h0");
+  check_arg(c0, x, {d.N, d.H}, op, "c0");
+  const auto bias = check_biases(b_ih, b_hh, x, d, op);
+  const void *bi = bias.first, *bh = bias.second;
+  const int64_t* len = check_lengths(lengths, d, op);
+  py::array y = empty_like_dtype(x, {d.T, d.N, d.H});
+  py::array h_n = empty_like_dtype(x, {d.N, d.H});
+  py::array c_n = empty_like_dtype(x, {d.N, d.H});
+  py::array gates = empty_like_dtype(x, {d.T, d.N, d.GH()});
+  py::array cells = empty_like_dtype(x, {d.T, d.N, d.H});
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    T *py_ = ptr<T>(y), *hn = ptr<T>(h_n), *cn = ptr<T>(c_n), *g = ptr<T>(gates),
+      *cs = ptr<T>(cells);
+    py::gil_scoped_release release;
+    lstm_forward<T>(py_, hn, cn, g, cs, cptr<T>(x), cptr<T>(h0), cptr<T>(c0), cptr<T>(w_ih),
+                    cptr<T>(w_hh), cp<T>(bi), cp<T>(bh), len, d.T, d.N, d.I, d.H, reverse);
+  };
+  if (is_f32(x))
+    run(float{});
+  else
+    run(double{});
+  return py::make_tuple(y, h_n, c_n, gates, cells);
+}
+
+py::tuple lstm_backward_py(const py::object& dy, const py::object& dh_n, const py::object& dc_n,
+                           const py::array& x, const py::array& h0, const py::array& c0,
+                           const py::array& w_ih, const py::array& w_hh, bool has_bias,
+                           const py::object& lengths, bool reverse, const py::array& y,
+                           const py::array& gates, const py::array& cells) {
+  const char* op = "lstm_backward";
+  const Dims d = check_core(x, w_ih, w_hh, 4, op);
+  check_arg(h0, x, {d.N, d.H}, op, "h0");
+  check_arg(c0, x, {d.N, d.H}, op, "c0");
+  check_arg(y, x, {d.T, d.N, d.H}, op, "y");
+  check_arg(gates, x, {d.T, d.N, d.GH()}, op, "gates");
+  check_arg(cells, x, {d.T, d.N, d.H}, op, "cells");
+  const void* dyp = optional_arg(dy, x, {d.T, d.N, d.H}, op, "dy");
+  const void* dhp = optional_arg(dh_n, x, {d.N, d.H}, op, "dh_n");
+  const void* dcp = optional_arg(dc_n, x, {d.N, d.H}, op, "dc_n");
+  const int64_t* len = check_lengths(lengths, d, op);
+  py::array dx = empty_like_dtype(x, {d.T, d.N, d.I});
+  py::array dh0 = empty_like_dtype(x, {d.N, d.H});
+  py::array dc0 = empty_like_dtype(x, {d.N, d.H});
+  py::array dw_ih = empty_like_dtype(x, {d.GH(), d.I});
+  py::array dw_hh = empty_like_dtype(x, {d.GH(), d.H});
+  py::object db_ih = has_bias ? py::object(empty_like_dtype(x, {d.GH()})) : py::none();
+  py::object db_hh = has_bias ? py::object(empty_like_dtype(x, {d.GH()})) : py::none();
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    T *a = ptr<T>(dx), *b = ptr<T>(dh0), *c = ptr<T>(dc0), *e = ptr<T>(dw_ih), *f = ptr<T>(dw_hh),
+      *g = mp<T>(db_ih), *h = mp<T>(db_hh);
+    py::gil_scoped_release release;
+    lstm_backward<T>(a, b, c, e, f, g, h, cp<T>(dyp), cp<T>(dhp), cp<T>(dcp), cptr<T>(x),
+                     cptr<T>(h0), cptr<T>(c0), cptr<T>(w_ih), cptr<T>(w_hh), cptr<T>(y),
+                     cptr<T>(gates), cptr<T>(cells), len, d.T, d.N, d.I, d.H, reverse);
+  };
+  if (is_f32(x))
+    run(float{});
+  else
+    run(double{});
+  return py::make_tuple(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh);
+}
+
+// ---- GRU ------------------------------------------------------------------------------------
+
+py::tuple gru_forward_py(const py::array& x, const py::array& h0, const py::array& w_ih,
+                         const py::array& w_hh, const py::object& b_ih, const py::object& b_hh,
+                         const py::object& lengths, bool reverse) {
+  const char* op = "gru_forward";
+  const Dims d = check_core(x, w_ih, w_hh, 3, op);
+  check_arg(h0, x, {d.N, d.H}, op, "h0");
+  const auto bias = check_biases(b_ih, b_hh, x, d, op);
+  const void *bi = bias.first, *bh = bias.second;
+  const int64_t* len = check_lengths(lengths, d, op);
+  py::array y = empty_like_dtype(x, {d.T, d.N, d.H});
+  py::array h_n = empty_like_dtype(x, {d.N, d.H});
+  py::array gates = empty_like_dtype(x, {d.T, d.N, d.GH()});
+  py::array hn = empty_like_dtype(x, {d.T, d.N, d.H});
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    T *a = ptr<T>(y), *b = ptr<T>(h_n), *g = ptr<T>(gates), *h = ptr<T>(hn);
+    py::gil_scoped_release release;
+    gru_forward<T>(a, b, g, h, cptr<T>(x), cptr<T>(h0), cptr<T>(w_ih), cptr<T>(w_hh), cp<T>(bi),
+                   cp<T>(bh), len, d.T, d.N, d.I, d.H, reverse);
+  };
+  if (is_f32(x))
+    run(float{});
+  else
+    run(double{});
+  return py::make_tuple(y, h_n, gates, hn);
+}
+
+py::tuple gru_backward_py(const py::object& dy, const py::object& dh_n, const py::array& x,
+                          const py::array& h0, const py::array& w_ih, const py::array& w_hh,
+                          bool has_bias, const py::object& lengths, bool reverse,
+                          const py::array& y, const py::array& gates, const py::array& hn) {
+  const char* op = "gru_backward";
+  const Dims d = check_core(x, w_ih, w_hh, 3, op);
+  check_arg(h0, x, {d.N, d.H}, op, "h0");
+  check_arg(y, x, {d.T, d.N, d.H}, op, "y");
+  check_arg(gates, x, {d.T, d.N, d.GH()}, op, "gates");
+  check_arg(hn, x, {d.T, d.N, d.H}, op, "hn");
+  const void* dyp = optional_arg(dy, x, {d.T, d.N, d.H}, op, "dy");
+  const void* dhp = optional_arg(dh_n, x, {d.N, d.H}, op, "dh_n");
+  const int64_t* len = check_lengths(lengths, d, op);
+  py::array dx = empty_like_dtype(x, {d.T, d.N, d.I});
+  py::array dh0 = empty_like_dtype(x, {d.N, d.H});
+  py::array dw_ih = empty_like_dtype(x, {d.GH(), d.I});
+  py::array dw_hh = empty_like_dtype(x, {d.GH(), d.H});
+  py::object db_ih = has_bias ? py::object(empty_like_dtype(x, {d.GH()})) : py::none();
+  py::object db_hh = has_bias ? py::object(empty_like_dtype(x, {d.GH()})) : py::none();
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    T *a = ptr<T>(dx), *b = ptr<T>(dh0), *e = ptr<T>(dw_ih), *f = ptr<T>(dw_hh), *g = mp<T>(db_ih),
+      *h = mp<T>(db_hh);
+    py::gil_scoped_release release;
+    gru_backward<T>(a, b, e, f, g, h, cp<T>(dyp), cp<T>(dhp), cptr<T>(x), cptr<T>(h0),
+                    cptr<T>(w_ih), cptr<T>(w_hh), cptr<T>(y), cptr<T>(gates), cptr<T>(hn), len, d.T,
+                    d.N, d.I, d.H, reverse);
+  };
+  if (is_f32(x))
+    run(float{});
+  else
+    run(double{});
+  return py::make_tuple(dx, dh0, dw_ih, dw_hh, db_ih, db_hh);
+}
+
+// ---- Elman RNN ------------------------------------------------------------------------------
+
+bool check_nonlinearity(const std::string& s, const char* op) {
+  EMBER_CHECK(s == "tanh" || s == "relu", op, ": nonlinearity must be 'tanh' or 'relu', got '", s,
+              "'");
+  return s == "relu";
+}
+
+py::tuple rnn_forward_py(const py::array& x, const py::array& h0, const py::array& w_ih,
+                         const py::array& w_hh, const py::object& b_ih, const py::object& b_hh,
+                         const py::object& lengths, bool reverse, const std::string& nonlinearity) {
+  const char* op = "rnn_forward";
+  const bool relu = check_nonlinearity(nonlinearity, op);
+  const Dims d = check_core(x, w_ih, w_hh, 1, op);
+  check_arg(h0, x, {d.N, d.H}, op, "h0");
+  const auto bias = check_biases(b_ih, b_hh, x, d, op);
+  const void *bi = bias.first, *bh = bias.second;
+  const int64_t* len = check_lengths(lengths, d, op);
+  py::array y = empty_like_dtype(x, {d.T, d.N, d.H});
+  py::array h_n = empty_like_dtype(x, {d.N, d.H});
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    T *a = ptr<T>(y), *b = ptr<T>(h_n);
+    py::gil_scoped_release release;
+    rnn_forward<T>(a, b, cptr<T>(x), cptr<T>(h0), cptr<T>(w_ih), cptr<T>(w_hh), cp<T>(bi),
+                   cp<T>(bh), len, d.T, d.N, d.I, d.H, reverse, relu);
+  };
+  if (is_f32(x))
+    run(float{});
+  else
+    run(double{});
+  return py::make_tuple(y, h_n);
+}
+
+py::tuple rnn_backward_py(const py::object& dy, const py::object& dh_n, const py::array& x,
+                          const py::array& h0, const py::array& w_ih, const py::array& w_hh,
+                          bool has_bias, const py::object& lengths, bool reverse,
+                          const std::string& nonlinearity, const py::array& y) {
+  const char* op = "rnn_backward";
+  const bool relu = check_nonlinearity(nonlinearity, op);
+  const Dims d = check_core(x, w_ih, w_hh, 1, op);
+  check_arg(h0, x, {d.N, d.H}, op, "h0");
+  check_arg(y, x, {d.T, d.N, d.H}, op, "y");
+  const void* dyp = optional_arg(dy, x, {d.T, d.N, d.H}, op, "dy");
+  const void* dhp = optional_arg(dh_n, x, {d.N, d.H}, op, "dh_n");
+  const int64_t* len = check_lengths(lengths, d, op);
+  py::array dx = empty_like_dtype(x, {d.T, d.N, d.I});
+  py::array dh0 = empty_like_dtype(x, {d.N, d.H});
+  py::array dw_ih = empty_like_dtype(x, {d.GH(), d.I});
+  py::array dw_hh = empty_like_dtype(x, {d.GH(), d.H});
+  py::object db_ih = has_bias ? py::object(empty_like_dtype(x, {d.GH()})) : py::none();
+  py::object db_hh = has_bias ? py::object(empty_like_dtype(x, {d.GH()})) : py::none();
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    T *a = ptr<T>(dx), *b = ptr<T>(dh0), *e = ptr<T>(dw_ih), *f = ptr<T>(dw_hh), *g = mp<T>(db_ih),
+      *h = mp<T>(db_hh);
+    py::gil_scoped_release release;
+    rnn_backward<T>(a, b, e, f, g, h, cp<T>(dyp), cp<T>(dhp), cptr<T>(x), cptr<T>(h0),
+                    cptr<T>(w_ih), cptr<T>(w_hh), cptr<T>(y), len, d.T, d.N, d.I, d.H, reverse,
+                    relu);
+  };
+  if (is_f32(x))
+    run(float{});
+  else
+    run(double{});
+  return py::make_tuple(dx, dh0, dw_ih, dw_hh, db_ih, db_hh);
+}
+
+}  // namespace
+
+void bind_rnn(py::module_& m) {
+  m.def("lstm_forward", &lstm_forward_py, py::arg("x"), py::arg("h0"), py::arg("c0"),
+        py::arg("w_ih"), py::arg("w_hh"), py::arg("b_ih") = py::none(),
+        py::arg("b_hh") = py::none(), py::arg("lengths") = py::none(), py::arg("reverse") = false,
+        "One LSTM layer, one direction, over a whole sequence. x (T, N, I), h0/c0 (N, H), "
+        "w_ih (4H, I), w_hh (4H, H), b_ih/b_hh (4H,) or None, lengths int64 (N,) or None -> "
+        "(y (T, N, H), h_n (N, H), c_n (N, H), gates (T, N, 4H), cells (T, N, H)).");
+  m.def("lstm_backward", &lstm_backward_py, py::arg("dy"), py::arg("dh_n"), py::arg("dc_n"),
+        py::arg("x"), py::arg("h0"), py::arg("c0"), py::arg("w_ih"), py::arg("w_hh"),
+        py::arg("has_bias"), py::arg("lengths"), py::arg("reverse"), py::arg("y"), py::arg("gates"),
+        py::arg("cells"),
+        "Backward of lstm_forward (dy/dh_n/dc_n may be None) -> (dx, dh0, dc0, dw_ih, dw_hh, "
+        "db_ih, db_hh); db_* are None when has_bias is False.");
+  m.def("gru_forward", &gru_forward_py, py::arg("x"), py::arg("h0"), py::arg("w_ih"),
+        py::arg("w_hh"), py::arg("b_ih") = py::none(), py::arg("b_hh") = py::none(),
+        py::arg("lengths") = py::none(), py::arg("reverse") = false,
+        "One GRU layer, one direction. x (T, N, I), h0 (N, H), w_ih (3H, I), w_hh (3H, H), "
+        "b_ih/b_hh (3H,) or None, lengths int64 (N,) or None -> (y (T, N, H), h_n (N, H), "
+        "gates (T, N, 3H), hn (T, N, H)).");
+  m.def("gru_backward", &gru_backward_py, py::arg("dy"), py::arg("dh_n"), py::arg("x"),
+        py::arg("h0"), py::arg("w_ih"), py::arg("w_hh"), py::arg("has_bias"), py::arg("lengths"),
+        py::arg("reverse"), py::arg("y"), py::arg("gates"), py::arg("hn"),
+        "Backward of gru_forward (dy/dh_n may be None) -> (dx, dh0, dw_ih, dw_hh, db_ih, "
+        "db_hh); db_* are None when has_bias is False.");
+  m.def("rnn_forward", &rnn_forward_py, py::arg("x"), py::arg("h0"), py::arg("w_ih"),
+        py::arg("w_hh"), py::arg("b_ih") = py::none(), py::arg("b_hh") = py::none(),
+        py::arg("lengths") = py::none(), py::arg("reverse") = false,
+        py::arg("nonlinearity") = "tanh",
+        "One Elman RNN layer (tanh or relu), one direction. x (T, N, I), h0 (N, H), "
+        "w_ih (H, I), w_hh (H, H), b_ih/b_hh (H,) or None, lengths int64 (N,) or None -> "
+        "(y (T, N, H), h_n (N, H)).");
+  m.def("rnn_backward", &rnn_backward_py, py::arg("dy"), py::arg("dh_n"), py::arg("x"),
+        py::arg("h0"), py::arg("w_ih"), py::arg("w_hh"), py::arg("has_bias"), py::arg("lengths"),
+        py::arg("reverse"), py::arg("nonlinearity"), py::arg("y"),
+        "Backward of rnn_forward (dy/dh_n may be None) -> (dx, dh0, dw_ih, dw_hh, db_ih, "
+        "db_hh); db_* are None when has_bias is False.");
+}
+
+}  // namespace ember

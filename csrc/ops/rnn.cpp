@@ -1,0 +1,508 @@
+// Recurrent layers: LSTM, GRU and Elman RNN over a whole sequence, one layer and one direction
+// (the Python layer stacks layers and directions; cells are the T = 1 case). PyTorch's
+// formulations and gate order: LSTM (i, f, g, o), GRU (r, z, n) with r applied to W_hn h + b_hn.
+//
+// Layout: x (T, N, I) time-major, states (N, H), W_ih (G*H, I), W_hh (G*H, H), biases (G*H) or
+// null, G = 4 (LSTM), 3 (GRU), 1 (RNN). Every kernel is one big GEMM for the input projection of
+// all T steps, then per step one GEMM for the hidden projection and ONE fused pointwise pass.
+// Backward stores the pre-activation gradients of every step (T, N, G*H), runs the per-step
+// GEMM dh_{t-1} += dgates_t @ W_hh, and after the loop makes dx, dW_ih and dW_hh with one big
+// GEMM each (dW_hh: one GEMM over the shifted outputs plus one over h0). Memory is linear in T.
+//
+// reverse: steps run t = T-1 .. 0. lengths (N) int64 in [1, T] or null (all T): steps
+// t >= lengths[n] leave sequence n's state unchanged and output zeros (pack_padded_sequence
+// semantics: h_n is the state after each sequence's own last step; in reverse each sequence
+// starts at its own last step lengths[n] - 1 from h0). Padded steps get zero gradients, dy at
+// padded positions is ignored, saved gates / cells there are zero.
+//
+// Saved for backward (explicit outputs of forward):
+//   LSTM: gates (T, N, 4H) activated (i, f, g, o); cells (T, N, H) = c_t.
+//   GRU:  gates (T, N, 3H) activated (r, z, n); hn (T, N, H) = W_hn h_{t-1} + b_hn.
+//   RNN:  nothing beyond y (the activation's derivative is a function of y).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "common.h"
+#include "gemm/gemm.h"
+#include "vecmath.h"
+
+namespace ember {
+
+namespace {
+
+// Activations from vecmath.h: branch-free, so the pointwise passes auto-vectorise (the file is
+// built with -fno-trapping-math, see CMakeLists.txt).
+template <typename T>
+inline T sigmoid(T a) {
+  return vsigmoid(a);
+}
+template <typename T>
+inline T tanh_(T a) {
+  return vtanh(a);
+}
+
+// Pointwise passes: f(n, j0, j1) over row n, columns [j0, j1) of the (N, H) state, in blocks so
+// that both large N and large H spread over threads. cost ~ arithmetic per element.
+template <typename F>
+void for_each_block(int64_t N, int64_t H, int64_t cost, const F& f) {
+  constexpr int64_t JB = 256;
+  const int64_t nb = (H + JB - 1) / JB;
+  const int64_t total = N * nb;
+  const int nt = threads_for(N * H * cost);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t b = 0; b < total; ++b) {
+    const int64_t n = b / nb, j0 = (b % nb) * JB;
+    f(n, j0, std::min(H, j0 + JB));
+  }
+}
+
+// Step order and the validity of (t, n) under lengths.
+struct Steps {
+  int64_t T;
+  bool reverse;
+  const int64_t* lengths;  // null: all T
+  int64_t t_of(int64_t s) const { return reverse ? T - 1 - s : s; }
+  int64_t len(int64_t n) const { return lengths ? lengths[n] : T; }
+  bool valid(int64_t t, int64_t n) const { return t < len(n); }
+  // First step sequence n processes (its previous state is h0 / c0).
+  bool first(int64_t t, int64_t n) const { return reverse ? t == len(n) - 1 : t == 0; }
+  // The step processed just before t (only meaningful when !first(t, n)).
+  int64_t prev(int64_t t) const { return reverse ? t + 1 : t - 1; }
+};
+
+// out (C) = sum over R rows of a (R, C); threads over column blocks, each column summed in row
+// order: deterministic for any thread count.
+template <typename T>
+void column_sum(T* out, const T* a, int64_t R, int64_t C) {
+  constexpr int64_t CB = 64;
+  const int64_t nb = (C + CB - 1) / CB;
+  const int nt = std::min<int64_t>(threads_for(R * C), nb);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t b = 0; b < nb; ++b) {
+    const int64_t c0 = b * CB, c1 = std::min(C, c0 + CB);
+    T acc[CB];
+    for (int64_t c = c0; c < c1; ++c) acc[c - c0] = T(0);
+    for (int64_t r = 0; r < R; ++r) {
+      const T* row = a + r * C;
+      for (int64_t c = c0; c < c1; ++c) acc[c - c0] += row[c];
+    }
+    for (int64_t c = c0; c < c1; ++c) out[c] = acc[c - c0];
+  }
+}
+
+// dw_hh (GH, H) = sum_t dgh_t^T h_{t-1}: one GEMM pairing each step with the previous step's
+// output y (rows whose previous step is padding pair with y = 0), plus one GEMM for the rows
+// whose previous state is h0 (gathered per sequence: its first step).
+template <typename T>
+void hidden_weight_grad(T* dw_hh, const T* dgh, const T* y, const T* h0, const Steps& st, int64_t N,
+                        int64_t H, int64_t GH) {
+  const int64_t T_ = st.T;
+  if (T_ > 1) {
+    // forward: rows t = 1..T-1 with y[t-1]; reverse: rows t = 0..T-2 with y[t+1].
+    const T* A = st.reverse ? dgh : dgh + N * GH;
+    const T* B = st.reverse ? y + N * H : y;
+    gemm<T>(true, false, GH, H, (T_ - 1) * N, T(1), A, GH, B, H, T(0), dw_hh, H);
+  }
+  std::vector<T> g0(static_cast<size_t>(N * GH));
+  for (int64_t n = 0; n < N; ++n) {
+    const int64_t t = st.reverse ? st.len(n) - 1 : 0;
+    std::memcpy(g0.data() + n * GH, dgh + (t * N + n) * GH, sizeof(T) * GH);
+  }
+  gemm<T>(true, false, GH, H, N, T(1), g0.data(), GH, h0, H, T_ > 1 ? T(1) : T(0), dw_hh, H);
+}
+
+// After the time loop: dx = dgi @ W_ih, dW_ih = dgi^T x, dW_hh, biases.
+template <typename T>
+void finish_backward(T* dx, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T* dgi, const T* dgh,
+                     const T* x, const T* y, const T* h0, const T* w_ih, const Steps& st, int64_t N,
+                     int64_t I, int64_t H, int64_t GH) {
+  const int64_t TN = st.T * N;
+  gemm<T>(false, false, TN, I, GH, T(1), dgi, GH, w_ih, I, T(0), dx, I);
+  gemm<T>(true, false, GH, I, TN, T(1), dgi, GH, x, I, T(0), dw_ih, I);
+  hidden_weight_grad(dw_hh, dgh, y, h0, st, N, H, GH);
+  if (db_ih) column_sum(db_ih, dgi, TN, GH);
+  if (db_hh) {
+    if (dgh == dgi && db_ih)
+      std::memcpy(db_hh, db_ih, sizeof(T) * GH);
+    else
+      column_sum(db_hh, dgh, TN, GH);
+  }
+}
+
+// Sum of the two optional biases (GH), or empty when there are none.
+template <typename T>
+std::vector<T> sum_bias(const T* b_ih, const T* b_hh, int64_t GH) {
+  std::vector<T> b;
+  if (!b_ih && !b_hh) return b;
+  b.assign(static_cast<size_t>(GH), T(0));
+  for (int64_t k = 0; k < GH; ++k) b[k] = (b_ih ? b_ih[k] : T(0)) + (b_hh ? b_hh[k] : T(0));
+  return b;
+}
+
+template <typename T>
+void copy_or_zero(T* dst, const T* src, int64_t n) {
+  if (src)
+    std::memcpy(dst, src, sizeof(T) * n);
+  else
+    std::fill(dst, dst + n, T(0));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// LSTM
+// x (T,N,I), h0 (N,H), c0 (N,H), w_ih (4H,I), w_hh (4H,H), b_ih/b_hh (4H) or null,
+// lengths (N) or null -> y (T,N,H), h_n (N,H), c_n (N,H), gates (T,N,4H) activated (i,f,g,o),
+// cells (T,N,H).
+//   i,f,g,o = sigma, sigma, tanh, sigma (W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
+//   c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t)
+template <typename T>
+void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, const T* x, const T* h0, const T* c0,
+                  const T* w_ih, const T* w_hh, const T* b_ih, const T* b_hh,
+                  const int64_t* lengths, int64_t T_, int64_t N, int64_t I, int64_t H,
+                  bool reverse) {
+  const int64_t GH = 4 * H;
+  const Steps st{T_, reverse, lengths};
+  const std::vector<T> bias = sum_bias(b_ih, b_hh, GH);
+  const T* b = bias.empty() ? nullptr : bias.data();
+  // Input projection of all steps at once, straight into the gates buffer.
+  gemm<T>(false, true, T_ * N, GH, I, T(1), x, I, w_ih, I, T(0), gates, GH);
+  // h_n / c_n carry the running state.
+  std::memcpy(h_n, h0, sizeof(T) * N * H);
+  std::memcpy(c_n, c0, sizeof(T) * N * H);
+  for (int64_t s = 0; s < T_; ++s) {
+    const int64_t t = st.t_of(s);
+    T* g = gates + t * N * GH;
+    gemm<T>(false, true, N, GH, H, T(1), h_n, H, w_hh, H, T(1), g, GH);
+    T* yt = y + t * N * H;
+    T* ct = cells + t * N * H;
+    for_each_block(N, H, 40, [&](int64_t n, int64_t j0, int64_t j1) {
+      T* gi = g + n * GH;
+      T* gf = gi + H;
+      T* gg = gi + 2 * H;
+      T* go = gi + 3 * H;
+      T* yr = yt + n * H;
+      T* cr = ct + n * H;
+      T* hr = h_n + n * H;
+      T* cs = c_n + n * H;
+      if (!st.valid(t, n)) {
+        for (int64_t j = j0; j < j1; ++j) {
+          gi[j] = gf[j] = gg[j] = go[j] = T(0);
+          yr[j] = cr[j] = T(0);
+        }
+        return;
+      }
+      for (int64_t j = j0; j < j1; ++j) {
+        T ai = gi[j], af = gf[j], ag = gg[j], ao = go[j];
+        if (b) {
+          ai += b[j];
+          af += b[H + j];
+          ag += b[2 * H + j];
+          ao += b[3 * H + j];
+        }
+        const T i = sigmoid(ai), f = sigmoid(af), gv = tanh_(ag), o = sigmoid(ao);
+        const T c = f * cs[j] + i * gv;
+        const T h = o * tanh_(c);
+        gi[j] = i;
+        gf[j] = f;
+        gg[j] = gv;
+        go[j] = o;
+        cr[j] = cs[j] = c;
+        yr[j] = hr[j] = h;
+      }
+    });
+  }
+}
+
+// Differentiates lstm_forward. dy (T,N,H), dh_n, dc_n (N,H) each may be null (zeros); the rest
+// as saved by forward -> dx (T,N,I), dh0, dc0 (N,H), dw_ih (4H,I), dw_hh (4H,H), db_ih, db_hh
+// (4H) or null. dgates (T,N,4H) is a workspace.
+template <typename T>
+void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T* dy,
+                   const T* dh_n, const T* dc_n, const T* x, const T* h0, const T* c0,
+                   const T* w_ih, const T* w_hh, const T* y, const T* gates, const T* cells,
+                   const int64_t* lengths, int64_t T_, int64_t N, int64_t I, int64_t H,
+                   bool reverse) {
+  const int64_t GH = 4 * H;
+  const Steps st{T_, reverse, lengths};
+  std::vector<T> dgates(static_cast<size_t>(T_ * N * GH));
+  // dh0 / dc0 carry the running gradient of the state, backwards through the steps.
+  copy_or_zero(dh0, dh_n, N * H);
+  copy_or_zero(dc0, dc_n, N * H);
+  for (int64_t s = T_ - 1; s >= 0; --s) {
+    const int64_t t = st.t_of(s);
+    const T* g = gates + t * N * GH;
+    T* dg = dgates.data() + t * N * GH;
+    const T* ct = cells + t * N * H;
+    // The previous step's cells; at the global first step every row is first (reads c0).
+    const T* cp = s > 0 ? cells + st.prev(t) * N * H : nullptr;
+    const T* dyt = dy ? dy + t * N * H : nullptr;
+    for_each_block(N, H, 40, [&](int64_t n, int64_t j0, int64_t j1) {
+      T* dgi = dg + n * GH;
+      T* dgf = dgi + H;
+      T* dgg = dgi + 2 * H;
+      T* dgo = dgi + 3 * H;
+      if (!st.valid(t, n)) {
+        for (int64_t j = j0; j < j1; ++j) dgi[j] = dgf[j] = dgg[j] = dgo[j] = T(0);
+        return;
+      }
+      const T* gi = g + n * GH;
+      const T* gf = gi + H;
+      const T* gg = gi + 2 * H;
+      const T* go = gi + 3 * H;
+      const T* cr = ct + n * H;
+      const T* cpr = st.first(t, n) ? c0 + n * H : cp + n * H;
+      const T* dyr = dyt ? dyt + n * H : nullptr;
+      T* dhr = dh0 + n * H;
+      T* dcr = dc0 + n * H;
+      for (int64_t j = j0; j < j1; ++j) {
+        const T dh = dhr[j] + (dyr ? dyr[j] : T(0));
+        const T i = gi[j], f = gf[j], gv = gg[j], o = go[j];
+        const T tc = tanh_(cr[j]);
+        const T dc = dcr[j] + dh * o * (T(1) - tc * tc);
+        dgi[j] = dc * gv * i * (T(1) - i);
+        dgf[j] = dc * cpr[j] * f * (T(1) - f);
+        dgg[j] = dc * i * (T(1) - gv * gv);
+        dgo[j] = dh * tc * o * (T(1) - o);
+        dcr[j] = dc * f;
+        dhr[j] = T(0);  // the GEMM below adds dgates_t @ W_hh
+      }
+    });
+    // Padded rows have zero dgates, so their carried dh passes through unchanged.
+    gemm<T>(false, false, N, H, GH, T(1), dg, GH, w_hh, H, T(1), dh0, H);
+  }
+  finish_backward(dx, dw_ih, dw_hh, db_ih, db_hh, dgates.data(), dgates.data(), x, y, h0, w_ih, st,
+                  N, I, H, GH);
+}
+
+// ---------------------------------------------------------------------------------------------
+// GRU
+// x (T,N,I), h0 (N,H), w_ih (3H,I), w_hh (3H,H), b_ih/b_hh (3H) or null, lengths (N) or null
+// -> y (T,N,H), h_n (N,H), gates (T,N,3H) activated (r,z,n), hn (T,N,H). hh (N,3H) workspace.
+//   r = sigma(W_ir x + b_ir + W_hr h + b_hr),  z = sigma(W_iz x + b_iz + W_hz h + b_hz)
+//   hn = W_hn h + b_hn,  n = tanh(W_in x + b_in + r * hn),  h' = (1 - z) * n + z * h
+template <typename T>
+void gru_forward(T* y, T* h_n, T* gates, T* hn, const T* x, const T* h0, const T* w_ih,
+                 const T* w_hh, const T* b_ih, const T* b_hh, const int64_t* lengths, int64_t T_,
+                 int64_t N, int64_t I, int64_t H, bool reverse) {
+  const int64_t GH = 3 * H;
+  const Steps st{T_, reverse, lengths};
+  std::vector<T> hh(static_cast<size_t>(N * GH));
+  gemm<T>(false, true, T_ * N, GH, I, T(1), x, I, w_ih, I, T(0), gates, GH);
+  std::memcpy(h_n, h0, sizeof(T) * N * H);
+  for (int64_t s = 0; s < T_; ++s) {
+    const int64_t t = st.t_of(s);
+    T* g = gates + t * N * GH;
+    gemm<T>(false, true, N, GH, H, T(1), h_n, H, w_hh, H, T(0), hh.data(), GH);
+    T* yt = y + t * N * H;
+    T* hnt = hn + t * N * H;
+    for_each_block(N, H, 40, [&](int64_t n, int64_t j0, int64_t j1) {
+      T* gr = g + n * GH;
+      T* gz = gr + H;
+      T* gn = gr + 2 * H;
+      T* yr = yt + n * H;
+      T* hnr = hnt + n * H;
+      T* hr = h_n + n * H;
+      if (!st.valid(t, n)) {
+        for (int64_t j = j0; j < j1; ++j) gr[j] = gz[j] = gn[j] = yr[j] = hnr[j] = T(0);
+        return;
+      }
+      const T* hhr = hh.data() + n * GH;
+      for (int64_t j = j0; j < j1; ++j) {
+        T ar = gr[j] + hhr[j], az = gz[j] + hhr[H + j], ain = gn[j], ahn = hhr[2 * H + j];
+        if (b_ih) {
+          ar += b_ih[j];
+          az += b_ih[H + j];
+          ain += b_ih[2 * H + j];
+        }
+        if (b_hh) {
+          ar += b_hh[j];
+          az += b_hh[H + j];
+          ahn += b_hh[2 * H + j];
+        }
+        const T r = sigmoid(ar), z = sigmoid(az);
+        const T nv = tanh_(ain + r * ahn);
+        const T h = (T(1) - z) * nv + z * hr[j];
+        gr[j] = r;
+        gz[j] = z;
+        gn[j] = nv;
+        hnr[j] = ahn;
+        yr[j] = hr[j] = h;
+      }
+    });
+  }
+}
+
+// Differentiates gru_forward. dy (T,N,H), dh_n (N,H) may be null (zeros) -> dx (T,N,I), dh0 (N,H),
+// dw_ih (3H,I), dw_hh (3H,H), db_ih, db_hh (3H) or null. Workspaces: dgi (T,N,3H) (gradient of
+// the input projection: dar, daz, dan) and dgh (T,N,3H) (of the hidden one: dar, daz, dan * r).
+template <typename T>
+void gru_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T* dy, const T* dh_n,
+                  const T* x, const T* h0, const T* w_ih, const T* w_hh, const T* y, const T* gates,
+                  const T* hn, const int64_t* lengths, int64_t T_, int64_t N, int64_t I, int64_t H,
+                  bool reverse) {
+  const int64_t GH = 3 * H;
+  const Steps st{T_, reverse, lengths};
+  std::vector<T> dgi(static_cast<size_t>(T_ * N * GH)), dgh(static_cast<size_t>(T_ * N * GH));
+  copy_or_zero(dh0, dh_n, N * H);
+  for (int64_t s = T_ - 1; s >= 0; --s) {
+    const int64_t t = st.t_of(s);
+    const T* g = gates + t * N * GH;
+    const T* hnt = hn + t * N * H;
+    T* di = dgi.data() + t * N * GH;
+    T* dh_ = dgh.data() + t * N * GH;
+    const T* yp = s > 0 ? y + st.prev(t) * N * H : nullptr;  // previous step's output
+    const T* dyt = dy ? dy + t * N * H : nullptr;
+    for_each_block(N, H, 30, [&](int64_t n, int64_t j0, int64_t j1) {
+      T* dir = di + n * GH;
+      T* dhr_ = dh_ + n * GH;
+      if (!st.valid(t, n)) {
+        for (int64_t j = j0; j < j1; ++j)
+          dir[j] = dir[H + j] = dir[2 * H + j] = dhr_[j] = dhr_[H + j] = dhr_[2 * H + j] = T(0);
+        return;
+      }
+      const T* gr = g + n * GH;
+      const T* hnr = hnt + n * H;
+      const T* hp = st.first(t, n) ? h0 + n * H : yp + n * H;
+      const T* dyr = dyt ? dyt + n * H : nullptr;
+      T* dhr = dh0 + n * H;
+      for (int64_t j = j0; j < j1; ++j) {
+        const T dh = dhr[j] + (dyr ? dyr[j] : T(0));
+        const T r = gr[j], z = gr[H + j], nv = gr[2 * H + j];
+        const T dan = dh * (T(1) - z) * (T(1) - nv * nv);
+        const T dar = dan * hnr[j] * r * (T(1) - r);
+        const T daz = dh * (hp[j] - nv) * z * (T(1) - z);
+        dir[j] = dhr_[j] = dar;
+        dir[H + j] = dhr_[H + j] = daz;
+        dir[2 * H + j] = dan;
+        dhr_[2 * H + j] = dan * r;
+        dhr[j] = dh * z;  // the GEMM below adds dgh_t @ W_hh
+      }
+    });
+    gemm<T>(false, false, N, H, GH, T(1), dh_, GH, w_hh, H, T(1), dh0, H);
+  }
+  finish_backward(dx, dw_ih, dw_hh, db_ih, db_hh, dgi.data(), dgh.data(), x, y, h0, w_ih, st, N, I,
+                  H, GH);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Elman RNN
+// x (T,N,I), h0 (N,H), w_ih (H,I), w_hh (H,H), b_ih/b_hh (H) or null, lengths (N) or null
+// -> y (T,N,H), h_n (N,H).   h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), act tanh or relu.
+template <typename T>
+void rnn_forward(T* y, T* h_n, const T* x, const T* h0, const T* w_ih, const T* w_hh, const T* b_ih,
+                 const T* b_hh, const int64_t* lengths, int64_t T_, int64_t N, int64_t I, int64_t H,
+                 bool reverse, bool relu) {
+  const Steps st{T_, reverse, lengths};
+  const std::vector<T> bias = sum_bias(b_ih, b_hh, H);
+  const T* b = bias.empty() ? nullptr : bias.data();
+  // The input projection goes straight into y; each step overwrites its slice with h_t.
+  gemm<T>(false, true, T_ * N, H, I, T(1), x, I, w_ih, I, T(0), y, H);
+  std::memcpy(h_n, h0, sizeof(T) * N * H);
+  for (int64_t s = 0; s < T_; ++s) {
+    const int64_t t = st.t_of(s);
+    T* yt = y + t * N * H;
+    gemm<T>(false, true, N, H, H, T(1), h_n, H, w_hh, H, T(1), yt, H);
+    for_each_block(N, H, relu ? 2 : 20, [&](int64_t n, int64_t j0, int64_t j1) {
+      T* yr = yt + n * H;
+      T* hr = h_n + n * H;
+      if (!st.valid(t, n)) {
+        for (int64_t j = j0; j < j1; ++j) yr[j] = T(0);
+        return;
+      }
+      for (int64_t j = j0; j < j1; ++j) {
+        const T a = b ? yr[j] + b[j] : yr[j];
+        const T h = relu ? (a > T(0) ? a : T(0)) : tanh_(a);
+        yr[j] = hr[j] = h;
+      }
+    });
+  }
+}
+
+// Differentiates rnn_forward (act' from y: 1 - y^2 for tanh, y > 0 for relu). dy (T,N,H),
+// dh_n (N,H) may be null -> dx (T,N,I), dh0 (N,H), dw_ih (H,I), dw_hh (H,H), db_ih, db_hh (H) or
+// null. dgates (T,N,H) workspace.
+template <typename T>
+void rnn_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T* dy, const T* dh_n,
+                  const T* x, const T* h0, const T* w_ih, const T* w_hh, const T* y,
+                  const int64_t* lengths, int64_t T_, int64_t N, int64_t I, int64_t H, bool reverse,
+                  bool relu) {
+  const Steps st{T_, reverse, lengths};
+  std::vector<T> dgates(static_cast<size_t>(T_ * N * H));
+  copy_or_zero(dh0, dh_n, N * H);
+  for (int64_t s = T_ - 1; s >= 0; --s) {
+    const int64_t t = st.t_of(s);
+    const T* yt = y + t * N * H;
+    T* dg = dgates.data() + t * N * H;
+    const T* dyt = dy ? dy + t * N * H : nullptr;
+    for_each_block(N, H, 4, [&](int64_t n, int64_t j0, int64_t j1) {
+      T* dgr = dg + n * H;
+      if (!st.valid(t, n)) {
+        for (int64_t j = j0; j < j1; ++j) dgr[j] = T(0);
+        return;
+      }
+      const T* yr = yt + n * H;
+      const T* dyr = dyt ? dyt + n * H : nullptr;
+      T* dhr = dh0 + n * H;
+      for (int64_t j = j0; j < j1; ++j) {
+        const T dh = dhr[j] + (dyr ? dyr[j] : T(0));
+        const T h = yr[j];
+        dgr[j] = relu ? (h > T(0) ? dh : T(0)) : dh * (T(1) - h * h);
+        dhr[j] = T(0);
+      }
+    });
+    gemm<T>(false, false, N, H, H, T(1), dg, H, w_hh, H, T(1), dh0, H);
+  }
+  finish_backward(dx, dw_ih, dw_hh, db_ih, db_hh, dgates.data(), dgates.data(), x, y, h0, w_ih, st,
+                  N, I, H, H);
+}
+
+// Explicit instantiations: float32 and float64.
+template void lstm_forward(float*, float*, float*, float*, float*, const float*, const float*,
+                           const float*, const float*, const float*, const float*, const float*,
+                           const int64_t*, int64_t, int64_t, int64_t, int64_t, bool);
+template void lstm_forward(double*, double*, double*, double*, double*, const double*,
+                           const double*, const double*, const double*, const double*,
+                           const double*, const double*, const int64_t*, int64_t, int64_t, int64_t,
+                           int64_t, bool);
+template void lstm_backward(float*, float*, float*, float*, float*, float*, float*, const float*,
+                            const float*, const float*, const float*, const float*, const float*,
+                            const float*, const float*, const float*, const float*, const float*,
+                            const int64_t*, int64_t, int64_t, int64_t, int64_t, bool);
+template void lstm_backward(double*, double*, double*, double*, double*, double*, double*,
+                            const double*, const double*, const double*, const double*,
+                            const double*, const double*, const double*, const double*,
+                            const double*, const double*, const double*, const int64_t*, int64_t,
+                            int64_t, int64_t, int64_t, bool);
+template void gru_forward(float*, float*, float*, float*, const float*, const float*, const float*,
+                          const float*, const float*, const float*, const int64_t*, int64_t,
+                          int64_t, int64_t, int64_t, bool);
+template void gru_forward(double*, double*, double*, double*, const double*, const double*,
+                          const double*, const double*, const double*, const double*,
+                          const int64_t*, int64_t, int64_t, int64_t, int64_t, bool);
+template void gru_backward(float*, float*, float*, float*, float*, float*, const float*,
+                           const float*, const float*, const float*, const float*, const float*,
+                           const float*, const float*, const float*, const int64_t*, int64_t,
+                           int64_t, int64_t, int64_t, bool);
+template void gru_backward(double*, double*, double*, double*, double*, double*, const double*,
+                           const double*, const double*, const double*, const double*,
+                           const double*, const double*, const double*, const double*,
+                           const int64_t*, int64_t, int64_t, int64_t, int64_t, bool);
+template void rnn_forward(float*, float*, const float*, const float*, const float*, const float*,
+                          const float*, const float*, const int64_t*, int64_t, int64_t, int64_t,
+                          int64_t, bool, bool);
+template void rnn_forward(double*, double*, const double*, const double*, const double*,
+                          const double*, const double*, const double*, const int64_t*, int64_t,
+                          int64_t, int64_t, int64_t, bool, bool);
+template void rnn_backward(float*, float*, float*, float*, float*, float*, const float*,
+                           const float*, const float*, const float*, const float*, const float*,
+                           const float*, const int64_t*, int64_t, int64_t, int64_t, int64_t, bool,
+                           bool);
+template void rnn_backward(double*, double*, double*, double*, double*, double*, const double*,
+                           const double*, const double*, const double*, const double*,
+                           const double*, const double*, const int64_t*, int64_t, int64_t, int64_t,
+                           int64_t, bool, bool);
+
+}  // namespace ember

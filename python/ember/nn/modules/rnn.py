@@ -1,0 +1,434 @@
+"""Recurrent layers: RNN, LSTM, GRU (stacked, bidirectional, variable-length) and their cells.
+
+PyTorch's API, defaults and parameter names (``weight_ih_l0``, ``bias_hh_l1_reverse``, ...), so a
+torch state_dict loads as it is. Each layer and direction is one call of a whole-sequence C++
+kernel (``F.lstm_layer`` / ``F.gru_layer`` / ``F.rnn_layer``); stacking, directions, dropout
+between layers, ``batch_first`` and unbatched input are handled here.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from ember import ops
+from ember.autograd.function import Function
+from ember.nn import functional as F
+from ember.nn import init
+from ember.nn.modules.module import Module, Parameter
+from ember.nn.utils.rnn import PackedSequence
+from ember.random import default_generator
+from ember.tensor import Tensor
+
+_GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
+
+
+class _LayerDropout(Function):
+    # Inverted dropout between stacked layers: y = x * mask / (1 - p), mask ~ Bernoulli(1 - p)
+    # from ember's seeded generator. Private to this file: the public F.dropout / nn.Dropout
+    # live in their own module.
+    @staticmethod
+    def forward(ctx, x, p):
+        mask = (default_generator().random(x.shape) >= p).astype(x.dtype)
+        mask *= 1.0 / (1.0 - p)
+        ctx.mask = mask
+        return x * mask
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.mask, None
+
+
+def _check_size(cls: str, name: str, v, minimum: int = 1) -> int:
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{cls}: {name} must be an int, got {v!r}")
+    if v < minimum:
+        raise ValueError(f"{cls}: {name} must be >= {minimum}, got {v}")
+    return int(v)
+
+
+class RNNBase(Module):
+    """The shared machinery of RNN, LSTM and GRU (see those for the documentation)."""
+
+    def __init__(
+        self,
+        mode: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        dtype=None,
+    ):
+        super().__init__()
+        cls = type(self).__name__
+        self.mode = mode
+        self.input_size = _check_size(cls, "input_size", input_size)
+        self.hidden_size = _check_size(cls, "hidden_size", hidden_size)
+        self.num_layers = _check_size(cls, "num_layers", num_layers)
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
+            raise TypeError(f"{cls}: dropout must be a number in [0, 1), got {dropout!r}")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"{cls}: dropout must be in [0, 1), got {dropout}")
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.dropout = float(dropout)
+        self.bidirectional = bool(bidirectional)
+        self.proj_size = 0
+        dtype = np.dtype(dtype or np.float32)
+        g = _GATES[mode] * self.hidden_size
+        d = 2 if self.bidirectional else 1
+        self._flat_weights_names = []
+        for layer in range(self.num_layers):
+            in_size = self.input_size if layer == 0 else self.hidden_size * d
+            for suffix in ("", "_reverse")[:d]:
+                shapes = [("weight_ih", (g, in_size)), ("weight_hh", (g, self.hidden_size))]
+                if self.bias:
+                    shapes += [("bias_ih", (g,)), ("bias_hh", (g,))]
+                for base, shape in shapes:
+                    name = f"{base}_l{layer}{suffix}"
+                    setattr(self, name, Parameter(np.empty(shape, dtype)))
+                    self._flat_weights_names.append(name)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every weight and bias ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
+        stdv = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -stdv, stdv)
+
+    @property
+    def all_weights(self):
+        d = 2 if self.bidirectional else 1
+        names = self._flat_weights_names
+        per = len(names) // (self.num_layers * d)
+        return [
+            [getattr(self, n) for n in names[i * per : (i + 1) * per]]
+            for i in range(self.num_layers * d)
+        ]
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if self.mode in ("RNN_RELU",):
+            s += ", nonlinearity='relu'"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout != 0:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        return s
+
+    # ---- forward --------------------------------------------------------------------------
+    def _layer(self, x, h0, c0, weights, lengths, reverse):
+        """One layer and direction -> (y, h_n, c_n or None)."""
+        w = weights if self.bias else weights + [None, None]
+        if self.mode == "LSTM":
+            y, (h, c) = F.lstm_layer(x, (h0, c0), *w, lengths=lengths, reverse=reverse)
+            return y, h, c
+        if self.mode == "GRU":
+            y, h = F.gru_layer(x, h0, *w, lengths=lengths, reverse=reverse)
+        else:
+            act = "relu" if self.mode == "RNN_RELU" else "tanh"
+            y, h = F.rnn_layer(x, h0, *w, lengths=lengths, reverse=reverse, nonlinearity=act)
+        return y, h, None
+
+    def _check_hidden(self, h, name, expected):
+        if not isinstance(h, Tensor):
+            h = Tensor(np.asarray(h))
+        if h.data.dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}: {name} must be floating point, got {h.dtype}")
+        if h.shape != expected:
+            raise ValueError(
+                f"{type(self).__name__}: Expected hidden size {expected} for {name}, "
+                f"got {tuple(h.shape)}"
+            )
+        return h
+
+    def forward(self, input, hx=None, lengths=None):
+        cls = type(self).__name__
+        packed = isinstance(input, PackedSequence)
+        if packed:
+            if lengths is not None:
+                raise ValueError(f"{cls}: pass lengths either in the PackedSequence or as lengths")
+            input, lengths = input.data, input.lengths
+        dtype = self.weight_ih_l0.dtype
+        x = F._float_input(input, cls, "input", dtype)
+        if x.ndim not in (2, 3):
+            raise ValueError(
+                f"{cls}: Expected input to be 2D (unbatched) or 3D, got {x.ndim}D "
+                f"with shape {x.shape}"
+            )
+        if x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"{cls}: input.size(-1) must be equal to input_size. Expected "
+                f"{self.input_size}, got {x.shape[-1]} (input shape {x.shape})"
+            )
+        unbatched = x.ndim == 2
+        if unbatched:
+            if lengths is not None:
+                raise ValueError(f"{cls}: lengths needs batched (3-D) input")
+            x = x.unsqueeze(1)
+        elif self.batch_first and not packed:
+            x = x.transpose(0, 1)
+        t, n = x.shape[0], x.shape[1]
+        if t < 1 or n < 1:
+            raise ValueError(f"{cls}: input must have at least one step and one sequence")
+        lens = F._rnn_lengths(lengths, n, t, cls)
+
+        d = 2 if self.bidirectional else 1
+        ld = self.num_layers * d
+        state_shape = (ld, self.hidden_size) if unbatched else (ld, n, self.hidden_size)
+        h0 = c0 = None
+        if hx is not None:
+            if self.mode == "LSTM":
+                if not isinstance(hx, tuple | list) or len(hx) != 2:
+                    raise TypeError(f"{cls}: hx must be a tuple (h_0, c_0) or None")
+                h0 = self._check_hidden(hx[0], "h_0", state_shape)
+                c0 = self._check_hidden(hx[1], "c_0", state_shape)
+            else:
+                if isinstance(hx, tuple | list):
+                    raise TypeError(f"{cls}: hx must be a Tensor (h_0) or None, not a tuple")
+                h0 = self._check_hidden(hx, "h_0", state_shape)
+            if unbatched:
+                h0 = h0.unsqueeze(1)
+                c0 = c0.unsqueeze(1) if c0 is not None else None
+
+        weights = self.all_weights
+        layer_in = x
+        hs, cs = [], []
+        for layer in range(self.num_layers):
+            outs = []
+            for direction in range(d):
+                k = layer * d + direction
+                y, h, c = self._layer(
+                    layer_in,
+                    None if h0 is None else h0[k],
+                    None if c0 is None else c0[k],
+                    weights[k],
+                    lens,
+                    direction == 1,
+                )
+                outs.append(y)
+                hs.append(h)
+                cs.append(c)
+            layer_in = outs[0] if d == 1 else ops.cat(outs, dim=2)
+            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
+                layer_in = _LayerDropout.apply(layer_in, self.dropout)
+
+        output = layer_in
+        h_n = ops.stack(hs) if ld > 1 else hs[0].unsqueeze(0)
+        c_n = None
+        if self.mode == "LSTM":
+            c_n = ops.stack(cs) if ld > 1 else cs[0].unsqueeze(0)
+        if unbatched:
+            output = output.squeeze(1)
+            h_n = h_n.squeeze(1)
+            c_n = c_n.squeeze(1) if c_n is not None else None
+        elif packed:
+            output = PackedSequence(output, np.asarray(lengths, dtype=np.int64))
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+        return output, ((h_n, c_n) if self.mode == "LSTM" else h_n)
+
+
+class RNN(RNNBase):
+    r"""Elman RNN: h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh), act tanh or relu.
+
+    Args:
+        input_size, hidden_size: features of x and of h.
+        num_layers: stacked layers (each takes the previous one's output).
+        nonlinearity: 'tanh' (default) or 'relu'.
+        bias: learn b_ih and b_hh.
+        batch_first: input and output are (N, T, *) instead of (T, N, *) (not h_n).
+        dropout: inverted dropout on each layer's output except the last, in training only;
+            in [0, 1).
+        bidirectional: a second direction per layer; outputs are concatenated.
+        dtype: parameter dtype (float32 by default).
+
+    Shape:
+        input (T, N, input_size) (or (N, T, input_size) with batch_first, or unbatched
+        (T, input_size)); h_0 (num_layers * D, N, H) or None for zeros, D = 2 if bidirectional.
+        ``lengths`` (keyword, N ints in [1, T]) or a PackedSequence input: sequence n has
+        lengths[n] valid steps; padded steps output zeros, leave h_n at each sequence's last
+        valid step and get no gradient.
+        -> (output (T, N, D * H), h_n (num_layers * D, N, H))
+
+    Example::
+
+        >>> rnn = nn.RNN(10, 20, 2)
+        >>> output, h_n = rnn(ember.randn(5, 3, 10))
+        >>> output.shape, h_n.shape
+        ((5, 3, 20), (2, 3, 20))
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
+                 dropout: float = 0.0, bidirectional: bool = False, dtype=None):  # fmt: skip
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
+        super().__init__(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, dtype)  # fmt: skip
+        self.nonlinearity = nonlinearity
+
+
+class LSTM(RNNBase):
+    r"""Long short-term memory, PyTorch's formulation and gate order (i, f, g, o)::
+
+        i, f, g, o = sigma, sigma, tanh, sigma (x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)
+        c_t = f * c_{t-1} + i * g,   h_t = o * tanh(c_t)
+
+    Args and shapes as :class:`RNN` (no nonlinearity), with the state a pair:
+        hx = (h_0, c_0), each (num_layers * D, N, H), or None
+        -> (output (T, N, D * H), (h_n, c_n))
+
+    Example::
+
+        >>> lstm = nn.LSTM(10, 20, 2, batch_first=True)
+        >>> output, (h_n, c_n) = lstm(ember.randn(3, 5, 10))
+        >>> output.shape, h_n.shape, c_n.shape
+        ((3, 5, 20), (2, 3, 20), (2, 3, 20))
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 dtype=None):  # fmt: skip
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, dtype)  # fmt: skip
+
+
+class GRU(RNNBase):
+    r"""Gated recurrent unit, PyTorch's formulation and gate order (r, z, n)::
+
+        r = sigma(W_ir x + b_ir + W_hr h + b_hr),  z = sigma(W_iz x + b_iz + W_hz h + b_hz)
+        n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),  h' = (1 - z) * n + z * h
+
+    Args and shapes as :class:`RNN` (no nonlinearity).
+
+    Example::
+
+        >>> gru = nn.GRU(10, 20, bidirectional=True)
+        >>> output, h_n = gru(ember.randn(5, 3, 10))
+        >>> output.shape, h_n.shape
+        ((5, 3, 40), (2, 3, 20))
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 dtype=None):  # fmt: skip
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, dtype)  # fmt: skip
+
+
+# ---- cells --------------------------------------------------------------------------------
+
+
+class RNNCellBase(Module):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool, gates: int, dtype=None):
+        super().__init__()
+        cls = type(self).__name__
+        self.input_size = _check_size(cls, "input_size", input_size)
+        self.hidden_size = _check_size(cls, "hidden_size", hidden_size)
+        self.bias = bool(bias)
+        dtype = np.dtype(dtype or np.float32)
+        g = gates * self.hidden_size
+        self.weight_ih = Parameter(np.empty((g, self.input_size), dtype))
+        self.weight_hh = Parameter(np.empty((g, self.hidden_size), dtype))
+        if self.bias:
+            self.bias_ih = Parameter(np.empty(g, dtype))
+            self.bias_hh = Parameter(np.empty(g, dtype))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        stdv = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -stdv, stdv)
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if not self.bias:
+            s += ", bias=False"
+        nl = getattr(self, "nonlinearity", "tanh")
+        if nl != "tanh":
+            s += f", nonlinearity={nl!r}"
+        return s
+
+    def _w(self):
+        return self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
+
+
+class RNNCell(RNNCellBase):
+    """One Elman RNN step: h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh).
+
+    Shape: input (N, input_size) or (input_size,), hx (N, H) / (H,) or None -> h' like hx.
+
+    Example::
+
+        >>> cell = nn.RNNCell(10, 20)
+        >>> cell(ember.randn(3, 10)).shape
+        (3, 20)
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh", dtype=None):  # fmt: skip
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(
+                f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}"
+            )
+        super().__init__(input_size, hidden_size, bias, 1, dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input, hx=None):
+        return F.rnn_cell(input, hx, *self._w(), nonlinearity=self.nonlinearity)
+
+
+class LSTMCell(RNNCellBase):
+    """One LSTM step (gate order i, f, g, o).
+
+    Shape: input (N, input_size) or (input_size,), hx = (h, c) each (N, H) / (H,) or None
+    -> (h', c').
+
+    Example::
+
+        >>> cell = nn.LSTMCell(10, 20)
+        >>> h, c = cell(ember.randn(3, 10))
+        >>> h.shape, c.shape
+        ((3, 20), (3, 20))
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=None):
+        super().__init__(input_size, hidden_size, bias, 4, dtype)
+
+    def forward(self, input, hx=None):
+        return F.lstm_cell(input, hx, *self._w())
+
+
+class GRUCell(RNNCellBase):
+    """One GRU step (gate order r, z, n).
+
+    Shape: input (N, input_size) or (input_size,), hx (N, H) / (H,) or None -> h'.
+
+    Example::
+
+        >>> cell = nn.GRUCell(10, 20)
+        >>> cell(ember.randn(3, 10)).shape
+        (3, 20)
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=None):
+        super().__init__(input_size, hidden_size, bias, 3, dtype)
+
+    def forward(self, input, hx=None):
+        return F.gru_cell(input, hx, *self._w())

@@ -1,0 +1,91 @@
+"""Embedding: a lookup table of learnable vectors."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.autograd.function import no_grad
+from ember.nn import functional as F
+from ember.nn import init
+from ember.nn.modules.module import Module, Parameter
+from ember.tensor import Tensor
+
+
+class Embedding(Module):
+    """Rows of a (num_embeddings, embedding_dim) weight picked by integer indices.
+
+    Args:
+        num_embeddings: size of the vocabulary.
+        embedding_dim: size of each vector.
+        padding_idx: this row is initialised to zeros and never gets a gradient.
+        dtype: weight dtype (float32 by default).
+
+    Shape:
+        input (*) integers in [0, num_embeddings) -> (*, embedding_dim). The weight is
+        initialised N(0, 1) as PyTorch's; its gradient is a scatter-add of the output rows.
+
+    Example::
+
+        >>> emb = nn.Embedding(10, 3, padding_idx=0)
+        >>> emb(ember.tensor([[1, 2, 0]])).shape
+        (1, 3, 3)
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        _weight=None,
+        _freeze: bool = False,
+        dtype=None,
+    ):
+        super().__init__()
+        for name, v in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
+            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
+                raise ValueError(f"Embedding: {name} must be a positive int, got {v!r}")
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(
+                    f"Embedding: padding_idx must be within num_embeddings ({num_embeddings}), "
+                    f"got {padding_idx}"
+                )
+            padding_idx = int(padding_idx) % num_embeddings
+        self.num_embeddings = int(num_embeddings)
+        self.embedding_dim = int(embedding_dim)
+        self.padding_idx = padding_idx
+        dtype = np.dtype(dtype or np.float32)
+        if _weight is None:
+            self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype))
+            self.reset_parameters()
+        else:
+            w = np.array(_weight.data if isinstance(_weight, Tensor) else _weight)
+            if w.shape != (num_embeddings, embedding_dim):
+                raise ValueError(
+                    f"Embedding: _weight must have shape {(num_embeddings, embedding_dim)}, "
+                    f"got {w.shape}"
+                )
+            self.weight = Parameter(w, requires_grad=not _freeze)
+
+    def reset_parameters(self) -> None:
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            with no_grad():
+                self.weight.data[self.padding_idx] = 0
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze: bool = True, padding_idx=None):
+        """An Embedding holding a copy of ``embeddings`` (2-D); frozen unless freeze=False."""
+        w = np.asarray(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
+        if w.ndim != 2:
+            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got {w.shape}")
+        return cls(w.shape[0], w.shape[1], padding_idx, _weight=w, _freeze=freeze)
+
+    def forward(self, input):
+        return F.embedding(input, self.weight, self.padding_idx)
+
+    def extra_repr(self) -> str:
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        return s
