@@ -14,11 +14,13 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 
 #include "common.h"
 #include "gemm/gemm.h"
+#include "gemm/gemm_internal.h"
 
 namespace ember {
 
@@ -26,6 +28,9 @@ namespace {
 
 constexpr int64_t kColBudget = int64_t(256) << 20;  // bytes of col workspace, all threads
 constexpr size_t kKeepBytes = size_t(64) << 20;     // larger workspaces are freed after a call
+constexpr int64_t kNcForward = 512;  // output positions per forward column block
+
+using gemm_detail::Kernel;
 
 int64_t add_checked(int64_t a, int64_t b, const char* what) {
   EMBER_CHECK(a >= 0 && b >= 0 && a <= std::numeric_limits<int64_t>::max() - b, what,
@@ -139,6 +144,35 @@ inline void valid_cols(const Geom& g, int64_t kw, int64_t* lo, int64_t* hi) {
   *hi = b;
 }
 
+// dst[0 .. p1-p0) = row (kh, kw) of im2col for one channel plane xc (H, W), output positions
+// [p0, p1); lo/hi from valid_cols(kw).
+template <typename T>
+inline void col_row(T* dst, const T* xc, const Geom& g, int64_t kh, int64_t kw, int64_t lo,
+                    int64_t hi, int64_t p0, int64_t p1) {
+  const int64_t ihoff = kh * g.dh - g.pt, iwoff = kw * g.dw - g.pl;
+  int64_t oh = p0 / g.OW, ow0 = p0 - oh * g.OW;
+  for (int64_t p = p0; p < p1; ++oh, ow0 = 0) {
+    const int64_t ow1 = std::min(g.OW, ow0 + (p1 - p));
+    T* d = dst + (p - p0) - ow0;  // d[ow]
+    const int64_t ih = oh * g.sh + ihoff;
+    if (ih < 0 || ih >= g.H) {
+      for (int64_t ow = ow0; ow < ow1; ++ow) d[ow] = T(0);
+    } else {
+      const T* src = xc + ih * g.W;
+      const int64_t a = std::clamp(lo, ow0, ow1), b = std::clamp(hi, a, ow1);
+      for (int64_t ow = ow0; ow < a; ++ow) d[ow] = T(0);
+      if (g.sw == 1) {
+        const T* s = src + iwoff;
+        for (int64_t ow = a; ow < b; ++ow) d[ow] = s[ow];
+      } else {
+        for (int64_t ow = a; ow < b; ++ow) d[ow] = src[ow * g.sw + iwoff];
+      }
+      for (int64_t ow = b; ow < ow1; ++ow) d[ow] = T(0);
+    }
+    p += ow1 - ow0;
+  }
+}
+
 // col (K, p1-p0) = im2col of one group's channels x (Cg, H, W), output positions [p0, p1).
 template <typename T>
 void im2col(T* col, const T* x, const Geom& g, int64_t p0, int64_t p1, int nt) {
@@ -146,30 +180,9 @@ void im2col(T* col, const T* x, const Geom& g, int64_t p0, int64_t p1, int nt) {
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int64_t k = 0; k < g.K; ++k) {
     const int64_t c = k / KK, kh = (k / g.KW) % g.KH, kw = k % g.KW;
-    const T* xc = x + c * g.H * g.W;
-    T* row = col + k * L - p0;  // row[p]
-    const int64_t ihoff = kh * g.dh - g.pt, iwoff = kw * g.dw - g.pl;
     int64_t lo, hi;
     valid_cols(g, kw, &lo, &hi);
-    for (int64_t p = p0; p < p1;) {
-      const int64_t oh = p / g.OW, ow0 = p - oh * g.OW, ow1 = std::min(g.OW, ow0 + (p1 - p));
-      T* dst = row + oh * g.OW;  // dst[ow]
-      const int64_t ih = oh * g.sh + ihoff;
-      if (ih < 0 || ih >= g.H) {
-        for (int64_t ow = ow0; ow < ow1; ++ow) dst[ow] = T(0);
-      } else {
-        const T* src = xc + ih * g.W;
-        const int64_t a = std::clamp(lo, ow0, ow1), b = std::clamp(hi, a, ow1);
-        for (int64_t ow = ow0; ow < a; ++ow) dst[ow] = T(0);
-        if (g.sw == 1) {
-          for (int64_t ow = a; ow < b; ++ow) dst[ow] = src[ow + iwoff];
-        } else {
-          for (int64_t ow = a; ow < b; ++ow) dst[ow] = src[ow * g.sw + iwoff];
-        }
-        for (int64_t ow = b; ow < ow1; ++ow) dst[ow] = T(0);
-      }
-      p += ow1 - ow0;
-    }
+    col_row(col + k * L, x + c * g.H * g.W, g, kh, kw, lo, hi, p0, p1);
   }
 }
 
@@ -290,6 +303,241 @@ void backward_task(T* dx, T* dwacc, const T* dy, const T* x, const T* w, const G
   }
 }
 
+// ---------------------------------------------------------------- fused engine
+// The im2col matrix is never formed whole: each thread builds one cache-sized block of it
+// directly in the layout the GEMM micro-kernel reads (kc x NR column panels for the forward, MR
+// rows for the weight gradient), so im2col and the GEMM's packing are a single pass over L2.
+
+template <typename T>
+Kernel<T> micro_kernel() {
+  const char* name = gemm_isa();
+  const gemm_detail::Isa isa = std::strcmp(name, "avx512") == 0 ? gemm_detail::isa_avx512()
+                               : std::strcmp(name, "avx2") == 0  ? gemm_detail::isa_avx2()
+                                                                 : gemm_detail::isa_generic();
+  if constexpr (sizeof(T) == 4)
+    return isa.f32;
+  else
+    return isa.f64;
+}
+
+inline int64_t round_up(int64_t a, int64_t m) { return (a + m - 1) / m * m; }
+
+// Blocks of at most max_blk (rounded up to unit) splitting total as evenly as the unit allows.
+inline int64_t even_block(int64_t total, int64_t max_blk, int64_t unit) {
+  const int64_t nblk = std::max<int64_t>((total + max_blk - 1) / max_blk, 1);
+  return round_up((total + nblk - 1) / nblk, unit);
+}
+
+// 64-byte aligned slices of one workspace.
+template <typename T>
+T* carve(char** cursor, int64_t count) {
+  char* p = *cursor;
+  *cursor += (size_t(count) * sizeof(T) + 63) / 64 * 64;
+  return reinterpret_cast<T*>(p);
+}
+inline char* align64(char* p) {
+  return reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t(63));
+}
+
+// bp = rows [k0, k0+kc) x columns [j0, j1) of im2col(x[n, g]) as ceil((j1-j0)/NR) panels of
+// kc x NR (panel, then row, then column), the columns past j1 zero.
+template <typename T>
+void im2col_panels(T* bp, const T* xg, const Geom& g, int64_t k0, int64_t kc, int64_t j0,
+                   int64_t j1, int NR) {
+  const int64_t KK = g.KH * g.KW;
+  for (int64_t k = k0; k < k0 + kc; ++k) {
+    const int64_t c = k / KK, kh = (k / g.KW) % g.KH, kw = k % g.KW;
+    int64_t lo, hi;
+    valid_cols(g, kw, &lo, &hi);
+    const T* xc = xg + c * g.H * g.W;
+    T* dst = bp + (k - k0) * NR;
+    for (int64_t pa = j0; pa < j1; pa += NR, dst += kc * NR) {
+      const int64_t pb = std::min<int64_t>(pa + NR, j1);
+      col_row(dst, xc, g, kh, kw, lo, hi, pa, pb);
+      for (int64_t j = pb - pa; j < NR; ++j) dst[j] = T(0);
+    }
+  }
+}
+
+// Forward: y[n, g, :, j0:j1] for the tasks (image, group, column block), threads over tasks.
+template <typename T>
+void forward_engine(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt) {
+  const Kernel<T> kern = micro_kernel<T>();
+  const int MR = kern.mr, NR = kern.nr;
+  const int64_t Ogp = round_up(g.Og, MR);
+  const int64_t kc_blk = even_block(g.K, kern.kc, 1);
+  const int64_t nc_blk = even_block(g.P, kNcForward, NR);
+  const int64_t nblk = (g.P + nc_blk - 1) / nc_blk, tasks = g.N * g.G * nblk;
+  nt = int(std::min<int64_t>(nt, tasks));
+  // Weights: in place when Og is a multiple of MR (the kernel reads MR whole rows), else a copy
+  // per group padded with zero rows.
+  const bool pad = Ogp != g.Og;
+  const int64_t per_thread = kc_blk * nc_blk;
+  char* cur = align64(Workspace::get(size_t(pad ? g.G * Ogp * g.K : 0) * sizeof(T) +
+                                     size_t(nt) * (size_t(per_thread) * sizeof(T) + 64) + 128));
+  T* wp = pad ? carve<T>(&cur, g.G * Ogp * g.K) : nullptr;
+  T* packs = carve<T>(&cur, 0);
+  const size_t pack_stride = (size_t(per_thread) * sizeof(T) + 63) / 64 * 64 / sizeof(T);
+  if (pad) {
+    for (int64_t gi = 0; gi < g.G; ++gi) {
+      T* d = wp + gi * Ogp * g.K;
+      std::copy(w + gi * g.Og * g.K, w + (gi + 1) * g.Og * g.K, d);
+      std::fill(d + g.Og * g.K, d + Ogp * g.K, T(0));
+    }
+  }
+  const T* wsrc = pad ? wp : w;
+  const int64_t wstride = pad ? Ogp * g.K : g.Og * g.K;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    T* bp = packs + pack_stride * size_t(omp_get_thread_num());
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < tasks; ++t) {
+      const int64_t jb = t % nblk, ng = t / nblk, n = ng / g.G, gi = ng % g.G;
+      const int64_t j0 = jb * nc_blk, j1 = std::min(g.P, j0 + nc_blk);
+      const T* xg = x + (n * g.C + gi * g.Cg) * g.H * g.W;
+      const T* wg = wsrc + gi * wstride;
+      T* yg = y + (n * g.O + gi * g.Og) * g.P;
+      if (b)
+        for (int64_t o = 0; o < g.Og; ++o)
+          std::fill(yg + o * g.P + j0, yg + o * g.P + j1, b[gi * g.Og + o]);
+      for (int64_t k0 = 0; k0 < g.K; k0 += kc_blk) {
+        const int64_t kc = std::min(kc_blk, g.K - k0);
+        const T beta = (k0 > 0 || b) ? T(1) : T(0);
+        im2col_panels(bp, xg, g, k0, kc, j0, j1, NR);
+        for (int64_t jr = j0; jr < j1; jr += NR) {
+          const int nr = int(std::min<int64_t>(NR, j1 - jr));
+          const T* bpanel = bp + (jr - j0) * kc;
+          for (int64_t ir = 0; ir < g.Og; ir += MR) {
+            const int mr = int(std::min<int64_t>(MR, g.Og - ir));
+            kern.rows_a(kc, T(1), wg + ir * g.K + k0, g.K, bpanel, NR, beta, yg + ir * g.P + jr,
+                        g.P, mr, nr);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Backward through the fused engine, threads over (image, group) tasks:
+//   dw^T (K, Og) += col (K, L) @ dy^T (L, Og)   per column block of L <= kc output positions,
+//       col built in MR-row layout (read in place by the micro-kernel), per-thread partials;
+//   dcol (K, L) = w^T (K, Og) @ dy (Og, L), then dx += col2im(dcol), per column block.
+template <typename T>
+void backward_engine(T* dx, T* dw, const T* dy, const T* x, const T* w, const Geom& g, int nt) {
+  const Kernel<T> kern = micro_kernel<T>();
+  const int MR = kern.mr, NR = kern.nr;
+  const int64_t Kp = round_up(g.K, MR), Ogp = round_up(g.Og, NR);
+  const int64_t L_blk = even_block(g.P, kern.kc, NR);
+  const int64_t tasks = g.N * g.G;
+  nt = int(std::min<int64_t>(nt, tasks));
+  const int64_t wnumel = g.O * g.K;
+  // Workspace: w^T packed as MR-row panels (dx), then per thread: col (Kp x L), dy panels
+  // (max of L x Ogp for dw and Og x Lp for dx), dw^T partial (G x K x Og).
+  const int64_t wt_n = dx ? g.G * Kp * g.Og : 0;
+  const int64_t col_n = Kp * L_blk, bp_n = std::max(L_blk * Ogp, g.Og * round_up(L_blk, NR));
+  const int64_t part_n = dw ? wnumel : 0;
+  const size_t per_thread = size_t(col_n + bp_n + part_n) * sizeof(T) + 3 * 64;
+  char* cur = align64(
+      Workspace::get(size_t(wt_n) * sizeof(T) + size_t(nt) * per_thread + 128));
+  T* wt = carve<T>(&cur, wt_n);
+  char* thread_base = cur;
+  auto thread_part = [&](int th) {
+    char* tc = thread_base + per_thread * size_t(th);
+    carve<T>(&tc, col_n);
+    carve<T>(&tc, bp_n);
+    return carve<T>(&tc, part_n);
+  };
+  if (dx) {
+    // wt[gi][panel i][o][r] = w[gi][o][i*MR + r] (zero for rows past K).
+    for (int64_t gi = 0; gi < g.G; ++gi)
+      for (int64_t i0 = 0; i0 < Kp; i0 += MR) {
+        T* d = wt + gi * Kp * g.Og + i0 * g.Og;
+        for (int64_t o = 0; o < g.Og; ++o)
+          for (int r = 0; r < MR; ++r)
+            d[o * MR + r] = i0 + r < g.K ? w[(gi * g.Og + o) * g.K + i0 + r] : T(0);
+      }
+  }
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int tid = omp_get_thread_num();
+    char* tc = thread_base + per_thread * size_t(tid);
+    T* col = carve<T>(&tc, col_n);
+    T* bp = carve<T>(&tc, bp_n);
+    T* part = thread_part(tid);
+    if (dw) std::fill(part, part + part_n, T(0));
+    // Rows K..Kp of col are read by the kernel (their results are never stored): keep them zero.
+    std::fill(col, col + col_n, T(0));
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < tasks; ++t) {
+      const int64_t n = t / g.G, gi = t % g.G;
+      const T* xg = x + (n * g.C + gi * g.Cg) * g.H * g.W;
+      const T* dyg = dy + (n * g.O + gi * g.Og) * g.P;
+      T* dxg = dx ? dx + (n * g.C + gi * g.Cg) * g.H * g.W : nullptr;
+      T* dwt = dw ? part + gi * g.K * g.Og : nullptr;
+      if (dxg) std::fill(dxg, dxg + g.Cg * g.H * g.W, T(0));
+      for (int64_t p0 = 0; p0 < g.P; p0 += L_blk) {
+        const int64_t L = std::min(L_blk, g.P - p0);
+        if (dwt) {
+          im2col(col, xg, g, p0, p0 + L, 1);  // (K, L) row-major: MR rows of stride L
+          // bp[q][p][j] = dy[q*NR + j][p0 + p], zero past Og.
+          for (int64_t q0 = 0; q0 < g.Og; q0 += NR) {
+            T* d = bp + q0 * L;
+            for (int64_t j = 0; j < NR; ++j) {
+              if (q0 + j < g.Og) {
+                const T* s = dyg + (q0 + j) * g.P + p0;
+                for (int64_t p = 0; p < L; ++p) d[p * NR + j] = s[p];
+              } else {
+                for (int64_t p = 0; p < L; ++p) d[p * NR + j] = T(0);
+              }
+            }
+          }
+          for (int64_t q0 = 0; q0 < g.Og; q0 += NR) {
+            const int nr = int(std::min<int64_t>(NR, g.Og - q0));
+            for (int64_t ir = 0; ir < g.K; ir += MR) {
+              const int mr = int(std::min<int64_t>(MR, g.K - ir));
+              kern.rows_a(L, T(1), col + ir * L, L, bp + q0 * L, NR, T(1), dwt + ir * g.Og + q0,
+                          g.Og, mr, nr);
+            }
+          }
+        }
+        if (dxg) {
+          // bp[q][o][j] = dy[o][p0 + q*NR + j], zero past L.
+          for (int64_t q0 = 0; q0 < L; q0 += NR) {
+            const int64_t nr = std::min<int64_t>(NR, L - q0);
+            T* d = bp + q0 * g.Og;
+            for (int64_t o = 0; o < g.Og; ++o) {
+              const T* s = dyg + o * g.P + p0 + q0;
+              for (int64_t j = 0; j < nr; ++j) d[o * NR + j] = s[j];
+              for (int64_t j = nr; j < NR; ++j) d[o * NR + j] = T(0);
+            }
+          }
+          const T* wtg = wt + gi * Kp * g.Og;
+          for (int64_t q0 = 0; q0 < L; q0 += NR) {
+            const int nr = int(std::min<int64_t>(NR, L - q0));
+            for (int64_t ir = 0; ir < g.K; ir += MR) {
+              const int mr = int(std::min<int64_t>(MR, g.K - ir));
+              kern.panel_a(g.Og, T(1), wtg + ir * g.Og, 0, bp + q0 * g.Og, NR, T(0),
+                           col + ir * L + q0, L, mr, nr);
+            }
+          }
+          col2im_add(dxg, col, g, p0, p0 + L, 1);
+        }
+      }
+    }
+    if (dw) {
+      // dw[gi][o][k] = sum over threads, in thread order, of part[gi][k][o].
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < wnumel; ++i) {
+        const int64_t gi = i / (g.Og * g.K), o = (i / g.K) % g.Og, k = i % g.K;
+        const size_t at = size_t((gi * g.K + k) * g.Og + o);
+        T s = T(0);
+        for (int th = 0; th < nt; ++th) s += thread_part(th)[at];
+        dw[i] = s;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 // x (N,C,H,W), w (O,C/g,KH,KW), b (O) or null -> y (N,O,OH,OW)
@@ -303,6 +551,7 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* b, int64_t N, int64_t
   if (g.N == 0 || g.O == 0) return;
   const Plan plan = make_plan(g, sizeof(T));
   TrimOnExit trim;
+  if (!g.direct && g.K > 0) return forward_engine(y, x, w, b, g, plan.nt);
   T* ws = col_workspace<T>(g, plan);
   const int64_t tasks = g.N * g.G;
   if (plan.outer) {
@@ -357,6 +606,8 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   }
   const Plan plan = make_plan(g, sizeof(T));
   TrimOnExit trim;
+  if (!g.direct && g.K > 0 && (plan.nt == 1 || g.N * g.G >= plan.nt))
+    return backward_engine(dx, dw, dy, x, w, g, plan.nt);
   const bool need_col = !g.direct;
   const int64_t tasks = g.N * g.G;
   if (plan.outer) {
