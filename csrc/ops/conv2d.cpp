@@ -21,6 +21,7 @@
 #include "common.h"
 #include "gemm/gemm.h"
 #include "gemm/gemm_internal.h"
+#include "vecmath.h"
 
 namespace ember {
 
@@ -175,10 +176,10 @@ inline void col_row(T* dst, const T* xc, const Geom& g, int64_t kh, int64_t kw, 
 
 // col (K, p1-p0) = im2col of one group's channels x (Cg, H, W), output positions [p0, p1).
 template <typename T>
-void im2col(T* col, const T* x, const Geom& g, int64_t p0, int64_t p1, int nt) {
+EMBER_SIMD void im2col_rows(T* __restrict col, const T* __restrict x, const Geom& g, int64_t p0,
+                            int64_t p1, int64_t k_begin, int64_t k_end) {
   const int64_t L = p1 - p0, KK = g.KH * g.KW;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t k = 0; k < g.K; ++k) {
+  for (int64_t k = k_begin; k < k_end; ++k) {
     const int64_t c = k / KK, kh = (k / g.KW) % g.KH, kw = k % g.KW;
     int64_t lo, hi;
     valid_cols(g, kw, &lo, &hi);
@@ -186,13 +187,19 @@ void im2col(T* col, const T* x, const Geom& g, int64_t p0, int64_t p1, int nt) {
   }
 }
 
-// dx (Cg, H, W) += col2im of col (K, p1-p0): the adjoint of im2col. Parallel over channels, which
-// own disjoint planes of dx.
 template <typename T>
-void col2im_add(T* dx, const T* col, const Geom& g, int64_t p0, int64_t p1, int nt) {
+void im2col(T* col, const T* x, const Geom& g, int64_t p0, int64_t p1, int nt) {
+  if (nt <= 1) return im2col_rows(col, x, g, p0, p1, 0, g.K);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t k = 0; k < g.K; ++k) im2col_rows(col, x, g, p0, p1, k, k + 1);
+}
+
+// dx (Cg, H, W) += col2im of col (K, p1-p0) for channels [c_begin, c_end): the adjoint of im2col.
+template <typename T>
+EMBER_SIMD void col2im_channels(T* __restrict dx, const T* __restrict col, const Geom& g,
+                                int64_t p0, int64_t p1, int64_t c_begin, int64_t c_end) {
   const int64_t L = p1 - p0, KK = g.KH * g.KW;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t c = 0; c < g.Cg; ++c) {
+  for (int64_t c = c_begin; c < c_end; ++c) {
     T* xc = dx + c * g.H * g.W;
     for (int64_t kk = 0; kk < KK; ++kk) {
       const int64_t kh = kk / g.KW, kw = kk % g.KW;
@@ -200,15 +207,17 @@ void col2im_add(T* dx, const T* col, const Geom& g, int64_t p0, int64_t p1, int 
       const int64_t ihoff = kh * g.dh - g.pt, iwoff = kw * g.dw - g.pl;
       int64_t lo, hi;
       valid_cols(g, kw, &lo, &hi);
-      for (int64_t p = p0; p < p1;) {
-        const int64_t oh = p / g.OW, ow0 = p - oh * g.OW, ow1 = std::min(g.OW, ow0 + (p1 - p));
+      int64_t oh = p0 / g.OW, ow0 = p0 - oh * g.OW;
+      for (int64_t p = p0; p < p1; ++oh, ow0 = 0) {
+        const int64_t ow1 = std::min(g.OW, ow0 + (p1 - p));
         const int64_t ih = oh * g.sh + ihoff;
         if (ih >= 0 && ih < g.H) {
           const T* s = row + oh * g.OW;
           T* d = xc + ih * g.W;
           const int64_t a = std::clamp(lo, ow0, ow1), b = std::clamp(hi, a, ow1);
           if (g.sw == 1) {
-            for (int64_t ow = a; ow < b; ++ow) d[ow + iwoff] += s[ow];
+            T* dd = d + iwoff;
+            for (int64_t ow = a; ow < b; ++ow) dd[ow] += s[ow];
           } else {
             for (int64_t ow = a; ow < b; ++ow) d[ow * g.sw + iwoff] += s[ow];
           }
@@ -217,6 +226,14 @@ void col2im_add(T* dx, const T* col, const Geom& g, int64_t p0, int64_t p1, int 
       }
     }
   }
+}
+
+// Parallel over channels, which own disjoint planes of dx.
+template <typename T>
+void col2im_add(T* dx, const T* col, const Geom& g, int64_t p0, int64_t p1, int nt) {
+  if (nt <= 1) return col2im_channels(dx, col, g, p0, p1, 0, g.Cg);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t c = 0; c < g.Cg; ++c) col2im_channels(dx, col, g, p0, p1, c, c + 1);
 }
 
 struct Plan {
@@ -340,23 +357,41 @@ inline char* align64(char* p) {
 }
 
 // bp = rows [k0, k0+kc) x columns [j0, j1) of im2col(x[n, g]) as ceil((j1-j0)/NR) panels of
-// kc x NR (panel, then row, then column), the columns past j1 zero.
+// kc x NR (panel, then row, then column), the columns past j1 zero. Each row is built whole in
+// row (j1-j0 + NR values, in L1) and then cut into the panels.
 template <typename T>
-void im2col_panels(T* bp, const T* xg, const Geom& g, int64_t k0, int64_t kc, int64_t j0,
-                   int64_t j1, int NR) {
-  const int64_t KK = g.KH * g.KW;
+EMBER_SIMD void im2col_panels(T* __restrict bp, T* __restrict row, const T* xg, const Geom& g, int64_t k0,
+                   int64_t kc, int64_t j0, int64_t j1, int NR) {
+  const int64_t KK = g.KH * g.KW, len = j1 - j0, full = len / NR * NR;
+  for (int64_t j = len; j < round_up(len, NR); ++j) row[j] = T(0);
   for (int64_t k = k0; k < k0 + kc; ++k) {
     const int64_t c = k / KK, kh = (k / g.KW) % g.KH, kw = k % g.KW;
     int64_t lo, hi;
     valid_cols(g, kw, &lo, &hi);
-    const T* xc = xg + c * g.H * g.W;
+    col_row(row, xg + c * g.H * g.W, g, kh, kw, lo, hi, j0, j1);
     T* dst = bp + (k - k0) * NR;
-    for (int64_t pa = j0; pa < j1; pa += NR, dst += kc * NR) {
-      const int64_t pb = std::min<int64_t>(pa + NR, j1);
-      col_row(dst, xc, g, kh, kw, lo, hi, pa, pb);
-      for (int64_t j = pb - pa; j < NR; ++j) dst[j] = T(0);
-    }
+    for (int64_t j = 0; j < full; j += NR, dst += kc * NR) std::memcpy(dst, row + j, NR * sizeof(T));
+    if (full < len) std::memcpy(dst, row + full, NR * sizeof(T));
   }
+}
+
+// wp[gi][i][k][r] = w[gi][i*MR + r][k]: the weights as the micro-kernel's p-major MR-row panels,
+// rows past Og zero.
+template <typename T>
+void pack_weights(T* wp, const T* w, const Geom& g, int MR) {
+  const int64_t Ogp = round_up(g.Og, MR);
+  for (int64_t gi = 0; gi < g.G; ++gi)
+    for (int64_t i0 = 0; i0 < Ogp; i0 += MR) {
+      T* d = wp + (gi * Ogp + i0) * g.K;
+      for (int r = 0; r < MR; ++r) {
+        if (i0 + r < g.Og) {
+          const T* src = w + (gi * g.Og + i0 + r) * g.K;
+          for (int64_t k = 0; k < g.K; ++k) d[k * MR + r] = src[k];
+        } else {
+          for (int64_t k = 0; k < g.K; ++k) d[k * MR + r] = T(0);
+        }
+      }
+    }
 }
 
 // Forward: y[n, g, :, j0:j1] for the tasks (image, group, column block), threads over tasks.
@@ -369,33 +404,23 @@ void forward_engine(T* y, const T* x, const T* w, const T* b, const Geom& g, int
   const int64_t nc_blk = even_block(g.P, kNcForward, NR);
   const int64_t nblk = (g.P + nc_blk - 1) / nc_blk, tasks = g.N * g.G * nblk;
   nt = int(std::min<int64_t>(nt, tasks));
-  // Weights: in place when Og is a multiple of MR (the kernel reads MR whole rows), else a copy
-  // per group padded with zero rows.
-  const bool pad = Ogp != g.Og;
-  const int64_t per_thread = kc_blk * nc_blk;
-  char* cur = align64(Workspace::get(size_t(pad ? g.G * Ogp * g.K : 0) * sizeof(T) +
-                                     size_t(nt) * (size_t(per_thread) * sizeof(T) + 64) + 128));
-  T* wp = pad ? carve<T>(&cur, g.G * Ogp * g.K) : nullptr;
-  T* packs = carve<T>(&cur, 0);
-  const size_t pack_stride = (size_t(per_thread) * sizeof(T) + 63) / 64 * 64 / sizeof(T);
-  if (pad) {
-    for (int64_t gi = 0; gi < g.G; ++gi) {
-      T* d = wp + gi * Ogp * g.K;
-      std::copy(w + gi * g.Og * g.K, w + (gi + 1) * g.Og * g.K, d);
-      std::fill(d + g.Og * g.K, d + Ogp * g.K, T(0));
-    }
-  }
-  const T* wsrc = pad ? wp : w;
-  const int64_t wstride = pad ? Ogp * g.K : g.Og * g.K;
+  const int64_t wp_n = g.G * Ogp * g.K, bp_n = kc_blk * nc_blk, row_n = nc_blk + NR;
+  const size_t per_thread = size_t(bp_n + row_n) * sizeof(T) + 2 * 64;
+  char* cur = align64(Workspace::get(size_t(wp_n) * sizeof(T) + size_t(nt) * per_thread + 128));
+  T* wp = carve<T>(&cur, wp_n);
+  char* thread_base = cur;
+  pack_weights(wp, w, g, MR);
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-    T* bp = packs + pack_stride * size_t(omp_get_thread_num());
+    char* tc = thread_base + per_thread * size_t(omp_get_thread_num());
+    T* bp = carve<T>(&tc, bp_n);
+    T* row = carve<T>(&tc, row_n);
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < tasks; ++t) {
       const int64_t jb = t % nblk, ng = t / nblk, n = ng / g.G, gi = ng % g.G;
       const int64_t j0 = jb * nc_blk, j1 = std::min(g.P, j0 + nc_blk);
       const T* xg = x + (n * g.C + gi * g.Cg) * g.H * g.W;
-      const T* wg = wsrc + gi * wstride;
+      const T* wg = wp + gi * Ogp * g.K;
       T* yg = y + (n * g.O + gi * g.Og) * g.P;
       if (b)
         for (int64_t o = 0; o < g.Og; ++o)
@@ -403,17 +428,51 @@ void forward_engine(T* y, const T* x, const T* w, const T* b, const Geom& g, int
       for (int64_t k0 = 0; k0 < g.K; k0 += kc_blk) {
         const int64_t kc = std::min(kc_blk, g.K - k0);
         const T beta = (k0 > 0 || b) ? T(1) : T(0);
-        im2col_panels(bp, xg, g, k0, kc, j0, j1, NR);
+        im2col_panels(bp, row, xg, g, k0, kc, j0, j1, NR);
         for (int64_t jr = j0; jr < j1; jr += NR) {
           const int nr = int(std::min<int64_t>(NR, j1 - jr));
           const T* bpanel = bp + (jr - j0) * kc;
           for (int64_t ir = 0; ir < g.Og; ir += MR) {
             const int mr = int(std::min<int64_t>(MR, g.Og - ir));
-            kern.rows_a(kc, T(1), wg + ir * g.K + k0, g.K, bpanel, NR, beta, yg + ir * g.P + jr,
-                        g.P, mr, nr);
+            kern.panel_a(kc, T(1), wg + ir * g.K + k0 * MR, 0, bpanel, NR, beta,
+                         yg + ir * g.P + jr, g.P, mr, nr);
           }
         }
       }
+    }
+  }
+}
+
+// A panel of nq <= NR live columns is NR/2 wide when that is enough (the *_half kernels).
+inline int panel_width(int64_t nq, int NR) { return 2 * nq <= NR ? NR / 2 : NR; }
+
+// bp[q][p][j] = dy[q*NR + j][p0 + p] for p < L: dy^T's columns as L x NR panels (the last one
+// panel_width wide), zero past Og.
+template <typename T>
+EMBER_SIMD void pack_dy_t(T* __restrict bp, const T* __restrict dy, int64_t P, int64_t p0,
+                          int64_t L, int64_t Og, int NR) {
+  for (int64_t q0 = 0; q0 < Og; q0 += NR) {
+    const int64_t nq = std::min<int64_t>(NR, Og - q0), W = panel_width(nq, NR);
+    T* d = bp + q0 * L;
+    const T* s = dy + q0 * P + p0;
+    for (int64_t p = 0; p < L; ++p) {
+      for (int64_t j = 0; j < nq; ++j) d[p * W + j] = s[j * P + p];
+      for (int64_t j = nq; j < W; ++j) d[p * W + j] = T(0);
+    }
+  }
+}
+
+// bp[q][o][j] = dy[o][p0 + q*NR + j]: dy's columns [p0, p0+L) as Og x NR panels, zero past L.
+template <typename T>
+EMBER_SIMD void pack_dy(T* __restrict bp, const T* __restrict dy, int64_t P, int64_t p0, int64_t L,
+                        int64_t Og, int NR) {
+  for (int64_t q0 = 0; q0 < L; q0 += NR) {
+    const int64_t nr = std::min<int64_t>(NR, L - q0);
+    T* d = bp + q0 * Og;
+    for (int64_t o = 0; o < Og; ++o) {
+      const T* s = dy + o * P + p0 + q0;
+      for (int64_t j = 0; j < nr; ++j) d[o * NR + j] = s[j];
+      for (int64_t j = nr; j < NR; ++j) d[o * NR + j] = T(0);
     }
   }
 }
@@ -479,38 +538,19 @@ void backward_engine(T* dx, T* dw, const T* dy, const T* x, const T* w, const Ge
         const int64_t L = std::min(L_blk, g.P - p0);
         if (dwt) {
           im2col(col, xg, g, p0, p0 + L, 1);  // (K, L) row-major: MR rows of stride L
-          // bp[q][p][j] = dy[q*NR + j][p0 + p], zero past Og.
+          pack_dy_t(bp, dyg, g.P, p0, L, g.Og, NR);
           for (int64_t q0 = 0; q0 < g.Og; q0 += NR) {
-            T* d = bp + q0 * L;
-            for (int64_t j = 0; j < NR; ++j) {
-              if (q0 + j < g.Og) {
-                const T* s = dyg + (q0 + j) * g.P + p0;
-                for (int64_t p = 0; p < L; ++p) d[p * NR + j] = s[p];
-              } else {
-                for (int64_t p = 0; p < L; ++p) d[p * NR + j] = T(0);
-              }
-            }
-          }
-          for (int64_t q0 = 0; q0 < g.Og; q0 += NR) {
-            const int nr = int(std::min<int64_t>(NR, g.Og - q0));
+            const int nr = int(std::min<int64_t>(NR, g.Og - q0)), W = panel_width(nr, NR);
+            const auto fn = W < NR ? kern.rows_a_half : kern.rows_a;
             for (int64_t ir = 0; ir < g.K; ir += MR) {
               const int mr = int(std::min<int64_t>(MR, g.K - ir));
-              kern.rows_a(L, T(1), col + ir * L, L, bp + q0 * L, NR, T(1), dwt + ir * g.Og + q0,
-                          g.Og, mr, nr);
+              fn(L, T(1), col + ir * L, L, bp + q0 * L, W, T(1), dwt + ir * g.Og + q0, g.Og, mr,
+                 nr);
             }
           }
         }
         if (dxg) {
-          // bp[q][o][j] = dy[o][p0 + q*NR + j], zero past L.
-          for (int64_t q0 = 0; q0 < L; q0 += NR) {
-            const int64_t nr = std::min<int64_t>(NR, L - q0);
-            T* d = bp + q0 * g.Og;
-            for (int64_t o = 0; o < g.Og; ++o) {
-              const T* s = dyg + o * g.P + p0 + q0;
-              for (int64_t j = 0; j < nr; ++j) d[o * NR + j] = s[j];
-              for (int64_t j = nr; j < NR; ++j) d[o * NR + j] = T(0);
-            }
-          }
+          pack_dy(bp, dyg, g.P, p0, L, g.Og, NR);
           const T* wtg = wt + gi * Kp * g.Og;
           for (int64_t q0 = 0; q0 < L; q0 += NR) {
             const int nr = int(std::min<int64_t>(NR, L - q0));
