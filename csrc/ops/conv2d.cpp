@@ -29,7 +29,7 @@ namespace {
 
 constexpr int64_t kColBudget = int64_t(256) << 20;  // bytes of col workspace, all threads
 constexpr size_t kKeepBytes = size_t(64) << 20;     // larger workspaces are freed after a call
-constexpr int64_t kNcForward = 512;  // output positions per forward column block
+constexpr int64_t kNcForward = 512;                 // output positions per forward column block
 
 using gemm_detail::Kernel;
 
@@ -329,8 +329,8 @@ template <typename T>
 Kernel<T> micro_kernel() {
   const char* name = gemm_isa();
   const gemm_detail::Isa isa = std::strcmp(name, "avx512") == 0 ? gemm_detail::isa_avx512()
-                               : std::strcmp(name, "avx2") == 0  ? gemm_detail::isa_avx2()
-                                                                 : gemm_detail::isa_generic();
+                               : std::strcmp(name, "avx2") == 0 ? gemm_detail::isa_avx2()
+                                                                : gemm_detail::isa_generic();
   if constexpr (sizeof(T) == 4)
     return isa.f32;
   else
@@ -360,8 +360,8 @@ inline char* align64(char* p) {
 // kc x NR (panel, then row, then column), the columns past j1 zero. Each row is built whole in
 // row (j1-j0 + NR values, in L1) and then cut into the panels.
 template <typename T>
-EMBER_SIMD void im2col_panels(T* __restrict bp, T* __restrict row, const T* xg, const Geom& g, int64_t k0,
-                   int64_t kc, int64_t j0, int64_t j1, int NR) {
+EMBER_SIMD void im2col_panels(T* __restrict bp, T* __restrict row, const T* xg, const Geom& g,
+                              int64_t k0, int64_t kc, int64_t j0, int64_t j1, int NR) {
   const int64_t KK = g.KH * g.KW, len = j1 - j0, full = len / NR * NR;
   for (int64_t j = len; j < round_up(len, NR); ++j) row[j] = T(0);
   for (int64_t k = k0; k < k0 + kc; ++k) {
@@ -370,7 +370,8 @@ EMBER_SIMD void im2col_panels(T* __restrict bp, T* __restrict row, const T* xg, 
     valid_cols(g, kw, &lo, &hi);
     col_row(row, xg + c * g.H * g.W, g, kh, kw, lo, hi, j0, j1);
     T* dst = bp + (k - k0) * NR;
-    for (int64_t j = 0; j < full; j += NR, dst += kc * NR) std::memcpy(dst, row + j, NR * sizeof(T));
+    for (int64_t j = 0; j < full; j += NR, dst += kc * NR)
+      std::memcpy(dst, row + j, NR * sizeof(T));
     if (full < len) std::memcpy(dst, row + full, NR * sizeof(T));
   }
 }
@@ -434,8 +435,8 @@ void forward_engine(T* y, const T* x, const T* w, const T* b, const Geom& g, int
           const T* bpanel = bp + (jr - j0) * kc;
           for (int64_t ir = 0; ir < g.Og; ir += MR) {
             const int mr = int(std::min<int64_t>(MR, g.Og - ir));
-            kern.panel_a(kc, T(1), wg + ir * g.K + k0 * MR, 0, bpanel, NR, beta,
-                         yg + ir * g.P + jr, g.P, mr, nr);
+            kern.panel_a(kc, T(1), wg + ir * g.K + k0 * MR, 0, bpanel, NR, beta, yg + ir * g.P + jr,
+                         g.P, mr, nr);
           }
         }
       }
@@ -496,8 +497,7 @@ void backward_engine(T* dx, T* dw, const T* dy, const T* x, const T* w, const Ge
   const int64_t col_n = Kp * L_blk, bp_n = std::max(L_blk * Ogp, g.Og * round_up(L_blk, NR));
   const int64_t part_n = dw ? wnumel : 0;
   const size_t per_thread = size_t(col_n + bp_n + part_n) * sizeof(T) + 3 * 64;
-  char* cur = align64(
-      Workspace::get(size_t(wt_n) * sizeof(T) + size_t(nt) * per_thread + 128));
+  char* cur = align64(Workspace::get(size_t(wt_n) * sizeof(T) + size_t(nt) * per_thread + 128));
   T* wt = carve<T>(&cur, wt_n);
   char* thread_base = cur;
   auto thread_part = [&](int th) {
