@@ -30,6 +30,10 @@ namespace {
 constexpr int64_t kColBudget = int64_t(256) << 20;  // bytes of col workspace, all threads
 constexpr size_t kKeepBytes = size_t(64) << 20;     // larger workspaces are freed after a call
 constexpr int64_t kNcForward = 512;                 // output positions per forward column block
+// Multiply-adds per thread below which a convolution runs serially (~0.1 ms of arithmetic): a
+// parallel region's wake-up and barrier cost far more than that on a loaded machine (measured:
+// a 5.5M multiply-add convolution ran 6x slower on two threads than on one).
+constexpr int64_t kMinWorkPerThread = int64_t(1) << 22;
 
 using gemm_detail::Kernel;
 
@@ -246,7 +250,7 @@ Plan make_plan(const Geom& g, size_t elem) {
   const int64_t tasks = g.N * g.G;
   const double flops = double(g.N) * double(g.O) * double(g.P) * double(std::max<int64_t>(g.K, 1));
   const int64_t work = flops > 9e18 ? std::numeric_limits<int64_t>::max() : int64_t(flops);
-  Plan pl{threads_for(work, 1 << 16), false, std::max<int64_t>(g.P, 1)};
+  Plan pl{threads_for(work, kMinWorkPerThread), false, std::max<int64_t>(g.P, 1)};
   const double per_task = flops / double(std::max<int64_t>(tasks, 1));
   pl.outer = pl.nt > 1 && tasks >= pl.nt &&
              (tasks % pl.nt == 0 || tasks >= 4 * pl.nt || per_task < double(1 << 22));
@@ -622,7 +626,7 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   if (dw) std::fill(dw, dw + wnumel, T(0));
   if (db) {
     // db[o] = sum over n, p of dy: double accumulation in a fixed order.
-    const int nt = threads_for(g.N * g.O * g.P);
+    const int nt = threads_for(g.N * g.O * g.P, int64_t(1) << 20);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t o = 0; o < g.O; ++o) {
       double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
