@@ -212,6 +212,11 @@ ENGINE_CONFIGS = [
     ((2, 50, 30, 29), (37, 50, 3, 3), (1, 1), (1, 1), (1, 1), 1, True),
     ((3, 12, 13, 11), (10, 6, 3, 3), (2, 1), (1, 0), (1, 2), 2, True),
     ((2, 3, 27, 27), (5, 3, 5, 5), (1, 1), (2, 2), (1, 1), 1, False),
+    # stride 1 with >= 16 channels on the GEMM depth (the shift engine): groups, dilation,
+    # asymmetric padding, padding wider than the kernel, more input channels than one depth block
+    ((2, 32, 9, 11), (36, 16, 3, 2), (1, 1), (2, 0, 1, 3), (2, 1), 2, True),
+    ((1, 16, 4, 4), (16, 16, 3, 3), (1, 1), (3, 3), (1, 1), 1, True),
+    ((1, 400, 5, 6), (20, 400, 3, 3), (1, 1), (1, 1), (1, 1), 1, False),
 ]
 
 

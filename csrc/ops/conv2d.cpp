@@ -582,6 +582,230 @@ void backward_engine(T* dx, T* dw, const T* dy, const T* x, const T* w, const Ge
   }
 }
 
+// ---------------------------------------------------------------- shift engine (stride 1)
+// With stride 1 no im2col is needed at all. Lay the zero-padded image out with row stride
+// S = W + pl + pr and number output positions q = oh * S + ow (the columns ow >= OW are junk and
+// are dropped at the end): then for each kernel offset (kh, kw) the input a row of the weights
+// meets is the padded plane itself, shifted by off = kh*dh*S + kw*dw, so
+//   y_pad[o, q] = sum over (kh, kw), c of w[o, c, kh, kw] * x_pad[c, q + off],
+// KH*KW GEMMs whose B operand the micro-kernel reads in place (rows = channels, stride = plane),
+// accumulating into one output tile. The input gradient is the adjoint, GEMMs whose outputs
+// are shifted views of a padded dx plane accumulated in place:
+//   dx_pad[c, q + off] += sum over o of w[o, c, kh, kw] * dy_pad[o, q].
+// Each plane is followed by a slack of NR + dw*(KW-1) values so the junk columns of the last
+// row stay inside their own plane.
+struct Shift {
+  int64_t S, Hp, plane, Q, KK;
+};
+
+inline Shift make_shift(const Geom& g, int NR) {
+  Shift s;
+  s.S = g.W + g.pl + g.pr;
+  s.Hp = g.H + g.pt + g.pb;
+  s.Q = g.OH * s.S;
+  s.plane = round_up(s.Hp * s.S + NR + g.dw * (g.KW - 1) + NR, 16);
+  s.KK = g.KH * g.KW;
+  return s;
+}
+
+inline int64_t shift_off(const Geom& g, const Shift& s, int64_t kk) {
+  return (kk / g.KW) * g.dh * s.S + (kk % g.KW) * g.dw;
+}
+
+// Stride 1 and enough channels on the GEMM's depth (input channels for the forward, output
+// channels for dx) that the KH*KW short-depth GEMMs run near the micro-kernel's peak.
+inline bool shift_ok(const Geom& g, int64_t depth) { return g.sh == 1 && g.sw == 1 && depth >= 16; }
+
+// xp (Cg planes) = x[n, g] zero-padded with row stride S, slack zero.
+template <typename T>
+EMBER_SIMD void pad_planes(T* __restrict xp, const T* __restrict x, const Geom& g, const Shift& s,
+                           int64_t channels) {
+  for (int64_t c = 0; c < channels; ++c) {
+    T* d = xp + c * s.plane;
+    const T* src = x + c * g.H * g.W;
+    std::fill(d, d + g.pt * s.S + g.pl, T(0));
+    for (int64_t ih = 0; ih < g.H; ++ih) {
+      T* row = d + (ih + g.pt) * s.S + g.pl;
+      std::copy(src + ih * g.W, src + (ih + 1) * g.W, row);
+      std::fill(row + g.W, row + g.W + g.pr + g.pl, T(0));  // right pad, next row's left pad
+    }
+    std::fill(d + (g.H + g.pt) * s.S, d + s.plane, T(0));  // bottom pad and slack
+  }
+}
+
+// wk[kk][i][c][r] = w[i*MR + r][c][kk] (forward; rows past Og zero), one group.
+template <typename T>
+void pack_shift_weights_fwd(T* wk, const T* w, const Geom& g, int MR) {
+  const int64_t Ogp = round_up(g.Og, MR), KK = g.KH * g.KW;
+  for (int64_t kk = 0; kk < KK; ++kk)
+    for (int64_t i0 = 0; i0 < Ogp; i0 += MR) {
+      T* d = wk + (kk * Ogp + i0) * g.Cg;
+      for (int64_t c = 0; c < g.Cg; ++c)
+        for (int r = 0; r < MR; ++r)
+          d[c * MR + r] = i0 + r < g.Og ? w[((i0 + r) * g.Cg + c) * KK + kk] : T(0);
+    }
+}
+
+// wk[kk][i][o][r] = w[o][i*MR + r][kk] (input gradient; rows past Cg zero), one group.
+template <typename T>
+void pack_shift_weights_bwd(T* wk, const T* w, const Geom& g, int MR) {
+  const int64_t Cgp = round_up(g.Cg, MR), KK = g.KH * g.KW;
+  for (int64_t kk = 0; kk < KK; ++kk)
+    for (int64_t i0 = 0; i0 < Cgp; i0 += MR) {
+      T* d = wk + (kk * Cgp + i0) * g.Og;
+      for (int64_t o = 0; o < g.Og; ++o)
+        for (int r = 0; r < MR; ++r)
+          d[o * MR + r] = i0 + r < g.Cg ? w[(o * g.Cg + i0 + r) * KK + kk] : T(0);
+    }
+}
+
+// y[o][oh][ow] = yp[o][oh*S + ow] (+ b[o]).
+template <typename T>
+EMBER_SIMD void crop_planes(T* __restrict y, const T* __restrict yp, const T* b, int64_t rows,
+                            int64_t OH, int64_t OW, int64_t S, int64_t ld, int64_t row0,
+                            int64_t col0) {
+  for (int64_t o = 0; o < rows; ++o) {
+    const T bias = b ? b[o] : T(0);
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      const T* s = yp + o * ld + (oh + row0) * S + col0;
+      T* d = y + (o * OH + oh) * OW;
+      for (int64_t ow = 0; ow < OW; ++ow) d[ow] = s[ow] + bias;
+    }
+  }
+}
+
+// bp[panel][o][j] = dy[o][oh][ow] for q = q0 + panel*NR + j = oh*S + ow with ow < OW, else 0.
+// Walks the block row segment by row segment: no division per element.
+template <typename T>
+EMBER_SIMD void pack_dy_shift(T* __restrict bp, const T* __restrict dy, const Geom& g,
+                              const Shift& s, int64_t q0, int64_t q1, int NR) {
+  const int64_t len = round_up(q1 - q0, NR);
+  for (int64_t p0 = 0; p0 < len; p0 += NR) {
+    T* d = bp + p0 * g.Og;  // panel p0 / NR: Og rows of NR
+    const int64_t qa = q0 + p0;
+    int64_t oh = qa / s.S, ow = qa - oh * s.S;
+    // segments of the panel: [j, j + run) maps to dy row oh from column ow
+    for (int64_t j = 0; j < NR;) {
+      const int64_t q = qa + j;
+      const int64_t run = std::min<int64_t>(NR - j, s.S - ow);
+      const bool live = q < q1;
+      const int64_t valid = live ? std::clamp<int64_t>(std::min(g.OW - ow, q1 - q), 0, run) : 0;
+      for (int64_t o = 0; o < g.Og; ++o) {
+        T* dd = d + o * NR + j;
+        const T* src = dy + o * g.P + oh * g.OW + ow;
+        for (int64_t i = 0; i < valid; ++i) dd[i] = src[i];
+        for (int64_t i = valid; i < run; ++i) dd[i] = T(0);
+      }
+      j += run;
+      ++oh;
+      ow = 0;
+    }
+  }
+}
+
+template <typename T>
+void forward_shift(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt) {
+  const Kernel<T> kern = micro_kernel<T>();
+  const int MR = kern.mr, NR = kern.nr;
+  const Shift s = make_shift(g, NR);
+  const int64_t Ogp = round_up(g.Og, MR), Qp = round_up(s.Q, NR);
+  const int64_t kc_blk = even_block(g.Cg, kern.kc, 1);
+  const int64_t tasks = g.N * g.G;
+  nt = int(std::min<int64_t>(nt, tasks));
+  const int64_t wk_n = g.G * s.KK * Ogp * g.Cg, xp_n = g.Cg * s.plane, yp_n = g.Og * Qp;
+  const size_t per_thread = size_t(xp_n + yp_n) * sizeof(T) + 2 * 64;
+  char* cur = align64(Workspace::get(size_t(wk_n) * sizeof(T) + size_t(nt) * per_thread + 128));
+  T* wk = carve<T>(&cur, wk_n);
+  char* thread_base = cur;
+  for (int64_t gi = 0; gi < g.G; ++gi)
+    pack_shift_weights_fwd(wk + gi * s.KK * Ogp * g.Cg, w + gi * g.Og * g.K, g, MR);
+  constexpr int64_t kPanels = 16;  // NR-column panels per block: its output tile stays in L1/L2
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    char* tc = thread_base + per_thread * size_t(omp_get_thread_num());
+    T* xp = carve<T>(&tc, xp_n);
+    T* yp = carve<T>(&tc, yp_n);
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < tasks; ++t) {
+      const int64_t n = t / g.G, gi = t % g.G;
+      pad_planes(xp, x + (n * g.C + gi * g.Cg) * g.H * g.W, g, s, g.Cg);
+      const T* wg = wk + gi * s.KK * Ogp * g.Cg;
+      for (int64_t j0 = 0; j0 < s.Q; j0 += kPanels * NR) {
+        const int64_t j1 = std::min(s.Q, j0 + kPanels * NR);
+        for (int64_t kk = 0; kk < s.KK; ++kk) {
+          const int64_t off = shift_off(g, s, kk);
+          for (int64_t c0 = 0; c0 < g.Cg; c0 += kc_blk) {
+            const int64_t kc = std::min(kc_blk, g.Cg - c0);
+            const T beta = (kk == 0 && c0 == 0) ? T(0) : T(1);
+            const T* a = wg + kk * Ogp * g.Cg + c0 * MR;
+            for (int64_t jr = j0; jr < j1; jr += NR) {
+              const int nr = int(std::min<int64_t>(NR, j1 - jr));
+              const T* bq = xp + c0 * s.plane + off + jr;
+              for (int64_t ir = 0; ir < g.Og; ir += MR) {
+                const int mr = int(std::min<int64_t>(MR, g.Og - ir));
+                kern.panel_a(kc, T(1), a + ir * g.Cg, 0, bq, s.plane, beta, yp + ir * Qp + jr, Qp,
+                             mr, nr);
+              }
+            }
+          }
+        }
+      }
+      crop_planes(y + (n * g.O + gi * g.Og) * g.P, yp, b ? b + gi * g.Og : nullptr, g.Og, g.OH,
+                  g.OW, s.S, Qp, 0, 0);
+    }
+  }
+}
+
+template <typename T>
+void input_grad_shift(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
+  const Kernel<T> kern = micro_kernel<T>();
+  const int MR = kern.mr, NR = kern.nr;
+  const Shift s = make_shift(g, NR);
+  const int64_t Cgp = round_up(g.Cg, MR);
+  const int64_t tasks = g.N * g.G;
+  nt = int(std::min<int64_t>(nt, tasks));
+  constexpr int64_t kPanels = 16;
+  const int64_t wk_n = g.G * s.KK * Cgp * g.Og, dxp_n = g.Cg * s.plane, bp_n = g.Og * kPanels * NR;
+  const size_t per_thread = size_t(dxp_n + bp_n) * sizeof(T) + 2 * 64;
+  char* cur = align64(Workspace::get(size_t(wk_n) * sizeof(T) + size_t(nt) * per_thread + 128));
+  T* wk = carve<T>(&cur, wk_n);
+  char* thread_base = cur;
+  for (int64_t gi = 0; gi < g.G; ++gi)
+    pack_shift_weights_bwd(wk + gi * s.KK * Cgp * g.Og, w + gi * g.Og * g.K, g, MR);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    char* tc = thread_base + per_thread * size_t(omp_get_thread_num());
+    T* dxp = carve<T>(&tc, dxp_n);
+    T* bp = carve<T>(&tc, bp_n);
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < tasks; ++t) {
+      const int64_t n = t / g.G, gi = t % g.G;
+      std::fill(dxp, dxp + dxp_n, T(0));
+      const T* dyg = dy + (n * g.O + gi * g.Og) * g.P;
+      const T* wg = wk + gi * s.KK * Cgp * g.Og;
+      for (int64_t j0 = 0; j0 < s.Q; j0 += kPanels * NR) {
+        const int64_t j1 = std::min(s.Q, j0 + kPanels * NR);
+        pack_dy_shift(bp, dyg, g, s, j0, j1, NR);
+        for (int64_t kk = 0; kk < s.KK; ++kk) {
+          const int64_t off = shift_off(g, s, kk);
+          const T* a = wg + kk * Cgp * g.Og;
+          for (int64_t jr = j0; jr < j1; jr += NR) {
+            const int nr = int(std::min<int64_t>(NR, j1 - jr));
+            const T* bq = bp + (jr - j0) * g.Og;
+            for (int64_t ir = 0; ir < g.Cg; ir += MR) {
+              const int mr = int(std::min<int64_t>(MR, g.Cg - ir));
+              kern.panel_a(g.Og, T(1), a + ir * g.Og, 0, bq, NR, T(1),
+                           dxp + ir * s.plane + off + jr, s.plane, mr, nr);
+            }
+          }
+        }
+      }
+      crop_planes(dx + (n * g.C + gi * g.Cg) * g.H * g.W, dxp, static_cast<const T*>(nullptr), g.Cg,
+                  g.H, g.W, s.S, s.plane, g.pt, g.pl);
+    }
+  }
+}
+
 }  // namespace
 
 // x (N,C,H,W), w (O,C/g,KH,KW), b (O) or null -> y (N,O,OH,OW)
@@ -595,7 +819,10 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* b, int64_t N, int64_t
   if (g.N == 0 || g.O == 0) return;
   const Plan plan = make_plan(g, sizeof(T));
   TrimOnExit trim;
-  if (!g.direct && g.K > 0) return forward_engine(y, x, w, b, g, plan.nt);
+  if (!g.direct && g.K > 0) {
+    if (shift_ok(g, g.Cg)) return forward_shift(y, x, w, b, g, plan.nt);
+    return forward_engine(y, x, w, b, g, plan.nt);
+  }
   T* ws = col_workspace<T>(g, plan);
   const int64_t tasks = g.N * g.G;
   if (plan.outer) {
@@ -650,8 +877,13 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   }
   const Plan plan = make_plan(g, sizeof(T));
   TrimOnExit trim;
-  if (!g.direct && g.K > 0 && (plan.nt == 1 || g.N * g.G >= plan.nt))
+  if (!g.direct && g.K > 0 && (plan.nt == 1 || g.N * g.G >= plan.nt)) {
+    if (dx && shift_ok(g, g.Og)) {
+      if (dw) backward_engine<T>(nullptr, dw, dy, x, w, g, plan.nt);
+      return input_grad_shift(dx, dy, w, g, plan.nt);
+    }
     return backward_engine(dx, dw, dy, x, w, g, plan.nt);
+  }
   const bool need_col = !g.direct;
   const int64_t tasks = g.N * g.G;
   if (plan.outer) {
