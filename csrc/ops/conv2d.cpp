@@ -1,16 +1,23 @@
-// conv2d forward and backward: im2col / col2im on the GEMM core, NCHW, float32 and float64.
+// conv2d forward and backward on the GEMM core, NCHW, float32 and float64.
 //
 // Per image n and group g the convolution is one GEMM:
 //   y[n, g] (Og, P) = w[g] (Og, K) @ col (K, P),  K = Cg*KH*KW, P = OH*OW,
-// where col is im2col of x[n, g] (rows (c, kh, kw), columns (oh, ow)). A 1x1 convolution with
-// stride 1 and no padding skips im2col: x[n, g] (Cg, H*W) is already the matrix.
+// where col is im2col of x[n, g] (rows (c, kh, kw), columns (oh, ow)). Three ways to run it:
+// - shift engine (stride 1, >= 16 channels on the GEMM depth): no im2col at all; KH*KW GEMMs on
+//   the zero-padded planes, which the micro-kernel reads in place (forward), and dx accumulated
+//   into shifted views of a padded plane (no col2im). See "shift engine" below.
+// - fused engine (every other non-1x1 case, and the weight gradient): the col matrix is never
+//   formed whole; each thread builds one cache-sized block of it directly in the layout the
+//   GEMM micro-kernel reads (gemm/gemm_internal.h: the same micro-kernels and ISA as ember's
+//   GEMM), and runs the micro-kernel over it. dw^T += col @ dy^T per block, col2im for dx.
+// - 1x1 convolutions with stride 1 and no padding call gemm() on x[n, g] (Cg, H*W) directly;
+//   one image with more threads than (image, group) tasks runs the older tiled path
+//   (im2col/col2im parallel inside, the GEMM's own threads).
 //
-// Threads: with at least as many (image, group) tasks as threads, each thread takes whole tasks
-// and runs serial GEMMs (threads = 1) on its own col workspace; otherwise tasks run one after
-// another with im2col/col2im parallel inside and the GEMM's own threads. The col workspace is
-// tiled over output positions so that all of it stays under kColBudget bytes, and it is kept per
-// calling thread between calls. Weight gradients go through per-thread partial buffers reduced in
-// thread order: no atomics, deterministic for a given thread count.
+// Threads: OpenMP over (image, group[, column block]) tasks, each thread with its own packing
+// buffers carved from one workspace kept per calling thread; below kMinWorkPerThread
+// multiply-adds per thread a convolution runs serially. Weight gradients go through per-thread
+// partial buffers reduced in thread order: no atomics, deterministic for a given thread count.
 #include <omp.h>
 
 #include <algorithm>
