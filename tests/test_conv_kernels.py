@@ -192,6 +192,65 @@ def test_col_workspace_tiling_over_output_positions():
     np.testing.assert_allclose(dw, wt.grad.numpy(), rtol=1e-3, atol=1e-2)
 
 
+def _supported_isas():
+    original = _C.gemm_isa()
+    found = []
+    for name in ("avx512", "avx2", "generic"):
+        try:
+            _C.gemm_set_isa(name)
+            found.append(name)
+        except ValueError:
+            pass
+    _C.gemm_set_isa(original)
+    return found
+
+
+# Shapes that cross the fused engine's blocks: K = C*KH*KW > 384 (several depth blocks), P > 512
+# (several column blocks, a partial last panel), O not a multiple of the micro-kernel's rows and
+# more than one dy^T panel with a half-width last one; groups; strided.
+ENGINE_CONFIGS = [
+    ((2, 50, 30, 29), (37, 50, 3, 3), (1, 1), (1, 1), (1, 1), 1, True),
+    ((3, 12, 13, 11), (10, 6, 3, 3), (2, 1), (1, 0), (1, 2), 2, True),
+    ((2, 3, 27, 27), (5, 3, 5, 5), (1, 1), (2, 2), (1, 1), 1, False),
+    # stride 1 with >= 16 channels on the GEMM depth (the shift engine): groups, dilation,
+    # asymmetric padding, padding wider than the kernel, more input channels than one depth block
+    ((2, 32, 9, 11), (36, 16, 3, 2), (1, 1), (2, 0, 1, 3), (2, 1), 2, True),
+    ((1, 16, 4, 4), (16, 16, 3, 3), (1, 1), (3, 3), (1, 1), 1, True),
+    ((1, 400, 5, 6), (20, 400, 3, 3), (1, 1), (1, 1), (1, 1), 1, False),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("isa", _supported_isas())
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cfg", ENGINE_CONFIGS)
+def test_engine_blocks_isas_threads(cfg, dtype, isa, threads):
+    x, w, b, kw = _data(cfg, dtype, seed=3)
+    w = (w / np.sqrt(w[0].size)).astype(dtype)
+    dy = None
+    old_isa, old_threads = _C.gemm_isa(), _C.get_num_threads()
+    try:
+        _C.gemm_set_isa(isa)
+        _C.set_num_threads(threads)
+        y = _C.conv2d_forward(x, w, b, **kw)
+        dy = np.random.default_rng(4).standard_normal(y.shape).astype(dtype)
+        got = _C.conv2d_backward(dy, x, w, **kw, need_bias=b is not None)
+        dx_only = _C.conv2d_backward(dy, x, w, **kw, need_weight=False, need_bias=False)[0]
+        dw_only = _C.conv2d_backward(dy, x, w, **kw, need_input=False, need_bias=False)[1]
+    finally:
+        _C.gemm_set_isa(old_isa)
+        _C.set_num_threads(old_threads)
+    f64 = [a.astype(np.float64) if a is not None else None for a in (x, w, b, dy)]
+    np.testing.assert_allclose(y, conv2d_ref(*f64[:3], **kw), **TOL[dtype])
+    rx, rw, rb = conv2d_backward_ref(f64[3], f64[0], f64[1], **kw)
+    np.testing.assert_allclose(got[0], rx, **TOL[dtype])
+    np.testing.assert_allclose(got[1], rw, **TOL[dtype])
+    if b is not None:
+        np.testing.assert_allclose(got[2], rb, **TOL[dtype])
+    np.testing.assert_array_equal(dx_only, got[0])
+    np.testing.assert_array_equal(dw_only, got[1])
+
+
 # ---- bad inputs ----
 
 X = np.zeros((2, 4, 8, 8), np.float32)

@@ -1,24 +1,34 @@
-// conv2d forward and backward: im2col / col2im on the GEMM core, NCHW, float32 and float64.
+// conv2d forward and backward on the GEMM core, NCHW, float32 and float64.
 //
 // Per image n and group g the convolution is one GEMM:
 //   y[n, g] (Og, P) = w[g] (Og, K) @ col (K, P),  K = Cg*KH*KW, P = OH*OW,
-// where col is im2col of x[n, g] (rows (c, kh, kw), columns (oh, ow)). A 1x1 convolution with
-// stride 1 and no padding skips im2col: x[n, g] (Cg, H*W) is already the matrix.
+// where col is im2col of x[n, g] (rows (c, kh, kw), columns (oh, ow)). Three ways to run it:
+// - shift engine (stride 1, >= 16 channels on the GEMM depth): no im2col at all; KH*KW GEMMs on
+//   the zero-padded planes, which the micro-kernel reads in place (forward), and dx accumulated
+//   into shifted views of a padded plane (no col2im). See "shift engine" below.
+// - fused engine (every other non-1x1 case, and the weight gradient): the col matrix is never
+//   formed whole; each thread builds one cache-sized block of it directly in the layout the
+//   GEMM micro-kernel reads (gemm/gemm_internal.h: the same micro-kernels and ISA as ember's
+//   GEMM), and runs the micro-kernel over it. dw^T += col @ dy^T per block, col2im for dx.
+// - 1x1 convolutions with stride 1 and no padding call gemm() on x[n, g] (Cg, H*W) directly;
+//   one image with more threads than (image, group) tasks runs the older tiled path
+//   (im2col/col2im parallel inside, the GEMM's own threads).
 //
-// Threads: with at least as many (image, group) tasks as threads, each thread takes whole tasks
-// and runs serial GEMMs (threads = 1) on its own col workspace; otherwise tasks run one after
-// another with im2col/col2im parallel inside and the GEMM's own threads. The col workspace is
-// tiled over output positions so that all of it stays under kColBudget bytes, and it is kept per
-// calling thread between calls. Weight gradients go through per-thread partial buffers reduced in
-// thread order: no atomics, deterministic for a given thread count.
+// Threads: OpenMP over (image, group[, column block]) tasks, each thread with its own packing
+// buffers carved from one workspace kept per calling thread; below kMinWorkPerThread
+// multiply-adds per thread a convolution runs serially. Weight gradients go through per-thread
+// partial buffers reduced in thread order: no atomics, deterministic for a given thread count.
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 
 #include "common.h"
 #include "gemm/gemm.h"
+#include "gemm/gemm_internal.h"
+#include "vecmath.h"
 
 namespace ember {
 
@@ -26,6 +36,13 @@ namespace {
 
 constexpr int64_t kColBudget = int64_t(256) << 20;  // bytes of col workspace, all threads
 constexpr size_t kKeepBytes = size_t(64) << 20;     // larger workspaces are freed after a call
+constexpr int64_t kNcForward = 512;                 // output positions per forward column block
+// Multiply-adds per thread below which a convolution runs serially (~0.1 ms of arithmetic): a
+// parallel region's wake-up and barrier cost far more than that on a loaded machine (measured:
+// a 5.5M multiply-add convolution ran 6x slower on two threads than on one).
+constexpr int64_t kMinWorkPerThread = int64_t(1) << 22;
+
+using gemm_detail::Kernel;
 
 int64_t add_checked(int64_t a, int64_t b, const char* what) {
   EMBER_CHECK(a >= 0 && b >= 0 && a <= std::numeric_limits<int64_t>::max() - b, what,
@@ -139,47 +156,61 @@ inline void valid_cols(const Geom& g, int64_t kw, int64_t* lo, int64_t* hi) {
   *hi = b;
 }
 
-// col (K, p1-p0) = im2col of one group's channels x (Cg, H, W), output positions [p0, p1).
+// dst[0 .. p1-p0) = row (kh, kw) of im2col for one channel plane xc (H, W), output positions
+// [p0, p1); lo/hi from valid_cols(kw).
 template <typename T>
-void im2col(T* col, const T* x, const Geom& g, int64_t p0, int64_t p1, int nt) {
-  const int64_t L = p1 - p0, KK = g.KH * g.KW;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t k = 0; k < g.K; ++k) {
-    const int64_t c = k / KK, kh = (k / g.KW) % g.KH, kw = k % g.KW;
-    const T* xc = x + c * g.H * g.W;
-    T* row = col + k * L - p0;  // row[p]
-    const int64_t ihoff = kh * g.dh - g.pt, iwoff = kw * g.dw - g.pl;
-    int64_t lo, hi;
-    valid_cols(g, kw, &lo, &hi);
-    for (int64_t p = p0; p < p1;) {
-      const int64_t oh = p / g.OW, ow0 = p - oh * g.OW, ow1 = std::min(g.OW, ow0 + (p1 - p));
-      T* dst = row + oh * g.OW;  // dst[ow]
-      const int64_t ih = oh * g.sh + ihoff;
-      if (ih < 0 || ih >= g.H) {
-        for (int64_t ow = ow0; ow < ow1; ++ow) dst[ow] = T(0);
+inline void col_row(T* dst, const T* xc, const Geom& g, int64_t kh, int64_t kw, int64_t lo,
+                    int64_t hi, int64_t p0, int64_t p1) {
+  const int64_t ihoff = kh * g.dh - g.pt, iwoff = kw * g.dw - g.pl;
+  int64_t oh = p0 / g.OW, ow0 = p0 - oh * g.OW;
+  for (int64_t p = p0; p < p1; ++oh, ow0 = 0) {
+    const int64_t ow1 = std::min(g.OW, ow0 + (p1 - p));
+    T* d = dst + (p - p0) - ow0;  // d[ow]
+    const int64_t ih = oh * g.sh + ihoff;
+    if (ih < 0 || ih >= g.H) {
+      for (int64_t ow = ow0; ow < ow1; ++ow) d[ow] = T(0);
+    } else {
+      const T* src = xc + ih * g.W;
+      const int64_t a = std::clamp(lo, ow0, ow1), b = std::clamp(hi, a, ow1);
+      for (int64_t ow = ow0; ow < a; ++ow) d[ow] = T(0);
+      if (g.sw == 1) {
+        const T* s = src + iwoff;
+        for (int64_t ow = a; ow < b; ++ow) d[ow] = s[ow];
       } else {
-        const T* src = xc + ih * g.W;
-        const int64_t a = std::clamp(lo, ow0, ow1), b = std::clamp(hi, a, ow1);
-        for (int64_t ow = ow0; ow < a; ++ow) dst[ow] = T(0);
-        if (g.sw == 1) {
-          for (int64_t ow = a; ow < b; ++ow) dst[ow] = src[ow + iwoff];
-        } else {
-          for (int64_t ow = a; ow < b; ++ow) dst[ow] = src[ow * g.sw + iwoff];
-        }
-        for (int64_t ow = b; ow < ow1; ++ow) dst[ow] = T(0);
+        for (int64_t ow = a; ow < b; ++ow) d[ow] = src[ow * g.sw + iwoff];
       }
-      p += ow1 - ow0;
+      for (int64_t ow = b; ow < ow1; ++ow) d[ow] = T(0);
     }
+    p += ow1 - ow0;
   }
 }
 
-// dx (Cg, H, W) += col2im of col (K, p1-p0): the adjoint of im2col. Parallel over channels, which
-// own disjoint planes of dx.
+// col (K, p1-p0) = im2col of one group's channels x (Cg, H, W), output positions [p0, p1).
 template <typename T>
-void col2im_add(T* dx, const T* col, const Geom& g, int64_t p0, int64_t p1, int nt) {
+EMBER_SIMD void im2col_rows(T* __restrict col, const T* __restrict x, const Geom& g, int64_t p0,
+                            int64_t p1, int64_t k_begin, int64_t k_end) {
   const int64_t L = p1 - p0, KK = g.KH * g.KW;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t c = 0; c < g.Cg; ++c) {
+  for (int64_t k = k_begin; k < k_end; ++k) {
+    const int64_t c = k / KK, kh = (k / g.KW) % g.KH, kw = k % g.KW;
+    int64_t lo, hi;
+    valid_cols(g, kw, &lo, &hi);
+    col_row(col + k * L, x + c * g.H * g.W, g, kh, kw, lo, hi, p0, p1);
+  }
+}
+
+template <typename T>
+void im2col(T* col, const T* x, const Geom& g, int64_t p0, int64_t p1, int nt) {
+  if (nt <= 1) return im2col_rows(col, x, g, p0, p1, 0, g.K);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t k = 0; k < g.K; ++k) im2col_rows(col, x, g, p0, p1, k, k + 1);
+}
+
+// dx (Cg, H, W) += col2im of col (K, p1-p0) for channels [c_begin, c_end): the adjoint of im2col.
+template <typename T>
+EMBER_SIMD void col2im_channels(T* __restrict dx, const T* __restrict col, const Geom& g,
+                                int64_t p0, int64_t p1, int64_t c_begin, int64_t c_end) {
+  const int64_t L = p1 - p0, KK = g.KH * g.KW;
+  for (int64_t c = c_begin; c < c_end; ++c) {
     T* xc = dx + c * g.H * g.W;
     for (int64_t kk = 0; kk < KK; ++kk) {
       const int64_t kh = kk / g.KW, kw = kk % g.KW;
@@ -187,15 +218,17 @@ void col2im_add(T* dx, const T* col, const Geom& g, int64_t p0, int64_t p1, int 
       const int64_t ihoff = kh * g.dh - g.pt, iwoff = kw * g.dw - g.pl;
       int64_t lo, hi;
       valid_cols(g, kw, &lo, &hi);
-      for (int64_t p = p0; p < p1;) {
-        const int64_t oh = p / g.OW, ow0 = p - oh * g.OW, ow1 = std::min(g.OW, ow0 + (p1 - p));
+      int64_t oh = p0 / g.OW, ow0 = p0 - oh * g.OW;
+      for (int64_t p = p0; p < p1; ++oh, ow0 = 0) {
+        const int64_t ow1 = std::min(g.OW, ow0 + (p1 - p));
         const int64_t ih = oh * g.sh + ihoff;
         if (ih >= 0 && ih < g.H) {
           const T* s = row + oh * g.OW;
           T* d = xc + ih * g.W;
           const int64_t a = std::clamp(lo, ow0, ow1), b = std::clamp(hi, a, ow1);
           if (g.sw == 1) {
-            for (int64_t ow = a; ow < b; ++ow) d[ow + iwoff] += s[ow];
+            T* dd = d + iwoff;
+            for (int64_t ow = a; ow < b; ++ow) dd[ow] += s[ow];
           } else {
             for (int64_t ow = a; ow < b; ++ow) d[ow * g.sw + iwoff] += s[ow];
           }
@@ -204,6 +237,14 @@ void col2im_add(T* dx, const T* col, const Geom& g, int64_t p0, int64_t p1, int 
       }
     }
   }
+}
+
+// Parallel over channels, which own disjoint planes of dx.
+template <typename T>
+void col2im_add(T* dx, const T* col, const Geom& g, int64_t p0, int64_t p1, int nt) {
+  if (nt <= 1) return col2im_channels(dx, col, g, p0, p1, 0, g.Cg);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t c = 0; c < g.Cg; ++c) col2im_channels(dx, col, g, p0, p1, c, c + 1);
 }
 
 struct Plan {
@@ -216,7 +257,7 @@ Plan make_plan(const Geom& g, size_t elem) {
   const int64_t tasks = g.N * g.G;
   const double flops = double(g.N) * double(g.O) * double(g.P) * double(std::max<int64_t>(g.K, 1));
   const int64_t work = flops > 9e18 ? std::numeric_limits<int64_t>::max() : int64_t(flops);
-  Plan pl{threads_for(work, 1 << 16), false, std::max<int64_t>(g.P, 1)};
+  Plan pl{threads_for(work, kMinWorkPerThread), false, std::max<int64_t>(g.P, 1)};
   const double per_task = flops / double(std::max<int64_t>(tasks, 1));
   pl.outer = pl.nt > 1 && tasks >= pl.nt &&
              (tasks % pl.nt == 0 || tasks >= 4 * pl.nt || per_task < double(1 << 22));
@@ -290,6 +331,488 @@ void backward_task(T* dx, T* dwacc, const T* dy, const T* x, const T* w, const G
   }
 }
 
+// ---------------------------------------------------------------- fused engine
+// The im2col matrix is never formed whole: each thread builds one cache-sized block of it
+// directly in the layout the GEMM micro-kernel reads (kc x NR column panels for the forward, MR
+// rows for the weight gradient), so im2col and the GEMM's packing are a single pass over L2.
+
+template <typename T>
+Kernel<T> micro_kernel() {
+  const char* name = gemm_isa();
+  const gemm_detail::Isa isa = std::strcmp(name, "avx512") == 0 ? gemm_detail::isa_avx512()
+                               : std::strcmp(name, "avx2") == 0 ? gemm_detail::isa_avx2()
+                                                                : gemm_detail::isa_generic();
+  if constexpr (sizeof(T) == 4)
+    return isa.f32;
+  else
+    return isa.f64;
+}
+
+inline int64_t round_up(int64_t a, int64_t m) { return (a + m - 1) / m * m; }
+
+// Blocks of at most max_blk (rounded up to unit) splitting total as evenly as the unit allows.
+inline int64_t even_block(int64_t total, int64_t max_blk, int64_t unit) {
+  const int64_t nblk = std::max<int64_t>((total + max_blk - 1) / max_blk, 1);
+  return round_up((total + nblk - 1) / nblk, unit);
+}
+
+// 64-byte aligned slices of one workspace.
+template <typename T>
+T* carve(char** cursor, int64_t count) {
+  char* p = *cursor;
+  *cursor += (size_t(count) * sizeof(T) + 63) / 64 * 64;
+  return reinterpret_cast<T*>(p);
+}
+inline char* align64(char* p) {
+  return reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t(63));
+}
+
+// bp = rows [k0, k0+kc) x columns [j0, j1) of im2col(x[n, g]) as ceil((j1-j0)/NR) panels of
+// kc x NR (panel, then row, then column), the columns past j1 zero. Each row is built whole in
+// row (j1-j0 + NR values, in L1) and then cut into the panels.
+template <typename T>
+EMBER_SIMD void im2col_panels(T* __restrict bp, T* __restrict row, const T* xg, const Geom& g,
+                              int64_t k0, int64_t kc, int64_t j0, int64_t j1, int NR) {
+  const int64_t KK = g.KH * g.KW, len = j1 - j0, full = len / NR * NR;
+  for (int64_t j = len; j < round_up(len, NR); ++j) row[j] = T(0);
+  for (int64_t k = k0; k < k0 + kc; ++k) {
+    const int64_t c = k / KK, kh = (k / g.KW) % g.KH, kw = k % g.KW;
+    int64_t lo, hi;
+    valid_cols(g, kw, &lo, &hi);
+    col_row(row, xg + c * g.H * g.W, g, kh, kw, lo, hi, j0, j1);
+    T* dst = bp + (k - k0) * NR;
+    for (int64_t j = 0; j < full; j += NR, dst += kc * NR)
+      std::memcpy(dst, row + j, NR * sizeof(T));
+    if (full < len) std::memcpy(dst, row + full, NR * sizeof(T));
+  }
+}
+
+// wp[gi][i][k][r] = w[gi][i*MR + r][k]: the weights as the micro-kernel's p-major MR-row panels,
+// rows past Og zero.
+template <typename T>
+void pack_weights(T* wp, const T* w, const Geom& g, int MR) {
+  const int64_t Ogp = round_up(g.Og, MR);
+  for (int64_t gi = 0; gi < g.G; ++gi)
+    for (int64_t i0 = 0; i0 < Ogp; i0 += MR) {
+      T* d = wp + (gi * Ogp + i0) * g.K;
+      for (int r = 0; r < MR; ++r) {
+        if (i0 + r < g.Og) {
+          const T* src = w + (gi * g.Og + i0 + r) * g.K;
+          for (int64_t k = 0; k < g.K; ++k) d[k * MR + r] = src[k];
+        } else {
+          for (int64_t k = 0; k < g.K; ++k) d[k * MR + r] = T(0);
+        }
+      }
+    }
+}
+
+// Forward: y[n, g, :, j0:j1] for the tasks (image, group, column block), threads over tasks.
+template <typename T>
+void forward_engine(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt) {
+  const Kernel<T> kern = micro_kernel<T>();
+  const int MR = kern.mr, NR = kern.nr;
+  const int64_t Ogp = round_up(g.Og, MR);
+  const int64_t kc_blk = even_block(g.K, kern.kc, 1);
+  const int64_t nc_blk = even_block(g.P, kNcForward, NR);
+  const int64_t nblk = (g.P + nc_blk - 1) / nc_blk, tasks = g.N * g.G * nblk;
+  nt = int(std::min<int64_t>(nt, tasks));
+  const int64_t wp_n = g.G * Ogp * g.K, bp_n = kc_blk * nc_blk, row_n = nc_blk + NR;
+  const size_t per_thread = size_t(bp_n + row_n) * sizeof(T) + 2 * 64;
+  char* cur = align64(Workspace::get(size_t(wp_n) * sizeof(T) + size_t(nt) * per_thread + 128));
+  T* wp = carve<T>(&cur, wp_n);
+  char* thread_base = cur;
+  pack_weights(wp, w, g, MR);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    char* tc = thread_base + per_thread * size_t(omp_get_thread_num());
+    T* bp = carve<T>(&tc, bp_n);
+    T* row = carve<T>(&tc, row_n);
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < tasks; ++t) {
+      const int64_t jb = t % nblk, ng = t / nblk, n = ng / g.G, gi = ng % g.G;
+      const int64_t j0 = jb * nc_blk, j1 = std::min(g.P, j0 + nc_blk);
+      const T* xg = x + (n * g.C + gi * g.Cg) * g.H * g.W;
+      const T* wg = wp + gi * Ogp * g.K;
+      T* yg = y + (n * g.O + gi * g.Og) * g.P;
+      if (b)
+        for (int64_t o = 0; o < g.Og; ++o)
+          std::fill(yg + o * g.P + j0, yg + o * g.P + j1, b[gi * g.Og + o]);
+      for (int64_t k0 = 0; k0 < g.K; k0 += kc_blk) {
+        const int64_t kc = std::min(kc_blk, g.K - k0);
+        const T beta = (k0 > 0 || b) ? T(1) : T(0);
+        im2col_panels(bp, row, xg, g, k0, kc, j0, j1, NR);
+        for (int64_t jr = j0; jr < j1; jr += NR) {
+          const int nr = int(std::min<int64_t>(NR, j1 - jr));
+          const T* bpanel = bp + (jr - j0) * kc;
+          for (int64_t ir = 0; ir < g.Og; ir += MR) {
+            const int mr = int(std::min<int64_t>(MR, g.Og - ir));
+            kern.panel_a(kc, T(1), wg + ir * g.K + k0 * MR, 0, bpanel, NR, beta, yg + ir * g.P + jr,
+                         g.P, mr, nr);
+          }
+        }
+      }
+    }
+  }
+}
+
+// A panel of nq <= NR live columns is NR/2 wide when that is enough (the *_half kernels).
+inline int panel_width(int64_t nq, int NR) { return 2 * nq <= NR ? NR / 2 : NR; }
+
+// bp[q][p][j] = dy[q*NR + j][p0 + p] for p < L: dy^T's columns as L x NR panels (the last one
+// panel_width wide), zero past Og.
+template <typename T>
+EMBER_SIMD void pack_dy_t(T* __restrict bp, const T* __restrict dy, int64_t P, int64_t p0,
+                          int64_t L, int64_t Og, int NR) {
+  for (int64_t q0 = 0; q0 < Og; q0 += NR) {
+    const int64_t nq = std::min<int64_t>(NR, Og - q0), W = panel_width(nq, NR);
+    T* d = bp + q0 * L;
+    const T* s = dy + q0 * P + p0;
+    for (int64_t p = 0; p < L; ++p) {
+      for (int64_t j = 0; j < nq; ++j) d[p * W + j] = s[j * P + p];
+      for (int64_t j = nq; j < W; ++j) d[p * W + j] = T(0);
+    }
+  }
+}
+
+// bp[q][o][j] = dy[o][p0 + q*NR + j]: dy's columns [p0, p0+L) as Og x NR panels, zero past L.
+template <typename T>
+EMBER_SIMD void pack_dy(T* __restrict bp, const T* __restrict dy, int64_t P, int64_t p0, int64_t L,
+                        int64_t Og, int NR) {
+  for (int64_t q0 = 0; q0 < L; q0 += NR) {
+    const int64_t nr = std::min<int64_t>(NR, L - q0);
+    T* d = bp + q0 * Og;
+    for (int64_t o = 0; o < Og; ++o) {
+      const T* s = dy + o * P + p0 + q0;
+      for (int64_t j = 0; j < nr; ++j) d[o * NR + j] = s[j];
+      for (int64_t j = nr; j < NR; ++j) d[o * NR + j] = T(0);
+    }
+  }
+}
+
+// Backward through the fused engine, threads over (image, group) tasks:
+//   dw^T (K, Og) += col (K, L) @ dy^T (L, Og)   per column block of L <= kc output positions,
+//       col built in MR-row layout (read in place by the micro-kernel), per-thread partials;
+//   dcol (K, L) = w^T (K, Og) @ dy (Og, L), then dx += col2im(dcol), per column block.
+template <typename T>
+void backward_engine(T* dx, T* dw, const T* dy, const T* x, const T* w, const Geom& g, int nt) {
+  const Kernel<T> kern = micro_kernel<T>();
+  const int MR = kern.mr, NR = kern.nr;
+  const int64_t Kp = round_up(g.K, MR), Ogp = round_up(g.Og, NR);
+  const int64_t L_blk = even_block(g.P, kern.kc, NR);
+  const int64_t tasks = g.N * g.G;
+  nt = int(std::min<int64_t>(nt, tasks));
+  const int64_t wnumel = g.O * g.K;
+  // Workspace: w^T packed as MR-row panels (dx), then per thread: col (Kp x L), dy panels
+  // (max of L x Ogp for dw and Og x Lp for dx), dw^T partial (G x K x Og).
+  const int64_t wt_n = dx ? g.G * Kp * g.Og : 0;
+  const int64_t col_n = Kp * L_blk, bp_n = std::max(L_blk * Ogp, g.Og * round_up(L_blk, NR));
+  const int64_t part_n = dw ? wnumel : 0;
+  const size_t per_thread = size_t(col_n + bp_n + part_n) * sizeof(T) + 3 * 64;
+  char* cur = align64(Workspace::get(size_t(wt_n) * sizeof(T) + size_t(nt) * per_thread + 128));
+  T* wt = carve<T>(&cur, wt_n);
+  char* thread_base = cur;
+  auto thread_part = [&](int th) {
+    char* tc = thread_base + per_thread * size_t(th);
+    carve<T>(&tc, col_n);
+    carve<T>(&tc, bp_n);
+    return carve<T>(&tc, part_n);
+  };
+  if (dx) {
+    // wt[gi][panel i][o][r] = w[gi][o][i*MR + r] (zero for rows past K).
+    for (int64_t gi = 0; gi < g.G; ++gi)
+      for (int64_t i0 = 0; i0 < Kp; i0 += MR) {
+        T* d = wt + gi * Kp * g.Og + i0 * g.Og;
+        for (int64_t o = 0; o < g.Og; ++o)
+          for (int r = 0; r < MR; ++r)
+            d[o * MR + r] = i0 + r < g.K ? w[(gi * g.Og + o) * g.K + i0 + r] : T(0);
+      }
+  }
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int tid = omp_get_thread_num();
+    char* tc = thread_base + per_thread * size_t(tid);
+    T* col = carve<T>(&tc, col_n);
+    T* bp = carve<T>(&tc, bp_n);
+    T* part = thread_part(tid);
+    if (dw) std::fill(part, part + part_n, T(0));
+    // Rows K..Kp of col are read by the kernel (their results are never stored): keep them zero.
+    std::fill(col, col + col_n, T(0));
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < tasks; ++t) {
+      const int64_t n = t / g.G, gi = t % g.G;
+      const T* xg = x + (n * g.C + gi * g.Cg) * g.H * g.W;
+      const T* dyg = dy + (n * g.O + gi * g.Og) * g.P;
+      T* dxg = dx ? dx + (n * g.C + gi * g.Cg) * g.H * g.W : nullptr;
+      T* dwt = dw ? part + gi * g.K * g.Og : nullptr;
+      if (dxg) std::fill(dxg, dxg + g.Cg * g.H * g.W, T(0));
+      for (int64_t p0 = 0; p0 < g.P; p0 += L_blk) {
+        const int64_t L = std::min(L_blk, g.P - p0);
+        if (dwt) {
+          im2col(col, xg, g, p0, p0 + L, 1);  // (K, L) row-major: MR rows of stride L
+          pack_dy_t(bp, dyg, g.P, p0, L, g.Og, NR);
+          for (int64_t q0 = 0; q0 < g.Og; q0 += NR) {
+            const int nr = int(std::min<int64_t>(NR, g.Og - q0)), W = panel_width(nr, NR);
+            const auto fn = W < NR ? kern.rows_a_half : kern.rows_a;
+            for (int64_t ir = 0; ir < g.K; ir += MR) {
+              const int mr = int(std::min<int64_t>(MR, g.K - ir));
+              fn(L, T(1), col + ir * L, L, bp + q0 * L, W, T(1), dwt + ir * g.Og + q0, g.Og, mr,
+                 nr);
+            }
+          }
+        }
+        if (dxg) {
+          pack_dy(bp, dyg, g.P, p0, L, g.Og, NR);
+          const T* wtg = wt + gi * Kp * g.Og;
+          for (int64_t q0 = 0; q0 < L; q0 += NR) {
+            const int nr = int(std::min<int64_t>(NR, L - q0));
+            for (int64_t ir = 0; ir < g.K; ir += MR) {
+              const int mr = int(std::min<int64_t>(MR, g.K - ir));
+              kern.panel_a(g.Og, T(1), wtg + ir * g.Og, 0, bp + q0 * g.Og, NR, T(0),
+                           col + ir * L + q0, L, mr, nr);
+            }
+          }
+          col2im_add(dxg, col, g, p0, p0 + L, 1);
+        }
+      }
+    }
+    if (dw) {
+      // dw[gi][o][k] = sum over threads, in thread order, of part[gi][k][o].
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < wnumel; ++i) {
+        const int64_t gi = i / (g.Og * g.K), o = (i / g.K) % g.Og, k = i % g.K;
+        const size_t at = size_t((gi * g.K + k) * g.Og + o);
+        T s = T(0);
+        for (int th = 0; th < nt; ++th) s += thread_part(th)[at];
+        dw[i] = s;
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- shift engine (stride 1)
+// With stride 1 no im2col is needed at all. Lay the zero-padded image out with row stride
+// S = W + pl + pr and number output positions q = oh * S + ow (the columns ow >= OW are junk and
+// are dropped at the end): then for each kernel offset (kh, kw) the input a row of the weights
+// meets is the padded plane itself, shifted by off = kh*dh*S + kw*dw, so
+//   y_pad[o, q] = sum over (kh, kw), c of w[o, c, kh, kw] * x_pad[c, q + off],
+// KH*KW GEMMs whose B operand the micro-kernel reads in place (rows = channels, stride = plane),
+// accumulating into one output tile. The input gradient is the adjoint, GEMMs whose outputs
+// are shifted views of a padded dx plane accumulated in place:
+//   dx_pad[c, q + off] += sum over o of w[o, c, kh, kw] * dy_pad[o, q].
+// Each plane is followed by a slack of NR + dw*(KW-1) values so the junk columns of the last
+// row stay inside their own plane.
+struct Shift {
+  int64_t S, Hp, plane, Q, KK;
+};
+
+inline Shift make_shift(const Geom& g, int NR) {
+  Shift s;
+  s.S = g.W + g.pl + g.pr;
+  s.Hp = g.H + g.pt + g.pb;
+  s.Q = g.OH * s.S;
+  s.plane = round_up(s.Hp * s.S + NR + g.dw * (g.KW - 1) + NR, 16);
+  s.KK = g.KH * g.KW;
+  return s;
+}
+
+inline int64_t shift_off(const Geom& g, const Shift& s, int64_t kk) {
+  return (kk / g.KW) * g.dh * s.S + (kk % g.KW) * g.dw;
+}
+
+// Stride 1 and enough channels on the GEMM's depth (input channels for the forward, output
+// channels for dx) that the KH*KW short-depth GEMMs run near the micro-kernel's peak.
+inline bool shift_ok(const Geom& g, int64_t depth) { return g.sh == 1 && g.sw == 1 && depth >= 16; }
+
+// xp (Cg planes) = x[n, g] zero-padded with row stride S, slack zero.
+template <typename T>
+EMBER_SIMD void pad_planes(T* __restrict xp, const T* __restrict x, const Geom& g, const Shift& s,
+                           int64_t channels) {
+  for (int64_t c = 0; c < channels; ++c) {
+    T* d = xp + c * s.plane;
+    const T* src = x + c * g.H * g.W;
+    std::fill(d, d + g.pt * s.S + g.pl, T(0));
+    for (int64_t ih = 0; ih < g.H; ++ih) {
+      T* row = d + (ih + g.pt) * s.S + g.pl;
+      std::copy(src + ih * g.W, src + (ih + 1) * g.W, row);
+      std::fill(row + g.W, row + g.W + g.pr + g.pl, T(0));  // right pad, next row's left pad
+    }
+    std::fill(d + (g.H + g.pt) * s.S, d + s.plane, T(0));  // bottom pad and slack
+  }
+}
+
+// wk[kk][i][c][r] = w[i*MR + r][c][kk] (forward; rows past Og zero), one group.
+template <typename T>
+void pack_shift_weights_fwd(T* wk, const T* w, const Geom& g, int MR) {
+  const int64_t Ogp = round_up(g.Og, MR), KK = g.KH * g.KW;
+  for (int64_t kk = 0; kk < KK; ++kk)
+    for (int64_t i0 = 0; i0 < Ogp; i0 += MR) {
+      T* d = wk + (kk * Ogp + i0) * g.Cg;
+      for (int64_t c = 0; c < g.Cg; ++c)
+        for (int r = 0; r < MR; ++r)
+          d[c * MR + r] = i0 + r < g.Og ? w[((i0 + r) * g.Cg + c) * KK + kk] : T(0);
+    }
+}
+
+// wk[kk][i][o][r] = w[o][i*MR + r][kk] (input gradient; rows past Cg zero), one group.
+template <typename T>
+void pack_shift_weights_bwd(T* wk, const T* w, const Geom& g, int MR) {
+  const int64_t Cgp = round_up(g.Cg, MR), KK = g.KH * g.KW;
+  for (int64_t kk = 0; kk < KK; ++kk)
+    for (int64_t i0 = 0; i0 < Cgp; i0 += MR) {
+      T* d = wk + (kk * Cgp + i0) * g.Og;
+      for (int64_t o = 0; o < g.Og; ++o)
+        for (int r = 0; r < MR; ++r)
+          d[o * MR + r] = i0 + r < g.Cg ? w[(o * g.Cg + i0 + r) * KK + kk] : T(0);
+    }
+}
+
+// y[o][oh][ow] = yp[o][oh*S + ow] (+ b[o]).
+template <typename T>
+EMBER_SIMD void crop_planes(T* __restrict y, const T* __restrict yp, const T* b, int64_t rows,
+                            int64_t OH, int64_t OW, int64_t S, int64_t ld, int64_t row0,
+                            int64_t col0) {
+  for (int64_t o = 0; o < rows; ++o) {
+    const T bias = b ? b[o] : T(0);
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      const T* s = yp + o * ld + (oh + row0) * S + col0;
+      T* d = y + (o * OH + oh) * OW;
+      for (int64_t ow = 0; ow < OW; ++ow) d[ow] = s[ow] + bias;
+    }
+  }
+}
+
+// bp[panel][o][j] = dy[o][oh][ow] for q = q0 + panel*NR + j = oh*S + ow with ow < OW, else 0.
+// Walks the block row segment by row segment: no division per element.
+template <typename T>
+EMBER_SIMD void pack_dy_shift(T* __restrict bp, const T* __restrict dy, const Geom& g,
+                              const Shift& s, int64_t q0, int64_t q1, int NR) {
+  const int64_t len = round_up(q1 - q0, NR);
+  for (int64_t p0 = 0; p0 < len; p0 += NR) {
+    T* d = bp + p0 * g.Og;  // panel p0 / NR: Og rows of NR
+    const int64_t qa = q0 + p0;
+    int64_t oh = qa / s.S, ow = qa - oh * s.S;
+    // segments of the panel: [j, j + run) maps to dy row oh from column ow
+    for (int64_t j = 0; j < NR;) {
+      const int64_t q = qa + j;
+      const int64_t run = std::min<int64_t>(NR - j, s.S - ow);
+      const bool live = q < q1;
+      const int64_t valid = live ? std::clamp<int64_t>(std::min(g.OW - ow, q1 - q), 0, run) : 0;
+      for (int64_t o = 0; o < g.Og; ++o) {
+        T* dd = d + o * NR + j;
+        const T* src = dy + o * g.P + oh * g.OW + ow;
+        for (int64_t i = 0; i < valid; ++i) dd[i] = src[i];
+        for (int64_t i = valid; i < run; ++i) dd[i] = T(0);
+      }
+      j += run;
+      ++oh;
+      ow = 0;
+    }
+  }
+}
+
+template <typename T>
+void forward_shift(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt) {
+  const Kernel<T> kern = micro_kernel<T>();
+  const int MR = kern.mr, NR = kern.nr;
+  const Shift s = make_shift(g, NR);
+  const int64_t Ogp = round_up(g.Og, MR), Qp = round_up(s.Q, NR);
+  const int64_t kc_blk = even_block(g.Cg, kern.kc, 1);
+  const int64_t tasks = g.N * g.G;
+  nt = int(std::min<int64_t>(nt, tasks));
+  const int64_t wk_n = g.G * s.KK * Ogp * g.Cg, xp_n = g.Cg * s.plane, yp_n = g.Og * Qp;
+  const size_t per_thread = size_t(xp_n + yp_n) * sizeof(T) + 2 * 64;
+  char* cur = align64(Workspace::get(size_t(wk_n) * sizeof(T) + size_t(nt) * per_thread + 128));
+  T* wk = carve<T>(&cur, wk_n);
+  char* thread_base = cur;
+  for (int64_t gi = 0; gi < g.G; ++gi)
+    pack_shift_weights_fwd(wk + gi * s.KK * Ogp * g.Cg, w + gi * g.Og * g.K, g, MR);
+  constexpr int64_t kPanels = 16;  // NR-column panels per block: its output tile stays in L1/L2
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    char* tc = thread_base + per_thread * size_t(omp_get_thread_num());
+    T* xp = carve<T>(&tc, xp_n);
+    T* yp = carve<T>(&tc, yp_n);
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < tasks; ++t) {
+      const int64_t n = t / g.G, gi = t % g.G;
+      pad_planes(xp, x + (n * g.C + gi * g.Cg) * g.H * g.W, g, s, g.Cg);
+      const T* wg = wk + gi * s.KK * Ogp * g.Cg;
+      for (int64_t j0 = 0; j0 < s.Q; j0 += kPanels * NR) {
+        const int64_t j1 = std::min(s.Q, j0 + kPanels * NR);
+        for (int64_t kk = 0; kk < s.KK; ++kk) {
+          const int64_t off = shift_off(g, s, kk);
+          for (int64_t c0 = 0; c0 < g.Cg; c0 += kc_blk) {
+            const int64_t kc = std::min(kc_blk, g.Cg - c0);
+            const T beta = (kk == 0 && c0 == 0) ? T(0) : T(1);
+            const T* a = wg + kk * Ogp * g.Cg + c0 * MR;
+            for (int64_t jr = j0; jr < j1; jr += NR) {
+              const int nr = int(std::min<int64_t>(NR, j1 - jr));
+              const T* bq = xp + c0 * s.plane + off + jr;
+              for (int64_t ir = 0; ir < g.Og; ir += MR) {
+                const int mr = int(std::min<int64_t>(MR, g.Og - ir));
+                kern.panel_a(kc, T(1), a + ir * g.Cg, 0, bq, s.plane, beta, yp + ir * Qp + jr, Qp,
+                             mr, nr);
+              }
+            }
+          }
+        }
+      }
+      crop_planes(y + (n * g.O + gi * g.Og) * g.P, yp, b ? b + gi * g.Og : nullptr, g.Og, g.OH,
+                  g.OW, s.S, Qp, 0, 0);
+    }
+  }
+}
+
+template <typename T>
+void input_grad_shift(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
+  const Kernel<T> kern = micro_kernel<T>();
+  const int MR = kern.mr, NR = kern.nr;
+  const Shift s = make_shift(g, NR);
+  const int64_t Cgp = round_up(g.Cg, MR);
+  const int64_t tasks = g.N * g.G;
+  nt = int(std::min<int64_t>(nt, tasks));
+  constexpr int64_t kPanels = 16;
+  const int64_t wk_n = g.G * s.KK * Cgp * g.Og, dxp_n = g.Cg * s.plane, bp_n = g.Og * kPanels * NR;
+  const size_t per_thread = size_t(dxp_n + bp_n) * sizeof(T) + 2 * 64;
+  char* cur = align64(Workspace::get(size_t(wk_n) * sizeof(T) + size_t(nt) * per_thread + 128));
+  T* wk = carve<T>(&cur, wk_n);
+  char* thread_base = cur;
+  for (int64_t gi = 0; gi < g.G; ++gi)
+    pack_shift_weights_bwd(wk + gi * s.KK * Cgp * g.Og, w + gi * g.Og * g.K, g, MR);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    char* tc = thread_base + per_thread * size_t(omp_get_thread_num());
+    T* dxp = carve<T>(&tc, dxp_n);
+    T* bp = carve<T>(&tc, bp_n);
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < tasks; ++t) {
+      const int64_t n = t / g.G, gi = t % g.G;
+      std::fill(dxp, dxp + dxp_n, T(0));
+      const T* dyg = dy + (n * g.O + gi * g.Og) * g.P;
+      const T* wg = wk + gi * s.KK * Cgp * g.Og;
+      for (int64_t j0 = 0; j0 < s.Q; j0 += kPanels * NR) {
+        const int64_t j1 = std::min(s.Q, j0 + kPanels * NR);
+        pack_dy_shift(bp, dyg, g, s, j0, j1, NR);
+        for (int64_t kk = 0; kk < s.KK; ++kk) {
+          const int64_t off = shift_off(g, s, kk);
+          const T* a = wg + kk * Cgp * g.Og;
+          for (int64_t jr = j0; jr < j1; jr += NR) {
+            const int nr = int(std::min<int64_t>(NR, j1 - jr));
+            const T* bq = bp + (jr - j0) * g.Og;
+            for (int64_t ir = 0; ir < g.Cg; ir += MR) {
+              const int mr = int(std::min<int64_t>(MR, g.Cg - ir));
+              kern.panel_a(g.Og, T(1), a + ir * g.Og, 0, bq, NR, T(1),
+                           dxp + ir * s.plane + off + jr, s.plane, mr, nr);
+            }
+          }
+        }
+      }
+      crop_planes(dx + (n * g.C + gi * g.Cg) * g.H * g.W, dxp, static_cast<const T*>(nullptr), g.Cg,
+                  g.H, g.W, s.S, s.plane, g.pt, g.pl);
+    }
+  }
+}
+
 }  // namespace
 
 // x (N,C,H,W), w (O,C/g,KH,KW), b (O) or null -> y (N,O,OH,OW)
@@ -303,6 +826,10 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* b, int64_t N, int64_t
   if (g.N == 0 || g.O == 0) return;
   const Plan plan = make_plan(g, sizeof(T));
   TrimOnExit trim;
+  if (!g.direct && g.K > 0) {
+    if (shift_ok(g, g.Cg)) return forward_shift(y, x, w, b, g, plan.nt);
+    return forward_engine(y, x, w, b, g, plan.nt);
+  }
   T* ws = col_workspace<T>(g, plan);
   const int64_t tasks = g.N * g.G;
   if (plan.outer) {
@@ -333,7 +860,7 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   if (dw) std::fill(dw, dw + wnumel, T(0));
   if (db) {
     // db[o] = sum over n, p of dy: double accumulation in a fixed order.
-    const int nt = threads_for(g.N * g.O * g.P);
+    const int nt = threads_for(g.N * g.O * g.P, int64_t(1) << 20);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t o = 0; o < g.O; ++o) {
       double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -357,6 +884,13 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   }
   const Plan plan = make_plan(g, sizeof(T));
   TrimOnExit trim;
+  if (!g.direct && g.K > 0 && (plan.nt == 1 || g.N * g.G >= plan.nt)) {
+    if (dx && shift_ok(g, g.Og)) {
+      if (dw) backward_engine<T>(nullptr, dw, dy, x, w, g, plan.nt);
+      return input_grad_shift(dx, dy, w, g, plan.nt);
+    }
+    return backward_engine(dx, dw, dy, x, w, g, plan.nt);
+  }
   const bool need_col = !g.direct;
   const int64_t tasks = g.N * g.G;
   if (plan.outer) {

@@ -386,7 +386,7 @@ def np_conv_backward(dy, x, w, s, p):
     cols, (OH, OW), padded = _np_cols(x, k, s, p)
     N, O = dy.shape[:2]
     g = dy.reshape(N, O, -1)
-    dw = np.einsum("nop,nkp->ok", g, cols, optimize=True).reshape(w.shape)
+    dw = np.matmul(g, cols.transpose(0, 2, 1)).sum(0).reshape(w.shape)
     dcols = np.matmul(w.reshape(O, -1).T, g).reshape(N, x.shape[1], k, k, OH, OW)
     dxp = np.zeros(padded, x.dtype)
     for i in range(k):
