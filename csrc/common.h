@@ -13,8 +13,8 @@
 namespace ember {
 
 // A failed EMBER_CHECK throws std::invalid_argument, which pybind11 turns into ValueError.
-#define EMBER_CHECK(cond, ...)                                                    \
-  do {                                                                            \
+#define EMBER_CHECK(cond, ...)                                                      \
+  do {                                                                              \
     if (!(cond)) throw std::invalid_argument(::ember::detail::concat(__VA_ARGS__)); \
   } while (0)
 

@@ -7,9 +7,10 @@ import sys
 
 import numpy as np
 import pytest
-from ember import _C
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from ember import _C
 
 DTYPES = [np.float32, np.float64]
 

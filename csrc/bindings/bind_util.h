@@ -49,8 +49,8 @@ inline void require_ndim(const py::array& a, py::ssize_t ndim, const char* op, c
 
 inline void require_shape(const py::array& a, const std::vector<int64_t>& shape, const char* op,
                           const char* name) {
-  EMBER_CHECK(shape_of(a) == shape, op, ": ", name, " must have shape ", shape_str(shape),
-              ", got ", shape_str(shape_of(a)));
+  EMBER_CHECK(shape_of(a) == shape, op, ": ", name, " must have shape ", shape_str(shape), ", got ",
+              shape_str(shape_of(a)));
 }
 
 // A fresh C-contiguous output of a's dtype.

@@ -5,7 +5,12 @@
 #include "gemm/gemm.h"
 
 namespace ember {
+void bind_activation(py::module_& m);
+void bind_batchnorm(py::module_& m);
+void bind_conv2d(py::module_& m);
 void bind_gemm(py::module_& m);
+void bind_optim(py::module_& m);
+void bind_pool2d(py::module_& m);
 void bind_softmax(py::module_& m);
 }  // namespace ember
 
@@ -27,6 +32,11 @@ PYBIND11_MODULE(_C, m) {
   m.attr("compiler") = EMBER_COMPILER;
   m.attr("openmp_version") = _OPENMP;
 
+  ember::bind_activation(m);
+  ember::bind_batchnorm(m);
+  ember::bind_conv2d(m);
   ember::bind_gemm(m);
+  ember::bind_optim(m);
+  ember::bind_pool2d(m);
   ember::bind_softmax(m);
 }

@@ -1,0 +1,224 @@
+// Bindings for csrc/ops/activation.cpp: one forward and one backward entry dispatching on name.
+//
+//   activation_forward(name, x, alpha=0.0, beta=1.0, threshold=20.0, approximate="none",
+//                      out=None) -> y
+//   activation_backward(name, dy, saved, alpha=0.0, beta=1.0, threshold=20.0,
+//                       approximate="none") -> dx
+//
+// name: relu | leaky_relu (alpha = negative_slope) | elu (alpha) | gelu (approximate "none" |
+// "tanh") | sigmoid | tanh | softplus (beta, threshold). `saved` is the forward INPUT x for relu,
+// leaky_relu, elu, gelu, softplus and the forward OUTPUT y for sigmoid and tanh.
+#include <string>
+
+#include "bind_util.h"
+
+namespace ember {
+
+// csrc/ops/activation.cpp (instantiated there for float and double).
+template <typename T>
+void relu_forward(T* y, const T* x, int64_t n);
+template <typename T>
+void relu_backward(T* dx, const T* dy, const T* x, int64_t n);
+template <typename T>
+void leaky_relu_forward(T* y, const T* x, int64_t n, T slope);
+template <typename T>
+void leaky_relu_backward(T* dx, const T* dy, const T* x, int64_t n, T slope);
+template <typename T>
+void elu_forward(T* y, const T* x, int64_t n, T alpha);
+template <typename T>
+void elu_backward(T* dx, const T* dy, const T* x, int64_t n, T alpha);
+template <typename T>
+void gelu_forward(T* y, const T* x, int64_t n, bool approximate);
+template <typename T>
+void gelu_backward(T* dx, const T* dy, const T* x, int64_t n, bool approximate);
+template <typename T>
+void sigmoid_forward(T* y, const T* x, int64_t n);
+template <typename T>
+void sigmoid_backward(T* dx, const T* dy, const T* y, int64_t n);
+template <typename T>
+void tanh_forward(T* y, const T* x, int64_t n);
+template <typename T>
+void tanh_backward(T* dx, const T* dy, const T* y, int64_t n);
+template <typename T>
+void softplus_forward(T* y, const T* x, int64_t n, T beta, T threshold);
+template <typename T>
+void softplus_backward(T* dx, const T* dy, const T* x, int64_t n, T beta, T threshold);
+template <typename T>
+void vecmath_apply(T* y, const T* x, int64_t n, int which);
+
+namespace {
+
+enum class Act { relu, leaky_relu, elu, gelu, sigmoid, tanh, softplus };
+
+Act parse_act(const std::string& name, const char* op) {
+  if (name == "relu") return Act::relu;
+  if (name == "leaky_relu") return Act::leaky_relu;
+  if (name == "elu") return Act::elu;
+  if (name == "gelu") return Act::gelu;
+  if (name == "sigmoid") return Act::sigmoid;
+  if (name == "tanh") return Act::tanh;
+  if (name == "softplus") return Act::softplus;
+  EMBER_CHECK(false, op, ": unknown activation '", name,
+              "' (expected relu, leaky_relu, elu, gelu, sigmoid, tanh or softplus)");
+  return Act::relu;
+}
+
+bool parse_approximate(const std::string& a, const char* op) {
+  EMBER_CHECK(a == "none" || a == "tanh", op, ": approximate must be 'none' or 'tanh', got '", a,
+              "'");
+  return a == "tanh";
+}
+
+struct Params {
+  double alpha, beta, threshold;
+  bool approximate;
+};
+
+template <typename T>
+void run_forward(Act act, T* y, const T* x, int64_t n, const Params& p) {
+  py::gil_scoped_release release;
+  switch (act) {
+    case Act::relu:
+      relu_forward<T>(y, x, n);
+      break;
+    case Act::leaky_relu:
+      leaky_relu_forward<T>(y, x, n, T(p.alpha));
+      break;
+    case Act::elu:
+      elu_forward<T>(y, x, n, T(p.alpha));
+      break;
+    case Act::gelu:
+      gelu_forward<T>(y, x, n, p.approximate);
+      break;
+    case Act::sigmoid:
+      sigmoid_forward<T>(y, x, n);
+      break;
+    case Act::tanh:
+      tanh_forward<T>(y, x, n);
+      break;
+    case Act::softplus:
+      softplus_forward<T>(y, x, n, T(p.beta), T(p.threshold));
+      break;
+  }
+}
+
+template <typename T>
+void run_backward(Act act, T* dx, const T* dy, const T* s, int64_t n, const Params& p) {
+  py::gil_scoped_release release;
+  switch (act) {
+    case Act::relu:
+      relu_backward<T>(dx, dy, s, n);
+      break;
+    case Act::leaky_relu:
+      leaky_relu_backward<T>(dx, dy, s, n, T(p.alpha));
+      break;
+    case Act::elu:
+      elu_backward<T>(dx, dy, s, n, T(p.alpha));
+      break;
+    case Act::gelu:
+      gelu_backward<T>(dx, dy, s, n, p.approximate);
+      break;
+    case Act::sigmoid:
+      sigmoid_backward<T>(dx, dy, s, n);
+      break;
+    case Act::tanh:
+      tanh_backward<T>(dx, dy, s, n);
+      break;
+    case Act::softplus:
+      softplus_backward<T>(dx, dy, s, n, T(p.beta), T(p.threshold));
+      break;
+  }
+}
+
+py::array forward_py(const std::string& name, const py::array& x, double alpha, double beta,
+                     double threshold, const std::string& approximate, py::object out_obj) {
+  const char* op = "activation_forward";
+  const Act act = parse_act(name, op);
+  const Params p{alpha, beta, threshold, parse_approximate(approximate, op)};
+  require_float(x, op, "x");
+  require_contiguous(x, op, "x");
+  const int64_t n = numel_checked(shape_of(x), op);
+  py::array y;
+  if (out_obj.is_none()) {
+    y = empty_like_dtype(x, shape_of(x));
+  } else {
+    if (!py::isinstance<py::array>(out_obj))
+      throw py::type_error(std::string(op) + ": out must be a numpy array");
+    y = py::reinterpret_borrow<py::array>(out_obj);
+    require_same_dtype(x, y, op);
+    require_contiguous(y, op, "out");
+    require_writeable(y, op, "out");
+    require_shape(y, shape_of(x), op, "out");
+  }
+  if (is_f32(x))
+    run_forward<float>(act, ptr<float>(y), cptr<float>(x), n, p);
+  else
+    run_forward<double>(act, ptr<double>(y), cptr<double>(x), n, p);
+  return y;
+}
+
+py::array backward_py(const std::string& name, const py::array& dy, const py::array& saved,
+                      double alpha, double beta, double threshold, const std::string& approximate) {
+  const char* op = "activation_backward";
+  const Act act = parse_act(name, op);
+  const Params p{alpha, beta, threshold, parse_approximate(approximate, op)};
+  require_float(dy, op, "dy");
+  require_float(saved, op, "saved");
+  require_same_dtype(dy, saved, op);
+  require_contiguous(dy, op, "dy");
+  require_contiguous(saved, op, "saved");
+  require_shape(saved, shape_of(dy), op, "saved");
+  const int64_t n = numel_checked(shape_of(dy), op);
+  py::array dx = empty_like_dtype(dy, shape_of(dy));
+  if (is_f32(dy))
+    run_backward<float>(act, ptr<float>(dx), cptr<float>(dy), cptr<float>(saved), n, p);
+  else
+    run_backward<double>(act, ptr<double>(dx), cptr<double>(dy), cptr<double>(saved), n, p);
+  return dx;
+}
+
+py::array vecmath_py(const std::string& name, const py::array& x) {
+  const char* op = "_vecmath";
+  static const char* names[] = {"exp", "expm1", "log", "log1p", "tanh", "sigmoid", "erf", "erfc"};
+  int which = -1;
+  for (int i = 0; i < 8; ++i)
+    if (name == names[i]) which = i;
+  EMBER_CHECK(which >= 0, op, ": unknown function '", name, "'");
+  require_float(x, op, "x");
+  require_contiguous(x, op, "x");
+  const int64_t n = numel_checked(shape_of(x), op);
+  py::array y = empty_like_dtype(x, shape_of(x));
+  if (is_f32(x)) {
+    float* yp = ptr<float>(y);
+    const float* xp = cptr<float>(x);
+    py::gil_scoped_release release;
+    vecmath_apply<float>(yp, xp, n, which);
+  } else {
+    double* yp = ptr<double>(y);
+    const double* xp = cptr<double>(x);
+    py::gil_scoped_release release;
+    vecmath_apply<double>(yp, xp, n, which);
+  }
+  return y;
+}
+
+}  // namespace
+
+void bind_activation(py::module_& m) {
+  m.def("activation_forward", &forward_py, py::arg("name"), py::arg("x"), py::arg("alpha") = 0.0,
+        py::arg("beta") = 1.0, py::arg("threshold") = 20.0, py::arg("approximate") = "none",
+        py::arg("out") = py::none(),
+        "y = act(x) elementwise for a C-contiguous float32/float64 x. name: relu, leaky_relu "
+        "(alpha = negative_slope), elu (alpha), gelu (approximate 'none'|'tanh'), sigmoid, tanh, "
+        "softplus (beta, threshold). out: optional array of x's shape/dtype to write into (may "
+        "be x itself). Returns y.");
+  m.def("activation_backward", &backward_py, py::arg("name"), py::arg("dy"), py::arg("saved"),
+        py::arg("alpha") = 0.0, py::arg("beta") = 1.0, py::arg("threshold") = 20.0,
+        py::arg("approximate") = "none",
+        "dx for act; saved is the forward INPUT x (relu, leaky_relu, elu, gelu, softplus) or the "
+        "forward OUTPUT y (sigmoid, tanh). Returns a new dx.");
+  m.def("_vecmath", &vecmath_py, py::arg("name"), py::arg("x"),
+        "Test hook: csrc/vecmath.h's exp|expm1|log|log1p|tanh|sigmoid|erf|erfc elementwise.");
+}
+
+}  // namespace ember

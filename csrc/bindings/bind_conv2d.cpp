@@ -1,0 +1,186 @@
+// Bindings for csrc/ops/conv2d.cpp: conv2d_forward, conv2d_backward, conv2d_output_size.
+#include <pybind11/stl.h>
+
+#include <tuple>
+
+#include "bind_util.h"
+
+namespace ember {
+
+// csrc/ops/conv2d.cpp
+void conv2d_output_size(int64_t* OH, int64_t* OW, int64_t N, int64_t C, int64_t H, int64_t W,
+                        int64_t O, int64_t wC, int64_t KH, int64_t KW, int64_t sh, int64_t sw,
+                        int64_t pt, int64_t pb, int64_t pl, int64_t pr, int64_t dh, int64_t dw,
+                        int64_t groups);
+template <typename T>
+void conv2d_forward(T* y, const T* x, const T* w, const T* b, int64_t N, int64_t C, int64_t H,
+                    int64_t W, int64_t O, int64_t KH, int64_t KW, int64_t sh, int64_t sw,
+                    int64_t pt, int64_t pb, int64_t pl, int64_t pr, int64_t dh, int64_t dw,
+                    int64_t groups);
+template <typename T>
+void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, int64_t N, int64_t C,
+                     int64_t H, int64_t W, int64_t O, int64_t KH, int64_t KW, int64_t sh,
+                     int64_t sw, int64_t pt, int64_t pb, int64_t pl, int64_t pr, int64_t dh,
+                     int64_t dwl, int64_t groups);
+
+namespace {
+
+// Convolution parameters as the kernels take them: padding (top, bottom, left, right).
+struct ConvArgs {
+  int64_t sh, sw, pt, pb, pl, pr, dh, dw, groups;
+};
+
+ConvArgs conv_args(const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
+                   const std::vector<int64_t>& dilation, int64_t groups) {
+  EMBER_CHECK(stride.size() == 2, "conv2d: stride must be (sh, sw), got ", stride.size(),
+              " values");
+  EMBER_CHECK(dilation.size() == 2, "conv2d: dilation must be (dh, dw), got ", dilation.size(),
+              " values");
+  EMBER_CHECK(padding.size() == 2 || padding.size() == 4,
+              "conv2d: padding must be (ph, pw) or (top, bottom, left, right), got ",
+              padding.size(), " values");
+  ConvArgs a{stride[0], stride[1], 0, 0, 0, 0, dilation[0], dilation[1], groups};
+  if (padding.size() == 2) {
+    a.pt = a.pb = padding[0];
+    a.pl = a.pr = padding[1];
+  } else {
+    a.pt = padding[0];
+    a.pb = padding[1];
+    a.pl = padding[2];
+    a.pr = padding[3];
+  }
+  return a;
+}
+
+// Checks x (N,C,H,W) and w (O,C/g,KH,KW) and returns (OH, OW).
+std::pair<int64_t, int64_t> check_conv(const py::array& x, const py::array& w, const ConvArgs& a,
+                                       const char* op) {
+  require_float(x, op, "input");
+  require_float(w, op, "weight");
+  require_same_dtype(x, w, op);
+  require_ndim(x, 4, op, "input");
+  require_ndim(w, 4, op, "weight");
+  require_contiguous(x, op, "input");
+  require_contiguous(w, op, "weight");
+  int64_t OH = 0, OW = 0;
+  conv2d_output_size(&OH, &OW, x.shape(0), x.shape(1), x.shape(2), x.shape(3), w.shape(0),
+                     w.shape(1), w.shape(2), w.shape(3), a.sh, a.sw, a.pt, a.pb, a.pl, a.pr, a.dh,
+                     a.dw, a.groups);
+  return {OH, OW};
+}
+
+template <typename T>
+void run_forward(py::array& y, const py::array& x, const py::array& w, const py::array* b,
+                 const ConvArgs& a) {
+  T* yp = ptr<T>(y);
+  const T* xp = cptr<T>(x);
+  const T* wp = cptr<T>(w);
+  const T* bp = b ? cptr<T>(*b) : nullptr;
+  const int64_t N = x.shape(0), C = x.shape(1), H = x.shape(2), W = x.shape(3);
+  const int64_t O = w.shape(0), KH = w.shape(2), KW = w.shape(3);
+  py::gil_scoped_release release;
+  conv2d_forward<T>(yp, xp, wp, bp, N, C, H, W, O, KH, KW, a.sh, a.sw, a.pt, a.pb, a.pl, a.pr, a.dh,
+                    a.dw, a.groups);
+}
+
+py::array forward_py(const py::array& x, const py::array& w, const py::object& b_obj,
+                     const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
+                     const std::vector<int64_t>& dilation, int64_t groups) {
+  const char* op = "conv2d";
+  const ConvArgs a = conv_args(stride, padding, dilation, groups);
+  auto [OH, OW] = check_conv(x, w, a, op);
+  py::array b;
+  const bool has_b = !b_obj.is_none();
+  if (has_b) {
+    EMBER_CHECK(py::isinstance<py::array>(b_obj), op, ": bias must be a NumPy array or None");
+    b = py::reinterpret_borrow<py::array>(b_obj);
+    require_float(b, op, "bias");
+    require_same_dtype(x, b, op);
+    require_contiguous(b, op, "bias");
+    require_shape(b, {static_cast<int64_t>(w.shape(0))}, op, "bias");
+  }
+  py::array y = empty_like_dtype(x, {x.shape(0), w.shape(0), OH, OW});
+  if (is_f32(x))
+    run_forward<float>(y, x, w, has_b ? &b : nullptr, a);
+  else
+    run_forward<double>(y, x, w, has_b ? &b : nullptr, a);
+  return y;
+}
+
+template <typename T>
+void run_backward(py::array* dx, py::array* dw, py::array* db, const py::array& dy,
+                  const py::array& x, const py::array& w, const ConvArgs& a) {
+  T* dxp = dx ? ptr<T>(*dx) : nullptr;
+  T* dwp = dw ? ptr<T>(*dw) : nullptr;
+  T* dbp = db ? ptr<T>(*db) : nullptr;
+  const T* dyp = cptr<T>(dy);
+  const T* xp = cptr<T>(x);
+  const T* wp = cptr<T>(w);
+  const int64_t N = x.shape(0), C = x.shape(1), H = x.shape(2), W = x.shape(3);
+  const int64_t O = w.shape(0), KH = w.shape(2), KW = w.shape(3);
+  py::gil_scoped_release release;
+  conv2d_backward<T>(dxp, dwp, dbp, dyp, xp, wp, N, C, H, W, O, KH, KW, a.sh, a.sw, a.pt, a.pb,
+                     a.pl, a.pr, a.dh, a.dw, a.groups);
+}
+
+py::tuple backward_py(const py::array& dy, const py::array& x, const py::array& w,
+                      const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
+                      const std::vector<int64_t>& dilation, int64_t groups, bool need_dx,
+                      bool need_dw, bool need_db) {
+  const char* op = "conv2d_backward";
+  const ConvArgs a = conv_args(stride, padding, dilation, groups);
+  auto [OH, OW] = check_conv(x, w, a, op);
+  require_float(dy, op, "grad_output");
+  require_same_dtype(x, dy, op);
+  require_contiguous(dy, op, "grad_output");
+  require_shape(dy, {x.shape(0), w.shape(0), OH, OW}, op, "grad_output");
+  py::array dx, dw, db;
+  if (need_dx) dx = empty_like_dtype(x, shape_of(x));
+  if (need_dw) dw = empty_like_dtype(x, shape_of(w));
+  if (need_db) db = empty_like_dtype(x, {w.shape(0)});
+  if (is_f32(x))
+    run_backward<float>(need_dx ? &dx : nullptr, need_dw ? &dw : nullptr, need_db ? &db : nullptr,
+                        dy, x, w, a);
+  else
+    run_backward<double>(need_dx ? &dx : nullptr, need_dw ? &dw : nullptr, need_db ? &db : nullptr,
+                         dy, x, w, a);
+  py::object none = py::none();
+  return py::make_tuple(need_dx ? py::object(dx) : none, need_dw ? py::object(dw) : none,
+                        need_db ? py::object(db) : none);
+}
+
+}  // namespace
+
+void bind_conv2d(py::module_& m) {
+  using V = std::vector<int64_t>;
+  m.def("conv2d_forward", &forward_py, py::arg("input"), py::arg("weight"),
+        py::arg("bias") = py::none(), py::arg("stride") = V{1, 1}, py::arg("padding") = V{0, 0},
+        py::arg("dilation") = V{1, 1}, py::arg("groups") = 1,
+        "input (N,C,H,W), weight (O,C/groups,KH,KW), bias (O) or None -> (N,O,OH,OW). padding is "
+        "(ph, pw) or (top, bottom, left, right). float32/float64, C-contiguous, same dtype.");
+  m.def("conv2d_backward", &backward_py, py::arg("grad_output"), py::arg("input"),
+        py::arg("weight"), py::arg("stride") = V{1, 1}, py::arg("padding") = V{0, 0},
+        py::arg("dilation") = V{1, 1}, py::arg("groups") = 1, py::arg("need_input") = true,
+        py::arg("need_weight") = true, py::arg("need_bias") = true,
+        "grad_output (N,O,OH,OW), input, weight -> (grad_input, grad_weight, grad_bias), each a "
+        "fresh array or None when not needed.");
+  m.def(
+      "conv2d_output_size",
+      [](const V& input_shape, const V& weight_shape, const V& stride, const V& padding,
+         const V& dilation, int64_t groups) {
+        EMBER_CHECK(input_shape.size() == 4 && weight_shape.size() == 4,
+                    "conv2d_output_size: shapes must be 4-D");
+        const ConvArgs a = conv_args(stride, padding, dilation, groups);
+        int64_t OH = 0, OW = 0;
+        conv2d_output_size(&OH, &OW, input_shape[0], input_shape[1], input_shape[2], input_shape[3],
+                           weight_shape[0], weight_shape[1], weight_shape[2], weight_shape[3], a.sh,
+                           a.sw, a.pt, a.pb, a.pl, a.pr, a.dh, a.dw, a.groups);
+        return std::make_tuple(OH, OW);
+      },
+      py::arg("input_shape"), py::arg("weight_shape"), py::arg("stride") = V{1, 1},
+      py::arg("padding") = V{0, 0}, py::arg("dilation") = V{1, 1}, py::arg("groups") = 1,
+      "Validates a convolution's configuration (ValueError as conv2d_forward) and returns "
+      "(OH, OW).");
+}
+
+}  // namespace ember

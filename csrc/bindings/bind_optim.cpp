@@ -1,0 +1,202 @@
+// Bindings for csrc/ops/optim.cpp: fused, in-place optimiser updates.
+//
+// The parameter and every state buffer are updated in place, so each must already be a
+// C-contiguous, writeable array of the parameter's dtype and shape: nothing is converted (a
+// converted copy would silently lose the update, design.md section 7). The gradient is read
+// only but must match too; the Python layer makes it so.
+#include <string>
+
+#include "bind_util.h"
+#include "ops/optim.h"
+
+namespace ember {
+
+namespace {
+
+// p is the parameter; checks dtype, contiguity, writeability.
+void check_param(const py::array& p, const char* op) {
+  require_float(p, op, "param");
+  require_contiguous(p, op, "param");
+  require_writeable(p, op, "param");
+}
+
+// a is a state buffer (in place, writeable) or the gradient (read only) of p's shape and dtype.
+void check_like(const py::array& a, const py::array& p, const char* op, const char* name,
+                bool inplace) {
+  if (!a.dtype().is(p.dtype()))
+    throw py::type_error(std::string(op) + ": " + name + " has dtype " +
+                         std::string(py::str(a.dtype())) + " but the parameter is " +
+                         std::string(py::str(p.dtype())));
+  require_shape(a, shape_of(p), op, name);
+  require_contiguous(a, op, name);
+  if (inplace) require_writeable(a, op, name);
+}
+
+// An optional state buffer: None -> nullptr.
+template <typename T>
+T* optional_state(const py::object& o, const py::array& p, const char* op, const char* name) {
+  if (o.is_none()) return nullptr;
+  if (!py::isinstance<py::array>(o))
+    throw py::type_error(std::string(op) + ": " + name + " must be a NumPy array or None");
+  py::array a = py::reinterpret_borrow<py::array>(o);
+  check_like(a, p, op, name, true);
+  return ptr<T>(a);
+}
+
+template <typename T>
+void sgd_impl(py::array& p, const py::object& buf, const py::array& g, double lr, double momentum,
+              double dampening, double weight_decay, bool nesterov, bool maximize, bool first) {
+  T* b = optional_state<T>(buf, p, "sgd_step", "momentum_buffer");
+  EMBER_CHECK(momentum == 0.0 || b != nullptr, "sgd_step: momentum needs a momentum_buffer");
+  T* pp = ptr<T>(p);
+  const T* gg = cptr<T>(g);
+  const int64_t n = p.size();
+  py::gil_scoped_release release;
+  sgd_step<T>(pp, b, gg, n, lr, momentum, dampening, weight_decay, nesterov, maximize, first);
+}
+
+template <typename T>
+void adam_impl(py::array& p, py::array& m, py::array& v, const py::object& vmax, const py::array& g,
+               double lr, double beta1, double beta2, double eps, double weight_decay,
+               bool decoupled, bool maximize, int64_t step) {
+  check_like(m, p, "adam_step", "exp_avg", true);
+  check_like(v, p, "adam_step", "exp_avg_sq", true);
+  T* vm = optional_state<T>(vmax, p, "adam_step", "max_exp_avg_sq");
+  T *pp = ptr<T>(p), *mm = ptr<T>(m), *vv = ptr<T>(v);
+  const T* gg = cptr<T>(g);
+  const int64_t n = p.size();
+  py::gil_scoped_release release;
+  adam_step<T>(pp, mm, vv, vm, gg, n, lr, beta1, beta2, eps, weight_decay, decoupled, maximize,
+               step);
+}
+
+template <typename T>
+void rmsprop_impl(py::array& p, py::array& sq, const py::object& ga, const py::object& buf,
+                  const py::array& g, double lr, double alpha, double eps, double weight_decay,
+                  double momentum, bool maximize) {
+  check_like(sq, p, "rmsprop_step", "square_avg", true);
+  T* gap = optional_state<T>(ga, p, "rmsprop_step", "grad_avg");
+  T* b = optional_state<T>(buf, p, "rmsprop_step", "momentum_buffer");
+  EMBER_CHECK(momentum == 0.0 || b != nullptr, "rmsprop_step: momentum needs a momentum_buffer");
+  T *pp = ptr<T>(p), *s = ptr<T>(sq);
+  const T* gg = cptr<T>(g);
+  const int64_t n = p.size();
+  py::gil_scoped_release release;
+  rmsprop_step<T>(pp, s, gap, b, gg, n, lr, alpha, eps, weight_decay, momentum, maximize);
+}
+
+}  // namespace
+
+void bind_optim(py::module_& m) {
+  m.def(
+      "sgd_step",
+      [](py::array& p, const py::object& buf, const py::array& g, double lr, double momentum,
+         double dampening, double weight_decay, bool nesterov, bool maximize, bool first) {
+        check_param(p, "sgd_step");
+        check_like(g, p, "sgd_step", "grad", false);
+        if (is_f32(p))
+          sgd_impl<float>(p, buf, g, lr, momentum, dampening, weight_decay, nesterov, maximize,
+                          first);
+        else
+          sgd_impl<double>(p, buf, g, lr, momentum, dampening, weight_decay, nesterov, maximize,
+                           first);
+      },
+      py::arg("param").noconvert(), py::arg("momentum_buffer"), py::arg("grad").noconvert(),
+      py::arg("lr"), py::arg("momentum") = 0.0, py::arg("dampening") = 0.0,
+      py::arg("weight_decay") = 0.0, py::arg("nesterov") = false, py::arg("maximize") = false,
+      py::arg("first") = false,
+      "SGD update of param (and momentum_buffer, or None) in place; first: the buffer is "
+      "initialised from this gradient.");
+  m.def(
+      "adam_step",
+      [](py::array& p, py::array& exp_avg, py::array& exp_avg_sq, const py::object& max_sq,
+         const py::array& g, double lr, double beta1, double beta2, double eps, double weight_decay,
+         bool decoupled, bool maximize, int64_t step) {
+        check_param(p, "adam_step");
+        check_like(g, p, "adam_step", "grad", false);
+        EMBER_CHECK(step >= 1, "adam_step: step must be >= 1, got ", step);
+        if (is_f32(p))
+          adam_impl<float>(p, exp_avg, exp_avg_sq, max_sq, g, lr, beta1, beta2, eps, weight_decay,
+                           decoupled, maximize, step);
+        else
+          adam_impl<double>(p, exp_avg, exp_avg_sq, max_sq, g, lr, beta1, beta2, eps, weight_decay,
+                            decoupled, maximize, step);
+      },
+      py::arg("param").noconvert(), py::arg("exp_avg").noconvert(),
+      py::arg("exp_avg_sq").noconvert(), py::arg("max_exp_avg_sq"), py::arg("grad").noconvert(),
+      py::arg("lr"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"),
+      py::arg("weight_decay") = 0.0, py::arg("decoupled") = false, py::arg("maximize") = false,
+      py::arg("step") = 1,
+      "Adam (decoupled: AdamW) update in place; max_exp_avg_sq is an array for amsgrad, else "
+      "None; step counts this update.");
+  m.def(
+      "adagrad_step",
+      [](py::array& p, py::array& sum, const py::array& g, double clr, double eps,
+         double weight_decay, bool maximize) {
+        check_param(p, "adagrad_step");
+        check_like(sum, p, "adagrad_step", "sum", true);
+        check_like(g, p, "adagrad_step", "grad", false);
+        const int64_t n = p.size();
+        if (is_f32(p)) {
+          float *pp = ptr<float>(p), *s = ptr<float>(sum);
+          const float* gg = cptr<float>(g);
+          py::gil_scoped_release release;
+          adagrad_step<float>(pp, s, gg, n, clr, eps, weight_decay, maximize);
+        } else {
+          double *pp = ptr<double>(p), *s = ptr<double>(sum);
+          const double* gg = cptr<double>(g);
+          py::gil_scoped_release release;
+          adagrad_step<double>(pp, s, gg, n, clr, eps, weight_decay, maximize);
+        }
+      },
+      py::arg("param").noconvert(), py::arg("sum").noconvert(), py::arg("grad").noconvert(),
+      py::arg("clr"), py::arg("eps"), py::arg("weight_decay") = 0.0, py::arg("maximize") = false,
+      "Adagrad update in place with the decayed learning rate clr.");
+  m.def(
+      "adadelta_step",
+      [](py::array& p, py::array& square_avg, py::array& acc_delta, const py::array& g, double lr,
+         double rho, double eps, double weight_decay, bool maximize) {
+        check_param(p, "adadelta_step");
+        check_like(square_avg, p, "adadelta_step", "square_avg", true);
+        check_like(acc_delta, p, "adadelta_step", "acc_delta", true);
+        check_like(g, p, "adadelta_step", "grad", false);
+        const int64_t n = p.size();
+        if (is_f32(p)) {
+          float *pp = ptr<float>(p), *s = ptr<float>(square_avg), *a = ptr<float>(acc_delta);
+          const float* gg = cptr<float>(g);
+          py::gil_scoped_release release;
+          adadelta_step<float>(pp, s, a, gg, n, lr, rho, eps, weight_decay, maximize);
+        } else {
+          double *pp = ptr<double>(p), *s = ptr<double>(square_avg), *a = ptr<double>(acc_delta);
+          const double* gg = cptr<double>(g);
+          py::gil_scoped_release release;
+          adadelta_step<double>(pp, s, a, gg, n, lr, rho, eps, weight_decay, maximize);
+        }
+      },
+      py::arg("param").noconvert(), py::arg("square_avg").noconvert(),
+      py::arg("acc_delta").noconvert(), py::arg("grad").noconvert(), py::arg("lr"), py::arg("rho"),
+      py::arg("eps"), py::arg("weight_decay") = 0.0, py::arg("maximize") = false,
+      "Adadelta update in place.");
+  m.def(
+      "rmsprop_step",
+      [](py::array& p, py::array& square_avg, const py::object& grad_avg,
+         const py::object& momentum_buffer, const py::array& g, double lr, double alpha, double eps,
+         double weight_decay, double momentum, bool maximize) {
+        check_param(p, "rmsprop_step");
+        check_like(g, p, "rmsprop_step", "grad", false);
+        if (is_f32(p))
+          rmsprop_impl<float>(p, square_avg, grad_avg, momentum_buffer, g, lr, alpha, eps,
+                              weight_decay, momentum, maximize);
+        else
+          rmsprop_impl<double>(p, square_avg, grad_avg, momentum_buffer, g, lr, alpha, eps,
+                               weight_decay, momentum, maximize);
+      },
+      py::arg("param").noconvert(), py::arg("square_avg").noconvert(), py::arg("grad_avg"),
+      py::arg("momentum_buffer"), py::arg("grad").noconvert(), py::arg("lr"), py::arg("alpha"),
+      py::arg("eps"), py::arg("weight_decay") = 0.0, py::arg("momentum") = 0.0,
+      py::arg("maximize") = false,
+      "RMSprop update in place; grad_avg (centered) and momentum_buffer (momentum > 0) are "
+      "arrays or None.");
+}
+
+}  // namespace ember

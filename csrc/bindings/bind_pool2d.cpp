@@ -1,0 +1,302 @@
+// Bindings for csrc/ops/pool2d.cpp: max / avg / adaptive-avg pooling forward and backward.
+// Inputs are (N,C,H,W) or (C,H,W); every size argument is a 2-sequence (h, w).
+#include <pybind11/stl.h>
+
+#include <optional>
+
+#include "bind_util.h"
+
+namespace ember {
+
+// csrc/ops/pool2d.cpp
+void pool2d_output_size(int64_t* OH, int64_t* OW, const char* op, int64_t C, int64_t H, int64_t W,
+                        int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
+                        int64_t dh, int64_t dw, bool ceil_mode);
+template <typename T>
+void max_pool2d_forward(T* y, int64_t* idx, const T* x, int64_t NC, int64_t H, int64_t W,
+                        int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
+                        int64_t dh, int64_t dw, bool ceil_mode);
+template <typename T>
+void max_pool2d_backward(T* dx, const T* dy, const int64_t* idx, int64_t NC, int64_t H, int64_t W,
+                         int64_t OH, int64_t OW);
+template <typename T>
+void avg_pool2d_forward(T* y, const T* x, int64_t NC, int64_t H, int64_t W, int64_t kh, int64_t kw,
+                        int64_t sh, int64_t sw, int64_t ph, int64_t pw, bool ceil_mode,
+                        bool count_include_pad, int64_t divisor_override);
+template <typename T>
+void avg_pool2d_backward(T* dx, const T* dy, int64_t NC, int64_t H, int64_t W, int64_t kh,
+                         int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw, bool ceil_mode,
+                         bool count_include_pad, int64_t divisor_override);
+template <typename T>
+void adaptive_avg_pool2d_forward(T* y, const T* x, int64_t NC, int64_t H, int64_t W, int64_t OH,
+                                 int64_t OW);
+template <typename T>
+void adaptive_avg_pool2d_backward(T* dx, const T* dy, int64_t NC, int64_t H, int64_t W, int64_t OH,
+                                  int64_t OW);
+
+namespace {
+
+using V = std::vector<int64_t>;
+
+struct Pair {
+  int64_t h, w;
+};
+
+Pair pair_of(const V& v, const char* op, const char* name) {
+  EMBER_CHECK(v.size() == 2, op, ": ", name, " must be (h, w), got ", v.size(), " values");
+  return {v[0], v[1]};
+}
+
+// (N, C, H, W) from a 3-D or 4-D shape.
+struct Planes {
+  int64_t N, C, H, W;
+};
+
+Planes planes_of(const V& shape, const char* op, const char* name) {
+  EMBER_CHECK(shape.size() == 3 || shape.size() == 4, op, ": ", name,
+              " must be 3-D (C, H, W) or 4-D (N, C, H, W), got shape ", shape_str(shape));
+  for (int64_t d : shape) EMBER_CHECK(d >= 0, op, ": negative size in ", shape_str(shape));
+  if (shape.size() == 3) return {1, shape[0], shape[1], shape[2]};
+  return {shape[0], shape[1], shape[2], shape[3]};
+}
+
+V out_shape(const V& in, int64_t OH, int64_t OW) {
+  V s = in;
+  s[s.size() - 2] = OH;
+  s[s.size() - 1] = OW;
+  return s;
+}
+
+void check_input(const py::array& x, const char* op, const char* name) {
+  require_float(x, op, name);
+  require_contiguous(x, op, name);
+}
+
+// ---- max pooling ----
+
+template <typename T>
+void run_max_fwd(py::array& y, py::array& idx, const py::array& x, const Planes& p, Pair k, Pair s,
+                 Pair pad, Pair d, bool ceil_mode) {
+  T* yp = ptr<T>(y);
+  int64_t* ip = ptr<int64_t>(idx);
+  const T* xp = cptr<T>(x);
+  py::gil_scoped_release release;
+  max_pool2d_forward<T>(yp, ip, xp, p.N * p.C, p.H, p.W, k.h, k.w, s.h, s.w, pad.h, pad.w, d.h, d.w,
+                        ceil_mode);
+}
+
+py::tuple max_fwd_py(const py::array& x, const V& kernel_size, const V& stride, const V& padding,
+                     const V& dilation, bool ceil_mode) {
+  const char* op = "max_pool2d";
+  check_input(x, op, "input");
+  const V xs = shape_of(x);
+  const Planes p = planes_of(xs, op, "input");
+  const Pair k = pair_of(kernel_size, op, "kernel_size"), s = pair_of(stride, op, "stride"),
+             pad = pair_of(padding, op, "padding"), d = pair_of(dilation, op, "dilation");
+  int64_t OH = 0, OW = 0;
+  pool2d_output_size(&OH, &OW, op, p.C, p.H, p.W, k.h, k.w, s.h, s.w, pad.h, pad.w, d.h, d.w,
+                     ceil_mode);
+  const V ys = out_shape(xs, OH, OW);
+  numel_checked(ys, op);
+  py::array y = empty_like_dtype(x, ys);
+  py::array idx =
+      py::array(py::dtype::of<int64_t>(), std::vector<py::ssize_t>(ys.begin(), ys.end()));
+  if (is_f32(x))
+    run_max_fwd<float>(y, idx, x, p, k, s, pad, d, ceil_mode);
+  else
+    run_max_fwd<double>(y, idx, x, p, k, s, pad, d, ceil_mode);
+  return py::make_tuple(y, idx);
+}
+
+template <typename T>
+void run_max_bwd(py::array& dx, const py::array& dy, const py::array& idx, const Planes& p,
+                 int64_t OH, int64_t OW) {
+  T* dxp = ptr<T>(dx);
+  const T* dyp = cptr<T>(dy);
+  const int64_t* ip = cptr<int64_t>(idx);
+  py::gil_scoped_release release;
+  max_pool2d_backward<T>(dxp, dyp, ip, p.N * p.C, p.H, p.W, OH, OW);
+}
+
+py::array max_bwd_py(const py::array& dy, const py::array& idx, const V& input_shape) {
+  const char* op = "max_pool2d_backward";
+  check_input(dy, op, "grad_output");
+  if (!idx.dtype().is(py::dtype::of<int64_t>()))
+    throw py::type_error(std::string(op) + ": indices must be int64, got " +
+                         std::string(py::str(idx.dtype())));
+  require_contiguous(idx, op, "indices");
+  const Planes p = planes_of(input_shape, op, "input_shape");
+  const V ds = shape_of(dy);
+  EMBER_CHECK(ds.size() == input_shape.size(), op, ": grad_output ", shape_str(ds),
+              " and input_shape ", shape_str(input_shape), " differ in rank");
+  require_shape(idx, ds, op, "indices");
+  const int64_t OH = ds[ds.size() - 2], OW = ds[ds.size() - 1];
+  EMBER_CHECK(out_shape(input_shape, OH, OW) == ds, op, ": grad_output ", shape_str(ds),
+              " does not match input_shape ", shape_str(input_shape));
+  numel_checked(input_shape, op);
+  py::array dx = empty_like_dtype(dy, input_shape);
+  if (is_f32(dy))
+    run_max_bwd<float>(dx, dy, idx, p, OH, OW);
+  else
+    run_max_bwd<double>(dx, dy, idx, p, OH, OW);
+  return dx;
+}
+
+// ---- average pooling ----
+
+int64_t divisor_of(const std::optional<int64_t>& divisor_override, const char* op) {
+  if (!divisor_override) return 0;
+  EMBER_CHECK(*divisor_override != 0, op, ": divisor must be not zero");
+  return *divisor_override;
+}
+
+template <typename T>
+void run_avg_fwd(py::array& y, const py::array& x, const Planes& p, Pair k, Pair s, Pair pad,
+                 bool ceil_mode, bool cip, int64_t div) {
+  T* yp = ptr<T>(y);
+  const T* xp = cptr<T>(x);
+  py::gil_scoped_release release;
+  avg_pool2d_forward<T>(yp, xp, p.N * p.C, p.H, p.W, k.h, k.w, s.h, s.w, pad.h, pad.w, ceil_mode,
+                        cip, div);
+}
+
+py::array avg_fwd_py(const py::array& x, const V& kernel_size, const V& stride, const V& padding,
+                     bool ceil_mode, bool count_include_pad,
+                     std::optional<int64_t> divisor_override) {
+  const char* op = "avg_pool2d";
+  check_input(x, op, "input");
+  const V xs = shape_of(x);
+  const Planes p = planes_of(xs, op, "input");
+  const Pair k = pair_of(kernel_size, op, "kernel_size"), s = pair_of(stride, op, "stride"),
+             pad = pair_of(padding, op, "padding");
+  const int64_t div = divisor_of(divisor_override, op);
+  int64_t OH = 0, OW = 0;
+  pool2d_output_size(&OH, &OW, op, p.C, p.H, p.W, k.h, k.w, s.h, s.w, pad.h, pad.w, 1, 1,
+                     ceil_mode);
+  const V ys = out_shape(xs, OH, OW);
+  numel_checked(ys, op);
+  py::array y = empty_like_dtype(x, ys);
+  if (is_f32(x))
+    run_avg_fwd<float>(y, x, p, k, s, pad, ceil_mode, count_include_pad, div);
+  else
+    run_avg_fwd<double>(y, x, p, k, s, pad, ceil_mode, count_include_pad, div);
+  return y;
+}
+
+template <typename T>
+void run_avg_bwd(py::array& dx, const py::array& dy, const Planes& p, Pair k, Pair s, Pair pad,
+                 bool ceil_mode, bool cip, int64_t div) {
+  T* dxp = ptr<T>(dx);
+  const T* dyp = cptr<T>(dy);
+  py::gil_scoped_release release;
+  avg_pool2d_backward<T>(dxp, dyp, p.N * p.C, p.H, p.W, k.h, k.w, s.h, s.w, pad.h, pad.w, ceil_mode,
+                         cip, div);
+}
+
+py::array avg_bwd_py(const py::array& dy, const V& input_shape, const V& kernel_size,
+                     const V& stride, const V& padding, bool ceil_mode, bool count_include_pad,
+                     std::optional<int64_t> divisor_override) {
+  const char* op = "avg_pool2d_backward";
+  check_input(dy, op, "grad_output");
+  const Planes p = planes_of(input_shape, op, "input_shape");
+  const Pair k = pair_of(kernel_size, op, "kernel_size"), s = pair_of(stride, op, "stride"),
+             pad = pair_of(padding, op, "padding");
+  const int64_t div = divisor_of(divisor_override, op);
+  int64_t OH = 0, OW = 0;
+  pool2d_output_size(&OH, &OW, op, p.C, p.H, p.W, k.h, k.w, s.h, s.w, pad.h, pad.w, 1, 1,
+                     ceil_mode);
+  require_shape(dy, out_shape(input_shape, OH, OW), op, "grad_output");
+  numel_checked(input_shape, op);
+  py::array dx = empty_like_dtype(dy, input_shape);
+  if (is_f32(dy))
+    run_avg_bwd<float>(dx, dy, p, k, s, pad, ceil_mode, count_include_pad, div);
+  else
+    run_avg_bwd<double>(dx, dy, p, k, s, pad, ceil_mode, count_include_pad, div);
+  return dx;
+}
+
+// ---- adaptive average pooling ----
+
+template <typename T>
+void run_adapt_fwd(py::array& y, const py::array& x, const Planes& p, int64_t OH, int64_t OW) {
+  T* yp = ptr<T>(y);
+  const T* xp = cptr<T>(x);
+  py::gil_scoped_release release;
+  adaptive_avg_pool2d_forward<T>(yp, xp, p.N * p.C, p.H, p.W, OH, OW);
+}
+
+py::array adapt_fwd_py(const py::array& x, const V& output_size) {
+  const char* op = "adaptive_avg_pool2d";
+  check_input(x, op, "input");
+  const V xs = shape_of(x);
+  const Planes p = planes_of(xs, op, "input");
+  const Pair o = pair_of(output_size, op, "output_size");
+  EMBER_CHECK(p.C > 0 && p.H > 0 && p.W > 0, op,
+              ": expected non-empty (C, H, W) for non-batch dimensions, got input ", shape_str(xs));
+  EMBER_CHECK(o.h >= 0 && o.w >= 0, op, ": output_size must be non-negative, got (", o.h, ", ", o.w,
+              ")");
+  const V ys = out_shape(xs, o.h, o.w);
+  numel_checked(ys, op);
+  py::array y = empty_like_dtype(x, ys);
+  if (is_f32(x))
+    run_adapt_fwd<float>(y, x, p, o.h, o.w);
+  else
+    run_adapt_fwd<double>(y, x, p, o.h, o.w);
+  return y;
+}
+
+template <typename T>
+void run_adapt_bwd(py::array& dx, const py::array& dy, const Planes& p, int64_t OH, int64_t OW) {
+  T* dxp = ptr<T>(dx);
+  const T* dyp = cptr<T>(dy);
+  py::gil_scoped_release release;
+  adaptive_avg_pool2d_backward<T>(dxp, dyp, p.N * p.C, p.H, p.W, OH, OW);
+}
+
+py::array adapt_bwd_py(const py::array& dy, const V& input_shape) {
+  const char* op = "adaptive_avg_pool2d_backward";
+  check_input(dy, op, "grad_output");
+  const Planes p = planes_of(input_shape, op, "input_shape");
+  EMBER_CHECK(p.C > 0 && p.H > 0 && p.W > 0, op, ": expected non-empty (C, H, W), got ",
+              shape_str(input_shape));
+  const V ds = shape_of(dy);
+  EMBER_CHECK(ds.size() == input_shape.size(), op, ": grad_output ", shape_str(ds),
+              " and input_shape ", shape_str(input_shape), " differ in rank");
+  const int64_t OH = ds[ds.size() - 2], OW = ds[ds.size() - 1];
+  EMBER_CHECK(out_shape(input_shape, OH, OW) == ds, op, ": grad_output ", shape_str(ds),
+              " does not match input_shape ", shape_str(input_shape));
+  numel_checked(input_shape, op);
+  py::array dx = empty_like_dtype(dy, input_shape);
+  if (is_f32(dy))
+    run_adapt_bwd<float>(dx, dy, p, OH, OW);
+  else
+    run_adapt_bwd<double>(dx, dy, p, OH, OW);
+  return dx;
+}
+
+}  // namespace
+
+void bind_pool2d(py::module_& m) {
+  m.def("max_pool2d_forward", &max_fwd_py, py::arg("input"), py::arg("kernel_size"),
+        py::arg("stride"), py::arg("padding") = V{0, 0}, py::arg("dilation") = V{1, 1},
+        py::arg("ceil_mode") = false,
+        "input (N,C,H,W) or (C,H,W) -> (output, indices): indices int64, PyTorch's flat argmax "
+        "into H*W (-1 for a window holding no input element).");
+  m.def("max_pool2d_backward", &max_bwd_py, py::arg("grad_output"), py::arg("indices"),
+        py::arg("input_shape"),
+        "grad_output and indices (.., OH, OW) -> grad_input of input_shape.");
+  m.def("avg_pool2d_forward", &avg_fwd_py, py::arg("input"), py::arg("kernel_size"),
+        py::arg("stride"), py::arg("padding") = V{0, 0}, py::arg("ceil_mode") = false,
+        py::arg("count_include_pad") = true, py::arg("divisor_override") = py::none(),
+        "input (N,C,H,W) or (C,H,W) -> output, PyTorch's divisor rules.");
+  m.def("avg_pool2d_backward", &avg_bwd_py, py::arg("grad_output"), py::arg("input_shape"),
+        py::arg("kernel_size"), py::arg("stride"), py::arg("padding") = V{0, 0},
+        py::arg("ceil_mode") = false, py::arg("count_include_pad") = true,
+        py::arg("divisor_override") = py::none(), "grad_output -> grad_input of input_shape.");
+  m.def("adaptive_avg_pool2d_forward", &adapt_fwd_py, py::arg("input"), py::arg("output_size"),
+        "input (N,C,H,W) or (C,H,W) -> (.., OH, OW) with PyTorch's adaptive windows.");
+  m.def("adaptive_avg_pool2d_backward", &adapt_bwd_py, py::arg("grad_output"),
+        py::arg("input_shape"), "grad_output (.., OH, OW) -> grad_input of input_shape.");
+}
+
+}  // namespace ember

@@ -1,0 +1,243 @@
+// Elementwise activations, forward and backward side by side, one fused pass each, PyTorch's
+// formulas. Every kernel sees the tensor as a flat (n) array. These are memory-bound, so threads
+// only start above kMinPerThread elements each.
+//
+// What backward reads (`saved`): the INPUT x for relu, leaky_relu, elu, gelu, softplus; the
+// OUTPUT y for sigmoid and tanh. Backward writes a fresh dx (never accumulates).
+#include <algorithm>
+#include <cmath>
+
+#include "common.h"
+#include "vecmath.h"
+
+namespace ember {
+
+namespace {
+
+constexpr int64_t kMinPerThread = int64_t(1) << 18;
+
+// f(begin, end) over [0, n) in contiguous chunks, one per thread (serial when small).
+template <typename F>
+void parallel_chunks(int64_t n, F&& f) {
+  const int nt = threads_for(n, kMinPerThread);
+  if (nt <= 1) {
+    f(int64_t(0), n);
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    const int64_t t = omp_get_thread_num(), k = omp_get_num_threads();
+    // Chunk edges on multiples of 16 elements (whole cache lines for float).
+    const int64_t per = ((n + k - 1) / k + 15) / 16 * 16;
+    const int64_t b = std::min(n, t * per), e = std::min(n, b + per);
+    f(b, e);
+  }
+}
+
+// The workers: one contiguous range, compiled per ISA (EMBER_SIMD, see vecmath.h). `op` is taken
+// by value, so its captured parameters are registers, not loads through a pointer.
+template <typename T, typename Op>
+EMBER_SIMD void map1_range(T* y, const T* x, int64_t b, int64_t e, Op op) {
+  for (int64_t i = b; i < e; ++i) y[i] = op(x[i]);
+}
+template <typename T, typename Op>
+EMBER_SIMD void map2_range(T* dx, const T* dy, const T* s, int64_t b, int64_t e, Op op) {
+  for (int64_t i = b; i < e; ++i) dx[i] = op(dy[i], s[i]);
+}
+
+// y[i] = op(x[i])
+template <typename T, typename Op>
+void map1(T* y, const T* x, int64_t n, Op op) {
+  parallel_chunks(n, [&](int64_t b, int64_t e) { map1_range(y, x, b, e, op); });
+}
+
+// dx[i] = op(dy[i], s[i])
+template <typename T, typename Op>
+void map2(T* dx, const T* dy, const T* s, int64_t n, Op op) {
+  parallel_chunks(n, [&](int64_t b, int64_t e) { map2_range(dx, dy, s, b, e, op); });
+}
+
+}  // namespace
+
+// x (n) -> y (n): y = max(x, 0) (NaN propagates).
+template <typename T>
+void relu_forward(T* y, const T* x, int64_t n) {
+  map1(y, x, n, [](T v) { return v < T(0) ? T(0) : v; });
+}
+// dy, x (n) -> dx: dx = x > 0 ? dy : 0 (the gradient at 0 is 0, as PyTorch's).
+template <typename T>
+void relu_backward(T* dx, const T* dy, const T* x, int64_t n) {
+  map2(dx, dy, x, n, [](T g, T v) { return v > T(0) ? g : T(0); });
+}
+
+// x (n) -> y: y = x > 0 ? x : x * slope.
+template <typename T>
+void leaky_relu_forward(T* y, const T* x, int64_t n, T slope) {
+  map1(y, x, n, [slope](T v) { return v > T(0) ? v : v * slope; });
+}
+// dy, x (n) -> dx: dx = x > 0 ? dy : dy * slope.
+template <typename T>
+void leaky_relu_backward(T* dx, const T* dy, const T* x, int64_t n, T slope) {
+  map2(dx, dy, x, n, [slope](T g, T v) { return v > T(0) ? g : g * slope; });
+}
+
+// x (n) -> y: y = x > 0 ? x : alpha * (exp(x) - 1).
+template <typename T>
+void elu_forward(T* y, const T* x, int64_t n, T alpha) {
+  map1(y, x, n, [alpha](T v) { return v > T(0) ? v : alpha * vexpm1(v); });
+}
+// dy, x (n) -> dx: dx = x > 0 ? dy : dy * alpha * exp(x)   (from the input, not the output).
+template <typename T>
+void elu_backward(T* dx, const T* dy, const T* x, int64_t n, T alpha) {
+  map2(dx, dy, x, n, [alpha](T g, T v) { return v > T(0) ? g : g * alpha * vexp(v); });
+}
+
+// x (n) -> y: approximate == false: y = x * Phi(x) = x/2 * erfc(-x/sqrt(2)) (exact GELU;
+// erfc keeps the far negative tail accurate where 1 + erf(x/sqrt(2)) would cancel);
+// approximate == true: y = x/2 * (1 + tanh(k (x + 0.044715 x^3))), k = sqrt(2/pi), computed as
+// x * sigmoid(2 k (x + 0.044715 x^3)) (the same function, no cancellation for x << 0).
+template <typename T>
+void gelu_forward(T* y, const T* x, int64_t n, bool approximate) {
+  constexpr T kRsqrt2 = T(0.70710678118654752440);
+  constexpr T kBeta = T(0.79788456080286535588);  // sqrt(2/pi)
+  constexpr T kKappa = T(0.044715);
+  if (approximate)
+    map1(y, x, n, [](T v) {
+      T inner = kBeta * (v + kKappa * v * v * v);
+      return v * vsigmoid(T(2) * inner);
+    });
+  else
+    map1(y, x, n, [](T v) { return v * T(0.5) * verfc(-v * kRsqrt2); });
+}
+// dy, x (n) -> dx: exact: dx = dy * (Phi(x) + x * phi(x)), phi(x) = exp(-x^2/2)/sqrt(2 pi);
+// tanh: with s = sigmoid(2 inner) = (1 + tanh(inner))/2:
+// dx = dy * (s + x * 2 s (1 - s) * k (1 + 3 * 0.044715 x^2)).
+template <typename T>
+void gelu_backward(T* dx, const T* dy, const T* x, int64_t n, bool approximate) {
+  constexpr T kRsqrt2 = T(0.70710678118654752440);
+  constexpr T kRsqrt2Pi = T(0.39894228040143267794);  // 1/sqrt(2 pi)
+  constexpr T kBeta = T(0.79788456080286535588);
+  constexpr T kKappa = T(0.044715);
+  if (approximate)
+    map2(dx, dy, x, n, [](T g, T v) {
+      T x2 = v * v;
+      T s = vsigmoid(T(2) * kBeta * (v + kKappa * x2 * v));
+      T d_inner = kBeta * (T(1) + T(3) * kKappa * x2);
+      return g * (s + v * T(2) * s * (T(1) - s) * d_inner);
+    });
+  else
+    map2(dx, dy, x, n, [](T g, T v) {
+      T cdf = T(0.5) * verfc(-v * kRsqrt2);
+      T pdf = vexp(T(-0.5) * v * v) * kRsqrt2Pi;
+      return g * (cdf + v * pdf);
+    });
+}
+
+// x (n) -> y: y = 1 / (1 + exp(-x)).
+template <typename T>
+void sigmoid_forward(T* y, const T* x, int64_t n) {
+  map1(y, x, n, [](T v) { return vsigmoid(v); });
+}
+// dy, y (n) -> dx: dx = dy * (1 - y) * y   (from the OUTPUT y).
+template <typename T>
+void sigmoid_backward(T* dx, const T* dy, const T* y, int64_t n) {
+  map2(dx, dy, y, n, [](T g, T s) { return g * (T(1) - s) * s; });
+}
+
+// x (n) -> y: y = tanh(x).
+template <typename T>
+void tanh_forward(T* y, const T* x, int64_t n) {
+  map1(y, x, n, [](T v) { return vtanh(v); });
+}
+// dy, y (n) -> dx: dx = dy * (1 - y^2)   (from the OUTPUT y).
+template <typename T>
+void tanh_backward(T* dx, const T* dy, const T* y, int64_t n) {
+  map2(dx, dy, y, n, [](T g, T t) { return g * (T(1) - t * t); });
+}
+
+// x (n) -> y: y = beta*x > threshold ? x : log(1 + exp(beta*x)) / beta, computed as
+// (max(z, 0) + log1p(exp(-|z|))) / beta with z = beta*x (the same function, never overflows).
+template <typename T>
+void softplus_forward(T* y, const T* x, int64_t n, T beta, T threshold) {
+  map1(y, x, n, [beta, threshold](T v) {
+    T z = v * beta;
+    T sp = ((z > T(0) ? z : T(0)) + vlog1p(vexp(-std::fabs(z)))) / beta;
+    return z > threshold ? v : sp;
+  });
+}
+// dy, x (n) -> dx: dx = beta*x > threshold ? dy : dy * sigmoid(beta*x).
+template <typename T>
+void softplus_backward(T* dx, const T* dy, const T* x, int64_t n, T beta, T threshold) {
+  map2(dx, dy, x, n, [beta, threshold](T g, T v) {
+    T z = v * beta;
+    return z > threshold ? g : g * vsigmoid(z);
+  });
+}
+
+// Test hook: y = f(x) for one vecmath function (0 exp, 1 expm1, 2 log, 3 log1p, 4 tanh,
+// 5 sigmoid, 6 erf, 7 erfc).
+template <typename T>
+void vecmath_apply(T* y, const T* x, int64_t n, int which) {
+  switch (which) {
+    case 0:
+      map1(y, x, n, [](T v) { return vexp(v); });
+      break;
+    case 1:
+      map1(y, x, n, [](T v) { return vexpm1(v); });
+      break;
+    case 2:
+      map1(y, x, n, [](T v) { return vlog(v); });
+      break;
+    case 3:
+      map1(y, x, n, [](T v) { return vlog1p(v); });
+      break;
+    case 4:
+      map1(y, x, n, [](T v) { return vtanh(v); });
+      break;
+    case 5:
+      map1(y, x, n, [](T v) { return vsigmoid(v); });
+      break;
+    case 6:
+      map1(y, x, n, [](T v) { return verf(v); });
+      break;
+    case 7:
+      map1(y, x, n, [](T v) { return verfc(v); });
+      break;
+    default:
+      EMBER_CHECK(false, "vecmath_apply: unknown function id ", which);
+  }
+}
+
+template void relu_forward<float>(float*, const float*, int64_t);
+template void relu_backward<float>(float*, const float*, const float*, int64_t);
+template void leaky_relu_forward<float>(float*, const float*, int64_t, float);
+template void leaky_relu_backward<float>(float*, const float*, const float*, int64_t, float);
+template void elu_forward<float>(float*, const float*, int64_t, float);
+template void elu_backward<float>(float*, const float*, const float*, int64_t, float);
+template void gelu_forward<float>(float*, const float*, int64_t, bool);
+template void gelu_backward<float>(float*, const float*, const float*, int64_t, bool);
+template void sigmoid_forward<float>(float*, const float*, int64_t);
+template void sigmoid_backward<float>(float*, const float*, const float*, int64_t);
+template void tanh_forward<float>(float*, const float*, int64_t);
+template void tanh_backward<float>(float*, const float*, const float*, int64_t);
+template void softplus_forward<float>(float*, const float*, int64_t, float, float);
+template void softplus_backward<float>(float*, const float*, const float*, int64_t, float, float);
+template void vecmath_apply<float>(float*, const float*, int64_t, int);
+template void relu_forward<double>(double*, const double*, int64_t);
+template void relu_backward<double>(double*, const double*, const double*, int64_t);
+template void leaky_relu_forward<double>(double*, const double*, int64_t, double);
+template void leaky_relu_backward<double>(double*, const double*, const double*, int64_t, double);
+template void elu_forward<double>(double*, const double*, int64_t, double);
+template void elu_backward<double>(double*, const double*, const double*, int64_t, double);
+template void gelu_forward<double>(double*, const double*, int64_t, bool);
+template void gelu_backward<double>(double*, const double*, const double*, int64_t, bool);
+template void sigmoid_forward<double>(double*, const double*, int64_t);
+template void sigmoid_backward<double>(double*, const double*, const double*, int64_t);
+template void tanh_forward<double>(double*, const double*, int64_t);
+template void tanh_backward<double>(double*, const double*, const double*, int64_t);
+template void softplus_forward<double>(double*, const double*, int64_t, double, double);
+template void softplus_backward<double>(double*, const double*, const double*, int64_t, double,
+                                        double);
+template void vecmath_apply<double>(double*, const double*, int64_t, int);
+
+}  // namespace ember

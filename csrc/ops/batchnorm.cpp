@@ -1,0 +1,182 @@
+// Batch normalisation over (N, C, S): inputs (N,C), (N,C,L) and (N,C,H,W) are viewed as (N, C, S)
+// with S the product of the trailing dimensions. Statistics per channel over N*S values, in one
+// pass of shifted sums in double (shift = the channel's first value, so a large mean does not
+// cancel), with 8 independent lanes so the loop vectorises without reassociation. Parallel over
+// channels; each channel's sums run in a fixed order, so results do not depend on the threads.
+#include <cmath>
+
+#include "common.h"
+
+namespace ember {
+
+namespace {
+
+constexpr int kLanes = 8;
+
+inline double lane_sum(const double* a) {
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+// s += sum(x - shift), q += sum((x - shift)^2) over channel c of (N, C, S).
+template <typename T>
+void shifted_sums(const T* x, int64_t N, int64_t C, int64_t S, int64_t c, double shift, double* s,
+                  double* q) {
+  double as[kLanes] = {0}, aq[kLanes] = {0};
+  for (int64_t n = 0; n < N; ++n) {
+    const T* p = x + (n * C + c) * S;
+    int64_t i = 0;
+    for (; i + kLanes <= S; i += kLanes)
+      for (int j = 0; j < kLanes; ++j) {
+        const double d = double(p[i + j]) - shift;
+        as[j] += d;
+        aq[j] += d * d;
+      }
+    for (; i < S; ++i) {
+      const double d = double(p[i]) - shift;
+      as[0] += d;
+      aq[0] += d * d;
+    }
+  }
+  *s = lane_sum(as);
+  *q = lane_sum(aq);
+}
+
+// a += sum(dy), b += sum(dy * (x - mean)) over channel c.
+template <typename T>
+void grad_sums(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, int64_t c, double mean,
+               double* a, double* b) {
+  double sa[kLanes] = {0}, sb[kLanes] = {0};
+  for (int64_t n = 0; n < N; ++n) {
+    const T* g = dy + (n * C + c) * S;
+    const T* p = x + (n * C + c) * S;
+    int64_t i = 0;
+    for (; i + kLanes <= S; i += kLanes)
+      for (int j = 0; j < kLanes; ++j) {
+        const double d = double(g[i + j]);
+        sa[j] += d;
+        sb[j] += d * (double(p[i + j]) - mean);
+      }
+    for (; i < S; ++i) {
+      const double d = double(g[i]);
+      sa[0] += d;
+      sb[0] += d * (double(p[i]) - mean);
+    }
+  }
+  *a = lane_sum(sa);
+  *b = lane_sum(sb);
+}
+
+void check_sizes(const char* op, int64_t N, int64_t C, int64_t S, bool training) {
+  EMBER_CHECK(N >= 0 && C >= 0 && S >= 0, op, ": negative size (", N, ", ", C, ", ", S, ")");
+  const int64_t M = mul_checked(N, S, op);
+  numel_checked({N, C, S}, op);
+  EMBER_CHECK(!training || M > 1, op,
+              ": Expected more than 1 value per channel when training, got input viewed as (N, C, "
+              "S) = (",
+              N, ", ", C, ", ", S, ")");
+}
+
+}  // namespace
+
+// x (N,C,S), weight (C) or null, bias (C) or null, running_mean (C) / running_var (C) or null
+//   -> y (N,C,S), save_mean (C), save_invstd (C)
+// training: batch statistics; save_invstd = 1/sqrt(biased var + eps); running stats (when given)
+//   updated in place: r = (1-momentum)*r + momentum*stat, running_var with the unbiased variance.
+// eval: running statistics (required); save_mean = running_mean, save_invstd = 1/sqrt(rv + eps).
+template <typename T>
+void batch_norm_forward(T* y, T* save_mean, T* save_invstd, T* running_mean, T* running_var,
+                        const T* x, const T* weight, const T* bias, int64_t N, int64_t C, int64_t S,
+                        bool training, double momentum, double eps) {
+  check_sizes("batch_norm", N, C, S, training);
+  EMBER_CHECK(training || (running_mean && running_var),
+              "batch_norm: running_mean and running_var are required when training=False");
+  const int64_t M = N * S;
+  const int nt = threads_for(mul_checked(M, C, "batch_norm"), 1 << 14);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t c = 0; c < C; ++c) {
+    double mean, invstd;
+    if (training) {
+      const double shift = double(x[c * S]);  // M > 1, so x[0, c, 0] exists
+      double s, q;
+      shifted_sums(x, N, C, S, c, shift, &s, &q);
+      const double dm = s / double(M);
+      const double var = std::max(q / double(M) - dm * dm, 0.0);
+      mean = shift + dm;
+      invstd = 1.0 / std::sqrt(var + eps);
+      if (running_mean)
+        running_mean[c] = T((1.0 - momentum) * double(running_mean[c]) + momentum * mean);
+      if (running_var)
+        running_var[c] = T((1.0 - momentum) * double(running_var[c]) +
+                           momentum * var * double(M) / double(M - 1));
+    } else {
+      mean = double(running_mean[c]);
+      invstd = 1.0 / std::sqrt(double(running_var[c]) + eps);
+    }
+    save_mean[c] = T(mean);
+    save_invstd[c] = T(invstd);
+    const T m = T(mean);
+    const T scale = T((weight ? double(weight[c]) : 1.0) * invstd);
+    const T b = bias ? bias[c] : T(0);
+    for (int64_t n = 0; n < N; ++n) {
+      const T* p = x + (n * C + c) * S;
+      T* q = y + (n * C + c) * S;
+      for (int64_t i = 0; i < S; ++i) q[i] = (p[i] - m) * scale + b;
+    }
+  }
+}
+
+// Backward of  x (N,C,S), weight (C) -> y (N,C,S)  given forward's save_mean (C), save_invstd (C):
+// dy (N,C,S) -> dx (N,C,S), dweight (C), dbias (C); any output may be null (not computed).
+// training: dx = w*invstd*(dy - mean(dy) - xhat*mean(dy*xhat)); eval: dx = w*invstd*dy
+// (the statistics are constants). dweight = sum(dy*xhat), dbias = sum(dy). weight null means 1.
+template <typename T>
+void batch_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight,
+                         const T* save_mean, const T* save_invstd, int64_t N, int64_t C, int64_t S,
+                         bool training) {
+  check_sizes("batch_norm_backward", N, C, S, false);
+  const int64_t M = N * S;
+  const int nt = threads_for(mul_checked(M, C, "batch_norm_backward"), 1 << 14);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t c = 0; c < C; ++c) {
+    const double mean = double(save_mean[c]), invstd = double(save_invstd[c]);
+    const double w = weight ? double(weight[c]) : 1.0;
+    double sdy = 0, sdyx = 0;
+    if (dweight || dbias || (dx && training)) grad_sums(dy, x, N, C, S, c, mean, &sdy, &sdyx);
+    if (dbias) dbias[c] = T(sdy);
+    if (dweight) dweight[c] = T(sdyx * invstd);
+    if (!dx) continue;
+    // dx = k1*dy + k2*(x - mean) + k3
+    const double k1 = w * invstd;
+    double k2 = 0, k3 = 0;
+    if (training && M > 0) {
+      k2 = -w * invstd * invstd * invstd * sdyx / double(M);
+      k3 = -w * invstd * sdy / double(M);
+    }
+    const T a = T(k1), b = T(k2), d = T(k3), m = T(mean);
+    for (int64_t n = 0; n < N; ++n) {
+      const T* g = dy + (n * C + c) * S;
+      const T* p = x + (n * C + c) * S;
+      T* q = dx + (n * C + c) * S;
+      if (training) {
+        for (int64_t i = 0; i < S; ++i) q[i] = a * g[i] + b * (p[i] - m) + d;
+      } else {
+        for (int64_t i = 0; i < S; ++i) q[i] = a * g[i];
+      }
+    }
+  }
+}
+
+template void batch_norm_forward<float>(float*, float*, float*, float*, float*, const float*,
+                                        const float*, const float*, int64_t, int64_t, int64_t, bool,
+                                        double, double);
+template void batch_norm_forward<double>(double*, double*, double*, double*, double*, const double*,
+                                         const double*, const double*, int64_t, int64_t, int64_t,
+                                         bool, double, double);
+template void batch_norm_backward<float>(float*, float*, float*, const float*, const float*,
+                                         const float*, const float*, const float*, int64_t, int64_t,
+                                         int64_t, bool);
+template void batch_norm_backward<double>(double*, double*, double*, const double*, const double*,
+                                          const double*, const double*, const double*, int64_t,
+                                          int64_t, int64_t, bool);
+
+}  // namespace ember

@@ -1,0 +1,226 @@
+// Fused optimiser updates: one pass over each parameter updates it and its state in place.
+//
+// Each kernel transcribes PyTorch's single-tensor update (torch/optim/<name>.py) in the same
+// order of operations and in the parameter's precision (hyper-parameters are rounded to T once,
+// as PyTorch's CPU kernels do with their scalar arguments), so trajectories agree to rounding.
+// All arrays have n elements; optional state (nullptr) is documented per kernel.
+#include "ops/optim.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace ember {
+
+namespace {
+
+// Runs f(begin, end) over [0, n) in contiguous chunks, one per thread; serial for small n.
+template <typename F>
+void for_chunks(int64_t n, F&& f) {
+  const int nt = threads_for(n, int64_t(1) << 16);
+  if (nt <= 1) {
+    f(int64_t(0), n);
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    const int64_t t = omp_get_thread_num();
+    const int64_t chunk = (n + nt - 1) / nt;
+    const int64_t b = std::min(n, t * chunk), e = std::min(n, b + chunk);
+    if (b < e) f(b, e);
+  }
+}
+
+// torch.lerp(a, b, w): a + w * (b - a) for |w| < 0.5, else b - (b - a) * (1 - w).
+template <typename T>
+inline T lerp(T a, T b, T w, bool small) {
+  return small ? a + w * (b - a) : b - (b - a) * (T(1) - w);
+}
+
+}  // namespace
+
+// ---- SGD ----------------------------------------------------------------------------------
+// p (n), buf (n; nullptr when momentum == 0), g (n); in place:
+//   d = (maximize ? -g : g) + weight_decay * p
+//   buf = first ? d : momentum * buf + (1 - dampening) * d
+//   d = nesterov ? d + momentum * buf : buf
+//   p = p - lr * d
+template <typename T>
+void sgd_step(T* p, T* buf, const T* g, int64_t n, double lr, double momentum, double dampening,
+              double weight_decay, bool nesterov, bool maximize, bool first) {
+  const T nlr = static_cast<T>(-lr), wd = static_cast<T>(weight_decay);
+  const T mom = static_cast<T>(momentum), keep = static_cast<T>(1.0 - dampening);
+  const T sign = maximize ? T(-1) : T(1);
+  const bool use_wd = weight_decay != 0.0;
+  for_chunks(n, [&](int64_t b, int64_t e) {
+    if (buf == nullptr) {
+      for (int64_t i = b; i < e; ++i) {
+        T d = sign * g[i];
+        if (use_wd) d = d + wd * p[i];
+        p[i] = p[i] + nlr * d;
+      }
+      return;
+    }
+    for (int64_t i = b; i < e; ++i) {
+      T d = sign * g[i];
+      if (use_wd) d = d + wd * p[i];
+      const T m = first ? d : buf[i] * mom + keep * d;
+      buf[i] = m;
+      d = nesterov ? d + mom * m : m;
+      p[i] = p[i] + nlr * d;
+    }
+  });
+}
+
+// ---- Adam / AdamW -------------------------------------------------------------------------
+// p, exp_avg, exp_avg_sq (n), max_exp_avg_sq (n; nullptr unless amsgrad), g (n); step >= 1
+// is the count including this update; in place:
+//   g = maximize ? -g : g
+//   decoupled (AdamW): p = p * (1 - lr * weight_decay); else g = g + weight_decay * p
+//   exp_avg = lerp(exp_avg, g, 1 - beta1); exp_avg_sq = exp_avg_sq * beta2 + (1 - beta2) * g * g
+//   v = amsgrad ? (max_exp_avg_sq = max(max_exp_avg_sq, exp_avg_sq)) : exp_avg_sq
+//   p = p - (lr / (1 - beta1^step)) * exp_avg / (sqrt(v) / sqrt(1 - beta2^step) + eps)
+template <typename T>
+void adam_step(T* p, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq, const T* g, int64_t n, double lr,
+               double beta1, double beta2, double eps, double weight_decay, bool decoupled,
+               bool maximize, int64_t step) {
+  const double bc1 = 1.0 - std::pow(beta1, static_cast<double>(step));
+  const double bc2 = 1.0 - std::pow(beta2, static_cast<double>(step));
+  const T nstep = static_cast<T>(-(lr / bc1)), bc2s = static_cast<T>(std::sqrt(bc2));
+  const T w1 = static_cast<T>(1.0 - beta1), b2 = static_cast<T>(beta2);
+  const T w2 = static_cast<T>(1.0 - beta2), ep = static_cast<T>(eps);
+  const bool small = std::abs(1.0 - beta1) < 0.5;
+  const bool coupled_wd = weight_decay != 0.0 && !decoupled;
+  const bool decay = weight_decay != 0.0 && decoupled;
+  const T wd = static_cast<T>(weight_decay), shrink = static_cast<T>(1.0 - lr * weight_decay);
+  const T sign = maximize ? T(-1) : T(1);
+  for_chunks(n, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      T pi = p[i];
+      T gi = sign * g[i];
+      if (decay) pi = pi * shrink;
+      if (coupled_wd) gi = gi + wd * pi;
+      const T m = lerp(exp_avg[i], gi, w1, small);
+      T v = exp_avg_sq[i] * b2 + w2 * gi * gi;
+      exp_avg[i] = m;
+      exp_avg_sq[i] = v;
+      if (max_exp_avg_sq != nullptr) {
+        v = std::max(max_exp_avg_sq[i], v);
+        max_exp_avg_sq[i] = v;
+      }
+      const T denom = std::sqrt(v) / bc2s + ep;
+      p[i] = pi + nstep * m / denom;
+    }
+  });
+}
+
+// ---- Adagrad ------------------------------------------------------------------------------
+// p, sum (n), g (n); clr = lr / (1 + (step - 1) * lr_decay) computed by the caller; in place:
+//   g = (maximize ? -g : g) + weight_decay * p
+//   sum = sum + g * g;  p = p - clr * g / (sqrt(sum) + eps)
+template <typename T>
+void adagrad_step(T* p, T* sum, const T* g, int64_t n, double clr, double eps, double weight_decay,
+                  bool maximize) {
+  const T nclr = static_cast<T>(-clr), ep = static_cast<T>(eps);
+  const T wd = static_cast<T>(weight_decay), sign = maximize ? T(-1) : T(1);
+  const bool use_wd = weight_decay != 0.0;
+  for_chunks(n, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      T gi = sign * g[i];
+      if (use_wd) gi = gi + wd * p[i];
+      const T s = sum[i] + gi * gi;
+      sum[i] = s;
+      p[i] = p[i] + nclr * gi / (std::sqrt(s) + ep);
+    }
+  });
+}
+
+// ---- Adadelta -----------------------------------------------------------------------------
+// p, square_avg, acc_delta (n), g (n); in place:
+//   g = (maximize ? -g : g) + weight_decay * p
+//   square_avg = square_avg * rho + (1 - rho) * g * g
+//   delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * g
+//   acc_delta = acc_delta * rho + (1 - rho) * delta * delta;  p = p - lr * delta
+template <typename T>
+void adadelta_step(T* p, T* square_avg, T* acc_delta, const T* g, int64_t n, double lr, double rho,
+                   double eps, double weight_decay, bool maximize) {
+  const T nlr = static_cast<T>(-lr), r = static_cast<T>(rho), w = static_cast<T>(1.0 - rho);
+  const T ep = static_cast<T>(eps), wd = static_cast<T>(weight_decay);
+  const T sign = maximize ? T(-1) : T(1);
+  const bool use_wd = weight_decay != 0.0;
+  for_chunks(n, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      T gi = sign * g[i];
+      if (use_wd) gi = gi + wd * p[i];
+      const T sq = square_avg[i] * r + w * gi * gi;
+      square_avg[i] = sq;
+      const T stdv = std::sqrt(sq + ep);
+      const T delta = std::sqrt(acc_delta[i] + ep) / stdv * gi;
+      acc_delta[i] = acc_delta[i] * r + w * delta * delta;
+      p[i] = p[i] + nlr * delta;
+    }
+  });
+}
+
+// ---- RMSprop ------------------------------------------------------------------------------
+// p, square_avg (n), grad_avg (n; nullptr unless centered), buf (n; nullptr unless
+// momentum > 0), g (n); in place:
+//   g = (maximize ? -g : g) + weight_decay * p
+//   square_avg = square_avg * alpha + (1 - alpha) * g * g
+//   centered: grad_avg = lerp(grad_avg, g, 1 - alpha); avg = sqrt(square_avg - grad_avg^2) + eps
+//   else avg = sqrt(square_avg) + eps
+//   momentum: buf = buf * momentum + g / avg; p = p - lr * buf.  Else p = p - lr * g / avg
+template <typename T>
+void rmsprop_step(T* p, T* square_avg, T* grad_avg, T* buf, const T* g, int64_t n, double lr,
+                  double alpha, double eps, double weight_decay, double momentum, bool maximize) {
+  const T nlr = static_cast<T>(-lr), a = static_cast<T>(alpha), w = static_cast<T>(1.0 - alpha);
+  const T ep = static_cast<T>(eps), wd = static_cast<T>(weight_decay);
+  const T mom = static_cast<T>(momentum), sign = maximize ? T(-1) : T(1);
+  const bool small = std::abs(1.0 - alpha) < 0.5;
+  const bool use_wd = weight_decay != 0.0;
+  for_chunks(n, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      T gi = sign * g[i];
+      if (use_wd) gi = gi + wd * p[i];
+      const T sq = square_avg[i] * a + w * gi * gi;
+      square_avg[i] = sq;
+      T avg;
+      if (grad_avg != nullptr) {
+        const T ga = lerp(grad_avg[i], gi, w, small);
+        grad_avg[i] = ga;
+        avg = std::sqrt(sq + T(-1) * ga * ga) + ep;
+      } else {
+        avg = std::sqrt(sq) + ep;
+      }
+      if (buf != nullptr) {
+        const T bi = buf[i] * mom + gi / avg;
+        buf[i] = bi;
+        p[i] = p[i] + nlr * bi;
+      } else {
+        p[i] = p[i] + nlr * gi / avg;
+      }
+    }
+  });
+}
+
+template void sgd_step<float>(float*, float*, const float*, int64_t, double, double, double, double,
+                              bool, bool, bool);
+template void adam_step<float>(float*, float*, float*, float*, const float*, int64_t, double,
+                               double, double, double, double, bool, bool, int64_t);
+template void adagrad_step<float>(float*, float*, const float*, int64_t, double, double, double,
+                                  bool);
+template void adadelta_step<float>(float*, float*, float*, const float*, int64_t, double, double,
+                                   double, double, bool);
+template void rmsprop_step<float>(float*, float*, float*, float*, const float*, int64_t, double,
+                                  double, double, double, double, bool);
+template void sgd_step<double>(double*, double*, const double*, int64_t, double, double, double,
+                               double, bool, bool, bool);
+template void adam_step<double>(double*, double*, double*, double*, const double*, int64_t, double,
+                                double, double, double, double, bool, bool, int64_t);
+template void adagrad_step<double>(double*, double*, const double*, int64_t, double, double, double,
+                                   bool);
+template void adadelta_step<double>(double*, double*, double*, const double*, int64_t, double,
+                                    double, double, double, bool);
+template void rmsprop_step<double>(double*, double*, double*, double*, const double*, int64_t,
+                                   double, double, double, double, double, bool);
+
+}  // namespace ember

@@ -1,0 +1,33 @@
+// Fused optimiser updates (csrc/ops/optim.cpp): each updates a parameter and its state buffers
+// in place in one pass. Pointers are C-contiguous arrays of n elements; optional state is
+// nullptr when unused. Hyper-parameters are validated by the caller (the Python layer).
+#pragma once
+
+#include <cstdint>
+
+#include "common.h"
+
+namespace ember {
+
+template <typename T>
+void sgd_step(T* p, T* buf, const T* g, int64_t n, double lr, double momentum, double dampening,
+              double weight_decay, bool nesterov, bool maximize, bool first);
+
+template <typename T>
+void adam_step(T* p, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq, const T* g, int64_t n, double lr,
+               double beta1, double beta2, double eps, double weight_decay, bool decoupled,
+               bool maximize, int64_t step);
+
+template <typename T>
+void adagrad_step(T* p, T* sum, const T* g, int64_t n, double clr, double eps, double weight_decay,
+                  bool maximize);
+
+template <typename T>
+void adadelta_step(T* p, T* square_avg, T* acc_delta, const T* g, int64_t n, double lr, double rho,
+                   double eps, double weight_decay, bool maximize);
+
+template <typename T>
+void rmsprop_step(T* p, T* square_avg, T* grad_avg, T* buf, const T* g, int64_t n, double lr,
+                  double alpha, double eps, double weight_decay, double momentum, bool maximize);
+
+}  // namespace ember

@@ -1,0 +1,338 @@
+// 2-D pooling, NCHW viewed as NC planes of (H, W): max (with PyTorch's flat argmax indices into
+// H*W), average (padding, ceil_mode, count_include_pad, divisor_override) and adaptive average.
+// Output sizes, padding limits and divisors follow PyTorch exactly. Parallel over planes.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "common.h"
+
+namespace ember {
+
+namespace {
+
+int64_t floor_div(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+// PyTorch's pooling_output_shape_pad_lr with pad_l == pad_r == pad.
+int64_t pool_out(int64_t in, int64_t k, int64_t pad, int64_t s, int64_t d, bool ceil_mode) {
+  int64_t out = floor_div(in + 2 * pad - d * (k - 1) - 1 + (ceil_mode ? s - 1 : 0), s) + 1;
+  if (ceil_mode && (out - 1) * s >= in + pad) --out;
+  return out;
+}
+
+constexpr int64_t kMaxParam = int64_t(1) << 31;  // kernel/stride/padding/dilation bound
+
+}  // namespace
+
+// Validates a max/avg pooling configuration as PyTorch's pool2d_shape_check does and returns the
+// output size. op names the caller in messages. Throws std::invalid_argument (ValueError).
+void pool2d_output_size(int64_t* OH, int64_t* OW, const char* op, int64_t C, int64_t H, int64_t W,
+                        int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
+                        int64_t dh, int64_t dw, bool ceil_mode) {
+  EMBER_CHECK(kh > 0 && kw > 0, op, ": kernel size should be greater than zero, but got (", kh,
+              ", ", kw, ")");
+  EMBER_CHECK(sh > 0 && sw > 0, op, ": stride should be greater than zero, but got (", sh, ", ", sw,
+              ")");
+  EMBER_CHECK(dh > 0 && dw > 0, op, ": dilation should be greater than zero, but got (", dh, ", ",
+              dw, ")");
+  EMBER_CHECK(ph >= 0 && pw >= 0, op, ": pad must be non-negative, but got (", ph, ", ", pw, ")");
+  EMBER_CHECK(kh < kMaxParam && kw < kMaxParam && sh < kMaxParam && sw < kMaxParam &&
+                  dh < kMaxParam && dw < kMaxParam,
+              op, ": kernel, stride and dilation must be < 2^31");
+  EMBER_CHECK(ph <= ((kh - 1) * dh + 1) / 2 && pw <= ((kw - 1) * dw + 1) / 2 && ph <= kh / 2 &&
+                  pw <= kw / 2,
+              op, ": pad should be at most half of kernel size, but got pad=(", ph, ", ", pw,
+              "), kernel_size=(", kh, ", ", kw, ") and dilation=(", dh, ", ", dw, ")");
+  EMBER_CHECK(C > 0 && H > 0 && W > 0, op, ": expected non-empty (C, H, W), got (", C, ", ", H,
+              ", ", W, ")");
+  *OH = pool_out(H, kh, ph, sh, dh, ceil_mode);
+  *OW = pool_out(W, kw, pw, sw, dw, ceil_mode);
+  EMBER_CHECK(*OH >= 1 && *OW >= 1, op, ": given input size (", C, "x", H, "x", W,
+              "), calculated output size (", C, "x", *OH, "x", *OW, ") is too small");
+}
+
+namespace {
+
+// m[ow], b[ow] = max(m[ow], row[ow*sw + off]) and its flat index base + ow*sw + off, for ow in
+// [lo, hi) (where ow*sw + off is inside the row). Locals
+// only (no aliasing with the sizes) and unconditional stores, so the select is branch-free:
+// random data would mispredict a per-element branch half the time. v != v: NaN wins (PyTorch).
+template <typename T>
+inline void max_row(T* __restrict m, int64_t* __restrict b, const T* __restrict row, int64_t off,
+                    int64_t base, int64_t lo, int64_t hi, int64_t sw) {
+  if (sw == 1) {
+    for (int64_t ow = lo; ow < hi; ++ow) {
+      const T v = row[ow + off], cur = m[ow];
+      const int64_t take = int64_t(v > cur) | int64_t(v != v);
+      const T pick[2] = {cur, v};  // indexed select: compilers turn ?: into a branch here
+      m[ow] = pick[take];
+      b[ow] += take * (base + ow + off - b[ow]);
+    }
+  } else {
+    for (int64_t ow = lo; ow < hi; ++ow) {
+      const T v = row[ow * sw + off], cur = m[ow];
+      const int64_t take = int64_t(v > cur) | int64_t(v != v);
+      const T pick[2] = {cur, v};  // indexed select: compilers turn ?: into a branch here
+      m[ow] = pick[take];
+      b[ow] += take * (base + ow * sw + off - b[ow]);
+    }
+  }
+}
+
+}  // namespace
+
+// x (NC,H,W) -> y (NC,OH,OW), idx (NC,OH,OW) int64 flat argmax into H*W (PyTorch's: NaN wins,
+// first maximum kept on ties). A window that holds no input element (possible only with dilation
+// and ceil_mode) gives -inf and index -1, which backward skips; PyTorch stores an index past the
+// end.
+template <typename T>
+void max_pool2d_forward(T* y, int64_t* idx, const T* x, int64_t NC, int64_t H, int64_t W,
+                        int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
+                        int64_t dh, int64_t dw, bool ceil_mode) {
+  int64_t OH, OW;
+  pool2d_output_size(&OH, &OW, "max_pool2d", 1, H, W, kh, kw, sh, sw, ph, pw, dh, dw, ceil_mode);
+  numel_checked({NC, OH, OW}, "max_pool2d");
+  const int nt = threads_for(NC * OH * OW * kh * kw);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t pl = 0; pl < NC; ++pl) {
+    const T* xp = x + pl * H * W;
+    T* yp = y + pl * OH * OW;
+    int64_t* ip = idx + pl * OH * OW;
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      T* m = yp + oh * OW;  // running maximum and argmax of the output row, in place
+      int64_t* b = ip + oh * OW;
+      const int64_t hs = oh * sh - ph;
+      int64_t ih0 = hs;
+      const int64_t ih1 = std::min(hs + (kh - 1) * dh + 1, H);
+      while (ih0 < 0) ih0 += dh;
+      // Start from -inf and PyTorch's initial index (the window's first element in the input);
+      // -1 for a window without input elements.
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        int64_t iw0 = ow * sw - pw;
+        const int64_t iw1 = std::min(iw0 + (kw - 1) * dw + 1, W);
+        while (iw0 < 0) iw0 += dw;
+        m[ow] = -std::numeric_limits<T>::infinity();
+        b[ow] = (ih0 < ih1 && iw0 < iw1) ? ih0 * W + iw0 : -1;
+      }
+      // Kernel positions in row-major order, output columns innermost: each output sees its
+      // window in PyTorch's order (first maximum kept on ties).
+      for (int64_t i = 0; i < kh; ++i) {
+        const int64_t ih = hs + i * dh;
+        if (ih < 0 || ih >= H) continue;
+        for (int64_t j = 0; j < kw; ++j) {
+          const int64_t off = j * dw - pw;
+          const int64_t lo = std::clamp<int64_t>(off >= 0 ? 0 : (-off + sw - 1) / sw, 0, OW);
+          const int64_t hi =
+              std::clamp<int64_t>(W - off <= 0 ? 0 : (W - off + sw - 1) / sw, lo, OW);
+          max_row(m, b, xp + ih * W, off, ih * W, lo, hi, sw);
+        }
+      }
+    }
+  }
+}
+
+// Backward of  x (NC,H,W) -> y, idx (NC,OH,OW):  dx[idx] += dy per plane (fresh dx). Every index
+// must lie in [0, H*W) or be -1 (empty window, skipped): checked before dx is written.
+template <typename T>
+void max_pool2d_backward(T* dx, const T* dy, const int64_t* idx, int64_t NC, int64_t H, int64_t W,
+                         int64_t OH, int64_t OW) {
+  const int64_t HW = H * W, OHW = OH * OW;
+  const int nt = threads_for(NC * OHW);
+  int64_t bad = 0;
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(+ : bad) if (nt > 1)
+  for (int64_t i = 0; i < NC * OHW; ++i) bad += (idx[i] < -1 || idx[i] >= HW) ? 1 : 0;
+  EMBER_CHECK(bad == 0, "max_pool2d_backward: ", bad, " indices lie outside [0, ", HW,
+              ") for input planes (", H, ", ", W, ")");
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t pl = 0; pl < NC; ++pl) {
+    T* dp = dx + pl * HW;
+    std::fill(dp, dp + HW, T(0));
+    const T* g = dy + pl * OHW;
+    const int64_t* ip = idx + pl * OHW;
+    for (int64_t o = 0; o < OHW; ++o)
+      if (ip[o] >= 0) dp[ip[o]] += g[o];
+  }
+}
+
+namespace {
+
+// PyTorch's avg_pool2d window: the divisor and the clipped window [ih0, ih1) x [iw0, iw1).
+struct AvgWin {
+  int64_t ih0, ih1, iw0, iw1;
+  double div;
+};
+
+inline AvgWin avg_window(int64_t oh, int64_t ow, int64_t H, int64_t W, int64_t kh, int64_t kw,
+                         int64_t sh, int64_t sw, int64_t ph, int64_t pw, bool count_include_pad,
+                         int64_t divisor_override) {
+  int64_t ih0 = oh * sh - ph, iw0 = ow * sw - pw;
+  int64_t ih1 = std::min(ih0 + kh, H + ph), iw1 = std::min(iw0 + kw, W + pw);
+  const int64_t pool_size = (ih1 - ih0) * (iw1 - iw0);
+  ih0 = std::max<int64_t>(ih0, 0);
+  iw0 = std::max<int64_t>(iw0, 0);
+  ih1 = std::min(ih1, H);
+  iw1 = std::min(iw1, W);
+  double div;
+  if (divisor_override != 0)
+    div = double(divisor_override);
+  else if (count_include_pad)
+    div = double(pool_size);
+  else
+    div = double((ih1 - ih0) * (iw1 - iw0));
+  return {ih0, ih1, iw0, iw1, div};
+}
+
+}  // namespace
+
+// x (NC,H,W) -> y (NC,OH,OW). divisor_override == 0 means none. A window entirely in padding
+// gives 0 (as PyTorch).
+template <typename T>
+void avg_pool2d_forward(T* y, const T* x, int64_t NC, int64_t H, int64_t W, int64_t kh, int64_t kw,
+                        int64_t sh, int64_t sw, int64_t ph, int64_t pw, bool ceil_mode,
+                        bool count_include_pad, int64_t divisor_override) {
+  int64_t OH, OW;
+  pool2d_output_size(&OH, &OW, "avg_pool2d", 1, H, W, kh, kw, sh, sw, ph, pw, 1, 1, ceil_mode);
+  numel_checked({NC, OH, OW}, "avg_pool2d");
+  const int nt = threads_for(NC * OH * OW * kh * kw);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t pl = 0; pl < NC; ++pl) {
+    const T* xp = x + pl * H * W;
+    T* yp = y + pl * OH * OW;
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const AvgWin a =
+            avg_window(oh, ow, H, W, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override);
+        if (a.ih0 >= a.ih1 || a.iw0 >= a.iw1) {
+          yp[oh * OW + ow] = T(0);
+          continue;
+        }
+        double s = 0;
+        for (int64_t ih = a.ih0; ih < a.ih1; ++ih)
+          for (int64_t iw = a.iw0; iw < a.iw1; ++iw) s += double(xp[ih * W + iw]);
+        yp[oh * OW + ow] = T(s / a.div);
+      }
+    }
+  }
+}
+
+// Backward of  x (NC,H,W) -> y (NC,OH,OW) average pooling: dy -> dx (fresh).
+template <typename T>
+void avg_pool2d_backward(T* dx, const T* dy, int64_t NC, int64_t H, int64_t W, int64_t kh,
+                         int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw, bool ceil_mode,
+                         bool count_include_pad, int64_t divisor_override) {
+  int64_t OH, OW;
+  pool2d_output_size(&OH, &OW, "avg_pool2d_backward", 1, H, W, kh, kw, sh, sw, ph, pw, 1, 1,
+                     ceil_mode);
+  const int nt = threads_for(NC * OH * OW * kh * kw);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t pl = 0; pl < NC; ++pl) {
+    T* dp = dx + pl * H * W;
+    std::fill(dp, dp + H * W, T(0));
+    const T* g = dy + pl * OH * OW;
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const AvgWin a =
+            avg_window(oh, ow, H, W, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override);
+        const T v = T(double(g[oh * OW + ow]) / a.div);
+        for (int64_t ih = a.ih0; ih < a.ih1; ++ih)
+          for (int64_t iw = a.iw0; iw < a.iw1; ++iw) dp[ih * W + iw] += v;
+      }
+    }
+  }
+}
+
+namespace {
+inline int64_t ad_start(int64_t i, int64_t in, int64_t out) { return (i * in) / out; }
+inline int64_t ad_end(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
+}  // namespace
+
+// x (NC,H,W) -> y (NC,OH,OW): window [floor(i*H/OH), ceil((i+1)*H/OH)) per output index i.
+template <typename T>
+void adaptive_avg_pool2d_forward(T* y, const T* x, int64_t NC, int64_t H, int64_t W, int64_t OH,
+                                 int64_t OW) {
+  EMBER_CHECK(H > 0 && W > 0, "adaptive_avg_pool2d: expected non-empty (H, W), got (", H, ", ", W,
+              ")");
+  EMBER_CHECK(OH >= 0 && OW >= 0 && OH < kMaxParam && OW < kMaxParam,
+              "adaptive_avg_pool2d: output size must be in [0, 2^31), got (", OH, ", ", OW, ")");
+  numel_checked({NC, OH, OW}, "adaptive_avg_pool2d");
+  const int nt = threads_for(NC * std::max(H * W, OH * OW));
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t pl = 0; pl < NC; ++pl) {
+    const T* xp = x + pl * H * W;
+    T* yp = y + pl * OH * OW;
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      const int64_t h0 = ad_start(oh, H, OH), h1 = ad_end(oh, H, OH);
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const int64_t w0 = ad_start(ow, W, OW), w1 = ad_end(ow, W, OW);
+        double s = 0;
+        for (int64_t ih = h0; ih < h1; ++ih)
+          for (int64_t iw = w0; iw < w1; ++iw) s += double(xp[ih * W + iw]);
+        yp[oh * OW + ow] = T(s / double((h1 - h0) * (w1 - w0)));
+      }
+    }
+  }
+}
+
+// Backward of  x (NC,H,W) -> y (NC,OH,OW) adaptive average pooling: dy -> dx (fresh).
+template <typename T>
+void adaptive_avg_pool2d_backward(T* dx, const T* dy, int64_t NC, int64_t H, int64_t W, int64_t OH,
+                                  int64_t OW) {
+  EMBER_CHECK(H > 0 && W > 0, "adaptive_avg_pool2d_backward: expected non-empty (H, W), got (", H,
+              ", ", W, ")");
+  EMBER_CHECK(OH >= 0 && OW >= 0 && OH < kMaxParam && OW < kMaxParam,
+              "adaptive_avg_pool2d_backward: output size must be in [0, 2^31), got (", OH, ", ", OW,
+              ")");
+  const int nt = threads_for(NC * std::max(H * W, OH * OW));
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t pl = 0; pl < NC; ++pl) {
+    T* dp = dx + pl * H * W;
+    std::fill(dp, dp + H * W, T(0));
+    const T* g = dy + pl * OH * OW;
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      const int64_t h0 = ad_start(oh, H, OH), h1 = ad_end(oh, H, OH);
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const int64_t w0 = ad_start(ow, W, OW), w1 = ad_end(ow, W, OW);
+        const T v = T(double(g[oh * OW + ow]) / double((h1 - h0) * (w1 - w0)));
+        for (int64_t ih = h0; ih < h1; ++ih)
+          for (int64_t iw = w0; iw < w1; ++iw) dp[ih * W + iw] += v;
+      }
+    }
+  }
+}
+
+template void max_pool2d_forward<float>(float*, int64_t*, const float*, int64_t, int64_t, int64_t,
+                                        int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                                        int64_t, int64_t, bool);
+template void max_pool2d_backward<float>(float*, const float*, const int64_t*, int64_t, int64_t,
+                                         int64_t, int64_t, int64_t);
+template void avg_pool2d_forward<float>(float*, const float*, int64_t, int64_t, int64_t, int64_t,
+                                        int64_t, int64_t, int64_t, int64_t, int64_t, bool, bool,
+                                        int64_t);
+template void avg_pool2d_backward<float>(float*, const float*, int64_t, int64_t, int64_t, int64_t,
+                                         int64_t, int64_t, int64_t, int64_t, int64_t, bool, bool,
+                                         int64_t);
+template void adaptive_avg_pool2d_forward<float>(float*, const float*, int64_t, int64_t, int64_t,
+                                                 int64_t, int64_t);
+template void adaptive_avg_pool2d_backward<float>(float*, const float*, int64_t, int64_t, int64_t,
+                                                  int64_t, int64_t);
+template void max_pool2d_forward<double>(double*, int64_t*, const double*, int64_t, int64_t,
+                                         int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                                         int64_t, int64_t, int64_t, bool);
+template void max_pool2d_backward<double>(double*, const double*, const int64_t*, int64_t, int64_t,
+                                          int64_t, int64_t, int64_t);
+template void avg_pool2d_forward<double>(double*, const double*, int64_t, int64_t, int64_t, int64_t,
+                                         int64_t, int64_t, int64_t, int64_t, int64_t, bool, bool,
+                                         int64_t);
+template void avg_pool2d_backward<double>(double*, const double*, int64_t, int64_t, int64_t,
+                                          int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                                          bool, bool, int64_t);
+template void adaptive_avg_pool2d_forward<double>(double*, const double*, int64_t, int64_t, int64_t,
+                                                  int64_t, int64_t);
+template void adaptive_avg_pool2d_backward<double>(double*, const double*, int64_t, int64_t,
+                                                   int64_t, int64_t, int64_t);
+
+}  // namespace ember

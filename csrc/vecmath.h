@@ -1,0 +1,384 @@
+// Elementwise exp / expm1 / log / log1p / tanh / sigmoid / erf / erfc for float and double,
+// written as plain inline scalar code that GCC -O3 auto-vectorises WITHOUT fast-math: no libm
+// calls and no branches on the hot path. Each function is range reduction + a polynomial, 2^n
+// built from bits, and branch-free selects (`c ? a : b`) for overflow, underflow, NaN and inf.
+// The kernels using them are compiled with -fno-trapping-math (target-wide, see CMakeLists.txt):
+// without it GCC will not if-convert the selects and the loops stay scalar.
+//
+// Run-time ISA choice (the one mechanism for the kernels outside csrc/gemm/): the innermost
+// worker of a kernel -- the function that loops over raw pointers and calls these functions -- is
+// declared EMBER_SIMD. On x86-64 Linux with GCC >= 12 that is function multiversioning: the worker
+// is compiled three times (target_clones: x86-64-v4 = AVX-512, x86-64-v3 = AVX2 + FMA, and the
+// build's portable baseline) and an ifunc resolver picks one clone when the module is loaded, by
+// CPU detection; `flatten` inlines everything the worker calls, so these functions are compiled
+// for the clone's ISA (a helper left out of line would run as the SSE2 baseline). Elsewhere
+// EMBER_SIMD is just `flatten` (the baseline build). The clones may contract a*b+c into FMA, so
+// results can differ by an ulp between CPUs, never between runs or thread counts on one machine.
+//
+// Accuracy (measured by tests/test_activation_kernels.py against float64 / mpmath references):
+// float within ~2 ulp of std::exp etc., double within ~1e-15 relative. erf/erfc: ~1e-15 relative
+// (double) for erf everywhere and for erfc up to x ~ 5; beyond that erfc's relative error grows
+// like x^2 * eps (the rounding of x*x inside exp(-x*x)).
+//
+// The coefficients are Taylor series (exact rationals) except the erfc table, a Chebyshev fit
+// made with mpmath (the script is in the comment above the table).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#if defined(__x86_64__) && defined(__ELF__) && defined(__GNUC__) && !defined(__clang__) && \
+    __GNUC__ >= 12
+#define EMBER_SIMD \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), flatten))
+#else
+#define EMBER_SIMD __attribute__((flatten))
+#endif
+
+namespace ember {
+
+namespace vm {
+
+inline uint32_t as_bits(float x) {
+  uint32_t b;
+  std::memcpy(&b, &x, sizeof b);
+  return b;
+}
+inline uint64_t as_bits(double x) {
+  uint64_t b;
+  std::memcpy(&b, &x, sizeof b);
+  return b;
+}
+inline float from_bits(uint32_t b) {
+  float x;
+  std::memcpy(&x, &b, sizeof x);
+  return x;
+}
+inline double from_bits(uint64_t b) {
+  double x;
+  std::memcpy(&x, &b, sizeof x);
+  return x;
+}
+
+// 1.5 * 2^mantissa_bits: adding it rounds to an integer held in the low mantissa bits.
+constexpr float kRoundF = 12582912.0f;
+constexpr double kRoundD = 6755399441055744.0;
+
+// 2^n for an integral n in [-126, 127] (float) / [-1022, 1023] (double), held in a float type.
+// scalar math: n + 1.5*2^23 puts (2^22 + n) in the low mantissa bits; adding the bias and
+// shifting by 23 leaves exactly (n + 127) in the exponent field (the rest shifts out).
+inline float pow2i(float n) { return from_bits((as_bits(n + kRoundF) + 127u) << 23); }
+inline double pow2i(double n) {
+  return from_bits((as_bits(n + kRoundD) + uint64_t(1023)) << 52);  // scalar math: as above
+}
+
+// exp(r) - 1 for |r| <= ln2/2, Taylor to r^7 (float: truncation < 6e-9) / r^13 (double: < 2e-17).
+inline float expm1_poly(float r) {
+  float p = 1.0f / 5040;
+  p = p * r + 1.0f / 720;
+  p = p * r + 1.0f / 120;
+  p = p * r + 1.0f / 24;
+  p = p * r + 1.0f / 6;
+  p = p * r + 0.5f;
+  return r + r * r * p;
+}
+inline double expm1_poly(double r) {
+  double p = 1.0 / 6227020800.0;
+  p = p * r + 1.0 / 479001600.0;
+  p = p * r + 1.0 / 39916800.0;
+  p = p * r + 1.0 / 3628800.0;
+  p = p * r + 1.0 / 362880.0;
+  p = p * r + 1.0 / 40320.0;
+  p = p * r + 1.0 / 5040.0;
+  p = p * r + 1.0 / 720.0;
+  p = p * r + 1.0 / 120.0;
+  p = p * r + 1.0 / 24.0;
+  p = p * r + 1.0 / 6.0;
+  p = p * r + 0.5;
+  return r + r * r * p;
+}
+
+template <typename T>
+struct consts;
+template <>
+struct consts<float> {
+  static constexpr float log2e = 1.44269504088896341f;
+  // scalar math: ln2 = hi + lo with hi = 355/512 exact, so n * hi is exact for |n| < 2^15.
+  static constexpr float ln2_hi = 0.693359375f;
+  static constexpr float ln2_lo = -2.12194440054690583e-4f;
+  static constexpr float exp_lo = -104.0f;   // exp below: 0 (smallest denormal is 1.4e-45)
+  static constexpr float exp_hi = 88.75f;    // exp above: inf (log(FLT_MAX) = 88.7228)
+  static constexpr float expm1_lo = -20.0f;  // expm1 below: -1 to float precision
+};
+template <>
+struct consts<double> {
+  static constexpr double log2e = 1.4426950408889634;
+  // scalar math: hi keeps 32 mantissa bits, so n * hi is exact for |n| < 2^21.
+  static constexpr double ln2_hi = 0.6931471803691238;
+  static constexpr double ln2_lo = 1.9082149292705877e-10;
+  static constexpr double exp_lo = -746.0;  // smallest denormal is 4.9e-324 = exp(-744.4)
+  static constexpr double exp_hi = 709.8;   // log(DBL_MAX) = 709.7827
+  static constexpr double expm1_lo = -40.0;
+};
+
+// Round x*log2(e) to the nearest integer n (as T) and return r = x - n*ln2, |r| <= ln2/2.
+template <typename T>
+inline T reduce_ln2(T x, T& n) {
+  constexpr T round = sizeof(T) == 4 ? T(kRoundF) : T(kRoundD);
+  n = (x * consts<T>::log2e + round) - round;  // scalar math: round-to-nearest without libm
+  T r = x - n * consts<T>::ln2_hi;             // exact (Cody-Waite)
+  return r - n * consts<T>::ln2_lo;
+}
+
+// log(x) for finite x > 0 with x*scale normal (see vlog), Taylor series of 2*atanh(s).
+inline float log_core(float x) {
+  uint32_t b = as_bits(x);
+  float e = static_cast<float>(static_cast<int32_t>(b >> 23)) - 127.0f;
+  float m = from_bits((b & 0x007fffffu) | 0x3f800000u);  // mantissa in [1, 2)
+  // scalar math: m in [sqrt(1/2), sqrt(2)), so |s| <= 0.1716; selects between constants only.
+  const bool big = m > 1.41421356f;
+  m = m * (big ? 0.5f : 1.0f);
+  e = e + (big ? 1.0f : 0.0f);
+  float f = m - 1.0f;
+  float s = f / (2.0f + f);
+  float z = s * s;
+  float p = 1.0f / 11;
+  p = p * z + 1.0f / 9;
+  p = p * z + 1.0f / 7;
+  p = p * z + 1.0f / 5;
+  p = p * z + 1.0f / 3;
+  float lm = 2.0f * s + 2.0f * s * z * p;  // log(m) = 2 atanh(s)
+  return e * consts<float>::ln2_hi + (lm + e * consts<float>::ln2_lo);
+}
+inline double log_core(double x) {
+  uint64_t b = as_bits(x);
+  // scalar math: the biased exponent (< 2^11) as a double via the 2^52 trick (no cvtqq2pd).
+  double e = from_bits(uint64_t(0x4330000000000000) | (b >> 52)) - 4503599627370496.0 - 1023.0;
+  double m = from_bits((b & uint64_t(0x000fffffffffffff)) | uint64_t(0x3ff0000000000000));
+  const bool big = m > 1.4142135623730951;
+  m = m * (big ? 0.5 : 1.0);
+  e = e + (big ? 1.0 : 0.0);
+  double f = m - 1.0;
+  double s = f / (2.0 + f);
+  double z = s * s;
+  double p = 1.0 / 23;
+  p = p * z + 1.0 / 21;
+  p = p * z + 1.0 / 19;
+  p = p * z + 1.0 / 17;
+  p = p * z + 1.0 / 15;
+  p = p * z + 1.0 / 13;
+  p = p * z + 1.0 / 11;
+  p = p * z + 1.0 / 9;
+  p = p * z + 1.0 / 7;
+  p = p * z + 1.0 / 5;
+  p = p * z + 1.0 / 3;
+  double lm = 2.0 * s + 2.0 * s * z * p;
+  return e * consts<double>::ln2_hi + (lm + e * consts<double>::ln2_lo);
+}
+
+}  // namespace vm
+
+// exp(x): 0 below the denormal range, inf above log(max), NaN propagates.
+template <typename T>
+inline T vexp(T x) {
+  using C = vm::consts<T>;
+  T xc = x < C::exp_lo ? C::exp_lo : x;
+  xc = xc > C::exp_hi ? C::exp_hi : xc;
+  T n;
+  T r = vm::reduce_ln2(xc, n);
+  T p = T(1) + vm::expm1_poly(r);
+  // scalar math: 2^n as two factors so that denormal results (n < min exponent) come out right.
+  constexpr T round = sizeof(T) == 4 ? T(vm::kRoundF) : T(vm::kRoundD);
+  T n1 = (n * T(0.5) + round) - round;
+  T y = p * vm::pow2i(n1) * vm::pow2i(n - n1);
+  // x > exp_hi already gave inf (exp_hi is past the overflow point) and NaN flowed through the
+  // clamps; only the underflow needs a mask. scalar math: a select between constants times y,
+  // because `c ? 0 : y` lets GCC sink y's computation into a branch it cannot vectorise.
+  return y * (x < C::exp_lo ? T(0) : T(1));
+}
+
+// exp(x) - 1, accurate near 0; -1 below, inf above the overflow point, NaN propagates.
+template <typename T>
+inline T vexpm1(T x) {
+  using C = vm::consts<T>;
+  T xc = x < C::expm1_lo ? C::expm1_lo : x;
+  xc = xc > C::exp_hi ? C::exp_hi : xc;
+  T n;
+  T r = vm::reduce_ln2(xc, n);
+  T q = vm::expm1_poly(r);
+  constexpr T round = sizeof(T) == 4 ? T(vm::kRoundF) : T(vm::kRoundD);
+  T n1 = (n * T(0.5) + round) - round;
+  T n2 = n - n1;
+  // scalar math: exp(x) - 1 = 2^n (q + 1) - 1 = 2^n2 (2^n1 q + (2^n1 - 2^-n2)); the bracket's
+  // difference of powers of two is exact whenever it matters (|n| small), and splitting 2^n keeps
+  // every factor finite up to the overflow point.
+  return vm::pow2i(n2) * (vm::pow2i(n1) * q + (vm::pow2i(n1) - vm::pow2i(-n2)));
+}
+
+// Natural log: log(0) = -inf, log(x < 0) = NaN, log(inf) = inf, denormals handled.
+template <typename T>
+inline T vlog(T x) {
+  constexpr T tiny = std::numeric_limits<T>::min();
+  constexpr T scale = sizeof(T) == 4 ? T(16777216.0) : T(18014398509481984.0);  // 2^24 / 2^54
+  constexpr T lscale = sizeof(T) == 4 ? T(16.635532333438686) : T(37.42994775023705);
+  constexpr T inf = std::numeric_limits<T>::infinity();
+  const bool den = x < tiny;
+  T y = vm::log_core(x * (den ? scale : T(1))) - (den ? lscale : T(0));
+  // scalar math: specials as additive constants (y is finite here), see vexp on why.
+  y = y + (x == T(0) ? -inf : T(0));
+  y = y + (x == inf ? inf : T(0));
+  return y + (x >= T(0) ? T(0) : std::numeric_limits<T>::quiet_NaN());  // x < 0 or NaN
+}
+
+// log(1 + x), accurate near 0.
+template <typename T>
+inline T vlog1p(T x) {
+  constexpr T big = std::numeric_limits<T>::max();  // only inf is clamped
+  T xc = x > big ? big : x;
+  T u = T(1) + xc;
+  // scalar math: log(1+x) = log(u) + (1+x-u)/u, and x - (u-1) is exact (Sterbenz); log(1) = 0
+  // exactly, so u == 1 gives x. u == 0 (x = -1) divides by 1 instead, leaving log(0) = -inf.
+  T y = vlog(u) + (xc - (u - T(1))) / (u == T(0) ? T(1) : u);
+  return y + (x == std::numeric_limits<T>::infinity() ? x : T(0));
+}
+
+// tanh(x) = -expm1(-2|x|) / (expm1(-2|x|) + 2) with x's sign: no cancellation anywhere.
+template <typename T>
+inline T vtanh(T x) {
+  T u = vexpm1(T(-2) * std::fabs(x));
+  return std::copysign(-u / (u + T(2)), x);
+}
+
+// 1 / (1 + exp(-x)), as PyTorch computes it.
+template <typename T>
+inline T vsigmoid(T x) {
+  return T(1) / (T(1) + vexp(-x));
+}
+
+namespace vm {
+
+// erf(x) for |x| <= 1/2: x * (Taylor series in x^2), coefficients (-1)^n 2/sqrt(pi)/(n! (2n+1)).
+inline float erf_small(float x) {
+  float z = x * x;
+  float p = 0.00012055332981789664f;
+  p = p * z + -0.0008548327023450853f;
+  p = p * z + 0.005223977625442188f;
+  p = p * z + -0.026866170645131252f;
+  p = p * z + 0.11283791670955126f;
+  p = p * z + -0.37612638903183754f;
+  p = p * z + 1.1283791670955126f;
+  return x * p;
+}
+inline double erf_small(double x) {
+  double z = x * x;
+  double p = 9.422759064650411e-11;
+  p = p * z + -1.2290555301717928e-09;
+  p = p * z + 1.4807192815879218e-08;
+  p = p * z + -1.6365844691234924e-07;
+  p = p * z + 1.6462114365889248e-06;
+  p = p * z + -1.492565035840625e-05;
+  p = p * z + 0.00012055332981789664;
+  p = p * z + -0.0008548327023450853;
+  p = p * z + 0.005223977625442188;
+  p = p * z + -0.026866170645131252;
+  p = p * z + 0.11283791670955126;
+  p = p * z + -0.37612638903183754;
+  p = p * z + 1.1283791670955126;
+  return x * p;
+}
+
+// erfc(x) for x >= 1/2 as t * exp(-x*x + P(t)) with t = 2/(2+x) in (0, 0.8] (the form of
+// Numerical Recipes' erfcc), P a Chebyshev interpolant of log(erfc(x)) + x*x - log(t) in
+// u = 2.5t - 1, computed with mpmath (40 nodes) and converted to monomials; float keeps 12 terms
+// (max rel. error 2e-7), double 26 (5e-16). x*x is split as xh*xh (exact) + xl*(x + xh).
+inline float erfc_poly(float u) {
+  float p = -6.456411276666545e-06f;
+  p = p * u + 2.3645612653685387e-05f;
+  p = p * u + 4.5802839686090997e-05f;
+  p = p * u + -0.00019563408218213691f;
+  p = p * u + -0.00023786992269410947f;
+  p = p * u + 0.0011519968631203013f;
+  p = p * u + 0.00161967012243807f;
+  p = p * u + -0.006973485601092837f;
+  p = p * u + -0.018367313970873097f;
+  p = p * u + 0.046375936163597774f;
+  p = p * u + 0.5187684394489686f;
+  p = p * u + -0.8040723080683164f;
+  return p;
+}
+inline double erfc_poly(double u) {
+  double p = -1.4471085095824422e-10;
+  p = p * u + 2.8931849694580876e-10;
+  p = p * u + 1.0370723787161227e-09;
+  p = p * u + -3.3523865967421483e-09;
+  p = p * u + -1.3026757662660294e-09;
+  p = p * u + 1.8657608723831725e-08;
+  p = p * u + -2.108516910823368e-08;
+  p = p * u + -6.006724241290158e-08;
+  p = p * u + 1.8621093209408063e-07;
+  p = p * u + 5.941349439382858e-08;
+  p = p * u + -9.707086084815515e-07;
+  p = p * u + 6.910908363503219e-07;
+  p = p * u + 4.009190885606341e-06;
+  p = p * u + -6.395867939996977e-06;
+  p = p * u + -1.477068122606963e-05;
+  p = p * u + 3.8873228244209176e-05;
+  p = p * u + 5.453578844429383e-05;
+  p = p * u + -0.0002113154501327299;
+  p = p * u + -0.0002426619616434019;
+  p = p * u + 0.0011597608925398436;
+  p = p * u + 0.0016209949307738696;
+  p = p * u + -0.006975254683968061;
+  p = p * u + -0.018367473809361334;
+  p = p * u + 0.04637608495282526;
+  p = p * u + 0.5187684450161721;
+  p = p * u + -0.8040723101069575;
+  return p;
+}
+inline float high_half(float x) { return from_bits(as_bits(x) & 0xfffff000u); }
+inline double high_half(double x) { return from_bits(as_bits(x) & uint64_t(0xfffffffff8000000)); }
+
+// The argument of erfc_tail: |x| clamped to [1/2, 30] (erfc(30) is 0 even in double).
+template <typename T>
+inline T tail_arg(T a) {
+  T c = a > T(0.5) ? a : T(0.5);
+  return c < T(30) ? c : T(30);
+}
+
+template <typename T>
+inline T erfc_tail(T x) {
+  T t = T(2) / (T(2) + x);
+  T p = erfc_poly(T(2.5) * t - T(1));
+  T xh = high_half(x);  // scalar math: xh*xh is exact, so exp(-x*x) keeps full precision
+  T xl = x - xh;
+  return t * vexp(-xh * xh) * vexp(p - xl * (x + xh));
+}
+
+}  // namespace vm
+
+// erf(x): odd, erf(+-inf) = +-1, NaN propagates.
+template <typename T>
+inline T verf(T x) {
+  T a = std::fabs(x);
+  T small = vm::erf_small(a < T(0.5) ? x : T(0.5));
+  T tail = vm::erfc_tail(vm::tail_arg(a));
+  T w = a < T(0.5) ? T(1) : T(0);  // scalar math: blend by a 0/1 weight, both sides finite
+  T y = w * small + (T(1) - w) * std::copysign(T(1) - tail, x);
+  return y + (x != x ? x : T(0));
+}
+
+// erfc(x) = 1 - erf(x), with relative accuracy for large positive x (no cancellation).
+template <typename T>
+inline T verfc(T x) {
+  T a = std::fabs(x);
+  T small = T(1) - vm::erf_small(a < T(0.5) ? x : T(0.5));
+  T tail = vm::erfc_tail(vm::tail_arg(a));
+  T big = tail * (x < T(0) ? T(-1) : T(1)) + (x < T(0) ? T(2) : T(0));  // 2 - tail or tail
+  T w = a < T(0.5) ? T(1) : T(0);
+  T y = w * small + (T(1) - w) * big;
+  return y + (x != x ? x : T(0));
+}
+
+}  // namespace ember

@@ -1,0 +1,19 @@
+"""Define-by-run automatic differentiation: Function, the backward engine, gradcheck."""
+
+from ember.autograd.function import (
+    Function,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from ember.autograd.gradcheck import gradcheck
+
+__all__ = [
+    "Function",
+    "enable_grad",
+    "gradcheck",
+    "is_grad_enabled",
+    "no_grad",
+    "set_grad_enabled",
+]

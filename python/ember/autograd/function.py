@@ -1,0 +1,151 @@
+"""Function: one node of the autograd graph, and the grad-mode switches.
+
+A Function subclass defines ``forward(ctx, *args)`` and ``backward(ctx, *grads)`` as static
+methods, side by side. Both work on NumPy arrays: ``forward`` receives the ``.data`` of every
+Tensor argument (other arguments as given) and returns an array (or a tuple of arrays);
+``backward`` receives the gradient of each output and returns one gradient array (or None) per
+forward argument. ``ctx`` is the node itself: ``ctx.save_for_backward(...)`` keeps arrays for
+backward, ``ctx.needs_input_grad`` says which inputs want a gradient, and any other attribute
+may be set on it.
+
+Example::
+
+    class Square(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return 2 * x * grad
+
+    y = Square.apply(ember.tensor([3.0], requires_grad=True))
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+_state = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    return getattr(_state, "enabled", True)
+
+
+def set_grad_enabled(mode: bool) -> None:
+    _state.enabled = bool(mode)
+
+
+class _GradMode:
+    """Context manager and decorator that sets grad mode and restores the previous one."""
+
+    _mode = True
+
+    def __enter__(self):
+        self._prev = is_grad_enabled()
+        set_grad_enabled(self._mode)
+        return self
+
+    def __exit__(self, *exc):
+        set_grad_enabled(self._prev)
+        return False
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradMode):  # noqa: N801 (PyTorch's name)
+    """Disable graph recording: ``with ember.no_grad(): ...`` or ``@ember.no_grad()``."""
+
+    _mode = False
+
+
+class enable_grad(_GradMode):  # noqa: N801
+    """Re-enable graph recording inside a ``no_grad`` block."""
+
+    _mode = True
+
+
+class Function:
+    """Base class of every differentiable op; see the module docstring."""
+
+    # parents: the forward arguments that are Tensors requiring grad (None elsewhere).
+    # _n_out / _out_meta: how many outputs, and (shape, dtype) of each to make zero gradients
+    # for outputs that received none.
+    parents: tuple
+    saved_tensors: tuple
+    needs_input_grad: tuple
+
+    def save_for_backward(self, *arrays):
+        self.saved_tensors = arrays
+
+    def mark_non_differentiable(self, *outputs):
+        """Outputs (by position) that never carry a gradient, e.g. argmax indices."""
+        self._non_diff = outputs
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        ctx = cls.__new__(cls)
+        raw = []
+        needs = []
+        any_grad = False
+        for a in args:
+            if isinstance(a, Tensor):
+                raw.append(a.data)
+                r = a.requires_grad
+                needs.append(r)
+                any_grad |= r
+            else:
+                raw.append(a)
+                needs.append(False)
+        record = any_grad and is_grad_enabled()
+        ctx.needs_input_grad = tuple(needs)
+        out = cls.forward(ctx, *raw, **kwargs)
+        if not record:
+            if isinstance(out, tuple):
+                return tuple(Tensor._make(o, False, None, 0) for o in out)
+            return Tensor._make(out, False, None, 0)
+        ctx.parents = tuple(a if n else None for a, n in zip(args, needs))
+        if isinstance(out, tuple):
+            ctx._n_out = len(out)
+            ctx._out_meta = tuple((np.shape(o), np.result_type(o)) for o in out)
+            non_diff = getattr(ctx, "_non_diff", ())
+            return tuple(
+                Tensor._make(o, i not in non_diff, ctx if i not in non_diff else None, i)
+                for i, o in enumerate(out)
+            )
+        ctx._n_out = 1
+        return Tensor._make(out, True, ctx, 0)
+
+    def _release(self):
+        """Drop what backward needed: the graph is freed after a backward pass."""
+        self.saved_tensors = None
+        self.parents = ()
+        self._freed = True
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+
+from ember.tensor import Tensor  # noqa: E402  (circular: Tensor ops are Functions)

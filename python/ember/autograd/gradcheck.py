@@ -1,0 +1,101 @@
+"""Gradient checking by central finite differences in float64."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.autograd.function import no_grad
+from ember.tensor import Tensor
+
+
+def _flat_output(out):
+    outs = out if isinstance(out, tuple | list) else (out,)
+    return [o for o in outs if isinstance(o, Tensor) and o.dtype.kind == "f"]
+
+
+def gradcheck(
+    fn,
+    inputs,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+) -> bool:
+    """Compare autograd's gradients of ``fn(*inputs)`` with central differences.
+
+    Every input that requires grad must be float64 (float32 differences are too coarse).
+    Each output is reduced with fixed random weights, so one backward checks the whole
+    Jacobian-vector product; each input element is perturbed by +-eps.
+
+    Args:
+        fn: callable taking the inputs and returning a Tensor or a tuple of Tensors.
+        inputs: a Tensor or a tuple of them (and other arguments, passed as they are).
+        eps, atol, rtol: the perturbation and the tolerances ``|a - n| <= atol + rtol*|n|``.
+        raise_exception: raise RuntimeError on a mismatch (else return False).
+
+    Example::
+
+        >>> x = ember.randn(3, 4, dtype=np.float64, requires_grad=True)
+        >>> ember.autograd.gradcheck(lambda t: (t * t).sum(), (x,))
+        True
+    """
+    if isinstance(inputs, Tensor):
+        inputs = (inputs,)
+    inputs = tuple(inputs)
+    checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    if not checked:
+        raise ValueError("gradcheck: no input requires grad")
+    for i in checked:
+        if inputs[i].dtype != np.float64:
+            raise TypeError(
+                f"gradcheck: input {i} is {inputs[i].dtype}; use float64 inputs "
+                "(finite differences in float32 are too coarse)"
+            )
+
+    outs = _flat_output(fn(*inputs))
+    rng = np.random.default_rng(0)
+    weights = [rng.standard_normal(o.shape) for o in outs]
+
+    def scalar(values) -> float:
+        return float(sum(np.sum(w * o.data) for w, o in zip(weights, values)))
+
+    for i in checked:
+        inputs[i].grad = None
+        if not inputs[i].data.flags.c_contiguous:  # perturbation needs a flat view
+            inputs[i].data = np.ascontiguousarray(inputs[i].data)
+    loss = None
+    for w, o in zip(weights, outs):
+        if not o.requires_grad:
+            continue
+        term = (o * Tensor(w)).sum()
+        loss = term if loss is None else loss + term
+    if loss is None:
+        raise ValueError("gradcheck: no output depends on the inputs that require grad")
+    loss.backward()
+
+    for i in checked:
+        x = inputs[i]
+        analytic = np.zeros(x.shape) if x.grad is None else np.asarray(x.grad.data, np.float64)
+        numeric = np.zeros(x.shape)
+        flat = x.data.reshape(-1)
+        with no_grad():
+            for k in range(flat.size):
+                orig = flat[k]
+                flat[k] = orig + eps
+                plus = scalar(_flat_output(fn(*inputs)))
+                flat[k] = orig - eps
+                minus = scalar(_flat_output(fn(*inputs)))
+                flat[k] = orig
+                numeric.reshape(-1)[k] = (plus - minus) / (2 * eps)
+        bad = np.abs(analytic - numeric) > atol + rtol * np.abs(numeric)
+        if bad.any():
+            if not raise_exception:
+                return False
+            k = int(np.flatnonzero(bad.reshape(-1))[0])
+            raise RuntimeError(
+                f"gradcheck: gradient of input {i} (shape {x.shape}) differs from finite "
+                f"differences at flat index {k}: analytic {analytic.reshape(-1)[k]:.8g}, "
+                f"numeric {numeric.reshape(-1)[k]:.8g} ({int(bad.sum())} of {bad.size} "
+                "elements off)"
+            )
+    return True

@@ -1,0 +1,735 @@
+"""The benchmark workloads: ember, NumPy and PyTorch (when installed) side by side.
+
+One registry serves both ``python -m ember bench`` (a table of times and ratios) and the
+pytest-benchmark suite in ``bench/``. A workload builds its inputs once and returns, per
+implementation, a zero-argument callable that runs one iteration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+IMPLS = ("ember", "numpy", "torch")
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    group: str
+    build: Callable[[], dict]  # -> {impl: callable}
+
+
+WORKLOADS: list[Workload] = []
+
+
+def workload(name: str, group: str):
+    def register(build):
+        WORKLOADS.append(Workload(name, group, build))
+        return build
+
+    return register
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def _rng():
+    return np.random.default_rng(0)
+
+
+# ---- GEMM ---------------------------------------------------------------------------------
+
+
+def _gemm_case(m: int, k: int, n: int, dtype) -> dict:
+    from ember import _C
+
+    rng = _rng()
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    impls = {"ember": lambda: _C.gemm(a, b), "numpy": lambda: a @ b}
+    torch = _torch()
+    if torch is not None:
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        impls["torch"] = lambda: ta @ tb
+    return impls
+
+
+for _n in (64, 128, 256, 512, 1024, 2048):
+    workload(f"gemm/f32/{_n}", "gemm")(lambda n=_n: _gemm_case(n, n, n, np.float32))
+for _n in (256, 1024):
+    workload(f"gemm/f64/{_n}", "gemm")(lambda n=_n: _gemm_case(n, n, n, np.float64))
+# The skinny products of an MLP step (batch 64, 784 -> 256 -> 10) and their backward shapes.
+for _m, _k, _n in ((64, 784, 256), (64, 256, 10), (256, 64, 784), (64, 10, 256)):
+    workload(f"gemm/f32/mlp_{_m}x{_k}x{_n}", "gemm")(
+        lambda m=_m, k=_k, n=_n: _gemm_case(m, k, n, np.float32)
+    )
+
+
+# ---- softmax ------------------------------------------------------------------------------
+
+
+def _softmax_case(shape: tuple, dim: int, backward: bool) -> dict:
+    import ember
+    from ember.nn import functional as F
+
+    x = _rng().standard_normal(shape).astype(np.float32)
+    g = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    xe = ember.tensor(x, requires_grad=backward)
+
+    def ours():
+        y = F.softmax(xe, dim=dim)
+        if backward:
+            y.backward(g)
+
+    def numpy_ref():
+        e = np.exp(x - x.max(axis=dim, keepdims=True))
+        y = e / e.sum(axis=dim, keepdims=True)
+        if backward:
+            return y * (g - (g * y).sum(axis=dim, keepdims=True))
+        return y
+
+    impls = {"ember": ours, "numpy": numpy_ref}
+    torch = _torch()
+    if torch is not None:
+        xt = torch.tensor(x, requires_grad=backward)
+        gt = torch.from_numpy(g)
+
+        def theirs():
+            y = torch.softmax(xt, dim=dim)
+            if backward:
+                y.backward(gt)
+
+        impls["torch"] = theirs
+    return impls
+
+
+workload("softmax/4096x1000/fwd", "softmax")(lambda: _softmax_case((4096, 1000), -1, False))
+workload("softmax/4096x1000/fwd+bwd", "softmax")(lambda: _softmax_case((4096, 1000), -1, True))
+workload("softmax/32x1000x64/dim1/fwd", "softmax")(lambda: _softmax_case((32, 1000, 64), 1, False))
+workload("softmax/32x1000x64/dim1/fwd+bwd", "softmax")(
+    lambda: _softmax_case((32, 1000, 64), 1, True)
+)
+
+
+# ---- activations --------------------------------------------------------------------------
+
+_K_GELU = float(np.sqrt(2.0 / np.pi))
+
+
+def _np_gelu_tanh(x, g):
+    k = x.dtype.type(_K_GELU)
+    t = np.tanh(k * (x + x.dtype.type(0.044715) * x**3))
+    y = 0.5 * x * (1 + t)
+    return y, g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x))
+
+
+def _np_sigmoid(x, g):
+    y = 1 / (1 + np.exp(-x))
+    return y, g * (1 - y) * y
+
+
+def _np_tanh(x, g):
+    y = np.tanh(x)
+    return y, g * (1 - y * y)
+
+
+def _np_softplus(x, g):
+    return np.logaddexp(x, 0), g / (1 + np.exp(-x))
+
+
+def _np_elu(x, g):
+    xm = np.minimum(x, 0)
+    return np.where(x > 0, x, np.expm1(xm)), np.where(x > 0, g, g * np.exp(xm))
+
+
+# name: (ember F call, torch F call, NumPy forward+backward or None: NumPy has no erf).
+_ACTS = {
+    "relu": (
+        lambda F, t: F.relu(t),
+        lambda F, t: F.relu(t),
+        lambda x, g: (np.maximum(x, 0), np.where(x > 0, g, 0)),
+    ),
+    "leaky_relu": (
+        lambda F, t: F.leaky_relu(t, 0.01),
+        lambda F, t: F.leaky_relu(t, 0.01),
+        lambda x, g: (np.where(x > 0, x, x * 0.01), np.where(x > 0, g, g * 0.01)),
+    ),
+    "elu": (lambda F, t: F.elu(t), lambda F, t: F.elu(t), _np_elu),
+    "gelu": (lambda F, t: F.gelu(t), lambda F, t: F.gelu(t), None),
+    "gelu_tanh": (
+        lambda F, t: F.gelu(t, approximate="tanh"),
+        lambda F, t: F.gelu(t, approximate="tanh"),
+        _np_gelu_tanh,
+    ),
+    "sigmoid": (lambda F, t: F.sigmoid(t), lambda F, t: F.sigmoid(t), _np_sigmoid),
+    "tanh": (lambda F, t: F.tanh(t), lambda F, t: F.tanh(t), _np_tanh),
+    "softplus": (lambda F, t: F.softplus(t), lambda F, t: F.softplus(t), _np_softplus),
+}
+
+
+def _activation_case(act: str, dtype) -> dict:
+    """forward + backward of one activation on 4M elements (x and the incoming gradient)."""
+    import ember
+    from ember.nn import functional as F
+
+    ours_f, theirs_f, numpy_f = _ACTS[act]
+    n = 1 << 22
+    x = (_rng().standard_normal(n) * 3).astype(dtype)
+    g = np.random.default_rng(1).standard_normal(n).astype(dtype)
+    xe = ember.tensor(x, requires_grad=True)
+
+    def ours():
+        ours_f(F, xe).backward(g)
+
+    impls = {"ember": ours}
+    if numpy_f is not None:
+        impls["numpy"] = lambda: numpy_f(x, g)
+    torch = _torch()
+    if torch is not None:
+        xt = torch.tensor(x, requires_grad=True)
+        gt = torch.from_numpy(g)
+        impls["torch"] = lambda: theirs_f(torch.nn.functional, xt).backward(gt)
+    return impls
+
+
+for _act in _ACTS:
+    workload(f"act/{_act}/4M/fwd+bwd", "activation")(lambda a=_act: _activation_case(a, np.float32))
+for _act in _ACTS:
+    workload(f"act/{_act}/4M-f64/fwd+bwd", "activation")(
+        lambda a=_act: _activation_case(a, np.float64)
+    )
+
+
+# ---- MLP training step --------------------------------------------------------------------
+
+
+def _mlp_step_case() -> dict:
+    import ember
+    from ember import nn
+    from ember.nn import functional as F
+
+    rng = _rng()
+    x = rng.standard_normal((64, 784)).astype(np.float32)
+    y = rng.integers(0, 10, 64)
+    ember.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+    opt = ember.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def ours():
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    w1 = (rng.standard_normal((784, 256)) * 0.03).astype(np.float32)
+    w2 = (rng.standard_normal((256, 10)) * 0.06).astype(np.float32)
+    b1, b2 = np.zeros(256, np.float32), np.zeros(10, np.float32)
+    onehot = np.eye(10, dtype=np.float32)[y]
+
+    def numpy_ref():  # the same step written by hand in NumPy
+        h = np.maximum(x @ w1 + b1, 0)
+        z = h @ w2 + b2
+        p = np.exp(z - z.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        dz = (p - onehot) / len(x)
+        dh = (dz @ w2.T) * (h > 0)
+        for w, d in ((w2, h.T @ dz), (w1, x.T @ dh), (b2, dz.sum(0)), (b1, dh.sum(0))):
+            w -= 0.01 * d
+
+    impls = {"ember": ours, "numpy": numpy_ref}
+    torch = _torch()
+    if torch is not None:
+        torch.manual_seed(0)
+        tm = torch.nn.Sequential(
+            torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10)
+        )
+        topt = torch.optim.SGD(tm.parameters(), lr=0.01, momentum=0.9)
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+        def theirs():
+            loss = torch.nn.functional.cross_entropy(tm(tx), ty)
+            topt.zero_grad()
+            loss.backward()
+            topt.step()
+
+        impls["torch"] = theirs
+    return impls
+
+
+workload("mlp_step/784-256-10/b64", "mlp")(_mlp_step_case)
+
+
+# ---- optimiser step and cross-entropy (training toolkit) ----------------------------------
+
+
+def _optim_step_case(kind: str, n: int = 10_000_000) -> dict:
+    import ember
+    from ember import nn
+
+    rng = _rng()
+    p0 = rng.standard_normal(n).astype(np.float32)
+    g = rng.standard_normal(n).astype(np.float32)
+    p = nn.Parameter(p0.copy())
+    p.grad = ember.tensor(g)
+    if kind == "adam":
+        opt = ember.optim.Adam([p], lr=1e-3)
+    else:
+        opt = ember.optim.SGD([p], lr=1e-3, momentum=0.9)
+
+    pn, m, v, t = p0.copy(), np.zeros_like(p0), np.zeros_like(p0), [0]
+
+    def numpy_ref():  # the textbook NumPy update, in place where NumPy allows
+        if kind == "adam":
+            t[0] += 1
+            np.multiply(m, 0.9, out=m)
+            np.add(m, 0.1 * g, out=m)
+            np.multiply(v, 0.999, out=v)
+            np.add(v, 0.001 * g * g, out=v)
+            denom = np.sqrt(v) / np.sqrt(1 - 0.999 ** t[0]) + 1e-8
+            np.subtract(pn, (1e-3 / (1 - 0.9 ** t[0])) * m / denom, out=pn)
+        else:
+            np.multiply(m, 0.9, out=m)
+            np.add(m, g, out=m)
+            np.subtract(pn, 1e-3 * m, out=pn)
+
+    impls = {"ember": opt.step, "numpy": numpy_ref}
+    torch = _torch()
+    if torch is not None:
+        tp = torch.nn.Parameter(torch.from_numpy(p0.copy()))
+        tp.grad = torch.from_numpy(g)
+        if kind == "adam":
+            topt = torch.optim.Adam([tp], lr=1e-3)
+        else:
+            topt = torch.optim.SGD([tp], lr=1e-3, momentum=0.9)
+        impls["torch"] = topt.step
+    return impls
+
+
+workload("optim_step/adam/10M", "optim")(lambda: _optim_step_case("adam"))
+workload("optim_step/sgd_momentum/10M", "optim")(lambda: _optim_step_case("sgd"))
+
+
+def _cross_entropy_case() -> dict:
+    import ember
+    from ember.nn import functional as F
+
+    rng = _rng()
+    x = rng.standard_normal((4096, 1000)).astype(np.float32)
+    y = rng.integers(0, 1000, 4096)
+    xe = ember.tensor(x, requires_grad=True)
+
+    def ours():
+        xe.grad = None
+        F.cross_entropy(xe, y).backward()
+
+    def numpy_ref():
+        z = x - x.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        s = e.sum(axis=1, keepdims=True)
+        loss = (np.log(s[:, 0]) - z[np.arange(len(y)), y]).mean()
+        grad = e / s
+        grad[np.arange(len(y)), y] -= 1
+        grad /= len(y)
+        return loss, grad
+
+    impls = {"ember": ours, "numpy": numpy_ref}
+    torch = _torch()
+    if torch is not None:
+        xt = torch.tensor(x, requires_grad=True)
+        yt = torch.from_numpy(y)
+
+        def theirs():
+            xt.grad = None
+            torch.nn.functional.cross_entropy(xt, yt).backward()
+
+        impls["torch"] = theirs
+    return impls
+
+
+workload("cross_entropy/4096x1000/fwd+bwd", "losses")(_cross_entropy_case)
+
+
+# ---- convolution, pooling, batch norm -----------------------------------------------------
+
+
+def _np_cols(x, k, s, p):
+    """NumPy im2col reference: x (N,C,H,W) -> cols (N, C*k*k, OH*OW)."""
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    N, C, H, W = xp.shape
+    OH, OW = (H - k) // s + 1, (W - k) // s + 1
+    cols = np.empty((N, C, k, k, OH, OW), x.dtype)
+    for i in range(k):
+        for j in range(k):
+            cols[:, :, i, j] = xp[:, :, i : i + s * (OH - 1) + 1 : s, j : j + s * (OW - 1) + 1 : s]
+    return cols.reshape(N, C * k * k, OH * OW), (OH, OW), xp.shape
+
+
+def np_conv_forward(x, w, b, s, p):
+    cols, (OH, OW), _ = _np_cols(x, w.shape[2], s, p)
+    y = np.matmul(w.reshape(w.shape[0], -1), cols) + b[:, None]
+    return y.reshape(x.shape[0], w.shape[0], OH, OW)
+
+
+def np_conv_backward(dy, x, w, s, p):
+    """-> (dx, dw, db) of np_conv_forward."""
+    k = w.shape[2]
+    cols, (OH, OW), padded = _np_cols(x, k, s, p)
+    N, O = dy.shape[:2]
+    g = dy.reshape(N, O, -1)
+    dw = np.einsum("nop,nkp->ok", g, cols, optimize=True).reshape(w.shape)
+    dcols = np.matmul(w.reshape(O, -1).T, g).reshape(N, x.shape[1], k, k, OH, OW)
+    dxp = np.zeros(padded, x.dtype)
+    for i in range(k):
+        for j in range(k):
+            dxp[:, :, i : i + s * (OH - 1) + 1 : s, j : j + s * (OW - 1) + 1 : s] += dcols[
+                :, :, i, j
+            ]
+    return dxp[:, :, p : p + x.shape[2], p : p + x.shape[3]], dw, g.sum((0, 2))
+
+
+# name: (N, C, H, W, O, k, stride, pad)
+CONV_CASES = {
+    "n64_1to6_28_k5": (64, 1, 28, 28, 6, 5, 1, 0),
+    "n32_64to64_32_k3p1": (32, 64, 32, 32, 64, 3, 1, 1),
+    "n8_128to128_28_k3p1": (8, 128, 28, 28, 128, 3, 1, 1),
+    "n32_3to32_32_k3s2p1": (32, 3, 32, 32, 32, 3, 2, 1),
+}
+
+
+def _conv_case(name: str, backward: bool) -> dict:
+    import ember
+    from ember.nn import functional as F
+
+    N, C, H, W, O, k, s, p = CONV_CASES[name]
+    rng = _rng()
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    w = (rng.standard_normal((O, C, k, k)) / np.sqrt(C * k * k)).astype(np.float32)
+    b = rng.standard_normal(O).astype(np.float32)
+    xe, we, be = (ember.tensor(a, requires_grad=backward) for a in (x, w, b))
+    dy = np.ones_like(np_conv_forward(x, w, b, s, p))
+
+    def ours():
+        if not backward:
+            with ember.no_grad():
+                return F.conv2d(xe, we, be, s, p)
+        xe.grad = we.grad = be.grad = None
+        F.conv2d(xe, we, be, s, p).backward(dy)
+
+    def numpy_ref():
+        y = np_conv_forward(x, w, b, s, p)
+        return np_conv_backward(dy, x, w, s, p) if backward else y
+
+    impls = {"ember": ours, "numpy": numpy_ref}
+    torch = _torch()
+    if torch is not None:
+        xt, wt, bt = (torch.tensor(a, requires_grad=backward) for a in (x, w, b))
+        dyt = torch.from_numpy(dy)
+
+        def theirs():
+            if not backward:
+                with torch.no_grad():
+                    return torch.nn.functional.conv2d(xt, wt, bt, s, p)
+            xt.grad = wt.grad = bt.grad = None
+            torch.nn.functional.conv2d(xt, wt, bt, s, p).backward(dyt)
+
+        impls["torch"] = theirs
+    return impls
+
+
+for _name in CONV_CASES:
+    workload(f"conv2d/{_name}/fwd", "conv")(lambda n=_name: _conv_case(n, False))
+    workload(f"conv2d/{_name}/fwd+bwd", "conv")(lambda n=_name: _conv_case(n, True))
+
+
+POOL_SHAPE = (32, 64, 32, 32)
+
+
+def _pool_bn_case(op: str) -> dict:
+    """max_pool2d(2) / avg_pool2d(2) / batch_norm (training) forward + backward."""
+    import ember
+    from ember.nn import functional as F
+
+    rng = _rng()
+    x = rng.standard_normal(POOL_SHAPE).astype(np.float32)
+    n, c, h, w = POOL_SHAPE
+    xe = ember.tensor(x, requires_grad=True)
+    wgt, bias = np.ones(c, np.float32), np.zeros(c, np.float32)
+    we, be = ember.tensor(wgt, requires_grad=True), ember.tensor(bias, requires_grad=True)
+    rm, rv = ember.zeros(c), ember.ones(c)
+    half = np.ones((n, c, h // 2, w // 2), np.float32)
+
+    def ours():
+        xe.grad = we.grad = be.grad = None
+        if op == "max_pool2d":
+            F.max_pool2d(xe, 2).backward(half)
+        elif op == "avg_pool2d":
+            F.avg_pool2d(xe, 2).backward(half)
+        else:
+            F.batch_norm(xe, rm, rv, we, be, True).backward(x)
+
+    def numpy_ref():
+        if op == "max_pool2d":
+            v = x.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 1, 2, 4, 3, 5)
+            v = v.reshape(n, c, h // 2, w // 2, 4)
+            a = v.argmax(-1)
+            y = np.take_along_axis(v, a[..., None], -1)[..., 0]
+            dv = np.zeros_like(v)
+            np.put_along_axis(dv, a[..., None], half[..., None], -1)
+            dx = dv.reshape(n, c, h // 2, w // 2, 2, 2).transpose(0, 1, 2, 4, 3, 5)
+            return y, dx.reshape(x.shape)
+        if op == "avg_pool2d":
+            y = x.reshape(n, c, h // 2, 2, w // 2, 2).mean((3, 5))
+            return y, np.repeat(np.repeat(half * 0.25, 2, 2), 2, 3)
+        axes = (0, 2, 3)
+        m = x.mean(axes, keepdims=True)
+        inv = 1 / np.sqrt(x.var(axes, keepdims=True) + 1e-5)
+        xhat = (x - m) * inv
+        dy = x
+        db = dy.sum(axes, keepdims=True)
+        dw = (dy * xhat).sum(axes, keepdims=True)
+        k = x.size // c
+        return xhat, inv * (dy - db / k - xhat * dw / k), dw, db
+
+    impls = {"ember": ours, "numpy": numpy_ref}
+    torch = _torch()
+    if torch is not None:
+        tF = torch.nn.functional
+        xt = torch.tensor(x, requires_grad=True)
+        wt, bt = torch.tensor(wgt, requires_grad=True), torch.tensor(bias, requires_grad=True)
+        rmt, rvt = torch.zeros(c), torch.ones(c)
+        halft, xg = torch.from_numpy(half), torch.from_numpy(x)
+
+        def theirs():
+            xt.grad = wt.grad = bt.grad = None
+            if op == "max_pool2d":
+                tF.max_pool2d(xt, 2).backward(halft)
+            elif op == "avg_pool2d":
+                tF.avg_pool2d(xt, 2).backward(halft)
+            else:
+                tF.batch_norm(xt, rmt, rvt, wt, bt, True).backward(xg)
+
+        impls["torch"] = theirs
+    return impls
+
+
+for _op in ("max_pool2d", "avg_pool2d", "batch_norm"):
+    workload(f"{_op}/32x64x32x32/fwd+bwd", "pool_bn")(lambda o=_op: _pool_bn_case(o))
+
+
+# ---- LeNet-5 training step ----------------------------------------------------------------
+
+
+def _lenet_step_case() -> dict:
+    """LeNet-5 (conv5 pad 2 - relu - maxpool2 - conv5 - relu - maxpool2 - 400-120-84-10) on
+    28x28 inputs, batch 64: forward, cross-entropy, backward, SGD with momentum."""
+    import ember
+    from ember import nn
+    from ember.nn import functional as F
+
+    rng = _rng()
+    x = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, 64)
+    ember.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+    )  # fmt: skip
+    opt = ember.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def ours():
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    params = [p.numpy().copy() for p in model.parameters()]
+    vel = [np.zeros_like(p) for p in params]
+    onehot = np.eye(10, dtype=np.float32)[y]
+
+    def pool(a):  # 2x2 max pool -> (out, mask of the max)
+        n, c, h, w = a.shape
+        v = a.reshape(n, c, h // 2, 2, w // 2, 2)
+        out = v.max((3, 5))
+        mask = v == out[:, :, :, None, :, None]
+        return out, mask
+
+    def unpool(g, mask):
+        n, c, h, w = g.shape
+        return (mask * g[:, :, :, None, :, None]).reshape(n, c, 2 * h, 2 * w)
+
+    def numpy_ref():  # the same step written by hand in NumPy (im2col convolutions)
+        w1, b1, w2, b2, w3, b3, w4, b4, w5, b5 = params
+        a1 = np.maximum(np_conv_forward(x, w1, b1, 1, 2), 0)
+        p1, m1 = pool(a1)
+        a2 = np.maximum(np_conv_forward(p1, w2, b2, 1, 0), 0)
+        p2, m2 = pool(a2)
+        f = p2.reshape(64, -1)
+        h3 = np.maximum(f @ w3.T + b3, 0)
+        h4 = np.maximum(h3 @ w4.T + b4, 0)
+        z = h4 @ w5.T + b5
+        p = np.exp(z - z.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        dz = (p - onehot) / len(x)
+        dh4 = (dz @ w5) * (h4 > 0)
+        dh3 = (dh4 @ w4) * (h3 > 0)
+        df = dh3 @ w3
+        da2 = unpool(df.reshape(p2.shape), m2) * (a2 > 0)
+        dp1, dw2, db2 = np_conv_backward(da2, p1, w2, 1, 0)
+        da1 = unpool(dp1, m1) * (a1 > 0)
+        _, dw1, db1 = np_conv_backward(da1, x, w1, 1, 2)
+        grads = (dw1, db1, dw2, db2, dh3.T @ f, dh3.sum(0), dh4.T @ h3, dh4.sum(0))
+        grads += (dz.T @ h4, dz.sum(0))
+        for w, v, g in zip(params, vel, grads):
+            v *= 0.9
+            v += g
+            w -= 0.01 * v
+
+    impls = {"ember": ours, "numpy": numpy_ref}
+    torch = _torch()
+    if torch is not None:
+        tnn = torch.nn
+        torch.manual_seed(0)
+        tm = tnn.Sequential(
+            tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
+            tnn.Conv2d(6, 16, 5), tnn.ReLU(), tnn.MaxPool2d(2), tnn.Flatten(),
+            tnn.Linear(400, 120), tnn.ReLU(), tnn.Linear(120, 84), tnn.ReLU(), tnn.Linear(84, 10),
+        )  # fmt: skip
+        topt = torch.optim.SGD(tm.parameters(), lr=0.01, momentum=0.9)
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+        def theirs():
+            loss = torch.nn.functional.cross_entropy(tm(tx), ty)
+            topt.zero_grad()
+            loss.backward()
+            topt.step()
+
+        impls["torch"] = theirs
+    return impls
+
+
+workload("lenet5_step/28x28/b64", "lenet")(_lenet_step_case)
+
+
+# ---- framework overhead -------------------------------------------------------------------
+
+
+def _overhead_case() -> dict:
+    import ember
+
+    a = ember.tensor([1.0], requires_grad=True)
+    b = ember.tensor([2.0], requires_grad=True)
+
+    def ours():
+        (a + b).backward(np.ones(1, np.float32))
+
+    na, nb = np.ones(1, np.float32), np.ones(1, np.float32)
+    impls = {"ember": ours, "numpy": lambda: np.add(na, nb)}
+    torch = _torch()
+    if torch is not None:
+        ta = torch.tensor([1.0], requires_grad=True)
+        tb = torch.tensor([2.0], requires_grad=True)
+        tg = torch.ones(1)
+        impls["torch"] = lambda: (ta + tb).backward(tg)
+    return impls
+
+
+workload("overhead/add_1elem/fwd+bwd", "overhead")(_overhead_case)
+
+
+# ---- the table ----------------------------------------------------------------------------
+
+
+def time_call(fn: Callable, min_time: float = 0.2, min_runs: int = 5) -> float:
+    """Best time of one call in seconds (after a warm-up call)."""
+    fn()
+    best, total, runs = float("inf"), 0.0, 0
+    while runs < min_runs or total < min_time:
+        t0 = time.perf_counter()
+        fn()
+        dt = time.perf_counter() - t0
+        best = min(best, dt)
+        total += dt
+        runs += 1
+    return best
+
+
+def set_threads(n: int) -> object:
+    """Give ember, NumPy's BLAS and PyTorch n threads; returns a handle keeping the limit."""
+    import ember
+
+    ember.set_num_threads(n)
+    torch = _torch()
+    if torch is not None:
+        torch.set_num_threads(n)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    return threadpool_limits(n)
+
+
+def run(only: str | None = None, threads: int | None = None, min_time: float = 0.2) -> list:
+    """Time the selected workloads; returns rows of (name, {impl: seconds})."""
+    limit = set_threads(threads) if threads else None
+    rows = []
+    for w in WORKLOADS:
+        if only and only not in w.name and only != w.group:
+            continue
+        impls = w.build()
+        rows.append((w.name, {k: time_call(f, min_time) for k, f in impls.items()}))
+    del limit
+    return rows
+
+
+def format_table(rows) -> str:
+    head = f"{'workload':34} {'ember ms':>10} {'numpy ms':>10} {'torch ms':>10} "
+    head += f"{'vs numpy':>9} {'vs torch':>9}"
+    lines = [head, "-" * len(head)]
+    for name, t in rows:
+        cells = [f"{t[k] * 1e3:10.3f}" if k in t else f"{'-':>10}" for k in IMPLS]
+        ratios = [
+            f"{t[k] / t['ember']:8.2f}x" if k in t else f"{'-':>9}" for k in ("numpy", "torch")
+        ]
+        lines.append(f"{name:34} " + " ".join(cells) + " " + " ".join(ratios))
+    lines.append("ratios: the other's time / ember's time (above 1: ember is faster)")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m ember bench", description=__doc__)
+    p.add_argument(
+        "--only",
+        help="a workload group ("
+        + ", ".join(sorted({w.group for w in WORKLOADS}))
+        + ") or a part of a workload name",
+    )
+    p.add_argument("--threads", type=int, help="threads for ember, NumPy's BLAS and PyTorch")
+    p.add_argument("--min-time", type=float, default=0.2, help="seconds to time each entry")
+    p.add_argument("--list", action="store_true", help="list the workloads and exit")
+    args = p.parse_args(argv)
+    if args.list:
+        print("\n".join(f"{w.group:10} {w.name}" for w in WORKLOADS))
+        return 0
+    if args.threads is not None and args.threads < 1:
+        p.error("--threads must be >= 1")
+    rows = run(args.only, args.threads, args.min_time)
+    if not rows:
+        p.error(f"no workload matches {args.only!r} (see --list)")
+    import ember
+
+    print(
+        f"ember {ember.__version__}, {ember.get_num_threads()} threads, ISA {ember._C.gemm_isa()}"
+    )
+    print(format_table(rows))
+    return 0

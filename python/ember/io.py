@@ -1,0 +1,180 @@
+"""Saving and loading weights and training checkpoints as safetensors (never pickle).
+
+``save_state_dict`` writes a model's state_dict under PyTorch's key names, so
+``safetensors.torch.load_file(path)`` gives a state_dict torch loads. ``save_checkpoint`` adds
+the optimiser state (arrays under ``optimizer.state.<index>.<name>``, the rest as JSON
+metadata), the scheduler state and any JSON-able extras. Files are written to a temporary
+file in the same directory and renamed, so a crash never leaves a half-written checkpoint.
+
+safetensors is an optional dependency (``pip install safetensors`` or ``ember[examples]``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+
+import numpy as np
+
+from ember.tensor import Tensor
+
+__all__ = ["load_checkpoint", "load_state_dict", "save_checkpoint", "save_state_dict"]
+
+_OPT_PREFIX = "optimizer.state."
+
+
+def _safetensors():
+    try:
+        import safetensors.numpy as st
+    except ImportError:
+        raise ImportError(
+            "ember.io needs the 'safetensors' package to save and load weights and "
+            "checkpoints: pip install safetensors (or: pip install 'ember[examples]')"
+        ) from None
+    return st
+
+
+class _Encoder(json.JSONEncoder):
+    def default(self, o):
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return {"__ndarray__": o.tolist(), "dtype": str(o.dtype)}
+        return super().default(o)
+
+    def encode(self, o):
+        return super().encode(_tag(o))
+
+
+def _tag(o):
+    if isinstance(o, Counter):
+        return {"__counter__": [[k, v] for k, v in o.items()]}
+    if isinstance(o, dict):
+        return {"__dict__": [[_tag(k), _tag(v)] for k, v in o.items()]}
+    if isinstance(o, tuple):
+        return {"__tuple__": [_tag(v) for v in o]}
+    if isinstance(o, list):
+        return [_tag(v) for v in o]
+    return o
+
+
+def _untag(o):
+    if isinstance(o, list):
+        return [_untag(v) for v in o]
+    if isinstance(o, dict):
+        if "__counter__" in o:
+            return Counter({_untag(k): v for k, v in o["__counter__"]})
+        if "__dict__" in o:
+            return {_hashable(_untag(k)): _untag(v) for k, v in o["__dict__"]}
+        if "__tuple__" in o:
+            return tuple(_untag(v) for v in o["__tuple__"])
+        if "__ndarray__" in o:
+            return np.asarray(o["__ndarray__"], dtype=o["dtype"])
+    return o
+
+
+def _hashable(k):
+    return tuple(k) if isinstance(k, list) else k
+
+
+def to_json(obj) -> str:
+    """JSON with dict keys, tuples, Counters and arrays preserved (see ``from_json``)."""
+    return json.dumps(obj, cls=_Encoder)
+
+
+def from_json(text: str):
+    return _untag(json.loads(text))
+
+
+def _arrays(state_dict) -> dict[str, np.ndarray]:
+    out = {}
+    for k, v in state_dict.items():
+        if not isinstance(k, str):
+            raise TypeError(f"save_state_dict: keys must be strings, got {k!r}")
+        if hasattr(v, "detach") and hasattr(v, "cpu") and not isinstance(v, Tensor):
+            v = v.detach().cpu().numpy()  # a torch tensor
+        a = v.data if isinstance(v, Tensor) else np.asarray(v)
+        out[k] = np.ascontiguousarray(a)
+    return out
+
+
+def _atomic_write(path, payload: bytes) -> None:
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_state_dict(state_dict, path, metadata: dict[str, str] | None = None) -> None:
+    """Write ``{name: array or Tensor}`` to ``path`` as safetensors (atomically)."""
+    st = _safetensors()
+    _atomic_write(path, st.save(_arrays(state_dict), metadata=metadata))
+
+
+def load_state_dict(path) -> dict[str, np.ndarray]:
+    """Read a safetensors file into ``{name: numpy array}`` (for ``Module.load_state_dict``)."""
+    return dict(_safetensors().load_file(os.fspath(path)))
+
+
+def save_checkpoint(path, model=None, optimizer=None, scheduler=None, **extra) -> None:
+    """Save model weights (PyTorch's keys), optimiser and scheduler state and JSON-able
+    ``extra`` values to one safetensors file, atomically."""
+    st = _safetensors()
+    tensors, meta = {}, {"format": "ember-checkpoint"}
+    if model is not None:
+        tensors.update(_arrays(model.state_dict()))
+    if optimizer is not None:
+        sd = optimizer.state_dict()
+        scalars = {}
+        for idx, s in sd["state"].items():
+            for k, v in s.items():
+                if isinstance(v, np.ndarray) and v.ndim > 0:
+                    tensors[f"{_OPT_PREFIX}{idx}.{k}"] = np.ascontiguousarray(v)
+                else:
+                    scalars.setdefault(str(idx), {})[k] = v
+        meta["optimizer"] = to_json({"param_groups": sd["param_groups"], "scalars": scalars})
+    if scheduler is not None:
+        meta["scheduler"] = to_json(scheduler.state_dict())
+    meta["extra"] = to_json(extra)
+    _atomic_write(path, st.save(tensors, metadata=meta))
+
+
+def load_checkpoint(path, model=None, optimizer=None, scheduler=None) -> dict:
+    """Restore what ``save_checkpoint`` wrote into the given objects; returns the extras."""
+    st = _safetensors()
+    path = os.fspath(path)
+    with st.safe_open(path, framework="numpy") as f:
+        meta = f.metadata() or {}
+    if meta.get("format") != "ember-checkpoint":
+        raise ValueError(f"load_checkpoint: {path} is not an ember checkpoint")
+    tensors = st.load_file(path)
+    if model is not None:
+        model.load_state_dict({k: v for k, v in tensors.items() if not k.startswith(_OPT_PREFIX)})
+    if optimizer is not None:
+        if "optimizer" not in meta:
+            raise ValueError(f"load_checkpoint: {path} holds no optimizer state")
+        o = from_json(meta["optimizer"])
+        state: dict = {}
+        for idx, s in o["scalars"].items():
+            state.setdefault(int(idx), {}).update(s)
+        for k, v in tensors.items():
+            if k.startswith(_OPT_PREFIX):
+                idx, name = k[len(_OPT_PREFIX) :].split(".", 1)
+                state.setdefault(int(idx), {})[name] = v
+        optimizer.load_state_dict({"state": state, "param_groups": o["param_groups"]})
+    if scheduler is not None:
+        if "scheduler" not in meta:
+            raise ValueError(f"load_checkpoint: {path} holds no scheduler state")
+        scheduler.load_state_dict(from_json(meta["scheduler"]))
+    return from_json(meta.get("extra", "{}"))

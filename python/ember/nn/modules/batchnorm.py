@@ -1,0 +1,137 @@
+"""BatchNorm1d, BatchNorm2d."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.nn import functional as F
+from ember.nn import init
+from ember.nn.modules.module import Module, Parameter
+from ember.tensor import Tensor
+
+
+class _BatchNorm(Module):
+    """Shared by BatchNorm1d/2d: PyTorch's parameters, buffers and update rule.
+
+    Args:
+        num_features: C, the channel dimension (dim 1) of the input.
+        eps: added to the variance for numerical stability.
+        momentum: weight of the new batch in the running statistics; None: cumulative
+            average (1 / num_batches_tracked).
+        affine: learn weight (ones) and bias (zeros).
+        track_running_stats: keep running_mean (zeros), running_var (ones) and
+            num_batches_tracked (int64) buffers, used in eval mode; without them batch
+            statistics are used in both modes.
+        dtype: parameter and buffer dtype (float32 by default).
+    """
+
+    _ndims: tuple = ()
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__()
+        if isinstance(num_features, bool) or not isinstance(num_features, int | np.integer):
+            raise TypeError(f"{type(self).__name__}: num_features must be an int")
+        if num_features < 1:
+            raise ValueError(
+                f"{type(self).__name__}: num_features must be >= 1, got {num_features}"
+            )
+        self.num_features = int(num_features)
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        dtype = np.dtype(dtype or np.float32)
+        if affine:
+            self.weight = Parameter(np.empty(num_features, dtype))
+            self.bias = Parameter(np.empty(num_features, dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype)))
+            self.register_buffer("running_var", Tensor(np.ones(num_features, dtype)))
+            self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        self.reset_parameters()
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def _check_input_dim(self, input) -> None:
+        nd = np.ndim(input.data if isinstance(input, Tensor) else input)
+        if nd not in self._ndims:
+            want = " or ".join(f"{d}D" for d in self._ndims)
+            raise ValueError(f"{type(self).__name__}: expected {want} input (got {nd}D input)")
+
+    def forward(self, input):
+        self._check_input_dim(input)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked.data[...] += 1
+            if self.momentum is None:  # cumulative moving average
+                factor = 1.0 / float(self.num_batches_tracked.data)
+        bn_training = self.training or (self.running_mean is None and self.running_var is None)
+        use_stats = not self.training or self.track_running_stats
+        return F.batch_norm(
+            input,
+            self.running_mean if use_stats else None,
+            self.running_var if use_stats else None,
+            self.weight,
+            self.bias,
+            bn_training,
+            factor,
+            self.eps,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+        )
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation over (N, C) or (N, C, L), as ``torch.nn.BatchNorm1d``; see
+    ``_BatchNorm`` for the arguments.
+
+    Example::
+
+        >>> nn.BatchNorm1d(4)(ember.randn(8, 4)).shape
+        (8, 4)
+    """
+
+    _ndims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation over (N, C, H, W), as ``torch.nn.BatchNorm2d``; see ``_BatchNorm``
+    for the arguments.
+
+    Example::
+
+        >>> nn.BatchNorm2d(3)(ember.randn(2, 3, 4, 4)).shape
+        (2, 3, 4, 4)
+    """
+
+    _ndims = (4,)

@@ -1,0 +1,75 @@
+"""Linear and Identity."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ember.nn import functional as F
+from ember.nn import init
+from ember.nn.modules.module import Module, Parameter
+
+
+class Identity(Module):
+    """Returns its input unchanged (any constructor arguments are ignored)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input):
+        return input
+
+
+class Linear(Module):
+    """y = x @ W^T + b.
+
+    Args:
+        in_features, out_features: sizes of each input and output sample.
+        bias: learn an additive bias.
+        dtype: parameter dtype (float32 by default).
+
+    Shape:
+        input (*, in_features) -> output (*, out_features).
+        weight (out_features, in_features), bias (out_features,), initialised as PyTorch does:
+        U(-1/sqrt(in_features), 1/sqrt(in_features)).
+
+    Example::
+
+        >>> m = nn.Linear(20, 30)
+        >>> m(ember.randn(128, 20)).shape
+        (128, 30)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
+        super().__init__()
+        if in_features < 0 or out_features < 0:
+            raise ValueError(
+                f"Linear: sizes must be >= 0, got in_features={in_features}, "
+                f"out_features={out_features}"
+            )
+        self.in_features = in_features
+        self.out_features = out_features
+        dtype = np.dtype(dtype or np.float32)
+        self.weight = Parameter(np.empty((out_features, in_features), dtype))
+        self.bias = Parameter(np.empty(out_features, dtype)) if bias else None
+        if not bias:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # kaiming_uniform_(a=sqrt(5)) gives bound 1/sqrt(fan_in), PyTorch's default.
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.in_features
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input):
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )

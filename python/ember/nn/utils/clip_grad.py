@@ -1,0 +1,76 @@
+"""Gradient clipping with PyTorch's rules: gradients are scaled in place."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ember.tensor import Tensor
+
+
+def _grads(parameters) -> list[np.ndarray]:
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    out = []
+    for p in parameters:
+        if not isinstance(p, Tensor):
+            raise TypeError(f"clip_grad: expected Tensors, got {type(p).__name__}")
+        if p.grad is not None:
+            out.append(p.grad.data)
+    return out
+
+
+def clip_grad_norm_(
+    parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False
+) -> Tensor:
+    """Scale the gradients of ``parameters`` in place so that their joint norm (the norm of
+    the vector of per-parameter norms) is at most ``max_norm``.
+
+    Args:
+        parameters: a Tensor or an iterable of Tensors; those without a gradient are skipped.
+        max_norm: the largest norm allowed (>= 0).
+        norm_type: p of the p-norm (> 0), or ``math.inf`` for the largest absolute value.
+        error_if_nonfinite: raise RuntimeError when the total norm is nan or inf.
+
+    Returns:
+        The total norm before clipping, as a 0-d Tensor (PyTorch's coefficient rule:
+        ``scale = min(1, max_norm / (total + 1e-6))``).
+    """
+    grads = _grads(parameters)
+    max_norm, norm_type = float(max_norm), float(norm_type)
+    if max_norm < 0 or math.isnan(max_norm):
+        raise ValueError(f"clip_grad_norm_: max_norm must be >= 0, got {max_norm}")
+    if not norm_type > 0:
+        raise ValueError(f"clip_grad_norm_: norm_type must be positive or inf, got {norm_type}")
+    if not grads:
+        return Tensor(np.asarray(0.0, dtype=np.float32))
+    dtype = grads[0].dtype
+    if math.isinf(norm_type):
+        total = max(float(np.max(np.abs(g))) if g.size else 0.0 for g in grads)
+    else:
+        per = [
+            float(np.sum(np.abs(g.astype(np.float64)) ** norm_type)) ** (1.0 / norm_type)
+            for g in grads
+        ]
+        total = float(np.sum(np.asarray(per) ** norm_type)) ** (1.0 / norm_type)
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(
+            f"The total norm of order {norm_type} for gradients from `parameters` is "
+            "non-finite, so it cannot be clipped. To disable this error and scale the "
+            "gradients by the non-finite norm anyway, set `error_if_nonfinite=False`"
+        )
+    coef = min(max_norm / (total + 1e-6), 1.0)
+    if coef < 1.0 or math.isnan(coef):
+        for g in grads:
+            g *= g.dtype.type(coef)
+    return Tensor(np.asarray(total, dtype=dtype))
+
+
+def clip_grad_value_(parameters, clip_value: float) -> None:
+    """Clamp every gradient element of ``parameters`` to [-clip_value, clip_value] in place."""
+    clip_value = float(clip_value)
+    if clip_value < 0:
+        raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
+    for g in _grads(parameters):
+        np.clip(g, -clip_value, clip_value, out=g)

@@ -1,0 +1,974 @@
+"""Tensor math as autograd Functions: arithmetic, reductions, views, indexing, joining.
+
+These are the cheap, memory-bound ops the design lets NumPy do (section 1); the matrix product
+goes to the C++ GEMM. Each Function's forward and backward sit side by side, its functional
+wrapper right after it. Broadcasting ops reduce gradients with ``unbroadcast``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import operator
+from collections import namedtuple
+
+import numpy as np
+
+from ember import _C
+from ember.autograd.engine import unbroadcast
+from ember.autograd.function import Function
+from ember.tensor import Tensor
+
+_shape = np.shape
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _check_broadcast(op: str, a, b) -> None:
+    try:
+        np.broadcast_shapes(_shape(a), _shape(b))
+    except ValueError:
+        raise ValueError(f"{op}: shapes {_shape(a)} and {_shape(b)} do not broadcast") from None
+
+
+def _as_operand(x):
+    """Lists and other array-likes become arrays; Tensors, arrays and scalars pass through."""
+    if isinstance(x, Tensor | np.ndarray | int | float | bool | np.generic):
+        return x
+    return Tensor(x)
+
+
+# ---- arithmetic ---------------------------------------------------------------------------
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (_shape(a), _shape(b))
+        return np.add(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        sa, sb = ctx.shapes
+        na, nb = ctx.needs_input_grad
+        return (unbroadcast(g, sa) if na else None, unbroadcast(g, sb) if nb else None)
+
+
+def add(a, b) -> Tensor:
+    a, b = _as_operand(a), _as_operand(b)
+    try:
+        return Add.apply(a, b)
+    except ValueError:
+        _check_broadcast("add", _data(a), _data(b))
+        raise
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (_shape(a), _shape(b))
+        return np.subtract(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        sa, sb = ctx.shapes
+        na, nb = ctx.needs_input_grad
+        return (unbroadcast(g, sa) if na else None, unbroadcast(-g, sb) if nb else None)
+
+
+def sub(a, b) -> Tensor:
+    a, b = _as_operand(a), _as_operand(b)
+    try:
+        return Sub.apply(a, b)
+    except ValueError:
+        _check_broadcast("sub", _data(a), _data(b))
+        raise
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.multiply(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        return (
+            unbroadcast(g * b, _shape(a)) if na else None,
+            unbroadcast(g * a, _shape(b)) if nb else None,
+        )
+
+
+def mul(a, b) -> Tensor:
+    a, b = _as_operand(a), _as_operand(b)
+    try:
+        return Mul.apply(a, b)
+    except ValueError:
+        _check_broadcast("mul", _data(a), _data(b))
+        raise
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):  # x/0 is inf or nan, silently
+            return np.true_divide(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ga = g / b if na else None
+            gb = -g * a / (b * b) if nb else None
+        return (
+            unbroadcast(ga, _shape(a)) if na else None,
+            unbroadcast(gb, _shape(b)) if nb else None,
+        )
+
+
+def div(a, b) -> Tensor:
+    a, b = _as_operand(a), _as_operand(b)
+    try:
+        return Div.apply(a, b)
+    except ValueError:
+        _check_broadcast("div", _data(a), _data(b))
+        raise
+
+
+class Pow(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        y = np.power(a, b)
+        ctx.save_for_backward(a, b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, y = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        ga = gb = None
+        if na:
+            # d(a^b)/da = b * a^(b-1); written so a == 0 with b >= 1 stays finite.
+            ga = unbroadcast(g * b * np.power(a, b - 1), _shape(a))
+        if nb:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                loga = np.where(
+                    a > 0, np.log(np.where(a > 0, a, 1)), np.where(a == 0, -np.inf, np.nan)
+                )
+            gb = unbroadcast(np.where(y == 0, 0, g * y * loga), _shape(b))
+        return ga, gb
+
+
+def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
+    a, b = _as_operand(a), _as_operand(b)
+    if isinstance(a, Tensor) and a.data.dtype.kind in "iu" and isinstance(b, int) and b < 0:
+        raise ValueError("pow: integers to negative integer powers are not allowed")
+    try:
+        return Pow.apply(a, b)
+    except ValueError:
+        _check_broadcast("pow", _data(a), _data(b))
+        raise
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return np.negative(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+def neg(a) -> Tensor:
+    return Neg.apply(_as_operand(a))
+
+
+# ---- matrix product -----------------------------------------------------------------------
+
+
+def _float_pair(op, a, b):
+    """Both operands as arrays of one float dtype (the wider), as the GEMM needs."""
+    a, b = np.asarray(a), np.asarray(b)
+    dt = np.result_type(a, b)
+    if dt.kind not in "f":
+        return a, b, False
+    if dt not in (np.float32, np.float64):
+        dt = np.dtype(np.float64)
+    return a.astype(dt, copy=False), b.astype(dt, copy=False), True
+
+
+def _gemm_operand(a: np.ndarray) -> np.ndarray:
+    """A 2-D array the GEMM reads in place (row- or column-major with any leading dimension);
+    anything else (broadcast zeros strides, doubly strided slices) is copied."""
+    item = a.itemsize
+    s0, s1 = a.strides
+    if (s1 == item and s0 >= a.shape[1] * item) or (s0 == item and s1 >= a.shape[0] * item):
+        return a
+    return np.ascontiguousarray(a)
+
+
+def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a (..., M, K) @ b (..., K, N) on the GEMM core (2-D: strided views need no copy)."""
+    if a.ndim == 2 and b.ndim == 2:
+        return _C.gemm(_gemm_operand(a), _gemm_operand(b))
+    return _C.matmul(np.ascontiguousarray(a), np.ascontiguousarray(b))
+
+
+class MatMul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b, is_float = _float_pair("matmul", a, b)
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(
+                f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and "
+                f"{b.shape}"
+            )
+        k_a = a.shape[-1]
+        k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+        if k_a != k_b:
+            raise ValueError(
+                f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied ({k_a} != {k_b})"
+            )
+        ctx.save_for_backward(a, b)
+        if not is_float:  # integer matmul: exact in NumPy, no BLAS involved
+            return np.matmul(a, b)
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        y = _mm(a2, b2)
+        if b.ndim == 1:
+            y = y[..., 0]
+        if a.ndim == 1:
+            y = y[..., 0, :] if b.ndim > 1 else y[..., 0]
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g2 = g
+        if b.ndim == 1:
+            g2 = g2[..., None]
+        if a.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
+        g2 = g2.astype(a2.dtype, copy=False)
+        ga = gb = None
+        if na:
+            if g2.ndim == 2 and b2.ndim == 2:
+                ga = _C.gemm(_gemm_operand(g2), _gemm_operand(b2), trans_b=True)
+            else:
+                ga = _mm(g2, np.swapaxes(b2, -1, -2))
+            ga = unbroadcast(ga, a2.shape).reshape(a.shape)
+        if nb:
+            if g2.ndim == 2 and a2.ndim == 2:
+                gb = _C.gemm(_gemm_operand(a2), _gemm_operand(g2), trans_a=True)
+            else:
+                gb = _mm(np.swapaxes(a2, -1, -2), g2)
+            gb = unbroadcast(gb, b2.shape).reshape(b.shape)
+        return ga, gb
+
+
+def matmul(a, b) -> Tensor:
+    """Matrix product with NumPy's rules for 1-D operands and broadcasting batch dims."""
+    return MatMul.apply(_as_operand(a), _as_operand(b))
+
+
+# ---- elementwise math ---------------------------------------------------------------------
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = np.exp(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y
+
+
+def exp(x) -> Tensor:
+    return Exp.apply(_as_operand(x))
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g / x
+
+
+def log(x) -> Tensor:
+    return Log.apply(_as_operand(x))
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, x):
+        with np.errstate(invalid="ignore"):
+            y = np.sqrt(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g / (2 * y)
+
+
+def sqrt(x) -> Tensor:
+    return Sqrt.apply(_as_operand(x))
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * np.sign(x)
+
+
+def abs(x) -> Tensor:  # noqa: A001
+    return Abs.apply(_as_operand(x))
+
+
+class Clamp(Function):
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward(x)
+        ctx.bounds = (lo, hi)
+        return np.clip(x, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        lo, hi = ctx.bounds
+        mask = np.ones(x.shape, dtype=bool)
+        if lo is not None:
+            mask &= x >= lo
+        if hi is not None:
+            mask &= x <= hi
+        return g * mask, None, None
+
+
+def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    return Clamp.apply(_as_operand(x), _data(min), _data(max))
+
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        cond = np.asarray(cond, dtype=bool)
+        ctx.save_for_backward(cond)
+        ctx.shapes = (_shape(a), _shape(b))
+        return np.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        (cond,) = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        _, na, nb = ctx.needs_input_grad
+        return (
+            None,
+            unbroadcast(np.where(cond, g, 0), sa) if na else None,
+            unbroadcast(np.where(cond, 0, g), sb) if nb else None,
+        )
+
+
+def where(condition, a, b) -> Tensor:
+    """Elements of a where condition holds, else of b (broadcasting)."""
+    return Where.apply(_data(condition), _as_operand(a), _as_operand(b))
+
+
+def compare(ufunc, a, b=None) -> Tensor:
+    """Comparisons and logical ops: bool results, outside the graph."""
+    out = ufunc(_data(a)) if b is None else ufunc(_data(a), _data(b))
+    return Tensor._make(out, False, None, 0)
+
+
+# ---- dtype and copies ---------------------------------------------------------------------
+
+
+class Cast(Function):
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.src = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.astype(ctx.src) if ctx.src.kind == "f" else None, None
+
+
+def cast(x, dtype) -> Tensor:
+    if x.data.dtype == dtype:
+        return x
+    out = Cast.apply(x, dtype)
+    if dtype.kind != "f" and out.requires_grad:
+        out = out.detach()
+    return out
+
+
+class Clone(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+def clone(x) -> Tensor:
+    return Clone.apply(x)
+
+
+# ---- reductions ---------------------------------------------------------------------------
+
+
+def _axes(dim, ndim: int, op: str):
+    """PyTorch's dim argument (None, int or sequence) as a tuple of NumPy axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
+    out = []
+    for d in dims:
+        d = int(d)
+        if not -builtins.max(ndim, 1) <= d < builtins.max(ndim, 1):
+            raise IndexError(f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions")
+        out.append(d % builtins.max(ndim, 1) if ndim else 0)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: dim {dim} names a dimension twice")
+    return tuple(out) if ndim else ()
+
+
+def _expand_grad(g, shape, axes, keepdim):
+    if not keepdim and axes:
+        g = np.expand_dims(g, axes)
+    return np.broadcast_to(g, shape)
+
+
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        ctx.meta = (x.shape, axes, keepdim)
+        return np.sum(x, axis=axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, axes, keepdim = ctx.meta
+        return _expand_grad(g, shape, axes, keepdim), None, None
+
+
+def sum(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    x = _as_operand(x)
+    axes = _axes(dim, x.ndim, "sum")
+    if x.data.dtype == np.bool_:
+        x = x.long()
+    return Sum.apply(x, axes, keepdim)
+
+
+class Mean(Function):
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        ctx.meta = (x.shape, axes, keepdim)
+        count = 1
+        for a in axes:
+            count *= x.shape[a]
+        ctx.count = count
+        return np.mean(x, axis=axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, axes, keepdim = ctx.meta
+        return _expand_grad(g / ctx.count, shape, axes, keepdim), None, None
+
+
+def mean(x, dim=None, keepdim: bool = False) -> Tensor:
+    x = _as_operand(x)
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"mean: input dtype should be floating point, got {x.dtype}")
+    return Mean.apply(x, _axes(dim, x.ndim, "mean"), keepdim)
+
+
+class Var(Function):
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, correction):
+        mu = np.mean(x, axis=axes, keepdims=True)
+        xc = x - mu
+        count = 1
+        for a in axes:
+            count *= x.shape[a]
+        ctx.save_for_backward(xc)
+        ctx.meta = (axes, keepdim, count - correction)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.sum(xc * xc, axis=axes, keepdims=keepdim) / (count - correction)
+
+    @staticmethod
+    def backward(ctx, g):
+        (xc,) = ctx.saved_tensors
+        axes, keepdim, denom = ctx.meta
+        if not keepdim and axes:
+            g = np.expand_dims(g, axes)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g * (2.0 / denom) * xc, None, None, None
+
+
+def var(x, dim=None, keepdim: bool = False, unbiased: bool = True, correction=None) -> Tensor:
+    x = _as_operand(x)
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"var: input dtype should be floating point, got {x.dtype}")
+    if correction is None:
+        correction = 1 if unbiased else 0
+    return Var.apply(x, _axes(dim, x.ndim, "var"), keepdim, correction)
+
+
+MaxMin = namedtuple("MaxMin", ["values", "indices"])
+
+
+class ReduceExtreme(Function):
+    """max/min over everything: the gradient is shared evenly among tied extremes."""
+
+    @staticmethod
+    def forward(ctx, x, use_max):
+        y = np.max(x) if use_max else np.min(x)
+        ctx.save_for_backward(x, y)
+        return np.asarray(y)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        mask = x == y
+        return g * mask / np.count_nonzero(mask), None
+
+
+class ExtremeDim(Function):
+    """max/min along one dim: values and indices; the gradient goes to the chosen index."""
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim, use_max):
+        idx = (
+            np.argmax(x, axis=dim, keepdims=True)
+            if use_max
+            else np.argmin(x, axis=dim, keepdims=True)
+        )
+        vals = np.take_along_axis(x, idx, axis=dim)
+        ctx.save_for_backward(idx)
+        ctx.meta = (x.shape, dim, keepdim)
+        ctx.mark_non_differentiable(1)
+        if not keepdim:
+            vals, idx = vals.squeeze(dim), idx.squeeze(dim)
+        return vals, idx.astype(np.int64)
+
+    @staticmethod
+    def backward(ctx, g, _gidx):
+        (idx,) = ctx.saved_tensors
+        shape, dim, keepdim = ctx.meta
+        if not keepdim:
+            g = np.expand_dims(g, dim)
+        out = np.zeros(shape, dtype=g.dtype)
+        np.put_along_axis(out, idx, g, axis=dim)
+        return out, None, None, None
+
+
+def _extreme(x, dim, keepdim, use_max, name):
+    if isinstance(dim, Tensor | np.ndarray):  # torch.max(a, b): elementwise
+        return maximum(x, dim) if use_max else minimum(x, dim)
+    x = _as_operand(x)
+    if x.data.size == 0:
+        raise ValueError(f"{name}: the input is empty (shape {x.shape})")
+    if dim is None:
+        return ReduceExtreme.apply(x, use_max)
+    (axis,) = _axes(dim, x.ndim, name)
+    if x.ndim == 0:
+        return MaxMin(x, Tensor(np.zeros((), np.int64)))
+    return MaxMin(*ExtremeDim.apply(x, axis, keepdim, use_max))
+
+
+def max(x, dim=None, keepdim: bool = False):  # noqa: A001
+    """The largest element, or (values, indices) along ``dim``, or elementwise with a tensor."""
+    return _extreme(x, dim, keepdim, True, "max")
+
+
+def min(x, dim=None, keepdim: bool = False):  # noqa: A001
+    return _extreme(x, dim, keepdim, False, "min")
+
+
+class Maximum(Function):
+    @staticmethod
+    def forward(ctx, a, b, use_max):
+        ctx.save_for_backward(a, b)
+        ctx.use_max = use_max
+        return np.maximum(a, b) if use_max else np.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        pick_a = (a > b) if ctx.use_max else (a < b)
+        tie = a == b
+        ga = g * (pick_a + 0.5 * tie)
+        gb = g * (~pick_a & ~tie) + g * 0.5 * tie
+        return unbroadcast(ga, _shape(a)), unbroadcast(gb, _shape(b)), None
+
+
+def maximum(a, b) -> Tensor:
+    return Maximum.apply(_as_operand(a), _as_operand(b), True)
+
+
+def minimum(a, b) -> Tensor:
+    return Maximum.apply(_as_operand(a), _as_operand(b), False)
+
+
+def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
+    x = _as_operand(x)
+    if dim is None:
+        return Tensor(np.asarray(np.argmax(x.data), dtype=np.int64))
+    (axis,) = _axes(dim, x.ndim, "argmax")
+    return Tensor(np.argmax(x.data, axis=axis, keepdims=keepdim).astype(np.int64))
+
+
+def argmin(x, dim=None, keepdim: bool = False) -> Tensor:
+    x = _as_operand(x)
+    if dim is None:
+        return Tensor(np.asarray(np.argmin(x.data), dtype=np.int64))
+    (axis,) = _axes(dim, x.ndim, "argmin")
+    return Tensor(np.argmin(x.data, axis=axis, keepdims=keepdim).astype(np.int64))
+
+
+# ---- shapes and views ---------------------------------------------------------------------
+
+
+class Reshape(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.shape), None
+
+
+def _shape_arg(shape, op):
+    if isinstance(shape, int | np.integer):
+        shape = (shape,)
+    try:
+        shape = tuple(operator.index(s) for s in shape)
+    except TypeError:
+        raise TypeError(f"{op}: shape must be a sequence of ints, got {shape!r}") from None
+    if any(s < -1 for s in shape) or shape.count(-1) > 1:
+        raise ValueError(f"{op}: invalid shape {shape}")
+    return shape
+
+
+def reshape(x, shape) -> Tensor:
+    x = _as_operand(x)
+    shape = _shape_arg(shape, "reshape")
+    try:
+        return Reshape.apply(x, shape)
+    except ValueError:
+        raise ValueError(
+            f"reshape: shape {shape} is invalid for input of shape {x.shape} ({x.numel()} elements)"
+        ) from None
+
+
+class Permute(Function):
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.inverse = tuple(np.argsort(dims))
+        return np.transpose(x, dims)
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.transpose(g, ctx.inverse), None
+
+
+def permute(x, dims) -> Tensor:
+    x = _as_operand(x)
+    axes = tuple(int(d) % builtins.max(x.ndim, 1) for d in dims)
+    if sorted(axes) != list(range(x.ndim)):
+        raise ValueError(f"permute: dims {tuple(dims)} are not a permutation of {x.ndim} dims")
+    return Permute.apply(x, axes)
+
+
+def transpose(x, dim0: int, dim1: int) -> Tensor:
+    x = _as_operand(x)
+    d0, d1 = _axes(dim0, x.ndim, "transpose")[0], _axes(dim1, x.ndim, "transpose")[0]
+    dims = list(range(x.ndim))
+    dims[d0], dims[d1] = dims[d1], dims[d0]
+    return Permute.apply(x, tuple(dims))
+
+
+def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    x = _as_operand(x)
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    s = _axes(start_dim, x.ndim, "flatten")[0]
+    e = _axes(end_dim, x.ndim, "flatten")[0]
+    if s > e:
+        raise ValueError("flatten: start_dim cannot come after end_dim")
+    shape = x.shape[:s] + (int(np.prod(x.shape[s : e + 1])),) + x.shape[e + 1 :]
+    return Reshape.apply(x, shape)
+
+
+def squeeze(x, dim=None) -> Tensor:
+    x = _as_operand(x)
+    if dim is None:
+        shape = tuple(s for s in x.shape if s != 1)
+    else:
+        axes = _axes(dim, x.ndim, "squeeze")
+        shape = tuple(s for i, s in enumerate(x.shape) if not (i in axes and s == 1))
+    return Reshape.apply(x, shape)
+
+
+def unsqueeze(x, dim: int) -> Tensor:
+    x = _as_operand(x)
+    n = x.ndim + 1
+    if not -n <= dim < n:
+        raise IndexError(f"unsqueeze: dim {dim} is out of range for {x.ndim} dims")
+    dim %= n
+    return Reshape.apply(x, x.shape[:dim] + (1,) + x.shape[dim:])
+
+
+class Expand(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return unbroadcast(g, ctx.shape), None
+
+
+def expand(x, shape) -> Tensor:
+    x = _as_operand(x)
+    shape = _shape_arg(shape, "expand")
+    lead = len(shape) - x.ndim
+    if lead < 0:
+        raise ValueError(f"expand: cannot expand shape {x.shape} to {shape}")
+    full = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
+    try:
+        return Expand.apply(x, full)
+    except ValueError:
+        raise ValueError(f"expand: cannot expand shape {x.shape} to {shape}") from None
+
+
+# ---- indexing -----------------------------------------------------------------------------
+
+
+def _index_arg(index):
+    """Tensors inside an index become arrays; report whether it is an advanced index."""
+    if isinstance(index, tuple):
+        parts = tuple(p.data if isinstance(p, Tensor) else p for p in index)
+    else:
+        parts = (index.data if isinstance(index, Tensor) else index,)
+    advanced = any(isinstance(p, np.ndarray | list) for p in parts)
+    if isinstance(index, tuple):
+        return parts, advanced
+    return parts[0], advanced
+
+
+class GetItem(Function):
+    @staticmethod
+    def forward(ctx, x, index, advanced):
+        ctx.meta = (x.shape, x.dtype, index, advanced)
+        out = x[index]
+        return np.array(out) if advanced or not isinstance(out, np.ndarray) else out
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, dtype, index, advanced = ctx.meta
+        out = np.zeros(shape, dtype=g.dtype)
+        if advanced:
+            np.add.at(out, index, g)  # repeated indices add up (scatter-add)
+        else:
+            out[index] = g
+        return out, None, None
+
+
+def getitem(x, index) -> Tensor:
+    index, advanced = _index_arg(index)
+    try:
+        return GetItem.apply(x, index, advanced)
+    except IndexError as e:
+        raise IndexError(f"index {index!r} into a tensor of shape {x.shape}: {e}") from None
+
+
+# ---- joining ------------------------------------------------------------------------------
+
+
+class Cat(Function):
+    @staticmethod
+    def forward(ctx, *xs, dim):
+        ctx.meta = (dim, np.cumsum([x.shape[dim] for x in xs])[:-1])
+        return np.concatenate(xs, axis=dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        dim, splits = ctx.meta
+        return tuple(np.split(g, splits, axis=dim))
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    """Concatenate along an existing dim."""
+    tensors = [_as_operand(t) for t in tensors]
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of tensors")
+    nd = np.ndim(_data(tensors[0]))
+    (axis,) = _axes(dim, nd, "cat")
+    ref = _shape(_data(tensors[0]))
+    for t in tensors[1:]:
+        s = _shape(_data(t))
+        if len(s) != len(ref) or any(a != b for i, (a, b) in enumerate(zip(s, ref)) if i != axis):
+            raise ValueError(f"cat: shapes {ref} and {s} differ outside dim {dim}")
+    return Cat.apply(*tensors, dim=axis)
+
+
+class Stack(Function):
+    @staticmethod
+    def forward(ctx, *xs, dim):
+        ctx.dim = dim
+        return np.stack(xs, axis=dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        return tuple(np.moveaxis(g, ctx.dim, 0))
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    """Join along a new dim; all shapes must be equal."""
+    tensors = [_as_operand(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack: expected a non-empty list of tensors")
+    ref = _shape(_data(tensors[0]))
+    for t in tensors[1:]:
+        if _shape(_data(t)) != ref:
+            raise ValueError(f"stack: shapes {ref} and {_shape(_data(t))} differ")
+    n = len(ref) + 1
+    if not -n <= dim < n:
+        raise IndexError(f"stack: dim {dim} is out of range for {len(ref)} dims")
+    return Stack.apply(*tensors, dim=dim % n)
+
+
+def split(x, split_size_or_sections, dim: int = 0) -> tuple:
+    """Pieces of ``split_size`` along dim (the last may be smaller), or of the given sizes."""
+    x = _as_operand(x)
+    (axis,) = _axes(dim, x.ndim, "split")
+    n = x.shape[axis]
+    if isinstance(split_size_or_sections, int | np.integer):
+        size = int(split_size_or_sections)
+        if size <= 0:
+            raise ValueError(f"split: split_size must be positive, got {size}")
+        sizes = [size] * (n // size) + ([n % size] if n % size else [])
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if builtins.sum(sizes) != n or builtins.min(sizes, default=0) < 0:
+            raise ValueError(f"split: sizes {sizes} do not add up to dim {dim} of {x.shape}")
+    out, start = [], 0
+    for s in sizes:
+        index = (slice(None),) * axis + (slice(start, start + s),)
+        out.append(getitem(x, index))
+        start += s
+    return tuple(out)
+
+
+def chunk(x, chunks: int, dim: int = 0) -> tuple:
+    """``chunks`` pieces of (nearly) equal size along dim, as torch.chunk."""
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    x = _as_operand(x)
+    (axis,) = _axes(dim, x.ndim, "chunk")
+    n = x.shape[axis]
+    size = -(-n // chunks) if n else 1
+    return split(x, size, dim)
+
+
+def masked_fill(x, mask, value) -> Tensor:
+    """x with ``value`` where ``mask`` (broadcast) is True; no gradient flows there."""
+    mask = np.asarray(_data(mask))
+    if mask.dtype != np.bool_:
+        raise TypeError(f"masked_fill: mask must be bool, got {mask.dtype}")
+    x = _as_operand(x)
+    return where(mask, np.asarray(value, dtype=x.dtype), x)
+
+
+class Gather(Function):
+    @staticmethod
+    def forward(ctx, x, axis, index):
+        ctx.meta = (x.shape, axis, index)
+        return np.take_along_axis(x, index, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, axis, index = ctx.meta
+        out = np.zeros(shape, dtype=g.dtype)
+        grids = list(np.indices(index.shape, sparse=True))
+        grids[axis] = index
+        np.add.at(out, tuple(grids), g)  # repeated indices add up
+        return out, None, None
+
+
+def gather(x, dim: int, index) -> Tensor:
+    """out[i][j] = x[index[i][j]][j] (dim 0) etc., as torch.gather."""
+    x = _as_operand(x)
+    (axis,) = _axes(dim, x.ndim, "gather")
+    index = np.asarray(_data(index))
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"gather: index must be integer, got {index.dtype}")
+    if index.ndim != x.ndim:
+        raise ValueError(f"gather: index has {index.ndim} dims, input has {x.ndim}")
+    if index.size and (index.min() < -x.shape[axis] or index.max() >= x.shape[axis]):
+        raise IndexError(f"gather: index out of range for dim {dim} of size {x.shape[axis]}")
+    return Gather.apply(x, axis, index)
+
+
+def repeat(x, *sizes) -> Tensor:
+    """Tile x: repeat(2, 1) doubles dim 0 (torch.Tensor.repeat)."""
+    x = _as_operand(x)
+    sizes = _shape_arg(sizes[0] if len(sizes) == 1 else sizes, "repeat")
+    if len(sizes) < x.ndim:
+        raise ValueError(f"repeat: {len(sizes)} sizes for a tensor with {x.ndim} dims")
+    lead = len(sizes) - x.ndim
+    base = reshape(x, (1,) * lead + x.shape)
+    shape = tuple(builtins.max(d, 1) for d in base.shape)
+    expanded = expand(_unsqueeze_all(base), _interleave(sizes, shape))
+    return reshape(expanded, tuple(s * d for s, d in zip(sizes, base.shape)))
+
+
+def _unsqueeze_all(x):
+    """(a, b) -> (1, a, 1, b): a size-1 axis before each dim, for repeat's broadcasting."""
+    shape = []
+    for d in x.shape:
+        shape += [1, d]
+    return reshape(x, tuple(shape))
+
+
+def _interleave(sizes, shape):
+    out = []
+    for s, d in zip(sizes, shape):
+        out += [s, d]
+    return tuple(out)

@@ -1,0 +1,69 @@
+"""Adadelta, one fused C++ pass per parameter (``ember._C.adadelta_step``)."""
+
+from __future__ import annotations
+
+from ember import _C
+from ember.autograd.function import no_grad
+from ember.optim.optimizer import Optimizer, _check_nonneg, _grad_array, _run_closure, _state_like
+
+
+class Adadelta(Optimizer):
+    """PyTorch's Adadelta (Zeiler, 2012)::
+
+        g = grad + weight_decay * p
+        square_avg = rho * square_avg + (1 - rho) * g^2
+        delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * g
+        acc_delta = rho * acc_delta + (1 - rho) * delta^2;  p = p - lr * delta
+
+    Args:
+        params: parameters or parameter groups.
+        lr: scale of the update (>= 0). rho: in [0, 1]. eps, weight_decay: >= 0.
+        maximize: ascend instead of descend.
+
+    State per parameter: ``step``, ``square_avg``, ``acc_delta``.
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1.0,
+        rho: float = 0.9,
+        eps: float = 1e-6,
+        weight_decay: float = 0.0,
+        *,
+        maximize: bool = False,
+    ):
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _validate(self, group: dict) -> None:
+        _check_nonneg(group, "lr", "eps", "weight_decay")
+        if not 0.0 <= group["rho"] <= 1.0:
+            raise ValueError(f"Invalid rho value: {group['rho']} (must be in [0, 1])")
+
+    @no_grad()
+    def step(self, closure=None):
+        loss = _run_closure(closure)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = _grad_array(p)
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0.0
+                    state["square_avg"] = _state_like(p)
+                    state["acc_delta"] = _state_like(p)
+                state["step"] = float(state["step"]) + 1.0
+                _C.adadelta_step(
+                    p.data,
+                    state["square_avg"],
+                    state["acc_delta"],
+                    g,
+                    lr=float(group["lr"]),
+                    rho=float(group["rho"]),
+                    eps=float(group["eps"]),
+                    weight_decay=float(group["weight_decay"]),
+                    maximize=bool(group["maximize"]),
+                )
+        return loss

@@ -1,0 +1,126 @@
+"""Adam and AdamW, one fused C++ pass per parameter (``ember._C.adam_step``)."""
+
+from __future__ import annotations
+
+from ember import _C
+from ember.autograd.function import no_grad
+from ember.optim.optimizer import (
+    Optimizer,
+    _check_betas,
+    _check_nonneg,
+    _grad_array,
+    _run_closure,
+    _state_like,
+)
+
+
+class Adam(Optimizer):
+    """PyTorch's Adam (Kingma & Ba, 2015)::
+
+        g = grad + weight_decay * p          (decoupled: p = p * (1 - lr * weight_decay))
+        m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g^2
+        v_hat = max(v_hat, v) if amsgrad else v
+        p = p - lr / (1 - beta1^t) * m / (sqrt(v_hat) / sqrt(1 - beta2^t) + eps)
+
+    Args:
+        params: parameters or parameter groups.
+        lr: learning rate (>= 0). betas: (beta1, beta2), each in [0, 1). eps: >= 0.
+        weight_decay: L2 penalty (>= 0), added to the gradient (or decoupled, see AdamW).
+        amsgrad: use the running maximum of v (Reddi et al., 2018).
+        maximize: ascend instead of descend.
+        decoupled_weight_decay: AdamW's decay of the weights instead of the gradient.
+
+    State per parameter (PyTorch's names): ``step``, ``exp_avg``, ``exp_avg_sq`` and, with
+    amsgrad, ``max_exp_avg_sq``.
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+        decoupled_weight_decay: bool = False,
+    ):
+        defaults = dict(
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            decoupled_weight_decay=decoupled_weight_decay,
+        )
+        super().__init__(params, defaults)
+
+    def _validate(self, group: dict) -> None:
+        _check_nonneg(group, "lr", "eps", "weight_decay")
+        if len(tuple(group["betas"])) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {group['betas']!r}")
+        _check_betas(group["betas"])
+
+    @no_grad()
+    def step(self, closure=None):
+        loss = _run_closure(closure)
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = _grad_array(p)
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0.0
+                    state["exp_avg"] = _state_like(p)
+                    state["exp_avg_sq"] = _state_like(p)
+                    if group["amsgrad"]:
+                        state["max_exp_avg_sq"] = _state_like(p)
+                state["step"] = float(state["step"]) + 1.0
+                _C.adam_step(
+                    p.data,
+                    state["exp_avg"],
+                    state["exp_avg_sq"],
+                    state.get("max_exp_avg_sq") if group["amsgrad"] else None,
+                    g,
+                    lr=float(group["lr"]),
+                    beta1=float(beta1),
+                    beta2=float(beta2),
+                    eps=float(group["eps"]),
+                    weight_decay=float(group["weight_decay"]),
+                    decoupled=bool(group["decoupled_weight_decay"]),
+                    maximize=bool(group["maximize"]),
+                    step=int(state["step"]),
+                )
+        return loss
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): before the Adam update,
+    ``p = p * (1 - lr * weight_decay)``. Same arguments as Adam; weight_decay defaults to 1e-2.
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+    ):
+        super().__init__(
+            params,
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            amsgrad,
+            maximize=maximize,
+            decoupled_weight_decay=True,
+        )

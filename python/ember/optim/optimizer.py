@@ -1,0 +1,204 @@
+"""Optimizer: parameter groups, per-parameter state, zero_grad, state_dict (PyTorch's layout)."""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+
+import numpy as np
+
+from ember.tensor import Tensor
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _Required()
+
+
+class Optimizer:
+    """Base class: subclasses define ``step()`` over ``self.param_groups``.
+
+    Args:
+        params: an iterable of Tensors, or of dicts (parameter groups) with a ``params`` key
+            and their own hyper-parameters.
+        defaults: hyper-parameters used by groups that do not set them.
+    """
+
+    def __init__(self, params, defaults: dict):
+        self.defaults = defaults
+        self.state: dict = defaultdict(dict)
+        self.param_groups: list[dict] = []
+        if isinstance(params, Tensor):
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of Tensors or "
+                f"dicts, but got {type(params).__name__}"
+            )
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for g in groups:
+            self.add_param_group(g)
+
+    def add_param_group(self, param_group: dict) -> None:
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, got {type(param_group).__name__}")
+        params = param_group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimizer can only optimize Tensors, got {type(p).__name__}")
+            if not p.requires_grad:
+                raise ValueError("optimizing a tensor that does not require grad")
+            if p.data.dtype.kind != "f":
+                raise TypeError(f"optimizer can only optimize float tensors, got {p.dtype}")
+        group = dict(param_group, params=params)
+        for k, v in self.defaults.items():
+            if v is required and k not in group:
+                raise ValueError(f"parameter group didn't specify a value of required {k!r}")
+            group.setdefault(k, v)
+        self._validate(group)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in params) or len({id(p) for p in params}) != len(params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(group)
+
+    def _validate(self, group: dict) -> None:
+        """Subclasses check hyper-parameters here (ValueError naming the bad value)."""
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for g in self.param_groups:
+            for p in g["params"]:
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad.data[...] = 0
+
+    def step(self, closure=None):
+        raise NotImplementedError
+
+    # ---- state_dict: state keyed by the parameter's position across groups ----------------
+    def state_dict(self) -> dict:
+        index = {}
+        groups = []
+        for g in self.param_groups:
+            ids = []
+            for p in g["params"]:
+                index.setdefault(id(p), len(index))
+                ids.append(index[id(p)])
+            groups.append({**{k: v for k, v in g.items() if k != "params"}, "params": ids})
+        state = {
+            index[id(p)]: {
+                k: (v.copy() if isinstance(v, np.ndarray) else copy.deepcopy(v))
+                for k, v in s.items()
+            }
+            for p, s in ((p, self.state[p]) for g in self.param_groups for p in g["params"])
+            if id(p) in index and p in self.state
+        }
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        groups = state_dict.get("param_groups")
+        if groups is None or "state" not in state_dict:
+            raise ValueError("load_state_dict: expected a dict with 'state' and 'param_groups'")
+        if len(groups) != len(self.param_groups):
+            raise ValueError(
+                f"loaded state dict has {len(groups)} parameter groups, this optimizer has "
+                f"{len(self.param_groups)}"
+            )
+        for saved, own in zip(groups, self.param_groups):
+            if len(saved["params"]) != len(own["params"]):
+                raise ValueError(
+                    "loaded state dict contains a parameter group that doesn't match the size "
+                    f"of optimizer's group ({len(saved['params'])} vs {len(own['params'])})"
+                )
+        by_index = {}
+        for saved, own in zip(groups, self.param_groups):
+            for i, p in zip(saved["params"], own["params"]):
+                by_index[i] = p
+        new_state: dict = defaultdict(dict)
+        for i, s in state_dict["state"].items():
+            p = by_index.get(int(i))
+            if p is None:
+                raise ValueError(f"load_state_dict: state for unknown parameter index {i}")
+            entry = {}
+            for k, v in s.items():
+                if isinstance(v, np.ndarray | Tensor) and np.ndim(v) > 0:
+                    arr = np.array(v.data if isinstance(v, Tensor) else v, dtype=p.dtype)
+                    if arr.shape != p.shape:
+                        raise ValueError(
+                            f"load_state_dict: state {k!r} of parameter {i} has shape "
+                            f"{arr.shape}, the parameter has shape {p.shape}"
+                        )
+                    v = arr
+                entry[k] = copy.deepcopy(v) if not isinstance(v, np.ndarray) else v
+            new_state[p] = entry
+        self.state = new_state
+        for saved, own in zip(groups, self.param_groups):
+            for k, v in saved.items():
+                if k != "params":
+                    own[k] = v
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, g in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for k in sorted(g):
+                if k != "params":
+                    lines.append(f"    {k}: {g[k]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+
+# ---- helpers shared by the fused optimisers --------------------------------------------------
+
+
+def _run_closure(closure):
+    """Evaluate ``closure`` with grad mode on (optimisers step under no_grad)."""
+    if closure is None:
+        return None
+    from ember.autograd.function import enable_grad
+
+    with enable_grad():
+        return closure()
+
+
+def _grad_array(p: Tensor) -> np.ndarray:
+    """p's gradient as a C-contiguous array of p's dtype: the only copy is an explicit one.
+
+    The parameter itself is updated in place by the kernel, so it must already be a
+    C-contiguous, writeable float array (the kernel's binding refuses anything else)."""
+    g = p.grad.data if isinstance(p.grad, Tensor) else np.asarray(p.grad)
+    if g.shape != p.data.shape:
+        raise ValueError(f"optimizer: gradient shape {g.shape} differs from parameter {p.shape}")
+    if g.dtype != p.data.dtype or not g.flags.c_contiguous:
+        g = np.ascontiguousarray(g, dtype=p.data.dtype)
+    return g
+
+
+def _state_like(p: Tensor, fill: float = 0.0) -> np.ndarray:
+    return np.full(p.data.shape, fill, dtype=p.data.dtype)
+
+
+def _check_betas(betas) -> None:
+    b1, b2 = betas
+    if not 0.0 <= b1 < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {b1} (must be in [0, 1))")
+    if not 0.0 <= b2 < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {b2} (must be in [0, 1))")
+
+
+def _check_nonneg(group: dict, *names: str) -> None:
+    for k in names:
+        v = group[k]
+        if v is required:
+            raise ValueError(f"parameter group didn't specify a value of required {k!r}")
+        if isinstance(v, bool) or not isinstance(v, int | float | np.floating | np.integer):
+            raise TypeError(f"{k} must be a number, got {v!r}")
+        if v < 0.0:
+            label = "learning rate" if k == "lr" else f"{k} value"
+            raise ValueError(f"Invalid {label}: {v}")

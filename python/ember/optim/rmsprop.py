@@ -1,0 +1,89 @@
+"""RMSprop, one fused C++ pass per parameter (``ember._C.rmsprop_step``)."""
+
+from __future__ import annotations
+
+from ember import _C
+from ember.autograd.function import no_grad
+from ember.optim.optimizer import Optimizer, _check_nonneg, _grad_array, _run_closure, _state_like
+
+
+class RMSprop(Optimizer):
+    """PyTorch's RMSprop (Hinton's lecture 6e; centered: Graves, 2013)::
+
+        g = grad + weight_decay * p
+        square_avg = alpha * square_avg + (1 - alpha) * g^2
+        centered: grad_avg = alpha * grad_avg + (1 - alpha) * g; avg = sqrt(square_avg - grad_avg^2)
+        else avg = sqrt(square_avg);  avg = avg + eps
+        momentum > 0: buf = momentum * buf + g / avg; p = p - lr * buf.  Else p = p - lr * g / avg
+
+    Args:
+        params: parameters or parameter groups.
+        lr: learning rate (>= 0). alpha: smoothing constant (>= 0). eps, weight_decay,
+        momentum: >= 0. centered: normalise by the estimated variance. maximize: ascend.
+
+    State per parameter: ``step``, ``square_avg``, ``momentum_buffer`` (momentum > 0),
+    ``grad_avg`` (centered).
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+        *,
+        maximize: bool = False,
+    ):
+        defaults = dict(
+            lr=lr,
+            alpha=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            centered=centered,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    def _validate(self, group: dict) -> None:
+        _check_nonneg(group, "lr", "alpha", "eps", "weight_decay", "momentum")
+
+    @no_grad()
+    def step(self, closure=None):
+        loss = _run_closure(closure)
+        for group in self.param_groups:
+            mom, centered = group["momentum"], group["centered"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = _grad_array(p)
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0.0
+                    state["square_avg"] = _state_like(p)
+                    if mom > 0:
+                        state["momentum_buffer"] = _state_like(p)
+                    if centered:
+                        state["grad_avg"] = _state_like(p)
+                if mom > 0 and state.get("momentum_buffer") is None:
+                    state["momentum_buffer"] = _state_like(p)
+                if centered and state.get("grad_avg") is None:
+                    state["grad_avg"] = _state_like(p)
+                state["step"] = float(state["step"]) + 1.0
+                _C.rmsprop_step(
+                    p.data,
+                    state["square_avg"],
+                    state["grad_avg"] if centered else None,
+                    state["momentum_buffer"] if mom > 0 else None,
+                    g,
+                    lr=float(group["lr"]),
+                    alpha=float(group["alpha"]),
+                    eps=float(group["eps"]),
+                    weight_decay=float(group["weight_decay"]),
+                    momentum=float(mom),
+                    maximize=bool(group["maximize"]),
+                )
+        return loss

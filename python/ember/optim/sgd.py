@@ -1,0 +1,81 @@
+"""Stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
+
+from __future__ import annotations
+
+from ember import _C
+from ember.autograd.function import no_grad
+from ember.optim.optimizer import Optimizer, _check_nonneg, _grad_array, _run_closure, _state_like
+
+
+class SGD(Optimizer):
+    """PyTorch's SGD, one fused C++ pass per parameter (``ember._C.sgd_step``)::
+
+        g = grad + weight_decay * p                       (-grad when maximize)
+        buf = g (first step) or momentum * buf + (1 - dampening) * g
+        g = g + momentum * buf if nesterov else buf       (when momentum != 0)
+        p = p - lr * g
+
+    Args:
+        params: parameters or parameter groups.
+        lr: learning rate (>= 0). momentum, dampening, weight_decay: >= 0.
+        nesterov: Nesterov momentum (needs momentum > 0 and dampening == 0).
+        maximize: ascend instead of descend.
+
+    State per parameter: ``momentum_buffer`` (none without momentum), as PyTorch's.
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+    ):
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    def _validate(self, group: dict) -> None:
+        _check_nonneg(group, "lr", "momentum", "weight_decay", "dampening")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+
+    @no_grad()
+    def step(self, closure=None):
+        loss = _run_closure(closure)
+        for group in self.param_groups:
+            mom = group["momentum"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = _grad_array(p)
+                buf, first = None, False
+                if mom != 0:  # without momentum there is no state (as PyTorch)
+                    state = self.state[p]
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        buf = state["momentum_buffer"] = _state_like(p)
+                        first = True
+                _C.sgd_step(
+                    p.data,
+                    buf,
+                    g,
+                    lr=float(group["lr"]),
+                    momentum=float(mom),
+                    dampening=float(group["dampening"]),
+                    weight_decay=float(group["weight_decay"]),
+                    nesterov=bool(group["nesterov"]),
+                    maximize=bool(group["maximize"]),
+                    first=first,
+                )
+        return loss

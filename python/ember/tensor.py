@@ -1,0 +1,541 @@
+"""Tensor: one NumPy array plus what autograd needs (grad, requires_grad, the node that made it)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+_FLOAT_KINDS = "f"
+
+
+def _default_dtype(data) -> np.dtype | None:
+    """PyTorch's defaults: Python floats -> float32, ints -> int64, bools -> bool."""
+    if isinstance(data, np.ndarray | np.generic):
+        return None  # NumPy input keeps its dtype, as torch.tensor(ndarray) does
+    arr = np.asarray(data)
+    if arr.dtype.kind == "f":
+        return np.dtype(np.float32)
+    if arr.dtype.kind in "iu":
+        return np.dtype(np.int64)
+    return None
+
+
+def _as_array(data, dtype=None, copy=True) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data.data
+    elif isinstance(data, list | tuple) and any(isinstance(d, Tensor) for d in data):
+        data = [np.asarray(d) for d in data]
+    if dtype is None:
+        dtype = _default_dtype(data)
+    arr = np.array(data, dtype=dtype, copy=copy) if copy else np.asarray(data, dtype=dtype)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"ember tensors hold bool, integer or float data, not {arr.dtype} "
+            f"(got {type(data).__name__})"
+        )
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array with automatic differentiation.
+
+    Args:
+        data: array-like (NumPy array, nested lists, scalar, or Tensor).
+        requires_grad: record operations on this tensor for ``backward()``.
+        dtype: NumPy dtype; by default Python floats become float32, ints int64,
+            and NumPy arrays keep theirs.
+
+    Example::
+
+        >>> x = ember.tensor([[1.0, 2.0]], requires_grad=True)
+        >>> (x * x).sum().backward()
+        >>> x.grad.numpy()
+        array([[2., 4.]], dtype=float32)
+    """
+
+    __slots__ = ("data", "grad", "_requires_grad", "_ctx", "_idx", "__weakref__")
+    __array_priority__ = 1000  # NumPy defers to our operators: ndarray + Tensor -> Tensor
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        self.data = _as_array(data, dtype, copy=False)
+        self.grad = None
+        self._ctx = None
+        self._idx = 0
+        self._requires_grad = False
+        if requires_grad:
+            self.requires_grad = True
+
+    @classmethod
+    def _make(cls, data, requires_grad, ctx, idx):
+        """Fast constructor for op outputs: no checks, no copies."""
+        t = object.__new__(Tensor)
+        t.data = data if type(data) is np.ndarray else np.asarray(data)
+        t.grad = None
+        t._requires_grad = requires_grad
+        t._ctx = ctx
+        t._idx = idx
+        return t
+
+    # ---- autograd state -------------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if value and self.data.dtype.kind not in _FLOAT_KINDS:
+            raise RuntimeError(
+                f"only floating point tensors can require gradients, not {self.data.dtype}"
+            )
+        if not value and self._ctx is not None:
+            raise RuntimeError(
+                "you can only change requires_grad of leaf tensors; use .detach() instead"
+            )
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def grad_fn(self):
+        return self._ctx
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        """Accumulate the gradient of this tensor into every leaf that requires grad.
+
+        Args:
+            gradient: d(out)/d(self) for a non-scalar tensor; defaults to 1 for a scalar.
+            retain_graph: keep the graph so backward can run through it again.
+        """
+        from ember.autograd.engine import backward
+
+        backward(self, gradient, retain_graph)
+
+    def detach(self) -> Tensor:
+        """The same data (no copy), cut from the graph."""
+        return Tensor._make(self.data, False, None, 0)
+
+    def detach_(self) -> Tensor:
+        self._ctx = None
+        self._requires_grad = False
+        return self
+
+    # ---- array facts ----------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def size(self, dim: int | None = None):
+        """The shape (PyTorch's ``size()``), or the length of one dimension."""
+        if dim is None:
+            return self.data.shape
+        return self.data.shape[dim]
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def is_floating_point(self) -> bool:
+        return self.data.dtype.kind == "f"
+
+    # ---- conversion -----------------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The underlying array itself (no copy)."""
+        return self.data
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(
+                f"item(): only one-element tensors can be converted to a Python scalar, "
+                f"got shape {self.shape}"
+            )
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        if dtype is None or np.dtype(dtype) == self.data.dtype:
+            return self.data
+        if copy is False:
+            raise ValueError("__array__: a dtype change needs a copy")
+        return self.data.astype(dtype)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        # NEP 13: common ufuncs on Tensors become ember ops (with gradients); others defer.
+        fn = _UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
+        if fn is None:
+            return NotImplemented
+        return fn(*inputs)
+
+    def __dlpack__(self, **kwargs):
+        return self.data.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        return self.data.__dlpack_device__()
+
+    def astype(self, dtype) -> Tensor:
+        return _ops.cast(self, np.dtype(dtype))
+
+    def to(self, dtype) -> Tensor:
+        return _ops.cast(self, np.dtype(dtype))
+
+    def float(self) -> Tensor:
+        return _ops.cast(self, np.dtype(np.float32))
+
+    def double(self) -> Tensor:
+        return _ops.cast(self, np.dtype(np.float64))
+
+    def long(self) -> Tensor:
+        return _ops.cast(self, np.dtype(np.int64))
+
+    def int(self) -> Tensor:
+        return _ops.cast(self, np.dtype(np.int32))
+
+    def bool(self) -> Tensor:
+        return _ops.cast(self, np.dtype(np.bool_))
+
+    def clone(self) -> Tensor:
+        return _ops.clone(self)
+
+    def contiguous(self) -> Tensor:
+        return self if self.data.flags.c_contiguous else _ops.clone(self)
+
+    def copy_(self, src) -> Tensor:
+        """Copy src's values into this tensor's storage, in place (no graph)."""
+        src = np.asarray(src.data if isinstance(src, Tensor) else src)
+        np.copyto(self.data, np.broadcast_to(src, self.shape), casting="unsafe")
+        return self
+
+    def zero_(self) -> Tensor:
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value) -> Tensor:
+        self.data[...] = value
+        return self
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = ""
+        if self.data.dtype not in (np.float32, np.int64, np.bool_):
+            extra += f", dtype={self.data.dtype}"
+        if self._ctx is not None:
+            extra += f", grad_fn=<{self._ctx.name}>"
+        elif self._requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous"
+            )
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self.data.item())
+
+    __hash__ = object.__hash__
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    # ---- arithmetic (broadcasting, gradients reduced to each input's shape) ----------------
+    def __add__(self, other):
+        return _ops.add(self, other)
+
+    def __radd__(self, other):
+        return _ops.add(other, self)
+
+    def __sub__(self, other):
+        return _ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return _ops.sub(other, self)
+
+    def __mul__(self, other):
+        return _ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return _ops.mul(other, self)
+
+    def __truediv__(self, other):
+        return _ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.div(other, self)
+
+    def __pow__(self, other):
+        return _ops.pow(self, other)
+
+    def __rpow__(self, other):
+        return _ops.pow(other, self)
+
+    def __matmul__(self, other):
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops.matmul(other, self)
+
+    def __neg__(self):
+        return _ops.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops.abs(self)
+
+    def __iadd__(self, other):
+        return self._inplace(np.add, other)
+
+    def __isub__(self, other):
+        return self._inplace(np.subtract, other)
+
+    def __imul__(self, other):
+        return self._inplace(np.multiply, other)
+
+    def __itruediv__(self, other):
+        return self._inplace(np.true_divide, other)
+
+    def _inplace(self, ufunc, other):
+        # In-place updates are for tensors outside the graph (parameters under no_grad).
+        from ember.autograd.function import is_grad_enabled
+
+        if is_grad_enabled() and (self._requires_grad or self._ctx is not None):
+            raise RuntimeError(
+                "a tensor that requires grad is being used in an in-place operation; "
+                "wrap it in `with ember.no_grad():` or use an out-of-place op"
+            )
+        other = other.data if isinstance(other, Tensor) else other
+        ufunc(self.data, other, out=self.data, casting="same_kind")
+        return self
+
+    # Comparisons give bool tensors (no gradient), as PyTorch's.
+    def __eq__(self, other):  # type: ignore[override]
+        return _ops.compare(np.equal, self, other)
+
+    def __ne__(self, other):  # type: ignore[override]
+        return _ops.compare(np.not_equal, self, other)
+
+    def __lt__(self, other):
+        return _ops.compare(np.less, self, other)
+
+    def __le__(self, other):
+        return _ops.compare(np.less_equal, self, other)
+
+    def __gt__(self, other):
+        return _ops.compare(np.greater, self, other)
+
+    def __ge__(self, other):
+        return _ops.compare(np.greater_equal, self, other)
+
+    def __invert__(self):
+        return _ops.compare(np.logical_not, self)
+
+    def __and__(self, other):
+        return _ops.compare(np.logical_and, self, other)
+
+    def __or__(self, other):
+        return _ops.compare(np.logical_or, self, other)
+
+    # ---- math -----------------------------------------------------------------------------
+    def exp(self):
+        return _ops.exp(self)
+
+    def log(self):
+        return _ops.log(self)
+
+    def sqrt(self):
+        return _ops.sqrt(self)
+
+    def abs(self):
+        return _ops.abs(self)
+
+    def tanh(self):
+        return _F.tanh(self)
+
+    def sigmoid(self):
+        return _F.sigmoid(self)
+
+    def relu(self):
+        return _F.relu(self)
+
+    def softmax(self, dim: int):
+        return _F.softmax(self, dim)
+
+    def log_softmax(self, dim: int):
+        return _F.log_softmax(self, dim)
+
+    def clamp(self, min=None, max=None):
+        return _ops.clamp(self, min, max)
+
+    clip = clamp
+
+    def pow(self, exponent):
+        return _ops.pow(self, exponent)
+
+    def matmul(self, other):
+        return _ops.matmul(self, other)
+
+    def add(self, other):
+        return _ops.add(self, other)
+
+    def sub(self, other):
+        return _ops.sub(self, other)
+
+    def mul(self, other):
+        return _ops.mul(self, other)
+
+    def div(self, other):
+        return _ops.div(self, other)
+
+    def neg(self):
+        return _ops.neg(self)
+
+    # ---- reductions -----------------------------------------------------------------------
+    def sum(self, dim=None, keepdim: bool = False):
+        return _ops.sum(self, dim, keepdim)
+
+    def mean(self, dim=None, keepdim: bool = False):
+        return _ops.mean(self, dim, keepdim)
+
+    def var(self, dim=None, keepdim: bool = False, unbiased: bool = True, correction=None):
+        return _ops.var(self, dim, keepdim, unbiased, correction)
+
+    def std(self, dim=None, keepdim: bool = False, unbiased: bool = True, correction=None):
+        return _ops.var(self, dim, keepdim, unbiased, correction) ** 0.5
+
+    def max(self, dim=None, keepdim: bool = False):
+        return _ops.max(self, dim, keepdim)
+
+    def min(self, dim=None, keepdim: bool = False):
+        return _ops.min(self, dim, keepdim)
+
+    def argmax(self, dim=None, keepdim: bool = False):
+        return _ops.argmax(self, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim: bool = False):
+        return _ops.argmin(self, dim, keepdim)
+
+    # ---- shapes and views -----------------------------------------------------------------
+    def reshape(self, *shape):
+        return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def view(self, *shape):
+        return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def transpose(self, dim0: int, dim1: int):
+        return _ops.transpose(self, dim0, dim1)
+
+    def permute(self, *dims):
+        return _ops.permute(self, dims[0] if len(dims) == 1 else dims)
+
+    @property
+    def T(self):  # noqa: N802 (PyTorch's name)
+        return _ops.permute(self, tuple(range(self.data.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self):  # noqa: N802
+        return _ops.transpose(self, -2, -1)
+
+    def t(self):
+        if self.data.ndim > 2:
+            raise ValueError(f"t() expects a tensor with <= 2 dims, got shape {self.shape}")
+        return self.T
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        return _ops.flatten(self, start_dim, end_dim)
+
+    def squeeze(self, dim=None):
+        return _ops.squeeze(self, dim)
+
+    def unsqueeze(self, dim: int):
+        return _ops.unsqueeze(self, dim)
+
+    def expand(self, *shape):
+        return _ops.expand(self, shape[0] if len(shape) == 1 else shape)
+
+    def split(self, split_size_or_sections, dim: int = 0):
+        return _ops.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks: int, dim: int = 0):
+        return _ops.chunk(self, chunks, dim)
+
+    def masked_fill(self, mask, value):
+        return _ops.masked_fill(self, mask, value)
+
+    def gather(self, dim: int, index):
+        return _ops.gather(self, dim, index)
+
+    def repeat(self, *sizes):
+        return _ops.repeat(self, *sizes)
+
+    def type_as(self, other):
+        return _ops.cast(self, other.dtype)
+
+    def __getitem__(self, index):
+        return _ops.getitem(self, index)
+
+    def __setitem__(self, index, value):
+        from ember.autograd.function import is_grad_enabled
+
+        if is_grad_enabled() and (self._requires_grad or self._ctx is not None):
+            raise RuntimeError(
+                "index assignment into a tensor that requires grad is not differentiable; "
+                "wrap it in `with ember.no_grad():` or build the tensor with ember.cat/where"
+            )
+        if isinstance(index, Tensor):
+            index = index.data
+        self.data[index] = value.data if isinstance(value, Tensor) else value
+
+
+from ember import ops as _ops  # noqa: E402  (ops build on Tensor)
+from ember.nn import functional as _F  # noqa: E402
+
+_UFUNCS = {
+    np.add: _ops.add,
+    np.subtract: _ops.sub,
+    np.multiply: _ops.mul,
+    np.true_divide: _ops.div,
+    np.negative: _ops.neg,
+    np.power: _ops.pow,
+    np.matmul: _ops.matmul,
+    np.exp: _ops.exp,
+    np.log: _ops.log,
+    np.sqrt: _ops.sqrt,
+    np.absolute: _ops.abs,
+    np.tanh: _F.tanh,
+}
