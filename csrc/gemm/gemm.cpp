@@ -131,15 +131,16 @@ int last_panel_width(const Kernel<T>& kern, int64_t nc) {
 }
 
 // Where the macro-kernel finds its panels. A panel at row ir: a + ir * a_step, rows of stride
-// a_ld (a_rows) or a p-major panel; B panel at column jr: b + jr * b_step, rows of stride b_ld
-// (b_ld = 0: packed, the panel's own width). Unpacked operands (small problems) read A / B in
-// place and take their last, partial panel from the packed edge copies a_edge / b_edge.
+// a_ld (a_rows) or a p-major panel with p-stride a_ld; B panel at column jr: b + jr * b_step, rows
+// of stride b_ld (b_ld = 0: packed, the panel's own width). Unpacked operands (small problems) read
+// A / B in place and take their last, partial panel from the packed edge copies a_edge / b_edge.
 template <typename T>
 struct Panels {
   const T* a;
   int64_t a_step, a_ld;
   bool a_rows;
-  const T* a_edge;  // MR rows of stride kc, or nullptr
+  const T* a_edge;  // the last MR rows packed (p-stride a_edge_ld), or nullptr
+  int64_t a_edge_ld;
   const T* b;
   int64_t b_step, b_ld;
   const T* b_edge;  // kc rows of the last panel's width, or nullptr
@@ -164,7 +165,7 @@ void macro_kernel(const Kernel<T>& kern, const Panels<T>& pn, int64_t mc, int64_
       const int64_t mr = std::min<int64_t>(MR, mc - ir);
       const bool a_edge = mr < MR && pn.a_edge;
       const T* ap = a_edge ? pn.a_edge : pn.a + ir * pn.a_step;
-      const int64_t lda = a_edge ? kc : pn.a_ld;
+      const int64_t lda = a_edge ? pn.a_edge_ld : pn.a_ld;
       fn(kc, alpha, ap, lda, bp, ldb, beta, C + ir * ldc + jr, ldc, static_cast<int>(mr),
          static_cast<int>(nr));
     }
@@ -185,8 +186,10 @@ void gemm_blocked(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, 
   const int64_t mc_blk = even_block(M, kern.mc, MR);
   const int64_t nc_blk = even_block(N, kern.nc, NR);
   const bool small = K <= kc_blk && M <= mc_blk && N <= nc_blk && M * N * K <= kDirectWork;
-  // B in place only while all of it stays in L1: its rows are reused by every A panel.
-  const bool a_direct = small && !trans_a;
+  // A in place: MR-row slices of a row-major op(A), or MR-column slices of a transposed A
+  // (p-major panels of stride lda). B in place only while all of it stays in L1: its rows are
+  // reused by every A panel.
+  const bool a_direct = small;
   const bool b_direct = small && !trans_b && K * N * int64_t(sizeof(T)) <= 32768;
   T* apack = t_pack_a.get<T>(a_direct ? MR * K : mc_blk * kc_blk);
   T* bpack = t_pack_b.get<T>(b_direct ? NR * K : nc_blk * kc_blk);
@@ -222,12 +225,15 @@ void gemm_blocked(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, 
         const T* a = A + ic * rs_a + pc * cs_a;
         if (a_direct) {
           const int64_t mc_full = mc / MR * MR;
-          pn.a = a, pn.a_step = lda, pn.a_ld = lda;
+          pn.a = a, pn.a_step = rs_a, pn.a_ld = pn.a_rows ? rs_a : cs_a;
           pn.a_edge = mc_full < mc ? apack : nullptr;
-          if (mc_full < mc)
-            gemm_detail::pack_rows(apack, a + mc_full * lda, lda, 1, mc - mc_full, kc, MR);
+          pn.a_edge_ld = pn.a_rows ? kc : MR;
+          if (mc_full < mc && pn.a_rows)
+            gemm_detail::pack_rows(apack, a + mc_full * rs_a, rs_a, cs_a, mc - mc_full, kc, MR);
+          else if (mc_full < mc)
+            gemm_detail::pack_panels(apack, a + mc_full * rs_a, rs_a, cs_a, mc - mc_full, kc, MR);
         } else {
-          pn.a = apack, pn.a_step = kc, pn.a_ld = kc, pn.a_edge = nullptr;
+          pn.a = apack, pn.a_step = kc, pn.a_ld = pn.a_rows ? kc : MR, pn.a_edge = nullptr;
           if (pn.a_rows)
             gemm_detail::pack_rows(apack, a, rs_a, cs_a, mc, kc, MR);
           else

@@ -19,7 +19,8 @@ namespace gemm_detail {
 // over p < kc (kc >= 1); the whole tile is computed from full (zero-padded) panels, so an edge
 // tile gets exactly the arithmetic of a whole one,
 // where op(B)(p, j) is b[p * ldb + j] (a packed NR-column panel: ldb = NR) and op(A)(i, p) is
-//   a[p * MR + i] for a packed p-major panel (panel_a; lda unused), or
+//   a[p * lda + i] for a p-major panel (panel_a: lda = MR when packed; lda = the leading
+//   dimension of a transposed A read in place), or
 //   a[i * lda + p] for MR rows of stride lda (rows_a: packed row-major A, ld = kc).
 // beta == 0 never reads C. Packed buffers are 64-byte aligned.
 template <typename T>

@@ -17,7 +17,7 @@ void generic_kernel(int64_t kc, T alpha, const T* a, int64_t lda, const T* b, in
     T row[NR] = {};
     const T* bp = b;
     for (int64_t p = 0; p < kc; ++p, bp += ldb) {
-      const T ai = A_ROWS ? a[i * lda + p] : a[p * MR + i];
+      const T ai = A_ROWS ? a[i * lda + p] : a[p * lda + i];
       for (int j = 0; j < NR; ++j) row[j] += ai * bp[j];
     }
     for (int j = 0; j < NR; ++j) acc[i][j] = row[j];
