@@ -215,10 +215,16 @@ void gemm_blocked(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, 
       } else {
         pn.b = bpack, pn.b_step = kc, pn.b_ld = 0, pn.b_edge = nullptr;
         const int64_t nc_packed = last_w == NR ? nc : nc_full;
-        gemm_detail::pack_panels(bpack, b, rs_b, cs_b, nc_packed, kc, NR);
+        // A transposed B is contiguous along p: the ISA's transposing pack, when it has one.
+        auto pack_b = [&](T* dst, const T* src, int64_t w_len, int W) {
+          if (trans_b && kern.pack_t)
+            kern.pack_t(dst, src, rs_b, w_len, kc, W);
+          else
+            gemm_detail::pack_panels(dst, src, rs_b, cs_b, w_len, kc, W);
+        };
+        pack_b(bpack, b, nc_packed, NR);
         if (nc_packed < nc)
-          gemm_detail::pack_panels(bpack + nc_packed * kc, b + nc_packed * rs_b, rs_b, cs_b,
-                                   nc - nc_packed, kc, last_w);
+          pack_b(bpack + nc_packed * kc, b + nc_packed * rs_b, nc - nc_packed, last_w);
       }
       for (int64_t ic = 0; ic < M; ic += mc_blk) {
         const int64_t mc = std::min(mc_blk, M - ic);

@@ -27,15 +27,23 @@ template <typename T>
 using MicroKernel = void (*)(int64_t kc, T alpha, const T* a, int64_t lda, const T* b, int64_t ldb,
                              T beta, T* c, int64_t ldc, int mr, int nr);
 
+// Packs the (w_len x kc) block whose element (w, p) is src[w * rs + p] (contiguous along p: op(B)
+// of a transposed B) into ceil(w_len / W) p-major panels of width W, zero-padding w >= w_len:
+// the layout of pack_panels, through in-register transposes.
+template <typename T>
+using PackTransposed = void (*)(T* dst, const T* src, int64_t rs, int64_t w_len, int64_t kc, int W);
+
 // One micro-kernel pair with the blocking it was tuned for: MC is a multiple of MR, NC of NR.
 // The *_half pair computes MR x NR/2 tiles: the last B panel is packed NR/2 wide when N leaves
 // at most NR/2 columns there, halving the wasted lanes of narrow outputs (N = 10 classifiers).
+// pack_t (may be null: pack_panels then) packs transposed B panels of width NR or NR / 2.
 template <typename T>
 struct Kernel {
   MicroKernel<T> panel_a, rows_a;
   MicroKernel<T> panel_a_half, rows_a_half;
   int mr, nr;
   int64_t kc, mc, nc;
+  PackTransposed<T> pack_t = nullptr;
 };
 
 struct Isa {
