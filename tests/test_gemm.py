@@ -94,6 +94,8 @@ SHAPES = [
     (70, 10, 256),  # narrow N (MLP output layer)
     (3, 5, 3000),  # large K: several KC blocks
     (130, 97, 600),
+    (10, 256, 64),  # M = 8 + 2: the short (4-row) kernels; MLP dW of a 10-class layer
+    (12, 40, 33),  # M = 8 + 4, N = 32 + 8: short and half-width kernels together
 ]
 
 

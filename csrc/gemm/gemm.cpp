@@ -158,6 +158,9 @@ void macro_kernel(const Kernel<T>& kern, const Panels<T>& pn, int64_t mc, int64_
     const int W = half ? last_w : NR;
     const gemm_detail::MicroKernel<T> fn = half ? (pn.a_rows ? kern.rows_a_half : kern.panel_a_half)
                                                 : (pn.a_rows ? kern.rows_a : kern.panel_a);
+    const gemm_detail::MicroKernel<T> fn_short =
+        half ? (pn.a_rows ? kern.rows_a_short_half : kern.panel_a_short_half)
+             : (pn.a_rows ? kern.rows_a_short : kern.panel_a_short);
     const bool b_edge = nr < NR && pn.b_edge;
     const T* bp = b_edge ? pn.b_edge : pn.b + jr * pn.b_step;
     const int64_t ldb = b_edge || pn.b_ld == 0 ? W : pn.b_ld;
@@ -166,8 +169,8 @@ void macro_kernel(const Kernel<T>& kern, const Panels<T>& pn, int64_t mc, int64_
       const bool a_edge = mr < MR && pn.a_edge;
       const T* ap = a_edge ? pn.a_edge : pn.a + ir * pn.a_step;
       const int64_t lda = a_edge ? pn.a_edge_ld : pn.a_ld;
-      fn(kc, alpha, ap, lda, bp, ldb, beta, C + ir * ldc + jr, ldc, static_cast<int>(mr),
-         static_cast<int>(nr));
+      (mr <= kern.ms ? fn_short : fn)(kc, alpha, ap, lda, bp, ldb, beta, C + ir * ldc + jr, ldc,
+                                      static_cast<int>(mr), static_cast<int>(nr));
     }
   }
 }
@@ -187,10 +190,11 @@ void gemm_blocked(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, 
   const int64_t nc_blk = even_block(N, kern.nc, NR);
   const bool small = K <= kc_blk && M <= mc_blk && N <= nc_blk && M * N * K <= kDirectWork;
   // A in place: MR-row slices of a row-major op(A), or MR-column slices of a transposed A
-  // (p-major panels of stride lda). B in place only while all of it stays in L1: its rows are
-  // reused by every A panel.
+  // (p-major panels of stride lda).
   const bool a_direct = small;
-  const bool b_direct = small && !trans_b && K * N * int64_t(sizeof(T)) <= 32768;
+  // B in place while all of it stays in L1 (its rows are reused by every A panel), or when at
+  // most two A panels read it (packing would cost more than it saves).
+  const bool b_direct = small && !trans_b && (K * N * int64_t(sizeof(T)) <= 32768 || M <= 2 * MR);
   T* apack = t_pack_a.get<T>(a_direct ? MR * K : mc_blk * kc_blk);
   T* bpack = t_pack_b.get<T>(b_direct ? NR * K : nc_blk * kc_blk);
   // op(A)(i, p) = A[i * rs_a + p * cs_a]; op(B)(p, j) = B[j * rs_b + p * cs_b].

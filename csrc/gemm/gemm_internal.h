@@ -37,6 +37,9 @@ using PackTransposed = void (*)(T* dst, const T* src, int64_t rs, int64_t w_len,
 // The *_half pair computes MR x NR/2 tiles: the last B panel is packed NR/2 wide when N leaves
 // at most NR/2 columns there, halving the wasted lanes of narrow outputs (N = 10 classifiers).
 // pack_t (may be null: pack_panels then) packs transposed B panels of width NR or NR / 2.
+// The *_short kernels (when ms > 0) compute only the first ms < MR rows of a tile (reading the
+// same panels: a packed panel keeps its p-stride MR) for a last row panel of at most ms rows,
+// with the arithmetic of the MR-row kernel of the same width, element for element.
 template <typename T>
 struct Kernel {
   MicroKernel<T> panel_a, rows_a;
@@ -44,6 +47,9 @@ struct Kernel {
   int mr, nr;
   int64_t kc, mc, nc;
   PackTransposed<T> pack_t = nullptr;
+  int ms = 0;
+  MicroKernel<T> panel_a_short = nullptr, rows_a_short = nullptr;
+  MicroKernel<T> panel_a_short_half = nullptr, rows_a_short_half = nullptr;
 };
 
 struct Isa {

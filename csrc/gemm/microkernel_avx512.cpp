@@ -162,7 +162,12 @@ Isa isa_avx512() {
                           384,
                           384,
                           1024,
-                          pack_t<F32, transpose16>};
+                          pack_t<F32, transpose16>,
+                          4,
+                          kernel_f32<4, 2, false>,
+                          kernel_f32<4, 2, true>,
+                          kernel_f32<4, 1, false>,
+                          kernel_f32<4, 1, true>};
   isa.f64 = Kernel<double>{kernel_f64<8, 2, false>,
                            kernel_f64<8, 2, true>,
                            kernel_f64<8, 1, false>,
@@ -172,7 +177,12 @@ Isa isa_avx512() {
                            384,
                            192,
                            1024,
-                           pack_t<F64, transpose8>};
+                           pack_t<F64, transpose8>,
+                           4,
+                           kernel_f64<4, 2, false>,
+                           kernel_f64<4, 2, true>,
+                           kernel_f64<4, 1, false>,
+                           kernel_f64<4, 1, true>};
   return isa;
 }
 
