@@ -179,23 +179,6 @@ void macro_kernel(const Kernel<T>& kern, const Panels<T>& pn, int64_t mc, int64_
 // more than it saves when every A panel meets only a few B panels.
 constexpr int64_t kDirectWork = int64_t(1) << 21;
 
-// Packs op(B) panels [q0, q1) of a kc x nc block (panel q: columns q * NR ..; the last one NR / 2
-// wide when last_panel_width says so) into their places in bpack.
-template <typename T>
-void pack_b_panels(const Kernel<T>& kern, bool trans_b, T* bpack, const T* b, int64_t rs_b,
-                   int64_t cs_b, int64_t nc, int64_t kc, int64_t q0, int64_t q1) {
-  const int NR = kern.nr;
-  for (int64_t q = q0; q < q1; ++q) {
-    const int64_t w0 = q * NR, w_len = std::min<int64_t>(NR, nc - w0);
-    const int W = w_len < NR ? last_panel_width(kern, nc) : NR;
-    // A transposed B is contiguous along p: the ISA's transposing pack, when it has one.
-    if (trans_b && kern.pack_t)
-      kern.pack_t(bpack + w0 * kc, b + w0 * rs_b, rs_b, w_len, kc, W);
-    else
-      gemm_detail::pack_panels(bpack + w0 * kc, b + w0 * rs_b, rs_b, cs_b, w_len, kc, W);
-  }
-}
-
 // One thread's rectangle: C (M x N) := alpha * op(A) @ op(B) + beta * C, with K >= 1.
 template <typename T>
 void gemm_blocked(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, int64_t N,
@@ -235,7 +218,17 @@ void gemm_blocked(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, 
           gemm_detail::pack_panels(bpack, b + nc_full, 1, ldb, nc - nc_full, kc, last_w);
       } else {
         pn.b = bpack, pn.b_step = kc, pn.b_ld = 0, pn.b_edge = nullptr;
-        pack_b_panels(kern, trans_b, bpack, b, rs_b, cs_b, nc, kc, 0, (nc + NR - 1) / NR);
+        const int64_t nc_packed = last_w == NR ? nc : nc_full;
+        // A transposed B is contiguous along p: the ISA's transposing pack, when it has one.
+        auto pack_b = [&](T* dst, const T* src, int64_t w_len, int W) {
+          if (trans_b && kern.pack_t)
+            kern.pack_t(dst, src, rs_b, w_len, kc, W);
+          else
+            gemm_detail::pack_panels(dst, src, rs_b, cs_b, w_len, kc, W);
+        };
+        pack_b(bpack, b, nc_packed, NR);
+        if (nc_packed < nc)
+          pack_b(bpack + nc_packed * kc, b + nc_packed * rs_b, nc - nc_packed, last_w);
       }
       for (int64_t ic = 0; ic < M; ic += mc_blk) {
         const int64_t mc = std::min(mc_blk, M - ic);
@@ -292,67 +285,6 @@ void choose_grid(int nt, int64_t mp, int64_t np, int MR, int NR, int64_t K, int*
   }
 }
 
-// Large products on nt threads (BLIS's IC loop in parallel): the threads pack each KC x NC block
-// of op(B) together, panel by panel, into one shared buffer, then each packs its own A blocks and
-// runs the macro-kernel on its own MR-aligned rows of C. Every tile gets the arithmetic of the
-// one-thread path (same KC blocks, same B panel widths, same kernels).
-template <typename T>
-void gemm_shared_b(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, int64_t N,
-                   int64_t K, T alpha, const T* A, int64_t lda, const T* B, int64_t ldb, T beta,
-                   T* C, int64_t ldc, int nt) {
-  const int MR = kern.mr, NR = kern.nr;
-  const int64_t kc_blk = even_block(K, kern.kc, 1);
-  const int64_t nc_blk = even_block(N, kern.nc, NR);
-  const int64_t mp = (M + MR - 1) / MR;
-  T* bpack = t_pack_b.get<T>(nc_blk * kc_blk);  // the calling thread's: shared by the team
-  const int64_t rs_a = trans_a ? 1 : lda, cs_a = trans_a ? lda : 1;
-  const int64_t rs_b = trans_b ? ldb : 1, cs_b = trans_b ? 1 : ldb;
-  std::atomic<bool> failed{false};
-#pragma omp parallel num_threads(nt)
-  {
-    const int team = omp_get_num_threads(), tid = omp_get_thread_num();
-    const int64_t i0 = std::min(M, mp * tid / team * MR);
-    const int64_t i1 = std::min(M, mp * (tid + 1) / team * MR);
-    const int64_t mc_blk = i1 > i0 ? even_block(i1 - i0, kern.mc, MR) : MR;
-    T* apack = nullptr;
-    try {
-      apack = t_pack_a.get<T>(mc_blk * kc_blk);
-    } catch (...) {  // std::bad_alloc: every thread leaves after the barrier
-      failed.store(true);
-    }
-#pragma omp barrier
-    if (!failed.load()) {
-      Panels<T> pn{};
-      pn.a_rows = !trans_a;
-      pn.a = apack, pn.a_step = kc_blk, pn.a_edge = nullptr;
-      pn.b = bpack, pn.b_ld = 0, pn.b_edge = nullptr;
-      for (int64_t jc = 0; jc < N; jc += nc_blk) {
-        const int64_t nc = std::min(nc_blk, N - jc);
-        const int64_t panels = (nc + NR - 1) / NR;
-        for (int64_t pc = 0; pc < K; pc += kc_blk) {
-          const int64_t kc = std::min(kc_blk, K - pc);
-          const T beta_k = pc == 0 ? beta : T(1);
-          pack_b_panels(kern, trans_b, bpack, B + jc * rs_b + pc * cs_b, rs_b, cs_b, nc, kc,
-                        panels * tid / team, panels * (tid + 1) / team);
-#pragma omp barrier
-          pn.a_step = kc, pn.a_ld = pn.a_rows ? kc : MR, pn.b_step = kc;
-          for (int64_t ic = i0; ic < i1; ic += mc_blk) {
-            const int64_t mc = std::min(mc_blk, i1 - ic);
-            const T* a = A + ic * rs_a + pc * cs_a;
-            if (pn.a_rows)
-              gemm_detail::pack_rows(apack, a, rs_a, cs_a, mc, kc, MR);
-            else
-              gemm_detail::pack_panels(apack, a, rs_a, cs_a, mc, kc, MR);
-            macro_kernel(kern, pn, mc, nc, kc, alpha, beta_k, C + ic * ldc + jc, ldc);
-          }
-#pragma omp barrier  // the next block's packing overwrites bpack
-        }
-      }
-    }
-  }
-  if (failed.load()) throw std::bad_alloc();
-}
-
 template <typename T>
 void gemm_impl(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
                int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc, int threads) {
@@ -373,12 +305,6 @@ void gemm_impl(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T al
   int tm = 1, tn = 1;
   if (nt > 1) choose_grid(nt, mp, np, kern.mr, kern.nr, K, &tm, &tn);
   const int parts = tm * tn;
-  // Large products split C's rows and share the packed B (each thread would otherwise pack all of
-  // op(B) for its rows); the smaller ones split C into independent rectangles.
-  if (nt > 1 && mp >= 4 * nt && np >= 4 && work >= double(kDirectWork) * nt) {
-    gemm_shared_b(kern, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt);
-    return;
-  }
   if (parts == 1) {
     gemm_blocked(kern, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
