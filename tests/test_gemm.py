@@ -193,6 +193,21 @@ def test_threads_same_result(isa, threads, dtype, M, N, K):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_threads_same_result_blocked(isa, threads, dtype, ta, tb):
+    # Several NC blocks (N = 1024 + 66 on AVX-512) and KC blocks, every trans layout and ragged
+    # edges everywhere: 2 threads must give the 1-thread bits.
+    rng = np.random.default_rng(6)
+    a, b = operands(rng, 131, 1090, 401, ta, tb, dtype)
+    results = []
+    for n in (1, 2):
+        threads(n)
+        results.append(_C.gemm(a, b, trans_a=ta, trans_b=tb))
+    check(results[0], a, b, ta, tb)
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     "sa,sb",
     [
