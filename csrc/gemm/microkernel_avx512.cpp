@@ -22,7 +22,6 @@ struct F32x16 {
   static V set1(T x) { return _mm512_set1_ps(x); }
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
-  static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static void storeu(T* p, V v) { _mm512_storeu_ps(p, v); }
   static __mmask16 mask(int n) { return static_cast<__mmask16>((1u << n) - 1); }
   static V maskloadu(const T* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
@@ -40,7 +39,6 @@ struct F64x8 {
   static V set1(T x) { return _mm512_set1_pd(x); }
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
-  static V add(V a, V b) { return _mm512_add_pd(a, b); }
   static void storeu(T* p, V v) { _mm512_storeu_pd(p, v); }
   static __mmask8 mask(int n) { return static_cast<__mmask8>((1u << n) - 1); }
   static V maskloadu(const T* p, int n) { return _mm512_maskz_loadu_pd(mask(n), p); }

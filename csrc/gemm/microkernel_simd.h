@@ -29,31 +29,29 @@ void simd_kernel(int64_t kc, typename S::T alpha, const typename S::T* a, int64_
 #pragma GCC unroll 8
   for (int k = 0; k < NB; ++k) base[k] = a + (A_ROWS ? 4 * k * lda : 0);
   const int64_t off[4] = {0, lda, 2 * lda, 3 * lda};
-  // One-vector-wide tiles (NV == 1) keep KS = 2 sets of accumulators, even p into the first and
-  // odd p into the second, summed at the end: MR FMAs per p alone would wait on the FMA latency.
-  // KS depends on the tile width only, so every row of a column block gets the same arithmetic.
-  constexpr int KS = NV == 1 ? 2 : 1;
   // The loops over i and v are unrolled completely so acc stays in registers.
-  V acc[KS][MR][NV];
+  V acc[MR][NV];
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i) {
     S::prefetch(c + i * ldc);
     S::prefetch(c + i * ldc + NR - 1);
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v)
-#pragma GCC unroll 2
-      for (int s = 0; s < KS; ++s) acc[s][i][v] = S::zero();
+    for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();
   }
-  // acc[s] += op(A)(:, p) * op(B)(p, :), then step to p + 1.
-  auto step = [&](int s) __attribute__((always_inline)) {
+#pragma GCC unroll 4
+  for (int64_t p = 0; p < kc; ++p) {
     V bv[NV];
+#ifdef PFB
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) S::prefetch(b + PFB * ldb + v * L);
+#endif
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) bv[v] = S::loadu(b + v * L);
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i) {
       const V ai = S::set1(A_ROWS ? base[i / 4][off[i % 4]] : a[i]);
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) acc[s][i][v] = S::fmadd(ai, bv[v], acc[s][i][v]);
+      for (int v = 0; v < NV; ++v) acc[i][v] = S::fmadd(ai, bv[v], acc[i][v]);
     }
     if (A_ROWS) {
 #pragma GCC unroll 8
@@ -62,18 +60,6 @@ void simd_kernel(int64_t kc, typename S::T alpha, const typename S::T* a, int64_
       a += lda;
     }
     b += ldb;
-  };
-  int64_t p = 0;
-#pragma GCC unroll 4
-  for (; p + KS <= kc; p += KS)
-#pragma GCC unroll 2
-    for (int s = 0; s < KS; ++s) step(s);
-  if (p < kc) step(0);
-  if (KS == 2) {
-#pragma GCC unroll 32
-    for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) acc[0][i][v] = S::add(acc[0][i][v], acc[KS - 1][i][v]);
   }
   const V va = S::set1(alpha);
   const V vb = S::set1(beta);
@@ -82,14 +68,14 @@ void simd_kernel(int64_t kc, typename S::T alpha, const typename S::T* a, int64_
 #pragma GCC unroll 32
       for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) S::storeu(c + i * ldc + v * L, S::mul(va, acc[0][i][v]));
+        for (int v = 0; v < NV; ++v) S::storeu(c + i * ldc + v * L, S::mul(va, acc[i][v]));
     } else {
 #pragma GCC unroll 32
       for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) {
           T* ci = c + i * ldc + v * L;
-          S::storeu(ci, S::fmadd(vb, S::loadu(ci), S::mul(va, acc[0][i][v])));
+          S::storeu(ci, S::fmadd(vb, S::loadu(ci), S::mul(va, acc[i][v])));
         }
     }
     return;
@@ -103,7 +89,7 @@ void simd_kernel(int64_t kc, typename S::T alpha, const typename S::T* a, int64_
       const int n = nr - v * L < L ? nr - v * L : L;
       if (n <= 0) break;
       T* ci = c + i * ldc + v * L;
-      V r = S::mul(va, acc[0][i][v]);
+      V r = S::mul(va, acc[i][v]);
       if (beta != T(0)) r = S::fmadd(vb, S::maskloadu(ci, n), r);
       S::maskstoreu(ci, n, r);
     }
