@@ -293,6 +293,32 @@ def test_bad_inputs():
         _C.matmul(np.ones(4), np.ones((4, 6)))
 
 
+def test_gemm_arguments():
+    # gemm parses its own arguments (faster than pybind11's keyword matching): positional and
+    # keyword forms agree, and wrong arguments raise TypeError.
+    rng = np.random.default_rng(7)
+    a, b = operands(rng, 5, 6, 7, True, False, np.float32)
+    want = _C.gemm(a, b, None, True, False, 2.0, 0.0)
+    np.testing.assert_array_equal(_C.gemm(a, b, trans_a=True, alpha=2.0), want)
+    np.testing.assert_array_equal(_C.gemm(b=b, a=a, alpha=np.float32(2), trans_a=np.True_), want)
+    c = np.ones((5, 6), np.float32)
+    out = _C.gemm(a, b, c, True, beta=1)
+    assert out is c
+    np.testing.assert_allclose(c, want / 2 + 1, rtol=1e-6)
+    bad = [
+        lambda: _C.gemm(a),
+        lambda: _C.gemm(a, b, foo=1),
+        lambda: _C.gemm(a, b, None, True, False, 1.0, 0.0, 3),
+        lambda: _C.gemm(a, b, None, trans_a=True, c=None),
+        lambda: _C.gemm(a, b, trans_a="yes"),
+        lambda: _C.gemm(a, b, trans_a=True, alpha="x"),
+        lambda: _C.gemm(a, object(), trans_a=True),
+    ]
+    for call in bad:
+        with pytest.raises(TypeError):
+            call()
+
+
 def test_isa_selection():
     assert _C.gemm_isa() in ISAS
     assert "generic" in ISAS
