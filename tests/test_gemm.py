@@ -94,6 +94,8 @@ SHAPES = [
     (70, 10, 256),  # narrow N (MLP output layer)
     (3, 5, 3000),  # large K: several KC blocks
     (130, 97, 600),
+    (10, 256, 64),  # M = 8 + 2: the short (4-row) kernels; MLP dW of a 10-class layer
+    (12, 40, 33),  # M = 8 + 4, N = 32 + 8: short and half-width kernels together
 ]
 
 
@@ -191,6 +193,21 @@ def test_threads_same_result(isa, threads, dtype, M, N, K):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_threads_same_result_blocked(isa, threads, dtype, ta, tb):
+    # Several NC blocks (N = 1024 + 66 on AVX-512) and KC blocks, every trans layout and ragged
+    # edges everywhere: 2 threads must give the 1-thread bits.
+    rng = np.random.default_rng(6)
+    a, b = operands(rng, 131, 1090, 401, ta, tb, dtype)
+    results = []
+    for n in (1, 2):
+        threads(n)
+        results.append(_C.gemm(a, b, trans_a=ta, trans_b=tb))
+    check(results[0], a, b, ta, tb)
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     "sa,sb",
     [
@@ -274,6 +291,32 @@ def test_bad_inputs():
         _C.matmul(np.ones((2, 3, 4)), np.ones((3, 4, 6)))
     with pytest.raises(ValueError, match="2-D"):
         _C.matmul(np.ones(4), np.ones((4, 6)))
+
+
+def test_gemm_arguments():
+    # gemm parses its own arguments (faster than pybind11's keyword matching): positional and
+    # keyword forms agree, and wrong arguments raise TypeError.
+    rng = np.random.default_rng(7)
+    a, b = operands(rng, 5, 6, 7, True, False, np.float32)
+    want = _C.gemm(a, b, None, True, False, 2.0, 0.0)
+    np.testing.assert_array_equal(_C.gemm(a, b, trans_a=True, alpha=2.0), want)
+    np.testing.assert_array_equal(_C.gemm(b=b, a=a, alpha=np.float32(2), trans_a=np.True_), want)
+    c = np.ones((5, 6), np.float32)
+    out = _C.gemm(a, b, c, True, beta=1)
+    assert out is c
+    np.testing.assert_allclose(c, want / 2 + 1, rtol=1e-6)
+    bad = [
+        lambda: _C.gemm(a),
+        lambda: _C.gemm(a, b, foo=1),
+        lambda: _C.gemm(a, b, None, True, False, 1.0, 0.0, 3),
+        lambda: _C.gemm(a, b, None, trans_a=True, c=None),
+        lambda: _C.gemm(a, b, trans_a="yes"),
+        lambda: _C.gemm(a, b, trans_a=True, alpha="x"),
+        lambda: _C.gemm(a, object(), trans_a=True),
+    ]
+    for call in bad:
+        with pytest.raises(TypeError):
+            call()
 
 
 def test_isa_selection():

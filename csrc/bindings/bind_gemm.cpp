@@ -84,6 +84,58 @@ py::array gemm_py(const py::array& a, const py::array& b, py::object c_obj, bool
   return c;
 }
 
+// gemm(a, b, c=None, trans_a=False, trans_b=False, alpha=1.0, beta=0.0), its arguments matched
+// here: pybind11's keyword matching costs about 1.5 us a call (measured: 2.2 us against 0.7 us
+// through *args / **kwargs), and nn.Linear passes trans_a / trans_b by keyword on every call.
+py::array gemm_args(const py::args& args, const py::kwargs& kwargs) {
+  static constexpr const char* kNames[] = {"a", "b", "c", "trans_a", "trans_b", "alpha", "beta"};
+  constexpr size_t kCount = sizeof(kNames) / sizeof(kNames[0]);
+  PyObject* given[kCount] = {};
+  if (args.size() > kCount)
+    throw py::type_error("gemm() takes at most 7 arguments (" + std::to_string(args.size()) +
+                         " given)");
+  for (size_t i = 0; i < args.size(); ++i) given[i] = args[i].ptr();
+  for (auto item : kwargs) {
+    const std::string key = py::cast<std::string>(item.first);
+    size_t i = 0;
+    while (i < kCount && key != kNames[i]) ++i;
+    if (i == kCount)
+      throw py::type_error("gemm() got an unexpected keyword argument '" + key + "'");
+    if (given[i]) throw py::type_error("gemm() got multiple values for argument '" + key + "'");
+    given[i] = item.second.ptr();
+  }
+  if (!given[0] || !given[1]) throw py::type_error("gemm() missing required argument 'a' or 'b'");
+  auto as_array = [](PyObject* o, const char* name) {
+    py::array arr = py::array::ensure(py::handle(o));
+    if (!arr) throw py::type_error(std::string("gemm: ") + name + " must be an array");
+    return arr;
+  };
+  // bool, int or NumPy bool (what pybind11's bool conversion takes); None means False.
+  auto as_bool = [](PyObject* o, const char* name) {
+    if (!o || o == Py_None) return false;
+    const bool numeric = PyBool_Check(o) || PyLong_Check(o) ||
+                         std::string(Py_TYPE(o)->tp_name) == "numpy.bool" ||
+                         std::string(Py_TYPE(o)->tp_name) == "numpy.bool_";
+    if (!numeric) throw py::type_error(std::string("gemm: ") + name + " must be a bool");
+    const int v = PyObject_IsTrue(o);
+    if (v < 0) throw py::error_already_set();
+    return v == 1;
+  };
+  auto as_double = [](PyObject* o, double dflt, const char* name) {
+    if (!o) return dflt;
+    const double v = PyFloat_AsDouble(o);
+    if (v == -1.0 && PyErr_Occurred()) {
+      PyErr_Clear();
+      throw py::type_error(std::string("gemm: ") + name + " must be a number");
+    }
+    return v;
+  };
+  const py::array a = as_array(given[0], "a"), b = as_array(given[1], "b");
+  py::object c = given[2] ? py::reinterpret_borrow<py::object>(given[2]) : py::none();
+  return gemm_py(a, b, c, as_bool(given[3], "trans_a"), as_bool(given[4], "trans_b"),
+                 as_double(given[5], 1.0, "alpha"), as_double(given[6], 0.0, "beta"));
+}
+
 template <typename T>
 py::array gemm_ref_py(const py::array& a, const py::array& b, bool trans_a, bool trans_b) {
   const int64_t M = trans_a ? a.shape(1) : a.shape(0);
@@ -184,9 +236,8 @@ void bind_gemm(py::module_& m) {
       throw std::invalid_argument(std::string("EMBER_ISA=") + env + ": " + e.what());
     }
   }
-  m.def("gemm", &gemm_py, py::arg("a"), py::arg("b"), py::arg("c") = py::none(),
-        py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("alpha") = 1.0,
-        py::arg("beta") = 0.0,
+  m.def("gemm", &gemm_args,
+        "gemm(a, b, c=None, trans_a=False, trans_b=False, alpha=1.0, beta=0.0)\n\n"
         "c := alpha * op(a) @ op(b) + beta * c for 2-D float arrays (c is returned; a new one "
         "when c is None and beta == 0).");
   m.def("matmul", &matmul_py, py::arg("a"), py::arg("b"),

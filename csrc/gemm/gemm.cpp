@@ -131,15 +131,16 @@ int last_panel_width(const Kernel<T>& kern, int64_t nc) {
 }
 
 // Where the macro-kernel finds its panels. A panel at row ir: a + ir * a_step, rows of stride
-// a_ld (a_rows) or a p-major panel; B panel at column jr: b + jr * b_step, rows of stride b_ld
-// (b_ld = 0: packed, the panel's own width). Unpacked operands (small problems) read A / B in
-// place and take their last, partial panel from the packed edge copies a_edge / b_edge.
+// a_ld (a_rows) or a p-major panel with p-stride a_ld; B panel at column jr: b + jr * b_step, rows
+// of stride b_ld (b_ld = 0: packed, the panel's own width). Unpacked operands (small problems) read
+// A / B in place and take their last, partial panel from the packed edge copies a_edge / b_edge.
 template <typename T>
 struct Panels {
   const T* a;
   int64_t a_step, a_ld;
   bool a_rows;
-  const T* a_edge;  // MR rows of stride kc, or nullptr
+  const T* a_edge;  // the last MR rows packed (p-stride a_edge_ld), or nullptr
+  int64_t a_edge_ld;
   const T* b;
   int64_t b_step, b_ld;
   const T* b_edge;  // kc rows of the last panel's width, or nullptr
@@ -157,6 +158,9 @@ void macro_kernel(const Kernel<T>& kern, const Panels<T>& pn, int64_t mc, int64_
     const int W = half ? last_w : NR;
     const gemm_detail::MicroKernel<T> fn = half ? (pn.a_rows ? kern.rows_a_half : kern.panel_a_half)
                                                 : (pn.a_rows ? kern.rows_a : kern.panel_a);
+    const gemm_detail::MicroKernel<T> fn_short =
+        half ? (pn.a_rows ? kern.rows_a_short_half : kern.panel_a_short_half)
+             : (pn.a_rows ? kern.rows_a_short : kern.panel_a_short);
     const bool b_edge = nr < NR && pn.b_edge;
     const T* bp = b_edge ? pn.b_edge : pn.b + jr * pn.b_step;
     const int64_t ldb = b_edge || pn.b_ld == 0 ? W : pn.b_ld;
@@ -164,9 +168,9 @@ void macro_kernel(const Kernel<T>& kern, const Panels<T>& pn, int64_t mc, int64_
       const int64_t mr = std::min<int64_t>(MR, mc - ir);
       const bool a_edge = mr < MR && pn.a_edge;
       const T* ap = a_edge ? pn.a_edge : pn.a + ir * pn.a_step;
-      const int64_t lda = a_edge ? kc : pn.a_ld;
-      fn(kc, alpha, ap, lda, bp, ldb, beta, C + ir * ldc + jr, ldc, static_cast<int>(mr),
-         static_cast<int>(nr));
+      const int64_t lda = a_edge ? pn.a_edge_ld : pn.a_ld;
+      (mr <= kern.ms ? fn_short : fn)(kc, alpha, ap, lda, bp, ldb, beta, C + ir * ldc + jr, ldc,
+                                      static_cast<int>(mr), static_cast<int>(nr));
     }
   }
 }
@@ -185,9 +189,12 @@ void gemm_blocked(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, 
   const int64_t mc_blk = even_block(M, kern.mc, MR);
   const int64_t nc_blk = even_block(N, kern.nc, NR);
   const bool small = K <= kc_blk && M <= mc_blk && N <= nc_blk && M * N * K <= kDirectWork;
-  // B in place only while all of it stays in L1: its rows are reused by every A panel.
-  const bool a_direct = small && !trans_a;
-  const bool b_direct = small && !trans_b && K * N * int64_t(sizeof(T)) <= 32768;
+  // A in place: MR-row slices of a row-major op(A), or MR-column slices of a transposed A
+  // (p-major panels of stride lda).
+  const bool a_direct = small;
+  // B in place while all of it stays in L1 (its rows are reused by every A panel), or when at
+  // most two A panels read it (packing would cost more than it saves).
+  const bool b_direct = small && !trans_b && (K * N * int64_t(sizeof(T)) <= 32768 || M <= 2 * MR);
   T* apack = t_pack_a.get<T>(a_direct ? MR * K : mc_blk * kc_blk);
   T* bpack = t_pack_b.get<T>(b_direct ? NR * K : nc_blk * kc_blk);
   // op(A)(i, p) = A[i * rs_a + p * cs_a]; op(B)(p, j) = B[j * rs_b + p * cs_b].
@@ -212,22 +219,31 @@ void gemm_blocked(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, 
       } else {
         pn.b = bpack, pn.b_step = kc, pn.b_ld = 0, pn.b_edge = nullptr;
         const int64_t nc_packed = last_w == NR ? nc : nc_full;
-        gemm_detail::pack_panels(bpack, b, rs_b, cs_b, nc_packed, kc, NR);
+        // A transposed B is contiguous along p: the ISA's transposing pack, when it has one.
+        auto pack_b = [&](T* dst, const T* src, int64_t w_len, int W) {
+          if (trans_b && kern.pack_t)
+            kern.pack_t(dst, src, rs_b, w_len, kc, W);
+          else
+            gemm_detail::pack_panels(dst, src, rs_b, cs_b, w_len, kc, W);
+        };
+        pack_b(bpack, b, nc_packed, NR);
         if (nc_packed < nc)
-          gemm_detail::pack_panels(bpack + nc_packed * kc, b + nc_packed * rs_b, rs_b, cs_b,
-                                   nc - nc_packed, kc, last_w);
+          pack_b(bpack + nc_packed * kc, b + nc_packed * rs_b, nc - nc_packed, last_w);
       }
       for (int64_t ic = 0; ic < M; ic += mc_blk) {
         const int64_t mc = std::min(mc_blk, M - ic);
         const T* a = A + ic * rs_a + pc * cs_a;
         if (a_direct) {
           const int64_t mc_full = mc / MR * MR;
-          pn.a = a, pn.a_step = lda, pn.a_ld = lda;
+          pn.a = a, pn.a_step = rs_a, pn.a_ld = pn.a_rows ? rs_a : cs_a;
           pn.a_edge = mc_full < mc ? apack : nullptr;
-          if (mc_full < mc)
-            gemm_detail::pack_rows(apack, a + mc_full * lda, lda, 1, mc - mc_full, kc, MR);
+          pn.a_edge_ld = pn.a_rows ? kc : MR;
+          if (mc_full < mc && pn.a_rows)
+            gemm_detail::pack_rows(apack, a + mc_full * rs_a, rs_a, cs_a, mc - mc_full, kc, MR);
+          else if (mc_full < mc)
+            gemm_detail::pack_panels(apack, a + mc_full * rs_a, rs_a, cs_a, mc - mc_full, kc, MR);
         } else {
-          pn.a = apack, pn.a_step = kc, pn.a_ld = kc, pn.a_edge = nullptr;
+          pn.a = apack, pn.a_step = kc, pn.a_ld = pn.a_rows ? kc : MR, pn.a_edge = nullptr;
           if (pn.a_rows)
             gemm_detail::pack_rows(apack, a, rs_a, cs_a, mc, kc, MR);
           else

@@ -19,22 +19,37 @@ namespace gemm_detail {
 // over p < kc (kc >= 1); the whole tile is computed from full (zero-padded) panels, so an edge
 // tile gets exactly the arithmetic of a whole one,
 // where op(B)(p, j) is b[p * ldb + j] (a packed NR-column panel: ldb = NR) and op(A)(i, p) is
-//   a[p * MR + i] for a packed p-major panel (panel_a; lda unused), or
+//   a[p * lda + i] for a p-major panel (panel_a: lda = MR when packed; lda = the leading
+//   dimension of a transposed A read in place), or
 //   a[i * lda + p] for MR rows of stride lda (rows_a: packed row-major A, ld = kc).
 // beta == 0 never reads C. Packed buffers are 64-byte aligned.
 template <typename T>
 using MicroKernel = void (*)(int64_t kc, T alpha, const T* a, int64_t lda, const T* b, int64_t ldb,
                              T beta, T* c, int64_t ldc, int mr, int nr);
 
+// Packs the (w_len x kc) block whose element (w, p) is src[w * rs + p] (contiguous along p: op(B)
+// of a transposed B) into ceil(w_len / W) p-major panels of width W, zero-padding w >= w_len:
+// the layout of pack_panels, through in-register transposes.
+template <typename T>
+using PackTransposed = void (*)(T* dst, const T* src, int64_t rs, int64_t w_len, int64_t kc, int W);
+
 // One micro-kernel pair with the blocking it was tuned for: MC is a multiple of MR, NC of NR.
 // The *_half pair computes MR x NR/2 tiles: the last B panel is packed NR/2 wide when N leaves
 // at most NR/2 columns there, halving the wasted lanes of narrow outputs (N = 10 classifiers).
+// pack_t (may be null: pack_panels then) packs transposed B panels of width NR or NR / 2.
+// The *_short kernels (when ms > 0) compute only the first ms < MR rows of a tile (reading the
+// same panels: a packed panel keeps its p-stride MR) for a last row panel of at most ms rows,
+// with the arithmetic of the MR-row kernel of the same width, element for element.
 template <typename T>
 struct Kernel {
   MicroKernel<T> panel_a, rows_a;
   MicroKernel<T> panel_a_half, rows_a_half;
   int mr, nr;
   int64_t kc, mc, nc;
+  PackTransposed<T> pack_t = nullptr;
+  int ms = 0;
+  MicroKernel<T> panel_a_short = nullptr, rows_a_short = nullptr;
+  MicroKernel<T> panel_a_short_half = nullptr, rows_a_short_half = nullptr;
 };
 
 struct Isa {

@@ -61,6 +61,89 @@ void kernel_f64(int64_t kc, double alpha, const double* a, int64_t lda, const do
   simd_kernel<F64, MR, NV, A_ROWS>(kc, alpha, a, lda, b, ldb, beta, c, ldc, mr, nr);
 }
 
+// In-register transposes: r[i] holds row i on entry and column i on exit. (The intrinsics go
+// through their all-lanes maskz forms: GCC 12 flags the undefined pass-through of the plain
+// ones as maybe-uninitialized.)
+constexpr __mmask16 kAll16 = 0xFFFF;
+constexpr __mmask8 kAll8 = 0xFF;
+
+void transpose16(__m512 r[16]) {
+  __m512 t[16];
+#pragma GCC unroll 8
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_maskz_unpacklo_ps(kAll16, r[i], r[i + 1]);
+    t[i + 1] = _mm512_maskz_unpackhi_ps(kAll16, r[i], r[i + 1]);
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_maskz_shuffle_ps(kAll16, t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm512_maskz_shuffle_ps(kAll16, t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm512_maskz_shuffle_ps(kAll16, t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm512_maskz_shuffle_ps(kAll16, t[i + 1], t[i + 3], 0xEE);
+  }
+  // r[4g + j], 128-bit lane k: column 4k + j of rows 4g .. 4g + 3.
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j) {
+    t[j] = _mm512_maskz_shuffle_f32x4(kAll16, r[j], r[4 + j], 0x88);
+    t[4 + j] = _mm512_maskz_shuffle_f32x4(kAll16, r[j], r[4 + j], 0xDD);
+    t[8 + j] = _mm512_maskz_shuffle_f32x4(kAll16, r[8 + j], r[12 + j], 0x88);
+    t[12 + j] = _mm512_maskz_shuffle_f32x4(kAll16, r[8 + j], r[12 + j], 0xDD);
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j) {
+    r[j] = _mm512_maskz_shuffle_f32x4(kAll16, t[j], t[8 + j], 0x88);
+    r[4 + j] = _mm512_maskz_shuffle_f32x4(kAll16, t[4 + j], t[12 + j], 0x88);
+    r[8 + j] = _mm512_maskz_shuffle_f32x4(kAll16, t[j], t[8 + j], 0xDD);
+    r[12 + j] = _mm512_maskz_shuffle_f32x4(kAll16, t[4 + j], t[12 + j], 0xDD);
+  }
+}
+
+void transpose8(__m512d r[8]) {
+  __m512d t[8], s[8];
+#pragma GCC unroll 4
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm512_maskz_unpacklo_pd(kAll8, r[i], r[i + 1]);
+    t[i + 1] = _mm512_maskz_unpackhi_pd(kAll8, r[i], r[i + 1]);
+  }
+  // t[2g], 128-bit lane k: column 2k of rows 2g, 2g + 1 (t[2g + 1]: column 2k + 1).
+#pragma GCC unroll 2
+  for (int h = 0; h < 8; h += 4) {
+    s[h] = _mm512_maskz_shuffle_f64x2(kAll8, t[h], t[h + 2], 0x88);
+    s[h + 1] = _mm512_maskz_shuffle_f64x2(kAll8, t[h + 1], t[h + 3], 0x88);
+    s[h + 2] = _mm512_maskz_shuffle_f64x2(kAll8, t[h], t[h + 2], 0xDD);
+    s[h + 3] = _mm512_maskz_shuffle_f64x2(kAll8, t[h + 1], t[h + 3], 0xDD);
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j) {
+    r[j] = _mm512_maskz_shuffle_f64x2(kAll8, s[j], s[4 + j], 0x88);
+    r[4 + j] = _mm512_maskz_shuffle_f64x2(kAll8, s[j], s[4 + j], 0xDD);
+  }
+}
+
+// pack_t: blocks of L rows x L values of p, loaded (masked at the edges, zero rows past w_len),
+// transposed and stored as L rows of the panel.
+template <class S, void (*Transpose)(typename S::V*)>
+void pack_t(typename S::T* dst, const typename S::T* src, int64_t rs, int64_t w_len, int64_t kc,
+            int W) {
+  constexpr int L = S::L;
+  using V = typename S::V;
+  for (int64_t w0 = 0; w0 < w_len; w0 += W, dst += kc * W) {
+    for (int c = 0; c < W; c += L) {
+      const int64_t left = w_len - w0 - c;
+      const int rows = left < 0 ? 0 : left > L ? L : static_cast<int>(left);
+      const typename S::T* s = src + (w0 + c) * rs;
+      for (int64_t p = 0; p < kc; p += L) {
+        const int np = kc - p < L ? static_cast<int>(kc - p) : L;
+        V r[L];
+#pragma GCC unroll 16
+        for (int i = 0; i < L; ++i) r[i] = i < rows ? S::maskloadu(s + i * rs + p, np) : S::zero();
+        Transpose(r);
+        for (int q = 0; q < np; ++q) S::storeu(dst + (p + q) * W + c, r[q]);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Isa isa_avx512() {
@@ -76,7 +159,13 @@ Isa isa_avx512() {
                           2 * F32::L,
                           384,
                           384,
-                          1024};
+                          1024,
+                          pack_t<F32, transpose16>,
+                          4,
+                          kernel_f32<4, 2, false>,
+                          kernel_f32<4, 2, true>,
+                          kernel_f32<4, 1, false>,
+                          kernel_f32<4, 1, true>};
   isa.f64 = Kernel<double>{kernel_f64<8, 2, false>,
                            kernel_f64<8, 2, true>,
                            kernel_f64<8, 1, false>,
@@ -85,7 +174,13 @@ Isa isa_avx512() {
                            2 * F64::L,
                            384,
                            192,
-                           1024};
+                           1024,
+                           pack_t<F64, transpose8>,
+                           4,
+                           kernel_f64<4, 2, false>,
+                           kernel_f64<4, 2, true>,
+                           kernel_f64<4, 1, false>,
+                           kernel_f64<4, 1, true>};
   return isa;
 }
 

@@ -1,5 +1,5 @@
 // Portable micro-kernels in plain C++ (baseline flags; the fixed-size accumulator loops
-// auto-vectorise with SSE2). float: 4 x 8, double: 4 x 4 (8 SSE accumulators).
+// auto-vectorise with SSE2). float and double: 4 x 8 (half width 4 x 4).
 #include "gemm/gemm_internal.h"
 
 namespace ember {
@@ -10,15 +10,17 @@ namespace {
 template <typename T, int MR, int NR, bool A_ROWS>
 void generic_kernel(int64_t kc, T alpha, const T* a, int64_t lda, const T* b, int64_t ldb, T beta,
                     T* c, int64_t ldc, int mr, int nr) {
-  T acc[MR][NR] = {};
-  for (int64_t p = 0; p < kc; ++p) {
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) {
-      const T ai = A_ROWS ? a[i * lda + p] : a[p * MR + i];
-#pragma GCC unroll 16
-      for (int j = 0; j < NR; ++j) acc[i][j] += ai * b[j];
+  // One accumulator row at a time over the whole k range: the j loop is the one the compiler
+  // vectorises, and a row of NR accumulators fits in registers.
+  T acc[MR][NR];
+  for (int i = 0; i < MR; ++i) {
+    T row[NR] = {};
+    const T* bp = b;
+    for (int64_t p = 0; p < kc; ++p, bp += ldb) {
+      const T ai = A_ROWS ? a[i * lda + p] : a[p * lda + i];
+      for (int j = 0; j < NR; ++j) row[j] += ai * bp[j];
     }
-    b += ldb;
+    for (int j = 0; j < NR; ++j) acc[i][j] = row[j];
   }
   for (int i = 0; i < mr; ++i) {
     T* ci = c + i * ldc;
@@ -44,12 +46,12 @@ Isa isa_generic() {
                           256,
                           128,
                           4096};
-  isa.f64 = Kernel<double>{generic_kernel<double, 4, 4, false>,
+  isa.f64 = Kernel<double>{generic_kernel<double, 4, 8, false>,
+                           generic_kernel<double, 4, 8, true>,
+                           generic_kernel<double, 4, 4, false>,
                            generic_kernel<double, 4, 4, true>,
-                           generic_kernel<double, 4, 2, false>,
-                           generic_kernel<double, 4, 2, true>,
                            4,
-                           4,
+                           8,
                            256,
                            128,
                            4096};

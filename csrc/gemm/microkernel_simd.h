@@ -12,7 +12,7 @@ namespace gemm_detail {
 // C (mr x nr of an MR x NV*L tile, row stride ldc) := beta * C + alpha * op(A) @ op(B) over a
 // kc-long panel (the whole tile is computed; only mr x nr of C is read and written):
 // B row p is b + p * ldb (NV vector loads); A is either a packed p-major panel
-// (A_ROWS = false: a[p * MR + i], lda unused) or MR rows of stride lda (A_ROWS = true:
+// (A_ROWS = false: a[p * lda + i], lda = MR when packed) or MR rows of stride lda (A_ROWS = true:
 // a[i * lda + p]), MR broadcasts per p. MR * NV FMAs per p into MR * NV register accumulators.
 template <class S, int MR, int NV, bool A_ROWS>
 void simd_kernel(int64_t kc, typename S::T alpha, const typename S::T* a, int64_t lda,
@@ -57,7 +57,7 @@ void simd_kernel(int64_t kc, typename S::T alpha, const typename S::T* a, int64_
 #pragma GCC unroll 8
       for (int k = 0; k < NB; ++k) ++base[k];
     } else {
-      a += MR;
+      a += lda;
     }
     b += ldb;
   }

@@ -446,8 +446,8 @@ void forward_engine(T* y, const T* x, const T* w, const T* b, const Geom& g, int
           const T* bpanel = bp + (jr - j0) * kc;
           for (int64_t ir = 0; ir < g.Og; ir += MR) {
             const int mr = int(std::min<int64_t>(MR, g.Og - ir));
-            kern.panel_a(kc, T(1), wg + ir * g.K + k0 * MR, 0, bpanel, NR, beta, yg + ir * g.P + jr,
-                         g.P, mr, nr);
+            kern.panel_a(kc, T(1), wg + ir * g.K + k0 * MR, MR, bpanel, NR, beta,
+                         yg + ir * g.P + jr, g.P, mr, nr);
           }
         }
       }
@@ -567,7 +567,7 @@ void backward_engine(T* dx, T* dw, const T* dy, const T* x, const T* w, const Ge
             const int nr = int(std::min<int64_t>(NR, L - q0));
             for (int64_t ir = 0; ir < g.K; ir += MR) {
               const int mr = int(std::min<int64_t>(MR, g.K - ir));
-              kern.panel_a(g.Og, T(1), wtg + ir * g.Og, 0, bp + q0 * g.Og, NR, T(0),
+              kern.panel_a(g.Og, T(1), wtg + ir * g.Og, MR, bp + q0 * g.Og, NR, T(0),
                            col + ir * L + q0, L, mr, nr);
             }
           }
@@ -750,7 +750,7 @@ void forward_shift(T* y, const T* x, const T* w, const T* b, const Geom& g, int 
               const T* bq = xp + c0 * s.plane + off + jr;
               for (int64_t ir = 0; ir < g.Og; ir += MR) {
                 const int mr = int(std::min<int64_t>(MR, g.Og - ir));
-                kern.panel_a(kc, T(1), a + ir * g.Cg, 0, bq, s.plane, beta, yp + ir * Qp + jr, Qp,
+                kern.panel_a(kc, T(1), a + ir * g.Cg, MR, bq, s.plane, beta, yp + ir * Qp + jr, Qp,
                              mr, nr);
               }
             }
@@ -801,7 +801,7 @@ void input_grad_shift(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
             const T* bq = bp + (jr - j0) * g.Og;
             for (int64_t ir = 0; ir < g.Cg; ir += MR) {
               const int mr = int(std::min<int64_t>(MR, g.Cg - ir));
-              kern.panel_a(g.Og, T(1), a + ir * g.Og, 0, bq, NR, T(1),
+              kern.panel_a(g.Og, T(1), a + ir * g.Og, MR, bq, NR, T(1),
                            dxp + ir * s.plane + off + jr, s.plane, mr, nr);
             }
           }

@@ -50,16 +50,23 @@ def _rng():
 # ---- GEMM ---------------------------------------------------------------------------------
 
 
-def _gemm_case(m: int, k: int, n: int, dtype) -> dict:
+def _gemm_case(m: int, k: int, n: int, dtype, trans_a: bool = False, trans_b: bool = False):
+    """op(a) (m, k) @ op(b) (k, n), op = transpose when the flag is set: a is stored (k, m) and
+    b (n, k), and every library is handed the transposed view (no copies)."""
     from ember import _C
 
     rng = _rng()
-    a = rng.standard_normal((m, k)).astype(dtype)
-    b = rng.standard_normal((k, n)).astype(dtype)
-    impls = {"ember": lambda: _C.gemm(a, b), "numpy": lambda: a @ b}
+    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
+    va, vb = (a.T if trans_a else a), (b.T if trans_b else b)
+    impls = {
+        "ember": lambda: _C.gemm(a, b, trans_a=trans_a, trans_b=trans_b),
+        "numpy": lambda: va @ vb,
+    }
     torch = _torch()
     if torch is not None:
         ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        ta, tb = (ta.T if trans_a else ta), (tb.T if trans_b else tb)
         impls["torch"] = lambda: ta @ tb
     return impls
 
@@ -68,10 +75,22 @@ for _n in (64, 128, 256, 512, 1024, 2048):
     workload(f"gemm/f32/{_n}", "gemm")(lambda n=_n: _gemm_case(n, n, n, np.float32))
 for _n in (256, 1024):
     workload(f"gemm/f64/{_n}", "gemm")(lambda n=_n: _gemm_case(n, n, n, np.float64))
-# The skinny products of an MLP step (batch 64, 784 -> 256 -> 10) and their backward shapes.
-for _m, _k, _n in ((64, 784, 256), (64, 256, 10), (256, 64, 784), (64, 10, 256)):
-    workload(f"gemm/f32/mlp_{_m}x{_k}x{_n}", "gemm")(
-        lambda m=_m, k=_k, n=_n: _gemm_case(m, k, n, np.float32)
+# The products of an MLP step (batch 64, 784 -> 256 -> 10) as nn.Linear makes them (weights
+# (out, in)): forward x @ W^T, dX = dY @ W, dW = dY^T @ x; named mlp_MxKxN plus the flags.
+# The last is the NumPy-layout dW2 = h^T @ dz (weights (in, out)).
+MLP_GEMMS = (
+    (64, 784, 256, False, True),  # fc1 forward
+    (64, 256, 784, False, False),  # fc1 dX
+    (256, 64, 784, True, False),  # fc1 dW
+    (64, 256, 10, False, True),  # fc2 forward
+    (64, 10, 256, False, False),  # fc2 dX
+    (10, 64, 256, True, False),  # fc2 dW
+    (256, 64, 10, True, False),  # fc2 dW, NumPy layout
+)
+for _m, _k, _n, _ta, _tb in MLP_GEMMS:
+    _flags = ("_ta" if _ta else "") + ("_tb" if _tb else "")
+    workload(f"gemm/f32/mlp_{_m}x{_k}x{_n}{_flags}", "gemm")(
+        lambda m=_m, k=_k, n=_n, ta=_ta, tb=_tb: _gemm_case(m, k, n, np.float32, ta, tb)
     )
 
 
@@ -909,16 +928,29 @@ workload("transformer/encoder_layer/d128h4/s128b16/train_step", "transformer")(_
 # ---- the table ----------------------------------------------------------------------------
 
 
-def time_call(fn: Callable, min_time: float = 0.2, min_runs: int = 5) -> float:
+def time_call(fn: Callable, min_time: float = 0.2, min_runs: int = 5, clock=time.perf_counter):
     """Best time of one call in seconds (after a warm-up call)."""
-    fn()
-    best, total, runs = float("inf"), 0.0, 0
-    while runs < min_runs or total < min_time:
-        t0 = time.perf_counter()
-        fn()
-        dt = time.perf_counter() - t0
-        best = min(best, dt)
-        total += dt
+    return time_calls({"fn": fn}, min_time, min_runs, clock)["fn"]
+
+
+def time_calls(
+    impls: dict, min_time: float = 0.2, min_runs: int = 5, clock=time.perf_counter
+) -> dict:
+    """Best time of one call of each implementation, in seconds. The implementations take turns
+    call by call, so a change in the machine's load hits them all alike (the machine is shared:
+    minimum times are the ones to trust). Each gets about min_time seconds and min_runs calls."""
+    for fn in impls.values():
+        fn()  # warm-up: first-touch pages, packing buffers, thread pools
+    best = dict.fromkeys(impls, float("inf"))
+    total = dict.fromkeys(impls, 0.0)
+    runs = 0
+    while runs < min_runs or min(total.values()) < min_time:
+        for name, fn in impls.items():
+            t0 = clock()
+            fn()
+            dt = clock() - t0
+            best[name] = min(best[name], dt)
+            total[name] += dt
         runs += 1
     return best
 
@@ -945,17 +977,58 @@ def set_threads(n: int) -> object:
     return threadpool_limits(n)
 
 
-def run(only: str | None = None, threads: int | None = None, min_time: float = 0.2) -> list:
+CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
+
+
+def run(
+    only: str | None = None,
+    threads: int | None = None,
+    min_time: float = 0.2,
+    impls: tuple = IMPLS,
+    clock: str = "wall",
+) -> list:
     """Time the selected workloads; returns rows of (name, {impl: seconds})."""
     limit = set_threads(threads) if threads else None
     rows = []
     for w in WORKLOADS:
         if only and only not in w.name and only != w.group:
             continue
-        impls = w.build()
-        rows.append((w.name, {k: time_call(f, min_time) for k, f in impls.items()}))
+        built = {k: f for k, f in w.build().items() if k in impls}
+        rows.append((w.name, time_calls(built, min_time, clock=CLOCKS[clock])))
     del limit
     return rows
+
+
+def run_isolated(
+    only: str | None, threads: int | None, min_time: float, rounds: int, clock: str
+) -> list:
+    """Each library in its own Python process (so idle OpenBLAS / PyTorch / OpenMP threads
+    spinning after their calls cannot slow the others), the processes taking turns for `rounds`
+    rounds; each entry keeps its best time over all rounds."""
+    import json
+    import subprocess
+    import sys
+
+    best: dict = {}
+    order: list = []
+    for _ in range(rounds):
+        for impl in IMPLS:
+            cmd = [sys.executable, "-m", "ember", "bench", "--impl", impl, "--json"]
+            cmd += ["--min-time", str(min_time), "--clock", clock]
+            if only:
+                cmd += ["--only", only]
+            if threads:
+                cmd += ["--threads", str(threads)]
+            out = subprocess.run(cmd, capture_output=True, text=True)
+            if out.returncode != 0:
+                raise RuntimeError(f"{impl} benchmark process failed:\n{out.stderr}")
+            for name, times in json.loads(out.stdout.splitlines()[-1]):
+                if name not in best:
+                    best[name] = {}
+                    order.append(name)
+                for k, t in times.items():
+                    best[name][k] = min(t, best[name].get(k, float("inf")))
+    return [(name, best[name]) for name in order]
 
 
 def format_table(rows) -> str:
@@ -982,6 +1055,22 @@ def main(argv=None) -> int:
     )
     p.add_argument("--threads", type=int, help="threads for ember, NumPy's BLAS and PyTorch")
     p.add_argument("--min-time", type=float, default=0.2, help="seconds to time each entry")
+    p.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="wall: elapsed time; cpu: the calling thread's CPU time, which leaves out the time "
+        "other processes hold the core (only with --threads 1, where every library computes in "
+        "the calling thread)",
+    )
+    p.add_argument(
+        "--isolate",
+        action="store_true",
+        help="run each library in its own process (they take turns, --rounds times)",
+    )
+    p.add_argument("--rounds", type=int, default=3, help="rounds of --isolate (best time wins)")
+    p.add_argument("--impl", choices=IMPLS, help=argparse.SUPPRESS)  # one library (--isolate)
+    p.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # rows as JSON
     p.add_argument("--list", action="store_true", help="list the workloads and exit")
     args = p.parse_args(argv)
     if args.list:
@@ -989,13 +1078,28 @@ def main(argv=None) -> int:
         return 0
     if args.threads is not None and args.threads < 1:
         p.error("--threads must be >= 1")
-    rows = run(args.only, args.threads, args.min_time)
+    if args.clock == "cpu" and args.threads != 1:
+        p.error("--clock cpu needs --threads 1")
+    if args.isolate:
+        rows = run_isolated(args.only, args.threads, args.min_time, args.rounds, args.clock)
+    else:
+        impls = (args.impl,) if args.impl else IMPLS
+        rows = run(args.only, args.threads, args.min_time, impls, args.clock)
     if not rows:
         p.error(f"no workload matches {args.only!r} (see --list)")
+    if args.json:
+        import json
+
+        print(json.dumps(rows))
+        return 0
     import ember
 
+    mode = f"{args.clock} clock" + (
+        f", isolated, best of {args.rounds} rounds" if args.isolate else ""
+    )
     print(
-        f"ember {ember.__version__}, {ember.get_num_threads()} threads, ISA {ember._C.gemm_isa()}"
+        f"ember {ember.__version__}, {ember.get_num_threads()} threads, "
+        f"ISA {ember._C.gemm_isa()}, {mode}"
     )
     print(format_table(rows))
     return 0
