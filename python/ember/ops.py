@@ -32,6 +32,16 @@ def _check_broadcast(op: str, a, b) -> None:
         raise ValueError(f"{op}: shapes {_shape(a)} and {_shape(b)} do not broadcast") from None
 
 
+def _broadcasting(fn, op: str, a, b) -> Tensor:
+    """Apply a broadcasting Function; a shape mismatch becomes a ValueError naming both shapes."""
+    a, b = _as_operand(a), _as_operand(b)
+    try:
+        return fn.apply(a, b)
+    except ValueError:
+        _check_broadcast(op, _data(a), _data(b))
+        raise
+
+
 def _as_operand(x):
     """Lists and other array-likes become arrays; Tensors, arrays and scalars pass through."""
     if isinstance(x, Tensor | np.ndarray | int | float | bool | np.generic):
@@ -56,12 +66,7 @@ class Add(Function):
 
 
 def add(a, b) -> Tensor:
-    a, b = _as_operand(a), _as_operand(b)
-    try:
-        return Add.apply(a, b)
-    except ValueError:
-        _check_broadcast("add", _data(a), _data(b))
-        raise
+    return _broadcasting(Add, "add", a, b)
 
 
 class Sub(Function):
@@ -78,12 +83,7 @@ class Sub(Function):
 
 
 def sub(a, b) -> Tensor:
-    a, b = _as_operand(a), _as_operand(b)
-    try:
-        return Sub.apply(a, b)
-    except ValueError:
-        _check_broadcast("sub", _data(a), _data(b))
-        raise
+    return _broadcasting(Sub, "sub", a, b)
 
 
 class Mul(Function):
@@ -103,12 +103,7 @@ class Mul(Function):
 
 
 def mul(a, b) -> Tensor:
-    a, b = _as_operand(a), _as_operand(b)
-    try:
-        return Mul.apply(a, b)
-    except ValueError:
-        _check_broadcast("mul", _data(a), _data(b))
-        raise
+    return _broadcasting(Mul, "mul", a, b)
 
 
 class Div(Function):
@@ -132,12 +127,7 @@ class Div(Function):
 
 
 def div(a, b) -> Tensor:
-    a, b = _as_operand(a), _as_operand(b)
-    try:
-        return Div.apply(a, b)
-    except ValueError:
-        _check_broadcast("div", _data(a), _data(b))
-        raise
+    return _broadcasting(Div, "div", a, b)
 
 
 class Pow(Function):
@@ -168,11 +158,7 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
     a, b = _as_operand(a), _as_operand(b)
     if isinstance(a, Tensor) and a.data.dtype.kind in "iu" and isinstance(b, int) and b < 0:
         raise ValueError("pow: integers to negative integer powers are not allowed")
-    try:
-        return Pow.apply(a, b)
-    except ValueError:
-        _check_broadcast("pow", _data(a), _data(b))
-        raise
+    return _broadcasting(Pow, "pow", a, b)
 
 
 class Neg(Function):
