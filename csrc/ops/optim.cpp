@@ -8,6 +8,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
+
+#include "vecmath.h"
 
 namespace ember {
 
@@ -28,6 +31,14 @@ void for_chunks(int64_t n, F&& f) {
     const int64_t b = std::min(n, t * chunk), e = std::min(n, b + chunk);
     if (b < e) f(b, e);
   }
+}
+
+// The one loop of every update: body(i) for i in [b, e), compiled per ISA (EMBER_SIMD, see
+// vecmath.h; `flatten` inlines the body). Bodies choose with selects, never branches, and take
+// their optional state as separate bodies, so the loop vectorises: the updates are memory-bound.
+template <typename F>
+EMBER_SIMD void each_index(int64_t b, int64_t e, F body) {
+  for (int64_t i = b; i < e; ++i) body(i);
 }
 
 // torch.lerp(a, b, w): a + w * (b - a) for |w| < 0.5, else b - (b - a) * (1 - w).
@@ -53,20 +64,17 @@ void sgd_step(T* p, T* buf, const T* g, int64_t n, double lr, double momentum, d
   const bool use_wd = weight_decay != 0.0;
   for_chunks(n, [&](int64_t b, int64_t e) {
     if (buf == nullptr) {
-      for (int64_t i = b; i < e; ++i) {
-        T d = sign * g[i];
-        if (use_wd) d = d + wd * p[i];
+      each_index(b, e, [=](int64_t i) {
+        const T d = use_wd ? sign * g[i] + wd * p[i] : sign * g[i];
         p[i] = p[i] + nlr * d;
-      }
-      return;
-    }
-    for (int64_t i = b; i < e; ++i) {
-      T d = sign * g[i];
-      if (use_wd) d = d + wd * p[i];
-      const T m = first ? d : buf[i] * mom + keep * d;
-      buf[i] = m;
-      d = nesterov ? d + mom * m : m;
-      p[i] = p[i] + nlr * d;
+      });
+    } else {
+      each_index(b, e, [=](int64_t i) {
+        const T d = use_wd ? sign * g[i] + wd * p[i] : sign * g[i];
+        const T m = first ? d : buf[i] * mom + keep * d;
+        buf[i] = m;
+        p[i] = p[i] + nlr * (nesterov ? d + mom * m : m);
+      });
     }
   });
 }
@@ -93,22 +101,30 @@ void adam_step(T* p, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq, const T* g, i
   const bool decay = weight_decay != 0.0 && decoupled;
   const T wd = static_cast<T>(weight_decay), shrink = static_cast<T>(1.0 - lr * weight_decay);
   const T sign = maximize ? T(-1) : T(1);
+  // m, v and the new p of element i from its p and g (the part with and without amsgrad share).
+  auto moments = [=](int64_t i, T& pi, T& m, T& v) {
+    pi = decay ? p[i] * shrink : p[i];
+    const T gi = coupled_wd ? sign * g[i] + wd * pi : sign * g[i];
+    m = lerp(exp_avg[i], gi, w1, small);
+    v = exp_avg_sq[i] * b2 + w2 * gi * gi;
+    exp_avg[i] = m;
+    exp_avg_sq[i] = v;
+  };
   for_chunks(n, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      T pi = p[i];
-      T gi = sign * g[i];
-      if (decay) pi = pi * shrink;
-      if (coupled_wd) gi = gi + wd * pi;
-      const T m = lerp(exp_avg[i], gi, w1, small);
-      T v = exp_avg_sq[i] * b2 + w2 * gi * gi;
-      exp_avg[i] = m;
-      exp_avg_sq[i] = v;
-      if (max_exp_avg_sq != nullptr) {
+    if (max_exp_avg_sq == nullptr) {
+      each_index(b, e, [=](int64_t i) {
+        T pi, m, v;
+        moments(i, pi, m, v);
+        p[i] = pi + nstep * m / (std::sqrt(v) / bc2s + ep);
+      });
+    } else {
+      each_index(b, e, [=](int64_t i) {
+        T pi, m, v;
+        moments(i, pi, m, v);
         v = std::max(max_exp_avg_sq[i], v);
         max_exp_avg_sq[i] = v;
-      }
-      const T denom = std::sqrt(v) / bc2s + ep;
-      p[i] = pi + nstep * m / denom;
+        p[i] = pi + nstep * m / (std::sqrt(v) / bc2s + ep);
+      });
     }
   });
 }
@@ -124,13 +140,12 @@ void adagrad_step(T* p, T* sum, const T* g, int64_t n, double clr, double eps, d
   const T wd = static_cast<T>(weight_decay), sign = maximize ? T(-1) : T(1);
   const bool use_wd = weight_decay != 0.0;
   for_chunks(n, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      T gi = sign * g[i];
-      if (use_wd) gi = gi + wd * p[i];
+    each_index(b, e, [=](int64_t i) {
+      const T gi = use_wd ? sign * g[i] + wd * p[i] : sign * g[i];
       const T s = sum[i] + gi * gi;
       sum[i] = s;
       p[i] = p[i] + nclr * gi / (std::sqrt(s) + ep);
-    }
+    });
   });
 }
 
@@ -148,16 +163,14 @@ void adadelta_step(T* p, T* square_avg, T* acc_delta, const T* g, int64_t n, dou
   const T sign = maximize ? T(-1) : T(1);
   const bool use_wd = weight_decay != 0.0;
   for_chunks(n, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      T gi = sign * g[i];
-      if (use_wd) gi = gi + wd * p[i];
+    each_index(b, e, [=](int64_t i) {
+      const T gi = use_wd ? sign * g[i] + wd * p[i] : sign * g[i];
       const T sq = square_avg[i] * r + w * gi * gi;
       square_avg[i] = sq;
-      const T stdv = std::sqrt(sq + ep);
-      const T delta = std::sqrt(acc_delta[i] + ep) / stdv * gi;
+      const T delta = std::sqrt(acc_delta[i] + ep) / std::sqrt(sq + ep) * gi;
       acc_delta[i] = acc_delta[i] * r + w * delta * delta;
       p[i] = p[i] + nlr * delta;
-    }
+    });
   });
 }
 
@@ -177,29 +190,37 @@ void rmsprop_step(T* p, T* square_avg, T* grad_avg, T* buf, const T* g, int64_t 
   const T mom = static_cast<T>(momentum), sign = maximize ? T(-1) : T(1);
   const bool small = std::abs(1.0 - alpha) < 0.5;
   const bool use_wd = weight_decay != 0.0;
-  for_chunks(n, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      T gi = sign * g[i];
-      if (use_wd) gi = gi + wd * p[i];
-      const T sq = square_avg[i] * a + w * gi * gi;
-      square_avg[i] = sq;
-      T avg;
-      if (grad_avg != nullptr) {
-        const T ga = lerp(grad_avg[i], gi, w, small);
-        grad_avg[i] = ga;
-        avg = std::sqrt(sq + T(-1) * ga * ga) + ep;
-      } else {
-        avg = std::sqrt(sq) + ep;
-      }
-      if (buf != nullptr) {
-        const T bi = buf[i] * mom + gi / avg;
-        buf[i] = bi;
-        p[i] = p[i] + nlr * bi;
-      } else {
-        p[i] = p[i] + nlr * gi / avg;
-      }
-    }
-  });
+  // One loop per combination of optional state, so each body is branch-free.
+  auto run = [&](auto centered, auto with_buf) {
+    for_chunks(n, [&](int64_t b, int64_t e) {
+      each_index(b, e, [=](int64_t i) {
+        const T gi = use_wd ? sign * g[i] + wd * p[i] : sign * g[i];
+        const T sq = square_avg[i] * a + w * gi * gi;
+        square_avg[i] = sq;
+        T avg;
+        if constexpr (decltype(centered)::value) {
+          const T ga = lerp(grad_avg[i], gi, w, small);
+          grad_avg[i] = ga;
+          avg = std::sqrt(sq + T(-1) * ga * ga) + ep;
+        } else {
+          avg = std::sqrt(sq) + ep;
+        }
+        if constexpr (decltype(with_buf)::value) {
+          const T bi = buf[i] * mom + gi / avg;
+          buf[i] = bi;
+          p[i] = p[i] + nlr * bi;
+        } else {
+          p[i] = p[i] + nlr * gi / avg;
+        }
+      });
+    });
+  };
+  using yes = std::true_type;
+  using no = std::false_type;
+  if (grad_avg != nullptr)
+    buf != nullptr ? run(yes{}, yes{}) : run(yes{}, no{});
+  else
+    buf != nullptr ? run(no{}, yes{}) : run(no{}, no{});
 }
 
 template void sgd_step<float>(float*, float*, const float*, int64_t, double, double, double, double,
