@@ -176,6 +176,9 @@ inline void col_row(T* dst, const T* xc, const Geom& g, int64_t kh, int64_t kw, 
       if (g.sw == 1) {
         const T* s = src + iwoff;
         for (int64_t ow = a; ow < b; ++ow) d[ow] = s[ow];
+      } else if (g.sw == 2) {  // a constant stride vectorises (permutes, not a scalar loop)
+        const T* s = src + iwoff;
+        for (int64_t ow = a; ow < b; ++ow) d[ow] = s[2 * ow];
       } else {
         for (int64_t ow = a; ow < b; ++ow) d[ow] = src[ow * g.sw + iwoff];
       }
