@@ -665,7 +665,7 @@ def _shape_arg(shape, op):
         shape = tuple(operator.index(s) for s in shape)
     except TypeError:
         raise TypeError(f"{op}: shape must be a sequence of ints, got {shape!r}") from None
-    if any(s < -1 for s in shape) or shape.count(-1) > 1:
+    if builtins.any(s < -1 for s in shape) or shape.count(-1) > 1:
         raise ValueError(f"{op}: invalid shape {shape}")
     return shape
 
@@ -772,7 +772,7 @@ def _index_arg(index):
         parts = tuple(p.data if isinstance(p, Tensor) else p for p in index)
     else:
         parts = (index.data if isinstance(index, Tensor) else index,)
-    advanced = any(isinstance(p, np.ndarray | list) for p in parts)
+    advanced = builtins.any(isinstance(p, np.ndarray | list) for p in parts)
     if isinstance(index, tuple):
         return parts, advanced
     return parts[0], advanced
@@ -829,7 +829,8 @@ def cat(tensors, dim: int = 0) -> Tensor:
     ref = _shape(_data(tensors[0]))
     for t in tensors[1:]:
         s = _shape(_data(t))
-        if len(s) != len(ref) or any(a != b for i, (a, b) in enumerate(zip(s, ref)) if i != axis):
+        others_differ = builtins.any(a != b for i, (a, b) in enumerate(zip(s, ref)) if i != axis)
+        if len(s) != len(ref) or others_differ:
             raise ValueError(f"cat: shapes {ref} and {s} differ outside dim {dim}")
     return Cat.apply(*tensors, dim=axis)
 
@@ -958,3 +959,392 @@ def _interleave(sizes, shape):
     for s, d in zip(sizes, shape):
         out += [s, d]
     return tuple(out)
+
+
+# ---- more elementwise math, reductions and selections (PyTorch's everyday extras) ----------
+
+
+def _float_operand(x, op: str):
+    """Integer and bool inputs become float32 (PyTorch's default dtype) for float-valued ops."""
+    x = _as_operand(x)
+    if not isinstance(x, Tensor):
+        x = Tensor(np.asarray(x))
+    kind = x.data.dtype.kind
+    if kind in "iub":
+        return x.float()
+    if kind != "f":
+        raise TypeError(f"{op}: expected a numeric tensor, got dtype {x.dtype}")
+    return x
+
+
+class Elementwise(Function):
+    """y = f(x), dy/dx = df(x, y): the smooth elementwise functions below share it."""
+
+    @staticmethod
+    def forward(ctx, x, f, df):
+        with np.errstate(all="ignore"):
+            y = f(x)
+        ctx.save_for_backward(x, y)
+        ctx.df = df
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        with np.errstate(all="ignore"):
+            return g * ctx.df(x, y), None, None
+
+
+_SMOOTH = {  # name: (f, derivative as a function of x and y = f(x))
+    "sin": (np.sin, lambda x, y: np.cos(x)),
+    "cos": (np.cos, lambda x, y: -np.sin(x)),
+    "tan": (np.tan, lambda x, y: 1 + y * y),
+    "log1p": (np.log1p, lambda x, y: 1 / (1 + x)),
+    "expm1": (np.expm1, lambda x, y: y + 1),
+    "log2": (np.log2, lambda x, y: 1 / (x * np.log(2).astype(x.dtype))),
+    "log10": (np.log10, lambda x, y: 1 / (x * np.log(10).astype(x.dtype))),
+    "rsqrt": (lambda x: 1 / np.sqrt(x), lambda x, y: -0.5 * y * y * y),
+    "reciprocal": (lambda x: 1 / x, lambda x, y: -y * y),
+    "square": (np.square, lambda x, y: 2 * x),
+    "sinh": (np.sinh, lambda x, y: np.cosh(x)),
+    "cosh": (np.cosh, lambda x, y: np.sinh(x)),
+    "asin": (np.arcsin, lambda x, y: 1 / np.sqrt(1 - x * x)),
+    "acos": (np.arccos, lambda x, y: -1 / np.sqrt(1 - x * x)),
+    "atan": (np.arctan, lambda x, y: 1 / (1 + x * x)),
+}
+
+
+def _smooth(name: str):
+    f, df = _SMOOTH[name]
+
+    def op(x) -> Tensor:
+        return Elementwise.apply(_float_operand(x, name), f, df)
+
+    op.__name__ = name
+    op.__doc__ = f"Elementwise {name}, as torch.{name} (integer input becomes float32)."
+    return op
+
+
+sin, cos, tan = _smooth("sin"), _smooth("cos"), _smooth("tan")
+log1p, expm1, log2, log10 = _smooth("log1p"), _smooth("expm1"), _smooth("log2"), _smooth("log10")
+rsqrt, reciprocal, square = _smooth("rsqrt"), _smooth("reciprocal"), _smooth("square")
+sinh, cosh = _smooth("sinh"), _smooth("cosh")
+asin, acos, atan = _smooth("asin"), _smooth("acos"), _smooth("atan")
+
+
+class Piecewise(Function):
+    """Piecewise-constant functions (sign, floor, ...): zero gradient, as PyTorch."""
+
+    @staticmethod
+    def forward(ctx, x, f):
+        return f(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.zeros_like(g), None
+
+
+def _piecewise(name: str, f):
+    def op(x) -> Tensor:
+        x = _as_operand(x)
+        if not isinstance(x, Tensor):
+            x = Tensor(np.asarray(x))
+        if x.data.dtype.kind not in "iubf":
+            raise TypeError(f"{name}: expected a numeric tensor, got dtype {x.dtype}")
+        return Piecewise.apply(x, f)
+
+    op.__name__ = name
+    op.__doc__ = f"Elementwise {name}, as torch.{name}; its gradient is zero."
+    return op
+
+
+sign = _piecewise("sign", np.sign)
+floor = _piecewise("floor", np.floor)
+ceil = _piecewise("ceil", np.ceil)
+trunc = _piecewise("trunc", np.trunc)
+round = _piecewise("round", np.round)  # noqa: A001  (half to even, as torch.round)
+
+
+class LogSumExp(Function):
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        m = np.max(x, axis=axes, keepdims=True) if x.size else np.zeros((1,) * x.ndim, x.dtype)
+        m = np.where(np.isfinite(m), m, 0)  # all -inf (or inf) rows: no shift
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            lse = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
+        ctx.save_for_backward(x, lse)
+        ctx.meta = (axes, keepdim)
+        return lse if keepdim else np.squeeze(lse, axis=axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, lse = ctx.saved_tensors
+        axes, keepdim = ctx.meta
+        if not keepdim and axes:
+            g = np.expand_dims(g, axes)
+        with np.errstate(invalid="ignore"):
+            p = np.exp(x - lse)
+        return g * np.nan_to_num(p, nan=0.0), None, None
+
+
+def logsumexp(x, dim, keepdim: bool = False) -> Tensor:
+    """log(sum(exp(x))) over dim, computed without overflow."""
+    x = _float_operand(x, "logsumexp")
+    return LogSumExp.apply(x, _axes(dim, x.ndim, "logsumexp"), keepdim)
+
+
+class Prod(Function):
+    @staticmethod
+    def forward(ctx, x, axis, keepdim):
+        ctx.save_for_backward(x)
+        ctx.meta = (axis, keepdim)
+        return np.prod(x, axis=axis, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        axis, keepdim = ctx.meta
+        flat = axis is None
+        xs = x.reshape(-1) if flat else x
+        ax = 0 if flat else axis
+        # d prod / d x_i = product of all the others: exclusive products from both ends (exact
+        # where x has zeros, unlike prod / x_i).
+        ones = np.ones_like(np.take(xs, [0], axis=ax)) if xs.shape[ax] else None
+        if ones is None:
+            return np.zeros_like(x), None, None
+        left = np.cumprod(np.concatenate([ones, np.delete(xs, -1, axis=ax)], axis=ax), axis=ax)
+        rev = np.flip(xs, axis=ax)
+        right = np.cumprod(np.concatenate([ones, np.delete(rev, -1, axis=ax)], axis=ax), axis=ax)
+        others = left * np.flip(right, axis=ax)
+        if flat:
+            return (g * others).reshape(x.shape), None, None
+        if not keepdim:
+            g = np.expand_dims(g, ax)
+        return g * others, None, None
+
+
+def prod(x, dim=None, keepdim: bool = False) -> Tensor:
+    """Product of all elements, or along one dim (torch.prod)."""
+    x = _as_operand(x)
+    if not isinstance(x, Tensor):
+        x = Tensor(np.asarray(x))
+    if dim is None:
+        return Prod.apply(x, None, False)
+    (axis,) = _axes(dim, x.ndim, "prod")
+    return Prod.apply(x, axis, keepdim)
+
+
+class CumSum(Function):
+    @staticmethod
+    def forward(ctx, x, axis):
+        ctx.axis = axis
+        return np.cumsum(x, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        a = ctx.axis
+        return np.flip(np.cumsum(np.flip(g, axis=a), axis=a), axis=a), None
+
+
+def cumsum(x, dim: int) -> Tensor:
+    """Running sum along dim (torch.cumsum)."""
+    x = _as_operand(x)
+    if not isinstance(x, Tensor):
+        x = Tensor(np.asarray(x))
+    if x.data.dtype == np.bool_:
+        x = x.long()
+    (axis,) = _axes(dim, builtins.max(x.ndim, 1), "cumsum")
+    if x.ndim == 0:
+        return x.clone()
+    return CumSum.apply(x, axis)
+
+
+def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
+    """Vector p-norm over dim (all elements by default): p = 'fro' or 2, 1, inf, -inf, or any
+    positive number (torch.norm). The gradient at a zero vector is zero, as PyTorch's."""
+    x = _float_operand(x, "norm")
+    if p == "fro":
+        p = 2
+    if isinstance(p, str):
+        raise ValueError(f"norm: p should be 'fro' or a number, got {p!r}")
+    axes = _axes(dim, x.ndim, "norm")
+    if p in (float("inf"), float("-inf")):
+        sign = 1 if p > 0 else -1  # min |x| = -max(-|x|)
+        return sign * _amax(sign * abs(x), axes, keepdim)
+    if p <= 0:
+        raise ValueError(f"norm: p must be positive (or +-inf), got {p}")
+    s = sum(Elementwise.apply(x, *_pow_abs(p)), dim=axes, keepdim=keepdim)
+    return Elementwise.apply(s, *_root(p))
+
+
+def _pow_abs(p):
+    """|x|^p, with the gradient 0 at x = 0."""
+    return (
+        lambda x: np.abs(x) ** p,
+        lambda x, y: np.where(x == 0, 0, p * np.sign(x) * np.abs(x) ** (p - 1)).astype(x.dtype),
+    )
+
+
+def _root(p):
+    """s^(1/p), with the gradient 0 where s = 0 (PyTorch's choice at a zero vector)."""
+    return (
+        lambda s: s ** (1.0 / p),
+        lambda s, y: np.where(s == 0, 0, y / (p * s)).astype(s.dtype),
+    )
+
+
+def _amax(x, axes, keepdim):
+    """max over several dims at once (gradient shared among ties, as max over all)."""
+    if not axes:
+        return x
+    moved = permute(x, [d for d in range(x.ndim) if d not in axes] + list(axes))
+    kept = [x.shape[d] for d in range(x.ndim) if d not in axes]
+    out = max(reshape(moved, tuple(kept) + (-1,)), dim=-1).values
+    if keepdim:
+        out = reshape(out, tuple(1 if d in axes else x.shape[d] for d in range(x.ndim)))
+    return out
+
+
+def _triangle(name: str, f):
+    def op(x, diagonal: int = 0) -> Tensor:
+        x = _as_operand(x)
+        if not isinstance(x, Tensor):
+            x = Tensor(np.asarray(x))
+        if x.ndim < 2:
+            raise ValueError(f"{name}: input must have at least 2 dims, got shape {x.shape}")
+        keep = f(np.ones(x.shape[-2:], dtype=bool), int(diagonal))
+        return where(keep, x, np.zeros((), dtype=x.dtype))
+
+    op.__name__ = name
+    op.__doc__ = f"The {name[-1]} triangle of the last two dims, from diagonal on (torch.{name})."
+    return op
+
+
+tril = _triangle("tril", np.tril)
+triu = _triangle("triu", np.triu)
+
+
+def flip(x, dims) -> Tensor:
+    """Reverse the order along dims (torch.flip)."""
+    x = _as_operand(x)
+    axes = _axes(dims, x.ndim, "flip")
+    index = tuple(slice(None, None, -1) if d in axes else slice(None) for d in range(x.ndim))
+    return getitem(x, index)
+
+
+def index_select(x, dim: int, index) -> Tensor:
+    """x's entries at the 1-D integer ``index`` along dim (torch.index_select)."""
+    x = _as_operand(x)
+    (axis,) = _axes(dim, x.ndim, "index_select")
+    index = np.asarray(_data(index))
+    if index.dtype.kind not in "iu" or index.ndim > 1:
+        raise TypeError(f"index_select: index must be a 1-D integer array, got {index.dtype}")
+    n = x.shape[axis]
+    if index.size and (index.min() < -n or index.max() >= n):
+        raise IndexError(f"index_select: index out of range for dim {dim} of size {n}")
+    return getitem(x, (slice(None),) * axis + (index.reshape(-1),))
+
+
+def unbind(x, dim: int = 0) -> tuple:
+    """The slices along dim, that dim removed (torch.unbind)."""
+    x = _as_operand(x)
+    (axis,) = _axes(dim, x.ndim, "unbind")
+    return tuple(getitem(x, (slice(None),) * axis + (i,)) for i in range(x.shape[axis]))
+
+
+SortResult = namedtuple("SortResult", ["values", "indices"])
+
+
+def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> SortResult:
+    """Values sorted along dim and their indices (stable; NaN sorts last ascending, first
+    descending, as PyTorch)."""
+    x = _as_operand(x)
+    (axis,) = _axes(dim, builtins.max(x.ndim, 1), "sort")
+    if x.ndim == 0:
+        return SortResult(x.clone(), Tensor(np.zeros((), np.int64)))
+    a = x.data
+    idx = np.argsort(-a if descending and a.dtype.kind != "b" else a, axis=axis, kind="stable")
+    if descending and a.dtype.kind == "f":  # -NaN still sorts last: NaNs belong first here
+        nan_first = np.argsort(~np.isnan(np.take_along_axis(a, idx, axis)), axis, kind="stable")
+        idx = np.take_along_axis(idx, nan_first, axis)
+    if descending and a.dtype.kind == "b":
+        idx = np.flip(np.argsort(a, axis=axis, kind="stable"), axis=axis)
+    idx = idx.astype(np.int64)
+    return SortResult(gather(x, axis, idx), Tensor(idx))
+
+
+def argsort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    return sort(x, dim, descending, stable).indices
+
+
+def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> SortResult:  # noqa: A002
+    """The k largest (or smallest) entries along dim and their indices (torch.topk)."""
+    x = _as_operand(x)
+    (axis,) = _axes(dim, builtins.max(x.ndim, 1), "topk")
+    n = x.shape[axis] if x.ndim else 1
+    if not 0 <= k <= n:
+        raise ValueError(f"topk: k ({k}) out of range for dim {dim} of size {n}")
+    s = sort(x, dim, descending=largest)
+    sl = (slice(None),) * axis + (slice(0, k),)
+    return SortResult(getitem(s.values, sl), Tensor(s.indices.data[sl]))
+
+
+def mm(a, b) -> Tensor:
+    """The product of two matrices (2-D only, as torch.mm)."""
+    if np.ndim(_data(a)) != 2 or np.ndim(_data(b)) != 2:
+        raise ValueError(f"mm: expected 2-D inputs, got shapes {_shape(_data(a))} and "
+                         f"{_shape(_data(b))}")  # fmt: skip
+    return matmul(a, b)
+
+
+def bmm(a, b) -> Tensor:
+    """Batched matrix product of (B, n, m) and (B, m, p) (torch.bmm: no broadcasting)."""
+    sa, sb = _shape(_data(a)), _shape(_data(b))
+    if len(sa) != 3 or len(sb) != 3 or sa[0] != sb[0]:
+        raise ValueError(f"bmm: expected (B, n, m) and (B, m, p), got shapes {sa} and {sb}")
+    return matmul(a, b)
+
+
+def _predicate(name: str, f):
+    def op(x) -> Tensor:
+        return Tensor(np.asarray(f(np.asarray(_data(x)))))
+
+    op.__name__ = name
+    op.__doc__ = f"Elementwise {name} (a bool tensor, no gradient)."
+    return op
+
+
+isnan = _predicate("isnan", np.isnan)
+isinf = _predicate("isinf", np.isinf)
+isfinite = _predicate("isfinite", np.isfinite)
+
+
+def all(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    a = np.asarray(_data(x))
+    return Tensor(np.asarray(np.all(a, axis=_axes(dim, a.ndim, "all"), keepdims=keepdim)))
+
+
+def any(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    a = np.asarray(_data(x))
+    return Tensor(np.asarray(np.any(a, axis=_axes(dim, a.ndim, "any"), keepdims=keepdim)))
+
+
+def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
+    return bool(np.allclose(_data(a), _data(b), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def equal(a, b) -> bool:
+    """Same shape and the same values (torch.equal)."""
+    return bool(np.array_equal(_data(a), _data(b)))
+
+
+# The extras are Tensor methods too (x.sin(), x.norm(dim=1), x.topk(3), ...): each takes the
+# tensor as its first argument, so the function itself is the method.
+_EXTRAS = (
+    "sin", "cos", "tan", "log1p", "expm1", "log2", "log10", "rsqrt", "reciprocal", "square",
+    "sinh", "cosh", "asin", "acos", "atan", "sign", "floor", "ceil", "trunc", "round",
+    "logsumexp", "prod", "cumsum", "norm", "tril", "triu", "flip", "index_select", "unbind",
+    "sort", "argsort", "topk", "mm", "bmm", "isnan", "isinf", "isfinite", "all", "any",
+)  # fmt: skip
+for _name in _EXTRAS:
+    setattr(Tensor, _name, globals()[_name])
