@@ -183,3 +183,51 @@ def test_predicates_and_comparisons():
     assert ember.allclose(ember.tensor([1.0]), ember.tensor([1.0 + 1e-9]))
     assert ember.equal(ember.tensor([1, 2]), ember.tensor([1, 2]))
     assert not ember.equal(ember.tensor([1, 2]), ember.tensor([1, 2, 3]))
+
+
+def test_like_factories_and_sampling():
+    base = ember.zeros(2, 3, dtype=np.float64)
+    assert ember.full_like(base, 7).numpy().tolist() == [[7.0] * 3] * 2
+    assert ember.empty_like(base).shape == (2, 3)
+    ember.manual_seed(1)
+    a = ember.randn_like(base)
+    ember.manual_seed(1)
+    np.testing.assert_array_equal(a.numpy(), ember.randn_like(base).numpy())
+    assert a.dtype == np.float64 and ember.rand_like(base, dtype=np.float32).dtype == np.float32
+    with pytest.raises(TypeError, match="randn_like"):
+        ember.randn_like(ember.tensor([1, 2]))
+    s = ember.normal(2.0, 0.5, (20000,)).numpy()
+    assert abs(s.mean() - 2.0) < 0.02 and abs(s.std() - 0.5) < 0.02
+    b = ember.bernoulli(ember.full((20000,), 0.3)).numpy()
+    assert set(np.unique(b)) <= {0.0, 1.0} and abs(b.mean() - 0.3) < 0.02
+    with pytest.raises(ValueError, match="bernoulli"):
+        ember.bernoulli(ember.tensor([1.5]))
+
+
+def test_multinomial_follows_the_weights():
+    ember.manual_seed(0)
+    draws = ember.multinomial(ember.tensor([0.0, 1.0, 3.0]), 4000, replacement=True).numpy()
+    assert draws.dtype == np.int64 and draws.shape == (4000,)
+    assert (draws == 0).sum() == 0 and abs((draws == 2).mean() - 0.75) < 0.03
+    rows = ember.multinomial(ember.tensor([[1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 5.0, 1.0]]), 2)
+    assert rows.shape == (2, 2) and len(set(rows.numpy()[0])) == 2  # without replacement
+    for bad, match in [
+        (([1.0, -1.0], 1), "non-negative"),
+        (([0.0, 0.0], 1), "positive total"),
+        (([1.0, 1.0], 3), "without replacement"),
+        (([[[1.0]]], 1), "1-D or 2-D"),
+        (([1.0], 0), "num_samples"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            ember.multinomial(ember.tensor(bad[0]), bad[1])
+
+
+def test_top_level_activations_match_functional():
+    x = ember.tensor([[-1.0, 0.5, 2.0]])
+    np.testing.assert_allclose(ember.tanh(x).numpy(), np.tanh(x.numpy()), rtol=1e-6)
+    np.testing.assert_allclose(ember.relu(x).numpy(), np.maximum(x.numpy(), 0))
+    np.testing.assert_allclose(ember.softmax(x, dim=1).numpy().sum(), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(
+        ember.log_softmax(x, dim=1).numpy(), np.log(ember.softmax(x, dim=1).numpy()), rtol=1e-5
+    )
+    np.testing.assert_allclose(ember.sigmoid(x).numpy(), 1 / (1 + np.exp(-x.numpy())), rtol=1e-6)

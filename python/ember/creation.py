@@ -124,3 +124,77 @@ def linspace(start, end, steps: int, dtype=None) -> Tensor:
 
 def eye(n: int, m: int | None = None, dtype=None) -> Tensor:
     return Tensor(np.eye(n, m, dtype=_dtype(dtype)))
+
+
+def full_like(t, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    t = np.asarray(t)
+    return Tensor(np.full(t.shape, fill_value, dtype or t.dtype), requires_grad=requires_grad)
+
+
+def empty_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
+    t = np.asarray(t)
+    return Tensor(np.empty(t.shape, dtype or t.dtype), requires_grad=requires_grad)
+
+
+def _float_like(t, dtype, op: str) -> tuple:
+    t = np.asarray(t)
+    dt = np.dtype(dtype) if dtype is not None else t.dtype
+    if dt.kind != "f":
+        raise TypeError(f"{op}: needs a floating dtype, got {dt} (pass dtype=)")
+    return t.shape, dt
+
+
+def randn_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
+    shape, dt = _float_like(t, dtype, "randn_like")
+    return Tensor(default_generator().standard_normal(shape, dtype=dt), requires_grad=requires_grad)
+
+
+def rand_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
+    shape, dt = _float_like(t, dtype, "rand_like")
+    return Tensor(default_generator().random(shape, dtype=dt), requires_grad=requires_grad)
+
+
+def normal(mean: float, std: float, size, dtype=None) -> Tensor:
+    """Normal samples with the given mean and std (scalar form of torch.normal)."""
+    if std < 0:
+        raise ValueError(f"normal: std must be >= 0, got {std}")
+    dt = _dtype(dtype)
+    draw = default_generator().standard_normal(_size((size,), "normal"), dtype=dt)
+    return Tensor((draw * dt.type(std) + dt.type(mean)).astype(dt, copy=False))
+
+
+def bernoulli(p) -> Tensor:
+    """1 with probability p (elementwise), else 0, in p's float dtype."""
+    p = np.asarray(p.data if isinstance(p, Tensor) else p)
+    if p.dtype.kind != "f":
+        raise TypeError(f"bernoulli: probabilities must be floating point, got {p.dtype}")
+    if p.size and not (np.all(p >= 0) and np.all(p <= 1)):
+        raise ValueError("bernoulli: probabilities must be in [0, 1]")
+    return Tensor((default_generator().random(p.shape) < p).astype(p.dtype))
+
+
+def multinomial(input, num_samples: int, replacement: bool = False) -> Tensor:  # noqa: A002
+    """Indices drawn from each row of non-negative weights ``input`` (1-D or 2-D; rows need not
+    sum to 1), as torch.multinomial: int64 of shape (num_samples,) or (rows, num_samples)."""
+    w = np.asarray(input.data if isinstance(input, Tensor) else input, dtype=np.float64)
+    if w.ndim not in (1, 2):
+        raise ValueError(f"multinomial: input must be 1-D or 2-D, got shape {w.shape}")
+    rows = w.reshape(-1, w.shape[-1])
+    n = rows.shape[1]
+    if num_samples <= 0:
+        raise ValueError(f"multinomial: num_samples must be positive, got {num_samples}")
+    if not replacement and num_samples > n:
+        raise ValueError(
+            f"multinomial: cannot draw {num_samples} samples without replacement from {n} "
+            "categories"
+        )
+    if not np.all(np.isfinite(rows)) or np.any(rows < 0):
+        raise ValueError("multinomial: weights must be finite and non-negative")
+    totals = rows.sum(axis=1)
+    if np.any(totals <= 0):
+        raise ValueError("multinomial: every row must have a positive total weight")
+    rng = default_generator()
+    out = np.stack(
+        [rng.choice(n, num_samples, replace=replacement, p=r / t) for r, t in zip(rows, totals)]
+    ).astype(np.int64)
+    return Tensor(out.reshape(w.shape[:-1] + (num_samples,)))
