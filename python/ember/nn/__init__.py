@@ -15,7 +15,7 @@ from ember.nn.modules.activation import (
 )
 from ember.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d
 from ember.nn.modules.container import ModuleDict, ModuleList, Sequential
-from ember.nn.modules.conv import Conv2d
+from ember.nn.modules.conv import Conv1d, Conv2d, ConvTranspose2d
 from ember.nn.modules.dropout import Dropout
 from ember.nn.modules.flatten import Flatten
 from ember.nn.modules.linear import Identity, Linear
@@ -32,7 +32,14 @@ from ember.nn.modules.loss import (
 )
 from ember.nn.modules.module import Module, Parameter
 from ember.nn.modules.normalization import LayerNorm
-from ember.nn.modules.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from ember.nn.modules.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+)
 from ember.nn.modules.positional import (
     LearnedPositionalEmbedding,
     PositionalEncoding,
@@ -50,13 +57,17 @@ from ember.nn.modules.transformer import (
 )
 
 __all__ = [
+    "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
+    "AvgPool1d",
     "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
     "BatchNorm2d",
+    "Conv1d",
     "Conv2d",
+    "ConvTranspose2d",
     "CrossEntropyLoss",
     "Dropout",
     "ELU",
@@ -77,6 +88,7 @@ __all__ = [
     "Linear",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool1d",
     "MaxPool2d",
     "Module",
     "ModuleDict",

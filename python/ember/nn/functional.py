@@ -1625,13 +1625,187 @@ def embedding(input, weight, padding_idx=None) -> Tensor:
     return Embedding.apply(idx.astype(np.int64, copy=False), weight, padding_idx)
 
 
+# ---- 1-D convolution and pooling, transposed convolution ----------------------------------
+# The 1-D ops are the 2-D kernels on (N, C, 1, L); the transposed convolution is conv2d's
+# input gradient (its backward: conv2d forward for the input, conv2d's weight gradient).
+
+
+def _single(v, op: str, name: str) -> int:
+    if isinstance(v, tuple | list):
+        if len(v) != 1:
+            raise ValueError(f"{op}: {name} must be an int or a 1-tuple, got {v!r}")
+        v = v[0]
+    return _int_arg(v, op, name)
+
+
+def _seq_input(input, op: str, dtype=None) -> Tensor:
+    x = _float_input(input, op, "input", dtype)
+    if x.ndim not in (2, 3):
+        raise ValueError(f"{op}: input must be 2-D (C, L) or 3-D (N, C, L), got shape {x.shape}")
+    return x
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
+    """1-D convolution over (N, C, L) or unbatched (C, L): weight (O, C/groups, K), bias (O,).
+    padding: int, 'valid', 'same' (stride 1) or 'full'. Output length
+    (L + 2 padding - dilation (K - 1) - 1) // stride + 1."""
+    op = "conv1d"
+    weight = _float_input(weight, op, "weight")
+    if weight.ndim != 3:
+        raise ValueError(f"{op}: weight must be 3-D (O, C/groups, K), got shape {weight.shape}")
+    x = _seq_input(input, op, weight.dtype)
+    groups = _int_arg(groups, op, "groups")
+    if groups >= 1 and x.shape[-2] != weight.shape[1] * groups:
+        raise ValueError(
+            f"{op}: input {x.shape} has {x.shape[-2]} channels but weight {weight.shape} with "
+            f"groups={groups} expects {weight.shape[1] * groups}"
+        )
+    s, d = _single(stride, op, "stride"), _single(dilation, op, "dilation")
+    pad = padding if isinstance(padding, str) else (0, _single(padding, op, "padding"))
+    y = conv2d(x.unsqueeze(-2), weight.unsqueeze(-2), bias, (1, s), pad, (1, d), groups)
+    return y.squeeze(-2)
+
+
+def max_pool1d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
+    """1-D max pooling over (N, C, L) or (C, L); stride defaults to kernel_size."""
+    op = "max_pool1d"
+    x = _seq_input(input, op)
+    k = _single(kernel_size, op, "kernel_size")
+    s = k if stride is None else _single(stride, op, "stride")
+    p, d = _single(padding, op, "padding"), _single(dilation, op, "dilation")
+    y, idx = max_pool2d(x.unsqueeze(-2), (1, k), (1, s), (0, p), (1, d), ceil_mode, True)
+    y = y.squeeze(-2)
+    return (y, idx.squeeze(-2)) if return_indices else y
+
+
+def avg_pool1d(
+    input, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad=True
+) -> Tensor:
+    """1-D average pooling over (N, C, L) or (C, L); stride defaults to kernel_size."""
+    op = "avg_pool1d"
+    x = _seq_input(input, op)
+    k = _single(kernel_size, op, "kernel_size")
+    s = k if stride is None else _single(stride, op, "stride")
+    p = _single(padding, op, "padding")
+    return avg_pool2d(
+        x.unsqueeze(-2), (1, k), (1, s), (0, p), ceil_mode, count_include_pad
+    ).squeeze(-2)
+
+
+def adaptive_avg_pool1d(input, output_size) -> Tensor:
+    """Average pooling of (N, C, L) or (C, L) to a fixed length."""
+    x = _seq_input(input, "adaptive_avg_pool1d")
+    out = _single(output_size, "adaptive_avg_pool1d", "output_size")
+    return adaptive_avg_pool2d(x.unsqueeze(-2), (1, out)).squeeze(-2)
+
+
+class ConvTranspose2d(Function):
+    # x (N,Cin,H,W), w (Cin,Cout/g,KH,KW), b (Cout) -> y (N,Cout,OH,OW): conv2d's input gradient
+    @staticmethod
+    def forward(ctx, x, w, b, stride, padding, dilation, groups, out_hw):
+        out_shape = (x.shape[0], w.shape[1] * groups) + out_hw
+        shape_only = np.empty(out_shape, x.dtype)  # conv2d_backward reads only its shape here
+        args = (stride, padding, dilation, groups)
+        y, _, _ = _C.conv2d_backward(
+            x, shape_only, w, *args, need_input=True, need_weight=False, need_bias=False
+        )
+        if b is not None:
+            y += b[:, None, None]
+        ctx.save_for_backward(x, w)
+        ctx.args = args
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        nx, nw, nb = ctx.needs_input_grad[:3]
+        g = _contig(g.astype(x.dtype, copy=False))
+        dx = _C.conv2d_forward(g, w, None, *ctx.args) if nx else None
+        dw = None
+        if nw:
+            _, dw, _ = _C.conv2d_backward(
+                x, g, w, *ctx.args, need_input=False, need_weight=True, need_bias=False
+            )
+        db = g.sum(axis=(0, 2, 3)) if nb else None
+        return dx, dw, db, None, None, None, None, None
+
+
+def conv_transpose2d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+) -> Tensor:
+    """2-D transposed convolution ("deconvolution"), the adjoint of conv2d, as PyTorch.
+
+    input (N, Cin, H, W) or (Cin, H, W); weight (Cin, Cout/groups, KH, KW); bias (Cout,).
+    OH = (H - 1) stride - 2 padding + dilation (KH - 1) + output_padding + 1 (likewise OW);
+    output_padding (< stride) picks among the sizes a strided conv2d maps to (H, W).
+    """
+    op = "conv_transpose2d"
+    weight = _float_input(weight, op, "weight")
+    if weight.ndim != 4:
+        raise ValueError(f"{op}: weight must be 4-D (Cin, Cout/groups, KH, KW), got {weight.shape}")
+    x = _float_input(input, op, "input", weight.dtype)
+    unbatched = x.ndim == 3
+    if unbatched:
+        x = x.unsqueeze(0)
+    elif x.ndim != 4:
+        raise ValueError(f"{op}: input must be 4-D (N, C, H, W) or 3-D (C, H, W), got {x.shape}")
+    groups = _int_arg(groups, op, "groups")
+    if groups < 1:
+        raise ValueError(f"{op}: groups must be >= 1, got {groups}")
+    if x.shape[1] != weight.shape[0]:
+        raise ValueError(
+            f"{op}: input {x.shape} has {x.shape[1]} channels but weight {weight.shape} "
+            f"expects {weight.shape[0]}"
+        )
+    if weight.shape[0] % groups:
+        raise ValueError(f"{op}: in_channels {weight.shape[0]} not divisible by groups={groups}")
+    stride, dilation = _pair(stride, op, "stride"), _pair(dilation, op, "dilation")
+    padding, out_pad = _pair(padding, op, "padding"), _pair(output_padding, op, "output_padding")
+    if min(stride) < 1 or min(dilation) < 1:
+        raise ValueError(f"{op}: stride and dilation must be >= 1, got {stride}, {dilation}")
+    if min(padding) < 0 or min(out_pad) < 0:
+        raise ValueError(f"{op}: padding and output_padding must be >= 0")
+    if out_pad[0] >= stride[0] or out_pad[1] >= stride[1]:
+        raise ValueError(f"{op}: output_padding {out_pad} must be smaller than stride {stride}")
+    out_hw = tuple(
+        (n - 1) * s - 2 * p + d * (k - 1) + o + 1
+        for n, s, p, d, k, o in zip(
+            x.shape[2:], stride, padding, dilation, weight.shape[2:], out_pad
+        )
+    )
+    if min(out_hw) < 1:
+        raise ValueError(f"{op}: input {x.shape} gives a non-positive output size {out_hw}")
+    if bias is not None:
+        bias = _float_input(bias, op, "bias", weight.dtype)
+        cout = weight.shape[1] * groups
+        if bias.shape != (cout,):
+            raise ValueError(f"{op}: bias must have shape ({cout},), got {bias.shape}")
+        bias = bias.contiguous()
+    y = ConvTranspose2d.apply(
+        x.contiguous(), weight.contiguous(), bias, stride, padding, dilation, groups, out_hw
+    )
+    return y.squeeze(0) if unbatched else y
+
+
 __all__ = [
+    "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
+    "avg_pool1d",
     "avg_pool2d",
     "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "conv1d",
     "conv2d",
+    "conv_transpose2d",
     "cross_entropy",
     "dropout",
     "elu",
@@ -1648,6 +1822,7 @@ __all__ = [
     "log_softmax",
     "lstm_cell",
     "lstm_layer",
+    "max_pool1d",
     "max_pool2d",
     "mse_loss",
     "multi_margin_loss",

@@ -1,4 +1,5 @@
-"""Conv2d."""
+"""Convolution layers: Conv1d, Conv2d and ConvTranspose2d, sharing one argument check and
+PyTorch's initialisation."""
 
 from __future__ import annotations
 
@@ -13,11 +14,158 @@ from ember.nn.modules.module import Module, Parameter
 _PADDING_STRINGS = ("valid", "same", "full")
 
 
-def _pair(v, name: str) -> tuple[int, int]:
-    return F._pair(v, "Conv2d", name)
+def _ntuple(v, n: int, op: str, name: str) -> tuple:
+    """An int or an n-sequence of ints -> n-tuple."""
+    if isinstance(v, tuple | list):
+        if len(v) != n:
+            raise ValueError(f"{op}: {name} must be an int or {n} ints, got {v!r}")
+        return tuple(F._int_arg(a, op, name) for a in v)
+    return (F._int_arg(v, op, name),) * n
 
 
-class Conv2d(Module):
+class _ConvNd(Module):
+    """What every convolution layer shares: argument checks, parameters, initialisation.
+
+    weight: (out_channels, in_channels / groups, *kernel) for a convolution,
+    (in_channels, out_channels / groups, *kernel) when transposed (PyTorch's layouts);
+    initialised with kaiming_uniform_(a=sqrt(5)), bias with U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    """
+
+    def __init__(
+        self,
+        nd: int,
+        transposed: bool,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        groups: int,
+        bias: bool,
+        padding_mode: str,
+        dtype,
+        output_padding=0,
+    ):
+        super().__init__()
+        op = type(self).__name__
+        for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
+                raise ValueError(f"{op}: {name} must be a positive int, got {v!r}")
+        if isinstance(groups, bool) or not isinstance(groups, int | np.integer) or groups < 1:
+            raise ValueError(f"{op}: groups must be a positive integer, got {groups!r}")
+        if in_channels % groups:
+            raise ValueError(f"{op}: in_channels must be divisible by groups")
+        if out_channels % groups:
+            raise ValueError(f"{op}: out_channels must be divisible by groups")
+        if padding_mode != "zeros":
+            raise ValueError(f"{op}: only padding_mode='zeros' is supported, got {padding_mode!r}")
+        self.in_channels = int(in_channels)
+        self.out_channels = int(out_channels)
+        self.kernel_size = _ntuple(kernel_size, nd, op, "kernel_size")
+        self.stride = _ntuple(stride, nd, op, "stride")
+        self.dilation = _ntuple(dilation, nd, op, "dilation")
+        if min(self.kernel_size) < 1:
+            raise ValueError(f"{op}: kernel_size must be >= 1, got {kernel_size!r}")
+        if min(self.stride) < 1:
+            raise ValueError(f"{op}: stride must be >= 1, got {stride!r}")
+        if min(self.dilation) < 1:
+            raise ValueError(f"{op}: dilation must be >= 1, got {dilation!r}")
+        if isinstance(padding, str) and not transposed:
+            if padding not in _PADDING_STRINGS:
+                raise ValueError(
+                    f"{op}: invalid padding string {padding!r}, should be one of "
+                    f"{list(_PADDING_STRINGS)}"
+                )
+            if padding == "same" and max(self.stride) > 1:
+                raise ValueError(f"{op}: padding='same' is not supported for strided convolutions")
+            self.padding = padding
+        else:
+            self.padding = _ntuple(padding, nd, op, "padding")
+            if min(self.padding) < 0:
+                raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
+        self.output_padding = _ntuple(output_padding, nd, op, "output_padding")
+        self.groups = int(groups)
+        self.padding_mode = padding_mode
+        dtype = np.dtype(dtype or np.float32)
+        lead = (
+            (in_channels, out_channels // groups)
+            if transposed
+            else (out_channels, in_channels // groups)
+        )
+        self.weight = Parameter(np.empty(lead + self.kernel_size, dtype))
+        if bias:
+            self.bias = Parameter(np.empty(out_channels, dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # kaiming_uniform_(a=sqrt(5)) gives bound 1/sqrt(fan_in), PyTorch's default.
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def extra_repr(self) -> str:
+        nd = len(self.kernel_size)
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+        s += f", stride={self.stride}"
+        if self.padding != (0,) * nd:
+            s += f", padding={self.padding!r}" if isinstance(self.padding, str) else (
+                f", padding={self.padding}"
+            )  # fmt: skip
+        if self.dilation != (1,) * nd:
+            s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * nd:
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over (N, C, L), as ``torch.nn.Conv1d``: weight (out_channels,
+    in_channels / groups, K); padding int, 'valid', 'same' (stride 1) or 'full'.
+
+    Shape: (N, C_in, L) or (C_in, L) -> (.., C_out, (L + 2 pad - dilation (K - 1) - 1) // stride
+    + 1).
+
+    Example::
+
+        >>> nn.Conv1d(4, 8, 3, padding=1)(ember.randn(2, 4, 10)).shape
+        (2, 8, 10)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(
+            1, False, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+            bias, padding_mode, dtype,
+        )  # fmt: skip
+
+    def forward(self, input):
+        return F.conv1d(
+            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        )
+
+
+class Conv2d(_ConvNd):
     """2-D convolution over an NCHW batch, as ``torch.nn.Conv2d``.
 
     Args:
@@ -57,81 +205,52 @@ class Conv2d(Module):
         device=None,
         dtype=None,
     ):
-        super().__init__()
-        for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-                raise ValueError(f"Conv2d: {name} must be a positive int, got {v!r}")
-        if isinstance(groups, bool) or not isinstance(groups, int | np.integer) or groups < 1:
-            raise ValueError(f"Conv2d: groups must be a positive integer, got {groups!r}")
-        if in_channels % groups:
-            raise ValueError("Conv2d: in_channels must be divisible by groups")
-        if out_channels % groups:
-            raise ValueError("Conv2d: out_channels must be divisible by groups")
-        if padding_mode != "zeros":
-            raise ValueError(
-                f"Conv2d: only padding_mode='zeros' is supported, got {padding_mode!r}"
-            )
-        self.in_channels = int(in_channels)
-        self.out_channels = int(out_channels)
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = _pair(stride, "stride")
-        self.dilation = _pair(dilation, "dilation")
-        if min(self.kernel_size) < 1:
-            raise ValueError(f"Conv2d: kernel_size must be >= 1, got {kernel_size!r}")
-        if min(self.stride) < 1:
-            raise ValueError(f"Conv2d: stride must be >= 1, got {stride!r}")
-        if min(self.dilation) < 1:
-            raise ValueError(f"Conv2d: dilation must be >= 1, got {dilation!r}")
-        if isinstance(padding, str):
-            if padding not in _PADDING_STRINGS:
-                raise ValueError(
-                    f"Conv2d: invalid padding string {padding!r}, should be one of "
-                    f"{list(_PADDING_STRINGS)}"
-                )
-            if padding == "same" and self.stride != (1, 1):
-                raise ValueError("Conv2d: padding='same' is not supported for strided convolutions")
-            self.padding = padding
-        else:
-            self.padding = _pair(padding, "padding")
-            if min(self.padding) < 0:
-                raise ValueError(f"Conv2d: padding must be non-negative, got {padding!r}")
-        self.groups = int(groups)
-        self.padding_mode = padding_mode
-        dtype = np.dtype(dtype or np.float32)
-        shape = (out_channels, in_channels // groups) + self.kernel_size
-        self.weight = Parameter(np.empty(shape, dtype))
-        if bias:
-            self.bias = Parameter(np.empty(out_channels, dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        # kaiming_uniform_(a=sqrt(5)) gives bound 1/sqrt(fan_in), PyTorch's default.
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        super().__init__(
+            2, False, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+            bias, padding_mode, dtype,
+        )  # fmt: skip
 
     def forward(self, input):
         return F.conv2d(
             input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
         )
 
-    def extra_repr(self) -> str:
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
-        s += f", stride={self.stride}"
-        if self.padding != (0, 0):
-            s += (
-                f", padding={self.padding!r}"
-                if isinstance(self.padding, str)
-                else (f", padding={self.padding}")
-            )
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
+
+class ConvTranspose2d(_ConvNd):
+    """2-D transposed convolution, as ``torch.nn.ConvTranspose2d`` (the adjoint of Conv2d:
+    upsampling in decoders and GANs). weight (in_channels, out_channels / groups, KH, KW).
+
+    Shape: (N, C_in, H, W) or (C_in, H, W) -> (.., C_out, OH, OW), OH = (H - 1) stride
+    - 2 padding + dilation (KH - 1) + output_padding + 1.
+
+    Example::
+
+        >>> nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1)(ember.randn(1, 8, 5, 5)).shape
+        (1, 4, 10, 10)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        output_padding=0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation=1,
+        padding_mode: str = "zeros",
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(
+            2, True, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+            bias, padding_mode, dtype, output_padding,
+        )  # fmt: skip
+
+    def forward(self, input):
+        return F.conv_transpose2d(
+            input, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+            self.groups, self.dilation,
+        )  # fmt: skip
