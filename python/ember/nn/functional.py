@@ -616,7 +616,9 @@ def scaled_dot_product_attention(
     Args:
         query, key, value: (*, L, E), (*, S, E), (*, S, Ev) with the same leading dims.
         attn_mask: bool (True = takes part, as PyTorch) or float (added to the logits), any shape
-            that broadcasts to (*, L, S). A float mask is a constant: it gets no gradient.
+            that broadcasts to (*, L, S). A float mask Tensor that requires grad gets its
+            gradient (summed over the broadcast dims): attention then runs composed, with the
+            L x S weights materialised (and a dropout pattern of its own).
         dropout_p: dropout on the attention weights, applied whenever > 0 (as PyTorch's
             functional form: pass 0.0 in evaluation). The mask comes from ember's generator.
         is_causal: query i attends to keys j <= i (top-left aligned, as PyTorch). Giving
@@ -674,6 +676,11 @@ def _attention(query, key, value, attn_mask, dropout_p, is_causal, scale) -> Ten
     mask = None
     if attn_mask is not None:
         mask = _sdpa_mask(attn_mask, q.shape[:-2], q.shape[-2], k.shape[-2], q.dtype)
+        if isinstance(attn_mask, Tensor) and attn_mask.requires_grad and mask[0].dtype != bool:
+            from ember.autograd import is_grad_enabled
+
+            if is_grad_enabled():  # the fused kernel has no mask gradient
+                return _attention_composed(q, k, v, attn_mask, dropout_p, is_causal, scale)
     seed = 0
     if dropout_p > 0:
         from ember.random import default_generator
@@ -682,6 +689,25 @@ def _attention(query, key, value, attn_mask, dropout_p, is_causal, scale) -> Ten
     return ScaledDotProductAttention.apply(
         q, k, v, mask, bool(is_causal), float(scale), float(dropout_p), seed
     )
+
+
+def _attention_composed(q, k, v, mask: Tensor, dropout_p, is_causal, scale) -> Tensor:
+    """softmax(q k^T scale + mask) v from differentiable ops, so a float mask gets its gradient
+    (Add reduces it to the mask's shape). Rows with no allowed key give 0, as the kernel."""
+    scores = (q @ k.transpose(-2, -1)) * scale + mask.to(q.dtype)
+    lq, lk = scores.shape[-2:]
+    blocked = np.isneginf(scores.data)
+    if is_causal:
+        blocked = blocked | np.triu(np.ones((lq, lk), dtype=bool), 1)
+    dead = np.all(blocked, axis=-1, keepdims=True)
+    if blocked.any():
+        scores = ops.where(blocked & ~dead, -np.inf, ops.where(dead, 0.0, scores))
+    w = softmax(scores, -1)
+    if dead.any():
+        w = w * (~dead).astype(q.dtype)
+    if dropout_p > 0:
+        w = dropout(w, dropout_p)
+    return w @ v
 
 
 # ---- dropout and the losses of the training toolkit ---------------------------------------
