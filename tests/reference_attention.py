@@ -17,9 +17,11 @@ def attention_bias(mask, is_causal, lq, lk):
     return bias
 
 
-def sdpa(q, k, v, mask=None, is_causal=False, scale=None, keep=None, p=0.0, dout=None):
+def sdpa(q, k, v, mask=None, is_causal=False, scale=None, keep=None, p=0.0, dout=None,
+         dmask=False):  # fmt: skip
     """softmax(q k^T * scale + bias) (dropped by `keep`, scaled 1/(1-p)) @ v, in float64; rows
-    with every key masked give 0. With dout, also returns (dq, dk, dv)."""
+    with every key masked give 0. With dout, also returns (dq, dk, dv), and with dmask the
+    gradient of a float mask (the logits' gradient summed to the mask's shape) after them."""
     q, k, v = (np.asarray(a, dtype=np.float64) for a in (q, k, v))
     scale = 1.0 / np.sqrt(q.shape[-1]) if scale is None else scale
     s = scale * (q @ np.swapaxes(k, -1, -2)) + attention_bias(
@@ -41,6 +43,12 @@ def sdpa(q, k, v, mask=None, is_causal=False, scale=None, keep=None, p=0.0, dout
     ds = prob * (dp - (dp * prob).sum(axis=-1, keepdims=True))
     dq = scale * ds @ k
     dk = scale * np.swapaxes(ds, -1, -2) @ q
+    if dmask:
+        shape = np.shape(mask)
+        lead = ds.ndim - len(shape)
+        dm = ds.sum(axis=tuple(range(lead)))
+        dm = dm.sum(axis=tuple(i for i, n in enumerate(shape) if n == 1), keepdims=True)
+        return out, dq, dk, dv, dm.reshape(shape)
     return out, dq, dk, dv
 
 

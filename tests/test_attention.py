@@ -229,6 +229,82 @@ def test_matches_torch(dtype, rng):
             np.testing.assert_allclose(g, w, **tol, err_msg=str(list(kw)))
 
 
+# ---- gradient into a float mask (composed path) ---------------------------------------------
+
+MASK_SHAPES = [(2, 3, 6, 7), (6, 7), (1, 3, 6, 7), (3, 1, 7), (7,)]
+
+
+def _grad_mask(rng, shape, dtype):
+    m = rng.standard_normal(shape).astype(dtype)
+    m[..., 1] = -np.inf  # one key blocked everywhere: its gradient is 0
+    return m
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mshape", MASK_SHAPES, ids=str)
+def test_float_mask_gets_its_gradient(mshape, dtype, rng):
+    q, k, v = _qkv(rng, (2, 3), 6, 7, 4, 5, dtype)
+    dout = rng.standard_normal((2, 3, 6, 5)).astype(dtype)
+    m = _grad_mask(rng, mshape, dtype)
+    tq, tk, tv = (ember.tensor(a, requires_grad=True) for a in (q, k, v))
+    tm = ember.tensor(m, requires_grad=True)
+    out = F.scaled_dot_product_attention(tq, tk, tv, tm, scale=0.4)
+    out.backward(dout)
+    got = (out.numpy(), tq.grad.numpy(), tk.grad.numpy(), tv.grad.numpy(), tm.grad.numpy())
+    assert got[-1].shape == mshape and got[-1].dtype == dtype
+    assert np.all(got[-1][..., 1] == 0)
+    want = ref.sdpa(q, k, v, m, scale=0.4, dout=dout, dmask=True)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, **TOL[dtype])
+    # the value and q/k/v gradients equal the fused kernel's (mask as a constant)
+    fused = _run(q, k, v, dout, attn_mask=m, scale=0.4)
+    for g, w in zip(got, fused):
+        np.testing.assert_allclose(g, w, **TOL[dtype])
+    torch = pytest.importorskip("torch")
+    ts = [torch.tensor(a, requires_grad=True) for a in (q, k, v, m)]
+    tout = torch.nn.functional.scaled_dot_product_attention(*ts, scale=0.4)
+    tout.backward(torch.from_numpy(dout))
+    want = (tout.detach().numpy(),) + tuple(t.grad.numpy() for t in ts)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, **TOL[dtype])
+
+
+def test_float_mask_gradcheck_and_special_rows(rng):
+    q, k, v = _qkv(rng, (2,), 4, 5, 3, 3, np.float64)
+    m = rng.standard_normal((4, 5))
+    ins = tuple(ember.tensor(a, requires_grad=True) for a in (q, k, v, m))
+    assert gradcheck(lambda *a: F.scaled_dot_product_attention(*a), ins)
+    assert gradcheck(lambda *a: F._attention(*a, 0.0, True, None), ins)  # with is_causal
+    # causal + mask: the same as the fused kernel's, which has no mask gradient
+    dout = rng.standard_normal((2, 4, 3))
+    tm = ember.tensor(m, requires_grad=True)
+    tq, tk, tv = (ember.tensor(a, requires_grad=True) for a in (q, k, v))
+    out = F._attention(tq, tk, tv, tm, 0.0, True, None)
+    out.backward(dout)
+    fused = _run(q, k, v, dout, attn_mask=m, is_causal=True)
+    for g, w in zip((out, tq.grad, tk.grad, tv.grad), fused):
+        np.testing.assert_allclose(g.numpy(), w, **TOL[np.float64])
+    assert np.all(np.triu(tm.grad.numpy(), 1) == 0)
+    # a row with every key at -inf: output 0, gradients 0 (as the kernel)
+    m[2] = -np.inf
+    tm = ember.tensor(m, requires_grad=True)
+    tq = ember.tensor(q, requires_grad=True)
+    out = F.scaled_dot_product_attention(tq, k, v, tm)
+    out.backward(dout)
+    np.testing.assert_array_equal(out.numpy()[:, 2], 0)
+    assert np.all(tm.grad.numpy()[2] == 0) and np.all(tq.grad.numpy()[:, 2] == 0)
+    assert np.all(np.isfinite(tm.grad.numpy())) and np.all(np.isfinite(tq.grad.numpy()))
+    # no grad mode, or a mask that does not require grad: the fused kernel, nothing recorded
+    with ember.no_grad():
+        a = F.scaled_dot_product_attention(q, k, v, ember.tensor(m, requires_grad=True))
+    b = F.scaled_dot_product_attention(q, k, v, m)
+    np.testing.assert_allclose(a.numpy(), b.numpy(), **TOL[np.float64])
+    # a float32 mask for float64 inputs: the gradient comes back in the mask's dtype
+    m32 = ember.tensor(rng.standard_normal((4, 5)).astype(np.float32), requires_grad=True)
+    F.scaled_dot_product_attention(q, k, v, m32).sum().backward()
+    assert m32.grad.dtype == np.float32
+
+
 def test_no_grad_and_inputs_untouched(rng):
     q, k, v = _qkv(rng, (2,), 8, 8, 4, 4, np.float32)
     q0 = q.copy()

@@ -142,6 +142,31 @@ def test_zca_whitening_gives_identity_covariance(digits):
     z = zca.transform(x)
     np.testing.assert_allclose(np.cov(z, rowvar=False, bias=True), np.eye(x.shape[1]), atol=1e-6)
     np.testing.assert_allclose(zca.whitening_, zca.whitening_.T, atol=1e-10)  # symmetric
+    np.testing.assert_allclose(zca.inverse_transform(z), x, atol=1e-8)
+
+
+@pytest.mark.parametrize("eps", [0.0, 1e-8, 0.1])
+def test_zca_inverse_transform_recovers_the_digits(digits, eps):
+    # every pixel, constant ones included: they lie in the data's span, so they come back too
+    zca = ZCA(eps=eps).fit(digits)
+    z = zca.transform(digits)
+    back = zca.inverse_transform(z)
+    assert back.dtype == np.float32 and back.shape == digits.shape
+    np.testing.assert_allclose(back, digits, atol=2e-4)
+    x = digits.astype(np.float64)
+    np.testing.assert_allclose(ZCA(eps=eps).fit(x).inverse_transform(zca.transform(x)), x,
+                               atol=1e-9)  # fmt: skip
+    # independent: W^-1 from the eigen-decomposition of the (1/N) covariance, on its span
+    c = x - x.mean(0)
+    vals, vecs = np.linalg.eigh(c.T @ c / len(x))
+    keep = vals > 1e-9 * vals.max()
+    u, lam = vecs[:, keep], vals[keep]
+    np.testing.assert_allclose(zca.dewhitening_, (u * np.sqrt(lam + eps)) @ u.T, atol=1e-8)
+    np.testing.assert_allclose(zca.dewhitening_ @ zca.whitening_, u @ u.T, atol=1e-8)
+    with pytest.raises(ValueError, match="features"):
+        zca.inverse_transform(z[:, :10])
+    with pytest.raises(RuntimeError, match="fit"):
+        ZCA().inverse_transform(z)
 
 
 def test_preprocessing_refuses_bad_input(digits):

@@ -48,6 +48,9 @@ MHA_CASES = [
     dict(batch_first=True, bias=False),
     dict(batch_first=True, kdim=6, vdim=10),
     dict(batch_first=False, kdim=12, vdim=5),
+    dict(batch_first=True, add_bias_kv=True),
+    dict(batch_first=False, add_zero_attn=True),
+    dict(batch_first=False, add_bias_kv=True, add_zero_attn=True, kdim=6, vdim=10),
 ]
 
 
@@ -129,6 +132,63 @@ def test_mha_causal_hint(torch, rng):
     out.sum().backward()
     tout.sum().backward()
     np.testing.assert_allclose(ox.grad.numpy(), tx.grad.numpy(), **F64)
+    _compare_grads(om, tm)
+
+
+def test_mha_bias_kv_parameters_and_init(torch):
+    om = nn.MultiheadAttention(64, 4, add_bias_kv=True, add_zero_attn=True)
+    tm = torch.nn.MultiheadAttention(64, 4, add_bias_kv=True, add_zero_attn=True)
+    assert list(om.state_dict()) == list(tm.state_dict())
+    assert om.bias_k.shape == om.bias_v.shape == (1, 1, 64) and om.add_zero_attn
+    both = np.concatenate([om.bias_k.numpy().ravel(), om.bias_v.numpy().ravel()])
+    assert abs(both.std() - 64**-0.5) < 0.35 * 64**-0.5  # xavier_normal_: std sqrt(2 / (E + E))
+    plain = nn.MultiheadAttention(8, 2)
+    assert plain.bias_k is None and plain.bias_v is None and not plain.add_zero_attn
+    assert list(plain.state_dict()) == list(torch.nn.MultiheadAttention(8, 2).state_dict())
+
+
+@pytest.mark.parametrize("kpm", [False, True])
+@pytest.mark.parametrize("need_weights", [False, True])
+@pytest.mark.parametrize("cfg", [dict(add_bias_kv=True), dict(add_zero_attn=True)], ids=str)
+def test_mha_extra_keys_with_causal_mask(cfg, need_weights, kpm, torch, rng):
+    """PyTorch runs a hinted causal mask as SDPA's top-left causal flag (which then hides the
+    extra keys from the first rows) unless a key_padding_mask or need_weights makes it merge
+    the padded mask; an unhinted causal mask is always the padded mask."""
+    tm = torch.nn.MultiheadAttention(8, 2, batch_first=True, **cfg)
+    om = nn.MultiheadAttention(8, 2, batch_first=True, dtype=np.float64, **cfg)
+    _copy_weights(om, tm)
+    x = rng.standard_normal((2, 5, 8))
+    mask = nn.Transformer.generate_square_subsequent_mask(5, dtype=np.float64).numpy()
+    pad = np.where([[False] * 5, [False] * 3 + [True] * 2], -np.inf, 0.0)  # float like the mask
+    kw = {"key_padding_mask": pad} if kpm else {}
+    tkw = {a: torch.from_numpy(b) for a, b in kw.items()}
+    for hint in (True, False):
+        tx, ox = torch.tensor(x, requires_grad=True), _t(x)
+        tout = tm(tx, tx, tx, attn_mask=torch.from_numpy(mask), is_causal=hint,
+                  need_weights=need_weights, **tkw)[0]  # fmt: skip
+        out = om(ox, ox, ox, attn_mask=mask, is_causal=hint, need_weights=need_weights, **kw)[0]
+        np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), **F64)
+        out.sum().backward()
+        tout.sum().backward()
+        np.testing.assert_allclose(ox.grad.numpy(), tx.grad.numpy(), **F64)
+
+
+def test_mha_extra_keys_unbatched(torch, rng):
+    tm = torch.nn.MultiheadAttention(8, 2, add_bias_kv=True, add_zero_attn=True)
+    om = nn.MultiheadAttention(8, 2, add_bias_kv=True, add_zero_attn=True, dtype=np.float64)
+    _copy_weights(om, tm)
+    q, kv = rng.standard_normal((3, 8)), rng.standard_normal((4, 8))
+    kpm = np.array([False, True, False, False])
+    tq, tkv = torch.tensor(q, requires_grad=True), torch.tensor(kv, requires_grad=True)
+    tout, tw = tm(tq, tkv, tkv, key_padding_mask=torch.from_numpy(kpm), average_attn_weights=False)
+    oq, okv = _t(q), _t(kv)
+    out, w = om(oq, okv, okv, key_padding_mask=kpm, average_attn_weights=False)
+    assert w.shape == (2, 3, 6)
+    np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), **F64)
+    np.testing.assert_allclose(w.numpy(), tw.detach().numpy(), **F64)
+    (out.sum() + w.sum()).backward()
+    (tout.sum() + tw.sum()).backward()
+    np.testing.assert_allclose(okv.grad.numpy(), tkv.grad.numpy(), **F64)
     _compare_grads(om, tm)
 
 

@@ -175,18 +175,27 @@ class PCA(_Transformer):
         return z.astype(_out_dtype(a))
 
     def inverse_transform(self, z):
-        z = _matrix(z, f"{type(self).__name__}.inverse_transform").astype(np.float64)
+        a = _matrix(z, f"{type(self).__name__}.inverse_transform")
         if self.mean_ is None:
             raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit() first")
+        k = len(self.components_)
+        if a.shape[1] != k:
+            raise ValueError(f"PCA.inverse_transform: expected {k} components, got {a.shape[1]}")
+        z = a.astype(np.float64)
         if self.whiten:
             z = z * np.sqrt(self.explained_variance_ + self.eps)
-        return z @ self.components_ + self.mean_
+        return (z @ self.components_ + self.mean_).astype(_out_dtype(a))
 
 
 class ZCA(PCA):
     """ZCA (Mahalanobis) whitening: rotate into the principal axes, whiten, rotate back, so
     the whitened data has identity covariance and stays closest to the original
     (``W = U diag(1 / sqrt(lambda + eps)) U^T``). Directions with zero variance stay zero.
+
+    ``inverse_transform`` applies ``U diag(sqrt(lambda + eps)) U^T`` (``dewhitening_``, the
+    inverse of W on the data's span) and adds the mean back: it recovers any x in the span of
+    the fitted data (every training sample) exactly, up to rounding; components along
+    zero-variance directions are lost by ``transform`` and come back as the mean's.
     """
 
     def __init__(self, eps: float = 1e-8):
@@ -194,9 +203,12 @@ class ZCA(PCA):
 
     def fit(self, x):
         super().fit(x)
-        keep = self.explained_variance_ > 0
+        vals = self.explained_variance_  # rounding-level eigenvalues count as zero (rank rule)
+        keep = vals > vals[0] * len(vals) * np.finfo(np.float64).eps
         u = self.components_[keep].T
-        self.whitening_ = (u / np.sqrt(self.explained_variance_[keep] + self.eps)) @ u.T
+        scale = np.sqrt(self.explained_variance_[keep] + self.eps)
+        self.whitening_ = (u / scale) @ u.T
+        self.dewhitening_ = (u * scale) @ u.T
         return self
 
     def transform(self, x):
@@ -205,4 +217,6 @@ class ZCA(PCA):
         return ((a.astype(np.float64) - self.mean_) @ self.whitening_).astype(_out_dtype(a))
 
     def inverse_transform(self, z):
-        raise NotImplementedError("ZCA.inverse_transform: the whitening may be singular")
+        a = _matrix(z, "ZCA.inverse_transform")
+        self._check_fitted(a)
+        return (a.astype(np.float64) @ self.dewhitening_ + self.mean_).astype(_out_dtype(a))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember import _C
+from ember import _C, ops
 from ember.autograd.function import Function
 from ember.tensor import Tensor
 
@@ -257,10 +257,25 @@ def _loss_pair(op, input, target):
     return x, t
 
 
-def mse_loss(input, target, reduction: str = "mean") -> Tensor:
-    """Mean squared error. Shape: input and target of the same shape."""
+def _weighted(op, loss_fn, x, t, weight, reduction, weight_mean=True) -> Tensor:
+    """PyTorch's elementwise ``weight`` of mse/l1/huber (exactly input's shape): the unreduced
+    loss times weight; 'mean' divides by sum(weight) (by the element count if not weight_mean)."""
+    w = weight if isinstance(weight, Tensor) else Tensor(np.asarray(weight, dtype=x.dtype))
+    if w.shape != x.shape:
+        raise ValueError(f"{op}: weight shape {w.shape} must equal input shape {x.shape}")
+    loss = loss_fn(x, t, "none") * w
+    if reduction == "mean" and weight_mean:
+        return loss.sum() / w.sum()
+    return _reduce(loss, reduction)
+
+
+def mse_loss(input, target, reduction: str = "mean", weight=None) -> Tensor:
+    """Mean squared error. Shape: input and target of the same shape; ``weight`` (optional)
+    of that shape too: 'mean' is then sum(w (x - t)^2) / sum(w), as PyTorch."""
     _check_reduction("mse_loss", reduction)
     x, t = _loss_pair("mse_loss", input, target)
+    if weight is not None:
+        return _weighted("mse_loss", MSELoss.apply, x, t, weight, reduction)
     return MSELoss.apply(x, t, reduction)
 
 
@@ -601,7 +616,9 @@ def scaled_dot_product_attention(
     Args:
         query, key, value: (*, L, E), (*, S, E), (*, S, Ev) with the same leading dims.
         attn_mask: bool (True = takes part, as PyTorch) or float (added to the logits), any shape
-            that broadcasts to (*, L, S). A float mask is a constant: it gets no gradient.
+            that broadcasts to (*, L, S). A float mask Tensor that requires grad gets its
+            gradient (summed over the broadcast dims): attention then runs composed, with the
+            L x S weights materialised (and a dropout pattern of its own).
         dropout_p: dropout on the attention weights, applied whenever > 0 (as PyTorch's
             functional form: pass 0.0 in evaluation). The mask comes from ember's generator.
         is_causal: query i attends to keys j <= i (top-left aligned, as PyTorch). Giving
@@ -659,6 +676,11 @@ def _attention(query, key, value, attn_mask, dropout_p, is_causal, scale) -> Ten
     mask = None
     if attn_mask is not None:
         mask = _sdpa_mask(attn_mask, q.shape[:-2], q.shape[-2], k.shape[-2], q.dtype)
+        if isinstance(attn_mask, Tensor) and attn_mask.requires_grad and mask[0].dtype != bool:
+            from ember.autograd import is_grad_enabled
+
+            if is_grad_enabled():  # the fused kernel has no mask gradient
+                return _attention_composed(q, k, v, attn_mask, dropout_p, is_causal, scale)
     seed = 0
     if dropout_p > 0:
         from ember.random import default_generator
@@ -667,6 +689,25 @@ def _attention(query, key, value, attn_mask, dropout_p, is_causal, scale) -> Ten
     return ScaledDotProductAttention.apply(
         q, k, v, mask, bool(is_causal), float(scale), float(dropout_p), seed
     )
+
+
+def _attention_composed(q, k, v, mask: Tensor, dropout_p, is_causal, scale) -> Tensor:
+    """softmax(q k^T scale + mask) v from differentiable ops, so a float mask gets its gradient
+    (Add reduces it to the mask's shape). Rows with no allowed key give 0, as the kernel."""
+    scores = (q @ k.transpose(-2, -1)) * scale + mask.to(q.dtype)
+    lq, lk = scores.shape[-2:]
+    blocked = np.isneginf(scores.data)
+    if is_causal:
+        blocked = blocked | np.triu(np.ones((lq, lk), dtype=bool), 1)
+    dead = np.all(blocked, axis=-1, keepdims=True)
+    if blocked.any():
+        scores = ops.where(blocked & ~dead, -np.inf, ops.where(dead, 0.0, scores))
+    w = softmax(scores, -1)
+    if dead.any():
+        w = w * (~dead).astype(q.dtype)
+    if dropout_p > 0:
+        w = dropout(w, dropout_p)
+    return w @ v
 
 
 # ---- dropout and the losses of the training toolkit ---------------------------------------
@@ -734,10 +775,13 @@ class L1Loss(Function):
         return gx, -gx, None
 
 
-def l1_loss(input, target, reduction: str = "mean") -> Tensor:
-    """Mean absolute error. Shape: input and target of the same shape."""
+def l1_loss(input, target, reduction: str = "mean", weight=None) -> Tensor:
+    """Mean absolute error. Shape: input and target of the same shape; ``weight`` (optional)
+    of that shape too: 'mean' is then sum(w |x - t|) / sum(w), as PyTorch."""
     _check_reduction("l1_loss", reduction)
     x, t = _loss_pair("l1_loss", input, target)
+    if weight is not None:
+        return _weighted("l1_loss", L1Loss.apply, x, t, weight, reduction)
     return L1Loss.apply(x, t, reduction)
 
 
@@ -760,13 +804,46 @@ class HuberLoss(Function):
         return gx, -gx, None, None
 
 
-def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
-    """Huber loss: quadratic for |x - t| < delta, linear beyond. Shape: same shapes."""
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None) -> Tensor:
+    """Huber loss: quadratic for |x - t| < delta, linear beyond. Shape: same shapes; ``weight``
+    (optional) of that shape too: 'mean' is then mean(w * loss), as PyTorch."""
     _check_reduction("huber_loss", reduction)
     if not delta > 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     x, t = _loss_pair("huber_loss", input, target)
+    if weight is not None:
+        fn = lambda a, b, r: HuberLoss.apply(a, b, r, float(delta))  # noqa: E731
+        return _weighted("huber_loss", fn, x, t, weight, reduction, weight_mean=False)
     return HuberLoss.apply(x, t, reduction, float(delta))
+
+
+class SmoothL1Loss(Function):
+    # 0.5 d^2 / beta if |d| < beta else |d| - 0.5 beta, d = x - t; beta = 0 is |d|
+    @staticmethod
+    def forward(ctx, x, t, reduction, beta):
+        d = x - t
+        ad = np.abs(d)
+        loss = ad if beta == 0 else np.where(ad < beta, 0.5 * d * d / beta, ad - 0.5 * beta)
+        ctx.save_for_backward(d)
+        ctx.reduction, ctx.beta = reduction, beta
+        return _reduce_array(loss, reduction, x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        (d,) = ctx.saved_tensors
+        local = np.sign(d) if ctx.beta == 0 else np.clip(d / ctx.beta, -1, 1)
+        gx = (_grad_scale(g, ctx.reduction, d.size) * local).astype(d.dtype, copy=False)
+        return gx, -gx, None, None
+
+
+def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """Smooth L1 (Girshick, 2015): 0.5 (x - t)^2 / beta for |x - t| < beta, |x - t| - 0.5 beta
+    beyond; beta = 0 is l1_loss. Equals huber_loss(delta=beta) / beta. Shape: same shapes."""
+    _check_reduction("smooth_l1_loss", reduction)
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0 (no negative values), got {beta}")
+    x, t = _loss_pair("smooth_l1_loss", input, target)
+    return SmoothL1Loss.apply(x, t, reduction, float(beta))
 
 
 def _broadcast_weight(op: str, weight, shape, dtype, name: str = "weight"):
@@ -972,6 +1049,290 @@ def multi_margin_loss(
         raise ValueError(f"{op}: target {int(bad)} is out of bounds for {c} classes")
     w = _class_weight(op, weight, c, x.dtype)
     return MultiMarginLoss.apply(x, t.reshape(-1), int(p), float(margin), w, reduction)
+
+
+# ---- divergence, embedding, ranking and likelihood losses ---------------------------------
+# Rarely hot, so composed from differentiable ops (gradients flow to every float argument, as
+# in PyTorch), except kl_div, whose 0 log 0 = 0 needs its own gradient rule.
+
+
+class KLDiv(Function):
+    # pointwise t (log t - x) (0 where t = 0), or exp(t) (t - x) with log_target
+    @staticmethod
+    def forward(ctx, x, t, log_target):
+        ctx.save_for_backward(x, t)
+        ctx.log_target = log_target
+        if log_target:
+            return np.exp(t) * (t - x)
+        with np.errstate(divide="ignore", invalid="ignore"):  # t < 0 gives NaN, as PyTorch
+            tlogt = np.where(t == 0, 0, t * np.log(np.where(t == 0, 1, t)))
+        return (tlogt - t * x).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, t = ctx.saved_tensors
+        if ctx.log_target:
+            et = np.exp(t)
+            return -g * et, g * et * (t - x + 1), None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gt = np.where(t == 0, 0, g * (np.log(np.where(t == 0, 1, t)) + 1 - x))
+        return -g * t, gt.astype(x.dtype, copy=False), None
+
+
+def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """Kullback-Leibler divergence KL(target || exp(input)) pointwise: target (log target -
+    input), or exp(target) (target - input) with ``log_target``. ``input`` is log-probabilities.
+
+    Args:
+        reduction: 'none' | 'mean' (over all elements) | 'sum' | 'batchmean' (sum / N, the
+            true KL divergence per sample).
+
+    Where target is 0, the pointwise loss and its target gradient are 0 (PyTorch's target
+    gradient there is NaN).
+
+    Shape: input and target of the same shape.
+    """
+    op = "kl_div"
+    if reduction not in _REDUCTIONS + ("batchmean",):
+        raise ValueError(
+            f"{op}: reduction must be one of {_REDUCTIONS + ('batchmean',)}, got {reduction!r}"
+        )
+    x, t = _loss_pair(op, input, target)
+    loss = KLDiv.apply(x, t, bool(log_target))
+    if reduction == "batchmean":
+        return loss.sum() / x.shape[0] if x.ndim else loss.sum()
+    return _reduce(loss, reduction)
+
+
+def _sign_target(op: str, target, shape, dtype) -> np.ndarray:
+    y = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if y.shape != tuple(shape):
+        raise ValueError(f"{op}: target shape {y.shape} must be {tuple(shape)}")
+    return y.astype(dtype, copy=False)
+
+
+def cosine_embedding_loss(
+    input1, input2, target, margin: float = 0, reduction: str = "mean"
+) -> Tensor:
+    """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where target is -1.
+
+    Shape: input1, input2 (N, D) or (D,); target (N,) or () of 1 / -1.
+    """
+    op = "cosine_embedding_loss"
+    _check_reduction(op, reduction)
+    x1 = _float_input(input1, op, "input1")
+    x2 = _float_input(input2, op, "input2", x1.dtype)
+    if x1.shape != x2.shape or x1.ndim not in (1, 2):
+        raise ValueError(
+            f"{op}: input1 and input2 must both be (N, D) or (D,), got {x1.shape} and {x2.shape}"
+        )
+    y = _sign_target(op, target, x1.shape[:-1], x1.dtype)
+    eps = 1e-12  # PyTorch's EPSILON on each squared magnitude
+    prod = (x1 * x2).sum(-1)
+    cos = prod / (((x1 * x1).sum(-1) + eps) * ((x2 * x2).sum(-1) + eps)).sqrt()
+    pos = ops.where(y == 1, 1 - cos, 0.0)
+    neg = ops.where(y == -1, (cos - margin).clamp(min=0), 0.0)
+    return _reduce(pos + neg, reduction)
+
+
+def margin_ranking_loss(
+    input1, input2, target, margin: float = 0, reduction: str = "mean"
+) -> Tensor:
+    """max(0, -target (x1 - x2) + margin): target 1 wants x1 ranked above x2, -1 below.
+
+    Shape: input1, input2, target with the same number of dims, broadcasting.
+    """
+    op = "margin_ranking_loss"
+    _check_reduction(op, reduction)
+    x1 = _float_input(input1, op, "input1")
+    x2 = _float_input(input2, op, "input2", x1.dtype)
+    y = _float_input(target, op, "target", x1.dtype)
+    if not x1.ndim == x2.ndim == y.ndim:
+        raise ValueError(
+            f"{op}: input1, input2 and target must have the same number of dims, got "
+            f"{x1.shape}, {x2.shape}, {y.shape}"
+        )
+    return _reduce((-y * (x1 - x2) + margin).clamp(min=0), reduction)
+
+
+def soft_margin_loss(input, target, reduction: str = "mean") -> Tensor:
+    """log(1 + exp(-target x)), the two-class logistic loss for targets 1 / -1.
+
+    Shape: input and target of the same shape.
+    """
+    op = "soft_margin_loss"
+    _check_reduction(op, reduction)
+    x, t = _loss_pair(op, input, target)
+    return _reduce(softplus(-x * t), reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, reduction: str = "mean") -> Tensor:
+    """One-vs-all logistic loss for multi-label targets in {0, 1}, averaged over the C classes.
+
+    Shape: input and target (N, C) or (C,); weight broadcastable to input -> 'none' gives (N,).
+    """
+    op = "multilabel_soft_margin_loss"
+    _check_reduction(op, reduction)
+    x, t = _loss_pair(op, input, target)
+    if x.ndim == 0:
+        raise ValueError(f"{op}: input must have at least 1 dimension")
+    w = None
+    if weight is not None:
+        w = weight if isinstance(weight, Tensor) else Tensor(np.asarray(weight, dtype=x.dtype))
+        _broadcast_weight(op, w.data, x.shape, x.dtype)
+    loss = binary_cross_entropy_with_logits(x, t, reduction="none")
+    if w is not None:
+        loss = loss * w
+    return _reduce(loss.mean(-1), reduction)
+
+
+def poisson_nll_loss(
+    input,
+    target,
+    log_input: bool = True,
+    full: bool = False,
+    eps: float = 1e-8,
+    reduction: str = "mean",
+) -> Tensor:
+    """Negative log-likelihood of a Poisson target: exp(x) - t x when ``input`` is the log-rate
+    (``log_input``), else x - t log(x + eps). ``full`` adds Stirling's approximation of
+    log(t!), t log t - t + 0.5 log(2 pi t), for targets > 1.
+
+    Shape: input and target of the same shape.
+    """
+    op = "poisson_nll_loss"
+    _check_reduction(op, reduction)
+    x, t = _loss_pair(op, input, target)
+    loss = x.exp() - t * x if log_input else x - t * (x + eps).log()
+    if full:
+        big = t.data > 1
+        ts = ops.where(big, t, 1.0)  # the term is 0 for t <= 1; keep its gradient finite there
+        stirling = ts * ts.log() - ts + 0.5 * (2 * np.pi * ts).log()
+        loss = loss + ops.where(big, stirling, 0.0)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(
+    input, target, var, full: bool = False, eps: float = 1e-6, reduction: str = "mean"
+) -> Tensor:
+    """Negative log-likelihood of target under N(input, var): 0.5 (log var + (x - t)^2 / var),
+    plus 0.5 log(2 pi) with ``full``. var is clamped to >= eps for the value only (its gradient
+    passes the clamp unchanged, as PyTorch).
+
+    Shape: input and target the same shape; var the same shape, or one dim of it 1 or
+    the last dim missing (one variance shared), or a float.
+    """
+    op = "gaussian_nll_loss"
+    x, t = _loss_pair(op, input, target)
+    if isinstance(var, int | float):
+        if var < 0:
+            raise ValueError(f"{op}: var has negative entry/entries")
+        var = Tensor(np.full(x.shape, var, dtype=x.dtype))
+    v = _float_input(var, op, "var", x.dtype)
+    if np.any(v.data < 0):
+        raise ValueError(f"{op}: var has negative entry/entries")
+    if v.shape != x.shape:
+        if v.shape == x.shape[:-1]:
+            v = v.unsqueeze(-1)
+        elif v.ndim != x.ndim or sum(b for a, b in zip(x.shape, v.shape) if a != b) != 1:
+            raise ValueError(f"{op}: var of shape {v.shape} is of incorrect size for {x.shape}")
+    _check_reduction(op, reduction)
+    v = v + Tensor(np.maximum(v.data, eps) - v.data)  # clamp the value, not the gradient
+    loss = 0.5 * (v.log() + (x - t) * (x - t) / v)
+    if full:
+        loss = loss + 0.5 * float(np.log(2 * np.pi))
+    return _reduce(loss, reduction)
+
+
+def _pnorm(d: Tensor, p: float, keepdim: bool = False) -> Tensor:
+    """The p-norm over the last dim (p = 2 via sqrt of squares, p = inf as max |d|)."""
+    if p == 2:
+        return (d * d).sum(-1, keepdim).sqrt()
+    if p == 1:
+        return d.abs().sum(-1, keepdim)
+    if p == np.inf:
+        return d.abs().max(-1, keepdim)[0]
+    return (d.abs() ** p).sum(-1, keepdim) ** (1.0 / p)
+
+
+def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+    """||x1 - x2 + eps||_p over the last dim (broadcasting), as PyTorch.
+
+    Shape: (N, D) or (D,) -> (N,) or () (keepdim keeps the last dim as 1).
+    """
+    op = "pairwise_distance"
+    if not p > 0:
+        raise ValueError(f"{op}: p must be > 0, got {p}")
+    a = _float_input(x1, op, "x1")
+    b = _float_input(x2, op, "x2", a.dtype)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"{op}: inputs must have at least 1 dimension, got {a.shape}, {b.shape}")
+    return _pnorm(a - b + eps, float(p), keepdim)
+
+
+def _triplet(op, anchor, positive, negative):
+    a = _float_input(anchor, op, "anchor")
+    p = _float_input(positive, op, "positive", a.dtype)
+    n = _float_input(negative, op, "negative", a.dtype)
+    if not (a.ndim == p.ndim == n.ndim) or a.ndim == 0:
+        raise ValueError(
+            f"{op}: anchor, positive and negative must have the same number of dims (>= 1), got "
+            f"{a.shape}, {p.shape}, {n.shape}"
+        )
+    return a, p, n
+
+
+def _triplet_loss(dist, a, p, n, margin, swap, reduction) -> Tensor:
+    d_pos, d_neg = dist(a, p), dist(a, n)
+    if swap:
+        d_neg = ops.minimum(d_neg, dist(p, n))
+    return _reduce((margin + d_pos - d_neg).clamp(min=0), reduction)
+
+
+def triplet_margin_loss(
+    anchor,
+    positive,
+    negative,
+    margin: float = 1.0,
+    p: float = 2,
+    eps: float = 1e-6,
+    swap: bool = False,
+    reduction: str = "mean",
+) -> Tensor:
+    """max(0, margin + d(a, pos) - d(a, neg)) with d = pairwise_distance(p, eps); ``swap``
+    uses min(d(a, neg), d(pos, neg)) as the negative distance (Balntas et al., 2016).
+
+    Shape: anchor, positive, negative (*, D), broadcasting -> 'none' gives (*).
+    """
+    op = "triplet_margin_loss"
+    _check_reduction(op, reduction)
+    if margin <= 0:
+        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+    a, po, n = _triplet(op, anchor, positive, negative)
+    dist = lambda u, v: pairwise_distance(u, v, p, eps)  # noqa: E731
+    return _triplet_loss(dist, a, po, n, margin, swap, reduction)
+
+
+def triplet_margin_with_distance_loss(
+    anchor,
+    positive,
+    negative,
+    *,
+    distance_function=None,
+    margin: float = 1.0,
+    swap: bool = False,
+    reduction: str = "mean",
+) -> Tensor:
+    """triplet_margin_loss with any ``distance_function(x1, x2)`` (default pairwise_distance).
+
+    Shape: anchor, positive, negative (*, D), broadcasting -> 'none' gives (*).
+    """
+    op = "triplet_margin_with_distance_loss"
+    _check_reduction(op, reduction)
+    if margin <= 0:
+        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+    a, po, n = _triplet(op, anchor, positive, negative)
+    return _triplet_loss(distance_function or pairwise_distance, a, po, n, margin, swap, reduction)
 
 
 # ---- convolution, pooling, batch norm -------------------------------------------------------
@@ -1806,15 +2167,18 @@ __all__ = [
     "conv1d",
     "conv2d",
     "conv_transpose2d",
+    "cosine_embedding_loss",
     "cross_entropy",
     "dropout",
     "elu",
     "embedding",
+    "gaussian_nll_loss",
     "gelu",
     "gru_cell",
     "gru_layer",
     "hinge_embedding_loss",
     "huber_loss",
+    "kl_div",
     "l1_loss",
     "layer_norm",
     "leaky_relu",
@@ -1822,17 +2186,25 @@ __all__ = [
     "log_softmax",
     "lstm_cell",
     "lstm_layer",
+    "margin_ranking_loss",
     "max_pool1d",
     "max_pool2d",
     "mse_loss",
     "multi_margin_loss",
+    "multilabel_soft_margin_loss",
     "nll_loss",
+    "pairwise_distance",
+    "poisson_nll_loss",
     "relu",
     "rnn_cell",
     "rnn_layer",
     "scaled_dot_product_attention",
     "sigmoid",
+    "smooth_l1_loss",
+    "soft_margin_loss",
     "softmax",
     "softplus",
     "tanh",
+    "triplet_margin_loss",
+    "triplet_margin_with_distance_loss",
 ]

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from ember import ops
 from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.linear import Linear
@@ -138,6 +139,13 @@ def _is_causal_mask(m: np.ndarray, lq: int, lk: int) -> bool:
     return bool(np.all(m[upper] == -np.inf) and np.all(m[~upper] == 0))
 
 
+def _pad_keys(m, extra: int):
+    """A mask (..., S) with ``extra`` columns of False / 0 appended (keys that take part)."""
+    if m is None:
+        return None
+    return np.concatenate([m, np.zeros(m.shape[:-1] + (extra,), m.dtype)], axis=-1)
+
+
 def _additive(m: np.ndarray, dtype) -> np.ndarray:
     return np.where(m, -np.inf, 0.0).astype(dtype) if m.dtype == np.bool_ else m
 
@@ -152,6 +160,9 @@ class MultiheadAttention(Module):
         num_heads: heads H; each has E // H dims.
         dropout: dropout on the attention weights (training only).
         bias: in_proj_bias and out_proj.bias.
+        add_bias_kv: learn one extra key and value (``bias_k``, ``bias_v``, each (1, 1, E)),
+            appended to every sequence after the projection (S grows by 1).
+        add_zero_attn: append a zero key and value to every head (S grows by 1 more).
         kdim, vdim: key / value widths (default E).
         batch_first: inputs are (N, L, E) rather than (L, N, E).
 
@@ -164,6 +175,9 @@ class MultiheadAttention(Module):
     (N * H, L, S). ``is_causal`` is a hint that ``attn_mask`` is the causal mask (which must
     then be given, as in PyTorch). Attention runs in the fused kernel; with ``need_weights``
     the weights (N, L, S) averaged over heads, or (N, H, L, S), are computed explicitly as well.
+
+    With add_bias_kv / add_zero_attn the masks get a column per extra key that every query may
+    attend (PyTorch pads them with 0 / False), and the weights are (N, L, S + extra).
 
     A query whose keys are all masked gets an attention output of 0 (weights 0): PyTorch's
     SDPA path returns the same, while its ``need_weights=True`` path returns NaN.
@@ -208,8 +222,6 @@ class MultiheadAttention(Module):
             )
         if not 0.0 <= dropout <= 1.0:
             raise ValueError(f"MultiheadAttention: dropout must be in [0, 1], got {dropout}")
-        if add_bias_kv or add_zero_attn:
-            raise NotImplementedError("MultiheadAttention: add_bias_kv/add_zero_attn")
         dtype = np.dtype(dtype or np.float32)
         self.embed_dim = embed_dim
         self.kdim = kdim if kdim is not None else embed_dim
@@ -235,6 +247,12 @@ class MultiheadAttention(Module):
         else:
             self.register_parameter("in_proj_bias", None)
         self.out_proj = Linear(e, e, bias=bias, dtype=dtype)
+        if add_bias_kv:
+            self.bias_k = Parameter(np.empty((1, 1, e), dtype))
+            self.bias_v = Parameter(np.empty((1, 1, e), dtype))
+        else:
+            self.bias_k = self.bias_v = None
+        self.add_zero_attn = add_zero_attn
         self._reset_parameters()
 
     def _reset_parameters(self) -> None:
@@ -247,6 +265,9 @@ class MultiheadAttention(Module):
         if self.in_proj_bias is not None:
             init.zeros_(self.in_proj_bias)
             init.zeros_(self.out_proj.bias)
+        if self.bias_k is not None:
+            init.xavier_normal_(self.bias_k)
+            init.xavier_normal_(self.bias_v)
 
     reset_parameters = _reset_parameters
 
@@ -348,10 +369,24 @@ class MultiheadAttention(Module):
                 "(as PyTorch)"
             )
 
+        # PyTorch runs the hinted causal mask as the kernel's causal flag (top-left aligned, also
+        # over extra keys) unless key_padding_mask merges into it; an unhinted mask is detected.
+        extra = (self.bias_k is not None) + bool(self.add_zero_attn)
+        hinted = is_causal and (kpm is None or not extra)
+        causal = am is not None and (hinted or (not extra and _is_causal_mask(am, lq, s)))
+
         q, k, v = self._project(query, key, value)
+        if self.bias_k is not None:  # one learned key / value appended to every sequence
+            k = ops.cat([k, self.bias_k.expand(n, 1, e)], 1)
+            v = ops.cat([v, self.bias_v.expand(n, 1, e)], 1)
         q = q.reshape(n, lq, h, hd).permute(0, 2, 1, 3)
-        k = k.reshape(n, s, h, hd).permute(0, 2, 1, 3)
-        v = v.reshape(n, s, h, hd).permute(0, 2, 1, 3)
+        k = k.reshape(n, -1, h, hd).permute(0, 2, 1, 3)
+        v = v.reshape(n, -1, h, hd).permute(0, 2, 1, 3)
+        if self.add_zero_attn:  # a zero key / value per head, after the head split
+            zero = np.zeros((n, h, 1, hd), dtype)
+            k, v = ops.cat([k, zero], 2), ops.cat([v, zero], 2)
+        if extra:  # the extra keys take part everywhere: masks padded with 0 / False
+            am, kpm = _pad_keys(am, extra), _pad_keys(kpm, extra)
         p = self.dropout if self.training else 0.0
 
         weights = None
@@ -362,7 +397,6 @@ class MultiheadAttention(Module):
             if not batched:
                 weights = weights[0]
         else:
-            causal = am is not None and (is_causal or _is_causal_mask(am, lq, s))
             mask = self._kernel_mask(None if causal else am, kpm, dtype)
             attn = F._attention(q, k, v, mask, p, causal, None)
         out = attn.permute(0, 2, 1, 3).reshape(n, lq, e)
