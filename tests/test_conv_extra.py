@@ -146,3 +146,51 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="kernel_size"):
         nn.Conv1d(4, 3, (3, 3))
     assert F.conv_transpose2d(ember.randn(4, 5, 5), w2).shape == (2, 7, 7)  # unbatched
+
+
+# Depthwise convolutions (groups == C == O) run on their own engine in csrc/ops/conv2d.cpp.
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-10), (np.float32, 1e-4)])
+@pytest.mark.parametrize(
+    "N,C,H,W,k,s,p,d",
+    [
+        (2, 3, 7, 9, 3, 1, 1, 1),
+        (1, 4, 8, 8, 3, 2, 1, 1),
+        (2, 2, 10, 7, 5, 3, 2, 2),
+        (1, 3, 5, 5, 2, 1, 0, 1),
+        (3, 2, 6, 6, 1, 1, 0, 1),
+        (1, 2, 4, 4, 3, 1, "same", 1),
+        (0, 2, 4, 4, 3, 1, 1, 1),
+        (2, 3, 9, 8, (2, 3), 1, (2, 0), (2, 1)),
+    ],
+)
+def test_depthwise_matches_pytorch(N, C, H, W, k, s, p, d, dtype, tol):
+    torch = pytest.importorskip("torch")
+    kk = (k, k) if isinstance(k, int) else k
+    x, w, b = _r(N, C, H, W).astype(dtype), _r(C, 1, *kk, seed=1).astype(dtype), _r(C, seed=2)
+    b = b.astype(dtype)
+    ours = [ember.tensor(a, requires_grad=True) for a in (x, w, b)]
+    theirs = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    y = F.conv2d(*ours, s, p, d, C)
+    yt = torch.nn.functional.conv2d(*theirs, s, p, d, C)
+    _close(y.numpy(), yt.detach().numpy(), tol)
+    gy = _r(*yt.shape, seed=3).astype(dtype)
+    y.backward(gy)
+    yt.backward(torch.tensor(gy))
+    for a, t in zip(ours, theirs):
+        _close(a.grad.numpy(), t.grad.numpy(), tol)
+
+
+def test_depthwise_gradcheck_and_thread_determinism():
+    args = [ember.tensor(a, requires_grad=True) for a in (_r(2, 3, 5, 6), _r(3, 1, 3, 3, seed=1))]
+    assert gradcheck(lambda a, b: F.conv2d(a, b, None, 1, 1, 1, 3), args)
+    assert gradcheck(lambda a, b: F.conv2d(a, b, None, 2, 1, 1, 3), args)
+    x, w = _r(4, 16, 20, 20).astype(np.float32), _r(16, 1, 3, 3, seed=1).astype(np.float32)
+    results, before = [], ember.get_num_threads()
+    for nt in (1, 2):
+        ember.set_num_threads(nt)
+        xe, we = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
+        F.conv2d(xe, we, None, 1, 1, 1, 16).sum().backward()
+        results.append((xe.grad.numpy(), we.grad.numpy()))
+    ember.set_num_threads(before)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "common.h"
 #include "gemm/gemm.h"
@@ -816,6 +817,223 @@ void input_grad_shift(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
   }
 }
 
+// ---------------------------------------------------------------- depthwise engine
+// groups == C == O (one filter per channel, MobileNet's depthwise layer): as a GEMM each task
+// would have one output row, wasting all but one of the micro-kernel's MR rows. Instead each
+// plane is convolved directly: per output row and kernel tap one axpy over the valid output
+// columns, unit-stride (vectorised) for stride 2 (stride 1: flat planes, below). Tasks are (image,
+// channel) planes; the weight gradient is parallel over channels (each thread sums its channels'
+// images in a fixed order: deterministic).
+
+bool depthwise_ok(const Geom& g) { return g.G == g.C && g.Cg == 1 && g.Og == 1 && g.K > 0; }
+
+// cols[2 kw], cols[2 kw + 1]: the valid output columns [lo, hi) of kernel column kw, computed
+// once per call (valid_cols divides, too slow for the inner loops).
+std::vector<int64_t> tap_columns(const Geom& g) {
+  std::vector<int64_t> cols(2 * g.KW);
+  for (int64_t kw = 0; kw < g.KW; ++kw) valid_cols(g, kw, &cols[2 * kw], &cols[2 * kw + 1]);
+  return cols;
+}
+
+// y (OH, OW) = bias + the convolution of one plane x (H, W) with its filter w (KH, KW).
+template <typename T>
+EMBER_SIMD void depthwise_plane(T* __restrict y, const T* __restrict x, const T* w, T bias,
+                                const Geom& g, const int64_t* cols) {
+  std::fill(y, y + g.P, bias);
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    T* yr = y + oh * g.OW;
+    for (int64_t kh = 0; kh < g.KH; ++kh) {
+      const int64_t ih = oh * g.sh + kh * g.dh - g.pt;
+      if (ih < 0 || ih >= g.H) continue;
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        const int64_t lo = cols[2 * kw], hi = cols[2 * kw + 1];
+        const T wv = w[kh * g.KW + kw];
+        const T* xr = x + ih * g.W + kw * g.dw - g.pl;  // xr[ow * sw] is the tap's input
+        if (g.sw == 1)
+          for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[ow];
+        else if (g.sw == 2)
+          for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[2 * ow];
+        else
+          for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[ow * g.sw];
+      }
+    }
+  }
+}
+
+// dx (H, W) = the adjoint of depthwise_plane (without bias) applied to dy (OH, OW).
+template <typename T>
+EMBER_SIMD void depthwise_plane_dx(T* __restrict dx, const T* __restrict dy, const T* w,
+                                   const Geom& g, const int64_t* cols) {
+  std::fill(dx, dx + g.H * g.W, T(0));
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    const T* dyr = dy + oh * g.OW;
+    for (int64_t kh = 0; kh < g.KH; ++kh) {
+      const int64_t ih = oh * g.sh + kh * g.dh - g.pt;
+      if (ih < 0 || ih >= g.H) continue;
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        const int64_t lo = cols[2 * kw], hi = cols[2 * kw + 1];
+        const T wv = w[kh * g.KW + kw];
+        T* dxr = dx + ih * g.W + kw * g.dw - g.pl;
+        if (g.sw == 1)
+          for (int64_t ow = lo; ow < hi; ++ow) dxr[ow] += wv * dyr[ow];
+        else if (g.sw == 2)
+          for (int64_t ow = lo; ow < hi; ++ow) dxr[2 * ow] += wv * dyr[ow];
+        else
+          for (int64_t ow = lo; ow < hi; ++ow) dxr[ow * g.sw] += wv * dyr[ow];
+      }
+    }
+  }
+}
+
+// dw (KH, KW) += the correlation of one plane's dy (OH, OW) with its input x (H, W).
+template <typename T>
+EMBER_SIMD void depthwise_plane_dw(T* dw, const T* __restrict dy, const T* __restrict x,
+                                   const Geom& g, const int64_t* cols) {
+  constexpr int L = 16;  // partial sums, so the dot products vectorise without reassociation
+  for (int64_t kh = 0; kh < g.KH; ++kh)
+    for (int64_t kw = 0; kw < g.KW; ++kw) {
+      const int64_t lo = cols[2 * kw], hi = cols[2 * kw + 1];
+      T acc[L] = {};
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        const int64_t ih = oh * g.sh + kh * g.dh - g.pt;
+        if (ih < 0 || ih >= g.H) continue;
+        const T* dyr = dy + oh * g.OW;
+        const T* xr = x + ih * g.W + kw * g.dw - g.pl;
+        int64_t ow = lo;
+        if (g.sw == 1)
+          for (; ow + L <= hi; ow += L)
+            for (int j = 0; j < L; ++j) acc[j] += dyr[ow + j] * xr[ow + j];
+        for (; ow < hi; ++ow) acc[0] += dyr[ow] * xr[ow * g.sw];
+      }
+      T s = T(0);
+      for (int j = 0; j < L; ++j) s += acc[j];
+      dw[kh * g.KW + kw] += s;
+    }
+}
+
+// Stride 1 runs on flat planes instead (the shift engine's trick): with the input zero-padded
+// to width Wp, output (oh, ow) sits at flat index oh*Wp + ow of a Wp-wide buffer, and tap
+// (kh, kw) reads the padded input at that index + kh*dh*Wp + kw*dw: one long axpy per tap
+// rather than one short one per output row.
+struct Flat {
+  int64_t Hp, Wp, Q;  // padded input size; Q = flat length covering every output position
+  explicit Flat(const Geom& g)
+      : Hp(g.H + g.pt + g.pb), Wp(g.W + g.pl + g.pr), Q((g.OH - 1) * (g.W + g.pl + g.pr) + g.OW) {}
+  int64_t tap(const Geom& g, int64_t k) const { return (k / g.KW) * g.dh * Wp + (k % g.KW) * g.dw; }
+};
+
+// xp (Hp, Wp) = x (H, W) inside a zero border.
+template <typename T>
+void pad_plane(T* xp, const T* x, const Geom& g, const Flat& f) {
+  std::fill(xp, xp + f.Hp * f.Wp, T(0));
+  for (int64_t h = 0; h < g.H; ++h)
+    std::copy(x + h * g.W, x + (h + 1) * g.W, xp + (h + g.pt) * f.Wp + g.pl);
+}
+
+// buf (Q) = dy (OH, OW) laid out with row stride Wp, zeros between the rows.
+template <typename T>
+void spread_plane(T* buf, const T* dy, const Geom& g, const Flat& f) {
+  std::fill(buf, buf + f.Q, T(0));
+  for (int64_t oh = 0; oh < g.OH; ++oh)
+    std::copy(dy + oh * g.OW, dy + (oh + 1) * g.OW, buf + oh * f.Wp);
+}
+
+template <typename T>
+EMBER_SIMD void flat_axpy(T* __restrict y, const T* __restrict x, T a, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+template <typename T>
+EMBER_SIMD T flat_dot(const T* __restrict a, const T* __restrict b, int64_t n) {
+  constexpr int L = 16;  // partial sums, so the dot product vectorises without reassociation
+  T acc[L] = {};
+  int64_t i = 0;
+  for (; i + L <= n; i += L)
+    for (int j = 0; j < L; ++j) acc[j] += a[i + j] * b[i + j];
+  for (; i < n; ++i) acc[0] += a[i] * b[i];
+  T s = T(0);
+  for (int j = 0; j < L; ++j) s += acc[j];
+  return s;
+}
+
+template <typename T>
+void depthwise_forward(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt) {
+  const std::vector<int64_t> cols = tap_columns(g);
+  const Flat f(g);
+  const bool flat = g.sh == 1 && g.sw == 1;
+  const int64_t tasks = g.N * g.C;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    std::vector<T> xp(flat ? f.Hp * f.Wp : 0), acc(flat ? f.Q : 0);
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < tasks; ++t) {
+      const int64_t c = t % g.C;
+      const T bias = b ? b[c] : T(0);
+      const T* xt = x + t * g.H * g.W;
+      const T* wc = w + c * g.K;
+      T* yt = y + t * g.P;
+      if (!flat) {
+        depthwise_plane(yt, xt, wc, bias, g, cols.data());
+        continue;
+      }
+      pad_plane(xp.data(), xt, g, f);
+      std::fill(acc.begin(), acc.end(), bias);
+      for (int64_t k = 0; k < g.K; ++k) flat_axpy(acc.data(), xp.data() + f.tap(g, k), wc[k], f.Q);
+      for (int64_t oh = 0; oh < g.OH; ++oh)
+        std::copy(acc.data() + oh * f.Wp, acc.data() + oh * f.Wp + g.OW, yt + oh * g.OW);
+    }
+  }
+}
+
+template <typename T>
+void depthwise_backward(T* dx, T* dw, const T* dy, const T* x, const T* w, const Geom& g, int nt) {
+  const std::vector<int64_t> cols = tap_columns(g);
+  const Flat f(g);
+  const bool flat = g.sh == 1 && g.sw == 1;
+  if (dx) {
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+      std::vector<T> dxp(flat ? f.Hp * f.Wp : 0), buf(flat ? f.Q : 0);
+#pragma omp for schedule(static)
+      for (int64_t t = 0; t < g.N * g.C; ++t) {
+        const T* wc = w + (t % g.C) * g.K;
+        T* dxt = dx + t * g.H * g.W;
+        if (!flat) {
+          depthwise_plane_dx(dxt, dy + t * g.P, wc, g, cols.data());
+          continue;
+        }
+        spread_plane(buf.data(), dy + t * g.P, g, f);
+        std::fill(dxp.begin(), dxp.end(), T(0));
+        for (int64_t k = 0; k < g.K; ++k)
+          flat_axpy(dxp.data() + f.tap(g, k), buf.data(), wc[k], f.Q);
+        for (int64_t h = 0; h < g.H; ++h)
+          std::copy(dxp.data() + (h + g.pt) * f.Wp + g.pl,
+                    dxp.data() + (h + g.pt) * f.Wp + g.pl + g.W, dxt + h * g.W);
+      }
+    }
+  }
+  if (dw) {  // dw was zeroed by the caller
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+      std::vector<T> xp(flat ? f.Hp * f.Wp : 0), buf(flat ? f.Q : 0);
+#pragma omp for schedule(static)
+      for (int64_t c = 0; c < g.C; ++c)
+        for (int64_t n = 0; n < g.N; ++n) {
+          const T* dyt = dy + (n * g.C + c) * g.P;
+          const T* xt = x + (n * g.C + c) * g.H * g.W;
+          if (!flat) {
+            depthwise_plane_dw(dw + c * g.K, dyt, xt, g, cols.data());
+            continue;
+          }
+          pad_plane(xp.data(), xt, g, f);
+          spread_plane(buf.data(), dyt, g, f);
+          for (int64_t k = 0; k < g.K; ++k)
+            dw[c * g.K + k] += flat_dot(buf.data(), xp.data() + f.tap(g, k), f.Q);
+        }
+    }
+  }
+}
+
 }  // namespace
 
 // x (N,C,H,W), w (O,C/g,KH,KW), b (O) or null -> y (N,O,OH,OW)
@@ -829,6 +1047,7 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* b, int64_t N, int64_t
   if (g.N == 0 || g.O == 0) return;
   const Plan plan = make_plan(g, sizeof(T));
   TrimOnExit trim;
+  if (depthwise_ok(g)) return depthwise_forward(y, x, w, b, g, plan.nt);
   if (!g.direct && g.K > 0) {
     if (shift_ok(g, g.Cg)) return forward_shift(y, x, w, b, g, plan.nt);
     return forward_engine(y, x, w, b, g, plan.nt);
@@ -887,6 +1106,7 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   }
   const Plan plan = make_plan(g, sizeof(T));
   TrimOnExit trim;
+  if (depthwise_ok(g)) return depthwise_backward(dx, dw, dy, x, w, g, plan.nt);
   if (!g.direct && g.K > 0 && (plan.nt == 1 || g.N * g.G >= plan.nt)) {
     if (dx && shift_ok(g, g.Og)) {
       if (dw) backward_engine<T>(nullptr, dw, dy, x, w, g, plan.nt);
