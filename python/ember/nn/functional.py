@@ -1952,10 +1952,10 @@ class Embedding(Function):
     @staticmethod
     def backward(ctx, g):
         indices, shape, padding_idx = ctx.meta
-        dw = np.zeros(shape, dtype=g.dtype)
-        np.add.at(dw, indices.reshape(-1), g.reshape(-1, shape[1]))
-        if padding_idx is not None:
-            dw[padding_idx] = 0
+        flat = np.ascontiguousarray(indices.reshape(-1), dtype=np.int64)
+        rows = _contig(g.reshape(-1, shape[1]))
+        pad = -1 if padding_idx is None else padding_idx
+        dw = _C.embedding_backward(flat, rows, shape[0], pad)
         return None, dw, None
 
 

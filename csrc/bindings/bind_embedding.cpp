@@ -1,0 +1,54 @@
+// Bindings for csrc/ops/embedding.cpp.
+//
+//   embedding_backward(indices (n,) int64, grad (n, D), num_embeddings, padding_idx) -> dw (V, D)
+#include "bind_util.h"
+
+namespace ember {
+
+// csrc/ops/embedding.cpp (instantiated there for float and double).
+template <typename T>
+void embedding_backward(T* dw, const int64_t* idx, const T* g, int64_t n, int64_t V, int64_t D,
+                        int64_t padding_idx);
+
+namespace {
+
+py::array backward_py(const py::array& indices, const py::array& grad, int64_t num_embeddings,
+                      int64_t padding_idx) {
+  const char* op = "embedding_backward";
+  if (!indices.dtype().is(py::dtype::of<int64_t>()))
+    throw py::type_error(std::string(op) + ": indices must be int64, got " +
+                         std::string(py::str(indices.dtype())));
+  require_ndim(indices, 1, op, "indices");
+  require_contiguous(indices, op, "indices");
+  require_float(grad, op, "grad");
+  require_ndim(grad, 2, op, "grad");
+  require_contiguous(grad, op, "grad");
+  const int64_t n = indices.shape(0), D = grad.shape(1), V = num_embeddings;
+  EMBER_CHECK(grad.shape(0) == n, op, ": grad has ", grad.shape(0), " rows for ", n, " indices");
+  EMBER_CHECK(V >= 0, op, ": num_embeddings must be >= 0, got ", V);
+  EMBER_CHECK(padding_idx >= -1 && padding_idx < std::max<int64_t>(V, 1), op,
+              ": padding_idx must be in [0, ", V, ") or -1 for none, got ", padding_idx);
+  numel_checked({V, D}, op);
+  const int64_t* ip = cptr<int64_t>(indices);
+  for (int64_t i = 0; i < n; ++i)
+    EMBER_CHECK(ip[i] >= 0 && ip[i] < V, op, ": index ", ip[i], " is out of range for ", V,
+                " embeddings");
+  py::array dw = empty_like_dtype(grad, {V, D});
+  py::gil_scoped_release release;
+  if (is_f32(grad))
+    embedding_backward<float>(ptr<float>(dw), ip, cptr<float>(grad), n, V, D, padding_idx);
+  else
+    embedding_backward<double>(ptr<double>(dw), ip, cptr<double>(grad), n, V, D, padding_idx);
+  return dw;
+}
+
+}  // namespace
+
+void bind_embedding(py::module_& m) {
+  m.def("embedding_backward", &backward_py, py::arg("indices"), py::arg("grad"),
+        py::arg("num_embeddings"), py::arg("padding_idx") = -1,
+        "indices (n,) int64 in [0, V), grad (n, D) float -> dw (V, D): grad's rows added into the "
+        "rows they index (in index order, deterministic); row padding_idx (or none: -1) is 0.");
+}
+
+}  // namespace ember
