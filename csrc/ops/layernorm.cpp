@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common.h"
+#include "vecmath.h"
 
 namespace ember {
 
@@ -62,6 +63,81 @@ void row_moments(const T* x, int64_t M, T& mean_out, T& var_out) {
   var_out = M > 0 ? s2 / static_cast<T>(M) : T(0);
 }
 
+// One row of the forward: the statistics, then y. The row workers are compiled per ISA
+// (EMBER_SIMD, see vecmath.h: flatten inlines row_moments into each clone).
+template <typename T>
+EMBER_SIMD void forward_row(T* __restrict yr, T* mean, T* rstd, const T* __restrict xr,
+                            const T* __restrict w, const T* __restrict b, int64_t M, T eps) {
+  T mu, var;
+  row_moments(xr, M, mu, var);
+  const T rs = T(1) / std::sqrt(var + eps);
+  *mean = mu;
+  *rstd = rs;
+  if (w && b)
+    for (int64_t i = 0; i < M; ++i) yr[i] = (xr[i] - mu) * rs * w[i] + b[i];
+  else if (w)
+    for (int64_t i = 0; i < M; ++i) yr[i] = (xr[i] - mu) * rs * w[i];
+  else if (b)
+    for (int64_t i = 0; i < M; ++i) yr[i] = (xr[i] - mu) * rs + b[i];
+  else
+    for (int64_t i = 0; i < M; ++i) yr[i] = (xr[i] - mu) * rs;
+}
+
+// One row of the backward: the two row sums, then dx and the dw / db partial rows (pw, pb;
+// null when not wanted) in the same pass.
+template <typename T>
+EMBER_SIMD void backward_row(T* __restrict dr, T* __restrict pw, T* __restrict pb,
+                             const T* __restrict gr, const T* __restrict xr, T mu, T rs,
+                             const T* __restrict w, int64_t M, T invM) {
+  const bool want_p = pw != nullptr;
+  T sg[kLanes] = {}, sgx[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= M; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) {
+      const T xh = (xr[i + j] - mu) * rs;
+      const T g = w ? gr[i + j] * w[i + j] : gr[i + j];
+      sg[j] += g;
+      sgx[j] += g * xh;
+    }
+  T s1 = 0, s2 = 0;
+  for (; i < M; ++i) {
+    const T xh = (xr[i] - mu) * rs;
+    const T g = w ? gr[i] * w[i] : gr[i];
+    s1 += g;
+    s2 += g * xh;
+  }
+  for (int j = 0; j < kLanes; ++j) {
+    s1 += sg[j];
+    s2 += sgx[j];
+  }
+  const T m1 = s1 * invM, m2 = s2 * invM;
+  // dx, and the dw/db partial rows in the same pass (w null: weight 1).
+  if (want_p && w)
+    for (int64_t c = 0; c < M; ++c) {
+      const T xh = (xr[c] - mu) * rs;
+      dr[c] = rs * (gr[c] * w[c] - m1 - xh * m2);
+      pw[c] += gr[c] * xh;
+      pb[c] += gr[c];
+    }
+  else if (want_p)
+    for (int64_t c = 0; c < M; ++c) {
+      const T xh = (xr[c] - mu) * rs;
+      dr[c] = rs * (gr[c] - m1 - xh * m2);
+      pw[c] += gr[c] * xh;
+      pb[c] += gr[c];
+    }
+  else if (w)
+    for (int64_t c = 0; c < M; ++c) {
+      const T xh = (xr[c] - mu) * rs;
+      dr[c] = rs * (gr[c] * w[c] - m1 - xh * m2);
+    }
+  else
+    for (int64_t c = 0; c < M; ++c) {
+      const T xh = (xr[c] - mu) * rs;
+      dr[c] = rs * (gr[c] - m1 - xh * m2);
+    }
+}
+
 }  // namespace
 
 // x (N, M), w (M) or null, b (M) or null -> y (N, M), mean (N), rstd (N)
@@ -74,23 +150,8 @@ void layer_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* w, const T*
   if (N == 0) return;
   const int nt = threads_for(mul_checked(N, M, "layer_norm_forward"), 1 << 15);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t r = 0; r < N; ++r) {
-    const T* xr = x + r * M;
-    T* yr = y + r * M;
-    T mu, var;
-    row_moments(xr, M, mu, var);
-    const T rs = T(1) / std::sqrt(var + eps);
-    mean[r] = mu;
-    rstd[r] = rs;
-    if (w && b)
-      for (int64_t i = 0; i < M; ++i) yr[i] = (xr[i] - mu) * rs * w[i] + b[i];
-    else if (w)
-      for (int64_t i = 0; i < M; ++i) yr[i] = (xr[i] - mu) * rs * w[i];
-    else if (b)
-      for (int64_t i = 0; i < M; ++i) yr[i] = (xr[i] - mu) * rs + b[i];
-    else
-      for (int64_t i = 0; i < M; ++i) yr[i] = (xr[i] - mu) * rs;
-  }
+  for (int64_t r = 0; r < N; ++r)
+    forward_row(y + r * M, mean + r, rstd + r, x + r * M, w, b, M, eps);
 }
 
 // dy, x (N, M), mean, rstd (N), w (M) or null -> dx (N, M), dw (M) or null, db (M) or null
@@ -117,56 +178,7 @@ void layer_norm_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* 
     T* pb = want_p ? pw + M : nullptr;
 #pragma omp for schedule(static)
     for (int64_t r = 0; r < N; ++r) {
-      const T* xr = x + r * M;
-      const T* gr = dy + r * M;
-      T* dr = dx + r * M;
-      const T mu = mean[r], rs = rstd[r];
-      T sg[kLanes] = {}, sgx[kLanes] = {};
-      int64_t i = 0;
-      for (; i + kLanes <= M; i += kLanes)
-        for (int j = 0; j < kLanes; ++j) {
-          const T xh = (xr[i + j] - mu) * rs;
-          const T g = w ? gr[i + j] * w[i + j] : gr[i + j];
-          sg[j] += g;
-          sgx[j] += g * xh;
-        }
-      T s1 = 0, s2 = 0;
-      for (; i < M; ++i) {
-        const T xh = (xr[i] - mu) * rs;
-        const T g = w ? gr[i] * w[i] : gr[i];
-        s1 += g;
-        s2 += g * xh;
-      }
-      for (int j = 0; j < kLanes; ++j) {
-        s1 += sg[j];
-        s2 += sgx[j];
-      }
-      const T m1 = s1 * invM, m2 = s2 * invM;
-      // dx, and the dw/db partial rows in the same pass (w null: weight 1).
-      if (want_p && w)
-        for (int64_t c = 0; c < M; ++c) {
-          const T xh = (xr[c] - mu) * rs;
-          dr[c] = rs * (gr[c] * w[c] - m1 - xh * m2);
-          pw[c] += gr[c] * xh;
-          pb[c] += gr[c];
-        }
-      else if (want_p)
-        for (int64_t c = 0; c < M; ++c) {
-          const T xh = (xr[c] - mu) * rs;
-          dr[c] = rs * (gr[c] - m1 - xh * m2);
-          pw[c] += gr[c] * xh;
-          pb[c] += gr[c];
-        }
-      else if (w)
-        for (int64_t c = 0; c < M; ++c) {
-          const T xh = (xr[c] - mu) * rs;
-          dr[c] = rs * (gr[c] * w[c] - m1 - xh * m2);
-        }
-      else
-        for (int64_t c = 0; c < M; ++c) {
-          const T xh = (xr[c] - mu) * rs;
-          dr[c] = rs * (gr[c] - m1 - xh * m2);
-        }
+      backward_row(dx + r * M, pw, pb, dy + r * M, x + r * M, mean[r], rstd[r], w, M, invM);
     }
   }
   if (!want_p) return;
