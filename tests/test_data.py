@@ -251,3 +251,16 @@ def test_init_is_seeded_and_refuses_bad_input():
         nn.init.kaiming_normal_(a, nonlinearity="swish")
     with pytest.raises(ValueError, match="std"):
         nn.init.normal_(a, std=-1.0)
+
+
+def test_loader_takes_a_sampler_and_pytorch_worker_options():
+    X = np.arange(10, dtype=np.float32).reshape(10, 1)
+    ds = TensorDataset(X, np.arange(10))
+    loader = DataLoader(ds, batch_size=4, sampler=[9, 1, 5, 3, 7], num_workers=2, pin_memory=True)
+    assert len(loader) == 2
+    batches = [yb.numpy().tolist() for _, yb in loader]
+    assert batches == [[9, 1, 5, 3], [7]]
+    with pytest.raises(ValueError, match="mutually exclusive"):
+        DataLoader(ds, sampler=[0], shuffle=True)
+    with pytest.raises(ValueError, match="num_workers"):
+        DataLoader(ds, num_workers=-1)

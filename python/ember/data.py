@@ -134,6 +134,11 @@ class DataLoader:
             ``numpy.random.Generator``) or else from ember's generator.
         drop_last: drop the last, incomplete batch.
         collate_fn: turns a list of samples into a batch (default: ``default_collate``).
+        sampler: an iterable of dataset indices giving the order (instead of ``shuffle``);
+            iterated anew every epoch.
+        num_workers, pin_memory, timeout, worker_init_fn, prefetch_factor, persistent_workers:
+            accepted for PyTorch compatibility; batches are always made in this process (the
+            kernels are multi-threaded already, and there is no device memory to pin).
 
     Example::
 
@@ -149,6 +154,13 @@ class DataLoader:
         drop_last: bool = False,
         collate_fn=None,
         generator: np.random.Generator | None = None,
+        sampler=None,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        timeout: float = 0,
+        worker_init_fn=None,
+        prefetch_factor=None,
+        persistent_workers: bool = False,
     ):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
             raise TypeError(f"DataLoader: batch_size must be an int, got {batch_size!r}")
@@ -158,24 +170,34 @@ class DataLoader:
             )
         if generator is not None and not isinstance(generator, np.random.Generator):
             raise TypeError("DataLoader: generator must be a numpy.random.Generator")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+            raise ValueError(
+                f"DataLoader: num_workers option should be non-negative, got {num_workers!r}"
+            )
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.collate_fn = collate_fn
         self.generator = generator
+        self.sampler = sampler
+        self.num_workers = num_workers
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.sampler) if self.sampler is not None else len(self.dataset)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self):
-        n = len(self.dataset)
-        if self.shuffle:
+        if self.sampler is not None:
+            order = np.fromiter((int(i) for i in self.sampler), dtype=np.int64)
+        elif self.shuffle:
             rng = self.generator if self.generator is not None else default_generator()
-            order = rng.permutation(n)
+            order = rng.permutation(len(self.dataset))
         else:
-            order = np.arange(n)
+            order = np.arange(len(self.dataset))
+        n = len(order)
         fast = self.collate_fn is None and hasattr(self.dataset, "_get_batch")
         for start in range(0, n, self.batch_size):
             idx = order[start : start + self.batch_size]
