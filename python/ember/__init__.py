@@ -17,6 +17,7 @@ import os as _os
 import numpy as _np
 
 from ember import _C, autograd, data, datasets, io, nn, ops, optim, preprocessing, train  # noqa: E402
+from ember._device import device
 from ember.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from ember.creation import (
     arange,
@@ -166,7 +167,7 @@ __all__ = [
     "ones_like", "randn", "rand", "randint", "randperm", "arange", "linspace", "eye",
     "full_like", "empty_like", "randn_like", "rand_like", "normal", "bernoulli", "multinomial",
     "tanh", "sigmoid", "relu", "softmax", "log_softmax",
-    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed",
+    "device", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed",
     "set_num_threads", "get_num_threads", "show_config",
     "abs", "argmax", "argmin", "cat", "clamp", "exp", "flatten", "log", "matmul", "max",
     "maximum", "mean", "min", "minimum", "permute", "reshape", "sqrt", "squeeze", "stack",

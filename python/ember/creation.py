@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import operator
 
 import numpy as np
 
+from ember import _device
 from ember.random import default_generator
 from ember.tensor import Tensor, _as_array
 
@@ -24,10 +26,22 @@ def _size(shape, op: str) -> tuple:
     return shape
 
 
+def _takes_device(fn):
+    """PyTorch's factories take ``device=``: ember's accept the CPU (or None), refuse others."""
+
+    @functools.wraps(fn)
+    def factory(*args, device=None, **kwargs):
+        _device.check(device)
+        return fn(*args, **kwargs)
+
+    return factory
+
+
 def _dtype(dtype, default=_DEFAULT_FLOAT) -> np.dtype:
     return default if dtype is None else np.dtype(dtype)
 
 
+@_takes_device
 def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data`` (lists, scalars, arrays, tensors).
 
@@ -43,6 +57,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor(array)
 
 
+@_takes_device
 def as_tensor(data, dtype=None) -> Tensor:
     """Like tensor(), but without a copy when data is already an array of that dtype."""
     if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
@@ -50,34 +65,41 @@ def as_tensor(data, dtype=None) -> Tensor:
     return Tensor(_as_array(data, dtype, copy=False))
 
 
+@_takes_device
 def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
     return Tensor(np.zeros(_size(size, "zeros"), _dtype(dtype)), requires_grad=requires_grad)
 
 
+@_takes_device
 def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
     return Tensor(np.ones(_size(size, "ones"), _dtype(dtype)), requires_grad=requires_grad)
 
 
+@_takes_device
 def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
     return Tensor(
         np.full(_size((size,), "full"), fill_value, _dtype(dtype)), requires_grad=requires_grad
     )
 
 
+@_takes_device
 def empty(*size, dtype=None, requires_grad: bool = False) -> Tensor:
     return Tensor(np.empty(_size(size, "empty"), _dtype(dtype)), requires_grad=requires_grad)
 
 
+@_takes_device
 def zeros_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
     t = np.asarray(t)
     return Tensor(np.zeros(t.shape, dtype or t.dtype), requires_grad=requires_grad)
 
 
+@_takes_device
 def ones_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
     t = np.asarray(t)
     return Tensor(np.ones(t.shape, dtype or t.dtype), requires_grad=requires_grad)
 
 
+@_takes_device
 def randn(*size, dtype=None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from ember's seeded generator."""
     dt = _dtype(dtype)
@@ -85,6 +107,7 @@ def randn(*size, dtype=None, requires_grad: bool = False) -> Tensor:
     return Tensor(data, requires_grad=requires_grad)
 
 
+@_takes_device
 def rand(*size, dtype=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from ember's seeded generator."""
     dt = _dtype(dtype)
@@ -92,6 +115,7 @@ def rand(*size, dtype=None, requires_grad: bool = False) -> Tensor:
     return Tensor(data, requires_grad=requires_grad)
 
 
+@_takes_device
 def randint(low, high=None, size=(), dtype=np.int64) -> Tensor:
     if high is None:
         low, high = 0, low
@@ -100,12 +124,14 @@ def randint(low, high=None, size=(), dtype=np.int64) -> Tensor:
     return Tensor(default_generator().integers(low, high, _size((size,), "randint"), dtype=dtype))
 
 
+@_takes_device
 def randperm(n: int, dtype=np.int64) -> Tensor:
     if n < 0:
         raise ValueError(f"randperm: n must be >= 0, got {n}")
     return Tensor(default_generator().permutation(n).astype(dtype))
 
 
+@_takes_device
 def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
     """Values from start to end (exclusive); int64 for int arguments, else float32."""
     if end is None:
@@ -118,19 +144,23 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
     return Tensor(np.arange(start, end, step, dtype=dtype), requires_grad=requires_grad)
 
 
+@_takes_device
 def linspace(start, end, steps: int, dtype=None) -> Tensor:
     return Tensor(np.linspace(start, end, steps, dtype=_dtype(dtype)))
 
 
+@_takes_device
 def eye(n: int, m: int | None = None, dtype=None) -> Tensor:
     return Tensor(np.eye(n, m, dtype=_dtype(dtype)))
 
 
+@_takes_device
 def full_like(t, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
     t = np.asarray(t)
     return Tensor(np.full(t.shape, fill_value, dtype or t.dtype), requires_grad=requires_grad)
 
 
+@_takes_device
 def empty_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
     t = np.asarray(t)
     return Tensor(np.empty(t.shape, dtype or t.dtype), requires_grad=requires_grad)
@@ -144,16 +174,19 @@ def _float_like(t, dtype, op: str) -> tuple:
     return t.shape, dt
 
 
+@_takes_device
 def randn_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
     shape, dt = _float_like(t, dtype, "randn_like")
     return Tensor(default_generator().standard_normal(shape, dtype=dt), requires_grad=requires_grad)
 
 
+@_takes_device
 def rand_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
     shape, dt = _float_like(t, dtype, "rand_like")
     return Tensor(default_generator().random(shape, dtype=dt), requires_grad=requires_grad)
 
 
+@_takes_device
 def normal(mean: float, std: float, size, dtype=None) -> Tensor:
     """Normal samples with the given mean and std (scalar form of torch.normal)."""
     if std < 0:

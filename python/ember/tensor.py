@@ -198,8 +198,24 @@ class Tensor:
     def astype(self, dtype) -> Tensor:
         return _ops.cast(self, np.dtype(dtype))
 
-    def to(self, dtype) -> Tensor:
+    def to(self, *args, dtype=None, device=None, non_blocking: bool = False, copy: bool = False):
+        """A cast to a dtype (``to(np.float64)``, ``to(other_tensor)``); devices other than
+        the CPU are refused ("cpu" changes nothing)."""
+        dtype = _device.parse_to(args, dtype, device)
+        if dtype is None or np.dtype(dtype) == self.dtype:
+            return self.clone() if copy else self
         return _ops.cast(self, np.dtype(dtype))
+
+    def cpu(self) -> Tensor:
+        return self
+
+    @property
+    def device(self):
+        return _device.CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
 
     def float(self) -> Tensor:
         return _ops.cast(self, np.dtype(np.float32))
@@ -522,6 +538,7 @@ class Tensor:
         self.data[index] = value.data if isinstance(value, Tensor) else value
 
 
+from ember import _device  # noqa: E402
 from ember import ops as _ops  # noqa: E402  (ops build on Tensor)
 from ember.nn import functional as _F  # noqa: E402
 

@@ -6,6 +6,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
+from ember import _device
 from ember.autograd.function import no_grad
 from ember.tensor import Tensor, _as_array
 
@@ -181,8 +182,10 @@ class Module:
             elif p.grad is not None:
                 p.grad.data[...] = 0
 
-    def to(self, dtype=None):
-        """Cast floating-point parameters and buffers in place (the Parameter objects stay)."""
+    def to(self, *args, dtype=None, device=None, non_blocking: bool = False):
+        """Cast floating-point parameters and buffers in place (the Parameter objects stay).
+        Takes a dtype (``to(np.float64)``) and/or the CPU device; other devices are refused."""
+        dtype = _device.parse_to(args, dtype, device)
         if dtype is None:
             return self
         dtype = np.dtype(dtype)
@@ -193,6 +196,9 @@ class Module:
                 t.data = t.data.astype(dtype)
                 if t.grad is not None:
                     t.grad.data = t.grad.data.astype(dtype)
+        return self
+
+    def cpu(self):
         return self
 
     def float(self):
