@@ -42,6 +42,12 @@ from ember.nn.modules.loss import (
 )
 from ember.nn.modules.module import Module, Parameter
 from ember.nn.modules.normalization import LayerNorm
+from ember.nn.modules.normalization_extra import (
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+)
 from ember.nn.modules.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -88,9 +94,13 @@ __all__ = [
     "GRU",
     "GRUCell",
     "GaussianNLLLoss",
+    "GroupNorm",
     "HingeEmbeddingLoss",
     "HuberLoss",
     "Identity",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
     "KLDivLoss",
     "L1Loss",
     "LSTM",

@@ -2156,6 +2156,126 @@ def conv_transpose2d(
     return y.squeeze(0) if unbatched else y
 
 
+# ---- group / instance norm, resampling, padding, fold / unfold, adaptive max pool, unpool -----
+# NumPy Functions (or compositions of existing ops) for the less hot layers. The norms reuse the
+# layer-norm kernel (Welford statistics: stable for large means) on a (rows, M) reshape and add
+# the per-channel affine with broadcasting ops, so their gradients come from those ops.
+
+
+def _channel_view(t: Tensor, ndim: int) -> Tensor:
+    """A (C,) parameter shaped (C, 1, ..., 1) to broadcast against (N, C, *spatial)."""
+    return t.reshape(t.shape[0], *([1] * (ndim - 2)))
+
+
+def _affine(y: Tensor, weight, bias) -> Tensor:
+    if weight is not None:
+        y = y * _channel_view(weight, y.ndim)
+    if bias is not None:
+        y = y + _channel_view(bias, y.ndim)
+    return y
+
+
+def _norm_params(op: str, weight, bias, c: int, dtype):
+    out = []
+    for t, name in ((weight, "weight"), (bias, "bias")):
+        if t is not None:
+            t = _float_input(t, op, name, dtype)
+            if t.shape != (c,):
+                raise ValueError(f"{op}: {name} must have shape ({c},), got {t.shape}")
+        out.append(t)
+    return out
+
+
+def _rows_normalized(x: Tensor, rows: int, eps: float) -> Tensor:
+    """x normalised over each of ``rows`` equal contiguous chunks (biased variance)."""
+    m = x.data.size // rows if rows else 0
+    y = LayerNorm.apply(x.contiguous().reshape(rows, m), None, None, m, float(eps))
+    return y.reshape(x.shape)
+
+
+def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """Group normalisation (Wu & He, 2018): the C channels split into ``num_groups`` groups,
+    each normalised over its channels and all spatial positions, then a per-channel affine.
+
+    Shape:
+        input (N, C, *) with C divisible by num_groups; weight, bias (C,) or None -> same shape.
+
+    Example::
+
+        >>> F.group_norm(ember.randn(2, 6, 4, 4), 3).shape
+        (2, 6, 4, 4)
+    """
+    op = "group_norm"
+    dtype = None if weight is None else _float_input(weight, op, "weight").dtype
+    x = _float_input(input, op, "input", dtype)
+    if x.ndim < 2:
+        raise ValueError(f"{op}: input must be at least 2-D (N, C, *), got shape {x.shape}")
+    g = _int_arg(num_groups, op, "num_groups")
+    c = x.shape[1]
+    if g < 1 or c % g:
+        raise ValueError(
+            f"{op}: num_channels {c} of input {x.shape} must be divisible by num_groups={g}"
+        )
+    if not eps >= 0:
+        raise ValueError(f"{op}: eps must be >= 0, got {eps}")
+    weight, bias = _norm_params(op, weight, bias, c, x.dtype)
+    return _affine(_rows_normalized(x, x.shape[0] * g, eps), weight, bias)
+
+
+def instance_norm(
+    input,
+    running_mean=None,
+    running_var=None,
+    weight=None,
+    bias=None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Instance normalisation (Ulyanov et al., 2016): each (sample, channel) normalised over
+    its spatial positions, then a per-channel affine.
+
+    With ``use_input_stats`` the instance statistics are used and, when given, running_mean
+    and running_var (C,) are updated in place as PyTorch does: by the batch average of the
+    instance means and unbiased variances, with weight ``momentum``. Otherwise the running
+    statistics normalise (as batch_norm in eval mode).
+
+    Shape: input (N, C, *spatial) -> same shape.
+    """
+    op = "instance_norm"
+    dtype = None if weight is None else _float_input(weight, op, "weight").dtype
+    x = _float_input(input, op, "input", dtype)
+    if x.ndim < 3:
+        raise ValueError(f"{op}: input must be (N, C, *spatial) with spatial dims, got {x.shape}")
+    n, c = x.shape[:2]
+    weight, bias = _norm_params(op, weight, bias, c, x.dtype)
+    rm = _stat_array(running_mean, op, "running_mean")
+    rv = _stat_array(running_var, op, "running_var")
+    for a, name in ((rm, "running_mean"), (rv, "running_var")):
+        if a is not None and a.shape != (c,):
+            raise ValueError(f"{op}: {name} must have shape ({c},), got {a.shape}")
+    if not use_input_stats:
+        if rm is None or rv is None:
+            raise ValueError(f"{op}: running_mean and running_var are needed without input stats")
+        return batch_norm(x, running_mean, running_var, weight, bias, False, momentum, eps)
+    spatial = x.data.size // max(n * c, 1)
+    if spatial <= 1:
+        raise ValueError(
+            f"{op}: expected more than 1 spatial element when training, got input {x.shape}"
+        )
+    axes = tuple(range(2, x.ndim))
+    if rm is not None:
+        rm *= 1 - momentum
+        rm += momentum * x.data.mean(axis=axes).mean(axis=0).astype(rm.dtype, copy=False)
+    if rv is not None:
+        var = x.data.var(axis=axes, ddof=1).mean(axis=0)
+        rv *= 1 - momentum
+        rv += momentum * var.astype(rv.dtype, copy=False)
+    return _affine(_rows_normalized(x, n * c, eps), weight, bias)
+
+
+# ---- end of group / instance norm ... section ---------------------------------------------
+
 __all__ = [
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
@@ -2174,10 +2294,12 @@ __all__ = [
     "embedding",
     "gaussian_nll_loss",
     "gelu",
+    "group_norm",
     "gru_cell",
     "gru_layer",
     "hinge_embedding_loss",
     "huber_loss",
+    "instance_norm",
     "kl_div",
     "l1_loss",
     "layer_norm",
