@@ -2,6 +2,8 @@
 adaptive max pooling and max unpooling: values and gradients against PyTorch (float32 and
 float64, copied weights), gradcheck in float64, and the bad inputs each refuses."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -178,3 +180,225 @@ def test_instance_norm_errors():
         nn.InstanceNorm1d(4)(ember.randn(2, 3, 5))
     with pytest.raises(ValueError, match=r"running_mean must have shape \(3,\)"):
         F.instance_norm(ember.randn(2, 3, 5), ember.zeros(4), ember.ones(3))
+
+
+# ---- interpolate / Upsample / pixel shuffle / pad / Unflatten --------------------------------
+
+TF = torch.nn.functional
+INTERP_CASES = [
+    # (input shape, mode, kwargs)
+    ((2, 3, 5), "nearest", dict(size=9)),
+    ((2, 3, 5), "nearest", dict(size=3)),
+    ((2, 3, 5), "nearest", dict(scale_factor=2)),
+    ((1, 2, 7), "nearest", dict(scale_factor=1.7)),
+    ((1, 2, 7), "nearest", dict(scale_factor=0.6, recompute_scale_factor=True)),
+    ((2, 2, 4, 5), "nearest", dict(size=(7, 3))),
+    ((2, 2, 4, 5), "nearest", dict(scale_factor=(2.5, 1.3))),
+    ((1, 2, 6, 6), "nearest", dict(size=(6, 12))),
+    ((1, 2, 5, 7), "nearest-exact", dict(size=(8, 4))),
+    ((2, 3, 4, 5), "bilinear", dict(size=(7, 9), align_corners=False)),
+    ((2, 3, 4, 5), "bilinear", dict(size=(7, 9), align_corners=True)),
+    ((2, 3, 6, 5), "bilinear", dict(size=(3, 2), align_corners=False)),
+    ((2, 3, 6, 5), "bilinear", dict(size=(1, 1), align_corners=True)),
+    ((1, 2, 4, 4), "bilinear", dict(scale_factor=2)),
+    ((1, 2, 5, 3), "bilinear", dict(scale_factor=(1.5, 2.25), align_corners=False)),
+    ((1, 2, 5, 3), "bilinear", dict(scale_factor=(1.5, 2.25), align_corners=True)),
+    ((1, 2, 5, 3), "bilinear", dict(scale_factor=0.7, recompute_scale_factor=True)),
+    ((2, 3, 6), "linear", dict(size=11, align_corners=False)),
+    ((2, 3, 6), "linear", dict(scale_factor=0.5, align_corners=True)),
+    ((1, 2, 3, 4, 5), "trilinear", dict(size=(4, 3, 7))),
+    ((1, 2, 3, 4, 5), "nearest", dict(scale_factor=2)),
+    ((2, 3, 7, 9), "area", dict(size=(3, 4))),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,mode,kw", INTERP_CASES)
+def test_interpolate_matches_torch(shape, mode, kw, dtype):
+    x = _rng().standard_normal(shape)
+    _compare(
+        lambda x: F.interpolate(x, mode=mode, **kw),
+        lambda x: TF.interpolate(x, mode=mode, **kw),
+        [x],
+        dtype,
+    )
+
+
+def test_interpolate_nearest_index_rule_many_sizes():
+    # PyTorch's float32 index arithmetic decides which source pixel ties pick.
+    for n_in, dtype in itertools.product(range(1, 13), DTYPES):
+        x = np.arange(n_in, dtype=dtype).reshape(1, 1, n_in)
+        for n_out in range(1, 30):
+            for mode in ("nearest", "nearest-exact"):
+                y = F.interpolate(ember.tensor(x), size=n_out, mode=mode).numpy()
+                t = TF.interpolate(torch.tensor(x), size=n_out, mode=mode).numpy()
+                np.testing.assert_array_equal(y, t, err_msg=f"{mode} {n_in}->{n_out}")
+        for sf in (0.3, 0.75, 1.1, 1.5, 2.7, 3.0):
+            if n_in * sf < 1:
+                continue
+            y = F.interpolate(ember.tensor(x), scale_factor=sf).numpy()
+            t = TF.interpolate(torch.tensor(x), scale_factor=sf).numpy()
+            np.testing.assert_array_equal(y, t, err_msg=f"scale {sf} {n_in}")
+
+
+def test_interpolate_gradcheck():
+    rng = _rng(5)
+    x = rng.standard_normal((1, 2, 3, 4))
+    for kw in (
+        dict(size=(5, 7), mode="bilinear"),
+        dict(size=(4, 3), mode="bilinear", align_corners=True),
+        dict(scale_factor=1.5, mode="nearest"),
+    ):
+        _gradcheck(lambda x, kw=kw: F.interpolate(x, **kw), x)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_upsample_modules(dtype):
+    x = _rng(6).standard_normal((2, 3, 4, 5))
+    pairs = [
+        (nn.Upsample(scale_factor=2), torch.nn.Upsample(scale_factor=2)),
+        (
+            nn.Upsample(size=(5, 7), mode="bilinear"),
+            torch.nn.Upsample(size=(5, 7), mode="bilinear"),
+        ),
+        (
+            nn.Upsample(scale_factor=1.5, mode="bilinear", align_corners=True),
+            torch.nn.Upsample(scale_factor=1.5, mode="bilinear", align_corners=True),
+        ),
+        (nn.UpsamplingNearest2d(size=(6, 9)), torch.nn.UpsamplingNearest2d(size=(6, 9))),
+        (nn.UpsamplingBilinear2d(scale_factor=2), torch.nn.UpsamplingBilinear2d(scale_factor=2)),
+    ]
+    for m, tm in pairs:
+        _compare(m, tm, [x], dtype)
+    assert repr(nn.Upsample(scale_factor=2)) == repr(torch.nn.Upsample(scale_factor=2))
+    assert repr(nn.Upsample(size=3, mode="bilinear")) == repr(
+        torch.nn.Upsample(size=3, mode="bilinear")
+    )
+
+
+def test_interpolate_errors():
+    x = ember.randn(1, 2, 4, 4)
+    with pytest.raises(ValueError, match="exactly one of size or scale_factor"):
+        F.interpolate(x)
+    with pytest.raises(ValueError, match="exactly one of size or scale_factor"):
+        F.interpolate(x, size=3, scale_factor=2)
+    with pytest.raises(ValueError, match="align_corners"):
+        F.interpolate(x, size=3, align_corners=True)
+    with pytest.raises(ValueError, match="expects a 4-D input"):
+        F.interpolate(ember.randn(1, 2, 4), size=3, mode="bilinear")
+    with pytest.raises(ValueError, match="one entry per spatial dim"):
+        F.interpolate(x, size=(3, 4, 5))
+    with pytest.raises(ValueError, match="mode must be one of"):
+        F.interpolate(x, size=3, mode="cubic")
+    with pytest.raises(ValueError, match="empty output size"):
+        F.interpolate(x, scale_factor=0.1)
+    with pytest.raises(TypeError, match="size must be"):
+        F.interpolate(x, size=2.5)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_pixel_shuffle_matches_torch(dtype):
+    rng = _rng(7)
+    for shape, r in (((2, 8, 3, 4), 2), ((9, 2, 3), 3), ((2, 1, 4, 2, 2), 1)):
+        x = rng.standard_normal(shape)
+        _compare(
+            lambda x, r=r: F.pixel_shuffle(x, r), lambda x, r=r: TF.pixel_shuffle(x, r), [x], dtype
+        )
+        _compare(nn.PixelShuffle(r), torch.nn.PixelShuffle(r), [x], dtype)
+    for shape, r in (((2, 2, 6, 4), 2), ((1, 6, 9), 3)):
+        x = rng.standard_normal(shape)
+        _compare(
+            lambda x, r=r: F.pixel_unshuffle(x, r),
+            lambda x, r=r: TF.pixel_unshuffle(x, r),
+            [x],
+            dtype,
+        )
+        _compare(nn.PixelUnshuffle(r), torch.nn.PixelUnshuffle(r), [x], dtype)
+    x = rng.standard_normal((2, 9, 2, 3))
+    y = F.pixel_unshuffle(F.pixel_shuffle(ember.tensor(x), 3), 3)
+    np.testing.assert_array_equal(y.numpy(), x)
+    with pytest.raises(ValueError, match="divisible by upscale_factor"):
+        F.pixel_shuffle(ember.randn(1, 6, 2, 2), 2)
+    with pytest.raises(ValueError, match="divisible by downscale_factor"):
+        F.pixel_unshuffle(ember.randn(1, 1, 5, 4), 2)
+    with pytest.raises(ValueError, match="at least 3-D"):
+        F.pixel_shuffle(ember.randn(4, 4), 2)
+
+
+PAD_CASES = [
+    ((2, 3, 4), (1, 2), "constant", 0.5),
+    ((2, 3, 4, 5), (1, 0, 2, 3), "constant", None),
+    ((2, 3, 4, 5), (-1, 2, 0, -2), "constant", -1.0),
+    ((2, 3, 4, 5), (1, 1, 1, 1, 1, 1, 0, 1), "constant", 0.0),
+    ((2, 3, 4), (2, 3), "reflect", None),
+    ((2, 3, 4, 5), (1, 4, 3, 0), "reflect", None),
+    ((3, 4, 5), (2, 2, 1, 3), "replicate", None),
+    ((2, 3, 4), (3, 1), "replicate", None),
+    ((2, 3, 4, 5), (5, 1, 4, 2), "circular", None),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,pads,mode,value", PAD_CASES)
+def test_pad_matches_torch(shape, pads, mode, value, dtype):
+    x = _rng(8).standard_normal(shape)
+    _compare(
+        lambda x: F.pad(x, pads, mode, value),
+        lambda x: TF.pad(x, pads, mode, value),
+        [x],
+        dtype,
+    )
+
+
+def test_pad_gradcheck_and_modules():
+    rng = _rng(9)
+    x = rng.standard_normal((1, 2, 3, 4))
+    _gradcheck(lambda x: F.pad(x, (1, 2, -1, 1), value=3.0), x)
+    _gradcheck(lambda x: F.pad(x, (3, 2, 2, 1), "reflect"), x)
+    _gradcheck(lambda x: F.pad(x, (2, 5, 1, 0), "replicate"), x)
+    for name, args in (
+        ("ZeroPad2d", (2,)),
+        ("ZeroPad2d", ((1, 0, 2, 3),)),
+        ("ConstantPad2d", ((1, 2, 0, 1), 2.5)),
+        ("ConstantPad1d", (3, -1.0)),
+        ("ZeroPad1d", ((0, 2),)),
+        ("ReflectionPad2d", ((1, 2, 2, 0),)),
+        ("ReplicationPad2d", (2,)),
+        ("ReflectionPad1d", (3,)),
+        ("CircularPad2d", (1,)),
+    ):
+        m, tm = getattr(nn, name)(*args), getattr(torch.nn, name)(*args)
+        _compare(m, tm, [x[0] if name.endswith("1d") else x], np.float64)
+        assert repr(m) == repr(tm)
+
+
+def test_pad_errors():
+    x = ember.randn(1, 2, 3, 4)
+    with pytest.raises(ValueError, match="divisible by 2"):
+        F.pad(x, (1, 2, 3))
+    with pytest.raises(ValueError, match="more than twice"):
+        F.pad(ember.randn(3), (1, 1, 1, 1))
+    with pytest.raises(ValueError, match=r"reflect padding \(4, 0\) of dim 2 must be in \[0, 3\]"):
+        F.pad(ember.randn(2, 3, 4), (4, 0), "reflect")
+    with pytest.raises(ValueError, match="pads the last 1 to 3 dims"):
+        F.pad(x, (1, 0), "reflect")
+    with pytest.raises(ValueError, match="negative size"):
+        F.pad(x, (-3, -2))
+    with pytest.raises(ValueError, match="mode must be"):
+        F.pad(x, (1, 1), "mirror")
+    with pytest.raises(TypeError, match="tuple of ints"):
+        F.pad(x, 1)
+    with pytest.raises(ValueError, match="4-tuple"):
+        nn.ZeroPad2d((1, 2))
+
+
+def test_unflatten():
+    x = _rng(10).standard_normal((3, 12, 2))
+    for dim, sizes in ((1, (3, 4)), (-2, (2, -1, 3)), (0, (3, 1)), (2, [2])):
+        m, tm = nn.Unflatten(dim, sizes), torch.nn.Unflatten(dim, sizes)
+        _compare(m, tm, [x], np.float64)
+        assert repr(m) == repr(tm)
+    with pytest.raises(ValueError, match=r"does not multiply to the size 12 of dim 1"):
+        nn.Unflatten(1, (5, 2))(ember.tensor(x))
+    with pytest.raises(TypeError, match="tuple of ints"):
+        nn.Unflatten(1, 12)

@@ -17,7 +17,7 @@ from ember.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d
 from ember.nn.modules.container import ModuleDict, ModuleList, Sequential
 from ember.nn.modules.conv import Conv1d, Conv2d, ConvTranspose2d
 from ember.nn.modules.dropout import Dropout
-from ember.nn.modules.flatten import Flatten
+from ember.nn.modules.flatten import Flatten, Unflatten
 from ember.nn.modules.linear import Identity, Linear
 from ember.nn.modules.loss import (
     BCELoss,
@@ -48,6 +48,20 @@ from ember.nn.modules.normalization_extra import (
     InstanceNorm2d,
     InstanceNorm3d,
 )
+from ember.nn.modules.padding import (
+    CircularPad1d,
+    CircularPad2d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ConstantPad3d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ZeroPad1d,
+    ZeroPad2d,
+    ZeroPad3d,
+)
 from ember.nn.modules.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -71,6 +85,13 @@ from ember.nn.modules.transformer import (
     TransformerEncoderLayer,
     generate_square_subsequent_mask,
 )
+from ember.nn.modules.upsampling import (
+    PixelShuffle,
+    PixelUnshuffle,
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
+)
 
 __all__ = [
     "AdaptiveAvgPool1d",
@@ -81,6 +102,11 @@ __all__ = [
     "BCEWithLogitsLoss",
     "BatchNorm1d",
     "BatchNorm2d",
+    "CircularPad1d",
+    "CircularPad2d",
+    "ConstantPad1d",
+    "ConstantPad2d",
+    "ConstantPad3d",
     "Conv1d",
     "Conv2d",
     "ConvTranspose2d",
@@ -122,6 +148,8 @@ __all__ = [
     "MultiheadAttention",
     "NLLLoss",
     "Parameter",
+    "PixelShuffle",
+    "PixelUnshuffle",
     "PoissonNLLLoss",
     "PositionalEncoding",
     "RNN",
@@ -129,6 +157,10 @@ __all__ = [
     "RNNCell",
     "RNNCellBase",
     "ReLU",
+    "ReflectionPad1d",
+    "ReflectionPad2d",
+    "ReplicationPad1d",
+    "ReplicationPad2d",
     "Sequential",
     "Sigmoid",
     "SmoothL1Loss",
@@ -143,6 +175,13 @@ __all__ = [
     "TransformerEncoderLayer",
     "TripletMarginLoss",
     "TripletMarginWithDistanceLoss",
+    "Unflatten",
+    "Upsample",
+    "UpsamplingBilinear2d",
+    "UpsamplingNearest2d",
+    "ZeroPad1d",
+    "ZeroPad2d",
+    "ZeroPad3d",
     "blocks",
     "functional",
     "generate_square_subsequent_mask",

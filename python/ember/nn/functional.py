@@ -2274,7 +2274,297 @@ def instance_norm(
     return _affine(_rows_normalized(x, n * c, eps), weight, bias)
 
 
-# ---- end of group / instance norm ... section ---------------------------------------------
+# Resampling and padding gather along one axis at a time: output position j reads input
+# positions idx_t[j] with weights w_t[j] (one tap for nearest / padding, two for linear), so
+# one Function serves every mode and dim, and its backward scatters the gradient back.
+
+
+def _scatter_last(g: np.ndarray, idx: np.ndarray, n_in: int) -> np.ndarray:
+    """The adjoint of ``g[..., idx]``: sums g[..., j] into position idx[j] (float64)."""
+    rows = g.size // g.shape[-1] if g.shape[-1] else 0
+    flat = (np.arange(rows)[:, None] * n_in + idx).ravel()
+    out = np.bincount(flat, weights=g.reshape(-1), minlength=rows * n_in)
+    return out.reshape(*g.shape[:-1], n_in)
+
+
+class GatherLast(Function):
+    # x (..., n_in) -> y (..., n_out) = sum_t x[..., idx_t] * w_t (w_t None: weight 1)
+    @staticmethod
+    def forward(ctx, x, taps):
+        ctx.taps, ctx.n_in, ctx.dtype = taps, x.shape[-1], x.dtype
+        y = None
+        for idx, w in taps:
+            term = x[..., idx] if w is None else x[..., idx] * w
+            y = term if y is None else y + term
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        dx = sum(_scatter_last(g if w is None else g * w, idx, ctx.n_in) for idx, w in ctx.taps)
+        return dx.astype(ctx.dtype, copy=False), None
+
+
+def _gather_axis(x: Tensor, axis: int, taps) -> Tensor:
+    if axis in (-1, x.ndim - 1):
+        return GatherLast.apply(x, taps)
+    return GatherLast.apply(x.transpose(axis, -1), taps).transpose(axis, -1)
+
+
+def _nearest_taps(n_in: int, n_out: int, scale, exact: bool, dtype):
+    # PyTorch's CPU index rule, in its arithmetic (float32 for float32 input, float64 for
+    # float64): source floor(j / scale), or floor((j + 0.5) / scale) for nearest-exact; this
+    # decides which pixel a tie picks.
+    t = dtype.type
+    s = t(1.0 / scale) if scale else t(n_in) / t(n_out)
+    j = np.arange(n_out, dtype=dtype)
+    pos = j + t(0.5) if exact else j
+    return [(np.minimum(np.floor(pos * s).astype(np.int64), n_in - 1), None)]
+
+
+def _linear_taps(n_in: int, n_out: int, scale, align_corners: bool, dtype):
+    # PyTorch's area_pixel_compute_source_index, in the input's dtype: source position
+    # j * (n_in - 1) / (n_out - 1) (align_corners) or (j + 0.5) / scale - 0.5 clamped at 0.
+    one = dtype.type(1)
+    j = np.arange(n_out, dtype=dtype)
+    if align_corners:
+        s = dtype.type(n_in - 1) / dtype.type(n_out - 1) if n_out > 1 else dtype.type(0)
+        src = s * j
+    else:
+        s = dtype.type(1.0 / scale) if scale else dtype.type(n_in) / dtype.type(n_out)
+        src = np.maximum(s * (j + dtype.type(0.5)) - dtype.type(0.5), 0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    lam = np.clip(src - i0, 0, 1).astype(dtype)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    return [(i0, one - lam), (i1, lam)]
+
+
+_INTERP_DIMS = {"linear": 3, "bilinear": 4, "trilinear": 5}
+
+
+def _spatial_arg(v, n: int, op: str, name: str, kind):
+    vals = tuple(v) if isinstance(v, tuple | list) else (v,) * n
+    if len(vals) != n:
+        raise ValueError(
+            f"{op}: {name} {v!r} must have one entry per spatial dim ({n} for this input)"
+        )
+    if not all(isinstance(a, kind) and not isinstance(a, bool) for a in vals):
+        raise TypeError(f"{op}: {name} must be {kind} or a sequence of them, got {v!r}")
+    return vals
+
+
+def interpolate(
+    input,
+    size=None,
+    scale_factor=None,
+    mode: str = "nearest",
+    align_corners=None,
+    recompute_scale_factor=None,
+    antialias: bool = False,
+) -> Tensor:
+    """Resizes (N, C, *spatial) to ``size`` or by ``scale_factor``, as PyTorch.
+
+    Args:
+        mode: 'nearest' / 'nearest-exact' (3-D, 4-D or 5-D input), 'linear' (3-D),
+            'bilinear' (4-D), 'trilinear' (5-D), 'area' (3-D or 4-D: adaptive average pooling).
+        align_corners: linear modes only (default False): True maps the corner pixels' centres
+            onto each other; False maps the corners' edges (source (j + 0.5) / scale - 0.5).
+        recompute_scale_factor: with scale_factor, index from the rounded output size instead
+            of the given factor.
+
+    Shape: out = size, or floor(in * scale_factor) per spatial dim.
+
+    Example::
+
+        >>> F.interpolate(ember.randn(1, 2, 4, 4), scale_factor=2, mode="bilinear").shape
+        (1, 2, 8, 8)
+    """
+    op = "interpolate"
+    x = _float_input(input, op)
+    modes = ("nearest", "nearest-exact", "linear", "bilinear", "trilinear", "area")
+    if mode not in modes:
+        raise ValueError(f"{op}: mode must be one of {modes}, got {mode!r}")
+    if x.ndim not in (3, 4, 5) or (mode in _INTERP_DIMS and x.ndim != _INTERP_DIMS[mode]):
+        want = _INTERP_DIMS.get(mode, "3, 4 or 5" if mode != "area" else "3 or 4")
+        raise ValueError(f"{op}: mode {mode!r} expects a {want}-D input, got shape {x.shape}")
+    if mode == "area" and x.ndim == 5:
+        raise ValueError(f"{op}: mode 'area' expects a 3-D or 4-D input, got shape {x.shape}")
+    if align_corners is not None and mode not in _INTERP_DIMS:
+        raise ValueError(
+            f"{op}: align_corners option can only be set with the interpolating modes: "
+            f"linear | bilinear | trilinear (got mode {mode!r})"
+        )
+    if antialias:
+        raise ValueError(f"{op}: antialias=True is not supported")
+    n = x.ndim - 2
+    if (size is None) == (scale_factor is None):
+        raise ValueError(f"{op}: exactly one of size or scale_factor must be given")
+    if size is not None:
+        if recompute_scale_factor:
+            raise ValueError(f"{op}: recompute_scale_factor is not meaningful with a size")
+        out = tuple(int(s) for s in _spatial_arg(size, n, op, "size", int | np.integer))
+        scales = (None,) * n
+    else:
+        sf = _spatial_arg(scale_factor, n, op, "scale_factor", int | float | np.number)
+        out = tuple(int(np.floor(float(i) * float(s))) for i, s in zip(x.shape[2:], sf))
+        scales = (None,) * n if recompute_scale_factor else tuple(float(s) for s in sf)
+    if min(out) < 1:
+        raise ValueError(f"{op}: input {x.shape} gives an empty output size {out}")
+    if mode == "area":
+        pool = adaptive_avg_pool1d if n == 1 else adaptive_avg_pool2d
+        return pool(x, out[0] if n == 1 else out)
+    for axis in range(n):
+        n_in = x.shape[2 + axis]
+        if mode.startswith("nearest"):
+            taps = _nearest_taps(n_in, out[axis], scales[axis], mode == "nearest-exact", x.dtype)
+        else:
+            taps = _linear_taps(n_in, out[axis], scales[axis], bool(align_corners), x.dtype)
+        x = _gather_axis(x, 2 + axis, taps)
+    return x
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None) -> Tensor:
+    """Deprecated PyTorch alias of interpolate."""
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def _shuffle_factor(input, r, op: str, name: str) -> tuple[Tensor, int]:
+    x = _float_input(input, op) if not isinstance(input, Tensor) else input
+    r = _int_arg(r, op, name)
+    if r < 1:
+        raise ValueError(f"{op}: {name} must be >= 1, got {r}")
+    if x.ndim < 3:
+        raise ValueError(f"{op}: input must be at least 3-D (*, C, H, W), got shape {x.shape}")
+    return x, r
+
+
+def pixel_shuffle(input, upscale_factor: int) -> Tensor:
+    """(*, C r^2, H, W) -> (*, C, H r, W r): channel blocks become r x r pixel blocks.
+
+    Example::
+
+        >>> F.pixel_shuffle(ember.randn(1, 8, 3, 3), 2).shape
+        (1, 2, 6, 6)
+    """
+    x, r = _shuffle_factor(input, upscale_factor, "pixel_shuffle", "upscale_factor")
+    *lead, c, h, w = x.shape
+    if c % (r * r):
+        raise ValueError(
+            f"pixel_shuffle: channels {c} of input {x.shape} must be divisible by "
+            f"upscale_factor**2 = {r * r}"
+        )
+    k = len(lead)
+    y = x.reshape(*lead, c // (r * r), r, r, h, w)
+    y = y.permute(*range(k), k, k + 3, k + 1, k + 4, k + 2)  # (.., C, H, r, W, r)
+    return y.reshape(*lead, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input, downscale_factor: int) -> Tensor:
+    """(*, C, H r, W r) -> (*, C r^2, H, W): the inverse of pixel_shuffle."""
+    x, r = _shuffle_factor(input, downscale_factor, "pixel_unshuffle", "downscale_factor")
+    *lead, c, h, w = x.shape
+    if h % r or w % r:
+        raise ValueError(
+            f"pixel_unshuffle: height and width of input {x.shape} must be divisible by "
+            f"downscale_factor={r}"
+        )
+    k = len(lead)
+    y = x.reshape(*lead, c, h // r, r, w // r, r)
+    y = y.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3)  # (.., C, r, r, H/r, W/r)
+    return y.reshape(*lead, c * r * r, h // r, w // r)
+
+
+class ConstantPad(Function):
+    # x -> y with (lo, hi) added per dim (negative: cropped), new cells = value
+    @staticmethod
+    def forward(ctx, x, pads, value):
+        out_shape, src, dst = [], [], []
+        for n, (lo, hi) in zip(x.shape, pads):
+            out_shape.append(n + lo + hi)
+            src.append(slice(max(-lo, 0), n - max(-hi, 0)))
+            dst.append(slice(max(lo, 0), max(lo, 0) + n - max(-lo, 0) - max(-hi, 0)))
+        y = np.full(out_shape, value, dtype=x.dtype)
+        y[tuple(dst)] = x[tuple(src)]
+        ctx.shape, ctx.src, ctx.dst = x.shape, tuple(src), tuple(dst)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        dx = np.zeros(ctx.shape, dtype=g.dtype)
+        dx[ctx.src] = g[ctx.dst]
+        return dx, None, None
+
+
+def _pad_taps(n: int, lo: int, hi: int, mode: str):
+    j = np.arange(-lo, n + hi)
+    if mode == "reflect":
+        j = np.abs(j)
+        j = np.where(j >= n, 2 * (n - 1) - j, j)
+    elif mode == "replicate":
+        j = np.clip(j, 0, n - 1)
+    else:  # circular
+        j = j % n
+    return [(j, None)]
+
+
+def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
+    """Pads the last len(pad) // 2 dims, as PyTorch: ``pad`` = (last_lo, last_hi,
+    second_last_lo, second_last_hi, ...).
+
+    Args:
+        mode: 'constant' (fill with ``value``, default 0; negative pads crop), 'reflect'
+            (mirror without the edge; pad < size), 'replicate' (repeat the edge) or
+            'circular' (wrap around; pad <= size).
+
+    Example::
+
+        >>> F.pad(ember.randn(1, 2, 3, 3), (1, 1, 2, 0)).shape
+        (1, 2, 5, 5)
+    """
+    op = "pad"
+    x = _float_input(input, op)
+    if not isinstance(pad, tuple | list):
+        raise TypeError(f"{op}: pad must be a tuple of ints, got {pad!r}")
+    pads = [_int_arg(p, op, "pad") for p in pad]
+    if len(pads) % 2:
+        raise ValueError(f"{op}: padding length must be divisible by 2, got {len(pads)}")
+    k = len(pads) // 2
+    if k > x.ndim:
+        raise ValueError(
+            f"{op}: padding length {len(pads)} is more than twice the input's {x.ndim} dims "
+            f"(shape {x.shape})"
+        )
+    pairs = [(pads[2 * i], pads[2 * i + 1]) for i in range(k)][::-1]  # first padded dim first
+    dims = range(x.ndim - k, x.ndim)
+    if mode == "constant":
+        full = [(0, 0)] * (x.ndim - k) + pairs
+        sizes = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape, full))
+        if min(sizes, default=1) < 0:
+            raise ValueError(f"{op}: pad {tuple(pads)} gives a negative size {sizes} for {x.shape}")
+        return ConstantPad.apply(x, full, 0.0 if value is None else float(value))
+    if mode not in ("reflect", "replicate", "circular"):
+        raise ValueError(
+            f"{op}: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}"
+        )
+    if value not in (None, 0):
+        raise ValueError(f"{op}: padding mode {mode!r} doesn't take a value argument")
+    if not 1 <= k <= 3 or x.ndim not in (k + 1, k + 2):
+        raise ValueError(
+            f"{op}: mode {mode!r} pads the last 1 to 3 dims of a ({k + 1})-D or ({k + 2})-D "
+            f"input; got pad {tuple(pads)} for shape {x.shape}"
+        )
+    for d, (lo, hi) in zip(dims, pairs):
+        n = x.shape[d]
+        limit = {"reflect": n - 1, "circular": n}.get(mode, np.inf)  # replicate: any size
+        if min(lo, hi) < 0 or max(lo, hi) > limit or n == 0:
+            raise ValueError(
+                f"{op}: {mode} padding ({lo}, {hi}) of dim {d} must be in [0, {limit}] "
+                f"for input shape {x.shape}"
+            )
+        x = _gather_axis(x, d, _pad_taps(n, lo, hi, mode))
+    return x
+
+
+# ---- end of group / instance norm, resampling, padding, fold, adaptive max pool, unpool -----
 
 __all__ = [
     "adaptive_avg_pool1d",
@@ -2300,6 +2590,7 @@ __all__ = [
     "hinge_embedding_loss",
     "huber_loss",
     "instance_norm",
+    "interpolate",
     "kl_div",
     "l1_loss",
     "layer_norm",
@@ -2315,7 +2606,10 @@ __all__ = [
     "multi_margin_loss",
     "multilabel_soft_margin_loss",
     "nll_loss",
+    "pad",
     "pairwise_distance",
+    "pixel_shuffle",
+    "pixel_unshuffle",
     "poisson_nll_loss",
     "relu",
     "rnn_cell",
@@ -2329,4 +2623,5 @@ __all__ = [
     "tanh",
     "triplet_margin_loss",
     "triplet_margin_with_distance_loss",
+    "upsample",
 ]
