@@ -402,3 +402,68 @@ def test_unflatten():
         nn.Unflatten(1, (5, 2))(ember.tensor(x))
     with pytest.raises(TypeError, match="tuple of ints"):
         nn.Unflatten(1, 12)
+
+
+# ---- fold / unfold ----------------------------------------------------------------------------
+
+FOLD_CASES = [
+    # (input shape, kernel_size, dilation, padding, stride)
+    ((2, 3, 5, 6), 3, 1, 0, 1),
+    ((2, 3, 5, 6), (2, 3), 1, 1, 2),
+    ((1, 2, 7, 8), 3, 2, (1, 2), (2, 1)),
+    ((2, 1, 4, 4), 4, 1, 0, 1),
+    ((3, 5, 5), (1, 2), (2, 1), 0, (1, 3)),  # unbatched
+    ((2, 3, 4, 5), 1, 1, 0, 1),  # 1x1: the columns are a reshape of the input
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,k,d,p,s", FOLD_CASES)
+def test_unfold_fold_match_torch(shape, k, d, p, s, dtype):
+    rng = _rng(11)
+    x = rng.standard_normal(shape)
+    _compare(lambda x: F.unfold(x, k, d, p, s), lambda x: TF.unfold(x, k, d, p, s), [x], dtype)
+    cols = TF.unfold(torch.tensor(x), k, d, p, s).numpy()
+    hw = shape[-2:]
+    c = rng.standard_normal(cols.shape)
+    _compare(lambda c: F.fold(c, hw, k, d, p, s), lambda c: TF.fold(c, hw, k, d, p, s), [c], dtype)
+    m, tm = nn.Unfold(k, d, p, s), torch.nn.Unfold(k, d, p, s)
+    _compare(m, tm, [x], dtype)
+    assert repr(m) == repr(tm)
+    m, tm = nn.Fold(hw, k, d, p, s), torch.nn.Fold(hw, k, d, p, s)
+    _compare(m, tm, [c], dtype)
+    assert repr(m) == repr(tm)
+
+
+def test_fold_is_unfolds_adjoint_and_gradcheck():
+    rng = _rng(12)
+    x = rng.standard_normal((2, 2, 5, 4))
+    args = ((2, 3), (1, 1), 1, (2, 1))
+    cols = F.unfold(ember.tensor(x), *args).numpy()
+    c = rng.standard_normal(cols.shape)
+    # <unfold x, c> == <x, fold c>
+    lhs = (cols * c).sum()
+    rhs = (x * F.fold(ember.tensor(c), (5, 4), *args).numpy()).sum()
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-12)
+    _gradcheck(lambda x: F.unfold(x, *args), x)
+    _gradcheck(lambda c: F.fold(c, (5, 4), *args), c)
+    # A convolution as a matrix product of unfolded columns (the course's im2col).
+    w = rng.standard_normal((4, 2, 2, 3))
+    y = ember.tensor(w.reshape(4, -1)) @ F.unfold(ember.tensor(x), (2, 3))
+    ref = TF.conv2d(torch.tensor(x), torch.tensor(w)).numpy()
+    np.testing.assert_allclose(y.numpy().reshape(ref.shape), ref, rtol=1e-10, atol=1e-12)
+
+
+def test_fold_unfold_errors():
+    with pytest.raises(ValueError, match="3-D .* or 4-D"):
+        F.unfold(ember.randn(2, 5), 2)
+    with pytest.raises(ValueError, match="no sliding blocks"):
+        F.unfold(ember.randn(1, 2, 3, 3), 4)
+    with pytest.raises(ValueError, match="stride must be >= 1"):
+        F.unfold(ember.randn(1, 2, 3, 3), 2, stride=0)
+    with pytest.raises(ValueError, match="divisible by the kernel's 2\\*2"):
+        F.fold(ember.randn(1, 5, 9), (4, 4), 2)
+    with pytest.raises(ValueError, match=r"dim 2 must equal the 3 \* 3 = 9 sliding blocks"):
+        F.fold(ember.randn(1, 8, 8), (4, 4), 2)
+    with pytest.raises(ValueError, match="2-D .* or 3-D"):
+        F.fold(ember.randn(1, 1, 8, 9), (4, 4), 2)

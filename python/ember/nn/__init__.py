@@ -18,6 +18,7 @@ from ember.nn.modules.container import ModuleDict, ModuleList, Sequential
 from ember.nn.modules.conv import Conv1d, Conv2d, ConvTranspose2d
 from ember.nn.modules.dropout import Dropout
 from ember.nn.modules.flatten import Flatten, Unflatten
+from ember.nn.modules.fold import Fold, Unfold
 from ember.nn.modules.linear import Identity, Linear
 from ember.nn.modules.loss import (
     BCELoss,
@@ -116,6 +117,7 @@ __all__ = [
     "ELU",
     "Embedding",
     "Flatten",
+    "Fold",
     "GELU",
     "GRU",
     "GRUCell",
@@ -176,6 +178,7 @@ __all__ = [
     "TripletMarginLoss",
     "TripletMarginWithDistanceLoss",
     "Unflatten",
+    "Unfold",
     "Upsample",
     "UpsamplingBilinear2d",
     "UpsamplingNearest2d",

@@ -2564,6 +2564,143 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
     return x
 
 
+# im2col / col2im in torch's (N, C*kh*kw, L) layout, L = OH*OW blocks in row-major order.
+
+
+def _im2col(x: np.ndarray, k, d, p, s, out_hw) -> np.ndarray:
+    # x (N, C, H, W) -> (N, C*kh*kw, OH*OW): a strided view of the padded input, then one copy
+    xp = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
+    n, c = x.shape[:2]
+    sn, sc, sh, sw = xp.strides
+    view = np.lib.stride_tricks.as_strided(
+        xp,
+        (n, c, k[0], k[1], out_hw[0], out_hw[1]),
+        (sn, sc, sh * d[0], sw * d[1], sh * s[0], sw * s[1]),
+        writeable=False,
+    )
+    cols = view.reshape(n, c * k[0] * k[1], out_hw[0] * out_hw[1])
+    return cols if cols.flags.writeable else cols.copy()  # 1x1 kernels reshape to a view
+
+
+def _col2im(cols: np.ndarray, c: int, hw, k, d, p, s, out_hw) -> np.ndarray:
+    # cols (N, C*kh*kw, OH*OW) -> (N, C, H, W): overlapping blocks are summed (im2col's adjoint)
+    n = cols.shape[0]
+    (oh, ow), (h, w) = out_hw, hw
+    c6 = cols.reshape(n, c, k[0], k[1], oh, ow)
+    out = np.zeros((n, c, h + 2 * p[0], w + 2 * p[1]), dtype=cols.dtype)
+    for i in range(k[0]):
+        for j in range(k[1]):
+            hi, wj = i * d[0], j * d[1]
+            out[
+                :, :, hi : hi + s[0] * (oh - 1) + 1 : s[0], wj : wj + s[1] * (ow - 1) + 1 : s[1]
+            ] += c6[:, :, i, j]
+    return out[:, :, p[0] : p[0] + h, p[1] : p[1] + w]
+
+
+class Unfold(Function):
+    # x (N, C, H, W) -> cols (N, C*kh*kw, L)
+    @staticmethod
+    def forward(ctx, x, k, d, p, s, out_hw):
+        ctx.args = (x.shape[1], x.shape[2:], k, d, p, s, out_hw)
+        return _im2col(x, k, d, p, s, out_hw)
+
+    @staticmethod
+    def backward(ctx, g):
+        dx = _col2im(_contig(g), *ctx.args)
+        return np.ascontiguousarray(dx), None, None, None, None, None
+
+
+class Fold(Function):
+    # cols (N, C*kh*kw, L) -> y (N, C, H, W)
+    @staticmethod
+    def forward(ctx, cols, c, hw, k, d, p, s, out_hw):
+        ctx.args = (k, d, p, s, out_hw)
+        return np.ascontiguousarray(_col2im(cols, c, hw, k, d, p, s, out_hw))
+
+    @staticmethod
+    def backward(ctx, g):
+        return (_im2col(_contig(g), *ctx.args),) + (None,) * 7
+
+
+def _block_args(op, size, kernel_size, dilation, padding, stride):
+    """Checked pairs, and the (OH, OW) grid of blocks for a spatial ``size``."""
+    k, d = _pair(kernel_size, op, "kernel_size"), _pair(dilation, op, "dilation")
+    p, s = _pair(padding, op, "padding"), _pair(stride, op, "stride")
+    if min(k) < 1 or min(d) < 1 or min(s) < 1 or min(p) < 0:
+        raise ValueError(
+            f"{op}: kernel_size, dilation and stride must be >= 1 and padding >= 0, got "
+            f"kernel_size={k}, dilation={d}, padding={p}, stride={s}"
+        )
+    out = tuple(
+        (n + 2 * pp - dd * (kk - 1) - 1) // ss + 1 for n, kk, dd, pp, ss in zip(size, k, d, p, s)
+    )
+    if min(out) < 1:
+        raise ValueError(
+            f"{op}: kernel_size={k} with dilation={d} does not fit the padded spatial size "
+            f"{size} (padding={p}): no sliding blocks"
+        )
+    return k, d, p, s, out
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Extracts sliding local blocks (im2col): (N, C, H, W) -> (N, C*kh*kw, L), where column l
+    holds block l (row-major over the OH x OW grid), channel-major then kernel row/column.
+
+    Shape: L = OH * OW, OH = (H + 2 padding - dilation (kh - 1) - 1) // stride + 1.
+
+    Example::
+
+        >>> F.unfold(ember.randn(2, 3, 5, 5), 3).shape
+        (2, 27, 9)
+    """
+    op = "unfold"
+    x = _float_input(input, op)
+    unbatched = x.ndim == 3
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{op}: input must be 3-D (C, H, W) or 4-D (N, C, H, W), got {x.shape}")
+    if unbatched:
+        x = x.unsqueeze(0)
+    args = _block_args(op, x.shape[2:], kernel_size, dilation, padding, stride)
+    y = Unfold.apply(x.contiguous(), *args)
+    return y.squeeze(0) if unbatched else y
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Combines sliding blocks into an image (col2im), summing overlaps: the adjoint of unfold.
+    (N, C*kh*kw, L) or (C*kh*kw, L) -> (N, C, *output_size); L must equal the block count.
+
+    Example::
+
+        >>> F.fold(ember.randn(2, 27, 9), (5, 5), 3).shape
+        (2, 3, 5, 5)
+    """
+    op = "fold"
+    x = _float_input(input, op)
+    unbatched = x.ndim == 2
+    if x.ndim not in (2, 3):
+        raise ValueError(
+            f"{op}: input must be 2-D (C*kh*kw, L) or 3-D (N, C*kh*kw, L), got {x.shape}"
+        )
+    if unbatched:
+        x = x.unsqueeze(0)
+    hw = _pair(output_size, op, "output_size")
+    k, d, p, s, out = _block_args(op, hw, kernel_size, dilation, padding, stride)
+    if x.shape[1] % (k[0] * k[1]):
+        raise ValueError(
+            f"{op}: input {x.shape}: dim 1 must be divisible by the kernel's {k[0]}*{k[1]} "
+            f"elements (kernel_size={k})"
+        )
+    if x.shape[2] != out[0] * out[1]:
+        raise ValueError(
+            f"{op}: input {x.shape}: dim 2 must equal the {out[0]} * {out[1]} = "
+            f"{out[0] * out[1]} sliding blocks of output_size={hw}, kernel_size={k}, "
+            f"dilation={d}, padding={p}, stride={s}"
+        )
+    c = x.shape[1] // (k[0] * k[1])
+    y = Fold.apply(x.contiguous(), c, hw, k, d, p, s, out)
+    return y.squeeze(0) if unbatched else y
+
+
 # ---- end of group / instance norm, resampling, padding, fold, adaptive max pool, unpool -----
 
 __all__ = [
@@ -2582,6 +2719,7 @@ __all__ = [
     "dropout",
     "elu",
     "embedding",
+    "fold",
     "gaussian_nll_loss",
     "gelu",
     "group_norm",
@@ -2623,5 +2761,6 @@ __all__ = [
     "tanh",
     "triplet_margin_loss",
     "triplet_margin_with_distance_loss",
+    "unfold",
     "upsample",
 ]
