@@ -467,3 +467,92 @@ def test_fold_unfold_errors():
         F.fold(ember.randn(1, 8, 8), (4, 4), 2)
     with pytest.raises(ValueError, match="2-D .* or 3-D"):
         F.fold(ember.randn(1, 1, 8, 9), (4, 4), 2)
+
+
+# ---- adaptive max pooling and max unpooling -----------------------------------------------------
+
+AMP_CASES = [
+    ((2, 3, 7, 9), (2, 4)),
+    ((2, 3, 8, 8), 4),
+    ((3, 5, 6), (5, None)),
+    ((1, 2, 3, 4), (5, 7)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,out", AMP_CASES)
+def test_adaptive_max_pool2d_matches_torch(shape, out, dtype):
+    x = _rng(13).standard_normal(shape)
+    _compare(
+        lambda x: F.adaptive_max_pool2d(x, out),
+        lambda x: TF.adaptive_max_pool2d(x, out),
+        [x],
+        dtype,
+    )
+    y, i = F.adaptive_max_pool2d(ember.tensor(x.astype(dtype)), out, return_indices=True)
+    ty, ti = TF.adaptive_max_pool2d(torch.tensor(x.astype(dtype)), out, return_indices=True)
+    np.testing.assert_array_equal(i.numpy(), ti.numpy())
+    assert i.dtype == np.int64
+    m, tm = nn.AdaptiveMaxPool2d(out), torch.nn.AdaptiveMaxPool2d(out)
+    _compare(m, tm, [x], dtype)
+    assert repr(m) == repr(tm)
+
+
+def test_adaptive_max_pool_ties_1d_and_gradcheck():
+    # Ties go to the first maximum in row-major order, as PyTorch.
+    x = np.zeros((1, 1, 5, 4))
+    x[0, 0, 1:3, 1:3] = 1
+    i = F.adaptive_max_pool2d(ember.tensor(x), 2, return_indices=True)[1]
+    ti = TF.adaptive_max_pool2d(torch.tensor(x), 2, return_indices=True)[1]
+    np.testing.assert_array_equal(i.numpy(), ti.numpy())
+    xs = _rng(14).standard_normal((2, 3, 10))
+    _compare(nn.AdaptiveMaxPool1d(4), torch.nn.AdaptiveMaxPool1d(4), [xs], np.float64)
+    _gradcheck(lambda x: F.adaptive_max_pool2d(x, (3, 2)), _rng(15).standard_normal((1, 2, 7, 5)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "shape,k,s,p,out",
+    [
+        ((2, 3, 8, 8), 2, None, 0, None),
+        ((2, 3, 9, 7), 3, 2, 1, None),
+        ((2, 3, 9, 7), 3, 2, 1, (9, 7)),
+        ((3, 7, 6), (2, 3), (2, 2), 0, (1, 1, 7, 6)),
+    ],
+)
+def test_max_unpool2d_matches_torch(shape, k, s, p, out, dtype):
+    x = _rng(16).standard_normal(shape).astype(dtype)
+    ty, ti = TF.max_pool2d(torch.tensor(x), k, s, p, return_indices=True)
+    y, i = F.max_pool2d(ember.tensor(x), k, s, p, return_indices=True)
+    np.testing.assert_array_equal(i.numpy(), ti.numpy())  # ember's indices are torch's
+    v = ty.detach().numpy()
+    _compare(
+        lambda v: F.max_unpool2d(v, i, k, s, p, out),
+        lambda v: TF.max_unpool2d(v, ti, k, s, p, out),
+        [v],
+        dtype,
+    )
+    m, tm = nn.MaxUnpool2d(k, s, p), torch.nn.MaxUnpool2d(k, s, p)
+    _compare(lambda v: m(v, i, out), lambda v: tm(v, ti, out), [v], dtype)
+    assert repr(m) == repr(tm)
+
+
+def test_max_unpool2d_gradcheck_and_errors():
+    x = _rng(17).standard_normal((1, 2, 6, 6))
+    _, i = F.max_pool2d(ember.tensor(x), 2, return_indices=True)
+    _gradcheck(lambda v: F.max_unpool2d(v, i, 2), _rng(18).standard_normal((1, 2, 3, 3)))
+    v = ember.randn(1, 2, 3, 3)
+    with pytest.raises(ValueError, match=r"indices shape \(1, 2, 3, 2\) must equal input shape"):
+        F.max_unpool2d(v, i[..., :2], 2)
+    with pytest.raises(TypeError, match="integer tensor"):
+        F.max_unpool2d(v, i.numpy().astype(np.float64), 2)
+    with pytest.raises(ValueError, match="invalid max index 36"):
+        F.max_unpool2d(v, i.numpy() * 0 + 36, 2)
+    with pytest.raises(ValueError, match=r"invalid output_size \(9, 9\) \(dim 0 must be between 4"):
+        F.max_unpool2d(v, i, 2, output_size=(9, 9))
+    with pytest.raises(ValueError, match="output_size must have 2 or 4 elements"):
+        F.max_unpool2d(v, i, 2, output_size=(2, 6, 6))
+    with pytest.raises(ValueError, match="output_size must be positive"):
+        F.adaptive_max_pool2d(v, 0)
+    with pytest.raises(ValueError, match="3-D .* or 4-D"):
+        F.adaptive_max_pool2d(ember.randn(4, 4), 2)

@@ -71,6 +71,7 @@ from ember.nn.modules.pooling import (
     MaxPool1d,
     MaxPool2d,
 )
+from ember.nn.modules.pooling_extra import AdaptiveMaxPool1d, AdaptiveMaxPool2d, MaxUnpool2d
 from ember.nn.modules.positional import (
     LearnedPositionalEmbedding,
     PositionalEncoding,
@@ -97,6 +98,8 @@ from ember.nn.modules.upsampling import (
 __all__ = [
     "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
     "AvgPool1d",
     "AvgPool2d",
     "BCELoss",
@@ -142,6 +145,7 @@ __all__ = [
     "MarginRankingLoss",
     "MaxPool1d",
     "MaxPool2d",
+    "MaxUnpool2d",
     "Module",
     "ModuleDict",
     "ModuleList",

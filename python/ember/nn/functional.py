@@ -2701,11 +2701,141 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Te
     return y.squeeze(0) if unbatched else y
 
 
+class AdaptiveMaxPool2d(Function):
+    # x (B, H, W) -> y, idx (B, OH, OW): window i spans [floor(i H / OH), ceil((i+1) H / OH))
+    @staticmethod
+    def forward(ctx, x, out):
+        b, h, w = x.shape
+        (oh, ow), rows = out, np.arange(b)
+        y = np.empty((b, oh, ow), x.dtype)
+        idx = np.empty((b, oh, ow), np.int64)
+        for i in range(oh):
+            h0, h1 = i * h // oh, -(-(i + 1) * h // oh)
+            for j in range(ow):
+                w0, w1 = j * w // ow, -(-(j + 1) * w // ow)
+                win = x[:, h0:h1, w0:w1].reshape(b, -1)
+                a = win.argmax(axis=1)  # first maximum in row-major order, as PyTorch
+                y[:, i, j] = win[rows, a]
+                idx[:, i, j] = (h0 + a // (w1 - w0)) * w + w0 + a % (w1 - w0)
+        ctx.save_for_backward(idx)
+        ctx.shape = x.shape
+        ctx.mark_non_differentiable(1)
+        return y, idx
+
+    @staticmethod
+    def backward(ctx, g, _gidx=None):
+        (idx,) = ctx.saved_tensors
+        b, h, w = ctx.shape
+        dx = _scatter_last(g.reshape(b, -1), idx.reshape(b, -1), h * w)
+        return dx.reshape(ctx.shape).astype(g.dtype, copy=False), None
+
+
+def _adaptive_size(output_size, hw, op: str):
+    if isinstance(output_size, tuple | list) and len(output_size) == 2:
+        output_size = tuple(n if o is None else o for o, n in zip(output_size, hw))
+    out = _pair(output_size, op, "output_size")
+    if min(out) < 1:
+        raise ValueError(f"{op}: output_size must be positive, got {out}")
+    return out
+
+
+def adaptive_max_pool2d(input, output_size, return_indices: bool = False):
+    """Max pooling to a fixed output size (an int, or (h, w) where None keeps that size); with
+    ``return_indices`` also the int64 argmax of each window, flat into H*W.
+
+    Shape: (N, C, H, W) or (C, H, W) -> (.., OH, OW).
+
+    Example::
+
+        >>> F.adaptive_max_pool2d(ember.randn(1, 3, 7, 9), (2, 4)).shape
+        (1, 3, 2, 4)
+    """
+    op = "adaptive_max_pool2d"
+    x = _pool_input(input, op)
+    out = _adaptive_size(output_size, x.shape[-2:], op)
+    if min(x.shape[-2:]) < 1:
+        raise ValueError(f"{op}: input {x.shape} has an empty spatial dim")
+    lead = x.shape[:-2]
+    y, idx = AdaptiveMaxPool2d.apply(x.reshape(-1, *x.shape[-2:]), out)
+    y, idx = y.reshape(*lead, *out), idx.reshape(*lead, *out)
+    return (y, idx) if return_indices else y
+
+
+def adaptive_max_pool1d(input, output_size, return_indices: bool = False):
+    """Max pooling of (N, C, L) or (C, L) to a fixed length."""
+    x = _seq_input(input, "adaptive_max_pool1d")
+    out = _single(output_size, "adaptive_max_pool1d", "output_size")
+    y, idx = adaptive_max_pool2d(x.unsqueeze(-2), (1, out), True)
+    return (y.squeeze(-2), idx.squeeze(-2)) if return_indices else y.squeeze(-2)
+
+
+class MaxUnpool(Function):
+    # x, idx (B, L) -> y (B, M): y[b, idx[b, l]] = x[b, l], zeros elsewhere
+    @staticmethod
+    def forward(ctx, x, idx, m):
+        y = np.zeros((x.shape[0], m), x.dtype)
+        np.put_along_axis(y, idx, x, axis=1)
+        ctx.save_for_backward(idx)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (idx,) = ctx.saved_tensors
+        return np.take_along_axis(g, idx, axis=1), None, None
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:
+    """The partial inverse of max_pool2d: each value goes to its argmax position (``indices``
+    from max_pool2d(return_indices=True), flat into OH*OW), zeros elsewhere.
+
+    Shape: (N, C, H, W) or (C, H, W) -> (.., OH, OW), OH = (H - 1) stride - 2 padding + kernel,
+    or ``output_size`` ((OH, OW) or the full shape) within one stride of that.
+
+    Example::
+
+        >>> y, i = F.max_pool2d(ember.randn(1, 2, 4, 4), 2, return_indices=True)
+        >>> F.max_unpool2d(y, i, 2).shape
+        (1, 2, 4, 4)
+    """
+    op = "max_unpool2d"
+    x = _pool_input(input, op)
+    k, s, p, _ = _pool_args(op, kernel_size, stride, padding)
+    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{op}: indices must be an integer tensor, got {idx.dtype}")
+    if idx.shape != x.shape:
+        raise ValueError(f"{op}: indices shape {idx.shape} must equal input shape {x.shape}")
+    default = tuple((n - 1) * ss - 2 * pp + kk for n, ss, pp, kk in zip(x.shape[-2:], s, p, k))
+    if output_size is None:
+        out = default
+    else:
+        if len(output_size) not in (2, 4):  # (OH, OW) or (N, C, OH, OW), as PyTorch
+            raise ValueError(f"{op}: output_size must have 2 or 4 elements, got {output_size}")
+        out = tuple(int(o) for o in output_size)[-2:]
+        for dim, (o, dflt, ss) in enumerate(zip(out, default, s)):
+            if not dflt - ss < o < dflt + ss:
+                raise ValueError(
+                    f"{op}: invalid output_size {tuple(output_size)} (dim {dim} must be between "
+                    f"{dflt - ss} and {dflt + ss})"
+                )
+    if min(out) < 1:
+        raise ValueError(f"{op}: input {x.shape} gives a non-positive output size {out}")
+    m = out[0] * out[1]
+    idx2 = idx.reshape(-1, x.shape[-2] * x.shape[-1]).astype(np.int64, copy=False)
+    if idx2.size and (idx2.min() < 0 or idx2.max() >= m):
+        bad = int(idx2.min() if idx2.min() < 0 else idx2.max())
+        raise ValueError(f"{op}: found an invalid max index {bad} for an output of size {out}")
+    y = MaxUnpool.apply(x.reshape(idx2.shape), _contig(idx2), m)
+    return y.reshape(*x.shape[:-2], *out)
+
+
 # ---- end of group / instance norm, resampling, padding, fold, adaptive max pool, unpool -----
 
 __all__ = [
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
     "avg_pool1d",
     "avg_pool2d",
     "batch_norm",
@@ -2740,6 +2870,7 @@ __all__ = [
     "margin_ranking_loss",
     "max_pool1d",
     "max_pool2d",
+    "max_unpool2d",
     "mse_loss",
     "multi_margin_loss",
     "multilabel_soft_margin_loss",
