@@ -107,6 +107,8 @@ def test_group_norm_errors():
         F.group_norm(ember.randn(2, 6, 3), 3, ember.randn(5))
     with pytest.raises(ValueError, match="divisible"):
         nn.GroupNorm(4, 6)
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        F.group_norm(ember.randn(1, 3, 1), 3)
     with pytest.raises(TypeError, match="num_groups"):
         F.group_norm(ember.randn(2, 6, 3), 1.5)
 
@@ -209,6 +211,12 @@ INTERP_CASES = [
     ((1, 2, 3, 4, 5), "trilinear", dict(size=(4, 3, 7))),
     ((1, 2, 3, 4, 5), "nearest", dict(scale_factor=2)),
     ((2, 3, 7, 9), "area", dict(size=(3, 4))),
+    # PyTorch's 2-D nearest copies (n_out == n_in) or halves indices (n_out == 2 n_in) whatever
+    # the scale_factor (its 1-D and 3-D forward kernels do not: see the test below); linear
+    # modes copy an unchanged size.
+    ((1, 2, 3, 2), "nearest", dict(scale_factor=(2.1, 1.2))),
+    ((2, 2, 2), "linear", dict(scale_factor=1.47)),
+    ((1, 2, 5, 3), "bilinear", dict(scale_factor=(1.1, 2.5))),
 ]
 
 
@@ -239,6 +247,20 @@ def test_interpolate_nearest_index_rule_many_sizes():
             y = F.interpolate(ember.tensor(x), scale_factor=sf).numpy()
             t = TF.interpolate(torch.tensor(x), scale_factor=sf).numpy()
             np.testing.assert_array_equal(y, t, err_msg=f"scale {sf} {n_in}")
+
+
+@pytest.mark.parametrize(
+    "shape,sf", [((1, 2, 3), 2.1), ((2, 1, 2), 1.1), ((1, 2, 3, 2, 2), (2.1, 1.2, 1.0))]
+)
+def test_interpolate_nearest_1d_3d_scale_quirk(shape, sf):
+    # PyTorch's 1-D/3-D nearest forward indexes floor(j / scale) even when the rounded size is
+    # n_in or 2 n_in, but its backward then uses the copy / j // 2 shortcut: its gradient is
+    # not the forward's adjoint there. ember matches the forward values and keeps the true
+    # gradient (checked by gradcheck).
+    x = _rng(19).standard_normal(shape)
+    y = F.interpolate(ember.tensor(x), scale_factor=sf).numpy()
+    np.testing.assert_array_equal(y, TF.interpolate(torch.tensor(x), scale_factor=sf).numpy())
+    _gradcheck(lambda x: F.interpolate(x, scale_factor=sf), x)
 
 
 def test_interpolate_gradcheck():
@@ -382,8 +404,11 @@ def test_pad_errors():
         F.pad(ember.randn(2, 3, 4), (4, 0), "reflect")
     with pytest.raises(ValueError, match="pads the last 1 to 3 dims"):
         F.pad(x, (1, 0), "reflect")
-    with pytest.raises(ValueError, match="negative size"):
+    with pytest.raises(ValueError, match="crops more than input shape"):
         F.pad(x, (-3, -2))
+    with pytest.raises(ValueError, match="crops more than input shape"):
+        F.pad(ember.randn(1, 3), (3, 0, -2, 1))  # crops before padding, as PyTorch
+    assert F.pad(ember.randn(2, 3), (0, -3)).shape == (2, 0)
     with pytest.raises(ValueError, match="mode must be"):
         F.pad(x, (1, 1), "mirror")
     with pytest.raises(TypeError, match="tuple of ints"):

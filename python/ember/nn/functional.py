@@ -2218,6 +2218,10 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
         )
     if not eps >= 0:
         raise ValueError(f"{op}: eps must be >= 0, got {eps}")
+    if x.data.size == g:  # PyTorch's check: one value per group cannot be normalised
+        raise ValueError(
+            f"{op}: expected more than 1 value per channel when training, got input {x.shape}"
+        )
     weight, bias = _norm_params(op, weight, bias, c, x.dtype)
     return _affine(_rows_normalized(x, x.shape[0] * g, eps), weight, bias)
 
@@ -2310,14 +2314,19 @@ def _gather_axis(x: Tensor, axis: int, taps) -> Tensor:
     return GatherLast.apply(x.transpose(axis, -1), taps).transpose(axis, -1)
 
 
-def _nearest_taps(n_in: int, n_out: int, scale, exact: bool, dtype):
+def _nearest_taps(n_in: int, n_out: int, scale, exact: bool, shortcuts: bool, dtype):
     # PyTorch's CPU index rule, in its arithmetic (float32 for float32 input, float64 for
     # float64): source floor(j / scale), or floor((j + 0.5) / scale) for nearest-exact; this
-    # decides which pixel a tie picks.
+    # decides which pixel a tie picks. Its 2-D 'nearest' kernel (only) first special-cases
+    # n_out == n_in (copy) and n_out == 2 n_in (j // 2), whatever the given scale_factor.
+    j = np.arange(n_out)
+    if shortcuts and n_out == n_in:
+        return [(j, None)]
+    if shortcuts and n_out == 2 * n_in:
+        return [(j >> 1, None)]
     t = dtype.type
     s = t(1.0 / scale) if scale else t(n_in) / t(n_out)
-    j = np.arange(n_out, dtype=dtype)
-    pos = j + t(0.5) if exact else j
+    pos = j.astype(dtype) + t(0.5) if exact else j.astype(dtype)
     return [(np.minimum(np.floor(pos * s).astype(np.int64), n_in - 1), None)]
 
 
@@ -2415,7 +2424,10 @@ def interpolate(
     for axis in range(n):
         n_in = x.shape[2 + axis]
         if mode.startswith("nearest"):
-            taps = _nearest_taps(n_in, out[axis], scales[axis], mode == "nearest-exact", x.dtype)
+            exact, shortcuts = mode == "nearest-exact", mode == "nearest" and n == 2
+            taps = _nearest_taps(n_in, out[axis], scales[axis], exact, shortcuts, x.dtype)
+        elif n_in == out[axis]:
+            continue  # PyTorch's linear kernels copy a dim whose size is unchanged
         else:
             taps = _linear_taps(n_in, out[axis], scales[axis], bool(align_corners), x.dtype)
         x = _gather_axis(x, 2 + axis, taps)
@@ -2537,9 +2549,12 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
     dims = range(x.ndim - k, x.ndim)
     if mode == "constant":
         full = [(0, 0)] * (x.ndim - k) + pairs
-        sizes = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape, full))
-        if min(sizes, default=1) < 0:
-            raise ValueError(f"{op}: pad {tuple(pads)} gives a negative size {sizes} for {x.shape}")
+        # Negative pads crop first (as PyTorch's narrow), so the cropped size must be >= 0.
+        cropped = tuple(n + min(lo, 0) + min(hi, 0) for n, (lo, hi) in zip(x.shape, full))
+        if min(cropped, default=0) < 0:
+            raise ValueError(
+                f"{op}: negative padding in {tuple(pads)} crops more than input shape {x.shape}"
+            )
         return ConstantPad.apply(x, full, 0.0 if value is None else float(value))
     if mode not in ("reflect", "replicate", "circular"):
         raise ValueError(
