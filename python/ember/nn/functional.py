@@ -2284,34 +2284,58 @@ def instance_norm(
 
 
 def _scatter_last(g: np.ndarray, idx: np.ndarray, n_in: int) -> np.ndarray:
-    """The adjoint of ``g[..., idx]``: sums g[..., j] into position idx[j] (float64)."""
+    """The adjoint of a per-row gather: sums g[r, j] into position idx[r, j] of row r
+    (idx (n_out,) or (rows, n_out); float64)."""
     rows = g.size // g.shape[-1] if g.shape[-1] else 0
     flat = (np.arange(rows)[:, None] * n_in + idx).ravel()
     out = np.bincount(flat, weights=g.reshape(-1), minlength=rows * n_in)
     return out.reshape(*g.shape[:-1], n_in)
 
 
-class GatherLast(Function):
-    # x (..., n_in) -> y (..., n_out) = sum_t x[..., idx_t] * w_t (w_t None: weight 1)
+def _scatter_axis(g: np.ndarray, idx: np.ndarray, n_in: int, axis: int) -> np.ndarray:
+    """The adjoint of ``np.take(x, idx, axis)``: sums the slices of g that read the same input
+    position, as runs of a stable sort of idx (np.add.reduceat, no per-element index array)."""
+    order = np.argsort(idx, kind="stable")
+    sidx = idx[order]
+    if not np.array_equal(order, np.arange(idx.size)):  # resampling maps are already sorted
+        g = np.take(g, order, axis=axis)
+    starts = np.flatnonzero(np.r_[True, sidx[1:] != sidx[:-1]])
+    shape = list(g.shape)
+    shape[axis] = n_in
+    dx = np.zeros(shape, g.dtype)
+    sel = (slice(None),) * axis + (sidx[starts],)
+    dx[sel] = np.add.reduceat(g, starts, axis=axis)
+    return dx
+
+
+class Gather(Function):
+    # x (.., n_in, ..) -> y (.., n_out, ..) along ``axis``: y = sum_t take(x, idx_t) * w_t
+    # (w_t None: weight 1)
     @staticmethod
-    def forward(ctx, x, taps):
-        ctx.taps, ctx.n_in, ctx.dtype = taps, x.shape[-1], x.dtype
+    def forward(ctx, x, axis, taps):
+        ctx.axis, ctx.taps, ctx.n_in = axis, taps, x.shape[axis]
+        tail = (1,) * (x.ndim - axis - 1)  # weights broadcast along the axis
         y = None
         for idx, w in taps:
-            term = x[..., idx] if w is None else x[..., idx] * w
+            term = np.take(x, idx, axis=axis)
+            if w is not None:
+                term *= w.reshape(-1, *tail)
             y = term if y is None else y + term
         return y
 
     @staticmethod
     def backward(ctx, g):
-        dx = sum(_scatter_last(g if w is None else g * w, idx, ctx.n_in) for idx, w in ctx.taps)
-        return dx.astype(ctx.dtype, copy=False), None
+        tail = (1,) * (g.ndim - ctx.axis - 1)
+        dx = None
+        for idx, w in ctx.taps:
+            gw = g if w is None else g * w.reshape(-1, *tail)
+            d = _scatter_axis(gw, idx, ctx.n_in, ctx.axis)
+            dx = d if dx is None else dx + d
+        return dx, None, None
 
 
 def _gather_axis(x: Tensor, axis: int, taps) -> Tensor:
-    if axis in (-1, x.ndim - 1):
-        return GatherLast.apply(x, taps)
-    return GatherLast.apply(x.transpose(axis, -1), taps).transpose(axis, -1)
+    return Gather.apply(x, axis % x.ndim, taps)
 
 
 def _nearest_taps(n_in: int, n_out: int, scale, exact: bool, shortcuts: bool, dtype):
