@@ -2156,9 +2156,725 @@ def conv_transpose2d(
     return y.squeeze(0) if unbatched else y
 
 
+# ---- group / instance norm, resampling, padding, fold / unfold, adaptive max pool, unpool -----
+# NumPy Functions (or compositions of existing ops) for the less hot layers. The norms reuse the
+# layer-norm kernel (Welford statistics: stable for large means) on a (rows, M) reshape and add
+# the per-channel affine with broadcasting ops, so their gradients come from those ops.
+
+
+def _channel_view(t: Tensor, ndim: int) -> Tensor:
+    """A (C,) parameter shaped (C, 1, ..., 1) to broadcast against (N, C, *spatial)."""
+    return t.reshape(t.shape[0], *([1] * (ndim - 2)))
+
+
+def _affine(y: Tensor, weight, bias) -> Tensor:
+    if weight is not None:
+        y = y * _channel_view(weight, y.ndim)
+    if bias is not None:
+        y = y + _channel_view(bias, y.ndim)
+    return y
+
+
+def _norm_params(op: str, weight, bias, c: int, dtype):
+    out = []
+    for t, name in ((weight, "weight"), (bias, "bias")):
+        if t is not None:
+            t = _float_input(t, op, name, dtype)
+            if t.shape != (c,):
+                raise ValueError(f"{op}: {name} must have shape ({c},), got {t.shape}")
+        out.append(t)
+    return out
+
+
+def _rows_normalized(x: Tensor, rows: int, eps: float) -> Tensor:
+    """x normalised over each of ``rows`` equal contiguous chunks (biased variance)."""
+    m = x.data.size // rows if rows else 0
+    y = LayerNorm.apply(x.contiguous().reshape(rows, m), None, None, m, float(eps))
+    return y.reshape(x.shape)
+
+
+def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """Group normalisation (Wu & He, 2018): the C channels split into ``num_groups`` groups,
+    each normalised over its channels and all spatial positions, then a per-channel affine.
+
+    Shape:
+        input (N, C, *) with C divisible by num_groups; weight, bias (C,) or None -> same shape.
+
+    Example::
+
+        >>> F.group_norm(ember.randn(2, 6, 4, 4), 3).shape
+        (2, 6, 4, 4)
+    """
+    op = "group_norm"
+    dtype = None if weight is None else _float_input(weight, op, "weight").dtype
+    x = _float_input(input, op, "input", dtype)
+    if x.ndim < 2:
+        raise ValueError(f"{op}: input must be at least 2-D (N, C, *), got shape {x.shape}")
+    g = _int_arg(num_groups, op, "num_groups")
+    c = x.shape[1]
+    if g < 1 or c % g:
+        raise ValueError(
+            f"{op}: num_channels {c} of input {x.shape} must be divisible by num_groups={g}"
+        )
+    if not eps >= 0:
+        raise ValueError(f"{op}: eps must be >= 0, got {eps}")
+    if x.data.size == g:  # PyTorch's check: one value per group cannot be normalised
+        raise ValueError(
+            f"{op}: expected more than 1 value per channel when training, got input {x.shape}"
+        )
+    weight, bias = _norm_params(op, weight, bias, c, x.dtype)
+    return _affine(_rows_normalized(x, x.shape[0] * g, eps), weight, bias)
+
+
+def instance_norm(
+    input,
+    running_mean=None,
+    running_var=None,
+    weight=None,
+    bias=None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Instance normalisation (Ulyanov et al., 2016): each (sample, channel) normalised over
+    its spatial positions, then a per-channel affine.
+
+    With ``use_input_stats`` the instance statistics are used and, when given, running_mean
+    and running_var (C,) are updated in place as PyTorch does: by the batch average of the
+    instance means and unbiased variances, with weight ``momentum``. Otherwise the running
+    statistics normalise (as batch_norm in eval mode).
+
+    Shape: input (N, C, *spatial) -> same shape.
+    """
+    op = "instance_norm"
+    dtype = None if weight is None else _float_input(weight, op, "weight").dtype
+    x = _float_input(input, op, "input", dtype)
+    if x.ndim < 3:
+        raise ValueError(f"{op}: input must be (N, C, *spatial) with spatial dims, got {x.shape}")
+    n, c = x.shape[:2]
+    weight, bias = _norm_params(op, weight, bias, c, x.dtype)
+    rm = _stat_array(running_mean, op, "running_mean")
+    rv = _stat_array(running_var, op, "running_var")
+    for a, name in ((rm, "running_mean"), (rv, "running_var")):
+        if a is not None and a.shape != (c,):
+            raise ValueError(f"{op}: {name} must have shape ({c},), got {a.shape}")
+    if not use_input_stats:
+        if rm is None or rv is None:
+            raise ValueError(f"{op}: running_mean and running_var are needed without input stats")
+        return batch_norm(x, running_mean, running_var, weight, bias, False, momentum, eps)
+    spatial = x.data.size // max(n * c, 1)
+    if spatial <= 1:
+        raise ValueError(
+            f"{op}: expected more than 1 spatial element when training, got input {x.shape}"
+        )
+    axes = tuple(range(2, x.ndim))
+    if rm is not None:
+        rm *= 1 - momentum
+        rm += momentum * x.data.mean(axis=axes).mean(axis=0).astype(rm.dtype, copy=False)
+    if rv is not None:
+        var = x.data.var(axis=axes, ddof=1).mean(axis=0)
+        rv *= 1 - momentum
+        rv += momentum * var.astype(rv.dtype, copy=False)
+    return _affine(_rows_normalized(x, n * c, eps), weight, bias)
+
+
+# Resampling and padding gather along one axis at a time: output position j reads input
+# positions idx_t[j] with weights w_t[j] (one tap for nearest / padding, two for linear), so
+# one Function serves every mode and dim, and its backward scatters the gradient back.
+
+
+def _scatter_last(g: np.ndarray, idx: np.ndarray, n_in: int) -> np.ndarray:
+    """The adjoint of a per-row gather: sums g[r, j] into position idx[r, j] of row r
+    (idx (n_out,) or (rows, n_out); float64)."""
+    rows = g.size // g.shape[-1] if g.shape[-1] else 0
+    flat = (np.arange(rows)[:, None] * n_in + idx).ravel()
+    out = np.bincount(flat, weights=g.reshape(-1), minlength=rows * n_in)
+    return out.reshape(*g.shape[:-1], n_in)
+
+
+def _scatter_axis(g: np.ndarray, idx: np.ndarray, n_in: int, axis: int) -> np.ndarray:
+    """The adjoint of ``np.take(x, idx, axis)``: sums the slices of g that read the same input
+    position, as runs of a stable sort of idx (np.add.reduceat, no per-element index array)."""
+    order = np.argsort(idx, kind="stable")
+    sidx = idx[order]
+    if not np.array_equal(order, np.arange(idx.size)):  # resampling maps are already sorted
+        g = np.take(g, order, axis=axis)
+    starts = np.flatnonzero(np.r_[True, sidx[1:] != sidx[:-1]])
+    shape = list(g.shape)
+    shape[axis] = n_in
+    dx = np.zeros(shape, g.dtype)
+    sel = (slice(None),) * axis + (sidx[starts],)
+    dx[sel] = np.add.reduceat(g, starts, axis=axis)
+    return dx
+
+
+class Gather(Function):
+    # x (.., n_in, ..) -> y (.., n_out, ..) along ``axis``: y = sum_t take(x, idx_t) * w_t
+    # (w_t None: weight 1)
+    @staticmethod
+    def forward(ctx, x, axis, taps):
+        ctx.axis, ctx.taps, ctx.n_in = axis, taps, x.shape[axis]
+        tail = (1,) * (x.ndim - axis - 1)  # weights broadcast along the axis
+        y = None
+        for idx, w in taps:
+            term = np.take(x, idx, axis=axis)
+            if w is not None:
+                term *= w.reshape(-1, *tail)
+            y = term if y is None else y + term
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        tail = (1,) * (g.ndim - ctx.axis - 1)
+        dx = None
+        for idx, w in ctx.taps:
+            gw = g if w is None else g * w.reshape(-1, *tail)
+            d = _scatter_axis(gw, idx, ctx.n_in, ctx.axis)
+            dx = d if dx is None else dx + d
+        return dx, None, None
+
+
+def _gather_axis(x: Tensor, axis: int, taps) -> Tensor:
+    return Gather.apply(x, axis % x.ndim, taps)
+
+
+def _nearest_taps(n_in: int, n_out: int, scale, exact: bool, shortcuts: bool, dtype):
+    # PyTorch's CPU index rule, in its arithmetic (float32 for float32 input, float64 for
+    # float64): source floor(j / scale), or floor((j + 0.5) / scale) for nearest-exact; this
+    # decides which pixel a tie picks. Its 2-D 'nearest' kernel (only) first special-cases
+    # n_out == n_in (copy) and n_out == 2 n_in (j // 2), whatever the given scale_factor.
+    j = np.arange(n_out)
+    if shortcuts and n_out == n_in:
+        return [(j, None)]
+    if shortcuts and n_out == 2 * n_in:
+        return [(j >> 1, None)]
+    t = dtype.type
+    s = t(1.0 / scale) if scale else t(n_in) / t(n_out)
+    pos = j.astype(dtype) + t(0.5) if exact else j.astype(dtype)
+    return [(np.minimum(np.floor(pos * s).astype(np.int64), n_in - 1), None)]
+
+
+def _linear_taps(n_in: int, n_out: int, scale, align_corners: bool, dtype):
+    # PyTorch's area_pixel_compute_source_index, in the input's dtype: source position
+    # j * (n_in - 1) / (n_out - 1) (align_corners) or (j + 0.5) / scale - 0.5 clamped at 0.
+    one = dtype.type(1)
+    j = np.arange(n_out, dtype=dtype)
+    if align_corners:
+        s = dtype.type(n_in - 1) / dtype.type(n_out - 1) if n_out > 1 else dtype.type(0)
+        src = s * j
+    else:
+        s = dtype.type(1.0 / scale) if scale else dtype.type(n_in) / dtype.type(n_out)
+        src = np.maximum(s * (j + dtype.type(0.5)) - dtype.type(0.5), 0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    lam = np.clip(src - i0, 0, 1).astype(dtype)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    return [(i0, one - lam), (i1, lam)]
+
+
+_INTERP_DIMS = {"linear": 3, "bilinear": 4, "trilinear": 5}
+
+
+def _spatial_arg(v, n: int, op: str, name: str, kind):
+    vals = tuple(v) if isinstance(v, tuple | list) else (v,) * n
+    if len(vals) != n:
+        raise ValueError(
+            f"{op}: {name} {v!r} must have one entry per spatial dim ({n} for this input)"
+        )
+    if not all(isinstance(a, kind) and not isinstance(a, bool) for a in vals):
+        raise TypeError(f"{op}: {name} must be {kind} or a sequence of them, got {v!r}")
+    return vals
+
+
+def interpolate(
+    input,
+    size=None,
+    scale_factor=None,
+    mode: str = "nearest",
+    align_corners=None,
+    recompute_scale_factor=None,
+    antialias: bool = False,
+) -> Tensor:
+    """Resizes (N, C, *spatial) to ``size`` or by ``scale_factor``, as PyTorch.
+
+    Args:
+        mode: 'nearest' / 'nearest-exact' (3-D, 4-D or 5-D input), 'linear' (3-D),
+            'bilinear' (4-D), 'trilinear' (5-D), 'area' (3-D or 4-D: adaptive average pooling).
+        align_corners: linear modes only (default False): True maps the corner pixels' centres
+            onto each other; False maps the corners' edges (source (j + 0.5) / scale - 0.5).
+        recompute_scale_factor: with scale_factor, index from the rounded output size instead
+            of the given factor.
+
+    Shape: out = size, or floor(in * scale_factor) per spatial dim.
+
+    Example::
+
+        >>> F.interpolate(ember.randn(1, 2, 4, 4), scale_factor=2, mode="bilinear").shape
+        (1, 2, 8, 8)
+    """
+    op = "interpolate"
+    x = _float_input(input, op)
+    modes = ("nearest", "nearest-exact", "linear", "bilinear", "trilinear", "area")
+    if mode not in modes:
+        raise ValueError(f"{op}: mode must be one of {modes}, got {mode!r}")
+    if x.ndim not in (3, 4, 5) or (mode in _INTERP_DIMS and x.ndim != _INTERP_DIMS[mode]):
+        want = _INTERP_DIMS.get(mode, "3, 4 or 5" if mode != "area" else "3 or 4")
+        raise ValueError(f"{op}: mode {mode!r} expects a {want}-D input, got shape {x.shape}")
+    if mode == "area" and x.ndim == 5:
+        raise ValueError(f"{op}: mode 'area' expects a 3-D or 4-D input, got shape {x.shape}")
+    if align_corners is not None and mode not in _INTERP_DIMS:
+        raise ValueError(
+            f"{op}: align_corners option can only be set with the interpolating modes: "
+            f"linear | bilinear | trilinear (got mode {mode!r})"
+        )
+    if antialias:
+        raise ValueError(f"{op}: antialias=True is not supported")
+    n = x.ndim - 2
+    if (size is None) == (scale_factor is None):
+        raise ValueError(f"{op}: exactly one of size or scale_factor must be given")
+    if size is not None:
+        if recompute_scale_factor:
+            raise ValueError(f"{op}: recompute_scale_factor is not meaningful with a size")
+        out = tuple(int(s) for s in _spatial_arg(size, n, op, "size", int | np.integer))
+        scales = (None,) * n
+    else:
+        sf = _spatial_arg(scale_factor, n, op, "scale_factor", int | float | np.number)
+        out = tuple(int(np.floor(float(i) * float(s))) for i, s in zip(x.shape[2:], sf))
+        scales = (None,) * n if recompute_scale_factor else tuple(float(s) for s in sf)
+    if min(out) < 1:
+        raise ValueError(f"{op}: input {x.shape} gives an empty output size {out}")
+    if mode == "area":
+        pool = adaptive_avg_pool1d if n == 1 else adaptive_avg_pool2d
+        return pool(x, out[0] if n == 1 else out)
+    for axis in range(n):
+        n_in = x.shape[2 + axis]
+        if mode.startswith("nearest"):
+            exact, shortcuts = mode == "nearest-exact", mode == "nearest" and n == 2
+            taps = _nearest_taps(n_in, out[axis], scales[axis], exact, shortcuts, x.dtype)
+        elif n_in == out[axis]:
+            continue  # PyTorch's linear kernels copy a dim whose size is unchanged
+        else:
+            taps = _linear_taps(n_in, out[axis], scales[axis], bool(align_corners), x.dtype)
+        x = _gather_axis(x, 2 + axis, taps)
+    return x
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None) -> Tensor:
+    """Deprecated PyTorch alias of interpolate."""
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def _shuffle_factor(input, r, op: str, name: str) -> tuple[Tensor, int]:
+    x = _float_input(input, op) if not isinstance(input, Tensor) else input
+    r = _int_arg(r, op, name)
+    if r < 1:
+        raise ValueError(f"{op}: {name} must be >= 1, got {r}")
+    if x.ndim < 3:
+        raise ValueError(f"{op}: input must be at least 3-D (*, C, H, W), got shape {x.shape}")
+    return x, r
+
+
+def pixel_shuffle(input, upscale_factor: int) -> Tensor:
+    """(*, C r^2, H, W) -> (*, C, H r, W r): channel blocks become r x r pixel blocks.
+
+    Example::
+
+        >>> F.pixel_shuffle(ember.randn(1, 8, 3, 3), 2).shape
+        (1, 2, 6, 6)
+    """
+    x, r = _shuffle_factor(input, upscale_factor, "pixel_shuffle", "upscale_factor")
+    *lead, c, h, w = x.shape
+    if c % (r * r):
+        raise ValueError(
+            f"pixel_shuffle: channels {c} of input {x.shape} must be divisible by "
+            f"upscale_factor**2 = {r * r}"
+        )
+    k = len(lead)
+    y = x.reshape(*lead, c // (r * r), r, r, h, w)
+    y = y.permute(*range(k), k, k + 3, k + 1, k + 4, k + 2)  # (.., C, H, r, W, r)
+    return y.reshape(*lead, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input, downscale_factor: int) -> Tensor:
+    """(*, C, H r, W r) -> (*, C r^2, H, W): the inverse of pixel_shuffle."""
+    x, r = _shuffle_factor(input, downscale_factor, "pixel_unshuffle", "downscale_factor")
+    *lead, c, h, w = x.shape
+    if h % r or w % r:
+        raise ValueError(
+            f"pixel_unshuffle: height and width of input {x.shape} must be divisible by "
+            f"downscale_factor={r}"
+        )
+    k = len(lead)
+    y = x.reshape(*lead, c, h // r, r, w // r, r)
+    y = y.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3)  # (.., C, r, r, H/r, W/r)
+    return y.reshape(*lead, c * r * r, h // r, w // r)
+
+
+class ConstantPad(Function):
+    # x -> y with (lo, hi) added per dim (negative: cropped), new cells = value
+    @staticmethod
+    def forward(ctx, x, pads, value):
+        out_shape, src, dst = [], [], []
+        for n, (lo, hi) in zip(x.shape, pads):
+            out_shape.append(n + lo + hi)
+            src.append(slice(max(-lo, 0), n - max(-hi, 0)))
+            dst.append(slice(max(lo, 0), max(lo, 0) + n - max(-lo, 0) - max(-hi, 0)))
+        y = np.full(out_shape, value, dtype=x.dtype)
+        y[tuple(dst)] = x[tuple(src)]
+        ctx.shape, ctx.src, ctx.dst = x.shape, tuple(src), tuple(dst)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        dx = np.zeros(ctx.shape, dtype=g.dtype)
+        dx[ctx.src] = g[ctx.dst]
+        return dx, None, None
+
+
+def _pad_taps(n: int, lo: int, hi: int, mode: str):
+    j = np.arange(-lo, n + hi)
+    if mode == "reflect":
+        j = np.abs(j)
+        j = np.where(j >= n, 2 * (n - 1) - j, j)
+    elif mode == "replicate":
+        j = np.clip(j, 0, n - 1)
+    else:  # circular
+        j = j % n
+    return [(j, None)]
+
+
+def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
+    """Pads the last len(pad) // 2 dims, as PyTorch: ``pad`` = (last_lo, last_hi,
+    second_last_lo, second_last_hi, ...).
+
+    Args:
+        mode: 'constant' (fill with ``value``, default 0; negative pads crop), 'reflect'
+            (mirror without the edge; pad < size), 'replicate' (repeat the edge) or
+            'circular' (wrap around; pad <= size).
+
+    Example::
+
+        >>> F.pad(ember.randn(1, 2, 3, 3), (1, 1, 2, 0)).shape
+        (1, 2, 5, 5)
+    """
+    op = "pad"
+    x = _float_input(input, op)
+    if not isinstance(pad, tuple | list):
+        raise TypeError(f"{op}: pad must be a tuple of ints, got {pad!r}")
+    pads = [_int_arg(p, op, "pad") for p in pad]
+    if len(pads) % 2:
+        raise ValueError(f"{op}: padding length must be divisible by 2, got {len(pads)}")
+    k = len(pads) // 2
+    if k > x.ndim:
+        raise ValueError(
+            f"{op}: padding length {len(pads)} is more than twice the input's {x.ndim} dims "
+            f"(shape {x.shape})"
+        )
+    pairs = [(pads[2 * i], pads[2 * i + 1]) for i in range(k)][::-1]  # first padded dim first
+    dims = range(x.ndim - k, x.ndim)
+    if mode == "constant":
+        full = [(0, 0)] * (x.ndim - k) + pairs
+        # Negative pads crop first (as PyTorch's narrow), so the cropped size must be >= 0.
+        cropped = tuple(n + min(lo, 0) + min(hi, 0) for n, (lo, hi) in zip(x.shape, full))
+        if min(cropped, default=0) < 0:
+            raise ValueError(
+                f"{op}: negative padding in {tuple(pads)} crops more than input shape {x.shape}"
+            )
+        return ConstantPad.apply(x, full, 0.0 if value is None else float(value))
+    if mode not in ("reflect", "replicate", "circular"):
+        raise ValueError(
+            f"{op}: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}"
+        )
+    if value not in (None, 0):
+        raise ValueError(f"{op}: padding mode {mode!r} doesn't take a value argument")
+    if not 1 <= k <= 3 or x.ndim not in (k + 1, k + 2):
+        raise ValueError(
+            f"{op}: mode {mode!r} pads the last 1 to 3 dims of a ({k + 1})-D or ({k + 2})-D "
+            f"input; got pad {tuple(pads)} for shape {x.shape}"
+        )
+    for d, (lo, hi) in zip(dims, pairs):
+        n = x.shape[d]
+        limit = {"reflect": n - 1, "circular": n}.get(mode, np.inf)  # replicate: any size
+        if min(lo, hi) < 0 or max(lo, hi) > limit or n == 0:
+            raise ValueError(
+                f"{op}: {mode} padding ({lo}, {hi}) of dim {d} must be in [0, {limit}] "
+                f"for input shape {x.shape}"
+            )
+        x = _gather_axis(x, d, _pad_taps(n, lo, hi, mode))
+    return x
+
+
+# im2col / col2im in torch's (N, C*kh*kw, L) layout, L = OH*OW blocks in row-major order.
+
+
+def _im2col(x: np.ndarray, k, d, p, s, out_hw) -> np.ndarray:
+    # x (N, C, H, W) -> (N, C*kh*kw, OH*OW): a strided view of the padded input, then one copy
+    xp = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
+    n, c = x.shape[:2]
+    sn, sc, sh, sw = xp.strides
+    view = np.lib.stride_tricks.as_strided(
+        xp,
+        (n, c, k[0], k[1], out_hw[0], out_hw[1]),
+        (sn, sc, sh * d[0], sw * d[1], sh * s[0], sw * s[1]),
+        writeable=False,
+    )
+    cols = view.reshape(n, c * k[0] * k[1], out_hw[0] * out_hw[1])
+    return cols if cols.flags.writeable else cols.copy()  # 1x1 kernels reshape to a view
+
+
+def _col2im(cols: np.ndarray, c: int, hw, k, d, p, s, out_hw) -> np.ndarray:
+    # cols (N, C*kh*kw, OH*OW) -> (N, C, H, W): overlapping blocks are summed (im2col's adjoint)
+    n = cols.shape[0]
+    (oh, ow), (h, w) = out_hw, hw
+    c6 = cols.reshape(n, c, k[0], k[1], oh, ow)
+    out = np.zeros((n, c, h + 2 * p[0], w + 2 * p[1]), dtype=cols.dtype)
+    for i in range(k[0]):
+        for j in range(k[1]):
+            hi, wj = i * d[0], j * d[1]
+            out[
+                :, :, hi : hi + s[0] * (oh - 1) + 1 : s[0], wj : wj + s[1] * (ow - 1) + 1 : s[1]
+            ] += c6[:, :, i, j]
+    return out[:, :, p[0] : p[0] + h, p[1] : p[1] + w]
+
+
+class Unfold(Function):
+    # x (N, C, H, W) -> cols (N, C*kh*kw, L)
+    @staticmethod
+    def forward(ctx, x, k, d, p, s, out_hw):
+        ctx.args = (x.shape[1], x.shape[2:], k, d, p, s, out_hw)
+        return _im2col(x, k, d, p, s, out_hw)
+
+    @staticmethod
+    def backward(ctx, g):
+        dx = _col2im(_contig(g), *ctx.args)
+        return np.ascontiguousarray(dx), None, None, None, None, None
+
+
+class Fold(Function):
+    # cols (N, C*kh*kw, L) -> y (N, C, H, W)
+    @staticmethod
+    def forward(ctx, cols, c, hw, k, d, p, s, out_hw):
+        ctx.args = (k, d, p, s, out_hw)
+        return np.ascontiguousarray(_col2im(cols, c, hw, k, d, p, s, out_hw))
+
+    @staticmethod
+    def backward(ctx, g):
+        return (_im2col(_contig(g), *ctx.args),) + (None,) * 7
+
+
+def _block_args(op, size, kernel_size, dilation, padding, stride):
+    """Checked pairs, and the (OH, OW) grid of blocks for a spatial ``size``."""
+    k, d = _pair(kernel_size, op, "kernel_size"), _pair(dilation, op, "dilation")
+    p, s = _pair(padding, op, "padding"), _pair(stride, op, "stride")
+    if min(k) < 1 or min(d) < 1 or min(s) < 1 or min(p) < 0:
+        raise ValueError(
+            f"{op}: kernel_size, dilation and stride must be >= 1 and padding >= 0, got "
+            f"kernel_size={k}, dilation={d}, padding={p}, stride={s}"
+        )
+    out = tuple(
+        (n + 2 * pp - dd * (kk - 1) - 1) // ss + 1 for n, kk, dd, pp, ss in zip(size, k, d, p, s)
+    )
+    if min(out) < 1:
+        raise ValueError(
+            f"{op}: kernel_size={k} with dilation={d} does not fit the padded spatial size "
+            f"{size} (padding={p}): no sliding blocks"
+        )
+    return k, d, p, s, out
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Extracts sliding local blocks (im2col): (N, C, H, W) -> (N, C*kh*kw, L), where column l
+    holds block l (row-major over the OH x OW grid), channel-major then kernel row/column.
+
+    Shape: L = OH * OW, OH = (H + 2 padding - dilation (kh - 1) - 1) // stride + 1.
+
+    Example::
+
+        >>> F.unfold(ember.randn(2, 3, 5, 5), 3).shape
+        (2, 27, 9)
+    """
+    op = "unfold"
+    x = _float_input(input, op)
+    unbatched = x.ndim == 3
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{op}: input must be 3-D (C, H, W) or 4-D (N, C, H, W), got {x.shape}")
+    if unbatched:
+        x = x.unsqueeze(0)
+    args = _block_args(op, x.shape[2:], kernel_size, dilation, padding, stride)
+    y = Unfold.apply(x.contiguous(), *args)
+    return y.squeeze(0) if unbatched else y
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Combines sliding blocks into an image (col2im), summing overlaps: the adjoint of unfold.
+    (N, C*kh*kw, L) or (C*kh*kw, L) -> (N, C, *output_size); L must equal the block count.
+
+    Example::
+
+        >>> F.fold(ember.randn(2, 27, 9), (5, 5), 3).shape
+        (2, 3, 5, 5)
+    """
+    op = "fold"
+    x = _float_input(input, op)
+    unbatched = x.ndim == 2
+    if x.ndim not in (2, 3):
+        raise ValueError(
+            f"{op}: input must be 2-D (C*kh*kw, L) or 3-D (N, C*kh*kw, L), got {x.shape}"
+        )
+    if unbatched:
+        x = x.unsqueeze(0)
+    hw = _pair(output_size, op, "output_size")
+    k, d, p, s, out = _block_args(op, hw, kernel_size, dilation, padding, stride)
+    if x.shape[1] % (k[0] * k[1]):
+        raise ValueError(
+            f"{op}: input {x.shape}: dim 1 must be divisible by the kernel's {k[0]}*{k[1]} "
+            f"elements (kernel_size={k})"
+        )
+    if x.shape[2] != out[0] * out[1]:
+        raise ValueError(
+            f"{op}: input {x.shape}: dim 2 must equal the {out[0]} * {out[1]} = "
+            f"{out[0] * out[1]} sliding blocks of output_size={hw}, kernel_size={k}, "
+            f"dilation={d}, padding={p}, stride={s}"
+        )
+    c = x.shape[1] // (k[0] * k[1])
+    y = Fold.apply(x.contiguous(), c, hw, k, d, p, s, out)
+    return y.squeeze(0) if unbatched else y
+
+
+class AdaptiveMaxPool2d(Function):
+    # x (B, H, W) -> y, idx (B, OH, OW): window i spans [floor(i H / OH), ceil((i+1) H / OH))
+    @staticmethod
+    def forward(ctx, x, out):
+        b, h, w = x.shape
+        (oh, ow), rows = out, np.arange(b)
+        y = np.empty((b, oh, ow), x.dtype)
+        idx = np.empty((b, oh, ow), np.int64)
+        for i in range(oh):
+            h0, h1 = i * h // oh, -(-(i + 1) * h // oh)
+            for j in range(ow):
+                w0, w1 = j * w // ow, -(-(j + 1) * w // ow)
+                win = x[:, h0:h1, w0:w1].reshape(b, -1)
+                a = win.argmax(axis=1)  # first maximum in row-major order, as PyTorch
+                y[:, i, j] = win[rows, a]
+                idx[:, i, j] = (h0 + a // (w1 - w0)) * w + w0 + a % (w1 - w0)
+        ctx.save_for_backward(idx)
+        ctx.shape = x.shape
+        ctx.mark_non_differentiable(1)
+        return y, idx
+
+    @staticmethod
+    def backward(ctx, g, _gidx=None):
+        (idx,) = ctx.saved_tensors
+        b, h, w = ctx.shape
+        dx = _scatter_last(g.reshape(b, -1), idx.reshape(b, -1), h * w)
+        return dx.reshape(ctx.shape).astype(g.dtype, copy=False), None
+
+
+def _adaptive_size(output_size, hw, op: str):
+    if isinstance(output_size, tuple | list) and len(output_size) == 2:
+        output_size = tuple(n if o is None else o for o, n in zip(output_size, hw))
+    out = _pair(output_size, op, "output_size")
+    if min(out) < 1:
+        raise ValueError(f"{op}: output_size must be positive, got {out}")
+    return out
+
+
+def adaptive_max_pool2d(input, output_size, return_indices: bool = False):
+    """Max pooling to a fixed output size (an int, or (h, w) where None keeps that size); with
+    ``return_indices`` also the int64 argmax of each window, flat into H*W.
+
+    Shape: (N, C, H, W) or (C, H, W) -> (.., OH, OW).
+
+    Example::
+
+        >>> F.adaptive_max_pool2d(ember.randn(1, 3, 7, 9), (2, 4)).shape
+        (1, 3, 2, 4)
+    """
+    op = "adaptive_max_pool2d"
+    x = _pool_input(input, op)
+    out = _adaptive_size(output_size, x.shape[-2:], op)
+    if min(x.shape[-2:]) < 1:
+        raise ValueError(f"{op}: input {x.shape} has an empty spatial dim")
+    lead = x.shape[:-2]
+    y, idx = AdaptiveMaxPool2d.apply(x.reshape(-1, *x.shape[-2:]), out)
+    y, idx = y.reshape(*lead, *out), idx.reshape(*lead, *out)
+    return (y, idx) if return_indices else y
+
+
+def adaptive_max_pool1d(input, output_size, return_indices: bool = False):
+    """Max pooling of (N, C, L) or (C, L) to a fixed length."""
+    x = _seq_input(input, "adaptive_max_pool1d")
+    out = _single(output_size, "adaptive_max_pool1d", "output_size")
+    y, idx = adaptive_max_pool2d(x.unsqueeze(-2), (1, out), True)
+    return (y.squeeze(-2), idx.squeeze(-2)) if return_indices else y.squeeze(-2)
+
+
+class MaxUnpool(Function):
+    # x, idx (B, L) -> y (B, M): y[b, idx[b, l]] = x[b, l], zeros elsewhere
+    @staticmethod
+    def forward(ctx, x, idx, m):
+        y = np.zeros((x.shape[0], m), x.dtype)
+        np.put_along_axis(y, idx, x, axis=1)
+        ctx.save_for_backward(idx)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (idx,) = ctx.saved_tensors
+        return np.take_along_axis(g, idx, axis=1), None, None
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:
+    """The partial inverse of max_pool2d: each value goes to its argmax position (``indices``
+    from max_pool2d(return_indices=True), flat into OH*OW), zeros elsewhere.
+
+    Shape: (N, C, H, W) or (C, H, W) -> (.., OH, OW), OH = (H - 1) stride - 2 padding + kernel,
+    or ``output_size`` ((OH, OW) or the full shape) within one stride of that.
+
+    Example::
+
+        >>> y, i = F.max_pool2d(ember.randn(1, 2, 4, 4), 2, return_indices=True)
+        >>> F.max_unpool2d(y, i, 2).shape
+        (1, 2, 4, 4)
+    """
+    op = "max_unpool2d"
+    x = _pool_input(input, op)
+    k, s, p, _ = _pool_args(op, kernel_size, stride, padding)
+    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{op}: indices must be an integer tensor, got {idx.dtype}")
+    if idx.shape != x.shape:
+        raise ValueError(f"{op}: indices shape {idx.shape} must equal input shape {x.shape}")
+    default = tuple((n - 1) * ss - 2 * pp + kk for n, ss, pp, kk in zip(x.shape[-2:], s, p, k))
+    if output_size is None:
+        out = default
+    else:
+        if len(output_size) not in (2, 4):  # (OH, OW) or (N, C, OH, OW), as PyTorch
+            raise ValueError(f"{op}: output_size must have 2 or 4 elements, got {output_size}")
+        out = tuple(int(o) for o in output_size)[-2:]
+        for dim, (o, dflt, ss) in enumerate(zip(out, default, s)):
+            if not dflt - ss < o < dflt + ss:
+                raise ValueError(
+                    f"{op}: invalid output_size {tuple(output_size)} (dim {dim} must be between "
+                    f"{dflt - ss} and {dflt + ss})"
+                )
+    if min(out) < 1:
+        raise ValueError(f"{op}: input {x.shape} gives a non-positive output size {out}")
+    m = out[0] * out[1]
+    idx2 = idx.reshape(-1, x.shape[-2] * x.shape[-1]).astype(np.int64, copy=False)
+    if idx2.size and (idx2.min() < 0 or idx2.max() >= m):
+        bad = int(idx2.min() if idx2.min() < 0 else idx2.max())
+        raise ValueError(f"{op}: found an invalid max index {bad} for an output of size {out}")
+    y = MaxUnpool.apply(x.reshape(idx2.shape), _contig(idx2), m)
+    return y.reshape(*x.shape[:-2], *out)
+
+
+# ---- end of group / instance norm, resampling, padding, fold, adaptive max pool, unpool -----
+
 __all__ = [
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
     "avg_pool1d",
     "avg_pool2d",
     "batch_norm",
@@ -2172,12 +2888,16 @@ __all__ = [
     "dropout",
     "elu",
     "embedding",
+    "fold",
     "gaussian_nll_loss",
     "gelu",
+    "group_norm",
     "gru_cell",
     "gru_layer",
     "hinge_embedding_loss",
     "huber_loss",
+    "instance_norm",
+    "interpolate",
     "kl_div",
     "l1_loss",
     "layer_norm",
@@ -2189,11 +2909,15 @@ __all__ = [
     "margin_ranking_loss",
     "max_pool1d",
     "max_pool2d",
+    "max_unpool2d",
     "mse_loss",
     "multi_margin_loss",
     "multilabel_soft_margin_loss",
     "nll_loss",
+    "pad",
     "pairwise_distance",
+    "pixel_shuffle",
+    "pixel_unshuffle",
     "poisson_nll_loss",
     "relu",
     "rnn_cell",
@@ -2207,4 +2931,6 @@ __all__ = [
     "tanh",
     "triplet_margin_loss",
     "triplet_margin_with_distance_loss",
+    "unfold",
+    "upsample",
 ]

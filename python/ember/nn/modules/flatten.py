@@ -19,3 +19,46 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Expands dim ``dim`` into ``unflattened_size`` (one entry may be -1), as
+    ``torch.nn.Unflatten``: the inverse of Flatten.
+
+    Example::
+
+        >>> nn.Unflatten(1, (2, 5))(ember.randn(3, 10)).shape
+        (3, 2, 5)
+    """
+
+    def __init__(self, dim: int, unflattened_size):
+        super().__init__()
+        if not isinstance(unflattened_size, tuple | list) or not all(
+            isinstance(s, int) and not isinstance(s, bool) for s in unflattened_size
+        ):
+            raise TypeError(
+                f"Unflatten: unflattened_size must be a tuple of ints, got {unflattened_size!r}"
+            )
+        self.dim = dim
+        self.unflattened_size = unflattened_size
+
+    def forward(self, input):
+        shape = tuple(input.shape)
+        d = self.dim % len(shape) if -len(shape) <= self.dim < len(shape) else None
+        if d is None:
+            raise IndexError(f"Unflatten: dim {self.dim} is out of range for input {shape}")
+        sizes = tuple(self.unflattened_size)
+        known = 1
+        for s in sizes:
+            known *= s if s != -1 else 1
+        if sizes.count(-1) > 1 or (
+            -1 not in sizes and known != shape[d] or -1 in sizes and shape[d] % max(known, 1)
+        ):
+            raise ValueError(
+                f"Unflatten: unflattened_size {sizes} does not multiply to the size "
+                f"{shape[d]} of dim {self.dim} of input {shape}"
+            )
+        return ops.reshape(input, shape[:d] + sizes + shape[d + 1 :])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -1,0 +1,149 @@
+"""GroupNorm, InstanceNorm1d/2d/3d."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ember.nn import functional as F
+from ember.nn import init
+from ember.nn.modules.batchnorm import _BatchNorm
+from ember.nn.modules.module import Module, Parameter
+from ember.tensor import Tensor
+
+
+class GroupNorm(Module):
+    """Group normalisation over (N, C, *), as ``torch.nn.GroupNorm``.
+
+    Args:
+        num_groups: groups the channels are split into (must divide num_channels).
+        num_channels: C.
+        eps: added to the (biased) variance.
+        affine: learn a per-channel ``weight`` (ones) and ``bias`` (zeros).
+
+    Example::
+
+        >>> nn.GroupNorm(2, 4)(ember.randn(3, 4, 5, 5)).shape
+        (3, 4, 5, 5)
+    """
+
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__()
+        if num_groups < 1 or num_channels % num_groups:
+            raise ValueError(
+                f"GroupNorm: num_channels ({num_channels}) must be divisible by "
+                f"num_groups ({num_groups})"
+            )
+        self.num_groups = num_groups
+        self.num_channels = num_channels
+        self.eps = eps
+        self.affine = affine
+        dtype = np.dtype(dtype or np.float32)
+        if affine:
+            self.weight = Parameter(np.empty(num_channels, dtype))
+            self.bias = Parameter(np.empty(num_channels, dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def forward(self, input):
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+class _InstanceNorm(_BatchNorm):
+    """BatchNorm's parameters and buffers with PyTorch's instance-norm defaults (no affine, no
+    running statistics). Running statistics, when tracked, are updated in training mode and
+    used in eval mode; num_batches_tracked is kept but, as in PyTorch, never incremented."""
+
+    _no_batch_dim = 2
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = False,
+        track_running_stats: bool = False,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+
+    def forward(self, input):
+        x = input if isinstance(input, Tensor) else Tensor(np.asarray(input))
+        self._check_input_dim(x)
+        feature_dim = x.ndim - self._no_batch_dim
+        if x.shape[feature_dim] != self.num_features:
+            msg = (
+                f"{type(self).__name__}: expected input's size at dim={feature_dim} to match "
+                f"num_features ({self.num_features}), but got: {x.shape[feature_dim]}."
+            )
+            if self.affine:
+                raise ValueError(msg)
+            warnings.warn(msg + " num_features is unused because affine=False", stacklevel=2)
+        unbatched = x.ndim == self._no_batch_dim
+        if unbatched:
+            x = x.unsqueeze(0)
+        y = F.instance_norm(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            self.training or not self.track_running_stats,
+            0.0 if self.momentum is None else self.momentum,
+            self.eps,
+        )
+        return y.squeeze(0) if unbatched else y
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalisation over (N, C, L) or unbatched (C, L), as ``torch.nn.InstanceNorm1d``.
+
+    Example::
+
+        >>> nn.InstanceNorm1d(3)(ember.randn(2, 3, 8)).shape
+        (2, 3, 8)
+    """
+
+    _ndims = (2, 3)
+    _no_batch_dim = 2
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalisation over (N, C, H, W) or unbatched (C, H, W), as
+    ``torch.nn.InstanceNorm2d``.
+
+    Example::
+
+        >>> nn.InstanceNorm2d(3, affine=True)(ember.randn(2, 3, 4, 4)).shape
+        (2, 3, 4, 4)
+    """
+
+    _ndims = (3, 4)
+    _no_batch_dim = 3
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance normalisation over (N, C, D, H, W) or unbatched (C, D, H, W)."""
+
+    _ndims = (4, 5)
+    _no_batch_dim = 4
