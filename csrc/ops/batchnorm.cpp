@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "common.h"
+#include "vecmath.h"
 
 namespace ember {
 
@@ -19,8 +20,8 @@ inline double lane_sum(const double* a) {
 
 // s += sum(x - shift), q += sum((x - shift)^2) over channel c of (N, C, S).
 template <typename T>
-void shifted_sums(const T* x, int64_t N, int64_t C, int64_t S, int64_t c, double shift, double* s,
-                  double* q) {
+EMBER_SIMD void shifted_sums(const T* x, int64_t N, int64_t C, int64_t S, int64_t c, double shift,
+                             double* s, double* q) {
   double as[kLanes] = {0}, aq[kLanes] = {0};
   for (int64_t n = 0; n < N; ++n) {
     const T* p = x + (n * C + c) * S;
@@ -43,8 +44,8 @@ void shifted_sums(const T* x, int64_t N, int64_t C, int64_t S, int64_t c, double
 
 // a += sum(dy), b += sum(dy * (x - mean)) over channel c.
 template <typename T>
-void grad_sums(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, int64_t c, double mean,
-               double* a, double* b) {
+EMBER_SIMD void grad_sums(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, int64_t c,
+                          double mean, double* a, double* b) {
   double sa[kLanes] = {0}, sb[kLanes] = {0};
   for (int64_t n = 0; n < N; ++n) {
     const T* g = dy + (n * C + c) * S;
@@ -74,6 +75,34 @@ void check_sizes(const char* op, int64_t N, int64_t C, int64_t S, bool training)
               ": Expected more than 1 value per channel when training, got input viewed as (N, C, "
               "S) = (",
               N, ", ", C, ", ", S, ")");
+}
+
+// y = (x - m) * scale + b over channel c (the forward's second pass). The workers above and
+// below are compiled per ISA (EMBER_SIMD, see vecmath.h).
+template <typename T>
+EMBER_SIMD void normalise_channel(T* y, const T* x, int64_t N, int64_t C, int64_t S, int64_t c, T m,
+                                  T scale, T b) {
+  for (int64_t n = 0; n < N; ++n) {
+    const T* __restrict p = x + (n * C + c) * S;
+    T* __restrict q = y + (n * C + c) * S;
+    for (int64_t i = 0; i < S; ++i) q[i] = (p[i] - m) * scale + b;
+  }
+}
+
+// dx = a * dy + b * (x - m) + d over channel c (training), or a * dy (eval).
+template <typename T>
+EMBER_SIMD void input_grad_channel(T* dx, const T* dy, const T* x, int64_t N, int64_t C, int64_t S,
+                                   int64_t c, T a, T b, T d, T m, bool training) {
+  for (int64_t n = 0; n < N; ++n) {
+    const T* __restrict g = dy + (n * C + c) * S;
+    const T* __restrict p = x + (n * C + c) * S;
+    T* __restrict q = dx + (n * C + c) * S;
+    if (training) {
+      for (int64_t i = 0; i < S; ++i) q[i] = a * g[i] + b * (p[i] - m) + d;
+    } else {
+      for (int64_t i = 0; i < S; ++i) q[i] = a * g[i];
+    }
+  }
 }
 
 }  // namespace
@@ -116,12 +145,7 @@ void batch_norm_forward(T* y, T* save_mean, T* save_invstd, T* running_mean, T* 
     save_invstd[c] = T(invstd);
     const T m = T(mean);
     const T scale = T((weight ? double(weight[c]) : 1.0) * invstd);
-    const T b = bias ? bias[c] : T(0);
-    for (int64_t n = 0; n < N; ++n) {
-      const T* p = x + (n * C + c) * S;
-      T* q = y + (n * C + c) * S;
-      for (int64_t i = 0; i < S; ++i) q[i] = (p[i] - m) * scale + b;
-    }
+    normalise_channel(y, x, N, C, S, c, m, scale, bias ? bias[c] : T(0));
   }
 }
 
@@ -152,17 +176,7 @@ void batch_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, c
       k2 = -w * invstd * invstd * invstd * sdyx / double(M);
       k3 = -w * invstd * sdy / double(M);
     }
-    const T a = T(k1), b = T(k2), d = T(k3), m = T(mean);
-    for (int64_t n = 0; n < N; ++n) {
-      const T* g = dy + (n * C + c) * S;
-      const T* p = x + (n * C + c) * S;
-      T* q = dx + (n * C + c) * S;
-      if (training) {
-        for (int64_t i = 0; i < S; ++i) q[i] = a * g[i] + b * (p[i] - m) + d;
-      } else {
-        for (int64_t i = 0; i < S; ++i) q[i] = a * g[i];
-      }
-    }
+    input_grad_channel(dx, dy, x, N, C, S, c, T(k1), T(k2), T(k3), T(mean), training);
   }
 }
 
