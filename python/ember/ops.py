@@ -42,6 +42,12 @@ def _broadcasting(fn, op: str, a, b) -> Tensor:
         raise
 
 
+def _tensor_operand(x) -> Tensor:
+    """Any array-like as a Tensor (a NumPy array is wrapped, not copied): for the ops that read
+    the operand's dtype, shape or data."""
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
 def _as_operand(x):
     """Lists and other array-likes become arrays; Tensors, arrays and scalars pass through."""
     if isinstance(x, Tensor | np.ndarray | int | float | bool | np.generic):
@@ -470,7 +476,7 @@ class Sum(Function):
 
 
 def sum(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    x = _as_operand(x)
+    x = _tensor_operand(x)
     axes = _axes(dim, x.ndim, "sum")
     if x.data.dtype == np.bool_:
         x = x.long()
@@ -494,7 +500,7 @@ class Mean(Function):
 
 
 def mean(x, dim=None, keepdim: bool = False) -> Tensor:
-    x = _as_operand(x)
+    x = _tensor_operand(x)
     if x.data.dtype.kind != "f":
         raise TypeError(f"mean: input dtype should be floating point, got {x.dtype}")
     return Mean.apply(x, _axes(dim, x.ndim, "mean"), keepdim)
@@ -524,7 +530,7 @@ class Var(Function):
 
 
 def var(x, dim=None, keepdim: bool = False, unbiased: bool = True, correction=None) -> Tensor:
-    x = _as_operand(x)
+    x = _tensor_operand(x)
     if x.data.dtype.kind != "f":
         raise TypeError(f"var: input dtype should be floating point, got {x.dtype}")
     if correction is None:
@@ -583,7 +589,7 @@ class ExtremeDim(Function):
 def _extreme(x, dim, keepdim, use_max, name):
     if isinstance(dim, Tensor | np.ndarray):  # torch.max(a, b): elementwise
         return maximum(x, dim) if use_max else minimum(x, dim)
-    x = _as_operand(x)
+    x = _tensor_operand(x)
     if x.data.size == 0:
         raise ValueError(f"{name}: the input is empty (shape {x.shape})")
     if dim is None:
@@ -629,7 +635,7 @@ def minimum(a, b) -> Tensor:
 
 
 def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
-    x = _as_operand(x)
+    x = _tensor_operand(x)
     if dim is None:
         return Tensor(np.asarray(np.argmax(x.data), dtype=np.int64))
     (axis,) = _axes(dim, x.ndim, "argmax")
@@ -637,7 +643,7 @@ def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
 
 
 def argmin(x, dim=None, keepdim: bool = False) -> Tensor:
-    x = _as_operand(x)
+    x = _tensor_operand(x)
     if dim is None:
         return Tensor(np.asarray(np.argmin(x.data), dtype=np.int64))
     (axis,) = _axes(dim, x.ndim, "argmin")
@@ -671,7 +677,7 @@ def _shape_arg(shape, op):
 
 
 def reshape(x, shape) -> Tensor:
-    x = _as_operand(x)
+    x = _tensor_operand(x)
     shape = _shape_arg(shape, "reshape")
     try:
         return Reshape.apply(x, shape)
@@ -693,7 +699,7 @@ class Permute(Function):
 
 
 def permute(x, dims) -> Tensor:
-    x = _as_operand(x)
+    x = _tensor_operand(x)
     axes = tuple(int(d) % builtins.max(x.ndim, 1) for d in dims)
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"permute: dims {tuple(dims)} are not a permutation of {x.ndim} dims")
@@ -701,7 +707,7 @@ def permute(x, dims) -> Tensor:
 
 
 def transpose(x, dim0: int, dim1: int) -> Tensor:
-    x = _as_operand(x)
+    x = _tensor_operand(x)
     d0, d1 = _axes(dim0, x.ndim, "transpose")[0], _axes(dim1, x.ndim, "transpose")[0]
     dims = list(range(x.ndim))
     dims[d0], dims[d1] = dims[d1], dims[d0]
@@ -709,7 +715,7 @@ def transpose(x, dim0: int, dim1: int) -> Tensor:
 
 
 def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    x = _as_operand(x)
+    x = _tensor_operand(x)
     if x.ndim == 0:
         return reshape(x, (1,))
     s = _axes(start_dim, x.ndim, "flatten")[0]
@@ -721,7 +727,7 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 
 def squeeze(x, dim=None) -> Tensor:
-    x = _as_operand(x)
+    x = _tensor_operand(x)
     if dim is None:
         shape = tuple(s for s in x.shape if s != 1)
     else:
@@ -731,7 +737,7 @@ def squeeze(x, dim=None) -> Tensor:
 
 
 def unsqueeze(x, dim: int) -> Tensor:
-    x = _as_operand(x)
+    x = _tensor_operand(x)
     n = x.ndim + 1
     if not -n <= dim < n:
         raise IndexError(f"unsqueeze: dim {dim} is out of range for {x.ndim} dims")
@@ -751,7 +757,7 @@ class Expand(Function):
 
 
 def expand(x, shape) -> Tensor:
-    x = _as_operand(x)
+    x = _tensor_operand(x)
     shape = _shape_arg(shape, "expand")
     lead = len(shape) - x.ndim
     if lead < 0:
@@ -821,7 +827,7 @@ class Cat(Function):
 
 def cat(tensors, dim: int = 0) -> Tensor:
     """Concatenate along an existing dim."""
-    tensors = [_as_operand(t) for t in tensors]
+    tensors = [_tensor_operand(t) for t in tensors]
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
     nd = np.ndim(_data(tensors[0]))
@@ -848,7 +854,7 @@ class Stack(Function):
 
 def stack(tensors, dim: int = 0) -> Tensor:
     """Join along a new dim; all shapes must be equal."""
-    tensors = [_as_operand(t) for t in tensors]
+    tensors = [_tensor_operand(t) for t in tensors]
     if not tensors:
         raise ValueError("stack: expected a non-empty list of tensors")
     ref = _shape(_data(tensors[0]))
@@ -863,7 +869,7 @@ def stack(tensors, dim: int = 0) -> Tensor:
 
 def split(x, split_size_or_sections, dim: int = 0) -> tuple:
     """Pieces of ``split_size`` along dim (the last may be smaller), or of the given sizes."""
-    x = _as_operand(x)
+    x = _tensor_operand(x)
     (axis,) = _axes(dim, x.ndim, "split")
     n = x.shape[axis]
     if isinstance(split_size_or_sections, int | np.integer):
@@ -887,7 +893,7 @@ def chunk(x, chunks: int, dim: int = 0) -> tuple:
     """``chunks`` pieces of (nearly) equal size along dim, as torch.chunk."""
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
-    x = _as_operand(x)
+    x = _tensor_operand(x)
     (axis,) = _axes(dim, x.ndim, "chunk")
     n = x.shape[axis]
     size = -(-n // chunks) if n else 1
@@ -899,7 +905,7 @@ def masked_fill(x, mask, value) -> Tensor:
     mask = np.asarray(_data(mask))
     if mask.dtype != np.bool_:
         raise TypeError(f"masked_fill: mask must be bool, got {mask.dtype}")
-    x = _as_operand(x)
+    x = _tensor_operand(x)
     return where(mask, np.asarray(value, dtype=x.dtype), x)
 
 
@@ -921,7 +927,7 @@ class Gather(Function):
 
 def gather(x, dim: int, index) -> Tensor:
     """out[i][j] = x[index[i][j]][j] (dim 0) etc., as torch.gather."""
-    x = _as_operand(x)
+    x = _tensor_operand(x)
     (axis,) = _axes(dim, x.ndim, "gather")
     index = np.asarray(_data(index))
     if index.dtype.kind not in "iu":
@@ -935,7 +941,7 @@ def gather(x, dim: int, index) -> Tensor:
 
 def repeat(x, *sizes) -> Tensor:
     """Tile x: repeat(2, 1) doubles dim 0 (torch.Tensor.repeat)."""
-    x = _as_operand(x)
+    x = _tensor_operand(x)
     sizes = _shape_arg(sizes[0] if len(sizes) == 1 else sizes, "repeat")
     if len(sizes) < x.ndim:
         raise ValueError(f"repeat: {len(sizes)} sizes for a tensor with {x.ndim} dims")
@@ -966,9 +972,7 @@ def _interleave(sizes, shape):
 
 def _float_operand(x, op: str):
     """Integer and bool inputs become float32 (PyTorch's default dtype) for float-valued ops."""
-    x = _as_operand(x)
-    if not isinstance(x, Tensor):
-        x = Tensor(np.asarray(x))
+    x = _tensor_operand(x)
     kind = x.data.dtype.kind
     if kind in "iub":
         return x.float()
@@ -1046,9 +1050,7 @@ class Piecewise(Function):
 
 def _piecewise(name: str, f):
     def op(x) -> Tensor:
-        x = _as_operand(x)
-        if not isinstance(x, Tensor):
-            x = Tensor(np.asarray(x))
+        x = _tensor_operand(x)
         if x.data.dtype.kind not in "iubf":
             raise TypeError(f"{name}: expected a numeric tensor, got dtype {x.dtype}")
         return Piecewise.apply(x, f)
@@ -1125,9 +1127,7 @@ class Prod(Function):
 
 def prod(x, dim=None, keepdim: bool = False) -> Tensor:
     """Product of all elements, or along one dim (torch.prod)."""
-    x = _as_operand(x)
-    if not isinstance(x, Tensor):
-        x = Tensor(np.asarray(x))
+    x = _tensor_operand(x)
     if dim is None:
         return Prod.apply(x, None, False)
     (axis,) = _axes(dim, x.ndim, "prod")
@@ -1148,9 +1148,7 @@ class CumSum(Function):
 
 def cumsum(x, dim: int) -> Tensor:
     """Running sum along dim (torch.cumsum)."""
-    x = _as_operand(x)
-    if not isinstance(x, Tensor):
-        x = Tensor(np.asarray(x))
+    x = _tensor_operand(x)
     if x.data.dtype == np.bool_:
         x = x.long()
     (axis,) = _axes(dim, builtins.max(x.ndim, 1), "cumsum")
@@ -1207,9 +1205,7 @@ def _amax(x, axes, keepdim):
 
 def _triangle(name: str, f):
     def op(x, diagonal: int = 0) -> Tensor:
-        x = _as_operand(x)
-        if not isinstance(x, Tensor):
-            x = Tensor(np.asarray(x))
+        x = _tensor_operand(x)
         if x.ndim < 2:
             raise ValueError(f"{name}: input must have at least 2 dims, got shape {x.shape}")
         keep = f(np.ones(x.shape[-2:], dtype=bool), int(diagonal))
@@ -1226,7 +1222,7 @@ triu = _triangle("triu", np.triu)
 
 def flip(x, dims) -> Tensor:
     """Reverse the order along dims (torch.flip)."""
-    x = _as_operand(x)
+    x = _tensor_operand(x)
     axes = _axes(dims, x.ndim, "flip")
     index = tuple(slice(None, None, -1) if d in axes else slice(None) for d in range(x.ndim))
     return getitem(x, index)
@@ -1234,7 +1230,7 @@ def flip(x, dims) -> Tensor:
 
 def index_select(x, dim: int, index) -> Tensor:
     """x's entries at the 1-D integer ``index`` along dim (torch.index_select)."""
-    x = _as_operand(x)
+    x = _tensor_operand(x)
     (axis,) = _axes(dim, x.ndim, "index_select")
     index = np.asarray(_data(index))
     if index.dtype.kind not in "iu" or index.ndim > 1:
@@ -1247,7 +1243,7 @@ def index_select(x, dim: int, index) -> Tensor:
 
 def unbind(x, dim: int = 0) -> tuple:
     """The slices along dim, that dim removed (torch.unbind)."""
-    x = _as_operand(x)
+    x = _tensor_operand(x)
     (axis,) = _axes(dim, x.ndim, "unbind")
     return tuple(getitem(x, (slice(None),) * axis + (i,)) for i in range(x.shape[axis]))
 
@@ -1258,7 +1254,7 @@ SortResult = namedtuple("SortResult", ["values", "indices"])
 def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> SortResult:
     """Values sorted along dim and their indices (stable; NaN sorts last ascending, first
     descending, as PyTorch)."""
-    x = _as_operand(x)
+    x = _tensor_operand(x)
     (axis,) = _axes(dim, builtins.max(x.ndim, 1), "sort")
     if x.ndim == 0:
         return SortResult(x.clone(), Tensor(np.zeros((), np.int64)))
@@ -1279,7 +1275,7 @@ def argsort(x, dim: int = -1, descending: bool = False, stable: bool = False) ->
 
 def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> SortResult:  # noqa: A002
     """The k largest (or smallest) entries along dim and their indices (torch.topk)."""
-    x = _as_operand(x)
+    x = _tensor_operand(x)
     (axis,) = _axes(dim, builtins.max(x.ndim, 1), "topk")
     n = x.shape[axis] if x.ndim else 1
     if not 0 <= k <= n:

@@ -346,7 +346,7 @@ class Tensor:
     def __itruediv__(self, other):
         return self._inplace(np.true_divide, other)
 
-    def _inplace(self, ufunc, other):
+    def _check_inplace(self):
         # In-place updates are for tensors outside the graph (parameters under no_grad).
         from ember.autograd.function import is_grad_enabled
 
@@ -355,9 +355,80 @@ class Tensor:
                 "a tensor that requires grad is being used in an in-place operation; "
                 "wrap it in `with ember.no_grad():` or use an out-of-place op"
             )
+
+    def _inplace(self, ufunc, other):
+        self._check_inplace()
         other = other.data if isinstance(other, Tensor) else other
         ufunc(self.data, other, out=self.data, casting="same_kind")
         return self
+
+    # PyTorch's named in-place methods, with the same rule as the operators above (alpha as in
+    # torch.add: self += alpha * other).
+    def add_(self, other, alpha=1):
+        return self._inplace(np.add, other if alpha == 1 else _ops._data(other) * alpha)
+
+    def sub_(self, other, alpha=1):
+        return self._inplace(np.subtract, other if alpha == 1 else _ops._data(other) * alpha)
+
+    def mul_(self, other):
+        return self._inplace(np.multiply, other)
+
+    def div_(self, other):
+        return self._inplace(np.true_divide, other)
+
+    def clamp_(self, min=None, max=None):  # noqa: A002
+        if min is not None:
+            self._inplace(np.maximum, min)
+        return self._inplace(np.minimum, max) if max is not None else self
+
+    def masked_fill_(self, mask, value):
+        mask = np.asarray(_ops._data(mask))
+        if mask.dtype != np.bool_:
+            raise TypeError(f"masked_fill_: mask must be bool, got {mask.dtype}")
+        self._check_inplace()
+        np.copyto(self.data, _ops._data(value), casting="unsafe", where=mask)
+        return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0):
+        from ember.nn import init
+
+        return init.uniform_(self, a, b)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0):
+        from ember.nn import init
+
+        return init.normal_(self, mean, std)
+
+    # ---- new tensors like this one, and shape helpers --------------------------------------
+    def new_zeros(self, *size, dtype=None, requires_grad: bool = False):
+        return _creation.zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, requires_grad: bool = False):
+        return _creation.ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, requires_grad: bool = False):
+        return _creation.full(size, fill_value, dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, requires_grad: bool = False):
+        return _creation.empty(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_tensor(self, data, dtype=None, requires_grad: bool = False):
+        return _creation.tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def expand_as(self, other):
+        return _ops.expand(self, other.shape)
+
+    def view_as(self, other):
+        return _ops.reshape(self, other.shape)
+
+    reshape_as = view_as
+
+    def type(self, dtype=None):
+        """Without an argument the type name (e.g. 'ember.float32'); with one, a cast."""
+        return f"ember.{self.dtype.name}" if dtype is None else self.to(dtype)
+
+    def half(self):
+        return _ops.cast(self, np.dtype(np.float16))
 
     # Comparisons give bool tensors (no gradient), as PyTorch's.
     def __eq__(self, other):  # type: ignore[override]
@@ -539,6 +610,7 @@ class Tensor:
 
 
 from ember import _device  # noqa: E402
+from ember import creation as _creation  # noqa: E402
 from ember import ops as _ops  # noqa: E402  (ops build on Tensor)
 from ember.nn import functional as _F  # noqa: E402
 
