@@ -216,6 +216,250 @@ def log_softmax(input, dim: int, dtype=None) -> Tensor:
     return Softmax.apply(x, _dim(dim, x.ndim, "log_softmax"), True)
 
 
+# ---- more activations (breadth branch) ----------------------------------------------------
+# Pointwise activations as NumPy pairs: f(x) and its derivative f'(x), both written to stay
+# finite (and warning-free) for any finite x. Kinks take PyTorch's one-sided derivative.
+
+
+def _np_sigmoid(x: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+def _np_softplus(x: np.ndarray) -> np.ndarray:
+    """log(1 + exp(x)) without overflow."""
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+class Pointwise(Function):
+    # y = f(x), dx = g * df(x); f and df are NumPy functions of x
+    @staticmethod
+    def forward(ctx, x, f, df):
+        ctx.save_for_backward(x)
+        ctx.df = df
+        return np.asarray(f(x), dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return np.asarray(g * ctx.df(x), dtype=x.dtype), None, None
+
+
+def _pointwise(op: str, input, f, df) -> Tensor:
+    return Pointwise.apply(_float_input(input, op), f, df)
+
+
+def _silu_grad(x):
+    s = _np_sigmoid(x)
+    return s * (1 + x * (1 - s))
+
+
+def silu(input, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x) (also called swish)."""
+    return _pointwise("silu", input, lambda x: x * _np_sigmoid(x), _silu_grad)
+
+
+def _mish_grad(x):
+    t = np.tanh(_np_softplus(x))
+    return t + x * _np_sigmoid(x) * (1 - t * t)
+
+
+def mish(input, inplace: bool = False) -> Tensor:
+    """x * tanh(softplus(x))."""
+    return _pointwise("mish", input, lambda x: x * np.tanh(_np_softplus(x)), _mish_grad)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _elu_pair(alpha: float, scale: float = 1.0, input_scale: float = 1.0):
+    """scale * (x if x > 0 else alpha * (exp(input_scale * x) - 1)) and its derivative."""
+
+    def f(x):
+        return scale * np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0) * input_scale))
+
+    def df(x):
+        return scale * np.where(
+            x > 0, 1.0, alpha * input_scale * np.exp(np.minimum(x, 0) * input_scale)
+        )
+
+    return f, df
+
+
+def selu(input, inplace: bool = False) -> Tensor:
+    """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al. (2017)."""
+    return _pointwise("selu", input, *_elu_pair(_SELU_ALPHA, _SELU_SCALE))
+
+
+def celu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x if x > 0 else alpha * (exp(x / alpha) - 1)."""
+    if alpha == 0:
+        raise ValueError("celu: alpha cannot be 0")
+    return _pointwise("celu", input, *_elu_pair(float(alpha), 1.0, 1.0 / alpha))
+
+
+def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """x clamped to [min_val, max_val]; the gradient is 1 strictly inside, 0 elsewhere."""
+    if min_val > max_val:
+        raise ValueError("hardtanh: min_val cannot be greater than max_val")
+    lo, hi = float(min_val), float(max_val)
+    return _pointwise(
+        "hardtanh", input, lambda x: np.clip(x, lo, hi), lambda x: (x > lo) & (x < hi)
+    )
+
+
+def relu6(input, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6)."""
+    return hardtanh(input, 0.0, 6.0)
+
+
+_ONE_SIXTH_F32 = float(np.float32(1.0 / 6.0))
+
+
+def hardsigmoid(input, inplace: bool = False) -> Tensor:
+    """relu6(x + 3) / 6."""
+    return _pointwise(
+        "hardsigmoid",
+        input,
+        lambda x: np.clip(x + 3, 0, 6) / 6,
+        # PyTorch's backward multiplies by the float32 constant 1/6, in float64 too
+        lambda x: ((x > -3) & (x < 3)) * _ONE_SIXTH_F32,
+    )
+
+
+def hardswish(input, inplace: bool = False) -> Tensor:
+    """x * relu6(x + 3) / 6 (Howard et al., 2019)."""
+    return _pointwise(
+        "hardswish",
+        input,
+        lambda x: x * np.clip(x + 3, 0, 6) / 6,
+        lambda x: np.where(x <= -3, 0.0, np.where(x < 3, x / 3 + 0.5, 1.0)),
+    )
+
+
+def softsign(input) -> Tensor:
+    """x / (1 + |x|)."""
+    return _pointwise(
+        "softsign", input, lambda x: x / (1 + np.abs(x)), lambda x: 1 / (1 + np.abs(x)) ** 2
+    )
+
+
+def logsigmoid(input) -> Tensor:
+    """log(sigmoid(x)) = -softplus(-x), finite for any x."""
+    return _pointwise("logsigmoid", input, lambda x: -_np_softplus(-x), lambda x: _np_sigmoid(-x))
+
+
+def tanhshrink(input) -> Tensor:
+    """x - tanh(x)."""
+    return _pointwise("tanhshrink", input, lambda x: x - np.tanh(x), lambda x: np.tanh(x) ** 2)
+
+
+def softshrink(input, lambd: float = 0.5) -> Tensor:
+    """x - lambd if x > lambd, x + lambd if x < -lambd, else 0 (lambd >= 0)."""
+    if not lambd >= 0:
+        raise ValueError(f"softshrink: lambd must be >= 0, got {lambd}")
+    lam = float(lambd)
+    return _pointwise(
+        "softshrink",
+        input,
+        lambda x: np.where(np.abs(x) > lam, x - np.sign(x) * lam, 0.0),
+        lambda x: np.abs(x) > lam,
+    )
+
+
+def hardshrink(input, lambd: float = 0.5) -> Tensor:
+    """x if |x| > lambd else 0."""
+    lam = float(lambd)
+    return _pointwise(
+        "hardshrink",
+        input,
+        lambda x: np.where(np.abs(x) > lam, x, 0.0),
+        lambda x: np.abs(x) > lam,
+    )
+
+
+def threshold(input, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """x if x > threshold else value."""
+    t, v = float(threshold), float(value)
+    return _pointwise("threshold", input, lambda x: np.where(x > t, x, v), lambda x: x > t)
+
+
+def _implicit_softmax_dim(ndim: int) -> int:
+    # PyTorch's legacy choice when dim is None (it also warns; ember does not)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmin(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """softmax(-x) along ``dim`` (None: PyTorch's legacy choice, 0 for 0/1/3-D inputs, else 1)."""
+    x = _float_input(input, "softmin")
+    if dtype is not None:
+        x = x.to(dtype)
+    d = _implicit_softmax_dim(x.ndim) if dim is None else dim
+    return Softmax.apply(-x, _dim(d, x.ndim, "softmin"), False)
+
+
+class GLU(Function):
+    # x split in halves a, b along dim -> a * sigmoid(b)
+    @staticmethod
+    def forward(ctx, x, dim):
+        a, b = np.split(x, 2, axis=dim)
+        s = _np_sigmoid(b)
+        ctx.save_for_backward(a, s)
+        ctx.dim = dim
+        return a * s
+
+    @staticmethod
+    def backward(ctx, g):
+        a, s = ctx.saved_tensors
+        return np.concatenate([g * s, g * a * s * (1 - s)], axis=ctx.dim).astype(a.dtype), None
+
+
+def glu(input, dim: int = -1) -> Tensor:
+    """a * sigmoid(b), where a and b are the two halves of the input along ``dim``."""
+    x = _float_input(input, "glu")
+    if x.ndim == 0:
+        raise ValueError("glu: does not support scalars because halving size must be even")
+    d = _dim(dim, x.ndim, "glu")
+    if x.shape[d] % 2:
+        raise ValueError(
+            f"glu: halving dimension must be even, but dimension {d} is size {x.shape[d]}"
+        )
+    return GLU.apply(x, d)
+
+
+class PReLU(Function):
+    # x if x > 0 else w * x; w has 1 entry or one per channel (dim 1 of x)
+    @staticmethod
+    def forward(ctx, x, w):
+        wb = w.reshape((-1,) + (1,) * (x.ndim - 2)) if w.size > 1 else w.reshape(())
+        ctx.save_for_backward(x, wb)
+        ctx.wshape = w.shape
+        return np.where(x > 0, x, wb * x).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, wb = ctx.saved_tensors
+        gx = np.where(x > 0, g, wb * g).astype(x.dtype, copy=False)
+        gw = np.where(x > 0, 0, g * x)
+        axes = tuple(i for i in range(x.ndim) if not (wb.ndim and i == 1))
+        gw = gw.sum(axis=axes).reshape(ctx.wshape).astype(x.dtype, copy=False)
+        return gx, gw
+
+
+def prelu(input, weight) -> Tensor:
+    """x if x > 0 else weight * x, with one learnable slope or one per channel (dim 1)."""
+    x = _float_input(input, "prelu")
+    w = _float_input(weight, "prelu", "weight", dtype=x.data.dtype)
+    channels = x.shape[1] if x.ndim >= 2 else 1
+    if w.data.size != 1 and w.data.size != channels:
+        raise ValueError(
+            "prelu: mismatch of parameter numbers and input channel size. Found parameter "
+            f"numbers = {w.data.size} and channel size = {channels}."
+        )
+    return PReLU.apply(x, w)
+
+
 # ---- losses -------------------------------------------------------------------------------
 
 
@@ -1631,14 +1875,20 @@ __all__ = [
     "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "celu",
     "conv2d",
     "cross_entropy",
     "dropout",
     "elu",
     "embedding",
     "gelu",
+    "glu",
     "gru_cell",
     "gru_layer",
+    "hardshrink",
+    "hardsigmoid",
+    "hardswish",
+    "hardtanh",
     "hinge_embedding_loss",
     "huber_loss",
     "l1_loss",
@@ -1646,18 +1896,29 @@ __all__ = [
     "leaky_relu",
     "linear",
     "log_softmax",
+    "logsigmoid",
     "lstm_cell",
     "lstm_layer",
     "max_pool2d",
+    "mish",
     "mse_loss",
     "multi_margin_loss",
     "nll_loss",
+    "prelu",
     "relu",
+    "relu6",
     "rnn_cell",
     "rnn_layer",
     "scaled_dot_product_attention",
+    "selu",
     "sigmoid",
+    "silu",
     "softmax",
+    "softmin",
     "softplus",
+    "softshrink",
+    "softsign",
     "tanh",
+    "tanhshrink",
+    "threshold",
 ]
