@@ -33,10 +33,24 @@ from ember.nn.modules.activation_extra import (
     Threshold,
 )
 from ember.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d
-from ember.nn.modules.container import ModuleDict, ModuleList, Sequential
+from ember.nn.modules.container import (
+    ModuleDict,
+    ModuleList,
+    ParameterDict,
+    ParameterList,
+    Sequential,
+)
 from ember.nn.modules.conv import Conv2d
-from ember.nn.modules.dropout import Dropout
-from ember.nn.modules.flatten import Flatten
+from ember.nn.modules.distance import CosineSimilarity, PairwiseDistance
+from ember.nn.modules.dropout import (
+    AlphaDropout,
+    Dropout,
+    Dropout1d,
+    Dropout2d,
+    Dropout3d,
+    FeatureAlphaDropout,
+)
+from ember.nn.modules.flatten import Flatten, Unflatten
 from ember.nn.modules.linear import Identity, Linear
 from ember.nn.modules.loss import (
     BCELoss,
@@ -70,6 +84,7 @@ from ember.nn.modules.transformer import (
 
 __all__ = [
     "AdaptiveAvgPool2d",
+    "AlphaDropout",
     "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
@@ -77,10 +92,15 @@ __all__ = [
     "BatchNorm2d",
     "CELU",
     "Conv2d",
+    "CosineSimilarity",
     "CrossEntropyLoss",
     "Dropout",
+    "Dropout1d",
+    "Dropout2d",
+    "Dropout3d",
     "ELU",
     "Embedding",
+    "FeatureAlphaDropout",
     "Flatten",
     "GELU",
     "GLU",
@@ -112,7 +132,10 @@ __all__ = [
     "MultiheadAttention",
     "NLLLoss",
     "PReLU",
+    "PairwiseDistance",
     "Parameter",
+    "ParameterDict",
+    "ParameterList",
     "PositionalEncoding",
     "RNN",
     "RNNBase",
@@ -137,6 +160,7 @@ __all__ = [
     "TransformerDecoderLayer",
     "TransformerEncoder",
     "TransformerEncoderLayer",
+    "Unflatten",
     "blocks",
     "functional",
     "generate_square_subsequent_mask",

@@ -7,6 +7,9 @@ the inputs contiguous and of the right dtype before anything reaches C++.
 
 from __future__ import annotations
 
+import math
+import warnings
+
 import numpy as np
 
 from ember import _C
@@ -458,6 +461,323 @@ def prelu(input, weight) -> Tensor:
             f"numbers = {w.data.size} and channel size = {channels}."
         )
     return PReLU.apply(x, w)
+
+
+# ---- channel and alpha dropout, distances, one_hot, pad (breadth branch) ------------------
+
+
+class _Noise(Function):
+    # y = x * scale + shift (scale, shift: arrays broadcasting to x, or shift None)
+    @staticmethod
+    def forward(ctx, x, scale, shift):
+        ctx.scale = scale
+        y = x * scale
+        return (y if shift is None else y + shift).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (g * ctx.scale).astype(g.dtype, copy=False), None, None
+
+
+def _check_p(p) -> None:
+    if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p!r}")
+
+
+_SELU_NEG = _SELU_ALPHA * _SELU_SCALE  # SELU's negative saturation value is -_SELU_NEG
+
+
+def _dropout_noise(x: Tensor, p: float, mask_shape: tuple, alpha: bool) -> Tensor:
+    """Keeps each entry of a ``mask_shape`` mask (broadcast over x) with probability 1 - p.
+    Plain: kept entries are scaled by 1 / (1 - p). Alpha (Klambauer et al., 2017): dropped
+    entries are set to SELU's saturation value, then an affine map restores mean and variance."""
+    from ember.random import default_generator
+
+    if p == 1.0:
+        return _Noise.apply(x, np.zeros((), x.dtype), None)
+    keep = (default_generator().random(mask_shape) >= p).astype(x.dtype)
+    if not alpha:
+        return _Noise.apply(x, keep * (1.0 / (1.0 - p)), None)
+    a = 1.0 / math.sqrt((_SELU_NEG * _SELU_NEG * p + 1) * (1 - p))
+    shift = (keep - 1) * (_SELU_NEG * a) + _SELU_NEG * a * p
+    return _Noise.apply(x, keep * a, shift.astype(x.dtype))
+
+
+def _feature_mask(shape: tuple) -> tuple:
+    """One mask entry per (sample, channel): (N, C, 1, ..., 1)."""
+    if len(shape) < 2:
+        raise ValueError(f"feature dropout needs at least 2 dims (N, C, ...), got shape {shape}")
+    return shape[:2] + (1,) * (len(shape) - 2)
+
+
+def dropout1d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zeroes whole channels: input (N, C, L) or (C, L); each channel is kept with probability
+    1 - p and scaled by 1 / (1 - p)."""
+    _check_p(p)
+    x = _float_input(input, "dropout1d")
+    if x.ndim not in (2, 3):
+        raise ValueError(f"dropout1d: expected a 2D or 3D input, but received a {x.ndim}D input")
+    if not training or p == 0.0 or x.data.size == 0:
+        return x
+    shape = x.shape if x.ndim == 3 else (1,) + x.shape
+    return _dropout_noise(x, p, _feature_mask(shape)[3 - x.ndim :], False)
+
+
+def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zeroes whole channels of (N, C, H, W) inputs. PyTorch's rules for other ranks: a 3D
+    input is read as (N, C, L), with a warning; other ranks warn and are read as (N, C, ...)."""
+    _check_p(p)
+    x = _float_input(input, "dropout2d")
+    if x.ndim not in (3, 4):
+        warnings.warn(
+            f"dropout2d: Received a {x.ndim}-D input to dropout2d, which is deprecated and "
+            "will result in an error in a future release. To retain the behavior and silence "
+            "this warning, please use dropout instead.",
+            stacklevel=2,
+        )
+    if x.ndim == 3:
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
+            "dropout behavior is desired - input is interpreted as shape (N, C, L), where C "
+            "is the channel dim. To maintain the 1D channel-wise dropout behavior, please "
+            "switch to using dropout1d instead.",
+            stacklevel=2,
+        )
+    if not training or p == 0.0 or x.data.size == 0:
+        return x
+    return _dropout_noise(x, p, _feature_mask(x.shape), False)
+
+
+def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zeroes whole channels of (N, C, D, H, W) or (C, D, H, W) inputs."""
+    _check_p(p)
+    x = _float_input(input, "dropout3d")
+    if x.ndim not in (4, 5):
+        warnings.warn(
+            f"dropout3d: Received a {x.ndim}-D input to dropout3d, which is deprecated and "
+            "will result in an error in a future release. To retain the behavior and silence "
+            "this warning, please use dropout instead.",
+            stacklevel=2,
+        )
+    if not training or p == 0.0 or x.data.size == 0:
+        return x
+    batched = x.ndim == 5
+    shape = x.shape if batched else (1,) + x.shape
+    return _dropout_noise(x, p, _feature_mask(shape)[(0 if batched else 1) :], False)
+
+
+def alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
+    """Dropout for SELU networks: keeps zero mean and unit variance of standardised inputs.
+    (Note PyTorch's default ``training=False`` for the functional form.)"""
+    _check_p(p)
+    x = _float_input(input, "alpha_dropout")
+    if not training or p == 0.0 or x.data.size == 0:
+        return x
+    return _dropout_noise(x, p, x.shape, True)
+
+
+def feature_alpha_dropout(
+    input, p: float = 0.5, training: bool = False, inplace: bool = False
+) -> Tensor:
+    """Alpha dropout of whole channels (N, C, ...)."""
+    _check_p(p)
+    x = _float_input(input, "feature_alpha_dropout")
+    if not training or p == 0.0 or x.data.size == 0:
+        return x
+    return _dropout_noise(x, p, _feature_mask(x.shape), True)
+
+
+class VectorNorm(Function):
+    # ||x||_p along dim (keepdim); the gradient is 0 where the norm is 0 (as PyTorch's)
+    @staticmethod
+    def forward(ctx, x, p, dim, keepdim):
+        ax = np.abs(x)
+        if p == math.inf:
+            n = ax.max(axis=dim, keepdims=True)
+        elif p == 2:
+            n = np.sqrt((x * x).sum(axis=dim, keepdims=True))
+        else:
+            n = (ax**p).sum(axis=dim, keepdims=True) ** (1.0 / p)
+        ctx.save_for_backward(x, n)
+        ctx.p, ctx.dim, ctx.keepdim = p, dim, keepdim
+        return n if keepdim else n.squeeze(dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, n = ctx.saved_tensors
+        p, dim = ctx.p, ctx.dim
+        if not ctx.keepdim:
+            g = np.expand_dims(g, dim)
+        safe = np.where(n == 0, 1, n)
+        if p == math.inf:
+            hit = np.abs(x) == n
+            local = np.sign(x) * hit / hit.sum(axis=dim, keepdims=True)
+        elif p == 2:
+            local = x / safe
+        else:
+            local = np.sign(x) * np.abs(x) ** (p - 1) / safe ** (p - 1)
+        gx = np.where(n == 0, 0, g * local)
+        return gx.astype(x.dtype, copy=False), None, None, None
+
+
+def _norm(x: Tensor, p: float, dim: int, keepdim: bool) -> Tensor:
+    if not p > 0:
+        raise ValueError(f"norm: p must be > 0, got {p}")
+    return VectorNorm.apply(x, float(p), dim, keepdim)
+
+
+def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None) -> Tensor:
+    """input / max(||input||_p, eps) along ``dim``."""
+    if out is not None:
+        raise ValueError("normalize: out= is not supported")
+    x = _float_input(input, "normalize")
+    d = _dim(dim, x.ndim, "normalize")
+    from ember import ops
+
+    return x / ops.clamp(_norm(x, p, d, True), min=eps)
+
+
+def _same_dtype_pair(op: str, a, b):
+    a, b = _float_input(a, op, "x1"), _float_input(b, op, "x2")
+    if a.data.dtype != b.data.dtype:
+        raise TypeError(f"{op}: x1 is {a.dtype} but x2 is {b.dtype}")
+    try:
+        shape = np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast") from None
+    return a, b, shape
+
+
+def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """sum(x1 / max(||x1||, eps) * x2 / max(||x2||, eps)) along ``dim`` (inputs broadcast)."""
+    from ember import ops
+
+    a, b, shape = _same_dtype_pair("cosine_similarity", x1, x2)
+    d = _dim(dim, len(shape), "cosine_similarity")
+    a, b = ops.expand(a, shape), ops.expand(b, shape)
+    na = ops.clamp(_norm(a, 2, d, True), min=eps)
+    nb = ops.clamp(_norm(b, 2, d, True), min=eps)
+    return ops.sum((a / na) * (b / nb), dim=d)
+
+
+def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False):
+    """||x1 - x2 + eps||_p along the last dim (inputs broadcast)."""
+    a, b, shape = _same_dtype_pair("pairwise_distance", x1, x2)
+    diff = a - b + eps
+    if diff.ndim == 0:
+        raise ValueError("pairwise_distance: inputs must have at least one dim")
+    return _norm(diff, p, diff.ndim - 1, keepdim)
+
+
+def one_hot(tensor, num_classes: int = -1) -> Tensor:
+    """int64 (..., num_classes) with a 1 at each index of ``tensor`` (num_classes=-1: max + 1)."""
+    idx = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected an integer index tensor, got {idx.dtype}")
+    if num_classes == -1:
+        if idx.size == 0:
+            raise ValueError("one_hot: can not infer the number of classes from an empty tensor")
+        num_classes = int(idx.max()) + 1
+    elif isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
+        raise ValueError(
+            f"one_hot: num_classes must be a non-negative int or -1, got {num_classes!r}"
+        )
+    if idx.size and idx.min() < 0:
+        raise ValueError("one_hot: class values must be non-negative")
+    if idx.size and idx.max() >= num_classes:
+        raise ValueError("one_hot: class values must be smaller than num_classes")
+    out = np.zeros(idx.shape + (num_classes,), dtype=np.int64)
+    np.put_along_axis(out, idx.astype(np.int64)[..., None], 1, axis=-1)
+    return Tensor(out)
+
+
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def _pad_index(n: int, before: int, after: int, mode: str):
+    """For one padded dim: the source index of every output position, and whether it is a
+    real input element (False only for constant padding)."""
+    pos = np.arange(-before, n + after)
+    if mode == "constant":
+        return np.clip(pos, 0, max(n - 1, 0)), (pos >= 0) & (pos < n)
+    if mode == "reflect":
+        period = 2 * (n - 1)
+        pos = np.abs(pos) % period if period else np.zeros_like(pos)
+        return np.where(pos >= n, period - pos, pos), None
+    if mode == "replicate":
+        return np.clip(pos, 0, n - 1), None
+    return pos % n, None  # circular
+
+
+class Pad(Function):
+    # per padded dim d: x = take(x, src[d], axis=d), constant entries set to value
+    @staticmethod
+    def forward(ctx, x, maps, value):
+        ctx.maps, ctx.shape = maps, x.shape
+        y = x
+        for d, (src, valid) in maps.items():
+            y = np.take(y, src, axis=d)
+            if valid is not None:
+                keep = valid.reshape((-1,) + (1,) * (y.ndim - d - 1))
+                y = np.where(keep, y, np.asarray(value, dtype=x.dtype))
+        return np.ascontiguousarray(y, dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        for d, (src, valid) in reversed(list(ctx.maps.items())):
+            if valid is not None:
+                g = np.where(valid.reshape((-1,) + (1,) * (g.ndim - d - 1)), g, 0)
+            shape = list(g.shape)
+            shape[d] = ctx.shape[d]
+            acc = np.zeros(shape, dtype=g.dtype)
+            np.add.at(acc, (slice(None),) * d + (src,), g)
+            g = acc
+        return g, None, None
+
+
+def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
+    """Pads the last len(pad) // 2 dims: pad = (left, right) of the last dim, then of the one
+    before, and so on. Modes: constant (any rank; negative pads crop), reflect, replicate and
+    circular (the last 1, 2 or 3 dims of a 2-5-D input, pads of at most the dim's size)."""
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {_PAD_MODES}, got {mode!r}")
+    x = _float_input(input, "pad")
+    pad = tuple(pad)
+    if len(pad) % 2 or not all(isinstance(v, int | np.integer) for v in pad):
+        raise ValueError(f"pad: pad must be an even-length sequence of ints, got {pad!r}")
+    k = len(pad) // 2
+    if k > x.ndim:
+        raise ValueError(f"pad: padding length {len(pad)} is too large for a {x.ndim}D input")
+    if mode != "constant":
+        if value is not None and value != 0:
+            raise ValueError(f"pad: padding mode {mode!r} doesn't take in value argument")
+        if not 1 <= k <= 3 or x.ndim not in (k + 1, k + 2):
+            raise NotImplementedError(
+                f"pad: {mode} padding of {k} dims needs a {k + 1}D or {k + 2}D input, got {x.ndim}D"
+            )
+    maps = {}
+    for i in range(k):
+        d = x.ndim - 1 - i
+        before, after, n = int(pad[2 * i]), int(pad[2 * i + 1]), x.shape[d]
+        if mode == "constant":
+            if n + before + after < 0:
+                raise ValueError(f"pad: padding ({before}, {after}) makes dim {d} negative")
+        elif min(before, after) < 0:
+            raise ValueError(f"pad: {mode} padding must be non-negative, got ({before}, {after})")
+        elif mode == "reflect" and max(before, after) >= n:
+            raise ValueError(
+                f"pad: reflect padding ({before}, {after}) must be less than the size {n} "
+                f"of dim {d}"
+            )
+        elif mode == "circular" and max(before, after) > n:
+            raise ValueError(
+                f"pad: circular padding ({before}, {after}) must be at most the size {n} of dim {d}"
+            )
+        elif n == 0:
+            raise ValueError(f"pad: {mode} padding of the empty dim {d}")
+        if before or after:
+            maps[d] = _pad_index(n, before, after, mode)
+    return Pad.apply(x, maps, 0.0 if value is None else float(value))
 
 
 # ---- losses -------------------------------------------------------------------------------
@@ -1871,16 +2191,22 @@ def embedding(input, weight, padding_idx=None) -> Tensor:
 
 __all__ = [
     "adaptive_avg_pool2d",
+    "alpha_dropout",
     "avg_pool2d",
     "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "celu",
     "conv2d",
+    "cosine_similarity",
     "cross_entropy",
     "dropout",
+    "dropout1d",
+    "dropout2d",
+    "dropout3d",
     "elu",
     "embedding",
+    "feature_alpha_dropout",
     "gelu",
     "glu",
     "gru_cell",
@@ -1904,6 +2230,10 @@ __all__ = [
     "mse_loss",
     "multi_margin_loss",
     "nll_loss",
+    "normalize",
+    "one_hot",
+    "pad",
+    "pairwise_distance",
     "prelu",
     "relu",
     "relu6",

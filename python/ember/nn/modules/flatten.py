@@ -19,3 +19,27 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Splits dim ``dim`` into ``unflattened_size`` (one entry may be -1):
+    (N, 12) -> (N, 3, 4) with Unflatten(1, (3, 4))."""
+
+    def __init__(self, dim: int, unflattened_size):
+        super().__init__()
+        if not isinstance(unflattened_size, tuple | list) or not all(
+            isinstance(s, int) and not isinstance(s, bool) for s in unflattened_size
+        ):
+            raise TypeError(f"unflattened_size must be a tuple of ints, got {unflattened_size!r}")
+        self.dim = dim
+        self.unflattened_size = unflattened_size
+
+    def forward(self, input):
+        shape = input.shape
+        d = self.dim % len(shape) if -len(shape) <= self.dim < len(shape) else None
+        if d is None:
+            raise IndexError(f"Unflatten: dim {self.dim} is out of range for shape {shape}")
+        return ops.reshape(input, shape[:d] + tuple(self.unflattened_size) + shape[d + 1 :])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
