@@ -264,3 +264,41 @@ def test_bad_arguments():
         F.silu(ember.tensor(np.array([1, 2])))
     with pytest.raises(TypeError, match="threshold"):
         nn.Threshold()
+
+
+def test_rrelu_eval_matches_pytorch_and_training_draws_slopes():
+    x = np.random.default_rng(9).standard_normal((50, 40))
+    for lo, hi in [(1 / 8, 1 / 3), (0.1, 0.1), (0.0, 0.5)]:
+        y = F.rrelu(ember.tensor(x), lo, hi)  # functional default: training=False
+        np.testing.assert_allclose(y.numpy(), TF.rrelu(torch.tensor(x), lo, hi).numpy(), rtol=1e-12)
+    m = nn.RReLU(0.1, 0.3)
+    assert repr(m) == repr(torch.nn.RReLU(0.1, 0.3))
+    ember.manual_seed(0)
+    xe = ember.tensor(x, requires_grad=True)
+    y = m(xe)
+    slope = y.numpy()[x < 0] / x[x < 0]
+    assert slope.min() >= 0.1 and slope.max() <= 0.3 and slope.std() > 0.05
+    np.testing.assert_array_equal(y.numpy()[x > 0], x[x > 0])
+    y.sum().backward()
+    np.testing.assert_allclose(xe.grad.numpy()[x < 0], slope)
+    np.testing.assert_array_equal(xe.grad.numpy()[x > 0], 1)
+    m.eval()
+    np.testing.assert_allclose(m(ember.tensor(x)).numpy(), np.where(x > 0, x, 0.2 * x))
+    with pytest.raises(ValueError, match="lower"):
+        F.rrelu(ember.ones(2), 0.5, 0.1)
+    with pytest.raises(ValueError, match="lower"):
+        nn.RReLU(0.5, 0.1)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (3, 4, 5)])
+def test_softmax2d(shape):
+    x = np.random.default_rng(10).standard_normal(shape)
+    xe, xt = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, yt = nn.Softmax2d()(xe), torch.nn.Softmax2d()(xt)
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-12)
+    g = np.random.default_rng(11).standard_normal(shape)
+    (y * ember.tensor(g)).sum().backward()
+    (yt * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-14)
+    with pytest.raises(ValueError, match="3D or 4D"):
+        nn.Softmax2d()(ember.ones(2, 3))

@@ -1,4 +1,4 @@
-"""Adamax, NAdam, RAdam and Rprop against NumPy transcriptions of PyTorch's formulas and
+"""ASGD, Adamax, NAdam, RAdam and Rprop against NumPy transcriptions of PyTorch's formulas and
 against torch.optim itself over 100 steps; state names, state_dict, param groups, errors."""
 
 import numpy as np
@@ -85,9 +85,34 @@ def ref_rprop(p, grads, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), maximiz
     return out
 
 
-REF = {"Adamax": ref_adamax, "NAdam": ref_nadam, "RAdam": ref_radam, "Rprop": ref_rprop}
+def ref_asgd(p, grads, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0,
+             maximize=False):  # fmt: skip
+    p, out = np.array(p, np.float64), []
+    ax, eta, mu = np.zeros_like(p), lr, 1.0
+    f32 = lambda v: float(np.float32(v))  # noqa: E731  (PyTorch keeps eta, mu in float32)
+    eta = f32(eta)
+    for t, g in enumerate(grads, 1):
+        g = (-g if maximize else g) + weight_decay * p
+        p = p * (1 - lambd * eta) - eta * g
+        ax = p.copy() if mu == 1 else ax + (p - ax) * mu
+        eta = f32(lr / (1 + lambd * lr * t) ** alpha)
+        mu = f32(1 / max(1, t - t0))
+        out.append(p)
+    return out
+
+
+REF = {
+    "ASGD": ref_asgd,
+    "Adamax": ref_adamax,
+    "NAdam": ref_nadam,
+    "RAdam": ref_radam,
+    "Rprop": ref_rprop,
+}
 
 CASES = [
+    ("ASGD", dict()),
+    ("ASGD", dict(lr=0.05, lambd=0.01, alpha=0.5, t0=10, weight_decay=0.1)),
+    ("ASGD", dict(lr=0.05, t0=0, maximize=True)),
     ("Adamax", dict()),
     ("Adamax", dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)),
     ("Adamax", dict(lr=0.01, maximize=True, weight_decay=0.01)),
@@ -221,6 +246,8 @@ def test_params_without_grad_are_skipped():
 
 
 BAD = [
+    ("ASGD", dict(lr=-0.1), "learning rate"),
+    ("ASGD", dict(weight_decay=-0.1), "weight_decay"),
     ("Adamax", dict(lr=-1e-3), "learning rate"),
     ("Adamax", dict(betas=(1.0, 0.999)), "beta parameter at index 0"),
     ("Adamax", dict(eps=-1.0), "eps"),
@@ -266,6 +293,24 @@ def test_kernels_refuse_arrays_they_cannot_update_in_place():
         _C.adamax_step(p, a, b, g, lr=0.1, beta1=0.9, beta2=0.99, eps=1e-8, step=0)
     with pytest.raises(TypeError):
         _C.radam_step(np.zeros(4, np.int64), a, b, g, lr=0.1, beta1=0.9, beta2=0.99, eps=1e-8)
+    with pytest.raises(ValueError, match="shape"):
+        _C.asgd_step(p, np.zeros(3, np.float32), g, eta=0.1, lambd=0.0, mu=1.0)
+
+
+def test_asgd_average_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    p0 = np.random.default_rng(3).standard_normal(7)
+    grads = _grads(40, p0.shape, 3)
+    kw = dict(lr=0.05, t0=5, lambd=0.001)
+    _, opt, _ = _run("ASGD", kw, p0, grads, np.float64)
+    tp = torch.tensor(p0, requires_grad=True)
+    topt = torch.optim.ASGD([tp], **kw)
+    for g in grads:
+        tp.grad = torch.from_numpy(g)
+        topt.step()
+    np.testing.assert_allclose(
+        opt.state_dict()["state"][0]["ax"], topt.state[tp]["ax"].numpy(), rtol=1e-12
+    )
 
 
 def test_large_parameter_runs_threaded_and_matches():

@@ -286,6 +286,30 @@ void bind_optim(py::module_& m) {
       py::arg("grad").noconvert(), py::arg("etaminus"), py::arg("etaplus"),
       py::arg("step_size_min"), py::arg("step_size_max"), py::arg("maximize") = false,
       "Rprop update in place of param, prev (the last gradient kept) and step_size.");
+  m.def(
+      "asgd_step",
+      [](py::array& p, py::array& ax, const py::array& g, double eta, double lambd, double mu,
+         double weight_decay, bool maximize) {
+        check_param(p, "asgd_step");
+        check_like(ax, p, "asgd_step", "ax", true);
+        check_like(g, p, "asgd_step", "grad", false);
+        const int64_t n = p.size();
+        if (is_f32(p)) {
+          float *pp = ptr<float>(p), *a = ptr<float>(ax);
+          const float* gg = cptr<float>(g);
+          py::gil_scoped_release release;
+          asgd_step<float>(pp, a, gg, n, eta, lambd, mu, weight_decay, maximize);
+        } else {
+          double *pp = ptr<double>(p), *a = ptr<double>(ax);
+          const double* gg = cptr<double>(g);
+          py::gil_scoped_release release;
+          asgd_step<double>(pp, a, gg, n, eta, lambd, mu, weight_decay, maximize);
+        }
+      },
+      py::arg("param").noconvert(), py::arg("ax").noconvert(), py::arg("grad").noconvert(),
+      py::arg("eta"), py::arg("lambd"), py::arg("mu"), py::arg("weight_decay") = 0.0,
+      py::arg("maximize") = false,
+      "ASGD update in place of param and its average ax with this step's eta and mu.");
 }
 
 }  // namespace ember

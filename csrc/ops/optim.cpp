@@ -357,6 +357,28 @@ void rprop_step(T* p, T* prev, T* step_size, const T* g, int64_t n, double etami
   });
 }
 
+// ---- ASGD ---------------------------------------------------------------------------------
+// p, ax (n), g (n); eta and mu are this step's rates (the caller keeps their schedule); in place:
+//   g = (maximize ? -g : g) + weight_decay * p
+//   p = p * (1 - lambd * eta);  p = p - eta * g
+//   ax = mu == 1 ? p : ax + (p - ax) * mu
+template <typename T>
+void asgd_step(T* p, T* ax, const T* g, int64_t n, double eta, double lambd, double mu,
+               double weight_decay, bool maximize) {
+  const T shrink = static_cast<T>(1.0 - lambd * eta), neta = static_cast<T>(-eta);
+  const T m = static_cast<T>(mu), wd = static_cast<T>(weight_decay);
+  const T sign = maximize ? T(-1) : T(1);
+  const bool use_wd = weight_decay != 0.0, average = mu != 1.0;
+  for_chunks(n, [&](int64_t b, int64_t e) {
+    each_index(b, e, [=](int64_t i) {
+      const T gi = use_wd ? sign * g[i] + wd * p[i] : sign * g[i];
+      const T pi = p[i] * shrink + neta * gi;
+      p[i] = pi;
+      ax[i] = average ? ax[i] + (pi - ax[i]) * m : pi;
+    });
+  });
+}
+
 template void sgd_step<float>(float*, float*, const float*, int64_t, double, double, double, double,
                               bool, bool, bool);
 template void adam_step<float>(float*, float*, float*, float*, const float*, int64_t, double,
@@ -394,4 +416,8 @@ template void radam_step<double>(double*, double*, double*, const double*, int64
                                  double, double, double, bool, bool, int64_t);
 template void rprop_step<double>(double*, double*, double*, const double*, int64_t, double, double,
                                  double, double, bool);
+template void asgd_step<float>(float*, float*, const float*, int64_t, double, double, double,
+                               double, bool);
+template void asgd_step<double>(double*, double*, const double*, int64_t, double, double, double,
+                                double, bool);
 }  // namespace ember

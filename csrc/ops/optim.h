@@ -48,4 +48,8 @@ template <typename T>
 void rprop_step(T* p, T* prev, T* step_size, const T* g, int64_t n, double etaminus, double etaplus,
                 double step_size_min, double step_size_max, bool maximize);
 
+template <typename T>
+void asgd_step(T* p, T* ax, const T* g, int64_t n, double eta, double lambd, double mu,
+               double weight_decay, bool maximize);
+
 }  // namespace ember

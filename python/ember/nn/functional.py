@@ -587,6 +587,23 @@ def feature_alpha_dropout(
     return _dropout_noise(x, p, _feature_mask(x.shape), True)
 
 
+def rrelu(
+    input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False, inplace=False
+) -> Tensor:
+    """Randomized leaky ReLU (Xu et al., 2015): x if x > 0 else a * x, with a ~ U(lower, upper)
+    drawn per element while training (ember's generator) and a = (lower + upper) / 2 otherwise."""
+    if not lower <= upper:
+        raise ValueError(f"rrelu: lower ({lower}) must be <= upper ({upper})")
+    x = _float_input(input, "rrelu")
+    if not training:
+        return leaky_relu(x, (lower + upper) / 2)
+    from ember.random import default_generator
+
+    a = default_generator().uniform(lower, upper, x.shape).astype(x.dtype)
+    slope = np.where(x.data > 0, 1, a).astype(x.dtype)
+    return _Noise.apply(x, slope, None)
+
+
 class VectorNorm(Function):
     # ||x||_p along dim (keepdim); the gradient is 0 where the norm is 0 (as PyTorch's)
     @staticmethod
@@ -2239,6 +2256,7 @@ __all__ = [
     "relu6",
     "rnn_cell",
     "rnn_layer",
+    "rrelu",
     "scaled_dot_product_attention",
     "selu",
     "sigmoid",
