@@ -360,6 +360,14 @@ def test_pad_constant_value():
     np.testing.assert_array_equal(y.numpy(), yt.numpy())
 
 
+def test_pad_of_empty_dims():
+    x = ember.tensor(np.zeros((2, 0)), requires_grad=True)
+    y = F.pad(x, (1, 2), value=4.0)
+    np.testing.assert_array_equal(y.numpy(), TF.pad(torch.zeros(2, 0), (1, 2), value=4.0).numpy())
+    y.sum().backward()
+    assert x.grad.shape == (2, 0)
+
+
 def test_pad_errors():
     x = ember.ones(2, 3, 4)
     with pytest.raises(ValueError, match="mode"):

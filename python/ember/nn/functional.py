@@ -733,7 +733,10 @@ class Pad(Function):
         ctx.maps, ctx.shape = maps, x.shape
         y = x
         for d, (src, valid) in maps.items():
-            y = np.take(y, src, axis=d)
+            if y.shape[d] == 0:  # constant padding of an empty dim: all value
+                y = np.zeros(y.shape[:d] + (src.size,) + y.shape[d + 1 :], dtype=x.dtype)
+            else:
+                y = np.take(y, src, axis=d)
             if valid is not None:
                 keep = valid.reshape((-1,) + (1,) * (y.ndim - d - 1))
                 y = np.where(keep, y, np.asarray(value, dtype=x.dtype))
@@ -747,7 +750,8 @@ class Pad(Function):
             shape = list(g.shape)
             shape[d] = ctx.shape[d]
             acc = np.zeros(shape, dtype=g.dtype)
-            np.add.at(acc, (slice(None),) * d + (src,), g)
+            if shape[d]:
+                np.add.at(acc, (slice(None),) * d + (src,), g)
             g = acc
         return g, None, None
 
