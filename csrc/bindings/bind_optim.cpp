@@ -85,6 +85,32 @@ void rmsprop_impl(py::array& p, py::array& sq, const py::object& ga, const py::o
   rmsprop_step<T>(pp, s, gap, b, gg, n, lr, alpha, eps, weight_decay, momentum, maximize);
 }
 
+// Three-buffer updates (p, two state buffers, g) share their argument checks.
+template <typename T, typename F>
+void three_buffer_impl(py::array& p, py::array& a, py::array& b, const py::array& g, const char* op,
+                       const char* a_name, const char* b_name, F kernel) {
+  check_param(p, op);
+  check_like(a, p, op, a_name, true);
+  check_like(b, p, op, b_name, true);
+  check_like(g, p, op, "grad", false);
+  T *pp = ptr<T>(p), *aa = ptr<T>(a), *bb = ptr<T>(b);
+  const T* gg = cptr<T>(g);
+  const int64_t n = p.size();
+  py::gil_scoped_release release;
+  kernel(pp, aa, bb, gg, n);
+}
+
+// Dispatches a three-buffer update on p's dtype; `kernel` is a generic lambda over T*.
+template <typename F>
+void three_buffer(py::array& p, py::array& a, py::array& b, const py::array& g, const char* op,
+                  const char* a_name, const char* b_name, F kernel) {
+  require_float(p, op, "param");
+  if (is_f32(p))
+    three_buffer_impl<float>(p, a, b, g, op, a_name, b_name, kernel);
+  else
+    three_buffer_impl<double>(p, a, b, g, op, a_name, b_name, kernel);
+}
+
 }  // namespace
 
 void bind_optim(py::module_& m) {
@@ -197,6 +223,93 @@ void bind_optim(py::module_& m) {
       py::arg("maximize") = false,
       "RMSprop update in place; grad_avg (centered) and momentum_buffer (momentum > 0) are "
       "arrays or None.");
+  m.def(
+      "adamax_step",
+      [](py::array& p, py::array& exp_avg, py::array& exp_inf, const py::array& g, double lr,
+         double beta1, double beta2, double eps, double weight_decay, bool maximize, int64_t step) {
+        EMBER_CHECK(step >= 1, "adamax_step: step must be >= 1, got ", step);
+        three_buffer(p, exp_avg, exp_inf, g, "adamax_step", "exp_avg", "exp_inf",
+                     [=](auto* pp, auto* m, auto* u, const auto* gg, int64_t n) {
+                       adamax_step(pp, m, u, gg, n, lr, beta1, beta2, eps, weight_decay, maximize,
+                                   step);
+                     });
+      },
+      py::arg("param").noconvert(), py::arg("exp_avg").noconvert(), py::arg("exp_inf").noconvert(),
+      py::arg("grad").noconvert(), py::arg("lr"), py::arg("beta1"), py::arg("beta2"),
+      py::arg("eps"), py::arg("weight_decay") = 0.0, py::arg("maximize") = false,
+      py::arg("step") = 1, "Adamax update in place; step counts this update.");
+  m.def(
+      "nadam_step",
+      [](py::array& p, py::array& exp_avg, py::array& exp_avg_sq, const py::array& g, double lr,
+         double beta1, double beta2, double eps, double weight_decay, bool decoupled, bool maximize,
+         double bc2, double cg, double cm) {
+        three_buffer(p, exp_avg, exp_avg_sq, g, "nadam_step", "exp_avg", "exp_avg_sq",
+                     [=](auto* pp, auto* m, auto* v, const auto* gg, int64_t n) {
+                       nadam_step(pp, m, v, gg, n, lr, beta1, beta2, eps, weight_decay, decoupled,
+                                  maximize, bc2, cg, cm);
+                     });
+      },
+      py::arg("param").noconvert(), py::arg("exp_avg").noconvert(),
+      py::arg("exp_avg_sq").noconvert(), py::arg("grad").noconvert(), py::arg("lr"),
+      py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("weight_decay"),
+      py::arg("decoupled"), py::arg("maximize"), py::arg("bc2"), py::arg("cg"), py::arg("cm"),
+      "NAdam update in place with the step's coefficients cg (gradient), cm (momentum) and "
+      "bias correction bc2 computed by the caller.");
+  m.def(
+      "radam_step",
+      [](py::array& p, py::array& exp_avg, py::array& exp_avg_sq, const py::array& g, double lr,
+         double beta1, double beta2, double eps, double weight_decay, bool decoupled, bool maximize,
+         int64_t step) {
+        EMBER_CHECK(step >= 1, "radam_step: step must be >= 1, got ", step);
+        three_buffer(p, exp_avg, exp_avg_sq, g, "radam_step", "exp_avg", "exp_avg_sq",
+                     [=](auto* pp, auto* m, auto* v, const auto* gg, int64_t n) {
+                       radam_step(pp, m, v, gg, n, lr, beta1, beta2, eps, weight_decay, decoupled,
+                                  maximize, step);
+                     });
+      },
+      py::arg("param").noconvert(), py::arg("exp_avg").noconvert(),
+      py::arg("exp_avg_sq").noconvert(), py::arg("grad").noconvert(), py::arg("lr"),
+      py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("weight_decay") = 0.0,
+      py::arg("decoupled") = false, py::arg("maximize") = false, py::arg("step") = 1,
+      "RAdam update in place (rectified once rho_t > 5); step counts this update.");
+  m.def(
+      "rprop_step",
+      [](py::array& p, py::array& prev, py::array& step_size, const py::array& g, double etaminus,
+         double etaplus, double step_size_min, double step_size_max, bool maximize) {
+        three_buffer(p, prev, step_size, g, "rprop_step", "prev", "step_size",
+                     [=](auto* pp, auto* pv, auto* ss, const auto* gg, int64_t n) {
+                       rprop_step(pp, pv, ss, gg, n, etaminus, etaplus, step_size_min,
+                                  step_size_max, maximize);
+                     });
+      },
+      py::arg("param").noconvert(), py::arg("prev").noconvert(), py::arg("step_size").noconvert(),
+      py::arg("grad").noconvert(), py::arg("etaminus"), py::arg("etaplus"),
+      py::arg("step_size_min"), py::arg("step_size_max"), py::arg("maximize") = false,
+      "Rprop update in place of param, prev (the last gradient kept) and step_size.");
+  m.def(
+      "asgd_step",
+      [](py::array& p, py::array& ax, const py::array& g, double eta, double lambd, double mu,
+         double weight_decay, bool maximize) {
+        check_param(p, "asgd_step");
+        check_like(ax, p, "asgd_step", "ax", true);
+        check_like(g, p, "asgd_step", "grad", false);
+        const int64_t n = p.size();
+        if (is_f32(p)) {
+          float *pp = ptr<float>(p), *a = ptr<float>(ax);
+          const float* gg = cptr<float>(g);
+          py::gil_scoped_release release;
+          asgd_step<float>(pp, a, gg, n, eta, lambd, mu, weight_decay, maximize);
+        } else {
+          double *pp = ptr<double>(p), *a = ptr<double>(ax);
+          const double* gg = cptr<double>(g);
+          py::gil_scoped_release release;
+          asgd_step<double>(pp, a, gg, n, eta, lambd, mu, weight_decay, maximize);
+        }
+      },
+      py::arg("param").noconvert(), py::arg("ax").noconvert(), py::arg("grad").noconvert(),
+      py::arg("eta"), py::arg("lambd"), py::arg("mu"), py::arg("weight_decay") = 0.0,
+      py::arg("maximize") = false,
+      "ASGD update in place of param and its average ax with this step's eta and mu.");
 }
 
 }  // namespace ember

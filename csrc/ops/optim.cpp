@@ -223,6 +223,162 @@ void rmsprop_step(T* p, T* square_avg, T* grad_avg, T* buf, const T* g, int64_t 
     buf != nullptr ? run(no{}, yes{}) : run(no{}, no{});
 }
 
+// ---- Adamax -------------------------------------------------------------------------------
+// p, exp_avg, exp_inf (n), g (n); step >= 1 counts this update; in place:
+//   g = (maximize ? -g : g) + weight_decay * p
+//   exp_avg = lerp(exp_avg, g, 1 - beta1);  exp_inf = max(exp_inf * beta2, |g| + eps)
+//   p = p - (lr / (1 - beta1^step)) * exp_avg / exp_inf
+template <typename T>
+void adamax_step(T* p, T* exp_avg, T* exp_inf, const T* g, int64_t n, double lr, double beta1,
+                 double beta2, double eps, double weight_decay, bool maximize, int64_t step) {
+  const double bc1 = 1.0 - std::pow(beta1, static_cast<double>(step));
+  const T nclr = static_cast<T>(-(lr / bc1)), w1 = static_cast<T>(1.0 - beta1);
+  const T b2 = static_cast<T>(beta2), ep = static_cast<T>(eps);
+  const T wd = static_cast<T>(weight_decay), sign = maximize ? T(-1) : T(1);
+  const bool small = std::abs(1.0 - beta1) < 0.5, use_wd = weight_decay != 0.0;
+  for_chunks(n, [&](int64_t b, int64_t e) {
+    each_index(b, e, [=](int64_t i) {
+      const T gi = use_wd ? sign * g[i] + wd * p[i] : sign * g[i];
+      const T m = lerp(exp_avg[i], gi, w1, small);
+      const T u = std::max(exp_inf[i] * b2, std::abs(gi) + ep);
+      exp_avg[i] = m;
+      exp_inf[i] = u;
+      p[i] = p[i] + nclr * m / u;
+    });
+  });
+}
+
+// ---- NAdam --------------------------------------------------------------------------------
+// p, exp_avg, exp_avg_sq (n), g (n); the caller computes the momentum schedule:
+// cg = -lr (1 - mu_t) / (1 - mu_product_t), cm = -lr mu_{t+1} / (1 - mu_product_t mu_{t+1}),
+// bc2 = 1 - beta2^step; in place:
+//   g = maximize ? -g : g
+//   decoupled: p = p * (1 - lr * weight_decay); else g = g + weight_decay * p
+//   exp_avg = lerp(exp_avg, g, 1 - beta1); exp_avg_sq = exp_avg_sq * beta2 + (1 - beta2) * g * g
+//   denom = sqrt(exp_avg_sq / bc2) + eps;  p = p + cg * g / denom;  p = p + cm * exp_avg / denom
+template <typename T>
+void nadam_step(T* p, T* exp_avg, T* exp_avg_sq, const T* g, int64_t n, double lr, double beta1,
+                double beta2, double eps, double weight_decay, bool decoupled, bool maximize,
+                double bc2, double cg, double cm) {
+  const T w1 = static_cast<T>(1.0 - beta1), b2 = static_cast<T>(beta2);
+  const T w2 = static_cast<T>(1.0 - beta2), ep = static_cast<T>(eps);
+  const T bc = static_cast<T>(bc2), cgt = static_cast<T>(cg), cmt = static_cast<T>(cm);
+  const bool small = std::abs(1.0 - beta1) < 0.5;
+  const bool coupled_wd = weight_decay != 0.0 && !decoupled;
+  const bool decay = weight_decay != 0.0 && decoupled;
+  const T wd = static_cast<T>(weight_decay), shrink = static_cast<T>(1.0 - lr * weight_decay);
+  const T sign = maximize ? T(-1) : T(1);
+  for_chunks(n, [&](int64_t b, int64_t e) {
+    each_index(b, e, [=](int64_t i) {
+      const T pi = decay ? p[i] * shrink : p[i];
+      const T gi = coupled_wd ? sign * g[i] + wd * pi : sign * g[i];
+      const T m = lerp(exp_avg[i], gi, w1, small);
+      const T v = exp_avg_sq[i] * b2 + w2 * gi * gi;
+      exp_avg[i] = m;
+      exp_avg_sq[i] = v;
+      const T denom = std::sqrt(v / bc) + ep;
+      const T q = pi + cgt * gi / denom;
+      p[i] = q + cmt * m / denom;
+    });
+  });
+}
+
+// ---- RAdam --------------------------------------------------------------------------------
+// p, exp_avg, exp_avg_sq (n), g (n); step >= 1 counts this update; in place:
+//   g = maximize ? -g : g
+//   decoupled: p = p * (1 - lr * weight_decay); else g = g + weight_decay * p
+//   exp_avg = lerp(exp_avg, g, 1 - beta1); exp_avg_sq = exp_avg_sq * beta2 + (1 - beta2) * g * g
+//   rho_inf = 2 / (1 - beta2) - 1;  rho_t = rho_inf - 2 step beta2^step / (1 - beta2^step)
+//   rho_t > 5: r = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))
+//              p = p - exp_avg / (1 - beta1^step) * lr * (1 / (sqrt(exp_avg_sq) + eps) *
+//                  sqrt(1 - beta2^step)) * r
+//   else:      p = p - exp_avg / (1 - beta1^step) * lr
+template <typename T>
+void radam_step(T* p, T* exp_avg, T* exp_avg_sq, const T* g, int64_t n, double lr, double beta1,
+                double beta2, double eps, double weight_decay, bool decoupled, bool maximize,
+                int64_t step) {
+  const double t = static_cast<double>(step);
+  const double bc1 = 1.0 - std::pow(beta1, t), bc2 = 1.0 - std::pow(beta2, t);
+  const double rho_inf = 2.0 / (1.0 - beta2) - 1.0;
+  const double rho_t = rho_inf - 2.0 * t * std::pow(beta2, t) / bc2;
+  const bool rectify = rho_t > 5.0;
+  const double rect = rectify ? std::sqrt((rho_t - 4.0) * (rho_t - 2.0) * rho_inf /
+                                          ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
+                              : 0.0;
+  const T w1 = static_cast<T>(1.0 - beta1), b2 = static_cast<T>(beta2);
+  const T w2 = static_cast<T>(1.0 - beta2), ep = static_cast<T>(eps);
+  const T bc1t = static_cast<T>(bc1), bc2s = static_cast<T>(std::sqrt(bc2));
+  const T lrt = static_cast<T>(lr), rt = static_cast<T>(rect);
+  const bool small = std::abs(1.0 - beta1) < 0.5;
+  const bool coupled_wd = weight_decay != 0.0 && !decoupled;
+  const bool decay = weight_decay != 0.0 && decoupled;
+  const T wd = static_cast<T>(weight_decay), shrink = static_cast<T>(1.0 - lr * weight_decay);
+  const T sign = maximize ? T(-1) : T(1);
+  for_chunks(n, [&](int64_t b, int64_t e) {
+    each_index(b, e, [=](int64_t i) {
+      const T pi = decay ? p[i] * shrink : p[i];
+      const T gi = coupled_wd ? sign * g[i] + wd * pi : sign * g[i];
+      const T m = lerp(exp_avg[i], gi, w1, small);
+      const T v = exp_avg_sq[i] * b2 + w2 * gi * gi;
+      exp_avg[i] = m;
+      exp_avg_sq[i] = v;
+      const T upd = m / bc1t * lrt;
+      // PyTorch's float / tensor is reciprocal(tensor) * float
+      const T rect_upd = upd * ((T(1) / (std::sqrt(v) + ep)) * bc2s) * rt;
+      p[i] = pi - (rectify ? rect_upd : upd);
+    });
+  });
+}
+
+// ---- Rprop --------------------------------------------------------------------------------
+// p, prev, step_size (n), g (n); in place:
+//   g = maximize ? -g : g;  s = sign(g * prev)
+//   f = etaplus if s > 0, etaminus if s < 0, else 1
+//   step_size = clamp(step_size * f, step_size_min, step_size_max)
+//   g = s < 0 ? 0 : g;  p = p - sign(g) * step_size;  prev = g
+template <typename T>
+void rprop_step(T* p, T* prev, T* step_size, const T* g, int64_t n, double etaminus, double etaplus,
+                double step_size_min, double step_size_max, bool maximize) {
+  const T em = static_cast<T>(etaminus), ep = static_cast<T>(etaplus);
+  const T lo = static_cast<T>(step_size_min), hi = static_cast<T>(step_size_max);
+  const T sign = maximize ? T(-1) : T(1);
+  for_chunks(n, [&](int64_t b, int64_t e) {
+    each_index(b, e, [=](int64_t i) {
+      const T gi = sign * g[i];
+      const T s = gi * prev[i];
+      const T f = s > T(0) ? ep : (s < T(0) ? em : T(1));
+      const T ss = std::min(std::max(step_size[i] * f, lo), hi);
+      const T gk = s < T(0) ? T(0) : gi;
+      const T sg = T(gk > T(0)) - T(gk < T(0));
+      step_size[i] = ss;
+      p[i] = p[i] - sg * ss;
+      prev[i] = gk;
+    });
+  });
+}
+
+// ---- ASGD ---------------------------------------------------------------------------------
+// p, ax (n), g (n); eta and mu are this step's rates (the caller keeps their schedule); in place:
+//   g = (maximize ? -g : g) + weight_decay * p
+//   p = p * (1 - lambd * eta);  p = p - eta * g
+//   ax = mu == 1 ? p : ax + (p - ax) * mu
+template <typename T>
+void asgd_step(T* p, T* ax, const T* g, int64_t n, double eta, double lambd, double mu,
+               double weight_decay, bool maximize) {
+  const T shrink = static_cast<T>(1.0 - lambd * eta), neta = static_cast<T>(-eta);
+  const T m = static_cast<T>(mu), wd = static_cast<T>(weight_decay);
+  const T sign = maximize ? T(-1) : T(1);
+  const bool use_wd = weight_decay != 0.0, average = mu != 1.0;
+  for_chunks(n, [&](int64_t b, int64_t e) {
+    each_index(b, e, [=](int64_t i) {
+      const T gi = use_wd ? sign * g[i] + wd * p[i] : sign * g[i];
+      const T pi = p[i] * shrink + neta * gi;
+      p[i] = pi;
+      ax[i] = average ? ax[i] + (pi - ax[i]) * m : pi;
+    });
+  });
+}
+
 template void sgd_step<float>(float*, float*, const float*, int64_t, double, double, double, double,
                               bool, bool, bool);
 template void adam_step<float>(float*, float*, float*, float*, const float*, int64_t, double,
@@ -244,4 +400,24 @@ template void adadelta_step<double>(double*, double*, double*, const double*, in
 template void rmsprop_step<double>(double*, double*, double*, double*, const double*, int64_t,
                                    double, double, double, double, double, bool);
 
+template void adamax_step<float>(float*, float*, float*, const float*, int64_t, double, double,
+                                 double, double, double, bool, int64_t);
+template void nadam_step<float>(float*, float*, float*, const float*, int64_t, double, double,
+                                double, double, double, bool, bool, double, double, double);
+template void radam_step<float>(float*, float*, float*, const float*, int64_t, double, double,
+                                double, double, double, bool, bool, int64_t);
+template void rprop_step<float>(float*, float*, float*, const float*, int64_t, double, double,
+                                double, double, bool);
+template void adamax_step<double>(double*, double*, double*, const double*, int64_t, double, double,
+                                  double, double, double, bool, int64_t);
+template void nadam_step<double>(double*, double*, double*, const double*, int64_t, double, double,
+                                 double, double, double, bool, bool, double, double, double);
+template void radam_step<double>(double*, double*, double*, const double*, int64_t, double, double,
+                                 double, double, double, bool, bool, int64_t);
+template void rprop_step<double>(double*, double*, double*, const double*, int64_t, double, double,
+                                 double, double, bool);
+template void asgd_step<float>(float*, float*, const float*, int64_t, double, double, double,
+                               double, bool);
+template void asgd_step<double>(double*, double*, const double*, int64_t, double, double, double,
+                                double, bool);
 }  // namespace ember

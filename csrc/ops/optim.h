@@ -30,4 +30,26 @@ template <typename T>
 void rmsprop_step(T* p, T* square_avg, T* grad_avg, T* buf, const T* g, int64_t n, double lr,
                   double alpha, double eps, double weight_decay, double momentum, bool maximize);
 
+template <typename T>
+void adamax_step(T* p, T* exp_avg, T* exp_inf, const T* g, int64_t n, double lr, double beta1,
+                 double beta2, double eps, double weight_decay, bool maximize, int64_t step);
+
+template <typename T>
+void nadam_step(T* p, T* exp_avg, T* exp_avg_sq, const T* g, int64_t n, double lr, double beta1,
+                double beta2, double eps, double weight_decay, bool decoupled, bool maximize,
+                double bc2, double cg, double cm);
+
+template <typename T>
+void radam_step(T* p, T* exp_avg, T* exp_avg_sq, const T* g, int64_t n, double lr, double beta1,
+                double beta2, double eps, double weight_decay, bool decoupled, bool maximize,
+                int64_t step);
+
+template <typename T>
+void rprop_step(T* p, T* prev, T* step_size, const T* g, int64_t n, double etaminus, double etaplus,
+                double step_size_min, double step_size_max, bool maximize);
+
+template <typename T>
+void asgd_step(T* p, T* ax, const T* g, int64_t n, double eta, double lambd, double mu,
+               double weight_decay, bool maximize);
+
 }  // namespace ember

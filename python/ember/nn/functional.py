@@ -7,6 +7,9 @@ the inputs contiguous and of the right dtype before anything reaches C++.
 
 from __future__ import annotations
 
+import math
+import warnings
+
 import numpy as np
 
 from ember import _C, ops
@@ -214,6 +217,486 @@ def log_softmax(input, dim: int, dtype=None) -> Tensor:
     if dtype is not None:
         x = x.to(dtype)
     return Softmax.apply(x, _dim(dim, x.ndim, "log_softmax"), True)
+
+
+# ---- more activations (breadth branch) ----------------------------------------------------
+# Pointwise activations as NumPy pairs: f(x) and its derivative f'(x), both written to stay
+# finite (and warning-free) for any finite x. Kinks take PyTorch's one-sided derivative.
+
+
+def _np_sigmoid(x: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+def _np_softplus(x: np.ndarray) -> np.ndarray:
+    """log(1 + exp(x)) without overflow."""
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+class Pointwise(Function):
+    # y = f(x), dx = g * df(x); f and df are NumPy functions of x
+    @staticmethod
+    def forward(ctx, x, f, df):
+        ctx.save_for_backward(x)
+        ctx.df = df
+        return np.asarray(f(x), dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return np.asarray(g * ctx.df(x), dtype=x.dtype), None, None
+
+
+def _pointwise(op: str, input, f, df) -> Tensor:
+    return Pointwise.apply(_float_input(input, op), f, df)
+
+
+def _silu_grad(x):
+    s = _np_sigmoid(x)
+    return s * (1 + x * (1 - s))
+
+
+def silu(input, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x) (also called swish)."""
+    return _pointwise("silu", input, lambda x: x * _np_sigmoid(x), _silu_grad)
+
+
+def _mish_grad(x):
+    t = np.tanh(_np_softplus(x))
+    return t + x * _np_sigmoid(x) * (1 - t * t)
+
+
+def mish(input, inplace: bool = False) -> Tensor:
+    """x * tanh(softplus(x))."""
+    return _pointwise("mish", input, lambda x: x * np.tanh(_np_softplus(x)), _mish_grad)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _elu_pair(alpha: float, scale: float = 1.0, input_scale: float = 1.0):
+    """scale * (x if x > 0 else alpha * (exp(input_scale * x) - 1)) and its derivative."""
+
+    def f(x):
+        return scale * np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0) * input_scale))
+
+    def df(x):
+        return scale * np.where(
+            x > 0, 1.0, alpha * input_scale * np.exp(np.minimum(x, 0) * input_scale)
+        )
+
+    return f, df
+
+
+def selu(input, inplace: bool = False) -> Tensor:
+    """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al. (2017)."""
+    return _pointwise("selu", input, *_elu_pair(_SELU_ALPHA, _SELU_SCALE))
+
+
+def celu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x if x > 0 else alpha * (exp(x / alpha) - 1)."""
+    if alpha == 0:
+        raise ValueError("celu: alpha cannot be 0")
+    return _pointwise("celu", input, *_elu_pair(float(alpha), 1.0, 1.0 / alpha))
+
+
+def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """x clamped to [min_val, max_val]; the gradient is 1 strictly inside, 0 elsewhere."""
+    if min_val > max_val:
+        raise ValueError("hardtanh: min_val cannot be greater than max_val")
+    lo, hi = float(min_val), float(max_val)
+    return _pointwise(
+        "hardtanh", input, lambda x: np.clip(x, lo, hi), lambda x: (x > lo) & (x < hi)
+    )
+
+
+def relu6(input, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6)."""
+    return hardtanh(input, 0.0, 6.0)
+
+
+_ONE_SIXTH_F32 = float(np.float32(1.0 / 6.0))
+
+
+def hardsigmoid(input, inplace: bool = False) -> Tensor:
+    """relu6(x + 3) / 6."""
+    return _pointwise(
+        "hardsigmoid",
+        input,
+        lambda x: np.clip(x + 3, 0, 6) / 6,
+        # PyTorch's backward multiplies by the float32 constant 1/6, in float64 too
+        lambda x: ((x > -3) & (x < 3)) * _ONE_SIXTH_F32,
+    )
+
+
+def hardswish(input, inplace: bool = False) -> Tensor:
+    """x * relu6(x + 3) / 6 (Howard et al., 2019)."""
+    return _pointwise(
+        "hardswish",
+        input,
+        lambda x: x * np.clip(x + 3, 0, 6) / 6,
+        lambda x: np.where(x <= -3, 0.0, np.where(x < 3, x / 3 + 0.5, 1.0)),
+    )
+
+
+def softsign(input) -> Tensor:
+    """x / (1 + |x|)."""
+    return _pointwise(
+        "softsign", input, lambda x: x / (1 + np.abs(x)), lambda x: 1 / (1 + np.abs(x)) ** 2
+    )
+
+
+def logsigmoid(input) -> Tensor:
+    """log(sigmoid(x)) = -softplus(-x), finite for any x."""
+    return _pointwise("logsigmoid", input, lambda x: -_np_softplus(-x), lambda x: _np_sigmoid(-x))
+
+
+def tanhshrink(input) -> Tensor:
+    """x - tanh(x)."""
+    return _pointwise("tanhshrink", input, lambda x: x - np.tanh(x), lambda x: np.tanh(x) ** 2)
+
+
+def softshrink(input, lambd: float = 0.5) -> Tensor:
+    """x - lambd if x > lambd, x + lambd if x < -lambd, else 0 (lambd >= 0)."""
+    if not lambd >= 0:
+        raise ValueError(f"softshrink: lambd must be >= 0, got {lambd}")
+    lam = float(lambd)
+    return _pointwise(
+        "softshrink",
+        input,
+        lambda x: np.where(np.abs(x) > lam, x - np.sign(x) * lam, 0.0),
+        lambda x: np.abs(x) > lam,
+    )
+
+
+def hardshrink(input, lambd: float = 0.5) -> Tensor:
+    """x if |x| > lambd else 0."""
+    lam = float(lambd)
+    return _pointwise(
+        "hardshrink",
+        input,
+        lambda x: np.where(np.abs(x) > lam, x, 0.0),
+        lambda x: np.abs(x) > lam,
+    )
+
+
+def threshold(input, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """x if x > threshold else value."""
+    t, v = float(threshold), float(value)
+    return _pointwise("threshold", input, lambda x: np.where(x > t, x, v), lambda x: x > t)
+
+
+def _implicit_softmax_dim(ndim: int) -> int:
+    # PyTorch's legacy choice when dim is None (it also warns; ember does not)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmin(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """softmax(-x) along ``dim`` (None: PyTorch's legacy choice, 0 for 0/1/3-D inputs, else 1)."""
+    x = _float_input(input, "softmin")
+    if dtype is not None:
+        x = x.to(dtype)
+    d = _implicit_softmax_dim(x.ndim) if dim is None else dim
+    return Softmax.apply(-x, _dim(d, x.ndim, "softmin"), False)
+
+
+class GLU(Function):
+    # x split in halves a, b along dim -> a * sigmoid(b)
+    @staticmethod
+    def forward(ctx, x, dim):
+        a, b = np.split(x, 2, axis=dim)
+        s = _np_sigmoid(b)
+        ctx.save_for_backward(a, s)
+        ctx.dim = dim
+        return a * s
+
+    @staticmethod
+    def backward(ctx, g):
+        a, s = ctx.saved_tensors
+        return np.concatenate([g * s, g * a * s * (1 - s)], axis=ctx.dim).astype(a.dtype), None
+
+
+def glu(input, dim: int = -1) -> Tensor:
+    """a * sigmoid(b), where a and b are the two halves of the input along ``dim``."""
+    x = _float_input(input, "glu")
+    if x.ndim == 0:
+        raise ValueError("glu: does not support scalars because halving size must be even")
+    d = _dim(dim, x.ndim, "glu")
+    if x.shape[d] % 2:
+        raise ValueError(
+            f"glu: halving dimension must be even, but dimension {d} is size {x.shape[d]}"
+        )
+    return GLU.apply(x, d)
+
+
+class PReLU(Function):
+    # x if x > 0 else w * x; w has 1 entry or one per channel (dim 1 of x)
+    @staticmethod
+    def forward(ctx, x, w):
+        wb = w.reshape((-1,) + (1,) * (x.ndim - 2)) if w.size > 1 else w.reshape(())
+        ctx.save_for_backward(x, wb)
+        ctx.wshape = w.shape
+        return np.where(x > 0, x, wb * x).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, wb = ctx.saved_tensors
+        gx = np.where(x > 0, g, wb * g).astype(x.dtype, copy=False)
+        gw = np.where(x > 0, 0, g * x)
+        axes = tuple(i for i in range(x.ndim) if not (wb.ndim and i == 1))
+        gw = gw.sum(axis=axes).reshape(ctx.wshape).astype(x.dtype, copy=False)
+        return gx, gw
+
+
+def prelu(input, weight) -> Tensor:
+    """x if x > 0 else weight * x, with one learnable slope or one per channel (dim 1)."""
+    x = _float_input(input, "prelu")
+    w = _float_input(weight, "prelu", "weight", dtype=x.data.dtype)
+    channels = x.shape[1] if x.ndim >= 2 else 1
+    if w.data.size != 1 and w.data.size != channels:
+        raise ValueError(
+            "prelu: mismatch of parameter numbers and input channel size. Found parameter "
+            f"numbers = {w.data.size} and channel size = {channels}."
+        )
+    return PReLU.apply(x, w)
+
+
+# ---- channel and alpha dropout, distances, one_hot (breadth branch) -----------------------
+
+
+class _Noise(Function):
+    # y = x * scale + shift (scale, shift: arrays broadcasting to x, or shift None)
+    @staticmethod
+    def forward(ctx, x, scale, shift):
+        ctx.scale = scale
+        y = x * scale
+        return (y if shift is None else y + shift).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (g * ctx.scale).astype(g.dtype, copy=False), None, None
+
+
+def _check_p(p) -> None:
+    if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p!r}")
+
+
+_SELU_NEG = _SELU_ALPHA * _SELU_SCALE  # SELU's negative saturation value is -_SELU_NEG
+
+
+def _dropout_noise(x: Tensor, p: float, mask_shape: tuple, alpha: bool) -> Tensor:
+    """Keeps each entry of a ``mask_shape`` mask (broadcast over x) with probability 1 - p.
+    Plain: kept entries are scaled by 1 / (1 - p). Alpha (Klambauer et al., 2017): dropped
+    entries are set to SELU's saturation value, then an affine map restores mean and variance."""
+    from ember.random import default_generator
+
+    if p == 1.0:
+        return _Noise.apply(x, np.zeros((), x.dtype), None)
+    keep = (default_generator().random(mask_shape) >= p).astype(x.dtype)
+    if not alpha:
+        return _Noise.apply(x, keep * (1.0 / (1.0 - p)), None)
+    a = 1.0 / math.sqrt((_SELU_NEG * _SELU_NEG * p + 1) * (1 - p))
+    shift = (keep - 1) * (_SELU_NEG * a) + _SELU_NEG * a * p
+    return _Noise.apply(x, keep * a, shift.astype(x.dtype))
+
+
+def _feature_mask(shape: tuple) -> tuple:
+    """One mask entry per (sample, channel): (N, C, 1, ..., 1)."""
+    if len(shape) < 2:
+        raise ValueError(f"feature dropout needs at least 2 dims (N, C, ...), got shape {shape}")
+    return shape[:2] + (1,) * (len(shape) - 2)
+
+
+def dropout1d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zeroes whole channels: input (N, C, L) or (C, L); each channel is kept with probability
+    1 - p and scaled by 1 / (1 - p)."""
+    _check_p(p)
+    x = _float_input(input, "dropout1d")
+    if x.ndim not in (2, 3):
+        raise ValueError(f"dropout1d: expected a 2D or 3D input, but received a {x.ndim}D input")
+    if not training or p == 0.0 or x.data.size == 0:
+        return x
+    shape = x.shape if x.ndim == 3 else (1,) + x.shape
+    return _dropout_noise(x, p, _feature_mask(shape)[3 - x.ndim :], False)
+
+
+def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zeroes whole channels of (N, C, H, W) inputs. PyTorch's rules for other ranks: a 3D
+    input is read as (N, C, L), with a warning; other ranks warn and are read as (N, C, ...)."""
+    _check_p(p)
+    x = _float_input(input, "dropout2d")
+    if x.ndim not in (3, 4):
+        warnings.warn(
+            f"dropout2d: Received a {x.ndim}-D input to dropout2d, which is deprecated and "
+            "will result in an error in a future release. To retain the behavior and silence "
+            "this warning, please use dropout instead.",
+            stacklevel=2,
+        )
+    if x.ndim == 3:
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
+            "dropout behavior is desired - input is interpreted as shape (N, C, L), where C "
+            "is the channel dim. To maintain the 1D channel-wise dropout behavior, please "
+            "switch to using dropout1d instead.",
+            stacklevel=2,
+        )
+    if not training or p == 0.0 or x.data.size == 0:
+        return x
+    return _dropout_noise(x, p, _feature_mask(x.shape), False)
+
+
+def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zeroes whole channels of (N, C, D, H, W) or (C, D, H, W) inputs."""
+    _check_p(p)
+    x = _float_input(input, "dropout3d")
+    if x.ndim not in (4, 5):
+        warnings.warn(
+            f"dropout3d: Received a {x.ndim}-D input to dropout3d, which is deprecated and "
+            "will result in an error in a future release. To retain the behavior and silence "
+            "this warning, please use dropout instead.",
+            stacklevel=2,
+        )
+    if not training or p == 0.0 or x.data.size == 0:
+        return x
+    batched = x.ndim == 5
+    shape = x.shape if batched else (1,) + x.shape
+    return _dropout_noise(x, p, _feature_mask(shape)[(0 if batched else 1) :], False)
+
+
+def alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
+    """Dropout for SELU networks: keeps zero mean and unit variance of standardised inputs.
+    (Note PyTorch's default ``training=False`` for the functional form.)"""
+    _check_p(p)
+    x = _float_input(input, "alpha_dropout")
+    if not training or p == 0.0 or x.data.size == 0:
+        return x
+    return _dropout_noise(x, p, x.shape, True)
+
+
+def feature_alpha_dropout(
+    input, p: float = 0.5, training: bool = False, inplace: bool = False
+) -> Tensor:
+    """Alpha dropout of whole channels (N, C, ...)."""
+    _check_p(p)
+    x = _float_input(input, "feature_alpha_dropout")
+    if not training or p == 0.0 or x.data.size == 0:
+        return x
+    return _dropout_noise(x, p, _feature_mask(x.shape), True)
+
+
+def rrelu(
+    input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False, inplace=False
+) -> Tensor:
+    """Randomized leaky ReLU (Xu et al., 2015): x if x > 0 else a * x, with a ~ U(lower, upper)
+    drawn per element while training (ember's generator) and a = (lower + upper) / 2 otherwise."""
+    if not lower <= upper:
+        raise ValueError(f"rrelu: lower ({lower}) must be <= upper ({upper})")
+    x = _float_input(input, "rrelu")
+    if not training:
+        return leaky_relu(x, (lower + upper) / 2)
+    from ember.random import default_generator
+
+    a = default_generator().uniform(lower, upper, x.shape).astype(x.dtype)
+    slope = np.where(x.data > 0, 1, a).astype(x.dtype)
+    return _Noise.apply(x, slope, None)
+
+
+class VectorNorm(Function):
+    # ||x||_p along dim (keepdim); the gradient is 0 where the norm is 0 (as PyTorch's)
+    @staticmethod
+    def forward(ctx, x, p, dim, keepdim):
+        ax = np.abs(x)
+        if p == math.inf:
+            n = ax.max(axis=dim, keepdims=True)
+        elif p == 2:
+            n = np.sqrt((x * x).sum(axis=dim, keepdims=True))
+        else:
+            n = (ax**p).sum(axis=dim, keepdims=True) ** (1.0 / p)
+        ctx.save_for_backward(x, n)
+        ctx.p, ctx.dim, ctx.keepdim = p, dim, keepdim
+        return n if keepdim else n.squeeze(dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, n = ctx.saved_tensors
+        p, dim = ctx.p, ctx.dim
+        if not ctx.keepdim:
+            g = np.expand_dims(g, dim)
+        safe = np.where(n == 0, 1, n)
+        if p == math.inf:
+            hit = np.abs(x) == n
+            local = np.sign(x) * hit / hit.sum(axis=dim, keepdims=True)
+        elif p == 2:
+            local = x / safe
+        else:
+            local = np.sign(x) * np.abs(x) ** (p - 1) / safe ** (p - 1)
+        gx = np.where(n == 0, 0, g * local)
+        return gx.astype(x.dtype, copy=False), None, None, None
+
+
+def _norm(x: Tensor, p: float, dim: int, keepdim: bool) -> Tensor:
+    if not p > 0:
+        raise ValueError(f"norm: p must be > 0, got {p}")
+    return VectorNorm.apply(x, float(p), dim, keepdim)
+
+
+def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None) -> Tensor:
+    """input / max(||input||_p, eps) along ``dim``."""
+    if out is not None:
+        raise ValueError("normalize: out= is not supported")
+    x = _float_input(input, "normalize")
+    d = _dim(dim, x.ndim, "normalize")
+    from ember import ops
+
+    return x / ops.clamp(_norm(x, p, d, True), min=eps)
+
+
+def _same_dtype_pair(op: str, a, b):
+    a, b = _float_input(a, op, "x1"), _float_input(b, op, "x2")
+    if a.data.dtype != b.data.dtype:
+        raise TypeError(f"{op}: x1 is {a.dtype} but x2 is {b.dtype}")
+    try:
+        shape = np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast") from None
+    return a, b, shape
+
+
+def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """sum(x1 / max(||x1||, eps) * x2 / max(||x2||, eps)) along ``dim`` (inputs broadcast)."""
+    from ember import ops
+
+    a, b, shape = _same_dtype_pair("cosine_similarity", x1, x2)
+    d = _dim(dim, len(shape), "cosine_similarity")
+    a, b = ops.expand(a, shape), ops.expand(b, shape)
+    na = ops.clamp(_norm(a, 2, d, True), min=eps)
+    nb = ops.clamp(_norm(b, 2, d, True), min=eps)
+    return ops.sum((a / na) * (b / nb), dim=d)
+
+
+def one_hot(tensor, num_classes: int = -1) -> Tensor:
+    """int64 (..., num_classes) with a 1 at each index of ``tensor`` (num_classes=-1: max + 1)."""
+    idx = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected an integer index tensor, got {idx.dtype}")
+    if num_classes == -1:
+        if idx.size == 0:
+            raise ValueError("one_hot: can not infer the number of classes from an empty tensor")
+        num_classes = int(idx.max()) + 1
+    elif isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
+        raise ValueError(
+            f"one_hot: num_classes must be a non-negative int or -1, got {num_classes!r}"
+        )
+    if idx.size and idx.min() < 0:
+        raise ValueError("one_hot: class values must be non-negative")
+    if idx.size and idx.max() >= num_classes:
+        raise ValueError("one_hot: class values must be smaller than num_classes")
+    out = np.zeros(idx.shape + (num_classes,), dtype=np.int64)
+    np.put_along_axis(out, idx.astype(np.int64)[..., None], 1, axis=-1)
+    return Tensor(out)
 
 
 # ---- losses -------------------------------------------------------------------------------
@@ -2875,25 +3358,37 @@ __all__ = [
     "adaptive_avg_pool2d",
     "adaptive_max_pool1d",
     "adaptive_max_pool2d",
+    "alpha_dropout",
     "avg_pool1d",
     "avg_pool2d",
     "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "celu",
     "conv1d",
     "conv2d",
     "conv_transpose2d",
     "cosine_embedding_loss",
+    "cosine_similarity",
     "cross_entropy",
     "dropout",
+    "dropout1d",
+    "dropout2d",
+    "dropout3d",
     "elu",
     "embedding",
+    "feature_alpha_dropout",
     "fold",
     "gaussian_nll_loss",
     "gelu",
+    "glu",
     "group_norm",
     "gru_cell",
     "gru_layer",
+    "hardshrink",
+    "hardsigmoid",
+    "hardswish",
+    "hardtanh",
     "hinge_embedding_loss",
     "huber_loss",
     "instance_norm",
@@ -2904,31 +3399,45 @@ __all__ = [
     "leaky_relu",
     "linear",
     "log_softmax",
+    "logsigmoid",
     "lstm_cell",
     "lstm_layer",
     "margin_ranking_loss",
     "max_pool1d",
     "max_pool2d",
     "max_unpool2d",
+    "mish",
     "mse_loss",
     "multi_margin_loss",
     "multilabel_soft_margin_loss",
     "nll_loss",
+    "normalize",
+    "one_hot",
     "pad",
     "pairwise_distance",
     "pixel_shuffle",
     "pixel_unshuffle",
     "poisson_nll_loss",
+    "prelu",
     "relu",
+    "relu6",
     "rnn_cell",
     "rnn_layer",
+    "rrelu",
     "scaled_dot_product_attention",
+    "selu",
     "sigmoid",
+    "silu",
     "smooth_l1_loss",
     "soft_margin_loss",
     "softmax",
+    "softmin",
     "softplus",
+    "softshrink",
+    "softsign",
     "tanh",
+    "tanhshrink",
+    "threshold",
     "triplet_margin_loss",
     "triplet_margin_with_distance_loss",
     "unfold",

@@ -4,9 +4,11 @@ generator (``ember.manual_seed``). Each fills a Tensor in place and returns it."
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
+from ember import _C
 from ember.random import default_generator
 from ember.tensor import Tensor
 
@@ -69,15 +71,49 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     return _fill(tensor, default_generator().normal(mean, std, tensor.shape))
 
 
-def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0) -> Tensor:
-    """Normal(mean, std) redrawn until inside [a, b]."""
-    rng = default_generator()
-    out = rng.normal(mean, std, tensor.shape)
-    bad = (out < a) | (out > b)
-    while bad.any():
-        out[bad] = rng.normal(mean, std, int(bad.sum()))
-        bad = (out < a) | (out > b)
-    return _fill(tensor, out)
+def _erfinv(y: np.ndarray) -> np.ndarray:
+    """erf^-1 for y in (-1, 1): Giles' single-precision approximation (2012) refined by two
+    Newton steps on erf."""
+    w = -np.log((1.0 - y) * (1.0 + y))
+    central = w < 5.0
+    wc, wt = w - 2.5, np.sqrt(w) - 3.0
+    pc = np.polyval([2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06,
+                     0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941],
+                    wc)  # fmt: skip
+    pt = np.polyval([-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844,
+                     0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682],
+                    wt)  # fmt: skip
+    x = np.where(central, pc, pt) * y
+    for _ in range(2):
+        x = x - (_C._vecmath("erf", x) - y) / (2.0 / math.sqrt(math.pi) * np.exp(-x * x))
+    return x
+
+
+def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0):
+    """Normal(mean, std^2) truncated to [a, b] (absolute bounds), by inverting the normal CDF
+    on a uniform draw between CDF(a) and CDF(b), as PyTorch does: exact in distribution and
+    without retries however far [a, b] is in the tail."""
+    if std < 0:
+        raise ValueError(f"trunc_normal_: std must be >= 0, got {std}")
+    if a > b:
+        raise ValueError(f"trunc_normal_: a ({a}) must be <= b ({b})")
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn(
+            "mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+            "The distribution of values may be incorrect.",
+            stacklevel=2,
+        )
+    if std == 0:
+        return _fill(tensor, min(max(mean, a), b))
+
+    def cdf(x):  # standard normal CDF mapped to erf's range [-1, 1]
+        return math.erf((x - mean) / (std * math.sqrt(2.0)))
+
+    lo, hi = cdf(a), cdf(b)
+    u = default_generator().uniform(lo, hi, tensor.shape)
+    u = np.clip(u, np.nextafter(-1.0, 0.0), np.nextafter(1.0, 0.0))
+    out = mean + std * math.sqrt(2.0) * _erfinv(u)
+    return _fill(tensor, np.clip(out, a, b))
 
 
 def constant_(tensor, val: float) -> Tensor:
@@ -139,6 +175,8 @@ def orthogonal_(tensor, gain: float = 1.0) -> Tensor:
     """A (semi-)orthogonal matrix from the QR decomposition of a normal draw."""
     if tensor.ndim < 2:
         raise ValueError("orthogonal_: only tensors with 2 or more dims are supported")
+    if tensor.data.size == 0:
+        return tensor
     rows = tensor.shape[0]
     cols = tensor.data.size // rows
     flat = default_generator().normal(0.0, 1.0, (rows, cols))
@@ -149,3 +187,41 @@ def orthogonal_(tensor, gain: float = 1.0) -> Tensor:
     if rows < cols:
         q = q.T
     return _fill(tensor, gain * q.reshape(tensor.shape))
+
+
+def dirac_(tensor, groups: int = 1) -> Tensor:
+    """The identity convolution: a 3-5-D weight (out, in, *kernel) that is 1 at the kernel's
+    centre where out channel == in channel (within each of ``groups``), 0 elsewhere, so a
+    convolution with it copies as many input channels as it can."""
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError("dirac_: only tensors with 3, 4, or 5 dimensions are supported")
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"dirac_: groups must be a positive int, got {groups!r}")
+    out, cin = tensor.shape[:2]
+    if out % groups:
+        raise ValueError("dirac_: dim 0 must be divisible by groups")
+    per_group = out // groups
+    w = np.zeros(tensor.shape, dtype=tensor.data.dtype)
+    centre = tuple(k // 2 for k in tensor.shape[2:])
+    for g in range(groups):
+        for d in range(min(per_group, cin)):
+            w[(g * per_group + d, d) + centre] = 1
+    return _fill(tensor, w)
+
+
+def sparse_(tensor, sparsity: float, std: float = 0.01) -> Tensor:
+    """A 2-D matrix drawn from N(0, std^2) with ceil(sparsity * rows) entries of every column
+    set to zero, at random rows (Martens, 2010)."""
+    if tensor.ndim != 2:
+        raise ValueError("sparse_: only tensors with 2 dimensions are supported")
+    if not 0.0 <= sparsity <= 1.0:
+        raise ValueError(f"sparse_: sparsity must be in [0, 1], got {sparsity}")
+    if std < 0:
+        raise ValueError(f"sparse_: std must be >= 0, got {std}")
+    rows, cols = tensor.shape
+    rng = default_generator()
+    w = rng.normal(0.0, std, (rows, cols))
+    num_zeros = int(math.ceil(sparsity * rows))
+    for c in range(cols):
+        w[rng.permutation(rows)[:num_zeros], c] = 0
+    return _fill(tensor, w)

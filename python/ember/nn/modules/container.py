@@ -122,3 +122,108 @@ class ModuleDict(Module):
 
     def items(self):
         return self._modules.items()
+
+
+def _as_parameter(value):
+    from ember.nn.modules.module import Parameter
+    from ember.tensor import Tensor
+
+    if isinstance(value, Parameter) or value is None:
+        return value
+    if isinstance(value, Tensor):  # PyTorch wraps plain tensors too
+        return Parameter(value.data)
+    raise TypeError(f"expected a Parameter or Tensor, got {type(value).__name__}")
+
+
+class ParameterList(Module):
+    """A list of parameters registered under "0", "1", ... (plain Tensors become Parameters)."""
+
+    def __init__(self, values=None):
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return ParameterList(list(self._parameters.values())[idx])
+        n = len(self)
+        if not -n <= idx < n:
+            raise IndexError(f"index {idx} is out of range for ParameterList of length {n}")
+        return self._parameters[str(idx % n)]
+
+    def __setitem__(self, idx, param):
+        n = len(self)
+        if not -n <= idx < n:
+            raise IndexError(f"index {idx} is out of range for ParameterList of length {n}")
+        self.register_parameter(str(idx % n), _as_parameter(param))
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters.values())
+
+    def append(self, value) -> ParameterList:
+        self.register_parameter(str(len(self)), _as_parameter(value))
+        return self
+
+    def extend(self, values) -> ParameterList:
+        for v in values:
+            self.append(v)
+        return self
+
+
+class ParameterDict(Module):
+    """A dict of parameters registered under their keys (plain Tensors become Parameters)."""
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key: str):
+        return self._parameters[key]
+
+    def __setitem__(self, key: str, value) -> None:
+        if not isinstance(key, str):
+            raise TypeError(f"ParameterDict keys must be strings, got {type(key).__name__}")
+        self.register_parameter(key, _as_parameter(value))
+
+    def __delitem__(self, key: str) -> None:
+        del self._parameters[key]
+        object.__delattr__(self, key)
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters)
+
+    def __contains__(self, key) -> bool:
+        return key in self._parameters
+
+    def keys(self):
+        return self._parameters.keys()
+
+    def values(self):
+        return self._parameters.values()
+
+    def items(self):
+        return self._parameters.items()
+
+    def update(self, parameters) -> None:
+        """Adds (key, value) pairs: in order from an OrderedDict, ParameterDict or sequence of
+        pairs, sorted by key from any other mapping (as PyTorch does)."""
+        if isinstance(parameters, OrderedDict | ParameterDict):
+            items = parameters.items()
+        elif hasattr(parameters, "items"):
+            items = sorted(parameters.items())
+        else:
+            items = parameters
+        for k, v in items:
+            self[k] = v
+
+    def pop(self, key: str):
+        value = self._parameters[key]
+        del self[key]
+        return value

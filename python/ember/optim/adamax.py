@@ -1,0 +1,85 @@
+"""Adamax, one fused C++ pass per parameter (``ember._C.adamax_step``)."""
+
+from __future__ import annotations
+
+from ember import _C
+from ember.autograd.function import no_grad
+from ember.optim.optimizer import (
+    Optimizer,
+    _check_betas,
+    _check_nonneg,
+    _grad_array,
+    _run_closure,
+    _state_like,
+)
+
+
+def _check_adam_family(group: dict) -> None:
+    _check_nonneg(group, "lr", "eps", "weight_decay")
+    if len(tuple(group["betas"])) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2), got {group['betas']!r}")
+    _check_betas(group["betas"])
+
+
+class Adamax(Optimizer):
+    """PyTorch's Adamax (Kingma & Ba, 2015, section 7: Adam with the infinity norm)::
+
+        g = grad + weight_decay * p
+        m = beta1 * m + (1 - beta1) * g;  u = max(beta2 * u, |g| + eps)
+        p = p - lr / (1 - beta1^t) * m / u
+
+    Args:
+        params: parameters or parameter groups.
+        lr: learning rate (>= 0). betas: (beta1, beta2), each in [0, 1). eps: >= 0.
+        weight_decay: L2 penalty (>= 0). maximize: ascend instead of descend.
+
+    State per parameter (PyTorch's names): ``step``, ``exp_avg``, ``exp_inf``.
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 2e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        *,
+        maximize: bool = False,
+    ):
+        defaults = dict(
+            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize
+        )
+        super().__init__(params, defaults)
+
+    def _validate(self, group: dict) -> None:
+        _check_adam_family(group)
+
+    @no_grad()
+    def step(self, closure=None):
+        loss = _run_closure(closure)
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = _grad_array(p)
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0.0
+                    state["exp_avg"] = _state_like(p)
+                    state["exp_inf"] = _state_like(p)
+                state["step"] = float(state["step"]) + 1.0
+                _C.adamax_step(
+                    p.data,
+                    state["exp_avg"],
+                    state["exp_inf"],
+                    g,
+                    lr=float(group["lr"]),
+                    beta1=float(beta1),
+                    beta2=float(beta2),
+                    eps=float(group["eps"]),
+                    weight_decay=float(group["weight_decay"]),
+                    maximize=bool(group["maximize"]),
+                    step=int(state["step"]),
+                )
+        return loss

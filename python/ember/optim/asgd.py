@@ -1,0 +1,84 @@
+"""ASGD, one fused C++ pass per parameter (``ember._C.asgd_step``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember import _C
+from ember.autograd.function import no_grad
+from ember.optim.optimizer import Optimizer, _check_nonneg, _grad_array, _run_closure, _state_like
+
+
+def _f32(v: float) -> float:
+    return float(np.float32(v))  # PyTorch keeps eta and mu as float32 scalars
+
+
+class ASGD(Optimizer):
+    """PyTorch's averaged SGD (Polyak & Juditsky, 1992)::
+
+        g = grad + weight_decay * p
+        p = p * (1 - lambd * eta) - eta * g
+        ax = p if mu == 1 else ax + mu * (p - ax)
+        eta = lr / (1 + lambd * lr * t)^alpha;  mu = 1 / max(1, t - t0)
+
+    ``ax`` (the running average of the iterates) is the averaged solution.
+
+    Args:
+        params: parameters or parameter groups.
+        lr: learning rate (>= 0). lambd: decay term. alpha: power for the eta update.
+        t0: the step at which averaging starts. weight_decay: L2 penalty (>= 0).
+        maximize: ascend instead of descend.
+
+    State per parameter (PyTorch's names): ``step``, ``eta``, ``mu`` (float32-rounded, as
+    PyTorch keeps them), ``ax``.
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-2,
+        lambd: float = 1e-4,
+        alpha: float = 0.75,
+        t0: float = 1e6,
+        weight_decay: float = 0.0,
+        *,
+        maximize: bool = False,
+    ):
+        defaults = dict(
+            lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, maximize=maximize
+        )
+        super().__init__(params, defaults)
+
+    def _validate(self, group: dict) -> None:
+        _check_nonneg(group, "lr", "weight_decay")
+
+    @no_grad()
+    def step(self, closure=None):
+        loss = _run_closure(closure)
+        for group in self.param_groups:
+            lr, lambd = float(group["lr"]), float(group["lambd"])
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = _grad_array(p)
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0.0
+                    state["eta"] = _f32(lr)
+                    state["mu"] = 1.0
+                    state["ax"] = _state_like(p)
+                t = float(state["step"]) + 1.0
+                state["step"] = t
+                _C.asgd_step(
+                    p.data,
+                    state["ax"],
+                    g,
+                    eta=float(state["eta"]),
+                    lambd=lambd,
+                    mu=float(state["mu"]),
+                    weight_decay=float(group["weight_decay"]),
+                    maximize=bool(group["maximize"]),
+                )
+                state["eta"] = _f32(lr / ((1 + lambd * lr * t) ** group["alpha"]))
+                state["mu"] = _f32(1 / max(1, t - group["t0"]))
+        return loss

@@ -1,0 +1,100 @@
+"""NAdam, one fused C++ pass per parameter (``ember._C.nadam_step``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember import _C
+from ember.autograd.function import no_grad
+from ember.optim.adamax import _check_adam_family
+from ember.optim.optimizer import Optimizer, _grad_array, _run_closure, _state_like
+
+
+class NAdam(Optimizer):
+    """PyTorch's NAdam (Dozat, 2016: Adam with Nesterov momentum)::
+
+        g = grad + weight_decay * p        (decoupled: p = p * (1 - lr * weight_decay))
+        mu_t = beta1 * (1 - 0.5 * 0.96^(t * momentum_decay));  mu_product = prod mu_1..mu_t
+        m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g^2
+        denom = sqrt(v / (1 - beta2^t)) + eps
+        p = p - lr (1 - mu_t) / (1 - mu_product) * g / denom
+              - lr mu_{t+1} / (1 - mu_product mu_{t+1}) * m / denom
+
+    Args:
+        params: parameters or parameter groups.
+        lr: learning rate (>= 0). betas: (beta1, beta2), each in [0, 1). eps: >= 0.
+        weight_decay: L2 penalty (>= 0). momentum_decay: psi (>= 0).
+        decoupled_weight_decay: decay the weights (NAdamW) instead of the gradient.
+        maximize: ascend instead of descend.
+
+    State per parameter (PyTorch's names): ``step``, ``mu_product`` (kept in float32, as
+    PyTorch keeps it), ``exp_avg``, ``exp_avg_sq``.
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 2e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum_decay: float = 4e-3,
+        *,
+        decoupled_weight_decay: bool = False,
+        maximize: bool = False,
+    ):
+        defaults = dict(
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum_decay=momentum_decay,
+            decoupled_weight_decay=decoupled_weight_decay,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    def _validate(self, group: dict) -> None:
+        _check_adam_family(group)
+        if not group["momentum_decay"] >= 0.0:
+            raise ValueError(f"Invalid momentum_decay value: {group['momentum_decay']}")
+
+    @no_grad()
+    def step(self, closure=None):
+        loss = _run_closure(closure)
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            lr, psi = float(group["lr"]), float(group["momentum_decay"])
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = _grad_array(p)
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0.0
+                    state["mu_product"] = 1.0
+                    state["exp_avg"] = _state_like(p)
+                    state["exp_avg_sq"] = _state_like(p)
+                t = float(state["step"]) + 1.0
+                state["step"] = t
+                mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
+                mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
+                mu_product = float(np.float32(state["mu_product"]) * np.float32(mu))
+                state["mu_product"] = mu_product
+                _C.nadam_step(
+                    p.data,
+                    state["exp_avg"],
+                    state["exp_avg_sq"],
+                    g,
+                    lr=lr,
+                    beta1=float(beta1),
+                    beta2=float(beta2),
+                    eps=float(group["eps"]),
+                    weight_decay=float(group["weight_decay"]),
+                    decoupled=bool(group["decoupled_weight_decay"]),
+                    maximize=bool(group["maximize"]),
+                    bc2=1.0 - beta2**t,
+                    cg=-lr * (1.0 - mu) / (1.0 - mu_product),
+                    cm=(-lr * mu_next) / (1.0 - mu_product * mu_next),
+                )
+        return loss

@@ -1,0 +1,84 @@
+"""RAdam, one fused C++ pass per parameter (``ember._C.radam_step``)."""
+
+from __future__ import annotations
+
+from ember import _C
+from ember.autograd.function import no_grad
+from ember.optim.adamax import _check_adam_family
+from ember.optim.optimizer import Optimizer, _grad_array, _run_closure, _state_like
+
+
+class RAdam(Optimizer):
+    """PyTorch's RAdam (Liu et al., 2020: Adam with a rectified adaptive learning rate)::
+
+        g = grad + weight_decay * p        (decoupled: p = p * (1 - lr * weight_decay))
+        m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g^2
+        rho_inf = 2 / (1 - beta2) - 1;  rho_t = rho_inf - 2 t beta2^t / (1 - beta2^t)
+        rho_t > 5: r = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))
+                   p = p - lr * m / (1 - beta1^t) * sqrt(1 - beta2^t) / (sqrt(v) + eps) * r
+        else:      p = p - lr * m / (1 - beta1^t)
+
+    Args:
+        params: parameters or parameter groups.
+        lr: learning rate (>= 0). betas: (beta1, beta2), each in [0, 1). eps: >= 0.
+        weight_decay: L2 penalty (>= 0).
+        decoupled_weight_decay: decay the weights (RAdamW) instead of the gradient.
+        maximize: ascend instead of descend.
+
+    State per parameter (PyTorch's names): ``step``, ``exp_avg``, ``exp_avg_sq``.
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        *,
+        decoupled_weight_decay: bool = False,
+        maximize: bool = False,
+    ):
+        defaults = dict(
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            decoupled_weight_decay=decoupled_weight_decay,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    def _validate(self, group: dict) -> None:
+        _check_adam_family(group)
+
+    @no_grad()
+    def step(self, closure=None):
+        loss = _run_closure(closure)
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = _grad_array(p)
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0.0
+                    state["exp_avg"] = _state_like(p)
+                    state["exp_avg_sq"] = _state_like(p)
+                state["step"] = float(state["step"]) + 1.0
+                _C.radam_step(
+                    p.data,
+                    state["exp_avg"],
+                    state["exp_avg_sq"],
+                    g,
+                    lr=float(group["lr"]),
+                    beta1=float(beta1),
+                    beta2=float(beta2),
+                    eps=float(group["eps"]),
+                    weight_decay=float(group["weight_decay"]),
+                    decoupled=bool(group["decoupled_weight_decay"]),
+                    maximize=bool(group["maximize"]),
+                    step=int(state["step"]),
+                )
+        return loss

@@ -1,0 +1,73 @@
+"""Rprop, one fused C++ pass per parameter (``ember._C.rprop_step``)."""
+
+from __future__ import annotations
+
+from ember import _C
+from ember.autograd.function import no_grad
+from ember.optim.optimizer import Optimizer, _check_nonneg, _grad_array, _run_closure, _state_like
+
+
+class Rprop(Optimizer):
+    """PyTorch's Rprop (Riedmiller & Braun, 1993: resilient backpropagation)::
+
+        s = sign(g * prev)
+        step_size = clamp(step_size * (etaplus if s > 0, etaminus if s < 0, else 1),
+                          step_size_min, step_size_max)
+        g = 0 where s < 0;  p = p - sign(g) * step_size;  prev = g
+
+    Args:
+        params: parameters or parameter groups.
+        lr: the initial step size (>= 0). etas: (etaminus, etaplus) with
+        0 < etaminus < 1 < etaplus. step_sizes: (min, max) step size. maximize: ascend.
+
+    State per parameter (PyTorch's names): ``step``, ``prev``, ``step_size``.
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-2,
+        etas: tuple[float, float] = (0.5, 1.2),
+        step_sizes: tuple[float, float] = (1e-6, 50),
+        *,
+        maximize: bool = False,
+    ):
+        defaults = dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes), maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _validate(self, group: dict) -> None:
+        _check_nonneg(group, "lr")
+        etas, sizes = tuple(group["etas"]), tuple(group["step_sizes"])
+        if len(etas) != 2 or not 0.0 < etas[0] < 1.0 < etas[1]:
+            raise ValueError(f"Invalid eta values: {', '.join(map(str, etas))}")
+        if len(sizes) != 2:
+            raise ValueError(f"step_sizes must be a pair (min, max), got {sizes!r}")
+
+    @no_grad()
+    def step(self, closure=None):
+        loss = _run_closure(closure)
+        for group in self.param_groups:
+            etaminus, etaplus = group["etas"]
+            lo, hi = group["step_sizes"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = _grad_array(p)
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0.0
+                    state["prev"] = _state_like(p)
+                    state["step_size"] = _state_like(p, float(group["lr"]))
+                state["step"] = float(state["step"]) + 1.0
+                _C.rprop_step(
+                    p.data,
+                    state["prev"],
+                    state["step_size"],
+                    g,
+                    etaminus=float(etaminus),
+                    etaplus=float(etaplus),
+                    step_size_min=float(lo),
+                    step_size_max=float(hi),
+                    maximize=bool(group["maximize"]),
+                )
+        return loss
