@@ -320,3 +320,18 @@ def test_large_parameter_runs_threaded_and_matches():
     for name in sorted(REF):
         ours, _, _ = _run(name, {}, p0, grads, np.float64)
         np.testing.assert_allclose(ours[-1], REF[name](p0, grads)[-1], rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "name", ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
+             "Rprop", "ASGD"],
+)  # fmt: skip
+def test_pytorch_implementation_flags_are_accepted(name):
+    params = [ember.nn.Parameter(np.ones(3, np.float32))]
+    cls = getattr(ember.optim, name)
+    cls(params, foreach=False, fused=None)
+    cls(params, foreach=True, fused=True)
+    with pytest.raises(ValueError, match="CUDA"):
+        cls(params, capturable=True)
+    with pytest.raises(NotImplementedError, match="differentiable"):
+        cls(params, differentiable=True)

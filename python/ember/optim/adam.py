@@ -7,6 +7,7 @@ from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
     Optimizer,
     _check_betas,
+    _check_implementation_flags,
     _check_nonneg,
     _grad_array,
     _run_closure,
@@ -44,8 +45,13 @@ class Adam(Optimizer):
         amsgrad: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
         decoupled_weight_decay: bool = False,
     ):
+        _check_implementation_flags(capturable, differentiable)
         defaults = dict(
             lr=lr,
             betas=tuple(betas),
@@ -113,7 +119,12 @@ class AdamW(Adam):
         amsgrad: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ):
+        _check_implementation_flags(capturable, differentiable)
         super().__init__(
             params,
             lr,

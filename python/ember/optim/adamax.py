@@ -7,6 +7,7 @@ from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
     Optimizer,
     _check_betas,
+    _check_implementation_flags,
     _check_nonneg,
     _grad_array,
     _run_closure,
@@ -45,7 +46,12 @@ class Adamax(Optimizer):
         weight_decay: float = 0.0,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ):
+        _check_implementation_flags(capturable, differentiable)
         defaults = dict(
             lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize
         )

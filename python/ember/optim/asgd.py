@@ -6,7 +6,14 @@ import numpy as np
 
 from ember import _C
 from ember.autograd.function import no_grad
-from ember.optim.optimizer import Optimizer, _check_nonneg, _grad_array, _run_closure, _state_like
+from ember.optim.optimizer import (
+    Optimizer,
+    _check_implementation_flags,
+    _check_nonneg,
+    _grad_array,
+    _run_closure,
+    _state_like,
+)
 
 
 def _f32(v: float) -> float:
@@ -43,7 +50,12 @@ class ASGD(Optimizer):
         weight_decay: float = 0.0,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ):
+        _check_implementation_flags(capturable, differentiable)
         defaults = dict(
             lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, maximize=maximize
         )

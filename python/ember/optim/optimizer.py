@@ -18,6 +18,18 @@ class _Required:
 required = _Required()
 
 
+def _check_implementation_flags(capturable: bool, differentiable: bool) -> None:
+    """PyTorch's implementation switches: ``foreach`` and ``fused`` are accepted and change
+    nothing (ember's updates are always one fused C++ pass per parameter); ``capturable``
+    (CUDA graphs) and ``differentiable`` (autograd through the step) are not supported."""
+    if capturable:
+        raise ValueError("capturable=True is for CUDA graphs; ember runs on the CPU")
+    if differentiable:
+        raise NotImplementedError(
+            "differentiable=True is not supported: steps run outside autograd"
+        )
+
+
 class Optimizer:
     """Base class: subclasses define ``step()`` over ``self.param_groups``.
 

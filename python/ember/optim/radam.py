@@ -5,7 +5,13 @@ from __future__ import annotations
 from ember import _C
 from ember.autograd.function import no_grad
 from ember.optim.adamax import _check_adam_family
-from ember.optim.optimizer import Optimizer, _grad_array, _run_closure, _state_like
+from ember.optim.optimizer import (
+    Optimizer,
+    _check_implementation_flags,
+    _grad_array,
+    _run_closure,
+    _state_like,
+)
 
 
 class RAdam(Optimizer):
@@ -38,7 +44,12 @@ class RAdam(Optimizer):
         *,
         decoupled_weight_decay: bool = False,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ):
+        _check_implementation_flags(capturable, differentiable)
         defaults = dict(
             lr=lr,
             betas=tuple(betas),
