@@ -1,0 +1,104 @@
+"""PyTorch parity on corner configurations found by the adversarial audit."""
+
+import numpy as np
+import pytest
+
+import ember
+
+torch = pytest.importorskip("torch")
+
+
+def _both(fn, *arrays, grad=True):
+    """fn on ember and torch tensors built from the same arrays: (outputs, grads) of each."""
+    res = []
+    for lib in (ember, torch):
+        ts = [lib.tensor(a.copy(), requires_grad=grad and a.dtype.kind == "f") for a in arrays]
+        out = fn(*ts)
+        grads = None
+        if grad:
+            out.sum().backward()
+            grads = [np.asarray(t.grad.numpy() if t.grad is not None else np.nan) for t in ts]
+        res.append((out.detach().numpy(), grads))
+    return res
+
+
+@pytest.mark.filterwarnings("ignore:std|var:UserWarning")
+@pytest.mark.parametrize("shape,dim", [((1,), 0), ((2, 1, 4), 1), ((0,), 0), ((3, 0), 1)])
+@pytest.mark.parametrize("op", ["var", "std"])
+def test_var_std_without_degrees_of_freedom(shape, dim, op):
+    x = np.random.default_rng(0).standard_normal(shape)
+    (ye, ge), (yt, gt) = _both(lambda t: getattr(t, op)(dim), x)
+    np.testing.assert_allclose(ye, yt, equal_nan=True)
+    np.testing.assert_allclose(ge[0], gt[0], equal_nan=True)
+
+
+def test_pow_zero_exponent_gradient_is_zero():
+    x = np.array([0.0, 1.0, -2.0])
+    (ye, ge), (yt, gt) = _both(lambda t: t**0.0, x)
+    np.testing.assert_array_equal(ge[0], gt[0])
+    (ye, ge), (yt, gt) = _both(lambda a, b: a**b, x, np.array([0.0, 2.0, 3.0]))
+    np.testing.assert_allclose(ge[0], gt[0])
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda t, lib: t.max(0)[0],
+        lambda t, lib: t.min(-1)[0],
+        lambda t, lib: t.argmax(0),
+        lambda t, lib: t.transpose(0, -1),
+        lambda t, lib: t.sum([]),
+    ],
+)
+def test_scalar_tensor_dims(fn):
+    x = np.array(1.5)
+    e = fn(ember.tensor(x), ember)
+    t = fn(torch.tensor(x), torch)
+    np.testing.assert_allclose(e.numpy(), t.numpy())
+
+
+def test_reductions_over_a_nonempty_dim_of_an_empty_tensor():
+    x = np.zeros((0, 3))
+    for op in ("max", "min"):
+        v, i = getattr(ember.tensor(x), op)(1)
+        assert v.shape == (0,) and i.shape == (0,)
+    assert ember.tensor(np.ones((2, 3))).sum([]).shape == ()
+
+
+def test_gather_index_smaller_than_input():
+    x = np.arange(12.0).reshape(3, 4)
+    idx = np.array([[3, 0]])
+    (ye, ge), (yt, gt) = _both(
+        lambda t: (ember if isinstance(t, ember.Tensor) else torch).gather(
+            t, 1, idx if isinstance(t, ember.Tensor) else torch.tensor(idx)
+        ),
+        x,
+    )
+    np.testing.assert_array_equal(ye, yt)
+    np.testing.assert_array_equal(ge[0], gt[0])
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda a, b: a + b,
+        lambda a, b: a * b,
+        lambda a, b: b - a,
+        lambda a, b: a / b,
+        lambda a, b: b / b,
+        lambda a, b: b * 2.5,
+        lambda a, b: b / 2,
+        lambda a, b: b.exp(),
+        lambda a, b: b.sqrt(),
+        lambda a, b: (b > 0).exp(),
+        lambda a, b: a * np.float64(2.0),
+        lambda a, b: a + b[0],
+    ],
+)
+def test_torch_dtype_promotion(fn):
+    a = np.arange(1.0, 7.0, dtype=np.float32).reshape(2, 3)
+    b = np.arange(1, 7, dtype=np.int64).reshape(2, 3)
+    e = fn(ember.tensor(a), ember.tensor(b))
+    t = fn(torch.tensor(a), torch.tensor(b))
+    assert e.dtype == t.numpy().dtype
+    np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-6)
