@@ -102,3 +102,26 @@ def test_torch_dtype_promotion(fn):
     t = fn(torch.tensor(a), torch.tensor(b))
     assert e.dtype == t.numpy().dtype
     np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("xs,ws", [((3, 4), (0, 4)), ((3, 0), (5, 0)), ((0, 4), (5, 4))])
+def test_linear_with_zero_features(xs, ws):
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    (ye, ge), (yt, gt) = _both(
+        lambda x, w, b: (
+            ember.nn.functional if isinstance(x, ember.Tensor) else torch.nn.functional
+        ).linear(x, w, b),
+        x,
+        w,
+        b,
+    )
+    np.testing.assert_allclose(ye, yt)
+    for a, c in zip(ge, gt):
+        np.testing.assert_allclose(a, c)
+
+
+def test_big_endian_data_becomes_native():
+    x = ember.tensor(np.arange(4.0, dtype=">f4"))
+    assert x.dtype.isnative
+    np.testing.assert_allclose(ember.nn.functional.relu(x - 1).numpy(), [0, 0, 1, 2])

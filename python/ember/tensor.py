@@ -27,6 +27,8 @@ def _as_array(data, dtype=None, copy=True) -> np.ndarray:
     if dtype is None:
         dtype = _default_dtype(data)
     arr = np.array(data, dtype=dtype, copy=copy) if copy else np.asarray(data, dtype=dtype)
+    if not arr.dtype.isnative:  # big-endian data (from a file): the kernels read native order
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype.kind not in "biuf":
         raise TypeError(
             f"ember tensors hold bool, integer or float data, not {arr.dtype} "

@@ -7,6 +7,8 @@ the inputs contiguous and of the right dtype before anything reaches C++.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ember import _C
@@ -62,7 +64,7 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, w, b):
         lead = x.shape[:-1]
-        x2 = _contig(x).reshape(-1, x.shape[-1])
+        x2 = _contig(x).reshape(math.prod(lead), x.shape[-1])  # (-1 fails when in_features is 0)
         if b is None:
             y = _C.gemm(x2, w, trans_b=True)
         else:
@@ -77,7 +79,7 @@ class Linear(Function):
     def backward(ctx, g):
         x2, w = ctx.saved_tensors
         nx, nw, nb = ctx.needs_input_grad
-        g2 = _contig(g).reshape(-1, w.shape[0])
+        g2 = _contig(g).reshape(x2.shape[0], w.shape[0])
         dx = _C.gemm(g2, w).reshape(*ctx.lead, w.shape[1]) if nx else None
         dw = _C.gemm(g2, x2, trans_a=True) if nw else None
         db = g2.sum(axis=0) if nb else None
