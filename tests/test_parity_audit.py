@@ -125,3 +125,28 @@ def test_big_endian_data_becomes_native():
     x = ember.tensor(np.arange(4.0, dtype=">f4"))
     assert x.dtype.isnative
     np.testing.assert_allclose(ember.nn.functional.relu(x - 1).numpy(), [0, 0, 1, 2])
+
+
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_all_targets_ignored_has_zero_gradient(label_smoothing, weighted):
+    # A batch of pure padding must not poison training with NaN gradients (PyTorch gives 0).
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    t = np.full(3, -100)
+    w = np.arange(1.0, 5.0) if weighted else None
+    out = []
+    for lib in (ember, torch):
+        xt = lib.tensor(x, requires_grad=True)
+        kw = dict(label_smoothing=label_smoothing, weight=None if w is None else lib.tensor(w))
+        loss = lib.nn.functional.cross_entropy(xt, lib.tensor(t), **kw)
+        loss.backward()
+        out.append((loss.detach().numpy(), xt.grad.numpy()))
+    assert np.isnan(out[0][0]) and np.isnan(out[1][0])
+    np.testing.assert_array_equal(out[0][1], out[1][1])
+
+
+def test_mse_loss_of_empty_input():
+    x = ember.tensor(np.zeros((0, 3)), requires_grad=True)
+    loss = ember.nn.functional.mse_loss(x, np.zeros((0, 3)))
+    loss.backward()
+    assert np.isnan(loss.item()) and x.grad.shape == (0, 3)

@@ -238,12 +238,14 @@ class MSELoss(Function):
         sq = d * d
         if reduction == "none":
             return sq
-        return np.asarray(sq.mean() if reduction == "mean" else sq.sum(), dtype=x.dtype)
+        with np.errstate(invalid="ignore"):  # an empty mean is NaN, without NumPy's warning
+            total = sq.sum() / np.asarray(sq.size, x.dtype) if reduction == "mean" else sq.sum()
+        return np.asarray(total, dtype=x.dtype)
 
     @staticmethod
     def backward(ctx, g):
         (d,) = ctx.saved_tensors
-        scale = 2.0 / d.size if ctx.reduction == "mean" else 2.0
+        scale = 2.0 / max(d.size, 1) if ctx.reduction == "mean" else 2.0  # empty: no grad
         gx = (g * scale) * d
         nx, nt, _ = ctx.needs_input_grad
         return (gx if nx else None, -gx if nt else None, None)
@@ -317,8 +319,8 @@ class NLLLoss(Function):
         if reduction == "none":
             coef = coef * g.reshape(-1)
         elif reduction == "mean":
-            with np.errstate(invalid="ignore", divide="ignore"):
-                coef = coef * (g / w.sum())
+            tw = w.sum()  # every target ignored: the loss is NaN but its gradient 0, as PyTorch
+            coef = coef * (g / tw) if tw != 0 else coef * 0
         else:
             coef = coef * g
         grows = np.zeros((m, c), dtype=w.dtype)
@@ -421,8 +423,8 @@ def cross_entropy(
             denom = keep.sum()
         else:
             denom = w[np.where(keep, t, 0)][keep].sum()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            smooth = smooth.sum() / denom
+        # every target ignored: nll is already NaN; keep the gradient 0 (0/0 would make it NaN)
+        smooth = smooth.sum() / denom if denom != 0 else smooth.sum() * 0
     elif reduction == "sum":
         smooth = smooth.sum()
     return nll * (1 - label_smoothing) + smooth * (label_smoothing / c)
