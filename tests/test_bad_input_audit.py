@@ -46,3 +46,32 @@ def test_max_min_of_empty_dims():
         ember.tensor(np.zeros((0, 3))).max(0)
     with pytest.raises(ValueError, match="min: the input is empty"):
         ember.tensor(np.zeros((0, 3))).min()
+
+
+def test_sdpa_mask_with_no_keys():
+    q = ember.tensor(np.ones((2, 1, 3, 4)))
+    kv = ember.tensor(np.ones((2, 1, 0, 4)))
+    out = F.scaled_dot_product_attention(q, kv, kv, attn_mask=np.ones((3, 0), bool))
+    assert out.shape == (2, 1, 3, 4)
+
+
+def test_init_refuses_non_tensors_and_nan_bounds():
+    from ember.nn import init
+
+    with pytest.raises(TypeError, match="expected a Tensor"):
+        init.xavier_uniform_(np.zeros((3, 4)))
+    with pytest.raises(TypeError, match="expected a Tensor"):
+        init.normal_([1.0, 2.0])
+    with pytest.raises(ValueError, match="uniform_"):
+        init.uniform_(ember.zeros(3), float("nan"), 1.0)
+
+
+@pytest.mark.parametrize("a,b", [(3.0, 4.0), (10.0, 11.0), (-50.0, -40.0), (-1e-3, 1e-3)])
+def test_trunc_normal_far_from_the_mean_terminates(a, b):
+    # Redrawing until inside [10, 11] never ended; the tail is now sampled by inversion.
+    from ember.nn import init
+
+    t = init.trunc_normal_(ember.zeros(200, 50), 0.0, 1.0, a, b).numpy()
+    assert t.min() >= a and t.max() <= b
+    if a == 3.0:  # E[Z | 3 < Z < 4] = 3.26 (PyTorch's sampler agrees)
+        assert abs(t.mean() - 3.26) < 0.02

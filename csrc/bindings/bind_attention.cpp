@@ -70,12 +70,16 @@ void check_mask(const py::object& mask, const py::object& mask_off, int64_t sr, 
   EMBER_CHECK(sr >= 0 && sc >= 0, op, ": mask strides must be >= 0, got (", sr, ", ", sc, ")");
   const int64_t size = m.size();
   const int64_t* o = static_cast<const int64_t*>(off.data());
+  if (a.Lq == 0 || a.Lk == 0) {  // nothing is read
+    a.opt.mask_off = o;
+    return;
+  }
   // Strides beyond the mask's size can only read outside it (and their products could wrap).
   EMBER_CHECK((a.Lq <= 1 || sr < size) && (a.Lk <= 1 || sc < size), op, ": mask strides (", sr,
               ", ", sc, ") exceed the mask size ", size);
   const int64_t span = (a.Lq > 1 ? (a.Lq - 1) * sr : 0) + (a.Lk > 1 ? (a.Lk - 1) * sc : 0);
   for (int64_t b = 0; b < a.BH; ++b)
-    EMBER_CHECK(o[b] >= 0 && (a.Lq == 0 || a.Lk == 0 || (o[b] < size && o[b] + span < size)), op,
+    EMBER_CHECK(o[b] >= 0 && o[b] < size && o[b] + span < size, op,
                 ": mask offsets/strides read outside the mask (offset ", o[b], ", strides (", sr,
                 ", ", sc, "), mask size ", size, ")");
   a.opt.mask_off = o;

@@ -40,7 +40,13 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
     raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
 
 
+def _check_tensor(tensor, op: str) -> None:
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(tensor).__name__}")
+
+
 def _calculate_fan_in_and_fan_out(tensor) -> tuple[int, int]:
+    _check_tensor(tensor, "init")
     shape = tensor.shape
     if len(shape) < 2:
         raise ValueError(
@@ -58,26 +64,69 @@ def _fill(tensor: Tensor, values) -> Tensor:
 
 
 def uniform_(tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
-    if a > b:
-        raise ValueError(f"uniform_: a ({a}) must be <= b ({b})")
+    _check_tensor(tensor, "uniform_")
+    if not (math.isfinite(a) and math.isfinite(b) and a <= b):
+        raise ValueError(f"uniform_: a ({a}) and b ({b}) must be finite with a <= b")
     return _fill(tensor, default_generator().uniform(a, b, tensor.shape))
 
 
 def normal_(tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
-    if std < 0:
+    _check_tensor(tensor, "normal_")
+    if not std >= 0:
         raise ValueError(f"normal_: std must be >= 0, got {std}")
     return _fill(tensor, default_generator().normal(mean, std, tensor.shape))
 
 
+def _q(z):
+    """The upper tail P(Z > z) of the standard normal, accurate far into the tail."""
+    return 0.5 * np.asarray(_ERFC(np.asarray(z) / math.sqrt(2.0)), dtype=np.float64)
+
+
+_ERFC = np.frompyfunc(math.erfc, 1, 1)
+
+
+def _upper_tail(rng, lo: float, hi: float, shape) -> np.ndarray:
+    """Standard normal truncated to [lo, hi] with lo >= 0, by inverting the tail function."""
+    q_lo, q_hi = float(_q(lo)), float(_q(hi))
+    if q_lo == 0.0:  # beyond double precision: the tail is lo + Exp(lo), as Z | Z > lo for big lo
+        return np.minimum(lo + rng.exponential(1.0 / lo, shape), hi)
+    u = rng.uniform(q_hi, q_lo, shape)
+    z0 = np.full(shape, lo)
+    z1 = np.full(shape, min(hi, lo + 40.0))
+    for _ in range(64):  # bisection: _q is decreasing
+        mid = 0.5 * (z0 + z1)
+        above = _q(mid) > u
+        z0, z1 = np.where(above, mid, z0), np.where(above, z1, mid)
+    return 0.5 * (z0 + z1)
+
+
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0) -> Tensor:
-    """Normal(mean, std) redrawn until inside [a, b]."""
+    """Normal(mean, std) truncated to [a, b]: redrawn while that is cheap, else sampled through
+    the inverse tail function (a window far from the mean must not loop for ever)."""
+    _check_tensor(tensor, "trunc_normal_")
+    if not (std > 0 and a <= b) or math.isnan(mean):
+        raise ValueError(f"trunc_normal_: need std > 0 and a <= b, got std={std}, [{a}, {b}]")
     rng = default_generator()
-    out = rng.normal(mean, std, tensor.shape)
-    bad = (out < a) | (out > b)
-    while bad.any():
-        out[bad] = rng.normal(mean, std, int(bad.sum()))
+    lo, hi = (a - mean) / std, (b - mean) / std
+    mass = float(_q(lo) - _q(hi))
+    if mass >= 0.05:
+        out = rng.normal(mean, std, tensor.shape)
         bad = (out < a) | (out > b)
-    return _fill(tensor, out)
+        while bad.any():
+            out[bad] = rng.normal(mean, std, int(bad.sum()))
+            bad = (out < a) | (out > b)
+        return _fill(tensor, np.clip(out, a, b))
+    if lo <= 0 <= hi:  # a narrow window around the mean: uniform proposal, almost always kept
+        z = rng.uniform(lo, hi, tensor.shape)
+        bad = rng.random(tensor.shape) > np.exp(-0.5 * z * z)
+        while bad.any():
+            z[bad] = rng.uniform(lo, hi, int(bad.sum()))
+            bad[bad] = rng.random(int(bad.sum())) > np.exp(-0.5 * z[bad] ** 2)
+    elif lo > 0:
+        z = _upper_tail(rng, lo, hi, tensor.shape)
+    else:
+        z = -_upper_tail(rng, -hi, -lo, tensor.shape)
+    return _fill(tensor, np.clip(mean + std * z, a, b))
 
 
 def constant_(tensor, val: float) -> Tensor:
