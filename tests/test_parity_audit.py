@@ -150,3 +150,28 @@ def test_mse_loss_of_empty_input():
     loss = ember.nn.functional.mse_loss(x, np.zeros((0, 3)))
     loss.backward()
     assert np.isnan(loss.item()) and x.grad.shape == (0, 3)
+
+
+def test_inplace_arithmetic_on_graph_tensors_is_recorded():
+    # ResNet's `out += identity` and `acc += x` accumulate into the graph, as in PyTorch;
+    # `acc += x` used to write into acc's array and drop x's gradient silently.
+    grads = []
+    for lib in (ember, torch):
+        a = lib.tensor([1.0, 2.0], requires_grad=True)
+        b = a * 2
+        b += 1
+        acc = lib.zeros(2)
+        acc += b * 3
+        acc *= a
+        acc /= 2
+        acc -= a
+        acc.sum().backward()
+        grads.append((acc.detach().numpy(), a.grad.numpy()))
+    np.testing.assert_allclose(grads[0][0], grads[1][0])
+    np.testing.assert_allclose(grads[0][1], grads[1][1])
+    leaf = ember.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+        leaf += 1
+    with pytest.raises(RuntimeError, match="doesn't match the broadcast shape"):
+        b = leaf * 1
+        b += ember.tensor(np.ones((2, 1)))

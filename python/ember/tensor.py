@@ -336,11 +336,25 @@ class Tensor:
         # In-place updates are for tensors outside the graph (parameters under no_grad).
         from ember.autograd.function import is_grad_enabled
 
-        if is_grad_enabled() and (self._requires_grad or self._ctx is not None):
-            raise RuntimeError(
-                "a tensor that requires grad is being used in an in-place operation; "
-                "wrap it in `with ember.no_grad():` or use an out-of-place op"
-            )
+        if is_grad_enabled():
+            if self._requires_grad and self._ctx is None:
+                raise RuntimeError(
+                    "a leaf tensor that requires grad is being used in an in-place operation; "
+                    "wrap it in `with ember.no_grad():` or use an out-of-place op"
+                )
+            if self._ctx is not None or (isinstance(other, Tensor) and other._requires_grad):
+                # A graph intermediate (`out += identity`) or a graph value added into a plain
+                # tensor (`acc += x`): PyTorch records the op; here the name is rebound to the
+                # out-of-place result, with the same values and gradients (other references
+                # to the old tensor keep its old values).
+                ops = {np.add: _ops.add, np.subtract: _ops.sub, np.multiply: _ops.mul}
+                out = ops.get(ufunc, _ops.div)(self, other)
+                if out.shape != self.shape:
+                    raise RuntimeError(
+                        f"output with shape {self.shape} doesn't match the broadcast shape "
+                        f"{out.shape}"
+                    )
+                return out if out.dtype == self.dtype else _ops.cast(out, self.dtype)
         other = other.data if isinstance(other, Tensor) else other
         ufunc(self.data, other, out=self.data, casting="same_kind")
         return self
