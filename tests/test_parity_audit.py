@@ -175,3 +175,18 @@ def test_inplace_arithmetic_on_graph_tensors_is_recorded():
     with pytest.raises(RuntimeError, match="doesn't match the broadcast shape"):
         b = leaf * 1
         b += ember.tensor(np.ones((2, 1)))
+
+
+def test_index_assignment_of_a_graph_value_into_a_plain_tensor():
+    # t[i] = x and t.copy_(x) wrote x's values but dropped its gradient silently.
+    res = []
+    for lib in (ember, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        t = lib.zeros(2, 3)
+        t[:, 1:] = x * 2
+        u = lib.zeros(2)
+        u.copy_(x)
+        ((t * t).sum() + (u * 3).sum()).backward()
+        res.append((t.detach().numpy(), x.grad.numpy()))
+    np.testing.assert_allclose(res[0][0], res[1][0])
+    np.testing.assert_allclose(res[0][1], res[1][1])

@@ -991,6 +991,27 @@ def gather(x, dim: int, index) -> Tensor:
     return Gather.apply(x, axis, index)
 
 
+class IndexPut(Function):
+    """base[key] = value, written into base's own array; the gradient of value is g[key]."""
+
+    @staticmethod
+    def forward(ctx, base, value, key):
+        base[key] = value
+        ctx.meta = (key, _shape(value))
+        return base
+
+    @staticmethod
+    def backward(ctx, g):
+        key, vshape = ctx.meta
+        return None, unbroadcast(np.array(g[key]), vshape), None
+
+
+def index_put_(x: Tensor, key, value: Tensor) -> None:
+    """x[key] = value where value is in the graph and x is a plain tensor: x joins the graph."""
+    out = IndexPut.apply(x, value, key)
+    x._ctx, x._idx, x._requires_grad = out._ctx, out._idx, True
+
+
 def repeat(x, *sizes) -> Tensor:
     """Tile x: repeat(2, 1) doubles dim 0 (torch.Tensor.repeat)."""
     x = _as_operand(x)

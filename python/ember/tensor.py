@@ -225,7 +225,13 @@ class Tensor:
         return self if self.data.flags.c_contiguous else _ops.clone(self)
 
     def copy_(self, src) -> Tensor:
-        """Copy src's values into this tensor's storage, in place (no graph)."""
+        """Copy src's values into this tensor's storage, in place (recorded when src is in the
+        graph and this tensor is not)."""
+        from ember.autograd.function import is_grad_enabled
+
+        if is_grad_enabled() and isinstance(src, Tensor) and src._requires_grad:
+            self[...] = src
+            return self
         src = np.asarray(src.data if isinstance(src, Tensor) else src)
         np.copyto(self.data, np.broadcast_to(src, self.shape), casting="unsafe")
         return self
@@ -535,6 +541,11 @@ class Tensor:
             )
         if isinstance(index, Tensor):
             index = index.data
+        if is_grad_enabled() and isinstance(value, Tensor) and value._requires_grad:
+            # t = zeros(...); t[i] = x: t joins the graph (writing the array alone would drop
+            # x's gradient silently). Only once: a second assignment is refused above.
+            _ops.index_put_(self, index, value)
+            return
         self.data[index] = value.data if isinstance(value, Tensor) else value
 
 
