@@ -190,3 +190,32 @@ def test_index_assignment_of_a_graph_value_into_a_plain_tensor():
         res.append((t.detach().numpy(), x.grad.numpy()))
     np.testing.assert_allclose(res[0][0], res[1][0])
     np.testing.assert_allclose(res[0][1], res[1][1])
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+def test_pad_matches_torch(mode):
+    x = np.random.default_rng(0).standard_normal((2, 3, 5, 6))
+    w = np.arange(72.0).reshape(8, 9)
+    res = []
+    for lib in (ember, torch):
+        t = lib.tensor(x, requires_grad=True)
+        y = lib.nn.functional.pad(t, (1, 2, 3, 0), mode=mode)
+        (y * lib.tensor(w)).sum().backward()
+        res.append((y.detach().numpy(), t.grad.numpy()))
+    np.testing.assert_allclose(res[0][0], res[1][0], rtol=1e-12)
+    np.testing.assert_allclose(res[0][1], res[1][1], rtol=1e-12)
+    if mode == "reflect":
+        with pytest.raises(ValueError, match="too large"):
+            ember.nn.functional.pad(ember.tensor(x), (6, 0), mode=mode)
+
+
+@pytest.mark.parametrize("padding_mode", ["reflect", "replicate", "circular"])
+def test_conv2d_padding_modes(padding_mode):
+    torch.manual_seed(0)
+    tm = torch.nn.Conv2d(3, 4, (3, 2), padding=(2, 1), stride=2, padding_mode=padding_mode)
+    em = ember.nn.Conv2d(3, 4, (3, 2), padding=(2, 1), stride=2, padding_mode=padding_mode)
+    em.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    x = np.random.default_rng(1).standard_normal((2, 3, 6, 5)).astype(np.float32)
+    np.testing.assert_allclose(
+        em(x).numpy(), tm(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6
+    )

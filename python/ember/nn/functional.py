@@ -1105,6 +1105,76 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     return y.squeeze(0) if unbatched else y
 
 
+_PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+class Pad(Function):
+    # x (..., H, W) -> y (..., H + top + bottom, W + left + right); each padded axis gathers
+    # from the source index np.pad gives, and backward scatters (adds) back along those indices.
+    @staticmethod
+    def forward(ctx, x, widths, mode, value):
+        ctx.meta = (x.shape, widths, mode)
+        if mode == "constant":
+            return np.pad(x, widths, mode="constant", constant_values=value)
+        y = x
+        for ax, (lo, hi) in enumerate(widths):
+            if lo or hi:
+                idx = np.pad(np.arange(x.shape[ax]), (lo, hi), mode=_PAD_MODES[mode])
+                y = np.take(y, idx, axis=ax)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, widths, mode = ctx.meta
+        if mode == "constant":
+            return (
+                g[tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, shape))],
+                None,
+                None,
+                None,
+            )
+        for ax in reversed(range(len(shape))):
+            lo, hi = widths[ax]
+            if lo or hi:
+                idx = np.pad(np.arange(shape[ax]), (lo, hi), mode=_PAD_MODES[mode])
+                out = np.zeros(g.shape[:ax] + (shape[ax],) + g.shape[ax + 1 :], g.dtype)
+                np.add.at(out, (slice(None),) * ax + (idx,), g)
+                g = out
+        return g, None, None, None
+
+
+def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
+    """Pad the last len(pad) // 2 dims: pad = (left, right, top, bottom, ...) as PyTorch.
+
+    mode: 'constant' (with ``value``, default 0), 'reflect', 'replicate' or 'circular'
+    (these three pad the last 1 or 2 dims of a batched or unbatched input).
+    """
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {list(_PAD_MODES)}, got {mode!r}")
+    x = input if isinstance(input, Tensor) else Tensor(input)
+    pad = tuple(_int_arg(p, "pad", "pad") for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: padding length {len(pad)} must be even and at most 2 * {x.ndim}")
+    if min(pad, default=0) < 0:
+        raise ValueError(f"pad: negative padding {pad} is not supported")
+    k = len(pad) // 2
+    widths = [(0, 0)] * (x.ndim - k) + [(pad[2 * i], pad[2 * i + 1]) for i in reversed(range(k))]
+    if mode != "constant":
+        if value:
+            raise ValueError(f"pad: padding mode {mode!r} doesn't take in value argument")
+        if k > 2 or x.ndim < k + 1:
+            raise ValueError(
+                f"pad: {mode} pads the last 1 or 2 dims of a {k + 1}-D or larger input"
+            )
+        for (lo, hi), n in zip(widths[-k:], x.shape[-k:]):
+            limit = n - 1 if mode == "reflect" else n
+            if (lo or hi) and (n == 0 or max(lo, hi) > limit):
+                raise ValueError(
+                    f"pad: {mode} padding {pad} is too large for input shape {x.shape}"
+                )
+    return Pad.apply(x, tuple(widths), mode, 0 if value is None else value)
+
+
 def _pool_args(op, kernel_size, stride, padding, dilation=1):
     k = _pair(kernel_size, op, "kernel_size")
     s = k if stride is None or (isinstance(stride, tuple | list) and len(stride) == 0) else stride
@@ -1656,6 +1726,7 @@ __all__ = [
     "mse_loss",
     "multi_margin_loss",
     "nll_loss",
+    "pad",
     "relu",
     "rnn_cell",
     "rnn_layer",

@@ -27,7 +27,7 @@ class Conv2d(Module):
         groups: in_channels and out_channels must both be divisible by it
             (groups == in_channels: depthwise).
         bias: learn an additive bias per output channel.
-        padding_mode: only 'zeros'.
+        padding_mode: 'zeros', 'reflect', 'replicate' or 'circular' (as PyTorch).
         dtype: parameter dtype (float32 by default).
 
     Shape:
@@ -67,9 +67,10 @@ class Conv2d(Module):
             raise ValueError("Conv2d: in_channels must be divisible by groups")
         if out_channels % groups:
             raise ValueError("Conv2d: out_channels must be divisible by groups")
-        if padding_mode != "zeros":
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
             raise ValueError(
-                f"Conv2d: only padding_mode='zeros' is supported, got {padding_mode!r}"
+                "Conv2d: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', "
+                f"got {padding_mode!r}"
             )
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
@@ -115,6 +116,14 @@ class Conv2d(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):
+        if self.padding_mode != "zeros":  # PyTorch: pad the input, then an unpadded conv
+            top, bottom, left, right = F._conv_padding(
+                self.padding, self.kernel_size, self.stride, self.dilation, "Conv2d"
+            )
+            input = F.pad(input, (left, right, top, bottom), mode=self.padding_mode)
+            return F.conv2d(
+                input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups
+            )
         return F.conv2d(
             input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
         )
