@@ -93,6 +93,8 @@ def test_gather_index_smaller_than_input():
         lambda a, b: (b > 0).exp(),
         lambda a, b: a * np.float64(2.0),
         lambda a, b: a + b[0],
+        lambda a, b: (ember if isinstance(a, ember.Tensor) else torch).cat([a, b]),
+        lambda a, b: (ember if isinstance(a, ember.Tensor) else torch).stack([b, a], 1),
     ],
 )
 def test_torch_dtype_promotion(fn):

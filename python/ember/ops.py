@@ -870,9 +870,20 @@ class Cat(Function):
         return tuple(np.split(g, splits, axis=dim))
 
 
+def _promote_list(tensors):
+    """Integer/bool members of a float list take the floats' dtype (PyTorch's categories)."""
+    kinds = [_kind(t) for t in tensors]
+    if "f" in kinds and any(k in "biu" for k in kinds):
+        fdt = np.result_type(
+            *[np.asarray(_data(t)).dtype for t, k in zip(tensors, kinds) if k == "f"]
+        )
+        tensors = [_to_dtype(t, fdt) if k in "biu" else t for t, k in zip(tensors, kinds)]
+    return tensors
+
+
 def cat(tensors, dim: int = 0) -> Tensor:
     """Concatenate along an existing dim."""
-    tensors = [_as_operand(t) for t in tensors]
+    tensors = _promote_list([_as_operand(t) for t in tensors])
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
     nd = np.ndim(_data(tensors[0]))
@@ -898,7 +909,7 @@ class Stack(Function):
 
 def stack(tensors, dim: int = 0) -> Tensor:
     """Join along a new dim; all shapes must be equal."""
-    tensors = [_as_operand(t) for t in tensors]
+    tensors = _promote_list([_as_operand(t) for t in tensors])
     if not tensors:
         raise ValueError("stack: expected a non-empty list of tensors")
     ref = _shape(_data(tensors[0]))
