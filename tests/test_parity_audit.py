@@ -221,3 +221,14 @@ def test_conv2d_padding_modes(padding_mode):
     np.testing.assert_allclose(
         em(x).numpy(), tm(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6
     )
+
+
+def test_embedding_max_norm_renormalises_looked_up_rows():
+    torch.manual_seed(0)
+    tm = torch.nn.Embedding(10, 3, max_norm=1.0, norm_type=1.5)
+    em = ember.nn.Embedding(10, 3, max_norm=1.0, norm_type=1.5)
+    em.load_state_dict({k: v.detach().numpy().copy() for k, v in tm.state_dict().items()})
+    idx = np.array([[0, 1, 9], [1, 1, 2]])
+    a, b = tm(torch.tensor(idx)), em(idx)
+    np.testing.assert_allclose(b.numpy(), a.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(em.weight.numpy(), tm.weight.detach().numpy(), rtol=1e-6)

@@ -1672,13 +1672,23 @@ class Embedding(Function):
         return None, dw, None
 
 
-def embedding(input, weight, padding_idx=None) -> Tensor:
+def embedding(
+    input,
+    weight,
+    padding_idx=None,
+    max_norm=None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
     """Rows of ``weight`` picked by integer indices.
 
     Args:
         input: integer indices of any shape, each in [0, num_embeddings).
         weight: (num_embeddings, embedding_dim).
         padding_idx: this row gets no gradient (negative values count from the end).
+        max_norm: rows looked up whose norm_type-norm exceeds it are first rescaled to it,
+            in place in ``weight`` (as PyTorch).
 
     Shape: input (*) -> (*, embedding_dim).
     """
@@ -1696,6 +1706,16 @@ def embedding(input, weight, padding_idx=None) -> Tensor:
         if not -v <= padding_idx < v:
             raise ValueError(f"embedding: padding_idx must be within num_embeddings ({v})")
         padding_idx = int(padding_idx) % v
+    if scale_grad_by_freq:
+        raise NotImplementedError("embedding: scale_grad_by_freq=True is not supported")
+    if max_norm is not None and idx.size:
+        rows = np.unique(idx)
+        w = weight.data[rows]
+        norms = np.linalg.norm(w, ord=float(norm_type), axis=1)
+        big = norms > max_norm
+        if big.any():  # torch.embedding_renorm_: scale = max_norm / (norm + 1e-7)
+            scale = (max_norm / (norms[big] + 1e-7)).astype(w.dtype)
+            weight.data[rows[big]] = w[big] * scale[:, None]
     return Embedding.apply(idx.astype(np.int64, copy=False), weight, padding_idx)
 
 
