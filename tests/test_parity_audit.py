@@ -232,3 +232,22 @@ def test_embedding_max_norm_renormalises_looked_up_rows():
     a, b = tm(torch.tensor(idx)), em(idx)
     np.testing.assert_allclose(b.numpy(), a.detach().numpy(), rtol=1e-6)
     np.testing.assert_allclose(em.weight.numpy(), tm.weight.detach().numpy(), rtol=1e-6)
+
+
+def test_device_arguments_and_inplace_methods_of_pytorch_code():
+    x = ember.tensor([1.0, 2.0])
+    assert x.to("cpu") is x and x.cpu() is x and x.to("cpu", ember.float64).dtype == np.float64
+    m = ember.nn.Linear(2, 2).to("cpu").to(device="cpu").cpu()
+    assert m.weight.dtype == np.float32
+    with pytest.raises(RuntimeError, match="CPU only"):
+        x.to("cuda")
+    res = []
+    for lib in (ember, torch):
+        y = lib.tensor([1.0, 2.0])
+        y.add_(lib.tensor([1.0, 1.0]), alpha=2).mul_(2).sub_(1).div_(2)
+        res.append(y.numpy())
+    np.testing.assert_allclose(res[0], res[1])
+    a = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_allclose(ember.mm(a, a.T).numpy(), a @ a.T)
+    np.testing.assert_allclose(ember.softmax(a, 1).numpy(), torch.softmax(torch.tensor(a), 1))
+    assert ember.allclose(ember.tensor(a), a)

@@ -55,6 +55,7 @@ from ember.ops import (
     min,
     minimum,
     permute,
+    pow,
     reshape,
     split,
     sqrt,
@@ -120,6 +121,48 @@ __all__ = [
     "abs", "argmax", "argmin", "cat", "clamp", "exp", "flatten", "log", "matmul", "max",
     "maximum", "mean", "min", "minimum", "permute", "reshape", "sqrt", "squeeze", "stack",
     "sum", "transpose", "unsqueeze", "var", "where", "chunk", "split", "gather", "masked_fill",
-    "summary",
+    "summary", "pow", "softmax", "log_softmax", "relu", "sigmoid", "tanh", "mm", "bmm",
+    "allclose",
     "float32", "float64", "float16", "int64", "int32", "bool_", "float", "double", "long",
 ]  # fmt: skip
+
+
+def softmax(input, dim: int) -> Tensor:
+    return nn.functional.softmax(input, dim)
+
+
+def log_softmax(input, dim: int) -> Tensor:
+    return nn.functional.log_softmax(input, dim)
+
+
+def relu(input) -> Tensor:
+    return nn.functional.relu(input)
+
+
+def sigmoid(input) -> Tensor:
+    return nn.functional.sigmoid(input)
+
+
+def tanh(input) -> Tensor:
+    return nn.functional.tanh(input)
+
+
+def mm(input, mat2) -> Tensor:
+    """2-D matrix product (torch.mm): both operands must be 2-D."""
+    if _np.ndim(input) != 2 or _np.ndim(mat2) != 2:
+        raise ValueError(
+            f"mm: both operands must be 2-D, got {_np.shape(input)} and {_np.shape(mat2)}"
+        )
+    return matmul(input, mat2)
+
+
+def bmm(input, mat2) -> Tensor:
+    """Batched matrix product (torch.bmm): (B, n, m) @ (B, m, p)."""
+    a, b = _np.shape(input), _np.shape(mat2)
+    if len(a) != 3 or len(b) != 3 or a[0] != b[0]:
+        raise ValueError(f"bmm: expected (B, n, m) and (B, m, p), got {a} and {b}")
+    return matmul(input, mat2)
+
+
+def allclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
+    return bool(_np.allclose(_np.asarray(input), _np.asarray(other), rtol, atol, equal_nan))

@@ -37,6 +37,16 @@ def _as_array(data, dtype=None, copy=True) -> np.ndarray:
     return arr
 
 
+def _is_device(a) -> bool:
+    return isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda", "mps", "meta", "xpu")
+
+
+def _check_device(device) -> None:
+    """ember computes on the CPU: 'cpu' is accepted (as code written for PyTorch passes it)."""
+    if device is not None and str(device).split(":")[0] != "cpu":
+        raise RuntimeError(f"ember runs on the CPU only; device {device!r} is not available")
+
+
 class Tensor:
     """An n-dimensional array with automatic differentiation.
 
@@ -200,8 +210,20 @@ class Tensor:
     def astype(self, dtype) -> Tensor:
         return _ops.cast(self, np.dtype(dtype))
 
-    def to(self, dtype) -> Tensor:
-        return _ops.cast(self, np.dtype(dtype))
+    def to(self, *args, dtype=None, device=None, **kwargs) -> Tensor:
+        """to(dtype), to('cpu'), to(device, dtype) or to(other): ember lives on the CPU only."""
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif _is_device(a):
+                device = a
+            else:
+                dtype = a
+        _check_device(device)
+        return self if dtype is None else _ops.cast(self, np.dtype(dtype))
+
+    def cpu(self) -> Tensor:
+        return self
 
     def float(self) -> Tensor:
         return _ops.cast(self, np.dtype(np.float32))
@@ -336,6 +358,18 @@ class Tensor:
         return self._inplace(np.multiply, other)
 
     def __itruediv__(self, other):
+        return self._inplace(np.true_divide, other)
+
+    def add_(self, other, alpha=1) -> Tensor:
+        return self._inplace(np.add, other if alpha == 1 else other * alpha)
+
+    def sub_(self, other, alpha=1) -> Tensor:
+        return self._inplace(np.subtract, other if alpha == 1 else other * alpha)
+
+    def mul_(self, other) -> Tensor:
+        return self._inplace(np.multiply, other)
+
+    def div_(self, other) -> Tensor:
         return self._inplace(np.true_divide, other)
 
     def _inplace(self, ufunc, other):

@@ -181,8 +181,17 @@ class Module:
             elif p.grad is not None:
                 p.grad.data[...] = 0
 
-    def to(self, dtype=None):
-        """Cast floating-point parameters and buffers in place (the Parameter objects stay)."""
+    def to(self, *args, dtype=None, device=None, **kwargs):
+        """Cast floating-point parameters and buffers in place (the Parameter objects stay);
+        to('cpu') / to(device='cpu') are accepted as-is (ember runs on the CPU)."""
+        from ember.tensor import _check_device, _is_device
+
+        for a in args:
+            if _is_device(a):
+                device = a
+            else:
+                dtype = a
+        _check_device(device)
         if dtype is None:
             return self
         dtype = np.dtype(dtype)
@@ -200,6 +209,9 @@ class Module:
 
     def double(self):
         return self.to(np.float64)
+
+    def cpu(self):
+        return self
 
     # ---- state ----------------------------------------------------------------------------
     def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False):
