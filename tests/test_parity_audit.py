@@ -251,3 +251,20 @@ def test_device_arguments_and_inplace_methods_of_pytorch_code():
     np.testing.assert_allclose(ember.mm(a, a.T).numpy(), a @ a.T)
     np.testing.assert_allclose(ember.softmax(a, 1).numpy(), torch.softmax(torch.tensor(a), 1))
     assert ember.allclose(ember.tensor(a), a)
+
+
+@pytest.mark.parametrize(
+    "kw", [{}, {"dim": 1}, {"dim": 0, "keepdim": True}, {"p": 1, "dim": 1}, {"p": 3, "dim": -1}]
+)
+def test_norm_with_a_zero_row(kw):
+    a = np.random.default_rng(0).standard_normal((3, 4))
+    a[1] = 0  # PyTorch's gradient there is 0, not NaN
+    (ye, ge), (yt, gt) = _both(lambda t: t.norm(**kw), a)
+    np.testing.assert_allclose(ye, yt, rtol=1e-12)
+    np.testing.assert_allclose(ge[0], gt[0], rtol=1e-12)
+
+
+def test_full_dtype_and_clamp_():
+    assert ember.full((2,), 3).dtype == np.int64 and ember.full((2,), 1.5).dtype == np.float32
+    x = ember.tensor([-2.0, 0.5, 3.0])
+    np.testing.assert_allclose(x.clamp_(-1, 1).numpy(), [-1, 0.5, 1])

@@ -54,6 +54,7 @@ from ember.ops import (
     mean,
     min,
     minimum,
+    norm,
     permute,
     pow,
     reshape,
@@ -122,7 +123,7 @@ __all__ = [
     "maximum", "mean", "min", "minimum", "permute", "reshape", "sqrt", "squeeze", "stack",
     "sum", "transpose", "unsqueeze", "var", "where", "chunk", "split", "gather", "masked_fill",
     "summary", "pow", "softmax", "log_softmax", "relu", "sigmoid", "tanh", "mm", "bmm",
-    "allclose",
+    "allclose", "norm",
     "float32", "float64", "float16", "int64", "int32", "bool_", "float", "double", "long",
 ]  # fmt: skip
 

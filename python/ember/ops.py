@@ -1002,6 +1002,53 @@ def gather(x, dim: int, index) -> Tensor:
     return Gather.apply(x, axis, index)
 
 
+class NormP(Function):
+    """(sum |x|^p)^(1/p) over axes, p > 0; the gradient is 0 where the norm is 0 (PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x, p, axes, keepdim):
+        ax = np.abs(x)
+        if p == 2:
+            y = np.sqrt(np.sum(x * x, axis=axes, keepdims=True))
+        elif p == 1:
+            y = np.sum(ax, axis=axes, keepdims=True)
+        else:
+            y = np.sum(ax**p, axis=axes, keepdims=True) ** (1.0 / p)
+        ctx.save_for_backward(x, y)
+        ctx.meta = (p, axes, keepdim)
+        return y if keepdim else np.squeeze(y, axis=axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        p, axes, keepdim = ctx.meta
+        if not keepdim:
+            g = np.expand_dims(g, axes)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if p == 2:
+                d = x / y
+            elif p == 1:
+                d = np.sign(x) * np.ones_like(y)
+            else:
+                d = np.sign(x) * (np.abs(x) / y) ** (p - 1)
+            return np.where(y == 0, 0, g * d).astype(x.dtype, copy=False), None, None, None
+
+
+def norm(x, p=2, dim=None, keepdim: bool = False) -> Tensor:
+    """The p-norm over dim (every element by default); p > 0, 'fro' (= 2) or inf."""
+    x = _as_operand(x)
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"norm: input dtype should be floating point, got {x.dtype}")
+    if p == "fro":
+        p = 2
+    if p in (np.inf, float("inf")):
+        a = abs(x)
+        return max(a, dim, keepdim)[0] if dim is not None else max(a)
+    if isinstance(p, bool) or not isinstance(p, int | float) or not p > 0:
+        raise ValueError(f"norm: p must be a positive number, 'fro' or inf, got {p!r}")
+    return NormP.apply(x, float(p), _axes(dim, x.ndim, "norm"), keepdim)
+
+
 class IndexPut(Function):
     """base[key] = value, written into base's own array; the gradient of value is g[key]."""
 

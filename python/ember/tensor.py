@@ -458,6 +458,21 @@ class Tensor:
     def clamp(self, min=None, max=None):
         return _ops.clamp(self, min, max)
 
+    def clamp_(self, min=None, max=None) -> Tensor:
+        """In place, for tensors outside the graph (parameters under no_grad), as PyTorch."""
+        from ember.autograd.function import is_grad_enabled
+
+        if is_grad_enabled() and (self._requires_grad or self._ctx is not None):
+            raise RuntimeError("clamp_: in-place on a tensor in the graph; use clamp()")
+        lo = -np.inf if min is None else (min.data if isinstance(min, Tensor) else min)
+        hi = np.inf if max is None else (max.data if isinstance(max, Tensor) else max)
+        np.clip(self.data, lo, hi, out=self.data, casting="unsafe")
+        return self
+
+    def norm(self, p=2, dim=None, keepdim: bool = False) -> Tensor:
+        """The p-norm over dim (all elements by default); p may be 'fro', inf or -inf."""
+        return _ops.norm(self, p, dim, keepdim)
+
     clip = clamp
 
     def pow(self, exponent):
