@@ -201,7 +201,7 @@ def test_conv2d_module_refuses_bad_configuration():
     with pytest.raises(ValueError):
         nn.Conv2d(4, 6, 3, padding=-1)
     with pytest.raises(ValueError, match="padding_mode"):
-        nn.Conv2d(4, 6, 3, padding_mode="reflect")
+        nn.Conv2d(4, 6, 3, padding_mode="mirror")
 
 
 def test_conv2d_module_parameters_and_init():

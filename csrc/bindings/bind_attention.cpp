@@ -56,12 +56,12 @@ void check_mask(const py::object& mask, const py::object& mask_off, int64_t sr, 
   py::array off = py::reinterpret_borrow<py::array>(mask_off);
   require_contiguous(m, op, "mask");
   require_contiguous(off, op, "mask_off");
-  if (!off.dtype().is(py::dtype::of<int64_t>()))
+  if (!same_dtype(off.dtype(), py::dtype::of<int64_t>()))
     throw py::type_error(std::string(op) + ": mask_off must be int64");
   require_shape(off, {a.BH}, op, "mask_off");
-  if (m.dtype().is(py::dtype::of<bool>()))
+  if (same_dtype(m.dtype(), py::dtype::of<bool>()))
     a.opt.bool_mask = static_cast<const uint8_t*>(m.data());
-  else if (m.dtype().is(q.dtype()))
+  else if (same_dtype(m.dtype(), q.dtype()))
     a.opt.float_mask = m.data();
   else
     throw py::type_error(std::string(op) + ": mask must be bool or of q's dtype (" +
@@ -70,9 +70,16 @@ void check_mask(const py::object& mask, const py::object& mask_off, int64_t sr, 
   EMBER_CHECK(sr >= 0 && sc >= 0, op, ": mask strides must be >= 0, got (", sr, ", ", sc, ")");
   const int64_t size = m.size();
   const int64_t* o = static_cast<const int64_t*>(off.data());
-  const int64_t span = (a.Lq > 0 ? (a.Lq - 1) * sr : 0) + (a.Lk > 0 ? (a.Lk - 1) * sc : 0);
+  if (a.Lq == 0 || a.Lk == 0) {  // nothing is read
+    a.opt.mask_off = o;
+    return;
+  }
+  // Strides beyond the mask's size can only read outside it (and their products could wrap).
+  EMBER_CHECK((a.Lq <= 1 || sr < size) && (a.Lk <= 1 || sc < size), op, ": mask strides (", sr,
+              ", ", sc, ") exceed the mask size ", size);
+  const int64_t span = (a.Lq > 1 ? (a.Lq - 1) * sr : 0) + (a.Lk > 1 ? (a.Lk - 1) * sc : 0);
   for (int64_t b = 0; b < a.BH; ++b)
-    EMBER_CHECK(o[b] >= 0 && (a.Lq == 0 || a.Lk == 0 || o[b] + span < size), op,
+    EMBER_CHECK(o[b] >= 0 && o[b] < size && o[b] + span < size, op,
                 ": mask offsets/strides read outside the mask (offset ", o[b], ", strides (", sr,
                 ", ", sc, "), mask size ", size, ")");
   a.opt.mask_off = o;

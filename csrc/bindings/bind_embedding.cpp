@@ -34,11 +34,19 @@ py::array backward_py(const py::array& indices, const py::array& grad, int64_t n
     EMBER_CHECK(ip[i] >= 0 && ip[i] < V, op, ": index ", ip[i], " is out of range for ", V,
                 " embeddings");
   py::array dw = empty_like_dtype(grad, {V, D});
-  py::gil_scoped_release release;
-  if (is_f32(grad))
-    embedding_backward<float>(ptr<float>(dw), ip, cptr<float>(grad), n, V, D, padding_idx);
-  else
-    embedding_backward<double>(ptr<double>(dw), ip, cptr<double>(grad), n, V, D, padding_idx);
+  // Everything that touches Python objects (dtype checks, data pointers) before the release.
+  const bool f32 = is_f32(grad);
+  void* out = dw.mutable_data();
+  const void* in = grad.data();
+  {
+    py::gil_scoped_release release;
+    if (f32)
+      embedding_backward<float>(static_cast<float*>(out), ip, static_cast<const float*>(in), n, V,
+                                D, padding_idx);
+    else
+      embedding_backward<double>(static_cast<double*>(out), ip, static_cast<const double*>(in), n,
+                                 V, D, padding_idx);
+  }
   return dw;
 }
 

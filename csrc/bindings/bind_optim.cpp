@@ -23,7 +23,7 @@ void check_param(const py::array& p, const char* op) {
 // a is a state buffer (in place, writeable) or the gradient (read only) of p's shape and dtype.
 void check_like(const py::array& a, const py::array& p, const char* op, const char* name,
                 bool inplace) {
-  if (!a.dtype().is(p.dtype()))
+  if (!same_dtype(a.dtype(), p.dtype()))
     throw py::type_error(std::string(op) + ": " + name + " has dtype " +
                          std::string(py::str(a.dtype())) + " but the parameter is " +
                          std::string(py::str(p.dtype())));

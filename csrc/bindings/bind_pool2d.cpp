@@ -121,7 +121,7 @@ void run_max_bwd(py::array& dx, const py::array& dy, const py::array& idx, const
 py::array max_bwd_py(const py::array& dy, const py::array& idx, const V& input_shape) {
   const char* op = "max_pool2d_backward";
   check_input(dy, op, "grad_output");
-  if (!idx.dtype().is(py::dtype::of<int64_t>()))
+  if (!same_dtype(idx.dtype(), py::dtype::of<int64_t>()))
     throw py::type_error(std::string(op) + ": indices must be int64, got " +
                          std::string(py::str(idx.dtype())));
   require_contiguous(idx, op, "indices");

@@ -100,7 +100,7 @@ const int64_t* check_lengths(const py::object& o, const Dims& d, const char* op)
   if (!py::isinstance<py::array>(o))
     throw py::type_error(std::string(op) + ": lengths must be a NumPy int64 array or None");
   const py::array a = py::reinterpret_borrow<py::array>(o);
-  if (!a.dtype().is(py::dtype::of<int64_t>()))
+  if (!same_dtype(a.dtype(), py::dtype::of<int64_t>()))
     throw py::type_error(std::string(op) + ": lengths must be int64, got " +
                          std::string(py::str(a.dtype())));
   require_shape(a, {d.N}, op, "lengths");

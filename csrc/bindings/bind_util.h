@@ -17,8 +17,11 @@ inline std::vector<int64_t> shape_of(const py::array& a) {
   return std::vector<int64_t>(a.shape(), a.shape() + a.ndim());
 }
 
-inline bool is_f32(const py::array& a) { return a.dtype().is(py::dtype::of<float>()); }
-inline bool is_f64(const py::array& a) { return a.dtype().is(py::dtype::of<double>()); }
+// dtype equality, not identity: an unpickled array's dtype is a new object (a DataLoader worker
+// or a pickled dataset hands those over), and byte-swapped dtypes compare unequal.
+inline bool same_dtype(const py::dtype& a, const py::dtype& b) { return a.is(b) || a.equal(b); }
+inline bool is_f32(const py::array& a) { return same_dtype(a.dtype(), py::dtype::of<float>()); }
+inline bool is_f64(const py::array& a) { return same_dtype(a.dtype(), py::dtype::of<double>()); }
 
 // Float kernels refuse integer / object / other arrays with TypeError.
 inline void require_float(const py::array& a, const char* op, const char* name) {
@@ -28,7 +31,7 @@ inline void require_float(const py::array& a, const char* op, const char* name) 
 }
 
 inline void require_same_dtype(const py::array& a, const py::array& b, const char* op) {
-  if (!a.dtype().is(b.dtype()))
+  if (!same_dtype(a.dtype(), b.dtype()))
     throw py::type_error(std::string(op) + ": dtypes differ (" + std::string(py::str(a.dtype())) +
                          " vs " + std::string(py::str(b.dtype())) + ")");
 }

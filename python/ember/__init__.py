@@ -90,6 +90,7 @@ from ember.ops import (
     mm,
     norm,
     permute,
+    pow,
     prod,
     reciprocal,
     reshape,
@@ -177,6 +178,6 @@ __all__ = [
     "sinh", "cosh", "asin", "acos", "atan", "sign", "floor", "ceil", "trunc", "round",
     "logsumexp", "prod", "cumsum", "norm", "tril", "triu", "flip", "index_select", "unbind",
     "sort", "argsort", "topk", "mm", "bmm", "isnan", "isinf", "isfinite", "all", "any",
-    "allclose", "equal",
+    "allclose", "equal", "pow",
     "float32", "float64", "float16", "int64", "int32", "bool_", "float", "double", "long",
 ]  # fmt: skip

@@ -77,6 +77,11 @@ def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
 
 @_takes_device
 def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    """As torch.full: without dtype, a bool fill gives bool, an int fill int64, else float32."""
+    if dtype is None and isinstance(fill_value, bool | np.bool_):
+        dtype = np.bool_
+    elif dtype is None and isinstance(fill_value, int | np.integer):
+        dtype = np.int64
     return Tensor(
         np.full(_size((size,), "full"), fill_value, _dtype(dtype)), requires_grad=requires_grad
     )

@@ -32,9 +32,32 @@ def _check_broadcast(op: str, a, b) -> None:
         raise ValueError(f"{op}: shapes {_shape(a)} and {_shape(b)} do not broadcast") from None
 
 
+def _kind(x) -> str:
+    return x.dtype.kind if isinstance(x, Tensor | np.ndarray) else np.asarray(x).dtype.kind
+
+
+def _to_dtype(x, dtype):
+    if isinstance(x, Tensor):
+        return Tensor._make(x.data.astype(dtype), False, None, 0)
+    if isinstance(x, np.ndarray):
+        return x.astype(dtype)
+    return x  # a Python int or bool stays weak, as in PyTorch
+
+
+def _promote(a, b):
+    """PyTorch's category rule: when a float meets an integer or bool tensor, the result takes the
+    float operand's dtype (float32 for a Python float), not NumPy's float64."""
+    ka, kb = _kind(a), _kind(b)
+    if ka == "f" and kb in "biu":
+        b = _to_dtype(b, a.dtype if isinstance(a, Tensor | np.ndarray) else np.float32)
+    elif kb == "f" and ka in "biu":
+        a = _to_dtype(a, b.dtype if isinstance(b, Tensor | np.ndarray) else np.float32)
+    return a, b
+
+
 def _broadcasting(fn, op: str, a, b) -> Tensor:
     """Apply a broadcasting Function; a shape mismatch becomes a ValueError naming both shapes."""
-    a, b = _as_operand(a), _as_operand(b)
+    a, b = _promote(_as_operand(a), _as_operand(b))
     try:
         return fn.apply(a, b)
     except ValueError:
@@ -50,7 +73,10 @@ def _tensor_operand(x) -> Tensor:
 
 def _as_operand(x):
     """Lists and other array-likes become arrays; Tensors, arrays and scalars pass through."""
-    if isinstance(x, Tensor | np.ndarray | int | float | bool | np.generic):
+    if isinstance(x, np.generic) and x.dtype.kind in "biuf":
+        # a NumPy scalar is a Python scalar to PyTorch: x * np.float64(2) stays float32
+        return x.item()
+    if isinstance(x, Tensor | np.ndarray | int | float | bool):
         return x
     return Tensor(x)
 
@@ -133,6 +159,9 @@ class Div(Function):
 
 
 def div(a, b) -> Tensor:
+    a, b = _as_operand(a), _as_operand(b)
+    if _kind(a) in "biu" and _kind(b) in "biu":  # true division of integers gives float32
+        a = _to_dtype(a, np.float32) if isinstance(a, Tensor | np.ndarray) else float(a)
     return _broadcasting(Div, "div", a, b)
 
 
@@ -149,8 +178,10 @@ class Pow(Function):
         na, nb = ctx.needs_input_grad
         ga = gb = None
         if na:
-            # d(a^b)/da = b * a^(b-1); written so a == 0 with b >= 1 stays finite.
-            ga = unbroadcast(g * b * np.power(a, b - 1), _shape(a))
+            # d(a^b)/da = b * a^(b-1), and 0 where b == 0 (as PyTorch: 0 ** 0 has gradient 0).
+            with np.errstate(divide="ignore", invalid="ignore"):
+                da = np.where(b == 0, 0, b * np.power(a, b - 1)).astype(g.dtype, copy=False)
+            ga = unbroadcast(g * da, _shape(a))
         if nb:
             with np.errstate(divide="ignore", invalid="ignore"):
                 loga = np.where(
@@ -275,6 +306,11 @@ def matmul(a, b) -> Tensor:
 # ---- elementwise math ---------------------------------------------------------------------
 
 
+def _float_input(x):
+    """Integer and bool inputs of float-valued maths become float32 (PyTorch's default dtype)."""
+    return _to_dtype(x, np.float32) if _kind(x) in "biu" else x
+
+
 class Exp(Function):
     @staticmethod
     def forward(ctx, x):
@@ -289,7 +325,7 @@ class Exp(Function):
 
 
 def exp(x) -> Tensor:
-    return Exp.apply(_as_operand(x))
+    return Exp.apply(_float_input(_as_operand(x)))
 
 
 class Log(Function):
@@ -307,7 +343,7 @@ class Log(Function):
 
 
 def log(x) -> Tensor:
-    return Log.apply(_as_operand(x))
+    return Log.apply(_float_input(_as_operand(x)))
 
 
 class Sqrt(Function):
@@ -326,7 +362,7 @@ class Sqrt(Function):
 
 
 def sqrt(x) -> Tensor:
-    return Sqrt.apply(_as_operand(x))
+    return Sqrt.apply(_float_input(_as_operand(x)))
 
 
 class Abs(Function):
@@ -443,8 +479,8 @@ def clone(x) -> Tensor:
 
 def _axes(dim, ndim: int, op: str):
     """PyTorch's dim argument (None, int or sequence) as a tuple of NumPy axes."""
-    if dim is None:
-        return tuple(range(ndim))
+    if dim is None or (isinstance(dim, list | tuple) and not dim):
+        return tuple(range(ndim))  # PyTorch: dim=[] reduces everything
     dims = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
     out = []
     for d in dims:
@@ -509,15 +545,18 @@ def mean(x, dim=None, keepdim: bool = False) -> Tensor:
 class Var(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim, correction):
-        mu = np.mean(x, axis=axes, keepdims=True)
-        xc = x - mu
         count = 1
         for a in axes:
             count *= x.shape[a]
+        with np.errstate(divide="ignore", invalid="ignore"):  # an empty dim: nan, no warning
+            xc = x - np.sum(x, axis=axes, keepdims=True) / np.asarray(count, x.dtype)
         ctx.save_for_backward(xc)
-        ctx.meta = (axes, keepdim, count - correction)
+        denom = np.asarray(
+            builtins.max(count - correction, 0), dtype=x.dtype
+        )  # PyTorch: max(0, N - c)
+        ctx.meta = (axes, keepdim, denom)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.sum(xc * xc, axis=axes, keepdims=keepdim) / (count - correction)
+            return np.sum(xc * xc, axis=axes, keepdims=keepdim) / denom
 
     @staticmethod
     def backward(ctx, g):
@@ -526,7 +565,7 @@ class Var(Function):
         if not keepdim and axes:
             g = np.expand_dims(g, axes)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return g * (2.0 / denom) * xc, None, None, None
+            return g * (2 / denom) * xc, None, None, None
 
 
 def var(x, dim=None, keepdim: bool = False, unbiased: bool = True, correction=None) -> Tensor:
@@ -590,13 +629,16 @@ def _extreme(x, dim, keepdim, use_max, name):
     if isinstance(dim, Tensor | np.ndarray):  # torch.max(a, b): elementwise
         return maximum(x, dim) if use_max else minimum(x, dim)
     x = _tensor_operand(x)
-    if x.data.size == 0:
-        raise ValueError(f"{name}: the input is empty (shape {x.shape})")
     if dim is None:
+        if x.data.size == 0:
+            raise ValueError(f"{name}: the input is empty (shape {x.shape}); give a dim")
         return ReduceExtreme.apply(x, use_max)
-    (axis,) = _axes(dim, x.ndim, name)
-    if x.ndim == 0:
+    if x.ndim == 0:  # dim 0 or -1 of a scalar, as PyTorch allows
+        _axes(dim, 0, name)
         return MaxMin(x, Tensor(np.zeros((), np.int64)))
+    (axis,) = _axes(dim, x.ndim, name)
+    if x.shape[axis] == 0:
+        raise IndexError(f"{name}: dim {dim} of shape {x.shape} is empty: nothing to reduce")
     return MaxMin(*ExtremeDim.apply(x, axis, keepdim, use_max))
 
 
@@ -638,6 +680,9 @@ def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
     x = _tensor_operand(x)
     if dim is None:
         return Tensor(np.asarray(np.argmax(x.data), dtype=np.int64))
+    if x.ndim == 0:
+        _axes(dim, 0, "argmax")
+        return Tensor(np.zeros((), np.int64))
     (axis,) = _axes(dim, x.ndim, "argmax")
     return Tensor(np.argmax(x.data, axis=axis, keepdims=keepdim).astype(np.int64))
 
@@ -646,6 +691,9 @@ def argmin(x, dim=None, keepdim: bool = False) -> Tensor:
     x = _tensor_operand(x)
     if dim is None:
         return Tensor(np.asarray(np.argmin(x.data), dtype=np.int64))
+    if x.ndim == 0:
+        _axes(dim, 0, "argmin")
+        return Tensor(np.zeros((), np.int64))
     (axis,) = _axes(dim, x.ndim, "argmin")
     return Tensor(np.argmin(x.data, axis=axis, keepdims=keepdim).astype(np.int64))
 
@@ -708,6 +756,9 @@ def permute(x, dims) -> Tensor:
 
 def transpose(x, dim0: int, dim1: int) -> Tensor:
     x = _tensor_operand(x)
+    if x.ndim == 0:
+        _axes(dim0, 0, "transpose"), _axes(dim1, 0, "transpose")
+        return Permute.apply(x, ())
     d0, d1 = _axes(dim0, x.ndim, "transpose")[0], _axes(dim1, x.ndim, "transpose")[0]
     dims = list(range(x.ndim))
     dims[d0], dims[d1] = dims[d1], dims[d0]
@@ -825,9 +876,20 @@ class Cat(Function):
         return tuple(np.split(g, splits, axis=dim))
 
 
+def _promote_list(tensors):
+    """Integer/bool members of a float list take the floats' dtype (PyTorch's categories)."""
+    kinds = [_kind(t) for t in tensors]
+    if "f" in kinds and any(k in "biu" for k in kinds):
+        fdt = np.result_type(
+            *[np.asarray(_data(t)).dtype for t, k in zip(tensors, kinds) if k == "f"]
+        )
+        tensors = [_to_dtype(t, fdt) if k in "biu" else t for t, k in zip(tensors, kinds)]
+    return tensors
+
+
 def cat(tensors, dim: int = 0) -> Tensor:
     """Concatenate along an existing dim."""
-    tensors = [_tensor_operand(t) for t in tensors]
+    tensors = _promote_list([_tensor_operand(t) for t in tensors])
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
     nd = np.ndim(_data(tensors[0]))
@@ -854,7 +916,7 @@ class Stack(Function):
 
 def stack(tensors, dim: int = 0) -> Tensor:
     """Join along a new dim; all shapes must be equal."""
-    tensors = [_tensor_operand(t) for t in tensors]
+    tensors = _promote_list([_tensor_operand(t) for t in tensors])
     if not tensors:
         raise ValueError("stack: expected a non-empty list of tensors")
     ref = _shape(_data(tensors[0]))
@@ -913,6 +975,8 @@ class Gather(Function):
     @staticmethod
     def forward(ctx, x, axis, index):
         ctx.meta = (x.shape, axis, index)
+        # torch.gather reads the leading index.shape block of x in the other dims (no broadcast)
+        x = x[tuple(slice(None) if d == axis else slice(0, n) for d, n in enumerate(index.shape))]
         return np.take_along_axis(x, index, axis=axis)
 
     @staticmethod
@@ -934,9 +998,36 @@ def gather(x, dim: int, index) -> Tensor:
         raise TypeError(f"gather: index must be integer, got {index.dtype}")
     if index.ndim != x.ndim:
         raise ValueError(f"gather: index has {index.ndim} dims, input has {x.ndim}")
-    if index.size and (index.min() < -x.shape[axis] or index.max() >= x.shape[axis]):
-        raise IndexError(f"gather: index out of range for dim {dim} of size {x.shape[axis]}")
+    if index.size and (index.min() < 0 or index.max() >= x.shape[axis]):
+        raise IndexError(
+            f"gather: index out of range [0, {x.shape[axis]}) for dim {dim} of shape {x.shape}"
+        )
+    if builtins.any(i > n for d, (i, n) in enumerate(zip(index.shape, x.shape)) if d != axis):
+        raise ValueError(
+            f"gather: index {index.shape} is larger than input {x.shape} outside dim {dim}"
+        )
     return Gather.apply(x, axis, index)
+
+
+class IndexPut(Function):
+    """base[key] = value, written into base's own array; the gradient of value is g[key]."""
+
+    @staticmethod
+    def forward(ctx, base, value, key):
+        base[key] = value
+        ctx.meta = (key, _shape(value))
+        return base
+
+    @staticmethod
+    def backward(ctx, g):
+        key, vshape = ctx.meta
+        return None, unbroadcast(np.array(g[key]), vshape), None
+
+
+def index_put_(x: Tensor, key, value: Tensor) -> None:
+    """x[key] = value where value is in the graph and x is a plain tensor: x joins the graph."""
+    out = IndexPut.apply(x, value, key)
+    x._ctx, x._idx, x._requires_grad = out._ctx, out._idx, True
 
 
 def repeat(x, *sizes) -> Tensor:

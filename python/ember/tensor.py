@@ -27,6 +27,8 @@ def _as_array(data, dtype=None, copy=True) -> np.ndarray:
     if dtype is None:
         dtype = _default_dtype(data)
     arr = np.array(data, dtype=dtype, copy=copy) if copy else np.asarray(data, dtype=dtype)
+    if not arr.dtype.isnative:  # big-endian data (from a file): the kernels read native order
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype.kind not in "biuf":
         raise TypeError(
             f"ember tensors hold bool, integer or float data, not {arr.dtype} "
@@ -239,7 +241,13 @@ class Tensor:
         return self if self.data.flags.c_contiguous else _ops.clone(self)
 
     def copy_(self, src) -> Tensor:
-        """Copy src's values into this tensor's storage, in place (no graph)."""
+        """Copy src's values into this tensor's storage, in place (recorded when src is in the
+        graph and this tensor is not)."""
+        from ember.autograd.function import is_grad_enabled
+
+        if is_grad_enabled() and isinstance(src, Tensor) and src._requires_grad:
+            self[...] = src
+            return self
         src = np.asarray(src.data if isinstance(src, Tensor) else src)
         np.copyto(self.data, np.broadcast_to(src, self.shape), casting="unsafe")
         return self
@@ -346,18 +354,41 @@ class Tensor:
     def __itruediv__(self, other):
         return self._inplace(np.true_divide, other)
 
-    def _check_inplace(self):
-        # In-place updates are for tensors outside the graph (parameters under no_grad).
+    def _needs_record(self, other, rebind: bool) -> bool:
+        """Whether an in-place update of self by other must be recorded in the graph. Refused
+        for leaves that require grad (as PyTorch), and for named methods (x.add_(y)), whose
+        caller keeps the old tensor: refusing beats silently dropping gradients."""
         from ember.autograd.function import is_grad_enabled
 
-        if is_grad_enabled() and (self._requires_grad or self._ctx is not None):
+        if not is_grad_enabled():
+            return False
+        if self._requires_grad and self._ctx is None:
             raise RuntimeError(
-                "a tensor that requires grad is being used in an in-place operation; "
+                "a leaf tensor that requires grad is being used in an in-place operation; "
                 "wrap it in `with ember.no_grad():` or use an out-of-place op"
             )
+        record = self._ctx is not None or (isinstance(other, Tensor) and other._requires_grad)
+        if record and not rebind:
+            raise RuntimeError(
+                "in-place methods on tensors in the autograd graph are not supported; "
+                "use the out-of-place op (x = x + y) or `x += y`"
+            )
+        return record
 
-    def _inplace(self, ufunc, other):
-        self._check_inplace()
+    def _inplace(self, ufunc, other, rebind: bool = True):
+        """``x op= y`` (rebind) or a named in-place method ``x.op_(y)`` (no rebind)."""
+        if self._needs_record(other, rebind):
+            # A graph intermediate (`out += identity`) or a graph value added into a plain
+            # tensor (`acc += x`): PyTorch records the op; here the name is rebound to the
+            # out-of-place result, with the same values and gradients (other references to the
+            # old tensor keep its old values).
+            ops = {np.add: _ops.add, np.subtract: _ops.sub, np.multiply: _ops.mul}
+            out = ops.get(ufunc, _ops.div)(self, other)
+            if out.shape != self.shape:
+                raise RuntimeError(
+                    f"output with shape {self.shape} doesn't match the broadcast shape {out.shape}"
+                )
+            return out if out.dtype == self.dtype else _ops.cast(out, self.dtype)
         other = other.data if isinstance(other, Tensor) else other
         ufunc(self.data, other, out=self.data, casting="same_kind")
         return self
@@ -365,27 +396,29 @@ class Tensor:
     # PyTorch's named in-place methods, with the same rule as the operators above (alpha as in
     # torch.add: self += alpha * other).
     def add_(self, other, alpha=1):
-        return self._inplace(np.add, other if alpha == 1 else _ops._data(other) * alpha)
+        scaled = other if alpha == 1 else other * alpha
+        return self._inplace(np.add, scaled, rebind=False)
 
     def sub_(self, other, alpha=1):
-        return self._inplace(np.subtract, other if alpha == 1 else _ops._data(other) * alpha)
+        scaled = other if alpha == 1 else other * alpha
+        return self._inplace(np.subtract, scaled, rebind=False)
 
     def mul_(self, other):
-        return self._inplace(np.multiply, other)
+        return self._inplace(np.multiply, other, rebind=False)
 
     def div_(self, other):
-        return self._inplace(np.true_divide, other)
+        return self._inplace(np.true_divide, other, rebind=False)
 
     def clamp_(self, min=None, max=None):  # noqa: A002
         if min is not None:
-            self._inplace(np.maximum, min)
-        return self._inplace(np.minimum, max) if max is not None else self
+            self._inplace(np.maximum, min, rebind=False)
+        return self._inplace(np.minimum, max, rebind=False) if max is not None else self
 
     def masked_fill_(self, mask, value):
         mask = np.asarray(_ops._data(mask))
         if mask.dtype != np.bool_:
             raise TypeError(f"masked_fill_: mask must be bool, got {mask.dtype}")
-        self._check_inplace()
+        self._needs_record(value, rebind=False)
         np.copyto(self.data, _ops._data(value), casting="unsafe", where=mask)
         return self
 
@@ -606,6 +639,11 @@ class Tensor:
             )
         if isinstance(index, Tensor):
             index = index.data
+        if is_grad_enabled() and isinstance(value, Tensor) and value._requires_grad:
+            # t = zeros(...); t[i] = x: t joins the graph (writing the array alone would drop
+            # x's gradient silently). Only once: a second assignment is refused above.
+            _ops.index_put_(self, index, value)
+            return
         self.data[index] = value.data if isinstance(value, Tensor) else value
 
 

@@ -65,7 +65,7 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, w, b):
         lead = x.shape[:-1]
-        x2 = _contig(x).reshape(-1, x.shape[-1])
+        x2 = _contig(x).reshape(math.prod(lead), x.shape[-1])  # (-1 fails when in_features is 0)
         if b is None:
             y = _C.gemm(x2, w, trans_b=True)
         else:
@@ -80,7 +80,7 @@ class Linear(Function):
     def backward(ctx, g):
         x2, w = ctx.saved_tensors
         nx, nw, nb = ctx.needs_input_grad
-        g2 = _contig(g).reshape(-1, w.shape[0])
+        g2 = _contig(g).reshape(x2.shape[0], w.shape[0])
         dx = _C.gemm(g2, w).reshape(*ctx.lead, w.shape[1]) if nx else None
         dw = _C.gemm(g2, x2, trans_a=True) if nw else None
         db = g2.sum(axis=0) if nb else None
@@ -719,12 +719,14 @@ class MSELoss(Function):
         sq = d * d
         if reduction == "none":
             return sq
-        return np.asarray(sq.mean() if reduction == "mean" else sq.sum(), dtype=x.dtype)
+        with np.errstate(invalid="ignore"):  # an empty mean is NaN, without NumPy's warning
+            total = sq.sum() / np.asarray(sq.size, x.dtype) if reduction == "mean" else sq.sum()
+        return np.asarray(total, dtype=x.dtype)
 
     @staticmethod
     def backward(ctx, g):
         (d,) = ctx.saved_tensors
-        scale = 2.0 / d.size if ctx.reduction == "mean" else 2.0
+        scale = 2.0 / max(d.size, 1) if ctx.reduction == "mean" else 2.0  # empty: no grad
         gx = (g * scale) * d
         nx, nt, _ = ctx.needs_input_grad
         return (gx if nx else None, -gx if nt else None, None)
@@ -813,8 +815,8 @@ class NLLLoss(Function):
         if reduction == "none":
             coef = coef * g.reshape(-1)
         elif reduction == "mean":
-            with np.errstate(invalid="ignore", divide="ignore"):
-                coef = coef * (g / w.sum())
+            tw = w.sum()  # every target ignored: the loss is NaN but its gradient 0, as PyTorch
+            coef = coef * (g / tw) if tw != 0 else coef * 0
         else:
             coef = coef * g
         grows = np.zeros((m, c), dtype=w.dtype)
@@ -917,8 +919,8 @@ def cross_entropy(
             denom = keep.sum()
         else:
             denom = w[np.where(keep, t, 0)][keep].sum()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            smooth = smooth.sum() / denom
+        # every target ignored: nll is already NaN; keep the gradient 0 (0/0 would make it NaN)
+        smooth = smooth.sum() / denom if denom != 0 else smooth.sum() * 0
     elif reduction == "sum":
         smooth = smooth.sum()
     return nll * (1 - label_smoothing) + smooth * (label_smoothing / c)
@@ -2442,13 +2444,23 @@ class Embedding(Function):
         return None, dw, None
 
 
-def embedding(input, weight, padding_idx=None) -> Tensor:
+def embedding(
+    input,
+    weight,
+    padding_idx=None,
+    max_norm=None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
     """Rows of ``weight`` picked by integer indices.
 
     Args:
         input: integer indices of any shape, each in [0, num_embeddings).
         weight: (num_embeddings, embedding_dim).
         padding_idx: this row gets no gradient (negative values count from the end).
+        max_norm: rows looked up whose norm_type-norm exceeds it are first rescaled to it,
+            in place in ``weight`` (as PyTorch).
 
     Shape: input (*) -> (*, embedding_dim).
     """
@@ -2466,6 +2478,16 @@ def embedding(input, weight, padding_idx=None) -> Tensor:
         if not -v <= padding_idx < v:
             raise ValueError(f"embedding: padding_idx must be within num_embeddings ({v})")
         padding_idx = int(padding_idx) % v
+    if scale_grad_by_freq:
+        raise NotImplementedError("embedding: scale_grad_by_freq=True is not supported")
+    if max_norm is not None and idx.size:
+        rows = np.unique(idx)
+        w = weight.data[rows]
+        norms = np.linalg.norm(w, ord=float(norm_type), axis=1)
+        big = norms > max_norm
+        if big.any():  # torch.embedding_renorm_: scale = max_norm / (norm + 1e-7)
+            scale = (max_norm / (norms[big] + 1e-7)).astype(w.dtype)
+            weight.data[rows[big]] = w[big] * scale[:, None]
     return Embedding.apply(idx.astype(np.int64, copy=False), weight, padding_idx)
 
 

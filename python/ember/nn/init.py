@@ -42,7 +42,13 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
     raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
 
 
+def _check_tensor(tensor, op: str) -> None:
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(tensor).__name__}")
+
+
 def _calculate_fan_in_and_fan_out(tensor) -> tuple[int, int]:
+    _check_tensor(tensor, "init")
     shape = tensor.shape
     if len(shape) < 2:
         raise ValueError(
@@ -60,13 +66,15 @@ def _fill(tensor: Tensor, values) -> Tensor:
 
 
 def uniform_(tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
-    if a > b:
-        raise ValueError(f"uniform_: a ({a}) must be <= b ({b})")
+    _check_tensor(tensor, "uniform_")
+    if not (math.isfinite(a) and math.isfinite(b) and a <= b):
+        raise ValueError(f"uniform_: a ({a}) and b ({b}) must be finite with a <= b")
     return _fill(tensor, default_generator().uniform(a, b, tensor.shape))
 
 
 def normal_(tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
-    if std < 0:
+    _check_tensor(tensor, "normal_")
+    if not std >= 0:
         raise ValueError(f"normal_: std must be >= 0, got {std}")
     return _fill(tensor, default_generator().normal(mean, std, tensor.shape))
 
@@ -93,6 +101,9 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, 
     """Normal(mean, std^2) truncated to [a, b] (absolute bounds), by inverting the normal CDF
     on a uniform draw between CDF(a) and CDF(b), as PyTorch does: exact in distribution and
     without retries however far [a, b] is in the tail."""
+    _check_tensor(tensor, "trunc_normal_")
+    if math.isnan(mean) or math.isnan(std) or math.isnan(a) or math.isnan(b):
+        raise ValueError(f"trunc_normal_: NaN in mean={mean}, std={std}, a={a}, b={b}")
     if std < 0:
         raise ValueError(f"trunc_normal_: std must be >= 0, got {std}")
     if a > b:

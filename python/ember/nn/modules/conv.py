@@ -58,8 +58,9 @@ class _ConvNd(Module):
             raise ValueError(f"{op}: in_channels must be divisible by groups")
         if out_channels % groups:
             raise ValueError(f"{op}: out_channels must be divisible by groups")
-        if padding_mode != "zeros":
-            raise ValueError(f"{op}: only padding_mode='zeros' is supported, got {padding_mode!r}")
+        modes = ("zeros",) if transposed else ("zeros", "reflect", "replicate", "circular")
+        if padding_mode not in modes:
+            raise ValueError(f"{op}: padding_mode must be one of {modes}, got {padding_mode!r}")
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
         self.kernel_size = _ntuple(kernel_size, nd, op, "kernel_size")
@@ -160,6 +161,15 @@ class Conv1d(_ConvNd):
         )  # fmt: skip
 
     def forward(self, input):
+        if self.padding_mode != "zeros":  # PyTorch: pad the input, then an unpadded conv
+            pad = self.padding if isinstance(self.padding, str) else (0, self.padding[0])
+            _, _, left, right = F._conv_padding(
+                pad, (1,) + self.kernel_size, (1,) + self.stride, (1,) + self.dilation, "Conv1d"
+            )
+            input = F.pad(input, (left, right), mode=self.padding_mode)
+            return F.conv1d(
+                input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups
+            )
         return F.conv1d(
             input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
         )
@@ -175,7 +185,7 @@ class Conv2d(_ConvNd):
         groups: in_channels and out_channels must both be divisible by it
             (groups == in_channels: depthwise).
         bias: learn an additive bias per output channel.
-        padding_mode: only 'zeros'.
+        padding_mode: 'zeros', 'reflect', 'replicate' or 'circular' (as PyTorch).
         dtype: parameter dtype (float32 by default).
 
     Shape:
@@ -211,6 +221,14 @@ class Conv2d(_ConvNd):
         )  # fmt: skip
 
     def forward(self, input):
+        if self.padding_mode != "zeros":  # PyTorch: pad the input, then an unpadded conv
+            top, bottom, left, right = F._conv_padding(
+                self.padding, self.kernel_size, self.stride, self.dilation, "Conv2d"
+            )
+            input = F.pad(input, (left, right, top, bottom), mode=self.padding_mode)
+            return F.conv2d(
+                input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups
+            )
         return F.conv2d(
             input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
         )

@@ -36,6 +36,10 @@ class Embedding(Module):
         num_embeddings: int,
         embedding_dim: int,
         padding_idx: int | None = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
         _weight=None,
         _freeze: bool = False,
         dtype=None,
@@ -54,6 +58,12 @@ class Embedding(Module):
         self.num_embeddings = int(num_embeddings)
         self.embedding_dim = int(embedding_dim)
         self.padding_idx = padding_idx
+        if scale_grad_by_freq:
+            raise NotImplementedError("Embedding: scale_grad_by_freq=True is not supported")
+        self.max_norm = None if max_norm is None else float(max_norm)
+        self.norm_type = float(norm_type)
+        self.scale_grad_by_freq = False
+        self.sparse = bool(sparse)  # gradients are dense either way; the values are the same
         dtype = np.dtype(dtype or np.float32)
         if _weight is None:
             self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype))
@@ -74,18 +84,24 @@ class Embedding(Module):
                 self.weight.data[self.padding_idx] = 0
 
     @classmethod
-    def from_pretrained(cls, embeddings, freeze: bool = True, padding_idx=None):
+    def from_pretrained(
+        cls, embeddings, freeze: bool = True, padding_idx=None, max_norm=None, norm_type=2.0
+    ):
         """An Embedding holding a copy of ``embeddings`` (2-D); frozen unless freeze=False."""
         w = np.asarray(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
         if w.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got {w.shape}")
-        return cls(w.shape[0], w.shape[1], padding_idx, _weight=w, _freeze=freeze)
+        return cls(
+            w.shape[0], w.shape[1], padding_idx, max_norm, norm_type, _weight=w, _freeze=freeze
+        )
 
     def forward(self, input):
-        return F.embedding(input, self.weight, self.padding_idx)
+        return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type)
 
     def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
         return s
