@@ -327,10 +327,11 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, const T* x, const T*
   // h_n / c_n carry the running state.
   std::memcpy(h_n, h0, sizeof(T) * N * H);
   std::memcpy(c_n, c0, sizeof(T) * N * H);
+  const PackedB<T> whh(true, H, GH, w_hh, H);  // packed once for every step
   for (int64_t s = 0; s < T_; ++s) {
     const int64_t t = st.t_of(s);
     T* g = gates + t * N * GH;
-    gemm<T>(false, true, N, GH, H, T(1), h_n, H, w_hh, H, T(1), g, GH);
+    gemm_packed<T>(N, T(1), h_n, H, whh, T(1), g, GH);
     T* yt = y + t * N * H;
     T* ct = cells + t * N * H;
     for_each_block(N, H, 10, [&](int64_t n, int64_t j0, int64_t j1) {
@@ -365,6 +366,7 @@ void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh
   // dh0 / dc0 carry the running gradient of the state, backwards through the steps.
   copy_or_zero(dh0, dh_n, N * H);
   copy_or_zero(dc0, dc_n, N * H);
+  const PackedB<T> whh(false, GH, H, w_hh, H);
   for (int64_t s = T_ - 1; s >= 0; --s) {
     const int64_t t = st.t_of(s);
     const T* g = gates + t * N * GH;
@@ -386,7 +388,7 @@ void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh
                    gi + 2 * H, gi + 3 * H, ct + n * H, cpr, dyr, j0, j1);
     });
     // Padded rows have zero dgates, so their carried dh passes through unchanged.
-    gemm<T>(false, false, N, H, GH, T(1), dg, GH, w_hh, H, T(1), dh0, H);
+    gemm_packed<T>(N, T(1), dg, GH, whh, T(1), dh0, H);
   }
   finish_backward(dx, dw_ih, dw_hh, db_ih, db_hh, dgates.data(), dgates.data(), x, y, h0, w_ih, st,
                   N, I, H, GH);
@@ -410,10 +412,11 @@ void gru_forward(T* y, T* h_n, T* gates, T* hn, const T* x, const T* h0, const T
   const T* bh = or_zeros(b_hh, zh, GH);
   gemm<T>(false, true, T_ * N, GH, I, T(1), x, I, w_ih, I, T(0), gates, GH);
   std::memcpy(h_n, h0, sizeof(T) * N * H);
+  const PackedB<T> whh(true, H, GH, w_hh, H);
   for (int64_t s = 0; s < T_; ++s) {
     const int64_t t = st.t_of(s);
     T* g = gates + t * N * GH;
-    gemm<T>(false, true, N, GH, H, T(1), h_n, H, w_hh, H, T(0), hh.data(), GH);
+    gemm_packed<T>(N, T(1), h_n, H, whh, T(0), hh.data(), GH);
     T* yt = y + t * N * H;
     T* hnt = hn + t * N * H;
     for_each_block(N, H, 10, [&](int64_t n, int64_t j0, int64_t j1) {
@@ -446,6 +449,7 @@ void gru_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T
   std::vector<T> dgi(static_cast<size_t>(T_ * N * GH)), dgh(static_cast<size_t>(T_ * N * GH));
   const std::vector<T> zeros(dy ? 0 : static_cast<size_t>(H), T(0));  // dy == null
   copy_or_zero(dh0, dh_n, N * H);
+  const PackedB<T> whh(false, GH, H, w_hh, H);
   for (int64_t s = T_ - 1; s >= 0; --s) {
     const int64_t t = st.t_of(s);
     const T* g = gates + t * N * GH;
@@ -470,7 +474,7 @@ void gru_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T
       gru_bwd_row(dir, dir + H, dir + 2 * H, dhr_, dhr_ + H, dhr_ + 2 * H, dh0 + n * H, gr, gr + H,
                   gr + 2 * H, hnt + n * H, hp, dyr, j0, j1);
     });
-    gemm<T>(false, false, N, H, GH, T(1), dh_, GH, w_hh, H, T(1), dh0, H);
+    gemm_packed<T>(N, T(1), dh_, GH, whh, T(1), dh0, H);
   }
   finish_backward(dx, dw_ih, dw_hh, db_ih, db_hh, dgi.data(), dgh.data(), x, y, h0, w_ih, st, N, I,
                   H, GH);
@@ -490,10 +494,11 @@ void rnn_forward(T* y, T* h_n, const T* x, const T* h0, const T* w_ih, const T* 
   // The input projection goes straight into y; each step overwrites its slice with h_t.
   gemm<T>(false, true, T_ * N, H, I, T(1), x, I, w_ih, I, T(0), y, H);
   std::memcpy(h_n, h0, sizeof(T) * N * H);
+  const PackedB<T> whh(true, H, H, w_hh, H);
   for (int64_t s = 0; s < T_; ++s) {
     const int64_t t = st.t_of(s);
     T* yt = y + t * N * H;
-    gemm<T>(false, true, N, H, H, T(1), h_n, H, w_hh, H, T(1), yt, H);
+    gemm_packed<T>(N, T(1), h_n, H, whh, T(1), yt, H);
     for_each_block(N, H, relu ? 1 : 5, [&](int64_t n, int64_t j0, int64_t j1) {
       T* yr = yt + n * H;
       if (!st.valid(t, n)) {
@@ -517,6 +522,7 @@ void rnn_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T
   std::vector<T> dgates(static_cast<size_t>(T_ * N * H));
   const std::vector<T> zeros(dy ? 0 : static_cast<size_t>(H), T(0));  // dy == null
   copy_or_zero(dh0, dh_n, N * H);
+  const PackedB<T> whh(false, H, H, w_hh, H);
   for (int64_t s = T_ - 1; s >= 0; --s) {
     const int64_t t = st.t_of(s);
     const T* yt = y + t * N * H;
@@ -531,7 +537,7 @@ void rnn_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T
       const T* dyr = dyt ? dyt + n * H : zeros.data();
       rnn_bwd_row(dgr, dh0 + n * H, yt + n * H, dyr, relu, j0, j1);
     });
-    gemm<T>(false, false, N, H, H, T(1), dg, H, w_hh, H, T(1), dh0, H);
+    gemm_packed<T>(N, T(1), dg, H, whh, T(1), dh0, H);
   }
   finish_backward(dx, dw_ih, dw_hh, db_ih, db_hh, dgates.data(), dgates.data(), x, y, h0, w_ih, st,
                   N, I, H, H);
