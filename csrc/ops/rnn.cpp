@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "common.h"
@@ -149,6 +150,18 @@ const T* or_zeros(const T* p, std::vector<T>& zeros, int64_t n) {
   zeros.assign(static_cast<size_t>(n), T(0));
   return zeros.data();
 }
+
+// An uninitialised buffer (every element is written before it is read): no memset of the
+// (T, N, G*H) gradient workspaces.
+template <typename T>
+class Workspace {
+ public:
+  explicit Workspace(int64_t n) : p_(new T[static_cast<size_t>(n)]) {}
+  T* data() const { return p_.get(); }
+
+ private:
+  std::unique_ptr<T[]> p_;
+};
 
 template <typename T>
 void copy_or_zero(T* dst, const T* src, int64_t n) {
@@ -361,7 +374,7 @@ void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh
                    bool reverse) {
   const int64_t GH = 4 * H;
   const Steps st{T_, reverse, lengths};
-  std::vector<T> dgates(static_cast<size_t>(T_ * N * GH));
+  const Workspace<T> dgates(T_ * N * GH);
   const std::vector<T> zeros(dy ? 0 : static_cast<size_t>(H), T(0));  // dy == null
   // dh0 / dc0 carry the running gradient of the state, backwards through the steps.
   copy_or_zero(dh0, dh_n, N * H);
@@ -446,7 +459,7 @@ void gru_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T
                   bool reverse) {
   const int64_t GH = 3 * H;
   const Steps st{T_, reverse, lengths};
-  std::vector<T> dgi(static_cast<size_t>(T_ * N * GH)), dgh(static_cast<size_t>(T_ * N * GH));
+  const Workspace<T> dgi(T_ * N * GH), dgh(T_ * N * GH);
   const std::vector<T> zeros(dy ? 0 : static_cast<size_t>(H), T(0));  // dy == null
   copy_or_zero(dh0, dh_n, N * H);
   const PackedB<T> whh(false, GH, H, w_hh, H);
@@ -519,7 +532,7 @@ void rnn_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T
                   const int64_t* lengths, int64_t T_, int64_t N, int64_t I, int64_t H, bool reverse,
                   bool relu) {
   const Steps st{T_, reverse, lengths};
-  std::vector<T> dgates(static_cast<size_t>(T_ * N * H));
+  const Workspace<T> dgates(T_ * N * H);
   const std::vector<T> zeros(dy ? 0 : static_cast<size_t>(H), T(0));  // dy == null
   copy_or_zero(dh0, dh_n, N * H);
   const PackedB<T> whh(false, H, H, w_hh, H);
