@@ -381,6 +381,7 @@ template <typename T>
 PackedB<T>::PackedB(bool trans_b, int64_t K_, int64_t N_, const T* B, int64_t ldb) : K(K_), N(N_) {
   const Kernel<T>& k = current_kernel<T>();
   kern = &k;
+  nr = k.nr;
   if (K <= 0 || N <= 0) return;
   const int64_t ncol_pad = (N + k.nr - 1) / k.nr * k.nr;
   const size_t bytes = (static_cast<size_t>(K * ncol_pad) * sizeof(T) + 63) / 64 * 64;
@@ -404,10 +405,26 @@ void gemm_packed(int64_t M, T alpha, const T* A, int64_t lda, const PackedB<T>& 
             static_cast<const T*>(nullptr), 0, beta, C, ldc, threads, B.data);
 }
 
+template <typename T>
+void gemm_packed_cols(int64_t M, T alpha, const T* A, int64_t lda, const PackedB<T>& B, int64_t j0,
+                      int64_t j1, T beta, T* C, int64_t ldc) {
+  const Kernel<T>& k = *static_cast<const Kernel<T>*>(B.kern);
+  if (M <= 0 || j1 <= j0) return;
+  if (B.K <= 0 || alpha == T(0)) return scale_c(M, j1 - j0, beta, C + j0, ldc);
+  const int64_t ncol_pad = (B.N + k.nr - 1) / k.nr * k.nr;
+  gemm_blocked(k, false, false, M, j1 - j0, B.K, alpha, A, lda, static_cast<const T*>(nullptr), 0,
+               beta, C + j0, ldc, B.data, ncol_pad, j0);
+}
+
 template class PackedB<float>;
 template class PackedB<double>;
 template void gemm_packed<float>(int64_t, float, const float*, int64_t, const PackedB<float>&,
                                  float, float*, int64_t, int);
+template void gemm_packed_cols<float>(int64_t, float, const float*, int64_t, const PackedB<float>&,
+                                      int64_t, int64_t, float, float*, int64_t);
+template void gemm_packed_cols<double>(int64_t, double, const double*, int64_t,
+                                       const PackedB<double>&, int64_t, int64_t, double, double*,
+                                       int64_t);
 template void gemm_packed<double>(int64_t, double, const double*, int64_t, const PackedB<double>&,
                                   double, double*, int64_t, int);
 

@@ -28,11 +28,19 @@ class PackedB {
   int64_t K = 0, N = 0;
   T* data = nullptr;           // per KC block: ceil(N / NR) panels of kc x NR (64-byte aligned)
   const void* kern = nullptr;  // the gemm_detail::Kernel<T> it was packed for
+  int nr = 1;                  // its panel width NR
 };
 
 template <typename T>
 void gemm_packed(int64_t M, T alpha, const T* A, int64_t lda, const PackedB<T>& B, T beta, T* C,
                  int64_t ldc, int threads = 0);
+
+// Only columns [j0, j1) of gemm_packed's C (C still points at column 0), on the calling thread:
+// for callers that split the columns among their own threads. j0 and j1 are multiples of B.nr
+// (j1 may be N); every element gets exactly gemm_packed's arithmetic.
+template <typename T>
+void gemm_packed_cols(int64_t M, T alpha, const T* A, int64_t lda, const PackedB<T>& B, int64_t j0,
+                      int64_t j1, T beta, T* C, int64_t ldc);
 
 // Triple-loop reference with the same contract: the test oracle.
 template <typename T>

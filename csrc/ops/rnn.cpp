@@ -163,6 +163,13 @@ class Workspace {
   std::unique_ptr<T[]> p_;
 };
 
+// Threads for a time loop split by hidden units (whole NR-column panels of the packed W_hh, so
+// H must be a multiple of NR): 1 means the plain loop (one GEMM and one pointwise pass a step).
+inline int unit_threads(int64_t N, int64_t GH, int64_t H, int nr) {
+  if (H % nr != 0) return 1;
+  return static_cast<int>(std::min<int64_t>(threads_for(N * GH * H, int64_t(1) << 18), H / nr));
+}
+
 template <typename T>
 void copy_or_zero(T* dst, const T* src, int64_t n) {
   if (src)
@@ -341,6 +348,45 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, const T* x, const T*
   std::memcpy(h_n, h0, sizeof(T) * N * H);
   std::memcpy(c_n, c0, sizeof(T) * N * H);
   const PackedB<T> whh(true, H, GH, w_hh, H);  // packed once for every step
+  if (const int nt = unit_threads(N, GH, H, whh.nr); nt > 1) {
+    // Each thread owns the hidden units [u0, u1) (whole NR panels) in all four gates: a step is
+    // its GEMM columns for those units, their pointwise pass, and one barrier. h is double-
+    // buffered (the GEMM reads all of it); c is only ever touched by its owner.
+    const Workspace<T> hbuf(N * H);
+#pragma omp parallel num_threads(nt)
+    {
+      const int64_t np = H / whh.nr, k = omp_get_thread_num(), team = omp_get_num_threads();
+      const int64_t u0 = np * k / team * whh.nr, u1 = np * (k + 1) / team * whh.nr;
+      T* cur = h_n;
+      T* nxt = hbuf.data();
+      for (int64_t s = 0; s < T_; ++s) {
+        const int64_t t = st.t_of(s);
+        T* g = gates + t * N * GH;
+        T* yt = y + t * N * H;
+        T* ct = cells + t * N * H;
+        for (int64_t q = 0; q < 4; ++q)
+          gemm_packed_cols<T>(N, T(1), cur, H, whh, q * H + u0, q * H + u1, T(1), g, GH);
+        for (int64_t n = 0; n < N; ++n) {
+          T* gi = g + n * GH;
+          if (!st.valid(t, n)) {
+            for (int64_t q = 0; q < 4; ++q) zero_range(gi + q * H, u0, u1);
+            zero_range(yt + n * H, u0, u1);
+            zero_range(ct + n * H, u0, u1);
+            std::copy(cur + n * H + u0, cur + n * H + u1, nxt + n * H + u0);
+            continue;
+          }
+          lstm_fwd_row(gi, gi + H, gi + 2 * H, gi + 3 * H, ct + n * H, c_n + n * H, yt + n * H,
+                       nxt + n * H, b, b + H, b + 2 * H, b + 3 * H, u0, u1);
+        }
+#pragma omp barrier
+        std::swap(cur, nxt);
+      }
+      if (cur != h_n)
+        for (int64_t n = 0; n < N; ++n)
+          std::copy(cur + n * H + u0, cur + n * H + u1, h_n + n * H + u0);
+    }
+    return;
+  }
   for (int64_t s = 0; s < T_; ++s) {
     const int64_t t = st.t_of(s);
     T* g = gates + t * N * GH;
