@@ -4,7 +4,10 @@
 //
 // Layout: x (T, N, I) time-major, states (N, H), W_ih (G*H, I), W_hh (G*H, H), biases (G*H) or
 // null, G = 4 (LSTM), 3 (GRU), 1 (RNN). Every kernel is one big GEMM for the input projection of
-// all T steps, then per step one GEMM for the hidden projection and ONE fused pointwise pass.
+// all T steps, then per step one GEMM for the hidden projection (W_hh packed once per call:
+// PackedB) and ONE fused pointwise pass (an EMBER_SIMD row worker). On several threads the LSTM
+// forward splits each step by hidden units instead (its GEMM columns and pointwise pass, one
+// barrier a step); every path gives the same bits.
 // Backward stores the pre-activation gradients of every step (T, N, G*H), runs the per-step
 // GEMM dh_{t-1} += dgates_t @ W_hh, and after the loop makes dx, dW_ih and dW_hh with one big
 // GEMM each (dW_hh: one GEMM over the shifted outputs plus one over h0). Memory is linear in T.
