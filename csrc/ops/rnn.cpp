@@ -429,28 +429,42 @@ void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh
   copy_or_zero(dh0, dh_n, N * H);
   copy_or_zero(dc0, dc_n, N * H);
   const PackedB<T> whh(false, GH, H, w_hh, H);
-  for (int64_t s = T_ - 1; s >= 0; --s) {
-    const int64_t t = st.t_of(s);
-    const T* g = gates + t * N * GH;
-    T* dg = dgates.data() + t * N * GH;
-    const T* ct = cells + t * N * H;
-    // The previous step's cells; at the global first step every row is first (reads c0).
-    const T* cp = s > 0 ? cells + st.prev(t) * N * H : nullptr;
-    const T* dyt = dy ? dy + t * N * H : nullptr;
-    for_each_block(N, H, 10, [&](int64_t n, int64_t j0, int64_t j1) {
-      T* dgi = dg + n * GH;
-      if (!st.valid(t, n)) {
-        for (int64_t k = 0; k < 4; ++k) zero_range(dgi + k * H, j0, j1);
-        return;
+  // Row n, units [j0, j1) of step s's pointwise pass.
+  auto pointwise = [&](int64_t s, int64_t n, int64_t j0, int64_t j1) {
+    const int64_t t = st.t_of(s), r = t * N + n;
+    T* dgi = dgates.data() + r * GH;
+    if (!st.valid(t, n)) {
+      for (int64_t k = 0; k < 4; ++k) zero_range(dgi + k * H, j0, j1);
+      return;
+    }
+    const T* gi = gates + r * GH;
+    // The previous step's cells, or c0 at the sequence's first step.
+    const T* cpr = st.first(t, n) ? c0 + n * H : cells + (st.prev(t) * N + n) * H;
+    const T* dyr = dy ? dy + r * H : zeros.data();
+    lstm_bwd_row(dgi, dgi + H, dgi + 2 * H, dgi + 3 * H, dh0 + n * H, dc0 + n * H, gi, gi + H,
+                 gi + 2 * H, gi + 3 * H, cells + r * H, cpr, dyr, j0, j1);
+  };
+  // Padded rows have zero dgates, so their carried dh passes through the GEMM unchanged.
+  if (const int nt = unit_threads(N, GH, H, whh.nr); nt > 1) {
+    // Split by hidden units as in lstm_forward: a thread's pointwise pass reads and writes only
+    // its units of dh / dc; the barrier makes the whole dgates_t ready for every thread's GEMM
+    // columns (its units of dh).
+#pragma omp parallel num_threads(nt)
+    {
+      const int64_t np = H / whh.nr, k = omp_get_thread_num(), team = omp_get_num_threads();
+      const int64_t u0 = np * k / team * whh.nr, u1 = np * (k + 1) / team * whh.nr;
+      for (int64_t s = T_ - 1; s >= 0; --s) {
+        for (int64_t n = 0; n < N; ++n) pointwise(s, n, u0, u1);
+#pragma omp barrier
+        const T* dg = dgates.data() + st.t_of(s) * N * GH;
+        gemm_packed_cols<T>(N, T(1), dg, GH, whh, u0, u1, T(1), dh0, H);
       }
-      const T* gi = g + n * GH;
-      const T* cpr = st.first(t, n) ? c0 + n * H : cp + n * H;
-      const T* dyr = dyt ? dyt + n * H : zeros.data();
-      lstm_bwd_row(dgi, dgi + H, dgi + 2 * H, dgi + 3 * H, dh0 + n * H, dc0 + n * H, gi, gi + H,
-                   gi + 2 * H, gi + 3 * H, ct + n * H, cpr, dyr, j0, j1);
-    });
-    // Padded rows have zero dgates, so their carried dh passes through unchanged.
-    gemm_packed<T>(N, T(1), dg, GH, whh, T(1), dh0, H);
+    }
+  } else {
+    for (int64_t s = T_ - 1; s >= 0; --s) {
+      for_each_block(N, H, 10, [&](int64_t n, int64_t j0, int64_t j1) { pointwise(s, n, j0, j1); });
+      gemm_packed<T>(N, T(1), dgates.data() + st.t_of(s) * N * GH, GH, whh, T(1), dh0, H);
+    }
   }
   finish_backward(dx, dw_ih, dw_hh, db_ih, db_hh, dgates.data(), dgates.data(), x, y, h0, w_ih, st,
                   N, I, H, GH);
