@@ -6,11 +6,11 @@
 // null, G = 4 (LSTM), 3 (GRU), 1 (RNN). Every kernel is one big GEMM for the input projection of
 // all T steps, then per step one GEMM for the hidden projection (W_hh packed once per call:
 // PackedB) and ONE fused pointwise pass (an EMBER_SIMD row worker). On several threads the LSTM
-// forward splits each step by hidden units instead (its GEMM columns and pointwise pass, one
-// barrier a step); every path gives the same bits.
-// Backward stores the pre-activation gradients of every step (T, N, G*H), runs the per-step
-// GEMM dh_{t-1} += dgates_t @ W_hh, and after the loop makes dx, dW_ih and dW_hh with one big
-// GEMM each (dW_hh: one GEMM over the shifted outputs plus one over h0). Memory is linear in T.
+// (forward and backward) splits each step by hidden units instead (its GEMM columns and pointwise
+// pass, one barrier a step); every path gives the same bits. Backward stores the pre-activation
+// gradients of every step (T, N, G*H), runs the per-step GEMM dh_{t-1} += dgates_t @ W_hh, and
+// after the loop makes dx, dW_ih and dW_hh with one big GEMM each (dW_hh: one GEMM over the shifted
+// outputs plus one over h0). Memory is linear in T.
 //
 // reverse: steps run t = T-1 .. 0. lengths (N) int64 in [1, T] or null (all T): steps
 // t >= lengths[n] leave sequence n's state unchanged and output zeros (pack_padded_sequence
