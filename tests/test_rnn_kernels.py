@@ -155,6 +155,31 @@ def test_deterministic_and_fresh_outputs(kind):
     np.testing.assert_array_equal(p["x"], x_before)  # inputs untouched
 
 
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_same_results_on_one_and_two_threads(kind, dtype):
+    # H = 64: whole GEMM panels for every ISA, and enough work per step for two threads to split
+    # the LSTM time loop by hidden units; the results must not depend on the thread count.
+    p = make_params(kind, 5, 40, 8, 64, dtype, True, seed=5)
+    lengths = np.arange(40, dtype=np.int64) % 5 + 1
+    old = _C.get_num_threads()
+    res = []
+    try:
+        for threads in (1, 2):
+            _C.set_num_threads(threads)
+            for rev in (False, True):
+                outs, saved = ember_forward(kind, p, lengths, rev)
+                grads = ember_backward(kind, p, saved, random_grads(outs), lengths, rev)
+                res.append((outs + saved, grads))
+    finally:
+        _C.set_num_threads(old)
+    for (o1, g1), (o2, g2) in zip(res[:2], res[2:]):
+        for a, b in zip(o1, o2):
+            np.testing.assert_array_equal(a, b)
+        for k in g1:
+            np.testing.assert_array_equal(g1[k], g2[k])
+
+
 # ---- gradients against float64 finite differences -------------------------------------------
 
 

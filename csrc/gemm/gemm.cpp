@@ -180,10 +180,13 @@ void macro_kernel(const Kernel<T>& kern, const Panels<T>& pn, int64_t mc, int64_
 constexpr int64_t kDirectWork = int64_t(1) << 21;
 
 // One thread's rectangle: C (M x N) := alpha * op(A) @ op(B) + beta * C, with K >= 1.
+// bpre: op(B) already packed (PackedB's layout, ncol_pad columns per row of a KC block) and this
+// rectangle's first column is column j_off of it (a multiple of NR); B / ldb / trans_b unused.
 template <typename T>
 void gemm_blocked(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, int64_t N,
                   int64_t K, T alpha, const T* A, int64_t lda, const T* B, int64_t ldb, T beta,
-                  T* C, int64_t ldc) {
+                  T* C, int64_t ldc, const T* bpre = nullptr, int64_t ncol_pad = 0,
+                  int64_t j_off = 0) {
   const int MR = kern.mr, NR = kern.nr;
   const int64_t kc_blk = even_block(K, kern.kc, 1);
   const int64_t mc_blk = even_block(M, kern.mc, MR);
@@ -194,9 +197,10 @@ void gemm_blocked(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, 
   const bool a_direct = small;
   // B in place while all of it stays in L1 (its rows are reused by every A panel), or when at
   // most two A panels read it (packing would cost more than it saves).
-  const bool b_direct = small && !trans_b && (K * N * int64_t(sizeof(T)) <= 32768 || M <= 2 * MR);
+  const bool b_direct =
+      !bpre && small && !trans_b && (K * N * int64_t(sizeof(T)) <= 32768 || M <= 2 * MR);
   T* apack = t_pack_a.get<T>(a_direct ? MR * K : mc_blk * kc_blk);
-  T* bpack = t_pack_b.get<T>(b_direct ? NR * K : nc_blk * kc_blk);
+  T* bpack = bpre ? nullptr : t_pack_b.get<T>(b_direct ? NR * K : nc_blk * kc_blk);
   // op(A)(i, p) = A[i * rs_a + p * cs_a]; op(B)(p, j) = B[j * rs_b + p * cs_b].
   const int64_t rs_a = trans_a ? 1 : lda, cs_a = trans_a ? lda : 1;
   const int64_t rs_b = trans_b ? ldb : 1, cs_b = trans_b ? 1 : ldb;
@@ -208,10 +212,13 @@ void gemm_blocked(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, 
     for (int64_t pc = 0; pc < K; pc += kc_blk) {
       const int64_t kc = std::min(kc_blk, K - pc);
       const T beta_k = pc == 0 ? beta : T(1);
-      const T* b = B + jc * rs_b + pc * cs_b;
+      const T* b = bpre ? nullptr : B + jc * rs_b + pc * cs_b;
       const int last_w = last_panel_width(kern, nc);
       const int64_t nc_full = nc / NR * NR;
-      if (b_direct) {
+      if (bpre) {
+        pn.b = bpre + pc * ncol_pad + (j_off + jc) * kc, pn.b_step = kc, pn.b_ld = 0;
+        pn.b_edge = nullptr;
+      } else if (b_direct) {
         pn.b = b, pn.b_step = 1, pn.b_ld = ldb;
         pn.b_edge = nc_full < nc ? bpack : nullptr;
         if (nc_full < nc)
@@ -255,6 +262,28 @@ void gemm_blocked(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, 
   }
 }
 
+// op(B)'s kc rows from row pc, all N columns, as gemm_blocked packs them: NR-wide panels, the last
+// one last_panel_width(kern, N) wide (every column block of gemm_blocked is a multiple of NR, so
+// its last panel gets the same width), panel p at dst + p * NR * kc.
+template <typename T>
+void pack_b_block(const Kernel<T>& kern, T* dst, bool trans_b, const T* B, int64_t ldb, int64_t N,
+                  int64_t pc, int64_t kc) {
+  const int NR = kern.nr;
+  const int64_t rs_b = trans_b ? ldb : 1, cs_b = trans_b ? 1 : ldb;
+  const T* b = B + pc * cs_b;
+  const int last_w = last_panel_width(kern, N);
+  const int64_t n_full = N / NR * NR;
+  const int64_t n_packed = last_w == NR ? N : n_full;
+  auto pack = [&](T* d, const T* src, int64_t w_len, int W) {
+    if (trans_b && kern.pack_t)
+      kern.pack_t(d, src, rs_b, w_len, kc, W);
+    else
+      gemm_detail::pack_panels(d, src, rs_b, cs_b, w_len, kc, W);
+  };
+  pack(dst, b, n_packed, NR);
+  if (n_packed < N) pack(dst + n_packed * kc, b + n_packed * rs_b, N - n_packed, last_w);
+}
+
 // C := beta * C (K == 0 or alpha == 0); beta == 0 writes zeros without reading C.
 template <typename T>
 void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
@@ -286,17 +315,21 @@ void choose_grid(int nt, int64_t mp, int64_t np, int MR, int NR, int64_t K, int*
 }
 
 template <typename T>
-void gemm_impl(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
-               int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc, int threads) {
+const Kernel<T>& current_kernel() {
+  const Isa* isa = current_isa();
+  if constexpr (sizeof(T) == 4)
+    return isa->f32;
+  else
+    return isa->f64;
+}
+
+// pre: op(B) packed for kern (gemm_packed), or null.
+template <typename T>
+void gemm_impl(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+               T alpha, const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
+               int threads, const T* pre = nullptr) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == T(0)) return scale_c(M, N, beta, C, ldc);
-  const Isa* isa = current_isa();
-  const Kernel<T>& kern = [&]() -> const Kernel<T>& {
-    if constexpr (sizeof(T) == 4)
-      return isa->f32;
-    else
-      return isa->f64;
-  }();
   int nt = threads == 1 ? 1 : num_threads();
   if (threads > 1) nt = std::min(nt, threads);
   const double work = double(M) * double(N) * double(K);
@@ -305,8 +338,10 @@ void gemm_impl(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T al
   int tm = 1, tn = 1;
   if (nt > 1) choose_grid(nt, mp, np, kern.mr, kern.nr, K, &tm, &tn);
   const int parts = tm * tn;
+  const int64_t ncol_pad = np * kern.nr;
   if (parts == 1) {
-    gemm_blocked(kern, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_blocked(kern, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, pre,
+                 ncol_pad, 0);
     return;
   }
   std::atomic<bool> failed{false};
@@ -321,10 +356,10 @@ void gemm_impl(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T al
       const int64_t j1 = std::min(N, np * (s + 1) / tn * kern.nr);
       if (i1 <= i0 || j1 <= j0) continue;
       const T* a = A + (trans_a ? i0 : i0 * lda);
-      const T* b = B + (trans_b ? j0 * ldb : j0);
+      const T* b = pre ? nullptr : B + (trans_b ? j0 * ldb : j0);
       try {
         gemm_blocked(kern, trans_a, trans_b, i1 - i0, j1 - j0, K, alpha, a, lda, b, ldb, beta,
-                     C + i0 * ldc + j0, ldc);
+                     C + i0 * ldc + j0, ldc, pre, ncol_pad, j0);
       } catch (...) {  // only std::bad_alloc of a packing buffer
         failed.store(true);
       }
@@ -338,8 +373,60 @@ void gemm_impl(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T al
 template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
           int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc, int threads) {
-  gemm_impl(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
+  gemm_impl(current_kernel<T>(), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+            threads);
 }
+
+template <typename T>
+PackedB<T>::PackedB(bool trans_b, int64_t K_, int64_t N_, const T* B, int64_t ldb) : K(K_), N(N_) {
+  const Kernel<T>& k = current_kernel<T>();
+  kern = &k;
+  nr = k.nr;
+  if (K <= 0 || N <= 0) return;
+  const int64_t ncol_pad = (N + k.nr - 1) / k.nr * k.nr;
+  const size_t bytes = (static_cast<size_t>(K * ncol_pad) * sizeof(T) + 63) / 64 * 64;
+  data = static_cast<T*>(std::aligned_alloc(64, bytes));
+  if (!data) throw std::bad_alloc();
+  // The KC blocks gemm_blocked makes of K (the same for every rectangle of C).
+  const int64_t kc_blk = even_block(K, k.kc, 1);
+  for (int64_t pc = 0; pc < K; pc += kc_blk)
+    pack_b_block(k, data + pc * ncol_pad, trans_b, B, ldb, N, pc, std::min(kc_blk, K - pc));
+}
+
+template <typename T>
+PackedB<T>::~PackedB() {
+  std::free(data);
+}
+
+template <typename T>
+void gemm_packed(int64_t M, T alpha, const T* A, int64_t lda, const PackedB<T>& B, T beta, T* C,
+                 int64_t ldc, int threads) {
+  gemm_impl(*static_cast<const Kernel<T>*>(B.kern), false, false, M, B.N, B.K, alpha, A, lda,
+            static_cast<const T*>(nullptr), 0, beta, C, ldc, threads, B.data);
+}
+
+template <typename T>
+void gemm_packed_cols(int64_t M, T alpha, const T* A, int64_t lda, const PackedB<T>& B, int64_t j0,
+                      int64_t j1, T beta, T* C, int64_t ldc) {
+  const Kernel<T>& k = *static_cast<const Kernel<T>*>(B.kern);
+  if (M <= 0 || j1 <= j0) return;
+  if (B.K <= 0 || alpha == T(0)) return scale_c(M, j1 - j0, beta, C + j0, ldc);
+  const int64_t ncol_pad = (B.N + k.nr - 1) / k.nr * k.nr;
+  gemm_blocked(k, false, false, M, j1 - j0, B.K, alpha, A, lda, static_cast<const T*>(nullptr), 0,
+               beta, C + j0, ldc, B.data, ncol_pad, j0);
+}
+
+template class PackedB<float>;
+template class PackedB<double>;
+template void gemm_packed<float>(int64_t, float, const float*, int64_t, const PackedB<float>&,
+                                 float, float*, int64_t, int);
+template void gemm_packed_cols<float>(int64_t, float, const float*, int64_t, const PackedB<float>&,
+                                      int64_t, int64_t, float, float*, int64_t);
+template void gemm_packed_cols<double>(int64_t, double, const double*, int64_t,
+                                       const PackedB<double>&, int64_t, int64_t, double, double*,
+                                       int64_t);
+template void gemm_packed<double>(int64_t, double, const double*, int64_t, const PackedB<double>&,
+                                  double, double*, int64_t, int);
 
 template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
                           const float*, int64_t, float, float*, int64_t, int);

@@ -4,10 +4,13 @@
 //
 // Layout: x (T, N, I) time-major, states (N, H), W_ih (G*H, I), W_hh (G*H, H), biases (G*H) or
 // null, G = 4 (LSTM), 3 (GRU), 1 (RNN). Every kernel is one big GEMM for the input projection of
-// all T steps, then per step one GEMM for the hidden projection and ONE fused pointwise pass.
-// Backward stores the pre-activation gradients of every step (T, N, G*H), runs the per-step
-// GEMM dh_{t-1} += dgates_t @ W_hh, and after the loop makes dx, dW_ih and dW_hh with one big
-// GEMM each (dW_hh: one GEMM over the shifted outputs plus one over h0). Memory is linear in T.
+// all T steps, then per step one GEMM for the hidden projection (W_hh packed once per call:
+// PackedB) and ONE fused pointwise pass (an EMBER_SIMD row worker). On several threads the LSTM
+// (forward and backward) splits each step by hidden units instead (its GEMM columns and pointwise
+// pass, one barrier a step); every path gives the same bits. Backward stores the pre-activation
+// gradients of every step (T, N, G*H), runs the per-step GEMM dh_{t-1} += dgates_t @ W_hh, and
+// after the loop makes dx, dW_ih and dW_hh with one big GEMM each (dW_hh: one GEMM over the shifted
+// outputs plus one over h0). Memory is linear in T.
 //
 // reverse: steps run t = T-1 .. 0. lengths (N) int64 in [1, T] or null (all T): steps
 // t >= lengths[n] leave sequence n's state unchanged and output zeros (pack_padded_sequence
@@ -22,6 +25,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "common.h"
@@ -131,14 +135,75 @@ void finish_backward(T* dx, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T* dgi
   }
 }
 
-// Sum of the two optional biases (GH), or empty when there are none.
+// Sum of the two optional biases (GH); zeros when there are none (x + 0 == x).
 template <typename T>
 std::vector<T> sum_bias(const T* b_ih, const T* b_hh, int64_t GH) {
-  std::vector<T> b;
-  if (!b_ih && !b_hh) return b;
-  b.assign(static_cast<size_t>(GH), T(0));
-  for (int64_t k = 0; k < GH; ++k) b[k] = (b_ih ? b_ih[k] : T(0)) + (b_hh ? b_hh[k] : T(0));
+  std::vector<T> b(static_cast<size_t>(GH), T(0));
+  if (b_ih && b_hh)
+    for (int64_t k = 0; k < GH; ++k) b[k] = b_ih[k] + b_hh[k];
+  else if (b_ih || b_hh)
+    std::memcpy(b.data(), b_ih ? b_ih : b_hh, sizeof(T) * GH);
   return b;
+}
+
+// p, or a zero row of n when p is null (optional biases and gradients).
+template <typename T>
+const T* or_zeros(const T* p, std::vector<T>& zeros, int64_t n) {
+  if (p) return p;
+  zeros.assign(static_cast<size_t>(n), T(0));
+  return zeros.data();
+}
+
+// An uninitialised buffer (every element is written before it is read: no memset). Up to 64 MiB
+// it is a per-thread block kept between calls: a fresh multi-megabyte allocation is fresh pages
+// from the OS, and their first-touch faults cost ~1 ms per backward of the benchmark's LSTM.
+template <typename T>
+class Workspace {
+ public:
+  explicit Workspace(int64_t n) {
+    const size_t bytes = static_cast<size_t>(n) * sizeof(T);
+    Cache& c = cache();
+    if (bytes <= (size_t(64) << 20) && !c.busy) {
+      if (c.bytes < bytes) {
+        c.p.reset();
+        c.p.reset(new unsigned char[bytes]);
+        c.bytes = bytes;
+      }
+      c.busy = true;
+      cached_ = true;
+      p_ = reinterpret_cast<T*>(c.p.get());
+    } else {
+      own_.reset(new T[static_cast<size_t>(n)]);
+      p_ = own_.get();
+    }
+  }
+  ~Workspace() {
+    if (cached_) cache().busy = false;
+  }
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+  T* data() const { return p_; }
+
+ private:
+  struct Cache {
+    std::unique_ptr<unsigned char[]> p;
+    size_t bytes = 0;
+    bool busy = false;
+  };
+  static Cache& cache() {
+    thread_local Cache c;
+    return c;
+  }
+  std::unique_ptr<T[]> own_;
+  T* p_ = nullptr;
+  bool cached_ = false;
+};
+
+// Threads for a time loop split by hidden units (whole NR-column panels of the packed W_hh, so
+// H must be a multiple of NR): 1 means the plain loop (one GEMM and one pointwise pass a step).
+inline int unit_threads(int64_t N, int64_t GH, int64_t H, int nr) {
+  if (H % nr != 0) return 1;
+  return static_cast<int>(std::min<int64_t>(threads_for(N * GH * H, int64_t(1) << 18), H / nr));
 }
 
 template <typename T>
@@ -147,6 +212,152 @@ void copy_or_zero(T* dst, const T* src, int64_t n) {
     std::memcpy(dst, src, sizeof(T) * n);
   else
     std::fill(dst, dst + n, T(0));
+}
+
+// ---- Pointwise workers ----------------------------------------------------------------------
+// One row n, columns [j0, j1), of one step: raw __restrict pointers (each names a disjoint
+// range), no branches in the j-loop, compiled per ISA (EMBER_SIMD, see vecmath.h) so vsigmoid /
+// vtanh vectorise. Absent biases / dy are passed as zero rows by the callers (x + 0 == x).
+
+// LSTM forward: a = g (input + hidden projections) + b; activated gates back into g; c and h
+// into both the running state (cs, hs) and the saved outputs (cr, yr).
+template <typename T>
+EMBER_SIMD void lstm_fwd_row(T* __restrict gi, T* __restrict gf, T* __restrict gg, T* __restrict go,
+                             T* __restrict cr, T* __restrict cs, T* __restrict yr, T* __restrict hs,
+                             const T* __restrict bi, const T* __restrict bf, const T* __restrict bg,
+                             const T* __restrict bo, int64_t j0, int64_t j1) {
+  for (int64_t j = j0; j < j1; ++j) {
+    const T i = sigmoid(gi[j] + bi[j]), f = sigmoid(gf[j] + bf[j]);
+    const T gv = tanh_(gg[j] + bg[j]), o = sigmoid(go[j] + bo[j]);
+    const T c = f * cs[j] + i * gv;
+    const T h = o * tanh_(c);
+    gi[j] = i;
+    gf[j] = f;
+    gg[j] = gv;
+    go[j] = o;
+    cr[j] = c;
+    cs[j] = c;
+    yr[j] = h;
+    hs[j] = h;
+  }
+}
+
+// LSTM backward: dh = carried dh + dy; gate pre-activation gradients into dgi..dgo; carried dc
+// becomes dc * f, carried dh is cleared (the step's GEMM adds dgates @ W_hh).
+template <typename T>
+EMBER_SIMD void lstm_bwd_row(T* __restrict dgi, T* __restrict dgf, T* __restrict dgg,
+                             T* __restrict dgo, T* __restrict dhr, T* __restrict dcr,
+                             const T* __restrict gi, const T* __restrict gf, const T* __restrict gg,
+                             const T* __restrict go, const T* __restrict cr,
+                             const T* __restrict cpr, const T* __restrict dyr, int64_t j0,
+                             int64_t j1) {
+  for (int64_t j = j0; j < j1; ++j) {
+    const T dh = dhr[j] + dyr[j];
+    const T i = gi[j], f = gf[j], gv = gg[j], o = go[j];
+    const T tc = tanh_(cr[j]);
+    const T dc = dcr[j] + dh * o * (T(1) - tc * tc);
+    dgi[j] = dc * gv * i * (T(1) - i);
+    dgf[j] = dc * cpr[j] * f * (T(1) - f);
+    dgg[j] = dc * i * (T(1) - gv * gv);
+    dgo[j] = dh * tc * o * (T(1) - o);
+    dcr[j] = dc * f;
+    dhr[j] = T(0);
+  }
+}
+
+// GRU forward: gr/gz/gn hold the input projection (activated gates written back), hr/hz/hn_ the
+// hidden projection of this step, bi*/bh* the two biases.
+template <typename T>
+EMBER_SIMD void gru_fwd_row(T* __restrict gr, T* __restrict gz, T* __restrict gn, T* __restrict hnr,
+                            T* __restrict yr, T* __restrict hs, const T* __restrict hr,
+                            const T* __restrict hz, const T* __restrict hn_,
+                            const T* __restrict bir, const T* __restrict biz,
+                            const T* __restrict bin, const T* __restrict bhr,
+                            const T* __restrict bhz, const T* __restrict bhn, int64_t j0,
+                            int64_t j1) {
+  for (int64_t j = j0; j < j1; ++j) {
+    const T ar = gr[j] + hr[j] + bir[j] + bhr[j];
+    const T az = gz[j] + hz[j] + biz[j] + bhz[j];
+    const T ain = gn[j] + bin[j];
+    const T ahn = hn_[j] + bhn[j];
+    const T r = sigmoid(ar), z = sigmoid(az);
+    const T nv = tanh_(ain + r * ahn);
+    const T h = (T(1) - z) * nv + z * hs[j];
+    gr[j] = r;
+    gz[j] = z;
+    gn[j] = nv;
+    hnr[j] = ahn;
+    yr[j] = h;
+    hs[j] = h;
+  }
+}
+
+// GRU backward: di* the input-projection gradients, dh* the hidden-projection ones.
+template <typename T>
+EMBER_SIMD void gru_bwd_row(T* __restrict dir, T* __restrict diz, T* __restrict din,
+                            T* __restrict dhr_, T* __restrict dhz, T* __restrict dhn,
+                            T* __restrict dhs, const T* __restrict gr, const T* __restrict gz,
+                            const T* __restrict gn, const T* __restrict hnr, const T* __restrict hp,
+                            const T* __restrict dyr, int64_t j0, int64_t j1) {
+  for (int64_t j = j0; j < j1; ++j) {
+    const T dh = dhs[j] + dyr[j];
+    const T r = gr[j], z = gz[j], nv = gn[j];
+    const T dan = dh * (T(1) - z) * (T(1) - nv * nv);
+    const T dar = dan * hnr[j] * r * (T(1) - r);
+    const T daz = dh * (hp[j] - nv) * z * (T(1) - z);
+    dir[j] = dar;
+    dhr_[j] = dar;
+    diz[j] = daz;
+    dhz[j] = daz;
+    din[j] = dan;
+    dhn[j] = dan * r;
+    dhs[j] = dh * z;
+  }
+}
+
+// Elman forward: a = yr (projections) + b; h = act(a) into yr and the running state.
+template <typename T>
+EMBER_SIMD void rnn_fwd_row(T* __restrict yr, T* __restrict hs, const T* __restrict b, bool relu,
+                            int64_t j0, int64_t j1) {
+  if (relu) {
+    for (int64_t j = j0; j < j1; ++j) {
+      const T a = yr[j] + b[j];
+      const T h = a > T(0) ? a : T(0);
+      yr[j] = h;
+      hs[j] = h;
+    }
+  } else {
+    for (int64_t j = j0; j < j1; ++j) {
+      const T h = tanh_(yr[j] + b[j]);
+      yr[j] = h;
+      hs[j] = h;
+    }
+  }
+}
+
+// Elman backward: dgr = act'(y) * (carried dh + dy); carried dh cleared.
+template <typename T>
+EMBER_SIMD void rnn_bwd_row(T* __restrict dgr, T* __restrict dhr, const T* __restrict yr,
+                            const T* __restrict dyr, bool relu, int64_t j0, int64_t j1) {
+  if (relu) {
+    for (int64_t j = j0; j < j1; ++j) {
+      const T dh = dhr[j] + dyr[j];
+      dgr[j] = yr[j] > T(0) ? dh : T(0);
+      dhr[j] = T(0);
+    }
+  } else {
+    for (int64_t j = j0; j < j1; ++j) {
+      const T dh = dhr[j] + dyr[j];
+      const T h = yr[j];
+      dgr[j] = dh * (T(1) - h * h);
+      dhr[j] = T(0);
+    }
+  }
+}
+
+template <typename T>
+void zero_range(T* p, int64_t j0, int64_t j1) {
+  std::fill(p + j0, p + j1, T(0));
 }
 
 }  // namespace
@@ -166,52 +377,70 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, const T* x, const T*
   const int64_t GH = 4 * H;
   const Steps st{T_, reverse, lengths};
   const std::vector<T> bias = sum_bias(b_ih, b_hh, GH);
-  const T* b = bias.empty() ? nullptr : bias.data();
+  const T* b = bias.data();
   // Input projection of all steps at once, straight into the gates buffer.
   gemm<T>(false, true, T_ * N, GH, I, T(1), x, I, w_ih, I, T(0), gates, GH);
   // h_n / c_n carry the running state.
   std::memcpy(h_n, h0, sizeof(T) * N * H);
   std::memcpy(c_n, c0, sizeof(T) * N * H);
+  const PackedB<T> whh(true, H, GH, w_hh, H);  // packed once for every step
+  if (const int nt = unit_threads(N, GH, H, whh.nr); nt > 1) {
+    // Each thread owns the hidden units [u0, u1) (whole NR panels) in all four gates: a step is
+    // its GEMM columns for those units, their pointwise pass, and one barrier. h is double-
+    // buffered (the GEMM reads all of it); c is only ever touched by its owner.
+    const Workspace<T> hbuf(N * H);
+#pragma omp parallel num_threads(nt)
+    {
+      const int64_t np = H / whh.nr, k = omp_get_thread_num(), team = omp_get_num_threads();
+      const int64_t u0 = np * k / team * whh.nr, u1 = np * (k + 1) / team * whh.nr;
+      T* cur = h_n;
+      T* nxt = hbuf.data();
+      for (int64_t s = 0; s < T_; ++s) {
+        const int64_t t = st.t_of(s);
+        T* g = gates + t * N * GH;
+        T* yt = y + t * N * H;
+        T* ct = cells + t * N * H;
+        for (int64_t q = 0; q < 4; ++q)
+          gemm_packed_cols<T>(N, T(1), cur, H, whh, q * H + u0, q * H + u1, T(1), g, GH);
+        for (int64_t n = 0; n < N; ++n) {
+          T* gi = g + n * GH;
+          if (!st.valid(t, n)) {
+            for (int64_t q = 0; q < 4; ++q) zero_range(gi + q * H, u0, u1);
+            zero_range(yt + n * H, u0, u1);
+            zero_range(ct + n * H, u0, u1);
+            std::copy(cur + n * H + u0, cur + n * H + u1, nxt + n * H + u0);
+            continue;
+          }
+          lstm_fwd_row(gi, gi + H, gi + 2 * H, gi + 3 * H, ct + n * H, c_n + n * H, yt + n * H,
+                       nxt + n * H, b, b + H, b + 2 * H, b + 3 * H, u0, u1);
+        }
+#pragma omp barrier
+        std::swap(cur, nxt);
+      }
+      if (cur != h_n)
+        for (int64_t n = 0; n < N; ++n)
+          std::copy(cur + n * H + u0, cur + n * H + u1, h_n + n * H + u0);
+    }
+    return;
+  }
   for (int64_t s = 0; s < T_; ++s) {
     const int64_t t = st.t_of(s);
     T* g = gates + t * N * GH;
-    gemm<T>(false, true, N, GH, H, T(1), h_n, H, w_hh, H, T(1), g, GH);
+    gemm_packed<T>(N, T(1), h_n, H, whh, T(1), g, GH);
     T* yt = y + t * N * H;
     T* ct = cells + t * N * H;
-    for_each_block(N, H, 40, [&](int64_t n, int64_t j0, int64_t j1) {
+    for_each_block(N, H, 10, [&](int64_t n, int64_t j0, int64_t j1) {
       T* gi = g + n * GH;
-      T* gf = gi + H;
-      T* gg = gi + 2 * H;
-      T* go = gi + 3 * H;
       T* yr = yt + n * H;
       T* cr = ct + n * H;
-      T* hr = h_n + n * H;
-      T* cs = c_n + n * H;
       if (!st.valid(t, n)) {
-        for (int64_t j = j0; j < j1; ++j) {
-          gi[j] = gf[j] = gg[j] = go[j] = T(0);
-          yr[j] = cr[j] = T(0);
-        }
+        for (int64_t k = 0; k < 4; ++k) zero_range(gi + k * H, j0, j1);
+        zero_range(yr, j0, j1);
+        zero_range(cr, j0, j1);
         return;
       }
-      for (int64_t j = j0; j < j1; ++j) {
-        T ai = gi[j], af = gf[j], ag = gg[j], ao = go[j];
-        if (b) {
-          ai += b[j];
-          af += b[H + j];
-          ag += b[2 * H + j];
-          ao += b[3 * H + j];
-        }
-        const T i = sigmoid(ai), f = sigmoid(af), gv = tanh_(ag), o = sigmoid(ao);
-        const T c = f * cs[j] + i * gv;
-        const T h = o * tanh_(c);
-        gi[j] = i;
-        gf[j] = f;
-        gg[j] = gv;
-        go[j] = o;
-        cr[j] = cs[j] = c;
-        yr[j] = hr[j] = h;
-      }
+      lstm_fwd_row(gi, gi + H, gi + 2 * H, gi + 3 * H, cr, c_n + n * H, yr, h_n + n * H, b, b + H,
+                   b + 2 * H, b + 3 * H, j0, j1);
     });
   }
 }
@@ -227,51 +456,48 @@ void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh
                    bool reverse) {
   const int64_t GH = 4 * H;
   const Steps st{T_, reverse, lengths};
-  std::vector<T> dgates(static_cast<size_t>(T_ * N * GH));
+  const Workspace<T> dgates(T_ * N * GH);
+  const std::vector<T> zeros(dy ? 0 : static_cast<size_t>(H), T(0));  // dy == null
   // dh0 / dc0 carry the running gradient of the state, backwards through the steps.
   copy_or_zero(dh0, dh_n, N * H);
   copy_or_zero(dc0, dc_n, N * H);
-  for (int64_t s = T_ - 1; s >= 0; --s) {
-    const int64_t t = st.t_of(s);
-    const T* g = gates + t * N * GH;
-    T* dg = dgates.data() + t * N * GH;
-    const T* ct = cells + t * N * H;
-    // The previous step's cells; at the global first step every row is first (reads c0).
-    const T* cp = s > 0 ? cells + st.prev(t) * N * H : nullptr;
-    const T* dyt = dy ? dy + t * N * H : nullptr;
-    for_each_block(N, H, 40, [&](int64_t n, int64_t j0, int64_t j1) {
-      T* dgi = dg + n * GH;
-      T* dgf = dgi + H;
-      T* dgg = dgi + 2 * H;
-      T* dgo = dgi + 3 * H;
-      if (!st.valid(t, n)) {
-        for (int64_t j = j0; j < j1; ++j) dgi[j] = dgf[j] = dgg[j] = dgo[j] = T(0);
-        return;
+  const PackedB<T> whh(false, GH, H, w_hh, H);
+  // Row n, units [j0, j1) of step s's pointwise pass.
+  auto pointwise = [&](int64_t s, int64_t n, int64_t j0, int64_t j1) {
+    const int64_t t = st.t_of(s), r = t * N + n;
+    T* dgi = dgates.data() + r * GH;
+    if (!st.valid(t, n)) {
+      for (int64_t k = 0; k < 4; ++k) zero_range(dgi + k * H, j0, j1);
+      return;
+    }
+    const T* gi = gates + r * GH;
+    // The previous step's cells, or c0 at the sequence's first step.
+    const T* cpr = st.first(t, n) ? c0 + n * H : cells + (st.prev(t) * N + n) * H;
+    const T* dyr = dy ? dy + r * H : zeros.data();
+    lstm_bwd_row(dgi, dgi + H, dgi + 2 * H, dgi + 3 * H, dh0 + n * H, dc0 + n * H, gi, gi + H,
+                 gi + 2 * H, gi + 3 * H, cells + r * H, cpr, dyr, j0, j1);
+  };
+  // Padded rows have zero dgates, so their carried dh passes through the GEMM unchanged.
+  if (const int nt = unit_threads(N, GH, H, whh.nr); nt > 1) {
+    // Split by hidden units as in lstm_forward: a thread's pointwise pass reads and writes only
+    // its units of dh / dc; the barrier makes the whole dgates_t ready for every thread's GEMM
+    // columns (its units of dh).
+#pragma omp parallel num_threads(nt)
+    {
+      const int64_t np = H / whh.nr, k = omp_get_thread_num(), team = omp_get_num_threads();
+      const int64_t u0 = np * k / team * whh.nr, u1 = np * (k + 1) / team * whh.nr;
+      for (int64_t s = T_ - 1; s >= 0; --s) {
+        for (int64_t n = 0; n < N; ++n) pointwise(s, n, u0, u1);
+#pragma omp barrier
+        const T* dg = dgates.data() + st.t_of(s) * N * GH;
+        gemm_packed_cols<T>(N, T(1), dg, GH, whh, u0, u1, T(1), dh0, H);
       }
-      const T* gi = g + n * GH;
-      const T* gf = gi + H;
-      const T* gg = gi + 2 * H;
-      const T* go = gi + 3 * H;
-      const T* cr = ct + n * H;
-      const T* cpr = st.first(t, n) ? c0 + n * H : cp + n * H;
-      const T* dyr = dyt ? dyt + n * H : nullptr;
-      T* dhr = dh0 + n * H;
-      T* dcr = dc0 + n * H;
-      for (int64_t j = j0; j < j1; ++j) {
-        const T dh = dhr[j] + (dyr ? dyr[j] : T(0));
-        const T i = gi[j], f = gf[j], gv = gg[j], o = go[j];
-        const T tc = tanh_(cr[j]);
-        const T dc = dcr[j] + dh * o * (T(1) - tc * tc);
-        dgi[j] = dc * gv * i * (T(1) - i);
-        dgf[j] = dc * cpr[j] * f * (T(1) - f);
-        dgg[j] = dc * i * (T(1) - gv * gv);
-        dgo[j] = dh * tc * o * (T(1) - o);
-        dcr[j] = dc * f;
-        dhr[j] = T(0);  // the GEMM below adds dgates_t @ W_hh
-      }
-    });
-    // Padded rows have zero dgates, so their carried dh passes through unchanged.
-    gemm<T>(false, false, N, H, GH, T(1), dg, GH, w_hh, H, T(1), dh0, H);
+    }
+  } else {
+    for (int64_t s = T_ - 1; s >= 0; --s) {
+      for_each_block(N, H, 10, [&](int64_t n, int64_t j0, int64_t j1) { pointwise(s, n, j0, j1); });
+      gemm_packed<T>(N, T(1), dgates.data() + st.t_of(s) * N * GH, GH, whh, T(1), dh0, H);
+    }
   }
   finish_backward(dx, dw_ih, dw_hh, db_ih, db_hh, dgates.data(), dgates.data(), x, y, h0, w_ih, st,
                   N, I, H, GH);
@@ -290,47 +516,31 @@ void gru_forward(T* y, T* h_n, T* gates, T* hn, const T* x, const T* h0, const T
   const int64_t GH = 3 * H;
   const Steps st{T_, reverse, lengths};
   std::vector<T> hh(static_cast<size_t>(N * GH));
+  std::vector<T> zi, zh;
+  const T* bi = or_zeros(b_ih, zi, GH);
+  const T* bh = or_zeros(b_hh, zh, GH);
   gemm<T>(false, true, T_ * N, GH, I, T(1), x, I, w_ih, I, T(0), gates, GH);
   std::memcpy(h_n, h0, sizeof(T) * N * H);
+  const PackedB<T> whh(true, H, GH, w_hh, H);
   for (int64_t s = 0; s < T_; ++s) {
     const int64_t t = st.t_of(s);
     T* g = gates + t * N * GH;
-    gemm<T>(false, true, N, GH, H, T(1), h_n, H, w_hh, H, T(0), hh.data(), GH);
+    gemm_packed<T>(N, T(1), h_n, H, whh, T(0), hh.data(), GH);
     T* yt = y + t * N * H;
     T* hnt = hn + t * N * H;
-    for_each_block(N, H, 40, [&](int64_t n, int64_t j0, int64_t j1) {
+    for_each_block(N, H, 10, [&](int64_t n, int64_t j0, int64_t j1) {
       T* gr = g + n * GH;
-      T* gz = gr + H;
-      T* gn = gr + 2 * H;
       T* yr = yt + n * H;
       T* hnr = hnt + n * H;
-      T* hr = h_n + n * H;
       if (!st.valid(t, n)) {
-        for (int64_t j = j0; j < j1; ++j) gr[j] = gz[j] = gn[j] = yr[j] = hnr[j] = T(0);
+        for (int64_t k = 0; k < 3; ++k) zero_range(gr + k * H, j0, j1);
+        zero_range(yr, j0, j1);
+        zero_range(hnr, j0, j1);
         return;
       }
       const T* hhr = hh.data() + n * GH;
-      for (int64_t j = j0; j < j1; ++j) {
-        T ar = gr[j] + hhr[j], az = gz[j] + hhr[H + j], ain = gn[j], ahn = hhr[2 * H + j];
-        if (b_ih) {
-          ar += b_ih[j];
-          az += b_ih[H + j];
-          ain += b_ih[2 * H + j];
-        }
-        if (b_hh) {
-          ar += b_hh[j];
-          az += b_hh[H + j];
-          ahn += b_hh[2 * H + j];
-        }
-        const T r = sigmoid(ar), z = sigmoid(az);
-        const T nv = tanh_(ain + r * ahn);
-        const T h = (T(1) - z) * nv + z * hr[j];
-        gr[j] = r;
-        gz[j] = z;
-        gn[j] = nv;
-        hnr[j] = ahn;
-        yr[j] = hr[j] = h;
-      }
+      gru_fwd_row(gr, gr + H, gr + 2 * H, hnr, yr, h_n + n * H, hhr, hhr + H, hhr + 2 * H, bi,
+                  bi + H, bi + 2 * H, bh, bh + H, bh + 2 * H, j0, j1);
     });
   }
 }
@@ -345,46 +555,39 @@ void gru_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T
                   bool reverse) {
   const int64_t GH = 3 * H;
   const Steps st{T_, reverse, lengths};
-  std::vector<T> dgi(static_cast<size_t>(T_ * N * GH)), dgh(static_cast<size_t>(T_ * N * GH));
+  const Workspace<T> dgs(2 * T_ * N * GH);  // dgi, then dgh
+  T* const dgi = dgs.data();
+  T* const dgh = dgi + T_ * N * GH;
+  const std::vector<T> zeros(dy ? 0 : static_cast<size_t>(H), T(0));  // dy == null
   copy_or_zero(dh0, dh_n, N * H);
+  const PackedB<T> whh(false, GH, H, w_hh, H);
   for (int64_t s = T_ - 1; s >= 0; --s) {
     const int64_t t = st.t_of(s);
     const T* g = gates + t * N * GH;
     const T* hnt = hn + t * N * H;
-    T* di = dgi.data() + t * N * GH;
-    T* dh_ = dgh.data() + t * N * GH;
+    T* di = dgi + t * N * GH;
+    T* dh_ = dgh + t * N * GH;
     const T* yp = s > 0 ? y + st.prev(t) * N * H : nullptr;  // previous step's output
     const T* dyt = dy ? dy + t * N * H : nullptr;
-    for_each_block(N, H, 30, [&](int64_t n, int64_t j0, int64_t j1) {
+    for_each_block(N, H, 8, [&](int64_t n, int64_t j0, int64_t j1) {
       T* dir = di + n * GH;
       T* dhr_ = dh_ + n * GH;
       if (!st.valid(t, n)) {
-        for (int64_t j = j0; j < j1; ++j)
-          dir[j] = dir[H + j] = dir[2 * H + j] = dhr_[j] = dhr_[H + j] = dhr_[2 * H + j] = T(0);
+        for (int64_t k = 0; k < 3; ++k) {
+          zero_range(dir + k * H, j0, j1);
+          zero_range(dhr_ + k * H, j0, j1);
+        }
         return;
       }
       const T* gr = g + n * GH;
-      const T* hnr = hnt + n * H;
       const T* hp = st.first(t, n) ? h0 + n * H : yp + n * H;
-      const T* dyr = dyt ? dyt + n * H : nullptr;
-      T* dhr = dh0 + n * H;
-      for (int64_t j = j0; j < j1; ++j) {
-        const T dh = dhr[j] + (dyr ? dyr[j] : T(0));
-        const T r = gr[j], z = gr[H + j], nv = gr[2 * H + j];
-        const T dan = dh * (T(1) - z) * (T(1) - nv * nv);
-        const T dar = dan * hnr[j] * r * (T(1) - r);
-        const T daz = dh * (hp[j] - nv) * z * (T(1) - z);
-        dir[j] = dhr_[j] = dar;
-        dir[H + j] = dhr_[H + j] = daz;
-        dir[2 * H + j] = dan;
-        dhr_[2 * H + j] = dan * r;
-        dhr[j] = dh * z;  // the GEMM below adds dgh_t @ W_hh
-      }
+      const T* dyr = dyt ? dyt + n * H : zeros.data();
+      gru_bwd_row(dir, dir + H, dir + 2 * H, dhr_, dhr_ + H, dhr_ + 2 * H, dh0 + n * H, gr, gr + H,
+                  gr + 2 * H, hnt + n * H, hp, dyr, j0, j1);
     });
-    gemm<T>(false, false, N, H, GH, T(1), dh_, GH, w_hh, H, T(1), dh0, H);
+    gemm_packed<T>(N, T(1), dh_, GH, whh, T(1), dh0, H);
   }
-  finish_backward(dx, dw_ih, dw_hh, db_ih, db_hh, dgi.data(), dgh.data(), x, y, h0, w_ih, st, N, I,
-                  H, GH);
+  finish_backward(dx, dw_ih, dw_hh, db_ih, db_hh, dgi, dgh, x, y, h0, w_ih, st, N, I, H, GH);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -397,26 +600,22 @@ void rnn_forward(T* y, T* h_n, const T* x, const T* h0, const T* w_ih, const T* 
                  bool reverse, bool relu) {
   const Steps st{T_, reverse, lengths};
   const std::vector<T> bias = sum_bias(b_ih, b_hh, H);
-  const T* b = bias.empty() ? nullptr : bias.data();
+  const T* b = bias.data();
   // The input projection goes straight into y; each step overwrites its slice with h_t.
   gemm<T>(false, true, T_ * N, H, I, T(1), x, I, w_ih, I, T(0), y, H);
   std::memcpy(h_n, h0, sizeof(T) * N * H);
+  const PackedB<T> whh(true, H, H, w_hh, H);
   for (int64_t s = 0; s < T_; ++s) {
     const int64_t t = st.t_of(s);
     T* yt = y + t * N * H;
-    gemm<T>(false, true, N, H, H, T(1), h_n, H, w_hh, H, T(1), yt, H);
-    for_each_block(N, H, relu ? 2 : 20, [&](int64_t n, int64_t j0, int64_t j1) {
+    gemm_packed<T>(N, T(1), h_n, H, whh, T(1), yt, H);
+    for_each_block(N, H, relu ? 1 : 5, [&](int64_t n, int64_t j0, int64_t j1) {
       T* yr = yt + n * H;
-      T* hr = h_n + n * H;
       if (!st.valid(t, n)) {
-        for (int64_t j = j0; j < j1; ++j) yr[j] = T(0);
+        zero_range(yr, j0, j1);
         return;
       }
-      for (int64_t j = j0; j < j1; ++j) {
-        const T a = b ? yr[j] + b[j] : yr[j];
-        const T h = relu ? (a > T(0) ? a : T(0)) : tanh_(a);
-        yr[j] = hr[j] = h;
-      }
+      rnn_fwd_row(yr, h_n + n * H, b, relu, j0, j1);
     });
   }
 }
@@ -430,30 +629,25 @@ void rnn_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T
                   const int64_t* lengths, int64_t T_, int64_t N, int64_t I, int64_t H, bool reverse,
                   bool relu) {
   const Steps st{T_, reverse, lengths};
-  std::vector<T> dgates(static_cast<size_t>(T_ * N * H));
+  const Workspace<T> dgates(T_ * N * H);
+  const std::vector<T> zeros(dy ? 0 : static_cast<size_t>(H), T(0));  // dy == null
   copy_or_zero(dh0, dh_n, N * H);
+  const PackedB<T> whh(false, H, H, w_hh, H);
   for (int64_t s = T_ - 1; s >= 0; --s) {
     const int64_t t = st.t_of(s);
     const T* yt = y + t * N * H;
     T* dg = dgates.data() + t * N * H;
     const T* dyt = dy ? dy + t * N * H : nullptr;
-    for_each_block(N, H, 4, [&](int64_t n, int64_t j0, int64_t j1) {
+    for_each_block(N, H, 1, [&](int64_t n, int64_t j0, int64_t j1) {
       T* dgr = dg + n * H;
       if (!st.valid(t, n)) {
-        for (int64_t j = j0; j < j1; ++j) dgr[j] = T(0);
+        zero_range(dgr, j0, j1);
         return;
       }
-      const T* yr = yt + n * H;
-      const T* dyr = dyt ? dyt + n * H : nullptr;
-      T* dhr = dh0 + n * H;
-      for (int64_t j = j0; j < j1; ++j) {
-        const T dh = dhr[j] + (dyr ? dyr[j] : T(0));
-        const T h = yr[j];
-        dgr[j] = relu ? (h > T(0) ? dh : T(0)) : dh * (T(1) - h * h);
-        dhr[j] = T(0);
-      }
+      const T* dyr = dyt ? dyt + n * H : zeros.data();
+      rnn_bwd_row(dgr, dh0 + n * H, yt + n * H, dyr, relu, j0, j1);
     });
-    gemm<T>(false, false, N, H, H, T(1), dg, H, w_hh, H, T(1), dh0, H);
+    gemm_packed<T>(N, T(1), dg, H, whh, T(1), dh0, H);
   }
   finish_backward(dx, dw_ih, dw_hh, db_ih, db_hh, dgates.data(), dgates.data(), x, y, h0, w_ih, st,
                   N, I, H, H);
