@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember import _device
 from ember.autograd.function import no_grad
 from ember.nn import functional as F
 from ember.nn import init
@@ -38,9 +39,11 @@ class Embedding(Module):
         padding_idx: int | None = None,
         _weight=None,
         _freeze: bool = False,
+        device=None,
         dtype=None,
     ):
         super().__init__()
+        _device.check(device)
         for name, v in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
             if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
                 raise ValueError(f"Embedding: {name} must be a positive int, got {v!r}")
