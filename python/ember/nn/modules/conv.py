@@ -12,6 +12,7 @@ from ember.nn import init
 from ember.nn.modules.module import Module, Parameter
 
 _PADDING_STRINGS = ("valid", "same", "full")
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def _ntuple(v, n: int, op: str, name: str) -> tuple:
@@ -58,7 +59,11 @@ class _ConvNd(Module):
             raise ValueError(f"{op}: in_channels must be divisible by groups")
         if out_channels % groups:
             raise ValueError(f"{op}: out_channels must be divisible by groups")
-        if padding_mode != "zeros":
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(
+                f"{op}: padding_mode must be one of {list(_PADDING_MODES)}, got {padding_mode!r}"
+            )
+        if transposed and padding_mode != "zeros":
             raise ValueError(f"{op}: only padding_mode='zeros' is supported, got {padding_mode!r}")
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
@@ -100,6 +105,28 @@ class _ConvNd(Module):
             self.register_parameter("bias", None)
         self.reset_parameters()
 
+    def _padded(self, input):
+        """(input, padding) for the convolution: with padding_mode 'reflect', 'replicate' or
+        'circular' the input is padded here (F.pad) and the convolution pads nothing, as
+        PyTorch does; 'same' splits d (k - 1) as PyTorch (the extra element on the right)."""
+        if self.padding_mode == "zeros":
+            return input, self.padding
+        if self.padding == "valid":
+            return input, 0
+        if self.padding == "same":
+            pairs = []
+            for d, k in zip(self.dilation, self.kernel_size, strict=True):
+                total = d * (k - 1)
+                pairs.append((total // 2, total - total // 2))
+        elif self.padding == "full":
+            pairs = [
+                (d * (k - 1),) * 2 for d, k in zip(self.dilation, self.kernel_size, strict=True)
+            ]
+        else:
+            pairs = [(p, p) for p in self.padding]
+        flat = tuple(v for pair in reversed(pairs) for v in pair)
+        return F.pad(input, flat, mode=self.padding_mode), 0
+
     def reset_parameters(self) -> None:
         # kaiming_uniform_(a=sqrt(5)) gives bound 1/sqrt(fan_in), PyTorch's default.
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
@@ -124,6 +151,8 @@ class _ConvNd(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
 
 
@@ -160,8 +189,9 @@ class Conv1d(_ConvNd):
         )  # fmt: skip
 
     def forward(self, input):
+        input, padding = self._padded(input)
         return F.conv1d(
-            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+            input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
         )
 
 
@@ -175,7 +205,7 @@ class Conv2d(_ConvNd):
         groups: in_channels and out_channels must both be divisible by it
             (groups == in_channels: depthwise).
         bias: learn an additive bias per output channel.
-        padding_mode: only 'zeros'.
+        padding_mode: 'zeros', 'reflect', 'replicate' or 'circular' (as PyTorch).
         dtype: parameter dtype (float32 by default).
 
     Shape:
@@ -211,8 +241,9 @@ class Conv2d(_ConvNd):
         )  # fmt: skip
 
     def forward(self, input):
+        input, padding = self._padded(input)
         return F.conv2d(
-            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+            input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
         )
 
 
