@@ -22,6 +22,16 @@ RTOL = 1e-8
 ATOL = 1e-10
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _torch_one_thread():
+    """These models are tiny: torch's intra-op threads only fight ember's OpenMP threads for
+    the two cores (and spin after each op), doubling the file's time under load."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _np(v):
     if isinstance(v, torch.Tensor):
         return v.detach().numpy()
@@ -518,3 +528,405 @@ def test_checkpoint_resume_and_zero_grad_in_loop():
     # grads off after zero_grad(set_to_none=True)
     eopt2.zero_grad()
     assert all(p.grad is None for p in em2.parameters())
+
+
+# --------------------------------------------------------------------------------------------
+# Wider coverage: recurrent variants, transformer stacks, losses, conv/norm zoo, frozen and
+# unused parameters, float32, a plain training script.
+# --------------------------------------------------------------------------------------------
+
+
+def _generic(mk, make_batch, t_loss, e_loss, opt_name, okw, steps=12, clip=None, seed=0):
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    tm = mk(tnn).double()
+    em = mk(enn)
+    copy_weights(tm, em)
+    topt = getattr(torch.optim, opt_name)(tm.parameters(), **okw)
+    eopt = getattr(eoptim, opt_name)(em.parameters(), **okw)
+    batches = _batches(rng, steps, make_batch)
+    tl, _ = train_both(tm, em, batches, t_loss, e_loss, topt, eopt, clip=clip, check_grads_every=1)
+    assert_same_state(tm, em)
+    return tl
+
+
+_CE = (
+    lambda m, x, y: tnn.functional.cross_entropy(m(x), y),
+    lambda m, x, y: enn.functional.cross_entropy(m(x), y),
+)
+
+
+def _rnn_clf(kind, **kw):
+    def mk(nn):
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.emb = nn.Embedding(20, 6, padding_idx=0)
+                self.rnn = getattr(nn, kind)(6, 8, **kw)
+                self.head = nn.Linear(16 if kw.get("bidirectional") else 8, 3)
+
+            def forward(self, x):
+                e = self.emb(x)
+                if not kw.get("batch_first"):
+                    e = e.transpose(0, 1)
+                out = self.rnn(e)[0]
+                if not kw.get("batch_first"):
+                    out = out.transpose(0, 1)
+                return self.head(out.mean(1))
+
+        return M()
+
+    return mk
+
+
+@pytest.mark.parametrize(
+    "kind, kw",
+    [
+        ("LSTM", dict(num_layers=2, batch_first=True, bidirectional=True)),
+        ("LSTM", dict(num_layers=2, bias=False)),
+        ("GRU", dict(num_layers=3, batch_first=True)),
+        ("RNN", dict(num_layers=2, nonlinearity="relu", batch_first=True)),
+        ("RNN", dict(bidirectional=True)),
+    ],
+)
+def test_recurrent_variants_adam_clip(kind, kw):
+    _generic(
+        _rnn_clf(kind, **kw),
+        lambda r: (r.integers(0, 20, size=(4, 9)), r.integers(0, 3, 4)),
+        *_CE,
+        "Adam",
+        dict(lr=1e-2),
+        clip=0.5,
+    )
+
+
+def test_recurrent_cells_rmsprop():
+    def mk(nn):
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.lstm = nn.LSTMCell(5, 7)
+                self.gru = nn.GRUCell(7, 6)
+                self.head = nn.Linear(6, 3)
+
+            def forward(self, x):
+                h = c = hg = None
+                for t in range(x.shape[1]):
+                    h, c = self.lstm(x[:, t], None if h is None else (h, c))
+                    hg = self.gru(h, hg)
+                return self.head(hg)
+
+        return M()
+
+    _generic(
+        mk,
+        lambda r: (r.normal(size=(4, 6, 5)), r.integers(0, 3, 4)),
+        *_CE,
+        "RMSprop",
+        dict(lr=1e-2, momentum=0.3),
+    )
+
+
+def _tfm_stack(kind, **kw):
+    def mk(nn):
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.emb = nn.Embedding(20, 16)
+                if kind == "encoder":
+                    layer = nn.TransformerEncoderLayer(
+                        16, 4, 24, dropout=0.0, batch_first=True, **kw
+                    )
+                    self.body = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(16))
+                else:
+                    self.body = nn.TransformerDecoderLayer(
+                        16, 4, 24, dropout=0.0, batch_first=True, **kw
+                    )
+                self.head = nn.Linear(16, 3)
+
+            def forward(self, x, pad):
+                e = self.emb(x)
+                causal = np.triu(np.full((x.shape[1],) * 2, -np.inf), 1)
+                mask = torch.from_numpy(causal) if nn is tnn else ember.tensor(causal)
+                # boolean padding masks with a float causal mask: torch warns about the mix
+                if kind == "encoder":
+                    h = self.body(e, mask=mask, src_key_padding_mask=pad)
+                else:
+                    h = self.body(
+                        e, e * 0.5, tgt_mask=mask, tgt_key_padding_mask=pad,
+                        memory_key_padding_mask=pad,
+                    )  # fmt: skip
+                return self.head(h[:, 0])
+
+        return M()
+
+    return mk
+
+
+@pytest.mark.filterwarnings("ignore:Support for mismatched")
+@pytest.mark.parametrize(
+    "kind, kw",
+    [
+        ("encoder", dict()),
+        ("encoder", dict(norm_first=True, activation="gelu")),
+        ("decoder", dict()),
+        ("decoder", dict(norm_first=True, activation="gelu", bias=False)),
+    ],
+)
+def test_transformer_stacks_causal_adamw(kind, kw):
+    def make(r):
+        x = r.integers(0, 20, size=(4, 7))
+        pad = np.arange(7)[None] >= r.integers(2, 8, 4)[:, None]
+        return x, pad, r.integers(0, 3, 4)
+
+    if kind == "encoder":
+        # torch's TransformerEncoder warns that nested tensors are off with norm_first
+        import warnings
+
+        warnings.filterwarnings("ignore", "enable_nested_tensor", UserWarning)
+    _generic(
+        _tfm_stack(kind, **kw),
+        make,
+        lambda m, x, p, y: tnn.functional.cross_entropy(m(x, p), y),
+        lambda m, x, p, y: enn.functional.cross_entropy(m(x, p), y),
+        "AdamW",
+        dict(lr=1e-2),
+        steps=8,
+    )
+
+
+def _conv_zoo(nn):
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1 = nn.Conv2d(2, 6, 3, padding="same", padding_mode="reflect")
+            self.gn = nn.GroupNorm(3, 6)
+            self.act1 = nn.ELU()
+            # no bias before InstanceNorm: its gradient is rounding noise (the norm removes
+            # it), which Adam would blow up into full-size, library-dependent steps
+            self.c2 = nn.Conv2d(6, 6, 4, stride=2, padding=1, groups=3, bias=False)
+            self.inorm = nn.InstanceNorm2d(6, affine=True)
+            self.act2 = nn.Softplus(beta=2.0)
+            self.up = nn.ConvTranspose2d(6, 4, 4, stride=2, padding=1)
+            self.ln = nn.LayerNorm([4, 8, 8])
+            self.us = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
+            self.amp = nn.AdaptiveMaxPool2d(3)
+            self.c1d = nn.Conv1d(4, 5, 3, 1, 2, 2, bias=False, padding_mode="circular")
+            self.bn1 = nn.BatchNorm1d(5, momentum=None)  # cumulative running average
+            self.act3 = nn.Tanh()
+            self.head = nn.Linear(5 * 9, 3)
+
+        def forward(self, x):
+            y = self.act1(self.gn(self.c1(x)))
+            y = self.act2(self.inorm(self.c2(y)))
+            y = self.amp(self.us(self.ln(self.up(y))))  # (N, 4, 3, 3)
+            y = self.act3(self.bn1(self.c1d(y.reshape(y.shape[0], 4, 9))))
+            return self.head(y.reshape(y.shape[0], -1))
+
+    return M()
+
+
+def test_conv_norm_zoo_adam():
+    _generic(
+        _conv_zoo,
+        lambda r: (r.normal(size=(4, 2, 8, 8)), r.integers(0, 3, 4)),
+        *_CE,
+        "Adam",
+        dict(lr=1e-2),
+        steps=8,
+    )
+
+
+def _lossfn(name, F, conv):
+    return {
+        "nll_ignore": lambda o, y: F.nll_loss(F.log_softmax(o, 1), y, ignore_index=1),
+        "kl_div": lambda o, y: F.kl_div(F.log_softmax(o, 1), y, reduction="batchmean"),
+        "huber": lambda o, y: F.huber_loss(o, y, delta=0.5),
+        "smooth_l1": lambda o, y: F.smooth_l1_loss(o, y, beta=0.7),
+        "l1": lambda o, y: F.l1_loss(o, y),
+        "bce_logits_sum": lambda o, y: F.binary_cross_entropy_with_logits(
+            o, y, reduction="sum", pos_weight=conv(np.array([1.0, 2.0, 3.0, 0.5]))
+        ),
+        "multi_margin": lambda o, y: F.multi_margin_loss(o, y, p=1, margin=0.5),
+        "poisson_nll": lambda o, y: F.poisson_nll_loss(o, y),
+        "gaussian_nll": lambda o, y: F.gaussian_nll_loss(o, y, o * o + 0.5),
+        "ce_weighted_smooth": lambda o, y: F.cross_entropy(
+            o, y, weight=conv(np.array([1.0, 2.0, 0.5, 1.5])), label_smoothing=0.2
+        ),
+        "ce_soft_targets": lambda o, y: F.cross_entropy(o, y, label_smoothing=0.1),
+    }[name]
+
+
+_TARGETS = {
+    "nll_ignore": lambda r: r.integers(0, 4, 10),
+    "kl_div": lambda r: r.dirichlet(np.ones(4), 10),
+    "huber": lambda r: 2 * r.normal(size=(10, 4)),
+    "smooth_l1": lambda r: 2 * r.normal(size=(10, 4)),
+    "l1": lambda r: r.normal(size=(10, 4)),
+    "bce_logits_sum": lambda r: r.random((10, 4)),
+    "multi_margin": lambda r: r.integers(0, 4, 10),
+    "poisson_nll": lambda r: r.poisson(2.0, (10, 4)).astype(np.float64),
+    "gaussian_nll": lambda r: r.normal(size=(10, 4)),
+    "ce_weighted_smooth": lambda r: r.integers(0, 4, 10),
+    "ce_soft_targets": lambda r: r.dirichlet(np.ones(4), 10),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_TARGETS))
+def test_loss_zoo_sgd(name):
+    tl = _lossfn(name, tnn.functional, tt)
+    el = _lossfn(name, enn.functional, et)
+    _generic(
+        lambda nn: nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 4)),
+        lambda r: (r.normal(size=(10, 6)), _TARGETS[name](r)),
+        lambda m, x, y: tl(m(x), y),
+        lambda m, x, y: el(m(x), y),
+        "SGD",
+        dict(lr=0.05, momentum=0.5),
+        steps=8,
+    )
+
+
+def _branchy(nn):
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(10, 8)
+            self.b = nn.Linear(10, 8)
+            self.frozen = nn.Linear(8, 8)
+            self.head = nn.Linear(8, 5)
+            self.frozen.weight.requires_grad_(False)
+
+        def forward(self, x, use_b):
+            return self.head(self.frozen((self.b if use_b else self.a)(x)).tanh())
+
+    return M()
+
+
+@pytest.mark.parametrize(
+    "opt, kw",
+    [
+        ("SGD", dict(lr=0.1, momentum=0.9, weight_decay=0.1)),
+        ("Adam", dict(lr=1e-2, weight_decay=0.1)),
+        ("AdamW", dict(lr=1e-2, amsgrad=True)),
+        ("RMSprop", dict(lr=1e-2, momentum=0.5, centered=True)),
+        ("Adagrad", dict(lr=0.1)),
+        ("Adadelta", dict(weight_decay=0.1)),
+    ],
+)
+def test_frozen_and_unused_params_add_param_group(opt, kw):
+    """A frozen weight (requires_grad False), a branch used one step in three (grad None after
+    zero_grad(), zeros after zero_grad(set_to_none=False)) and a param group added mid-run."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    tm = _branchy(tnn).double()
+    em = _branchy(enn)
+    copy_weights(tm, em)
+    assert not em.frozen.weight.requires_grad
+    topt = getattr(torch.optim, opt)([p for p in tm.parameters() if p.requires_grad], **kw)
+    eopt = getattr(eoptim, opt)([p for p in em.parameters() if p.requires_grad], **kw)
+    for i in range(12):
+        x, y = rng.normal(size=(16, 10)), rng.integers(0, 5, 16)
+        use_b, to_none = i % 3 == 0, i % 4 < 2
+        topt.zero_grad(set_to_none=to_none)
+        eopt.zero_grad(set_to_none=to_none)
+        t = tnn.functional.cross_entropy(tm(tt(x), use_b), tt(y))
+        e = enn.functional.cross_entropy(em(et(x), use_b), et(y))
+        t.backward()
+        e.backward()
+        assert em.frozen.weight.grad is None
+        assert_same_grads(tm, em)
+        if i == 5:
+            tm.extra = tnn.Linear(1, 1).double()
+            em.extra = enn.Linear(1, 1)
+            copy_weights(tm.extra, em.extra)
+            topt.add_param_group({"params": tm.extra.parameters(), "lr": 0.3})
+            eopt.add_param_group({"params": em.extra.parameters(), "lr": 0.3})
+        topt.step()
+        eopt.step()
+        np.testing.assert_allclose(e.item(), t.item(), rtol=RTOL, err_msg=f"step {i}")
+    assert_same_state(tm, em)
+
+
+def test_float32_training_stays_close():
+    """The default dtype. float32 rounding (~6e-8 per op) grows through a few dozen updates, so
+    the bound here is 2e-4 relative; the model has no bias directly before a BatchNorm (its
+    gradient is rounding noise that Adam would scale up to full-size steps)."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+
+    def mk(nn):
+        return nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1, bias=False),
+            nn.BatchNorm2d(8),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(8 * 4 * 4, 4),
+        )
+
+    tm, em = mk(tnn), mk(enn)
+    em.load_state_dict({k: v.detach().numpy().copy() for k, v in tm.state_dict().items()})
+    topt = torch.optim.Adam(tm.parameters(), lr=1e-3)
+    eopt = eoptim.Adam(em.parameters(), lr=1e-3)
+    for i in range(15):
+        x = rng.normal(size=(8, 3, 8, 8)).astype(np.float32)
+        y = rng.integers(0, 4, 8)
+        topt.zero_grad()
+        eopt.zero_grad()
+        t = tnn.functional.cross_entropy(tm(tt(x)), tt(y))
+        e = enn.functional.cross_entropy(em(et(x)), et(y))
+        assert e.dtype == np.float32
+        t.backward()
+        e.backward()
+        topt.step()
+        eopt.step()
+        np.testing.assert_allclose(e.item(), t.item(), rtol=2e-4, err_msg=f"step {i}")
+    for k, v in tm.state_dict().items():
+        ev = _np(em.state_dict()[k])
+        assert ev.dtype == v.numpy().dtype, k
+        np.testing.assert_allclose(ev, v.numpy(), rtol=2e-4, atol=2e-4, err_msg=k)
+
+
+def test_plain_training_script_with_dataloader():
+    """The loop a user writes: TensorDataset/DataLoader, loss.item() * batch size, eval with
+    no_grad, argmax accuracy and softmax confidences; the same code runs on both libraries."""
+    import torch.utils.data as tud
+
+    def script(T, nn, optim, data):
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(100, 4))
+        Y = (X[:, 0] + X[:, 1] > 0).astype(np.int64)
+        ds = data.TensorDataset(T.tensor(X), T.tensor(Y))
+        dl = data.DataLoader(ds, batch_size=16, shuffle=False)
+        torch.manual_seed(0)
+        ref = tnn.Sequential(tnn.Linear(4, 16), tnn.ReLU(), tnn.Linear(16, 2)).double()
+        model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 2)).to(T.float64)
+        sd = ref.state_dict()
+        model.load_state_dict({k: v.numpy() for k, v in sd.items()} if T is ember else sd)
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        crit = nn.CrossEntropyLoss()
+        log = []
+        for _ in range(3):
+            model.train()
+            running, n = 0.0, 0
+            for xb, yb in dl:
+                opt.zero_grad()
+                loss = crit(model(xb), yb)
+                loss.backward()
+                opt.step()
+                running += loss.item() * xb.size(0)
+                n += xb.shape[0]
+            model.eval()
+            correct, conf = 0, 0.0
+            with T.no_grad():
+                for xb, yb in dl:
+                    out = model(xb)
+                    correct += (out.argmax(dim=1) == yb).sum().item()
+                    conf += T.softmax(out, dim=-1).max(dim=1).values.sum().item()
+            log.append((running / n, correct / len(ds), conf))
+        return np.array(log)
+
+    a = script(torch, tnn, torch.optim, tud)
+    b = script(ember, enn, eoptim, ember.data)
+    np.testing.assert_allclose(b, a, rtol=1e-9)
