@@ -346,7 +346,7 @@ class Tensor:
     def __itruediv__(self, other):
         return self._inplace(np.true_divide, other)
 
-    def _inplace(self, ufunc, other):
+    def _check_inplace(self) -> None:
         # In-place updates are for tensors outside the graph (parameters under no_grad).
         from ember.autograd.function import is_grad_enabled
 
@@ -355,9 +355,92 @@ class Tensor:
                 "a tensor that requires grad is being used in an in-place operation; "
                 "wrap it in `with ember.no_grad():` or use an out-of-place op"
             )
+
+    def _inplace(self, ufunc, other=None):
+        self._check_inplace()
+        if other is None:
+            ufunc(self.data, out=self.data, casting="same_kind")
+            return self
         other = other.data if isinstance(other, Tensor) else other
         ufunc(self.data, other, out=self.data, casting="same_kind")
         return self
+
+    def _assign(self, values) -> Tensor:
+        self._check_inplace()
+        np.copyto(self.data, np.broadcast_to(values, self.shape), casting="same_kind")
+        return self
+
+    # Named in-place updates, as PyTorch (EMA weights, manual optimiser steps, init). Like
+    # ``+=``, they are for tensors outside the graph: under no_grad, or not requiring grad.
+    def add_(self, other, *, alpha=1) -> Tensor:
+        other = other.data if isinstance(other, Tensor) else other
+        return self._inplace(np.add, other if alpha == 1 else np.multiply(other, alpha))
+
+    def sub_(self, other, *, alpha=1) -> Tensor:
+        other = other.data if isinstance(other, Tensor) else other
+        return self._inplace(np.subtract, other if alpha == 1 else np.multiply(other, alpha))
+
+    def mul_(self, other) -> Tensor:
+        return self._inplace(np.multiply, other)
+
+    def div_(self, other) -> Tensor:
+        return self._inplace(np.true_divide, other)
+
+    def pow_(self, exponent) -> Tensor:
+        return self._inplace(np.power, exponent)
+
+    def neg_(self) -> Tensor:
+        return self._inplace(np.negative)
+
+    def abs_(self) -> Tensor:
+        return self._inplace(np.abs)
+
+    def sqrt_(self) -> Tensor:
+        return self._inplace(np.sqrt)
+
+    def exp_(self) -> Tensor:
+        return self._inplace(np.exp)
+
+    def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002  (PyTorch's names)
+        if min is None and max is None:
+            raise RuntimeError("clamp_: at least one of min or max must not be None")
+        return self._assign(np.clip(self.data, min, max))
+
+    def lerp_(self, end, weight) -> Tensor:
+        """self += weight * (end - self), with PyTorch's two-sided formula (exact at 0 and 1)."""
+        e = end.data if isinstance(end, Tensor) else np.asarray(end)
+        w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+        d = e - self.data
+        return self._assign(np.where(np.abs(w) < 0.5, self.data + w * d, e - d * (1 - w)))
+
+    def addcmul_(self, tensor1, tensor2, *, value=1) -> Tensor:
+        t1 = tensor1.data if isinstance(tensor1, Tensor) else tensor1
+        t2 = tensor2.data if isinstance(tensor2, Tensor) else tensor2
+        return self._inplace(np.add, np.multiply(t1, t2) * value)
+
+    def addcdiv_(self, tensor1, tensor2, *, value=1) -> Tensor:
+        t1 = tensor1.data if isinstance(tensor1, Tensor) else tensor1
+        t2 = tensor2.data if isinstance(tensor2, Tensor) else tensor2
+        return self._inplace(np.add, np.true_divide(t1, t2) * value)
+
+    def masked_fill_(self, mask, value) -> Tensor:
+        m = np.broadcast_to(mask.data if isinstance(mask, Tensor) else mask, self.shape)
+        if m.dtype != np.bool_:
+            raise TypeError(f"masked_fill_: mask must be a bool tensor, got {m.dtype}")
+        v = value.item() if isinstance(value, Tensor) else value
+        return self._assign(np.where(m, np.asarray(v, self.dtype), self.data))
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
+        from ember.nn import init
+
+        self._check_inplace()
+        return init.normal_(self, mean, std)
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:  # noqa: A002
+        from ember.nn import init
+
+        self._check_inplace()
+        return init.uniform_(self, a, b)
 
     # Comparisons give bool tensors (no gradient), as PyTorch's.
     def __eq__(self, other):  # type: ignore[override]
