@@ -930,3 +930,50 @@ def test_plain_training_script_with_dataloader():
     a = script(torch, tnn, torch.optim, tud)
     b = script(ember, enn, eoptim, ember.data)
     np.testing.assert_allclose(b, a, rtol=1e-9)
+
+
+def test_manual_warmup_l2_ema_and_hand_written_sgd():
+    """Idioms beyond the optimiser classes: lr set by hand in param_groups each step, an L2
+    penalty summed over parameters with Python's sum, clipping one tensor, an EMA copy of the
+    weights updated in place under no_grad (mul_/add_(alpha)/lerp_), and a hand-written SGD
+    step (p.add_(p.grad, alpha=-lr)) on a deep copy of the model."""
+    import copy
+
+    def mk(nn):
+        return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+
+    def loop(T, nn, optim, m):
+        ema, plain = copy.deepcopy(m), copy.deepcopy(m)
+        opt = optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+        rng = np.random.default_rng(0)
+        losses = []
+        for i in range(12):
+            x = T.tensor(rng.normal(size=(8, 4)))
+            y = T.tensor(rng.integers(0, 2, 8))
+            for g in opt.param_groups:
+                g["lr"] = 0.1 * min(1.0, (i + 1) / 5)
+            m.zero_grad()
+            penalty = sum(p.pow(2).sum() for p in m.parameters())
+            loss = nn.functional.cross_entropy(m(x), y) + 1e-3 * penalty
+            loss.backward()
+            nn.utils.clip_grad_norm_(m[0].weight, 0.5)
+            opt.step()
+            plain.zero_grad()
+            nn.functional.cross_entropy(plain(x), y).backward()
+            with T.no_grad():
+                for pe, p, q in zip(ema.parameters(), m.parameters(), plain.parameters()):
+                    pe.mul_(0.9).add_(p, alpha=0.1)
+                    pe.lerp_(p, 0.05)
+                    q.add_(q.grad, alpha=-0.05)
+            losses.append(loss.item())
+        return losses, ema, plain
+
+    torch.manual_seed(0)
+    tm = mk(tnn).double()
+    em = mk(enn)
+    copy_weights(tm, em)
+    tl, tema, tplain = loop(torch, tnn, torch.optim, tm)
+    el, eema, eplain = loop(ember, enn, eoptim, em)
+    np.testing.assert_allclose(el, tl, rtol=RTOL)
+    for t, e in ((tm, em), (tema, eema), (tplain, eplain)):
+        assert_same_state(t, e)
