@@ -977,3 +977,51 @@ def test_manual_warmup_l2_ema_and_hand_written_sgd():
     np.testing.assert_allclose(el, tl, rtol=RTOL)
     for t, e in ((tm, em), (tema, eema), (tplain, eplain)):
         assert_same_state(t, e)
+
+
+def _packed_clf(kind, **kw):
+    def mk(nn):
+        rnn_utils = tnn.utils.rnn if nn is tnn else enn.utils.rnn
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.emb = nn.Embedding(20, 6, padding_idx=0)
+                self.rnn = getattr(nn, kind)(6, 8, batch_first=True, **kw)
+                self.head = nn.Linear(8 * (2 if kw.get("bidirectional") else 1), 3)
+
+            def forward(self, x, lengths):
+                lengths = lengths if nn is tnn else lengths.numpy()
+                packed = rnn_utils.pack_padded_sequence(
+                    self.emb(x), lengths, batch_first=True, enforce_sorted=False
+                )
+                out, h = self.rnn(packed)
+                h = h[0] if kind == "LSTM" else h
+                out, _ = rnn_utils.pad_packed_sequence(out, batch_first=True)
+                # padded steps are zeros: the sum over time uses only each sequence's steps
+                return self.head(out.sum(1)) + 0.1 * h[-1].sum(-1, keepdim=True)
+
+        return M()
+
+    return mk
+
+
+@pytest.mark.parametrize(
+    "kind, kw", [("LSTM", dict(num_layers=2)), ("GRU", dict(bidirectional=True))]
+)
+def test_packed_sequences_adam(kind, kw):
+    def make(r):
+        lengths = r.integers(1, 8, 5)
+        x = r.integers(1, 20, (5, 7))
+        x[np.arange(7)[None] >= lengths[:, None]] = 0
+        return x, lengths, r.integers(0, 3, 5)
+
+    _generic(
+        _packed_clf(kind, **kw),
+        make,
+        lambda m, x, lens, y: tnn.functional.cross_entropy(m(x, lens), y),
+        lambda m, x, lens, y: enn.functional.cross_entropy(m(x, lens), y),
+        "Adam",
+        dict(lr=1e-2),
+        steps=8,
+    )
