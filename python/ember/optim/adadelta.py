@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from ember import _C
 from ember.autograd.function import no_grad
-from ember.optim.optimizer import Optimizer, _check_nonneg, _grad_array, _run_closure, _state_like
+from ember.optim.optimizer import (
+    Optimizer,
+    _check_impl_flags,
+    _check_nonneg,
+    _grad_array,
+    _run_closure,
+    _state_like,
+)
 
 
 class Adadelta(Optimizer):
@@ -19,6 +26,8 @@ class Adadelta(Optimizer):
         params: parameters or parameter groups.
         lr: scale of the update (>= 0). rho: in [0, 1]. eps, weight_decay: >= 0.
         maximize: ascend instead of descend.
+        foreach, capturable: PyTorch's implementation switches, accepted (same step);
+            differentiable=True is refused.
 
     State per parameter: ``step``, ``square_avg``, ``acc_delta``.
     """
@@ -32,7 +41,16 @@ class Adadelta(Optimizer):
         weight_decay: float = 0.0,
         *,
         maximize: bool = False,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
     ):
+        _check_impl_flags(
+            type(self).__name__,
+            capturable=capturable,
+            foreach=foreach,
+            differentiable=differentiable,
+        )
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)
 

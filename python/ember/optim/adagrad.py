@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from ember import _C
 from ember.autograd.function import no_grad
-from ember.optim.optimizer import Optimizer, _check_nonneg, _grad_array, _run_closure, _state_like
+from ember.optim.optimizer import (
+    Optimizer,
+    _check_impl_flags,
+    _check_nonneg,
+    _grad_array,
+    _run_closure,
+    _state_like,
+)
 
 
 class Adagrad(Optimizer):
@@ -18,6 +25,8 @@ class Adagrad(Optimizer):
         params: parameters or parameter groups.
         lr: learning rate (>= 0). lr_decay, weight_decay, initial_accumulator_value, eps: >= 0.
         maximize: ascend instead of descend.
+        foreach, fused: PyTorch's implementation switches, accepted (same step);
+            differentiable=True is refused.
 
     State per parameter: ``step``, ``sum`` (made when the optimiser is, as PyTorch does).
     """
@@ -32,7 +41,13 @@ class Adagrad(Optimizer):
         eps: float = 1e-10,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ):
+        _check_impl_flags(
+            type(self).__name__, foreach=foreach, differentiable=differentiable, fused=fused
+        )
         defaults = dict(
             lr=lr,
             lr_decay=lr_decay,

@@ -7,6 +7,7 @@ from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
     Optimizer,
     _check_betas,
+    _check_impl_flags,
     _check_nonneg,
     _grad_array,
     _run_closure,
@@ -28,6 +29,8 @@ class Adam(Optimizer):
         weight_decay: L2 penalty (>= 0), added to the gradient (or decoupled, see AdamW).
         amsgrad: use the running maximum of v (Reddi et al., 2018).
         maximize: ascend instead of descend.
+        foreach, fused, capturable: PyTorch's implementation switches, accepted (same step);
+            differentiable=True is refused.
         decoupled_weight_decay: AdamW's decay of the weights instead of the gradient.
 
     State per parameter (PyTorch's names): ``step``, ``exp_avg``, ``exp_avg_sq`` and, with
@@ -44,8 +47,19 @@ class Adam(Optimizer):
         amsgrad: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
         decoupled_weight_decay: bool = False,
     ):
+        _check_impl_flags(
+            type(self).__name__,
+            foreach=foreach,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
+        )
         defaults = dict(
             lr=lr,
             betas=tuple(betas),
@@ -113,6 +127,10 @@ class AdamW(Adam):
         amsgrad: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ):
         super().__init__(
             params,
@@ -123,4 +141,8 @@ class AdamW(Adam):
             amsgrad,
             maximize=maximize,
             decoupled_weight_decay=True,
+            foreach=foreach,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
         )

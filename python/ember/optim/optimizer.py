@@ -18,6 +18,23 @@ class _Required:
 required = _Required()
 
 
+def _check_impl_flags(
+    name: str, foreach=None, fused=None, differentiable: bool = False, capturable: bool = False
+) -> None:
+    """PyTorch's implementation switches, accepted so its calls run unchanged: ``foreach`` and
+    ``fused`` pick how PyTorch batches the update (ember has one fused kernel per parameter, so
+    either gives the same step) and ``capturable`` is for CUDA graphs. ``differentiable=True``
+    (autograd through the step) is refused."""
+    for k, v in (("foreach", foreach), ("fused", fused)):
+        if v is not None and not isinstance(v, bool):
+            raise TypeError(f"{name}: {k} must be None or a bool, got {v!r}")
+    for k, v in (("differentiable", differentiable), ("capturable", capturable)):
+        if not isinstance(v, bool):
+            raise TypeError(f"{name}: {k} must be a bool, got {v!r}")
+    if differentiable:
+        raise NotImplementedError(f"{name}: differentiable=True is not supported by ember")
+
+
 class Optimizer:
     """Base class: subclasses define ``step()`` over ``self.param_groups``.
 

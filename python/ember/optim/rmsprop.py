@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from ember import _C
 from ember.autograd.function import no_grad
-from ember.optim.optimizer import Optimizer, _check_nonneg, _grad_array, _run_closure, _state_like
+from ember.optim.optimizer import (
+    Optimizer,
+    _check_impl_flags,
+    _check_nonneg,
+    _grad_array,
+    _run_closure,
+    _state_like,
+)
 
 
 class RMSprop(Optimizer):
@@ -20,6 +27,8 @@ class RMSprop(Optimizer):
         params: parameters or parameter groups.
         lr: learning rate (>= 0). alpha: smoothing constant (>= 0). eps, weight_decay,
         momentum: >= 0. centered: normalise by the estimated variance. maximize: ascend.
+        foreach, capturable: PyTorch's implementation switches, accepted (same step);
+            differentiable=True is refused.
 
     State per parameter: ``step``, ``square_avg``, ``momentum_buffer`` (momentum > 0),
     ``grad_avg`` (centered).
@@ -36,7 +45,16 @@ class RMSprop(Optimizer):
         centered: bool = False,
         *,
         maximize: bool = False,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
     ):
+        _check_impl_flags(
+            type(self).__name__,
+            capturable=capturable,
+            foreach=foreach,
+            differentiable=differentiable,
+        )
         defaults = dict(
             lr=lr,
             alpha=alpha,

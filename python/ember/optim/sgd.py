@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from ember import _C
 from ember.autograd.function import no_grad
-from ember.optim.optimizer import Optimizer, _check_nonneg, _grad_array, _run_closure, _state_like
+from ember.optim.optimizer import (
+    Optimizer,
+    _check_impl_flags,
+    _check_nonneg,
+    _grad_array,
+    _run_closure,
+    _state_like,
+)
 
 
 class SGD(Optimizer):
@@ -20,6 +27,8 @@ class SGD(Optimizer):
         lr: learning rate (>= 0). momentum, dampening, weight_decay: >= 0.
         nesterov: Nesterov momentum (needs momentum > 0 and dampening == 0).
         maximize: ascend instead of descend.
+        foreach, fused: PyTorch's implementation switches, accepted (same step);
+            differentiable=True is refused.
 
     State per parameter: ``momentum_buffer`` (none without momentum), as PyTorch's.
     """
@@ -34,7 +43,13 @@ class SGD(Optimizer):
         nesterov: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ):
+        _check_impl_flags(
+            type(self).__name__, foreach=foreach, differentiable=differentiable, fused=fused
+        )
         defaults = dict(
             lr=lr,
             momentum=momentum,
