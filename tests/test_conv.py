@@ -202,6 +202,40 @@ def test_conv2d_module_refuses_bad_configuration():
         nn.Conv2d(4, 6, 3, padding=-1)
     with pytest.raises(ValueError, match="padding_mode"):
         nn.Conv2d(4, 6, 3, padding_mode="mirror")
+    with pytest.raises(ValueError, match="padding_mode"):
+        nn.ConvTranspose2d(4, 6, 3, padding_mode="reflect")  # PyTorch refuses it too
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("nd", [1, 2])
+def test_conv_padding_modes_match_torch(mode, nd):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    for kw in [
+        dict(padding=1),
+        dict(padding=2, stride=2, groups=2),
+        dict(padding="same", dilation=2, kernel_size=4),
+        dict(padding="valid"),
+    ]:
+        kw = {"kernel_size": 3, **kw}
+        tm = getattr(torch.nn, f"Conv{nd}d")(4, 6, padding_mode=mode, **kw).double()
+        em = getattr(nn, f"Conv{nd}d")(4, 6, padding_mode=mode, **kw).double()
+        em.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+        assert repr(em).endswith(f"padding_mode={mode})")
+        for shape in [(2, 4) + (7,) * nd, (4,) + (7,) * nd]:
+            x = rng.normal(size=shape)
+            xt = torch.tensor(x, requires_grad=True)
+            xe = ember.tensor(x, requires_grad=True)
+            yt, ye = tm(xt), em(xe)
+            g = rng.normal(size=tuple(yt.shape))
+            yt.backward(torch.tensor(g))
+            ye.backward(ember.tensor(g))
+            np.testing.assert_allclose(ye.numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+            for p in ("weight", "bias"):
+                np.testing.assert_allclose(
+                    getattr(em, p).grad.numpy(), getattr(tm, p).grad.numpy(), rtol=1e-10, atol=1e-12
+                )
 
 
 def test_conv2d_module_parameters_and_init():

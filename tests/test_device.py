@@ -25,6 +25,9 @@ def test_cpu_is_accepted_and_changes_nothing():
     m = nn.Linear(2, 3)
     assert m.to("cpu") is m and m.cpu() is m
     assert m.to(cpu, dtype=np.float64).weight.dtype == np.float64
+    # layers take PyTorch's device= keyword
+    assert nn.Linear(2, 3, device="cpu", dtype=np.float64).weight.dtype == np.float64
+    assert nn.Embedding(4, 2, device=cpu).weight.shape == (4, 2)
 
 
 @pytest.mark.parametrize("dev", ["cuda", "cuda:0", "mps"])
@@ -37,4 +40,8 @@ def test_other_devices_are_refused(dev):
         ember.zeros(2, device=dev)
     with pytest.raises(RuntimeError, match="CPU only"):
         ember.device(dev)
+    with pytest.raises(RuntimeError, match="CPU only"):
+        nn.Linear(2, 2, device=dev)
+    with pytest.raises(RuntimeError, match="CPU only"):
+        nn.Embedding(2, 2, device=dev)
     assert ember.device("cpu") != dev

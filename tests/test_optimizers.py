@@ -293,3 +293,34 @@ def test_large_parameter_runs_threaded_and_matches():
     ours, _, _ = _run("Adam", dict(lr=0.01, amsgrad=True), p0, grads, np.float64)
     np.testing.assert_allclose(ours[-1], ref.adam(p0, grads, lr=0.01, amsgrad=True)[-1],
                                rtol=1e-12)  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta"])
+def test_pytorch_implementation_switches_are_accepted(name):
+    """foreach / fused / capturable pick PyTorch's implementation, not the maths: accepted
+    where PyTorch's signature has them and the step is unchanged; differentiable=True refused."""
+    torch = pytest.importorskip("torch")
+    import inspect
+
+    cls = getattr(ember.optim, name)
+    flags = [
+        f
+        for f in ("foreach", "fused", "capturable")
+        if f in inspect.signature(getattr(torch.optim, name).__init__).parameters
+    ]
+    assert flags == [f for f in flags if f in inspect.signature(cls.__init__).parameters]
+    ends = []
+    for kw in [{}] + [{f: True} for f in flags]:
+        p = ember.nn.Parameter(ember.tensor(np.array([1.0, -2.0, 3.0])))
+        opt = cls([p], lr=0.1, **kw)
+        for _ in range(3):
+            p.grad = ember.tensor(np.array([0.5, 0.1, -0.3]))
+            opt.step()
+        ends.append(p.numpy().copy())
+    for e in ends[1:]:
+        np.testing.assert_array_equal(e, ends[0])
+    p = ember.nn.Parameter(ember.zeros(2))
+    with pytest.raises(NotImplementedError, match="differentiable"):
+        cls([p], differentiable=True)
+    with pytest.raises(TypeError, match="foreach"):
+        cls([p], foreach="yes")

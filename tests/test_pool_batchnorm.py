@@ -233,7 +233,7 @@ def test_batch_norm_eval_one_sample_and_repr():
     m = nn.BatchNorm2d(3).eval()
     assert m(ember.ones((1, 3, 1, 1))).shape == (1, 3, 1, 1)
     assert repr(m) == (
-        "BatchNorm2d(3, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
+        "BatchNorm2d(3, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)"
     )
     m.running_mean.data[...] = 5
     m.reset_running_stats()
@@ -241,3 +241,36 @@ def test_batch_norm_eval_one_sample_and_repr():
     assert [n for n, _ in m.named_buffers()] == [
         "running_mean", "running_var", "num_batches_tracked",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "name, args, shape, kw",
+    [
+        ("BatchNorm1d", (3,), (8, 3), {}),
+        ("BatchNorm2d", (3,), (4, 3, 5, 5), {}),
+        ("GroupNorm", (2, 4), (3, 4, 5), {}),
+        ("InstanceNorm2d", (3,), (2, 3, 4, 4), dict(affine=True)),
+    ],
+)
+def test_norm_bias_false_matches_pytorch(name, args, shape, kw):
+    """PyTorch's keyword bias=False: a learned scale and no shift (state_dict without bias)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    t = getattr(torch.nn, name)(*args, bias=False, **kw).double()
+    e = getattr(nn, name)(*args, bias=False, **kw).double()
+    assert repr(e) == repr(t)
+    assert repr(getattr(nn, name)(*args)) == repr(getattr(torch.nn, name)(*args))
+    assert list(e.state_dict()) == list(t.state_dict()) and e.bias is None
+    with torch.no_grad():
+        t.weight.uniform_(0.5, 1.5)
+    e.load_state_dict({k: v.numpy() for k, v in t.state_dict().items()})
+    x, g = rng.normal(size=shape), rng.normal(size=shape)
+    xt, xe = torch.tensor(x, requires_grad=True), ember.tensor(x, requires_grad=True)
+    yt, ye = t(xt), e(xe)
+    yt.backward(torch.tensor(g))
+    ye.backward(ember.tensor(g))
+    np.testing.assert_allclose(ye.numpy(), yt.detach().numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(e.weight.grad.numpy(), t.weight.grad.numpy(), rtol=1e-9, atol=1e-12)
+    for k, v in t.state_dict().items():
+        np.testing.assert_allclose(e.state_dict()[k].numpy(), v.numpy(), rtol=1e-10, err_msg=k)

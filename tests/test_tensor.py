@@ -163,3 +163,63 @@ def test_show_config(capsys):
 def test_repr():
     assert "requires_grad=True" in repr(ember.zeros(2, requires_grad=True))
     assert "grad_fn" in repr(ember.zeros(2, requires_grad=True) * 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_named_inplace_updates_match_torch(dtype):
+    """add_/sub_(alpha), mul_, div_, pow_, lerp_, addcmul_/addcdiv_(value), clamp_,
+    masked_fill_ and the unary ones: the updates of EMA weights and hand-written optimiser steps."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(3, 4)).astype(dtype)
+    b = rng.normal(size=(3, 4)).astype(dtype)
+    c = (rng.random((3, 4)) + 0.5).astype(dtype)
+    cases = [
+        ("add_", (b,), dict(alpha=0.3)),
+        ("add_", (b[0],), {}),
+        ("sub_", (b,), dict(alpha=2)),
+        ("mul_", (b,), {}),
+        ("mul_", (2.5,), {}),
+        ("div_", (c,), {}),
+        ("pow_", (2,), {}),
+        ("neg_", (), {}),
+        ("abs_", (), {}),
+        ("exp_", (), {}),
+        ("clamp_", (), dict(min=-0.5, max=0.5)),
+        ("clamp_", (), dict(min=0.1)),
+        ("lerp_", (b, 0.3), {}),
+        ("lerp_", (b, 0.9), {}),
+        ("addcmul_", (b, c), dict(value=0.5)),
+        ("addcdiv_", (b, c), dict(value=-2)),
+        ("masked_fill_", (b > 0, 7.0), {}),
+    ]
+    for name, args, kw in cases:
+        t, e = torch.tensor(a), ember.tensor(a)
+        targs = [torch.tensor(x) if isinstance(x, np.ndarray) else x for x in args]
+        eargs = [ember.tensor(x) if isinstance(x, np.ndarray) else x for x in args]
+        getattr(t, name)(*targs, **kw)
+        assert getattr(e, name)(*eargs, **kw) is e and e.dtype == dtype
+        rtol = 1e-6 if dtype == np.float32 else 1e-15
+        np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=rtol, err_msg=name)
+    e = ember.tensor(c).sqrt_()
+    np.testing.assert_allclose(e.numpy(), np.sqrt(c), rtol=1e-6)
+
+
+def test_named_inplace_updates_refuse_graph_tensors_and_fill_randomly():
+    p = ember.nn.Parameter(ember.zeros(3))
+    with pytest.raises(RuntimeError, match="in-place"):
+        p.add_(1.0)
+    with pytest.raises(RuntimeError, match="in-place"):
+        p.normal_()
+    with ember.no_grad():
+        p.add_(1.0).mul_(3.0)
+    np.testing.assert_array_equal(p.numpy(), [3.0, 3.0, 3.0])
+    with pytest.raises(RuntimeError, match="min or max"):
+        ember.zeros(2).clamp_()
+    with pytest.raises(TypeError, match="bool"):
+        ember.zeros(2).masked_fill_(ember.tensor([1, 0]), 1.0)
+    ember.manual_seed(0)
+    x = ember.zeros(20000).normal_(2.0, 0.5).numpy()
+    assert abs(x.mean() - 2.0) < 0.02 and abs(x.std() - 0.5) < 0.02
+    u = ember.zeros(20000, dtype=np.float64).uniform_(-1.0, 3.0).numpy()
+    assert u.dtype == np.float64 and -1.0 <= u.min() < -0.99 and 2.99 < u.max() <= 3.0

@@ -393,43 +393,79 @@ class Tensor:
         ufunc(self.data, other, out=self.data, casting="same_kind")
         return self
 
-    # PyTorch's named in-place methods, with the same rule as the operators above (alpha as in
-    # torch.add: self += alpha * other).
-    def add_(self, other, alpha=1):
+    def _assign(self, values, depends_on=None) -> Tensor:
+        """Named in-place update: self's storage := values (no graph; see _needs_record)."""
+        self._needs_record(depends_on, rebind=False)
+        np.copyto(self.data, np.broadcast_to(values, self.shape), casting="same_kind")
+        return self
+
+    # PyTorch's named in-place methods (EMA weights, hand-written optimiser steps, init): for
+    # tensors outside the graph, under no_grad or not requiring grad.
+    def add_(self, other, *, alpha=1) -> Tensor:
         scaled = other if alpha == 1 else other * alpha
         return self._inplace(np.add, scaled, rebind=False)
 
-    def sub_(self, other, alpha=1):
+    def sub_(self, other, *, alpha=1) -> Tensor:
         scaled = other if alpha == 1 else other * alpha
         return self._inplace(np.subtract, scaled, rebind=False)
 
-    def mul_(self, other):
+    def mul_(self, other) -> Tensor:
         return self._inplace(np.multiply, other, rebind=False)
 
-    def div_(self, other):
+    def div_(self, other) -> Tensor:
         return self._inplace(np.true_divide, other, rebind=False)
 
-    def clamp_(self, min=None, max=None):  # noqa: A002
-        if min is not None:
-            self._inplace(np.maximum, min, rebind=False)
-        return self._inplace(np.minimum, max, rebind=False) if max is not None else self
+    def pow_(self, exponent) -> Tensor:
+        return self._inplace(np.power, exponent, rebind=False)
 
-    def masked_fill_(self, mask, value):
+    def neg_(self) -> Tensor:
+        return self._assign(np.negative(self.data))
+
+    def abs_(self) -> Tensor:
+        return self._assign(np.abs(self.data))
+
+    def sqrt_(self) -> Tensor:
+        return self._assign(np.sqrt(self.data))
+
+    def exp_(self) -> Tensor:
+        return self._assign(np.exp(self.data))
+
+    def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002  (PyTorch's names)
+        if min is None and max is None:
+            raise RuntimeError("clamp_: at least one of min or max must not be None")
+        return self._assign(np.clip(self.data, _ops._data(min), _ops._data(max)))
+
+    def lerp_(self, end, weight) -> Tensor:
+        """self += weight * (end - self), with PyTorch's two-sided formula (exact at 0 and 1)."""
+        e, w = np.asarray(_ops._data(end)), np.asarray(_ops._data(weight))
+        d = e - self.data
+        return self._assign(np.where(np.abs(w) < 0.5, self.data + w * d, e - d * (1 - w)), end)
+
+    def addcmul_(self, tensor1, tensor2, *, value=1) -> Tensor:
+        prod = np.multiply(_ops._data(tensor1), _ops._data(tensor2)) * value
+        return self._inplace(np.add, prod, rebind=False)
+
+    def addcdiv_(self, tensor1, tensor2, *, value=1) -> Tensor:
+        quot = np.true_divide(_ops._data(tensor1), _ops._data(tensor2)) * value
+        return self._inplace(np.add, quot, rebind=False)
+
+    def masked_fill_(self, mask, value) -> Tensor:
         mask = np.asarray(_ops._data(mask))
         if mask.dtype != np.bool_:
-            raise TypeError(f"masked_fill_: mask must be bool, got {mask.dtype}")
-        self._needs_record(value, rebind=False)
-        np.copyto(self.data, _ops._data(value), casting="unsafe", where=mask)
-        return self
+            raise TypeError(f"masked_fill_: mask must be a bool tensor, got {mask.dtype}")
+        v = np.asarray(_ops._data(value), self.dtype)
+        return self._assign(np.where(np.broadcast_to(mask, self.shape), v, self.data), value)
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0):
+    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
         from ember.nn import init
 
+        self._needs_record(None, rebind=False)
         return init.uniform_(self, a, b)
 
-    def normal_(self, mean: float = 0.0, std: float = 1.0):
+    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
         from ember.nn import init
 
+        self._needs_record(None, rebind=False)
         return init.normal_(self, mean, std)
 
     # ---- new tensors like this one, and shape helpers --------------------------------------

@@ -2428,20 +2428,24 @@ def rnn_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
 
 class Embedding(Function):
     # indices (*) int64, weight (V, D) -> (*, D) = weight[indices]; dweight: scatter-add of the
-    # output gradient rows (repeated indices add up), zero at padding_idx.
+    # output gradient rows (repeated indices add up), zero at padding_idx; with
+    # scale_grad_by_freq each row's gradient is divided by its index's count in the batch.
     @staticmethod
-    def forward(ctx, indices, weight, padding_idx):
-        ctx.meta = (indices, weight.shape, padding_idx)
+    def forward(ctx, indices, weight, padding_idx, scale_grad_by_freq=False):
+        ctx.meta = (indices, weight.shape, padding_idx, scale_grad_by_freq)
         return weight[indices]
 
     @staticmethod
     def backward(ctx, g):
-        indices, shape, padding_idx = ctx.meta
+        indices, shape, padding_idx, scale_grad_by_freq = ctx.meta
         flat = np.ascontiguousarray(indices.reshape(-1), dtype=np.int64)
-        rows = _contig(g.reshape(-1, shape[1]))
+        rows = g.reshape(-1, shape[1])
+        if scale_grad_by_freq:
+            counts = np.bincount(flat, minlength=shape[0])[flat]
+            rows = rows / counts[:, None].astype(rows.dtype)
         pad = -1 if padding_idx is None else padding_idx
-        dw = _C.embedding_backward(flat, rows, shape[0], pad)
-        return None, dw, None
+        dw = _C.embedding_backward(flat, _contig(rows), shape[0], pad)
+        return None, dw, None, None
 
 
 def embedding(
@@ -2459,14 +2463,18 @@ def embedding(
         input: integer indices of any shape, each in [0, num_embeddings).
         weight: (num_embeddings, embedding_dim).
         padding_idx: this row gets no gradient (negative values count from the end).
-        max_norm: rows looked up whose norm_type-norm exceeds it are first rescaled to it,
-            in place in ``weight`` (as PyTorch).
+        max_norm: rows looked up whose norm_type-norm exceeds it are rescaled in place to
+            max_norm / (norm + 1e-7) times themselves first, as PyTorch (outside the graph).
+        scale_grad_by_freq: divide each row's gradient by its index's count in the batch.
+        sparse: only False (ember's gradients are dense).
 
     Shape: input (*) -> (*, embedding_dim).
     """
     weight = _float_input(weight, "embedding", "weight")
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-D, got shape {weight.shape}")
+    if sparse:
+        raise NotImplementedError("embedding: sparse=True (sparse gradients) is not supported")
     idx = np.asarray(input.data if isinstance(input, Tensor) else input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got {idx.dtype}")
@@ -2478,17 +2486,17 @@ def embedding(
         if not -v <= padding_idx < v:
             raise ValueError(f"embedding: padding_idx must be within num_embeddings ({v})")
         padding_idx = int(padding_idx) % v
-    if scale_grad_by_freq:
-        raise NotImplementedError("embedding: scale_grad_by_freq=True is not supported")
     if max_norm is not None and idx.size:
-        rows = np.unique(idx)
-        w = weight.data[rows]
-        norms = np.linalg.norm(w, ord=float(norm_type), axis=1)
+        uniq = np.unique(idx)
+        rows = weight.data[uniq]
+        norms = np.linalg.norm(rows, ord=float(norm_type), axis=1)
         big = norms > max_norm
-        if big.any():  # torch.embedding_renorm_: scale = max_norm / (norm + 1e-7)
-            scale = (max_norm / (norms[big] + 1e-7)).astype(w.dtype)
-            weight.data[rows[big]] = w[big] * scale[:, None]
-    return Embedding.apply(idx.astype(np.int64, copy=False), weight, padding_idx)
+        if big.any():
+            scale = (max_norm / (norms[big] + 1e-7)).astype(rows.dtype)
+            weight.data[uniq[big]] = rows[big] * scale[:, None]
+    return Embedding.apply(
+        idx.astype(np.int64, copy=False), weight, padding_idx, bool(scale_grad_by_freq)
+    )
 
 
 # ---- 1-D convolution and pooling, transposed convolution ----------------------------------

@@ -26,6 +26,8 @@ class Adadelta(Optimizer):
         params: parameters or parameter groups.
         lr: scale of the update (>= 0). rho: in [0, 1]. eps, weight_decay: >= 0.
         maximize: ascend instead of descend.
+        foreach, capturable: PyTorch's implementation switches, accepted (same step);
+            differentiable=True is refused.
 
     State per parameter: ``step``, ``square_avg``, ``acc_delta``.
     """
@@ -44,7 +46,7 @@ class Adadelta(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ):
-        _check_implementation_flags(capturable, differentiable)
+        _check_implementation_flags(foreach, capturable, differentiable, fused)
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)
 

@@ -25,6 +25,8 @@ class Adagrad(Optimizer):
         params: parameters or parameter groups.
         lr: learning rate (>= 0). lr_decay, weight_decay, initial_accumulator_value, eps: >= 0.
         maximize: ascend instead of descend.
+        foreach, fused: PyTorch's implementation switches, accepted (same step);
+            differentiable=True is refused.
 
     State per parameter: ``step``, ``sum`` (made when the optimiser is, as PyTorch does).
     """
@@ -44,7 +46,7 @@ class Adagrad(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ):
-        _check_implementation_flags(capturable, differentiable)
+        _check_implementation_flags(foreach, capturable, differentiable, fused)
         defaults = dict(
             lr=lr,
             lr_decay=lr_decay,

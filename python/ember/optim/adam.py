@@ -29,6 +29,8 @@ class Adam(Optimizer):
         weight_decay: L2 penalty (>= 0), added to the gradient (or decoupled, see AdamW).
         amsgrad: use the running maximum of v (Reddi et al., 2018).
         maximize: ascend instead of descend.
+        foreach, fused, capturable: PyTorch's implementation switches, accepted (same step);
+            differentiable=True is refused.
         decoupled_weight_decay: AdamW's decay of the weights instead of the gradient.
 
     State per parameter (PyTorch's names): ``step``, ``exp_avg``, ``exp_avg_sq`` and, with
@@ -51,7 +53,7 @@ class Adam(Optimizer):
         fused: bool | None = None,
         decoupled_weight_decay: bool = False,
     ):
-        _check_implementation_flags(capturable, differentiable)
+        _check_implementation_flags(foreach, capturable, differentiable, fused)
         defaults = dict(
             lr=lr,
             betas=tuple(betas),
@@ -124,7 +126,7 @@ class AdamW(Adam):
         differentiable: bool = False,
         fused: bool | None = None,
     ):
-        _check_implementation_flags(capturable, differentiable)
+        _check_implementation_flags(foreach, capturable, differentiable, fused)
         super().__init__(
             params,
             lr,
@@ -134,4 +136,8 @@ class AdamW(Adam):
             amsgrad,
             maximize=maximize,
             decoupled_weight_decay=True,
+            foreach=foreach,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
         )

@@ -51,7 +51,7 @@ class Adamax(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ):
-        _check_implementation_flags(capturable, differentiable)
+        _check_implementation_flags(foreach, capturable, differentiable, fused)
         defaults = dict(
             lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize
         )

@@ -55,7 +55,7 @@ class ASGD(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ):
-        _check_implementation_flags(capturable, differentiable)
+        _check_implementation_flags(foreach, capturable, differentiable, fused)
         defaults = dict(
             lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, maximize=maximize
         )

@@ -53,7 +53,7 @@ class NAdam(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ):
-        _check_implementation_flags(capturable, differentiable)
+        _check_implementation_flags(foreach, capturable, differentiable, fused)
         defaults = dict(
             lr=lr,
             betas=tuple(betas),

@@ -18,12 +18,14 @@ class _Required:
 required = _Required()
 
 
-def _check_implementation_flags(capturable: bool, differentiable: bool) -> None:
-    """PyTorch's implementation switches: ``foreach`` and ``fused`` are accepted and change
-    nothing (ember's updates are always one fused C++ pass per parameter); ``capturable``
-    (CUDA graphs) and ``differentiable`` (autograd through the step) are not supported."""
-    if capturable:
-        raise ValueError("capturable=True is for CUDA graphs; ember runs on the CPU")
+def _check_implementation_flags(foreach, capturable, differentiable, fused) -> None:
+    """PyTorch's implementation switches: ``foreach``, ``fused`` and ``capturable`` pick an
+    implementation, not the maths, so they are accepted and change nothing (ember's step is
+    always one fused C++ pass per parameter); ``differentiable`` (autograd through the step)
+    is not supported."""
+    for name, v in (("foreach", foreach), ("fused", fused), ("capturable", capturable)):
+        if v is not None and not isinstance(v, bool | np.bool_):
+            raise TypeError(f"{name} must be a bool or None, got {v!r}")
     if differentiable:
         raise NotImplementedError(
             "differentiable=True is not supported: steps run outside autograd"

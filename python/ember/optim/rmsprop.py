@@ -27,6 +27,8 @@ class RMSprop(Optimizer):
         params: parameters or parameter groups.
         lr: learning rate (>= 0). alpha: smoothing constant (>= 0). eps, weight_decay,
         momentum: >= 0. centered: normalise by the estimated variance. maximize: ascend.
+        foreach, capturable: PyTorch's implementation switches, accepted (same step);
+            differentiable=True is refused.
 
     State per parameter: ``step``, ``square_avg``, ``momentum_buffer`` (momentum > 0),
     ``grad_avg`` (centered).
@@ -48,7 +50,7 @@ class RMSprop(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ):
-        _check_implementation_flags(capturable, differentiable)
+        _check_implementation_flags(foreach, capturable, differentiable, fused)
         defaults = dict(
             lr=lr,
             alpha=alpha,

@@ -27,6 +27,8 @@ class SGD(Optimizer):
         lr: learning rate (>= 0). momentum, dampening, weight_decay: >= 0.
         nesterov: Nesterov momentum (needs momentum > 0 and dampening == 0).
         maximize: ascend instead of descend.
+        foreach, fused: PyTorch's implementation switches, accepted (same step);
+            differentiable=True is refused.
 
     State per parameter: ``momentum_buffer`` (none without momentum), as PyTorch's.
     """
@@ -46,7 +48,7 @@ class SGD(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ):
-        _check_implementation_flags(capturable, differentiable)
+        _check_implementation_flags(foreach, capturable, differentiable, fused)
         defaults = dict(
             lr=lr,
             momentum=momentum,

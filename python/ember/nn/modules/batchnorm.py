@@ -18,7 +18,7 @@ class _BatchNorm(Module):
         eps: added to the variance for numerical stability.
         momentum: weight of the new batch in the running statistics; None: cumulative
             average (1 / num_batches_tracked).
-        affine: learn weight (ones) and bias (zeros).
+        affine: learn weight (ones) and bias (zeros); bias=False (keyword) drops the bias.
         track_running_stats: keep running_mean (zeros), running_var (ones) and
             num_batches_tracked (int64) buffers, used in eval mode; without them batch
             statistics are used in both modes.
@@ -36,6 +36,8 @@ class _BatchNorm(Module):
         track_running_stats: bool = True,
         device=None,
         dtype=None,
+        *,
+        bias: bool = True,
     ):
         super().__init__()
         if isinstance(num_features, bool) or not isinstance(num_features, int | np.integer):
@@ -52,7 +54,10 @@ class _BatchNorm(Module):
         dtype = np.dtype(dtype or np.float32)
         if affine:
             self.weight = Parameter(np.empty(num_features, dtype))
-            self.bias = Parameter(np.empty(num_features, dtype))
+            if bias:
+                self.bias = Parameter(np.empty(num_features, dtype))
+            else:  # PyTorch's bias=False: a learned scale only
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -76,7 +81,8 @@ class _BatchNorm(Module):
         self.reset_running_stats()
         if self.affine:
             init.ones_(self.weight)
-            init.zeros_(self.bias)
+            if self.bias is not None:
+                init.zeros_(self.bias)
 
     def _check_input_dim(self, input) -> None:
         nd = np.ndim(input.data if isinstance(input, Tensor) else input)
@@ -107,7 +113,9 @@ class _BatchNorm(Module):
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+            f"affine={self.affine}, "
+            + f"bias={self.bias is not None}, "
+            + f"track_running_stats={self.track_running_stats}"
         )
 
 

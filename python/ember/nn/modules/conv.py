@@ -12,6 +12,7 @@ from ember.nn import init
 from ember.nn.modules.module import Module, Parameter
 
 _PADDING_STRINGS = ("valid", "same", "full")
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def _ntuple(v, n: int, op: str, name: str) -> tuple:
@@ -101,6 +102,28 @@ class _ConvNd(Module):
             self.register_parameter("bias", None)
         self.reset_parameters()
 
+    def _padded(self, input):
+        """(input, padding) for the convolution: with padding_mode 'reflect', 'replicate' or
+        'circular' the input is padded here (F.pad) and the convolution pads nothing, as
+        PyTorch does; 'same' splits d (k - 1) as PyTorch (the extra element on the right)."""
+        if self.padding_mode == "zeros":
+            return input, self.padding
+        if self.padding == "valid":
+            return input, 0
+        if self.padding == "same":
+            pairs = []
+            for d, k in zip(self.dilation, self.kernel_size, strict=True):
+                total = d * (k - 1)
+                pairs.append((total // 2, total - total // 2))
+        elif self.padding == "full":
+            pairs = [
+                (d * (k - 1),) * 2 for d, k in zip(self.dilation, self.kernel_size, strict=True)
+            ]
+        else:
+            pairs = [(p, p) for p in self.padding]
+        flat = tuple(v for pair in reversed(pairs) for v in pair)
+        return F.pad(input, flat, mode=self.padding_mode), 0
+
     def reset_parameters(self) -> None:
         # kaiming_uniform_(a=sqrt(5)) gives bound 1/sqrt(fan_in), PyTorch's default.
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
@@ -125,6 +148,8 @@ class _ConvNd(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
 
 

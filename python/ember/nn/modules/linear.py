@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from ember import _device
 from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.module import Module, Parameter
@@ -27,6 +28,7 @@ class Linear(Module):
     Args:
         in_features, out_features: sizes of each input and output sample.
         bias: learn an additive bias.
+        device: None or the CPU (any other device is refused, as ember is CPU-only).
         dtype: parameter dtype (float32 by default).
 
     Shape:
@@ -41,8 +43,11 @@ class Linear(Module):
         (128, 30)
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None
+    ):
         super().__init__()
+        _device.check(device)
         if in_features < 0 or out_features < 0:
             raise ValueError(
                 f"Linear: sizes must be >= 0, got in_features={in_features}, "

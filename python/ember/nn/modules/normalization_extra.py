@@ -36,6 +36,8 @@ class GroupNorm(Module):
         affine: bool = True,
         device=None,
         dtype=None,
+        *,
+        bias: bool = True,
     ):
         super().__init__()
         if num_groups < 1 or num_channels % num_groups:
@@ -50,7 +52,10 @@ class GroupNorm(Module):
         dtype = np.dtype(dtype or np.float32)
         if affine:
             self.weight = Parameter(np.empty(num_channels, dtype))
-            self.bias = Parameter(np.empty(num_channels, dtype))
+            if bias:
+                self.bias = Parameter(np.empty(num_channels, dtype))
+            else:  # PyTorch's bias=False: a learned scale only
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -59,13 +64,15 @@ class GroupNorm(Module):
     def reset_parameters(self) -> None:
         if self.affine:
             init.ones_(self.weight)
-            init.zeros_(self.bias)
+            if self.bias is not None:
+                init.zeros_(self.bias)
 
     def forward(self, input):
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        s = f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return s + f", bias={self.bias is not None}"
 
 
 class _InstanceNorm(_BatchNorm):
@@ -84,8 +91,12 @@ class _InstanceNorm(_BatchNorm):
         track_running_stats: bool = False,
         device=None,
         dtype=None,
+        *,
+        bias: bool = True,
     ):
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+        super().__init__(
+            num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias
+        )
 
     def forward(self, input):
         x = input if isinstance(input, Tensor) else Tensor(np.asarray(input))

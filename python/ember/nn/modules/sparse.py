@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember import _device
 from ember.autograd.function import no_grad
 from ember.nn import functional as F
 from ember.nn import init
@@ -42,9 +43,11 @@ class Embedding(Module):
         sparse: bool = False,
         _weight=None,
         _freeze: bool = False,
+        device=None,
         dtype=None,
     ):
         super().__init__()
+        _device.check(device)
         for name, v in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
             if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
                 raise ValueError(f"Embedding: {name} must be a positive int, got {v!r}")
@@ -58,12 +61,12 @@ class Embedding(Module):
         self.num_embeddings = int(num_embeddings)
         self.embedding_dim = int(embedding_dim)
         self.padding_idx = padding_idx
-        if scale_grad_by_freq:
-            raise NotImplementedError("Embedding: scale_grad_by_freq=True is not supported")
-        self.max_norm = None if max_norm is None else float(max_norm)
-        self.norm_type = float(norm_type)
-        self.scale_grad_by_freq = False
-        self.sparse = bool(sparse)  # gradients are dense either way; the values are the same
+        self.max_norm = max_norm
+        self.norm_type = norm_type
+        self.scale_grad_by_freq = bool(scale_grad_by_freq)
+        if sparse:
+            raise NotImplementedError("Embedding: sparse=True (sparse gradients) is not supported")
+        self.sparse = False
         dtype = np.dtype(dtype or np.float32)
         if _weight is None:
             self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype))
@@ -85,18 +88,29 @@ class Embedding(Module):
 
     @classmethod
     def from_pretrained(
-        cls, embeddings, freeze: bool = True, padding_idx=None, max_norm=None, norm_type=2.0
+        cls,
+        embeddings,
+        freeze: bool = True,
+        padding_idx=None,
+        max_norm=None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
     ):
         """An Embedding holding a copy of ``embeddings`` (2-D); frozen unless freeze=False."""
         w = np.asarray(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
         if w.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got {w.shape}")
         return cls(
-            w.shape[0], w.shape[1], padding_idx, max_norm, norm_type, _weight=w, _freeze=freeze
-        )
+            w.shape[0], w.shape[1], padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
+            _weight=w, _freeze=freeze,
+        )  # fmt: skip
 
     def forward(self, input):
-        return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type)
+        return F.embedding(
+            input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+            self.scale_grad_by_freq,
+        )  # fmt: skip
 
     def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"
@@ -104,4 +118,8 @@ class Embedding(Module):
             s += f", padding_idx={self.padding_idx}"
         if self.max_norm is not None:
             s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            s += ", scale_grad_by_freq=True"
         return s
