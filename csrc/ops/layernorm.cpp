@@ -1,11 +1,11 @@
 // Layer normalisation over the last M elements of each of N rows (the caller flattens the
 // normalised dims into M and everything before them into N).
 //
-// Statistics take one pass per row: kLanes independent Welford accumulators on shifted data
-// (so the loop vectorises without fast-math), merged in a fixed order with Chan's formula.
-// Output is a second pass. Backward takes two passes per row (the two row sums, then dx) and
-// accumulates dw/db into per-thread partial rows, reduced in a fixed order afterwards: no atomics,
-// and the result depends only on the inputs and the thread count.
+// Statistics take one pass per row: shifted sums and sums of squares in double, kLanes
+// independent accumulators (so the loop vectorises without fast-math). Output is a second pass.
+// Backward takes two passes per row (the two row sums, then dx) and accumulates dw/db into
+// per-thread partial rows, reduced in a fixed order afterwards: no atomics, and the result depends
+// only on the inputs and the thread count.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -19,48 +19,35 @@ namespace {
 
 constexpr int kLanes = 16;
 
-// mean and biased variance of one row (one pass, lane-wise Welford + Chan merge). The data
-// are shifted by the row's first element, so a large common offset (x = 1e4 + noise) costs no
-// precision: the running means stay of the size of the spread.
+// mean and biased variance of one row, in one pass of shifted sums in double (as batch norm
+// does): shifting by the row's first element keeps a large common offset (x = 1e4 + noise)
+// from cancelling, and double accumulators keep sum((x - s)^2) / M - mean(x - s)^2 exact
+// enough for float32 and float64 rows alike. kLanes independent sums: the loop vectorises
+// without reassociation and is not bound by one dependency chain (Welford's would be).
 template <typename T>
-void row_moments(const T* x, int64_t M, T& mean_out, T& var_out) {
-  const T shift = M > 0 ? x[0] : T(0);
-  T mean[kLanes] = {}, m2[kLanes] = {};
-  int64_t i = 0, n = 0;
-  for (; i + kLanes <= M; i += kLanes) {
-    ++n;
-    const T inv = T(1) / static_cast<T>(n);
+inline void row_moments(const T* x, int64_t M, T& mean_out, T& var_out) {
+  const double shift = M > 0 ? double(x[0]) : 0.0;
+  double s[kLanes] = {}, q[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= M; i += kLanes)
     for (int j = 0; j < kLanes; ++j) {
-      const T xs = x[i + j] - shift;
-      const T d = xs - mean[j];
-      mean[j] += d * inv;
-      m2[j] += d * (xs - mean[j]);
+      const double d = double(x[i + j]) - shift;
+      s[j] += d;
+      q[j] += d * d;
     }
-  }
-  // Chan's merge of the lanes (each holds n elements), then the tail one element at a time.
-  T cnt = 0, mu = 0, s2 = 0;
-  if (n > 0) {
-    cnt = static_cast<T>(n);
-    mu = mean[0];
-    s2 = m2[0];
-    const T nb = static_cast<T>(n);
-    for (int j = 1; j < kLanes; ++j) {
-      const T tot = cnt + nb;
-      const T d = mean[j] - mu;
-      mu += d * (nb / tot);
-      s2 += m2[j] + d * d * (cnt * nb / tot);
-      cnt = tot;
-    }
-  }
   for (; i < M; ++i) {
-    cnt += 1;
-    const T xs = x[i] - shift;
-    const T d = xs - mu;
-    mu += d / cnt;
-    s2 += d * (xs - mu);
+    const double d = double(x[i]) - shift;
+    s[0] += d;
+    q[0] += d * d;
   }
-  mean_out = mu + shift;
-  var_out = M > 0 ? s2 / static_cast<T>(M) : T(0);
+  double S = 0, Q = 0;
+  for (int j = 0; j < kLanes; ++j) {
+    S += s[j];
+    Q += q[j];
+  }
+  const double dm = M > 0 ? S / double(M) : 0.0;
+  mean_out = T(shift + dm);
+  var_out = M > 0 ? T(std::max(Q / double(M) - dm * dm, 0.0)) : T(0);
 }
 
 // One row of the forward: the statistics, then y. The row workers are compiled per ISA
