@@ -38,10 +38,11 @@ namespace {
 constexpr int64_t kColBudget = int64_t(256) << 20;  // bytes of col workspace, all threads
 constexpr size_t kKeepBytes = size_t(64) << 20;     // larger workspaces are freed after a call
 constexpr int64_t kNcForward = 512;                 // output positions per forward column block
-// Multiply-adds per thread below which a convolution runs serially (~0.1 ms of arithmetic): a
-// parallel region's wake-up and barrier cost far more than that on a loaded machine (measured:
-// a 5.5M multiply-add convolution ran 6x slower on two threads than on one).
-constexpr int64_t kMinWorkPerThread = int64_t(1) << 22;
+// Multiply-adds per thread below which a convolution runs serially (~25 us of arithmetic, a
+// few parallel-region wake-ups). Measured on a quiet 2-core machine: at 2^22 the LeNet and
+// stride-2 convolutions stayed serial and ran at 0.5x PyTorch's 2 threads; at 2^20 0.8-1.1x.
+// (On an oversubscribed machine small parallel regions cost more; OMP_WAIT_POLICY=passive helps.)
+constexpr int64_t kMinWorkPerThread = int64_t(1) << 20;
 
 using gemm_detail::Kernel;
 
