@@ -939,6 +939,8 @@ def time_calls(
     """Best time of one call of each implementation, in seconds. The implementations take turns
     call by call, so a change in the machine's load hits them all alike (the machine is shared:
     minimum times are the ones to trust). Each gets about min_time seconds and min_runs calls."""
+    if not impls:  # a workload without this library (--isolate times one library at a time)
+        return {}
     for fn in impls.values():
         fn()  # warm-up: first-touch pages, packing buffers, thread pools
     best = dict.fromkeys(impls, float("inf"))
