@@ -6,9 +6,8 @@ from ember import _C
 from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
     Optimizer,
-    _check_betas,
+    _check_adam_family,
     _check_implementation_flags,
-    _check_nonneg,
     _grad_array,
     _run_closure,
     _state_like,
@@ -66,10 +65,7 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _validate(self, group: dict) -> None:
-        _check_nonneg(group, "lr", "eps", "weight_decay")
-        if len(tuple(group["betas"])) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2), got {group['betas']!r}")
-        _check_betas(group["betas"])
+        _check_adam_family(group)
 
     @no_grad()
     def step(self, closure=None):

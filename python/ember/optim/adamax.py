@@ -6,20 +6,12 @@ from ember import _C
 from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
     Optimizer,
-    _check_betas,
+    _check_adam_family,
     _check_implementation_flags,
-    _check_nonneg,
     _grad_array,
     _run_closure,
     _state_like,
 )
-
-
-def _check_adam_family(group: dict) -> None:
-    _check_nonneg(group, "lr", "eps", "weight_decay")
-    if len(tuple(group["betas"])) != 2:
-        raise ValueError(f"betas must be a pair (beta1, beta2), got {group['betas']!r}")
-    _check_betas(group["betas"])
 
 
 class Adamax(Optimizer):

@@ -216,3 +216,11 @@ def _check_nonneg(group: dict, *names: str) -> None:
         if v < 0.0:
             label = "learning rate" if k == "lr" else f"{k} value"
             raise ValueError(f"Invalid {label}: {v}")
+
+
+def _check_adam_family(group: dict) -> None:
+    """The hyper-parameters Adam and its relatives share: lr, eps, weight_decay, betas."""
+    _check_nonneg(group, "lr", "eps", "weight_decay")
+    if len(tuple(group["betas"])) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2), got {group['betas']!r}")
+    _check_betas(group["betas"])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ember import _C
 from ember.autograd.function import no_grad
-from ember.optim.adamax import _check_adam_family
 from ember.optim.optimizer import (
     Optimizer,
+    _check_adam_family,
     _check_implementation_flags,
     _grad_array,
     _run_closure,

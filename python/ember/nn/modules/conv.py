@@ -132,6 +132,20 @@ class _ConvNd(Module):
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
             init.uniform_(self.bias, -bound, bound)
 
+    def _mode_padding(self, input):
+        """(input, padding) for the convolution. padding_mode other than 'zeros' pads the input
+        itself with F.pad and convolves it unpadded, as PyTorch does."""
+        if self.padding_mode == "zeros":
+            return input, self.padding
+        lift = (1,) * (2 - len(self.kernel_size))  # a 1-D convolution as a 2-D one of height 1
+        pad = self.padding if isinstance(self.padding, str) else (0,) * len(lift) + self.padding
+        top, bottom, left, right = F._conv_padding(
+            pad, lift + self.kernel_size, lift + self.stride, lift + self.dilation,
+            type(self).__name__,
+        )  # fmt: skip
+        widths = (left, right) if lift else (left, right, top, bottom)
+        return F.pad(input, widths, mode=self.padding_mode), 0
+
     def extra_repr(self) -> str:
         nd = len(self.kernel_size)
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
@@ -186,17 +200,9 @@ class Conv1d(_ConvNd):
         )  # fmt: skip
 
     def forward(self, input):
-        if self.padding_mode != "zeros":  # PyTorch: pad the input, then an unpadded conv
-            pad = self.padding if isinstance(self.padding, str) else (0, self.padding[0])
-            _, _, left, right = F._conv_padding(
-                pad, (1,) + self.kernel_size, (1,) + self.stride, (1,) + self.dilation, "Conv1d"
-            )
-            input = F.pad(input, (left, right), mode=self.padding_mode)
-            return F.conv1d(
-                input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups
-            )
+        input, padding = self._mode_padding(input)
         return F.conv1d(
-            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+            input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
         )
 
 
@@ -246,16 +252,9 @@ class Conv2d(_ConvNd):
         )  # fmt: skip
 
     def forward(self, input):
-        if self.padding_mode != "zeros":  # PyTorch: pad the input, then an unpadded conv
-            top, bottom, left, right = F._conv_padding(
-                self.padding, self.kernel_size, self.stride, self.dilation, "Conv2d"
-            )
-            input = F.pad(input, (left, right, top, bottom), mode=self.padding_mode)
-            return F.conv2d(
-                input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups
-            )
+        input, padding = self._mode_padding(input)
         return F.conv2d(
-            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+            input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
         )
 
 
