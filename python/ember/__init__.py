@@ -44,6 +44,7 @@ from ember.creation import (
     zeros,
     zeros_like,
 )
+from ember.io import load, save
 from ember.nn.functional import log_softmax, relu, sigmoid, softmax, tanh
 from ember.ops import (
     abs,
@@ -173,7 +174,7 @@ __all__ = [
     "abs", "argmax", "argmin", "cat", "clamp", "exp", "flatten", "log", "matmul", "max",
     "maximum", "mean", "min", "minimum", "permute", "reshape", "sqrt", "squeeze", "stack",
     "sum", "transpose", "unsqueeze", "var", "where", "chunk", "split", "gather", "masked_fill",
-    "summary",
+    "summary", "save", "load",
     "sin", "cos", "tan", "log1p", "expm1", "log2", "log10", "rsqrt", "reciprocal", "square",
     "sinh", "cosh", "asin", "acos", "atan", "sign", "floor", "ceil", "trunc", "round",
     "logsumexp", "prod", "cumsum", "norm", "tril", "triu", "flip", "index_select", "unbind",
