@@ -33,7 +33,7 @@ def ember_forward(kind, p, lengths=None, reverse=False):
     """-> (outputs: y, h_n[, c_n]), saved tuple for backward."""
     args = (p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"], lengths, reverse)
     if kind == "lstm":
-        y, h_n, c_n, gates, cells = _C.lstm_forward(p["x"], p["h0"], p["c0"], *args)
+        y, h_n, c_n, gates, cells, _ = _C.lstm_forward(p["x"], p["h0"], p["c0"], *args)
         return (y, h_n, c_n), (y, gates, cells)
     if kind == "gru":
         y, h_n, gates, hn = _C.gru_forward(p["x"], p["h0"], *args)

@@ -23,6 +23,7 @@ from ember.random import default_generator
 from ember.tensor import Tensor
 
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
+_PROJ_LSTM_ONLY = "proj_size argument is only supported for LSTM, not RNN or GRU"
 
 
 class _LayerDropout(Function):
@@ -49,6 +50,24 @@ def _check_size(cls: str, name: str, v, minimum: int = 1) -> int:
     return int(v)
 
 
+def _check_proj_size(cls: str, mode: str, v, hidden_size: int) -> int:
+    # PyTorch's messages: an LSTM with projections needs 0 <= proj_size < hidden_size.
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{cls}: proj_size must be an int, got {v!r}")
+    if v < 0:
+        raise ValueError(
+            f"{cls}: proj_size should be a positive integer or zero to disable projections, got {v}"
+        )
+    if v >= hidden_size:
+        raise ValueError(
+            f"{cls}: proj_size has to be smaller than hidden_size, got proj_size={v}, "
+            f"hidden_size={hidden_size}"
+        )
+    if v and mode != "LSTM":
+        raise ValueError(f"{cls}: {_PROJ_LSTM_ONLY}")
+    return int(v)
+
+
 class RNNBase(Module):
     """The shared machinery of RNN, LSTM and GRU (see those for the documentation)."""
 
@@ -62,6 +81,7 @@ class RNNBase(Module):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        proj_size: int = 0,
         dtype=None,
     ):
         super().__init__()
@@ -78,17 +98,21 @@ class RNNBase(Module):
         self.batch_first = bool(batch_first)
         self.dropout = float(dropout)
         self.bidirectional = bool(bidirectional)
-        self.proj_size = 0
+        self.proj_size = _check_proj_size(cls, mode, proj_size, self.hidden_size)
         dtype = np.dtype(dtype or np.float32)
         g = _GATES[mode] * self.hidden_size
         d = 2 if self.bidirectional else 1
+        # The width of h and of each direction's output: proj_size with projections.
+        out = self.proj_size or self.hidden_size
         self._flat_weights_names = []
         for layer in range(self.num_layers):
-            in_size = self.input_size if layer == 0 else self.hidden_size * d
+            in_size = self.input_size if layer == 0 else out * d
             for suffix in ("", "_reverse")[:d]:
-                shapes = [("weight_ih", (g, in_size)), ("weight_hh", (g, self.hidden_size))]
+                shapes = [("weight_ih", (g, in_size)), ("weight_hh", (g, out))]
                 if self.bias:
                     shapes += [("bias_ih", (g,)), ("bias_hh", (g,))]
+                if self.proj_size:
+                    shapes.append(("weight_hr", (self.proj_size, self.hidden_size)))
                 for base, shape in shapes:
                     name = f"{base}_l{layer}{suffix}"
                     setattr(self, name, Parameter(np.empty(shape, dtype)))
@@ -113,6 +137,8 @@ class RNNBase(Module):
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size != 0:
+            s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         if self.mode in ("RNN_RELU",):
@@ -130,9 +156,11 @@ class RNNBase(Module):
     # ---- forward --------------------------------------------------------------------------
     def _layer(self, x, h0, c0, weights, lengths, reverse):
         """One layer and direction -> (y, h_n, c_n or None)."""
-        w = weights if self.bias else weights + [None, None]
+        w_hr = weights[-1] if self.proj_size else None
+        w = weights[:-1] if self.proj_size else weights
+        w = w if self.bias else w + [None, None]
         if self.mode == "LSTM":
-            y, (h, c) = F.lstm_layer(x, (h0, c0), *w, lengths=lengths, reverse=reverse)
+            y, (h, c) = F.lstm_layer(x, (h0, c0), *w, lengths=lengths, reverse=reverse, w_hr=w_hr)
             return y, h, c
         if self.mode == "GRU":
             y, h = F.gru_layer(x, h0, *w, lengths=lengths, reverse=reverse)
@@ -192,7 +220,8 @@ class RNNBase(Module):
             if self.mode == "LSTM":
                 if not isinstance(hx, tuple | list) or len(hx) != 2:
                     raise TypeError(f"{cls}: hx must be a tuple (h_0, c_0) or None")
-                h0 = self._check_hidden(hx[0], "h_0", state_shape)
+                h_shape = state_shape[:-1] + (self.proj_size or self.hidden_size,)
+                h0 = self._check_hidden(hx[0], "h_0", h_shape)
                 c0 = self._check_hidden(hx[1], "c_0", state_shape)
             else:
                 if isinstance(hx, tuple | list):
@@ -272,12 +301,15 @@ class RNN(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, bidirectional: bool = False, dtype=None):  # fmt: skip
+                 dropout: float = 0.0, bidirectional: bool = False, dtype=None,
+                 *, proj_size=None):  # fmt: skip
+        if proj_size is not None:  # as PyTorch: even proj_size=0 is refused
+            raise ValueError(f"RNN: {_PROJ_LSTM_ONLY}")
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
         super().__init__(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype)  # fmt: skip
+                         bidirectional, dtype=dtype)  # fmt: skip
         self.nonlinearity = nonlinearity
 
 
@@ -291,6 +323,11 @@ class LSTM(RNNBase):
         hx = (h_0, c_0), each (num_layers * D, N, H), or None
         -> (output (T, N, D * H), (h_n, c_n))
 
+    ``proj_size`` > 0 (and < hidden_size) makes an LSTM with projections, as PyTorch's: each
+    layer and direction gets ``weight_hr_l{k}`` (proj_size, H) and h_t = (o * tanh(c_t)) W_hr^T,
+    so h_0 / h_n are (num_layers * D, N, proj_size), the output (T, N, D * proj_size), and
+    weight_hh is (4H, proj_size); c_0 / c_n keep H.
+
     Example::
 
         >>> lstm = nn.LSTM(10, 20, 2, batch_first=True)
@@ -301,9 +338,9 @@ class LSTM(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 dtype=None):  # fmt: skip
+                 proj_size: int = 0, dtype=None):  # fmt: skip
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype)  # fmt: skip
+                         bidirectional, proj_size, dtype)  # fmt: skip
 
 
 class GRU(RNNBase):
@@ -324,9 +361,11 @@ class GRU(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 dtype=None):  # fmt: skip
+                 dtype=None, *, proj_size=None):  # fmt: skip
+        if proj_size is not None:  # as PyTorch: even proj_size=0 is refused
+            raise ValueError(f"GRU: {_PROJ_LSTM_ONLY}")
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype)  # fmt: skip
+                         bidirectional, dtype=dtype)  # fmt: skip
 
 
 # ---- cells --------------------------------------------------------------------------------
