@@ -87,8 +87,8 @@ Dims check_core(const py::array& x, const py::array& w_ih, const py::array& w_hh
     H = P = w_hh.shape(1);
   }
   Dims d{x.shape(0), x.shape(1), x.shape(2), H, G, P};
-  EMBER_CHECK(d.T >= 1 && d.N >= 1 && d.I >= 1, op,
-              ": x must have at least one step, batch row and feature, got shape ",
+  // An empty batch (N = 0) is allowed, as PyTorch allows it: empty outputs, zero weight grads.
+  EMBER_CHECK(d.T >= 1 && d.I >= 1, op, ": x must have at least one step and feature, got shape ",
               shape_str(shape_of(x)));
   EMBER_CHECK(w_ih.ndim() == 2 && w_ih.shape(0) == d.GH() && w_ih.shape(1) == d.I, op,
               ": w_ih must have shape ", shape_str({d.GH(), d.I}), " for x of shape ",

@@ -2286,8 +2286,8 @@ def _rnn_input(op, input, w_ih):
             f"{op}: input.size(-1) must be equal to input_size. Expected {w_ih.shape[1]}, "
             f"got {x.shape[2]} (input shape {x.shape})"
         )
-    if x.shape[0] < 1 or x.shape[1] < 1:
-        raise ValueError(f"{op}: input must have at least one step and one sequence, got {x.shape}")
+    if x.shape[0] < 1:  # an empty batch (N = 0) is fine, as in PyTorch
+        raise ValueError(f"{op}: input must have at least one step (seq_len > 0), got {x.shape}")
     return x
 
 

@@ -208,8 +208,8 @@ class RNNBase(Module):
         elif self.batch_first and not packed:
             x = x.transpose(0, 1)
         t, n = x.shape[0], x.shape[1]
-        if t < 1 or n < 1:
-            raise ValueError(f"{cls}: input must have at least one step and one sequence")
+        if t < 1:  # an empty batch (N = 0) is fine, as in PyTorch
+            raise ValueError(f"{cls}: input must have at least one step (seq_len > 0)")
         lens = F._rnn_lengths(lengths, n, t, cls)
 
         d = 2 if self.bidirectional else 1
