@@ -405,7 +405,8 @@ def test_dropout_between_layers(rng):
     b = m(x)[0].numpy()
     np.testing.assert_array_equal(a, b)  # seeded
     assert not np.allclose(a, ref(x)[0].numpy())
-    one = nn.GRU(4, 8, num_layers=1, dropout=0.5)  # no layer after the last: no dropout
+    with pytest.warns(UserWarning, match="dropout option adds dropout after all but last"):
+        one = nn.GRU(4, 8, num_layers=1, dropout=0.5)  # no layer after the last: no dropout
     ref1 = nn.GRU(4, 8)
     ref1.load_state_dict(one.state_dict())
     np.testing.assert_array_equal(one(x)[0].numpy(), ref1(x)[0].numpy())
@@ -493,12 +494,32 @@ def test_bad_inputs(mode, rng):
     np.testing.assert_allclose(y1.numpy(), yb.numpy()[:, 0], rtol=1e-6)
 
 
-@pytest.mark.parametrize("p", [-0.1, 1.0, 1.5])
-def test_bad_dropout(p):
-    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
+@pytest.mark.parametrize("p", [-0.1, 1.5, "0.1", True])
+def test_bad_dropout_bias_batch_first(p):
+    # PyTorch's error types and messages
+    with pytest.raises(ValueError, match=r"dropout should be a number in range \[0, 1\]"):
         nn.LSTM(3, 4, 2, dropout=p)
-    with pytest.raises(TypeError):
-        nn.GRU(3, 4, dropout="0.1")
+    for kw in ("bias", "batch_first") if not isinstance(p, bool) else ():
+        with pytest.raises(TypeError, match=f"{kw} should be of type bool, got: "):
+            nn.GRU(3, 4, **{kw: p})
+
+
+def test_dropout_one_and_torch_parity_details(rng):
+    """dropout=1 drops every output between layers (no 1/0), as PyTorch; repr and
+    flatten_parameters as PyTorch's."""
+    torch, tm, em = _torch_pair("RNN_RELU", np.float64, input_size=3, hidden_size=4,
+                                num_layers=2, dropout=1.0)  # fmt: skip
+    x = rng.standard_normal((5, 2, 3))
+    yt, ht = tm(torch.tensor(x))
+    ye, he = em(x)
+    np.testing.assert_allclose(ye.numpy(), yt.detach().numpy(), **TOL[np.float64])
+    np.testing.assert_allclose(he.numpy(), ht.detach().numpy(), **TOL[np.float64])
+    assert repr(em) == repr(tm) == "RNN(3, 4, num_layers=2, dropout=1.0)"
+    assert repr(nn.RNNCell(3, 4, bias=False, nonlinearity="relu")) == repr(
+        torch.nn.RNNCell(3, 4, bias=False, nonlinearity="relu")
+    )
+    em.flatten_parameters()  # a no-op, as PyTorch's on CPU
+    np.testing.assert_array_equal(em(x)[0].numpy(), ye.numpy())
 
 
 def test_bad_constructor_and_cell_args():

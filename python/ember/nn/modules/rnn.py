@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 
 import numpy as np
 
@@ -33,7 +34,8 @@ class _LayerDropout(Function):
     @staticmethod
     def forward(ctx, x, p):
         mask = (default_generator().random(x.shape) >= p).astype(x.dtype)
-        mask *= 1.0 / (1.0 - p)
+        if p < 1:  # p = 1 (allowed, as PyTorch): everything dropped, no 1 / 0
+            mask *= 1.0 / (1.0 - p)
         ctx.mask = mask
         return x * mask
 
@@ -90,12 +92,28 @@ class RNNBase(Module):
         self.input_size = _check_size(cls, "input_size", input_size)
         self.hidden_size = _check_size(cls, "hidden_size", hidden_size)
         self.num_layers = _check_size(cls, "num_layers", num_layers)
-        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
-            raise TypeError(f"{cls}: dropout must be a number in [0, 1), got {dropout!r}")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"{cls}: dropout must be in [0, 1), got {dropout}")
-        self.bias = bool(bias)
-        self.batch_first = bool(batch_first)
+        # PyTorch's checks, error types and messages.
+        if (
+            isinstance(dropout, bool)
+            or not isinstance(dropout, numbers.Real)
+            or not 0 <= dropout <= 1
+        ):
+            raise ValueError(
+                f"{cls}: dropout should be a number in range [0, 1] representing the probability "
+                f"of an element being zeroed, got {dropout!r}"
+            )
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(
+                "dropout option adds dropout after all but last recurrent layer, so non-zero "
+                f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
+                f"num_layers={num_layers}",
+                stacklevel=3,
+            )
+        for name, v in (("bias", bias), ("batch_first", batch_first)):
+            if not isinstance(v, bool):
+                raise TypeError(f"{cls}: {name} should be of type bool, got: {type(v).__name__}")
+        self.bias = bias
+        self.batch_first = batch_first
         self.dropout = float(dropout)
         self.bidirectional = bool(bidirectional)
         self.proj_size = _check_proj_size(cls, mode, proj_size, self.hidden_size)
@@ -125,6 +143,10 @@ class RNNBase(Module):
         for p in self.parameters():
             init.uniform_(p, -stdv, stdv)
 
+    def flatten_parameters(self) -> None:
+        """A no-op, as PyTorch's on CPU: the kernels read the parameters where they are. Kept
+        so that code calling it (common after ``.to()`` / DataParallel) runs unchanged."""
+
     @property
     def all_weights(self):
         d = 2 if self.bidirectional else 1
@@ -141,8 +163,6 @@ class RNNBase(Module):
             s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
-        if self.mode in ("RNN_RELU",):
-            s += ", nonlinearity='relu'"
         if not self.bias:
             s += ", bias=False"
         if self.batch_first:
@@ -401,7 +421,7 @@ class RNNCellBase(Module):
             s += ", bias=False"
         nl = getattr(self, "nonlinearity", "tanh")
         if nl != "tanh":
-            s += f", nonlinearity={nl!r}"
+            s += f", nonlinearity={nl}"  # unquoted, as PyTorch
         return s
 
     def _w(self):
