@@ -299,7 +299,7 @@ class RNN(RNNBase):
         bias: learn b_ih and b_hh.
         batch_first: input and output are (N, T, *) instead of (T, N, *) (not h_n).
         dropout: inverted dropout on each layer's output except the last, in training only;
-            in [0, 1).
+            in [0, 1] (1 drops everything; non-zero with num_layers=1 warns, as PyTorch).
         bidirectional: a second direction per layer; outputs are concatenated.
         dtype: parameter dtype (float32 by default).
 
@@ -354,6 +354,10 @@ class LSTM(RNNBase):
         >>> output, (h_n, c_n) = lstm(ember.randn(3, 5, 10))
         >>> output.shape, h_n.shape, c_n.shape
         ((3, 5, 20), (2, 3, 20), (2, 3, 20))
+        >>> lstm = nn.LSTM(10, 20, proj_size=5)
+        >>> output, (h_n, c_n) = lstm(ember.randn(4, 3, 10))
+        >>> output.shape, h_n.shape, c_n.shape
+        ((4, 3, 5), (1, 3, 5), (1, 3, 20))
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
