@@ -292,8 +292,8 @@ class Binary(Function):
 
     @staticmethod
     def forward(ctx, a, b, f, df):
-        with np.errstate(all="ignore"):
-            y = np.asarray(f(a, b))
+        with np.errstate(all="ignore"):  # the operands' dtype (np.log(b) may widen a scalar)
+            y = np.asarray(f(a, b)).astype(np.result_type(a, b), copy=False)
         ctx.save_for_backward(a, b, y)
         ctx.df = df
         return y
@@ -429,7 +429,8 @@ def rsub(input, other, *, alpha=1) -> Tensor:  # noqa: A002
 def float_power(input, exponent) -> Tensor:  # noqa: A002
     """input ** exponent computed in float64 (torch.float_power)."""
     a, b = _operands("float_power", input, exponent)
-    return pow(*(_to_dtype(x, np.float64) if not isinstance(x, int | float | bool) else x
+    f64 = np.dtype(np.float64)
+    return pow(*(cast(_tensor_operand(x), f64) if isinstance(x, Tensor | np.ndarray) else x
                  for x in (a, b)))  # fmt: skip
 
 
