@@ -537,3 +537,31 @@ def test_bad_input_errors():
         ember.positive(ember.tensor([True]))
     with pytest.raises(TypeError, match="result_type"):
         ember.result_type(a, "x")
+
+
+def test_more_pointwise_forms():
+    a, b, w = _x(0.5, 2), _x(0.5, 2, (4,), seed=1), _x(-1, 2, (4,), seed=2)
+    ta, tb, tw = (ember.tensor(v) for v in (a, b, w))
+    _same(ember.lerp(ta, tb, tw), torch.lerp(_t(a), _t(b), _t(w)), 1e-12)
+    _same(ta.lerp(tb, 0.3), _t(a).lerp(_t(b), 0.3), 1e-12)
+    _same(ember.addcmul(ta, tb, tw, value=2), torch.addcmul(_t(a), _t(b), _t(w), value=2), 1e-12)
+    _same(ta.addcdiv(tb, tw + 3, value=-1), _t(a).addcdiv(_t(b), _t(w) + 3, value=-1), 1e-12)
+    _same(ember.ldexp(ember.tensor([1, 2]), ember.tensor([2, 3])),
+          torch.ldexp(torch.tensor([1, 2]), torch.tensor([2, 3])))  # fmt: skip
+    _same(ember.nextafter(ta, tb), torch.nextafter(_t(a), _t(b)), 0)
+    _same(ember.mvlgamma(ember.tensor(a + 1), 3), torch.mvlgamma(_t(a + 1), 3), 1e-12)
+    _same(ember.absolute(ember.tensor(-a)), torch.absolute(_t(-a)))
+    _same(ember.isin(ember.tensor([1, 2, 3, 4]), ember.tensor([2, 4])),
+          torch.isin(torch.tensor([1, 2, 3, 4]), torch.tensor([2, 4])))  # fmt: skip
+    p, q, r = (ember.tensor(v, requires_grad=True) for v in (a, b, w))
+    assert gradcheck(lambda x, y, z: ember.lerp(x, y, z), (p, q, r))
+    assert gradcheck(lambda x, y, z: ember.addcdiv(x, y, z + 3, value=0.5), (p, q, r))
+    assert gradcheck(lambda x: ember.mvlgamma(x + 1, 2), (p,))
+    with pytest.raises(ValueError, match="mvlgamma"):
+        ember.mvlgamma(ember.tensor([0.5]), 3)
+    for name in ["sin", "tanh", "sigmoid", "log1p", "relu", "floor", "rsqrt", "square"]:
+        t, ref = ember.tensor(a), _t(a)
+        assert getattr(t, name + "_")() is t
+        _same(t, getattr(ref, name + "_")(), 1e-6)
+    e = ember.zeros(2)
+    assert not (e.is_complex() or e.is_conj() or e.is_neg())

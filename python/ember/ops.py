@@ -561,6 +561,58 @@ def nan_to_num(input, nan: float = 0.0, posinf=None, neginf=None) -> Tensor:  # 
     return Elementwise.apply(x, f, lambda a, y: np.isfinite(a).astype(a.dtype))
 
 
+def absolute(input) -> Tensor:  # noqa: A002
+    return abs(input)
+
+
+def ldexp(input, other) -> Tensor:  # noqa: A002
+    """input * 2 ** other (a float result)."""
+    return mul(_float_operand(input, "ldexp"), exp2(other))
+
+
+def lerp(input, end, weight) -> Tensor:  # noqa: A002
+    """input + weight * (end - input), with PyTorch's two-sided form (exact at 0 and 1)."""
+    d = sub(end, input)
+    w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+    low = add(input, mul(weight, d))
+    if np.all(np.abs(w) < 0.5):
+        return low
+    return where(np.abs(w) < 0.5, low, sub(end, mul(d, rsub(weight, 1))))
+
+
+def addcmul(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
+    return add(input, mul(tensor1, tensor2), alpha=value)
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
+    return add(input, div(tensor1, tensor2), alpha=value)
+
+
+def nextafter(input, other) -> Tensor:  # noqa: A002
+    """The next float after input towards other (no gradient)."""
+    a, b = _operands("nextafter", input, other)
+    return Tensor(np.asarray(np.nextafter(_data(a), _data(b))).astype(np.result_type(a, b)))
+
+
+def mvlgamma(input, p: int) -> Tensor:  # noqa: A002
+    """The multivariate log-gamma of dimension p: sum_i lgamma(x - i/2) + p(p-1)/4 log(pi)."""
+    x = _float_operand(input, "mvlgamma")
+    if not isinstance(p, int) or p < 1:
+        raise ValueError(f"mvlgamma: p must be an int >= 1, got {p!r}")
+    if not np.all(x.data > (p - 1) / 2):
+        raise ValueError(f"mvlgamma: all elements must be greater than (p-1)/2 = {(p - 1) / 2}")
+    out = lgamma(x)
+    for i in range(1, p):
+        out = add(out, lgamma(sub(x, i / 2)))
+    return add(out, p * (p - 1) / 4 * np.log(np.pi))
+
+
+def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool = False):
+    """Whether each element occurs in test_elements (a bool tensor)."""
+    e, t = np.asarray(_data(elements)), np.asarray(_data(test_elements))
+    return Tensor(np.asarray(np.isin(e, t, assume_unique=assume_unique, invert=invert)))
+
+
 # dtype questions and type tests (torch.result_type & co.): categories bool < integer < float.
 
 
@@ -1845,7 +1897,8 @@ _EXTRAS = (
     "lgamma", "digamma", "i0", "sinc", "logit", "xlogy", "atan2", "arctan2", "hypot",
     "logaddexp", "logaddexp2", "copysign", "heaviside", "exp2", "frac", "fix", "sgn", "deg2rad",
     "rad2deg", "nan_to_num", "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan",
-    "arcsinh", "arccosh", "arctanh",
+    "arcsinh", "arccosh", "arctanh", "absolute", "ldexp", "lerp", "addcmul", "addcdiv",
+    "nextafter", "mvlgamma",
     "sin", "cos", "tan", "log1p", "expm1", "log2", "log10", "rsqrt", "reciprocal", "square",
     "sinh", "cosh", "asin", "acos", "atan", "sign", "floor", "ceil", "trunc", "round",
     "logsumexp", "prod", "cumsum", "norm", "tril", "triu", "flip", "index_select", "unbind",

@@ -216,6 +216,11 @@ class Tensor:
     def is_floating_point(self) -> bool:
         return self.data.dtype.kind == "f"
 
+    def is_complex(self) -> bool:
+        return False  # ember holds no complex data
+
+    is_conj = is_neg = is_complex
+
     def is_signed(self) -> bool:
         return self.data.dtype.kind in "if"
 
@@ -903,5 +908,8 @@ for _name in (
     "digamma", "polygamma", "i0", "sinc", "logit", "xlogy", "atan2", "arctan2", "hypot",
     "copysign", "heaviside", "exp2", "frac", "fix", "sgn", "deg2rad", "rad2deg", "nan_to_num",
     "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh",
+    "absolute", "ldexp", "nextafter", "mvlgamma", "acos", "asin", "atan", "ceil", "cos", "cosh",
+    "expm1", "floor", "log10", "log1p", "log2", "log", "reciprocal", "relu", "round", "rsqrt",
+    "sigmoid", "sign", "sin", "sinh", "square", "tan", "tanh", "trunc",
 ):  # fmt: skip
     setattr(Tensor, f"{_name}_", _inplace_method(_name))
