@@ -565,3 +565,28 @@ def test_more_pointwise_forms():
         _same(t, getattr(ref, name + "_")(), 1e-6)
     e = ember.zeros(2)
     assert not (e.is_complex() or e.is_conj() or e.is_neg())
+
+
+def test_random_default_ranges_seeds_and_top_level_predicates():
+    f = ember.zeros(2000).random_().numpy()
+    assert f.min() >= 0 and f.max() <= 2**24 and np.all(f == np.round(f)) and f.max() > 2**20
+    u8 = ember.zeros(2000, dtype=np.uint8).random_().numpy()
+    assert u8.min() == 0 and u8.max() == 255
+    assert set(ember.zeros(50, dtype=np.bool_).random_().numpy().tolist()) == {False, True}
+    assert set(np.unique(ember.zeros(500).random_(4).numpy())) == {0.0, 1.0, 2.0, 3.0}
+    ember.manual_seed(3)
+    assert ember.initial_seed() == 3
+    s = ember.seed()
+    assert ember.initial_seed() == s and s >= 0
+    a = ember.randint_like(ember.zeros(2, 3), 10)
+    b = ember.randint_like(ember.zeros(4, dtype=np.int32), 5, 7)
+    assert a.dtype == np.float32 and a.shape == (2, 3) and a.numpy().max() < 10
+    assert b.dtype == np.int32 and set(b.numpy().tolist()) <= {5, 6}
+    state = ember.get_rng_state()
+    first = ember.rand(3).numpy()
+    ember.set_rng_state(state)
+    np.testing.assert_array_equal(ember.rand(3).numpy(), first)
+    assert ember.is_nonzero(ember.tensor([3])) and ember.is_signed(ember.tensor([1.0]))
+    assert ember.is_same_size(ember.zeros(2), ember.ones(2)) and not ember.is_complex(
+        ember.zeros(1)
+    )

@@ -38,6 +38,7 @@ from ember.creation import (
     rand,
     rand_like,
     randint,
+    randint_like,
     randn,
     randn_like,
     randperm,
@@ -116,7 +117,11 @@ from ember.ops import (
     hypot,
     i0,
     index_select,
+    is_complex,
     is_floating_point,
+    is_nonzero,
+    is_same_size,
+    is_signed,
     is_tensor,
     isclose,
     isfinite,
@@ -206,7 +211,7 @@ from ember.ops import (
     where,
     xlogy,
 )
-from ember.random import manual_seed
+from ember.random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from ember.summary import summary
 from ember.tensor import Tensor, get_default_dtype, set_default_dtype  # noqa: I001  (Tensor first: the modules below build on it)
 
@@ -269,15 +274,17 @@ __all__ = [
     "sort", "argsort", "topk", "mm", "bmm", "isnan", "isinf", "isfinite", "all", "any",
     "allclose", "equal", "pow",
     "float32", "float64", "float16", "int64", "int32", "bool_", "float", "double", "long",
-    "poisson", "absolute", "addcdiv", "addcmul", "isin", "ldexp", "lerp", "mvlgamma",
-    "nextafter", "get_default_dtype", "set_default_dtype", "add", "sub", "mul", "div", "neg", "eq",
-    "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal", "not_equal",
-    "logical_and", "logical_or", "logical_xor", "logical_not", "isclose", "isneginf", "isposinf",
-    "isreal", "signbit", "fmax", "fmin", "subtract", "multiply", "divide", "true_divide",
-    "floor_divide", "remainder", "fmod", "negative", "positive", "rsub", "float_power", "clamp_min",
-    "clamp_max", "clip", "erf", "erfc", "erfinv", "lgamma", "digamma", "polygamma", "i0", "sinc",
-    "logit", "xlogy", "atan2", "arctan2", "hypot", "logaddexp", "logaddexp2", "copysign",
-    "heaviside", "exp2", "frac", "fix", "sgn", "deg2rad", "rad2deg", "nan_to_num", "asinh", "acosh",
-    "atanh", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "is_tensor",
-    "is_floating_point", "numel", "result_type", "promote_types", "can_cast",
+    "poisson", "absolute", "addcdiv", "addcmul", "isin", "ldexp", "lerp", "mvlgamma", "nextafter",
+    "randint_like", "is_complex", "is_nonzero", "is_same_size", "is_signed", "seed", "initial_seed",
+    "get_rng_state", "set_rng_state", "get_default_dtype", "set_default_dtype", "add", "sub", "mul",
+    "div", "neg", "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less",
+    "less_equal", "not_equal", "logical_and", "logical_or", "logical_xor", "logical_not", "isclose",
+    "isneginf", "isposinf", "isreal", "signbit", "fmax", "fmin", "subtract", "multiply", "divide",
+    "true_divide", "floor_divide", "remainder", "fmod", "negative", "positive", "rsub",
+    "float_power", "clamp_min", "clamp_max", "clip", "erf", "erfc", "erfinv", "lgamma", "digamma",
+    "polygamma", "i0", "sinc", "logit", "xlogy", "atan2", "arctan2", "hypot", "logaddexp",
+    "logaddexp2", "copysign", "heaviside", "exp2", "frac", "fix", "sgn", "deg2rad", "rad2deg",
+    "nan_to_num", "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan", "arcsinh", "arccosh",
+    "arctanh", "is_tensor", "is_floating_point", "numel", "result_type", "promote_types",
+    "can_cast",
 ]  # fmt: skip

@@ -128,6 +128,19 @@ def randint(low, high=None, size=(), dtype=np.int64) -> Tensor:
 
 
 @_takes_device
+def randint_like(input, low=0, high=None, dtype=None) -> Tensor:  # noqa: A002
+    """Integers uniform in [low, high) of input's shape and (by default) dtype;
+    ``randint_like(x, high)`` draws from [0, high)."""
+    if high is None:
+        low, high = 0, low
+    t = np.asarray(input.data if isinstance(input, Tensor) else input)
+    dt = t.dtype if dtype is None else np.dtype(dtype)
+    if high <= low:
+        raise ValueError(f"randint_like: high ({high}) must be greater than low ({low})")
+    return Tensor(default_generator().integers(low, high, t.shape).astype(dt))
+
+
+@_takes_device
 def randperm(n: int, dtype=np.int64) -> Tensor:
     if n < 0:
         raise ValueError(f"randperm: n must be >= 0, got {n}")

@@ -673,6 +673,22 @@ def numel(input) -> int:  # noqa: A002
     return _tensor_operand(input).numel()
 
 
+def is_nonzero(input) -> bool:  # noqa: A002
+    return _tensor_operand(input).is_nonzero()
+
+
+def is_same_size(input, other) -> bool:  # noqa: A002
+    return _tensor_operand(input).is_same_size(_tensor_operand(other))
+
+
+def is_signed(input) -> bool:  # noqa: A002
+    return _tensor_operand(input).is_signed()
+
+
+def is_complex(input) -> bool:  # noqa: A002
+    return False  # ember holds no complex data
+
+
 # ---- matrix product -----------------------------------------------------------------------
 
 

@@ -172,6 +172,10 @@ def backward(tensor, grad=None, retain_graph=None, create_graph: bool = False, i
         if g is not None:
             shared.add(id(_owner(g)))  # captured arrays may be read by other nodes: copy
             _accumulate(t, g, shared)
+            hooks = getattr(t, "_hooks", None)
+            if hooks is not None and t._ctx is None:
+                for fn in list(hooks.post.values()):
+                    fn(t)
 
 
 def grad(
