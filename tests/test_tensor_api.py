@@ -590,3 +590,23 @@ def test_random_default_ranges_seeds_and_top_level_predicates():
     assert ember.is_same_size(ember.zeros(2), ember.ones(2)) and not ember.is_complex(
         ember.zeros(1)
     )
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [getattr(ember, n) for n in sorted(UNARY)]
+    # (float_power is float64 by definition; maximum/minimum predate this file)
+    + [
+        lambda x, n=n: getattr(ember, n)(x, 0.7)
+        for n in sorted(set(BINARY) - {"float_power", "maximum", "minimum"})
+    ]
+    + [lambda x: ember.lerp(x, ember.ones(3), 0.7), lambda x: ember.polygamma(2, x)],
+)
+def test_float32_stays_float32_through_backward(fn):
+    # A float64 gradient flowing on would reach float32-only kernels (and waste time).
+    x = ember.tensor(np.full(3, 1.5, np.float32), requires_grad=True)
+    seen = []
+    x.register_hook(lambda g: seen.append(g.dtype))
+    y = fn(x)
+    y.sum().backward()
+    assert y.dtype == np.float32 and seen == [np.float32]

@@ -459,7 +459,7 @@ def _special(name: str, x, order: int = 0):
     return _C.special(name, np.ascontiguousarray(x), order)
 
 
-_SQRT_PI = np.sqrt(np.pi)
+_SQRT_PI = float(np.sqrt(np.pi))  # Python floats keep float32 gradients float32
 _UNARY = {  # name: (f, derivative as a function of x and y = f(x))
     "erf": (lambda x: _special("erf", x), lambda x, y: 2 / _SQRT_PI * np.exp(-x * x)),
     "erfc": (lambda x: _special("erfc", x), lambda x, y: -2 / _SQRT_PI * np.exp(-x * x)),
@@ -471,7 +471,7 @@ _UNARY = {  # name: (f, derivative as a function of x and y = f(x))
         lambda x: np.where(x == 0, 1, np.sin(np.pi * x) / (np.pi * x)),
         lambda x, y: np.where(x == 0, 0, (np.cos(np.pi * x) - y) / x),
     ),
-    "exp2": (np.exp2, lambda x, y: y * np.log(2)),
+    "exp2": (np.exp2, lambda x, y: y * float(np.log(2))),
     "frac": (lambda x: x - np.trunc(x), lambda x, y: np.ones_like(x)),
     "deg2rad": (np.deg2rad, lambda x, y: np.full_like(x, np.pi / 180)),
     "rad2deg": (np.rad2deg, lambda x, y: np.full_like(x, 180 / np.pi)),
@@ -577,7 +577,8 @@ def lerp(input, end, weight) -> Tensor:  # noqa: A002
     low = add(input, mul(weight, d))
     if np.all(np.abs(w) < 0.5):
         return low
-    return where(np.abs(w) < 0.5, low, sub(end, mul(d, rsub(weight, 1))))
+    one_minus_w = rsub(weight, 1) if isinstance(weight, Tensor | np.ndarray) else 1 - weight
+    return where(np.abs(w) < 0.5, low, sub(end, mul(d, one_minus_w)))
 
 
 def addcmul(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
