@@ -459,6 +459,9 @@ def test_default_dtype():
                   ember.full((2,), 1.0), ember.arange(0.0, 1.0, 0.5),
                   ember.linspace(0, 1, 3)]:  # fmt: skip
             assert t.dtype == np.float64
+        ints = ember.tensor([1, 2])
+        for t in [ints * 0.5, ints / ints, ember.erf(ints), ember.sin(ints), ember.exp(ints)]:
+            assert t.dtype == np.float64  # as torch: integer -> float results use the default
     finally:
         ember.set_default_dtype(np.float32)
     assert ember.zeros(2).dtype == np.float32

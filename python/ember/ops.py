@@ -49,9 +49,9 @@ def _promote(a, b):
     float operand's dtype (float32 for a Python float), not NumPy's float64."""
     ka, kb = _kind(a), _kind(b)
     if ka == "f" and kb in "biu":
-        b = _to_dtype(b, a.dtype if isinstance(a, Tensor | np.ndarray) else np.float32)
+        b = _to_dtype(b, a.dtype if isinstance(a, Tensor | np.ndarray) else get_default_dtype())
     elif kb == "f" and ka in "biu":
-        a = _to_dtype(a, b.dtype if isinstance(b, Tensor | np.ndarray) else np.float32)
+        a = _to_dtype(a, b.dtype if isinstance(b, Tensor | np.ndarray) else get_default_dtype())
     return a, b
 
 
@@ -163,7 +163,7 @@ def div(a, b, *, rounding_mode=None) -> Tensor:
         return _rounded_div(a, b, rounding_mode)
     a, b = _as_operand(a), _as_operand(b)
     if _kind(a) in "biu" and _kind(b) in "biu":  # true division of integers gives float32
-        a = _to_dtype(a, np.float32) if isinstance(a, Tensor | np.ndarray) else float(a)
+        a = _to_dtype(a, get_default_dtype()) if isinstance(a, Tensor | np.ndarray) else float(a)
     return _broadcasting(Div, "div", a, b)
 
 
@@ -236,7 +236,7 @@ def _float_pair_operands(op: str, a, b):
     """As _operands, then integer/bool pairs become float32 (float-valued binary maths)."""
     a, b = _operands(op, a, b)
     if _kind(a) in "biu" and _kind(b) in "biu":
-        a = _to_dtype(a, np.float32) if isinstance(a, Tensor | np.ndarray) else float(a)
+        a = _to_dtype(a, get_default_dtype()) if isinstance(a, Tensor | np.ndarray) else float(a)
         a, b = _promote(a, b)
     return a, b
 
@@ -785,8 +785,8 @@ def matmul(a, b) -> Tensor:
 
 
 def _float_input(x):
-    """Integer and bool inputs of float-valued maths become float32 (PyTorch's default dtype)."""
-    return _to_dtype(x, np.float32) if _kind(x) in "biu" else x
+    """Integer and bool inputs of float-valued maths become the default dtype (float32)."""
+    return _to_dtype(x, get_default_dtype()) if _kind(x) in "biu" else x
 
 
 class Exp(Function):
@@ -1540,11 +1540,11 @@ def _interleave(sizes, shape):
 
 
 def _float_operand(x, op: str):
-    """Integer and bool inputs become float32 (PyTorch's default dtype) for float-valued ops."""
+    """Integer and bool inputs become the default dtype (float32) for float-valued ops."""
     x = _tensor_operand(x)
     kind = x.data.dtype.kind
     if kind in "iub":
-        return x.float()
+        return cast(x, get_default_dtype())
     if kind != "f":
         raise TypeError(f"{op}: expected a numeric tensor, got dtype {x.dtype}")
     return x
