@@ -233,9 +233,14 @@ def test_polygamma(n):
     x = np.array([0.1, 0.5, 1.0, 3.0, 7.5, 25.0, -1.5])
     _same(ember.polygamma(n, ember.tensor(x)), torch.polygamma(n, _t(x)), 1e-8)
     _same(ember.tensor(x).polygamma(n), _t(x).polygamma(n), 1e-8)
+    neg = np.array([-0.3, -2.5, -3.7, -7.25])  # the reflection formula
+    _same(ember.polygamma(n, ember.tensor(neg)), torch.polygamma(n, _t(neg)), 1e-9)
     if n == 1:  # exact values (torch's trigamma is off by ~1e-9 here)
         got = ember.polygamma(1, ember.tensor([0.5, 1.0], dtype=np.float64)).numpy()
         np.testing.assert_allclose(got, [np.pi**2 / 2, np.pi**2 / 6], rtol=1e-14)
+        # far out, the reflection keeps it fast and exact: psi'(1/4 - k) = 2 pi^2 - psi'(k + 3/4)
+        far = ember.polygamma(1, ember.tensor([-1e9 + 0.25], dtype=np.float64)).numpy()
+        np.testing.assert_allclose(far, [2 * np.pi**2 - 1e-9], rtol=1e-13)
     t = ember.tensor(_x(0.5, 4), requires_grad=True)
     assert gradcheck(lambda a: ember.polygamma(n, a), (t,))
 

@@ -2,8 +2,10 @@
 // erf, erfc, erfinv, lgamma, digamma, polygamma(order, .), i0, i1 (i1 is i0's derivative).
 // NumPy has none of these and SciPy is not a dependency. Each value is computed in double and
 // stored as T. These are compute-bound, so threads start at a few thousand elements.
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "common.h"
 
@@ -55,7 +57,7 @@ double digamma1(double x) {
   if (x == 0) return std::signbit(x) ? kInf : -kInf;
   if (x < 0) {
     if (x == std::floor(x)) return kNaN;
-    return digamma1(1 - x) - kPi / std::tan(kPi * x);
+    return digamma1(1 - x) - kPi / std::tan(kPi * (x - std::round(x)));
   }
   double acc = 0;
   while (x < 6) acc -= 1 / x++;
@@ -87,9 +89,28 @@ double hurwitz_zeta(int s, double q) {
   return sum + tail;
 }
 
-// psi^(n)(x) = (-1)^(n+1) n! zeta(n+1, x) for n >= 1; n = 0 is digamma.
+// psi^(n)(x) = (-1)^(n+1) n! zeta(n+1, x) for n >= 1; n = 0 is digamma. Negative non-integer x
+// reflects (the zeta sum would take |x| steps): differentiating psi(1-x) - psi(x) = pi cot(pi x)
+// n times gives psi^(n)(x) = (-1)^n psi^(n)(1-x) - pi D_n, D_n = d^n/dx^n cot(pi x) = P_n(c) for
+// c = cot(pi x), P_0(c) = c, P_{k+1}(c) = -pi (1 + c^2) P_k'(c).
 double polygamma1(int n, double x) {
   if (n == 0) return digamma1(x);
+  if (x < 0 && x != std::floor(x)) {
+    std::vector<double> p(n + 2, 0.0), q(n + 2);
+    p[1] = 1;  // P_0(c) = c
+    for (int k = 0; k < n; ++k) {
+      std::fill(q.begin(), q.end(), 0.0);
+      for (int j = 1; j <= k + 1; ++j) {  // -pi (1 + c^2) * j p_j c^(j-1)
+        q[j - 1] -= kPi * j * p[j];
+        q[j + 1] -= kPi * j * p[j];
+      }
+      p.swap(q);
+    }
+    const double c = 1 / std::tan(kPi * (x - std::round(x)));  // period 1: reduce exactly first
+    double d = 0;
+    for (int j = n + 1; j >= 0; --j) d = d * c + p[j];
+    return (n % 2 ? -1 : 1) * polygamma1(n, 1 - x) - kPi * d;
+  }
   double fact = 1;
   for (int k = 2; k <= n; ++k) fact *= k;
   return (n % 2 ? 1 : -1) * fact * hurwitz_zeta(n + 1, x);
