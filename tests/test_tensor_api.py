@@ -505,6 +505,8 @@ def test_bernoulli_multinomial_normal_forms():
     draw = p.bernoulli()
     assert draw.dtype == np.float64 and draw.numpy()[0, 0] == 0 and draw.numpy()[0, 1] == 1
     assert ember.zeros(3).bernoulli(1.0).numpy().tolist() == [1.0, 1.0, 1.0]
+    ones = ember.bernoulli(ember.zeros(2, dtype=np.int64), 1.0)
+    assert ones.dtype == np.int64 and ones.numpy().tolist() == [1, 1]
     w = ember.tensor([[1.0, 2.0, 3.0, 4.0], [4.0, 0.0, 0.0, 1.0]])
     idx = w.multinomial(2)
     assert idx.shape == (2, 2) and idx.dtype == np.int64
@@ -618,3 +620,14 @@ def test_float32_stays_float32_through_backward(fn):
     y = fn(x)
     y.sum().backward()
     assert y.dtype == np.float32 and seen == [np.float32]
+
+
+def test_backward_gradient_forms():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).backward([1.0, 0.5])  # a list is one gradient array, not one per tensor
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
+    x.grad = None
+    ember.autograd.backward([x * 2, x * 3], grad_tensors=[ember.ones(2), [1.0, 0.0]])
+    np.testing.assert_allclose(x.grad.numpy(), [5.0, 2.0])
+    with pytest.raises(ValueError, match="2 tensors but 1"):
+        ember.autograd.backward([x * 2, x * 3], grad_tensors=[ember.ones(2)])

@@ -233,9 +233,14 @@ def poisson(input) -> Tensor:  # noqa: A002
     return Tensor(default_generator().poisson(rates).astype(rates.dtype))
 
 
-def bernoulli(p) -> Tensor:
-    """1 with probability p (elementwise), else 0, in p's float dtype."""
-    p = np.asarray(p.data if isinstance(p, Tensor) else p)
+def bernoulli(input, p=None) -> Tensor:  # noqa: A002
+    """1 with probability ``input`` (elementwise), else 0, in its dtype; as torch.bernoulli,
+    ``bernoulli(input, p)`` draws with the one probability p in input's shape and dtype."""
+    if p is not None:
+        like = np.asarray(input.data if isinstance(input, Tensor) else input)
+        draw = bernoulli(np.full(like.shape, p, dtype=np.float64))
+        return Tensor(draw.data.astype(like.dtype))
+    p = np.asarray(input.data if isinstance(input, Tensor) else input)
     if p.dtype.kind != "f":
         raise TypeError(f"bernoulli: probabilities must be floating point, got {p.dtype}")
     if p.size and not (np.all(p >= 0) and np.all(p <= 1)):

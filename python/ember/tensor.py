@@ -588,8 +588,7 @@ class Tensor:
     # Random fills and draws from ember's seeded generator (ember.manual_seed), as torch's.
     def bernoulli(self, p=None):
         """1 with probability p (default: this tensor's values), else 0, in this dtype."""
-        probs = self if p is None else _creation.full_like(self, p, dtype=np.float64)
-        return _creation.bernoulli(probs).to(self.dtype)
+        return _creation.bernoulli(self, p)
 
     def bernoulli_(self, p=0.5) -> Tensor:
         return self._assign(_creation.bernoulli(np.broadcast_to(_ops._data(p), self.shape)

@@ -152,13 +152,19 @@ def _key(t):
     return id(t) if t._ctx is None else (id(t._ctx), t._idx)
 
 
-def backward(tensor, grad=None, retain_graph=None, create_graph: bool = False, inputs=None):
-    """Accumulate d(tensor)/d(leaf) * grad into every leaf's ``.grad`` (only into ``inputs``'
-    when given); see Tensor.backward. ``tensor`` and ``grad`` may be sequences."""
-    tensors = list(tensor) if isinstance(tensor, list | tuple) else [tensor]
-    grads = list(grad) if isinstance(grad, list | tuple) else [grad] * len(tensors)
-    if len(grads) != len(tensors):
-        raise ValueError(f"backward: {len(tensors)} tensors but {len(grads)} gradients")
+def backward(
+    tensors, grad_tensors=None, retain_graph=None, create_graph: bool = False, inputs=None
+):
+    """Accumulate d(tensors)/d(leaf) * grad_tensors into every leaf's ``.grad`` (only into
+    ``inputs``' when given), as torch.autograd.backward; ``tensors`` may be one tensor or a
+    sequence, with ``grad_tensors`` then a sequence of the same length."""
+    if isinstance(tensors, list | tuple):
+        tensors = list(tensors)
+        grads = [None] * len(tensors) if grad_tensors is None else list(grad_tensors)
+        if len(grads) != len(tensors):
+            raise ValueError(f"backward: {len(tensors)} tensors but {len(grads)} gradients")
+    else:
+        tensors, grads = [tensors], [grad_tensors]
     _check_create_graph(create_graph)
     if inputs is None:
         _run(tensors, grads, bool(retain_graph), None)
