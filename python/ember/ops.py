@@ -46,7 +46,7 @@ def _to_dtype(x, dtype):
 
 def _promote(a, b):
     """PyTorch's category rule: when a float meets an integer or bool tensor, the result takes the
-    float operand's dtype (float32 for a Python float), not NumPy's float64."""
+    float operand's dtype (the default dtype for a Python float), not NumPy's float64."""
     ka, kb = _kind(a), _kind(b)
     if ka == "f" and kb in "biu":
         b = _to_dtype(b, a.dtype if isinstance(a, Tensor | np.ndarray) else get_default_dtype())
@@ -162,7 +162,7 @@ def div(a, b, *, rounding_mode=None) -> Tensor:
     if rounding_mode is not None:  # 'trunc' or 'floor': see the pointwise API section
         return _rounded_div(a, b, rounding_mode)
     a, b = _as_operand(a), _as_operand(b)
-    if _kind(a) in "biu" and _kind(b) in "biu":  # true division of integers gives float32
+    if _kind(a) in "biu" and _kind(b) in "biu":  # true division of integers gives the default dtype
         a = _to_dtype(a, get_default_dtype()) if isinstance(a, Tensor | np.ndarray) else float(a)
     return _broadcasting(Div, "div", a, b)
 
@@ -233,7 +233,7 @@ def _operands(op: str, a, b):
 
 
 def _float_pair_operands(op: str, a, b):
-    """As _operands, then integer/bool pairs become float32 (float-valued binary maths)."""
+    """As _operands, then integer/bool pairs become the default dtype (float-valued maths)."""
     a, b = _operands(op, a, b)
     if _kind(a) in "biu" and _kind(b) in "biu":
         a = _to_dtype(a, get_default_dtype()) if isinstance(a, Tensor | np.ndarray) else float(a)
