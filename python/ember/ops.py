@@ -1141,8 +1141,10 @@ class Maximum(Function):
         a, b = ctx.saved_tensors
         pick_a = (a > b) if ctx.use_max else (a < b)
         tie = a == b
-        ga = g * (pick_a + 0.5 * tie)
-        gb = g * (~pick_a & ~tie) + g * 0.5 * tie
+        # Weights in g's dtype: bool * 0.5 alone is float64 and would promote float32 grads.
+        wa = (pick_a + 0.5 * tie).astype(g.dtype, copy=False)
+        wb = ((~pick_a & ~tie) + 0.5 * tie).astype(g.dtype, copy=False)
+        ga, gb = g * wa, g * wb
         return unbroadcast(ga, _shape(a)), unbroadcast(gb, _shape(b)), None
 
 
