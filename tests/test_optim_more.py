@@ -79,10 +79,13 @@ LBFGS_CASES = [
     ("rosenbrock", dict(line_search_fn="strong_wolfe")),
     ("rosenbrock", dict(lr=0.5, max_iter=7, history_size=3)),
     ("rosenbrock", dict(line_search_fn="strong_wolfe", history_size=2, max_eval=12)),
+    ("rosenbrock", dict(lr=10, line_search_fn="strong_wolfe")),  # zooms in both ways
     ("least_squares", dict(max_iter=5)),
     ("least_squares", dict(line_search_fn="strong_wolfe", max_iter=4)),
     ("logistic", dict(lr=0.8, max_iter=6, history_size=4)),
     ("logistic", dict(line_search_fn="strong_wolfe", max_iter=5)),
+    ("least_squares", dict(lr=0.01, line_search_fn="strong_wolfe", max_iter=4)),  # extrapolates
+    ("logistic", dict(lr=1e-3, line_search_fn="strong_wolfe", max_eval=3)),  # out of evaluations
 ]
 
 
@@ -107,6 +110,19 @@ def test_lbfgs_trajectory_matches_torch_float64(problem, cfg):
     for k in ("d", "prev_flat_grad"):
         np.testing.assert_allclose(state[k], tstate[k].numpy(), rtol=1e-5, atol=1e-9)
     np.testing.assert_allclose(float(state["t"]), float(tstate["t"]), rtol=1e-7)
+
+
+def test_cubic_interpolation_matches_torch(rng):
+    from torch.optim.lbfgs import _cubic_interpolate as theirs
+
+    from ember.optim.lbfgs import _cubic_interpolate as ours
+
+    for _ in range(200):
+        x1, f1, x2, f2 = rng.standard_normal(4)
+        g1, g2 = rng.standard_normal(2) * 3
+        bounds = None if rng.random() < 0.5 else tuple(sorted(rng.standard_normal(2)))
+        want = theirs(x1, f1, torch.tensor(g1), x2, f2, torch.tensor(g2), bounds)
+        assert float(ours(x1, f1, g1, x2, f2, g2, bounds)) == pytest.approx(float(want), 1e-12)
 
 
 @pytest.mark.parametrize("ls", [None, "strong_wolfe"])

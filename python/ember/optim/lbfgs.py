@@ -176,7 +176,6 @@ class LBFGS(Optimizer):
         )
         super().__init__(params, defaults)
         self._params = self.param_groups[0]["params"]
-        self._numel_cache = None
 
     def add_param_group(self, param_group: dict) -> None:
         if self.param_groups:
@@ -197,11 +196,6 @@ class LBFGS(Optimizer):
         return _cast_state(v, p.dtype)  # flat vectors and lists of them, not p-shaped
 
     # ---- the parameters as one flat vector --------------------------------------------------
-    def _numel(self) -> int:
-        if self._numel_cache is None:
-            self._numel_cache = sum(p.data.size for p in self._params)
-        return self._numel_cache
-
     def _gather_flat_grad(self) -> np.ndarray:
         return np.concatenate(
             [
