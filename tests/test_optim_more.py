@@ -280,6 +280,26 @@ def test_adafactor_trajectory_matches_torch_float64(cfg, rng):
             np.testing.assert_allclose(state[k], tstate[k].numpy(), rtol=1e-12, atol=1e-300)
 
 
+def test_adafactor_state_dict_layout_matches_torch(rng):
+    _, _, opt, topt = _adafactor_run(np.float64, dict(weight_decay=0.1), 2, rng)
+    sd, tsd = opt.state_dict(), topt.state_dict()
+    assert sd["param_groups"] == tsd["param_groups"]
+    assert list(sd["state"]) == list(tsd["state"])
+    for i, tstate in tsd["state"].items():
+        assert list(sd["state"][i]) == list(tstate)
+
+
+def test_state_dict_holds_only_parameters_with_state():
+    a, b = nn.Parameter(np.ones(2)), nn.Parameter(np.ones(3))
+    ta, tb = torch.ones(2, requires_grad=True), torch.ones(3, requires_grad=True)
+    opt, topt = optim.Adafactor([a, b]), torch.optim.Adafactor([ta, tb])
+    b.grad, tb.grad = ember.tensor(np.ones(3)), torch.ones(3)  # a never gets a gradient
+    opt.step()
+    topt.step()
+    assert list(opt.state_dict()["state"]) == list(topt.state_dict()["state"]) == [1]
+    assert a not in opt.state
+
+
 def test_adafactor_float32_follows_torch(rng):
     ps, tps, opt, _ = _adafactor_run(np.float32, dict(weight_decay=0.1), 12, rng)
     for p, tp in zip(ps, tps):
