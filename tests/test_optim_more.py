@@ -422,6 +422,22 @@ def test_averaged_model_matches_torch(case, rng):
     )
 
 
+@pytest.mark.parametrize("n", [0, 2, 5])
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_multi_avg_fns_match_torch(n, as_tensor, rng):
+    avg, cur = rng.standard_normal(5), rng.standard_normal(5)
+    num = ember.tensor(np.array(n)) if as_tensor else n
+    tnum = torch.tensor(n) if as_tensor else n
+    for ours, theirs in [
+        (swa_utils.get_swa_multi_avg_fn(), torch.optim.swa_utils.get_swa_multi_avg_fn()),
+        (swa_utils.get_ema_multi_avg_fn(0.3), torch.optim.swa_utils.get_ema_multi_avg_fn(0.3)),
+    ]:
+        a, ta = [ember.tensor(avg.copy())], [torch.tensor(avg.copy())]
+        ours(a, [ember.tensor(cur)], num)
+        theirs(ta, [torch.tensor(cur)], tnum)
+        np.testing.assert_allclose(a[0].numpy(), ta[0].numpy(), rtol=1e-14, atol=1e-15)
+
+
 def test_averaged_model_float32_swa_and_independent_copy(rng):
     net = nn.Linear(3, 2)
     avg = swa_utils.AveragedModel(net)
@@ -443,6 +459,13 @@ def test_averaged_model_errors():
         swa_utils.AveragedModel(
             net, avg_fn=swa_utils.get_swa_avg_fn(), multi_avg_fn=swa_utils.get_swa_multi_avg_fn()
         )
+    net_bn = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    multi = swa_utils.AveragedModel(
+        net_bn, multi_avg_fn=swa_utils.get_swa_multi_avg_fn(), use_buffers=True
+    )
+    multi.update_parameters(net_bn)
+    with pytest.raises(RuntimeError, match="integer tensors"):  # torch: RuntimeError too
+        multi.update_parameters(net_bn)
     for fn in (swa_utils.get_ema_avg_fn, swa_utils.get_ema_multi_avg_fn):
         with pytest.raises(ValueError, match=r"Invalid decay value 1.5"):
             fn(1.5)

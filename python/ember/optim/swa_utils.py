@@ -69,15 +69,18 @@ def get_swa_multi_avg_fn():
     ``avg = avg + (model - avg) / (num_averaged + 1)``."""
 
     def swa_update(averaged_param_list, current_param_list, num_averaged):
-        n = int(np.asarray(num_averaged.data if isinstance(num_averaged, Tensor) else num_averaged))
         if averaged_param_list[0].data.dtype.kind in "fc":
-            # PyTorch computes the weight 1 / (n + 1) as a float32 tensor
-            weight = float(np.float32(1) / np.float32(n + 1))
+            if isinstance(num_averaged, Tensor):  # PyTorch's 1 / (n + 1) is a float32 tensor
+                weight = float(np.float32(1) / np.float32(int(num_averaged.data) + 1))
+            else:
+                weight = 1 / (num_averaged + 1)
             for p_avg, p_model in zip(averaged_param_list, current_param_list):
                 _lerp_(p_avg.data, p_model.data, weight)
-        else:
-            for p_avg, p_model in zip(averaged_param_list, current_param_list):
-                p_avg.data[...] = p_avg.data + (p_model.data - p_avg.data) / (n + 1)
+        else:  # PyTorch's addcdiv refuses integer tensors here too
+            raise RuntimeError(
+                "get_swa_multi_avg_fn: integer tensors (e.g. batch norm's num_batches_tracked "
+                "with use_buffers=True) cannot be averaged in place; use the default avg_fn"
+            )
 
     return swa_update
 
