@@ -11,7 +11,13 @@ from __future__ import annotations
 import numpy as np
 
 from ember.autograd.function import no_grad
-from ember.optim.optimizer import Optimizer, _cast_state, _check_nonneg, _run_closure
+from ember.optim.optimizer import (
+    Optimizer,
+    _cast_state,
+    _check_nonneg,
+    _grad_array,
+    _run_closure,
+)
 
 
 def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
@@ -184,8 +190,8 @@ class LBFGS(Optimizer):
 
     def _validate(self, group: dict) -> None:
         _check_nonneg(group, "lr")
-        # checked here, not only at the first step as PyTorch does: a history of fewer than one
-        # update would fail inside the step with an IndexError
+        # refused up front, with the same error types: PyTorch takes these and fails only inside
+        # step() (history_size < 1 with an IndexError, another line_search_fn a RuntimeError)
         h = group["history_size"]
         if isinstance(h, bool) or not isinstance(h, int | np.integer) or h < 1:
             raise ValueError(f"Invalid history_size: {h!r} (must be a positive int)")
@@ -199,7 +205,7 @@ class LBFGS(Optimizer):
     def _gather_flat_grad(self) -> np.ndarray:
         return np.concatenate(
             [
-                np.zeros(p.data.size, p.data.dtype) if p.grad is None else np.ravel(p.grad.data)
+                np.zeros(p.data.size, p.data.dtype) if p.grad is None else _grad_array(p).ravel()
                 for p in self._params
             ]
         )
