@@ -118,8 +118,8 @@ class Optimizer:
                 k: (v.copy() if isinstance(v, np.ndarray) else copy.deepcopy(v))
                 for k, v in s.items()
             }
-            for p, s in ((p, self.state[p]) for g in self.param_groups for p in g["params"])
-            if id(p) in index and p in self.state
+            for p, s in self.state.items()
+            if id(p) in index  # only parameters with state, as PyTorch (no empty entries)
         }
         return {"state": state, "param_groups": groups}
 
@@ -147,23 +147,25 @@ class Optimizer:
             p = by_index.get(int(i))
             if p is None:
                 raise ValueError(f"load_state_dict: state for unknown parameter index {i}")
-            entry = {}
-            for k, v in s.items():
-                if isinstance(v, np.ndarray | Tensor) and np.ndim(v) > 0:
-                    arr = np.array(v.data if isinstance(v, Tensor) else v, dtype=p.dtype)
-                    if arr.shape != p.shape:
-                        raise ValueError(
-                            f"load_state_dict: state {k!r} of parameter {i} has shape "
-                            f"{arr.shape}, the parameter has shape {p.shape}"
-                        )
-                    v = arr
-                entry[k] = copy.deepcopy(v) if not isinstance(v, np.ndarray) else v
-            new_state[p] = entry
+            new_state[p] = {k: self._load_state_value(p, i, k, v) for k, v in s.items()}
         self.state = new_state
         for saved, own in zip(groups, self.param_groups):
             for k, v in saved.items():
                 if k != "params":
                     own[k] = v
+
+    def _load_state_value(self, p: Tensor, i, k: str, v):
+        """A loaded state entry, as this optimizer keeps it: arrays cast to p's dtype and
+        shaped like p. Optimisers whose state is shaped otherwise override this."""
+        if isinstance(v, np.ndarray | Tensor) and np.ndim(v) > 0:
+            arr = np.array(v.data if isinstance(v, Tensor) else v, dtype=p.dtype)
+            if arr.shape != p.shape:
+                raise ValueError(
+                    f"load_state_dict: state {k!r} of parameter {i} has shape "
+                    f"{arr.shape}, the parameter has shape {p.shape}"
+                )
+            return arr
+        return copy.deepcopy(v)
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -221,6 +223,15 @@ def _advance(state: dict, p: Tensor, *buffers: str, **filled: float) -> float:
     return state["step"]
 
 
+def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
+    """start += weight * (end - start) in place, with PyTorch's two-sided formula (exact
+    ``end`` at weight 1)."""
+    if abs(weight) < 0.5:
+        start += weight * (end - start)
+    else:
+        start[...] = end - (end - start) * (1 - weight)
+
+
 def _check_betas(betas) -> None:
     b1, b2 = betas
     if not 0.0 <= b1 < 1.0:
@@ -247,3 +258,13 @@ def _check_adam_family(group: dict) -> None:
     if len(tuple(group["betas"])) != 2:
         raise ValueError(f"betas must be a pair (beta1, beta2), got {group['betas']!r}")
     _check_betas(group["betas"])
+
+
+def _cast_state(v, dtype):
+    """A copy of a state entry with every array (also inside lists) cast to ``dtype``: the
+    loading rule of optimisers whose state is not shaped like their parameters."""
+    if isinstance(v, np.ndarray | Tensor):
+        return np.array(v.data if isinstance(v, Tensor) else v, dtype=dtype)
+    if isinstance(v, list | tuple):
+        return type(v)(_cast_state(x, dtype) for x in v)
+    return copy.deepcopy(v)
