@@ -1425,6 +1425,886 @@ def equal(a, b) -> bool:
     return bool(np.array_equal(_data(a), _data(b)))
 
 
+# ---- views and shapes (PyTorch's everyday extras) -----------------------------------------
+
+
+def _dim(dim, ndim: int, op: str) -> int:
+    """One dim as a NumPy axis; IndexError when out of range, as PyTorch (a 0-d tensor takes
+    dims 0 and -1)."""
+    axes = _axes(operator.index(dim), ndim, op)
+    return axes[0] if axes else 0
+
+
+def _int_array(index, op: str) -> np.ndarray:
+    index = np.asarray(_data(index))
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"{op}: index must be an integer tensor, got {index.dtype}")
+    return index.astype(np.int64, copy=False)
+
+
+def broadcast_shapes(*shapes) -> tuple:
+    """The shape all the given shapes broadcast to (torch.broadcast_shapes)."""
+    shapes = [(s,) if isinstance(s, int | np.integer) else tuple(s) for s in shapes]
+    try:
+        return tuple(int(n) for n in np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise ValueError(f"broadcast_shapes: shapes {shapes} do not broadcast") from None
+
+
+def broadcast_to(x, size) -> Tensor:
+    """x expanded to ``size`` (torch.broadcast_to; -1 keeps a dim)."""
+    return expand(x, size)
+
+
+def broadcast_tensors(*tensors) -> tuple:
+    """The tensors expanded to their common broadcast shape."""
+    tensors = [_tensor_operand(t) for t in tensors]
+    shape = broadcast_shapes(*(t.shape for t in tensors))
+    return tuple(expand(t, shape) for t in tensors)
+
+
+def movedim(x, source, destination) -> Tensor:
+    """Move the dims ``source`` to the positions ``destination``; the others keep their order."""
+    x = _tensor_operand(x)
+    single = isinstance(source, int | np.integer)
+    src = _axes(source, x.ndim, "movedim") if not single or x.ndim else ()
+    dst = _axes(destination, x.ndim, "movedim") if not single or x.ndim else ()
+    if len(src) != len(dst):
+        raise ValueError(f"movedim: source {source} and destination {destination} differ in length")
+    order = [d for d in range(x.ndim) if d not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return permute(x, order)
+
+
+moveaxis = movedim
+
+
+def swapaxes(x, axis0: int, axis1: int) -> Tensor:
+    return transpose(x, axis0, axis1)
+
+
+swapdims = swapaxes
+
+
+def narrow(x, dim: int, start, length: int) -> Tensor:
+    """The slice [start, start + length) of dim (a view in PyTorch)."""
+    x = _tensor_operand(x)
+    axis = _dim(dim, x.ndim, "narrow")
+    n, start = x.shape[axis], operator.index(start)
+    if not -n <= start <= n:
+        raise IndexError(f"narrow: start {start} out of range [-{n}, {n}] for dim {dim}")
+    start %= builtins.max(n, 1)
+    if length < 0 or start + length > n:
+        raise ValueError(
+            f"narrow: start ({start}) + length ({length}) exceeds dim {dim} of size {n}"
+        )
+    return getitem(x, (slice(None),) * axis + (slice(start, start + length),))
+
+
+def select(x, dim: int, index: int) -> Tensor:
+    """x[..., index, ...] at dim, that dim removed."""
+    x = _tensor_operand(x)
+    axis = _dim(dim, x.ndim, "select")
+    n, index = x.shape[axis], operator.index(index)
+    if not -n <= index < n:
+        raise IndexError(f"select: index {index} out of range for dim {dim} of size {n}")
+    return getitem(x, (slice(None),) * axis + (index,))
+
+
+def ravel(x) -> Tensor:
+    return reshape(x, (-1,))
+
+
+def unflatten(x, dim: int, sizes) -> Tensor:
+    """Split dim into ``sizes`` (one entry may be -1)."""
+    x = _tensor_operand(x)
+    axis = _dim(dim, x.ndim, "unflatten")
+    sizes = _shape_arg(sizes, "unflatten")
+    known = int(np.prod([s for s in sizes if s != -1]))
+    n = x.shape[axis]
+    if -1 in sizes and known:
+        sizes = tuple(n // known if s == -1 else s for s in sizes)
+    if not sizes or int(np.prod(sizes)) != n:
+        raise ValueError(f"unflatten: sizes {sizes} do not multiply to dim {dim} of {x.shape}")
+    return reshape(x, x.shape[:axis] + sizes + x.shape[axis + 1 :])
+
+
+def unfold(x, dimension: int, size: int, step: int) -> Tensor:
+    """All windows of ``size`` along ``dimension`` every ``step``: that dim becomes the window
+    count and the window is a new last dim (torch.Tensor.unfold)."""
+    x = _tensor_operand(x)
+    axis = _dim(dimension, x.ndim, "unfold")
+    n = x.shape[axis] if x.ndim else 1
+    if step <= 0 or size < 0:
+        raise ValueError(f"unfold: step ({step}) must be positive and size ({size}) non-negative")
+    if size > n:
+        raise ValueError(f"unfold: size {size} exceeds dim {dimension} of size {n}")
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    windows = np.arange((n - size) // step + 1)[:, None] * step + np.arange(size)
+    return movedim(getitem(x, (slice(None),) * axis + (windows,)), axis + 1, -1)
+
+
+def tile(x, dims) -> Tensor:
+    """Repeat x along each dim; fewer dims than x has are padded with 1s in front."""
+    x = _tensor_operand(x)
+    dims = _shape_arg(dims, "tile")
+    return repeat(x, (1,) * (x.ndim - len(dims)) + dims)
+
+
+class Roll(Function):
+    @staticmethod
+    def forward(ctx, x, shifts, axes):
+        ctx.meta = (shifts, axes)
+        return np.roll(x, shifts, axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        shifts, axes = ctx.meta
+        return np.roll(g, tuple(-s for s in shifts), axes), None, None
+
+
+def roll(x, shifts, dims=None) -> Tensor:
+    """Rotate entries along dims; without dims, over the flattened tensor (torch.roll)."""
+    x = _tensor_operand(x)
+    shifts = (shifts,) if isinstance(shifts, int | np.integer) else tuple(shifts)
+    if dims is None:
+        if len(shifts) != 1:
+            raise ValueError(f"roll: {len(shifts)} shifts need as many dims")
+        return reshape(Roll.apply(reshape(x, (-1,)), shifts, (0,)), x.shape)
+    dims = (dims,) if isinstance(dims, int | np.integer) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise ValueError(f"roll: shifts {shifts} and dims {dims} differ in length")
+    axes = tuple(_dim(d, x.ndim, "roll") for d in dims)
+    return Roll.apply(x, tuple(int(s) for s in shifts), axes)
+
+
+def rot90(x, k: int = 1, dims=(0, 1)) -> Tensor:
+    """Rotate by 90 degrees k times in the plane dims, from dims[0] towards dims[1]."""
+    x = _tensor_operand(x)
+    if len(dims) != 2 or x.ndim < 2:
+        raise ValueError(f"rot90: needs 2 dims and a tensor of >= 2 dims, got {dims}, {x.shape}")
+    d0, d1 = (_dim(d, x.ndim, "rot90") for d in dims)
+    if d0 == d1:
+        raise ValueError(f"rot90: dims {tuple(dims)} must differ")
+    k %= 4
+    if k == 0:
+        return getitem(x, ...)
+    if k == 2:
+        return flip(x, (d0, d1))
+    if k == 1:
+        return transpose(flip(x, d1), d0, d1)
+    return flip(transpose(x, d0, d1), d1)
+
+
+def fliplr(x) -> Tensor:
+    x = _tensor_operand(x)
+    if x.ndim < 2:
+        raise ValueError(f"fliplr: input must have >= 2 dims, got shape {x.shape}")
+    return flip(x, 1)
+
+
+def flipud(x) -> Tensor:
+    x = _tensor_operand(x)
+    if x.ndim < 1:
+        raise ValueError("flipud: input must have >= 1 dim, got a 0-d tensor")
+    return flip(x, 0)
+
+
+def repeat_interleave(x, repeats=None, dim=None, *, output_size=None) -> Tensor:
+    """Repeat each entry along dim (of the flattened tensor without dim) ``repeats`` times; with
+    one integer tensor alone, the indices 0, 0, 1, ... repeated by its counts."""
+    if repeats is None:
+        counts = _int_array(x, "repeat_interleave")
+        return Tensor(np.repeat(np.arange(counts.size), counts.reshape(-1)))
+    x = _tensor_operand(x)
+    if dim is None:
+        x, axis = reshape(x, (-1,)), 0
+    else:
+        axis = _dim(dim, x.ndim, "repeat_interleave")
+    n = x.shape[axis] if x.ndim else 1
+    r = np.asarray(_data(repeats))
+    if r.dtype.kind not in "iu" or r.ndim > 1:
+        raise TypeError("repeat_interleave: repeats must be an int or a 1-D integer tensor")
+    if r.ndim == 1 and r.size not in (1, n):
+        raise ValueError(f"repeat_interleave: {r.size} repeats for dim {dim} of size {n}")
+    if (r < 0).any():
+        raise ValueError("repeat_interleave: repeats must be non-negative")
+    idx = np.repeat(np.arange(n), r.reshape(-1) if r.ndim else int(r))
+    return getitem(x, (slice(None),) * axis + (idx,)) if x.ndim else getitem(x.reshape(1), idx)
+
+
+def tensor_split(x, indices_or_sections, dim: int = 0) -> tuple:
+    """Split into n nearly equal parts (the first n % size one longer), or at the given indices."""
+    x = _tensor_operand(x)
+    axis = _dim(dim, x.ndim, "tensor_split")
+    n = x.shape[axis]
+    spec = _data(indices_or_sections)
+    if np.ndim(spec) == 0:
+        parts = operator.index(spec)
+        if parts <= 0:
+            raise ValueError(f"tensor_split: number of sections must be positive, got {parts}")
+        sizes = [n // parts + 1] * (n % parts) + [n // parts] * (parts - n % parts)
+        bounds = np.cumsum([0] + sizes)
+    else:
+        bounds = [0] + [builtins.min(builtins.max(int(i) % n if i < 0 else int(i), 0), n)
+                        for i in spec] + [n]  # fmt: skip
+    return tuple(
+        getitem(
+            x, (slice(None),) * axis + (slice(bounds[i], builtins.max(bounds[i], bounds[i + 1])),)
+        )
+        for i in range(len(bounds) - 1)
+    )
+
+
+def _dir_split(name: str, dim: int, min_dims: int):
+    def op(x, indices_or_sections) -> tuple:
+        x = _tensor_operand(x)
+        if x.ndim < min_dims:
+            raise ValueError(f"{name}: needs a tensor of >= {min_dims} dims, got shape {x.shape}")
+        axis = dim if x.ndim > 1 else 0
+        if isinstance(indices_or_sections, int | np.integer):
+            if indices_or_sections <= 0 or x.shape[axis] % indices_or_sections:
+                raise ValueError(
+                    f"{name}: dim {axis} of size {x.shape[axis]} is not divisible into "
+                    f"{indices_or_sections} equal sections"
+                )
+        return tensor_split(x, indices_or_sections, axis)
+
+    op.__name__ = name
+    op.__doc__ = f"tensor_split along dim {dim} (torch.{name}); sections must divide it."
+    return op
+
+
+hsplit = _dir_split("hsplit", 1, 1)
+vsplit = _dir_split("vsplit", 0, 2)
+dsplit = _dir_split("dsplit", 2, 3)
+
+
+def split_with_sizes(x, split_sizes, dim: int = 0) -> tuple:
+    return split(x, list(split_sizes), dim)
+
+
+def _atleast(nd: int):
+    def one(t):
+        t = _tensor_operand(t)
+        if t.ndim >= nd:
+            return t
+        if nd == 3 and t.ndim:  # (n,) -> (1, n, 1), (m, n) -> (m, n, 1), as NumPy
+            return reshape(t, (1,) + t.shape + (1,) if t.ndim == 1 else t.shape + (1,))
+        return reshape(t, (1,) * (nd - t.ndim) + t.shape)
+
+    def op(*tensors):
+        if len(tensors) == 1 and isinstance(tensors[0], list | tuple):
+            return tuple(one(t) for t in tensors[0])
+        return one(tensors[0]) if len(tensors) == 1 else tuple(one(t) for t in tensors)
+
+    op.__name__ = f"atleast_{nd}d"
+    op.__doc__ = f"The tensor(s) with at least {nd} dims (as torch.atleast_{nd}d)."
+    return op
+
+
+atleast_1d, atleast_2d, atleast_3d = _atleast(1), _atleast(2), _atleast(3)
+
+
+def hstack(tensors) -> Tensor:
+    """Join along dim 1 (dim 0 for 1-D tensors)."""
+    tensors = atleast_1d(tuple(tensors))
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors) -> Tensor:
+    return cat(atleast_2d(tuple(tensors)), 0)
+
+
+row_stack = vstack
+
+
+def dstack(tensors) -> Tensor:
+    return cat(atleast_3d(tuple(tensors)), 2)
+
+
+def column_stack(tensors) -> Tensor:
+    """1-D (and 0-d) tensors become columns, then all join along dim 1."""
+    cols = [_tensor_operand(t) for t in tensors]
+    return cat([reshape(t, (-1, 1)) if t.ndim < 2 else t for t in cols], 1)
+
+
+def concat(tensors, dim: int = 0) -> Tensor:
+    return cat(tensors, dim)
+
+
+def concatenate(tensors, axis: int = 0) -> Tensor:
+    return cat(tensors, axis)
+
+
+def t(x) -> Tensor:
+    """Transpose of a tensor with <= 2 dims (torch.t)."""
+    return _tensor_operand(x).t()
+
+
+# ---- indexing, scatter and diagonals ------------------------------------------------------
+
+
+class Put(Function):
+    """out = x with out[key] = src (src broadcast): index_copy, index_fill, index_put, scatter,
+    masked_scatter. The overwritten entries of x get no gradient."""
+
+    @staticmethod
+    def forward(ctx, x, src, key):
+        out = x.copy()
+        out[key] = src
+        ctx.meta = (key, _shape(src))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        key, sshape = ctx.meta
+        gx = g.copy()
+        gx[key] = 0
+        gs = unbroadcast(np.array(g[key]), sshape) if ctx.needs_input_grad[1] else None
+        return gx, gs, None
+
+
+class AddAt(Function):
+    """out = x with alpha * src added at key, repeated keys adding up: index_add, scatter_add,
+    index_put(accumulate=True)."""
+
+    @staticmethod
+    def forward(ctx, x, src, key, alpha):
+        out = x.copy()
+        np.add.at(out, key, src * alpha if alpha != 1 else src)
+        ctx.meta = (key, _shape(src), alpha)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        key, sshape, alpha = ctx.meta
+        gs = unbroadcast(alpha * np.array(g[key]), sshape) if ctx.needs_input_grad[1] else None
+        return g, gs, None, None
+
+
+def _same_dtype(op, x, src):
+    if isinstance(src, Tensor | np.ndarray) and src.dtype != x.dtype:
+        raise TypeError(f"{op}: self ({x.dtype}) and source ({src.dtype}) dtypes must match")
+    return src
+
+
+def _scatter_key(op, x, dim, index, src=None):
+    """The NumPy index that scatter's ``index`` denotes along dim, after PyTorch's checks."""
+    axis = _dim(dim, x.ndim, op)
+    index = _int_array(index, op)
+    if index.ndim != x.ndim:
+        raise ValueError(f"{op}: index has {index.ndim} dims, self has {x.ndim} (shape {x.shape})")
+    if builtins.any(i > n for d, (i, n) in enumerate(zip(index.shape, x.shape)) if d != axis):
+        raise ValueError(
+            f"{op}: index {index.shape} is larger than self {x.shape} outside dim {dim}"
+        )
+    if src is not None and builtins.any(i > n for i, n in zip(index.shape, src.shape)):
+        raise ValueError(f"{op}: index {index.shape} is larger than src {src.shape}")
+    n = x.shape[axis] if x.ndim else 1
+    if index.size and (index.min() < 0 or index.max() >= n):
+        raise IndexError(f"{op}: index out of range [0, {n}) for dim {dim} of shape {x.shape}")
+    grids = list(np.indices(index.shape, sparse=True))
+    if grids:
+        grids[axis] = index
+    return tuple(grids), index.shape
+
+
+def _scatter_src(src, shape):
+    """The leading ``shape`` block of src (what scatter reads), differentiably."""
+    return src if src.shape == shape else getitem(src, tuple(slice(0, n) for n in shape))
+
+
+def scatter(x, dim: int, index, src=None, *, value=None, reduce=None) -> Tensor:
+    """out = x, then out[index[i][j]][j] = src[i][j] (dim 0) etc.; ``src`` may be a scalar
+    ``value``; reduce='add' or 'multiply' combines instead of overwriting (torch.scatter)."""
+    x = _tensor_operand(x)
+    if src is not None and not isinstance(src, Tensor | np.ndarray):
+        src, value = None, src
+    if src is None and value is None:
+        raise TypeError("scatter: give src or value")
+    src = None if src is None else _same_dtype("scatter", x, _tensor_operand(src))
+    key, shape = _scatter_key("scatter", x, dim, index, src)
+    v = _scatter_src(src, shape) if src is not None else np.asarray(_data(value), x.dtype)
+    if reduce is None:
+        return Put.apply(x, v, key)
+    if reduce == "add":
+        return AddAt.apply(x, v, key, 1)
+    if reduce != "multiply":
+        raise ValueError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
+    return scatter_reduce(x, dim, index, expand(v, shape) if src is None else v, "prod")
+
+
+def scatter_add(x, dim: int, index, src) -> Tensor:
+    """out = x, then out[index[i][j]][j] += src[i][j] (dim 0) etc.; repeats add up."""
+    x = _tensor_operand(x)
+    src = _same_dtype("scatter_add", x, _tensor_operand(src))
+    key, shape = _scatter_key("scatter_add", x, dim, index, src)
+    return AddAt.apply(x, _scatter_src(src, shape), key, 1)
+
+
+_REDUCE_UFUNC = {"sum": np.add, "mean": np.add, "prod": np.multiply,
+                 "amax": np.maximum, "amin": np.minimum}  # fmt: skip
+
+
+class ScatterReduce(Function):
+    @staticmethod
+    def forward(ctx, x, src, key, reduce, include_self):
+        ufunc = _REDUCE_UFUNC[reduce]
+        count = np.zeros(x.shape, np.int64)
+        np.add.at(count, key, 1)
+        out = x.copy()
+        if not include_self:  # targets start from the reduction's identity
+            big = np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).max
+            small = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+            ident = {"amax": small, "amin": big}.get(reduce, ufunc.identity)
+            out[count > 0] = ident
+        ufunc.at(out, key, src)
+        if reduce == "mean":
+            n = np.maximum(count + include_self, 1)
+            out = out // n if x.dtype.kind in "iu" else (out / n).astype(x.dtype)
+        ctx.save_for_backward(x, src, out, count)
+        ctx.meta = (key, reduce, include_self)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, src, out, count = ctx.saved_tensors
+        key, reduce, include_self = ctx.meta
+        keep = (count == 0) | include_self  # where x's own value takes part
+        if reduce in ("sum", "mean"):
+            if reduce == "mean":
+                g = g / np.maximum(count + include_self, 1)
+            return np.where(keep, g, 0), np.array(g[key]), None, None, None
+        if reduce in ("amax", "amin"):
+            # shared evenly among the tied values; like PyTorch, an excluded self still counts
+            tie_x = x == out
+            tie_s = src == out[key]
+            ties = tie_x.astype(g.dtype)
+            np.add.at(ties, key, tie_s)
+            share = g / np.maximum(ties, 1)
+            gx = np.where(tie_x & keep, share, 0)
+            return gx, np.where(tie_s, share[key], 0), None, None, None
+        # prod: d out / d x = product of the srcs there; d out / d src = out / src, and for a zero
+        # src the product of the others, computed directly
+        others = np.ones_like(x)
+        np.multiply.at(others, key, src)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gs = np.where(src != 0, out[key] / src, 0)
+        full = [np.broadcast_to(k, src.shape) for k in key]
+        flat_src = src.reshape(-1)
+        targets = np.stack([k.reshape(-1) for k in full], 1) if full else np.zeros((1, 0), int)
+        for j in np.flatnonzero(flat_src == 0):
+            same = (targets == targets[j]).all(1)
+            same[j] = False
+            t = tuple(targets[j])
+            p = np.prod(flat_src[same]) * (x[t] if include_self else 1)
+            gs.reshape(-1)[j] = p
+        return np.where(keep, g * others, 0), g[key] * gs, None, None, None
+
+
+def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool = True) -> Tensor:
+    """Reduce src's entries into x at index along dim: reduce in 'sum', 'prod', 'mean', 'amax',
+    'amin'; include_self=False leaves x's own values at the targets out (torch.scatter_reduce)."""
+    x = _tensor_operand(x)
+    if reduce not in _REDUCE_UFUNC:
+        raise ValueError(
+            f"scatter_reduce: reduce must be one of {sorted(_REDUCE_UFUNC)}, got {reduce!r}"
+        )
+    src = _same_dtype("scatter_reduce", x, _tensor_operand(src))
+    key, shape = _scatter_key("scatter_reduce", x, dim, index, src)
+    return ScatterReduce.apply(x, _scatter_src(src, shape), key, reduce, bool(include_self))
+
+
+def _along(op, x, dim, index, source=None):
+    """index_add/index_copy/index_fill's checks; the NumPy key of ``index`` along dim."""
+    axis = _dim(dim, x.ndim, op)
+    index = _int_array(index, op)
+    if index.ndim > 1:
+        raise ValueError(f"{op}: index must be 0-D or 1-D, got shape {index.shape}")
+    n = x.shape[axis] if x.ndim else 1
+    if index.size and (index.min() < -n or index.max() >= n):
+        raise IndexError(f"{op}: index out of range for dim {dim} of size {n}")
+    if source is not None:
+        want = x.shape[:axis] + (index.size,) + x.shape[axis + 1 :] if x.ndim else ()
+        if source.shape != want and not (x.ndim == 0 and source.numel() == 1):
+            raise ValueError(f"{op}: source shape {source.shape} should be {want} "
+                             f"(self {x.shape}, {index.size} indices at dim {dim})")  # fmt: skip
+    return (slice(None),) * axis + (index.reshape(-1),) if x.ndim else ()
+
+
+def index_add(x, dim: int, index, source, *, alpha=1) -> Tensor:
+    """out = x, then out[..., index[i], ...] += alpha * source[..., i, ...] (repeats add up)."""
+    x = _tensor_operand(x)
+    source = _same_dtype("index_add", x, _tensor_operand(source))
+    return AddAt.apply(x, source, _along("index_add", x, dim, index, source), alpha)
+
+
+def index_copy(x, dim: int, index, source) -> Tensor:
+    x = _tensor_operand(x)
+    source = _same_dtype("index_copy", x, _tensor_operand(source))
+    return Put.apply(x, source, _along("index_copy", x, dim, index, source))
+
+
+def index_fill(x, dim: int, index, value) -> Tensor:
+    """x with ``value`` (a number or a 0-d tensor) at the given indices along dim."""
+    x = _tensor_operand(x)
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise ValueError(f"index_fill: value must be a 0-d tensor, got shape {value.shape}")
+        value = cast(value, x.dtype)
+    else:
+        value = np.asarray(value, x.dtype)
+    return Put.apply(x, value, _along("index_fill", x, dim, index))
+
+
+def index_put(x, indices, values, accumulate: bool = False) -> Tensor:
+    """x with x[indices] = values (or += with accumulate, repeats adding up), out of place."""
+    x = _tensor_operand(x)
+    key = tuple(np.asarray(_data(i)) for i in indices)
+    values = _same_dtype("index_put", x, _tensor_operand(values))
+    try:
+        np.broadcast_to(values.data, x.data[key].shape)
+    except (IndexError, ValueError) as e:
+        raise type(e)(
+            f"index_put: values {values.shape} do not fit the indexed shape: {e}"
+        ) from None
+    return AddAt.apply(x, values, key, 1) if accumulate else Put.apply(x, values, key)
+
+
+def take(x, index) -> Tensor:
+    """x's entries at flat (row-major) ``index``; the result has index's shape."""
+    x = _tensor_operand(x)
+    index = _int_array(index, "take")
+    n = x.numel()
+    if index.size and (index.min() < -n or index.max() >= n):
+        raise IndexError(f"take: index out of range for a tensor of {n} elements")
+    return getitem(reshape(x, (-1,)), index)
+
+
+def take_along_dim(x, indices, dim=None) -> Tensor:
+    """Pick values along dim at ``indices`` (broadcast against x outside dim); without dim over
+    the flattened tensor (torch.take_along_dim)."""
+    x = _tensor_operand(x)
+    indices = _int_array(indices, "take_along_dim")
+    if dim is None:
+        return take(x, indices.reshape(-1))
+    axis = _dim(dim, x.ndim, "take_along_dim")
+    if indices.ndim != x.ndim:
+        raise ValueError(f"take_along_dim: indices {indices.shape} and input {x.shape} "
+                         "must have the same number of dims")  # fmt: skip
+    shape = list(broadcast_shapes(tuple(np.delete(x.shape, axis)),
+                                  tuple(np.delete(indices.shape, axis))))  # fmt: skip
+    xs = expand(x, tuple(shape[:axis] + [x.shape[axis]] + shape[axis:]))
+    idx = np.broadcast_to(indices, tuple(shape[:axis] + [indices.shape[axis]] + shape[axis:]))
+    return gather(xs, axis, np.where(idx < 0, idx + x.shape[axis], idx))
+
+
+def _bool_mask(op, mask):
+    mask = np.asarray(_data(mask))
+    if mask.dtype != np.bool_:
+        raise TypeError(f"{op}: mask must be a bool tensor, got {mask.dtype}")
+    return mask
+
+
+def masked_select(x, mask) -> Tensor:
+    """The 1-D tensor of x's entries where mask (broadcast with x) is True."""
+    x = _tensor_operand(x)
+    mask = _bool_mask("masked_select", mask)
+    shape = broadcast_shapes(x.shape, mask.shape)
+    return getitem(expand(x, shape), np.broadcast_to(mask, shape))
+
+
+def masked_scatter(x, mask, source) -> Tensor:
+    """x with its entries where mask is True replaced, in order, by source's first entries."""
+    x = _tensor_operand(x)
+    mask = np.broadcast_to(_bool_mask("masked_scatter", mask), x.shape)
+    source = _same_dtype("masked_scatter", x, _tensor_operand(source))
+    count = int(mask.sum())
+    if source.numel() < count:
+        raise ValueError(
+            f"masked_scatter: source has {source.numel()} elements, mask selects {count}"
+        )
+    return Put.apply(x, getitem(reshape(source, (-1,)), slice(0, count)), mask)
+
+
+def nonzero(x, *, as_tuple: bool = False):
+    """Indices of the non-zero entries: (n, ndim) int64, or a tuple of 1-D index tensors."""
+    a = np.asarray(_data(x))
+    idx = np.nonzero(np.atleast_1d(a) if as_tuple else a) if a.ndim or as_tuple else ()
+    if as_tuple:
+        return tuple(Tensor(i.astype(np.int64)) for i in idx)
+    if a.ndim == 0:
+        return Tensor(np.zeros((int(a != 0), 0), np.int64))
+    return Tensor(np.stack(idx, 1).astype(np.int64))
+
+
+def argwhere(x) -> Tensor:
+    return nonzero(x)
+
+
+def count_nonzero(x, dim=None) -> Tensor:
+    a = np.asarray(_data(x))
+    return Tensor(np.asarray(np.count_nonzero(a, axis=_axes(dim, a.ndim, "count_nonzero")),
+                             np.int64))  # fmt: skip
+
+
+def _tri_indices(name, f):
+    def op(row: int, col: int, offset: int = 0, *, dtype=np.int64) -> Tensor:
+        if row < 0 or col < 0:
+            raise ValueError(f"{name}: row ({row}) and col ({col}) must be non-negative")
+        return Tensor(np.stack(f(row, offset, col)).astype(dtype).reshape(2, -1))
+
+    op.__name__ = name
+    op.__doc__ = f"The (2, N) row-major indices of the {name[:4]} triangle (torch.{name})."
+    return op
+
+
+tril_indices = _tri_indices("tril_indices", np.tril_indices)
+triu_indices = _tri_indices("triu_indices", np.triu_indices)
+
+
+def _diag_rows_cols(n1: int, n2: int, offset: int):
+    length = builtins.max(
+        builtins.min(n1 - builtins.max(-offset, 0), n2 - builtins.max(offset, 0)), 0
+    )
+    return np.arange(length) + builtins.max(-offset, 0), np.arange(length) + builtins.max(offset, 0)
+
+
+def _write_diagonal(shape, dtype, values, offset, d1, d2):
+    """A zero array of ``shape`` whose (offset, d1, d2) diagonal is ``values`` (last axis)."""
+    out = np.zeros(shape, dtype)
+    rows, cols = _diag_rows_cols(shape[d1], shape[d2], offset)
+    np.moveaxis(out, (d1, d2), (-2, -1))[..., rows, cols] = values
+    return out
+
+
+class Diagonal(Function):
+    @staticmethod
+    def forward(ctx, x, offset, d1, d2):
+        ctx.meta = (x.shape, offset, d1, d2)
+        return np.diagonal(x, offset, d1, d2).copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, offset, d1, d2 = ctx.meta
+        return _write_diagonal(shape, g.dtype, g, offset, d1, d2), None, None, None
+
+
+def _two_dims(op, ndim, dim1, dim2):
+    d1, d2 = _dim(dim1, ndim, op), _dim(dim2, ndim, op)
+    if d1 == d2:
+        raise ValueError(f"{op}: dim1 and dim2 must differ, got {dim1} and {dim2}")
+    return d1, d2
+
+
+def diagonal(x, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The diagonal of the (dim1, dim2) planes as a new last dim (torch.diagonal)."""
+    x = _tensor_operand(x)
+    if x.ndim < 2:
+        raise ValueError(f"diagonal: input must have >= 2 dims, got shape {x.shape}")
+    return Diagonal.apply(x, int(offset), *_two_dims("diagonal", x.ndim, dim1, dim2))
+
+
+class DiagEmbed(Function):
+    @staticmethod
+    def forward(ctx, x, offset, d1, d2):
+        ctx.meta = (offset, d1, d2)
+        n = x.shape[-1] + builtins.abs(offset)
+        out = _write_diagonal(x.shape[:-1] + (n, n), x.dtype, x, offset, -2, -1)
+        return np.moveaxis(out, (-2, -1), (d1, d2))
+
+    @staticmethod
+    def backward(ctx, g):
+        offset, d1, d2 = ctx.meta
+        return np.diagonal(g, offset, d1, d2).copy(), None, None, None
+
+
+def diag_embed(x, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """Matrices (in dims dim1, dim2 of the result) whose offset diagonal is x's last dim."""
+    x = _tensor_operand(x)
+    if x.ndim < 1:
+        raise ValueError("diag_embed: input must have >= 1 dim")
+    return DiagEmbed.apply(x, int(offset), *_two_dims("diag_embed", x.ndim + 1, dim1, dim2))
+
+
+def diag(x, diagonal: int = 0) -> Tensor:  # noqa: F811  (PyTorch's parameter name)
+    """A 1-D tensor as the given diagonal of a square matrix, or a matrix's diagonal as 1-D."""
+    x = _tensor_operand(x)
+    if x.ndim == 1:
+        return diag_embed(x, diagonal, 0, 1)
+    if x.ndim == 2:
+        return Diagonal.apply(x, int(diagonal), 0, 1)
+    raise ValueError(f"diag: supports 1-D or 2-D tensors, got shape {x.shape}")
+
+
+def diagflat(x, offset: int = 0) -> Tensor:
+    return diag(reshape(x, (-1,)), offset)
+
+
+def trace(x) -> Tensor:
+    """Sum of a matrix's main diagonal."""
+    x = _tensor_operand(x)
+    if x.ndim != 2:
+        raise ValueError(f"trace: expected a 2-D tensor, got shape {x.shape}")
+    return sum(Diagonal.apply(x, 0, 0, 1))
+
+
+def fill_diagonal_(x: Tensor, fill_value, wrap: bool = False) -> Tensor:
+    """Fill the main diagonal in place (all dims equal beyond 2-D; wrap continues it below a
+    tall matrix's first block, as NumPy and PyTorch)."""
+    if x.ndim < 2 or (x.ndim > 2 and len(set(x.shape)) > 1):
+        raise ValueError(f"fill_diagonal_: needs >= 2 dims, all equal beyond 2, got {x.shape}")
+    out = x.data.copy()
+    np.fill_diagonal(out, fill_value, wrap=wrap)
+    return x._assign(out)
+
+
+def meshgrid(*tensors, indexing: str = "ij") -> tuple:
+    """Coordinate grids from 1-D tensors ('ij': matrix indexing, 'xy': Cartesian)."""
+    if len(tensors) == 1 and isinstance(tensors[0], list | tuple):
+        tensors = tensors[0]
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    ts = [_tensor_operand(t) for t in tensors]
+    if builtins.any(t.ndim > 1 for t in ts):
+        raise ValueError(f"meshgrid: expects 0-D or 1-D tensors, got {[t.shape for t in ts]}")
+    if indexing == "xy" and len(ts) > 1:
+        ts[0], ts[1] = ts[1], ts[0]
+    shape = tuple(t.numel() for t in ts)
+    grids = [expand(reshape(t, (1,) * i + (-1,) + (1,) * (len(ts) - i - 1)), shape)
+             for i, t in enumerate(ts)]  # fmt: skip
+    if indexing == "xy" and len(ts) > 1:
+        grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)
+
+
+def cartesian_prod(*tensors) -> Tensor:
+    """All combinations of the 1-D tensors' entries, one per row (torch.cartesian_prod)."""
+    if len(tensors) == 1:
+        return _tensor_operand(tensors[0])
+    return stack([reshape(g, (-1,)) for g in meshgrid(*tensors)], 1)
+
+
+def unique(x, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,  # noqa: A002
+           dim=None):  # fmt: skip
+    """The distinct values (sorted), and optionally the inverse indices and the counts; with
+    dim, the distinct slices along dim."""
+    a = np.asarray(_data(x))
+    axis = None if dim is None else _dim(dim, a.ndim, "unique")
+    vals, inv, counts = np.unique(a, return_inverse=True, return_counts=True, axis=axis)
+    if dim is None:
+        inv = inv.reshape(a.shape)
+    return _unique_result(vals, inv.reshape(-1) if dim is not None else inv, counts,
+                          return_inverse, return_counts)  # fmt: skip
+
+
+def _unique_result(vals, inv, counts, return_inverse, return_counts):
+    out = [Tensor(vals)]
+    if return_inverse:
+        out.append(Tensor(inv.astype(np.int64)))
+    if return_counts:
+        out.append(Tensor(counts.astype(np.int64)))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def unique_consecutive(x, return_inverse: bool = False, return_counts: bool = False, dim=None):
+    """Collapse runs of equal consecutive values (or slices along dim) into one."""
+    a = np.asarray(_data(x))
+    shape = a.shape
+    if dim is None:
+        a, axis = a.reshape(-1), 0
+    else:
+        axis = _dim(dim, a.ndim, "unique_consecutive")
+    moved = np.moveaxis(a, axis, 0).reshape(a.shape[axis] if a.ndim else 1, -1)
+    starts = np.ones(moved.shape[0], bool)
+    starts[1:] = (moved[1:] != moved[:-1]).any(1)
+    inv = np.cumsum(starts) - 1
+    counts = np.diff(np.append(np.flatnonzero(starts), moved.shape[0]))
+    vals = np.take(a, np.flatnonzero(starts), axis=axis)
+    return _unique_result(vals, inv.reshape(shape) if dim is None else inv, counts,
+                          return_inverse, return_counts)  # fmt: skip
+
+
+def bincount(x, weights=None, minlength: int = 0) -> Tensor:
+    """Count of each value in a 1-D non-negative integer tensor (weighted sums with weights)."""
+    a = _int_array(x, "bincount")
+    if a.ndim != 1 or (a.size and a.min() < 0):
+        raise ValueError(f"bincount: input must be 1-D and non-negative, got shape {a.shape}")
+    if weights is None:
+        return Tensor(np.bincount(a, minlength=minlength).astype(np.int64))
+    w = np.asarray(_data(weights))
+    if w.shape != a.shape:
+        raise ValueError(f"bincount: weights {w.shape} must match input {a.shape}")
+    dt = w.dtype if w.dtype.kind == "f" else np.float64
+    return Tensor(np.bincount(a, w, minlength).astype(dt))
+
+
+def histc(x, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002
+    """Histogram of ``bins`` equal bins over [min, max] (the data's range when both are 0);
+    entries outside are ignored."""
+    a = np.asarray(_data(x))
+    if a.dtype.kind != "f":
+        raise TypeError(f"histc: expected a floating point tensor, got {a.dtype}")
+    if bins <= 0 or min > max:
+        raise ValueError(f"histc: bins ({bins}) must be positive and min ({min}) <= max ({max})")
+    lo, hi = float(min), float(max)
+    if lo == hi and a.size:
+        lo, hi = float(a.min()), float(a.max())
+    if lo == hi:
+        lo, hi = lo - 1, hi + 1
+    return Tensor(np.histogram(a, bins, (lo, hi))[0].astype(a.dtype))
+
+
+def searchsorted(sorted_sequence, input, *, out_int32: bool = False, right: bool = False,  # noqa: A002
+                 side=None, sorter=None) -> Tensor:  # fmt: skip
+    """Insertion indices of input's values in the sorted last dim of sorted_sequence
+    (side='right' / right=True: after equal values)."""
+    seq = np.asarray(_data(sorted_sequence))
+    v = np.asarray(_data(input))
+    if side is not None and side not in ("left", "right") or (side == "left" and right):
+        raise ValueError("searchsorted: side must be 'left' or 'right' (and agree with right)")
+    side = side or ("right" if right else "left")
+    srt = None if sorter is None else _int_array(sorter, "searchsorted")
+    if seq.ndim <= 1:
+        out = np.searchsorted(seq, v, side, srt)
+    else:
+        if v.shape[:-1] != seq.shape[:-1]:
+            raise ValueError(f"searchsorted: leading dims of sorted_sequence {seq.shape} and "
+                             f"input {v.shape} must match")  # fmt: skip
+        srts = [None] * seq.size if srt is None else srt.reshape(-1, seq.shape[-1])
+        rows = zip(seq.reshape(-1, seq.shape[-1]), v.reshape(-1, v.shape[-1]), srts)
+        out = np.stack([np.searchsorted(s, r, side, o) for s, r, o in rows]).reshape(v.shape)
+    return Tensor(np.asarray(out, np.int32 if out_int32 else np.int64))
+
+
+def bucketize(input, boundaries, *, out_int32: bool = False, right: bool = False) -> Tensor:  # noqa: A002
+    """Index of the bucket of each value given sorted 1-D boundaries (right: b[i-1] <= x < b[i])."""
+    if np.ndim(_data(boundaries)) != 1:
+        raise ValueError(
+            f"bucketize: boundaries must be 1-D, got shape {_shape(_data(boundaries))}"
+        )
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+def _in_place(name: str, op):
+    def method(x: Tensor, *args, **kwargs) -> Tensor:
+        out = op(x, *args, **kwargs)
+        deps = [a for a in (*args, *kwargs.values()) if isinstance(a, Tensor) and a.requires_grad]
+        return x._assign(out.data, deps[0] if deps else None)
+
+    method.__name__ = name
+    method.__doc__ = f"In-place {op.__name__} (outside the autograd graph, as tensor.py's)."
+    return method
+
+
+scatter_ = _in_place("scatter_", scatter)
+scatter_add_ = _in_place("scatter_add_", scatter_add)
+index_add_ = _in_place("index_add_", index_add)
+
+
 # The extras are Tensor methods too (x.sin(), x.norm(dim=1), x.topk(3), ...): each takes the
 # tensor as its first argument, so the function itself is the method.
 _EXTRAS = (
@@ -1432,6 +2312,14 @@ _EXTRAS = (
     "sinh", "cosh", "asin", "acos", "atan", "sign", "floor", "ceil", "trunc", "round",
     "logsumexp", "prod", "cumsum", "norm", "tril", "triu", "flip", "index_select", "unbind",
     "sort", "argsort", "topk", "mm", "bmm", "isnan", "isinf", "isfinite", "all", "any",
+    "broadcast_to", "movedim", "moveaxis", "swapaxes", "swapdims", "narrow", "select", "ravel",
+    "unflatten", "unfold", "tile", "roll", "rot90", "fliplr", "flipud", "repeat_interleave",
+    "tensor_split", "hsplit", "vsplit", "dsplit", "split_with_sizes",
+    "take", "take_along_dim", "masked_select", "masked_scatter", "scatter", "scatter_",
+    "scatter_add", "scatter_add_", "scatter_reduce", "index_add", "index_add_", "index_fill",
+    "index_copy", "index_put", "nonzero", "argwhere", "count_nonzero", "diag", "diagonal",
+    "diag_embed", "diagflat", "trace", "fill_diagonal_", "unique", "unique_consecutive",
+    "bincount", "histc",
 )  # fmt: skip
 for _name in _EXTRAS:
     setattr(Tensor, _name, globals()[_name])

@@ -1,0 +1,368 @@
+"""PyTorch's everyday shape, indexing, reduction, product and linear-algebra functions
+(ember.ops, ember.linalg): each case runs the same code on ember and on torch, compares the
+values, and checks ember's gradients by finite differences in float64."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import ember
+from ember.autograd import gradcheck
+
+torch = pytest.importorskip("torch")
+
+
+def _arr(*shape, seed=0, lo=-2.0, hi=2.0):
+    return np.random.default_rng(seed).uniform(lo, hi, shape)
+
+
+def _to(m, a):
+    return m.tensor(a) if m is ember else torch.from_numpy(np.array(a))
+
+
+def _flat(out):
+    if isinstance(out, tuple | list):
+        return [v for o in out for v in _flat(o)]
+    return [out]
+
+
+def _compare(e_out, t_out):
+    e_vals, t_vals = _flat(e_out), _flat(t_out)
+    assert len(e_vals) == len(t_vals)
+    for e, t in zip(e_vals, t_vals):
+        if isinstance(t, torch.Tensor):
+            t = t.numpy()
+            assert isinstance(e, ember.Tensor), type(e)
+            assert e.shape == t.shape, (e.shape, t.shape)
+            assert e.dtype == t.dtype, (e.dtype, t.dtype)
+            e = e.numpy()
+        np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-12)
+
+
+# id: (f(module, *inputs), input arrays, gradcheck?)
+CASES = {
+    "broadcast_to": (lambda m, x: m.broadcast_to(x, (2, 3, 4)), [_arr(3, 1)], True),
+    "broadcast_tensors": (lambda m, x, y: m.broadcast_tensors(x, y), [_arr(3, 1), _arr(4)], True),
+    "movedim": (lambda m, x: m.movedim(x, (0, -1), (2, 0)), [_arr(2, 3, 4)], True),
+    "moveaxis": (lambda m, x: x.moveaxis(1, -1), [_arr(2, 3, 4)], True),
+    "swapaxes": (lambda m, x: m.swapaxes(x, 0, 2), [_arr(2, 3, 4)], True),
+    "swapdims": (lambda m, x: x.swapdims(-1, 1), [_arr(2, 3, 4)], True),
+    "narrow": (lambda m, x: m.narrow(x, 1, -3, 2), [_arr(2, 4)], True),
+    "select": (lambda m, x: x.select(-1, 2), [_arr(2, 4)], True),
+    "ravel": (lambda m, x: m.ravel(x.T), [_arr(2, 4)], True),
+    "unflatten": (lambda m, x: x.unflatten(1, (2, -1)), [_arr(3, 6)], True),
+    "unfold": (lambda m, x: x.unfold(1, 3, 2), [_arr(2, 8, 3)], True),
+    "unfold_last": (lambda m, x: x.unfold(-1, 2, 1), [_arr(4, 3)], True),
+    "tile": (lambda m, x: m.tile(x, (2, 1, 3)), [_arr(2, 3)], True),
+    "tile_short": (lambda m, x: x.tile((2,)), [_arr(2, 3)], True),
+    "roll": (lambda m, x: m.roll(x, (1, -2), (0, 1)), [_arr(3, 4)], True),
+    "roll_flat": (lambda m, x: x.roll(5), [_arr(3, 4)], True),
+    "rot90": (lambda m, x: m.rot90(x, 1, (1, 2)), [_arr(2, 3, 4)], True),
+    "rot90_k2": (lambda m, x: x.rot90(2), [_arr(3, 4)], True),
+    "rot90_k3": (lambda m, x: m.rot90(x, -1, (0, 1)), [_arr(3, 4)], True),
+    "fliplr": (lambda m, x: m.fliplr(x), [_arr(3, 4)], True),
+    "flipud": (lambda m, x: x.flipud(), [_arr(3, 4)], True),
+    "repeat_interleave": (lambda m, x: x.repeat_interleave(2), [_arr(2, 3)], True),
+    "repeat_interleave_dim": (
+        lambda m, x: m.repeat_interleave(x, m.tensor([1, 0, 2]), dim=1),
+        [_arr(2, 3)],
+        True,
+    ),
+    "repeat_interleave_counts": (
+        lambda m, x: m.repeat_interleave(m.tensor([2, 0, 3])),
+        [_arr(1)],
+        False,
+    ),
+    "tensor_split_n": (lambda m, x: m.tensor_split(x, 3, dim=1), [_arr(2, 7)], True),
+    "tensor_split_idx": (lambda m, x: x.tensor_split([1, 5, 3, 9]), [_arr(7, 2)], True),
+    "hsplit": (lambda m, x: m.hsplit(x, 2), [_arr(3, 4)], True),
+    "hsplit_1d": (lambda m, x: x.hsplit([1, 3]), [_arr(5)], True),
+    "vsplit": (lambda m, x: m.vsplit(x, [1]), [_arr(3, 4)], True),
+    "dsplit": (lambda m, x: x.dsplit(2), [_arr(2, 3, 4)], True),
+    "split_with_sizes": (lambda m, x: x.split_with_sizes([1, 3], 1), [_arr(2, 4)], True),
+    "hstack": (lambda m, x, y: m.hstack([x, y]), [_arr(2, 3), _arr(2, 1)], True),
+    "hstack_1d": (lambda m, x, y: m.hstack((x, y)), [_arr(3), _arr(2)], True),
+    "vstack": (lambda m, x, y: m.vstack([x, y]), [_arr(3), _arr(2, 3)], True),
+    "row_stack": (lambda m, x, y: m.row_stack([x, y]), [_arr(3), _arr(3)], True),
+    "dstack": (lambda m, x, y: m.dstack([x, y]), [_arr(2, 3), _arr(2, 3, 2)], True),
+    "column_stack": (lambda m, x, y: m.column_stack([x, y]), [_arr(3), _arr(3, 2)], True),
+    "concat": (lambda m, x, y: m.concat([x, y], dim=-1), [_arr(2, 3), _arr(2, 1)], True),
+    "concatenate": (lambda m, x, y: m.concatenate([x, y], axis=0), [_arr(2, 3), _arr(1, 3)], True),
+    "atleast": (
+        lambda m, a, b, c: (m.atleast_1d(a), m.atleast_2d(a, b), m.atleast_3d([a, b, c])),
+        [np.array(1.5), _arr(3), _arr(2, 3)],
+        True,
+    ),
+    "t": (lambda m, x: m.t(x), [_arr(2, 3)], True),
+    # ---- indexing and scatter
+    "take": (lambda m, x: m.take(x, m.tensor([[0, -1], [5, 2]])), [_arr(2, 3)], True),
+    "take_along_dim": (
+        lambda m, x: m.take_along_dim(x, m.tensor([[0], [2]]), 1),
+        [_arr(2, 3)],
+        True,
+    ),
+    "take_along_dim_bcast": (
+        lambda m, x: x.take_along_dim(m.tensor([[[1, 0]]]), dim=2),
+        [_arr(2, 3, 4)],
+        True,
+    ),
+    "take_along_dim_flat": (
+        lambda m, x: m.take_along_dim(x, m.tensor([4, 0])),
+        [_arr(2, 3)],
+        True,
+    ),
+    "masked_select": (lambda m, x: m.masked_select(x, x > 0), [_arr(3, 4)], True),
+    "masked_select_bcast": (
+        lambda m, x: x.masked_select(m.tensor([True, False, True])),
+        [_arr(2, 3)],
+        True,
+    ),
+    "masked_scatter": (
+        lambda m, x, s: x.masked_scatter(m.tensor([[True], [False]]), s),
+        [_arr(2, 3), _arr(2, 4)],
+        True,
+    ),
+    "scatter_src": (
+        lambda m, x, s: m.scatter(x, 0, m.tensor([[1, 0, 2], [0, 2, 1]]), s),
+        [_arr(3, 4), _arr(3, 4)],
+        True,
+    ),
+    "scatter_value": (
+        lambda m, x: x.scatter(1, m.tensor([[1], [3]]), 2.5),
+        [_arr(2, 4)],
+        True,
+    ),
+    "scatter_add_reduce": (
+        lambda m, x, s: x.scatter(1, m.tensor([[1, 1], [3, 0]]), s, reduce="add"),
+        [_arr(2, 4), _arr(2, 3)],
+        True,
+    ),
+    "scatter_multiply": (
+        lambda m, x, s: x.scatter(1, m.tensor([[1, 1], [3, 0]]), s, reduce="multiply"),
+        [_arr(2, 4), _arr(2, 3)],
+        False,
+    ),
+    "scatter_add": (
+        lambda m, x, s: m.scatter_add(x, 0, m.tensor([[1, 0, 1], [1, 2, 1]]), s),
+        [_arr(3, 3), _arr(2, 3)],
+        True,
+    ),
+    "index_add": (
+        lambda m, x, s: m.index_add(x, 1, m.tensor([2, 0, 2]), s, alpha=-2.0),
+        [_arr(2, 3), _arr(2, 3)],
+        True,
+    ),
+    "index_copy": (
+        lambda m, x, s: x.index_copy(0, m.tensor([2, 0]), s),
+        [_arr(3, 2), _arr(2, 2)],
+        True,
+    ),
+    "index_fill": (lambda m, x: x.index_fill(1, m.tensor([0, 2]), -1.0), [_arr(2, 3)], True),
+    "index_fill_tensor": (
+        lambda m, x, v: m.index_fill(x, -1, m.tensor([1]), v),
+        [_arr(2, 3), np.array(0.5)],
+        True,
+    ),
+    "index_put": (
+        lambda m, x, v: x.index_put((m.tensor([0, 1, 0]), m.tensor([2, 0, 1])), v),
+        [_arr(2, 3), _arr(1)],
+        True,
+    ),
+    "index_put_accumulate": (
+        lambda m, x, v: m.index_put(x, (m.tensor([0, 1, 0]), m.tensor([2, 0, 2])), v, True),
+        [_arr(2, 3), _arr(3)],
+        True,
+    ),
+    "nonzero": (lambda m, x: (m.nonzero(x > 0), x.nonzero(as_tuple=True)), [_arr(3, 4)], False),
+    "argwhere": (lambda m, x: m.argwhere(x > 0), [_arr(3, 4)], False),
+    "count_nonzero": (
+        lambda m, x: (
+            m.count_nonzero(x > 0),
+            (x > 0).count_nonzero(dim=(0, 1)),
+            m.count_nonzero(x > 0, dim=-1),
+        ),
+        [_arr(3, 4)],
+        False,
+    ),  # fmt: skip
+    "tri_indices": (
+        lambda m, x: (m.tril_indices(3, 4, 1), m.triu_indices(4, 3, -1), m.tril_indices(0, 2)),
+        [_arr(1)],
+        False,
+    ),
+    "diag": (lambda m, x, v: (m.diag(x, 1), v.diag(-1)), [_arr(3, 4), _arr(3)], True),
+    "diagonal": (lambda m, x: m.diagonal(x, -1, 2, 0), [_arr(3, 2, 4)], True),
+    "diagonal_offset": (lambda m, x: x.diagonal(2), [_arr(3, 4)], True),
+    "diag_embed": (lambda m, x: m.diag_embed(x, 1, 0, 2), [_arr(2, 3)], True),
+    "diag_embed_default": (lambda m, x: x.diag_embed(-1), [_arr(2, 3)], True),
+    "diagflat": (lambda m, x: m.diagflat(x, -1), [_arr(2, 2)], True),
+    "trace": (lambda m, x: (m.trace(x), x.trace()), [_arr(3, 4)], True),
+    "meshgrid": (lambda m, x, y: m.meshgrid(x, y, indexing="ij"), [_arr(3), _arr(2)], True),
+    "meshgrid_xy": (
+        lambda m, x, y, z: m.meshgrid([x, y, z], indexing="xy"),
+        [_arr(3), _arr(2), _arr(4)],
+        True,
+    ),
+    "cartesian_prod": (lambda m, x, y: m.cartesian_prod(x, y), [_arr(3), _arr(2)], True),
+    "searchsorted": (
+        lambda m, x: (
+            m.searchsorted(m.tensor([1.0, 2.0, 2.0, 4.0]), x),
+            m.searchsorted(m.tensor([1.0, 2.0, 2.0, 4.0]), x, right=True),
+            m.searchsorted(
+                m.tensor([[1.0, 3.0], [0.0, 2.0]]),
+                m.tensor([[2.0], [2.0]]),
+                side="right",
+                out_int32=True,
+            ),
+        ),
+        [np.array([[0.5, 2.0], [2.5, 9.0]])],
+        False,
+    ),  # fmt: skip
+    "bucketize": (
+        lambda m, x: (
+            m.bucketize(x, m.tensor([1.0, 2.0, 4.0])),
+            m.bucketize(x, m.tensor([1.0, 2.0, 4.0]), right=True),
+        ),
+        [np.array([0.5, 1.0, 2.0, 3.0, 4.0, 5.0])],
+        False,
+    ),  # fmt: skip
+}
+
+SCATTER_REDUCE = [(r, s) for r in ("sum", "prod", "mean", "amax", "amin") for s in (True, False)]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_values_and_gradients(name):
+    f, arrays, check_grad = CASES[name]
+    with warnings.catch_warnings():  # torch deprecates scatter's reduce=
+        warnings.simplefilter("ignore")
+        expected = f(torch, *[_to(torch, a) for a in arrays])
+    _compare(f(ember, *[_to(ember, a) for a in arrays]), expected)
+    if check_grad:
+        inputs = [ember.tensor(a, requires_grad=True) for a in arrays]
+        assert gradcheck(lambda *xs: tuple(_flat(f(ember, *xs))), inputs)
+
+
+@pytest.mark.parametrize("reduce,include_self", SCATTER_REDUCE)
+def test_scatter_reduce(reduce, include_self):
+    x, src = _arr(3, 4), _arr(2, 4, seed=1)
+    src[0, 1] = 0.0  # a zero in prod's path
+    x[1, 3] = src[1, 3] = 1.25  # a tie for amax/amin
+
+    def f(m, a, s):
+        index = m.tensor([[1, 0, 1, 1], [1, 2, 1, 1]])
+        return m.scatter_reduce(a, 0, index, s, reduce, include_self=include_self)
+
+    _compare(f(ember, ember.tensor(x), ember.tensor(src)), f(torch, _to(torch, x), _to(torch, src)))
+    tx, ts = _to(torch, x).requires_grad_(), _to(torch, src).requires_grad_()
+    w = np.random.default_rng(2).standard_normal((3, 4))
+    (f(torch, tx, ts) * torch.from_numpy(w)).sum().backward()
+    ex, es = ember.tensor(x, requires_grad=True), ember.tensor(src, requires_grad=True)
+    (f(ember, ex, es) * ember.tensor(w)).sum().backward()
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(es.grad.numpy(), ts.grad.numpy(), atol=1e-12)
+
+
+def test_integer_inputs_match_torch():
+    a = np.arange(24).reshape(2, 3, 4)
+    for f in [
+        lambda m, x: m.roll(x, 1, 2),
+        lambda m, x: x.unfold(2, 2, 2),
+        lambda m, x: m.scatter_reduce(x, 2, m.tensor([[[0, 0]] * 3] * 2), x[..., :2], "mean"),
+        lambda m, x: m.scatter_reduce(
+            x, 2, m.tensor([[[0, 3]] * 3] * 2), -x[..., :2], "amax", include_self=False
+        ),  # fmt: skip
+        lambda m, x: m.index_add(x, 0, m.tensor([1]), x[:1]),
+        lambda m, x: m.diag_embed(x),
+        lambda m, x: m.trace(x[0]),
+        lambda m, x: m.unique(m.tensor([3, 1, 3, 0]), return_inverse=True, return_counts=True),
+        lambda m, x: m.unique(m.tensor([[1, 2], [1, 2], [0, 5]]), dim=0, return_inverse=True),
+        lambda m, x: m.unique_consecutive(
+            m.tensor([1, 1, 2, 2, 3, 1, 1]), return_inverse=True, return_counts=True
+        ),  # fmt: skip
+        lambda m, x: m.unique_consecutive(
+            m.tensor([[1, 1, 2], [1, 1, 3]]), dim=1, return_counts=True
+        ),  # fmt: skip
+        lambda m, x: (m.bincount(m.tensor([0, 3, 3])), m.bincount(m.tensor([1]), minlength=3)),
+        lambda m, x: m.bincount(m.tensor([0, 2, 2]), m.tensor([0.5, 1.0, 2.0])),
+        lambda m, x: m.histc(m.tensor([0.0, 1.0, 1.5, 3.0, 9.0]), bins=4, min=0, max=3),
+        lambda m, x: m.histc(m.tensor([1.0, 2.0, 2.0, 5.0]), bins=3),
+        lambda m, x: m.masked_select(x, x > 6),
+        lambda m, x: m.cartesian_prod(m.tensor([1, 2]), m.tensor([3, 4, 5])),
+        lambda m, x: m.hstack([m.tensor(1), m.tensor([2, 3])]),
+        lambda m, x: m.repeat_interleave(x[0], 2, dim=0),
+    ]:
+        _compare(f(ember, ember.tensor(a)), f(torch, torch.from_numpy(a)))
+
+
+def test_in_place_scatter_and_fill_diagonal():
+    for f in [
+        lambda m, x: x.scatter_(1, m.tensor([[0], [2]]), 7.0),
+        lambda m, x: x.scatter_add_(0, m.tensor([[1, 1, 0, 0]]), m.ones(1, 4, dtype=x.dtype)),
+        lambda m, x: x.index_add_(1, m.tensor([0, 0]), m.ones(5, 2, dtype=x.dtype), alpha=3),
+        lambda m, x: x.fill_diagonal_(-1.0),
+        lambda m, x: x.fill_diagonal_(2.0, wrap=True),
+    ]:
+        e, t = ember.tensor(_arr(5, 4)), _to(torch, _arr(5, 4))
+        assert f(ember, e) is e
+        f(torch, t)
+        _compare(e, t)
+    leaf = ember.tensor(_arr(2, 2), requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf"):
+        leaf.scatter_(0, ember.tensor([[0, 1]]), 1.0)
+
+
+def test_float32_keeps_dtype():
+    x = ember.tensor(_arr(3, 4).astype(np.float32))
+    for out in [x.unfold(1, 2, 1), ember.rot90(x), x.roll(1), ember.diag(x), x.diag_embed(),
+                x.take(ember.tensor([1])), x.scatter(0, ember.tensor([[1]]), 2.0),
+                ember.hstack([x, x]), x.index_fill(0, ember.tensor([0]), 1)]:  # fmt: skip
+        assert out.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "call,error",
+    [
+        (lambda: ember.movedim(ember.zeros(2, 3), 0, 5), IndexError),
+        (lambda: ember.narrow(ember.zeros(3), 0, 4, 1), IndexError),
+        (lambda: ember.narrow(ember.zeros(3), 0, 2, 2), ValueError),
+        (lambda: ember.zeros(3).select(0, 5), IndexError),
+        (lambda: ember.broadcast_shapes((2,), (3,)), ValueError),
+        (lambda: ember.zeros(2, 3).unfold(1, 4, 1), ValueError),
+        (lambda: ember.zeros(2, 3).unfold(3, 1, 1), IndexError),
+        (lambda: ember.zeros(3).repeat_interleave(ember.tensor([1, 2])), ValueError),
+        (lambda: ember.hsplit(ember.zeros(2, 3), 2), ValueError),
+        (lambda: ember.rot90(ember.zeros(3, 3), 1, (0, 0)), ValueError),
+        (lambda: ember.zeros(3).scatter(0, ember.tensor([5]), 1.0), IndexError),
+        (lambda: ember.zeros(3).scatter(0, ember.tensor([1.0]), 1.0), TypeError),
+        (
+            lambda: ember.zeros(3).scatter_add(0, ember.tensor([1]), ember.zeros(1, dtype=int)),
+            TypeError,
+        ),  # fmt: skip
+        (
+            lambda: ember.zeros(3).scatter_reduce(0, ember.tensor([1]), ember.zeros(1), "max"),
+            ValueError,
+        ),  # fmt: skip
+        (
+            lambda: ember.index_add(ember.zeros(3), 0, ember.tensor([0]), ember.zeros(2)),
+            ValueError,
+        ),  # fmt: skip
+        (lambda: ember.take(ember.zeros(3), ember.tensor([5])), IndexError),
+        (lambda: ember.masked_select(ember.zeros(3), ember.ones(3)), TypeError),
+        (
+            lambda: ember.masked_scatter(ember.zeros(3), ember.ones(3) > 0, ember.zeros(2)),
+            ValueError,
+        ),  # fmt: skip
+        (lambda: ember.diag(ember.zeros(2, 2, 2)), ValueError),
+        (lambda: ember.diagonal(ember.zeros(2, 2), 0, 1, -1), ValueError),
+        (lambda: ember.trace(ember.zeros(3)), ValueError),
+        (lambda: ember.zeros(2, 3, 3).fill_diagonal_(1.0), ValueError),
+        (lambda: ember.bincount(ember.tensor([-1, 2])), ValueError),
+        (lambda: ember.histc(ember.tensor([1, 2])), TypeError),
+        (lambda: ember.meshgrid(ember.zeros(2, 2)), ValueError),
+        (lambda: ember.searchsorted(ember.zeros(2, 3), ember.zeros(3, 1)), ValueError),
+    ],
+)
+def test_bad_input(call, error):
+    with pytest.raises(error):
+        call()
