@@ -17,6 +17,13 @@ def _arr(*shape, seed=0, lo=-2.0, hi=2.0):
     return np.random.default_rng(seed).uniform(lo, hi, shape)
 
 
+def _nan(*shape, seed=0):
+    a = _arr(*shape, seed=seed)
+    a.reshape(-1)[[1, 4, 5]] = np.nan
+    a[-1] = np.nan
+    return a
+
+
 def _to(m, a):
     return m.tensor(a) if m is ember else torch.from_numpy(np.array(a))
 
@@ -226,6 +233,107 @@ CASES = {
         [np.array([0.5, 1.0, 2.0, 3.0, 4.0, 5.0])],
         False,
     ),  # fmt: skip
+    # ---- reductions
+    "amax": (
+        lambda m, x: (m.amax(x, (0, 2)), x.amax(-1, keepdim=True), m.amax(x)),
+        [_arr(2, 3, 4)],
+        True,
+    ),
+    "amin": (lambda m, x: (m.amin(x, 1), x.amin((0, 1), True)), [_arr(2, 3, 4)], True),
+    "amax_ties": (
+        lambda m, x: m.amax(x, 1),
+        [np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])],
+        "torch",
+    ),
+    "aminmax": (lambda m, x: (m.aminmax(x), x.aminmax(dim=1, keepdim=True)), [_arr(3, 4)], True),
+    "std": (lambda m, x: (m.std(x), m.std(x, 1), x.std(0, keepdim=True)), [_arr(3, 4)], True),
+    "std_correction": (lambda m, x: m.std(x, (0, 1), correction=0), [_arr(3, 4)], True),
+    "var_mean": (lambda m, x: (m.var_mean(x, 1), m.std_mean(x, dim=0)), [_arr(3, 4)], True),
+    "nansum": (lambda m, x: (m.nansum(x), x.nansum(1)), [_nan(3, 4)], True),
+    "nanmean": (lambda m, x: (m.nanmean(x), x.nanmean(0, keepdim=True)), [_nan(3, 4)], True),
+    "median": (lambda m, x: (m.median(x), x.median(1), m.median(x, 0, True)), [_arr(3, 5)], True),
+    "median_nan": (lambda m, x: (m.median(x), x.median(1)), [_nan(3, 5)], False),
+    "nanmedian": (
+        lambda m, x: (m.nanmedian(x), x.nanmedian(1), m.nanmedian(x.T, 0, True)),
+        [_nan(3, 4)[:2]],
+        False,
+    ),
+    "nanmedian_grad": (lambda m, x: m.nanmedian(x, -1), [_arr(3, 4)], True),
+    "kthvalue": (lambda m, x: (m.kthvalue(x, 2), x.kthvalue(3, 0, True)), [_arr(3, 4)], True),
+    "mode": (
+        lambda m, x: (m.mode(x), x.mode(0)),
+        [
+            np.array(
+                [[1.0, 2.0, 2.0, 1.0, 3.0], [4.0, 0.0, 4.0, 0.0, 0.0], [1.0, 1.0, 5.0, 5.0, 1.0]]
+            )
+        ],
+        "torch",
+    ),
+    "quantile": (
+        lambda m, x: (
+            m.quantile(x, 0.3),
+            x.quantile(m.tensor([0.0, 0.25, 1.0], dtype=m.float64), dim=1),
+            m.quantile(x, 0.5, dim=0, keepdim=True),
+            x.quantile(0.4, keepdim=True),
+        ),
+        [_arr(3, 5)],
+        True,
+    ),  # fmt: skip
+    "quantile_modes": (
+        lambda m, x: tuple(
+            m.quantile(x, m.tensor([0.1, 0.5, 0.7], dtype=m.float64), 1, interpolation=i)
+            for i in ("lower", "higher", "midpoint", "nearest")
+        ),
+        [_arr(2, 6)],
+        True,
+    ),  # fmt: skip
+    "quantile_nan": (
+        lambda m, x: (
+            m.quantile(x, 0.5, 1),
+            m.nanquantile(x, m.tensor([0.2, 0.9], dtype=m.float64), 1),
+            x.nanquantile(0.3),
+        ),
+        [_nan(3, 4)],
+        False,
+    ),  # fmt: skip
+    "cummax": (lambda m, x: (m.cummax(x, 1), x.cummin(0)), [_arr(3, 4)], True),
+    "cummax_ties_nan": (
+        lambda m, x: (m.cummax(x, 0), m.cummin(x, 0)),
+        [np.array([1.0, 3.0, 2.0, 3.0, np.nan, 0.0, np.nan, 9.0])],
+        False,
+    ),
+    "cumprod": (lambda m, x: (m.cumprod(x, 1), x.cumprod(0)), [_arr(3, 4)], True),
+    "cumprod_zeros": (
+        lambda m, x: m.cumprod(x, -1),
+        [
+            np.array(
+                [[2.0, 0.0, 3.0, 0.0, 1.5], [0.0, 1.0, 2.0, 3.0, 0.5], [1.0, 2.0, 3.0, 4.0, 0.0]]
+            )
+        ],
+        True,
+    ),
+    "logcumsumexp": (
+        lambda m, x: (m.logcumsumexp(x, 1), x.logcumsumexp(0)),
+        [_arr(3, 4, hi=40.0)],
+        True,
+    ),
+    "diff": (
+        lambda m, x, p: (m.diff(x), x.diff(2, 0), m.diff(x, dim=1, prepend=p, append=x)),
+        [_arr(4, 3), _arr(4, 2)],
+        True,
+    ),
+    "msort": (lambda m, x: (m.msort(x), x.msort()), [_arr(4, 3)], True),
+    "cov": (lambda m, x: (m.cov(x), x.cov(correction=0), m.cov(x[0])), [_arr(3, 6)], True),
+    "cov_weights": (
+        lambda m, x: m.cov(
+            x,
+            fweights=m.tensor([1, 2, 1, 3, 1, 1]),
+            aweights=m.tensor([0.5, 1.0, 2.0, 1.0, 0.3, 1.0], dtype=m.float64),
+        ),
+        [_arr(3, 6)],
+        True,
+    ),  # fmt: skip
+    "corrcoef": (lambda m, x: (m.corrcoef(x), x.corrcoef()), [_arr(3, 6)], True),
 }
 
 SCATTER_REDUCE = [(r, s) for r in ("sum", "prod", "mean", "amax", "amin") for s in (True, False)]
@@ -238,9 +346,23 @@ def test_values_and_gradients(name):
         warnings.simplefilter("ignore")
         expected = f(torch, *[_to(torch, a) for a in arrays])
     _compare(f(ember, *[_to(ember, a) for a in arrays]), expected)
-    if check_grad:
+    if check_grad == "torch":  # at ties finite differences do not apply: match torch's choice
+        _same_grads_as_torch(f, arrays)
+    elif check_grad:
         inputs = [ember.tensor(a, requires_grad=True) for a in arrays]
         assert gradcheck(lambda *xs: tuple(_flat(f(ember, *xs))), inputs)
+
+
+def _same_grads_as_torch(f, arrays):
+    grads = []
+    for m in (ember, torch):
+        xs = [_to(m, a).requires_grad_() for a in arrays]
+        outs = [o for o in _flat(f(m, *xs)) if o.dtype in (np.float64, torch.float64)]
+        rng = np.random.default_rng(2)
+        sum((o * _to(m, rng.standard_normal(tuple(o.shape)))).sum() for o in outs).backward()
+        grads.append([np.asarray(x.grad.numpy()) for x in xs])
+    for e, t in zip(*grads):
+        np.testing.assert_allclose(e, t, atol=1e-12)
 
 
 @pytest.mark.parametrize("reduce,include_self", SCATTER_REDUCE)
@@ -254,13 +376,7 @@ def test_scatter_reduce(reduce, include_self):
         return m.scatter_reduce(a, 0, index, s, reduce, include_self=include_self)
 
     _compare(f(ember, ember.tensor(x), ember.tensor(src)), f(torch, _to(torch, x), _to(torch, src)))
-    tx, ts = _to(torch, x).requires_grad_(), _to(torch, src).requires_grad_()
-    w = np.random.default_rng(2).standard_normal((3, 4))
-    (f(torch, tx, ts) * torch.from_numpy(w)).sum().backward()
-    ex, es = ember.tensor(x, requires_grad=True), ember.tensor(src, requires_grad=True)
-    (f(ember, ex, es) * ember.tensor(w)).sum().backward()
-    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), atol=1e-12)
-    np.testing.assert_allclose(es.grad.numpy(), ts.grad.numpy(), atol=1e-12)
+    _same_grads_as_torch(f, [x, src])
 
 
 def test_integer_inputs_match_torch():
@@ -291,6 +407,16 @@ def test_integer_inputs_match_torch():
         lambda m, x: m.cartesian_prod(m.tensor([1, 2]), m.tensor([3, 4, 5])),
         lambda m, x: m.hstack([m.tensor(1), m.tensor([2, 3])]),
         lambda m, x: m.repeat_interleave(x[0], 2, dim=0),
+        lambda m, x: (m.amax(x, (0, 2)), x.amin(1), m.aminmax(x)),
+        lambda m, x: (m.cumprod(x, 1), m.cummax(x, 2), x.cummin(0), m.cumprod(x > 3, 2)),
+        lambda m, x: (
+            m.median(x),
+            x.median(1),
+            m.kthvalue(x, 2, 0),
+            m.mode(m.tensor([[3, 1, 1, 3, 2], [0, 0, 5, 5, 5]]), 1),
+        ),
+        lambda m, x: (m.diff(x, dim=1), m.diff(x > 4, dim=2), m.nansum(x), m.msort(x)),
+        lambda m, x: m.count_nonzero(x, (0, 2)),
     ]:
         _compare(f(ember, ember.tensor(a)), f(torch, torch.from_numpy(a)))
 
@@ -361,6 +487,18 @@ def test_float32_keeps_dtype():
         (lambda: ember.histc(ember.tensor([1, 2])), TypeError),
         (lambda: ember.meshgrid(ember.zeros(2, 2)), ValueError),
         (lambda: ember.searchsorted(ember.zeros(2, 3), ember.zeros(3, 1)), ValueError),
+        (lambda: ember.amax(ember.zeros(2, 0), 1), IndexError),
+        (lambda: ember.amax(ember.zeros(2, 3), (0, 2)), IndexError),
+        (lambda: ember.median(ember.zeros(2, 3), 2), IndexError),
+        (lambda: ember.kthvalue(ember.zeros(3), 4), ValueError),
+        (lambda: ember.quantile(ember.zeros(3), 1.5), ValueError),
+        (lambda: ember.quantile(ember.zeros(3), 0.5, interpolation="cubic"), ValueError),
+        (lambda: ember.quantile(ember.tensor([1, 2]), 0.5), TypeError),
+        (lambda: ember.nanmean(ember.tensor([1, 2])), TypeError),
+        (lambda: ember.cumprod(ember.zeros(3), 1), IndexError),
+        (lambda: ember.diff(ember.tensor(1.0)), ValueError),
+        (lambda: ember.cov(ember.zeros(2, 2, 2)), ValueError),
+        (lambda: ember.cov(ember.zeros(2, 3), fweights=ember.tensor([1.0, 1.0, 1.0])), TypeError),
     ],
 )
 def test_bad_input(call, error):

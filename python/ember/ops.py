@@ -1259,7 +1259,7 @@ def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     axes = _axes(dim, x.ndim, "norm")
     if p in (float("inf"), float("-inf")):
         sign = 1 if p > 0 else -1  # min |x| = -max(-|x|)
-        return sign * _amax(sign * abs(x), axes, keepdim)
+        return sign * AMax.apply(sign * abs(x), axes, keepdim, True)
     if p <= 0:
         raise ValueError(f"norm: p must be positive (or +-inf), got {p}")
     s = sum(Elementwise.apply(x, *_pow_abs(p)), dim=axes, keepdim=keepdim)
@@ -1280,18 +1280,6 @@ def _root(p):
         lambda s: s ** (1.0 / p),
         lambda s, y: np.where(s == 0, 0, y / (p * s)).astype(s.dtype),
     )
-
-
-def _amax(x, axes, keepdim):
-    """max over several dims at once (gradient shared among ties, as max over all)."""
-    if not axes:
-        return x
-    moved = permute(x, [d for d in range(x.ndim) if d not in axes] + list(axes))
-    kept = [x.shape[d] for d in range(x.ndim) if d not in axes]
-    out = max(reshape(moved, tuple(kept) + (-1,)), dim=-1).values
-    if keepdim:
-        out = reshape(out, tuple(1 if d in axes else x.shape[d] for d in range(x.ndim)))
-    return out
 
 
 def _triangle(name: str, f):
@@ -2305,6 +2293,372 @@ scatter_add_ = _in_place("scatter_add_", scatter_add)
 index_add_ = _in_place("index_add_", index_add)
 
 
+# ---- reductions: extremes, spreads, order statistics, running reductions -------------------
+
+
+class AMax(Function):
+    """max/min over several dims; the gradient is shared evenly among ties (torch.amax)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, use_max):
+        y = (np.max if use_max else np.min)(x, axis=axes, keepdims=True)
+        ctx.save_for_backward(x, y)
+        ctx.meta = (axes, keepdim)
+        return y if keepdim else np.squeeze(y, axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        axes, keepdim = ctx.meta
+        if not keepdim:
+            g = np.expand_dims(g, axes)
+        mask = x == y
+        return g * mask / np.maximum(mask.sum(axes, keepdims=True), 1), None, None, None
+
+
+def _amax_amin(x, dim, keepdim, use_max, op):
+    x = _tensor_operand(x)
+    axes = _axes(dim, x.ndim, op)
+    if builtins.any(x.shape[a] == 0 for a in axes):
+        raise IndexError(f"{op}: cannot reduce over an empty dim of shape {x.shape}")
+    return AMax.apply(x, axes, keepdim, use_max)
+
+
+def amax(x, dim=(), keepdim: bool = False) -> Tensor:
+    """Largest value over dim (an int or tuple; all dims by default)."""
+    return _amax_amin(x, dim, keepdim, True, "amax")
+
+
+def amin(x, dim=(), keepdim: bool = False) -> Tensor:
+    return _amax_amin(x, dim, keepdim, False, "amin")
+
+
+MinMax = namedtuple("MinMax", ["min", "max"])
+
+
+def aminmax(x, *, dim=None, keepdim: bool = False) -> MinMax:
+    dims = () if dim is None else dim
+    return MinMax(amin(x, dims, keepdim), amax(x, dims, keepdim))
+
+
+def std(x, dim=None, keepdim: bool = False, unbiased: bool = True, correction=None) -> Tensor:
+    """Standard deviation (the square root of var, same arguments)."""
+    return sqrt(var(x, dim, keepdim, unbiased, correction))
+
+
+def var_mean(x, dim=None, keepdim: bool = False, unbiased: bool = True, correction=None):
+    return var(x, dim, keepdim, unbiased, correction), mean(x, dim, keepdim)
+
+
+def std_mean(x, dim=None, keepdim: bool = False, unbiased: bool = True, correction=None):
+    return std(x, dim, keepdim, unbiased, correction), mean(x, dim, keepdim)
+
+
+def nansum(x, dim=None, keepdim: bool = False) -> Tensor:
+    """Sum treating NaN as zero (no gradient flows to NaN entries)."""
+    x = _tensor_operand(x)
+    if x.data.dtype.kind == "f":
+        x = where(np.isnan(x.data), np.zeros((), x.dtype), x)
+    return sum(x, dim, keepdim)
+
+
+def nanmean(x, dim=None, keepdim: bool = False) -> Tensor:
+    """Mean of the non-NaN entries."""
+    x = _tensor_operand(x)
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"nanmean: input dtype should be floating point, got {x.dtype}")
+    count = np.sum(~np.isnan(x.data), axis=_axes(dim, x.ndim, "nanmean"), keepdims=keepdim)
+    return nansum(x, dim, keepdim) / count.astype(x.dtype)
+
+
+def _pick(x, axis, idx, keepdim):
+    """(values, indices) at the int64 ``idx`` (kept dim) along axis; values carry gradients."""
+    values = gather(x, axis, idx)
+    if not keepdim:
+        values, idx = squeeze(values, axis), idx.squeeze(axis)
+    return SortResult(values, Tensor(idx))
+
+
+def _order_stat(op, x, dim, keepdim, rank):
+    """The entry at sorted position ``rank(sorted values, nan mask)`` along dim."""
+    x = _tensor_operand(x)
+    if x.ndim == 0:
+        _dim(dim, 0, op)
+        return SortResult(getitem(x, ...), Tensor(np.zeros((), np.int64)))
+    axis = _dim(dim, x.ndim, op)
+    if x.shape[axis] == 0:
+        raise IndexError(f"{op}: dim {dim} of shape {x.shape} is empty")
+    order = np.argsort(x.data, axis=axis, kind="stable")  # NaN sorts last
+    nan = np.isnan(x.data) if x.data.dtype.kind == "f" else np.zeros(x.shape, bool)
+    pos = rank(np.sum(~nan, axis=axis, keepdims=True), nan.any(axis=axis, keepdims=True))
+    idx = np.take_along_axis(order, np.broadcast_to(pos, order.shape[:axis] + (1,) +
+                                                   order.shape[axis + 1 :]), axis)  # fmt: skip
+    return _pick(x, axis, idx.astype(np.int64), keepdim)
+
+
+def median(x, dim=None, keepdim: bool = False):
+    """The lower median (not the mean of the two middle values), NaN if any entry is; along dim
+    the (values, indices) pair."""
+    if dim is None:
+        return _order_stat("median", reshape(x, (-1,)), 0, False, _median_rank(False)).values
+    return _order_stat("median", x, dim, keepdim, _median_rank(False))
+
+
+def nanmedian(x, dim=None, keepdim: bool = False):
+    """median ignoring NaNs (NaN only where all entries are)."""
+    if dim is None:
+        return _order_stat("nanmedian", reshape(x, (-1,)), 0, False, _median_rank(True)).values
+    return _order_stat("nanmedian", x, dim, keepdim, _median_rank(True))
+
+
+def _median_rank(ignore_nan: bool):
+    def rank(count, has_nan):
+        if ignore_nan:
+            return np.maximum((count - 1) // 2, 0)
+        return np.where(has_nan, count, (count - 1) // 2)  # the first NaN, else the middle
+
+    return rank
+
+
+def kthvalue(x, k: int, dim: int = -1, keepdim: bool = False):
+    """The k-th smallest entry (1-based) along dim and its index."""
+    n = _shape(_data(x))[dim] if np.ndim(_data(x)) else 1
+    if not 1 <= k <= n:
+        raise ValueError(f"kthvalue: k ({k}) out of range [1, {n}] for dim {dim}")
+    return _order_stat(
+        "kthvalue", x, dim, keepdim, lambda count, has_nan: np.full(count.shape, k - 1)
+    )
+
+
+def mode(x, dim: int = -1, keepdim: bool = False):
+    """The most frequent value along dim (the smallest among equally frequent ones) and the
+    index of its last occurrence, as PyTorch on the CPU."""
+    x = _tensor_operand(x)
+    if x.ndim == 0:
+        _dim(dim, 0, "mode")
+        return SortResult(getitem(x, ...), Tensor(np.zeros((), np.int64)))
+    axis = _dim(dim, x.ndim, "mode")
+    rows = np.moveaxis(x.data, axis, -1).reshape(-1, x.shape[axis])
+    idx = np.empty(rows.shape[0], np.int64)
+    for r, row in enumerate(rows):
+        vals, counts = np.unique(row, return_counts=True)
+        idx[r] = np.flatnonzero(row == vals[np.argmax(counts)])[-1]
+    idx = np.moveaxis(idx.reshape(np.delete(x.shape, axis).tolist() + [1]), -1, axis)
+    return _pick(x, axis, idx, keepdim)
+
+
+_INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _quantile(op, x, q, dim, keepdim, interpolation, ignore_nan):
+    x = _tensor_operand(x)
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"{op}: input must be float32 or float64, got {x.dtype}")
+    qa = np.asarray(_data(q), x.dtype)
+    if qa.ndim > 1 or (qa.size and (qa.min() < 0 or qa.max() > 1)):
+        raise ValueError(f"{op}: q must be a scalar or 1-D with values in [0, 1], got {q}")
+    if interpolation not in _INTERPOLATIONS:
+        raise ValueError(f"{op}: interpolation must be one of {_INTERPOLATIONS}")
+    shape = x.shape
+    if dim is None:
+        x, axis = reshape(x, (-1,)), 0
+    else:
+        axis = _dim(dim, x.ndim, op)
+    xs = movedim(x, axis, -1) if x.ndim else reshape(x, (1,))
+    if xs.shape[-1] == 0:
+        raise IndexError(f"{op}: cannot take a quantile of an empty dim (shape {shape})")
+    nan = np.isnan(xs.data)
+    count = (
+        np.sum(~nan, -1, keepdims=True)
+        if ignore_nan
+        else np.full(xs.shape[:-1] + (1,), xs.shape[-1])
+    )
+    rank = np.maximum(qa.reshape(-1) * (count - 1).astype(x.dtype), 0)
+    if interpolation in ("lower", "higher", "nearest"):
+        rank = {"lower": np.floor, "higher": np.ceil, "nearest": np.round}[interpolation](rank)
+    lo, hi = np.floor(rank), np.ceil(rank)
+    weight = np.where(hi > lo, 0.5, 0) if interpolation == "midpoint" else rank - lo
+    s = sort(xs, -1).values
+    low, high = gather(s, -1, lo.astype(np.int64)), gather(s, -1, hi.astype(np.int64))
+    out = low + (high - low) * weight.astype(x.dtype)
+    if not ignore_nan:
+        out = where(nan.any(-1, keepdims=True), np.asarray(np.nan, x.dtype), out)
+    out = movedim(out, -1, 0)  # q's dim first
+    if keepdim:
+        kept = tuple(1 if dim is None or d == axis else n for d, n in enumerate(shape))
+        out = reshape(out, (out.shape[0],) + kept)
+    return select(out, 0, 0) if qa.ndim == 0 else out
+
+
+def quantile(x, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear") -> Tensor:
+    """The q-th quantiles over dim (all entries by default); a 1-D q adds a leading dim. NaN
+    where the reduced entries hold a NaN."""
+    return _quantile("quantile", x, q, dim, keepdim, interpolation, False)
+
+
+def nanquantile(x, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear") -> Tensor:
+    """quantile ignoring NaNs."""
+    return _quantile("nanquantile", x, q, dim, keepdim, interpolation, True)
+
+
+def _running_extreme(op, x, dim, ufunc):
+    """cummax/cummin: the running extreme and the index it was last reached at (a NaN wins)."""
+    x = _tensor_operand(x)
+    axis = _dim(dim, x.ndim, op)
+    if x.ndim == 0:
+        return SortResult(getitem(x, ...), Tensor(np.zeros((), np.int64)))
+    run = ufunc.accumulate(x.data, axis=axis)
+    hit = (x.data == run) | (np.isnan(x.data) if x.data.dtype.kind == "f" else False)
+    pos = np.arange(x.shape[axis]).reshape((-1,) + (1,) * (x.ndim - axis - 1))
+    idx = np.maximum.accumulate(np.where(hit, pos, 0), axis=axis).astype(np.int64)
+    return SortResult(gather(x, axis, idx), Tensor(idx))
+
+
+def cummax(x, dim: int):
+    return _running_extreme("cummax", x, dim, np.maximum)
+
+
+def cummin(x, dim: int):
+    return _running_extreme("cummin", x, dim, np.minimum)
+
+
+class CumProd(Function):
+    @staticmethod
+    def forward(ctx, x, axis):
+        y = np.cumprod(x, axis=axis)
+        ctx.save_for_backward(x, y)
+        ctx.axis = axis
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        a = ctx.axis
+        # d y_j / d x_i = y_j / x_i for j >= i; at zeros (where that divides by 0) the
+        # products of the others, per row
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.flip(np.cumsum(np.flip(g * y, a), a), a) / x
+        xm, gm, om = (np.moveaxis(v, a, -1) for v in (x, g, out))
+        for r in zip(*np.nonzero((xm == 0).any(-1))):
+            row, grow = xm[r], gm[r]
+            z = np.flatnonzero(row == 0)[0]
+            before = np.prod(row[:z])
+            after = np.concatenate([[1], np.cumprod(row[z + 1 :])])
+            om[r][z:] = 0
+            om[r][z] = before * np.sum(grow[z:] * after)
+        return out, None
+
+
+def cumprod(x, dim: int) -> Tensor:
+    """Running product along dim (torch.cumprod); exact gradients where x has zeros."""
+    x = _tensor_operand(x)
+    if x.data.dtype == np.bool_:
+        x = x.long()
+    axis = _dim(dim, x.ndim, "cumprod")
+    return CumProd.apply(x, axis) if x.ndim else getitem(x, ...)
+
+
+class LogCumSumExp(Function):
+    @staticmethod
+    def forward(ctx, x, axis):
+        y = np.logaddexp.accumulate(x, axis=axis)
+        ctx.save_for_backward(x, y)
+        ctx.axis = axis
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        a = ctx.axis
+
+        def rev(v):  # reverse running logsumexp
+            return np.flip(np.logaddexp.accumulate(np.flip(v, a), axis=a), a)
+
+        # grad_i = sum_{j >= i} g_j exp(x_i - y_j), in log space for the positive and the
+        # negative parts of g
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            pos = rev(np.where(g > 0, np.log(np.abs(g)), -np.inf) - y)
+            neg = rev(np.where(g < 0, np.log(np.abs(g)), -np.inf) - y)
+            return np.exp(pos + x) - np.exp(neg + x), None
+
+
+def logcumsumexp(x, dim: int) -> Tensor:
+    """log(cumsum(exp(x))) along dim, without overflow."""
+    x = _float_operand(x, "logcumsumexp")
+    axis = _dim(dim, x.ndim, "logcumsumexp")
+    return LogCumSumExp.apply(x, axis) if x.ndim else getitem(x, ...)
+
+
+def diff(x, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
+    """n-th forward difference along dim, after joining prepend and append (bool: xor)."""
+    x = _tensor_operand(x)
+    if x.ndim == 0:
+        raise ValueError("diff: expects a tensor with at least 1 dim")
+    axis = _dim(dim, x.ndim, "diff")
+    parts = [p for p in (prepend, x, append) if p is not None]
+    if len(parts) > 1:
+        x = cat([expand(p, x.shape[:axis] + (1,) + x.shape[axis + 1 :]) if np.ndim(_data(p)) == 0
+                 else _tensor_operand(p) for p in parts], axis)  # fmt: skip
+    for _ in range(n):
+        if x.shape[axis] == 0:
+            break
+        a = narrow(x, axis, 1, x.shape[axis] - 1)
+        b = narrow(x, axis, 0, x.shape[axis] - 1)
+        x = compare(np.not_equal, a, b) if x.dtype == np.bool_ else a - b
+    return x
+
+
+def msort(x) -> Tensor:
+    return sort(x, 0).values
+
+
+def cov(x, *, correction: int = 1, fweights=None, aweights=None) -> Tensor:
+    """Covariance of the variables in the rows of x (observations in columns), optionally with
+    integer frequency and float observation weights, as torch.cov."""
+    x = _float_operand(x, "cov")
+    if x.ndim > 2:
+        raise ValueError(f"cov: expects a 1-D or 2-D tensor, got shape {x.shape}")
+    x = reshape(x, (1, -1)) if x.ndim < 2 else x
+    n_obs = x.shape[1]
+    w = None
+    for name, wt in (("fweights", fweights), ("aweights", aweights)):
+        if wt is None:
+            continue
+        wa = np.asarray(_data(wt))
+        if wa.shape != (n_obs,) or (wa < 0).any():
+            raise ValueError(f"cov: {name} must be 1-D, non-negative, with {n_obs} entries")
+        if name == "fweights" and wa.dtype.kind not in "iu":
+            raise TypeError(f"cov: fweights must be integers, got {wa.dtype}")
+        wa = wa.astype(x.dtype)
+        w = wa if w is None else w * wa
+    if w is None:
+        avg, w_sum = mean(x, 1, keepdim=True), n_obs
+        factor = n_obs - correction
+    else:
+        w_sum = w.sum()
+        avg = sum(x * w, 1, keepdim=True) / w_sum
+        if correction == 0:
+            factor = w_sum
+        elif aweights is None:
+            factor = w_sum - correction
+        else:
+            factor = w_sum - correction * (w * np.asarray(_data(aweights), x.dtype)).sum() / w_sum
+    xm = x - avg
+    c = matmul(xm if w is None else xm * w, transpose(xm, 0, 1)) / np.asarray(
+        builtins.max(factor, 0), x.dtype
+    )
+    return reshape(c, ()) if c.shape == (1, 1) else c
+
+
+def corrcoef(x) -> Tensor:
+    """Pearson correlation coefficients of the rows of x, clipped to [-1, 1]."""
+    c = cov(x)
+    if c.ndim == 0:
+        return c / c
+    d = sqrt(diagonal(c))
+    return clamp(c / reshape(d, (-1, 1)) / reshape(d, (1, -1)), -1, 1)
+
+
 # The extras are Tensor methods too (x.sin(), x.norm(dim=1), x.topk(3), ...): each takes the
 # tensor as its first argument, so the function itself is the method.
 _EXTRAS = (
@@ -2320,6 +2674,9 @@ _EXTRAS = (
     "index_copy", "index_put", "nonzero", "argwhere", "count_nonzero", "diag", "diagonal",
     "diag_embed", "diagflat", "trace", "fill_diagonal_", "unique", "unique_consecutive",
     "bincount", "histc",
+    "amax", "amin", "aminmax", "nansum", "nanmean", "median", "nanmedian", "mode", "kthvalue",
+    "quantile", "nanquantile", "cummax", "cummin", "cumprod", "logcumsumexp", "diff", "msort",
+    "cov", "corrcoef",
 )  # fmt: skip
 for _name in _EXTRAS:
     setattr(Tensor, _name, globals()[_name])
