@@ -24,6 +24,11 @@ def _nan(*shape, seed=0):
     return a
 
 
+def _mat(*shape, seed=0):
+    """Well-conditioned square matrices."""
+    return _arr(*shape, seed=seed, lo=-0.5, hi=0.5) + 2 * np.eye(shape[-1])
+
+
 def _to(m, a):
     return m.tensor(a) if m is ember else torch.from_numpy(np.array(a))
 
@@ -334,6 +339,170 @@ CASES = {
         True,
     ),  # fmt: skip
     "corrcoef": (lambda m, x: (m.corrcoef(x), x.corrcoef()), [_arr(3, 6)], True),
+    # ---- products
+    "dot": (
+        lambda m, a, b: (m.dot(a, b), a.vdot(b), m.inner(a, b)),
+        [_arr(4), _arr(4, seed=1)],
+        True,
+    ),
+    "inner": (lambda m, a, b: (m.inner(a, b), m.inner(a, b[0, 0])), [_arr(2, 3), _arr(4, 3)], True),
+    "outer": (lambda m, a, b: (m.outer(a, b), a.ger(b)), [_arr(3), _arr(2)], True),
+    "mv": (lambda m, a, v: (m.mv(a, v), a.mv(v)), [_arr(2, 3), _arr(3)], True),
+    "addmm": (
+        lambda m, c, a, b: (m.addmm(c, a, b), c.addmm(a, b, beta=0.5, alpha=-2.0)),
+        [_arr(2, 4), _arr(2, 3), _arr(3, 4)],
+        True,
+    ),
+    "addmm_bcast_beta0": (
+        lambda m, c, a, b: m.addmm(c, a, b, beta=0),
+        [_arr(4), _arr(2, 3), _arr(3, 4)],
+        True,
+    ),
+    "addmv": (
+        lambda m, c, a, v: m.addmv(c, a, v, beta=2.0, alpha=0.5),
+        [_arr(2), _arr(2, 3), _arr(3)],
+        True,
+    ),
+    "addbmm": (
+        lambda m, c, a, b: (m.addbmm(c, a, b, alpha=3.0), m.baddbmm(c, a, b, beta=-1.0)),
+        [_arr(2, 4), _arr(3, 2, 5), _arr(3, 5, 4)],
+        True,
+    ),
+    "addr": (lambda m, c, a, b: m.addr(c, a, b, beta=2.0), [_arr(3, 2), _arr(3), _arr(2)], True),
+    "kron": (lambda m, a, b: (m.kron(a, b), a.kron(b[0])), [_arr(2, 3), _arr(2, 2, 1)], True),
+    "tensordot": (
+        lambda m, a, b: (m.tensordot(a, b), m.tensordot(a, b[0, 0], 0), m.tensordot(a, b[0], 1)),
+        [_arr(3, 2, 4), _arr(2, 4, 5)],
+        True,
+    ),
+    "tensordot_pairs": (
+        lambda m, a, b: m.tensordot(a, b, ([0, 2], [1, 0])),
+        [_arr(3, 2, 4), _arr(4, 3)],
+        True,
+    ),
+    "einsum_matmul": (lambda m, a, b: m.einsum("ij,jk->ik", a, b), [_arr(2, 3), _arr(3, 4)], True),
+    "einsum_implicit": (
+        lambda m, a, b: m.einsum("bij,bjk", a, b),
+        [_arr(2, 2, 3), _arr(2, 3, 4)],
+        True,
+    ),
+    "einsum_trace_diag": (
+        lambda m, a: (
+            m.einsum("ii", a),
+            m.einsum("ii->i", a),
+            m.einsum("iij->j", a[None].expand(3, 3, 3)),
+        ),
+        [_arr(3, 3)],
+        True,
+    ),
+    "einsum_ellipsis": (
+        lambda m, a, b: m.einsum("...ij,...jk->...ik", a, b),
+        [_arr(2, 1, 2, 3), _arr(4, 3, 2)],
+        True,
+    ),
+    "einsum_sum_outer": (
+        lambda m, a, b, c: m.einsum("ij,k,jl->lk", a, b, c),
+        [_arr(2, 3), _arr(4), _arr(3, 2)],
+        True,
+    ),
+    "chain_matmul": (
+        lambda m, a, b, c: (m.chain_matmul(a, b, c), m.linalg.multi_dot([a[0], b, c])),
+        [_arr(2, 3), _arr(3, 4), _arr(4, 2)],
+        True,
+    ),
+    "cross": (
+        lambda m, a, b: (m.cross(a, b, dim=0), m.linalg.cross(a.T, b.T), a.cross(b, 0)),
+        [_arr(3, 4), _arr(3, 4, seed=1)],
+        True,
+    ),
+    "cdist": (
+        lambda m, a, b: tuple(m.cdist(a, b, p) for p in (1.0, 2.0, 3.0, float("inf"))),
+        [_arr(2, 3, 4), _arr(2, 5, 4, seed=1)],
+        True,
+    ),
+    "dist": (lambda m, a, b: (m.dist(a, b), a.dist(b, 3)), [_arr(3, 4), _arr(4, seed=1)], True),
+    "renorm": (
+        lambda m, x: (m.renorm(x, 2, 0, 1.5), x.renorm(1, 1, 2.0)),
+        [_arr(3, 4)],
+        True,
+    ),
+    # ---- linear algebra
+    "det": (lambda m, a: (m.det(a), a.det(), m.linalg.det(a)), [_mat(2, 3, 3)], True),
+    "det_singular": (lambda m, a: m.det(a), [np.array([[1.0, 2.0], [2.0, 4.0]])], True),
+    "inverse": (lambda m, a: (m.inverse(a), m.linalg.inv(a)), [_mat(2, 3, 3)], True),
+    "slogdet": (
+        lambda m, a: (m.slogdet(a), m.linalg.slogdet(a), a.logdet(), m.logdet(-a)),
+        [_mat(3, 3)],
+        True,
+    ),
+    "solve": (
+        lambda m, a, b: (
+            m.linalg.solve(a, b),
+            m.linalg.solve(a, b[..., 0]),
+            m.linalg.solve(a, b.mT, left=False),
+        ),
+        [_mat(2, 3, 3), _arr(2, 3, 1)],
+        True,
+    ),  # fmt: skip
+    "solve_broadcast": (lambda m, a, b: m.linalg.solve(a, b), [_mat(3, 3), _arr(2, 3, 2)], True),
+    "matrix_power": (
+        lambda m, a: (m.matrix_power(a, 3), a.matrix_power(0), m.linalg.matrix_power(a, -2)),
+        [_mat(2, 3, 3)],
+        True,
+    ),
+    "vector_norm": (
+        lambda m, x: (
+            tuple(
+                m.linalg.vector_norm(x, o, 1)
+                for o in (2, 1, 0.5, -1, float("inf"), -float("inf"), 0)
+            )
+            + (m.linalg.vector_norm(x), m.linalg.vector_norm(x, 3, (0, 1), True))
+        ),
+        [_arr(3, 4)],
+        True,
+    ),  # fmt: skip
+    "matrix_norm": (
+        lambda m, x: (
+            tuple(
+                m.linalg.matrix_norm(x, o)
+                for o in ("fro", "nuc", 2, -2, 1, -1, float("inf"), -float("inf"))
+            )
+            + (m.linalg.matrix_norm(x, 1, (0, 2), keepdim=True),)
+        ),
+        [_arr(2, 3, 4)],
+        True,
+    ),  # fmt: skip
+    "norm": (
+        lambda m, x: (
+            m.linalg.norm(x),
+            m.linalg.norm(x, 1),
+            m.linalg.norm(x[0], 1),
+            m.linalg.norm(x, "fro", (0, 1)),
+            m.linalg.norm(x, 3, 1, True),
+        ),
+        [_arr(3, 4)],
+        True,
+    ),  # fmt: skip
+    "cholesky": (
+        lambda m, a: (
+            m.linalg.cholesky(a @ a.mT + a.new_ones(3).diag()),
+            m.linalg.cholesky(a @ a.mT + a.new_ones(3).diag(), upper=True),
+        ),
+        [_arr(2, 3, 3)],
+        True,
+    ),  # fmt: skip
+    "qr": (lambda m, a: m.linalg.qr(a), [_arr(2, 4, 3)], True),
+    "eigh": (  # eigenvectors up to sign: compare sign-free functions of them
+        lambda m, a: (lambda L, V: (L, V * V, V @ L.diag_embed() @ V.mT))(*m.linalg.eigh(a + a.mT)),
+        [_arr(2, 3, 3)],
+        True,
+    ),
+    "eigvalsh": (lambda m, a: m.linalg.eigvalsh(a + a.mT), [_arr(2, 3, 3)], True),
+    "svdvals": (
+        lambda m, a: (m.linalg.svdvals(a), m.linalg.svd(a, False).S),
+        [_arr(2, 4, 3)],
+        True,
+    ),
 }
 
 SCATTER_REDUCE = [(r, s) for r in ("sum", "prod", "mean", "amax", "amin") for s in (True, False)]
@@ -417,6 +586,13 @@ def test_integer_inputs_match_torch():
         ),
         lambda m, x: (m.diff(x, dim=1), m.diff(x > 4, dim=2), m.nansum(x), m.msort(x)),
         lambda m, x: m.count_nonzero(x, (0, 2)),
+        lambda m, x: (m.dot(x[0, 0], x[1, 1]), m.outer(x[0, 0], x[1, 0]), m.mv(x[0], x[0, 0])),
+        lambda m, x: (m.kron(x[0], x[1, :2]), m.tensordot(x, x[0], ([1, 2], [0, 1]))),
+        lambda m, x: (m.einsum("bij,bkj->bik", x, x), m.matrix_power(x[0, :, :3], 3)),
+        lambda m, x: (
+            m.addmm(x[0, 0, :3], x[0, :, :2], x[1, :2, :3]),
+            m.cross(x[0, :, :3], x[1, :, :3], dim=1),
+        ),
     ]:
         _compare(f(ember, ember.tensor(a)), f(torch, torch.from_numpy(a)))
 
@@ -438,11 +614,25 @@ def test_in_place_scatter_and_fill_diagonal():
         leaf.scatter_(0, ember.tensor([[0, 1]]), 1.0)
 
 
+def test_svd_reconstructs_and_refuses_vector_gradients():
+    a = _arr(4, 3)
+    U, S, Vh = ember.linalg.svd(ember.tensor(a))
+    assert U.shape == (4, 4) and Vh.shape == (3, 3)
+    np.testing.assert_allclose((U.numpy()[:, :3] * S.numpy()) @ Vh.numpy(), a, atol=1e-12)
+    np.testing.assert_allclose(S.numpy(), np.linalg.svd(a, compute_uv=False), rtol=1e-12)
+    x = ember.tensor(a, requires_grad=True)
+    with pytest.raises(RuntimeError, match="U and Vh"):
+        ember.linalg.svd(x, full_matrices=False).U.sum().backward()
+
+
 def test_float32_keeps_dtype():
     x = ember.tensor(_arr(3, 4).astype(np.float32))
     for out in [x.unfold(1, 2, 1), ember.rot90(x), x.roll(1), ember.diag(x), x.diag_embed(),
                 x.take(ember.tensor([1])), x.scatter(0, ember.tensor([[1]]), 2.0),
-                ember.hstack([x, x]), x.index_fill(0, ember.tensor([0]), 1)]:  # fmt: skip
+                ember.hstack([x, x]), x.index_fill(0, ember.tensor([0]), 1), x.amax(0), x.median(),
+                x.quantile(0.5), x.cumprod(1), x.logcumsumexp(0), x.cov(), ember.einsum("ij->j", x),
+                ember.linalg.inv(x[:, :3]), ember.det(x[:, :3]),
+                ember.linalg.solve(x[:, :3], x), ember.cdist(x, x), x.kron(x)]:  # fmt: skip
         assert out.dtype == np.float32
 
 
@@ -499,6 +689,29 @@ def test_float32_keeps_dtype():
         (lambda: ember.diff(ember.tensor(1.0)), ValueError),
         (lambda: ember.cov(ember.zeros(2, 2, 2)), ValueError),
         (lambda: ember.cov(ember.zeros(2, 3), fweights=ember.tensor([1.0, 1.0, 1.0])), TypeError),
+        (lambda: ember.dot(ember.zeros(3), ember.zeros(4)), ValueError),
+        (lambda: ember.dot(ember.zeros(3), ember.zeros(3, dtype=np.float64)), TypeError),
+        (lambda: ember.mv(ember.zeros(2, 3), ember.zeros(2)), ValueError),
+        (lambda: ember.addmm(ember.zeros(3, 3), ember.zeros(2, 3), ember.zeros(3, 4)), ValueError),
+        (lambda: ember.tensordot(ember.zeros(2, 3), ember.zeros(4, 5), 1), ValueError),
+        (lambda: ember.einsum("ij,jk->ik", ember.zeros(2, 3), ember.zeros(4, 5)), ValueError),
+        (lambda: ember.einsum("ij->ij", ember.zeros(2)), ValueError),
+        (lambda: ember.einsum("ij,jk", ember.zeros(2, 2)), ValueError),
+        (lambda: ember.cross(ember.zeros(2, 4), ember.zeros(2, 4)), ValueError),
+        (lambda: ember.linalg.cross(ember.zeros(3, 2), ember.zeros(3, 2)), ValueError),
+        (lambda: ember.cdist(ember.zeros(2, 3), ember.zeros(2, 4)), ValueError),
+        (lambda: ember.linalg.inv(ember.zeros(2, 2)), ember.linalg.LinAlgError),
+        (lambda: ember.linalg.inv(ember.zeros(2, 2)), RuntimeError),
+        (lambda: ember.linalg.inv(ember.zeros(2, 3)), ValueError),
+        (lambda: ember.linalg.solve(ember.zeros(2, 2), ember.ones(2)), ember.linalg.LinAlgError),
+        (lambda: ember.linalg.solve(ember.eye(2), ember.ones(3)), ValueError),
+        (lambda: ember.linalg.cholesky(-ember.eye(2)), ember.linalg.LinAlgError),
+        (lambda: ember.det(ember.zeros(3)), ValueError),
+        (lambda: ember.matrix_power(ember.zeros(2, 3), 2), ValueError),
+        (lambda: ember.linalg.matrix_norm(ember.zeros(2, 2), "bad"), ValueError),
+        (lambda: ember.linalg.norm(ember.zeros(2, 2, 2), 2), ValueError),
+        (lambda: ember.linalg.multi_dot([ember.zeros(2, 2)]), ValueError),
+        (lambda: ember.linalg.eigh(ember.eye(2), "X"), ValueError),
     ],
 )
 def test_bad_input(call, error):

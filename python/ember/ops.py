@@ -2659,6 +2659,278 @@ def corrcoef(x) -> Tensor:
     return clamp(c / reshape(d, (-1, 1)) / reshape(d, (1, -1)), -1, 1)
 
 
+# ---- products ------------------------------------------------------------------------------
+
+
+def _vector_pair(op, a, b):
+    a, b = _tensor_operand(a), _tensor_operand(b)
+    if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
+        raise ValueError(f"{op}: expected two 1-D tensors of one size, got {a.shape} and {b.shape}")
+    if a.dtype != b.dtype:
+        raise TypeError(
+            f"{op}: expected both vectors to have one dtype, got {a.dtype} and {b.dtype}"
+        )
+    return a, b
+
+
+def dot(a, b) -> Tensor:
+    """Inner product of two 1-D tensors of the same size and dtype."""
+    return matmul(*_vector_pair("dot", a, b))
+
+
+def vdot(a, b) -> Tensor:
+    return matmul(*_vector_pair("vdot", a, b))  # real tensors: no conjugate
+
+
+def inner(a, b) -> Tensor:
+    """Sum of products over the last dims (a product when either is 0-d)."""
+    a, b = _tensor_operand(a), _tensor_operand(b)
+    if a.ndim == 0 or b.ndim == 0:
+        return mul(a, b)
+    return tensordot(a, b, ([-1], [-1]))
+
+
+def outer(a, b) -> Tensor:
+    """a[i] * b[j] of two 1-D tensors."""
+    a, b = _tensor_operand(a), _tensor_operand(b)
+    if a.ndim != 1 or b.ndim != 1:
+        raise ValueError(f"outer: expected 1-D tensors, got shapes {a.shape} and {b.shape}")
+    return mul(reshape(a, (-1, 1)), reshape(b, (1, -1)))
+
+
+ger = outer
+
+
+def mv(mat, vec) -> Tensor:
+    mat, vec = _tensor_operand(mat), _tensor_operand(vec)
+    if mat.ndim != 2 or vec.ndim != 1 or mat.shape[1] != vec.shape[0]:
+        raise ValueError(f"mv: expected (n, m) and (m,), got shapes {mat.shape} and {vec.shape}")
+    return matmul(mat, vec)
+
+
+def _scaled_add(op, input, product, beta, alpha) -> Tensor:
+    """beta * input + alpha * product, input broadcast to the product's shape; beta = 0 ignores
+    input (NaN in it does not propagate), as PyTorch."""
+    input = _tensor_operand(input)
+    if broadcast_shapes(input.shape, product.shape) != product.shape:
+        raise ValueError(
+            f"{op}: input of shape {input.shape} does not broadcast to {product.shape}"
+        )
+    out = product if alpha == 1 else product * alpha
+    if beta == 0:
+        return out
+    return out + (input if beta == 1 else input * beta)
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1) -> Tensor:
+    """beta * input + alpha * (mat1 @ mat2)."""
+    return _scaled_add("addmm", input, mm(mat1, mat2), beta, alpha)
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1) -> Tensor:
+    return _scaled_add("addmv", input, mv(mat, vec), beta, alpha)
+
+
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
+    """beta * input + alpha * sum_b batch1[b] @ batch2[b]."""
+    return _scaled_add("addbmm", input, sum(bmm(batch1, batch2), 0), beta, alpha)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
+    return _scaled_add("baddbmm", input, bmm(batch1, batch2), beta, alpha)
+
+
+def addr(input, vec1, vec2, *, beta=1, alpha=1) -> Tensor:
+    return _scaled_add("addr", input, outer(vec1, vec2), beta, alpha)
+
+
+def kron(a, b) -> Tensor:
+    """Kronecker product: out[i*m + k] = a[i] * b[k] in every dim."""
+    a, b = _tensor_operand(a), _tensor_operand(b)
+    nd = builtins.max(a.ndim, b.ndim)
+    sa, sb = (1,) * (nd - a.ndim) + a.shape, (1,) * (nd - b.ndim) + b.shape
+    ai = reshape(a, _interleave(sa, (1,) * nd))  # (a0, 1, a1, 1, ...)
+    bi = reshape(b, _interleave((1,) * nd, sb))  # (1, b0, 1, b1, ...)
+    return reshape(ai * bi, tuple(p * q for p, q in zip(sa, sb)))
+
+
+def tensordot(a, b, dims=2) -> Tensor:
+    """Contract the last ``dims`` dims of a with the first of b, or the listed dim pairs."""
+    a, b = _tensor_operand(a), _tensor_operand(b)
+    if isinstance(dims, int | np.integer):
+        if not 0 <= dims <= builtins.min(a.ndim, b.ndim):
+            raise ValueError(f"tensordot: dims {dims} out of range for {a.shape} and {b.shape}")
+        da, db = tuple(range(a.ndim - dims, a.ndim)), tuple(range(dims))
+    else:
+        da, db = dims
+        da = _axes(da, a.ndim, "tensordot") if np.ndim(da) or da != [] else ()
+        db = _axes(db, b.ndim, "tensordot") if np.ndim(db) or db != [] else ()
+    if len(da) != len(db) or builtins.any(a.shape[i] != b.shape[j] for i, j in zip(da, db)):
+        raise ValueError(f"tensordot: contracted dims {da} of {a.shape} and {db} of {b.shape} "
+                         "must match in size")  # fmt: skip
+    fa = [d for d in range(a.ndim) if d not in da]
+    fb = [d for d in range(b.ndim) if d not in db]
+    k = int(np.prod([a.shape[d] for d in da]))
+    a2 = reshape(permute(a, fa + list(da)), (-1, k))
+    b2 = reshape(permute(b, list(db) + fb), (k, -1))
+    return reshape(matmul(a2, b2), tuple(a.shape[d] for d in fa) + tuple(b.shape[d] for d in fb))
+
+
+class EinSum(Function):
+    """einsum; the gradient of each operand is the einsum of the output gradient with the other
+    operands onto its subscripts (broadcast over its letters summed alone, written onto the
+    diagonal for repeated letters)."""
+
+    @staticmethod
+    def forward(ctx, *operands, subs, out):
+        ctx.save_for_backward(*operands)
+        ctx.meta = (subs, out)
+        return np.asarray(np.einsum(",".join(subs) + "->" + out, *operands, optimize=True))
+
+    @staticmethod
+    def backward(ctx, g):
+        operands = ctx.saved_tensors
+        subs, out = ctx.meta
+        grads = []
+        for k, need in enumerate(ctx.needs_input_grad):
+            if not need:
+                grads.append(None)
+                continue
+            sk, x = subs[k], operands[k]
+            uniq = "".join(dict.fromkeys(sk))
+            others = [j for j in range(len(subs)) if j != k]
+            present = set(out).union(*(subs[j] for j in others))
+            target = "".join(c for c in uniq if c in present)
+            eq = ",".join([out] + [subs[j] for j in others]) + "->" + target
+            gk = np.einsum(eq, g, *(operands[j] for j in others), optimize=True)
+            size = {c: x.shape[sk.index(c)] for c in uniq}
+            gk = np.broadcast_to(
+                gk.reshape([size[c] if c in present else 1 for c in uniq]),
+                [size[c] for c in uniq],
+            )
+            if len(uniq) < len(sk):  # repeated letters: a writeable diagonal view of zeros
+                full = np.zeros(x.shape, gk.dtype)
+                np.einsum(sk + "->" + uniq, full)[...] = gk
+                gk = full
+            grads.append(gk)
+        return tuple(grads)
+
+
+def _einsum_subscripts(equation: str, shapes):
+    """Explicit subscripts (ellipses spelled out with unused letters) and the output."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    subs = lhs.split(",")
+    if len(subs) != len(shapes):
+        raise ValueError(f"einsum: {equation!r} names {len(subs)} operands, got {len(shapes)}")
+    spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in eq]
+    n_ell = builtins.max([len(s) - len(sub) + 3 for sub, s in zip(subs, shapes) if "..." in sub],
+                         default=0)  # fmt: skip
+    ell = "".join(spare[:n_ell])
+    for i, (sub, shape) in enumerate(zip(subs, shapes)):
+        if "..." in sub:
+            sub = sub.replace("...", ell[n_ell - (len(shape) - len(sub) + 3) :])
+        if len(sub) != len(shape) or not sub.isalpha():
+            raise ValueError(
+                f"einsum: subscripts {subs[i]!r} do not fit operand {i} of shape {shape}"
+            )
+        subs[i] = sub
+    if arrow:
+        out = rhs.replace("...", ell)
+    else:
+        letters = "".join(subs)
+        out = ell + "".join(
+            sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ell)
+        )
+    return subs, out
+
+
+def einsum(equation: str, *operands) -> Tensor:
+    """Einstein summation, as torch.einsum ('ij,jk->ik', ellipses and broadcasting of size-1
+    dims included)."""
+    if len(operands) == 1 and isinstance(operands[0], list | tuple):
+        operands = operands[0]
+    ts = _promote_list([_tensor_operand(o) for o in operands])
+    subs, out = _einsum_subscripts(equation, [t.shape for t in ts])
+    size = {}
+    for sub, t in zip(subs, ts):
+        for c, n in zip(sub, t.shape):
+            if size.get(c, 1) not in (1, n) and n != 1:
+                raise ValueError(
+                    f"einsum: letter {c!r} has sizes {size[c]} and {n} in {equation!r}"
+                )
+            size[c] = builtins.max(size.get(c, 1), n)
+    # size-1 dims broadcast against the others (np.einsum would refuse them)
+    shapes = [tuple(size[c] for c in sub) for sub in subs]
+    ts = [t if t.shape == s else expand(t, s) for t, s in zip(ts, shapes)]
+    return EinSum.apply(*ts, subs=subs, out=out)
+
+
+def chain_matmul(*matrices) -> Tensor:
+    return _linalg.multi_dot(matrices)
+
+
+def cross(a, b, dim=None) -> Tensor:
+    """Cross product of 3-vectors along dim (by default the first dim of size 3, as torch.cross)."""
+    a, b = _tensor_operand(a), _tensor_operand(b)
+    if dim is None:
+        shape = broadcast_shapes(a.shape, b.shape)
+        dim = next((d for d, n in enumerate(shape) if n == 3), None)
+        if dim is None:
+            raise ValueError(f"cross: no dim of size 3 in shapes {a.shape} and {b.shape}")
+    return _linalg.cross(a, b, dim=dim)
+
+
+def cdist(x1, x2, p: float = 2.0, compute_mode=None) -> Tensor:
+    """p-norm distances between the rows of x1 (..., P, M) and x2 (..., R, M) -> (..., P, R)."""
+    x1, x2 = _tensor_operand(x1), _tensor_operand(x2)
+    if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
+        raise ValueError(
+            f"cdist: expected (..., P, M) and (..., R, M), got {x1.shape} and {x2.shape}"
+        )
+    if p < 0:
+        raise ValueError(f"cdist: p must be non-negative, got {p}")
+    return _linalg.vector_norm(unsqueeze(x1, -2) - unsqueeze(x2, -3), p, -1)
+
+
+def dist(a, b, p: float = 2) -> Tensor:
+    """The p-norm of a - b."""
+    return _linalg.vector_norm(sub(a, b), p)
+
+
+def renorm(x, p: float, dim: int, maxnorm: float) -> Tensor:
+    """Each slice along dim scaled down to p-norm maxnorm where its norm exceeds it."""
+    x = _float_operand(x, "renorm")
+    axis = _dim(dim, x.ndim, "renorm")
+    if p <= 0:
+        raise ValueError(f"renorm: p must be positive, got {p}")
+    norms = _linalg.vector_norm(x, p, tuple(d for d in range(x.ndim) if d != axis), True)
+    scale = where(norms.data > maxnorm, maxnorm / (norms + 1e-7), np.ones((), x.dtype))
+    return x * scale
+
+
+def matrix_power(A, n: int) -> Tensor:
+    return _linalg.matrix_power(A, n)
+
+
+def det(A) -> Tensor:
+    return _linalg.det(A)
+
+
+def inverse(A) -> Tensor:
+    return _linalg.inv(A)
+
+
+def slogdet(A):
+    return _linalg.slogdet(A)
+
+
+def logdet(A) -> Tensor:
+    """log(det(A)): NaN where det < 0, -inf where it is 0."""
+    sign, logabs = _linalg.slogdet(A)
+    return where(sign.data < 0, np.asarray(np.nan, logabs.dtype), logabs)
+
+
 # The extras are Tensor methods too (x.sin(), x.norm(dim=1), x.topk(3), ...): each takes the
 # tensor as its first argument, so the function itself is the method.
 _EXTRAS = (
@@ -2677,6 +2949,10 @@ _EXTRAS = (
     "amax", "amin", "aminmax", "nansum", "nanmean", "median", "nanmedian", "mode", "kthvalue",
     "quantile", "nanquantile", "cummax", "cummin", "cumprod", "logcumsumexp", "diff", "msort",
     "cov", "corrcoef",
+    "dot", "vdot", "inner", "outer", "ger", "mv", "addmm", "addmv", "addbmm", "baddbmm", "addr",
+    "kron", "cross", "dist", "renorm", "matrix_power", "det", "inverse", "logdet", "slogdet",
 )  # fmt: skip
 for _name in _EXTRAS:
     setattr(Tensor, _name, globals()[_name])
+
+from ember import linalg as _linalg  # noqa: E402  (linalg builds on these ops)

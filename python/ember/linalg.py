@@ -1,0 +1,417 @@
+"""ember.linalg: PyTorch's torch.linalg on NumPy's LAPACK, with PyTorch's gradient formulas.
+
+Matrices are the last two dims (batches in front). Singular or non-positive-definite input
+raises ``LinAlgError`` (a RuntimeError, as torch's); non-square input a ValueError.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections import namedtuple
+
+import numpy as np
+
+from ember import ops
+from ember.autograd.engine import unbroadcast
+from ember.autograd.function import Function
+from ember.tensor import Tensor
+
+
+class LinAlgError(RuntimeError):
+    """A matrix is singular or not positive-definite (torch.linalg.LinAlgError)."""
+
+
+def _mT(a):  # noqa: N802 (PyTorch's name)
+    return np.swapaxes(a, -1, -2)
+
+
+def _square(op: str, A) -> Tensor:
+    A = ops._float_operand(A, op)
+    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        raise ValueError(f"linalg.{op}: A must be batches of square matrices, got shape {A.shape}")
+    return A
+
+
+def _lapack(op: str, fn, *args):
+    try:
+        return fn(*args)
+    except np.linalg.LinAlgError as e:
+        raise LinAlgError(
+            f"linalg.{op}: {e} (the input is singular or not positive-definite)"
+        ) from None
+
+
+def _others_product(s):
+    """prod_{j != i} s_j along the last axis, without dividing (exact at zeros)."""
+    ones = np.ones(s.shape[:-1] + (1,), s.dtype)
+    left = np.cumprod(np.concatenate([ones, s[..., :-1]], -1), -1)
+    right = np.flip(np.cumprod(np.concatenate([ones, np.flip(s, -1)[..., :-1]], -1), -1), -1)
+    return left * right
+
+
+# ---- determinants and inverses -------------------------------------------------------------
+
+
+class Det(Function):
+    @staticmethod
+    def forward(ctx, A):
+        ctx.save_for_backward(A)
+        return np.asarray(np.linalg.det(A), A.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        (A,) = ctx.saved_tensors
+        # d det / dA is the cofactor matrix; through the SVD A = U S Vh it is
+        # det(U) det(Vh) U diag(prod_{j != i} s_j) Vh, defined for singular A too
+        U, S, Vh = np.linalg.svd(A)
+        signs = np.linalg.det(U) * np.linalg.det(Vh)
+        cof = (U * _others_product(S)[..., None, :]) @ Vh
+        return np.asarray(g * signs)[..., None, None] * cof
+
+
+def det(A) -> Tensor:
+    """Determinant of (batches of) square matrices."""
+    return Det.apply(_square("det", A))
+
+
+class Inv(Function):
+    @staticmethod
+    def forward(ctx, A):
+        Y = _lapack("inv", np.linalg.inv, A)
+        ctx.save_for_backward(Y)
+        return Y
+
+    @staticmethod
+    def backward(ctx, g):
+        (Y,) = ctx.saved_tensors
+        return -_mT(Y) @ g @ _mT(Y)
+
+
+def inv(A) -> Tensor:
+    """Inverse of (batches of) square matrices; LinAlgError when singular."""
+    return Inv.apply(_square("inv", A))
+
+
+SlogDet = namedtuple("SlogDet", ["sign", "logabsdet"])
+
+
+class SlogDetFn(Function):
+    @staticmethod
+    def forward(ctx, A):
+        sign, logabs = np.linalg.slogdet(A)
+        ctx.save_for_backward(A)
+        ctx.mark_non_differentiable(0)
+        return np.asarray(sign, A.dtype), np.asarray(logabs, A.dtype)
+
+    @staticmethod
+    def backward(ctx, gsign, glog):
+        (A,) = ctx.saved_tensors
+        return np.asarray(glog)[..., None, None] * _mT(np.linalg.pinv(A))
+
+
+def slogdet(A) -> SlogDet:
+    """(sign, log|det|) of square matrices: log|det| without overflow."""
+    return SlogDet(*SlogDetFn.apply(_square("slogdet", A)))
+
+
+class Solve(Function):
+    @staticmethod
+    def forward(ctx, A, B):
+        X = _lapack("solve", np.linalg.solve, A, B)
+        ctx.save_for_backward(A, X)
+        ctx.shapes = (A.shape, B.shape)
+        return X
+
+    @staticmethod
+    def backward(ctx, g):
+        A, X = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        gB = np.linalg.solve(_mT(A), g)
+        return unbroadcast(-gB @ _mT(X), sa), unbroadcast(gB, sb)
+
+
+def solve(A, B, *, left: bool = True) -> Tensor:
+    """X with A X = B (left) or X A = B; B may be a vector (batch) when its shape is A's
+    without the last dim."""
+    A = _square("solve", A)
+    B = ops._float_operand(B, "solve")
+    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
+    if not left:
+        if vector:
+            raise ValueError("linalg.solve: left=False needs B to be a matrix")
+        return ops.transpose(solve(ops.transpose(A, -1, -2), ops.transpose(B, -1, -2)), -1, -2)
+    Bm = ops.unsqueeze(B, -1) if vector else B
+    if Bm.shape[-2] != A.shape[-1]:
+        raise ValueError(f"linalg.solve: A {A.shape} and B {B.shape} do not fit A X = B")
+    try:
+        ops.broadcast_shapes(A.shape[:-2], Bm.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"linalg.solve: batch dims of A {A.shape} and B {B.shape} differ"
+        ) from None
+    A, Bm = ops._promote_list([A, Bm]) if A.dtype != Bm.dtype else (A, Bm)
+    X = Solve.apply(*_same_float(A, Bm))
+    return ops.squeeze(X, -1) if vector else X
+
+
+def _same_float(*ts):
+    dt = np.result_type(*(t.dtype for t in ts))
+    return [t if t.dtype == dt else ops.cast(t, dt) for t in ts]
+
+
+def matrix_power(A, n: int) -> Tensor:
+    """A @ A @ ... (n times) by repeated squaring; n = 0 gives identities, n < 0 powers of the
+    inverse."""
+    A = ops._tensor_operand(A)
+    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        raise ValueError(f"matrix_power: expected square matrices, got shape {A.shape}")
+    n = int(n)
+    if n == 0:
+        return Tensor(np.broadcast_to(np.eye(A.shape[-1], dtype=A.dtype), A.shape).copy())
+    if n < 0:
+        A, n = inv(A), -n
+    out = None
+    while n:
+        if n & 1:
+            out = A if out is None else ops.matmul(out, A)
+        n >>= 1
+        if n:
+            A = ops.matmul(A, A)
+    return out
+
+
+def multi_dot(tensors) -> Tensor:
+    """Product of a chain of matrices (the first and last may be vectors)."""
+    ts = [ops._tensor_operand(t) for t in tensors]
+    if len(ts) < 2:
+        raise ValueError(f"multi_dot: expected at least 2 tensors, got {len(ts)}")
+    first, last = ts[0].ndim == 1, ts[-1].ndim == 1
+    if first:
+        ts[0] = ops.unsqueeze(ts[0], 0)
+    if last:
+        ts[-1] = ops.unsqueeze(ts[-1], -1)
+    if builtins.any(t.ndim != 2 for t in ts):
+        raise ValueError(
+            f"multi_dot: expected 2-D tensors inside the chain, got {[t.shape for t in ts]}"
+        )
+    out = ts[0]
+    for t in ts[1:]:
+        out = ops.mm(out, t)
+    if first:
+        out = ops.squeeze(out, 0)
+    if last:
+        out = ops.squeeze(out, -1)
+    return out
+
+
+def cross(a, b, *, dim: int = -1) -> Tensor:
+    """Cross product of 3-vectors along dim (broadcasting)."""
+    a, b = ops.broadcast_tensors(
+        *ops._promote_list([ops._tensor_operand(a), ops._tensor_operand(b)])
+    )
+    axis = ops._dim(dim, a.ndim, "cross")
+    if a.shape[axis] != 3:
+        raise ValueError(f"linalg.cross: dim {dim} must have size 3, got shapes {a.shape}")
+    x, y = ops.unbind(a, axis), ops.unbind(b, axis)
+    parts = [x[1] * y[2] - x[2] * y[1], x[2] * y[0] - x[0] * y[2], x[0] * y[1] - x[1] * y[0]]
+    return ops.stack(parts, axis)
+
+
+# ---- norms ----------------------------------------------------------------------------------
+
+
+def vector_norm(x, ord=2, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """(sum |x|^ord)^(1/ord) over dim (all entries by default); ord = inf, -inf: max, min |x|;
+    ord = 0: the count of non-zeros."""
+    x = ops._float_operand(x, "vector_norm")
+    axes = ops._axes(dim, x.ndim, "vector_norm")
+    if ord == 0:
+        count = np.count_nonzero(x.data, axis=axes, keepdims=keepdim)
+        return Tensor(np.asarray(count, x.dtype))
+    if ord in (np.inf, -np.inf):
+        return (ops.amax if ord > 0 else ops.amin)(ops.abs(x), axes, keepdim)
+    if ord > 0:
+        return ops.norm(x, ord, axes, keepdim)
+    return ops.sum(ops.abs(x) ** ord, axes, keepdim) ** (1.0 / ord)
+
+
+def _svdvals(A) -> Tensor:
+    return svd(A, full_matrices=False).S
+
+
+def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False) -> Tensor:  # noqa: A002
+    """'fro', 'nuc', 2 / -2 (largest / smallest singular value), 1 / -1 (max / min column
+    sum of |A|), inf / -inf (max / min row sum) over the two dims."""
+    A = ops._float_operand(A, "matrix_norm")
+    if A.ndim < 2:
+        raise ValueError(f"linalg.matrix_norm: A must have >= 2 dims, got shape {A.shape}")
+    d0, d1 = ops._two_dims("matrix_norm", A.ndim, *dim)
+    if ord == "fro":
+        out = ops.norm(A, 2, (d0, d1), True)
+    elif ord in ("nuc", 2, -2):
+        s = _svdvals(ops.movedim(A, (d0, d1), (-2, -1)))
+        red = {"nuc": ops.sum, 2: ops.amax, -2: ops.amin}[ord](s, -1, True)
+        out = ops.movedim(ops.unsqueeze(red, -1), (-2, -1), (d0, d1))
+    elif ord in (1, -1, np.inf, -np.inf):
+        sum_dim, ext_dim = (d0, d1) if ord in (1, -1) else (d1, d0)
+        out = (ops.amax if ord > 0 else ops.amin)(ops.sum(ops.abs(A), sum_dim, True), ext_dim, True)
+    else:
+        raise ValueError(f"linalg.matrix_norm: unsupported ord {ord!r}")
+    return out if keepdim else ops.squeeze(out, (d0, d1))
+
+
+def norm(A, ord=None, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """vector_norm over one dim (or all entries when ord is None), matrix_norm over two."""
+    A = ops._float_operand(A, "norm")
+    if dim is None and ord is None:
+        return vector_norm(A, 2, None, keepdim)
+    if dim is None:
+        if A.ndim not in (1, 2):
+            raise ValueError(
+                f"linalg.norm: with ord, A must be 1-D or 2-D or dim given, got {A.shape}"
+            )
+        dim = (0,) if A.ndim == 1 else (0, 1)
+    dims = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
+    if len(dims) == 1:
+        return vector_norm(A, 2 if ord is None else ord, dims, keepdim)
+    if len(dims) == 2:
+        return matrix_norm(A, "fro" if ord is None else ord, dims, keepdim)
+    raise ValueError(f"linalg.norm: dim must name 1 or 2 dims, got {dim}")
+
+
+# ---- decompositions -------------------------------------------------------------------------
+
+
+class Cholesky(Function):
+    @staticmethod
+    def forward(ctx, A):
+        L = _lapack("cholesky", np.linalg.cholesky, A)
+        ctx.save_for_backward(L)
+        return L
+
+    @staticmethod
+    def backward(ctx, g):
+        (L,) = ctx.saved_tensors
+        # gA = sym(L^-T phi(L^T gL) L^-1), phi: the lower triangle with the diagonal halved
+        P = np.tril(_mT(L) @ g)
+        P -= 0.5 * np.einsum("...ii->...i", P)[..., None] * np.eye(L.shape[-1], dtype=L.dtype)
+        Linv = np.linalg.inv(L)
+        S = _mT(Linv) @ P @ Linv
+        return 0.5 * (S + _mT(S))
+
+
+def cholesky(A, *, upper: bool = False) -> Tensor:
+    """L with A = L L^T for symmetric positive-definite A (its lower triangle is read)."""
+    L = Cholesky.apply(_square("cholesky", A))
+    return ops.transpose(L, -2, -1) if upper else L
+
+
+QR = namedtuple("QR", ["Q", "R"])
+
+
+class QRFn(Function):
+    @staticmethod
+    def forward(ctx, A, mode):
+        Q, R = np.linalg.qr(A, mode=mode)
+        ctx.save_for_backward(Q, R)
+        ctx.mode = mode
+        return Q, R
+
+    @staticmethod
+    def backward(ctx, gQ, gR):
+        Q, R = ctx.saved_tensors
+        m, n = Q.shape[-2], R.shape[-1]
+        if m < n or (ctx.mode == "complete" and m > n):
+            raise RuntimeError("linalg.qr: the gradient needs mode='reduced' and m >= n")
+        # gA = (gQ + Q copyltu(M)) R^-T with M = R gR^T - gQ^T Q
+        M = R @ _mT(gR) - _mT(gQ) @ Q
+        low = np.tril(M, -1)
+        M = low + _mT(low) + np.einsum("...ii->...i", M)[..., None] * np.eye(n, dtype=M.dtype)
+        b = gQ + Q @ M
+        return _mT(np.linalg.solve(R, _mT(b))), None
+
+
+def qr(A, mode: str = "reduced") -> QR:
+    """A = Q R with orthonormal columns in Q and upper-triangular R ('reduced', 'complete';
+    'r' gives an empty Q)."""
+    A = ops._float_operand(A, "qr")
+    if A.ndim < 2 or mode not in ("reduced", "complete", "r"):
+        raise ValueError(
+            f"linalg.qr: needs >= 2 dims and mode reduced/complete/r, got {A.shape}, {mode!r}"
+        )
+    if mode == "r":
+        R = np.linalg.qr(A.data, mode="r")
+        return QR(Tensor(np.zeros((0,), A.dtype)), Tensor(np.asarray(R, A.dtype)))
+    return QR(*QRFn.apply(A, mode))
+
+
+Eigh = namedtuple("Eigh", ["eigenvalues", "eigenvectors"])
+
+
+class EighFn(Function):
+    @staticmethod
+    def forward(ctx, A, uplo):
+        L, V = np.linalg.eigh(A, UPLO=uplo)
+        ctx.save_for_backward(L, V)
+        return L, V
+
+    @staticmethod
+    def backward(ctx, gL, gV):
+        L, V = ctx.saved_tensors
+        # gA = V (diag(gL) + (V^T gV) / E) V^T with E_ij = L_j - L_i (0 on the diagonal)
+        E = L[..., None, :] - L[..., :, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inner = np.where(E == 0, 0, (_mT(V) @ gV) / E)
+        inner = inner + gL[..., None, :] * np.eye(L.shape[-1], dtype=L.dtype)
+        return V @ inner @ _mT(V), None
+
+
+def eigh(A, UPLO: str = "L") -> Eigh:  # noqa: N803 (PyTorch's name)
+    """Eigenvalues (ascending) and orthonormal eigenvectors of symmetric matrices; only the
+    UPLO triangle is read."""
+    if UPLO not in ("L", "U"):
+        raise ValueError(f"linalg.eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
+    return Eigh(*EighFn.apply(_square("eigh", A), UPLO))
+
+
+def eigvalsh(A, UPLO: str = "L") -> Tensor:  # noqa: N803
+    return eigh(A, UPLO).eigenvalues
+
+
+SVD = namedtuple("SVD", ["U", "S", "Vh"])
+
+
+class SVDFn(Function):
+    @staticmethod
+    def forward(ctx, A, full_matrices):
+        U, S, Vh = np.linalg.svd(A, full_matrices=full_matrices)
+        ctx.save_for_backward(U, Vh)
+        return U, S, Vh
+
+    @staticmethod
+    def backward(ctx, gU, gS, gVh):
+        U, Vh = ctx.saved_tensors
+        if np.any(gU) or np.any(gVh):
+            raise RuntimeError("linalg.svd: gradients through U and Vh are not supported; "
+                               "only the singular values S (as linalg.svdvals) are")  # fmt: skip
+        k = gS.shape[-1]
+        return (U[..., :k] * gS[..., None, :]) @ Vh[..., :k, :], None
+
+
+def svd(A, full_matrices: bool = True) -> SVD:
+    """A = U diag(S) Vh, S descending. Gradients flow through S (U and Vh: not supported)."""
+    A = ops._float_operand(A, "svd")
+    if A.ndim < 2:
+        raise ValueError(f"linalg.svd: A must have >= 2 dims, got shape {A.shape}")
+    return SVD(*SVDFn.apply(A, bool(full_matrices)))
+
+
+def svdvals(A) -> Tensor:
+    return _svdvals(A)
+
+
+__all__ = [
+    "LinAlgError", "cholesky", "cross", "det", "eigh", "eigvalsh", "inv", "matrix_norm",
+    "matrix_power", "multi_dot", "norm", "qr", "slogdet", "solve", "svd", "svdvals",
+    "vector_norm",
+]  # fmt: skip
