@@ -385,21 +385,45 @@ class SVDFn(Function):
     @staticmethod
     def forward(ctx, A, full_matrices):
         U, S, Vh = np.linalg.svd(A, full_matrices=full_matrices)
-        ctx.save_for_backward(U, Vh)
+        ctx.save_for_backward(U, S, Vh)
         return U, S, Vh
 
     @staticmethod
     def backward(ctx, gU, gS, gVh):
-        U, Vh = ctx.saved_tensors
-        if np.any(gU) or np.any(gVh):
-            raise RuntimeError("linalg.svd: gradients through U and Vh are not supported; "
-                               "only the singular values S (as linalg.svdvals) are")  # fmt: skip
-        k = gS.shape[-1]
-        return (U[..., :k] * gS[..., None, :]) @ Vh[..., :k, :], None
+        U, S, Vh = ctx.saved_tensors
+        k = S.shape[-1]
+        m, n = U.shape[-2], Vh.shape[-1]
+        if np.any(gU[..., k:]) or np.any(gVh[..., k:, :]):
+            raise RuntimeError(
+                "linalg.svd: the extra columns of full_matrices=True have no gradient "
+                "(they are not unique); use full_matrices=False"
+            )
+        U, gU, Vh, gVh = U[..., :k], gU[..., :k], Vh[..., :k, :], gVh[..., :k, :]
+        if not np.any(gU) and not np.any(gVh):
+            return (U * gS[..., None, :]) @ Vh, None
+        # PyTorch's svd_backward, real case:
+        # gA = U [(skew(U^T gU) S + S skew(V^T gV)) / E + diag(gS)] V^T
+        #      + (I - U U^T) gU S^-1 V^T + U S^-1 gV^T (I - V V^T),  E_jk = s_k^2 - s_j^2
+        V, gV = _mT(Vh), _mT(gVh)
+        UtgU, VtgV = _mT(U) @ gU, _mT(V) @ gV
+        s2 = S * S
+        E = s2[..., None, :] - s2[..., :, None]
+        eye = np.eye(k, dtype=S.dtype)
+        E = E + eye  # the diagonal is not divided by
+        inner = ((UtgU - _mT(UtgU)) * S[..., None, :] + S[..., :, None] * (VtgV - _mT(VtgV))) / E
+        inner = inner * (1 - eye) + gS[..., None, :] * eye
+        gA = U @ inner @ Vh
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if m > k:
+                gA = gA + ((gU - U @ UtgU) / S[..., None, :]) @ Vh
+            if n > k:
+                gA = gA + U @ _mT((gV - V @ VtgV) / S[..., None, :])
+        return gA, None
 
 
 def svd(A, full_matrices: bool = True) -> SVD:
-    """A = U diag(S) Vh, S descending. Gradients flow through S (U and Vh: not supported)."""
+    """A = U diag(S) Vh with S descending; gradients as PyTorch's (the singular vectors need
+    distinct singular values, and full_matrices=False when A is not square)."""
     A = ops._float_operand(A, "svd")
     if A.ndim < 2:
         raise ValueError(f"linalg.svd: A must have >= 2 dims, got shape {A.shape}")
@@ -410,8 +434,64 @@ def svdvals(A) -> Tensor:
     return _svdvals(A)
 
 
+def _cutoff(S, m, n, atol, rtol):
+    """PyTorch's threshold for 'zero' singular values: max(atol, rtol * largest), rtol
+    defaulting to eps * max(m, n) when atol is not given."""
+    if rtol is None:
+        rtol = np.finfo(S.dtype).eps * builtins.max(m, n) if atol is None or atol == 0 else 0.0
+    smax = S.max(-1, keepdims=True) if S.shape[-1] else np.zeros(S.shape[:-1] + (1,), S.dtype)
+    return np.maximum(0.0 if atol is None else atol, rtol * smax)
+
+
+class Pinv(Function):
+    @staticmethod
+    def forward(ctx, A, atol, rtol):
+        U, S, Vh = np.linalg.svd(A, full_matrices=False)
+        keep = S > _cutoff(S, A.shape[-2], A.shape[-1], atol, rtol)
+        with np.errstate(divide="ignore"):
+            sinv = np.where(keep, 1 / np.where(keep, S, 1), 0).astype(A.dtype)
+        P = (_mT(Vh) * sinv[..., None, :]) @ _mT(U)
+        ctx.save_for_backward(A, P)
+        return P
+
+    @staticmethod
+    def backward(ctx, g):
+        A, P = ctx.saved_tensors
+        # Golub & Pereyra, for a locally constant rank:
+        # gA = -P^T g P^T + (I - A P) g^T P P^T + P^T P g^T (I - P A)
+        Pt, gt = _mT(P), _mT(g)
+        first = -Pt @ g @ Pt
+        second = (gt - A @ (P @ gt)) @ (P @ Pt)
+        third = (Pt @ P) @ (gt - (gt @ P) @ A)
+        return first + second + third, None, None
+
+
+def pinv(A, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
+    """Moore-Penrose pseudo-inverse: singular values up to max(atol, rtol * largest) count as
+    zero."""
+    A = ops._float_operand(A, "pinv")
+    if A.ndim < 2:
+        raise ValueError(f"linalg.pinv: A must have >= 2 dims, got shape {A.shape}")
+    return Pinv.apply(A, atol, rtol)
+
+
+def matrix_rank(A, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
+    """The number of singular values above max(atol, rtol * largest) (int64)."""
+    A = ops._float_operand(A, "matrix_rank")
+    if A.ndim < 2:
+        raise ValueError(f"linalg.matrix_rank: A must have >= 2 dims, got shape {A.shape}")
+    S = np.linalg.svd(A.data, compute_uv=False)
+    rank = np.sum(S > _cutoff(S, A.shape[-2], A.shape[-1], atol, rtol), -1)
+    return Tensor(np.asarray(rank, np.int64))
+
+
+def vecdot(x, y, *, dim: int = -1) -> Tensor:
+    """Dot products along dim (broadcasting)."""
+    return ops.sum(ops.mul(x, y), dim)
+
+
 __all__ = [
     "LinAlgError", "cholesky", "cross", "det", "eigh", "eigvalsh", "inv", "matrix_norm",
-    "matrix_power", "multi_dot", "norm", "qr", "slogdet", "solve", "svd", "svdvals",
-    "vector_norm",
+    "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "svd",
+    "svdvals", "vecdot", "vector_norm",
 ]  # fmt: skip

@@ -2931,6 +2931,156 @@ def logdet(A) -> Tensor:
     return where(sign.data < 0, np.asarray(np.nan, logabs.dtype), logabs)
 
 
+# ---- more shapes and scatters: block_diag, combinations, trapezoid, put, *_scatter --------
+
+
+def block_diag(*tensors) -> Tensor:
+    """The tensors (0-D, 1-D as a row, or 2-D) as blocks along the diagonal of a zero matrix."""
+    ts = _promote_list([_tensor_operand(t) for t in tensors])
+    if builtins.any(t.ndim > 2 for t in ts):
+        raise ValueError(f"block_diag: expects tensors of <= 2 dims, got {[t.shape for t in ts]}")
+    ts = [reshape(t, (1, -1)) if t.ndim < 2 else t for t in ts]
+    dtype = np.result_type(*(t.dtype for t in ts)) if ts else np.float32
+    rows, cols = builtins.sum(t.shape[0] for t in ts), builtins.sum(t.shape[1] for t in ts)
+    out, r, c = Tensor(np.zeros((rows, cols), dtype)), 0, 0
+    for t in ts:
+        h, w = t.shape
+        out = Put.apply(out, cast(t, np.dtype(dtype)), (slice(r, r + h), slice(c, c + w)))
+        r, c = r + h, c + w
+    return out
+
+
+def combinations(x, r: int = 2, with_replacement: bool = False) -> Tensor:
+    """All length-r combinations of a 1-D tensor's entries, one per row (itertools order)."""
+    import itertools
+
+    x = _tensor_operand(x)
+    if x.ndim != 1 or r < 0:
+        raise ValueError(f"combinations: expects a 1-D tensor and r >= 0, got {x.shape}, r={r}")
+    pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
+    idx = np.array(list(pick(range(x.shape[0]), r)), np.int64).reshape(-1, r)
+    if r == 0 or not idx.size:
+        return Tensor(np.zeros((0,) if r == 0 else (0, r), x.dtype))
+    return getitem(x, idx)
+
+
+def _trapezoid_parts(op, y, x, dx, dim):
+    """The per-interval areas along dim, and that dim as an axis."""
+    y = _tensor_operand(y)
+    y = y.long() if y.dtype == np.bool_ else y
+    axis = _dim(dim, y.ndim, op)
+    m = builtins.max(y.shape[axis] - 1, 0)
+    pair = narrow(y, axis, 0, m) + narrow(y, axis, y.shape[axis] - m, m)
+    if x is None:
+        return pair * (0.5 * dx), axis
+    x = _tensor_operand(x)
+    spacing = diff(x, dim=0 if x.ndim == 1 else dim)
+    if x.ndim == 1:  # sample points along dim only
+        spacing = reshape(spacing, (-1,) + (1,) * (y.ndim - axis - 1))
+    return pair * spacing * 0.5, axis
+
+
+def trapezoid(y, x=None, *, dx=None, dim: int = -1) -> Tensor:
+    """Integral of y along dim by the trapezoid rule, at sample points x or spacing dx (1)."""
+    parts, axis = _trapezoid_parts("trapezoid", y, x, 1.0 if dx is None else dx, dim)
+    return sum(parts, axis)
+
+
+trapz = trapezoid
+
+
+def cumulative_trapezoid(y, x=None, *, dx=None, dim: int = -1) -> Tensor:
+    """Running trapezoid-rule integral along dim (one entry shorter than y)."""
+    parts, axis = _trapezoid_parts("cumulative_trapezoid", y, x, 1.0 if dx is None else dx, dim)
+    return cumsum(parts, axis)
+
+
+def vander(x, N=None, increasing: bool = False) -> Tensor:
+    """Columns x^(N-1), ..., x^0 (or increasing powers) of a 1-D tensor."""
+    x = _tensor_operand(x)
+    if x.ndim != 1:
+        raise ValueError(f"vander: expects a 1-D tensor, got shape {x.shape}")
+    N = x.shape[0] if N is None else N
+    if N < 0:
+        raise ValueError(f"vander: N must be non-negative, got {N}")
+    x = x.long() if x.dtype == np.bool_ else x
+    n = x.shape[0]
+    base = cat(
+        [
+            Tensor(np.ones((n, 1), x.dtype)),
+            expand(reshape(x, (-1, 1)), (n, builtins.max(N - 1, 0))),
+        ],
+        1,
+    )
+    powers = np.arange(N) if increasing else np.arange(N - 1, -1, -1)
+    return getitem(cumprod(base, 1), (slice(None), powers))  # columns 1, x, x^2, ...
+
+
+def unravel_index(indices, shape) -> tuple:
+    """Flat (row-major) indices as a tuple of coordinate tensors (int64)."""
+    idx = _int_array(indices, "unravel_index")
+    shape = _shape_arg(shape, "unravel_index")
+    n = int(np.prod(shape))
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(f"unravel_index: index out of range for shape {shape}")
+    return tuple(
+        Tensor(c.astype(np.int64)) for c in np.unravel_index(idx % builtins.max(n, 1), shape)
+    )
+
+
+def put(x, index, source, accumulate: bool = False) -> Tensor:
+    """x with source written (or added) at flat ``index``, out of place (torch.put)."""
+    x = _tensor_operand(x)
+    index = _int_array(index, "put")
+    source = _same_dtype("put", x, _tensor_operand(source))
+    n = x.numel()
+    if index.size != source.numel():
+        raise ValueError(f"put: {index.size} indices for a source of {source.numel()} elements")
+    if index.size and (index.min() < -n or index.max() >= n):
+        raise IndexError(f"put: index out of range for a tensor of {n} elements")
+    key, flat, src = (index.reshape(-1),), reshape(x, (-1,)), reshape(source, (-1,))
+    out = AddAt.apply(flat, src, key, 1) if accumulate else Put.apply(flat, src, key)
+    return reshape(out, x.shape)
+
+
+def select_scatter(x, src, dim: int, index: int) -> Tensor:
+    """x with src written at index along dim (the dim src lacks)."""
+    x, src = _tensor_operand(x), _same_dtype("select_scatter", x, _tensor_operand(src))
+    axis = _dim(dim, x.ndim, "select_scatter")
+    key = (slice(None),) * axis + (operator.index(index),)
+    if x.data[key].shape != src.shape:
+        raise ValueError(f"select_scatter: src {src.shape} should be {x.data[key].shape}")
+    return Put.apply(x, src, key)
+
+
+def slice_scatter(x, src, dim: int = 0, start=None, end=None, step: int = 1) -> Tensor:
+    """x with src written at the slice start:end:step of dim."""
+    x, src = _tensor_operand(x), _same_dtype("slice_scatter", x, _tensor_operand(src))
+    axis = _dim(dim, x.ndim, "slice_scatter")
+    key = (slice(None),) * axis + (slice(start, end, step),)
+    if x.data[key].shape != src.shape:
+        raise ValueError(f"slice_scatter: src {src.shape} should be {x.data[key].shape}")
+    return Put.apply(x, src, key)
+
+
+def pinverse(x, rcond: float = 1e-15) -> Tensor:
+    return _linalg.pinv(x, rtol=rcond)
+
+
+index_copy_ = _in_place("index_copy_", index_copy)
+index_fill_ = _in_place("index_fill_", index_fill)
+masked_scatter_ = _in_place("masked_scatter_", masked_scatter)
+scatter_reduce_ = _in_place("scatter_reduce_", scatter_reduce)
+put_ = _in_place("put_", put)
+addmm_ = _in_place("addmm_", addmm)
+addmv_ = _in_place("addmv_", addmv)
+addbmm_ = _in_place("addbmm_", addbmm)
+baddbmm_ = _in_place("baddbmm_", baddbmm)
+addr_ = _in_place("addr_", addr)
+renorm_ = _in_place("renorm_", renorm)
+cumprod_ = _in_place("cumprod_", cumprod)
+
+
 # The extras are Tensor methods too (x.sin(), x.norm(dim=1), x.topk(3), ...): each takes the
 # tensor as its first argument, so the function itself is the method.
 _EXTRAS = (
@@ -2951,6 +3101,9 @@ _EXTRAS = (
     "cov", "corrcoef",
     "dot", "vdot", "inner", "outer", "ger", "mv", "addmm", "addmv", "addbmm", "baddbmm", "addr",
     "kron", "cross", "dist", "renorm", "matrix_power", "det", "inverse", "logdet", "slogdet",
+    "put", "select_scatter", "slice_scatter", "pinverse", "index_copy_", "index_fill_",
+    "masked_scatter_", "scatter_reduce_", "put_", "addmm_", "addmv_", "addbmm_", "baddbmm_",
+    "addr_", "renorm_", "cumprod_",
 )  # fmt: skip
 for _name in _EXTRAS:
     setattr(Tensor, _name, globals()[_name])
