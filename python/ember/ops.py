@@ -2785,7 +2785,7 @@ class EinSum(Function):
     def forward(ctx, *operands, subs, out):
         ctx.save_for_backward(*operands)
         ctx.meta = (subs, out)
-        return np.asarray(np.einsum(",".join(subs) + "->" + out, *operands, optimize=True))
+        return _einsum_gemm(subs, operands, out)
 
     @staticmethod
     def backward(ctx, g):
@@ -2801,8 +2801,8 @@ class EinSum(Function):
             others = [j for j in range(len(subs)) if j != k]
             present = set(out).union(*(subs[j] for j in others))
             target = "".join(c for c in uniq if c in present)
-            eq = ",".join([out] + [subs[j] for j in others]) + "->" + target
-            gk = np.einsum(eq, g, *(operands[j] for j in others), optimize=True)
+            gk = _einsum_gemm([out] + [subs[j] for j in others],
+                              [g] + [operands[j] for j in others], target)  # fmt: skip
             size = {c: x.shape[sk.index(c)] for c in uniq}
             gk = np.broadcast_to(
                 gk.reshape([size[c] if c in present else 1 for c in uniq]),
@@ -2814,6 +2814,32 @@ class EinSum(Function):
                 gk = full
             grads.append(gk)
         return tuple(grads)
+
+
+def _einsum_gemm(subs, arrays, out):
+    """np.einsum(subs -> out) with each pairwise product on the GEMM core (never NumPy's BLAS):
+    every operand first takes its diagonals and sums the letters no one else needs, then the
+    operands are multiplied left to right as batched (batch, M, K) @ (batch, K, N) products."""
+    ops = []
+    for k, (sub, a) in enumerate(zip(subs, arrays)):
+        needed = set(out).union(*(subs[j] for j in range(len(subs)) if j != k))
+        keep = "".join(c for c in dict.fromkeys(sub) if c in needed)
+        ops.append((keep, np.einsum(f"{sub}->{keep}", a)))  # one operand: no BLAS
+    while len(ops) > 1:
+        (sa, a), (sb, b) = ops[0], ops[1]
+        rest = set(out).union(*(s for s, _ in ops[2:]))
+        batch = [c for c in sa if c in sb and c in rest]
+        summed = [c for c in sa if c in sb and c not in rest]
+        fa, fb = [c for c in sa if c not in sb], [c for c in sb if c not in sa]
+        size = dict(zip(sa, a.shape)) | dict(zip(sb, b.shape))
+        nb, m, n, k = (int(np.prod([size[c] for c in cs])) for cs in (batch, fa, fb, summed))
+        a3 = np.einsum(f"{sa}->{''.join(batch + fa + summed)}", a).reshape(nb, m, k)
+        b3 = np.einsum(f"{sb}->{''.join(batch + summed + fb)}", b).reshape(nb, k, n)
+        a3, b3, is_float = _float_pair("einsum", a3, b3)
+        c3 = _mm(a3, b3) if is_float and a3.size and b3.size else np.matmul(a3, b3)
+        ops = [("".join(batch + fa + fb), c3.reshape([size[c] for c in batch + fa + fb]))] + ops[2:]
+    sub, a = ops[0]
+    return np.asarray(np.einsum(f"{sub}->{out}", a))
 
 
 def _einsum_subscripts(equation: str, shapes):
@@ -2855,11 +2881,10 @@ def einsum(equation: str, *operands) -> Tensor:
     size = {}
     for sub, t in zip(subs, ts):
         for c, n in zip(sub, t.shape):
-            if size.get(c, 1) not in (1, n) and n != 1:
-                raise ValueError(
-                    f"einsum: letter {c!r} has sizes {size[c]} and {n} in {equation!r}"
-                )
-            size[c] = builtins.max(size.get(c, 1), n)
+            if size.get(c, 1) == 1:
+                size[c] = n
+            elif n not in (1, size[c]):
+                raise ValueError(f"einsum: {c!r} has sizes {size[c]} and {n} in {equation!r}")
     # size-1 dims broadcast against the others (np.einsum would refuse them)
     shapes = [tuple(size[c] for c in sub) for sub in subs]
     ts = [t if t.shape == s else expand(t, s) for t, s in zip(ts, shapes)]
