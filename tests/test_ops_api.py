@@ -650,6 +650,22 @@ def _y(m):
     return _to(m, _arr(5, 4, seed=3))
 
 
+def test_edge_cases_match_torch():
+    x = np.arange(12.0).reshape(3, 4)
+    for f in [
+        lambda m, a: m.index_fill(a, 0, m.tensor([-1]), 1.0),  # negative: index_fill only
+        lambda m, a: (m.median(a[:0, 0]), m.nanmedian(a[:0, 0])),  # empty: NaN
+        lambda m, a: (m.block_diag(), m.combinations(a[0], 0), m.combinations(a[0], 5)),
+        lambda m, a: m.unique_consecutive(a[:0, 0], return_counts=True),
+        lambda m, a: (m.nonzero(a[0, 0]), m.nonzero(a[:0]), m.count_nonzero(a[0, 0])),
+        lambda m, a: (m.einsum("ij->", a[:0]), m.einsum("ij,jk->ik", a[:, :0], a[:0])),
+        lambda m, a: (m.tensor_split(a, 5, 1), m.tensor_split(a, [-1, 9], 1)),
+        lambda m, a: (m.diag(a, 5), m.diagonal(a, -5), m.roll(a[0, :0], 1, 0)),
+        lambda m, a: (m.logdet(-a[:3, :3] * 0 - m.eye(3, dtype=a.dtype)), m.det(a[:0, :0])),
+    ]:
+        _compare(f(ember, ember.tensor(x)), f(torch, torch.from_numpy(x)))
+
+
 def test_in_place_scatter_and_fill_diagonal():
     for f in [
         lambda m, x: x.scatter_(1, m.tensor([[0], [2]]), 7.0),
@@ -787,6 +803,14 @@ def test_float32_keeps_dtype():
         (lambda: ember.linalg.norm(ember.zeros(2, 2, 2), 2), ValueError),
         (lambda: ember.linalg.multi_dot([ember.zeros(2, 2)]), ValueError),
         (lambda: ember.linalg.eigh(ember.eye(2), "X"), ValueError),
+        (
+            lambda: ember.index_copy(ember.zeros(3), 0, ember.tensor([-1]), ember.zeros(1)),
+            IndexError,
+        ),
+        (lambda: ember.det(ember.tensor([[1, 0], [0, 1]])), TypeError),
+        (lambda: ember.cdist(ember.tensor([[1, 0]]), ember.tensor([[1, 0]])), TypeError),
+        (lambda: ember.linalg.vector_norm(ember.tensor([1, 2])), TypeError),
+        (lambda: ember.trapezoid(ember.ones(3) > 0), TypeError),
     ],
 )
 def test_bad_input(call, error):

@@ -26,7 +26,7 @@ def _mT(a):  # noqa: N802 (PyTorch's name)
 
 
 def _square(op: str, A) -> Tensor:
-    A = ops._float_operand(A, op)
+    A = ops._float_only(f"linalg.{op}", A)
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
         raise ValueError(f"linalg.{op}: A must be batches of square matrices, got shape {A.shape}")
     return A
@@ -134,7 +134,7 @@ def solve(A, B, *, left: bool = True) -> Tensor:
     """X with A X = B (left) or X A = B; B may be a vector (batch) when its shape is A's
     without the last dim."""
     A = _square("solve", A)
-    B = ops._float_operand(B, "solve")
+    B = ops._float_only("solve", B)
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
     if not left:
         if vector:
@@ -223,7 +223,7 @@ def cross(a, b, *, dim: int = -1) -> Tensor:
 def vector_norm(x, ord=2, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A002
     """(sum |x|^ord)^(1/ord) over dim (all entries by default); ord = inf, -inf: max, min |x|;
     ord = 0: the count of non-zeros."""
-    x = ops._float_operand(x, "vector_norm")
+    x = ops._float_only("vector_norm", x)
     axes = ops._axes(dim, x.ndim, "vector_norm")
     if ord == 0:
         count = np.count_nonzero(x.data, axis=axes, keepdims=keepdim)
@@ -242,7 +242,7 @@ def _svdvals(A) -> Tensor:
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False) -> Tensor:  # noqa: A002
     """'fro', 'nuc', 2 / -2 (largest / smallest singular value), 1 / -1 (max / min column
     sum of |A|), inf / -inf (max / min row sum) over the two dims."""
-    A = ops._float_operand(A, "matrix_norm")
+    A = ops._float_only("matrix_norm", A)
     if A.ndim < 2:
         raise ValueError(f"linalg.matrix_norm: A must have >= 2 dims, got shape {A.shape}")
     d0, d1 = ops._two_dims("matrix_norm", A.ndim, *dim)
@@ -262,7 +262,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False) -> Tensor:  #
 
 def norm(A, ord=None, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A002
     """vector_norm over one dim (or all entries when ord is None), matrix_norm over two."""
-    A = ops._float_operand(A, "norm")
+    A = ops._float_only("norm", A)
     if dim is None and ord is None:
         return vector_norm(A, 2, None, keepdim)
     if dim is None:
@@ -334,7 +334,7 @@ class QRFn(Function):
 def qr(A, mode: str = "reduced") -> QR:
     """A = Q R with orthonormal columns in Q and upper-triangular R ('reduced', 'complete';
     'r' gives an empty Q)."""
-    A = ops._float_operand(A, "qr")
+    A = ops._float_only("qr", A)
     if A.ndim < 2 or mode not in ("reduced", "complete", "r"):
         raise ValueError(
             f"linalg.qr: needs >= 2 dims and mode reduced/complete/r, got {A.shape}, {mode!r}"
@@ -424,7 +424,7 @@ class SVDFn(Function):
 def svd(A, full_matrices: bool = True) -> SVD:
     """A = U diag(S) Vh with S descending; gradients as PyTorch's (the singular vectors need
     distinct singular values, and full_matrices=False when A is not square)."""
-    A = ops._float_operand(A, "svd")
+    A = ops._float_only("svd", A)
     if A.ndim < 2:
         raise ValueError(f"linalg.svd: A must have >= 2 dims, got shape {A.shape}")
     return SVD(*SVDFn.apply(A, bool(full_matrices)))
@@ -469,7 +469,7 @@ class Pinv(Function):
 def pinv(A, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
     """Moore-Penrose pseudo-inverse: singular values up to max(atol, rtol * largest) count as
     zero."""
-    A = ops._float_operand(A, "pinv")
+    A = ops._float_only("pinv", A)
     if A.ndim < 2:
         raise ValueError(f"linalg.pinv: A must have >= 2 dims, got shape {A.shape}")
     return Pinv.apply(A, atol, rtol)
@@ -477,7 +477,7 @@ def pinv(A, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
 
 def matrix_rank(A, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
     """The number of singular values above max(atol, rtol * largest) (int64)."""
-    A = ops._float_operand(A, "matrix_rank")
+    A = ops._float_only("matrix_rank", A)
     if A.ndim < 2:
         raise ValueError(f"linalg.matrix_rank: A must have >= 2 dims, got shape {A.shape}")
     S = np.linalg.svd(A.data, compute_uv=False)

@@ -1907,13 +1907,14 @@ def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool =
 
 
 def _along(op, x, dim, index, source=None):
-    """index_add/index_copy/index_fill's checks; the NumPy key of ``index`` along dim."""
+    """index_add/index_copy/index_fill's checks (only index_fill takes negative indices, as
+    PyTorch); the NumPy key of ``index`` along dim."""
     axis = _dim(dim, x.ndim, op)
     index = _int_array(index, op)
     if index.ndim > 1:
         raise ValueError(f"{op}: index must be 0-D or 1-D, got shape {index.shape}")
     n = x.shape[axis] if x.ndim else 1
-    if index.size and (index.min() < -n or index.max() >= n):
+    if index.size and (index.min() < (-n if source is None else 0) or index.max() >= n):
         raise IndexError(f"{op}: index out of range for dim {dim} of size {n}")
     if source is not None:
         want = x.shape[:axis] + (index.size,) + x.shape[axis + 1 :] if x.ndim else ()
@@ -2206,7 +2207,7 @@ def unique_consecutive(x, return_inverse: bool = False, return_counts: bool = Fa
         a, axis = a.reshape(-1), 0
     else:
         axis = _dim(dim, a.ndim, "unique_consecutive")
-    moved = np.moveaxis(a, axis, 0).reshape(a.shape[axis] if a.ndim else 1, -1)
+    moved = np.moveaxis(a, axis, 0).reshape(a.shape[axis] if a.ndim else 1, -1 if a.size else 0)
     starts = np.ones(moved.shape[0], bool)
     starts[1:] = (moved[1:] != moved[:-1]).any(1)
     inv = np.cumsum(starts) - 1
@@ -2400,15 +2401,22 @@ def median(x, dim=None, keepdim: bool = False):
     """The lower median (not the mean of the two middle values), NaN if any entry is; along dim
     the (values, indices) pair."""
     if dim is None:
-        return _order_stat("median", reshape(x, (-1,)), 0, False, _median_rank(False)).values
+        return _global_median("median", x, False)
     return _order_stat("median", x, dim, keepdim, _median_rank(False))
 
 
 def nanmedian(x, dim=None, keepdim: bool = False):
     """median ignoring NaNs (NaN only where all entries are)."""
     if dim is None:
-        return _order_stat("nanmedian", reshape(x, (-1,)), 0, False, _median_rank(True)).values
+        return _global_median("nanmedian", x, True)
     return _order_stat("nanmedian", x, dim, keepdim, _median_rank(True))
+
+
+def _global_median(op, x, ignore_nan):
+    x = reshape(x, (-1,))
+    if x.numel() == 0:  # PyTorch: NaN
+        return Tensor(np.asarray(np.nan, x.dtype if x.dtype.kind == "f" else np.float32))
+    return _order_stat(op, x, 0, False, _median_rank(ignore_nan)).values
 
 
 def _median_rank(ignore_nan: bool):
@@ -2442,7 +2450,8 @@ def mode(x, dim: int = -1, keepdim: bool = False):
     idx = np.empty(rows.shape[0], np.int64)
     for r, row in enumerate(rows):
         vals, counts = np.unique(row, return_counts=True)
-        idx[r] = np.flatnonzero(row == vals[np.argmax(counts)])[-1]
+        v = vals[np.argmax(counts)]
+        idx[r] = np.flatnonzero((row == v) | (row != row) & (v != v))[-1]  # NaN equals NaN here
     idx = np.moveaxis(idx.reshape(np.delete(x.shape, axis).tolist() + [1]), -1, axis)
     return _pick(x, axis, idx, keepdim)
 
@@ -2660,6 +2669,14 @@ def corrcoef(x) -> Tensor:
 
 
 # ---- products ------------------------------------------------------------------------------
+
+
+def _float_only(op: str, x) -> Tensor:
+    """Ops PyTorch defines for floating point only (norms, distances, linear algebra)."""
+    x = _tensor_operand(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point tensor, got {x.dtype}")
+    return x
 
 
 def _vector_pair(op, a, b):
@@ -2908,7 +2925,7 @@ def cross(a, b, dim=None) -> Tensor:
 
 def cdist(x1, x2, p: float = 2.0, compute_mode=None) -> Tensor:
     """p-norm distances between the rows of x1 (..., P, M) and x2 (..., R, M) -> (..., P, R)."""
-    x1, x2 = _tensor_operand(x1), _tensor_operand(x2)
+    x1, x2 = _float_only("cdist", x1), _float_only("cdist", x2)
     if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
         raise ValueError(
             f"cdist: expected (..., P, M) and (..., R, M), got {x1.shape} and {x2.shape}"
@@ -2925,7 +2942,7 @@ def dist(a, b, p: float = 2) -> Tensor:
 
 def renorm(x, p: float, dim: int, maxnorm: float) -> Tensor:
     """Each slice along dim scaled down to p-norm maxnorm where its norm exceeds it."""
-    x = _float_operand(x, "renorm")
+    x = _float_only("renorm", x)
     axis = _dim(dim, x.ndim, "renorm")
     if p <= 0:
         raise ValueError(f"renorm: p must be positive, got {p}")
@@ -2967,6 +2984,7 @@ def block_diag(*tensors) -> Tensor:
     ts = [reshape(t, (1, -1)) if t.ndim < 2 else t for t in ts]
     dtype = np.result_type(*(t.dtype for t in ts)) if ts else np.float32
     rows, cols = builtins.sum(t.shape[0] for t in ts), builtins.sum(t.shape[1] for t in ts)
+    rows = rows if ts else 1  # PyTorch: block_diag() is (1, 0)
     out, r, c = Tensor(np.zeros((rows, cols), dtype)), 0, 0
     for t in ts:
         h, w = t.shape
@@ -2983,16 +3001,19 @@ def combinations(x, r: int = 2, with_replacement: bool = False) -> Tensor:
     if x.ndim != 1 or r < 0:
         raise ValueError(f"combinations: expects a 1-D tensor and r >= 0, got {x.shape}, r={r}")
     pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
+    if r == 0:
+        return Tensor(np.zeros((0,), x.dtype))
     idx = np.array(list(pick(range(x.shape[0]), r)), np.int64).reshape(-1, r)
-    if r == 0 or not idx.size:
-        return Tensor(np.zeros((0,) if r == 0 else (0, r), x.dtype))
+    if not idx.size:
+        return Tensor(np.zeros((0, r), x.dtype))
     return getitem(x, idx)
 
 
 def _trapezoid_parts(op, y, x, dx, dim):
     """The per-interval areas along dim, and that dim as an axis."""
     y = _tensor_operand(y)
-    y = y.long() if y.dtype == np.bool_ else y
+    if y.dtype == np.bool_:
+        raise TypeError(f"{op}: bool input for y is not supported")
     axis = _dim(dim, y.ndim, op)
     m = builtins.max(y.shape[axis] - 1, 0)
     pair = narrow(y, axis, 0, m) + narrow(y, axis, y.shape[axis] - m, m)
