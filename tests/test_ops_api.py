@@ -552,6 +552,35 @@ CASES = {
         [_arr(2, 5), _arr(2, 3)],
         True,
     ),
+    "solve_triangular": (
+        lambda m, a, b: (
+            m.linalg.solve_triangular(a, b, upper=True),
+            m.linalg.solve_triangular(a, b.mT, upper=False, left=False, unitriangular=True),
+        ),
+        [_mat(2, 3, 3), _arr(2, 3, 2)],
+        True,
+    ),  # fmt: skip
+    "lstsq": (
+        lambda m, a, b: (m.linalg.lstsq(a, b).solution, m.linalg.lstsq(a, b[..., 0]).solution),
+        [_arr(2, 5, 3), _arr(2, 5, 2)],
+        True,
+    ),
+    "cond": (
+        lambda m, a: (
+            m.linalg.cond(a),
+            m.linalg.cond(a, -2),
+            m.linalg.cond(a, "fro"),
+            m.linalg.cond(a, 1),
+        ),
+        [_mat(2, 3, 3)],
+        True,
+    ),  # fmt: skip
+    "linalg_diagonal": (lambda m, a: m.linalg.diagonal(a, offset=1), [_arr(2, 3, 4)], True),
+    "cholesky_solve": (
+        lambda m, l, b: (m.cholesky_solve(b, l.tril()), l.triu().cholesky_inverse(upper=True)),
+        [_mat(3, 3), _arr(3, 2)],
+        True,
+    ),
 }
 
 SCATTER_REDUCE = [(r, s) for r in ("sum", "prod", "mean", "amax", "amin") for s in (True, False)]

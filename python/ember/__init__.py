@@ -80,6 +80,8 @@ from ember.ops import (
     cdist,
     ceil,
     chain_matmul,
+    cholesky_inverse,
+    cholesky_solve,
     chunk,
     clamp,
     column_stack,
@@ -316,5 +318,6 @@ __all__ = [
     "matrix_power", "det", "inverse", "logdet", "slogdet", "linalg",
     "block_diag", "combinations", "trapezoid", "trapz", "cumulative_trapezoid", "vander",
     "unravel_index", "put", "select_scatter", "slice_scatter", "pinverse",
+    "cholesky_solve", "cholesky_inverse",
     "float32", "float64", "float16", "int64", "int32", "bool_", "float", "double", "long",
 ]  # fmt: skip

@@ -490,8 +490,58 @@ def vecdot(x, y, *, dim: int = -1) -> Tensor:
     return ops.sum(ops.mul(x, y), dim)
 
 
+def solve_triangular(A, B, *, upper: bool, left: bool = True, unitriangular: bool = False):
+    """X with A X = B (left) or X A = B for triangular A: only A's upper or lower triangle is
+    read (and its diagonal taken as ones with unitriangular)."""
+    A = _square("solve_triangular", A)
+    T = ops.triu(A) if upper else ops.tril(A)
+    if unitriangular:
+        n = A.shape[-1]
+        T = T - ops.diag_embed(ops.diagonal(T, 0, -2, -1)) + Tensor(np.eye(n, dtype=A.dtype))
+    return solve(T, B, left=left)
+
+
+Lstsq = namedtuple("Lstsq", ["solution", "residuals", "rank", "singular_values"])
+
+
+def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
+    """The least-squares solution X of A X = B (minimum norm when A is rank-deficient), through
+    the pseudo-inverse; residuals, rank and singular values as NumPy's lstsq gives them."""
+    A = ops._float_only("linalg.lstsq", A)
+    B = ops._float_only("linalg.lstsq", B)
+    vector = B.ndim == A.ndim - 1
+    Bm = ops.unsqueeze(B, -1) if vector else B
+    if A.ndim < 2 or Bm.shape[-2] != A.shape[-2]:
+        raise ValueError(f"linalg.lstsq: A {A.shape} and B {B.shape} do not fit A X = B")
+    X = ops.matmul(pinv(A, rtol=rcond), Bm)
+    S = np.linalg.svd(A.data, compute_uv=False)
+    rank = np.sum(S > _cutoff(S, A.shape[-2], A.shape[-1], None, rcond), -1)
+    full = A.shape[-2] > A.shape[-1] and bool(np.all(rank == A.shape[-1]))
+    residuals = ops.sum((ops.matmul(A, X) - Bm) ** 2, -2) if full else Tensor(np.zeros(0, A.dtype))
+    X = ops.squeeze(X, -1) if vector else X
+    return Lstsq(X, residuals, Tensor(np.asarray(rank, np.int64)), Tensor(S))
+
+
+def cond(A, p=None) -> Tensor:
+    """Condition number: largest over smallest singular value (p None or 2, -2 the inverse),
+    else matrix_norm(A, p) * matrix_norm(inv(A), p)."""
+    A = ops._float_only("linalg.cond", A)
+    if p in (None, 2, -2):
+        s = svdvals(A)
+        hi, lo = ops.amax(s, -1), ops.amin(s, -1)
+        return hi / lo if p != -2 else lo / hi
+    return matrix_norm(A, p) * matrix_norm(inv(A), p)
+
+
+def diagonal(A, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    return ops.diagonal(A, offset, dim1, dim2)
+
+
+matmul = ops.matmul
+
+
 __all__ = [
-    "LinAlgError", "cholesky", "cross", "det", "eigh", "eigvalsh", "inv", "matrix_norm",
-    "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "svd",
-    "svdvals", "vecdot", "vector_norm",
+    "LinAlgError", "cholesky", "cond", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv",
+    "lstsq", "matmul", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv",
+    "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "vecdot", "vector_norm",
 ]  # fmt: skip

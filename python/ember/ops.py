@@ -3109,6 +3109,22 @@ def slice_scatter(x, src, dim: int = 0, start=None, end=None, step: int = 1) -> 
     return Put.apply(x, src, key)
 
 
+def _from_cholesky(L, upper: bool) -> Tensor:
+    """A = L L^T (or U^T U) from its Cholesky factor."""
+    L = _tensor_operand(L)
+    return matmul(transpose(L, -2, -1), L) if upper else matmul(L, transpose(L, -2, -1))
+
+
+def cholesky_solve(B, L, upper: bool = False) -> Tensor:
+    """X with A X = B given A's Cholesky factor L (A = L L^T, or U^T U with upper)."""
+    return _linalg.solve(_from_cholesky(L, upper), B)
+
+
+def cholesky_inverse(L, upper: bool = False) -> Tensor:
+    """inv(A) given A's Cholesky factor."""
+    return _linalg.inv(_from_cholesky(L, upper))
+
+
 def pinverse(x, rcond: float = 1e-15) -> Tensor:
     return _linalg.pinv(x, rtol=rcond)
 
@@ -3149,7 +3165,7 @@ _EXTRAS = (
     "kron", "cross", "dist", "renorm", "matrix_power", "det", "inverse", "logdet", "slogdet",
     "put", "select_scatter", "slice_scatter", "pinverse", "index_copy_", "index_fill_",
     "masked_scatter_", "scatter_reduce_", "put_", "addmm_", "addmv_", "addbmm_", "baddbmm_",
-    "addr_", "renorm_", "cumprod_",
+    "addr_", "renorm_", "cumprod_", "cholesky_solve", "cholesky_inverse",
 )  # fmt: skip
 for _name in _EXTRAS:
     setattr(Tensor, _name, globals()[_name])
