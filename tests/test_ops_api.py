@@ -581,6 +581,50 @@ CASES = {
         [_mat(3, 3), _arr(3, 2)],
         True,
     ),
+    "matrix_exp": (
+        lambda m, a, b: (m.linalg.matrix_exp(a), m.linalg.matrix_exp(b)),
+        [_arr(2, 3, 3, lo=-0.3, hi=0.3), _arr(3, 3, seed=1) * 2],
+        True,
+    ),
+    "index_reduce": (
+        lambda m, x, s: tuple(
+            m.index_reduce(x, 1, m.tensor([2, 0, 2]), s, r, include_self=i)
+            for r in ("prod", "mean", "amax", "amin")
+            for i in (True, False)
+        ),
+        [_arr(2, 4), _arr(2, 3, seed=1)],
+        True,
+    ),  # fmt: skip
+    "diagonal_scatter": (
+        lambda m, x, s: (
+            m.diagonal_scatter(x, s, 1, 2, 0),
+            x[0].diagonal_scatter(s.reshape(-1)[:3], -1),
+        ),
+        [_arr(3, 4, 5), _arr(4, 2)],
+        True,
+    ),
+    "sum_to_size": (
+        lambda m, x: (x.sum_to_size(3, 1), x.sum_to_size((1, 4))),
+        [_arr(2, 3, 4)],
+        True,
+    ),
+    "narrow_copy": (lambda m, x: m.narrow_copy(x, 1, 1, 2), [_arr(2, 4)], True),
+    "nonzero_static": (
+        lambda m, x: (m.nonzero_static(x > 0, size=9), x.nonzero_static(size=2, fill_value=7)),
+        [_arr(3, 4)],
+        False,
+    ),
+    "histogram": (
+        lambda m, x: (
+            m.histogram(x, 4),
+            m.histogram(
+                x, m.tensor([-2.0, 0.0, 0.5, 2.0], dtype=m.float64), weight=x * x, density=True
+            ),
+            x.histogram(3, range=(-1.0, 1.0)),
+        ),
+        [_arr(20)],
+        False,
+    ),  # fmt: skip
 }
 
 SCATTER_REDUCE = [(r, s) for r in ("sum", "prod", "mean", "amax", "amin") for s in (True, False)]
@@ -714,6 +758,8 @@ def test_in_place_scatter_and_fill_diagonal():
         lambda m, x: x[None].baddbmm_(_y(m)[None, :, :1], _y(m)[None, :1]),
         lambda m, x: x.renorm_(2, 0, 1.0),
         lambda m, x: x.cumprod_(0),
+        lambda m, x: x.index_put_((m.tensor([0, 4]), m.tensor([1, 1])), _y(m)[0, :2], True),
+        lambda m, x: x.index_reduce_(0, m.tensor([1, 1]), _y(m)[:2], "amax", include_self=False),
     ]:
         e, t = ember.tensor(_arr(5, 4)), _to(torch, _arr(5, 4))
         out = f(ember, e)

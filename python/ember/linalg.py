@@ -533,6 +533,22 @@ def cond(A, p=None) -> Tensor:
     return matrix_norm(A, p) * matrix_norm(inv(A), p)
 
 
+def matrix_exp(A) -> Tensor:
+    """exp(A) of square matrices by scaling and squaring with an 18-term Taylor series, built
+    from ember ops so the gradient is exact for the computed series."""
+    A = _square("matrix_exp", A)
+    norm1 = np.abs(A.data).sum(-2).max() if A.data.size else 0.0
+    s = builtins.max(0, int(np.ceil(np.log2(norm1)))) if norm1 > 1 else 0
+    B = A * (0.5**s) if s else A
+    eye = Tensor(np.broadcast_to(np.eye(A.shape[-1], dtype=A.dtype), A.shape).copy())
+    out = eye
+    for k in range(18, 0, -1):  # Horner: I + B/1 (I + B/2 (I + ...))
+        out = eye + ops.matmul(B, out) * (1.0 / k)
+    for _ in range(s):
+        out = ops.matmul(out, out)
+    return out
+
+
 def diagonal(A, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
     return ops.diagonal(A, offset, dim1, dim2)
 
@@ -542,6 +558,7 @@ matmul = ops.matmul
 
 __all__ = [
     "LinAlgError", "cholesky", "cond", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv",
-    "lstsq", "matmul", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv",
-    "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "vecdot", "vector_norm",
+    "lstsq", "matmul", "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot",
+    "norm", "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "vecdot",
+    "vector_norm",
 ]  # fmt: skip

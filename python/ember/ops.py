@@ -3125,12 +3125,78 @@ def cholesky_inverse(L, upper: bool = False) -> Tensor:
     return _linalg.inv(_from_cholesky(L, upper))
 
 
+def index_reduce(x, dim: int, index, source, reduce: str, *, include_self: bool = True):
+    """Reduce source's slices into x at index along dim: 'prod', 'mean', 'amax', 'amin'."""
+    if reduce not in ("prod", "mean", "amax", "amin"):
+        raise ValueError(f"index_reduce: reduce must be prod, mean, amax or amin, got {reduce!r}")
+    x, source = _tensor_operand(x), _tensor_operand(source)
+    key = _along("index_reduce", x, dim, index, source)
+    if not x.ndim:
+        return scatter_reduce(x, 0, key[-1:], source, reduce, include_self=include_self)
+    axis = len(key) - 1
+    shape = (1,) * axis + (-1,) + (1,) * (x.ndim - axis - 1)
+    full = np.broadcast_to(key[-1].reshape(shape), source.shape)
+    return scatter_reduce(x, axis, full, source, reduce, include_self=include_self)
+
+
+def diagonal_scatter(x, src, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """x with src written onto the diagonal diagonal(x, offset, dim1, dim2) reads."""
+    x, src = _tensor_operand(x), _same_dtype("diagonal_scatter", x, _tensor_operand(src))
+    if x.ndim < 2:
+        raise ValueError(f"diagonal_scatter: input must have >= 2 dims, got shape {x.shape}")
+    d1, d2 = _two_dims("diagonal_scatter", x.ndim, dim1, dim2)
+    want = np.diagonal(x.data, offset, d1, d2).shape
+    if src.shape != want:
+        raise ValueError(f"diagonal_scatter: src {src.shape} should be {want}")
+    moved = movedim(x, (d1, d2), (-2, -1))
+    rows, cols = _diag_rows_cols(x.shape[d1], x.shape[d2], int(offset))
+    return movedim(Put.apply(moved, src, (Ellipsis, rows, cols)), (-2, -1), (d1, d2))
+
+
+def sum_to_size(x, *size) -> Tensor:
+    """x summed down to ``size`` (which x's shape must broadcast from)."""
+    x = _tensor_operand(x)
+    size = _shape_arg(size[0] if len(size) == 1 and not isinstance(size[0], int) else size,
+                      "sum_to_size")  # fmt: skip
+    if broadcast_shapes(size, x.shape) != x.shape:
+        raise ValueError(f"sum_to_size: size {size} is not expandable to {x.shape}")
+    lead = x.ndim - len(size)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(size) if n == 1)
+    return reshape(sum(x, axes, keepdim=True), size) if axes else x
+
+
+def narrow_copy(x, dim: int, start, length: int) -> Tensor:
+    return clone(narrow(x, dim, start, length))
+
+
+def nonzero_static(x, *, size: int, fill_value: int = -1) -> Tensor:
+    """nonzero padded with fill_value (or cut) to exactly ``size`` rows."""
+    idx = nonzero(x).data[:size]
+    pad = np.full((size - idx.shape[0], idx.shape[1]), fill_value, np.int64)
+    return Tensor(np.concatenate([idx, pad]))
+
+
+Histogram = namedtuple("Histogram", ["hist", "bin_edges"])
+
+
+def histogram(x, bins=100, *, range=None, weight=None, density: bool = False) -> Histogram:  # noqa: A002
+    """Counts (or weighted sums, or a density) in bins: a count or the edges (torch.histogram)."""
+    a = np.asarray(_data(x))
+    if a.dtype.kind != "f":
+        raise TypeError(f"histogram: expected a floating point tensor, got {a.dtype}")
+    edges = _data(bins) if isinstance(bins, Tensor) else bins
+    w = None if weight is None else np.asarray(_data(weight))
+    hist, out_edges = np.histogram(a, edges, range, density=density, weights=w)
+    return Histogram(Tensor(hist.astype(a.dtype)), Tensor(out_edges.astype(a.dtype)))
+
+
 def pinverse(x, rcond: float = 1e-15) -> Tensor:
     return _linalg.pinv(x, rtol=rcond)
 
 
 index_copy_ = _in_place("index_copy_", index_copy)
 index_fill_ = _in_place("index_fill_", index_fill)
+index_reduce_ = _in_place("index_reduce_", index_reduce)
 masked_scatter_ = _in_place("masked_scatter_", masked_scatter)
 scatter_reduce_ = _in_place("scatter_reduce_", scatter_reduce)
 put_ = _in_place("put_", put)
@@ -3165,9 +3231,13 @@ _EXTRAS = (
     "kron", "cross", "dist", "renorm", "matrix_power", "det", "inverse", "logdet", "slogdet",
     "put", "select_scatter", "slice_scatter", "pinverse", "index_copy_", "index_fill_",
     "masked_scatter_", "scatter_reduce_", "put_", "addmm_", "addmv_", "addbmm_", "baddbmm_",
-    "addr_", "renorm_", "cumprod_", "cholesky_solve", "cholesky_inverse",
+    "addr_", "renorm_", "cumprod_", "cholesky_solve", "cholesky_inverse", "index_reduce",
+    "index_reduce_", "diagonal_scatter", "sum_to_size", "narrow_copy", "nonzero_static",
+    "histogram",
 )  # fmt: skip
 for _name in _EXTRAS:
     setattr(Tensor, _name, globals()[_name])
+# index_put_ (module level) is __setitem__'s graph helper; the method is PyTorch's
+Tensor.index_put_ = _in_place("index_put_", index_put)
 
 from ember import linalg as _linalg  # noqa: E402  (linalg builds on these ops)
