@@ -1636,8 +1636,11 @@ def tensor_split(x, indices_or_sections, dim: int = 0) -> tuple:
         sizes = [n // parts + 1] * (n % parts) + [n // parts] * (parts - n % parts)
         bounds = np.cumsum([0] + sizes)
     else:
-        bounds = [0] + [builtins.min(builtins.max(int(i) % n if i < 0 else int(i), 0), n)
-                        for i in spec] + [n]  # fmt: skip
+        bounds = (
+            [0]
+            + [builtins.min(builtins.max(int(i) % n if i < 0 else int(i), 0), n) for i in spec]
+            + [n]
+        )
     return tuple(
         getitem(
             x, (slice(None),) * axis + (slice(bounds[i], builtins.max(bounds[i], bounds[i + 1])),)
@@ -1833,8 +1836,13 @@ def scatter_add(x, dim: int, index, src) -> Tensor:
     return AddAt.apply(x, _scatter_src(src, shape), key, 1)
 
 
-_REDUCE_UFUNC = {"sum": np.add, "mean": np.add, "prod": np.multiply,
-                 "amax": np.maximum, "amin": np.minimum}  # fmt: skip
+_REDUCE_UFUNC = {
+    "sum": np.add,
+    "mean": np.add,
+    "prod": np.multiply,
+    "amax": np.maximum,
+    "amin": np.minimum,
+}
 
 
 class ScatterReduce(Function):
@@ -1919,8 +1927,10 @@ def _along(op, x, dim, index, source=None):
     if source is not None:
         want = x.shape[:axis] + (index.size,) + x.shape[axis + 1 :] if x.ndim else ()
         if source.shape != want and not (x.ndim == 0 and source.numel() == 1):
-            raise ValueError(f"{op}: source shape {source.shape} should be {want} "
-                             f"(self {x.shape}, {index.size} indices at dim {dim})")  # fmt: skip
+            raise ValueError(
+                f"{op}: source shape {source.shape} should be {want} "
+                f"(self {x.shape}, {index.size} indices at dim {dim})"
+            )
     return (slice(None),) * axis + (index.reshape(-1),) if x.ndim else ()
 
 
@@ -1982,10 +1992,13 @@ def take_along_dim(x, indices, dim=None) -> Tensor:
         return take(x, indices.reshape(-1))
     axis = _dim(dim, x.ndim, "take_along_dim")
     if indices.ndim != x.ndim:
-        raise ValueError(f"take_along_dim: indices {indices.shape} and input {x.shape} "
-                         "must have the same number of dims")  # fmt: skip
-    shape = list(broadcast_shapes(tuple(np.delete(x.shape, axis)),
-                                  tuple(np.delete(indices.shape, axis))))  # fmt: skip
+        raise ValueError(
+            f"take_along_dim: indices {indices.shape} and input {x.shape} "
+            "must have the same number of dims"
+        )
+    shape = list(
+        broadcast_shapes(tuple(np.delete(x.shape, axis)), tuple(np.delete(indices.shape, axis)))
+    )
     xs = expand(x, tuple(shape[:axis] + [x.shape[axis]] + shape[axis:]))
     idx = np.broadcast_to(indices, tuple(shape[:axis] + [indices.shape[axis]] + shape[axis:]))
     return gather(xs, axis, np.where(idx < 0, idx + x.shape[axis], idx))
@@ -2036,8 +2049,9 @@ def argwhere(x) -> Tensor:
 
 def count_nonzero(x, dim=None) -> Tensor:
     a = np.asarray(_data(x))
-    return Tensor(np.asarray(np.count_nonzero(a, axis=_axes(dim, a.ndim, "count_nonzero")),
-                             np.int64))  # fmt: skip
+    return Tensor(
+        np.asarray(np.count_nonzero(a, axis=_axes(dim, a.ndim, "count_nonzero")), np.int64)
+    )
 
 
 def _tri_indices(name, f):
@@ -2119,7 +2133,7 @@ def diag_embed(x, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
     return DiagEmbed.apply(x, int(offset), *_two_dims("diag_embed", x.ndim + 1, dim1, dim2))
 
 
-def diag(x, diagonal: int = 0) -> Tensor:  # noqa: F811  (PyTorch's parameter name)
+def diag(x, diagonal: int = 0) -> Tensor:
     """A 1-D tensor as the given diagonal of a square matrix, or a matrix's diagonal as 1-D."""
     x = _tensor_operand(x)
     if x.ndim == 1:
@@ -2163,8 +2177,10 @@ def meshgrid(*tensors, indexing: str = "ij") -> tuple:
     if indexing == "xy" and len(ts) > 1:
         ts[0], ts[1] = ts[1], ts[0]
     shape = tuple(t.numel() for t in ts)
-    grids = [expand(reshape(t, (1,) * i + (-1,) + (1,) * (len(ts) - i - 1)), shape)
-             for i, t in enumerate(ts)]  # fmt: skip
+    grids = [
+        expand(reshape(t, (1,) * i + (-1,) + (1,) * (len(ts) - i - 1)), shape)
+        for i, t in enumerate(ts)
+    ]
     if indexing == "xy" and len(ts) > 1:
         grids[0], grids[1] = grids[1], grids[0]
     return tuple(grids)
@@ -2177,17 +2193,20 @@ def cartesian_prod(*tensors) -> Tensor:
     return stack([reshape(g, (-1,)) for g in meshgrid(*tensors)], 1)
 
 
-def unique(x, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,  # noqa: A002
-           dim=None):  # fmt: skip
+def unique(
+    x,
+    sorted: bool = True,
+    return_inverse: bool = False,
+    return_counts: bool = False,
+    dim=None,
+):
     """The distinct values (sorted), and optionally the inverse indices and the counts; with
     dim, the distinct slices along dim."""
     a = np.asarray(_data(x))
     axis = None if dim is None else _dim(dim, a.ndim, "unique")
     vals, inv, counts = np.unique(a, return_inverse=True, return_counts=True, axis=axis)
-    if dim is None:
-        inv = inv.reshape(a.shape)
-    return _unique_result(vals, inv.reshape(-1) if dim is not None else inv, counts,
-                          return_inverse, return_counts)  # fmt: skip
+    inv = inv.reshape(a.shape) if dim is None else inv.reshape(-1)
+    return _unique_result(vals, inv, counts, return_inverse, return_counts)
 
 
 def _unique_result(vals, inv, counts, return_inverse, return_counts):
@@ -2213,8 +2232,9 @@ def unique_consecutive(x, return_inverse: bool = False, return_counts: bool = Fa
     inv = np.cumsum(starts) - 1
     counts = np.diff(np.append(np.flatnonzero(starts), moved.shape[0]))
     vals = np.take(a, np.flatnonzero(starts), axis=axis)
-    return _unique_result(vals, inv.reshape(shape) if dim is None else inv, counts,
-                          return_inverse, return_counts)  # fmt: skip
+    return _unique_result(
+        vals, inv.reshape(shape) if dim is None else inv, counts, return_inverse, return_counts
+    )
 
 
 def bincount(x, weights=None, minlength: int = 0) -> Tensor:
@@ -2247,8 +2267,15 @@ def histc(x, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002
     return Tensor(np.histogram(a, bins, (lo, hi))[0].astype(a.dtype))
 
 
-def searchsorted(sorted_sequence, input, *, out_int32: bool = False, right: bool = False,  # noqa: A002
-                 side=None, sorter=None) -> Tensor:  # fmt: skip
+def searchsorted(
+    sorted_sequence,
+    input,  # noqa: A002
+    *,
+    out_int32: bool = False,
+    right: bool = False,
+    side=None,
+    sorter=None,
+) -> Tensor:
     """Insertion indices of input's values in the sorted last dim of sorted_sequence
     (side='right' / right=True: after equal values)."""
     seq = np.asarray(_data(sorted_sequence))
@@ -2261,8 +2288,10 @@ def searchsorted(sorted_sequence, input, *, out_int32: bool = False, right: bool
         out = np.searchsorted(seq, v, side, srt)
     else:
         if v.shape[:-1] != seq.shape[:-1]:
-            raise ValueError(f"searchsorted: leading dims of sorted_sequence {seq.shape} and "
-                             f"input {v.shape} must match")  # fmt: skip
+            raise ValueError(
+                f"searchsorted: leading dims of sorted_sequence {seq.shape} and "
+                f"input {v.shape} must match"
+            )
         srts = [None] * seq.size if srt is None else srt.reshape(-1, seq.shape[-1])
         rows = zip(seq.reshape(-1, seq.shape[-1]), v.reshape(-1, v.shape[-1]), srts)
         out = np.stack([np.searchsorted(s, r, side, o) for s, r, o in rows]).reshape(v.shape)
@@ -2392,8 +2421,9 @@ def _order_stat(op, x, dim, keepdim, rank):
     order = np.argsort(x.data, axis=axis, kind="stable")  # NaN sorts last
     nan = np.isnan(x.data) if x.data.dtype.kind == "f" else np.zeros(x.shape, bool)
     pos = rank(np.sum(~nan, axis=axis, keepdims=True), nan.any(axis=axis, keepdims=True))
-    idx = np.take_along_axis(order, np.broadcast_to(pos, order.shape[:axis] + (1,) +
-                                                   order.shape[axis + 1 :]), axis)  # fmt: skip
+    idx = np.take_along_axis(
+        order, np.broadcast_to(pos, order.shape[:axis] + (1,) + order.shape[axis + 1 :]), axis
+    )
     return _pick(x, axis, idx.astype(np.int64), keepdim)
 
 
@@ -2606,8 +2636,15 @@ def diff(x, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
     axis = _dim(dim, x.ndim, "diff")
     parts = [p for p in (prepend, x, append) if p is not None]
     if len(parts) > 1:
-        x = cat([expand(p, x.shape[:axis] + (1,) + x.shape[axis + 1 :]) if np.ndim(_data(p)) == 0
-                 else _tensor_operand(p) for p in parts], axis)  # fmt: skip
+        x = cat(
+            [
+                expand(p, x.shape[:axis] + (1,) + x.shape[axis + 1 :])
+                if np.ndim(_data(p)) == 0
+                else _tensor_operand(p)
+                for p in parts
+            ],
+            axis,
+        )
     for _ in range(n):
         if x.shape[axis] == 0:
             break
@@ -2783,8 +2820,9 @@ def tensordot(a, b, dims=2) -> Tensor:
         da = _axes(da, a.ndim, "tensordot") if np.ndim(da) or da != [] else ()
         db = _axes(db, b.ndim, "tensordot") if np.ndim(db) or db != [] else ()
     if len(da) != len(db) or builtins.any(a.shape[i] != b.shape[j] for i, j in zip(da, db)):
-        raise ValueError(f"tensordot: contracted dims {da} of {a.shape} and {db} of {b.shape} "
-                         "must match in size")  # fmt: skip
+        raise ValueError(
+            f"tensordot: contracted dims {da} of {a.shape} and {db} of {b.shape} must match in size"
+        )
     fa = [d for d in range(a.ndim) if d not in da]
     fb = [d for d in range(b.ndim) if d not in db]
     k = int(np.prod([a.shape[d] for d in da]))
@@ -2818,8 +2856,9 @@ class EinSum(Function):
             others = [j for j in range(len(subs)) if j != k]
             present = set(out).union(*(subs[j] for j in others))
             target = "".join(c for c in uniq if c in present)
-            gk = _einsum_gemm([out] + [subs[j] for j in others],
-                              [g] + [operands[j] for j in others], target)  # fmt: skip
+            gk = _einsum_gemm(
+                [out] + [subs[j] for j in others], [g] + [operands[j] for j in others], target
+            )
             size = {c: x.shape[sk.index(c)] for c in uniq}
             gk = np.broadcast_to(
                 gk.reshape([size[c] if c in present else 1 for c in uniq]),
@@ -2867,8 +2906,9 @@ def _einsum_subscripts(equation: str, shapes):
     if len(subs) != len(shapes):
         raise ValueError(f"einsum: {equation!r} names {len(subs)} operands, got {len(shapes)}")
     spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in eq]
-    n_ell = builtins.max([len(s) - len(sub) + 3 for sub, s in zip(subs, shapes) if "..." in sub],
-                         default=0)  # fmt: skip
+    n_ell = builtins.max(
+        [len(s) - len(sub) + 3 for sub, s in zip(subs, shapes) if "..." in sub], default=0
+    )
     ell = "".join(spare[:n_ell])
     for i, (sub, shape) in enumerate(zip(subs, shapes)):
         if "..." in sub:
@@ -3156,8 +3196,9 @@ def diagonal_scatter(x, src, offset: int = 0, dim1: int = 0, dim2: int = 1) -> T
 def sum_to_size(x, *size) -> Tensor:
     """x summed down to ``size`` (which x's shape must broadcast from)."""
     x = _tensor_operand(x)
-    size = _shape_arg(size[0] if len(size) == 1 and not isinstance(size[0], int) else size,
-                      "sum_to_size")  # fmt: skip
+    size = _shape_arg(
+        size[0] if len(size) == 1 and not isinstance(size[0], int) else size, "sum_to_size"
+    )
     if broadcast_shapes(size, x.shape) != x.shape:
         raise ValueError(f"sum_to_size: size {size} is not expandable to {x.shape}")
     lead = x.ndim - len(size)
