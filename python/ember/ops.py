@@ -1530,8 +1530,24 @@ def unfold(x, dimension: int, size: int, step: int) -> Tensor:
         raise ValueError(f"unfold: size {size} exceeds dim {dimension} of size {n}")
     if x.ndim == 0:
         return reshape(x, (1,))
-    windows = np.arange((n - size) // step + 1)[:, None] * step + np.arange(size)
-    return movedim(getitem(x, (slice(None),) * axis + (windows,)), axis + 1, -1)
+    return Unfold.apply(x, axis, size, step)
+
+
+class Unfold(Function):
+    @staticmethod
+    def forward(ctx, x, axis, size, step):
+        ctx.meta = (x.shape, axis, size, step)
+        windows = np.lib.stride_tricks.sliding_window_view(x, size, axis)  # a view, no copy
+        return windows[(slice(None),) * axis + (slice(None, None, step),)]
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, axis, size, step = ctx.meta
+        out = np.zeros(shape, g.dtype)
+        count = g.shape[axis]
+        for j in range(size):  # window offset j covers j, j + step, ... (overlaps add up)
+            out[(slice(None),) * axis + (slice(j, j + step * (count - 1) + 1, step),)] += g[..., j]
+        return out, None, None, None
 
 
 def tile(x, dims) -> Tensor:
