@@ -791,6 +791,24 @@ def test_svd_values_and_gradients():
         ember.linalg.svd(x).U.sum().backward()
 
 
+def test_view_methods_in_place():
+    for f in [
+        lambda m, x: x.t_(),
+        lambda m, x: x.transpose_(0, -1),
+        lambda m, x: x.swapaxes_(0, 1),
+        lambda m, x: x.unsqueeze_(1).squeeze_(1),
+        lambda m, x: x.unsqueeze_(-1),
+        lambda m, x: (x.mH, x.H, m.adjoint(x), x.adjoint()),
+    ]:
+        e, t = ember.tensor(_arr(2, 3)), _to(torch, _arr(2, 3))
+        out_e, out_t = f(ember, e), f(torch, t)
+        _compare(out_e, out_t)
+        _compare(e, t)
+    leaf = ember.tensor(_arr(2, 3), requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf"):
+        leaf.t_()
+
+
 def test_float32_keeps_dtype():
     x = ember.tensor(_arr(3, 4).astype(np.float32))
     for out in [x.unfold(1, 2, 1), ember.rot90(x), x.roll(1), ember.diag(x), x.diag_embed(),

@@ -52,6 +52,7 @@ from ember.ops import (
     addmm,
     addmv,
     addr,
+    adjoint,
     all,
     allclose,
     amax,
@@ -325,5 +326,6 @@ __all__ = [
     "unravel_index", "put", "select_scatter", "slice_scatter", "pinverse",
     "cholesky_solve", "cholesky_inverse",
     "index_reduce", "diagonal_scatter", "narrow_copy", "nonzero_static", "histogram",
+    "adjoint",
     "float32", "float64", "float16", "int64", "int32", "bool_", "float", "double", "long",
 ]  # fmt: skip

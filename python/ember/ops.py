@@ -1652,11 +1652,9 @@ def tensor_split(x, indices_or_sections, dim: int = 0) -> tuple:
         sizes = [n // parts + 1] * (n % parts) + [n // parts] * (parts - n % parts)
         bounds = np.cumsum([0] + sizes)
     else:
-        bounds = (
-            [0]
-            + [builtins.min(builtins.max(int(i) % n if i < 0 else int(i), 0), n) for i in spec]
-            + [n]
-        )
+        # indices as Python slices read them: negative from the end, clamped to [0, n]
+        cuts = [builtins.min(builtins.max(int(i) + n if i < 0 else int(i), 0), n) for i in spec]
+        bounds = [0] + cuts + [n]
     return tuple(
         getitem(
             x, (slice(None),) * axis + (slice(bounds[i], builtins.max(bounds[i], bounds[i + 1])),)
@@ -3251,6 +3249,32 @@ def pinverse(x, rcond: float = 1e-15) -> Tensor:
     return _linalg.pinv(x, rtol=rcond)
 
 
+def _view_in_place(name: str, op):
+    """x.t_(), x.squeeze_(0), ...: x itself takes the new view of its data (outside the graph,
+    as the other named in-place methods)."""
+
+    def method(x: Tensor, *args) -> Tensor:
+        x._needs_record(None, rebind=False)
+        x.data = op(x, *args).data
+        return x
+
+    method.__name__ = name
+    method.__doc__ = f"In-place {op.__name__}: x becomes the view."
+    return method
+
+
+t_ = _view_in_place("t_", t)
+transpose_ = _view_in_place("transpose_", transpose)
+swapaxes_ = swapdims_ = _view_in_place("swapaxes_", swapaxes)
+squeeze_ = _view_in_place("squeeze_", squeeze)
+unsqueeze_ = _view_in_place("unsqueeze_", unsqueeze)
+
+
+def adjoint(x) -> Tensor:
+    """The conjugate transpose of the last two dims (the transpose for real tensors)."""
+    return transpose(x, -2, -1)
+
+
 index_copy_ = _in_place("index_copy_", index_copy)
 index_fill_ = _in_place("index_fill_", index_fill)
 index_reduce_ = _in_place("index_reduce_", index_reduce)
@@ -3290,11 +3314,14 @@ _EXTRAS = (
     "masked_scatter_", "scatter_reduce_", "put_", "addmm_", "addmv_", "addbmm_", "baddbmm_",
     "addr_", "renorm_", "cumprod_", "cholesky_solve", "cholesky_inverse", "index_reduce",
     "index_reduce_", "diagonal_scatter", "sum_to_size", "narrow_copy", "nonzero_static",
-    "histogram",
+    "histogram", "t_", "transpose_", "swapaxes_", "swapdims_", "squeeze_", "unsqueeze_",
+    "adjoint",
 )  # fmt: skip
 for _name in _EXTRAS:
     setattr(Tensor, _name, globals()[_name])
 # index_put_ (module level) is __setitem__'s graph helper; the method is PyTorch's
 Tensor.index_put_ = _in_place("index_put_", index_put)
+Tensor.mH = property(adjoint)  # real tensors: the conjugate transpose is the transpose
+Tensor.H = property(lambda x: t(x))
 
 from ember import linalg as _linalg  # noqa: E402  (linalg builds on these ops)
