@@ -253,6 +253,18 @@ CASES = {
     "aminmax": (lambda m, x: (m.aminmax(x), x.aminmax(dim=1, keepdim=True)), [_arr(3, 4)], True),
     "std": (lambda m, x: (m.std(x), m.std(x, 1), x.std(0, keepdim=True)), [_arr(3, 4)], True),
     "std_correction": (lambda m, x: m.std(x, (0, 1), correction=0), [_arr(3, 4)], True),
+    "var_positional": (  # PyTorch's order: (dim, unbiased, keepdim), and (unbiased)
+        lambda m, x: (
+            m.var(x, 1, False, True),
+            x.var(False),
+            x.std(0, False),
+            m.std(x, True),
+            m.var_mean(x, 0, False, True),
+            m.std_mean(x, False),
+        ),
+        [_arr(3, 4)],
+        True,
+    ),  # fmt: skip
     "var_mean": (lambda m, x: (m.var_mean(x, 1), m.std_mean(x, dim=0)), [_arr(3, 4)], True),
     "nansum": (lambda m, x: (m.nansum(x), x.nansum(1)), [_nan(3, 4)], True),
     "nanmean": (lambda m, x: (m.nanmean(x), x.nanmean(0, keepdim=True)), [_nan(3, 4)], True),

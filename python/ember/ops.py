@@ -568,7 +568,11 @@ class Var(Function):
             return g * (2 / denom) * xc, None, None, None
 
 
-def var(x, dim=None, keepdim: bool = False, unbiased: bool = True, correction=None) -> Tensor:
+def var(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None) -> Tensor:
+    """Variance over dim with correction (default 1; unbiased=False means 0), in PyTorch's
+    argument order: var(x, dim, unbiased, keepdim) and var(x, unbiased)."""
+    if isinstance(dim, bool):  # the var(x, unbiased) overload
+        dim, unbiased = None, dim
     x = _tensor_operand(x)
     if x.data.dtype.kind != "f":
         raise TypeError(f"var: input dtype should be floating point, got {x.dtype}")
@@ -2385,17 +2389,21 @@ def aminmax(x, *, dim=None, keepdim: bool = False) -> MinMax:
     return MinMax(amin(x, dims, keepdim), amax(x, dims, keepdim))
 
 
-def std(x, dim=None, keepdim: bool = False, unbiased: bool = True, correction=None) -> Tensor:
+def std(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None) -> Tensor:
     """Standard deviation (the square root of var, same arguments)."""
-    return sqrt(var(x, dim, keepdim, unbiased, correction))
+    return sqrt(var(x, dim, unbiased, keepdim, correction=correction))
 
 
-def var_mean(x, dim=None, keepdim: bool = False, unbiased: bool = True, correction=None):
-    return var(x, dim, keepdim, unbiased, correction), mean(x, dim, keepdim)
+def var_mean(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    return var(x, dim, unbiased, keepdim, correction=correction), mean(x, dim, keepdim)
 
 
-def std_mean(x, dim=None, keepdim: bool = False, unbiased: bool = True, correction=None):
-    return std(x, dim, keepdim, unbiased, correction), mean(x, dim, keepdim)
+def std_mean(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    return std(x, dim, unbiased, keepdim, correction=correction), mean(x, dim, keepdim)
 
 
 def nansum(x, dim=None, keepdim: bool = False) -> Tensor:
