@@ -901,6 +901,7 @@ def test_float32_keeps_dtype():
         (lambda: ember.linalg.inv(ember.zeros(2, 3)), ValueError),
         (lambda: ember.linalg.solve(ember.zeros(2, 2), ember.ones(2)), ember.linalg.LinAlgError),
         (lambda: ember.linalg.solve(ember.eye(2), ember.ones(3)), ValueError),
+        (lambda: ember.linalg.solve(ember.eye(2), ember.ones(2, dtype=np.float64)), TypeError),
         (lambda: ember.linalg.cholesky(-ember.eye(2)), ember.linalg.LinAlgError),
         (lambda: ember.det(ember.zeros(3)), ValueError),
         (lambda: ember.matrix_power(ember.zeros(2, 3), 2), ValueError),

@@ -135,6 +135,10 @@ def solve(A, B, *, left: bool = True) -> Tensor:
     without the last dim."""
     A = _square("solve", A)
     B = ops._float_only("solve", B)
+    if B.dtype != A.dtype or B.ndim == 0:
+        raise TypeError(
+            f"linalg.solve: B ({B.dtype}, {B.shape}) must be a {A.dtype} vector or matrix"
+        )
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
     if not left:
         if vector:
@@ -149,14 +153,8 @@ def solve(A, B, *, left: bool = True) -> Tensor:
         raise ValueError(
             f"linalg.solve: batch dims of A {A.shape} and B {B.shape} differ"
         ) from None
-    A, Bm = ops._promote_list([A, Bm]) if A.dtype != Bm.dtype else (A, Bm)
-    X = Solve.apply(*_same_float(A, Bm))
+    X = Solve.apply(A, Bm)
     return ops.squeeze(X, -1) if vector else X
-
-
-def _same_float(*ts):
-    dt = np.result_type(*(t.dtype for t in ts))
-    return [t if t.dtype == dt else ops.cast(t, dt) for t in ts]
 
 
 def matrix_power(A, n: int) -> Tensor:
