@@ -432,6 +432,14 @@ CASES = {
         [_arr(2, 3, 4), _arr(2, 5, 4, seed=1)],
         True,
     ),
+    "cdist_mm": (  # > 25 rows: one matrix product, as torch
+        lambda m, a, b: (
+            m.cdist(a, b),
+            m.cdist(a[0], b[0, :3], compute_mode="use_mm_for_euclid_dist"),
+        ),
+        [_arr(2, 30, 4), _arr(2, 5, 4, seed=1)],
+        True,
+    ),
     "dist": (lambda m, a, b: (m.dist(a, b), a.dist(b, 3)), [_arr(3, 4), _arr(4, seed=1)], True),
     "renorm": (
         lambda m, x: (m.renorm(x, 2, 0, 1.5), x.renorm(1, 1, 2.0)),

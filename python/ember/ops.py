@@ -2985,8 +2985,16 @@ def cross(a, b, dim=None) -> Tensor:
     return _linalg.cross(a, b, dim=dim)
 
 
+_CDIST_MODES = (None, "use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                "donot_use_mm_for_euclid_dist")  # fmt: skip
+
+
 def cdist(x1, x2, p: float = 2.0, compute_mode=None) -> Tensor:
-    """p-norm distances between the rows of x1 (..., P, M) and x2 (..., R, M) -> (..., P, R)."""
+    """p-norm distances between the rows of x1 (..., P, M) and x2 (..., R, M) -> (..., P, R).
+    Euclidean distances of more than 25 rows go through one matrix product
+    (|a|^2 + |b|^2 - 2 a.b, PyTorch's default compute_mode) instead of all the differences."""
+    if compute_mode not in _CDIST_MODES:
+        raise ValueError(f"cdist: unknown compute_mode {compute_mode!r}")
     x1, x2 = _float_only("cdist", x1), _float_only("cdist", x2)
     if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
         raise ValueError(
@@ -2994,6 +3002,14 @@ def cdist(x1, x2, p: float = 2.0, compute_mode=None) -> Tensor:
         )
     if p < 0:
         raise ValueError(f"cdist: p must be non-negative, got {p}")
+    big = x1.shape[-2] > 25 or x2.shape[-2] > 25
+    if p == 2 and (
+        compute_mode == "use_mm_for_euclid_dist" or (big and compute_mode in _CDIST_MODES[:2])
+    ):
+        sq1 = unsqueeze(sum(x1 * x1, -1), -1)
+        sq2 = unsqueeze(sum(x2 * x2, -1), -2)
+        d2 = clamp(sq1 + sq2 - 2 * matmul(x1, transpose(x2, -2, -1)), 0)
+        return Elementwise.apply(d2, *_root(2))  # gradient 0 at distance 0, as PyTorch
     return _linalg.vector_norm(unsqueeze(x1, -2) - unsqueeze(x2, -3), p, -1)
 
 
