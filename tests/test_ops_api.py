@@ -728,6 +728,13 @@ def test_integer_inputs_match_torch():
         ),
         lambda m, x: (m.diff(x, dim=1), m.diff(x > 4, dim=2), m.nansum(x), m.msort(x)),
         lambda m, x: m.count_nonzero(x, (0, 2)),
+        lambda m, x: (
+            m.sum(x, 1, dtype=m.float32),
+            m.mean(x, dtype=m.float64),
+            x.prod(0, dtype=m.float64),
+        ),
+        lambda m, x: (m.cumsum(x, 1, dtype=m.float32), x.cumprod(2, dtype=m.float64)),
+        lambda m, x: (m.nansum(x, dtype=m.float64), m.nanmean(x.double(), 0, dtype=m.float32)),
         lambda m, x: (m.dot(x[0, 0], x[1, 1]), m.outer(x[0, 0], x[1, 0]), m.mv(x[0], x[0, 0])),
         lambda m, x: (m.kron(x[0], x[1, :2]), m.tensordot(x, x[0], ([1, 2], [0, 1]))),
         lambda m, x: (m.einsum("bij,bkj->bik", x, x), m.matrix_power(x[0, :, :3], 3)),

@@ -511,8 +511,14 @@ class Sum(Function):
         return _expand_grad(g, shape, axes, keepdim), None, None
 
 
-def sum(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+def _as_dtype(x, dtype) -> Tensor:
+    """The reductions' ``dtype=``: the input is cast to it first, as PyTorch does."""
     x = _tensor_operand(x)
+    return x if dtype is None else cast(x, np.dtype(dtype))
+
+
+def sum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
+    x = _as_dtype(x, dtype)
     axes = _axes(dim, x.ndim, "sum")
     if x.data.dtype == np.bool_:
         x = x.long()
@@ -535,8 +541,8 @@ class Mean(Function):
         return _expand_grad(g / ctx.count, shape, axes, keepdim), None, None
 
 
-def mean(x, dim=None, keepdim: bool = False) -> Tensor:
-    x = _tensor_operand(x)
+def mean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    x = _as_dtype(x, dtype)
     if x.data.dtype.kind != "f":
         raise TypeError(f"mean: input dtype should be floating point, got {x.dtype}")
     return Mean.apply(x, _axes(dim, x.ndim, "mean"), keepdim)
@@ -1220,9 +1226,9 @@ class Prod(Function):
         return g * others, None, None
 
 
-def prod(x, dim=None, keepdim: bool = False) -> Tensor:
+def prod(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Product of all elements, or along one dim (torch.prod)."""
-    x = _tensor_operand(x)
+    x = _as_dtype(x, dtype)
     if dim is None:
         return Prod.apply(x, None, False)
     (axis,) = _axes(dim, x.ndim, "prod")
@@ -1241,9 +1247,9 @@ class CumSum(Function):
         return np.flip(np.cumsum(np.flip(g, axis=a), axis=a), axis=a), None
 
 
-def cumsum(x, dim: int) -> Tensor:
+def cumsum(x, dim: int, *, dtype=None) -> Tensor:
     """Running sum along dim (torch.cumsum)."""
-    x = _tensor_operand(x)
+    x = _as_dtype(x, dtype)
     if x.data.dtype == np.bool_:
         x = x.long()
     (axis,) = _axes(dim, builtins.max(x.ndim, 1), "cumsum")
@@ -2406,17 +2412,17 @@ def std_mean(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, corre
     return std(x, dim, unbiased, keepdim, correction=correction), mean(x, dim, keepdim)
 
 
-def nansum(x, dim=None, keepdim: bool = False) -> Tensor:
+def nansum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Sum treating NaN as zero (no gradient flows to NaN entries)."""
-    x = _tensor_operand(x)
+    x = _as_dtype(x, dtype)
     if x.data.dtype.kind == "f":
         x = where(np.isnan(x.data), np.zeros((), x.dtype), x)
     return sum(x, dim, keepdim)
 
 
-def nanmean(x, dim=None, keepdim: bool = False) -> Tensor:
+def nanmean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Mean of the non-NaN entries."""
-    x = _tensor_operand(x)
+    x = _as_dtype(x, dtype)
     if x.data.dtype.kind != "f":
         raise TypeError(f"nanmean: input dtype should be floating point, got {x.dtype}")
     count = np.sum(~np.isnan(x.data), axis=_axes(dim, x.ndim, "nanmean"), keepdims=keepdim)
@@ -2610,9 +2616,9 @@ class CumProd(Function):
         return out, None
 
 
-def cumprod(x, dim: int) -> Tensor:
+def cumprod(x, dim: int, *, dtype=None) -> Tensor:
     """Running product along dim (torch.cumprod); exact gradients where x has zeros."""
-    x = _tensor_operand(x)
+    x = _as_dtype(x, dtype)
     if x.data.dtype == np.bool_:
         x = x.long()
     axis = _dim(dim, x.ndim, "cumprod")
