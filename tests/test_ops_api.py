@@ -645,6 +645,27 @@ CASES = {
         [_arr(20)],
         False,
     ),  # fmt: skip
+    "tensorinv": (
+        lambda m, a: (
+            m.linalg.tensorinv(a.reshape(2, 3, 6)),
+            m.linalg.tensorinv(a.reshape(6, 2, 3), 1),
+        ),
+        [_mat(6, 6)],
+        True,
+    ),
+    "tensorsolve": (
+        lambda m, a, b: (
+            m.linalg.tensorsolve(a.reshape(2, 3, 6), b),
+            m.linalg.tensorsolve(a.reshape(6, 2, 3), b, dims=(0,)),
+        ),
+        [_mat(6, 6), _arr(2, 3)],
+        True,
+    ),  # fmt: skip
+    "linalg_vander": (
+        lambda m, x: (m.linalg.vander(x), m.linalg.vander(x[0], N=4)),
+        [_arr(2, 3)],
+        True,
+    ),
 }
 
 SCATTER_REDUCE = [(r, s) for r in ("sum", "prod", "mean", "amax", "amin") for s in (True, False)]

@@ -547,6 +547,43 @@ def matrix_exp(A) -> Tensor:
     return out
 
 
+def tensorinv(A, ind: int = 2) -> Tensor:
+    """The inverse of A read as a matrix of its first ``ind`` dims by the rest."""
+    A = ops._float_only("linalg.tensorinv", A)
+    rows, cols = A.shape[:ind], A.shape[ind:]
+    n = int(np.prod(rows))
+    if ind <= 0 or n != int(np.prod(cols)):
+        raise ValueError(f"linalg.tensorinv: A {A.shape} with ind={ind} is not square")
+    return ops.reshape(inv(ops.reshape(A, (n, -1))), cols + rows)
+
+
+def tensorsolve(A, B, dims=None) -> Tensor:
+    """X with tensordot(A, X, X.ndim) = B (dims of A moved to the end first)."""
+    A, B = ops._float_only("linalg.tensorsolve", A), ops._float_only("linalg.tensorsolve", B)
+    if dims is not None:
+        A = ops.movedim(A, dims, tuple(range(A.ndim - len(dims), A.ndim)))
+    x_shape = A.shape[B.ndim :]
+    if A.shape[: B.ndim] != B.shape or int(np.prod(x_shape)) != B.numel():
+        raise ValueError(f"linalg.tensorsolve: A {A.shape} and B {B.shape} do not fit")
+    X = solve(ops.reshape(A, (B.numel(), -1)), ops.reshape(B, (-1,)))
+    return ops.reshape(X, x_shape)
+
+
+def vander(x, *, N=None) -> Tensor:
+    """Powers x^0, x^1, ..., x^(N-1) along a new last dim (batched)."""
+    x = ops._tensor_operand(x)
+    if x.ndim < 1:
+        raise ValueError("linalg.vander: x must have at least 1 dim")
+    N = x.shape[-1] if N is None else N
+    if N < 2:
+        raise ValueError(f"linalg.vander: N must be greater than 1, got {N}")
+    x = x.long() if x.dtype == np.bool_ else x
+    ones = Tensor(np.ones(x.shape + (1,), x.dtype))
+    return ops.cumprod(
+        ops.cat([ones, ops.expand(ops.unsqueeze(x, -1), x.shape + (N - 1,))], -1), -1
+    )
+
+
 def diagonal(A, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
     return ops.diagonal(A, offset, dim1, dim2)
 
@@ -557,6 +594,6 @@ matmul = ops.matmul
 __all__ = [
     "LinAlgError", "cholesky", "cond", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv",
     "lstsq", "matmul", "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot",
-    "norm", "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "vecdot",
-    "vector_norm",
+    "norm", "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "tensorinv",
+    "tensorsolve", "vander", "vecdot", "vector_norm",
 ]  # fmt: skip
