@@ -666,6 +666,19 @@ CASES = {
         [_arr(2, 3)],
         True,
     ),
+    "legacy_linalg": (  # torch.cholesky / qr / svd / matrix_exp / frobenius_norm
+        lambda m, a: (
+            m.cholesky(a @ a.mT),
+            a.qr(),
+            m.qr(a, some=False).R,
+            m.matrix_exp(a * 0.1),
+            (lambda U, S, V: (U * U, S, V * V, U @ S.diag_embed() @ V.mT))(*a.svd()),
+            m.frobenius_norm(a, (0, 1)),
+            m.svd(a, compute_uv=False).S,
+        ),
+        [_mat(3, 3)],
+        True,
+    ),  # fmt: skip
 }
 
 SCATTER_REDUCE = [(r, s) for r in ("sum", "prod", "mean", "amax", "amin") for s in (True, False)]
@@ -806,6 +819,7 @@ def test_in_place_scatter_and_fill_diagonal():
         lambda m, x: x[None].baddbmm_(_y(m)[None, :, :1], _y(m)[None, :1]),
         lambda m, x: x.renorm_(2, 0, 1.0),
         lambda m, x: x.cumprod_(0),
+        lambda m, x: x.cumsum_(1).tril_(-1).triu_(-2),
         lambda m, x: x.index_put_((m.tensor([0, 4]), m.tensor([1, 1])), _y(m)[0, :2], True),
         lambda m, x: x.index_reduce_(0, m.tensor([1, 1]), _y(m)[:2], "amax", include_self=False),
     ]:

@@ -3742,6 +3742,37 @@ def histogram(x, bins=100, *, range=None, weight=None, density: bool = False) ->
     return Histogram(Tensor(hist.astype(a.dtype)), Tensor(out_edges.astype(a.dtype)))
 
 
+def matrix_exp(A) -> Tensor:
+    return _linalg.matrix_exp(A)
+
+
+def cholesky(A, upper: bool = False) -> Tensor:
+    """torch.cholesky (the older name of linalg.cholesky)."""
+    return _linalg.cholesky(A, upper=upper)
+
+
+def qr(A, some: bool = True):
+    """torch.qr: (Q, R), reduced unless some=False."""
+    return _linalg.qr(A, "reduced" if some else "complete")
+
+
+SVDResult = namedtuple("SVDResult", ["U", "S", "V"])
+
+
+def svd(A, some: bool = True, compute_uv: bool = True) -> SVDResult:
+    """torch.svd: (U, S, V) with A = U diag(S) V^T (V, not linalg.svd's Vh); without
+    compute_uv, U and V are zeros."""
+    U, S, Vh = _linalg.svd(A, full_matrices=not some)
+    V = transpose(Vh, -2, -1)
+    if not compute_uv:
+        U, V = Tensor(np.zeros(U.shape, U.dtype)), Tensor(np.zeros(V.shape, V.dtype))
+    return SVDResult(U, S, V)
+
+
+def frobenius_norm(x, dim, keepdim: bool = False) -> Tensor:
+    return norm(x, 2, dim, keepdim)
+
+
 def pinverse(x, rcond: float = 1e-15) -> Tensor:
     return _linalg.pinv(x, rtol=rcond)
 
@@ -3785,6 +3816,9 @@ baddbmm_ = _in_place("baddbmm_", baddbmm)
 addr_ = _in_place("addr_", addr)
 renorm_ = _in_place("renorm_", renorm)
 cumprod_ = _in_place("cumprod_", cumprod)
+cumsum_ = _in_place("cumsum_", cumsum)
+tril_ = _in_place("tril_", tril)
+triu_ = _in_place("triu_", triu)
 
 
 # The extras are Tensor methods too (x.sin(), x.norm(dim=1), x.topk(3), ...): each takes the
@@ -3822,7 +3856,7 @@ _EXTRAS = (
     "addr_", "renorm_", "cumprod_", "cholesky_solve", "cholesky_inverse", "index_reduce",
     "index_reduce_", "diagonal_scatter", "narrow_copy", "nonzero_static",
     "histogram", "t_", "transpose_", "swapaxes_", "swapdims_", "squeeze_", "unsqueeze_",
-    "adjoint",
+    "adjoint", "matrix_exp", "cholesky", "qr", "svd", "cumsum_", "tril_", "triu_",
 )  # fmt: skip
 for _name in _EXTRAS:
     setattr(Tensor, _name, globals()[_name])
