@@ -989,8 +989,14 @@ class Sum(Function):
         return _expand_grad(g, shape, axes, keepdim), None, None
 
 
-def sum(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+def _as_dtype(x, dtype) -> Tensor:
+    """The reductions' ``dtype=``: the input is cast to it first, as PyTorch does."""
     x = _tensor_operand(x)
+    return x if dtype is None else cast(x, np.dtype(dtype))
+
+
+def sum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
+    x = _as_dtype(x, dtype)
     axes = _axes(dim, x.ndim, "sum")
     if x.data.dtype == np.bool_:
         x = x.long()
@@ -1013,8 +1019,8 @@ class Mean(Function):
         return _expand_grad(g / ctx.count, shape, axes, keepdim), None, None
 
 
-def mean(x, dim=None, keepdim: bool = False) -> Tensor:
-    x = _tensor_operand(x)
+def mean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    x = _as_dtype(x, dtype)
     if x.data.dtype.kind != "f":
         raise TypeError(f"mean: input dtype should be floating point, got {x.dtype}")
     return Mean.apply(x, _axes(dim, x.ndim, "mean"), keepdim)
@@ -1046,7 +1052,11 @@ class Var(Function):
             return g * (2 / denom) * xc, None, None, None
 
 
-def var(x, dim=None, keepdim: bool = False, unbiased: bool = True, correction=None) -> Tensor:
+def var(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None) -> Tensor:
+    """Variance over dim with correction (default 1; unbiased=False means 0), in PyTorch's
+    argument order: var(x, dim, unbiased, keepdim) and var(x, unbiased)."""
+    if isinstance(dim, bool):  # the var(x, unbiased) overload
+        dim, unbiased = None, dim
     x = _tensor_operand(x)
     if x.data.dtype.kind != "f":
         raise TypeError(f"var: input dtype should be floating point, got {x.dtype}")
@@ -1696,9 +1706,9 @@ class Prod(Function):
         return g * others, None, None
 
 
-def prod(x, dim=None, keepdim: bool = False) -> Tensor:
+def prod(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Product of all elements, or along one dim (torch.prod)."""
-    x = _tensor_operand(x)
+    x = _as_dtype(x, dtype)
     if dim is None:
         return Prod.apply(x, None, False)
     (axis,) = _axes(dim, x.ndim, "prod")
@@ -1717,9 +1727,9 @@ class CumSum(Function):
         return np.flip(np.cumsum(np.flip(g, axis=a), axis=a), axis=a), None
 
 
-def cumsum(x, dim: int) -> Tensor:
+def cumsum(x, dim: int, *, dtype=None) -> Tensor:
     """Running sum along dim (torch.cumsum)."""
-    x = _tensor_operand(x)
+    x = _as_dtype(x, dtype)
     if x.data.dtype == np.bool_:
         x = x.long()
     (axis,) = _axes(dim, builtins.max(x.ndim, 1), "cumsum")
@@ -1739,7 +1749,7 @@ def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     axes = _axes(dim, x.ndim, "norm")
     if p in (float("inf"), float("-inf")):
         sign = 1 if p > 0 else -1  # min |x| = -max(-|x|)
-        return sign * _amax(sign * abs(x), axes, keepdim)
+        return sign * AMax.apply(sign * abs(x), axes, keepdim, True)
     if p <= 0:
         raise ValueError(f"norm: p must be positive (or +-inf), got {p}")
     s = sum(Elementwise.apply(x, *_pow_abs(p)), dim=axes, keepdim=keepdim)
@@ -1760,18 +1770,6 @@ def _root(p):
         lambda s: s ** (1.0 / p),
         lambda s, y: np.where(s == 0, 0, y / (p * s)).astype(s.dtype),
     )
-
-
-def _amax(x, axes, keepdim):
-    """max over several dims at once (gradient shared among ties, as max over all)."""
-    if not axes:
-        return x
-    moved = permute(x, [d for d in range(x.ndim) if d not in axes] + list(axes))
-    kept = [x.shape[d] for d in range(x.ndim) if d not in axes]
-    out = max(reshape(moved, tuple(kept) + (-1,)), dim=-1).values
-    if keepdim:
-        out = reshape(out, tuple(1 if d in axes else x.shape[d] for d in range(x.ndim)))
-    return out
 
 
 def _triangle(name: str, f):
@@ -1905,6 +1903,1924 @@ def equal(a, b) -> bool:
     return bool(np.array_equal(_data(a), _data(b)))
 
 
+# ---- views and shapes (PyTorch's everyday extras) -----------------------------------------
+
+
+def _dim(dim, ndim: int, op: str) -> int:
+    """One dim as a NumPy axis; IndexError when out of range, as PyTorch (a 0-d tensor takes
+    dims 0 and -1)."""
+    axes = _axes(operator.index(dim), ndim, op)
+    return axes[0] if axes else 0
+
+
+def _int_array(index, op: str) -> np.ndarray:
+    index = np.asarray(_data(index))
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"{op}: index must be an integer tensor, got {index.dtype}")
+    return index.astype(np.int64, copy=False)
+
+
+def broadcast_shapes(*shapes) -> tuple:
+    """The shape all the given shapes broadcast to (torch.broadcast_shapes)."""
+    shapes = [(s,) if isinstance(s, int | np.integer) else tuple(s) for s in shapes]
+    try:
+        return tuple(int(n) for n in np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise ValueError(f"broadcast_shapes: shapes {shapes} do not broadcast") from None
+
+
+def broadcast_to(x, size) -> Tensor:
+    """x expanded to ``size`` (torch.broadcast_to; -1 keeps a dim)."""
+    return expand(x, size)
+
+
+def broadcast_tensors(*tensors) -> tuple:
+    """The tensors expanded to their common broadcast shape."""
+    tensors = [_tensor_operand(t) for t in tensors]
+    shape = broadcast_shapes(*(t.shape for t in tensors))
+    return tuple(expand(t, shape) for t in tensors)
+
+
+def movedim(x, source, destination) -> Tensor:
+    """Move the dims ``source`` to the positions ``destination``; the others keep their order."""
+    x = _tensor_operand(x)
+    single = isinstance(source, int | np.integer)
+    src = _axes(source, x.ndim, "movedim") if not single or x.ndim else ()
+    dst = _axes(destination, x.ndim, "movedim") if not single or x.ndim else ()
+    if len(src) != len(dst):
+        raise ValueError(f"movedim: source {source} and destination {destination} differ in length")
+    order = [d for d in range(x.ndim) if d not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return permute(x, order)
+
+
+moveaxis = movedim
+
+
+def swapaxes(x, axis0: int, axis1: int) -> Tensor:
+    return transpose(x, axis0, axis1)
+
+
+swapdims = swapaxes
+
+
+def narrow(x, dim: int, start, length: int) -> Tensor:
+    """The slice [start, start + length) of dim (a view in PyTorch)."""
+    x = _tensor_operand(x)
+    axis = _dim(dim, x.ndim, "narrow")
+    n, start = x.shape[axis], operator.index(start)
+    if not -n <= start <= n:
+        raise IndexError(f"narrow: start {start} out of range [-{n}, {n}] for dim {dim}")
+    start %= builtins.max(n, 1)
+    if length < 0 or start + length > n:
+        raise ValueError(
+            f"narrow: start ({start}) + length ({length}) exceeds dim {dim} of size {n}"
+        )
+    return getitem(x, (slice(None),) * axis + (slice(start, start + length),))
+
+
+def select(x, dim: int, index: int) -> Tensor:
+    """x[..., index, ...] at dim, that dim removed."""
+    x = _tensor_operand(x)
+    axis = _dim(dim, x.ndim, "select")
+    n, index = x.shape[axis], operator.index(index)
+    if not -n <= index < n:
+        raise IndexError(f"select: index {index} out of range for dim {dim} of size {n}")
+    return getitem(x, (slice(None),) * axis + (index,))
+
+
+def ravel(x) -> Tensor:
+    return reshape(x, (-1,))
+
+
+def unflatten(x, dim: int, sizes) -> Tensor:
+    """Split dim into ``sizes`` (one entry may be -1)."""
+    x = _tensor_operand(x)
+    axis = _dim(dim, x.ndim, "unflatten")
+    sizes = _shape_arg(sizes, "unflatten")
+    known = int(np.prod([s for s in sizes if s != -1]))
+    n = x.shape[axis]
+    if -1 in sizes and known:
+        sizes = tuple(n // known if s == -1 else s for s in sizes)
+    if not sizes or int(np.prod(sizes)) != n:
+        raise ValueError(f"unflatten: sizes {sizes} do not multiply to dim {dim} of {x.shape}")
+    return reshape(x, x.shape[:axis] + sizes + x.shape[axis + 1 :])
+
+
+def unfold(x, dimension: int, size: int, step: int) -> Tensor:
+    """All windows of ``size`` along ``dimension`` every ``step``: that dim becomes the window
+    count and the window is a new last dim (torch.Tensor.unfold)."""
+    x = _tensor_operand(x)
+    axis = _dim(dimension, x.ndim, "unfold")
+    n = x.shape[axis] if x.ndim else 1
+    if step <= 0 or size < 0:
+        raise ValueError(f"unfold: step ({step}) must be positive and size ({size}) non-negative")
+    if size > n:
+        raise ValueError(f"unfold: size {size} exceeds dim {dimension} of size {n}")
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    return Unfold.apply(x, axis, size, step)
+
+
+class Unfold(Function):
+    @staticmethod
+    def forward(ctx, x, axis, size, step):
+        ctx.meta = (x.shape, axis, size, step)
+        windows = np.lib.stride_tricks.sliding_window_view(x, size, axis)  # a view, no copy
+        return windows[(slice(None),) * axis + (slice(None, None, step),)]
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, axis, size, step = ctx.meta
+        out = np.zeros(shape, g.dtype)
+        count = g.shape[axis]
+        for j in range(size):  # window offset j covers j, j + step, ... (overlaps add up)
+            out[(slice(None),) * axis + (slice(j, j + step * (count - 1) + 1, step),)] += g[..., j]
+        return out, None, None, None
+
+
+def tile(x, dims) -> Tensor:
+    """Repeat x along each dim; fewer dims than x has are padded with 1s in front."""
+    x = _tensor_operand(x)
+    dims = _shape_arg(dims, "tile")
+    return repeat(x, (1,) * (x.ndim - len(dims)) + dims)
+
+
+class Roll(Function):
+    @staticmethod
+    def forward(ctx, x, shifts, axes):
+        ctx.meta = (shifts, axes)
+        return np.roll(x, shifts, axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        shifts, axes = ctx.meta
+        return np.roll(g, tuple(-s for s in shifts), axes), None, None
+
+
+def roll(x, shifts, dims=None) -> Tensor:
+    """Rotate entries along dims; without dims, over the flattened tensor (torch.roll)."""
+    x = _tensor_operand(x)
+    shifts = (shifts,) if isinstance(shifts, int | np.integer) else tuple(shifts)
+    if dims is None:
+        if len(shifts) != 1:
+            raise ValueError(f"roll: {len(shifts)} shifts need as many dims")
+        return reshape(Roll.apply(reshape(x, (-1,)), shifts, (0,)), x.shape)
+    dims = (dims,) if isinstance(dims, int | np.integer) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise ValueError(f"roll: shifts {shifts} and dims {dims} differ in length")
+    axes = tuple(_dim(d, x.ndim, "roll") for d in dims)
+    return Roll.apply(x, tuple(int(s) for s in shifts), axes)
+
+
+def rot90(x, k: int = 1, dims=(0, 1)) -> Tensor:
+    """Rotate by 90 degrees k times in the plane dims, from dims[0] towards dims[1]."""
+    x = _tensor_operand(x)
+    if len(dims) != 2 or x.ndim < 2:
+        raise ValueError(f"rot90: needs 2 dims and a tensor of >= 2 dims, got {dims}, {x.shape}")
+    d0, d1 = (_dim(d, x.ndim, "rot90") for d in dims)
+    if d0 == d1:
+        raise ValueError(f"rot90: dims {tuple(dims)} must differ")
+    k %= 4
+    if k == 0:
+        return getitem(x, ...)
+    if k == 2:
+        return flip(x, (d0, d1))
+    if k == 1:
+        return transpose(flip(x, d1), d0, d1)
+    return flip(transpose(x, d0, d1), d1)
+
+
+def fliplr(x) -> Tensor:
+    x = _tensor_operand(x)
+    if x.ndim < 2:
+        raise ValueError(f"fliplr: input must have >= 2 dims, got shape {x.shape}")
+    return flip(x, 1)
+
+
+def flipud(x) -> Tensor:
+    x = _tensor_operand(x)
+    if x.ndim < 1:
+        raise ValueError("flipud: input must have >= 1 dim, got a 0-d tensor")
+    return flip(x, 0)
+
+
+def repeat_interleave(x, repeats=None, dim=None, *, output_size=None) -> Tensor:
+    """Repeat each entry along dim (of the flattened tensor without dim) ``repeats`` times; with
+    one integer tensor alone, the indices 0, 0, 1, ... repeated by its counts."""
+    if repeats is None:
+        counts = _int_array(x, "repeat_interleave")
+        return Tensor(np.repeat(np.arange(counts.size), counts.reshape(-1)))
+    x = _tensor_operand(x)
+    if dim is None:
+        x, axis = reshape(x, (-1,)), 0
+    else:
+        axis = _dim(dim, x.ndim, "repeat_interleave")
+    n = x.shape[axis] if x.ndim else 1
+    r = np.asarray(_data(repeats))
+    if r.dtype.kind not in "iu" or r.ndim > 1:
+        raise TypeError("repeat_interleave: repeats must be an int or a 1-D integer tensor")
+    if r.ndim == 1 and r.size not in (1, n):
+        raise ValueError(f"repeat_interleave: {r.size} repeats for dim {dim} of size {n}")
+    if (r < 0).any():
+        raise ValueError("repeat_interleave: repeats must be non-negative")
+    idx = np.repeat(np.arange(n), r.reshape(-1) if r.ndim else int(r))
+    return getitem(x, (slice(None),) * axis + (idx,)) if x.ndim else getitem(x.reshape(1), idx)
+
+
+def tensor_split(x, indices_or_sections, dim: int = 0) -> tuple:
+    """Split into n nearly equal parts (the first n % size one longer), or at the given indices."""
+    x = _tensor_operand(x)
+    axis = _dim(dim, x.ndim, "tensor_split")
+    n = x.shape[axis]
+    spec = _data(indices_or_sections)
+    if np.ndim(spec) == 0:
+        parts = operator.index(spec)
+        if parts <= 0:
+            raise ValueError(f"tensor_split: number of sections must be positive, got {parts}")
+        sizes = [n // parts + 1] * (n % parts) + [n // parts] * (parts - n % parts)
+        bounds = np.cumsum([0] + sizes)
+    else:
+        # indices as Python slices read them: negative from the end, clamped to [0, n]
+        cuts = [builtins.min(builtins.max(int(i) + n if i < 0 else int(i), 0), n) for i in spec]
+        bounds = [0] + cuts + [n]
+    return tuple(
+        getitem(
+            x, (slice(None),) * axis + (slice(bounds[i], builtins.max(bounds[i], bounds[i + 1])),)
+        )
+        for i in range(len(bounds) - 1)
+    )
+
+
+def _dir_split(name: str, dim: int, min_dims: int):
+    def op(x, indices_or_sections) -> tuple:
+        x = _tensor_operand(x)
+        if x.ndim < min_dims:
+            raise ValueError(f"{name}: needs a tensor of >= {min_dims} dims, got shape {x.shape}")
+        axis = dim if x.ndim > 1 else 0
+        if isinstance(indices_or_sections, int | np.integer):
+            if indices_or_sections <= 0 or x.shape[axis] % indices_or_sections:
+                raise ValueError(
+                    f"{name}: dim {axis} of size {x.shape[axis]} is not divisible into "
+                    f"{indices_or_sections} equal sections"
+                )
+        return tensor_split(x, indices_or_sections, axis)
+
+    op.__name__ = name
+    op.__doc__ = f"tensor_split along dim {dim} (torch.{name}); sections must divide it."
+    return op
+
+
+hsplit = _dir_split("hsplit", 1, 1)
+vsplit = _dir_split("vsplit", 0, 2)
+dsplit = _dir_split("dsplit", 2, 3)
+
+
+def split_with_sizes(x, split_sizes, dim: int = 0) -> tuple:
+    return split(x, list(split_sizes), dim)
+
+
+def _atleast(nd: int):
+    def one(t):
+        t = _tensor_operand(t)
+        if t.ndim >= nd:
+            return t
+        if nd == 3 and t.ndim:  # (n,) -> (1, n, 1), (m, n) -> (m, n, 1), as NumPy
+            return reshape(t, (1,) + t.shape + (1,) if t.ndim == 1 else t.shape + (1,))
+        return reshape(t, (1,) * (nd - t.ndim) + t.shape)
+
+    def op(*tensors):
+        if len(tensors) == 1 and isinstance(tensors[0], list | tuple):
+            return tuple(one(t) for t in tensors[0])
+        return one(tensors[0]) if len(tensors) == 1 else tuple(one(t) for t in tensors)
+
+    op.__name__ = f"atleast_{nd}d"
+    op.__doc__ = f"The tensor(s) with at least {nd} dims (as torch.atleast_{nd}d)."
+    return op
+
+
+atleast_1d, atleast_2d, atleast_3d = _atleast(1), _atleast(2), _atleast(3)
+
+
+def hstack(tensors) -> Tensor:
+    """Join along dim 1 (dim 0 for 1-D tensors)."""
+    tensors = atleast_1d(tuple(tensors))
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors) -> Tensor:
+    return cat(atleast_2d(tuple(tensors)), 0)
+
+
+row_stack = vstack
+
+
+def dstack(tensors) -> Tensor:
+    return cat(atleast_3d(tuple(tensors)), 2)
+
+
+def column_stack(tensors) -> Tensor:
+    """1-D (and 0-d) tensors become columns, then all join along dim 1."""
+    cols = [_tensor_operand(t) for t in tensors]
+    return cat([reshape(t, (-1, 1)) if t.ndim < 2 else t for t in cols], 1)
+
+
+def concat(tensors, dim: int = 0) -> Tensor:
+    return cat(tensors, dim)
+
+
+def concatenate(tensors, axis: int = 0) -> Tensor:
+    return cat(tensors, axis)
+
+
+def t(x) -> Tensor:
+    """Transpose of a tensor with <= 2 dims (torch.t)."""
+    return _tensor_operand(x).t()
+
+
+# ---- indexing, scatter and diagonals ------------------------------------------------------
+
+
+class Put(Function):
+    """out = x with out[key] = src (src broadcast): index_copy, index_fill, index_put, scatter,
+    masked_scatter. The overwritten entries of x get no gradient."""
+
+    @staticmethod
+    def forward(ctx, x, src, key):
+        out = x.copy()
+        out[key] = src
+        ctx.meta = (key, _shape(src))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        key, sshape = ctx.meta
+        gx = g.copy()
+        gx[key] = 0
+        gs = unbroadcast(np.array(g[key]), sshape) if ctx.needs_input_grad[1] else None
+        return gx, gs, None
+
+
+class AddAt(Function):
+    """out = x with alpha * src added at key, repeated keys adding up: index_add, scatter_add,
+    index_put(accumulate=True)."""
+
+    @staticmethod
+    def forward(ctx, x, src, key, alpha):
+        out = x.copy()
+        np.add.at(out, key, src * alpha if alpha != 1 else src)
+        ctx.meta = (key, _shape(src), alpha)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        key, sshape, alpha = ctx.meta
+        gs = unbroadcast(alpha * np.array(g[key]), sshape) if ctx.needs_input_grad[1] else None
+        return g, gs, None, None
+
+
+def _same_dtype(op, x, src):
+    if isinstance(src, Tensor | np.ndarray) and src.dtype != x.dtype:
+        raise TypeError(f"{op}: self ({x.dtype}) and source ({src.dtype}) dtypes must match")
+    return src
+
+
+def _scatter_key(op, x, dim, index, src=None):
+    """The NumPy index that scatter's ``index`` denotes along dim, after PyTorch's checks."""
+    axis = _dim(dim, x.ndim, op)
+    index = _int_array(index, op)
+    if index.ndim != x.ndim:
+        raise ValueError(f"{op}: index has {index.ndim} dims, self has {x.ndim} (shape {x.shape})")
+    if builtins.any(i > n for d, (i, n) in enumerate(zip(index.shape, x.shape)) if d != axis):
+        raise ValueError(
+            f"{op}: index {index.shape} is larger than self {x.shape} outside dim {dim}"
+        )
+    if src is not None and builtins.any(i > n for i, n in zip(index.shape, src.shape)):
+        raise ValueError(f"{op}: index {index.shape} is larger than src {src.shape}")
+    n = x.shape[axis] if x.ndim else 1
+    if index.size and (index.min() < 0 or index.max() >= n):
+        raise IndexError(f"{op}: index out of range [0, {n}) for dim {dim} of shape {x.shape}")
+    grids = list(np.indices(index.shape, sparse=True))
+    if grids:
+        grids[axis] = index
+    return tuple(grids), index.shape
+
+
+def _scatter_src(src, shape):
+    """The leading ``shape`` block of src (what scatter reads), differentiably."""
+    return src if src.shape == shape else getitem(src, tuple(slice(0, n) for n in shape))
+
+
+def scatter(x, dim: int, index, src=None, *, value=None, reduce=None) -> Tensor:
+    """out = x, then out[index[i][j]][j] = src[i][j] (dim 0) etc.; ``src`` may be a scalar
+    ``value``; reduce='add' or 'multiply' combines instead of overwriting (torch.scatter)."""
+    x = _tensor_operand(x)
+    if src is not None and not isinstance(src, Tensor | np.ndarray):
+        src, value = None, src
+    if src is None and value is None:
+        raise TypeError("scatter: give src or value")
+    src = None if src is None else _same_dtype("scatter", x, _tensor_operand(src))
+    key, shape = _scatter_key("scatter", x, dim, index, src)
+    v = _scatter_src(src, shape) if src is not None else np.asarray(_data(value), x.dtype)
+    if reduce is None:
+        return Put.apply(x, v, key)
+    if reduce == "add":
+        return AddAt.apply(x, v, key, 1)
+    if reduce != "multiply":
+        raise ValueError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
+    return scatter_reduce(x, dim, index, expand(v, shape) if src is None else v, "prod")
+
+
+def scatter_add(x, dim: int, index, src) -> Tensor:
+    """out = x, then out[index[i][j]][j] += src[i][j] (dim 0) etc.; repeats add up."""
+    x = _tensor_operand(x)
+    src = _same_dtype("scatter_add", x, _tensor_operand(src))
+    key, shape = _scatter_key("scatter_add", x, dim, index, src)
+    return AddAt.apply(x, _scatter_src(src, shape), key, 1)
+
+
+_REDUCE_UFUNC = {
+    "sum": np.add,
+    "mean": np.add,
+    "prod": np.multiply,
+    "amax": np.maximum,
+    "amin": np.minimum,
+}
+
+
+class ScatterReduce(Function):
+    @staticmethod
+    def forward(ctx, x, src, key, reduce, include_self):
+        ufunc = _REDUCE_UFUNC[reduce]
+        count = np.zeros(x.shape, np.int64)
+        np.add.at(count, key, 1)
+        out = x.copy()
+        if not include_self:  # targets start from the reduction's identity
+            big = np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).max
+            small = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+            ident = {"amax": small, "amin": big}.get(reduce, ufunc.identity)
+            out[count > 0] = ident
+        ufunc.at(out, key, src)
+        if reduce == "mean":
+            n = np.maximum(count + include_self, 1)
+            out = out // n if x.dtype.kind in "iu" else (out / n).astype(x.dtype)
+        ctx.save_for_backward(x, src, out, count)
+        ctx.meta = (key, reduce, include_self)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, src, out, count = ctx.saved_tensors
+        key, reduce, include_self = ctx.meta
+        keep = (count == 0) | include_self  # where x's own value takes part
+        if reduce in ("sum", "mean"):
+            if reduce == "mean":
+                g = g / np.maximum(count + include_self, 1)
+            return np.where(keep, g, 0), np.array(g[key]), None, None, None
+        if reduce in ("amax", "amin"):
+            # shared evenly among the tied values; like PyTorch, an excluded self still counts
+            tie_x = x == out
+            tie_s = src == out[key]
+            ties = tie_x.astype(g.dtype)
+            np.add.at(ties, key, tie_s)
+            share = g / np.maximum(ties, 1)
+            gx = np.where(tie_x & keep, share, 0)
+            return gx, np.where(tie_s, share[key], 0), None, None, None
+        # prod: d out / d x = product of the srcs there; d out / d src = out / src, and for a zero
+        # src the product of the others, computed directly
+        others = np.ones_like(x)
+        np.multiply.at(others, key, src)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gs = np.where(src != 0, out[key] / src, 0)
+        full = [np.broadcast_to(k, src.shape) for k in key]
+        flat_src = src.reshape(-1)
+        targets = np.stack([k.reshape(-1) for k in full], 1) if full else np.zeros((1, 0), int)
+        for j in np.flatnonzero(flat_src == 0):
+            same = (targets == targets[j]).all(1)
+            same[j] = False
+            t = tuple(targets[j])
+            p = np.prod(flat_src[same]) * (x[t] if include_self else 1)
+            gs.reshape(-1)[j] = p
+        return np.where(keep, g * others, 0), g[key] * gs, None, None, None
+
+
+def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool = True) -> Tensor:
+    """Reduce src's entries into x at index along dim: reduce in 'sum', 'prod', 'mean', 'amax',
+    'amin'; include_self=False leaves x's own values at the targets out (torch.scatter_reduce)."""
+    x = _tensor_operand(x)
+    if reduce not in _REDUCE_UFUNC:
+        raise ValueError(
+            f"scatter_reduce: reduce must be one of {sorted(_REDUCE_UFUNC)}, got {reduce!r}"
+        )
+    src = _same_dtype("scatter_reduce", x, _tensor_operand(src))
+    key, shape = _scatter_key("scatter_reduce", x, dim, index, src)
+    return ScatterReduce.apply(x, _scatter_src(src, shape), key, reduce, bool(include_self))
+
+
+def _along(op, x, dim, index, source=None):
+    """index_add/index_copy/index_fill's checks (only index_fill takes negative indices, as
+    PyTorch); the NumPy key of ``index`` along dim."""
+    axis = _dim(dim, x.ndim, op)
+    index = _int_array(index, op)
+    if index.ndim > 1:
+        raise ValueError(f"{op}: index must be 0-D or 1-D, got shape {index.shape}")
+    n = x.shape[axis] if x.ndim else 1
+    if index.size and (index.min() < (-n if source is None else 0) or index.max() >= n):
+        raise IndexError(f"{op}: index out of range for dim {dim} of size {n}")
+    if source is not None:
+        want = x.shape[:axis] + (index.size,) + x.shape[axis + 1 :] if x.ndim else ()
+        if source.shape != want and not (x.ndim == 0 and source.numel() == 1):
+            raise ValueError(
+                f"{op}: source shape {source.shape} should be {want} "
+                f"(self {x.shape}, {index.size} indices at dim {dim})"
+            )
+    return (slice(None),) * axis + (index.reshape(-1),) if x.ndim else ()
+
+
+def index_add(x, dim: int, index, source, *, alpha=1) -> Tensor:
+    """out = x, then out[..., index[i], ...] += alpha * source[..., i, ...] (repeats add up)."""
+    x = _tensor_operand(x)
+    source = _same_dtype("index_add", x, _tensor_operand(source))
+    return AddAt.apply(x, source, _along("index_add", x, dim, index, source), alpha)
+
+
+def index_copy(x, dim: int, index, source) -> Tensor:
+    x = _tensor_operand(x)
+    source = _same_dtype("index_copy", x, _tensor_operand(source))
+    return Put.apply(x, source, _along("index_copy", x, dim, index, source))
+
+
+def index_fill(x, dim: int, index, value) -> Tensor:
+    """x with ``value`` (a number or a 0-d tensor) at the given indices along dim."""
+    x = _tensor_operand(x)
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise ValueError(f"index_fill: value must be a 0-d tensor, got shape {value.shape}")
+        value = cast(value, x.dtype)
+    else:
+        value = np.asarray(value, x.dtype)
+    return Put.apply(x, value, _along("index_fill", x, dim, index))
+
+
+def index_put(x, indices, values, accumulate: bool = False) -> Tensor:
+    """x with x[indices] = values (or += with accumulate, repeats adding up), out of place."""
+    x = _tensor_operand(x)
+    key = tuple(np.asarray(_data(i)) for i in indices)
+    values = _same_dtype("index_put", x, _tensor_operand(values))
+    try:
+        np.broadcast_to(values.data, x.data[key].shape)
+    except (IndexError, ValueError) as e:
+        raise type(e)(
+            f"index_put: values {values.shape} do not fit the indexed shape: {e}"
+        ) from None
+    return AddAt.apply(x, values, key, 1) if accumulate else Put.apply(x, values, key)
+
+
+def take(x, index) -> Tensor:
+    """x's entries at flat (row-major) ``index``; the result has index's shape."""
+    x = _tensor_operand(x)
+    index = _int_array(index, "take")
+    n = x.numel()
+    if index.size and (index.min() < -n or index.max() >= n):
+        raise IndexError(f"take: index out of range for a tensor of {n} elements")
+    return getitem(reshape(x, (-1,)), index)
+
+
+def take_along_dim(x, indices, dim=None) -> Tensor:
+    """Pick values along dim at ``indices`` (broadcast against x outside dim); without dim over
+    the flattened tensor (torch.take_along_dim)."""
+    x = _tensor_operand(x)
+    indices = _int_array(indices, "take_along_dim")
+    if dim is None:
+        return take(x, indices.reshape(-1))
+    axis = _dim(dim, x.ndim, "take_along_dim")
+    if indices.ndim != x.ndim:
+        raise ValueError(
+            f"take_along_dim: indices {indices.shape} and input {x.shape} "
+            "must have the same number of dims"
+        )
+    shape = list(
+        broadcast_shapes(tuple(np.delete(x.shape, axis)), tuple(np.delete(indices.shape, axis)))
+    )
+    xs = expand(x, tuple(shape[:axis] + [x.shape[axis]] + shape[axis:]))
+    idx = np.broadcast_to(indices, tuple(shape[:axis] + [indices.shape[axis]] + shape[axis:]))
+    return gather(xs, axis, np.where(idx < 0, idx + x.shape[axis], idx))
+
+
+def _bool_mask(op, mask):
+    mask = np.asarray(_data(mask))
+    if mask.dtype != np.bool_:
+        raise TypeError(f"{op}: mask must be a bool tensor, got {mask.dtype}")
+    return mask
+
+
+def masked_select(x, mask) -> Tensor:
+    """The 1-D tensor of x's entries where mask (broadcast with x) is True."""
+    x = _tensor_operand(x)
+    mask = _bool_mask("masked_select", mask)
+    shape = broadcast_shapes(x.shape, mask.shape)
+    return getitem(expand(x, shape), np.broadcast_to(mask, shape))
+
+
+def masked_scatter(x, mask, source) -> Tensor:
+    """x with its entries where mask is True replaced, in order, by source's first entries."""
+    x = _tensor_operand(x)
+    mask = np.broadcast_to(_bool_mask("masked_scatter", mask), x.shape)
+    source = _same_dtype("masked_scatter", x, _tensor_operand(source))
+    count = int(mask.sum())
+    if source.numel() < count:
+        raise ValueError(
+            f"masked_scatter: source has {source.numel()} elements, mask selects {count}"
+        )
+    return Put.apply(x, getitem(reshape(source, (-1,)), slice(0, count)), mask)
+
+
+def nonzero(x, *, as_tuple: bool = False):
+    """Indices of the non-zero entries: (n, ndim) int64, or a tuple of 1-D index tensors."""
+    a = np.asarray(_data(x))
+    idx = np.nonzero(np.atleast_1d(a) if as_tuple else a) if a.ndim or as_tuple else ()
+    if as_tuple:
+        return tuple(Tensor(i.astype(np.int64)) for i in idx)
+    if a.ndim == 0:
+        return Tensor(np.zeros((int(a != 0), 0), np.int64))
+    return Tensor(np.stack(idx, 1).astype(np.int64))
+
+
+def argwhere(x) -> Tensor:
+    return nonzero(x)
+
+
+def count_nonzero(x, dim=None) -> Tensor:
+    a = np.asarray(_data(x))
+    return Tensor(
+        np.asarray(np.count_nonzero(a, axis=_axes(dim, a.ndim, "count_nonzero")), np.int64)
+    )
+
+
+def _tri_indices(name, f):
+    def op(row: int, col: int, offset: int = 0, *, dtype=np.int64) -> Tensor:
+        if row < 0 or col < 0:
+            raise ValueError(f"{name}: row ({row}) and col ({col}) must be non-negative")
+        return Tensor(np.stack(f(row, offset, col)).astype(dtype).reshape(2, -1))
+
+    op.__name__ = name
+    op.__doc__ = f"The (2, N) row-major indices of the {name[:4]} triangle (torch.{name})."
+    return op
+
+
+tril_indices = _tri_indices("tril_indices", np.tril_indices)
+triu_indices = _tri_indices("triu_indices", np.triu_indices)
+
+
+def _diag_rows_cols(n1: int, n2: int, offset: int):
+    length = builtins.max(
+        builtins.min(n1 - builtins.max(-offset, 0), n2 - builtins.max(offset, 0)), 0
+    )
+    return np.arange(length) + builtins.max(-offset, 0), np.arange(length) + builtins.max(offset, 0)
+
+
+def _write_diagonal(shape, dtype, values, offset, d1, d2):
+    """A zero array of ``shape`` whose (offset, d1, d2) diagonal is ``values`` (last axis)."""
+    out = np.zeros(shape, dtype)
+    rows, cols = _diag_rows_cols(shape[d1], shape[d2], offset)
+    np.moveaxis(out, (d1, d2), (-2, -1))[..., rows, cols] = values
+    return out
+
+
+class Diagonal(Function):
+    @staticmethod
+    def forward(ctx, x, offset, d1, d2):
+        ctx.meta = (x.shape, offset, d1, d2)
+        return np.diagonal(x, offset, d1, d2).copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, offset, d1, d2 = ctx.meta
+        return _write_diagonal(shape, g.dtype, g, offset, d1, d2), None, None, None
+
+
+def _two_dims(op, ndim, dim1, dim2):
+    d1, d2 = _dim(dim1, ndim, op), _dim(dim2, ndim, op)
+    if d1 == d2:
+        raise ValueError(f"{op}: dim1 and dim2 must differ, got {dim1} and {dim2}")
+    return d1, d2
+
+
+def diagonal(x, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The diagonal of the (dim1, dim2) planes as a new last dim (torch.diagonal)."""
+    x = _tensor_operand(x)
+    if x.ndim < 2:
+        raise ValueError(f"diagonal: input must have >= 2 dims, got shape {x.shape}")
+    return Diagonal.apply(x, int(offset), *_two_dims("diagonal", x.ndim, dim1, dim2))
+
+
+class DiagEmbed(Function):
+    @staticmethod
+    def forward(ctx, x, offset, d1, d2):
+        ctx.meta = (offset, d1, d2)
+        n = x.shape[-1] + builtins.abs(offset)
+        out = _write_diagonal(x.shape[:-1] + (n, n), x.dtype, x, offset, -2, -1)
+        return np.moveaxis(out, (-2, -1), (d1, d2))
+
+    @staticmethod
+    def backward(ctx, g):
+        offset, d1, d2 = ctx.meta
+        return np.diagonal(g, offset, d1, d2).copy(), None, None, None
+
+
+def diag_embed(x, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """Matrices (in dims dim1, dim2 of the result) whose offset diagonal is x's last dim."""
+    x = _tensor_operand(x)
+    if x.ndim < 1:
+        raise ValueError("diag_embed: input must have >= 1 dim")
+    return DiagEmbed.apply(x, int(offset), *_two_dims("diag_embed", x.ndim + 1, dim1, dim2))
+
+
+def diag(x, diagonal: int = 0) -> Tensor:
+    """A 1-D tensor as the given diagonal of a square matrix, or a matrix's diagonal as 1-D."""
+    x = _tensor_operand(x)
+    if x.ndim == 1:
+        return diag_embed(x, diagonal, 0, 1)
+    if x.ndim == 2:
+        return Diagonal.apply(x, int(diagonal), 0, 1)
+    raise ValueError(f"diag: supports 1-D or 2-D tensors, got shape {x.shape}")
+
+
+def diagflat(x, offset: int = 0) -> Tensor:
+    return diag(reshape(x, (-1,)), offset)
+
+
+def trace(x) -> Tensor:
+    """Sum of a matrix's main diagonal."""
+    x = _tensor_operand(x)
+    if x.ndim != 2:
+        raise ValueError(f"trace: expected a 2-D tensor, got shape {x.shape}")
+    return sum(Diagonal.apply(x, 0, 0, 1))
+
+
+def fill_diagonal_(x: Tensor, fill_value, wrap: bool = False) -> Tensor:
+    """Fill the main diagonal in place (all dims equal beyond 2-D; wrap continues it below a
+    tall matrix's first block, as NumPy and PyTorch)."""
+    if x.ndim < 2 or (x.ndim > 2 and len(set(x.shape)) > 1):
+        raise ValueError(f"fill_diagonal_: needs >= 2 dims, all equal beyond 2, got {x.shape}")
+    out = x.data.copy()
+    np.fill_diagonal(out, fill_value, wrap=wrap)
+    return x._assign(out)
+
+
+def meshgrid(*tensors, indexing: str = "ij") -> tuple:
+    """Coordinate grids from 1-D tensors ('ij': matrix indexing, 'xy': Cartesian)."""
+    if len(tensors) == 1 and isinstance(tensors[0], list | tuple):
+        tensors = tensors[0]
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    ts = [_tensor_operand(t) for t in tensors]
+    if builtins.any(t.ndim > 1 for t in ts):
+        raise ValueError(f"meshgrid: expects 0-D or 1-D tensors, got {[t.shape for t in ts]}")
+    if indexing == "xy" and len(ts) > 1:
+        ts[0], ts[1] = ts[1], ts[0]
+    shape = tuple(t.numel() for t in ts)
+    grids = [
+        expand(reshape(t, (1,) * i + (-1,) + (1,) * (len(ts) - i - 1)), shape)
+        for i, t in enumerate(ts)
+    ]
+    if indexing == "xy" and len(ts) > 1:
+        grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)
+
+
+def cartesian_prod(*tensors) -> Tensor:
+    """All combinations of the 1-D tensors' entries, one per row (torch.cartesian_prod)."""
+    if len(tensors) == 1:
+        return _tensor_operand(tensors[0])
+    return stack([reshape(g, (-1,)) for g in meshgrid(*tensors)], 1)
+
+
+def unique(
+    x,
+    sorted: bool = True,
+    return_inverse: bool = False,
+    return_counts: bool = False,
+    dim=None,
+):
+    """The distinct values (sorted), and optionally the inverse indices and the counts; with
+    dim, the distinct slices along dim."""
+    a = np.asarray(_data(x))
+    axis = None if dim is None else _dim(dim, a.ndim, "unique")
+    vals, inv, counts = np.unique(a, return_inverse=True, return_counts=True, axis=axis)
+    inv = inv.reshape(a.shape) if dim is None else inv.reshape(-1)
+    return _unique_result(vals, inv, counts, return_inverse, return_counts)
+
+
+def _unique_result(vals, inv, counts, return_inverse, return_counts):
+    out = [Tensor(vals)]
+    if return_inverse:
+        out.append(Tensor(inv.astype(np.int64)))
+    if return_counts:
+        out.append(Tensor(counts.astype(np.int64)))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def unique_consecutive(x, return_inverse: bool = False, return_counts: bool = False, dim=None):
+    """Collapse runs of equal consecutive values (or slices along dim) into one."""
+    a = np.asarray(_data(x))
+    shape = a.shape
+    if dim is None:
+        a, axis = a.reshape(-1), 0
+    else:
+        axis = _dim(dim, a.ndim, "unique_consecutive")
+    moved = np.moveaxis(a, axis, 0).reshape(a.shape[axis] if a.ndim else 1, -1 if a.size else 0)
+    starts = np.ones(moved.shape[0], bool)
+    starts[1:] = (moved[1:] != moved[:-1]).any(1)
+    inv = np.cumsum(starts) - 1
+    counts = np.diff(np.append(np.flatnonzero(starts), moved.shape[0]))
+    vals = np.take(a, np.flatnonzero(starts), axis=axis)
+    return _unique_result(
+        vals, inv.reshape(shape) if dim is None else inv, counts, return_inverse, return_counts
+    )
+
+
+def bincount(x, weights=None, minlength: int = 0) -> Tensor:
+    """Count of each value in a 1-D non-negative integer tensor (weighted sums with weights)."""
+    a = _int_array(x, "bincount")
+    if a.ndim != 1 or (a.size and a.min() < 0):
+        raise ValueError(f"bincount: input must be 1-D and non-negative, got shape {a.shape}")
+    if weights is None:
+        return Tensor(np.bincount(a, minlength=minlength).astype(np.int64))
+    w = np.asarray(_data(weights))
+    if w.shape != a.shape:
+        raise ValueError(f"bincount: weights {w.shape} must match input {a.shape}")
+    dt = w.dtype if w.dtype.kind == "f" else np.float64
+    return Tensor(np.bincount(a, w, minlength).astype(dt))
+
+
+def histc(x, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002
+    """Histogram of ``bins`` equal bins over [min, max] (the data's range when both are 0);
+    entries outside are ignored."""
+    a = np.asarray(_data(x))
+    if a.dtype.kind != "f":
+        raise TypeError(f"histc: expected a floating point tensor, got {a.dtype}")
+    if bins <= 0 or min > max:
+        raise ValueError(f"histc: bins ({bins}) must be positive and min ({min}) <= max ({max})")
+    lo, hi = float(min), float(max)
+    if lo == hi and a.size:
+        lo, hi = float(a.min()), float(a.max())
+    if lo == hi:
+        lo, hi = lo - 1, hi + 1
+    return Tensor(np.histogram(a, bins, (lo, hi))[0].astype(a.dtype))
+
+
+def searchsorted(
+    sorted_sequence,
+    input,  # noqa: A002
+    *,
+    out_int32: bool = False,
+    right: bool = False,
+    side=None,
+    sorter=None,
+) -> Tensor:
+    """Insertion indices of input's values in the sorted last dim of sorted_sequence
+    (side='right' / right=True: after equal values)."""
+    seq = np.asarray(_data(sorted_sequence))
+    v = np.asarray(_data(input))
+    if side is not None and side not in ("left", "right") or (side == "left" and right):
+        raise ValueError("searchsorted: side must be 'left' or 'right' (and agree with right)")
+    side = side or ("right" if right else "left")
+    srt = None if sorter is None else _int_array(sorter, "searchsorted")
+    if seq.ndim <= 1:
+        out = np.searchsorted(seq, v, side, srt)
+    else:
+        if v.shape[:-1] != seq.shape[:-1]:
+            raise ValueError(
+                f"searchsorted: leading dims of sorted_sequence {seq.shape} and "
+                f"input {v.shape} must match"
+            )
+        srts = [None] * seq.size if srt is None else srt.reshape(-1, seq.shape[-1])
+        rows = zip(seq.reshape(-1, seq.shape[-1]), v.reshape(-1, v.shape[-1]), srts)
+        out = np.stack([np.searchsorted(s, r, side, o) for s, r, o in rows]).reshape(v.shape)
+    return Tensor(np.asarray(out, np.int32 if out_int32 else np.int64))
+
+
+def bucketize(input, boundaries, *, out_int32: bool = False, right: bool = False) -> Tensor:  # noqa: A002
+    """Index of the bucket of each value given sorted 1-D boundaries (right: b[i-1] <= x < b[i])."""
+    if np.ndim(_data(boundaries)) != 1:
+        raise ValueError(
+            f"bucketize: boundaries must be 1-D, got shape {_shape(_data(boundaries))}"
+        )
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+def _in_place(name: str, op):
+    def method(x: Tensor, *args, **kwargs) -> Tensor:
+        out = op(x, *args, **kwargs)
+        deps = [a for a in (*args, *kwargs.values()) if isinstance(a, Tensor) and a.requires_grad]
+        return x._assign(out.data, deps[0] if deps else None)
+
+    method.__name__ = name
+    method.__doc__ = f"In-place {op.__name__} (outside the autograd graph, as tensor.py's)."
+    return method
+
+
+scatter_ = _in_place("scatter_", scatter)
+scatter_add_ = _in_place("scatter_add_", scatter_add)
+index_add_ = _in_place("index_add_", index_add)
+
+
+# ---- reductions: extremes, spreads, order statistics, running reductions -------------------
+
+
+class AMax(Function):
+    """max/min over several dims; the gradient is shared evenly among ties (torch.amax)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, use_max):
+        y = (np.max if use_max else np.min)(x, axis=axes, keepdims=True)
+        ctx.save_for_backward(x, y)
+        ctx.meta = (axes, keepdim)
+        return y if keepdim else np.squeeze(y, axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        axes, keepdim = ctx.meta
+        if not keepdim:
+            g = np.expand_dims(g, axes)
+        mask = x == y
+        return g * mask / np.maximum(mask.sum(axes, keepdims=True), 1), None, None, None
+
+
+def _amax_amin(x, dim, keepdim, use_max, op):
+    x = _tensor_operand(x)
+    axes = _axes(dim, x.ndim, op)
+    if builtins.any(x.shape[a] == 0 for a in axes):
+        raise IndexError(f"{op}: cannot reduce over an empty dim of shape {x.shape}")
+    return AMax.apply(x, axes, keepdim, use_max)
+
+
+def amax(x, dim=(), keepdim: bool = False) -> Tensor:
+    """Largest value over dim (an int or tuple; all dims by default)."""
+    return _amax_amin(x, dim, keepdim, True, "amax")
+
+
+def amin(x, dim=(), keepdim: bool = False) -> Tensor:
+    return _amax_amin(x, dim, keepdim, False, "amin")
+
+
+MinMax = namedtuple("MinMax", ["min", "max"])
+
+
+def aminmax(x, *, dim=None, keepdim: bool = False) -> MinMax:
+    dims = () if dim is None else dim
+    return MinMax(amin(x, dims, keepdim), amax(x, dims, keepdim))
+
+
+def std(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None) -> Tensor:
+    """Standard deviation (the square root of var, same arguments)."""
+    return sqrt(var(x, dim, unbiased, keepdim, correction=correction))
+
+
+def var_mean(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    return var(x, dim, unbiased, keepdim, correction=correction), mean(x, dim, keepdim)
+
+
+def std_mean(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    return std(x, dim, unbiased, keepdim, correction=correction), mean(x, dim, keepdim)
+
+
+def nansum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Sum treating NaN as zero (no gradient flows to NaN entries)."""
+    x = _as_dtype(x, dtype)
+    if x.data.dtype.kind == "f":
+        x = where(np.isnan(x.data), np.zeros((), x.dtype), x)
+    return sum(x, dim, keepdim)
+
+
+def nanmean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Mean of the non-NaN entries."""
+    x = _as_dtype(x, dtype)
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"nanmean: input dtype should be floating point, got {x.dtype}")
+    count = np.sum(~np.isnan(x.data), axis=_axes(dim, x.ndim, "nanmean"), keepdims=keepdim)
+    return nansum(x, dim, keepdim) / count.astype(x.dtype)
+
+
+def _pick(x, axis, idx, keepdim):
+    """(values, indices) at the int64 ``idx`` (kept dim) along axis; values carry gradients."""
+    values = gather(x, axis, idx)
+    if not keepdim:
+        values, idx = squeeze(values, axis), idx.squeeze(axis)
+    return SortResult(values, Tensor(idx))
+
+
+def _order_stat(op, x, dim, keepdim, rank):
+    """The entry at sorted position ``rank(sorted values, nan mask)`` along dim."""
+    x = _tensor_operand(x)
+    if x.ndim == 0:
+        _dim(dim, 0, op)
+        return SortResult(getitem(x, ...), Tensor(np.zeros((), np.int64)))
+    axis = _dim(dim, x.ndim, op)
+    if x.shape[axis] == 0:
+        raise IndexError(f"{op}: dim {dim} of shape {x.shape} is empty")
+    order = np.argsort(x.data, axis=axis, kind="stable")  # NaN sorts last
+    nan = np.isnan(x.data) if x.data.dtype.kind == "f" else np.zeros(x.shape, bool)
+    pos = rank(np.sum(~nan, axis=axis, keepdims=True), nan.any(axis=axis, keepdims=True))
+    idx = np.take_along_axis(
+        order, np.broadcast_to(pos, order.shape[:axis] + (1,) + order.shape[axis + 1 :]), axis
+    )
+    return _pick(x, axis, idx.astype(np.int64), keepdim)
+
+
+def median(x, dim=None, keepdim: bool = False):
+    """The lower median (not the mean of the two middle values), NaN if any entry is; along dim
+    the (values, indices) pair."""
+    if dim is None:
+        return _global_median("median", x, False)
+    return _order_stat("median", x, dim, keepdim, _median_rank(False))
+
+
+def nanmedian(x, dim=None, keepdim: bool = False):
+    """median ignoring NaNs (NaN only where all entries are)."""
+    if dim is None:
+        return _global_median("nanmedian", x, True)
+    return _order_stat("nanmedian", x, dim, keepdim, _median_rank(True))
+
+
+def _global_median(op, x, ignore_nan):
+    x = reshape(x, (-1,))
+    if x.numel() == 0:  # PyTorch: NaN
+        return Tensor(np.asarray(np.nan, x.dtype if x.dtype.kind == "f" else np.float32))
+    return _order_stat(op, x, 0, False, _median_rank(ignore_nan)).values
+
+
+def _median_rank(ignore_nan: bool):
+    def rank(count, has_nan):
+        if ignore_nan:
+            return np.maximum((count - 1) // 2, 0)
+        return np.where(has_nan, count, (count - 1) // 2)  # the first NaN, else the middle
+
+    return rank
+
+
+def kthvalue(x, k: int, dim: int = -1, keepdim: bool = False):
+    """The k-th smallest entry (1-based) along dim and its index."""
+    n = _shape(_data(x))[dim] if np.ndim(_data(x)) else 1
+    if not 1 <= k <= n:
+        raise ValueError(f"kthvalue: k ({k}) out of range [1, {n}] for dim {dim}")
+    return _order_stat(
+        "kthvalue", x, dim, keepdim, lambda count, has_nan: np.full(count.shape, k - 1)
+    )
+
+
+def mode(x, dim: int = -1, keepdim: bool = False):
+    """The most frequent value along dim (the smallest among equally frequent ones) and the
+    index of its last occurrence, as PyTorch on the CPU."""
+    x = _tensor_operand(x)
+    if x.ndim == 0:
+        _dim(dim, 0, "mode")
+        return SortResult(getitem(x, ...), Tensor(np.zeros((), np.int64)))
+    axis = _dim(dim, x.ndim, "mode")
+    rows = np.moveaxis(x.data, axis, -1).reshape(-1, x.shape[axis])
+    idx = np.empty(rows.shape[0], np.int64)
+    for r, row in enumerate(rows):
+        vals, counts = np.unique(row, return_counts=True)
+        v = vals[np.argmax(counts)]
+        idx[r] = np.flatnonzero((row == v) | (row != row) & (v != v))[-1]  # NaN equals NaN here
+    idx = np.moveaxis(idx.reshape(np.delete(x.shape, axis).tolist() + [1]), -1, axis)
+    return _pick(x, axis, idx, keepdim)
+
+
+_INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _quantile(op, x, q, dim, keepdim, interpolation, ignore_nan):
+    x = _tensor_operand(x)
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"{op}: input must be float32 or float64, got {x.dtype}")
+    qa = np.asarray(_data(q), x.dtype)
+    if qa.ndim > 1 or (qa.size and (qa.min() < 0 or qa.max() > 1)):
+        raise ValueError(f"{op}: q must be a scalar or 1-D with values in [0, 1], got {q}")
+    if interpolation not in _INTERPOLATIONS:
+        raise ValueError(f"{op}: interpolation must be one of {_INTERPOLATIONS}")
+    shape = x.shape
+    if dim is None:
+        x, axis = reshape(x, (-1,)), 0
+    else:
+        axis = _dim(dim, x.ndim, op)
+    xs = movedim(x, axis, -1) if x.ndim else reshape(x, (1,))
+    if xs.shape[-1] == 0:
+        raise IndexError(f"{op}: cannot take a quantile of an empty dim (shape {shape})")
+    nan = np.isnan(xs.data)
+    count = (
+        np.sum(~nan, -1, keepdims=True)
+        if ignore_nan
+        else np.full(xs.shape[:-1] + (1,), xs.shape[-1])
+    )
+    rank = np.maximum(qa.reshape(-1) * (count - 1).astype(x.dtype), 0)
+    if interpolation in ("lower", "higher", "nearest"):
+        rank = {"lower": np.floor, "higher": np.ceil, "nearest": np.round}[interpolation](rank)
+    lo, hi = np.floor(rank), np.ceil(rank)
+    weight = np.where(hi > lo, 0.5, 0) if interpolation == "midpoint" else rank - lo
+    s = sort(xs, -1).values
+    low, high = gather(s, -1, lo.astype(np.int64)), gather(s, -1, hi.astype(np.int64))
+    out = low + (high - low) * weight.astype(x.dtype)
+    if not ignore_nan:
+        out = where(nan.any(-1, keepdims=True), np.asarray(np.nan, x.dtype), out)
+    out = movedim(out, -1, 0)  # q's dim first
+    if keepdim:
+        kept = tuple(1 if dim is None or d == axis else n for d, n in enumerate(shape))
+        out = reshape(out, (out.shape[0],) + kept)
+    return select(out, 0, 0) if qa.ndim == 0 else out
+
+
+def quantile(x, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear") -> Tensor:
+    """The q-th quantiles over dim (all entries by default); a 1-D q adds a leading dim. NaN
+    where the reduced entries hold a NaN."""
+    return _quantile("quantile", x, q, dim, keepdim, interpolation, False)
+
+
+def nanquantile(x, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear") -> Tensor:
+    """quantile ignoring NaNs."""
+    return _quantile("nanquantile", x, q, dim, keepdim, interpolation, True)
+
+
+def _running_extreme(op, x, dim, ufunc):
+    """cummax/cummin: the running extreme and the index it was last reached at (a NaN wins)."""
+    x = _tensor_operand(x)
+    axis = _dim(dim, x.ndim, op)
+    if x.ndim == 0:
+        return SortResult(getitem(x, ...), Tensor(np.zeros((), np.int64)))
+    run = ufunc.accumulate(x.data, axis=axis)
+    hit = (x.data == run) | (np.isnan(x.data) if x.data.dtype.kind == "f" else False)
+    pos = np.arange(x.shape[axis]).reshape((-1,) + (1,) * (x.ndim - axis - 1))
+    idx = np.maximum.accumulate(np.where(hit, pos, 0), axis=axis).astype(np.int64)
+    return SortResult(gather(x, axis, idx), Tensor(idx))
+
+
+def cummax(x, dim: int):
+    return _running_extreme("cummax", x, dim, np.maximum)
+
+
+def cummin(x, dim: int):
+    return _running_extreme("cummin", x, dim, np.minimum)
+
+
+class CumProd(Function):
+    @staticmethod
+    def forward(ctx, x, axis):
+        y = np.cumprod(x, axis=axis)
+        ctx.save_for_backward(x, y)
+        ctx.axis = axis
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        a = ctx.axis
+        # d y_j / d x_i = y_j / x_i for j >= i; at zeros (where that divides by 0) the
+        # products of the others, per row
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.flip(np.cumsum(np.flip(g * y, a), a), a) / x
+        xm, gm, om = (np.moveaxis(v, a, -1) for v in (x, g, out))
+        for r in zip(*np.nonzero((xm == 0).any(-1))):
+            row, grow = xm[r], gm[r]
+            z = np.flatnonzero(row == 0)[0]
+            before = np.prod(row[:z])
+            after = np.concatenate([[1], np.cumprod(row[z + 1 :])])
+            om[r][z:] = 0
+            om[r][z] = before * np.sum(grow[z:] * after)
+        return out, None
+
+
+def cumprod(x, dim: int, *, dtype=None) -> Tensor:
+    """Running product along dim (torch.cumprod); exact gradients where x has zeros."""
+    x = _as_dtype(x, dtype)
+    if x.data.dtype == np.bool_:
+        x = x.long()
+    axis = _dim(dim, x.ndim, "cumprod")
+    return CumProd.apply(x, axis) if x.ndim else getitem(x, ...)
+
+
+class LogCumSumExp(Function):
+    @staticmethod
+    def forward(ctx, x, axis):
+        y = np.logaddexp.accumulate(x, axis=axis)
+        ctx.save_for_backward(x, y)
+        ctx.axis = axis
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        a = ctx.axis
+
+        def rev(v):  # reverse running logsumexp
+            return np.flip(np.logaddexp.accumulate(np.flip(v, a), axis=a), a)
+
+        # grad_i = sum_{j >= i} g_j exp(x_i - y_j), in log space for the positive and the
+        # negative parts of g
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            pos = rev(np.where(g > 0, np.log(np.abs(g)), -np.inf) - y)
+            neg = rev(np.where(g < 0, np.log(np.abs(g)), -np.inf) - y)
+            return np.exp(pos + x) - np.exp(neg + x), None
+
+
+def logcumsumexp(x, dim: int) -> Tensor:
+    """log(cumsum(exp(x))) along dim, without overflow."""
+    x = _float_operand(x, "logcumsumexp")
+    axis = _dim(dim, x.ndim, "logcumsumexp")
+    return LogCumSumExp.apply(x, axis) if x.ndim else getitem(x, ...)
+
+
+def diff(x, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
+    """n-th forward difference along dim, after joining prepend and append (bool: xor)."""
+    x = _tensor_operand(x)
+    if x.ndim == 0:
+        raise ValueError("diff: expects a tensor with at least 1 dim")
+    axis = _dim(dim, x.ndim, "diff")
+    parts = [p for p in (prepend, x, append) if p is not None]
+    if len(parts) > 1:
+        x = cat(
+            [
+                expand(p, x.shape[:axis] + (1,) + x.shape[axis + 1 :])
+                if np.ndim(_data(p)) == 0
+                else _tensor_operand(p)
+                for p in parts
+            ],
+            axis,
+        )
+    for _ in range(n):
+        if x.shape[axis] == 0:
+            break
+        a = narrow(x, axis, 1, x.shape[axis] - 1)
+        b = narrow(x, axis, 0, x.shape[axis] - 1)
+        x = compare(np.not_equal, a, b) if x.dtype == np.bool_ else a - b
+    return x
+
+
+def msort(x) -> Tensor:
+    return sort(x, 0).values
+
+
+def cov(x, *, correction: int = 1, fweights=None, aweights=None) -> Tensor:
+    """Covariance of the variables in the rows of x (observations in columns), optionally with
+    integer frequency and float observation weights, as torch.cov."""
+    x = _float_operand(x, "cov")
+    if x.ndim > 2:
+        raise ValueError(f"cov: expects a 1-D or 2-D tensor, got shape {x.shape}")
+    x = reshape(x, (1, -1)) if x.ndim < 2 else x
+    n_obs = x.shape[1]
+    w = None
+    for name, wt in (("fweights", fweights), ("aweights", aweights)):
+        if wt is None:
+            continue
+        wa = np.asarray(_data(wt))
+        if wa.shape != (n_obs,) or (wa < 0).any():
+            raise ValueError(f"cov: {name} must be 1-D, non-negative, with {n_obs} entries")
+        if name == "fweights" and wa.dtype.kind not in "iu":
+            raise TypeError(f"cov: fweights must be integers, got {wa.dtype}")
+        wa = wa.astype(x.dtype)
+        w = wa if w is None else w * wa
+    if w is None:
+        avg, w_sum = mean(x, 1, keepdim=True), n_obs
+        factor = n_obs - correction
+    else:
+        w_sum = w.sum()
+        avg = sum(x * w, 1, keepdim=True) / w_sum
+        if correction == 0:
+            factor = w_sum
+        elif aweights is None:
+            factor = w_sum - correction
+        else:
+            factor = w_sum - correction * (w * np.asarray(_data(aweights), x.dtype)).sum() / w_sum
+    xm = x - avg
+    c = matmul(xm if w is None else xm * w, transpose(xm, 0, 1)) / np.asarray(
+        builtins.max(factor, 0), x.dtype
+    )
+    return reshape(c, ()) if c.shape == (1, 1) else c
+
+
+def corrcoef(x) -> Tensor:
+    """Pearson correlation coefficients of the rows of x, clipped to [-1, 1]."""
+    c = cov(x)
+    if c.ndim == 0:
+        return c / c
+    d = sqrt(diagonal(c))
+    return clamp(c / reshape(d, (-1, 1)) / reshape(d, (1, -1)), -1, 1)
+
+
+# ---- products ------------------------------------------------------------------------------
+
+
+def _float_only(op: str, x) -> Tensor:
+    """Ops PyTorch defines for floating point only (norms, distances, linear algebra)."""
+    x = _tensor_operand(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point tensor, got {x.dtype}")
+    return x
+
+
+def _vector_pair(op, a, b):
+    a, b = _tensor_operand(a), _tensor_operand(b)
+    if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
+        raise ValueError(f"{op}: expected two 1-D tensors of one size, got {a.shape} and {b.shape}")
+    if a.dtype != b.dtype:
+        raise TypeError(
+            f"{op}: expected both vectors to have one dtype, got {a.dtype} and {b.dtype}"
+        )
+    return a, b
+
+
+def dot(a, b) -> Tensor:
+    """Inner product of two 1-D tensors of the same size and dtype."""
+    return matmul(*_vector_pair("dot", a, b))
+
+
+def vdot(a, b) -> Tensor:
+    return matmul(*_vector_pair("vdot", a, b))  # real tensors: no conjugate
+
+
+def inner(a, b) -> Tensor:
+    """Sum of products over the last dims (a product when either is 0-d)."""
+    a, b = _tensor_operand(a), _tensor_operand(b)
+    if a.ndim == 0 or b.ndim == 0:
+        return mul(a, b)
+    return tensordot(a, b, ([-1], [-1]))
+
+
+def outer(a, b) -> Tensor:
+    """a[i] * b[j] of two 1-D tensors."""
+    a, b = _tensor_operand(a), _tensor_operand(b)
+    if a.ndim != 1 or b.ndim != 1:
+        raise ValueError(f"outer: expected 1-D tensors, got shapes {a.shape} and {b.shape}")
+    return mul(reshape(a, (-1, 1)), reshape(b, (1, -1)))
+
+
+ger = outer
+
+
+def mv(mat, vec) -> Tensor:
+    mat, vec = _tensor_operand(mat), _tensor_operand(vec)
+    if mat.ndim != 2 or vec.ndim != 1 or mat.shape[1] != vec.shape[0]:
+        raise ValueError(f"mv: expected (n, m) and (m,), got shapes {mat.shape} and {vec.shape}")
+    return matmul(mat, vec)
+
+
+def _scaled_add(op, input, product, beta, alpha) -> Tensor:
+    """beta * input + alpha * product, input broadcast to the product's shape; beta = 0 ignores
+    input (NaN in it does not propagate), as PyTorch."""
+    input = _tensor_operand(input)
+    if broadcast_shapes(input.shape, product.shape) != product.shape:
+        raise ValueError(
+            f"{op}: input of shape {input.shape} does not broadcast to {product.shape}"
+        )
+    out = product if alpha == 1 else product * alpha
+    if beta == 0:
+        return out
+    return out + (input if beta == 1 else input * beta)
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1) -> Tensor:
+    """beta * input + alpha * (mat1 @ mat2)."""
+    return _scaled_add("addmm", input, mm(mat1, mat2), beta, alpha)
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1) -> Tensor:
+    return _scaled_add("addmv", input, mv(mat, vec), beta, alpha)
+
+
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
+    """beta * input + alpha * sum_b batch1[b] @ batch2[b]."""
+    return _scaled_add("addbmm", input, sum(bmm(batch1, batch2), 0), beta, alpha)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
+    return _scaled_add("baddbmm", input, bmm(batch1, batch2), beta, alpha)
+
+
+def addr(input, vec1, vec2, *, beta=1, alpha=1) -> Tensor:
+    return _scaled_add("addr", input, outer(vec1, vec2), beta, alpha)
+
+
+def kron(a, b) -> Tensor:
+    """Kronecker product: out[i*m + k] = a[i] * b[k] in every dim."""
+    a, b = _tensor_operand(a), _tensor_operand(b)
+    nd = builtins.max(a.ndim, b.ndim)
+    sa, sb = (1,) * (nd - a.ndim) + a.shape, (1,) * (nd - b.ndim) + b.shape
+    ai = reshape(a, _interleave(sa, (1,) * nd))  # (a0, 1, a1, 1, ...)
+    bi = reshape(b, _interleave((1,) * nd, sb))  # (1, b0, 1, b1, ...)
+    return reshape(ai * bi, tuple(p * q for p, q in zip(sa, sb)))
+
+
+def tensordot(a, b, dims=2) -> Tensor:
+    """Contract the last ``dims`` dims of a with the first of b, or the listed dim pairs."""
+    a, b = _tensor_operand(a), _tensor_operand(b)
+    if isinstance(dims, int | np.integer):
+        if not 0 <= dims <= builtins.min(a.ndim, b.ndim):
+            raise ValueError(f"tensordot: dims {dims} out of range for {a.shape} and {b.shape}")
+        da, db = tuple(range(a.ndim - dims, a.ndim)), tuple(range(dims))
+    else:
+        da, db = dims
+        da = _axes(da, a.ndim, "tensordot") if np.ndim(da) or da != [] else ()
+        db = _axes(db, b.ndim, "tensordot") if np.ndim(db) or db != [] else ()
+    if len(da) != len(db) or builtins.any(a.shape[i] != b.shape[j] for i, j in zip(da, db)):
+        raise ValueError(
+            f"tensordot: contracted dims {da} of {a.shape} and {db} of {b.shape} must match in size"
+        )
+    fa = [d for d in range(a.ndim) if d not in da]
+    fb = [d for d in range(b.ndim) if d not in db]
+    k = int(np.prod([a.shape[d] for d in da]))
+    a2 = reshape(permute(a, fa + list(da)), (-1, k))
+    b2 = reshape(permute(b, list(db) + fb), (k, -1))
+    return reshape(matmul(a2, b2), tuple(a.shape[d] for d in fa) + tuple(b.shape[d] for d in fb))
+
+
+class EinSum(Function):
+    """einsum; the gradient of each operand is the einsum of the output gradient with the other
+    operands onto its subscripts (broadcast over its letters summed alone, written onto the
+    diagonal for repeated letters)."""
+
+    @staticmethod
+    def forward(ctx, *operands, subs, out):
+        ctx.save_for_backward(*operands)
+        ctx.meta = (subs, out)
+        return _einsum_gemm(subs, operands, out)
+
+    @staticmethod
+    def backward(ctx, g):
+        operands = ctx.saved_tensors
+        subs, out = ctx.meta
+        grads = []
+        for k, need in enumerate(ctx.needs_input_grad):
+            if not need:
+                grads.append(None)
+                continue
+            sk, x = subs[k], operands[k]
+            uniq = "".join(dict.fromkeys(sk))
+            others = [j for j in range(len(subs)) if j != k]
+            present = set(out).union(*(subs[j] for j in others))
+            target = "".join(c for c in uniq if c in present)
+            gk = _einsum_gemm(
+                [out] + [subs[j] for j in others], [g] + [operands[j] for j in others], target
+            )
+            size = {c: x.shape[sk.index(c)] for c in uniq}
+            gk = np.broadcast_to(
+                gk.reshape([size[c] if c in present else 1 for c in uniq]),
+                [size[c] for c in uniq],
+            )
+            if len(uniq) < len(sk):  # repeated letters: a writeable diagonal view of zeros
+                full = np.zeros(x.shape, gk.dtype)
+                np.einsum(sk + "->" + uniq, full)[...] = gk
+                gk = full
+            grads.append(gk)
+        return tuple(grads)
+
+
+def _einsum_gemm(subs, arrays, out):
+    """np.einsum(subs -> out) with each pairwise product on the GEMM core (never NumPy's BLAS):
+    every operand first takes its diagonals and sums the letters no one else needs, then the
+    operands are multiplied left to right as batched (batch, M, K) @ (batch, K, N) products."""
+    ops = []
+    for k, (sub, a) in enumerate(zip(subs, arrays)):
+        needed = set(out).union(*(subs[j] for j in range(len(subs)) if j != k))
+        keep = "".join(c for c in dict.fromkeys(sub) if c in needed)
+        ops.append((keep, np.einsum(f"{sub}->{keep}", a)))  # one operand: no BLAS
+    while len(ops) > 1:
+        (sa, a), (sb, b) = ops[0], ops[1]
+        rest = set(out).union(*(s for s, _ in ops[2:]))
+        batch = [c for c in sa if c in sb and c in rest]
+        summed = [c for c in sa if c in sb and c not in rest]
+        fa, fb = [c for c in sa if c not in sb], [c for c in sb if c not in sa]
+        size = dict(zip(sa, a.shape)) | dict(zip(sb, b.shape))
+        nb, m, n, k = (int(np.prod([size[c] for c in cs])) for cs in (batch, fa, fb, summed))
+        a3 = np.einsum(f"{sa}->{''.join(batch + fa + summed)}", a).reshape(nb, m, k)
+        b3 = np.einsum(f"{sb}->{''.join(batch + summed + fb)}", b).reshape(nb, k, n)
+        a3, b3, is_float = _float_pair("einsum", a3, b3)
+        c3 = _mm(a3, b3) if is_float and a3.size and b3.size else np.matmul(a3, b3)
+        ops = [("".join(batch + fa + fb), c3.reshape([size[c] for c in batch + fa + fb]))] + ops[2:]
+    sub, a = ops[0]
+    return np.asarray(np.einsum(f"{sub}->{out}", a))
+
+
+def _einsum_subscripts(equation: str, shapes):
+    """Explicit subscripts (ellipses spelled out with unused letters) and the output."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    subs = lhs.split(",")
+    if len(subs) != len(shapes):
+        raise ValueError(f"einsum: {equation!r} names {len(subs)} operands, got {len(shapes)}")
+    spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in eq]
+    n_ell = builtins.max(
+        [len(s) - len(sub) + 3 for sub, s in zip(subs, shapes) if "..." in sub], default=0
+    )
+    ell = "".join(spare[:n_ell])
+    for i, (sub, shape) in enumerate(zip(subs, shapes)):
+        if "..." in sub:
+            sub = sub.replace("...", ell[n_ell - (len(shape) - len(sub) + 3) :])
+        if len(sub) != len(shape) or not sub.isalpha():
+            raise ValueError(
+                f"einsum: subscripts {subs[i]!r} do not fit operand {i} of shape {shape}"
+            )
+        subs[i] = sub
+    if arrow:
+        out = rhs.replace("...", ell)
+    else:
+        letters = "".join(subs)
+        out = ell + "".join(
+            sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ell)
+        )
+    return subs, out
+
+
+def einsum(equation: str, *operands) -> Tensor:
+    """Einstein summation, as torch.einsum ('ij,jk->ik', ellipses and broadcasting of size-1
+    dims included)."""
+    if len(operands) == 1 and isinstance(operands[0], list | tuple):
+        operands = operands[0]
+    ts = _promote_list([_tensor_operand(o) for o in operands])
+    subs, out = _einsum_subscripts(equation, [t.shape for t in ts])
+    size = {}
+    for sub, t in zip(subs, ts):
+        for c, n in zip(sub, t.shape):
+            if size.get(c, 1) == 1:
+                size[c] = n
+            elif n not in (1, size[c]):
+                raise ValueError(f"einsum: {c!r} has sizes {size[c]} and {n} in {equation!r}")
+    # size-1 dims broadcast against the others (np.einsum would refuse them)
+    shapes = [tuple(size[c] for c in sub) for sub in subs]
+    ts = [t if t.shape == s else expand(t, s) for t, s in zip(ts, shapes)]
+    return EinSum.apply(*ts, subs=subs, out=out)
+
+
+def chain_matmul(*matrices) -> Tensor:
+    return _linalg.multi_dot(matrices)
+
+
+def cross(a, b, dim=None) -> Tensor:
+    """Cross product of 3-vectors along dim (by default the first dim of size 3, as torch.cross)."""
+    a, b = _tensor_operand(a), _tensor_operand(b)
+    if dim is None:
+        shape = broadcast_shapes(a.shape, b.shape)
+        dim = next((d for d, n in enumerate(shape) if n == 3), None)
+        if dim is None:
+            raise ValueError(f"cross: no dim of size 3 in shapes {a.shape} and {b.shape}")
+    return _linalg.cross(a, b, dim=dim)
+
+
+_CDIST_MODES = (None, "use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                "donot_use_mm_for_euclid_dist")  # fmt: skip
+
+
+def cdist(x1, x2, p: float = 2.0, compute_mode=None) -> Tensor:
+    """p-norm distances between the rows of x1 (..., P, M) and x2 (..., R, M) -> (..., P, R).
+    Euclidean distances of more than 25 rows go through one matrix product
+    (|a|^2 + |b|^2 - 2 a.b, PyTorch's default compute_mode) instead of all the differences."""
+    if compute_mode not in _CDIST_MODES:
+        raise ValueError(f"cdist: unknown compute_mode {compute_mode!r}")
+    x1, x2 = _float_only("cdist", x1), _float_only("cdist", x2)
+    if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
+        raise ValueError(
+            f"cdist: expected (..., P, M) and (..., R, M), got {x1.shape} and {x2.shape}"
+        )
+    if p < 0:
+        raise ValueError(f"cdist: p must be non-negative, got {p}")
+    big = x1.shape[-2] > 25 or x2.shape[-2] > 25
+    if p == 2 and (
+        compute_mode == "use_mm_for_euclid_dist" or (big and compute_mode in _CDIST_MODES[:2])
+    ):
+        sq1 = unsqueeze(sum(x1 * x1, -1), -1)
+        sq2 = unsqueeze(sum(x2 * x2, -1), -2)
+        d2 = clamp(sq1 + sq2 - 2 * matmul(x1, transpose(x2, -2, -1)), 0)
+        return Elementwise.apply(d2, *_root(2))  # gradient 0 at distance 0, as PyTorch
+    return _linalg.vector_norm(unsqueeze(x1, -2) - unsqueeze(x2, -3), p, -1)
+
+
+def dist(a, b, p: float = 2) -> Tensor:
+    """The p-norm of a - b."""
+    return _linalg.vector_norm(sub(a, b), p)
+
+
+def renorm(x, p: float, dim: int, maxnorm: float) -> Tensor:
+    """Each slice along dim scaled down to p-norm maxnorm where its norm exceeds it."""
+    x = _float_only("renorm", x)
+    axis = _dim(dim, x.ndim, "renorm")
+    if p <= 0:
+        raise ValueError(f"renorm: p must be positive, got {p}")
+    norms = _linalg.vector_norm(x, p, tuple(d for d in range(x.ndim) if d != axis), True)
+    scale = where(norms.data > maxnorm, maxnorm / (norms + 1e-7), np.ones((), x.dtype))
+    return x * scale
+
+
+def matrix_power(A, n: int) -> Tensor:
+    return _linalg.matrix_power(A, n)
+
+
+def det(A) -> Tensor:
+    return _linalg.det(A)
+
+
+def inverse(A) -> Tensor:
+    return _linalg.inv(A)
+
+
+def slogdet(A):
+    return _linalg.slogdet(A)
+
+
+def logdet(A) -> Tensor:
+    """log(det(A)): NaN where det < 0, -inf where it is 0."""
+    sign, logabs = _linalg.slogdet(A)
+    return where(sign.data < 0, np.asarray(np.nan, logabs.dtype), logabs)
+
+
+# ---- more shapes and scatters: block_diag, combinations, trapezoid, put, *_scatter --------
+
+
+def block_diag(*tensors) -> Tensor:
+    """The tensors (0-D, 1-D as a row, or 2-D) as blocks along the diagonal of a zero matrix."""
+    ts = _promote_list([_tensor_operand(t) for t in tensors])
+    if builtins.any(t.ndim > 2 for t in ts):
+        raise ValueError(f"block_diag: expects tensors of <= 2 dims, got {[t.shape for t in ts]}")
+    ts = [reshape(t, (1, -1)) if t.ndim < 2 else t for t in ts]
+    dtype = np.result_type(*(t.dtype for t in ts)) if ts else np.float32
+    rows, cols = builtins.sum(t.shape[0] for t in ts), builtins.sum(t.shape[1] for t in ts)
+    rows = rows if ts else 1  # PyTorch: block_diag() is (1, 0)
+    out, r, c = Tensor(np.zeros((rows, cols), dtype)), 0, 0
+    for t in ts:
+        h, w = t.shape
+        out = Put.apply(out, cast(t, np.dtype(dtype)), (slice(r, r + h), slice(c, c + w)))
+        r, c = r + h, c + w
+    return out
+
+
+def combinations(x, r: int = 2, with_replacement: bool = False) -> Tensor:
+    """All length-r combinations of a 1-D tensor's entries, one per row (itertools order)."""
+    import itertools
+
+    x = _tensor_operand(x)
+    if x.ndim != 1 or r < 0:
+        raise ValueError(f"combinations: expects a 1-D tensor and r >= 0, got {x.shape}, r={r}")
+    pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
+    if r == 0:
+        return Tensor(np.zeros((0,), x.dtype))
+    idx = np.array(list(pick(range(x.shape[0]), r)), np.int64).reshape(-1, r)
+    if not idx.size:
+        return Tensor(np.zeros((0, r), x.dtype))
+    return getitem(x, idx)
+
+
+def _trapezoid_parts(op, y, x, dx, dim):
+    """The per-interval areas along dim, and that dim as an axis."""
+    y = _tensor_operand(y)
+    if y.dtype == np.bool_:
+        raise TypeError(f"{op}: bool input for y is not supported")
+    axis = _dim(dim, y.ndim, op)
+    m = builtins.max(y.shape[axis] - 1, 0)
+    pair = narrow(y, axis, 0, m) + narrow(y, axis, y.shape[axis] - m, m)
+    if x is None:
+        return pair * (0.5 * dx), axis
+    x = _tensor_operand(x)
+    spacing = diff(x, dim=0 if x.ndim == 1 else dim)
+    if x.ndim == 1:  # sample points along dim only
+        spacing = reshape(spacing, (-1,) + (1,) * (y.ndim - axis - 1))
+    return pair * spacing * 0.5, axis
+
+
+def trapezoid(y, x=None, *, dx=None, dim: int = -1) -> Tensor:
+    """Integral of y along dim by the trapezoid rule, at sample points x or spacing dx (1)."""
+    parts, axis = _trapezoid_parts("trapezoid", y, x, 1.0 if dx is None else dx, dim)
+    return sum(parts, axis)
+
+
+trapz = trapezoid
+
+
+def cumulative_trapezoid(y, x=None, *, dx=None, dim: int = -1) -> Tensor:
+    """Running trapezoid-rule integral along dim (one entry shorter than y)."""
+    parts, axis = _trapezoid_parts("cumulative_trapezoid", y, x, 1.0 if dx is None else dx, dim)
+    return cumsum(parts, axis)
+
+
+def vander(x, N=None, increasing: bool = False) -> Tensor:
+    """Columns x^(N-1), ..., x^0 (or increasing powers) of a 1-D tensor."""
+    x = _tensor_operand(x)
+    if x.ndim != 1:
+        raise ValueError(f"vander: expects a 1-D tensor, got shape {x.shape}")
+    N = x.shape[0] if N is None else N
+    if N < 0:
+        raise ValueError(f"vander: N must be non-negative, got {N}")
+    x = x.long() if x.dtype == np.bool_ else x
+    n = x.shape[0]
+    base = cat(
+        [
+            Tensor(np.ones((n, 1), x.dtype)),
+            expand(reshape(x, (-1, 1)), (n, builtins.max(N - 1, 0))),
+        ],
+        1,
+    )
+    powers = np.arange(N) if increasing else np.arange(N - 1, -1, -1)
+    return getitem(cumprod(base, 1), (slice(None), powers))  # columns 1, x, x^2, ...
+
+
+def unravel_index(indices, shape) -> tuple:
+    """Flat (row-major) indices as a tuple of coordinate tensors (int64)."""
+    idx = _int_array(indices, "unravel_index")
+    shape = _shape_arg(shape, "unravel_index")
+    n = int(np.prod(shape))
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(f"unravel_index: index out of range for shape {shape}")
+    return tuple(
+        Tensor(c.astype(np.int64)) for c in np.unravel_index(idx % builtins.max(n, 1), shape)
+    )
+
+
+def put(x, index, source, accumulate: bool = False) -> Tensor:
+    """x with source written (or added) at flat ``index``, out of place (torch.put)."""
+    x = _tensor_operand(x)
+    index = _int_array(index, "put")
+    source = _same_dtype("put", x, _tensor_operand(source))
+    n = x.numel()
+    if index.size != source.numel():
+        raise ValueError(f"put: {index.size} indices for a source of {source.numel()} elements")
+    if index.size and (index.min() < -n or index.max() >= n):
+        raise IndexError(f"put: index out of range for a tensor of {n} elements")
+    key, flat, src = (index.reshape(-1),), reshape(x, (-1,)), reshape(source, (-1,))
+    out = AddAt.apply(flat, src, key, 1) if accumulate else Put.apply(flat, src, key)
+    return reshape(out, x.shape)
+
+
+def select_scatter(x, src, dim: int, index: int) -> Tensor:
+    """x with src written at index along dim (the dim src lacks)."""
+    x, src = _tensor_operand(x), _same_dtype("select_scatter", x, _tensor_operand(src))
+    axis = _dim(dim, x.ndim, "select_scatter")
+    key = (slice(None),) * axis + (operator.index(index),)
+    if x.data[key].shape != src.shape:
+        raise ValueError(f"select_scatter: src {src.shape} should be {x.data[key].shape}")
+    return Put.apply(x, src, key)
+
+
+def slice_scatter(x, src, dim: int = 0, start=None, end=None, step: int = 1) -> Tensor:
+    """x with src written at the slice start:end:step of dim."""
+    x, src = _tensor_operand(x), _same_dtype("slice_scatter", x, _tensor_operand(src))
+    axis = _dim(dim, x.ndim, "slice_scatter")
+    key = (slice(None),) * axis + (slice(start, end, step),)
+    if x.data[key].shape != src.shape:
+        raise ValueError(f"slice_scatter: src {src.shape} should be {x.data[key].shape}")
+    return Put.apply(x, src, key)
+
+
+def _from_cholesky(L, upper: bool) -> Tensor:
+    """A = L L^T (or U^T U) from its Cholesky factor."""
+    L = _tensor_operand(L)
+    return matmul(transpose(L, -2, -1), L) if upper else matmul(L, transpose(L, -2, -1))
+
+
+def cholesky_solve(B, L, upper: bool = False) -> Tensor:
+    """X with A X = B given A's Cholesky factor L (A = L L^T, or U^T U with upper)."""
+    return _linalg.solve(_from_cholesky(L, upper), B)
+
+
+def cholesky_inverse(L, upper: bool = False) -> Tensor:
+    """inv(A) given A's Cholesky factor."""
+    return _linalg.inv(_from_cholesky(L, upper))
+
+
+def index_reduce(x, dim: int, index, source, reduce: str, *, include_self: bool = True):
+    """Reduce source's slices into x at index along dim: 'prod', 'mean', 'amax', 'amin'."""
+    if reduce not in ("prod", "mean", "amax", "amin"):
+        raise ValueError(f"index_reduce: reduce must be prod, mean, amax or amin, got {reduce!r}")
+    x, source = _tensor_operand(x), _tensor_operand(source)
+    key = _along("index_reduce", x, dim, index, source)
+    if not x.ndim:
+        return scatter_reduce(x, 0, key[-1:], source, reduce, include_self=include_self)
+    axis = len(key) - 1
+    shape = (1,) * axis + (-1,) + (1,) * (x.ndim - axis - 1)
+    full = np.broadcast_to(key[-1].reshape(shape), source.shape)
+    return scatter_reduce(x, axis, full, source, reduce, include_self=include_self)
+
+
+def diagonal_scatter(x, src, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """x with src written onto the diagonal diagonal(x, offset, dim1, dim2) reads."""
+    x, src = _tensor_operand(x), _same_dtype("diagonal_scatter", x, _tensor_operand(src))
+    if x.ndim < 2:
+        raise ValueError(f"diagonal_scatter: input must have >= 2 dims, got shape {x.shape}")
+    d1, d2 = _two_dims("diagonal_scatter", x.ndim, dim1, dim2)
+    want = np.diagonal(x.data, offset, d1, d2).shape
+    if src.shape != want:
+        raise ValueError(f"diagonal_scatter: src {src.shape} should be {want}")
+    moved = movedim(x, (d1, d2), (-2, -1))
+    rows, cols = _diag_rows_cols(x.shape[d1], x.shape[d2], int(offset))
+    return movedim(Put.apply(moved, src, (Ellipsis, rows, cols)), (-2, -1), (d1, d2))
+
+
+def narrow_copy(x, dim: int, start, length: int) -> Tensor:
+    return clone(narrow(x, dim, start, length))
+
+
+def nonzero_static(x, *, size: int, fill_value: int = -1) -> Tensor:
+    """nonzero padded with fill_value (or cut) to exactly ``size`` rows."""
+    idx = nonzero(x).data[:size]
+    pad = np.full((size - idx.shape[0], idx.shape[1]), fill_value, np.int64)
+    return Tensor(np.concatenate([idx, pad]))
+
+
+Histogram = namedtuple("Histogram", ["hist", "bin_edges"])
+
+
+def histogram(x, bins=100, *, range=None, weight=None, density: bool = False) -> Histogram:  # noqa: A002
+    """Counts (or weighted sums, or a density) in bins: a count or the edges (torch.histogram)."""
+    a = np.asarray(_data(x))
+    if a.dtype.kind != "f":
+        raise TypeError(f"histogram: expected a floating point tensor, got {a.dtype}")
+    edges = _data(bins) if isinstance(bins, Tensor) else bins
+    w = None if weight is None else np.asarray(_data(weight))
+    hist, out_edges = np.histogram(a, edges, range, density=density, weights=w)
+    return Histogram(Tensor(hist.astype(a.dtype)), Tensor(out_edges.astype(a.dtype)))
+
+
+def matrix_exp(A) -> Tensor:
+    return _linalg.matrix_exp(A)
+
+
+def cholesky(A, upper: bool = False) -> Tensor:
+    """torch.cholesky (the older name of linalg.cholesky)."""
+    return _linalg.cholesky(A, upper=upper)
+
+
+def qr(A, some: bool = True):
+    """torch.qr: (Q, R), reduced unless some=False."""
+    return _linalg.qr(A, "reduced" if some else "complete")
+
+
+SVDResult = namedtuple("SVDResult", ["U", "S", "V"])
+
+
+def svd(A, some: bool = True, compute_uv: bool = True) -> SVDResult:
+    """torch.svd: (U, S, V) with A = U diag(S) V^T (V, not linalg.svd's Vh); without
+    compute_uv, U and V are zeros."""
+    U, S, Vh = _linalg.svd(A, full_matrices=not some)
+    V = transpose(Vh, -2, -1)
+    if not compute_uv:
+        U, V = Tensor(np.zeros(U.shape, U.dtype)), Tensor(np.zeros(V.shape, V.dtype))
+    return SVDResult(U, S, V)
+
+
+def frobenius_norm(x, dim, keepdim: bool = False) -> Tensor:
+    return norm(x, 2, dim, keepdim)
+
+
+def pinverse(x, rcond: float = 1e-15) -> Tensor:
+    return _linalg.pinv(x, rtol=rcond)
+
+
+def _view_in_place(name: str, op):
+    """x.t_(), x.squeeze_(0), ...: x itself takes the new view of its data (outside the graph,
+    as the other named in-place methods)."""
+
+    def method(x: Tensor, *args) -> Tensor:
+        x._needs_record(None, rebind=False)
+        x.data = op(x, *args).data
+        return x
+
+    method.__name__ = name
+    method.__doc__ = f"In-place {op.__name__}: x becomes the view."
+    return method
+
+
+t_ = _view_in_place("t_", t)
+transpose_ = _view_in_place("transpose_", transpose)
+swapaxes_ = swapdims_ = _view_in_place("swapaxes_", swapaxes)
+squeeze_ = _view_in_place("squeeze_", squeeze)
+unsqueeze_ = _view_in_place("unsqueeze_", unsqueeze)
+
+
+def adjoint(x) -> Tensor:
+    """The conjugate transpose of the last two dims (the transpose for real tensors)."""
+    return transpose(x, -2, -1)
+
+
+index_copy_ = _in_place("index_copy_", index_copy)
+index_fill_ = _in_place("index_fill_", index_fill)
+index_reduce_ = _in_place("index_reduce_", index_reduce)
+masked_scatter_ = _in_place("masked_scatter_", masked_scatter)
+scatter_reduce_ = _in_place("scatter_reduce_", scatter_reduce)
+put_ = _in_place("put_", put)
+addmm_ = _in_place("addmm_", addmm)
+addmv_ = _in_place("addmv_", addmv)
+addbmm_ = _in_place("addbmm_", addbmm)
+baddbmm_ = _in_place("baddbmm_", baddbmm)
+addr_ = _in_place("addr_", addr)
+renorm_ = _in_place("renorm_", renorm)
+cumprod_ = _in_place("cumprod_", cumprod)
+cumsum_ = _in_place("cumsum_", cumsum)
+tril_ = _in_place("tril_", tril)
+triu_ = _in_place("triu_", triu)
+
+
 # The extras are Tensor methods too (x.sin(), x.norm(dim=1), x.topk(3), ...): each takes the
 # tensor as its first argument, so the function itself is the method.
 _EXTRAS = (
@@ -1922,6 +3838,31 @@ _EXTRAS = (
     "sinh", "cosh", "asin", "acos", "atan", "sign", "floor", "ceil", "trunc", "round",
     "logsumexp", "prod", "cumsum", "norm", "tril", "triu", "flip", "index_select", "unbind",
     "sort", "argsort", "topk", "mm", "bmm", "isnan", "isinf", "isfinite", "all", "any",
+    "broadcast_to", "movedim", "moveaxis", "swapaxes", "swapdims", "narrow", "select", "ravel",
+    "unflatten", "unfold", "tile", "roll", "rot90", "fliplr", "flipud", "repeat_interleave",
+    "tensor_split", "hsplit", "vsplit", "dsplit", "split_with_sizes",
+    "take", "take_along_dim", "masked_select", "masked_scatter", "scatter", "scatter_",
+    "scatter_add", "scatter_add_", "scatter_reduce", "index_add", "index_add_", "index_fill",
+    "index_copy", "index_put", "nonzero", "argwhere", "count_nonzero", "diag", "diagonal",
+    "diag_embed", "diagflat", "trace", "fill_diagonal_", "unique", "unique_consecutive",
+    "bincount", "histc",
+    "amax", "amin", "aminmax", "nansum", "nanmean", "median", "nanmedian", "mode", "kthvalue",
+    "quantile", "nanquantile", "cummax", "cummin", "cumprod", "logcumsumexp", "diff", "msort",
+    "cov", "corrcoef",
+    "dot", "vdot", "inner", "outer", "ger", "mv", "addmm", "addmv", "addbmm", "baddbmm", "addr",
+    "kron", "cross", "dist", "renorm", "matrix_power", "det", "inverse", "logdet", "slogdet",
+    "put", "select_scatter", "slice_scatter", "pinverse", "index_copy_", "index_fill_",
+    "masked_scatter_", "scatter_reduce_", "put_", "addmm_", "addmv_", "addbmm_", "baddbmm_",
+    "addr_", "renorm_", "cumprod_", "cholesky_solve", "cholesky_inverse", "index_reduce",
+    "index_reduce_", "diagonal_scatter", "narrow_copy", "nonzero_static",
+    "histogram", "t_", "transpose_", "swapaxes_", "swapdims_", "squeeze_", "unsqueeze_",
+    "adjoint", "matrix_exp", "cholesky", "qr", "svd", "cumsum_", "tril_", "triu_",
 )  # fmt: skip
 for _name in _EXTRAS:
     setattr(Tensor, _name, globals()[_name])
+# index_put_ (module level) is __setitem__'s graph helper; the method is PyTorch's
+Tensor.index_put_ = _in_place("index_put_", index_put)
+Tensor.mH = property(adjoint)  # real tensors: the conjugate transpose is the transpose
+Tensor.H = property(lambda x: t(x))
+
+from ember import linalg as _linalg  # noqa: E402  (linalg builds on these ops)

@@ -759,11 +759,11 @@ class Tensor:
     def mean(self, dim=None, keepdim: bool = False):
         return _ops.mean(self, dim, keepdim)
 
-    def var(self, dim=None, keepdim: bool = False, unbiased: bool = True, correction=None):
-        return _ops.var(self, dim, keepdim, unbiased, correction)
+    def var(self, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):
+        return _ops.var(self, dim, unbiased, keepdim, correction=correction)
 
-    def std(self, dim=None, keepdim: bool = False, unbiased: bool = True, correction=None):
-        return _ops.var(self, dim, keepdim, unbiased, correction) ** 0.5
+    def std(self, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):
+        return _ops.std(self, dim, unbiased, keepdim, correction=correction)
 
     def max(self, dim=None, keepdim: bool = False):
         return _ops.max(self, dim, keepdim)

@@ -1,0 +1,599 @@
+"""ember.linalg: PyTorch's torch.linalg on NumPy's LAPACK, with PyTorch's gradient formulas.
+
+Matrices are the last two dims (batches in front). Singular or non-positive-definite input
+raises ``LinAlgError`` (a RuntimeError, as torch's); non-square input a ValueError.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections import namedtuple
+
+import numpy as np
+
+from ember import ops
+from ember.autograd.engine import unbroadcast
+from ember.autograd.function import Function
+from ember.tensor import Tensor
+
+
+class LinAlgError(RuntimeError):
+    """A matrix is singular or not positive-definite (torch.linalg.LinAlgError)."""
+
+
+def _mT(a):  # noqa: N802 (PyTorch's name)
+    return np.swapaxes(a, -1, -2)
+
+
+def _square(op: str, A) -> Tensor:
+    A = ops._float_only(f"linalg.{op}", A)
+    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        raise ValueError(f"linalg.{op}: A must be batches of square matrices, got shape {A.shape}")
+    return A
+
+
+def _lapack(op: str, fn, *args):
+    try:
+        return fn(*args)
+    except np.linalg.LinAlgError as e:
+        raise LinAlgError(
+            f"linalg.{op}: {e} (the input is singular or not positive-definite)"
+        ) from None
+
+
+def _others_product(s):
+    """prod_{j != i} s_j along the last axis, without dividing (exact at zeros)."""
+    ones = np.ones(s.shape[:-1] + (1,), s.dtype)
+    left = np.cumprod(np.concatenate([ones, s[..., :-1]], -1), -1)
+    right = np.flip(np.cumprod(np.concatenate([ones, np.flip(s, -1)[..., :-1]], -1), -1), -1)
+    return left * right
+
+
+# ---- determinants and inverses -------------------------------------------------------------
+
+
+class Det(Function):
+    @staticmethod
+    def forward(ctx, A):
+        ctx.save_for_backward(A)
+        return np.asarray(np.linalg.det(A), A.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        (A,) = ctx.saved_tensors
+        # d det / dA is the cofactor matrix; through the SVD A = U S Vh it is
+        # det(U) det(Vh) U diag(prod_{j != i} s_j) Vh, defined for singular A too
+        U, S, Vh = np.linalg.svd(A)
+        signs = np.linalg.det(U) * np.linalg.det(Vh)
+        cof = (U * _others_product(S)[..., None, :]) @ Vh
+        return np.asarray(g * signs)[..., None, None] * cof
+
+
+def det(A) -> Tensor:
+    """Determinant of (batches of) square matrices."""
+    return Det.apply(_square("det", A))
+
+
+class Inv(Function):
+    @staticmethod
+    def forward(ctx, A):
+        Y = _lapack("inv", np.linalg.inv, A)
+        ctx.save_for_backward(Y)
+        return Y
+
+    @staticmethod
+    def backward(ctx, g):
+        (Y,) = ctx.saved_tensors
+        return -_mT(Y) @ g @ _mT(Y)
+
+
+def inv(A) -> Tensor:
+    """Inverse of (batches of) square matrices; LinAlgError when singular."""
+    return Inv.apply(_square("inv", A))
+
+
+SlogDet = namedtuple("SlogDet", ["sign", "logabsdet"])
+
+
+class SlogDetFn(Function):
+    @staticmethod
+    def forward(ctx, A):
+        sign, logabs = np.linalg.slogdet(A)
+        ctx.save_for_backward(A)
+        ctx.mark_non_differentiable(0)
+        return np.asarray(sign, A.dtype), np.asarray(logabs, A.dtype)
+
+    @staticmethod
+    def backward(ctx, gsign, glog):
+        (A,) = ctx.saved_tensors
+        return np.asarray(glog)[..., None, None] * _mT(np.linalg.pinv(A))
+
+
+def slogdet(A) -> SlogDet:
+    """(sign, log|det|) of square matrices: log|det| without overflow."""
+    return SlogDet(*SlogDetFn.apply(_square("slogdet", A)))
+
+
+class Solve(Function):
+    @staticmethod
+    def forward(ctx, A, B):
+        X = _lapack("solve", np.linalg.solve, A, B)
+        ctx.save_for_backward(A, X)
+        ctx.shapes = (A.shape, B.shape)
+        return X
+
+    @staticmethod
+    def backward(ctx, g):
+        A, X = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        gB = np.linalg.solve(_mT(A), g)
+        return unbroadcast(-gB @ _mT(X), sa), unbroadcast(gB, sb)
+
+
+def solve(A, B, *, left: bool = True) -> Tensor:
+    """X with A X = B (left) or X A = B; B may be a vector (batch) when its shape is A's
+    without the last dim."""
+    A = _square("solve", A)
+    B = ops._float_only("solve", B)
+    if B.dtype != A.dtype or B.ndim == 0:
+        raise TypeError(
+            f"linalg.solve: B ({B.dtype}, {B.shape}) must be a {A.dtype} vector or matrix"
+        )
+    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
+    if not left:
+        if vector:
+            raise ValueError("linalg.solve: left=False needs B to be a matrix")
+        return ops.transpose(solve(ops.transpose(A, -1, -2), ops.transpose(B, -1, -2)), -1, -2)
+    Bm = ops.unsqueeze(B, -1) if vector else B
+    if Bm.shape[-2] != A.shape[-1]:
+        raise ValueError(f"linalg.solve: A {A.shape} and B {B.shape} do not fit A X = B")
+    try:
+        ops.broadcast_shapes(A.shape[:-2], Bm.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"linalg.solve: batch dims of A {A.shape} and B {B.shape} differ"
+        ) from None
+    X = Solve.apply(A, Bm)
+    return ops.squeeze(X, -1) if vector else X
+
+
+def matrix_power(A, n: int) -> Tensor:
+    """A @ A @ ... (n times) by repeated squaring; n = 0 gives identities, n < 0 powers of the
+    inverse."""
+    A = ops._tensor_operand(A)
+    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        raise ValueError(f"matrix_power: expected square matrices, got shape {A.shape}")
+    n = int(n)
+    if n == 0:
+        return Tensor(np.broadcast_to(np.eye(A.shape[-1], dtype=A.dtype), A.shape).copy())
+    if n < 0:
+        A, n = inv(A), -n
+    out = None
+    while n:
+        if n & 1:
+            out = A if out is None else ops.matmul(out, A)
+        n >>= 1
+        if n:
+            A = ops.matmul(A, A)
+    return out
+
+
+def multi_dot(tensors) -> Tensor:
+    """Product of a chain of matrices (the first and last may be vectors)."""
+    ts = [ops._tensor_operand(t) for t in tensors]
+    if len(ts) < 2:
+        raise ValueError(f"multi_dot: expected at least 2 tensors, got {len(ts)}")
+    first, last = ts[0].ndim == 1, ts[-1].ndim == 1
+    if first:
+        ts[0] = ops.unsqueeze(ts[0], 0)
+    if last:
+        ts[-1] = ops.unsqueeze(ts[-1], -1)
+    if builtins.any(t.ndim != 2 for t in ts):
+        raise ValueError(
+            f"multi_dot: expected 2-D tensors inside the chain, got {[t.shape for t in ts]}"
+        )
+    out = ts[0]
+    for t in ts[1:]:
+        out = ops.mm(out, t)
+    if first:
+        out = ops.squeeze(out, 0)
+    if last:
+        out = ops.squeeze(out, -1)
+    return out
+
+
+def cross(a, b, *, dim: int = -1) -> Tensor:
+    """Cross product of 3-vectors along dim (broadcasting)."""
+    a, b = ops.broadcast_tensors(
+        *ops._promote_list([ops._tensor_operand(a), ops._tensor_operand(b)])
+    )
+    axis = ops._dim(dim, a.ndim, "cross")
+    if a.shape[axis] != 3:
+        raise ValueError(f"linalg.cross: dim {dim} must have size 3, got shapes {a.shape}")
+    x, y = ops.unbind(a, axis), ops.unbind(b, axis)
+    parts = [x[1] * y[2] - x[2] * y[1], x[2] * y[0] - x[0] * y[2], x[0] * y[1] - x[1] * y[0]]
+    return ops.stack(parts, axis)
+
+
+# ---- norms ----------------------------------------------------------------------------------
+
+
+def vector_norm(x, ord=2, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """(sum |x|^ord)^(1/ord) over dim (all entries by default); ord = inf, -inf: max, min |x|;
+    ord = 0: the count of non-zeros."""
+    x = ops._float_only("vector_norm", x)
+    axes = ops._axes(dim, x.ndim, "vector_norm")
+    if ord == 0:
+        count = np.count_nonzero(x.data, axis=axes, keepdims=keepdim)
+        return Tensor(np.asarray(count, x.dtype))
+    if ord in (np.inf, -np.inf):
+        return (ops.amax if ord > 0 else ops.amin)(ops.abs(x), axes, keepdim)
+    if ord > 0:
+        return ops.norm(x, ord, axes, keepdim)
+    return ops.sum(ops.abs(x) ** ord, axes, keepdim) ** (1.0 / ord)
+
+
+def _svdvals(A) -> Tensor:
+    return svd(A, full_matrices=False).S
+
+
+def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False) -> Tensor:  # noqa: A002
+    """'fro', 'nuc', 2 / -2 (largest / smallest singular value), 1 / -1 (max / min column
+    sum of |A|), inf / -inf (max / min row sum) over the two dims."""
+    A = ops._float_only("matrix_norm", A)
+    if A.ndim < 2:
+        raise ValueError(f"linalg.matrix_norm: A must have >= 2 dims, got shape {A.shape}")
+    d0, d1 = ops._two_dims("matrix_norm", A.ndim, *dim)
+    if ord == "fro":
+        out = ops.norm(A, 2, (d0, d1), True)
+    elif ord in ("nuc", 2, -2):
+        s = _svdvals(ops.movedim(A, (d0, d1), (-2, -1)))
+        red = {"nuc": ops.sum, 2: ops.amax, -2: ops.amin}[ord](s, -1, True)
+        out = ops.movedim(ops.unsqueeze(red, -1), (-2, -1), (d0, d1))
+    elif ord in (1, -1, np.inf, -np.inf):
+        sum_dim, ext_dim = (d0, d1) if ord in (1, -1) else (d1, d0)
+        out = (ops.amax if ord > 0 else ops.amin)(ops.sum(ops.abs(A), sum_dim, True), ext_dim, True)
+    else:
+        raise ValueError(f"linalg.matrix_norm: unsupported ord {ord!r}")
+    return out if keepdim else ops.squeeze(out, (d0, d1))
+
+
+def norm(A, ord=None, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """vector_norm over one dim (or all entries when ord is None), matrix_norm over two."""
+    A = ops._float_only("norm", A)
+    if dim is None and ord is None:
+        return vector_norm(A, 2, None, keepdim)
+    if dim is None:
+        if A.ndim not in (1, 2):
+            raise ValueError(
+                f"linalg.norm: with ord, A must be 1-D or 2-D or dim given, got {A.shape}"
+            )
+        dim = (0,) if A.ndim == 1 else (0, 1)
+    dims = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
+    if len(dims) == 1:
+        return vector_norm(A, 2 if ord is None else ord, dims, keepdim)
+    if len(dims) == 2:
+        return matrix_norm(A, "fro" if ord is None else ord, dims, keepdim)
+    raise ValueError(f"linalg.norm: dim must name 1 or 2 dims, got {dim}")
+
+
+# ---- decompositions -------------------------------------------------------------------------
+
+
+class Cholesky(Function):
+    @staticmethod
+    def forward(ctx, A):
+        L = _lapack("cholesky", np.linalg.cholesky, A)
+        ctx.save_for_backward(L)
+        return L
+
+    @staticmethod
+    def backward(ctx, g):
+        (L,) = ctx.saved_tensors
+        # gA = sym(L^-T phi(L^T gL) L^-1), phi: the lower triangle with the diagonal halved
+        P = np.tril(_mT(L) @ g)
+        P -= 0.5 * np.einsum("...ii->...i", P)[..., None] * np.eye(L.shape[-1], dtype=L.dtype)
+        Linv = np.linalg.inv(L)
+        S = _mT(Linv) @ P @ Linv
+        return 0.5 * (S + _mT(S))
+
+
+def cholesky(A, *, upper: bool = False) -> Tensor:
+    """L with A = L L^T for symmetric positive-definite A (its lower triangle is read)."""
+    L = Cholesky.apply(_square("cholesky", A))
+    return ops.transpose(L, -2, -1) if upper else L
+
+
+QR = namedtuple("QR", ["Q", "R"])
+
+
+class QRFn(Function):
+    @staticmethod
+    def forward(ctx, A, mode):
+        Q, R = np.linalg.qr(A, mode=mode)
+        ctx.save_for_backward(Q, R)
+        ctx.mode = mode
+        return Q, R
+
+    @staticmethod
+    def backward(ctx, gQ, gR):
+        Q, R = ctx.saved_tensors
+        m, n = Q.shape[-2], R.shape[-1]
+        if m < n or (ctx.mode == "complete" and m > n):
+            raise RuntimeError("linalg.qr: the gradient needs mode='reduced' and m >= n")
+        # gA = (gQ + Q copyltu(M)) R^-T with M = R gR^T - gQ^T Q
+        M = R @ _mT(gR) - _mT(gQ) @ Q
+        low = np.tril(M, -1)
+        M = low + _mT(low) + np.einsum("...ii->...i", M)[..., None] * np.eye(n, dtype=M.dtype)
+        b = gQ + Q @ M
+        return _mT(np.linalg.solve(R, _mT(b))), None
+
+
+def qr(A, mode: str = "reduced") -> QR:
+    """A = Q R with orthonormal columns in Q and upper-triangular R ('reduced', 'complete';
+    'r' gives an empty Q)."""
+    A = ops._float_only("qr", A)
+    if A.ndim < 2 or mode not in ("reduced", "complete", "r"):
+        raise ValueError(
+            f"linalg.qr: needs >= 2 dims and mode reduced/complete/r, got {A.shape}, {mode!r}"
+        )
+    if mode == "r":
+        R = np.linalg.qr(A.data, mode="r")
+        return QR(Tensor(np.zeros((0,), A.dtype)), Tensor(np.asarray(R, A.dtype)))
+    return QR(*QRFn.apply(A, mode))
+
+
+Eigh = namedtuple("Eigh", ["eigenvalues", "eigenvectors"])
+
+
+class EighFn(Function):
+    @staticmethod
+    def forward(ctx, A, uplo):
+        L, V = np.linalg.eigh(A, UPLO=uplo)
+        ctx.save_for_backward(L, V)
+        return L, V
+
+    @staticmethod
+    def backward(ctx, gL, gV):
+        L, V = ctx.saved_tensors
+        # gA = V (diag(gL) + (V^T gV) / E) V^T with E_ij = L_j - L_i (0 on the diagonal)
+        E = L[..., None, :] - L[..., :, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inner = np.where(E == 0, 0, (_mT(V) @ gV) / E)
+        inner = inner + gL[..., None, :] * np.eye(L.shape[-1], dtype=L.dtype)
+        return V @ inner @ _mT(V), None
+
+
+def eigh(A, UPLO: str = "L") -> Eigh:  # noqa: N803 (PyTorch's name)
+    """Eigenvalues (ascending) and orthonormal eigenvectors of symmetric matrices; only the
+    UPLO triangle is read."""
+    if UPLO not in ("L", "U"):
+        raise ValueError(f"linalg.eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
+    return Eigh(*EighFn.apply(_square("eigh", A), UPLO))
+
+
+def eigvalsh(A, UPLO: str = "L") -> Tensor:  # noqa: N803
+    return eigh(A, UPLO).eigenvalues
+
+
+SVD = namedtuple("SVD", ["U", "S", "Vh"])
+
+
+class SVDFn(Function):
+    @staticmethod
+    def forward(ctx, A, full_matrices):
+        U, S, Vh = np.linalg.svd(A, full_matrices=full_matrices)
+        ctx.save_for_backward(U, S, Vh)
+        return U, S, Vh
+
+    @staticmethod
+    def backward(ctx, gU, gS, gVh):
+        U, S, Vh = ctx.saved_tensors
+        k = S.shape[-1]
+        m, n = U.shape[-2], Vh.shape[-1]
+        if np.any(gU[..., k:]) or np.any(gVh[..., k:, :]):
+            raise RuntimeError(
+                "linalg.svd: the extra columns of full_matrices=True have no gradient "
+                "(they are not unique); use full_matrices=False"
+            )
+        U, gU, Vh, gVh = U[..., :k], gU[..., :k], Vh[..., :k, :], gVh[..., :k, :]
+        if not np.any(gU) and not np.any(gVh):
+            return (U * gS[..., None, :]) @ Vh, None
+        # PyTorch's svd_backward, real case:
+        # gA = U [(skew(U^T gU) S + S skew(V^T gV)) / E + diag(gS)] V^T
+        #      + (I - U U^T) gU S^-1 V^T + U S^-1 gV^T (I - V V^T),  E_jk = s_k^2 - s_j^2
+        V, gV = _mT(Vh), _mT(gVh)
+        UtgU, VtgV = _mT(U) @ gU, _mT(V) @ gV
+        s2 = S * S
+        E = s2[..., None, :] - s2[..., :, None]
+        eye = np.eye(k, dtype=S.dtype)
+        E = E + eye  # the diagonal is not divided by
+        inner = ((UtgU - _mT(UtgU)) * S[..., None, :] + S[..., :, None] * (VtgV - _mT(VtgV))) / E
+        inner = inner * (1 - eye) + gS[..., None, :] * eye
+        gA = U @ inner @ Vh
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if m > k:
+                gA = gA + ((gU - U @ UtgU) / S[..., None, :]) @ Vh
+            if n > k:
+                gA = gA + U @ _mT((gV - V @ VtgV) / S[..., None, :])
+        return gA, None
+
+
+def svd(A, full_matrices: bool = True) -> SVD:
+    """A = U diag(S) Vh with S descending; gradients as PyTorch's (the singular vectors need
+    distinct singular values, and full_matrices=False when A is not square)."""
+    A = ops._float_only("svd", A)
+    if A.ndim < 2:
+        raise ValueError(f"linalg.svd: A must have >= 2 dims, got shape {A.shape}")
+    return SVD(*SVDFn.apply(A, bool(full_matrices)))
+
+
+def svdvals(A) -> Tensor:
+    return _svdvals(A)
+
+
+def _cutoff(S, m, n, atol, rtol):
+    """PyTorch's threshold for 'zero' singular values: max(atol, rtol * largest), rtol
+    defaulting to eps * max(m, n) when atol is not given."""
+    if rtol is None:
+        rtol = np.finfo(S.dtype).eps * builtins.max(m, n) if atol is None or atol == 0 else 0.0
+    smax = S.max(-1, keepdims=True) if S.shape[-1] else np.zeros(S.shape[:-1] + (1,), S.dtype)
+    return np.maximum(0.0 if atol is None else atol, rtol * smax)
+
+
+class Pinv(Function):
+    @staticmethod
+    def forward(ctx, A, atol, rtol):
+        U, S, Vh = np.linalg.svd(A, full_matrices=False)
+        keep = S > _cutoff(S, A.shape[-2], A.shape[-1], atol, rtol)
+        with np.errstate(divide="ignore"):
+            sinv = np.where(keep, 1 / np.where(keep, S, 1), 0).astype(A.dtype)
+        P = (_mT(Vh) * sinv[..., None, :]) @ _mT(U)
+        ctx.save_for_backward(A, P)
+        return P
+
+    @staticmethod
+    def backward(ctx, g):
+        A, P = ctx.saved_tensors
+        # Golub & Pereyra, for a locally constant rank:
+        # gA = -P^T g P^T + (I - A P) g^T P P^T + P^T P g^T (I - P A)
+        Pt, gt = _mT(P), _mT(g)
+        first = -Pt @ g @ Pt
+        second = (gt - A @ (P @ gt)) @ (P @ Pt)
+        third = (Pt @ P) @ (gt - (gt @ P) @ A)
+        return first + second + third, None, None
+
+
+def pinv(A, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
+    """Moore-Penrose pseudo-inverse: singular values up to max(atol, rtol * largest) count as
+    zero."""
+    A = ops._float_only("pinv", A)
+    if A.ndim < 2:
+        raise ValueError(f"linalg.pinv: A must have >= 2 dims, got shape {A.shape}")
+    return Pinv.apply(A, atol, rtol)
+
+
+def matrix_rank(A, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
+    """The number of singular values above max(atol, rtol * largest) (int64)."""
+    A = ops._float_only("matrix_rank", A)
+    if A.ndim < 2:
+        raise ValueError(f"linalg.matrix_rank: A must have >= 2 dims, got shape {A.shape}")
+    S = np.linalg.svd(A.data, compute_uv=False)
+    rank = np.sum(S > _cutoff(S, A.shape[-2], A.shape[-1], atol, rtol), -1)
+    return Tensor(np.asarray(rank, np.int64))
+
+
+def vecdot(x, y, *, dim: int = -1) -> Tensor:
+    """Dot products along dim (broadcasting)."""
+    return ops.sum(ops.mul(x, y), dim)
+
+
+def solve_triangular(A, B, *, upper: bool, left: bool = True, unitriangular: bool = False):
+    """X with A X = B (left) or X A = B for triangular A: only A's upper or lower triangle is
+    read (and its diagonal taken as ones with unitriangular)."""
+    A = _square("solve_triangular", A)
+    T = ops.triu(A) if upper else ops.tril(A)
+    if unitriangular:
+        n = A.shape[-1]
+        T = T - ops.diag_embed(ops.diagonal(T, 0, -2, -1)) + Tensor(np.eye(n, dtype=A.dtype))
+    return solve(T, B, left=left)
+
+
+Lstsq = namedtuple("Lstsq", ["solution", "residuals", "rank", "singular_values"])
+
+
+def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
+    """The least-squares solution X of A X = B (minimum norm when A is rank-deficient), through
+    the pseudo-inverse; residuals, rank and singular values as NumPy's lstsq gives them."""
+    A = ops._float_only("linalg.lstsq", A)
+    B = ops._float_only("linalg.lstsq", B)
+    vector = B.ndim == A.ndim - 1
+    Bm = ops.unsqueeze(B, -1) if vector else B
+    if A.ndim < 2 or Bm.shape[-2] != A.shape[-2]:
+        raise ValueError(f"linalg.lstsq: A {A.shape} and B {B.shape} do not fit A X = B")
+    X = ops.matmul(pinv(A, rtol=rcond), Bm)
+    S = np.linalg.svd(A.data, compute_uv=False)
+    rank = np.sum(S > _cutoff(S, A.shape[-2], A.shape[-1], None, rcond), -1)
+    full = A.shape[-2] > A.shape[-1] and bool(np.all(rank == A.shape[-1]))
+    residuals = ops.sum((ops.matmul(A, X) - Bm) ** 2, -2) if full else Tensor(np.zeros(0, A.dtype))
+    X = ops.squeeze(X, -1) if vector else X
+    return Lstsq(X, residuals, Tensor(np.asarray(rank, np.int64)), Tensor(S))
+
+
+def cond(A, p=None) -> Tensor:
+    """Condition number: largest over smallest singular value (p None or 2, -2 the inverse),
+    else matrix_norm(A, p) * matrix_norm(inv(A), p)."""
+    A = ops._float_only("linalg.cond", A)
+    if p in (None, 2, -2):
+        s = svdvals(A)
+        hi, lo = ops.amax(s, -1), ops.amin(s, -1)
+        return hi / lo if p != -2 else lo / hi
+    return matrix_norm(A, p) * matrix_norm(inv(A), p)
+
+
+def matrix_exp(A) -> Tensor:
+    """exp(A) of square matrices by scaling and squaring with an 18-term Taylor series, built
+    from ember ops so the gradient is exact for the computed series."""
+    A = _square("matrix_exp", A)
+    norm1 = np.abs(A.data).sum(-2).max() if A.data.size else 0.0
+    s = builtins.max(0, int(np.ceil(np.log2(norm1)))) if norm1 > 1 else 0
+    B = A * (0.5**s) if s else A
+    eye = Tensor(np.broadcast_to(np.eye(A.shape[-1], dtype=A.dtype), A.shape).copy())
+    out = eye
+    for k in range(18, 0, -1):  # Horner: I + B/1 (I + B/2 (I + ...))
+        out = eye + ops.matmul(B, out) * (1.0 / k)
+    for _ in range(s):
+        out = ops.matmul(out, out)
+    return out
+
+
+def tensorinv(A, ind: int = 2) -> Tensor:
+    """The inverse of A read as a matrix of its first ``ind`` dims by the rest."""
+    A = ops._float_only("linalg.tensorinv", A)
+    rows, cols = A.shape[:ind], A.shape[ind:]
+    n = int(np.prod(rows))
+    if ind <= 0 or n != int(np.prod(cols)):
+        raise ValueError(f"linalg.tensorinv: A {A.shape} with ind={ind} is not square")
+    return ops.reshape(inv(ops.reshape(A, (n, -1))), cols + rows)
+
+
+def tensorsolve(A, B, dims=None) -> Tensor:
+    """X with tensordot(A, X, X.ndim) = B (dims of A moved to the end first)."""
+    A, B = ops._float_only("linalg.tensorsolve", A), ops._float_only("linalg.tensorsolve", B)
+    if dims is not None:
+        A = ops.movedim(A, dims, tuple(range(A.ndim - len(dims), A.ndim)))
+    x_shape = A.shape[B.ndim :]
+    if A.shape[: B.ndim] != B.shape or int(np.prod(x_shape)) != B.numel():
+        raise ValueError(f"linalg.tensorsolve: A {A.shape} and B {B.shape} do not fit")
+    X = solve(ops.reshape(A, (B.numel(), -1)), ops.reshape(B, (-1,)))
+    return ops.reshape(X, x_shape)
+
+
+def vander(x, *, N=None) -> Tensor:
+    """Powers x^0, x^1, ..., x^(N-1) along a new last dim (batched)."""
+    x = ops._tensor_operand(x)
+    if x.ndim < 1:
+        raise ValueError("linalg.vander: x must have at least 1 dim")
+    N = x.shape[-1] if N is None else N
+    if N < 2:
+        raise ValueError(f"linalg.vander: N must be greater than 1, got {N}")
+    x = x.long() if x.dtype == np.bool_ else x
+    ones = Tensor(np.ones(x.shape + (1,), x.dtype))
+    return ops.cumprod(
+        ops.cat([ones, ops.expand(ops.unsqueeze(x, -1), x.shape + (N - 1,))], -1), -1
+    )
+
+
+def diagonal(A, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    return ops.diagonal(A, offset, dim1, dim2)
+
+
+matmul = ops.matmul
+
+
+__all__ = [
+    "LinAlgError", "cholesky", "cond", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv",
+    "lstsq", "matmul", "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot",
+    "norm", "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "tensorinv",
+    "tensorsolve", "vander", "vecdot", "vector_norm",
+]  # fmt: skip
