@@ -34,7 +34,7 @@ from ember.nn.modules.activation_extra import (
     Tanhshrink,
     Threshold,
 )
-from ember.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d
+from ember.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from ember.nn.modules.container import (
     ModuleDict,
     ModuleList,
@@ -42,7 +42,7 @@ from ember.nn.modules.container import (
     ParameterList,
     Sequential,
 )
-from ember.nn.modules.conv import Conv1d, Conv2d, ConvTranspose2d
+from ember.nn.modules.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d
 from ember.nn.modules.distance import CosineSimilarity, PairwiseDistance
 from ember.nn.modules.dropout import (
     AlphaDropout,
@@ -54,7 +54,7 @@ from ember.nn.modules.dropout import (
 )
 from ember.nn.modules.flatten import Flatten, Unflatten
 from ember.nn.modules.fold import Fold, Unfold
-from ember.nn.modules.linear import Identity, Linear
+from ember.nn.modules.linear import Bilinear, Identity, Linear
 from ember.nn.modules.loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -67,6 +67,7 @@ from ember.nn.modules.loss import (
     L1Loss,
     MarginRankingLoss,
     MSELoss,
+    MultiLabelMarginLoss,
     MultiLabelSoftMarginLoss,
     MultiMarginLoss,
     NLLLoss,
@@ -83,6 +84,8 @@ from ember.nn.modules.normalization_extra import (
     InstanceNorm1d,
     InstanceNorm2d,
     InstanceNorm3d,
+    LocalResponseNorm,
+    RMSNorm,
 )
 from ember.nn.modules.padding import (
     CircularPad1d,
@@ -106,7 +109,20 @@ from ember.nn.modules.pooling import (
     MaxPool1d,
     MaxPool2d,
 )
-from ember.nn.modules.pooling_extra import AdaptiveMaxPool1d, AdaptiveMaxPool2d, MaxUnpool2d
+from ember.nn.modules.pooling_extra import (
+    AdaptiveAvgPool3d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AdaptiveMaxPool3d,
+    AvgPool3d,
+    LPPool1d,
+    LPPool2d,
+    LPPool3d,
+    MaxPool3d,
+    MaxUnpool1d,
+    MaxUnpool2d,
+    MaxUnpool3d,
+)
 from ember.nn.modules.positional import (
     LearnedPositionalEmbedding,
     PositionalEncoding,
@@ -123,6 +139,7 @@ from ember.nn.modules.transformer import (
     generate_square_subsequent_mask,
 )
 from ember.nn.modules.upsampling import (
+    ChannelShuffle,
     PixelShuffle,
     PixelUnshuffle,
     Upsample,
@@ -133,16 +150,22 @@ from ember.nn.modules.upsampling import (
 __all__ = [
     "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
+    "AdaptiveAvgPool3d",
     "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d",
+    "AdaptiveMaxPool3d",
     "AlphaDropout",
     "AvgPool1d",
     "AvgPool2d",
+    "AvgPool3d",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
     "BatchNorm2d",
+    "BatchNorm3d",
+    "Bilinear",
     "CELU",
+    "ChannelShuffle",
     "CircularPad1d",
     "CircularPad2d",
     "ConstantPad1d",
@@ -150,6 +173,8 @@ __all__ = [
     "ConstantPad3d",
     "Conv1d",
     "Conv2d",
+    "Conv3d",
+    "ConvTranspose1d",
     "ConvTranspose2d",
     "CosineEmbeddingLoss",
     "CosineSimilarity",
@@ -181,23 +206,31 @@ __all__ = [
     "InstanceNorm3d",
     "KLDivLoss",
     "L1Loss",
+    "LPPool1d",
+    "LPPool2d",
+    "LPPool3d",
     "LSTM",
     "LSTMCell",
     "LayerNorm",
     "LeakyReLU",
     "LearnedPositionalEmbedding",
     "Linear",
+    "LocalResponseNorm",
     "LogSigmoid",
     "LogSoftmax",
     "MSELoss",
     "MarginRankingLoss",
     "MaxPool1d",
     "MaxPool2d",
+    "MaxPool3d",
+    "MaxUnpool1d",
     "MaxUnpool2d",
+    "MaxUnpool3d",
     "Mish",
     "Module",
     "ModuleDict",
     "ModuleList",
+    "MultiLabelMarginLoss",
     "MultiLabelSoftMarginLoss",
     "MultiMarginLoss",
     "MultiheadAttention",
@@ -211,6 +244,7 @@ __all__ = [
     "PixelUnshuffle",
     "PoissonNLLLoss",
     "PositionalEncoding",
+    "RMSNorm",
     "RNN",
     "RNNBase",
     "RNNCell",

@@ -3352,18 +3352,354 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     op = "max_unpool2d"
     x = _pool_input(input, op)
     k, s, p, _ = _pool_args(op, kernel_size, stride, padding)
+    return _unpool(op, x, indices, k, s, p, output_size, 2)
+
+
+# ---- end of group / instance norm, resampling, padding, fold, adaptive max pool, unpool -----
+
+
+# ---- breadth: RMS / local response norm, bilinear, shuffles, Lp / 3-D pooling, unpooling,
+# ---- 3-D and 1-D transposed convolution, multilabel margin, gumbel softmax, pdist ------------
+# Rarely hot layers composed from existing differentiable ops, so their gradients come from
+# those ops' rules. The 3-D pools are separable (a box's max or mean is the max or mean over
+# depth of the (H, W) window results, padding and ceil_mode applying per axis), so they run
+# the 2-D kernels twice; conv3d sums KD conv2d calls on strided depth slices (one per kernel
+# depth), reusing the GEMM-backed conv2d kernel and its backward instead of a new C++ kernel.
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None) -> Tensor:
+    """Root-mean-square normalisation (Zhang & Sennrich, 2019) over the trailing
+    ``normalized_shape`` dims: x / sqrt(mean(x^2) + eps) * weight. ``eps=None`` uses the
+    dtype's machine epsilon, as PyTorch.
+
+    Example::
+
+        >>> F.rms_norm(ember.randn(2, 5), (5,)).shape
+        (2, 5)
+    """
+    op = "rms_norm"
+    x = _float_input(input, op)
+    shape = _normalized_shape(normalized_shape, op)
+    if len(shape) > x.ndim or x.shape[x.ndim - len(shape) :] != shape:
+        raise ValueError(
+            f"{op}: given normalized_shape={list(shape)}, expected input with shape "
+            f"[*, {', '.join(map(str, shape))}], but got input of size {x.shape}"
+        )
+    eps = float(np.finfo(x.dtype).eps) if eps is None else float(eps)
+    dims = tuple(range(x.ndim - len(shape), x.ndim))
+    y = x * ((x * x).mean(dims, keepdim=True) + eps).rsqrt() if dims else x
+    if weight is not None:
+        weight = _float_input(weight, op, "weight", x.dtype)
+        if weight.shape != shape:
+            raise ValueError(f"{op}: weight must have shape {shape}, got {weight.shape}")
+        y = y * weight
+    return y
+
+
+def _zeros_like_dims(x: Tensor, axis: int, n: int) -> Tensor:
+    shape = list(x.shape)
+    shape[axis] = n
+    return Tensor(np.zeros(shape, x.dtype))
+
+
+def local_response_norm(
+    input, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0
+) -> Tensor:
+    """Local response normalisation across channels (Krizhevsky et al., 2012), as PyTorch:
+    x / (k + alpha / size * sum of x^2 over a window of ``size`` channels) ** beta, the window
+    running from c - size // 2 to c + (size - 1) // 2, zero-padded at the ends.
+
+    Shape: (N, C, *) with at least one spatial dim -> same shape.
+    """
+    op = "local_response_norm"
+    x = _float_input(input, op)
+    if x.ndim < 3:
+        raise ValueError(f"{op}: expected 3D or higher dimensionality input (got {x.ndim} dims)")
+    size = _int_arg(size, op, "size")
+    if size < 1:
+        raise ValueError(f"{op}: size must be >= 1, got {size}")
+    if x.data.size == 0:
+        return x
+    c = x.shape[1]
+    sq = ops.cat(
+        [_zeros_like_dims(x, 1, size // 2), x * x, _zeros_like_dims(x, 1, (size - 1) // 2)], 1
+    )
+    total = sq[:, 0:c]
+    for i in range(1, size):
+        total = total + sq[:, i : i + c]
+    return x / (total * (alpha / size) + k) ** beta
+
+
+def bilinear(input1, input2, weight, bias=None) -> Tensor:
+    """y = x1^T A x2 + b per output feature, as PyTorch.
+
+    Shape: input1 (*, in1), input2 (*, in2) with the same leading dims, weight
+    (out, in1, in2), bias (out,) -> (*, out).
+    """
+    op = "bilinear"
+    weight = _float_input(weight, op, "weight")
+    a = _float_input(input1, op, "input1", weight.dtype)
+    b = _float_input(input2, op, "input2", weight.dtype)
+    if weight.ndim != 3:
+        raise ValueError(f"{op}: weight must be 3-D (out, in1, in2), got shape {weight.shape}")
+    if a.ndim == 0 or a.shape[:-1] != b.shape[:-1]:
+        raise ValueError(
+            f"{op}: input1 {a.shape} and input2 {b.shape} must have the same leading dims"
+        )
+    o, i1, i2 = weight.shape
+    if a.shape[-1] != i1 or b.shape[-1] != i2:
+        raise ValueError(
+            f"{op}: inputs {a.shape} and {b.shape} do not match weight {weight.shape} "
+            f"(expected last dims {i1} and {i2})"
+        )
+    lead = a.shape[:-1]
+    # (B, in1) @ (in1, out * in2) -> (B, out, in2), then contract in2 with x2.
+    t = ops.matmul(a.reshape(-1, i1), weight.permute((1, 0, 2)).reshape(i1, o * i2))
+    y = (t.reshape(-1, o, i2) * b.reshape(-1, 1, i2)).sum(-1)
+    if bias is not None:
+        bias = _float_input(bias, op, "bias", weight.dtype)
+        if bias.shape != (o,):
+            raise ValueError(f"{op}: bias must have shape ({o},), got {bias.shape}")
+        y = y + bias
+    return y.reshape(*lead, o)
+
+
+def channel_shuffle(input, groups: int) -> Tensor:
+    """(N, C, *) -> (N, C, *) with the channels regrouped: (N, g, C/g, *) transposed to
+    (N, C/g, g, *), as ShuffleNet and PyTorch."""
+    op = "channel_shuffle"
+    x = input if isinstance(input, Tensor) else Tensor(np.asarray(input))
+    g = _int_arg(groups, op, "groups")
+    if x.ndim < 3:
+        raise ValueError(f"{op}: expects input with > 2 dims, got shape {x.shape}")
+    if g < 1:
+        raise ValueError(f"{op}: number of groups must be positive, got {g}")
+    n, c = x.shape[:2]
+    if c % g:
+        raise ValueError(f"{op}: number of channels {c} must be divisible by groups {g}")
+    rest = x.shape[2:]
+    return x.reshape(n, g, c // g, *rest).transpose(1, 2).reshape(n, c, *rest)
+
+
+def _lp_root(out: Tensor, norm_type: float, window: int) -> Tensor:
+    # PyTorch's exact composition (sign * relu(abs)), so gradients at 0 agree too.
+    return (out.sign() * out.abs().relu() * window) ** (1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling: (sum over each window of x^p) ** (1/p), over (N, C, L) or (C, L).
+    ``stride`` defaults to kernel_size."""
+    k = _single(kernel_size, "lp_pool1d", "kernel_size")
+    x = _seq_input(input, "lp_pool1d")
+    out = avg_pool1d(x**norm_type, k, stride, 0, ceil_mode)
+    return _lp_root(out, norm_type, k)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling over (N, C, H, W) or (C, H, W); see lp_pool1d."""
+    kh, kw = _pair(kernel_size, "lp_pool2d", "kernel_size")
+    x = _pool_input(input, "lp_pool2d")
+    out = avg_pool2d(x**norm_type, (kh, kw), stride, 0, ceil_mode)
+    return _lp_root(out, norm_type, kh * kw)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling over (N, C, D, H, W) or (C, D, H, W); see lp_pool1d."""
+    k = _triple(kernel_size, "lp_pool3d", "kernel_size")
+    x = _vol_input(input, "lp_pool3d")
+    out = avg_pool3d(x**norm_type, k, stride, 0, ceil_mode)
+    return _lp_root(out, norm_type, k[0] * k[1] * k[2])
+
+
+def _triple(v, op: str, name: str) -> tuple[int, int, int]:
+    if isinstance(v, tuple | list):
+        if len(v) != 3:
+            raise ValueError(f"{op}: {name} must be an int or 3 ints, got {v!r}")
+        return tuple(_int_arg(a, op, name) for a in v)
+    v = _int_arg(v, op, name)
+    return v, v, v
+
+
+def _vol_input(input, op: str, dtype=None) -> Tensor:
+    x = _float_input(input, op, "input", dtype)
+    if x.ndim not in (4, 5):
+        raise ValueError(
+            f"{op}: input must be 4-D (C, D, H, W) or 5-D (N, C, D, H, W), got shape {x.shape}"
+        )
+    return x
+
+
+def _depth_last(y: Tensor, lead: tuple, d: int) -> tuple:
+    """(B*D, OH, OW) from a per-slice 2-D op -> (B, 1, D, OH*OW): depth as a pooled height."""
+    oh, ow = y.shape[-2:]
+    return y.reshape(int(np.prod(lead)), 1, d, oh * ow), (oh, ow)
+
+
+def _pool3d(x: Tensor, pool2d, depth_args: tuple, hw_args: tuple, with_indices: bool):
+    """Pool (.., D, H, W) over (H, W) with pool2d(x, *hw_args), then over D with
+    pool2d(., *depth_args) on (B, 1, D, OH*OW) (kernel (kd, 1)). With indices, combines the two
+    argmaxes into PyTorch's flat index into D*H*W (ties: first in (d, h, w) order, as PyTorch)."""
+    lead, (d, h, w) = x.shape[:-3], x.shape[-3:]
+    flat = x.reshape(-1, h, w)
+    if with_indices:
+        y, idx_hw = pool2d(flat, *hw_args, return_indices=True)
+    else:
+        y = pool2d(flat, *hw_args)
+    y, (oh, ow) = _depth_last(y, lead, d)
+    if not with_indices:
+        y = pool2d(y, *depth_args)
+        return y.reshape(*lead, y.shape[-2], oh, ow)
+    y, idx_d = pool2d(y, *depth_args, return_indices=True)
+    od = y.shape[-2]
+    idx_d = idx_d.data.reshape(-1, od, oh * ow)  # d * (OH*OW) + j
+    src_d = idx_d // (oh * ow)
+    idx_hw = idx_hw.data.reshape(-1, d, oh * ow)
+    hw = np.take_along_axis(idx_hw, src_d, axis=1)
+    idx = (src_d * (h * w) + hw).reshape(*lead, od, oh, ow)
+    return y.reshape(*lead, od, oh, ow), Tensor(idx)
+
+
+def _pool3d_args(op, kernel_size, stride, padding, dilation=1):
+    k = _triple(kernel_size, op, "kernel_size")
+    empty = stride is None or (isinstance(stride, tuple | list) and len(stride) == 0)
+    s = k if empty else _triple(stride, op, "stride")
+    return k, s, _triple(padding, op, "padding"), _triple(dilation, op, "dilation")
+
+
+def max_pool3d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
+    """3-D max pooling over (N, C, D, H, W) or (C, D, H, W); stride defaults to kernel_size;
+    -inf padding of at most half the kernel. Indices are flat into D*H*W, as PyTorch's.
+
+    Example::
+
+        >>> F.max_pool3d(ember.randn(1, 2, 4, 4, 4), 2).shape
+        (1, 2, 2, 2, 2)
+    """
+    op = "max_pool3d"
+    x = _vol_input(input, op)
+    k, s, p, d = _pool3d_args(op, kernel_size, stride, padding, dilation)
+    hw = (k[1:], s[1:], p[1:], d[1:], ceil_mode)
+    depth = ((k[0], 1), (s[0], 1), (p[0], 0), (d[0], 1), ceil_mode)
+    return _pool3d(x, max_pool2d, depth, hw, bool(return_indices))
+
+
+def avg_pool3d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override=None,
+) -> Tensor:
+    """3-D average pooling over (N, C, D, H, W) or (C, D, H, W); see avg_pool2d. Divisors
+    factor per axis, so this is avg_pool2d over (H, W) then over D (window sums when
+    ``divisor_override`` is given, divided by it)."""
+    op = "avg_pool3d"
+    x = _vol_input(input, op)
+    k, s, p, _ = _pool3d_args(op, kernel_size, stride, padding)
+    rest = (ceil_mode, count_include_pad)
+    if divisor_override is not None:
+        divisor_override = _int_arg(divisor_override, op, "divisor_override")
+        if divisor_override == 0:
+            raise ValueError(f"{op}: divisor must be not zero")
+        rest = (ceil_mode, count_include_pad, 1)
+    depth = ((k[0], 1), (s[0], 1), (p[0], 0), *rest)
+    y = _pool3d(x, avg_pool2d, depth, (k[1:], s[1:], p[1:], *rest), False)
+    return y if divisor_override is None else y / divisor_override
+
+
+def adaptive_avg_pool3d(input, output_size) -> Tensor:
+    """Average pooling of (N, C, D, H, W) or (C, D, H, W) to a fixed size (an int, or a
+    triple where None keeps that input size)."""
+    op = "adaptive_avg_pool3d"
+    x = _vol_input(input, op)
+    od, oh, ow = _adaptive3(output_size, x.shape[-3:], op)
+    y = _pool3d(x, adaptive_avg_pool2d, ((od, oh * ow),), ((oh, ow),), False)
+    return y
+
+
+def _adaptive3(output_size, dhw, op: str):
+    if isinstance(output_size, tuple | list) and len(output_size) == 3:
+        output_size = tuple(n if o is None else o for o, n in zip(output_size, dhw))
+    out = _triple(output_size, op, "output_size")
+    if min(out) < 1:
+        raise ValueError(f"{op}: output_size must be positive, got {out}")
+    return out
+
+
+def adaptive_max_pool3d(input, output_size, return_indices: bool = False):
+    """Max pooling of (N, C, D, H, W) or (C, D, H, W) to a fixed size; indices flat into
+    D*H*W."""
+    op = "adaptive_max_pool3d"
+    x = _vol_input(input, op)
+    if min(x.shape[-3:]) < 1:
+        raise ValueError(f"{op}: input {x.shape} has an empty spatial dim")
+    od, oh, ow = _adaptive3(output_size, x.shape[-3:], op)
+    return _pool3d(x, adaptive_max_pool2d, ((od, oh * ow),), ((oh, ow),), bool(return_indices))
+
+
+def max_pool1d_with_indices(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
+    """max_pool1d returning (output, indices), as PyTorch's alias."""
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
+    """max_pool2d returning (output, indices), as PyTorch's alias."""
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool3d_with_indices(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
+    """max_pool3d returning (output, indices), as PyTorch's alias."""
+    return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices: bool = False):
+    """adaptive_max_pool1d returning (output, indices), as PyTorch's alias."""
+    return adaptive_max_pool1d(input, output_size, True)
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices: bool = False):
+    """adaptive_max_pool2d returning (output, indices), as PyTorch's alias."""
+    return adaptive_max_pool2d(input, output_size, True)
+
+
+def adaptive_max_pool3d_with_indices(input, output_size, return_indices: bool = False):
+    """adaptive_max_pool3d returning (output, indices), as PyTorch's alias."""
+    return adaptive_max_pool3d(input, output_size, True)
+
+
+def _unpool(op, x: Tensor, indices, k, s, p, output_size, nd: int) -> Tensor:
+    """max_unpool over the last nd dims (indices flat into their product)."""
     idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{op}: indices must be an integer tensor, got {idx.dtype}")
     if idx.shape != x.shape:
         raise ValueError(f"{op}: indices shape {idx.shape} must equal input shape {x.shape}")
-    default = tuple((n - 1) * ss - 2 * pp + kk for n, ss, pp, kk in zip(x.shape[-2:], s, p, k))
+    dims = x.shape[-nd:]
+    default = tuple((n - 1) * ss - 2 * pp + kk for n, ss, pp, kk in zip(dims, s, p, k))
     if output_size is None:
         out = default
     else:
-        if len(output_size) not in (2, 4):  # (OH, OW) or (N, C, OH, OW), as PyTorch
-            raise ValueError(f"{op}: output_size must have 2 or 4 elements, got {output_size}")
-        out = tuple(int(o) for o in output_size)[-2:]
+        if len(output_size) not in (nd, nd + 2):
+            raise ValueError(
+                f"{op}: output_size must have {nd} or {nd + 2} elements, got {output_size}"
+            )
+        out = tuple(int(o) for o in output_size)[-nd:]
         for dim, (o, dflt, ss) in enumerate(zip(out, default, s)):
             if not dflt - ss < o < dflt + ss:
                 raise ValueError(
@@ -3372,31 +3708,221 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
                 )
     if min(out) < 1:
         raise ValueError(f"{op}: input {x.shape} gives a non-positive output size {out}")
-    m = out[0] * out[1]
-    idx2 = idx.reshape(-1, x.shape[-2] * x.shape[-1]).astype(np.int64, copy=False)
+    m = int(np.prod(out))
+    idx2 = idx.reshape(-1, int(np.prod(dims))).astype(np.int64, copy=False)
     if idx2.size and (idx2.min() < 0 or idx2.max() >= m):
         bad = int(idx2.min() if idx2.min() < 0 else idx2.max())
         raise ValueError(f"{op}: found an invalid max index {bad} for an output of size {out}")
-    y = MaxUnpool.apply(x.reshape(idx2.shape), _contig(idx2), m)
-    return y.reshape(*x.shape[:-2], *out)
+    y = MaxUnpool.apply(x.contiguous().reshape(idx2.shape), _contig(idx2), m)
+    return y.reshape(*x.shape[:-nd], *out)
 
 
-# ---- end of group / instance norm, resampling, padding, fold, adaptive max pool, unpool -----
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:
+    """The partial inverse of max_pool1d over (N, C, L) or (C, L); see max_unpool2d."""
+    op = "max_unpool1d"
+    x = _seq_input(input, op)
+    k = _single(kernel_size, op, "kernel_size")
+    s = k if stride is None else _single(stride, op, "stride")
+    p = _single(padding, op, "padding")
+    return _unpool(op, x, indices, (k,), (s,), (p,), output_size, 1)
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:
+    """The partial inverse of max_pool3d over (N, C, D, H, W) or (C, D, H, W); see
+    max_unpool2d."""
+    op = "max_unpool3d"
+    x = _vol_input(input, op)
+    k, s, p, _ = _pool3d_args(op, kernel_size, stride, padding)
+    return _unpool(op, x, indices, k, s, p, output_size, 3)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
+    """3-D convolution over (N, C, D, H, W) or unbatched (C, D, H, W): weight
+    (O, C/groups, KD, KH, KW), bias (O,). padding: int, triple, 'valid' or 'same' (stride 1).
+
+    Computed as the sum over kernel depth a of conv2d(depth slices a*dilation + stride*i,
+    weight[:, :, a]): rare enough not to justify its own kernel, and gradients come from
+    conv2d's. Output size per axis: (n + 2 padding - dilation (k - 1) - 1) // stride + 1.
+    """
+    op = "conv3d"
+    weight = _float_input(weight, op, "weight")
+    if weight.ndim != 5:
+        raise ValueError(
+            f"{op}: weight must be 5-D (O, C/groups, KD, KH, KW), got shape {weight.shape}"
+        )
+    x = _vol_input(input, op, weight.dtype)
+    unbatched = x.ndim == 4
+    if unbatched:
+        x = x.unsqueeze(0)
+    groups = _int_arg(groups, op, "groups")
+    if groups < 1:
+        raise ValueError(f"{op}: groups must be >= 1, got {groups}")
+    if x.shape[1] != weight.shape[1] * groups:
+        raise ValueError(
+            f"{op}: given groups={groups}, weight of size {weight.shape}, expected input "
+            f"{x.shape} to have {weight.shape[1] * groups} channels, but got {x.shape[1]}"
+        )
+    s, d = _triple(stride, op, "stride"), _triple(dilation, op, "dilation")
+    if min(s) < 1 or min(d) < 1:
+        raise ValueError(f"{op}: stride and dilation must be >= 1, got {s}, {d}")
+    kd = weight.shape[2]
+    if isinstance(padding, str):
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{op}: padding must be an int, a triple, 'valid' or 'same'")
+        if padding == "same" and s != (1, 1, 1):
+            raise ValueError(f"{op}: padding='same' is not supported for strided convolutions")
+        total = d[0] * (kd - 1) if padding == "same" else 0
+        depth_pad, hw_pad = (total // 2, total - total // 2), padding
+    else:
+        p = _triple(padding, op, "padding")
+        if min(p) < 0:
+            raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
+        depth_pad, hw_pad = (p[0], p[0]), p[1:]
+    if depth_pad != (0, 0):
+        x = pad(x, (0, 0, 0, 0) + depth_pad)
+    n, c, dp = x.shape[:3]
+    od = (dp - d[0] * (kd - 1) - 1) // s[0] + 1
+    if od < 1:
+        raise ValueError(
+            f"{op}: kernel depth {kd} (dilation {d[0]}) is larger than the padded input depth {dp}"
+        )
+    y = None
+    for a in range(kd):
+        start = a * d[0]
+        sl = x[:, :, start : start + s[0] * (od - 1) + 1 : s[0]]  # (N, C, OD, H, W)
+        sl = sl.transpose(1, 2).reshape(n * od, c, *x.shape[3:])
+        t = conv2d(sl, weight[:, :, a], None, s[1:], hw_pad, d[1:], groups)
+        y = t if y is None else y + t
+    y = y.reshape(n, od, *y.shape[1:]).transpose(1, 2)
+    if bias is not None:
+        bias = _float_input(bias, op, "bias", weight.dtype)
+        if bias.shape != (weight.shape[0],):
+            raise ValueError(f"{op}: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+        y = y + bias.reshape(-1, 1, 1, 1)
+    return y.squeeze(0) if unbatched else y
+
+
+def conv_transpose1d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+) -> Tensor:
+    """1-D transposed convolution over (N, Cin, L) or (Cin, L): weight (Cin, Cout/groups, K),
+    bias (Cout,); conv_transpose2d on (N, Cin, 1, L). Output length (L - 1) stride
+    - 2 padding + dilation (K - 1) + output_padding + 1."""
+    op = "conv_transpose1d"
+    weight = _float_input(weight, op, "weight")
+    if weight.ndim != 3:
+        raise ValueError(f"{op}: weight must be 3-D (Cin, Cout/groups, K), got {weight.shape}")
+    x = _seq_input(input, op, weight.dtype)
+    s, d = _single(stride, op, "stride"), _single(dilation, op, "dilation")
+    p, o = _single(padding, op, "padding"), _single(output_padding, op, "output_padding")
+    y = conv_transpose2d(
+        x.unsqueeze(-2), weight.unsqueeze(-2), bias, (1, s), (0, p), (0, o), groups, (1, d)
+    )
+    return y.squeeze(-2)
+
+
+def multilabel_margin_loss(input, target, reduction: str = "mean") -> Tensor:
+    """Multi-class multi-label hinge loss, as PyTorch: for each sample,
+    sum over its targets j and non-targets i of max(0, 1 - (x[j] - x[i])) / C. ``target``
+    holds class indices, ended by the first -1 (the rest is ignored).
+
+    Shape: input (C,) or (N, C), target the same shape (int64) -> () or (N,) with 'none'.
+    """
+    op = "multilabel_margin_loss"
+    _check_reduction(op, reduction)
+    x = _float_input(input, op)
+    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{op}: target must be an integer tensor, got {t.dtype}")
+    if x.ndim not in (1, 2) or t.shape != x.shape:
+        raise ValueError(
+            f"{op}: inconsistent input {x.shape} and target {t.shape}: expected (C,) or (N, C) "
+            "for both"
+        )
+    x2 = x.reshape(-1, x.shape[-1]) if x.ndim == 1 else x
+    t2 = t.reshape(x2.shape).astype(np.int64)
+    n, c = x2.shape
+    valid = np.cumprod(t2 != -1, axis=1).astype(bool)  # targets before the first -1
+    if np.any(valid & ((t2 < 0) | (t2 >= c))):
+        raise IndexError(f"{op}: target values must be in [-1, {c}), got {t2.min()}..{t2.max()}")
+    tgt = np.where(valid, t2, 0)
+    is_target = np.zeros((n, c), bool)
+    rows = np.repeat(np.arange(n), c)[valid.ravel()]
+    is_target[rows, tgt[valid]] = True
+    xt = ops.gather(x2, 1, tgt)  # (N, K): the target scores
+    h = (1.0 - xt.unsqueeze(2) + x2.unsqueeze(1)).relu()  # (N, K, C)
+    mask = (valid[:, :, None] & ~is_target[:, None, :]).astype(x.dtype)
+    loss = (h * mask).sum((1, 2)) / c
+    if x.ndim == 1:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)
+
+
+def gumbel_softmax(
+    logits, tau: float = 1.0, hard: bool = False, eps: float = 1e-10, dim: int = -1
+) -> Tensor:
+    """A sample from the Gumbel-softmax (concrete) distribution, as PyTorch: softmax((logits
+    + g) / tau) with g = -log(Exponential(1)) noise from ember's generator (ember.manual_seed).
+    ``hard`` returns the one-hot argmax in the forward pass with the soft sample's gradient
+    (straight-through). ``eps`` is unused, as in PyTorch."""
+    from ember.random import default_generator
+
+    op = "gumbel_softmax"
+    x = _float_input(logits, op, "logits")
+    dim = _dim(dim, x.ndim, op)
+    g = -np.log(default_generator().exponential(size=x.shape).astype(x.dtype, copy=False))
+    y = softmax((x + Tensor(g)) / tau, dim)
+    if not hard:
+        return y
+    one = np.zeros(x.shape, x.dtype)
+    np.put_along_axis(one, np.expand_dims(np.argmax(y.data, axis=dim), dim), 1, axis=dim)
+    return Tensor(one) - y.detach() + y
+
+
+def pdist(input, p: float = 2.0) -> Tensor:
+    """The p-norm distance between every pair of rows of an (N, M) input: the (N (N - 1) / 2,)
+    upper triangle of the distance matrix, row-major, as PyTorch."""
+    op = "pdist"
+    x = _float_input(input, op)
+    if x.ndim != 2:
+        raise ValueError(f"{op}: only supports 2-D tensors, got {x.ndim}-D input {x.shape}")
+    if not p >= 0:
+        raise ValueError(f"{op}: only supports non-negative p values, got {p}")
+    i, j = np.triu_indices(x.shape[0], 1)
+    d = x[i] - x[j]
+    if p == 0:  # the count of differing coordinates: piecewise constant, no gradient
+        return Tensor((d.data != 0).sum(-1).astype(x.dtype))
+    if p == 2:  # sqrt has an infinite slope at 0; PyTorch gives identical rows gradient 0
+        sq = (d * d).sum(-1)
+        zero = sq.data == 0
+        return ops.where(zero, 0.0, ops.where(zero, 1.0, sq).sqrt())
+    return _pnorm(d, float(p))
+
 
 __all__ = [
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
     "adaptive_max_pool1d",
+    "adaptive_max_pool1d_with_indices",
     "adaptive_max_pool2d",
+    "adaptive_max_pool2d_with_indices",
+    "adaptive_max_pool3d",
+    "adaptive_max_pool3d_with_indices",
     "alpha_dropout",
     "avg_pool1d",
     "avg_pool2d",
+    "avg_pool3d",
     "batch_norm",
+    "bilinear",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "celu",
+    "channel_shuffle",
     "conv1d",
     "conv2d",
+    "conv3d",
+    "conv_transpose1d",
     "conv_transpose2d",
     "cosine_embedding_loss",
     "cosine_similarity",
@@ -3415,6 +3941,7 @@ __all__ = [
     "group_norm",
     "gru_cell",
     "gru_layer",
+    "gumbel_softmax",
     "hardshrink",
     "hardsigmoid",
     "hardswish",
@@ -3428,29 +3955,42 @@ __all__ = [
     "layer_norm",
     "leaky_relu",
     "linear",
+    "local_response_norm",
     "log_softmax",
     "logsigmoid",
+    "lp_pool1d",
+    "lp_pool2d",
+    "lp_pool3d",
     "lstm_cell",
     "lstm_layer",
     "margin_ranking_loss",
     "max_pool1d",
+    "max_pool1d_with_indices",
     "max_pool2d",
+    "max_pool2d_with_indices",
+    "max_pool3d",
+    "max_pool3d_with_indices",
+    "max_unpool1d",
     "max_unpool2d",
+    "max_unpool3d",
     "mish",
     "mse_loss",
     "multi_margin_loss",
+    "multilabel_margin_loss",
     "multilabel_soft_margin_loss",
     "nll_loss",
     "normalize",
     "one_hot",
     "pad",
     "pairwise_distance",
+    "pdist",
     "pixel_shuffle",
     "pixel_unshuffle",
     "poisson_nll_loss",
     "prelu",
     "relu",
     "relu6",
+    "rms_norm",
     "rnn_cell",
     "rnn_layer",
     "rrelu",

@@ -1,4 +1,4 @@
-"""BatchNorm1d, BatchNorm2d."""
+"""BatchNorm1d, BatchNorm2d, BatchNorm3d."""
 
 from __future__ import annotations
 
@@ -143,3 +143,10 @@ class BatchNorm2d(_BatchNorm):
     """
 
     _ndims = (4,)
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalisation over (N, C, D, H, W), as ``torch.nn.BatchNorm3d``; see
+    ``_BatchNorm`` for the arguments."""
+
+    _ndims = (5,)

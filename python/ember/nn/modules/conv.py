@@ -1,4 +1,4 @@
-"""Convolution layers: Conv1d, Conv2d and ConvTranspose2d, sharing one argument check and
+"""Convolution layers: Conv1d/2d/3d and ConvTranspose1d/2d, sharing one argument check and
 PyTorch's initialisation."""
 
 from __future__ import annotations
@@ -132,20 +132,6 @@ class _ConvNd(Module):
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
             init.uniform_(self.bias, -bound, bound)
 
-    def _mode_padding(self, input):
-        """(input, padding) for the convolution. padding_mode other than 'zeros' pads the input
-        itself with F.pad and convolves it unpadded, as PyTorch does."""
-        if self.padding_mode == "zeros":
-            return input, self.padding
-        lift = (1,) * (2 - len(self.kernel_size))  # a 1-D convolution as a 2-D one of height 1
-        pad = self.padding if isinstance(self.padding, str) else (0,) * len(lift) + self.padding
-        top, bottom, left, right = F._conv_padding(
-            pad, lift + self.kernel_size, lift + self.stride, lift + self.dilation,
-            type(self).__name__,
-        )  # fmt: skip
-        widths = (left, right) if lift else (left, right, top, bottom)
-        return F.pad(input, widths, mode=self.padding_mode), 0
-
     def extra_repr(self) -> str:
         nd = len(self.kernel_size)
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
@@ -200,7 +186,7 @@ class Conv1d(_ConvNd):
         )  # fmt: skip
 
     def forward(self, input):
-        input, padding = self._mode_padding(input)
+        input, padding = self._padded(input)
         return F.conv1d(
             input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
         )
@@ -252,15 +238,125 @@ class Conv2d(_ConvNd):
         )  # fmt: skip
 
     def forward(self, input):
-        input, padding = self._mode_padding(input)
+        input, padding = self._padded(input)
         return F.conv2d(
             input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
         )
 
 
-class ConvTranspose2d(_ConvNd):
+class Conv3d(_ConvNd):
+    """3-D convolution over (N, C, D, H, W), as ``torch.nn.Conv3d``: weight (out_channels,
+    in_channels / groups, KD, KH, KW); padding int, triple, 'valid' or 'same' (stride 1);
+    padding_mode 'zeros', 'reflect', 'replicate' or 'circular'.
+
+    Example::
+
+        >>> nn.Conv3d(2, 4, 3, padding=1)(ember.randn(1, 2, 5, 6, 7)).shape
+        (1, 4, 5, 6, 7)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(
+            3, False, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+            bias, padding_mode, dtype,
+        )  # fmt: skip
+
+    def forward(self, input):
+        input, padding = self._padded(input)
+        return F.conv3d(
+            input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
+        )
+
+
+class _ConvTransposeNd(_ConvNd):
+    def _output_padding(self, input, output_size) -> tuple:
+        """PyTorch's rule: ``output_size`` (spatial sizes, optionally with the leading batch and
+        channel dims) picks output_padding within one stride of the smallest output."""
+        if output_size is None:
+            return self.output_padding
+        nd, op = len(self.kernel_size), type(self).__name__
+        x_shape = getattr(input, "shape", None) or np.shape(input)
+        lead = 2 if len(x_shape) == nd + 2 else 1
+        size = tuple(int(s) for s in output_size)
+        if len(size) == lead + nd:
+            size = size[lead:]
+        if len(size) != nd:
+            raise ValueError(
+                f"{op}: for {len(x_shape)}D input, output_size must have {nd} or {lead + nd} "
+                f"elements (got {len(output_size)})"
+            )
+        lo = [
+            (n - 1) * s - 2 * p + d * (k - 1) + 1
+            for n, s, p, d, k in zip(
+                x_shape[lead:], self.stride, self.padding, self.dilation, self.kernel_size
+            )
+        ]
+        hi = [m + s - 1 for m, s in zip(lo, self.stride)]
+        if any(not a <= o <= b for o, a, b in zip(size, lo, hi)):
+            raise ValueError(
+                f"{op}: requested an output size of {list(size)}, but valid sizes range from "
+                f"{lo} to {hi} (for an input of {tuple(x_shape[lead:])})"
+            )
+        return tuple(o - a for o, a in zip(size, lo))
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """1-D transposed convolution, as ``torch.nn.ConvTranspose1d``: weight (in_channels,
+    out_channels / groups, K).
+
+    Shape: (N, C_in, L) or (C_in, L) -> (.., C_out, (L - 1) stride - 2 padding
+    + dilation (K - 1) + output_padding + 1).
+
+    Example::
+
+        >>> nn.ConvTranspose1d(4, 2, 4, stride=2, padding=1)(ember.randn(1, 4, 5)).shape
+        (1, 2, 10)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        output_padding=0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation=1,
+        padding_mode: str = "zeros",
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(
+            1, True, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+            bias, padding_mode, dtype, output_padding,
+        )  # fmt: skip
+
+    def forward(self, input, output_size=None):
+        return F.conv_transpose1d(
+            input, self.weight, self.bias, self.stride, self.padding,
+            self._output_padding(input, output_size), self.groups, self.dilation,
+        )  # fmt: skip
+
+
+class ConvTranspose2d(_ConvTransposeNd):
     """2-D transposed convolution, as ``torch.nn.ConvTranspose2d`` (the adjoint of Conv2d:
     upsampling in decoders and GANs). weight (in_channels, out_channels / groups, KH, KW).
+    ``forward(input, output_size=None)``: output_size picks the output_padding, as PyTorch.
 
     Shape: (N, C_in, H, W) or (C_in, H, W) -> (.., C_out, OH, OW), OH = (H - 1) stride
     - 2 padding + dilation (KH - 1) + output_padding + 1.
@@ -291,8 +387,8 @@ class ConvTranspose2d(_ConvNd):
             bias, padding_mode, dtype, output_padding,
         )  # fmt: skip
 
-    def forward(self, input):
+    def forward(self, input, output_size=None):
         return F.conv_transpose2d(
-            input, self.weight, self.bias, self.stride, self.padding, self.output_padding,
-            self.groups, self.dilation,
+            input, self.weight, self.bias, self.stride, self.padding,
+            self._output_padding(input, output_size), self.groups, self.dilation,
         )  # fmt: skip
