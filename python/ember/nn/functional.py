@@ -2647,14 +2647,17 @@ def conv_transpose2d(
         raise ValueError(f"{op}: stride and dilation must be >= 1, got {stride}, {dilation}")
     if min(padding) < 0 or min(out_pad) < 0:
         raise ValueError(f"{op}: padding and output_padding must be >= 0")
-    if out_pad[0] >= stride[0] or out_pad[1] >= stride[1]:
-        raise ValueError(f"{op}: output_padding {out_pad} must be smaller than stride {stride}")
-    out_hw = tuple(
-        (n - 1) * s - 2 * p + d * (k - 1) + o + 1
-        for n, s, p, d, k, o in zip(
-            x.shape[2:], stride, padding, dilation, weight.shape[2:], out_pad
+    if any(o >= max(s, d) for o, s, d in zip(out_pad, stride, dilation)):
+        raise ValueError(
+            f"{op}: output_padding {out_pad} must be smaller than either stride {stride} or "
+            f"dilation {dilation}"
         )
+    extra = any(o >= s for o, s in zip(out_pad, stride))  # allowed when dilation > stride
+    full = tuple(
+        (n - 1) * s + d * (k - 1) + 1
+        for n, s, d, k in zip(x.shape[2:], stride, dilation, weight.shape[2:])
     )
+    out_hw = tuple(f - 2 * p + o for f, p, o in zip(full, padding, out_pad))
     if min(out_hw) < 1:
         raise ValueError(f"{op}: input {x.shape} gives a non-positive output size {out_hw}")
     if bias is not None:
@@ -2663,9 +2666,22 @@ def conv_transpose2d(
         if bias.shape != (cout,):
             raise ValueError(f"{op}: bias must have shape ({cout},), got {bias.shape}")
         bias = bias.contiguous()
-    y = ConvTranspose2d.apply(
-        x.contiguous(), weight.contiguous(), bias, stride, padding, dilation, groups, out_hw
-    )
+    if extra:
+        # conv2d's input gradient cannot give this size: compute the uncropped output, then
+        # crop `padding` rows in front and keep out_hw (zeros past the last tap's reach).
+        y = ConvTranspose2d.apply(
+            x.contiguous(), weight.contiguous(), None, stride, (0, 0), dilation, groups, full
+        )
+        tail = [max(p + o - f, 0) for f, p, o in zip(full, padding, out_hw)]
+        y = pad(y, (0, tail[1], 0, tail[0]))
+        (ph, pw), (oh, ow) = padding, out_hw
+        y = y[:, :, ph : ph + oh, pw : pw + ow]
+        if bias is not None:
+            y = y + bias.reshape(-1, 1, 1)
+    else:
+        y = ConvTranspose2d.apply(
+            x.contiguous(), weight.contiguous(), bias, stride, padding, dilation, groups, out_hw
+        )
     return y.squeeze(0) if unbatched else y
 
 
@@ -3282,10 +3298,11 @@ class AdaptiveMaxPool2d(Function):
         return dx.reshape(ctx.shape).astype(g.dtype, copy=False), None
 
 
-def _adaptive_size(output_size, hw, op: str):
-    if isinstance(output_size, tuple | list) and len(output_size) == 2:
-        output_size = tuple(n if o is None else o for o, n in zip(output_size, hw))
-    out = _pair(output_size, op, "output_size")
+def _adaptive_size(output_size, sizes, op: str):
+    """output_size (an int, or one per dim of ``sizes``, None keeping that size) -> tuple."""
+    if isinstance(output_size, tuple | list) and len(output_size) == len(sizes):
+        output_size = tuple(n if o is None else o for o, n in zip(output_size, sizes))
+    out = (_pair if len(sizes) == 2 else _triple)(output_size, op, "output_size")
     if min(out) < 1:
         raise ValueError(f"{op}: output_size must be positive, got {out}")
     return out
@@ -3586,6 +3603,10 @@ def max_pool3d(
     op = "max_pool3d"
     x = _vol_input(input, op)
     k, s, p, d = _pool3d_args(op, kernel_size, stride, padding, dilation)
+    if any(pp < 0 or pp > kk // 2 for pp, kk in zip(p, k)):
+        raise ValueError(
+            f"{op}: pad should be at most half of kernel size, but got pad={p}, kernel_size={k}"
+        )
     hw = (k[1:], s[1:], p[1:], d[1:], ceil_mode)
     depth = ((k[0], 1), (s[0], 1), (p[0], 0), (d[0], 1), ceil_mode)
     return _pool3d(x, max_pool2d, depth, hw, bool(return_indices))
@@ -3622,18 +3643,9 @@ def adaptive_avg_pool3d(input, output_size) -> Tensor:
     triple where None keeps that input size)."""
     op = "adaptive_avg_pool3d"
     x = _vol_input(input, op)
-    od, oh, ow = _adaptive3(output_size, x.shape[-3:], op)
+    od, oh, ow = _adaptive_size(output_size, x.shape[-3:], op)
     y = _pool3d(x, adaptive_avg_pool2d, ((od, oh * ow),), ((oh, ow),), False)
     return y
-
-
-def _adaptive3(output_size, dhw, op: str):
-    if isinstance(output_size, tuple | list) and len(output_size) == 3:
-        output_size = tuple(n if o is None else o for o, n in zip(output_size, dhw))
-    out = _triple(output_size, op, "output_size")
-    if min(out) < 1:
-        raise ValueError(f"{op}: output_size must be positive, got {out}")
-    return out
 
 
 def adaptive_max_pool3d(input, output_size, return_indices: bool = False):
@@ -3643,7 +3655,7 @@ def adaptive_max_pool3d(input, output_size, return_indices: bool = False):
     x = _vol_input(input, op)
     if min(x.shape[-3:]) < 1:
         raise ValueError(f"{op}: input {x.shape} has an empty spatial dim")
-    od, oh, ow = _adaptive3(output_size, x.shape[-3:], op)
+    od, oh, ow = _adaptive_size(output_size, x.shape[-3:], op)
     return _pool3d(x, adaptive_max_pool2d, ((od, oh * ow),), ((oh, ow),), bool(return_indices))
 
 
@@ -3813,8 +3825,17 @@ def conv_transpose1d(
     if weight.ndim != 3:
         raise ValueError(f"{op}: weight must be 3-D (Cin, Cout/groups, K), got {weight.shape}")
     x = _seq_input(input, op, weight.dtype)
+    if x.shape[-2] != weight.shape[0]:
+        raise ValueError(
+            f"{op}: input {x.shape} has {x.shape[-2]} channels but weight {weight.shape} "
+            f"expects {weight.shape[0]}"
+        )
     s, d = _single(stride, op, "stride"), _single(dilation, op, "dilation")
     p, o = _single(padding, op, "padding"), _single(output_padding, op, "output_padding")
+    if o >= max(s, d):
+        raise ValueError(
+            f"{op}: output_padding {o} must be smaller than either stride {s} or dilation {d}"
+        )
     y = conv_transpose2d(
         x.unsqueeze(-2), weight.unsqueeze(-2), bias, (1, s), (0, p), (0, o), groups, (1, d)
     )

@@ -153,18 +153,11 @@ class _ConvNd(Module):
         return s
 
 
-class Conv1d(_ConvNd):
-    """1-D convolution over (N, C, L), as ``torch.nn.Conv1d``: weight (out_channels,
-    in_channels / groups, K); padding int, 'valid', 'same' (stride 1) or 'full'.
+class _Conv(_ConvNd):
+    """Conv1d/2d/3d: PyTorch's signature; padding_mode other than 'zeros' pads in _padded."""
 
-    Shape: (N, C_in, L) or (C_in, L) -> (.., C_out, (L + 2 pad - dilation (K - 1) - 1) // stride
-    + 1).
-
-    Example::
-
-        >>> nn.Conv1d(4, 8, 3, padding=1)(ember.randn(2, 4, 10)).shape
-        (2, 8, 10)
-    """
+    _nd = 2
+    _conv = staticmethod(F.conv2d)
 
     def __init__(
         self,
@@ -181,18 +174,35 @@ class Conv1d(_ConvNd):
         dtype=None,
     ):
         super().__init__(
-            1, False, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-            bias, padding_mode, dtype,
+            self._nd, False, in_channels, out_channels, kernel_size, stride, padding, dilation,
+            groups, bias, padding_mode, dtype,
         )  # fmt: skip
 
     def forward(self, input):
         input, padding = self._padded(input)
-        return F.conv1d(
+        return self._conv(
             input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
         )
 
 
-class Conv2d(_ConvNd):
+class Conv1d(_Conv):
+    """1-D convolution over (N, C, L), as ``torch.nn.Conv1d``: weight (out_channels,
+    in_channels / groups, K); padding int, 'valid', 'same' (stride 1) or 'full'.
+
+    Shape: (N, C_in, L) or (C_in, L) -> (.., C_out, (L + 2 pad - dilation (K - 1) - 1) // stride
+    + 1).
+
+    Example::
+
+        >>> nn.Conv1d(4, 8, 3, padding=1)(ember.randn(2, 4, 10)).shape
+        (2, 8, 10)
+    """
+
+    _nd = 1
+    _conv = staticmethod(F.conv1d)
+
+
+class Conv2d(_Conv):
     """2-D convolution over an NCHW batch, as ``torch.nn.Conv2d``.
 
     Args:
@@ -218,33 +228,11 @@ class Conv2d(_ConvNd):
         (2, 8, 16, 16)
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        device=None,
-        dtype=None,
-    ):
-        super().__init__(
-            2, False, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-            bias, padding_mode, dtype,
-        )  # fmt: skip
-
-    def forward(self, input):
-        input, padding = self._padded(input)
-        return F.conv2d(
-            input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
-        )
+    _nd = 2
+    _conv = staticmethod(F.conv2d)
 
 
-class Conv3d(_ConvNd):
+class Conv3d(_Conv):
     """3-D convolution over (N, C, D, H, W), as ``torch.nn.Conv3d``: weight (out_channels,
     in_channels / groups, KD, KH, KW); padding int, triple, 'valid' or 'same' (stride 1);
     padding_mode 'zeros', 'reflect', 'replicate' or 'circular'.
@@ -255,6 +243,17 @@ class Conv3d(_ConvNd):
         (1, 4, 5, 6, 7)
     """
 
+    _nd = 3
+    _conv = staticmethod(F.conv3d)
+
+
+class _ConvTransposeNd(_ConvNd):
+    """What ConvTranspose1d/2d share: PyTorch's signature, and ``forward(input,
+    output_size=None)`` where output_size picks the output_padding."""
+
+    _nd = 2
+    _conv = staticmethod(F.conv_transpose2d)
+
     def __init__(
         self,
         in_channels: int,
@@ -262,26 +261,25 @@ class Conv3d(_ConvNd):
         kernel_size,
         stride=1,
         padding=0,
-        dilation=1,
+        output_padding=0,
         groups: int = 1,
         bias: bool = True,
+        dilation=1,
         padding_mode: str = "zeros",
         device=None,
         dtype=None,
     ):
         super().__init__(
-            3, False, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-            bias, padding_mode, dtype,
+            self._nd, True, in_channels, out_channels, kernel_size, stride, padding, dilation,
+            groups, bias, padding_mode, dtype, output_padding,
         )  # fmt: skip
 
-    def forward(self, input):
-        input, padding = self._padded(input)
-        return F.conv3d(
-            input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
-        )
+    def forward(self, input, output_size=None):
+        return self._conv(
+            input, self.weight, self.bias, self.stride, self.padding,
+            self._output_padding(input, output_size), self.groups, self.dilation,
+        )  # fmt: skip
 
-
-class _ConvTransposeNd(_ConvNd):
     def _output_padding(self, input, output_size) -> tuple:
         """PyTorch's rule: ``output_size`` (spatial sizes, optionally with the leading batch and
         channel dims) picks output_padding within one stride of the smallest output."""
@@ -326,37 +324,13 @@ class ConvTranspose1d(_ConvTransposeNd):
         (1, 2, 10)
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        output_padding=0,
-        groups: int = 1,
-        bias: bool = True,
-        dilation=1,
-        padding_mode: str = "zeros",
-        device=None,
-        dtype=None,
-    ):
-        super().__init__(
-            1, True, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-            bias, padding_mode, dtype, output_padding,
-        )  # fmt: skip
-
-    def forward(self, input, output_size=None):
-        return F.conv_transpose1d(
-            input, self.weight, self.bias, self.stride, self.padding,
-            self._output_padding(input, output_size), self.groups, self.dilation,
-        )  # fmt: skip
+    _nd = 1
+    _conv = staticmethod(F.conv_transpose1d)
 
 
 class ConvTranspose2d(_ConvTransposeNd):
     """2-D transposed convolution, as ``torch.nn.ConvTranspose2d`` (the adjoint of Conv2d:
     upsampling in decoders and GANs). weight (in_channels, out_channels / groups, KH, KW).
-    ``forward(input, output_size=None)``: output_size picks the output_padding, as PyTorch.
 
     Shape: (N, C_in, H, W) or (C_in, H, W) -> (.., C_out, OH, OW), OH = (H - 1) stride
     - 2 padding + dilation (KH - 1) + output_padding + 1.
@@ -366,29 +340,3 @@ class ConvTranspose2d(_ConvTransposeNd):
         >>> nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1)(ember.randn(1, 8, 5, 5)).shape
         (1, 4, 10, 10)
     """
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        output_padding=0,
-        groups: int = 1,
-        bias: bool = True,
-        dilation=1,
-        padding_mode: str = "zeros",
-        device=None,
-        dtype=None,
-    ):
-        super().__init__(
-            2, True, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-            bias, padding_mode, dtype, output_padding,
-        )  # fmt: skip
-
-    def forward(self, input, output_size=None):
-        return F.conv_transpose2d(
-            input, self.weight, self.bias, self.stride, self.padding,
-            self._output_padding(input, output_size), self.groups, self.dilation,
-        )  # fmt: skip

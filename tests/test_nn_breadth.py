@@ -1,0 +1,498 @@
+"""The breadth layers and functionals (RMSNorm, LocalResponseNorm, Bilinear, ChannelShuffle,
+LPPool, 3-D conv and pooling, unpooling, ConvTranspose1d, BatchNorm3d, MultiLabelMarginLoss,
+gumbel_softmax, pdist): values and gradients against PyTorch in float32 and float64 (modules
+with copied weights), gradcheck in float64, state_dict keys, repr, and the bad inputs."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn as nn
+import ember.nn.functional as F
+from ember.autograd import gradcheck
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+RNG = np.random.default_rng(0)
+
+
+def _r(*shape):
+    return RNG.standard_normal(shape)
+
+
+def _pos(*shape):
+    return np.abs(RNG.standard_normal(shape)) + 0.2
+
+
+def _first(out):
+    return out[0] if isinstance(out, tuple) else out
+
+
+def _tols(dtype):
+    return {"rtol": 1e-4, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-9, "atol": 1e-11}
+
+
+def _inputs(arrays, dtype):
+    """Float arrays as (ember, torch) leaves requiring grad; integer arrays as plain tensors."""
+    es, ts = [], []
+    for a in arrays:
+        if a.dtype.kind == "f":
+            es.append(ember.tensor(a.astype(dtype), requires_grad=True))
+            ts.append(torch.tensor(a.astype(dtype), requires_grad=True))
+        else:
+            es.append(ember.tensor(a))
+            ts.append(torch.tensor(a))
+    return es, ts
+
+
+def _check_against_torch(fn, arrays, dtype):
+    """fn(namespace, *inputs) with namespace F or torch's F: every output's values, then the
+    gradient of each float input for a random upstream gradient of the first output."""
+    es, ts = _inputs(arrays, dtype)
+    eo = fn(F, *es)
+    with warnings.catch_warnings():  # PyTorch's own performance warnings
+        warnings.simplefilter("ignore")
+        to = fn(TF, *ts)
+    eo_all = eo if isinstance(eo, tuple) else (eo,)
+    to_all = to if isinstance(to, tuple) else (to,)
+    assert len(eo_all) == len(to_all)
+    for e, t in zip(eo_all, to_all):
+        assert e.shape == tuple(t.shape)
+        assert e.numpy().dtype == t.detach().numpy().dtype
+        np.testing.assert_allclose(e.numpy(), t.detach().numpy(), **_tols(dtype))
+    eo, to = _first(eo), _first(to)
+    if not to.requires_grad:
+        return
+    g = RNG.standard_normal(to.shape).astype(dtype)
+    (eo * ember.tensor(g)).sum().backward()
+    (to * torch.tensor(g)).sum().backward()
+    for e, t in zip(es, ts):
+        if t.requires_grad:
+            np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), **_tols(dtype))
+
+
+def _unpool3d(M, x):
+    y, i = M.max_pool3d(x, 2, return_indices=True)
+    return M.max_unpool3d(y, i, 2, output_size=(3, 5, 5))
+
+
+def _unpool1d(M, x):
+    # non-overlapping windows: a value that is the max of two windows would be unpooled once
+    # but get both windows' gradients (in PyTorch as here), which gradcheck rightly refuses
+    y, i = M.max_pool1d(x, 2, 2, 1, return_indices=True)
+    return M.max_unpool1d(y, i, 2, 2, 1, output_size=x.shape[-1:])
+
+
+CASES = {
+    "rms_norm": (lambda M, x, w: M.rms_norm(x, (3, 4), w), (_r(2, 3, 4), _r(3, 4))),
+    "rms_norm_eps": (lambda M, x: M.rms_norm(x, (4,), eps=1e-3), (_r(3, 4),)),
+    "lrn": (lambda M, x: M.local_response_norm(x, 3), (_r(2, 5, 4),)),
+    "lrn_even": (
+        lambda M, x: M.local_response_norm(x, 4, 0.1, 0.6, 2.0),
+        (_r(2, 6, 2, 3),),
+    ),
+    "lrn_5d": (lambda M, x: M.local_response_norm(x, 2, 0.5), (_r(1, 4, 2, 3, 2),)),
+    "bilinear": (
+        lambda M, a, b, w, c: M.bilinear(a, b, w, c),
+        (_r(4, 3), _r(4, 5), _r(2, 3, 5), _r(2)),
+    ),
+    "bilinear_lead": (
+        lambda M, a, b, w: M.bilinear(a, b, w),
+        (_r(2, 3, 2), _r(2, 3, 4), _r(3, 2, 4)),
+    ),
+    "channel_shuffle": (lambda M, x: M.channel_shuffle(x, 3), (_r(2, 6, 3, 2),)),
+    "lp_pool1d": (lambda M, x: M.lp_pool1d(x, 2, 3, 2), (_pos(2, 3, 8),)),
+    "lp_pool2d": (lambda M, x: M.lp_pool2d(x, 3, (2, 3), None, True), (_pos(2, 5, 7),)),
+    "lp_pool3d": (lambda M, x: M.lp_pool3d(x, 1.5, 2, (1, 2, 2)), (_pos(1, 2, 3, 4, 5),)),
+    "max_pool3d": (lambda M, x: M.max_pool3d(x, 3, 2, 1, 1, True, True), (_r(1, 2, 5, 6, 4),)),
+    "max_pool3d_dil": (
+        lambda M, x: M.max_pool3d(x, (2, 3, 2), (1, 2, 1), (1, 0, 1), (2, 1, 1)),
+        (_r(2, 5, 6, 4),),
+    ),
+    "avg_pool3d": (lambda M, x: M.avg_pool3d(x, 3, 2, 1, True, False), (_r(1, 2, 5, 6, 4),)),
+    "avg_pool3d_incl": (lambda M, x: M.avg_pool3d(x, (2, 3, 2), 1, (1, 1, 0)), (_r(2, 4, 5, 4),)),
+    "avg_pool3d_div": (lambda M, x: M.avg_pool3d(x, 2, 2, 1, False, True, 5), (_r(2, 5, 4, 3),)),
+    "adaptive_avg_pool3d": (
+        lambda M, x: M.adaptive_avg_pool3d(x, (3, None, 2)),
+        (_r(1, 2, 5, 4, 5),),
+    ),
+    "adaptive_max_pool3d": (
+        lambda M, x: M.adaptive_max_pool3d(x, (3, 2, 4), True),
+        (_r(2, 5, 4, 6),),
+    ),
+    "max_unpool3d": (_unpool3d, (_r(1, 2, 3, 5, 4),)),
+    "max_unpool1d": (_unpool1d, (_r(2, 3, 7),)),
+    "conv3d": (
+        lambda M, x, w, b: M.conv3d(x, w, b, (2, 1, 2), (1, 2, 0), (1, 2, 1), 2),
+        (_r(2, 4, 4, 5, 4), _r(6, 2, 3, 2, 2), _r(6)),
+    ),
+    "conv3d_same": (
+        lambda M, x, w: M.conv3d(x, w, padding="same", dilation=(2, 1, 1)),
+        (_r(2, 5, 4, 3), _r(3, 2, 2, 3, 2)),
+    ),
+    "conv3d_valid": (
+        lambda M, x, w: M.conv3d(x, w, padding="valid"),
+        (_r(1, 2, 3, 4, 4), _r(2, 2, 3, 2, 1)),
+    ),
+    "conv_transpose1d": (
+        lambda M, x, w, b: M.conv_transpose1d(x, w, b, 3, 1, 2, 2, 2),
+        (_r(2, 4, 5), _r(4, 3, 3), _r(6)),
+    ),
+    "conv_transpose1d_unbatched": (
+        lambda M, x, w: M.conv_transpose1d(x, w, stride=2, padding=2),
+        (_r(3, 6), _r(3, 2, 4)),
+    ),
+    "conv_transpose2d_dilated_output_padding": (
+        lambda M, x, w, b: M.conv_transpose2d(x, w, b, (1, 2), 1, (2, 1), 1, (3, 2)),
+        (_r(1, 2, 3, 4), _r(2, 3, 2, 2), _r(3)),
+    ),
+    "conv_transpose2d_dilated_padded": (
+        lambda M, x, w: M.conv_transpose2d(x, w, None, 1, (2, 0), (1, 0), 2, 2),
+        (_r(2, 4, 3, 3), _r(4, 1, 3, 2)),
+    ),
+    "conv_transpose2d_all": (
+        lambda M, x, w, b: M.conv_transpose2d(x, w, b, (2, 3), (1, 0), (1, 2), 2, (2, 1)),
+        (_r(2, 4, 3, 4), _r(4, 1, 3, 2), _r(2)),
+    ),
+    "multilabel_margin": (
+        lambda M, x, t: M.multilabel_margin_loss(x, t),
+        (_r(3, 5), np.array([[3, 0, -1, 1, 1], [1, 1, 2, 3, 4], [-1, 2, 0, 0, 0]])),
+    ),
+    "multilabel_margin_sum": (
+        lambda M, x, t: M.multilabel_margin_loss(x, t, reduction="sum"),
+        (_r(2, 4), np.array([[3, 3, -1, 0], [0, 1, 2, 3]])),
+    ),
+    "multilabel_margin_1d": (
+        lambda M, x, t: M.multilabel_margin_loss(x, t, reduction="none"),
+        (_r(5), np.array([4, 0, -1, 1, 1])),
+    ),
+    "pdist": (lambda M, x: M.pdist(x), (_r(5, 3),)),
+    "pdist_p1": (lambda M, x: M.pdist(x, 1.0), (_r(4, 3),)),
+    "pdist_p3": (lambda M, x: M.pdist(x, 3.0), (_r(4, 3),)),
+    "pdist_inf": (lambda M, x: M.pdist(x, float("inf")), (_r(4, 3),)),
+    "max_pool1d_with_indices": (lambda M, x: M.max_pool1d_with_indices(x, 2), (_r(2, 3, 6),)),
+    "max_pool2d_with_indices": (
+        lambda M, x: M.max_pool2d_with_indices(x, 3, 2, 1),
+        (_r(1, 2, 5, 6),),
+    ),
+    "max_pool3d_with_indices": (lambda M, x: M.max_pool3d_with_indices(x, 2), (_r(1, 4, 4, 4),)),
+    "adaptive_max_pool1d_with_indices": (
+        lambda M, x: M.adaptive_max_pool1d_with_indices(x, 3),
+        (_r(2, 3, 7),),
+    ),
+    "adaptive_max_pool2d_with_indices": (
+        lambda M, x: M.adaptive_max_pool2d_with_indices(x, (2, 3)),
+        (_r(2, 5, 7),),
+    ),
+    "adaptive_max_pool3d_with_indices": (
+        lambda M, x: M.adaptive_max_pool3d_with_indices(x, 2),
+        (_r(1, 1, 3, 4, 5),),
+    ),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_functional_matches_torch(name, dtype):
+    fn, arrays = CASES[name]
+    _check_against_torch(fn, arrays, dtype)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_functional_gradcheck(name):
+    fn, arrays = CASES[name]
+    inputs = tuple(
+        ember.tensor(a, requires_grad=True) if a.dtype.kind == "f" else ember.tensor(a)
+        for a in arrays
+    )
+    assert gradcheck(lambda *t: _first(fn(F, *t)), inputs)
+
+
+def test_pdist_identical_rows_get_zero_gradient():
+    x = np.array([[1.0, 2.0], [1.0, 2.0], [0.0, 1.0]])
+    e, t = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    F.pdist(e).sum().backward()
+    TF.pdist(t).sum().backward()
+    np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy())
+    assert np.isfinite(e.grad.numpy()).all()
+
+
+def test_pdist_p0_counts_differences():
+    x = np.array([[1.0, 2.0, 3.0], [1.0, 0.0, 3.0], [0.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(F.pdist(x, 0).numpy(), TF.pdist(torch.tensor(x), 0).numpy())
+
+
+# ---- gumbel_softmax -----------------------------------------------------------------------
+
+
+def test_gumbel_softmax_is_seeded_and_follows_the_formula():
+    logits = _r(4, 5)
+    ember.manual_seed(3)
+    y = F.gumbel_softmax(ember.tensor(logits), tau=0.5, dim=0)
+    g = -np.log(np.random.default_rng(3).exponential(size=logits.shape))
+    z = (logits + g) / 0.5
+    want = np.exp(z - z.max(0)) / np.exp(z - z.max(0)).sum(0)
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-12)
+    ember.manual_seed(3)
+    np.testing.assert_array_equal(F.gumbel_softmax(ember.tensor(logits), 0.5, dim=0).numpy(), y)
+
+
+def test_gumbel_softmax_hard_is_one_hot_with_the_soft_gradient():
+    logits = _r(3, 6)
+    w = ember.tensor(_r(3, 6))
+    grads, samples = [], []
+    for hard in (False, True):
+        ember.manual_seed(7)
+        x = ember.tensor(logits, requires_grad=True)
+        y = F.gumbel_softmax(x, tau=2.0, hard=hard)
+        (y * w).sum().backward()
+        grads.append(x.grad.numpy())
+        if hard:
+            assert set(np.unique(y.numpy())) == {0.0, 1.0}
+            np.testing.assert_array_equal(y.numpy().sum(-1), 1)
+            np.testing.assert_array_equal(y.numpy().argmax(-1), samples[0].argmax(-1))
+        samples.append(y.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
+
+
+def test_gumbel_softmax_samples_the_softmax_distribution():
+    ember.manual_seed(0)
+    logits = np.log(np.array([0.2, 0.5, 0.3]))
+    y = F.gumbel_softmax(ember.tensor(np.tile(logits, (20000, 1))), hard=True)
+    np.testing.assert_allclose(y.numpy().mean(0), [0.2, 0.5, 0.3], atol=0.015)
+
+
+# ---- modules with copied weights ----------------------------------------------------------
+
+MODULES = {
+    "RMSNorm": (lambda m: m.RMSNorm((3, 4)), (_r(2, 3, 4),)),
+    "RMSNorm_noaffine": (lambda m: m.RMSNorm(4, 1e-2, False), (_r(3, 4),)),
+    "LocalResponseNorm": (lambda m: m.LocalResponseNorm(3, 0.1), (_r(2, 4, 3, 3),)),
+    "Bilinear": (lambda m: m.Bilinear(3, 4, 5), (_r(6, 3), _r(6, 4))),
+    "Bilinear_nobias": (lambda m: m.Bilinear(2, 3, 4, bias=False), (_r(2, 2), _r(2, 3))),
+    "ChannelShuffle": (lambda m: m.ChannelShuffle(2), (_r(2, 4, 3),)),
+    "LPPool1d": (lambda m: m.LPPool1d(2, 3, 1), (_pos(2, 3, 6),)),
+    "LPPool2d": (lambda m: m.LPPool2d(1.5, 2), (_pos(1, 2, 4, 5),)),
+    "LPPool3d": (lambda m: m.LPPool3d(2, (1, 2, 2), ceil_mode=True), (_pos(1, 2, 3, 5, 4),)),
+    "MaxPool3d": (lambda m: m.MaxPool3d(2, 1, 1, return_indices=True), (_r(1, 2, 3, 4, 4),)),
+    "AvgPool3d": (lambda m: m.AvgPool3d(2, count_include_pad=False, padding=1), (_r(2, 3, 4, 4),)),
+    "AdaptiveAvgPool3d": (lambda m: m.AdaptiveAvgPool3d(2), (_r(1, 2, 3, 5, 4),)),
+    "AdaptiveMaxPool3d": (lambda m: m.AdaptiveMaxPool3d((1, 2, 3)), (_r(1, 2, 3, 5, 4),)),
+    "Conv3d": (lambda m: m.Conv3d(4, 6, (2, 3, 2), 2, 1, groups=2), (_r(1, 4, 4, 5, 5),)),
+    "Conv3d_circular": (
+        lambda m: m.Conv3d(2, 3, 3, padding=1, padding_mode="circular"),
+        (_r(1, 2, 3, 4, 4),),
+    ),
+    "Conv3d_reflect_same": (
+        lambda m: m.Conv3d(2, 2, 2, padding="same", padding_mode="reflect", bias=False),
+        (_r(2, 3, 4, 4),),
+    ),
+    "ConvTranspose1d": (lambda m: m.ConvTranspose1d(4, 2, 3, 2, 1, 1, groups=2), (_r(2, 4, 5),)),
+    "ConvTranspose2d": (
+        lambda m: m.ConvTranspose2d(2, 3, (3, 2), (2, 1), dilation=2),
+        (_r(1, 2, 3, 4),),
+    ),
+    "BatchNorm3d": (lambda m: m.BatchNorm3d(3, momentum=0.3), (_r(2, 3, 2, 3, 2),)),
+    "MaxUnpool1d": (
+        lambda m: m.MaxUnpool1d(2),
+        (_r(1, 2, 4), np.array([[[0, 3, 5, 6], [1, 2, 4, 7]]])),
+    ),
+    "MaxUnpool3d": (
+        lambda m: m.MaxUnpool3d(2, 1),
+        (_r(1, 1, 2, 2, 2), np.arange(8).reshape(1, 1, 2, 2, 2) * 3),
+    ),
+    "MultiLabelMarginLoss": (
+        lambda m: m.MultiLabelMarginLoss(reduction="none"),
+        (_r(2, 4), np.array([[2, -1, 0, 0], [1, 0, 3, -1]])),
+    ),
+}
+
+
+def _pair_modules(ctor, dtype):
+    tm = ctor(torch.nn).to(torch.float64 if dtype == np.float64 else torch.float32)
+    em = ctor(nn)
+    if dtype == np.float64:
+        em.double()
+    sd = tm.state_dict()
+    assert list(em.state_dict()) == list(sd)  # PyTorch's keys, in PyTorch's order
+    em.load_state_dict({k: v.numpy() for k, v in sd.items()})
+    return em, tm
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_module_matches_torch(name, dtype):
+    ctor, arrays = MODULES[name]
+    em, tm = _pair_modules(ctor, dtype)
+    if not name.endswith("Loss"):  # ember's losses also show a non-default reduction
+        # ember quotes a padding string (tests/test_conv.py pins that); PyTorch does not
+        assert repr(em).replace("'same'", "same") == repr(tm)
+    _check_against_torch(lambda M, *a: (em if M is F else tm)(*a), arrays, dtype)
+    for (k, p), (tk, tp) in zip(em.named_parameters(), tm.named_parameters()):
+        assert k == tk
+        np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), **_tols(dtype))
+    for (k, b), (_, tb) in zip(em.named_buffers(), tm.named_buffers()):
+        np.testing.assert_allclose(b.numpy(), tb.numpy(), **_tols(dtype), err_msg=k)
+
+
+def test_batchnorm3d_eval_uses_running_statistics():
+    em, tm = _pair_modules(lambda m: m.BatchNorm3d(2), np.float64)
+    x = _r(3, 2, 2, 2, 3)
+    for _ in range(2):
+        em(ember.tensor(x))
+        tm(torch.tensor(x))
+    em.eval(), tm.eval()
+    np.testing.assert_allclose(
+        em(ember.tensor(x)).numpy(), tm(torch.tensor(x)).detach().numpy(), rtol=1e-10
+    )
+
+
+@pytest.mark.parametrize("size", [(9, 11), (1, 2, 10, 11), (2, 10, 12)])
+def test_conv_transpose2d_output_size(size):
+    em, tm = _pair_modules(
+        lambda m: m.ConvTranspose2d(2, 3, 3, stride=(2, 3), padding=1), np.float64
+    )
+    x = _r(1, 2, 5, 4) if len(size) != 3 else _r(2, 5, 4)
+    e = em(ember.tensor(x), output_size=size)
+    t = tm(torch.tensor(x), output_size=size)
+    np.testing.assert_allclose(e.numpy(), t.detach().numpy(), rtol=1e-10)
+
+
+def test_conv_transpose1d_output_size():
+    em, tm = _pair_modules(lambda m: m.ConvTranspose1d(2, 3, 3, stride=3), np.float64)
+    x = _r(1, 2, 4)
+    for n in (12, 13, 14):
+        t = tm(torch.tensor(x), output_size=[n]).detach().numpy()
+        np.testing.assert_allclose(em(ember.tensor(x), output_size=[n]).numpy(), t, rtol=1e-10)
+
+
+def test_parameter_initialisation():
+    ember.manual_seed(0)
+    m = nn.Bilinear(16, 8, 32)
+    bound = 1 / np.sqrt(16)
+    assert 0.95 * bound < np.abs(m.weight.numpy()).max() <= bound
+    assert np.abs(m.bias.numpy()).max() <= bound
+    np.testing.assert_array_equal(nn.RMSNorm((2, 3)).weight.numpy(), np.ones((2, 3)))
+    c = nn.Conv3d(4, 8, 3)
+    fan_in = 4 * 27
+    assert np.abs(c.weight.numpy()).max() <= 1 / np.sqrt(fan_in)
+    assert c.weight.numpy().std() == pytest.approx(1 / np.sqrt(3 * fan_in), rel=0.1)
+    assert c.weight.shape == (8, 4, 3, 3, 3) and nn.ConvTranspose1d(
+        4, 6, 3, groups=2
+    ).weight.shape == (4, 3, 3)
+    assert nn.RMSNorm(3, dtype=np.float64).weight.dtype == np.float64
+
+
+# ---- bad input ----------------------------------------------------------------------------
+
+
+BAD = [
+    ("rms_norm", lambda M, x: M.rms_norm(x, (4,)), (_r(2, 3),), ValueError),
+    ("rms_norm", lambda M, x, w: M.rms_norm(x, (3,), w), (_r(2, 3), _r(4)), ValueError),
+    ("local_response_norm", lambda M, x: M.local_response_norm(x, 2), (_r(2, 3),), ValueError),
+    (
+        "bilinear",
+        lambda M, a, b, w: M.bilinear(a, b, w),
+        (_r(2, 3), _r(2, 4), _r(5, 3, 3)),
+        ValueError,
+    ),
+    (
+        "bilinear",
+        lambda M, a, b, w: M.bilinear(a, b, w),
+        (_r(2, 3), _r(3, 4), _r(5, 3, 4)),
+        ValueError,
+    ),
+    ("channel_shuffle", lambda M, x: M.channel_shuffle(x, 2), (_r(2, 4),), ValueError),
+    ("channel_shuffle", lambda M, x: M.channel_shuffle(x, 4), (_r(2, 6, 3),), ValueError),
+    ("lp_pool2d", lambda M, x: M.lp_pool2d(x, 2, 2), (_pos(4, 4),), ValueError),
+    ("max_pool3d", lambda M, x: M.max_pool3d(x, 2), (_r(2, 4, 4),), ValueError),
+    ("max_pool3d", lambda M, x: M.max_pool3d(x, 2, padding=2), (_r(1, 4, 4, 4),), ValueError),
+    (
+        "avg_pool3d",
+        lambda M, x: M.avg_pool3d(x, 2, divisor_override=0),
+        (_r(1, 4, 4, 4),),
+        ValueError,
+    ),
+    ("conv3d", lambda M, x, w: M.conv3d(x, w), (_r(1, 2, 3, 4, 5), _r(4, 3, 1, 1, 1)), ValueError),
+    ("conv3d", lambda M, x, w: M.conv3d(x, w), (_r(1, 2, 3, 4, 5), _r(4, 2, 1, 1)), ValueError),
+    (
+        "conv3d",
+        lambda M, x, w: M.conv3d(x, w, stride=2, padding="same"),
+        (_r(1, 2, 3, 4, 5), _r(4, 2, 1, 1, 1)),
+        ValueError,
+    ),
+    ("conv3d", lambda M, x, w: M.conv3d(x, w), (_r(1, 2, 2, 4, 5), _r(4, 2, 3, 1, 1)), ValueError),
+    (
+        "conv_transpose1d",
+        lambda M, x, w: M.conv_transpose1d(x, w),
+        (_r(1, 3, 4), _r(2, 2, 3)),
+        ValueError,
+    ),
+    (
+        "conv_transpose1d",
+        lambda M, x, w: M.conv_transpose1d(x, w, stride=2, output_padding=2),
+        (_r(1, 2, 4), _r(2, 2, 3)),
+        ValueError,
+    ),
+    ("pdist", lambda M, x: M.pdist(x), (_r(2, 3, 4),), ValueError),
+    ("pdist", lambda M, x: M.pdist(x, -1.0), (_r(3, 4),), ValueError),
+    (
+        "multilabel_margin_loss",
+        lambda M, x, t: M.multilabel_margin_loss(x, t),
+        (_r(2, 3), np.zeros((2, 4), np.int64)),
+        ValueError,
+    ),
+    (
+        "multilabel_margin_loss",
+        lambda M, x, t: M.multilabel_margin_loss(x, t),
+        (_r(2, 3), np.full((2, 3), 3)),
+        IndexError,
+    ),
+    (
+        "multilabel_margin_loss",
+        lambda M, x, t: M.multilabel_margin_loss(x, t, reduction="avg"),
+        (_r(2, 3), np.zeros((2, 3), np.int64)),
+        ValueError,
+    ),
+    (
+        "max_unpool3d",
+        lambda M, x, i: M.max_unpool3d(x, i, 2, output_size=(9, 9, 9)),
+        (_r(1, 1, 2, 2, 2), np.zeros((1, 1, 2, 2, 2), np.int64)),
+        ValueError,
+    ),
+    (
+        "max_unpool1d",
+        lambda M, x, i: M.max_unpool1d(x, i, 2),
+        (_r(1, 1, 2), np.array([[[0, 9]]])),
+        ValueError,
+    ),
+]
+
+
+@pytest.mark.parametrize("op, fn, arrays, exc", BAD, ids=[f"{b[0]}-{i}" for i, b in enumerate(BAD)])
+def test_bad_input(op, fn, arrays, exc):
+    with pytest.raises(Exception):  # noqa: B017  PyTorch refuses it too (often RuntimeError)
+        fn(TF, *[torch.tensor(a) for a in arrays])
+    with pytest.raises(exc, match=op):
+        fn(F, *[ember.tensor(a) for a in arrays])
+
+
+def test_bad_module_input():
+    with pytest.raises(ValueError, match="expected 5D input"):
+        nn.BatchNorm3d(3)(ember.randn(2, 3, 4, 4))
+    m = nn.ConvTranspose2d(2, 2, 3, stride=2)
+    with pytest.raises(ValueError, match="valid sizes range from"):
+        m(ember.randn(1, 2, 4, 4), output_size=(12, 9))
+    with pytest.raises(ValueError, match="output_size must have 2 or 4 elements"):
+        m(ember.randn(1, 2, 4, 4), output_size=(1, 9, 9))
+    with pytest.raises(ValueError, match="padding_mode"):
+        nn.ConvTranspose1d(2, 2, 3, padding_mode="reflect")
+    with pytest.raises(ValueError, match="strided"):
+        nn.Conv3d(2, 2, 3, stride=2, padding="same")
+    with pytest.raises(TypeError, match="floating point"):
+        F.rms_norm(ember.tensor(np.ones((2, 3), np.int64)), (3,))
+    with pytest.raises(TypeError, match="integer"):
+        F.multilabel_margin_loss(ember.randn(2, 3), ember.randn(2, 3))
