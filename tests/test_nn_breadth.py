@@ -496,3 +496,167 @@ def test_bad_module_input():
         F.rms_norm(ember.tensor(np.ones((2, 3), np.int64)), (3,))
     with pytest.raises(TypeError, match="integer"):
         F.multilabel_margin_loss(ember.randn(2, 3), ember.randn(2, 3))
+
+
+# ---- affine_grid, grid_sample -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("size", [(2, 3, 4, 5), (2, 1, 1, 3), (2, 3, 2, 4, 3)])
+def test_affine_grid_matches_torch(size, align_corners):
+    th = _r(2, len(size) - 2, len(size) - 1)
+    e = ember.tensor(th, requires_grad=True)
+    t = torch.tensor(th, requires_grad=True)
+    unit = align_corners and min(size[2:]) == 1  # both warn that this is not intended use
+    with pytest.warns(UserWarning, match="unit-size") if unit else warnings.catch_warnings():
+        ey = F.affine_grid(e, size, align_corners)
+    with pytest.warns(UserWarning, match="unit-size") if unit else warnings.catch_warnings():
+        ty = TF.affine_grid(t, size, align_corners)
+    np.testing.assert_allclose(ey.numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-14)
+    g = _r(*ty.shape)
+    (ey * ember.tensor(g)).sum().backward()
+    (ty * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+def test_grid_sample_matches_torch(mode, padding_mode, align_corners, dtype):
+    # grid points up to 1.8 outside [-1, 1] exercise every padding mode's reflections
+    x, grid = _r(2, 3, 4, 5), RNG.uniform(-2.8, 2.8, (2, 3, 6, 2))
+    fn = lambda M, a, g: M.grid_sample(a, g, mode, padding_mode, align_corners)  # noqa: E731
+    _check_against_torch(fn, (x, grid), dtype)
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+def test_grid_sample_gradcheck(padding_mode, align_corners):
+    x = ember.tensor(_r(1, 2, 3, 4), requires_grad=True)
+    grid = ember.tensor(RNG.uniform(-1.9, 1.9, (1, 2, 3, 2)), requires_grad=True)
+    fn = lambda a, g: F.grid_sample(a, g, "bilinear", padding_mode, align_corners)  # noqa: E731
+    assert gradcheck(fn, (x, grid))
+
+
+def test_affine_grid_then_grid_sample_identity_and_warning():
+    x = _r(1, 2, 3, 4)
+    theta = np.array([[[1.0, 0, 0], [0, 1.0, 0]]])
+    grid = F.affine_grid(ember.tensor(theta), (1, 2, 3, 4), align_corners=False)
+    y = F.grid_sample(ember.tensor(x), grid, align_corners=False)
+    np.testing.assert_allclose(y.numpy(), x, rtol=1e-12)
+    with pytest.warns(UserWarning, match="align_corners=False"):
+        F.grid_sample(ember.tensor(x), grid)
+    with pytest.warns(UserWarning, match="align_corners=False"):
+        F.affine_grid(ember.tensor(theta), (1, 2, 3, 4))
+
+
+def test_grid_sample_bad_input():
+    x, g = ember.randn(1, 2, 3, 4), ember.randn(1, 2, 2, 2)
+    with pytest.raises(ValueError, match="mode"):
+        F.grid_sample(x, g, mode="linear", align_corners=False)
+    with pytest.raises(ValueError, match="padding_mode"):
+        F.grid_sample(x, g, padding_mode="wrap", align_corners=False)
+    with pytest.raises(ValueError, match="grid_sample: expected a 4-D input"):
+        F.grid_sample(x, ember.randn(2, 2, 2, 2), align_corners=False)
+    with pytest.raises(ValueError, match="grid_sample: expected a 4-D input"):
+        F.grid_sample(x, ember.randn(1, 2, 2, 3), align_corners=False)
+    with pytest.raises(NotImplementedError, match="bicubic"):
+        F.grid_sample(x, g, mode="bicubic", align_corners=False)
+    with pytest.raises(ValueError, match=r"affine_grid: expected .* \(N, 2, 3\)"):
+        F.affine_grid(ember.randn(2, 2, 3), (1, 2, 3, 4), align_corners=False)
+    with pytest.raises(NotImplementedError, match="4D and 5D"):
+        F.affine_grid(ember.randn(1, 2, 3), (1, 2, 3), align_corners=False)
+
+
+# ---- embedding_bag ------------------------------------------------------------------------
+
+BAG_INPUT, BAG_OFFSETS = np.array([1, 2, 4, 5, 4, 3, 2, 6, 0, 0]), np.array([0, 2, 2, 5])
+BAGS = {
+    "offsets": dict(offsets=BAG_OFFSETS),
+    "padding_idx": dict(offsets=BAG_OFFSETS, padding_idx=4),
+    "2d": dict(input=BAG_INPUT.reshape(2, 5), padding_idx=-5),
+    "last_offset_end": dict(offsets=np.array([0, 2, 2, 5, 10]), include_last_offset=True),
+    "all_padding": dict(input=np.array([[3, 3], [1, 3]]), padding_idx=3),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("case", sorted(BAGS))
+def test_embedding_bag_matches_torch(case, mode, dtype):
+    kw = dict(BAGS[case])
+    inp = kw.pop("input", BAG_INPUT)
+    arrays = (inp, _r(7, 4)) + ((kw.pop("offsets"),) if "offsets" in kw else ())
+    fn = lambda M, i, w, *o: M.embedding_bag(i, w, *o, mode=mode, **kw)  # noqa: E731
+    _check_against_torch(fn, arrays, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_embedding_bag_per_sample_weights(dtype):
+    fn = lambda M, i, w, o, p: M.embedding_bag(i, w, o, mode="sum", per_sample_weights=p)  # noqa: E731
+    _check_against_torch(fn, (BAG_INPUT, _r(7, 4), BAG_OFFSETS, _r(10)), dtype)
+
+
+def test_embedding_bag_gradcheck_and_scale_grad_by_freq():
+    w = ember.tensor(_r(7, 3), requires_grad=True)
+    psw = ember.tensor(_r(10), requires_grad=True)
+    i, o = ember.tensor(BAG_INPUT), ember.tensor(BAG_OFFSETS)
+    for mode in ("mean", "max"):
+        assert gradcheck(lambda t, m=mode: F.embedding_bag(i, t, o, mode=m), (w,))
+    assert gradcheck(
+        lambda t, p: F.embedding_bag(i, t, o, mode="sum", per_sample_weights=p), (w, psw)
+    )
+    # scale_grad_by_freq as documented: each row's gradient over its count in the batch
+    # (PyTorch's CPU kernel divides by other counts; not compared)
+    w = ember.tensor(_r(7, 3), requires_grad=True)
+    F.embedding_bag(i, w, o, mode="sum", scale_grad_by_freq=True).sum().backward()
+    counts = np.bincount(BAG_INPUT, minlength=7)
+    np.testing.assert_allclose(w.grad.numpy()[:, 0], (counts > 0).astype(float))
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_embedding_bag_last_offset_short_of_the_end(mode):
+    # As documented, the last offset ends the last bag and later indices are unused.
+    # (PyTorch 2.13 on CPU disagrees with itself here: float64 sum/mean run the last bag to
+    # the input's end, and the weight gradient of the unused rows is uninitialised memory.)
+    w = ember.tensor(_r(7, 4), requires_grad=True)
+    y = F.embedding_bag(
+        ember.tensor(BAG_INPUT), w, ember.tensor([0, 2, 2, 5, 8]), mode=mode,
+        include_last_offset=True,
+    )  # fmt: skip
+    want = F.embedding_bag(ember.tensor(BAG_INPUT[:8]), w, ember.tensor([0, 2, 2, 5]), mode=mode)
+    np.testing.assert_array_equal(y.numpy(), want.numpy())
+    y.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy()[0], 0)  # row 0 is only in the unused tail
+
+
+def test_embedding_bag_module():
+    em, tm = _pair_modules(lambda m: m.EmbeddingBag(7, 3, mode="max", padding_idx=2), np.float64)
+    assert repr(em) == repr(tm)
+    np.testing.assert_array_equal(em.weight.numpy()[2], 0)
+    e = em(ember.tensor(BAG_INPUT), ember.tensor(BAG_OFFSETS))
+    t = tm(torch.tensor(BAG_INPUT), torch.tensor(BAG_OFFSETS))
+    np.testing.assert_allclose(e.numpy(), t.detach().numpy(), rtol=1e-12)
+
+
+def test_embedding_bag_bad_input():
+    w, i = ember.randn(7, 3), ember.tensor(BAG_INPUT)
+    with pytest.raises(ValueError, match="offsets has to be"):
+        F.embedding_bag(i, w)
+    with pytest.raises(ValueError, match="offsets has to be None"):
+        F.embedding_bag(ember.tensor(BAG_INPUT.reshape(2, 5)), w, ember.tensor([0]))
+    with pytest.raises(ValueError, match=r"offsets\[0\] has to be 0"):
+        F.embedding_bag(i, w, ember.tensor([1, 3]))
+    with pytest.raises(ValueError, match="non-decreasing"):
+        F.embedding_bag(i, w, ember.tensor([0, 4, 2]))
+    with pytest.raises(NotImplementedError, match="per_sample_weights"):
+        F.embedding_bag(i, w, ember.tensor([0]), mode="mean", per_sample_weights=ember.randn(10))
+    with pytest.raises(ValueError, match="mode"):
+        F.embedding_bag(i, w, ember.tensor([0]), mode="median")
+    with pytest.raises(IndexError, match="out of range"):
+        F.embedding_bag(ember.tensor([0, 9]), w, ember.tensor([0]))
+    with pytest.raises(TypeError, match="integer"):
+        F.embedding_bag(ember.randn(4), w, ember.tensor([0]))
+    with pytest.raises(ValueError, match="frequency"):
+        F.embedding_bag(i, w, ember.tensor([0]), mode="max", scale_grad_by_freq=True)

@@ -129,7 +129,7 @@ from ember.nn.modules.positional import (
     sinusoidal_positional_encoding,
 )
 from ember.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
-from ember.nn.modules.sparse import Embedding
+from ember.nn.modules.sparse import Embedding, EmbeddingBag
 from ember.nn.modules.transformer import (
     Transformer,
     TransformerDecoder,
@@ -185,6 +185,7 @@ __all__ = [
     "Dropout3d",
     "ELU",
     "Embedding",
+    "EmbeddingBag",
     "FeatureAlphaDropout",
     "Flatten",
     "Fold",

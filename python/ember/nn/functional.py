@@ -3920,6 +3920,320 @@ def pdist(input, p: float = 2.0) -> Tensor:
     return _pnorm(d, float(p))
 
 
+_ALIGN_WARNING = (
+    "Default grid_sample and affine_grid behavior has changed to align_corners=False since "
+    "1.3.0. Please specify align_corners=True if the old behavior is desired. See the "
+    "documentation of grid_sample for details."
+)
+
+
+def affine_grid(theta, size, align_corners=None) -> Tensor:
+    """The sampling grid of an affine transform, for grid_sample, as PyTorch.
+
+    theta (N, 2, 3) with size (N, C, H, W) -> grid (N, H, W, 2), or theta (N, 3, 4) with size
+    (N, C, D, H, W) -> (N, D, H, W, 3); each grid point is theta @ (x, y[, z], 1) for the
+    output pixel's normalised coordinates in [-1, 1] (pixel centres unless align_corners).
+    """
+    op = "affine_grid"
+    th = _float_input(theta, op, "theta")
+    size = tuple(int(s) for s in size)
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, UserWarning, stacklevel=2)
+        align_corners = False
+    nd = len(size) - 2
+    if nd not in (2, 3):
+        raise NotImplementedError(f"{op} only supports 4D and 5D sizes, got size {list(size)}")
+    if th.ndim != 3 or th.shape != (size[0], nd, nd + 1):
+        raise ValueError(
+            f"{op}: expected a batch of {nd}D affine matrices of shape (N, {nd}, {nd + 1}) for "
+            f"size {list(size)}, got theta of shape {th.shape}"
+        )
+    if min(size[2:]) < 1:
+        raise ValueError(f"{op}: size must be positive, got {list(size)}")
+    if align_corners and min(size[2:]) == 1:
+        warnings.warn(
+            "Since version 1.3.0, affine_grid behavior has changed for unit-size grids when "
+            "align_corners=True. This is not an intended use case of affine_grid. See the "
+            "documentation of affine_grid for details.",
+            UserWarning,
+            stacklevel=2,
+        )
+
+    def axis(n):  # the normalised coordinates of n pixels along one axis
+        if n == 1:
+            return np.zeros(1)
+        c = np.linspace(-1.0, 1.0, n)
+        return c if align_corners else c * (n - 1) / n
+
+    spatial = size[2:]
+    coords = np.meshgrid(*[axis(n) for n in spatial], indexing="ij")  # (D,) H, W order
+    base = np.stack([*coords[::-1], np.ones(spatial)], axis=-1).astype(th.dtype)  # x, y[, z], 1
+    base = Tensor(base.reshape(1, -1, nd + 1))
+    grid = ops.matmul(base, th.transpose(1, 2))  # (N, P, nd)
+    return grid.reshape(size[0], *spatial, nd)
+
+
+def _reflect(coord: np.ndarray, lo2: float, hi2: float):
+    """PyTorch's reflect_coordinates: coord reflected into [lo2 / 2, hi2 / 2], and d/dcoord."""
+    if lo2 == hi2:
+        return np.zeros_like(coord), np.zeros_like(coord)
+    mn, span = lo2 / 2, (hi2 - lo2) / 2
+    below = coord < mn
+    c = np.where(below, mn - coord, coord - mn)
+    sign = np.where(below, -1.0, 1.0)
+    extra, flips = np.fmod(c, span), np.floor(c / span)
+    even = flips % 2 == 0
+    return np.where(even, extra + mn, span - extra + mn), np.where(even, sign, -sign)
+
+
+def _source_index(g: np.ndarray, n: int, padding_mode: str, align_corners: bool):
+    """Normalised grid coordinates -> pixel coordinates along an axis of n pixels, after the
+    padding mode, and the derivative of that map (for the grid's gradient)."""
+    if align_corners:
+        c, dc = (g + 1) / 2 * (n - 1), np.full(g.shape, (n - 1) / 2)
+    else:
+        c, dc = ((g + 1) * n - 1) / 2, np.full(g.shape, n / 2)
+    if padding_mode == "reflection":
+        c, dr = _reflect(c, 0.0, 2.0 * (n - 1)) if align_corners else _reflect(c, -1.0, 2.0 * n - 1)
+        dc = dc * dr
+    if padding_mode in ("border", "reflection"):  # clip_coordinates_set_grad
+        inside = (c > 0) & (c < n - 1)
+        c, dc = np.clip(c, 0, n - 1), dc * inside
+    return c, dc
+
+
+class GridSample2d(Function):
+    # x (N, C, H, W), grid (N, Ho, Wo, 2) in [-1, 1] (x, y) -> y (N, C, Ho, Wo)
+    @staticmethod
+    def forward(ctx, x, grid, mode, padding_mode, align_corners):
+        n, c, h, w = x.shape
+        gx, gy = grid[..., 0].reshape(n, -1), grid[..., 1].reshape(n, -1)  # (N, P)
+        ix, dix = _source_index(gx, w, padding_mode, align_corners)
+        iy, diy = _source_index(gy, h, padding_mode, align_corners)
+        if mode == "nearest":
+            x0, y0 = np.rint(ix), np.rint(iy)  # nearbyint: halves to even, as PyTorch
+            corners = [(y0, x0, np.ones_like(ix))]
+        else:
+            x0, y0 = np.floor(ix), np.floor(iy)
+            x1, y1 = x0 + 1, y0 + 1
+            corners = [
+                (y0, x0, (x1 - ix) * (y1 - iy)),
+                (y0, x1, (ix - x0) * (y1 - iy)),
+                (y1, x0, (x1 - ix) * (iy - y0)),
+                (y1, x1, (ix - x0) * (iy - y0)),
+            ]
+        xf = x.reshape(n, c, h * w)
+        taps, out = [], np.zeros((n, c, gx.shape[1]), x.dtype)
+        for yy, xx, wt in corners:
+            ok = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+            flat = (np.clip(yy, 0, h - 1) * w + np.clip(xx, 0, w - 1)).astype(np.int64)
+            val = np.take_along_axis(xf, flat[:, None, :], axis=2) * ok[:, None, :]
+            out += (val * wt[:, None, :]).astype(x.dtype, copy=False)
+            taps.append((flat, ok, wt, val))
+        ctx.state = (taps, (ix, iy, x0, y0, dix, diy), mode, x.shape, grid.shape)
+        return out.reshape(n, c, *grid.shape[1:3])
+
+    @staticmethod
+    def backward(ctx, g):
+        taps, (ix, iy, x0, y0, dix, diy), mode, shape, gshape = ctx.state
+        n, c, h, w = shape
+        g = g.reshape(n, c, -1)
+        dx = None
+        if ctx.needs_input_grad[0]:
+            dx = 0
+            for flat, ok, wt, _ in taps:
+                contrib = g * (wt * ok)[:, None, :]
+                idx = np.broadcast_to(flat[:, None, :], contrib.shape)
+                dx = dx + _scatter_last(contrib.reshape(n * c, -1), idx.reshape(n * c, -1), h * w)
+            dx = dx.reshape(shape).astype(g.dtype, copy=False)
+        dgrid = None
+        if ctx.needs_input_grad[1]:
+            if mode == "nearest":
+                dgrid = np.zeros(gshape, g.dtype)
+            else:
+                (_, _, _, v00), (_, _, _, v01), (_, _, _, v10), (_, _, _, v11) = taps
+                fx, fy = (ix - x0)[:, None, :], (iy - y0)[:, None, :]
+                gix = ((v01 - v00) * (1 - fy) + (v11 - v10) * fy) * g
+                giy = ((v10 - v00) * (1 - fx) + (v11 - v01) * fx) * g
+                dgrid = np.stack([gix.sum(1) * dix, giy.sum(1) * diy], axis=-1)
+                dgrid = dgrid.reshape(gshape).astype(g.dtype, copy=False)
+        return dx, dgrid, None, None, None
+
+
+def grid_sample(
+    input, grid, mode: str = "bilinear", padding_mode: str = "zeros", align_corners=None
+) -> Tensor:
+    """Samples input (N, C, H, W) at the normalised (x, y) locations of grid (N, Ho, Wo, 2)
+    -> (N, C, Ho, Wo), as PyTorch (spatial transformer networks); gradients reach both.
+
+    Args:
+        mode: 'bilinear' or 'nearest' (ties round half to even, as PyTorch).
+        padding_mode: outside locations read 'zeros', the 'border' value, or the
+            'reflection' of the image.
+        align_corners: -1 and 1 are the corner pixels' centres (True) or the image's outer
+            edges (False, the default after a warning, as PyTorch).
+    """
+    op = "grid_sample"
+    x = _float_input(input, op)
+    gr = _float_input(grid, op, "grid", x.dtype)
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(
+            f"{op}: expected mode to be 'bilinear', 'nearest' or 'bicubic', but got: '{mode}'"
+        )
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(
+            f"{op}: expected padding_mode to be 'zeros', 'border', or 'reflection', but got: "
+            f"'{padding_mode}'"
+        )
+    if mode == "bicubic" or x.ndim == 5:
+        raise NotImplementedError(
+            f"{op}: mode='bicubic' and 5-D input are not supported (only 2-D bilinear and "
+            "nearest sampling)"
+        )
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, UserWarning, stacklevel=2)
+        align_corners = False
+    if x.ndim != 4 or gr.ndim != 4 or gr.shape[-1] != 2 or gr.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"{op}: expected a 4-D input (N, C, H, W) and a grid (N, H_out, W_out, 2) with the "
+            f"same N, got input {x.shape} and grid {gr.shape}"
+        )
+    if min(x.shape[2:]) < 1:
+        raise ValueError(f"{op}: input {x.shape} has an empty spatial dim")
+    return GridSample2d.apply(
+        x.contiguous(), gr.contiguous(), mode, padding_mode, bool(align_corners)
+    )
+
+
+class _BagSum(Function):
+    # rows (T, D), bag (T,) sorted bag ids -> (B, D): the sum of each bag's rows (empty: 0)
+    @staticmethod
+    def forward(ctx, rows, bag, nbags):
+        out = np.zeros((nbags, rows.shape[1]), rows.dtype)
+        np.add.at(out, bag, rows)
+        ctx.bag = bag
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return g[ctx.bag], None, None
+
+
+class _BagMax(Function):
+    # rows (T, D), bag (T,) sorted bag ids -> (B, D): each bag's per-dim max (empty: 0); the
+    # gradient goes to the first maximal row, as PyTorch
+    @staticmethod
+    def forward(ctx, rows, bag, nbags):
+        t, d = rows.shape
+        out = np.zeros((nbags, d), rows.dtype)
+        arg = np.full((nbags, d), -1, np.int64)
+        if t:
+            starts = np.flatnonzero(np.r_[True, bag[1:] != bag[:-1]])
+            full = np.maximum.reduceat(rows, starts, axis=0)
+            own = full[np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, t]))]
+            first = np.where(rows == own, np.arange(t)[:, None], t)  # row ids of the maxima
+            out[bag[starts]] = full
+            arg[bag[starts]] = np.minimum.reduceat(first, starts, axis=0)
+        ctx.state = (arg, t)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        arg, t = ctx.state
+        dr = np.zeros((t, g.shape[1]), g.dtype)
+        b, d = np.nonzero(arg >= 0)
+        dr[arg[b, d], d] = g[b, d]
+        return dr, None, None
+
+
+def embedding_bag(
+    input,
+    weight,
+    offsets=None,
+    max_norm=None,
+    norm_type: float = 2,
+    scale_grad_by_freq: bool = False,
+    mode: str = "mean",
+    sparse: bool = False,
+    per_sample_weights=None,
+    include_last_offset: bool = False,
+    padding_idx=None,
+) -> Tensor:
+    """Sums, means or maxes of bags of embeddings without building the (*, D) lookup, as
+    PyTorch.
+
+    Args:
+        input: (B, L) integer indices (each row a bag, offsets None), or 1-D with ``offsets``
+            (B,) holding each bag's start (plus the end, with ``include_last_offset``).
+        mode: 'sum', 'mean' or 'max' over each bag; an empty bag gives zeros.
+        per_sample_weights: like input, float; scales each looked-up row ('sum' only).
+        padding_idx: entries equal to it are left out of their bag (and its mean's count).
+        max_norm, norm_type, scale_grad_by_freq, sparse: as nn.functional.embedding.
+
+    Shape: -> (B, embedding_dim).
+    """
+    op = "embedding_bag"
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"{op}: mode has to be one of sum, mean or max, got {mode!r}")
+    idx = np.asarray(input.data if isinstance(input, Tensor) else input)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{op}: input must be an integer tensor, got {idx.dtype}")
+    if idx.ndim == 2:
+        if offsets is not None:
+            raise ValueError(f"{op}: if input is 2-D, then offsets has to be None, got offsets")
+        nb, length = idx.shape
+        starts = np.arange(nb) * length
+        ends = starts + length
+    elif idx.ndim == 1:
+        if offsets is None:
+            raise ValueError(f"{op}: offsets has to be a 1-D tensor but got None")
+        off = np.asarray(offsets.data if isinstance(offsets, Tensor) else offsets)
+        if off.ndim != 1 or off.dtype.kind not in "iu":
+            raise ValueError(f"{op}: offsets has to be a 1-D integer tensor, got {off.shape}")
+        off = off.astype(np.int64)
+        if off.size and off[0] != 0:
+            raise ValueError(f"{op}: offsets[0] has to be 0, got {int(off[0])}")
+        bounds = off if include_last_offset else np.r_[off, idx.size]
+        if np.any(np.diff(bounds) < 0) or (bounds.size and bounds[-1] > idx.size):
+            raise ValueError(
+                f"{op}: offsets must be non-decreasing and at most the input size {idx.size}, "
+                f"got {off.tolist()}"
+            )
+        starts, ends = bounds[:-1], bounds[1:]
+        nb = len(starts)
+    else:
+        raise ValueError(f"{op}: input has to be 1-D or 2-D, got shape {idx.shape}")
+    if scale_grad_by_freq and mode == "max":
+        raise ValueError(f"{op}: max mode does not support scaling the gradient by the frequency")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(
+            f"{op}: per_sample_weights was not None. per_sample_weights is only supported for "
+            f"mode='sum' (got mode='{mode}')"
+        )
+    flat = idx.reshape(-1)
+    lens = (ends - starts).astype(np.int64)
+    used = flat[: int(ends[-1])] if nb else flat[:0]  # past the last offset: unused
+    bag = np.repeat(np.arange(nb), lens)
+    emb = embedding(used, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse)
+    keep = np.ones(used.shape, bool)
+    if padding_idx is not None:  # in range: embedding checked it
+        keep = used != int(padding_idx) % np.shape(weight)[0]
+    if per_sample_weights is not None:
+        psw = _float_input(per_sample_weights, op, "per_sample_weights", emb.dtype)
+        if psw.shape != idx.shape:
+            raise ValueError(
+                f"{op}: per_sample_weights {psw.shape} must have the shape of input {idx.shape}"
+            )
+        emb = emb * psw.reshape(-1, 1)[: used.size]
+    if mode == "max":
+        return _BagMax.apply(emb[np.flatnonzero(keep)], bag[keep], nb)
+    coef = keep.astype(emb.dtype)
+    if mode == "mean":
+        counts = np.bincount(bag[keep], minlength=nb)
+        coef = coef / np.maximum(counts, 1)[bag].astype(emb.dtype)
+    return _BagSum.apply(emb * Tensor(coef[:, None]), bag, nb)
+
+
 __all__ = [
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
@@ -3930,6 +4244,7 @@ __all__ = [
     "adaptive_max_pool2d_with_indices",
     "adaptive_max_pool3d",
     "adaptive_max_pool3d_with_indices",
+    "affine_grid",
     "alpha_dropout",
     "avg_pool1d",
     "avg_pool2d",
@@ -3954,11 +4269,13 @@ __all__ = [
     "dropout3d",
     "elu",
     "embedding",
+    "embedding_bag",
     "feature_alpha_dropout",
     "fold",
     "gaussian_nll_loss",
     "gelu",
     "glu",
+    "grid_sample",
     "group_norm",
     "gru_cell",
     "gru_layer",
