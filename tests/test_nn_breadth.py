@@ -660,3 +660,84 @@ def test_embedding_bag_bad_input():
         F.embedding_bag(ember.randn(4), w, ember.tensor([0]))
     with pytest.raises(ValueError, match="frequency"):
         F.embedding_bag(i, w, ember.tensor([0]), mode="max", scale_grad_by_freq=True)
+
+
+# ---- ctc_loss -----------------------------------------------------------------------------
+
+
+def _log_softmax(a):
+    return (
+        a
+        - np.log(np.exp(a - a.max(-1, keepdims=True)).sum(-1, keepdims=True))
+        - a.max(-1, keepdims=True)
+    )
+
+
+CTC_LP = _log_softmax(_r(6, 3, 4))
+CTC = {
+    # padded (N, S) targets; sample 2 ends early; repeats need a blank between them
+    "padded": (CTC_LP, np.array([[1, 2, 2], [3, 0, 0], [1, 1, 0]]), [6, 4, 5], [3, 1, 2], 0),
+    "concatenated": (CTC_LP, np.array([1, 2, 2, 3, 1, 1]), [6, 4, 5], [3, 1, 2], 0),
+    "blank_last": (CTC_LP, np.array([[0, 2], [1, 1], [2, 0]]), [5, 6, 3], [2, 2, 1], 3),
+    "empty_target": (CTC_LP, np.array([[1, 2], [0, 0], [2, 2]]), [6, 3, 6], [2, 0, 2], 0),
+    "impossible": (CTC_LP, np.array([[1, 1, 1], [2, 2, 0], [3, 3, 0]]), [4, 2, 6], [3, 2, 2], 0),
+    "unbatched": (CTC_LP[:, 0], np.array([2, 1]), [5], [2], 0),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("zero_infinity", [False, True])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+@pytest.mark.parametrize("case", sorted(CTC))
+def test_ctc_loss_matches_torch(case, reduction, zero_infinity, dtype):
+    lp, targets, il, tl, blank = CTC[case]
+    if case == "impossible" and not zero_infinity:
+        # inf loss (both); the gradient is nan in PyTorch too, so only the values compare
+        e = F.ctc_loss(ember.tensor(lp), targets, il, tl, blank, "none")
+        t = TF.ctc_loss(torch.tensor(lp), torch.tensor(targets), il, tl, blank, "none")
+        np.testing.assert_array_equal(e.numpy(), t.numpy())
+        assert np.isinf(e.numpy()[0]) and np.isinf(e.numpy()[1])
+        return
+    extra = (np.array(il), np.array(tl))
+
+    def fn(M, x, tg, i, t):
+        if M is TF:  # torch wants the lengths as tensors or tuples
+            return M.ctc_loss(x, tg, tuple(i.tolist()), tuple(t.tolist()), blank, reduction,
+                              zero_infinity)  # fmt: skip
+        return M.ctc_loss(x, tg, i, t, blank, reduction, zero_infinity)
+
+    _check_against_torch(fn, (lp, targets, *extra), dtype)
+
+
+def test_ctc_loss_gradcheck_through_log_softmax():
+    # PyTorch's CTC gradient is exact for the logits behind log_softmax
+    logits = ember.tensor(_r(5, 2, 3), requires_grad=True)
+    tg, il, tl = ember.tensor([[1, 1], [2, 0]]), [5, 4], [2, 1]
+    fn = lambda x: F.ctc_loss(F.log_softmax(x, -1), tg, il, tl, reduction="sum")  # noqa: E731
+    assert gradcheck(fn, (logits,))
+
+
+def test_ctc_loss_module_and_bad_input():
+    m = nn.CTCLoss(blank=3, zero_infinity=True)
+    lp, targets, il, tl, blank = CTC["blank_last"]
+    want = TF.ctc_loss(torch.tensor(lp), torch.tensor(targets), il, tl, 3, zero_infinity=True)
+    np.testing.assert_allclose(m(ember.tensor(lp), targets, il, tl).numpy(), want.numpy())
+    assert [n for n, _ in m.named_parameters()] == []
+    x = ember.tensor(CTC_LP)
+    tg = np.array([[1, 2], [1, 1], [2, 1]])
+    with pytest.raises(ValueError, match="ctc_loss: blank"):
+        F.ctc_loss(x, tg, [6, 6, 6], [2, 2, 2], blank=4)
+    with pytest.raises(ValueError, match="ctc_loss: input_lengths"):
+        F.ctc_loss(x, tg, [7, 6, 6], [2, 2, 2])
+    with pytest.raises(ValueError, match="ctc_loss: input_lengths must have length 3"):
+        F.ctc_loss(x, tg, [6, 6], [2, 2, 2])
+    with pytest.raises(ValueError, match="ctc_loss: targets"):
+        F.ctc_loss(x, tg, [6, 6, 6], [3, 2, 2])
+    with pytest.raises(ValueError, match="ctc_loss: 1-D targets"):
+        F.ctc_loss(x, tg.ravel(), [6, 6, 6], [2, 2, 1])
+    with pytest.raises(ValueError, match=r"ctc_loss: targets must be class indices"):
+        F.ctc_loss(x, tg + 3, [6, 6, 6], [2, 2, 2])
+    with pytest.raises(ValueError, match="ctc_loss: log_probs"):
+        F.ctc_loss(ember.randn(6), tg, [6, 6, 6], [2, 2, 2])
+    with pytest.raises(TypeError, match="ctc_loss: targets must be integers"):
+        F.ctc_loss(x, tg.astype(float), [6, 6, 6], [2, 2, 2])

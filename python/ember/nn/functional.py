@@ -4234,6 +4234,170 @@ def embedding_bag(
     return _BagSum.apply(emb * Tensor(coef[:, None]), bag, nb)
 
 
+class CTCLoss(Function):
+    # lp (T, N, C) log-probabilities, ext (N, L) blank-interleaved targets, lengths ->
+    # nll (N,): -log of the summed probability of every alignment (Graves et al., 2006),
+    # by the log-space forward recursion; backward runs the backward recursion.
+    @staticmethod
+    def forward(ctx, lp, ext, in_len, ext_len, zero_infinity):
+        t_max, n, _ = lp.shape
+        lmax = ext.shape[1]
+        rows = np.arange(n)[:, None]
+        ninf = np.full((n, lmax), -np.inf)
+        s = np.arange(lmax)
+        # a label may be skipped to from two back when it is not blank and not a repeat
+        skip = np.zeros((n, lmax), bool)
+        skip[:, 2:] = (ext[:, 2:] != ext[:, :-2]) & (s[2:] % 2 == 1)
+        valid = s[None, :] < ext_len[:, None]
+        emit = lp[:, rows, ext]  # (T, N, L): each extended label's log-probability
+        alpha = np.full((t_max, n, lmax), -np.inf)
+        alpha[0, :, 0] = emit[0, :, 0]
+        alpha[0, :, 1] = np.where(ext_len > 1, emit[0, :, 1], -np.inf)
+        for t in range(1, t_max):
+            a = alpha[t - 1]
+            prev = np.logaddexp(a, np.concatenate([ninf[:, :1], a[:, :-1]], 1))
+            prev = np.logaddexp(
+                prev, np.where(skip, np.concatenate([ninf[:, :2], a[:, :-2]], 1), -np.inf)
+            )
+            alpha[t] = np.where(valid, prev + emit[t], -np.inf)
+        last = alpha[in_len - 1, np.arange(n)]  # (N, L) at each sample's final step
+        end = np.take_along_axis(last, (ext_len - 1)[:, None], 1)[:, 0]
+        end2 = np.take_along_axis(last, np.maximum(ext_len - 2, 0)[:, None], 1)[:, 0]
+        nll = -np.logaddexp(end, np.where(ext_len > 1, end2, -np.inf))
+        ctx.state = (lp, ext, in_len, ext_len, alpha, emit, skip, valid, nll, zero_infinity)
+        if zero_infinity:
+            nll = np.where(np.isinf(nll), 0.0, nll)
+        return nll.astype(lp.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        lp, ext, in_len, ext_len, alpha, emit, skip, valid, nll, zero_infinity = ctx.state
+        t_max, n, c = lp.shape
+        lmax = ext.shape[1]
+        beta = np.full((t_max, n, lmax), -np.inf)
+        ninf = np.full((n, lmax), -np.inf)
+        idx = np.arange(n)
+        start = np.full((n, lmax), -np.inf)  # beta at each sample's final step
+        start[idx, ext_len - 1] = 0.0
+        start[idx[ext_len > 1], ext_len[ext_len > 1] - 2] = 0.0
+        skip_next = np.concatenate([skip[:, 2:], np.zeros((n, 2), bool)], 1)
+        for t in range(t_max - 1, -1, -1):
+            if t == t_max - 1:
+                b = ninf
+            else:
+                b = beta[t + 1]
+            nxt = np.logaddexp(b, np.concatenate([b[:, 1:], ninf[:, :1]], 1))
+            nxt = np.logaddexp(
+                nxt, np.where(skip_next, np.concatenate([b[:, 2:], ninf[:, :2]], 1), -np.inf)
+            )
+            nxt = np.where((in_len - 1 == t)[:, None], start, nxt)
+            beta[t] = np.where(valid & (t < in_len)[:, None], nxt + emit[t], -np.inf)
+        # log of sum over positions s labelled c of alpha * beta (each holds emit once)
+        ab = alpha + beta
+        m = ab.max(axis=2, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0.0)
+        acc = np.zeros((t_max, n, c))
+        np.add.at(acc, (slice(None), idx[:, None], ext), np.exp(ab - m))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            lcab = np.log(acc) + m
+            # PyTorch's gradient: exp(lp) - posterior (the logits' gradient through
+            # log_softmax; it differs from d nll / d lp by exp(lp), which log_softmax's
+            # backward removes)
+            grad = np.exp(lp) - np.exp(lcab + nll[None, :, None] - lp)
+        grad = np.where((np.arange(t_max)[:, None] < in_len[None, :])[:, :, None], grad, 0.0)
+        if zero_infinity:
+            grad = np.where(np.isinf(nll)[None, :, None], 0.0, grad)
+        grad = grad * g[None, :, None]
+        return grad.astype(lp.dtype), None, None, None, None
+
+
+def _lengths(v, n: int, op: str, name: str) -> np.ndarray:
+    a = np.asarray(v.data if isinstance(v, Tensor) else v)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{op}: {name} must be integers, got {a.dtype}")
+    a = a.reshape(-1).astype(np.int64)
+    if a.shape != (n,):
+        raise ValueError(f"{op}: {name} must have length {n} (the batch size), got {a.shape}")
+    return a
+
+
+def ctc_loss(
+    log_probs,
+    targets,
+    input_lengths,
+    target_lengths,
+    blank: int = 0,
+    reduction: str = "mean",
+    zero_infinity: bool = False,
+) -> Tensor:
+    """Connectionist temporal classification loss (Graves et al., 2006), as PyTorch.
+
+    Args:
+        log_probs: (T, N, C) or unbatched (T, C) log-probabilities (log_softmax outputs).
+        targets: (N, S) padded, or 1-D concatenated targets (class indices, not blank).
+        input_lengths, target_lengths: (N,) integers (Tensors or sequences).
+        blank: the blank class. reduction: 'mean' (each loss over its target length,
+            then the batch mean), 'sum' or 'none'.
+        zero_infinity: impossible alignments give loss 0 and gradient 0 instead of inf.
+
+    The gradient is PyTorch's: exact for the logits behind a log_softmax (it differs from
+    d loss / d log_probs by exp(log_probs), which log_softmax's backward removes).
+    """
+    op = "ctc_loss"
+    _check_reduction(op, reduction)
+    lp = _float_input(log_probs, op, "log_probs")
+    unbatched = lp.ndim == 2
+    if unbatched:
+        lp = lp.unsqueeze(1)
+    if lp.ndim != 3:
+        raise ValueError(f"{op}: log_probs must be (T, N, C) or (T, C), got shape {lp.shape}")
+    t_max, n, c = lp.shape
+    blank = _int_arg(blank, op, "blank")
+    if not 0 <= blank < c:
+        raise ValueError(f"{op}: blank must be in label range [0, {c}), got {blank}")
+    in_len = _lengths(input_lengths, n, op, "input_lengths")
+    tg_len = _lengths(target_lengths, n, op, "target_lengths")
+    if in_len.size and (in_len.min() < 0 or in_len.max() > t_max):
+        raise ValueError(f"{op}: input_lengths must be in [0, {t_max}], got {in_len.tolist()}")
+    if tg_len.size and tg_len.min() < 0:
+        raise ValueError(f"{op}: target_lengths must be >= 0, got {tg_len.tolist()}")
+    tg = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+    if tg.dtype.kind not in "iu":
+        raise TypeError(f"{op}: targets must be integers, got {tg.dtype}")
+    if unbatched:
+        tg = tg.reshape(1, -1)
+    if tg.ndim == 2:
+        if tg.shape[0] != n or (tg_len.size and tg.shape[1] < tg_len.max()):
+            raise ValueError(
+                f"{op}: targets {tg.shape} must be (N, S) with N = {n} and S >= the longest "
+                f"target length {int(tg_len.max()) if tg_len.size else 0}"
+            )
+        rows = [tg[i, : tg_len[i]] for i in range(n)]
+    elif tg.ndim == 1:
+        if tg.size != tg_len.sum():
+            raise ValueError(
+                f"{op}: 1-D targets must have sum(target_lengths) = {int(tg_len.sum())} "
+                f"elements, got {tg.size}"
+            )
+        rows = np.split(tg, np.cumsum(tg_len)[:-1])
+    else:
+        raise ValueError(f"{op}: targets must be 1-D or 2-D, got shape {tg.shape}")
+    if any(((r < 0) | (r >= c)).any() for r in rows):
+        raise ValueError(f"{op}: targets must be class indices in [0, {c})")
+    ext_len = 2 * tg_len + 1
+    ext = np.full((n, int(ext_len.max()) if n else 1), blank, np.int64)
+    for i, r in enumerate(rows):
+        ext[i, 1 : 2 * len(r) : 2] = r
+    if n == 0 or t_max == 0 or (in_len == 0).any():
+        raise ValueError(f"{op}: every input length must be at least 1, got {in_len.tolist()}")
+    nll = CTCLoss.apply(lp.contiguous(), ext, in_len, ext_len, bool(zero_infinity))
+    if reduction == "mean":
+        nll = (nll / Tensor(np.maximum(tg_len, 1).astype(lp.dtype))).mean()
+    elif reduction == "sum":
+        nll = nll.sum()
+    return nll.reshape(()) if unbatched and reduction == "none" else nll
+
+
 __all__ = [
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
@@ -4263,6 +4427,7 @@ __all__ = [
     "cosine_embedding_loss",
     "cosine_similarity",
     "cross_entropy",
+    "ctc_loss",
     "dropout",
     "dropout1d",
     "dropout2d",
