@@ -27,6 +27,14 @@ def _pos(*shape):
     return np.abs(RNG.standard_normal(shape)) + 0.2
 
 
+def _log_softmax(a):
+    return (
+        a
+        - np.log(np.exp(a - a.max(-1, keepdims=True)).sum(-1, keepdims=True))
+        - a.max(-1, keepdims=True)
+    )
+
+
 def _first(out):
     return out[0] if isinstance(out, tuple) else out
 
@@ -304,6 +312,9 @@ MODULES = {
         lambda m: m.MaxUnpool3d(2, 1),
         (_r(1, 1, 2, 2, 2), np.arange(8).reshape(1, 1, 2, 2, 2) * 3),
     ),
+    "ReflectionPad3d": (lambda m: m.ReflectionPad3d((1, 2, 0, 1, 2, 1)), (_r(1, 2, 3, 4, 3),)),
+    "ReplicationPad3d": (lambda m: m.ReplicationPad3d(2), (_r(2, 2, 3, 2),)),
+    "CircularPad3d": (lambda m: m.CircularPad3d((0, 1, 2, 1, 1, 0)), (_r(1, 1, 2, 3, 3),)),
     "MultiLabelMarginLoss": (
         lambda m: m.MultiLabelMarginLoss(reduction="none"),
         (_r(2, 4), np.array([[2, -1, 0, 0], [1, 0, 3, -1]])),
@@ -336,6 +347,15 @@ def test_module_matches_torch(name, dtype):
         np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), **_tols(dtype))
     for (k, b), (_, tb) in zip(em.named_buffers(), tm.named_buffers()):
         np.testing.assert_allclose(b.numpy(), tb.numpy(), **_tols(dtype), err_msg=k)
+
+
+def test_nllloss2d_is_the_deprecated_nllloss():
+    x, t = _log_softmax(_r(2, 3, 2, 2)), np.array([[[0, 2], [1, 1]], [[2, 0], [0, 1]]])
+    with pytest.warns(FutureWarning, match="NLLLoss2d"):
+        m = nn.NLLLoss2d(reduction="sum")
+    with pytest.warns(FutureWarning):
+        want = torch.nn.NLLLoss2d(reduction="sum")(torch.tensor(x), torch.tensor(t))
+    np.testing.assert_allclose(m(ember.tensor(x), t).numpy(), want.numpy(), rtol=1e-12)
 
 
 def test_batchnorm3d_eval_uses_running_statistics():
@@ -665,14 +685,6 @@ def test_embedding_bag_bad_input():
 # ---- ctc_loss -----------------------------------------------------------------------------
 
 
-def _log_softmax(a):
-    return (
-        a
-        - np.log(np.exp(a - a.max(-1, keepdims=True)).sum(-1, keepdims=True))
-        - a.max(-1, keepdims=True)
-    )
-
-
 CTC_LP = _log_softmax(_r(6, 3, 4))
 CTC = {
     # padded (N, S) targets; sample 2 ends early; repeats need a blank between them
@@ -695,7 +707,7 @@ def test_ctc_loss_matches_torch(case, reduction, zero_infinity, dtype):
         # inf loss (both); the gradient is nan in PyTorch too, so only the values compare
         e = F.ctc_loss(ember.tensor(lp), targets, il, tl, blank, "none")
         t = TF.ctc_loss(torch.tensor(lp), torch.tensor(targets), il, tl, blank, "none")
-        np.testing.assert_array_equal(e.numpy(), t.numpy())
+        np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-12)
         assert np.isinf(e.numpy()[0]) and np.isinf(e.numpy()[1])
         return
     extra = (np.array(il), np.array(tl))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from ember.nn import functional as F
 from ember.nn.modules.module import Module
 
@@ -29,6 +31,19 @@ class NLLLoss(_Loss):
 
     def forward(self, input, target):
         return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+
+
+class NLLLoss2d(NLLLoss):
+    """NLLLoss under its deprecated name, kept by PyTorch for (N, C, H, W) inputs."""
+
+    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean"):
+        warnings.warn(
+            "`NLLLoss2d` has been deprecated. Please use `NLLLoss` instead as a drop-in "
+            "replacement.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        super().__init__(weight, ignore_index, reduction)
 
 
 class CrossEntropyLoss(_Loss):
