@@ -153,6 +153,16 @@ CASES = {
         lambda M, x, w: M.conv_transpose1d(x, w, stride=2, padding=2),
         (_r(3, 6), _r(3, 2, 4)),
     ),
+    "conv_transpose3d": (
+        lambda M, x, w, b: M.conv_transpose3d(
+            x, w, b, (2, 1, 3), (1, 0, 1), (1, 0, 2), 2, (1, 2, 1)
+        ),
+        (_r(1, 4, 2, 3, 2), _r(4, 1, 2, 2, 2), _r(2)),
+    ),
+    "conv_transpose3d_unbatched": (
+        lambda M, x, w: M.conv_transpose3d(x, w, None, 3, 2, 1, 1, 2),
+        (_r(2, 2, 2, 3), _r(2, 2, 2, 1, 2)),
+    ),
     "conv_transpose2d_dilated_output_padding": (
         lambda M, x, w, b: M.conv_transpose2d(x, w, b, (1, 2), 1, (2, 1), 1, (3, 2)),
         (_r(1, 2, 3, 4), _r(2, 3, 2, 2), _r(3)),
@@ -303,6 +313,10 @@ MODULES = {
         lambda m: m.ConvTranspose2d(2, 3, (3, 2), (2, 1), dilation=2),
         (_r(1, 2, 3, 4),),
     ),
+    "ConvTranspose3d": (
+        lambda m: m.ConvTranspose3d(2, 4, (2, 3, 2), 2, 1, (1, 0, 1), groups=2),
+        (_r(1, 2, 2, 3, 3),),
+    ),
     "BatchNorm3d": (lambda m: m.BatchNorm3d(3, momentum=0.3), (_r(2, 3, 2, 3, 2),)),
     "MaxUnpool1d": (
         lambda m: m.MaxUnpool1d(2),
@@ -381,6 +395,13 @@ def test_conv_transpose2d_output_size(size):
     np.testing.assert_allclose(e.numpy(), t.detach().numpy(), rtol=1e-10)
 
 
+def test_conv_transpose3d_output_size():
+    em, tm = _pair_modules(lambda m: m.ConvTranspose3d(2, 1, 2, stride=(2, 1, 3)), np.float64)
+    x = _r(1, 2, 2, 3, 2)
+    e = em(ember.tensor(x), output_size=(5, 4, 6))
+    np.testing.assert_allclose(e.numpy(), tm(torch.tensor(x), output_size=(5, 4, 6)).detach())
+
+
 def test_conv_transpose1d_output_size():
     em, tm = _pair_modules(lambda m: m.ConvTranspose1d(2, 3, 3, stride=3), np.float64)
     x = _r(1, 2, 4)
@@ -455,6 +476,18 @@ BAD = [
         "conv_transpose1d",
         lambda M, x, w: M.conv_transpose1d(x, w, stride=2, output_padding=2),
         (_r(1, 2, 4), _r(2, 2, 3)),
+        ValueError,
+    ),
+    (
+        "conv_transpose3d",
+        lambda M, x, w: M.conv_transpose3d(x, w),
+        (_r(1, 3, 2, 2, 2), _r(2, 2, 1, 1, 1)),
+        ValueError,
+    ),
+    (
+        "conv_transpose3d",
+        lambda M, x, w: M.conv_transpose3d(x, w, stride=2, output_padding=2),
+        (_r(1, 2, 2, 2, 2), _r(2, 2, 1, 1, 1)),
         ValueError,
     ),
     ("pdist", lambda M, x: M.pdist(x), (_r(2, 3, 4),), ValueError),

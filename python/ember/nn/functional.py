@@ -3842,6 +3842,73 @@ def conv_transpose1d(
     return y.squeeze(-2)
 
 
+def conv_transpose3d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+) -> Tensor:
+    """3-D transposed convolution over (N, Cin, D, H, W) or (Cin, D, H, W): weight
+    (Cin, Cout/groups, KD, KH, KW), bias (Cout,). Output size per axis (n - 1) stride
+    - 2 padding + dilation (k - 1) + output_padding + 1.
+
+    Composed as conv3d is: for each kernel depth a, conv_transpose2d of every input depth
+    slice lands at depth i * stride + a * dilation of the uncropped output; the sum is then
+    cropped by ``padding`` (gradients come from conv_transpose2d, pad and slicing).
+    """
+    op = "conv_transpose3d"
+    weight = _float_input(weight, op, "weight")
+    if weight.ndim != 5:
+        raise ValueError(
+            f"{op}: weight must be 5-D (Cin, Cout/groups, KD, KH, KW), got {weight.shape}"
+        )
+    x = _vol_input(input, op, weight.dtype)
+    unbatched = x.ndim == 4
+    if unbatched:
+        x = x.unsqueeze(0)
+    if x.shape[1] != weight.shape[0]:
+        raise ValueError(
+            f"{op}: input {x.shape} has {x.shape[1]} channels but weight {weight.shape} "
+            f"expects {weight.shape[0]}"
+        )
+    s, d = _triple(stride, op, "stride"), _triple(dilation, op, "dilation")
+    p, o = _triple(padding, op, "padding"), _triple(output_padding, op, "output_padding")
+    if min(s) < 1 or min(d) < 1:
+        raise ValueError(f"{op}: stride and dilation must be >= 1, got {s}, {d}")
+    if min(p) < 0 or min(o) < 0:
+        raise ValueError(f"{op}: padding and output_padding must be >= 0")
+    if any(oo >= max(ss, dd) for oo, ss, dd in zip(o, s, d)):
+        raise ValueError(
+            f"{op}: output_padding {o} must be smaller than either stride {s} or dilation {d}"
+        )
+    n, cin, depth, h, w = x.shape
+    kd = weight.shape[2]
+    full = (depth - 1) * s[0] + d[0] * (kd - 1) + 1
+    out_d = full - 2 * p[0] + o[0]
+    if out_d < 1:
+        raise ValueError(f"{op}: input {x.shape} gives a non-positive output depth {out_d}")
+    slices = x.transpose(1, 2).reshape(n * depth, cin, h, w)
+    span = (depth - 1) * s[0] + 1  # the depths one kernel tap's slices cover, stride apart
+    total = None
+    for a in range(kd):
+        y = conv_transpose2d(slices, weight[:, :, a], None, s[1:], p[1:], o[1:], groups, d[1:])
+        y = y.reshape(n, depth, *y.shape[1:])
+        if s[0] > 1:  # zero-stuff: slice i goes to depth i * stride
+            zeros = Tensor(np.zeros((n, depth, s[0] - 1, *y.shape[2:]), y.dtype))
+            y = ops.cat([y.unsqueeze(2), zeros], 2).reshape(n, depth * s[0], *y.shape[2:])
+            y = y[:, :span]
+        y = pad(y.transpose(1, 2), (0, 0, 0, 0, a * d[0], full - a * d[0] - span))
+        total = y if total is None else total + y
+    tail = max(p[0] + out_d - full, 0)  # output_padding past the last tap: zeros
+    if tail:
+        total = pad(total, (0, 0, 0, 0, 0, tail))
+    y = total[:, :, p[0] : p[0] + out_d]
+    if bias is not None:
+        bias = _float_input(bias, op, "bias", weight.dtype)
+        cout = weight.shape[1] * groups
+        if bias.shape != (cout,):
+            raise ValueError(f"{op}: bias must have shape ({cout},), got {bias.shape}")
+        y = y + bias.reshape(-1, 1, 1, 1)
+    return y.squeeze(0) if unbatched else y
+
+
 def multilabel_margin_loss(input, target, reduction: str = "mean") -> Tensor:
     """Multi-class multi-label hinge loss, as PyTorch: for each sample,
     sum over its targets j and non-targets i of max(0, 1 - (x[j] - x[i])) / C. ``target``
@@ -4424,6 +4491,7 @@ __all__ = [
     "conv3d",
     "conv_transpose1d",
     "conv_transpose2d",
+    "conv_transpose3d",
     "cosine_embedding_loss",
     "cosine_similarity",
     "cross_entropy",

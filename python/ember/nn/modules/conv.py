@@ -1,4 +1,4 @@
-"""Convolution layers: Conv1d/2d/3d and ConvTranspose1d/2d, sharing one argument check and
+"""Convolution layers: Conv1d/2d/3d and ConvTranspose1d/2d/3d, sharing one argument check and
 PyTorch's initialisation."""
 
 from __future__ import annotations
@@ -340,3 +340,15 @@ class ConvTranspose2d(_ConvTransposeNd):
         >>> nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1)(ember.randn(1, 8, 5, 5)).shape
         (1, 4, 10, 10)
     """
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """3-D transposed convolution, as ``torch.nn.ConvTranspose3d``: weight (in_channels,
+    out_channels / groups, KD, KH, KW).
+
+    Shape: (N, C_in, D, H, W) or (C_in, D, H, W) -> (.., C_out, OD, OH, OW), each
+    (n - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1.
+    """
+
+    _nd = 3
+    _conv = staticmethod(F.conv_transpose3d)
