@@ -94,6 +94,25 @@ def _unpool1d(M, x):
     return M.max_unpool1d(y, i, 2, 2, 1, output_size=x.shape[-1:])
 
 
+FRAC2, FRAC3 = RNG.random((2, 3, 2)), RNG.random((1, 2, 3))
+
+
+def _tensor(M, a):
+    return ember.tensor(a) if M is F else torch.tensor(a)
+
+
+def _frac2d(M, x):
+    s = _tensor(M, FRAC2).to(x.dtype)
+    return M.fractional_max_pool2d(x, (2, 3), (4, 5), return_indices=True, _random_samples=s)
+
+
+def _frac3d(M, x):
+    s = _tensor(M, FRAC3).to(x.dtype)
+    return M.fractional_max_pool3d_with_indices(
+        x, 2, output_ratio=(0.5, 0.7, 0.6), _random_samples=s
+    )
+
+
 CASES = {
     "rms_norm": (lambda M, x, w: M.rms_norm(x, (3, 4), w), (_r(2, 3, 4), _r(3, 4))),
     "rms_norm_eps": (lambda M, x: M.rms_norm(x, (4,), eps=1e-3), (_r(3, 4),)),
@@ -187,6 +206,9 @@ CASES = {
         lambda M, x, t: M.multilabel_margin_loss(x, t, reduction="none"),
         (_r(5), np.array([4, 0, -1, 1, 1])),
     ),
+    "fractional_max_pool2d": (_frac2d, (_r(2, 3, 9, 11),)),
+    "fractional_max_pool3d": (_frac3d, (_r(1, 2, 5, 6, 4),)),
+    "conv_tbc": (lambda M, x, w, b: M.conv_tbc(x, w, b, 1), (_r(5, 2, 3), _r(3, 3, 4), _r(4))),
     "pdist": (lambda M, x: M.pdist(x), (_r(5, 3),)),
     "pdist_p1": (lambda M, x: M.pdist(x, 1.0), (_r(4, 3),)),
     "pdist_p3": (lambda M, x: M.pdist(x, 3.0), (_r(4, 3),)),
@@ -227,6 +249,31 @@ def test_functional_gradcheck(name):
         for a in arrays
     )
     assert gradcheck(lambda *t: _first(fn(F, *t)), inputs)
+
+
+def test_fractional_max_pool_draws_from_embers_generator():
+    x = ember.tensor(_r(2, 3, 9, 8))
+    ember.manual_seed(5)
+    a = F.fractional_max_pool2d(x, 2, output_ratio=0.5, return_indices=True)
+    ember.manual_seed(5)
+    samples = np.random.default_rng(5).random((2, 3, 2)).astype(np.float64)
+    b = TF.fractional_max_pool2d(
+        torch.tensor(x.numpy()), 2, (4, 4), return_indices=True,
+        _random_samples=torch.tensor(samples),
+    )  # fmt: skip
+    np.testing.assert_array_equal(a[1].numpy(), b[1].numpy())
+    y = F.fractional_max_pool3d(ember.randn(3, 4, 5, 6), 2, 3)  # unbatched
+    assert y.shape == (3, 3, 3, 3)
+
+
+def test_upsample_aliases_warn_and_match_torch():
+    x = _r(1, 2, 3, 4)
+    for name in ("upsample_nearest", "upsample_bilinear"):
+        with pytest.warns(UserWarning, match=f"{name}` is deprecated"):
+            e = getattr(F, name)(ember.tensor(x), scale_factor=2)
+        with pytest.warns(UserWarning):
+            t = getattr(TF, name)(torch.tensor(x), scale_factor=2)
+        np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-12)
 
 
 def test_pdist_identical_rows_get_zero_gradient():
@@ -329,6 +376,12 @@ MODULES = {
     "ReflectionPad3d": (lambda m: m.ReflectionPad3d((1, 2, 0, 1, 2, 1)), (_r(1, 2, 3, 4, 3),)),
     "ReplicationPad3d": (lambda m: m.ReplicationPad3d(2), (_r(2, 2, 3, 2),)),
     "CircularPad3d": (lambda m: m.CircularPad3d((0, 1, 2, 1, 1, 0)), (_r(1, 1, 2, 3, 3),)),
+    "FractionalMaxPool2d": (
+        lambda m: m.FractionalMaxPool2d(
+            (3, 2), output_ratio=0.5, _random_samples=_tensor(F if m is nn else TF, FRAC3[:, :, :2])
+        ),
+        (_r(1, 2, 7, 6),),
+    ),
     "MultiLabelMarginLoss": (
         lambda m: m.MultiLabelMarginLoss(reduction="none"),
         (_r(2, 4), np.array([[2, -1, 0, 0], [1, 0, 3, -1]])),
@@ -488,6 +541,30 @@ BAD = [
         "conv_transpose3d",
         lambda M, x, w: M.conv_transpose3d(x, w, stride=2, output_padding=2),
         (_r(1, 2, 2, 2, 2), _r(2, 2, 1, 1, 1)),
+        ValueError,
+    ),
+    (
+        "fractional_max_pool2d",
+        lambda M, x: M.fractional_max_pool2d(x, 3, 4),
+        (_r(1, 1, 5, 5),),
+        ValueError,
+    ),
+    (
+        "fractional_max_pool2d",
+        lambda M, x: M.fractional_max_pool2d(x, 2),
+        (_r(1, 1, 5, 5),),
+        ValueError,
+    ),
+    (
+        "fractional_max_pool3d",
+        lambda M, x: M.fractional_max_pool3d(x, 2, 2),
+        (_r(5, 5),),
+        ValueError,
+    ),
+    (
+        "conv_tbc",
+        lambda M, x, w, b: M.conv_tbc(x, w, b),
+        (_r(5, 2, 3), _r(3, 2, 4), _r(4)),
         ValueError,
     ),
     ("pdist", lambda M, x: M.pdist(x), (_r(2, 3, 4),), ValueError),

@@ -4465,6 +4465,190 @@ def ctc_loss(
     return nll.reshape(()) if unbatched and reduction == "none" else nll
 
 
+def upsample_nearest(input, size=None, scale_factor=None) -> Tensor:
+    """Deprecated PyTorch alias of interpolate(mode='nearest'); warns as PyTorch does."""
+    warnings.warn(
+        "`nn.functional.upsample_nearest` is deprecated. Use `nn.functional.interpolate` instead.",
+        stacklevel=2,
+    )
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None) -> Tensor:
+    """Deprecated PyTorch alias of interpolate(mode='bilinear', align_corners=True)."""
+    warnings.warn(
+        "`nn.functional.upsample_bilinear` is deprecated. Use `nn.functional.interpolate` instead.",
+        stacklevel=2,
+    )
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+def conv_tbc(input, weight, bias, pad: int = 0) -> Tensor:
+    """1-D convolution in (time, batch, channels) layout, as torch.conv_tbc: input (T, B, Cin),
+    weight (K, Cin, Cout), bias (Cout,) -> (T + 2 pad - K + 1, B, Cout); conv1d underneath."""
+    op = "conv_tbc"
+    weight = _float_input(weight, op, "weight")
+    x = _float_input(input, op, "input", weight.dtype)
+    if x.ndim != 3 or weight.ndim != 3:
+        raise ValueError(
+            f"{op}: input must be 3-D (T, B, Cin) and weight 3-D (K, Cin, Cout), got "
+            f"{x.shape} and {weight.shape}"
+        )
+    if x.shape[2] != weight.shape[1]:
+        raise ValueError(
+            f"{op}: input {x.shape} has {x.shape[2]} channels but weight {weight.shape} "
+            f"expects {weight.shape[1]}"
+        )
+    y = conv1d(x.permute((1, 2, 0)), weight.permute((2, 1, 0)), bias, 1, _int_arg(pad, op, "pad"))
+    return y.permute((2, 0, 1))
+
+
+class FractionalMaxPool(Function):
+    # x (B, *S) -> y, idx (B, *O): the max of each window [start, start + k) per axis, the
+    # starts (B, O_a) per axis chosen by fractional_max_pool; idx flat into prod(S)
+    @staticmethod
+    def forward(ctx, x, starts, k):
+        b, sizes = x.shape[0], x.shape[1:]
+        nd, outs = len(sizes), tuple(st.shape[1] for st in starts)
+        flat = np.zeros((b,) + (1,) * (2 * nd), np.int64)
+        for a in range(nd):
+            shape = [b] + [1] * (2 * nd)
+            shape[1 + a] = outs[a]
+            pos = starts[a].reshape(shape)
+            shape = [1] * (1 + 2 * nd)
+            shape[1 + nd + a] = k[a]
+            flat = flat * sizes[a] + pos + np.arange(k[a]).reshape(shape)
+        win = flat.reshape(b, int(np.prod(outs)), -1)
+        vals = np.take_along_axis(x.reshape(b, 1, -1), win.reshape(b, 1, -1), 2).reshape(win.shape)
+        arg = vals.argmax(-1)  # the first maximum in row-major order, as PyTorch
+        y = np.take_along_axis(vals, arg[..., None], -1)[..., 0]
+        idx = np.take_along_axis(win, arg[..., None], -1)[..., 0]
+        ctx.save_for_backward(idx)
+        ctx.shape = x.shape
+        ctx.mark_non_differentiable(1)
+        return y.reshape((b,) + outs), idx.reshape((b,) + outs)
+
+    @staticmethod
+    def backward(ctx, g, _gidx=None):
+        (idx,) = ctx.saved_tensors
+        b = ctx.shape[0]
+        dx = _scatter_last(g.reshape(b, -1), idx.reshape(b, -1), int(np.prod(ctx.shape[1:])))
+        return dx.reshape(ctx.shape).astype(g.dtype, copy=False), None, None
+
+
+def _fractional_intervals(u: np.ndarray, n_in: int, n_out: int, k: int) -> np.ndarray:
+    """PyTorch's generate_intervals, in the input's dtype: starts (B, n_out) from samples u (B,)."""
+    seq = np.full((u.shape[0], n_out), n_in - k, np.int64)
+    if n_out > 1:
+        alpha = u.dtype.type(n_in - k) / u.dtype.type(n_out - 1)
+        i = np.arange(n_out - 1, dtype=u.dtype)
+        seq[:, :-1] = ((i + u[:, None]) * alpha).astype(np.int64) - (u * alpha).astype(np.int64)[
+            :, None
+        ]
+    return seq
+
+
+def _fractional_max_pool(op, nd, input, kernel_size, output_size, output_ratio, samples):
+    x = _float_input(input, op)
+    if x.ndim not in (nd + 1, nd + 2):
+        raise ValueError(
+            f"{op}: input must be {nd + 1}-D or {nd + 2}-D (N, C, spatial...), got {x.shape}"
+        )
+    tup = _pair if nd == 2 else _triple
+    k = tup(kernel_size, op, "kernel_size")
+    sizes = x.shape[-nd:]
+    if output_size is None:
+        if output_ratio is None:
+            raise ValueError(f"{op} requires specifying either an output_size or an output_ratio")
+        r = output_ratio if isinstance(output_ratio, tuple | list) else (output_ratio,) * nd
+        if len(r) != nd or not all(0 < v < 1 for v in r):
+            raise ValueError(f"{op}: output_ratio must be in (0, 1), got {output_ratio!r}")
+        out = tuple(int(n * v) for n, v in zip(sizes, r))
+    else:
+        out = tup(output_size, op, "output_size")
+    for n, o, kk in zip(sizes, out, k):
+        if kk < 1 or o < 1 or o + kk - 1 > n:
+            raise ValueError(
+                f"{op}: kernel_size {k} and output_size {out} do not fit input {x.shape} "
+                "(need output + kernel - 1 <= input per dim)"
+            )
+    unbatched = x.ndim == nd + 1
+    n, c = (1, x.shape[0]) if unbatched else x.shape[:2]
+    if samples is None:
+        from ember.random import default_generator
+
+        u = default_generator().random((n, c, nd)).astype(x.dtype)
+    else:
+        u = np.asarray(samples.data if isinstance(samples, Tensor) else samples, x.dtype)
+        if u.shape != (n, c, nd):
+            raise ValueError(f"{op}: _random_samples must have shape {(n, c, nd)}, got {u.shape}")
+    u = u.reshape(n * c, nd)
+    # PyTorch's sample order: (W, H) in 2-D, (T, H, W) in 3-D
+    which = (1, 0) if nd == 2 else (0, 1, 2)
+    starts = [
+        _fractional_intervals(u[:, w], sz, o, kk) for w, sz, o, kk in zip(which, sizes, out, k)
+    ]
+    y, idx = FractionalMaxPool.apply(x.contiguous().reshape(n * c, *sizes), starts, k)
+    lead = x.shape[:-nd]
+    return y.reshape(*lead, *out), idx.reshape(*lead, *out)
+
+
+def fractional_max_pool2d(
+    input,
+    kernel_size,
+    output_size=None,
+    output_ratio=None,
+    return_indices: bool = False,
+    _random_samples=None,
+):
+    """Fractional max pooling (Graham, 2014) over (N, C, H, W) or (C, H, W): windows of
+    ``kernel_size`` at pseudo-random starts that shrink the input to ``output_size`` (or
+    ``output_ratio`` times it). The starts come from ``_random_samples`` (N, C, 2) in [0, 1),
+    else from ember's generator; indices are flat into H*W."""
+    y, idx = _fractional_max_pool(
+        "fractional_max_pool2d", 2, input, kernel_size, output_size, output_ratio,
+        _random_samples,
+    )  # fmt: skip
+    return (y, idx) if return_indices else y
+
+
+def fractional_max_pool3d(
+    input,
+    kernel_size,
+    output_size=None,
+    output_ratio=None,
+    return_indices: bool = False,
+    _random_samples=None,
+):
+    """Fractional max pooling over (N, C, T, H, W) or (C, T, H, W); see fractional_max_pool2d
+    (``_random_samples`` (N, C, 3))."""
+    y, idx = _fractional_max_pool(
+        "fractional_max_pool3d", 3, input, kernel_size, output_size, output_ratio,
+        _random_samples,
+    )  # fmt: skip
+    return (y, idx) if return_indices else y
+
+
+def fractional_max_pool2d_with_indices(
+    input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+    _random_samples=None,
+):  # fmt: skip
+    """fractional_max_pool2d returning (output, indices), as PyTorch's alias."""
+    return fractional_max_pool2d(
+        input, kernel_size, output_size, output_ratio, True, _random_samples
+    )
+
+
+def fractional_max_pool3d_with_indices(
+    input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+    _random_samples=None,
+):  # fmt: skip
+    """fractional_max_pool3d returning (output, indices), as PyTorch's alias."""
+    return fractional_max_pool3d(
+        input, kernel_size, output_size, output_ratio, True, _random_samples
+    )
+
+
 __all__ = [
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
@@ -4489,6 +4673,7 @@ __all__ = [
     "conv1d",
     "conv2d",
     "conv3d",
+    "conv_tbc",
     "conv_transpose1d",
     "conv_transpose2d",
     "conv_transpose3d",
@@ -4505,6 +4690,10 @@ __all__ = [
     "embedding_bag",
     "feature_alpha_dropout",
     "fold",
+    "fractional_max_pool2d",
+    "fractional_max_pool2d_with_indices",
+    "fractional_max_pool3d",
+    "fractional_max_pool3d_with_indices",
     "gaussian_nll_loss",
     "gelu",
     "glu",
@@ -4583,4 +4772,6 @@ __all__ = [
     "triplet_margin_with_distance_loss",
     "unfold",
     "upsample",
+    "upsample_bilinear",
+    "upsample_nearest",
 ]

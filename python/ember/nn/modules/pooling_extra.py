@@ -1,5 +1,5 @@
 """AdaptiveMaxPool1d/2d/3d, MaxUnpool1d/2d/3d, LPPool1d/2d/3d, MaxPool3d, AvgPool3d,
-AdaptiveAvgPool3d."""
+AdaptiveAvgPool3d, FractionalMaxPool2d/3d."""
 
 from __future__ import annotations
 
@@ -168,3 +168,55 @@ class LPPool3d(_LPPoolNd):
 
     def forward(self, input):
         return F.lp_pool3d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+
+class _FractionalMaxPoolNd(Module):
+    _nd = 2
+
+    def __init__(
+        self,
+        kernel_size,
+        output_size=None,
+        output_ratio=None,
+        return_indices: bool = False,
+        _random_samples=None,
+    ):
+        super().__init__()
+        op, n = type(self).__name__, self._nd
+        tup = lambda v: tuple(v) if isinstance(v, tuple | list) else (v,) * n  # noqa: E731
+        self.kernel_size = tup(kernel_size)
+        self.return_indices = return_indices
+        self.register_buffer("_random_samples", _random_samples)
+        self.output_size = tup(output_size) if output_size is not None else None
+        self.output_ratio = tup(output_ratio) if output_ratio is not None else None
+        if output_size is None and output_ratio is None:
+            raise ValueError(f"{op} requires specifying either an output size, or a pooling ratio")
+        if output_size is not None and output_ratio is not None:
+            raise ValueError(f"{op}: only one of output_size and output_ratio may be specified")
+        if self.output_ratio is not None and not all(0 < r < 1 for r in self.output_ratio):
+            raise ValueError(f"{op}: output_ratio must be between 0 and 1 (got {output_ratio})")
+
+    def forward(self, input):
+        fn = F.fractional_max_pool2d if self._nd == 2 else F.fractional_max_pool3d
+        return fn(
+            input, self.kernel_size, self.output_size, self.output_ratio, self.return_indices,
+            self._random_samples,
+        )  # fmt: skip
+
+
+class FractionalMaxPool2d(_FractionalMaxPoolNd):
+    """Fractional max pooling over (N, C, H, W) or (C, H, W), as
+    ``torch.nn.FractionalMaxPool2d``; see ``nn.functional.fractional_max_pool2d``.
+
+    Example::
+
+        >>> nn.FractionalMaxPool2d(2, output_size=(5, 4))(ember.randn(1, 3, 9, 8)).shape
+        (1, 3, 5, 4)
+    """
+
+
+class FractionalMaxPool3d(_FractionalMaxPoolNd):
+    """Fractional max pooling over (N, C, T, H, W) or (C, T, H, W), as
+    ``torch.nn.FractionalMaxPool3d``."""
+
+    _nd = 3
