@@ -863,3 +863,43 @@ def test_ctc_loss_module_and_bad_input():
         F.ctc_loss(ember.randn(6), tg, [6, 6, 6], [2, 2, 2])
     with pytest.raises(TypeError, match="ctc_loss: targets must be integers"):
         F.ctc_loss(x, tg.astype(float), [6, 6, 6], [2, 2, 2])
+
+
+# ---- AdaptiveLogSoftmaxWithLoss -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adaptive_log_softmax_matches_torch(dtype):
+    ctor = lambda m: m.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 6], div_value=2.0, head_bias=True)  # noqa: E731
+    em, tm = _pair_modules(ctor, dtype)
+    assert repr(em) == repr(tm)
+    x, t = _r(6, 8).astype(dtype), np.array([0, 4, 9, 2, 7, 5])
+    ex, tx = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    eo, to = em(ex, ember.tensor(t)), tm(tx, torch.tensor(t))
+    np.testing.assert_allclose(eo.output.numpy(), to.output.detach().numpy(), **_tols(dtype))
+    np.testing.assert_allclose(eo.loss.numpy(), to.loss.detach().numpy(), **_tols(dtype))
+    eo.loss.backward()
+    to.loss.backward()
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), **_tols(dtype))
+    for (k, p), (_, tp) in zip(em.named_parameters(), tm.named_parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), **_tols(dtype), err_msg=k)
+    lp = tm.log_prob(torch.tensor(x)).detach().numpy()
+    np.testing.assert_allclose(em.log_prob(ember.tensor(x)).numpy(), lp, **_tols(dtype))
+    np.testing.assert_array_equal(em.predict(ember.tensor(x)).numpy(), lp.argmax(1))
+    one = em(ember.tensor(x[2]), ember.tensor(np.array(9)))
+    assert one.output.shape == ()
+    np.testing.assert_allclose(one.output.numpy(), to.output.detach().numpy()[2], **_tols(dtype))
+
+
+def test_adaptive_log_softmax_bad_input():
+    with pytest.raises(ValueError, match="cutoffs should be a sequence of unique"):
+        nn.AdaptiveLogSoftmaxWithLoss(8, 10, [6, 3])
+    with pytest.raises(ValueError, match="cutoffs should be a sequence of length"):
+        nn.AdaptiveLogSoftmaxWithLoss(8, 10, [])
+    m = nn.AdaptiveLogSoftmaxWithLoss(8, 10, [4])
+    with pytest.raises(ValueError, match=r"target values should be in \[0, 9\]"):
+        m(ember.randn(2, 8), ember.tensor([0, 10]))
+    with pytest.raises(ValueError, match="same size in the batch dimension"):
+        m(ember.randn(3, 8), ember.tensor([0, 1]))
+    with pytest.raises(ValueError, match="multi-target not supported"):
+        m(ember.randn(2, 8), ember.tensor([[0, 1]]))

@@ -34,6 +34,7 @@ from ember.nn.modules.activation_extra import (
     Tanhshrink,
     Threshold,
 )
+from ember.nn.modules.adaptive import AdaptiveLogSoftmaxWithLoss
 from ember.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from ember.nn.modules.container import (
     ModuleDict,
@@ -165,6 +166,7 @@ __all__ = [
     "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
     "AdaptiveAvgPool3d",
+    "AdaptiveLogSoftmaxWithLoss",
     "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d",
     "AdaptiveMaxPool3d",

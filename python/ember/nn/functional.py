@@ -3748,6 +3748,20 @@ def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_siz
     return _unpool(op, x, indices, k, s, p, output_size, 3)
 
 
+def _conv3d_operands(op: str, input, weight, stride, dilation):
+    """conv3d's and conv_transpose3d's shared checks: (x batched, weight, unbatched, stride,
+    dilation)."""
+    weight = _float_input(weight, op, "weight")
+    if weight.ndim != 5:
+        raise ValueError(f"{op}: weight must be 5-D (.., KD, KH, KW), got shape {weight.shape}")
+    x = _vol_input(input, op, weight.dtype)
+    unbatched = x.ndim == 4
+    s, d = _triple(stride, op, "stride"), _triple(dilation, op, "dilation")
+    if min(s) < 1 or min(d) < 1:
+        raise ValueError(f"{op}: stride and dilation must be >= 1, got {s}, {d}")
+    return (x.unsqueeze(0) if unbatched else x), weight, unbatched, s, d
+
+
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """3-D convolution over (N, C, D, H, W) or unbatched (C, D, H, W): weight
     (O, C/groups, KD, KH, KW), bias (O,). padding: int, triple, 'valid' or 'same' (stride 1).
@@ -3757,15 +3771,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     conv2d's. Output size per axis: (n + 2 padding - dilation (k - 1) - 1) // stride + 1.
     """
     op = "conv3d"
-    weight = _float_input(weight, op, "weight")
-    if weight.ndim != 5:
-        raise ValueError(
-            f"{op}: weight must be 5-D (O, C/groups, KD, KH, KW), got shape {weight.shape}"
-        )
-    x = _vol_input(input, op, weight.dtype)
-    unbatched = x.ndim == 4
-    if unbatched:
-        x = x.unsqueeze(0)
+    x, weight, unbatched, s, d = _conv3d_operands(op, input, weight, stride, dilation)
     groups = _int_arg(groups, op, "groups")
     if groups < 1:
         raise ValueError(f"{op}: groups must be >= 1, got {groups}")
@@ -3774,9 +3780,6 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
             f"{op}: given groups={groups}, weight of size {weight.shape}, expected input "
             f"{x.shape} to have {weight.shape[1] * groups} channels, but got {x.shape[1]}"
         )
-    s, d = _triple(stride, op, "stride"), _triple(dilation, op, "dilation")
-    if min(s) < 1 or min(d) < 1:
-        raise ValueError(f"{op}: stride and dilation must be >= 1, got {s}, {d}")
     kd = weight.shape[2]
     if isinstance(padding, str):
         if padding not in ("valid", "same"):
@@ -3854,24 +3857,13 @@ def conv_transpose3d(
     cropped by ``padding`` (gradients come from conv_transpose2d, pad and slicing).
     """
     op = "conv_transpose3d"
-    weight = _float_input(weight, op, "weight")
-    if weight.ndim != 5:
-        raise ValueError(
-            f"{op}: weight must be 5-D (Cin, Cout/groups, KD, KH, KW), got {weight.shape}"
-        )
-    x = _vol_input(input, op, weight.dtype)
-    unbatched = x.ndim == 4
-    if unbatched:
-        x = x.unsqueeze(0)
+    x, weight, unbatched, s, d = _conv3d_operands(op, input, weight, stride, dilation)
     if x.shape[1] != weight.shape[0]:
         raise ValueError(
             f"{op}: input {x.shape} has {x.shape[1]} channels but weight {weight.shape} "
             f"expects {weight.shape[0]}"
         )
-    s, d = _triple(stride, op, "stride"), _triple(dilation, op, "dilation")
     p, o = _triple(padding, op, "padding"), _triple(output_padding, op, "output_padding")
-    if min(s) < 1 or min(d) < 1:
-        raise ValueError(f"{op}: stride and dilation must be >= 1, got {s}, {d}")
     if min(p) < 0 or min(o) < 0:
         raise ValueError(f"{op}: padding and output_padding must be >= 0")
     if any(oo >= max(ss, dd) for oo, ss, dd in zip(o, s, d)):
