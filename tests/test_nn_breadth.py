@@ -903,3 +903,10 @@ def test_adaptive_log_softmax_bad_input():
         m(ember.randn(3, 8), ember.tensor([0, 1]))
     with pytest.raises(ValueError, match="multi-target not supported"):
         m(ember.randn(2, 8), ember.tensor([[0, 1]]))
+
+
+def test_channel_shuffle_keeps_integer_inputs():
+    x = np.arange(2 * 6 * 2).reshape(2, 6, 2)
+    e = F.channel_shuffle(ember.tensor(x), 3)
+    np.testing.assert_array_equal(e.numpy(), TF.channel_shuffle(torch.tensor(x), 3).numpy())
+    assert e.numpy().dtype == np.int64

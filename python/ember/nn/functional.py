@@ -3375,13 +3375,15 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
 # ---- end of group / instance norm, resampling, padding, fold, adaptive max pool, unpool -----
 
 
-# ---- breadth: RMS / local response norm, bilinear, shuffles, Lp / 3-D pooling, unpooling,
-# ---- 3-D and 1-D transposed convolution, multilabel margin, gumbel softmax, pdist ------------
-# Rarely hot layers composed from existing differentiable ops, so their gradients come from
-# those ops' rules. The 3-D pools are separable (a box's max or mean is the max or mean over
-# depth of the (H, W) window results, padding and ceil_mode applying per axis), so they run
-# the 2-D kernels twice; conv3d sums KD conv2d calls on strided depth slices (one per kernel
-# depth), reusing the GEMM-backed conv2d kernel and its backward instead of a new C++ kernel.
+# ---- breadth: RMS / local response norm, bilinear, channel shuffle, Lp, 3-D and fractional
+# ---- pooling, unpooling, 3-D and transposed 1-D/3-D convolution, multilabel margin, gumbel
+# ---- softmax, pdist, affine_grid / grid_sample, embedding_bag, ctc_loss ---------------------
+# Rarely hot layers, composed from existing differentiable ops where possible (gradients come
+# from those ops' rules), else NumPy Functions with their backward beside them. The 3-D pools
+# are separable (a box's max or mean is the max or mean over depth of the (H, W) window
+# results, padding and ceil_mode applying per axis), so they run the 2-D kernels twice; conv3d
+# and conv_transpose3d sum one conv2d / conv_transpose2d call per kernel depth on depth slices,
+# reusing the GEMM-backed kernels and their backward instead of new C++ kernels.
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None) -> Tensor:

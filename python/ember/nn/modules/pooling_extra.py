@@ -144,7 +144,7 @@ class _LPPoolNd(Module):
 
 class LPPool1d(_LPPoolNd):
     """Power-average pooling over (N, C, L) or (C, L), as ``torch.nn.LPPool1d``: each window's
-    (sum of x^p) ** (1/p) (p = inf: max pooling, p = 1: sum pooling).
+    (sum of x^p) ** (1/p) (p = 1: sum pooling).
 
     Example::
 
