@@ -910,3 +910,35 @@ def test_channel_shuffle_keeps_integer_inputs():
     e = F.channel_shuffle(ember.tensor(x), 3)
     np.testing.assert_array_equal(e.numpy(), TF.channel_shuffle(torch.tensor(x), 3).numpy())
     assert e.numpy().dtype == np.int64
+
+
+# ---- in-place activations -----------------------------------------------------------------
+
+IN_PLACE = [
+    ("relu_", ()), ("elu_", (0.5,)), ("selu_", ()), ("celu_", (2.0,)), ("leaky_relu_", (0.2,)),
+    ("hardtanh_", (-0.5, 0.7)), ("threshold_", (0.1, -3.0)), ("rrelu_", (0.1, 0.3, False)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name, args", IN_PLACE, ids=[n for n, _ in IN_PLACE])
+def test_in_place_activations(name, args):
+    x = _r(3, 4)
+    e, t = ember.tensor(x.copy()), torch.tensor(x.copy())
+    storage = e.data
+    assert getattr(F, name)(e, *args) is e
+    getattr(TF, name)(t, *args)
+    assert e.data is storage  # outside the graph: written into the tensor's own array
+    np.testing.assert_allclose(storage, t.numpy(), rtol=1e-12)
+    # inside the graph the tensor takes the result's node; exp's saved output stays intact
+    a, ta = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    h, th = a.exp() * 1.5, ta.exp() * 1.5
+    assert getattr(F, name)(h, *args) is h
+    getattr(TF, name)(th, *args)
+    (h * h).sum().backward()
+    (th * th).sum().backward()
+    np.testing.assert_allclose(h.numpy(), th.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-12)
+    with pytest.raises(RuntimeError, match=f"{name}: a leaf Variable that requires grad"):
+        getattr(F, name)(ember.tensor(x, requires_grad=True), *args)
+    with pytest.raises(TypeError, match=name):
+        getattr(F, name)(x, *args)

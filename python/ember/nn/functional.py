@@ -4643,6 +4643,72 @@ def fractional_max_pool3d_with_indices(
     )
 
 
+def _in_place(op: str, fn, input, *args) -> Tensor:
+    """PyTorch's foo_(input, ...): input takes fn(input, ...)'s values and returns itself.
+
+    Outside the graph the result is written into input's own array. Inside it, input instead
+    takes the result's array and graph node, leaving its old array to the nodes that saved it
+    (ember has no version counters to detect an overwritten saved array, so it never
+    overwrites one). A leaf that requires grad is refused, as PyTorch does."""
+    from ember.autograd.function import is_grad_enabled
+
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    recording = input.requires_grad and is_grad_enabled()
+    if recording and input.is_leaf:
+        raise RuntimeError(
+            f"{op}: a leaf Variable that requires grad is being used in an in-place operation."
+        )
+    if not recording:
+        np.copyto(input.data, fn(input.detach(), *args).data)
+        return input
+    old = Tensor._make(input.data, True, input._ctx, input._idx)  # input's previous node
+    y = fn(old, *args)
+    input.data, input._ctx, input._idx = y.data, y._ctx, y._idx
+    return input
+
+
+def relu_(input) -> Tensor:
+    """In-place relu."""
+    return _in_place("relu_", relu, input)
+
+
+def elu_(input, alpha: float = 1.0) -> Tensor:
+    """In-place elu."""
+    return _in_place("elu_", elu, input, alpha)
+
+
+def selu_(input) -> Tensor:
+    """In-place selu."""
+    return _in_place("selu_", selu, input)
+
+
+def celu_(input, alpha: float = 1.0) -> Tensor:
+    """In-place celu."""
+    return _in_place("celu_", celu, input, alpha)
+
+
+def leaky_relu_(input, negative_slope: float = 0.01) -> Tensor:
+    """In-place leaky_relu."""
+    return _in_place("leaky_relu_", leaky_relu, input, negative_slope)
+
+
+def hardtanh_(input, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """In-place hardtanh."""
+    return _in_place("hardtanh_", hardtanh, input, min_val, max_val)
+
+
+def threshold_(input, threshold: float, value: float) -> Tensor:
+    """In-place threshold."""
+    fn = globals()["threshold"]  # the function, shadowed here by its argument's name
+    return _in_place("threshold_", fn, input, threshold, value)
+
+
+def rrelu_(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False):
+    """In-place rrelu."""
+    return _in_place("rrelu_", rrelu, input, lower, upper, training)
+
+
 __all__ = [
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
@@ -4663,6 +4729,7 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "celu",
+    "celu_",
     "channel_shuffle",
     "conv1d",
     "conv2d",
@@ -4680,6 +4747,7 @@ __all__ = [
     "dropout2d",
     "dropout3d",
     "elu",
+    "elu_",
     "embedding",
     "embedding_bag",
     "feature_alpha_dropout",
@@ -4700,6 +4768,7 @@ __all__ = [
     "hardsigmoid",
     "hardswish",
     "hardtanh",
+    "hardtanh_",
     "hinge_embedding_loss",
     "huber_loss",
     "instance_norm",
@@ -4708,6 +4777,7 @@ __all__ = [
     "l1_loss",
     "layer_norm",
     "leaky_relu",
+    "leaky_relu_",
     "linear",
     "local_response_norm",
     "log_softmax",
@@ -4744,12 +4814,15 @@ __all__ = [
     "prelu",
     "relu",
     "relu6",
+    "relu_",
     "rms_norm",
     "rnn_cell",
     "rnn_layer",
     "rrelu",
+    "rrelu_",
     "scaled_dot_product_attention",
     "selu",
+    "selu_",
     "sigmoid",
     "silu",
     "smooth_l1_loss",
@@ -4762,6 +4835,7 @@ __all__ = [
     "tanh",
     "tanhshrink",
     "threshold",
+    "threshold_",
     "triplet_margin_loss",
     "triplet_margin_with_distance_loss",
     "unfold",
