@@ -653,9 +653,13 @@ def test_affine_grid_matches_torch(size, align_corners):
 @pytest.mark.parametrize("align_corners", [False, True])
 @pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
 @pytest.mark.parametrize("mode", ["bilinear", "nearest"])
-def test_grid_sample_matches_torch(mode, padding_mode, align_corners, dtype):
+@pytest.mark.parametrize("nd", [2, 3])
+def test_grid_sample_matches_torch(nd, mode, padding_mode, align_corners, dtype):
     # grid points up to 1.8 outside [-1, 1] exercise every padding mode's reflections
-    x, grid = _r(2, 3, 4, 5), RNG.uniform(-2.8, 2.8, (2, 3, 6, 2))
+    if nd == 2:
+        x, grid = _r(2, 3, 4, 5), RNG.uniform(-2.8, 2.8, (2, 3, 6, 2))
+    else:
+        x, grid = _r(2, 2, 3, 4, 3), RNG.uniform(-2.8, 2.8, (2, 2, 3, 2, 3))
     fn = lambda M, a, g: M.grid_sample(a, g, mode, padding_mode, align_corners)  # noqa: E731
     _check_against_torch(fn, (x, grid), dtype)
 
@@ -663,10 +667,11 @@ def test_grid_sample_matches_torch(mode, padding_mode, align_corners, dtype):
 @pytest.mark.parametrize("align_corners", [False, True])
 @pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
 def test_grid_sample_gradcheck(padding_mode, align_corners):
-    x = ember.tensor(_r(1, 2, 3, 4), requires_grad=True)
-    grid = ember.tensor(RNG.uniform(-1.9, 1.9, (1, 2, 3, 2)), requires_grad=True)
     fn = lambda a, g: F.grid_sample(a, g, "bilinear", padding_mode, align_corners)  # noqa: E731
-    assert gradcheck(fn, (x, grid))
+    for xs, gs in (((1, 2, 3, 4), (1, 2, 3, 2)), ((1, 1, 2, 3, 3), (1, 1, 2, 2, 3))):
+        x = ember.tensor(_r(*xs), requires_grad=True)
+        grid = ember.tensor(RNG.uniform(-1.9, 1.9, gs), requires_grad=True)
+        assert gradcheck(fn, (x, grid))
 
 
 def test_affine_grid_then_grid_sample_identity_and_warning():
@@ -691,6 +696,8 @@ def test_grid_sample_bad_input():
         F.grid_sample(x, ember.randn(2, 2, 2, 2), align_corners=False)
     with pytest.raises(ValueError, match="grid_sample: expected a 4-D input"):
         F.grid_sample(x, ember.randn(1, 2, 2, 3), align_corners=False)
+    with pytest.raises(ValueError, match="grid_sample: expected a 4-D input"):
+        F.grid_sample(ember.randn(1, 2, 3, 4, 4), ember.randn(1, 2, 2, 2, 2), align_corners=False)
     with pytest.raises(NotImplementedError, match="bicubic"):
         F.grid_sample(x, g, mode="bicubic", align_corners=False)
     with pytest.raises(ValueError, match=r"affine_grid: expected .* \(N, 2, 3\)"):

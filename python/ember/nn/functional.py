@@ -7,6 +7,7 @@ the inputs contiguous and of the right dtype before anything reaches C++.
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -4063,61 +4064,70 @@ def _source_index(g: np.ndarray, n: int, padding_mode: str, align_corners: bool)
     return c, dc
 
 
-class GridSample2d(Function):
-    # x (N, C, H, W), grid (N, Ho, Wo, 2) in [-1, 1] (x, y) -> y (N, C, Ho, Wo)
+class GridSample(Function):
+    # x (N, C, *S) with 2 or 3 spatial dims, grid (N, *O, nd) of normalised (x, y[, z])
+    # -> y (N, C, *O): each output reads the 2^nd corners around its source point (bilinear /
+    # trilinear weights) or the nearest one
     @staticmethod
     def forward(ctx, x, grid, mode, padding_mode, align_corners):
-        n, c, h, w = x.shape
-        gx, gy = grid[..., 0].reshape(n, -1), grid[..., 1].reshape(n, -1)  # (N, P)
-        ix, dix = _source_index(gx, w, padding_mode, align_corners)
-        iy, diy = _source_index(gy, h, padding_mode, align_corners)
+        n, c, sizes = x.shape[0], x.shape[1], x.shape[2:]
+        nd = len(sizes)
+        coords, slopes = [], []  # per spatial axis (D,) H, W: source coordinates, d/dgrid
+        for a in range(nd):
+            g = grid[..., nd - 1 - a].reshape(n, -1)  # grid's last dim is (x, y[, z])
+            ci, dci = _source_index(g, sizes[a], padding_mode, align_corners)
+            coords.append(ci)
+            slopes.append(dci)
         if mode == "nearest":
-            x0, y0 = np.rint(ix), np.rint(iy)  # nearbyint: halves to even, as PyTorch
-            corners = [(y0, x0, np.ones_like(ix))]
+            base = [np.rint(ci) for ci in coords]  # nearbyint: halves to even, as PyTorch
+            frac, bits = None, [(0,) * nd]
         else:
-            x0, y0 = np.floor(ix), np.floor(iy)
-            x1, y1 = x0 + 1, y0 + 1
-            corners = [
-                (y0, x0, (x1 - ix) * (y1 - iy)),
-                (y0, x1, (ix - x0) * (y1 - iy)),
-                (y1, x0, (x1 - ix) * (iy - y0)),
-                (y1, x1, (ix - x0) * (iy - y0)),
-            ]
-        xf = x.reshape(n, c, h * w)
-        taps, out = [], np.zeros((n, c, gx.shape[1]), x.dtype)
-        for yy, xx, wt in corners:
-            ok = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
-            flat = (np.clip(yy, 0, h - 1) * w + np.clip(xx, 0, w - 1)).astype(np.int64)
+            base = [np.floor(ci) for ci in coords]
+            frac = [ci - b for ci, b in zip(coords, base)]
+            bits = list(itertools.product((0, 1), repeat=nd))
+        xf = x.reshape(n, c, -1)
+        out = np.zeros((n, c, coords[0].shape[1]), x.dtype)
+        taps = []
+        for bit in bits:
+            ok, flat, wts = True, 0, []
+            for a in range(nd):
+                i = base[a] + bit[a]
+                ok = ok & (i >= 0) & (i < sizes[a])
+                flat = flat * sizes[a] + np.clip(i, 0, sizes[a] - 1).astype(np.int64)
+                if frac is not None:
+                    wts.append(frac[a] if bit[a] else 1 - frac[a])
+            w = np.prod(wts, axis=0) if wts else np.ones(ok.shape)
             val = np.take_along_axis(xf, flat[:, None, :], axis=2) * ok[:, None, :]
-            out += (val * wt[:, None, :]).astype(x.dtype, copy=False)
-            taps.append((flat, ok, wt, val))
-        ctx.state = (taps, (ix, iy, x0, y0, dix, diy), mode, x.shape, grid.shape)
-        return out.reshape(n, c, *grid.shape[1:3])
+            out += (val * w[:, None, :]).astype(x.dtype, copy=False)
+            taps.append((bit, flat, ok, wts, val))
+        ctx.state = (taps, slopes, mode, x.shape, grid.shape)
+        return out.reshape(n, c, *grid.shape[1:-1])
 
     @staticmethod
     def backward(ctx, g):
-        taps, (ix, iy, x0, y0, dix, diy), mode, shape, gshape = ctx.state
-        n, c, h, w = shape
+        taps, slopes, mode, shape, gshape = ctx.state
+        n, c = shape[:2]
+        m = int(np.prod(shape[2:]))
+        nd = len(shape) - 2
         g = g.reshape(n, c, -1)
-        dx = None
+        dx = dgrid = None
         if ctx.needs_input_grad[0]:
             dx = 0
-            for flat, ok, wt, _ in taps:
-                contrib = g * (wt * ok)[:, None, :]
+            for _, flat, ok, wts, _ in taps:
+                w = np.prod(wts, axis=0) if wts else 1.0
+                contrib = g * (w * ok)[:, None, :]
                 idx = np.broadcast_to(flat[:, None, :], contrib.shape)
-                dx = dx + _scatter_last(contrib.reshape(n * c, -1), idx.reshape(n * c, -1), h * w)
+                dx = dx + _scatter_last(contrib.reshape(n * c, -1), idx.reshape(n * c, -1), m)
             dx = dx.reshape(shape).astype(g.dtype, copy=False)
-        dgrid = None
         if ctx.needs_input_grad[1]:
-            if mode == "nearest":
-                dgrid = np.zeros(gshape, g.dtype)
-            else:
-                (_, _, _, v00), (_, _, _, v01), (_, _, _, v10), (_, _, _, v11) = taps
-                fx, fy = (ix - x0)[:, None, :], (iy - y0)[:, None, :]
-                gix = ((v01 - v00) * (1 - fy) + (v11 - v10) * fy) * g
-                giy = ((v10 - v00) * (1 - fx) + (v11 - v01) * fx) * g
-                dgrid = np.stack([gix.sum(1) * dix, giy.sum(1) * diy], axis=-1)
-                dgrid = dgrid.reshape(gshape).astype(g.dtype, copy=False)
+            dgrid = np.zeros(gshape, g.dtype)
+            if mode != "nearest":  # d weight / d coordinate a: the other axes' weights, +-1
+                for a in range(nd):
+                    acc = 0
+                    for bit, _, _, wts, val in taps:
+                        others = np.prod([w for b, w in enumerate(wts) if b != a], axis=0)
+                        acc = acc + (val * (others if bit[a] else -others)[:, None, :] * g).sum(1)
+                    dgrid[..., nd - 1 - a] = (acc * slopes[a]).reshape(gshape[:-1])
         return dx, dgrid, None, None, None
 
 
@@ -4125,10 +4135,12 @@ def grid_sample(
     input, grid, mode: str = "bilinear", padding_mode: str = "zeros", align_corners=None
 ) -> Tensor:
     """Samples input (N, C, H, W) at the normalised (x, y) locations of grid (N, Ho, Wo, 2)
-    -> (N, C, Ho, Wo), as PyTorch (spatial transformer networks); gradients reach both.
+    -> (N, C, Ho, Wo), or (N, C, D, H, W) at (x, y, z) of grid (N, Do, Ho, Wo, 3), as PyTorch
+    (spatial transformer networks); gradients reach input and grid.
 
     Args:
-        mode: 'bilinear' or 'nearest' (ties round half to even, as PyTorch).
+        mode: 'bilinear' (trilinear in 3-D) or 'nearest' (ties round half to even, as
+            PyTorch); 'bicubic' is not supported.
         padding_mode: outside locations read 'zeros', the 'border' value, or the
             'reflection' of the image.
         align_corners: -1 and 1 are the corner pixels' centres (True) or the image's outer
@@ -4146,22 +4158,25 @@ def grid_sample(
             f"{op}: expected padding_mode to be 'zeros', 'border', or 'reflection', but got: "
             f"'{padding_mode}'"
         )
-    if mode == "bicubic" or x.ndim == 5:
-        raise NotImplementedError(
-            f"{op}: mode='bicubic' and 5-D input are not supported (only 2-D bilinear and "
-            "nearest sampling)"
-        )
+    if mode == "bicubic":
+        raise NotImplementedError(f"{op}: mode='bicubic' is not supported")
     if align_corners is None:
         warnings.warn(_ALIGN_WARNING, UserWarning, stacklevel=2)
         align_corners = False
-    if x.ndim != 4 or gr.ndim != 4 or gr.shape[-1] != 2 or gr.shape[0] != x.shape[0]:
+    if (
+        x.ndim not in (4, 5)
+        or gr.ndim != x.ndim
+        or gr.shape[-1] != x.ndim - 2
+        or gr.shape[0] != x.shape[0]
+    ):
         raise ValueError(
-            f"{op}: expected a 4-D input (N, C, H, W) and a grid (N, H_out, W_out, 2) with the "
-            f"same N, got input {x.shape} and grid {gr.shape}"
+            f"{op}: expected a 4-D input (N, C, H, W) with a grid (N, H_out, W_out, 2), or a "
+            f"5-D input with a grid (N, D_out, H_out, W_out, 3), the same N; got input "
+            f"{x.shape} and grid {gr.shape}"
         )
     if min(x.shape[2:]) < 1:
         raise ValueError(f"{op}: input {x.shape} has an empty spatial dim")
-    return GridSample2d.apply(
+    return GridSample.apply(
         x.contiguous(), gr.contiguous(), mode, padding_mode, bool(align_corners)
     )
 
