@@ -949,3 +949,64 @@ def test_in_place_activations(name, args):
         getattr(F, name)(ember.tensor(x, requires_grad=True), *args)
     with pytest.raises(TypeError, match=name):
         getattr(F, name)(x, *args)
+
+
+# ---- lazy modules -------------------------------------------------------------------------
+
+LAZY = {
+    "LazyLinear": (lambda m: m.LazyLinear(5), (2, 3)),
+    "LazyConv1d": (lambda m: m.LazyConv1d(4, 3), (6, 5)),
+    "LazyConv2d": (lambda m: m.LazyConv2d(4, 3, groups=2), (1, 6, 5, 5)),
+    "LazyConv3d": (lambda m: m.LazyConv3d(2, 2, padding=1), (1, 3, 3, 3, 3)),
+    "LazyConvTranspose1d": (lambda m: m.LazyConvTranspose1d(4, 3), (2, 6, 5)),
+    "LazyConvTranspose2d": (lambda m: m.LazyConvTranspose2d(2, 3, stride=2), (1, 4, 3, 2)),
+    "LazyConvTranspose3d": (
+        lambda m: m.LazyConvTranspose3d(4, 2, groups=2, bias=False),
+        (1, 2, 2, 3, 2),
+    ),
+    "LazyBatchNorm1d": (lambda m: m.LazyBatchNorm1d(affine=False), (4, 3)),
+    "LazyBatchNorm2d": (lambda m: m.LazyBatchNorm2d(), (2, 3, 4, 4)),
+    "LazyBatchNorm3d": (lambda m: m.LazyBatchNorm3d(momentum=None), (2, 2, 2, 2, 3)),
+    "LazyInstanceNorm1d": (lambda m: m.LazyInstanceNorm1d(), (2, 3, 5)),
+    "LazyInstanceNorm2d": (lambda m: m.LazyInstanceNorm2d(eps=1e-3), (2, 3, 2, 3)),
+    "LazyInstanceNorm3d": (lambda m: m.LazyInstanceNorm3d(), (2, 3, 2, 2, 2)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAZY))
+def test_lazy_modules_become_their_layer(name):
+    ctor, shape = LAZY[name]
+    em, tm = ctor(nn), ctor(torch.nn)
+    assert repr(em) == repr(tm) and list(em.state_dict()) == list(tm.state_dict())
+    assert em.weight is None or em.weight.numpy().size == 0  # size-dependent: empty until used
+    x = _r(*shape).astype(np.float32)
+    em(ember.tensor(x))
+    with warnings.catch_warnings():  # PyTorch warns that lazy modules are experimental
+        warnings.simplefilter("ignore")
+        tm(torch.tensor(x))
+    assert type(em) is getattr(nn, type(tm).__name__)
+    assert repr(em) == repr(tm)
+    sd = tm.state_dict()
+    assert {k: v.shape for k, v in em.state_dict().items()} == {
+        k: tuple(v.shape) for k, v in sd.items()
+    }  # noqa: E501
+    em.load_state_dict({k: v.numpy() for k, v in sd.items()})
+    np.testing.assert_allclose(
+        em(ember.tensor(x)).numpy(), tm(torch.tensor(x)).detach().numpy(), rtol=1e-4, atol=1e-5
+    )
+
+
+def test_lazy_initialisation_and_bad_input():
+    ember.manual_seed(0)
+    m = nn.LazyLinear(64)
+    m(ember.randn(2, 16))
+    bound = 1 / np.sqrt(16)
+    assert 0.9 * bound < np.abs(m.weight.numpy()).max() <= bound
+    b = nn.LazyBatchNorm2d()
+    b(ember.randn(2, 3, 4, 4))
+    np.testing.assert_array_equal(b.weight.numpy(), np.ones(3))
+    assert int(b.num_batches_tracked.numpy()) == 1
+    with pytest.raises(ValueError, match="LazyConv2d: expected 3D"):
+        nn.LazyConv2d(2, 3)(ember.randn(2, 3))
+    with pytest.raises(ValueError, match="expected 4D input"):
+        nn.LazyBatchNorm2d()(ember.randn(2, 3))

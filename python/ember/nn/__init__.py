@@ -35,7 +35,14 @@ from ember.nn.modules.activation_extra import (
     Threshold,
 )
 from ember.nn.modules.adaptive import AdaptiveLogSoftmaxWithLoss
-from ember.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
+from ember.nn.modules.batchnorm import (
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    LazyBatchNorm1d,
+    LazyBatchNorm2d,
+    LazyBatchNorm3d,
+)
 from ember.nn.modules.container import (
     ModuleDict,
     ModuleList,
@@ -50,6 +57,12 @@ from ember.nn.modules.conv import (
     ConvTranspose1d,
     ConvTranspose2d,
     ConvTranspose3d,
+    LazyConv1d,
+    LazyConv2d,
+    LazyConv3d,
+    LazyConvTranspose1d,
+    LazyConvTranspose2d,
+    LazyConvTranspose3d,
 )
 from ember.nn.modules.distance import CosineSimilarity, PairwiseDistance
 from ember.nn.modules.dropout import (
@@ -62,7 +75,7 @@ from ember.nn.modules.dropout import (
 )
 from ember.nn.modules.flatten import Flatten, Unflatten
 from ember.nn.modules.fold import Fold, Unfold
-from ember.nn.modules.linear import Bilinear, Identity, Linear
+from ember.nn.modules.linear import Bilinear, Identity, LazyLinear, Linear
 from ember.nn.modules.loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -94,6 +107,9 @@ from ember.nn.modules.normalization_extra import (
     InstanceNorm1d,
     InstanceNorm2d,
     InstanceNorm3d,
+    LazyInstanceNorm1d,
+    LazyInstanceNorm2d,
+    LazyInstanceNorm3d,
     LocalResponseNorm,
     RMSNorm,
 )
@@ -234,6 +250,19 @@ __all__ = [
     "LSTM",
     "LSTMCell",
     "LayerNorm",
+    "LazyBatchNorm1d",
+    "LazyBatchNorm2d",
+    "LazyBatchNorm3d",
+    "LazyConv1d",
+    "LazyConv2d",
+    "LazyConv3d",
+    "LazyConvTranspose1d",
+    "LazyConvTranspose2d",
+    "LazyConvTranspose3d",
+    "LazyInstanceNorm1d",
+    "LazyInstanceNorm2d",
+    "LazyInstanceNorm3d",
+    "LazyLinear",
     "LeakyReLU",
     "LearnedPositionalEmbedding",
     "Linear",

@@ -9,6 +9,7 @@ import numpy as np
 
 from ember.nn import functional as F
 from ember.nn import init
+from ember.nn.modules.lazy import LazyModuleMixin
 from ember.nn.modules.module import Module, Parameter
 
 _PADDING_STRINGS = ("valid", "same", "full")
@@ -352,3 +353,71 @@ class ConvTranspose3d(_ConvTransposeNd):
 
     _nd = 3
     _conv = staticmethod(F.conv_transpose3d)
+
+
+class _LazyConvMixin(LazyModuleMixin):
+    """in_channels from the first input's channel dim; built with a placeholder in_channels
+    (= groups, so the checks pass) and resized to 0 until then."""
+
+    _lazy_attr = "in_channels"
+
+    def __init__(self, out_channels: int, kernel_size, *args, **kwargs):
+        groups = kwargs.get("groups", 1)
+        super().__init__(groups, out_channels, kernel_size, *args, **kwargs)
+        self._lazy_resize(0)
+
+    def reset_parameters(self) -> None:
+        if self.in_channels:  # nothing to initialise while the weight is empty
+            super().reset_parameters()
+
+    def _lazy_size(self, input):
+        shape, nd = np.shape(input), len(self.kernel_size)
+        if len(shape) not in (nd + 1, nd + 2):
+            raise ValueError(
+                f"{type(self).__name__}: expected {nd + 1}D (unbatched) or {nd + 2}D (batched) "
+                f"input, but got input of size: {shape}"
+            )
+        return shape[1] if len(shape) == nd + 2 else shape[0]
+
+    def _lazy_shapes(self, n: int) -> dict:
+        transposed = isinstance(self, _ConvTransposeNd)
+        lead = (n, self.out_channels // self.groups) if transposed else (
+            self.out_channels, n // self.groups
+        )  # fmt: skip
+        return {"weight": lead + self.kernel_size}
+
+
+class LazyConv1d(_LazyConvMixin, Conv1d):
+    """A Conv1d whose in_channels is read from its first input (``torch.nn.LazyConv1d``)."""
+
+    cls_to_become = Conv1d
+
+
+class LazyConv2d(_LazyConvMixin, Conv2d):
+    """A Conv2d whose in_channels is read from its first input (``torch.nn.LazyConv2d``)."""
+
+    cls_to_become = Conv2d
+
+
+class LazyConv3d(_LazyConvMixin, Conv3d):
+    """A Conv3d whose in_channels is read from its first input (``torch.nn.LazyConv3d``)."""
+
+    cls_to_become = Conv3d
+
+
+class LazyConvTranspose1d(_LazyConvMixin, ConvTranspose1d):
+    """A ConvTranspose1d whose in_channels is read from its first input."""
+
+    cls_to_become = ConvTranspose1d
+
+
+class LazyConvTranspose2d(_LazyConvMixin, ConvTranspose2d):
+    """A ConvTranspose2d whose in_channels is read from its first input."""
+
+    cls_to_become = ConvTranspose2d
+
+
+class LazyConvTranspose3d(_LazyConvMixin, ConvTranspose3d):
+    """A ConvTranspose3d whose in_channels is read from its first input."""
+
+    cls_to_become = ConvTranspose3d

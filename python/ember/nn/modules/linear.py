@@ -1,4 +1,4 @@
-"""Linear, Bilinear and Identity."""
+"""Linear, LazyLinear, Bilinear and Identity."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 from ember import _device
 from ember.nn import functional as F
 from ember.nn import init
+from ember.nn.modules.lazy import LazyModuleMixin
 from ember.nn.modules.module import Module, Parameter
 
 
@@ -127,3 +128,20 @@ class Bilinear(Module):
             f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
             f"out_features={self.out_features}, bias={self.bias is not None}"
         )
+
+
+class LazyLinear(LazyModuleMixin, Linear):
+    """A Linear whose in_features is read from its first input, as ``torch.nn.LazyLinear``;
+    it then becomes a Linear."""
+
+    cls_to_become = Linear
+    _lazy_attr = "in_features"
+
+    def __init__(self, out_features: int, bias: bool = True, device=None, dtype=None):
+        super().__init__(0, out_features, bias, device, dtype)
+
+    def _lazy_size(self, input):
+        return np.shape(input)[-1]
+
+    def _lazy_shapes(self, n: int) -> dict:
+        return {"weight": (self.out_features, n)}

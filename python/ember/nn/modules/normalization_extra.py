@@ -1,4 +1,4 @@
-"""GroupNorm, InstanceNorm1d/2d/3d, RMSNorm, LocalResponseNorm."""
+"""GroupNorm, InstanceNorm1d/2d/3d (and Lazy), RMSNorm, LocalResponseNorm."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 
 from ember.nn import functional as F
 from ember.nn import init
-from ember.nn.modules.batchnorm import _BatchNorm
+from ember.nn.modules.batchnorm import _BatchNorm, _LazyNormMixin
 from ember.nn.modules.module import Module, Parameter
 from ember.tensor import Tensor
 
@@ -223,3 +223,22 @@ class LocalResponseNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class LazyInstanceNorm1d(_LazyNormMixin, InstanceNorm1d):
+    """An InstanceNorm1d whose num_features is read from its first input (PyTorch's lazy
+    defaults: affine and track_running_stats on)."""
+
+    cls_to_become = InstanceNorm1d
+
+
+class LazyInstanceNorm2d(_LazyNormMixin, InstanceNorm2d):
+    """An InstanceNorm2d whose num_features is read from its first input."""
+
+    cls_to_become = InstanceNorm2d
+
+
+class LazyInstanceNorm3d(_LazyNormMixin, InstanceNorm3d):
+    """An InstanceNorm3d whose num_features is read from its first input."""
+
+    cls_to_become = InstanceNorm3d
