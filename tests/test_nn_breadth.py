@@ -1010,3 +1010,14 @@ def test_lazy_initialisation_and_bad_input():
         nn.LazyConv2d(2, 3)(ember.randn(2, 3))
     with pytest.raises(ValueError, match="expected 4D input"):
         nn.LazyBatchNorm2d()(ember.randn(2, 3))
+
+
+def test_buffer_assignment_registers_a_buffer():
+    m, tm = nn.Module(), torch.nn.Module()
+    m.x, tm.x = nn.Buffer(np.ones(3)), torch.nn.Buffer(torch.ones(3))
+    m.y = nn.Buffer(ember.zeros(2), persistent=False)
+    tm.y = torch.nn.Buffer(torch.zeros(2), persistent=False)
+    assert list(m.state_dict()) == list(tm.state_dict()) == ["x"]
+    assert [n for n, _ in m.named_buffers()] == [n for n, _ in tm.named_buffers()] == ["x", "y"]
+    assert type(m.x) is ember.Tensor and not m.x.requires_grad
+    assert nn.Buffer().numpy().shape == (0,)

@@ -100,7 +100,7 @@ from ember.nn.modules.loss import (
     TripletMarginLoss,
     TripletMarginWithDistanceLoss,
 )
-from ember.nn.modules.module import Module, Parameter
+from ember.nn.modules.module import Buffer, Module, Parameter
 from ember.nn.modules.normalization import LayerNorm
 from ember.nn.modules.normalization_extra import (
     GroupNorm,
@@ -196,6 +196,7 @@ __all__ = [
     "BatchNorm2d",
     "BatchNorm3d",
     "Bilinear",
+    "Buffer",
     "CELU",
     "CTCLoss",
     "ChannelShuffle",
