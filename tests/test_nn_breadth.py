@@ -1021,3 +1021,36 @@ def test_buffer_assignment_registers_a_buffer():
     assert [n for n, _ in m.named_buffers()] == [n for n, _ in tm.named_buffers()] == ["x", "y"]
     assert type(m.x) is ember.Tensor and not m.x.requires_grad
     assert nn.Buffer().numpy().shape == (0,)
+
+
+# ---- linear_cross_entropy -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "kw",
+    [{}, {"out_features": (3,), "bias": True}, {"bias": True, "label_smoothing": 0.1}],
+    ids=["plain", "k_dim", "smoothing"],
+)
+def test_linear_cross_entropy_loss_matches_torch(kw, dtype):
+    ctor = lambda m: m.LinearCrossEntropyLoss(4, 5, reduction="sum", **kw)  # noqa: E731
+    em, tm = _pair_modules(ctor, dtype)
+    assert repr(em) == repr(tm)
+    target = RNG.integers(0, 5, (6, 3) if "out_features" in kw else 6)
+    _check_against_torch(lambda M, x, t: (em if M is F else tm)(x, t), (_r(6, 4), target), dtype)
+    np.testing.assert_allclose(
+        em.linear.weight.grad.numpy(), tm.linear.weight.grad.numpy(), **_tols(dtype)
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_linear_cross_entropy_probability_targets(dtype):
+    probs = np.abs(_r(3, 5))
+    probs /= probs.sum(1, keepdims=True)
+    fn = lambda M, x, w, b, p: M.linear_cross_entropy(x, w, p, linear_bias=b)  # noqa: E731
+    _check_against_torch(fn, (_r(3, 4), _r(5, 4), _r(5), probs), dtype)
+    with pytest.raises(ValueError, match="ignore_index cannot be specified"):
+        F.linear_cross_entropy(ember.randn(3, 4), ember.randn(5, 4), probs, ignore_index=0)
+    with pytest.raises(ValueError, match="in_features"):
+        F.linear_cross_entropy(ember.randn(3, 4), ember.randn(5, 3), np.zeros(3, np.int64))
+    assert F.native_channel_shuffle is F.channel_shuffle

@@ -3501,6 +3501,9 @@ def channel_shuffle(input, groups: int) -> Tensor:
     return x.reshape(n, g, c // g, *rest).transpose(1, 2).reshape(n, c, *rest)
 
 
+native_channel_shuffle = channel_shuffle  # PyTorch's name for the same op
+
+
 def _lp_root(out: Tensor, norm_type: float, window: int) -> Tensor:
     # PyTorch's exact composition (sign * relu(abs)), so gradients at 0 agree too.
     return (out.sign() * out.abs().relu() * window) ** (1.0 / norm_type)
@@ -4724,6 +4727,60 @@ def rrelu_(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool
     return _in_place("rrelu_", rrelu, input, lower, upper, training)
 
 
+def linear_cross_entropy(
+    input,
+    linear_weight,
+    target,
+    *,
+    linear_bias=None,
+    weight=None,
+    reduction: str = "mean",
+    ignore_index=None,
+    label_smoothing: float = 0.0,
+    options=None,
+) -> Tensor:
+    """cross_entropy(linear(input, linear_weight, linear_bias), target, ...), as PyTorch's
+    reference path (ember always materialises the logits; ``options``, which selects
+    PyTorch's chunked path, is accepted and ignored).
+
+    Shape: input (N, in) or (in,); linear_weight (C, *out_features, in); linear_bias
+    (C, *out_features) -> logits (N, C, *out_features) for a K-dimensional loss.
+    """
+    op = "linear_cross_entropy"
+    w = _float_input(linear_weight, op, "linear_weight")
+    x = _float_input(input, op, "input", w.dtype)
+    if x.ndim not in (1, 2):
+        raise ValueError(f"{op}: expected input with dimensionality 1 or 2, got {x.ndim}")
+    if w.ndim < 2:
+        raise ValueError(f"{op}: expected linear_weight with at least 2 dims, got {w.shape}")
+    if x.shape[-1] != w.shape[-1]:
+        raise ValueError(
+            f"{op}: expected equal input and linear_weight last dimensions (in_features), got "
+            f"{x.shape[-1]} and {w.shape[-1]}"
+        )
+    c, out = w.shape[0], w.shape[1:-1]
+    if linear_bias is not None:
+        linear_bias = _float_input(linear_bias, op, "linear_bias", w.dtype)
+        if linear_bias.shape != (c, *out):
+            raise ValueError(
+                f"{op}: expected linear_bias shape {(c, *out)}, got {linear_bias.shape}"
+            )
+    if out and x.ndim == 1:
+        raise ValueError(
+            f"{op}: a K-dimensional loss (linear_weight {w.shape}) needs (N, in) input"
+        )
+    m = int(np.prod(out)) if out else 1
+    bias = None if linear_bias is None else linear_bias.reshape(c * m)
+    logits = linear(x, w.reshape(c * m, w.shape[-1]), bias).reshape(*x.shape[:-1], c, *out)
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t.shape == logits.shape and ignore_index is not None:
+        raise ValueError(
+            f"{op}: ignore_index cannot be specified when target contains probabilities"
+        )
+    ignore = -100 if ignore_index is None else ignore_index
+    return cross_entropy(logits, target, weight, ignore, reduction, label_smoothing)
+
+
 __all__ = [
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
@@ -4794,6 +4851,7 @@ __all__ = [
     "leaky_relu",
     "leaky_relu_",
     "linear",
+    "linear_cross_entropy",
     "local_response_norm",
     "log_softmax",
     "logsigmoid",
@@ -4817,6 +4875,7 @@ __all__ = [
     "multi_margin_loss",
     "multilabel_margin_loss",
     "multilabel_soft_margin_loss",
+    "native_channel_shuffle",
     "nll_loss",
     "normalize",
     "one_hot",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import warnings
+from dataclasses import dataclass
 
 from ember.nn import functional as F
+from ember.nn.modules.linear import Linear
 from ember.nn.modules.module import Module
 
 
@@ -278,3 +281,69 @@ class CTCLoss(_Loss):
             log_probs, targets, input_lengths, target_lengths, self.blank, self.reduction,
             self.zero_infinity,
         )  # fmt: skip
+
+
+@dataclass
+class LinearCrossEntropyOptions:
+    """PyTorch's settings for its chunked linear_cross_entropy; accepted for compatibility
+    and ignored (ember runs the reference path)."""
+
+    allow_retain_graph: bool = False
+    batch_chunk_size: int | None = None
+    chunking_method: str | None = "auto"
+    acc_policy: str = "auto"
+    acc_dtype: object = None
+
+
+class LinearCrossEntropyLoss(_Loss):
+    """A Linear head (``self.linear``, num_classes * prod(out_features) outputs) and the
+    cross-entropy of its logits, as ``torch.nn.LinearCrossEntropyLoss``; see
+    ``nn.functional.linear_cross_entropy``."""
+
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int,
+        *,
+        out_features: tuple = (),
+        bias: bool = False,
+        device=None,
+        dtype=None,
+        reduction: str = "mean",
+        weight=None,
+        ignore_index=None,
+        label_smoothing: float = 0.0,
+        options=None,
+    ):
+        op = "LinearCrossEntropyLoss"
+        if weight is not None and tuple(weight.shape) != (num_classes,):
+            raise ValueError(f"{op}: expected weight shape {(num_classes,)}, got {weight.shape}")
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+        super().__init__(reduction)
+        self.weight = weight
+        self.num_classes = num_classes
+        self.out_features = out_features
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+        n_out = math.prod(out_features, start=num_classes)
+        self.linear = Linear(in_features, n_out, bias=bias, device=device, dtype=dtype)
+        self.options = options
+
+    def forward(self, input, target):
+        shape = (self.num_classes, *self.out_features)
+        bias = self.linear.bias
+        return F.linear_cross_entropy(
+            input, self.linear.weight.reshape(*shape, self.linear.in_features), target,
+            linear_bias=None if bias is None else bias.reshape(*shape), weight=self.weight,
+            reduction=self.reduction, ignore_index=self.ignore_index,
+            label_smoothing=self.label_smoothing, options=self.options,
+        )  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.linear.in_features}, num_classes={self.num_classes}, "
+            f"out_features={self.out_features}, bias={self.linear.bias is not None}, "
+            f"reduction={self.reduction}, ignore_index={self.ignore_index}, "
+            f"label_smoothing={self.label_smoothing}, options={self.options}"
+        )
