@@ -249,7 +249,7 @@ class Conv3d(_Conv):
 
 
 class _ConvTransposeNd(_ConvNd):
-    """What ConvTranspose1d/2d share: PyTorch's signature, and ``forward(input,
+    """What ConvTranspose1d/2d/3d share: PyTorch's signature, and ``forward(input,
     output_size=None)`` where output_size picks the output_padding."""
 
     _nd = 2
