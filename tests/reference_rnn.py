@@ -2,9 +2,10 @@
 
 PyTorch's formulations and gate order: LSTM (i, f, g, o); GRU (r, z, n) with
 n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); Elman RNN with tanh or relu. x is (T, N, I)
-time-major, states (N, H). ``lengths`` (N,) follows pack_padded_sequence: steps t >= lengths[n]
-leave sequence n's state unchanged and output zeros; in reverse each sequence starts at its own
-last step. Returns (y, h_n) or, for the LSTM, (y, h_n, c_n).
+time-major, states (N, H); an LSTM with projections w_hr (P, H) has h (N, P). ``lengths`` (N,)
+follows pack_padded_sequence: steps t >= lengths[n] leave sequence n's state unchanged and
+output zeros; in reverse each sequence starts at its own last step. Returns (y, h_n) or, for
+the LSTM, (y, h_n, c_n).
 """
 
 import numpy as np
@@ -24,18 +25,21 @@ def _mask(t, lengths, N):
     return (t < np.asarray(lengths))[:, None]
 
 
-def lstm_ref(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, reverse=False):
+def lstm_ref(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, reverse=False, w_hr=None):
+    """w_hr (P, H): LSTM with projections, h_t = (o * tanh(c_t)) @ w_hr.T of width P."""
     T, N, _ = x.shape
-    H = h0.shape[1]
+    H = c0.shape[1]
     b = 0 if b_ih is None else b_ih + b_hh
     h, c = h0.copy(), c0.copy()
-    y = np.zeros((T, N, H), dtype=x.dtype)
+    y = np.zeros((T, N, h0.shape[1]), dtype=x.dtype)
     for t in _steps(T, reverse):
         a = x[t] @ w_ih.T + h @ w_hh.T + b
         i, f = _sigmoid(a[:, :H]), _sigmoid(a[:, H : 2 * H])
         g, o = np.tanh(a[:, 2 * H : 3 * H]), _sigmoid(a[:, 3 * H :])
         c_new = f * c + i * g
         h_new = o * np.tanh(c_new)
+        if w_hr is not None:
+            h_new = h_new @ w_hr.T
         m = _mask(t, lengths, N)
         c = np.where(m, c_new, c)
         h = np.where(m, h_new, h)

@@ -212,18 +212,64 @@ def test_unbatched_input_matches_pytorch(mode, rng):
     np.testing.assert_allclose(he.numpy(), ht.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "T,N,H,L,lengths",
+    [
+        (1, 1, 1, 1, None),
+        (1, 3, 1, 3, [1, 1, 1]),
+        (5, 1, 3, 2, [3]),
+        (5, 3, 2, 3, [5, 1, 3]),
+        (4, 0, 3, 2, None),
+    ],  # fmt: skip
+)
+def test_edge_configs_match_pytorch(mode, T, N, H, L, lengths, rng):
+    """hidden 1, one step, one sequence, deep bidirectional stacks with lengths, and an empty
+    batch (N = 0: empty outputs, zero weight gradients), float64."""
+    torch, tm, em = _torch_pair(
+        mode, np.float64, input_size=2, hidden_size=H, num_layers=L, bidirectional=L > 1
+    )
+    d = 2 if L > 1 else 1
+    x = rng.standard_normal((T, N, 2))
+    h0 = rng.standard_normal((L * d, N, H))
+    xt, h0t, c0t = (torch.tensor(a, requires_grad=True) for a in (x, h0, h0 * 0.5))
+    xe, h0e, c0e = (ember.tensor(a, requires_grad=True) for a in (x, h0, h0 * 0.5))
+    if lengths:
+        xp = torch.nn.utils.rnn.pack_padded_sequence(xt, lengths, enforce_sorted=False)
+    yt, st = tm(xp if lengths else xt, (h0t, c0t) if mode == "LSTM" else h0t)
+    if lengths:
+        yt, _ = torch.nn.utils.rnn.pad_packed_sequence(yt, total_length=T)
+    ye, se = em(xe, (h0e, c0e) if mode == "LSTM" else h0e, lengths=lengths)
+    st, se = (st, se) if mode == "LSTM" else ((st,), (se,))
+    outs = list(zip((ye, *se), (yt, *st)))
+    for e, t in outs:
+        assert e.shape == tuple(t.shape)
+        np.testing.assert_allclose(e.numpy(), t.detach().numpy(), **TOL[np.float64])
+    gs = [rng.standard_normal(e.shape) for e, _ in outs]
+    sum((t * torch.tensor(g)).sum() for (_, t), g in zip(outs, gs)).backward()
+    sum(((e * g).sum() for (e, _), g in zip(outs, gs)), ember.tensor(0.0)).backward()
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), **TOL[np.float64])
+    np.testing.assert_allclose(h0e.grad.numpy(), h0t.grad.numpy(), **TOL[np.float64])
+    tparams = dict(tm.named_parameters())
+    for name, p in em.named_parameters():
+        tg = tparams[name].grad
+        tg = np.zeros(p.shape) if tg is None else tg.numpy()
+        np.testing.assert_allclose(p.grad.numpy(), tg, **TOL[np.float64], err_msg=name)
+
+
 @pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN_TANH"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_cells_match_pytorch(mode, dtype, rng):
+@pytest.mark.parametrize("n,hidden", [(2, 5), (1, 1), (0, 5)])  # (0, 5): an empty batch
+def test_cells_match_pytorch(mode, dtype, n, hidden, rng):
     torch = pytest.importorskip("torch")
     name = {"LSTM": "LSTMCell", "GRU": "GRUCell", "RNN_TANH": "RNNCell"}[mode]
     tdt = torch.float64 if dtype == np.float64 else torch.float32
-    tc = getattr(torch.nn, name)(3, 5).to(tdt)
-    ec = getattr(nn, name)(3, 5, dtype=dtype)
+    tc = getattr(torch.nn, name)(3, hidden).to(tdt)
+    ec = getattr(nn, name)(3, hidden, dtype=dtype)
     assert list(ec.state_dict()) == list(tc.state_dict())
     ec.load_state_dict(tc.state_dict())
-    x = rng.standard_normal((2, 3)).astype(dtype)
-    h = rng.standard_normal((2, 5)).astype(dtype)
+    x = rng.standard_normal((n, 3)).astype(dtype)
+    h = rng.standard_normal((n, hidden)).astype(dtype)
     xt, ht = torch.tensor(x, requires_grad=True), torch.tensor(h, requires_grad=True)
     xe, he = ember.tensor(x, requires_grad=True), ember.tensor(h, requires_grad=True)
     if mode == "LSTM":
@@ -239,7 +285,9 @@ def test_cells_match_pytorch(mode, dtype, rng):
     gtol = dict(rtol=1e-3, atol=1e-4) if dtype == np.float32 else TOL[dtype]
     np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), **gtol)
     np.testing.assert_allclose(he.grad.numpy(), ht.grad.numpy(), **gtol)
-    np.testing.assert_allclose(ec.weight_hh.grad.numpy(), tc.weight_hh.grad.numpy(), **gtol)
+    tg = tc.weight_hh.grad  # None for an empty batch
+    tg = np.zeros(ec.weight_hh.shape) if tg is None else tg.numpy()
+    np.testing.assert_allclose(ec.weight_hh.grad.numpy(), tg, **gtol)
 
 
 # ---- gradients: BPTT over 20 steps against finite differences ------------------------------
@@ -357,14 +405,16 @@ def test_dropout_between_layers(rng):
     b = m(x)[0].numpy()
     np.testing.assert_array_equal(a, b)  # seeded
     assert not np.allclose(a, ref(x)[0].numpy())
-    one = nn.GRU(4, 8, num_layers=1, dropout=0.5)  # no layer after the last: no dropout
+    with pytest.warns(UserWarning, match="dropout option adds dropout after all but last"):
+        one = nn.GRU(4, 8, num_layers=1, dropout=0.5)  # no layer after the last: no dropout
     ref1 = nn.GRU(4, 8)
     ref1.load_state_dict(one.state_dict())
     np.testing.assert_array_equal(one(x)[0].numpy(), ref1(x)[0].numpy())
 
 
-def test_sequence_length_1000_memory_linear(rng):
-    m = nn.LSTM(8, 16)
+@pytest.mark.parametrize("proj_size", [0, 5])
+def test_sequence_length_1000_memory_linear(proj_size, rng):
+    m = nn.LSTM(8, 16, proj_size=proj_size)
 
     def peak(t):
         x = ember.tensor(rng.standard_normal((t, 2, 8)).astype(np.float32), requires_grad=True)
@@ -444,12 +494,32 @@ def test_bad_inputs(mode, rng):
     np.testing.assert_allclose(y1.numpy(), yb.numpy()[:, 0], rtol=1e-6)
 
 
-@pytest.mark.parametrize("p", [-0.1, 1.0, 1.5])
-def test_bad_dropout(p):
-    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
+@pytest.mark.parametrize("p", [-0.1, 1.5, "0.1", True])
+def test_bad_dropout_bias_batch_first(p):
+    # PyTorch's error types and messages
+    with pytest.raises(ValueError, match=r"dropout should be a number in range \[0, 1\]"):
         nn.LSTM(3, 4, 2, dropout=p)
-    with pytest.raises(TypeError):
-        nn.GRU(3, 4, dropout="0.1")
+    for kw in ("bias", "batch_first") if not isinstance(p, bool) else ():
+        with pytest.raises(TypeError, match=f"{kw} should be of type bool, got: "):
+            nn.GRU(3, 4, **{kw: p})
+
+
+def test_dropout_one_and_torch_parity_details(rng):
+    """dropout=1 drops every output between layers (no 1/0), as PyTorch; repr and
+    flatten_parameters as PyTorch's."""
+    torch, tm, em = _torch_pair("RNN_RELU", np.float64, input_size=3, hidden_size=4,
+                                num_layers=2, dropout=1.0)  # fmt: skip
+    x = rng.standard_normal((5, 2, 3))
+    yt, ht = tm(torch.tensor(x))
+    ye, he = em(x)
+    np.testing.assert_allclose(ye.numpy(), yt.detach().numpy(), **TOL[np.float64])
+    np.testing.assert_allclose(he.numpy(), ht.detach().numpy(), **TOL[np.float64])
+    assert repr(em) == repr(tm) == "RNN(3, 4, num_layers=2, dropout=1.0)"
+    assert repr(nn.RNNCell(3, 4, bias=False, nonlinearity="relu")) == repr(
+        torch.nn.RNNCell(3, 4, bias=False, nonlinearity="relu")
+    )
+    em.flatten_parameters()  # a no-op, as PyTorch's on CPU
+    np.testing.assert_array_equal(em(x)[0].numpy(), ye.numpy())
 
 
 def test_bad_constructor_and_cell_args():

@@ -33,7 +33,7 @@ def ember_forward(kind, p, lengths=None, reverse=False):
     """-> (outputs: y, h_n[, c_n]), saved tuple for backward."""
     args = (p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"], lengths, reverse)
     if kind == "lstm":
-        y, h_n, c_n, gates, cells = _C.lstm_forward(p["x"], p["h0"], p["c0"], *args)
+        y, h_n, c_n, gates, cells, _ = _C.lstm_forward(p["x"], p["h0"], p["c0"], *args)
         return (y, h_n, c_n), (y, gates, cells)
     if kind == "gru":
         y, h_n, gates, hn = _C.gru_forward(p["x"], p["h0"], *args)
@@ -96,15 +96,18 @@ def test_forward_matches_numpy(kind, dtype, reverse, bias, use_lengths):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("T,N", [(1, 1), (1, 3), (4, 1)])
+@pytest.mark.parametrize("T,N", [(1, 1), (1, 3), (4, 1), (3, 0)])  # N = 0: an empty batch
 def test_tiny_shapes(kind, T, N):
     p = make_params(kind, T, N, 3, 2, np.float64, True)
     for reverse in (False, True):
         outs, saved = ember_forward(kind, p, None, reverse)
         for o, r in zip(outs, reference_forward(kind, p, None, reverse)):
+            assert o.shape == r.shape
             np.testing.assert_allclose(o, r, rtol=1e-12, atol=1e-14)
         g = ember_backward(kind, p, saved, random_grads(outs), None, reverse)
         assert all(np.isfinite(v).all() for v in g.values())
+        if N == 0:
+            assert all(np.all(g[k] == 0) for k in ("w_ih", "w_hh", "b_ih", "b_hh"))
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])

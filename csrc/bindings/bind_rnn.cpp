@@ -1,5 +1,6 @@
 // Bindings for csrc/ops/rnn.cpp: whole-sequence LSTM / GRU / Elman RNN, one layer, one direction.
 // Checks every dtype, contiguity and shape, allocates fresh outputs, releases the GIL.
+#include <optional>
 #include <string>
 
 #include "bind_util.h"
@@ -8,16 +9,16 @@ namespace ember {
 
 // csrc/ops/rnn.cpp (see the shape contracts there).
 template <typename T>
-void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, const T* x, const T* h0, const T* c0,
-                  const T* w_ih, const T* w_hh, const T* b_ih, const T* b_hh,
-                  const int64_t* lengths, int64_t T_, int64_t N, int64_t I, int64_t H,
-                  bool reverse);
+void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, const T* h0,
+                  const T* c0, const T* w_ih, const T* w_hh, const T* b_ih, const T* b_hh,
+                  const T* w_hr, const int64_t* lengths, int64_t T_, int64_t N, int64_t I,
+                  int64_t H, int64_t P, bool reverse);
 template <typename T>
-void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T* dy,
-                   const T* dh_n, const T* dc_n, const T* x, const T* h0, const T* c0,
-                   const T* w_ih, const T* w_hh, const T* y, const T* gates, const T* cells,
-                   const int64_t* lengths, int64_t T_, int64_t N, int64_t I, int64_t H,
-                   bool reverse);
+void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* dw_hr, T* db_ih, T* db_hh,
+                   const T* dy, const T* dh_n, const T* dc_n, const T* x, const T* h0, const T* c0,
+                   const T* w_ih, const T* w_hh, const T* w_hr, const T* y, const T* gates,
+                   const T* cells, const T* hid, const int64_t* lengths, int64_t T_, int64_t N,
+                   int64_t I, int64_t H, int64_t P, bool reverse);
 template <typename T>
 void gru_forward(T* y, T* h_n, T* gates, T* hn, const T* x, const T* h0, const T* w_ih,
                  const T* w_hh, const T* b_ih, const T* b_hh, const int64_t* lengths, int64_t T_,
@@ -39,9 +40,10 @@ void rnn_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T
 
 namespace {
 
-// Sizes of one call: T steps, N batch, I input, H hidden, G gates.
+// Sizes of one call: T steps, N batch, I input, H hidden, G gates, P the width of the state h
+// and the output (the LSTM's proj_size; H otherwise).
 struct Dims {
-  int64_t T, N, I, H, G;
+  int64_t T, N, I, H, G, P;
   int64_t GH() const { return G * H; }
 };
 
@@ -55,8 +57,9 @@ void check_arg(const py::array& a, const py::array& x, const std::vector<int64_t
 }
 
 // x (T, N, I), w_ih (G*H, I), w_hh (G*H, H): the sizes every other shape is checked against.
+// With the LSTM's w_hr (P, H) (projections): w_hh (G*H, P).
 Dims check_core(const py::array& x, const py::array& w_ih, const py::array& w_hh, int64_t G,
-                const char* op) {
+                const char* op, const py::array* w_hr = nullptr) {
   require_float(x, op, "x");
   require_float(w_ih, op, "w_ih");
   require_float(w_hh, op, "w_hh");
@@ -64,12 +67,28 @@ Dims check_core(const py::array& x, const py::array& w_ih, const py::array& w_hh
   require_same_dtype(x, w_hh, op);
   EMBER_CHECK(x.ndim() == 3, op, ": x must be 3-D (T, N, input_size), got shape ",
               shape_str(shape_of(x)));
-  EMBER_CHECK(w_hh.ndim() == 2 && w_hh.shape(0) == G * w_hh.shape(1) && w_hh.shape(1) >= 1, op,
-              ": w_hh must have shape (", G, "*hidden_size, hidden_size), got ",
-              shape_str(shape_of(w_hh)));
-  Dims d{x.shape(0), x.shape(1), x.shape(2), w_hh.shape(1), G};
-  EMBER_CHECK(d.T >= 1 && d.N >= 1 && d.I >= 1, op,
-              ": x must have at least one step, batch row and feature, got shape ",
+  int64_t H = 0, P = 0;
+  if (w_hr) {
+    require_float(*w_hr, op, "w_hr");
+    require_same_dtype(x, *w_hr, op);
+    EMBER_CHECK(w_hr->ndim() == 2 && w_hr->shape(0) >= 1 && w_hr->shape(1) >= 1, op,
+                ": w_hr must have shape (proj_size, hidden_size), got ",
+                shape_str(shape_of(*w_hr)));
+    P = w_hr->shape(0);
+    H = w_hr->shape(1);
+    EMBER_CHECK(w_hh.ndim() == 2 && w_hh.shape(0) == G * H && w_hh.shape(1) == P, op,
+                ": w_hh must have shape ", shape_str({G * H, P}), " for w_hr of shape ",
+                shape_str({P, H}), ", got ", shape_str(shape_of(w_hh)));
+    require_contiguous(*w_hr, op, "w_hr");
+  } else {
+    EMBER_CHECK(w_hh.ndim() == 2 && w_hh.shape(0) == G * w_hh.shape(1) && w_hh.shape(1) >= 1, op,
+                ": w_hh must have shape (", G, "*hidden_size, hidden_size), got ",
+                shape_str(shape_of(w_hh)));
+    H = P = w_hh.shape(1);
+  }
+  Dims d{x.shape(0), x.shape(1), x.shape(2), H, G, P};
+  // An empty batch (N = 0) is allowed, as PyTorch allows it: empty outputs, zero weight grads.
+  EMBER_CHECK(d.T >= 1 && d.I >= 1, op, ": x must have at least one step and feature, got shape ",
               shape_str(shape_of(x)));
   EMBER_CHECK(w_ih.ndim() == 2 && w_ih.shape(0) == d.GH() && w_ih.shape(1) == d.I, op,
               ": w_ih must have shape ", shape_str({d.GH(), d.I}), " for x of shape ",
@@ -80,6 +99,7 @@ Dims check_core(const py::array& x, const py::array& w_ih, const py::array& w_hh
   require_contiguous(w_hh, op, "w_hh");
   numel_checked({d.T, d.N, d.GH()}, op);
   numel_checked({d.T, d.N, d.I}, op);
+  numel_checked({d.T, d.N, d.P}, op);
   return d;
 }
 
@@ -132,75 +152,97 @@ T* mp(const py::object& o) {
   return ptr<T>(a);
 }
 
-// ---- LSTM -----------------------------------------------------------------------------------
+// ---- LSTM ----------------------------------------------------------------------------------
+
+// w_hr: None (no projections) or a (P, H) array.
+std::optional<py::array> lstm_w_hr(const py::object& w_hr, const char* op) {
+  if (w_hr.is_none()) return std::nullopt;
+  if (!py::isinstance<py::array>(w_hr))
+    throw py::type_error(std::string(op) + ": w_hr must be a NumPy array or None");
+  return py::reinterpret_borrow<py::array>(w_hr);
+}
 
 py::tuple lstm_forward_py(const py::array& x, const py::array& h0, const py::array& c0,
                           const py::array& w_ih, const py::array& w_hh, const py::object& b_ih,
-                          const py::object& b_hh, const py::object& lengths, bool reverse) {
+                          const py::object& b_hh, const py::object& lengths, bool reverse,
+                          const py::object& w_hr) {
   const char* op = "lstm_forward";
-  const Dims d = check_core(x, w_ih, w_hh, 4, op);
-  check_arg(h0, x, {d.N, d.H}, op, "h0");
+  const std::optional<py::array> whr_a = lstm_w_hr(w_hr, op);
+  const bool proj = whr_a.has_value();
+  const Dims d = check_core(x, w_ih, w_hh, 4, op, proj ? &*whr_a : nullptr);
+  check_arg(h0, x, {d.N, d.P}, op, "h0");
   check_arg(c0, x, {d.N, d.H}, op, "c0");
   const auto bias = check_biases(b_ih, b_hh, x, d, op);
   const void *bi = bias.first, *bh = bias.second;
   const int64_t* len = check_lengths(lengths, d, op);
-  py::array y = empty_like_dtype(x, {d.T, d.N, d.H});
-  py::array h_n = empty_like_dtype(x, {d.N, d.H});
+  py::array y = empty_like_dtype(x, {d.T, d.N, d.P});
+  py::array h_n = empty_like_dtype(x, {d.N, d.P});
   py::array c_n = empty_like_dtype(x, {d.N, d.H});
   py::array gates = empty_like_dtype(x, {d.T, d.N, d.GH()});
   py::array cells = empty_like_dtype(x, {d.T, d.N, d.H});
+  py::object hid = proj ? py::object(empty_like_dtype(x, {d.T, d.N, d.H})) : py::none();
+  const void* whr = proj ? whr_a->data() : nullptr;
   auto run = [&](auto tag) {
     using T = decltype(tag);
     T *py_ = ptr<T>(y), *hn = ptr<T>(h_n), *cn = ptr<T>(c_n), *g = ptr<T>(gates),
-      *cs = ptr<T>(cells);
+      *cs = ptr<T>(cells), *hd = mp<T>(hid);
     py::gil_scoped_release release;
-    lstm_forward<T>(py_, hn, cn, g, cs, cptr<T>(x), cptr<T>(h0), cptr<T>(c0), cptr<T>(w_ih),
-                    cptr<T>(w_hh), cp<T>(bi), cp<T>(bh), len, d.T, d.N, d.I, d.H, reverse);
+    lstm_forward<T>(py_, hn, cn, g, cs, hd, cptr<T>(x), cptr<T>(h0), cptr<T>(c0), cptr<T>(w_ih),
+                    cptr<T>(w_hh), cp<T>(bi), cp<T>(bh), cp<T>(whr), len, d.T, d.N, d.I, d.H, d.P,
+                    reverse);
   };
   if (is_f32(x))
     run(float{});
   else
     run(double{});
-  return py::make_tuple(y, h_n, c_n, gates, cells);
+  return py::make_tuple(y, h_n, c_n, gates, cells, hid);
 }
 
 py::tuple lstm_backward_py(const py::object& dy, const py::object& dh_n, const py::object& dc_n,
                            const py::array& x, const py::array& h0, const py::array& c0,
                            const py::array& w_ih, const py::array& w_hh, bool has_bias,
                            const py::object& lengths, bool reverse, const py::array& y,
-                           const py::array& gates, const py::array& cells) {
+                           const py::array& gates, const py::array& cells, const py::object& w_hr,
+                           const py::object& hid) {
   const char* op = "lstm_backward";
-  const Dims d = check_core(x, w_ih, w_hh, 4, op);
-  check_arg(h0, x, {d.N, d.H}, op, "h0");
+  const std::optional<py::array> whr_a = lstm_w_hr(w_hr, op);
+  const bool proj = whr_a.has_value();
+  const Dims d = check_core(x, w_ih, w_hh, 4, op, proj ? &*whr_a : nullptr);
+  EMBER_CHECK(proj != hid.is_none(), op, ": w_hr and hid must both be arrays or both be None");
+  check_arg(h0, x, {d.N, d.P}, op, "h0");
   check_arg(c0, x, {d.N, d.H}, op, "c0");
-  check_arg(y, x, {d.T, d.N, d.H}, op, "y");
+  check_arg(y, x, {d.T, d.N, d.P}, op, "y");
   check_arg(gates, x, {d.T, d.N, d.GH()}, op, "gates");
   check_arg(cells, x, {d.T, d.N, d.H}, op, "cells");
-  const void* dyp = optional_arg(dy, x, {d.T, d.N, d.H}, op, "dy");
-  const void* dhp = optional_arg(dh_n, x, {d.N, d.H}, op, "dh_n");
+  const void* hidp = optional_arg(hid, x, {d.T, d.N, d.H}, op, "hid");
+  const void* dyp = optional_arg(dy, x, {d.T, d.N, d.P}, op, "dy");
+  const void* dhp = optional_arg(dh_n, x, {d.N, d.P}, op, "dh_n");
   const void* dcp = optional_arg(dc_n, x, {d.N, d.H}, op, "dc_n");
   const int64_t* len = check_lengths(lengths, d, op);
+  const void* whr = proj ? whr_a->data() : nullptr;
   py::array dx = empty_like_dtype(x, {d.T, d.N, d.I});
-  py::array dh0 = empty_like_dtype(x, {d.N, d.H});
+  py::array dh0 = empty_like_dtype(x, {d.N, d.P});
   py::array dc0 = empty_like_dtype(x, {d.N, d.H});
   py::array dw_ih = empty_like_dtype(x, {d.GH(), d.I});
-  py::array dw_hh = empty_like_dtype(x, {d.GH(), d.H});
+  py::array dw_hh = empty_like_dtype(x, {d.GH(), d.P});
   py::object db_ih = has_bias ? py::object(empty_like_dtype(x, {d.GH()})) : py::none();
   py::object db_hh = has_bias ? py::object(empty_like_dtype(x, {d.GH()})) : py::none();
+  py::object dw_hr = proj ? py::object(empty_like_dtype(x, {d.P, d.H})) : py::none();
   auto run = [&](auto tag) {
     using T = decltype(tag);
     T *a = ptr<T>(dx), *b = ptr<T>(dh0), *c = ptr<T>(dc0), *e = ptr<T>(dw_ih), *f = ptr<T>(dw_hh),
-      *g = mp<T>(db_ih), *h = mp<T>(db_hh);
+      *r = mp<T>(dw_hr), *g = mp<T>(db_ih), *h = mp<T>(db_hh);
     py::gil_scoped_release release;
-    lstm_backward<T>(a, b, c, e, f, g, h, cp<T>(dyp), cp<T>(dhp), cp<T>(dcp), cptr<T>(x),
-                     cptr<T>(h0), cptr<T>(c0), cptr<T>(w_ih), cptr<T>(w_hh), cptr<T>(y),
-                     cptr<T>(gates), cptr<T>(cells), len, d.T, d.N, d.I, d.H, reverse);
+    lstm_backward<T>(a, b, c, e, f, r, g, h, cp<T>(dyp), cp<T>(dhp), cp<T>(dcp), cptr<T>(x),
+                     cptr<T>(h0), cptr<T>(c0), cptr<T>(w_ih), cptr<T>(w_hh), cp<T>(whr), cptr<T>(y),
+                     cptr<T>(gates), cptr<T>(cells), cp<T>(hidp), len, d.T, d.N, d.I, d.H, d.P,
+                     reverse);
   };
   if (is_f32(x))
     run(float{});
   else
     run(double{});
-  return py::make_tuple(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh);
+  return py::make_tuple(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr);
 }
 
 // ---- GRU ------------------------------------------------------------------------------------
@@ -341,15 +383,18 @@ void bind_rnn(py::module_& m) {
   m.def("lstm_forward", &lstm_forward_py, py::arg("x"), py::arg("h0"), py::arg("c0"),
         py::arg("w_ih"), py::arg("w_hh"), py::arg("b_ih") = py::none(),
         py::arg("b_hh") = py::none(), py::arg("lengths") = py::none(), py::arg("reverse") = false,
+        py::arg("w_hr") = py::none(),
         "One LSTM layer, one direction, over a whole sequence. x (T, N, I), h0/c0 (N, H), "
-        "w_ih (4H, I), w_hh (4H, H), b_ih/b_hh (4H,) or None, lengths int64 (N,) or None -> "
-        "(y (T, N, H), h_n (N, H), c_n (N, H), gates (T, N, 4H), cells (T, N, H)).");
+        "w_ih (4H, I), w_hh (4H, H), b_ih/b_hh (4H,) or None, lengths int64 (N,) or None, "
+        "w_hr (P, H) or None -> (y (T, N, H), h_n (N, H), c_n (N, H), gates (T, N, 4H), "
+        "cells (T, N, H), hid None). With w_hr (projections): h0, h_n (N, P), w_hh (4H, P), "
+        "y (T, N, P), hid (T, N, H) the unprojected output.");
   m.def("lstm_backward", &lstm_backward_py, py::arg("dy"), py::arg("dh_n"), py::arg("dc_n"),
         py::arg("x"), py::arg("h0"), py::arg("c0"), py::arg("w_ih"), py::arg("w_hh"),
         py::arg("has_bias"), py::arg("lengths"), py::arg("reverse"), py::arg("y"), py::arg("gates"),
-        py::arg("cells"),
+        py::arg("cells"), py::arg("w_hr") = py::none(), py::arg("hid") = py::none(),
         "Backward of lstm_forward (dy/dh_n/dc_n may be None) -> (dx, dh0, dc0, dw_ih, dw_hh, "
-        "db_ih, db_hh); db_* are None when has_bias is False.");
+        "db_ih, db_hh, dw_hr); db_* are None when has_bias is False, dw_hr when w_hr is None.");
   m.def("gru_forward", &gru_forward_py, py::arg("x"), py::arg("h0"), py::arg("w_ih"),
         py::arg("w_hh"), py::arg("b_ih") = py::none(), py::arg("b_hh") = py::none(),
         py::arg("lengths") = py::none(), py::arg("reverse") = false,

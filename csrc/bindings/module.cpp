@@ -16,6 +16,7 @@ void bind_optim(py::module_& m);
 void bind_pool2d(py::module_& m);
 void bind_rnn(py::module_& m);
 void bind_softmax(py::module_& m);
+void bind_special(py::module_& m);
 }  // namespace ember
 
 #ifndef EMBER_VERSION
@@ -47,4 +48,5 @@ PYBIND11_MODULE(_C, m) {
   ember::bind_pool2d(m);
   ember::bind_rnn(m);
   ember::bind_softmax(m);
+  ember::bind_special(m);
 }

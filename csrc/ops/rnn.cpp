@@ -18,8 +18,13 @@
 // starts at its own last step lengths[n] - 1 from h0). Padded steps get zero gradients, dy at
 // padded positions is ignored, saved gates / cells there are zero.
 //
+// LSTM with projections (PyTorch's proj_size P, w_hr (P, H) non-null): the state h and the
+// output are (N, P), h_t = (o * tanh(c_t)) @ W_hr^T, W_hh is (4H, P). A separate time loop (one
+// more GEMM a step), so the plain LSTM's path is unchanged.
+//
 // Saved for backward (explicit outputs of forward):
-//   LSTM: gates (T, N, 4H) activated (i, f, g, o); cells (T, N, H) = c_t.
+//   LSTM: gates (T, N, 4H) activated (i, f, g, o); cells (T, N, H) = c_t; with projections also
+//         hid (T, N, H) = o * tanh(c_t), the unprojected output (dW_hr is one GEMM with it).
 //   GRU:  gates (T, N, 3H) activated (r, z, n); hn (T, N, H) = W_hn h_{t-1} + b_hn.
 //   RNN:  nothing beyond y (the activation's derivative is a function of y).
 #include <algorithm>
@@ -363,21 +368,129 @@ void zero_range(T* p, int64_t j0, int64_t j1) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
+// LSTM with projections (called by lstm_forward / lstm_backward when w_hr is non-null)
+// x (T,N,I), h0 (N,P), c0 (N,H), w_ih (4H,I), w_hh (4H,P), w_hr (P,H), b (4H) the summed biases
+// -> y (T,N,P), h_n (N,P), c_n (N,H), gates (T,N,4H), cells (T,N,H), hid (T,N,H).
+//   gates and c_t as the plain LSTM (with h_{t-1} of width P),  m_t = o * tanh(c_t) -> hid,
+//   h_t = m_t @ W_hr^T (one GEMM a step; padded rows: m = 0, y = 0, h kept).
+template <typename T>
+void lstm_proj_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, const T* h0,
+                       const T* c0, const T* w_ih, const T* w_hh, const T* w_hr, const T* b,
+                       const Steps& st, int64_t N, int64_t I, int64_t H, int64_t P) {
+  const int64_t GH = 4 * H, T_ = st.T;
+  gemm<T>(false, true, T_ * N, GH, I, T(1), x, I, w_ih, I, T(0), gates, GH);
+  std::memcpy(h_n, h0, sizeof(T) * N * P);
+  std::memcpy(c_n, c0, sizeof(T) * N * H);
+  const PackedB<T> whh(true, P, GH, w_hh, P);
+  const PackedB<T> whr(true, H, P, w_hr, H);
+  std::vector<T> scratch(static_cast<size_t>(N * H));  // lstm_fwd_row's running h: unused here
+  for (int64_t s = 0; s < T_; ++s) {
+    const int64_t t = st.t_of(s);
+    T* g = gates + t * N * GH;
+    gemm_packed<T>(N, T(1), h_n, P, whh, T(1), g, GH);
+    T* mt = hid + t * N * H;
+    T* ct = cells + t * N * H;
+    for_each_block(N, H, 10, [&](int64_t n, int64_t j0, int64_t j1) {
+      T* gi = g + n * GH;
+      if (!st.valid(t, n)) {
+        for (int64_t k = 0; k < 4; ++k) zero_range(gi + k * H, j0, j1);
+        zero_range(mt + n * H, j0, j1);
+        zero_range(ct + n * H, j0, j1);
+        return;
+      }
+      lstm_fwd_row(gi, gi + H, gi + 2 * H, gi + 3 * H, ct + n * H, c_n + n * H, mt + n * H,
+                   scratch.data() + n * H, b, b + H, b + 2 * H, b + 3 * H, j0, j1);
+    });
+    T* yt = y + t * N * P;
+    gemm_packed<T>(N, T(1), mt, H, whr, T(0), yt, P);
+    for (int64_t n = 0; n < N; ++n) {
+      if (st.valid(t, n))
+        std::memcpy(h_n + n * P, yt + n * P, sizeof(T) * P);
+      else
+        std::fill(yt + n * P, yt + (n + 1) * P, T(0));
+    }
+  }
+}
+
+// Differentiates lstm_proj_forward. dy (T,N,P), dh_n (N,P), dc_n (N,H) each may be null ->
+// dx, dh0 (N,P), dc0 (N,H), dw_ih, dw_hh (4H,P), dw_hr (P,H), db_ih, db_hh or null.
+//   dh_t (total: carried + dy_t) -> dhp (T,N,P), kept for dw_hr = sum_t dh_t^T m_t (one GEMM
+//   after the loop); dm_t = dh_t @ W_hr feeds the plain LSTM's pointwise pass; the carried dh
+//   of the previous step is dgates_t @ W_hh (padded rows: dh_t = 0, carried dh / dc unchanged).
+template <typename T>
+void lstm_proj_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* dw_hr, T* db_ih, T* db_hh,
+                        const T* dy, const T* dh_n, const T* dc_n, const T* x, const T* h0,
+                        const T* c0, const T* w_ih, const T* w_hh, const T* w_hr, const T* y,
+                        const T* gates, const T* cells, const T* hid, const Steps& st, int64_t N,
+                        int64_t I, int64_t H, int64_t P) {
+  const int64_t GH = 4 * H, T_ = st.T;
+  const Workspace<T> ws(T_ * N * GH + T_ * N * P + N * H);
+  T* const dgates = ws.data();
+  T* const dhp = dgates + T_ * N * GH;
+  T* const dm = dhp + T_ * N * P;
+  // Zero rows for lstm_bwd_row's dy (dm carries all of dh) and for a null dy.
+  const std::vector<T> zeros(static_cast<size_t>(std::max(H, P)), T(0));
+  copy_or_zero(dh0, dh_n, N * P);
+  copy_or_zero(dc0, dc_n, N * H);
+  const PackedB<T> whh(false, GH, P, w_hh, P);
+  const PackedB<T> whr(false, P, H, w_hr, H);
+  for (int64_t s = T_ - 1; s >= 0; --s) {
+    const int64_t t = st.t_of(s);
+    T* dht = dhp + t * N * P;
+    for (int64_t n = 0; n < N; ++n) {
+      T* d = dht + n * P;
+      T* carry = dh0 + n * P;
+      if (!st.valid(t, n)) {
+        std::fill(d, d + P, T(0));
+        continue;
+      }
+      const T* dyr = dy ? dy + (t * N + n) * P : zeros.data();
+      for (int64_t j = 0; j < P; ++j) d[j] = carry[j] + dyr[j];
+      std::fill(carry, carry + P, T(0));
+    }
+    gemm_packed<T>(N, T(1), dht, P, whr, T(0), dm, H);
+    T* dg = dgates + t * N * GH;
+    for_each_block(N, H, 10, [&](int64_t n, int64_t j0, int64_t j1) {
+      const int64_t r = t * N + n;
+      T* dgi = dg + n * GH;
+      if (!st.valid(t, n)) {
+        for (int64_t k = 0; k < 4; ++k) zero_range(dgi + k * H, j0, j1);
+        return;
+      }
+      const T* gi = gates + r * GH;
+      const T* cpr = st.first(t, n) ? c0 + n * H : cells + (st.prev(t) * N + n) * H;
+      lstm_bwd_row(dgi, dgi + H, dgi + 2 * H, dgi + 3 * H, dm + n * H, dc0 + n * H, gi, gi + H,
+                   gi + 2 * H, gi + 3 * H, cells + r * H, cpr, zeros.data(), j0, j1);
+    });
+    gemm_packed<T>(N, T(1), dg, GH, whh, T(1), dh0, P);
+  }
+  gemm<T>(true, false, P, H, T_ * N, T(1), dhp, P, hid, H, T(0), dw_hr, H);
+  finish_backward(dx, dw_ih, dw_hh, db_ih, db_hh, dgates, dgates, x, y, h0, w_ih, st, N, I, P, GH);
+}
+
+// ---------------------------------------------------------------------------------------------
 // LSTM
 // x (T,N,I), h0 (N,H), c0 (N,H), w_ih (4H,I), w_hh (4H,H), b_ih/b_hh (4H) or null,
 // lengths (N) or null -> y (T,N,H), h_n (N,H), c_n (N,H), gates (T,N,4H) activated (i,f,g,o),
 // cells (T,N,H).
 //   i,f,g,o = sigma, sigma, tanh, sigma (W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
 //   c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t)
+// With projections (w_hr (P,H) non-null; null: hid unused, P == H): h0, h_n (N,P), w_hh (4H,P),
+// y (T,N,P), hid (T,N,H): see lstm_proj_forward.
 template <typename T>
-void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, const T* x, const T* h0, const T* c0,
-                  const T* w_ih, const T* w_hh, const T* b_ih, const T* b_hh,
-                  const int64_t* lengths, int64_t T_, int64_t N, int64_t I, int64_t H,
-                  bool reverse) {
+void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, const T* h0,
+                  const T* c0, const T* w_ih, const T* w_hh, const T* b_ih, const T* b_hh,
+                  const T* w_hr, const int64_t* lengths, int64_t T_, int64_t N, int64_t I,
+                  int64_t H, int64_t P, bool reverse) {
   const int64_t GH = 4 * H;
   const Steps st{T_, reverse, lengths};
   const std::vector<T> bias = sum_bias(b_ih, b_hh, GH);
   const T* b = bias.data();
+  if (w_hr) {
+    lstm_proj_forward(y, h_n, c_n, gates, cells, hid, x, h0, c0, w_ih, w_hh, w_hr, b, st, N, I, H,
+                      P);
+    return;
+  }
   // Input projection of all steps at once, straight into the gates buffer.
   gemm<T>(false, true, T_ * N, GH, I, T(1), x, I, w_ih, I, T(0), gates, GH);
   // h_n / c_n carry the running state.
@@ -447,15 +560,21 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, const T* x, const T*
 
 // Differentiates lstm_forward. dy (T,N,H), dh_n, dc_n (N,H) each may be null (zeros); the rest
 // as saved by forward -> dx (T,N,I), dh0, dc0 (N,H), dw_ih (4H,I), dw_hh (4H,H), db_ih, db_hh
-// (4H) or null. dgates (T,N,4H) is a workspace.
+// (4H) or null. dgates (T,N,4H) is a workspace. With projections (w_hr non-null) also
+// dw_hr (P,H) (see lstm_proj_backward); null: dw_hr and hid unused.
 template <typename T>
-void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T* dy,
-                   const T* dh_n, const T* dc_n, const T* x, const T* h0, const T* c0,
-                   const T* w_ih, const T* w_hh, const T* y, const T* gates, const T* cells,
-                   const int64_t* lengths, int64_t T_, int64_t N, int64_t I, int64_t H,
-                   bool reverse) {
+void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* dw_hr, T* db_ih, T* db_hh,
+                   const T* dy, const T* dh_n, const T* dc_n, const T* x, const T* h0, const T* c0,
+                   const T* w_ih, const T* w_hh, const T* w_hr, const T* y, const T* gates,
+                   const T* cells, const T* hid, const int64_t* lengths, int64_t T_, int64_t N,
+                   int64_t I, int64_t H, int64_t P, bool reverse) {
   const int64_t GH = 4 * H;
   const Steps st{T_, reverse, lengths};
+  if (w_hr) {
+    lstm_proj_backward(dx, dh0, dc0, dw_ih, dw_hh, dw_hr, db_ih, db_hh, dy, dh_n, dc_n, x, h0, c0,
+                       w_ih, w_hh, w_hr, y, gates, cells, hid, st, N, I, H, P);
+    return;
+  }
   const Workspace<T> dgates(T_ * N * GH);
   const std::vector<T> zeros(dy ? 0 : static_cast<size_t>(H), T(0));  // dy == null
   // dh0 / dc0 carry the running gradient of the state, backwards through the steps.
@@ -654,22 +773,25 @@ void rnn_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T
 }
 
 // Explicit instantiations: float32 and float64.
-template void lstm_forward(float*, float*, float*, float*, float*, const float*, const float*,
+template void lstm_forward(float*, float*, float*, float*, float*, float*, const float*,
                            const float*, const float*, const float*, const float*, const float*,
-                           const int64_t*, int64_t, int64_t, int64_t, int64_t, bool);
-template void lstm_forward(double*, double*, double*, double*, double*, const double*,
+                           const float*, const float*, const int64_t*, int64_t, int64_t, int64_t,
+                           int64_t, int64_t, bool);
+template void lstm_forward(double*, double*, double*, double*, double*, double*, const double*,
                            const double*, const double*, const double*, const double*,
-                           const double*, const double*, const int64_t*, int64_t, int64_t, int64_t,
-                           int64_t, bool);
-template void lstm_backward(float*, float*, float*, float*, float*, float*, float*, const float*,
+                           const double*, const double*, const double*, const int64_t*, int64_t,
+                           int64_t, int64_t, int64_t, int64_t, bool);
+template void lstm_backward(float*, float*, float*, float*, float*, float*, float*, float*,
                             const float*, const float*, const float*, const float*, const float*,
                             const float*, const float*, const float*, const float*, const float*,
-                            const int64_t*, int64_t, int64_t, int64_t, int64_t, bool);
-template void lstm_backward(double*, double*, double*, double*, double*, double*, double*,
+                            const float*, const float*, const float*, const int64_t*, int64_t,
+                            int64_t, int64_t, int64_t, int64_t, bool);
+template void lstm_backward(double*, double*, double*, double*, double*, double*, double*, double*,
                             const double*, const double*, const double*, const double*,
                             const double*, const double*, const double*, const double*,
-                            const double*, const double*, const double*, const int64_t*, int64_t,
-                            int64_t, int64_t, int64_t, bool);
+                            const double*, const double*, const double*, const double*,
+                            const double*, const int64_t*, int64_t, int64_t, int64_t, int64_t,
+                            int64_t, bool);
 template void gru_forward(float*, float*, float*, float*, const float*, const float*, const float*,
                           const float*, const float*, const float*, const int64_t*, int64_t,
                           int64_t, int64_t, int64_t, bool);

@@ -1,4 +1,4 @@
-"""Tensor factories with PyTorch's names and defaults (float32 unless told otherwise)."""
+"""Tensor factories with PyTorch's names and defaults (the default dtype, float32 unless set)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ import numpy as np
 
 from ember import _device
 from ember.random import default_generator
-from ember.tensor import Tensor, _as_array
-
-_DEFAULT_FLOAT = np.dtype(np.float32)
+from ember.tensor import Tensor, _as_array, get_default_dtype
 
 
 def _size(shape, op: str) -> tuple:
@@ -37,8 +35,8 @@ def _takes_device(fn):
     return factory
 
 
-def _dtype(dtype, default=_DEFAULT_FLOAT) -> np.dtype:
-    return default if dtype is None else np.dtype(dtype)
+def _dtype(dtype) -> np.dtype:
+    return get_default_dtype() if dtype is None else np.dtype(dtype)
 
 
 @_takes_device
@@ -130,6 +128,19 @@ def randint(low, high=None, size=(), dtype=np.int64) -> Tensor:
 
 
 @_takes_device
+def randint_like(input, low=0, high=None, dtype=None) -> Tensor:  # noqa: A002
+    """Integers uniform in [low, high) of input's shape and (by default) dtype;
+    ``randint_like(x, high)`` draws from [0, high)."""
+    if high is None:
+        low, high = 0, low
+    t = np.asarray(input.data if isinstance(input, Tensor) else input)
+    dt = t.dtype if dtype is None else np.dtype(dtype)
+    if high <= low:
+        raise ValueError(f"randint_like: high ({high}) must be greater than low ({low})")
+    return Tensor(default_generator().integers(low, high, t.shape).astype(dt))
+
+
+@_takes_device
 def randperm(n: int, dtype=np.int64) -> Tensor:
     if n < 0:
         raise ValueError(f"randperm: n must be >= 0, got {n}")
@@ -145,7 +156,7 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
         raise ValueError("arange: step must be nonzero")
     if dtype is None:
         ints = all(isinstance(v, int | np.integer) for v in (start, end, step))
-        dtype = np.int64 if ints else _DEFAULT_FLOAT
+        dtype = np.int64 if ints else get_default_dtype()
     return Tensor(np.arange(start, end, step, dtype=dtype), requires_grad=requires_grad)
 
 
@@ -192,18 +203,44 @@ def rand_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
 
 
 @_takes_device
-def normal(mean: float, std: float, size, dtype=None) -> Tensor:
-    """Normal samples with the given mean and std (scalar form of torch.normal)."""
-    if std < 0:
+def normal(mean=0.0, std=1.0, size=None, dtype=None) -> Tensor:
+    """Normal samples, as torch.normal: ``normal(mean, std, size)`` with float mean and std, or
+    tensor mean and/or std (broadcast together; the result has their float dtype)."""
+    m, s = (np.asarray(v.data if isinstance(v, Tensor) else v) for v in (mean, std))
+    if np.any(s < 0):
         raise ValueError(f"normal: std must be >= 0, got {std}")
-    dt = _dtype(dtype)
-    draw = default_generator().standard_normal(_size((size,), "normal"), dtype=dt)
-    return Tensor((draw * dt.type(std) + dt.type(mean)).astype(dt, copy=False))
+    if size is None:
+        arrays = [v.dtype for v in (mean, std) if isinstance(v, Tensor | np.ndarray)]
+        if not arrays:
+            raise TypeError("normal: give size= when mean and std are both numbers")
+        if any(d.kind != "f" for d in arrays):
+            raise TypeError(f"normal: mean and std tensors must be floating point, got {arrays}")
+        dt = np.result_type(*arrays) if dtype is None else np.dtype(dtype)
+        shape = np.broadcast_shapes(m.shape, s.shape)
+    else:
+        dt, shape = _dtype(dtype), _size((size,), "normal")
+    draw = default_generator().standard_normal(shape)
+    return Tensor((draw * s + m).astype(dt, copy=False))
 
 
-def bernoulli(p) -> Tensor:
-    """1 with probability p (elementwise), else 0, in p's float dtype."""
-    p = np.asarray(p.data if isinstance(p, Tensor) else p)
+def poisson(input) -> Tensor:  # noqa: A002
+    """Poisson samples with rates ``input`` (elementwise), in its float dtype."""
+    rates = np.asarray(input.data if isinstance(input, Tensor) else input)
+    if rates.dtype.kind != "f":
+        raise TypeError(f"poisson: rates must be floating point, got {rates.dtype}")
+    if not np.all(rates >= 0):
+        raise ValueError("poisson: rates must be non-negative")
+    return Tensor(default_generator().poisson(rates).astype(rates.dtype))
+
+
+def bernoulli(input, p=None) -> Tensor:  # noqa: A002
+    """1 with probability ``input`` (elementwise), else 0, in its dtype; as torch.bernoulli,
+    ``bernoulli(input, p)`` draws with the one probability p in input's shape and dtype."""
+    if p is not None:
+        like = np.asarray(input.data if isinstance(input, Tensor) else input)
+        draw = bernoulli(np.full(like.shape, p, dtype=np.float64))
+        return Tensor(draw.data.astype(like.dtype))
+    p = np.asarray(input.data if isinstance(input, Tensor) else input)
     if p.dtype.kind != "f":
         raise TypeError(f"bernoulli: probabilities must be floating point, got {p.dtype}")
     if p.size and not (np.all(p >= 0) and np.all(p <= 1)):

@@ -1,5 +1,10 @@
 """Saving and loading weights and training checkpoints as safetensors (never pickle).
 
+``ember.save(obj, f)`` / ``ember.load(f)`` are torch.save / torch.load for what they are used
+for: nested dicts, lists and tuples of Tensors, arrays, numbers and strings (a state_dict, an
+optimiser's, a checkpoint dict), written as one safetensors file whose metadata holds the
+structure as JSON.
+
 ``save_state_dict`` writes a model's state_dict under PyTorch's key names, so
 ``safetensors.torch.load_file(path)`` gives a state_dict torch loads. ``save_checkpoint`` adds
 the optimiser state (arrays under ``optimizer.state.<index>.<name>``, the rest as JSON
@@ -20,7 +25,14 @@ import numpy as np
 
 from ember.tensor import Tensor
 
-__all__ = ["load_checkpoint", "load_state_dict", "save_checkpoint", "save_state_dict"]
+__all__ = [
+    "load",
+    "load_checkpoint",
+    "load_state_dict",
+    "save",
+    "save_checkpoint",
+    "save_state_dict",
+]
 
 _OPT_PREFIX = "optimizer.state."
 
@@ -49,6 +61,8 @@ class _Encoder(json.JSONEncoder):
 
 
 def _tag(o):
+    if isinstance(o, _Ref):
+        return {"__ref__": [o.key, o.tensor, o.requires_grad]}
     if isinstance(o, Counter):
         return {"__counter__": [[k, v] for k, v in o.items()]}
     if isinstance(o, dict):
@@ -96,7 +110,7 @@ def _arrays(state_dict) -> dict[str, np.ndarray]:
         if hasattr(v, "detach") and hasattr(v, "cpu") and not isinstance(v, Tensor):
             v = v.detach().cpu().numpy()  # a torch tensor
         a = v.data if isinstance(v, Tensor) else np.asarray(v)
-        out[k] = np.ascontiguousarray(a)
+        out[k] = np.asarray(a, order="C")
     return out
 
 
@@ -140,7 +154,7 @@ def save_checkpoint(path, model=None, optimizer=None, scheduler=None, **extra) -
         for idx, s in sd["state"].items():
             for k, v in s.items():
                 if isinstance(v, np.ndarray) and v.ndim > 0:
-                    tensors[f"{_OPT_PREFIX}{idx}.{k}"] = np.ascontiguousarray(v)
+                    tensors[f"{_OPT_PREFIX}{idx}.{k}"] = np.asarray(v, order="C")
                 else:
                     scalars.setdefault(str(idx), {})[k] = v
         meta["optimizer"] = to_json({"param_groups": sd["param_groups"], "scalars": scalars})
@@ -178,3 +192,77 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None) -> dict:
             raise ValueError(f"load_checkpoint: {path} holds no scheduler state")
         scheduler.load_state_dict(from_json(meta["scheduler"]))
     return from_json(meta.get("extra", "{}"))
+
+
+class _Ref:
+    """Stands for an array of a saved object while its structure goes through JSON."""
+
+    def __init__(self, key: str, tensor: bool, requires_grad: bool = False):
+        self.key, self.tensor, self.requires_grad = key, tensor, requires_grad
+
+
+def _split(obj, arrays: dict):
+    """obj with every Tensor and array replaced by a _Ref to its entry in ``arrays``."""
+    if isinstance(obj, Tensor | np.ndarray):
+        key = str(len(arrays))
+        arrays[key] = np.asarray(obj.data if isinstance(obj, Tensor) else obj, order="C")
+        return _Ref(key, isinstance(obj, Tensor), getattr(obj, "requires_grad", False))
+    if isinstance(obj, Counter):  # counts only: nothing to split (kept a Counter by to_json)
+        return obj
+    if isinstance(obj, dict):
+        return {k: _split(v, arrays) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_split(v, arrays) for v in obj)
+    if obj is None or isinstance(obj, bool | int | float | str | np.generic):
+        return obj
+    raise TypeError(
+        f"ember.save: cannot save a {type(obj).__name__} (ember.save takes nested dicts, lists "
+        "and tuples of Tensors, arrays, numbers and strings; it never pickles)"
+    )
+
+
+def _join(obj, arrays: dict):
+    if isinstance(obj, dict) and "__ref__" in obj:
+        key, tensor, requires_grad = obj["__ref__"]
+        a = arrays[key]
+        return Tensor(a, requires_grad=requires_grad) if tensor else a
+    if isinstance(obj, dict) and not isinstance(obj, Counter):
+        return {k: _join(v, arrays) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_join(v, arrays) for v in obj)
+    return obj
+
+
+def save(obj, f) -> None:
+    """Save ``obj`` (see the module docstring) to the path or binary file ``f``, as torch.save."""
+    arrays: dict = {}
+    meta = {"format": "ember-save", "object": to_json(_split(obj, arrays))}
+    payload = _safetensors().save(arrays, metadata=meta)
+    if hasattr(f, "write"):
+        f.write(payload)
+    else:
+        _atomic_write(f, payload)
+
+
+def load(f, map_location=None, weights_only: bool = True, **kwargs):
+    """Read what ``ember.save`` wrote, from a path or binary file. Tensors come back as
+    Tensors (with their requires_grad), arrays as arrays. ``map_location`` may only name the
+    CPU; ``weights_only`` is accepted (nothing is ever unpickled)."""
+    from ember import _device
+
+    if map_location is not None:
+        _device.check(map_location)
+    if hasattr(f, "read"):
+        payload = f.read()
+    else:
+        with open(os.fspath(f), "rb") as fh:
+            payload = fh.read()
+    try:
+        n = int.from_bytes(payload[:8], "little")
+        meta = json.loads(payload[8 : 8 + n]).get("__metadata__") or {}
+    except (ValueError, UnicodeDecodeError):
+        meta = {}
+    if meta.get("format") != "ember-save":
+        raise ValueError("ember.load: not a file written by ember.save")
+    arrays = dict(_safetensors().load(payload))
+    return _join(from_json(meta["object"]), arrays)

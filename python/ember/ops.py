@@ -16,7 +16,7 @@ import numpy as np
 from ember import _C
 from ember.autograd.engine import unbroadcast
 from ember.autograd.function import Function
-from ember.tensor import Tensor
+from ember.tensor import Tensor, get_default_dtype
 
 _shape = np.shape
 
@@ -46,12 +46,12 @@ def _to_dtype(x, dtype):
 
 def _promote(a, b):
     """PyTorch's category rule: when a float meets an integer or bool tensor, the result takes the
-    float operand's dtype (float32 for a Python float), not NumPy's float64."""
+    float operand's dtype (the default dtype for a Python float), not NumPy's float64."""
     ka, kb = _kind(a), _kind(b)
     if ka == "f" and kb in "biu":
-        b = _to_dtype(b, a.dtype if isinstance(a, Tensor | np.ndarray) else np.float32)
+        b = _to_dtype(b, a.dtype if isinstance(a, Tensor | np.ndarray) else get_default_dtype())
     elif kb == "f" and ka in "biu":
-        a = _to_dtype(a, b.dtype if isinstance(b, Tensor | np.ndarray) else np.float32)
+        a = _to_dtype(a, b.dtype if isinstance(b, Tensor | np.ndarray) else get_default_dtype())
     return a, b
 
 
@@ -97,8 +97,8 @@ class Add(Function):
         return (unbroadcast(g, sa) if na else None, unbroadcast(g, sb) if nb else None)
 
 
-def add(a, b) -> Tensor:
-    return _broadcasting(Add, "add", a, b)
+def add(a, b, *, alpha=1) -> Tensor:
+    return _broadcasting(Add, "add", a, b if alpha == 1 else mul(b, alpha))
 
 
 class Sub(Function):
@@ -114,8 +114,8 @@ class Sub(Function):
         return (unbroadcast(g, sa) if na else None, unbroadcast(-g, sb) if nb else None)
 
 
-def sub(a, b) -> Tensor:
-    return _broadcasting(Sub, "sub", a, b)
+def sub(a, b, *, alpha=1) -> Tensor:
+    return _broadcasting(Sub, "sub", a, b if alpha == 1 else mul(b, alpha))
 
 
 class Mul(Function):
@@ -158,10 +158,12 @@ class Div(Function):
         )
 
 
-def div(a, b) -> Tensor:
+def div(a, b, *, rounding_mode=None) -> Tensor:
+    if rounding_mode is not None:  # 'trunc' or 'floor': see the pointwise API section
+        return _rounded_div(a, b, rounding_mode)
     a, b = _as_operand(a), _as_operand(b)
-    if _kind(a) in "biu" and _kind(b) in "biu":  # true division of integers gives float32
-        a = _to_dtype(a, np.float32) if isinstance(a, Tensor | np.ndarray) else float(a)
+    if _kind(a) in "biu" and _kind(b) in "biu":  # true division of integers gives the default dtype
+        a = _to_dtype(a, get_default_dtype()) if isinstance(a, Tensor | np.ndarray) else float(a)
     return _broadcasting(Div, "div", a, b)
 
 
@@ -210,6 +212,482 @@ class Neg(Function):
 
 def neg(a) -> Tensor:
     return Neg.apply(_as_operand(a))
+
+
+# ---- pointwise API: comparisons, arithmetic forms, special functions --------------------------
+# PyTorch's everyday pointwise functions. Each is both ember.X and Tensor.X (via _EXTRAS); the
+# in-place X_ methods are made from them in tensor.py. Smooth ones are `Elementwise` (unary) or
+# `Binary` Functions with their derivative beside f; piecewise-constant and bool-valued ones
+# give results outside the graph, as the comparisons do.
+
+
+def _operands(op: str, a, b):
+    """Both operands with PyTorch's category promotion, after a broadcast check that names the
+    shapes; a non-numeric operand is a TypeError."""
+    for x in (a, b):
+        if isinstance(x, str | bytes | dict | set | type(None)):
+            raise TypeError(f"{op}: expected a tensor or a number, got {type(x).__name__}")
+    a, b = _promote(_as_operand(a), _as_operand(b))
+    _check_broadcast(op, _data(a), _data(b))
+    return a, b
+
+
+def _float_pair_operands(op: str, a, b):
+    """As _operands, then integer/bool pairs become the default dtype (float-valued maths)."""
+    a, b = _operands(op, a, b)
+    if _kind(a) in "biu" and _kind(b) in "biu":
+        a = _to_dtype(a, get_default_dtype()) if isinstance(a, Tensor | np.ndarray) else float(a)
+        a, b = _promote(a, b)
+    return a, b
+
+
+def _bool_result(name: str, ufunc):
+    def op(input, other) -> Tensor:  # noqa: A002  (PyTorch's names)
+        a, b = _operands(name, input, other)
+        return Tensor._make(np.asarray(ufunc(_data(a), _data(b))), False, None, 0)
+
+    op.__name__ = name
+    op.__doc__ = f"Elementwise {name} with broadcasting: a bool tensor, no gradient."
+    return op
+
+
+eq = _bool_result("eq", np.equal)
+ne = not_equal = _bool_result("ne", np.not_equal)
+lt = less = _bool_result("lt", np.less)
+le = less_equal = _bool_result("le", np.less_equal)
+gt = greater = _bool_result("gt", np.greater)
+ge = greater_equal = _bool_result("ge", np.greater_equal)
+logical_and = _bool_result("logical_and", np.logical_and)
+logical_or = _bool_result("logical_or", np.logical_or)
+logical_xor = _bool_result("logical_xor", np.logical_xor)
+
+
+def logical_not(input) -> Tensor:  # noqa: A002
+    return Tensor._make(np.asarray(np.logical_not(_data(_tensor_operand(input)))), False, None, 0)
+
+
+def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):  # noqa: A002
+    """|input - other| <= atol + rtol * |other| elementwise (a bool tensor)."""
+    a, b = _operands("isclose", input, other)
+    return Tensor(np.asarray(np.isclose(_data(a), _data(b), rtol, atol, equal_nan)))
+
+
+def _bool_unary(name: str, f):
+    def op(input) -> Tensor:  # noqa: A002
+        return Tensor._make(np.asarray(f(_tensor_operand(input).data)), False, None, 0)
+
+    op.__name__ = name
+    op.__doc__ = f"Elementwise {name}, as torch.{name} (a bool tensor, no gradient)."
+    return op
+
+
+isneginf = _bool_unary("isneginf", np.isneginf)
+isposinf = _bool_unary("isposinf", np.isposinf)
+isreal = _bool_unary("isreal", lambda a: np.ones(a.shape, bool))  # ember holds no complex data
+signbit = _bool_unary("signbit", np.signbit)
+
+
+class Binary(Function):
+    """y = f(a, b) with broadcasting; df(a, b, y, g) gives both (unreduced) input gradients."""
+
+    @staticmethod
+    def forward(ctx, a, b, f, df):
+        with np.errstate(all="ignore"):  # the operands' dtype (np.log(b) may widen a scalar)
+            y = np.asarray(f(a, b)).astype(np.result_type(a, b), copy=False)
+        ctx.save_for_backward(a, b, y)
+        ctx.df = df
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, y = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad[:2]
+        with np.errstate(all="ignore"):
+            ga, gb = ctx.df(a, b, y, g)
+        return (
+            unbroadcast(np.asarray(ga, g.dtype), _shape(a)) if na else None,
+            unbroadcast(np.asarray(gb, g.dtype), _shape(b)) if nb else None,
+            None,
+            None,
+        )
+
+
+def _binary(name: str, f, df, floating: bool = True):
+    def op(input, other) -> Tensor:  # noqa: A002
+        pair = _float_pair_operands if floating else _operands
+        return Binary.apply(*pair(name, input, other), f, df)
+
+    op.__name__ = name
+    op.__doc__ = f"Elementwise {name}, as torch.{name} (broadcasting, with gradients)."
+    return op
+
+
+def _zero_grads(a, b, y, g):
+    return np.zeros_like(g), np.zeros_like(g)
+
+
+def _fmax_grads(a, b, y, g):  # ties and a NaN in b give a the gradient, as torch.fmax
+    pick_a = (a == y) | np.isnan(b)
+    return g * pick_a, g * ~pick_a
+
+
+def _copysign_grads(a, b, y, g):
+    return g * np.where(a == 0, 0, np.sign(a) * np.where(np.signbit(b), -1, 1)), 0 * g
+
+
+fmax = _binary("fmax", np.fmax, _fmax_grads, floating=False)
+fmin = _binary("fmin", np.fmin, _fmax_grads, floating=False)
+atan2 = arctan2 = _binary(
+    "atan2", np.arctan2, lambda a, b, y, g: (g * b / (a * a + b * b), -g * a / (a * a + b * b))
+)
+hypot = _binary("hypot", np.hypot, lambda a, b, y, g: (g * a / y, g * b / y))
+logaddexp = _binary(
+    "logaddexp", np.logaddexp, lambda a, b, y, g: (g * np.exp(a - y), g * np.exp(b - y))
+)
+logaddexp2 = _binary(
+    "logaddexp2", np.logaddexp2, lambda a, b, y, g: (g * np.exp2(a - y), g * np.exp2(b - y))
+)
+copysign = _binary("copysign", np.copysign, _copysign_grads)
+xlogy = _binary(
+    "xlogy",
+    lambda a, b: np.where((a == 0) & ~np.isnan(b), 0, a * np.log(b)),
+    lambda a, b, y, g: (g * np.where(a == 0, 0, np.log(b)), g * a / b),
+)
+_remainder = _binary(
+    "remainder", np.remainder, lambda a, b, y, g: (g, -g * np.floor_divide(a, b)), floating=False
+)
+_fmod = _binary("fmod", np.fmod, lambda a, b, y, g: (g, -g * np.trunc(a / b)), floating=False)
+
+
+def _check_int_divisor(op: str, a, b) -> None:
+    if _kind(a) in "biu" and _kind(b) in "biu" and np.any(np.asarray(_data(b)) == 0):
+        raise RuntimeError(f"{op}: ZeroDivisionError (integer division by zero)")
+
+
+def remainder(input, other) -> Tensor:  # noqa: A002
+    """Python's modulo: the result takes the divisor's sign (torch.remainder)."""
+    _check_int_divisor("remainder", input, other)
+    return _remainder(input, other)
+
+
+def fmod(input, other) -> Tensor:  # noqa: A002
+    """C's fmod: the result takes the dividend's sign (torch.fmod)."""
+    _check_int_divisor("fmod", input, other)
+    return _fmod(input, other)
+
+
+def _rounded_div(input, other, rounding_mode):  # noqa: A002
+    rnd = {"trunc": np.trunc, "floor": np.floor}.get(rounding_mode)
+    if rnd is None:
+        raise ValueError(
+            f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}"
+        )
+    a, b = _operands("div", input, other)
+    _check_int_divisor("div", a, b)
+    if _kind(a) in "biu" and _kind(b) in "biu":  # exact integer division, integer result
+        q = np.floor_divide if rounding_mode == "floor" else lambda x, y: np.trunc(x / y)
+        out = np.asarray(q(_data(a), _data(b)))
+        return Tensor(out.astype(np.result_type(_data(a), _data(b)), copy=False))
+    return Binary.apply(a, b, lambda x, y: rnd(x / y), _zero_grads)  # zero gradient, as torch
+
+
+def floor_divide(input, other) -> Tensor:  # noqa: A002
+    """Division rounded down (torch.floor_divide), no gradient."""
+    return _rounded_div(input, other, "floor").detach()
+
+
+def true_divide(input, other) -> Tensor:  # noqa: A002
+    return div(input, other)
+
+
+divide = div
+
+
+def subtract(input, other, *, alpha=1) -> Tensor:  # noqa: A002
+    return sub(input, other, alpha=alpha)
+
+
+def multiply(input, other) -> Tensor:  # noqa: A002
+    return mul(input, other)
+
+
+negative = neg
+
+
+def positive(input) -> Tensor:  # noqa: A002
+    """The input itself (torch.positive); bool tensors are refused."""
+    if _kind(input) == "b":
+        raise TypeError("positive: not supported for bool tensors")
+    return _tensor_operand(input)
+
+
+def rsub(input, other, *, alpha=1) -> Tensor:  # noqa: A002
+    """other - alpha * input."""
+    return sub(other, input, alpha=alpha)
+
+
+def float_power(input, exponent) -> Tensor:  # noqa: A002
+    """input ** exponent computed in float64 (torch.float_power)."""
+    a, b = _operands("float_power", input, exponent)
+    f64 = np.dtype(np.float64)
+    return pow(*(cast(_tensor_operand(x), f64) if isinstance(x, Tensor | np.ndarray) else x
+                 for x in (a, b)))  # fmt: skip
+
+
+def clamp_min(input, min) -> Tensor:  # noqa: A002
+    return clamp(input, min=min)
+
+
+def clamp_max(input, max) -> Tensor:  # noqa: A002
+    return clamp(input, max=max)
+
+
+def clip(input, min=None, max=None) -> Tensor:  # noqa: A002
+    return clamp(input, min, max)
+
+
+def heaviside(input, values) -> Tensor:  # noqa: A002
+    """0 where input < 0, values where input == 0, 1 where input > 0; no gradient."""
+    a, b = _tensor_operand(input), _tensor_operand(values)
+    if a.dtype != b.dtype:
+        raise TypeError(f"heaviside: input ({a.dtype}) and values ({b.dtype}) must share a dtype")
+    _check_broadcast("heaviside", a.data, b.data)
+    return Tensor(np.asarray(np.heaviside(a.data, b.data)).astype(a.dtype, copy=False))
+
+
+def _special(name: str, x, order: int = 0):
+    return _C.special(name, np.ascontiguousarray(x), order)
+
+
+_SQRT_PI = float(np.sqrt(np.pi))  # Python floats keep float32 gradients float32
+_UNARY = {  # name: (f, derivative as a function of x and y = f(x))
+    "erf": (lambda x: _special("erf", x), lambda x, y: 2 / _SQRT_PI * np.exp(-x * x)),
+    "erfc": (lambda x: _special("erfc", x), lambda x, y: -2 / _SQRT_PI * np.exp(-x * x)),
+    "erfinv": (lambda x: _special("erfinv", x), lambda x, y: _SQRT_PI / 2 * np.exp(y * y)),
+    "lgamma": (lambda x: _special("lgamma", x), lambda x, y: _special("digamma", x)),
+    "digamma": (lambda x: _special("digamma", x), lambda x, y: _special("polygamma", x, 1)),
+    "i0": (lambda x: _special("i0", x), lambda x, y: _special("i1", x)),
+    "sinc": (
+        lambda x: np.where(x == 0, 1, np.sin(np.pi * x) / (np.pi * x)),
+        lambda x, y: np.where(x == 0, 0, (np.cos(np.pi * x) - y) / x),
+    ),
+    "exp2": (np.exp2, lambda x, y: y * float(np.log(2))),
+    "frac": (lambda x: x - np.trunc(x), lambda x, y: np.ones_like(x)),
+    "deg2rad": (np.deg2rad, lambda x, y: np.full_like(x, np.pi / 180)),
+    "rad2deg": (np.rad2deg, lambda x, y: np.full_like(x, 180 / np.pi)),
+    "asinh": (np.arcsinh, lambda x, y: 1 / np.sqrt(x * x + 1)),
+    "acosh": (np.arccosh, lambda x, y: 1 / np.sqrt(x * x - 1)),
+    "atanh": (np.arctanh, lambda x, y: 1 / (1 - x * x)),
+}
+
+
+def _unary(name: str):
+    f, df = _UNARY[name]
+
+    def op(input) -> Tensor:  # noqa: A002
+        x = _float_operand(input, name)
+        return Elementwise.apply(x, lambda a: np.asarray(f(a), a.dtype), df)
+
+    op.__name__ = name
+    op.__doc__ = f"Elementwise {name}, as torch.{name} (integer input becomes float32)."
+    return op
+
+
+erf, erfc, erfinv = _unary("erf"), _unary("erfc"), _unary("erfinv")
+lgamma, digamma, i0, sinc = _unary("lgamma"), _unary("digamma"), _unary("i0"), _unary("sinc")
+exp2, frac, deg2rad, rad2deg = _unary("exp2"), _unary("frac"), _unary("deg2rad"), _unary("rad2deg")
+asinh = arcsinh = _unary("asinh")
+acosh = arccosh = _unary("acosh")
+atanh = arctanh = _unary("atanh")
+
+
+def arcsin(input) -> Tensor:  # noqa: A002
+    return asin(input)
+
+
+def arccos(input) -> Tensor:  # noqa: A002
+    return acos(input)
+
+
+def arctan(input) -> Tensor:  # noqa: A002
+    return atan(input)
+
+
+def fix(input) -> Tensor:  # noqa: A002
+    return trunc(input)
+
+
+def sgn(input) -> Tensor:  # noqa: A002
+    return sign(input)
+
+
+def polygamma(n: int, input) -> Tensor:  # noqa: A002
+    """The n-th derivative of digamma (torch.polygamma(n, input)); n = 0 is digamma."""
+    if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 0:
+        raise ValueError(f"polygamma: n must be an int >= 0, got {n!r}")
+    n = int(n)
+    return Elementwise.apply(
+        _float_operand(input, "polygamma"),
+        lambda a: _special("polygamma", a, n),
+        lambda x, y: _special("polygamma", x, n + 1),
+    )
+
+
+def logit(input, eps=None) -> Tensor:  # noqa: A002
+    """log(p / (1 - p)), p clamped to [eps, 1 - eps] when eps is given (zero gradient outside)."""
+    x = _float_operand(input, "logit")
+    lo, hi = (None, None) if eps is None else (eps, 1 - eps)
+
+    def f(a):
+        z = a if eps is None else np.clip(a, lo, hi)
+        return np.log(z / (1 - z))
+
+    def df(a, y):
+        d = 1 / (a * (1 - a))
+        return d if eps is None else np.where((a < lo) | (a > hi), 0, d)
+
+    return Elementwise.apply(x, f, df)
+
+
+def nan_to_num(input, nan: float = 0.0, posinf=None, neginf=None) -> Tensor:  # noqa: A002
+    """NaN, +inf and -inf replaced (by default with 0 and the dtype's largest/lowest values)."""
+    x = _tensor_operand(input)
+    if x.dtype.kind != "f":
+        return x.clone()
+
+    def f(a):
+        return np.nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf)
+
+    return Elementwise.apply(x, f, lambda a, y: np.isfinite(a).astype(a.dtype))
+
+
+def absolute(input) -> Tensor:  # noqa: A002
+    return abs(input)
+
+
+def ldexp(input, other) -> Tensor:  # noqa: A002
+    """input * 2 ** other (a float result)."""
+    return mul(_float_operand(input, "ldexp"), exp2(other))
+
+
+def lerp(input, end, weight) -> Tensor:  # noqa: A002
+    """input + weight * (end - input), with PyTorch's two-sided form (exact at 0 and 1)."""
+    d = sub(end, input)
+    w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+    low = add(input, mul(weight, d))
+    if np.all(np.abs(w) < 0.5):
+        return low
+    one_minus_w = rsub(weight, 1) if isinstance(weight, Tensor | np.ndarray) else 1 - weight
+    return where(np.abs(w) < 0.5, low, sub(end, mul(d, one_minus_w)))
+
+
+def addcmul(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
+    return add(input, mul(tensor1, tensor2), alpha=value)
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
+    return add(input, div(tensor1, tensor2), alpha=value)
+
+
+def nextafter(input, other) -> Tensor:  # noqa: A002
+    """The next float after input towards other (no gradient)."""
+    a, b = _operands("nextafter", input, other)
+    return Tensor(np.asarray(np.nextafter(_data(a), _data(b))).astype(np.result_type(a, b)))
+
+
+def mvlgamma(input, p: int) -> Tensor:  # noqa: A002
+    """The multivariate log-gamma of dimension p: sum_i lgamma(x - i/2) + p(p-1)/4 log(pi)."""
+    x = _float_operand(input, "mvlgamma")
+    if not isinstance(p, int) or p < 1:
+        raise ValueError(f"mvlgamma: p must be an int >= 1, got {p!r}")
+    if not np.all(x.data > (p - 1) / 2):
+        raise ValueError(f"mvlgamma: all elements must be greater than (p-1)/2 = {(p - 1) / 2}")
+    out = lgamma(x)
+    for i in range(1, p):
+        out = add(out, lgamma(sub(x, i / 2)))
+    return add(out, p * (p - 1) / 4 * np.log(np.pi))
+
+
+def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool = False):
+    """Whether each element occurs in test_elements (a bool tensor)."""
+    e, t = np.asarray(_data(elements)), np.asarray(_data(test_elements))
+    return Tensor(np.asarray(np.isin(e, t, assume_unique=assume_unique, invert=invert)))
+
+
+# dtype questions and type tests (torch.result_type & co.): categories bool < integer < float.
+
+
+def _category(dt: np.dtype) -> int:
+    return {"b": 0, "u": 1, "i": 1, "f": 2}[np.dtype(dt).kind]
+
+
+def promote_types(type1, type2) -> np.dtype:
+    """The smallest dtype both cast to, with PyTorch's rule that an integer meeting a float gives
+    the float dtype (NumPy would widen int64 + float32 to float64)."""
+    t1, t2 = np.dtype(type1), np.dtype(type2)
+    c1, c2 = _category(t1), _category(t2)
+    if c1 != c2 and 2 in (c1, c2):
+        return t1 if c1 == 2 else t2
+    return np.promote_types(t1, t2)
+
+
+def can_cast(from_, to) -> bool:
+    """Whether torch's casting rules allow from_ -> to: never to a lower category."""
+    return _category(from_) <= _category(to)
+
+
+def result_type(tensor1, tensor2) -> np.dtype:
+    """The dtype of an arithmetic op on the two operands (torch.result_type): tensors with
+    dimensions outrank 0-d tensors, which outrank Python numbers, unless a lower-ranked
+    operand is of a higher category."""
+    groups = [[], [], []]  # dimensioned tensors, 0-d tensors, Python numbers
+    for x in (tensor1, tensor2):
+        if isinstance(x, Tensor | np.ndarray):
+            groups[0 if x.ndim else 1].append(x.dtype)
+        elif isinstance(x, bool | int | float | np.generic):
+            kind = np.asarray(x).dtype.kind
+            groups[2].append(
+                np.dtype(bool) if kind == "b" else np.dtype(np.int64) if kind in "iu"
+                else get_default_dtype()
+            )  # fmt: skip
+        else:
+            raise TypeError(f"result_type: expected a tensor or a number, got {type(x).__name__}")
+    out = None
+    for group in groups:
+        if not group:
+            continue
+        dt = group[0] if len(group) == 1 else promote_types(*group)
+        if out is None or _category(dt) > _category(out):
+            out = dt
+    return out
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input) -> bool:  # noqa: A002
+    return _tensor_operand(input).is_floating_point()
+
+
+def numel(input) -> int:  # noqa: A002
+    return _tensor_operand(input).numel()
+
+
+def is_nonzero(input) -> bool:  # noqa: A002
+    return _tensor_operand(input).is_nonzero()
+
+
+def is_same_size(input, other) -> bool:  # noqa: A002
+    return _tensor_operand(input).is_same_size(_tensor_operand(other))
+
+
+def is_signed(input) -> bool:  # noqa: A002
+    return _tensor_operand(input).is_signed()
+
+
+def is_complex(input) -> bool:  # noqa: A002
+    return False  # ember holds no complex data
 
 
 # ---- matrix product -----------------------------------------------------------------------
@@ -307,8 +785,8 @@ def matmul(a, b) -> Tensor:
 
 
 def _float_input(x):
-    """Integer and bool inputs of float-valued maths become float32 (PyTorch's default dtype)."""
-    return _to_dtype(x, np.float32) if _kind(x) in "biu" else x
+    """Integer and bool inputs of float-valued maths become the default dtype (float32)."""
+    return _to_dtype(x, get_default_dtype()) if _kind(x) in "biu" else x
 
 
 class Exp(Function):
@@ -663,8 +1141,10 @@ class Maximum(Function):
         a, b = ctx.saved_tensors
         pick_a = (a > b) if ctx.use_max else (a < b)
         tie = a == b
-        ga = g * (pick_a + 0.5 * tie)
-        gb = g * (~pick_a & ~tie) + g * 0.5 * tie
+        # Weights in g's dtype: bool * 0.5 alone is float64 and would promote float32 grads.
+        wa = (pick_a + 0.5 * tie).astype(g.dtype, copy=False)
+        wb = ((~pick_a & ~tie) + 0.5 * tie).astype(g.dtype, copy=False)
+        ga, gb = g * wa, g * wb
         return unbroadcast(ga, _shape(a)), unbroadcast(gb, _shape(b)), None
 
 
@@ -1062,11 +1542,11 @@ def _interleave(sizes, shape):
 
 
 def _float_operand(x, op: str):
-    """Integer and bool inputs become float32 (PyTorch's default dtype) for float-valued ops."""
+    """Integer and bool inputs become the default dtype (float32) for float-valued ops."""
     x = _tensor_operand(x)
     kind = x.data.dtype.kind
     if kind in "iub":
-        return x.float()
+        return cast(x, get_default_dtype())
     if kind != "f":
         raise TypeError(f"{op}: expected a numeric tensor, got dtype {x.dtype}")
     return x
@@ -1428,6 +1908,16 @@ def equal(a, b) -> bool:
 # The extras are Tensor methods too (x.sin(), x.norm(dim=1), x.topk(3), ...): each takes the
 # tensor as its first argument, so the function itself is the method.
 _EXTRAS = (
+    "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal",
+    "not_equal", "logical_and", "logical_or", "logical_xor", "logical_not", "isclose",
+    "isneginf", "isposinf", "isreal", "signbit", "fmax", "fmin", "maximum", "minimum",
+    "subtract", "multiply", "divide", "true_divide", "floor_divide", "remainder", "fmod",
+    "negative", "positive", "float_power", "clamp_min", "clamp_max", "erf", "erfc", "erfinv",
+    "lgamma", "digamma", "i0", "sinc", "logit", "xlogy", "atan2", "arctan2", "hypot",
+    "logaddexp", "logaddexp2", "copysign", "heaviside", "exp2", "frac", "fix", "sgn", "deg2rad",
+    "rad2deg", "nan_to_num", "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan",
+    "arcsinh", "arccosh", "arctanh", "absolute", "ldexp", "lerp", "addcmul", "addcdiv",
+    "nextafter", "mvlgamma",
     "sin", "cos", "tan", "log1p", "expm1", "log2", "log10", "rsqrt", "reciprocal", "square",
     "sinh", "cosh", "asin", "acos", "atan", "sign", "floor", "ceil", "trunc", "round",
     "logsumexp", "prod", "cumsum", "norm", "tril", "triu", "flip", "index_select", "unbind",

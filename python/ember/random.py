@@ -5,16 +5,36 @@ from __future__ import annotations
 
 import numpy as np
 
-_generator = np.random.default_rng()
+
+def _fresh_seed() -> int:
+    """A non-deterministic 63-bit seed from the OS's entropy."""
+    return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+_initial_seed = _fresh_seed()
+_generator = np.random.default_rng(_initial_seed)
 
 
 def manual_seed(seed: int) -> np.random.Generator:
     """Seed ember's generator; the same seed gives the same draws. Returns the generator."""
-    global _generator
+    global _generator, _initial_seed
     if not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"manual_seed: seed must be a non-negative int, got {seed!r}")
-    _generator = np.random.default_rng(int(seed))
+    _initial_seed = int(seed)
+    _generator = np.random.default_rng(_initial_seed)
     return _generator
+
+
+def seed() -> int:
+    """Seed ember's generator from the OS's entropy and return that seed (torch.seed)."""
+    s = _fresh_seed()
+    manual_seed(s)
+    return s
+
+
+def initial_seed() -> int:
+    """The seed ember's generator was last seeded with (torch.initial_seed)."""
+    return _initial_seed
 
 
 def default_generator() -> np.random.Generator:

@@ -5,15 +5,33 @@ from __future__ import annotations
 import numpy as np
 
 _FLOAT_KINDS = "f"
+_default_float = np.dtype(np.float32)
+
+
+def get_default_dtype() -> np.dtype:
+    """The dtype of new float tensors (Python floats, zeros/rand/...): float32 unless set."""
+    return _default_float
+
+
+def set_default_dtype(d) -> None:
+    """Set the dtype of new float tensors (float16, float32 or float64), as torch's."""
+    global _default_float
+    try:
+        dt = np.dtype(d)
+    except TypeError:
+        raise TypeError(f"set_default_dtype: expected a dtype, got {d!r}") from None
+    if dt not in (np.float16, np.float32, np.float64):
+        raise TypeError(f"set_default_dtype: only floating-point dtypes are supported, got {dt}")
+    _default_float = dt
 
 
 def _default_dtype(data) -> np.dtype | None:
-    """PyTorch's defaults: Python floats -> float32, ints -> int64, bools -> bool."""
+    """PyTorch's defaults: Python floats -> the default dtype, ints -> int64, bools -> bool."""
     if isinstance(data, np.ndarray | np.generic):
         return None  # NumPy input keeps its dtype, as torch.tensor(ndarray) does
     arr = np.asarray(data)
     if arr.dtype.kind == "f":
-        return np.dtype(np.float32)
+        return _default_float
     if arr.dtype.kind in "iu":
         return np.dtype(np.int64)
     return None
@@ -54,7 +72,9 @@ class Tensor:
         array([[2., 4.]], dtype=float32)
     """
 
-    __slots__ = ("data", "grad", "_requires_grad", "_ctx", "_idx", "__weakref__")
+    # _hooks: set only on tensors that get hooks (register_hook, retain_grad, ...): op outputs
+    # never touch it, so the per-op cost is unchanged (see autograd/engine.py's _Hooks).
+    __slots__ = ("data", "grad", "_requires_grad", "_ctx", "_idx", "_hooks", "__weakref__")
     __array_priority__ = 1000  # NumPy defers to our operators: ndarray + Tensor -> Tensor
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
@@ -106,16 +126,53 @@ class Tensor:
     def is_leaf(self) -> bool:
         return self._ctx is None
 
-    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+    def backward(
+        self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None
+    ) -> None:
         """Accumulate the gradient of this tensor into every leaf that requires grad.
 
         Args:
             gradient: d(out)/d(self) for a non-scalar tensor; defaults to 1 for a scalar.
             retain_graph: keep the graph so backward can run through it again.
+            create_graph: not supported (ember's backward does not record a graph).
+            inputs: accumulate only into these tensors' ``.grad`` (leaves or not).
         """
         from ember.autograd.engine import backward
 
-        backward(self, gradient, retain_graph)
+        backward(self, gradient, retain_graph, create_graph, inputs)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
+        replaces the gradient. Returns a handle whose ``remove()`` unregisters the hook."""
+        from ember.autograd.engine import hooks_of
+
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        return hooks_of(self).add("pre", hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` after a leaf's ``.grad`` has been accumulated."""
+        from ember.autograd.engine import hooks_of
+
+        if self._ctx is not None:
+            raise RuntimeError("post-accumulate grad hooks can only be registered on leaves")
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        return hooks_of(self).add("post", hook)
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` (a no-op on leaves)."""
+        from ember.autograd.engine import hooks_of
+
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self._ctx is not None:
+            hooks_of(self).retain = True
+
+    @property
+    def retains_grad(self) -> bool:
+        hooks = getattr(self, "_hooks", None)
+        return self._ctx is not None and hooks is not None and hooks.retain
 
     def detach(self) -> Tensor:
         """The same data (no copy), cut from the graph."""
@@ -158,6 +215,64 @@ class Tensor:
 
     def is_floating_point(self) -> bool:
         return self.data.dtype.kind == "f"
+
+    def is_complex(self) -> bool:
+        return False  # ember holds no complex data
+
+    is_conj = is_neg = is_complex
+
+    def is_signed(self) -> bool:
+        return self.data.dtype.kind in "if"
+
+    def is_contiguous(self) -> bool:
+        return self.data.flags.c_contiguous
+
+    def stride(self, dim: int | None = None):
+        """Steps between elements along each dim, in elements (as torch), not bytes."""
+        strides = tuple(s // self.data.itemsize for s in self.data.strides)
+        return strides if dim is None else strides[dim]
+
+    def data_ptr(self) -> int:
+        return self.data.ctypes.data
+
+    def element_size(self) -> int:
+        return self.data.itemsize
+
+    @property
+    def itemsize(self) -> int:
+        return self.data.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.data.nbytes
+
+    nelement = numel
+    ndimension = dim
+
+    @property
+    def is_cpu(self) -> bool:
+        return True
+
+    def is_same_size(self, other) -> bool:
+        return self.shape == other.shape
+
+    def is_nonzero(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"is_nonzero: a tensor with {self.data.size} elements has no single truth value"
+            )
+        return bool(self.data.reshape(-1)[0])
+
+    def sum_to_size(self, *size):
+        """Sum this tensor down to ``size`` (which must expand to its shape), with gradients."""
+        size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], tuple | list) else size
+        lead = self.ndim - len(size)
+        if lead < 0 or any(s != 1 and s != n for s, n in zip(size, self.shape[lead:])):
+            raise ValueError(f"sum_to_size: size {size} is not expandable to shape {self.shape}")
+        dims = tuple(range(lead)) + tuple(
+            lead + i for i, s in enumerate(size) if s == 1 and self.shape[lead + i] != 1
+        )
+        return _ops.reshape(_ops.sum(self, dims, keepdim=True), size) if dims else self
 
     # ---- conversion -----------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
@@ -412,7 +527,9 @@ class Tensor:
     def mul_(self, other) -> Tensor:
         return self._inplace(np.multiply, other, rebind=False)
 
-    def div_(self, other) -> Tensor:
+    def div_(self, other, *, rounding_mode=None) -> Tensor:
+        if rounding_mode is not None:
+            return self._assign(self.div(other, rounding_mode=rounding_mode).data, other)
         return self._inplace(np.true_divide, other, rebind=False)
 
     def pow_(self, exponent) -> Tensor:
@@ -467,6 +584,54 @@ class Tensor:
 
         self._needs_record(None, rebind=False)
         return init.normal_(self, mean, std)
+
+    # Random fills and draws from ember's seeded generator (ember.manual_seed), as torch's.
+    def bernoulli(self, p=None):
+        """1 with probability p (default: this tensor's values), else 0, in this dtype."""
+        return _creation.bernoulli(self, p)
+
+    def bernoulli_(self, p=0.5) -> Tensor:
+        return self._assign(_creation.bernoulli(np.broadcast_to(_ops._data(p), self.shape)
+                                                .astype(np.float64)).data)  # fmt: skip
+
+    def exponential_(self, lambd: float = 1.0) -> Tensor:
+        if lambd <= 0:
+            raise ValueError(f"exponential_: lambd must be positive, got {lambd}")
+        return self._assign(_random.default_generator().exponential(1 / lambd, self.shape))
+
+    def geometric_(self, p: float) -> Tensor:
+        if not 0 < p <= 1:
+            raise ValueError(f"geometric_: p must be in (0, 1], got {p}")
+        return self._assign(_random.default_generator().geometric(p, self.shape))
+
+    def log_normal_(self, mean: float = 1.0, std: float = 2.0) -> Tensor:
+        if std <= 0:
+            raise ValueError(f"log_normal_: std must be positive, got {std}")
+        return self._assign(_random.default_generator().lognormal(mean, std, self.shape))
+
+    def cauchy_(self, median: float = 0.0, sigma: float = 1.0) -> Tensor:
+        draw = _random.default_generator().standard_cauchy(self.shape)
+        return self._assign(median + sigma * draw)
+
+    def random_(self, from_=0, to=None) -> Tensor:
+        """Integers uniform in [from_, to - 1]; ``random_(to)`` is [0, to - 1]; without bounds,
+        [0, 2**mantissa] for floats or the dtype's maximum for integers (as torch)."""
+        if to is None and from_ != 0:
+            from_, to = 0, from_
+        if to is None:
+            dt = self.dtype
+            to = (
+                2 ** (np.finfo(dt).nmant + 1) + 1
+                if dt.kind == "f"
+                else (2 if dt.kind == "b" else int(np.iinfo(dt).max) + 1)
+            )
+        if to <= from_:
+            raise ValueError(f"random_: expects 'from' ({from_}) < 'to' ({to})")
+        draw = _random.default_generator().integers(from_, to, self.shape)
+        return self._assign(draw.astype(self.dtype))
+
+    def multinomial(self, num_samples: int, replacement: bool = False):
+        return _creation.multinomial(self, num_samples, replacement)
 
     # ---- new tensors like this one, and shape helpers --------------------------------------
     def new_zeros(self, *size, dtype=None, requires_grad: bool = False):
@@ -566,17 +731,23 @@ class Tensor:
     def matmul(self, other):
         return _ops.matmul(self, other)
 
-    def add(self, other):
-        return _ops.add(self, other)
+    def add(self, other, *, alpha=1):
+        return _ops.add(self, other, alpha=alpha)
 
-    def sub(self, other):
-        return _ops.sub(self, other)
+    def sub(self, other, *, alpha=1):
+        return _ops.sub(self, other, alpha=alpha)
 
     def mul(self, other):
         return _ops.mul(self, other)
 
-    def div(self, other):
-        return _ops.div(self, other)
+    def div(self, other, *, rounding_mode=None):
+        return _ops.div(self, other, rounding_mode=rounding_mode)
+
+    def polygamma(self, n: int):
+        return _ops.polygamma(n, self)
+
+    def where(self, condition, y):
+        return _ops.where(condition, self, y)
 
     def neg(self):
         return _ops.neg(self)
@@ -686,6 +857,7 @@ class Tensor:
 from ember import _device  # noqa: E402
 from ember import creation as _creation  # noqa: E402
 from ember import ops as _ops  # noqa: E402  (ops build on Tensor)
+from ember import random as _random  # noqa: E402
 from ember.nn import functional as _F  # noqa: E402
 
 _UFUNCS = {
@@ -702,3 +874,41 @@ _UFUNCS = {
     np.absolute: _ops.abs,
     np.tanh: _F.tanh,
 }
+
+
+def _inplace_method(name: str):
+    """``x.name_(...)``: x := x.name(...) in x's storage and dtype (no graph: see _needs_record)."""
+
+    def method(self, *args, **kwargs):
+        out = getattr(Tensor, name)(self, *args, **kwargs)
+        if out.shape != self.shape:
+            raise RuntimeError(
+                f"{name}_: output with shape {self.shape} doesn't match the broadcast shape "
+                f"{out.shape}"
+            )
+        if not np.can_cast(out.dtype, self.dtype, "same_kind"):
+            raise RuntimeError(
+                f"{name}_: result type {out.dtype} can't be cast to the desired output type "
+                f"{self.dtype}"
+            )
+        grad_arg = next((a for a in args if isinstance(a, Tensor) and a._requires_grad), None)
+        return self._assign(out.data, grad_arg)
+
+    method.__name__ = f"{name}_"
+    method.__doc__ = f"In-place {name}."
+    return method
+
+
+for _name in (
+    "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal",
+    "not_equal", "logical_and", "logical_or", "logical_xor", "logical_not", "subtract",
+    "multiply", "divide", "true_divide", "floor_divide", "remainder", "fmod", "negative",
+    "float_power", "clamp_min", "clamp_max", "clip", "erf", "erfc", "erfinv", "lgamma",
+    "digamma", "polygamma", "i0", "sinc", "logit", "xlogy", "atan2", "arctan2", "hypot",
+    "copysign", "heaviside", "exp2", "frac", "fix", "sgn", "deg2rad", "rad2deg", "nan_to_num",
+    "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh",
+    "absolute", "ldexp", "nextafter", "mvlgamma", "acos", "asin", "atan", "ceil", "cos", "cosh",
+    "expm1", "floor", "log10", "log1p", "log2", "log", "reciprocal", "relu", "round", "rsqrt",
+    "sigmoid", "sign", "sin", "sinh", "square", "tan", "tanh", "trunc",
+):  # fmt: skip
+    setattr(Tensor, f"{_name}_", _inplace_method(_name))

@@ -1,5 +1,6 @@
 """Define-by-run automatic differentiation: Function, the backward engine, gradcheck."""
 
+from ember.autograd.engine import backward, grad
 from ember.autograd.function import (
     Function,
     enable_grad,
@@ -11,7 +12,9 @@ from ember.autograd.gradcheck import gradcheck
 
 __all__ = [
     "Function",
+    "backward",
     "enable_grad",
+    "grad",
     "gradcheck",
     "is_grad_enabled",
     "no_grad",

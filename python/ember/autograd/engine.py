@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import weakref
+
 import numpy as np
 
 
@@ -18,27 +21,31 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     return grad.reshape(shape)
 
 
-def _topological_order(root):
-    """Nodes reachable from ``root``, every node after all nodes that consume its outputs.
+def _topological_order(roots):
+    """Nodes reachable from ``roots``, every node after all nodes that consume its outputs.
 
     An explicit stack instead of recursion: a 1,000-step RNN must not hit the recursion limit.
     """
     post = []
-    seen = {root}
-    stack = [(root, iter(root.parents))]
-    while stack:
-        node, it = stack[-1]
-        for parent in it:
-            if parent is None:
-                continue
-            child = parent._ctx
-            if child is not None and child not in seen:
-                seen.add(child)
-                stack.append((child, iter(child.parents)))
-                break
-        else:
-            stack.pop()
-            post.append(node)
+    seen = set()
+    for root in roots:
+        if root in seen:
+            continue
+        seen.add(root)
+        stack = [(root, iter(root.parents))]
+        while stack:
+            node, it = stack[-1]
+            for parent in it:
+                if parent is None:
+                    continue
+                child = parent._ctx
+                if child is not None and child not in seen:
+                    seen.add(child)
+                    stack.append((child, iter(child.parents)))
+                    break
+            else:
+                stack.pop()
+                post.append(node)
     post.reverse()
     return post
 
@@ -47,47 +54,225 @@ def _owner(a: np.ndarray):
     return a if a.base is None else a.base
 
 
-def backward(tensor, grad=None, retain_graph: bool = False) -> None:
-    """Accumulate d(tensor)/d(leaf) * grad into every leaf's ``.grad``; see Tensor.backward."""
+# ---- hooks ------------------------------------------------------------------------------------
+# A tensor's hooks live in a _Hooks object in its `_hooks` slot (set only when a hook is added);
+# a non-leaf tensor's are also listed on its grad_fn node (`_tensor_hooks`, None by default),
+# because backward walks nodes, not tensors. Without hooks the engine's only extra work is one
+# attribute test per node and per leaf.
+
+
+class RemovableHandle:
+    """What register_hook returns: ``remove()`` unregisters the hook."""
+
+    def __init__(self, table: dict, key: int):
+        self._table, self._key = table, key
+
+    def remove(self) -> None:
+        self._table.pop(self._key, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
+
+
+class _Hooks:
+    __slots__ = ("pre", "post", "retain")
+    _keys = itertools.count()
+
+    def __init__(self):
+        self.pre, self.post, self.retain = {}, {}, False
+
+    def add(self, kind: str, fn) -> RemovableHandle:
+        if not callable(fn):
+            raise TypeError(f"hook must be callable, got {type(fn).__name__}")
+        table = getattr(self, kind)
+        key = next(self._keys)
+        table[key] = fn
+        return RemovableHandle(table, key)
+
+
+def hooks_of(tensor) -> _Hooks:
+    """The tensor's _Hooks, created (and listed on its grad_fn) on first use."""
+    hooks = getattr(tensor, "_hooks", None)
+    if hooks is None:
+        hooks = tensor._hooks = _Hooks()
+        ctx = tensor._ctx
+        if ctx is not None:
+            if ctx._tensor_hooks is None:
+                ctx._tensor_hooks = {}
+            ctx._tensor_hooks[tensor._idx] = (weakref.ref(tensor), hooks)
+    return hooks
+
+
+def _run_pre_hooks(hooks: _Hooks, g: np.ndarray) -> np.ndarray:
+    from ember.tensor import Tensor
+
+    for fn in list(hooks.pre.values()):
+        out = fn(Tensor._make(g, False, None, 0))
+        if out is not None:
+            out = np.asarray(out.data if isinstance(out, Tensor) else out, dtype=g.dtype)
+            if out.shape != g.shape:
+                raise RuntimeError(
+                    f"hook returned a gradient of shape {out.shape}; expected {g.shape}"
+                )
+            g = out
+    return g
+
+
+# ---- the backward pass -------------------------------------------------------------------------
+
+
+def _as_grad(tensor, grad, op: str) -> np.ndarray:
     from ember.tensor import Tensor
 
     if not tensor.requires_grad:
         raise RuntimeError(
-            "backward: this tensor does not require grad and has no grad_fn "
+            f"{op}: this tensor does not require grad and has no grad_fn "
             "(was it made under no_grad, or from inputs without requires_grad=True?)"
         )
     if grad is None:
         if tensor.data.size != 1:
             raise RuntimeError(
-                f"backward: grad can be implicitly created only for scalar outputs; "
+                f"{op}: grad can be implicitly created only for scalar outputs; "
                 f"this tensor has shape {tensor.shape}: pass grad= of that shape"
             )
-        grad = np.ones_like(tensor.data)
+        return np.ones_like(tensor.data)
+    grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=tensor.dtype)
+    if grad.shape != tensor.shape:
+        raise ValueError(
+            f"{op}: grad has shape {grad.shape} but the tensor has shape {tensor.shape}"
+        )
+    return grad
+
+
+def _key(t):
+    return id(t) if t._ctx is None else (id(t._ctx), t._idx)
+
+
+def backward(
+    tensors, grad_tensors=None, retain_graph=None, create_graph: bool = False, inputs=None
+):
+    """Accumulate d(tensors)/d(leaf) * grad_tensors into every leaf's ``.grad`` (only into
+    ``inputs``' when given), as torch.autograd.backward; ``tensors`` may be one tensor or a
+    sequence, with ``grad_tensors`` then a sequence of the same length."""
+    if isinstance(tensors, list | tuple):
+        tensors = list(tensors)
+        grads = [None] * len(tensors) if grad_tensors is None else list(grad_tensors)
+        if len(grads) != len(tensors):
+            raise ValueError(f"backward: {len(tensors)} tensors but {len(grads)} gradients")
     else:
-        grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=tensor.dtype)
-        if grad.shape != tensor.shape:
-            raise ValueError(
-                f"backward: grad has shape {grad.shape} but the tensor has shape {tensor.shape}"
-            )
-
-    # The caller's gradient is read, never written: it counts as already shared, so a leaf
-    # that receives it gets a copy.
-    shared = {id(_owner(grad))}
-    root = tensor._ctx
-    if root is None:  # a leaf: its gradient is grad itself
-        _accumulate(tensor, grad, shared)
+        tensors, grads = [tensors], [grad_tensors]
+    _check_create_graph(create_graph)
+    if inputs is None:
+        _run(tensors, grads, bool(retain_graph), None)
         return
-    if getattr(root, "_freed", False):
-        raise _freed_error(root)
+    inputs = list(inputs) if isinstance(inputs, list | tuple) else [inputs]
+    if not inputs:
+        raise RuntimeError("backward: inputs= was given but is empty")
+    captured = _run(tensors, grads, bool(retain_graph), inputs)
+    shared = set()
+    for t, g in zip(inputs, captured):
+        if g is not None:
+            shared.add(id(_owner(g)))  # captured arrays may be read by other nodes: copy
+            _accumulate(t, g, shared)
+            hooks = getattr(t, "_hooks", None)
+            if hooks is not None and t._ctx is None:
+                for fn in list(hooks.post.values()):
+                    fn(t)
 
-    pending = {root: [None] * root._n_out}
-    pending[root][tensor._idx] = grad
-    for node in _topological_order(root):
+
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph=None,
+    create_graph: bool = False,
+    allow_unused=None,
+    materialize_grads: bool = False,
+):
+    """The gradients of ``outputs`` with respect to ``inputs`` (a tuple of tensors), without
+    touching any ``.grad``; as torch.autograd.grad."""
+    from ember.tensor import Tensor
+
+    _check_create_graph(create_graph)
+    outputs = list(outputs) if isinstance(outputs, list | tuple) else [outputs]
+    single = not isinstance(inputs, list | tuple)
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif not isinstance(grad_outputs, list | tuple):
+        grad_outputs = [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
+    for t in inputs:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"grad: inputs must be tensors, got {type(t).__name__}")
+        if not t.requires_grad:
+            raise RuntimeError("grad: one of the differentiated Tensors does not require grad")
+    captured = _run(outputs, grad_outputs, bool(retain_graph), inputs)
+    out = []
+    for t, g in zip(inputs, captured):
+        if g is None:
+            if materialize_grads:
+                g = np.zeros_like(t.data)
+            elif not allow_unused:
+                raise RuntimeError(
+                    "grad: one of the differentiated Tensors appears to not have been used in "
+                    "the graph. Set allow_unused=True if this is the desired behavior."
+                )
+        out.append(None if g is None else Tensor._make(np.array(g, t.dtype), False, None, 0))
+    return tuple(out)
+
+
+def _check_create_graph(create_graph: bool) -> None:
+    if create_graph:
+        raise NotImplementedError(
+            "create_graph=True is not supported: ember's backward runs on NumPy arrays and "
+            "records no graph, so higher-order gradients are unavailable"
+        )
+
+
+def _run(tensors, grads, retain_graph: bool, targets):
+    """One backward pass from ``tensors``. Without targets, gradients accumulate into leaves;
+    with targets, their gradients are returned (a list aligned with targets) and no ``.grad``
+    changes (except retain_grad's)."""
+    capture = None if targets is None else {_key(t): None for t in targets}
+    # The caller's gradients are read, never written: they count as already shared, so a
+    # leaf that receives one gets a copy.
+    shared = set()
+    pending = {}
+    hooked = {}  # leaves with hooks: their gradient is summed first, the hooks run once
+    for t, g in zip(tensors, grads):
+        g = _as_grad(t, g, "backward")
+        shared.add(id(_owner(g)))
+        ctx = t._ctx
+        if ctx is None:  # a leaf: its gradient is grad itself
+            _deliver(t, g, shared, capture, hooked)
+            continue
+        if getattr(ctx, "_freed", False):
+            raise _freed_error(ctx)
+        slots = pending.get(ctx)
+        if slots is None:
+            slots = pending[ctx] = [None] * ctx._n_out
+        i = t._idx
+        slots[i] = g if slots[i] is None else slots[i] + g
+
+    for node in _topological_order(list(pending)):
         grads = pending.pop(node, None)
         if grads is None:
             continue
         if getattr(node, "_freed", False):
             raise _freed_error(node)
+        if node._tensor_hooks is not None:
+            _node_hooks(node, grads, shared)
+        if capture is not None:
+            for i, g in enumerate(grads):
+                k = (id(node), i)
+                if g is not None and k in capture:
+                    capture[k] = g
         if node._n_out == 1:
             in_grads = node.backward(node, grads[0])
         else:
@@ -117,13 +302,54 @@ def backward(tensor, grad=None, retain_graph: bool = False) -> None:
                 )
             ctx = parent._ctx
             if ctx is None:
-                _accumulate(parent, g, shared)
+                _deliver(parent, g, shared, capture, hooked)
                 continue
             slots = pending.get(ctx)
             if slots is None:
                 slots = pending[ctx] = [None] * ctx._n_out
             i = parent._idx
             slots[i] = g if slots[i] is None else slots[i] + g
+    for leaf, g in hooked.values():
+        hooks = leaf._hooks
+        if hooks.pre:
+            new = _run_pre_hooks(hooks, g)
+            if new is not g:
+                shared.add(id(_owner(new)))  # a hook's result may be the caller's array: copy it
+                g = new
+        _deliver(leaf, g, shared, capture, None)
+        if capture is None:
+            for fn in list(hooks.post.values()):
+                fn(leaf)
+    return None if capture is None else [capture[_key(t)] for t in targets]
+
+
+def _node_hooks(node, grads: list, shared: set) -> None:
+    """A non-leaf tensor's hooks, once its gradient is complete: they may replace it, and
+    retain_grad keeps it in the tensor's ``.grad``."""
+    for i, (ref, hooks) in list(node._tensor_hooks.items()):
+        g = grads[i]
+        if g is None:
+            continue
+        if hooks.pre:
+            g = grads[i] = _run_pre_hooks(hooks, g)
+        t = ref()
+        if hooks.retain and t is not None:
+            _accumulate(t, g, shared)
+
+
+def _deliver(leaf, g: np.ndarray, shared: set, capture, hooked) -> None:
+    """A leaf's gradient: accumulated (or captured for autograd.grad), or, for a leaf with
+    hooks, summed in ``hooked`` until the end of the pass."""
+    if hooked is not None and getattr(leaf, "_hooks", None) is not None:
+        prev = hooked.get(id(leaf))
+        hooked[id(leaf)] = (leaf, g if prev is None else prev[1] + g)
+        return
+    if capture is not None:
+        k = id(leaf)
+        if k in capture:
+            capture[k] = g if capture[k] is None else capture[k] + g
+        return
+    _accumulate(leaf, g, shared)
 
 
 def _accumulate(leaf, g: np.ndarray, shared: set) -> None:

@@ -87,6 +87,7 @@ class Function:
     parents: tuple
     saved_tensors: tuple
     needs_input_grad: tuple
+    _tensor_hooks = None  # {output index: (weakref to the tensor, its _Hooks)}: engine.hooks_of
 
     def save_for_backward(self, *arrays):
         self.saved_tensors = arrays

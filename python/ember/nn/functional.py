@@ -2151,27 +2151,27 @@ def _grad_arr(g: np.ndarray, dtype) -> np.ndarray:
 
 
 class LSTMLayer(Function):
-    # x (T,N,I), h0, c0 (N,H), w_ih (4H,I), w_hh (4H,H), b_ih, b_hh (4H,) or None
-    # -> y (T,N,H), h_n (N,H), c_n (N,H)
+    # x (T,N,I), h0 (N,P), c0 (N,H), w_ih (4H,I), w_hh (4H,P), b_ih, b_hh (4H,) or None,
+    # w_hr (P,H) or None (P = H: no projections) -> y (T,N,P), h_n (N,P), c_n (N,H)
     @staticmethod
-    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse):
-        y, h_n, c_n, gates, cells = _C.lstm_forward(
-            x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, reverse):
+        y, h_n, c_n, gates, cells, hid = _C.lstm_forward(
+            x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, w_hr
         )
-        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, y, gates, cells)
+        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, w_hr, y, gates, cells, hid)
         ctx.opts = (b_ih is not None, lengths, reverse)
         return y, h_n, c_n
 
     @staticmethod
     def backward(ctx, dy, dh_n, dc_n):
-        x, h0, c0, w_ih, w_hh, y, gates, cells = ctx.saved_tensors
+        x, h0, c0, w_ih, w_hh, w_hr, y, gates, cells, hid = ctx.saved_tensors
         has_bias, lengths, reverse = ctx.opts
         dt = x.dtype
-        dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh = _C.lstm_backward(
+        dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr = _C.lstm_backward(
             _grad_arr(dy, dt), _grad_arr(dh_n, dt), _grad_arr(dc_n, dt),
-            x, h0, c0, w_ih, w_hh, has_bias, lengths, reverse, y, gates, cells,
+            x, h0, c0, w_ih, w_hh, has_bias, lengths, reverse, y, gates, cells, w_hr, hid,
         )  # fmt: skip
-        return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, None, None
+        return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr, None, None
 
 
 class GRULayer(Function):
@@ -2238,15 +2238,30 @@ def _rnn_lengths(lengths, n: int, t: int, op: str):
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
-def _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, gates):
+def _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, gates, w_hr=None):
+    """Checked weights -> (w_ih, w_hh, b_ih, b_hh, w_hr, hidden_size, state size). The state
+    size is the LSTM's proj_size when w_hr (proj_size, hidden_size) is given, else hidden_size."""
     w_ih = _float_input(w_ih, op, "w_ih")
     dt = w_ih.dtype
     w_hh = _float_input(w_hh, op, "w_hh", dt)
-    if w_hh.ndim != 2 or w_hh.shape[0] != gates * w_hh.shape[1] or w_hh.shape[1] < 1:
+    if w_hr is not None:
+        w_hr = _float_input(w_hr, op, "w_hr", dt)
+        if w_hr.ndim != 2 or min(w_hr.shape) < 1:
+            raise ValueError(
+                f"{op}: w_hr must have shape (proj_size, hidden_size), got {w_hr.shape}"
+            )
+        p, h = w_hr.shape
+        if w_hh.shape != (gates * h, p):
+            raise ValueError(
+                f"{op}: w_hh must have shape ({gates * h}, {p}) ({gates}*hidden_size, proj_size) "
+                f"for w_hr of shape {w_hr.shape}, got {w_hh.shape}"
+            )
+    elif w_hh.ndim != 2 or w_hh.shape[0] != gates * w_hh.shape[1] or w_hh.shape[1] < 1:
         raise ValueError(
             f"{op}: w_hh must have shape ({gates}*hidden_size, hidden_size), got {w_hh.shape}"
         )
-    h = w_hh.shape[1]
+    else:
+        h = p = w_hh.shape[1]
     if w_ih.ndim != 2 or w_ih.shape[0] != gates * h:
         raise ValueError(
             f"{op}: w_ih must have shape ({gates * h}, input_size) for hidden_size {h}, "
@@ -2260,7 +2275,7 @@ def _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, gates):
         for name, b in (("b_ih", b_ih), ("b_hh", b_hh)):
             if b.shape != (gates * h,):
                 raise ValueError(f"{op}: {name} must have shape ({gates * h},), got {b.shape}")
-    return w_ih, w_hh, b_ih, b_hh, h
+    return w_ih, w_hh, b_ih, b_hh, w_hr, h, p
 
 
 def _rnn_input(op, input, w_ih):
@@ -2272,8 +2287,8 @@ def _rnn_input(op, input, w_ih):
             f"{op}: input.size(-1) must be equal to input_size. Expected {w_ih.shape[1]}, "
             f"got {x.shape[2]} (input shape {x.shape})"
         )
-    if x.shape[0] < 1 or x.shape[1] < 1:
-        raise ValueError(f"{op}: input must have at least one step and one sequence, got {x.shape}")
+    if x.shape[0] < 1:  # an empty batch (N = 0) is fine, as in PyTorch
+        raise ValueError(f"{op}: input must have at least one step (seq_len > 0), got {x.shape}")
     return x
 
 
@@ -2295,7 +2310,7 @@ def _contig_t(t):
     return t
 
 
-def lstm_layer(input, hx, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, reverse=False):
+def lstm_layer(input, hx, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, reverse=False, w_hr=None):
     """One LSTM layer in one direction over a whole sequence (PyTorch's formulation, gate order
     i, f, g, o).
 
@@ -2306,22 +2321,25 @@ def lstm_layer(input, hx, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, revers
         lengths: None or N ints in [1, T]: sequence n uses steps [0, lengths[n]); padded steps
             output zeros and change neither the final state nor any gradient.
         reverse: run from the last step (each sequence from its own last valid step).
+        w_hr: None, or (P, H) for an LSTM with projections (PyTorch's ``proj_size`` P):
+            h_t = (o * tanh(c_t)) @ w_hr^T, so w_hh is (4H, P) and h0, h_n, the output are of
+            width P (c0, c_n stay (N, H)).
 
     Returns:
-        (output (T, N, H), (h_n (N, H), c_n (N, H)))
+        (output (T, N, H or P), (h_n (N, H or P), c_n (N, H)))
     """
     op = "lstm"
-    w_ih, w_hh, b_ih, b_hh, h = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 4)
+    w_ih, w_hh, b_ih, b_hh, w_hr, h, p = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 4, w_hr)
     x = _rnn_input(op, input, w_ih)
     n = x.shape[1]
     if hx is None:
         hx = (None, None)
     elif not isinstance(hx, tuple | list) or len(hx) != 2:
         raise TypeError(f"{op}: hx must be a tuple (h0, c0) or None")
-    h0 = _rnn_state(op, hx[0], "h0", n, h, w_ih.dtype)
+    h0 = _rnn_state(op, hx[0], "h0", n, p, w_ih.dtype)
     c0 = _rnn_state(op, hx[1], "c0", n, h, w_ih.dtype)
     lens = _rnn_lengths(lengths, n, x.shape[0], op)
-    args = [_contig_t(a) for a in (x, h0, c0, w_ih, w_hh, b_ih, b_hh)]
+    args = [_contig_t(a) for a in (x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)]
     y, h_n, c_n = LSTMLayer.apply(*args, lens, bool(reverse))
     return y, (h_n, c_n)
 
@@ -2333,7 +2351,7 @@ def gru_layer(input, hx, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, reverse
     -> (output (T, N, H), h_n (N, H)). ``lengths`` and ``reverse`` as in :func:`lstm_layer`.
     """
     op = "gru"
-    w_ih, w_hh, b_ih, b_hh, h = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 3)
+    w_ih, w_hh, b_ih, b_hh, _, h, _ = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 3)
     x = _rnn_input(op, input, w_ih)
     h0 = _rnn_state(op, hx, "h0", x.shape[1], h, w_ih.dtype)
     lens = _rnn_lengths(lengths, x.shape[1], x.shape[0], op)
@@ -2352,7 +2370,7 @@ def rnn_layer(
     op = "rnn"
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"{op}: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-    w_ih, w_hh, b_ih, b_hh, h = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 1)
+    w_ih, w_hh, b_ih, b_hh, _, h, _ = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 1)
     x = _rnn_input(op, input, w_ih)
     h0 = _rnn_state(op, hx, "h0", x.shape[1], h, w_ih.dtype)
     lens = _rnn_lengths(lengths, x.shape[1], x.shape[0], op)
@@ -2379,7 +2397,7 @@ def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
     """One LSTM step. input (N, I) or (I,), hx (h, c) each (N, H) / (H,) or None
     -> (h', c')."""
     op = "lstm_cell"
-    w_ih, w_hh, b_ih, b_hh, h = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 4)
+    w_ih, w_hh, b_ih, b_hh, _, h, _ = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 4)
     x = _cell_input(op, input, w_ih)
     unb = x.ndim == 1
     x = x.reshape(1, 1, -1) if unb else x.reshape(1, *x.shape)
@@ -2401,7 +2419,7 @@ def _unbatched_state(op, s, h):
 def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
     """One GRU step. input (N, I) or (I,), hx (N, H) / (H,) or None -> h'."""
     op = "gru_cell"
-    w_ih, w_hh, b_ih, b_hh, h = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 3)
+    w_ih, w_hh, b_ih, b_hh, _, h, _ = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 3)
     x = _cell_input(op, input, w_ih)
     unb = x.ndim == 1
     x = x.reshape(1, 1, -1) if unb else x.reshape(1, *x.shape)
@@ -2414,7 +2432,7 @@ def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
 def rnn_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     """One Elman RNN step. input (N, I) or (I,), hx (N, H) / (H,) or None -> h'."""
     op = "rnn_cell"
-    w_ih, w_hh, b_ih, b_hh, h = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 1)
+    w_ih, w_hh, b_ih, b_hh, _, h, _ = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 1)
     x = _cell_input(op, input, w_ih)
     unb = x.ndim == 1
     x = x.reshape(1, 1, -1) if unb else x.reshape(1, *x.shape)

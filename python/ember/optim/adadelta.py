@@ -6,11 +6,10 @@ from ember import _C
 from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
     Optimizer,
+    _advance,
     _check_implementation_flags,
     _check_nonneg,
-    _grad_array,
     _run_closure,
-    _state_like,
 )
 
 
@@ -58,26 +57,18 @@ class Adadelta(Optimizer):
     @no_grad()
     def step(self, closure=None):
         loss = _run_closure(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = _grad_array(p)
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0.0
-                    state["square_avg"] = _state_like(p)
-                    state["acc_delta"] = _state_like(p)
-                state["step"] = float(state["step"]) + 1.0
-                _C.adadelta_step(
-                    p.data,
-                    state["square_avg"],
-                    state["acc_delta"],
-                    g,
-                    lr=float(group["lr"]),
-                    rho=float(group["rho"]),
-                    eps=float(group["eps"]),
-                    weight_decay=float(group["weight_decay"]),
-                    maximize=bool(group["maximize"]),
-                )
+        for group, p, g in self._params_with_grad():
+            state = self.state[p]
+            _advance(state, p, "square_avg", "acc_delta")
+            _C.adadelta_step(
+                p.data,
+                state["square_avg"],
+                state["acc_delta"],
+                g,
+                lr=float(group["lr"]),
+                rho=float(group["rho"]),
+                eps=float(group["eps"]),
+                weight_decay=float(group["weight_decay"]),
+                maximize=bool(group["maximize"]),
+            )
         return loss

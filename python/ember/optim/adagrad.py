@@ -8,7 +8,6 @@ from ember.optim.optimizer import (
     Optimizer,
     _check_implementation_flags,
     _check_nonneg,
-    _grad_array,
     _run_closure,
     _state_like,
 )
@@ -71,21 +70,17 @@ class Adagrad(Optimizer):
     @no_grad()
     def step(self, closure=None):
         loss = _run_closure(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = _grad_array(p)
-                state = self.state[p]
-                state["step"] = float(state["step"]) + 1.0
-                clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
-                _C.adagrad_step(
-                    p.data,
-                    state["sum"],
-                    g,
-                    clr=float(clr),
-                    eps=float(group["eps"]),
-                    weight_decay=float(group["weight_decay"]),
-                    maximize=bool(group["maximize"]),
-                )
+        for group, p, g in self._params_with_grad():
+            state = self.state[p]
+            state["step"] = float(state["step"]) + 1.0  # state and sum are made in __init__
+            clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+            _C.adagrad_step(
+                p.data,
+                state["sum"],
+                g,
+                clr=float(clr),
+                eps=float(group["eps"]),
+                weight_decay=float(group["weight_decay"]),
+                maximize=bool(group["maximize"]),
+            )
         return loss

@@ -6,11 +6,10 @@ from ember import _C
 from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
     Optimizer,
+    _advance,
     _check_adam_family,
     _check_implementation_flags,
-    _grad_array,
     _run_closure,
-    _state_like,
 )
 
 
@@ -55,29 +54,21 @@ class Adamax(Optimizer):
     @no_grad()
     def step(self, closure=None):
         loss = _run_closure(closure)
-        for group in self.param_groups:
+        for group, p, g in self._params_with_grad():
+            state = self.state[p]
             beta1, beta2 = group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = _grad_array(p)
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0.0
-                    state["exp_avg"] = _state_like(p)
-                    state["exp_inf"] = _state_like(p)
-                state["step"] = float(state["step"]) + 1.0
-                _C.adamax_step(
-                    p.data,
-                    state["exp_avg"],
-                    state["exp_inf"],
-                    g,
-                    lr=float(group["lr"]),
-                    beta1=float(beta1),
-                    beta2=float(beta2),
-                    eps=float(group["eps"]),
-                    weight_decay=float(group["weight_decay"]),
-                    maximize=bool(group["maximize"]),
-                    step=int(state["step"]),
-                )
+            t = _advance(state, p, "exp_avg", "exp_inf")
+            _C.adamax_step(
+                p.data,
+                state["exp_avg"],
+                state["exp_inf"],
+                g,
+                lr=float(group["lr"]),
+                beta1=float(beta1),
+                beta2=float(beta2),
+                eps=float(group["eps"]),
+                weight_decay=float(group["weight_decay"]),
+                maximize=bool(group["maximize"]),
+                step=int(t),
+            )
         return loss

@@ -8,11 +8,10 @@ from ember import _C
 from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
     Optimizer,
+    _advance,
     _check_implementation_flags,
     _check_nonneg,
-    _grad_array,
     _run_closure,
-    _state_like,
 )
 
 
@@ -67,30 +66,22 @@ class ASGD(Optimizer):
     @no_grad()
     def step(self, closure=None):
         loss = _run_closure(closure)
-        for group in self.param_groups:
+        for group, p, g in self._params_with_grad():
+            state = self.state[p]
             lr, lambd = float(group["lr"]), float(group["lambd"])
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = _grad_array(p)
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0.0
-                    state["eta"] = _f32(lr)
-                    state["mu"] = 1.0
-                    state["ax"] = _state_like(p)
-                t = float(state["step"]) + 1.0
-                state["step"] = t
-                _C.asgd_step(
-                    p.data,
-                    state["ax"],
-                    g,
-                    eta=float(state["eta"]),
-                    lambd=lambd,
-                    mu=float(state["mu"]),
-                    weight_decay=float(group["weight_decay"]),
-                    maximize=bool(group["maximize"]),
-                )
-                state["eta"] = _f32(lr / ((1 + lambd * lr * t) ** group["alpha"]))
-                state["mu"] = _f32(1 / max(1, t - group["t0"]))
+            if not state:  # PyTorch's order of the entries
+                state.update(step=0.0, eta=_f32(lr), mu=1.0)
+            t = _advance(state, p, "ax")
+            _C.asgd_step(
+                p.data,
+                state["ax"],
+                g,
+                eta=float(state["eta"]),
+                lambd=lambd,
+                mu=float(state["mu"]),
+                weight_decay=float(group["weight_decay"]),
+                maximize=bool(group["maximize"]),
+            )
+            state["eta"] = _f32(lr / ((1 + lambd * lr * t) ** group["alpha"]))
+            state["mu"] = _f32(1 / max(1, t - group["t0"]))
         return loss

@@ -8,11 +8,10 @@ from ember import _C
 from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
     Optimizer,
+    _advance,
     _check_adam_family,
     _check_implementation_flags,
-    _grad_array,
     _run_closure,
-    _state_like,
 )
 
 
@@ -73,39 +72,32 @@ class NAdam(Optimizer):
     @no_grad()
     def step(self, closure=None):
         loss = _run_closure(closure)
-        for group in self.param_groups:
+        for group, p, g in self._params_with_grad():
+            state = self.state[p]
             beta1, beta2 = group["betas"]
             lr, psi = float(group["lr"]), float(group["momentum_decay"])
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = _grad_array(p)
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0.0
-                    state["mu_product"] = 1.0
-                    state["exp_avg"] = _state_like(p)
-                    state["exp_avg_sq"] = _state_like(p)
-                t = float(state["step"]) + 1.0
-                state["step"] = t
-                mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
-                mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
-                mu_product = float(np.float32(state["mu_product"]) * np.float32(mu))
-                state["mu_product"] = mu_product
-                _C.nadam_step(
-                    p.data,
-                    state["exp_avg"],
-                    state["exp_avg_sq"],
-                    g,
-                    lr=lr,
-                    beta1=float(beta1),
-                    beta2=float(beta2),
-                    eps=float(group["eps"]),
-                    weight_decay=float(group["weight_decay"]),
-                    decoupled=bool(group["decoupled_weight_decay"]),
-                    maximize=bool(group["maximize"]),
-                    bc2=1.0 - beta2**t,
-                    cg=-lr * (1.0 - mu) / (1.0 - mu_product),
-                    cm=(-lr * mu_next) / (1.0 - mu_product * mu_next),
-                )
+            if not state:  # PyTorch's order of the entries
+                state.update(step=0.0, mu_product=1.0)
+            t = _advance(state, p, "exp_avg", "exp_avg_sq")
+            mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
+            mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
+            # PyTorch keeps the product of the mus in float32.
+            mu_product = float(np.float32(state["mu_product"]) * np.float32(mu))
+            state["mu_product"] = mu_product
+            _C.nadam_step(
+                p.data,
+                state["exp_avg"],
+                state["exp_avg_sq"],
+                g,
+                lr=lr,
+                beta1=float(beta1),
+                beta2=float(beta2),
+                eps=float(group["eps"]),
+                weight_decay=float(group["weight_decay"]),
+                decoupled=bool(group["decoupled_weight_decay"]),
+                maximize=bool(group["maximize"]),
+                bc2=1.0 - beta2**t,
+                cg=-lr * (1.0 - mu) / (1.0 - mu_product),
+                cm=(-lr * mu_next) / (1.0 - mu_product * mu_next),
+            )
         return loss

@@ -95,6 +95,14 @@ class Optimizer:
     def step(self, closure=None):
         raise NotImplementedError
 
+    def _params_with_grad(self):
+        """(group, parameter, gradient array) for each parameter that has a gradient, group
+        by group: the loop every ``step()`` runs."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    yield group, p, _grad_array(p)
+
     # ---- state_dict: state keyed by the parameter's position across groups ----------------
     def state_dict(self) -> dict:
         index = {}
@@ -196,6 +204,21 @@ def _grad_array(p: Tensor) -> np.ndarray:
 
 def _state_like(p: Tensor, fill: float = 0.0) -> np.ndarray:
     return np.full(p.data.shape, fill, dtype=p.data.dtype)
+
+
+def _advance(state: dict, p: Tensor, *buffers: str, **filled: float) -> float:
+    """Count one more step in ``state`` (PyTorch's ``step``, from 0), first creating any of the
+    named buffers it lacks, shaped like ``p``: zeros, or the value given by keyword.
+    Returns the new step count."""
+    state.setdefault("step", 0.0)
+    for name in buffers:
+        if name not in state:
+            state[name] = _state_like(p)
+    for name, fill in filled.items():
+        if name not in state:
+            state[name] = _state_like(p, fill)
+    state["step"] = float(state["step"]) + 1.0
+    return state["step"]
 
 
 def _check_betas(betas) -> None:

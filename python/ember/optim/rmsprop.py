@@ -6,11 +6,10 @@ from ember import _C
 from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
     Optimizer,
+    _advance,
     _check_implementation_flags,
     _check_nonneg,
-    _grad_array,
     _run_closure,
-    _state_like,
 )
 
 
@@ -68,36 +67,23 @@ class RMSprop(Optimizer):
     @no_grad()
     def step(self, closure=None):
         loss = _run_closure(closure)
-        for group in self.param_groups:
+        for group, p, g in self._params_with_grad():
+            state = self.state[p]
             mom, centered = group["momentum"], group["centered"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = _grad_array(p)
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0.0
-                    state["square_avg"] = _state_like(p)
-                    if mom > 0:
-                        state["momentum_buffer"] = _state_like(p)
-                    if centered:
-                        state["grad_avg"] = _state_like(p)
-                if mom > 0 and state.get("momentum_buffer") is None:
-                    state["momentum_buffer"] = _state_like(p)
-                if centered and state.get("grad_avg") is None:
-                    state["grad_avg"] = _state_like(p)
-                state["step"] = float(state["step"]) + 1.0
-                _C.rmsprop_step(
-                    p.data,
-                    state["square_avg"],
-                    state["grad_avg"] if centered else None,
-                    state["momentum_buffer"] if mom > 0 else None,
-                    g,
-                    lr=float(group["lr"]),
-                    alpha=float(group["alpha"]),
-                    eps=float(group["eps"]),
-                    weight_decay=float(group["weight_decay"]),
-                    momentum=float(mom),
-                    maximize=bool(group["maximize"]),
-                )
+            # (momentum or centering may be switched on after the first step)
+            extra = ("momentum_buffer",) * (mom > 0) + ("grad_avg",) * centered
+            _advance(state, p, "square_avg", *extra)
+            _C.rmsprop_step(
+                p.data,
+                state["square_avg"],
+                state["grad_avg"] if centered else None,
+                state["momentum_buffer"] if mom > 0 else None,
+                g,
+                lr=float(group["lr"]),
+                alpha=float(group["alpha"]),
+                eps=float(group["eps"]),
+                weight_decay=float(group["weight_decay"]),
+                momentum=float(mom),
+                maximize=bool(group["maximize"]),
+            )
         return loss

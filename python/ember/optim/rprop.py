@@ -6,11 +6,10 @@ from ember import _C
 from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
     Optimizer,
+    _advance,
     _check_implementation_flags,
     _check_nonneg,
-    _grad_array,
     _run_closure,
-    _state_like,
 )
 
 
@@ -58,28 +57,20 @@ class Rprop(Optimizer):
     @no_grad()
     def step(self, closure=None):
         loss = _run_closure(closure)
-        for group in self.param_groups:
+        for group, p, g in self._params_with_grad():
+            state = self.state[p]
             etaminus, etaplus = group["etas"]
             lo, hi = group["step_sizes"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = _grad_array(p)
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0.0
-                    state["prev"] = _state_like(p)
-                    state["step_size"] = _state_like(p, float(group["lr"]))
-                state["step"] = float(state["step"]) + 1.0
-                _C.rprop_step(
-                    p.data,
-                    state["prev"],
-                    state["step_size"],
-                    g,
-                    etaminus=float(etaminus),
-                    etaplus=float(etaplus),
-                    step_size_min=float(lo),
-                    step_size_max=float(hi),
-                    maximize=bool(group["maximize"]),
-                )
+            _advance(state, p, "prev", step_size=float(group["lr"]))
+            _C.rprop_step(
+                p.data,
+                state["prev"],
+                state["step_size"],
+                g,
+                etaminus=float(etaminus),
+                etaplus=float(etaplus),
+                step_size_min=float(lo),
+                step_size_max=float(hi),
+                maximize=bool(group["maximize"]),
+            )
         return loss

@@ -8,7 +8,6 @@ from ember.optim.optimizer import (
     Optimizer,
     _check_implementation_flags,
     _check_nonneg,
-    _grad_array,
     _run_closure,
     _state_like,
 )
@@ -67,29 +66,25 @@ class SGD(Optimizer):
     @no_grad()
     def step(self, closure=None):
         loss = _run_closure(closure)
-        for group in self.param_groups:
+        for group, p, g in self._params_with_grad():
             mom = group["momentum"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = _grad_array(p)
-                buf, first = None, False
-                if mom != 0:  # without momentum there is no state (as PyTorch)
-                    state = self.state[p]
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = state["momentum_buffer"] = _state_like(p)
-                        first = True
-                _C.sgd_step(
-                    p.data,
-                    buf,
-                    g,
-                    lr=float(group["lr"]),
-                    momentum=float(mom),
-                    dampening=float(group["dampening"]),
-                    weight_decay=float(group["weight_decay"]),
-                    nesterov=bool(group["nesterov"]),
-                    maximize=bool(group["maximize"]),
-                    first=first,
-                )
+            buf, first = None, False
+            if mom != 0:  # without momentum there is no state (as PyTorch)
+                state = self.state[p]
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = state["momentum_buffer"] = _state_like(p)
+                    first = True
+            _C.sgd_step(
+                p.data,
+                buf,
+                g,
+                lr=float(group["lr"]),
+                momentum=float(mom),
+                dampening=float(group["dampening"]),
+                weight_decay=float(group["weight_decay"]),
+                nesterov=bool(group["nesterov"]),
+                maximize=bool(group["maximize"]),
+                first=first,
+            )
         return loss

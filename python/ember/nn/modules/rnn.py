@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from ember.random import default_generator
 from ember.tensor import Tensor
 
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
+_PROJ_LSTM_ONLY = "proj_size argument is only supported for LSTM, not RNN or GRU"
 
 
 class _LayerDropout(Function):
@@ -32,7 +34,8 @@ class _LayerDropout(Function):
     @staticmethod
     def forward(ctx, x, p):
         mask = (default_generator().random(x.shape) >= p).astype(x.dtype)
-        mask *= 1.0 / (1.0 - p)
+        if p < 1:  # p = 1 (allowed, as PyTorch): everything dropped, no 1 / 0
+            mask *= 1.0 / (1.0 - p)
         ctx.mask = mask
         return x * mask
 
@@ -49,6 +52,24 @@ def _check_size(cls: str, name: str, v, minimum: int = 1) -> int:
     return int(v)
 
 
+def _check_proj_size(cls: str, mode: str, v, hidden_size: int) -> int:
+    # PyTorch's messages: an LSTM with projections needs 0 <= proj_size < hidden_size.
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{cls}: proj_size must be an int, got {v!r}")
+    if v < 0:
+        raise ValueError(
+            f"{cls}: proj_size should be a positive integer or zero to disable projections, got {v}"
+        )
+    if v >= hidden_size:
+        raise ValueError(
+            f"{cls}: proj_size has to be smaller than hidden_size, got proj_size={v}, "
+            f"hidden_size={hidden_size}"
+        )
+    if v and mode != "LSTM":
+        raise ValueError(f"{cls}: {_PROJ_LSTM_ONLY}")
+    return int(v)
+
+
 class RNNBase(Module):
     """The shared machinery of RNN, LSTM and GRU (see those for the documentation)."""
 
@@ -62,6 +83,7 @@ class RNNBase(Module):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        proj_size: int = 0,
         dtype=None,
     ):
         super().__init__()
@@ -70,25 +92,45 @@ class RNNBase(Module):
         self.input_size = _check_size(cls, "input_size", input_size)
         self.hidden_size = _check_size(cls, "hidden_size", hidden_size)
         self.num_layers = _check_size(cls, "num_layers", num_layers)
-        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
-            raise TypeError(f"{cls}: dropout must be a number in [0, 1), got {dropout!r}")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"{cls}: dropout must be in [0, 1), got {dropout}")
-        self.bias = bool(bias)
-        self.batch_first = bool(batch_first)
+        # PyTorch's checks, error types and messages.
+        if (
+            isinstance(dropout, bool)
+            or not isinstance(dropout, numbers.Real)
+            or not 0 <= dropout <= 1
+        ):
+            raise ValueError(
+                f"{cls}: dropout should be a number in range [0, 1] representing the probability "
+                f"of an element being zeroed, got {dropout!r}"
+            )
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(
+                "dropout option adds dropout after all but last recurrent layer, so non-zero "
+                f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
+                f"num_layers={num_layers}",
+                stacklevel=3,
+            )
+        for name, v in (("bias", bias), ("batch_first", batch_first)):
+            if not isinstance(v, bool):
+                raise TypeError(f"{cls}: {name} should be of type bool, got: {type(v).__name__}")
+        self.bias = bias
+        self.batch_first = batch_first
         self.dropout = float(dropout)
         self.bidirectional = bool(bidirectional)
-        self.proj_size = 0
+        self.proj_size = _check_proj_size(cls, mode, proj_size, self.hidden_size)
         dtype = np.dtype(dtype or np.float32)
         g = _GATES[mode] * self.hidden_size
         d = 2 if self.bidirectional else 1
+        # The width of h and of each direction's output: proj_size with projections.
+        out = self.proj_size or self.hidden_size
         self._flat_weights_names = []
         for layer in range(self.num_layers):
-            in_size = self.input_size if layer == 0 else self.hidden_size * d
+            in_size = self.input_size if layer == 0 else out * d
             for suffix in ("", "_reverse")[:d]:
-                shapes = [("weight_ih", (g, in_size)), ("weight_hh", (g, self.hidden_size))]
+                shapes = [("weight_ih", (g, in_size)), ("weight_hh", (g, out))]
                 if self.bias:
                     shapes += [("bias_ih", (g,)), ("bias_hh", (g,))]
+                if self.proj_size:
+                    shapes.append(("weight_hr", (self.proj_size, self.hidden_size)))
                 for base, shape in shapes:
                     name = f"{base}_l{layer}{suffix}"
                     setattr(self, name, Parameter(np.empty(shape, dtype)))
@@ -100,6 +142,10 @@ class RNNBase(Module):
         stdv = 1.0 / math.sqrt(self.hidden_size)
         for p in self.parameters():
             init.uniform_(p, -stdv, stdv)
+
+    def flatten_parameters(self) -> None:
+        """A no-op, as PyTorch's on CPU: the kernels read the parameters where they are. Kept
+        so that code calling it (common after ``.to()`` / DataParallel) runs unchanged."""
 
     @property
     def all_weights(self):
@@ -113,10 +159,10 @@ class RNNBase(Module):
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size != 0:
+            s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
-        if self.mode in ("RNN_RELU",):
-            s += ", nonlinearity='relu'"
         if not self.bias:
             s += ", bias=False"
         if self.batch_first:
@@ -130,9 +176,11 @@ class RNNBase(Module):
     # ---- forward --------------------------------------------------------------------------
     def _layer(self, x, h0, c0, weights, lengths, reverse):
         """One layer and direction -> (y, h_n, c_n or None)."""
-        w = weights if self.bias else weights + [None, None]
+        w_hr = weights[-1] if self.proj_size else None
+        w = weights[:-1] if self.proj_size else weights
+        w = w if self.bias else w + [None, None]
         if self.mode == "LSTM":
-            y, (h, c) = F.lstm_layer(x, (h0, c0), *w, lengths=lengths, reverse=reverse)
+            y, (h, c) = F.lstm_layer(x, (h0, c0), *w, lengths=lengths, reverse=reverse, w_hr=w_hr)
             return y, h, c
         if self.mode == "GRU":
             y, h = F.gru_layer(x, h0, *w, lengths=lengths, reverse=reverse)
@@ -180,8 +228,8 @@ class RNNBase(Module):
         elif self.batch_first and not packed:
             x = x.transpose(0, 1)
         t, n = x.shape[0], x.shape[1]
-        if t < 1 or n < 1:
-            raise ValueError(f"{cls}: input must have at least one step and one sequence")
+        if t < 1:  # an empty batch (N = 0) is fine, as in PyTorch
+            raise ValueError(f"{cls}: input must have at least one step (seq_len > 0)")
         lens = F._rnn_lengths(lengths, n, t, cls)
 
         d = 2 if self.bidirectional else 1
@@ -192,7 +240,8 @@ class RNNBase(Module):
             if self.mode == "LSTM":
                 if not isinstance(hx, tuple | list) or len(hx) != 2:
                     raise TypeError(f"{cls}: hx must be a tuple (h_0, c_0) or None")
-                h0 = self._check_hidden(hx[0], "h_0", state_shape)
+                h_shape = state_shape[:-1] + (self.proj_size or self.hidden_size,)
+                h0 = self._check_hidden(hx[0], "h_0", h_shape)
                 c0 = self._check_hidden(hx[1], "c_0", state_shape)
             else:
                 if isinstance(hx, tuple | list):
@@ -250,7 +299,7 @@ class RNN(RNNBase):
         bias: learn b_ih and b_hh.
         batch_first: input and output are (N, T, *) instead of (T, N, *) (not h_n).
         dropout: inverted dropout on each layer's output except the last, in training only;
-            in [0, 1).
+            in [0, 1] (1 drops everything; non-zero with num_layers=1 warns, as PyTorch).
         bidirectional: a second direction per layer; outputs are concatenated.
         dtype: parameter dtype (float32 by default).
 
@@ -272,12 +321,15 @@ class RNN(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, bidirectional: bool = False, dtype=None):  # fmt: skip
+                 dropout: float = 0.0, bidirectional: bool = False, dtype=None,
+                 *, proj_size=None):  # fmt: skip
+        if proj_size is not None:  # as PyTorch: even proj_size=0 is refused
+            raise ValueError(f"RNN: {_PROJ_LSTM_ONLY}")
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
         super().__init__(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype)  # fmt: skip
+                         bidirectional, dtype=dtype)  # fmt: skip
         self.nonlinearity = nonlinearity
 
 
@@ -291,19 +343,28 @@ class LSTM(RNNBase):
         hx = (h_0, c_0), each (num_layers * D, N, H), or None
         -> (output (T, N, D * H), (h_n, c_n))
 
+    ``proj_size`` > 0 (and < hidden_size) makes an LSTM with projections, as PyTorch's: each
+    layer and direction gets ``weight_hr_l{k}`` (proj_size, H) and h_t = (o * tanh(c_t)) W_hr^T,
+    so h_0 / h_n are (num_layers * D, N, proj_size), the output (T, N, D * proj_size), and
+    weight_hh is (4H, proj_size); c_0 / c_n keep H.
+
     Example::
 
         >>> lstm = nn.LSTM(10, 20, 2, batch_first=True)
         >>> output, (h_n, c_n) = lstm(ember.randn(3, 5, 10))
         >>> output.shape, h_n.shape, c_n.shape
         ((3, 5, 20), (2, 3, 20), (2, 3, 20))
+        >>> lstm = nn.LSTM(10, 20, proj_size=5)
+        >>> output, (h_n, c_n) = lstm(ember.randn(4, 3, 10))
+        >>> output.shape, h_n.shape, c_n.shape
+        ((4, 3, 5), (1, 3, 5), (1, 3, 20))
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 dtype=None):  # fmt: skip
+                 proj_size: int = 0, dtype=None):  # fmt: skip
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype)  # fmt: skip
+                         bidirectional, proj_size, dtype)  # fmt: skip
 
 
 class GRU(RNNBase):
@@ -324,9 +385,11 @@ class GRU(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 dtype=None):  # fmt: skip
+                 dtype=None, *, proj_size=None):  # fmt: skip
+        if proj_size is not None:  # as PyTorch: even proj_size=0 is refused
+            raise ValueError(f"GRU: {_PROJ_LSTM_ONLY}")
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype)  # fmt: skip
+                         bidirectional, dtype=dtype)  # fmt: skip
 
 
 # ---- cells --------------------------------------------------------------------------------
@@ -362,7 +425,7 @@ class RNNCellBase(Module):
             s += ", bias=False"
         nl = getattr(self, "nonlinearity", "tanh")
         if nl != "tanh":
-            s += f", nonlinearity={nl!r}"
+            s += f", nonlinearity={nl}"  # unquoted, as PyTorch
         return s
 
     def _w(self):

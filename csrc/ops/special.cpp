@@ -1,0 +1,190 @@
+// Special functions elementwise on a flat (n) array, float32/float64, as torch.special's:
+// erf, erfc, erfinv, lgamma, digamma, polygamma(order, .), i0, i1 (i1 is i0's derivative).
+// NumPy has none of these and SciPy is not a dependency. Each value is computed in double and
+// stored as T. These are compute-bound, so threads start at a few thousand elements.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "common.h"
+
+namespace ember {
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Inverse of erf: Giles' single-precision polynomial as a start, then two Newton steps on
+// erf(x) - y in double. |y| > 1 -> NaN, +-1 -> +-inf (as torch.erfinv).
+double erfinv1(double y) {
+  if (!(std::fabs(y) <= 1)) return kNaN;
+  if (std::fabs(y) == 1) return y * kInf;
+  double w = -std::log((1 - y) * (1 + y)), p;
+  if (w < 5) {
+    w -= 2.5;
+    p = 2.81022636e-08;
+    p = 3.43273939e-07 + p * w;
+    p = -3.5233877e-06 + p * w;
+    p = -4.39150654e-06 + p * w;
+    p = 0.00021858087 + p * w;
+    p = -0.00125372503 + p * w;
+    p = -0.00417768164 + p * w;
+    p = 0.246640727 + p * w;
+    p = 1.50140941 + p * w;
+  } else {
+    w = std::sqrt(w) - 3;
+    p = -0.000200214257;
+    p = 0.000100950558 + p * w;
+    p = 0.00134934322 + p * w;
+    p = -0.00367342844 + p * w;
+    p = 0.00573950773 + p * w;
+    p = -0.0076224613 + p * w;
+    p = 0.00943887047 + p * w;
+    p = 1.00167406 + p * w;
+    p = 2.83297682 + p * w;
+  }
+  double x = p * y;
+  for (int i = 0; i < 2; ++i) x -= (std::erf(x) - y) / (2 / std::sqrt(kPi) * std::exp(-x * x));
+  return x;
+}
+
+// psi(x): reflection for x < 0, recurrence up to x >= 6, then the asymptotic series.
+// psi(0) = -inf and psi(negative integer) = NaN, as torch.digamma.
+double digamma1(double x) {
+  if (x == 0) return std::signbit(x) ? kInf : -kInf;
+  if (x < 0) {
+    if (x == std::floor(x)) return kNaN;
+    return digamma1(1 - x) - kPi / std::tan(kPi * (x - std::round(x)));
+  }
+  double acc = 0;
+  while (x < 6) acc -= 1 / x++;
+  const double r = 1 / (x * x);
+  // Bernoulli terms B_2k / (2k): 1/12, -1/120, 1/252, -1/240, 1/132, -691/32760
+  const double s =
+      r *
+      (1.0 / 12 -
+       r * (1.0 / 120 - r * (1.0 / 252 - r * (1.0 / 240 - r * (1.0 / 132 - r * 691.0 / 32760)))));
+  return acc + std::log(x) - 0.5 / x - s;
+}
+
+// Hurwitz zeta(s, q) for integer s >= 2: the terms up to q + k >= 12, then Euler-Maclaurin.
+double hurwitz_zeta(int s, double q) {
+  if (q <= 0 && q == std::floor(q)) return kInf;
+  double sum = 0;
+  while (q < 12) sum += std::pow(q++, -s);
+  // sum_j B_2j / (2j)! * s (s+1) ... (s+2j-2) * q^(-s-2j+1)
+  static const double b2j_fact[] = {1.0 / 12,         -1.0 / 720,     1.0 / 30240,
+                                    -1.0 / 1209600,   1.0 / 47900160, -691.0 / 1307674368000,
+                                    1.0 / 74724249600};
+  double tail = std::pow(q, 1 - s) / (s - 1) + 0.5 * std::pow(q, -s);
+  double rise = s, qp = std::pow(q, -s - 1);
+  for (int j = 0; j < 7; ++j) {
+    tail += b2j_fact[j] * rise * qp;
+    rise *= double(s + 2 * j + 1) * double(s + 2 * j + 2);
+    qp /= q * q;
+  }
+  return sum + tail;
+}
+
+// psi^(n)(x) = (-1)^(n+1) n! zeta(n+1, x) for n >= 1; n = 0 is digamma. Negative non-integer x
+// reflects (the zeta sum would take |x| steps): differentiating psi(1-x) - psi(x) = pi cot(pi x)
+// n times gives psi^(n)(x) = (-1)^n psi^(n)(1-x) - pi D_n, D_n = d^n/dx^n cot(pi x) = P_n(c) for
+// c = cot(pi x), P_0(c) = c, P_{k+1}(c) = -pi (1 + c^2) P_k'(c).
+double polygamma1(int n, double x) {
+  if (n == 0) return digamma1(x);
+  if (x < 0 && x != std::floor(x)) {
+    std::vector<double> p(n + 2, 0.0), q(n + 2);
+    p[1] = 1;  // P_0(c) = c
+    for (int k = 0; k < n; ++k) {
+      std::fill(q.begin(), q.end(), 0.0);
+      for (int j = 1; j <= k + 1; ++j) {  // -pi (1 + c^2) * j p_j c^(j-1)
+        q[j - 1] -= kPi * j * p[j];
+        q[j + 1] -= kPi * j * p[j];
+      }
+      p.swap(q);
+    }
+    const double c = 1 / std::tan(kPi * (x - std::round(x)));  // period 1: reduce exactly first
+    double d = 0;
+    for (int j = n + 1; j >= 0; --j) d = d * c + p[j];
+    return (n % 2 ? -1 : 1) * polygamma1(n, 1 - x) - kPi * d;
+  }
+  double fact = 1;
+  for (int k = 2; k <= n; ++k) fact *= k;
+  return (n % 2 ? 1 : -1) * fact * hurwitz_zeta(n + 1, x);
+}
+
+// Modified Bessel functions of the first kind, orders 0 and 1: the power series up to |x| = 30,
+// the asymptotic expansion e^x / sqrt(2 pi x) * sum_k (-1)^k a_k(nu) / x^k beyond.
+double bessel_i(int nu, double x) {
+  const double ax = std::fabs(x);
+  double v;
+  if (ax <= 30) {
+    const double q = x * x / 4;
+    double term = nu ? x / 2 : 1, sum = term;
+    for (int k = 1; k < 500 && std::fabs(term) > 1e-17 * std::fabs(sum); ++k) {
+      term *= q / (double(k) * double(k + nu));
+      sum += term;
+    }
+    return sum;
+  } else {
+    const double mu = 4.0 * nu * nu;
+    double term = 1, sum = 1;
+    for (int k = 1; k < 15; ++k) {
+      term *= -(mu - double(2 * k - 1) * double(2 * k - 1)) / (k * 8 * ax);
+      sum += term;
+    }
+    v = std::exp(ax) / std::sqrt(2 * kPi * ax) * sum;
+  }
+  return (nu && x < 0) ? -v : v;
+}
+
+}  // namespace
+
+// x (n) -> y (n): y = f(x) for f by id: 0 erf, 1 erfc, 2 erfinv, 3 lgamma, 4 digamma,
+// 5 polygamma (order), 6 i0, 7 i1.
+template <typename T>
+void special_forward(T* y, const T* x, int64_t n, int which, int order) {
+  EMBER_CHECK(which >= 0 && which <= 7, "special_forward: unknown function id ", which);
+  EMBER_CHECK(order >= 0, "special_forward: polygamma order must be >= 0, got ", order);
+  // std::lgamma writes the global signgam: that one runs serially.
+  const int nt = which == 3 ? 1 : threads_for(n, 4096);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = static_cast<double>(x[i]);
+    double r;
+    switch (which) {
+      case 0:
+        r = std::erf(v);
+        break;
+      case 1:
+        r = std::erfc(v);
+        break;
+      case 2:
+        r = erfinv1(v);
+        break;
+      case 3:
+        r = std::lgamma(v);
+        break;
+      case 4:
+        r = digamma1(v);
+        break;
+      case 5:
+        r = polygamma1(order, v);
+        break;
+      case 6:
+        r = bessel_i(0, v);
+        break;
+      default:
+        r = bessel_i(1, v);
+    }
+    y[i] = static_cast<T>(r);
+  }
+}
+
+template void special_forward<float>(float*, const float*, int64_t, int, int);
+template void special_forward<double>(double*, const double*, int64_t, int, int);
+
+}  // namespace ember
