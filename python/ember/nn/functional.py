@@ -7,6 +7,7 @@ the inputs contiguous and of the right dtype before anything reaches C++.
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -2665,14 +2666,17 @@ def conv_transpose2d(
         raise ValueError(f"{op}: stride and dilation must be >= 1, got {stride}, {dilation}")
     if min(padding) < 0 or min(out_pad) < 0:
         raise ValueError(f"{op}: padding and output_padding must be >= 0")
-    if out_pad[0] >= stride[0] or out_pad[1] >= stride[1]:
-        raise ValueError(f"{op}: output_padding {out_pad} must be smaller than stride {stride}")
-    out_hw = tuple(
-        (n - 1) * s - 2 * p + d * (k - 1) + o + 1
-        for n, s, p, d, k, o in zip(
-            x.shape[2:], stride, padding, dilation, weight.shape[2:], out_pad
+    if any(o >= max(s, d) for o, s, d in zip(out_pad, stride, dilation)):
+        raise ValueError(
+            f"{op}: output_padding {out_pad} must be smaller than either stride {stride} or "
+            f"dilation {dilation}"
         )
+    extra = any(o >= s for o, s in zip(out_pad, stride))  # allowed when dilation > stride
+    full = tuple(
+        (n - 1) * s + d * (k - 1) + 1
+        for n, s, d, k in zip(x.shape[2:], stride, dilation, weight.shape[2:])
     )
+    out_hw = tuple(f - 2 * p + o for f, p, o in zip(full, padding, out_pad))
     if min(out_hw) < 1:
         raise ValueError(f"{op}: input {x.shape} gives a non-positive output size {out_hw}")
     if bias is not None:
@@ -2681,9 +2685,22 @@ def conv_transpose2d(
         if bias.shape != (cout,):
             raise ValueError(f"{op}: bias must have shape ({cout},), got {bias.shape}")
         bias = bias.contiguous()
-    y = ConvTranspose2d.apply(
-        x.contiguous(), weight.contiguous(), bias, stride, padding, dilation, groups, out_hw
-    )
+    if extra:
+        # conv2d's input gradient cannot give this size: compute the uncropped output, then
+        # crop `padding` rows in front and keep out_hw (zeros past the last tap's reach).
+        y = ConvTranspose2d.apply(
+            x.contiguous(), weight.contiguous(), None, stride, (0, 0), dilation, groups, full
+        )
+        tail = [max(p + o - f, 0) for f, p, o in zip(full, padding, out_hw)]
+        y = pad(y, (0, tail[1], 0, tail[0]))
+        (ph, pw), (oh, ow) = padding, out_hw
+        y = y[:, :, ph : ph + oh, pw : pw + ow]
+        if bias is not None:
+            y = y + bias.reshape(-1, 1, 1)
+    else:
+        y = ConvTranspose2d.apply(
+            x.contiguous(), weight.contiguous(), bias, stride, padding, dilation, groups, out_hw
+        )
     return y.squeeze(0) if unbatched else y
 
 
@@ -3300,10 +3317,11 @@ class AdaptiveMaxPool2d(Function):
         return dx.reshape(ctx.shape).astype(g.dtype, copy=False), None
 
 
-def _adaptive_size(output_size, hw, op: str):
-    if isinstance(output_size, tuple | list) and len(output_size) == 2:
-        output_size = tuple(n if o is None else o for o, n in zip(output_size, hw))
-    out = _pair(output_size, op, "output_size")
+def _adaptive_size(output_size, sizes, op: str):
+    """output_size (an int, or one per dim of ``sizes``, None keeping that size) -> tuple."""
+    if isinstance(output_size, tuple | list) and len(output_size) == len(sizes):
+        output_size = tuple(n if o is None else o for o, n in zip(output_size, sizes))
+    out = (_pair if len(sizes) == 2 else _triple)(output_size, op, "output_size")
     if min(out) < 1:
         raise ValueError(f"{op}: output_size must be positive, got {out}")
     return out
@@ -3370,18 +3388,354 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     op = "max_unpool2d"
     x = _pool_input(input, op)
     k, s, p, _ = _pool_args(op, kernel_size, stride, padding)
+    return _unpool(op, x, indices, k, s, p, output_size, 2)
+
+
+# ---- end of group / instance norm, resampling, padding, fold, adaptive max pool, unpool -----
+
+
+# ---- breadth: RMS / local response norm, bilinear, channel shuffle, Lp, 3-D and fractional
+# ---- pooling, unpooling, 3-D and transposed 1-D/3-D convolution, multilabel margin, gumbel
+# ---- softmax, pdist, affine_grid / grid_sample, embedding_bag, ctc_loss ---------------------
+# Rarely hot layers, composed from existing differentiable ops where possible (gradients come
+# from those ops' rules), else NumPy Functions with their backward beside them. The 3-D pools
+# are separable (a box's max or mean is the max or mean over depth of the (H, W) window
+# results, padding and ceil_mode applying per axis), so they run the 2-D kernels twice; conv3d
+# and conv_transpose3d sum one conv2d / conv_transpose2d call per kernel depth on depth slices,
+# reusing the GEMM-backed kernels and their backward instead of new C++ kernels.
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None) -> Tensor:
+    """Root-mean-square normalisation (Zhang & Sennrich, 2019) over the trailing
+    ``normalized_shape`` dims: x / sqrt(mean(x^2) + eps) * weight. ``eps=None`` uses the
+    dtype's machine epsilon, as PyTorch.
+
+    Example::
+
+        >>> F.rms_norm(ember.randn(2, 5), (5,)).shape
+        (2, 5)
+    """
+    op = "rms_norm"
+    x = _float_input(input, op)
+    shape = _normalized_shape(normalized_shape, op)
+    if len(shape) > x.ndim or x.shape[x.ndim - len(shape) :] != shape:
+        raise ValueError(
+            f"{op}: given normalized_shape={list(shape)}, expected input with shape "
+            f"[*, {', '.join(map(str, shape))}], but got input of size {x.shape}"
+        )
+    eps = float(np.finfo(x.dtype).eps) if eps is None else float(eps)
+    dims = tuple(range(x.ndim - len(shape), x.ndim))
+    y = x * ((x * x).mean(dims, keepdim=True) + eps).rsqrt() if dims else x
+    if weight is not None:
+        weight = _float_input(weight, op, "weight", x.dtype)
+        if weight.shape != shape:
+            raise ValueError(f"{op}: weight must have shape {shape}, got {weight.shape}")
+        y = y * weight
+    return y
+
+
+def _zeros_like_dims(x: Tensor, axis: int, n: int) -> Tensor:
+    shape = list(x.shape)
+    shape[axis] = n
+    return Tensor(np.zeros(shape, x.dtype))
+
+
+def local_response_norm(
+    input, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0
+) -> Tensor:
+    """Local response normalisation across channels (Krizhevsky et al., 2012), as PyTorch:
+    x / (k + alpha / size * sum of x^2 over a window of ``size`` channels) ** beta, the window
+    running from c - size // 2 to c + (size - 1) // 2, zero-padded at the ends.
+
+    Shape: (N, C, *) with at least one spatial dim -> same shape.
+    """
+    op = "local_response_norm"
+    x = _float_input(input, op)
+    if x.ndim < 3:
+        raise ValueError(f"{op}: expected 3D or higher dimensionality input (got {x.ndim} dims)")
+    size = _int_arg(size, op, "size")
+    if size < 1:
+        raise ValueError(f"{op}: size must be >= 1, got {size}")
+    if x.data.size == 0:
+        return x
+    c = x.shape[1]
+    sq = ops.cat(
+        [_zeros_like_dims(x, 1, size // 2), x * x, _zeros_like_dims(x, 1, (size - 1) // 2)], 1
+    )
+    total = sq[:, 0:c]
+    for i in range(1, size):
+        total = total + sq[:, i : i + c]
+    return x / (total * (alpha / size) + k) ** beta
+
+
+def bilinear(input1, input2, weight, bias=None) -> Tensor:
+    """y = x1^T A x2 + b per output feature, as PyTorch.
+
+    Shape: input1 (*, in1), input2 (*, in2) with the same leading dims, weight
+    (out, in1, in2), bias (out,) -> (*, out).
+    """
+    op = "bilinear"
+    weight = _float_input(weight, op, "weight")
+    a = _float_input(input1, op, "input1", weight.dtype)
+    b = _float_input(input2, op, "input2", weight.dtype)
+    if weight.ndim != 3:
+        raise ValueError(f"{op}: weight must be 3-D (out, in1, in2), got shape {weight.shape}")
+    if a.ndim == 0 or a.shape[:-1] != b.shape[:-1]:
+        raise ValueError(
+            f"{op}: input1 {a.shape} and input2 {b.shape} must have the same leading dims"
+        )
+    o, i1, i2 = weight.shape
+    if a.shape[-1] != i1 or b.shape[-1] != i2:
+        raise ValueError(
+            f"{op}: inputs {a.shape} and {b.shape} do not match weight {weight.shape} "
+            f"(expected last dims {i1} and {i2})"
+        )
+    lead = a.shape[:-1]
+    # (B, in1) @ (in1, out * in2) -> (B, out, in2), then contract in2 with x2.
+    t = ops.matmul(a.reshape(-1, i1), weight.permute((1, 0, 2)).reshape(i1, o * i2))
+    y = (t.reshape(-1, o, i2) * b.reshape(-1, 1, i2)).sum(-1)
+    if bias is not None:
+        bias = _float_input(bias, op, "bias", weight.dtype)
+        if bias.shape != (o,):
+            raise ValueError(f"{op}: bias must have shape ({o},), got {bias.shape}")
+        y = y + bias
+    return y.reshape(*lead, o)
+
+
+def channel_shuffle(input, groups: int) -> Tensor:
+    """(N, C, *) -> (N, C, *) with the channels regrouped: (N, g, C/g, *) transposed to
+    (N, C/g, g, *), as ShuffleNet and PyTorch."""
+    op = "channel_shuffle"
+    x = input if isinstance(input, Tensor) else Tensor(np.asarray(input))
+    g = _int_arg(groups, op, "groups")
+    if x.ndim < 3:
+        raise ValueError(f"{op}: expects input with > 2 dims, got shape {x.shape}")
+    if g < 1:
+        raise ValueError(f"{op}: number of groups must be positive, got {g}")
+    n, c = x.shape[:2]
+    if c % g:
+        raise ValueError(f"{op}: number of channels {c} must be divisible by groups {g}")
+    rest = x.shape[2:]
+    return x.reshape(n, g, c // g, *rest).transpose(1, 2).reshape(n, c, *rest)
+
+
+native_channel_shuffle = channel_shuffle  # PyTorch's name for the same op
+
+
+def _lp_root(out: Tensor, norm_type: float, window: int) -> Tensor:
+    # PyTorch's exact composition (sign * relu(abs)), so gradients at 0 agree too.
+    return (out.sign() * out.abs().relu() * window) ** (1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling: (sum over each window of x^p) ** (1/p), over (N, C, L) or (C, L).
+    ``stride`` defaults to kernel_size."""
+    k = _single(kernel_size, "lp_pool1d", "kernel_size")
+    x = _seq_input(input, "lp_pool1d")
+    out = avg_pool1d(x**norm_type, k, stride, 0, ceil_mode)
+    return _lp_root(out, norm_type, k)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling over (N, C, H, W) or (C, H, W); see lp_pool1d."""
+    kh, kw = _pair(kernel_size, "lp_pool2d", "kernel_size")
+    x = _pool_input(input, "lp_pool2d")
+    out = avg_pool2d(x**norm_type, (kh, kw), stride, 0, ceil_mode)
+    return _lp_root(out, norm_type, kh * kw)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling over (N, C, D, H, W) or (C, D, H, W); see lp_pool1d."""
+    k = _triple(kernel_size, "lp_pool3d", "kernel_size")
+    x = _vol_input(input, "lp_pool3d")
+    out = avg_pool3d(x**norm_type, k, stride, 0, ceil_mode)
+    return _lp_root(out, norm_type, k[0] * k[1] * k[2])
+
+
+def _triple(v, op: str, name: str) -> tuple[int, int, int]:
+    if isinstance(v, tuple | list):
+        if len(v) != 3:
+            raise ValueError(f"{op}: {name} must be an int or 3 ints, got {v!r}")
+        return tuple(_int_arg(a, op, name) for a in v)
+    v = _int_arg(v, op, name)
+    return v, v, v
+
+
+def _vol_input(input, op: str, dtype=None) -> Tensor:
+    x = _float_input(input, op, "input", dtype)
+    if x.ndim not in (4, 5):
+        raise ValueError(
+            f"{op}: input must be 4-D (C, D, H, W) or 5-D (N, C, D, H, W), got shape {x.shape}"
+        )
+    return x
+
+
+def _depth_last(y: Tensor, lead: tuple, d: int) -> tuple:
+    """(B*D, OH, OW) from a per-slice 2-D op -> (B, 1, D, OH*OW): depth as a pooled height."""
+    oh, ow = y.shape[-2:]
+    return y.reshape(int(np.prod(lead)), 1, d, oh * ow), (oh, ow)
+
+
+def _pool3d(x: Tensor, pool2d, depth_args: tuple, hw_args: tuple, with_indices: bool):
+    """Pool (.., D, H, W) over (H, W) with pool2d(x, *hw_args), then over D with
+    pool2d(., *depth_args) on (B, 1, D, OH*OW) (kernel (kd, 1)). With indices, combines the two
+    argmaxes into PyTorch's flat index into D*H*W (ties: first in (d, h, w) order, as PyTorch)."""
+    lead, (d, h, w) = x.shape[:-3], x.shape[-3:]
+    flat = x.reshape(-1, h, w)
+    if with_indices:
+        y, idx_hw = pool2d(flat, *hw_args, return_indices=True)
+    else:
+        y = pool2d(flat, *hw_args)
+    y, (oh, ow) = _depth_last(y, lead, d)
+    if not with_indices:
+        y = pool2d(y, *depth_args)
+        return y.reshape(*lead, y.shape[-2], oh, ow)
+    y, idx_d = pool2d(y, *depth_args, return_indices=True)
+    od = y.shape[-2]
+    idx_d = idx_d.data.reshape(-1, od, oh * ow)  # d * (OH*OW) + j
+    src_d = idx_d // (oh * ow)
+    idx_hw = idx_hw.data.reshape(-1, d, oh * ow)
+    hw = np.take_along_axis(idx_hw, src_d, axis=1)
+    idx = (src_d * (h * w) + hw).reshape(*lead, od, oh, ow)
+    return y.reshape(*lead, od, oh, ow), Tensor(idx)
+
+
+def _pool3d_args(op, kernel_size, stride, padding, dilation=1):
+    k = _triple(kernel_size, op, "kernel_size")
+    empty = stride is None or (isinstance(stride, tuple | list) and len(stride) == 0)
+    s = k if empty else _triple(stride, op, "stride")
+    return k, s, _triple(padding, op, "padding"), _triple(dilation, op, "dilation")
+
+
+def max_pool3d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
+    """3-D max pooling over (N, C, D, H, W) or (C, D, H, W); stride defaults to kernel_size;
+    -inf padding of at most half the kernel. Indices are flat into D*H*W, as PyTorch's.
+
+    Example::
+
+        >>> F.max_pool3d(ember.randn(1, 2, 4, 4, 4), 2).shape
+        (1, 2, 2, 2, 2)
+    """
+    op = "max_pool3d"
+    x = _vol_input(input, op)
+    k, s, p, d = _pool3d_args(op, kernel_size, stride, padding, dilation)
+    if any(pp < 0 or pp > kk // 2 for pp, kk in zip(p, k)):
+        raise ValueError(
+            f"{op}: pad should be at most half of kernel size, but got pad={p}, kernel_size={k}"
+        )
+    hw = (k[1:], s[1:], p[1:], d[1:], ceil_mode)
+    depth = ((k[0], 1), (s[0], 1), (p[0], 0), (d[0], 1), ceil_mode)
+    return _pool3d(x, max_pool2d, depth, hw, bool(return_indices))
+
+
+def avg_pool3d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override=None,
+) -> Tensor:
+    """3-D average pooling over (N, C, D, H, W) or (C, D, H, W); see avg_pool2d. Divisors
+    factor per axis, so this is avg_pool2d over (H, W) then over D (window sums when
+    ``divisor_override`` is given, divided by it)."""
+    op = "avg_pool3d"
+    x = _vol_input(input, op)
+    k, s, p, _ = _pool3d_args(op, kernel_size, stride, padding)
+    rest = (ceil_mode, count_include_pad)
+    if divisor_override is not None:
+        divisor_override = _int_arg(divisor_override, op, "divisor_override")
+        if divisor_override == 0:
+            raise ValueError(f"{op}: divisor must be not zero")
+        rest = (ceil_mode, count_include_pad, 1)
+    depth = ((k[0], 1), (s[0], 1), (p[0], 0), *rest)
+    y = _pool3d(x, avg_pool2d, depth, (k[1:], s[1:], p[1:], *rest), False)
+    return y if divisor_override is None else y / divisor_override
+
+
+def adaptive_avg_pool3d(input, output_size) -> Tensor:
+    """Average pooling of (N, C, D, H, W) or (C, D, H, W) to a fixed size (an int, or a
+    triple where None keeps that input size)."""
+    op = "adaptive_avg_pool3d"
+    x = _vol_input(input, op)
+    od, oh, ow = _adaptive_size(output_size, x.shape[-3:], op)
+    y = _pool3d(x, adaptive_avg_pool2d, ((od, oh * ow),), ((oh, ow),), False)
+    return y
+
+
+def adaptive_max_pool3d(input, output_size, return_indices: bool = False):
+    """Max pooling of (N, C, D, H, W) or (C, D, H, W) to a fixed size; indices flat into
+    D*H*W."""
+    op = "adaptive_max_pool3d"
+    x = _vol_input(input, op)
+    if min(x.shape[-3:]) < 1:
+        raise ValueError(f"{op}: input {x.shape} has an empty spatial dim")
+    od, oh, ow = _adaptive_size(output_size, x.shape[-3:], op)
+    return _pool3d(x, adaptive_max_pool2d, ((od, oh * ow),), ((oh, ow),), bool(return_indices))
+
+
+def max_pool1d_with_indices(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
+    """max_pool1d returning (output, indices), as PyTorch's alias."""
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
+    """max_pool2d returning (output, indices), as PyTorch's alias."""
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool3d_with_indices(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
+    """max_pool3d returning (output, indices), as PyTorch's alias."""
+    return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices: bool = False):
+    """adaptive_max_pool1d returning (output, indices), as PyTorch's alias."""
+    return adaptive_max_pool1d(input, output_size, True)
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices: bool = False):
+    """adaptive_max_pool2d returning (output, indices), as PyTorch's alias."""
+    return adaptive_max_pool2d(input, output_size, True)
+
+
+def adaptive_max_pool3d_with_indices(input, output_size, return_indices: bool = False):
+    """adaptive_max_pool3d returning (output, indices), as PyTorch's alias."""
+    return adaptive_max_pool3d(input, output_size, True)
+
+
+def _unpool(op, x: Tensor, indices, k, s, p, output_size, nd: int) -> Tensor:
+    """max_unpool over the last nd dims (indices flat into their product)."""
     idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{op}: indices must be an integer tensor, got {idx.dtype}")
     if idx.shape != x.shape:
         raise ValueError(f"{op}: indices shape {idx.shape} must equal input shape {x.shape}")
-    default = tuple((n - 1) * ss - 2 * pp + kk for n, ss, pp, kk in zip(x.shape[-2:], s, p, k))
+    dims = x.shape[-nd:]
+    default = tuple((n - 1) * ss - 2 * pp + kk for n, ss, pp, kk in zip(dims, s, p, k))
     if output_size is None:
         out = default
     else:
-        if len(output_size) not in (2, 4):  # (OH, OW) or (N, C, OH, OW), as PyTorch
-            raise ValueError(f"{op}: output_size must have 2 or 4 elements, got {output_size}")
-        out = tuple(int(o) for o in output_size)[-2:]
+        if len(output_size) not in (nd, nd + 2):
+            raise ValueError(
+                f"{op}: output_size must have {nd} or {nd + 2} elements, got {output_size}"
+            )
+        out = tuple(int(o) for o in output_size)[-nd:]
         for dim, (o, dflt, ss) in enumerate(zip(out, default, s)):
             if not dflt - ss < o < dflt + ss:
                 raise ValueError(
@@ -3390,53 +3744,1121 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
                 )
     if min(out) < 1:
         raise ValueError(f"{op}: input {x.shape} gives a non-positive output size {out}")
-    m = out[0] * out[1]
-    idx2 = idx.reshape(-1, x.shape[-2] * x.shape[-1]).astype(np.int64, copy=False)
+    m = int(np.prod(out))
+    idx2 = idx.reshape(-1, int(np.prod(dims))).astype(np.int64, copy=False)
     if idx2.size and (idx2.min() < 0 or idx2.max() >= m):
         bad = int(idx2.min() if idx2.min() < 0 else idx2.max())
         raise ValueError(f"{op}: found an invalid max index {bad} for an output of size {out}")
-    y = MaxUnpool.apply(x.reshape(idx2.shape), _contig(idx2), m)
-    return y.reshape(*x.shape[:-2], *out)
+    y = MaxUnpool.apply(x.contiguous().reshape(idx2.shape), _contig(idx2), m)
+    return y.reshape(*x.shape[:-nd], *out)
 
 
-# ---- end of group / instance norm, resampling, padding, fold, adaptive max pool, unpool -----
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:
+    """The partial inverse of max_pool1d over (N, C, L) or (C, L); see max_unpool2d."""
+    op = "max_unpool1d"
+    x = _seq_input(input, op)
+    k = _single(kernel_size, op, "kernel_size")
+    s = k if stride is None else _single(stride, op, "stride")
+    p = _single(padding, op, "padding")
+    return _unpool(op, x, indices, (k,), (s,), (p,), output_size, 1)
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:
+    """The partial inverse of max_pool3d over (N, C, D, H, W) or (C, D, H, W); see
+    max_unpool2d."""
+    op = "max_unpool3d"
+    x = _vol_input(input, op)
+    k, s, p, _ = _pool3d_args(op, kernel_size, stride, padding)
+    return _unpool(op, x, indices, k, s, p, output_size, 3)
+
+
+def _conv3d_operands(op: str, input, weight, stride, dilation):
+    """conv3d's and conv_transpose3d's shared checks: (x batched, weight, unbatched, stride,
+    dilation)."""
+    weight = _float_input(weight, op, "weight")
+    if weight.ndim != 5:
+        raise ValueError(f"{op}: weight must be 5-D (.., KD, KH, KW), got shape {weight.shape}")
+    x = _vol_input(input, op, weight.dtype)
+    unbatched = x.ndim == 4
+    s, d = _triple(stride, op, "stride"), _triple(dilation, op, "dilation")
+    if min(s) < 1 or min(d) < 1:
+        raise ValueError(f"{op}: stride and dilation must be >= 1, got {s}, {d}")
+    return (x.unsqueeze(0) if unbatched else x), weight, unbatched, s, d
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
+    """3-D convolution over (N, C, D, H, W) or unbatched (C, D, H, W): weight
+    (O, C/groups, KD, KH, KW), bias (O,). padding: int, triple, 'valid' or 'same' (stride 1).
+
+    Computed as the sum over kernel depth a of conv2d(depth slices a*dilation + stride*i,
+    weight[:, :, a]): rare enough not to justify its own kernel, and gradients come from
+    conv2d's. Output size per axis: (n + 2 padding - dilation (k - 1) - 1) // stride + 1.
+    """
+    op = "conv3d"
+    x, weight, unbatched, s, d = _conv3d_operands(op, input, weight, stride, dilation)
+    groups = _int_arg(groups, op, "groups")
+    if groups < 1:
+        raise ValueError(f"{op}: groups must be >= 1, got {groups}")
+    if x.shape[1] != weight.shape[1] * groups:
+        raise ValueError(
+            f"{op}: given groups={groups}, weight of size {weight.shape}, expected input "
+            f"{x.shape} to have {weight.shape[1] * groups} channels, but got {x.shape[1]}"
+        )
+    kd = weight.shape[2]
+    if isinstance(padding, str):
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{op}: padding must be an int, a triple, 'valid' or 'same'")
+        if padding == "same" and s != (1, 1, 1):
+            raise ValueError(f"{op}: padding='same' is not supported for strided convolutions")
+        total = d[0] * (kd - 1) if padding == "same" else 0
+        depth_pad, hw_pad = (total // 2, total - total // 2), padding
+    else:
+        p = _triple(padding, op, "padding")
+        if min(p) < 0:
+            raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
+        depth_pad, hw_pad = (p[0], p[0]), p[1:]
+    if depth_pad != (0, 0):
+        x = pad(x, (0, 0, 0, 0) + depth_pad)
+    n, c, dp = x.shape[:3]
+    od = (dp - d[0] * (kd - 1) - 1) // s[0] + 1
+    if od < 1:
+        raise ValueError(
+            f"{op}: kernel depth {kd} (dilation {d[0]}) is larger than the padded input depth {dp}"
+        )
+    y = None
+    for a in range(kd):
+        start = a * d[0]
+        sl = x[:, :, start : start + s[0] * (od - 1) + 1 : s[0]]  # (N, C, OD, H, W)
+        sl = sl.transpose(1, 2).reshape(n * od, c, *x.shape[3:])
+        t = conv2d(sl, weight[:, :, a], None, s[1:], hw_pad, d[1:], groups)
+        y = t if y is None else y + t
+    y = y.reshape(n, od, *y.shape[1:]).transpose(1, 2)
+    if bias is not None:
+        bias = _float_input(bias, op, "bias", weight.dtype)
+        if bias.shape != (weight.shape[0],):
+            raise ValueError(f"{op}: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+        y = y + bias.reshape(-1, 1, 1, 1)
+    return y.squeeze(0) if unbatched else y
+
+
+def conv_transpose1d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+) -> Tensor:
+    """1-D transposed convolution over (N, Cin, L) or (Cin, L): weight (Cin, Cout/groups, K),
+    bias (Cout,); conv_transpose2d on (N, Cin, 1, L). Output length (L - 1) stride
+    - 2 padding + dilation (K - 1) + output_padding + 1."""
+    op = "conv_transpose1d"
+    weight = _float_input(weight, op, "weight")
+    if weight.ndim != 3:
+        raise ValueError(f"{op}: weight must be 3-D (Cin, Cout/groups, K), got {weight.shape}")
+    x = _seq_input(input, op, weight.dtype)
+    if x.shape[-2] != weight.shape[0]:
+        raise ValueError(
+            f"{op}: input {x.shape} has {x.shape[-2]} channels but weight {weight.shape} "
+            f"expects {weight.shape[0]}"
+        )
+    s, d = _single(stride, op, "stride"), _single(dilation, op, "dilation")
+    p, o = _single(padding, op, "padding"), _single(output_padding, op, "output_padding")
+    if o >= max(s, d):
+        raise ValueError(
+            f"{op}: output_padding {o} must be smaller than either stride {s} or dilation {d}"
+        )
+    y = conv_transpose2d(
+        x.unsqueeze(-2), weight.unsqueeze(-2), bias, (1, s), (0, p), (0, o), groups, (1, d)
+    )
+    return y.squeeze(-2)
+
+
+def conv_transpose3d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+) -> Tensor:
+    """3-D transposed convolution over (N, Cin, D, H, W) or (Cin, D, H, W): weight
+    (Cin, Cout/groups, KD, KH, KW), bias (Cout,). Output size per axis (n - 1) stride
+    - 2 padding + dilation (k - 1) + output_padding + 1.
+
+    Composed as conv3d is: for each kernel depth a, conv_transpose2d of every input depth
+    slice lands at depth i * stride + a * dilation of the uncropped output; the sum is then
+    cropped by ``padding`` (gradients come from conv_transpose2d, pad and slicing).
+    """
+    op = "conv_transpose3d"
+    x, weight, unbatched, s, d = _conv3d_operands(op, input, weight, stride, dilation)
+    if x.shape[1] != weight.shape[0]:
+        raise ValueError(
+            f"{op}: input {x.shape} has {x.shape[1]} channels but weight {weight.shape} "
+            f"expects {weight.shape[0]}"
+        )
+    p, o = _triple(padding, op, "padding"), _triple(output_padding, op, "output_padding")
+    if min(p) < 0 or min(o) < 0:
+        raise ValueError(f"{op}: padding and output_padding must be >= 0")
+    if any(oo >= max(ss, dd) for oo, ss, dd in zip(o, s, d)):
+        raise ValueError(
+            f"{op}: output_padding {o} must be smaller than either stride {s} or dilation {d}"
+        )
+    n, cin, depth, h, w = x.shape
+    kd = weight.shape[2]
+    full = (depth - 1) * s[0] + d[0] * (kd - 1) + 1
+    out_d = full - 2 * p[0] + o[0]
+    if out_d < 1:
+        raise ValueError(f"{op}: input {x.shape} gives a non-positive output depth {out_d}")
+    slices = x.transpose(1, 2).reshape(n * depth, cin, h, w)
+    span = (depth - 1) * s[0] + 1  # the depths one kernel tap's slices cover, stride apart
+    total = None
+    for a in range(kd):
+        y = conv_transpose2d(slices, weight[:, :, a], None, s[1:], p[1:], o[1:], groups, d[1:])
+        y = y.reshape(n, depth, *y.shape[1:])
+        if s[0] > 1:  # zero-stuff: slice i goes to depth i * stride
+            zeros = Tensor(np.zeros((n, depth, s[0] - 1, *y.shape[2:]), y.dtype))
+            y = ops.cat([y.unsqueeze(2), zeros], 2).reshape(n, depth * s[0], *y.shape[2:])
+            y = y[:, :span]
+        y = pad(y.transpose(1, 2), (0, 0, 0, 0, a * d[0], full - a * d[0] - span))
+        total = y if total is None else total + y
+    tail = max(p[0] + out_d - full, 0)  # output_padding past the last tap: zeros
+    if tail:
+        total = pad(total, (0, 0, 0, 0, 0, tail))
+    y = total[:, :, p[0] : p[0] + out_d]
+    if bias is not None:
+        bias = _float_input(bias, op, "bias", weight.dtype)
+        cout = weight.shape[1] * groups
+        if bias.shape != (cout,):
+            raise ValueError(f"{op}: bias must have shape ({cout},), got {bias.shape}")
+        y = y + bias.reshape(-1, 1, 1, 1)
+    return y.squeeze(0) if unbatched else y
+
+
+def multilabel_margin_loss(input, target, reduction: str = "mean") -> Tensor:
+    """Multi-class multi-label hinge loss, as PyTorch: for each sample,
+    sum over its targets j and non-targets i of max(0, 1 - (x[j] - x[i])) / C. ``target``
+    holds class indices, ended by the first -1 (the rest is ignored).
+
+    Shape: input (C,) or (N, C), target the same shape (int64) -> () or (N,) with 'none'.
+    """
+    op = "multilabel_margin_loss"
+    _check_reduction(op, reduction)
+    x = _float_input(input, op)
+    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{op}: target must be an integer tensor, got {t.dtype}")
+    if x.ndim not in (1, 2) or t.shape != x.shape:
+        raise ValueError(
+            f"{op}: inconsistent input {x.shape} and target {t.shape}: expected (C,) or (N, C) "
+            "for both"
+        )
+    x2 = x.reshape(-1, x.shape[-1]) if x.ndim == 1 else x
+    t2 = t.reshape(x2.shape).astype(np.int64)
+    n, c = x2.shape
+    valid = np.cumprod(t2 != -1, axis=1).astype(bool)  # targets before the first -1
+    if np.any(valid & ((t2 < 0) | (t2 >= c))):
+        raise IndexError(f"{op}: target values must be in [-1, {c}), got {t2.min()}..{t2.max()}")
+    tgt = np.where(valid, t2, 0)
+    is_target = np.zeros((n, c), bool)
+    rows = np.repeat(np.arange(n), c)[valid.ravel()]
+    is_target[rows, tgt[valid]] = True
+    xt = ops.gather(x2, 1, tgt)  # (N, K): the target scores
+    h = (1.0 - xt.unsqueeze(2) + x2.unsqueeze(1)).relu()  # (N, K, C)
+    mask = (valid[:, :, None] & ~is_target[:, None, :]).astype(x.dtype)
+    loss = (h * mask).sum((1, 2)) / c
+    if x.ndim == 1:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)
+
+
+def gumbel_softmax(
+    logits, tau: float = 1.0, hard: bool = False, eps: float = 1e-10, dim: int = -1
+) -> Tensor:
+    """A sample from the Gumbel-softmax (concrete) distribution, as PyTorch: softmax((logits
+    + g) / tau) with g = -log(Exponential(1)) noise from ember's generator (ember.manual_seed).
+    ``hard`` returns the one-hot argmax in the forward pass with the soft sample's gradient
+    (straight-through). ``eps`` is unused, as in PyTorch."""
+    from ember.random import default_generator
+
+    op = "gumbel_softmax"
+    x = _float_input(logits, op, "logits")
+    dim = _dim(dim, x.ndim, op)
+    g = -np.log(default_generator().exponential(size=x.shape).astype(x.dtype, copy=False))
+    y = softmax((x + Tensor(g)) / tau, dim)
+    if not hard:
+        return y
+    one = np.zeros(x.shape, x.dtype)
+    np.put_along_axis(one, np.expand_dims(np.argmax(y.data, axis=dim), dim), 1, axis=dim)
+    return Tensor(one) - y.detach() + y
+
+
+def pdist(input, p: float = 2.0) -> Tensor:
+    """The p-norm distance between every pair of rows of an (N, M) input: the (N (N - 1) / 2,)
+    upper triangle of the distance matrix, row-major, as PyTorch."""
+    op = "pdist"
+    x = _float_input(input, op)
+    if x.ndim != 2:
+        raise ValueError(f"{op}: only supports 2-D tensors, got {x.ndim}-D input {x.shape}")
+    if not p >= 0:
+        raise ValueError(f"{op}: only supports non-negative p values, got {p}")
+    i, j = np.triu_indices(x.shape[0], 1)
+    d = x[i] - x[j]
+    if p == 0:  # the count of differing coordinates: piecewise constant, no gradient
+        return Tensor((d.data != 0).sum(-1).astype(x.dtype))
+    if p == 2:  # sqrt has an infinite slope at 0; PyTorch gives identical rows gradient 0
+        sq = (d * d).sum(-1)
+        zero = sq.data == 0
+        return ops.where(zero, 0.0, ops.where(zero, 1.0, sq).sqrt())
+    return _pnorm(d, float(p))
+
+
+_ALIGN_WARNING = (
+    "Default grid_sample and affine_grid behavior has changed to align_corners=False since "
+    "1.3.0. Please specify align_corners=True if the old behavior is desired. See the "
+    "documentation of grid_sample for details."
+)
+
+
+def affine_grid(theta, size, align_corners=None) -> Tensor:
+    """The sampling grid of an affine transform, for grid_sample, as PyTorch.
+
+    theta (N, 2, 3) with size (N, C, H, W) -> grid (N, H, W, 2), or theta (N, 3, 4) with size
+    (N, C, D, H, W) -> (N, D, H, W, 3); each grid point is theta @ (x, y[, z], 1) for the
+    output pixel's normalised coordinates in [-1, 1] (pixel centres unless align_corners).
+    """
+    op = "affine_grid"
+    th = _float_input(theta, op, "theta")
+    size = tuple(int(s) for s in size)
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, UserWarning, stacklevel=2)
+        align_corners = False
+    nd = len(size) - 2
+    if nd not in (2, 3):
+        raise NotImplementedError(f"{op} only supports 4D and 5D sizes, got size {list(size)}")
+    if th.ndim != 3 or th.shape != (size[0], nd, nd + 1):
+        raise ValueError(
+            f"{op}: expected a batch of {nd}D affine matrices of shape (N, {nd}, {nd + 1}) for "
+            f"size {list(size)}, got theta of shape {th.shape}"
+        )
+    if min(size[2:]) < 1:
+        raise ValueError(f"{op}: size must be positive, got {list(size)}")
+    if align_corners and min(size[2:]) == 1:
+        warnings.warn(
+            "Since version 1.3.0, affine_grid behavior has changed for unit-size grids when "
+            "align_corners=True. This is not an intended use case of affine_grid. See the "
+            "documentation of affine_grid for details.",
+            UserWarning,
+            stacklevel=2,
+        )
+
+    def axis(n):  # the normalised coordinates of n pixels along one axis
+        if n == 1:
+            return np.zeros(1)
+        c = np.linspace(-1.0, 1.0, n)
+        return c if align_corners else c * (n - 1) / n
+
+    spatial = size[2:]
+    coords = np.meshgrid(*[axis(n) for n in spatial], indexing="ij")  # (D,) H, W order
+    base = np.stack([*coords[::-1], np.ones(spatial)], axis=-1).astype(th.dtype)  # x, y[, z], 1
+    base = Tensor(base.reshape(1, -1, nd + 1))
+    grid = ops.matmul(base, th.transpose(1, 2))  # (N, P, nd)
+    return grid.reshape(size[0], *spatial, nd)
+
+
+def _reflect(coord: np.ndarray, lo2: float, hi2: float):
+    """PyTorch's reflect_coordinates: coord reflected into [lo2 / 2, hi2 / 2], and d/dcoord."""
+    if lo2 == hi2:
+        return np.zeros_like(coord), np.zeros_like(coord)
+    mn, span = lo2 / 2, (hi2 - lo2) / 2
+    below = coord < mn
+    c = np.where(below, mn - coord, coord - mn)
+    sign = np.where(below, -1.0, 1.0)
+    extra, flips = np.fmod(c, span), np.floor(c / span)
+    even = flips % 2 == 0
+    return np.where(even, extra + mn, span - extra + mn), np.where(even, sign, -sign)
+
+
+def _source_index(g: np.ndarray, n: int, padding_mode: str, align_corners: bool):
+    """Normalised grid coordinates -> pixel coordinates along an axis of n pixels, after the
+    padding mode, and the derivative of that map (for the grid's gradient)."""
+    if align_corners:
+        c, dc = (g + 1) / 2 * (n - 1), np.full(g.shape, (n - 1) / 2)
+    else:
+        c, dc = ((g + 1) * n - 1) / 2, np.full(g.shape, n / 2)
+    if padding_mode == "reflection":
+        c, dr = _reflect(c, 0.0, 2.0 * (n - 1)) if align_corners else _reflect(c, -1.0, 2.0 * n - 1)
+        dc = dc * dr
+    if padding_mode in ("border", "reflection"):  # clip_coordinates_set_grad
+        inside = (c > 0) & (c < n - 1)
+        c, dc = np.clip(c, 0, n - 1), dc * inside
+    return c, dc
+
+
+class GridSample(Function):
+    # x (N, C, *S) with 2 or 3 spatial dims, grid (N, *O, nd) of normalised (x, y[, z])
+    # -> y (N, C, *O): each output reads the 2^nd corners around its source point (bilinear /
+    # trilinear weights) or the nearest one
+    @staticmethod
+    def forward(ctx, x, grid, mode, padding_mode, align_corners):
+        n, c, sizes = x.shape[0], x.shape[1], x.shape[2:]
+        nd = len(sizes)
+        coords, slopes = [], []  # per spatial axis (D,) H, W: source coordinates, d/dgrid
+        for a in range(nd):
+            g = grid[..., nd - 1 - a].reshape(n, -1)  # grid's last dim is (x, y[, z])
+            ci, dci = _source_index(g, sizes[a], padding_mode, align_corners)
+            coords.append(ci)
+            slopes.append(dci)
+        if mode == "nearest":
+            base = [np.rint(ci) for ci in coords]  # nearbyint: halves to even, as PyTorch
+            frac, bits = None, [(0,) * nd]
+        else:
+            base = [np.floor(ci) for ci in coords]
+            frac = [ci - b for ci, b in zip(coords, base)]
+            bits = list(itertools.product((0, 1), repeat=nd))
+        xf = x.reshape(n, c, -1)
+        out = np.zeros((n, c, coords[0].shape[1]), x.dtype)
+        taps = []
+        for bit in bits:
+            ok, flat, wts = True, 0, []
+            for a in range(nd):
+                i = base[a] + bit[a]
+                ok = ok & (i >= 0) & (i < sizes[a])
+                flat = flat * sizes[a] + np.clip(i, 0, sizes[a] - 1).astype(np.int64)
+                if frac is not None:
+                    wts.append(frac[a] if bit[a] else 1 - frac[a])
+            w = np.prod(wts, axis=0) if wts else np.ones(ok.shape)
+            val = np.take_along_axis(xf, flat[:, None, :], axis=2) * ok[:, None, :]
+            out += (val * w[:, None, :]).astype(x.dtype, copy=False)
+            taps.append((bit, flat, ok, wts, val))
+        ctx.state = (taps, slopes, mode, x.shape, grid.shape)
+        return out.reshape(n, c, *grid.shape[1:-1])
+
+    @staticmethod
+    def backward(ctx, g):
+        taps, slopes, mode, shape, gshape = ctx.state
+        n, c = shape[:2]
+        m = int(np.prod(shape[2:]))
+        nd = len(shape) - 2
+        g = g.reshape(n, c, -1)
+        dx = dgrid = None
+        if ctx.needs_input_grad[0]:
+            dx = 0
+            for _, flat, ok, wts, _ in taps:
+                w = np.prod(wts, axis=0) if wts else 1.0
+                contrib = g * (w * ok)[:, None, :]
+                idx = np.broadcast_to(flat[:, None, :], contrib.shape)
+                dx = dx + _scatter_last(contrib.reshape(n * c, -1), idx.reshape(n * c, -1), m)
+            dx = dx.reshape(shape).astype(g.dtype, copy=False)
+        if ctx.needs_input_grad[1]:
+            dgrid = np.zeros(gshape, g.dtype)
+            if mode != "nearest":  # d weight / d coordinate a: the other axes' weights, +-1
+                for a in range(nd):
+                    acc = 0
+                    for bit, _, _, wts, val in taps:
+                        others = np.prod([w for b, w in enumerate(wts) if b != a], axis=0)
+                        acc = acc + (val * (others if bit[a] else -others)[:, None, :] * g).sum(1)
+                    dgrid[..., nd - 1 - a] = (acc * slopes[a]).reshape(gshape[:-1])
+        return dx, dgrid, None, None, None
+
+
+def grid_sample(
+    input, grid, mode: str = "bilinear", padding_mode: str = "zeros", align_corners=None
+) -> Tensor:
+    """Samples input (N, C, H, W) at the normalised (x, y) locations of grid (N, Ho, Wo, 2)
+    -> (N, C, Ho, Wo), or (N, C, D, H, W) at (x, y, z) of grid (N, Do, Ho, Wo, 3), as PyTorch
+    (spatial transformer networks); gradients reach input and grid.
+
+    Args:
+        mode: 'bilinear' (trilinear in 3-D) or 'nearest' (ties round half to even, as
+            PyTorch); 'bicubic' is not supported.
+        padding_mode: outside locations read 'zeros', the 'border' value, or the
+            'reflection' of the image.
+        align_corners: -1 and 1 are the corner pixels' centres (True) or the image's outer
+            edges (False, the default after a warning, as PyTorch).
+    """
+    op = "grid_sample"
+    x = _float_input(input, op)
+    gr = _float_input(grid, op, "grid", x.dtype)
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(
+            f"{op}: expected mode to be 'bilinear', 'nearest' or 'bicubic', but got: '{mode}'"
+        )
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(
+            f"{op}: expected padding_mode to be 'zeros', 'border', or 'reflection', but got: "
+            f"'{padding_mode}'"
+        )
+    if mode == "bicubic":
+        raise NotImplementedError(f"{op}: mode='bicubic' is not supported")
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, UserWarning, stacklevel=2)
+        align_corners = False
+    if (
+        x.ndim not in (4, 5)
+        or gr.ndim != x.ndim
+        or gr.shape[-1] != x.ndim - 2
+        or gr.shape[0] != x.shape[0]
+    ):
+        raise ValueError(
+            f"{op}: expected a 4-D input (N, C, H, W) with a grid (N, H_out, W_out, 2), or a "
+            f"5-D input with a grid (N, D_out, H_out, W_out, 3), the same N; got input "
+            f"{x.shape} and grid {gr.shape}"
+        )
+    if min(x.shape[2:]) < 1:
+        raise ValueError(f"{op}: input {x.shape} has an empty spatial dim")
+    return GridSample.apply(
+        x.contiguous(), gr.contiguous(), mode, padding_mode, bool(align_corners)
+    )
+
+
+class _BagSum(Function):
+    # rows (T, D), bag (T,) sorted bag ids -> (B, D): the sum of each bag's rows (empty: 0)
+    @staticmethod
+    def forward(ctx, rows, bag, nbags):
+        out = np.zeros((nbags, rows.shape[1]), rows.dtype)
+        np.add.at(out, bag, rows)
+        ctx.bag = bag
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return g[ctx.bag], None, None
+
+
+class _BagMax(Function):
+    # rows (T, D), bag (T,) sorted bag ids -> (B, D): each bag's per-dim max (empty: 0); the
+    # gradient goes to the first maximal row, as PyTorch
+    @staticmethod
+    def forward(ctx, rows, bag, nbags):
+        t, d = rows.shape
+        out = np.zeros((nbags, d), rows.dtype)
+        arg = np.full((nbags, d), -1, np.int64)
+        if t:
+            starts = np.flatnonzero(np.r_[True, bag[1:] != bag[:-1]])
+            full = np.maximum.reduceat(rows, starts, axis=0)
+            own = full[np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, t]))]
+            first = np.where(rows == own, np.arange(t)[:, None], t)  # row ids of the maxima
+            out[bag[starts]] = full
+            arg[bag[starts]] = np.minimum.reduceat(first, starts, axis=0)
+        ctx.state = (arg, t)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        arg, t = ctx.state
+        dr = np.zeros((t, g.shape[1]), g.dtype)
+        b, d = np.nonzero(arg >= 0)
+        dr[arg[b, d], d] = g[b, d]
+        return dr, None, None
+
+
+def embedding_bag(
+    input,
+    weight,
+    offsets=None,
+    max_norm=None,
+    norm_type: float = 2,
+    scale_grad_by_freq: bool = False,
+    mode: str = "mean",
+    sparse: bool = False,
+    per_sample_weights=None,
+    include_last_offset: bool = False,
+    padding_idx=None,
+) -> Tensor:
+    """Sums, means or maxes of bags of embeddings without building the (*, D) lookup, as
+    PyTorch.
+
+    Args:
+        input: (B, L) integer indices (each row a bag, offsets None), or 1-D with ``offsets``
+            (B,) holding each bag's start (plus the end, with ``include_last_offset``).
+        mode: 'sum', 'mean' or 'max' over each bag; an empty bag gives zeros.
+        per_sample_weights: like input, float; scales each looked-up row ('sum' only).
+        padding_idx: entries equal to it are left out of their bag (and its mean's count).
+        max_norm, norm_type, scale_grad_by_freq, sparse: as nn.functional.embedding.
+
+    Shape: -> (B, embedding_dim).
+    """
+    op = "embedding_bag"
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"{op}: mode has to be one of sum, mean or max, got {mode!r}")
+    idx = np.asarray(input.data if isinstance(input, Tensor) else input)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{op}: input must be an integer tensor, got {idx.dtype}")
+    if idx.ndim == 2:
+        if offsets is not None:
+            raise ValueError(f"{op}: if input is 2-D, then offsets has to be None, got offsets")
+        nb, length = idx.shape
+        starts = np.arange(nb) * length
+        ends = starts + length
+    elif idx.ndim == 1:
+        if offsets is None:
+            raise ValueError(f"{op}: offsets has to be a 1-D tensor but got None")
+        off = np.asarray(offsets.data if isinstance(offsets, Tensor) else offsets)
+        if off.ndim != 1 or off.dtype.kind not in "iu":
+            raise ValueError(f"{op}: offsets has to be a 1-D integer tensor, got {off.shape}")
+        off = off.astype(np.int64)
+        if off.size and off[0] != 0:
+            raise ValueError(f"{op}: offsets[0] has to be 0, got {int(off[0])}")
+        bounds = off if include_last_offset else np.r_[off, idx.size]
+        if np.any(np.diff(bounds) < 0) or (bounds.size and bounds[-1] > idx.size):
+            raise ValueError(
+                f"{op}: offsets must be non-decreasing and at most the input size {idx.size}, "
+                f"got {off.tolist()}"
+            )
+        starts, ends = bounds[:-1], bounds[1:]
+        nb = len(starts)
+    else:
+        raise ValueError(f"{op}: input has to be 1-D or 2-D, got shape {idx.shape}")
+    if scale_grad_by_freq and mode == "max":
+        raise ValueError(f"{op}: max mode does not support scaling the gradient by the frequency")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(
+            f"{op}: per_sample_weights was not None. per_sample_weights is only supported for "
+            f"mode='sum' (got mode='{mode}')"
+        )
+    flat = idx.reshape(-1)
+    lens = (ends - starts).astype(np.int64)
+    used = flat[: int(ends[-1])] if nb else flat[:0]  # past the last offset: unused
+    bag = np.repeat(np.arange(nb), lens)
+    emb = embedding(used, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse)
+    keep = np.ones(used.shape, bool)
+    if padding_idx is not None:  # in range: embedding checked it
+        keep = used != int(padding_idx) % np.shape(weight)[0]
+    if per_sample_weights is not None:
+        psw = _float_input(per_sample_weights, op, "per_sample_weights", emb.dtype)
+        if psw.shape != idx.shape:
+            raise ValueError(
+                f"{op}: per_sample_weights {psw.shape} must have the shape of input {idx.shape}"
+            )
+        emb = emb * psw.reshape(-1, 1)[: used.size]
+    if mode == "max":
+        return _BagMax.apply(emb[np.flatnonzero(keep)], bag[keep], nb)
+    coef = keep.astype(emb.dtype)
+    if mode == "mean":
+        counts = np.bincount(bag[keep], minlength=nb)
+        coef = coef / np.maximum(counts, 1)[bag].astype(emb.dtype)
+    return _BagSum.apply(emb * Tensor(coef[:, None]), bag, nb)
+
+
+class CTCLoss(Function):
+    # lp (T, N, C) log-probabilities, ext (N, L) blank-interleaved targets, lengths ->
+    # nll (N,): -log of the summed probability of every alignment (Graves et al., 2006),
+    # by the log-space forward recursion; backward runs the backward recursion.
+    @staticmethod
+    def forward(ctx, lp, ext, in_len, ext_len, zero_infinity):
+        t_max, n, _ = lp.shape
+        lmax = ext.shape[1]
+        rows = np.arange(n)[:, None]
+        ninf = np.full((n, lmax), -np.inf)
+        s = np.arange(lmax)
+        # a label may be skipped to from two back when it is not blank and not a repeat
+        skip = np.zeros((n, lmax), bool)
+        skip[:, 2:] = (ext[:, 2:] != ext[:, :-2]) & (s[2:] % 2 == 1)
+        valid = s[None, :] < ext_len[:, None]
+        emit = lp[:, rows, ext]  # (T, N, L): each extended label's log-probability
+        alpha = np.full((t_max, n, lmax), -np.inf)
+        alpha[0, :, 0] = emit[0, :, 0]
+        alpha[0, :, 1] = np.where(ext_len > 1, emit[0, :, 1], -np.inf)
+        for t in range(1, t_max):
+            a = alpha[t - 1]
+            prev = np.logaddexp(a, np.concatenate([ninf[:, :1], a[:, :-1]], 1))
+            prev = np.logaddexp(
+                prev, np.where(skip, np.concatenate([ninf[:, :2], a[:, :-2]], 1), -np.inf)
+            )
+            alpha[t] = np.where(valid, prev + emit[t], -np.inf)
+        last = alpha[in_len - 1, np.arange(n)]  # (N, L) at each sample's final step
+        end = np.take_along_axis(last, (ext_len - 1)[:, None], 1)[:, 0]
+        end2 = np.take_along_axis(last, np.maximum(ext_len - 2, 0)[:, None], 1)[:, 0]
+        nll = -np.logaddexp(end, np.where(ext_len > 1, end2, -np.inf))
+        ctx.state = (lp, ext, in_len, ext_len, alpha, emit, skip, valid, nll, zero_infinity)
+        if zero_infinity:
+            nll = np.where(np.isinf(nll), 0.0, nll)
+        return nll.astype(lp.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        lp, ext, in_len, ext_len, alpha, emit, skip, valid, nll, zero_infinity = ctx.state
+        t_max, n, c = lp.shape
+        lmax = ext.shape[1]
+        beta = np.full((t_max, n, lmax), -np.inf)
+        ninf = np.full((n, lmax), -np.inf)
+        idx = np.arange(n)
+        start = np.full((n, lmax), -np.inf)  # beta at each sample's final step
+        start[idx, ext_len - 1] = 0.0
+        start[idx[ext_len > 1], ext_len[ext_len > 1] - 2] = 0.0
+        skip_next = np.concatenate([skip[:, 2:], np.zeros((n, 2), bool)], 1)
+        for t in range(t_max - 1, -1, -1):
+            if t == t_max - 1:
+                b = ninf
+            else:
+                b = beta[t + 1]
+            nxt = np.logaddexp(b, np.concatenate([b[:, 1:], ninf[:, :1]], 1))
+            nxt = np.logaddexp(
+                nxt, np.where(skip_next, np.concatenate([b[:, 2:], ninf[:, :2]], 1), -np.inf)
+            )
+            nxt = np.where((in_len - 1 == t)[:, None], start, nxt)
+            beta[t] = np.where(valid & (t < in_len)[:, None], nxt + emit[t], -np.inf)
+        # log of sum over positions s labelled c of alpha * beta (each holds emit once)
+        ab = alpha + beta
+        m = ab.max(axis=2, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0.0)
+        acc = np.zeros((t_max, n, c))
+        np.add.at(acc, (slice(None), idx[:, None], ext), np.exp(ab - m))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            lcab = np.log(acc) + m
+            # PyTorch's gradient: exp(lp) - posterior (the logits' gradient through
+            # log_softmax; it differs from d nll / d lp by exp(lp), which log_softmax's
+            # backward removes)
+            grad = np.exp(lp) - np.exp(lcab + nll[None, :, None] - lp)
+        grad = np.where((np.arange(t_max)[:, None] < in_len[None, :])[:, :, None], grad, 0.0)
+        if zero_infinity:
+            grad = np.where(np.isinf(nll)[None, :, None], 0.0, grad)
+        grad = grad * g[None, :, None]
+        return grad.astype(lp.dtype), None, None, None, None
+
+
+def _lengths(v, n: int, op: str, name: str) -> np.ndarray:
+    a = np.asarray(v.data if isinstance(v, Tensor) else v)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{op}: {name} must be integers, got {a.dtype}")
+    a = a.reshape(-1).astype(np.int64)
+    if a.shape != (n,):
+        raise ValueError(f"{op}: {name} must have length {n} (the batch size), got {a.shape}")
+    return a
+
+
+def ctc_loss(
+    log_probs,
+    targets,
+    input_lengths,
+    target_lengths,
+    blank: int = 0,
+    reduction: str = "mean",
+    zero_infinity: bool = False,
+) -> Tensor:
+    """Connectionist temporal classification loss (Graves et al., 2006), as PyTorch.
+
+    Args:
+        log_probs: (T, N, C) or unbatched (T, C) log-probabilities (log_softmax outputs).
+        targets: (N, S) padded, or 1-D concatenated targets (class indices, not blank).
+        input_lengths, target_lengths: (N,) integers (Tensors or sequences).
+        blank: the blank class. reduction: 'mean' (each loss over its target length,
+            then the batch mean), 'sum' or 'none'.
+        zero_infinity: impossible alignments give loss 0 and gradient 0 instead of inf.
+
+    The gradient is PyTorch's: exact for the logits behind a log_softmax (it differs from
+    d loss / d log_probs by exp(log_probs), which log_softmax's backward removes).
+    """
+    op = "ctc_loss"
+    _check_reduction(op, reduction)
+    lp = _float_input(log_probs, op, "log_probs")
+    unbatched = lp.ndim == 2
+    if unbatched:
+        lp = lp.unsqueeze(1)
+    if lp.ndim != 3:
+        raise ValueError(f"{op}: log_probs must be (T, N, C) or (T, C), got shape {lp.shape}")
+    t_max, n, c = lp.shape
+    blank = _int_arg(blank, op, "blank")
+    if not 0 <= blank < c:
+        raise ValueError(f"{op}: blank must be in label range [0, {c}), got {blank}")
+    in_len = _lengths(input_lengths, n, op, "input_lengths")
+    tg_len = _lengths(target_lengths, n, op, "target_lengths")
+    if in_len.size and (in_len.min() < 0 or in_len.max() > t_max):
+        raise ValueError(f"{op}: input_lengths must be in [0, {t_max}], got {in_len.tolist()}")
+    if tg_len.size and tg_len.min() < 0:
+        raise ValueError(f"{op}: target_lengths must be >= 0, got {tg_len.tolist()}")
+    tg = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+    if tg.dtype.kind not in "iu":
+        raise TypeError(f"{op}: targets must be integers, got {tg.dtype}")
+    if unbatched:
+        tg = tg.reshape(1, -1)
+    if tg.ndim == 2:
+        if tg.shape[0] != n or (tg_len.size and tg.shape[1] < tg_len.max()):
+            raise ValueError(
+                f"{op}: targets {tg.shape} must be (N, S) with N = {n} and S >= the longest "
+                f"target length {int(tg_len.max()) if tg_len.size else 0}"
+            )
+        rows = [tg[i, : tg_len[i]] for i in range(n)]
+    elif tg.ndim == 1:
+        if tg.size != tg_len.sum():
+            raise ValueError(
+                f"{op}: 1-D targets must have sum(target_lengths) = {int(tg_len.sum())} "
+                f"elements, got {tg.size}"
+            )
+        rows = np.split(tg, np.cumsum(tg_len)[:-1])
+    else:
+        raise ValueError(f"{op}: targets must be 1-D or 2-D, got shape {tg.shape}")
+    if any(((r < 0) | (r >= c)).any() for r in rows):
+        raise ValueError(f"{op}: targets must be class indices in [0, {c})")
+    ext_len = 2 * tg_len + 1
+    ext = np.full((n, int(ext_len.max()) if n else 1), blank, np.int64)
+    for i, r in enumerate(rows):
+        ext[i, 1 : 2 * len(r) : 2] = r
+    if n == 0 or t_max == 0 or (in_len == 0).any():
+        raise ValueError(f"{op}: every input length must be at least 1, got {in_len.tolist()}")
+    nll = CTCLoss.apply(lp.contiguous(), ext, in_len, ext_len, bool(zero_infinity))
+    if reduction == "mean":
+        nll = (nll / Tensor(np.maximum(tg_len, 1).astype(lp.dtype))).mean()
+    elif reduction == "sum":
+        nll = nll.sum()
+    return nll.reshape(()) if unbatched and reduction == "none" else nll
+
+
+def upsample_nearest(input, size=None, scale_factor=None) -> Tensor:
+    """Deprecated PyTorch alias of interpolate(mode='nearest'); warns as PyTorch does."""
+    warnings.warn(
+        "`nn.functional.upsample_nearest` is deprecated. Use `nn.functional.interpolate` instead.",
+        stacklevel=2,
+    )
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None) -> Tensor:
+    """Deprecated PyTorch alias of interpolate(mode='bilinear', align_corners=True)."""
+    warnings.warn(
+        "`nn.functional.upsample_bilinear` is deprecated. Use `nn.functional.interpolate` instead.",
+        stacklevel=2,
+    )
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+def conv_tbc(input, weight, bias, pad: int = 0) -> Tensor:
+    """1-D convolution in (time, batch, channels) layout, as torch.conv_tbc: input (T, B, Cin),
+    weight (K, Cin, Cout), bias (Cout,) -> (T + 2 pad - K + 1, B, Cout); conv1d underneath."""
+    op = "conv_tbc"
+    weight = _float_input(weight, op, "weight")
+    x = _float_input(input, op, "input", weight.dtype)
+    if x.ndim != 3 or weight.ndim != 3:
+        raise ValueError(
+            f"{op}: input must be 3-D (T, B, Cin) and weight 3-D (K, Cin, Cout), got "
+            f"{x.shape} and {weight.shape}"
+        )
+    if x.shape[2] != weight.shape[1]:
+        raise ValueError(
+            f"{op}: input {x.shape} has {x.shape[2]} channels but weight {weight.shape} "
+            f"expects {weight.shape[1]}"
+        )
+    y = conv1d(x.permute((1, 2, 0)), weight.permute((2, 1, 0)), bias, 1, _int_arg(pad, op, "pad"))
+    return y.permute((2, 0, 1))
+
+
+class FractionalMaxPool(Function):
+    # x (B, *S) -> y, idx (B, *O): the max of each window [start, start + k) per axis, the
+    # starts (B, O_a) per axis chosen by fractional_max_pool; idx flat into prod(S)
+    @staticmethod
+    def forward(ctx, x, starts, k):
+        b, sizes = x.shape[0], x.shape[1:]
+        nd, outs = len(sizes), tuple(st.shape[1] for st in starts)
+        flat = np.zeros((b,) + (1,) * (2 * nd), np.int64)
+        for a in range(nd):
+            shape = [b] + [1] * (2 * nd)
+            shape[1 + a] = outs[a]
+            pos = starts[a].reshape(shape)
+            shape = [1] * (1 + 2 * nd)
+            shape[1 + nd + a] = k[a]
+            flat = flat * sizes[a] + pos + np.arange(k[a]).reshape(shape)
+        win = flat.reshape(b, int(np.prod(outs)), -1)
+        vals = np.take_along_axis(x.reshape(b, 1, -1), win.reshape(b, 1, -1), 2).reshape(win.shape)
+        arg = vals.argmax(-1)  # the first maximum in row-major order, as PyTorch
+        y = np.take_along_axis(vals, arg[..., None], -1)[..., 0]
+        idx = np.take_along_axis(win, arg[..., None], -1)[..., 0]
+        ctx.save_for_backward(idx)
+        ctx.shape = x.shape
+        ctx.mark_non_differentiable(1)
+        return y.reshape((b,) + outs), idx.reshape((b,) + outs)
+
+    @staticmethod
+    def backward(ctx, g, _gidx=None):
+        (idx,) = ctx.saved_tensors
+        b = ctx.shape[0]
+        dx = _scatter_last(g.reshape(b, -1), idx.reshape(b, -1), int(np.prod(ctx.shape[1:])))
+        return dx.reshape(ctx.shape).astype(g.dtype, copy=False), None, None
+
+
+def _fractional_intervals(u: np.ndarray, n_in: int, n_out: int, k: int) -> np.ndarray:
+    """PyTorch's generate_intervals, in the input's dtype: starts (B, n_out) from samples u (B,)."""
+    seq = np.full((u.shape[0], n_out), n_in - k, np.int64)
+    if n_out > 1:
+        alpha = u.dtype.type(n_in - k) / u.dtype.type(n_out - 1)
+        i = np.arange(n_out - 1, dtype=u.dtype)
+        seq[:, :-1] = ((i + u[:, None]) * alpha).astype(np.int64) - (u * alpha).astype(np.int64)[
+            :, None
+        ]
+    return seq
+
+
+def _fractional_max_pool(op, nd, input, kernel_size, output_size, output_ratio, samples):
+    x = _float_input(input, op)
+    if x.ndim not in (nd + 1, nd + 2):
+        raise ValueError(
+            f"{op}: input must be {nd + 1}-D or {nd + 2}-D (N, C, spatial...), got {x.shape}"
+        )
+    tup = _pair if nd == 2 else _triple
+    k = tup(kernel_size, op, "kernel_size")
+    sizes = x.shape[-nd:]
+    if output_size is None:
+        if output_ratio is None:
+            raise ValueError(f"{op} requires specifying either an output_size or an output_ratio")
+        r = output_ratio if isinstance(output_ratio, tuple | list) else (output_ratio,) * nd
+        if len(r) != nd or not all(0 < v < 1 for v in r):
+            raise ValueError(f"{op}: output_ratio must be in (0, 1), got {output_ratio!r}")
+        out = tuple(int(n * v) for n, v in zip(sizes, r))
+    else:
+        out = tup(output_size, op, "output_size")
+    for n, o, kk in zip(sizes, out, k):
+        if kk < 1 or o < 1 or o + kk - 1 > n:
+            raise ValueError(
+                f"{op}: kernel_size {k} and output_size {out} do not fit input {x.shape} "
+                "(need output + kernel - 1 <= input per dim)"
+            )
+    unbatched = x.ndim == nd + 1
+    n, c = (1, x.shape[0]) if unbatched else x.shape[:2]
+    if samples is None:
+        from ember.random import default_generator
+
+        u = default_generator().random((n, c, nd)).astype(x.dtype)
+    else:
+        u = np.asarray(samples.data if isinstance(samples, Tensor) else samples, x.dtype)
+        if u.shape != (n, c, nd):
+            raise ValueError(f"{op}: _random_samples must have shape {(n, c, nd)}, got {u.shape}")
+    u = u.reshape(n * c, nd)
+    # PyTorch's sample order: (W, H) in 2-D, (T, H, W) in 3-D
+    which = (1, 0) if nd == 2 else (0, 1, 2)
+    starts = [
+        _fractional_intervals(u[:, w], sz, o, kk) for w, sz, o, kk in zip(which, sizes, out, k)
+    ]
+    y, idx = FractionalMaxPool.apply(x.contiguous().reshape(n * c, *sizes), starts, k)
+    lead = x.shape[:-nd]
+    return y.reshape(*lead, *out), idx.reshape(*lead, *out)
+
+
+def fractional_max_pool2d(
+    input,
+    kernel_size,
+    output_size=None,
+    output_ratio=None,
+    return_indices: bool = False,
+    _random_samples=None,
+):
+    """Fractional max pooling (Graham, 2014) over (N, C, H, W) or (C, H, W): windows of
+    ``kernel_size`` at pseudo-random starts that shrink the input to ``output_size`` (or
+    ``output_ratio`` times it). The starts come from ``_random_samples`` (N, C, 2) in [0, 1),
+    else from ember's generator; indices are flat into H*W."""
+    y, idx = _fractional_max_pool(
+        "fractional_max_pool2d", 2, input, kernel_size, output_size, output_ratio,
+        _random_samples,
+    )  # fmt: skip
+    return (y, idx) if return_indices else y
+
+
+def fractional_max_pool3d(
+    input,
+    kernel_size,
+    output_size=None,
+    output_ratio=None,
+    return_indices: bool = False,
+    _random_samples=None,
+):
+    """Fractional max pooling over (N, C, T, H, W) or (C, T, H, W); see fractional_max_pool2d
+    (``_random_samples`` (N, C, 3))."""
+    y, idx = _fractional_max_pool(
+        "fractional_max_pool3d", 3, input, kernel_size, output_size, output_ratio,
+        _random_samples,
+    )  # fmt: skip
+    return (y, idx) if return_indices else y
+
+
+def fractional_max_pool2d_with_indices(
+    input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+    _random_samples=None,
+):  # fmt: skip
+    """fractional_max_pool2d returning (output, indices), as PyTorch's alias."""
+    return fractional_max_pool2d(
+        input, kernel_size, output_size, output_ratio, True, _random_samples
+    )
+
+
+def fractional_max_pool3d_with_indices(
+    input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+    _random_samples=None,
+):  # fmt: skip
+    """fractional_max_pool3d returning (output, indices), as PyTorch's alias."""
+    return fractional_max_pool3d(
+        input, kernel_size, output_size, output_ratio, True, _random_samples
+    )
+
+
+def _in_place(op: str, fn, input, *args) -> Tensor:
+    """PyTorch's foo_(input, ...): input takes fn(input, ...)'s values and returns itself.
+
+    Outside the graph the result is written into input's own array. Inside it, input instead
+    takes the result's array and graph node, leaving its old array to the nodes that saved it
+    (ember has no version counters to detect an overwritten saved array, so it never
+    overwrites one). A leaf that requires grad is refused, as PyTorch does."""
+    from ember.autograd.function import is_grad_enabled
+
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    recording = input.requires_grad and is_grad_enabled()
+    if recording and input.is_leaf:
+        raise RuntimeError(
+            f"{op}: a leaf Variable that requires grad is being used in an in-place operation."
+        )
+    if not recording:
+        np.copyto(input.data, fn(input.detach(), *args).data)
+        return input
+    old = Tensor._make(input.data, True, input._ctx, input._idx)  # input's previous node
+    y = fn(old, *args)
+    input.data, input._ctx, input._idx = y.data, y._ctx, y._idx
+    return input
+
+
+def relu_(input) -> Tensor:
+    """In-place relu."""
+    return _in_place("relu_", relu, input)
+
+
+def elu_(input, alpha: float = 1.0) -> Tensor:
+    """In-place elu."""
+    return _in_place("elu_", elu, input, alpha)
+
+
+def selu_(input) -> Tensor:
+    """In-place selu."""
+    return _in_place("selu_", selu, input)
+
+
+def celu_(input, alpha: float = 1.0) -> Tensor:
+    """In-place celu."""
+    return _in_place("celu_", celu, input, alpha)
+
+
+def leaky_relu_(input, negative_slope: float = 0.01) -> Tensor:
+    """In-place leaky_relu."""
+    return _in_place("leaky_relu_", leaky_relu, input, negative_slope)
+
+
+def hardtanh_(input, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """In-place hardtanh."""
+    return _in_place("hardtanh_", hardtanh, input, min_val, max_val)
+
+
+def threshold_(input, threshold: float, value: float) -> Tensor:
+    """In-place threshold."""
+    fn = globals()["threshold"]  # the function, shadowed here by its argument's name
+    return _in_place("threshold_", fn, input, threshold, value)
+
+
+def rrelu_(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False):
+    """In-place rrelu."""
+    return _in_place("rrelu_", rrelu, input, lower, upper, training)
+
+
+def linear_cross_entropy(
+    input,
+    linear_weight,
+    target,
+    *,
+    linear_bias=None,
+    weight=None,
+    reduction: str = "mean",
+    ignore_index=None,
+    label_smoothing: float = 0.0,
+    options=None,
+) -> Tensor:
+    """cross_entropy(linear(input, linear_weight, linear_bias), target, ...), as PyTorch's
+    reference path (ember always materialises the logits; ``options``, which selects
+    PyTorch's chunked path, is accepted and ignored).
+
+    Shape: input (N, in) or (in,); linear_weight (C, *out_features, in); linear_bias
+    (C, *out_features) -> logits (N, C, *out_features) for a K-dimensional loss.
+    """
+    op = "linear_cross_entropy"
+    w = _float_input(linear_weight, op, "linear_weight")
+    x = _float_input(input, op, "input", w.dtype)
+    if x.ndim not in (1, 2):
+        raise ValueError(f"{op}: expected input with dimensionality 1 or 2, got {x.ndim}")
+    if w.ndim < 2:
+        raise ValueError(f"{op}: expected linear_weight with at least 2 dims, got {w.shape}")
+    if x.shape[-1] != w.shape[-1]:
+        raise ValueError(
+            f"{op}: expected equal input and linear_weight last dimensions (in_features), got "
+            f"{x.shape[-1]} and {w.shape[-1]}"
+        )
+    c, out = w.shape[0], w.shape[1:-1]
+    if linear_bias is not None:
+        linear_bias = _float_input(linear_bias, op, "linear_bias", w.dtype)
+        if linear_bias.shape != (c, *out):
+            raise ValueError(
+                f"{op}: expected linear_bias shape {(c, *out)}, got {linear_bias.shape}"
+            )
+    if out and x.ndim == 1:
+        raise ValueError(
+            f"{op}: a K-dimensional loss (linear_weight {w.shape}) needs (N, in) input"
+        )
+    m = int(np.prod(out)) if out else 1
+    bias = None if linear_bias is None else linear_bias.reshape(c * m)
+    logits = linear(x, w.reshape(c * m, w.shape[-1]), bias).reshape(*x.shape[:-1], c, *out)
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t.shape == logits.shape and ignore_index is not None:
+        raise ValueError(
+            f"{op}: ignore_index cannot be specified when target contains probabilities"
+        )
+    ignore = -100 if ignore_index is None else ignore_index
+    return cross_entropy(logits, target, weight, ignore, reduction, label_smoothing)
+
 
 __all__ = [
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
     "adaptive_max_pool1d",
+    "adaptive_max_pool1d_with_indices",
     "adaptive_max_pool2d",
+    "adaptive_max_pool2d_with_indices",
+    "adaptive_max_pool3d",
+    "adaptive_max_pool3d_with_indices",
+    "affine_grid",
     "alpha_dropout",
     "avg_pool1d",
     "avg_pool2d",
+    "avg_pool3d",
     "batch_norm",
+    "bilinear",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "celu",
+    "celu_",
+    "channel_shuffle",
     "conv1d",
     "conv2d",
+    "conv3d",
+    "conv_tbc",
+    "conv_transpose1d",
     "conv_transpose2d",
+    "conv_transpose3d",
     "cosine_embedding_loss",
     "cosine_similarity",
     "cross_entropy",
+    "ctc_loss",
     "dropout",
     "dropout1d",
     "dropout2d",
     "dropout3d",
     "elu",
+    "elu_",
     "embedding",
+    "embedding_bag",
     "feature_alpha_dropout",
     "fold",
+    "fractional_max_pool2d",
+    "fractional_max_pool2d_with_indices",
+    "fractional_max_pool3d",
+    "fractional_max_pool3d_with_indices",
     "gaussian_nll_loss",
     "gelu",
     "glu",
+    "grid_sample",
     "group_norm",
     "gru_cell",
     "gru_layer",
+    "gumbel_softmax",
     "hardshrink",
     "hardsigmoid",
     "hardswish",
     "hardtanh",
+    "hardtanh_",
     "hinge_embedding_loss",
     "huber_loss",
     "instance_norm",
@@ -3445,35 +4867,54 @@ __all__ = [
     "l1_loss",
     "layer_norm",
     "leaky_relu",
+    "leaky_relu_",
     "linear",
+    "linear_cross_entropy",
+    "local_response_norm",
     "log_softmax",
     "logsigmoid",
+    "lp_pool1d",
+    "lp_pool2d",
+    "lp_pool3d",
     "lstm_cell",
     "lstm_layer",
     "margin_ranking_loss",
     "max_pool1d",
+    "max_pool1d_with_indices",
     "max_pool2d",
+    "max_pool2d_with_indices",
+    "max_pool3d",
+    "max_pool3d_with_indices",
+    "max_unpool1d",
     "max_unpool2d",
+    "max_unpool3d",
     "mish",
     "mse_loss",
     "multi_margin_loss",
+    "multilabel_margin_loss",
     "multilabel_soft_margin_loss",
+    "native_channel_shuffle",
     "nll_loss",
     "normalize",
     "one_hot",
     "pad",
     "pairwise_distance",
+    "pdist",
     "pixel_shuffle",
     "pixel_unshuffle",
     "poisson_nll_loss",
     "prelu",
     "relu",
     "relu6",
+    "relu_",
+    "rms_norm",
     "rnn_cell",
     "rnn_layer",
     "rrelu",
+    "rrelu_",
     "scaled_dot_product_attention",
     "selu",
+    "selu_",
     "sigmoid",
     "silu",
     "smooth_l1_loss",
@@ -3486,8 +4927,11 @@ __all__ = [
     "tanh",
     "tanhshrink",
     "threshold",
+    "threshold_",
     "triplet_margin_loss",
     "triplet_margin_with_distance_loss",
     "unfold",
     "upsample",
+    "upsample_bilinear",
+    "upsample_nearest",
 ]

@@ -1,4 +1,4 @@
-"""BatchNorm1d, BatchNorm2d."""
+"""BatchNorm1d/2d/3d and their Lazy versions."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import numpy as np
 
 from ember.nn import functional as F
 from ember.nn import init
+from ember.nn.modules.lazy import LazyModuleMixin
 from ember.nn.modules.module import Module, Parameter
 from ember.tensor import Tensor
 
@@ -143,3 +144,56 @@ class BatchNorm2d(_BatchNorm):
     """
 
     _ndims = (4,)
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalisation over (N, C, D, H, W), as ``torch.nn.BatchNorm3d``; see
+    ``_BatchNorm`` for the arguments."""
+
+    _ndims = (5,)
+
+
+class _LazyNormMixin(LazyModuleMixin):
+    """num_features from the first input's channel dim; PyTorch's lazy defaults (affine and
+    running statistics on, for the instance norms too)."""
+
+    _lazy_attr = "num_features"
+
+    def __init__(
+        self,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(1, eps, momentum, affine, track_running_stats, device, dtype)
+        self._lazy_resize(0)
+
+    def _lazy_size(self, input):
+        shape = np.shape(input)
+        self._check_input_dim(np.empty(shape, np.int8))
+        unbatched = len(shape) == getattr(self, "_no_batch_dim", -1)
+        return shape[0] if unbatched else shape[1]
+
+    def _lazy_shapes(self, n: int) -> dict:
+        return {k: (n,) for k in ("weight", "bias", "running_mean", "running_var")}
+
+
+class LazyBatchNorm1d(_LazyNormMixin, BatchNorm1d):
+    """A BatchNorm1d whose num_features is read from its first input."""
+
+    cls_to_become = BatchNorm1d
+
+
+class LazyBatchNorm2d(_LazyNormMixin, BatchNorm2d):
+    """A BatchNorm2d whose num_features is read from its first input."""
+
+    cls_to_become = BatchNorm2d
+
+
+class LazyBatchNorm3d(_LazyNormMixin, BatchNorm3d):
+    """A BatchNorm3d whose num_features is read from its first input."""
+
+    cls_to_become = BatchNorm3d

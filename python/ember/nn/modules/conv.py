@@ -1,4 +1,4 @@
-"""Convolution layers: Conv1d, Conv2d and ConvTranspose2d, sharing one argument check and
+"""Convolution layers: Conv1d/2d/3d and ConvTranspose1d/2d/3d, sharing one argument check and
 PyTorch's initialisation."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import numpy as np
 
 from ember.nn import functional as F
 from ember.nn import init
+from ember.nn.modules.lazy import LazyModuleMixin
 from ember.nn.modules.module import Module, Parameter
 
 _PADDING_STRINGS = ("valid", "same", "full")
@@ -132,20 +133,6 @@ class _ConvNd(Module):
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
             init.uniform_(self.bias, -bound, bound)
 
-    def _mode_padding(self, input):
-        """(input, padding) for the convolution. padding_mode other than 'zeros' pads the input
-        itself with F.pad and convolves it unpadded, as PyTorch does."""
-        if self.padding_mode == "zeros":
-            return input, self.padding
-        lift = (1,) * (2 - len(self.kernel_size))  # a 1-D convolution as a 2-D one of height 1
-        pad = self.padding if isinstance(self.padding, str) else (0,) * len(lift) + self.padding
-        top, bottom, left, right = F._conv_padding(
-            pad, lift + self.kernel_size, lift + self.stride, lift + self.dilation,
-            type(self).__name__,
-        )  # fmt: skip
-        widths = (left, right) if lift else (left, right, top, bottom)
-        return F.pad(input, widths, mode=self.padding_mode), 0
-
     def extra_repr(self) -> str:
         nd = len(self.kernel_size)
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
@@ -167,18 +154,11 @@ class _ConvNd(Module):
         return s
 
 
-class Conv1d(_ConvNd):
-    """1-D convolution over (N, C, L), as ``torch.nn.Conv1d``: weight (out_channels,
-    in_channels / groups, K); padding int, 'valid', 'same' (stride 1) or 'full'.
+class _Conv(_ConvNd):
+    """Conv1d/2d/3d: PyTorch's signature; padding_mode other than 'zeros' pads in _padded."""
 
-    Shape: (N, C_in, L) or (C_in, L) -> (.., C_out, (L + 2 pad - dilation (K - 1) - 1) // stride
-    + 1).
-
-    Example::
-
-        >>> nn.Conv1d(4, 8, 3, padding=1)(ember.randn(2, 4, 10)).shape
-        (2, 8, 10)
-    """
+    _nd = 2
+    _conv = staticmethod(F.conv2d)
 
     def __init__(
         self,
@@ -195,18 +175,35 @@ class Conv1d(_ConvNd):
         dtype=None,
     ):
         super().__init__(
-            1, False, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-            bias, padding_mode, dtype,
+            self._nd, False, in_channels, out_channels, kernel_size, stride, padding, dilation,
+            groups, bias, padding_mode, dtype,
         )  # fmt: skip
 
     def forward(self, input):
-        input, padding = self._mode_padding(input)
-        return F.conv1d(
+        input, padding = self._padded(input)
+        return self._conv(
             input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
         )
 
 
-class Conv2d(_ConvNd):
+class Conv1d(_Conv):
+    """1-D convolution over (N, C, L), as ``torch.nn.Conv1d``: weight (out_channels,
+    in_channels / groups, K); padding int, 'valid', 'same' (stride 1) or 'full'.
+
+    Shape: (N, C_in, L) or (C_in, L) -> (.., C_out, (L + 2 pad - dilation (K - 1) - 1) // stride
+    + 1).
+
+    Example::
+
+        >>> nn.Conv1d(4, 8, 3, padding=1)(ember.randn(2, 4, 10)).shape
+        (2, 8, 10)
+    """
+
+    _nd = 1
+    _conv = staticmethod(F.conv1d)
+
+
+class Conv2d(_Conv):
     """2-D convolution over an NCHW batch, as ``torch.nn.Conv2d``.
 
     Args:
@@ -232,44 +229,31 @@ class Conv2d(_ConvNd):
         (2, 8, 16, 16)
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        device=None,
-        dtype=None,
-    ):
-        super().__init__(
-            2, False, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-            bias, padding_mode, dtype,
-        )  # fmt: skip
-
-    def forward(self, input):
-        input, padding = self._mode_padding(input)
-        return F.conv2d(
-            input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
-        )
+    _nd = 2
+    _conv = staticmethod(F.conv2d)
 
 
-class ConvTranspose2d(_ConvNd):
-    """2-D transposed convolution, as ``torch.nn.ConvTranspose2d`` (the adjoint of Conv2d:
-    upsampling in decoders and GANs). weight (in_channels, out_channels / groups, KH, KW).
-
-    Shape: (N, C_in, H, W) or (C_in, H, W) -> (.., C_out, OH, OW), OH = (H - 1) stride
-    - 2 padding + dilation (KH - 1) + output_padding + 1.
+class Conv3d(_Conv):
+    """3-D convolution over (N, C, D, H, W), as ``torch.nn.Conv3d``: weight (out_channels,
+    in_channels / groups, KD, KH, KW); padding int, triple, 'valid' or 'same' (stride 1);
+    padding_mode 'zeros', 'reflect', 'replicate' or 'circular'.
 
     Example::
 
-        >>> nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1)(ember.randn(1, 8, 5, 5)).shape
-        (1, 4, 10, 10)
+        >>> nn.Conv3d(2, 4, 3, padding=1)(ember.randn(1, 2, 5, 6, 7)).shape
+        (1, 4, 5, 6, 7)
     """
+
+    _nd = 3
+    _conv = staticmethod(F.conv3d)
+
+
+class _ConvTransposeNd(_ConvNd):
+    """What ConvTranspose1d/2d/3d share: PyTorch's signature, and ``forward(input,
+    output_size=None)`` where output_size picks the output_padding."""
+
+    _nd = 2
+    _conv = staticmethod(F.conv_transpose2d)
 
     def __init__(
         self,
@@ -287,12 +271,153 @@ class ConvTranspose2d(_ConvNd):
         dtype=None,
     ):
         super().__init__(
-            2, True, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-            bias, padding_mode, dtype, output_padding,
+            self._nd, True, in_channels, out_channels, kernel_size, stride, padding, dilation,
+            groups, bias, padding_mode, dtype, output_padding,
         )  # fmt: skip
 
-    def forward(self, input):
-        return F.conv_transpose2d(
-            input, self.weight, self.bias, self.stride, self.padding, self.output_padding,
-            self.groups, self.dilation,
+    def forward(self, input, output_size=None):
+        return self._conv(
+            input, self.weight, self.bias, self.stride, self.padding,
+            self._output_padding(input, output_size), self.groups, self.dilation,
         )  # fmt: skip
+
+    def _output_padding(self, input, output_size) -> tuple:
+        """PyTorch's rule: ``output_size`` (spatial sizes, optionally with the leading batch and
+        channel dims) picks output_padding within one stride of the smallest output."""
+        if output_size is None:
+            return self.output_padding
+        nd, op = len(self.kernel_size), type(self).__name__
+        x_shape = getattr(input, "shape", None) or np.shape(input)
+        lead = 2 if len(x_shape) == nd + 2 else 1
+        size = tuple(int(s) for s in output_size)
+        if len(size) == lead + nd:
+            size = size[lead:]
+        if len(size) != nd:
+            raise ValueError(
+                f"{op}: for {len(x_shape)}D input, output_size must have {nd} or {lead + nd} "
+                f"elements (got {len(output_size)})"
+            )
+        lo = [
+            (n - 1) * s - 2 * p + d * (k - 1) + 1
+            for n, s, p, d, k in zip(
+                x_shape[lead:], self.stride, self.padding, self.dilation, self.kernel_size
+            )
+        ]
+        hi = [m + s - 1 for m, s in zip(lo, self.stride)]
+        if any(not a <= o <= b for o, a, b in zip(size, lo, hi)):
+            raise ValueError(
+                f"{op}: requested an output size of {list(size)}, but valid sizes range from "
+                f"{lo} to {hi} (for an input of {tuple(x_shape[lead:])})"
+            )
+        return tuple(o - a for o, a in zip(size, lo))
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """1-D transposed convolution, as ``torch.nn.ConvTranspose1d``: weight (in_channels,
+    out_channels / groups, K).
+
+    Shape: (N, C_in, L) or (C_in, L) -> (.., C_out, (L - 1) stride - 2 padding
+    + dilation (K - 1) + output_padding + 1).
+
+    Example::
+
+        >>> nn.ConvTranspose1d(4, 2, 4, stride=2, padding=1)(ember.randn(1, 4, 5)).shape
+        (1, 2, 10)
+    """
+
+    _nd = 1
+    _conv = staticmethod(F.conv_transpose1d)
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """2-D transposed convolution, as ``torch.nn.ConvTranspose2d`` (the adjoint of Conv2d:
+    upsampling in decoders and GANs). weight (in_channels, out_channels / groups, KH, KW).
+
+    Shape: (N, C_in, H, W) or (C_in, H, W) -> (.., C_out, OH, OW), OH = (H - 1) stride
+    - 2 padding + dilation (KH - 1) + output_padding + 1.
+
+    Example::
+
+        >>> nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1)(ember.randn(1, 8, 5, 5)).shape
+        (1, 4, 10, 10)
+    """
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """3-D transposed convolution, as ``torch.nn.ConvTranspose3d``: weight (in_channels,
+    out_channels / groups, KD, KH, KW).
+
+    Shape: (N, C_in, D, H, W) or (C_in, D, H, W) -> (.., C_out, OD, OH, OW), each
+    (n - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1.
+    """
+
+    _nd = 3
+    _conv = staticmethod(F.conv_transpose3d)
+
+
+class _LazyConvMixin(LazyModuleMixin):
+    """in_channels from the first input's channel dim; built with a placeholder in_channels
+    (= groups, so the checks pass) and resized to 0 until then."""
+
+    _lazy_attr = "in_channels"
+
+    def __init__(self, out_channels: int, kernel_size, *args, **kwargs):
+        groups = kwargs.get("groups", 1)
+        super().__init__(groups, out_channels, kernel_size, *args, **kwargs)
+        self._lazy_resize(0)
+
+    def reset_parameters(self) -> None:
+        if self.in_channels:  # nothing to initialise while the weight is empty
+            super().reset_parameters()
+
+    def _lazy_size(self, input):
+        shape, nd = np.shape(input), len(self.kernel_size)
+        if len(shape) not in (nd + 1, nd + 2):
+            raise ValueError(
+                f"{type(self).__name__}: expected {nd + 1}D (unbatched) or {nd + 2}D (batched) "
+                f"input, but got input of size: {shape}"
+            )
+        return shape[1] if len(shape) == nd + 2 else shape[0]
+
+    def _lazy_shapes(self, n: int) -> dict:
+        transposed = isinstance(self, _ConvTransposeNd)
+        lead = (n, self.out_channels // self.groups) if transposed else (
+            self.out_channels, n // self.groups
+        )  # fmt: skip
+        return {"weight": lead + self.kernel_size}
+
+
+class LazyConv1d(_LazyConvMixin, Conv1d):
+    """A Conv1d whose in_channels is read from its first input (``torch.nn.LazyConv1d``)."""
+
+    cls_to_become = Conv1d
+
+
+class LazyConv2d(_LazyConvMixin, Conv2d):
+    """A Conv2d whose in_channels is read from its first input (``torch.nn.LazyConv2d``)."""
+
+    cls_to_become = Conv2d
+
+
+class LazyConv3d(_LazyConvMixin, Conv3d):
+    """A Conv3d whose in_channels is read from its first input (``torch.nn.LazyConv3d``)."""
+
+    cls_to_become = Conv3d
+
+
+class LazyConvTranspose1d(_LazyConvMixin, ConvTranspose1d):
+    """A ConvTranspose1d whose in_channels is read from its first input."""
+
+    cls_to_become = ConvTranspose1d
+
+
+class LazyConvTranspose2d(_LazyConvMixin, ConvTranspose2d):
+    """A ConvTranspose2d whose in_channels is read from its first input."""
+
+    cls_to_become = ConvTranspose2d
+
+
+class LazyConvTranspose3d(_LazyConvMixin, ConvTranspose3d):
+    """A ConvTranspose3d whose in_channels is read from its first input."""
+
+    cls_to_become = ConvTranspose3d

@@ -1,4 +1,4 @@
-"""Linear and Identity."""
+"""Linear, LazyLinear, Bilinear and Identity."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 from ember import _device
 from ember.nn import functional as F
 from ember.nn import init
+from ember.nn.modules.lazy import LazyModuleMixin
 from ember.nn.modules.module import Module, Parameter
 
 
@@ -78,3 +79,69 @@ class Linear(Module):
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"bias={self.bias is not None}"
         )
+
+
+class Bilinear(Module):
+    """y = x1^T A x2 + b, as ``torch.nn.Bilinear``: weight (out_features, in1_features,
+    in2_features) and bias (out_features,), both U(-1/sqrt(in1_features), 1/sqrt(in1_features)).
+
+    Shape: (*, in1_features), (*, in2_features) -> (*, out_features).
+
+    Example::
+
+        >>> nn.Bilinear(3, 4, 5)(ember.randn(2, 3), ember.randn(2, 4)).shape
+        (2, 5)
+    """
+
+    def __init__(
+        self,
+        in1_features: int,
+        in2_features: int,
+        out_features: int,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__()
+        self.in1_features = in1_features
+        self.in2_features = in2_features
+        self.out_features = out_features
+        dtype = np.dtype(dtype or np.float32)
+        self.weight = Parameter(np.empty((out_features, in1_features, in2_features), dtype))
+        if bias:
+            self.bias = Parameter(np.empty(out_features, dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1 / math.sqrt(self.weight.shape[1])
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1, input2):
+        return F.bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+            f"out_features={self.out_features}, bias={self.bias is not None}"
+        )
+
+
+class LazyLinear(LazyModuleMixin, Linear):
+    """A Linear whose in_features is read from its first input, as ``torch.nn.LazyLinear``;
+    it then becomes a Linear."""
+
+    cls_to_become = Linear
+    _lazy_attr = "in_features"
+
+    def __init__(self, out_features: int, bias: bool = True, device=None, dtype=None):
+        super().__init__(0, out_features, bias, device, dtype)
+
+    def _lazy_size(self, input):
+        return np.shape(input)[-1]
+
+    def _lazy_shapes(self, n: int) -> dict:
+        return {"weight": (self.out_features, n)}

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import warnings
+from dataclasses import dataclass
+
 from ember.nn import functional as F
+from ember.nn.modules.linear import Linear
 from ember.nn.modules.module import Module
 
 
@@ -29,6 +34,19 @@ class NLLLoss(_Loss):
 
     def forward(self, input, target):
         return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+
+
+class NLLLoss2d(NLLLoss):
+    """NLLLoss under its deprecated name, kept by PyTorch for (N, C, H, W) inputs."""
+
+    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean"):
+        warnings.warn(
+            "`NLLLoss2d` has been deprecated. Please use `NLLLoss` instead as a drop-in "
+            "replacement.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        super().__init__(weight, ignore_index, reduction)
 
 
 class CrossEntropyLoss(_Loss):
@@ -239,4 +257,93 @@ class TripletMarginWithDistanceLoss(_Loss):
             margin=self.margin,
             swap=self.swap,
             reduction=self.reduction,
+        )
+
+
+class MultiLabelMarginLoss(_Loss):
+    """Multi-class multi-label hinge loss; see ``nn.functional.multilabel_margin_loss``."""
+
+    def forward(self, input, target):
+        return F.multilabel_margin_loss(input, target, reduction=self.reduction)
+
+
+class CTCLoss(_Loss):
+    """Connectionist temporal classification loss; see ``nn.functional.ctc_loss``.
+    ``forward(log_probs, targets, input_lengths, target_lengths)``."""
+
+    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False):
+        super().__init__(reduction)
+        self.blank = blank
+        self.zero_infinity = zero_infinity
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return F.ctc_loss(
+            log_probs, targets, input_lengths, target_lengths, self.blank, self.reduction,
+            self.zero_infinity,
+        )  # fmt: skip
+
+
+@dataclass
+class LinearCrossEntropyOptions:
+    """PyTorch's settings for its chunked linear_cross_entropy; accepted for compatibility
+    and ignored (ember runs the reference path)."""
+
+    allow_retain_graph: bool = False
+    batch_chunk_size: int | None = None
+    chunking_method: str | None = "auto"
+    acc_policy: str = "auto"
+    acc_dtype: object = None
+
+
+class LinearCrossEntropyLoss(_Loss):
+    """A Linear head (``self.linear``, num_classes * prod(out_features) outputs) and the
+    cross-entropy of its logits, as ``torch.nn.LinearCrossEntropyLoss``; see
+    ``nn.functional.linear_cross_entropy``."""
+
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int,
+        *,
+        out_features: tuple = (),
+        bias: bool = False,
+        device=None,
+        dtype=None,
+        reduction: str = "mean",
+        weight=None,
+        ignore_index=None,
+        label_smoothing: float = 0.0,
+        options=None,
+    ):
+        op = "LinearCrossEntropyLoss"
+        if weight is not None and tuple(weight.shape) != (num_classes,):
+            raise ValueError(f"{op}: expected weight shape {(num_classes,)}, got {weight.shape}")
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+        super().__init__(reduction)
+        self.weight = weight
+        self.num_classes = num_classes
+        self.out_features = out_features
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+        n_out = math.prod(out_features, start=num_classes)
+        self.linear = Linear(in_features, n_out, bias=bias, device=device, dtype=dtype)
+        self.options = options
+
+    def forward(self, input, target):
+        shape = (self.num_classes, *self.out_features)
+        bias = self.linear.bias
+        return F.linear_cross_entropy(
+            input, self.linear.weight.reshape(*shape, self.linear.in_features), target,
+            linear_bias=None if bias is None else bias.reshape(*shape), weight=self.weight,
+            reduction=self.reduction, ignore_index=self.ignore_index,
+            label_smoothing=self.label_smoothing, options=self.options,
+        )  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.linear.in_features}, num_classes={self.num_classes}, "
+            f"out_features={self.out_features}, bias={self.linear.bias is not None}, "
+            f"reduction={self.reduction}, ignore_index={self.ignore_index}, "
+            f"label_smoothing={self.label_smoothing}, options={self.options}"
         )

@@ -1,4 +1,5 @@
-"""Module and Parameter: the layer machinery, with PyTorch's names and state_dict keys."""
+"""Module, Parameter and Buffer: the layer machinery, with PyTorch's names and state_dict
+keys."""
 
 from __future__ import annotations
 
@@ -23,6 +24,20 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
+
+
+class Buffer(Tensor):
+    """A Tensor that a Module registers as a buffer when assigned to an attribute, as
+    ``torch.nn.Buffer``: ``self.stats = nn.Buffer(x, persistent=False)`` is
+    ``self.register_buffer("stats", x, persistent=False)`` (the module keeps a plain Tensor)."""
+
+    __slots__ = ("persistent",)
+
+    def __init__(self, data=None, *, persistent: bool = True):
+        if data is None:
+            data = np.empty(0, dtype=np.float32)
+        super().__init__(data.data if isinstance(data, Tensor) else data)
+        self.persistent = persistent
 
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -51,6 +66,10 @@ class Module:
             raise AttributeError(
                 f"cannot assign {name!r} before Module.__init__() call in {type(self).__name__}"
             )
+        if isinstance(value, Buffer):
+            plain = Tensor._make(value.data, False, None, 0)
+            self.register_buffer(name, plain, persistent=value.persistent)
+            return
         params, modules, buffers = self._parameters, self._modules, self._buffers
         was_buffer = name in buffers
         for registry in (params, modules, buffers):

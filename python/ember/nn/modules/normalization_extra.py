@@ -1,4 +1,4 @@
-"""GroupNorm, InstanceNorm1d/2d/3d."""
+"""GroupNorm, InstanceNorm1d/2d/3d (and Lazy), RMSNorm, LocalResponseNorm."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 
 from ember.nn import functional as F
 from ember.nn import init
-from ember.nn.modules.batchnorm import _BatchNorm
+from ember.nn.modules.batchnorm import _BatchNorm, _LazyNormMixin
 from ember.nn.modules.module import Module, Parameter
 from ember.tensor import Tensor
 
@@ -158,3 +158,87 @@ class InstanceNorm3d(_InstanceNorm):
 
     _ndims = (4, 5)
     _no_batch_dim = 4
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalisation over the trailing ``normalized_shape`` dims, as
+    ``torch.nn.RMSNorm``: y = x / sqrt(mean(x^2) + eps) * weight.
+
+    Args:
+        normalized_shape: int or shape of the trailing dims.
+        eps: added to the mean square; None uses the input dtype's machine epsilon.
+        elementwise_affine: learn a ``weight`` of that shape (ones).
+
+    Example::
+
+        >>> nn.RMSNorm(8)(ember.randn(2, 8)).shape
+        (2, 8)
+    """
+
+    def __init__(
+        self, normalized_shape, eps=None, elementwise_affine: bool = True, device=None, dtype=None
+    ):
+        super().__init__()
+        self.normalized_shape = F._normalized_shape(normalized_shape, "RMSNorm")
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(np.empty(self.normalized_shape, np.dtype(dtype or np.float32)))
+        else:
+            self.register_parameter("weight", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+
+    def forward(self, input):
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        )
+
+
+class LocalResponseNorm(Module):
+    """Local response normalisation across channels, as ``torch.nn.LocalResponseNorm``; see
+    ``nn.functional.local_response_norm``.
+
+    Example::
+
+        >>> nn.LocalResponseNorm(3)(ember.randn(2, 6, 4, 4)).shape
+        (2, 6, 4, 4)
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, input):
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class LazyInstanceNorm1d(_LazyNormMixin, InstanceNorm1d):
+    """An InstanceNorm1d whose num_features is read from its first input (PyTorch's lazy
+    defaults: affine and track_running_stats on)."""
+
+    cls_to_become = InstanceNorm1d
+
+
+class LazyInstanceNorm2d(_LazyNormMixin, InstanceNorm2d):
+    """An InstanceNorm2d whose num_features is read from its first input."""
+
+    cls_to_become = InstanceNorm2d
+
+
+class LazyInstanceNorm3d(_LazyNormMixin, InstanceNorm3d):
+    """An InstanceNorm3d whose num_features is read from its first input."""
+
+    cls_to_become = InstanceNorm3d

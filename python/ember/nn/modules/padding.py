@@ -1,5 +1,5 @@
-"""ConstantPad1d/2d/3d, ZeroPad1d/2d/3d, ReflectionPad1d/2d, ReplicationPad1d/2d,
-CircularPad1d/2d: F.pad with PyTorch's padding order (last dim first: left, right, top, ...)."""
+"""ConstantPad1d/2d/3d, ZeroPad1d/2d/3d, ReflectionPad1d/2d/3d, ReplicationPad1d/2d/3d,
+CircularPad1d/2d/3d: F.pad with PyTorch's padding order (last dim first: left, right, top, ...)."""
 
 from __future__ import annotations
 
@@ -134,3 +134,21 @@ class CircularPad2d(_PadNd):
     """Wrap-around padding of the last two dims."""
 
     _n, _mode = 2, "circular"
+
+
+class ReflectionPad3d(_PadNd):
+    """Mirror padding of the last three dims (without repeating the edge)."""
+
+    _n, _mode = 3, "reflect"
+
+
+class ReplicationPad3d(_PadNd):
+    """Edge-repeating padding of the last three dims."""
+
+    _n, _mode = 3, "replicate"
+
+
+class CircularPad3d(_PadNd):
+    """Wrap-around padding of the last three dims."""
+
+    _n, _mode = 3, "circular"

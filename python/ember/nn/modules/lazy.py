@@ -1,0 +1,47 @@
+"""LazyModuleMixin: layers whose input size is read from their first input, as PyTorch's
+Lazy* modules (LazyLinear, LazyConv*, LazyConvTranspose*, LazyBatchNorm*, LazyInstanceNorm*)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.nn.modules.module import Parameter
+from ember.tensor import Tensor
+
+
+class LazyModuleMixin:
+    """Before the first forward the size-dependent parameters and buffers are empty (the lazy
+    size is 0); the first forward reads the size from the input, allocates them, initialises
+    them as the regular layer does, and turns the module into ``cls_to_become`` (so create
+    optimisers after a first dry-run forward, as in PyTorch).
+
+    Subclasses name the size attribute (``_lazy_attr``), how to read it from the input
+    (``_lazy_size``) and the shapes it gives (``_lazy_shapes``)."""
+
+    cls_to_become = None
+    _lazy_attr = ""
+
+    def has_uninitialized_params(self) -> bool:
+        return True  # a materialised module has become cls_to_become
+
+    def _lazy_resize(self, n: int) -> None:
+        # replace in place in the registries: state_dict keeps PyTorch's key order
+        object.__setattr__(self, self._lazy_attr, n)
+        for name, shape in self._lazy_shapes(n).items():
+            registry = self._parameters if name in self._parameters else self._buffers
+            old = registry[name]
+            if old is None:
+                continue
+            arr = np.zeros(shape, old.data.dtype)
+            new = Parameter(arr) if isinstance(old, Parameter) else Tensor(arr)
+            registry[name] = new
+            object.__setattr__(self, name, new)
+
+    def initialize_parameters(self, input, *args, **kwargs) -> None:
+        self._lazy_resize(int(self._lazy_size(input)))
+        self.reset_parameters()
+
+    def forward(self, *args, **kwargs):
+        self.initialize_parameters(*args, **kwargs)
+        self.__class__ = self.cls_to_become
+        return self.forward(*args, **kwargs)
