@@ -456,8 +456,11 @@ class Module:
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"Module.to: only floating point dtypes are supported, got {dtype}")
+        return self._cast(dtype, floating_only=True)
+
+    def _cast(self, dtype, floating_only: bool):
         for t in list(self.parameters()) + list(self.buffers()):
-            if t.data.dtype.kind == "f":
+            if not floating_only or t.data.dtype.kind == "f":
                 t.data = t.data.astype(dtype)
                 if t.grad is not None:
                     t.grad.data = t.grad.data.astype(dtype)
@@ -484,11 +487,7 @@ class Module:
             dtype = np.dtype(dst_type)
         except TypeError:
             raise TypeError(f"Module.type: expected a dtype, got {dst_type!r}") from None
-        for t in list(self.parameters()) + list(self.buffers()):
-            t.data = t.data.astype(dtype)
-            if t.grad is not None:
-                t.grad.data = t.grad.data.astype(dtype)
-        return self
+        return self._cast(dtype, floating_only=False)
 
     def share_memory(self):
         """A no-op: NumPy storage is process-local (PyTorch moves tensors to shared memory)."""
@@ -767,14 +766,7 @@ class Module:
                     hook_id in self._forward_hooks_always_called
                 ):
                     called_always.add(hook_id)
-                if hook_id in self._forward_hooks_with_kwargs or (
-                    hook_id in _global_forward_hooks_with_kwargs
-                ):
-                    res = hook(self, args, kwargs, result)
-                else:
-                    res = hook(self, args, result)
-                if res is not None:
-                    result = res
+                result = self._forward_hook(hook_id, hook, args, kwargs, result)
             if bw_hook is not None:
                 if not isinstance(result, Tensor | tuple):
                     warnings.warn(
@@ -793,14 +785,7 @@ class Module:
                 if not always or hook_id in called_always:
                     continue
                 try:
-                    if hook_id in self._forward_hooks_with_kwargs or (
-                        hook_id in _global_forward_hooks_with_kwargs
-                    ):
-                        res = hook(self, args, kwargs, result)
-                    else:
-                        res = hook(self, args, result)
-                    if res is not None:
-                        result = res
+                    result = self._forward_hook(hook_id, hook, args, kwargs, result)
                 except Exception as e:
                     warnings.warn(
                         "module forward hook with ``always_call=True`` raised an exception "
@@ -810,6 +795,16 @@ class Module:
             raise
 
     # ---- hooks ----------------------------------------------------------------------------
+    def _forward_hook(self, hook_id, hook, args, kwargs, result):
+        """Run one forward hook; its non-None return replaces the output."""
+        if hook_id in self._forward_hooks_with_kwargs or (
+            hook_id in _global_forward_hooks_with_kwargs
+        ):
+            res = hook(self, args, kwargs, result)
+        else:
+            res = hook(self, args, result)
+        return result if res is None else res
+
     def _refresh_hooked(self) -> None:
         if any(getattr(self, name) for name in _CALL_HOOK_DICTS):
             object.__setattr__(self, "_hooked", True)

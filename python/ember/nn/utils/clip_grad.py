@@ -102,11 +102,6 @@ def clip_grad_norm_(
         parameters = [parameters]
     parameters = list(parameters)
     grads = [Tensor._make(g, False, None, 0) for g in _grads(parameters)]
-    max_norm = float(max_norm)
-    if max_norm < 0 or math.isnan(max_norm):
-        raise ValueError(f"clip_grad_norm_: max_norm must be >= 0, got {max_norm}")
-    if not float(norm_type) > 0:
-        raise ValueError(f"clip_grad_norm_: norm_type must be positive or inf, got {norm_type}")
     total = get_total_norm(grads, norm_type, error_if_nonfinite)
     clip_grads_with_norm_(parameters, max_norm, total)
     return total

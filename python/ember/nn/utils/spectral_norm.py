@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.nn.modules.module import Parameter
+from ember.nn.utils.weight_norm import _remove_hook
 from ember.random import default_generator
 from ember.tensor import Tensor
 
@@ -95,10 +96,4 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
 
 def remove_spectral_norm(module, name="weight"):
     """Undo ``spectral_norm``: ``name`` becomes a plain parameter holding the current weight."""
-    for k, hook in module._forward_pre_hooks.items():
-        if isinstance(hook, SpectralNorm) and hook.name == name:
-            hook.remove(module)
-            del module._forward_pre_hooks[k]
-            module._refresh_hooked()
-            return module
-    raise ValueError(f"spectral_norm of '{name}' not found in {module}")
+    return _remove_hook(module, SpectralNorm, name, "spectral_norm")

@@ -79,12 +79,18 @@ def weight_norm(module, name: str = "weight", dim: int | None = 0):
     return module
 
 
-def remove_weight_norm(module, name: str = "weight"):
-    """Undo ``weight_norm``: ``name`` becomes a plain parameter holding the current weight."""
+def _remove_hook(module, hook_type, name: str, what: str):
+    """Remove the ``hook_type`` pre-hook of parameter ``name`` (``hook.remove(module)`` puts
+    the plain parameter back)."""
     for k, hook in module._forward_pre_hooks.items():
-        if isinstance(hook, WeightNorm) and hook.name == name:
+        if isinstance(hook, hook_type) and hook.name == name:
             hook.remove(module)
             del module._forward_pre_hooks[k]
             module._refresh_hooked()
             return module
-    raise ValueError(f"weight_norm of '{name}' not found in {module}")
+    raise ValueError(f"{what} of '{name}' not found in {module}")
+
+
+def remove_weight_norm(module, name: str = "weight"):
+    """Undo ``weight_norm``: ``name`` becomes a plain parameter holding the current weight."""
+    return _remove_hook(module, WeightNorm, name, "weight_norm")
