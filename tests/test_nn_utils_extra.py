@@ -212,6 +212,14 @@ def test_register_parametrization_as_torch():
     with parametrize.cached():
         assert e.weight is e.weight
     assert e.weight is not e.weight
+    import copy
+    import pickle
+
+    dup = copy.deepcopy(e)  # deepcopy works; pickling is refused, as in PyTorch
+    assert type(dup) is type(e) and dup.parametrizations.weight is not e.parametrizations.weight
+    _close(dup.weight, t.weight)
+    with pytest.raises(RuntimeError, match="only supported through state_dict"):
+        pickle.dumps(e)
     parametrize.remove_parametrizations(e, "weight")
     torch.nn.utils.parametrize.remove_parametrizations(t, "weight")
     assert type(e) is nn.Linear and list(e.state_dict()) == list(t.state_dict())
