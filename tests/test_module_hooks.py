@@ -111,6 +111,25 @@ def test_handle_context_manager_and_global_hooks():
     assert not nn.ReLU()._hooked
     nn.ReLU()(ember.zeros(1))
     assert len(seen) == 3
+    grads = []
+    hs = [
+        mm.register_module_forward_pre_hook(lambda m, a: (a[0] * 2,)),
+        mm.register_module_full_backward_pre_hook(lambda m, go: grads.append(("pre", go[0]))),
+        mm.register_module_full_backward_hook(lambda m, gi, go: grads.append(("full", gi[0]))),
+    ]
+    try:
+        x = ember.tensor(np.array([1.0, -2.0]), requires_grad=True)
+        y = nn.Tanh()(x)
+        y.sum().backward()
+    finally:
+        for h in hs:
+            h.remove()
+    np.testing.assert_allclose(y.numpy(), np.tanh([2.0, -4.0]))
+    assert [k for k, _ in grads] == ["pre", "full"]
+    np.testing.assert_allclose(grads[0][1].numpy(), [1.0, 1.0])
+    np.testing.assert_allclose(grads[1][1].numpy(), 1 - np.tanh([2.0, -4.0]) ** 2)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * (1 - np.tanh([2.0, -4.0]) ** 2))
+    assert not nn.Module._hooked
 
 
 def _bw_hooks(model, log):

@@ -74,7 +74,6 @@ class RemovableHandle:
 
 # Hooks on every module (``register_module_*``), run before each module's own hooks.
 _global_forward_pre_hooks: OrderedDict = OrderedDict()
-_global_forward_pre_hooks_with_kwargs: OrderedDict = OrderedDict()
 _global_forward_hooks: OrderedDict = OrderedDict()
 _global_forward_hooks_with_kwargs: OrderedDict = OrderedDict()
 _global_forward_hooks_always_called: OrderedDict = OrderedDict()
@@ -737,11 +736,9 @@ class Module:
         result = None
         called_always = set()
         try:
-            for hook_id, hook in (*_global_forward_pre_hooks.items(),
-                                  *self._forward_pre_hooks.items()):  # fmt: skip
-                if hook_id in _global_forward_pre_hooks_with_kwargs or (
-                    hook_id in self._forward_pre_hooks_with_kwargs
-                ):
+            pre_hooks = (*_global_forward_pre_hooks.items(), *self._forward_pre_hooks.items())
+            for hook_id, hook in pre_hooks:
+                if hook_id in self._forward_pre_hooks_with_kwargs:
                     res = hook(self, args, kwargs)
                     if res is not None:
                         if not (isinstance(res, tuple) and len(res) == 2):
