@@ -353,3 +353,55 @@ def test_skip_init():
     assert isinstance(m, nn.Linear) and m.weight.shape == (2, 3)
     with pytest.raises(RuntimeError, match="Expected a Module"):
         U.skip_init(int)
+
+
+@pytest.mark.parametrize(
+    "shape,orth_map",
+    [
+        ((4, 4), None),
+        ((4, 4), "householder"),
+        ((5, 3), None),
+        ((3, 5), None),
+        ((5, 3), "matrix_exp"),
+    ],
+)
+def test_parametrizations_orthogonal_as_torch(shape, orth_map):
+    e = nn.Linear(shape[1], shape[0]).double()
+    t = torch.nn.Linear(shape[1], shape[0]).double()
+    _copy_to_torch(e, t)
+    U.parametrizations.orthogonal(e, orthogonal_map=orth_map)
+    TU.parametrizations.orthogonal(t, orthogonal_map=orth_map)
+    assert list(e.state_dict()) == list(t.state_dict())
+    w = e.weight.numpy()
+    gram = w @ w.T if shape[0] <= shape[1] else w.T @ w
+    np.testing.assert_allclose(gram, np.eye(min(shape)), atol=1e-12)
+    _close(e.weight, t.weight, 1e-9)  # the orthogonalised starting weight
+    plist_e, plist_t = e.parametrizations.weight, t.parametrizations.weight
+    rng = np.random.default_rng(12)
+    moved = rng.standard_normal(shape) * 0.3
+    plist_e.original.data[...] = moved
+    with torch.no_grad():
+        plist_t.original.copy_(torch.tensor(moved))
+        plist_t[0].base.copy_(_t(plist_e[0].base))
+    x = rng.standard_normal((2, shape[1]))
+    ye, yt = e(ember.tensor(x)), t(torch.tensor(x))
+    _close(ye, yt, 1e-9)
+    (ye**2).sum().backward()
+    (yt**2).sum().backward()
+    _close(plist_e.original.grad, plist_t.original.grad, 1e-9)
+    orig = ember.tensor(moved, requires_grad=True)
+    name = "parametrizations.weight.original"
+    assert gradcheck(lambda o: U.stateless.functional_call(e, {name: o}, ember.tensor(x)), (orig,))
+
+
+def test_parametrizations_orthogonal_errors_and_assignment():
+    e = U.parametrizations.orthogonal(nn.Linear(3, 3).double())
+    q = np.linalg.qr(np.random.default_rng(13).standard_normal((3, 3)))[0]
+    e.weight = ember.tensor(q)  # an orthogonal value is kept as it is
+    np.testing.assert_allclose(e.weight.numpy(), q, atol=1e-12)
+    with pytest.raises(ValueError, match="Expected a matrix"):
+        U.parametrizations.orthogonal(nn.Linear(2, 2), "bias")
+    with pytest.raises(ValueError, match="orthogonal_map has to be one of"):
+        U.parametrizations.orthogonal(nn.Linear(2, 2), orthogonal_map="qr")
+    with pytest.raises(NotImplementedError, match="use_trivialization"):
+        U.parametrizations.orthogonal(nn.Linear(2, 2), orthogonal_map="cayley")
