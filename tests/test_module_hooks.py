@@ -353,6 +353,12 @@ def test_dtype_casts_and_misc():
     assert lin.weight.shape == (2, 2)
     with pytest.raises(RuntimeError, match="CPU only"):
         lin.to_empty(device="cuda")
+    for move in (lin.cuda, lin.xpu, lin.ipu, lin.mtia):
+        with pytest.raises(RuntimeError, match="CPU only"):
+            move()
+    missing = [n for n in dir(torch.nn.Linear(2, 2)) if not n.startswith("_")]
+    missing = [n for n in missing if not hasattr(nn.Linear(2, 2), n)]
+    assert missing == ["T_destination", "register_backward_hook"]
 
 
 def test_call_super_init_and_unexpected_args():

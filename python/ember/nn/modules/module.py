@@ -468,6 +468,23 @@ class Module:
     def cpu(self):
         return self
 
+    def cuda(self, device=None):
+        """Refused: ember runs on the CPU only (RuntimeError, as ``to("cuda")``)."""
+        _device.check("cuda" if device is None else device)
+        return self
+
+    def xpu(self, device=None):
+        _device.check("xpu")
+        return self
+
+    def ipu(self, device=None):
+        _device.check("ipu")
+        return self
+
+    def mtia(self, device=None):
+        _device.check("mtia")
+        return self
+
     def float(self):
         return self.to(np.float32)
 
