@@ -3,12 +3,15 @@ keys."""
 
 from __future__ import annotations
 
+import warnings
+import weakref
 from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
 
 import numpy as np
 
 from ember import _device
-from ember.autograd.function import no_grad
+from ember.autograd.function import Function, is_grad_enabled, no_grad
 from ember.tensor import Tensor, _as_array
 
 
@@ -40,7 +43,245 @@ class Buffer(Tensor):
         self.persistent = persistent
 
 
-IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    __slots__ = ()
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
+
+
+IncompatibleKeys = _IncompatibleKeys
+
+
+class RemovableHandle:
+    """Returned by every ``register_*_hook``: ``handle.remove()`` (or leaving a ``with``
+    block) unregisters the hook."""
+
+    next_id = 0
+
+    def __init__(self, hooks_dict, *, extra_dict=None, owner=None):
+        self.hooks_dict_ref = weakref.ref(hooks_dict)
+        self.id = RemovableHandle.next_id
+        RemovableHandle.next_id += 1
+        extras = extra_dict if isinstance(extra_dict, list) else [extra_dict]
+        self.extra_dict_ref = tuple(weakref.ref(d) for d in extras if d is not None)
+        self._owner = None if owner is None else weakref.ref(owner)
+
+    def remove(self) -> None:
+        for ref in (self.hooks_dict_ref, *self.extra_dict_ref):
+            d = ref()
+            if d is not None:
+                d.pop(self.id, None)
+        owner = None if self._owner is None else self._owner()
+        if owner is not None:
+            owner._refresh_hooked()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+# Hooks on every module (``register_module_*``), run before each module's own hooks.
+_global_forward_pre_hooks: OrderedDict = OrderedDict()
+_global_forward_hooks: OrderedDict = OrderedDict()
+_global_forward_hooks_with_kwargs: OrderedDict = OrderedDict()
+_global_forward_hooks_always_called: OrderedDict = OrderedDict()
+_global_backward_hooks: OrderedDict = OrderedDict()
+_global_backward_pre_hooks: OrderedDict = OrderedDict()
+_GLOBAL_HOOK_DICTS = (
+    _global_forward_pre_hooks,
+    _global_forward_hooks,
+    _global_backward_hooks,
+    _global_backward_pre_hooks,
+)
+
+
+class _GlobalHooksOwner:
+    """Keeps ``Module._hooked`` (the class default) true exactly while a global hook exists."""
+
+    @staticmethod
+    def _refresh_hooked():
+        Module._hooked = any(_GLOBAL_HOOK_DICTS)
+
+
+_GLOBAL_OWNER = _GlobalHooksOwner()
+
+
+def _register(hooks, hook, owner, prepend=False, extras=()):
+    """Add ``hook`` to the ordered dict ``hooks``; ``extras`` are (dict, flag) pairs whose
+    dict records this hook's id when flag is true (with_kwargs, always_call)."""
+    handle = RemovableHandle(hooks, extra_dict=[d for d, _ in extras], owner=owner)
+    hooks[handle.id] = hook
+    for d, flag in extras:
+        if flag:
+            d[handle.id] = True
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    owner._refresh_hooked()
+    return handle
+
+
+def register_module_forward_pre_hook(hook) -> RemovableHandle:
+    """A forward pre-hook run before every module's own (see Module.register_forward_pre_hook)."""
+    return _register(_global_forward_pre_hooks, hook, _GLOBAL_OWNER)
+
+
+def register_module_forward_hook(
+    hook, *, with_kwargs: bool = False, always_call: bool = False
+) -> RemovableHandle:
+    """A forward hook run before every module's own (see Module.register_forward_hook)."""
+    extras = (
+        (_global_forward_hooks_with_kwargs, with_kwargs),
+        (_global_forward_hooks_always_called, always_call),
+    )
+    return _register(_global_forward_hooks, hook, _GLOBAL_OWNER, extras=extras)
+
+
+def register_module_full_backward_pre_hook(hook) -> RemovableHandle:
+    """A backward pre-hook for every module (see Module.register_full_backward_pre_hook)."""
+    return _register(_global_backward_pre_hooks, hook, _GLOBAL_OWNER)
+
+
+def register_module_full_backward_hook(hook) -> RemovableHandle:
+    """A backward hook for every module (see Module.register_full_backward_hook)."""
+    return _register(_global_backward_hooks, hook, _GLOBAL_OWNER)
+
+
+class _BackwardHookFunction(Function):
+    """Identity on a module's input (or output) Tensors whose backward runs the module's
+    backward hooks, as PyTorch's BackwardHookFunction."""
+
+    @staticmethod
+    def forward(ctx, *arrays, hook=None):
+        ctx.hook = hook
+        ctx.mark_non_differentiable(*[i for i, n in enumerate(ctx.needs_input_grad) if not n])
+        return arrays
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return ctx.hook(ctx, grads)
+
+
+def _wrap(g):
+    return None if g is None else Tensor._make(g, False, None, 0)
+
+
+def _unwrap(g):
+    return g.data if isinstance(g, Tensor) else g
+
+
+class _BackwardHook:
+    """One forward call's backward hooks (PyTorch's torch.utils.hooks.BackwardHook): the
+    output node records grad_output and runs the pre-hooks; the input node runs the hooks
+    with grad_input."""
+
+    def __init__(self, module, hooks, pre_hooks):
+        self.module, self.hooks, self.pre_hooks = module, hooks, pre_hooks
+        self.grad_outputs = None
+        self.n_inputs = self.n_outputs = -1
+        self.input_index = self.output_index = None
+
+    @staticmethod
+    def _pack(indices, values, size):
+        res = [None] * size
+        for i, v in zip(indices or (), values):
+            res[i] = v
+        return tuple(res)
+
+    def _apply(self, args, hook):
+        idx = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        if not (any(args[i].requires_grad for i in idx) and is_grad_enabled()):
+            return args, None
+        new = _BackwardHookFunction.apply(*(args[i] for i in idx), hook=hook)
+        out = list(args)
+        for i, t in zip(idx, new):
+            out[i] = t
+        return tuple(out), idx
+
+    def setup_input_hook(self, args):
+        args, self.input_index = self._apply(args, self._input_hook)
+        self.n_inputs = len(args)
+        return args
+
+    def setup_output_hook(self, result):
+        is_tuple = isinstance(result, tuple)
+        res, self.output_index = self._apply(result if is_tuple else (result,), self._output_hook)
+        self.n_outputs = len(res)
+        return res if is_tuple else res[0]
+
+    def _input_hook(self, ctx, grads):
+        if self.grad_outputs is None:  # the gradient did not pass through the outputs
+            return grads
+        res = self._pack(self.input_index, map(_wrap, grads), self.n_inputs)
+        for hook in self.hooks:
+            out = hook(self.module, res, self.grad_outputs)
+            if out is None:
+                continue
+            if len(out) != len(res):
+                raise RuntimeError(
+                    "Backward hook returned an invalid number of grad_input, "
+                    f"got {len(out)}, but expected {len(res)}"
+                )
+            res = out
+        self.grad_outputs = None
+        return tuple(_unwrap(res[i]) for i in self.input_index)
+
+    def _output_hook(self, ctx, grads):
+        self.grad_outputs = self._pack(self.output_index, map(_wrap, grads), self.n_outputs)
+        for hook in self.pre_hooks:
+            out = hook(self.module, self.grad_outputs)
+            if out is None:
+                continue
+            if len(out) != len(self.grad_outputs):
+                raise RuntimeError(
+                    "Backward pre hook returned an invalid number of grad_output, "
+                    f"got {len(out)}, but expected {len(self.grad_outputs)}"
+                )
+            self.grad_outputs = tuple(out)
+        local = self.grad_outputs
+        if self.input_index is None:  # no input needs a gradient: the hooks run now
+            if self.hooks:
+                warnings.warn(
+                    "Full backward hook is firing when gradients are computed with respect to "
+                    "module outputs since no inputs require gradients.",
+                    stacklevel=2,
+                )
+            grad_inputs = (None,) * self.n_inputs
+            for hook in self.hooks:
+                res = hook(self.module, grad_inputs, self.grad_outputs)
+                if res is not None and not (isinstance(res, tuple) and all(r is None for r in res)):
+                    raise RuntimeError(
+                        "Backward hook for Modules where no input requires gradient should "
+                        "always return None or None for all gradients."
+                    )
+            self.grad_outputs = None
+        return tuple(_unwrap(local[i]) for i in self.output_index)
+
+
+# Per-module hook dictionaries (PyTorch's attribute names); _CALL_HOOK_DICTS are the ones
+# __call__ must look at.
+_CALL_HOOK_DICTS = (
+    "_forward_pre_hooks",
+    "_forward_hooks",
+    "_backward_hooks",
+    "_backward_pre_hooks",
+)
+_HOOK_DICTS = (
+    *_CALL_HOOK_DICTS,
+    "_forward_pre_hooks_with_kwargs",
+    "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called",
+    "_state_dict_pre_hooks",
+    "_state_dict_hooks",
+    "_load_state_dict_pre_hooks",
+    "_load_state_dict_post_hooks",
+)
 
 
 class Module:
@@ -52,13 +293,36 @@ class Module:
     """
 
     training: bool
+    dump_patches: bool = False
+    _version: int = 1
+    # When true, Module.__init__ calls super().__init__(*args, **kwargs) (cooperative
+    # multiple inheritance), as PyTorch's.
+    call_super_init: bool = False
+    # True while this module (instance attribute) or any module (class attribute, global
+    # hooks) has a forward or backward hook: __call__'s single check on its hot path.
+    _hooked: bool = False
 
-    def __init__(self):
-        object.__setattr__(self, "_parameters", OrderedDict())
-        object.__setattr__(self, "_buffers", OrderedDict())
-        object.__setattr__(self, "_non_persistent", set())
-        object.__setattr__(self, "_modules", OrderedDict())
-        object.__setattr__(self, "training", True)
+    def __init__(self, *args, **kwargs):
+        if not self.call_super_init and (args or kwargs):
+            if kwargs:
+                raise TypeError(
+                    f"{type(self).__name__}.__init__() got an unexpected keyword argument "
+                    f"'{next(iter(kwargs))}'"
+                )
+            raise TypeError(
+                f"{type(self).__name__}.__init__() takes 1 positional argument but "
+                f"{len(args) + 1} were given"
+            )
+        setattr_ = object.__setattr__
+        setattr_(self, "_parameters", OrderedDict())
+        setattr_(self, "_buffers", OrderedDict())
+        setattr_(self, "_non_persistent", set())
+        setattr_(self, "_modules", OrderedDict())
+        setattr_(self, "training", True)
+        for name in _HOOK_DICTS:
+            setattr_(self, name, OrderedDict())
+        if self.call_super_init:
+            super().__init__(*args, **kwargs)
 
     # ---- registration ---------------------------------------------------------------------
     def __setattr__(self, name, value):
@@ -210,8 +474,11 @@ class Module:
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"Module.to: only floating point dtypes are supported, got {dtype}")
+        return self._cast(dtype, floating_only=True)
+
+    def _cast(self, dtype, floating_only: bool):
         for t in list(self.parameters()) + list(self.buffers()):
-            if t.data.dtype.kind == "f":
+            if not floating_only or t.data.dtype.kind == "f":
                 t.data = t.data.astype(dtype)
                 if t.grad is not None:
                     t.grad.data = t.grad.data.astype(dtype)
@@ -220,84 +487,426 @@ class Module:
     def cpu(self):
         return self
 
+    def cuda(self, device=None):
+        """Refused: ember runs on the CPU only (RuntimeError, as ``to("cuda")``)."""
+        _device.check("cuda" if device is None else device)
+        return self
+
+    def xpu(self, device=None):
+        _device.check("xpu")
+        return self
+
+    def ipu(self, device=None):
+        _device.check("ipu")
+        return self
+
+    def mtia(self, device=None):
+        _device.check("mtia")
+        return self
+
     def float(self):
         return self.to(np.float32)
 
     def double(self):
         return self.to(np.float64)
 
+    def half(self):
+        return self.to(np.float16)
+
+    def bfloat16(self):
+        raise TypeError("Module.bfloat16: NumPy has no bfloat16 dtype, so ember cannot store it")
+
+    def type(self, dst_type):
+        """Cast every parameter and buffer (integer ones too, as PyTorch) to ``dst_type``."""
+        try:
+            dtype = np.dtype(dst_type)
+        except TypeError:
+            raise TypeError(f"Module.type: expected a dtype, got {dst_type!r}") from None
+        return self._cast(dtype, floating_only=False)
+
+    def share_memory(self):
+        """A no-op: NumPy storage is process-local (PyTorch moves tensors to shared memory)."""
+        return self
+
+    def to_empty(self, *, device, recurse: bool = True):
+        """Give every parameter and buffer fresh, uninitialised storage of its shape and
+        dtype (PyTorch uses it after building on the meta device); only the CPU exists."""
+        _device.parse_to((), None, device)
+        params = self.parameters(recurse) if recurse else self._parameters.values()
+        buffers = self.buffers(recurse) if recurse else self._buffers.values()
+        for t in [*params, *buffers]:
+            if t is not None:
+                t.data = np.empty_like(t.data)
+        return self
+
+    def compile(self, *args, **kwargs) -> None:
+        """A no-op (ember has no graph compiler); PyTorch's compiles ``__call__`` in place."""
+        return None
+
     # ---- state ----------------------------------------------------------------------------
-    def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False):
+    def get_extra_state(self):
+        """Extra state to save in ``state_dict`` under ``<prefix>_extra_state``: override it
+        together with ``set_extra_state``."""
+        raise RuntimeError(
+            "Reached a code path in Module.get_extra_state() that should never be called. "
+            "Please file an issue at https://github.com/pytorch/pytorch/issues/new?template="
+            "bug-report.yml to report this bug."
+        )
+
+    def set_extra_state(self, state) -> None:
+        """Restore what ``get_extra_state`` returned (called by ``load_state_dict``)."""
+        raise RuntimeError(
+            "Reached a code path in Module.set_extra_state() that should never be called. "
+            "Please file an issue at https://github.com/pytorch/pytorch/issues/new?template="
+            "bug-report.yml to report this bug."
+        )
+
+    def _has_extra_state(self) -> bool:
+        return type(self).get_extra_state is not Module.get_extra_state
+
+    def _save_to_state_dict(self, destination, prefix: str, keep_vars: bool) -> None:
+        for name, p in self._parameters.items():
+            if p is not None:
+                destination[prefix + name] = p if keep_vars else p.detach()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent:
+                destination[prefix + name] = b if keep_vars else b.detach()
+        if self._has_extra_state():
+            destination[prefix + "_extra_state"] = self.get_extra_state()
+
+    def state_dict(self, *args, destination=None, prefix: str = "", keep_vars: bool = False):
         """Parameters and persistent buffers by PyTorch's dotted names, as Tensors sharing
-        this module's memory (use ``{k: v.numpy() ...}`` for arrays)."""
+        this module's memory (use ``{k: v.numpy() ...}`` for arrays). A submodule reachable
+        under two names appears under both, as in PyTorch."""
+        if args:  # PyTorch's deprecated positional form (destination, prefix, keep_vars)
+            destination, prefix, keep_vars = (*args, destination, prefix, keep_vars)[:3]
         if destination is None:
             destination = OrderedDict()
-        for mod_name, mod in self.named_modules(prefix=prefix.rstrip(".")):
-            head = mod_name + "." if mod_name else ""
-            for name, p in mod._parameters.items():
-                if p is not None:
-                    destination[head + name] = p if keep_vars else p.detach()
-            for name, b in mod._buffers.items():
-                if b is not None and name not in mod._non_persistent:
-                    destination[head + name] = b if keep_vars else b.detach()
+            destination._metadata = OrderedDict()
+        metadata = getattr(destination, "_metadata", None)
+        local_metadata = {"version": self._version}
+        if metadata is not None:
+            metadata[prefix[:-1]] = local_metadata
+        for hook in self._state_dict_pre_hooks.values():
+            hook(self, prefix, keep_vars)
+        self._save_to_state_dict(destination, prefix, keep_vars)
+        for name, m in self._modules.items():
+            if m is not None:
+                m.state_dict(
+                    destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars
+                )
+        for hook in self._state_dict_hooks.values():
+            if hook(self, destination, prefix, local_metadata) is not None:
+                raise RuntimeError("state_dict post-hook must return None")
         return destination
 
-    def load_state_dict(self, state_dict, strict: bool = True):
-        """Copy values (Tensors, NumPy arrays, or anything np.asarray accepts, e.g. torch
-        tensors) into this module's parameters and buffers, in place.
-
-        Raises RuntimeError naming every missing key, unexpected key and shape mismatch
-        (missing/unexpected keys only when ``strict``). Returns (missing_keys, unexpected_keys).
-        """
-        if not hasattr(state_dict, "items"):
-            raise TypeError(
-                f"load_state_dict: expected a dict-like, got {type(state_dict).__name__}"
-            )
-        own = self.state_dict(keep_vars=True)
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        errors = []
-        values = {}
-        for k, target in own.items():
-            if k not in state_dict:
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, errors
+    ) -> None:
+        for hook in self._load_state_dict_pre_hooks.values():
+            hook(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                 unexpected_keys, errors)  # fmt: skip
+        assign = local_metadata.get("assign_to_params_buffers", False)
+        local = {
+            **{k: v for k, v in self._parameters.items() if v is not None},
+            **{
+                k: v
+                for k, v in self._buffers.items()
+                if v is not None and k not in self._non_persistent
+            },
+        }
+        for name, target in local.items():
+            key = prefix + name
+            if key not in state_dict:
+                missing_keys.append(key)
                 continue
-            v = state_dict[k]
+            v = state_dict[key]
             if hasattr(v, "detach") and hasattr(v, "cpu") and not isinstance(v, Tensor):
                 v = v.detach().cpu().numpy()  # a torch tensor
             arr = np.asarray(v.data if isinstance(v, Tensor) else v)
             if arr.shape != target.shape:
                 errors.append(
-                    f"size mismatch for {k}: copying a param with shape {arr.shape} from "
-                    f"checkpoint, the shape in current model is {target.shape}"
+                    f"size mismatch for {key}: copying a param with shape {arr.shape} from "
+                    f"checkpoint, the shape in current model is {target.shape}."
                 )
                 continue
             if arr.dtype.kind not in "biuf":
-                errors.append(f"{k}: value of dtype {arr.dtype} is not numeric")
+                errors.append(f"{key}: value of dtype {arr.dtype} is not numeric")
                 continue
-            values[k] = arr
+            if not assign:
+                with no_grad():
+                    np.copyto(target.data, arr, casting="unsafe")
+            elif name in self._parameters:
+                value = v if isinstance(v, Parameter) else None
+                if value is None:
+                    value = Parameter(arr, requires_grad=target.requires_grad)
+                setattr(self, name, value)
+            else:
+                self._buffers[name] = v if isinstance(v, Tensor) else Tensor(arr)
+                object.__setattr__(self, name, self._buffers[name])
+        extra_key = prefix + "_extra_state"
+        if self._has_extra_state():
+            if extra_key in state_dict:
+                self.set_extra_state(state_dict[extra_key])
+            elif strict:
+                missing_keys.append(extra_key)
+        elif strict and extra_key in state_dict:
+            unexpected_keys.append(extra_key)
         if strict:
-            if missing:
-                errors.insert(0, "Missing key(s) in state_dict: " + ", ".join(map(repr, missing)))
+            for key in state_dict:
+                if key.startswith(prefix) and key != extra_key:
+                    head, *rest = key[len(prefix) :].split(".", 1)
+                    if (head not in self._modules) if rest else (head not in local):
+                        unexpected_keys.append(key)
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Copy values (Tensors, NumPy arrays, or anything np.asarray accepts, e.g. torch
+        tensors) into this module's parameters and buffers, in place (``assign=True``: make
+        the given values the parameters and buffers, keeping ``requires_grad``).
+
+        Raises RuntimeError naming every shape mismatch, and with ``strict`` every missing
+        and unexpected key. Returns ``_IncompatibleKeys(missing_keys, unexpected_keys)``.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+        missing, unexpected, errors = [], [], []
+        metadata = getattr(state_dict, "_metadata", None)
+        state_dict = OrderedDict(state_dict)
+
+        def load(module, local_state, prefix=""):
+            local_metadata = {} if metadata is None else dict(metadata.get(prefix[:-1], {}))
+            if assign:
+                local_metadata["assign_to_params_buffers"] = assign
+            module._load_from_state_dict(
+                local_state, prefix, local_metadata, True, missing, unexpected, errors
+            )
+            for name, child in module._modules.items():
+                if child is not None:
+                    p = prefix + name + "."
+                    load(child, {k: v for k, v in local_state.items() if k.startswith(p)}, p)
+            keys = _IncompatibleKeys(missing, unexpected)
+            for hook in module._load_state_dict_post_hooks.values():
+                if hook(module, keys) is not None:
+                    raise RuntimeError("load_state_dict post-hook must return None")
+
+        load(self, state_dict)
+        if strict:
             if unexpected:
                 errors.insert(
                     0, "Unexpected key(s) in state_dict: " + ", ".join(map(repr, unexpected))
                 )
+            if missing:
+                errors.insert(0, "Missing key(s) in state_dict: " + ", ".join(map(repr, missing)))
         if errors:
             raise RuntimeError(
                 f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                 + "\n\t".join(errors)
             )
-        with no_grad():
-            for k, arr in values.items():
-                np.copyto(own[k].data, arr, casting="unsafe")
-        return IncompatibleKeys(missing, unexpected)
+        return _IncompatibleKeys(missing, unexpected)
+
+    # ---- lookup by dotted name ------------------------------------------------------------
+    def _get_name(self) -> str:
+        return type(self).__name__
+
+    def get_submodule(self, target: str) -> Module:
+        """The submodule at the dotted path ``target`` (``""`` is this module)."""
+        mod = self
+        if target == "":
+            return mod
+        for item in target.split("."):
+            if not hasattr(mod, item):
+                raise AttributeError(mod._get_name() + " has no attribute `" + item + "`")
+            mod = getattr(mod, item)
+            if not isinstance(mod, Module):
+                raise AttributeError("`" + item + "` is not an nn.Module")
+        return mod
+
+    def set_submodule(self, target: str, module: Module, strict: bool = False) -> None:
+        """Put ``module`` at the dotted path ``target`` (``strict``: only replace an existing
+        attribute)."""
+        if target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        if not isinstance(module, Module):
+            raise ValueError(f"`module` is not an nn.Module, found {type(module)}")
+        parent_path, _, name = target.rpartition(".")
+        parent = self.get_submodule(parent_path)
+        if strict and not hasattr(parent, name):
+            raise AttributeError(parent._get_name() + " has no attribute `" + name + "`")
+        if hasattr(parent, name) and not isinstance(getattr(parent, name), Module):
+            raise AttributeError("`" + name + "` is not an nn.Module")
+        setattr(parent, name, module)
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The Parameter at the dotted path ``target``."""
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if not hasattr(mod, name):
+            raise AttributeError(mod._get_name() + " has no attribute `" + name + "`")
+        param = getattr(mod, name)
+        if not isinstance(param, Parameter):
+            raise AttributeError("`" + name + "` is not an nn.Parameter")
+        return param
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at the dotted path ``target``."""
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if not hasattr(mod, name):
+            raise AttributeError(mod._get_name() + " has no attribute `" + name + "`")
+        if name not in mod._buffers:
+            raise AttributeError("`" + name + "` is not a buffer")
+        return getattr(mod, name)
 
     # ---- calling and printing -------------------------------------------------------------
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
+        if self._hooked:
+            return self._call_impl(args, kwargs)
         return self.forward(*args, **kwargs)
+
+    def _call_impl(self, args, kwargs):
+        """forward() with the hooks, in PyTorch's order: forward pre-hooks (global first),
+        backward-hook wrapping of the inputs, forward, forward hooks, wrapping of the outputs."""
+        result = None
+        called_always = set()
+        try:
+            pre_hooks = (*_global_forward_pre_hooks.items(), *self._forward_pre_hooks.items())
+            for hook_id, hook in pre_hooks:
+                if hook_id in self._forward_pre_hooks_with_kwargs:
+                    res = hook(self, args, kwargs)
+                    if res is not None:
+                        if not (isinstance(res, tuple) and len(res) == 2):
+                            raise RuntimeError(
+                                "forward pre-hook must return None or a tuple of "
+                                f"(new_args, new_kwargs), but got {res}."
+                            )
+                        args, kwargs = res
+                else:
+                    res = hook(self, args)
+                    if res is not None:
+                        args = res if isinstance(res, tuple) else (res,)
+            bw_hooks = [*_global_backward_hooks.values(), *self._backward_hooks.values()]
+            bw_pre = [*_global_backward_pre_hooks.values(), *self._backward_pre_hooks.values()]
+            bw_hook = None
+            if bw_hooks or bw_pre:
+                bw_hook = _BackwardHook(self, bw_hooks, bw_pre)
+                args = bw_hook.setup_input_hook(args)
+            result = self.forward(*args, **kwargs)
+            for hook_id, hook in (*_global_forward_hooks.items(), *self._forward_hooks.items()):
+                if hook_id in _global_forward_hooks_always_called or (
+                    hook_id in self._forward_hooks_always_called
+                ):
+                    called_always.add(hook_id)
+                result = self._forward_hook(hook_id, hook, args, kwargs, result)
+            if bw_hook is not None:
+                if not isinstance(result, Tensor | tuple):
+                    warnings.warn(
+                        "For backward hooks to be called, module output should be a Tensor or "
+                        f"a tuple of Tensors but received {type(result)}",
+                        stacklevel=2,
+                    )
+                result = bw_hook.setup_output_hook(result)
+            return result
+        except Exception:
+            # forward hooks registered with always_call=True still run, errors silenced
+            for hook_id, hook in (*_global_forward_hooks.items(), *self._forward_hooks.items()):
+                always = hook_id in _global_forward_hooks_always_called or (
+                    hook_id in self._forward_hooks_always_called
+                )
+                if not always or hook_id in called_always:
+                    continue
+                try:
+                    result = self._forward_hook(hook_id, hook, args, kwargs, result)
+                except Exception as e:
+                    warnings.warn(
+                        "module forward hook with ``always_call=True`` raised an exception "
+                        f"that was silenced as another error was raised in forward: {e}",
+                        stacklevel=2,
+                    )
+            raise
+
+    # ---- hooks ----------------------------------------------------------------------------
+    def _forward_hook(self, hook_id, hook, args, kwargs, result):
+        """Run one forward hook; its non-None return replaces the output."""
+        if hook_id in self._forward_hooks_with_kwargs or (
+            hook_id in _global_forward_hooks_with_kwargs
+        ):
+            res = hook(self, args, kwargs, result)
+        else:
+            res = hook(self, args, result)
+        return result if res is None else res
+
+    def _refresh_hooked(self) -> None:
+        if any(getattr(self, name) for name in _CALL_HOOK_DICTS):
+            object.__setattr__(self, "_hooked", True)
+        else:  # fall back to the class default (true while global hooks exist)
+            self.__dict__.pop("_hooked", None)
+
+    def register_forward_pre_hook(
+        self, hook, *, prepend: bool = False, with_kwargs: bool = False
+    ) -> RemovableHandle:
+        """Run ``hook(module, args)`` before every forward call (``hook(module, args, kwargs)``
+        with ``with_kwargs``). It may return new args (a single value is wrapped in a tuple),
+        or with ``with_kwargs`` a tuple ``(args, kwargs)``. ``prepend`` runs it before the
+        hooks already registered. Returns a handle whose ``remove()`` unregisters it."""
+        extras = ((self._forward_pre_hooks_with_kwargs, with_kwargs),)
+        return _register(self._forward_pre_hooks, hook, self, prepend, extras)
+
+    def register_forward_hook(
+        self,
+        hook,
+        *,
+        prepend: bool = False,
+        with_kwargs: bool = False,
+        always_call: bool = False,
+    ) -> RemovableHandle:
+        """Run ``hook(module, args, output)`` after every forward call (``hook(module, args,
+        kwargs, output)`` with ``with_kwargs``); a non-None return replaces the output.
+        ``always_call`` runs it even when forward raises. Returns a removable handle."""
+        extras = (
+            (self._forward_hooks_with_kwargs, with_kwargs),
+            (self._forward_hooks_always_called, always_call),
+        )
+        return _register(self._forward_hooks, hook, self, prepend, extras)
+
+    def register_full_backward_pre_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        """Run ``hook(module, grad_output)`` when the gradients of the module's outputs are
+        known; it may return a new grad_output tuple. Returns a removable handle."""
+        return _register(self._backward_pre_hooks, hook, self, prepend)
+
+    def register_full_backward_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        """Run ``hook(module, grad_input, grad_output)`` when the gradients of the module's
+        Tensor inputs are computed (entries are None for non-Tensor inputs and inputs that do
+        not require grad); it may return a new grad_input tuple. Returns a removable handle.
+
+        Built, as PyTorch's, from an identity autograd node around the inputs and one around
+        the outputs; the module's forward must take and return Tensors (or tuples of them).
+        Tensor inputs that do not require grad get zero gradients, as in PyTorch; an output
+        that received no gradient gets zeros where PyTorch passes None.
+        """
+        return _register(self._backward_hooks, hook, self, prepend)
+
+    def register_state_dict_pre_hook(self, hook) -> RemovableHandle:
+        """Run ``hook(module, prefix, keep_vars)`` before ``state_dict`` visits this module."""
+        return _register(self._state_dict_pre_hooks, hook, self)
+
+    def register_state_dict_post_hook(self, hook) -> RemovableHandle:
+        """Run ``hook(module, state_dict, prefix, local_metadata)`` after ``state_dict``
+        visited this module; it may edit ``state_dict`` in place and must return None."""
+        return _register(self._state_dict_hooks, hook, self)
+
+    def register_load_state_dict_pre_hook(self, hook) -> RemovableHandle:
+        """Run ``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)`` before this module loads its entries."""
+        return _register(self._load_state_dict_pre_hooks, hook, self)
+
+    def register_load_state_dict_post_hook(self, hook) -> RemovableHandle:
+        """Run ``hook(module, incompatible_keys)`` after this module and its children were
+        loaded; it may edit ``incompatible_keys`` (missing_keys / unexpected_keys) in place
+        and must return None."""
+        return _register(self._load_state_dict_post_hooks, hook, self)
 
     def extra_repr(self) -> str:
         return ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -21,8 +22,67 @@ def _grads(parameters) -> list[np.ndarray]:
     return out
 
 
+def get_total_norm(
+    tensors, norm_type: float = 2.0, error_if_nonfinite: bool = False, foreach=None
+) -> Tensor:
+    """The norm of the vector of the ``tensors``' norms (the norm of all their elements
+    together), as a 0-d Tensor; ``foreach`` is accepted for PyTorch compatibility.
+
+    Args:
+        tensors: a Tensor or an iterable of Tensors (usually gradients).
+        norm_type: p of the p-norm (> 0), or ``math.inf`` for the largest absolute value.
+        error_if_nonfinite: raise RuntimeError when the total norm is nan or inf.
+    """
+    if isinstance(tensors, Tensor):
+        tensors = [tensors]
+    arrays = []
+    for t in tensors:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"get_total_norm: expected Tensors, got {type(t).__name__}")
+        arrays.append(t.data)
+    norm_type = float(norm_type)
+    if not norm_type > 0:
+        raise ValueError(f"get_total_norm: norm_type must be positive or inf, got {norm_type}")
+    if not arrays:
+        return Tensor(np.asarray(0.0, dtype=np.float32))
+    dtype = arrays[0].dtype
+    if math.isinf(norm_type):
+        total = max(float(np.max(np.abs(g))) if g.size else 0.0 for g in arrays)
+    else:
+        per = [
+            float(np.sum(np.abs(g.astype(np.float64)) ** norm_type)) ** (1.0 / norm_type)
+            for g in arrays
+        ]
+        total = float(np.sum(np.asarray(per) ** norm_type)) ** (1.0 / norm_type)
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(
+            f"The total norm of order {norm_type} for gradients from `parameters` is "
+            "non-finite, so it cannot be clipped. To disable this error and scale the "
+            "gradients by the non-finite norm anyway, set `error_if_nonfinite=False`"
+        )
+    return Tensor(np.asarray(total, dtype=dtype))
+
+
+def clip_grads_with_norm_(parameters, max_norm: float, total_norm, foreach=None) -> None:
+    """Scale the gradients of ``parameters`` in place by ``max_norm / (total_norm + 1e-6)``
+    when that is below 1 (``total_norm`` from ``get_total_norm``)."""
+    grads = _grads(parameters)
+    max_norm = float(max_norm)
+    if max_norm < 0 or math.isnan(max_norm):
+        raise ValueError(f"clip_grads_with_norm_: max_norm must be >= 0, got {max_norm}")
+    total = float(total_norm.item() if isinstance(total_norm, Tensor) else total_norm)
+    coef = min(max_norm / (total + 1e-6), 1.0)
+    if coef < 1.0 or math.isnan(coef):
+        for g in grads:
+            g *= g.dtype.type(coef)
+
+
 def clip_grad_norm_(
-    parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False
+    parameters,
+    max_norm: float,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+    foreach=None,
 ) -> Tensor:
     """Scale the gradients of ``parameters`` in place so that their joint norm (the norm of
     the vector of per-parameter norms) is at most ``max_norm``.
@@ -32,39 +92,36 @@ def clip_grad_norm_(
         max_norm: the largest norm allowed (>= 0).
         norm_type: p of the p-norm (> 0), or ``math.inf`` for the largest absolute value.
         error_if_nonfinite: raise RuntimeError when the total norm is nan or inf.
+        foreach: accepted for PyTorch compatibility (the loop is over NumPy arrays).
 
     Returns:
         The total norm before clipping, as a 0-d Tensor (PyTorch's coefficient rule:
         ``scale = min(1, max_norm / (total + 1e-6))``).
     """
-    grads = _grads(parameters)
-    max_norm, norm_type = float(max_norm), float(norm_type)
-    if max_norm < 0 or math.isnan(max_norm):
-        raise ValueError(f"clip_grad_norm_: max_norm must be >= 0, got {max_norm}")
-    if not norm_type > 0:
-        raise ValueError(f"clip_grad_norm_: norm_type must be positive or inf, got {norm_type}")
-    if not grads:
-        return Tensor(np.asarray(0.0, dtype=np.float32))
-    dtype = grads[0].dtype
-    if math.isinf(norm_type):
-        total = max(float(np.max(np.abs(g))) if g.size else 0.0 for g in grads)
-    else:
-        per = [
-            float(np.sum(np.abs(g.astype(np.float64)) ** norm_type)) ** (1.0 / norm_type)
-            for g in grads
-        ]
-        total = float(np.sum(np.asarray(per) ** norm_type)) ** (1.0 / norm_type)
-    if error_if_nonfinite and not math.isfinite(total):
-        raise RuntimeError(
-            f"The total norm of order {norm_type} for gradients from `parameters` is "
-            "non-finite, so it cannot be clipped. To disable this error and scale the "
-            "gradients by the non-finite norm anyway, set `error_if_nonfinite=False`"
-        )
-    coef = min(max_norm / (total + 1e-6), 1.0)
-    if coef < 1.0 or math.isnan(coef):
-        for g in grads:
-            g *= g.dtype.type(coef)
-    return Tensor(np.asarray(total, dtype=dtype))
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    parameters = list(parameters)
+    grads = [Tensor._make(g, False, None, 0) for g in _grads(parameters)]
+    total = get_total_norm(grads, norm_type, error_if_nonfinite)
+    clip_grads_with_norm_(parameters, max_norm, total)
+    return total
+
+
+def clip_grad_norm(
+    parameters,
+    max_norm: float,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+    foreach=None,
+) -> Tensor:
+    """Deprecated alias of ``clip_grad_norm_`` (with PyTorch's FutureWarning)."""
+    warnings.warn(
+        "`torch.nn.utils.clip_grad_norm` is now deprecated in favor of "
+        "`torch.nn.utils.clip_grad_norm_`.",
+        FutureWarning,
+        stacklevel=2,
+    )
+    return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
 
 
 def clip_grad_value_(parameters, clip_value: float) -> None:

@@ -1,0 +1,231 @@
+"""weight_norm, spectral_norm and orthogonal as parametrizations (PyTorch's
+torch.nn.utils.parametrizations): the originals live under
+``module.parametrizations.<name>``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.autograd.function import Function
+from ember.creation import zeros
+from ember.nn.modules.module import Module
+from ember.nn.utils import parametrize
+from ember.nn.utils.spectral_norm import _matrix, _normalize
+from ember.nn.utils.weight_norm import _weight_norm, norm_except_dim
+from ember.ops import cat
+from ember.random import default_generator
+from ember.tensor import Tensor
+
+__all__ = ["orthogonal", "spectral_norm", "weight_norm"]
+
+
+class _WeightNorm(Module):
+    def __init__(self, dim: int | None = 0):
+        super().__init__()
+        self.dim = -1 if dim is None else dim
+
+    def forward(self, weight_g, weight_v):
+        return _weight_norm(weight_v, weight_g, self.dim)
+
+    def right_inverse(self, weight):
+        return norm_except_dim(weight, 2, self.dim).detach(), weight.detach()
+
+
+def weight_norm(module, name: str = "weight", dim: int | None = 0):
+    """Reparametrize ``module.<name>`` as ``g * v / ||v||`` (norm over every dimension but
+    ``dim``): ``parametrizations.<name>.original0`` is g, ``original1`` is v."""
+    parametrize.register_parametrization(module, name, _WeightNorm(dim), unsafe=True)
+    return module
+
+
+class _SpectralNorm(Module):
+    def __init__(self, weight, n_power_iterations: int = 1, dim: int = 0, eps: float = 1e-12):
+        super().__init__()
+        ndim = weight.ndim
+        if dim >= ndim or dim < -ndim:
+            raise IndexError(
+                "Dimension out of range (expected to be in range of "
+                f"[-{ndim}, {ndim - 1}] but got {dim})"
+            )
+        if n_power_iterations <= 0:
+            raise ValueError(
+                "Expected n_power_iterations to be positive, but "
+                f"got n_power_iterations={n_power_iterations}"
+            )
+        self.dim = dim if dim >= 0 else dim + ndim
+        self.eps = eps
+        if ndim > 1:
+            self.n_power_iterations = n_power_iterations
+            w = _matrix(weight.data, self.dim)
+            rng = default_generator()
+            u = _normalize(rng.standard_normal(w.shape[0]).astype(w.dtype), eps)
+            v = _normalize(rng.standard_normal(w.shape[1]).astype(w.dtype), eps)
+            self.register_buffer("_u", u)
+            self.register_buffer("_v", v)
+            self._power_method(w, 15)
+
+    def _power_method(self, w: np.ndarray, n: int) -> None:
+        # PyTorch's order here: u first, then v (the hook-based version does v first)
+        for _ in range(n):
+            self._u.data[...] = _normalize(w @ self._v.data, self.eps)
+            self._v.data[...] = _normalize(w.T @ self._u.data, self.eps)
+
+    def forward(self, weight):
+        if weight.ndim == 1:
+            return weight / max(float(np.linalg.norm(weight.data)), self.eps)
+        if self.training:
+            self._power_method(_matrix(weight.data, self.dim), self.n_power_iterations)
+        u, v = Tensor(self._u.data.copy()), Tensor(self._v.data.copy())
+        sigma = (u * (_matrix(weight, self.dim) @ v)).sum()
+        return weight / sigma
+
+    def right_inverse(self, value):
+        return value
+
+
+def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=None):
+    """Reparametrize ``module.<name>`` as itself divided by its spectral norm, estimated by
+    power iteration (15 steps at registration, ``n_power_iterations`` per training-mode
+    access). ``dim`` defaults to 1 for transposed convolutions, else 0."""
+    weight = getattr(module, name, None)
+    if not isinstance(weight, Tensor):
+        raise ValueError(f"Module '{module}' has no parameter or buffer with name '{name}'")
+    if dim is None:
+        dim = 1 if type(module).__name__.startswith("ConvTranspose") else 0
+    parametrize.register_parametrization(
+        module, name, _SpectralNorm(weight, n_power_iterations, dim, eps)
+    )
+    return module
+
+
+# ---- orthogonal ------------------------------------------------------------------------------
+def _expm(a: np.ndarray) -> np.ndarray:
+    """exp(a) by scaling and squaring with a Taylor series (the 1-norm scaled to <= 1/2,
+    20 terms: below float64 rounding)."""
+    norm = float(np.abs(a).sum(axis=0).max()) if a.size else 0.0
+    s = max(0, int(np.ceil(np.log2(norm / 0.5)))) if norm > 0.5 else 0
+    x = a / (2.0**s)
+    out = term = np.eye(a.shape[0], dtype=a.dtype)
+    for i in range(1, 21):
+        term = term @ x / i
+        out = out + term
+    for _ in range(s):
+        out = out @ out
+    return out
+
+
+class _MatrixExp(Function):
+    """exp(A) of a square matrix; backward: the top-right block of exp([[A^T, G], [0, A^T]])
+    (the Fréchet derivative's adjoint, as PyTorch's matrix_exp backward)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return _expm(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        n = a.shape[0]
+        big = np.zeros((2 * n, 2 * n), dtype=a.dtype)
+        big[:n, :n] = big[n:, n:] = a.T
+        big[:n, n:] = grad
+        return _expm(big)[:n, n:]
+
+
+def _make_orthogonal(a: np.ndarray) -> np.ndarray:
+    """The Q of a's QR decomposition with the signs that make R's diagonal positive."""
+    q, r = np.linalg.qr(a)
+    return q * np.sign(np.diagonal(r))[None, :]
+
+
+class _Orthogonal(Module):
+    def __init__(self, weight, orthogonal_map: str):
+        super().__init__()
+        self.shape = weight.shape
+        self.orthogonal_map = orthogonal_map
+
+    def forward(self, x):
+        n, k = x.shape
+        transposed = n < k
+        if transposed:
+            x = x.T
+            n, k = k, n
+        if self.orthogonal_map == "matrix_exp":
+            x = x.tril()
+            if n != k:
+                x = cat([x, zeros(n, n - k, dtype=x.dtype)], dim=1)
+            q = _MatrixExp.apply(x - x.T)
+            if n != k:
+                q = q[:, :k]
+        else:  # householder: Q = H_1 ... H_k, H_i = I - tau_i v_i v_i^T, v_i unit-diagonal
+            a = x.tril(-1)
+            tau = 2.0 / (1.0 + (a * a).sum(dim=0))
+            v = a + Tensor(np.eye(n, k, dtype=x.dtype))
+            q = Tensor(np.eye(n, dtype=x.dtype))
+            for i in range(k):
+                vi = v[:, i].reshape(n, 1)
+                q = q - (q @ vi) @ vi.T * tau[i]
+            # PyTorch scales by the diagonal truncated to int (+-1 for its -Id start)
+            q = q[:, :k] * Tensor(np.trunc(np.diagonal(x.data)).astype(x.dtype)[None, :])
+        q = self.base @ q
+        return q.T if transposed else q
+
+    def right_inverse(self, q):
+        if q.shape != self.shape:
+            raise ValueError(
+                f"Expected a matrix or batch of matrices of shape {self.shape}. "
+                f"Got a tensor of shape {q.shape}."
+            )
+        arr = q.data
+        n, k = arr.shape
+        if n < k:
+            arr = arr.T
+            n, k = k, n
+        if n == k:
+            eps = 10.0 * n * np.finfo(arr.dtype).eps
+            if not np.allclose(arr.T @ arr, np.eye(k), rtol=1e-5, atol=eps):
+                arr = _make_orthogonal(arr)
+            else:
+                arr = arr.copy()
+        else:  # complete to a square orthogonal matrix with random columns
+            extra = default_generator().standard_normal((n, n - k)).astype(arr.dtype)
+            arr = _make_orthogonal(np.concatenate([arr, extra], axis=1))
+        self.register_buffer("base", arr)
+        neg_id = np.zeros(q.shape, dtype=q.data.dtype)
+        np.fill_diagonal(neg_id, -1.0)
+        return Tensor(neg_id)
+
+
+def orthogonal(module, name="weight", orthogonal_map=None, *, use_trivialization=True):
+    """Reparametrize the matrix ``module.<name>`` as an orthogonal one (orthonormal columns,
+    or rows when it is wide), starting from the orthogonalised current weight.
+
+    ``orthogonal_map``: ``"matrix_exp"`` (the default for square matrices) or
+    ``"householder"`` (the default otherwise). ember supports PyTorch's default
+    ``use_trivialization=True`` only, on single (2-D) matrices, and not ``"cayley"``.
+    """
+    weight = getattr(module, name, None)
+    if not isinstance(weight, Tensor):
+        raise ValueError(f"Module '{module}' has no parameter or buffer with name '{name}'")
+    if weight.ndim < 2:
+        raise ValueError(
+            f"Expected a matrix or batch of matrices. Got a tensor of {weight.ndim} dimensions."
+        )
+    if weight.ndim > 2:
+        raise NotImplementedError("orthogonal: ember supports single matrices (2-D weights)")
+    if orthogonal_map is None:
+        orthogonal_map = "matrix_exp" if weight.shape[0] == weight.shape[1] else "householder"
+    if orthogonal_map not in ("matrix_exp", "cayley", "householder"):
+        raise ValueError(
+            'orthogonal_map has to be one of "matrix_exp", "cayley", "householder". '
+            f"Got: {orthogonal_map}"
+        )
+    if orthogonal_map == "cayley" or not use_trivialization:
+        raise NotImplementedError(
+            "orthogonal: ember implements the matrix_exp and householder maps with "
+            "use_trivialization=True"
+        )
+    orth = _Orthogonal(weight, orthogonal_map)
+    parametrize.register_parametrization(module, name, orth, unsafe=True)
+    return module
