@@ -2965,10 +2965,8 @@ def interpolate(
     if mode not in modes:
         raise ValueError(f"{op}: mode must be one of {modes}, got {mode!r}")
     if x.ndim not in (3, 4, 5) or (mode in _INTERP_DIMS and x.ndim != _INTERP_DIMS[mode]):
-        want = _INTERP_DIMS.get(mode, "3, 4 or 5" if mode != "area" else "3 or 4")
+        want = _INTERP_DIMS.get(mode, "3, 4 or 5")
         raise ValueError(f"{op}: mode {mode!r} expects a {want}-D input, got shape {x.shape}")
-    if mode == "area" and x.ndim == 5:
-        raise ValueError(f"{op}: mode 'area' expects a 3-D or 4-D input, got shape {x.shape}")
     if align_corners is not None and mode not in _INTERP_DIMS:
         raise ValueError(
             f"{op}: align_corners option can only be set with the interpolating modes: "
@@ -2991,7 +2989,7 @@ def interpolate(
     if min(out) < 1:
         raise ValueError(f"{op}: input {x.shape} gives an empty output size {out}")
     if mode == "area":
-        pool = adaptive_avg_pool1d if n == 1 else adaptive_avg_pool2d
+        pool = (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[n - 1]
         return pool(x, out[0] if n == 1 else out)
     for axis in range(n):
         n_in = x.shape[2 + axis]
@@ -3142,10 +3140,13 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
     for d, (lo, hi) in zip(dims, pairs):
         n = x.shape[d]
         limit = {"reflect": n - 1, "circular": n}.get(mode, np.inf)  # replicate: any size
-        if min(lo, hi) < 0 or max(lo, hi) > limit or n == 0:
+        # Negative pads crop (as PyTorch) but must leave an element; PyTorch's circular
+        # cropping wraps from the uncropped input, which this gather doesn't model.
+        low = 0 if mode == "circular" else -n
+        if min(lo, hi) < low or max(lo, hi) > limit or n == 0 or n + lo + hi < 1:
             raise ValueError(
-                f"{op}: {mode} padding ({lo}, {hi}) of dim {d} must be in [0, {limit}] "
-                f"for input shape {x.shape}"
+                f"{op}: {mode} padding ({lo}, {hi}) of dim {d} must be in [{low}, {limit}] "
+                f"and leave a non-empty output for input shape {x.shape}"
             )
         x = _gather_axis(x, d, _pad_taps(n, lo, hi, mode))
     return x
@@ -4349,7 +4350,8 @@ class CTCLoss(Function):
         emit = lp[:, rows, ext]  # (T, N, L): each extended label's log-probability
         alpha = np.full((t_max, n, lmax), -np.inf)
         alpha[0, :, 0] = emit[0, :, 0]
-        alpha[0, :, 1] = np.where(ext_len > 1, emit[0, :, 1], -np.inf)
+        if lmax > 1:  # lmax == 1: every target is empty, only the blank path
+            alpha[0, :, 1] = np.where(ext_len > 1, emit[0, :, 1], -np.inf)
         for t in range(1, t_max):
             a = alpha[t - 1]
             prev = np.logaddexp(a, np.concatenate([ninf[:, :1], a[:, :-1]], 1))
@@ -4377,7 +4379,8 @@ class CTCLoss(Function):
         start = np.full((n, lmax), -np.inf)  # beta at each sample's final step
         start[idx, ext_len - 1] = 0.0
         start[idx[ext_len > 1], ext_len[ext_len > 1] - 2] = 0.0
-        skip_next = np.concatenate([skip[:, 2:], np.zeros((n, 2), bool)], 1)
+        skip_next = np.zeros_like(skip)
+        skip_next[:, :-2] = skip[:, 2:]
         for t in range(t_max - 1, -1, -1):
             if t == t_max - 1:
                 b = ninf

@@ -1,0 +1,62 @@
+"""Regressions found by a randomized parity audit of ember.nn.functional against PyTorch."""
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as F
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+
+def _pair(x):
+    return ember.tensor(x.copy(), requires_grad=True), torch.tensor(x.copy(), requires_grad=True)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate"])
+@pytest.mark.parametrize("pad", [(-1, 2, 0, 0), (2, -3, 1, 0), (-1, -1, 1, -2)])
+def test_pad_negative_crops_in_non_constant_modes(mode, pad):
+    x = np.random.default_rng(0).standard_normal((1, 2, 4, 5))
+    e, t = _pair(x)
+    ye, yt = F.pad(e, pad, mode), TF.pad(t, pad, mode)
+    np.testing.assert_allclose(ye.numpy(), yt.detach().numpy())
+    r = np.random.default_rng(1).standard_normal(ye.shape)
+    (ye * ember.tensor(r)).sum().backward()
+    (yt * torch.tensor(r)).sum().backward()
+    np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy())
+
+
+def test_pad_circular_negative_still_refused_clearly():
+    with pytest.raises(ValueError, match="circular padding"):
+        F.pad(ember.randn(1, 2, 5), (-1, 2), "circular")
+
+
+def test_pad_crop_to_empty_refused():
+    with pytest.raises(ValueError, match="non-empty"):
+        F.pad(ember.randn(1, 2, 3), (-2, -1), "replicate")
+
+
+def test_interpolate_area_5d():
+    x = np.random.default_rng(2).standard_normal((1, 2, 4, 5, 3))
+    e, t = _pair(x)
+    ye = F.interpolate(e, size=(2, 3, 5), mode="area")
+    yt = TF.interpolate(t, size=(2, 3, 5), mode="area")
+    np.testing.assert_allclose(ye.numpy(), yt.detach().numpy(), atol=1e-12)
+    ye.sum().backward()
+    yt.sum().backward()
+    np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean", "none"])
+def test_ctc_loss_all_targets_empty(reduction):
+    # every target length 0: the blank-only path (crashed with an IndexError)
+    lp = np.log(np.random.default_rng(3).dirichlet([1, 1, 1], (4, 2)))
+    e, t = _pair(lp)
+    args = ([4, 3], [0, 0])
+    le = F.ctc_loss(e, ember.tensor(np.zeros(0, np.int64)), *args, reduction=reduction)
+    lt = TF.ctc_loss(t, torch.zeros(0, dtype=torch.long), *args, reduction=reduction)
+    np.testing.assert_allclose(le.numpy(), lt.detach().numpy())
+    le.sum().backward()
+    lt.sum().backward()
+    np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), atol=1e-12)
