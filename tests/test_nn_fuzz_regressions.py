@@ -60,3 +60,27 @@ def test_ctc_loss_all_targets_empty(reduction):
     le.sum().backward()
     lt.sum().backward()
     np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), atol=1e-12)
+
+
+def test_sdpa_enable_gqa():
+    rng = np.random.default_rng(4)
+    q, k, v = (rng.standard_normal(s) for s in ((2, 4, 3, 2), (2, 2, 5, 2), (2, 1, 5, 3)))
+    pairs = [_pair(a) for a in (q, k, v)]
+    mask = rng.random((3, 5)) < 0.7
+    ye = F.scaled_dot_product_attention(
+        *(e for e, _ in pairs), attn_mask=ember.tensor(mask), enable_gqa=True
+    )
+    yt = TF.scaled_dot_product_attention(
+        *(t for _, t in pairs), attn_mask=torch.tensor(mask), enable_gqa=True
+    )
+    np.testing.assert_allclose(ye.numpy(), yt.detach().numpy(), atol=1e-12)
+    ye.sum().backward()
+    yt.sum().backward()
+    for e, t in pairs:
+        np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), atol=1e-12)
+
+
+def test_sdpa_enable_gqa_heads_must_divide():
+    q, k = ember.randn(1, 4, 3, 2), ember.randn(1, 3, 3, 2)
+    with pytest.raises(ValueError, match="enable_gqa"):
+        F.scaled_dot_product_attention(q, k, k, enable_gqa=True)

@@ -1095,6 +1095,7 @@ def scaled_dot_product_attention(
     dropout_p: float = 0.0,
     is_causal: bool = False,
     scale: float | None = None,
+    enable_gqa: bool = False,
 ) -> Tensor:
     """softmax(query @ key^T * scale + mask) @ value, fused (flash-attention style): the
     L x S weights are never stored, forward or backward.
@@ -1110,6 +1111,8 @@ def scaled_dot_product_attention(
         is_causal: query i attends to keys j <= i (top-left aligned, as PyTorch). Giving
             both is_causal and attn_mask is an error, as in PyTorch.
         scale: defaults to 1 / sqrt(E).
+        enable_gqa: grouped-query attention: key and value's heads (dim -3) are repeated to
+            match query's, whose head count they must divide.
 
     A row whose keys are all masked gives an output row of 0 and zero gradients (as PyTorch's
     CPU kernels in 2.x return).
@@ -1127,6 +1130,16 @@ def scaled_dot_product_attention(
         raise ValueError(
             "scaled_dot_product_attention: give attn_mask or is_causal=True, not both (as PyTorch)"
         )
+    if enable_gqa:
+        hq, hk, hv = (t.shape[-3] if t.ndim >= 3 else None for t in (query, key, value))
+        if None in (hq, hk, hv) or hq % hk or hq % hv:
+            raise ValueError(
+                "scaled_dot_product_attention: with enable_gqa the key and value heads (dim -3) "
+                f"must divide the query's; got query {query.shape}, key {key.shape}, "
+                f"value {value.shape}"
+            )
+        key = key.repeat_interleave(hq // hk, dim=-3)
+        value = value.repeat_interleave(hq // hv, dim=-3)
     return _attention(query, key, value, attn_mask, dropout_p, is_causal, scale)
 
 
