@@ -84,3 +84,19 @@ def test_sdpa_enable_gqa_heads_must_divide():
     q, k = ember.randn(1, 4, 3, 2), ember.randn(1, 3, 3, 2)
     with pytest.raises(ValueError, match="enable_gqa"):
         F.scaled_dot_product_attention(q, k, k, enable_gqa=True)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_probability_targets_weight_gradient(reduction):
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((3, 4, 2)), rng.random(4) + 0.1
+    p = rng.dirichlet(np.ones(4), (3, 2)).transpose(0, 2, 1).copy()
+    (xe, xt), (we, wt) = _pair(x), _pair(w)
+    kw = dict(reduction=reduction, label_smoothing=0.1)
+    le = F.cross_entropy(xe, ember.tensor(p), weight=we, **kw)
+    lt = TF.cross_entropy(xt, torch.tensor(p), weight=wt, **kw)
+    np.testing.assert_allclose(le.numpy(), lt.detach().numpy(), atol=1e-12)
+    le.sum().backward()
+    lt.sum().backward()
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(we.grad.numpy(), wt.grad.numpy(), atol=1e-12)

@@ -899,8 +899,9 @@ def cross_entropy(
         if label_smoothing > 0:
             tgt = tgt * (1 - label_smoothing) + label_smoothing / c
         prod = logp * tgt
-        if w is not None:
-            prod = prod * Tensor(w.reshape((c,) + (1,) * (x.ndim - 1 - class_dim)))
+        if w is not None:  # composed here, so a weight Tensor gets its gradient (as PyTorch)
+            wt = weight if isinstance(weight, Tensor) and weight.dtype == x.dtype else Tensor(w)
+            prod = prod * wt.reshape((c,) + (1,) * (x.ndim - 1 - class_dim))
         loss = -prod.sum(dim=class_dim)
         if reduction == "mean":
             return loss.sum() / (x.data.size // c)
