@@ -2933,7 +2933,31 @@ def _linear_taps(n_in: int, n_out: int, scale, align_corners: bool, dtype):
     return [(i0, one - lam), (i1, lam)]
 
 
-_INTERP_DIMS = {"linear": 3, "bilinear": 4, "trilinear": 5}
+def _cubic_taps(n_in: int, n_out: int, scale, align_corners: bool, dtype):
+    # PyTorch's upsample_bicubic2d: Keys' cubic convolution (A = -0.75) over the 4 source
+    # pixels floor(src) - 1 .. floor(src) + 2, clamped to the edge; src is not clamped at 0.
+    t = dtype.type
+    j = np.arange(n_out, dtype=dtype)
+    if align_corners:
+        src = (t(n_in - 1) / t(n_out - 1) if n_out > 1 else t(0)) * j
+    else:
+        s = t(1.0 / scale) if scale else t(n_in) / t(n_out)
+        src = s * (j + t(0.5)) - t(0.5)
+    i0 = np.floor(src).astype(np.int64)
+    d = (src - i0).astype(dtype)
+    a = t(-0.75)
+
+    def near(x):  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    weights = (far(d + 1), near(d), near(1 - d), far(2 - d))
+    return [(np.clip(i0 + k - 1, 0, n_in - 1), w) for k, w in enumerate(weights)]
+
+
+_INTERP_DIMS = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
 
 
 def _spatial_arg(v, n: int, op: str, name: str, kind):
@@ -2960,7 +2984,7 @@ def interpolate(
 
     Args:
         mode: 'nearest' / 'nearest-exact' (3-D, 4-D or 5-D input), 'linear' (3-D),
-            'bilinear' (4-D), 'trilinear' (5-D), 'area' (3-D or 4-D: adaptive average pooling).
+            'bilinear' / 'bicubic' (4-D), 'trilinear' (5-D), 'area' (adaptive average pooling).
         align_corners: linear modes only (default False): True maps the corner pixels' centres
             onto each other; False maps the corners' edges (source (j + 0.5) / scale - 0.5).
         recompute_scale_factor: with scale_factor, index from the rounded output size instead
@@ -2975,7 +2999,7 @@ def interpolate(
     """
     op = "interpolate"
     x = _float_input(input, op)
-    modes = ("nearest", "nearest-exact", "linear", "bilinear", "trilinear", "area")
+    modes = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
     if mode not in modes:
         raise ValueError(f"{op}: mode must be one of {modes}, got {mode!r}")
     if x.ndim not in (3, 4, 5) or (mode in _INTERP_DIMS and x.ndim != _INTERP_DIMS[mode]):
@@ -3010,10 +3034,12 @@ def interpolate(
         if mode.startswith("nearest"):
             exact, shortcuts = mode == "nearest-exact", mode == "nearest" and n == 2
             taps = _nearest_taps(n_in, out[axis], scales[axis], exact, shortcuts, x.dtype)
-        elif n_in == out[axis]:
+        elif n_in == out[axis] and mode != "bicubic":
             continue  # PyTorch's linear kernels copy a dim whose size is unchanged
         else:
-            taps = _linear_taps(n_in, out[axis], scales[axis], bool(align_corners), x.dtype)
+            taps = (_cubic_taps if mode == "bicubic" else _linear_taps)(
+                n_in, out[axis], scales[axis], bool(align_corners), x.dtype
+            )
         x = _gather_axis(x, 2 + axis, taps)
     return x
 
