@@ -400,7 +400,7 @@ def test_pad_errors():
         F.pad(x, (1, 2, 3))
     with pytest.raises(ValueError, match="more than twice"):
         F.pad(ember.randn(3), (1, 1, 1, 1))
-    with pytest.raises(ValueError, match=r"reflect padding \(4, 0\) of dim 2 must be in \[-4, 3\]"):
+    with pytest.raises(ValueError, match=r"reflect padding \(4, 0\) of dim 2 must be at most 3"):
         F.pad(ember.randn(2, 3, 4), (4, 0), "reflect")
     with pytest.raises(ValueError, match="pads the last 1 to 3 dims"):
         F.pad(x, (1, 0), "reflect")

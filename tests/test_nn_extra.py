@@ -376,9 +376,9 @@ def test_pad_errors():
         F.pad(x, (1, 1, 1))
     with pytest.raises(ValueError, match="more than twice"):
         F.pad(x, (1,) * 8)
-    with pytest.raises(ValueError, match=r"reflect padding \(4, 0\) .* \[-4, 3\]"):
+    with pytest.raises(ValueError, match=r"reflect padding \(4, 0\) .* at most 3"):
         F.pad(x, (4, 0), mode="reflect")
-    with pytest.raises(ValueError, match=r"circular padding \(5, 0\) .* \[0, 4\]"):
+    with pytest.raises(ValueError, match=r"circular padding \(5, 0\) .* at most 4"):
         F.pad(x, (5, 0), mode="circular")
     with pytest.raises(ValueError, match="value"):
         F.pad(x, (1, 1), mode="reflect", value=2.0)

@@ -3123,8 +3123,9 @@ def _pad_taps(n: int, lo: int, hi: int, mode: str):
         j = np.where(j >= n, 2 * (n - 1) - j, j)
     elif mode == "replicate":
         j = np.clip(j, 0, n - 1)
-    else:  # circular
-        j = j % n
+    else:  # circular: wraps around what is left after negative pads crop (as PyTorch)
+        lo_crop, m = max(-lo, 0), n - max(-lo, 0) - max(-hi, 0)
+        j = lo_crop + (np.arange(-max(lo, 0), m + max(hi, 0)) % m)
     return [(j, None)]
 
 
@@ -3179,13 +3180,13 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
         )
     for d, (lo, hi) in zip(dims, pairs):
         n = x.shape[d]
-        limit = {"reflect": n - 1, "circular": n}.get(mode, np.inf)  # replicate: any size
-        # Negative pads crop (as PyTorch) but must leave an element; PyTorch's circular
-        # cropping wraps from the uncropped input, which this gather doesn't model.
-        low = 0 if mode == "circular" else -n
-        if min(lo, hi) < low or max(lo, hi) > limit or n == 0 or n + lo + hi < 1:
+        # Negative pads crop (as PyTorch) but must leave an element; circular wraps at most
+        # once around the cropped size.
+        cropped = n + min(lo, 0) + min(hi, 0)
+        limit = {"reflect": n - 1, "circular": cropped}.get(mode, np.inf)  # replicate: any
+        if max(lo, hi) > limit or n == 0 or n + lo + hi < 1 or (mode == "circular" and cropped < 1):
             raise ValueError(
-                f"{op}: {mode} padding ({lo}, {hi}) of dim {d} must be in [{low}, {limit}] "
+                f"{op}: {mode} padding ({lo}, {hi}) of dim {d} must be at most {limit} "
                 f"and leave a non-empty output for input shape {x.shape}"
             )
         x = _gather_axis(x, d, _pad_taps(n, lo, hi, mode))

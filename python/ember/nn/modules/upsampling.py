@@ -18,7 +18,7 @@ class Upsample(Module):
 
     Args:
         size: output spatial size (int or tuple). scale_factor: multiplier (float or tuple).
-        mode: 'nearest', 'nearest-exact', 'linear', 'bilinear', 'trilinear' or 'area'.
+        mode: 'nearest', 'nearest-exact', 'linear', 'bilinear', 'bicubic', 'trilinear' or 'area'.
         align_corners: linear modes only. recompute_scale_factor: see F.interpolate.
 
     Example::
