@@ -134,3 +134,23 @@ def test_interpolate_bicubic_same_size_resamples():
     np.testing.assert_allclose(ye.numpy(), yt.detach().numpy(), atol=1e-12)
     f = lambda a: F.interpolate(a, scale_factor=1.2, mode="bicubic")  # noqa: E731
     assert ember.autograd.gradcheck(f, (e,))
+
+
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align_corners", [True, False])
+def test_grid_sample_bicubic(padding_mode, align_corners):
+    rng = np.random.default_rng(9)
+    (xe, xt), (ge, gt) = (
+        _pair(rng.standard_normal((2, 3, 4, 5))),
+        _pair(
+            rng.standard_normal((2, 3, 2, 2)) * 1.5  # partly outside [-1, 1]
+        ),
+    )
+    kw = dict(mode="bicubic", padding_mode=padding_mode, align_corners=align_corners)
+    ye, yt = F.grid_sample(xe, ge, **kw), TF.grid_sample(xt, gt, **kw)
+    np.testing.assert_allclose(ye.numpy(), yt.detach().numpy(), atol=1e-12)
+    r = rng.standard_normal(ye.shape)
+    (ye * ember.tensor(r)).sum().backward()
+    (yt * torch.tensor(r)).sum().backward()
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(ge.grad.numpy(), gt.grad.numpy(), atol=1e-12)

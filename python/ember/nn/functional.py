@@ -2944,8 +2944,14 @@ def _cubic_taps(n_in: int, n_out: int, scale, align_corners: bool, dtype):
         s = t(1.0 / scale) if scale else t(n_in) / t(n_out)
         src = s * (j + t(0.5)) - t(0.5)
     i0 = np.floor(src).astype(np.int64)
-    d = (src - i0).astype(dtype)
-    a = t(-0.75)
+    weights = _cubic_weights((src - i0).astype(dtype))
+    return [(np.clip(i0 + k - 1, 0, n_in - 1), w) for k, (w, _) in enumerate(weights)]
+
+
+def _cubic_weights(d):
+    """Keys' cubic convolution weights (A = -0.75, as PyTorch) of the 4 pixels around a point
+    a fraction d past the second one, each with its derivative in d."""
+    a = -0.75
 
     def near(x):  # |x| <= 1
         return ((a + 2) * x - (a + 3)) * x * x + 1
@@ -2953,8 +2959,18 @@ def _cubic_taps(n_in: int, n_out: int, scale, align_corners: bool, dtype):
     def far(x):  # 1 < |x| < 2
         return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
 
-    weights = (far(d + 1), near(d), near(1 - d), far(2 - d))
-    return [(np.clip(i0 + k - 1, 0, n_in - 1), w) for k, w in enumerate(weights)]
+    def dnear(x):
+        return (3 * (a + 2) * x - 2 * (a + 3)) * x
+
+    def dfar(x):
+        return (3 * a * x - 10 * a) * x + 8 * a
+
+    return (
+        (far(d + 1), dfar(d + 1)),
+        (near(d), dnear(d)),
+        (near(1 - d), -dnear(1 - d)),
+        (far(2 - d), -dfar(2 - d)),
+    )
 
 
 _INTERP_DIMS = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
@@ -4127,23 +4143,38 @@ def _source_index(g: np.ndarray, n: int, padding_mode: str, align_corners: bool)
     return c, dc
 
 
+def _tap_index(i: np.ndarray, n: int, padding_mode: str, align_corners: bool) -> np.ndarray:
+    # PyTorch's bicubic grid_sample pads each of the 4 x 4 tap indices, not the source point
+    if padding_mode == "reflection":
+        lo2, hi2 = (0.0, 2.0 * (n - 1)) if align_corners else (-1.0, 2.0 * n - 1)
+        i = _reflect(i, lo2, hi2)[0]
+    if padding_mode != "zeros":
+        i = np.clip(i, 0, n - 1)
+    return np.trunc(i)
+
+
 class GridSample(Function):
     # x (N, C, *S) with 2 or 3 spatial dims, grid (N, *O, nd) of normalised (x, y[, z])
     # -> y (N, C, *O): each output reads the 2^nd corners around its source point (bilinear /
-    # trilinear weights) or the nearest one
+    # trilinear weights), the 4 x 4 pixels around it (bicubic) or the nearest one
     @staticmethod
     def forward(ctx, x, grid, mode, padding_mode, align_corners):
         n, c, sizes = x.shape[0], x.shape[1], x.shape[2:]
         nd = len(sizes)
+        cubic = mode == "bicubic"
         coords, slopes = [], []  # per spatial axis (D,) H, W: source coordinates, d/dgrid
         for a in range(nd):
             g = grid[..., nd - 1 - a].reshape(n, -1)  # grid's last dim is (x, y[, z])
-            ci, dci = _source_index(g, sizes[a], padding_mode, align_corners)
+            ci, dci = _source_index(g, sizes[a], "zeros" if cubic else padding_mode, align_corners)
             coords.append(ci)
             slopes.append(dci)
         if mode == "nearest":
             base = [np.rint(ci) for ci in coords]  # nearbyint: halves to even, as PyTorch
             frac, bits = None, [(0,) * nd]
+        elif cubic:
+            base = [np.floor(ci) for ci in coords]
+            frac = [_cubic_weights(ci - b) for ci, b in zip(coords, base)]
+            bits = list(itertools.product(range(4), repeat=nd))
         else:
             base = [np.floor(ci) for ci in coords]
             frac = [ci - b for ci, b in zip(coords, base)]
@@ -4152,17 +4183,23 @@ class GridSample(Function):
         out = np.zeros((n, c, coords[0].shape[1]), x.dtype)
         taps = []
         for bit in bits:
-            ok, flat, wts = True, 0, []
+            ok, flat, wts, dwts = True, 0, [], []  # per axis: weight, d weight / d coordinate
             for a in range(nd):
-                i = base[a] + bit[a]
+                if cubic:
+                    i = _tap_index(base[a] + bit[a] - 1, sizes[a], padding_mode, align_corners)
+                    wts.append(frac[a][bit[a]][0])
+                    dwts.append(frac[a][bit[a]][1])
+                else:
+                    i = base[a] + bit[a]
+                    if frac is not None:
+                        wts.append(frac[a] if bit[a] else 1 - frac[a])
+                        dwts.append(1.0 if bit[a] else -1.0)
                 ok = ok & (i >= 0) & (i < sizes[a])
                 flat = flat * sizes[a] + np.clip(i, 0, sizes[a] - 1).astype(np.int64)
-                if frac is not None:
-                    wts.append(frac[a] if bit[a] else 1 - frac[a])
             w = np.prod(wts, axis=0) if wts else np.ones(ok.shape)
             val = np.take_along_axis(xf, flat[:, None, :], axis=2) * ok[:, None, :]
             out += (val * w[:, None, :]).astype(x.dtype, copy=False)
-            taps.append((bit, flat, ok, wts, val))
+            taps.append((dwts, flat, ok, wts, val))
         ctx.state = (taps, slopes, mode, x.shape, grid.shape)
         return out.reshape(n, c, *grid.shape[1:-1])
 
@@ -4184,12 +4221,12 @@ class GridSample(Function):
             dx = dx.reshape(shape).astype(g.dtype, copy=False)
         if ctx.needs_input_grad[1]:
             dgrid = np.zeros(gshape, g.dtype)
-            if mode != "nearest":  # d weight / d coordinate a: the other axes' weights, +-1
-                for a in range(nd):
+            if mode != "nearest":  # d weight / d coordinate a: the other axes' weights times
+                for a in range(nd):  # axis a's weight's derivative
                     acc = 0
-                    for bit, _, _, wts, val in taps:
+                    for dwts, _, _, wts, val in taps:
                         others = np.prod([w for b, w in enumerate(wts) if b != a], axis=0)
-                        acc = acc + (val * (others if bit[a] else -others)[:, None, :] * g).sum(1)
+                        acc = acc + (val * (others * dwts[a])[:, None, :] * g).sum(1)
                     dgrid[..., nd - 1 - a] = (acc * slopes[a]).reshape(gshape[:-1])
         return dx, dgrid, None, None, None
 
@@ -4202,8 +4239,8 @@ def grid_sample(
     (spatial transformer networks); gradients reach input and grid.
 
     Args:
-        mode: 'bilinear' (trilinear in 3-D) or 'nearest' (ties round half to even, as
-            PyTorch); 'bicubic' is not supported.
+        mode: 'bilinear' (trilinear in 3-D), 'nearest' (ties round half to even, as
+            PyTorch) or 'bicubic' (4-D input only).
         padding_mode: outside locations read 'zeros', the 'border' value, or the
             'reflection' of the image.
         align_corners: -1 and 1 are the corner pixels' centres (True) or the image's outer
@@ -4221,8 +4258,8 @@ def grid_sample(
             f"{op}: expected padding_mode to be 'zeros', 'border', or 'reflection', but got: "
             f"'{padding_mode}'"
         )
-    if mode == "bicubic":
-        raise NotImplementedError(f"{op}: mode='bicubic' is not supported")
+    if mode == "bicubic" and x.ndim != 4:
+        raise ValueError(f"{op}: mode='bicubic' needs a 4-D input, got shape {x.shape}")
     if align_corners is None:
         warnings.warn(_ALIGN_WARNING, UserWarning, stacklevel=2)
         align_corners = False
