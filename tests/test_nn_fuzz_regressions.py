@@ -154,3 +154,31 @@ def test_grid_sample_bicubic(padding_mode, align_corners):
     (yt * torch.tensor(r)).sum().backward()
     np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), atol=1e-12)
     np.testing.assert_allclose(ge.grad.numpy(), gt.grad.numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(size=(3, 4)),
+        dict(size=(9, 2), align_corners=True),
+        dict(scale_factor=0.3),
+        dict(scale_factor=(1.5, 0.4), recompute_scale_factor=True),
+    ],
+)
+def test_interpolate_antialias(mode, kw):
+    # (PyTorch's antialiased kernels are wrong for a width-1 output, so these avoid one)
+    x = np.random.default_rng(10).standard_normal((2, 2, 7, 9))
+    e, t = _pair(x)
+    ye = F.interpolate(e, mode=mode, antialias=True, **kw)
+    yt = TF.interpolate(t, mode=mode, antialias=True, **kw)
+    np.testing.assert_allclose(ye.numpy(), yt.detach().numpy(), atol=1e-12)
+    r = np.random.default_rng(11).standard_normal(ye.shape)
+    (ye * ember.tensor(r)).sum().backward()
+    (yt * torch.tensor(r)).sum().backward()
+    np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), atol=1e-12)
+
+
+def test_interpolate_antialias_needs_bilinear_or_bicubic():
+    with pytest.raises(ValueError, match="antialias"):
+        F.interpolate(ember.randn(1, 2, 4, 4), size=(2, 2), mode="nearest", antialias=True)

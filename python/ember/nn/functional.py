@@ -2973,6 +2973,30 @@ def _cubic_weights(d):
     )
 
 
+def _antialias_taps(n_in: int, n_out: int, scale, align_corners: bool, cubic: bool, dtype):
+    # PyTorch's antialiased kernels (as PIL): when shrinking, the filter (triangle, or cubic
+    # with A = -0.5) widens by the scale, over every source pixel it reaches; weights sum to 1.
+    if align_corners:
+        s = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+    else:
+        s = 1.0 / scale if scale else n_in / n_out
+    support = (2.0 if cubic else 1.0) * max(s, 1.0)
+    center = s * (np.arange(n_out) + 0.5)
+    lo = np.maximum((center - support + 0.5).astype(np.int64), 0)
+    hi = np.minimum((center + support + 0.5).astype(np.int64), n_in)
+    d = np.abs(lo[:, None] + np.arange(int((hi - lo).max())) - center[:, None] + 0.5)
+    d = d / max(s, 1.0)
+    if cubic:
+        w = np.where(d < 1, (1.5 * d - 2.5) * d * d + 1, ((-0.5 * d + 2.5) * d - 4) * d + 2)
+        w = np.where(d < 2, w, 0.0)
+    else:
+        w = np.maximum(1 - d, 0.0)
+    w = np.where(lo[:, None] + np.arange(w.shape[1]) < hi[:, None], w, 0.0)
+    total = w.sum(1, keepdims=True)
+    w = np.where(total != 0, w / np.where(total != 0, total, 1), 0.0).astype(dtype)
+    return [(np.minimum(lo + k, n_in - 1), w[:, k]) for k in range(w.shape[1])]
+
+
 _INTERP_DIMS = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
 
 
@@ -3005,6 +3029,8 @@ def interpolate(
             onto each other; False maps the corners' edges (source (j + 0.5) / scale - 0.5).
         recompute_scale_factor: with scale_factor, index from the rounded output size instead
             of the given factor.
+        antialias: 'bilinear' / 'bicubic' only: when shrinking, widen the filter by the scale
+            so every source pixel contributes (PyTorch's and PIL's antialiased resize).
 
     Shape: out = size, or floor(in * scale_factor) per spatial dim.
 
@@ -3026,8 +3052,8 @@ def interpolate(
             f"{op}: align_corners option can only be set with the interpolating modes: "
             f"linear | bilinear | trilinear (got mode {mode!r})"
         )
-    if antialias:
-        raise ValueError(f"{op}: antialias=True is not supported")
+    if antialias and mode not in ("bilinear", "bicubic"):
+        raise ValueError(f"{op}: antialias=True needs mode 'bilinear' or 'bicubic', got {mode!r}")
     n = x.ndim - 2
     if (size is None) == (scale_factor is None):
         raise ValueError(f"{op}: exactly one of size or scale_factor must be given")
@@ -3050,8 +3076,12 @@ def interpolate(
         if mode.startswith("nearest"):
             exact, shortcuts = mode == "nearest-exact", mode == "nearest" and n == 2
             taps = _nearest_taps(n_in, out[axis], scales[axis], exact, shortcuts, x.dtype)
-        elif n_in == out[axis] and mode != "bicubic":
-            continue  # PyTorch's linear kernels copy a dim whose size is unchanged
+        elif n_in == out[axis] and (mode != "bicubic" or antialias):
+            continue  # PyTorch copies a dim whose size is unchanged (not in plain bicubic)
+        elif antialias:
+            taps = _antialias_taps(
+                n_in, out[axis], scales[axis], bool(align_corners), mode == "bicubic", x.dtype
+            )
         else:
             taps = (_cubic_taps if mode == "bicubic" else _linear_taps)(
                 n_in, out[axis], scales[axis], bool(align_corners), x.dtype
