@@ -48,11 +48,20 @@ def _promote(a, b):
     """PyTorch's category rule: when a float meets an integer or bool tensor, the result takes the
     float operand's dtype (the default dtype for a Python float), not NumPy's float64."""
     ka, kb = _kind(a), _kind(b)
+    arrays = isinstance(a, Tensor | np.ndarray) and isinstance(b, Tensor | np.ndarray)
+    if arrays and ka == kb == "f" and a.ndim != b.ndim and 0 in (a.ndim, b.ndim):
+        # a 0-d tensor does not widen a dimensioned one: (3,) float32 + 0-d float64 is float32
+        return (_recast(a, b.dtype), b) if a.ndim == 0 else (a, _recast(b, a.dtype))
     if ka == "f" and kb in "biu":
         b = _to_dtype(b, a.dtype if isinstance(a, Tensor | np.ndarray) else get_default_dtype())
     elif kb == "f" and ka in "biu":
         a = _to_dtype(a, b.dtype if isinstance(b, Tensor | np.ndarray) else get_default_dtype())
     return a, b
+
+
+def _recast(x, dtype):
+    """x (Tensor or array) as dtype, keeping a Tensor's gradient."""
+    return cast(x, np.dtype(dtype)) if isinstance(x, Tensor) else x.astype(dtype)
 
 
 def _broadcasting(fn, op: str, a, b) -> Tensor:
@@ -826,17 +835,21 @@ def log(x) -> Tensor:
 
 class Sqrt(Function):
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx, x, zero_at_zero=False):
         with np.errstate(invalid="ignore"):
             y = np.sqrt(x)
         ctx.save_for_backward(y)
+        ctx.zero_at_zero = zero_at_zero
         return y
 
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
         with np.errstate(divide="ignore", invalid="ignore"):
-            return g / (2 * y)
+            gx = g / (2 * y)
+        if ctx.zero_at_zero:  # std: PyTorch gives a zero spread a zero (not NaN) gradient
+            gx = np.where(y == 0, 0, gx).astype(gx.dtype, copy=False)
+        return gx, None
 
 
 def sqrt(x) -> Tensor:
@@ -881,7 +894,15 @@ class Clamp(Function):
 def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    return Clamp.apply(_as_operand(x), _data(min), _data(max))
+    x = _as_operand(x)
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        # tensor bounds take gradients where they win (ties go to x), as in PyTorch
+        if min is not None:
+            x = where(lt(x, min), min, x)
+        return x if max is None else where(gt(x, max), max, x)
+    if _kind(x) in "biu" and builtins.any(isinstance(v, float) for v in (min, max)):
+        x = _to_dtype(x, get_default_dtype())  # an int tensor clamped to a float bound
+    return Clamp.apply(x, _data(min), _data(max))
 
 
 class Where(Function):
@@ -906,7 +927,10 @@ class Where(Function):
 
 def where(condition, a, b) -> Tensor:
     """Elements of a where condition holds, else of b (broadcasting)."""
-    return Where.apply(_data(condition), _as_operand(a), _as_operand(b))
+    a, b = _as_operand(a), _as_operand(b)
+    if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
+        a = np.asarray(a, get_default_dtype() if isinstance(a, float) else None)  # two scalars
+    return Where.apply(_data(condition), *_promote(a, b))
 
 
 def compare(ufunc, a, b=None) -> Tensor:
@@ -1159,11 +1183,11 @@ class Maximum(Function):
 
 
 def maximum(a, b) -> Tensor:
-    return Maximum.apply(_as_operand(a), _as_operand(b), True)
+    return Maximum.apply(*_promote(_as_operand(a), _as_operand(b)), True)
 
 
 def minimum(a, b) -> Tensor:
-    return Maximum.apply(_as_operand(a), _as_operand(b), False)
+    return Maximum.apply(*_promote(_as_operand(a), _as_operand(b)), False)
 
 
 def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
@@ -1482,8 +1506,10 @@ class Gather(Function):
 def gather(x, dim: int, index) -> Tensor:
     """out[i][j] = x[index[i][j]][j] (dim 0) etc., as torch.gather."""
     x = _tensor_operand(x)
-    (axis,) = _axes(dim, x.ndim, "gather")
     index = np.asarray(_data(index))
+    if x.ndim == 0 and index.ndim == 0:  # a scalar gathers itself with index 0, as PyTorch
+        return reshape(gather(reshape(x, (1,)), dim, index.reshape(1)), ())
+    (axis,) = _axes(dim, x.ndim, "gather")
     if index.dtype.kind not in "iu":
         raise TypeError(f"gather: index must be integer, got {index.dtype}")
     if index.ndim != x.ndim:
@@ -1709,7 +1735,8 @@ class Prod(Function):
 def prod(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Product of all elements, or along one dim (torch.prod)."""
     x = _as_dtype(x, dtype)
-    if dim is None:
+    if dim is None or x.ndim == 0:
+        _axes(dim, x.ndim, "prod")
         return Prod.apply(x, None, False)
     (axis,) = _axes(dim, x.ndim, "prod")
     return Prod.apply(x, axis, keepdim)
@@ -1800,8 +1827,10 @@ def flip(x, dims) -> Tensor:
 def index_select(x, dim: int, index) -> Tensor:
     """x's entries at the 1-D integer ``index`` along dim (torch.index_select)."""
     x = _tensor_operand(x)
-    (axis,) = _axes(dim, x.ndim, "index_select")
     index = np.asarray(_data(index))
+    if x.ndim == 0 and index.size == 1:  # a scalar selects itself with index 0, as PyTorch
+        return reshape(index_select(reshape(x, (1,)), dim, index.reshape(1)), ())
+    (axis,) = _axes(dim, x.ndim, "index_select")
     if index.dtype.kind not in "iu" or index.ndim > 1:
         raise TypeError(f"index_select: index must be a 1-D integer array, got {index.dtype}")
     n = x.shape[axis]
@@ -1828,12 +1857,11 @@ def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> So
     if x.ndim == 0:
         return SortResult(x.clone(), Tensor(np.zeros((), np.int64)))
     a = x.data
-    idx = np.argsort(-a if descending and a.dtype.kind != "b" else a, axis=axis, kind="stable")
+    key = (~a if a.dtype.kind == "b" else -a) if descending else a  # stable: ties keep order
+    idx = np.argsort(key, axis=axis, kind="stable")
     if descending and a.dtype.kind == "f":  # -NaN still sorts last: NaNs belong first here
         nan_first = np.argsort(~np.isnan(np.take_along_axis(a, idx, axis)), axis, kind="stable")
         idx = np.take_along_axis(idx, nan_first, axis)
-    if descending and a.dtype.kind == "b":
-        idx = np.flip(np.argsort(a, axis=axis, kind="stable"), axis=axis)
     idx = idx.astype(np.int64)
     return SortResult(gather(x, axis, idx), Tensor(idx))
 
@@ -1849,6 +1877,8 @@ def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) ->
     n = x.shape[axis] if x.ndim else 1
     if not 0 <= k <= n:
         raise ValueError(f"topk: k ({k}) out of range for dim {dim} of size {n}")
+    if x.ndim == 0:  # PyTorch returns the scalar for k 0 or 1
+        return SortResult(getitem(x, ...), Tensor(np.zeros((), np.int64)))
     s = sort(x, dim, descending=largest)
     sl = (slice(None),) * axis + (slice(0, k),)
     return SortResult(getitem(s.values, sl), Tensor(s.indices.data[sl]))
@@ -2708,7 +2738,10 @@ def unique(
     dim, the distinct slices along dim."""
     a = np.asarray(_data(x))
     axis = None if dim is None else _dim(dim, a.ndim, "unique")
-    vals, inv, counts = np.unique(a, return_inverse=True, return_counts=True, axis=axis)
+    # equal_nan=False: each NaN is its own value, as in PyTorch
+    vals, inv, counts = np.unique(
+        a, return_inverse=True, return_counts=True, axis=axis, equal_nan=False
+    )
     inv = inv.reshape(a.shape) if dim is None else inv.reshape(-1)
     return _unique_result(vals, inv, counts, return_inverse, return_counts)
 
@@ -2877,7 +2910,7 @@ def aminmax(x, *, dim=None, keepdim: bool = False) -> MinMax:
 
 def std(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None) -> Tensor:
     """Standard deviation (the square root of var, same arguments)."""
-    return sqrt(var(x, dim, unbiased, keepdim, correction=correction))
+    return Sqrt.apply(var(x, dim, unbiased, keepdim, correction=correction), True)
 
 
 def var_mean(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):

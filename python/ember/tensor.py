@@ -436,6 +436,18 @@ class Tensor:
     def __rtruediv__(self, other):
         return _ops.div(other, self)
 
+    def __floordiv__(self, other):
+        return _ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ops.remainder(self, other)
+
+    def __rmod__(self, other):
+        return _ops.remainder(other, self)
+
     def __pow__(self, other):
         return _ops.pow(self, other)
 
@@ -683,14 +695,20 @@ class Tensor:
     def __ge__(self, other):
         return _ops.compare(np.greater_equal, self, other)
 
+    # Bitwise, as PyTorch: logical on bool tensors, bitwise on integers, a TypeError on floats.
     def __invert__(self):
-        return _ops.compare(np.logical_not, self)
+        return _ops.compare(np.invert, self)
 
     def __and__(self, other):
-        return _ops.compare(np.logical_and, self, other)
+        return _ops.compare(np.bitwise_and, self, other)
 
     def __or__(self, other):
-        return _ops.compare(np.logical_or, self, other)
+        return _ops.compare(np.bitwise_or, self, other)
+
+    def __xor__(self, other):
+        return _ops.compare(np.bitwise_xor, self, other)
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
     # ---- math -----------------------------------------------------------------------------
     def exp(self):

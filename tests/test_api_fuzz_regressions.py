@@ -1,0 +1,137 @@
+"""Regressions from a randomized parity sweep of the tensor API against PyTorch: each test pins
+one configuration (0-d tensors, mixed dtypes, ties, NaNs) where ember used to differ."""
+
+import numpy as np
+import pytest
+
+import ember
+
+torch = pytest.importorskip("torch")
+
+
+def both(a):
+    """The same array as an ember and a torch tensor."""
+    a = np.asarray(a)
+    return ember.tensor(a.copy()), torch.from_numpy(a.copy())
+
+
+def assert_same(e, t):
+    """Values, shape and dtype of an ember result equal torch's."""
+    e, t = np.asarray(e.numpy()), t.detach().numpy()
+    assert e.dtype == t.dtype, (e.dtype, t.dtype)
+    np.testing.assert_allclose(e, t, rtol=1e-6, atol=1e-7)
+
+
+def grads(f, *arrays):
+    """Gradients of sum(f(inputs) * w) in ember and torch, float64."""
+    e = [ember.tensor(a, requires_grad=True) for a in arrays]
+    t = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out = f(torch, *t)
+    w = np.random.default_rng(0).standard_normal(tuple(out.shape))
+    (out * torch.from_numpy(w)).sum().backward()
+    (f(ember, *e) * ember.tensor(w)).sum().backward()
+    return [x.grad.numpy() for x in e], [x.grad.numpy() for x in t]
+
+
+@pytest.mark.parametrize("op", ["__mod__", "__floordiv__", "__rmod__", "__rfloordiv__"])
+@pytest.mark.parametrize("dtype", [np.int64, np.float32])
+def test_mod_and_floordiv_operators(op, dtype):
+    (ea, ta), (eb, tb) = both(np.array([-7, 7, 5], dtype)), both(np.array([2, -2, 3], dtype))
+    assert_same(getattr(ea, op)(eb), getattr(ta, op)(tb))
+    assert_same(getattr(ea, op)(3), getattr(ta, op)(3))
+
+
+@pytest.mark.parametrize("op", ["__and__", "__or__", "__xor__"])
+def test_bitwise_operators_on_integers(op):
+    (ea, ta), (eb, tb) = both(np.array([6, 5, -1])), both(np.array([3, 4, 2]))
+    assert_same(getattr(ea, op)(eb), getattr(ta, op)(tb))
+    assert_same(~ea, ~ta)
+    (ec, tc), (ed, td) = both(np.array([True, False, True])), both(np.array([True, True, False]))
+    assert_same(getattr(ec, op)(ed), getattr(tc, op)(td))
+    assert_same(~ec, ~tc)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda L, a, b: a + b,
+        lambda L, a, b: a * b,
+        lambda L, a, b: L.maximum(a, b),
+        lambda L, a, b: L.where(a > 0, a, b),
+    ],
+)
+def test_zero_dim_float64_does_not_widen_float32(f):
+    (ea, ta), (eb, tb) = both(np.array([1.5, -2.0], np.float32)), both(np.array(0.25))
+    assert_same(f(ember, ea, eb), f(torch, ta, tb))
+    assert_same(f(ember, eb, ea), f(torch, tb, ta))
+
+
+def test_zero_dim_promotion_keeps_gradients():
+    ge, gt = grads(lambda L, a, b: a * b, np.array([1.5, -2.0]), np.array(0.25))
+    for e, t in zip(ge, gt):
+        np.testing.assert_allclose(e, t)
+
+
+def test_maximum_int_and_float32_is_float32():
+    (ea, ta), (eb, tb) = both(np.array([1, 5])), both(np.array([2.5, 3.0], np.float32))
+    assert_same(ember.maximum(ea, eb), torch.maximum(ta, tb))
+
+
+def test_where_promotes_like_torch():
+    cond = np.array([True, False, True])
+    (ec, tc), (ea, ta) = both(cond), both(np.array([1, 2, 3]))
+    eb, tb = both(np.array([0.5, 1.5, 2.5], np.float32))
+    assert_same(ember.where(ec, ea, eb), torch.where(tc, ta, tb))
+    assert_same(ember.where(ec, ea, 0.5), torch.where(tc, ta, 0.5))
+    assert_same(ember.where(ec, 1.0, 0), torch.where(tc, 1.0, 0))
+
+
+def test_clamp_tensor_bounds_get_gradients():
+    x = np.array([[-2.0, 0.0, 0.5, 3.0], [1.0, -1.0, 2.0, 0.2]])
+    lo, hi = np.array([-1.0, 0.0, 0.0, 0.0]), np.array([[1.0], [0.5]])
+    ge, gt = grads(lambda L, x, lo, hi: L.clamp(x, lo, hi), x, lo, hi)
+    for e, t in zip(ge, gt):
+        np.testing.assert_allclose(e, t)
+
+
+def test_clamp_integer_dtypes():
+    ex, tx = both(np.array([-3, 0, 4]))
+    assert_same(ember.clamp(ex, -1, 1), torch.clamp(tx, -1, 1))
+    assert_same(ember.clamp(ex, min=0.5), torch.clamp(tx, min=0.5))
+
+
+@pytest.mark.parametrize("dim", [0, -1])
+def test_zero_dim_inputs(dim):
+    es, ts = both(np.array(2.5))
+    ei, ti = both(np.array(0))
+    assert_same(ember.prod(es, dim), torch.prod(ts, dim))
+    assert_same(ember.prod(es, dim, keepdim=True), torch.prod(ts, dim, keepdim=True))
+    assert_same(ember.gather(es, dim, ei), torch.gather(ts, dim, ti))
+    ej, tj = both(np.array([0]))
+    assert_same(ember.index_select(es, dim, ej), torch.index_select(ts, dim, tj))
+    ev, tv = ember.topk(es, 1, dim), torch.topk(ts, 1, dim)
+    assert_same(ev.values, tv.values)
+    assert_same(ev.indices, tv.indices)
+
+
+def test_std_of_constant_has_zero_gradient():
+    ge, gt = grads(lambda L, x: L.std(x, 0), np.ones((3, 2)))
+    np.testing.assert_allclose(ge[0], gt[0])
+    ge, gt = grads(lambda L, x: L.std(x, correction=0), np.array(1.5))
+    np.testing.assert_allclose(ge[0], gt[0])
+
+
+def test_stable_descending_sort_of_bool_keeps_tie_order():
+    ex, tx = both(np.array([[True, False, True, False, True]]))
+    e, t = (
+        ember.sort(ex, descending=True, stable=True),
+        torch.sort(tx, descending=True, stable=True),
+    )
+    assert_same(e.indices, t.indices)
+
+
+def test_nan_reductions():
+    ex, tx = both(np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, 0.0]], np.float32))
+    assert_same(ember.nanmean(ex), torch.nanmean(tx))
+    assert_same(ember.nanmean(ex, 1), torch.nanmean(tx, 1))
+    assert_same(ember.unique(ex), torch.unique(tx))
