@@ -135,3 +135,44 @@ def test_nan_reductions():
     assert_same(ember.nanmean(ex), torch.nanmean(tx))
     assert_same(ember.nanmean(ex, 1), torch.nanmean(tx, 1))
     assert_same(ember.unique(ex), torch.unique(tx))
+
+
+@pytest.mark.parametrize("name", ["erf", "erfc", "lgamma", "digamma", "i0"])
+def test_special_functions_keep_zero_dim_shape(name):
+    ex, tx = both(np.array(0.75))
+    assert_same(getattr(ember, name)(ex), getattr(torch, name)(tx))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.bool_])
+def test_square_of_integers_stays_integer(dtype):
+    ex, tx = both(np.array([2, 0, 3], dtype))
+    assert_same(ember.square(ex), torch.square(tx))
+
+
+@pytest.mark.parametrize(
+    "x", [[1.0, 3.0, 2.0], [1.0, 0.0, 2.0], [[0.0, 2.0, 3.0], [1.0, 2.0, 3.0]]]
+)
+def test_cumprod_backward(x):
+    ge, gt = grads(lambda L, x: L.cumprod(x, -1), np.array(x))
+    np.testing.assert_allclose(ge[0], gt[0])
+
+
+@pytest.mark.parametrize("op", ["max", "min"])
+def test_max_of_nan_shares_gradient_among_nans(op):
+    ge, gt = grads(lambda L, x: getattr(L, op)(x), np.array([[1.0, np.nan], [np.nan, 0.0]]))
+    np.testing.assert_allclose(ge[0], gt[0])
+
+
+def test_norm_p_none_zero_and_integer_input():
+    ex, tx = both(np.array([[3.0, 0.0], [4.0, 1.0]]))
+    assert_same(ember.norm(ex, p=None), torch.norm(tx, p=None))
+    assert_same(ember.norm(ex, p=0, dim=0), torch.norm(tx, p=0, dim=0))
+    with pytest.raises(TypeError, match="norm"):
+        ember.norm(ember.tensor([1, 2]))
+
+
+@pytest.mark.parametrize("decimals", [0, 1, -2])
+def test_round_decimals(decimals):
+    ex, tx = both(np.array([0.25, 1.35, -2.5, 1234.5678], np.float32))
+    assert_same(ember.round(ex, decimals=decimals), torch.round(tx, decimals=decimals))
+    assert_same(ex.round(decimals=decimals), tx.round(decimals=decimals))

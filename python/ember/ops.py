@@ -465,7 +465,8 @@ def heaviside(input, values) -> Tensor:  # noqa: A002
 
 
 def _special(name: str, x, order: int = 0):
-    return _C.special(name, np.ascontiguousarray(x), order)
+    # ascontiguousarray makes a 0-d input 1-d: give the result the input's shape back
+    return _C.special(name, np.ascontiguousarray(x), order).reshape(np.shape(x))
 
 
 _SQRT_PI = float(np.sqrt(np.pi))  # Python floats keep float32 gradients float32
@@ -1104,7 +1105,7 @@ class ReduceExtreme(Function):
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
-        mask = x == y
+        mask = (x == y) | (np.isnan(x) & np.isnan(y))  # a NaN result: the NaNs share the grad
         return g * mask / np.count_nonzero(mask), None
 
 
@@ -1638,7 +1639,17 @@ def _smooth(name: str):
 
 sin, cos, tan = _smooth("sin"), _smooth("cos"), _smooth("tan")
 log1p, expm1, log2, log10 = _smooth("log1p"), _smooth("expm1"), _smooth("log2"), _smooth("log10")
-rsqrt, reciprocal, square = _smooth("rsqrt"), _smooth("reciprocal"), _smooth("square")
+rsqrt, reciprocal, _square = _smooth("rsqrt"), _smooth("reciprocal"), _smooth("square")
+
+
+def square(x) -> Tensor:
+    """Elementwise x * x; integer and bool inputs stay integer (int64 for bool), as torch."""
+    if _kind(x) in "biu":
+        a = _data(_tensor_operand(x))
+        return Tensor(np.square(a.astype(np.int64) if a.dtype == np.bool_ else a))
+    return _square(x)
+
+
 sinh, cosh = _smooth("sinh"), _smooth("cosh")
 asin, acos, atan = _smooth("asin"), _smooth("acos"), _smooth("atan")
 
@@ -1671,7 +1682,14 @@ sign = _piecewise("sign", np.sign)
 floor = _piecewise("floor", np.floor)
 ceil = _piecewise("ceil", np.ceil)
 trunc = _piecewise("trunc", np.trunc)
-round = _piecewise("round", np.round)  # noqa: A001  (half to even, as torch.round)
+_round = _piecewise("round", np.round)
+
+
+def round(x, *, decimals: int = 0) -> Tensor:  # noqa: A001
+    """Round half to even (to ``decimals`` places), as torch.round; its gradient is zero."""
+    if decimals == 0:
+        return _round(x)
+    return Piecewise.apply(_tensor_operand(x), lambda a: np.round(a, decimals))
 
 
 class LogSumExp(Function):
@@ -1768,12 +1786,16 @@ def cumsum(x, dim: int, *, dtype=None) -> Tensor:
 def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     """Vector p-norm over dim (all elements by default): p = 'fro' or 2, 1, inf, -inf, or any
     positive number (torch.norm). The gradient at a zero vector is zero, as PyTorch's."""
-    x = _float_operand(x, "norm")
-    if p == "fro":
+    x = _tensor_operand(x)
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"norm: input dtype should be floating point, got {x.dtype}")
+    if p == "fro" or p is None:
         p = 2
     if isinstance(p, str):
         raise ValueError(f"norm: p should be 'fro' or a number, got {p!r}")
     axes = _axes(dim, x.ndim, "norm")
+    if p == 0:  # the count of non-zeros, with no gradient, as PyTorch
+        return Tensor(np.sum(x.data != 0, axis=axes, keepdims=keepdim).astype(x.dtype))
     if p in (float("inf"), float("-inf")):
         sign = 1 if p > 0 else -1  # min |x| = -max(-|x|)
         return sign * AMax.apply(sign * abs(x), axes, keepdim, True)
@@ -3119,7 +3141,7 @@ class CumProd(Function):
         with np.errstate(divide="ignore", invalid="ignore"):
             out = np.flip(np.cumsum(np.flip(g * y, a), a), a) / x
         xm, gm, om = (np.moveaxis(v, a, -1) for v in (x, g, out))
-        for r in zip(*np.nonzero((xm == 0).any(-1))):
+        for r in map(tuple, np.argwhere((xm == 0).any(-1))):  # argwhere: 1-D rows too
             row, grow = xm[r], gm[r]
             z = np.flatnonzero(row == 0)[0]
             before = np.prod(row[:z])
