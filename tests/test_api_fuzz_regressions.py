@@ -176,3 +176,26 @@ def test_round_decimals(decimals):
     ex, tx = both(np.array([0.25, 1.35, -2.5, 1234.5678], np.float32))
     assert_same(ember.round(ex, decimals=decimals), torch.round(tx, decimals=decimals))
     assert_same(ex.round(decimals=decimals), tx.round(decimals=decimals))
+
+
+def test_cat_skips_legacy_empty_tensor():
+    (ee, te), (ex, tx) = both(np.zeros(0, np.float32)), both(np.ones((2, 3), np.float32))
+    assert_same(ember.cat([ee, ex]), torch.cat([te, tx]))
+    assert_same(ember.cat([ex, ee], dim=1), torch.cat([tx, te], dim=1))
+
+
+def test_sign_of_bool():
+    ex, tx = both(np.array([True, False]))
+    assert_same(ember.sign(ex), torch.sign(tx))
+    assert_same(ember.sgn(ex), torch.sgn(tx))
+
+
+def test_index_select_refuses_negative_index():
+    with pytest.raises(IndexError, match="index_select"):
+        ember.index_select(ember.tensor([1.0, 2.0]), 0, ember.tensor([-1]))
+
+
+def test_where_with_condition_only():
+    ec, tc = both(np.array([[True, False], [False, True]]))
+    for e, t in zip(ember.where(ec), torch.where(tc), strict=True):
+        assert_same(e, t)

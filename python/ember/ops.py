@@ -926,8 +926,11 @@ class Where(Function):
         )
 
 
-def where(condition, a, b) -> Tensor:
-    """Elements of a where condition holds, else of b (broadcasting)."""
+def where(condition, a=None, b=None) -> Tensor:
+    """Elements of a where condition holds, else of b (broadcasting); where(condition) alone is
+    nonzero(condition, as_tuple=True)."""
+    if a is None and b is None:
+        return nonzero(condition, as_tuple=True)
     a, b = _as_operand(a), _as_operand(b)
     if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
         a = np.asarray(a, get_default_dtype() if isinstance(a, float) else None)  # two scalars
@@ -1394,7 +1397,7 @@ class Cat(Function):
 def _promote_list(tensors):
     """Integer/bool members of a float list take the floats' dtype (PyTorch's categories)."""
     kinds = [_kind(t) for t in tensors]
-    if "f" in kinds and any(k in "biu" for k in kinds):
+    if "f" in kinds and builtins.any(k in "biu" for k in kinds):
         fdt = np.result_type(
             *[np.asarray(_data(t)).dtype for t, k in zip(tensors, kinds) if k == "f"]
         )
@@ -1407,6 +1410,8 @@ def cat(tensors, dim: int = 0) -> Tensor:
     tensors = _promote_list([_tensor_operand(t) for t in tensors])
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
+    # PyTorch skips legacy empty tensors of shape (0,) (as in `out = cat([out, x])` from [])
+    tensors = [t for t in tensors if t.shape != (0,)] or tensors
     nd = np.ndim(_data(tensors[0]))
     (axis,) = _axes(dim, nd, "cat")
     ref = _shape(_data(tensors[0]))
@@ -1678,7 +1683,7 @@ def _piecewise(name: str, f):
     return op
 
 
-sign = _piecewise("sign", np.sign)
+sign = _piecewise("sign", lambda a: a.copy() if a.dtype == np.bool_ else np.sign(a))
 floor = _piecewise("floor", np.floor)
 ceil = _piecewise("ceil", np.ceil)
 trunc = _piecewise("trunc", np.trunc)
@@ -1856,7 +1861,7 @@ def index_select(x, dim: int, index) -> Tensor:
     if index.dtype.kind not in "iu" or index.ndim > 1:
         raise TypeError(f"index_select: index must be a 1-D integer array, got {index.dtype}")
     n = x.shape[axis]
-    if index.size and (index.min() < -n or index.max() >= n):
+    if index.size and (index.min() < 0 or index.max() >= n):  # no negative indices in torch
         raise IndexError(f"index_select: index out of range for dim {dim} of size {n}")
     return getitem(x, (slice(None),) * axis + (index.reshape(-1),))
 
