@@ -199,3 +199,20 @@ def test_where_with_condition_only():
     ec, tc = both(np.array([[True, False], [False, True]]))
     for e, t in zip(ember.where(ec), torch.where(tc), strict=True):
         assert_same(e, t)
+
+
+def test_sum_and_mean_methods_take_dtype():
+    ex, tx = both(np.arange(6).reshape(2, 3))
+    assert_same(ex.sum(dtype=np.float64), tx.sum(dtype=torch.float64))
+    assert_same(ex.mean(1, dtype=np.float64), tx.mean(1, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("method", ["zero_", "fill_"])
+def test_fill_of_graph_tensor_refuses_instead_of_wrong_gradient(method):
+    x = ember.tensor(np.ones(3), requires_grad=True)
+    y = x * 2
+    args = (5.0,) if method == "fill_" else ()
+    with pytest.raises(RuntimeError, match="in-place"):
+        getattr(y, method)(*args)
+    with ember.no_grad():
+        assert np.all(getattr(y, method)(*args).numpy() == (args[0] if args else 0))

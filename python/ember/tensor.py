@@ -368,11 +368,11 @@ class Tensor:
         return self
 
     def zero_(self) -> Tensor:
-        self.data[...] = 0
-        return self
+        return self.fill_(0)
 
     def fill_(self, value) -> Tensor:
-        self.data[...] = value
+        self._needs_record(None, rebind=False)  # graph tensors: refuse, not wrong gradients
+        self.data[...] = value.data if isinstance(value, Tensor) else value
         return self
 
     def __repr__(self) -> str:
@@ -771,11 +771,11 @@ class Tensor:
         return _ops.neg(self)
 
     # ---- reductions -----------------------------------------------------------------------
-    def sum(self, dim=None, keepdim: bool = False):
-        return _ops.sum(self, dim, keepdim)
+    def sum(self, dim=None, keepdim: bool = False, *, dtype=None):
+        return _ops.sum(self, dim, keepdim, dtype=dtype)
 
-    def mean(self, dim=None, keepdim: bool = False):
-        return _ops.mean(self, dim, keepdim)
+    def mean(self, dim=None, keepdim: bool = False, *, dtype=None):
+        return _ops.mean(self, dim, keepdim, dtype=dtype)
 
     def var(self, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):
         return _ops.var(self, dim, unbiased, keepdim, correction=correction)
