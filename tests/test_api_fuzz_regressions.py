@@ -216,3 +216,12 @@ def test_fill_of_graph_tensor_refuses_instead_of_wrong_gradient(method):
         getattr(y, method)(*args)
     with ember.no_grad():
         assert np.all(getattr(y, method)(*args).numpy() == (args[0] if args else 0))
+
+
+@pytest.mark.parametrize("op", ["median", "nanmedian"])
+@pytest.mark.parametrize(
+    "x", [[[1.0, 2.0, 2.0, 1.0]], [[1.0, np.nan], [3.0, 4.0]], [[3.0, 1.0, 2.0]]]
+)
+def test_global_median_shares_gradient_among_ties(op, x):
+    ge, gt = grads(lambda L, x: getattr(L, op)(x), np.array(x))
+    np.testing.assert_allclose(ge[0], gt[0])

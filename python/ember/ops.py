@@ -1097,11 +1097,12 @@ MaxMin = namedtuple("MaxMin", ["values", "indices"])
 
 
 class ReduceExtreme(Function):
-    """max/min over everything: the gradient is shared evenly among tied extremes."""
+    """max/min (or a given value of x, as the median) over everything: the gradient is shared
+    evenly among the entries equal to it, as PyTorch's."""
 
     @staticmethod
-    def forward(ctx, x, use_max):
-        y = np.max(x) if use_max else np.min(x)
+    def forward(ctx, x, use_max, value=None):
+        y = value if value is not None else np.max(x) if use_max else np.min(x)
         ctx.save_for_backward(x, y)
         return np.asarray(y)
 
@@ -1109,7 +1110,7 @@ class ReduceExtreme(Function):
     def backward(ctx, g):
         x, y = ctx.saved_tensors
         mask = (x == y) | (np.isnan(x) & np.isnan(y))  # a NaN result: the NaNs share the grad
-        return g * mask / np.count_nonzero(mask), None
+        return g * mask / np.count_nonzero(mask), None, None
 
 
 class ExtremeDim(Function):
@@ -3014,7 +3015,8 @@ def _global_median(op, x, ignore_nan):
     x = reshape(x, (-1,))
     if x.numel() == 0:  # PyTorch: NaN
         return Tensor(np.asarray(np.nan, x.dtype if x.dtype.kind == "f" else np.float32))
-    return _order_stat(op, x, 0, False, _median_rank(ignore_nan)).values
+    value = _order_stat(op, x.detach(), 0, False, _median_rank(ignore_nan)).values.data
+    return ReduceExtreme.apply(x, False, value)  # ties share the gradient, as PyTorch
 
 
 def _median_rank(ignore_nan: bool):
