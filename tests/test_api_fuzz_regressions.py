@@ -225,3 +225,16 @@ def test_fill_of_graph_tensor_refuses_instead_of_wrong_gradient(method):
 def test_global_median_shares_gradient_among_ties(op, x):
     ge, gt = grads(lambda L, x: getattr(L, op)(x), np.array(x))
     np.testing.assert_allclose(ge[0], gt[0])
+
+
+def test_norm_nuclear():
+    ex, tx = both(np.random.default_rng(0).standard_normal((2, 3, 4)))
+    assert_same(ember.norm(ex[0], "nuc"), torch.norm(tx[0], "nuc"))
+    assert_same(
+        ember.norm(ex, "nuc", dim=(0, 2), keepdim=True),
+        torch.norm(tx, "nuc", dim=(0, 2), keepdim=True),
+    )
+    with pytest.raises(ValueError, match="norm"):
+        ember.norm(ex, "nuc")
+    ge, gt = grads(lambda L, x: L.norm(x, "nuc"), np.random.default_rng(1).standard_normal((3, 2)))
+    np.testing.assert_allclose(ge[0], gt[0], rtol=1e-6)

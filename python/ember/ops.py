@@ -1797,6 +1797,10 @@ def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
         raise TypeError(f"norm: input dtype should be floating point, got {x.dtype}")
     if p == "fro" or p is None:
         p = 2
+    if p == "nuc":  # a matrix norm: over dim, or the whole of a 2-D tensor, as torch.norm
+        if dim is None and x.ndim != 2:
+            raise ValueError(f"norm: p='nuc' needs a 2-D input or a dim pair, got {x.shape}")
+        return _linalg.matrix_norm(x, "nuc", (-2, -1) if dim is None else dim, keepdim)
     if isinstance(p, str):
         raise ValueError(f"norm: p should be 'fro' or a number, got {p!r}")
     axes = _axes(dim, x.ndim, "norm")
