@@ -238,3 +238,10 @@ def test_norm_nuclear():
         ember.norm(ex, "nuc")
     ge, gt = grads(lambda L, x: L.norm(x, "nuc"), np.random.default_rng(1).standard_normal((3, 2)))
     np.testing.assert_allclose(ge[0], gt[0], rtol=1e-6)
+
+
+def test_dtypes_torch_refuses():
+    with pytest.raises(TypeError, match="logcumsumexp"):
+        ember.logcumsumexp(ember.tensor([1, 2]), 0)
+    with pytest.raises(TypeError, match="topk"):
+        ember.topk(ember.tensor([True, False]), 1)

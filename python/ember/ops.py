@@ -1905,6 +1905,8 @@ def argsort(x, dim: int = -1, descending: bool = False, stable: bool = False) ->
 def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> SortResult:  # noqa: A002
     """The k largest (or smallest) entries along dim and their indices (torch.topk)."""
     x = _tensor_operand(x)
+    if x.data.dtype == np.bool_:
+        raise TypeError("topk: bool tensors are not supported (as in PyTorch)")
     (axis,) = _axes(dim, builtins.max(x.ndim, 1), "topk")
     n = x.shape[axis] if x.ndim else 1
     if not 0 <= k <= n:
@@ -3197,7 +3199,9 @@ class LogCumSumExp(Function):
 
 def logcumsumexp(x, dim: int) -> Tensor:
     """log(cumsum(exp(x))) along dim, without overflow."""
-    x = _float_operand(x, "logcumsumexp")
+    x = _tensor_operand(x)
+    if x.data.dtype.kind != "f":  # as PyTorch, which has no integer logcumsumexp
+        raise TypeError(f"logcumsumexp: input dtype should be floating point, got {x.dtype}")
     axis = _dim(dim, x.ndim, "logcumsumexp")
     return LogCumSumExp.apply(x, axis) if x.ndim else getitem(x, ...)
 
