@@ -48,11 +48,20 @@ def _promote(a, b):
     """PyTorch's category rule: when a float meets an integer or bool tensor, the result takes the
     float operand's dtype (the default dtype for a Python float), not NumPy's float64."""
     ka, kb = _kind(a), _kind(b)
+    arrays = isinstance(a, Tensor | np.ndarray) and isinstance(b, Tensor | np.ndarray)
+    if arrays and ka == kb == "f" and a.ndim != b.ndim and 0 in (a.ndim, b.ndim):
+        # a 0-d tensor does not widen a dimensioned one: (3,) float32 + 0-d float64 is float32
+        return (_recast(a, b.dtype), b) if a.ndim == 0 else (a, _recast(b, a.dtype))
     if ka == "f" and kb in "biu":
         b = _to_dtype(b, a.dtype if isinstance(a, Tensor | np.ndarray) else get_default_dtype())
     elif kb == "f" and ka in "biu":
         a = _to_dtype(a, b.dtype if isinstance(b, Tensor | np.ndarray) else get_default_dtype())
     return a, b
+
+
+def _recast(x, dtype):
+    """x (Tensor or array) as dtype, keeping a Tensor's gradient."""
+    return cast(x, np.dtype(dtype)) if isinstance(x, Tensor) else x.astype(dtype)
 
 
 def _broadcasting(fn, op: str, a, b) -> Tensor:
@@ -456,7 +465,8 @@ def heaviside(input, values) -> Tensor:  # noqa: A002
 
 
 def _special(name: str, x, order: int = 0):
-    return _C.special(name, np.ascontiguousarray(x), order)
+    # ascontiguousarray makes a 0-d input 1-d: give the result the input's shape back
+    return _C.special(name, np.ascontiguousarray(x), order).reshape(np.shape(x))
 
 
 _SQRT_PI = float(np.sqrt(np.pi))  # Python floats keep float32 gradients float32
@@ -826,17 +836,21 @@ def log(x) -> Tensor:
 
 class Sqrt(Function):
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx, x, zero_at_zero=False):
         with np.errstate(invalid="ignore"):
             y = np.sqrt(x)
         ctx.save_for_backward(y)
+        ctx.zero_at_zero = zero_at_zero
         return y
 
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
         with np.errstate(divide="ignore", invalid="ignore"):
-            return g / (2 * y)
+            gx = g / (2 * y)
+        if ctx.zero_at_zero:  # std: PyTorch gives a zero spread a zero (not NaN) gradient
+            gx = np.where(y == 0, 0, gx).astype(gx.dtype, copy=False)
+        return gx, None
 
 
 def sqrt(x) -> Tensor:
@@ -881,7 +895,15 @@ class Clamp(Function):
 def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    return Clamp.apply(_as_operand(x), _data(min), _data(max))
+    x = _as_operand(x)
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        # tensor bounds take gradients where they win (ties go to x), as in PyTorch
+        if min is not None:
+            x = where(lt(x, min), min, x)
+        return x if max is None else where(gt(x, max), max, x)
+    if _kind(x) in "biu" and builtins.any(isinstance(v, float) for v in (min, max)):
+        x = _to_dtype(x, get_default_dtype())  # an int tensor clamped to a float bound
+    return Clamp.apply(x, _data(min), _data(max))
 
 
 class Where(Function):
@@ -904,9 +926,15 @@ class Where(Function):
         )
 
 
-def where(condition, a, b) -> Tensor:
-    """Elements of a where condition holds, else of b (broadcasting)."""
-    return Where.apply(_data(condition), _as_operand(a), _as_operand(b))
+def where(condition, a=None, b=None) -> Tensor:
+    """Elements of a where condition holds, else of b (broadcasting); where(condition) alone is
+    nonzero(condition, as_tuple=True)."""
+    if a is None and b is None:
+        return nonzero(condition, as_tuple=True)
+    a, b = _as_operand(a), _as_operand(b)
+    if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
+        a = np.asarray(a, get_default_dtype() if isinstance(a, float) else None)  # two scalars
+    return Where.apply(_data(condition), *_promote(a, b))
 
 
 def compare(ufunc, a, b=None) -> Tensor:
@@ -1069,19 +1097,20 @@ MaxMin = namedtuple("MaxMin", ["values", "indices"])
 
 
 class ReduceExtreme(Function):
-    """max/min over everything: the gradient is shared evenly among tied extremes."""
+    """max/min (or a given value of x, as the median) over everything: the gradient is shared
+    evenly among the entries equal to it, as PyTorch's."""
 
     @staticmethod
-    def forward(ctx, x, use_max):
-        y = np.max(x) if use_max else np.min(x)
+    def forward(ctx, x, use_max, value=None):
+        y = value if value is not None else np.max(x) if use_max else np.min(x)
         ctx.save_for_backward(x, y)
         return np.asarray(y)
 
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
-        mask = x == y
-        return g * mask / np.count_nonzero(mask), None
+        mask = (x == y) | (np.isnan(x) & np.isnan(y))  # a NaN result: the NaNs share the grad
+        return g * mask / np.count_nonzero(mask), None, None
 
 
 class ExtremeDim(Function):
@@ -1159,11 +1188,11 @@ class Maximum(Function):
 
 
 def maximum(a, b) -> Tensor:
-    return Maximum.apply(_as_operand(a), _as_operand(b), True)
+    return Maximum.apply(*_promote(_as_operand(a), _as_operand(b)), True)
 
 
 def minimum(a, b) -> Tensor:
-    return Maximum.apply(_as_operand(a), _as_operand(b), False)
+    return Maximum.apply(*_promote(_as_operand(a), _as_operand(b)), False)
 
 
 def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
@@ -1369,7 +1398,7 @@ class Cat(Function):
 def _promote_list(tensors):
     """Integer/bool members of a float list take the floats' dtype (PyTorch's categories)."""
     kinds = [_kind(t) for t in tensors]
-    if "f" in kinds and any(k in "biu" for k in kinds):
+    if "f" in kinds and builtins.any(k in "biu" for k in kinds):
         fdt = np.result_type(
             *[np.asarray(_data(t)).dtype for t, k in zip(tensors, kinds) if k == "f"]
         )
@@ -1382,6 +1411,8 @@ def cat(tensors, dim: int = 0) -> Tensor:
     tensors = _promote_list([_tensor_operand(t) for t in tensors])
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
+    # PyTorch skips legacy empty tensors of shape (0,) (as in `out = cat([out, x])` from [])
+    tensors = [t for t in tensors if t.shape != (0,)] or tensors
     nd = np.ndim(_data(tensors[0]))
     (axis,) = _axes(dim, nd, "cat")
     ref = _shape(_data(tensors[0]))
@@ -1482,8 +1513,10 @@ class Gather(Function):
 def gather(x, dim: int, index) -> Tensor:
     """out[i][j] = x[index[i][j]][j] (dim 0) etc., as torch.gather."""
     x = _tensor_operand(x)
-    (axis,) = _axes(dim, x.ndim, "gather")
     index = np.asarray(_data(index))
+    if x.ndim == 0 and index.ndim == 0:  # a scalar gathers itself with index 0, as PyTorch
+        return reshape(gather(reshape(x, (1,)), dim, index.reshape(1)), ())
+    (axis,) = _axes(dim, x.ndim, "gather")
     if index.dtype.kind not in "iu":
         raise TypeError(f"gather: index must be integer, got {index.dtype}")
     if index.ndim != x.ndim:
@@ -1612,7 +1645,17 @@ def _smooth(name: str):
 
 sin, cos, tan = _smooth("sin"), _smooth("cos"), _smooth("tan")
 log1p, expm1, log2, log10 = _smooth("log1p"), _smooth("expm1"), _smooth("log2"), _smooth("log10")
-rsqrt, reciprocal, square = _smooth("rsqrt"), _smooth("reciprocal"), _smooth("square")
+rsqrt, reciprocal, _square = _smooth("rsqrt"), _smooth("reciprocal"), _smooth("square")
+
+
+def square(x) -> Tensor:
+    """Elementwise x * x; integer and bool inputs stay integer (int64 for bool), as torch."""
+    if _kind(x) in "biu":
+        a = _data(_tensor_operand(x))
+        return Tensor(np.square(a.astype(np.int64) if a.dtype == np.bool_ else a))
+    return _square(x)
+
+
 sinh, cosh = _smooth("sinh"), _smooth("cosh")
 asin, acos, atan = _smooth("asin"), _smooth("acos"), _smooth("atan")
 
@@ -1641,11 +1684,18 @@ def _piecewise(name: str, f):
     return op
 
 
-sign = _piecewise("sign", np.sign)
+sign = _piecewise("sign", lambda a: a.copy() if a.dtype == np.bool_ else np.sign(a))
 floor = _piecewise("floor", np.floor)
 ceil = _piecewise("ceil", np.ceil)
 trunc = _piecewise("trunc", np.trunc)
-round = _piecewise("round", np.round)  # noqa: A001  (half to even, as torch.round)
+_round = _piecewise("round", np.round)
+
+
+def round(x, *, decimals: int = 0) -> Tensor:  # noqa: A001
+    """Round half to even (to ``decimals`` places), as torch.round; its gradient is zero."""
+    if decimals == 0:
+        return _round(x)
+    return Piecewise.apply(_tensor_operand(x), lambda a: np.round(a, decimals))
 
 
 class LogSumExp(Function):
@@ -1709,7 +1759,8 @@ class Prod(Function):
 def prod(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Product of all elements, or along one dim (torch.prod)."""
     x = _as_dtype(x, dtype)
-    if dim is None:
+    if dim is None or x.ndim == 0:
+        _axes(dim, x.ndim, "prod")
         return Prod.apply(x, None, False)
     (axis,) = _axes(dim, x.ndim, "prod")
     return Prod.apply(x, axis, keepdim)
@@ -1741,12 +1792,20 @@ def cumsum(x, dim: int, *, dtype=None) -> Tensor:
 def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     """Vector p-norm over dim (all elements by default): p = 'fro' or 2, 1, inf, -inf, or any
     positive number (torch.norm). The gradient at a zero vector is zero, as PyTorch's."""
-    x = _float_operand(x, "norm")
-    if p == "fro":
+    x = _tensor_operand(x)
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"norm: input dtype should be floating point, got {x.dtype}")
+    if p == "fro" or p is None:
         p = 2
+    if p == "nuc":  # a matrix norm: over dim, or the whole of a 2-D tensor, as torch.norm
+        if dim is None and x.ndim != 2:
+            raise ValueError(f"norm: p='nuc' needs a 2-D input or a dim pair, got {x.shape}")
+        return _linalg.matrix_norm(x, "nuc", (-2, -1) if dim is None else dim, keepdim)
     if isinstance(p, str):
         raise ValueError(f"norm: p should be 'fro' or a number, got {p!r}")
     axes = _axes(dim, x.ndim, "norm")
+    if p == 0:  # the count of non-zeros, with no gradient, as PyTorch
+        return Tensor(np.sum(x.data != 0, axis=axes, keepdims=keepdim).astype(x.dtype))
     if p in (float("inf"), float("-inf")):
         sign = 1 if p > 0 else -1  # min |x| = -max(-|x|)
         return sign * AMax.apply(sign * abs(x), axes, keepdim, True)
@@ -1800,12 +1859,14 @@ def flip(x, dims) -> Tensor:
 def index_select(x, dim: int, index) -> Tensor:
     """x's entries at the 1-D integer ``index`` along dim (torch.index_select)."""
     x = _tensor_operand(x)
-    (axis,) = _axes(dim, x.ndim, "index_select")
     index = np.asarray(_data(index))
+    if x.ndim == 0 and index.size == 1:  # a scalar selects itself with index 0, as PyTorch
+        return reshape(index_select(reshape(x, (1,)), dim, index.reshape(1)), ())
+    (axis,) = _axes(dim, x.ndim, "index_select")
     if index.dtype.kind not in "iu" or index.ndim > 1:
         raise TypeError(f"index_select: index must be a 1-D integer array, got {index.dtype}")
     n = x.shape[axis]
-    if index.size and (index.min() < -n or index.max() >= n):
+    if index.size and (index.min() < 0 or index.max() >= n):  # no negative indices in torch
         raise IndexError(f"index_select: index out of range for dim {dim} of size {n}")
     return getitem(x, (slice(None),) * axis + (index.reshape(-1),))
 
@@ -1828,12 +1889,11 @@ def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> So
     if x.ndim == 0:
         return SortResult(x.clone(), Tensor(np.zeros((), np.int64)))
     a = x.data
-    idx = np.argsort(-a if descending and a.dtype.kind != "b" else a, axis=axis, kind="stable")
+    key = (~a if a.dtype.kind == "b" else -a) if descending else a  # stable: ties keep order
+    idx = np.argsort(key, axis=axis, kind="stable")
     if descending and a.dtype.kind == "f":  # -NaN still sorts last: NaNs belong first here
         nan_first = np.argsort(~np.isnan(np.take_along_axis(a, idx, axis)), axis, kind="stable")
         idx = np.take_along_axis(idx, nan_first, axis)
-    if descending and a.dtype.kind == "b":
-        idx = np.flip(np.argsort(a, axis=axis, kind="stable"), axis=axis)
     idx = idx.astype(np.int64)
     return SortResult(gather(x, axis, idx), Tensor(idx))
 
@@ -1845,10 +1905,14 @@ def argsort(x, dim: int = -1, descending: bool = False, stable: bool = False) ->
 def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> SortResult:  # noqa: A002
     """The k largest (or smallest) entries along dim and their indices (torch.topk)."""
     x = _tensor_operand(x)
+    if x.data.dtype == np.bool_:
+        raise TypeError("topk: bool tensors are not supported (as in PyTorch)")
     (axis,) = _axes(dim, builtins.max(x.ndim, 1), "topk")
     n = x.shape[axis] if x.ndim else 1
     if not 0 <= k <= n:
         raise ValueError(f"topk: k ({k}) out of range for dim {dim} of size {n}")
+    if x.ndim == 0:  # PyTorch returns the scalar for k 0 or 1
+        return SortResult(getitem(x, ...), Tensor(np.zeros((), np.int64)))
     s = sort(x, dim, descending=largest)
     sl = (slice(None),) * axis + (slice(0, k),)
     return SortResult(getitem(s.values, sl), Tensor(s.indices.data[sl]))
@@ -2708,7 +2772,10 @@ def unique(
     dim, the distinct slices along dim."""
     a = np.asarray(_data(x))
     axis = None if dim is None else _dim(dim, a.ndim, "unique")
-    vals, inv, counts = np.unique(a, return_inverse=True, return_counts=True, axis=axis)
+    # equal_nan=False: each NaN is its own value, as in PyTorch
+    vals, inv, counts = np.unique(
+        a, return_inverse=True, return_counts=True, axis=axis, equal_nan=False
+    )
     inv = inv.reshape(a.shape) if dim is None else inv.reshape(-1)
     return _unique_result(vals, inv, counts, return_inverse, return_counts)
 
@@ -2877,7 +2944,7 @@ def aminmax(x, *, dim=None, keepdim: bool = False) -> MinMax:
 
 def std(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None) -> Tensor:
     """Standard deviation (the square root of var, same arguments)."""
-    return sqrt(var(x, dim, unbiased, keepdim, correction=correction))
+    return Sqrt.apply(var(x, dim, unbiased, keepdim, correction=correction), True)
 
 
 def var_mean(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):
@@ -2954,7 +3021,8 @@ def _global_median(op, x, ignore_nan):
     x = reshape(x, (-1,))
     if x.numel() == 0:  # PyTorch: NaN
         return Tensor(np.asarray(np.nan, x.dtype if x.dtype.kind == "f" else np.float32))
-    return _order_stat(op, x, 0, False, _median_rank(ignore_nan)).values
+    value = _order_stat(op, x.detach(), 0, False, _median_rank(ignore_nan)).values.data
+    return ReduceExtreme.apply(x, False, value)  # ties share the gradient, as PyTorch
 
 
 def _median_rank(ignore_nan: bool):
@@ -3086,7 +3154,7 @@ class CumProd(Function):
         with np.errstate(divide="ignore", invalid="ignore"):
             out = np.flip(np.cumsum(np.flip(g * y, a), a), a) / x
         xm, gm, om = (np.moveaxis(v, a, -1) for v in (x, g, out))
-        for r in zip(*np.nonzero((xm == 0).any(-1))):
+        for r in map(tuple, np.argwhere((xm == 0).any(-1))):  # argwhere: 1-D rows too
             row, grow = xm[r], gm[r]
             z = np.flatnonzero(row == 0)[0]
             before = np.prod(row[:z])
@@ -3131,7 +3199,9 @@ class LogCumSumExp(Function):
 
 def logcumsumexp(x, dim: int) -> Tensor:
     """log(cumsum(exp(x))) along dim, without overflow."""
-    x = _float_operand(x, "logcumsumexp")
+    x = _tensor_operand(x)
+    if x.data.dtype.kind != "f":  # as PyTorch, which has no integer logcumsumexp
+        raise TypeError(f"logcumsumexp: input dtype should be floating point, got {x.dtype}")
     axis = _dim(dim, x.ndim, "logcumsumexp")
     return LogCumSumExp.apply(x, axis) if x.ndim else getitem(x, ...)
 

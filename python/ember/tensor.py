@@ -368,11 +368,11 @@ class Tensor:
         return self
 
     def zero_(self) -> Tensor:
-        self.data[...] = 0
-        return self
+        return self.fill_(0)
 
     def fill_(self, value) -> Tensor:
-        self.data[...] = value
+        self._needs_record(None, rebind=False)  # graph tensors: refuse, not wrong gradients
+        self.data[...] = value.data if isinstance(value, Tensor) else value
         return self
 
     def __repr__(self) -> str:
@@ -435,6 +435,18 @@ class Tensor:
 
     def __rtruediv__(self, other):
         return _ops.div(other, self)
+
+    def __floordiv__(self, other):
+        return _ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ops.remainder(self, other)
+
+    def __rmod__(self, other):
+        return _ops.remainder(other, self)
 
     def __pow__(self, other):
         return _ops.pow(self, other)
@@ -683,14 +695,20 @@ class Tensor:
     def __ge__(self, other):
         return _ops.compare(np.greater_equal, self, other)
 
+    # Bitwise, as PyTorch: logical on bool tensors, bitwise on integers, a TypeError on floats.
     def __invert__(self):
-        return _ops.compare(np.logical_not, self)
+        return _ops.compare(np.invert, self)
 
     def __and__(self, other):
-        return _ops.compare(np.logical_and, self, other)
+        return _ops.compare(np.bitwise_and, self, other)
 
     def __or__(self, other):
-        return _ops.compare(np.logical_or, self, other)
+        return _ops.compare(np.bitwise_or, self, other)
+
+    def __xor__(self, other):
+        return _ops.compare(np.bitwise_xor, self, other)
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
     # ---- math -----------------------------------------------------------------------------
     def exp(self):
@@ -753,11 +771,11 @@ class Tensor:
         return _ops.neg(self)
 
     # ---- reductions -----------------------------------------------------------------------
-    def sum(self, dim=None, keepdim: bool = False):
-        return _ops.sum(self, dim, keepdim)
+    def sum(self, dim=None, keepdim: bool = False, *, dtype=None):
+        return _ops.sum(self, dim, keepdim, dtype=dtype)
 
-    def mean(self, dim=None, keepdim: bool = False):
-        return _ops.mean(self, dim, keepdim)
+    def mean(self, dim=None, keepdim: bool = False, *, dtype=None):
+        return _ops.mean(self, dim, keepdim, dtype=dtype)
 
     def var(self, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):
         return _ops.var(self, dim, unbiased, keepdim, correction=correction)

@@ -1,0 +1,247 @@
+"""Regressions from a randomized parity sweep of the tensor API against PyTorch: each test pins
+one configuration (0-d tensors, mixed dtypes, ties, NaNs) where ember used to differ."""
+
+import numpy as np
+import pytest
+
+import ember
+
+torch = pytest.importorskip("torch")
+
+
+def both(a):
+    """The same array as an ember and a torch tensor."""
+    a = np.asarray(a)
+    return ember.tensor(a.copy()), torch.from_numpy(a.copy())
+
+
+def assert_same(e, t):
+    """Values, shape and dtype of an ember result equal torch's."""
+    e, t = np.asarray(e.numpy()), t.detach().numpy()
+    assert e.dtype == t.dtype, (e.dtype, t.dtype)
+    np.testing.assert_allclose(e, t, rtol=1e-6, atol=1e-7)
+
+
+def grads(f, *arrays):
+    """Gradients of sum(f(inputs) * w) in ember and torch, float64."""
+    e = [ember.tensor(a, requires_grad=True) for a in arrays]
+    t = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out = f(torch, *t)
+    w = np.random.default_rng(0).standard_normal(tuple(out.shape))
+    (out * torch.from_numpy(w)).sum().backward()
+    (f(ember, *e) * ember.tensor(w)).sum().backward()
+    return [x.grad.numpy() for x in e], [x.grad.numpy() for x in t]
+
+
+@pytest.mark.parametrize("op", ["__mod__", "__floordiv__", "__rmod__", "__rfloordiv__"])
+@pytest.mark.parametrize("dtype", [np.int64, np.float32])
+def test_mod_and_floordiv_operators(op, dtype):
+    (ea, ta), (eb, tb) = both(np.array([-7, 7, 5], dtype)), both(np.array([2, -2, 3], dtype))
+    assert_same(getattr(ea, op)(eb), getattr(ta, op)(tb))
+    assert_same(getattr(ea, op)(3), getattr(ta, op)(3))
+
+
+@pytest.mark.parametrize("op", ["__and__", "__or__", "__xor__"])
+def test_bitwise_operators_on_integers(op):
+    (ea, ta), (eb, tb) = both(np.array([6, 5, -1])), both(np.array([3, 4, 2]))
+    assert_same(getattr(ea, op)(eb), getattr(ta, op)(tb))
+    assert_same(~ea, ~ta)
+    (ec, tc), (ed, td) = both(np.array([True, False, True])), both(np.array([True, True, False]))
+    assert_same(getattr(ec, op)(ed), getattr(tc, op)(td))
+    assert_same(~ec, ~tc)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda L, a, b: a + b,
+        lambda L, a, b: a * b,
+        lambda L, a, b: L.maximum(a, b),
+        lambda L, a, b: L.where(a > 0, a, b),
+    ],
+)
+def test_zero_dim_float64_does_not_widen_float32(f):
+    (ea, ta), (eb, tb) = both(np.array([1.5, -2.0], np.float32)), both(np.array(0.25))
+    assert_same(f(ember, ea, eb), f(torch, ta, tb))
+    assert_same(f(ember, eb, ea), f(torch, tb, ta))
+
+
+def test_zero_dim_promotion_keeps_gradients():
+    ge, gt = grads(lambda L, a, b: a * b, np.array([1.5, -2.0]), np.array(0.25))
+    for e, t in zip(ge, gt):
+        np.testing.assert_allclose(e, t)
+
+
+def test_maximum_int_and_float32_is_float32():
+    (ea, ta), (eb, tb) = both(np.array([1, 5])), both(np.array([2.5, 3.0], np.float32))
+    assert_same(ember.maximum(ea, eb), torch.maximum(ta, tb))
+
+
+def test_where_promotes_like_torch():
+    cond = np.array([True, False, True])
+    (ec, tc), (ea, ta) = both(cond), both(np.array([1, 2, 3]))
+    eb, tb = both(np.array([0.5, 1.5, 2.5], np.float32))
+    assert_same(ember.where(ec, ea, eb), torch.where(tc, ta, tb))
+    assert_same(ember.where(ec, ea, 0.5), torch.where(tc, ta, 0.5))
+    assert_same(ember.where(ec, 1.0, 0), torch.where(tc, 1.0, 0))
+
+
+def test_clamp_tensor_bounds_get_gradients():
+    x = np.array([[-2.0, 0.0, 0.5, 3.0], [1.0, -1.0, 2.0, 0.2]])
+    lo, hi = np.array([-1.0, 0.0, 0.0, 0.0]), np.array([[1.0], [0.5]])
+    ge, gt = grads(lambda L, x, lo, hi: L.clamp(x, lo, hi), x, lo, hi)
+    for e, t in zip(ge, gt):
+        np.testing.assert_allclose(e, t)
+
+
+def test_clamp_integer_dtypes():
+    ex, tx = both(np.array([-3, 0, 4]))
+    assert_same(ember.clamp(ex, -1, 1), torch.clamp(tx, -1, 1))
+    assert_same(ember.clamp(ex, min=0.5), torch.clamp(tx, min=0.5))
+
+
+@pytest.mark.parametrize("dim", [0, -1])
+def test_zero_dim_inputs(dim):
+    es, ts = both(np.array(2.5))
+    ei, ti = both(np.array(0))
+    assert_same(ember.prod(es, dim), torch.prod(ts, dim))
+    assert_same(ember.prod(es, dim, keepdim=True), torch.prod(ts, dim, keepdim=True))
+    assert_same(ember.gather(es, dim, ei), torch.gather(ts, dim, ti))
+    ej, tj = both(np.array([0]))
+    assert_same(ember.index_select(es, dim, ej), torch.index_select(ts, dim, tj))
+    ev, tv = ember.topk(es, 1, dim), torch.topk(ts, 1, dim)
+    assert_same(ev.values, tv.values)
+    assert_same(ev.indices, tv.indices)
+
+
+def test_std_of_constant_has_zero_gradient():
+    ge, gt = grads(lambda L, x: L.std(x, 0), np.ones((3, 2)))
+    np.testing.assert_allclose(ge[0], gt[0])
+    ge, gt = grads(lambda L, x: L.std(x, correction=0), np.array(1.5))
+    np.testing.assert_allclose(ge[0], gt[0])
+
+
+def test_stable_descending_sort_of_bool_keeps_tie_order():
+    ex, tx = both(np.array([[True, False, True, False, True]]))
+    e, t = (
+        ember.sort(ex, descending=True, stable=True),
+        torch.sort(tx, descending=True, stable=True),
+    )
+    assert_same(e.indices, t.indices)
+
+
+def test_nan_reductions():
+    ex, tx = both(np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, 0.0]], np.float32))
+    assert_same(ember.nanmean(ex), torch.nanmean(tx))
+    assert_same(ember.nanmean(ex, 1), torch.nanmean(tx, 1))
+    assert_same(ember.unique(ex), torch.unique(tx))
+
+
+@pytest.mark.parametrize("name", ["erf", "erfc", "lgamma", "digamma", "i0"])
+def test_special_functions_keep_zero_dim_shape(name):
+    ex, tx = both(np.array(0.75))
+    assert_same(getattr(ember, name)(ex), getattr(torch, name)(tx))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.bool_])
+def test_square_of_integers_stays_integer(dtype):
+    ex, tx = both(np.array([2, 0, 3], dtype))
+    assert_same(ember.square(ex), torch.square(tx))
+
+
+@pytest.mark.parametrize(
+    "x", [[1.0, 3.0, 2.0], [1.0, 0.0, 2.0], [[0.0, 2.0, 3.0], [1.0, 2.0, 3.0]]]
+)
+def test_cumprod_backward(x):
+    ge, gt = grads(lambda L, x: L.cumprod(x, -1), np.array(x))
+    np.testing.assert_allclose(ge[0], gt[0])
+
+
+@pytest.mark.parametrize("op", ["max", "min"])
+def test_max_of_nan_shares_gradient_among_nans(op):
+    ge, gt = grads(lambda L, x: getattr(L, op)(x), np.array([[1.0, np.nan], [np.nan, 0.0]]))
+    np.testing.assert_allclose(ge[0], gt[0])
+
+
+def test_norm_p_none_zero_and_integer_input():
+    ex, tx = both(np.array([[3.0, 0.0], [4.0, 1.0]]))
+    assert_same(ember.norm(ex, p=None), torch.norm(tx, p=None))
+    assert_same(ember.norm(ex, p=0, dim=0), torch.norm(tx, p=0, dim=0))
+    with pytest.raises(TypeError, match="norm"):
+        ember.norm(ember.tensor([1, 2]))
+
+
+@pytest.mark.parametrize("decimals", [0, 1, -2])
+def test_round_decimals(decimals):
+    ex, tx = both(np.array([0.25, 1.35, -2.5, 1234.5678], np.float32))
+    assert_same(ember.round(ex, decimals=decimals), torch.round(tx, decimals=decimals))
+    assert_same(ex.round(decimals=decimals), tx.round(decimals=decimals))
+
+
+def test_cat_skips_legacy_empty_tensor():
+    (ee, te), (ex, tx) = both(np.zeros(0, np.float32)), both(np.ones((2, 3), np.float32))
+    assert_same(ember.cat([ee, ex]), torch.cat([te, tx]))
+    assert_same(ember.cat([ex, ee], dim=1), torch.cat([tx, te], dim=1))
+
+
+def test_sign_of_bool():
+    ex, tx = both(np.array([True, False]))
+    assert_same(ember.sign(ex), torch.sign(tx))
+    assert_same(ember.sgn(ex), torch.sgn(tx))
+
+
+def test_index_select_refuses_negative_index():
+    with pytest.raises(IndexError, match="index_select"):
+        ember.index_select(ember.tensor([1.0, 2.0]), 0, ember.tensor([-1]))
+
+
+def test_where_with_condition_only():
+    ec, tc = both(np.array([[True, False], [False, True]]))
+    for e, t in zip(ember.where(ec), torch.where(tc), strict=True):
+        assert_same(e, t)
+
+
+def test_sum_and_mean_methods_take_dtype():
+    ex, tx = both(np.arange(6).reshape(2, 3))
+    assert_same(ex.sum(dtype=np.float64), tx.sum(dtype=torch.float64))
+    assert_same(ex.mean(1, dtype=np.float64), tx.mean(1, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("method", ["zero_", "fill_"])
+def test_fill_of_graph_tensor_refuses_instead_of_wrong_gradient(method):
+    x = ember.tensor(np.ones(3), requires_grad=True)
+    y = x * 2
+    args = (5.0,) if method == "fill_" else ()
+    with pytest.raises(RuntimeError, match="in-place"):
+        getattr(y, method)(*args)
+    with ember.no_grad():
+        assert np.all(getattr(y, method)(*args).numpy() == (args[0] if args else 0))
+
+
+@pytest.mark.parametrize("op", ["median", "nanmedian"])
+@pytest.mark.parametrize(
+    "x", [[[1.0, 2.0, 2.0, 1.0]], [[1.0, np.nan], [3.0, 4.0]], [[3.0, 1.0, 2.0]]]
+)
+def test_global_median_shares_gradient_among_ties(op, x):
+    ge, gt = grads(lambda L, x: getattr(L, op)(x), np.array(x))
+    np.testing.assert_allclose(ge[0], gt[0])
+
+
+def test_norm_nuclear():
+    ex, tx = both(np.random.default_rng(0).standard_normal((2, 3, 4)))
+    assert_same(ember.norm(ex[0], "nuc"), torch.norm(tx[0], "nuc"))
+    assert_same(
+        ember.norm(ex, "nuc", dim=(0, 2), keepdim=True),
+        torch.norm(tx, "nuc", dim=(0, 2), keepdim=True),
+    )
+    with pytest.raises(ValueError, match="norm"):
+        ember.norm(ex, "nuc")
+    ge, gt = grads(lambda L, x: L.norm(x, "nuc"), np.random.default_rng(1).standard_normal((3, 2)))
+    np.testing.assert_allclose(ge[0], gt[0], rtol=1e-6)
+
+
+def test_dtypes_torch_refuses():
+    with pytest.raises(TypeError, match="logcumsumexp"):
+        ember.logcumsumexp(ember.tensor([1, 2]), 0)
+    with pytest.raises(TypeError, match="topk"):
+        ember.topk(ember.tensor([True, False]), 1)
