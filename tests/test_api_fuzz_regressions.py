@@ -245,3 +245,24 @@ def test_dtypes_torch_refuses():
         ember.logcumsumexp(ember.tensor([1, 2]), 0)
     with pytest.raises(TypeError, match="topk"):
         ember.topk(ember.tensor([True, False]), 1)
+
+
+def test_copy_into_a_graph_tensor_is_refused_not_silently_wrong():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    with pytest.raises(RuntimeError, match="in-place"):
+        y.copy_(ember.tensor([5.0, 6.0]))
+    with pytest.raises(RuntimeError, match="leaf"):
+        x.copy_(ember.tensor([5.0, 6.0]))
+    with ember.no_grad():  # allowed outside autograd, as PyTorch
+        x.copy_(ember.tensor([5.0, 6.0]))
+    np.testing.assert_array_equal(x.numpy(), [5.0, 6.0])
+
+
+def test_torch_dtype_aliases():
+    pairs = {"int": torch.int, "bool": torch.bool, "int8": torch.int8, "uint8": torch.uint8}
+    pairs.update(int16=torch.int16, short=torch.short, half=torch.half)
+    for name, tdtype in pairs.items():
+        e = ember.zeros(2, dtype=getattr(ember, name))
+        assert str(e.dtype) == str(torch.zeros(2, dtype=tdtype).numpy().dtype), name
+    ember.set_num_threads(ember.get_num_threads())  # still takes a Python int

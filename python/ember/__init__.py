@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import builtins as _builtins
 import os as _os
 
 import numpy as _np
@@ -359,11 +360,18 @@ bool_ = _np.bool_
 float = _np.float32  # noqa: A001  (torch.float)
 double = _np.float64
 long = _np.int64
+# torch.int / torch.bool and the small integer types (not in __all__: a star import would
+# shadow the builtins int and bool).
+int = _np.int32  # noqa: A001
+bool = _np.bool_  # noqa: A001
+int8, uint8, int16 = _np.int8, _np.uint8, _np.int16
+short = _np.int16
+half = _np.float16
 
 
 def set_num_threads(n: int) -> None:
     """Threads every ember kernel may use (capped by OMP_NUM_THREADS / threadpoolctl)."""
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+    if not isinstance(n, _builtins.int) or isinstance(n, _builtins.bool) or n < 1:
         raise ValueError(f"set_num_threads: n must be an int >= 1, got {n!r}")
     _C.set_num_threads(n)
 
@@ -429,6 +437,7 @@ __all__ = [
     "adjoint",
     "matrix_exp", "cholesky", "qr", "svd", "frobenius_norm",
     "float32", "float64", "float16", "int64", "int32", "bool_", "float", "double", "long",
+    "int8", "uint8", "int16", "short", "half",
     "poisson", "absolute", "addcdiv", "addcmul", "isin", "ldexp", "lerp", "mvlgamma", "nextafter",
     "randint_like", "is_complex", "is_nonzero", "is_same_size", "is_signed", "seed", "initial_seed",
     "get_rng_state", "set_rng_state", "get_default_dtype", "set_default_dtype", "add", "sub", "mul",

@@ -363,6 +363,7 @@ class Tensor:
         if is_grad_enabled() and isinstance(src, Tensor) and src._requires_grad:
             self[...] = src
             return self
+        self._needs_record(None, rebind=False)  # graph tensors: refuse, not wrong gradients
         src = np.asarray(src.data if isinstance(src, Tensor) else src)
         np.copyto(self.data, np.broadcast_to(src, self.shape), casting="unsafe")
         return self
