@@ -368,52 +368,10 @@ void zero_range(T* p, int64_t j0, int64_t j1) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
-// LSTM with projections (called by lstm_forward / lstm_backward when w_hr is non-null)
-// x (T,N,I), h0 (N,P), c0 (N,H), w_ih (4H,I), w_hh (4H,P), w_hr (P,H), b (4H) the summed biases
-// -> y (T,N,P), h_n (N,P), c_n (N,H), gates (T,N,4H), cells (T,N,H), hid (T,N,H).
-//   gates and c_t as the plain LSTM (with h_{t-1} of width P),  m_t = o * tanh(c_t) -> hid,
-//   h_t = m_t @ W_hr^T (one GEMM a step; padded rows: m = 0, y = 0, h kept).
-template <typename T>
-void lstm_proj_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, const T* h0,
-                       const T* c0, const T* w_ih, const T* w_hh, const T* w_hr, const T* b,
-                       const Steps& st, int64_t N, int64_t I, int64_t H, int64_t P) {
-  const int64_t GH = 4 * H, T_ = st.T;
-  gemm<T>(false, true, T_ * N, GH, I, T(1), x, I, w_ih, I, T(0), gates, GH);
-  std::memcpy(h_n, h0, sizeof(T) * N * P);
-  std::memcpy(c_n, c0, sizeof(T) * N * H);
-  const PackedB<T> whh(true, P, GH, w_hh, P);
-  const PackedB<T> whr(true, H, P, w_hr, H);
-  std::vector<T> scratch(static_cast<size_t>(N * H));  // lstm_fwd_row's running h: unused here
-  for (int64_t s = 0; s < T_; ++s) {
-    const int64_t t = st.t_of(s);
-    T* g = gates + t * N * GH;
-    gemm_packed<T>(N, T(1), h_n, P, whh, T(1), g, GH);
-    T* mt = hid + t * N * H;
-    T* ct = cells + t * N * H;
-    for_each_block(N, H, 10, [&](int64_t n, int64_t j0, int64_t j1) {
-      T* gi = g + n * GH;
-      if (!st.valid(t, n)) {
-        for (int64_t k = 0; k < 4; ++k) zero_range(gi + k * H, j0, j1);
-        zero_range(mt + n * H, j0, j1);
-        zero_range(ct + n * H, j0, j1);
-        return;
-      }
-      lstm_fwd_row(gi, gi + H, gi + 2 * H, gi + 3 * H, ct + n * H, c_n + n * H, mt + n * H,
-                   scratch.data() + n * H, b, b + H, b + 2 * H, b + 3 * H, j0, j1);
-    });
-    T* yt = y + t * N * P;
-    gemm_packed<T>(N, T(1), mt, H, whr, T(0), yt, P);
-    for (int64_t n = 0; n < N; ++n) {
-      if (st.valid(t, n))
-        std::memcpy(h_n + n * P, yt + n * P, sizeof(T) * P);
-      else
-        std::fill(yt + n * P, yt + (n + 1) * P, T(0));
-    }
-  }
-}
-
-// Differentiates lstm_proj_forward. dy (T,N,P), dh_n (N,P), dc_n (N,H) each may be null ->
-// dx, dh0 (N,P), dc0 (N,H), dw_ih, dw_hh (4H,P), dw_hr (P,H), db_ih, db_hh or null.
+// LSTM with projections (lstm_forward's serial loop runs their forward)
+// Differentiates lstm_forward with w_hr (P,H), called by lstm_backward. dy (T,N,P), dh_n (N,P),
+// dc_n (N,H) each may be null -> dx, dh0 (N,P), dc0 (N,H), dw_ih, dw_hh (4H,P), dw_hr (P,H), db_ih,
+// db_hh or null.
 //   dh_t (total: carried + dy_t) -> dhp (T,N,P), kept for dw_hr = sum_t dh_t^T m_t (one GEMM
 //   after the loop); dm_t = dh_t @ W_hr feeds the plain LSTM's pointwise pass; the carried dh
 //   of the previous step is dgates_t @ W_hh (padded rows: dh_t = 0, carried dh / dc unchanged).
@@ -476,7 +434,8 @@ void lstm_proj_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* dw_hr, T* 
 //   i,f,g,o = sigma, sigma, tanh, sigma (W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
 //   c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t)
 // With projections (w_hr (P,H) non-null; null: hid unused, P == H): h0, h_n (N,P), w_hh (4H,P),
-// y (T,N,P), hid (T,N,H): see lstm_proj_forward.
+// y (T,N,P), hid (T,N,H) = m_t = o * tanh(c_t), h_t = m_t @ W_hr^T (padded rows: m = 0, y = 0,
+// h kept).
 template <typename T>
 void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, const T* h0,
                   const T* c0, const T* w_ih, const T* w_hh, const T* b_ih, const T* b_hh,
@@ -486,18 +445,13 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, 
   const Steps st{T_, reverse, lengths};
   const std::vector<T> bias = sum_bias(b_ih, b_hh, GH);
   const T* b = bias.data();
-  if (w_hr) {
-    lstm_proj_forward(y, h_n, c_n, gates, cells, hid, x, h0, c0, w_ih, w_hh, w_hr, b, st, N, I, H,
-                      P);
-    return;
-  }
   // Input projection of all steps at once, straight into the gates buffer.
   gemm<T>(false, true, T_ * N, GH, I, T(1), x, I, w_ih, I, T(0), gates, GH);
   // h_n / c_n carry the running state.
-  std::memcpy(h_n, h0, sizeof(T) * N * H);
+  std::memcpy(h_n, h0, sizeof(T) * N * P);
   std::memcpy(c_n, c0, sizeof(T) * N * H);
-  const PackedB<T> whh(true, H, GH, w_hh, H);  // packed once for every step
-  if (const int nt = unit_threads(N, GH, H, whh.nr); nt > 1) {
+  const PackedB<T> whh(true, P, GH, w_hh, P);  // packed once for every step
+  if (const int nt = w_hr ? 1 : unit_threads(N, GH, H, whh.nr); nt > 1) {
     // Each thread owns the hidden units [u0, u1) (whole NR panels) in all four gates: a step is
     // its GEMM columns for those units, their pointwise pass, and one barrier. h is double-
     // buffered (the GEMM reads all of it); c is only ever touched by its owner.
@@ -536,25 +490,39 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, 
     }
     return;
   }
+  // With projections the pointwise pass writes m_t = o * tanh(c_t) into hid (its running h
+  // goes to an unused scratch) and h_t = m_t @ W_hr^T follows: one more GEMM a step.
+  const std::unique_ptr<PackedB<T>> whr(w_hr ? new PackedB<T>(true, H, P, w_hr, H) : nullptr);
+  std::vector<T> scratch(w_hr ? static_cast<size_t>(N * H) : 0);
   for (int64_t s = 0; s < T_; ++s) {
     const int64_t t = st.t_of(s);
     T* g = gates + t * N * GH;
-    gemm_packed<T>(N, T(1), h_n, H, whh, T(1), g, GH);
-    T* yt = y + t * N * H;
+    gemm_packed<T>(N, T(1), h_n, P, whh, T(1), g, GH);
+    T* yt = y + t * N * P;
+    T* ht = w_hr ? hid + t * N * H : yt;  // this step's o * tanh(c)
+    T* hs = w_hr ? scratch.data() : h_n;  // and the pass's running copy of it
     T* ct = cells + t * N * H;
     for_each_block(N, H, 10, [&](int64_t n, int64_t j0, int64_t j1) {
       T* gi = g + n * GH;
-      T* yr = yt + n * H;
+      T* hr = ht + n * H;
       T* cr = ct + n * H;
       if (!st.valid(t, n)) {
         for (int64_t k = 0; k < 4; ++k) zero_range(gi + k * H, j0, j1);
-        zero_range(yr, j0, j1);
+        zero_range(hr, j0, j1);
         zero_range(cr, j0, j1);
         return;
       }
-      lstm_fwd_row(gi, gi + H, gi + 2 * H, gi + 3 * H, cr, c_n + n * H, yr, h_n + n * H, b, b + H,
+      lstm_fwd_row(gi, gi + H, gi + 2 * H, gi + 3 * H, cr, c_n + n * H, hr, hs + n * H, b, b + H,
                    b + 2 * H, b + 3 * H, j0, j1);
     });
+    if (!w_hr) continue;
+    gemm_packed<T>(N, T(1), ht, H, *whr, T(0), yt, P);
+    for (int64_t n = 0; n < N; ++n) {  // padded rows: y = 0, h kept
+      if (st.valid(t, n))
+        std::memcpy(h_n + n * P, yt + n * P, sizeof(T) * P);
+      else
+        std::fill(yt + n * P, yt + (n + 1) * P, T(0));
+    }
   }
 }
 
