@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from ember import _C
+from ember.ops import _special
 from ember.random import default_generator
 from ember.tensor import Tensor
 
@@ -79,24 +79,6 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     return _fill(tensor, default_generator().normal(mean, std, tensor.shape))
 
 
-def _erfinv(y: np.ndarray) -> np.ndarray:
-    """erf^-1 for y in (-1, 1): Giles' single-precision approximation (2012) refined by two
-    Newton steps on erf."""
-    w = -np.log((1.0 - y) * (1.0 + y))
-    central = w < 5.0
-    wc, wt = w - 2.5, np.sqrt(w) - 3.0
-    pc = np.polyval([2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06,
-                     0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941],
-                    wc)  # fmt: skip
-    pt = np.polyval([-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844,
-                     0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682],
-                    wt)  # fmt: skip
-    x = np.where(central, pc, pt) * y
-    for _ in range(2):
-        x = x - (_C._vecmath("erf", x) - y) / (2.0 / math.sqrt(math.pi) * np.exp(-x * x))
-    return x
-
-
 def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0):
     """Normal(mean, std^2) truncated to [a, b] (absolute bounds), by inverting the normal CDF
     on a uniform draw between CDF(a) and CDF(b), as PyTorch does: exact in distribution and
@@ -123,7 +105,7 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, 
     lo, hi = cdf(a), cdf(b)
     u = default_generator().uniform(lo, hi, tensor.shape)
     u = np.clip(u, np.nextafter(-1.0, 0.0), np.nextafter(1.0, 0.0))
-    out = mean + std * math.sqrt(2.0) * _erfinv(u)
+    out = mean + std * math.sqrt(2.0) * _special("erfinv", u)
     return _fill(tensor, np.clip(out, a, b))
 
 
