@@ -12,6 +12,14 @@ template <typename T>
 void log_softmax_forward(T* y, const T* x, int64_t outer, int64_t D, int64_t inner);
 template <typename T>
 void log_softmax_backward(T* dx, const T* y, const T* dy, int64_t outer, int64_t D, int64_t inner);
+template <typename T>
+void cross_entropy_forward(T* loss, T* lse, double* sums, const T* x, const int64_t* target,
+                           const T* w, int64_t N, int64_t C, int64_t ignore_index,
+                           double label_smoothing);
+template <typename T>
+void cross_entropy_backward(T* dx, const T* x, const T* lse, const int64_t* target, const T* w,
+                            const T* g, T scale, int64_t N, int64_t C, int64_t ignore_index,
+                            double label_smoothing);
 
 namespace {
 
@@ -96,9 +104,127 @@ py::array softmax_backward_py(const py::array& y, const py::array& dy, int64_t d
   return dx;
 }
 
+// Checks shared by both cross-entropy passes: x (N, C) float, target (N,) int64, weight None or
+// (C,) of x's dtype, label_smoothing in [0, 1], reduction a known name (its index returned).
+int check_ce(const py::array& x, const py::array& target, const py::object& weight,
+             double label_smoothing, const std::string& reduction, const char* op, py::array* w) {
+  require_float(x, op, "x");
+  require_contiguous(x, op, "x");
+  require_ndim(x, 2, op, "x");
+  if (!same_dtype(target.dtype(), py::dtype::of<int64_t>()))
+    throw py::type_error(std::string(op) + ": target must be int64, got " +
+                         std::string(py::str(target.dtype())));
+  require_contiguous(target, op, "target");
+  require_shape(target, {x.shape(0)}, op, "target");
+  if (!weight.is_none()) {
+    if (!py::isinstance<py::array>(weight))
+      throw py::type_error(std::string(op) + ": weight must be a NumPy array or None");
+    *w = py::reinterpret_borrow<py::array>(weight);
+    require_float(*w, op, "weight");
+    require_same_dtype(x, *w, op);
+    require_contiguous(*w, op, "weight");
+    require_shape(*w, {x.shape(1)}, op, "weight");
+  }
+  EMBER_CHECK(label_smoothing >= 0 && label_smoothing <= 1, op,
+              ": label_smoothing must be in [0, 1], got ", label_smoothing);
+  const char* names[] = {"none", "mean", "sum"};
+  for (int r = 0; r < 3; ++r)
+    if (reduction == names[r]) return r;
+  EMBER_CHECK(false, op, ": reduction must be 'none', 'mean' or 'sum', got '", reduction, "'");
+  return -1;
+}
+
+template <typename T>
+py::tuple ce_forward_t(const py::array& x, const py::array& target, const py::array& w, bool hw,
+                       int64_t ignore_index, double label_smoothing, int red) {
+  const int64_t N = x.shape(0), C = x.shape(1);
+  py::array loss = empty_like_dtype(x, {N}), lse = empty_like_dtype(x, {N});
+  double sums[2] = {0, 0};
+  {
+    T *lp = ptr<T>(loss), *sp = ptr<T>(lse);
+    const T* xp = cptr<T>(x);
+    const T* wp = hw ? cptr<T>(w) : nullptr;
+    const int64_t* tp = cptr<int64_t>(target);
+    py::gil_scoped_release release;
+    cross_entropy_forward<T>(lp, sp, sums, xp, tp, wp, N, C, ignore_index, label_smoothing);
+  }
+  if (red != 0) {
+    loss = empty_like_dtype(x, {});
+    *ptr<T>(loss) = static_cast<T>(red == 1 ? sums[0] / sums[1] : sums[0]);  // 0/0: NaN
+  }
+  return py::make_tuple(loss, lse, sums[1]);
+}
+
+py::tuple ce_forward_py(const py::array& x, const py::array& target, const py::object& weight,
+                        int64_t ignore_index, double label_smoothing,
+                        const std::string& reduction) {
+  py::array w;
+  const int red =
+      check_ce(x, target, weight, label_smoothing, reduction, "cross_entropy_forward", &w);
+  const bool hw = !weight.is_none();
+  return is_f32(x) ? ce_forward_t<float>(x, target, w, hw, ignore_index, label_smoothing, red)
+                   : ce_forward_t<double>(x, target, w, hw, ignore_index, label_smoothing, red);
+}
+
+template <typename T>
+py::array ce_backward_t(const py::array& x, const py::array& lse, const py::array& target,
+                        const py::array& grad, const py::array& w, bool hw, int64_t ignore_index,
+                        double label_smoothing, int red, double weight_sum) {
+  const int64_t N = x.shape(0), C = x.shape(1);
+  py::array dx = empty_like_dtype(x, shape_of(x));
+  const T g0 = red == 0 ? T(1) : *cptr<T>(grad);
+  // 'mean' with every target ignored: the loss is NaN, its gradient 0 (as PyTorch)
+  const T scale = red != 1 ? g0 : (weight_sum != 0 ? static_cast<T>(g0 / weight_sum) : T(0));
+  T* dp = ptr<T>(dx);
+  const T *xp = cptr<T>(x), *sp = cptr<T>(lse), *gp = red == 0 ? cptr<T>(grad) : nullptr;
+  const T* wp = hw ? cptr<T>(w) : nullptr;
+  const int64_t* tp = cptr<int64_t>(target);
+  py::gil_scoped_release release;
+  cross_entropy_backward<T>(dp, xp, sp, tp, wp, gp, scale, N, C, ignore_index, label_smoothing);
+  return dx;
+}
+
+py::array ce_backward_py(const py::array& x, const py::array& lse, const py::array& target,
+                         const py::array& grad, const py::object& weight, int64_t ignore_index,
+                         double label_smoothing, const std::string& reduction, double weight_sum) {
+  const char* op = "cross_entropy_backward";
+  py::array w;
+  const int red = check_ce(x, target, weight, label_smoothing, reduction, op, &w);
+  require_float(lse, op, "lse");
+  require_same_dtype(x, lse, op);
+  require_contiguous(lse, op, "lse");
+  require_shape(lse, {x.shape(0)}, op, "lse");
+  require_float(grad, op, "grad");
+  require_same_dtype(x, grad, op);
+  require_contiguous(grad, op, "grad");
+  if (red == 0)
+    require_shape(grad, {x.shape(0)}, op, "grad");
+  else
+    EMBER_CHECK(grad.size() == 1, op, ": grad of a reduced loss must have one element, got shape ",
+                shape_str(shape_of(grad)));
+  const bool hw = !weight.is_none();
+  return is_f32(x) ? ce_backward_t<float>(x, lse, target, grad, w, hw, ignore_index,
+                                          label_smoothing, red, weight_sum)
+                   : ce_backward_t<double>(x, lse, target, grad, w, hw, ignore_index,
+                                           label_smoothing, red, weight_sum);
+}
+
 }  // namespace
 
 void bind_softmax(py::module_& m) {
+  m.def("cross_entropy_forward", &ce_forward_py, py::arg("x"), py::arg("target"),
+        py::arg("weight") = py::none(), py::arg("ignore_index") = -100,
+        py::arg("label_smoothing") = 0.0, py::arg("reduction") = "mean",
+        "Fused log_softmax + nll of logits x (N, C) float and class indices target (N,) int64 "
+        "(weight (C,) or None; label smoothing as PyTorch) -> (loss: (N,) for 'none' else 0-d, "
+        "lse (N,) for backward, weight_sum: the 'mean' denominator). A target outside [0, C) "
+        "other than ignore_index raises ValueError.");
+  m.def("cross_entropy_backward", &ce_backward_py, py::arg("x"), py::arg("lse"), py::arg("target"),
+        py::arg("grad"), py::arg("weight") = py::none(), py::arg("ignore_index") = -100,
+        py::arg("label_smoothing") = 0.0, py::arg("reduction") = "mean",
+        py::arg("weight_sum") = 1.0,
+        "Gradient wrt x of cross_entropy_forward from its lse and weight_sum; grad is (N,) for "
+        "'none', one element otherwise -> dx (N, C) (ignored rows 0).");
   m.def("softmax_forward", &softmax_forward_py, py::arg("x"), py::arg("dim"),
         py::arg("log") = false,
         "softmax (log=False) or log_softmax (log=True) of a C-contiguous float32/float64 array "

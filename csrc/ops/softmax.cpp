@@ -284,4 +284,138 @@ template void log_softmax_backward<float>(float*, const float*, const float*, in
 template void log_softmax_backward<double>(double*, const double*, const double*, int64_t, int64_t,
                                            int64_t);
 
+// ---- fused cross-entropy with class-index targets ------------------------------------------
+// PyTorch's rule, with eps = label_smoothing and w the class weights (all 1 when absent):
+//   loss_i = (1 - eps) w_t (lse_i - x_it) + eps / C * sum_c w_c (lse_i - x_ic),  t = target_i
+// and 0 for rows whose target is ignore_index. lse_i = m + log(sum_c exp(x_ic - m)), written as
+// (m - x) + log(s) so no term cancels. Backward recomputes p = exp(x - lse) from the saved lse,
+// so neither pass allocates an (N, C) intermediate.
+
+namespace {
+
+// sum_c w_c (m - x_c) (w == nullptr: all 1); every term >= 0.
+template <typename T>
+T row_wdist(const T* x, const T* w, int64_t C, T m) {
+  T acc[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= C; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) acc[j] += (w ? w[i + j] : T(1)) * (m - x[i + j]);
+  T s = 0;
+  for (; i < C; ++i) s += (w ? w[i] : T(1)) * (m - x[i]);
+  for (int j = 0; j < kLanes; ++j) s += acc[j];
+  return s;
+}
+
+template <typename T>
+EMBER_SIMD T ce_forward_row(T* lse, const T* x, int64_t C, int64_t t, const T* w, T eps, T sw,
+                            const T* next) {
+  const T m = row_max(x, C);
+  const T ls = std::log(row_sum_exp<T>(nullptr, x, C, m, next));
+  *lse = m + ls;
+  T loss = (1 - eps) * (w ? w[t] : T(1)) * ((m - x[t]) + ls);
+  if (eps > 0) loss += eps / T(C) * (row_wdist(x, w, C, m) + ls * sw);
+  return loss;
+}
+
+// dx_j = c * (p_j * s - eps / C * w_j) - c (1 - eps) w_t [j == t], p_j = exp(x_j - lse).
+template <typename T>
+EMBER_SIMD void ce_backward_row(T* dx, const T* x, T lse, int64_t C, int64_t t, const T* w, T eps,
+                                T sw, T c) {
+  const T wt = w ? w[t] : T(1);
+  const T s = c * ((1 - eps) * wt + eps / T(C) * sw), e = c * eps / T(C);
+  if (w)
+    for (int64_t j = 0; j < C; ++j) dx[j] = vexp(x[j] - lse) * s - e * w[j];
+  else
+    for (int64_t j = 0; j < C; ++j) dx[j] = vexp(x[j] - lse) * s - e;
+  dx[t] -= c * (1 - eps) * wt;
+}
+
+// Every target is a class in [0, C) or ignore_index; sum of the weights (1 each) of the others.
+template <typename T>
+double checked_weight_sum(const int64_t* target, const T* w, int64_t N, int64_t C, int64_t ignore,
+                          const char* op) {
+  double total = 0;
+  for (int64_t i = 0; i < N; ++i) {
+    const int64_t t = target[i];
+    if (t == ignore) continue;
+    EMBER_CHECK(t >= 0 && t < C, op, ": target ", t, " is out of bounds for ", C,
+                " classes (ignore_index ", ignore, ")");
+    total += w ? double(w[t]) : 1.0;
+  }
+  return total;
+}
+
+template <typename T>
+T sum_or_count(const T* w, int64_t C) {
+  if (!w) return T(C);
+  T s = 0;
+  for (int64_t j = 0; j < C; ++j) s += w[j];
+  return s;
+}
+
+}  // namespace
+
+// x (N, C) logits, target (N,) int64, w (C) or nullptr -> loss (N) per row (0 where ignored),
+// lse (N) (backward's input), sums[0] = sum of loss (in row order, in double), sums[1] = summed
+// weight of the non-ignored targets (the 'mean' denominator). Throws on a target outside [0, C)
+// other than ignore_index before writing anything.
+template <typename T>
+void cross_entropy_forward(T* loss, T* lse, double* sums, const T* x, const int64_t* target,
+                           const T* w, int64_t N, int64_t C, int64_t ignore_index,
+                           double label_smoothing) {
+  const char* op = "cross_entropy_forward";
+  EMBER_CHECK(N >= 0 && C >= 0, op, ": negative size (", N, ", ", C, ")");
+  sums[1] = checked_weight_sum(target, w, N, C, ignore_index, op);
+  const T eps = static_cast<T>(label_smoothing), sw = sum_or_count(w, C);
+  const int nt = threads_for(mul_checked(N, C, op), 1 << 15);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t i = 0; i < N; ++i) {
+    const int64_t t = target[i];
+    const T* xi = x + i * C;
+    if (t == ignore_index) {
+      loss[i] = 0;
+      lse[i] = 0;
+    } else {
+      loss[i] = ce_forward_row(lse + i, xi, C, t, w, eps, sw, i + 1 < N ? xi + C : xi);
+    }
+  }
+  double total = 0;
+  for (int64_t i = 0; i < N; ++i) total += loss[i];
+  sums[0] = total;
+}
+
+// x, lse, target, w as in forward; the gradient of row i's loss is scale * (g ? g[i] : 1)
+// -> dx (N, C) (rows with target == ignore_index are 0).
+template <typename T>
+void cross_entropy_backward(T* dx, const T* x, const T* lse, const int64_t* target, const T* w,
+                            const T* g, T scale, int64_t N, int64_t C, int64_t ignore_index,
+                            double label_smoothing) {
+  const char* op = "cross_entropy_backward";
+  EMBER_CHECK(N >= 0 && C >= 0, op, ": negative size (", N, ", ", C, ")");
+  checked_weight_sum(target, w, N, C, ignore_index, op);
+  const T eps = static_cast<T>(label_smoothing), sw = sum_or_count(w, C);
+  const int nt = threads_for(mul_checked(N, C, op), 1 << 15);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t i = 0; i < N; ++i) {
+    const int64_t t = target[i];
+    T* di = dx + i * C;
+    if (t == ignore_index)
+      std::fill(di, di + C, T(0));
+    else
+      ce_backward_row(di, x + i * C, lse[i], C, t, w, eps, sw, g ? scale * g[i] : scale);
+  }
+}
+
+template void cross_entropy_forward<float>(float*, float*, double*, const float*, const int64_t*,
+                                           const float*, int64_t, int64_t, int64_t, double);
+template void cross_entropy_forward<double>(double*, double*, double*, const double*,
+                                            const int64_t*, const double*, int64_t, int64_t,
+                                            int64_t, double);
+template void cross_entropy_backward<float>(float*, const float*, const float*, const int64_t*,
+                                            const float*, const float*, float, int64_t, int64_t,
+                                            int64_t, double);
+template void cross_entropy_backward<double>(double*, const double*, const double*, const int64_t*,
+                                             const double*, const double*, double, int64_t, int64_t,
+                                             int64_t, double);
+
 }  // namespace ember

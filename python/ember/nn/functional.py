@@ -859,6 +859,29 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     return NLLLoss.apply(x, t, w, int(ignore_index), reduction)
 
 
+class CrossEntropy(Function):
+    # logits x (N, C), class indices t (N,) int64 -> loss: log_softmax + nll (+ label smoothing)
+    # fused in one C++ pass each way; backward recomputes softmax from the saved lse.
+    @staticmethod
+    def forward(ctx, x, t, weight, ignore_index, reduction, label_smoothing):
+        loss, lse, wsum = _C.cross_entropy_forward(
+            x, t, weight, ignore_index, label_smoothing, reduction
+        )
+        ctx.save_for_backward(x, lse)
+        ctx.meta = (t, weight, ignore_index, label_smoothing, reduction, wsum)
+        return loss
+
+    @staticmethod
+    def backward(ctx, g):
+        x, lse = ctx.saved_tensors
+        t, weight, ignore_index, label_smoothing, reduction, wsum = ctx.meta
+        g = _contig(np.asarray(g, dtype=x.dtype))
+        dx = _C.cross_entropy_backward(
+            x, lse, t, g, weight, ignore_index, label_smoothing, reduction, wsum
+        )
+        return dx, None, None, None, None, None
+
+
 def cross_entropy(
     input,
     target,
@@ -886,8 +909,19 @@ def cross_entropy(
     class_dim = 0 if x.ndim == 1 else 1
     c = x.shape[class_dim]
     w = _class_weight("cross_entropy", weight, c, x.dtype)
-    logp = log_softmax(x, class_dim)
     t_raw = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if x.ndim == 2 and t_raw.dtype.kind in "iu" and x.data.dtype in (np.float32, np.float64):
+        # the common case: one fused kernel pair instead of log_softmax + nll_loss
+        if t_raw.shape != (x.shape[0],):
+            raise ValueError(
+                f"nll_loss: input shape {x.shape} expects target shape {(x.shape[0],)}, "
+                f"got {t_raw.shape}"
+            )
+        t = _contig(t_raw.astype(np.int64, copy=False))
+        w = None if w is None else _contig(w)
+        args = (t, w, int(ignore_index), reduction, float(label_smoothing))
+        return CrossEntropy.apply(x.contiguous(), *args)
+    logp = log_softmax(x, class_dim)
 
     if t_raw.dtype.kind == "f":  # class probabilities
         if t_raw.shape != x.shape:

@@ -1,0 +1,171 @@
+"""The fused cross-entropy kernel pair (_C.cross_entropy_forward / _backward) behind
+F.cross_entropy with (N, C) logits and class-index targets: values and gradients against
+PyTorch and a NumPy reference in float32 and float64, gradcheck, and bad input to _C."""
+
+import numpy as np
+import pytest
+
+import ember
+from ember import _C
+from ember.autograd import gradcheck
+from ember.nn import functional as F
+
+OPTIONS = [
+    dict(),
+    dict(reduction="sum"),
+    dict(reduction="none"),
+    dict(label_smoothing=0.1),
+    dict(label_smoothing=0.3, weight=True, ignore_index=2),
+    dict(weight=True, reduction="none", label_smoothing=0.2),
+    dict(ignore_index=0, reduction="sum", label_smoothing=1.0),
+]
+
+
+def _args(opts, n, c, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((n, c)) * 3).astype(dtype)
+    t = rng.integers(0, c, n)
+    kw = dict(opts)
+    if kw.pop("weight", False):
+        kw["weight"] = rng.uniform(0.5, 2.0, c).astype(dtype)
+    return x, t, kw
+
+
+def _reference(x, t, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """Loss and d(sum of the loss)/dx in float64 with NumPy."""
+    x = x.astype(np.float64)
+    n, c = x.shape
+    w = np.ones(c) if weight is None else weight.astype(np.float64)
+    m = x.max(axis=1, keepdims=True)
+    logp = x - m - np.log(np.exp(x - m).sum(axis=1, keepdims=True))
+    keep = t != ignore_index
+    tc = np.where(keep, t, 0)
+    eps = label_smoothing
+    rows = np.arange(n)
+    loss = -(1 - eps) * w[tc] * logp[rows, tc] - eps / c * (logp * w).sum(axis=1)
+    loss = loss * keep
+    onehot = np.zeros((n, c))
+    onehot[rows, tc] = 1
+    target = (1 - eps) * w[tc][:, None] * onehot + eps / c * w
+    grad = (np.exp(logp) * target.sum(axis=1, keepdims=True) - target) * keep[:, None]
+    if reduction == "none":
+        return loss, grad
+    if reduction == "sum":
+        return loss.sum(), grad
+    denom = (w[tc] * keep).sum()
+    return loss.sum() / denom, grad / denom
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("opts", OPTIONS, ids=str)
+@pytest.mark.parametrize("n,c", [(64, 10), (7, 1000), (5, 1)])
+def test_fused_matches_torch_and_numpy(opts, n, c, dtype):
+    torch = pytest.importorskip("torch")
+    x, t, kw = _args(opts, n, c, dtype)
+    if kw.get("ignore_index", -100) >= c or c == 1:
+        kw.pop("ignore_index", None)  # a 1-class problem ignoring class 0 is covered below
+    xt = ember.tensor(x, requires_grad=True)
+    loss = F.cross_entropy(xt, t, **kw)
+    loss.sum().backward()
+    assert loss.dtype == xt.dtype and xt.grad.dtype == xt.dtype
+
+    tkw = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+    tx = torch.from_numpy(x).requires_grad_(True)
+    tl = torch.nn.functional.cross_entropy(tx, torch.from_numpy(t), **tkw)
+    tl.sum().backward()
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(loss.numpy(), tl.detach().numpy(), **tol)
+    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), **tol)
+
+    ref_loss, ref_grad = _reference(x, t, **kw)
+    np.testing.assert_allclose(loss.numpy(), ref_loss, **tol)
+    np.testing.assert_allclose(xt.grad.numpy(), ref_grad, **tol)
+
+
+@pytest.mark.parametrize("opts", OPTIONS, ids=str)
+def test_fused_gradcheck(opts):
+    x, t, kw = _args(opts, 6, 5, np.float64, seed=1)
+    t[2] = kw.get("ignore_index", -100)
+    assert gradcheck(lambda a: F.cross_entropy(a, t, **kw), (ember.tensor(x, requires_grad=True),))
+
+
+def test_fused_matches_composed_log_softmax_nll():
+    x, t, _ = _args({}, 9, 6, np.float64, seed=2)
+    t[::3] = 4
+    a = ember.tensor(x, requires_grad=True)
+    b = ember.tensor(x, requires_grad=True)
+    F.cross_entropy(a, t, ignore_index=4).backward()
+    F.nll_loss(F.log_softmax(b, 1), t, ignore_index=4).backward()
+    np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_every_target_ignored_mean_is_nan_with_zero_gradient():
+    x = ember.tensor(np.ones((3, 4)), requires_grad=True)
+    loss = F.cross_entropy(x, np.full(3, -100), label_smoothing=0.1)
+    assert np.isnan(loss.item())
+    loss.backward()
+    assert np.array_equal(x.grad.numpy(), np.zeros((3, 4)))
+
+
+def test_non_contiguous_logits_and_extreme_values():
+    x = np.random.default_rng(3).standard_normal((5, 8)) * 1e4
+    xt = ember.tensor(x.T.copy().T, requires_grad=True)  # a strided view of C-ordered data
+    loss = F.cross_entropy(ember.tensor(x).T.T, np.arange(5))
+    assert np.isfinite(loss.item())
+    F.cross_entropy(xt, np.arange(5)).backward()
+    assert np.isfinite(xt.grad.numpy()).all()
+
+
+def test_bad_targets_through_functional():
+    with pytest.raises(ValueError, match="out of bounds"):
+        F.cross_entropy(np.zeros((2, 3)), np.array([0, 3]))
+    with pytest.raises(ValueError, match="out of bounds"):
+        F.cross_entropy(np.zeros((2, 3)), np.array([-1, 0]))
+    with pytest.raises(ValueError, match="target shape"):
+        F.cross_entropy(np.zeros((2, 3)), np.array([0, 1, 2]))
+
+
+FWD, BWD = _C.cross_entropy_forward, _C.cross_entropy_backward
+
+
+def _good():
+    return np.zeros((2, 3), np.float32), np.array([0, 2]), np.zeros(2, np.float32)
+
+
+@pytest.mark.parametrize(
+    "call,err,match",
+    [
+        (lambda x, t, s: FWD(x.astype(np.int32), t), TypeError, "float"),
+        (lambda x, t, s: FWD(x, t.astype(np.float32)), TypeError, "int64"),
+        (lambda x, t, s: FWD(x, t.astype(np.int32)), TypeError, "int64"),
+        (lambda x, t, s: FWD(x[0], t), ValueError, "2-D"),
+        (lambda x, t, s: FWD(x, t[:1]), ValueError, "target"),
+        (lambda x, t, s: FWD(x.T, t[:1]), ValueError, "contiguous"),
+        (lambda x, t, s: FWD(x, np.array([0, 3])), ValueError, "bounds"),
+        (lambda x, t, s: FWD(x, np.array([-5, 0])), ValueError, "bounds"),
+        (lambda x, t, s: FWD(x, t, np.ones(3)), TypeError, "dtypes"),
+        (lambda x, t, s: FWD(x, t, np.ones(2, np.float32)), ValueError, "(3)"),
+        (lambda x, t, s: FWD(x, t, [1.0, 1, 1]), TypeError, "weight"),
+        (lambda x, t, s: FWD(x, t, label_smoothing=1.5), ValueError, "label"),
+        (lambda x, t, s: FWD(x, t, reduction="avg"), ValueError, "reduction"),
+        (lambda x, t, s: BWD(x, s, t, s[:1], reduction="none"), ValueError, "grad"),
+        (lambda x, t, s: BWD(x, s, t, s), ValueError, "one element"),
+        (lambda x, t, s: BWD(x, s[:1], t, s[:1]), ValueError, "lse"),
+        (lambda x, t, s: BWD(x, s.astype(np.float64), t, s[:1]), TypeError, "dtypes"),
+        (lambda x, t, s: BWD(x, s, np.array([0, 9]), s[:1]), ValueError, "bounds"),
+    ],
+)
+def test_kernel_refuses_bad_input(call, err, match):
+    x, t, s = _good()
+    with pytest.raises(err, match=match):
+        call(x, t, s)
+
+
+def test_kernel_direct_values():
+    x = np.log(np.array([[1.0, 1.0, 2.0]]))
+    loss, lse, wsum = FWD(x, np.array([2]), reduction="none")
+    np.testing.assert_allclose(loss, [-np.log(0.5)])
+    np.testing.assert_allclose(lse, [np.log(4.0)])
+    assert wsum == 1.0
+    dx = BWD(x, lse, np.array([2]), np.ones(1), reduction="none")
+    np.testing.assert_allclose(dx, [[0.25, 0.25, -0.5]])
