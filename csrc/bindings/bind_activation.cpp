@@ -6,8 +6,8 @@
 //                       approximate="none") -> dx
 //
 // name: relu | leaky_relu (alpha = negative_slope) | elu (alpha) | gelu (approximate "none" |
-// "tanh") | sigmoid | tanh | softplus (beta, threshold). `saved` is the forward INPUT x for relu,
-// leaky_relu, elu, gelu, softplus and the forward OUTPUT y for sigmoid and tanh.
+// "tanh") | sigmoid | tanh | softplus (beta, threshold) | silu | mish | hardswish. `saved` is the
+// forward OUTPUT y for sigmoid and tanh, the forward INPUT x for every other one.
 #include <string>
 
 #include "bind_util.h"
@@ -44,11 +44,23 @@ void softplus_forward(T* y, const T* x, int64_t n, T beta, T threshold);
 template <typename T>
 void softplus_backward(T* dx, const T* dy, const T* x, int64_t n, T beta, T threshold);
 template <typename T>
+void silu_forward(T* y, const T* x, int64_t n);
+template <typename T>
+void silu_backward(T* dx, const T* dy, const T* x, int64_t n);
+template <typename T>
+void mish_forward(T* y, const T* x, int64_t n);
+template <typename T>
+void mish_backward(T* dx, const T* dy, const T* x, int64_t n);
+template <typename T>
+void hardswish_forward(T* y, const T* x, int64_t n);
+template <typename T>
+void hardswish_backward(T* dx, const T* dy, const T* x, int64_t n);
+template <typename T>
 void vecmath_apply(T* y, const T* x, int64_t n, int which);
 
 namespace {
 
-enum class Act { relu, leaky_relu, elu, gelu, sigmoid, tanh, softplus };
+enum class Act { relu, leaky_relu, elu, gelu, sigmoid, tanh, softplus, silu, mish, hardswish };
 
 Act parse_act(const std::string& name, const char* op) {
   if (name == "relu") return Act::relu;
@@ -58,8 +70,12 @@ Act parse_act(const std::string& name, const char* op) {
   if (name == "sigmoid") return Act::sigmoid;
   if (name == "tanh") return Act::tanh;
   if (name == "softplus") return Act::softplus;
+  if (name == "silu") return Act::silu;
+  if (name == "mish") return Act::mish;
+  if (name == "hardswish") return Act::hardswish;
   EMBER_CHECK(false, op, ": unknown activation '", name,
-              "' (expected relu, leaky_relu, elu, gelu, sigmoid, tanh or softplus)");
+              "' (expected relu, leaky_relu, elu, gelu, sigmoid, tanh, softplus, silu, mish or "
+              "hardswish)");
   return Act::relu;
 }
 
@@ -99,6 +115,15 @@ void run_forward(Act act, T* y, const T* x, int64_t n, const Params& p) {
     case Act::softplus:
       softplus_forward<T>(y, x, n, T(p.beta), T(p.threshold));
       break;
+    case Act::silu:
+      silu_forward<T>(y, x, n);
+      break;
+    case Act::mish:
+      mish_forward<T>(y, x, n);
+      break;
+    case Act::hardswish:
+      hardswish_forward<T>(y, x, n);
+      break;
   }
 }
 
@@ -126,6 +151,15 @@ void run_backward(Act act, T* dx, const T* dy, const T* s, int64_t n, const Para
       break;
     case Act::softplus:
       softplus_backward<T>(dx, dy, s, n, T(p.beta), T(p.threshold));
+      break;
+    case Act::silu:
+      silu_backward<T>(dx, dy, s, n);
+      break;
+    case Act::mish:
+      mish_backward<T>(dx, dy, s, n);
+      break;
+    case Act::hardswish:
+      hardswish_backward<T>(dx, dy, s, n);
       break;
   }
 }
@@ -210,13 +244,14 @@ void bind_activation(py::module_& m) {
         py::arg("out") = py::none(),
         "y = act(x) elementwise for a C-contiguous float32/float64 x. name: relu, leaky_relu "
         "(alpha = negative_slope), elu (alpha), gelu (approximate 'none'|'tanh'), sigmoid, tanh, "
-        "softplus (beta, threshold). out: optional array of x's shape/dtype to write into (may "
+        "softplus (beta, threshold), silu, mish, hardswish. out: optional array of x's shape/dtype "
+        "to write into (may "
         "be x itself). Returns y.");
   m.def("activation_backward", &backward_py, py::arg("name"), py::arg("dy"), py::arg("saved"),
         py::arg("alpha") = 0.0, py::arg("beta") = 1.0, py::arg("threshold") = 20.0,
         py::arg("approximate") = "none",
-        "dx for act; saved is the forward INPUT x (relu, leaky_relu, elu, gelu, softplus) or the "
-        "forward OUTPUT y (sigmoid, tanh). Returns a new dx.");
+        "dx for act; saved is the forward OUTPUT y for sigmoid and tanh, the forward INPUT x for "
+        "every other one. Returns a new dx.");
   m.def("_vecmath", &vecmath_py, py::arg("name"), py::arg("x"),
         "Test hook: csrc/vecmath.h's exp|expm1|log|log1p|tanh|sigmoid|erf|erfc elementwise.");
 }

@@ -2,8 +2,9 @@
 // formulas. Every kernel sees the tensor as a flat (n) array. These are memory-bound, so threads
 // only start above kMinPerThread elements each.
 //
-// What backward reads (`saved`): the INPUT x for relu, leaky_relu, elu, gelu, softplus; the
-// OUTPUT y for sigmoid and tanh. Backward writes a fresh dx (never accumulates).
+// What backward reads (`saved`): the OUTPUT y for sigmoid and tanh; the INPUT x for every other
+// one (relu, leaky_relu, elu, gelu, softplus, silu, mish, hardswish). Backward writes a fresh dx
+// (never accumulates).
 #include <algorithm>
 #include <cmath>
 
@@ -174,6 +175,57 @@ void softplus_backward(T* dx, const T* dy, const T* x, int64_t n, T beta, T thre
   });
 }
 
+// x (n) -> y: y = x * sigmoid(x) (silu / swish).
+template <typename T>
+void silu_forward(T* y, const T* x, int64_t n) {
+  map1(y, x, n, [](T v) { return v * vsigmoid(v); });
+}
+// dy, x (n) -> dx: dx = dy * s * (1 + x * (1 - s)), s = sigmoid(x).
+template <typename T>
+void silu_backward(T* dx, const T* dy, const T* x, int64_t n) {
+  map2(dx, dy, x, n, [](T g, T v) {
+    T s = vsigmoid(v);
+    return g * (s * (T(1) + v * (T(1) - s)));
+  });
+}
+
+// softplus(x) = max(x, 0) + log1p(exp(-|x|)), never overflowing.
+template <typename T>
+inline T softplus1(T v) {
+  return (v > T(0) ? v : T(0)) + vm::log1p_unit(vexp(-std::fabs(v)));
+}
+
+// x (n) -> y: y = x * tanh(softplus(x)) (mish).
+template <typename T>
+void mish_forward(T* y, const T* x, int64_t n) {
+  map1(y, x, n, [](T v) { return v * vtanh(softplus1(v)); });
+}
+// dy, x (n) -> dx: dx = dy * (t + x * sigmoid(x) * (1 - t^2)), t = tanh(softplus(x)).
+template <typename T>
+void mish_backward(T* dx, const T* dy, const T* x, int64_t n) {
+  map2(dx, dy, x, n, [](T g, T v) {
+    T t = vtanh(softplus1(v));
+    return g * (t + v * vsigmoid(v) * (T(1) - t * t));
+  });
+}
+
+// x (n) -> y: y = x * min(max(x + 3, 0), 6) / 6 (hardswish; NaN propagates).
+template <typename T>
+void hardswish_forward(T* y, const T* x, int64_t n) {
+  map1(y, x, n, [](T v) {
+    T r = v + T(3);
+    r = r > T(0) ? r : T(0);
+    r = r < T(6) ? r : T(6);
+    return v * r / T(6);
+  });
+}
+// dy, x (n) -> dx: dx = dy * (x <= -3 ? 0 : x < 3 ? x / 3 + 1/2 : 1).
+template <typename T>
+void hardswish_backward(T* dx, const T* dy, const T* x, int64_t n) {
+  map2(dx, dy, x, n,
+       [](T g, T v) { return g * (v <= T(-3) ? T(0) : (v < T(3) ? v / T(3) + T(0.5) : T(1))); });
+}
+
 // Test hook: y = f(x) for one vecmath function (0 exp, 1 expm1, 2 log, 3 log1p, 4 tanh,
 // 5 sigmoid, 6 erf, 7 erfc).
 template <typename T>
@@ -223,6 +275,12 @@ template void tanh_backward<float>(float*, const float*, const float*, int64_t);
 template void softplus_forward<float>(float*, const float*, int64_t, float, float);
 template void softplus_backward<float>(float*, const float*, const float*, int64_t, float, float);
 template void vecmath_apply<float>(float*, const float*, int64_t, int);
+template void silu_forward<float>(float*, const float*, int64_t);
+template void silu_backward<float>(float*, const float*, const float*, int64_t);
+template void mish_forward<float>(float*, const float*, int64_t);
+template void mish_backward<float>(float*, const float*, const float*, int64_t);
+template void hardswish_forward<float>(float*, const float*, int64_t);
+template void hardswish_backward<float>(float*, const float*, const float*, int64_t);
 template void relu_forward<double>(double*, const double*, int64_t);
 template void relu_backward<double>(double*, const double*, const double*, int64_t);
 template void leaky_relu_forward<double>(double*, const double*, int64_t, double);
@@ -239,5 +297,11 @@ template void softplus_forward<double>(double*, const double*, int64_t, double, 
 template void softplus_backward<double>(double*, const double*, const double*, int64_t, double,
                                         double);
 template void vecmath_apply<double>(double*, const double*, int64_t, int);
+template void silu_forward<double>(double*, const double*, int64_t);
+template void silu_backward<double>(double*, const double*, const double*, int64_t);
+template void mish_forward<double>(double*, const double*, int64_t);
+template void mish_backward<double>(double*, const double*, const double*, int64_t);
+template void hardswish_forward<double>(double*, const double*, int64_t);
+template void hardswish_backward<double>(double*, const double*, const double*, int64_t);
 
 }  // namespace ember
