@@ -3,6 +3,7 @@
 // pass of shifted sums in double (shift = the channel's first value, so a large mean does not
 // cancel), with 8 independent lanes so the loop vectorises without reassociation. Parallel over
 // channels; each channel's sums run in a fixed order, so results do not depend on the threads.
+#include <algorithm>
 #include <cmath>
 
 #include "common.h"
@@ -105,6 +106,65 @@ EMBER_SIMD void input_grad_channel(T* dx, const T* dy, const T* x, int64_t N, in
   }
 }
 
+// S == 1 ((N, C) input, BatchNorm1d's common case): a channel's values are C apart, so a
+// per-channel loop would touch one cache line per value. Instead a block of kBlock channels is the
+// vector lane and the rows stream past it; each channel still sums over n in order, as the
+// per-channel path does for S == 1, so the results are the same bit for bit.
+constexpr int64_t kBlock = 64;
+
+// s[j] += sum_n (x[n, c0 + j] - shift[j]), q[j] likewise squared, for j < w.
+template <typename T>
+EMBER_SIMD void shifted_sums_rows(const T* x, int64_t N, int64_t C, int64_t c0, int64_t w,
+                                  const double* shift, double* s, double* q) {
+  for (int64_t n = 0; n < N; ++n) {
+    const T* p = x + n * C + c0;
+    for (int64_t j = 0; j < w; ++j) {
+      const double d = double(p[j]) - shift[j];
+      s[j] += d;
+      q[j] += d * d;
+    }
+  }
+}
+
+// a[j] += sum_n dy[n, c0 + j], b[j] += sum_n dy * (x - mean[j]).
+template <typename T>
+EMBER_SIMD void grad_sums_rows(const T* dy, const T* x, int64_t N, int64_t C, int64_t c0, int64_t w,
+                               const double* mean, double* a, double* b) {
+  for (int64_t n = 0; n < N; ++n) {
+    const T* g = dy + n * C + c0;
+    const T* p = x + n * C + c0;
+    for (int64_t j = 0; j < w; ++j) {
+      a[j] += double(g[j]);
+      b[j] += double(g[j]) * (double(p[j]) - mean[j]);
+    }
+  }
+}
+
+// out[n, c0 + j] = a[j] * u[n, c0 + j] + k[j] * (v[n, c0 + j] - m[j]) + d[j] (v null: no k term).
+template <typename T>
+EMBER_SIMD void affine_rows(T* out, const T* u, const T* v, int64_t N, int64_t C, int64_t c0,
+                            int64_t w, const T* a, const T* k, const T* m, const T* d) {
+  for (int64_t n = 0; n < N; ++n) {
+    const T* __restrict up = u + n * C + c0;
+    T* __restrict q = out + n * C + c0;
+    if (v) {
+      const T* __restrict vp = v + n * C + c0;
+      for (int64_t j = 0; j < w; ++j) q[j] = a[j] * up[j] + k[j] * (vp[j] - m[j]) + d[j];
+    } else {
+      for (int64_t j = 0; j < w; ++j) q[j] = (up[j] - m[j]) * a[j] + d[j];
+    }
+  }
+}
+
+// Runs f(c0, w) over the channel blocks, in parallel when big.
+template <typename F>
+void for_channel_blocks(int64_t N, int64_t C, F&& f) {
+  const int64_t nblk = (C + kBlock - 1) / kBlock;
+  const int nt = threads_for(N * C, 1 << 14);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t b = 0; b < nblk; ++b) f(b * kBlock, std::min(kBlock, C - b * kBlock));
+}
+
 }  // namespace
 
 // x (N,C,S), weight (C) or null, bias (C) or null, running_mean (C) / running_var (C) or null
@@ -120,29 +180,52 @@ void batch_norm_forward(T* y, T* save_mean, T* save_invstd, T* running_mean, T* 
   EMBER_CHECK(training || (running_mean && running_var),
               "batch_norm: running_mean and running_var are required when training=False");
   const int64_t M = N * S;
-  const int nt = threads_for(mul_checked(M, C, "batch_norm"), 1 << 14);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t c = 0; c < C; ++c) {
-    double mean, invstd;
+  // channel c's statistics from its shifted sums (training) or the running ones (eval)
+  auto stats = [&](int64_t c, double shift, double s, double q, double* mean, double* invstd) {
     if (training) {
-      const double shift = double(x[c * S]);  // M > 1, so x[0, c, 0] exists
-      double s, q;
-      shifted_sums(x, N, C, S, c, shift, &s, &q);
       const double dm = s / double(M);
       const double var = std::max(q / double(M) - dm * dm, 0.0);
-      mean = shift + dm;
-      invstd = 1.0 / std::sqrt(var + eps);
+      *mean = shift + dm;
+      *invstd = 1.0 / std::sqrt(var + eps);
       if (running_mean)
-        running_mean[c] = T((1.0 - momentum) * double(running_mean[c]) + momentum * mean);
+        running_mean[c] = T((1.0 - momentum) * double(running_mean[c]) + momentum * *mean);
       if (running_var)
         running_var[c] = T((1.0 - momentum) * double(running_var[c]) +
                            momentum * var * double(M) / double(M - 1));
     } else {
-      mean = double(running_mean[c]);
-      invstd = 1.0 / std::sqrt(double(running_var[c]) + eps);
+      *mean = double(running_mean[c]);
+      *invstd = 1.0 / std::sqrt(double(running_var[c]) + eps);
     }
-    save_mean[c] = T(mean);
-    save_invstd[c] = T(invstd);
+    save_mean[c] = T(*mean);
+    save_invstd[c] = T(*invstd);
+  };
+  if (S == 1) {
+    for_channel_blocks(N, C, [&](int64_t c0, int64_t w) {
+      double shift[kBlock], s[kBlock] = {0}, q[kBlock] = {0};
+      for (int64_t j = 0; j < w; ++j) shift[j] = training ? double(x[c0 + j]) : 0.0;
+      if (training) shifted_sums_rows(x, N, C, c0, w, shift, s, q);
+      T m[kBlock], scale[kBlock], b[kBlock];
+      for (int64_t j = 0; j < w; ++j) {
+        const int64_t c = c0 + j;
+        double mean, invstd;
+        stats(c, shift[j], s[j], q[j], &mean, &invstd);
+        m[j] = T(mean);
+        scale[j] = T((weight ? double(weight[c]) : 1.0) * invstd);
+        b[j] = bias ? bias[c] : T(0);
+      }
+      affine_rows<T>(y, x, nullptr, N, C, c0, w, scale, nullptr, m, b);
+    });
+    return;
+  }
+  const int nt = threads_for(mul_checked(M, C, "batch_norm"), 1 << 14);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t c = 0; c < C; ++c) {
+    double mean, invstd, shift = 0, s = 0, q = 0;
+    if (training) {
+      shift = double(x[c * S]);  // M > 1, so x[0, c, 0] exists
+      shifted_sums(x, N, C, S, c, shift, &s, &q);
+    }
+    stats(c, shift, s, q, &mean, &invstd);
     const T m = T(mean);
     const T scale = T((weight ? double(weight[c]) : 1.0) * invstd);
     normalise_channel(y, x, N, C, S, c, m, scale, bias ? bias[c] : T(0));
@@ -159,23 +242,42 @@ void batch_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, c
                          bool training) {
   check_sizes("batch_norm_backward", N, C, S, false);
   const int64_t M = N * S;
+  // dx = k1*dy + k2*(x - mean) + k3 from channel c's sums
+  auto coefs = [&](int64_t c, double sdy, double sdyx, double* k1, double* k2, double* k3) {
+    const double invstd = double(save_invstd[c]), w = weight ? double(weight[c]) : 1.0;
+    if (dbias) dbias[c] = T(sdy);
+    if (dweight) dweight[c] = T(sdyx * invstd);
+    *k1 = w * invstd;
+    *k2 = *k3 = 0;
+    if (training && M > 0) {
+      *k2 = -w * invstd * invstd * invstd * sdyx / double(M);
+      *k3 = -w * invstd * sdy / double(M);
+    }
+  };
+  if (S == 1) {
+    for_channel_blocks(N, C, [&](int64_t c0, int64_t w) {
+      double mean[kBlock], sdy[kBlock] = {0}, sdyx[kBlock] = {0};
+      for (int64_t j = 0; j < w; ++j) mean[j] = double(save_mean[c0 + j]);
+      if (dweight || dbias || (dx && training)) grad_sums_rows(dy, x, N, C, c0, w, mean, sdy, sdyx);
+      T k1[kBlock], k2[kBlock], k3[kBlock], m[kBlock];
+      for (int64_t j = 0; j < w; ++j) {
+        double a, b, d;
+        coefs(c0 + j, sdy[j], sdyx[j], &a, &b, &d);
+        k1[j] = T(a), k2[j] = T(b), k3[j] = T(d);
+        m[j] = training ? T(mean[j]) : T(0);  // eval: dx = k1 * (dy - 0) + 0
+      }
+      if (dx) affine_rows<T>(dx, dy, training ? x : nullptr, N, C, c0, w, k1, k2, m, k3);
+    });
+    return;
+  }
   const int nt = threads_for(mul_checked(M, C, "batch_norm_backward"), 1 << 14);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int64_t c = 0; c < C; ++c) {
-    const double mean = double(save_mean[c]), invstd = double(save_invstd[c]);
-    const double w = weight ? double(weight[c]) : 1.0;
-    double sdy = 0, sdyx = 0;
+    const double mean = double(save_mean[c]);
+    double sdy = 0, sdyx = 0, k1, k2, k3;
     if (dweight || dbias || (dx && training)) grad_sums(dy, x, N, C, S, c, mean, &sdy, &sdyx);
-    if (dbias) dbias[c] = T(sdy);
-    if (dweight) dweight[c] = T(sdyx * invstd);
+    coefs(c, sdy, sdyx, &k1, &k2, &k3);
     if (!dx) continue;
-    // dx = k1*dy + k2*(x - mean) + k3
-    const double k1 = w * invstd;
-    double k2 = 0, k3 = 0;
-    if (training && M > 0) {
-      k2 = -w * invstd * invstd * invstd * sdyx / double(M);
-      k3 = -w * invstd * sdy / double(M);
-    }
     input_grad_channel(dx, dy, x, N, C, S, c, T(k1), T(k2), T(k3), T(mean), training);
   }
 }

@@ -1,0 +1,103 @@
+"""batch_norm on (N, C) input (S == 1): the channel-block path of the C++ kernels, forward and
+backward, training and eval, against PyTorch and NumPy in float32 and float64, gradcheck."""
+
+import numpy as np
+import pytest
+
+import ember
+from ember import _C
+from ember.autograd import gradcheck
+from ember.nn import functional as F
+
+
+def _reference(x, w, b, eps=1e-5):
+    x = x.astype(np.float64)
+    m, v = x.mean(0), x.var(0)
+    xhat = (x - m) / np.sqrt(v + eps)
+    return xhat * (1 if w is None else w) + (0 if b is None else b), m, x.var(0, ddof=1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("n,c", [(64, 130), (2, 3), (300, 64)])
+def test_training_matches_torch_and_numpy(n, c, affine, dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((n, c)) * 3 + 100).astype(dtype)  # a large mean must not cancel
+    w = rng.uniform(0.5, 2, c).astype(dtype) if affine else None
+    b = rng.standard_normal(c).astype(dtype) if affine else None
+    rm, rv = ember.zeros(c, dtype=dtype), ember.ones(c, dtype=dtype)
+    g = rng.standard_normal((n, c)).astype(dtype)
+    ex = ember.tensor(x, requires_grad=True)
+    ew = ember.tensor(w, requires_grad=True) if affine else None
+    eb = ember.tensor(b, requires_grad=True) if affine else None
+    y = F.batch_norm(ex, rm, rv, ew, eb, training=True, momentum=0.1)
+    y.backward(ember.tensor(g))
+
+    tx = torch.from_numpy(x).requires_grad_(True)
+    tw = torch.from_numpy(w).requires_grad_(True) if affine else None
+    tb = torch.from_numpy(b).requires_grad_(True) if affine else None
+    trm, trv = torch.zeros(c, dtype=tx.dtype), torch.ones(c, dtype=tx.dtype)
+    ty = torch.nn.functional.batch_norm(tx, trm, trv, tw, tb, training=True, momentum=0.1)
+    ty.backward(torch.from_numpy(g))
+    tol = dict(rtol=2e-4, atol=2e-4) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), **tol)
+    if affine:
+        np.testing.assert_allclose(ew.grad.numpy(), tw.grad.numpy(), **tol)
+        np.testing.assert_allclose(eb.grad.numpy(), tb.grad.numpy(), **tol)
+    np.testing.assert_allclose(rm.numpy(), trm.numpy(), **tol)
+    np.testing.assert_allclose(rv.numpy(), trv.numpy(), **tol)
+    ref, m, uvar = _reference(x, w, b)
+    np.testing.assert_allclose(y.numpy(), ref, **tol)
+    np.testing.assert_allclose(rm.numpy(), 0.1 * m, **tol)
+    np.testing.assert_allclose(rv.numpy(), 0.9 + 0.1 * uvar, **tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_eval_matches_torch(dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    n, c = 17, 70
+    x, g = (rng.standard_normal((n, c)).astype(dtype) for _ in range(2))
+    rm, rv = rng.standard_normal(c).astype(dtype), rng.uniform(0.5, 2, c).astype(dtype)
+    erm, erv = ember.tensor(rm), ember.tensor(rv)
+    w, b = rng.standard_normal(c).astype(dtype), rng.standard_normal(c).astype(dtype)
+    ex, ew = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
+    y = F.batch_norm(ex, erm, erv, ew, b, training=False)
+    y.backward(ember.tensor(g))
+    tx, tw = torch.from_numpy(x).requires_grad_(True), torch.from_numpy(w).requires_grad_(True)
+    args = (torch.from_numpy(rm), torch.from_numpy(rv), tw, torch.from_numpy(b))
+    ty = torch.nn.functional.batch_norm(tx, *args, training=False)
+    ty.backward(torch.from_numpy(g))
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), **tol)
+    np.testing.assert_allclose(ew.grad.numpy(), tw.grad.numpy(), **tol)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_gradcheck_2d(training):
+    rng = np.random.default_rng(2)
+    x, w, b = rng.standard_normal((5, 67)), rng.uniform(0.5, 2, 67), rng.standard_normal(67)
+    rm, rv = ember.tensor(rng.standard_normal(67)), ember.tensor(rng.uniform(0.5, 2, 67))
+    ts = [ember.tensor(a, requires_grad=True) for a in (x, w, b)]
+    assert gradcheck(lambda a, c, d: F.batch_norm(a, rm, rv, c, d, training=training), ts)
+
+
+def test_same_result_on_one_and_two_threads():
+    x = np.random.default_rng(3).standard_normal((2048, 96)).astype(np.float32)
+    out = []
+    for nt in (1, 2):
+        ember.set_num_threads(nt)
+        try:
+            out.append(_C.batch_norm_forward(x, None, None, None, None, True, 0.1, 1e-5))
+        finally:
+            ember.set_num_threads(1)
+    for a, b in zip(out[0], out[1]):
+        assert np.array_equal(a, b)
+
+
+def test_kernel_refuses_one_value_per_channel():
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        _C.batch_norm_forward(np.ones((1, 5)), None, None, None, None, True, 0.1, 1e-5)
