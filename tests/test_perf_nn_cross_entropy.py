@@ -169,3 +169,47 @@ def test_kernel_direct_values():
     assert wsum == 1.0
     dx = BWD(x, lse, np.array([2]), np.ones(1), reduction="none")
     np.testing.assert_allclose(dx, [[0.25, 0.25, -0.5]])
+
+
+NLL_OPTIONS = [dict(), dict(reduction="sum"), dict(reduction="none", ignore_index=1)]
+NLL_OPTIONS += [dict(weight=True, ignore_index=0), dict(weight=True, reduction="none")]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("opts", NLL_OPTIONS, ids=str)
+def test_nll_loss_log_input_path_matches_torch(opts, dtype):
+    torch = pytest.importorskip("torch")
+    x, t, kw = _args(opts, 40, 7, dtype)
+    x = x - np.log(np.exp(x.astype(np.float64)).sum(1, keepdims=True)).astype(dtype)
+    xt = ember.tensor(x, requires_grad=True)
+    loss = F.nll_loss(xt, t, **kw)
+    loss.sum().backward()
+    tkw = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+    tx = torch.from_numpy(x).requires_grad_(True)
+    tl = torch.nn.functional.nll_loss(tx, torch.from_numpy(t), **tkw)
+    tl.sum().backward()
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(loss.numpy(), tl.detach().numpy(), **tol)
+    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), **tol)
+    assert gradcheck(
+        lambda a: F.nll_loss(a, t, **kw), (ember.tensor(x.astype(np.float64), requires_grad=True),)
+    )
+
+
+def test_nll_loss_ignored_rows_add_nothing_even_if_infinite():
+    x = np.array([[-np.inf, 0.0], [-1.0, -2.0]])
+    loss = F.nll_loss(x, np.array([-100, 1]))  # torch: the ignored row's -inf is never read
+    assert loss.item() == 2.0
+
+
+def test_log_input_kernel_direct():
+    x = np.array([[-1.0, -2.0, -3.0]])
+    loss, lse, _ = FWD(x, np.array([1]), label_smoothing=0.3, log_input=True, reduction="none")
+    np.testing.assert_allclose(loss, [0.7 * 2.0 + 0.1 * 6.0])
+    assert lse[0] == 0
+    dx = BWD(
+        x, lse, np.array([1]), np.ones(1), label_smoothing=0.3, reduction="none", log_input=True
+    )
+    np.testing.assert_allclose(dx, [[-0.1, -0.8, -0.1]])
+    with pytest.raises(ValueError, match="nll_loss_forward: target 5 is out of bounds"):
+        FWD(x, np.array([5]), log_input=True)

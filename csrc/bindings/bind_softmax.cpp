@@ -15,11 +15,11 @@ void log_softmax_backward(T* dx, const T* y, const T* dy, int64_t outer, int64_t
 template <typename T>
 void cross_entropy_forward(T* loss, T* lse, double* sums, const T* x, const int64_t* target,
                            const T* w, int64_t N, int64_t C, int64_t ignore_index,
-                           double label_smoothing);
+                           double label_smoothing, bool log_input);
 template <typename T>
 void cross_entropy_backward(T* dx, const T* x, const T* lse, const int64_t* target, const T* w,
                             const T* g, T scale, int64_t N, int64_t C, int64_t ignore_index,
-                            double label_smoothing);
+                            double label_smoothing, bool log_input);
 
 namespace {
 
@@ -136,7 +136,7 @@ int check_ce(const py::array& x, const py::array& target, const py::object& weig
 
 template <typename T>
 py::tuple ce_forward_t(const py::array& x, const py::array& target, const py::array& w, bool hw,
-                       int64_t ignore_index, double label_smoothing, int red) {
+                       int64_t ignore_index, double label_smoothing, int red, bool log_input) {
   const int64_t N = x.shape(0), C = x.shape(1);
   py::array loss = empty_like_dtype(x, {N}), lse = empty_like_dtype(x, {N});
   double sums[2] = {0, 0};
@@ -146,7 +146,8 @@ py::tuple ce_forward_t(const py::array& x, const py::array& target, const py::ar
     const T* wp = hw ? cptr<T>(w) : nullptr;
     const int64_t* tp = cptr<int64_t>(target);
     py::gil_scoped_release release;
-    cross_entropy_forward<T>(lp, sp, sums, xp, tp, wp, N, C, ignore_index, label_smoothing);
+    cross_entropy_forward<T>(lp, sp, sums, xp, tp, wp, N, C, ignore_index, label_smoothing,
+                             log_input);
   }
   if (red != 0) {
     loss = empty_like_dtype(x, {});
@@ -156,20 +157,22 @@ py::tuple ce_forward_t(const py::array& x, const py::array& target, const py::ar
 }
 
 py::tuple ce_forward_py(const py::array& x, const py::array& target, const py::object& weight,
-                        int64_t ignore_index, double label_smoothing,
-                        const std::string& reduction) {
+                        int64_t ignore_index, double label_smoothing, const std::string& reduction,
+                        bool log_input) {
   py::array w;
   const int red =
       check_ce(x, target, weight, label_smoothing, reduction, "cross_entropy_forward", &w);
   const bool hw = !weight.is_none();
-  return is_f32(x) ? ce_forward_t<float>(x, target, w, hw, ignore_index, label_smoothing, red)
-                   : ce_forward_t<double>(x, target, w, hw, ignore_index, label_smoothing, red);
+  return is_f32(x)
+             ? ce_forward_t<float>(x, target, w, hw, ignore_index, label_smoothing, red, log_input)
+             : ce_forward_t<double>(x, target, w, hw, ignore_index, label_smoothing, red,
+                                    log_input);
 }
 
 template <typename T>
 py::array ce_backward_t(const py::array& x, const py::array& lse, const py::array& target,
                         const py::array& grad, const py::array& w, bool hw, int64_t ignore_index,
-                        double label_smoothing, int red, double weight_sum) {
+                        double label_smoothing, int red, double weight_sum, bool log_input) {
   const int64_t N = x.shape(0), C = x.shape(1);
   py::array dx = empty_like_dtype(x, shape_of(x));
   const T g0 = red == 0 ? T(1) : *cptr<T>(grad);
@@ -180,13 +183,15 @@ py::array ce_backward_t(const py::array& x, const py::array& lse, const py::arra
   const T* wp = hw ? cptr<T>(w) : nullptr;
   const int64_t* tp = cptr<int64_t>(target);
   py::gil_scoped_release release;
-  cross_entropy_backward<T>(dp, xp, sp, tp, wp, gp, scale, N, C, ignore_index, label_smoothing);
+  cross_entropy_backward<T>(dp, xp, sp, tp, wp, gp, scale, N, C, ignore_index, label_smoothing,
+                            log_input);
   return dx;
 }
 
 py::array ce_backward_py(const py::array& x, const py::array& lse, const py::array& target,
                          const py::array& grad, const py::object& weight, int64_t ignore_index,
-                         double label_smoothing, const std::string& reduction, double weight_sum) {
+                         double label_smoothing, const std::string& reduction, double weight_sum,
+                         bool log_input) {
   const char* op = "cross_entropy_backward";
   py::array w;
   const int red = check_ce(x, target, weight, label_smoothing, reduction, op, &w);
@@ -204,9 +209,9 @@ py::array ce_backward_py(const py::array& x, const py::array& lse, const py::arr
                 shape_str(shape_of(grad)));
   const bool hw = !weight.is_none();
   return is_f32(x) ? ce_backward_t<float>(x, lse, target, grad, w, hw, ignore_index,
-                                          label_smoothing, red, weight_sum)
+                                          label_smoothing, red, weight_sum, log_input)
                    : ce_backward_t<double>(x, lse, target, grad, w, hw, ignore_index,
-                                           label_smoothing, red, weight_sum);
+                                           label_smoothing, red, weight_sum, log_input);
 }
 
 }  // namespace
@@ -215,14 +220,16 @@ void bind_softmax(py::module_& m) {
   m.def("cross_entropy_forward", &ce_forward_py, py::arg("x"), py::arg("target"),
         py::arg("weight") = py::none(), py::arg("ignore_index") = -100,
         py::arg("label_smoothing") = 0.0, py::arg("reduction") = "mean",
+        py::arg("log_input") = false,
         "Fused log_softmax + nll of logits x (N, C) float and class indices target (N,) int64 "
         "(weight (C,) or None; label smoothing as PyTorch) -> (loss: (N,) for 'none' else 0-d, "
-        "lse (N,) for backward, weight_sum: the 'mean' denominator). A target outside [0, C) "
-        "other than ignore_index raises ValueError.");
+        "lse (N,) for backward, weight_sum: the 'mean' denominator). log_input: x already holds "
+        "log-probabilities (nll_loss; lse is 0). A target outside [0, C) other than "
+        "ignore_index raises ValueError.");
   m.def("cross_entropy_backward", &ce_backward_py, py::arg("x"), py::arg("lse"), py::arg("target"),
         py::arg("grad"), py::arg("weight") = py::none(), py::arg("ignore_index") = -100,
         py::arg("label_smoothing") = 0.0, py::arg("reduction") = "mean",
-        py::arg("weight_sum") = 1.0,
+        py::arg("weight_sum") = 1.0, py::arg("log_input") = false,
         "Gradient wrt x of cross_entropy_forward from its lse and weight_sum; grad is (N,) for "
         "'none', one element otherwise -> dx (N, C) (ignored rows 0).");
   m.def("softmax_forward", &softmax_forward_py, py::arg("x"), py::arg("dim"),

@@ -289,7 +289,8 @@ template void log_softmax_backward<double>(double*, const double*, const double*
 //   loss_i = (1 - eps) w_t (lse_i - x_it) + eps / C * sum_c w_c (lse_i - x_ic),  t = target_i
 // and 0 for rows whose target is ignore_index. lse_i = m + log(sum_c exp(x_ic - m)), written as
 // (m - x) + log(s) so no term cancels. Backward recomputes p = exp(x - lse) from the saved lse,
-// so neither pass allocates an (N, C) intermediate.
+// so neither pass allocates an (N, C) intermediate. log_input: x already holds log-probabilities
+// (nll_loss): lse is 0 and backward has no softmax term.
 
 namespace {
 
@@ -308,7 +309,13 @@ T row_wdist(const T* x, const T* w, int64_t C, T m) {
 
 template <typename T>
 EMBER_SIMD T ce_forward_row(T* lse, const T* x, int64_t C, int64_t t, const T* w, T eps, T sw,
-                            const T* next) {
+                            const T* next, bool log_input) {
+  if (log_input) {
+    *lse = 0;
+    T loss = -(1 - eps) * (w ? w[t] : T(1)) * x[t];
+    if (eps > 0) loss -= eps / T(C) * row_dot(x, w, C);
+    return loss;
+  }
   const T m = row_max(x, C);
   const T ls = std::log(row_sum_exp<T>(nullptr, x, C, m, next));
   *lse = m + ls;
@@ -320,10 +327,12 @@ EMBER_SIMD T ce_forward_row(T* lse, const T* x, int64_t C, int64_t t, const T* w
 // dx_j = c * (p_j * s - eps / C * w_j) - c (1 - eps) w_t [j == t], p_j = exp(x_j - lse).
 template <typename T>
 EMBER_SIMD void ce_backward_row(T* dx, const T* x, T lse, int64_t C, int64_t t, const T* w, T eps,
-                                T sw, T c) {
+                                T sw, T c, bool log_input) {
   const T wt = w ? w[t] : T(1);
   const T s = c * ((1 - eps) * wt + eps / T(C) * sw), e = c * eps / T(C);
-  if (w)
+  if (log_input)  // d/dx of -(1 - eps) w_t x_t - eps / C sum_j w_j x_j
+    for (int64_t j = 0; j < C; ++j) dx[j] = -e * (w ? w[j] : T(1));
+  else if (w)
     for (int64_t j = 0; j < C; ++j) dx[j] = vexp(x[j] - lse) * s - e * w[j];
   else
     for (int64_t j = 0; j < C; ++j) dx[j] = vexp(x[j] - lse) * s - e;
@@ -355,15 +364,16 @@ T sum_or_count(const T* w, int64_t C) {
 
 }  // namespace
 
-// x (N, C) logits, target (N,) int64, w (C) or nullptr -> loss (N) per row (0 where ignored),
+// x (N, C) logits (log-probabilities when log_input), target (N,) int64, w (C) or nullptr
+// -> loss (N) per row (0 where ignored),
 // lse (N) (backward's input), sums[0] = sum of loss (in row order, in double), sums[1] = summed
 // weight of the non-ignored targets (the 'mean' denominator). Throws on a target outside [0, C)
 // other than ignore_index before writing anything.
 template <typename T>
 void cross_entropy_forward(T* loss, T* lse, double* sums, const T* x, const int64_t* target,
                            const T* w, int64_t N, int64_t C, int64_t ignore_index,
-                           double label_smoothing) {
-  const char* op = "cross_entropy_forward";
+                           double label_smoothing, bool log_input) {
+  const char* op = log_input ? "nll_loss_forward" : "cross_entropy_forward";
   EMBER_CHECK(N >= 0 && C >= 0, op, ": negative size (", N, ", ", C, ")");
   sums[1] = checked_weight_sum(target, w, N, C, ignore_index, op);
   const T eps = static_cast<T>(label_smoothing), sw = sum_or_count(w, C);
@@ -376,7 +386,7 @@ void cross_entropy_forward(T* loss, T* lse, double* sums, const T* x, const int6
       loss[i] = 0;
       lse[i] = 0;
     } else {
-      loss[i] = ce_forward_row(lse + i, xi, C, t, w, eps, sw, i + 1 < N ? xi + C : xi);
+      loss[i] = ce_forward_row(lse + i, xi, C, t, w, eps, sw, i + 1 < N ? xi + C : xi, log_input);
     }
   }
   double total = 0;
@@ -384,13 +394,14 @@ void cross_entropy_forward(T* loss, T* lse, double* sums, const T* x, const int6
   sums[0] = total;
 }
 
-// x, lse, target, w as in forward; the gradient of row i's loss is scale * (g ? g[i] : 1)
+// x, lse, target, w, log_input as in forward; the gradient of row i's loss is scale * (g ? g[i] :
+// 1)
 // -> dx (N, C) (rows with target == ignore_index are 0).
 template <typename T>
 void cross_entropy_backward(T* dx, const T* x, const T* lse, const int64_t* target, const T* w,
                             const T* g, T scale, int64_t N, int64_t C, int64_t ignore_index,
-                            double label_smoothing) {
-  const char* op = "cross_entropy_backward";
+                            double label_smoothing, bool log_input) {
+  const char* op = log_input ? "nll_loss_backward" : "cross_entropy_backward";
   EMBER_CHECK(N >= 0 && C >= 0, op, ": negative size (", N, ", ", C, ")");
   checked_weight_sum(target, w, N, C, ignore_index, op);
   const T eps = static_cast<T>(label_smoothing), sw = sum_or_count(w, C);
@@ -402,20 +413,20 @@ void cross_entropy_backward(T* dx, const T* x, const T* lse, const int64_t* targ
     if (t == ignore_index)
       std::fill(di, di + C, T(0));
     else
-      ce_backward_row(di, x + i * C, lse[i], C, t, w, eps, sw, g ? scale * g[i] : scale);
+      ce_backward_row(di, x + i * C, lse[i], C, t, w, eps, sw, g ? scale * g[i] : scale, log_input);
   }
 }
 
 template void cross_entropy_forward<float>(float*, float*, double*, const float*, const int64_t*,
-                                           const float*, int64_t, int64_t, int64_t, double);
+                                           const float*, int64_t, int64_t, int64_t, double, bool);
 template void cross_entropy_forward<double>(double*, double*, double*, const double*,
                                             const int64_t*, const double*, int64_t, int64_t,
-                                            int64_t, double);
+                                            int64_t, double, bool);
 template void cross_entropy_backward<float>(float*, const float*, const float*, const int64_t*,
                                             const float*, const float*, float, int64_t, int64_t,
-                                            int64_t, double);
+                                            int64_t, double, bool);
 template void cross_entropy_backward<double>(double*, const double*, const double*, const int64_t*,
                                              const double*, const double*, double, int64_t, int64_t,
-                                             int64_t, double);
+                                             int64_t, double, bool);
 
 }  // namespace ember

@@ -841,30 +841,45 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
         raise ValueError("nll_loss: input must have at least 1 dimension")
     c = x.shape[1] if x.ndim > 1 else x.shape[0]
     w = _class_weight("nll_loss", weight, c, x.dtype)
-    return NLLLoss.apply(x, t, w, int(ignore_index), reduction)
+    fused = _fused_rows(x, t, w, ignore_index, reduction, 0.0, True)
+    return fused if fused is not None else NLLLoss.apply(x, t, w, int(ignore_index), reduction)
 
 
 class CrossEntropy(Function):
-    # logits x (N, C), class indices t (N,) int64 -> loss: log_softmax + nll (+ label smoothing)
-    # fused in one C++ pass each way; backward recomputes softmax from the saved lse.
+    # logits x (N, C) (log-probabilities when log_input: nll_loss), class indices t (N,) int64
+    # -> loss: log_softmax + nll (+ label smoothing) fused in one C++ pass each way; backward
+    # recomputes softmax from the saved lse.
     @staticmethod
-    def forward(ctx, x, t, weight, ignore_index, reduction, label_smoothing):
+    def forward(ctx, x, t, weight, ignore_index, reduction, label_smoothing, log_input):
         loss, lse, wsum = _C.cross_entropy_forward(
-            x, t, weight, ignore_index, label_smoothing, reduction
+            x, t, weight, ignore_index, label_smoothing, reduction, log_input
         )
         ctx.save_for_backward(x, lse)
-        ctx.meta = (t, weight, ignore_index, label_smoothing, reduction, wsum)
+        ctx.meta = (t, weight, ignore_index, label_smoothing, reduction, wsum, log_input)
         return loss
 
     @staticmethod
     def backward(ctx, g):
         x, lse = ctx.saved_tensors
-        t, weight, ignore_index, label_smoothing, reduction, wsum = ctx.meta
         g = _contig(np.asarray(g, dtype=x.dtype))
-        dx = _C.cross_entropy_backward(
-            x, lse, t, g, weight, ignore_index, label_smoothing, reduction, wsum
+        dx = _C.cross_entropy_backward(x, lse, ctx.meta[0], g, *ctx.meta[1:])
+        return dx, None, None, None, None, None, None
+
+
+def _fused_rows(x: Tensor, t: np.ndarray, w, ignore_index, reduction, label_smoothing, log_input):
+    """The common case of cross_entropy / nll_loss, (N, C) float input and (N,) integer targets,
+    as one CrossEntropy node; None for any other layout (the composed path handles it)."""
+    if x.ndim != 2 or t.dtype.kind not in "iu" or x.data.dtype not in (np.float32, np.float64):
+        return None
+    if t.shape != (x.shape[0],):
+        op = "nll_loss"  # the composed path's message
+        raise ValueError(
+            f"{op}: input shape {x.shape} expects target shape {x.shape[:1]}, got {t.shape}"
         )
-        return dx, None, None, None, None, None
+    t = _contig(t.astype(np.int64, copy=False))
+    w = None if w is None else _contig(w)
+    args = (t, w, int(ignore_index), reduction, float(label_smoothing), log_input)
+    return CrossEntropy.apply(x.contiguous(), *args)
 
 
 def cross_entropy(
@@ -895,17 +910,9 @@ def cross_entropy(
     c = x.shape[class_dim]
     w = _class_weight("cross_entropy", weight, c, x.dtype)
     t_raw = target.data if isinstance(target, Tensor) else np.asarray(target)
-    if x.ndim == 2 and t_raw.dtype.kind in "iu" and x.data.dtype in (np.float32, np.float64):
-        # the common case: one fused kernel pair instead of log_softmax + nll_loss
-        if t_raw.shape != (x.shape[0],):
-            raise ValueError(
-                f"nll_loss: input shape {x.shape} expects target shape {(x.shape[0],)}, "
-                f"got {t_raw.shape}"
-            )
-        t = _contig(t_raw.astype(np.int64, copy=False))
-        w = None if w is None else _contig(w)
-        args = (t, w, int(ignore_index), reduction, float(label_smoothing))
-        return CrossEntropy.apply(x.contiguous(), *args)
+    fused = _fused_rows(x, t_raw, w, ignore_index, reduction, label_smoothing, False)
+    if fused is not None:
+        return fused
     logp = log_softmax(x, class_dim)
 
     if t_raw.dtype.kind == "f":  # class probabilities
