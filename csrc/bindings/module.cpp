@@ -12,6 +12,7 @@ void bind_conv2d(py::module_& m);
 void bind_embedding(py::module_& m);
 void bind_gemm(py::module_& m);
 void bind_layernorm(py::module_& m);
+void bind_loss(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_pool2d(py::module_& m);
 void bind_rnn(py::module_& m);
@@ -44,6 +45,7 @@ PYBIND11_MODULE(_C, m) {
   ember::bind_embedding(m);
   ember::bind_gemm(m);
   ember::bind_layernorm(m);
+  ember::bind_loss(m);
   ember::bind_optim(m);
   ember::bind_pool2d(m);
   ember::bind_rnn(m);

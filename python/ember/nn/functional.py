@@ -718,6 +718,41 @@ class MSELoss(Function):
         return (gx if nx else None, -gx if nt else None, None)
 
 
+class RegressionLoss(Function):
+    # x, t of one shape and float dtype -> loss('mse' | 'l1' | 'huber' | 'smooth_l1') of x - t,
+    # one fused C++ pass each way; param is huber's delta or smooth_l1's beta
+    @staticmethod
+    def forward(ctx, x, t, loss, param, reduction):
+        x, t = _contig(x), _contig(t)
+        ctx.save_for_backward(x, t)
+        ctx.meta = (loss, param, reduction)
+        return _C.regression_loss_forward(x, t, loss, param, reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, t = ctx.saved_tensors
+        loss, param, reduction = ctx.meta
+        g = np.asarray(g, dtype=x.dtype)
+        two = 2.0 if loss == "mse" else 1.0
+        if reduction == "none":
+            dx = _C.regression_loss_backward(x, t, _contig(g), loss, param, two)
+        else:  # the scale in the input's dtype: g * (2 / n) for mse's mean, g / n for the others
+            if reduction == "mean" and x.size:
+                scale = g * (2.0 / x.size) if loss == "mse" else g / x.size
+            else:
+                scale = g * two
+            dx = _C.regression_loss_backward(x, t, None, loss, param, float(scale))
+        nx, nt = ctx.needs_input_grad[:2]
+        return (dx if nx else None), (-dx if nt else None), None, None, None
+
+
+def _fused_loss(x: Tensor, t: Tensor, loss: str, param: float, reduction: str):
+    """RegressionLoss when x and t share a float32/float64 dtype, else None."""
+    if x.data.dtype == t.data.dtype and x.data.dtype in (np.float32, np.float64):
+        return RegressionLoss.apply(x, t, loss, float(param), reduction)
+    return None
+
+
 def _loss_pair(op, input, target):
     x = _float_input(input, op)
     t = _float_input(target, op, "target", x.dtype) if not isinstance(target, Tensor) else target
@@ -747,7 +782,8 @@ def mse_loss(input, target, reduction: str = "mean", weight=None) -> Tensor:
     x, t = _loss_pair("mse_loss", input, target)
     if weight is not None:
         return _weighted("mse_loss", MSELoss.apply, x, t, weight, reduction)
-    return MSELoss.apply(x, t, reduction)
+    fused = _fused_loss(x, t, "mse", 0.0, reduction)
+    return fused if fused is not None else MSELoss.apply(x, t, reduction)
 
 
 def _class_layout(op: str, x: np.ndarray, target: np.ndarray):
@@ -1308,7 +1344,8 @@ def l1_loss(input, target, reduction: str = "mean", weight=None) -> Tensor:
     x, t = _loss_pair("l1_loss", input, target)
     if weight is not None:
         return _weighted("l1_loss", L1Loss.apply, x, t, weight, reduction)
-    return L1Loss.apply(x, t, reduction)
+    fused = _fused_loss(x, t, "l1", 0.0, reduction)
+    return fused if fused is not None else L1Loss.apply(x, t, reduction)
 
 
 class HuberLoss(Function):
@@ -1343,7 +1380,8 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weigh
     if weight is not None:
         fn = lambda a, b, r: HuberLoss.apply(a, b, r, float(delta))  # noqa: E731
         return _weighted("huber_loss", fn, x, t, weight, reduction, weight_mean=False)
-    return HuberLoss.apply(x, t, reduction, float(delta))
+    fused = _fused_loss(x, t, "huber", delta, reduction)
+    return fused if fused is not None else HuberLoss.apply(x, t, reduction, float(delta))
 
 
 class SmoothL1Loss(Function):
@@ -1378,7 +1416,8 @@ def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0) ->
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be >= 0 (no negative values), got {beta}")
     x, t = _loss_pair("smooth_l1_loss", input, target)
-    return SmoothL1Loss.apply(x, t, reduction, float(beta))
+    fused = _fused_loss(x, t, "smooth_l1", beta, reduction)
+    return fused if fused is not None else SmoothL1Loss.apply(x, t, reduction, float(beta))
 
 
 def _broadcast_weight(op: str, weight, shape, dtype, name: str = "weight"):

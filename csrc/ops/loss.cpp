@@ -1,0 +1,192 @@
+// Elementwise regression losses of d = x - t, forward and backward side by side, one fused pass
+// each (PyTorch's formulas; `kind` picks the loss):
+//   0 mse        d^2                                             dl/dx = 2 d
+//   1 l1         |d|                                             sign(d)
+//   2 huber      |d| < delta ? d^2 / 2 : delta (|d| - delta / 2)  clamp(d, -delta, delta)
+//   3 smooth_l1  |d| < beta ? d^2 / (2 beta) : |d| - beta / 2     clamp(d / beta, -1, 1)
+//                (beta == 0: |d|)                                 (beta == 0: sign(d))
+// The forward sum runs over fixed blocks of kBlock elements (8 double partial sums each), added
+// in block order: the result does not depend on the thread count.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "common.h"
+#include "vecmath.h"
+
+namespace ember {
+
+namespace {
+
+constexpr int64_t kBlock = 1 << 14;
+
+// Both arms are computed and then selected, so the loops stay branch-free and vectorise (a
+// branch on random data mispredicts half the time). huber's m (|d| - m / 2), m = min(|d|, delta),
+// is d^2 / 2 inside (|d| - |d| / 2 is exact) and delta (|d| - delta / 2) beyond, bit for bit.
+template <typename T>
+inline T loss_of(T d, int kind, T p) {
+  const T ad = std::fabs(d);
+  switch (kind) {
+    case 0:
+      return d * d;
+    case 1:
+      return ad;
+    case 2: {
+      const T m = ad < p ? ad : p;  // NaN: p, and then m (NaN - ..) is NaN
+      return m * (ad - T(0.5) * m);
+    }
+    default: {
+      const T quad = T(0.5) * d * d / p, lin = ad - T(0.5) * p;
+      return p == T(0) ? ad : (ad < p ? quad : lin);
+    }
+  }
+}
+
+// sign(d) with sign(0) = 0 and NaN kept; clamp(v, -p, p) with NaN kept.
+template <typename T>
+inline T sign_of(T d) {
+  return d > T(0) ? T(1) : (d < T(0) ? T(-1) : d);
+}
+template <typename T>
+inline T clamp_to(T v, T p) {
+  return v < -p ? -p : (v > p ? p : v);
+}
+
+template <typename T>
+inline T grad_of(T d, int kind, T p) {
+  switch (kind) {
+    case 0:
+      return d;  // the factor 2 is in the caller's scale
+    case 1:
+      return sign_of(d);
+    case 2:
+      return clamp_to(d, p);
+    default:
+      return p == T(0) ? sign_of(d) : clamp_to(d / p, T(1));
+  }
+}
+
+// out[i] = loss of x[i] - t[i] over [0, n); kind is a template argument, so the loop is one
+// branch-free map.
+template <typename T, int kind>
+EMBER_SIMD void loss_map(T* out, const T* x, const T* t, int64_t n, T p) {
+  for (int64_t i = 0; i < n; ++i) out[i] = loss_of(x[i] - t[i], kind, p);
+}
+
+// sum of a[0, n) in double, 8 partial sums.
+template <typename T>
+EMBER_SIMD double sum_double(const T* a, int64_t n) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += double(a[i + j]);
+  double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; ++i) s += double(a[i]);
+  return s;
+}
+
+// Sum of the losses of [b, e), also stored in loss when it is not null (else staged in a small
+// buffer that stays in L1).
+template <typename T, int kind>
+double forward_block(T* loss, const T* x, const T* t, int64_t b, int64_t e, T p) {
+  constexpr int64_t kChunk = 1024;
+  T buf[kChunk];
+  double s = 0;
+  for (int64_t c = b; c < e; c += kChunk) {
+    const int64_t len = std::min(kChunk, e - c);
+    T* out = loss ? loss + c : buf;
+    loss_map<T, kind>(out, x + c, t + c, len, p);
+    s += sum_double(out, len);
+  }
+  return s;
+}
+
+template <typename T, int kind>
+EMBER_SIMD void backward_range(T* dx, const T* x, const T* t, const T* g, T scale, int64_t b,
+                               int64_t e, T p) {
+  if (g)
+    for (int64_t i = b; i < e; ++i) dx[i] = (scale * g[i]) * grad_of(x[i] - t[i], kind, p);
+  else
+    for (int64_t i = b; i < e; ++i) dx[i] = scale * grad_of(x[i] - t[i], kind, p);
+}
+
+void check_kind(int kind, double param, const char* op) {
+  EMBER_CHECK(kind >= 0 && kind <= 3, op, ": unknown loss kind ", kind,
+              " (0 mse, 1 l1, 2 huber, 3 smooth_l1)");
+  EMBER_CHECK(kind != 2 || param > 0, op, ": huber delta must be positive, got ", param);
+  EMBER_CHECK(kind != 3 || param >= 0, op, ": smooth_l1 beta must be >= 0, got ", param);
+}
+
+}  // namespace
+
+// x, t (n) -> loss (n) per element (when loss is not null); returns the sum of the losses.
+template <typename T>
+double regression_loss_forward(T* loss, const T* x, const T* t, int64_t n, int kind, double param) {
+  check_kind(kind, param, "regression_loss_forward");
+  EMBER_CHECK(n >= 0, "regression_loss_forward: negative size ", n);
+  const int64_t nblk = (n + kBlock - 1) / kBlock;
+  std::vector<double> part(static_cast<size_t>(nblk));
+  const T p = static_cast<T>(param);
+  const int nt = threads_for(n, 1 << 16);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t k = 0; k < nblk; ++k) {
+    const int64_t b = k * kBlock, e = std::min(n, b + kBlock);
+    double s;
+    switch (kind) {
+      case 0:
+        s = forward_block<T, 0>(loss, x, t, b, e, p);
+        break;
+      case 1:
+        s = forward_block<T, 1>(loss, x, t, b, e, p);
+        break;
+      case 2:
+        s = forward_block<T, 2>(loss, x, t, b, e, p);
+        break;
+      default:
+        s = forward_block<T, 3>(loss, x, t, b, e, p);
+    }
+    part[static_cast<size_t>(k)] = s;
+  }
+  double total = 0;
+  for (double s : part) total += s;
+  return total;
+}
+
+// x, t (n), g (n) or null -> dx (n) = (g ? scale * g : scale) * dl/dd  (mse: d; see the top).
+template <typename T>
+void regression_loss_backward(T* dx, const T* x, const T* t, const T* g, T scale, int64_t n,
+                              int kind, double param) {
+  check_kind(kind, param, "regression_loss_backward");
+  EMBER_CHECK(n >= 0, "regression_loss_backward: negative size ", n);
+  const T p = static_cast<T>(param);
+  const int64_t nblk = (n + kBlock - 1) / kBlock;
+  const int nt = threads_for(n, 1 << 16);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t k = 0; k < nblk; ++k) {
+    const int64_t b = k * kBlock, e = std::min(n, b + kBlock);
+    switch (kind) {
+      case 0:
+        backward_range<T, 0>(dx, x, t, g, scale, b, e, p);
+        break;
+      case 1:
+        backward_range<T, 1>(dx, x, t, g, scale, b, e, p);
+        break;
+      case 2:
+        backward_range<T, 2>(dx, x, t, g, scale, b, e, p);
+        break;
+      default:
+        backward_range<T, 3>(dx, x, t, g, scale, b, e, p);
+    }
+  }
+}
+
+template double regression_loss_forward<float>(float*, const float*, const float*, int64_t, int,
+                                               double);
+template double regression_loss_forward<double>(double*, const double*, const double*, int64_t, int,
+                                                double);
+template void regression_loss_backward<float>(float*, const float*, const float*, const float*,
+                                              float, int64_t, int, double);
+template void regression_loss_backward<double>(double*, const double*, const double*, const double*,
+                                               double, int64_t, int, double);
+
+}  // namespace ember

@@ -1,0 +1,134 @@
+"""mse / l1 / huber / smooth_l1 through the fused C++ kernels (_C.regression_loss_forward /
+_backward): values and both gradients against PyTorch and NumPy in float32 and float64,
+gradcheck, thread-count independence and bad input to the kernels."""
+
+import numpy as np
+import pytest
+
+import ember
+from ember import _C
+from ember.autograd import gradcheck
+from ember.nn import functional as F
+
+CASES = [
+    ("mse_loss", {}),
+    ("l1_loss", {}),
+    ("huber_loss", {}),
+    ("huber_loss", {"delta": 0.3}),
+    ("smooth_l1_loss", {}),
+    ("smooth_l1_loss", {"beta": 0.25}),
+    ("smooth_l1_loss", {"beta": 0.0}),
+]
+
+
+def _ref(name, d, kw):
+    """Per-element loss and d(loss)/dx of d = x - t, in float64."""
+    ad = np.abs(d)
+    if name == "mse_loss":
+        return d * d, 2 * d
+    if name == "l1_loss":
+        return ad, np.sign(d)
+    if name == "huber_loss":
+        k = kw.get("delta", 1.0)
+        return np.where(ad < k, 0.5 * d * d, k * (ad - 0.5 * k)), np.clip(d, -k, k)
+    b = kw.get("beta", 1.0)
+    if b == 0:
+        return ad, np.sign(d)
+    return np.where(ad < b, 0.5 * d * d / b, ad - 0.5 * b), np.clip(d / b, -1, 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("name,kw", CASES, ids=str)
+def test_matches_torch_and_numpy(name, kw, reduction, dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x, t = (rng.standard_normal((37, 29)).astype(dtype) for _ in range(2))
+    t[0, :5] = x[0, :5]  # d == 0: the gradient of l1 is 0 there
+    g = rng.standard_normal(x.shape).astype(dtype) if reduction == "none" else None
+    ex, et = ember.tensor(x, requires_grad=True), ember.tensor(t, requires_grad=True)
+    loss = getattr(F, name)(ex, et, reduction=reduction, **kw)
+    loss.backward(None if g is None else ember.tensor(g))
+    assert loss.dtype == ex.dtype and ex.grad.dtype == ex.dtype
+    tx, tt = (torch.from_numpy(a).requires_grad_(True) for a in (x, t))
+    tl = getattr(torch.nn.functional, name)(tx, tt, reduction=reduction, **kw)
+    tl.backward(None if g is None else torch.from_numpy(g))
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(loss.numpy(), tl.detach().numpy(), **tol)
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), **tol)
+    np.testing.assert_allclose(et.grad.numpy(), tt.grad.numpy(), **tol)
+
+    per, dl = _ref(name, x.astype(np.float64) - t, kw)
+    want = {"none": per, "sum": per.sum(), "mean": per.mean()}[reduction]
+    gx = dl * (g if g is not None else 1.0 / x.size if reduction == "mean" else 1.0)
+    np.testing.assert_allclose(loss.numpy(), want, **tol)
+    np.testing.assert_allclose(ex.grad.numpy(), gx, **tol)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+@pytest.mark.parametrize("name,kw", CASES, ids=str)
+def test_gradcheck(name, kw, reduction):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(12)
+    t = x + np.array([-2.0, -1.1, -0.6, -0.2, -0.1, 0.15, 0.4, 0.7, 1.3, 2.0, 3.0, -3.0])
+    args = (ember.tensor(x, requires_grad=True), ember.tensor(t, requires_grad=True))
+    assert gradcheck(lambda a, b: getattr(F, name)(a, b, reduction=reduction, **kw), args)
+
+
+def test_nan_inf_and_empty():
+    x = np.array([np.nan, np.inf, 1.0], np.float32)
+    t = np.zeros(3, np.float32)
+    for name in ("mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss"):
+        y = getattr(F, name)(x, t, reduction="none").numpy()
+        assert np.isnan(y[0]) and y[1] == np.inf
+        assert np.isnan(getattr(F, name)(np.zeros(0), np.zeros(0)).item())
+
+
+def test_mixed_dtypes_keep_the_numpy_path():
+    x = ember.tensor(np.ones(3, np.float32), requires_grad=True)
+    loss = F.mse_loss(x, ember.tensor(np.zeros(3)))
+    assert loss.dtype == x.dtype and loss.item() == 1.0
+
+
+def test_sum_independent_of_thread_count():
+    x = np.random.default_rng(2).standard_normal(300_000).astype(np.float32)
+    t = np.zeros_like(x)
+    out = []
+    for nt in (1, 2):
+        ember.set_num_threads(nt)
+        try:
+            out.append(_C.regression_loss_forward(x, t, "huber", 0.5, "sum"))
+        finally:
+            ember.set_num_threads(1)
+    assert out[0] == out[1]
+    np.testing.assert_allclose(
+        out[0], _ref("huber_loss", x.astype(np.float64), {"delta": 0.5})[0].sum(), rtol=1e-6
+    )
+
+
+FWD, BWD = _C.regression_loss_forward, _C.regression_loss_backward
+
+
+@pytest.mark.parametrize(
+    "call,err,match",
+    [
+        (lambda x: FWD(x.astype(np.int64), x.astype(np.int64), "mse"), TypeError, "float32"),
+        (lambda x: FWD(x, x.astype(np.float64), "mse"), TypeError, "dtypes"),
+        (lambda x: FWD(x, x[:2], "mse"), ValueError, "shape"),
+        (lambda x: FWD(x, x, "mse2"), ValueError, "unknown loss"),
+        (lambda x: FWD(x, x, "huber", 0.0), ValueError, "delta"),
+        (lambda x: FWD(x, x, "smooth_l1", -1.0), ValueError, "beta"),
+        (lambda x: FWD(x, x, "l1", 0.0, "avg"), ValueError, "reduction"),
+        (
+            lambda x: FWD(np.ones((3, 3), np.float32).T, np.ones((3, 3), np.float32), "l1"),
+            ValueError,
+            "contiguous",
+        ),
+        (lambda x: BWD(x, x, x[:2], "mse"), ValueError, "grad"),
+        (lambda x: BWD(x, x, x.astype(np.float64), "mse"), TypeError, "dtypes"),
+        (lambda x: BWD(x, x, [1.0, 2.0, 3.0], "mse"), TypeError, "grad"),
+    ],
+)
+def test_kernel_refuses_bad_input(call, err, match):
+    with pytest.raises(err, match=match):
+        call(np.ones(3, np.float32))
