@@ -338,6 +338,18 @@ workload("optim_step/adam/10M", "optim")(lambda: _optim_step_case("adam"))
 workload("optim_step/sgd_momentum/10M", "optim")(lambda: _optim_step_case("sgd"))
 
 
+def _np_cross_entropy(x, y):
+    """Mean cross-entropy of logits x (N, C) and class indices y, and its gradient, by hand."""
+    z = x - x.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    s = e.sum(axis=1, keepdims=True)
+    loss = (np.log(s[:, 0]) - z[np.arange(len(y)), y]).mean()
+    grad = e / s
+    grad[np.arange(len(y)), y] -= 1
+    grad /= len(y)
+    return loss, grad
+
+
 def _cross_entropy_case() -> dict:
     import ember
     from ember.nn import functional as F
@@ -351,17 +363,7 @@ def _cross_entropy_case() -> dict:
         xe.grad = None
         F.cross_entropy(xe, y).backward()
 
-    def numpy_ref():
-        z = x - x.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        s = e.sum(axis=1, keepdims=True)
-        loss = (np.log(s[:, 0]) - z[np.arange(len(y)), y]).mean()
-        grad = e / s
-        grad[np.arange(len(y)), y] -= 1
-        grad /= len(y)
-        return loss, grad
-
-    impls = {"ember": ours, "numpy": numpy_ref}
+    impls = {"ember": ours, "numpy": lambda: _np_cross_entropy(x, y)}
     torch = _torch()
     if torch is not None:
         xt = torch.tensor(x, requires_grad=True)
@@ -923,6 +925,142 @@ def _encoder_layer_case() -> dict:
 
 
 workload("transformer/encoder_layer/d128h4/s128b16/train_step", "transformer")(_encoder_layer_case)
+
+
+# ---- nn ops: fused losses, activations, norms, pooling ------------------------------------
+# Forward + backward of one op at a realistic training size; the gradient of the summed output
+# flows into the float inputs listed in `grads`. NumPy references compute the same by hand.
+
+
+def _nnop_case(arrays: tuple, ours_f, theirs_f, numpy_f=None, grads=(0,)) -> dict:
+    import ember
+
+    def wrap(make, i, a):
+        return make(a, i in grads) if a.dtype.kind == "f" else a
+
+    es = [wrap(lambda a, r: ember.tensor(a, requires_grad=r), i, a) for i, a in enumerate(arrays)]
+
+    def ours():
+        for t in es:
+            if isinstance(t, ember.Tensor):
+                t.grad = None
+        ours_f(ember.nn.functional, *es).sum().backward()
+
+    impls = {"ember": ours}
+    if numpy_f is not None:
+        impls["numpy"] = lambda: numpy_f(*arrays)
+    torch = _torch()
+    if torch is not None:
+        ts = [
+            wrap(lambda a, r: torch.tensor(a, requires_grad=r), i, a)
+            if a.dtype.kind == "f"
+            else torch.from_numpy(a)
+            for i, a in enumerate(arrays)
+        ]
+
+        def theirs():
+            for t in ts:
+                t.grad = None
+            theirs_f(torch.nn.functional, *ts).sum().backward()
+
+        impls["torch"] = theirs
+    return impls
+
+
+def _np_mse(x, t):
+    d = x - t
+    return (d * d).mean(), d * (2 / d.size)
+
+
+def _np_huber(x, t):  # m (|d| - m/2), m = min(|d|, 1): np.where is slow on a random mask
+    d = x - t
+    ad = np.abs(d)
+    m = np.minimum(ad, 1)
+    return (m * (ad - 0.5 * m)).mean(), np.clip(d, -1, 1) / d.size
+
+
+def _np_silu(x):
+    s = 1 / (1 + np.exp(-x))
+    return x * s, s * (1 + x * (1 - s))
+
+
+def _np_batch_norm(x, w, b):
+    m, v = x.mean(0), x.var(0)
+    xhat = (x - m) / np.sqrt(v + 1e-5)
+    y = xhat * w + b
+    g = np.ones_like(x)  # d(sum y)/dy
+    dxhat = g * w
+    dx = (dxhat - dxhat.mean(0) - xhat * (dxhat * xhat).mean(0)) / np.sqrt(v + 1e-5)
+    return y, dx, (g * xhat).sum(0), g.sum(0)
+
+
+def _nnops_cases():
+    rng = _rng()
+    r = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    cases = {}
+    for n, c in ((64, 10), (256, 1000)):
+        x, y = r(n, c), rng.integers(0, c, n)
+        cases[f"cross_entropy/{n}x{c}"] = (
+            (x, y),
+            lambda F, a, b: F.cross_entropy(a, b),
+            lambda F, a, b: F.cross_entropy(a, b),
+            _np_cross_entropy,
+        )
+    x, y = r(256, 1000), rng.integers(0, 1000, 256)
+    cases["cross_entropy/256x1000/label_smoothing0.1"] = (
+        (x, y),
+        lambda F, a, b: F.cross_entropy(a, b, label_smoothing=0.1),
+        lambda F, a, b: F.cross_entropy(a, b, label_smoothing=0.1),
+    )
+    cases["nll_loss/64x10"] = (
+        (r(64, 10), rng.integers(0, 10, 64)),
+        lambda F, a, b: F.nll_loss(a, b),
+        lambda F, a, b: F.nll_loss(a, b),
+    )
+    for loss in ("mse_loss", "huber_loss"):
+        cases[f"{loss}/64x4096"] = (
+            (r(64, 4096), r(64, 4096)),
+            lambda F, a, b, f=loss: getattr(F, f)(a, b),
+            lambda F, a, b, f=loss: getattr(F, f)(a, b),
+            _np_huber if loss == "huber_loss" else _np_mse,
+        )
+    for act in ("silu", "mish", "hardswish"):
+        cases[f"{act}/64x4096"] = (
+            (r(64, 4096),),
+            lambda F, a, f=act: getattr(F, f)(a),
+            lambda F, a, f=act: getattr(F, f)(a),
+            _np_silu if act == "silu" else None,
+        )
+    cases["batch_norm1d/256x512/train"] = (
+        (r(256, 512), r(512), r(512)),
+        lambda F, a, w, b: F.batch_norm(a, None, None, w, b, training=True),
+        lambda F, a, w, b: F.batch_norm(a, None, None, w, b, training=True),
+        _np_batch_norm,
+        (0, 1, 2),
+    )
+    cases["adaptive_avg_pool2d/32x512x7x7->1"] = (
+        (r(32, 512, 7, 7),),
+        lambda F, a: F.adaptive_avg_pool2d(a, 1),
+        lambda F, a: F.adaptive_avg_pool2d(a, 1),
+        lambda a: (a.mean(axis=(2, 3)), np.broadcast_to(np.float32(1 / 49), a.shape).copy()),
+    )
+    return cases
+
+
+for _name in (
+    "cross_entropy/64x10",
+    "cross_entropy/256x1000",
+    "cross_entropy/256x1000/label_smoothing0.1",
+    "nll_loss/64x10",
+    "mse_loss/64x4096",
+    "huber_loss/64x4096",
+    "silu/64x4096",
+    "mish/64x4096",
+    "hardswish/64x4096",
+    "batch_norm1d/256x512/train",
+    "adaptive_avg_pool2d/32x512x7x7->1",
+):
+    workload(f"nnops/{_name}/fwd+bwd", "nnops")(lambda n=_name: _nnop_case(*_nnops_cases()[n]))
 
 
 # ---- the table ----------------------------------------------------------------------------
