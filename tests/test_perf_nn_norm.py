@@ -101,3 +101,101 @@ def test_same_result_on_one_and_two_threads():
 def test_kernel_refuses_one_value_per_channel():
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         _C.batch_norm_forward(np.ones((1, 5)), None, None, None, None, True, 0.1, 1e-5)
+
+
+# ---- group norm (_C.group_norm_forward / _backward) -------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize(
+    "shape,groups", [((4, 6, 5, 3), 3), ((2, 8), 4), ((3, 4, 17), 1), ((2, 5, 7), 5)]
+)
+def test_group_norm_matches_torch(shape, groups, affine, dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    c = shape[1]
+    x = (rng.standard_normal(shape) * 2 + 50).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    w = rng.uniform(0.5, 2, c).astype(dtype) if affine else None
+    b = rng.standard_normal(c).astype(dtype) if affine else None
+    ex = ember.tensor(x, requires_grad=True)
+    ew, eb = (ember.tensor(a, requires_grad=True) if affine else None for a in (w, b))
+    y = F.group_norm(ex, groups, ew, eb, eps=1e-5)
+    y.backward(ember.tensor(g))
+    tx = torch.from_numpy(x).requires_grad_(True)
+    tw, tb = (torch.from_numpy(a).requires_grad_(True) if affine else None for a in (w, b))
+    ty = torch.nn.functional.group_norm(tx, groups, tw, tb, eps=1e-5)
+    ty.backward(torch.from_numpy(g))
+    tol = dict(rtol=2e-4, atol=2e-4) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), **tol)
+    if affine:
+        np.testing.assert_allclose(ew.grad.numpy(), tw.grad.numpy(), **tol)
+        np.testing.assert_allclose(eb.grad.numpy(), tb.grad.numpy(), **tol)
+    # NumPy reference of the forward
+    xr = x.astype(np.float64).reshape(shape[0], groups, -1)
+    ref = ((xr - xr.mean(-1, keepdims=True)) / np.sqrt(xr.var(-1, keepdims=True) + 1e-5)).reshape(
+        shape
+    )
+    if affine:
+        cshape = (c,) + (1,) * (len(shape) - 2)
+        ref = ref * w.reshape(cshape) + b.reshape(cshape)
+    np.testing.assert_allclose(y.numpy(), ref, **tol)
+
+
+def test_group_norm_gradcheck():
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((2, 6, 3)), rng.uniform(0.5, 2, 6), rng.standard_normal(6)
+    ts = [ember.tensor(a, requires_grad=True) for a in (x, w, b)]
+    assert gradcheck(lambda a, c, d: F.group_norm(a, 2, c, d), ts)
+
+
+def test_group_norm_same_on_one_and_two_threads():
+    rng = np.random.default_rng(6)
+    x, g = (rng.standard_normal((16, 32, 24, 24)).astype(np.float32) for _ in range(2))
+    w = rng.standard_normal(32).astype(np.float32)
+    out = []
+    for nt in (1, 2):
+        ember.set_num_threads(nt)
+        try:
+            y, m, r = _C.group_norm_forward(x, w, None, 4, 1e-5)
+            out.append((y, *_C.group_norm_backward(g, x, m, r, w, 4)))
+        finally:
+            ember.set_num_threads(1)
+    for a, b in zip(out[0], out[1]):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "call,err,match",
+    [
+        (
+            lambda x, m: _C.group_norm_forward(x.astype(np.int64), None, None, 2, 1e-5),
+            TypeError,
+            "float",
+        ),
+        (lambda x, m: _C.group_norm_forward(x, None, None, 3, 1e-5), ValueError, "divisible"),
+        (lambda x, m: _C.group_norm_forward(x, None, None, 0, 1e-5), ValueError, "divisible"),
+        (lambda x, m: _C.group_norm_forward(x[0, 0], None, None, 1, 1e-5), ValueError, "2-D"),
+        (lambda x, m: _C.group_norm_forward(x, np.ones(3), None, 2, 1e-5), ValueError, "shape"),
+        (
+            lambda x, m: _C.group_norm_forward(x, np.ones(4, np.float32), None, 2, 1e-5),
+            TypeError,
+            "dtypes",
+        ),
+        (lambda x, m: _C.group_norm_forward(x, None, None, 2, -1.0), ValueError, "eps"),
+        (
+            lambda x, m: _C.group_norm_forward(x.transpose(1, 0, 2), None, None, 2, 1e-5),
+            ValueError,
+            "contiguous",
+        ),
+        (lambda x, m: _C.group_norm_backward(x, x, m[:1], m, None, 2), ValueError, "mean"),
+        (lambda x, m: _C.group_norm_backward(x[:1], x, m, m, None, 2), ValueError, "dy"),
+        (lambda x, m: _C.group_norm_backward(x, x, m, m, None, 4), ValueError, "mean"),
+    ],
+)
+def test_group_norm_kernel_refuses_bad_input(call, err, match):
+    x = np.ones((2, 4, 3))
+    with pytest.raises(err, match=match):
+        call(x, np.ones((2, 2)))

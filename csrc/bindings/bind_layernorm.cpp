@@ -3,6 +3,8 @@
 //   layer_norm_forward(x (N, M), weight (M) | None, bias (M) | None, eps) -> (y, mean, rstd)
 //   layer_norm_backward(dy, x, mean, rstd, weight | None, want_dw, want_db) -> (dx, dw|None,
 //   db|None)
+#include <array>
+
 #include "bind_util.h"
 
 namespace ember {
@@ -14,6 +16,13 @@ void layer_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* w, const T*
 template <typename T>
 void layer_norm_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const T* rstd,
                          const T* w, int64_t N, int64_t M);
+
+template <typename T>
+void group_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* w, const T* b, int64_t N,
+                        int64_t C, int64_t S, int64_t G, T eps);
+template <typename T>
+void group_norm_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const T* rstd,
+                         const T* w, int64_t N, int64_t C, int64_t S, int64_t G);
 
 namespace {
 
@@ -106,6 +115,87 @@ py::tuple backward_py(const py::array& dy, const py::array& x, const py::array& 
                    : backward_t<double>(dy, x, mean, rstd, weight, want_dw, want_db);
 }
 
+// (N, C, S) of an (N, C, *) array; checks the group count.
+std::array<int64_t, 3> ncs_groups(const py::array& x, int64_t G, const char* op) {
+  EMBER_CHECK(x.ndim() >= 2, op, ": x must be at least 2-D (N, C, *), got shape ",
+              shape_str(shape_of(x)));
+  int64_t S = 1;
+  for (py::ssize_t d = 2; d < x.ndim(); ++d) S = mul_checked(S, x.shape(d), op);
+  EMBER_CHECK(G > 0 && x.shape(1) % G == 0, op, ": num_channels ", x.shape(1),
+              " must be divisible by num_groups ", G);
+  return {x.shape(0), x.shape(1), S};
+}
+
+template <typename T>
+py::tuple gn_forward_t(const py::array& x, const py::object& w, const py::object& b, int64_t G,
+                       double eps) {
+  const auto [N, C, S] = ncs_groups(x, G, "group_norm_forward");
+  py::array y = empty_like_dtype(x, shape_of(x));
+  py::array mean = empty_like_dtype(x, {N, G}), rstd = empty_like_dtype(x, {N, G});
+  T *yp = ptr<T>(y), *mp = ptr<T>(mean), *rp = ptr<T>(rstd);
+  const T *xp = cptr<T>(x), *wp = opt_ptr<T>(w), *bp = opt_ptr<T>(b);
+  {
+    py::gil_scoped_release release;
+    group_norm_forward<T>(yp, mp, rp, xp, wp, bp, N, C, S, G, static_cast<T>(eps));
+  }
+  return py::make_tuple(y, mean, rstd);
+}
+
+py::tuple gn_forward_py(const py::array& x, const py::object& weight, const py::object& bias,
+                        int64_t num_groups, double eps) {
+  const char* op = "group_norm_forward";
+  require_float(x, op, "x");
+  require_contiguous(x, op, "x");
+  const auto ncs = ncs_groups(x, num_groups, op);
+  EMBER_CHECK(eps >= 0, op, ": eps must be >= 0, got ", eps);
+  check_optional_vec(weight, x, ncs[1], op, "weight");
+  check_optional_vec(bias, x, ncs[1], op, "bias");
+  return is_f32(x) ? gn_forward_t<float>(x, weight, bias, num_groups, eps)
+                   : gn_forward_t<double>(x, weight, bias, num_groups, eps);
+}
+
+template <typename T>
+py::tuple gn_backward_t(const py::array& dy, const py::array& x, const py::array& mean,
+                        const py::array& rstd, const py::object& w, int64_t G, bool want_dw,
+                        bool want_db) {
+  const auto [N, C, S] = ncs_groups(x, G, "group_norm_backward");
+  py::array dx = empty_like_dtype(x, shape_of(x));
+  py::array dw = empty_like_dtype(x, {want_dw ? C : 0}),
+            db = empty_like_dtype(x, {want_db ? C : 0});
+  T* dxp = ptr<T>(dx);
+  T* dwp = want_dw ? ptr<T>(dw) : nullptr;
+  T* dbp = want_db ? ptr<T>(db) : nullptr;
+  const T *gp = cptr<T>(dy), *xp = cptr<T>(x), *mp = cptr<T>(mean), *rp = cptr<T>(rstd);
+  const T* wp = opt_ptr<T>(w);
+  {
+    py::gil_scoped_release release;
+    group_norm_backward<T>(dxp, dwp, dbp, gp, xp, mp, rp, wp, N, C, S, G);
+  }
+  return py::make_tuple(dx, want_dw ? py::object(dw) : py::object(py::none()),
+                        want_db ? py::object(db) : py::object(py::none()));
+}
+
+py::tuple gn_backward_py(const py::array& dy, const py::array& x, const py::array& mean,
+                         const py::array& rstd, const py::object& weight, int64_t num_groups,
+                         bool want_dw, bool want_db) {
+  const char* op = "group_norm_backward";
+  for (auto [a, n] : {std::pair<const py::array*, const char*>{&dy, "dy"},
+                      {&x, "x"},
+                      {&mean, "mean"},
+                      {&rstd, "rstd"}}) {
+    require_float(*a, op, n);
+    require_same_dtype(x, *a, op);
+    require_contiguous(*a, op, n);
+  }
+  const auto ncs = ncs_groups(x, num_groups, op);
+  require_shape(dy, shape_of(x), op, "dy");
+  require_shape(mean, {ncs[0], num_groups}, op, "mean");
+  require_shape(rstd, {ncs[0], num_groups}, op, "rstd");
+  check_optional_vec(weight, x, ncs[1], op, "weight");
+  return is_f32(x) ? gn_backward_t<float>(dy, x, mean, rstd, weight, num_groups, want_dw, want_db)
+                   : gn_backward_t<double>(dy, x, mean, rstd, weight, num_groups, want_dw, want_db);
+}
+
 }  // namespace
 
 void bind_layernorm(py::module_& m) {
@@ -116,6 +206,14 @@ void bind_layernorm(py::module_& m) {
   m.def("layer_norm_backward", &backward_py, py::arg("dy"), py::arg("x"), py::arg("mean"),
         py::arg("rstd"), py::arg("weight"), py::arg("want_dw") = true, py::arg("want_db") = true,
         "Gradients of layer_norm_forward: (dx, dw or None, db or None).");
+  m.def("group_norm_forward", &gn_forward_py, py::arg("x"), py::arg("weight"), py::arg("bias"),
+        py::arg("num_groups"), py::arg("eps"),
+        "Group norm of a C-contiguous (N, C, *) array, C divisible by num_groups; weight/bias (C,) "
+        "or None. Returns (y, mean (N, G), rstd (N, G)).");
+  m.def("group_norm_backward", &gn_backward_py, py::arg("dy"), py::arg("x"), py::arg("mean"),
+        py::arg("rstd"), py::arg("weight"), py::arg("num_groups"), py::arg("want_dw") = true,
+        py::arg("want_db") = true,
+        "Gradients of group_norm_forward: (dx, dw or None, db or None).");
 }
 
 }  // namespace ember

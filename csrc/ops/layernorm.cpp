@@ -181,6 +181,139 @@ void layer_norm_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* 
   }
 }
 
+// ---- group norm: the rows are (n, g), C/G channels of S positions each, and the affine is per
+// channel. The statistics are layer norm's (row_moments); the parameter gradients go through
+// per-(n, c) sums, reduced over n in order afterwards (deterministic for any thread count).
+
+namespace {
+
+// One (n, g) row of cg channels x S positions; w, b point at the group's first channel.
+template <typename T>
+EMBER_SIMD void group_forward_row(T* __restrict yr, T* mean, T* rstd, const T* __restrict xr,
+                                  const T* w, const T* b, int64_t cg, int64_t S, T eps) {
+  T mu, var;
+  row_moments(xr, cg * S, mu, var);
+  const T rs = T(1) / std::sqrt(var + eps);
+  *mean = mu;
+  *rstd = rs;
+  for (int64_t k = 0; k < cg; ++k) {
+    const T wc = w ? w[k] : T(1), bc = b ? b[k] : T(0);
+    const T* __restrict xs = xr + k * S;
+    T* __restrict ys = yr + k * S;
+    for (int64_t i = 0; i < S; ++i) ys[i] = (xs[i] - mu) * rs * wc + bc;
+  }
+}
+
+// sum(dy) and sum(dy * xhat) over one channel's S positions.
+template <typename T>
+inline void channel_sums(const T* g, const T* x, int64_t S, T mu, T rs, T& a, T& b) {
+  T sa[kLanes] = {}, sb[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= S; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) {
+      sa[j] += g[i + j];
+      sb[j] += g[i + j] * ((x[i + j] - mu) * rs);
+    }
+  T s1 = 0, s2 = 0;
+  for (; i < S; ++i) {
+    s1 += g[i];
+    s2 += g[i] * ((x[i] - mu) * rs);
+  }
+  for (int j = 0; j < kLanes; ++j) {
+    s1 += sa[j];
+    s2 += sb[j];
+  }
+  a = s1;
+  b = s2;
+}
+
+// One row of the backward: the per-channel sums (kept in pa, pb: row n's entries of the (N, C)
+// partials), then dx = rstd * (dy w - mean(dy w) - xhat * mean(dy w xhat)).
+template <typename T>
+EMBER_SIMD void group_backward_row(T* __restrict dr, T* pa, T* pb, const T* __restrict gr,
+                                   const T* __restrict xr, T mu, T rs, const T* w, int64_t cg,
+                                   int64_t S) {
+  T s1 = 0, s2 = 0;
+  for (int64_t k = 0; k < cg; ++k) {
+    channel_sums(gr + k * S, xr + k * S, S, mu, rs, pa[k], pb[k]);
+    const T wc = w ? w[k] : T(1);
+    s1 += wc * pa[k];
+    s2 += wc * pb[k];
+  }
+  const T invM = cg * S > 0 ? T(1) / static_cast<T>(cg * S) : T(0);
+  const T m1 = s1 * invM, m2 = s2 * invM;
+  for (int64_t k = 0; k < cg; ++k) {
+    const T wc = w ? w[k] : T(1);
+    const T* __restrict gs = gr + k * S;
+    const T* __restrict xs = xr + k * S;
+    T* __restrict ds = dr + k * S;
+    for (int64_t i = 0; i < S; ++i) ds[i] = rs * (gs[i] * wc - m1 - ((xs[i] - mu) * rs) * m2);
+  }
+}
+
+void check_groups(const char* op, int64_t N, int64_t C, int64_t S, int64_t G) {
+  EMBER_CHECK(N >= 0 && C >= 0 && S >= 0, op, ": negative size (", N, ", ", C, ", ", S, ")");
+  EMBER_CHECK(G > 0 && C % G == 0, op, ": num_channels ", C, " must be divisible by num_groups ",
+              G);
+  numel_checked({N, C, S}, op);
+}
+
+}  // namespace
+
+// x (N, C, S), w, b (C) or null -> y (N, C, S), mean, rstd (N, G):
+// y = (x - mean) * rstd * w[c] + b[c] with the statistics of each (n, group) row of C/G * S values.
+template <typename T>
+void group_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* w, const T* b, int64_t N,
+                        int64_t C, int64_t S, int64_t G, T eps) {
+  check_groups("group_norm_forward", N, C, S, G);
+  EMBER_CHECK(eps >= 0, "group_norm_forward: eps must be >= 0, got ", eps);
+  const int64_t cg = C / G, M = cg * S;
+  const int nt = threads_for(N * C * S, 1 << 15);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t r = 0; r < N * G; ++r) {
+    const int64_t c0 = (r % G) * cg;
+    group_forward_row(y + r * M, mean + r, rstd + r, x + r * M, w ? w + c0 : nullptr,
+                      b ? b + c0 : nullptr, cg, S, eps);
+  }
+}
+
+// dy, x (N, C, S), mean, rstd (N, G), w (C) or null -> dx (N, C, S), dw (C) or null, db (C) or
+// null: dw = sum_{n,s} dy * xhat, db = sum_{n,s} dy.
+template <typename T>
+void group_norm_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const T* rstd,
+                         const T* w, int64_t N, int64_t C, int64_t S, int64_t G) {
+  check_groups("group_norm_backward", N, C, S, G);
+  const int64_t cg = C / G, M = cg * S;
+  std::vector<T> pa(static_cast<size_t>(N * C)), pb(static_cast<size_t>(N * C));
+  const int nt = threads_for(N * C * S, 1 << 15);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t r = 0; r < N * G; ++r) {
+    const int64_t c0 = (r % G) * cg, off = (r / G) * C + c0;
+    group_backward_row(dx + r * M, pa.data() + off, pb.data() + off, dy + r * M, x + r * M, mean[r],
+                       rstd[r], w ? w + c0 : nullptr, cg, S);
+  }
+  for (int64_t c = 0; c < C; ++c) {
+    T sa = 0, sb = 0;
+    for (int64_t n = 0; n < N; ++n) {
+      sa += pa[static_cast<size_t>(n * C + c)];
+      sb += pb[static_cast<size_t>(n * C + c)];
+    }
+    if (db) db[c] = sa;
+    if (dw) dw[c] = sb;
+  }
+}
+
+template void group_norm_forward<float>(float*, float*, float*, const float*, const float*,
+                                        const float*, int64_t, int64_t, int64_t, int64_t, float);
+template void group_norm_forward<double>(double*, double*, double*, const double*, const double*,
+                                         const double*, int64_t, int64_t, int64_t, int64_t, double);
+template void group_norm_backward<float>(float*, float*, float*, const float*, const float*,
+                                         const float*, const float*, const float*, int64_t, int64_t,
+                                         int64_t, int64_t);
+template void group_norm_backward<double>(double*, double*, double*, const double*, const double*,
+                                          const double*, const double*, const double*, int64_t,
+                                          int64_t, int64_t, int64_t);
+
 template void layer_norm_forward<float>(float*, float*, float*, const float*, const float*,
                                         const float*, int64_t, int64_t, float);
 template void layer_norm_forward<double>(double*, double*, double*, const double*, const double*,

@@ -2828,6 +2828,26 @@ def _rows_normalized(x: Tensor, rows: int, eps: float) -> Tensor:
     return y.reshape(x.shape)
 
 
+class GroupNorm(Function):
+    # x (N, C, *), w, b (C) or None -> y: statistics per (sample, group), affine per channel;
+    # one C++ pass each way (layer norm's statistics on the (N*G, C/G*S) rows)
+    @staticmethod
+    def forward(ctx, x, w, b, groups, eps):
+        x, w, b = (None if a is None else _contig(a) for a in (x, w, b))
+        y, mean, rstd = _C.group_norm_forward(x, w, b, groups, eps)
+        ctx.save_for_backward(x, mean, rstd, w)
+        ctx.groups = groups
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, mean, rstd, w = ctx.saved_tensors
+        _, nw, nb = ctx.needs_input_grad[:3]
+        g = _contig(g.astype(x.dtype, copy=False))
+        dx, dw, db = _C.group_norm_backward(g, x, mean, rstd, w, ctx.groups, bool(nw), bool(nb))
+        return dx, dw, db, None, None
+
+
 def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
     """Group normalisation (Wu & He, 2018): the C channels split into ``num_groups`` groups,
     each normalised over its channels and all spatial positions, then a per-channel affine.
@@ -2858,6 +2878,8 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
             f"{op}: expected more than 1 value per channel when training, got input {x.shape}"
         )
     weight, bias = _norm_params(op, weight, bias, c, x.dtype)
+    if x.data.dtype in (np.float32, np.float64) and x.data.size:
+        return GroupNorm.apply(x, weight, bias, g, float(eps))
     return _affine(_rows_normalized(x, x.shape[0] * g, eps), weight, bias)
 
 
