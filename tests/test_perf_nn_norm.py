@@ -199,3 +199,20 @@ def test_group_norm_kernel_refuses_bad_input(call, err, match):
     x = np.ones((2, 4, 3))
     with pytest.raises(err, match=match):
         call(x, np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_instance_norm_through_the_group_norm_kernel(dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    x, g = (rng.standard_normal((3, 5, 6, 4)).astype(dtype) for _ in range(2))
+    w, b = rng.uniform(0.5, 2, 5).astype(dtype), rng.standard_normal(5).astype(dtype)
+    ex, ew, eb = (ember.tensor(a, requires_grad=True) for a in (x, w, b))
+    F.instance_norm(ex, weight=ew, bias=eb).backward(ember.tensor(g))
+    tx, tw, tb = (torch.from_numpy(a).requires_grad_(True) for a in (x, w, b))
+    torch.nn.functional.instance_norm(tx, weight=tw, bias=tb).backward(torch.from_numpy(g))
+    tol = dict(rtol=2e-4, atol=2e-4) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-9)
+    for e, t in ((ex, tx), (ew, tw), (eb, tb)):
+        np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), **tol)
+    ts = [ember.tensor(a.astype(np.float64), requires_grad=True) for a in (x[:2, :, :3], w, b)]
+    assert gradcheck(lambda a, c, d: F.instance_norm(a, weight=c, bias=d), ts)

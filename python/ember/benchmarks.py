@@ -1044,6 +1044,18 @@ def _nnops_cases():
         lambda F, a: F.adaptive_avg_pool2d(a, 1),
         lambda a: (a.mean(axis=(2, 3)), np.broadcast_to(np.float32(1 / 49), a.shape).copy()),
     )
+    cases["group_norm/32x64x16x16/g8"] = (
+        (r(32, 64, 16, 16), r(64), r(64)),
+        lambda F, a, w, b: F.group_norm(a, 8, w, b),
+        lambda F, a, w, b: F.group_norm(a, 8, w, b),
+        None,
+        (0, 1, 2),
+    )
+    cases["pad/reflect2/16x64x32x32"] = (
+        (r(16, 64, 32, 32),),
+        lambda F, a: F.pad(a, (2, 2, 2, 2), mode="reflect"),
+        lambda F, a: F.pad(a, (2, 2, 2, 2), mode="reflect"),
+    )
     return cases
 
 
@@ -1059,6 +1071,8 @@ for _name in (
     "hardswish/64x4096",
     "batch_norm1d/256x512/train",
     "adaptive_avg_pool2d/32x512x7x7->1",
+    "group_norm/32x64x16x16/g8",
+    "pad/reflect2/16x64x32x32",
 ):
     workload(f"nnops/{_name}/fwd+bwd", "nnops")(lambda n=_name: _nnop_case(*_nnops_cases()[n]))
 
