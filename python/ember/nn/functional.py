@@ -2969,10 +2969,19 @@ def _scatter_axis(g: np.ndarray, idx: np.ndarray, n_in: int, axis: int) -> np.nd
 
 class Gather(Function):
     # x (.., n_in, ..) -> y (.., n_out, ..) along ``axis``: y = sum_t take(x, idx_t) * w_t
-    # (w_t None: weight 1)
+    # (w_t None: weight 1); one C++ pass each way for float32 / float64
     @staticmethod
     def forward(ctx, x, axis, taps):
         ctx.axis, ctx.taps, ctx.n_in = axis, taps, x.shape[axis]
+        if x.dtype in (np.float32, np.float64):
+            idx = np.stack([i for i, _ in taps]).astype(np.int64, copy=False)
+            w = None
+            if any(v is not None for _, v in taps):
+                one = np.ones(idx.shape[1], x.dtype)
+                w = np.stack([one if v is None else v for _, v in taps]).astype(x.dtype)
+            ctx.packed = (idx, w, x.dtype)
+            return _C.gather_axis_forward(_contig(x), axis, idx, w)
+        ctx.packed = None
         tail = (1,) * (x.ndim - axis - 1)  # weights broadcast along the axis
         y = None
         for idx, w in taps:
@@ -2984,6 +2993,10 @@ class Gather(Function):
 
     @staticmethod
     def backward(ctx, g):
+        if ctx.packed is not None:
+            idx, w, dtype = ctx.packed
+            g = _contig(g.astype(dtype, copy=False))
+            return _C.gather_axis_backward(g, ctx.axis, idx, w, ctx.n_in), None, None
         tail = (1,) * (g.ndim - ctx.axis - 1)
         dx = None
         for idx, w in ctx.taps:

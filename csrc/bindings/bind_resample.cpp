@@ -1,0 +1,117 @@
+// Bindings for csrc/ops/resample.cpp: gather along one axis with taps, and its adjoint.
+#include "bind_util.h"
+
+namespace ember {
+
+// csrc/ops/resample.cpp (instantiated there for float and double).
+template <typename T>
+void gather_axis_forward(T* y, const T* x, const int64_t* idx, const T* w, int64_t outer,
+                         int64_t n_in, int64_t inner, int64_t n_out, int64_t taps);
+template <typename T>
+void gather_axis_backward(T* dx, const T* g, const int64_t* idx, const T* w, int64_t outer,
+                          int64_t n_in, int64_t inner, int64_t n_out, int64_t taps);
+
+namespace {
+
+struct Split {
+  int64_t outer = 1, inner = 1, axis = 0;
+};
+
+// a viewed as (outer, a.shape[axis], inner); idx (taps, n_out) int64 and w (same shape, a's
+// dtype) or None checked.
+Split check_args(const py::array& a, int64_t axis, const py::array& idx, const py::object& w,
+                 const char* op) {
+  require_float(a, op, "x");
+  require_contiguous(a, op, "x");
+  const int64_t nd = a.ndim();
+  if (axis < -nd || axis >= nd || nd == 0)
+    throw py::index_error(std::string(op) + ": axis " + std::to_string(axis) +
+                          " is out of range for an array of shape " + shape_str(shape_of(a)));
+  Split s;
+  s.axis = axis < 0 ? axis + nd : axis;
+  for (int64_t d = 0; d < s.axis; ++d) s.outer = mul_checked(s.outer, a.shape(d), op);
+  for (int64_t d = s.axis + 1; d < nd; ++d) s.inner = mul_checked(s.inner, a.shape(d), op);
+  if (!same_dtype(idx.dtype(), py::dtype::of<int64_t>()))
+    throw py::type_error(std::string(op) + ": idx must be int64, got " +
+                         std::string(py::str(idx.dtype())));
+  require_contiguous(idx, op, "idx");
+  require_ndim(idx, 2, op, "idx");
+  EMBER_CHECK(idx.shape(0) >= 1, op, ": idx needs at least one tap, got shape ",
+              shape_str(shape_of(idx)));
+  if (!w.is_none()) {
+    if (!py::isinstance<py::array>(w))
+      throw py::type_error(std::string(op) + ": w must be a NumPy array or None");
+    const py::array wa = py::reinterpret_borrow<py::array>(w);
+    require_float(wa, op, "w");
+    require_same_dtype(a, wa, op);
+    require_contiguous(wa, op, "w");
+    require_shape(wa, shape_of(idx), op, "w");
+  }
+  return s;
+}
+
+template <typename T>
+const T* w_ptr(const py::object& w) {
+  return w.is_none() ? nullptr : cptr<T>(py::reinterpret_borrow<py::array>(w));
+}
+
+template <typename T>
+void run(bool fwd, py::array& out, const py::array& in, const py::array& idx, const py::object& w,
+         const Split& s, int64_t n_in, int64_t n_out) {
+  T* op = ptr<T>(out);
+  const T* ip = cptr<T>(in);
+  const int64_t* xp = cptr<int64_t>(idx);
+  const T* wp = w_ptr<T>(w);
+  const int64_t taps = idx.shape(0);
+  py::gil_scoped_release release;
+  if (fwd)
+    gather_axis_forward<T>(op, ip, xp, wp, s.outer, n_in, s.inner, n_out, taps);
+  else
+    gather_axis_backward<T>(op, ip, xp, wp, s.outer, n_in, s.inner, n_out, taps);
+}
+
+py::array forward_py(const py::array& x, int64_t axis, const py::array& idx, const py::object& w) {
+  const Split s = check_args(x, axis, idx, w, "gather_axis_forward");
+  std::vector<int64_t> shape = shape_of(x);
+  const int64_t n_in = shape[s.axis], n_out = idx.shape(1);
+  shape[s.axis] = n_out;
+  py::array y = empty_like_dtype(x, shape);
+  if (is_f32(x))
+    run<float>(true, y, x, idx, w, s, n_in, n_out);
+  else
+    run<double>(true, y, x, idx, w, s, n_in, n_out);
+  return y;
+}
+
+py::array backward_py(const py::array& g, int64_t axis, const py::array& idx, const py::object& w,
+                      int64_t n_in) {
+  const char* op = "gather_axis_backward";
+  const Split s = check_args(g, axis, idx, w, op);
+  std::vector<int64_t> shape = shape_of(g);
+  const int64_t n_out = shape[s.axis];
+  EMBER_CHECK(idx.shape(1) == n_out, op, ": idx has ", idx.shape(1), " outputs, grad ", n_out,
+              " along axis ", s.axis);
+  EMBER_CHECK(n_in >= 0, op, ": n_in must be >= 0, got ", n_in);
+  shape[s.axis] = n_in;
+  py::array dx = empty_like_dtype(g, shape);
+  if (is_f32(g))
+    run<float>(false, dx, g, idx, w, s, n_in, n_out);
+  else
+    run<double>(false, dx, g, idx, w, s, n_in, n_out);
+  return dx;
+}
+
+}  // namespace
+
+void bind_resample(py::module_& m) {
+  m.def("gather_axis_forward", &forward_py, py::arg("x"), py::arg("axis"), py::arg("idx"),
+        py::arg("w") = py::none(),
+        "y[.., j, ..] = sum_t w[t, j] * x[.., idx[t, j], ..] along axis; idx (taps, n_out) int64 "
+        "in [0, x.shape[axis]), w (taps, n_out) of x's dtype or None (weight 1).");
+  m.def("gather_axis_backward", &backward_py, py::arg("g"), py::arg("axis"), py::arg("idx"),
+        py::arg("w"), py::arg("n_in"),
+        "The adjoint of gather_axis_forward: g (.., n_out, ..) -> dx (.., n_in, ..), each tap's "
+        "terms summed in output order, then the taps added in order.");
+}
+
+}  // namespace ember
