@@ -1455,8 +1455,8 @@ class BCELoss(Function):
         if ctx.w is not None:
             s = s * ctx.w
         gx = s * (x - t) / np.maximum((1 - x) * x, eps)
-        gt = s * (log1mx - logx)
-        return gx.astype(x.dtype, copy=False), gt.astype(x.dtype, copy=False), None, None
+        gt = (s * (log1mx - logx)).astype(x.dtype, copy=False) if ctx.needs_input_grad[1] else None
+        return gx.astype(x.dtype, copy=False), gt, None, None
 
 
 def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") -> Tensor:
@@ -1482,7 +1482,8 @@ class BCEWithLogitsLoss(Function):
     # w ((1 - t) x + (1 + (pw - 1) t) softplus(-x)), softplus(-x) = log1p(exp(-|x|)) + max(-x, 0)
     @staticmethod
     def forward(ctx, x, t, w, pw, reduction):
-        sp = np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0)  # finite for any finite x
+        # softplus(-x) = log1p(exp(-|x|)) + max(-x, 0) (finite for any x), one C++ pass
+        sp = _C.activation_forward("softplus", _contig(-x), threshold=math.inf)
         lw = 1 if pw is None else 1 + (pw - 1) * t
         loss = (1 - t) * x + lw * sp
         if w is not None:
@@ -1498,14 +1499,18 @@ class BCEWithLogitsLoss(Function):
         s = _grad_scale(g, ctx.reduction, x.size)
         if ctx.w is not None:
             s = s * ctx.w
+        nt = ctx.needs_input_grad[1]  # the target rarely wants a gradient: skip its passes
+        gt = None
         if ctx.pw is None:
             gx = s * (sig - t)
-            gt = -s * x
+            if nt:
+                gt = (-s * x).astype(x.dtype, copy=False)
         else:
             lw = 1 + (ctx.pw - 1) * t
             gx = s * ((1 - t) - lw * (1 - sig))
-            gt = s * (-x + (ctx.pw - 1) * sp)
-        return gx.astype(x.dtype, copy=False), gt.astype(x.dtype, copy=False), None, None, None
+            if nt:
+                gt = (s * (-x + (ctx.pw - 1) * sp)).astype(x.dtype, copy=False)
+        return gx.astype(x.dtype, copy=False), gt, None, None, None
 
 
 def binary_cross_entropy_with_logits(
@@ -1644,12 +1649,16 @@ class KLDiv(Function):
     @staticmethod
     def backward(ctx, g):
         x, t = ctx.saved_tensors
+        nx, nt, _ = ctx.needs_input_grad  # the target rarely wants a gradient: skip its passes
         if ctx.log_target:
             et = np.exp(t)
-            return -g * et, g * et * (t - x + 1), None
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gt = np.where(t == 0, 0, g * (np.log(np.where(t == 0, 1, t)) + 1 - x))
-        return -g * t, gt.astype(x.dtype, copy=False), None
+            return (-g * et if nx else None), (g * et * (t - x + 1) if nt else None), None
+        gt = None
+        if nt:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gt = np.where(t == 0, 0, g * (np.log(np.where(t == 0, 1, t)) + 1 - x))
+            gt = gt.astype(x.dtype, copy=False)
+        return (-g * t if nx else None), gt, None
 
 
 def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> Tensor:
