@@ -132,3 +132,40 @@ FWD, BWD = _C.regression_loss_forward, _C.regression_loss_backward
 def test_kernel_refuses_bad_input(call, err, match):
     with pytest.raises(err, match=match):
         call(np.ones(3, np.float32))
+
+
+@pytest.mark.parametrize("target_grad", [True, False])
+@pytest.mark.parametrize(
+    "name,kw",
+    [
+        ("binary_cross_entropy_with_logits", {}),
+        ("binary_cross_entropy_with_logits", {"pos_weight": True}),
+        ("binary_cross_entropy", {}),
+        ("kl_div", {"reduction": "batchmean"}),
+        ("kl_div", {"reduction": "sum", "log_target": True}),
+    ],
+    ids=str,
+)
+def test_probability_losses_with_and_without_target_gradient(name, kw, target_grad):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((6, 5)) * 3
+    t = rng.uniform(0.05, 0.95, (6, 5))
+    if name == "binary_cross_entropy":
+        x = 1 / (1 + np.exp(-x))
+    if name == "kl_div" and kw.get("log_target"):
+        t = np.log(t)
+    kw = dict(kw)
+    pw = kw.pop("pos_weight", False)
+    ekw = dict(kw, **({"pos_weight": np.linspace(0.5, 2, 5)} if pw else {}))
+    tkw = dict(kw, **({"pos_weight": torch.linspace(0.5, 2, 5, dtype=torch.float64)} if pw else {}))
+    ex, et = ember.tensor(x, requires_grad=True), ember.tensor(t, requires_grad=target_grad)
+    getattr(F, name)(ex, et, **ekw).backward()
+    tx = torch.from_numpy(x).requires_grad_(True)
+    tt = torch.from_numpy(t).requires_grad_(target_grad)
+    getattr(torch.nn.functional, name)(tx, tt, **tkw).backward()
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    if target_grad:
+        np.testing.assert_allclose(et.grad.numpy(), tt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    else:
+        assert et.grad is None
