@@ -1056,6 +1056,20 @@ def _nnops_cases():
         lambda F, a: F.pad(a, (2, 2, 2, 2), mode="reflect"),
         lambda F, a: F.pad(a, (2, 2, 2, 2), mode="reflect"),
     )
+    cases["interpolate/bilinear_x2/16x64x32x32"] = (
+        (r(16, 64, 32, 32),),
+        lambda F, a: F.interpolate(a, scale_factor=2, mode="bilinear"),
+        lambda F, a: F.interpolate(a, scale_factor=2, mode="bilinear"),
+    )
+    for loss, kw in (
+        ("binary_cross_entropy_with_logits", {}),
+        ("kl_div", {"reduction": "batchmean"}),
+    ):
+        cases[f"{loss}/64x4096"] = (
+            (r(64, 4096), rng.random((64, 4096)).astype(np.float32)),
+            lambda F, a, b, f=loss, kw=kw: getattr(F, f)(a, b, **kw),
+            lambda F, a, b, f=loss, kw=kw: getattr(F, f)(a, b, **kw),
+        )
     return cases
 
 
@@ -1073,6 +1087,9 @@ for _name in (
     "adaptive_avg_pool2d/32x512x7x7->1",
     "group_norm/32x64x16x16/g8",
     "pad/reflect2/16x64x32x32",
+    "interpolate/bilinear_x2/16x64x32x32",
+    "binary_cross_entropy_with_logits/64x4096",
+    "kl_div/64x4096",
 ):
     workload(f"nnops/{_name}/fwd+bwd", "nnops")(lambda n=_name: _nnop_case(*_nnops_cases()[n]))
 
