@@ -231,8 +231,12 @@ void avg_pool2d_backward(T* dx, const T* dy, int64_t NC, int64_t H, int64_t W, i
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int64_t pl = 0; pl < NC; ++pl) {
     T* dp = dx + pl * H * W;
-    std::fill(dp, dp + H * W, T(0));
     const T* g = dy + pl * OH * OW;
+    if (OH == 1 && OW == 1) {  // a global average pool: one fill, no accumulation
+      std::fill(dp, dp + H * W, T(double(g[0]) / double(H * W)));
+      continue;
+    }
+    std::fill(dp, dp + H * W, T(0));
     for (int64_t oh = 0; oh < OH; ++oh) {
       for (int64_t ow = 0; ow < OW; ++ow) {
         const AvgWin a =
