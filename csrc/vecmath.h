@@ -286,6 +286,19 @@ inline T log1p_unit(T x) {
 
 }  // namespace vm
 
+// sum of a[0, n) in double with 8 independent partial sums (added in a fixed order): one serial
+// chain of double adds would make a reduction latency-bound.
+template <typename T>
+inline double sum_double(const T* a, int64_t n) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += double(a[i + j]);
+  double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; ++i) s += double(a[i]);
+  return s;
+}
+
 // tanh(x) = -expm1(-2|x|) / (expm1(-2|x|) + 2) with x's sign: no cancellation anywhere.
 template <typename T>
 inline T vtanh(T x) {

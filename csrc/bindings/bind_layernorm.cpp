@@ -75,13 +75,15 @@ py::tuple forward_py(const py::array& x, const py::object& weight, const py::obj
                    : forward_t<double>(x, weight, bias, eps);
 }
 
-template <typename T>
-py::tuple backward_t(const py::array& dy, const py::array& x, const py::array& mean,
-                     const py::array& rstd, const py::object& w, bool want_dw, bool want_db) {
-  const int64_t N = x.shape(0), M = x.shape(1);
-  py::array dx = empty_like_dtype(x, {N, M});
-  py::array dw = empty_like_dtype(x, {want_dw ? M : 0});
-  py::array db = empty_like_dtype(x, {want_db ? M : 0});
+// (dx of x's shape, dw and db (P,) or None) from kernel(dx, dw, db, dy, x, mean, rstd, w), run
+// without the GIL: the backward of layer norm and of group norm alike.
+template <typename T, typename Kernel>
+py::tuple norm_backward(const py::array& dy, const py::array& x, const py::array& mean,
+                        const py::array& rstd, const py::object& w, int64_t P, bool want_dw,
+                        bool want_db, Kernel kernel) {
+  py::array dx = empty_like_dtype(x, shape_of(x));
+  py::array dw = empty_like_dtype(x, {want_dw ? P : 0});
+  py::array db = empty_like_dtype(x, {want_db ? P : 0});
   T* dxp = ptr<T>(dx);
   T* dwp = want_dw ? ptr<T>(dw) : nullptr;
   T* dbp = want_db ? ptr<T>(db) : nullptr;
@@ -89,22 +91,39 @@ py::tuple backward_t(const py::array& dy, const py::array& x, const py::array& m
   const T* wp = opt_ptr<T>(w);
   {
     py::gil_scoped_release release;
-    layer_norm_backward<T>(dxp, dwp, dbp, gp, xp, mp, rp, wp, N, M);
+    kernel(dxp, dwp, dbp, gp, xp, mp, rp, wp);
   }
   return py::make_tuple(dx, want_dw ? py::object(dw) : py::object(py::none()),
                         want_db ? py::object(db) : py::object(py::none()));
 }
 
-py::tuple backward_py(const py::array& dy, const py::array& x, const py::array& mean,
-                      const py::array& rstd, const py::object& weight, bool want_dw, bool want_db) {
+template <typename T>
+py::tuple backward_t(const py::array& dy, const py::array& x, const py::array& mean,
+                     const py::array& rstd, const py::object& w, bool want_dw, bool want_db) {
+  const int64_t N = x.shape(0), M = x.shape(1);
+  return norm_backward<T>(
+      dy, x, mean, rstd, w, M, want_dw, want_db,
+      [N, M](T* dx, T* dw, T* db, const T* g, const T* xp, const T* m, const T* r, const T* wp) {
+        layer_norm_backward<T>(dx, dw, db, g, xp, m, r, wp, N, M);
+      });
+}
+
+// dy, x, mean and rstd: float, of one dtype, C-contiguous.
+void check_grad_arrays(const py::array& dy, const py::array& x, const py::array& mean,
+                       const py::array& rstd, const char* op) {
   for (auto [a, n] : {std::pair<const py::array*, const char*>{&dy, "dy"},
                       {&x, "x"},
                       {&mean, "mean"},
                       {&rstd, "rstd"}}) {
-    require_float(*a, kBwd, n);
-    require_same_dtype(x, *a, kBwd);
-    require_contiguous(*a, kBwd, n);
+    require_float(*a, op, n);
+    require_same_dtype(x, *a, op);
+    require_contiguous(*a, op, n);
   }
+}
+
+py::tuple backward_py(const py::array& dy, const py::array& x, const py::array& mean,
+                      const py::array& rstd, const py::object& weight, bool want_dw, bool want_db) {
+  check_grad_arrays(dy, x, mean, rstd, kBwd);
   require_ndim(x, 2, kBwd, "x");
   const int64_t N = x.shape(0), M = x.shape(1);
   require_shape(dy, {N, M}, kBwd, "dy");
@@ -159,34 +178,18 @@ py::tuple gn_backward_t(const py::array& dy, const py::array& x, const py::array
                         const py::array& rstd, const py::object& w, int64_t G, bool want_dw,
                         bool want_db) {
   const auto [N, C, S] = ncs_groups(x, G, "group_norm_backward");
-  py::array dx = empty_like_dtype(x, shape_of(x));
-  py::array dw = empty_like_dtype(x, {want_dw ? C : 0}),
-            db = empty_like_dtype(x, {want_db ? C : 0});
-  T* dxp = ptr<T>(dx);
-  T* dwp = want_dw ? ptr<T>(dw) : nullptr;
-  T* dbp = want_db ? ptr<T>(db) : nullptr;
-  const T *gp = cptr<T>(dy), *xp = cptr<T>(x), *mp = cptr<T>(mean), *rp = cptr<T>(rstd);
-  const T* wp = opt_ptr<T>(w);
-  {
-    py::gil_scoped_release release;
-    group_norm_backward<T>(dxp, dwp, dbp, gp, xp, mp, rp, wp, N, C, S, G);
-  }
-  return py::make_tuple(dx, want_dw ? py::object(dw) : py::object(py::none()),
-                        want_db ? py::object(db) : py::object(py::none()));
+  return norm_backward<T>(dy, x, mean, rstd, w, C, want_dw, want_db,
+                          [N = N, C = C, S = S, G](T* dx, T* dw, T* db, const T* g, const T* xp,
+                                                   const T* m, const T* r, const T* wp) {
+                            group_norm_backward<T>(dx, dw, db, g, xp, m, r, wp, N, C, S, G);
+                          });
 }
 
 py::tuple gn_backward_py(const py::array& dy, const py::array& x, const py::array& mean,
                          const py::array& rstd, const py::object& weight, int64_t num_groups,
                          bool want_dw, bool want_db) {
   const char* op = "group_norm_backward";
-  for (auto [a, n] : {std::pair<const py::array*, const char*>{&dy, "dy"},
-                      {&x, "x"},
-                      {&mean, "mean"},
-                      {&rstd, "rstd"}}) {
-    require_float(*a, op, n);
-    require_same_dtype(x, *a, op);
-    require_contiguous(*a, op, n);
-  }
+  check_grad_arrays(dy, x, mean, rstd, op);
   const auto ncs = ncs_groups(x, num_groups, op);
   require_shape(dy, shape_of(x), op, "dy");
   require_shape(mean, {ncs[0], num_groups}, op, "mean");

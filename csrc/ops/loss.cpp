@@ -73,16 +73,10 @@ EMBER_SIMD void loss_map(T* out, const T* x, const T* t, int64_t n, T p) {
   for (int64_t i = 0; i < n; ++i) out[i] = loss_of(x[i] - t[i], kind, p);
 }
 
-// sum of a[0, n) in double, 8 partial sums.
+// vecmath.h's sum_double compiled per ISA (EMBER_SIMD inlines it into each clone).
 template <typename T>
-EMBER_SIMD double sum_double(const T* a, int64_t n) {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) acc[j] += double(a[i + j]);
-  double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) s += double(a[i]);
-  return s;
+EMBER_SIMD double sum_range(const T* a, int64_t n) {
+  return sum_double(a, n);
 }
 
 // Sum of the losses of [b, e), also stored in loss when it is not null (else staged in a small
@@ -96,7 +90,7 @@ double forward_block(T* loss, const T* x, const T* t, int64_t b, int64_t e, T p)
     const int64_t len = std::min(kChunk, e - c);
     T* out = loss ? loss + c : buf;
     loss_map<T, kind>(out, x + c, t + c, len, p);
-    s += sum_double(out, len);
+    s += sum_range(out, len);
   }
   return s;
 }

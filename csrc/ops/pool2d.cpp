@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "common.h"
+#include "vecmath.h"
 
 namespace ember {
 
@@ -253,18 +254,6 @@ namespace {
 inline int64_t ad_start(int64_t i, int64_t in, int64_t out) { return (i * in) / out; }
 inline int64_t ad_end(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
 
-// sum of p[0, n) in double with 8 independent partial sums: one serial chain of double adds
-// made a global average pool latency-bound (49 dependent adds per 7x7 plane).
-template <typename T>
-double range_sum(const T* p, int64_t n) {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) acc[j] += double(p[i + j]);
-  double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) s += double(p[i]);
-  return s;
-}
 }  // namespace
 
 // x (NC,H,W) -> y (NC,OH,OW): window [floor(i*H/OH), ceil((i+1)*H/OH)) per output index i.
@@ -287,9 +276,9 @@ void adaptive_avg_pool2d_forward(T* y, const T* x, int64_t NC, int64_t H, int64_
         const int64_t w0 = ad_start(ow, W, OW), w1 = ad_end(ow, W, OW);
         double s = 0;
         if (w0 == 0 && w1 == W)  // whole rows: one contiguous range
-          s = range_sum(xp + h0 * W, (h1 - h0) * W);
+          s = sum_double(xp + h0 * W, (h1 - h0) * W);
         else
-          for (int64_t ih = h0; ih < h1; ++ih) s += range_sum(xp + ih * W + w0, w1 - w0);
+          for (int64_t ih = h0; ih < h1; ++ih) s += sum_double(xp + ih * W + w0, w1 - w0);
         yp[oh * OW + ow] = T(s / double((h1 - h0) * (w1 - w0)));
       }
     }
