@@ -3293,35 +3293,52 @@ class ConstantPad(Function):
 
 
 class EdgePad(Function):
-    # x (.., n, ..) -> y (.., lo + n + hi, ..) along axis: the centre is x itself and border
-    # position k reads x[idx[k]], each input position feeding at most one border position. A
-    # slice copy plus a few small takes, and the adjoint a slice copy plus a few adds: the
-    # same sums as Gather's (at most two terms each), without its argsort / reduceat.
+    # x -> y padded along several axes at once: y's centre is x, and axis by axis in the given
+    # order, border position k of the axis copies its position idx[k] (at lo + idx[k] in y), each
+    # input position feeding at most one border position. One copy of x plus the borders; the
+    # adjoint, axis by axis in reverse, a centre slice copy plus a few adds: the same sums as
+    # Gather's (at most two terms each).
     @staticmethod
-    def forward(ctx, x, axis, lo, idx):
-        n = x.shape[axis]
-        border = np.r_[0:lo, lo + n : idx.size]
-        pre = (slice(None),) * axis
-        ctx.meta = (pre, lo, n, border, idx[border])
-        y = np.empty(x.shape[:axis] + (idx.size,) + x.shape[axis + 1 :], x.dtype)
-        y[pre + (slice(lo, lo + n),)] = x
-        y[pre + (border,)] = np.take(x, idx[border], axis=axis)
+    def forward(ctx, x, maps):
+        shape, centre = list(x.shape), [slice(None)] * x.ndim
+        for axis, lo, idx in maps:
+            shape[axis], centre[axis] = idx.size, slice(lo, lo + x.shape[axis])
+        y = np.empty(shape, x.dtype)
+        y[tuple(centre)] = x
+        meta, done = [], list(centre)  # done: the part of y filled so far
+        for axis, lo, idx in maps:
+            n = x.shape[axis]
+            border = np.r_[0:lo, lo + n : idx.size]
+            dst, src = list(done), list(done)
+            dst[axis], src[axis] = border, lo + idx[border]
+            y[tuple(dst)] = y[tuple(src)]
+            done[axis] = slice(None)
+            meta.append((axis, lo, n, border, idx[border]))
+        ctx.meta = meta
         return y
 
     @staticmethod
     def backward(ctx, g):
-        pre, lo, n, border, src = ctx.meta
-        dx = g[pre + (slice(lo, lo + n),)].copy()
-        dx[pre + (src,)] += g[pre + (border,)]  # src has no repeats: plain fancy += is exact
-        return dx, None, None, None
+        for axis, lo, n, border, src in reversed(ctx.meta):
+            pre = (slice(None),) * axis
+            d = g[pre + (slice(lo, lo + n),)].copy()
+            d[pre + (src,)] += g[pre + (border,)]  # src has no repeats: plain fancy += is exact
+            g = d
+        return g, None
 
 
-def _pad_axis(x: Tensor, axis: int, lo: int, hi: int, mode: str) -> Tensor:
-    taps = _pad_taps(x.shape[axis], lo, hi, mode)
-    idx = taps[0][0]
-    if lo >= 0 and hi >= 0 and np.bincount(idx).max(initial=0) <= 2:
-        return EdgePad.apply(x, axis, lo, idx)
-    return _gather_axis(x, axis, taps)
+def _pad_edges(x: Tensor, specs, mode: str) -> Tensor:
+    """Reflect / replicate / circular padding of (axis, lo, hi) in order: one EdgePad node when
+    every axis has non-negative pads whose borders do not overlap, else a gather per axis."""
+    maps = [(d, lo, _pad_taps(x.shape[d], lo, hi, mode)[0][0]) for d, lo, hi in specs]
+    if all(
+        lo >= 0 and hi >= 0 and np.bincount(m[2]).max(initial=0) <= 2
+        for m, (_, lo, hi) in zip(maps, specs)
+    ):
+        return EdgePad.apply(x, tuple(maps))
+    for d, lo, hi in specs:
+        x = _gather_axis(x, d, _pad_taps(x.shape[d], lo, hi, mode))
+    return x
 
 
 def _pad_taps(n: int, lo: int, hi: int, mode: str):
@@ -3386,6 +3403,7 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
             f"{op}: mode {mode!r} pads the last 1 to 3 dims of a ({k + 1})-D or ({k + 2})-D "
             f"input; got pad {tuple(pads)} for shape {x.shape}"
         )
+    specs = []
     for d, (lo, hi) in zip(dims, pairs):
         n = x.shape[d]
         # Negative pads crop (as PyTorch) but must leave an element; circular wraps at most
@@ -3397,8 +3415,8 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
                 f"{op}: {mode} padding ({lo}, {hi}) of dim {d} must be at most {limit} "
                 f"and leave a non-empty output for input shape {x.shape}"
             )
-        x = _pad_axis(x, d, lo, hi, mode)
-    return x
+        specs.append((d, lo, hi))
+    return _pad_edges(x, specs, mode)
 
 
 # im2col / col2im in torch's (N, C*kh*kw, L) layout, L = OH*OW blocks in row-major order.
