@@ -254,6 +254,12 @@ namespace {
 inline int64_t ad_start(int64_t i, int64_t in, int64_t out) { return (i * in) / out; }
 inline int64_t ad_end(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
 
+// y[p] = mean of plane p's hw values (a global average pool), compiled per ISA (EMBER_SIMD).
+template <typename T>
+EMBER_SIMD void plane_means(T* y, const T* x, int64_t planes, int64_t hw) {
+  for (int64_t p = 0; p < planes; ++p) y[p] = T(sum_double(x + p * hw, hw) / double(hw));
+}
+
 }  // namespace
 
 // x (NC,H,W) -> y (NC,OH,OW): window [floor(i*H/OH), ceil((i+1)*H/OH)) per output index i.
@@ -266,6 +272,15 @@ void adaptive_avg_pool2d_forward(T* y, const T* x, int64_t NC, int64_t H, int64_
               "adaptive_avg_pool2d: output size must be in [0, 2^31), got (", OH, ", ", OW, ")");
   numel_checked({NC, OH, OW}, "adaptive_avg_pool2d");
   const int nt = threads_for(NC * std::max(H * W, OH * OW));
+  if (OH == 1 && OW == 1) {  // the global average pool: one contiguous sum per plane
+    const int64_t chunk = (NC + nt - 1) / nt;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int t = 0; t < nt; ++t) {
+      const int64_t p0 = std::min(NC, t * chunk), p1 = std::min(NC, p0 + chunk);
+      plane_means(y + p0, x + p0 * H * W, p1 - p0, H * W);
+    }
+    return;
+  }
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int64_t pl = 0; pl < NC; ++pl) {
     const T* xp = x + pl * H * W;
