@@ -28,6 +28,14 @@ def test_sum_rows_matches_a_float64_sum(dtype, n):
     assert np.max(np.abs(np.sum(x, axis=1) - got)) <= 2 * tol
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sum_rows_square_rounds_each_square_first(dtype):
+    x = np.random.default_rng(10).standard_normal((5, 3001)).astype(dtype)
+    assert np.array_equal(_C.sum_rows(x, True), _C.sum_rows(np.square(x)))
+    e = ember.tensor(x)
+    assert np.array_equal(ember.norm(e, dim=1).numpy(), np.sqrt(e.square().sum(dim=1).numpy()))
+
+
 def test_sum_rows_is_the_same_for_any_thread_count():
     x = np.random.default_rng(1).standard_normal((2, 300_001)).astype(np.float32)
     before = ember.get_num_threads()

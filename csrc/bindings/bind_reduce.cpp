@@ -1,17 +1,17 @@
 // Bindings for csrc/ops/reduce.cpp.
 //
-//   sum_rows(x (rows, n) float32/float64, C-contiguous) -> y (rows,)
+//   sum_rows(x (rows, n) float32/float64, C-contiguous, square=False) -> y (rows,)
 #include "bind_util.h"
 
 namespace ember {
 
 // csrc/ops/reduce.cpp (instantiated there for float and double).
 template <typename T>
-void sum_rows(T* y, const T* x, int64_t rows, int64_t n);
+void sum_rows(T* y, const T* x, int64_t rows, int64_t n, bool square);
 
 namespace {
 
-py::array sum_rows_py(const py::array& x) {
+py::array sum_rows_py(const py::array& x, bool square) {
   const char* op = "sum_rows";
   require_float(x, op, "x");
   require_ndim(x, 2, op, "x");
@@ -25,9 +25,9 @@ py::array sum_rows_py(const py::array& x) {
   {
     py::gil_scoped_release release;
     if (f32)
-      sum_rows<float>(static_cast<float*>(out), static_cast<const float*>(in), rows, n);
+      sum_rows<float>(static_cast<float*>(out), static_cast<const float*>(in), rows, n, square);
     else
-      sum_rows<double>(static_cast<double*>(out), static_cast<const double*>(in), rows, n);
+      sum_rows<double>(static_cast<double*>(out), static_cast<const double*>(in), rows, n, square);
   }
   return y;
 }
@@ -35,8 +35,9 @@ py::array sum_rows_py(const py::array& x) {
 }  // namespace
 
 void bind_reduce(py::module_& m) {
-  m.def("sum_rows", &sum_rows_py, py::arg("x"),
-        "x (rows, n) float32/float64 C-contiguous -> y (rows,): each row's sum in x's dtype, "
+  m.def("sum_rows", &sum_rows_py, py::arg("x"), py::arg("square") = false,
+        "x (rows, n) float32/float64 C-contiguous -> y (rows,): each row's sum (of squares when "
+        "square: each x*x rounded, then summed) in x's dtype, "
         "blocked pairwise (error ~ log2(n) ulp; the same bits for any thread count).");
 }
 

@@ -13,15 +13,16 @@ namespace {
 constexpr int64_t kLanes = 32;    // running sums per block: element i goes to lane i % kLanes
 constexpr int64_t kBlock = 1024;  // elements per block
 
-// Sum of x[0..n), n <= kBlock: kLanes running sums (independent, so the loop vectorises
-// without reassociation), then folded pairwise.
-template <typename T>
+// Sum of x[0..n) (of x^2 when Square), n <= kBlock: kLanes running sums (independent, so the
+// loop vectorises without reassociation), then folded pairwise. The file is built with
+// -ffp-contract=off: x*x is rounded before it is added, as squaring first and summing would.
+template <bool Square, typename T>
 EMBER_SIMD T block_sum(const T* x, int64_t n) {
   T acc[kLanes] = {};
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes)
-    for (int64_t k = 0; k < kLanes; ++k) acc[k] += x[i + k];
-  for (int64_t k = 0; i < n; ++i, ++k) acc[k] += x[i];
+    for (int64_t k = 0; k < kLanes; ++k) acc[k] += Square ? x[i + k] * x[i + k] : x[i + k];
+  for (int64_t k = 0; i < n; ++i, ++k) acc[k] += Square ? x[i] * x[i] : x[i];
   for (int64_t w = kLanes / 2; w > 0; w /= 2)
     for (int64_t k = 0; k < w; ++k) acc[k] += acc[k + w];
   return acc[0];
@@ -37,19 +38,19 @@ T block_tree(int64_t b0, int64_t b1, const Leaf& leaf) {
 
 }  // namespace
 
-// x (rows, n) -> y (rows): y[r] = sum of x[r, :] in T. Blocks of kBlock elements summed as
-// above, the block sums added pairwise: the error grows like log2(n) (NumPy's pairwise sum is
-// the same idea), and the order depends on n only, so every thread count gives the same bits.
-// Threads over rows; a few long rows are split by blocks instead (same tree).
-template <typename T>
-void sum_rows(T* y, const T* x, int64_t rows, int64_t n) {
+// x (rows, n) -> y (rows): y[r] = sum of x[r, :] (of x[r, :]^2 when square) in T. Blocks of kBlock
+// elements summed as above, the block sums added pairwise: the error grows like log2(n) (NumPy's
+// pairwise sum is the same idea), and the order depends on n only, so every thread count gives the
+// same bits. Threads over rows; a few long rows are split by blocks instead (same tree).
+template <bool Square, typename T>
+void sum_rows_impl(T* y, const T* x, int64_t rows, int64_t n) {
   if (n == 0) {
     std::fill(y, y + rows, T(0));
     return;
   }
   const int64_t nblk = (n + kBlock - 1) / kBlock;
   auto block = [=](const T* row, int64_t b) {
-    return block_sum(row + b * kBlock, std::min(kBlock, n - b * kBlock));
+    return block_sum<Square>(row + b * kBlock, std::min(kBlock, n - b * kBlock));
   };
   const int nt = threads_for(rows * n, int64_t(1) << 16);
   if (rows >= nt || nblk < 2 * nt) {
@@ -69,7 +70,15 @@ void sum_rows(T* y, const T* x, int64_t rows, int64_t n) {
   }
 }
 
-template void sum_rows<float>(float*, const float*, int64_t, int64_t);
-template void sum_rows<double>(double*, const double*, int64_t, int64_t);
+template <typename T>
+void sum_rows(T* y, const T* x, int64_t rows, int64_t n, bool square) {
+  if (square)
+    sum_rows_impl<true>(y, x, rows, n);
+  else
+    sum_rows_impl<false>(y, x, rows, n);
+}
+
+template void sum_rows<float>(float*, const float*, int64_t, int64_t, bool);
+template void sum_rows<double>(double*, const double*, int64_t, int64_t, bool);
 
 }  // namespace ember

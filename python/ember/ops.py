@@ -8,6 +8,7 @@ wrapper right after it. Broadcasting ops reduce gradients with ``unbroadcast``.
 from __future__ import annotations
 
 import builtins
+import itertools
 import math
 import operator
 from collections import namedtuple
@@ -1437,7 +1438,7 @@ def getitem(x, index) -> Tensor:
 class Cat(Function):
     @staticmethod
     def forward(ctx, *xs, dim):
-        ctx.meta = (dim, np.cumsum([x.shape[dim] for x in xs])[:-1])
+        ctx.meta = (dim, list(itertools.accumulate(x.shape[dim] for x in xs))[:-1])
         return np.concatenate(xs, axis=dim)
 
     @staticmethod
@@ -1448,6 +1449,8 @@ class Cat(Function):
 
 def _promote_list(tensors):
     """Integer/bool members of a float list take the floats' dtype (PyTorch's categories)."""
+    if tensors and len({t.data.dtype for t in tensors}) == 1:
+        return tensors  # one dtype: nothing to promote
     kinds = [_kind(t) for t in tensors]
     if "f" in kinds and builtins.any(k in "biu" for k in kinds):
         fdt = np.result_type(
@@ -1467,10 +1470,10 @@ def cat(tensors, dim: int = 0) -> Tensor:
     nd = np.ndim(_data(tensors[0]))
     (axis,) = _axes(dim, nd, "cat")
     ref = _shape(_data(tensors[0]))
+    outside = ref[:axis] + ref[axis + 1 :]
     for t in tensors[1:]:
         s = _shape(_data(t))
-        others_differ = builtins.any(a != b for i, (a, b) in enumerate(zip(s, ref)) if i != axis)
-        if len(s) != len(ref) or others_differ:
+        if len(s) != len(ref) or s[:axis] + s[axis + 1 :] != outside:
             raise ValueError(f"cat: shapes {ref} and {s} differ outside dim {dim}")
     return Cat.apply(*tensors, dim=axis)
 
@@ -1877,7 +1880,7 @@ class Norm2(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
-        s = np.sum(np.square(x), axis=axes, keepdims=keepdim)
+        s = reduce_sum(x, axes, keepdim, square=True)
         y = np.sqrt(s)
         ctx.save_for_backward(x, s, y)
         ctx.meta = (axes, keepdim)

@@ -11,10 +11,11 @@ import numpy as np
 from ember import _C
 
 
-def reduce_sum(a: np.ndarray, axes: tuple, keepdims: bool = False) -> np.ndarray:
-    """``np.sum(a, axis=axes, keepdims=keepdims)``; when ``axes`` are the trailing dims of a
-    C-contiguous float32/float64 array, by the C++ row-sum kernel (~5x NumPy's: its pairwise
-    sum does not vectorise). Both sum pairwise; the rounding can differ in the last bits."""
+def reduce_sum(a: np.ndarray, axes: tuple, keepdims: bool = False, square: bool = False):
+    """``np.sum(a, axis=axes, keepdims=keepdims)`` (of ``np.square(a)`` when ``square``); when
+    ``axes`` are the trailing dims of a C-contiguous float32/float64 array, by the C++ row-sum
+    kernel (~5x NumPy's: its pairwise sum does not vectorise). Both sum pairwise; the rounding
+    can differ in the last bits."""
     nd = a.ndim
     k = nd - len(axes)
     if (
@@ -25,9 +26,9 @@ def reduce_sum(a: np.ndarray, axes: tuple, keepdims: bool = False) -> np.ndarray
     ):
         n = math.prod(a.shape[k:])
         lead = a.shape[:k]
-        y = _C.sum_rows(a.reshape(-1, n))
+        y = _C.sum_rows(a.reshape(-1, n), square)
         return y.reshape(lead + (1,) * len(axes) if keepdims else lead)
-    return np.sum(a, axis=axes, keepdims=keepdims)
+    return np.sum(np.square(a) if square else a, axis=axes, keepdims=keepdims)
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
