@@ -225,3 +225,37 @@ def test_square_power_values_and_gradient():
     assert y.dtype == np.float32 and np.array_equal(y.numpy(), x * x)
     assert np.array_equal(t.grad.numpy(), 2 * x)
     assert (ember.tensor([1, 2, 3]) ** 2).dtype == np.int64
+
+
+# ---- _C.cumsum -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(1, 1000, 1), (19, 33, 1), (3, 40, 7), (1, 1, 5), (2, 0, 3)])
+def test_cumsum_kernel_has_numpys_bits(dtype, shape):
+    x = np.random.default_rng(11).standard_normal(shape).astype(dtype)
+    assert np.array_equal(_C.cumsum(x), np.cumsum(x, axis=1))
+    assert np.array_equal(_C.cumsum(x, True), np.flip(np.cumsum(np.flip(x, 1), axis=1), 1))
+
+
+def test_cumsum_kernel_refuses_bad_input():
+    with pytest.raises(TypeError, match="cumsum"):
+        _C.cumsum(np.ones((2, 3, 1), np.int64))
+    with pytest.raises(ValueError, match="cumsum"):
+        _C.cumsum(np.ones((2, 3), np.float32))
+    with pytest.raises(ValueError, match="cumsum"):
+        _C.cumsum(np.ones((2, 6, 1), np.float32)[:, ::2])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_cumsum_op_and_gradient_match_torch(dtype):
+    torch = pytest.importorskip("torch")
+    x = (np.random.default_rng(12).standard_normal((4, 5, 6)) * 5).astype(dtype)
+    for dim in (0, 1, -1):
+        got = ember.cumsum(ember.tensor(x), dim)
+        want = torch.cumsum(torch.from_numpy(x), dim).numpy()
+        assert got.dtype == want.dtype
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-6, atol=1e-5)
+    if dtype == np.float64:
+        t = ember.tensor(x, requires_grad=True)
+        assert ember.autograd.gradcheck(lambda a: ember.cumsum(a.transpose(0, 2), 1), [t])

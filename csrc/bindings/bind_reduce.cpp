@@ -1,6 +1,7 @@
 // Bindings for csrc/ops/reduce.cpp.
 //
 //   sum_rows(x (rows, n) float32/float64, C-contiguous, square=False) -> y (rows,)
+//   cumsum(x (outer, n, inner) float32/float64, C-contiguous, reverse=False) -> y (same)
 #include "bind_util.h"
 
 namespace ember {
@@ -8,6 +9,8 @@ namespace ember {
 // csrc/ops/reduce.cpp (instantiated there for float and double).
 template <typename T>
 void sum_rows(T* y, const T* x, int64_t rows, int64_t n, bool square);
+template <typename T>
+void cumsum(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool reverse);
 
 namespace {
 
@@ -32,6 +35,28 @@ py::array sum_rows_py(const py::array& x, bool square) {
   return y;
 }
 
+py::array cumsum_py(const py::array& x, bool reverse) {
+  const char* op = "cumsum";
+  require_float(x, op, "x");
+  require_ndim(x, 3, op, "x");
+  require_contiguous(x, op, "x");
+  const int64_t outer = x.shape(0), n = x.shape(1), inner = x.shape(2);
+  py::array y = empty_like_dtype(x, {outer, n, inner});
+  const bool f32 = is_f32(x);
+  void* out = y.mutable_data();
+  const void* in = x.data();
+  {
+    py::gil_scoped_release release;
+    if (f32)
+      cumsum<float>(static_cast<float*>(out), static_cast<const float*>(in), outer, n, inner,
+                    reverse);
+    else
+      cumsum<double>(static_cast<double*>(out), static_cast<const double*>(in), outer, n, inner,
+                     reverse);
+  }
+  return y;
+}
+
 }  // namespace
 
 void bind_reduce(py::module_& m) {
@@ -39,6 +64,9 @@ void bind_reduce(py::module_& m) {
         "x (rows, n) float32/float64 C-contiguous -> y (rows,): each row's sum (of squares when "
         "square: each x*x rounded, then summed) in x's dtype, "
         "blocked pairwise (error ~ log2(n) ulp; the same bits for any thread count).");
+  m.def("cumsum", &cumsum_py, py::arg("x"), py::arg("reverse") = false,
+        "x (outer, n, inner) float32/float64 C-contiguous -> y (same): the running sum along n "
+        "(from the end when reverse), one addition after another as NumPy's cumsum.");
 }
 
 }  // namespace ember

@@ -1,4 +1,5 @@
-// Row sums: the contiguous fast path of sum / mean over trailing dims (and of unbroadcast).
+// Row sums (the contiguous fast path of sum / mean / 2-norm over trailing dims and of
+// unbroadcast) and the cumulative sum.
 #include <algorithm>
 #include <cstdint>
 #include <vector>
@@ -80,5 +81,66 @@ void sum_rows(T* y, const T* x, int64_t rows, int64_t n, bool square) {
 
 template void sum_rows<float>(float*, const float*, int64_t, int64_t, bool);
 template void sum_rows<double>(double*, const double*, int64_t, int64_t, bool);
+
+// ---- cumulative sum ------------------------------------------------------------------------
+// x (outer, n, inner) -> y (same): y[o, i, :] = y[o, i - 1, :] + x[o, i, :] from y[o, 0, :] =
+// x[o, 0, :] (reverse: from the end, y[o, i, :] = y[o, i + 1, :] + x[o, i, :]), one addition
+// after another as NumPy's cumsum, so the bits are NumPy's. inner > 1 vectorises over inner;
+// for inner == 1 (the last dim) kRows rows run side by side, hiding the addition's latency.
+namespace {
+
+constexpr int64_t kRows = 8;
+
+template <typename T>
+EMBER_SIMD void scan_inner(T* y, const T* x, int64_t n, int64_t inner, bool reverse) {
+  const int64_t first = reverse ? n - 1 : 0, step = reverse ? -inner : inner;
+  T* yp = y + first * inner;
+  const T* xp = x + first * inner;
+  for (int64_t j = 0; j < inner; ++j) yp[j] = xp[j];
+  for (int64_t i = 1; i < n; ++i) {
+    T* yc = yp + step;
+    const T* xc = xp + step;
+    for (int64_t j = 0; j < inner; ++j) yc[j] = yp[j] + xc[j];
+    yp = yc;
+    xp = xc;
+  }
+}
+
+// rows (< = kRows) rows of length n, each scanned on its own; the rows advance together.
+template <typename T>
+EMBER_SIMD void scan_rows(T* y, const T* x, int64_t rows, int64_t n, bool reverse) {
+  T acc[kRows] = {};
+  const int64_t first = reverse ? n - 1 : 0, step = reverse ? -1 : 1;
+  for (int64_t r = 0; r < rows; ++r) acc[r] = y[r * n + first] = x[r * n + first];
+  int64_t i = first;
+  for (int64_t c = 1; c < n; ++c) {
+    i += step;
+    for (int64_t r = 0; r < rows; ++r) acc[r] = y[r * n + i] = acc[r] + x[r * n + i];
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void cumsum(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool reverse) {
+  if (n == 0 || outer == 0 || inner == 0) return;
+  if (inner == 1) {
+    const int64_t groups = (outer + kRows - 1) / kRows;
+    const int nt = static_cast<int>(std::min<int64_t>(threads_for(outer * n), groups));
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t gi = 0; gi < groups; ++gi) {
+      const int64_t r0 = gi * kRows;
+      scan_rows(y + r0 * n, x + r0 * n, std::min(kRows, outer - r0), n, reverse);
+    }
+    return;
+  }
+  const int nt = static_cast<int>(std::min<int64_t>(threads_for(outer * n * inner), outer));
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t o = 0; o < outer; ++o)
+    scan_inner(y + o * n * inner, x + o * n * inner, n, inner, reverse);
+}
+
+template void cumsum<float>(float*, const float*, int64_t, int64_t, int64_t, bool);
+template void cumsum<double>(double*, const double*, int64_t, int64_t, int64_t, bool);
 
 }  // namespace ember

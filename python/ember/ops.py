@@ -1823,16 +1823,29 @@ def prod(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     return Prod.apply(x, axis, keepdim)
 
 
+def _scan(x: np.ndarray, axis: int, reverse: bool) -> np.ndarray:
+    """np.cumsum along axis (from the end when reverse) with the same bits: float32/float64 by
+    the C++ scan (NumPy's runs ~8x slower along the last dim, ~100x along the first)."""
+    if x.dtype.char not in "fd":
+        if reverse:
+            return np.flip(np.cumsum(np.flip(x, axis=axis), axis=axis), axis=axis)
+        return np.cumsum(x, axis=axis)
+    shape = x.shape
+    x3 = np.ascontiguousarray(x).reshape(
+        math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :])
+    )
+    return _C.cumsum(x3, reverse).reshape(shape)
+
+
 class CumSum(Function):
     @staticmethod
     def forward(ctx, x, axis):
         ctx.axis = axis
-        return np.cumsum(x, axis=axis)
+        return _scan(x, axis, False)
 
     @staticmethod
     def backward(ctx, g):
-        a = ctx.axis
-        return np.flip(np.cumsum(np.flip(g, axis=a), axis=a), axis=a), None
+        return _scan(g, ctx.axis, True), None
 
 
 def cumsum(x, dim: int, *, dtype=None) -> Tensor:
