@@ -259,3 +259,60 @@ def test_cumsum_op_and_gradient_match_torch(dtype):
     if dtype == np.float64:
         t = ember.tensor(x, requires_grad=True)
         assert ember.autograd.gradcheck(lambda a: ember.cumsum(a.transpose(0, 2), 1), [t])
+
+
+# ---- _C.broadcast_binary and the arithmetic that uses it ------------------------------------
+
+UFUNCS = [np.add, np.subtract, np.multiply, np.true_divide]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_broadcast_binary_kernel_has_numpys_bits(dtype):
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((37, 50)).astype(dtype)
+    row, col = rng.standard_normal(50).astype(dtype), rng.standard_normal(37).astype(dtype)
+    for op, f in enumerate(UFUNCS):
+        assert np.array_equal(_C.broadcast_binary(x, row, op), f(x, row))
+        assert np.array_equal(_C.broadcast_binary(x, row, op, False, True), f(row, x))
+        assert np.array_equal(_C.broadcast_binary(x, col, op, True), f(x, col[:, None]))
+        assert np.array_equal(_C.broadcast_binary(x, col, op, True, True), f(col[:, None], x))
+
+
+def test_broadcast_binary_kernel_refuses_bad_input():
+    x, v = np.ones((4, 6), np.float32), np.ones(6, np.float32)
+    with pytest.raises(TypeError, match="broadcast_binary"):
+        _C.broadcast_binary(x, v.astype(np.float64), 0)
+    with pytest.raises(TypeError, match="broadcast_binary"):
+        _C.broadcast_binary(x.astype(np.int64), v.astype(np.int64), 0)
+    with pytest.raises(ValueError, match="broadcast_binary"):
+        _C.broadcast_binary(x, v, 4)
+    with pytest.raises(ValueError, match="broadcast_binary"):
+        _C.broadcast_binary(x, v, 0, True)  # per_row wants 4 values
+    with pytest.raises(ValueError, match="broadcast_binary"):
+        _C.broadcast_binary(x[:, ::2], v[:3], 0)
+    with pytest.raises(ValueError, match="broadcast_binary"):
+        _C.broadcast_binary(x, np.ones((2, 3), np.float32), 0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "big, small",
+    [((64, 512), (512,)), ((64, 512), (64, 1)), ((8, 16, 256), (16, 256)),
+     ((8, 16, 256), (8, 1, 1)), ((8, 16, 256), ()), ((8, 16, 256), (8, 1, 256))],
+)  # fmt: skip
+def test_broadcast_arithmetic_values_and_gradients(dtype, big, small):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(14)
+    for a, b in [(big, small), (small, big)]:
+        x, y = rng.standard_normal(a).astype(dtype), rng.standard_normal(b).astype(dtype) + 3
+        for name, f in enumerate(UFUNCS):
+            ex, ey = ember.tensor(x, requires_grad=True), ember.tensor(y, requires_grad=True)
+            tx, ty = torch.tensor(x, requires_grad=True), torch.tensor(y, requires_grad=True)
+            out = [ex + ey, ex - ey, ex * ey, ex / ey][name]
+            want = [tx + ty, tx - ty, tx * ty, tx / ty][name]
+            assert np.array_equal(out.numpy(), f(x, y))  # NumPy's bits
+            w = rng.standard_normal(out.shape).astype(dtype)
+            (out * ember.tensor(w)).sum().backward()
+            (want * torch.from_numpy(w)).sum().backward()
+            np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-4)
+            np.testing.assert_allclose(ey.grad.numpy(), ty.grad.numpy(), rtol=1e-4, atol=1e-3)

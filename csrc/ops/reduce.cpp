@@ -1,5 +1,5 @@
 // Row sums (the contiguous fast path of sum / mean / 2-norm over trailing dims and of
-// unbroadcast) and the cumulative sum.
+// unbroadcast), the cumulative sum, and arithmetic with a broadcast row or column.
 #include <algorithm>
 #include <cstdint>
 #include <vector>
@@ -142,5 +142,73 @@ void cumsum(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool reve
 
 template void cumsum<float>(float*, const float*, int64_t, int64_t, int64_t, bool);
 template void cumsum<double>(double*, const double*, int64_t, int64_t, int64_t, bool);
+
+// ---- broadcast arithmetic ------------------------------------------------------------------
+// x (rows, n) op v -> y (rows, n), v (n,) the same for every row (per_row false) or (rows,) one
+// value per row (per_row true); flip computes v op x. op: 0 add, 1 subtract, 2 multiply,
+// 3 divide -- one IEEE operation per element, so the bits are NumPy's. NumPy pays its
+// broadcasting iterator per row; here a row is one vectorised loop.
+namespace {
+
+template <int Op, typename T>
+inline T apply_op(T a, T b) {
+  if constexpr (Op == 0) return a + b;
+  if constexpr (Op == 1) return a - b;
+  if constexpr (Op == 2) return a * b;
+  return a / b;
+}
+
+template <int Op, bool Flip, typename T>
+EMBER_SIMD void binary_row(T* y, const T* x, const T* v, int64_t n, bool per_row) {
+  if (per_row) {
+    const T c = v[0];
+    for (int64_t j = 0; j < n; ++j) y[j] = Flip ? apply_op<Op>(c, x[j]) : apply_op<Op>(x[j], c);
+  } else {
+    for (int64_t j = 0; j < n; ++j)
+      y[j] = Flip ? apply_op<Op>(v[j], x[j]) : apply_op<Op>(x[j], v[j]);
+  }
+}
+
+template <int Op, bool Flip, typename T>
+void binary_rows(T* y, const T* x, const T* v, int64_t rows, int64_t n, bool per_row) {
+  const int nt = static_cast<int>(std::min<int64_t>(threads_for(rows * n), rows));
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t r = 0; r < rows; ++r)
+    binary_row<Op, Flip>(y + r * n, x + r * n, per_row ? v + r : v, n, per_row);
+}
+
+template <int Op, typename T>
+void binary_flip(T* y, const T* x, const T* v, int64_t rows, int64_t n, bool per_row, bool flip) {
+  if (flip)
+    binary_rows<Op, true>(y, x, v, rows, n, per_row);
+  else
+    binary_rows<Op, false>(y, x, v, rows, n, per_row);
+}
+
+}  // namespace
+
+template <typename T>
+void broadcast_binary(T* y, const T* x, const T* v, int64_t rows, int64_t n, int op, bool per_row,
+                      bool flip) {
+  switch (op) {
+    case 0:
+      binary_flip<0>(y, x, v, rows, n, per_row, flip);
+      break;
+    case 1:
+      binary_flip<1>(y, x, v, rows, n, per_row, flip);
+      break;
+    case 2:
+      binary_flip<2>(y, x, v, rows, n, per_row, flip);
+      break;
+    default:
+      binary_flip<3>(y, x, v, rows, n, per_row, flip);
+      break;
+  }
+}
+
+template void broadcast_binary<float>(float*, const float*, const float*, int64_t, int64_t, int,
+                                      bool, bool);
+template void broadcast_binary<double>(double*, const double*, const double*, int64_t, int64_t, int,
+                                       bool, bool);
 
 }  // namespace ember

@@ -106,12 +106,58 @@ def _as_operand(x):
 
 # ---- arithmetic ---------------------------------------------------------------------------
 
+_BINARY_CODE = {np.add: 0, np.subtract: 1, np.multiply: 2, np.true_divide: 3}
+
+
+def _row_or_col(big: tuple, small: tuple):
+    """(rows, n, per_row) when ``small`` broadcast to ``big`` is a row repeated over the
+    leading dims (per_row False) or one value per row of the leading dims (per_row True)."""
+    nd = len(big)
+    if len(small) > nd:
+        return None
+    s = (1,) * (nd - len(small)) + tuple(small)
+    last = nd
+    while last and s[last - 1] == 1:
+        last -= 1
+    if s[:last] == big[:last]:  # a column: small varies over the leading dims only
+        rows, n, per_row = math.prod(big[:last]), math.prod(big[last:]), True
+    else:
+        first = 0
+        while first < nd and s[first] == 1:
+            first += 1
+        if s[first:] != big[first:]:
+            return None
+        rows, n, per_row = math.prod(big[:first]), math.prod(big[first:]), False
+    return (rows, n, per_row) if n >= 8 else None
+
+
+def _bcast(ufunc, a, b):
+    """``ufunc(a, b)`` (add, subtract, multiply, true_divide); a large C-contiguous float array
+    with a row or column of its dtype broadcast against it goes to _C.broadcast_binary: one IEEE
+    operation per element as NumPy, ~2x faster (NumPy pays its broadcast iterator per row)."""
+    if (
+        type(a) is np.ndarray
+        and type(b) is np.ndarray
+        and a.shape != b.shape
+        and a.dtype == b.dtype
+        and a.dtype.char in "fd"
+    ):
+        big, small, flip = (a, b, False) if a.size >= b.size else (b, a, True)
+        if big.size >= 16384 and big.flags.c_contiguous:
+            plan = _row_or_col(big.shape, small.shape)
+            if plan is not None:
+                rows, n, per_row = plan
+                v = np.ascontiguousarray(small).reshape(-1)
+                y = _C.broadcast_binary(big.reshape(rows, n), v, _BINARY_CODE[ufunc], per_row, flip)
+                return y.reshape(big.shape)
+    return ufunc(a, b)
+
 
 class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = (_shape(a), _shape(b))
-        return np.add(a, b)
+        return _bcast(np.add, a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -128,7 +174,7 @@ class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = (_shape(a), _shape(b))
-        return np.subtract(a, b)
+        return _bcast(np.subtract, a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -145,15 +191,15 @@ class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return np.multiply(a, b)
+        return _bcast(np.multiply, a, b)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
         return (
-            unbroadcast(g * b, _shape(a)) if na else None,
-            unbroadcast(g * a, _shape(b)) if nb else None,
+            unbroadcast(_bcast(np.multiply, g, b), _shape(a)) if na else None,
+            unbroadcast(_bcast(np.multiply, g, a), _shape(b)) if nb else None,
         )
 
 
@@ -166,15 +212,15 @@ class Div(Function):
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
         with np.errstate(divide="ignore", invalid="ignore"):  # x/0 is inf or nan, silently
-            return np.true_divide(a, b)
+            return _bcast(np.true_divide, a, b)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
         with np.errstate(divide="ignore", invalid="ignore"):
-            ga = g / b if na else None
-            gb = -g * a / (b * b) if nb else None
+            ga = _bcast(np.true_divide, g, b) if na else None
+            gb = _bcast(np.true_divide, _bcast(np.multiply, -g, a), b * b) if nb else None
         return (
             unbroadcast(ga, _shape(a)) if na else None,
             unbroadcast(gb, _shape(b)) if nb else None,
