@@ -1416,8 +1416,15 @@ def expand(x, shape) -> Tensor:
 # ---- indexing -----------------------------------------------------------------------------
 
 
+_BASIC = (slice, int, type(None), type(Ellipsis))
+
+
 def _index_arg(index):
     """Tensors inside an index become arrays; report whether it is an advanced index."""
+    if type(index) in _BASIC:  # the common cases, without the scan below
+        return index, False
+    if type(index) is tuple and builtins.all(type(p) in _BASIC for p in index):
+        return index, False
     if isinstance(index, tuple):
         parts = tuple(p.data if isinstance(p, Tensor) else p for p in index)
     else:
