@@ -77,6 +77,16 @@ def _owner(a: np.ndarray):
     return a if a.base is None else a.base
 
 
+class _Shared(dict):
+    """The arrays (by the id of their owner) a backward pass must not write into or hand to a
+    second leaf. It holds them, so a freed array's id cannot come back as a new array's and
+    make it look shared (a needless copy of every such gradient)."""
+
+    def add(self, a: np.ndarray) -> None:
+        o = _owner(a)
+        self[id(o)] = o
+
+
 # ---- hooks ------------------------------------------------------------------------------------
 # A tensor's hooks live in a _Hooks object in its `_hooks` slot (set only when a hook is added);
 # a non-leaf tensor's are also listed on its grad_fn node (`_tensor_hooks`, None by default),
@@ -196,10 +206,10 @@ def backward(
     if not inputs:
         raise RuntimeError("backward: inputs= was given but is empty")
     captured = _run(tensors, grads, bool(retain_graph), inputs)
-    shared = set()
+    shared = _Shared()
     for t, g in zip(inputs, captured):
         if g is not None:
-            shared.add(id(_owner(g)))  # captured arrays may be read by other nodes: copy
+            shared.add(g)  # captured arrays may be read by other nodes: copy
             _accumulate(t, g, shared)
             hooks = getattr(t, "_hooks", None)
             if hooks is not None and t._ctx is None:
@@ -265,12 +275,12 @@ def _run(tensors, grads, retain_graph: bool, targets):
     capture = None if targets is None else {_key(t): None for t in targets}
     # The caller's gradients are read, never written: they count as already shared, so a
     # leaf that receives one gets a copy.
-    shared = set()
+    shared = _Shared()
     pending = {}
     hooked = {}  # leaves with hooks: their gradient is summed first, the hooks run once
     for t, g in zip(tensors, grads):
         g = _as_grad(t, g, "backward")
-        shared.add(id(_owner(g)))
+        shared.add(g)
         ctx = t._ctx
         if ctx is None:  # a leaf: its gradient is grad itself
             _deliver(t, g, shared, capture, hooked)
@@ -337,7 +347,7 @@ def _run(tensors, grads, retain_graph: bool, targets):
         if hooks.pre:
             new = _run_pre_hooks(hooks, g)
             if new is not g:
-                shared.add(id(_owner(new)))  # a hook's result may be the caller's array: copy it
+                shared.add(new)  # a hook's result may be the caller's array: copy it
                 g = new
         _deliver(leaf, g, shared, capture, None)
         if capture is None:
@@ -346,7 +356,7 @@ def _run(tensors, grads, retain_graph: bool, targets):
     return None if capture is None else [capture[_key(t)] for t in targets]
 
 
-def _node_hooks(node, grads: list, shared: set) -> None:
+def _node_hooks(node, grads: list, shared: _Shared) -> None:
     """A non-leaf tensor's hooks, once its gradient is complete: they may replace it, and
     retain_grad keeps it in the tensor's ``.grad``."""
     for i, (ref, hooks) in list(node._tensor_hooks.items()):
@@ -360,7 +370,7 @@ def _node_hooks(node, grads: list, shared: set) -> None:
             _accumulate(t, g, shared)
 
 
-def _deliver(leaf, g: np.ndarray, shared: set, capture, hooked) -> None:
+def _deliver(leaf, g: np.ndarray, shared: _Shared, capture, hooked) -> None:
     """A leaf's gradient: accumulated (or captured for autograd.grad), or, for a leaf with
     hooks, summed in ``hooked`` until the end of the pass."""
     if hooked is not None and getattr(leaf, "_hooks", None) is not None:
@@ -375,7 +385,7 @@ def _deliver(leaf, g: np.ndarray, shared: set, capture, hooked) -> None:
     _accumulate(leaf, g, shared)
 
 
-def _accumulate(leaf, g: np.ndarray, shared: set) -> None:
+def _accumulate(leaf, g: np.ndarray, shared: _Shared) -> None:
     """Add ``g`` into ``leaf.grad``.
 
     A gradient array is handed to a leaf without a copy when it can be; ``shared`` holds the
@@ -394,7 +404,7 @@ def _accumulate(leaf, g: np.ndarray, shared: set) -> None:
         ):
             g = np.array(g, dtype=dtype)  # a private, writeable, contiguous copy
         else:
-            shared.add(id(_owner(g)))
+            shared.add(g)
         leaf.grad = Tensor._make(g, False, None, 0)
         return
     acc = leaf.grad.data
