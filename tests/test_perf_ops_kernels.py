@@ -316,3 +316,18 @@ def test_broadcast_arithmetic_values_and_gradients(dtype, big, small):
             (want * torch.from_numpy(w)).sum().backward()
             np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-4)
             np.testing.assert_allclose(ey.grad.numpy(), ty.grad.numpy(), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int64])
+def test_descending_sort_and_topk_of_integers_at_the_limits(dtype):
+    # the descending key was -x, which wraps for unsigned values and the most negative one
+    torch = pytest.importorskip("torch")
+    info = np.iinfo(dtype)
+    x = np.array([[1, info.max, 0, info.min, 3, 0, info.max]], dtype)
+    got = ember.sort(ember.tensor(x), dim=1, descending=True)
+    want = torch.sort(torch.from_numpy(x), dim=1, descending=True, stable=True)
+    assert np.array_equal(got.indices.numpy(), want.indices.numpy())
+    assert np.array_equal(got.values.numpy(), want.values.numpy())
+    top = ember.topk(ember.tensor(x), 3, dim=1)
+    assert np.array_equal(top.values.numpy(), torch.topk(torch.from_numpy(x), 3).values.numpy())
+    assert np.array_equal(top.indices.numpy(), want.indices.numpy()[:, :3])

@@ -2046,7 +2046,9 @@ def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> So
 
 
 def _sort_key(a: np.ndarray, descending: bool) -> np.ndarray:
-    return (~a if a.dtype.kind == "b" else -a) if descending else a
+    """Ascending order of the key = the wanted order of a. ~a (= -a - 1) reverses integers
+    without -a's wrap-around (unsigned, and the most negative signed value)."""
+    return (~a if a.dtype.kind in "biu" else -a) if descending else a
 
 
 def _no_ties(sorted_key: np.ndarray, axis: int) -> bool:
@@ -2080,13 +2082,16 @@ def _topk_indices(a: np.ndarray, k: int, axis: int, largest: bool):
     value or NaNs make the choice order-dependent (the caller then sorts)."""
     if a.dtype.kind not in "iuf" or k == 0 or (a.dtype.kind == "f" and np.isnan(a).any()):
         return None
-    key = _sort_key(a, largest)
-    part = np.argpartition(key, k - 1, axis=axis)
-    kth = np.take_along_axis(key, part.take([k - 1], axis), axis)
-    if not np.all(np.count_nonzero(key <= kth, axis=axis) == k):
+    n = a.shape[axis]
+    kth = n - k if largest else k - 1
+    part = np.argpartition(a, kth, axis=axis)
+    kth_value = np.take_along_axis(a, part.take([kth], axis), axis)
+    if np.count_nonzero(a == kth_value) != a.size // n:
         return None  # another entry equals the k-th: the stable sort decides which is taken
-    cand = np.sort(part.take(range(k), axis), axis=axis)  # index order, so the sort is stable
-    order = np.argsort(np.take_along_axis(key, cand, axis), axis=axis, kind="stable")
+    chosen = range(n - k, n) if largest else range(k)
+    cand = np.sort(part.take(chosen, axis), axis=axis)  # index order, so the sort is stable
+    key = _sort_key(np.take_along_axis(a, cand, axis), largest)
+    order = np.argsort(key, axis=axis, kind="stable")
     return np.take_along_axis(cand, order, axis).astype(np.int64, copy=False)
 
 
