@@ -331,3 +331,16 @@ def test_descending_sort_and_topk_of_integers_at_the_limits(dtype):
     top = ember.topk(ember.tensor(x), 3, dim=1)
     assert np.array_equal(top.values.numpy(), torch.topk(torch.from_numpy(x), 3).values.numpy())
     assert np.array_equal(top.indices.numpy(), want.indices.numpy()[:, :3])
+
+
+def test_sort_resorts_only_the_lines_with_ties():
+    # one line with a tie, one with a NaN, the rest distinct: all must be the stable order
+    x = np.random.default_rng(15).standard_normal((6, 40, 3)).astype(np.float32)
+    x[2, 7, 1] = x[2, 30, 1]
+    x[4, 3, 0] = np.nan
+    torch = pytest.importorskip("torch")
+    for dim in (1, 2, 0):
+        for desc in (False, True):
+            got = ember.sort(ember.tensor(x), dim=dim, descending=desc).indices.numpy()
+            want = torch.sort(torch.from_numpy(x), dim=dim, descending=desc, stable=True)
+            assert np.array_equal(got, want.indices.numpy())

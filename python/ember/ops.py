@@ -2051,25 +2051,36 @@ def _sort_key(a: np.ndarray, descending: bool) -> np.ndarray:
     return (~a if a.dtype.kind in "biu" else -a) if descending else a
 
 
-def _no_ties(sorted_key: np.ndarray, axis: int) -> bool:
-    """No two neighbours equal and no NaN: then every sort of the key gives the stable order."""
-    if sorted_key.dtype.kind == "f" and np.isnan(sorted_key).any():
-        return False
+def _tied_lines(sorted_key: np.ndarray, axis: int) -> np.ndarray:
+    """Per line along axis (the axis removed): two neighbours equal, or a NaN. Lines without
+    either have one order, so any sort of them is the stable one."""
     n = sorted_key.shape[axis]
     head = sorted_key.take(range(1, n), axis)
     tail = sorted_key.take(range(n - 1), axis)
-    return not np.any(head == tail)
+    bad = np.any(head == tail, axis=axis)
+    if sorted_key.dtype.kind == "f":
+        bad |= np.isnan(sorted_key).any(axis=axis)
+    return bad
 
 
 def _stable_argsort(a: np.ndarray, axis: int, descending: bool) -> np.ndarray:
     """int64 indices of the stable sort along axis; NaN last ascending, first descending."""
-    key = _sort_key(a, descending)  # stable: ties keep order
-    if a.dtype.kind in "iuf":
+    if a.dtype.kind in "iuf" and a.size:
         # NumPy's default (SIMD quick)sort is ~8x faster than its stable merge/timsort; it gives
-        # the stable order whenever the keys along the axis are distinct (checked).
-        idx = np.argsort(key, axis=axis)
-        if _no_ties(np.take_along_axis(key, idx, axis), axis):
-            return idx.astype(np.int64, copy=False)
+        # the stable order of every line whose keys are distinct. Lines with ties (or NaNs)
+        # are sorted again by the stable path.
+        key = _sort_key(a, descending)
+        idx = np.argsort(key, axis=axis).astype(np.int64, copy=False)
+        bad = _tied_lines(np.take_along_axis(key, idx, axis), axis)
+        if bad.any():
+            lines = np.moveaxis(idx, axis, -1)  # a view: writes land in idx
+            lines[bad] = _stable_argsort_slow(np.moveaxis(a, axis, -1)[bad], 1, descending)
+        return idx
+    return _stable_argsort_slow(a, axis, descending)
+
+
+def _stable_argsort_slow(a: np.ndarray, axis: int, descending: bool) -> np.ndarray:
+    key = _sort_key(a, descending)  # stable: ties keep order
     idx = np.argsort(key, axis=axis, kind="stable")
     if descending and a.dtype.kind == "f":  # -NaN still sorts last: NaNs belong first here
         nan_first = np.argsort(~np.isnan(np.take_along_axis(a, idx, axis)), axis, kind="stable")
