@@ -14,6 +14,7 @@ void bind_gemm(py::module_& m);
 void bind_layernorm(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_pool2d(py::module_& m);
+void bind_reduce(py::module_& m);
 void bind_rnn(py::module_& m);
 void bind_softmax(py::module_& m);
 void bind_special(py::module_& m);
@@ -46,6 +47,7 @@ PYBIND11_MODULE(_C, m) {
   ember::bind_layernorm(m);
   ember::bind_optim(m);
   ember::bind_pool2d(m);
+  ember::bind_reduce(m);
   ember::bind_rnn(m);
   ember::bind_softmax(m);
   ember::bind_special(m);
