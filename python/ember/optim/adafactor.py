@@ -127,7 +127,8 @@ class Adafactor(Optimizer):
                 t = _advance(state, p)
                 one_minus_beta2_t = t**beta2_decay
                 rho_t = min(lr, 1 / (t**0.5))
-                alpha = max(eps2, float(_norm(p.data)) / (p.data.size**0.5)) * rho_t
+                n = max(p.data.size, 1)  # (PyTorch divides by zero on empty parameters)
+                alpha = max(eps2, float(_norm(p.data)) / (n**0.5)) * rho_t
                 if weight_decay != 0:
                     p.data *= 1 - lr * weight_decay
 
@@ -143,6 +144,6 @@ class Adafactor(Optimizer):
 
                 update = 1 / np.sqrt(np.maximum(var_estimate, eps1 * eps1))
                 update *= g
-                denom = max(1.0, float(_norm(update)) / ((update.size**0.5) * d))
+                denom = max(1.0, float(_norm(update)) / ((n**0.5) * d))
                 p.data += (-alpha / denom) * update
         return loss

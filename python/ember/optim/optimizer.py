@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from collections import defaultdict
 
 import numpy as np
@@ -26,6 +27,10 @@ def _check_implementation_flags(foreach, capturable, differentiable, fused) -> N
     for name, v in (("foreach", foreach), ("fused", fused), ("capturable", capturable)):
         if v is not None and not isinstance(v, bool | np.bool_):
             raise TypeError(f"{name} must be a bool or None, got {v!r}")
+    if fused and foreach:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+    if fused and differentiable:
+        raise RuntimeError("`fused` does not support `differentiable`")
     if differentiable:
         raise NotImplementedError(
             "differentiable=True is not supported: steps run outside autograd"
@@ -62,22 +67,49 @@ class Optimizer:
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, got {type(param_group).__name__}")
         params = param_group["params"]
+        if isinstance(params, set):
+            raise TypeError(
+                "optimizer parameters need to be organized in ordered collections, but the "
+                "ordering of tensors in sets will change between runs. Please use a list instead."
+            )
         params = [params] if isinstance(params, Tensor) else list(params)
+        # PyTorch's named parameters: (name, tensor) pairs, names kept in the group
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        if names and len(names) != len(params):
+            raise ValueError(
+                "all optimizer params should be with/without names. Some param names are missing"
+            )
+        params = [p[1] if isinstance(p, tuple) else p for p in params]
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"optimizer can only optimize Tensors, got {type(p).__name__}")
-            if not p.requires_grad:
-                raise ValueError("optimizing a tensor that does not require grad")
+            if not (p.is_leaf or p.retains_grad):
+                raise ValueError("can't optimize a non-leaf Tensor")
             if p.data.dtype.kind != "f":
                 raise TypeError(f"optimizer can only optimize float tensors, got {p.dtype}")
-        group = dict(param_group, params=params)
+        # (frozen parameters, requires_grad=False, are accepted: they never get a gradient)
+        group = {"params": params, **({"param_names": names} if names else {})}
+        group.update((k, v) for k, v in param_group.items() if k not in group)
         for k, v in self.defaults.items():
             if v is required and k not in group:
                 raise ValueError(f"parameter group didn't specify a value of required {k!r}")
             group.setdefault(k, v)
         self._validate(group)
+        if len({id(p) for p in params}) != len(params):
+            warnings.warn(
+                "optimizer contains a parameter group with duplicate parameters; in future, "
+                "this will cause an error; see github.com/pytorch/pytorch/issues/40967 for more "
+                "information",
+                UserWarning,
+                stacklevel=3,
+            )
+        if any(("param_names" in g) != bool(names) for g in self.param_groups):
+            raise ValueError(
+                "all optimizer param groups should be with/without names. "
+                f"cannot add param group {'with' if names else 'without'} names to the optimizer"
+            )
         seen = {id(p) for g in self.param_groups for p in g["params"]}
-        if any(id(p) in seen for p in params) or len({id(p) for p in params}) != len(params):
+        if any(id(p) in seen for p in params):
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(group)
 
@@ -245,10 +277,18 @@ def _check_nonneg(group: dict, *names: str) -> None:
         v = group[k]
         if v is required:
             raise ValueError(f"parameter group didn't specify a value of required {k!r}")
+        if k == "lr" and isinstance(v, Tensor):  # PyTorch's tensor lr (one element)
+            if v.numel() != 1:
+                raise ValueError("Tensor lr must be 1-element")
+            if group.get("foreach") and not group.get("capturable"):
+                raise ValueError(
+                    "lr as a Tensor is not supported for capturable=False and foreach=True"
+                )
+            v = float(v)
         if isinstance(v, bool) or not isinstance(v, int | float | np.floating | np.integer):
             raise TypeError(f"{k} must be a number, got {v!r}")
         if v < 0.0:
-            label = "learning rate" if k == "lr" else f"{k} value"
+            label = {"lr": "learning rate", "eps": "epsilon value"}.get(k, f"{k} value")
             raise ValueError(f"Invalid {label}: {v}")
 
 
