@@ -249,7 +249,7 @@ def test_init_is_seeded_and_refuses_bad_input():
         nn.init.kaiming_normal_(a, mode="fan_avg")
     with pytest.raises(ValueError, match="nonlinearity"):
         nn.init.kaiming_normal_(a, nonlinearity="swish")
-    with pytest.raises(ValueError, match="std"):
+    with pytest.raises(RuntimeError, match="std"):  # PyTorch's error type
         nn.init.normal_(a, std=-1.0)
 
 
