@@ -125,10 +125,11 @@ class Adafactor(Optimizer):
                 if eps1 is None:  # as PyTorch: the first parameter's dtype sets it
                     eps1 = float(np.finfo(p.data.dtype).eps)
                 t = _advance(state, p)
+                if p.data.size == 0:  # nothing to update (PyTorch divides by zero here)
+                    continue
                 one_minus_beta2_t = t**beta2_decay
                 rho_t = min(lr, 1 / (t**0.5))
-                n = max(p.data.size, 1)  # (PyTorch divides by zero on empty parameters)
-                alpha = max(eps2, float(_norm(p.data)) / (n**0.5)) * rho_t
+                alpha = max(eps2, float(_norm(p.data)) / (p.data.size**0.5)) * rho_t
                 if weight_decay != 0:
                     p.data *= 1 - lr * weight_decay
 
@@ -144,6 +145,6 @@ class Adafactor(Optimizer):
 
                 update = 1 / np.sqrt(np.maximum(var_estimate, eps1 * eps1))
                 update *= g
-                denom = max(1.0, float(_norm(update)) / ((n**0.5) * d))
+                denom = max(1.0, float(_norm(update)) / ((update.size**0.5) * d))
                 p.data += (-alpha / denom) * update
         return loss

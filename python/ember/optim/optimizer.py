@@ -161,8 +161,8 @@ class Optimizer:
             raise ValueError("load_state_dict: expected a dict with 'state' and 'param_groups'")
         if len(groups) != len(self.param_groups):
             raise ValueError(
-                f"loaded state dict has {len(groups)} parameter groups, this optimizer has "
-                f"{len(self.param_groups)}"
+                "loaded state dict has a different number of parameter groups "
+                f"({len(groups)} vs {len(self.param_groups)})"
             )
         for saved, own in zip(groups, self.param_groups):
             if len(saved["params"]) != len(own["params"]):
