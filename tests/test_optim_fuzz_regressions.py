@@ -369,3 +369,35 @@ def test_random_split_follows_pytorchs_fraction_rule():
         ED.random_split(range(10), [5, 6])
     parts = ED.random_split(range(10), [3, 7], generator=np.random.default_rng(0))
     assert sorted(int(i) for s in parts for i in s) == list(range(10))
+
+
+def test_optimizer_hooks_and_copies_as_pytorch():
+    torch = pytest.importorskip("torch")
+    import importlib
+
+    logs = []
+    for lib in (torch, ember):
+        p = lib.zeros(2, requires_grad=True)
+        opt, log = lib.optim.Adam([p], lr=0.1), []
+        mod = importlib.import_module(f"{lib.__name__}.optim.optimizer")
+        pre = opt.register_step_pre_hook(lambda o, a, k, log=log: log.append("pre"))
+        post = opt.register_step_post_hook(lambda o, a, k, log=log: log.append("post"))
+        opt.register_state_dict_post_hook(lambda o, sd, log=log: log.append(sorted(sd)))
+        opt.register_load_state_dict_pre_hook(lambda o, sd, log=log: log.append("load"))
+        opt.register_load_state_dict_post_hook(lambda o, log=log: log.append("loaded"))
+        glob = mod.register_optimizer_step_pre_hook(lambda o, a, k, log=log: log.append("g"))
+        p.grad = lib.ones(2)
+        opt.step()
+        pre.remove()
+        opt.step()
+        glob.remove()
+        opt.load_state_dict(opt.state_dict())
+        post.remove()
+        sched = lib.optim.lr_scheduler.StepLR(opt, 1)
+        twin = copy.deepcopy(opt)  # the copy's step() steps the copy, without hooks
+        twin.step()
+        with pytest.warns(UserWarning, match="before `optimizer.step"):
+            sched.step()  # the copy's step did not count as this optimiser's
+        logs.append(log)
+        assert float(p.detach().numpy()[0] if lib is torch else p.numpy()[0]) == pytest.approx(-0.2)
+    assert logs[1] == logs[0]

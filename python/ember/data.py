@@ -43,11 +43,16 @@ class Dataset:
     def __getitem__(self, index):
         raise NotImplementedError
 
-    def __len__(self) -> int:
-        raise NotImplementedError
+    def __len__(self) -> int:  # (PyTorch's Dataset has none: len() is a TypeError)
+        raise TypeError(f"object of type '{type(self).__name__}' has no len()")
 
     def __add__(self, other):
         return ConcatDataset([self, other])
+
+
+class _AssertionValueError(ValueError, AssertionError):
+    """Where PyTorch asserts (AssertionError): ember's bad-input errors are ValueErrors, so
+    this is both."""
 
 
 class IterableDataset(Dataset):
@@ -67,7 +72,7 @@ class ConcatDataset(Dataset):
     def __init__(self, datasets: Iterable):
         self.datasets = list(datasets)
         if not self.datasets:
-            raise ValueError("datasets should not be an empty iterable")
+            raise _AssertionValueError("datasets should not be an empty iterable")
         for d in self.datasets:
             if isinstance(d, IterableDataset):
                 raise TypeError("ConcatDataset does not support IterableDataset")
@@ -312,10 +317,6 @@ def _as_array(x) -> np.ndarray:
     return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
-class _SizeMismatch(ValueError, AssertionError):
-    """PyTorch asserts here (AssertionError); ember's bad-input errors are ValueErrors: both."""
-
-
 class TensorDataset(Dataset):
     """Rows of Tensors (or arrays) of equal length: ``dataset[i] == (a[i], b[i], ...)``, as
     Tensors (views of the rows)."""
@@ -328,7 +329,7 @@ class TensorDataset(Dataset):
         if n[0] < 0:
             raise IndexError("TensorDataset: Dimension specified as 0 but tensor has no dimensions")
         if len(set(n)) != 1:
-            raise _SizeMismatch(f"Size mismatch between tensors (first dimensions {n})")
+            raise _AssertionValueError(f"Size mismatch between tensors (first dimensions {n})")
         self.tensors = tuple(
             t if isinstance(t, Tensor) else Tensor(a) for t, a in zip(tensors, self._arrays)
         )

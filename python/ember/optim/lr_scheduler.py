@@ -209,6 +209,10 @@ class LRScheduler:
         self.__dict__.update(state_dict)
 
 
+class _LRScheduler(LRScheduler):
+    """PyTorch's old name of the base class, kept for schedulers that subclass it."""
+
+
 class _LambdaBase(LRScheduler):
     def __init__(self, optimizer, lr_lambda, last_epoch: int = -1):
         _check_optimizer(optimizer)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
+import functools
 import warnings
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 
 import numpy as np
 
@@ -37,6 +38,66 @@ def _check_implementation_flags(foreach, capturable, differentiable, fused) -> N
         )
 
 
+# hooks run around every optimiser's step (register_optimizer_step_pre_hook / _post_hook)
+_global_step_pre_hooks: OrderedDict = OrderedDict()
+_global_step_post_hooks: OrderedDict = OrderedDict()
+
+
+def _handle(hooks: OrderedDict, hook, prepend: bool = False):
+    from ember.nn.modules.module import RemovableHandle
+
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
+
+
+def register_optimizer_step_pre_hook(hook):
+    """``hook(optimizer, args, kwargs)`` before every optimiser's step; may return new
+    ``(args, kwargs)``."""
+    return _handle(_global_step_pre_hooks, hook)
+
+
+def register_optimizer_step_post_hook(hook):
+    """``hook(optimizer, args, kwargs)`` after every optimiser's step."""
+    return _handle(_global_step_post_hooks, hook)
+
+
+def _with_step_hooks(step):
+    """``step`` running PyTorch's step pre/post hooks (global, then the optimiser's own);
+    with no hook registered it is one dictionary look-up more."""
+
+    @functools.wraps(step)
+    def wrapper(self, *args, **kwargs):
+        own = self.__dict__.get("_step_hooks")
+        if not (own or _global_step_pre_hooks or _global_step_post_hooks) or self.__dict__.get(
+            "_in_step_hooks"
+        ):
+            return step(self, *args, **kwargs)
+        pre = own[0] if own else {}
+        post = own[1] if own else {}
+        self._in_step_hooks = True  # (a subclass's step calling super().step(): hooks once)
+        try:
+            for hook in (*_global_step_pre_hooks.values(), *pre.values()):
+                res = hook(self, args, kwargs)
+                if res is not None:
+                    if not (isinstance(res, tuple) and len(res) == 2):
+                        raise RuntimeError(
+                            f"{hook} must return None or a tuple of (new_args, new_kwargs), "
+                            f"but got {res}."
+                        )
+                    args, kwargs = res
+            out = step(self, *args, **kwargs)
+            for hook in (*post.values(), *_global_step_post_hooks.values()):
+                hook(self, args, kwargs)
+        finally:
+            self._in_step_hooks = False
+        return out
+
+    return wrapper
+
+
 class Optimizer:
     """Base class: subclasses define ``step()`` over ``self.param_groups``.
 
@@ -45,6 +106,43 @@ class Optimizer:
             and their own hyper-parameters.
         defaults: hyper-parameters used by groups that do not set them.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            cls.step = _with_step_hooks(cls.__dict__["step"])
+
+    def _hooks(self, i: int) -> OrderedDict:
+        # per-optimiser hook dicts, made on first use: step pre, step post, state_dict pre,
+        # state_dict post, load_state_dict pre, load_state_dict post
+        if "_all_hooks" not in self.__dict__:
+            self._all_hooks = tuple(OrderedDict() for _ in range(6))
+            self._step_hooks = self._all_hooks[:2]
+        return self._all_hooks[i]
+
+    def register_step_pre_hook(self, hook):
+        """``hook(optimizer, args, kwargs)`` before ``step()``; may return new (args, kwargs)."""
+        return _handle(self._hooks(0), hook)
+
+    def register_step_post_hook(self, hook):
+        """``hook(optimizer, args, kwargs)`` after ``step()``."""
+        return _handle(self._hooks(1), hook)
+
+    def register_state_dict_pre_hook(self, hook, prepend: bool = False):
+        """``hook(optimizer)`` before ``state_dict()``."""
+        return _handle(self._hooks(2), hook, prepend)
+
+    def register_state_dict_post_hook(self, hook, prepend: bool = False):
+        """``hook(optimizer, state_dict)`` after ``state_dict()``; may return a new one."""
+        return _handle(self._hooks(3), hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook, prepend: bool = False):
+        """``hook(optimizer, state_dict)`` before loading; may return the dict to load."""
+        return _handle(self._hooks(4), hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook, prepend: bool = False):
+        """``hook(optimizer)`` after ``load_state_dict()``."""
+        return _handle(self._hooks(5), hook, prepend)
 
     def __init__(self, params, defaults: dict):
         self.defaults = defaults
@@ -113,6 +211,12 @@ class Optimizer:
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(group)
 
+    def __getstate__(self) -> dict:
+        # without the step wrapper an lr scheduler puts on the instance: a copy's step()
+        # must step the copy (PyTorch pickles defaults, state and param_groups only)
+        skip = ("step", "_opt_called", "_all_hooks", "_step_hooks", "_in_step_hooks")
+        return {k: v for k, v in self.__dict__.items() if k not in skip}
+
     def _validate(self, group: dict) -> None:
         """Subclasses check hyper-parameters here (ValueError naming the bad value)."""
 
@@ -137,6 +241,15 @@ class Optimizer:
 
     # ---- state_dict: state keyed by the parameter's position across groups ----------------
     def state_dict(self) -> dict:
+        for hook in self._hooks(2).values():
+            hook(self)
+        sd = self._state_dict()
+        for hook in self._hooks(3).values():
+            out = hook(self, sd)
+            sd = sd if out is None else out
+        return sd
+
+    def _state_dict(self) -> dict:
         index = {}
         groups = []
         for g in self.param_groups:
@@ -156,6 +269,14 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
+        for hook in self._hooks(4).values():
+            out = hook(self, state_dict)
+            state_dict = state_dict if out is None else out
+        self._load_state_dict(state_dict)
+        for hook in self._hooks(5).values():
+            hook(self)
+
+    def _load_state_dict(self, state_dict: dict) -> None:
         groups = state_dict.get("param_groups")
         if groups is None or "state" not in state_dict:
             raise ValueError("load_state_dict: expected a dict with 'state' and 'param_groups'")
