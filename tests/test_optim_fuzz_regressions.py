@@ -401,3 +401,26 @@ def test_optimizer_hooks_and_copies_as_pytorch():
         logs.append(log)
         assert float(p.detach().numpy()[0] if lib is torch else p.numpy()[0]) == pytest.approx(-0.2)
     assert logs[1] == logs[0]
+
+
+def test_torch_utils_data_path_and_generator():
+    from ember.utils.data import DataLoader, TensorDataset, random_split
+
+    assert ember.utils.data.DataLoader is ED.DataLoader
+    ds = TensorDataset(ember.arange(10.0))
+    splits = [random_split(ds, [0.8, 0.2], generator=ember.Generator().manual_seed(42))
+              for _ in range(2)]  # fmt: skip
+    assert splits[0][0].indices == splits[1][0].indices
+    assert all(type(i) is int for i in splits[0][0].indices)  # a list of ints, as PyTorch
+    np.testing.assert_array_equal(  # the same stream as NumPy's PCG64 seeded alike
+        splits[0][0].indices + splits[0][1].indices, np.random.default_rng(42).permutation(10)
+    )
+    g = ember.Generator().manual_seed(3)
+    assert g.initial_seed() == 3
+    state = g.get_state()
+    first = [b[0].tolist() for b in DataLoader(ds, batch_size=4, shuffle=True, generator=g)]
+    g.set_state(state)
+    again = [b[0].tolist() for b in DataLoader(ds, batch_size=4, shuffle=True, generator=g)]
+    assert first == again and sorted(sum(first, [])) == list(range(10))
+    with pytest.raises(TypeError, match="ember.Generator"):
+        DataLoader(ds, shuffle=True, generator=42)

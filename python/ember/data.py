@@ -138,7 +138,9 @@ class StackDataset(Dataset):
 # ---- samplers ----------------------------------------------------------------------------
 def _check_generator(generator, who: str):
     if generator is not None and not isinstance(generator, np.random.Generator):
-        raise TypeError(f"{who}: generator must be a numpy.random.Generator")
+        raise TypeError(
+            f"{who}: generator must be an ember.Generator (or a numpy.random.Generator)"
+        )
 
 
 def _positive_int(x) -> bool:
@@ -349,20 +351,21 @@ class Subset(Dataset):
 
     def __init__(self, dataset, indices: Sequence[int]):
         self.dataset = dataset
-        self.indices = np.asarray(indices, dtype=np.int64)
+        self.indices = indices  # as given (random_split gives a list of ints, as PyTorch)
+        self._idx = np.asarray(indices, dtype=np.int64)
 
     def __getitem__(self, index):
         if isinstance(index, list | np.ndarray):
-            return self.dataset[self.indices[index]]
-        return self.dataset[int(self.indices[index])]
+            return self.dataset[self._idx[index]]
+        return self.dataset[int(self._idx[index])]
 
     def _get_batch(self, indices: np.ndarray):
         if hasattr(self.dataset, "_get_batch"):
-            return self.dataset._get_batch(self.indices[indices])
+            return self.dataset._get_batch(self._idx[indices])
         return None
 
     def __len__(self) -> int:
-        return len(self.indices)
+        return len(self._idx)
 
 
 def random_split(dataset, lengths: Sequence[int | float], generator=None) -> list[Subset]:
@@ -394,7 +397,7 @@ def random_split(dataset, lengths: Sequence[int | float], generator=None) -> lis
             f"({sum(lengths)} vs {n})"
         )
     rng = generator if generator is not None else default_generator()
-    perm = rng.permutation(n)
+    perm = rng.permutation(n).tolist()
     out, start = [], 0
     for k in lengths:
         out.append(Subset(dataset, perm[start : start + k]))
@@ -482,7 +485,7 @@ class DataLoader:
         batch_size: samples per batch (>= 1), or None for no batching: each sample passes
             through ``collate_fn`` (default ``default_convert``) alone.
         shuffle: a new random order every epoch (a RandomSampler drawing from ``generator``,
-            a ``numpy.random.Generator``, or else from ember's generator).
+            an ``ember.Generator`` or NumPy Generator, or else from ember's generator).
         sampler: a Sampler or any iterable of dataset indices giving the order (instead of
             ``shuffle``); iterated anew every epoch.
         batch_sampler: yields whole batches of indices (instead of batch_size, shuffle,
