@@ -139,6 +139,11 @@ def test_adagrad_state_of_a_later_group_is_made_at_its_first_step():
     p.grad = ember.ones(3)
     eo.step()
     assert eo.state[p]["step"] == 1.0 and eo.state[p]["sum"].tolist() == [1.0] * 3
+    # a group's own initial_accumulator_value is used (PyTorch reads only the default's: a
+    # bug ember does not copy)
+    q = ember.zeros(2, requires_grad=True)
+    opt = EO.Adagrad([{"params": [q], "initial_accumulator_value": 0.3}])
+    assert opt.state[q]["sum"].tolist() == [0.3, 0.3]
 
 
 def test_adafactor_on_an_empty_parameter():
