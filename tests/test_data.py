@@ -253,6 +253,7 @@ def test_init_is_seeded_and_refuses_bad_input():
         nn.init.normal_(a, std=-1.0)
 
 
+@pytest.mark.filterwarnings("ignore:'pin_memory' argument is set")  # as PyTorch on a CPU
 def test_loader_takes_a_sampler_and_pytorch_worker_options():
     X = np.arange(10, dtype=np.float32).reshape(10, 1)
     ds = TensorDataset(X, np.arange(10))

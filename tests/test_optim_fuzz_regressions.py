@@ -429,3 +429,10 @@ def test_torch_utils_data_path_and_generator():
     assert first == again and sorted(sum(first, [])) == list(range(10))
     with pytest.raises(TypeError, match="ember.Generator"):
         DataLoader(ds, shuffle=True, generator=42)
+
+
+def test_pin_memory_warns_as_pytorch_without_an_accelerator():
+    loader = ED.DataLoader(list(range(4)), batch_size=2, pin_memory=True)
+    with pytest.warns(UserWarning, match="no accelerator is found"):
+        it = iter(loader)  # on iter(), as PyTorch
+    assert [b.tolist() for b in it] == [[0, 1], [2, 3]]

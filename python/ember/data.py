@@ -619,6 +619,16 @@ class DataLoader:
         return len(self.sampler)
 
     def __iter__(self):
+        if self.pin_memory:  # as PyTorch without an accelerator (ember never has one)
+            warnings.warn(
+                "'pin_memory' argument is set as true but no accelerator is found, then device "
+                "pinned memory won't be used.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return self._iter()
+
+    def _iter(self):
         if self._iterable:
             yield from self._iter_stream()
             return
