@@ -387,14 +387,14 @@ def random_split(dataset, lengths: Sequence[int | float], generator=None) -> lis
                     f"Length of split at index {i} is 0. This might result in an empty dataset.",
                     stacklevel=2,
                 )
-    if any(isinstance(x, bool) or not isinstance(x, int | np.integer) or x < 0 for x in lengths):
-        raise ValueError(
-            f"random_split: lengths must be non-negative ints or fractions, got {lengths}"
-        )
     if sum(lengths) != n:
         raise ValueError(
             "Sum of input lengths does not equal the length of the input dataset! "
             f"({sum(lengths)} vs {n})"
+        )
+    if any(isinstance(x, bool) or not isinstance(x, int | np.integer) or x < 0 for x in lengths):
+        raise ValueError(
+            f"random_split: lengths must be non-negative ints or fractions, got {lengths}"
         )
     rng = generator if generator is not None else default_generator()
     perm = rng.permutation(n).tolist()
