@@ -313,6 +313,9 @@ def test_gemm_arguments():
         lambda: _C.gemm(a, b, trans_a="yes"),
         lambda: _C.gemm(a, b, trans_a=True, alpha="x"),
         lambda: _C.gemm(a, object(), trans_a=True),
+        # c given but not an array (was read as an array: a segfault)
+        lambda: _C.gemm(a, b, False, trans_a=True),
+        lambda: _C.gemm(a, b, c=[[0.0] * 6] * 5, trans_a=True),
     ]
     for call in bad:
         with pytest.raises(TypeError):

@@ -500,6 +500,7 @@ def test_swalr_lrs_match_torch(kw):
         tsched.step()
 
 
+@pytest.mark.filterwarnings("ignore:Detected call of")  # as PyTorch
 def test_swalr_state_dict_round_trip_and_composes_with_other_schedulers():
     def make():
         opt = optim.SGD([nn.Parameter(np.zeros(2))], lr=1.0)

@@ -330,7 +330,10 @@ def test_pytorch_implementation_flags_are_accepted(name):
     params = [ember.nn.Parameter(np.ones(3, np.float32))]
     cls = getattr(ember.optim, name)
     cls(params, foreach=False, fused=None)
-    cls(params, foreach=True, fused=True, capturable=True)
+    cls(params, foreach=True, capturable=True)
+    cls(params, fused=True)
+    with pytest.raises(RuntimeError, match="cannot be `True` together"):  # as PyTorch
+        cls(params, foreach=True, fused=True)
     with pytest.raises(TypeError, match="fused"):
         cls(params, fused="yes")
     with pytest.raises(NotImplementedError, match="differentiable"):

@@ -125,6 +125,8 @@ def test_reduce_on_plateau_matches_pytorch(kw):
     np.testing.assert_allclose(seqs[0], seqs[1], rtol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore:Detected call of")  # as PyTorch
+@pytest.mark.filterwarnings("ignore:The epoch parameter")  # as PyTorch
 def test_closed_forms_without_torch():
     o = _opt(lrs=(1.0,))
     s = S.CosineAnnealingLR(o, T_max=10, eta_min=0.0)
@@ -171,6 +173,7 @@ def test_state_dict_round_trip(name, make, kind, kw, steps):
         assert s1.get_last_lr() == s2.get_last_lr()
 
 
+@pytest.mark.filterwarnings("ignore:Detected call of")  # as PyTorch
 def test_schedulers_refuse_bad_arguments():
     o = _opt()
     with pytest.raises(TypeError, match="Optimizer"):

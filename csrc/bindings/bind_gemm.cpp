@@ -71,6 +71,9 @@ py::array gemm_py(const py::array& a, const py::array& b, py::object c_obj, bool
     EMBER_CHECK(beta == 0.0, "gemm: beta != 0 needs an output array c");
     c = empty_like_dtype(a, {M, N});
   } else {
+    if (!py::isinstance<py::array>(c_obj))
+      throw py::type_error(std::string("gemm: c must be a NumPy array or None, got ") +
+                           Py_TYPE(c_obj.ptr())->tp_name);
     c = py::reinterpret_borrow<py::array>(c_obj);
     require_same_dtype(a, c, "gemm");
     require_contiguous(c, "gemm", "c");
@@ -95,14 +98,19 @@ py::array gemm_args(const py::args& args, const py::kwargs& kwargs) {
     throw py::type_error("gemm() takes at most 7 arguments (" + std::to_string(args.size()) +
                          " given)");
   for (size_t i = 0; i < args.size(); ++i) given[i] = args[i].ptr();
-  for (auto item : kwargs) {
-    const std::string key = py::cast<std::string>(item.first);
+  // PyDict_Next and ASCII comparison: no std::string per keyword (0.2 us of a 3 us 64x64 call).
+  PyObject *key, *value;
+  Py_ssize_t pos = 0;
+  while (PyDict_Next(kwargs.ptr(), &pos, &key, &value)) {
     size_t i = 0;
-    while (i < kCount && key != kNames[i]) ++i;
+    while (i < kCount && PyUnicode_CompareWithASCIIString(key, kNames[i]) != 0) ++i;
     if (i == kCount)
-      throw py::type_error("gemm() got an unexpected keyword argument '" + key + "'");
-    if (given[i]) throw py::type_error("gemm() got multiple values for argument '" + key + "'");
-    given[i] = item.second.ptr();
+      throw py::type_error("gemm() got an unexpected keyword argument '" +
+                           py::str(key).cast<std::string>() + "'");
+    if (given[i])
+      throw py::type_error(std::string("gemm() got multiple values for argument '") + kNames[i] +
+                           "'");
+    given[i] = value;
   }
   if (!given[0] || !given[1]) throw py::type_error("gemm() missing required argument 'a' or 'b'");
   auto as_array = [](PyObject* o, const char* name) {

@@ -5,6 +5,7 @@
 // converted copy would silently lose the update, design.md section 7). The gradient is read
 // only but must match too; the Python layer makes it so.
 #include <string>
+#include <vector>
 
 #include "bind_util.h"
 #include "ops/optim.h"
@@ -310,6 +311,40 @@ void bind_optim(py::module_& m) {
       py::arg("eta"), py::arg("lambd"), py::arg("mu"), py::arg("weight_decay") = 0.0,
       py::arg("maximize") = false,
       "ASGD update in place of param and its average ax with this step's eta and mu.");
+  m.def(
+      "sum_squares",
+      [](const py::list& arrays) {
+        // Check and collect every pointer first (with the GIL), then sum without it.
+        const char* op = "sum_squares";
+        const size_t k = arrays.size();
+        std::vector<const void*> data(k);
+        std::vector<int64_t> sizes(k);
+        std::vector<char> f32(k);
+        for (size_t i = 0; i < k; ++i) {
+          if (!py::isinstance<py::array>(arrays[i]))
+            throw py::type_error(std::string(op) + ": item " + std::to_string(i) +
+                                 " is not a NumPy array");
+          py::array a = py::reinterpret_borrow<py::array>(arrays[i]);
+          require_float(a, op, "array");
+          require_contiguous(a, op, "array");
+          data[i] = a.data();
+          sizes[i] = a.size();
+          f32[i] = is_f32(a);
+        }
+        std::vector<double> out(k);
+        {
+          py::gil_scoped_release release;
+          for (size_t i = 0; i < k; ++i)
+            out[i] = f32[i] ? sum_squares(static_cast<const float*>(data[i]), sizes[i])
+                            : sum_squares(static_cast<const double*>(data[i]), sizes[i]);
+        }
+        py::list result;
+        for (double v : out) result.append(v);
+        return result;
+      },
+      py::arg("arrays"),
+      "[x (any shape) float32/float64 C-contiguous, ...] -> [sum of x^2 in float64, ...]: one "
+      "call for all of clip_grad_norm_'s gradients (deterministic for any thread count).");
 }
 
 }  // namespace ember

@@ -52,4 +52,8 @@ template <typename T>
 void asgd_step(T* p, T* ax, const T* g, int64_t n, double eta, double lambd, double mu,
                double weight_decay, bool maximize);
 
+// Sum of x[i]^2 over n elements, in double (clip_grad_norm_'s per-gradient norms).
+template <typename T>
+double sum_squares(const T* x, int64_t n);
+
 }  // namespace ember

@@ -17,7 +17,20 @@ import os as _os
 
 import numpy as _np
 
-from ember import _C, autograd, data, datasets, io, linalg, nn, ops, optim, preprocessing, train  # noqa: E402
+from ember import (  # noqa: E402
+    _C,
+    autograd,
+    data,
+    datasets,
+    io,
+    linalg,
+    nn,
+    ops,
+    optim,
+    preprocessing,
+    train,
+    utils,  # torch.utils.data's path
+)
 from ember._device import device
 from ember.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from ember.creation import (
@@ -345,7 +358,7 @@ from ember.ops import (
     where,
     xlogy,
 )
-from ember.random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from ember.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from ember.summary import summary
 from ember.tensor import Tensor, get_default_dtype, set_default_dtype  # noqa: I001  (Tensor first: the modules below build on it)
 
@@ -398,7 +411,7 @@ _os.register_at_fork(after_in_child=lambda: _C.set_num_threads(1))
 
 __all__ = [
     "Tensor", "autograd", "nn", "optim", "datasets", "ops", "data", "io", "preprocessing",
-    "train",
+    "train", "utils", "Generator",
     "tensor", "from_numpy", "as_tensor", "zeros", "ones", "full", "empty", "zeros_like",
     "ones_like", "randn", "rand", "randint", "randperm", "arange", "linspace", "eye",
     "full_like", "empty_like", "randn_like", "rand_like", "normal", "bernoulli", "multinomial",

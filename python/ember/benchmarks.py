@@ -8,6 +8,7 @@ implementation, a zero-argument callable that runs one iteration.
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -795,6 +796,187 @@ def _overhead_case() -> dict:
 
 
 workload("overhead/add_1elem/fwd+bwd", "overhead")(_overhead_case)
+
+
+# ---- tensor ops: reductions, broadcasting, scans, selection, indexing backward ------------
+# What users write beside the layers, at (256, 1024) float32; "fwd+bwd" ends in .sum().backward().
+
+
+def _tensor_op_case(ember_fn, torch_fn, numpy_fn, arrays, backward: bool) -> dict:
+    import ember
+
+    ts = [ember.tensor(a, requires_grad=backward) for a in arrays]
+
+    def ours():
+        if backward:
+            for t in ts:
+                t.grad = None
+            ember_fn(*ts).sum().backward()
+        else:
+            ember_fn(*ts)
+
+    impls = {"ember": ours}
+    if numpy_fn is not None and not backward:
+        impls["numpy"] = lambda: numpy_fn(*arrays)
+    torch = _torch()
+    if torch is not None:
+        tts = [torch.tensor(a, requires_grad=backward) for a in arrays]
+
+        def theirs():
+            if backward:
+                for t in tts:
+                    t.grad = None
+                torch_fn(*tts).sum().backward()
+            else:
+                torch_fn(*tts)
+
+        impls["torch"] = theirs
+    return impls
+
+
+def _tensor_op_arrays():
+    rng = _rng()
+    x = rng.standard_normal((256, 1024)).astype(np.float32)
+    return rng, x
+
+
+def _register_tensor_ops() -> None:
+    def same(f):  # the same expression for ember and torch tensors
+        return f, f
+
+    def add(name, fns, numpy_fn, make, backward):
+        mode = "fwd+bwd" if backward else "fwd"
+
+        def build():
+            ember_fn, torch_fn = fns()
+            return _tensor_op_case(ember_fn, torch_fn, numpy_fn, make(), backward)
+
+        workload(f"tensorops/{name}/{mode}", "tensorops")(build)
+
+    def one():
+        return [_tensor_op_arrays()[1]]
+
+    def row():
+        rng, x = _tensor_op_arrays()
+        return [x, rng.standard_normal(1024).astype(np.float32)]
+
+    def col():
+        rng, x = _tensor_op_arrays()
+        return [x, rng.standard_normal((256, 1)).astype(np.float32) + 3]
+
+    def index(make_key):  # x[key] for a key made when the workload is built
+        def fns():
+            import ember
+
+            key = make_key()
+            torch = _torch()
+            tkey = torch.from_numpy(key) if torch is not None else None
+            return (lambda x: x[ember.tensor(key)]), (lambda x: x[tkey])
+
+        return fns
+
+    @functools.cache
+    def rows_key():
+        return _rng().integers(0, 256, 1000)
+
+    @functools.cache
+    def mask_key():
+        return _tensor_op_arrays()[1] > 0.5
+
+    cases = [
+        ("sum_all", lambda: same(lambda x: x.sum()), np.sum, one),
+        ("sum_lastdim", lambda: same(lambda x: x.sum(-1)), lambda x: x.sum(-1), one),
+        ("mean_lastdim", lambda: same(lambda x: x.mean(-1)), lambda x: x.mean(-1), one),
+        ("norm_lastdim", lambda: same(lambda x: x.norm(dim=-1)),
+         lambda x: np.sqrt(np.sum(x * x, -1)), one),
+        ("square", lambda: same(lambda x: x**2), np.square, one),
+        ("add_row", lambda: same(lambda x, b: x + b), np.add, row),
+        ("div_col", lambda: same(lambda x, b: x / b), np.divide, col),
+        ("cumsum_lastdim", lambda: same(lambda x: x.cumsum(-1)), lambda x: np.cumsum(x, -1), one),
+        ("cumsum_dim0", lambda: same(lambda x: x.cumsum(0)), lambda x: np.cumsum(x, 0), one),
+        ("topk10_lastdim", lambda: same(lambda x: x.topk(10, -1)[0]), None, one),
+        ("index_rows_1k", index(rows_key), lambda x: x[rows_key()], one),
+        ("bool_mask", index(mask_key), lambda x: x[mask_key()], one),
+    ]  # fmt: skip
+    for name, fns, numpy_fn, make in cases:
+        for backward in (False, True):
+            add(name, fns, numpy_fn, make, backward)
+
+
+_register_tensor_ops()
+
+
+def _small_op_chain_case() -> dict:
+    """200 autograd ops on (16,) tensors, then backward: the framework's per-op cost."""
+    import ember
+
+    x0 = _rng().standard_normal(16).astype(np.float32)
+
+    def chain(x):
+        y = x
+        for _ in range(50):
+            y = (y * 1.01 + x).tanh() - 0.5
+        return y.sum()
+
+    e = ember.tensor(x0, requires_grad=True)
+
+    def ours():
+        e.grad = None
+        chain(e).backward()
+
+    impls = {"ember": ours}
+    torch = _torch()
+    if torch is not None:
+        t = torch.tensor(x0, requires_grad=True)
+
+        def theirs():
+            t.grad = None
+            chain(t).backward()
+
+        impls["torch"] = theirs
+    return impls
+
+
+workload("tensorops/graph200_small/fwd+bwd", "tensorops")(_small_op_chain_case)
+
+
+def _amsgrad_clip_case(kind: str) -> dict:
+    """Adam(amsgrad) step and clip_grad_norm_ over 50 parameters of mixed sizes (1M values)."""
+    import ember
+
+    rng = _rng()
+    sizes = rng.integers(1, 100, 50)
+    arrays = [
+        rng.standard_normal(int(s)).astype(np.float32) for s in sizes * 1_000_000 // sizes.sum()
+    ]
+    ps = [ember.nn.Parameter(a.copy()) for a in arrays]
+    for p, a in zip(ps, arrays):
+        p.grad = ember.tensor(a * 0.1)
+    if kind == "amsgrad":
+        impls = {"ember": ember.optim.Adam(ps, lr=1e-3, amsgrad=True).step}
+    else:
+        impls = {
+            "ember": lambda: ember.nn.utils.clip_grad_norm_(ps, 1e9),
+            "numpy": lambda: np.sqrt(
+                sum(float(np.sum(np.square(a, dtype=np.float64))) for a in arrays)
+            ),
+        }
+    torch = _torch()
+    if torch is not None:
+        tps = [torch.nn.Parameter(torch.from_numpy(a.copy())) for a in arrays]
+        for p, a in zip(tps, arrays):
+            p.grad = torch.from_numpy(a * 0.1)
+        if kind == "amsgrad":
+            impls["torch"] = torch.optim.Adam(tps, lr=1e-3, amsgrad=True).step
+        else:
+            impls["torch"] = lambda: torch.nn.utils.clip_grad_norm_(tps, 1e9)
+    return impls
+
+
+workload("tensorops/adam_amsgrad_step/50params_1M", "tensorops")(
+    lambda: _amsgrad_clip_case("amsgrad")
+)
+workload("tensorops/clip_grad_norm/50params_1M", "tensorops")(lambda: _amsgrad_clip_case("clip"))
 
 
 # ---- attention, layer norm, transformer layer (attention branch) --------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import warnings
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -42,11 +43,16 @@ class Dataset:
     def __getitem__(self, index):
         raise NotImplementedError
 
-    def __len__(self) -> int:
-        raise NotImplementedError
+    def __len__(self) -> int:  # (PyTorch's Dataset has none: len() is a TypeError)
+        raise TypeError(f"object of type '{type(self).__name__}' has no len()")
 
     def __add__(self, other):
         return ConcatDataset([self, other])
+
+
+class _AssertionValueError(ValueError, AssertionError):
+    """Where PyTorch asserts (AssertionError): ember's bad-input errors are ValueErrors, so
+    this is both."""
 
 
 class IterableDataset(Dataset):
@@ -66,7 +72,7 @@ class ConcatDataset(Dataset):
     def __init__(self, datasets: Iterable):
         self.datasets = list(datasets)
         if not self.datasets:
-            raise ValueError("datasets should not be an empty iterable")
+            raise _AssertionValueError("datasets should not be an empty iterable")
         for d in self.datasets:
             if isinstance(d, IterableDataset):
                 raise TypeError("ConcatDataset does not support IterableDataset")
@@ -132,7 +138,9 @@ class StackDataset(Dataset):
 # ---- samplers ----------------------------------------------------------------------------
 def _check_generator(generator, who: str):
     if generator is not None and not isinstance(generator, np.random.Generator):
-        raise TypeError(f"{who}: generator must be a numpy.random.Generator")
+        raise TypeError(
+            f"{who}: generator must be an ember.Generator (or a numpy.random.Generator)"
+        )
 
 
 def _positive_int(x) -> bool:
@@ -312,24 +320,30 @@ def _as_array(x) -> np.ndarray:
 
 
 class TensorDataset(Dataset):
-    """Rows of arrays (or Tensors) of equal length: ``dataset[i] == (a[i], b[i], ...)``."""
+    """Rows of Tensors (or arrays) of equal length: ``dataset[i] == (a[i], b[i], ...)``, as
+    Tensors (views of the rows)."""
 
     def __init__(self, *tensors):
         if not tensors:
             raise ValueError("TensorDataset: give at least one array")
-        self.tensors = tuple(_as_array(t) for t in tensors)
-        n = [len(t) if t.ndim else -1 for t in self.tensors]
-        if len(set(n)) != 1 or n[0] < 0:
-            raise ValueError(f"TensorDataset: arrays must share their first dimension, got {n}")
+        self._arrays = tuple(_as_array(t) for t in tensors)
+        n = [len(t) if t.ndim else -1 for t in self._arrays]
+        if n[0] < 0:
+            raise IndexError("TensorDataset: Dimension specified as 0 but tensor has no dimensions")
+        if len(set(n)) != 1:
+            raise _AssertionValueError(f"Size mismatch between tensors (first dimensions {n})")
+        self.tensors = tuple(
+            t if isinstance(t, Tensor) else Tensor(a) for t, a in zip(tensors, self._arrays)
+        )
 
     def __getitem__(self, index):
-        return tuple(t[index] for t in self.tensors)
+        return tuple(Tensor(t[index]) for t in self._arrays)
 
     def _get_batch(self, indices: np.ndarray):
-        return tuple(t[indices] for t in self.tensors)
+        return tuple(t[indices] for t in self._arrays)
 
     def __len__(self) -> int:
-        return len(self.tensors[0])
+        return len(self._arrays[0])
 
 
 class Subset(Dataset):
@@ -337,20 +351,21 @@ class Subset(Dataset):
 
     def __init__(self, dataset, indices: Sequence[int]):
         self.dataset = dataset
-        self.indices = np.asarray(indices, dtype=np.int64)
+        self.indices = indices  # as given (random_split gives a list of ints, as PyTorch)
+        self._idx = np.asarray(indices, dtype=np.int64)
 
     def __getitem__(self, index):
         if isinstance(index, list | np.ndarray):
-            return self.dataset[self.indices[index]]
-        return self.dataset[int(self.indices[index])]
+            return self.dataset[self._idx[index]]
+        return self.dataset[int(self._idx[index])]
 
     def _get_batch(self, indices: np.ndarray):
         if hasattr(self.dataset, "_get_batch"):
-            return self.dataset._get_batch(self.indices[indices])
+            return self.dataset._get_batch(self._idx[indices])
         return None
 
     def __len__(self) -> int:
-        return len(self.indices)
+        return len(self._idx)
 
 
 def random_split(dataset, lengths: Sequence[int | float], generator=None) -> list[Subset]:
@@ -358,24 +373,31 @@ def random_split(dataset, lengths: Sequence[int | float], generator=None) -> lis
     fractions summing to 1, the remainder spread round-robin as PyTorch does)."""
     n = len(dataset)
     lengths = list(lengths)
-    if lengths and all(isinstance(x, float) for x in lengths) and math.isclose(sum(lengths), 1):
-        if any(x < 0 for x in lengths):
-            raise ValueError(f"random_split: fractions must be >= 0, got {lengths}")
+    if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:  # fractions (PyTorch's test)
+        for i, frac in enumerate(lengths):
+            if not 0 <= frac <= 1:
+                raise ValueError(f"Fraction at index {i} is not between 0 and 1")
         counts = [int(math.floor(n * f)) for f in lengths]
         for i in range(n - sum(counts)):
             counts[i % len(counts)] += 1
         lengths = counts
+        for i, k in enumerate(lengths):
+            if k == 0:
+                warnings.warn(
+                    f"Length of split at index {i} is 0. This might result in an empty dataset.",
+                    stacklevel=2,
+                )
+    if sum(lengths) != n:
+        raise ValueError(
+            "Sum of input lengths does not equal the length of the input dataset! "
+            f"({sum(lengths)} vs {n})"
+        )
     if any(isinstance(x, bool) or not isinstance(x, int | np.integer) or x < 0 for x in lengths):
         raise ValueError(
             f"random_split: lengths must be non-negative ints or fractions, got {lengths}"
         )
-    if sum(lengths) != n:
-        raise ValueError(
-            f"random_split: sum of input lengths ({sum(lengths)}) does not equal the length "
-            f"of the input dataset ({n})"
-        )
     rng = generator if generator is not None else default_generator()
-    perm = rng.permutation(n)
+    perm = rng.permutation(n).tolist()
     out, start = [], 0
     for k in lengths:
         out.append(Subset(dataset, perm[start : start + k]))
@@ -383,26 +405,41 @@ def random_split(dataset, lengths: Sequence[int | float], generator=None) -> lis
     return out
 
 
+def _same_type(template, items):
+    """``items`` in a container of ``template``'s type, as PyTorch's collate keeps it
+    (a plain dict / list when that type cannot be built from one)."""
+    try:
+        return type(template)(items)
+    except TypeError:
+        return dict(items) if isinstance(items, dict) else list(items)
+
+
 def default_convert(data):
     """What DataLoader does to each sample when ``batch_size=None``: NumPy arrays (not of
-    strings or objects) become Tensors, inside tuples, lists and dicts too; the rest stays."""
+    strings or objects) become Tensors, inside lists, dicts and tuples too (a tuple becomes a
+    list, as in PyTorch); the rest stays."""
     if isinstance(data, np.ndarray):
         return Tensor(data) if data.dtype.kind in "biufc" else data
     if isinstance(data, np.number | np.bool_):
         return Tensor(np.asarray(data))
     if isinstance(data, dict):
-        return type(data)({k: default_convert(v) for k, v in data.items()})
+        return _same_type(data, {k: default_convert(v) for k, v in data.items()})
     if isinstance(data, tuple) and hasattr(data, "_fields"):  # namedtuple
         return type(data)(*(default_convert(d) for d in data))
-    if isinstance(data, tuple | list):
-        return type(data)(default_convert(d) for d in data)
+    if isinstance(data, tuple):
+        return [default_convert(d) for d in data]
+    if isinstance(data, list):
+        return _same_type(data, [default_convert(d) for d in data])
     return data
 
 
+_COLLATE_TYPES = "tensors, numpy arrays, numbers, dicts or lists"
+
+
 def default_collate(batch):
-    """Stack a list of samples into a batch: tuples field by field, arrays / numbers /
-    Tensors into Tensors with a leading batch dimension, dicts key by key, strings into a
-    list."""
+    """Stack a list of samples into a batch as PyTorch does: arrays / numbers / Tensors
+    into Tensors with a leading batch dimension, dicts key by key, sequences field by field
+    (tuples into a list, namedtuples kept), strings into a list."""
     first = batch[0]
     if isinstance(first, str | bytes):
         return list(batch)
@@ -410,20 +447,32 @@ def default_collate(batch):
         return type(first)(*(default_collate(list(f)) for f in zip(*batch)))
     if isinstance(first, tuple | list):
         if any(len(b) != len(first) for b in batch):
-            raise ValueError("default_collate: samples have different numbers of fields")
-        return type(first)(default_collate([b[i] for b in batch]) for i in range(len(first)))
+            raise RuntimeError("each element in list of batch should be of equal size")
+        fields = [default_collate([b[i] for b in batch]) for i in range(len(first))]
+        return fields if isinstance(first, tuple) else _same_type(first, fields)
     if isinstance(first, dict):
-        return {k: default_collate([b[k] for b in batch]) for k in first}
+        return _same_type(first, {k: default_collate([b[k] for b in batch]) for k in first})
+    if not isinstance(first, Tensor | np.ndarray | np.generic | int | float | bool):
+        raise TypeError(
+            f"default_collate: batch must contain {_COLLATE_TYPES}; found {type(first)}"
+        )
     arrays = [_as_array(b) for b in batch]
-    try:
-        return Tensor(np.stack(arrays))
-    except ValueError as e:
-        shapes = sorted({a.shape for a in arrays})
-        raise ValueError(f"default_collate: samples have different shapes {shapes}") from e
+    for a in arrays:
+        if a.dtype.kind not in "biuf":
+            raise TypeError(
+                f"default_collate: batch must contain {_COLLATE_TYPES}; found {a.dtype}"
+            )
+        if a.shape != arrays[0].shape:
+            raise RuntimeError(
+                "stack expects each tensor to be equal size, but got "
+                f"{list(arrays[0].shape)} at entry 0 and {list(a.shape)} at entry "
+                f"{next(i for i, b in enumerate(arrays) if b.shape != arrays[0].shape)}"
+            )
+    return Tensor(np.stack(arrays))
 
 
 def _to_tensors(batch):
-    return tuple(Tensor(np.ascontiguousarray(b)) for b in batch)
+    return [Tensor(np.ascontiguousarray(b)) for b in batch]  # a list, as default_collate
 
 
 class DataLoader:
@@ -436,7 +485,7 @@ class DataLoader:
         batch_size: samples per batch (>= 1), or None for no batching: each sample passes
             through ``collate_fn`` (default ``default_convert``) alone.
         shuffle: a new random order every epoch (a RandomSampler drawing from ``generator``,
-            a ``numpy.random.Generator``, or else from ember's generator).
+            an ``ember.Generator`` or NumPy Generator, or else from ember's generator).
         sampler: a Sampler or any iterable of dataset indices giving the order (instead of
             ``shuffle``); iterated anew every epoch.
         batch_sampler: yields whole batches of indices (instead of batch_size, shuffle,
@@ -478,16 +527,27 @@ class DataLoader:
         if batch_size is not None and (
             isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer)
         ):
-            raise TypeError(f"DataLoader: batch_size must be an int or None, got {batch_size!r}")
+            raise ValueError(
+                f"batch_size should be a positive integer value, but got batch_size={batch_size}"
+            )
         if batch_size is not None and batch_size <= 0:
             raise ValueError(
-                f"DataLoader: batch_size should be a positive integer, got {batch_size}"
+                f"batch_size should be a positive integer value, but got batch_size={batch_size}"
             )
         _check_generator(generator, "DataLoader")
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
             raise ValueError(
-                f"DataLoader: num_workers option should be non-negative, got {num_workers!r}"
+                "num_workers option should be non-negative; use num_workers=0 to disable "
+                f"multiprocessing (got {num_workers!r})"
             )
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError(
+                "prefetch_factor option could only be specified in multiprocessing."
+                "let num_workers > 0 to enable multiprocessing, otherwise set prefetch_factor "
+                "to None."
+            )
+        if persistent_workers and num_workers == 0:
+            raise ValueError("persistent_workers option needs num_workers > 0")
         if timeout < 0:
             raise ValueError("timeout option should be non-negative")
         self._iterable = isinstance(dataset, IterableDataset)
@@ -508,7 +568,7 @@ class DataLoader:
                     f"option, but got batch_sampler={batch_sampler}"
                 )
         if sampler is not None and shuffle:
-            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+            raise ValueError("sampler option is mutually exclusive with shuffle")
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
                 raise ValueError(
@@ -559,6 +619,16 @@ class DataLoader:
         return len(self.sampler)
 
     def __iter__(self):
+        if self.pin_memory:  # as PyTorch without an accelerator (ember never has one)
+            warnings.warn(
+                "'pin_memory' argument is set as true but no accelerator is found, then device "
+                "pinned memory won't be used.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return self._iter()
+
+    def _iter(self):
         if self._iterable:
             yield from self._iter_stream()
             return

@@ -3,9 +3,32 @@
 from __future__ import annotations
 
 import itertools
+import math
 import weakref
 
 import numpy as np
+
+from ember import _C
+
+
+def reduce_sum(a: np.ndarray, axes: tuple, keepdims: bool = False, square: bool = False):
+    """``np.sum(a, axis=axes, keepdims=keepdims)`` (of ``np.square(a)`` when ``square``); when
+    ``axes`` are the trailing dims of a C-contiguous float32/float64 array, by the C++ row-sum
+    kernel (~5x NumPy's: its pairwise sum does not vectorise). Both sum pairwise; the rounding
+    can differ in the last bits."""
+    nd = a.ndim
+    k = nd - len(axes)
+    if (
+        a.dtype.char in "fd"
+        and a.flags.c_contiguous
+        and a.size >= 1024
+        and axes == tuple(range(k, nd))
+    ):
+        n = math.prod(a.shape[k:])
+        lead = a.shape[:k]
+        y = _C.sum_rows(a.reshape(-1, n), square)
+        return y.reshape(lead + (1,) * len(axes) if keepdims else lead)
+    return np.sum(np.square(a) if square else a, axis=axes, keepdims=keepdims)
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
@@ -17,7 +40,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
         grad = grad.sum(axis=tuple(range(extra)))
     axes = tuple(i for i, s in enumerate(shape) if s == 1 and grad.shape[i] != 1)
     if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
+        grad = reduce_sum(grad, axes, keepdims=True)
     return grad.reshape(shape)
 
 
@@ -52,6 +75,16 @@ def _topological_order(roots):
 
 def _owner(a: np.ndarray):
     return a if a.base is None else a.base
+
+
+class _Shared(dict):
+    """The arrays (by the id of their owner) a backward pass must not write into or hand to a
+    second leaf. It holds them, so a freed array's id cannot come back as a new array's and
+    make it look shared (a needless copy of every such gradient)."""
+
+    def add(self, a: np.ndarray) -> None:
+        o = _owner(a)
+        self[id(o)] = o
 
 
 # ---- hooks ------------------------------------------------------------------------------------
@@ -173,10 +206,10 @@ def backward(
     if not inputs:
         raise RuntimeError("backward: inputs= was given but is empty")
     captured = _run(tensors, grads, bool(retain_graph), inputs)
-    shared = set()
+    shared = _Shared()
     for t, g in zip(inputs, captured):
         if g is not None:
-            shared.add(id(_owner(g)))  # captured arrays may be read by other nodes: copy
+            shared.add(g)  # captured arrays may be read by other nodes: copy
             _accumulate(t, g, shared)
             hooks = getattr(t, "_hooks", None)
             if hooks is not None and t._ctx is None:
@@ -242,17 +275,17 @@ def _run(tensors, grads, retain_graph: bool, targets):
     capture = None if targets is None else {_key(t): None for t in targets}
     # The caller's gradients are read, never written: they count as already shared, so a
     # leaf that receives one gets a copy.
-    shared = set()
+    shared = _Shared()
     pending = {}
     hooked = {}  # leaves with hooks: their gradient is summed first, the hooks run once
     for t, g in zip(tensors, grads):
         g = _as_grad(t, g, "backward")
-        shared.add(id(_owner(g)))
+        shared.add(g)
         ctx = t._ctx
         if ctx is None:  # a leaf: its gradient is grad itself
             _deliver(t, g, shared, capture, hooked)
             continue
-        if getattr(ctx, "_freed", False):
+        if ctx._freed:
             raise _freed_error(ctx)
         slots = pending.get(ctx)
         if slots is None:
@@ -264,7 +297,7 @@ def _run(tensors, grads, retain_graph: bool, targets):
         grads = pending.pop(node, None)
         if grads is None:
             continue
-        if getattr(node, "_freed", False):
+        if node._freed:
             raise _freed_error(node)
         if node._tensor_hooks is not None:
             _node_hooks(node, grads, shared)
@@ -314,7 +347,7 @@ def _run(tensors, grads, retain_graph: bool, targets):
         if hooks.pre:
             new = _run_pre_hooks(hooks, g)
             if new is not g:
-                shared.add(id(_owner(new)))  # a hook's result may be the caller's array: copy it
+                shared.add(new)  # a hook's result may be the caller's array: copy it
                 g = new
         _deliver(leaf, g, shared, capture, None)
         if capture is None:
@@ -323,7 +356,7 @@ def _run(tensors, grads, retain_graph: bool, targets):
     return None if capture is None else [capture[_key(t)] for t in targets]
 
 
-def _node_hooks(node, grads: list, shared: set) -> None:
+def _node_hooks(node, grads: list, shared: _Shared) -> None:
     """A non-leaf tensor's hooks, once its gradient is complete: they may replace it, and
     retain_grad keeps it in the tensor's ``.grad``."""
     for i, (ref, hooks) in list(node._tensor_hooks.items()):
@@ -337,7 +370,7 @@ def _node_hooks(node, grads: list, shared: set) -> None:
             _accumulate(t, g, shared)
 
 
-def _deliver(leaf, g: np.ndarray, shared: set, capture, hooked) -> None:
+def _deliver(leaf, g: np.ndarray, shared: _Shared, capture, hooked) -> None:
     """A leaf's gradient: accumulated (or captured for autograd.grad), or, for a leaf with
     hooks, summed in ``hooked`` until the end of the pass."""
     if hooked is not None and getattr(leaf, "_hooks", None) is not None:
@@ -352,7 +385,7 @@ def _deliver(leaf, g: np.ndarray, shared: set, capture, hooked) -> None:
     _accumulate(leaf, g, shared)
 
 
-def _accumulate(leaf, g: np.ndarray, shared: set) -> None:
+def _accumulate(leaf, g: np.ndarray, shared: _Shared) -> None:
     """Add ``g`` into ``leaf.grad``.
 
     A gradient array is handed to a leaf without a copy when it can be; ``shared`` holds the
@@ -371,7 +404,7 @@ def _accumulate(leaf, g: np.ndarray, shared: set) -> None:
         ):
             g = np.array(g, dtype=dtype)  # a private, writeable, contiguous copy
         else:
-            shared.add(id(_owner(g)))
+            shared.add(g)
         leaf.grad = Tensor._make(g, False, None, 0)
         return
     acc = leaf.grad.data

@@ -88,6 +88,7 @@ class Function:
     saved_tensors: tuple
     needs_input_grad: tuple
     _tensor_hooks = None  # {output index: (weakref to the tensor, its _Hooks)}: engine.hooks_of
+    _freed = False  # set by _release once backward has run (without retain_graph)
 
     def save_for_backward(self, *arrays):
         self.saved_tensors = arrays
@@ -109,24 +110,28 @@ class Function:
         ctx = cls.__new__(cls)
         raw = []
         needs = []
+        parents = []
         any_grad = False
         for a in args:
             if isinstance(a, Tensor):
                 raw.append(a.data)
-                r = a.requires_grad
-                needs.append(r)
-                any_grad |= r
+                if a._requires_grad:
+                    needs.append(True)
+                    parents.append(a)
+                    any_grad = True
+                    continue
             else:
                 raw.append(a)
-                needs.append(False)
-        record = any_grad and is_grad_enabled()
+            needs.append(False)
+            parents.append(None)
+        record = any_grad and getattr(_state, "enabled", True)  # is_grad_enabled(), inlined
         ctx.needs_input_grad = tuple(needs)
         out = cls.forward(ctx, *raw, **kwargs)
         if not record:
             if isinstance(out, tuple):
                 return tuple(Tensor._make(o, False, None, 0) for o in out)
             return Tensor._make(out, False, None, 0)
-        ctx.parents = tuple(a if n else None for a, n in zip(args, needs))
+        ctx.parents = tuple(parents)
         if isinstance(out, tuple):
             ctx._n_out = len(out)
             ctx._out_meta = tuple((np.shape(o), np.result_type(o)) for o in out)

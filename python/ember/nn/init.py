@@ -52,7 +52,7 @@ def _calculate_fan_in_and_fan_out(tensor) -> tuple[int, int]:
     shape = tensor.shape
     if len(shape) < 2:
         raise ValueError(
-            f"fan in and fan out need a tensor with at least 2 dims, got shape {shape}"
+            "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions"
         )
     receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
     return shape[1] * receptive, shape[0] * receptive
@@ -65,21 +65,36 @@ def _fill(tensor: Tensor, values) -> Tensor:
     return tensor
 
 
-def uniform_(tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+def _rng(generator) -> np.random.Generator:
+    """The generator to draw from: the one given (a NumPy Generator) or ember's."""
+    return default_generator() if generator is None else generator
+
+
+def _check_range(a, b) -> None:
+    if a > b:  # PyTorch's error (RuntimeError) and message
+        raise RuntimeError(
+            f"uniform_ expects to return a [from, to) range, but found from={a} > to={b}"
+        )
+
+
+def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     _check_tensor(tensor, "uniform_")
-    if not (math.isfinite(a) and math.isfinite(b) and a <= b):
-        raise ValueError(f"uniform_: a ({a}) and b ({b}) must be finite with a <= b")
-    return _fill(tensor, default_generator().uniform(a, b, tensor.shape))
+    if not (math.isfinite(a) and math.isfinite(b)):
+        raise ValueError(f"uniform_: a ({a}) and b ({b}) must be finite")
+    _check_range(a, b)
+    return _fill(tensor, _rng(generator).uniform(a, b, tensor.shape))
 
 
-def normal_(tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     _check_tensor(tensor, "normal_")
     if not std >= 0:
-        raise ValueError(f"normal_: std must be >= 0, got {std}")
-    return _fill(tensor, default_generator().normal(mean, std, tensor.shape))
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+    return _fill(tensor, _rng(generator).normal(mean, std, tensor.shape))
 
 
-def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0):
+def trunc_normal_(
+    tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, generator=None
+):
     """Normal(mean, std^2) truncated to [a, b] (absolute bounds), by inverting the normal CDF
     on a uniform draw between CDF(a) and CDF(b), as PyTorch does: exact in distribution and
     without retries however far [a, b] is in the tail."""
@@ -88,8 +103,7 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, 
         raise ValueError(f"trunc_normal_: NaN in mean={mean}, std={std}, a={a}, b={b}")
     if std < 0:
         raise ValueError(f"trunc_normal_: std must be >= 0, got {std}")
-    if a > b:
-        raise ValueError(f"trunc_normal_: a ({a}) must be <= b ({b})")
+    _check_range(a, b)
     if mean < a - 2 * std or mean > b + 2 * std:
         warnings.warn(
             "mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
@@ -103,7 +117,7 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, 
         return math.erf((x - mean) / (std * math.sqrt(2.0)))
 
     lo, hi = cdf(a), cdf(b)
-    u = default_generator().uniform(lo, hi, tensor.shape)
+    u = _rng(generator).uniform(lo, hi, tensor.shape)
     u = np.clip(u, np.nextafter(-1.0, 0.0), np.nextafter(1.0, 0.0))
     out = mean + std * math.sqrt(2.0) * _special("erfinv", u)
     return _fill(tensor, np.clip(out, a, b))
@@ -127,44 +141,61 @@ def eye_(tensor) -> Tensor:
     return _fill(tensor, np.eye(*tensor.shape))
 
 
-def xavier_uniform_(tensor, gain: float = 1.0) -> Tensor:
+def xavier_uniform_(tensor, gain: float = 1.0, generator=None) -> Tensor:
     """U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio, 2010)."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     a = gain * math.sqrt(6.0 / float(fan_in + fan_out))
-    return uniform_(tensor, -a, a)
+    return uniform_(tensor, -a, a, generator)
 
 
-def xavier_normal_(tensor, gain: float = 1.0) -> Tensor:
+def xavier_normal_(tensor, gain: float = 1.0, generator=None) -> Tensor:
     """N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)))
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)), generator)
+
+
+def _calculate_correct_fan(tensor, mode: str) -> int:
+    """fan_in or fan_out of ``tensor`` (PyTorch's helper of the same name)."""
+    mode = mode.lower()
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"Mode {mode} not supported, please use one of fan_in, fan_out")
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    return fan_in if mode == "fan_in" else fan_out
 
 
 def _kaiming_std(tensor, a, mode, nonlinearity):
-    if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"kaiming: mode must be 'fan_in' or 'fan_out', got {mode!r}")
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    fan = fan_in if mode == "fan_in" else fan_out
+    fan = _calculate_correct_fan(tensor, mode)
     gain = calculate_gain(nonlinearity, a)
     return gain / math.sqrt(fan) if fan > 0 else 0.0
 
 
-def kaiming_uniform_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"):
-    """U(-b, b) with b = gain * sqrt(3 / fan) (He et al., 2015)."""
+def _zero_element(tensor) -> bool:
     if 0 in tensor.shape:
+        warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
+        return True
+    return False
+
+
+def kaiming_uniform_(
+    tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None
+):
+    """U(-b, b) with b = gain * sqrt(3 / fan) (He et al., 2015)."""
+    if _zero_element(tensor):
         return tensor
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
-def kaiming_normal_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"):
+def kaiming_normal_(
+    tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None
+):
     """N(0, std^2) with std = gain / sqrt(fan)."""
-    if 0 in tensor.shape:
+    if _zero_element(tensor):
         return tensor
-    return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity))
+    return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), generator)
 
 
-def orthogonal_(tensor, gain: float = 1.0) -> Tensor:
+def orthogonal_(tensor, gain: float = 1.0, generator=None) -> Tensor:
     """A (semi-)orthogonal matrix from the QR decomposition of a normal draw."""
     if tensor.ndim < 2:
         raise ValueError("orthogonal_: only tensors with 2 or more dims are supported")
@@ -172,7 +203,7 @@ def orthogonal_(tensor, gain: float = 1.0) -> Tensor:
         return tensor
     rows = tensor.shape[0]
     cols = tensor.data.size // rows
-    flat = default_generator().normal(0.0, 1.0, (rows, cols))
+    flat = _rng(generator).normal(0.0, 1.0, (rows, cols))
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)
@@ -202,7 +233,7 @@ def dirac_(tensor, groups: int = 1) -> Tensor:
     return _fill(tensor, w)
 
 
-def sparse_(tensor, sparsity: float, std: float = 0.01) -> Tensor:
+def sparse_(tensor, sparsity: float, std: float = 0.01, generator=None) -> Tensor:
     """A 2-D matrix drawn from N(0, std^2) with ceil(sparsity * rows) entries of every column
     set to zero, at random rows (Martens, 2010)."""
     if tensor.ndim != 2:
@@ -212,9 +243,39 @@ def sparse_(tensor, sparsity: float, std: float = 0.01) -> Tensor:
     if std < 0:
         raise ValueError(f"sparse_: std must be >= 0, got {std}")
     rows, cols = tensor.shape
-    rng = default_generator()
+    rng = _rng(generator)
     w = rng.normal(0.0, std, (rows, cols))
     num_zeros = int(math.ceil(sparsity * rows))
     for c in range(cols):
         w[rng.permutation(rows)[:num_zeros], c] = 0
     return _fill(tensor, w)
+
+
+def _deprecated(new):
+    name = new.__name__[:-1]
+
+    def old(*args, **kwargs):
+        warnings.warn(
+            f"`nn.init.{name}` is now deprecated in favor of `nn.init.{new.__name__}`.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return new(*args, **kwargs)
+
+    old.__name__ = old.__qualname__ = name
+    old.__doc__ = f"Deprecated alias of :func:`{new.__name__}` (PyTorch's)."
+    return old
+
+
+# PyTorch's deprecated names without the trailing underscore
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+eye = _deprecated(eye_)
+dirac = _deprecated(dirac_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)
+sparse = _deprecated(sparse_)

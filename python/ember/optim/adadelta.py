@@ -38,15 +38,24 @@ class Adadelta(Optimizer):
         rho: float = 0.9,
         eps: float = 1e-6,
         weight_decay: float = 0.0,
-        *,
-        maximize: bool = False,
         foreach: bool | None = None,
+        *,
         capturable: bool = False,
+        maximize: bool = False,
         differentiable: bool = False,
         fused: bool | None = None,
     ):
         _check_implementation_flags(foreach, capturable, differentiable, fused)
-        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
+        defaults = dict(
+            lr=lr,
+            rho=rho,
+            eps=eps,
+            weight_decay=weight_decay,
+            maximize=maximize,
+            capturable=capturable,
+            foreach=foreach,
+            differentiable=differentiable,
+        )
         super().__init__(params, defaults)
 
     def _validate(self, group: dict) -> None:

@@ -125,6 +125,8 @@ class Adafactor(Optimizer):
                 if eps1 is None:  # as PyTorch: the first parameter's dtype sets it
                     eps1 = float(np.finfo(p.data.dtype).eps)
                 t = _advance(state, p)
+                if p.data.size == 0:  # nothing to update (PyTorch divides by zero here)
+                    continue
                 one_minus_beta2_t = t**beta2_decay
                 rho_t = min(lr, 1 / (t**0.5))
                 alpha = max(eps2, float(_norm(p.data)) / (p.data.size**0.5)) * rho_t

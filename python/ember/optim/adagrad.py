@@ -38,9 +38,9 @@ class Adagrad(Optimizer):
         weight_decay: float = 0.0,
         initial_accumulator_value: float = 0.0,
         eps: float = 1e-10,
+        foreach: bool | None = None,
         *,
         maximize: bool = False,
-        foreach: bool | None = None,
         capturable: bool = False,
         differentiable: bool = False,
         fused: bool | None = None,
@@ -49,20 +49,22 @@ class Adagrad(Optimizer):
         defaults = dict(
             lr=lr,
             lr_decay=lr_decay,
+            eps=eps,
             weight_decay=weight_decay,
             initial_accumulator_value=initial_accumulator_value,
-            eps=eps,
+            foreach=foreach,
             maximize=maximize,
+            differentiable=differentiable,
+            fused=fused,
         )
         super().__init__(params, defaults)
+        for group in self.param_groups:  # as PyTorch: state made now, except for groups added later
+            for p in group["params"]:
+                self._init_state(group, p)
 
-    def add_param_group(self, param_group: dict) -> None:
-        super().add_param_group(param_group)
-        group = self.param_groups[-1]
-        for p in group["params"]:
-            state = self.state[p]
-            state["step"] = 0.0
-            state["sum"] = _state_like(p, group["initial_accumulator_value"])
+    def _init_state(self, group: dict, p) -> None:
+        # (the group's own initial_accumulator_value: PyTorch reads only the default's)
+        self.state[p].update(step=0.0, sum=_state_like(p, group["initial_accumulator_value"]))
 
     def _validate(self, group: dict) -> None:
         _check_nonneg(group, "lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
@@ -72,7 +74,9 @@ class Adagrad(Optimizer):
         loss = _run_closure(closure)
         for group, p, g in self._params_with_grad():
             state = self.state[p]
-            state["step"] = float(state["step"]) + 1.0  # state and sum are made in __init__
+            if not state:  # a parameter of a group added after __init__
+                self._init_state(group, p)
+            state["step"] = float(state["step"]) + 1.0
             clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
             _C.adagrad_step(
                 p.data,

@@ -47,16 +47,24 @@ class ASGD(Optimizer):
         alpha: float = 0.75,
         t0: float = 1e6,
         weight_decay: float = 0.0,
-        *,
-        maximize: bool = False,
         foreach: bool | None = None,
-        capturable: bool = False,
+        maximize: bool = False,
         differentiable: bool = False,
+        capturable: bool = False,
+        *,
         fused: bool | None = None,
     ):
         _check_implementation_flags(foreach, capturable, differentiable, fused)
         defaults = dict(
-            lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, maximize=maximize
+            lr=lr,
+            lambd=lambd,
+            alpha=alpha,
+            t0=t0,
+            weight_decay=weight_decay,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+            capturable=capturable,
         )
         super().__init__(params, defaults)
 

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import math
 import types
+import warnings
+import weakref
 from bisect import bisect_right
 from collections import Counter
-from functools import partial
+from contextlib import contextmanager
+from functools import partial, wraps
 
 from ember.optim.optimizer import Optimizer
 
@@ -42,6 +45,75 @@ __all__ = [
     "SequentialLR",
     "StepLR",
 ]
+
+
+EPOCH_DEPRECATION_WARNING = (
+    "The epoch parameter in `scheduler.step()` was not necessary and is being "
+    "deprecated where possible. Please use `scheduler.step()` to step the "
+    "scheduler. During the deprecation, if epoch is different from None, the "
+    "closed form is used instead of the new chainable form, where available. "
+    "Please open an issue if you are unable to replicate your use case: "
+    "https://github.com/pytorch/pytorch/issues/new/choose."
+)
+
+
+def _patch_track_step_called(optimizer) -> None:
+    """Wrap ``optimizer.step`` to note that it ran, as PyTorch does, so that a scheduler
+    stepped before its optimiser can warn."""
+    if hasattr(optimizer.step, "_wrapped_by_lr_sched"):
+        return
+    func, opt_ref = optimizer.step.__func__, weakref.ref(optimizer)
+
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        opt = opt_ref()
+        opt._opt_called = True
+        return func.__get__(opt, opt.__class__)(*args, **kwargs)
+
+    wrapper._wrapped_by_lr_sched = True
+    optimizer.step = wrapper
+
+
+def _warn_step_order(sched) -> None:
+    """PyTorch's warnings for a first ``scheduler.step()`` before any ``optimizer.step()``."""
+    if not hasattr(sched.optimizer.step, "_wrapped_by_lr_sched"):
+        warnings.warn(
+            "Seems like `optimizer.step()` has been overridden after learning rate scheduler "
+            "initialization. Please, make sure to call `optimizer.step()` before "
+            "`lr_scheduler.step()`. See more details at "
+            "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate",
+            UserWarning,
+            stacklevel=3,
+        )
+    elif not getattr(sched.optimizer, "_opt_called", False):
+        warnings.warn(
+            "Detected call of `lr_scheduler.step()` before `optimizer.step()`. "
+            "In PyTorch 1.1.0 and later, you should call them in the opposite order: "
+            "`optimizer.step()` before `lr_scheduler.step()`.  Failure to do this "
+            "will result in PyTorch skipping the first value of the learning rate schedule. "
+            "See more details at "
+            "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _warn_get_lr_called_within_step(sched) -> None:
+    if not sched._get_lr_called_within_step:
+        warnings.warn(
+            "To get the last learning rate computed by the scheduler, please use `get_last_lr()`.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+@contextmanager
+def _enable_get_lr_call(sched):
+    sched._get_lr_called_within_step = True
+    try:
+        yield
+    finally:
+        sched._get_lr_called_within_step = False
 
 
 def _check_optimizer(optimizer) -> None:
@@ -73,6 +145,7 @@ class LRScheduler:
     and optionally ``_get_closed_form_lr()`` (the rate at ``last_epoch`` from ``base_lrs``)."""
 
     _is_initial = False
+    _get_lr_called_within_step = False
 
     def __init__(self, optimizer, last_epoch: int = -1):
         _check_optimizer(optimizer)
@@ -90,6 +163,7 @@ class LRScheduler:
                     )
         self.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
         self.last_epoch = last_epoch
+        _patch_track_step_called(optimizer)
         self._initial_step()
 
     def _initial_step(self) -> None:
@@ -108,17 +182,22 @@ class LRScheduler:
         return self._last_lr
 
     def step(self, epoch: int | None = None) -> None:
+        if self._step_count == 1:
+            _warn_step_order(self)
         self._step_count += 1
+        if epoch is not None:
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
         self._update_lr(epoch)
 
     def _update_lr(self, epoch: int | None = None) -> None:
-        if epoch is None:
-            self.last_epoch += 1
-            values = self.get_lr()
-        else:
-            self.last_epoch = epoch
-            closed = getattr(self, "_get_closed_form_lr", None)
-            values = closed() if closed is not None else self.get_lr()
+        with _enable_get_lr_call(self):
+            if epoch is None:
+                self.last_epoch += 1
+                values = self.get_lr()
+            else:
+                self.last_epoch = epoch
+                closed = getattr(self, "_get_closed_form_lr", None)
+                values = closed() if closed is not None else self.get_lr()
         for group, lr in zip(self.optimizer.param_groups, values):
             group["lr"] = lr
         self._last_lr = _lrs(self.optimizer)
@@ -128,6 +207,10 @@ class LRScheduler:
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.__dict__.update(state_dict)
+
+
+class _LRScheduler(LRScheduler):
+    """PyTorch's old name of the base class, kept for schedulers that subclass it."""
 
 
 class _LambdaBase(LRScheduler):
@@ -168,6 +251,7 @@ class LambdaLR(_LambdaBase):
     """lr = initial_lr * lr_lambda(epoch) (one function, or one per parameter group)."""
 
     def get_lr(self) -> list:
+        _warn_get_lr_called_within_step(self)
         return [base * fn(self.last_epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs)]
 
 
@@ -175,6 +259,7 @@ class MultiplicativeLR(_LambdaBase):
     """lr = lr * lr_lambda(epoch) at each step after the first."""
 
     def get_lr(self) -> list:
+        _warn_get_lr_called_within_step(self)
         if self._is_initial:
             return _lrs(self.optimizer)
         return [
@@ -193,6 +278,7 @@ class StepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
+        _warn_get_lr_called_within_step(self)
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return _lrs(self.optimizer)
         return [g["lr"] * self.gamma for g in self.optimizer.param_groups]
@@ -210,6 +296,7 @@ class MultiStepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
+        _warn_get_lr_called_within_step(self)
         if self.last_epoch not in self.milestones:
             return _lrs(self.optimizer)
         k = self.milestones[self.last_epoch]
@@ -231,6 +318,7 @@ class ConstantLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
+        _warn_get_lr_called_within_step(self)
         if self.last_epoch == 0:
             return [g["lr"] * self.factor for g in self.optimizer.param_groups]
         if self.last_epoch != self.total_iters:
@@ -268,6 +356,7 @@ class LinearLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
+        _warn_get_lr_called_within_step(self)
         if self.last_epoch == 0:
             return [g["lr"] * self.start_factor for g in self.optimizer.param_groups]
         if self._is_initial or self.last_epoch > self.total_iters:
@@ -277,7 +366,7 @@ class LinearLR(LRScheduler):
         return [g["lr"] * mult for g in self.optimizer.param_groups]
 
     def _get_closed_form_lr(self) -> list:
-        frac = min(self.total_iters, self.last_epoch) / self.total_iters
+        frac = min(self.total_iters, self.last_epoch) / max(self.total_iters, 1)
         return [
             b * (self.start_factor + (self.end_factor - self.start_factor) * frac)
             for b in self.base_lrs
@@ -292,6 +381,7 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
+        _warn_get_lr_called_within_step(self)
         if self._is_initial:
             return _lrs(self.optimizer)
         return [g["lr"] * self.gamma for g in self.optimizer.param_groups]
@@ -304,12 +394,14 @@ class PolynomialLR(LRScheduler):
     """lr = initial_lr * (1 - epoch / total_iters) ** power, then constant."""
 
     def __init__(self, optimizer, total_iters: int = 5, power: float = 1.0, last_epoch=-1):
-        _positive_int("total_iters", total_iters, "PolynomialLR")
+        if total_iters != 0:  # (0: a constant lr, as PyTorch allows)
+            _positive_int("total_iters", total_iters, "PolynomialLR")
         self.total_iters = total_iters
         self.power = power
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
+        _warn_get_lr_called_within_step(self)
         if self._is_initial or self.last_epoch > self.total_iters:
             return _lrs(self.optimizer)
         t, n = self.last_epoch, self.total_iters
@@ -317,7 +409,7 @@ class PolynomialLR(LRScheduler):
         return [g["lr"] * decay for g in self.optimizer.param_groups]
 
     def _get_closed_form_lr(self) -> list:
-        frac = min(self.total_iters, self.last_epoch) / self.total_iters
+        frac = min(self.total_iters, self.last_epoch) / max(self.total_iters, 1)
         return [b * (1.0 - frac) ** self.power for b in self.base_lrs]
 
 
@@ -332,6 +424,7 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
+        _warn_get_lr_called_within_step(self)
         groups, t, T, lo = self.optimizer.param_groups, self.last_epoch, self.T_max, self.eta_min
         if self._is_initial:
             return _lrs(self.optimizer)
@@ -360,6 +453,10 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     def __init__(self, optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0, last_epoch=-1):  # noqa: N803
         _positive_int("T_0", T_0, "CosineAnnealingWarmRestarts")
         _positive_int("T_mult", T_mult, "CosineAnnealingWarmRestarts")
+        if not isinstance(eta_min, float | int):
+            raise ValueError(
+                f"Expected float or int eta_min, but got {eta_min} of type {type(eta_min)}"
+            )
         self.T_0 = T_0
         self.T_i = T_0
         self.T_mult = T_mult
@@ -368,6 +465,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
+        _warn_get_lr_called_within_step(self)
         c = (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
         return [self.eta_min + (b - self.eta_min) * c for b in self.base_lrs]
 
@@ -395,7 +493,9 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 self.T_i = self.T_0
                 self.T_cur = epoch
         self.last_epoch = math.floor(epoch)
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+        with _enable_get_lr_call(self):
+            values = self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, values):
             group["lr"] = lr
         self._last_lr = _lrs(self.optimizer)
 
@@ -547,6 +647,8 @@ class ReduceLROnPlateau(LRScheduler):
 
     def step(self, metrics, epoch=None) -> None:  # type: ignore[override]
         current = float(metrics)
+        if epoch is not None:
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
         self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
         if self.is_better(current, self.best):
             self.best = current
@@ -663,6 +765,7 @@ class CyclicLR(LRScheduler):
         return self._scale_fn_ref(x)
 
     def get_lr(self) -> list:
+        _warn_get_lr_called_within_step(self)
         cycle = math.floor(1 + self.last_epoch / self.total_size)
         x = 1.0 + self.last_epoch / self.total_size - cycle
         if x <= self.step_ratio:
@@ -765,6 +868,7 @@ class OneCycleLR(LRScheduler):
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
             _init_momentum(self, optimizer, base_momentum, max_momentum, last_epoch)
+            del self.base_momentums, self.max_momentums  # kept in the groups only, as PyTorch
         super().__init__(optimizer, last_epoch)
 
     def _anneal(self, start, end, pct):
@@ -773,6 +877,7 @@ class OneCycleLR(LRScheduler):
         return (end - start) * pct + start
 
     def get_lr(self) -> list:
+        _warn_get_lr_called_within_step(self)
         t = self.last_epoch
         if t > self.total_steps:
             raise ValueError(

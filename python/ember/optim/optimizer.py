@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
-from collections import defaultdict
+import functools
+import warnings
+from collections import OrderedDict, defaultdict
 
 import numpy as np
 
@@ -26,10 +28,74 @@ def _check_implementation_flags(foreach, capturable, differentiable, fused) -> N
     for name, v in (("foreach", foreach), ("fused", fused), ("capturable", capturable)):
         if v is not None and not isinstance(v, bool | np.bool_):
             raise TypeError(f"{name} must be a bool or None, got {v!r}")
+    if fused and foreach:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+    if fused and differentiable:
+        raise RuntimeError("`fused` does not support `differentiable`")
     if differentiable:
         raise NotImplementedError(
             "differentiable=True is not supported: steps run outside autograd"
         )
+
+
+# hooks run around every optimiser's step (register_optimizer_step_pre_hook / _post_hook)
+_global_step_pre_hooks: OrderedDict = OrderedDict()
+_global_step_post_hooks: OrderedDict = OrderedDict()
+
+
+def _handle(hooks: OrderedDict, hook, prepend: bool = False):
+    from ember.nn.modules.module import RemovableHandle
+
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
+
+
+def register_optimizer_step_pre_hook(hook):
+    """``hook(optimizer, args, kwargs)`` before every optimiser's step; may return new
+    ``(args, kwargs)``."""
+    return _handle(_global_step_pre_hooks, hook)
+
+
+def register_optimizer_step_post_hook(hook):
+    """``hook(optimizer, args, kwargs)`` after every optimiser's step."""
+    return _handle(_global_step_post_hooks, hook)
+
+
+def _with_step_hooks(step):
+    """``step`` running PyTorch's step pre/post hooks (global, then the optimiser's own);
+    with no hook registered it is one dictionary look-up more."""
+
+    @functools.wraps(step)
+    def wrapper(self, *args, **kwargs):
+        own = self.__dict__.get("_step_hooks")
+        if not (own or _global_step_pre_hooks or _global_step_post_hooks) or self.__dict__.get(
+            "_in_step_hooks"
+        ):
+            return step(self, *args, **kwargs)
+        pre = own[0] if own else {}
+        post = own[1] if own else {}
+        self._in_step_hooks = True  # (a subclass's step calling super().step(): hooks once)
+        try:
+            for hook in (*_global_step_pre_hooks.values(), *pre.values()):
+                res = hook(self, args, kwargs)
+                if res is not None:
+                    if not (isinstance(res, tuple) and len(res) == 2):
+                        raise RuntimeError(
+                            f"{hook} must return None or a tuple of (new_args, new_kwargs), "
+                            f"but got {res}."
+                        )
+                    args, kwargs = res
+            out = step(self, *args, **kwargs)
+            for hook in (*post.values(), *_global_step_post_hooks.values()):
+                hook(self, args, kwargs)
+        finally:
+            self._in_step_hooks = False
+        return out
+
+    return wrapper
 
 
 class Optimizer:
@@ -40,6 +106,43 @@ class Optimizer:
             and their own hyper-parameters.
         defaults: hyper-parameters used by groups that do not set them.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            cls.step = _with_step_hooks(cls.__dict__["step"])
+
+    def _hooks(self, i: int) -> OrderedDict:
+        # per-optimiser hook dicts, made on first use: step pre, step post, state_dict pre,
+        # state_dict post, load_state_dict pre, load_state_dict post
+        if "_all_hooks" not in self.__dict__:
+            self._all_hooks = tuple(OrderedDict() for _ in range(6))
+            self._step_hooks = self._all_hooks[:2]
+        return self._all_hooks[i]
+
+    def register_step_pre_hook(self, hook):
+        """``hook(optimizer, args, kwargs)`` before ``step()``; may return new (args, kwargs)."""
+        return _handle(self._hooks(0), hook)
+
+    def register_step_post_hook(self, hook):
+        """``hook(optimizer, args, kwargs)`` after ``step()``."""
+        return _handle(self._hooks(1), hook)
+
+    def register_state_dict_pre_hook(self, hook, prepend: bool = False):
+        """``hook(optimizer)`` before ``state_dict()``."""
+        return _handle(self._hooks(2), hook, prepend)
+
+    def register_state_dict_post_hook(self, hook, prepend: bool = False):
+        """``hook(optimizer, state_dict)`` after ``state_dict()``; may return a new one."""
+        return _handle(self._hooks(3), hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook, prepend: bool = False):
+        """``hook(optimizer, state_dict)`` before loading; may return the dict to load."""
+        return _handle(self._hooks(4), hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook, prepend: bool = False):
+        """``hook(optimizer)`` after ``load_state_dict()``."""
+        return _handle(self._hooks(5), hook, prepend)
 
     def __init__(self, params, defaults: dict):
         self.defaults = defaults
@@ -62,24 +165,57 @@ class Optimizer:
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, got {type(param_group).__name__}")
         params = param_group["params"]
+        if isinstance(params, set):
+            raise TypeError(
+                "optimizer parameters need to be organized in ordered collections, but the "
+                "ordering of tensors in sets will change between runs. Please use a list instead."
+            )
         params = [params] if isinstance(params, Tensor) else list(params)
+        # PyTorch's named parameters: (name, tensor) pairs, names kept in the group
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        if names and len(names) != len(params):
+            raise ValueError(
+                "all optimizer params should be with/without names. Some param names are missing"
+            )
+        params = [p[1] if isinstance(p, tuple) else p for p in params]
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"optimizer can only optimize Tensors, got {type(p).__name__}")
-            if not p.requires_grad:
-                raise ValueError("optimizing a tensor that does not require grad")
+            if not (p.is_leaf or p.retains_grad):
+                raise ValueError("can't optimize a non-leaf Tensor")
             if p.data.dtype.kind != "f":
                 raise TypeError(f"optimizer can only optimize float tensors, got {p.dtype}")
-        group = dict(param_group, params=params)
+        # (frozen parameters, requires_grad=False, are accepted: they never get a gradient)
+        group = {"params": params, **({"param_names": names} if names else {})}
+        group.update((k, v) for k, v in param_group.items() if k not in group)
         for k, v in self.defaults.items():
             if v is required and k not in group:
                 raise ValueError(f"parameter group didn't specify a value of required {k!r}")
             group.setdefault(k, v)
         self._validate(group)
+        if len({id(p) for p in params}) != len(params):
+            warnings.warn(
+                "optimizer contains a parameter group with duplicate parameters; in future, "
+                "this will cause an error; see github.com/pytorch/pytorch/issues/40967 for more "
+                "information",
+                UserWarning,
+                stacklevel=3,
+            )
+        if any(("param_names" in g) != bool(names) for g in self.param_groups):
+            raise ValueError(
+                "all optimizer param groups should be with/without names. "
+                f"cannot add param group {'with' if names else 'without'} names to the optimizer"
+            )
         seen = {id(p) for g in self.param_groups for p in g["params"]}
-        if any(id(p) in seen for p in params) or len({id(p) for p in params}) != len(params):
+        if any(id(p) in seen for p in params):
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(group)
+
+    def __getstate__(self) -> dict:
+        # without the step wrapper an lr scheduler puts on the instance: a copy's step()
+        # must step the copy (PyTorch pickles defaults, state and param_groups only)
+        skip = ("step", "_opt_called", "_all_hooks", "_step_hooks", "_in_step_hooks")
+        return {k: v for k, v in self.__dict__.items() if k not in skip}
 
     def _validate(self, group: dict) -> None:
         """Subclasses check hyper-parameters here (ValueError naming the bad value)."""
@@ -105,6 +241,15 @@ class Optimizer:
 
     # ---- state_dict: state keyed by the parameter's position across groups ----------------
     def state_dict(self) -> dict:
+        for hook in self._hooks(2).values():
+            hook(self)
+        sd = self._state_dict()
+        for hook in self._hooks(3).values():
+            out = hook(self, sd)
+            sd = sd if out is None else out
+        return sd
+
+    def _state_dict(self) -> dict:
         index = {}
         groups = []
         for g in self.param_groups:
@@ -124,13 +269,21 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
+        for hook in self._hooks(4).values():
+            out = hook(self, state_dict)
+            state_dict = state_dict if out is None else out
+        self._load_state_dict(state_dict)
+        for hook in self._hooks(5).values():
+            hook(self)
+
+    def _load_state_dict(self, state_dict: dict) -> None:
         groups = state_dict.get("param_groups")
         if groups is None or "state" not in state_dict:
             raise ValueError("load_state_dict: expected a dict with 'state' and 'param_groups'")
         if len(groups) != len(self.param_groups):
             raise ValueError(
-                f"loaded state dict has {len(groups)} parameter groups, this optimizer has "
-                f"{len(self.param_groups)}"
+                "loaded state dict has a different number of parameter groups "
+                f"({len(groups)} vs {len(self.param_groups)})"
             )
         for saved, own in zip(groups, self.param_groups):
             if len(saved["params"]) != len(own["params"]):
@@ -245,10 +398,18 @@ def _check_nonneg(group: dict, *names: str) -> None:
         v = group[k]
         if v is required:
             raise ValueError(f"parameter group didn't specify a value of required {k!r}")
+        if k == "lr" and isinstance(v, Tensor):  # PyTorch's tensor lr (one element)
+            if v.numel() != 1:
+                raise ValueError("Tensor lr must be 1-element")
+            if group.get("foreach") and not group.get("capturable"):
+                raise ValueError(
+                    "lr as a Tensor is not supported for capturable=False and foreach=True"
+                )
+            v = float(v)
         if isinstance(v, bool) or not isinstance(v, int | float | np.floating | np.integer):
             raise TypeError(f"{k} must be a number, got {v!r}")
         if v < 0.0:
-            label = "learning rate" if k == "lr" else f"{k} value"
+            label = {"lr": "learning rate", "eps": "epsilon value"}.get(k, f"{k} value")
             raise ValueError(f"Invalid {label}: {v}")
 
 

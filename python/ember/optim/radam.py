@@ -40,10 +40,10 @@ class RAdam(Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
-        *,
         decoupled_weight_decay: bool = False,
-        maximize: bool = False,
+        *,
         foreach: bool | None = None,
+        maximize: bool = False,
         capturable: bool = False,
         differentiable: bool = False,
         fused: bool | None = None,
@@ -54,8 +54,11 @@ class RAdam(Optimizer):
             betas=tuple(betas),
             eps=eps,
             weight_decay=weight_decay,
-            decoupled_weight_decay=decoupled_weight_decay,
             maximize=maximize,
+            foreach=foreach,
+            capturable=capturable,
+            decoupled_weight_decay=decoupled_weight_decay,
+            differentiable=differentiable,
         )
         super().__init__(params, defaults)
 

@@ -48,6 +48,9 @@ class SGD(Optimizer):
         fused: bool | None = None,
     ):
         _check_implementation_flags(foreach, capturable, differentiable, fused)
+        # (checked on the arguments only, as PyTorch: a group may set nesterov on its own)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         defaults = dict(
             lr=lr,
             momentum=momentum,
@@ -55,13 +58,14 @@ class SGD(Optimizer):
             weight_decay=weight_decay,
             nesterov=nesterov,
             maximize=maximize,
+            foreach=foreach,
+            differentiable=differentiable,
+            fused=fused,
         )
         super().__init__(params, defaults)
 
     def _validate(self, group: dict) -> None:
-        _check_nonneg(group, "lr", "momentum", "weight_decay", "dampening")
-        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        _check_nonneg(group, "lr", "momentum", "weight_decay")  # (any dampening, as PyTorch)
 
     @no_grad()
     def step(self, closure=None):

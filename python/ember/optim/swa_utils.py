@@ -27,7 +27,12 @@ from ember.autograd.function import no_grad
 from ember.nn.modules.batchnorm import _BatchNorm
 from ember.nn.modules.module import Module
 from ember.nn.modules.normalization_extra import _InstanceNorm
-from ember.optim.lr_scheduler import LRScheduler, _check_optimizer, _per_group
+from ember.optim.lr_scheduler import (
+    LRScheduler,
+    _check_optimizer,
+    _per_group,
+    _warn_get_lr_called_within_step,
+)
 from ember.optim.optimizer import _lerp_
 from ember.tensor import Tensor
 
@@ -263,6 +268,7 @@ class SWALR(LRScheduler):
         self.anneal_func = self._cosine_anneal if anneal_strategy == "cos" else self._linear_anneal
 
     def get_lr(self) -> list:
+        _warn_get_lr_called_within_step(self)
         # recover the lr the annealing started from out of the current one, then move on
         step = self._step_count - 1
         if self.anneal_epochs == 0:

@@ -37,6 +37,12 @@ class LazyModuleMixin:
             registry[name] = new
             object.__setattr__(self, name, new)
 
+    def reset_parameters(self) -> None:
+        # as PyTorch: nothing to initialise before the size is known (and no zero-element
+        # warning from nn.init)
+        if getattr(self, self._lazy_attr):
+            super().reset_parameters()
+
     def initialize_parameters(self, input, *args, **kwargs) -> None:
         self._lazy_resize(int(self._lazy_size(input)))
         self.reset_parameters()
