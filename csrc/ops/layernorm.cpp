@@ -1,8 +1,8 @@
 // Layer normalisation over the last M elements of each of N rows (the caller flattens the
 // normalised dims into M and everything before them into N).
 //
-// Statistics take one pass per row: shifted sums and sums of squares in double, kLanes
-// independent accumulators (so the loop vectorises without fast-math). Output is a second pass.
+// Statistics take two passes per row in the row's type, kSumLanes independent accumulators (so
+// the loops vectorise without fast-math), blocks summed in double. Output is one more pass.
 // Backward takes two passes per row (the two row sums, then dx) and accumulates dw/db into
 // per-thread partial rows, reduced in a fixed order afterwards: no atomics, and the result depends
 // only on the inputs and the thread count.
@@ -19,35 +19,74 @@ namespace {
 
 constexpr int kLanes = 16;
 
-// mean and biased variance of one row, in one pass of shifted sums in double (as batch norm
-// does): shifting by the row's first element keeps a large common offset (x = 1e4 + noise)
-// from cancelling, and double accumulators keep sum((x - s)^2) / M - mean(x - s)^2 exact
-// enough for float32 and float64 rows alike. kLanes independent sums: the loop vectorises
-// without reassociation and is not bound by one dependency chain (Welford's would be).
+// Row sums: kSumLanes independent accumulators in the row's type within blocks of kBlock
+// elements (the loops vectorise at full width without reassociation and are not bound by one
+// add chain), block sums added in double, so float32 rounding grows with kBlock / kSumLanes,
+// not with the row length.
+constexpr int kSumLanes = 32;
+constexpr int64_t kBlock = 1024;
+
+template <typename T>
+inline double row_sum(const T* x, int64_t M) {
+  double total = 0;
+  for (int64_t b0 = 0; b0 < M; b0 += kBlock) {
+    const int64_t b1 = std::min(M, b0 + kBlock);
+    T s[kSumLanes] = {};
+    int64_t i = b0;
+    for (; i + kSumLanes <= b1; i += kSumLanes)
+      for (int j = 0; j < kSumLanes; ++j) s[j] += x[i + j];
+    T block = 0;
+    for (; i < b1; ++i) block += x[i];
+    for (int j = 0; j < kSumLanes; ++j) block += s[j];
+    total += double(block);
+  }
+  return total;
+}
+
+// sum (x - m) and sum (x - m)^2 over a row, blocked as row_sum.
+template <typename T>
+inline void row_dev_sums(const T* x, int64_t M, T m, double& sd, double& sq) {
+  sd = sq = 0;
+  for (int64_t b0 = 0; b0 < M; b0 += kBlock) {
+    const int64_t b1 = std::min(M, b0 + kBlock);
+    T s[kSumLanes] = {}, q[kSumLanes] = {};
+    int64_t i = b0;
+    for (; i + kSumLanes <= b1; i += kSumLanes)
+      for (int j = 0; j < kSumLanes; ++j) {
+        const T d = x[i + j] - m;
+        s[j] += d;
+        q[j] += d * d;
+      }
+    T bs = 0, bq = 0;
+    for (; i < b1; ++i) {
+      const T d = x[i] - m;
+      bs += d;
+      bq += d * d;
+    }
+    for (int j = 0; j < kSumLanes; ++j) {
+      bs += s[j];
+      bq += q[j];
+    }
+    sd += double(bs);
+    sq += double(bq);
+  }
+}
+
+// mean and biased variance of one row, by two passes over the row (in cache): the mean, then
+// the deviations with the corrected two-pass formula (Chan, Golub & LeVeque),
+// var = (sum d^2 - (sum d)^2 / M) / M: no cancellation for a large common offset (x = 1e4 +
+// noise), and the sums run at the row type's full SIMD width.
 template <typename T>
 inline void row_moments(const T* x, int64_t M, T& mean_out, T& var_out) {
-  const double shift = M > 0 ? double(x[0]) : 0.0;
-  double s[kLanes] = {}, q[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= M; i += kLanes)
-    for (int j = 0; j < kLanes; ++j) {
-      const double d = double(x[i + j]) - shift;
-      s[j] += d;
-      q[j] += d * d;
-    }
-  for (; i < M; ++i) {
-    const double d = double(x[i]) - shift;
-    s[0] += d;
-    q[0] += d * d;
+  if (M <= 0) {
+    mean_out = var_out = T(0);
+    return;
   }
-  double S = 0, Q = 0;
-  for (int j = 0; j < kLanes; ++j) {
-    S += s[j];
-    Q += q[j];
-  }
-  const double dm = M > 0 ? S / double(M) : 0.0;
-  mean_out = T(shift + dm);
-  var_out = M > 0 ? T(std::max(Q / double(M) - dm * dm, 0.0)) : T(0);
+  const T m = T(row_sum(x, M) / double(M));
+  double sd, sq;
+  row_dev_sums(x, M, m, sd, sq);
+  mean_out = T(double(m) + sd / double(M));  // m's own rounding (float sums of 1e4s) corrected
+  var_out = T(std::max((sq - sd * sd / double(M)) / double(M), 0.0));
 }
 
 // One row of the forward: the statistics, then y. The row workers are compiled per ISA

@@ -1072,7 +1072,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
             )
     if not eps >= 0:
         raise ValueError(f"layer_norm: eps must be >= 0, got {eps}")
-    return LayerNorm.apply(x, weight, bias, int(np.prod(shape)), float(eps))
+    return LayerNorm.apply(x, weight, bias, math.prod(shape), float(eps))
 
 
 # ---- attention ----------------------------------------------------------------------------
