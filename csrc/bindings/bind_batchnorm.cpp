@@ -43,7 +43,10 @@ bool optional_vec(const py::object& obj, const py::array& x, int64_t C, const ch
   require_same_dtype(x, a, op);
   require_contiguous(a, op, name);
   require_shape(a, {C}, op, name);
-  if (inplace) require_writeable(a, op, name);
+  if (inplace) {
+    require_writeable(a, op, name);
+    require_no_overlap(a, x, op, name, "input", false);  // updated while the input is read
+  }
   *out = a;
   return true;
 }

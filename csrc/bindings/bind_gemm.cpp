@@ -71,11 +71,17 @@ py::array gemm_py(const py::array& a, const py::array& b, py::object c_obj, bool
     EMBER_CHECK(beta == 0.0, "gemm: beta != 0 needs an output array c");
     c = empty_like_dtype(a, {M, N});
   } else {
+    if (!py::isinstance<py::array>(c_obj))
+      throw py::type_error("gemm: c must be a NumPy array or None, got " +
+                           std::string(py::str(py::type::of(c_obj))));
     c = py::reinterpret_borrow<py::array>(c_obj);
     require_same_dtype(a, c, "gemm");
     require_contiguous(c, "gemm", "c");
     require_writeable(c, "gemm", "c");
     require_shape(c, {M, N}, "gemm", "c");
+    // The blocked kernel writes C while it still reads A and B.
+    require_no_overlap(c, a, "gemm", "c", "a", false);
+    require_no_overlap(c, b, "gemm", "c", "b", false);
   }
   if (is_f32(a))
     run_gemm<float>(A, B, c, M, N, K, alpha, beta);

@@ -1,0 +1,112 @@
+"""Hostile arguments straight at ember._C, found by a fork-isolated fuzz of every kernel entry.
+
+Each case used to crash (segfault, abort), hang, read garbage or write wrong numbers; each must now
+raise a clear error. Cases that crashed run in a subprocess so a regression is a failure, not a
+dead pytest.
+"""
+
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from ember import _C
+
+
+def run_isolated(code):
+    """Run `code` (after importing numpy and ember._C) in a fresh interpreter; its result."""
+    src = "import numpy as np\nfrom ember import _C\n" + textwrap.dedent(code)
+    return subprocess.run([sys.executable, "-c", src], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("c", ["5", "'x'", "(1, 2)", "[[1.0, 2.0], [3.0, 4.0]]"])
+def test_gemm_output_that_is_not_an_array(c):
+    # c was reinterpreted as an array without a check: a segfault for an int, SystemError for a str.
+    r = run_isolated(f"""
+        try:
+            _C.gemm(np.ones((2, 2)), np.ones((2, 2)), {c})
+        except TypeError as e:
+            print("TypeError:", e)
+        """)
+    assert r.returncode == 0, r.stderr
+    assert "TypeError: gemm: c must be a NumPy array or None" in r.stdout
+
+
+@pytest.mark.parametrize("alias", ["a", "b"])
+def test_gemm_output_overlapping_an_input(alias):
+    # The blocked kernel overwrote C while still reading A (or B): silently wrong for 64 x 64.
+    a, b = np.random.default_rng(0).random((2, 64, 64))
+    with pytest.raises(ValueError, match=f"gemm: c overlaps the memory of {alias}"):
+        _C.gemm(a, b, a if alias == "a" else b)
+    with pytest.raises(ValueError, match="gemm: c overlaps"):
+        buf = np.zeros((65, 64))
+        _C.gemm(buf[1:], b, buf[:-1])
+    c = np.zeros((64, 64))  # a separate output still works
+    np.testing.assert_allclose(_C.gemm(a, b, c), a @ b)
+
+
+def test_elementwise_outputs_may_alias_but_not_shift():
+    x = np.linspace(-2, 2, 1001)
+    expect = np.tanh(x)
+    _C.activation_forward("tanh", x, out=x)  # the same array: fine, documented
+    np.testing.assert_allclose(x, expect)
+    buf = np.linspace(-2, 2, 1002)
+    with pytest.raises(ValueError, match="activation_forward: out overlaps the memory of x"):
+        _C.activation_forward("tanh", buf[:-1], out=buf[1:])  # read already-written values
+
+
+def test_optimiser_buffers_may_alias_but_not_shift():
+    p = np.ones(3)
+    _C.sgd_step(p, None, p, 0.5)  # grad is the parameter itself: p -= 0.5 * p
+    np.testing.assert_allclose(p, 0.5)
+    buf = np.ones(10)
+    with pytest.raises(ValueError, match="sgd_step: param overlaps the memory of grad"):
+        _C.sgd_step(buf[1:], None, buf[:-1], 0.1)
+    m = np.zeros(11)
+    with pytest.raises(ValueError, match="adam_step: param overlaps the memory of exp_avg"):
+        _C.adam_step(m[1:], m[:-1], np.zeros(10), None, np.ones(10), 0.1, 0.9, 0.99, 1e-8)
+
+
+def test_batch_norm_running_stats_inside_the_input():
+    x = np.arange(6.0)
+    with pytest.raises(ValueError, match="batch_norm: running_mean overlaps the memory of input"):
+        _C.batch_norm_forward(x.reshape(2, 3), None, None, x[:3], np.ones(3), True)
+
+
+def test_polygamma_huge_order_is_refused_not_hung():
+    # order 2**31 - 1 ran n! and an O(n^2) reflection per element (hang), or overflowed n + 2 in
+    # a vector size inside an OpenMP region (abort).
+    r = run_isolated("""
+        for x in (np.ones(3), -np.full(3, 0.5, np.float32)):
+            try:
+                _C.special("polygamma", x, 2**31 - 1)
+            except ValueError as e:
+                print("ValueError:", e)
+        """)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("polygamma order must be <= 1000") == 2
+    # Orders up to the cap keep PyTorch's values (+-inf beyond n = 170 for positive x).
+    y = _C.special("polygamma", np.array([0.5, 3.0]), 171)
+    assert np.isposinf(y).all()
+
+
+def test_embedding_backward_takes_unpickled_int64_indices():
+    # The dtype was compared by identity: "indices must be int64, got int64".
+    idx = pickle.loads(pickle.dumps(np.array([0, 2, 2])))
+    dw = _C.embedding_backward(idx, np.ones((3, 2)), 4)
+    np.testing.assert_allclose(dw, [[1, 1], [0, 0], [2, 2], [0, 0]])
+
+
+def test_huge_valid_sizes_raise_runtime_error_that_is_a_memory_error():
+    # A valid but unallocatable size: PyTorch raises RuntimeError; NumPy's MemoryError was not one.
+    assert issubclass(_C.OutOfMemoryError, RuntimeError)
+    assert issubclass(_C.OutOfMemoryError, MemoryError)
+    with pytest.raises(RuntimeError, match="Unable to allocate"):
+        _C.gemm(np.zeros((2**20, 0), np.float32), np.zeros((0, 2**20), np.float32))
+    with pytest.raises(RuntimeError, match="Unable to allocate"):
+        _C.adaptive_avg_pool2d_forward(np.zeros((2, 3, 4, 4)), [2**31, 2**20])
+    with pytest.raises(RuntimeError, match="Unable to allocate"):
+        _C.embedding_backward(np.zeros(1, np.int64), np.ones((1, 3)), 2**40)
