@@ -217,7 +217,7 @@ py::array matmul_py(const py::array& a, const py::array& b) {
     int64_t da = ia >= 0 ? a.shape(ia) : 1, db = ib >= 0 ? b.shape(ib) : 1;
     EMBER_CHECK(da == db || da == 1 || db == 1, "matmul: batch dimensions of ",
                 shape_str(shape_of(a)), " and ", shape_str(shape_of(b)), " do not broadcast");
-    batch[d] = std::max(da, db);
+    batch[d] = da == 1 ? db : da;  // not max: 1 and 0 broadcast to 0
   }
   std::vector<int64_t> out_shape = batch;
   out_shape.push_back(M);
