@@ -13,6 +13,8 @@ import textwrap
 import numpy as np
 import pytest
 
+import ember
+import ember.nn.functional as F
 from ember import _C
 
 
@@ -110,3 +112,73 @@ def test_huge_valid_sizes_raise_runtime_error_that_is_a_memory_error():
         _C.adaptive_avg_pool2d_forward(np.zeros((2, 3, 4, 4)), [2**31, 2**20])
     with pytest.raises(RuntimeError, match="Unable to allocate"):
         _C.embedding_backward(np.zeros(1, np.int64), np.ones((1, 3)), 2**40)
+
+
+def test_matmul_batch_dims_zero_and_one_broadcast_to_zero():
+    # The batch size was max(0, 1) = 1: (1, 5, M, N) products read from an empty operand.
+    assert _C.matmul(np.zeros((0, 1, 2, 3)), np.zeros((5, 3, 4))).shape == (0, 5, 2, 4)
+    assert _C.matmul(np.ones((1, 2, 3)), np.ones((0, 3, 4))).shape == (0, 2, 4)
+    y = ember.matmul(ember.ones(0, 1, 64, 64), ember.ones(5, 64, 64))
+    assert y.shape == (0, 5, 64, 64)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int64])
+def test_sort_descending_of_unsigned_and_int_min(dtype):
+    info = np.iinfo(dtype)
+    a = np.array([[3, info.min, info.max, 7, 0]], dtype)
+    expect = np.sort(a, axis=-1)[:, ::-1]  # -a wrapped: 0 (or int64's minimum) sorted first
+    np.testing.assert_array_equal(
+        ember.sort(ember.tensor(a), descending=True).values.numpy(), expect
+    )
+    np.testing.assert_array_equal(ember.topk(ember.tensor(a), 2).values.numpy(), expect[:, :2])
+
+
+def test_matmul_of_float16_stays_float16():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).random((3, 4)).astype(np.float16)
+    e = ember.tensor(x, requires_grad=True)
+    y = ember.matmul(e, e.T)  # was float64
+    y.sum().backward()
+    t = torch.tensor(x, requires_grad=True)
+    ty = t @ t.T
+    ty.sum().backward()
+    assert y.dtype == np.float16 and e.grad.dtype == np.float16
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-3)
+    np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=1e-3)
+
+
+@pytest.mark.parametrize("shape", [(0, 4, 5), (3, 4, 0), (0, 4)])
+def test_batch_norm_training_on_an_empty_batch(shape):
+    # PyTorch refuses only one value per channel; an empty batch gives an empty output and
+    # leaves the running statistics alone (ember refused it).
+    rm, rv = ember.zeros(4), ember.ones(4)
+    x = ember.zeros(*shape, requires_grad=True)
+    w, b = ember.ones(4, requires_grad=True), ember.zeros(4, requires_grad=True)
+    y = F.batch_norm(x, rm, rv, w, b, training=True)
+    y.sum().backward()
+    assert y.shape == shape and x.grad.shape == shape
+    np.testing.assert_array_equal(w.grad.numpy(), 0)
+    np.testing.assert_array_equal(b.grad.numpy(), 0)
+    np.testing.assert_array_equal(rm.numpy(), 0)
+    np.testing.assert_array_equal(rv.numpy(), 1)
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        F.batch_norm(ember.zeros(1, 4), None, None, training=True)
+
+
+@pytest.mark.parametrize("shape", [(0, 4, 5), (3, 0, 5), (3, 4, 0)])
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda x: F.group_norm(x, 2),
+        lambda x: F.instance_norm(x),
+        lambda x: F.layer_norm(x, x.shape[-1:]),
+    ],
+    ids=["group_norm", "instance_norm", "layer_norm"],
+)
+def test_norms_of_empty_inputs_forward_and_backward(shape, f):
+    # reshape(-1, 0) failed, instance_norm counted its spatial size as 0, and layer_norm refused
+    # a 0 in normalized_shape: PyTorch returns empty outputs for all of them.
+    x = ember.zeros(*shape, requires_grad=True)
+    y = f(x)
+    y.sum().backward()
+    assert y.shape == shape and x.grad.shape == shape
