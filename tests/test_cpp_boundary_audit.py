@@ -182,3 +182,18 @@ def test_norms_of_empty_inputs_forward_and_backward(shape, f):
     y = f(x)
     y.sum().backward()
     assert y.shape == shape and x.grad.shape == shape
+
+
+def test_set_num_threads_bad_arguments():
+    n = ember.get_num_threads()
+    try:
+        with pytest.raises(TypeError, match="set_num_threads: n must be an int"):
+            ember.set_num_threads("x")  # was ValueError; PyTorch: TypeError
+        with pytest.raises(ValueError, match="set_num_threads: n must be >= 1"):
+            ember.set_num_threads(-1)
+        with pytest.raises(ValueError, match="set_num_threads: n must be >= 1"):
+            _C.set_num_threads(0)
+        ember.set_num_threads(10**20)  # was pybind11's "incompatible function arguments"
+        assert ember.get_num_threads() == _C.omp_max_threads()
+    finally:
+        ember.set_num_threads(n)
