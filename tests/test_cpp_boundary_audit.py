@@ -197,3 +197,27 @@ def test_set_num_threads_bad_arguments():
         assert ember.get_num_threads() == _C.omp_max_threads()
     finally:
         ember.set_num_threads(n)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: lambda x: ember.nn.MultiheadAttention(3, 1)(x, x, x)[0],
+        lambda: ember.nn.TransformerEncoderLayer(3, 1, 8, dropout=0.0),
+        lambda: lambda x: ember.nn.TransformerDecoderLayer(3, 1, 8, dropout=0.0)(x, x),
+    ],
+    ids=["mha", "encoder_layer", "decoder_layer"],
+)
+def test_attention_layers_on_an_empty_batch(make):
+    # reshape(n, -1, heads, head_dim) cannot infer -1 when n is 0; PyTorch returns empty outputs.
+    x = ember.zeros(4, 0, 3, requires_grad=True)
+    y = make()(x)
+    y.sum().backward()
+    assert y.shape == (4, 0, 3) and x.grad.shape == (4, 0, 3)
+
+
+def test_adaptive_max_pool_of_an_empty_batch():
+    x = ember.zeros(0, 3, 4, 4, requires_grad=True)
+    y = F.adaptive_max_pool2d(x, 2)
+    y.sum().backward()
+    assert y.shape == (0, 3, 2, 2) and x.grad.shape == (0, 3, 4, 4)

@@ -3390,7 +3390,7 @@ class AdaptiveMaxPool2d(Function):
             h0, h1 = i * h // oh, -(-(i + 1) * h // oh)
             for j in range(ow):
                 w0, w1 = j * w // ow, -(-(j + 1) * w // ow)
-                win = x[:, h0:h1, w0:w1].reshape(b, -1)
+                win = x[:, h0:h1, w0:w1].reshape(b, (h1 - h0) * (w1 - w0))  # b may be 0
                 a = win.argmax(axis=1)  # first maximum in row-major order, as PyTorch
                 y[:, i, j] = win[rows, a]
                 idx[:, i, j] = (h0 + a // (w1 - w0)) * w + w0 + a % (w1 - w0)
@@ -3403,7 +3403,8 @@ class AdaptiveMaxPool2d(Function):
     def backward(ctx, g, _gidx=None):
         (idx,) = ctx.saved_tensors
         b, h, w = ctx.shape
-        dx = _scatter_last(g.reshape(b, -1), idx.reshape(b, -1), h * w)
+        n_out = idx[0].size if b else math.prod(idx.shape[1:])
+        dx = _scatter_last(g.reshape(b, n_out), idx.reshape(b, n_out), h * w)
         return dx.reshape(ctx.shape).astype(g.dtype, copy=False), None
 
 
