@@ -221,3 +221,21 @@ def test_adaptive_max_pool_of_an_empty_batch():
     y = F.adaptive_max_pool2d(x, 2)
     y.sum().backward()
     assert y.shape == (0, 3, 2, 2) and x.grad.shape == (0, 3, 4, 4)
+
+
+def test_depthwise_conv_with_a_huge_padded_plane():
+    # Huge padding with a dilation that keeps the output 1 x 1: the stride-1 depthwise path
+    # allocated a (2**29)**2 padded plane inside its OpenMP region, and the failed allocation
+    # ended the process (std::terminate). Now it is allocated first and raises OutOfMemoryError.
+    r = run_isolated("""
+        p = 2**28
+        x, w = np.ones((1, 1, 1, 1)), np.ones((1, 1, 2, 2))
+        for call in (lambda: _C.conv2d_forward(x, w, None, [1, 1], [p, p], [2 * p, 2 * p], 1),
+                     lambda: _C.conv2d_backward(x, x, w, [1, 1], [p, p], [2 * p, 2 * p], 1)):
+            try:
+                call()
+            except RuntimeError as e:
+                print(type(e).__name__, isinstance(e, MemoryError))
+        """)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["OutOfMemoryError", "True"] * 2
