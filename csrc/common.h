@@ -23,6 +23,12 @@ struct type_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A failed allocation of a (valid but) huge size: ember._C.OutOfMemoryError, which is both a
+// RuntimeError (PyTorch's type for it) and a MemoryError.
+struct out_of_memory : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 namespace detail {
 template <typename... Args>
 std::string concat(const Args&... args) {

@@ -183,6 +183,7 @@ py::array forward_py(const std::string& name, const py::array& x, double alpha, 
     require_contiguous(y, op, "out");
     require_writeable(y, op, "out");
     require_shape(y, shape_of(x), op, "out");
+    require_no_overlap(y, x, op, "out", "x", true);
   }
   if (is_f32(x))
     run_forward<float>(act, ptr<float>(y), cptr<float>(x), n, p);

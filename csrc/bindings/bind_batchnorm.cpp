@@ -2,6 +2,8 @@
 // Input (N, C, *) is viewed as (N, C, S). weight, bias, running_mean, running_var are (C,) arrays
 // of the input's dtype or None. The running statistics are updated in place, so they must be
 // NumPy arrays that are C-contiguous, writeable and of the input's dtype: never a converted copy.
+#include <cstring>
+
 #include "bind_util.h"
 
 namespace ember {
@@ -43,7 +45,10 @@ bool optional_vec(const py::object& obj, const py::array& x, int64_t C, const ch
   require_same_dtype(x, a, op);
   require_contiguous(a, op, name);
   require_shape(a, {C}, op, name);
-  if (inplace) require_writeable(a, op, name);
+  if (inplace) {
+    require_writeable(a, op, name);
+    require_no_overlap(a, x, op, name, "input", false);  // updated while the input is read
+  }
   *out = a;
   return true;
 }
@@ -87,12 +92,19 @@ py::tuple forward_py(const py::array& x, const py::object& weight, const py::obj
   const bool hrv = optional_vec(running_var, x, s.C, op, "running_var", true, &rv);
   EMBER_CHECK(hrm == hrv, op, ": give both running_mean and running_var or neither");
   EMBER_CHECK(training || hrm, op, ": running_mean and running_var are required when not training");
-  EMBER_CHECK(!training || s.N * s.S > 1, op,
+  EMBER_CHECK(!training || s.N * s.S != 1, op,
               ": Expected more than 1 value per channel when training, got input size ",
               shape_str(shape_of(x)));
   py::array y = empty_like_dtype(x, shape_of(x));
   py::array sm = empty_like_dtype(x, {s.C});
   py::array si = empty_like_dtype(x, {s.C});
+  if (training && s.N * s.S == 0) {
+    // An empty batch has no statistics: an empty output, the running ones left as they are
+    // (PyTorch), and zeros saved so the backward's parameter gradients are 0.
+    std::memset(sm.mutable_data(), 0, sm.nbytes());
+    std::memset(si.mutable_data(), 0, si.nbytes());
+    return py::make_tuple(y, sm, si);
+  }
   if (is_f32(x))
     run_forward<float>(y, sm, si, hrm, rm, hrv, rv, x, hw, w, hb, b, s, training, momentum, eps);
   else

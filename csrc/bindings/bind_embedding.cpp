@@ -15,7 +15,7 @@ namespace {
 py::array backward_py(const py::array& indices, const py::array& grad, int64_t num_embeddings,
                       int64_t padding_idx) {
   const char* op = "embedding_backward";
-  if (!indices.dtype().is(py::dtype::of<int64_t>()))
+  if (!same_dtype(indices.dtype(), py::dtype::of<int64_t>()))
     throw py::type_error(std::string(op) + ": indices must be int64, got " +
                          std::string(py::str(indices.dtype())));
   require_ndim(indices, 1, op, "indices");

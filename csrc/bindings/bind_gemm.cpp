@@ -79,6 +79,9 @@ py::array gemm_py(const py::array& a, const py::array& b, py::object c_obj, bool
     require_contiguous(c, "gemm", "c");
     require_writeable(c, "gemm", "c");
     require_shape(c, {M, N}, "gemm", "c");
+    // The blocked kernel writes C while it still reads A and B.
+    require_no_overlap(c, a, "gemm", "c", "a", false);
+    require_no_overlap(c, b, "gemm", "c", "b", false);
   }
   if (is_f32(a))
     run_gemm<float>(A, B, c, M, N, K, alpha, beta);
@@ -219,7 +222,7 @@ py::array matmul_py(const py::array& a, const py::array& b) {
     int64_t da = ia >= 0 ? a.shape(ia) : 1, db = ib >= 0 ? b.shape(ib) : 1;
     EMBER_CHECK(da == db || da == 1 || db == 1, "matmul: batch dimensions of ",
                 shape_str(shape_of(a)), " and ", shape_str(shape_of(b)), " do not broadcast");
-    batch[d] = std::max(da, db);
+    batch[d] = da == 1 ? db : da;  // not max: 1 and 0 broadcast to 0
   }
   std::vector<int64_t> out_shape = batch;
   out_shape.push_back(M);

@@ -31,6 +31,9 @@ void check_like(const py::array& a, const py::array& p, const char* op, const ch
   require_shape(a, shape_of(p), op, name);
   require_contiguous(a, op, name);
   if (inplace) require_writeable(a, op, name);
+  // Elementwise updates read each element before writing it: the same array is fine, a shifted
+  // view of the parameter's memory would read already-updated values.
+  require_no_overlap(p, a, op, "param", name, true);
 }
 
 // An optional state buffer: None -> nullptr.

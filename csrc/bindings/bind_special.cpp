@@ -16,6 +16,8 @@ void special_forward(T* y, const T* x, int64_t n, int which, int order);
 
 namespace {
 
+constexpr int kMaxPolygammaOrder = 1000;
+
 py::array special_py(const std::string& name, const py::array& x, int order) {
   const char* op = "special";
   static const char* names[] = {"erf",     "erfc",      "erfinv", "lgamma",
@@ -25,6 +27,10 @@ py::array special_py(const std::string& name, const py::array& x, int order) {
     if (name == names[i]) which = i;
   EMBER_CHECK(which >= 0, op, ": unknown function '", name, "'");
   EMBER_CHECK(order >= 0, op, ": polygamma order must be >= 0, got ", order);
+  // Beyond n = 170, n! overflows double and every value is +-inf or nan; the reflection for
+  // negative x costs O(n^2) per element, so a huge order would run for hours.
+  EMBER_CHECK(order <= kMaxPolygammaOrder, op, ": polygamma order must be <= ", kMaxPolygammaOrder,
+              ", got ", order);
   require_float(x, op, "x");
   require_contiguous(x, op, "x");
   const int64_t n = numel_checked(shape_of(x), op);

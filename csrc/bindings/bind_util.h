@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common.h"
@@ -56,10 +57,45 @@ inline void require_shape(const py::array& a, const std::vector<int64_t>& shape,
               shape_str(shape_of(a)));
 }
 
-// A fresh C-contiguous output of a's dtype.
+// A fresh C-contiguous output of a's dtype. NumPy's MemoryError for a huge (valid) size becomes
+// out_of_memory (ember._C.OutOfMemoryError: a RuntimeError and a MemoryError, as PyTorch's).
 inline py::array empty_like_dtype(const py::array& a, const std::vector<int64_t>& shape) {
   std::vector<py::ssize_t> s(shape.begin(), shape.end());
-  return py::array(a.dtype(), s);
+  try {
+    return py::array(a.dtype(), s);
+  } catch (py::error_already_set& e) {
+    if (!e.matches(PyExc_MemoryError)) throw;
+    throw out_of_memory(std::string(e.what()));
+  }
+}
+
+// The byte range [lo, hi) an array's elements span (any strides); empty for size 0.
+inline std::pair<const char*, const char*> byte_range(const py::array& a) {
+  const char* lo = static_cast<const char*>(a.data());
+  const char* hi = lo;
+  if (a.size() == 0) return {lo, lo};
+  for (py::ssize_t d = 0; d < a.ndim(); ++d) {
+    const py::ssize_t step = (a.shape(d) - 1) * a.strides(d);
+    (step < 0 ? lo : hi) += step;
+  }
+  return {lo, hi + a.itemsize()};
+}
+
+inline bool overlaps(const py::array& a, const py::array& b) {
+  auto [alo, ahi] = byte_range(a);
+  auto [blo, bhi] = byte_range(b);
+  return alo < bhi && blo < ahi;
+}
+
+// An output written while `in` is read: the same array (elementwise kernels read each element
+// before writing it) is fine when allow_same, any other overlap would read overwritten values.
+inline void require_no_overlap(const py::array& out, const py::array& in, const char* op,
+                               const char* out_name, const char* in_name, bool allow_same) {
+  const bool same =
+      out.data() == in.data() && shape_of(out) == shape_of(in) && out.itemsize() == in.itemsize();
+  EMBER_CHECK((allow_same && same) || !overlaps(out, in), op, ": ", out_name,
+              " overlaps the memory of ", in_name,
+              allow_same ? " (it may be the same array, not a shifted view of it)" : "");
 }
 
 template <typename T>

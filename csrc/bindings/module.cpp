@@ -1,6 +1,8 @@
 // ember._C: one block per ops file, each defined in its bind_<family>.cpp.
 #include <pybind11/pybind11.h>
 
+#include <new>
+
 #include "bind_util.h"
 #include "gemm/gemm.h"
 
@@ -32,6 +34,20 @@ void bind_special(py::module_& m);
 PYBIND11_MODULE(_C, m) {
   m.doc() = "ember's C++ kernels (OpenMP). Use ember's Python API rather than these directly.";
   py::register_exception<ember::type_error>(m, "KernelTypeError", PyExc_TypeError);
+  // A huge (valid) size that cannot be allocated: RuntimeError as in PyTorch, and MemoryError.
+  static PyObject* oom = PyErr_NewException(
+      "ember._C.OutOfMemoryError",
+      py::make_tuple(py::handle(PyExc_RuntimeError), py::handle(PyExc_MemoryError)).ptr(), nullptr);
+  m.attr("OutOfMemoryError") = py::handle(oom);
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const ember::out_of_memory& e) {
+      PyErr_SetString(oom, e.what());
+    } catch (const std::bad_alloc&) {
+      PyErr_SetString(oom, "ember: out of memory allocating a kernel workspace");
+    }
+  });
 
   m.def("set_num_threads", &ember::set_num_threads, py::arg("n"));
   m.def("get_num_threads", &ember::get_num_threads);

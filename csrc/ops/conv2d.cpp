@@ -923,6 +923,16 @@ struct Flat {
   int64_t tap(const Geom& g, int64_t k) const { return (k / g.KW) * g.dh * Wp + (k % g.KW) * g.dw; }
 };
 
+// The flat path's per-thread buffers (a padded plane, then a Q-long row), allocated before the
+// parallel region: a failed allocation inside one would end the process (huge padding with a
+// dilation that keeps the output small), outside it raises OutOfMemoryError.
+template <typename T>
+std::unique_ptr<T[]> flat_workspace(const Flat& f, bool flat, int nt) {
+  if (!flat) return nullptr;
+  const int64_t per = add_checked(mul_checked(f.Hp, f.Wp, "conv2d"), f.Q, "conv2d");
+  return std::unique_ptr<T[]>(new T[static_cast<size_t>(mul_checked(per, nt, "conv2d"))]);
+}
+
 // xp (Hp, Wp) = x (H, W) inside a zero border.
 template <typename T>
 void pad_plane(T* xp, const T* x, const Geom& g, const Flat& f) {
@@ -963,9 +973,11 @@ void depthwise_forward(T* y, const T* x, const T* w, const T* b, const Geom& g, 
   const Flat f(g);
   const bool flat = g.sh == 1 && g.sw == 1;
   const int64_t tasks = g.N * g.C;
+  const std::unique_ptr<T[]> ws = flat_workspace<T>(f, flat, nt);
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-    std::vector<T> xp(flat ? f.Hp * f.Wp : 0), acc(flat ? f.Q : 0);
+    T* xp = flat ? ws.get() + omp_get_thread_num() * (f.Hp * f.Wp + f.Q) : nullptr;
+    T* acc = flat ? xp + f.Hp * f.Wp : nullptr;
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < tasks; ++t) {
       const int64_t c = t % g.C;
@@ -977,11 +989,11 @@ void depthwise_forward(T* y, const T* x, const T* w, const T* b, const Geom& g, 
         depthwise_plane(yt, xt, wc, bias, g, cols.data());
         continue;
       }
-      pad_plane(xp.data(), xt, g, f);
-      std::fill(acc.begin(), acc.end(), bias);
-      for (int64_t k = 0; k < g.K; ++k) flat_axpy(acc.data(), xp.data() + f.tap(g, k), wc[k], f.Q);
+      pad_plane(xp, xt, g, f);
+      std::fill(acc, acc + f.Q, bias);
+      for (int64_t k = 0; k < g.K; ++k) flat_axpy(acc, xp + f.tap(g, k), wc[k], f.Q);
       for (int64_t oh = 0; oh < g.OH; ++oh)
-        std::copy(acc.data() + oh * f.Wp, acc.data() + oh * f.Wp + g.OW, yt + oh * g.OW);
+        std::copy(acc + oh * f.Wp, acc + oh * f.Wp + g.OW, yt + oh * g.OW);
     }
   }
 }
@@ -991,10 +1003,12 @@ void depthwise_backward(T* dx, T* dw, const T* dy, const T* x, const T* w, const
   const std::vector<int64_t> cols = tap_columns(g);
   const Flat f(g);
   const bool flat = g.sh == 1 && g.sw == 1;
+  const std::unique_ptr<T[]> ws = flat_workspace<T>(f, flat, nt);
   if (dx) {
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-      std::vector<T> dxp(flat ? f.Hp * f.Wp : 0), buf(flat ? f.Q : 0);
+      T* dxp = flat ? ws.get() + omp_get_thread_num() * (f.Hp * f.Wp + f.Q) : nullptr;
+      T* buf = flat ? dxp + f.Hp * f.Wp : nullptr;
 #pragma omp for schedule(static)
       for (int64_t t = 0; t < g.N * g.C; ++t) {
         const T* wc = w + (t % g.C) * g.K;
@@ -1003,20 +1017,20 @@ void depthwise_backward(T* dx, T* dw, const T* dy, const T* x, const T* w, const
           depthwise_plane_dx(dxt, dy + t * g.P, wc, g, cols.data());
           continue;
         }
-        spread_plane(buf.data(), dy + t * g.P, g, f);
-        std::fill(dxp.begin(), dxp.end(), T(0));
-        for (int64_t k = 0; k < g.K; ++k)
-          flat_axpy(dxp.data() + f.tap(g, k), buf.data(), wc[k], f.Q);
+        spread_plane(buf, dy + t * g.P, g, f);
+        std::fill(dxp, dxp + f.Hp * f.Wp, T(0));
+        for (int64_t k = 0; k < g.K; ++k) flat_axpy(dxp + f.tap(g, k), buf, wc[k], f.Q);
         for (int64_t h = 0; h < g.H; ++h)
-          std::copy(dxp.data() + (h + g.pt) * f.Wp + g.pl,
-                    dxp.data() + (h + g.pt) * f.Wp + g.pl + g.W, dxt + h * g.W);
+          std::copy(dxp + (h + g.pt) * f.Wp + g.pl, dxp + (h + g.pt) * f.Wp + g.pl + g.W,
+                    dxt + h * g.W);
       }
     }
   }
   if (dw) {  // dw was zeroed by the caller
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-      std::vector<T> xp(flat ? f.Hp * f.Wp : 0), buf(flat ? f.Q : 0);
+      T* xp = flat ? ws.get() + omp_get_thread_num() * (f.Hp * f.Wp + f.Q) : nullptr;
+      T* buf = flat ? xp + f.Hp * f.Wp : nullptr;
 #pragma omp for schedule(static)
       for (int64_t c = 0; c < g.C; ++c)
         for (int64_t n = 0; n < g.N; ++n) {
@@ -1026,10 +1040,9 @@ void depthwise_backward(T* dx, T* dw, const T* dy, const T* x, const T* w, const
             depthwise_plane_dw(dw + c * g.K, dyt, xt, g, cols.data());
             continue;
           }
-          pad_plane(xp.data(), xt, g, f);
-          spread_plane(buf.data(), dyt, g, f);
-          for (int64_t k = 0; k < g.K; ++k)
-            dw[c * g.K + k] += flat_dot(buf.data(), xp.data() + f.tap(g, k), f.Q);
+          pad_plane(xp, xt, g, f);
+          spread_plane(buf, dyt, g, f);
+          for (int64_t k = 0; k < g.K; ++k) dw[c * g.K + k] += flat_dot(buf, xp + f.tap(g, k), f.Q);
         }
     }
   }

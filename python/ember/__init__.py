@@ -384,9 +384,11 @@ half = _np.float16
 
 def set_num_threads(n: int) -> None:
     """Threads every ember kernel may use (capped by OMP_NUM_THREADS / threadpoolctl)."""
-    if not isinstance(n, _builtins.int) or isinstance(n, _builtins.bool) or n < 1:
-        raise ValueError(f"set_num_threads: n must be an int >= 1, got {n!r}")
-    _C.set_num_threads(n)
+    if not isinstance(n, _builtins.int) or isinstance(n, _builtins.bool):
+        raise TypeError(f"set_num_threads: n must be an int, got {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
+    _C.set_num_threads(_builtins.min(n, 2**31 - 1))  # more threads than OpenMP has are capped
 
 
 def get_num_threads() -> int:

@@ -775,8 +775,8 @@ def _float_pair(op, a, b):
     dt = np.result_type(a, b)
     if dt.kind not in "f":
         return a, b, False
-    if dt not in (np.float32, np.float64):
-        dt = np.dtype(np.float64)
+    if dt not in (np.float32, np.float64):  # float16: computed in float32, returned as float16
+        dt = np.dtype(np.float32)
     return a.astype(dt, copy=False), b.astype(dt, copy=False), True
 
 
@@ -799,8 +799,8 @@ def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 class MatMul(Function):
     @staticmethod
-    def forward(ctx, a, b):
-        a, b, is_float = _float_pair("matmul", a, b)
+    def forward(ctx, a_in, b_in):
+        a, b, is_float = _float_pair("matmul", a_in, b_in)
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(
                 f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and "
@@ -812,6 +812,7 @@ class MatMul(Function):
             raise ValueError(
                 f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied ({k_a} != {k_b})"
             )
+        out_dtype = np.result_type(a_in, b_in) if is_float else None
         ctx.save_for_backward(a, b)
         if not is_float:  # integer matmul: exact in NumPy, no BLAS involved
             return np.matmul(a, b)
@@ -822,7 +823,7 @@ class MatMul(Function):
             y = y[..., 0]
         if a.ndim == 1:
             y = y[..., 0, :] if b.ndim > 1 else y[..., 0]
-        return y
+        return y.astype(out_dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):

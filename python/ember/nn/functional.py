@@ -1011,7 +1011,7 @@ class LayerNorm(Function):
     # x (*, *normalized_shape), w, b (normalized_shape) or None -> y, normalised over the last dims
     @staticmethod
     def forward(ctx, x, w, b, m, eps):
-        x2 = _contig(x).reshape(-1, m)
+        x2 = _contig(x).reshape(-1, m) if m else np.zeros((0, 0), x.dtype)  # -1 needs m > 0
         wf = None if w is None else _contig(w).reshape(m)
         bf = None if b is None else _contig(b).reshape(m)
         y, mean, rstd = _C.layer_norm_forward(x2, wf, bf, eps)
@@ -1057,9 +1057,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
         dtype = bias.dtype
     x = _float_input(input, "layer_norm", "input", dtype)
     k = len(shape)
-    if k == 0 or any(d < 1 for d in shape):
+    if k == 0 or any(d < 0 for d in shape):  # 0 is fine: an empty output, as in PyTorch
         raise ValueError(
-            f"layer_norm: normalized_shape must be non-empty and positive, got {shape}"
+            f"layer_norm: normalized_shape must be non-empty and non-negative, got {shape}"
         )
     if x.ndim < k or tuple(x.shape[-k:]) != shape:
         raise ValueError(
@@ -2939,12 +2939,14 @@ def instance_norm(
         if rm is None or rv is None:
             raise ValueError(f"{op}: running_mean and running_var are needed without input stats")
         return batch_norm(x, running_mean, running_var, weight, bias, False, momentum, eps)
-    spatial = x.data.size // max(n * c, 1)
-    if spatial <= 1:
+    spatial = math.prod(x.shape[2:])
+    if spatial == 1:  # PyTorch's check; empty inputs are fine
         raise ValueError(
             f"{op}: expected more than 1 spatial element when training, got input {x.shape}"
         )
     axes = tuple(range(2, x.ndim))
+    if x.data.size == 0:  # no statistics to fold in (PyTorch leaves them as they are)
+        rm = rv = None
     if rm is not None:
         rm *= 1 - momentum
         rm += momentum * x.data.mean(axis=axes).mean(axis=0).astype(rm.dtype, copy=False)
@@ -3568,7 +3570,7 @@ class AdaptiveMaxPool2d(Function):
             h0, h1 = i * h // oh, -(-(i + 1) * h // oh)
             for j in range(ow):
                 w0, w1 = j * w // ow, -(-(j + 1) * w // ow)
-                win = x[:, h0:h1, w0:w1].reshape(b, -1)
+                win = x[:, h0:h1, w0:w1].reshape(b, (h1 - h0) * (w1 - w0))  # b may be 0
                 a = win.argmax(axis=1)  # first maximum in row-major order, as PyTorch
                 y[:, i, j] = win[rows, a]
                 idx[:, i, j] = (h0 + a // (w1 - w0)) * w + w0 + a % (w1 - w0)
@@ -3581,7 +3583,8 @@ class AdaptiveMaxPool2d(Function):
     def backward(ctx, g, _gidx=None):
         (idx,) = ctx.saved_tensors
         b, h, w = ctx.shape
-        dx = _scatter_last(g.reshape(b, -1), idx.reshape(b, -1), h * w)
+        n_out = idx[0].size if b else math.prod(idx.shape[1:])
+        dx = _scatter_last(g.reshape(b, n_out), idx.reshape(b, n_out), h * w)
         return dx.reshape(ctx.shape).astype(g.dtype, copy=False), None
 
 

@@ -380,8 +380,8 @@ class MultiheadAttention(Module):
             k = ops.cat([k, self.bias_k.expand(n, 1, e)], 1)
             v = ops.cat([v, self.bias_v.expand(n, 1, e)], 1)
         q = q.reshape(n, lq, h, hd).permute(0, 2, 1, 3)
-        k = k.reshape(n, -1, h, hd).permute(0, 2, 1, 3)
-        v = v.reshape(n, -1, h, hd).permute(0, 2, 1, 3)
+        k = k.reshape(n, k.shape[1], h, hd).permute(0, 2, 1, 3)  # not -1: n may be 0
+        v = v.reshape(n, v.shape[1], h, hd).permute(0, 2, 1, 3)
         if self.add_zero_attn:  # a zero key / value per head, after the head split
             zero = np.zeros((n, h, 1, hd), dtype)
             k, v = ops.cat([k, zero], 2), ops.cat([v, zero], 2)
