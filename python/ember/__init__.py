@@ -19,7 +19,10 @@ import numpy as _np
 
 from ember import (  # noqa: E402
     _C,
+    accelerator,
     autograd,
+    backends,
+    cuda,
     data,
     datasets,
     io,
@@ -34,6 +37,15 @@ from ember import (  # noqa: E402
 from ember._device import device
 from ember.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from ember.creation import (
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
     arange,
     as_tensor,
     bernoulli,
@@ -360,7 +372,7 @@ from ember.ops import (
 )
 from ember.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from ember.summary import summary
-from ember.tensor import Tensor, get_default_dtype, set_default_dtype  # noqa: I001  (Tensor first: the modules below build on it)
+from ember.tensor import Size, Tensor, get_default_dtype, set_default_dtype  # noqa: I001  (Tensor first: the modules below build on it)
 
 __version__ = _C.__version__
 
@@ -410,7 +422,10 @@ def show_config() -> None:
 _os.register_at_fork(after_in_child=lambda: _C.set_num_threads(1))
 
 __all__ = [
-    "Tensor", "autograd", "nn", "optim", "datasets", "ops", "data", "io", "preprocessing",
+    "Tensor", "Size", "autograd", "cuda", "accelerator", "backends",
+    "FloatTensor", "DoubleTensor", "HalfTensor", "LongTensor", "IntTensor", "ShortTensor",
+    "CharTensor", "ByteTensor", "BoolTensor",
+    "nn", "optim", "datasets", "ops", "data", "io", "preprocessing",
     "train", "utils", "Generator",
     "tensor", "from_numpy", "as_tensor", "zeros", "ones", "full", "empty", "zeros_like",
     "ones_like", "randn", "rand", "randint", "randperm", "arange", "linspace", "eye",

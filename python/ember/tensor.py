@@ -55,6 +55,31 @@ def _as_array(data, dtype=None, copy=True) -> np.ndarray:
     return arr
 
 
+class Size(tuple):
+    """A tensor's shape (``Tensor.shape``, ``Tensor.size()``): a tuple, as ``torch.Size``."""
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __repr__(self) -> str:
+        return f"ember.Size({list(self)})"
+
+    # str() (and so f-strings and error messages) keeps the plain tuple form
+    __str__ = tuple.__repr__
+
+    def __getitem__(self, index):
+        out = tuple.__getitem__(self, index)
+        return Size(out) if isinstance(index, slice) else out
+
+    def __add__(self, other):
+        return Size(tuple.__add__(self, other))
+
+
 class Tensor:
     """An n-dimensional array with automatic differentiation.
 
@@ -185,8 +210,8 @@ class Tensor:
 
     # ---- array facts ----------------------------------------------------------------------
     @property
-    def shape(self) -> tuple:
-        return self.data.shape
+    def shape(self) -> Size:
+        return Size(self.data.shape)
 
     @property
     def dtype(self) -> np.dtype:
@@ -202,7 +227,7 @@ class Tensor:
     def size(self, dim: int | None = None):
         """The shape (PyTorch's ``size()``), or the length of one dimension."""
         if dim is None:
-            return self.data.shape
+            return Size(self.data.shape)
         return self.data.shape[dim]
 
     def numel(self) -> int:

@@ -37,7 +37,7 @@ def is_grad_enabled() -> bool:
     return getattr(_state, "enabled", True)
 
 
-def set_grad_enabled(mode: bool) -> None:
+def _set_enabled(mode: bool) -> None:
     _state.enabled = bool(mode)
 
 
@@ -48,11 +48,11 @@ class _GradMode:
 
     def __enter__(self):
         self._prev = is_grad_enabled()
-        set_grad_enabled(self._mode)
+        _set_enabled(self._mode)
         return self
 
     def __exit__(self, *exc):
-        set_grad_enabled(self._prev)
+        _set_enabled(self._prev)
         return False
 
     def __call__(self, fn):
@@ -76,6 +76,31 @@ class enable_grad(_GradMode):  # noqa: N801
     """Re-enable graph recording inside a ``no_grad`` block."""
 
     _mode = True
+
+
+class set_grad_enabled(_GradMode):  # noqa: N801
+    """Set grad mode now (``ember.set_grad_enabled(False)``) or for a ``with`` block, as PyTorch."""
+
+    def __init__(self, mode: bool):
+        self._prev = is_grad_enabled()
+        self._mode = bool(mode)
+        _set_enabled(self._mode)
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, fn):
+        import functools
+
+        _set_enabled(self._prev)  # as a decorator it only applies inside fn
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
 
 
 class Function:
@@ -105,6 +130,46 @@ class Function:
     def backward(ctx, *grads):
         raise NotImplementedError
 
+    # Subclasses written outside ember get PyTorch's contract: forward and backward see Tensors
+    # (with no graph recorded inside), and forward may leave ctx to ``setup_context``.
+    _tensor_api = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.partition(".")[0] == "ember":
+            return
+        cls._tensor_api = True
+        if "backward" in cls.__dict__:
+            user_backward = cls.__dict__["backward"].__func__
+
+            def backward(ctx, *grads):
+                with no_grad():
+                    out = user_backward(ctx, *(None if g is None else Tensor(g) for g in grads))
+                if isinstance(out, tuple | list):
+                    return tuple(o.data if isinstance(o, Tensor) else o for o in out)
+                return out.data if isinstance(out, Tensor) else out
+
+            cls.backward = staticmethod(backward)
+
+    @classmethod
+    def _forward_tensors(cls, ctx, args, kwargs):
+        inputs = tuple(
+            Tensor._make(a.data, False, None, 0) if isinstance(a, Tensor) else a for a in args
+        )
+        with no_grad():
+            if cls.setup_context is Function.setup_context:
+                out = cls.forward(ctx, *inputs, **kwargs)
+            else:  # PyTorch 2's style: forward(*args) then setup_context(ctx, inputs, output)
+                out = cls.forward(*inputs, **kwargs)
+                cls.setup_context(ctx, inputs, out)
+        if isinstance(out, tuple | list):
+            return tuple(o.data if isinstance(o, Tensor) else o for o in out)
+        return out.data if isinstance(out, Tensor) else out
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
+
     @classmethod
     def apply(cls, *args, **kwargs):
         ctx = cls.__new__(cls)
@@ -126,7 +191,10 @@ class Function:
             parents.append(None)
         record = any_grad and getattr(_state, "enabled", True)  # is_grad_enabled(), inlined
         ctx.needs_input_grad = tuple(needs)
-        out = cls.forward(ctx, *raw, **kwargs)
+        if cls._tensor_api:
+            out = cls._forward_tensors(ctx, args, kwargs)
+        else:
+            out = cls.forward(ctx, *raw, **kwargs)
         if not record:
             if isinstance(out, tuple):
                 return tuple(Tensor._make(o, False, None, 0) for o in out)
