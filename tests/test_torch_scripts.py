@@ -1286,3 +1286,52 @@ def test_step_lr_takes_a_whole_float_step_size():
     assert sched.get_last_lr() == [0.25]
     with pytest.raises(ValueError, match="step_size"):
         ember.optim.lr_scheduler.StepLR(opt, 1.5)
+
+
+def test_inference_mode_finfo_iinfo_and_generators():
+    x = ember.ones(2, requires_grad=True)
+    with ember.inference_mode():
+        assert not (x * 2).requires_grad
+    with ember.inference_mode(False):
+        assert (x * 2).requires_grad
+
+    @ember.inference_mode()
+    def f():
+        return x * 2
+
+    @ember.inference_mode
+    def g():
+        return x * 2
+
+    assert not f().requires_grad and not g().requires_grad and (x * 2).requires_grad
+    assert ember.finfo(ember.float32).eps == np.finfo(np.float32).eps
+    assert ember.iinfo(ember.int64).max == 2**63 - 1
+    for make in (
+        lambda g: ember.randn(2, 3, generator=g),
+        lambda g: ember.rand(4, generator=g),
+        lambda g: ember.randint(0, 10, (5,), generator=g),
+        lambda g: ember.randperm(6, generator=g),
+    ):
+        a, b = make(ember.Generator().manual_seed(3)), make(ember.Generator().manual_seed(3))
+        assert ember.equal(a, b)
+
+
+def test_repeated_index_assignment_records_the_graph_like_torch():
+    torch = pytest.importorskip("torch")
+
+    def rnn_loop(lib):
+        w = lib.tensor(np.linspace(-1, 1, 12).reshape(3, 4), dtype=lib.float64, requires_grad=True)
+        x = lib.tensor(np.linspace(0, 1, 10).reshape(5, 2), dtype=lib.float64)
+        h = lib.zeros(2, 4, dtype=lib.float64)
+        outputs = lib.zeros(5, 2, 4, dtype=lib.float64)
+        for t in range(5):  # the outputs buffer filled step by step, as hand-written RNNs do
+            h = lib.tanh(h[:, :3] @ w + x[t].reshape(2, 1))
+            outputs[t] = h
+        outputs[0, 0] = 0.5  # a constant written over part of the graph: no gradient there
+        (outputs**2).sum().backward()
+        return w.grad.numpy()
+
+    np.testing.assert_allclose(rnn_loop(ember), rnn_loop(torch), rtol=1e-12)
+    w = ember.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf"):
+        w[0] = 2.0

@@ -35,7 +35,7 @@ from ember import (  # noqa: E402
     utils,  # torch.utils.data's path
 )
 from ember._device import device
-from ember.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from ember.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from ember.creation import (
     BoolTensor,
     ByteTensor,
@@ -392,6 +392,9 @@ bool = _np.bool_  # noqa: A001
 int8, uint8, int16 = _np.int8, _np.uint8, _np.int16
 short = _np.int16
 half = _np.float16
+# dtype limits (eps, max, min, tiny, bits), as torch.finfo / torch.iinfo
+finfo = _np.finfo
+iinfo = _np.iinfo
 
 
 def set_num_threads(n: int) -> None:
@@ -431,7 +434,8 @@ __all__ = [
     "ones_like", "randn", "rand", "randint", "randperm", "arange", "linspace", "eye",
     "full_like", "empty_like", "randn_like", "rand_like", "normal", "bernoulli", "multinomial",
     "tanh", "sigmoid", "relu", "softmax", "log_softmax",
-    "device", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed",
+    "device", "no_grad", "enable_grad", "inference_mode", "finfo", "iinfo",
+    "set_grad_enabled", "is_grad_enabled", "manual_seed",
     "set_num_threads", "get_num_threads", "show_config",
     "abs", "argmax", "argmin", "cat", "clamp", "exp", "flatten", "log", "matmul", "max",
     "maximum", "mean", "min", "minimum", "permute", "reshape", "sqrt", "squeeze", "stack",

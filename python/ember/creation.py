@@ -103,28 +103,29 @@ def ones_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
 
 
 @_takes_device
-def randn(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from ember's seeded generator."""
+def randn(*size, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples from ember's seeded generator (or ``generator``)."""
     dt = _dtype(dtype)
-    data = default_generator().standard_normal(_size(size, "randn"), dtype=dt)
+    data = (generator or default_generator()).standard_normal(_size(size, "randn"), dtype=dt)
     return Tensor(data, requires_grad=requires_grad)
 
 
 @_takes_device
-def rand(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples in [0, 1) from ember's seeded generator."""
+def rand(*size, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) from ember's seeded generator (or ``generator``)."""
     dt = _dtype(dtype)
-    data = default_generator().random(_size(size, "rand"), dtype=dt)
+    data = (generator or default_generator()).random(_size(size, "rand"), dtype=dt)
     return Tensor(data, requires_grad=requires_grad)
 
 
 @_takes_device
-def randint(low, high=None, size=(), dtype=np.int64) -> Tensor:
+def randint(low, high=None, size=(), generator=None, dtype=np.int64) -> Tensor:
     if high is None:
         low, high = 0, low
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
-    return Tensor(default_generator().integers(low, high, _size((size,), "randint"), dtype=dtype))
+    rng = generator or default_generator()
+    return Tensor(rng.integers(low, high, _size((size,), "randint"), dtype=dtype))
 
 
 @_takes_device
@@ -141,10 +142,10 @@ def randint_like(input, low=0, high=None, dtype=None) -> Tensor:  # noqa: A002
 
 
 @_takes_device
-def randperm(n: int, dtype=np.int64) -> Tensor:
+def randperm(n: int, generator=None, dtype=np.int64) -> Tensor:
     if n < 0:
         raise ValueError(f"randperm: n must be >= 0, got {n}")
-    return Tensor(default_generator().permutation(n).astype(dtype))
+    return Tensor((generator or default_generator()).permutation(n).astype(dtype))
 
 
 @_takes_device

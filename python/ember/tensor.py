@@ -883,16 +883,18 @@ class Tensor:
     def __setitem__(self, index, value):
         from ember.autograd.function import is_grad_enabled
 
-        if is_grad_enabled() and (self._requires_grad or self._ctx is not None):
+        if is_grad_enabled() and self._requires_grad and self._ctx is None:
             raise RuntimeError(
-                "index assignment into a tensor that requires grad is not differentiable; "
+                "index assignment into a leaf tensor that requires grad is not differentiable; "
                 "wrap it in `with ember.no_grad():` or build the tensor with ember.cat/where"
             )
         if isinstance(index, Tensor):
             index = index.data
-        if is_grad_enabled() and isinstance(value, Tensor) and value._requires_grad:
-            # t = zeros(...); t[i] = x: t joins the graph (writing the array alone would drop
-            # x's gradient silently). Only once: a second assignment is refused above.
+        if is_grad_enabled() and (
+            self._ctx is not None or (isinstance(value, Tensor) and value._requires_grad)
+        ):
+            # t = zeros(...); t[i] = x (also again, as an RNN loop filling its outputs does):
+            # t joins the graph, writing the array alone would drop x's gradient silently.
             _ops.index_put_(self, index, value)
             return
         self.data[index] = value.data if isinstance(value, Tensor) else value

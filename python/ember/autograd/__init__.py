@@ -4,6 +4,7 @@ from ember.autograd.engine import backward, grad
 from ember.autograd.function import (
     Function,
     enable_grad,
+    inference_mode,
     is_grad_enabled,
     no_grad,
     set_grad_enabled,
@@ -16,6 +17,7 @@ __all__ = [
     "enable_grad",
     "grad",
     "gradcheck",
+    "inference_mode",
     "is_grad_enabled",
     "no_grad",
     "set_grad_enabled",

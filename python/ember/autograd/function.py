@@ -78,6 +78,19 @@ class enable_grad(_GradMode):  # noqa: N801
     _mode = True
 
 
+class inference_mode(no_grad):  # noqa: N801
+    """PyTorch's inference_mode: here the same as ``no_grad`` (``inference_mode(False)`` is a
+    no-op block)."""
+
+    def __new__(cls, mode=True):
+        if callable(mode):  # bare ``@inference_mode``
+            return cls()(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode: bool = True):
+        self._mode = False if mode else is_grad_enabled()
+
+
 class set_grad_enabled(_GradMode):  # noqa: N801
     """Set grad mode now (``ember.set_grad_enabled(False)``) or for a ``with`` block, as PyTorch."""
 
