@@ -1335,3 +1335,26 @@ def test_repeated_index_assignment_records_the_graph_like_torch():
     w = ember.ones(2, requires_grad=True)
     with pytest.raises(RuntimeError, match="leaf"):
         w[0] = 2.0
+
+
+def test_format_of_a_zero_dim_tensor():
+    torch = pytest.importorskip("torch")
+    for lib in (ember, torch):
+        loss = lib.tensor(0.123456)
+        assert f"{loss:.4f}" == "0.1235" and "{:>8.2f}".format(loss) == "    0.12"  # noqa: UP032 (str.format on purpose)
+        assert f"{lib.tensor(3):d}" == "3"
+        with pytest.raises(TypeError, match="unsupported format"):
+            f"{lib.ones(2):.2f}"
+    assert f"{ember.ones(2)}" == str(ember.ones(2))
+
+
+def test_softmax_without_dim_warns_and_picks_torchs_dim():
+    torch = pytest.importorskip("torch")
+    for shape in [(4,), (2, 3), (2, 3, 4), (2, 3, 4, 5)]:
+        x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+        for name in ("softmax", "log_softmax"):
+            with pytest.warns(UserWarning, match=f"Implicit dimension choice for {name}"):
+                got = getattr(ember.nn.functional, name)(ember.tensor(x))
+            with pytest.warns(UserWarning):
+                want = getattr(torch.nn.functional, name)(torch.tensor(x))
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
