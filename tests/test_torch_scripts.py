@@ -1358,3 +1358,28 @@ def test_softmax_without_dim_warns_and_picks_torchs_dim():
             with pytest.warns(UserWarning):
                 want = getattr(torch.nn.functional, name)(torch.tensor(x))
             np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_compile_and_global_switches_are_accepted():
+    model = ember.nn.Linear(2, 2)
+    assert ember.compile(model) is model
+    assert ember.compile(mode="max-autotune")(model) is model
+
+    @ember.compile
+    def f(x):
+        return x * 2
+
+    assert f(ember.ones(1)).item() == 2.0
+    ember.set_float32_matmul_precision("high")
+    try:
+        assert ember.get_float32_matmul_precision() == "high"
+        with pytest.warns(UserWarning, match="no effect"):
+            ember.set_float32_matmul_precision("bad")
+        assert ember.get_float32_matmul_precision() == "high"
+    finally:
+        ember.set_float32_matmul_precision("highest")
+    ember.use_deterministic_algorithms(True)
+    try:
+        assert ember.are_deterministic_algorithms_enabled()
+    finally:
+        ember.use_deterministic_algorithms(False)

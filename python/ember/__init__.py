@@ -411,6 +411,50 @@ def get_num_threads() -> int:
     return _min(_C.get_num_threads(), _C.omp_max_threads())
 
 
+def compile(model=None, **kwargs):  # noqa: A001  (torch.compile)
+    """``torch.compile``: ember has no graph compiler, so the model (or function) comes back
+    as it is; ``@ember.compile`` and ``@ember.compile(mode=...)`` work as decorators."""
+    if model is None:
+        return lambda fn: fn
+    return model
+
+
+_matmul_precision = "highest"
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    """Recorded only: ember's float32 matmul always runs in full float32 ('highest')."""
+    global _matmul_precision
+    if precision not in ("highest", "high", "medium"):
+        import warnings
+
+        warnings.warn(
+            f"{precision} is not one of 'highest', 'high', or 'medium'; the current "
+            "set_float32_matmul_precision call has no effect.",
+            UserWarning,
+            stacklevel=2,
+        )
+        return
+    _matmul_precision = precision
+
+
+def get_float32_matmul_precision() -> str:
+    return _matmul_precision
+
+
+_deterministic = False
+
+
+def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
+    """Recorded only: ember's CPU kernels are deterministic already."""
+    global _deterministic
+    _deterministic = _builtins.bool(mode)
+
+
+def are_deterministic_algorithms_enabled() -> bool:
+    return _deterministic
+
+
 def show_config() -> None:
     """Print the version, compiler, OpenMP threads and the SIMD path in use."""
     print(f"ember {__version__}")
@@ -436,7 +480,9 @@ __all__ = [
     "tanh", "sigmoid", "relu", "softmax", "log_softmax",
     "device", "no_grad", "enable_grad", "inference_mode", "finfo", "iinfo",
     "set_grad_enabled", "is_grad_enabled", "manual_seed",
-    "set_num_threads", "get_num_threads", "show_config",
+    "set_num_threads", "get_num_threads", "show_config", "compile",
+    "set_float32_matmul_precision", "get_float32_matmul_precision",
+    "use_deterministic_algorithms", "are_deterministic_algorithms_enabled",
     "abs", "argmax", "argmin", "cat", "clamp", "exp", "flatten", "log", "matmul", "max",
     "maximum", "mean", "min", "minimum", "permute", "reshape", "sqrt", "squeeze", "stack",
     "sum", "transpose", "unsqueeze", "var", "where", "chunk", "split", "gather", "masked_fill",
