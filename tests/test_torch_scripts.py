@@ -1101,6 +1101,193 @@ def _custom_function(torch):
     return loss.item()
 
 
+def _vae(torch):
+    nn = torch.nn
+    F = torch.nn.functional
+    optim = torch.optim
+    torch.manual_seed(0)
+    X, _ = ember.datasets.load_digits()
+    data = torch.from_numpy((X / 16.0).astype(np.float32))
+
+    class VAE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(64, 32)
+            self.fc21 = nn.Linear(32, 4)
+            self.fc22 = nn.Linear(32, 4)
+            self.fc3 = nn.Linear(4, 32)
+            self.fc4 = nn.Linear(32, 64)
+
+        def encode(self, x):
+            h1 = F.relu(self.fc1(x))
+            return self.fc21(h1), self.fc22(h1)
+
+        def reparameterize(self, mu, logvar):
+            std = torch.exp(0.5 * logvar)
+            eps = torch.randn_like(std)
+            return mu + eps * std
+
+        def decode(self, z):
+            h3 = F.relu(self.fc3(z))
+            return torch.sigmoid(self.fc4(h3))
+
+        def forward(self, x):
+            mu, logvar = self.encode(x.view(-1, 64))
+            z = self.reparameterize(mu, logvar)
+            return self.decode(z), mu, logvar
+
+    model = VAE()
+    optimizer = optim.Adam(model.parameters(), lr=1e-2)
+
+    def loss_function(recon_x, x, mu, logvar):
+        BCE = F.binary_cross_entropy(recon_x, x.view(-1, 64), reduction="sum")
+        KLD = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        return BCE + KLD
+
+    losses = []
+    for epoch in range(1, 6):
+        model.train()
+        train_loss = 0
+        perm = torch.randperm(len(data))
+        for batch_idx in range(0, len(data), 128):
+            batch = data[perm[batch_idx : batch_idx + 128]]
+            optimizer.zero_grad()
+            recon_batch, mu, logvar = model(batch)
+            loss = loss_function(recon_batch, batch, mu, logvar)
+            loss.backward()
+            train_loss += loss.item()
+            optimizer.step()
+        losses.append(train_loss / len(data))
+    with torch.no_grad():
+        sample = torch.randn(8, 4)
+        sample = model.decode(sample).cpu()
+        assert sample.view(8, 1, 8, 8).shape == (8, 1, 8, 8)
+    assert losses[-1] < losses[0], losses
+    return losses
+
+
+def _gan(torch):
+    nn = torch.nn
+    optim = torch.optim
+    torch.manual_seed(0)
+    X, _ = ember.datasets.load_digits(as_images=True)
+    real_all = torch.from_numpy((X / 8.0 - 1.0).astype(np.float32))
+    nz = 8
+
+    def weights_init(m):
+        classname = m.__class__.__name__
+        if classname.find("Conv") != -1:
+            nn.init.normal_(m.weight, 0.0, 0.02)
+        elif classname.find("BatchNorm") != -1:
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.constant_(m.bias, 0)
+
+    netG = nn.Sequential(
+        nn.ConvTranspose2d(nz, 16, 4, 1, 0, bias=False),
+        nn.BatchNorm2d(16),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(16, 1, 4, 2, 1, bias=False),
+        nn.Tanh(),
+    )
+    netD = nn.Sequential(
+        nn.Conv2d(1, 16, 4, 2, 1, bias=False),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(16, 1, 4, 1, 0, bias=False),
+        nn.Sigmoid(),
+    )
+    netG.apply(weights_init)
+    netD.apply(weights_init)
+    criterion = nn.BCELoss()
+    fixed_noise = torch.randn(16, nz, 1, 1)
+    real_label, fake_label = 1.0, 0.0
+    optimizerD = optim.Adam(netD.parameters(), lr=2e-3, betas=(0.5, 0.999))
+    optimizerG = optim.Adam(netG.parameters(), lr=2e-3, betas=(0.5, 0.999))
+    G_losses, D_losses = [], []
+    for epoch in range(2):
+        for i in range(0, 640, 64):
+            netD.zero_grad()
+            real_cpu = real_all[i : i + 64]
+            b_size = real_cpu.size(0)
+            label = torch.full((b_size,), real_label, dtype=torch.float)
+            output = netD(real_cpu).view(-1)
+            errD_real = criterion(output, label)
+            errD_real.backward()
+            D_x = output.mean().item()
+            noise = torch.randn(b_size, nz, 1, 1)
+            fake = netG(noise)
+            label.fill_(fake_label)
+            output = netD(fake.detach()).view(-1)
+            errD_fake = criterion(output, label)
+            errD_fake.backward()
+            D_G_z1 = output.mean().item()
+            errD = errD_real + errD_fake
+            optimizerD.step()
+            netG.zero_grad()
+            label.fill_(real_label)
+            output = netD(fake).view(-1)
+            errG = criterion(output, label)
+            errG.backward()
+            D_G_z2 = output.mean().item()
+            optimizerG.step()
+            G_losses.append(errG.item())
+            D_losses.append(errD.item())
+    with torch.no_grad():
+        fake = netG(fixed_noise).detach().cpu()
+    assert fake.shape == (16, 1, 7, 7) or fake.shape[0] == 16, fake.shape
+    assert all(np.isfinite(G_losses)) and 0 <= D_x <= 1 and 0 <= D_G_z1 <= 1 and 0 <= D_G_z2 <= 1
+    return G_losses[-1], D_losses[-1]
+
+
+def _lstm_classifier(torch):
+    nn = torch.nn
+    torch.manual_seed(0)
+    pack_padded_sequence = nn.utils.rnn.pack_padded_sequence
+    pad_packed_sequence = nn.utils.rnn.pad_packed_sequence
+    pad_sequence = nn.utils.rnn.pad_sequence
+    rng = np.random.default_rng(0)
+    seqs, labels = [], []
+    for _ in range(200):
+        n = int(rng.integers(3, 9))
+        lab = int(rng.integers(0, 2))
+        toks = rng.integers(1, 5, n) + 4 * lab  # class 0 uses tokens 1..4, class 1 5..8
+        seqs.append(torch.tensor(toks, dtype=torch.long))
+        labels.append(lab)
+
+    class Classifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(9, 8, padding_idx=0)
+            self.lstm = nn.LSTM(8, 16, batch_first=True)
+            self.fc = nn.Linear(16, 2)
+
+        def forward(self, x, lengths):
+            packed = pack_padded_sequence(
+                self.emb(x), lengths, batch_first=True, enforce_sorted=False
+            )
+            out, (h, c) = self.lstm(packed)
+            unpacked, lens = pad_packed_sequence(out, batch_first=True)
+            assert unpacked.shape[0] == x.shape[0]
+            return self.fc(h[-1])
+
+    model = Classifier()
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    crit = nn.CrossEntropyLoss()
+    losses = []
+    for epoch in range(3):
+        for i in range(0, 200, 32):
+            batch = seqs[i : i + 32]
+            lengths = torch.tensor([len(s) for s in batch])
+            x = pad_sequence(batch, batch_first=True)
+            y = torch.tensor(labels[i : i + 32])
+            opt.zero_grad()
+            loss = crit(model(x, lengths), y)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    assert losses[-1] < losses[0], losses
+    return losses[-1]
+
+
 # ---- the scripts on ember ------------------------------------------------------------------------
 
 
@@ -1162,6 +1349,24 @@ def test_custom_autograd_function():
     import ember as torch
 
     _custom_function(torch)
+
+
+def test_vae():
+    import ember as torch
+
+    _vae(torch)
+
+
+def test_dcgan_style_gan():
+    import ember as torch
+
+    _gan(torch)
+
+
+def test_lstm_classifier_packed_sequences():
+    import ember as torch
+
+    _lstm_classifier(torch)
 
 
 def test_custom_function_matches_torch():
