@@ -1400,6 +1400,22 @@ def test_set_grad_enabled_call_context_and_decorator():
     assert ember.is_grad_enabled() and not f(x).requires_grad and ember.is_grad_enabled()
 
 
+def test_bare_grad_mode_decorators():
+    x = ember.ones(2, requires_grad=True)
+
+    @ember.no_grad
+    def f():
+        return x * 2
+
+    @ember.enable_grad
+    def g():
+        return x * 2
+
+    assert not f().requires_grad and (x * 2).requires_grad
+    with ember.no_grad():
+        assert g().requires_grad and not (x * 2).requires_grad
+
+
 def test_user_function_sees_tensors_and_setup_context():
     seen = []
 

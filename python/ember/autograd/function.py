@@ -46,6 +46,11 @@ class _GradMode:
 
     _mode = True
 
+    def __new__(cls, func=None, *args, **kwargs):
+        if callable(func):  # bare ``@no_grad``, as PyTorch allows
+            return cls()(func)
+        return super().__new__(cls)
+
     def __enter__(self):
         self._prev = is_grad_enabled()
         _set_enabled(self._mode)
