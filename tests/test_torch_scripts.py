@@ -1288,6 +1288,135 @@ def _lstm_classifier(torch):
     return losses[-1]
 
 
+def _seq2seq_classic(torch):
+    nn = torch.nn
+    F = torch.nn.functional
+    optim = torch.optim
+    torch.manual_seed(0)
+    random.seed(0)
+    device = torch.device("cpu")
+    SOS_token, EOS_token, MAX_LENGTH = 0, 1, 6
+    pairs = []
+    for _ in range(60):
+        s = [random.randint(2, 7) for _ in range(random.randint(2, 4))]
+        pairs.append((s, s[::-1]))
+
+    class EncoderRNN(nn.Module):
+        def __init__(self, input_size, hidden_size):
+            super().__init__()
+            self.hidden_size = hidden_size
+            self.embedding = nn.Embedding(input_size, hidden_size)
+            self.gru = nn.GRU(hidden_size, hidden_size)
+
+        def forward(self, input, hidden):
+            embedded = self.embedding(input).view(1, 1, -1)
+            output = embedded
+            output, hidden = self.gru(output, hidden)
+            return output, hidden
+
+        def initHidden(self):
+            return torch.zeros(1, 1, self.hidden_size, device=device)
+
+    class AttnDecoderRNN(nn.Module):
+        def __init__(self, hidden_size, output_size, dropout_p=0.1, max_length=MAX_LENGTH):
+            super().__init__()
+            self.hidden_size = hidden_size
+            self.output_size = output_size
+            self.max_length = max_length
+            self.embedding = nn.Embedding(self.output_size, self.hidden_size)
+            self.attn = nn.Linear(self.hidden_size * 2, self.max_length)
+            self.attn_combine = nn.Linear(self.hidden_size * 2, self.hidden_size)
+            self.dropout = nn.Dropout(dropout_p)
+            self.gru = nn.GRU(self.hidden_size, self.hidden_size)
+            self.out = nn.Linear(self.hidden_size, self.output_size)
+
+        def forward(self, input, hidden, encoder_outputs):
+            embedded = self.embedding(input).view(1, 1, -1)
+            embedded = self.dropout(embedded)
+            attn_weights = F.softmax(self.attn(torch.cat((embedded[0], hidden[0]), 1)), dim=1)
+            attn_applied = torch.bmm(attn_weights.unsqueeze(0), encoder_outputs.unsqueeze(0))
+            output = torch.cat((embedded[0], attn_applied[0]), 1)
+            output = self.attn_combine(output).unsqueeze(0)
+            output = F.relu(output)
+            output, hidden = self.gru(output, hidden)
+            output = F.log_softmax(self.out(output[0]), dim=1)
+            return output, hidden, attn_weights
+
+    def tensorFromSentence(ids):
+        return torch.tensor(ids + [EOS_token], dtype=torch.long, device=device).view(-1, 1)
+
+    teacher_forcing_ratio = 0.5
+
+    def train(
+        input_tensor,
+        target_tensor,
+        encoder,
+        decoder,
+        encoder_optimizer,
+        decoder_optimizer,
+        criterion,
+        max_length=MAX_LENGTH,
+    ):
+        encoder_hidden = encoder.initHidden()
+        encoder_optimizer.zero_grad()
+        decoder_optimizer.zero_grad()
+        input_length = input_tensor.size(0)
+        target_length = target_tensor.size(0)
+        encoder_outputs = torch.zeros(max_length, encoder.hidden_size, device=device)
+        loss = 0
+        for ei in range(input_length):
+            encoder_output, encoder_hidden = encoder(input_tensor[ei], encoder_hidden)
+            encoder_outputs[ei] = encoder_output[0, 0]
+        decoder_input = torch.tensor([[SOS_token]], device=device)
+        decoder_hidden = encoder_hidden
+        use_teacher_forcing = True if random.random() < teacher_forcing_ratio else False
+        if use_teacher_forcing:
+            for di in range(target_length):
+                decoder_output, decoder_hidden, decoder_attention = decoder(
+                    decoder_input, decoder_hidden, encoder_outputs
+                )
+                loss += criterion(decoder_output, target_tensor[di])
+                decoder_input = target_tensor[di]  # Teacher forcing
+        else:
+            for di in range(target_length):
+                decoder_output, decoder_hidden, decoder_attention = decoder(
+                    decoder_input, decoder_hidden, encoder_outputs
+                )
+                topv, topi = decoder_output.topk(1)
+                decoder_input = topi.squeeze().detach()  # detach from history as input
+                loss += criterion(decoder_output, target_tensor[di])
+                if decoder_input.item() == EOS_token:
+                    break
+        loss.backward()
+        encoder_optimizer.step()
+        decoder_optimizer.step()
+        return loss.item() / target_length
+
+    hidden_size = 16
+    encoder = EncoderRNN(8, hidden_size).to(device)
+    decoder = AttnDecoderRNN(hidden_size, 8, dropout_p=0.1).to(device)
+    encoder_optimizer = optim.SGD(encoder.parameters(), lr=0.05)
+    decoder_optimizer = optim.SGD(decoder.parameters(), lr=0.05)
+    criterion = nn.NLLLoss()
+    losses = []
+    for it in range(300):
+        inp, tgt = random.choice(pairs)
+        losses.append(
+            train(
+                tensorFromSentence(inp),
+                tensorFromSentence(tgt),
+                encoder,
+                decoder,
+                encoder_optimizer,
+                decoder_optimizer,
+                criterion,
+            )
+        )
+    first, last = sum(losses[:50]) / 50, sum(losses[-50:]) / 50
+    assert last < first, (first, last)
+    return last
+
+
 # ---- the scripts on ember ------------------------------------------------------------------------
 
 
@@ -1319,6 +1448,13 @@ def test_seq2seq_attention():
     import ember as torch
 
     _seq2seq(torch)
+
+
+def test_seq2seq_classic_tutorial():
+    # encoder_outputs[ei] = encoder_output[0, 0] once per step: repeated index assignment
+    import ember as torch
+
+    _seq2seq_classic(torch)
 
 
 def test_transformer_language_model():
