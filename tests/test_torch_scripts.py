@@ -1740,3 +1740,12 @@ def test_compile_and_global_switches_are_accepted():
         assert ember.are_deterministic_algorithms_enabled()
     finally:
         ember.use_deterministic_algorithms(False)
+
+
+def test_tensor_class_on_a_list_makes_floats_like_torch():
+    torch = pytest.importorskip("torch")
+    for data in ([1, 2], [[True, False]], (3, 4.5)):
+        e, t = ember.Tensor(data), torch.Tensor(data)
+        assert str(e.dtype) == "float32" and t.dtype == torch.float32
+        np.testing.assert_array_equal(e.numpy(), t.numpy())
+    assert ember.Tensor(np.arange(3)).dtype == np.int64  # arrays keep their dtype (ember's own use)

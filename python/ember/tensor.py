@@ -103,6 +103,8 @@ class Tensor:
     __array_priority__ = 1000  # NumPy defers to our operators: ndarray + Tensor -> Tensor
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
+        if dtype is None and isinstance(data, list | tuple):
+            dtype = get_default_dtype()  # torch.Tensor([1, 2]) is float32, as PyTorch's
         self.data = _as_array(data, dtype, copy=False)
         self.grad = None
         self._ctx = None
