@@ -1749,3 +1749,45 @@ def test_tensor_class_on_a_list_makes_floats_like_torch():
         assert str(e.dtype) == "float32" and t.dtype == torch.float32
         np.testing.assert_array_equal(e.numpy(), t.numpy())
     assert ember.Tensor(np.arange(3)).dtype == np.int64  # arrays keep their dtype (ember's own use)
+
+
+def _amp_loop(torch, enabled, overflow_at=2):
+    nn = torch.nn
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[0.1, -0.2, 0.3]]))
+        model.bias.fill_(0.05)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**4, growth_interval=2, enabled=enabled)
+    x = torch.tensor(np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3))
+    y = torch.tensor(np.array([[1.0], [0.0], [1.0], [0.5]], dtype=np.float32))
+    scales = []
+    for step in range(5):
+        optimizer.zero_grad()
+        with torch.autocast(device_type="cpu", enabled=False):
+            loss = nn.functional.mse_loss(model(x), y)
+        if step == overflow_at:
+            loss = loss * float("inf")  # an overflowing step is skipped and the scale backs off
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+        scaler.step(optimizer)
+        scaler.update()
+        scales.append(scaler.get_scale())
+    return model.weight.detach().numpy().copy(), scales, scaler.state_dict()
+
+
+def test_grad_scaler_matches_torch():
+    torch = pytest.importorskip("torch")
+    for enabled in (True, False):
+        with np.errstate(all="ignore"):  # the overflowing step's inf/nan gradients
+            w_e, s_e, st_e = _amp_loop(ember, enabled, overflow_at=2 if enabled else -1)
+        w_t, s_t, st_t = _amp_loop(torch, enabled, overflow_at=2 if enabled else -1)
+        np.testing.assert_allclose(w_e, w_t, rtol=1e-6)
+        assert s_e == s_t and st_e == st_t, (s_e, s_t, st_e, st_t)
+    v = ember.autograd.Variable(ember.ones(2), requires_grad=True)
+    assert v.requires_grad and v.is_leaf
+    with ember.autograd.detect_anomaly():
+        (v * 2).sum().backward()
+    assert ember.cuda.amp.GradScaler is ember.amp.GradScaler

@@ -20,6 +20,7 @@ import numpy as _np
 from ember import (  # noqa: E402
     _C,
     accelerator,
+    amp,
     autograd,
     backends,
     cuda,
@@ -35,6 +36,7 @@ from ember import (  # noqa: E402
     utils,  # torch.utils.data's path
 )
 from ember._device import device
+from ember.amp import autocast
 from ember.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from ember.creation import (
     BoolTensor,
@@ -469,7 +471,7 @@ def show_config() -> None:
 _os.register_at_fork(after_in_child=lambda: _C.set_num_threads(1))
 
 __all__ = [
-    "Tensor", "Size", "autograd", "cuda", "accelerator", "backends",
+    "Tensor", "Size", "autograd", "cuda", "accelerator", "backends", "amp", "autocast",
     "FloatTensor", "DoubleTensor", "HalfTensor", "LongTensor", "IntTensor", "ShortTensor",
     "CharTensor", "ByteTensor", "BoolTensor",
     "nn", "optim", "datasets", "ops", "data", "io", "preprocessing",

@@ -1,5 +1,9 @@
 """``torch.cuda``'s availability checks: ember runs on the CPU only, so there is never a GPU."""
 
+from types import SimpleNamespace
+
+from ember.amp import GradScaler, autocast
+
 
 def is_available() -> bool:
     return False
@@ -18,3 +22,6 @@ manual_seed_all = manual_seed
 
 def synchronize(device=None) -> None:
     """Nothing runs asynchronously on the CPU."""
+
+
+amp = SimpleNamespace(GradScaler=GradScaler, autocast=autocast)  # torch.cuda.amp's names

@@ -96,6 +96,31 @@ class inference_mode(no_grad):  # noqa: N801
         self._mode = False if mode else is_grad_enabled()
 
 
+class detect_anomaly:  # noqa: N801
+    """Accepted for PyTorch scripts; ember's backward already names the op whose gradient
+    fails, so there is nothing more to switch on."""
+
+    def __init__(self, check_nan: bool = True):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class set_detect_anomaly(detect_anomaly):  # noqa: N801
+    def __init__(self, mode: bool, check_nan: bool = True):
+        pass
+
+
+def Variable(data, requires_grad: bool = False, volatile: bool = False):  # noqa: N802
+    """Pre-0.4 PyTorch's wrapper: a tensor sharing ``data``'s memory, with ``requires_grad``."""
+    t = Tensor._make(data.data, False, None, 0)
+    return t.requires_grad_() if requires_grad else t
+
+
 class set_grad_enabled(_GradMode):  # noqa: N801
     """Set grad mode now (``ember.set_grad_enabled(False)``) or for a ``with`` block, as PyTorch."""
 
