@@ -6,7 +6,9 @@ Tensor argument (other arguments as given) and returns an array (or a tuple of a
 ``backward`` receives the gradient of each output and returns one gradient array (or None) per
 forward argument. ``ctx`` is the node itself: ``ctx.save_for_backward(...)`` keeps arrays for
 backward, ``ctx.needs_input_grad`` says which inputs want a gradient, and any other attribute
-may be set on it.
+may be set on it. That is the contract of ember's own ops; a subclass defined outside the
+``ember`` package gets PyTorch's: Tensors in and out of ``forward`` / ``backward`` (run without
+recording), and optionally ``forward(*args)`` with ``setup_context(ctx, inputs, output)``.
 
 Example::
 
