@@ -19,7 +19,11 @@ import numpy as _np
 
 from ember import (  # noqa: E402
     _C,
+    accelerator,
+    amp,
     autograd,
+    backends,
+    cuda,
     data,
     datasets,
     io,
@@ -32,8 +36,18 @@ from ember import (  # noqa: E402
     utils,  # torch.utils.data's path
 )
 from ember._device import device
-from ember.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from ember.amp import autocast
+from ember.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from ember.creation import (
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
     arange,
     as_tensor,
     bernoulli,
@@ -360,7 +374,7 @@ from ember.ops import (
 )
 from ember.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from ember.summary import summary
-from ember.tensor import Tensor, get_default_dtype, set_default_dtype  # noqa: I001  (Tensor first: the modules below build on it)
+from ember.tensor import Size, Tensor, get_default_dtype, set_default_dtype  # noqa: I001  (Tensor first: the modules below build on it)
 
 __version__ = _C.__version__
 
@@ -380,6 +394,9 @@ bool = _np.bool_  # noqa: A001
 int8, uint8, int16 = _np.int8, _np.uint8, _np.int16
 short = _np.int16
 half = _np.float16
+# dtype limits (eps, max, min, tiny, bits), as torch.finfo / torch.iinfo
+finfo = _np.finfo
+iinfo = _np.iinfo
 
 
 def set_num_threads(n: int) -> None:
@@ -398,6 +415,50 @@ def get_num_threads() -> int:
     return _min(_C.get_num_threads(), _C.omp_max_threads())
 
 
+def compile(model=None, **kwargs):  # noqa: A001  (torch.compile)
+    """``torch.compile``: ember has no graph compiler, so the model (or function) comes back
+    as it is; ``@ember.compile`` and ``@ember.compile(mode=...)`` work as decorators."""
+    if model is None:
+        return lambda fn: fn
+    return model
+
+
+_matmul_precision = "highest"
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    """Recorded only: ember's float32 matmul always runs in full float32 ('highest')."""
+    global _matmul_precision
+    if precision not in ("highest", "high", "medium"):
+        import warnings
+
+        warnings.warn(
+            f"{precision} is not one of 'highest', 'high', or 'medium'; the current "
+            "set_float32_matmul_precision call has no effect.",
+            UserWarning,
+            stacklevel=2,
+        )
+        return
+    _matmul_precision = precision
+
+
+def get_float32_matmul_precision() -> str:
+    return _matmul_precision
+
+
+_deterministic = False
+
+
+def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
+    """Recorded only: ember's CPU kernels are deterministic already."""
+    global _deterministic
+    _deterministic = _builtins.bool(mode)
+
+
+def are_deterministic_algorithms_enabled() -> bool:
+    return _deterministic
+
+
 def show_config() -> None:
     """Print the version, compiler, OpenMP threads and the SIMD path in use."""
     print(f"ember {__version__}")
@@ -412,14 +473,20 @@ def show_config() -> None:
 _os.register_at_fork(after_in_child=lambda: _C.set_num_threads(1))
 
 __all__ = [
-    "Tensor", "autograd", "nn", "optim", "datasets", "ops", "data", "io", "preprocessing",
+    "Tensor", "Size", "autograd", "cuda", "accelerator", "backends", "amp", "autocast",
+    "FloatTensor", "DoubleTensor", "HalfTensor", "LongTensor", "IntTensor", "ShortTensor",
+    "CharTensor", "ByteTensor", "BoolTensor",
+    "nn", "optim", "datasets", "ops", "data", "io", "preprocessing",
     "train", "utils", "Generator",
     "tensor", "from_numpy", "as_tensor", "zeros", "ones", "full", "empty", "zeros_like",
     "ones_like", "randn", "rand", "randint", "randperm", "arange", "linspace", "eye",
     "full_like", "empty_like", "randn_like", "rand_like", "normal", "bernoulli", "multinomial",
     "tanh", "sigmoid", "relu", "softmax", "log_softmax",
-    "device", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed",
-    "set_num_threads", "get_num_threads", "show_config",
+    "device", "no_grad", "enable_grad", "inference_mode", "finfo", "iinfo",
+    "set_grad_enabled", "is_grad_enabled", "manual_seed",
+    "set_num_threads", "get_num_threads", "show_config", "compile",
+    "set_float32_matmul_precision", "get_float32_matmul_precision",
+    "use_deterministic_algorithms", "are_deterministic_algorithms_enabled",
     "abs", "argmax", "argmin", "cat", "clamp", "exp", "flatten", "log", "matmul", "max",
     "maximum", "mean", "min", "minimum", "permute", "reshape", "sqrt", "squeeze", "stack",
     "sum", "transpose", "unsqueeze", "var", "where", "chunk", "split", "gather", "masked_fill",

@@ -103,28 +103,29 @@ def ones_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
 
 
 @_takes_device
-def randn(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from ember's seeded generator."""
+def randn(*size, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples from ember's seeded generator (or ``generator``)."""
     dt = _dtype(dtype)
-    data = default_generator().standard_normal(_size(size, "randn"), dtype=dt)
+    data = (generator or default_generator()).standard_normal(_size(size, "randn"), dtype=dt)
     return Tensor(data, requires_grad=requires_grad)
 
 
 @_takes_device
-def rand(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples in [0, 1) from ember's seeded generator."""
+def rand(*size, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) from ember's seeded generator (or ``generator``)."""
     dt = _dtype(dtype)
-    data = default_generator().random(_size(size, "rand"), dtype=dt)
+    data = (generator or default_generator()).random(_size(size, "rand"), dtype=dt)
     return Tensor(data, requires_grad=requires_grad)
 
 
 @_takes_device
-def randint(low, high=None, size=(), dtype=np.int64) -> Tensor:
+def randint(low, high=None, size=(), generator=None, dtype=np.int64) -> Tensor:
     if high is None:
         low, high = 0, low
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
-    return Tensor(default_generator().integers(low, high, _size((size,), "randint"), dtype=dtype))
+    rng = generator or default_generator()
+    return Tensor(rng.integers(low, high, _size((size,), "randint"), dtype=dtype))
 
 
 @_takes_device
@@ -141,10 +142,10 @@ def randint_like(input, low=0, high=None, dtype=None) -> Tensor:  # noqa: A002
 
 
 @_takes_device
-def randperm(n: int, dtype=np.int64) -> Tensor:
+def randperm(n: int, generator=None, dtype=np.int64) -> Tensor:
     if n < 0:
         raise ValueError(f"randperm: n must be >= 0, got {n}")
-    return Tensor(default_generator().permutation(n).astype(dtype))
+    return Tensor((generator or default_generator()).permutation(n).astype(dtype))
 
 
 @_takes_device
@@ -161,13 +162,13 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
 
 
 @_takes_device
-def linspace(start, end, steps: int, dtype=None) -> Tensor:
-    return Tensor(np.linspace(start, end, steps, dtype=_dtype(dtype)))
+def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.linspace(start, end, steps, dtype=_dtype(dtype)), requires_grad=requires_grad)
 
 
 @_takes_device
-def eye(n: int, m: int | None = None, dtype=None) -> Tensor:
-    return Tensor(np.eye(n, m, dtype=_dtype(dtype)))
+def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.eye(n, m, dtype=_dtype(dtype)), requires_grad=requires_grad)
 
 
 @_takes_device
@@ -273,3 +274,40 @@ def multinomial(input, num_samples: int, replacement: bool = False) -> Tensor:  
         [rng.choice(n, num_samples, replace=replacement, p=r / t) for r, t in zip(rows, totals)]
     ).astype(np.int64)
     return Tensor(out.reshape(w.shape[:-1] + (num_samples,)))
+
+
+class _LegacyTensorType(type):
+    """PyTorch's legacy typed constructors: ``LongTensor([1, 2])`` copies data,
+    ``FloatTensor(2, 3)`` makes that shape (zero-filled here, uninitialised in PyTorch);
+    ``isinstance`` checks the dtype."""
+
+    def __call__(cls, *args, device=None):
+        _device.check(device)
+        if len(args) == 1 and not isinstance(args[0], int | np.integer):
+            (data,) = args
+            if isinstance(data, Tensor):
+                if data.dtype != cls.dtype:
+                    raise TypeError(
+                        f"{cls.__name__}: expected a {cls.dtype} tensor, got {data.dtype}"
+                    )
+                return data
+            return Tensor(np.array(data, dtype=cls.dtype))
+        return Tensor(np.zeros(_size(args, cls.__name__) if args else (0,), cls.dtype))
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor) and obj.dtype == cls.dtype
+
+
+def _legacy(name: str, dtype) -> type:
+    return _LegacyTensorType(name, (), {"dtype": np.dtype(dtype)})
+
+
+FloatTensor = _legacy("FloatTensor", np.float32)
+DoubleTensor = _legacy("DoubleTensor", np.float64)
+HalfTensor = _legacy("HalfTensor", np.float16)
+LongTensor = _legacy("LongTensor", np.int64)
+IntTensor = _legacy("IntTensor", np.int32)
+ShortTensor = _legacy("ShortTensor", np.int16)
+CharTensor = _legacy("CharTensor", np.int8)
+ByteTensor = _legacy("ByteTensor", np.uint8)
+BoolTensor = _legacy("BoolTensor", np.bool_)

@@ -1661,12 +1661,21 @@ class IndexPut(Function):
     @staticmethod
     def backward(ctx, g):
         key, vshape = ctx.meta
-        return None, unbroadcast(np.array(g[key]), vshape), None
+        g_base = g_value = None
+        if ctx.needs_input_grad[0]:  # the overwritten elements get none
+            g_base = np.array(g)
+            g_base[key] = 0
+        if ctx.needs_input_grad[1]:
+            g_value = unbroadcast(np.array(g[key]), vshape)
+        return g_base, g_value, None
 
 
-def index_put_(x: Tensor, key, value: Tensor) -> None:
-    """x[key] = value where value is in the graph and x is a plain tensor: x joins the graph."""
-    out = IndexPut.apply(x, value, key)
+def index_put_(x: Tensor, key, value) -> None:
+    """x[key] = value recorded in the graph (value in the graph, or x already in it): x becomes
+    this node's output; its earlier node is the base, which gets the gradient outside key.
+    Nodes that saved x's array before the write see the new values, as PyTorch would refuse."""
+    base = Tensor._make(x.data, True, x._ctx, x._idx) if x._ctx is not None else x
+    out = IndexPut.apply(base, value, key)
     x._ctx, x._idx, x._requires_grad = out._ctx, out._idx, True
 
 

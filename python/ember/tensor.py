@@ -55,6 +55,31 @@ def _as_array(data, dtype=None, copy=True) -> np.ndarray:
     return arr
 
 
+class Size(tuple):
+    """A tensor's shape (``Tensor.shape``, ``Tensor.size()``): a tuple, as ``torch.Size``."""
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __repr__(self) -> str:
+        return f"ember.Size({list(self)})"
+
+    # str() (and so f-strings and error messages) keeps the plain tuple form
+    __str__ = tuple.__repr__
+
+    def __getitem__(self, index):
+        out = tuple.__getitem__(self, index)
+        return Size(out) if isinstance(index, slice) else out
+
+    def __add__(self, other):
+        return Size(tuple.__add__(self, other))
+
+
 class Tensor:
     """An n-dimensional array with automatic differentiation.
 
@@ -78,6 +103,8 @@ class Tensor:
     __array_priority__ = 1000  # NumPy defers to our operators: ndarray + Tensor -> Tensor
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
+        if dtype is None and isinstance(data, list | tuple):
+            dtype = get_default_dtype()  # torch.Tensor([1, 2]) is float32, as PyTorch's
         self.data = _as_array(data, dtype, copy=False)
         self.grad = None
         self._ctx = None
@@ -186,6 +213,8 @@ class Tensor:
     # ---- array facts ----------------------------------------------------------------------
     @property
     def shape(self) -> tuple:
+        # a plain tuple (equal to a Size): ops read shapes all the time, and a Size per read
+        # costs ~0.5 us on a small add
         return self.data.shape
 
     @property
@@ -202,7 +231,7 @@ class Tensor:
     def size(self, dim: int | None = None):
         """The shape (PyTorch's ``size()``), or the length of one dimension."""
         if dim is None:
-            return self.data.shape
+            return Size(self.data.shape)
         return self.data.shape[dim]
 
     def numel(self) -> int:
@@ -386,6 +415,12 @@ class Tensor:
         elif self._requires_grad:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
+
+    def __format__(self, spec: str) -> str:
+        # f"{loss:.4f}": a 0-d tensor formats as its value, as PyTorch's
+        if self.data.ndim == 0:
+            return self.data.item().__format__(spec)
+        return object.__format__(self, spec)
 
     def __bool__(self) -> bool:
         if self.data.size != 1:
@@ -858,16 +893,18 @@ class Tensor:
     def __setitem__(self, index, value):
         from ember.autograd.function import is_grad_enabled
 
-        if is_grad_enabled() and (self._requires_grad or self._ctx is not None):
+        if is_grad_enabled() and self._requires_grad and self._ctx is None:
             raise RuntimeError(
-                "index assignment into a tensor that requires grad is not differentiable; "
+                "index assignment into a leaf tensor that requires grad is not differentiable; "
                 "wrap it in `with ember.no_grad():` or build the tensor with ember.cat/where"
             )
         if isinstance(index, Tensor):
             index = index.data
-        if is_grad_enabled() and isinstance(value, Tensor) and value._requires_grad:
-            # t = zeros(...); t[i] = x: t joins the graph (writing the array alone would drop
-            # x's gradient silently). Only once: a second assignment is refused above.
+        if is_grad_enabled() and (
+            self._ctx is not None or (isinstance(value, Tensor) and value._requires_grad)
+        ):
+            # t = zeros(...); t[i] = x (also again, as an RNN loop filling its outputs does):
+            # t joins the graph, writing the array alone would drop x's gradient silently.
             _ops.index_put_(self, index, value)
             return
         self.data[index] = value.data if isinstance(value, Tensor) else value

@@ -3,19 +3,27 @@
 from ember.autograd.engine import backward, grad
 from ember.autograd.function import (
     Function,
+    Variable,
+    detect_anomaly,
     enable_grad,
+    inference_mode,
     is_grad_enabled,
     no_grad,
+    set_detect_anomaly,
     set_grad_enabled,
 )
 from ember.autograd.gradcheck import gradcheck
 
 __all__ = [
     "Function",
+    "Variable",
+    "detect_anomaly",
+    "set_detect_anomaly",
     "backward",
     "enable_grad",
     "grad",
     "gradcheck",
+    "inference_mode",
     "is_grad_enabled",
     "no_grad",
     "set_grad_enabled",

@@ -6,7 +6,9 @@ Tensor argument (other arguments as given) and returns an array (or a tuple of a
 ``backward`` receives the gradient of each output and returns one gradient array (or None) per
 forward argument. ``ctx`` is the node itself: ``ctx.save_for_backward(...)`` keeps arrays for
 backward, ``ctx.needs_input_grad`` says which inputs want a gradient, and any other attribute
-may be set on it.
+may be set on it. That is the contract of ember's own ops; a subclass defined outside the
+``ember`` package gets PyTorch's: Tensors in and out of ``forward`` / ``backward`` (run without
+recording), and optionally ``forward(*args)`` with ``setup_context(ctx, inputs, output)``.
 
 Example::
 
@@ -37,7 +39,7 @@ def is_grad_enabled() -> bool:
     return getattr(_state, "enabled", True)
 
 
-def set_grad_enabled(mode: bool) -> None:
+def _set_enabled(mode: bool) -> None:
     _state.enabled = bool(mode)
 
 
@@ -46,13 +48,18 @@ class _GradMode:
 
     _mode = True
 
+    def __new__(cls, func=None, *args, **kwargs):
+        if callable(func):  # bare ``@no_grad``, as PyTorch allows
+            return cls()(func)
+        return super().__new__(cls)
+
     def __enter__(self):
         self._prev = is_grad_enabled()
-        set_grad_enabled(self._mode)
+        _set_enabled(self._mode)
         return self
 
     def __exit__(self, *exc):
-        set_grad_enabled(self._prev)
+        _set_enabled(self._prev)
         return False
 
     def __call__(self, fn):
@@ -76,6 +83,69 @@ class enable_grad(_GradMode):  # noqa: N801
     """Re-enable graph recording inside a ``no_grad`` block."""
 
     _mode = True
+
+
+class inference_mode(no_grad):  # noqa: N801
+    """PyTorch's inference_mode: here the same as ``no_grad`` (``inference_mode(False)`` is a
+    no-op block)."""
+
+    def __new__(cls, mode=True):
+        if callable(mode):  # bare ``@inference_mode``
+            return cls()(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode: bool = True):
+        self._mode = False if mode else is_grad_enabled()
+
+
+class detect_anomaly:  # noqa: N801
+    """Accepted for PyTorch scripts; ember's backward already names the op whose gradient
+    fails, so there is nothing more to switch on."""
+
+    def __init__(self, check_nan: bool = True):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class set_detect_anomaly(detect_anomaly):  # noqa: N801
+    def __init__(self, mode: bool, check_nan: bool = True):
+        pass
+
+
+def Variable(data, requires_grad: bool = False, volatile: bool = False):  # noqa: N802
+    """Pre-0.4 PyTorch's wrapper: a tensor sharing ``data``'s memory, with ``requires_grad``."""
+    t = Tensor._make(data.data, False, None, 0)
+    return t.requires_grad_() if requires_grad else t
+
+
+class set_grad_enabled(_GradMode):  # noqa: N801
+    """Set grad mode now (``ember.set_grad_enabled(False)``) or for a ``with`` block, as PyTorch."""
+
+    def __init__(self, mode: bool):
+        self._prev = is_grad_enabled()
+        self._mode = bool(mode)
+        _set_enabled(self._mode)
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, fn):
+        import functools
+
+        _set_enabled(self._prev)  # as a decorator it only applies inside fn
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
 
 
 class Function:
@@ -105,6 +175,46 @@ class Function:
     def backward(ctx, *grads):
         raise NotImplementedError
 
+    # Subclasses written outside ember get PyTorch's contract: forward and backward see Tensors
+    # (with no graph recorded inside), and forward may leave ctx to ``setup_context``.
+    _tensor_api = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.partition(".")[0] == "ember":
+            return
+        cls._tensor_api = True
+        if "backward" in cls.__dict__:
+            user_backward = cls.__dict__["backward"].__func__
+
+            def backward(ctx, *grads):
+                with no_grad():
+                    out = user_backward(ctx, *(None if g is None else Tensor(g) for g in grads))
+                if isinstance(out, tuple | list):
+                    return tuple(o.data if isinstance(o, Tensor) else o for o in out)
+                return out.data if isinstance(out, Tensor) else out
+
+            cls.backward = staticmethod(backward)
+
+    @classmethod
+    def _forward_tensors(cls, ctx, args, kwargs):
+        inputs = tuple(
+            Tensor._make(a.data, False, None, 0) if isinstance(a, Tensor) else a for a in args
+        )
+        with no_grad():
+            if cls.setup_context is Function.setup_context:
+                out = cls.forward(ctx, *inputs, **kwargs)
+            else:  # PyTorch 2's style: forward(*args) then setup_context(ctx, inputs, output)
+                out = cls.forward(*inputs, **kwargs)
+                cls.setup_context(ctx, inputs, out)
+        if isinstance(out, tuple | list):
+            return tuple(o.data if isinstance(o, Tensor) else o for o in out)
+        return out.data if isinstance(out, Tensor) else out
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
+
     @classmethod
     def apply(cls, *args, **kwargs):
         ctx = cls.__new__(cls)
@@ -126,7 +236,10 @@ class Function:
             parents.append(None)
         record = any_grad and getattr(_state, "enabled", True)  # is_grad_enabled(), inlined
         ctx.needs_input_grad = tuple(needs)
-        out = cls.forward(ctx, *raw, **kwargs)
+        if cls._tensor_api:
+            out = cls._forward_tensors(ctx, args, kwargs)
+        else:
+            out = cls.forward(ctx, *raw, **kwargs)
         if not record:
             if isinstance(out, tuple):
                 return tuple(Tensor._make(o, False, None, 0) for o in out)

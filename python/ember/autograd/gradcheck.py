@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.autograd.engine import grad
 from ember.autograd.function import no_grad
 from ember.tensor import Tensor
 
@@ -60,7 +61,6 @@ def gradcheck(
         return float(sum(np.sum(w * o.data) for w, o in zip(weights, values)))
 
     for i in checked:
-        inputs[i].grad = None
         if not inputs[i].data.flags.c_contiguous:  # perturbation needs a flat view
             inputs[i].data = np.ascontiguousarray(inputs[i].data)
     loss = None
@@ -71,11 +71,12 @@ def gradcheck(
         loss = term if loss is None else loss + term
     if loss is None:
         raise ValueError("gradcheck: no output depends on the inputs that require grad")
-    loss.backward()
+    # autograd.grad, not backward: the inputs' .grad stay as they were (as PyTorch)
+    grads = grad(loss, [inputs[i] for i in checked], allow_unused=True)
 
-    for i in checked:
+    for i, g in zip(checked, grads):
         x = inputs[i]
-        analytic = np.zeros(x.shape) if x.grad is None else np.asarray(x.grad.data, np.float64)
+        analytic = np.zeros(x.shape) if g is None else np.asarray(g.data, np.float64)
         numeric = np.zeros(x.shape)
         flat = x.data.reshape(-1)
         with no_grad():

@@ -204,19 +204,23 @@ class Softmax(Function):
         )
 
 
-def softmax(input, dim: int, dtype=None) -> Tensor:
+def softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim``; finite for any finite logits."""
     x = _float_input(input, "softmax")
     if dtype is not None:
         x = x.to(dtype)
+    if dim is None:
+        dim = _implicit_softmax_dim(x.ndim, "softmax", _stacklevel)
     return Softmax.apply(x, _dim(dim, x.ndim, "softmax"), False)
 
 
-def log_softmax(input, dim: int, dtype=None) -> Tensor:
+def log_softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """x - logsumexp(x) along ``dim``, computed without overflow."""
     x = _float_input(input, "log_softmax")
     if dtype is not None:
         x = x.to(dtype)
+    if dim is None:
+        dim = _implicit_softmax_dim(x.ndim, "log_softmax", _stacklevel)
     return Softmax.apply(x, _dim(dim, x.ndim, "log_softmax"), True)
 
 
@@ -374,9 +378,17 @@ def threshold(input, threshold: float, value: float, inplace: bool = False) -> T
     return _pointwise("threshold", input, lambda x: np.where(x > t, x, v), lambda x: x > t)
 
 
-def _implicit_softmax_dim(ndim: int) -> int:
-    # PyTorch's legacy choice when dim is None (it also warns; ember does not)
-    return 0 if ndim in (0, 1, 3) else 1
+def _implicit_softmax_dim(ndim: int, op: str | None = None, stacklevel: int = 3) -> int:
+    # PyTorch's legacy choice when dim is None; softmax and log_softmax warn as PyTorch does
+    dim = 0 if ndim in (0, 1, 3) else 1
+    if op is not None:
+        warnings.warn(
+            f"Implicit dimension choice for {op} has been deprecated. "
+            "Change the call to include dim=X as an argument.",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+    return dim
 
 
 def softmin(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:

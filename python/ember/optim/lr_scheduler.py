@@ -272,6 +272,8 @@ class StepLR(LRScheduler):
     """Multiplies the lr by ``gamma`` every ``step_size`` epochs."""
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
+        if isinstance(step_size, float) and step_size.is_integer():
+            step_size = int(step_size)  # PyTorch's transformer tutorial passes 1.0
         _positive_int("step_size", step_size, "StepLR")
         self.step_size = step_size
         self.gamma = gamma
