@@ -191,3 +191,18 @@ def test_callers_gradient_is_never_written():
     x.backward(g)  # a leaf as the root: its grad is a copy of g
     x.grad.numpy()[...] = 5
     np.testing.assert_array_equal(g, [1.0, 1.0])
+
+
+def test_index_assignment_after_use_refuses_backward():
+    # h was saved by h * h, then overwritten: its gradient would use the new values (PyTorch's
+    # version counter raises here); assignments before any use, or uses after, are fine.
+    a = ember.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    h = a * 2
+    y = h * h
+    h[0] = 5.0
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+    h2 = a * 2
+    h2[0] = 5.0
+    (h2 * h2).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), [0.0, 16.0, 24.0])

@@ -17,7 +17,7 @@ import numpy as np
 
 from ember import _C
 from ember.autograd.engine import reduce_sum, unbroadcast
-from ember.autograd.function import Function
+from ember.autograd.function import Function, note_graph_write
 from ember.tensor import Tensor, get_default_dtype
 
 _shape = np.shape
@@ -1673,8 +1673,12 @@ class IndexPut(Function):
 def index_put_(x: Tensor, key, value) -> None:
     """x[key] = value recorded in the graph (value in the graph, or x already in it): x becomes
     this node's output; its earlier node is the base, which gets the gradient outside key.
-    Nodes that saved x's array before the write see the new values, as PyTorch would refuse."""
-    base = Tensor._make(x.data, True, x._ctx, x._idx) if x._ctx is not None else x
+    Nodes that used x before the write refuse to backward (they may have saved its old values),
+    as PyTorch's version counter does."""
+    base = x
+    if x._ctx is not None:
+        base = Tensor._make(x.data, True, x._ctx, x._idx)
+        note_graph_write(x)  # nodes that used x before this write can no longer backward
     out = IndexPut.apply(base, value, key)
     x._ctx, x._idx, x._requires_grad = out._ctx, out._idx, True
 

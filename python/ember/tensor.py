@@ -99,7 +99,11 @@ class Tensor:
 
     # _hooks: set only on tensors that get hooks (register_hook, retain_grad, ...): op outputs
     # never touch it, so the per-op cost is unchanged (see autograd/engine.py's _Hooks).
-    __slots__ = ("data", "grad", "_requires_grad", "_ctx", "_idx", "_hooks", "__weakref__")
+    # _written: set only on tensors overwritten by an index assignment while in the graph
+    # (autograd.function.note_graph_write).
+    __slots__ = (
+        "data", "grad", "_requires_grad", "_ctx", "_idx", "_hooks", "_written", "__weakref__"
+    )  # fmt: skip
     __array_priority__ = 1000  # NumPy defers to our operators: ndarray + Tensor -> Tensor
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):

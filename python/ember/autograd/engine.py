@@ -293,12 +293,16 @@ def _run(tensors, grads, retain_graph: bool, targets):
         i = t._idx
         slots[i] = g if slots[i] is None else slots[i] + g
 
+    from ember.autograd import function as function_module  # (circular at import time)
+
     for node in _topological_order(list(pending)):
         grads = pending.pop(node, None)
         if grads is None:
             continue
         if node._freed:
             raise _freed_error(node)
+        if function_module._graph_writes:
+            _check_not_overwritten(node)
         if node._tensor_hooks is not None:
             _node_hooks(node, grads, shared)
         if capture is not None:
@@ -412,6 +416,17 @@ def _accumulate(leaf, g: np.ndarray, shared: _Shared) -> None:
         np.add(acc, g, out=acc, casting="unsafe")
     else:
         leaf.grad = Tensor._make(np.add(acc, g, dtype=dtype, casting="unsafe"), False, None, 0)
+
+
+def _check_not_overwritten(node) -> None:
+    for p in node.parents:
+        if p is not None and getattr(p, "_written", 0) > node._epoch:
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: an index assignment into a tensor of shape {p.shape} after "
+                f"{node.name} used it. Assign into a clone, or build the result with ember.cat / "
+                "ember.stack"
+            )
 
 
 def _freed_error(node) -> RuntimeError:

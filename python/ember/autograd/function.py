@@ -148,6 +148,20 @@ class set_grad_enabled(_GradMode):  # noqa: N801
         return wrapper
 
 
+# Index writes into a tensor already in the graph (outputs[t] = h in a loop) count here; each
+# node records the count it was made at (_epoch), and backward refuses a node whose input was
+# overwritten after it was made (it may have saved the old values), as PyTorch's version
+# counter does. Zero until the first such write, so the engine's check costs nothing before.
+_graph_writes = 0
+
+
+def note_graph_write(t) -> None:
+    """t's array is about to be overwritten in place while t is in the graph."""
+    global _graph_writes
+    _graph_writes += 1
+    t._written = _graph_writes
+
+
 class Function:
     """Base class of every differentiable op; see the module docstring."""
 
@@ -157,6 +171,7 @@ class Function:
     parents: tuple
     saved_tensors: tuple
     needs_input_grad: tuple
+    _epoch = 0  # _graph_writes when the node was made
     _tensor_hooks = None  # {output index: (weakref to the tensor, its _Hooks)}: engine.hooks_of
     _freed = False  # set by _release once backward has run (without retain_graph)
 
@@ -245,6 +260,7 @@ class Function:
                 return tuple(Tensor._make(o, False, None, 0) for o in out)
             return Tensor._make(out, False, None, 0)
         ctx.parents = tuple(parents)
+        ctx._epoch = _graph_writes
         if isinstance(out, tuple):
             ctx._n_out = len(out)
             ctx._out_meta = tuple((np.shape(o), np.result_type(o)) for o in out)
