@@ -103,6 +103,33 @@ def test_max_pool_nan_and_ties_like_torch():
     np.testing.assert_array_equal(idx, it.numpy())
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(3, 4, 7, 9), (2, 3, 8, 8), (64, 1, 10, 10), (1, 1, 2, 70)])
+def test_max_pool_2x2_fast_path_equals_general_path(shape, dtype):
+    # 2x2 stride 2 takes its own vectorised loop: values and PyTorch's argmax rule (window
+    # order, a later element wins if greater or NaN) against a NumPy reference, ties and NaNs.
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 3, shape).astype(dtype)  # many ties
+    x.reshape(-1)[rng.choice(x.size, x.size // 7, replace=False)] = np.nan
+    y, idx = _C.max_pool2d_forward(x, (2, 2), (2, 2))
+    n, c, h, w = shape
+    oh, ow = h // 2, w // 2
+    win = x[:, :, : 2 * oh, : 2 * ow].reshape(n, c, oh, 2, ow, 2).transpose(0, 1, 2, 4, 3, 5)
+    win = win.reshape(n, c, oh, ow, 4)
+    # PyTorch's rule in window order: a later element wins if greater or NaN
+    best = np.zeros((n, c, oh, ow), np.int64)
+    cur = win[..., 0].copy()
+    for k in range(1, 4):
+        v = win[..., k]
+        take = (v > cur) | np.isnan(v)
+        cur = np.where(take, v, cur)
+        best = np.where(take, k, best)
+    rows = 2 * np.arange(oh)[:, None] + best // 2
+    cols = 2 * np.arange(ow)[None, :] + best % 2
+    np.testing.assert_array_equal(y, cur)
+    np.testing.assert_array_equal(idx, rows * w + cols)
+
+
 def test_max_pool_empty_window_gives_minus_one_and_no_gradient():
     x = np.ones((1, 1, 1, 1))
     y, idx = _C.max_pool2d_forward(x, (3, 3), (3, 3), (1, 1), (2, 2), True)
