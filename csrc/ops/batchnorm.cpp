@@ -256,7 +256,7 @@ void batch_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, c
   };
   if (S == 1) {
     for_channel_blocks(N, C, [&](int64_t c0, int64_t w) {
-      double mean[kBlock], sdy[kBlock] = {0}, sdyx[kBlock] = {0};
+      double mean[kBlock] = {0}, sdy[kBlock] = {0}, sdyx[kBlock] = {0};
       for (int64_t j = 0; j < w; ++j) mean[j] = double(save_mean[c0 + j]);
       if (dweight || dbias || (dx && training)) grad_sums_rows(dy, x, N, C, c0, w, mean, sdy, sdyx);
       T k1[kBlock], k2[kBlock], k3[kBlock], m[kBlock];
