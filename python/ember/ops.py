@@ -242,7 +242,11 @@ class Pow(Function):
         # x ** 2 is the hot case: np.power's generic loop is ~6x slower than np.square (x * x,
         # correctly rounded, as torch computes it)
         ctx.square = type(b) in (int, float) and b == 2 and a.dtype.kind == "f"
-        y = np.square(a) if ctx.square else np.power(a, b)
+        if ctx.square:
+            y = np.square(a)
+        else:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # as torch: inf/nan
+                y = np.power(a, b)
         ctx.save_for_backward(a, b, y)
         return y
 
@@ -869,7 +873,8 @@ def _float_input(x):
 class Exp(Function):
     @staticmethod
     def forward(ctx, x):
-        y = np.exp(x)
+        with np.errstate(over="ignore"):  # exp(1000) is inf, silently as in torch
+            y = np.exp(x)
         ctx.save_for_backward(y)
         return y
 
