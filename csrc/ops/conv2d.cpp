@@ -526,33 +526,35 @@ EMBER_SIMD void im2col_panels(T* __restrict bp, T* __restrict row, const T* xg, 
                               int64_t j1, int NR) {
   const int64_t KK = g.KH * g.KW, len = j1 - j0, full = len / NR * NR;
   if (xs) {
-    // The runs of one panel are the same for every row k: (column j, offset oh*Ws + ow from the
-    // block's first output row, length), cut at output-row ends. Panels are written in order and
-    // the runs of a row left to right, so what copy_blocks writes past a run is rewritten later
-    // (by the next run, row or panel; bp has kSlack values of room after the last).
-    const int64_t oh0 = j0 / g.OW;
-    int64_t run_j[kMaxNR + 1], run_src[kMaxNR + 1], run_n[kMaxNR + 1];
+    // The copies of one panel are the same for every row k: runs cut at output-row ends, as
+    // whole copy_blocks blocks (column, offset oh*Ws + ow from the block's first output row).
+    // Panels are written in order and the blocks of a row left to right, so what a block writes
+    // past its run is rewritten later (by the next run, row or panel; bp has kSlack values of
+    // room after the last).
+    constexpr int64_t B = 64 / sizeof(T);
+    const int64_t oh0 = j0 / g.OW, kend = std::min(k0 + kc, g.K);
+    int64_t blk_j[2 * kMaxNR + 1], blk_src[2 * kMaxNR + 1];
     for (int64_t q0 = 0; q0 < len; q0 += NR) {
       const int64_t width = std::min<int64_t>(NR, len - q0);
-      int nruns = 0;
-      for (int64_t j = 0; j < width; ++nruns) {
+      int nblk = 0;
+      for (int64_t j = 0; j < width;) {
         const int64_t p = j0 + q0 + j, oh = p / g.OW, ow = p - oh * g.OW;
-        run_j[nruns] = j;
-        run_src[nruns] = (oh - oh0) * ph.Ws + ow;
-        run_n[nruns] = std::min(g.OW - ow, width - j);
-        j += run_n[nruns];
+        const int64_t n = std::min(g.OW - ow, width - j);
+        for (int64_t i = 0; i < n; i += B, ++nblk) {
+          blk_j[nblk] = j + i;
+          blk_src[nblk] = (oh - oh0) * ph.Ws + ow + i;
+        }
+        j += n;
       }
       T* panel = bp + q0 * kc;
-      for (int64_t k = k0; k < k0 + kc; ++k) {
+      for (int64_t k = k0; k < kend; ++k) {
         T* d = panel + (k - k0) * NR;
-        if (k == g.K) {  // the bias row
-          for (int64_t j = 0; j < NR; ++j) d[j] = T(1);
-          continue;
-        }
         const T* src = xs + ph.koff[size_t(k)] + oh0 * ph.Ws;
-        for (int r = 0; r < nruns; ++r) copy_blocks(d + run_j[r], src + run_src[r], run_n[r]);
+        for (int r = 0; r < nblk; ++r) copy_blocks(d + blk_j[r], src + blk_src[r], B);
         for (int64_t j = width; j < NR; ++j) d[j] = T(0);
       }
+      if (kend < k0 + kc)  // the bias row
+        for (int64_t j = 0; j < NR; ++j) panel[(kend - k0) * NR + j] = T(1);
     }
     return;
   }
