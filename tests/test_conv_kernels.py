@@ -254,8 +254,8 @@ def test_engine_blocks_isas_threads(cfg, dtype, isa, threads):
 # The fused engine's phase planes (stride > 1, or stride 1 with < 16 channels): output rows
 # shorter than a micro-kernel panel and longer ones cut across panels; stride 3 with dilation and
 # asymmetric padding (phases of unequal width); a 1x1 stride-2 kernel (one phase of four read); the
-# bias row alone in a second depth block (K = 384); inputs too large for the per-thread phase
-# buffer in float64 (the bounds-checked col_row path, bias row included).
+# bias row in the last of several depth blocks (K + 1 = 385); inputs too large for the per-thread
+# phase buffer in float64 (the bounds-checked col_row path, bias row included).
 PHASE_CONFIGS = [
     ((3, 3, 32, 32), (32, 3, 3, 3), (2, 2), (1, 1), (1, 1), 1, True),
     ((2, 2, 9, 75), (5, 2, 5, 5), (1, 1), (2, 2), (1, 1), 1, True),
