@@ -251,6 +251,74 @@ def test_engine_blocks_isas_threads(cfg, dtype, isa, threads):
     np.testing.assert_array_equal(dw_only, got[1])
 
 
+# The fused engine's phase planes (stride > 1, or stride 1 with < 16 channels): output rows
+# shorter than a micro-kernel panel and longer ones cut across panels; stride 3 with dilation and
+# asymmetric padding (phases of unequal width); a 1x1 stride-2 kernel (one phase of four read); the
+# bias row in the last of several depth blocks (K + 1 = 385); inputs too large for the per-thread
+# phase buffer in float64 (the bounds-checked col_row path, bias row included).
+PHASE_CONFIGS = [
+    ((3, 3, 32, 32), (32, 3, 3, 3), (2, 2), (1, 1), (1, 1), 1, True),
+    ((2, 2, 9, 75), (5, 2, 5, 5), (1, 1), (2, 2), (1, 1), 1, True),
+    ((2, 1, 28, 28), (6, 1, 5, 5), (1, 1), (0, 0), (1, 1), 1, False),
+    ((2, 2, 20, 23), (5, 2, 3, 3), (3, 2), (2, 0, 1, 3), (2, 3), 1, True),
+    ((2, 4, 13, 17), (6, 2, 2, 3), (2, 3), (1, 1), (1, 1), 2, True),
+    ((2, 3, 9, 10), (4, 3, 1, 1), (2, 2), (0, 0), (1, 1), 1, True),
+    ((2, 24, 9, 9), (9, 24, 4, 4), (2, 2), (1, 1), (1, 1), 1, True),
+    ((1, 64, 128, 128), (3, 64, 3, 3), (2, 2), (1, 1), (1, 1), 1, True),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cfg", PHASE_CONFIGS)
+def test_phase_planes_vs_torch_and_numpy(cfg, dtype, threads):
+    torch = pytest.importorskip("torch")
+    x, w, b, kw = _data(cfg, dtype, seed=5)
+    w = (w / np.sqrt(w[0].size)).astype(dtype)
+    old_threads = _C.get_num_threads()
+    try:
+        _C.set_num_threads(threads)
+        y = _C.conv2d_forward(x, w, b, **kw)
+        dy = np.random.default_rng(6).standard_normal(y.shape).astype(dtype)
+        dx, dw, db = _C.conv2d_backward(dy, x, w, **kw, need_bias=b is not None)
+    finally:
+        _C.set_num_threads(old_threads)
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    bt = torch.tensor(b, requires_grad=True) if b is not None else None
+    yt = _torch_conv(torch, xt, wt, bt, **kw)
+    yt.backward(torch.tensor(dy))
+    np.testing.assert_allclose(y, yt.detach().numpy(), **TOL[dtype])
+    np.testing.assert_allclose(dx, xt.grad.numpy(), **TOL[dtype])
+    np.testing.assert_allclose(dw, wt.grad.numpy(), **TOL[dtype])
+    if b is not None:
+        np.testing.assert_allclose(db, bt.grad.numpy(), **TOL[dtype])
+    if x.size < 100_000:  # the NumPy reference is slow on the large one
+        f64 = [a.astype(np.float64) if a is not None else None for a in (x, w, b)]
+        np.testing.assert_allclose(y, conv2d_ref(*f64, **kw), **TOL[dtype])
+
+
+@pytest.mark.parametrize("cfg", [PHASE_CONFIGS[i] for i in (0, 3, 5)])
+def test_phase_planes_gradcheck(cfg):
+    import ember
+    from ember.nn import functional as F
+
+    (N, C, _, _), ws, stride, padding, dilation, groups, _ = cfg
+    x, w, b, _ = _data(((N, C, 7, 9), ws, stride, padding, dilation, groups, True), np.float64)
+    args = [ember.tensor(a, requires_grad=True) for a in (x, w, b)]
+    pad = padding if len(padding) == 2 else None
+    if pad is None:  # asymmetric: pad explicitly, then convolve without padding
+        pt, pb, pl, pr = padding
+
+        def fn(x_, w_, b_):
+            return F.conv2d(F.pad(x_, (pl, pr, pt, pb)), w_, b_, stride, 0, dilation, groups)
+    else:
+
+        def fn(x_, w_, b_):
+            return F.conv2d(x_, w_, b_, stride, pad, dilation, groups)
+
+    assert ember.autograd.gradcheck(fn, args)
+
+
 # ---- bad inputs ----
 
 X = np.zeros((2, 4, 8, 8), np.float32)

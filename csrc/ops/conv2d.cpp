@@ -372,19 +372,201 @@ inline char* align64(char* p) {
   return reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t(63));
 }
 
-// bp = rows [k0, k0+kc) x columns [j0, j1) of im2col(x[n, g]) as ceil((j1-j0)/NR) panels of
-// kc x NR (panel, then row, then column), the columns past j1 zero. Each row is built whole in
-// row (j1-j0 + NR values, in L1) and then cut into the panels.
+// d[0 .. n) = s[0 .. n) as whole blocks of B values: it reads and writes up to B - 1 values past
+// n (callers leave that slack and rewrite what lies there afterwards). A fixed-size block is a
+// couple of vector moves; a loop of n would become a call to memcpy.
 template <typename T>
-EMBER_SIMD void im2col_panels(T* __restrict bp, T* __restrict row, const T* xg, const Geom& g,
-                              int64_t k0, int64_t kc, int64_t j0, int64_t j1, int NR) {
+inline void copy_blocks(T* __restrict d, const T* __restrict s, int64_t n) {
+  constexpr int64_t B = 64 / sizeof(T);
+  for (int64_t i = 0; i < n; i += B)
+    for (int64_t u = 0; u < B; ++u) d[i + u] = s[i + u];
+}
+constexpr int64_t kSlack = 64;  // values past the end of buffers copy_blocks touches
+
+// Phase planes: one group's input zero-padded and split by stride phase, so that every im2col
+// row is a run of plain copies (no bounds checks, no strided gathers). Phase (a, b) of channel c
+// holds xs[i][j] = x_pad[c][a + sh*i][b + sw*j] (Hs x width, row stride Ws); tap (kh, kw) at
+// output (oh, ow) reads x_pad[oh*sh + kh*dh][ow*sw + kw*dw], which is phase (kh*dh % sh,
+// kw*dw % sw) at (oh + kh*dh / sh, ow + kw*dw / sw): output row oh is OW consecutive values of
+// one phase row. Only the phases some tap reads are filled (a 1x1 stride-2 kernel reads one of
+// four). The buffer is zeroed once per thread and call; each image then writes only the
+// interior, the same positions every time, so the zero border stays. The interior of a row is
+// written in whole copy_blocks blocks: the row stride leaves room for what lands past it (junk
+// columns no run reads).
+constexpr double kPhaseBytes = double(8 << 20);  // per thread; larger inputs use col_row
+constexpr int kMaxNR = 64;                       // widest micro-kernel panel the phase path takes
+
+struct Phases {
+  int64_t Hs = 0, width = 0, Ws = 0,
+          chan = 0;           // one phase's rows, columns, row stride; per channel
+  std::vector<char> used_h;   // used_h[a]: some kh*dh % sh == a
+  std::vector<int64_t> cols;  // per phase b some kw*dw % sw == b reads: b, jlo, jhi (interior)
+  std::vector<int64_t> koff;  // koff[k]: where im2col row k's output (0, 0) reads
+  // Values of one group's buffer, with kSlack for copy_blocks' reads past a run.
+  int64_t buffer(const Geom& g) const { return Hs > 0 ? g.Cg * chan + kSlack : 0; }
+};
+
+// Phase planes for g, or Hs == 0 when one group's planes would exceed kPhaseBytes.
+inline Phases make_phases(const Geom& g, size_t elem) {
+  Phases ph;
+  const int64_t B = 64 / int64_t(elem);  // copy_blocks' block
+  const int64_t Hs = ceil_div_pos(g.H + g.pt + g.pb, g.sh);
+  const int64_t width = ceil_div_pos(g.W + g.pl + g.pr, g.sw);
+  if (double(g.Cg) * double(g.sh) * double(g.sw) * double(Hs) * double(width + B) * double(elem) >
+      kPhaseBytes)
+    return ph;
+  std::vector<char> used_w(size_t(g.sw), 0);
+  for (int64_t kw = 0; kw < g.KW; ++kw) used_w[size_t(kw * g.dw % g.sw)] = 1;
+  int64_t Ws = width;
+  for (int64_t b = 0; b < g.sw; ++b) {
+    if (!used_w[size_t(b)]) continue;
+    // columns j whose input column b + sw*j - pl lies in [0, W)
+    const int64_t jlo = std::clamp<int64_t>(ceil_div_pos(g.pl - b, g.sw), 0, width);
+    const int64_t jhi = std::clamp<int64_t>(ceil_div_pos(g.pl + g.W - b, g.sw), jlo, width);
+    ph.cols.insert(ph.cols.end(), {b, jlo, jhi});
+    Ws = std::max(Ws, jlo + round_up(jhi - jlo, B));
+  }
+  ph.Hs = Hs;
+  ph.width = width;
+  ph.Ws = Ws;
+  ph.chan = g.sh * g.sw * Hs * Ws;
+  ph.used_h.assign(size_t(g.sh), 0);
+  for (int64_t kh = 0; kh < g.KH; ++kh) ph.used_h[size_t(kh * g.dh % g.sh)] = 1;
+  ph.koff.resize(size_t(g.K));
+  for (int64_t k = 0; k < g.K; ++k) {
+    const int64_t c = k / (g.KH * g.KW), rh = (k / g.KW) % g.KH * g.dh, rw = k % g.KW * g.dw;
+    ph.koff[size_t(k)] =
+        c * ph.chan + ((rh % g.sh) * g.sw + rw % g.sw) * Hs * Ws + (rh / g.sh) * Ws + rw / g.sw;
+  }
+  return ph;
+}
+
+// xs (Cg * chan) = the used phase planes of one group's input x (Cg, H, W); fresh: xs has not
+// been filled in this call yet (zero it all first). Whole blocks read past a row of x where that
+// stays before x_end (the end of the caller's array).
+template <typename T>
+EMBER_SIMD void fill_phases(T* __restrict xs, const T* __restrict x, const T* x_end, const Geom& g,
+                            const Phases& ph, bool fresh) {
+  constexpr int64_t B = 64 / sizeof(T);
+  if (fresh) std::fill(xs, xs + ph.buffer(g), T(0));
+  for (int64_t c = 0; c < g.Cg; ++c)
+    for (int64_t a = 0; a < g.sh; ++a) {
+      if (!ph.used_h[size_t(a)]) continue;
+      // rows i whose input row a + sh*i - pt lies in [0, H)
+      const int64_t ilo = std::clamp<int64_t>(ceil_div_pos(g.pt - a, g.sh), 0, ph.Hs);
+      const int64_t ihi = std::clamp<int64_t>(ceil_div_pos(g.pt + g.H - a, g.sh), ilo, ph.Hs);
+      for (size_t u = 0; u < ph.cols.size(); u += 3) {
+        const int64_t b = ph.cols[u], jlo = ph.cols[u + 1], jhi = ph.cols[u + 2];
+        const int64_t jend = jlo + round_up(jhi - jlo, B);
+        for (int64_t i = ilo; i < ihi; ++i) {
+          T* d = xs + c * ph.chan + (a * g.sw + b) * ph.Hs * ph.Ws + i * ph.Ws;
+          const T* src = x + (c * g.H + a + g.sh * i - g.pt) * g.W + b - g.pl;  // column j: sw*j
+          if (x_end - src < g.sw * jend) {
+            for (int64_t j = jlo; j < jhi; ++j) d[j] = src[g.sw * j];
+            continue;
+          }
+          for (int64_t j = jlo; j < jend; j += B) {
+            if (g.sw == 1)
+              for (int64_t v = 0; v < B; ++v) d[j + v] = src[j + v];
+            else if (g.sw == 2)  // a constant stride vectorises (permutes)
+              for (int64_t v = 0; v < B; ++v) d[j + v] = src[2 * (j + v)];
+            else
+              for (int64_t v = 0; v < B; ++v) d[j + v] = src[g.sw * (j + v)];
+          }
+          for (int64_t j = jhi; j < std::min(jend, ph.width); ++j) d[j] = T(0);  // right border
+        }
+      }
+    }
+}
+
+// The phase planes of group input xg, filled into buf once per (image, group) (*of remembers
+// which one buf holds, -1: none yet), or null when there are none.
+template <typename T>
+const T* phases_of(T* buf, int64_t* of, int64_t ng, const T* xg, const T* x_end, const Geom& g,
+                   const Phases& ph) {
+  if (ph.Hs == 0) return nullptr;
+  if (*of != ng) fill_phases(buf, xg, x_end, g, ph, *of < 0);
+  *of = ng;
+  return buf;
+}
+
+// dst[0 .. p1-p0) = im2col row k over output positions [p0, p1), copied from the phase planes;
+// writes up to kSlack values past the row (the next row's, or the caller's slack).
+template <typename T>
+inline void phase_row(T* __restrict dst, const T* __restrict xs, const Geom& g, const Phases& ph,
+                      int64_t k, int64_t p0, int64_t p1) {
+  const T* src = xs + ph.koff[size_t(k)];  // src[oh * Ws + ow]
+  int64_t oh = p0 / g.OW, ow0 = p0 - oh * g.OW;
+  for (int64_t p = p0; p < p1; ++oh, ow0 = 0) {
+    const int64_t n = std::min(g.OW - ow0, p1 - p);
+    const T* s = src + oh * ph.Ws + ow0;
+    copy_blocks(dst + (p - p0), s, n);
+    p += n;
+  }
+}
+
+// col (K, p1-p0) = im2col of one group: from its phase planes xs when given (col needs kSlack
+// values of room after it), else from x.
+template <typename T>
+EMBER_SIMD void im2col_block(T* __restrict col, const T* xs, const T* x, const Geom& g,
+                             const Phases& ph, int64_t p0, int64_t p1) {
+  if (!xs) return im2col_rows(col, x, g, p0, p1, 0, g.K);
+  for (int64_t k = 0; k < g.K; ++k) phase_row(col + k * (p1 - p0), xs, g, ph, k, p0, p1);
+}
+
+// bp = rows [k0, k0+kc) x columns [j0, j1) of im2col(x[n, g]) as ceil((j1-j0)/NR) panels of
+// kc x NR (panel, then row, then column), the columns past j1 zero; row K (past im2col's last)
+// is the bias row of ones. From the group's phase
+// planes xs: each row is cut at output-row and panel boundaries into runs of plain copies.
+// Without (xs null): each row is built whole from x in row (j1-j0 + NR values, in L1) and then
+// cut into the panels.
+template <typename T>
+EMBER_SIMD void im2col_panels(T* __restrict bp, T* __restrict row, const T* xg, const T* xs,
+                              const Geom& g, const Phases& ph, int64_t k0, int64_t kc, int64_t j0,
+                              int64_t j1, int NR) {
   const int64_t KK = g.KH * g.KW, len = j1 - j0, full = len / NR * NR;
+  if (xs) {
+    // The copies of one panel are the same for every row k: runs cut at output-row ends, as
+    // whole copy_blocks blocks (column, offset oh*Ws + ow from the block's first output row).
+    // Panels are written in order and the blocks of a row left to right, so what a block writes
+    // past its run is rewritten later (by the next run, row or panel; bp has kSlack values of
+    // room after the last).
+    constexpr int64_t B = 64 / sizeof(T);
+    const int64_t oh0 = j0 / g.OW, kend = std::min(k0 + kc, g.K);
+    int64_t blk_j[2 * kMaxNR + 1], blk_src[2 * kMaxNR + 1];
+    for (int64_t q0 = 0; q0 < len; q0 += NR) {
+      const int64_t width = std::min<int64_t>(NR, len - q0);
+      int nblk = 0;
+      for (int64_t j = 0; j < width;) {
+        const int64_t p = j0 + q0 + j, oh = p / g.OW, ow = p - oh * g.OW;
+        const int64_t n = std::min(g.OW - ow, width - j);
+        for (int64_t i = 0; i < n; i += B, ++nblk) {
+          blk_j[nblk] = j + i;
+          blk_src[nblk] = (oh - oh0) * ph.Ws + ow + i;
+        }
+        j += n;
+      }
+      T* panel = bp + q0 * kc;
+      for (int64_t k = k0; k < kend; ++k) {
+        T* d = panel + (k - k0) * NR;
+        const T* src = xs + ph.koff[size_t(k)] + oh0 * ph.Ws;
+        for (int r = 0; r < nblk; ++r) copy_blocks(d + blk_j[r], src + blk_src[r], B);
+        for (int64_t j = width; j < NR; ++j) d[j] = T(0);
+      }
+      if (kend < k0 + kc)  // the bias row
+        for (int64_t j = 0; j < NR; ++j) panel[(kend - k0) * NR + j] = T(1);
+    }
+    return;
+  }
   for (int64_t j = len; j < round_up(len, NR); ++j) row[j] = T(0);
   for (int64_t k = k0; k < k0 + kc; ++k) {
     const int64_t c = k / KK, kh = (k / g.KW) % g.KH, kw = k % g.KW;
     int64_t lo, hi;
     valid_cols(g, kw, &lo, &hi);
-    col_row(row, xg + c * g.H * g.W, g, kh, kw, lo, hi, j0, j1);
+    if (k == g.K)  // the bias row
+      std::fill(row, row + len, T(1));
+    else
+      col_row(row, xg + c * g.H * g.W, g, kh, kw, lo, hi, j0, j1);
     T* dst = bp + (k - k0) * NR;
     for (int64_t j = 0; j < full; j += NR, dst += kc * NR)
       std::memcpy(dst, row + j, NR * sizeof(T));
@@ -393,66 +575,70 @@ EMBER_SIMD void im2col_panels(T* __restrict bp, T* __restrict row, const T* xg, 
 }
 
 // wp[gi][i][k][r] = w[gi][i*MR + r][k]: the weights as the micro-kernel's p-major MR-row panels,
-// rows past Og zero.
+// rows past Og zero; with a bias, depth Kb = K + 1 and wp[gi][i][K][r] = b[gi][i*MR + r].
 template <typename T>
-void pack_weights(T* wp, const T* w, const Geom& g, int MR) {
-  const int64_t Ogp = round_up(g.Og, MR);
+void pack_weights(T* wp, const T* w, const T* b, const Geom& g, int MR) {
+  const int64_t Ogp = round_up(g.Og, MR), Kb = g.K + (b ? 1 : 0);
   for (int64_t gi = 0; gi < g.G; ++gi)
     for (int64_t i0 = 0; i0 < Ogp; i0 += MR) {
-      T* d = wp + (gi * Ogp + i0) * g.K;
+      T* d = wp + (gi * Ogp + i0) * Kb;
       for (int r = 0; r < MR; ++r) {
-        if (i0 + r < g.Og) {
-          const T* src = w + (gi * g.Og + i0 + r) * g.K;
-          for (int64_t k = 0; k < g.K; ++k) d[k * MR + r] = src[k];
-        } else {
-          for (int64_t k = 0; k < g.K; ++k) d[k * MR + r] = T(0);
-        }
+        const int64_t o = gi * g.Og + i0 + r;
+        const bool live = i0 + r < g.Og;
+        for (int64_t k = 0; k < g.K; ++k) d[k * MR + r] = live ? w[o * g.K + k] : T(0);
+        if (b) d[g.K * MR + r] = live ? b[o] : T(0);
       }
     }
 }
 
 // Forward: y[n, g, :, j0:j1] for the tasks (image, group, column block), threads over tasks.
+// A bias is one more row of the product (weights column b, im2col row of ones): no pass to
+// initialise y, and the micro-kernel never reads it.
 template <typename T>
 void forward_engine(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt) {
   const Kernel<T> kern = micro_kernel<T>();
   const int MR = kern.mr, NR = kern.nr;
   const int64_t Ogp = round_up(g.Og, MR);
-  const int64_t kc_blk = even_block(g.K, kern.kc, 1);
+  const int64_t Kb = g.K + (b ? 1 : 0);
+  const int64_t kc_blk = even_block(Kb, kern.kc, 1);
   const int64_t nc_blk = even_block(g.P, kNcForward, NR);
   const int64_t nblk = (g.P + nc_blk - 1) / nc_blk, tasks = g.N * g.G * nblk;
   nt = int(std::min<int64_t>(nt, tasks));
-  const int64_t wp_n = g.G * Ogp * g.K, bp_n = kc_blk * nc_blk, row_n = nc_blk + NR;
-  const size_t per_thread = size_t(bp_n + row_n) * sizeof(T) + 2 * 64;
+  const Phases ph = NR <= kMaxNR ? make_phases(g, sizeof(T)) : Phases{};
+  const T* x_end = x + g.N * g.C * g.H * g.W;
+  const int64_t wp_n = g.G * Ogp * Kb, bp_n = kc_blk * nc_blk + kSlack, row_n = nc_blk + NR;
+  const int64_t xs_n = ph.buffer(g);
+  const size_t per_thread = size_t(bp_n + row_n + xs_n) * sizeof(T) + 3 * 64;
   char* cur = align64(Workspace::get(size_t(wp_n) * sizeof(T) + size_t(nt) * per_thread + 128));
   T* wp = carve<T>(&cur, wp_n);
   char* thread_base = cur;
-  pack_weights(wp, w, g, MR);
+  pack_weights(wp, w, b, g, MR);
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     char* tc = thread_base + per_thread * size_t(omp_get_thread_num());
     T* bp = carve<T>(&tc, bp_n);
     T* row = carve<T>(&tc, row_n);
+    T* xs_buf = carve<T>(&tc, xs_n);
+    int64_t xs_of = -1;
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < tasks; ++t) {
       const int64_t jb = t % nblk, ng = t / nblk, n = ng / g.G, gi = ng % g.G;
       const int64_t j0 = jb * nc_blk, j1 = std::min(g.P, j0 + nc_blk);
       const T* xg = x + (n * g.C + gi * g.Cg) * g.H * g.W;
-      const T* wg = wp + gi * Ogp * g.K;
+      const T* xs = phases_of(xs_buf, &xs_of, ng, xg, x_end, g, ph);
+      const T* wg = wp + gi * Ogp * Kb;
       T* yg = y + (n * g.O + gi * g.Og) * g.P;
-      if (b)
-        for (int64_t o = 0; o < g.Og; ++o)
-          std::fill(yg + o * g.P + j0, yg + o * g.P + j1, b[gi * g.Og + o]);
-      for (int64_t k0 = 0; k0 < g.K; k0 += kc_blk) {
-        const int64_t kc = std::min(kc_blk, g.K - k0);
-        const T beta = (k0 > 0 || b) ? T(1) : T(0);
-        im2col_panels(bp, row, xg, g, k0, kc, j0, j1, NR);
+      for (int64_t k0 = 0; k0 < Kb; k0 += kc_blk) {
+        const int64_t kc = std::min(kc_blk, Kb - k0);
+        const T beta = k0 > 0 ? T(1) : T(0);
+        im2col_panels(bp, row, xg, xs, g, ph, k0, kc, j0, j1, NR);
         for (int64_t jr = j0; jr < j1; jr += NR) {
           const int nr = int(std::min<int64_t>(NR, j1 - jr));
           const T* bpanel = bp + (jr - j0) * kc;
           for (int64_t ir = 0; ir < g.Og; ir += MR) {
             const int mr = int(std::min<int64_t>(MR, g.Og - ir));
-            kern.panel_a(kc, T(1), wg + ir * g.K + k0 * MR, MR, bpanel, NR, beta,
-                         yg + ir * g.P + jr, g.P, mr, nr);
+            kern.panel_a(kc, T(1), wg + ir * Kb + k0 * MR, MR, bpanel, NR, beta, yg + ir * g.P + jr,
+                         g.P, mr, nr);
           }
         }
       }
@@ -510,9 +696,13 @@ void backward_engine(T* dx, T* dw, const T* dy, const T* x, const T* w, const Ge
   // Workspace: w^T packed as MR-row panels (dx), then per thread: col (Kp x L), dy panels
   // (max of L x Ogp for dw and Og x Lp for dx), dw^T partial (G x K x Og).
   const int64_t wt_n = dx ? g.G * Kp * g.Og : 0;
-  const int64_t col_n = Kp * L_blk, bp_n = std::max(L_blk * Ogp, g.Og * round_up(L_blk, NR));
+  const int64_t col_n = Kp * L_blk + kSlack,
+                bp_n = std::max(L_blk * Ogp, g.Og * round_up(L_blk, NR));
   const int64_t part_n = dw ? wnumel : 0;
-  const size_t per_thread = size_t(col_n + bp_n + part_n) * sizeof(T) + 3 * 64;
+  const Phases ph = make_phases(g, sizeof(T));
+  const int64_t xs_n = dw ? ph.buffer(g) : 0;
+  const T* x_end = x + g.N * g.C * g.H * g.W;
+  const size_t per_thread = size_t(col_n + bp_n + part_n + xs_n) * sizeof(T) + 4 * 64;
   char* cur = align64(Workspace::get(size_t(wt_n) * sizeof(T) + size_t(nt) * per_thread + 128));
   T* wt = carve<T>(&cur, wt_n);
   char* thread_base = cur;
@@ -539,6 +729,9 @@ void backward_engine(T* dx, T* dw, const T* dy, const T* x, const T* w, const Ge
     T* col = carve<T>(&tc, col_n);
     T* bp = carve<T>(&tc, bp_n);
     T* part = thread_part(tid);
+    carve<T>(&tc, part_n);
+    T* xs_buf = carve<T>(&tc, xs_n);
+    int64_t xs_of = -1;
     if (dw) std::fill(part, part + part_n, T(0));
     // Rows K..Kp of col are read by the kernel (their results are never stored): keep them zero.
     std::fill(col, col + col_n, T(0));
@@ -553,7 +746,8 @@ void backward_engine(T* dx, T* dw, const T* dy, const T* x, const T* w, const Ge
       for (int64_t p0 = 0; p0 < g.P; p0 += L_blk) {
         const int64_t L = std::min(L_blk, g.P - p0);
         if (dwt) {
-          im2col(col, xg, g, p0, p0 + L, 1);  // (K, L) row-major: MR rows of stride L
+          // (K, L) row-major: MR rows of stride L
+          im2col_block(col, phases_of(xs_buf, &xs_of, t, xg, x_end, g, ph), xg, g, ph, p0, p0 + L);
           pack_dy_t(bp, dyg, g.P, p0, L, g.Og, NR);
           for (int64_t q0 = 0; q0 < g.Og; q0 += NR) {
             const int nr = int(std::min<int64_t>(NR, g.Og - q0)), W = panel_width(nr, NR);
