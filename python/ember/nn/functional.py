@@ -294,7 +294,10 @@ def celu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x if x > 0 else alpha * (exp(x / alpha) - 1)."""
     if alpha == 0:
         raise ValueError("celu: alpha cannot be 0")
-    return _pointwise("celu", input, *_elu_pair(float(alpha), 1.0, 1.0 / alpha))
+    f, _ = _elu_pair(float(alpha), 1.0, 1.0 / alpha)
+    # PyTorch's backward takes input_scale = 1 / alpha rounded to float32, in float64 too
+    _, df = _elu_pair(float(alpha), 1.0, 1.0 / float(np.float32(alpha)))
+    return _pointwise("celu", input, f, df)
 
 
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
