@@ -335,16 +335,20 @@ class Module:
             self.register_buffer(name, plain, persistent=value.persistent)
             return
         params, modules, buffers = self._parameters, self._modules, self._buffers
-        was_buffer = name in buffers
-        for registry in (params, modules, buffers):
-            registry.pop(name, None)
         if isinstance(value, Parameter):
-            params[name] = value
+            target = params
         elif isinstance(value, Module):
-            modules[name] = value
-        elif was_buffer:  # reassigning a buffer keeps it a buffer
-            buffers[name] = value if value is None or isinstance(value, Tensor) else Tensor(value)
-            value = buffers[name]
+            target = modules
+        elif name in buffers:  # reassigning a buffer keeps it a buffer
+            target = buffers
+            value = value if value is None or isinstance(value, Tensor) else Tensor(value)
+        else:
+            target = None
+        for registry in (params, modules, buffers):
+            if registry is not target:
+                registry.pop(name, None)
+        if target is not None:
+            target[name] = value  # a reassigned name keeps its place (state_dict order)
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name):
