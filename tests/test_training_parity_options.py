@@ -1292,3 +1292,78 @@ def test_backward_nan_from_inf_times_zero_is_silent_as_torch():
     (ex.sqrt() * ember.tensor(np.array([0.0, 1.0, 1.0]))).sum().backward()
     close(ex.grad, tx.grad, "grad")
     assert np.isnan(ex.grad.numpy()[0])
+
+
+# --------------------------------------------------------------------------------------------
+# gradients at ties and kinks that training reaches (ReLU zeros, identical embeddings)
+# --------------------------------------------------------------------------------------------
+
+
+def _grads_like_torch(fn, *arrays):
+    tx = [torch.tensor(np.asarray(a, float), requires_grad=True) for a in arrays]
+    ex = [ember.tensor(np.asarray(a, float), requires_grad=True) for a in arrays]
+    t, e = fn(tnn, *tx), fn(enn, *ex)
+    close(e, t, "value")
+    t.sum().backward()
+    e.sum().backward()
+    for i, (a, b) in enumerate(zip(tx, ex)):
+        close(b.grad, a.grad, f"grad {i}")
+
+
+_TIES = {
+    # clamp_min(margin - x, 0) passes the gradient at margin - x == 0
+    "hinge_at_margin": (
+        lambda nn, x: nn.functional.hinge_embedding_loss(
+            x, T(nn, [-1.0, -1, -1, 1]), margin=1.0, reduction="none"
+        ),
+        [[0.5, 1.0, 1.5, 1.0]],
+    ),
+    # ||x1 - x2|| at 0 (identical rows, eps=0): gradient 0, not sqrt's inf times 0
+    "pairwise_distance_identical": (
+        lambda nn, a, b: nn.functional.pairwise_distance(a, b, eps=0.0),
+        [[[1.0, 2.0], [0.0, 1.0]], [[1.0, 2.0], [3.0, 1.0]]],
+    ),
+    "triplet_swap_identical": (
+        lambda nn, a, p, n: nn.functional.triplet_margin_loss(
+            a, p, n, swap=True, eps=0.0, reduction="none"
+        ),
+        [[[0.0, 0.0], [1.0, 0.0]], [[1.0, 0.0], [1.0, 1.0]], [[0.0, 2.0], [1.0, 1.0]]],
+    ),
+    "pairwise_distance_inf_ties": (
+        lambda nn, a, b: nn.functional.pairwise_distance(a, b, p=float("inf"), eps=0.0),
+        [[[1.0, -2.0, 2.0]], [[0.0, 0.0, 0.0]]],
+    ),
+    # pdist's backward gives each tied maximum the full gradient (unlike norm's)
+    "pdist_inf_ties": (
+        lambda nn, x: nn.functional.pdist(x, float("inf")),
+        [[[1.0, 2.0, 3.0], [3.0, 2.0, 1.0], [0.0, 0.0, 0.0]]],
+    ),
+    "pdist_p0_has_zero_gradient": (
+        lambda nn, x: nn.functional.pdist(x, 0.0),
+        [[[1.0, 2.0, 3.0], [3.0, 2.0, 1.0], [1.0, 2.0, 3.0]]],
+    ),
+    "pdist_p3_identical": (
+        lambda nn, x: nn.functional.pdist(x, 3.0),
+        [[[1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [0.0, 2.0, 1.0]]],
+    ),
+    "atan2_origin": (
+        lambda nn, a, b: (torch if nn is tnn else ember).atan2(a, b),
+        [[0.0, 1.0, 0.0], [0.0, 0.0, -2.0]],
+    ),
+    # d(a ** b)/db is 0 where a == 0 and b >= 0 (0 ** 0 included), as torch
+    "pow_exponent_at_zero_base": (
+        lambda nn, a, b: a**b,
+        [[0.0, 0.0, 2.0, 3.0], [0.0, 2.0, 0.5, -1.0]],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_TIES))
+def test_gradients_at_ties_and_kinks(name):
+    fn, arrays = _TIES[name]
+    _grads_like_torch(fn, *arrays)
+
+
+def test_pow_forward_inf_nan_is_silent_as_torch():
+    a, b = np.array([0.0, -2.0]), np.array([-1.0, 0.5])
+    close(ember.tensor(a) ** ember.tensor(b), torch.tensor(a) ** torch.tensor(b), "pow")

@@ -242,7 +242,11 @@ class Pow(Function):
         # x ** 2 is the hot case: np.power's generic loop is ~6x slower than np.square (x * x,
         # correctly rounded, as torch computes it)
         ctx.square = type(b) in (int, float) and b == 2 and a.dtype.kind == "f"
-        y = np.square(a) if ctx.square else np.power(a, b)
+        if ctx.square:
+            y = np.square(a)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** -1, (-1) ** 0.5: silent
+                y = np.power(a, b)
         ctx.save_for_backward(a, b, y)
         return y
 
@@ -264,7 +268,9 @@ class Pow(Function):
                 loga = np.where(
                     a > 0, np.log(np.where(a > 0, a, 1)), np.where(a == 0, -np.inf, np.nan)
                 )
-            gb = unbroadcast(np.where(y == 0, 0, g * y * loga), _shape(b))
+                # PyTorch's rule: 0 where a == 0 and b >= 0 (0 ** 0 included), else y * log(a)
+                gb = np.where((a == 0) & (b >= 0), 0, g * y * loga)
+            gb = unbroadcast(gb, _shape(b))
         return ga, gb
 
 
@@ -412,9 +418,16 @@ def _copysign_grads(a, b, y, g):
 
 fmax = _binary("fmax", np.fmax, _fmax_grads, floating=False)
 fmin = _binary("fmin", np.fmin, _fmax_grads, floating=False)
-atan2 = arctan2 = _binary(
-    "atan2", np.arctan2, lambda a, b, y, g: (g * b / (a * a + b * b), -g * a / (a * a + b * b))
-)
+
+
+def _atan2_grads(a, b, y, g):
+    r = a * a + b * b
+    with np.errstate(divide="ignore"):
+        inv = np.where(r == 0, 0, 1 / r)  # at (0, 0) PyTorch's gradients are 0, not NaN
+    return g * b * inv, -g * a * inv
+
+
+atan2 = arctan2 = _binary("atan2", np.arctan2, _atan2_grads)
 hypot = _binary("hypot", np.hypot, lambda a, b, y, g: (g * a / y, g * b / y))
 logaddexp = _binary(
     "logaddexp", np.logaddexp, lambda a, b, y, g: (g * np.exp(a - y), g * np.exp(b - y))

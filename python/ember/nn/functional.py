@@ -1552,9 +1552,10 @@ class HingeEmbeddingLoss(Function):
     @staticmethod
     def forward(ctx, x, t, margin, reduction):
         pos, neg = t != -1, t != 1
-        active = neg & (margin - x > 0)
-        loss = np.where(pos, x, 0) + np.where(active, margin - x, 0)
-        ctx.save_for_backward(pos, active)
+        z = margin - x
+        loss = np.where(pos, x, 0) + np.where(neg & (z > 0), z, 0)
+        # PyTorch's clamp_min(margin - x, 0) passes the gradient at z == 0 too
+        ctx.save_for_backward(pos, neg & (z >= 0))
         ctx.reduction = reduction
         return _reduce_array(loss, reduction, x.dtype)
 
@@ -1842,14 +1843,9 @@ def gaussian_nll_loss(
 
 
 def _pnorm(d: Tensor, p: float, keepdim: bool = False) -> Tensor:
-    """The p-norm over the last dim (p = 2 via sqrt of squares, p = inf as max |d|)."""
-    if p == 2:
-        return (d * d).sum(-1, keepdim).sqrt()
-    if p == 1:
-        return d.abs().sum(-1, keepdim)
-    if p == np.inf:
-        return d.abs().max(-1, keepdim)[0]
-    return (d.abs() ** p).sum(-1, keepdim) ** (1.0 / p)
+    """The p-norm over the last dim; Tensor.norm's gradient is PyTorch's (0 at a zero vector,
+    not sqrt's infinite slope times 0; p = inf shares it among tied maxima)."""
+    return d.norm(p, -1, keepdim)
 
 
 def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
@@ -4280,12 +4276,19 @@ def pdist(input, p: float = 2.0) -> Tensor:
         raise ValueError(f"{op}: only supports non-negative p values, got {p}")
     i, j = np.triu_indices(x.shape[0], 1)
     d = x[i] - x[j]
-    if p == 0:  # the count of differing coordinates: piecewise constant, no gradient
-        return Tensor((d.data != 0).sum(-1).astype(x.dtype))
+    if p == 0:  # the count of differing coordinates: piecewise constant, a zero gradient
+        count = (d.data != 0).sum(-1).astype(x.dtype)
+        return ops.where(np.ones(count.shape, bool), Tensor(count), d.sum(-1))
     if p == 2:  # sqrt has an infinite slope at 0; PyTorch gives identical rows gradient 0
         sq = (d * d).sum(-1)
         zero = sq.data == 0
         return ops.where(zero, 0.0, ops.where(zero, 1.0, sq).sqrt())
+    if p == np.inf and d.shape[0] and d.shape[1]:
+        # PyTorch's pdist backward gives every tied maximum |d| the full gradient (the norm's
+        # shares it): max + sum((|d| - max) over the ties), whose value is the max
+        a = d.abs()
+        m = a.data.max(-1, keepdims=True)
+        return Tensor(m[:, 0]) + ((a - m) * (a.data == m)).sum(-1)
     return _pnorm(d, float(p))
 
 
