@@ -1367,3 +1367,79 @@ def test_gradients_at_ties_and_kinks(name):
 def test_pow_forward_inf_nan_is_silent_as_torch():
     a, b = np.array([0.0, -2.0]), np.array([-1.0, 0.5])
     close(ember.tensor(a) ** ember.tensor(b), torch.tensor(a) ** torch.tensor(b), "pow")
+
+
+def _numpy_state(v):
+    if isinstance(v, torch.Tensor):
+        return v.detach().numpy().copy()
+    if isinstance(v, dict):
+        return {k: _numpy_state(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_numpy_state(x) for x in v]
+    return v
+
+
+@pytest.mark.parametrize(
+    "opt, kw",
+    [
+        ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
+        ("Adam", dict(lr=1e-2, amsgrad=True)),
+        ("RMSprop", dict(lr=1e-2, centered=True, momentum=0.5)),
+        ("Adagrad", dict(lr=0.1)),
+        ("NAdam", dict(lr=1e-2)),
+        ("Rprop", dict(lr=1e-2)),
+    ],
+)
+def test_resume_torch_checkpoint_in_ember(opt, kw):
+    """Five steps in torch, then model and optimiser state_dicts (as NumPy) into ember: both
+    continue identically (a training job moved from torch to ember mid-run)."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    batches = [(rng.normal(size=(10, 6)), rng.integers(0, 4, 10)) for _ in range(10)]
+    tm = _mlp(tnn).double()
+    topt = getattr(torch.optim, opt)(tm.parameters(), **kw)
+    for x, y in batches[:5]:
+        topt.zero_grad()
+        ce(tnn, tm, T(tnn, x), T(tnn, y)).backward()
+        topt.step()
+    em = _mlp(enn)
+    em.double()
+    em.load_state_dict(_numpy_state(tm.state_dict()))
+    eopt = getattr(eoptim, opt)(em.parameters(), **kw)
+    eopt.load_state_dict(_numpy_state(topt.state_dict()))
+    for i, (x, y) in enumerate(batches[5:]):
+        topt.zero_grad()
+        eopt.zero_grad()
+        t, e = ce(tnn, tm, T(tnn, x), T(tnn, y)), ce(enn, em, T(enn, x), T(enn, y))
+        close(e, t, f"loss step {i}")
+        t.backward()
+        e.backward()
+        topt.step()
+        eopt.step()
+    check_state(tm, em)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda F, C, x: F.binary_cross_entropy_with_logits(x, C(0.7)),
+        lambda F, C, x: F.binary_cross_entropy_with_logits(
+            x, C(0.7), weight=C(0.5), pos_weight=C(2.0), reduction="sum"
+        ),
+        lambda F, C, x: F.binary_cross_entropy(x, C(0.7)),
+        lambda F, C, x: F.gaussian_nll_loss(x, C(0.7), C(0.5)),
+        lambda F, C, x: F.margin_ranking_loss(x, C(0.7), C(1.0)),
+    ],
+    ids=["bce_logits", "bce_logits_weights", "bce", "gaussian_nll", "margin_ranking"],
+)
+def test_zero_dim_losses(fn):
+    """A 0-d prediction (one scalar output per step) trains as in torch; BCE-with-logits
+    passed NumPy's scalar -x to the C++ softplus, which refused it."""
+    tx = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+    ex = ember.tensor(np.array(0.3), requires_grad=True)
+    t = fn(tF, lambda v: torch.tensor(v, dtype=torch.float64), tx)
+    e = fn(eF, lambda v: ember.tensor(np.array(v)), ex)
+    close(e, t, "loss")
+    t.backward()
+    e.backward()
+    close(ex.grad, tx.grad, "grad")

@@ -1498,7 +1498,8 @@ class BCEWithLogitsLoss(Function):
     @staticmethod
     def forward(ctx, x, t, w, pw, reduction):
         # softplus(-x) = log1p(exp(-|x|)) + max(-x, 0) (finite for any x), one C++ pass
-        sp = _C.activation_forward("softplus", _contig(-x), threshold=math.inf)
+        # np.asarray: negating a 0-d array gives a NumPy scalar, which the binding refuses
+        sp = _C.activation_forward("softplus", _contig(np.asarray(-x)), threshold=math.inf)
         lw = 1 if pw is None else 1 + (pw - 1) * t
         loss = (1 - t) * x + lw * sp
         if w is not None:
