@@ -1443,3 +1443,44 @@ def test_zero_dim_losses(fn):
     t.backward()
     e.backward()
     close(ex.grad, tx.grad, "grad")
+
+
+_LOSS_CLASSES = sorted(
+    n
+    for n in dir(tnn)
+    if isinstance(getattr(tnn, n), type)
+    and issubclass(getattr(tnn, n), tnn.modules.loss._Loss)
+    and not n.startswith("_")
+)
+
+
+@pytest.mark.filterwarnings("ignore:size_average and reduce args will be deprecated")
+@pytest.mark.filterwarnings("ignore:`NLLLoss2d` has been deprecated")
+@pytest.mark.parametrize("name", _LOSS_CLASSES)
+def test_loss_modules_take_legacy_size_average_reduce_as_torch(name):
+    """Old training scripts write nn.MSELoss(size_average=False): the reduction PyTorch derives
+    (and where PyTorch has no such keywords, the same TypeError)."""
+    for kw in (
+        dict(size_average=False), dict(reduce=False), dict(size_average=True, reduce=True),
+        dict(size_average=False, reduction="none"),
+    ):  # fmt: skip
+        got = []
+        for nn in (tnn, enn):
+            try:
+                got.append(getattr(nn, name)(**kw).reduction)
+            except TypeError:
+                got.append(TypeError)
+        assert got[1] == got[0], kw
+
+
+def test_legacy_size_average_trains_and_warns():
+    with pytest.warns(UserWarning, match="reduction='sum'"):
+        crit = enn.MSELoss(size_average=False)
+    with pytest.warns(UserWarning, match="reduction='sum'"):
+        tcrit = tnn.MSELoss(size_average=False)
+    lockstep(
+        lambda nn: nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 2)),
+        lambda r: (r.normal(size=(10, 6)), r.normal(size=(10, 2))),
+        lambda nn, m, x, y: (tcrit if nn is tnn else crit)(m(x), y),
+        okw=dict(lr=0.01),
+    )
