@@ -1484,3 +1484,35 @@ def test_legacy_size_average_trains_and_warns():
         lambda nn, m, x, y: (tcrit if nn is tnn else crit)(m(x), y),
         okw=dict(lr=0.01),
     )
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (2, 4, 3)], ids=["fused_2d", "composed_3d"])
+@pytest.mark.parametrize("targets", ["some_ignored", "all_ignored", "none_ignored"])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda F, x, y, w: F.cross_entropy(x, y, weight=w),
+        lambda F, x, y, w: F.cross_entropy(x, y, weight=w, label_smoothing=0.2),
+        lambda F, x, y, w: F.nll_loss(x, y, weight=w),
+    ],
+    ids=["ce", "ce_smoothing", "nll"],
+)
+def test_mean_over_zero_total_weight_is_nan_as_torch(shape, targets, fn):
+    """A batch whose every target has class weight 0 (or is ignored): torch's 'mean' is NaN,
+    and its gradient is NaN on the rows of weight-0 targets (w / 0), 0 on ignored rows."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=shape)
+    y = rng.integers(0, 3, (shape[0],) + shape[2:])
+    if targets != "none_ignored":
+        y.flat[0] = -100
+    if targets == "all_ignored":
+        y[...] = -100
+    w = np.array([0.0, 0.0, 0.0, 1.0])  # the targets are in 0..2: total weight 0
+    tx, ex = torch.tensor(x, requires_grad=True), ember.tensor(x, requires_grad=True)
+    t = fn(tF, tx, torch.tensor(y), torch.tensor(w))
+    e = fn(eF, ex, ember.tensor(y), ember.tensor(w))
+    close(e, t, "loss")
+    assert np.isnan(e.item())
+    t.backward()
+    e.backward()
+    close(ex.grad, tx.grad, "grad")

@@ -834,7 +834,7 @@ class NLLLoss(Function):
             w *= weight[tc]
         picked = rows[np.arange(m), tc]
         losses = -picked * w
-        ctx.meta = (logp.shape, tc, w, reduction, target.shape)
+        ctx.meta = (logp.shape, tc, w, valid, reduction, target.shape)
         if reduction == "none":
             return losses.reshape(target.shape)
         total = losses.sum()
@@ -845,15 +845,15 @@ class NLLLoss(Function):
 
     @staticmethod
     def backward(ctx, g):
-        shape, tc, w, reduction, tshape = ctx.meta
+        shape, tc, w, valid, reduction, tshape = ctx.meta
         m = tc.shape[0]
         c = shape[1] if len(shape) > 1 else shape[0]
         coef = -w
         if reduction == "none":
             coef = coef * g.reshape(-1)
         elif reduction == "mean":
-            tw = w.sum()  # every target ignored: the loss is NaN but its gradient 0, as PyTorch
-            coef = coef * (g / tw) if tw != 0 else coef * 0
+            tw = w.sum()  # 0: every target ignored (gradient 0) or of weight 0 (NaN), as PyTorch
+            coef = coef * (g / tw) if tw != 0 else np.where(valid, np.nan, 0).astype(w.dtype)
         else:
             coef = coef * g
         grows = np.zeros((m, c), dtype=w.dtype)
