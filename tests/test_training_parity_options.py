@@ -1516,3 +1516,51 @@ def test_mean_over_zero_total_weight_is_nan_as_torch(shape, targets, fn):
     t.backward()
     e.backward()
     close(ex.grad, tx.grad, "grad")
+
+
+_INPLACE = {
+    "relu": lambda nn, x: nn.functional.relu(x, inplace=True),
+    "leaky_relu": lambda nn, x: nn.functional.leaky_relu(x, 0.2, inplace=True),
+    "elu": lambda nn, x: nn.functional.elu(x, 0.5, inplace=True),
+    "selu": lambda nn, x: nn.functional.selu(x, inplace=True),
+    "celu": lambda nn, x: nn.functional.celu(x, 0.7, inplace=True),
+    "silu": lambda nn, x: nn.functional.silu(x, inplace=True),
+    "mish": lambda nn, x: nn.functional.mish(x, inplace=True),
+    "hardtanh": lambda nn, x: nn.functional.hardtanh(x, -1.0, 2.0, inplace=True),
+    "relu6": lambda nn, x: nn.functional.relu6(x, inplace=True),
+    "hardsigmoid": lambda nn, x: nn.functional.hardsigmoid(x, inplace=True),
+    "hardswish": lambda nn, x: nn.functional.hardswish(x, inplace=True),
+    "threshold": lambda nn, x: nn.functional.threshold(x, 0.5, -1.0, inplace=True),
+    "rrelu_eval": lambda nn, x: nn.functional.rrelu(x, training=False, inplace=True),
+    "dropout_eval": lambda nn, x: nn.functional.dropout(x, 0.5, training=False, inplace=True),
+    "module_relu": lambda nn, x: nn.ReLU(inplace=True)(x),
+    "module_relu6": lambda nn, x: nn.ReLU6(inplace=True)(x),
+    "module_leaky": lambda nn, x: nn.LeakyReLU(0.1, True)(x),
+    "module_elu": lambda nn, x: nn.ELU(inplace=True)(x),
+    "module_celu": lambda nn, x: nn.CELU(inplace=True)(x),
+    "module_silu": lambda nn, x: nn.SiLU(inplace=True)(x),
+    "module_hardswish": lambda nn, x: nn.Hardswish(inplace=True)(x),
+    "module_threshold": lambda nn, x: nn.Threshold(0.1, 20.0, inplace=True)(x),
+    "module_rrelu_eval": lambda nn, x: nn.RReLU(inplace=True).eval()(x),
+    "module_dropout_eval": lambda nn, x: nn.Dropout(0.3, inplace=True).eval()(x),
+    "module_alpha_dropout_eval": lambda nn, x: nn.AlphaDropout(0.3, inplace=True).eval()(x),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_INPLACE))
+def test_inplace_true_writes_into_the_input(name):
+    """``inplace=True`` (F.relu(x, inplace=True), nn.ReLU(inplace=True)) overwrites and returns
+    its input, so code reading x afterwards sees the activation, as in torch; inside a graph
+    the gradient flows through the in-place result."""
+    fn = _INPLACE[name]
+    x0 = np.linspace(-4, 4, 9)
+    tx, ex = torch.tensor(x0), ember.tensor(x0)
+    assert (fn(enn, ex) is ex) == (fn(tnn, tx) is tx)
+    close(ex, tx, "input after the call")
+    tw, ew = torch.tensor(x0, requires_grad=True), ember.tensor(x0, requires_grad=True)
+    th, eh = tw * 2, ew * 2
+    fn(tnn, th)
+    fn(enn, eh)
+    (th * th).sum().backward()
+    (eh * eh).sum().backward()
+    close(ew.grad, tw.grad, "grad")

@@ -145,17 +145,23 @@ def _activation(op: str, input, params=_NO_PARAMS) -> Tensor:
 
 
 def relu(input, inplace: bool = False) -> Tensor:
-    """max(x, 0), elementwise. (``inplace`` is accepted for PyTorch compatibility.)"""
+    """max(x, 0), elementwise."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("relu", relu, input)
     return _activation("relu", input)
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x if x > 0 else negative_slope * x."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("leaky_relu", leaky_relu, input, negative_slope)
     return _activation("leaky_relu", input, {"alpha": float(negative_slope)})
 
 
 def elu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x if x > 0 else alpha * (exp(x) - 1)."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("elu", elu, input, alpha)
     return _activation("elu", input, {"alpha": float(alpha)})
 
 
@@ -259,11 +265,15 @@ def _pointwise(op: str, input, f, df) -> Tensor:
 
 def silu(input, inplace: bool = False) -> Tensor:
     """x * sigmoid(x) (also called swish)."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("silu", silu, input)
     return _activation("silu", input)
 
 
 def mish(input, inplace: bool = False) -> Tensor:
     """x * tanh(softplus(x))."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("mish", mish, input)
     return _activation("mish", input)
 
 
@@ -287,11 +297,15 @@ def _elu_pair(alpha: float, scale: float = 1.0, input_scale: float = 1.0):
 
 def selu(input, inplace: bool = False) -> Tensor:
     """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al. (2017)."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("selu", selu, input)
     return _pointwise("selu", input, *_elu_pair(_SELU_ALPHA, _SELU_SCALE))
 
 
 def celu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x if x > 0 else alpha * (exp(x / alpha) - 1)."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("celu", celu, input, alpha)
     if alpha == 0:
         raise ValueError("celu: alpha cannot be 0")
     f, _ = _elu_pair(float(alpha), 1.0, 1.0 / alpha)
@@ -302,6 +316,8 @@ def celu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     """x clamped to [min_val, max_val]; the gradient is 1 strictly inside, 0 elsewhere."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("hardtanh", hardtanh, input, min_val, max_val)
     if min_val > max_val:
         raise ValueError("hardtanh: min_val cannot be greater than max_val")
     lo, hi = float(min_val), float(max_val)
@@ -312,6 +328,8 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
 
 def relu6(input, inplace: bool = False) -> Tensor:
     """min(max(x, 0), 6)."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("relu6", relu6, input)
     return hardtanh(input, 0.0, 6.0)
 
 
@@ -320,6 +338,8 @@ _ONE_SIXTH_F32 = float(np.float32(1.0 / 6.0))
 
 def hardsigmoid(input, inplace: bool = False) -> Tensor:
     """relu6(x + 3) / 6."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("hardsigmoid", hardsigmoid, input)
     return _pointwise(
         "hardsigmoid",
         input,
@@ -331,6 +351,8 @@ def hardsigmoid(input, inplace: bool = False) -> Tensor:
 
 def hardswish(input, inplace: bool = False) -> Tensor:
     """x * relu6(x + 3) / 6 (Howard et al., 2019)."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("hardswish", hardswish, input)
     return _activation("hardswish", input)
 
 
@@ -377,6 +399,8 @@ def hardshrink(input, lambd: float = 0.5) -> Tensor:
 
 def threshold(input, threshold: float, value: float, inplace: bool = False) -> Tensor:
     """x if x > threshold else value."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("threshold", globals()["threshold"], input, threshold, value)
     t, v = float(threshold), float(value)
     return _pointwise("threshold", input, lambda x: np.where(x > t, x, v), lambda x: x > t)
 
@@ -514,6 +538,8 @@ def _feature_mask(shape: tuple) -> tuple:
 def dropout1d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zeroes whole channels: input (N, C, L) or (C, L); each channel is kept with probability
     1 - p and scaled by 1 / (1 - p)."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("dropout1d", dropout1d, input, p, training)
     _check_p(p)
     x = _float_input(input, "dropout1d")
     if x.ndim not in (2, 3):
@@ -527,6 +553,8 @@ def dropout1d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
 def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zeroes whole channels of (N, C, H, W) inputs. PyTorch's rules for other ranks: a 3D
     input is read as (N, C, L), with a warning; other ranks warn and are read as (N, C, ...)."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("dropout2d", dropout2d, input, p, training)
     _check_p(p)
     x = _float_input(input, "dropout2d")
     if x.ndim not in (3, 4):
@@ -551,6 +579,8 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
 
 def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zeroes whole channels of (N, C, D, H, W) or (C, D, H, W) inputs."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("dropout3d", dropout3d, input, p, training)
     _check_p(p)
     x = _float_input(input, "dropout3d")
     if x.ndim not in (4, 5):
@@ -570,6 +600,8 @@ def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
 def alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
     """Dropout for SELU networks: keeps zero mean and unit variance of standardised inputs.
     (Note PyTorch's default ``training=False`` for the functional form.)"""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("alpha_dropout", alpha_dropout, input, p, training)
     _check_p(p)
     x = _float_input(input, "alpha_dropout")
     if not training or p == 0.0 or x.data.size == 0:
@@ -581,6 +613,8 @@ def feature_alpha_dropout(
     input, p: float = 0.5, training: bool = False, inplace: bool = False
 ) -> Tensor:
     """Alpha dropout of whole channels (N, C, ...)."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("feature_alpha_dropout", feature_alpha_dropout, input, p, training)
     _check_p(p)
     x = _float_input(input, "feature_alpha_dropout")
     if not training or p == 0.0 or x.data.size == 0:
@@ -593,6 +627,8 @@ def rrelu(
 ) -> Tensor:
     """Randomized leaky ReLU (Xu et al., 2015): x if x > 0 else a * x, with a ~ U(lower, upper)
     drawn per element while training (ember's generator) and a = (lower + upper) / 2 otherwise."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("rrelu", rrelu, input, lower, upper, training)
     if not lower <= upper:
         raise ValueError(f"rrelu: lower ({lower}) must be <= upper ({upper})")
     x = _float_input(input, "rrelu")
@@ -1307,6 +1343,8 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
     """Inverted dropout: zeroes each element with probability p and scales the rest by
     1 / (1 - p), so evaluation (``training=False``) is the identity. Draws from ember's
     generator (``ember.manual_seed``)."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("dropout", dropout, input, p, training)
     if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p!r}")
     x = _float_input(input, "dropout")
