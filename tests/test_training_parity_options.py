@@ -986,6 +986,19 @@ def test_losses_with_trained_targets_adam(name):
 # --------------------------------------------------------------------------------------------
 
 
+def step_both(tm, em, topt, eopt, x, y, i, rtol=RTOL):
+    """One cross-entropy step of both twins on (x, y), comparing the losses."""
+    topt.zero_grad()
+    eopt.zero_grad()
+    t, e = ce(tnn, tm, T(tnn, x), T(tnn, y)), ce(enn, em, T(enn, x), T(enn, y))
+    close(e, t, f"loss step {i}", rtol)
+    t.backward()
+    e.backward()
+    topt.step()
+    eopt.step()
+    return e
+
+
 def _mlp(nn):
     return nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 4))
 
@@ -1064,15 +1077,7 @@ def test_param_groups_and_optimizer_state_reload():
     topt, eopt = torch.optim.NAdam(groups(tm)), eoptim.NAdam(groups(em))
     rng = np.random.default_rng(0)
     for i in range(12):
-        x, y = rng.normal(size=(12, 6)), rng.integers(0, 4, 12)
-        topt.zero_grad()
-        eopt.zero_grad()
-        t, e = ce(tnn, tm, T(tnn, x), T(tnn, y)), ce(enn, em, T(enn, x), T(enn, y))
-        close(e, t, f"loss step {i}")
-        t.backward()
-        e.backward()
-        topt.step()
-        eopt.step()
+        step_both(tm, em, topt, eopt, rng.normal(size=(12, 6)), rng.integers(0, 4, 12), i)
         if i == 5:
             tsd, esd = topt.state_dict(), eopt.state_dict()
             topt, eopt = torch.optim.NAdam(groups(tm)), eoptim.NAdam(groups(em))
@@ -1178,16 +1183,9 @@ def test_float32_dtypes_preserved(body, shape, opt):
     rng = np.random.default_rng(0)
     for i in range(5):
         x, y = rng.normal(size=shape).astype(np.float32), rng.integers(0, 3, shape[0])
-        topt.zero_grad()
-        eopt.zero_grad()
-        t, e = ce(tnn, tm, T(tnn, x), T(tnn, y)), ce(enn, em, T(enn, x), T(enn, y))
-        close(e, t, f"loss step {i}", rtol=1e-5)
-        t.backward()
-        e.backward()
+        step_both(tm, em, topt, eopt, x, y, i, rtol=1e-5)
         for k, p in em.named_parameters():
             assert _np(p.grad).dtype == np.float32, k
-        topt.step()
-        eopt.step()
     check_state(tm, em, rtol=1e-4)  # also every parameter and buffer is still float32
 
 
@@ -1408,14 +1406,7 @@ def test_resume_torch_checkpoint_in_ember(opt, kw):
     eopt = getattr(eoptim, opt)(em.parameters(), **kw)
     eopt.load_state_dict(_numpy_state(topt.state_dict()))
     for i, (x, y) in enumerate(batches[5:]):
-        topt.zero_grad()
-        eopt.zero_grad()
-        t, e = ce(tnn, tm, T(tnn, x), T(tnn, y)), ce(enn, em, T(enn, x), T(enn, y))
-        close(e, t, f"loss step {i}")
-        t.backward()
-        e.backward()
-        topt.step()
-        eopt.step()
+        step_both(tm, em, topt, eopt, x, y, i)
     check_state(tm, em)
 
 
