@@ -1555,3 +1555,18 @@ def test_inplace_true_writes_into_the_input(name):
     (th * th).sum().backward()
     (eh * eh).sum().backward()
     close(ew.grad, tw.grad, "grad")
+
+
+@pytest.mark.parametrize(
+    "expr",
+    ["x.flip(1, 2)", "x.flip((1, 2))", "x.flip(dims=[0])", "x.tile(2, 1)", "x.tile((2, 1))"],
+)
+def test_flip_and_tile_take_varargs_dims(expr):
+    a = np.arange(24.0).reshape(2, 3, 4)
+    tx, ex = torch.tensor(a, requires_grad=True), ember.tensor(a, requires_grad=True)
+    t, e = eval(expr, {"x": tx}), eval(expr, {"x": ex})
+    close(e, t, expr)
+    g = np.cos(np.arange(t.numel())).reshape(tuple(t.shape))
+    t.backward(torch.tensor(g))
+    e.backward(ember.tensor(g))
+    close(ex.grad, tx.grad, "grad")

@@ -4166,6 +4166,22 @@ _EXTRAS = (
 )  # fmt: skip
 for _name in _EXTRAS:
     setattr(Tensor, _name, globals()[_name])
+
+
+def _varargs_dims(fn):
+    """PyTorch's methods also take the dims as varargs: x.flip(1, 2), x.tile(2, 1)."""
+
+    def method(self, *dims, **kwargs):
+        if not dims:
+            return fn(self, **kwargs)
+        return fn(self, dims[0] if len(dims) == 1 else dims, **kwargs)
+
+    method.__name__, method.__doc__ = fn.__name__, fn.__doc__
+    return method
+
+
+Tensor.flip = _varargs_dims(flip)
+Tensor.tile = _varargs_dims(tile)
 # index_put_ (module level) is __setitem__'s graph helper; the method is PyTorch's
 Tensor.index_put_ = _in_place("index_put_", index_put)
 Tensor.mH = property(adjoint)  # real tensors: the conjugate transpose is the transpose
