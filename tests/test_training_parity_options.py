@@ -1570,3 +1570,29 @@ def test_flip_and_tile_take_varargs_dims(expr):
     t.backward(torch.tensor(g))
     e.backward(ember.tensor(g))
     close(ex.grad, tx.grad, "grad")
+
+
+@pytest.mark.parametrize(
+    "name, kw",
+    [
+        ("relu", {}),
+        ("threshold", dict(threshold=0.5, value=2.0)),
+        ("softshrink", {}),
+        ("hardshrink", {}),
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_nan_inputs_propagate_as_torch(name, kw, dtype):
+    """A NaN that reaches threshold / softshrink / hardshrink stays NaN (ember gave the
+    replacement value or 0, hiding a diverged run), and relu / threshold pass the gradient at a
+    NaN input, as torch's kernels do. (64 elements: torch's vectorised loops; its scalar tail
+    differs from them on some of these gradients.)"""
+    x = np.linspace(-7, 7, 64).astype(dtype)
+    x[[0, 31]] = np.nan
+    tx, ex = torch.tensor(x, requires_grad=True), ember.tensor(x, requires_grad=True)
+    t, e = getattr(tF, name)(tx, **kw), getattr(eF, name)(ex, **kw)
+    close(e, t, "value", rtol=1e-6)
+    assert np.isnan(e.numpy()[[0, 31]]).all()
+    t.sum().backward()
+    e.sum().backward()
+    close(ex.grad, tx.grad, "grad", rtol=1e-6)

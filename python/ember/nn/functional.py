@@ -381,7 +381,8 @@ def softshrink(input, lambd: float = 0.5) -> Tensor:
     return _pointwise(
         "softshrink",
         input,
-        lambda x: np.where(np.abs(x) > lam, x - np.sign(x) * lam, 0.0),
+        # as PyTorch's kernels (|x| <= lambd gives 0), so a NaN stays NaN instead of becoming 0
+        lambda x: np.where(np.abs(x) <= lam, 0.0, x - np.sign(x) * lam),
         lambda x: np.abs(x) > lam,
     )
 
@@ -392,7 +393,7 @@ def hardshrink(input, lambd: float = 0.5) -> Tensor:
     return _pointwise(
         "hardshrink",
         input,
-        lambda x: np.where(np.abs(x) > lam, x, 0.0),
+        lambda x: np.where(np.abs(x) <= lam, 0.0, x),  # NaN stays NaN, as in softshrink
         lambda x: np.abs(x) > lam,
     )
 
@@ -402,7 +403,8 @@ def threshold(input, threshold: float, value: float, inplace: bool = False) -> T
     if inplace:  # the input takes the result and is returned, as PyTorch
         return _in_place("threshold", globals()["threshold"], input, threshold, value)
     t, v = float(threshold), float(value)
-    return _pointwise("threshold", input, lambda x: np.where(x > t, x, v), lambda x: x > t)
+    # PyTorch tests x <= threshold: a NaN input stays NaN and passes the gradient
+    return _pointwise("threshold", input, lambda x: np.where(x <= t, v, x), lambda x: ~(x <= t))
 
 
 def _implicit_softmax_dim(ndim: int, op: str | None = None, stacklevel: int = 3) -> int:
