@@ -184,6 +184,27 @@ def test_cat_skips_legacy_empty_tensor():
     assert_same(ember.cat([ex, ee], dim=1), torch.cat([tx, te], dim=1))
 
 
+def test_cat_and_stack_errors():
+    with pytest.raises(ValueError, match="zero-dimensional"):
+        ember.cat([ember.tensor(1.0), ember.tensor(2.0)])
+    with pytest.raises(ValueError, match=r"\(2, 3\) and \(2, 4\)"):
+        ember.cat([ember.ones(2, 3), ember.ones(2, 4)])
+    with pytest.raises(ValueError, match="differ"):
+        ember.cat([ember.ones(2, 3), ember.ones(2, 3, 1)], dim=1)
+    with pytest.raises(IndexError):
+        ember.cat([ember.ones(2, 3)], dim=2)
+    with pytest.raises(ValueError, match="differ"):
+        ember.stack([ember.ones(2, 3), ember.ones(3, 2)])
+    with pytest.raises(IndexError):
+        ember.stack([ember.ones(2, 3)], dim=-4)
+    # every dim (negative included) agrees with torch, with gradients split back
+    (ea, ta), (eb, tb) = both(np.ones((2, 3, 4), np.float32)), both(np.zeros((2, 3, 4), np.float32))
+    for d in range(-3, 3):
+        assert_same(ember.cat([ea, eb], dim=d), torch.cat([ta, tb], dim=d))
+    for d in range(-4, 4):
+        assert_same(ember.stack([ea, eb], dim=d), torch.stack([ta, tb], dim=d))
+
+
 def test_sign_of_bool():
     ex, tx = both(np.array([True, False]))
     assert_same(ember.sign(ex), torch.sign(tx))

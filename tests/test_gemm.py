@@ -95,6 +95,8 @@ SHAPES = [
     (3, 5, 3000),  # large K: several KC blocks
     (130, 97, 600),
     (10, 256, 64),  # M = 8 + 2: the short (4-row) kernels; MLP dW of a 10-class layer
+    (1027, 45, 256),  # one KC block, rows of K: A read in place beyond the small path
+    (203, 1100, 100),  # the same across several NC blocks
     (12, 40, 33),  # M = 8 + 4, N = 32 + 8: short and half-width kernels together
 ]
 

@@ -230,3 +230,16 @@ def test_top_level_activations_match_functional():
         ember.log_softmax(x, dim=1).numpy(), np.log(ember.softmax(x, dim=1).numpy()), rtol=1e-5
     )
     np.testing.assert_allclose(ember.sigmoid(x).numpy(), 1 / (1 + np.exp(-x.numpy())), rtol=1e-6)
+
+
+def test_overflow_and_invalid_powers_are_silent_as_in_torch():
+    # torch returns inf / nan without a warning; pytest runs with warnings as errors.
+    x = ember.tensor([1000.0, -1.0, 0.0], dtype=ember.float64)
+    np.testing.assert_array_equal(ember.exp(x).numpy(), np.array([np.inf, np.exp(-1.0), 1.0]))
+    y = (x**0.5).numpy()
+    assert np.isnan(y[1]) and y[0] == np.sqrt(1000.0) and y[2] == 0.0
+    assert ember.pow(ember.tensor([2.0]), ember.tensor([1e4])).item() == float("inf")
+    torch = pytest.importorskip("torch")
+    t = torch.tensor([1000.0, -1.0, 0.0], dtype=torch.float64)
+    np.testing.assert_array_equal(ember.exp(x).numpy(), torch.exp(t).numpy())
+    np.testing.assert_array_equal((x**0.5).numpy(), (t**0.5).numpy())

@@ -245,7 +245,7 @@ class Pow(Function):
         if ctx.square:
             y = np.square(a)
         else:
-            with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** -1, (-1) ** 0.5: silent
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # as torch: inf/nan
                 y = np.power(a, b)
         ctx.save_for_backward(a, b, y)
         return y
@@ -882,7 +882,8 @@ def _float_input(x):
 class Exp(Function):
     @staticmethod
     def forward(ctx, x):
-        y = np.exp(x)
+        with np.errstate(over="ignore"):  # exp(1000) is inf, silently as in torch
+            y = np.exp(x)
         ctx.save_for_backward(y)
         return y
 
@@ -1539,14 +1540,21 @@ def cat(tensors, dim: int = 0) -> Tensor:
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
     # PyTorch skips legacy empty tensors of shape (0,) (as in `out = cat([out, x])` from [])
-    tensors = [t for t in tensors if t.shape != (0,)] or tensors
-    nd = np.ndim(_data(tensors[0]))
-    (axis,) = _axes(dim, nd, "cat")
-    ref = _shape(_data(tensors[0]))
+    shapes = [t.data.shape for t in tensors]
+    if (0,) in shapes and shapes.count((0,)) < len(shapes):
+        tensors = [t for t, s in zip(tensors, shapes) if s != (0,)]
+        shapes = [s for s in shapes if s != (0,)]
+    ref = shapes[0]
+    nd = len(ref)
+    if nd == 0:
+        raise ValueError("cat: zero-dimensional tensors cannot be concatenated (stack them)")
+    if type(dim) is int and 0 < nd and -nd <= dim < nd:
+        axis = dim % nd  # the common case, without _axes' general parsing
+    else:
+        (axis,) = _axes(dim, nd, "cat")
     outside = ref[:axis] + ref[axis + 1 :]
-    for t in tensors[1:]:
-        s = _shape(_data(t))
-        if len(s) != len(ref) or s[:axis] + s[axis + 1 :] != outside:
+    for s in shapes[1:]:
+        if len(s) != nd or s[:axis] + s[axis + 1 :] != outside:
             raise ValueError(f"cat: shapes {ref} and {s} differ outside dim {dim}")
     return Cat.apply(*tensors, dim=axis)
 
@@ -1567,10 +1575,10 @@ def stack(tensors, dim: int = 0) -> Tensor:
     tensors = _promote_list([_tensor_operand(t) for t in tensors])
     if not tensors:
         raise ValueError("stack: expected a non-empty list of tensors")
-    ref = _shape(_data(tensors[0]))
+    ref = tensors[0].data.shape
     for t in tensors[1:]:
-        if _shape(_data(t)) != ref:
-            raise ValueError(f"stack: shapes {ref} and {_shape(_data(t))} differ")
+        if t.data.shape != ref:
+            raise ValueError(f"stack: shapes {ref} and {t.data.shape} differ")
     n = len(ref) + 1
     if not -n <= dim < n:
         raise IndexError(f"stack: dim {dim} is out of range for {len(ref)} dims")
