@@ -1,4 +1,8 @@
 // Bindings for csrc/ops/softmax.cpp: softmax / log_softmax forward and backward along any dim.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
 #include "bind_util.h"
 
 namespace ember {
@@ -151,7 +155,10 @@ py::tuple ce_forward_t(const py::array& x, const py::array& target, const py::ar
   }
   if (red != 0) {
     loss = empty_like_dtype(x, {});
-    *ptr<T>(loss) = static_cast<T>(red == 1 ? sums[0] / sums[1] : sums[0]);  // 0/0: NaN
+    // 'mean' over a zero total weight is NaN, as PyTorch (its nll part is 0/0 even when label
+    // smoothing makes the numerator non-zero)
+    const double mean = sums[1] != 0 ? sums[0] / sums[1] : std::nan("");
+    *ptr<T>(loss) = static_cast<T>(red == 1 ? mean : sums[0]);
   }
   return py::make_tuple(loss, lse, sums[1]);
 }
@@ -176,8 +183,15 @@ py::array ce_backward_t(const py::array& x, const py::array& lse, const py::arra
   const int64_t N = x.shape(0), C = x.shape(1);
   py::array dx = empty_like_dtype(x, shape_of(x));
   const T g0 = red == 0 ? T(1) : *cptr<T>(grad);
-  // 'mean' with every target ignored: the loss is NaN, its gradient 0 (as PyTorch)
-  const T scale = red != 1 ? g0 : (weight_sum != 0 ? static_cast<T>(g0 / weight_sum) : T(0));
+  // 'mean' over a zero total weight, as PyTorch: every target ignored gives gradient 0, a
+  // target of weight 0 makes its row's gradient NaN (w / 0)
+  T scale = red != 1 ? g0 : static_cast<T>(g0 / weight_sum);
+  if (red == 1 && weight_sum == 0) {
+    const int64_t* t = cptr<int64_t>(target);
+    scale = std::any_of(t, t + N, [&](int64_t v) { return v != ignore_index; })
+                ? std::numeric_limits<T>::quiet_NaN()
+                : T(0);
+  }
   T* dp = ptr<T>(dx);
   const T *xp = cptr<T>(x), *sp = cptr<T>(lse), *gp = red == 0 ? cptr<T>(grad) : nullptr;
   const T* wp = hw ? cptr<T>(w) : nullptr;

@@ -65,10 +65,11 @@ template <typename T>
 void relu_forward(T* y, const T* x, int64_t n) {
   map1(y, x, n, [](T v) { return v < T(0) ? T(0) : v; });
 }
-// dy, x (n) -> dx: dx = x > 0 ? dy : 0 (the gradient at 0 is 0, as PyTorch's).
+// dy, x (n) -> dx: dx = x <= 0 ? 0 : dy (the gradient at 0 is 0 and a NaN passes dy, as
+// PyTorch's threshold_backward).
 template <typename T>
 void relu_backward(T* dx, const T* dy, const T* x, int64_t n) {
-  map2(dx, dy, x, n, [](T g, T v) { return v > T(0) ? g : T(0); });
+  map2(dx, dy, x, n, [](T g, T v) { return v <= T(0) ? T(0) : g; });
 }
 
 // x (n) -> y: y = x > 0 ? x : x * slope.

@@ -329,7 +329,9 @@ template <typename T>
 EMBER_SIMD void ce_backward_row(T* dx, const T* x, T lse, int64_t C, int64_t t, const T* w, T eps,
                                 T sw, T c, bool log_input) {
   const T wt = w ? w[t] : T(1);
-  const T s = c * ((1 - eps) * wt + eps / T(C) * sw), e = c * eps / T(C);
+  // e is exactly 0 without smoothing, even for c = NaN (a 'mean' over zero total weight): then
+  // only the target's entry is NaN, as in PyTorch's nll_loss backward
+  const T s = c * ((1 - eps) * wt + eps / T(C) * sw), e = eps != 0 ? c * eps / T(C) : T(0);
   if (log_input)  // d/dx of -(1 - eps) w_t x_t - eps / C sum_j w_j x_j
     for (int64_t j = 0; j < C; ++j) dx[j] = -e * (w ? w[j] : T(1));
   else if (w)

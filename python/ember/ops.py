@@ -268,7 +268,9 @@ class Pow(Function):
                 loga = np.where(
                     a > 0, np.log(np.where(a > 0, a, 1)), np.where(a == 0, -np.inf, np.nan)
                 )
-            gb = unbroadcast(np.where(y == 0, 0, g * y * loga), _shape(b))
+                # PyTorch's rule: 0 where a == 0 and b >= 0 (0 ** 0 included), else y * log(a)
+                gb = np.where((a == 0) & (b >= 0), 0, g * y * loga)
+            gb = unbroadcast(gb, _shape(b))
         return ga, gb
 
 
@@ -416,9 +418,16 @@ def _copysign_grads(a, b, y, g):
 
 fmax = _binary("fmax", np.fmax, _fmax_grads, floating=False)
 fmin = _binary("fmin", np.fmin, _fmax_grads, floating=False)
-atan2 = arctan2 = _binary(
-    "atan2", np.arctan2, lambda a, b, y, g: (g * b / (a * a + b * b), -g * a / (a * a + b * b))
-)
+
+
+def _atan2_grads(a, b, y, g):
+    r = a * a + b * b
+    with np.errstate(divide="ignore"):
+        inv = np.where(r == 0, 0, 1 / r)  # at (0, 0) PyTorch's gradients are 0, not NaN
+    return g * b * inv, -g * a * inv
+
+
+atan2 = arctan2 = _binary("atan2", np.arctan2, _atan2_grads)
 hypot = _binary("hypot", np.hypot, lambda a, b, y, g: (g * a / y, g * b / y))
 logaddexp = _binary(
     "logaddexp", np.logaddexp, lambda a, b, y, g: (g * np.exp(a - y), g * np.exp(b - y))
@@ -4165,6 +4174,22 @@ _EXTRAS = (
 )  # fmt: skip
 for _name in _EXTRAS:
     setattr(Tensor, _name, globals()[_name])
+
+
+def _varargs_dims(fn):
+    """PyTorch's methods also take the dims as varargs: x.flip(1, 2), x.tile(2, 1)."""
+
+    def method(self, *dims, **kwargs):
+        if not dims:
+            return fn(self, **kwargs)
+        return fn(self, dims[0] if len(dims) == 1 else dims, **kwargs)
+
+    method.__name__, method.__doc__ = fn.__name__, fn.__doc__
+    return method
+
+
+Tensor.flip = _varargs_dims(flip)
+Tensor.tile = _varargs_dims(tile)
 # index_put_ (module level) is __setitem__'s graph helper; the method is PyTorch's
 Tensor.index_put_ = _in_place("index_put_", index_put)
 Tensor.mH = property(adjoint)  # real tensors: the conjugate transpose is the transpose

@@ -272,6 +272,14 @@ def _run(tensors, grads, retain_graph: bool, targets):
     """One backward pass from ``tensors``. Without targets, gradients accumulate into leaves;
     with targets, their gradients are returned (a list aligned with targets) and no ``.grad``
     changes (except retain_grad's)."""
+    # An infinite local derivative met by a zero (a power's root at 0 under a relu mask) makes
+    # an intermediate NaN that the next node discards; PyTorch computes the same silently, so
+    # NumPy's floating-point warnings stay off for the pass (one switch, not one per node).
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        return _run_pass(tensors, grads, retain_graph, targets)
+
+
+def _run_pass(tensors, grads, retain_graph: bool, targets):
     capture = None if targets is None else {_key(t): None for t in targets}
     # The caller's gradients are read, never written: they count as already shared, so a
     # leaf that receives one gets a copy.

@@ -145,17 +145,23 @@ def _activation(op: str, input, params=_NO_PARAMS) -> Tensor:
 
 
 def relu(input, inplace: bool = False) -> Tensor:
-    """max(x, 0), elementwise. (``inplace`` is accepted for PyTorch compatibility.)"""
+    """max(x, 0), elementwise."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("relu", relu, input)
     return _activation("relu", input)
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x if x > 0 else negative_slope * x."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("leaky_relu", leaky_relu, input, negative_slope)
     return _activation("leaky_relu", input, {"alpha": float(negative_slope)})
 
 
 def elu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x if x > 0 else alpha * (exp(x) - 1)."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("elu", elu, input, alpha)
     return _activation("elu", input, {"alpha": float(alpha)})
 
 
@@ -259,11 +265,15 @@ def _pointwise(op: str, input, f, df) -> Tensor:
 
 def silu(input, inplace: bool = False) -> Tensor:
     """x * sigmoid(x) (also called swish)."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("silu", silu, input)
     return _activation("silu", input)
 
 
 def mish(input, inplace: bool = False) -> Tensor:
     """x * tanh(softplus(x))."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("mish", mish, input)
     return _activation("mish", input)
 
 
@@ -287,18 +297,27 @@ def _elu_pair(alpha: float, scale: float = 1.0, input_scale: float = 1.0):
 
 def selu(input, inplace: bool = False) -> Tensor:
     """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al. (2017)."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("selu", selu, input)
     return _pointwise("selu", input, *_elu_pair(_SELU_ALPHA, _SELU_SCALE))
 
 
 def celu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x if x > 0 else alpha * (exp(x / alpha) - 1)."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("celu", celu, input, alpha)
     if alpha == 0:
         raise ValueError("celu: alpha cannot be 0")
-    return _pointwise("celu", input, *_elu_pair(float(alpha), 1.0, 1.0 / alpha))
+    f, _ = _elu_pair(float(alpha), 1.0, 1.0 / alpha)
+    # PyTorch's backward takes input_scale = 1 / alpha rounded to float32, in float64 too
+    _, df = _elu_pair(float(alpha), 1.0, 1.0 / float(np.float32(alpha)))
+    return _pointwise("celu", input, f, df)
 
 
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     """x clamped to [min_val, max_val]; the gradient is 1 strictly inside, 0 elsewhere."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("hardtanh", hardtanh, input, min_val, max_val)
     if min_val > max_val:
         raise ValueError("hardtanh: min_val cannot be greater than max_val")
     lo, hi = float(min_val), float(max_val)
@@ -309,6 +328,8 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
 
 def relu6(input, inplace: bool = False) -> Tensor:
     """min(max(x, 0), 6)."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("relu6", relu6, input)
     return hardtanh(input, 0.0, 6.0)
 
 
@@ -317,6 +338,8 @@ _ONE_SIXTH_F32 = float(np.float32(1.0 / 6.0))
 
 def hardsigmoid(input, inplace: bool = False) -> Tensor:
     """relu6(x + 3) / 6."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("hardsigmoid", hardsigmoid, input)
     return _pointwise(
         "hardsigmoid",
         input,
@@ -328,6 +351,8 @@ def hardsigmoid(input, inplace: bool = False) -> Tensor:
 
 def hardswish(input, inplace: bool = False) -> Tensor:
     """x * relu6(x + 3) / 6 (Howard et al., 2019)."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("hardswish", hardswish, input)
     return _activation("hardswish", input)
 
 
@@ -356,7 +381,8 @@ def softshrink(input, lambd: float = 0.5) -> Tensor:
     return _pointwise(
         "softshrink",
         input,
-        lambda x: np.where(np.abs(x) > lam, x - np.sign(x) * lam, 0.0),
+        # as PyTorch's kernels (|x| <= lambd gives 0), so a NaN stays NaN instead of becoming 0
+        lambda x: np.where(np.abs(x) <= lam, 0.0, x - np.sign(x) * lam),
         lambda x: np.abs(x) > lam,
     )
 
@@ -367,15 +393,18 @@ def hardshrink(input, lambd: float = 0.5) -> Tensor:
     return _pointwise(
         "hardshrink",
         input,
-        lambda x: np.where(np.abs(x) > lam, x, 0.0),
+        lambda x: np.where(np.abs(x) <= lam, 0.0, x),  # NaN stays NaN, as in softshrink
         lambda x: np.abs(x) > lam,
     )
 
 
 def threshold(input, threshold: float, value: float, inplace: bool = False) -> Tensor:
     """x if x > threshold else value."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("threshold", globals()["threshold"], input, threshold, value)
     t, v = float(threshold), float(value)
-    return _pointwise("threshold", input, lambda x: np.where(x > t, x, v), lambda x: x > t)
+    # PyTorch tests x <= threshold: a NaN input stays NaN and passes the gradient
+    return _pointwise("threshold", input, lambda x: np.where(x <= t, v, x), lambda x: ~(x <= t))
 
 
 def _implicit_softmax_dim(ndim: int, op: str | None = None, stacklevel: int = 3) -> int:
@@ -511,6 +540,8 @@ def _feature_mask(shape: tuple) -> tuple:
 def dropout1d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zeroes whole channels: input (N, C, L) or (C, L); each channel is kept with probability
     1 - p and scaled by 1 / (1 - p)."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("dropout1d", dropout1d, input, p, training)
     _check_p(p)
     x = _float_input(input, "dropout1d")
     if x.ndim not in (2, 3):
@@ -524,6 +555,8 @@ def dropout1d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
 def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zeroes whole channels of (N, C, H, W) inputs. PyTorch's rules for other ranks: a 3D
     input is read as (N, C, L), with a warning; other ranks warn and are read as (N, C, ...)."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("dropout2d", dropout2d, input, p, training)
     _check_p(p)
     x = _float_input(input, "dropout2d")
     if x.ndim not in (3, 4):
@@ -548,6 +581,8 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
 
 def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zeroes whole channels of (N, C, D, H, W) or (C, D, H, W) inputs."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("dropout3d", dropout3d, input, p, training)
     _check_p(p)
     x = _float_input(input, "dropout3d")
     if x.ndim not in (4, 5):
@@ -567,6 +602,8 @@ def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
 def alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
     """Dropout for SELU networks: keeps zero mean and unit variance of standardised inputs.
     (Note PyTorch's default ``training=False`` for the functional form.)"""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("alpha_dropout", alpha_dropout, input, p, training)
     _check_p(p)
     x = _float_input(input, "alpha_dropout")
     if not training or p == 0.0 or x.data.size == 0:
@@ -578,6 +615,8 @@ def feature_alpha_dropout(
     input, p: float = 0.5, training: bool = False, inplace: bool = False
 ) -> Tensor:
     """Alpha dropout of whole channels (N, C, ...)."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("feature_alpha_dropout", feature_alpha_dropout, input, p, training)
     _check_p(p)
     x = _float_input(input, "feature_alpha_dropout")
     if not training or p == 0.0 or x.data.size == 0:
@@ -590,6 +629,8 @@ def rrelu(
 ) -> Tensor:
     """Randomized leaky ReLU (Xu et al., 2015): x if x > 0 else a * x, with a ~ U(lower, upper)
     drawn per element while training (ember's generator) and a = (lower + upper) / 2 otherwise."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("rrelu", rrelu, input, lower, upper, training)
     if not lower <= upper:
         raise ValueError(f"rrelu: lower ({lower}) must be <= upper ({upper})")
     x = _float_input(input, "rrelu")
@@ -831,7 +872,7 @@ class NLLLoss(Function):
             w *= weight[tc]
         picked = rows[np.arange(m), tc]
         losses = -picked * w
-        ctx.meta = (logp.shape, tc, w, reduction, target.shape)
+        ctx.meta = (logp.shape, tc, w, valid, reduction, target.shape)
         if reduction == "none":
             return losses.reshape(target.shape)
         total = losses.sum()
@@ -842,15 +883,15 @@ class NLLLoss(Function):
 
     @staticmethod
     def backward(ctx, g):
-        shape, tc, w, reduction, tshape = ctx.meta
+        shape, tc, w, valid, reduction, tshape = ctx.meta
         m = tc.shape[0]
         c = shape[1] if len(shape) > 1 else shape[0]
         coef = -w
         if reduction == "none":
             coef = coef * g.reshape(-1)
         elif reduction == "mean":
-            tw = w.sum()  # every target ignored: the loss is NaN but its gradient 0, as PyTorch
-            coef = coef * (g / tw) if tw != 0 else coef * 0
+            tw = w.sum()  # 0: every target ignored (gradient 0) or of weight 0 (NaN), as PyTorch
+            coef = coef * (g / tw) if tw != 0 else np.where(valid, np.nan, 0).astype(w.dtype)
         else:
             coef = coef * g
         grows = np.zeros((m, c), dtype=w.dtype)
@@ -1304,6 +1345,8 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
     """Inverted dropout: zeroes each element with probability p and scales the rest by
     1 / (1 - p), so evaluation (``training=False``) is the identity. Draws from ember's
     generator (``ember.manual_seed``)."""
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("dropout", dropout, input, p, training)
     if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p!r}")
     x = _float_input(input, "dropout")
@@ -1495,7 +1538,8 @@ class BCEWithLogitsLoss(Function):
     @staticmethod
     def forward(ctx, x, t, w, pw, reduction):
         # softplus(-x) = log1p(exp(-|x|)) + max(-x, 0) (finite for any x), one C++ pass
-        sp = _C.activation_forward("softplus", _contig(-x), threshold=math.inf)
+        # np.asarray: negating a 0-d array gives a NumPy scalar, which the binding refuses
+        sp = _C.activation_forward("softplus", _contig(np.asarray(-x)), threshold=math.inf)
         lw = 1 if pw is None else 1 + (pw - 1) * t
         loss = (1 - t) * x + lw * sp
         if w is not None:
@@ -1549,9 +1593,10 @@ class HingeEmbeddingLoss(Function):
     @staticmethod
     def forward(ctx, x, t, margin, reduction):
         pos, neg = t != -1, t != 1
-        active = neg & (margin - x > 0)
-        loss = np.where(pos, x, 0) + np.where(active, margin - x, 0)
-        ctx.save_for_backward(pos, active)
+        z = margin - x
+        loss = np.where(pos, x, 0) + np.where(neg & (z > 0), z, 0)
+        # PyTorch's clamp_min(margin - x, 0) passes the gradient at z == 0 too
+        ctx.save_for_backward(pos, neg & (z >= 0))
         ctx.reduction = reduction
         return _reduce_array(loss, reduction, x.dtype)
 
@@ -1839,14 +1884,9 @@ def gaussian_nll_loss(
 
 
 def _pnorm(d: Tensor, p: float, keepdim: bool = False) -> Tensor:
-    """The p-norm over the last dim (p = 2 via sqrt of squares, p = inf as max |d|)."""
-    if p == 2:
-        return (d * d).sum(-1, keepdim).sqrt()
-    if p == 1:
-        return d.abs().sum(-1, keepdim)
-    if p == np.inf:
-        return d.abs().max(-1, keepdim)[0]
-    return (d.abs() ** p).sum(-1, keepdim) ** (1.0 / p)
+    """The p-norm over the last dim; Tensor.norm's gradient is PyTorch's (0 at a zero vector,
+    not sqrt's infinite slope times 0; p = inf shares it among tied maxima)."""
+    return d.norm(p, -1, keepdim)
 
 
 def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
@@ -4277,12 +4317,19 @@ def pdist(input, p: float = 2.0) -> Tensor:
         raise ValueError(f"{op}: only supports non-negative p values, got {p}")
     i, j = np.triu_indices(x.shape[0], 1)
     d = x[i] - x[j]
-    if p == 0:  # the count of differing coordinates: piecewise constant, no gradient
-        return Tensor((d.data != 0).sum(-1).astype(x.dtype))
+    if p == 0:  # the count of differing coordinates: piecewise constant, a zero gradient
+        count = (d.data != 0).sum(-1).astype(x.dtype)
+        return ops.where(np.ones(count.shape, bool), Tensor(count), d.sum(-1))
     if p == 2:  # sqrt has an infinite slope at 0; PyTorch gives identical rows gradient 0
         sq = (d * d).sum(-1)
         zero = sq.data == 0
         return ops.where(zero, 0.0, ops.where(zero, 1.0, sq).sqrt())
+    if p == np.inf and d.shape[0] and d.shape[1]:
+        # PyTorch's pdist backward gives every tied maximum |d| the full gradient (the norm's
+        # shares it): max + sum((|d| - max) over the ties), whose value is the max
+        a = d.abs()
+        m = a.data.max(-1, keepdims=True)
+        return Tensor(m[:, 0]) + ((a - m) * (a.data == m)).sum(-1)
     return _pnorm(d, float(p))
 
 

@@ -1,5 +1,5 @@
 """More activation modules (PyTorch's names, arguments and defaults); each calls
-nn.functional. ``inplace`` is accepted where PyTorch has it and computes out of place."""
+nn.functional. ``inplace=True`` writes the result into the input and returns it, as PyTorch."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ class _Inplace(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        return type(self)._fn(input)
+        return type(self)._fn(input, self.inplace)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
@@ -74,7 +74,7 @@ class CELU(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        return F.celu(input, self.alpha)
+        return F.celu(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
@@ -92,7 +92,7 @@ class Hardtanh(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        return F.hardtanh(input, self.min_val, self.max_val)
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
         inplace = ", inplace=True" if self.inplace else ""
@@ -132,7 +132,7 @@ class Threshold(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        return F.threshold(input, self.threshold, self.value)
+        return F.threshold(input, self.threshold, self.value, self.inplace)
 
     def extra_repr(self) -> str:
         inplace = ", inplace=True" if self.inplace else ""
@@ -202,7 +202,7 @@ class RReLU(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        return F.rrelu(input, self.lower, self.upper, self.training)
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
 
     def extra_repr(self) -> str:
         inplace = ", inplace=True" if self.inplace else ""

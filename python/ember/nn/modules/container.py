@@ -47,6 +47,63 @@ class Sequential(Module):
         self.add_module(str(len(self)), module)
         return self
 
+    def _reset(self, modules) -> None:
+        """Re-register ``modules`` under the keys 0..n-1 (list edits renumber, as in PyTorch)."""
+        for name in list(self._modules):
+            delattr(self, name)
+        for i, m in enumerate(modules):
+            self.add_module(str(i), m)
+
+    def extend(self, sequential) -> Sequential:
+        for m in sequential:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module: Module) -> Sequential:
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential.insert: expected a Module, got {type(module).__name__}")
+        n = len(self)
+        if not -n <= index <= n:
+            raise IndexError(f"Sequential.insert: index {index} is out of range for length {n}")
+        mods = list(self)
+        mods.insert(index, module)
+        self._reset(mods)
+        return self
+
+    def pop(self, key) -> Module:
+        m = self[key]
+        del self[key]
+        return m
+
+    def __delitem__(self, idx) -> None:
+        mods = list(self)
+        del mods[idx]
+        self._reset(mods)
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        self.add_module(list(self._modules)[idx], module)
+
+    def __add__(self, other) -> Sequential:
+        if not isinstance(other, Sequential):
+            raise ValueError("add operator supports only objects of Sequential class")
+        return Sequential(*self, *other)
+
+    def __iadd__(self, other) -> Sequential:
+        if not isinstance(other, Sequential):
+            raise ValueError("add operator supports only objects of Sequential class")
+        return self.extend(other)
+
+    def __mul__(self, other: int) -> Sequential:
+        if not isinstance(other, int) or other <= 0:
+            raise ValueError(f"Sequential: can only multiply by a positive int, got {other!r}")
+        return Sequential(*(list(self) * other))  # the same modules repeated, as PyTorch
+
+    __rmul__ = __mul__
+
+    def __imul__(self, other: int) -> Sequential:
+        self._reset(list(self * other))
+        return self
+
 
 class ModuleList(Module):
     """A list of modules, registered so their parameters are found."""

@@ -18,7 +18,7 @@ class Dropout(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        return F.dropout(input, self.p, self.training)
+        return F.dropout(input, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
@@ -28,7 +28,7 @@ class _DropoutNd(Dropout):
     _fn = None
 
     def forward(self, input):
-        return type(self)._fn(input, self.p, self.training)
+        return type(self)._fn(input, self.p, self.training, self.inplace)
 
 
 class Dropout1d(_DropoutNd):

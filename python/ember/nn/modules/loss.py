@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -11,9 +12,44 @@ from ember.nn.modules.linear import Linear
 from ember.nn.modules.module import Module
 
 
+def _legacy_reduction(size_average, reduce, reduction: str) -> str:
+    """PyTorch's deprecated size_average / reduce pair: when either is given it decides the
+    reduction (with PyTorch's warning), else ``reduction`` stands."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    ret = "mean" if size_average and reduce else "sum" if reduce else "none"
+    warnings.warn(
+        f"size_average and reduce args will be deprecated, please use reduction='{ret}' instead.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return ret
+
+
 class _Loss(Module):
-    def __init__(self, reduction: str = "mean"):
+    # Every loss whose PyTorch twin still takes size_average= / reduce= accepts them by keyword
+    # (old training scripts pass them); the newer losses set this False, as PyTorch has none.
+    _legacy_args = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or not cls._legacy_args:
+            return
+
+        @functools.wraps(init)
+        def __init__(self, *args, size_average=None, reduce=None, **kw):
+            if size_average is not None or reduce is not None:
+                kw["reduction"] = _legacy_reduction(size_average, reduce, "mean")
+            init(self, *args, **kw)
+
+        cls.__init__ = __init__
+
+    def __init__(self, reduction: str = "mean", *, size_average=None, reduce=None):
         super().__init__()
+        reduction = _legacy_reduction(size_average, reduce, reduction)
         F._check_reduction(type(self).__name__, reduction)
         self.reduction = reduction
 
@@ -44,7 +80,7 @@ class NLLLoss2d(NLLLoss):
             "`NLLLoss2d` has been deprecated. Please use `NLLLoss` instead as a drop-in "
             "replacement.",
             FutureWarning,
-            stacklevel=2,
+            stacklevel=3,  # past _Loss's size_average/reduce wrapper, to the caller
         )
         super().__init__(weight, ignore_index, reduction)
 
@@ -80,6 +116,8 @@ class L1Loss(_Loss):
 
 
 class HuberLoss(_Loss):
+    _legacy_args = False  # PyTorch's has no size_average / reduce
+
     def __init__(self, reduction: str = "mean", delta: float = 1.0):
         super().__init__(reduction)
         self.delta = delta
@@ -145,8 +183,11 @@ class SmoothL1Loss(_Loss):
 class KLDivLoss(Module):
     """KL divergence on log-probability inputs; see ``nn.functional.kl_div``."""
 
-    def __init__(self, reduction: str = "mean", log_target: bool = False):
+    def __init__(
+        self, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False
+    ):
         super().__init__()
+        reduction = _legacy_reduction(size_average, reduce, reduction)
         if reduction not in F._REDUCTIONS + ("batchmean",):
             raise ValueError(f"KLDivLoss: reduction must be one of {F._REDUCTIONS + ('batchmean',)}"
                              f", got {reduction!r}")  # fmt: skip
@@ -203,6 +244,8 @@ class PoissonNLLLoss(_Loss):
 
 
 class GaussianNLLLoss(_Loss):
+    _legacy_args = False  # PyTorch's has no size_average / reduce
+
     def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
         super().__init__(reduction)
         self.full, self.eps = full, eps
@@ -232,6 +275,8 @@ class TripletMarginLoss(_Loss):
 
 
 class TripletMarginWithDistanceLoss(_Loss):
+    _legacy_args = False  # PyTorch's has no size_average / reduce
+
     def __init__(
         self,
         *,
@@ -271,6 +316,8 @@ class CTCLoss(_Loss):
     """Connectionist temporal classification loss; see ``nn.functional.ctc_loss``.
     ``forward(log_probs, targets, input_lengths, target_lengths)``."""
 
+    _legacy_args = False  # PyTorch's has no size_average / reduce
+
     def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False):
         super().__init__(reduction)
         self.blank = blank
@@ -299,6 +346,8 @@ class LinearCrossEntropyLoss(_Loss):
     """A Linear head (``self.linear``, num_classes * prod(out_features) outputs) and the
     cross-entropy of its logits, as ``torch.nn.LinearCrossEntropyLoss``; see
     ``nn.functional.linear_cross_entropy``."""
+
+    _legacy_args = False  # PyTorch's has no size_average / reduce
 
     def __init__(
         self,

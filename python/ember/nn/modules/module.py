@@ -335,16 +335,20 @@ class Module:
             self.register_buffer(name, plain, persistent=value.persistent)
             return
         params, modules, buffers = self._parameters, self._modules, self._buffers
-        was_buffer = name in buffers
-        for registry in (params, modules, buffers):
-            registry.pop(name, None)
         if isinstance(value, Parameter):
-            params[name] = value
+            target = params
         elif isinstance(value, Module):
-            modules[name] = value
-        elif was_buffer:  # reassigning a buffer keeps it a buffer
-            buffers[name] = value if value is None or isinstance(value, Tensor) else Tensor(value)
-            value = buffers[name]
+            target = modules
+        elif name in buffers:  # reassigning a buffer keeps it a buffer
+            target = buffers
+            value = value if value is None or isinstance(value, Tensor) else Tensor(value)
+        else:
+            target = None
+        for registry in (params, modules, buffers):
+            if registry is not target:
+                registry.pop(name, None)
+        if target is not None:
+            target[name] = value  # a reassigned name keeps its place (state_dict order)
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name):
@@ -379,7 +383,7 @@ class Module:
     register_module = add_module
 
     # ---- traversal ------------------------------------------------------------------------
-    def named_modules(self, memo=None, prefix: str = ""):
+    def named_modules(self, memo=None, prefix: str = "", remove_duplicate: bool = True):
         if memo is None:
             memo = set()
         stack = [(prefix, self)]
@@ -387,7 +391,8 @@ class Module:
             name, mod = stack.pop()
             if id(mod) in memo:
                 continue
-            memo.add(id(mod))
+            if remove_duplicate:
+                memo.add(id(mod))
             yield name, mod
             children = [
                 (name + ("." if name else "") + n, m)
@@ -411,26 +416,31 @@ class Module:
         for _, m in self.named_children():
             yield m
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True):
+    def _named_members(self, attr: str, prefix: str, recurse: bool, remove_duplicate: bool):
+        """(name, tensor) of every module's ``attr`` dict; a tensor shared by several modules
+        (tied weights) comes once unless ``remove_duplicate`` is False, as in PyTorch."""
         seen = set()
-        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        if recurse:
+            mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+        else:
+            mods = [(prefix, self)]
         for mod_name, mod in mods:
-            for name, p in mod._parameters.items():
-                if p is None or id(p) in seen:
+            for name, t in getattr(mod, attr).items():
+                if t is None or id(t) in seen:
                     continue
-                seen.add(id(p))
-                yield (mod_name + "." if mod_name else "") + name, p
+                if remove_duplicate:
+                    seen.add(id(t))
+                yield (mod_name + "." if mod_name else "") + name, t
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True, remove_duplicate=True):
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True):
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True):
-        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
-        for mod_name, mod in mods:
-            for name, b in mod._buffers.items():
-                if b is not None:
-                    yield (mod_name + "." if mod_name else "") + name, b
+    def named_buffers(self, prefix: str = "", recurse: bool = True, remove_duplicate=True):
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True):
         for _, b in self.named_buffers(recurse=recurse):

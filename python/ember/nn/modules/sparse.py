@@ -158,6 +158,30 @@ class EmbeddingBag(Embedding):
         self.mode = mode
         self.include_last_offset = include_last_offset
 
+    @classmethod
+    def from_pretrained(
+        cls,
+        embeddings,
+        freeze: bool = True,
+        max_norm=None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        mode: str = "mean",
+        sparse: bool = False,
+        include_last_offset: bool = False,
+        padding_idx=None,
+    ):
+        """An EmbeddingBag holding a copy of ``embeddings`` (2-D); frozen unless freeze=False."""
+        w = np.asarray(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
+        if w.ndim != 2:
+            raise ValueError(f"EmbeddingBag.from_pretrained: embeddings must be 2-D, got {w.shape}")
+        bag = cls(
+            w.shape[0], w.shape[1], max_norm, norm_type, scale_grad_by_freq, mode, sparse, w,
+            include_last_offset, padding_idx,
+        )  # fmt: skip
+        bag.weight.requires_grad = not freeze
+        return bag
+
     def forward(self, input, offsets=None, per_sample_weights=None):
         return F.embedding_bag(
             input, self.weight, offsets, self.max_norm, self.norm_type,

@@ -8,9 +8,10 @@ import copy
 
 import numpy as np
 
+from ember.autograd.function import is_grad_enabled
 from ember.nn import functional as F
 from ember.nn import init
-from ember.nn.modules.activation import MultiheadAttention, _is_causal_mask
+from ember.nn.modules.activation import GELU, MultiheadAttention, ReLU, _is_causal_mask
 from ember.nn.modules.container import ModuleList
 from ember.nn.modules.dropout import Dropout
 from ember.nn.modules.linear import Linear
@@ -234,6 +235,21 @@ def _clones(module: Module, n: int) -> ModuleList:
     return ModuleList([copy.deepcopy(module) for _ in range(n)])
 
 
+def _nested_eligible(layer) -> bool:
+    """PyTorch's TransformerEncoder.__init__ conditions for its nested-tensor fast path."""
+    attn = getattr(layer, "self_attn", None)
+    return (
+        isinstance(layer, TransformerEncoderLayer)
+        and not layer.norm_first
+        and attn.batch_first
+        and attn._qkv_same_embed_dim
+        and attn.in_proj_bias is not None
+        and (layer.activation in (F.relu, F.gelu) or isinstance(layer.activation, (ReLU, GELU)))
+        and layer.norm1.eps == layer.norm2.eps
+        and attn.num_heads % 2 == 0
+    )
+
+
 class TransformerEncoder(Module):
     """A stack of ``num_layers`` copies of ``encoder_layer`` (keys ``layers.0.self_attn...``),
     then an optional final ``norm``.
@@ -254,16 +270,53 @@ class TransformerEncoder(Module):
         self.layers = _clones(encoder_layer, num_layers)
         self.num_layers = num_layers
         self.norm = norm
+        self.enable_nested_tensor = enable_nested_tensor
+        self.mask_check = mask_check
+        self.use_nested_tensor = enable_nested_tensor and _nested_eligible(encoder_layer)
+
+    def _nested_valid(self, src, mask, src_key_padding_mask):
+        """PyTorch's inference fast path: in eval mode without gradients, with a (N, S, E) src,
+        a left-aligned key padding mask and no attention mask, it runs the layers on a nested
+        tensor and pads the result back with zeros, so padded positions come out 0 (before the
+        final norm). Returns the (N, S) valid steps when that path applies, else None."""
+        first = self.layers[0] if len(self.layers) else None
+        if (
+            first is None
+            or not self.use_nested_tensor
+            or first.training
+            or src_key_padding_mask is None
+            or mask is not None
+            or len(src.shape) != 3
+        ):
+            return None
+        if is_grad_enabled() and (
+            getattr(src, "requires_grad", False) or any(p.requires_grad for p in first.parameters())
+        ):
+            return None
+        kpm = np.asarray(getattr(src_key_padding_mask, "data", src_key_padding_mask))
+        valid = kpm == 0  # bool True / float non-zero marks padding
+        if valid.shape != tuple(src.shape[:2]):
+            return None
+        left_aligned = not np.any(~valid[:, :-1] & valid[:, 1:])  # no valid step after a pad
+        if self.mask_check and not left_aligned:
+            return None
+        # unchecked, PyTorch takes each row's first count(valid) steps as the sequence
+        return np.arange(valid.shape[1])[None, :] < valid.sum(1, keepdims=True)
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
         first = self.layers[0] if len(self.layers) else None
         bf = getattr(first, "batch_first", False)
         causal = _detect_causal(mask, is_causal, _seq_len(src, bf))
+        valid = self._nested_valid(src, mask, src_key_padding_mask)
+        if valid is not None:
+            src_key_padding_mask = Tensor(~valid)
         out = src
         for mod in self.layers:
             out = mod(
                 out, src_mask=mask, is_causal=causal, src_key_padding_mask=src_key_padding_mask
             )
+        if valid is not None:
+            out = Tensor(np.where(valid[..., None], out.data, 0).astype(out.dtype, copy=False))
         if self.norm is not None:
             out = self.norm(out)
         return out

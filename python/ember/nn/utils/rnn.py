@@ -110,12 +110,17 @@ def pad_packed_sequence(
     return x, Tensor(lens.copy())
 
 
-def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.0) -> Tensor:
+def pad_sequence(
+    sequences, batch_first: bool = False, padding_value: float = 0.0, padding_side: str = "right"
+) -> Tensor:
     """Stack tensors (L_i, *) of different lengths into (max L, N, *) (or (N, max L, *)),
-    padding with ``padding_value``. Differentiable with respect to each sequence."""
+    padding with ``padding_value`` after each sequence (before it with padding_side="left").
+    Differentiable with respect to each sequence."""
     from ember import ops
 
     op = "pad_sequence"
+    if padding_side not in ("left", "right"):
+        raise ValueError(f"{op}: padding_side must be 'left' or 'right', got {padding_side!r}")
     seqs = [s if isinstance(s, Tensor) else Tensor(np.asarray(s)) for s in sequences]
     if not seqs:
         raise ValueError(f"{op}: expected a non-empty list of tensors")
@@ -127,10 +132,42 @@ def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.
     rows = []
     for s in seqs:
         if s.shape[0] < tmax:
-            pad = np.full((tmax - s.shape[0],) + tail, padding_value, dtype=s.dtype)
-            s = ops.cat([s, Tensor(pad)], dim=0)
+            pad = Tensor(np.full((tmax - s.shape[0],) + tail, padding_value, dtype=s.dtype))
+            s = ops.cat([s, pad] if padding_side == "right" else [pad, s], dim=0)
         rows.append(s)
     return ops.stack(rows, dim=0 if batch_first else 1)
 
 
-__all__ = ["PackedSequence", "pack_padded_sequence", "pad_packed_sequence", "pad_sequence"]
+def unpad_sequence(padded_sequences, lengths, batch_first: bool = False) -> list:
+    """The inverse of pad_sequence: the list of tensors (lengths[i], *) from a padded batch."""
+    lens = _lengths(lengths, "unpad_sequence")
+    x = padded_sequences if batch_first else padded_sequences.transpose(0, 1)
+    if lens.shape[0] != x.shape[0] or lens.max() > x.shape[1]:
+        raise ValueError(
+            f"unpad_sequence: lengths {lens.tolist()} do not fit a padded batch of shape "
+            f"{tuple(padded_sequences.shape)} (batch_first={batch_first})"
+        )
+    return [x[i, : int(n)] for i, n in enumerate(lens)]
+
+
+def pack_sequence(sequences, enforce_sorted: bool = True) -> PackedSequence:
+    """pack_padded_sequence(pad_sequence(sequences), lengths) for a list of (L_i, *) tensors."""
+    lens = np.array([s.shape[0] for s in sequences], dtype=np.int64)
+    return pack_padded_sequence(pad_sequence(sequences), lens, enforce_sorted=enforce_sorted)
+
+
+def unpack_sequence(packed_sequences: PackedSequence) -> list:
+    """The inverse of pack_sequence: the list of tensors (L_i, *)."""
+    padded, lengths = pad_packed_sequence(packed_sequences, batch_first=True)
+    return unpad_sequence(padded, lengths, batch_first=True)
+
+
+__all__ = [
+    "PackedSequence",
+    "pack_padded_sequence",
+    "pack_sequence",
+    "pad_packed_sequence",
+    "pad_sequence",
+    "unpack_sequence",
+    "unpad_sequence",
+]
