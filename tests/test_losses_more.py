@@ -239,8 +239,8 @@ def test_modules_call_the_functional_forms():
         (nn.SmoothL1Loss(beta=0.3)(x, t), F.smooth_l1_loss(x, t, beta=0.3)),
         (nn.KLDivLoss(reduction="sum")(lp, np.exp(lp)), F.kl_div(lp, np.exp(lp), reduction="sum")),
         (nn.CosineEmbeddingLoss(0.1)(x, t, y), F.cosine_embedding_loss(x, t, y, 0.1)),
-        (nn.MarginRankingLoss(0.2, "sum")(x[0], t[0], s[0]),
-         F.margin_ranking_loss(x[0], t[0], s[0], 0.2, "sum")),
+        (nn.MarginRankingLoss(0.2, reduction="sum")(x[0], t[0], s[0]),
+         F.margin_ranking_loss(x[0], t[0], s[0], 0.2, reduction="sum")),
         (nn.SoftMarginLoss()(x, s), F.soft_margin_loss(x, s)),
         (nn.MultiLabelSoftMarginLoss(weight=np.ones(4) * 2)(x, b),
          F.multilabel_soft_margin_loss(x, b, weight=np.ones(4) * 2)),
@@ -336,3 +336,62 @@ def test_module_signature_matches_pytorch(name):
     mine, theirs = getattr(nn, name), getattr(torch.nn, name)
     assert _params(mine.__init__) == _params(theirs.__init__)
     assert [p[0] for p in _params(mine.forward)] == [p[0] for p in _params(theirs.forward)]
+
+
+def _legacy_cases(rng):
+    """(name, positional inputs) for every functional loss whose PyTorch form still takes
+    size_average / reduce."""
+    x, t = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    p, b = _probs(rng, (3, 4)), (rng.uniform(size=(3, 4)) > 0.5) * 1.0
+    y, idx = _sign(rng, 3), np.array([0, 3, 1])
+    mlm = np.array([[3, 0, -1, 1], [1, -1, 0, 0], [0, 1, 2, -1]])
+    return [
+        ("binary_cross_entropy", (p, b)),
+        ("binary_cross_entropy_with_logits", (x, b)),
+        ("cosine_embedding_loss", (x, t, y)),
+        ("cross_entropy", (x, idx)),
+        ("hinge_embedding_loss", (x, _sign(rng, (3, 4)))),
+        ("kl_div", (np.log(p), _probs(rng, (3, 4)))),
+        ("l1_loss", (x, t)),
+        ("margin_ranking_loss", (x[0], t[0], _sign(rng, 4))),
+        ("mse_loss", (x, t)),
+        ("multi_margin_loss", (x, idx)),
+        ("multilabel_margin_loss", (x, mlm)),
+        ("multilabel_soft_margin_loss", (x, b)),
+        ("nll_loss", (np.log(p), idx)),
+        ("poisson_nll_loss", (x, b * 3)),
+        ("smooth_l1_loss", (x, t)),
+        ("soft_margin_loss", (x, _sign(rng, (3, 4)))),
+        ("triplet_margin_loss", (x, t, rng.standard_normal((3, 4)))),
+    ]
+
+
+@pytest.mark.parametrize("case", range(17))
+def test_functional_losses_take_pytorchs_legacy_arguments(case):
+    # PyTorch's parameter lists, size_average / reduce included (positionally too): old scripts
+    # call F.binary_cross_entropy(recon, x, size_average=False), and a positional call past
+    # them must not shift the other arguments.
+    torch = pytest.importorskip("torch")
+    name, inputs = _legacy_cases(np.random.default_rng(case))[case]
+    ef, tf = getattr(F, name), getattr(torch.nn.functional, name)
+    assert list(inspect.signature(ef).parameters) == list(inspect.signature(tf).parameters)
+    params = list(inspect.signature(tf).parameters)
+    n_in = len(inputs)
+    # every positional argument up to reduction='sum', defaults in between
+    full = [
+        inspect.signature(tf).parameters[q].default
+        for q in params[n_in : params.index("reduction")]
+    ] + ["sum"]
+    tensors = [torch.from_numpy(np.asarray(a)) for a in inputs]
+    calls = [((*inputs, *full), {}), (inputs, {"size_average": False}), (inputs, {"reduce": False})]
+    for args, kw in calls:
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            e = ef(*args, **kw)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t = tf(*tensors, *args[n_in:], **kw)
+        np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-12, atol=1e-12)
+        assert bool(kw) == any("size_average and reduce" in str(w.message) for w in got)
+    with pytest.raises(TypeError, match="multiple values"):
+        ef(*inputs, *full, reduction="sum")

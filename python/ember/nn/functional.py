@@ -7,6 +7,8 @@ the inputs contiguous and of the right dtype before anything reaches C++.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import itertools
 import math
 import warnings
@@ -42,6 +44,67 @@ def _float_input(x, op: str, name: str = "input", dtype=None) -> Tensor:
 
 def _contig(a: np.ndarray) -> np.ndarray:
     return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
+def _legacy_reduction(size_average, reduce, reduction: str) -> str:
+    """PyTorch's deprecated size_average / reduce pair: when either is given it decides the
+    reduction (with PyTorch's warning), else ``reduction`` stands."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    ret = "mean" if size_average and reduce else "sum" if reduce else "none"
+    warnings.warn(
+        f"size_average and reduce args will be deprecated, please use reduction='{ret}' instead.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return ret
+
+
+def _torch_loss_params(*torch_params: str):
+    """Give a functional loss PyTorch's parameter list, whose deprecated size_average / reduce
+    sit between the others (F.nll_loss(x, y, w, None, -100, None, "sum") is valid PyTorch).
+    Calls that stay within the shared leading parameters go straight through."""
+
+    def wrap(fn):
+        sig = inspect.signature(fn)
+        own = list(sig.parameters)
+        shared = 0
+        while shared < len(own) and own[shared] == torch_params[shared]:
+            shared += 1
+        name = fn.__name__
+
+        @functools.wraps(fn)
+        def loss(*args, **kwargs):
+            if len(args) <= shared and "size_average" not in kwargs and "reduce" not in kwargs:
+                return fn(*args, **kwargs)
+            if len(args) > len(torch_params):
+                raise TypeError(
+                    f"{name}() takes at most {len(torch_params)} positional arguments "
+                    f"({len(args)} given)"
+                )
+            for param, value in zip(torch_params, args):
+                if param in kwargs:
+                    raise TypeError(f"{name}() got multiple values for argument '{param}'")
+                kwargs[param] = value
+            size_average, reduce = kwargs.pop("size_average", None), kwargs.pop("reduce", None)
+            if size_average is not None or reduce is not None:
+                kwargs["reduction"] = _legacy_reduction(
+                    size_average, reduce, kwargs.get("reduction", "mean")
+                )
+            return fn(**kwargs)
+
+        legacy = inspect.Parameter("x", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)
+        loss.__signature__ = sig.replace(
+            parameters=[
+                sig.parameters[p] if p in sig.parameters else legacy.replace(name=p)
+                for p in torch_params
+            ]
+        )
+        return loss
+
+    return wrap
 
 
 def _check_reduction(op: str, reduction: str) -> None:
@@ -828,6 +891,7 @@ def _weighted(op, loss_fn, x, t, weight, reduction, weight_mean=True) -> Tensor:
     return _reduce(loss, reduction)
 
 
+@_torch_loss_params("input", "target", "size_average", "reduce", "reduction", "weight")
 def mse_loss(input, target, reduction: str = "mean", weight=None) -> Tensor:
     """Mean squared error. Shape: input and target of the same shape; ``weight`` (optional)
     of that shape too: 'mean' is then sum(w (x - t)^2) / sum(w), as PyTorch."""
@@ -918,6 +982,9 @@ def _class_weight(op: str, weight, c: int, dtype):
     return w
 
 
+@_torch_loss_params(
+    "input", "target", "weight", "size_average", "ignore_index", "reduce", "reduction"
+)
 def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean"):
     """Negative log-likelihood of class-index targets given log-probabilities.
 
@@ -971,6 +1038,16 @@ def _fused_rows(x: Tensor, t: np.ndarray, w, ignore_index, reduction, label_smoo
     return CrossEntropy.apply(x.contiguous(), *args)
 
 
+@_torch_loss_params(
+    "input",
+    "target",
+    "weight",
+    "size_average",
+    "ignore_index",
+    "reduce",
+    "reduction",
+    "label_smoothing",
+)
 def cross_entropy(
     input,
     target,
@@ -1392,6 +1469,7 @@ class L1Loss(Function):
         return gx, -gx, None
 
 
+@_torch_loss_params("input", "target", "size_average", "reduce", "reduction", "weight")
 def l1_loss(input, target, reduction: str = "mean", weight=None) -> Tensor:
     """Mean absolute error. Shape: input and target of the same shape; ``weight`` (optional)
     of that shape too: 'mean' is then sum(w |x - t|) / sum(w), as PyTorch."""
@@ -1464,6 +1542,7 @@ class SmoothL1Loss(Function):
         return gx, -gx, None, None
 
 
+@_torch_loss_params("input", "target", "size_average", "reduce", "reduction", "beta")
 def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """Smooth L1 (Girshick, 2015): 0.5 (x - t)^2 / beta for |x - t| < beta, |x - t| - 0.5 beta
     beyond; beta = 0 is l1_loss. Equals huber_loss(delta=beta) / beta. Shape: same shapes."""
@@ -1514,6 +1593,7 @@ class BCELoss(Function):
         return gx.astype(x.dtype, copy=False), gt, None, None
 
 
+@_torch_loss_params("input", "target", "weight", "size_average", "reduce", "reduction")
 def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") -> Tensor:
     """Binary cross-entropy between probabilities ``input`` in [0, 1] and ``target``.
 
@@ -1569,6 +1649,9 @@ class BCEWithLogitsLoss(Function):
         return gx.astype(x.dtype, copy=False), gt, None, None, None
 
 
+@_torch_loss_params(
+    "input", "target", "weight", "size_average", "reduce", "reduction", "pos_weight"
+)
 def binary_cross_entropy_with_logits(
     input, target, weight=None, reduction: str = "mean", pos_weight=None
 ) -> Tensor:
@@ -1608,6 +1691,7 @@ class HingeEmbeddingLoss(Function):
         return gx.astype(np.result_type(g), copy=False), None, None, None
 
 
+@_torch_loss_params("input", "target", "margin", "size_average", "reduce", "reduction")
 def hinge_embedding_loss(input, target, margin: float = 1.0, reduction: str = "mean") -> Tensor:
     """x where target is 1, max(0, margin - x) where target is -1.
 
@@ -1660,6 +1744,9 @@ class MultiMarginLoss(Function):
         return gx.reshape(shape).astype(z.dtype, copy=False), None, None, None, None, None
 
 
+@_torch_loss_params(
+    "input", "target", "p", "margin", "weight", "size_average", "reduce", "reduction"
+)
 def multi_margin_loss(
     input, target, p: int = 1, margin: float = 1.0, weight=None, reduction: str = "mean"
 ) -> Tensor:
@@ -1718,6 +1805,7 @@ class KLDiv(Function):
         return (-g * t if nx else None), gt, None
 
 
+@_torch_loss_params("input", "target", "size_average", "reduce", "reduction", "log_target")
 def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> Tensor:
     """Kullback-Leibler divergence KL(target || exp(input)) pointwise: target (log target -
     input), or exp(target) (target - input) with ``log_target``. ``input`` is log-probabilities.
@@ -1750,6 +1838,7 @@ def _sign_target(op: str, target, shape, dtype) -> np.ndarray:
     return y.astype(dtype, copy=False)
 
 
+@_torch_loss_params("input1", "input2", "target", "margin", "size_average", "reduce", "reduction")
 def cosine_embedding_loss(
     input1, input2, target, margin: float = 0, reduction: str = "mean"
 ) -> Tensor:
@@ -1774,6 +1863,7 @@ def cosine_embedding_loss(
     return _reduce(pos + neg, reduction)
 
 
+@_torch_loss_params("input1", "input2", "target", "margin", "size_average", "reduce", "reduction")
 def margin_ranking_loss(
     input1, input2, target, margin: float = 0, reduction: str = "mean"
 ) -> Tensor:
@@ -1794,6 +1884,7 @@ def margin_ranking_loss(
     return _reduce((-y * (x1 - x2) + margin).clamp(min=0), reduction)
 
 
+@_torch_loss_params("input", "target", "size_average", "reduce", "reduction")
 def soft_margin_loss(input, target, reduction: str = "mean") -> Tensor:
     """log(1 + exp(-target x)), the two-class logistic loss for targets 1 / -1.
 
@@ -1805,6 +1896,7 @@ def soft_margin_loss(input, target, reduction: str = "mean") -> Tensor:
     return _reduce(softplus(-x * t), reduction)
 
 
+@_torch_loss_params("input", "target", "weight", "size_average", "reduce", "reduction")
 def multilabel_soft_margin_loss(input, target, weight=None, reduction: str = "mean") -> Tensor:
     """One-vs-all logistic loss for multi-label targets in {0, 1}, averaged over the C classes.
 
@@ -1825,6 +1917,9 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction: str = "me
     return _reduce(loss.mean(-1), reduction)
 
 
+@_torch_loss_params(
+    "input", "target", "log_input", "full", "size_average", "eps", "reduce", "reduction"
+)
 def poisson_nll_loss(
     input,
     target,
@@ -1923,6 +2018,18 @@ def _triplet_loss(dist, a, p, n, margin, swap, reduction) -> Tensor:
     return _reduce((margin + d_pos - d_neg).clamp(min=0), reduction)
 
 
+@_torch_loss_params(
+    "anchor",
+    "positive",
+    "negative",
+    "margin",
+    "p",
+    "eps",
+    "swap",
+    "size_average",
+    "reduce",
+    "reduction",
+)
 def triplet_margin_loss(
     anchor,
     positive,
@@ -4248,6 +4355,7 @@ def conv_transpose3d(
     return y.squeeze(0) if unbatched else y
 
 
+@_torch_loss_params("input", "target", "size_average", "reduce", "reduction")
 def multilabel_margin_loss(input, target, reduction: str = "mean") -> Tensor:
     """Multi-class multi-label hinge loss, as PyTorch: for each sample,
     sum over its targets j and non-targets i of max(0, 1 - (x[j] - x[i])) / C. ``target``
@@ -5149,7 +5257,14 @@ def linear_cross_entropy(
             f"{op}: ignore_index cannot be specified when target contains probabilities"
         )
     ignore = -100 if ignore_index is None else ignore_index
-    return cross_entropy(logits, target, weight, ignore, reduction, label_smoothing)
+    return cross_entropy(
+        logits,
+        target,
+        weight,
+        ignore_index=ignore,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+    )
 
 
 __all__ = [

@@ -12,22 +12,6 @@ from ember.nn.modules.linear import Linear
 from ember.nn.modules.module import Module
 
 
-def _legacy_reduction(size_average, reduce, reduction: str) -> str:
-    """PyTorch's deprecated size_average / reduce pair: when either is given it decides the
-    reduction (with PyTorch's warning), else ``reduction`` stands."""
-    if size_average is None and reduce is None:
-        return reduction
-    size_average = True if size_average is None else size_average
-    reduce = True if reduce is None else reduce
-    ret = "mean" if size_average and reduce else "sum" if reduce else "none"
-    warnings.warn(
-        f"size_average and reduce args will be deprecated, please use reduction='{ret}' instead.",
-        UserWarning,
-        stacklevel=3,
-    )
-    return ret
-
-
 class _Loss(Module):
     # Every loss whose PyTorch twin still takes size_average= / reduce= accepts them by keyword
     # (old training scripts pass them); the newer losses set this False, as PyTorch has none.
@@ -42,14 +26,14 @@ class _Loss(Module):
         @functools.wraps(init)
         def __init__(self, *args, size_average=None, reduce=None, **kw):
             if size_average is not None or reduce is not None:
-                kw["reduction"] = _legacy_reduction(size_average, reduce, "mean")
+                kw["reduction"] = F._legacy_reduction(size_average, reduce, "mean")
             init(self, *args, **kw)
 
         cls.__init__ = __init__
 
     def __init__(self, reduction: str = "mean", *, size_average=None, reduce=None):
         super().__init__()
-        reduction = _legacy_reduction(size_average, reduce, reduction)
+        reduction = F._legacy_reduction(size_average, reduce, reduction)
         F._check_reduction(type(self).__name__, reduction)
         self.reduction = reduction
 
@@ -69,7 +53,9 @@ class NLLLoss(_Loss):
         self.ignore_index = ignore_index
 
     def forward(self, input, target):
-        return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+        return F.nll_loss(
+            input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction
+        )
 
 
 class NLLLoss2d(NLLLoss):
@@ -106,7 +92,12 @@ class CrossEntropyLoss(_Loss):
 
     def forward(self, input, target):
         return F.cross_entropy(
-            input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing
+            input,
+            target,
+            self.weight,
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+            label_smoothing=self.label_smoothing,
         )
 
 
@@ -132,7 +123,7 @@ class BCELoss(_Loss):
         self.weight = weight
 
     def forward(self, input, target):
-        return F.binary_cross_entropy(input, target, self.weight, self.reduction)
+        return F.binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
@@ -143,7 +134,7 @@ class BCEWithLogitsLoss(_Loss):
 
     def forward(self, input, target):
         return F.binary_cross_entropy_with_logits(
-            input, target, self.weight, self.reduction, self.pos_weight
+            input, target, self.weight, reduction=self.reduction, pos_weight=self.pos_weight
         )
 
 
@@ -153,7 +144,7 @@ class HingeEmbeddingLoss(_Loss):
         self.margin = margin
 
     def forward(self, input, target):
-        return F.hinge_embedding_loss(input, target, self.margin, self.reduction)
+        return F.hinge_embedding_loss(input, target, self.margin, reduction=self.reduction)
 
 
 class MultiMarginLoss(_Loss):
@@ -166,7 +157,9 @@ class MultiMarginLoss(_Loss):
         self.weight = weight
 
     def forward(self, input, target):
-        return F.multi_margin_loss(input, target, self.p, self.margin, self.weight, self.reduction)
+        return F.multi_margin_loss(
+            input, target, self.p, self.margin, self.weight, reduction=self.reduction
+        )
 
 
 class SmoothL1Loss(_Loss):
@@ -187,7 +180,7 @@ class KLDivLoss(Module):
         self, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False
     ):
         super().__init__()
-        reduction = _legacy_reduction(size_average, reduce, reduction)
+        reduction = F._legacy_reduction(size_average, reduce, reduction)
         if reduction not in F._REDUCTIONS + ("batchmean",):
             raise ValueError(f"KLDivLoss: reduction must be one of {F._REDUCTIONS + ('batchmean',)}"
                              f", got {reduction!r}")  # fmt: skip
@@ -204,7 +197,9 @@ class CosineEmbeddingLoss(_Loss):
         self.margin = margin
 
     def forward(self, input1, input2, target):
-        return F.cosine_embedding_loss(input1, input2, target, self.margin, self.reduction)
+        return F.cosine_embedding_loss(
+            input1, input2, target, self.margin, reduction=self.reduction
+        )
 
 
 class MarginRankingLoss(_Loss):
@@ -213,7 +208,7 @@ class MarginRankingLoss(_Loss):
         self.margin = margin
 
     def forward(self, input1, input2, target):
-        return F.margin_ranking_loss(input1, input2, target, self.margin, self.reduction)
+        return F.margin_ranking_loss(input1, input2, target, self.margin, reduction=self.reduction)
 
 
 class SoftMarginLoss(_Loss):
@@ -227,7 +222,7 @@ class MultiLabelSoftMarginLoss(_Loss):
         self.weight = weight
 
     def forward(self, input, target):
-        return F.multilabel_soft_margin_loss(input, target, self.weight, self.reduction)
+        return F.multilabel_soft_margin_loss(input, target, self.weight, reduction=self.reduction)
 
 
 class PoissonNLLLoss(_Loss):
@@ -239,7 +234,7 @@ class PoissonNLLLoss(_Loss):
 
     def forward(self, log_input, target):
         return F.poisson_nll_loss(
-            log_input, target, self.log_input, self.full, self.eps, self.reduction
+            log_input, target, self.log_input, self.full, eps=self.eps, reduction=self.reduction
         )
 
 
@@ -270,7 +265,14 @@ class TripletMarginLoss(_Loss):
 
     def forward(self, anchor, positive, negative):
         return F.triplet_margin_loss(
-            anchor, positive, negative, self.margin, self.p, self.eps, self.swap, self.reduction
+            anchor,
+            positive,
+            negative,
+            self.margin,
+            self.p,
+            self.eps,
+            self.swap,
+            reduction=self.reduction,
         )
 
 
