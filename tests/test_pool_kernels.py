@@ -103,14 +103,36 @@ def test_max_pool_nan_and_ties_like_torch():
     np.testing.assert_array_equal(idx, it.numpy())
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(3, 4, 7, 9), (2, 3, 8, 8), (64, 1, 10, 10), (1, 1, 2, 70)])
-def test_max_pool_2x2_fast_path_equals_general_path(shape, dtype):
-    # 2x2 stride 2 takes its own vectorised loop: values and PyTorch's argmax rule (window
-    # order, a later element wins if greater or NaN) against a NumPy reference, ties and NaNs.
+# 2x2 stride 2 paths: even H and W with rows shorter than 16 outputs run as one flat loop over
+# blocks of rows (several blocks: (5, 3, 28, 28), (1, 1, 64, 2)); longer rows and odd sizes run a
+# loop per output row.
+SHAPES_2X2 = [
+    (3, 4, 7, 9),  # odd H and W: per row
+    (3, 4, 7, 8),  # odd H: per row
+    (2, 3, 8, 8),
+    (64, 1, 10, 10),
+    (5, 3, 28, 28),  # flat, 3 blocks of rows
+    (1, 1, 64, 2),  # flat, OW == 1
+    (1, 1, 2, 2),
+    (2, 2, 6, 30),  # flat, OW == 15
+    (2, 2, 6, 32),  # per row, OW == 16
+    (1, 1, 2, 70),
+]
+
+
+def _ties_and_nans(shape, dtype):
     rng = np.random.default_rng(5)
     x = rng.integers(0, 3, shape).astype(dtype)  # many ties
     x.reshape(-1)[rng.choice(x.size, x.size // 7, replace=False)] = np.nan
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES_2X2)
+def test_max_pool_2x2_fast_paths_vs_numpy(shape, dtype):
+    # Values and PyTorch's argmax rule (window order, a later element wins if greater or NaN)
+    # against a NumPy reference, with ties and NaNs.
+    x = _ties_and_nans(shape, dtype)
     y, idx = _C.max_pool2d_forward(x, (2, 2), (2, 2))
     n, c, h, w = shape
     oh, ow = h // 2, w // 2
@@ -128,6 +150,47 @@ def test_max_pool_2x2_fast_path_equals_general_path(shape, dtype):
     cols = 2 * np.arange(ow)[None, :] + best % 2
     np.testing.assert_array_equal(y, cur)
     np.testing.assert_array_equal(idx, rows * w + cols)
+    dy = _x(y.shape, dtype, 1)
+    np.testing.assert_array_equal(
+        _C.max_pool2d_backward(dy, idx, x.shape), max_pool2d_backward_ref(dy, idx, x.shape)
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES_2X2)
+def test_max_pool_2x2_fast_paths_vs_torch(shape, dtype):
+    torch = pytest.importorskip("torch")
+    x = _ties_and_nans(shape, dtype)
+    y, idx = _C.max_pool2d_forward(x, (2, 2), (2, 2))
+    yt, it = torch.nn.functional.max_pool2d(torch.from_numpy(x), 2, 2, return_indices=True)
+    np.testing.assert_array_equal(y, yt.numpy())
+    np.testing.assert_array_equal(idx, it.numpy())
+    x = _x(shape, dtype)  # distinct values: the gradient has one home per window
+    xt = torch.tensor(x, requires_grad=True)
+    dy = _x(y.shape, dtype, 1)
+    torch.nn.functional.max_pool2d(xt, 2, 2).backward(torch.from_numpy(dy))
+    idx = _C.max_pool2d_forward(x, (2, 2), (2, 2))[1]
+    np.testing.assert_array_equal(_C.max_pool2d_backward(dy, idx, x.shape), xt.grad.numpy())
+
+
+@pytest.mark.parametrize("shape", [(64, 16, 10, 10), (4, 8, 64, 64), (3, 5, 33, 31)])
+def test_max_pool_2x2_same_result_for_any_thread_count(shape):
+    import ember
+
+    x = _ties_and_nans(shape, np.float32)
+    before = ember.get_num_threads()
+    try:
+        ember.set_num_threads(1)
+        y1, i1 = _C.max_pool2d_forward(x, (2, 2), (2, 2))
+        d1 = _C.max_pool2d_backward(y1, i1, x.shape)
+        ember.set_num_threads(2)
+        y2, i2 = _C.max_pool2d_forward(x, (2, 2), (2, 2))
+        d2 = _C.max_pool2d_backward(y2, i2, x.shape)
+    finally:
+        ember.set_num_threads(before)
+    np.testing.assert_array_equal(y1, y2)
+    np.testing.assert_array_equal(i1, i2)
+    np.testing.assert_array_equal(d1, d2)
 
 
 def test_max_pool_empty_window_gives_minus_one_and_no_gradient():
@@ -246,8 +309,13 @@ def test_pool_bad_inputs():
     bad[0, 0, 0, 0] = 64
     with pytest.raises(ValueError):
         _C.max_pool2d_backward(y, bad, XP.shape)
-    bad[0, 0, 0, 0] = -2
-    with pytest.raises(ValueError):
+    for b in (-2, -(2**62), 2**62):  # a bad index anywhere throws, and never writes
+        bad[0, 0, 0, 0] = b
+        with pytest.raises(ValueError, match="outside"):
+            _C.max_pool2d_backward(y, bad, XP.shape)
+    bad = idx.copy()
+    bad[-1, -1, -1, -1] = 64
+    with pytest.raises(ValueError, match="1 indices lie outside"):
         _C.max_pool2d_backward(y, bad, XP.shape)
     with pytest.raises(ValueError):
         _C.avg_pool2d_backward(y, (2, 3, 8, 10), (2, 2), (2, 2))
@@ -298,3 +366,13 @@ def test_property_max_and_avg_vs_torch(case, ceil_mode, cip):
     else:
         with pytest.raises(ValueError):
             _C.avg_pool2d_forward(x, k, s, p, ceil_mode, cip)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 6, 8), (1, 2, 4, 34), (3, 5, 7)])
+def test_max_pool_2x2_gradcheck(shape):
+    import ember
+    from ember.autograd import gradcheck
+    from ember.nn import functional as F
+
+    x = ember.tensor(_x(shape, np.float64, 3), requires_grad=True)
+    assert gradcheck(lambda a: F.max_pool2d(a, 2), [x])

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "common.h"
 #include "vecmath.h"
@@ -84,9 +85,28 @@ inline void max_row(T* __restrict m, int64_t* __restrict b, const T* __restrict 
   }
 }
 
-// One plane of the common 2x2, stride-2 window with no padding or dilation, every window inside
-// the plane: the four elements compared in the general path's order with the same rule, written
-// so the row loop vectorises (the general path's running row update does not for stride 2).
+// t ? a : b on the bits: GCC 12 neither vectorises nor if-converts a float ?: between loaded
+// values here, and a branch mispredicts on random data (it cost 10x at (64,16,10,10)).
+template <typename T>
+inline T pick(bool t, T a, T b) {
+  const auto mask = decltype(vm::as_bits(a))(0) - decltype(vm::as_bits(a))(t);
+  return vm::from_bits((vm::as_bits(a) & mask) | (vm::as_bits(b) & ~mask));
+}
+
+// The 2x2 window  a b / c d:  its maximum by PyTorch's rule (in window order, a later element
+// wins if greater or NaN), as a tree -- (a, b), (c, d), then the two winners, which picks the same
+// element -- and that element's offset from a (0, 1, W or W + 1).
+template <typename T, typename I>
+inline T max4(T a, T b, T c, T d, I W, I& off) {
+  const bool t1 = (b > a) | (b != b), t2 = (d > c) | (d != d);
+  const T ab = pick(t1, b, a), cd = pick(t2, d, c);
+  const bool t3 = (cd > ab) | (cd != cd);
+  off = I(t1) + I(t3) * (W + I(t2) - I(t1));
+  return pick(t3, cd, ab);
+}
+
+// One plane of the 2x2, stride-2 window with no padding or dilation, every window inside the
+// plane: one vectorised loop per output row.
 template <typename T>
 EMBER_SIMD void max_2x2_plane(T* __restrict y, int64_t* __restrict idx, const T* __restrict x,
                               int64_t W, int64_t OH, int64_t OW) {
@@ -97,22 +117,43 @@ EMBER_SIMD void max_2x2_plane(T* __restrict y, int64_t* __restrict idx, const T*
     T* m = y + oh * OW;
     int64_t* b = idx + oh * OW;
     for (int64_t ow = 0; ow < OW; ++ow) {
-      T cur = r0[2 * ow];
-      int64_t at = base + 2 * ow;
-      T v = r0[2 * ow + 1];
-      bool take = v > cur || v != v;
-      cur = take ? v : cur;
-      at = take ? base + 2 * ow + 1 : at;
-      v = r1[2 * ow];
-      take = v > cur || v != v;
-      cur = take ? v : cur;
-      at = take ? base + W + 2 * ow : at;
-      v = r1[2 * ow + 1];
-      take = v > cur || v != v;
-      cur = take ? v : cur;
-      at = take ? base + W + 2 * ow + 1 : at;
-      m[ow] = cur;
-      b[ow] = at;
+      int64_t off;
+      m[ow] = max4(r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1], W, off);
+      b[ow] = base + 2 * ow + off;
+    }
+  }
+}
+
+// z[p], off[p] for p in [0, n): the 2x2 window whose top-left element is x[2p], rows W apart.
+// With W even, x[2p] for consecutive p walks the even columns of consecutive rows, so one flat
+// loop covers many short rows (odd rows give windows nobody asked for; the caller skips them).
+template <typename T>
+EMBER_SIMD void max_2x2_flat(T* __restrict z, int32_t* __restrict off, const T* __restrict x,
+                             int64_t W, int64_t n) {
+  const T* r1 = x + W;
+  const int32_t w = int32_t(W);
+  for (int64_t p = 0; p < n; ++p)
+    z[p] = max4(x[2 * p], x[2 * p + 1], r1[2 * p], r1[2 * p + 1], w, off[p]);
+}
+
+// Rows [r0, r1) of the NC*OH output rows for even H and W (H == 2*OH, W == 2*OW): output row r
+// reads input rows 2r and 2r+1, so blocks of rows are one max_2x2_flat call each, then the even
+// rows are copied out. z, off hold (2*block - 1)*OW values.
+template <typename T>
+void max_2x2_rows(T* y, int64_t* idx, const T* x, int64_t r0, int64_t r1, int64_t OH, int64_t OW,
+                  int64_t block, T* z, int32_t* off) {
+  const int64_t W = 2 * OW;
+  for (int64_t rb = r0; rb < r1; rb += block) {
+    const int64_t re = std::min(r1, rb + block);
+    max_2x2_flat(z, off, x + rb * 2 * W, W, (2 * (re - rb) - 1) * OW);
+    for (int64_t r = rb; r < re; ++r) {
+      const T* zr = z + 2 * (r - rb) * OW;
+      const int32_t* orow = off + 2 * (r - rb) * OW;
+      const int64_t base = 2 * (r % OH) * W;
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        y[r * OW + ow] = zr[ow];
+        idx[r * OW + ow] = base + 2 * ow + orow[ow];
+      }
     }
   }
 }
@@ -133,6 +174,18 @@ void max_pool2d_forward(T* y, int64_t* idx, const T* x, int64_t NC, int64_t H, i
   const int nt = threads_for(NC * OH * OW * kh * kw);
   const bool two_by_two = kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 &&
                           dh == 1 && dw == 1 && 2 * OH <= H && 2 * OW <= W;
+  // Short even rows (LeNet's 28x28 and 10x10): a per-row loop would stay scalar.
+  if (two_by_two && 2 * OH == H && 2 * OW == W && OW < 16) {
+    const int64_t R = NC * OH, block = std::max<int64_t>(1, 1024 / OW);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+      std::vector<T> z((2 * block - 1) * OW);
+      std::vector<int32_t> off(z.size());
+      const int t = omp_get_thread_num(), n = omp_get_num_threads();
+      max_2x2_rows(y, idx, x, R * t / n, R * (t + 1) / n, OH, OW, block, z.data(), off.data());
+    }
+    return;
+  }
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int64_t pl = 0; pl < NC; ++pl) {
     const T* xp = x + pl * H * W;
@@ -176,7 +229,8 @@ void max_pool2d_forward(T* y, int64_t* idx, const T* x, int64_t NC, int64_t H, i
 }
 
 // Backward of  x (NC,H,W) -> y, idx (NC,OH,OW):  dx[idx] += dy per plane (fresh dx). Every index
-// must lie in [0, H*W) or be -1 (empty window, skipped): checked before dx is written.
+// must lie in [0, H*W) or be -1 (empty window, skipped); any other throws. The check sits in the
+// scatter loop (one pass over idx) and guards each write, so a bad index never writes.
 template <typename T>
 void max_pool2d_backward(T* dx, const T* dy, const int64_t* idx, int64_t NC, int64_t H, int64_t W,
                          int64_t OH, int64_t OW) {
@@ -184,18 +238,20 @@ void max_pool2d_backward(T* dx, const T* dy, const int64_t* idx, int64_t NC, int
   const int nt = threads_for(NC * OHW);
   int64_t bad = 0;
 #pragma omp parallel for num_threads(nt) schedule(static) reduction(+ : bad) if (nt > 1)
-  for (int64_t i = 0; i < NC * OHW; ++i) bad += (idx[i] < -1 || idx[i] >= HW) ? 1 : 0;
-  EMBER_CHECK(bad == 0, "max_pool2d_backward: ", bad, " indices lie outside [0, ", HW,
-              ") for input planes (", H, ", ", W, ")");
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int64_t pl = 0; pl < NC; ++pl) {
     T* dp = dx + pl * HW;
     std::fill(dp, dp + HW, T(0));
     const T* g = dy + pl * OHW;
     const int64_t* ip = idx + pl * OHW;
-    for (int64_t o = 0; o < OHW; ++o)
-      if (ip[o] >= 0) dp[ip[o]] += g[o];
+    for (int64_t o = 0; o < OHW; ++o) {
+      if (uint64_t(ip[o]) < uint64_t(HW))
+        dp[ip[o]] += g[o];
+      else
+        bad += ip[o] != -1;
+    }
   }
+  EMBER_CHECK(bad == 0, "max_pool2d_backward: ", bad, " indices lie outside [0, ", HW,
+              ") for input planes (", H, ", ", W, ")");
 }
 
 namespace {
