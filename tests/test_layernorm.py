@@ -12,11 +12,15 @@ from ember.nn import functional as F
 
 DTYPES = [np.float32, np.float64]
 TOL = {np.float32: dict(rtol=2e-4, atol=2e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
-# (input shape, normalized_shape): M below, at and above the 16 lanes, several dims, 1 element.
+# (input shape, normalized_shape): M below, at and above the 16 and 32 lanes, past a 1024 block,
+# several dims, 1 element.
 CASES = [
     ((4, 5), (5,)),
     ((3, 7, 16), (16,)),
+    ((3, 32), (32,)),
     ((2, 3, 37), (37,)),
+    ((2, 95), (95,)),
+    ((2, 2053), (2053,)),
     ((2, 3, 4, 5), (4, 5)),
     ((6, 1000), (1000,)),
     ((5, 1), (1,)),
@@ -70,6 +74,21 @@ def test_one_pass_statistics_are_stable(dtype, rng):
     y, _, rstd = _C.layer_norm_forward(const, None, None, 1e-5)
     np.testing.assert_allclose(y, 0, atol=1e-6)
     np.testing.assert_allclose(rstd, 1 / np.sqrt(1e-5), rtol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_backward_at_a_large_offset(dtype, rng):
+    # Centred sums: dx, dw, db stay accurate when x = 1e4 + noise (sum dy * x - mean * sum dy
+    # would cancel to a few digits in float32).
+    x = (rng.standard_normal((6, 333)) + 1e4).astype(dtype)
+    dy = rng.standard_normal((6, 333)).astype(dtype)
+    w, b = rng.uniform(0.5, 2, 333).astype(dtype), rng.standard_normal(333).astype(dtype)
+    _, dx, dw, db = _run(x, (333,), w, b, dy)
+    _, rdx, rdw, rdb = ref.layer_norm(x.astype(np.float64), 1, w, b, dy=dy.astype(np.float64))
+    tol = dict(rtol=1e-3, atol=2e-3) if dtype == np.float32 else dict(rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(dx, rdx, **tol)
+    np.testing.assert_allclose(dw, rdw, **tol)
+    np.testing.assert_allclose(db, rdb, **tol)
 
 
 def test_threads_agree(rng):

@@ -109,7 +109,18 @@ def test_kernel_refuses_one_value_per_channel():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("affine", [True, False])
 @pytest.mark.parametrize(
-    "shape,groups", [((4, 6, 5, 3), 3), ((2, 8), 4), ((3, 4, 17), 1), ((2, 5, 7), 5)]
+    "shape,groups",
+    [
+        ((4, 6, 5, 3), 3),
+        ((2, 8), 4),
+        ((3, 4, 17), 1),
+        ((2, 5, 7), 5),
+        # channel lengths around the 16- and 32-wide sums: S = 16, 33, 49, 64 + 31
+        ((2, 4, 4, 4), 2),
+        ((2, 6, 33), 3),
+        ((3, 8, 7, 7), 4),
+        ((2, 4, 95), 1),
+    ],
 )
 def test_group_norm_matches_torch(shape, groups, affine, dtype):
     torch = pytest.importorskip("torch")
@@ -142,6 +153,48 @@ def test_group_norm_matches_torch(shape, groups, affine, dtype):
         cshape = (c,) + (1,) * (len(shape) - 2)
         ref = ref * w.reshape(cshape) + b.reshape(cshape)
     np.testing.assert_allclose(y.numpy(), ref, **tol)
+
+
+def _group_norm_backward_ref(x, g, w, groups, eps=1e-5):
+    # float64 NumPy: dx = rstd * (g w - mean(g w) - xhat * mean(g w xhat)) over each group
+    n, c = x.shape[:2]
+    xr = x.reshape(n, groups, -1)
+    xhat = ((xr - xr.mean(-1, keepdims=True)) / np.sqrt(xr.var(-1, keepdims=True) + eps)).reshape(
+        x.shape
+    )
+    cshape = (1, c) + (1,) * (x.ndim - 2)
+    gw = (g * w.reshape(cshape)).reshape(n, groups, -1)
+    xh = xhat.reshape(n, groups, -1)
+    rstd = 1 / np.sqrt(xr.var(-1, keepdims=True) + eps)
+    dx = rstd * (gw - gw.mean(-1, keepdims=True) - xh * (gw * xh).mean(-1, keepdims=True))
+    axes = (0,) + tuple(range(2, x.ndim))
+    return dx.reshape(x.shape), (g * xhat).sum(axes), g.sum(axes)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(2, 8, 7, 7), (2, 4, 300)])
+def test_group_norm_backward_at_a_large_offset(shape, dtype):
+    # Centred channel sums: gradients stay accurate when x = 1e4 + noise.
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal(shape) + 1e4).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    w = rng.uniform(0.5, 2, shape[1]).astype(dtype)
+    y, m, r = _C.group_norm_forward(x, w, None, 2, 1e-5)
+    dx, dw, db = _C.group_norm_backward(g, x, m, r, w, 2, True, True)
+    rdx, rdw, rdb = _group_norm_backward_ref(x.astype(np.float64), g.astype(np.float64), w, 2)
+    tol = dict(rtol=1e-3, atol=2e-3) if dtype == np.float32 else dict(rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(dx, rdx, **tol)
+    np.testing.assert_allclose(dw, rdw, **tol)
+    np.testing.assert_allclose(db, rdb, **tol)
+
+
+@pytest.mark.parametrize("shape", [(2, 6, 3), (2, 4, 7, 7)])
+def test_group_norm_gradcheck_shapes(shape):
+    rng = np.random.default_rng(5)
+    c = shape[1]
+    x, w, b = rng.standard_normal(shape), rng.uniform(0.5, 2, c), rng.standard_normal(c)
+    ts = [ember.tensor(a, requires_grad=True) for a in (x, w, b)]
+    assert gradcheck(lambda a, e, d: F.group_norm(a, 2, e, d), ts)
 
 
 def test_group_norm_gradcheck():

@@ -17,7 +17,10 @@ namespace ember {
 
 namespace {
 
-constexpr int kLanes = 16;
+// Backward sums: 32 accumulators per sum (2 or 4 512-bit vectors: one add chain would bound the
+// loop by the add latency). 16 doubles made GCC 12 vectorise across iterations with permutes and
+// an in-order scalar reduction, 5x slower.
+constexpr int kLanes = 32;
 
 // Row sums: kSumLanes independent accumulators in the row's type within blocks of kBlock
 // elements (the loops vectorise at full width without reassociation and are not bound by one
@@ -29,11 +32,16 @@ constexpr int64_t kBlock = 1024;
 // s[0] + ... + s[n-1] for n a power of two, as a tree of halves: log2(n) vector adds. A chain of
 // n dependent scalar adds (the strict order without fast-math) cost ~100 cycles per row sum, more
 // than the sums' own work for rows of a few hundred elements.
+// Recursive, so every step has a constant trip count and unrolls into register adds (a loop
+// over the widths stayed a loop of scalar adds through the stack).
 template <int n, typename T>
 inline T lane_sum(T* s) {
-  for (int w = n / 2; w >= 1; w /= 2)
-    for (int j = 0; j < w; ++j) s[j] += s[j + w];
-  return s[0];
+  if constexpr (n == 1) {
+    return s[0];
+  } else {
+    for (int j = 0; j < n / 2; ++j) s[j] += s[j + n / 2];
+    return lane_sum<n / 2>(s);
+  }
 }
 
 template <typename T>
@@ -121,10 +129,11 @@ EMBER_SIMD void backward_row(T* __restrict dr, T* __restrict pw, T* __restrict p
                              const T* __restrict gr, const T* __restrict xr, T mu, T rs,
                              const T* __restrict w, int64_t M, T invM) {
   const bool want_p = pw != nullptr;
-  T sg[kLanes] = {}, sgx[kLanes] = {};
+  constexpr int L = kLanes;
+  T sg[L] = {}, sgx[L] = {};
   int64_t i = 0;
-  for (; i + kLanes <= M; i += kLanes)
-    for (int j = 0; j < kLanes; ++j) {
+  for (; i + L <= M; i += L)
+    for (int j = 0; j < L; ++j) {
       const T xh = (xr[i + j] - mu) * rs;
       const T g = w ? gr[i + j] * w[i + j] : gr[i + j];
       sg[j] += g;
@@ -137,8 +146,8 @@ EMBER_SIMD void backward_row(T* __restrict dr, T* __restrict pw, T* __restrict p
     s1 += g;
     s2 += g * xh;
   }
-  s1 += lane_sum<kLanes>(sg);
-  s2 += lane_sum<kLanes>(sgx);
+  s1 += lane_sum<L>(sg);
+  s2 += lane_sum<L>(sgx);
   const T m1 = s1 * invM, m2 = s2 * invM;
   // dx, and the dw/db partial rows in the same pass (w null: weight 1).
   if (want_p && w)
@@ -246,46 +255,60 @@ EMBER_SIMD void group_forward_row(T* __restrict yr, T* mean, T* rstd, const T* _
   }
 }
 
-// sum(dy) and sum(dy * xhat) over one channel's S positions.
+// sum(dy) and sum(dy * (x - mu)) over one channel's S positions; centred, so a large common
+// offset in x cancels exactly. Half-width steps after the full-width loop keep short channels
+// (S = 49 for 7x7) vectorised.
 template <typename T>
-inline void channel_sums(const T* g, const T* x, int64_t S, T mu, T rs, T& a, T& b) {
-  T sa[kLanes] = {}, sb[kLanes] = {};
+inline void channel_sums(const T* g, const T* x, int64_t S, T mu, T& a, T& b) {
+  constexpr int L = kLanes;
+  T sa[L] = {}, sb[L] = {};
   int64_t i = 0;
-  for (; i + kLanes <= S; i += kLanes)
-    for (int j = 0; j < kLanes; ++j) {
+  for (; i + L <= S; i += L)
+    for (int j = 0; j < L; ++j) {
       sa[j] += g[i + j];
-      sb[j] += g[i + j] * ((x[i + j] - mu) * rs);
+      sb[j] += g[i + j] * (x[i + j] - mu);
+    }
+  T ha[L / 2] = {}, hb[L / 2] = {};  // own arrays: sharing sa, sb would keep them in memory
+  for (; i + L / 2 <= S; i += L / 2)
+    for (int j = 0; j < L / 2; ++j) {
+      ha[j] += g[i + j];
+      hb[j] += g[i + j] * (x[i + j] - mu);
     }
   T s1 = 0, s2 = 0;
   for (; i < S; ++i) {
     s1 += g[i];
-    s2 += g[i] * ((x[i] - mu) * rs);
+    s2 += g[i] * (x[i] - mu);
   }
-  a = s1 + lane_sum<kLanes>(sa);
-  b = s2 + lane_sum<kLanes>(sb);
+  a = s1 + lane_sum<L / 2>(ha) + lane_sum<L>(sa);
+  b = s2 + lane_sum<L / 2>(hb) + lane_sum<L>(sb);
 }
 
 // One row of the backward: the per-channel sums (kept in pa, pb: row n's entries of the (N, C)
-// partials), then dx = rstd * (dy w - mean(dy w) - xhat * mean(dy w xhat)).
+// partials: sum dy and sum dy * xhat), then
+//   dx = rstd * (dy w - mean(dy w) - xhat * mean(dy w xhat)) = dy * A + (x - mu) * B + C
+// with A, B, C per channel: one subtraction and two FMAs per element.
 template <typename T>
 EMBER_SIMD void group_backward_row(T* __restrict dr, T* pa, T* pb, const T* __restrict gr,
                                    const T* __restrict xr, T mu, T rs, const T* w, int64_t cg,
                                    int64_t S) {
   T s1 = 0, s2 = 0;
   for (int64_t k = 0; k < cg; ++k) {
-    channel_sums(gr + k * S, xr + k * S, S, mu, rs, pa[k], pb[k]);
+    T sg, sgd;
+    channel_sums(gr + k * S, xr + k * S, S, mu, sg, sgd);
+    pa[k] = sg;
+    pb[k] = sgd * rs;
     const T wc = w ? w[k] : T(1);
     s1 += wc * pa[k];
     s2 += wc * pb[k];
   }
   const T invM = cg * S > 0 ? T(1) / static_cast<T>(cg * S) : T(0);
-  const T m1 = s1 * invM, m2 = s2 * invM;
+  const T B = -rs * rs * (s2 * invM), C = -rs * (s1 * invM);
   for (int64_t k = 0; k < cg; ++k) {
-    const T wc = w ? w[k] : T(1);
+    const T A = rs * (w ? w[k] : T(1));
     const T* __restrict gs = gr + k * S;
     const T* __restrict xs = xr + k * S;
     T* __restrict ds = dr + k * S;
-    for (int64_t i = 0; i < S; ++i) ds[i] = rs * (gs[i] * wc - m1 - ((xs[i] - mu) * rs) * m2);
+    for (int64_t i = 0; i < S; ++i) ds[i] = gs[i] * A + ((xs[i] - mu) * B + C);
   }
 }
 
