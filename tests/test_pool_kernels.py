@@ -103,13 +103,15 @@ def test_max_pool_nan_and_ties_like_torch():
     np.testing.assert_array_equal(idx, it.numpy())
 
 
-# 2x2 stride 2 paths: even H and W with rows shorter than 16 outputs run as one flat loop over
-# blocks of rows (several blocks: (5, 3, 28, 28), (1, 1, 64, 2)); longer rows and odd sizes run a
-# loop per output row.
+# 2x2 stride 2 paths: even H and W with OW < 64 and not a multiple of 8 (float32) / 4 (float64)
+# outputs run as one flat loop over blocks of rows (several blocks: (5, 3, 28, 28),
+# (1, 1, 64, 2)); other rows and odd sizes run a loop per output row, vectorised, with a scalar
+# remainder for OW = 70.
 SHAPES_2X2 = [
     (3, 4, 7, 9),  # odd H and W: per row
     (3, 4, 7, 8),  # odd H: per row
-    (2, 3, 8, 8),
+    (2, 3, 8, 8),  # OW 4: flat in float32, per row in float64
+    (2, 2, 4, 24),  # OW 12: the same
     (64, 1, 10, 10),
     (5, 3, 28, 28),  # flat, 3 blocks of rows
     (1, 1, 64, 2),  # flat, OW == 1
@@ -117,6 +119,7 @@ SHAPES_2X2 = [
     (2, 2, 6, 30),  # flat, OW == 15
     (2, 2, 6, 32),  # per row, OW == 16
     (1, 1, 2, 70),
+    (1, 2, 4, 140),  # per row, OW == 70
 ]
 
 

@@ -101,12 +101,15 @@ inline T max4(T a, T b, T c, T d, I W, I& off) {
   const bool t1 = (b > a) | (b != b), t2 = (d > c) | (d != d);
   const T ab = pick(t1, b, a), cd = pick(t2, d, c);
   const bool t3 = (cd > ab) | (cd != cd);
-  off = I(t1) + I(t3) * (W + I(t2) - I(t1));
+  off = t3 ? W + I(t2) : I(t1);
   return pick(t3, cd, ab);
 }
 
-// One plane of the 2x2, stride-2 window with no padding or dilation, every window inside the
-// plane: one vectorised loop per output row.
+// One plane of the common 2x2, stride-2 window with no padding or dilation, every window inside
+// the plane: the four elements compared in the general path's order with the same rule, written
+// so the row loop vectorises (the general path's running row update does not for stride 2). Its
+// scalar remainder keeps the ?: as branches, so the caller sends rows it would not cover with
+// vectors to max_2x2_flat.
 template <typename T>
 EMBER_SIMD void max_2x2_plane(T* __restrict y, int64_t* __restrict idx, const T* __restrict x,
                               int64_t W, int64_t OH, int64_t OW) {
@@ -117,9 +120,22 @@ EMBER_SIMD void max_2x2_plane(T* __restrict y, int64_t* __restrict idx, const T*
     T* m = y + oh * OW;
     int64_t* b = idx + oh * OW;
     for (int64_t ow = 0; ow < OW; ++ow) {
-      int64_t off;
-      m[ow] = max4(r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1], W, off);
-      b[ow] = base + 2 * ow + off;
+      T cur = r0[2 * ow];
+      int64_t at = base + 2 * ow;
+      T v = r0[2 * ow + 1];
+      bool take = v > cur || v != v;
+      cur = take ? v : cur;
+      at = take ? base + 2 * ow + 1 : at;
+      v = r1[2 * ow];
+      take = v > cur || v != v;
+      cur = take ? v : cur;
+      at = take ? base + W + 2 * ow : at;
+      v = r1[2 * ow + 1];
+      take = v > cur || v != v;
+      cur = take ? v : cur;
+      at = take ? base + W + 2 * ow + 1 : at;
+      m[ow] = cur;
+      b[ow] = at;
     }
   }
 }
@@ -174,8 +190,11 @@ void max_pool2d_forward(T* y, int64_t* idx, const T* x, int64_t NC, int64_t H, i
   const int nt = threads_for(NC * OH * OW * kh * kw);
   const bool two_by_two = kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 &&
                           dh == 1 && dw == 1 && 2 * OH <= H && 2 * OW <= W;
-  // Short even rows (LeNet's 28x28 and 10x10): a per-row loop would stay scalar.
-  if (two_by_two && 2 * OH == H && 2 * OW == W && OW < 16) {
+  // Short even rows that the per-row loop's vectors do not cover whole (its remainder is scalar
+  // and branches): one flat loop. LeNet's 28x28 and 10x10 (OW 14 and 5) go here; OW a multiple
+  // of half a 512-bit vector stays per row (the main loop and its half-width epilogue cover it).
+  const int64_t half_vec = 32 / int64_t(sizeof(T));
+  if (two_by_two && 2 * OH == H && 2 * OW == W && OW < 64 && OW % half_vec != 0) {
     const int64_t R = NC * OH, block = std::max<int64_t>(1, 1024 / OW);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
