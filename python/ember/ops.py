@@ -1381,7 +1381,7 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     e = _axes(end_dim, x.ndim, "flatten")[0]
     if s > e:
         raise ValueError("flatten: start_dim cannot come after end_dim")
-    shape = x.shape[:s] + (int(np.prod(x.shape[s : e + 1])),) + x.shape[e + 1 :]
+    shape = x.shape[:s] + (math.prod(x.shape[s : e + 1]),) + x.shape[e + 1 :]
     return Reshape.apply(x, shape)
 
 
