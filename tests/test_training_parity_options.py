@@ -23,18 +23,8 @@ tF, eF = tnn.functional, enn.functional
 RTOL = 1e-8
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _torch_one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: torch's threads only fight ember's for the 2 cores
-    yield
-    torch.set_num_threads(n)
-
-
-def _np(v):
-    if isinstance(v, torch.Tensor):
-        return v.detach().numpy()
-    return np.asarray(getattr(v, "data", v))
+# the shared array conversion and the module's autouse one-thread-torch fixture
+from test_training_parity import _np, _torch_one_thread  # noqa: E402, F401
 
 
 def close(e, t, what, rtol=RTOL):
