@@ -358,8 +358,7 @@ class EighFn(Function):
         L, V = ctx.saved_tensors
         # gA = V (diag(gL) + (V^T gV) / E) V^T with E_ij = L_j - L_i (0 on the diagonal)
         E = L[..., None, :] - L[..., :, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            inner = np.where(E == 0, 0, (_mT(V) @ gV) / E)
+        inner = np.where(E == 0, 0, (_mT(V) @ gV) / E)
         inner = inner + gL[..., None, :] * np.eye(L.shape[-1], dtype=L.dtype)
         return V @ inner @ _mT(V), None
 
@@ -411,11 +410,10 @@ class SVDFn(Function):
         inner = ((UtgU - _mT(UtgU)) * S[..., None, :] + S[..., :, None] * (VtgV - _mT(VtgV))) / E
         inner = inner * (1 - eye) + gS[..., None, :] * eye
         gA = U @ inner @ Vh
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if m > k:
-                gA = gA + ((gU - U @ UtgU) / S[..., None, :]) @ Vh
-            if n > k:
-                gA = gA + U @ _mT((gV - V @ VtgV) / S[..., None, :])
+        if m > k:
+            gA = gA + ((gU - U @ UtgU) / S[..., None, :]) @ Vh
+        if n > k:
+            gA = gA + U @ _mT((gV - V @ VtgV) / S[..., None, :])
         return gA, None
 
 

@@ -218,9 +218,8 @@ class Div(Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ga = _bcast(np.true_divide, g, b) if na else None
-            gb = _bcast(np.true_divide, _bcast(np.multiply, -g, a), b * b) if nb else None
+        ga = _bcast(np.true_divide, g, b) if na else None
+        gb = _bcast(np.true_divide, _bcast(np.multiply, -g, a), b * b) if nb else None
         return (
             unbroadcast(ga, _shape(a)) if na else None,
             unbroadcast(gb, _shape(b)) if nb else None,
@@ -260,16 +259,12 @@ class Pow(Function):
             if ctx.square:
                 da = 2 * a  # b * a^(b-1) for b = 2
             else:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    da = np.where(b == 0, 0, b * np.power(a, b - 1)).astype(g.dtype, copy=False)
+                da = np.where(b == 0, 0, b * np.power(a, b - 1)).astype(g.dtype, copy=False)
             ga = unbroadcast(g * da, _shape(a))
         if nb:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                loga = np.where(
-                    a > 0, np.log(np.where(a > 0, a, 1)), np.where(a == 0, -np.inf, np.nan)
-                )
-                # PyTorch's rule: 0 where a == 0 and b >= 0 (0 ** 0 included), else y * log(a)
-                gb = np.where((a == 0) & (b >= 0), 0, g * y * loga)
+            loga = np.where(a > 0, np.log(np.where(a > 0, a, 1)), np.where(a == 0, -np.inf, np.nan))
+            # PyTorch's rule: 0 where a == 0 and b >= 0 (0 ** 0 included), else y * log(a)
+            gb = np.where((a == 0) & (b >= 0), 0, g * y * loga)
             gb = unbroadcast(gb, _shape(b))
         return ga, gb
 
@@ -383,8 +378,7 @@ class Binary(Function):
     def backward(ctx, g):
         a, b, y = ctx.saved_tensors
         na, nb = ctx.needs_input_grad[:2]
-        with np.errstate(all="ignore"):
-            ga, gb = ctx.df(a, b, y, g)
+        ga, gb = ctx.df(a, b, y, g)
         return (
             unbroadcast(np.asarray(ga, g.dtype), _shape(a)) if na else None,
             unbroadcast(np.asarray(gb, g.dtype), _shape(b)) if nb else None,
@@ -907,8 +901,7 @@ class Log(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return g / x
+        return g / x
 
 
 def log(x) -> Tensor:
@@ -927,8 +920,7 @@ class Sqrt(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gx = g / (2 * y)
+        gx = g / (2 * y)
         if ctx.zero_at_zero:  # std: PyTorch gives a zero spread a zero (not NaN) gradient
             gx = np.where(y == 0, 0, gx).astype(gx.dtype, copy=False)
         return gx, None
@@ -1165,8 +1157,7 @@ class Var(Function):
         axes, keepdim, denom = ctx.meta
         if not keepdim and axes:
             g = np.expand_dims(g, axes)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return g * (2 / denom) * xc, None, None, None
+        return g * (2 / denom) * xc, None, None, None
 
 
 def var(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None) -> Tensor:
@@ -1760,8 +1751,7 @@ class Elementwise(Function):
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
-        with np.errstate(all="ignore"):
-            return g * ctx.df(x, y), None, None
+        return g * ctx.df(x, y), None, None
 
 
 _SMOOTH = {  # name: (f, derivative as a function of x and y = f(x))
@@ -1866,8 +1856,7 @@ class LogSumExp(Function):
         axes, keepdim = ctx.meta
         if not keepdim and axes:
             g = np.expand_dims(g, axes)
-        with np.errstate(invalid="ignore"):
-            p = np.exp(x - lse)
+        p = np.exp(x - lse)
         return g * np.nan_to_num(p, nan=0.0), None, None
 
 
@@ -1997,8 +1986,7 @@ class Norm2(Function):
     def backward(ctx, g):
         x, s, y = ctx.saved_tensors
         axes, keepdim = ctx.meta
-        with np.errstate(all="ignore"):
-            c = g * np.where(s == 0, 0, y / (2 * s)).astype(s.dtype)  # 0 at a zero vector
+        c = g * np.where(s == 0, 0, y / (2 * s)).astype(s.dtype)  # 0 at a zero vector
         dx = 2 * x
         return np.multiply(dx, _expand_grad(c, x.shape, axes, keepdim), out=dx), None, None
 
@@ -2699,8 +2687,7 @@ class ScatterReduce(Function):
         # src the product of the others, computed directly
         others = np.ones_like(x)
         np.multiply.at(others, key, src)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gs = np.where(src != 0, out[key] / src, 0)
+        gs = np.where(src != 0, out[key] / src, 0)
         full = [np.broadcast_to(k, src.shape) for k in key]
         flat_src = src.reshape(-1)
         targets = np.stack([k.reshape(-1) for k in full], 1) if full else np.zeros((1, 0), int)
@@ -3395,8 +3382,7 @@ class CumProd(Function):
         a = ctx.axis
         # d y_j / d x_i = y_j / x_i for j >= i; at zeros (where that divides by 0) the
         # products of the others, per row
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.flip(np.cumsum(np.flip(g * y, a), a), a) / x
+        out = np.flip(np.cumsum(np.flip(g * y, a), a), a) / x
         xm, gm, om = (np.moveaxis(v, a, -1) for v in (x, g, out))
         for r in map(tuple, np.argwhere((xm == 0).any(-1))):  # argwhere: 1-D rows too
             row, grow = xm[r], gm[r]
@@ -3435,10 +3421,9 @@ class LogCumSumExp(Function):
 
         # grad_i = sum_{j >= i} g_j exp(x_i - y_j), in log space for the positive and the
         # negative parts of g
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            pos = rev(np.where(g > 0, np.log(np.abs(g)), -np.inf) - y)
-            neg = rev(np.where(g < 0, np.log(np.abs(g)), -np.inf) - y)
-            return np.exp(pos + x) - np.exp(neg + x), None
+        pos = rev(np.where(g > 0, np.log(np.abs(g)), -np.inf) - y)
+        neg = rev(np.where(g < 0, np.log(np.abs(g)), -np.inf) - y)
+        return np.exp(pos + x) - np.exp(neg + x), None
 
 
 def logcumsumexp(x, dim: int) -> Tensor:

@@ -274,8 +274,9 @@ def _run(tensors, grads, retain_graph: bool, targets):
     changes (except retain_grad's)."""
     # An infinite local derivative met by a zero (a power's root at 0 under a relu mask) makes
     # an intermediate NaN that the next node discards; PyTorch computes the same silently, so
-    # NumPy's floating-point warnings stay off for the pass (one switch, not one per node).
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+    # NumPy's floating-point warnings stay off for the pass: one switch here, which every node's
+    # backward relies on (x / 0, log 0, ...) instead of setting its own.
+    with np.errstate(all="ignore"):
         return _run_pass(tensors, grads, retain_graph, targets)
 
 

@@ -1799,8 +1799,7 @@ class KLDiv(Function):
             return (-g * et if nx else None), (g * et * (t - x + 1) if nt else None), None
         gt = None
         if nt:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                gt = np.where(t == 0, 0, g * (np.log(np.where(t == 0, 1, t)) + 1 - x))
+            gt = np.where(t == 0, 0, g * (np.log(np.where(t == 0, 1, t)) + 1 - x))
             gt = gt.astype(x.dtype, copy=False)
         return (-g * t if nx else None), gt, None
 
@@ -4856,12 +4855,11 @@ class CTCLoss(Function):
         m = np.where(np.isfinite(m), m, 0.0)
         acc = np.zeros((t_max, n, c))
         np.add.at(acc, (slice(None), idx[:, None], ext), np.exp(ab - m))
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            lcab = np.log(acc) + m
-            # PyTorch's gradient: exp(lp) - posterior (the logits' gradient through
-            # log_softmax; it differs from d nll / d lp by exp(lp), which log_softmax's
-            # backward removes)
-            grad = np.exp(lp) - np.exp(lcab + nll[None, :, None] - lp)
+        lcab = np.log(acc) + m
+        # PyTorch's gradient: exp(lp) - posterior (the logits' gradient through
+        # log_softmax; it differs from d nll / d lp by exp(lp), which log_softmax's
+        # backward removes)
+        grad = np.exp(lp) - np.exp(lcab + nll[None, :, None] - lp)
         grad = np.where((np.arange(t_max)[:, None] < in_len[None, :])[:, :, None], grad, 0.0)
         if zero_infinity:
             grad = np.where(np.isinf(nll)[None, :, None], 0.0, grad)
