@@ -17,6 +17,19 @@ def _reference(x, w, b, eps=1e-5):
     return xhat * (1 if w is None else w) + (0 if b is None else b), m, x.var(0, ddof=1)
 
 
+def _tol(dtype):
+    return dict(rtol=2e-4, atol=2e-4) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-9)
+
+
+def _assert_output_and_grads_match(y, ty, pairs, tol):
+    """ember's output and the .grad of each (ember, torch) input pair (None when not affine)
+    equal torch's within tol."""
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), **tol)
+    for e, t in pairs:
+        if e is not None:
+            np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), **tol)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("affine", [True, False])
 @pytest.mark.parametrize("n,c", [(64, 130), (2, 3), (300, 64)])
@@ -40,12 +53,8 @@ def test_training_matches_torch_and_numpy(n, c, affine, dtype):
     trm, trv = torch.zeros(c, dtype=tx.dtype), torch.ones(c, dtype=tx.dtype)
     ty = torch.nn.functional.batch_norm(tx, trm, trv, tw, tb, training=True, momentum=0.1)
     ty.backward(torch.from_numpy(g))
-    tol = dict(rtol=2e-4, atol=2e-4) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), **tol)
-    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), **tol)
-    if affine:
-        np.testing.assert_allclose(ew.grad.numpy(), tw.grad.numpy(), **tol)
-        np.testing.assert_allclose(eb.grad.numpy(), tb.grad.numpy(), **tol)
+    tol = _tol(dtype)
+    _assert_output_and_grads_match(y, ty, [(ex, tx), (ew, tw), (eb, tb)], tol)
     np.testing.assert_allclose(rm.numpy(), trm.numpy(), **tol)
     np.testing.assert_allclose(rv.numpy(), trv.numpy(), **tol)
     ref, m, uvar = _reference(x, w, b)
@@ -138,12 +147,8 @@ def test_group_norm_matches_torch(shape, groups, affine, dtype):
     tw, tb = (torch.from_numpy(a).requires_grad_(True) if affine else None for a in (w, b))
     ty = torch.nn.functional.group_norm(tx, groups, tw, tb, eps=1e-5)
     ty.backward(torch.from_numpy(g))
-    tol = dict(rtol=2e-4, atol=2e-4) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), **tol)
-    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), **tol)
-    if affine:
-        np.testing.assert_allclose(ew.grad.numpy(), tw.grad.numpy(), **tol)
-        np.testing.assert_allclose(eb.grad.numpy(), tb.grad.numpy(), **tol)
+    tol = _tol(dtype)
+    _assert_output_and_grads_match(y, ty, [(ex, tx), (ew, tw), (eb, tb)], tol)
     # NumPy reference of the forward
     xr = x.astype(np.float64).reshape(shape[0], groups, -1)
     ref = ((xr - xr.mean(-1, keepdims=True)) / np.sqrt(xr.var(-1, keepdims=True) + 1e-5)).reshape(
@@ -264,7 +269,7 @@ def test_instance_norm_through_the_group_norm_kernel(dtype):
     F.instance_norm(ex, weight=ew, bias=eb).backward(ember.tensor(g))
     tx, tw, tb = (torch.from_numpy(a).requires_grad_(True) for a in (x, w, b))
     torch.nn.functional.instance_norm(tx, weight=tw, bias=tb).backward(torch.from_numpy(g))
-    tol = dict(rtol=2e-4, atol=2e-4) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-9)
+    tol = _tol(dtype)
     for e, t in ((ex, tx), (ew, tw), (eb, tb)):
         np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), **tol)
     ts = [ember.tensor(a.astype(np.float64), requires_grad=True) for a in (x[:2, :, :3], w, b)]
