@@ -466,6 +466,9 @@ def show_config() -> None:
     print(f"  OpenMP:          {_C.openmp_version} ({get_num_threads()} threads)")
     print(f"  GEMM ISA:        {_C.gemm_isa()} (EMBER_ISA={_os.environ.get('EMBER_ISA', 'unset')})")
     print(f"  NumPy:           {_np.__version__}")
+    tuned = "keeps freed memory" if _C.malloc_tuned else "defaults"
+    setting = _os.environ.get("EMBER_MALLOC_TUNING", "unset")
+    print(f"  malloc:          {tuned} (EMBER_MALLOC_TUNING={setting})")
 
 
 # libgomp's thread pool does not survive fork(): forked children (DataLoader workers,
