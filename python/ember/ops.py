@@ -183,7 +183,18 @@ class Sub(Function):
         return (unbroadcast(g, sa) if na else None, unbroadcast(-g, sb) if nb else None)
 
 
+def check_bool_sub(a, b) -> None:
+    """torch refuses ``-`` with a bool operand (``~`` / logical_not inverts a mask)."""
+    for x in (a, b):
+        if type(x) is bool or (isinstance(x, Tensor | np.ndarray) and x.dtype == np.bool_):
+            raise TypeError(
+                "sub: subtraction with a bool tensor is not supported; to invert a mask use "
+                "`~` or logical_not()"
+            )
+
+
 def sub(a, b, *, alpha=1) -> Tensor:
+    check_bool_sub(a, b)
     return _broadcasting(Sub, "sub", a, b if alpha == 1 else mul(b, alpha))
 
 
