@@ -521,6 +521,26 @@ class Tensor:
     def __itruediv__(self, other):
         return self._inplace(np.true_divide, other)
 
+    # The rarer augmented assignments write into self too (without them Python would rebind
+    # the name to `x // y`, and other references to x would keep the old values).
+    def __ifloordiv__(self, other):
+        return self._inplace(_ops.floor_divide, other)
+
+    def __imod__(self, other):
+        return self._inplace(_ops.remainder, other)
+
+    def __ipow__(self, other):
+        return self._inplace(_ops.pow, other)
+
+    def __iand__(self, other):
+        return self._inplace(np.bitwise_and, other)
+
+    def __ior__(self, other):
+        return self._inplace(np.bitwise_or, other)
+
+    def __ixor__(self, other):
+        return self._inplace(np.bitwise_xor, other)
+
     def _needs_record(self, other, rebind: bool) -> bool:
         """Whether an in-place update of self by other must be recorded in the graph. Refused
         for leaves that require grad (as PyTorch), and for named methods (x.add_(y)), whose
@@ -542,22 +562,38 @@ class Tensor:
             )
         return record
 
-    def _inplace(self, ufunc, other, rebind: bool = True):
-        """``x op= y`` (rebind) or a named in-place method ``x.op_(y)`` (no rebind)."""
+    def _inplace(self, op, other, rebind: bool = True):
+        """``x op= y`` (rebind) or a named in-place method ``x.op_(y)`` (no rebind); ``op`` is
+        a NumPy ufunc (written straight into x's array) or an ember op (computed, then copied)."""
+        if op is np.subtract:
+            _ops.check_bool_sub(self, other)
         if self._needs_record(other, rebind):
             # A graph intermediate (`out += identity`) or a graph value added into a plain
             # tensor (`acc += x`): PyTorch records the op; here the name is rebound to the
             # out-of-place result, with the same values and gradients (other references to the
             # old tensor keep its old values).
-            ops = {np.add: _ops.add, np.subtract: _ops.sub, np.multiply: _ops.mul}
-            out = ops.get(ufunc, _ops.div)(self, other)
+            out = _INPLACE_OPS.get(op, op)(self, other)
             if out.shape != self.shape:
                 raise RuntimeError(
                     f"output with shape {self.shape} doesn't match the broadcast shape {out.shape}"
                 )
+            _check_inplace_cast(out.dtype, self.dtype)
             return out if out.dtype == self.dtype else _ops.cast(out, self.dtype)
+        if not isinstance(op, np.ufunc):
+            out = op(self, other)
+            if out.shape != self.shape:
+                raise RuntimeError(
+                    f"output with shape {self.shape} doesn't match the broadcast shape {out.shape}"
+                )
+            _check_inplace_cast(out.dtype, self.dtype)
+            np.copyto(self.data, out.data, casting="same_kind")
+            return self
         other = other.data if isinstance(other, Tensor) else other
-        ufunc(self.data, other, out=self.data, casting="same_kind")
+        try:
+            op(self.data, other, out=self.data, casting="same_kind")
+        except TypeError:  # NumPy's casting error: torch's RuntimeError and message instead
+            _check_inplace_cast(op(self.data, other).dtype, self.dtype)
+            raise
         return self
 
     def _assign(self, values, depends_on=None) -> Tensor:
@@ -718,9 +754,13 @@ class Tensor:
 
     # Comparisons give bool tensors (no gradient), as PyTorch's.
     def __eq__(self, other):  # type: ignore[override]
+        if other is None:  # `t == None` is False (a plain bool), as PyTorch's
+            return False
         return _ops.compare(np.equal, self, other)
 
     def __ne__(self, other):  # type: ignore[override]
+        if other is None:
+            return True
         return _ops.compare(np.not_equal, self, other)
 
     def __lt__(self, other):
@@ -936,6 +976,18 @@ _UFUNCS = {
 }
 
 
+_INPLACE_OPS = {np.add: _ops.add, np.subtract: _ops.sub, np.multiply: _ops.mul,
+                np.true_divide: _ops.div, np.power: _ops.pow, np.bitwise_and: Tensor.__and__,
+                np.bitwise_or: Tensor.__or__, np.bitwise_xor: Tensor.__xor__}  # fmt: skip
+
+
+def _check_inplace_cast(result: np.dtype, out: np.dtype) -> None:
+    """torch's rule for in-place ops: int_tensor += 1.5 is refused (a float result does not
+    go into an integer tensor), float32 += float64 is fine."""
+    if not np.can_cast(result, out, "same_kind"):
+        raise RuntimeError(f"result type {result} can't be cast to the desired output type {out}")
+
+
 def _inplace_method(name: str):
     """``x.name_(...)``: x := x.name(...) in x's storage and dtype (no graph: see _needs_record)."""
 
@@ -946,11 +998,7 @@ def _inplace_method(name: str):
                 f"{name}_: output with shape {self.shape} doesn't match the broadcast shape "
                 f"{out.shape}"
             )
-        if not np.can_cast(out.dtype, self.dtype, "same_kind"):
-            raise RuntimeError(
-                f"{name}_: result type {out.dtype} can't be cast to the desired output type "
-                f"{self.dtype}"
-            )
+        _check_inplace_cast(out.dtype, self.dtype)
         grad_arg = next((a for a in args if isinstance(a, Tensor) and a._requires_grad), None)
         return self._assign(out.data, grad_arg)
 
