@@ -51,8 +51,15 @@ def _promote(a, b):
     float operand's dtype (the default dtype for a Python float), not NumPy's float64."""
     ka, kb = _kind(a), _kind(b)
     arrays = isinstance(a, Tensor | np.ndarray) and isinstance(b, Tensor | np.ndarray)
-    if arrays and ka == kb == "f" and a.ndim != b.ndim and 0 in (a.ndim, b.ndim):
-        # a 0-d tensor does not widen a dimensioned one: (3,) float32 + 0-d float64 is float32
+    if (
+        arrays
+        and (ka == kb == "f" or (ka in "iu" and kb in "iu"))
+        and a.ndim != b.ndim
+        and 0 in (a.ndim, b.ndim)
+        and a.dtype != b.dtype
+    ):
+        # a 0-d tensor does not widen a dimensioned one of its category: (3,) float32 + 0-d
+        # float64 is float32, (3,) int8 + 0-d int64 is int8
         return (_recast(a, b.dtype), b) if a.ndim == 0 else (a, _recast(b, a.dtype))
     if ka == "f" and kb in "biu":
         b = _to_dtype(b, a.dtype if isinstance(a, Tensor | np.ndarray) else get_default_dtype())
@@ -453,6 +460,8 @@ _fmod = _binary("fmod", np.fmod, lambda a, b, y, g: (g, -g * np.trunc(a / b)), f
 
 
 def _check_int_divisor(op: str, a, b) -> None:
+    if _kind(a) == _kind(b) == "b":
+        raise TypeError(f"{op}: not implemented for two bool operands")
     if _kind(a) in "biu" and _kind(b) in "biu" and np.any(np.asarray(_data(b)) == 0):
         raise RuntimeError(f"{op}: ZeroDivisionError (integer division by zero)")
 
