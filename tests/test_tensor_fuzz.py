@@ -78,3 +78,76 @@ def test_comparison_with_none_is_a_plain_bool():
     x = ember.tensor([1.0])
     assert (x == None) is False  # noqa: E711 (the operator itself is under test)
     assert (x != None) is True  # noqa: E711
+
+
+@pytest.mark.parametrize("op", ["__add__", "__mul__", "__floordiv__", "__and__", "__radd__"])
+@pytest.mark.parametrize(("dt", "zero_dim_dt"), [(np.int8, np.int64), (np.int32, np.int64),
+                                                  (np.uint8, np.int16)])  # fmt: skip
+def test_zero_dim_integer_tensor_does_not_widen(op, dt, zero_dim_dt):
+    """As for floats: a 0-d tensor of the same category keeps the dimensioned tensor's dtype."""
+    x, s = ember.tensor(np.array([5, 6], dt)), ember.tensor(np.array(3, zero_dim_dt))
+    out = getattr(x, op)(s)
+    assert out.dtype == dt
+    expect = getattr(np.array([5, 6], np.int64), op)(np.int64(3))
+    np.testing.assert_array_equal(out.numpy(), expect)
+
+
+def test_zero_dim_float_still_widens_integers():
+    out = ember.tensor(np.array([1, 2], np.int32)) + ember.tensor(np.array(0.5))
+    assert out.dtype == np.float64
+
+
+@pytest.mark.parametrize("op", [lambda a, b: a // b, lambda a, b: a % b, ember.fmod])
+def test_integer_division_of_two_bools_is_refused(op):
+    b = ember.tensor([True, True])
+    with pytest.raises(TypeError, match="bool"):
+        op(b, b)
+
+
+def _torch_index(a, first, rest):
+    """PyTorch's rule, spelled in NumPy: the integer entries select first, the rest follows."""
+    return a[first][rest]
+
+
+@pytest.mark.parametrize(
+    ("index", "first", "rest"),
+    [
+        ((0, slice(None), [1, 3]), 0, (slice(None), [1, 3])),
+        ((slice(None), 1, [0, 4]), (slice(None), 1), (slice(None), [0, 4])),
+        (([0, 2], slice(None), 1), (slice(None), slice(None), 1), ([0, 2], slice(None))),
+        ((None, 0, slice(None), [1, 3]), (None, 0), (slice(None), slice(None), [1, 3])),
+        ((0, Ellipsis, [1, 2]), (0, Ellipsis), (Ellipsis, [1, 2])),
+        (([0, 1], 2, [1, 3]), (slice(None), 2), ([0, 1], [1, 3])),
+        ((np.int64(1), slice(None), np.array([0, 2])), 1, (slice(None), np.array([0, 2]))),
+    ],
+)
+def test_integers_mixed_with_advanced_indices_select_first(index, first, rest):
+    a = np.arange(60.0).reshape(3, 4, 5)
+    expect = _torch_index(a, first, rest)
+    x = ember.tensor(a, requires_grad=True)
+    y = x[index]
+    np.testing.assert_array_equal(y.numpy(), expect)
+    w = np.arange(float(expect.size)).reshape(expect.shape)
+    (y * ember.tensor(w)).sum().backward()
+    g = np.zeros_like(a)
+    g[first][rest] = w  # the indices here are unique: each picked element gets its weight
+    np.testing.assert_array_equal(x.grad.numpy(), g)
+
+
+@pytest.mark.parametrize("graph", [False, True])
+def test_setitem_with_integers_and_advanced_indices_uses_torch_layout(graph):
+    a = np.arange(60.0).reshape(3, 4, 5)
+    v = np.linspace(0.0, 1.0, 2)  # broadcasts along the (4, 2) torch result, not NumPy's (2, 4)
+    expect = a.copy()
+    expect[0][:, [1, 3]] = v
+    x = ember.tensor(a, requires_grad=graph)
+    y = x * 1 if graph else x
+    vt = ember.tensor(v, requires_grad=graph)
+    y[0, :, [1, 3]] = vt
+    np.testing.assert_array_equal(y.numpy(), expect)
+    if graph:
+        y.sum().backward()
+        g = np.ones_like(a)
+        g[0][:, [1, 3]] = 0
+        np.testing.assert_array_equal(x.grad.numpy(), g)
+        np.testing.assert_array_equal(vt.grad.numpy(), [4.0, 4.0])

@@ -780,13 +780,13 @@ class Tensor:
         return _ops.compare(np.invert, self)
 
     def __and__(self, other):
-        return _ops.compare(np.bitwise_and, self, other)
+        return _ops.compare(np.bitwise_and, *_ops._promote(self, _ops._as_operand(other)))
 
     def __or__(self, other):
-        return _ops.compare(np.bitwise_or, self, other)
+        return _ops.compare(np.bitwise_or, *_ops._promote(self, _ops._as_operand(other)))
 
     def __xor__(self, other):
-        return _ops.compare(np.bitwise_xor, self, other)
+        return _ops.compare(np.bitwise_xor, *_ops._promote(self, _ops._as_operand(other)))
 
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
@@ -932,6 +932,9 @@ class Tensor:
         return _ops.cast(self, other.dtype)
 
     def __getitem__(self, index):
+        split = _split_int_index(index) if type(index) is tuple else None
+        if split is not None:
+            return _ops.getitem(_ops.getitem(self, split[0]), split[1])
         return _ops.getitem(self, index)
 
     def __setitem__(self, index, value):
@@ -944,14 +947,22 @@ class Tensor:
             )
         if isinstance(index, Tensor):
             index = index.data
+        split = _split_int_index(index) if type(index) is tuple else None
         if is_grad_enabled() and (
             self._ctx is not None or (isinstance(value, Tensor) and value._requires_grad)
         ):
             # t = zeros(...); t[i] = x (also again, as an RNN loop filling its outputs does):
             # t joins the graph, writing the array alone would drop x's gradient silently.
+            if split is not None:  # one key of flat positions, in torch's layout
+                flat = np.arange(self.data.size).reshape(self.shape)
+                index = np.unravel_index(flat[split[0]][_ops._index_arg(split[1])[0]], self.shape)
             _ops.index_put_(self, index, value)
             return
-        self.data[index] = value.data if isinstance(value, Tensor) else value
+        value = value.data if isinstance(value, Tensor) else value
+        if split is not None:
+            self.data[split[0]][_ops._index_arg(split[1])[0]] = value  # split[0] gives a view
+            return
+        self.data[index] = value
 
 
 from ember import _device  # noqa: E402
@@ -974,6 +985,45 @@ _UFUNCS = {
     np.absolute: _ops.abs,
     np.tanh: _F.tanh,
 }
+
+
+def _split_int_index(index: tuple):
+    """PyTorch applies the integer entries of an index first (as selects), NumPy counts them
+    among the advanced indices: ``x[0, :, [1, 3]]`` is (4, 2) in torch, (2, 4) in NumPy for x of
+    shape (3, 4, 5). Return (ints_and_newaxes, the_rest), two indices applied one after the
+    other, when the index mixes integers with arrays; else None."""
+    ints = arrays = False
+    for p in index:
+        if type(p) is int or isinstance(p, np.integer):
+            ints = True
+        elif isinstance(p, Tensor | np.ndarray):
+            if p.ndim == 0 and p.dtype.kind in "iu":
+                ints = True
+            elif p.ndim:
+                arrays = True
+        elif isinstance(p, list):
+            arrays = True
+        elif isinstance(p, bool | np.bool_):
+            return None  # x[True, ...] adds a dim: leave NumPy's rule
+    if not (ints and arrays):
+        return None
+    first, rest = [], []
+    for p in index:
+        if p is None:
+            first.append(None)
+            rest.append(slice(None))  # the new dim exists for the second index
+        elif p is Ellipsis:
+            first.append(p)
+            rest.append(p)
+        elif isinstance(p, int | np.integer) or (
+            isinstance(p, Tensor | np.ndarray) and p.ndim == 0 and p.dtype.kind in "iu"
+        ):
+            first.append(int(p))
+        else:
+            mask = np.asarray(p.data if isinstance(p, Tensor) else p)
+            first.extend([slice(None)] * (mask.ndim if mask.dtype == np.bool_ else 1))
+            rest.append(p)
+    return tuple(first), tuple(rest)
 
 
 _INPLACE_OPS = {np.add: _ops.add, np.subtract: _ops.sub, np.multiply: _ops.mul,
