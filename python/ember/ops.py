@@ -1331,14 +1331,14 @@ class Reshape(Function):
         return g.reshape(ctx.shape), None
 
 
-def _shape_arg(shape, op):
+def _shape_arg(shape, op, one_inferred=True):
     if isinstance(shape, int | np.integer):
         shape = (shape,)
     try:
         shape = tuple(operator.index(s) for s in shape)
     except TypeError:
         raise TypeError(f"{op}: shape must be a sequence of ints, got {shape!r}") from None
-    if builtins.any(s < -1 for s in shape) or shape.count(-1) > 1:
+    if builtins.any(s < -1 for s in shape) or (one_inferred and shape.count(-1) > 1):
         raise ValueError(f"{op}: invalid shape {shape}")
     return shape
 
@@ -1428,9 +1428,9 @@ class Expand(Function):
 
 def expand(x, shape) -> Tensor:
     x = _tensor_operand(x)
-    shape = _shape_arg(shape, "expand")
+    shape = _shape_arg(shape, "expand", one_inferred=False)  # -1 keeps any existing dim
     lead = len(shape) - x.ndim
-    if lead < 0:
+    if lead < 0 or -1 in shape[:lead]:  # a new leading dim has no size to keep
         raise ValueError(f"expand: cannot expand shape {x.shape} to {shape}")
     full = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
     try:
