@@ -151,3 +151,39 @@ def test_setitem_with_integers_and_advanced_indices_uses_torch_layout(graph):
         g[0][:, [1, 3]] = 0
         np.testing.assert_array_equal(x.grad.numpy(), g)
         np.testing.assert_array_equal(vt.grad.numpy(), [4.0, 4.0])
+
+
+def test_view_never_copies():
+    x = ember.tensor(np.arange(24.0).reshape(2, 3, 4))
+    x.view(6, 4)[0, 0] = -1.0  # a view: the write shows through x
+    assert x[0, 0, 0].item() == -1.0
+    t = x.transpose(0, 1)  # (3, 2, 4), not contiguous
+    split = t.view(3, 2, 2, 2)  # splitting the last dim keeps the strides: still a view
+    assert np.shares_memory(split.numpy(), x.numpy())
+    np.testing.assert_array_equal(split.numpy(), t.numpy().reshape(3, 2, 2, 2))
+    for shape in [(-1,), (3, 8), (6, 4)]:
+        with pytest.raises(RuntimeError, match="reshape"):
+            t.view(*shape)
+        np.testing.assert_array_equal(t.reshape(*shape).numpy(), t.numpy().reshape(shape))
+    with pytest.raises(RuntimeError, match="reshape"):
+        x.transpose(1, 2).view_as(ember.zeros(24))
+    assert x[:, :0].view(-1, 4).shape == (0, 4)  # nothing to copy: any shape is a view
+
+
+@pytest.mark.parametrize(
+    ("shape", "expect"),
+    [((-1, 5, -1), (2, 5, 4)), ((3, -1, -1, -1), (3, 2, 1, 4)), ((-1, 1, 4), (2, 1, 4))],
+)
+def test_expand_keeps_every_minus_one_dim(shape, expect):
+    a = np.arange(8.0).reshape(2, 1, 4)
+    x = ember.tensor(a, requires_grad=True)
+    y = x.expand(*shape)
+    assert y.shape == expect
+    np.testing.assert_array_equal(y.numpy(), np.broadcast_to(a, expect))
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(a.shape, np.prod(expect) / a.size))
+
+
+def test_expand_refuses_minus_one_in_a_new_dim():
+    with pytest.raises(ValueError, match="expand"):
+        ember.zeros(2, 3).expand(-1, 2, 3)

@@ -741,9 +741,10 @@ class Tensor:
         return _ops.expand(self, other.shape)
 
     def view_as(self, other):
-        return _ops.reshape(self, other.shape)
+        return self.view(other.shape)
 
-    reshape_as = view_as
+    def reshape_as(self, other):
+        return _ops.reshape(self, other.shape)
 
     def type(self, dtype=None):
         """Without an argument the type name (e.g. 'ember.float32'); with one, a cast."""
@@ -880,7 +881,15 @@ class Tensor:
         return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
 
     def view(self, *shape):
-        return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
+        """The same data in another shape. As torch's, it never copies: a shape the strides
+        cannot give (a transposed tensor flattened) raises; use reshape() there."""
+        out = _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
+        if out.data.size and not np.may_share_memory(out.data, self.data):
+            raise RuntimeError(
+                f"view: shape {tuple(out.shape)} is not compatible with the strides of this "
+                f"tensor of shape {self.shape} (it would need a copy); use .reshape(...) instead"
+            )
+        return out
 
     def transpose(self, dim0: int, dim1: int):
         return _ops.transpose(self, dim0, dim1)
