@@ -187,3 +187,53 @@ def test_expand_keeps_every_minus_one_dim(shape, expect):
 def test_expand_refuses_minus_one_in_a_new_dim():
     with pytest.raises(ValueError, match="expand"):
         ember.zeros(2, 3).expand(-1, 2, 3)
+
+
+@pytest.mark.parametrize("args", [(5, 0), (0, 5, -1), (0.0, -1.0, 0.5)])
+def test_arange_refuses_a_step_pointing_away_from_end(args):
+    with pytest.raises(ValueError, match="inconsistent with step sign"):
+        ember.arange(*args)
+
+
+def test_arange_and_linspace_take_zero_dim_tensors():
+    r = ember.arange(ember.tensor(4))
+    assert r.dtype == np.int64
+    np.testing.assert_array_equal(r.numpy(), np.arange(4))
+    assert ember.arange(ember.tensor(1.5)).dtype == np.float32
+    np.testing.assert_allclose(ember.linspace(ember.tensor(0.0), 1, 3).numpy(), [0, 0.5, 1])
+    assert ember.arange(3, 3).shape == (0,)  # empty is fine whichever the step
+
+
+@pytest.mark.parametrize(
+    ("args", "kw", "expect"),
+    [((0, 2, 3), {}, [1.0, 10.0, 100.0]), ((0, 3, 4), {"base": 2}, [1.0, 2.0, 4.0, 8.0]),
+     ((1, 1, 1), {}, [10.0]), ((0, 1, 0), {}, [])],
+)  # fmt: skip
+def test_logspace(args, kw, expect):
+    out = ember.logspace(*args, **kw)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.numpy(), expect, rtol=1e-6)
+    assert ember.logspace(*args, dtype=np.float64, **kw).dtype == np.float64
+    with pytest.raises(ValueError, match="steps"):
+        ember.logspace(0, 1, -1)
+
+
+def test_tensor_of_tensors_keeps_their_dtype():
+    a, b = ember.tensor(np.array(1.0)), ember.tensor(np.array(2.0))  # float64
+    out = ember.tensor([a, b])
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out.numpy(), [1.0, 2.0])
+    assert ember.tensor([ember.tensor(1), ember.tensor(2)]).dtype == np.int64
+    assert ember.tensor([a, 3]).dtype == np.float32  # mixed with Python numbers: the default
+
+
+def test_tensor_constructor_legacy_sizes():
+    w = ember.Tensor(3, 4)
+    assert w.shape == (3, 4) and w.dtype == np.float32
+    assert ember.Tensor(5).shape == (5,)
+    assert ember.Tensor().shape == (0,)
+    assert ember.Tensor([1, 2]).dtype == np.float32  # data still works, positionally too
+    t = ember.Tensor(np.array([1.0, 2.0]), True)
+    assert t.requires_grad and t.dtype == np.float64
+    with pytest.raises(ValueError, match="negative"):
+        ember.Tensor(2, -1)

@@ -37,11 +37,20 @@ def _default_dtype(data) -> np.dtype | None:
     return None
 
 
+def _legacy_size(shape: tuple) -> tuple:
+    if any(s < 0 for s in shape):
+        raise ValueError(f"Tensor: negative dimension in size {shape}")
+    return shape
+
+
 def _as_array(data, dtype=None, copy=True) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
     elif isinstance(data, list | tuple) and any(isinstance(d, Tensor) for d in data):
+        tensors = all(isinstance(d, Tensor) for d in data)
         data = [np.asarray(d) for d in data]
+        if tensors:  # tensor([t1, t2]) keeps their (promoted) dtype, as torch's
+            data = np.asarray(data)
     if dtype is None:
         dtype = _default_dtype(data)
     arr = np.array(data, dtype=dtype, copy=copy) if copy else np.asarray(data, dtype=dtype)
@@ -106,7 +115,15 @@ class Tensor:
     )  # fmt: skip
     __array_priority__ = 1000  # NumPy defers to our operators: ndarray + Tensor -> Tensor
 
-    def __init__(self, data, requires_grad: bool = False, dtype=None):
+    def __init__(self, data=(), *args, requires_grad: bool = False, dtype=None):
+        if type(data) is int and all(type(s) is int for s in args):
+            # PyTorch's legacy sizes form: Tensor(3, 4) is a (3, 4) float tensor (zero-filled
+            # here, uninitialised in torch), as in nn.Parameter(torch.Tensor(out, in))
+            args, data = (), np.zeros(_legacy_size((data, *args)), get_default_dtype())
+        if args:  # Tensor(data, requires_grad, dtype) positionally
+            requires_grad, *args = args
+            if args:
+                (dtype,) = args
         if dtype is None and isinstance(data, list | tuple):
             dtype = get_default_dtype()  # torch.Tensor([1, 2]) is float32, as PyTorch's
         self.data = _as_array(data, dtype, copy=False)
