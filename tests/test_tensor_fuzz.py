@@ -237,3 +237,30 @@ def test_tensor_constructor_legacy_sizes():
     assert t.requires_grad and t.dtype == np.float64
     with pytest.raises(ValueError, match="negative"):
         ember.Tensor(2, -1)
+
+
+@pytest.mark.parametrize("name", ["sum", "prod", "nansum", "cumsum", "cumprod"])
+@pytest.mark.parametrize("src", [np.int32, np.uint8, np.bool_, np.float32])
+@pytest.mark.parametrize("dtype", [None, np.int32, np.int16, np.float64])
+def test_integer_totals_are_int64_or_the_requested_dtype(name, src, dtype):
+    a = (np.arange(1, 7).reshape(2, 3) % 4).astype(src)
+    kw = {"dim": 1} if name.startswith("cum") else {}
+    out = getattr(ember.tensor(a), name)(**kw, **({} if dtype is None else {"dtype": dtype}))
+    want = dtype or (np.int64 if np.dtype(src).kind in "biu" else src)
+    assert out.dtype == want
+    ref = getattr(np, name)(a.astype(np.float64), **({"axis": 1} if kw else {}))
+    np.testing.assert_allclose(out.numpy(), ref.astype(want))
+
+
+def test_int32_total_wraps_like_torch_when_asked_for_int32():
+    x = ember.tensor(np.full(3, 2**30, np.int32))
+    assert x.sum().item() == 3 * 2**30  # int64 by default: no overflow
+    assert x.sum(dtype=np.int32).item() == 3 * 2**30 - 2**32  # int32 accumulation wraps
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+def test_argmax_keepdim_without_dim_keeps_every_dim(name):
+    a = np.array([[1.0, 5.0, 5.0], [0.0, 7.0, 7.0]])
+    out = getattr(ember.tensor(a), name)(keepdim=True)
+    assert out.shape == (1, 1)
+    assert out.item() == getattr(np, name)(a)  # the first of tied extremes, as torch

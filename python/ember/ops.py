@@ -1122,12 +1122,21 @@ def _as_dtype(x, dtype) -> Tensor:
     return x if dtype is None else cast(x, np.dtype(dtype))
 
 
+def _int_total(out: Tensor, dtype) -> Tensor:
+    """Sums and products of integers are int64 in torch (NumPy's are uint64 for unsigned
+    input), or ``dtype`` when given (NumPy's int64 accumulation wraps to the same values)."""
+    if out.dtype.kind not in "biu":
+        return out
+    want = np.dtype(np.int64 if dtype is None else dtype)
+    return out if out.dtype == want else cast(out, want)
+
+
 def sum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     x = _as_dtype(x, dtype)
     axes = _axes(dim, x.ndim, "sum")
     if x.data.dtype == np.bool_:
         x = x.long()
-    return Sum.apply(x, axes, keepdim)
+    return _int_total(Sum.apply(x, axes, keepdim), dtype)
 
 
 class Mean(Function):
@@ -1298,7 +1307,8 @@ def minimum(a, b) -> Tensor:
 def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
     x = _tensor_operand(x)
     if dim is None:
-        return Tensor(np.asarray(np.argmax(x.data), dtype=np.int64))
+        i = np.asarray(np.argmax(x.data), dtype=np.int64)  # keepdim: torch's (1, ..., 1)
+        return Tensor(i.reshape((1,) * x.ndim) if keepdim else i)
     if x.ndim == 0:
         _axes(dim, 0, "argmax")
         return Tensor(np.zeros((), np.int64))
@@ -1309,7 +1319,8 @@ def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
 def argmin(x, dim=None, keepdim: bool = False) -> Tensor:
     x = _tensor_operand(x)
     if dim is None:
-        return Tensor(np.asarray(np.argmin(x.data), dtype=np.int64))
+        i = np.asarray(np.argmin(x.data), dtype=np.int64)  # keepdim: torch's (1, ..., 1)
+        return Tensor(i.reshape((1,) * x.ndim) if keepdim else i)
     if x.ndim == 0:
         _axes(dim, 0, "argmin")
         return Tensor(np.zeros((), np.int64))
@@ -1921,9 +1932,9 @@ def prod(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     x = _as_dtype(x, dtype)
     if dim is None or x.ndim == 0:
         _axes(dim, x.ndim, "prod")
-        return Prod.apply(x, None, False)
+        return _int_total(Prod.apply(x, None, False), dtype)
     (axis,) = _axes(dim, x.ndim, "prod")
-    return Prod.apply(x, axis, keepdim)
+    return _int_total(Prod.apply(x, axis, keepdim), dtype)
 
 
 def _scan(x: np.ndarray, axis: int, reverse: bool) -> np.ndarray:
@@ -1958,8 +1969,8 @@ def cumsum(x, dim: int, *, dtype=None) -> Tensor:
         x = x.long()
     (axis,) = _axes(dim, builtins.max(x.ndim, 1), "cumsum")
     if x.ndim == 0:
-        return x.clone()
-    return CumSum.apply(x, axis)
+        return _int_total(x.clone(), dtype)
+    return _int_total(CumSum.apply(x, axis), dtype)
 
 
 def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
@@ -3215,7 +3226,7 @@ def nansum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     x = _as_dtype(x, dtype)
     if x.data.dtype.kind == "f":
         x = where(np.isnan(x.data), np.zeros((), x.dtype), x)
-    return sum(x, dim, keepdim)
+    return sum(x, dim, keepdim, dtype=dtype)
 
 
 def nanmean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -3420,7 +3431,7 @@ def cumprod(x, dim: int, *, dtype=None) -> Tensor:
     if x.data.dtype == np.bool_:
         x = x.long()
     axis = _dim(dim, x.ndim, "cumprod")
-    return CumProd.apply(x, axis) if x.ndim else getitem(x, ...)
+    return _int_total(CumProd.apply(x, axis) if x.ndim else getitem(x, ...), dtype)
 
 
 class LogCumSumExp(Function):
