@@ -589,21 +589,10 @@ class Tensor:
             # tensor (`acc += x`): PyTorch records the op; here the name is rebound to the
             # out-of-place result, with the same values and gradients (other references to the
             # old tensor keep its old values).
-            out = _INPLACE_OPS.get(op, op)(self, other)
-            if out.shape != self.shape:
-                raise RuntimeError(
-                    f"output with shape {self.shape} doesn't match the broadcast shape {out.shape}"
-                )
-            _check_inplace_cast(out.dtype, self.dtype)
+            out = self._inplace_result(_INPLACE_OPS.get(op, op), other)
             return out if out.dtype == self.dtype else _ops.cast(out, self.dtype)
         if not isinstance(op, np.ufunc):
-            out = op(self, other)
-            if out.shape != self.shape:
-                raise RuntimeError(
-                    f"output with shape {self.shape} doesn't match the broadcast shape {out.shape}"
-                )
-            _check_inplace_cast(out.dtype, self.dtype)
-            np.copyto(self.data, out.data, casting="same_kind")
+            np.copyto(self.data, self._inplace_result(op, other).data, casting="same_kind")
             return self
         other = other.data if isinstance(other, Tensor) else other
         try:
@@ -612,6 +601,16 @@ class Tensor:
             _check_inplace_cast(op(self.data, other).dtype, self.dtype)
             raise
         return self
+
+    def _inplace_result(self, op, other) -> Tensor:
+        """op(self, other), checked to fit into self's shape and dtype."""
+        out = op(self, other)
+        if out.shape != self.shape:
+            raise RuntimeError(
+                f"output with shape {self.shape} doesn't match the broadcast shape {out.shape}"
+            )
+        _check_inplace_cast(out.dtype, self.dtype)
+        return out
 
     def _assign(self, values, depends_on=None) -> Tensor:
         """Named in-place update: self's storage := values (no graph; see _needs_record)."""
