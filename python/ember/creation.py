@@ -153,17 +153,42 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
     """Values from start to end (exclusive); int64 for int arguments, else float32."""
     if end is None:
         start, end = 0, start
+    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     if step == 0:
         raise ValueError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise ValueError(
+            f"arange: upper bound and lower bound inconsistent with step sign "
+            f"(start={start}, end={end}, step={step})"
+        )
     if dtype is None:
         ints = all(isinstance(v, int | np.integer) for v in (start, end, step))
         dtype = np.int64 if ints else get_default_dtype()
     return Tensor(np.arange(start, end, step, dtype=dtype), requires_grad=requires_grad)
 
 
+def _steps(steps, op: str) -> int:
+    steps = operator.index(steps)
+    if steps < 0:
+        raise ValueError(f"{op}: number of steps must be non-negative, got {steps}")
+    return steps
+
+
 @_takes_device
 def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.linspace(start, end, steps, dtype=_dtype(dtype)), requires_grad=requires_grad)
+    start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
+    data = np.linspace(start, end, _steps(steps, "linspace"), dtype=_dtype(dtype))
+    return Tensor(data, requires_grad=requires_grad)
+
+
+@_takes_device
+def logspace(
+    start, end, steps: int, base: float = 10.0, dtype=None, requires_grad: bool = False
+) -> Tensor:
+    """``steps`` values from base**start to base**end, evenly spaced in the exponent."""
+    start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
+    exps = np.linspace(start, end, _steps(steps, "logspace"))
+    return Tensor(np.power(float(base), exps).astype(_dtype(dtype)), requires_grad=requires_grad)
 
 
 @_takes_device

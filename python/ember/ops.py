@@ -51,8 +51,15 @@ def _promote(a, b):
     float operand's dtype (the default dtype for a Python float), not NumPy's float64."""
     ka, kb = _kind(a), _kind(b)
     arrays = isinstance(a, Tensor | np.ndarray) and isinstance(b, Tensor | np.ndarray)
-    if arrays and ka == kb == "f" and a.ndim != b.ndim and 0 in (a.ndim, b.ndim):
-        # a 0-d tensor does not widen a dimensioned one: (3,) float32 + 0-d float64 is float32
+    if (
+        arrays
+        and (ka == kb == "f" or (ka in "iu" and kb in "iu"))
+        and a.ndim != b.ndim
+        and 0 in (a.ndim, b.ndim)
+        and a.dtype != b.dtype
+    ):
+        # a 0-d tensor does not widen a dimensioned one of its category: (3,) float32 + 0-d
+        # float64 is float32, (3,) int8 + 0-d int64 is int8
         return (_recast(a, b.dtype), b) if a.ndim == 0 else (a, _recast(b, a.dtype))
     if ka == "f" and kb in "biu":
         b = _to_dtype(b, a.dtype if isinstance(a, Tensor | np.ndarray) else get_default_dtype())
@@ -183,7 +190,18 @@ class Sub(Function):
         return (unbroadcast(g, sa) if na else None, unbroadcast(-g, sb) if nb else None)
 
 
+def check_bool_sub(a, b) -> None:
+    """torch refuses ``-`` with a bool operand (``~`` / logical_not inverts a mask)."""
+    for x in (a, b):
+        if type(x) is bool or (isinstance(x, Tensor | np.ndarray) and x.dtype == np.bool_):
+            raise TypeError(
+                "sub: subtraction with a bool tensor is not supported; to invert a mask use "
+                "`~` or logical_not()"
+            )
+
+
 def sub(a, b, *, alpha=1) -> Tensor:
+    check_bool_sub(a, b)
     return _broadcasting(Sub, "sub", a, b if alpha == 1 else mul(b, alpha))
 
 
@@ -442,6 +460,8 @@ _fmod = _binary("fmod", np.fmod, lambda a, b, y, g: (g, -g * np.trunc(a / b)), f
 
 
 def _check_int_divisor(op: str, a, b) -> None:
+    if _kind(a) == _kind(b) == "b":
+        raise TypeError(f"{op}: not implemented for two bool operands")
     if _kind(a) in "biu" and _kind(b) in "biu" and np.any(np.asarray(_data(b)) == 0):
         raise RuntimeError(f"{op}: ZeroDivisionError (integer division by zero)")
 
@@ -1102,12 +1122,21 @@ def _as_dtype(x, dtype) -> Tensor:
     return x if dtype is None else cast(x, np.dtype(dtype))
 
 
+def _int_total(out: Tensor, dtype) -> Tensor:
+    """Sums and products of integers are int64 in torch (NumPy's are uint64 for unsigned
+    input), or ``dtype`` when given (NumPy's int64 accumulation wraps to the same values)."""
+    if out.dtype.kind not in "biu":
+        return out
+    want = np.dtype(np.int64 if dtype is None else dtype)
+    return out if out.dtype == want else cast(out, want)
+
+
 def sum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     x = _as_dtype(x, dtype)
     axes = _axes(dim, x.ndim, "sum")
     if x.data.dtype == np.bool_:
         x = x.long()
-    return Sum.apply(x, axes, keepdim)
+    return _int_total(Sum.apply(x, axes, keepdim), dtype)
 
 
 class Mean(Function):
@@ -1278,7 +1307,8 @@ def minimum(a, b) -> Tensor:
 def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
     x = _tensor_operand(x)
     if dim is None:
-        return Tensor(np.asarray(np.argmax(x.data), dtype=np.int64))
+        i = np.asarray(np.argmax(x.data), dtype=np.int64)  # keepdim: torch's (1, ..., 1)
+        return Tensor(i.reshape((1,) * x.ndim) if keepdim else i)
     if x.ndim == 0:
         _axes(dim, 0, "argmax")
         return Tensor(np.zeros((), np.int64))
@@ -1289,7 +1319,8 @@ def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
 def argmin(x, dim=None, keepdim: bool = False) -> Tensor:
     x = _tensor_operand(x)
     if dim is None:
-        return Tensor(np.asarray(np.argmin(x.data), dtype=np.int64))
+        i = np.asarray(np.argmin(x.data), dtype=np.int64)  # keepdim: torch's (1, ..., 1)
+        return Tensor(i.reshape((1,) * x.ndim) if keepdim else i)
     if x.ndim == 0:
         _axes(dim, 0, "argmin")
         return Tensor(np.zeros((), np.int64))
@@ -1311,14 +1342,14 @@ class Reshape(Function):
         return g.reshape(ctx.shape), None
 
 
-def _shape_arg(shape, op):
+def _shape_arg(shape, op, one_inferred=True):
     if isinstance(shape, int | np.integer):
         shape = (shape,)
     try:
         shape = tuple(operator.index(s) for s in shape)
     except TypeError:
         raise TypeError(f"{op}: shape must be a sequence of ints, got {shape!r}") from None
-    if builtins.any(s < -1 for s in shape) or shape.count(-1) > 1:
+    if builtins.any(s < -1 for s in shape) or (one_inferred and shape.count(-1) > 1):
         raise ValueError(f"{op}: invalid shape {shape}")
     return shape
 
@@ -1408,9 +1439,9 @@ class Expand(Function):
 
 def expand(x, shape) -> Tensor:
     x = _tensor_operand(x)
-    shape = _shape_arg(shape, "expand")
+    shape = _shape_arg(shape, "expand", one_inferred=False)  # -1 keeps any existing dim
     lead = len(shape) - x.ndim
-    if lead < 0:
+    if lead < 0 or -1 in shape[:lead]:  # a new leading dim has no size to keep
         raise ValueError(f"expand: cannot expand shape {x.shape} to {shape}")
     full = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
     try:
@@ -1901,9 +1932,9 @@ def prod(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     x = _as_dtype(x, dtype)
     if dim is None or x.ndim == 0:
         _axes(dim, x.ndim, "prod")
-        return Prod.apply(x, None, False)
+        return _int_total(Prod.apply(x, None, False), dtype)
     (axis,) = _axes(dim, x.ndim, "prod")
-    return Prod.apply(x, axis, keepdim)
+    return _int_total(Prod.apply(x, axis, keepdim), dtype)
 
 
 def _scan(x: np.ndarray, axis: int, reverse: bool) -> np.ndarray:
@@ -1938,8 +1969,8 @@ def cumsum(x, dim: int, *, dtype=None) -> Tensor:
         x = x.long()
     (axis,) = _axes(dim, builtins.max(x.ndim, 1), "cumsum")
     if x.ndim == 0:
-        return x.clone()
-    return CumSum.apply(x, axis)
+        return _int_total(x.clone(), dtype)
+    return _int_total(CumSum.apply(x, axis), dtype)
 
 
 def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
@@ -3195,7 +3226,7 @@ def nansum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     x = _as_dtype(x, dtype)
     if x.data.dtype.kind == "f":
         x = where(np.isnan(x.data), np.zeros((), x.dtype), x)
-    return sum(x, dim, keepdim)
+    return sum(x, dim, keepdim, dtype=dtype)
 
 
 def nanmean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -3400,7 +3431,7 @@ def cumprod(x, dim: int, *, dtype=None) -> Tensor:
     if x.data.dtype == np.bool_:
         x = x.long()
     axis = _dim(dim, x.ndim, "cumprod")
-    return CumProd.apply(x, axis) if x.ndim else getitem(x, ...)
+    return _int_total(CumProd.apply(x, axis) if x.ndim else getitem(x, ...), dtype)
 
 
 class LogCumSumExp(Function):

@@ -37,11 +37,20 @@ def _default_dtype(data) -> np.dtype | None:
     return None
 
 
+def _legacy_size(shape: tuple) -> tuple:
+    if any(s < 0 for s in shape):
+        raise ValueError(f"Tensor: negative dimension in size {shape}")
+    return shape
+
+
 def _as_array(data, dtype=None, copy=True) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
     elif isinstance(data, list | tuple) and any(isinstance(d, Tensor) for d in data):
+        tensors = all(isinstance(d, Tensor) for d in data)
         data = [np.asarray(d) for d in data]
+        if tensors:  # tensor([t1, t2]) keeps their (promoted) dtype, as torch's
+            data = np.asarray(data)
     if dtype is None:
         dtype = _default_dtype(data)
     arr = np.array(data, dtype=dtype, copy=copy) if copy else np.asarray(data, dtype=dtype)
@@ -106,7 +115,15 @@ class Tensor:
     )  # fmt: skip
     __array_priority__ = 1000  # NumPy defers to our operators: ndarray + Tensor -> Tensor
 
-    def __init__(self, data, requires_grad: bool = False, dtype=None):
+    def __init__(self, data=(), *args, requires_grad: bool = False, dtype=None):
+        if type(data) is int and all(type(s) is int for s in args):
+            # PyTorch's legacy sizes form: Tensor(3, 4) is a (3, 4) float tensor (zero-filled
+            # here, uninitialised in torch), as in nn.Parameter(torch.Tensor(out, in))
+            args, data = (), np.zeros(_legacy_size((data, *args)), get_default_dtype())
+        if args:  # Tensor(data, requires_grad, dtype) positionally
+            requires_grad, *args = args
+            if args:
+                (dtype,) = args
         if dtype is None and isinstance(data, list | tuple):
             dtype = get_default_dtype()  # torch.Tensor([1, 2]) is float32, as PyTorch's
         self.data = _as_array(data, dtype, copy=False)
@@ -521,6 +538,26 @@ class Tensor:
     def __itruediv__(self, other):
         return self._inplace(np.true_divide, other)
 
+    # The rarer augmented assignments write into self too (without them Python would rebind
+    # the name to `x // y`, and other references to x would keep the old values).
+    def __ifloordiv__(self, other):
+        return self._inplace(_ops.floor_divide, other)
+
+    def __imod__(self, other):
+        return self._inplace(_ops.remainder, other)
+
+    def __ipow__(self, other):
+        return self._inplace(_ops.pow, other)
+
+    def __iand__(self, other):
+        return self._inplace(np.bitwise_and, other)
+
+    def __ior__(self, other):
+        return self._inplace(np.bitwise_or, other)
+
+    def __ixor__(self, other):
+        return self._inplace(np.bitwise_xor, other)
+
     def _needs_record(self, other, rebind: bool) -> bool:
         """Whether an in-place update of self by other must be recorded in the graph. Refused
         for leaves that require grad (as PyTorch), and for named methods (x.add_(y)), whose
@@ -542,23 +579,38 @@ class Tensor:
             )
         return record
 
-    def _inplace(self, ufunc, other, rebind: bool = True):
-        """``x op= y`` (rebind) or a named in-place method ``x.op_(y)`` (no rebind)."""
+    def _inplace(self, op, other, rebind: bool = True):
+        """``x op= y`` (rebind) or a named in-place method ``x.op_(y)`` (no rebind); ``op`` is
+        a NumPy ufunc (written straight into x's array) or an ember op (computed, then copied)."""
+        if op is np.subtract:
+            _ops.check_bool_sub(self, other)
         if self._needs_record(other, rebind):
             # A graph intermediate (`out += identity`) or a graph value added into a plain
             # tensor (`acc += x`): PyTorch records the op; here the name is rebound to the
             # out-of-place result, with the same values and gradients (other references to the
             # old tensor keep its old values).
-            ops = {np.add: _ops.add, np.subtract: _ops.sub, np.multiply: _ops.mul}
-            out = ops.get(ufunc, _ops.div)(self, other)
-            if out.shape != self.shape:
-                raise RuntimeError(
-                    f"output with shape {self.shape} doesn't match the broadcast shape {out.shape}"
-                )
+            out = self._inplace_result(_INPLACE_OPS.get(op, op), other)
             return out if out.dtype == self.dtype else _ops.cast(out, self.dtype)
+        if not isinstance(op, np.ufunc):
+            np.copyto(self.data, self._inplace_result(op, other).data, casting="same_kind")
+            return self
         other = other.data if isinstance(other, Tensor) else other
-        ufunc(self.data, other, out=self.data, casting="same_kind")
+        try:
+            op(self.data, other, out=self.data, casting="same_kind")
+        except TypeError:  # NumPy's casting error: torch's RuntimeError and message instead
+            _check_inplace_cast(op(self.data, other).dtype, self.dtype)
+            raise
         return self
+
+    def _inplace_result(self, op, other) -> Tensor:
+        """op(self, other), checked to fit into self's shape and dtype."""
+        out = op(self, other)
+        if out.shape != self.shape:
+            raise RuntimeError(
+                f"output with shape {self.shape} doesn't match the broadcast shape {out.shape}"
+            )
+        _check_inplace_cast(out.dtype, self.dtype)
+        return out
 
     def _assign(self, values, depends_on=None) -> Tensor:
         """Named in-place update: self's storage := values (no graph; see _needs_record)."""
@@ -705,9 +757,10 @@ class Tensor:
         return _ops.expand(self, other.shape)
 
     def view_as(self, other):
-        return _ops.reshape(self, other.shape)
+        return self.view(other.shape)
 
-    reshape_as = view_as
+    def reshape_as(self, other):
+        return _ops.reshape(self, other.shape)
 
     def type(self, dtype=None):
         """Without an argument the type name (e.g. 'ember.float32'); with one, a cast."""
@@ -718,9 +771,13 @@ class Tensor:
 
     # Comparisons give bool tensors (no gradient), as PyTorch's.
     def __eq__(self, other):  # type: ignore[override]
+        if other is None:  # `t == None` is False (a plain bool), as PyTorch's
+            return False
         return _ops.compare(np.equal, self, other)
 
     def __ne__(self, other):  # type: ignore[override]
+        if other is None:
+            return True
         return _ops.compare(np.not_equal, self, other)
 
     def __lt__(self, other):
@@ -740,13 +797,13 @@ class Tensor:
         return _ops.compare(np.invert, self)
 
     def __and__(self, other):
-        return _ops.compare(np.bitwise_and, self, other)
+        return _ops.compare(np.bitwise_and, *_ops._promote(self, _ops._as_operand(other)))
 
     def __or__(self, other):
-        return _ops.compare(np.bitwise_or, self, other)
+        return _ops.compare(np.bitwise_or, *_ops._promote(self, _ops._as_operand(other)))
 
     def __xor__(self, other):
-        return _ops.compare(np.bitwise_xor, self, other)
+        return _ops.compare(np.bitwise_xor, *_ops._promote(self, _ops._as_operand(other)))
 
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
@@ -840,7 +897,15 @@ class Tensor:
         return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
 
     def view(self, *shape):
-        return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
+        """The same data in another shape. As torch's, it never copies: a shape the strides
+        cannot give (a transposed tensor flattened) raises; use reshape() there."""
+        out = _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
+        if out.data.size and not np.may_share_memory(out.data, self.data):
+            raise RuntimeError(
+                f"view: shape {tuple(out.shape)} is not compatible with the strides of this "
+                f"tensor of shape {self.shape} (it would need a copy); use .reshape(...) instead"
+            )
+        return out
 
     def transpose(self, dim0: int, dim1: int):
         return _ops.transpose(self, dim0, dim1)
@@ -892,6 +957,9 @@ class Tensor:
         return _ops.cast(self, other.dtype)
 
     def __getitem__(self, index):
+        split = _split_int_index(index) if type(index) is tuple else None
+        if split is not None:
+            return _ops.getitem(_ops.getitem(self, split[0]), split[1])
         return _ops.getitem(self, index)
 
     def __setitem__(self, index, value):
@@ -904,14 +972,22 @@ class Tensor:
             )
         if isinstance(index, Tensor):
             index = index.data
+        split = _split_int_index(index) if type(index) is tuple else None
         if is_grad_enabled() and (
             self._ctx is not None or (isinstance(value, Tensor) and value._requires_grad)
         ):
             # t = zeros(...); t[i] = x (also again, as an RNN loop filling its outputs does):
             # t joins the graph, writing the array alone would drop x's gradient silently.
+            if split is not None:  # one key of flat positions, in torch's layout
+                flat = np.arange(self.data.size).reshape(self.shape)
+                index = np.unravel_index(flat[split[0]][_ops._index_arg(split[1])[0]], self.shape)
             _ops.index_put_(self, index, value)
             return
-        self.data[index] = value.data if isinstance(value, Tensor) else value
+        value = value.data if isinstance(value, Tensor) else value
+        if split is not None:
+            self.data[split[0]][_ops._index_arg(split[1])[0]] = value  # split[0] gives a view
+            return
+        self.data[index] = value
 
 
 from ember import _device  # noqa: E402
@@ -936,6 +1012,57 @@ _UFUNCS = {
 }
 
 
+def _split_int_index(index: tuple):
+    """PyTorch applies the integer entries of an index first (as selects), NumPy counts them
+    among the advanced indices: ``x[0, :, [1, 3]]`` is (4, 2) in torch, (2, 4) in NumPy for x of
+    shape (3, 4, 5). Return (ints_and_newaxes, the_rest), two indices applied one after the
+    other, when the index mixes integers with arrays; else None."""
+    ints = arrays = False
+    for p in index:
+        if type(p) is int or isinstance(p, np.integer):
+            ints = True
+        elif isinstance(p, Tensor | np.ndarray):
+            if p.ndim == 0 and p.dtype.kind in "iu":
+                ints = True
+            elif p.ndim:
+                arrays = True
+        elif isinstance(p, list):
+            arrays = True
+        elif isinstance(p, bool | np.bool_):
+            return None  # x[True, ...] adds a dim: leave NumPy's rule
+    if not (ints and arrays):
+        return None
+    first, rest = [], []
+    for p in index:
+        if p is None:
+            first.append(None)
+            rest.append(slice(None))  # the new dim exists for the second index
+        elif p is Ellipsis:
+            first.append(p)
+            rest.append(p)
+        elif isinstance(p, int | np.integer) or (
+            isinstance(p, Tensor | np.ndarray) and p.ndim == 0 and p.dtype.kind in "iu"
+        ):
+            first.append(int(p))
+        else:
+            mask = np.asarray(p.data if isinstance(p, Tensor) else p)
+            first.extend([slice(None)] * (mask.ndim if mask.dtype == np.bool_ else 1))
+            rest.append(p)
+    return tuple(first), tuple(rest)
+
+
+_INPLACE_OPS = {np.add: _ops.add, np.subtract: _ops.sub, np.multiply: _ops.mul,
+                np.true_divide: _ops.div, np.power: _ops.pow, np.bitwise_and: Tensor.__and__,
+                np.bitwise_or: Tensor.__or__, np.bitwise_xor: Tensor.__xor__}  # fmt: skip
+
+
+def _check_inplace_cast(result: np.dtype, out: np.dtype) -> None:
+    """torch's rule for in-place ops: int_tensor += 1.5 is refused (a float result does not
+    go into an integer tensor), float32 += float64 is fine."""
+    if not np.can_cast(result, out, "same_kind"):
+        raise RuntimeError(f"result type {result} can't be cast to the desired output type {out}")
+
+
 def _inplace_method(name: str):
     """``x.name_(...)``: x := x.name(...) in x's storage and dtype (no graph: see _needs_record)."""
 
@@ -946,11 +1073,7 @@ def _inplace_method(name: str):
                 f"{name}_: output with shape {self.shape} doesn't match the broadcast shape "
                 f"{out.shape}"
             )
-        if not np.can_cast(out.dtype, self.dtype, "same_kind"):
-            raise RuntimeError(
-                f"{name}_: result type {out.dtype} can't be cast to the desired output type "
-                f"{self.dtype}"
-            )
+        _check_inplace_cast(out.dtype, self.dtype)
         grad_arg = next((a for a in args if isinstance(a, Tensor) and a._requires_grad), None)
         return self._assign(out.data, grad_arg)
 
