@@ -1856,8 +1856,10 @@ class LogSumExp(Function):
         axes, keepdim = ctx.meta
         if not keepdim and axes:
             g = np.expand_dims(g, axes)
-        p = np.exp(x - lse)
-        return g * np.nan_to_num(p, nan=0.0), None, None
+        # torch's rule exactly: rows whose result is +-inf or NaN get NaN gradients
+        with np.errstate(invalid="ignore"):
+            p = np.exp(x - lse)
+        return g * p, None, None
 
 
 def logsumexp(x, dim, keepdim: bool = False) -> Tensor:
