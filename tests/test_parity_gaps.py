@@ -70,3 +70,70 @@ def test_softmax_edge_rows_match_torch(row, name):
     yt, gt = _run(torch, lambda t: getattr(torch.nn.functional, name)(t, 1), x, w)
     _assert_same(ye, yt)
     _assert_same(ge, gt)
+
+
+# ---- normalisation at huge magnitudes: the squared deviations overflow, the result does not.
+# y is scale-invariant (up to eps), so the reference is the norm of x * 2^-k, exact in binary.
+
+NORMS = {
+    "layer_norm": (lambda lib, t, eps: lib.nn.functional.layer_norm(t, t.shape[-1:], eps=eps)),
+    "group_norm": (lambda lib, t, eps: lib.nn.functional.group_norm(t, 2, eps=eps)),
+    "batch_norm": (
+        lambda lib, t, eps: lib.nn.functional.batch_norm(t, None, None, training=True, eps=eps)
+    ),
+}
+
+
+def _np_norm(name, x):
+    """The normalisation in NumPy with eps = 0 (negligible next to the variance)."""
+    axes = {"layer_norm": (-1,), "batch_norm": (0, 2)}.get(name)
+    if axes is None:  # group_norm, 2 groups
+        g = x.reshape(x.shape[0], 2, -1)
+        return ((g - g.mean(-1, keepdims=True)) / g.std(-1, keepdims=True)).reshape(x.shape)
+    return (x - x.mean(axes, keepdims=True)) / x.std(axes, keepdims=True)
+
+
+def _huge_input(big, dtype):
+    """Every layer-norm row (so every group and channel) holds huge and ordinary values."""
+    x = np.random.default_rng(3).standard_normal((3, 4, 5))
+    x[..., 0] *= big / 4
+    x[0, 0, 1] = -big
+    x[2, 1, 3] = big / 2
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("name", list(NORMS))
+@pytest.mark.parametrize(
+    "big,dtype", [(1e308, np.float64), (1e200, np.float64), (3e38, np.float32)]
+)
+def test_norms_stay_finite_and_exact_at_huge_magnitudes(name, big, dtype):
+    x = _huge_input(big, dtype)
+    y = NORMS[name](ember, ember.tensor(x), 1e-5).numpy()
+    k = 2.0 ** -np.ceil(np.log2(big))
+    expected = _np_norm(name, x.astype(np.float64) * k)
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(y, expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("name", list(NORMS))
+def test_norm_gradients_at_huge_magnitudes_match_torch_on_the_scaled_input(name):
+    # y(x) = y(x * k) with eps * k^2, so dx(x) = k * dx(x * k): torch is finite on x * k
+    torch = pytest.importorskip("torch")
+    x, k, eps = _huge_input(1e200, np.float64), 2.0**-664, 1e-5
+    w = np.random.default_rng(4).standard_normal(x.shape)
+    ye, ge = _run(ember, lambda t: NORMS[name](ember, t, eps), x, w)
+    yt, gt = _run(torch, lambda t: NORMS[name](torch, t, max(eps * k * k, 1e-300)), x * k, w)
+    np.testing.assert_allclose(ye, yt, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ge, gt * k, rtol=1e-8, atol=1e-12 * k)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_constant_and_single_element_rows_of_huge_values_normalise_to_zero(dtype):
+    # variance 0: rstd = 1/sqrt(eps), y = 0 (torch gives NaN here: its squares overflow)
+    big = np.finfo(dtype).max / 2
+    for x in (np.full((2, 4), big, dtype), np.array([[-big], [big]], dtype)):
+        y = F.layer_norm(ember.tensor(x), x.shape[-1:]).numpy()
+        np.testing.assert_array_equal(y, np.zeros_like(x))
+    with np.errstate(invalid="ignore", over="ignore"):
+        x = np.array([[np.nan, 1.0, 2.0], [np.inf, 1.0, 2.0]], dtype)  # non-finite still propagates
+        assert np.isnan(F.layer_norm(ember.tensor(x), (3,)).numpy()).all()
