@@ -137,3 +137,52 @@ def test_constant_and_single_element_rows_of_huge_values_normalise_to_zero(dtype
     with np.errstate(invalid="ignore", over="ignore"):
         x = np.array([[np.nan, 1.0, 2.0], [np.inf, 1.0, 2.0]], dtype)  # non-finite still propagates
         assert np.isnan(F.layer_norm(ember.tensor(x), (3,)).numpy()).all()
+
+
+# ---- linalg.qr gradient for wide matrices (m < n), as torch's A = [X | Y] split
+
+
+QR_CASES = [
+    (shape, mode)
+    for shape in [(3, 5), (2, 3, 4), (1, 3), (4, 4), (5, 3)]
+    for mode in ("reduced", "complete")
+    if mode == "reduced" or shape[-2] <= shape[-1]  # complete and tall: not differentiable
+]
+
+
+@pytest.mark.parametrize("shape,mode", QR_CASES)
+@pytest.mark.parametrize("use", ["QR", "Q", "R"])
+def test_qr_gradient_matches_torch(shape, mode, use):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal(shape)
+    grads = []
+    for lib in (ember, torch):
+        t = lib.tensor(A.copy(), requires_grad=True)
+        Q, R = lib.linalg.qr(t, mode=mode)
+        wq, wr = (np.random.default_rng(6).standard_normal(o.shape) for o in (Q, R))
+        loss = (Q * lib.tensor(wq)).sum() * ("Q" in use) + (R * lib.tensor(wr)).sum() * ("R" in use)
+        loss.backward()
+        grads.append(t.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-9, atol=1e-11)
+
+
+def test_qr_gradient_of_wide_matrices_by_finite_differences():
+    A = ember.tensor(np.random.default_rng(7).standard_normal((2, 3, 5)), requires_grad=True)
+    for mode in ("reduced", "complete"):
+        assert gradcheck(lambda a, mode=mode: ember.linalg.qr(a, mode=mode)[0], [A])
+        assert gradcheck(lambda a, mode=mode: ember.linalg.qr(a, mode=mode)[1], [A])
+    # the NumPy factorisation the gradient is of: Q R = A, Q orthogonal, R upper-triangular
+    Q, R = (o.numpy() for o in ember.linalg.qr(A))
+    np.testing.assert_allclose(Q @ R, A.numpy(), atol=1e-12)
+    np.testing.assert_allclose(
+        np.swapaxes(Q, -1, -2) @ Q, np.broadcast_to(np.eye(3), (2, 3, 3)), atol=1e-12
+    )
+    np.testing.assert_array_equal(np.tril(R[..., :3], -1), 0)
+
+
+def test_qr_complete_tall_is_not_differentiable():
+    A = ember.tensor(np.random.default_rng(8).standard_normal((5, 3)), requires_grad=True)
+    Q, R = ember.linalg.qr(A, mode="complete")
+    with pytest.raises(RuntimeError, match="mode='complete' and nrows > ncols"):
+        (Q.sum() + R.sum()).backward()
