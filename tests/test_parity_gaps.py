@@ -186,3 +186,104 @@ def test_qr_complete_tall_is_not_differentiable():
     Q, R = ember.linalg.qr(A, mode="complete")
     with pytest.raises(RuntimeError, match="mode='complete' and nrows > ncols"):
         (Q.sum() + R.sum()).backward()
+
+
+# ---- loss modules: PyTorch's constructor parameters, in PyTorch's order
+
+
+def _torch_loss_names(torch):
+    return sorted(
+        n for n in dir(torch.nn) if "Loss" in n and isinstance(getattr(torch.nn, n), type)
+    )
+
+
+def test_every_loss_module_has_torchs_constructor_parameters():
+    import inspect
+
+    torch = pytest.importorskip("torch")
+
+    def params(cls):
+        sig = inspect.signature(cls.__init__)
+        return [(p.name, p.kind, p.default) for p in sig.parameters.values()]
+
+    names = _torch_loss_names(torch)
+    assert len(names) >= 20 and "MSELoss" in names
+    for name in names:
+        assert params(getattr(ember.nn, name)) == params(getattr(torch.nn, name)), name
+
+
+def _loss_inputs(name, rng):
+    """Inputs (as NumPy arrays) a loss module's forward takes."""
+    x, y = rng.standard_normal((2, 4, 3))
+    sign = np.where(rng.standard_normal(4) > 0, 1.0, -1.0)
+    cls = np.array([0, 1, 2, 1])
+    logp = x - np.log(np.exp(x).sum(1, keepdims=True))
+    return {
+        "MSELoss": (x, y),
+        "L1Loss": (x, y),
+        "SmoothL1Loss": (x, y),
+        "HuberLoss": (x, y),
+        "SoftMarginLoss": (x, np.sign(y)),
+        "KLDivLoss": (logp, logp[::-1].copy()),
+        "BCELoss": (1 / (1 + np.exp(-x)), (y > 0) * 1.0),
+        "BCEWithLogitsLoss": (x, (y > 0) * 1.0),
+        "MultiLabelSoftMarginLoss": (x, (y > 0) * 1.0),
+        "NLLLoss": (logp, cls),
+        "CrossEntropyLoss": (x, cls),
+        "MultiMarginLoss": (x, cls),
+        "MultiLabelMarginLoss": (x, np.array([[2, 0, -1], [1, -1, 0], [0, 1, 2], [-1, 0, 0]])),
+        "HingeEmbeddingLoss": (x, np.sign(y)),
+        "CosineEmbeddingLoss": (x, y, sign),
+        "MarginRankingLoss": (x[:, 0], y[:, 0], sign),
+        "PoissonNLLLoss": (np.abs(x) + 0.1, np.floor(3 * np.abs(y))),
+        "TripletMarginLoss": (x, y, rng.standard_normal((4, 3))),
+    }[name]
+
+
+# every constructor parameter given positionally (w: a class weight, legacy: the size_average,
+# reduce, reduction triple, placed where PyTorch puts it)
+POSITIONAL = {
+    "MSELoss": lambda w, sa, rd, r: (sa, rd, r),
+    "L1Loss": lambda w, sa, rd, r: (sa, rd, r),
+    "SoftMarginLoss": lambda w, sa, rd, r: (sa, rd, r),
+    "MultiLabelMarginLoss": lambda w, sa, rd, r: (sa, rd, r),
+    "SmoothL1Loss": lambda w, sa, rd, r: (sa, rd, r, 0.5),
+    "KLDivLoss": lambda w, sa, rd, r: (sa, rd, r, True),
+    "BCELoss": lambda w, sa, rd, r: (w, sa, rd, r),
+    "BCEWithLogitsLoss": lambda w, sa, rd, r: (w, sa, rd, r, w * 2),
+    "MultiLabelSoftMarginLoss": lambda w, sa, rd, r: (w, sa, rd, r),
+    "NLLLoss": lambda w, sa, rd, r: (w, sa, 1, rd, r),
+    "CrossEntropyLoss": lambda w, sa, rd, r: (w, sa, 1, rd, r, 0.1),
+    "MultiMarginLoss": lambda w, sa, rd, r: (2, 0.5, w, sa, rd, r),
+    "HingeEmbeddingLoss": lambda w, sa, rd, r: (0.5, sa, rd, r),
+    "CosineEmbeddingLoss": lambda w, sa, rd, r: (0.1, sa, rd, r),
+    "MarginRankingLoss": lambda w, sa, rd, r: (0.1, sa, rd, r),
+    "PoissonNLLLoss": lambda w, sa, rd, r: (False, True, sa, 1e-6, rd, r),
+    "TripletMarginLoss": lambda w, sa, rd, r: (0.5, 1.5, 1e-5, True, sa, rd, r),
+    "HuberLoss": lambda w, sa, rd, r: (r, 0.5),
+}
+
+
+@pytest.mark.parametrize("name", sorted(POSITIONAL))
+@pytest.mark.parametrize(
+    "legacy", [(None, None, "sum"), (False, None, "mean"), (None, False, "sum")]
+)
+def test_loss_modules_called_positionally_match_torch(name, legacy):
+    import warnings
+
+    torch = pytest.importorskip("torch")
+    if name == "HuberLoss" and legacy[:2] != (None, None):
+        legacy = (None, None, "none")  # no size_average / reduce in PyTorch's HuberLoss
+    arrays = _loss_inputs(name, np.random.default_rng(9))
+    w = np.array([0.5, 1.0, 2.0])
+    outs = []
+    for lib in (ember, torch):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            loss = getattr(lib.nn, name)(*POSITIONAL[name](lib.tensor(w), *legacy))
+        legacy_warned = any("size_average and reduce" in str(c.message) for c in caught)
+        assert legacy_warned == (legacy[:2] != (None, None)), (lib.__name__, caught)
+        args = [lib.tensor(a) for a in arrays]
+        outs.append(np.asarray(loss(*args).detach().numpy()))
+    assert outs[0].shape == outs[1].shape
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-10, atol=1e-12)
