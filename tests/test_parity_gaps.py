@@ -287,3 +287,134 @@ def test_loss_modules_called_positionally_match_torch(name, legacy):
         outs.append(np.asarray(loss(*args).detach().numpy()))
     assert outs[0].shape == outs[1].shape
     np.testing.assert_allclose(outs[0], outs[1], rtol=1e-10, atol=1e-12)
+
+
+# ---- sparse embeddings: dense gradient marked with its rows; SparseAdam's lazy update
+
+
+def _lockstep(lib, opt_name, kw, W, batches, w_out, pad=None, zero_rows=()):
+    """Train an Embedding(sparse=True) on (out * w_out)^2, the rows in zero_rows of each
+    batch's output multiplied by 0 (looked up, zero gradient). Returns the weights."""
+    emb = lib.nn.Embedding(*W.shape, padding_idx=pad, sparse=True, _weight=lib.tensor(W.copy()))
+    assert repr(emb).endswith("sparse=True)")
+    opt = getattr(lib.optim, opt_name)(emb.parameters(), **kw)
+    keep = np.ones((len(batches[0]), 1), W.dtype)
+    keep[list(zero_rows)] = 0
+    for b in batches:
+        opt.zero_grad()
+        out = emb(lib.tensor(b)) * lib.tensor(keep)
+        ((out * lib.tensor(w_out)) ** 2).sum().backward()
+        opt.step()
+    return emb.weight.detach().numpy()
+
+
+SPARSE_OPTIMIZERS = [
+    ("SparseAdam", dict(lr=0.1)),
+    ("SparseAdam", dict(lr=0.05, betas=(0.5, 0.7), eps=1e-6, maximize=True)),
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.1)),
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
+]
+
+
+@pytest.mark.filterwarnings("ignore:Sparse invariant checks:UserWarning")  # torch's Adagrad
+@pytest.mark.parametrize("opt_name,kw", SPARSE_OPTIMIZERS, ids=str)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("pad", [None, 2])
+def test_sparse_embedding_training_matches_torch_in_lockstep(opt_name, kw, dtype, pad):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(10)
+    W = rng.standard_normal((9, 3)).astype(dtype)
+    batches = [rng.integers(0, 9, 5) for _ in range(6)]
+    w_out = rng.standard_normal((5, 3)).astype(dtype)
+    args = (opt_name, kw, W, batches, w_out, pad, (1,))
+    we, wt = _lockstep(ember, *args), _lockstep(torch, *args)
+    tol = 1e-12 if dtype == np.float64 else 2e-6
+    np.testing.assert_allclose(we, wt, rtol=tol, atol=tol)
+
+
+def test_sparse_adam_updates_only_the_looked_up_rows():
+    # NumPy reference of one lazy step: rows {1, 4} looked up, row 4 with a zero gradient
+    W = np.random.default_rng(11).standard_normal((6, 2))
+    emb = ember.nn.Embedding(6, 2, sparse=True, _weight=ember.tensor(W.copy()))
+    opt = ember.optim.SparseAdam(emb.parameters(), lr=0.1)
+    state = {"m": np.full((6, 2), 0.5), "v": np.full((6, 2), 0.25)}
+    opt.state[emb.weight].update(step=3.0, exp_avg=state["m"].copy(), exp_avg_sq=state["v"].copy())
+    out = emb(ember.tensor([1, 4, 1]))
+    (out * ember.tensor([[1.0], [0.0], [2.0]])).sum().backward()
+    np.testing.assert_array_equal(emb.weight.grad.numpy()[[1, 4]], [[3.0, 3.0], [0.0, 0.0]])
+    opt.step()
+    g = np.zeros((6, 2))
+    g[1] = 3.0
+    m = 0.9 * state["m"] + 0.1 * g
+    v = 0.999 * state["v"] + 0.001 * g * g
+    step = 0.1 * np.sqrt(1 - 0.999**4) / (1 - 0.9**4)
+    expected = W - step * m / (np.sqrt(v) + 1e-8)
+    touched = [1, 4]
+    untouched = [0, 2, 3, 5]
+    np.testing.assert_allclose(emb.weight.numpy()[touched], expected[touched], rtol=1e-12)
+    np.testing.assert_array_equal(emb.weight.numpy()[untouched], W[untouched])
+    np.testing.assert_allclose(opt.state[emb.weight]["exp_avg"][touched], m[touched])
+    np.testing.assert_array_equal(opt.state[emb.weight]["exp_avg"][untouched], 0.5)
+    np.testing.assert_array_equal(opt.state[emb.weight]["exp_avg_sq"][untouched], 0.25)
+
+
+def test_sparse_rows_accumulate_and_reset():
+    emb = ember.nn.Embedding(8, 2, sparse=True, padding_idx=0)
+    rows = lambda: emb.weight.grad.numpy().rows.tolist()  # noqa: E731
+    (emb(ember.tensor([3, 0])).sum() + emb(ember.tensor([5])).sum()).backward()  # one graph
+    assert rows() == [3, 5]
+    emb(ember.tensor([6, 3])).sum().backward()  # accumulated
+    assert rows() == [3, 5, 6]
+    np.testing.assert_array_equal(
+        emb.weight.grad.numpy()[[3, 5, 6, 0]], [[2, 2], [1, 1], [1, 1], [0, 0]]
+    )
+    opt = ember.optim.SparseAdam(emb.parameters())
+    opt.zero_grad(set_to_none=False)  # PyTorch's sparse zero_(): no rows left
+    assert rows() == []
+    opt.step()  # nothing to update
+    assert not np.isnan(emb.weight.numpy()).any()
+    # a dense contribution (the weight tied into a dense op) makes the gradient dense
+    opt.zero_grad()
+    (emb(ember.tensor([1])).sum() + emb.weight.sum()).backward()
+    assert getattr(emb.weight.grad.numpy(), "rows", None) is None
+    with pytest.raises(RuntimeError, match="SparseAdam does not support dense gradients"):
+        opt.step()
+
+
+@pytest.mark.filterwarnings("ignore:Sparse invariant checks:UserWarning")
+@pytest.mark.parametrize(
+    "opt_name,kw,message",
+    [
+        ("Adam", {}, "Adam does not support sparse gradients, please consider SparseAdam"),
+        ("AdamW", {}, "Adam does not support sparse gradients, please consider SparseAdam"),
+        ("RMSprop", {}, "RMSprop does not support sparse gradients"),
+        ("Adadelta", {}, "Adadelta does not support sparse gradients"),
+        ("NAdam", {}, "NAdam does not support sparse gradients"),
+        ("Adafactor", {}, "Adafactor does not support sparse gradients"),
+        ("SGD", {"lr": 0.1, "weight_decay": 0.1}, "weight_decay"),
+        ("Adagrad", {"weight_decay": 0.1}, "weight_decay option is not compatible"),
+    ],
+)
+def test_optimizers_refuse_sparse_gradients_as_torch(opt_name, kw, message):
+    torch = pytest.importorskip("torch")
+    for lib in (ember, torch):
+        emb = lib.nn.Embedding(5, 2, sparse=True)
+        opt = getattr(lib.optim, opt_name)(emb.parameters(), **kw)
+        emb(lib.tensor([1, 2])).sum().backward()
+        with pytest.raises(RuntimeError, match=message if lib is ember else None):
+            opt.step()
+
+
+def test_functional_sparse_embedding_gradient_equals_the_dense_one():
+    W = ember.tensor(np.random.default_rng(12).standard_normal((6, 3)), requires_grad=True)
+    idx = np.array([[0, 5, 5], [2, 0, 1]])
+    assert gradcheck(lambda w: F.embedding(idx, w, sparse=True), [W])
+    grads = []
+    for sparse in (False, True):
+        W.grad = None
+        (F.embedding(idx, W, padding_idx=1, sparse=sparse) ** 2).sum().backward()
+        grads.append(W.grad.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])
+    assert grads[1].rows.tolist() == [0, 2, 5]  # padding_idx 1 left out, as PyTorch
