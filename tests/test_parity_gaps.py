@@ -418,3 +418,43 @@ def test_functional_sparse_embedding_gradient_equals_the_dense_one():
         grads.append(W.grad.numpy())
     np.testing.assert_array_equal(grads[0], grads[1])
     assert grads[1].rows.tolist() == [0, 2, 5]  # padding_idx 1 left out, as PyTorch
+
+
+# ---- NaN propagation in extreme-value gradients
+
+
+@pytest.mark.parametrize("name", ["amax", "amin"])
+def test_amax_amin_gradient_is_nan_on_nan_slices_as_torch(name):
+    x = np.array([[1.0, NAN, 3.0, 3.0], [2.0, 2.0, 0.0, 2.0], [-INF, 0.0, 0.0, 1.0]])
+    _, g = _run(ember, lambda t: getattr(ember, name)(t, 1), x)
+    # NumPy expectation: a NaN slice matches no element (0 / 0); ties share evenly
+    y = getattr(np, name)(x, 1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        expected = (x == y) / (x == y).sum(1, keepdims=True)
+    np.testing.assert_array_equal(g, expected)
+    assert np.isnan(g[0]).all()
+    torch = pytest.importorskip("torch")
+    for dim in (1, (0, 1)):
+        _assert_same(
+            _run(ember, lambda t, d=dim: getattr(ember, name)(t, d), x)[1],
+            _run(torch, lambda t, d=dim: getattr(torch, name)(t, d), x)[1],
+        )
+
+
+@pytest.mark.parametrize("name", ["maximum", "minimum"])
+def test_maximum_minimum_gradient_with_nan_and_ties_as_torch(name):
+    a = np.array([0.0, 1.0, 2.0, NAN, NAN, 3.0])
+    b = np.array([1.0, 1.0, 1.0, 2.0, NAN, NAN])
+    grads = []
+    torch = pytest.importorskip("torch")
+    for lib in (ember, torch):
+        ta, tb = lib.tensor(a, requires_grad=True), lib.tensor(b, requires_grad=True)
+        getattr(lib, name)(ta, tb).sum().backward()
+        grads.append((ta.grad.numpy(), tb.grad.numpy()))
+    np.testing.assert_array_equal(grads[0][0], grads[1][0])
+    np.testing.assert_array_equal(grads[0][1], grads[1][1])
+    # the NaN positions (3, 4, 5) send the gradient to both inputs, a tie (1) half each
+    np.testing.assert_array_equal(grads[0][0][[1, 3, 4, 5]], [0.5, 1, 1, 1])
+    ta = ember.tensor(np.array([0.3, -1.0, 2.0]), requires_grad=True)
+    tb = ember.tensor(np.array([1.0, -2.0, 0.5]), requires_grad=True)
+    assert gradcheck(lambda u, v: getattr(ember, name)(u, v), [ta, tb])
