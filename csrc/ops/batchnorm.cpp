@@ -5,8 +5,10 @@
 // channels; each channel's sums run in a fixed order, so results do not depend on the threads.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "common.h"
+#include "moments.h"
 #include "vecmath.h"
 
 namespace ember {
@@ -90,16 +92,20 @@ EMBER_SIMD void normalise_channel(T* y, const T* x, int64_t N, int64_t C, int64_
   }
 }
 
-// dx = a * dy + b * (x - m) + d over channel c (training), or a * dy (eval).
+// dx = a * dy + b * (x - m) * r + d over channel c (training), or a * dy (eval). r != 1 only for
+// huge x (see coefs in batch_norm_backward), so the common loop keeps its two FMAs.
 template <typename T>
 EMBER_SIMD void input_grad_channel(T* dx, const T* dy, const T* x, int64_t N, int64_t C, int64_t S,
-                                   int64_t c, T a, T b, T d, T m, bool training) {
+                                   int64_t c, T a, T b, T d, T m, T r, bool training) {
   for (int64_t n = 0; n < N; ++n) {
     const T* __restrict g = dy + (n * C + c) * S;
     const T* __restrict p = x + (n * C + c) * S;
     T* __restrict q = dx + (n * C + c) * S;
     if (training) {
-      for (int64_t i = 0; i < S; ++i) q[i] = a * g[i] + b * (p[i] - m) + d;
+      if (r == T(1))
+        for (int64_t i = 0; i < S; ++i) q[i] = a * g[i] + b * (p[i] - m) + d;
+      else
+        for (int64_t i = 0; i < S; ++i) q[i] = a * g[i] + b * ((p[i] - m) * r) + d;
     } else {
       for (int64_t i = 0; i < S; ++i) q[i] = a * g[i];
     }
@@ -140,16 +146,20 @@ EMBER_SIMD void grad_sums_rows(const T* dy, const T* x, int64_t N, int64_t C, in
   }
 }
 
-// out[n, c0 + j] = a[j] * u[n, c0 + j] + k[j] * (v[n, c0 + j] - m[j]) + d[j] (v null: no k term).
+// out[n, c0 + j] = a[j] * u[n, c0 + j] + k[j] * (v[n, c0 + j] - m[j]) * r[j] + d[j]
+// (v null: no k term; r null: r = 1).
 template <typename T>
 EMBER_SIMD void affine_rows(T* out, const T* u, const T* v, int64_t N, int64_t C, int64_t c0,
-                            int64_t w, const T* a, const T* k, const T* m, const T* d) {
+                            int64_t w, const T* a, const T* k, const T* m, const T* r, const T* d) {
   for (int64_t n = 0; n < N; ++n) {
     const T* __restrict up = u + n * C + c0;
     T* __restrict q = out + n * C + c0;
     if (v) {
       const T* __restrict vp = v + n * C + c0;
-      for (int64_t j = 0; j < w; ++j) q[j] = a[j] * up[j] + k[j] * (vp[j] - m[j]) + d[j];
+      if (r)
+        for (int64_t j = 0; j < w; ++j) q[j] = a[j] * up[j] + k[j] * ((vp[j] - m[j]) * r[j]) + d[j];
+      else
+        for (int64_t j = 0; j < w; ++j) q[j] = a[j] * up[j] + k[j] * (vp[j] - m[j]) + d[j];
     } else {
       for (int64_t j = 0; j < w; ++j) q[j] = (up[j] - m[j]) * a[j] + d[j];
     }
@@ -184,9 +194,13 @@ void batch_norm_forward(T* y, T* save_mean, T* save_invstd, T* running_mean, T* 
   auto stats = [&](int64_t c, double shift, double s, double q, double* mean, double* invstd) {
     if (training) {
       const double dm = s / double(M);
-      const double var = std::max(q / double(M) - dm * dm, 0.0);
+      double var = std::max(q / double(M) - dm * dm, 0.0);
       *mean = shift + dm;
       *invstd = 1.0 / std::sqrt(var + eps);
+      // finite values whose shifted sums overflowed: the scaled path (moments.h)
+      if (!(std::isfinite(var) && std::isfinite(*mean)) &&
+          scaled_moments(x + c * S, N, S, C * S, eps, *mean, *invstd))
+        var = *invstd > 0 ? 1.0 / (*invstd * *invstd) - eps : HUGE_VAL;
       if (running_mean)
         running_mean[c] = T((1.0 - momentum) * double(running_mean[c]) + momentum * *mean);
       if (running_var)
@@ -213,7 +227,7 @@ void batch_norm_forward(T* y, T* save_mean, T* save_invstd, T* running_mean, T* 
         scale[j] = T((weight ? double(weight[c]) : 1.0) * invstd);
         b[j] = bias ? bias[c] : T(0);
       }
-      affine_rows<T>(y, x, nullptr, N, C, c0, w, scale, nullptr, m, b);
+      affine_rows<T>(y, x, nullptr, N, C, c0, w, scale, nullptr, m, nullptr, b);
     });
     return;
   }
@@ -242,15 +256,22 @@ void batch_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, c
                          bool training) {
   check_sizes("batch_norm_backward", N, C, S, false);
   const int64_t M = N * S;
-  // dx = k1*dy + k2*(x - mean) + k3 from channel c's sums
-  auto coefs = [&](int64_t c, double sdy, double sdyx, double* k1, double* k2, double* k3) {
+  // dx = k1*dy + k2*(x - mean)*r + k3 from channel c's sums; r = 1 unless invstd^3 in k2
+  // underflows (huge x), then r = invstd and k2 holds the other invstd^2
+  auto coefs = [&](int64_t c, double sdy, double sdyx, double* k1, double* k2, double* k3,
+                   double* r) {
     const double invstd = double(save_invstd[c]), w = weight ? double(weight[c]) : 1.0;
     if (dbias) dbias[c] = T(sdy);
     if (dweight) dweight[c] = T(sdyx * invstd);
     *k1 = w * invstd;
     *k2 = *k3 = 0;
+    *r = 1;
     if (training && M > 0) {
       *k2 = -w * invstd * invstd * invstd * sdyx / double(M);
+      if (std::fabs(*k2) < double(std::numeric_limits<T>::min()) && invstd < 1) {
+        *r = invstd;
+        *k2 = -w * invstd * (invstd * sdyx) / double(M);
+      }
       *k3 = -w * invstd * sdy / double(M);
     }
   };
@@ -259,14 +280,18 @@ void batch_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, c
       double mean[kBlock] = {0}, sdy[kBlock] = {0}, sdyx[kBlock] = {0};
       for (int64_t j = 0; j < w; ++j) mean[j] = double(save_mean[c0 + j]);
       if (dweight || dbias || (dx && training)) grad_sums_rows(dy, x, N, C, c0, w, mean, sdy, sdyx);
-      T k1[kBlock], k2[kBlock], k3[kBlock], m[kBlock];
+      T k1[kBlock], k2[kBlock], k3[kBlock], m[kBlock], r[kBlock];
+      bool scaled = false;
       for (int64_t j = 0; j < w; ++j) {
-        double a, b, d;
-        coefs(c0 + j, sdy[j], sdyx[j], &a, &b, &d);
-        k1[j] = T(a), k2[j] = T(b), k3[j] = T(d);
+        double a, b, d, rj;
+        coefs(c0 + j, sdy[j], sdyx[j], &a, &b, &d, &rj);
+        k1[j] = T(a), k2[j] = T(b), k3[j] = T(d), r[j] = T(rj);
+        scaled |= rj != 1;
         m[j] = training ? T(mean[j]) : T(0);  // eval: dx = k1 * (dy - 0) + 0
       }
-      if (dx) affine_rows<T>(dx, dy, training ? x : nullptr, N, C, c0, w, k1, k2, m, k3);
+      if (dx)
+        affine_rows<T>(dx, dy, training ? x : nullptr, N, C, c0, w, k1, k2, m, scaled ? r : nullptr,
+                       k3);
     });
     return;
   }
@@ -274,11 +299,11 @@ void batch_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, c
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int64_t c = 0; c < C; ++c) {
     const double mean = double(save_mean[c]);
-    double sdy = 0, sdyx = 0, k1, k2, k3;
+    double sdy = 0, sdyx = 0, k1, k2, k3, r;
     if (dweight || dbias || (dx && training)) grad_sums(dy, x, N, C, S, c, mean, &sdy, &sdyx);
-    coefs(c, sdy, sdyx, &k1, &k2, &k3);
+    coefs(c, sdy, sdyx, &k1, &k2, &k3, &r);
     if (!dx) continue;
-    input_grad_channel(dx, dy, x, N, C, S, c, T(k1), T(k2), T(k3), T(mean), training);
+    input_grad_channel(dx, dy, x, N, C, S, c, T(k1), T(k2), T(k3), T(mean), T(r), training);
   }
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common.h"
+#include "moments.h"
 #include "vecmath.h"
 
 namespace ember {
@@ -102,14 +103,27 @@ inline void row_moments(const T* x, int64_t M, T& mean_out, T& var_out) {
   var_out = T(std::max((sq - sd * sd / double(M)) / double(M), 0.0));
 }
 
+// mean and rstd = 1 / sqrt(var + eps) of one row; a finite row whose sums overflowed takes the
+// scaled path (moments.h) instead of ending with rstd = 0 or NaN.
+template <typename T>
+inline void row_stats(const T* x, int64_t M, T eps, T& mu, T& rs) {
+  T var;
+  row_moments(x, M, mu, var);
+  rs = T(1) / std::sqrt(var + eps);
+  double m, r;
+  if (!(std::isfinite(var) && std::isfinite(mu)) && scaled_moments(x, 1, M, M, double(eps), m, r)) {
+    mu = T(m);
+    rs = T(r);
+  }
+}
+
 // One row of the forward: the statistics, then y. The row workers are compiled per ISA
 // (EMBER_SIMD, see vecmath.h: flatten inlines row_moments into each clone).
 template <typename T>
 EMBER_SIMD void forward_row(T* __restrict yr, T* mean, T* rstd, const T* __restrict xr,
                             const T* __restrict w, const T* __restrict b, int64_t M, T eps) {
-  T mu, var;
-  row_moments(xr, M, mu, var);
-  const T rs = T(1) / std::sqrt(var + eps);
+  T mu, rs;
+  row_stats(xr, M, eps, mu, rs);
   *mean = mu;
   *rstd = rs;
   if (w && b)
@@ -233,7 +247,7 @@ void layer_norm_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* 
 }
 
 // ---- group norm: the rows are (n, g), C/G channels of S positions each, and the affine is per
-// channel. The statistics are layer norm's (row_moments); the parameter gradients go through
+// channel. The statistics are layer norm's (row_stats); the parameter gradients go through
 // per-(n, c) sums, reduced over n in order afterwards (deterministic for any thread count).
 
 namespace {
@@ -242,9 +256,8 @@ namespace {
 template <typename T>
 EMBER_SIMD void group_forward_row(T* __restrict yr, T* mean, T* rstd, const T* __restrict xr,
                                   const T* w, const T* b, int64_t cg, int64_t S, T eps) {
-  T mu, var;
-  row_moments(xr, cg * S, mu, var);
-  const T rs = T(1) / std::sqrt(var + eps);
+  T mu, rs;
+  row_stats(xr, cg * S, eps, mu, rs);
   *mean = mu;
   *rstd = rs;
   for (int64_t k = 0; k < cg; ++k) {
@@ -285,8 +298,8 @@ inline void channel_sums(const T* g, const T* x, int64_t S, T mu, T& a, T& b) {
 
 // One row of the backward: the per-channel sums (kept in pa, pb: row n's entries of the (N, C)
 // partials: sum dy and sum dy * xhat), then
-//   dx = rstd * (dy w - mean(dy w) - xhat * mean(dy w xhat)) = dy * A + (x - mu) * B + C
-// with A, B, C per channel: one subtraction and two FMAs per element.
+//   dx = rstd * (dy w - mean(dy w) - xhat * mean(dy w xhat)) = dy * A + xhat * B + C
+// with A, B, C per channel (xhat, not x - mu, times B: rstd^2 underflows for huge x).
 template <typename T>
 EMBER_SIMD void group_backward_row(T* __restrict dr, T* pa, T* pb, const T* __restrict gr,
                                    const T* __restrict xr, T mu, T rs, const T* w, int64_t cg,
@@ -302,13 +315,13 @@ EMBER_SIMD void group_backward_row(T* __restrict dr, T* pa, T* pb, const T* __re
     s2 += wc * pb[k];
   }
   const T invM = cg * S > 0 ? T(1) / static_cast<T>(cg * S) : T(0);
-  const T B = -rs * rs * (s2 * invM), C = -rs * (s1 * invM);
+  const T B = -rs * (s2 * invM), C = -rs * (s1 * invM);
   for (int64_t k = 0; k < cg; ++k) {
     const T A = rs * (w ? w[k] : T(1));
     const T* __restrict gs = gr + k * S;
     const T* __restrict xs = xr + k * S;
     T* __restrict ds = dr + k * S;
-    for (int64_t i = 0; i < S; ++i) ds[i] = gs[i] * A + ((xs[i] - mu) * B + C);
+    for (int64_t i = 0; i < S; ++i) ds[i] = gs[i] * A + ((xs[i] - mu) * rs * B + C);
   }
 }
 

@@ -319,14 +319,29 @@ class QRFn(Function):
     def backward(ctx, gQ, gR):
         Q, R = ctx.saved_tensors
         m, n = Q.shape[-2], R.shape[-1]
-        if m < n or (ctx.mode == "complete" and m > n):
-            raise RuntimeError("linalg.qr: the gradient needs mode='reduced' and m >= n")
+        if ctx.mode == "complete" and m > n:
+            raise RuntimeError(
+                "linalg.qr: the QR decomposition is not differentiable when mode='complete' and "
+                f"nrows > ncols (got A of shape {Q.shape[:-1] + (n,)})"
+            )
+        if m >= n:
+            return QRFn._square_or_tall(Q, R, gQ, gR), None
+        # wide, as PyTorch: A = [X | Y], R = [U | V] with X = Q U (square) and Y = Q V, so V =
+        # Q^T Y: Y's gradient is Q gV and Q's gains Y gV^T; X's follows the square rule.
+        U, gU, gV = R[..., :m], gR[..., :m], gR[..., m:]
+        Y = Q @ R[..., m:]
+        gX = QRFn._square_or_tall(Q, U, gQ + Y @ _mT(gV), gU)
+        return np.concatenate([gX, Q @ gV], axis=-1), None
+
+    @staticmethod
+    def _square_or_tall(Q, R, gQ, gR):
         # gA = (gQ + Q copyltu(M)) R^-T with M = R gR^T - gQ^T Q
+        n = R.shape[-1]
         M = R @ _mT(gR) - _mT(gQ) @ Q
         low = np.tril(M, -1)
         M = low + _mT(low) + np.einsum("...ii->...i", M)[..., None] * np.eye(n, dtype=M.dtype)
         b = gQ + Q @ M
-        return _mT(np.linalg.solve(R, _mT(b))), None
+        return _mT(np.linalg.solve(R, _mT(b)))
 
 
 def qr(A, mode: str = "reduced") -> QR:

@@ -1287,11 +1287,14 @@ class Maximum(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        pick_a = (a > b) if ctx.use_max else (a < b)
+        # torch's rule: the loser gets 0, a tie 1/2 each, and both get g where a NaN makes
+        # the comparisons false
+        lose_a = (a < b) if ctx.use_max else (a > b)
+        lose_b = (a > b) if ctx.use_max else (a < b)
         tie = a == b
         # Weights in g's dtype: bool * 0.5 alone is float64 and would promote float32 grads.
-        wa = (pick_a + 0.5 * tie).astype(g.dtype, copy=False)
-        wb = ((~pick_a & ~tie) + 0.5 * tie).astype(g.dtype, copy=False)
+        wa = np.where(tie, 0.5, ~lose_a).astype(g.dtype, copy=False)
+        wb = np.where(tie, 0.5, ~lose_b).astype(g.dtype, copy=False)
         ga, gb = g * wa, g * wb
         return unbroadcast(ga, _shape(a)), unbroadcast(gb, _shape(b)), None
 
@@ -1887,8 +1890,10 @@ class LogSumExp(Function):
         axes, keepdim = ctx.meta
         if not keepdim and axes:
             g = np.expand_dims(g, axes)
-        p = np.exp(x - lse)
-        return g * np.nan_to_num(p, nan=0.0), None, None
+        # torch's rule exactly: rows whose result is +-inf or NaN get NaN gradients
+        with np.errstate(invalid="ignore"):
+            p = np.exp(x - lse)
+        return g * p, None, None
 
 
 def logsumexp(x, dim, keepdim: bool = False) -> Tensor:
@@ -3176,7 +3181,9 @@ class AMax(Function):
         if not keepdim:
             g = np.expand_dims(g, axes)
         mask = x == y
-        return g * mask / np.maximum(mask.sum(axes, keepdims=True), 1), None, None, None
+        # a NaN result matches no element: 0 / 0, NaN gradients for the slice, as torch
+        with np.errstate(invalid="ignore"):
+            return g * mask / mask.sum(axes, keepdims=True), None, None, None
 
 
 def _amax_amin(x, dim, keepdim, use_max, op):

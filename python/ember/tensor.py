@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember._sparse_grad import RowSparseGrad
+
 _FLOAT_KINDS = "f"
 _default_float = np.dtype(np.float32)
 
@@ -138,7 +140,9 @@ class Tensor:
     def _make(cls, data, requires_grad, ctx, idx):
         """Fast constructor for op outputs: no checks, no copies."""
         t = object.__new__(Tensor)
-        t.data = data if type(data) is np.ndarray else np.asarray(data)
+        # (a row-sparse gradient keeps its subclass: it marks embedding(sparse=True)'s rows)
+        d = type(data)
+        t.data = data if d is np.ndarray or d is RowSparseGrad else np.asarray(data)
         t.grad = None
         t._requires_grad = requires_grad
         t._ctx = ctx

@@ -339,7 +339,7 @@ def _run_pass(tensors, grads, retain_graph: bool, targets):
         for parent, g in zip(parents, in_grads):
             if parent is None or g is None:
                 continue
-            if type(g) is not np.ndarray:
+            if not isinstance(g, np.ndarray):  # (subclasses pass: a row-sparse gradient)
                 g = np.asarray(g)
             if g.shape != parent.data.shape:
                 raise RuntimeError(

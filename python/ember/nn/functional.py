@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from ember import _C, ops
+from ember import _C, _sparse_grad, ops
 from ember.autograd.function import Function, is_grad_enabled
 from ember.tensor import Tensor
 
@@ -2703,14 +2703,16 @@ class Embedding(Function):
     # indices (*) int64, weight (V, D) -> (*, D) = weight[indices]; dweight: scatter-add of the
     # output gradient rows (repeated indices add up), zero at padding_idx; with
     # scale_grad_by_freq each row's gradient is divided by its index's count in the batch.
+    # With sparse, dweight stays dense but is marked with the rows looked up (padding_idx left
+    # out, as PyTorch's sparse gradient), which SparseAdam updates (ember/_sparse_grad.py).
     @staticmethod
-    def forward(ctx, indices, weight, padding_idx, scale_grad_by_freq=False):
-        ctx.meta = (indices, weight.shape, padding_idx, scale_grad_by_freq)
+    def forward(ctx, indices, weight, padding_idx, scale_grad_by_freq=False, sparse=False):
+        ctx.meta = (indices, weight.shape, padding_idx, scale_grad_by_freq, sparse)
         return weight[indices]
 
     @staticmethod
     def backward(ctx, g):
-        indices, shape, padding_idx, scale_grad_by_freq = ctx.meta
+        indices, shape, padding_idx, scale_grad_by_freq, sparse = ctx.meta
         flat = np.ascontiguousarray(indices.reshape(-1), dtype=np.int64)
         rows = g.reshape(-1, shape[1])
         if scale_grad_by_freq:
@@ -2718,7 +2720,9 @@ class Embedding(Function):
             rows = rows / counts[:, None].astype(rows.dtype)
         pad = -1 if padding_idx is None else padding_idx
         dw = _C.embedding_backward(flat, _contig(rows), shape[0], pad)
-        return None, dw, None, None
+        if sparse:
+            dw = _sparse_grad.mark(dw, flat[flat != pad])
+        return None, dw, None, None, None
 
 
 def embedding(
@@ -2739,15 +2743,15 @@ def embedding(
         max_norm: rows looked up whose norm_type-norm exceeds it are rescaled in place to
             max_norm / (norm + 1e-7) times themselves first, as PyTorch (outside the graph).
         scale_grad_by_freq: divide each row's gradient by its index's count in the batch.
-        sparse: only False (ember's gradients are dense).
+        sparse: PyTorch's sparse gradient for ``weight``. ember's gradient stays dense (the
+            same values) but remembers the rows looked up, so ``optim.SparseAdam`` updates only
+            those rows and optimisers that refuse sparse gradients in PyTorch refuse it.
 
     Shape: input (*) -> (*, embedding_dim).
     """
     weight = _float_input(weight, "embedding", "weight")
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-D, got shape {weight.shape}")
-    if sparse:
-        raise NotImplementedError("embedding: sparse=True (sparse gradients) is not supported")
     idx = np.asarray(input.data if isinstance(input, Tensor) else input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got {idx.dtype}")
@@ -2768,7 +2772,11 @@ def embedding(
             scale = (max_norm / (norms[big] + 1e-7)).astype(rows.dtype)
             weight.data[uniq[big]] = rows[big] * scale[:, None]
     return Embedding.apply(
-        idx.astype(np.int64, copy=False), weight, padding_idx, bool(scale_grad_by_freq)
+        idx.astype(np.int64, copy=False),
+        weight,
+        padding_idx,
+        bool(scale_grad_by_freq),
+        bool(sparse),
     )
 
 

@@ -111,6 +111,7 @@ class Adafactor(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                self._check_sparse_grad(group, p)
                 g = _grad_array(p)
                 if group["maximize"]:
                     g = -g

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ember import _C
+from ember._sparse_grad import sparse_rows
 from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
     Optimizer,
@@ -65,6 +66,11 @@ class Adagrad(Optimizer):
     def _init_state(self, group: dict, p) -> None:
         # (the group's own initial_accumulator_value: PyTorch reads only the default's)
         self.state[p].update(step=0.0, sum=_state_like(p, group["initial_accumulator_value"]))
+
+    def _check_sparse_grad(self, group: dict, p) -> None:
+        # sparse gradients are accepted: only their rows change, as with the dense update
+        if group["weight_decay"] != 0 and sparse_rows(p.grad) is not None:
+            raise RuntimeError("weight_decay option is not compatible with sparse gradients")
 
     def _validate(self, group: dict) -> None:
         _check_nonneg(group, "lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")

@@ -158,6 +158,8 @@ class LBFGS(Optimizer):
         >>> opt.step(closure)
     """
 
+    _sparse_error = None  # PyTorch flattens sparse gradients into its dense vector
+
     def __init__(
         self,
         params,

@@ -9,6 +9,7 @@ from collections import OrderedDict, defaultdict
 
 import numpy as np
 
+from ember._sparse_grad import RowSparseGrad, clear_rows, sparse_rows
 from ember.tensor import Tensor
 
 
@@ -106,6 +107,11 @@ class Optimizer:
             and their own hyper-parameters.
         defaults: hyper-parameters used by groups that do not set them.
     """
+
+    # PyTorch's error when a row-sparse gradient (embedding(sparse=True)) reaches an optimiser
+    # that refuses sparse gradients; None where PyTorch accepts them (SGD, Adagrad, LBFGS,
+    # SparseAdam), the dense update then giving PyTorch's numbers.
+    _sparse_error: str | None = "{name} does not support sparse gradients"
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -227,9 +233,15 @@ class Optimizer:
                     p.grad = None
                 elif p.grad is not None:
                     p.grad.data[...] = 0
+                    clear_rows(p.grad)
 
     def step(self, closure=None):
         raise NotImplementedError
+
+    def _check_sparse_grad(self, group: dict, p: Tensor) -> None:
+        """Refuse p's gradient, as PyTorch, when it is row-sparse and this optimiser can't."""
+        if self._sparse_error is not None and sparse_rows(p.grad) is not None:
+            raise RuntimeError(self._sparse_error.format(name=type(self).__name__))
 
     def _params_with_grad(self):
         """(group, parameter, gradient array) for each parameter that has a gradient, group
@@ -237,6 +249,7 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
+                    self._check_sparse_grad(group, p)
                     yield group, p, _grad_array(p)
 
     # ---- state_dict: state keyed by the parameter's position across groups ----------------
@@ -350,6 +363,8 @@ def _grad_array(p: Tensor) -> np.ndarray:
     The parameter itself is updated in place by the kernel, so it must already be a
     C-contiguous, writeable float array (the kernel's binding refuses anything else)."""
     g = p.grad.data if isinstance(p.grad, Tensor) else np.asarray(p.grad)
+    if isinstance(g, RowSparseGrad):
+        g = g.view(np.ndarray)  # the kernels take the plain array
     if g.shape != p.data.shape:
         raise ValueError(f"optimizer: gradient shape {g.shape} differs from parameter {p.shape}")
     if g.dtype != p.data.dtype or not g.flags.c_contiguous:

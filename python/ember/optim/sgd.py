@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ember import _C
+from ember._sparse_grad import sparse_rows
 from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
     Optimizer,
@@ -63,6 +64,12 @@ class SGD(Optimizer):
             fused=fused,
         )
         super().__init__(params, defaults)
+
+    def _check_sparse_grad(self, group: dict, p) -> None:
+        # sparse gradients are accepted (plain SGD, momentum, nesterov); weight decay would add
+        # a dense term, which PyTorch refuses
+        if group["weight_decay"] != 0 and sparse_rows(p.grad) is not None:
+            raise RuntimeError("SGD: weight_decay is not supported with sparse gradients")
 
     def _validate(self, group: dict) -> None:
         _check_nonneg(group, "lr", "momentum", "weight_decay")  # (any dampening, as PyTorch)

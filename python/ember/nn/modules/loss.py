@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -13,25 +12,11 @@ from ember.nn.modules.module import Module
 
 
 class _Loss(Module):
-    # Every loss whose PyTorch twin still takes size_average= / reduce= accepts them by keyword
-    # (old training scripts pass them); the newer losses set this False, as PyTorch has none.
-    _legacy_args = True
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        init = cls.__dict__.get("__init__")
-        if init is None or not cls._legacy_args:
-            return
-
-        @functools.wraps(init)
-        def __init__(self, *args, size_average=None, reduce=None, **kw):
-            if size_average is not None or reduce is not None:
-                kw["reduction"] = F._legacy_reduction(size_average, reduce, "mean")
-            init(self, *args, **kw)
-
-        cls.__init__ = __init__
-
-    def __init__(self, reduction: str = "mean", *, size_average=None, reduce=None):
+    # Every constructor has its PyTorch twin's parameters in PyTorch's order, the deprecated
+    # size_average / reduce included where PyTorch has them (positional calls such as
+    # MSELoss(None, None, "sum") mean what they mean in PyTorch); either of them, when given,
+    # decides the reduction with PyTorch's warning.
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
         super().__init__()
         reduction = F._legacy_reduction(size_average, reduce, reduction)
         F._check_reduction(type(self).__name__, reduction)
@@ -47,8 +32,15 @@ class MSELoss(_Loss):
 
 
 class NLLLoss(_Loss):
-    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean"):
-        super().__init__(reduction)
+    def __init__(
+        self,
+        weight=None,
+        size_average=None,
+        ignore_index: int = -100,
+        reduce=None,
+        reduction: str = "mean",
+    ):
+        super().__init__(size_average, reduce, reduction)
         self.weight = weight
         self.ignore_index = ignore_index
 
@@ -61,14 +53,21 @@ class NLLLoss(_Loss):
 class NLLLoss2d(NLLLoss):
     """NLLLoss under its deprecated name, kept by PyTorch for (N, C, H, W) inputs."""
 
-    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean"):
+    def __init__(
+        self,
+        weight=None,
+        size_average=None,
+        ignore_index: int = -100,
+        reduce=None,
+        reduction: str = "mean",
+    ):
         warnings.warn(
             "`NLLLoss2d` has been deprecated. Please use `NLLLoss` instead as a drop-in "
             "replacement.",
             FutureWarning,
-            stacklevel=3,  # past _Loss's size_average/reduce wrapper, to the caller
+            stacklevel=2,
         )
-        super().__init__(weight, ignore_index, reduction)
+        super().__init__(weight, size_average, ignore_index, reduce, reduction)
 
 
 class CrossEntropyLoss(_Loss):
@@ -77,11 +76,13 @@ class CrossEntropyLoss(_Loss):
     def __init__(
         self,
         weight=None,
+        size_average=None,
         ignore_index: int = -100,
+        reduce=None,
         reduction: str = "mean",
         label_smoothing: float = 0.0,
     ):
-        super().__init__(reduction)
+        super().__init__(size_average, reduce, reduction)
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(
                 f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing}"
@@ -107,10 +108,8 @@ class L1Loss(_Loss):
 
 
 class HuberLoss(_Loss):
-    _legacy_args = False  # PyTorch's has no size_average / reduce
-
     def __init__(self, reduction: str = "mean", delta: float = 1.0):
-        super().__init__(reduction)
+        super().__init__(reduction=reduction)
         self.delta = delta
 
     def forward(self, input, target):
@@ -118,8 +117,8 @@ class HuberLoss(_Loss):
 
 
 class BCELoss(_Loss):
-    def __init__(self, weight=None, reduction: str = "mean"):
-        super().__init__(reduction)
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
         self.weight = weight
 
     def forward(self, input, target):
@@ -127,8 +126,10 @@ class BCELoss(_Loss):
 
 
 class BCEWithLogitsLoss(_Loss):
-    def __init__(self, weight=None, reduction: str = "mean", pos_weight=None):
-        super().__init__(reduction)
+    def __init__(
+        self, weight=None, size_average=None, reduce=None, reduction: str = "mean", pos_weight=None
+    ):
+        super().__init__(size_average, reduce, reduction)
         self.weight = weight
         self.pos_weight = pos_weight
 
@@ -139,8 +140,10 @@ class BCEWithLogitsLoss(_Loss):
 
 
 class HingeEmbeddingLoss(_Loss):
-    def __init__(self, margin: float = 1.0, reduction: str = "mean"):
-        super().__init__(reduction)
+    def __init__(
+        self, margin: float = 1.0, size_average=None, reduce=None, reduction: str = "mean"
+    ):
+        super().__init__(size_average, reduce, reduction)
         self.margin = margin
 
     def forward(self, input, target):
@@ -148,8 +151,16 @@ class HingeEmbeddingLoss(_Loss):
 
 
 class MultiMarginLoss(_Loss):
-    def __init__(self, p: int = 1, margin: float = 1.0, weight=None, reduction: str = "mean"):
-        super().__init__(reduction)
+    def __init__(
+        self,
+        p: int = 1,
+        margin: float = 1.0,
+        weight=None,
+        size_average=None,
+        reduce=None,
+        reduction: str = "mean",
+    ):
+        super().__init__(size_average, reduce, reduction)
         if p not in (1, 2):
             raise ValueError(f"MultiMarginLoss: only p == 1 and p == 2 are supported, got {p!r}")
         self.p = p
@@ -163,8 +174,8 @@ class MultiMarginLoss(_Loss):
 
 
 class SmoothL1Loss(_Loss):
-    def __init__(self, reduction: str = "mean", beta: float = 1.0):
-        super().__init__(reduction)
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
+        super().__init__(size_average, reduce, reduction)
         if beta < 0:
             raise ValueError(f"SmoothL1Loss: beta must be >= 0, got {beta}")
         self.beta = beta
@@ -192,8 +203,10 @@ class KLDivLoss(Module):
 
 
 class CosineEmbeddingLoss(_Loss):
-    def __init__(self, margin: float = 0.0, reduction: str = "mean"):
-        super().__init__(reduction)
+    def __init__(
+        self, margin: float = 0.0, size_average=None, reduce=None, reduction: str = "mean"
+    ):
+        super().__init__(size_average, reduce, reduction)
         self.margin = margin
 
     def forward(self, input1, input2, target):
@@ -203,8 +216,10 @@ class CosineEmbeddingLoss(_Loss):
 
 
 class MarginRankingLoss(_Loss):
-    def __init__(self, margin: float = 0.0, reduction: str = "mean"):
-        super().__init__(reduction)
+    def __init__(
+        self, margin: float = 0.0, size_average=None, reduce=None, reduction: str = "mean"
+    ):
+        super().__init__(size_average, reduce, reduction)
         self.margin = margin
 
     def forward(self, input1, input2, target):
@@ -217,8 +232,8 @@ class SoftMarginLoss(_Loss):
 
 
 class MultiLabelSoftMarginLoss(_Loss):
-    def __init__(self, weight=None, reduction: str = "mean"):
-        super().__init__(reduction)
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
         self.weight = weight
 
     def forward(self, input, target):
@@ -227,9 +242,15 @@ class MultiLabelSoftMarginLoss(_Loss):
 
 class PoissonNLLLoss(_Loss):
     def __init__(
-        self, log_input: bool = True, full: bool = False, eps: float = 1e-8, reduction: str = "mean"
+        self,
+        log_input: bool = True,
+        full: bool = False,
+        size_average=None,
+        eps: float = 1e-8,
+        reduce=None,
+        reduction: str = "mean",
     ):
-        super().__init__(reduction)
+        super().__init__(size_average, reduce, reduction)
         self.log_input, self.full, self.eps = log_input, full, eps
 
     def forward(self, log_input, target):
@@ -239,10 +260,8 @@ class PoissonNLLLoss(_Loss):
 
 
 class GaussianNLLLoss(_Loss):
-    _legacy_args = False  # PyTorch's has no size_average / reduce
-
     def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
-        super().__init__(reduction)
+        super().__init__(reduction=reduction)
         self.full, self.eps = full, eps
 
     def forward(self, input, target, var):
@@ -256,9 +275,11 @@ class TripletMarginLoss(_Loss):
         p: float = 2.0,
         eps: float = 1e-6,
         swap: bool = False,
+        size_average=None,
+        reduce=None,
         reduction: str = "mean",
     ):
-        super().__init__(reduction)
+        super().__init__(size_average, reduce, reduction)
         if margin <= 0:
             raise ValueError(f"TripletMarginLoss: margin must be greater than 0, got {margin}")
         self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
@@ -277,8 +298,6 @@ class TripletMarginLoss(_Loss):
 
 
 class TripletMarginWithDistanceLoss(_Loss):
-    _legacy_args = False  # PyTorch's has no size_average / reduce
-
     def __init__(
         self,
         *,
@@ -287,7 +306,7 @@ class TripletMarginWithDistanceLoss(_Loss):
         swap: bool = False,
         reduction: str = "mean",
     ):
-        super().__init__(reduction)
+        super().__init__(reduction=reduction)
         if margin <= 0:
             raise ValueError(
                 f"TripletMarginWithDistanceLoss: margin must be greater than 0, got {margin}"
@@ -318,10 +337,8 @@ class CTCLoss(_Loss):
     """Connectionist temporal classification loss; see ``nn.functional.ctc_loss``.
     ``forward(log_probs, targets, input_lengths, target_lengths)``."""
 
-    _legacy_args = False  # PyTorch's has no size_average / reduce
-
     def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False):
-        super().__init__(reduction)
+        super().__init__(reduction=reduction)
         self.blank = blank
         self.zero_infinity = zero_infinity
 
@@ -349,8 +366,6 @@ class LinearCrossEntropyLoss(_Loss):
     cross-entropy of its logits, as ``torch.nn.LinearCrossEntropyLoss``; see
     ``nn.functional.linear_cross_entropy``."""
 
-    _legacy_args = False  # PyTorch's has no size_average / reduce
-
     def __init__(
         self,
         in_features: int,
@@ -371,7 +386,7 @@ class LinearCrossEntropyLoss(_Loss):
             raise ValueError(f"{op}: expected weight shape {(num_classes,)}, got {weight.shape}")
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
-        super().__init__(reduction)
+        super().__init__(reduction=reduction)
         self.weight = weight
         self.num_classes = num_classes
         self.out_features = out_features

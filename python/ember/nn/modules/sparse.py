@@ -64,9 +64,7 @@ class Embedding(Module):
         self.max_norm = max_norm
         self.norm_type = norm_type
         self.scale_grad_by_freq = bool(scale_grad_by_freq)
-        if sparse:
-            raise NotImplementedError("Embedding: sparse=True (sparse gradients) is not supported")
-        self.sparse = False
+        self.sparse = bool(sparse)
         dtype = np.dtype(dtype or np.float32)
         if _weight is None:
             self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype))
@@ -109,7 +107,7 @@ class Embedding(Module):
     def forward(self, input):
         return F.embedding(
             input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
-            self.scale_grad_by_freq,
+            self.scale_grad_by_freq, self.sparse,
         )  # fmt: skip
 
     def extra_repr(self) -> str:
@@ -122,6 +120,8 @@ class Embedding(Module):
             s += f", norm_type={self.norm_type}"
         if self.scale_grad_by_freq:
             s += ", scale_grad_by_freq=True"
+        if self.sparse:
+            s += ", sparse=True"
         return s
 
 

@@ -1,0 +1,41 @@
+// Normalisation statistics that cannot overflow: the rare-path fallback of layer, group and batch
+// norm when a finite row's fast sums overflowed (|x| above ~1e154 in float64, where (x - mean)^2
+// is out of range). The values are scaled by an exact power of two, 2^-e with e the exponent of
+// max |x|, so the scaled moments are those of numbers in [-2, 2]; mean and rstd are scaled back
+// exactly. PyTorch returns NaN or 0 there (its variance overflows); this gives the finite result.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+namespace ember {
+
+// Values x[b * stride + i] for b < nb, i < len (a row: nb = 1; a batch-norm channel: nb = N,
+// stride = C * S). Returns false (outputs untouched) when a value is NaN or infinite: those
+// propagate through the ordinary path.
+template <typename T>
+bool scaled_moments(const T* x, int64_t nb, int64_t len, int64_t stride, double eps, double& mean,
+                    double& rstd) {
+  double amax = 0;
+  for (int64_t b = 0; b < nb; ++b)
+    for (int64_t i = 0; i < len; ++i) amax = std::fmax(amax, std::fabs(double(x[b * stride + i])));
+  const double M = double(nb) * double(len);
+  if (!std::isfinite(amax) || M <= 0 || amax == 0) return false;
+  const double s = std::ldexp(1.0, -std::ilogb(amax));  // exact
+  double sum = 0, sq = 0;
+  for (int64_t b = 0; b < nb; ++b)
+    for (int64_t i = 0; i < len; ++i) sum += double(x[b * stride + i]) * s;
+  const double m = sum / M;
+  for (int64_t b = 0; b < nb; ++b)
+    for (int64_t i = 0; i < len; ++i) {
+      const double d = double(x[b * stride + i]) * s - m;
+      sq += d * d;
+    }
+  const double var = sq / M;  // of the scaled values
+  mean = m / s;
+  // 1/sqrt(var / s^2 + eps) without forming var / s^2; var == 0 means a constant row
+  rstd = var > 0 ? s / std::sqrt(var + eps * s * s) : 1.0 / std::sqrt(eps);
+  return true;
+}
+
+}  // namespace ember
