@@ -181,7 +181,8 @@ def linear(input, weight, bias=None) -> Tensor:
 
 class Activation(Function):
     """One fused C++ pass each way for every pointwise activation. Backward reads the forward
-    input x (relu, leaky_relu, elu, gelu, softplus) or output y (sigmoid, tanh)."""
+    input x (relu, leaky_relu, elu, gelu, softplus, silu, mish, hardswish, hardtanh,
+    hardsigmoid, logsigmoid) or output y (sigmoid, tanh)."""
 
     _FROM_OUTPUT = ("sigmoid", "tanh")
 
@@ -303,11 +304,6 @@ def _np_sigmoid(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
 
 
-def _np_softplus(x: np.ndarray) -> np.ndarray:
-    """log(1 + exp(x)) without overflow."""
-    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
-
-
 class Pointwise(Function):
     # y = f(x), dx = g * df(x); f and df are NumPy functions of x
     @staticmethod
@@ -383,10 +379,7 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
         return _in_place("hardtanh", hardtanh, input, min_val, max_val)
     if min_val > max_val:
         raise ValueError("hardtanh: min_val cannot be greater than max_val")
-    lo, hi = float(min_val), float(max_val)
-    return _pointwise(
-        "hardtanh", input, lambda x: np.clip(x, lo, hi), lambda x: (x > lo) & (x < hi)
-    )
+    return _activation("hardtanh", input, {"alpha": float(min_val), "beta": float(max_val)})
 
 
 def relu6(input, inplace: bool = False) -> Tensor:
@@ -396,20 +389,11 @@ def relu6(input, inplace: bool = False) -> Tensor:
     return hardtanh(input, 0.0, 6.0)
 
 
-_ONE_SIXTH_F32 = float(np.float32(1.0 / 6.0))
-
-
 def hardsigmoid(input, inplace: bool = False) -> Tensor:
     """relu6(x + 3) / 6."""
     if inplace:  # the input takes the result and is returned, as PyTorch
         return _in_place("hardsigmoid", hardsigmoid, input)
-    return _pointwise(
-        "hardsigmoid",
-        input,
-        lambda x: np.clip(x + 3, 0, 6) / 6,
-        # PyTorch's backward multiplies by the float32 constant 1/6, in float64 too
-        lambda x: ((x > -3) & (x < 3)) * _ONE_SIXTH_F32,
-    )
+    return _activation("hardsigmoid", input)
 
 
 def hardswish(input, inplace: bool = False) -> Tensor:
@@ -428,7 +412,7 @@ def softsign(input) -> Tensor:
 
 def logsigmoid(input) -> Tensor:
     """log(sigmoid(x)) = -softplus(-x), finite for any x."""
-    return _pointwise("logsigmoid", input, lambda x: -_np_softplus(-x), lambda x: _np_sigmoid(-x))
+    return _activation("logsigmoid", input)
 
 
 def tanhshrink(input) -> Tensor:

@@ -1,0 +1,135 @@
+"""The fast paths of the training-op speed sweep: hardtanh / relu6 / hardsigmoid / logsigmoid as
+fused C++ activation kernels (values, gradients, NaN and inf against PyTorch and NumPy, gradcheck,
+bad input to the kernel) and dropout's chunked mask (the same generator stream as one draw)."""
+
+import numpy as np
+import pytest
+
+import ember
+from ember import _C
+from ember.autograd import gradcheck
+from ember.nn import functional as F
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+_SIXTH = float(np.float32(1 / 6))  # PyTorch's hardsigmoid backward constant, in float64 too
+
+# (name, kwargs, NumPy f, NumPy f') in float64
+KERNELS = [
+    (
+        "hardtanh",
+        {},
+        lambda x: np.clip(x, -1, 1),
+        lambda x: ((x > -1) & (x < 1)).astype(float),
+    ),
+    (
+        "hardtanh",
+        {"min_val": -2.0, "max_val": 0.5},
+        lambda x: np.clip(x, -2, 0.5),
+        lambda x: ((x > -2) & (x < 0.5)).astype(float),
+    ),
+    ("relu6", {}, lambda x: np.clip(x, 0, 6), lambda x: ((x > 0) & (x < 6)).astype(float)),
+    (
+        "hardsigmoid",
+        {},
+        lambda x: np.clip(x + 3, 0, 6) / 6,
+        lambda x: ((x > -3) & (x < 3)) * _SIXTH,
+    ),
+    (
+        "logsigmoid",
+        {},
+        lambda x: np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x))),
+        lambda x: np.exp(-np.logaddexp(0, x)),  # sigmoid(-x), no overflow
+    ),
+]
+IDS = [f"{n}-{kw}" for n, kw, _, _ in KERNELS]
+
+
+def _inputs(dtype):
+    x = np.random.default_rng(0).standard_normal(3001) * 5
+    edges = [-1e4, -40, -6, -3, -2, -1, 0, 0.5, 1, 3, 6, 40, 1e4]
+    return np.concatenate([x, edges]).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,kw,f,df", KERNELS, ids=IDS)
+def test_matches_torch_and_numpy(name, kw, f, df, dtype):
+    x = _inputs(dtype)
+    g = np.random.default_rng(1).standard_normal(x.shape).astype(dtype)
+    xe = ember.tensor(x, requires_grad=True)
+    y = getattr(F, name)(xe, **kw)
+    y.backward(ember.tensor(g))
+    assert y.dtype == dtype and xe.grad.dtype == dtype
+    xt = torch.tensor(x, requires_grad=True)
+    yt = getattr(TF, name)(xt, **kw)
+    yt.backward(torch.tensor(g))
+    tol = dict(rtol=2e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), **tol)
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), **tol)
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(y.numpy(), f(x64), **tol)
+    np.testing.assert_allclose(xe.grad.numpy(), g * df(x64), **tol)
+    if name != "logsigmoid":  # piecewise linear: the same roundings as PyTorch, bit for bit
+        np.testing.assert_array_equal(y.numpy(), yt.detach().numpy())
+        np.testing.assert_array_equal(xe.grad.numpy(), xt.grad.numpy())
+
+
+@pytest.mark.parametrize("name,kw,f,df", KERNELS, ids=IDS)
+def test_gradcheck(name, kw, f, df):
+    x = np.array([-7.0, -3.5, -2.5, -1.7, -0.7, 0.3, 0.8, 1.1, 2.5, 4.0, 7.0])  # off the kinks
+    assert gradcheck(lambda t: getattr(F, name)(t, **kw), (ember.tensor(x, requires_grad=True),))
+
+
+@pytest.mark.parametrize("name,kw,f,df", KERNELS, ids=IDS)
+def test_nan_and_inf_as_torch(name, kw, f, df):
+    x = np.array([np.nan, np.inf, -np.inf, 2.0], np.float32)
+    g = np.array([1.5, 1.0, 1.0, 1.0], np.float32)
+    xe = ember.tensor(x, requires_grad=True)
+    y = getattr(F, name)(xe, **kw)
+    y.backward(ember.tensor(g))
+    xt = torch.tensor(x, requires_grad=True)
+    yt = getattr(TF, name)(xt, **kw)
+    yt.backward(torch.tensor(g))
+    np.testing.assert_array_equal(y.numpy(), yt.detach().numpy())  # NaN propagates
+    np.testing.assert_array_equal(xe.grad.numpy(), xt.grad.numpy())
+
+
+def test_kernels_refuse_bad_input():
+    x = np.ones(4, np.float32)
+    for name in ("hardtanh", "hardsigmoid", "logsigmoid"):
+        with pytest.raises(TypeError, match="float32 or float64"):
+            _C.activation_forward(name, np.ones(4, np.int64))
+        with pytest.raises(ValueError, match="shape"):
+            _C.activation_backward(name, x, np.ones(3, np.float32))
+    with pytest.raises(ValueError, match="hardtanh needs min_val"):
+        _C.activation_forward("hardtanh", x, alpha=1.0, beta=0.0)
+    with pytest.raises(ValueError, match="hardtanh needs min_val"):
+        _C.activation_backward("hardtanh", x, x, alpha=1.0, beta=0.0)
+    with pytest.raises(ValueError, match="min_val cannot be greater than max_val"):
+        F.hardtanh(ember.tensor(x), 1.0, 0.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("p", [0.1, 0.5, 1.0])
+def test_dropout_mask_is_one_draw_of_the_generator(p, dtype):
+    # more elements than one chunk of draws, and not a multiple of it
+    shape = (3, 5, 2 * (1 << 15) // 15 + 7)
+    ember.manual_seed(11)
+    x = ember.tensor(np.random.default_rng(2).standard_normal(shape).astype(dtype))
+    x.requires_grad_()
+    y = F.dropout(x, p)
+    ember.manual_seed(11)
+    keep = ember.random.default_generator().random(shape) >= p
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    mask = (keep * scale).astype(dtype)
+    assert y.dtype == dtype
+    np.testing.assert_array_equal(y.numpy(), x.numpy() * mask)
+    g = np.random.default_rng(3).standard_normal(shape).astype(dtype)
+    y.backward(ember.tensor(g))
+    np.testing.assert_array_equal(x.grad.numpy(), g * mask)
+    # the stream continues where one random(shape) call would leave it
+    after = ember.random.default_generator().random(4)
+    ember.manual_seed(11)
+    ember.random.default_generator().random(shape)
+    np.testing.assert_array_equal(after, ember.random.default_generator().random(4))
