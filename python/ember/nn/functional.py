@@ -11,6 +11,7 @@ import functools
 import inspect
 import itertools
 import math
+import threading
 import warnings
 
 import numpy as np
@@ -1413,12 +1414,35 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
     x = _float_input(input, "dropout")
     if not training or p == 0.0:
         return x
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    return Dropout.apply(x, _keep_mask(x.shape, p, scale, x.dtype))
+
+
+_DRAW_CHUNK = 1 << 15  # uniform draws per step of _keep_mask
+_draw_buffers = threading.local()
+
+
+def _keep_mask(shape: tuple, p: float, scale: float, dtype) -> np.ndarray:
+    """(random(shape) >= p) * scale in ``dtype``: the values and generator stream of one
+    ``random(shape)`` call (each float64 draw takes one generator output, so drawing in chunks
+    changes nothing), drawn into one small reused per-thread buffer. A fresh float64 array of
+    x's size per call cost ~4x the whole dropout in page faults."""
     from ember.random import default_generator
 
-    keep = default_generator().random(x.shape) >= p
-    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-    mask = (keep * scale).astype(x.dtype)
-    return Dropout.apply(x, mask)
+    gen = default_generator()
+    n = math.prod(shape)
+    bufs = getattr(_draw_buffers, "bufs", None)
+    if bufs is None:
+        bufs = _draw_buffers.bufs = (np.empty(_DRAW_CHUNK), np.empty(_DRAW_CHUNK, bool))
+    draws, keep = bufs
+    mask = np.empty(n, dtype)
+    s = np.asarray(scale, dtype)
+    for i in range(0, n, _DRAW_CHUNK):
+        m = min(_DRAW_CHUNK, n - i)
+        gen.random(out=draws[:m])
+        np.greater_equal(draws[:m], p, out=keep[:m])
+        np.multiply(keep[:m], s, out=mask[i : i + m])
+    return mask.reshape(shape)
 
 
 # ---- elementwise losses -------------------------------------------------------------------
