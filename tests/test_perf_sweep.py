@@ -1,6 +1,7 @@
 """The fast paths of the training-op speed sweep: hardtanh / relu6 / hardsigmoid / logsigmoid as
 fused C++ activation kernels (values, gradients, NaN and inf against PyTorch and NumPy, gradcheck,
-bad input to the kernel) and dropout's chunked mask (the same generator stream as one draw)."""
+bad input to the kernel), dropout's chunked mask (the same generator stream as one draw), and
+cross_entropy / nll_loss on K-dim input as one fused node (against PyTorch and the 2-D path)."""
 
 import numpy as np
 import pytest
@@ -133,3 +134,76 @@ def test_dropout_mask_is_one_draw_of_the_generator(p, dtype):
     ember.manual_seed(11)
     ember.random.default_generator().random(shape)
     np.testing.assert_array_equal(after, ember.random.default_generator().random(4))
+
+
+# ---- cross_entropy / nll_loss with K-dim (N, C, d1, ...) input: one fused node ----------------
+
+KDIM_OPTS = [
+    {},
+    {"reduction": "sum"},
+    {"reduction": "none"},
+    {"ignore_index": 2},
+    {"weight": True},
+    {"weight": True, "ignore_index": 1, "reduction": "none"},
+    {"label_smoothing": 0.2},
+    {"label_smoothing": 0.1, "weight": True, "ignore_index": 0},
+]
+
+
+def _kdim_case(opts, dtype, shape=(3, 5, 4, 6)):
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    t = rng.integers(0, shape[1], (shape[0],) + shape[2:])
+    kw = dict(opts)
+    if kw.pop("weight", False):
+        kw["weight"] = rng.uniform(0.5, 2.0, shape[1]).astype(dtype)
+    return x, t, kw
+
+
+KDIM_CASES = [("cross_entropy", o) for o in KDIM_OPTS] + [
+    ("nll_loss", o) for o in KDIM_OPTS if "label_smoothing" not in o
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("fn,opts", KDIM_CASES, ids=[f"{f}-{o}" for f, o in KDIM_CASES])
+def test_kdim_class_index_losses_match_torch(fn, opts, dtype):
+    x, t, kw = _kdim_case(opts, dtype)
+    xe = ember.tensor(x, requires_grad=True)
+    loss = getattr(F, fn)(xe, t, **kw)
+    g = np.random.default_rng(5).standard_normal(loss.shape).astype(dtype)
+    loss.backward(ember.tensor(g))
+    tkw = {k: torch.tensor(v) if k == "weight" else v for k, v in kw.items()}
+    xt = torch.tensor(x, requires_grad=True)
+    lt = getattr(TF, fn)(xt, torch.tensor(t), **tkw)
+    lt.backward(torch.tensor(g))
+    assert loss.dtype == dtype and loss.shape == tuple(lt.shape)
+    assert xe.grad.dtype == dtype and xe.grad.shape == x.shape
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(loss.numpy(), lt.detach().numpy(), **tol)
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), **tol)
+    # the same numbers as the (N*d, C) rows layout, which the 2-D path computes
+    rows = np.moveaxis(x, 1, -1).reshape(-1, x.shape[1])
+    lr = getattr(F, fn)(ember.tensor(rows), t.reshape(-1), **kw).numpy()
+    np.testing.assert_array_equal(loss.numpy(), lr.reshape(loss.shape))
+
+
+@pytest.mark.parametrize("opts", KDIM_OPTS[:2] + KDIM_OPTS[-2:], ids=str)
+def test_kdim_cross_entropy_gradcheck(opts):
+    x, t, kw = _kdim_case(opts, np.float64, shape=(2, 3, 2, 3))
+    assert gradcheck(lambda a: F.cross_entropy(a, t, **kw), (ember.tensor(x, requires_grad=True),))
+
+
+def test_kdim_bad_and_empty_inputs_keep_their_behaviour():
+    x = np.zeros((2, 3, 4), np.float32)
+    with pytest.raises(ValueError, match="expects target shape"):
+        F.cross_entropy(x, np.zeros((2, 5), np.int64))
+    with pytest.raises(ValueError, match="out of bounds"):
+        F.cross_entropy(x, np.full((2, 4), 3))
+    xe = ember.tensor(np.zeros((0, 3, 4), np.float32), requires_grad=True)
+    loss = F.cross_entropy(xe, np.zeros((0, 4), np.int64), reduction="sum")
+    loss.backward()
+    assert loss.item() == 0 and xe.grad.shape == (0, 3, 4)
+    xs = ember.tensor(np.ones((2, 3, 4)).transpose(0, 1, 2)[:, :, ::2], requires_grad=True)
+    F.cross_entropy(xs, np.zeros((2, 2), np.int64)).backward()  # a strided input
+    np.testing.assert_allclose(xs.grad.numpy()[:, 0], -1 / 4 + 1 / 12)

@@ -987,36 +987,56 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
 
 
 class CrossEntropy(Function):
-    # logits x (N, C) (log-probabilities when log_input: nll_loss), class indices t (N,) int64
-    # -> loss: log_softmax + nll (+ label smoothing) fused in one C++ pass each way; backward
-    # recomputes softmax from the saved lse.
+    # logits x (N, C) or (N, C, d1, ...) (log-probabilities when log_input: nll_loss), class
+    # indices t (N,) / (N, d1, ...) int64 -> loss: log_softmax + nll (+ label smoothing) fused in
+    # one C++ pass each way over (rows, C) with the class dim last (a K-dim input is moved there
+    # by one copy); backward recomputes softmax from the saved lse.
     @staticmethod
     def forward(ctx, x, t, weight, ignore_index, reduction, label_smoothing, log_input):
+        ctx.shape = x.shape
+        if x.ndim > 2:
+            x = np.ascontiguousarray(np.moveaxis(x, 1, -1)).reshape(-1, x.shape[1])
         loss, lse, wsum = _C.cross_entropy_forward(
-            x, t, weight, ignore_index, label_smoothing, reduction, log_input
+            x, t.reshape(-1), weight, ignore_index, label_smoothing, reduction, log_input
         )
         ctx.save_for_backward(x, lse)
-        ctx.meta = (t, weight, ignore_index, label_smoothing, reduction, wsum, log_input)
-        return loss
+        ctx.meta = (
+            t.reshape(-1),
+            weight,
+            ignore_index,
+            label_smoothing,
+            reduction,
+            wsum,
+            log_input,
+        )
+        return loss.reshape(t.shape) if reduction == "none" else loss
 
     @staticmethod
     def backward(ctx, g):
         x, lse = ctx.saved_tensors
-        g = _contig(np.asarray(g, dtype=x.dtype))
+        g = _contig(np.asarray(g, dtype=x.dtype)).reshape(-1 if g.ndim else ())
         dx = _C.cross_entropy_backward(x, lse, ctx.meta[0], g, *ctx.meta[1:])
+        shape = ctx.shape
+        if len(shape) > 2:  # rows back to (N, C, d1, ...): a view, as the engine accepts
+            dx = np.moveaxis(dx.reshape((shape[0],) + shape[2:] + (shape[1],)), -1, 1)
         return dx, None, None, None, None, None, None
 
 
 def _fused_rows(x: Tensor, t: np.ndarray, w, ignore_index, reduction, label_smoothing, log_input):
-    """The common case of cross_entropy / nll_loss, (N, C) float input and (N,) integer targets,
-    as one CrossEntropy node; None for any other layout (the composed path handles it)."""
-    if x.ndim != 2 or t.dtype.kind not in "iu" or x.data.dtype not in (np.float32, np.float64):
+    """The common case of cross_entropy / nll_loss, float input (N, C) or (N, C, d1, ...) and
+    integer targets (N,) / (N, d1, ...), as one CrossEntropy node; None for any other layout
+    (the composed path handles it)."""
+    if x.ndim < 2 or t.dtype.kind not in "iu" or x.data.dtype not in (np.float32, np.float64):
         return None
-    if t.shape != (x.shape[0],):
+    if t.shape != (x.shape[0],) + x.shape[2:]:
+        if x.ndim > 2:
+            return None  # the composed path's error
         op = "nll_loss"  # the composed path's message
         raise ValueError(
             f"{op}: input shape {x.shape} expects target shape {x.shape[:1]}, got {t.shape}"
         )
+    if x.ndim > 2 and x.data.size == 0:
+        return None  # the composed path's empty result
     t = _contig(t.astype(np.int64, copy=False))
     w = None if w is None else _contig(w)
     args = (t, w, int(ignore_index), reduction, float(label_smoothing), log_input)
