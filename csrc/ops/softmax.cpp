@@ -7,6 +7,8 @@
 //
 // Reductions keep kLanes partial accumulators (summed in a fixed order at the end), so the loops
 // vectorise without fast-math and the result does not depend on the thread count.
+// Outputs are fresh arrays, never the inputs: the row workers take them __restrict, without which
+// GCC left softmax backward's 16-wide blocks scalar (it could not rule out dx aliasing y or dy).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -59,7 +61,7 @@ inline void prefetch_lanes(const T* next) {
 // D elements at `next`) is prefetched meanwhile, so its max pass finds it in cache: memory
 // traffic overlaps the exponentials instead of following them.
 template <typename T>
-T row_sum_exp(T* y, const T* x, int64_t D, T m, const T* next) {
+T row_sum_exp(T* __restrict y, const T* __restrict x, int64_t D, T m, const T* next) {
   T acc[kLanes] = {};
   int64_t i = 0;
   if (y) {
@@ -107,7 +109,8 @@ T row_dot(const T* a, const T* b, int64_t D) {
 
 // One contiguous row (inner == 1); `next` is the row to prefetch.
 template <typename T>
-EMBER_SIMD void forward_row(T* y, const T* x, int64_t D, bool log, const T* next) {
+EMBER_SIMD void forward_row(T* __restrict y, const T* __restrict x, int64_t D, bool log,
+                            const T* next) {
   const T m = row_max(x, D);
   if (log) {
     const T ls = std::log(row_sum_exp<T>(nullptr, x, D, m, next));
@@ -123,8 +126,8 @@ EMBER_SIMD void forward_row(T* y, const T* x, int64_t D, bool log, const T* next
 // The same for the gradient: the dot product streams y and dy in; the second pass finds them in
 // L1 and prefetches the next row's (at ny, ndy).
 template <typename T>
-EMBER_SIMD void backward_row(T* dx, const T* y, const T* dy, int64_t D, bool log, const T* ny,
-                             const T* ndy) {
+EMBER_SIMD void backward_row(T* __restrict dx, const T* __restrict y, const T* __restrict dy,
+                             int64_t D, bool log, const T* ny, const T* ndy) {
   const T s = log ? row_dot<T>(dy, nullptr, D) : row_dot(dy, y, D);
   int64_t i = 0;
   for (; i + kLanes <= D; i += kLanes) {
@@ -140,7 +143,8 @@ EMBER_SIMD void backward_row(T* dx, const T* y, const T* dy, int64_t D, bool log
 
 // A block of w <= kBlock inner positions: x + d*inner is row d of the block.
 template <typename T>
-EMBER_SIMD void forward_block(T* y, const T* x, int64_t D, int64_t inner, int64_t w, bool log) {
+EMBER_SIMD void forward_block(T* __restrict y, const T* __restrict x, int64_t D, int64_t inner,
+                              int64_t w, bool log) {
   T m[kBlock], s[kBlock];
   for (int64_t j = 0; j < w; ++j) m[j] = -std::numeric_limits<T>::infinity();
   for (int64_t d = 0; d < D; ++d) {
@@ -178,8 +182,8 @@ EMBER_SIMD void forward_block(T* y, const T* x, int64_t D, int64_t inner, int64_
 }
 
 template <typename T>
-EMBER_SIMD void backward_block(T* dx, const T* y, const T* dy, int64_t D, int64_t inner, int64_t w,
-                               bool log) {
+EMBER_SIMD void backward_block(T* __restrict dx, const T* __restrict y, const T* __restrict dy,
+                               int64_t D, int64_t inner, int64_t w, bool log) {
   T s[kBlock];
   for (int64_t j = 0; j < w; ++j) s[j] = 0;
   for (int64_t d = 0; d < D; ++d) {
@@ -326,8 +330,8 @@ EMBER_SIMD T ce_forward_row(T* lse, const T* x, int64_t C, int64_t t, const T* w
 
 // dx_j = c * (p_j * s - eps / C * w_j) - c (1 - eps) w_t [j == t], p_j = exp(x_j - lse).
 template <typename T>
-EMBER_SIMD void ce_backward_row(T* dx, const T* x, T lse, int64_t C, int64_t t, const T* w, T eps,
-                                T sw, T c, bool log_input) {
+EMBER_SIMD void ce_backward_row(T* __restrict dx, const T* __restrict x, T lse, int64_t C,
+                                int64_t t, const T* w, T eps, T sw, T c, bool log_input) {
   const T wt = w ? w[t] : T(1);
   // e is exactly 0 without smoothing, even for c = NaN (a 'mean' over zero total weight): then
   // only the target's entry is NaN, as in PyTorch's nll_loss backward
