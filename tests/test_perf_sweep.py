@@ -1,7 +1,7 @@
 """The fast paths of the training-op speed sweep: hardtanh / relu6 / hardsigmoid / logsigmoid as
 fused C++ activation kernels (values, gradients, NaN and inf against PyTorch and NumPy, gradcheck,
 bad input to the kernel), dropout's chunked mask (the same generator stream as one draw), and
-cross_entropy / nll_loss on K-dim input as one fused node (against PyTorch and the 2-D path)."""
+cross_entropy / nll_loss on K-dim input as one fused C++ node (against PyTorch and the 2-D path)."""
 
 import numpy as np
 import pytest
@@ -165,10 +165,11 @@ KDIM_CASES = [("cross_entropy", o) for o in KDIM_OPTS] + [
 ]
 
 
+@pytest.mark.parametrize("shape", [(3, 5, 4, 6), (2, 20, 70)])  # 70: a partial block of 64
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("fn,opts", KDIM_CASES, ids=[f"{f}-{o}" for f, o in KDIM_CASES])
-def test_kdim_class_index_losses_match_torch(fn, opts, dtype):
-    x, t, kw = _kdim_case(opts, dtype)
+def test_kdim_class_index_losses_match_torch(fn, opts, dtype, shape):
+    x, t, kw = _kdim_case(opts, dtype, shape)
     xe = ember.tensor(x, requires_grad=True)
     loss = getattr(F, fn)(xe, t, **kw)
     g = np.random.default_rng(5).standard_normal(loss.shape).astype(dtype)
@@ -182,10 +183,14 @@ def test_kdim_class_index_losses_match_torch(fn, opts, dtype):
     tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(loss.numpy(), lt.detach().numpy(), **tol)
     np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), **tol)
-    # the same numbers as the (N*d, C) rows layout, which the 2-D path computes
-    rows = np.moveaxis(x, 1, -1).reshape(-1, x.shape[1])
-    lr = getattr(F, fn)(ember.tensor(rows), t.reshape(-1), **kw).numpy()
-    np.testing.assert_array_equal(loss.numpy(), lr.reshape(loss.shape))
+    # the numbers of the (N*d, C) rows layout, which the 2-D path computes (sums over the
+    # classes in another order: equal to rounding)
+    rows = ember.tensor(np.moveaxis(x, 1, -1).reshape(-1, x.shape[1]), requires_grad=True)
+    lr = getattr(F, fn)(rows, t.reshape(-1), **kw)
+    lr.backward(ember.tensor(g.reshape(lr.shape)))
+    np.testing.assert_allclose(loss.numpy(), lr.numpy().reshape(loss.shape), **tol)
+    grows = np.moveaxis(rows.grad.numpy().reshape(x.shape[:1] + x.shape[2:] + x.shape[1:2]), -1, 1)
+    np.testing.assert_allclose(xe.grad.numpy(), grows, **tol)
 
 
 @pytest.mark.parametrize("opts", KDIM_OPTS[:2] + KDIM_OPTS[-2:], ids=str)
@@ -207,3 +212,31 @@ def test_kdim_bad_and_empty_inputs_keep_their_behaviour():
     xs = ember.tensor(np.ones((2, 3, 4)).transpose(0, 1, 2)[:, :, ::2], requires_grad=True)
     F.cross_entropy(xs, np.zeros((2, 2), np.int64)).backward()  # a strided input
     np.testing.assert_allclose(xs.grad.numpy()[:, 0], -1 / 4 + 1 / 12)
+
+
+def test_kdim_kernel_checks_shapes_and_keeps_its_bits_across_threads():
+    x = np.random.default_rng(6).standard_normal((2, 3, 130)).astype(np.float32)
+    t = np.random.default_rng(7).integers(0, 3, (2, 130))
+    with pytest.raises(ValueError, match="target"):
+        _C.cross_entropy_forward(x, t[:, :5])
+    with pytest.raises(ValueError, match="2-D"):
+        _C.cross_entropy_forward(x[0, 0], t[0, :1])
+    loss, lse, wsum = _C.cross_entropy_forward(x, t, reduction="none")
+    assert loss.shape == lse.shape == (2, 130) and wsum == 260
+    with pytest.raises(ValueError, match="grad"):
+        _C.cross_entropy_backward(x, lse, t, np.ones(260, np.float32), reduction="none")
+    with pytest.raises(ValueError, match="lse"):
+        _C.cross_entropy_backward(x, lse[:, :5], t, np.ones((2, 130), np.float32))
+    big = np.random.default_rng(8).standard_normal((4, 21, 40, 40)).astype(np.float32)
+    tb = np.random.default_rng(9).integers(0, 21, (4, 40, 40))
+    runs, before = [], ember.get_num_threads()
+    try:
+        for n in (1, 2):
+            ember.set_num_threads(n)
+            loss, lse, ws = _C.cross_entropy_forward(big, tb, label_smoothing=0.1)
+            dx = _C.cross_entropy_backward(big, lse, tb, np.ones((), np.float32), None, -100, 0.1)
+            runs.append((loss, dx))
+    finally:
+        ember.set_num_threads(before)
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])

@@ -989,36 +989,21 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
 class CrossEntropy(Function):
     # logits x (N, C) or (N, C, d1, ...) (log-probabilities when log_input: nll_loss), class
     # indices t (N,) / (N, d1, ...) int64 -> loss: log_softmax + nll (+ label smoothing) fused in
-    # one C++ pass each way over (rows, C) with the class dim last (a K-dim input is moved there
-    # by one copy); backward recomputes softmax from the saved lse.
+    # one C++ pass each way; backward recomputes softmax from the saved lse.
     @staticmethod
     def forward(ctx, x, t, weight, ignore_index, reduction, label_smoothing, log_input):
-        ctx.shape = x.shape
-        if x.ndim > 2:
-            x = np.ascontiguousarray(np.moveaxis(x, 1, -1)).reshape(-1, x.shape[1])
         loss, lse, wsum = _C.cross_entropy_forward(
-            x, t.reshape(-1), weight, ignore_index, label_smoothing, reduction, log_input
+            x, t, weight, ignore_index, label_smoothing, reduction, log_input
         )
         ctx.save_for_backward(x, lse)
-        ctx.meta = (
-            t.reshape(-1),
-            weight,
-            ignore_index,
-            label_smoothing,
-            reduction,
-            wsum,
-            log_input,
-        )
-        return loss.reshape(t.shape) if reduction == "none" else loss
+        ctx.meta = (t, weight, ignore_index, label_smoothing, reduction, wsum, log_input)
+        return loss
 
     @staticmethod
     def backward(ctx, g):
         x, lse = ctx.saved_tensors
-        g = _contig(np.asarray(g, dtype=x.dtype)).reshape(-1 if g.ndim else ())
+        g = _contig(np.asarray(g, dtype=x.dtype))
         dx = _C.cross_entropy_backward(x, lse, ctx.meta[0], g, *ctx.meta[1:])
-        shape = ctx.shape
-        if len(shape) > 2:  # rows back to (N, C, d1, ...): a view, as the engine accepts
-            dx = np.moveaxis(dx.reshape((shape[0],) + shape[2:] + (shape[1],)), -1, 1)
         return dx, None, None, None, None, None, None
 
 
