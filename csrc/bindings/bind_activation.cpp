@@ -6,8 +6,9 @@
 //                       approximate="none") -> dx
 //
 // name: relu | leaky_relu (alpha = negative_slope) | elu (alpha) | gelu (approximate "none" |
-// "tanh") | sigmoid | tanh | softplus (beta, threshold) | silu | mish | hardswish. `saved` is the
-// forward OUTPUT y for sigmoid and tanh, the forward INPUT x for every other one.
+// "tanh") | sigmoid | tanh | softplus (beta, threshold) | silu | mish | hardswish | hardtanh (alpha
+// = min_val, beta = max_val) | hardsigmoid | logsigmoid. `saved` is the forward OUTPUT y for
+// sigmoid and tanh, the forward INPUT x for every other one.
 #include <string>
 
 #include "bind_util.h"
@@ -56,11 +57,37 @@ void hardswish_forward(T* y, const T* x, int64_t n);
 template <typename T>
 void hardswish_backward(T* dx, const T* dy, const T* x, int64_t n);
 template <typename T>
+void hardtanh_forward(T* y, const T* x, int64_t n, T lo, T hi);
+template <typename T>
+void hardtanh_backward(T* dx, const T* dy, const T* x, int64_t n, T lo, T hi);
+template <typename T>
+void hardsigmoid_forward(T* y, const T* x, int64_t n);
+template <typename T>
+void hardsigmoid_backward(T* dx, const T* dy, const T* x, int64_t n);
+template <typename T>
+void logsigmoid_forward(T* y, const T* x, int64_t n);
+template <typename T>
+void logsigmoid_backward(T* dx, const T* dy, const T* x, int64_t n);
+template <typename T>
 void vecmath_apply(T* y, const T* x, int64_t n, int which);
 
 namespace {
 
-enum class Act { relu, leaky_relu, elu, gelu, sigmoid, tanh, softplus, silu, mish, hardswish };
+enum class Act {
+  relu,
+  leaky_relu,
+  elu,
+  gelu,
+  sigmoid,
+  tanh,
+  softplus,
+  silu,
+  mish,
+  hardswish,
+  hardtanh,
+  hardsigmoid,
+  logsigmoid
+};
 
 Act parse_act(const std::string& name, const char* op) {
   if (name == "relu") return Act::relu;
@@ -73,9 +100,12 @@ Act parse_act(const std::string& name, const char* op) {
   if (name == "silu") return Act::silu;
   if (name == "mish") return Act::mish;
   if (name == "hardswish") return Act::hardswish;
+  if (name == "hardtanh") return Act::hardtanh;
+  if (name == "hardsigmoid") return Act::hardsigmoid;
+  if (name == "logsigmoid") return Act::logsigmoid;
   EMBER_CHECK(false, op, ": unknown activation '", name,
-              "' (expected relu, leaky_relu, elu, gelu, sigmoid, tanh, softplus, silu, mish or "
-              "hardswish)");
+              "' (expected relu, leaky_relu, elu, gelu, sigmoid, tanh, softplus, silu, mish, "
+              "hardswish, hardtanh, hardsigmoid or logsigmoid)");
   return Act::relu;
 }
 
@@ -89,6 +119,11 @@ struct Params {
   double alpha, beta, threshold;
   bool approximate;
 };
+
+void check_params(Act act, const Params& p, const char* op) {
+  EMBER_CHECK(act != Act::hardtanh || p.alpha <= p.beta, op,
+              ": hardtanh needs min_val (alpha) <= max_val (beta), got ", p.alpha, " > ", p.beta);
+}
 
 template <typename T>
 void run_forward(Act act, T* y, const T* x, int64_t n, const Params& p) {
@@ -123,6 +158,15 @@ void run_forward(Act act, T* y, const T* x, int64_t n, const Params& p) {
       break;
     case Act::hardswish:
       hardswish_forward<T>(y, x, n);
+      break;
+    case Act::hardtanh:
+      hardtanh_forward<T>(y, x, n, T(p.alpha), T(p.beta));
+      break;
+    case Act::hardsigmoid:
+      hardsigmoid_forward<T>(y, x, n);
+      break;
+    case Act::logsigmoid:
+      logsigmoid_forward<T>(y, x, n);
       break;
   }
 }
@@ -161,6 +205,15 @@ void run_backward(Act act, T* dx, const T* dy, const T* s, int64_t n, const Para
     case Act::hardswish:
       hardswish_backward<T>(dx, dy, s, n);
       break;
+    case Act::hardtanh:
+      hardtanh_backward<T>(dx, dy, s, n, T(p.alpha), T(p.beta));
+      break;
+    case Act::hardsigmoid:
+      hardsigmoid_backward<T>(dx, dy, s, n);
+      break;
+    case Act::logsigmoid:
+      logsigmoid_backward<T>(dx, dy, s, n);
+      break;
   }
 }
 
@@ -169,6 +222,7 @@ py::array forward_py(const std::string& name, const py::array& x, double alpha, 
   const char* op = "activation_forward";
   const Act act = parse_act(name, op);
   const Params p{alpha, beta, threshold, parse_approximate(approximate, op)};
+  check_params(act, p, op);
   require_float(x, op, "x");
   require_contiguous(x, op, "x");
   const int64_t n = numel_checked(shape_of(x), op);
@@ -197,6 +251,7 @@ py::array backward_py(const std::string& name, const py::array& dy, const py::ar
   const char* op = "activation_backward";
   const Act act = parse_act(name, op);
   const Params p{alpha, beta, threshold, parse_approximate(approximate, op)};
+  check_params(act, p, op);
   require_float(dy, op, "dy");
   require_float(saved, op, "saved");
   require_same_dtype(dy, saved, op);
@@ -245,9 +300,9 @@ void bind_activation(py::module_& m) {
         py::arg("out") = py::none(),
         "y = act(x) elementwise for a C-contiguous float32/float64 x. name: relu, leaky_relu "
         "(alpha = negative_slope), elu (alpha), gelu (approximate 'none'|'tanh'), sigmoid, tanh, "
-        "softplus (beta, threshold), silu, mish, hardswish. out: optional array of x's shape/dtype "
-        "to write into (may "
-        "be x itself). Returns y.");
+        "softplus (beta, threshold), silu, mish, hardswish, hardtanh (alpha = min_val, beta = "
+        "max_val), hardsigmoid, logsigmoid. out: optional array of x's shape/dtype to write into "
+        "(may be x itself). Returns y.");
   m.def("activation_backward", &backward_py, py::arg("name"), py::arg("dy"), py::arg("saved"),
         py::arg("alpha") = 0.0, py::arg("beta") = 1.0, py::arg("threshold") = 20.0,
         py::arg("approximate") = "none",

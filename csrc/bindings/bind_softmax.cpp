@@ -18,12 +18,12 @@ template <typename T>
 void log_softmax_backward(T* dx, const T* y, const T* dy, int64_t outer, int64_t D, int64_t inner);
 template <typename T>
 void cross_entropy_forward(T* loss, T* lse, double* sums, const T* x, const int64_t* target,
-                           const T* w, int64_t N, int64_t C, int64_t ignore_index,
+                           const T* w, int64_t N, int64_t C, int64_t S, int64_t ignore_index,
                            double label_smoothing, bool log_input);
 template <typename T>
 void cross_entropy_backward(T* dx, const T* x, const T* lse, const int64_t* target, const T* w,
-                            const T* g, T scale, int64_t N, int64_t C, int64_t ignore_index,
-                            double label_smoothing, bool log_input);
+                            const T* g, T scale, int64_t N, int64_t C, int64_t S,
+                            int64_t ignore_index, double label_smoothing, bool log_input);
 
 namespace {
 
@@ -108,18 +108,35 @@ py::array softmax_backward_py(const py::array& y, const py::array& dy, int64_t d
   return dx;
 }
 
-// Checks shared by both cross-entropy passes: x (N, C) float, target (N,) int64, weight None or
-// (C,) of x's dtype, label_smoothing in [0, 1], reduction a known name (its index returned).
+// The positions of x (N, C, d1, ...): target's shape (N, d1, ...).
+std::vector<int64_t> ce_positions(const py::array& x) {
+  std::vector<int64_t> shape = shape_of(x);
+  shape.erase(shape.begin() + 1);
+  return shape;
+}
+
+// x as (N, C, S): S = d1 * ... (1 for (N, C)).
+int64_t ce_inner(const py::array& x) {
+  int64_t S = 1;
+  for (py::ssize_t i = 2; i < x.ndim(); ++i) S *= x.shape(i);
+  return S;
+}
+
+// Checks shared by both cross-entropy passes: x (N, C) or (N, C, d1, ...) float, target
+// (N,) / (N, d1, ...) int64, weight None or (C,) of x's dtype, label_smoothing in [0, 1],
+// reduction a known name (its index returned).
 int check_ce(const py::array& x, const py::array& target, const py::object& weight,
              double label_smoothing, const std::string& reduction, const char* op, py::array* w) {
   require_float(x, op, "x");
   require_contiguous(x, op, "x");
-  require_ndim(x, 2, op, "x");
+  EMBER_CHECK(x.ndim() >= 2, op, ": x must be at least 2-D, (N, C) or (N, C, d1, ...), got shape ",
+              shape_str(shape_of(x)));
+  numel_checked(shape_of(x), op);
   if (!same_dtype(target.dtype(), py::dtype::of<int64_t>()))
     throw py::type_error(std::string(op) + ": target must be int64, got " +
                          std::string(py::str(target.dtype())));
   require_contiguous(target, op, "target");
-  require_shape(target, {x.shape(0)}, op, "target");
+  require_shape(target, ce_positions(x), op, "target");
   if (!weight.is_none()) {
     if (!py::isinstance<py::array>(weight))
       throw py::type_error(std::string(op) + ": weight must be a NumPy array or None");
@@ -141,8 +158,8 @@ int check_ce(const py::array& x, const py::array& target, const py::object& weig
 template <typename T>
 py::tuple ce_forward_t(const py::array& x, const py::array& target, const py::array& w, bool hw,
                        int64_t ignore_index, double label_smoothing, int red, bool log_input) {
-  const int64_t N = x.shape(0), C = x.shape(1);
-  py::array loss = empty_like_dtype(x, {N}), lse = empty_like_dtype(x, {N});
+  const int64_t N = x.shape(0), C = x.shape(1), S = ce_inner(x);
+  py::array loss = empty_like_dtype(x, ce_positions(x)), lse = empty_like_dtype(x, ce_positions(x));
   double sums[2] = {0, 0};
   {
     T *lp = ptr<T>(loss), *sp = ptr<T>(lse);
@@ -150,7 +167,7 @@ py::tuple ce_forward_t(const py::array& x, const py::array& target, const py::ar
     const T* wp = hw ? cptr<T>(w) : nullptr;
     const int64_t* tp = cptr<int64_t>(target);
     py::gil_scoped_release release;
-    cross_entropy_forward<T>(lp, sp, sums, xp, tp, wp, N, C, ignore_index, label_smoothing,
+    cross_entropy_forward<T>(lp, sp, sums, xp, tp, wp, N, C, S, ignore_index, label_smoothing,
                              log_input);
   }
   if (red != 0) {
@@ -180,7 +197,7 @@ template <typename T>
 py::array ce_backward_t(const py::array& x, const py::array& lse, const py::array& target,
                         const py::array& grad, const py::array& w, bool hw, int64_t ignore_index,
                         double label_smoothing, int red, double weight_sum, bool log_input) {
-  const int64_t N = x.shape(0), C = x.shape(1);
+  const int64_t N = x.shape(0), C = x.shape(1), S = ce_inner(x);
   py::array dx = empty_like_dtype(x, shape_of(x));
   const T g0 = red == 0 ? T(1) : *cptr<T>(grad);
   // 'mean' over a zero total weight, as PyTorch: every target ignored gives gradient 0, a
@@ -188,7 +205,7 @@ py::array ce_backward_t(const py::array& x, const py::array& lse, const py::arra
   T scale = red != 1 ? g0 : static_cast<T>(g0 / weight_sum);
   if (red == 1 && weight_sum == 0) {
     const int64_t* t = cptr<int64_t>(target);
-    scale = std::any_of(t, t + N, [&](int64_t v) { return v != ignore_index; })
+    scale = std::any_of(t, t + N * S, [&](int64_t v) { return v != ignore_index; })
                 ? std::numeric_limits<T>::quiet_NaN()
                 : T(0);
   }
@@ -197,7 +214,7 @@ py::array ce_backward_t(const py::array& x, const py::array& lse, const py::arra
   const T* wp = hw ? cptr<T>(w) : nullptr;
   const int64_t* tp = cptr<int64_t>(target);
   py::gil_scoped_release release;
-  cross_entropy_backward<T>(dp, xp, sp, tp, wp, gp, scale, N, C, ignore_index, label_smoothing,
+  cross_entropy_backward<T>(dp, xp, sp, tp, wp, gp, scale, N, C, S, ignore_index, label_smoothing,
                             log_input);
   return dx;
 }
@@ -212,12 +229,12 @@ py::array ce_backward_py(const py::array& x, const py::array& lse, const py::arr
   require_float(lse, op, "lse");
   require_same_dtype(x, lse, op);
   require_contiguous(lse, op, "lse");
-  require_shape(lse, {x.shape(0)}, op, "lse");
+  require_shape(lse, ce_positions(x), op, "lse");
   require_float(grad, op, "grad");
   require_same_dtype(x, grad, op);
   require_contiguous(grad, op, "grad");
   if (red == 0)
-    require_shape(grad, {x.shape(0)}, op, "grad");
+    require_shape(grad, ce_positions(x), op, "grad");
   else
     EMBER_CHECK(grad.size() == 1, op, ": grad of a reduced loss must have one element, got shape ",
                 shape_str(shape_of(grad)));
@@ -235,17 +252,18 @@ void bind_softmax(py::module_& m) {
         py::arg("weight") = py::none(), py::arg("ignore_index") = -100,
         py::arg("label_smoothing") = 0.0, py::arg("reduction") = "mean",
         py::arg("log_input") = false,
-        "Fused log_softmax + nll of logits x (N, C) float and class indices target (N,) int64 "
-        "(weight (C,) or None; label smoothing as PyTorch) -> (loss: (N,) for 'none' else 0-d, "
-        "lse (N,) for backward, weight_sum: the 'mean' denominator). log_input: x already holds "
+        "Fused log_softmax + nll of logits x (N, C) or (N, C, d1, ...) float and class indices "
+        "target (N,) / (N, d1, ...) int64 (weight (C,) or None; label smoothing as PyTorch) -> "
+        "(loss: target's shape for 'none' else 0-d, lse (target's shape) for backward, "
+        "weight_sum: the 'mean' denominator). log_input: x already holds "
         "log-probabilities (nll_loss; lse is 0). A target outside [0, C) other than "
         "ignore_index raises ValueError.");
   m.def("cross_entropy_backward", &ce_backward_py, py::arg("x"), py::arg("lse"), py::arg("target"),
         py::arg("grad"), py::arg("weight") = py::none(), py::arg("ignore_index") = -100,
         py::arg("label_smoothing") = 0.0, py::arg("reduction") = "mean",
         py::arg("weight_sum") = 1.0, py::arg("log_input") = false,
-        "Gradient wrt x of cross_entropy_forward from its lse and weight_sum; grad is (N,) for "
-        "'none', one element otherwise -> dx (N, C) (ignored rows 0).");
+        "Gradient wrt x of cross_entropy_forward from its lse and weight_sum; grad has target's "
+        "shape for 'none', one element otherwise -> dx of x's shape (ignored positions 0).");
   m.def("softmax_forward", &softmax_forward_py, py::arg("x"), py::arg("dim"),
         py::arg("log") = false,
         "softmax (log=False) or log_softmax (log=True) of a C-contiguous float32/float64 array "

@@ -7,6 +7,8 @@
 //
 // Reductions keep kLanes partial accumulators (summed in a fixed order at the end), so the loops
 // vectorise without fast-math and the result does not depend on the thread count.
+// Outputs are fresh arrays, never the inputs: the row workers take them __restrict, without which
+// GCC left softmax backward's 16-wide blocks scalar (it could not rule out dx aliasing y or dy).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -59,7 +61,7 @@ inline void prefetch_lanes(const T* next) {
 // D elements at `next`) is prefetched meanwhile, so its max pass finds it in cache: memory
 // traffic overlaps the exponentials instead of following them.
 template <typename T>
-T row_sum_exp(T* y, const T* x, int64_t D, T m, const T* next) {
+T row_sum_exp(T* __restrict y, const T* __restrict x, int64_t D, T m, const T* next) {
   T acc[kLanes] = {};
   int64_t i = 0;
   if (y) {
@@ -107,7 +109,8 @@ T row_dot(const T* a, const T* b, int64_t D) {
 
 // One contiguous row (inner == 1); `next` is the row to prefetch.
 template <typename T>
-EMBER_SIMD void forward_row(T* y, const T* x, int64_t D, bool log, const T* next) {
+EMBER_SIMD void forward_row(T* __restrict y, const T* __restrict x, int64_t D, bool log,
+                            const T* next) {
   const T m = row_max(x, D);
   if (log) {
     const T ls = std::log(row_sum_exp<T>(nullptr, x, D, m, next));
@@ -123,8 +126,8 @@ EMBER_SIMD void forward_row(T* y, const T* x, int64_t D, bool log, const T* next
 // The same for the gradient: the dot product streams y and dy in; the second pass finds them in
 // L1 and prefetches the next row's (at ny, ndy).
 template <typename T>
-EMBER_SIMD void backward_row(T* dx, const T* y, const T* dy, int64_t D, bool log, const T* ny,
-                             const T* ndy) {
+EMBER_SIMD void backward_row(T* __restrict dx, const T* __restrict y, const T* __restrict dy,
+                             int64_t D, bool log, const T* ny, const T* ndy) {
   const T s = log ? row_dot<T>(dy, nullptr, D) : row_dot(dy, y, D);
   int64_t i = 0;
   for (; i + kLanes <= D; i += kLanes) {
@@ -140,7 +143,8 @@ EMBER_SIMD void backward_row(T* dx, const T* y, const T* dy, int64_t D, bool log
 
 // A block of w <= kBlock inner positions: x + d*inner is row d of the block.
 template <typename T>
-EMBER_SIMD void forward_block(T* y, const T* x, int64_t D, int64_t inner, int64_t w, bool log) {
+EMBER_SIMD void forward_block(T* __restrict y, const T* __restrict x, int64_t D, int64_t inner,
+                              int64_t w, bool log) {
   T m[kBlock], s[kBlock];
   for (int64_t j = 0; j < w; ++j) m[j] = -std::numeric_limits<T>::infinity();
   for (int64_t d = 0; d < D; ++d) {
@@ -178,8 +182,8 @@ EMBER_SIMD void forward_block(T* y, const T* x, int64_t D, int64_t inner, int64_
 }
 
 template <typename T>
-EMBER_SIMD void backward_block(T* dx, const T* y, const T* dy, int64_t D, int64_t inner, int64_t w,
-                               bool log) {
+EMBER_SIMD void backward_block(T* __restrict dx, const T* __restrict y, const T* __restrict dy,
+                               int64_t D, int64_t inner, int64_t w, bool log) {
   T s[kBlock];
   for (int64_t j = 0; j < w; ++j) s[j] = 0;
   for (int64_t d = 0; d < D; ++d) {
@@ -326,8 +330,8 @@ EMBER_SIMD T ce_forward_row(T* lse, const T* x, int64_t C, int64_t t, const T* w
 
 // dx_j = c * (p_j * s - eps / C * w_j) - c (1 - eps) w_t [j == t], p_j = exp(x_j - lse).
 template <typename T>
-EMBER_SIMD void ce_backward_row(T* dx, const T* x, T lse, int64_t C, int64_t t, const T* w, T eps,
-                                T sw, T c, bool log_input) {
+EMBER_SIMD void ce_backward_row(T* __restrict dx, const T* __restrict x, T lse, int64_t C,
+                                int64_t t, const T* w, T eps, T sw, T c, bool log_input) {
   const T wt = w ? w[t] : T(1);
   // e is exactly 0 without smoothing, even for c = NaN (a 'mean' over zero total weight): then
   // only the target's entry is NaN, as in PyTorch's nll_loss backward
@@ -339,6 +343,87 @@ EMBER_SIMD void ce_backward_row(T* dx, const T* x, T lse, int64_t C, int64_t t, 
   else
     for (int64_t j = 0; j < C; ++j) dx[j] = vexp(x[j] - lse) * s - e;
   dx[t] -= c * (1 - eps) * wt;
+}
+
+// The K-dim layout x (N, C, S): a task is one sample's block of nw <= kBlock positions, the
+// positions are the vector lanes (x + c*S is class c's segment of the block; target, loss, lse
+// point at the block's positions). The same formulas as the rows above, each sum over c taken in
+// order per position.
+template <typename T>
+EMBER_SIMD void ce_forward_block(T* __restrict loss, T* __restrict lse, const T* __restrict x,
+                                 const int64_t* target, const T* w, int64_t C, int64_t S,
+                                 int64_t nw, int64_t ignore, T eps, T sw, bool log_input) {
+  T m[kBlock], ls[kBlock], d[kBlock];
+  for (int64_t j = 0; j < nw; ++j) m[j] = ls[j] = d[j] = 0;
+  if (!log_input) {
+    for (int64_t j = 0; j < nw; ++j) m[j] = -std::numeric_limits<T>::infinity();
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t j = 0; j < nw; ++j) m[j] = x[c * S + j] > m[j] ? x[c * S + j] : m[j];
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t j = 0; j < nw; ++j) ls[j] += vexp(x[c * S + j] - m[j]);
+    for (int64_t j = 0; j < nw; ++j) ls[j] = std::log(ls[j]);
+  }
+  if (eps > 0)  // sum_c w_c (m - x_c), or sum_c w_c x_c for log-probabilities
+    for (int64_t c = 0; c < C; ++c) {
+      const T wc = w ? w[c] : T(1);
+      for (int64_t j = 0; j < nw; ++j)
+        d[j] += log_input ? wc * x[c * S + j] : wc * (m[j] - x[c * S + j]);
+    }
+  for (int64_t j = 0; j < nw; ++j) {
+    const int64_t t = target[j];
+    if (t == ignore) {
+      loss[j] = lse[j] = 0;
+      continue;
+    }
+    const T wt = w ? w[t] : T(1), xt = x[t * S + j];
+    T l;
+    if (log_input) {
+      lse[j] = 0;
+      l = -(1 - eps) * wt * xt;
+      if (eps > 0) l -= eps / T(C) * d[j];
+    } else {
+      lse[j] = m[j] + ls[j];
+      l = (1 - eps) * wt * ((m[j] - xt) + ls[j]);
+      if (eps > 0) l += eps / T(C) * (d[j] + ls[j] * sw);
+    }
+    loss[j] = l;
+  }
+}
+
+template <typename T>
+EMBER_SIMD void ce_backward_block(T* __restrict dx, const T* __restrict x, const T* lse,
+                                  const int64_t* target, const T* w, const T* g, T scale, int64_t C,
+                                  int64_t S, int64_t nw, int64_t ignore, T eps, T sw,
+                                  bool log_input) {
+  T cs[kBlock], sc[kBlock], e[kBlock], l0[kBlock];
+  for (int64_t j = 0; j < nw; ++j) {
+    const int64_t t = target[j];
+    const bool ign = t == ignore;
+    const T c = ign ? T(0) : (g ? scale * g[j] : scale), wt = ign ? T(0) : (w ? w[t] : T(1));
+    cs[j] = c;
+    sc[j] = c * ((1 - eps) * wt + eps / T(C) * sw);
+    e[j] = eps != 0 ? c * eps / T(C) : T(0);
+    l0[j] = ign ? T(0) : lse[j];
+  }
+  for (int64_t c = 0; c < C; ++c) {
+    const T wc = w ? w[c] : T(1);
+    T* dr = dx + c * S;
+    const T* xr = x + c * S;
+    if (log_input)
+      for (int64_t j = 0; j < nw; ++j) dr[j] = -e[j] * wc;
+    else if (w)
+      for (int64_t j = 0; j < nw; ++j) dr[j] = vexp(xr[j] - l0[j]) * sc[j] - e[j] * wc;
+    else
+      for (int64_t j = 0; j < nw; ++j) dr[j] = vexp(xr[j] - l0[j]) * sc[j] - e[j];
+  }
+  for (int64_t j = 0; j < nw; ++j) {
+    const int64_t t = target[j];
+    if (t == ignore) {
+      for (int64_t c = 0; c < C; ++c) dx[c * S + j] = 0;  // also where exp(x) overflowed
+    } else {
+      dx[t * S + j] -= cs[j] * (1 - eps) * (w ? w[t] : T(1));
+    }
+  }
 }
 
 // Every target is a class in [0, C) or ignore_index; sum of the weights (1 each) of the others.
@@ -366,69 +451,93 @@ T sum_or_count(const T* w, int64_t C) {
 
 }  // namespace
 
-// x (N, C) logits (log-probabilities when log_input), target (N,) int64, w (C) or nullptr
-// -> loss (N) per row (0 where ignored),
-// lse (N) (backward's input), sums[0] = sum of loss (in row order, in double), sums[1] = summed
-// weight of the non-ignored targets (the 'mean' denominator). Throws on a target outside [0, C)
-// other than ignore_index before writing anything.
+// x (N, C, S) logits (log-probabilities when log_input; S = 1: rows), target (N, S) int64, w (C)
+// or nullptr -> loss (N, S) per position (0 where ignored), lse (N, S) (backward's input),
+// sums[0] = sum of loss (in position order, in double), sums[1] = summed weight of the
+// non-ignored targets (the 'mean' denominator). Throws on a target outside [0, C) other than
+// ignore_index before writing anything.
 template <typename T>
 void cross_entropy_forward(T* loss, T* lse, double* sums, const T* x, const int64_t* target,
-                           const T* w, int64_t N, int64_t C, int64_t ignore_index,
+                           const T* w, int64_t N, int64_t C, int64_t S, int64_t ignore_index,
                            double label_smoothing, bool log_input) {
   const char* op = log_input ? "nll_loss_forward" : "cross_entropy_forward";
-  EMBER_CHECK(N >= 0 && C >= 0, op, ": negative size (", N, ", ", C, ")");
-  sums[1] = checked_weight_sum(target, w, N, C, ignore_index, op);
+  EMBER_CHECK(N >= 0 && C >= 0 && S >= 0, op, ": negative size (", N, ", ", C, ", ", S, ")");
+  const int64_t M = mul_checked(N, S, op);
+  sums[1] = checked_weight_sum(target, w, M, C, ignore_index, op);
   const T eps = static_cast<T>(label_smoothing), sw = sum_or_count(w, C);
-  const int nt = threads_for(mul_checked(N, C, op), 1 << 15);
+  const int nt = threads_for(mul_checked(M, C, op), 1 << 15);
+  if (S == 1) {
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t i = 0; i < N; ++i) {
-    const int64_t t = target[i];
-    const T* xi = x + i * C;
-    if (t == ignore_index) {
-      loss[i] = 0;
-      lse[i] = 0;
-    } else {
-      loss[i] = ce_forward_row(lse + i, xi, C, t, w, eps, sw, i + 1 < N ? xi + C : xi, log_input);
+    for (int64_t i = 0; i < N; ++i) {
+      const int64_t t = target[i];
+      const T* xi = x + i * C;
+      if (t == ignore_index) {
+        loss[i] = 0;
+        lse[i] = 0;
+      } else {
+        loss[i] = ce_forward_row(lse + i, xi, C, t, w, eps, sw, i + 1 < N ? xi + C : xi, log_input);
+      }
+    }
+  } else {
+    const int64_t nblk = (S + kBlock - 1) / kBlock;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t k = 0; k < N * nblk; ++k) {
+      const int64_t n = k / nblk, j0 = (k % nblk) * kBlock, o = n * S + j0;
+      ce_forward_block(loss + o, lse + o, x + n * C * S + j0, target + o, w, C, S,
+                       std::min(kBlock, S - j0), ignore_index, eps, sw, log_input);
     }
   }
   double total = 0;
-  for (int64_t i = 0; i < N; ++i) total += loss[i];
+  for (int64_t i = 0; i < M; ++i) total += loss[i];
   sums[0] = total;
 }
 
-// x, lse, target, w, log_input as in forward; the gradient of row i's loss is scale * (g ? g[i] :
-// 1)
-// -> dx (N, C) (rows with target == ignore_index are 0).
+// x, lse, target, w, log_input as in forward; the gradient of position i's loss is
+// scale * (g ? g[i] : 1) -> dx (N, C, S) (ignored positions 0).
 template <typename T>
 void cross_entropy_backward(T* dx, const T* x, const T* lse, const int64_t* target, const T* w,
-                            const T* g, T scale, int64_t N, int64_t C, int64_t ignore_index,
-                            double label_smoothing, bool log_input) {
+                            const T* g, T scale, int64_t N, int64_t C, int64_t S,
+                            int64_t ignore_index, double label_smoothing, bool log_input) {
   const char* op = log_input ? "nll_loss_backward" : "cross_entropy_backward";
-  EMBER_CHECK(N >= 0 && C >= 0, op, ": negative size (", N, ", ", C, ")");
-  checked_weight_sum(target, w, N, C, ignore_index, op);
+  EMBER_CHECK(N >= 0 && C >= 0 && S >= 0, op, ": negative size (", N, ", ", C, ", ", S, ")");
+  const int64_t M = mul_checked(N, S, op);
+  checked_weight_sum(target, w, M, C, ignore_index, op);
   const T eps = static_cast<T>(label_smoothing), sw = sum_or_count(w, C);
-  const int nt = threads_for(mul_checked(N, C, op), 1 << 15);
+  const int nt = threads_for(mul_checked(M, C, op), 1 << 15);
+  if (S == 1) {
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t i = 0; i < N; ++i) {
-    const int64_t t = target[i];
-    T* di = dx + i * C;
-    if (t == ignore_index)
-      std::fill(di, di + C, T(0));
-    else
-      ce_backward_row(di, x + i * C, lse[i], C, t, w, eps, sw, g ? scale * g[i] : scale, log_input);
+    for (int64_t i = 0; i < N; ++i) {
+      const int64_t t = target[i];
+      T* di = dx + i * C;
+      if (t == ignore_index)
+        std::fill(di, di + C, T(0));
+      else
+        ce_backward_row(di, x + i * C, lse[i], C, t, w, eps, sw, g ? scale * g[i] : scale,
+                        log_input);
+    }
+  } else {
+    const int64_t nblk = (S + kBlock - 1) / kBlock;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t k = 0; k < N * nblk; ++k) {
+      const int64_t n = k / nblk, j0 = (k % nblk) * kBlock, o = n * S + j0;
+      ce_backward_block(dx + n * C * S + j0, x + n * C * S + j0, lse + o, target + o, w,
+                        g ? g + o : nullptr, scale, C, S, std::min(kBlock, S - j0), ignore_index,
+                        eps, sw, log_input);
+    }
   }
 }
 
 template void cross_entropy_forward<float>(float*, float*, double*, const float*, const int64_t*,
-                                           const float*, int64_t, int64_t, int64_t, double, bool);
+                                           const float*, int64_t, int64_t, int64_t, int64_t, double,
+                                           bool);
 template void cross_entropy_forward<double>(double*, double*, double*, const double*,
                                             const int64_t*, const double*, int64_t, int64_t,
-                                            int64_t, double, bool);
+                                            int64_t, int64_t, double, bool);
 template void cross_entropy_backward<float>(float*, const float*, const float*, const int64_t*,
                                             const float*, const float*, float, int64_t, int64_t,
-                                            int64_t, double, bool);
+                                            int64_t, int64_t, double, bool);
 template void cross_entropy_backward<double>(double*, const double*, const double*, const int64_t*,
                                              const double*, const double*, double, int64_t, int64_t,
-                                             int64_t, double, bool);
+                                             int64_t, int64_t, double, bool);
 
 }  // namespace ember

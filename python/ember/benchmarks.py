@@ -1194,6 +1194,17 @@ def _nnops_cases():
         lambda F, a, b: F.cross_entropy(a, b, label_smoothing=0.1),
         lambda F, a, b: F.cross_entropy(a, b, label_smoothing=0.1),
     )
+    x4, y4 = r(4, 21, 64, 64), rng.integers(0, 21, (4, 64, 64))
+    cases["cross_entropy/4x21x64x64"] = (  # per-pixel classes (segmentation)
+        (x4, y4),
+        lambda F, a, b: F.cross_entropy(a, b),
+        lambda F, a, b: F.cross_entropy(a, b),
+    )
+    cases["dropout/64x4096"] = (
+        (r(64, 4096),),
+        lambda F, a: F.dropout(a, 0.1),
+        lambda F, a: F.dropout(a, 0.1),
+    )
     cases["nll_loss/64x10"] = (
         (r(64, 10), rng.integers(0, 10, 64)),
         lambda F, a, b: F.nll_loss(a, b),
@@ -1206,7 +1217,7 @@ def _nnops_cases():
             lambda F, a, b, f=loss: getattr(F, f)(a, b),
             _np_huber if loss == "huber_loss" else _np_mse,
         )
-    for act in ("silu", "mish", "hardswish"):
+    for act in ("silu", "mish", "hardswish", "hardsigmoid", "logsigmoid"):
         cases[f"{act}/64x4096"] = (
             (r(64, 4096),),
             lambda F, a, f=act: getattr(F, f)(a),
@@ -1259,12 +1270,16 @@ for _name in (
     "cross_entropy/64x10",
     "cross_entropy/256x1000",
     "cross_entropy/256x1000/label_smoothing0.1",
+    "cross_entropy/4x21x64x64",
+    "dropout/64x4096",
     "nll_loss/64x10",
     "mse_loss/64x4096",
     "huber_loss/64x4096",
     "silu/64x4096",
     "mish/64x4096",
     "hardswish/64x4096",
+    "hardsigmoid/64x4096",
+    "logsigmoid/64x4096",
     "batch_norm1d/256x512/train",
     "adaptive_avg_pool2d/32x512x7x7->1",
     "group_norm/32x64x16x16/g8",

@@ -11,6 +11,7 @@ import functools
 import inspect
 import itertools
 import math
+import threading
 import warnings
 
 import numpy as np
@@ -181,7 +182,8 @@ def linear(input, weight, bias=None) -> Tensor:
 
 class Activation(Function):
     """One fused C++ pass each way for every pointwise activation. Backward reads the forward
-    input x (relu, leaky_relu, elu, gelu, softplus) or output y (sigmoid, tanh)."""
+    input x (relu, leaky_relu, elu, gelu, softplus, silu, mish, hardswish, hardtanh,
+    hardsigmoid, logsigmoid) or output y (sigmoid, tanh)."""
 
     _FROM_OUTPUT = ("sigmoid", "tanh")
 
@@ -303,11 +305,6 @@ def _np_sigmoid(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
 
 
-def _np_softplus(x: np.ndarray) -> np.ndarray:
-    """log(1 + exp(x)) without overflow."""
-    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
-
-
 class Pointwise(Function):
     # y = f(x), dx = g * df(x); f and df are NumPy functions of x
     @staticmethod
@@ -383,10 +380,7 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
         return _in_place("hardtanh", hardtanh, input, min_val, max_val)
     if min_val > max_val:
         raise ValueError("hardtanh: min_val cannot be greater than max_val")
-    lo, hi = float(min_val), float(max_val)
-    return _pointwise(
-        "hardtanh", input, lambda x: np.clip(x, lo, hi), lambda x: (x > lo) & (x < hi)
-    )
+    return _activation("hardtanh", input, {"alpha": float(min_val), "beta": float(max_val)})
 
 
 def relu6(input, inplace: bool = False) -> Tensor:
@@ -396,20 +390,11 @@ def relu6(input, inplace: bool = False) -> Tensor:
     return hardtanh(input, 0.0, 6.0)
 
 
-_ONE_SIXTH_F32 = float(np.float32(1.0 / 6.0))
-
-
 def hardsigmoid(input, inplace: bool = False) -> Tensor:
     """relu6(x + 3) / 6."""
     if inplace:  # the input takes the result and is returned, as PyTorch
         return _in_place("hardsigmoid", hardsigmoid, input)
-    return _pointwise(
-        "hardsigmoid",
-        input,
-        lambda x: np.clip(x + 3, 0, 6) / 6,
-        # PyTorch's backward multiplies by the float32 constant 1/6, in float64 too
-        lambda x: ((x > -3) & (x < 3)) * _ONE_SIXTH_F32,
-    )
+    return _activation("hardsigmoid", input)
 
 
 def hardswish(input, inplace: bool = False) -> Tensor:
@@ -428,7 +413,7 @@ def softsign(input) -> Tensor:
 
 def logsigmoid(input) -> Tensor:
     """log(sigmoid(x)) = -softplus(-x), finite for any x."""
-    return _pointwise("logsigmoid", input, lambda x: -_np_softplus(-x), lambda x: _np_sigmoid(-x))
+    return _activation("logsigmoid", input)
 
 
 def tanhshrink(input) -> Tensor:
@@ -1002,9 +987,9 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
 
 
 class CrossEntropy(Function):
-    # logits x (N, C) (log-probabilities when log_input: nll_loss), class indices t (N,) int64
-    # -> loss: log_softmax + nll (+ label smoothing) fused in one C++ pass each way; backward
-    # recomputes softmax from the saved lse.
+    # logits x (N, C) or (N, C, d1, ...) (log-probabilities when log_input: nll_loss), class
+    # indices t (N,) / (N, d1, ...) int64 -> loss: log_softmax + nll (+ label smoothing) fused in
+    # one C++ pass each way; backward recomputes softmax from the saved lse.
     @staticmethod
     def forward(ctx, x, t, weight, ignore_index, reduction, label_smoothing, log_input):
         loss, lse, wsum = _C.cross_entropy_forward(
@@ -1023,15 +1008,20 @@ class CrossEntropy(Function):
 
 
 def _fused_rows(x: Tensor, t: np.ndarray, w, ignore_index, reduction, label_smoothing, log_input):
-    """The common case of cross_entropy / nll_loss, (N, C) float input and (N,) integer targets,
-    as one CrossEntropy node; None for any other layout (the composed path handles it)."""
-    if x.ndim != 2 or t.dtype.kind not in "iu" or x.data.dtype not in (np.float32, np.float64):
+    """The common case of cross_entropy / nll_loss, float input (N, C) or (N, C, d1, ...) and
+    integer targets (N,) / (N, d1, ...), as one CrossEntropy node; None for any other layout
+    (the composed path handles it)."""
+    if x.ndim < 2 or t.dtype.kind not in "iu" or x.data.dtype not in (np.float32, np.float64):
         return None
-    if t.shape != (x.shape[0],):
+    if t.shape != (x.shape[0],) + x.shape[2:]:
+        if x.ndim > 2:
+            return None  # the composed path's error
         op = "nll_loss"  # the composed path's message
         raise ValueError(
             f"{op}: input shape {x.shape} expects target shape {x.shape[:1]}, got {t.shape}"
         )
+    if x.ndim > 2 and x.data.size == 0:
+        return None  # the composed path's empty result
     t = _contig(t.astype(np.int64, copy=False))
     w = None if w is None else _contig(w)
     args = (t, w, int(ignore_index), reduction, float(label_smoothing), log_input)
@@ -1429,12 +1419,35 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
     x = _float_input(input, "dropout")
     if not training or p == 0.0:
         return x
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    return Dropout.apply(x, _keep_mask(x.shape, p, scale, x.dtype))
+
+
+_DRAW_CHUNK = 1 << 15  # uniform draws per step of _keep_mask
+_draw_buffers = threading.local()
+
+
+def _keep_mask(shape: tuple, p: float, scale: float, dtype) -> np.ndarray:
+    """(random(shape) >= p) * scale in ``dtype``: the values and generator stream of one
+    ``random(shape)`` call (each float64 draw takes one generator output, so drawing in chunks
+    changes nothing), drawn into one small reused per-thread buffer instead of two float64
+    temporaries of x's size (8 bytes an element each, written and read again)."""
     from ember.random import default_generator
 
-    keep = default_generator().random(x.shape) >= p
-    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-    mask = (keep * scale).astype(x.dtype)
-    return Dropout.apply(x, mask)
+    gen = default_generator()
+    n = math.prod(shape)
+    bufs = getattr(_draw_buffers, "bufs", None)
+    if bufs is None:
+        bufs = _draw_buffers.bufs = (np.empty(_DRAW_CHUNK), np.empty(_DRAW_CHUNK, bool))
+    draws, keep = bufs
+    mask = np.empty(n, dtype)
+    s = np.asarray(scale, dtype)
+    for i in range(0, n, _DRAW_CHUNK):
+        m = min(_DRAW_CHUNK, n - i)
+        gen.random(out=draws[:m])
+        np.greater_equal(draws[:m], p, out=keep[:m])
+        np.multiply(keep[:m], s, out=mask[i : i + m])
+    return mask.reshape(shape)
 
 
 # ---- elementwise losses -------------------------------------------------------------------
@@ -1602,7 +1615,8 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") ->
     _check_reduction("binary_cross_entropy", reduction)
     x, t = _loss_pair("binary_cross_entropy", input, target)
     xd = x.data
-    if xd.size and (np.any(xd < 0) or np.any(xd > 1) or np.any(np.isnan(xd))):
+    # min and max: two passes and no temporaries (a NaN makes both NaN, failing the test)
+    if xd.size and not (xd.min() >= 0 and xd.max() <= 1):
         raise ValueError(
             "binary_cross_entropy: all elements of input should be between 0 and 1 "
             f"(got min {np.nanmin(xd) if not np.all(np.isnan(xd)) else 'nan'}, "
