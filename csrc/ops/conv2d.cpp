@@ -847,13 +847,15 @@ inline int64_t shift_off(const Geom& g, const Shift& s, int64_t kk) {
 
 // Stride 1 and enough channels on the GEMM's depth (input channels for the forward, output
 // channels for dx) that the KH*KW short-depth GEMMs run near the micro-kernel's peak.
-// Small planes go to the fused engine instead: the shift engine's junk columns (the padding
-// columns of each row, then rounding to whole NR panels) cost more than im2col there (8x8,
-// padding 1: 96 columns computed per 64 outputs).
-inline bool shift_ok(const Geom& g, int64_t depth, int NR) {
-  const int64_t S = g.W + g.pl + g.pr;
-  const bool wasteful = 4 * round_up(g.OH * S, NR) > 5 * g.P;
-  return g.sh == 1 && g.sw == 1 && depth >= 16 && !wasteful;
+// Stride 1 and enough channels on the GEMM's depth (input channels for the forward, output
+// channels for dx) that the KH*KW short-depth GEMMs run near the micro-kernel's peak.
+inline bool shift_ok(const Geom& g, int64_t depth) { return g.sh == 1 && g.sw == 1 && depth >= 16; }
+
+// Whether the shift engine's junk columns (the padding columns of each row, then rounding to whole
+// NR panels) exceed a quarter of the output (8x8, padding 1: 96 columns computed per 64 outputs):
+// then the fused engine's im2col costs less.
+inline bool shift_wasteful(const Geom& g, int NR) {
+  return 4 * round_up(g.OH * (g.W + g.pl + g.pr), NR) > 5 * g.P;
 }
 
 // xp (Cg planes) = x[n, g] zero-padded with row stride S, slack zero.
@@ -1050,12 +1052,14 @@ void input_grad_shift(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
 // weights transposed per group and flipped, padded by dh*(KH-1) - pt (top) etc.:
 //   dx[c, ih, iw] = sum over o, kh, kw of w[o, c, kh, kw] * dy[o, ih + pt - kh*dh, iw + pl -
 //   kw*dw].
-// Small planes where the shift engine would waste columns (and the padding is at most the
+// Small planes where the shift engine would waste columns (with 'same'-like padding, at most the
 // kernel's reach) run it through the fused forward engine.
 inline bool transposed_ok(const Geom& g) {
   const int64_t eh = g.dh * (g.KH - 1), ew = g.dw * (g.KW - 1);
-  return g.sh == 1 && g.sw == 1 && g.Og >= 16 && g.pt <= eh && g.pb <= eh && g.pl <= ew &&
-         g.pr <= ew;
+  // Its products cover the whole input plane: with little padding (LeNet's 5x5 valid
+  // convolution) that is twice dx's multiply-adds, mostly on dy's zero border.
+  return g.sh == 1 && g.sw == 1 && g.Og >= 16 && g.Cg >= 16 && 4 * g.H * g.W <= 5 * g.P &&
+         g.pt <= eh && g.pb <= eh && g.pl <= ew && g.pr <= ew;
 }
 
 template <typename T>
@@ -1319,7 +1323,8 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* b, int64_t N, int64_t
   TrimOnExit trim;
   if (depthwise_ok(g)) return depthwise_forward(y, x, w, b, g, plan.nt);
   if (!g.direct && g.K > 0) {
-    if (shift_ok(g, g.Cg, micro_kernel<T>().nr)) return forward_shift(y, x, w, b, g, plan.nt);
+    if (shift_ok(g, g.Cg) && !shift_wasteful(g, micro_kernel<T>().nr))
+      return forward_shift(y, x, w, b, g, plan.nt);
     return forward_engine(y, x, w, b, g, plan.nt);
   }
   T* ws = col_workspace<T>(g, plan);
@@ -1378,13 +1383,13 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   TrimOnExit trim;
   if (depthwise_ok(g)) return depthwise_backward(dx, dw, dy, x, w, g, plan.nt);
   if (!g.direct && g.K > 0 && (plan.nt == 1 || g.N * g.G >= plan.nt)) {
-    if (dx && shift_ok(g, g.Og, micro_kernel<T>().nr)) {
-      if (dw) backward_engine<T>(nullptr, dw, dy, x, w, g, plan.nt);
-      return input_grad_shift(dx, dy, w, g, plan.nt);
-    }
-    if (dx && transposed_ok(g)) {
+    if (dx && shift_wasteful(g, micro_kernel<T>().nr) && transposed_ok(g)) {
       if (dw) backward_engine<T>(nullptr, dw, dy, x, w, g, plan.nt);
       return input_grad_forward(dx, dy, w, g, plan.nt);
+    }
+    if (dx && shift_ok(g, g.Og)) {
+      if (dw) backward_engine<T>(nullptr, dw, dy, x, w, g, plan.nt);
+      return input_grad_shift(dx, dy, w, g, plan.nt);
     }
     return backward_engine(dx, dw, dy, x, w, g, plan.nt);
   }
