@@ -268,9 +268,39 @@ PHASE_CONFIGS = [
 ]
 
 
+# Small planes: stride-1 convolutions whose shift engine would compute many junk columns run the
+# fused im2col engine (forward) and dx as the forward convolution of dy with the transposed,
+# flipped weights. >= 16 channels per group on the GEMM depth, so the plane size decides.
+STOL = {np.float32: dict(rtol=2e-4, atol=2e-4), np.float64: TOL[np.float64]}
+SMALL_CONFIGS = [
+    ((5, 32, 8, 8), (32, 32, 3, 3), (1, 1), (1, 1), (1, 1), 1, False),  # ResNet stage 3, odd N
+    ((3, 16, 7, 7), (24, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1, True),  # P = 49
+    ((2, 16, 4, 4), (16, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1, True),  # 4x4
+    ((3, 32, 6, 5), (32, 16, 3, 3), (1, 1), (1, 1), (1, 1), 2, True),  # groups, non-square
+    ((2, 16, 9, 9), (16, 16, 3, 3), (1, 1), (2, 2), (2, 2), 1, False),  # dilation
+    ((2, 16, 8, 7), (20, 16, 3, 2), (1, 1), (0, 2, 1, 0), (1, 1), 1, True),  # asymmetric padding
+    ((1, 16, 6, 6), (16, 16, 5, 5), (1, 1), (2, 2), (1, 1), 1, False),  # 5x5
+    ((2, 16, 6, 6), (16, 16, 3, 3), (1, 1), (0, 0), (1, 1), 1, True),  # no padding
+    ((2, 16, 5, 5), (16, 16, 3, 3), (1, 1), (3, 3), (1, 1), 1, False),  # padding > reach
+    ((7, 32, 16, 16), (48, 32, 3, 3), (2, 2), (1, 1), (1, 1), 1, False),  # stride 2 (phases)
+]
+
+
+def _run_small(x, w, b, kw, dy, threads):
+    old = _C.get_num_threads()
+    try:
+        _C.set_num_threads(threads)
+        y = _C.conv2d_forward(x, w, b, **kw)
+        if dy is None:
+            dy = np.random.default_rng(1).standard_normal(y.shape).astype(x.dtype)
+        return (y, *_C.conv2d_backward(dy, x, w, **kw, need_bias=b is not None)), dy
+    finally:
+        _C.set_num_threads(old)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("cfg", PHASE_CONFIGS)
+@pytest.mark.parametrize("cfg", PHASE_CONFIGS + SMALL_CONFIGS)
 def test_phase_planes_vs_torch_and_numpy(cfg, dtype, threads):
     torch = pytest.importorskip("torch")
     x, w, b, kw = _data(cfg, dtype, seed=5)
@@ -317,6 +347,47 @@ def test_phase_planes_gradcheck(cfg):
             return F.conv2d(x_, w_, b_, stride, pad, dilation, groups)
 
     assert ember.autograd.gradcheck(fn, args)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cfg", SMALL_CONFIGS)
+def test_small_planes_vs_numpy_and_threads(cfg, dtype):
+    x, w, b, kw = _data(cfg, dtype)
+    w = (w / np.sqrt(w[0].size)).astype(dtype)
+    (y, dx, dw, db), dy = _run_small(x, w, b, kw, None, 1)
+    f64 = [a.astype(np.float64) if a is not None else None for a in (x, w, b, dy)]
+    np.testing.assert_allclose(y, conv2d_ref(*f64[:3], **kw), **STOL[dtype])
+    rx, rw, rb = conv2d_backward_ref(f64[3], f64[0], f64[1], **kw)
+    np.testing.assert_allclose(dx, rx, **STOL[dtype])
+    np.testing.assert_allclose(dw, rw, **STOL[dtype])
+    if b is not None:
+        np.testing.assert_allclose(db, rb, **STOL[dtype])
+    # two threads: the same values, and the same bits on a second run
+    two, _ = _run_small(x, w, b, kw, dy, 2)
+    again, _ = _run_small(x, w, b, kw, dy, 2)
+    for got, ref, rep in zip(two, (y, dx, dw, db), again):
+        if ref is None:
+            continue
+        np.testing.assert_allclose(got, ref, **STOL[dtype])
+        np.testing.assert_array_equal(got, rep)
+    # forward and dx do not depend on the thread count at all (no reduction across threads)
+    np.testing.assert_array_equal(two[0], y)
+    np.testing.assert_array_equal(two[1], dx)
+
+
+@pytest.mark.parametrize("cfg", [SMALL_CONFIGS[i] for i in (2, 3, 4)])
+def test_small_planes_gradcheck(cfg):
+    import ember
+    from ember.nn import functional as F
+
+    (_, C, H, W), ws, stride, padding, dilation, groups, _ = cfg
+    x, w, b, _ = _data(
+        ((2, C, min(H, 5), min(W, 5)), ws, stride, padding, dilation, groups, True), np.float64
+    )
+    args = [ember.tensor(a, requires_grad=True) for a in (x, w, b)]
+    assert ember.autograd.gradcheck(
+        lambda x_, w_, b_: F.conv2d(x_, w_, b_, stride, padding, dilation, groups), args
+    )
 
 
 # ---- bad inputs ----

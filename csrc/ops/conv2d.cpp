@@ -3,9 +3,11 @@
 // Per image n and group g the convolution is one GEMM:
 //   y[n, g] (Og, P) = w[g] (Og, K) @ col (K, P),  K = Cg*KH*KW, P = OH*OW,
 // where col is im2col of x[n, g] (rows (c, kh, kw), columns (oh, ow)). Three ways to run it:
-// - shift engine (stride 1, >= 16 channels on the GEMM depth): no im2col at all; KH*KW GEMMs on
-//   the zero-padded planes, which the micro-kernel reads in place (forward), and dx accumulated
-//   into shifted views of a padded plane (no col2im). See "shift engine" below.
+// - shift engine (stride 1, >= 16 channels on the GEMM depth, planes wide enough that its junk
+//   columns stay under a quarter): no im2col at all; KH*KW GEMMs on the zero-padded planes,
+//   which the micro-kernel reads in place (forward), and dx accumulated into shifted views of a
+//   padded plane (no col2im). See "shift engine" below. On smaller planes (8x8) the forward runs
+//   the fused engine, and dx the fused forward engine on dy with the flipped weights.
 // - fused engine (every other non-1x1 case, and the weight gradient): the col matrix is never
 //   formed whole; each thread builds one cache-sized block of it directly in the layout the
 //   GEMM micro-kernel reads (gemm/gemm_internal.h: the same micro-kernels and ISA as ember's
@@ -449,34 +451,36 @@ EMBER_SIMD void fill_phases(T* __restrict xs, const T* __restrict x, const T* x_
                             const Phases& ph, bool fresh) {
   constexpr int64_t B = 64 / sizeof(T);
   if (fresh) std::fill(xs, xs + ph.buffer(g), T(0));
-  for (int64_t c = 0; c < g.Cg; ++c)
-    for (int64_t a = 0; a < g.sh; ++a) {
-      if (!ph.used_h[size_t(a)]) continue;
-      // rows i whose input row a + sh*i - pt lies in [0, H)
-      const int64_t ilo = std::clamp<int64_t>(ceil_div_pos(g.pt - a, g.sh), 0, ph.Hs);
-      const int64_t ihi = std::clamp<int64_t>(ceil_div_pos(g.pt + g.H - a, g.sh), ilo, ph.Hs);
-      for (size_t u = 0; u < ph.cols.size(); u += 3) {
-        const int64_t b = ph.cols[u], jlo = ph.cols[u + 1], jhi = ph.cols[u + 2];
-        const int64_t jend = jlo + round_up(jhi - jlo, B);
+  for (int64_t a = 0; a < g.sh; ++a) {
+    if (!ph.used_h[size_t(a)]) continue;
+    // rows i whose input row a + sh*i - pt lies in [0, H)
+    const int64_t ilo = std::clamp<int64_t>(ceil_div_pos(g.pt - a, g.sh), 0, ph.Hs);
+    const int64_t ihi = std::clamp<int64_t>(ceil_div_pos(g.pt + g.H - a, g.sh), ilo, ph.Hs);
+    for (size_t u = 0; u < ph.cols.size(); u += 3) {
+      const int64_t b = ph.cols[u], jlo = ph.cols[u + 1], jhi = ph.cols[u + 2];
+      // row i, column j of the phase from dr[j - jlo] = sr[sw * (j - jlo)]: n values, written
+      // as m (whole blocks), the right border [n, zn) then rezeroed
+      const int64_t n = jhi - jlo, m = round_up(n, B), zn = std::min(jlo + m, ph.width) - jlo;
+      for (int64_t c = 0; c < g.Cg; ++c)
         for (int64_t i = ilo; i < ihi; ++i) {
-          T* d = xs + c * ph.chan + (a * g.sw + b) * ph.Hs * ph.Ws + i * ph.Ws;
-          const T* src = x + (c * g.H + a + g.sh * i - g.pt) * g.W + b - g.pl;  // column j: sw*j
-          if (x_end - src < g.sw * jend) {
-            for (int64_t j = jlo; j < jhi; ++j) d[j] = src[g.sw * j];
+          T* dr = xs + c * ph.chan + (a * g.sw + b) * ph.Hs * ph.Ws + i * ph.Ws + jlo;
+          const T* sr = x + (c * g.H + a + g.sh * i - g.pt) * g.W + b - g.pl + g.sw * jlo;
+          if (x_end - sr < g.sw * m) {
+            for (int64_t j = 0; j < n; ++j) dr[j] = sr[g.sw * j];
             continue;
           }
-          for (int64_t j = jlo; j < jend; j += B) {
-            if (g.sw == 1)
-              for (int64_t v = 0; v < B; ++v) d[j + v] = src[j + v];
-            else if (g.sw == 2)  // a constant stride vectorises (permutes)
-              for (int64_t v = 0; v < B; ++v) d[j + v] = src[2 * (j + v)];
-            else
-              for (int64_t v = 0; v < B; ++v) d[j + v] = src[g.sw * (j + v)];
+          if (g.sw == 1) {
+            for (int64_t j = 0; j < m; j += B)
+              for (int64_t v = 0; v < B; ++v) dr[j + v] = sr[j + v];
+          } else if (g.sw == 2) {  // a constant stride vectorises (permutes)
+            for (int64_t j = 0; j < m; ++j) dr[j] = sr[2 * j];
+          } else {
+            for (int64_t j = 0; j < m; ++j) dr[j] = sr[g.sw * j];
           }
-          for (int64_t j = jhi; j < std::min(jend, ph.width); ++j) d[j] = T(0);  // right border
+          for (int64_t j = n; j < zn; ++j) dr[j] = T(0);  // right border
         }
-      }
     }
+  }
 }
 
 // The phase planes of group input xg, filled into buf once per (image, group) (*of remembers
@@ -514,6 +518,22 @@ EMBER_SIMD void im2col_block(T* __restrict col, const T* xs, const T* x, const G
   for (int64_t k = 0; k < g.K; ++k) phase_row(col + k * (p1 - p0), xs, g, ph, k, p0, p1);
 }
 
+// Rows [k0, kend) of one kc x NR panel from phase planes xs: row k is the blocks of Bytes
+// bytes at columns blk_j from xs + koff[k] + blk_src, zero from column width on.
+template <int64_t Bytes, typename T>
+EMBER_SIMD void panel_rows(T* __restrict panel, const T* __restrict xs, const int64_t* koff,
+                           int64_t k0, int64_t kend, const int64_t* blk_j, const int64_t* blk_src,
+                           int nblk, int64_t width, int NR) {
+  constexpr int64_t B = Bytes / int64_t(sizeof(T));
+  for (int64_t k = k0; k < kend; ++k) {
+    T* d = panel + (k - k0) * NR;
+    const T* src = xs + koff[k];
+    for (int r = 0; r < nblk; ++r)
+      for (int64_t u = 0; u < B; ++u) d[blk_j[r] + u] = src[blk_src[r] + u];
+    for (int64_t j = width; j < NR; ++j) d[j] = T(0);
+  }
+}
+
 // bp = rows [k0, k0+kc) x columns [j0, j1) of im2col(x[n, g]) as ceil((j1-j0)/NR) panels of
 // kc x NR (panel, then row, then column), the columns past j1 zero; row K (past im2col's last)
 // is the bias row of ones. From the group's phase
@@ -527,11 +547,16 @@ EMBER_SIMD void im2col_panels(T* __restrict bp, T* __restrict row, const T* xg, 
   const int64_t KK = g.KH * g.KW, len = j1 - j0, full = len / NR * NR;
   if (xs) {
     // The copies of one panel are the same for every row k: runs cut at output-row ends, as
-    // whole copy_blocks blocks (column, offset oh*Ws + ow from the block's first output row).
-    // Panels are written in order and the blocks of a row left to right, so what a block writes
-    // past its run is rewritten later (by the next run, row or panel; bp has kSlack values of
-    // room after the last).
-    constexpr int64_t B = 64 / sizeof(T);
+    // whole blocks (column, offset oh*Ws + ow from the block's first output row). Panels are
+    // written in order and the blocks of a row left to right, so what a block writes past its
+    // run is rewritten later (by the next run, row or panel; bp has kSlack values of room after
+    // the last).
+    // Blocks as narrow as the output rows allow: a narrow run copied as a 64-byte block
+    // would mostly write what the next run rewrites (and split cache lines).
+    const int64_t bytes = g.OW * int64_t(sizeof(T)) <= 16   ? 16
+                          : g.OW * int64_t(sizeof(T)) <= 32 ? 32
+                                                            : 64;
+    const int64_t B = bytes / int64_t(sizeof(T));
     const int64_t oh0 = j0 / g.OW, kend = std::min(k0 + kc, g.K);
     int64_t blk_j[2 * kMaxNR + 1], blk_src[2 * kMaxNR + 1];
     for (int64_t q0 = 0; q0 < len; q0 += NR) {
@@ -547,12 +572,10 @@ EMBER_SIMD void im2col_panels(T* __restrict bp, T* __restrict row, const T* xg, 
         j += n;
       }
       T* panel = bp + q0 * kc;
-      for (int64_t k = k0; k < kend; ++k) {
-        T* d = panel + (k - k0) * NR;
-        const T* src = xs + ph.koff[size_t(k)] + oh0 * ph.Ws;
-        for (int r = 0; r < nblk; ++r) copy_blocks(d + blk_j[r], src + blk_src[r], B);
-        for (int64_t j = width; j < NR; ++j) d[j] = T(0);
-      }
+      const auto rows = bytes == 16   ? panel_rows<16, T>
+                        : bytes == 32 ? panel_rows<32, T>
+                                      : panel_rows<64, T>;
+      rows(panel, xs + oh0 * ph.Ws, ph.koff.data(), k0, kend, blk_j, blk_src, nblk, width, NR);
       if (kend < k0 + kc)  // the bias row
         for (int64_t j = 0; j < NR; ++j) panel[(kend - k0) * NR + j] = T(1);
     }
@@ -712,6 +735,8 @@ void backward_engine(T* dx, T* dw, const T* dy, const T* x, const T* w, const Ge
     carve<T>(&tc, bp_n);
     return carve<T>(&tc, part_n);
   };
+  std::vector<const T*> parts(static_cast<size_t>(nt));  // the dw partials, for the reduction
+  for (int th = 0; th < nt; ++th) parts[size_t(th)] = thread_part(th);
   if (dx) {
     // wt[gi][panel i][o][r] = w[gi][o][i*MR + r] (zero for rows past K).
     for (int64_t gi = 0; gi < g.G; ++gi)
@@ -777,12 +802,14 @@ void backward_engine(T* dx, T* dw, const T* dy, const T* x, const T* w, const Ge
     if (dw) {
       // dw[gi][o][k] = sum over threads, in thread order, of part[gi][k][o].
 #pragma omp for schedule(static)
-      for (int64_t i = 0; i < wnumel; ++i) {
-        const int64_t gi = i / (g.Og * g.K), o = (i / g.K) % g.Og, k = i % g.K;
-        const size_t at = size_t((gi * g.K + k) * g.Og + o);
-        T s = T(0);
-        for (int th = 0; th < nt; ++th) s += thread_part(th)[at];
-        dw[i] = s;
+      for (int64_t go = 0; go < g.O; ++go) {  // row (gi, o) of dw: no division per element
+        const int64_t gi = go / g.Og, o = go % g.Og;
+        for (int64_t k = 0; k < g.K; ++k) {
+          const size_t at = size_t((gi * g.K + k) * g.Og + o);
+          T s = T(0);
+          for (int th = 0; th < nt; ++th) s += parts[size_t(th)][at];
+          dw[go * g.K + k] = s;
+        }
       }
     }
   }
@@ -820,7 +847,16 @@ inline int64_t shift_off(const Geom& g, const Shift& s, int64_t kk) {
 
 // Stride 1 and enough channels on the GEMM's depth (input channels for the forward, output
 // channels for dx) that the KH*KW short-depth GEMMs run near the micro-kernel's peak.
+// Stride 1 and enough channels on the GEMM's depth (input channels for the forward, output
+// channels for dx) that the KH*KW short-depth GEMMs run near the micro-kernel's peak.
 inline bool shift_ok(const Geom& g, int64_t depth) { return g.sh == 1 && g.sw == 1 && depth >= 16; }
+
+// Whether the shift engine's junk columns (the padding columns of each row, then rounding to whole
+// NR panels) exceed a quarter of the output (8x8, padding 1: 96 columns computed per 64 outputs):
+// then the fused engine's im2col costs less.
+inline bool shift_wasteful(const Geom& g, int NR) {
+  return 4 * round_up(g.OH * (g.W + g.pl + g.pr), NR) > 5 * g.P;
+}
 
 // xp (Cg planes) = x[n, g] zero-padded with row stride S, slack zero.
 template <typename T>
@@ -1010,6 +1046,36 @@ void input_grad_shift(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
                   g.H, g.W, s.S, s.plane, g.pt, g.pl);
     }
   }
+}
+
+// The input gradient of a stride-1 convolution is itself a stride-1 convolution, of dy with the
+// weights transposed per group and flipped, padded by dh*(KH-1) - pt (top) etc.:
+//   dx[c, ih, iw] = sum over o, kh, kw of w[o, c, kh, kw] * dy[o, ih + pt - kh*dh, iw + pl -
+//   kw*dw].
+// Small planes where the shift engine would waste columns (with 'same'-like padding, at most the
+// kernel's reach) run it through the fused forward engine.
+inline bool transposed_ok(const Geom& g) {
+  const int64_t eh = g.dh * (g.KH - 1), ew = g.dw * (g.KW - 1);
+  // Its products cover the whole input plane: with little padding (LeNet's 5x5 valid
+  // convolution) that is twice dx's multiply-adds, mostly on dy's zero border.
+  return g.sh == 1 && g.sw == 1 && g.Og >= 16 && g.Cg >= 16 && 4 * g.H * g.W <= 5 * g.P &&
+         g.pt <= eh && g.pb <= eh && g.pl <= ew && g.pr <= ew;
+}
+
+template <typename T>
+void input_grad_forward(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
+  const int64_t KK = g.KH * g.KW, eh = g.dh * (g.KH - 1), ew = g.dw * (g.KW - 1);
+  std::unique_ptr<T[]> wf(new T[size_t(g.O * g.K)]);  // (C, Og, KH, KW)
+  for (int64_t gi = 0; gi < g.G; ++gi)
+    for (int64_t c = 0; c < g.Cg; ++c)
+      for (int64_t o = 0; o < g.Og; ++o) {
+        const T* src = w + ((gi * g.Og + o) * g.Cg + c) * KK;
+        T* d = wf.get() + ((gi * g.Cg + c) * g.Og + o) * KK;
+        for (int64_t k = 0; k < KK; ++k) d[k] = src[KK - 1 - k];
+      }
+  const Geom gt = make_geom(g.N, g.O, g.OH, g.OW, g.C, g.KH, g.KW, 1, 1, eh - g.pt, eh - g.pb,
+                            ew - g.pl, ew - g.pr, g.dh, g.dw, g.G);
+  forward_engine(dx, dy, wf.get(), static_cast<const T*>(nullptr), gt, nt);
 }
 
 // ---------------------------------------------------------------- depthwise engine
@@ -1257,7 +1323,8 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* b, int64_t N, int64_t
   TrimOnExit trim;
   if (depthwise_ok(g)) return depthwise_forward(y, x, w, b, g, plan.nt);
   if (!g.direct && g.K > 0) {
-    if (shift_ok(g, g.Cg)) return forward_shift(y, x, w, b, g, plan.nt);
+    if (shift_ok(g, g.Cg) && !shift_wasteful(g, micro_kernel<T>().nr))
+      return forward_shift(y, x, w, b, g, plan.nt);
     return forward_engine(y, x, w, b, g, plan.nt);
   }
   T* ws = col_workspace<T>(g, plan);
@@ -1316,6 +1383,10 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   TrimOnExit trim;
   if (depthwise_ok(g)) return depthwise_backward(dx, dw, dy, x, w, g, plan.nt);
   if (!g.direct && g.K > 0 && (plan.nt == 1 || g.N * g.G >= plan.nt)) {
+    if (dx && shift_wasteful(g, micro_kernel<T>().nr) && transposed_ok(g)) {
+      if (dw) backward_engine<T>(nullptr, dw, dy, x, w, g, plan.nt);
+      return input_grad_forward(dx, dy, w, g, plan.nt);
+    }
     if (dx && shift_ok(g, g.Og)) {
       if (dw) backward_engine<T>(nullptr, dw, dy, x, w, g, plan.nt);
       return input_grad_shift(dx, dy, w, g, plan.nt);
