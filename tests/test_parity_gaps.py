@@ -458,3 +458,67 @@ def test_maximum_minimum_gradient_with_nan_and_ties_as_torch(name):
     ta = ember.tensor(np.array([0.3, -1.0, 2.0]), requires_grad=True)
     tb = ember.tensor(np.array([1.0, -2.0, 0.5]), requires_grad=True)
     assert gradcheck(lambda u, v: getattr(ember, name)(u, v), [ta, tb])
+
+
+# ---- integer inputs to activations, and layer size arguments ------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("relu", np.maximum),
+        ("relu6", lambda x, z: np.clip(x, 0, 6)),
+        ("hardtanh", lambda x, z: np.clip(x, -1, 1)),
+    ],
+)
+def test_clamping_activations_keep_integer_dtype(name, expected, dtype):
+    # PyTorch: relu / relu6 / hardtanh of an integer tensor are integer tensors
+    x = np.array([-7, -1, 0, 1, 3, 9], dtype=np.int64).astype(dtype)
+    y = getattr(F, name)(ember.tensor(x))
+    assert y.dtype == dtype
+    np.testing.assert_array_equal(y.numpy(), expected(x, 0).astype(dtype))
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "softsign", "tanhshrink"])
+@pytest.mark.parametrize("dtype", [np.int64, np.bool_])
+def test_float_valued_activations_promote_integers_to_the_default_dtype(name, dtype):
+    x = np.array([-2, 0, 1, 3]).astype(dtype)
+    y = getattr(F, name)(ember.tensor(x))
+    ref = getattr(F, name)(ember.tensor(x.astype(np.float32)))
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y.numpy(), ref.numpy())
+
+
+@pytest.mark.parametrize("name", ["relu", "gelu", "silu", "softplus", "leaky_relu"])
+def test_activations_refuse_what_torch_refuses(name):
+    x = ember.tensor(np.array([True, False])) if name == "relu" else ember.tensor([1, 2])
+    with pytest.raises(TypeError, match="floating point"):
+        getattr(F, name)(x)
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda: ember.nn.Linear("a", 3), TypeError, "in_features must be an int"),
+        (lambda: ember.nn.Linear(3, 2.0), TypeError, "out_features must be an int"),
+        (lambda: ember.nn.Linear(-1, 3), ValueError, "in_features must be >= 0"),
+        (lambda: ember.nn.Bilinear(2, True, 3), TypeError, "in2_features must be an int"),
+        (lambda: ember.nn.Conv2d(3.0, 4, 3), TypeError, "in_channels must be an int"),
+        (lambda: ember.nn.Conv2d(4, 4, 3, groups=0), ValueError, "groups must be >= 1"),
+        (lambda: ember.nn.Embedding(10, 2.5), TypeError, "embedding_dim must be an int"),
+        (lambda: ember.nn.MultiheadAttention("8", 2), TypeError, "embed_dim must be an int"),
+        (lambda: ember.nn.MultiheadAttention(8, 0), ValueError, "num_heads must be >= 1"),
+        (lambda: ember.nn.GroupNorm(2, "4"), TypeError, "num_channels must be an int"),
+        (lambda: ember.nn.GroupNorm(3, 4), ValueError, "divisible"),
+        (lambda: ember.nn.LSTM(4, 0), ValueError, "hidden_size must be >= 1"),
+    ],
+)
+def test_layer_size_arguments_are_checked(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_numpy_integer_sizes_are_accepted():
+    m = ember.nn.Linear(np.int64(3), np.int32(2))
+    assert m.weight.shape == (2, 3) and type(m.in_features) is int

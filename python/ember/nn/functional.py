@@ -18,7 +18,7 @@ import numpy as np
 
 from ember import _C, _sparse_grad, ops
 from ember.autograd.function import Function, is_grad_enabled
-from ember.tensor import Tensor
+from ember.tensor import Tensor, get_default_dtype
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -202,6 +202,18 @@ class Activation(Function):
         return _C.activation_backward(ctx.act, g, saved, **ctx.params), None, None
 
 
+def _integer_tensor(x) -> bool:
+    return isinstance(x, Tensor) and x.data.dtype.kind in "iu"
+
+
+def _promote_integer(x):
+    """Integer and bool Tensors become the default float dtype for float-valued maps
+    (sigmoid, tanh, ...), as PyTorch promotes them; anything else passes through."""
+    if isinstance(x, Tensor) and x.data.dtype.kind in "biu":
+        return Tensor(x.data.astype(get_default_dtype()))
+    return x
+
+
 _NO_PARAMS: dict = {}
 
 
@@ -213,6 +225,8 @@ def relu(input, inplace: bool = False) -> Tensor:
     """max(x, 0), elementwise."""
     if inplace:  # the input takes the result and is returned, as PyTorch
         return _in_place("relu", relu, input)
+    if _integer_tensor(input):  # integers stay integers, as in PyTorch (no gradient to carry)
+        return Tensor(np.maximum(input.data, 0).astype(input.data.dtype))
     return _activation("relu", input)
 
 
@@ -239,11 +253,11 @@ def gelu(input, approximate: str = "none") -> Tensor:
 
 def sigmoid(input) -> Tensor:
     """1 / (1 + exp(-x)), without overflow for any x."""
-    return _activation("sigmoid", input)
+    return _activation("sigmoid", _promote_integer(input))
 
 
 def tanh(input) -> Tensor:
-    return _activation("tanh", input)
+    return _activation("tanh", _promote_integer(input))
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -380,6 +394,8 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
         return _in_place("hardtanh", hardtanh, input, min_val, max_val)
     if min_val > max_val:
         raise ValueError("hardtanh: min_val cannot be greater than max_val")
+    if _integer_tensor(input):  # integers stay integers, as in PyTorch (no gradient to carry)
+        return Tensor(np.clip(input.data, min_val, max_val).astype(input.data.dtype))
     return _activation("hardtanh", input, {"alpha": float(min_val), "beta": float(max_val)})
 
 
@@ -407,7 +423,10 @@ def hardswish(input, inplace: bool = False) -> Tensor:
 def softsign(input) -> Tensor:
     """x / (1 + |x|)."""
     return _pointwise(
-        "softsign", input, lambda x: x / (1 + np.abs(x)), lambda x: 1 / (1 + np.abs(x)) ** 2
+        "softsign",
+        _promote_integer(input),
+        lambda x: x / (1 + np.abs(x)),
+        lambda x: 1 / (1 + np.abs(x)) ** 2,
     )
 
 
@@ -418,7 +437,9 @@ def logsigmoid(input) -> Tensor:
 
 def tanhshrink(input) -> Tensor:
     """x - tanh(x)."""
-    return _pointwise("tanhshrink", input, lambda x: x - np.tanh(x), lambda x: np.tanh(x) ** 2)
+    return _pointwise(
+        "tanhshrink", _promote_integer(input), lambda x: x - np.tanh(x), lambda x: np.tanh(x) ** 2
+    )
 
 
 def softshrink(input, lambd: float = 0.5) -> Tensor:

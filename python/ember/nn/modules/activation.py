@@ -10,7 +10,7 @@ from ember import ops
 from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.linear import Linear
-from ember.nn.modules.module import Module, Parameter
+from ember.nn.modules.module import Module, Parameter, _check_size
 
 
 class ReLU(Module):
@@ -210,11 +210,8 @@ class MultiheadAttention(Module):
         dtype=None,
     ):
         super().__init__()
-        if embed_dim <= 0 or num_heads <= 0:
-            raise ValueError(
-                f"MultiheadAttention: embed_dim and num_heads must be > 0, got {embed_dim} and "
-                f"{num_heads}"
-            )
+        embed_dim = _check_size("MultiheadAttention", "embed_dim", embed_dim)
+        num_heads = _check_size("MultiheadAttention", "num_heads", num_heads)
         if embed_dim % num_heads != 0:
             raise ValueError(
                 f"MultiheadAttention: embed_dim ({embed_dim}) must be divisible by num_heads "

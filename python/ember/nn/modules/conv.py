@@ -10,7 +10,7 @@ import numpy as np
 from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.lazy import LazyModuleMixin
-from ember.nn.modules.module import Module, Parameter
+from ember.nn.modules.module import Module, Parameter, _check_size
 
 _PADDING_STRINGS = ("valid", "same", "full")
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -51,11 +51,9 @@ class _ConvNd(Module):
     ):
         super().__init__()
         op = type(self).__name__
-        for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-                raise ValueError(f"{op}: {name} must be a positive int, got {v!r}")
-        if isinstance(groups, bool) or not isinstance(groups, int | np.integer) or groups < 1:
-            raise ValueError(f"{op}: groups must be a positive integer, got {groups!r}")
+        in_channels = _check_size(op, "in_channels", in_channels)
+        out_channels = _check_size(op, "out_channels", out_channels)
+        groups = _check_size(op, "groups", groups)
         if in_channels % groups:
             raise ValueError(f"{op}: in_channels must be divisible by groups")
         if out_channels % groups:

@@ -10,7 +10,7 @@ from ember import _device
 from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.lazy import LazyModuleMixin
-from ember.nn.modules.module import Module, Parameter
+from ember.nn.modules.module import Module, Parameter, _check_size
 
 
 class Identity(Module):
@@ -49,13 +49,9 @@ class Linear(Module):
     ):
         super().__init__()
         _device.check(device)
-        if in_features < 0 or out_features < 0:
-            raise ValueError(
-                f"Linear: sizes must be >= 0, got in_features={in_features}, "
-                f"out_features={out_features}"
-            )
-        self.in_features = in_features
-        self.out_features = out_features
+        cls = type(self).__name__
+        self.in_features = _check_size(cls, "in_features", in_features, minimum=0)
+        self.out_features = _check_size(cls, "out_features", out_features, minimum=0)
         dtype = np.dtype(dtype or np.float32)
         self.weight = Parameter(np.empty((out_features, in_features), dtype))
         self.bias = Parameter(np.empty(out_features, dtype)) if bias else None
@@ -103,9 +99,9 @@ class Bilinear(Module):
         dtype=None,
     ):
         super().__init__()
-        self.in1_features = in1_features
-        self.in2_features = in2_features
-        self.out_features = out_features
+        self.in1_features = _check_size("Bilinear", "in1_features", in1_features, minimum=0)
+        self.in2_features = _check_size("Bilinear", "in2_features", in2_features, minimum=0)
+        self.out_features = _check_size("Bilinear", "out_features", out_features, minimum=0)
         dtype = np.dtype(dtype or np.float32)
         self.weight = Parameter(np.empty((out_features, in1_features, in2_features), dtype))
         if bias:

@@ -15,6 +15,15 @@ from ember.autograd.function import Function, is_grad_enabled, no_grad
 from ember.tensor import Tensor, _as_array
 
 
+def _check_size(cls: str, name: str, v, minimum: int = 1) -> int:
+    """A layer's size argument: an int (TypeError otherwise) of at least ``minimum``."""
+    if isinstance(v, bool) or not isinstance(v, int | np.integer):
+        raise TypeError(f"{cls}: {name} must be an int, got {v!r}")
+    if v < minimum:
+        raise ValueError(f"{cls}: {name} must be >= {minimum}, got {v}")
+    return int(v)
+
+
 class Parameter(Tensor):
     """A Tensor that a Module registers as a learnable parameter (requires_grad by default)."""
 

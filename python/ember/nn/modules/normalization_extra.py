@@ -9,7 +9,7 @@ import numpy as np
 from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.batchnorm import _BatchNorm, _LazyNormMixin
-from ember.nn.modules.module import Module, Parameter
+from ember.nn.modules.module import Module, Parameter, _check_size
 from ember.tensor import Tensor
 
 
@@ -40,7 +40,9 @@ class GroupNorm(Module):
         bias: bool = True,
     ):
         super().__init__()
-        if num_groups < 1 or num_channels % num_groups:
+        num_groups = _check_size("GroupNorm", "num_groups", num_groups)
+        num_channels = _check_size("GroupNorm", "num_channels", num_channels)
+        if num_channels % num_groups:
             raise ValueError(
                 f"GroupNorm: num_channels ({num_channels}) must be divisible by "
                 f"num_groups ({num_groups})"

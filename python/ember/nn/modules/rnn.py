@@ -18,7 +18,7 @@ from ember import ops
 from ember.autograd.function import Function
 from ember.nn import functional as F
 from ember.nn import init
-from ember.nn.modules.module import Module, Parameter
+from ember.nn.modules.module import Module, Parameter, _check_size
 from ember.nn.utils.rnn import PackedSequence
 from ember.random import default_generator
 from ember.tensor import Tensor
@@ -42,14 +42,6 @@ class _LayerDropout(Function):
     @staticmethod
     def backward(ctx, g):
         return g * ctx.mask, None
-
-
-def _check_size(cls: str, name: str, v, minimum: int = 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-        raise TypeError(f"{cls}: {name} must be an int, got {v!r}")
-    if v < minimum:
-        raise ValueError(f"{cls}: {name} must be >= {minimum}, got {v}")
-    return int(v)
 
 
 def _check_proj_size(cls: str, mode: str, v, hidden_size: int) -> int:

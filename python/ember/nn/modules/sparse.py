@@ -8,7 +8,7 @@ from ember import _device
 from ember.autograd.function import no_grad
 from ember.nn import functional as F
 from ember.nn import init
-from ember.nn.modules.module import Module, Parameter
+from ember.nn.modules.module import Module, Parameter, _check_size
 from ember.tensor import Tensor
 
 
@@ -48,9 +48,8 @@ class Embedding(Module):
     ):
         super().__init__()
         _device.check(device)
-        for name, v in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
-            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-                raise ValueError(f"Embedding: {name} must be a positive int, got {v!r}")
+        num_embeddings = _check_size("Embedding", "num_embeddings", num_embeddings)
+        embedding_dim = _check_size("Embedding", "embedding_dim", embedding_dim)
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(
