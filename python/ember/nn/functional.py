@@ -3813,8 +3813,8 @@ def adaptive_max_pool2d(input, output_size, return_indices: bool = False):
     op = "adaptive_max_pool2d"
     x = _pool_input(input, op)
     out = _adaptive_size(output_size, x.shape[-2:], op)
-    if min(x.shape[-2:]) < 1:
-        raise ValueError(f"{op}: input {x.shape} has an empty spatial dim")
+    if 0 in x.shape[-3:]:  # as PyTorch: only the batch may be empty
+        raise ValueError(f"{op}: input {x.shape} has an empty non-batch dim")
     lead = x.shape[:-2]
     y, idx = AdaptiveMaxPool2d.apply(x.reshape(-1, *x.shape[-2:]), out)
     y, idx = y.reshape(*lead, *out), idx.reshape(*lead, *out)
@@ -3994,6 +3994,14 @@ def channel_shuffle(input, groups: int) -> Tensor:
 native_channel_shuffle = channel_shuffle  # PyTorch's name for the same op
 
 
+def _lp_inf(x: Tensor, norm_type, max_pool, kernel_size, stride, ceil_mode):
+    """PyTorch's p = +-inf: the window's max (min) of |x|, through max pooling; None otherwise."""
+    if isinstance(norm_type, int | float) and abs(norm_type) == math.inf:
+        sign = 1.0 if norm_type > 0 else -1.0
+        return sign * max_pool(sign * x.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    return None
+
+
 def _lp_root(out: Tensor, norm_type: float, window: int) -> Tensor:
     # PyTorch's exact composition (sign * relu(abs)), so gradients at 0 agree too.
     return (out.sign() * out.abs().relu() * window) ** (1.0 / norm_type)
@@ -4004,6 +4012,8 @@ def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode: bool = Fals
     ``stride`` defaults to kernel_size."""
     k = _single(kernel_size, "lp_pool1d", "kernel_size")
     x = _seq_input(input, "lp_pool1d")
+    if (y := _lp_inf(x, norm_type, max_pool1d, kernel_size, stride, ceil_mode)) is not None:
+        return y
     out = avg_pool1d(x**norm_type, k, stride, 0, ceil_mode)
     return _lp_root(out, norm_type, k)
 
@@ -4012,6 +4022,8 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode: bool = Fals
     """Power-average pooling over (N, C, H, W) or (C, H, W); see lp_pool1d."""
     kh, kw = _pair(kernel_size, "lp_pool2d", "kernel_size")
     x = _pool_input(input, "lp_pool2d")
+    if (y := _lp_inf(x, norm_type, max_pool2d, kernel_size, stride, ceil_mode)) is not None:
+        return y
     out = avg_pool2d(x**norm_type, (kh, kw), stride, 0, ceil_mode)
     return _lp_root(out, norm_type, kh * kw)
 
@@ -4020,6 +4032,8 @@ def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode: bool = Fals
     """Power-average pooling over (N, C, D, H, W) or (C, D, H, W); see lp_pool1d."""
     k = _triple(kernel_size, "lp_pool3d", "kernel_size")
     x = _vol_input(input, "lp_pool3d")
+    if (y := _lp_inf(x, norm_type, max_pool3d, kernel_size, stride, ceil_mode)) is not None:
+        return y
     out = avg_pool3d(x**norm_type, k, stride, 0, ceil_mode)
     return _lp_root(out, norm_type, k[0] * k[1] * k[2])
 
@@ -4053,7 +4067,10 @@ def _pool3d(x: Tensor, pool2d, depth_args: tuple, hw_args: tuple, with_indices: 
     pool2d(., *depth_args) on (B, 1, D, OH*OW) (kernel (kd, 1)). With indices, combines the two
     argmaxes into PyTorch's flat index into D*H*W (ties: first in (d, h, w) order, as PyTorch)."""
     lead, (d, h, w) = x.shape[:-3], x.shape[-3:]
-    flat = x.reshape(-1, h, w)
+    if 0 in x.shape[-4:]:  # as PyTorch: only the batch may be empty
+        op = pool2d.__name__.replace("2d", "3d")
+        raise ValueError(f"{op}: expected non-empty (C, D, H, W), got input {x.shape}")
+    flat = x.reshape(-1, 1, h, w)  # batched, so an empty batch stays a batch
     if with_indices:
         y, idx_hw = pool2d(flat, *hw_args, return_indices=True)
     else:

@@ -22,6 +22,12 @@ class _Loss(Module):
         F._check_reduction(type(self).__name__, reduction)
         self.reduction = reduction
 
+    def _weight_buffers(self, **weights) -> None:
+        # PyTorch's weighted losses hold their weights as buffers: in state_dict, moved by
+        # .double() / .to(), so a torch state_dict with a criterion inside loads here.
+        for name, w in weights.items():
+            self.register_buffer(name, w)
+
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}" if self.reduction != "mean" else ""
 
@@ -41,7 +47,7 @@ class NLLLoss(_Loss):
         reduction: str = "mean",
     ):
         super().__init__(size_average, reduce, reduction)
-        self.weight = weight
+        self._weight_buffers(weight=weight)
         self.ignore_index = ignore_index
 
     def forward(self, input, target):
@@ -87,7 +93,7 @@ class CrossEntropyLoss(_Loss):
             raise ValueError(
                 f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing}"
             )
-        self.weight = weight
+        self._weight_buffers(weight=weight)
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
 
@@ -119,7 +125,7 @@ class HuberLoss(_Loss):
 class BCELoss(_Loss):
     def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
         super().__init__(size_average, reduce, reduction)
-        self.weight = weight
+        self._weight_buffers(weight=weight)
 
     def forward(self, input, target):
         return F.binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
@@ -130,8 +136,7 @@ class BCEWithLogitsLoss(_Loss):
         self, weight=None, size_average=None, reduce=None, reduction: str = "mean", pos_weight=None
     ):
         super().__init__(size_average, reduce, reduction)
-        self.weight = weight
-        self.pos_weight = pos_weight
+        self._weight_buffers(weight=weight, pos_weight=pos_weight)
 
     def forward(self, input, target):
         return F.binary_cross_entropy_with_logits(
@@ -165,7 +170,7 @@ class MultiMarginLoss(_Loss):
             raise ValueError(f"MultiMarginLoss: only p == 1 and p == 2 are supported, got {p!r}")
         self.p = p
         self.margin = margin
-        self.weight = weight
+        self._weight_buffers(weight=weight)
 
     def forward(self, input, target):
         return F.multi_margin_loss(
@@ -234,7 +239,7 @@ class SoftMarginLoss(_Loss):
 class MultiLabelSoftMarginLoss(_Loss):
     def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
         super().__init__(size_average, reduce, reduction)
-        self.weight = weight
+        self._weight_buffers(weight=weight)
 
     def forward(self, input, target):
         return F.multilabel_soft_margin_loss(input, target, self.weight, reduction=self.reduction)
@@ -387,7 +392,7 @@ class LinearCrossEntropyLoss(_Loss):
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
         super().__init__(reduction=reduction)
-        self.weight = weight
+        self._weight_buffers(weight=weight)
         self.num_classes = num_classes
         self.out_features = out_features
         self.ignore_index = ignore_index

@@ -1,0 +1,292 @@
+"""Layers against PyTorch on unusual but valid configurations, with PyTorch's own weights.
+
+Each case builds the module in both libraries (float64), copies torch's state_dict into ember,
+runs the same inputs and compares every output, the input gradients, the parameter gradients
+(of a random weighting of the outputs) and the state_dict afterwards (running statistics).
+"""
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn as enn
+
+torch = pytest.importorskip("torch")
+tnn = torch.nn
+
+RTOL = 1e-9  # normwise; wrong rules show up at 1e-3 or more
+
+
+# the shared array conversion, one-thread-torch fixture, normwise comparison and twin builder
+from test_training_parity import _torch_one_thread  # noqa: E402, F401
+from test_training_parity_options import close, twin  # noqa: E402
+
+
+def _flat(out):
+    if isinstance(out, tuple | list):
+        return [y for o in out for y in _flat(o)]
+    return [] if out is None else [out]
+
+
+def compare(mk, inputs, call=None, train=True, rtol=RTOL):
+    """Forward, backward and state of mk's two twins on the same inputs (arrays get gradients
+    when floating; other arguments pass through). call(module, *inputs) defaults to module(*x)."""
+    call = call or (lambda m, *a: m(*a))
+    tm, em = twin(mk)
+    tm.train(train)
+    em.train(train)
+    tin, ein = [], []
+    for a in inputs:
+        if isinstance(a, np.ndarray):
+            grad = a.dtype.kind == "f"
+            tin.append(torch.tensor(a.copy(), requires_grad=grad))
+            ein.append(ember.tensor(a.copy(), requires_grad=grad))
+        else:
+            tin.append(a)
+            ein.append(a)
+    tout, eout = _flat(call(tm, *tin)), _flat(call(em, *ein))
+    assert len(eout) == len(tout)
+    rng = np.random.default_rng(1)
+    tloss = eloss = 0
+    for i, (t, e) in enumerate(zip(tout, eout)):
+        close(e, t, f"output {i}", rtol)
+        if t.requires_grad:
+            w = rng.standard_normal(t.shape)
+            tloss = tloss + (t * torch.tensor(w)).sum()
+            eloss = eloss + (e * ember.tensor(w)).sum()
+    if isinstance(tloss, torch.Tensor):
+        tloss.backward()
+        eloss.backward()
+        for i, (t, e) in enumerate(zip(tin, ein)):
+            if isinstance(t, torch.Tensor) and t.grad is not None:
+                close(e.grad, t.grad, f"input {i} grad", rtol)
+        tp = dict(tm.named_parameters())
+        for k, p in em.named_parameters():
+            if tp[k].grad is not None:
+                close(p.grad, tp[k].grad, f"grad {k}", rtol)
+    tsd, esd = tm.state_dict(), em.state_dict()
+    assert list(esd) == list(tsd)
+    for k in tsd:
+        close(esd[k], tsd[k], f"state {k}", rtol)
+
+
+R = np.random.default_rng(0)
+
+
+def rn(*shape):
+    return R.standard_normal(shape)
+
+
+def _shape(batched, *rest):
+    return ((2,) if batched else ()) + rest
+
+
+# ---- convolution ------------------------------------------------------------------------------
+CONV = [
+    dict(kernel_size=2, stride=3),
+    dict(kernel_size=3, dilation=2, padding="same"),
+    dict(kernel_size=4, padding="same"),
+    dict(kernel_size=3, groups=2, out_channels=6),
+    dict(kernel_size=3, padding=1, padding_mode="reflect"),
+    dict(kernel_size=3, padding=2, padding_mode="replicate"),
+    dict(kernel_size=3, padding=3, padding_mode="circular"),
+    dict(kernel_size=3, padding="same", padding_mode="circular", dilation=2, bias=False),
+]
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
+@pytest.mark.parametrize("d", [1, 2, 3])
+@pytest.mark.parametrize("kw", CONV, ids=str)
+def test_conv_configurations(d, kw):
+    kw = dict(kw)
+    out = kw.pop("out_channels", 4)
+    sp = (6, 5, 4)[:d]
+    compare(lambda nn: getattr(nn, f"Conv{d}d")(2, out, **kw), [rn(*_shape(d != 2, 2, *sp))])
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(kernel_size=2, stride=3),
+        dict(kernel_size=3, stride=2, padding=2, output_padding=1, dilation=2),
+        dict(kernel_size=3, groups=2, bias=False),
+    ],
+    ids=str,
+)
+def test_conv_transpose_configurations(d, kw):
+    sp = (5, 4, 3)[:d]
+    compare(lambda nn: getattr(nn, f"ConvTranspose{d}d")(2, 4, **kw), [rn(*_shape(d != 1, 2, *sp))])
+
+
+# ---- pooling ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("d", [1, 2, 3])
+@pytest.mark.parametrize(
+    "name,kw",
+    [
+        ("MaxPool", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, return_indices=True)),
+        ("MaxPool", dict(kernel_size=3, dilation=2, padding=1, stride=2, ceil_mode=True)),
+        ("AvgPool", dict(kernel_size=4, padding=2, stride=3, ceil_mode=True)),
+        (
+            "AvgPool",
+            dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+        ),
+        ("AdaptiveMaxPool", dict(output_size=4, return_indices=True)),
+        ("AdaptiveAvgPool", dict(output_size=4)),
+        ("LPPool", dict(norm_type=3, kernel_size=3, stride=2, ceil_mode=True)),
+        ("LPPool", dict(norm_type=float("inf"), kernel_size=2)),
+        ("LPPool", dict(norm_type=-float("inf"), kernel_size=3, stride=2, ceil_mode=True)),
+    ],
+    ids=str,
+)
+def test_pool_configurations(d, name, kw):
+    sp = (7, 6, 5)[:d]
+    x = rn(*_shape(d != 3, 3, *sp))
+    compare(lambda nn: getattr(nn, f"{name}{d}d")(**kw), [x])
+
+
+@pytest.mark.parametrize(
+    "name", ["MaxPool3d", "AvgPool3d", "AdaptiveMaxPool3d", "AdaptiveAvgPool3d"]
+)
+def test_pool3d_empty_batch_and_empty_channels_as_torch(name):
+    arg = 2
+    out = getattr(enn, name)(arg)(ember.zeros(0, 2, 4, 4, 4))
+    assert out.shape == tuple(getattr(tnn, name)(arg)(torch.zeros(0, 2, 4, 4, 4)).shape)
+    with pytest.raises(ValueError, match="3d"):
+        getattr(enn, name)(arg)(ember.zeros(1, 0, 4, 4, 4))
+
+
+@pytest.mark.parametrize("d", [1, 2])
+def test_adaptive_max_pool_refuses_empty_channels_as_torch(d):
+    shape = (1, 0) + (5,) * d
+    with pytest.raises(RuntimeError):
+        getattr(tnn, f"AdaptiveMaxPool{d}d")(2)(torch.zeros(shape))
+    with pytest.raises(ValueError, match="non-batch"):
+        getattr(enn, f"AdaptiveMaxPool{d}d")(2)(ember.zeros(*shape))
+    assert getattr(enn, f"AdaptiveMaxPool{d}d")(2)(ember.zeros(0, 2, *(5,) * d)).shape[0] == 0
+
+
+# ---- normalisation ----------------------------------------------------------------------------
+def _steps(mk):
+    """A module applying mk's layer to each input in turn (running statistics accumulate)."""
+
+    def build(nn):
+        class Steps(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.m = mk(nn)
+
+            def forward(self, *xs):
+                return [self.m(x) for x in xs]
+
+        return Steps()
+
+    return build
+
+
+@pytest.mark.parametrize("train", [True, False])
+@pytest.mark.parametrize(
+    "kw",
+    [dict(momentum=None), dict(track_running_stats=False), dict(affine=False, momentum=0.3)],
+    ids=str,
+)
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_batchnorm_configurations(d, kw, train):
+    xs = [rn(4, 3, *(5, 4, 3)[: max(d, 1)]) * 2 + 1 for _ in range(3)]
+    compare(_steps(lambda nn: getattr(nn, f"BatchNorm{d}d")(3, **kw)), xs, train=train)
+
+
+@pytest.mark.parametrize("batched", [True, False])
+@pytest.mark.parametrize("kw", [dict(affine=True), dict(track_running_stats=True, momentum=None)])
+def test_instancenorm_configurations(kw, batched):
+    xs = [rn(*_shape(batched, 3, 5, 4)) for _ in range(2)]
+    for train in (True, False):
+        compare(_steps(lambda nn: nn.InstanceNorm2d(3, **kw)), xs, train=train)
+
+
+@pytest.mark.parametrize(
+    "mk,shape",
+    [
+        (lambda nn: nn.LayerNorm((3, 4), bias=False), (2, 3, 4)),
+        (lambda nn: nn.LayerNorm(4, elementwise_affine=False, eps=0.1), (3, 4)),
+        (lambda nn: nn.GroupNorm(2, 4), (2, 4)),
+        (lambda nn: nn.GroupNorm(4, 4, affine=False), (2, 4, 2, 2, 2)),
+    ],
+)
+def test_layer_and_group_norm_configurations(mk, shape):
+    compare(mk, [rn(*shape)])
+
+
+# ---- recurrent --------------------------------------------------------------------------------
+RNN_CASES = [
+    ("LSTM", dict(proj_size=2, num_layers=2, bidirectional=True, batch_first=True)),
+    ("GRU", dict(num_layers=3, dropout=0.5)),
+    ("RNN", dict(nonlinearity="relu", bidirectional=True, bias=False)),
+]
+
+
+@pytest.mark.parametrize("name,kw", RNN_CASES, ids=str)
+def test_rnn_configurations_with_h0_in_eval(name, kw):
+    d = 2 if kw.get("bidirectional") else 1
+    layers = d * kw.get("num_layers", 1)
+    h = kw.get("proj_size") or 5
+    x = rn(3, 3, 4)  # (T, N, F) or (N, T, F): N = T = 3 either way
+    state = [rn(layers, 3, h)] + ([rn(layers, 3, 5)] if name == "LSTM" else [])
+    call = (lambda m, x, h, c: m(x, (h, c))) if name == "LSTM" else None
+    compare(lambda nn: getattr(nn, name)(4, 5, **kw), [x, *state], call=call, train=False)
+    compare(lambda nn: getattr(nn, name)(4, 5, **kw), [rn(4, 4)], train=False)  # unbatched
+
+
+# ---- attention --------------------------------------------------------------------------------
+def _mask_call(**masks):
+    def call(m, q, k, v):
+        lib = torch if isinstance(m, torch.nn.Module) else ember
+        return m(
+            q,
+            k,
+            v,
+            **{n: lib.tensor(a) if isinstance(a, np.ndarray) else a for n, a in masks.items()},
+        )
+
+    return call
+
+
+KPM = np.array([[False, False, False, True, True], [True, False, False, False, False]])
+
+
+@pytest.mark.parametrize(
+    "masks",
+    [
+        dict(key_padding_mask=KPM, average_attn_weights=False),
+        dict(key_padding_mask=np.where(KPM, -1.5, 0.25)),
+        dict(attn_mask=R.standard_normal((4, 3, 5)), key_padding_mask=np.where(KPM, -np.inf, 0.0)),
+        dict(attn_mask=np.triu(np.ones((3, 5), bool), 1), need_weights=False),
+    ],
+    ids=["kpm-bool", "kpm-float", "mask-3d", "mask-bool"],
+)
+def test_multihead_attention_masks_and_kdim(masks):
+    mk = lambda nn: nn.MultiheadAttention(6, 2, batch_first=True, kdim=3, vdim=4)  # noqa: E731
+    compare(mk, [rn(2, 3, 6), rn(2, 5, 3), rn(2, 5, 4)], call=_mask_call(**masks), train=False)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_transformer_layers_causal_and_padding(norm_first):
+    kw = dict(dim_feedforward=8, dropout=0.0, batch_first=True, norm_first=norm_first)
+    tgt, mem = rn(2, 4, 6), rn(2, 3, 6)
+    causal = np.triu(np.ones((4, 4), bool), 1)
+
+    def call(m, t, s):
+        lib = torch if isinstance(m, torch.nn.Module) else ember
+        pad = lib.tensor(np.array([[False, False, True], [False, False, False]]))
+        return m(t, s, tgt_mask=lib.tensor(causal), memory_key_padding_mask=pad, tgt_is_causal=True)
+
+    compare(lambda nn: nn.TransformerDecoderLayer(6, 2, activation="gelu", **kw), [tgt, mem], call)
+
+
+# ---- embedding --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "kw", [dict(padding_idx=-1), dict(max_norm=0.5, norm_type=1.0, padding_idx=2)], ids=str
+)
+def test_embedding_configurations(kw):
+    idx = np.array([[0, 2, 4], [4, 1, 0]])
+    compare(lambda nn: nn.Embedding(5, 3, **kw), [idx])
