@@ -355,7 +355,8 @@ def test_padded_steps_change_nothing(rng):
 def test_pack_pad_roundtrip_and_pytorch(rng):
     x = rng.standard_normal((3, 5, 2)).astype(np.float32)  # batch_first
     packed = pack_padded_sequence(x, [5, 4, 2], batch_first=True)
-    assert packed.data.shape == (5, 3, 2)
+    assert packed.data.shape == (11, 2) and packed.batch_sizes.tolist() == [3, 3, 2, 2, 1]
+    np.testing.assert_array_equal(packed.data.numpy()[:3], x[:, 0])  # step 0 of each sequence
     lstm = nn.LSTM(2, 3, batch_first=True)
     out, (h, c) = lstm(packed)
     padded, lens = pad_packed_sequence(out, batch_first=True, padding_value=-1.0, total_length=6)

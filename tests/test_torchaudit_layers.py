@@ -290,3 +290,42 @@ def test_transformer_layers_causal_and_padding(norm_first):
 def test_embedding_configurations(kw):
     idx = np.array([[0, 2, 4], [4, 1, 0]])
     compare(lambda nn: nn.Embedding(5, 3, **kw), [idx])
+
+
+def _packed_call(lengths, batch_first, enforce_sorted):
+    """Pack, run, and return the packed output's fields plus the padded output and lengths."""
+
+    def call(m, x):
+        u = torch.nn.utils.rnn if isinstance(m, torch.nn.Module) else enn.utils.rnn
+        p = u.pack_padded_sequence(x, lengths, batch_first, enforce_sorted)
+        out, h = m(p)
+        padded = u.pad_packed_sequence(out, batch_first, padding_value=-2.0, total_length=6)
+        return p, out, padded, h
+
+    return call
+
+
+@pytest.mark.parametrize(
+    "name,kw,lengths,enforce_sorted",
+    [
+        ("LSTM", dict(proj_size=2, bidirectional=True), [5, 3, 3, 1], True),
+        ("GRU", dict(batch_first=True, num_layers=2), [2, 5, 2, 4], False),
+        ("RNN", dict(bidirectional=True, batch_first=True), [1, 3, 5, 3], False),
+    ],
+    ids=["LSTM", "GRU", "RNN"],
+)
+def test_packed_sequence_is_torchs_layout(name, kw, lengths, enforce_sorted):
+    bf = kw.get("batch_first", False)
+    x = rn(4, 5, 3) if bf else rn(5, 4, 3)
+    call = _packed_call(lengths, bf, enforce_sorted)
+    compare(lambda nn: getattr(nn, name)(3, 4, **kw), [x], call=call, train=False)
+
+
+def test_pack_sequence_roundtrip_as_torch():
+    seqs = [rn(2, 3), rn(4, 3), rn(1, 3)]
+    tp = torch.nn.utils.rnn.pack_sequence([torch.tensor(s) for s in seqs], enforce_sorted=False)
+    ep = enn.utils.rnn.pack_sequence([ember.tensor(s) for s in seqs], enforce_sorted=False)
+    for e, t in zip(ep, tp):
+        close(e, t, "packed field")
+    for e, s in zip(enn.utils.rnn.unpack_sequence(ep), seqs):
+        np.testing.assert_array_equal(e.numpy(), s)

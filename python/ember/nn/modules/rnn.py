@@ -19,7 +19,7 @@ from ember.autograd.function import Function
 from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.module import Module, Parameter, _check_size
-from ember.nn.utils.rnn import PackedSequence
+from ember.nn.utils.rnn import PackedSequence, _pack, _unpack
 from ember.random import default_generator
 from ember.tensor import Tensor
 
@@ -199,7 +199,8 @@ class RNNBase(Module):
         if packed:
             if lengths is not None:
                 raise ValueError(f"{cls}: pass lengths either in the PackedSequence or as lengths")
-            input, lengths = input.data, input.lengths
+            sorted_indices = input.sorted_indices
+            input, lengths = _unpack(input, cls)
         dtype = self.weight_ih_l0.dtype
         x = F._float_input(input, cls, "input", dtype)
         if x.ndim not in (2, 3):
@@ -275,7 +276,7 @@ class RNNBase(Module):
             h_n = h_n.squeeze(1)
             c_n = c_n.squeeze(1) if c_n is not None else None
         elif packed:
-            output = PackedSequence(output, np.asarray(lengths, dtype=np.int64))
+            output = _pack(output, lengths, sorted_indices)
         elif self.batch_first:
             output = output.transpose(0, 1)
         return output, ((h_n, c_n) if self.mode == "LSTM" else h_n)

@@ -1,10 +1,11 @@
 """Variable-length batches for the recurrent layers.
 
-ember's kernels take a padded (T, N, *) batch plus per-sequence lengths directly, so a
-``PackedSequence`` here simply holds the time-major padded data and the lengths (PyTorch's holds
-the steps interleaved with ``batch_sizes``); ``pack_padded_sequence`` / ``pad_packed_sequence``
-keep PyTorch's signatures, so code written for torch runs unchanged. Passing ``lengths=`` to
-``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` is the same thing without the wrapper.
+``PackedSequence`` is PyTorch's: the valid steps of every sequence, time-major, longest sequence
+first (``data``, ``batch_sizes``, ``sorted_indices``, ``unsorted_indices``), so code that reads
+``packed.data`` or ``batch_sizes`` runs unchanged. ember's kernels take a padded (T, N, *) batch
+plus lengths, so the recurrent layers unpack on entry and pack their output the same way (two
+differentiable gathers). Passing ``lengths=`` to ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` is the same
+thing without the wrapper.
 """
 
 from __future__ import annotations
@@ -17,15 +18,64 @@ from ember.tensor import Tensor
 
 
 class PackedSequence(NamedTuple):
-    """A padded time-major batch and its lengths.
+    """A packed batch, as PyTorch's.
 
     Attributes:
-        data: Tensor (T, N, *), T = max(lengths); steps t >= lengths[n] are padding.
-        lengths: int64 array (N,), each in [1, T].
+        data: Tensor (sum(lengths), *): step t of the batch_sizes[t] longest sequences, for t in
+            order; within a step, sequences in sorted_indices order.
+        batch_sizes: int64 Tensor (T,): how many sequences have a step t.
+        sorted_indices: int64 Tensor (N,), the batch order of ``data`` (longest first, ties in
+            batch order), or None when the batch was already sorted (``enforce_sorted=True``).
+        unsorted_indices: the inverse permutation, or None.
     """
 
     data: Tensor
-    lengths: np.ndarray
+    batch_sizes: Tensor
+    sorted_indices: Tensor | None = None
+    unsorted_indices: Tensor | None = None
+
+
+def _pack(x: Tensor, lens: np.ndarray, sorted_indices) -> PackedSequence:
+    """x (T, N, *) time-major padded, lens (N,) -> PackedSequence; sorted_indices None means the
+    batch is in decreasing length order already."""
+    t, n = x.shape[0], x.shape[1]
+    order = np.arange(n) if sorted_indices is None else np.asarray(sorted_indices)
+    steps, j = np.nonzero(np.arange(t)[:, None] < lens[order][None, :])  # row-major: by step
+    data = x.reshape(t * n, *x.shape[2:])[steps * n + order[j]]
+    batch_sizes = Tensor(np.bincount(steps, minlength=int(lens.max())).astype(np.int64))
+    if sorted_indices is None:
+        return PackedSequence(data, batch_sizes)
+    return PackedSequence(data, batch_sizes, Tensor(order), Tensor(np.argsort(order)))
+
+
+def _unpack(sequence, op: str, total_length=None, padding_value=0.0) -> tuple[Tensor, np.ndarray]:
+    """PackedSequence -> (padded (T, N, *) time-major, lengths (N,) in batch order); T =
+    total_length or the longest length, padded steps hold ``padding_value``."""
+    from ember import ops
+
+    if not isinstance(sequence, PackedSequence):
+        raise TypeError(f"{op}: expected a PackedSequence, got {type(sequence).__name__}")
+    data, bs = sequence.data, np.asarray(sequence.batch_sizes).astype(np.int64)
+    t, n = bs.shape[0], int(bs[0])
+    if total_length is not None:
+        if total_length < t:
+            raise ValueError(
+                f"{op}: total_length ({total_length}) must be at least the longest sequence ({t})"
+            )
+        t = int(total_length)
+    order = np.arange(n) if sequence.sorted_indices is None else np.asarray(sequence.sorted_indices)
+    lens = np.empty(n, np.int64)
+    lens[order] = (bs[None, :] > np.arange(n)[:, None]).sum(1)
+    valid = np.arange(t)[:, None] < lens[None, :]  # (T, N) in batch order
+    # row of data holding (step, sequence): packing order is by step, then by rank in `order`
+    rank = np.empty(n, np.int64)
+    rank[order] = np.arange(n)
+    src = np.full((t, n), data.shape[0], np.int64)  # the padding row appended below
+    steps, seqs = np.nonzero(valid)
+    src[steps, seqs] = np.cumsum(np.r_[0, bs])[steps] + rank[seqs]
+    pad = Tensor(np.full((1,) + tuple(data.shape[1:]), padding_value, dtype=data.dtype))
+    padded = ops.cat([data, pad], dim=0)[src.reshape(-1)]
+    return padded.reshape(t, n, *data.shape[1:]), lens
 
 
 def _lengths(lengths, op: str) -> np.ndarray:
@@ -48,7 +98,7 @@ def pack_padded_sequence(input, lengths, batch_first: bool = False, enforce_sort
         enforce_sorted: require lengths in decreasing order, as PyTorch does (ember does not
             need it; pass False to accept any order).
 
-    Returns: PackedSequence(data (max(lengths), N, *) time-major, lengths).
+    Returns: PackedSequence (PyTorch's layout; see the class).
     """
     op = "pack_padded_sequence"
     x = input if isinstance(input, Tensor) else Tensor(np.asarray(input))
@@ -68,10 +118,7 @@ def pack_padded_sequence(input, lengths, batch_first: bool = False, enforce_sort
             "is True. You can pass `enforce_sorted=False` to pack_padded_sequence and/or "
             "pack_sequence to sidestep this requirement if you do not need ONNX exportability."
         )
-    tmax = int(lens.max())
-    if tmax < t:
-        x = x[:tmax]
-    return PackedSequence(x, lens)
+    return _pack(x, lens, None if enforce_sorted else np.argsort(-lens, kind="stable"))
 
 
 def pad_packed_sequence(
@@ -82,32 +129,10 @@ def pad_packed_sequence(
     Returns: (padded (T, N, *) or (N, T, *), lengths int64 Tensor (N,)); T = total_length or
     max(lengths); padded steps hold ``padding_value``.
     """
-    op = "pad_packed_sequence"
-    if not isinstance(sequence, PackedSequence):
-        raise TypeError(f"{op}: expected a PackedSequence, got {type(sequence).__name__}")
-    x, lens = sequence.data, sequence.lengths
-    t = x.shape[0]
-    if total_length is not None:
-        if total_length < t:
-            raise ValueError(
-                f"{op}: total_length ({total_length}) must be at least the longest sequence ({t})"
-            )
-        if total_length > t:
-            from ember import ops
-
-            pad = np.zeros((total_length - t,) + tuple(x.shape[1:]), x.dtype)
-            x = ops.cat([x, Tensor(pad)], dim=0)
-            t = total_length
-    if padding_value != 0:
-        from ember import ops
-
-        valid = (np.arange(t)[:, None] < lens[None, :]).reshape(
-            (t, len(lens)) + (1,) * (x.ndim - 2)
-        )
-        x = ops.where(valid, x, Tensor(np.asarray(padding_value, dtype=x.dtype)))
+    x, lens = _unpack(sequence, "pad_packed_sequence", total_length, padding_value)
     if batch_first:
         x = x.transpose(0, 1)
-    return x, Tensor(lens.copy())
+    return x, Tensor(lens)
 
 
 def pad_sequence(
