@@ -329,3 +329,37 @@ def test_pack_sequence_roundtrip_as_torch():
         close(e, t, "packed field")
     for e, s in zip(enn.utils.rnn.unpack_sequence(ep), seqs):
         np.testing.assert_array_equal(e.numpy(), s)
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "LayerNorm([2, 3], bias=False)",
+        "LayerNorm(4, elementwise_affine=False)",
+        "Conv2d(2, 4, 3, padding='same', padding_mode='reflect', bias=False)",
+        "AvgPool1d(3, count_include_pad=False)",
+        "AvgPool1d((3,), stride=2, padding=(1,))",
+        "GroupNorm(2, 4, affine=False)",
+        "LSTM(3, 4, proj_size=2, bidirectional=True)",
+        "Upsample(size=(3, 4), mode='bilinear', align_corners=True)",
+    ],
+)
+def test_repr_and_attributes_match_torch(expr):
+    t, e = eval("tnn." + expr), eval("enn." + expr)
+    assert repr(e) == repr(t)
+    for name in ("kernel_size", "stride", "padding", "normalized_shape"):
+        assert getattr(e, name, None) == getattr(t, name, None), name
+
+
+def test_pool_stride_empty_list_means_kernel_as_torch():
+    x = rn(1, 2, 6, 6, 6)
+    for d, shape in ((1, (1, 2, 6)), (2, (1, 2, 6, 6)), (3, (1, 2, 6, 6, 6))):
+        for kind in ("max", "avg"):
+            fn = f"{kind}_pool{d}d"
+            e = getattr(enn.functional, fn)(
+                ember.tensor(x.reshape(-1)[: np.prod(shape)].reshape(shape)), 2, []
+            )
+            t = getattr(tnn.functional, fn)(
+                torch.tensor(x.reshape(-1)[: np.prod(shape)].reshape(shape)), 2, []
+            )
+            close(e, t, fn)

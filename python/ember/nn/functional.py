@@ -2237,9 +2237,14 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     return y.squeeze(0) if unbatched else y
 
 
+def _stride_or(kernel, stride):
+    """A pool's stride: None or an empty sequence (PyTorch's modules pass []) mean the kernel."""
+    return kernel if stride is None or (isinstance(stride, tuple | list) and not stride) else stride
+
+
 def _pool_args(op, kernel_size, stride, padding, dilation=1):
     k = _pair(kernel_size, op, "kernel_size")
-    s = k if stride is None or (isinstance(stride, tuple | list) and len(stride) == 0) else stride
+    s = _stride_or(k, stride)
     return k, _pair(s, op, "stride"), _pair(padding, op, "padding"), _pair(dilation, op, "dilation")
 
 
@@ -2869,7 +2874,7 @@ def max_pool1d(
     op = "max_pool1d"
     x = _seq_input(input, op)
     k = _single(kernel_size, op, "kernel_size")
-    s = k if stride is None else _single(stride, op, "stride")
+    s = _single(_stride_or(k, stride), op, "stride")
     p, d = _single(padding, op, "padding"), _single(dilation, op, "dilation")
     n_out = (x.shape[-1] - k) // s + 1 if k >= 1 and s >= 1 else 0
     plain = (
@@ -2894,7 +2899,7 @@ def avg_pool1d(
     op = "avg_pool1d"
     x = _seq_input(input, op)
     k = _single(kernel_size, op, "kernel_size")
-    s = k if stride is None else _single(stride, op, "stride")
+    s = _single(_stride_or(k, stride), op, "stride")
     p = _single(padding, op, "padding")
     return avg_pool2d(
         x.unsqueeze(-2), (1, k), (1, s), (0, p), ceil_mode, count_include_pad
@@ -4091,8 +4096,7 @@ def _pool3d(x: Tensor, pool2d, depth_args: tuple, hw_args: tuple, with_indices: 
 
 def _pool3d_args(op, kernel_size, stride, padding, dilation=1):
     k = _triple(kernel_size, op, "kernel_size")
-    empty = stride is None or (isinstance(stride, tuple | list) and len(stride) == 0)
-    s = k if empty else _triple(stride, op, "stride")
+    s = _triple(_stride_or(k, stride), op, "stride")
     return k, s, _triple(padding, op, "padding"), _triple(dilation, op, "dilation")
 
 

@@ -154,6 +154,10 @@ class AvgPool1d(AvgPool2d):
         self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True
     ):
         super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+        # PyTorch keeps 1-tuples here (unlike MaxPool1d's ints): same attributes, same repr
+        one = lambda v: tuple(v) if isinstance(v, tuple | list) else (v,)  # noqa: E731
+        self.kernel_size, self.padding = one(kernel_size), one(padding)
+        self.stride = one(kernel_size if stride is None else stride)
 
     def forward(self, input):
         return F.avg_pool1d(
