@@ -363,3 +363,62 @@ def test_pool_stride_empty_list_means_kernel_as_torch():
                 torch.tensor(x.reshape(-1)[: np.prod(shape)].reshape(shape)), 2, []
             )
             close(e, t, fn)
+
+
+@pytest.mark.parametrize(
+    "d,kw,shape",
+    [
+        (2, dict(kernel_size=2, stride=3), (1, 1, 2, 4)),  # one window missing half the plane
+        (1, dict(kernel_size=1, stride=4), (3, 4)),
+        (1, dict(kernel_size=3, stride=4, padding=1, count_include_pad=False), (2, 4)),
+        (2, dict(kernel_size=3, padding=1), (2, 1, 1, 1)),  # one window over the plane: divisor 9
+        (2, dict(kernel_size=3, padding=1, divisor_override=2), (2, 1, 1)),
+        (3, dict(kernel_size=(2, 1, 3), stride=(1, 4, 4)), (1, 2, 3, 2, 3)),
+    ],
+)
+def test_avg_pool_gradient_of_a_single_window(d, kw, shape):
+    compare(lambda nn: getattr(nn, f"AvgPool{d}d")(**kw), [rn(*shape)])
+
+
+def test_avg_pool3d_refuses_input_smaller_than_kernel_as_torch():
+    x = np.ones((1, 2, 3, 4, 4))
+    with pytest.raises(RuntimeError, match="smaller than kernel size"):
+        tnn.AvgPool3d((4, 2, 2), padding=(2, 0, 0))(torch.tensor(x))
+    with pytest.raises(ValueError, match="smaller than kernel size"):
+        enn.AvgPool3d((4, 2, 2), padding=(2, 0, 0))(ember.tensor(x))
+
+
+def test_random_pool_configurations():
+    """Seeded random kernel/stride/padding/dilation/ceil_mode tuples (windows partly or wholly
+    past the input included), forward and backward, against torch."""
+    rng = np.random.default_rng(7)
+    for _ in range(40):
+        d = int(rng.integers(1, 4))
+        k, s, dil = (tuple(int(v) for v in rng.integers(1, hi, d)) for hi in (5, 5, 3))
+        p = tuple(int(rng.integers(0, kk // 2 + 1)) for kk in k)
+        x = rn(int(rng.integers(1, 3)), 2, *(int(v) for v in rng.integers(4, 8, d)))
+        ceil = bool(rng.integers(0, 2))
+        if rng.integers(0, 2):
+            kw = dict(
+                kernel_size=k,
+                stride=s,
+                padding=p,
+                ceil_mode=ceil,
+                count_include_pad=bool(rng.integers(0, 2)),
+            )
+            compare(lambda nn, kw=kw, d=d: getattr(nn, f"AvgPool{d}d")(**kw), [x])
+        else:
+            kw = dict(
+                kernel_size=k,
+                stride=s,
+                padding=p,
+                dilation=dil,
+                ceil_mode=ceil,
+                return_indices=True,
+            )
+            try:
+                y = getattr(tnn.functional, f"max_pool{d}d")(torch.tensor(x), **kw)[0]
+            except RuntimeError:  # output too small: ember's refusal is checked elsewhere
+                continue
+            if not torch.isinf(y).any():  # a window wholly in padding gets a garbage index in torch
+                compare(lambda nn, kw=kw, d=d: getattr(nn, f"MaxPool{d}d")(**kw), [x])

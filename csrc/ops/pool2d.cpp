@@ -342,13 +342,19 @@ void avg_pool2d_backward(T* dx, const T* dy, int64_t NC, int64_t H, int64_t W, i
   int64_t OH, OW;
   pool2d_output_size(&OH, &OW, "avg_pool2d_backward", 1, H, W, kh, kw, sh, sw, ph, pw, 1, 1,
                      ceil_mode);
+  // one window over the whole plane (a global average pool): one fill, no accumulation. Its
+  // divisor is the window's (padding, divisor_override), and a single window that misses part of
+  // the plane (stride > size) takes the general loop, which leaves the missed part 0.
+  const AvgWin w0 =
+      avg_window(0, 0, H, W, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override);
+  const bool whole = OH == 1 && OW == 1 && w0.ih0 == 0 && w0.ih1 == H && w0.iw0 == 0 && w0.iw1 == W;
   const int nt = threads_for(NC * OH * OW * kh * kw);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int64_t pl = 0; pl < NC; ++pl) {
     T* dp = dx + pl * H * W;
     const T* g = dy + pl * OH * OW;
-    if (OH == 1 && OW == 1) {  // a global average pool: one fill, no accumulation
-      std::fill(dp, dp + H * W, T(double(g[0]) / double(H * W)));
+    if (whole) {
+      std::fill(dp, dp + H * W, T(double(g[0]) / w0.div));
       continue;
     }
     std::fill(dp, dp + H * W, T(0));

@@ -4144,6 +4144,12 @@ def avg_pool3d(
     op = "avg_pool3d"
     x = _vol_input(input, op)
     k, s, p, _ = _pool3d_args(op, kernel_size, stride, padding)
+    if any(i < kk for i, kk in zip(x.shape[-3:], k)):  # PyTorch's check, padding aside
+        (t, h, w), (kt, kh, kw) = x.shape[-3:], k
+        raise ValueError(
+            f"{op}: input image (T: {t} H: {h} W: {w}) smaller than kernel size "
+            f"(kT: {kt} kH: {kh} kW: {kw})"
+        )
     rest = (ceil_mode, count_include_pad)
     if divisor_override is not None:
         divisor_override = _int_arg(divisor_override, op, "divisor_override")

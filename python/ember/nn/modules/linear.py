@@ -111,6 +111,8 @@ class Bilinear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        if self.weight.shape[1] < 1:  # the bound below divides by it, as PyTorch's
+            raise ValueError(f"Bilinear: in1_features must be > 0, got {self.weight.shape[1]}")
         bound = 1 / math.sqrt(self.weight.shape[1])
         init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:
