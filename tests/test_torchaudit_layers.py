@@ -422,3 +422,37 @@ def test_random_pool_configurations():
                 continue
             if not torch.isinf(y).any():  # a window wholly in padding gets a garbage index in torch
                 compare(lambda nn, kw=kw, d=d: getattr(nn, f"MaxPool{d}d")(**kw), [x])
+
+
+@pytest.mark.parametrize(
+    "ctor,masks",
+    [
+        (dict(), dict(key_padding_mask=KPM[:, :3], average_attn_weights=False)),
+        (dict(kdim=3, vdim=4), dict(attn_mask=R.standard_normal((4, 4, 3)), need_weights=False)),
+        (dict(add_bias_kv=True, add_zero_attn=True, bias=False), dict()),
+    ],
+    ids=["kpm", "kdim-mask3d", "bias_kv"],
+)
+def test_functional_multi_head_attention_forward(ctor, masks):
+    def call(m, q, k, v):
+        lib, fn = (
+            (torch, tnn.functional) if isinstance(m, torch.nn.Module) else (ember, enn.functional)
+        )
+        sep = not m._qkv_same_embed_dim
+        kw = {n: lib.tensor(a) if isinstance(a, np.ndarray) else a for n, a in masks.items()}
+        w = (m.in_proj_weight, m.in_proj_bias, m.bias_k, m.bias_v, m.add_zero_attn, 0.0)
+        sep_w = dict(q_proj_weight=m.q_proj_weight, k_proj_weight=m.k_proj_weight)
+        return fn.multi_head_attention_forward(
+            q, k, v, 6, 2, *w, m.out_proj.weight, m.out_proj.bias, training=False,
+            use_separate_proj_weight=sep, v_proj_weight=m.v_proj_weight, **sep_w, **kw,
+        )  # fmt: skip
+
+    kd, vd = ctor.get("kdim", 6), ctor.get("vdim", 6)
+    compare(
+        lambda nn: nn.MultiheadAttention(6, 2, **ctor),
+        [rn(4, 2, 6), rn(3, 2, kd), rn(3, 2, vd)],
+        call,
+        train=False,
+    )
+    with pytest.raises(ValueError, match="embedding dimension"):
+        enn.functional.multi_head_attention_forward(*(ember.ones(4, 2, 6),) * 3, 8, 2, *(None,) * 8)

@@ -33,7 +33,10 @@ def _float_input(x, op: str, name: str = "input", dtype=None) -> Tensor:
         if x.data.dtype.kind != "f":
             raise TypeError(f"{op}: {name} must be a floating point tensor, got {x.dtype}")
         if dtype is not None and x.data.dtype != dtype:
-            raise TypeError(f"{op}: {name} is {x.dtype} but the parameters are {np.dtype(dtype)}")
+            raise TypeError(
+                f"{op}: {name} is {x.dtype}, expected {np.dtype(dtype)} (input and parameters "
+                "must share a dtype)"
+            )
         return x
     arr = np.asarray(x)
     if arr.dtype.kind not in "biuf":
@@ -1345,6 +1348,79 @@ def scaled_dot_product_attention(
         key = key.repeat_interleave(hq // hk, dim=-3)
         value = value.repeat_interleave(hq // hv, dim=-3)
     return _attention(query, key, value, attn_mask, dropout_p, is_causal, scale)
+
+
+def multi_head_attention_forward(
+    query,
+    key,
+    value,
+    embed_dim_to_check: int,
+    num_heads: int,
+    in_proj_weight,
+    in_proj_bias,
+    bias_k,
+    bias_v,
+    add_zero_attn: bool,
+    dropout_p: float,
+    out_proj_weight,
+    out_proj_bias,
+    training: bool = True,
+    key_padding_mask=None,
+    need_weights: bool = True,
+    attn_mask=None,
+    use_separate_proj_weight: bool = False,
+    q_proj_weight=None,
+    k_proj_weight=None,
+    v_proj_weight=None,
+    static_k=None,
+    static_v=None,
+    average_attn_weights: bool = True,
+    is_causal: bool = False,
+):
+    """PyTorch's functional multi-head attention: query (L, N, E) or (L, E), key / value
+    (S, N, kdim / vdim) -> (output like query, weights or None). nn.MultiheadAttention's forward
+    (masks, checks, gradients) run with these tensors as its weights, nothing copied."""
+    from ember.nn.modules.activation import MultiheadAttention
+    from ember.nn.modules.linear import Linear
+    from ember.nn.modules.module import Module
+
+    op = "multi_head_attention_forward"
+    if static_k is not None or static_v is not None:
+        raise NotImplementedError(f"{op}: static_k / static_v are not supported")
+    t = lambda w: w if w is None or isinstance(w, Tensor) else Tensor(np.asarray(w))  # noqa: E731
+    e = int(np.shape(query)[-1])
+    if e != embed_dim_to_check:
+        raise ValueError(
+            f"{op}: was expecting embedding dimension of {embed_dim_to_check}, got {e}"
+        )
+    if num_heads < 1 or e % num_heads:
+        raise ValueError(f"{op}: embed_dim {e} not divisible by num_heads {num_heads}")
+    m = MultiheadAttention.__new__(MultiheadAttention)
+    Module.__init__(m)
+    m.out_proj = Linear.__new__(Linear)
+    Module.__init__(m.out_proj)
+    m.out_proj.weight, m.out_proj.bias = t(out_proj_weight), t(out_proj_bias)
+    m.in_proj_bias, m.bias_k, m.bias_v = t(in_proj_bias), t(bias_k), t(bias_v)
+    if use_separate_proj_weight:
+        m.q_proj_weight, m.k_proj_weight = t(q_proj_weight), t(k_proj_weight)
+        m.v_proj_weight, m.in_proj_weight = t(v_proj_weight), None
+        m.kdim, m.vdim = m.k_proj_weight.shape[-1], m.v_proj_weight.shape[-1]
+    else:
+        m.in_proj_weight, m.kdim, m.vdim = t(in_proj_weight), e, e
+    m._qkv_same_embed_dim = not use_separate_proj_weight
+    m.embed_dim, m.num_heads, m.head_dim = e, num_heads, e // num_heads
+    m.add_zero_attn, m.dropout, m.batch_first = bool(add_zero_attn), float(dropout_p), False
+    m.train(bool(training))
+    return m(
+        query,
+        key,
+        value,
+        key_padding_mask=key_padding_mask,
+        need_weights=need_weights,
+        attn_mask=attn_mask,
+        average_attn_weights=average_attn_weights,
+        is_causal=is_causal,
+    )
 
 
 def _attention(query, key, value, attn_mask, dropout_p, is_causal, scale) -> Tensor:
@@ -5426,6 +5502,7 @@ __all__ = [
     "max_unpool3d",
     "mish",
     "mse_loss",
+    "multi_head_attention_forward",
     "multi_margin_loss",
     "multilabel_margin_loss",
     "multilabel_soft_margin_loss",
