@@ -342,6 +342,9 @@ def test_pack_sequence_roundtrip_as_torch():
         "GroupNorm(2, 4, affine=False)",
         "LSTM(3, 4, proj_size=2, bidirectional=True)",
         "Upsample(size=(3, 4), mode='bilinear', align_corners=True)",
+        "MSELoss(reduction='sum')",
+        "CrossEntropyLoss(label_smoothing=0.1, ignore_index=2)",
+        "TripletMarginWithDistanceLoss(swap=True)",
     ],
 )
 def test_repr_and_attributes_match_torch(expr):

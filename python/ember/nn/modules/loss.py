@@ -7,6 +7,7 @@ import warnings
 from dataclasses import dataclass
 
 from ember.nn import functional as F
+from ember.nn.modules.distance import PairwiseDistance
 from ember.nn.modules.linear import Linear
 from ember.nn.modules.module import Module
 
@@ -28,8 +29,7 @@ class _Loss(Module):
         for name, w in weights.items():
             self.register_buffer(name, w)
 
-    def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}" if self.reduction != "mean" else ""
+    # no extra_repr: PyTorch prints every loss as ``Name()`` whatever its settings
 
 
 class MSELoss(_Loss):
@@ -316,7 +316,8 @@ class TripletMarginWithDistanceLoss(_Loss):
             raise ValueError(
                 f"TripletMarginWithDistanceLoss: margin must be greater than 0, got {margin}"
             )
-        self.distance_function = distance_function
+        # PyTorch's default is a PairwiseDistance submodule (it shows in the repr)
+        self.distance_function = distance_function or PairwiseDistance()
         self.margin, self.swap = margin, swap
 
     def forward(self, anchor, positive, negative):
