@@ -459,3 +459,10 @@ def test_functional_multi_head_attention_forward(ctor, masks):
     )
     with pytest.raises(ValueError, match="embedding dimension"):
         enn.functional.multi_head_attention_forward(*(ember.ones(4, 2, 6),) * 3, 8, 2, *(None,) * 8)
+
+
+def test_conv3d_refuses_an_empty_kernel():
+    with pytest.raises(RuntimeError, match="kernel size"):
+        tnn.functional.conv3d(torch.ones(1, 2, 4, 4, 4), torch.ones(2, 2, 0, 3, 3))
+    with pytest.raises(ValueError, match="empty kernel"):
+        enn.functional.conv3d(ember.ones(1, 2, 4, 4, 4), ember.ones(2, 2, 0, 3, 3))

@@ -4380,6 +4380,8 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
             f"{x.shape} to have {weight.shape[1] * groups} channels, but got {x.shape[1]}"
         )
     kd = weight.shape[2]
+    if min(weight.shape[2:]) < 1:
+        raise ValueError(f"{op}: weight {weight.shape} has an empty kernel")
     if isinstance(padding, str):
         if padding not in ("valid", "same"):
             raise ValueError(f"{op}: padding must be an int, a triple, 'valid' or 'same'")
