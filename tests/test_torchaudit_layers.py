@@ -466,3 +466,15 @@ def test_conv3d_refuses_an_empty_kernel():
         tnn.functional.conv3d(torch.ones(1, 2, 4, 4, 4), torch.ones(2, 2, 0, 3, 3))
     with pytest.raises(ValueError, match="empty kernel"):
         enn.functional.conv3d(ember.ones(1, 2, 4, 4, 4), ember.ones(2, 2, 0, 3, 3))
+
+
+def test_packed_sequence_conversions_as_torch():
+    x = rn(3, 2, 4).astype(np.float32)
+    tp = torch.nn.utils.rnn.pack_padded_sequence(torch.tensor(x), [3, 2])
+    ep = enn.utils.rnn.pack_padded_sequence(ember.tensor(x), [3, 2])
+    for conv in (lambda p: p.double(), lambda p: p.to("cpu").float(), lambda p: p.cpu()):
+        for e, t in zip(conv(ep), conv(tp)):
+            assert (e is None) == (t is None)
+            if t is not None:
+                close(e, t, "field")
+    assert ep.is_cuda is tp.is_cuda is False

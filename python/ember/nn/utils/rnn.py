@@ -34,6 +34,23 @@ class PackedSequence(NamedTuple):
     sorted_indices: Tensor | None = None
     unsorted_indices: Tensor | None = None
 
+    # PyTorch's conversions: they apply to data; the index fields stay as they are
+    def to(self, *args, **kwargs) -> PackedSequence:
+        return self._replace(data=self.data.to(*args, **kwargs))
+
+    def cpu(self) -> PackedSequence:
+        return self
+
+    def float(self) -> PackedSequence:
+        return self._replace(data=self.data.float())
+
+    def double(self) -> PackedSequence:
+        return self._replace(data=self.data.double())
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
 
 def _pack(x: Tensor, lens: np.ndarray, sorted_indices) -> PackedSequence:
     """x (T, N, *) time-major padded, lens (N,) -> PackedSequence; sorted_indices None means the
