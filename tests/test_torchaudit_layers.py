@@ -478,3 +478,37 @@ def test_packed_sequence_conversions_as_torch():
             if t is not None:
                 close(e, t, "field")
     assert ep.is_cuda is tp.is_cuda is False
+
+
+def test_random_recurrent_and_attention_configurations():
+    rng = np.random.default_rng(13)
+    for _ in range(12):
+        name = str(rng.choice(["RNN", "LSTM", "GRU"]))
+        i, h, layers = (int(v) for v in rng.integers(1, 4, 3))
+        kw = dict(num_layers=layers, bidirectional=bool(rng.integers(0, 2)))
+        kw.update(batch_first=bool(rng.integers(0, 2)), bias=bool(rng.integers(0, 2)))
+        if name == "LSTM" and h > 1 and rng.integers(0, 2):
+            kw["proj_size"] = int(rng.integers(1, h))
+        x = rn(int(rng.integers(1, 4)), int(rng.integers(1, 5)), i)
+        compare(
+            lambda nn, kw=kw, name=name, i=i, h=h: getattr(nn, name)(i, h, **kw), [x], train=False
+        )
+    for _ in range(12):
+        heads = int(rng.integers(1, 4))
+        e, n, lq, s = heads * int(rng.integers(1, 3)), *(int(v) for v in rng.integers(1, 5, 3))
+        ctor = dict(kdim=int(rng.integers(1, 4)), vdim=int(rng.integers(1, 4)), batch_first=True)
+        ctor.update(add_bias_kv=bool(rng.integers(0, 2)), add_zero_attn=bool(rng.integers(0, 2)))
+        masks = dict(
+            need_weights=bool(rng.integers(0, 2)), average_attn_weights=bool(rng.integers(0, 2))
+        )
+        kpm = rng.random((n, s)) > 0.6
+        kpm[:, 0] = False
+        if rng.integers(0, 2):
+            masks["key_padding_mask"] = kpm
+        if rng.integers(0, 2):
+            masks["attn_mask"] = (
+                rn(lq, s) > 1.0 if rng.integers(0, 2) else rn(n * heads, lq, s) > 1.0
+            )
+        q, k, v = rn(n, lq, e), rn(n, s, ctor["kdim"]), rn(n, s, ctor["vdim"])
+        mk = lambda nn, e=e, heads=heads, ctor=ctor: nn.MultiheadAttention(e, heads, **ctor)  # noqa: E731
+        compare(mk, [q, k, v], call=_mask_call(**masks), train=False)

@@ -199,3 +199,43 @@ SCHEDULERS = {
 @pytest.mark.parametrize("sched", list(SCHEDULERS))
 def test_schedulers_20_steps(sched):
     _lockstep("SGD", dict(lr=0.1, momentum=0.9), sched=SCHEDULERS[sched])
+
+
+def test_random_cross_entropy_configurations():
+    """Seeded random class counts, K-dim shapes, unbatched inputs, weights, ignore_index (also
+    a valid class), label smoothing and probability targets, every reduction, against torch."""
+    rng = np.random.default_rng(11)
+    for _ in range(40):
+        c, n = int(rng.integers(1, 5)), int(rng.integers(1, 4))
+        extra = tuple(int(v) for v in rng.integers(1, 4, int(rng.integers(0, 3))))
+        unbatched = rng.integers(0, 4) == 0 and not extra  # an input (C,) and a target ()
+        shape = (c, *extra) if unbatched else (n, c, *extra)
+        tshape = shape[1:] if unbatched else (n, *extra)
+        kw = dict(reduction=str(rng.choice(["mean", "sum", "none"])))
+        kw["ignore_index"] = int(rng.choice([-100, 0, c - 1]))
+        target = rng.integers(0, c, tshape)
+        target.flat[0] = kw["ignore_index"]
+        if rng.integers(0, 2):
+            kw["weight"] = np.abs(rng.standard_normal(c)) + 0.1
+        if rng.integers(0, 2):
+            kw["label_smoothing"] = float(rng.choice([0.1, 0.5, 1.0]))
+        if rng.integers(0, 4) == 0:  # probabilities over the class dim
+            del kw["ignore_index"]
+            target = rng.dirichlet(np.ones(c), int(np.prod(tshape))).reshape(*tshape, c)
+            target = np.moveaxis(target, -1, 0 if unbatched else 1)
+        compare(_loss("CrossEntropyLoss", **kw), [rng.standard_normal(shape), target])
+        if "label_smoothing" not in kw and target.dtype.kind == "i":
+            compare(_loss("NLLLoss", **kw), [rng.standard_normal(shape), target])
+
+
+def test_random_ctc_configurations():
+    rng = np.random.default_rng(12)
+    for _ in range(15):
+        t, n, c, s = (int(rng.integers(lo, hi)) for lo, hi in ((3, 9), (1, 4), (2, 6), (1, 4)))
+        blank = int(rng.integers(0, c))
+        logp = torch.log_softmax(torch.tensor(rng.standard_normal((t, n, c))), -1).numpy()
+        targets = rng.choice([k for k in range(c) if k != blank], (n, s))
+        in_lens, tgt_lens = rng.integers(1, t + 1, n), rng.integers(0, s + 1, n)
+        kw = dict(blank=blank, reduction=str(rng.choice(["mean", "sum", "none"])))
+        kw["zero_infinity"] = bool(rng.integers(0, 2))
+        compare(lambda nn, kw=kw: nn.CTCLoss(**kw), [logp, targets, in_lens, tgt_lens])
