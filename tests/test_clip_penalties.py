@@ -66,7 +66,7 @@ def test_clip_refuses_bad_arguments():
     with pytest.raises(ValueError, match="max_norm"):
         clip_grad_norm_(ps, -1.0)
     with pytest.raises(ValueError, match="norm_type"):
-        clip_grad_norm_(ps, 1.0, norm_type=0)
+        clip_grad_norm_(ps, 1.0, norm_type=float("nan"))  # 0 and p < 0 are vector_norm's
     with pytest.raises(ValueError, match="clip_value"):
         clip_grad_value_(ps, -0.1)
     with pytest.raises(TypeError):

@@ -239,3 +239,19 @@ def test_random_ctc_configurations():
         kw = dict(blank=blank, reduction=str(rng.choice(["mean", "sum", "none"])))
         kw["zero_infinity"] = bool(rng.integers(0, 2))
         compare(lambda nn, kw=kw: nn.CTCLoss(**kw), [logp, targets, in_lens, tgt_lens])
+
+
+@pytest.mark.parametrize("norm_type", [0, -1.0, -float("inf"), 0.5, 3, float("inf"), 2])
+def test_clip_grad_norm_any_vector_norm_order(norm_type):
+    rng = np.random.default_rng(4)
+    grads = [rng.standard_normal((3, 4)), rng.standard_normal(5), np.zeros(2)]
+    grads[0][0, 0] = 0.0
+    tp = [torch.nn.Parameter(torch.zeros(g.shape, dtype=torch.float64)) for g in grads]
+    ep = [enn.Parameter(np.zeros(g.shape)) for g in grads]
+    for t, e, g in zip(tp, ep, grads):
+        t.grad, e.grad = torch.tensor(g), ember.tensor(g)
+    tn = torch.nn.utils.clip_grad_norm_(tp, 0.7, norm_type=norm_type)
+    en = enn.utils.clip_grad_norm_(ep, 0.7, norm_type=norm_type)
+    close(en, tn, "total norm", 1e-12)
+    for t, e in zip(tp, ep):
+        close(e.grad, t.grad, "clipped gradient", 1e-12)

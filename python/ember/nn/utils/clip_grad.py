@@ -23,6 +23,18 @@ def _grads(parameters) -> list[np.ndarray]:
     return out
 
 
+def _vector_norm(a: np.ndarray, p: float) -> float:
+    """torch.linalg.vector_norm's p-norm of all of ``a`` in float64: p = inf / -inf the largest /
+    smallest |a|, p = 0 the count of non-zeros, else (sum |a|^p)^(1/p) (p < 0 included)."""
+    a = np.abs(a.astype(np.float64, copy=False))
+    if math.isinf(p):
+        return float((a.max() if p > 0 else a.min()) if a.size else (0.0 if p > 0 else math.inf))
+    if p == 0:
+        return float(np.count_nonzero(a))
+    with np.errstate(divide="ignore"):  # 0 ** (p < 0) is inf, as in PyTorch
+        return float(np.sum(a**p)) ** (1.0 / p)
+
+
 def get_total_norm(
     tensors, norm_type: float = 2.0, error_if_nonfinite: bool = False, foreach=None
 ) -> Tensor:
@@ -31,7 +43,8 @@ def get_total_norm(
 
     Args:
         tensors: a Tensor or an iterable of Tensors (usually gradients).
-        norm_type: p of the p-norm (> 0), or ``math.inf`` for the largest absolute value.
+        norm_type: p of the p-norm, or ``math.inf`` for the largest absolute value (any p that
+            torch.linalg.vector_norm takes: 0 counts non-zeros, -inf is the smallest).
         error_if_nonfinite: raise RuntimeError when the total norm is nan or inf.
     """
     if isinstance(tensors, Tensor):
@@ -42,24 +55,17 @@ def get_total_norm(
             raise TypeError(f"get_total_norm: expected Tensors, got {type(t).__name__}")
         arrays.append(t.data)
     norm_type = float(norm_type)
-    if not norm_type > 0:
-        raise ValueError(f"get_total_norm: norm_type must be positive or inf, got {norm_type}")
+    if math.isnan(norm_type):
+        raise ValueError(f"get_total_norm: norm_type must be a number, got {norm_type}")
     if not arrays:
         return Tensor(np.asarray(0.0, dtype=np.float32))
     dtype = arrays[0].dtype
-    if math.isinf(norm_type):
-        total = max(float(np.max(np.abs(g))) if g.size else 0.0 for g in arrays)
+    if norm_type == 2.0 and all(g.dtype.kind == "f" for g in arrays):
+        # the sums of squares in float64 in one C++ call, without a float64 copy of each
+        per = [s**0.5 for s in _C.sum_squares([np.ascontiguousarray(g) for g in arrays])]
     else:
-        if norm_type == 2.0 and all(g.dtype.kind == "f" for g in arrays):
-            # the sums of squares in float64 in one C++ call, without a float64 copy of each
-            sums = _C.sum_squares([np.ascontiguousarray(g) for g in arrays])
-            per = [s**0.5 for s in sums]
-        else:
-            per = [
-                float(np.sum(np.abs(g.astype(np.float64)) ** norm_type)) ** (1.0 / norm_type)
-                for g in arrays
-            ]
-        total = float(np.sum(np.asarray(per) ** norm_type)) ** (1.0 / norm_type)
+        per = [_vector_norm(g, norm_type) for g in arrays]
+    total = _vector_norm(np.asarray(per), norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(
             f"The total norm of order {norm_type} for gradients from `parameters` is "
@@ -96,7 +102,7 @@ def clip_grad_norm_(
     Args:
         parameters: a Tensor or an iterable of Tensors; those without a gradient are skipped.
         max_norm: the largest norm allowed (>= 0).
-        norm_type: p of the p-norm (> 0), or ``math.inf`` for the largest absolute value.
+        norm_type: p of the p-norm, as in ``get_total_norm``.
         error_if_nonfinite: raise RuntimeError when the total norm is nan or inf.
         foreach: accepted for PyTorch compatibility (the loop is over NumPy arrays).
 
