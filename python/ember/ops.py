@@ -1905,31 +1905,36 @@ def logsumexp(x, dim, keepdim: bool = False) -> Tensor:
 class Prod(Function):
     @staticmethod
     def forward(ctx, x, axis, keepdim):
-        ctx.save_for_backward(x)
+        y = np.prod(x, axis=axis, keepdims=keepdim)
+        ctx.save_for_backward(x, y)
         ctx.meta = (axis, keepdim)
-        return np.prod(x, axis=axis, keepdims=keepdim)
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved_tensors
+        # PyTorch's rule, bit for bit: prod / x_i when x has no zero (so a NaN, or an inf over
+        # an inf, spreads as there), else the product of all the others.
+        x, y = ctx.saved_tensors
         axis, keepdim = ctx.meta
+        if x.ndim == 0:
+            return g, None, None
         flat = axis is None
+        if not flat and not keepdim:
+            g, y = np.expand_dims(g, axis), np.expand_dims(y, axis)
+        zeros = np.count_nonzero(x == 0)
+        if zeros == 0:
+            return g * (y / x), None, None
+        if flat and zeros > 1:  # every product of the others holds a zero
+            return np.zeros_like(x), None, None
         xs = x.reshape(-1) if flat else x
         ax = 0 if flat else axis
-        # d prod / d x_i = product of all the others: exclusive products from both ends (exact
-        # where x has zeros, unlike prod / x_i).
-        ones = np.ones_like(np.take(xs, [0], axis=ax)) if xs.shape[ax] else None
-        if ones is None:
-            return np.zeros_like(x), None, None
+        # exclusive products from both ends: exact where x has zeros, unlike prod / x_i
+        ones = np.ones_like(np.take(xs, [0], axis=ax))
         left = np.cumprod(np.concatenate([ones, np.delete(xs, -1, axis=ax)], axis=ax), axis=ax)
         rev = np.flip(xs, axis=ax)
         right = np.cumprod(np.concatenate([ones, np.delete(rev, -1, axis=ax)], axis=ax), axis=ax)
         others = left * np.flip(right, axis=ax)
-        if flat:
-            return (g * others).reshape(x.shape), None, None
-        if not keepdim:
-            g = np.expand_dims(g, ax)
-        return g * others, None, None
+        return g * others.reshape(x.shape), None, None
 
 
 def prod(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -2094,13 +2099,15 @@ SortResult = namedtuple("SortResult", ["values", "indices"])
 
 
 def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> SortResult:
-    """Values sorted along dim and their indices (stable; NaN sorts last ascending, first
-    descending, as PyTorch)."""
+    """Values sorted along dim and their indices (NaN sorts last ascending, first descending;
+    equal values in the order PyTorch's stable or unstable CPU sort gives)."""
     x = _tensor_operand(x)
     (axis,) = _axes(dim, builtins.max(x.ndim, 1), "sort")
     if x.ndim == 0:
         return SortResult(x.clone(), Tensor(np.zeros((), np.int64)))
-    idx = _stable_argsort(x.data, axis, descending)
+    # PyTorch radix-sorts long 1-D integer tensors ascending, which is stable.
+    radix = x.ndim == 1 and x.numel() >= 32768 and x.data.dtype.kind in "iu" and not descending
+    idx = _argsort(x.data, axis, descending, stable or radix)
     return SortResult(Gather.apply(x, axis, idx, unique=True), Tensor(idx))
 
 
@@ -2122,18 +2129,25 @@ def _tied_lines(sorted_key: np.ndarray, axis: int) -> np.ndarray:
     return bad
 
 
-def _stable_argsort(a: np.ndarray, axis: int, descending: bool) -> np.ndarray:
-    """int64 indices of the stable sort along axis; NaN last ascending, first descending."""
+def _argsort(a: np.ndarray, axis: int, descending: bool, stable: bool = True) -> np.ndarray:
+    """int64 indices of the stable (else PyTorch's unstable) sort along axis; NaN last
+    ascending, first descending."""
     if a.dtype.kind in "iuf" and a.size:
         # NumPy's default (SIMD quick)sort is ~8x faster than its stable merge/timsort; it gives
-        # the stable order of every line whose keys are distinct. Lines with ties (or NaNs)
-        # are sorted again by the stable path.
+        # the only order of every line whose keys are distinct. Lines with ties (or NaNs)
+        # are sorted again, by the stable path or by _C's copy of PyTorch's unstable sort.
         key = _sort_key(a, descending)
         idx = np.argsort(key, axis=axis).astype(np.int64, copy=False)
         bad = _tied_lines(np.take_along_axis(key, idx, axis), axis)
         if bad.any():
             lines = np.moveaxis(idx, axis, -1)  # a view: writes land in idx
-            lines[bad] = _stable_argsort_slow(np.moveaxis(a, axis, -1)[bad], 1, descending)
+            tied = np.moveaxis(a, axis, -1)[bad]
+            rows = None if stable else _select_rows(tied, 1)
+            lines[bad] = (
+                _stable_argsort_slow(tied, 1, descending)
+                if rows is None
+                else _C.sort_indices(rows, descending)
+            )
         return idx
     return _stable_argsort_slow(a, axis, descending)
 
@@ -2147,22 +2161,23 @@ def _stable_argsort_slow(a: np.ndarray, axis: int, descending: bool) -> np.ndarr
     return idx.astype(np.int64, copy=False)
 
 
-def _topk_indices(a: np.ndarray, k: int, axis: int, largest: bool):
-    """topk's indices by partition (O(n)) instead of a full sort, or None when ties at the k-th
-    value or NaNs make the choice order-dependent (the caller then sorts)."""
-    if a.dtype.kind not in "iuf" or k == 0 or (a.dtype.kind == "f" and np.isnan(a).any()):
+def _select_rows(a: np.ndarray, axis: int):
+    """a as C-contiguous (rows, n) lines along axis in a dtype of _C's selection kernels (which
+    break ties as PyTorch's CPU kernels), or None for a dtype they cannot order exactly."""
+    if a.dtype.kind == "f" and a.dtype.itemsize <= 8:
+        kernel_dtype = np.float64 if a.dtype == np.float64 else np.float32
+    elif a.dtype.kind in "bi" or (a.dtype.kind == "u" and a.dtype.itemsize < 8):
+        kernel_dtype = np.int64
+    else:
         return None
-    n = a.shape[axis]
-    kth = n - k if largest else k - 1
-    part = np.argpartition(a, kth, axis=axis)
-    kth_value = np.take_along_axis(a, part.take([kth], axis), axis)
-    if np.count_nonzero(a == kth_value) != a.size // n:
-        return None  # another entry equals the k-th: the stable sort decides which is taken
-    chosen = range(n - k, n) if largest else range(k)
-    cand = np.sort(part.take(chosen, axis), axis=axis)  # index order, so the sort is stable
-    key = _sort_key(np.take_along_axis(a, cand, axis), largest)
-    order = np.argsort(key, axis=axis, kind="stable")
-    return np.take_along_axis(cand, order, axis).astype(np.int64, copy=False)
+    lines = np.moveaxis(a, axis, -1)
+    return np.ascontiguousarray(lines, kernel_dtype).reshape(-1, a.shape[axis])
+
+
+def _from_rows(idx: np.ndarray, shape: tuple, axis: int) -> np.ndarray:
+    """Indices (rows, m) of _select_rows's lines back to shape with axis of size m."""
+    lines = tuple(np.delete(shape, axis)) + (idx.shape[1],)
+    return np.moveaxis(idx.reshape(lines), -1, axis)
 
 
 def argsort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
@@ -2180,9 +2195,11 @@ def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) ->
         raise ValueError(f"topk: k ({k}) out of range for dim {dim} of size {n}")
     if x.ndim == 0:  # PyTorch returns the scalar for k 0 or 1
         return SortResult(getitem(x, ...), Tensor(np.zeros((), np.int64)))
-    idx = _topk_indices(x.data, k, axis, largest)
-    if idx is None:
-        idx = _stable_argsort(x.data, axis, largest).take(range(k), axis)
+    rows = _select_rows(x.data, axis)
+    if rows is None:
+        idx = _argsort(x.data, axis, largest).take(range(k), axis)
+    else:
+        idx = _from_rows(_C.topk_indices(rows, k, largest, sorted), x.shape, axis)
     return SortResult(Gather.apply(x, axis, idx, unique=True), Tensor(idx))
 
 
@@ -3304,31 +3321,33 @@ def _median_rank(ignore_nan: bool):
 
 
 def kthvalue(x, k: int, dim: int = -1, keepdim: bool = False):
-    """The k-th smallest entry (1-based) along dim and its index."""
+    """The k-th smallest entry (1-based) along dim and its index (among equal entries the one
+    PyTorch's quickselect picks)."""
     n = _shape(_data(x))[dim] if np.ndim(_data(x)) else 1
     if not 1 <= k <= n:
         raise ValueError(f"kthvalue: k ({k}) out of range [1, {n}] for dim {dim}")
-    return _order_stat(
-        "kthvalue", x, dim, keepdim, lambda count, has_nan: np.full(count.shape, k - 1)
-    )
+    return _selection("kthvalue", x, dim, keepdim, lambda rows: _C.kthvalue_indices(rows, k - 1))
 
 
 def mode(x, dim: int = -1, keepdim: bool = False):
-    """The most frequent value along dim (the smallest among equally frequent ones) and the
-    index of its last occurrence, as PyTorch on the CPU."""
+    """The most frequent value along dim (the smallest among equally frequent ones) and an index
+    of it (the one PyTorch's CPU kernel gives)."""
+    return _selection("mode", x, dim, keepdim, _C.mode_indices)
+
+
+def _selection(op, x, dim, keepdim, kernel):
+    """(values, indices) of one entry per line along dim, its position from kernel (rows,)."""
     x = _tensor_operand(x)
     if x.ndim == 0:
-        _dim(dim, 0, "mode")
+        _dim(dim, 0, op)
         return SortResult(getitem(x, ...), Tensor(np.zeros((), np.int64)))
-    axis = _dim(dim, x.ndim, "mode")
-    rows = np.moveaxis(x.data, axis, -1).reshape(-1, x.shape[axis])
-    idx = np.empty(rows.shape[0], np.int64)
-    for r, row in enumerate(rows):
-        vals, counts = np.unique(row, return_counts=True)
-        v = vals[np.argmax(counts)]
-        idx[r] = np.flatnonzero((row == v) | (row != row) & (v != v))[-1]  # NaN equals NaN here
-    idx = np.moveaxis(idx.reshape(np.delete(x.shape, axis).tolist() + [1]), -1, axis)
-    return _pick(x, axis, idx, keepdim)
+    axis = _dim(dim, x.ndim, op)
+    if x.shape[axis] == 0:
+        raise IndexError(f"{op}: dim {dim} of shape {x.shape} is empty")
+    rows = _select_rows(x.data, axis)
+    if rows is None:
+        raise TypeError(f"{op}: unsupported dtype {x.dtype}")
+    return _pick(x, axis, _from_rows(kernel(rows)[:, None], x.shape, axis), keepdim)
 
 
 _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
