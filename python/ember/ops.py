@@ -237,7 +237,12 @@ class Div(Function):
         a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
         ga = _bcast(np.true_divide, g, b) if na else None
-        gb = _bcast(np.true_divide, _bcast(np.multiply, -g, a), b * b) if nb else None
+        # -g * ((a / b) / b) as PyTorch: b * b would underflow (or overflow) first
+        gb = (
+            _bcast(np.multiply, -g, _bcast(np.true_divide, _bcast(np.true_divide, a, b), b))
+            if nb
+            else None
+        )
         return (
             unbroadcast(ga, _shape(a)) if na else None,
             unbroadcast(gb, _shape(b)) if nb else None,
@@ -424,12 +429,16 @@ def _fmax_grads(a, b, y, g):  # ties and a NaN in b give a the gradient, as torc
     return g * pick_a, g * ~pick_a
 
 
-def _copysign_grads(a, b, y, g):
-    return g * np.where(a == 0, 0, np.sign(a) * np.where(np.signbit(b), -1, 1)), 0 * g
+def _copysign_grads(a, b, y, g):  # PyTorch's y / a: NaN at a = +-inf
+    return g * np.where(a == 0, 0, y / np.where(a == 0, 1, a)), 0 * g
 
 
-fmax = _binary("fmax", np.fmax, _fmax_grads, floating=False)
-fmin = _binary("fmin", np.fmin, _fmax_grads, floating=False)
+def _first_on_ties(f):  # fmax(0.0, -0.0) is the first operand in PyTorch, NumPy's the second
+    return lambda a, b: np.where(a == b, a, f(a, b))
+
+
+fmax = _binary("fmax", _first_on_ties(np.fmax), _fmax_grads, floating=False)
+fmin = _binary("fmin", _first_on_ties(np.fmin), _fmax_grads, floating=False)
 
 
 def _atan2_grads(a, b, y, g):
@@ -441,20 +450,50 @@ def _atan2_grads(a, b, y, g):
 
 atan2 = arctan2 = _binary("atan2", np.arctan2, _atan2_grads)
 hypot = _binary("hypot", np.hypot, lambda a, b, y, g: (g * a / y, g * b / y))
+
+
+# PyTorch's g / (1 + e^(b - a)): finite where a is +inf and b is not (e^(a - y) is NaN there)
 logaddexp = _binary(
-    "logaddexp", np.logaddexp, lambda a, b, y, g: (g * np.exp(a - y), g * np.exp(b - y))
+    "logaddexp",
+    np.logaddexp,
+    lambda a, b, y, g: (g / (1 + np.exp(b - a)), g / (1 + np.exp(a - b))),
 )
 logaddexp2 = _binary(
-    "logaddexp2", np.logaddexp2, lambda a, b, y, g: (g * np.exp2(a - y), g * np.exp2(b - y))
+    "logaddexp2",
+    np.logaddexp2,
+    lambda a, b, y, g: (g / (1 + np.exp2(b - a)), g / (1 + np.exp2(a - b))),
 )
 copysign = _binary("copysign", np.copysign, _copysign_grads)
 xlogy = _binary(
     "xlogy",
     lambda a, b: np.where((a == 0) & ~np.isnan(b), 0, a * np.log(b)),
-    lambda a, b, y, g: (g * np.where(a == 0, 0, np.log(b)), g * a / b),
+    lambda a, b, y, g: (g * np.where((a == 0) & (b <= 0), 0, np.log(b)), g * a / b),
 )
+
+
+def _div_floor(a, b):
+    """PyTorch's floor division of floats (fmod based: inf // x is NaN, 0 // -x is -0)."""
+    if np.result_type(a, b).kind not in "fc":
+        return np.floor_divide(a, b)
+    mod = np.fmod(a, b)
+    div = (a - mod) / b
+    div = np.where((mod != 0) & ((b < 0) != (mod < 0)), div - 1, div)
+    floor = np.floor(div)
+    floor = np.where(div - floor > 0.5, floor + 1, floor)
+    zero = np.copysign(np.zeros_like(div), a / b)
+    return np.where(b == 0, a / b, np.where(div != 0, floor, zero))
+
+
+def _remainder_floats(a, b):
+    """PyTorch's remainder: fmod, plus b where the signs differ (0 % -x is +0, not -0)."""
+    if np.result_type(a, b).kind not in "fc":
+        return np.remainder(a, b)
+    mod = np.fmod(a, b)
+    return np.where((mod != 0) & ((b < 0) != (mod < 0)), mod + b, mod)
+
+
 _remainder = _binary(
-    "remainder", np.remainder, lambda a, b, y, g: (g, -g * np.floor_divide(a, b)), floating=False
+    "remainder", _remainder_floats, lambda a, b, y, g: (g, -g * _div_floor(a, b)), floating=False
 )
 _fmod = _binary("fmod", np.fmod, lambda a, b, y, g: (g, -g * np.trunc(a / b)), floating=False)
 
@@ -479,8 +518,7 @@ def fmod(input, other) -> Tensor:  # noqa: A002
 
 
 def _rounded_div(input, other, rounding_mode):  # noqa: A002
-    rnd = {"trunc": np.trunc, "floor": np.floor}.get(rounding_mode)
-    if rnd is None:
+    if rounding_mode not in ("trunc", "floor"):
         raise ValueError(
             f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}"
         )
@@ -490,7 +528,8 @@ def _rounded_div(input, other, rounding_mode):  # noqa: A002
         q = np.floor_divide if rounding_mode == "floor" else lambda x, y: np.trunc(x / y)
         out = np.asarray(q(_data(a), _data(b)))
         return Tensor(out.astype(np.result_type(_data(a), _data(b)), copy=False))
-    return Binary.apply(a, b, lambda x, y: rnd(x / y), _zero_grads)  # zero gradient, as torch
+    f = _div_floor if rounding_mode == "floor" else lambda x, y: np.trunc(x / y)
+    return Binary.apply(a, b, f, _zero_grads)  # zero gradient, as torch
 
 
 def floor_divide(input, other) -> Tensor:  # noqa: A002
@@ -554,12 +593,19 @@ def heaviside(input, values) -> Tensor:  # noqa: A002
     if a.dtype != b.dtype:
         raise TypeError(f"heaviside: input ({a.dtype}) and values ({b.dtype}) must share a dtype")
     _check_broadcast("heaviside", a.data, b.data)
-    return Tensor(np.asarray(np.heaviside(a.data, b.data)).astype(a.dtype, copy=False))
+    y = np.where(a.data == 0, b.data, a.data > 0)  # NaN -> 0 as PyTorch (NumPy's is NaN)
+    return Tensor(np.asarray(y).astype(a.dtype, copy=False))
 
 
 def _special(name: str, x, order: int = 0):
     # ascontiguousarray makes a 0-d input 1-d: give the result the input's shape back
     return _C.special(name, np.ascontiguousarray(x), order).reshape(np.shape(x))
+
+
+def _sinc_grad(x):
+    """PyTorch's (pi x cos(pi x) - sin(pi x)) / (pi x^2), 0 where pi x^2 is 0 (underflows)."""
+    px, den = x * np.pi, x * x * np.pi
+    return np.where(den == 0, 0, (px * np.cos(px) - np.sin(px)) / np.where(den == 0, 1, den))
 
 
 _SQRT_PI = float(np.sqrt(np.pi))  # Python floats keep float32 gradients float32
@@ -572,7 +618,7 @@ _UNARY = {  # name: (f, derivative as a function of x and y = f(x))
     "i0": (lambda x: _special("i0", x), lambda x, y: _special("i1", x)),
     "sinc": (
         lambda x: np.where(x == 0, 1, np.sin(np.pi * x) / (np.pi * x)),
-        lambda x, y: np.where(x == 0, 0, (np.cos(np.pi * x) - y) / x),
+        lambda x, y: _sinc_grad(x),
     ),
     "exp2": (np.exp2, lambda x, y: y * float(np.log(2))),
     "frac": (lambda x: x - np.trunc(x), lambda x, y: np.ones_like(x)),
@@ -647,7 +693,11 @@ def logit(input, eps=None) -> Tensor:  # noqa: A002
 
     def df(a, y):
         d = 1 / (a * (1 - a))
-        return d if eps is None else np.where((a < lo) | (a > hi), 0, d)
+        if eps is not None:
+            return np.where((a < lo) | (a > hi), 0, d)
+        # PyTorch's: NaN outside [0, 1] and +inf at 0 and 1 (even at -0.0)
+        d = np.where((a == 0) | (a == 1), np.inf, d)
+        return np.where((a < 0) | (a > 1), np.nan, d).astype(a.dtype, copy=False)
 
     return Elementwise.apply(x, f, df)
 
@@ -930,20 +980,16 @@ def log(x) -> Tensor:
 
 class Sqrt(Function):
     @staticmethod
-    def forward(ctx, x, zero_at_zero=False):
+    def forward(ctx, x):
         with np.errstate(invalid="ignore"):
             y = np.sqrt(x)
         ctx.save_for_backward(y)
-        ctx.zero_at_zero = zero_at_zero
         return y
 
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        gx = g / (2 * y)
-        if ctx.zero_at_zero:  # std: PyTorch gives a zero spread a zero (not NaN) gradient
-            gx = np.where(y == 0, 0, gx).astype(gx.dtype, copy=False)
-        return gx, None
+        return g / (2 * y)
 
 
 def sqrt(x) -> Tensor:
@@ -959,7 +1005,7 @@ class Abs(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return g * np.sign(x)
+        return g * _sign(x)  # 0 at NaN, as PyTorch
 
 
 def abs(x) -> Tensor:  # noqa: A001
@@ -1165,41 +1211,52 @@ def mean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
 
 
 class Var(Function):
+    """var over axes, or std (root=True). Narrower floats are summed in float64 and the result
+    rounded once, as PyTorch's (so a float32 std of 1e38-sized values is finite there too)."""
+
     @staticmethod
-    def forward(ctx, x, axes, keepdim, correction):
+    def forward(ctx, x, axes, keepdim, correction, root=False):
         count = 1
         for a in axes:
             count *= x.shape[a]
+        wide = x.astype(np.promote_types(x.dtype, np.float64), copy=False)
+        denom = builtins.max(count - correction, 0)  # PyTorch: max(0, N - c)
         with np.errstate(divide="ignore", invalid="ignore"):  # an empty dim: nan, no warning
-            xc = x - np.sum(x, axis=axes, keepdims=True) / np.asarray(count, x.dtype)
-        ctx.save_for_backward(xc)
-        denom = np.asarray(
-            builtins.max(count - correction, 0), dtype=x.dtype
-        )  # PyTorch: max(0, N - c)
-        ctx.meta = (axes, keepdim, denom)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.sum(xc * xc, axis=axes, keepdims=keepdim) / denom
+            xc = wide - np.sum(wide, axis=axes, keepdims=True) / count
+            v = np.sum(xc * xc, axis=axes, keepdims=keepdim) / denom
+        y = np.asarray(np.sqrt(v) if root else v).astype(x.dtype, copy=False)
+        ctx.save_for_backward(x, y)
+        ctx.meta = (axes, keepdim, count, np.asarray(denom, x.dtype), root)
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        (xc,) = ctx.saved_tensors
-        axes, keepdim, denom = ctx.meta
+        x, y = ctx.saved_tensors
+        axes, keepdim, count, denom, root = ctx.meta
+        with np.errstate(divide="ignore", invalid="ignore"):  # in x's dtype, as PyTorch
+            xc = x - np.sum(x, axis=axes, keepdims=True) / np.asarray(count, x.dtype)
+        if root:  # d sqrt(v) = dv / (2 sqrt(v)); a zero spread gets a zero gradient, as PyTorch
+            g = np.where(y == 0, 0, g / (2 * y)).astype(y.dtype, copy=False)
         if not keepdim and axes:
             g = np.expand_dims(g, axes)
-        return g * (2 / denom) * xc, None, None, None
+        return g * (2 / denom) * xc, None, None, None, None
 
 
 def var(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None) -> Tensor:
     """Variance over dim with correction (default 1; unbiased=False means 0), in PyTorch's
     argument order: var(x, dim, unbiased, keepdim) and var(x, unbiased)."""
+    return _var("var", x, dim, unbiased, keepdim, correction)
+
+
+def _var(op, x, dim, unbiased, keepdim, correction):
     if isinstance(dim, bool):  # the var(x, unbiased) overload
         dim, unbiased = None, dim
     x = _tensor_operand(x)
     if x.data.dtype.kind != "f":
-        raise TypeError(f"var: input dtype should be floating point, got {x.dtype}")
+        raise TypeError(f"{op}: input dtype should be floating point, got {x.dtype}")
     if correction is None:
         correction = 1 if unbiased else 0
-    return Var.apply(x, _axes(dim, x.ndim, "var"), keepdim, correction)
+    return Var.apply(x, _axes(dim, x.ndim, op), keepdim, correction, op == "std")
 
 
 MaxMin = namedtuple("MaxMin", ["values", "indices"])
@@ -1859,7 +1916,15 @@ def _piecewise(name: str, f):
     return op
 
 
-sign = _piecewise("sign", lambda a: a.copy() if a.dtype == np.bool_ else np.sign(a))
+def _sign(a: np.ndarray) -> np.ndarray:
+    """np.sign, but 0 at NaN as PyTorch's (x > 0) - (x < 0)."""
+    if a.dtype == np.bool_:
+        return a.copy()
+    s = np.sign(a)
+    return np.where(np.isnan(s), 0, s).astype(s.dtype, copy=False) if s.dtype.kind == "f" else s
+
+
+sign = _piecewise("sign", _sign)
 floor = _piecewise("floor", np.floor)
 ceil = _piecewise("ceil", np.ceil)
 trunc = _piecewise("trunc", np.trunc)
@@ -1930,9 +1995,9 @@ class Prod(Function):
         ax = 0 if flat else axis
         # exclusive products from both ends: exact where x has zeros, unlike prod / x_i
         ones = np.ones_like(np.take(xs, [0], axis=ax))
-        left = np.cumprod(np.concatenate([ones, np.delete(xs, -1, axis=ax)], axis=ax), axis=ax)
+        left = _cumprod(np.concatenate([ones, np.delete(xs, -1, axis=ax)], axis=ax), ax)
         rev = np.flip(xs, axis=ax)
-        right = np.cumprod(np.concatenate([ones, np.delete(rev, -1, axis=ax)], axis=ax), axis=ax)
+        right = _cumprod(np.concatenate([ones, np.delete(rev, -1, axis=ax)], axis=ax), ax)
         others = left * np.flip(right, axis=ax)
         return g * others.reshape(x.shape), None, None
 
@@ -1948,8 +2013,9 @@ def prod(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
 
 
 def _scan(x: np.ndarray, axis: int, reverse: bool) -> np.ndarray:
-    """np.cumsum along axis (from the end when reverse) with the same bits: float32/float64 by
-    the C++ scan (NumPy's runs ~8x slower along the last dim, ~100x along the first)."""
+    """cumsum along axis (from the end when reverse): float32/float64 by the C++ scan, which
+    sums in double as PyTorch's (NumPy's runs ~8x slower along the last dim, ~100x along the
+    first, and sums float32 in float32)."""
     if x.dtype.char not in "fd":
         if reverse:
             return np.flip(np.cumsum(np.flip(x, axis=axis), axis=axis), axis=axis)
@@ -1998,17 +2064,53 @@ def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     if isinstance(p, str):
         raise ValueError(f"norm: p should be 'fro' or a number, got {p!r}")
     axes = _axes(dim, x.ndim, "norm")
-    if p == 0:  # the count of non-zeros, with no gradient, as PyTorch
-        return Tensor(np.sum(x.data != 0, axis=axes, keepdims=keepdim).astype(x.dtype))
-    if p in (float("inf"), float("-inf")):
-        sign = 1 if p > 0 else -1  # min |x| = -max(-|x|)
-        return sign * AMax.apply(sign * abs(x), axes, keepdim, True)
-    if p <= 0:
-        raise ValueError(f"norm: p must be positive (or +-inf), got {p}")
+    if p < 0 and p != float("-inf"):
+        raise ValueError(f"norm: p must be positive, 0 or +-inf, got {p}")
     if p == 2:
         return Norm2.apply(x, axes, keepdim)
-    s = sum(Elementwise.apply(x, *_pow_abs(p)), dim=axes, keepdim=keepdim)
-    return Elementwise.apply(s, *_root(p))
+    return NormP.apply(x, float(p), axes, keepdim)
+
+
+class NormP(Function):
+    """sum(|x|^p)^(1/p) for p other than 2; p = 0 counts the non-zeros, +-inf take max/min |x|.
+    The gradient is PyTorch's norm_backward, branch for branch (sgn(x) for p = 1, none for
+    p = 0, shared among the extremes and NaNs for +-inf)."""
+
+    @staticmethod
+    def forward(ctx, x, p, axes, keepdim):
+        ctx.meta = (p, axes, keepdim)
+        if p == 0:
+            y = np.sum(x != 0, axis=axes, keepdims=keepdim).astype(x.dtype)
+        elif math.isinf(p):
+            y = (np.max if p > 0 else np.min)(np.abs(x), axis=axes, keepdims=keepdim)
+        elif p == 1:
+            y = np.sum(np.abs(x), axis=axes, keepdims=keepdim)
+        else:
+            y = np.sum(np.abs(x) ** p, axis=axes, keepdims=keepdim) ** (1 / p)
+        y = np.asarray(y)
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        p, axes, keepdim = ctx.meta
+        if p == 0:
+            return np.zeros_like(x), None, None, None
+        g = _expand_grad(g, x.shape, axes, keepdim)
+        if p == 1:
+            return _sign(x) * g, None, None, None
+        y = _expand_grad(y, x.shape, axes, keepdim)
+        if math.isinf(p):  # the extremes (and NaNs) share the gradient
+            mask = (np.abs(x) == y) | np.isnan(x)
+            count = _expand_grad(np.sum(mask, axis=axes, keepdims=keepdim), x.shape, axes, keepdim)
+            return (_sign(x) * (g / count * mask)).astype(x.dtype, copy=False), None, None, None
+        if p < 1:
+            scaled = _sign(x) * np.where(x == 0, 0, np.abs(x) ** (p - 1))
+            return (scaled * g * y ** (1 - p)).astype(x.dtype, copy=False), None, None, None
+        scaled = _sign(x) * np.abs(x) ** (p - 1) if p < 2 else x * np.abs(x) ** (p - 2)
+        scale = np.where(y == 0, 0, g / y ** (p - 1))
+        return (scaled * scale).astype(x.dtype, copy=False), None, None, None
 
 
 class Norm2(Function):
@@ -2027,17 +2129,11 @@ class Norm2(Function):
     def backward(ctx, g):
         x, s, y = ctx.saved_tensors
         axes, keepdim = ctx.meta
-        c = g * np.where(s == 0, 0, y / (2 * s)).astype(s.dtype)  # 0 at a zero vector
-        dx = 2 * x
-        return np.multiply(dx, _expand_grad(c, x.shape, axes, keepdim), out=dx), None, None
-
-
-def _pow_abs(p):
-    """|x|^p, with the gradient 0 at x = 0."""
-    return (
-        lambda x: np.abs(x) ** p,
-        lambda x, y: np.where(x == 0, 0, p * np.sign(x) * np.abs(x) ** (p - 1)).astype(x.dtype),
-    )
+        # g * (x / norm) as PyTorch: 0 at a zero vector, NaN only at an infinite entry
+        y = _expand_grad(y, x.shape, axes, keepdim)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(y == 0, 0, x / y).astype(x.dtype, copy=False)
+        return _expand_grad(g, x.shape, axes, keepdim) * ratio, None, None
 
 
 def _root(p):
@@ -3230,7 +3326,7 @@ def aminmax(x, *, dim=None, keepdim: bool = False) -> MinMax:
 
 def std(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None) -> Tensor:
     """Standard deviation (the square root of var, same arguments)."""
-    return Sqrt.apply(var(x, dim, unbiased, keepdim, correction=correction), True)
+    return _var("std", x, dim, unbiased, keepdim, correction)
 
 
 def var_mean(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):
@@ -3425,10 +3521,17 @@ def cummin(x, dim: int):
     return _running_extreme("cummin", x, dim, np.minimum)
 
 
+def _cumprod(x: np.ndarray, axis: int) -> np.ndarray:
+    """np.cumprod, float32 accumulated in float64 and rounded per entry, as PyTorch's CPU scan."""
+    if x.dtype.kind != "f":
+        return np.cumprod(x, axis=axis)
+    return np.cumprod(x, axis=axis, dtype=np.promote_types(x.dtype, np.float64)).astype(x.dtype)
+
+
 class CumProd(Function):
     @staticmethod
     def forward(ctx, x, axis):
-        y = np.cumprod(x, axis=axis)
+        y = _cumprod(x, axis)
         ctx.save_for_backward(x, y)
         ctx.axis = axis
         return y
@@ -3437,17 +3540,22 @@ class CumProd(Function):
     def backward(ctx, g):
         x, y = ctx.saved_tensors
         a = ctx.axis
-        # d y_j / d x_i = y_j / x_i for j >= i; at zeros (where that divides by 0) the
-        # products of the others, per row
-        out = np.flip(np.cumsum(np.flip(g * y, a), a), a) / x
-        xm, gm, om = (np.moveaxis(v, a, -1) for v in (x, g, out))
-        for r in map(tuple, np.argwhere((xm == 0).any(-1))):  # argwhere: 1-D rows too
-            row, grow = xm[r], gm[r]
-            z = np.flatnonzero(row == 0)[0]
-            before = np.prod(row[:z])
-            after = np.concatenate([[1], np.cumprod(row[z + 1 :])])
-            om[r][z:] = 0
-            om[r][z] = before * np.sum(grow[z:] * after)
+        # d y_j / d x_i = y_j / x_i for j >= i, summed; in a row with zeros, as PyTorch: that
+        # before the first zero z1 (from the terms before it), the product of the others at
+        # z1 (from the terms up to the second zero), and 0 after it
+        w = g * y
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = _scan(w, a, True) / x
+            xm, wm, gm, om = (np.moveaxis(v, a, -1) for v in (x, w, g, out))
+            for r in map(tuple, np.argwhere((xm == 0).any(-1))):  # argwhere: 1-D rows too
+                row, grow = xm[r], gm[r]
+                zeros = np.flatnonzero(row == 0)
+                z = zeros[0]
+                z2 = zeros[1] if len(zeros) > 1 else len(row)
+                om[r][:z] = _scan(wm[r][:z], 0, True) / row[:z]
+                after = np.concatenate([np.ones(1, row.dtype), _cumprod(row[z + 1 : z2], 0)])
+                om[r][z] = np.sum(grow[z:z2] * after) * np.prod(row[:z])
+                om[r][z + 1 :] = 0
         return out, None
 
 
@@ -3463,7 +3571,7 @@ def cumprod(x, dim: int, *, dtype=None) -> Tensor:
 class LogCumSumExp(Function):
     @staticmethod
     def forward(ctx, x, axis):
-        y = np.logaddexp.accumulate(x, axis=axis)
+        y = np.logaddexp.accumulate(x + 0.0, axis=axis)  # -0 -> +0: PyTorch starts from -inf
         ctx.save_for_backward(x, y)
         ctx.axis = axis
         return y
