@@ -272,3 +272,46 @@ def test_norm_gradient_at_infinite_and_zero_entries_matches_torch(p):
     for dim in (None, 1):
         fe, ft = (lambda t, d=dim, f=f: f(t, p, d) for f in (ember.norm, torch.norm))
         _compare_ops(fe, ft, [x], np.float64)
+
+
+POW_EXPONENTS = [0, 0.5, -0.5, 1, 2, 3, -1, -2, 2.5, -2.5, 1 / 3, 0.25, np.inf, -np.inf, np.nan]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("e", POW_EXPONENTS, ids=str)
+def test_pow_with_a_scalar_exponent_matches_torch(e, dtype):
+    # PyTorch takes 0.5 and -0.5 through sqrt: (-inf) ** 0.5 is NaN, (-0.0) ** -0.5 is -inf
+    x = _edge(dtype)
+    _compare_ops(lambda t: t**e, lambda t: t**e, [x], dtype)
+    _compare_ops(lambda t: t.pow(e), lambda t: t.pow(e), [x], dtype)
+    _compare_ops(lambda t: e**t, lambda t: e**t, [x], dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tensor_methods_and_clamp_at_edge_values_match_torch(dtype):
+    x = _edge(dtype)
+    for f in [
+        lambda t: t.sqrt(),
+        lambda t: t.rsqrt(),
+        lambda t: t.abs(),
+        lambda t: t.sign(),
+        lambda t: 1 / t,
+        lambda t: t.clamp(-1, 1),
+        lambda t: t.clamp(min=0),  # clamp(-0.0, min=0) stays -0.0
+        lambda t: t.clamp(max=0),
+    ]:
+        _compare_ops(f, f, [x], dtype)
+
+
+@pytest.mark.parametrize("name", ["log2", "log10", "log1p", "expm1", "sinh", "cosh"])
+def test_float32_log_exp_family_agrees_with_torch_to_the_last_bit(name):
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.uniform(0, 10, 4000), np.exp(rng.uniform(-30, 30, 4000))])
+    if name in ("expm1", "sinh", "cosh"):
+        x = x % 20 - 10
+    x = x.astype(np.float32)
+    e = getattr(ember, name)(ember.tensor(x)).numpy()
+    t = getattr(torch, name)(torch.tensor(x)).numpy()
+    assert e.dtype == t.dtype == np.float32
+    np.testing.assert_allclose(e, t, rtol=2.5e-7)  # never more than a last bit apart
+    assert np.mean(e != t) < 0.01  # NumPy's float32 loops differ in 7% to 48% of these
