@@ -154,7 +154,7 @@ EDGE += [0.5, -0.5, 1.0, -1.0, 2.0, -3.7, 100.0, -100.0, 1e-7]
 
 UNARY = """abs neg exp exp2 expm1 log log2 log10 log1p sqrt rsqrt sin cos tan asin acos atan sinh
 cosh tanh asinh acosh atanh sigmoid relu sign sgn floor ceil round trunc frac reciprocal square erf
-erfc erfinv lgamma digamma sinc logit nan_to_num deg2rad rad2deg i0 positive fix""".split()
+erfc erfinv lgamma digamma sinc logit nan_to_num deg2rad rad2deg i0 positive fix angle""".split()
 BINARY = """add sub mul div pow atan2 maximum minimum fmax fmin fmod remainder hypot copysign xlogy
 float_power logaddexp logaddexp2 floor_divide true_divide heaviside""".split()
 # name -> (dim arg or None for a full reduction)
@@ -360,3 +360,14 @@ def test_activations_at_edge_values_match_torch(name, dtype):
     if skip is not None and skip_dtype in (None, dtype):
         x = x[~skip(x)]
     _compare_ops(getattr(EF, name), getattr(TF, name), _vectorised(x), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.uint8, np.int16, np.bool_])
+def test_integer_inputs_give_torchs_dtypes(dtype):
+    x = np.array([0, 1, 2, 3, 5, 7]).astype(dtype)
+    for name in ["all", "any", "angle", "sum", "prod", "cumsum", "sqrt", "exp", "sign", "neg"]:
+        if dtype == np.bool_ and name in ("neg", "sign"):
+            continue
+        args = (0,) if name == "cumsum" else ()
+        _check_close(getattr(ember, name)(ember.tensor(x), *args).numpy(),
+                     getattr(torch, name)(torch.tensor(x), *args).numpy(), 1e-6)  # fmt: skip

@@ -691,6 +691,14 @@ def sgn(input) -> Tensor:  # noqa: A002
     return sign(input)
 
 
+def angle(input) -> Tensor:  # noqa: A002
+    """The argument of a real number: pi below 0, else 0 (NaN stays); zero gradient."""
+    x = _float_operand(input, "angle")
+    return Piecewise.apply(
+        x, lambda a: np.where(np.isnan(a), a, np.where(a < 0, np.pi, 0)).astype(a.dtype)
+    )
+
+
 def polygamma(n: int, input) -> Tensor:  # noqa: A002
     """The n-th derivative of digamma (torch.polygamma(n, input)); n = 0 is digamma."""
     if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 0:
@@ -2369,12 +2377,17 @@ isfinite = _predicate("isfinite", np.isfinite)
 
 def all(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     a = np.asarray(_data(x))
-    return Tensor(np.asarray(np.all(a, axis=_axes(dim, a.ndim, "all"), keepdims=keepdim)))
+    return _truth(a, np.all(a, axis=_axes(dim, a.ndim, "all"), keepdims=keepdim))
 
 
 def any(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     a = np.asarray(_data(x))
-    return Tensor(np.asarray(np.any(a, axis=_axes(dim, a.ndim, "any"), keepdims=keepdim)))
+    return _truth(a, np.any(a, axis=_axes(dim, a.ndim, "any"), keepdims=keepdim))
+
+
+def _truth(a: np.ndarray, result) -> Tensor:
+    """all/any's result: bool, but uint8 for a uint8 input, as PyTorch's."""
+    return Tensor(np.asarray(result).astype(np.uint8 if a.dtype == np.uint8 else np.bool_))
 
 
 def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
@@ -4335,7 +4348,7 @@ _EXTRAS = (
     "logaddexp", "logaddexp2", "copysign", "heaviside", "exp2", "frac", "fix", "sgn", "deg2rad",
     "rad2deg", "nan_to_num", "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan",
     "arcsinh", "arccosh", "arctanh", "absolute", "ldexp", "lerp", "addcmul", "addcdiv",
-    "nextafter", "mvlgamma",
+    "nextafter", "mvlgamma", "angle",
     "sin", "cos", "tan", "log1p", "expm1", "log2", "log10", "rsqrt", "reciprocal", "square",
     "sinh", "cosh", "asin", "acos", "atan", "sign", "floor", "ceil", "trunc", "round",
     "logsumexp", "prod", "cumsum", "norm", "tril", "triu", "flip", "index_select", "unbind",
