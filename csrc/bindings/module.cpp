@@ -25,6 +25,7 @@ void bind_pool2d(py::module_& m);
 void bind_reduce(py::module_& m);
 void bind_resample(py::module_& m);
 void bind_rnn(py::module_& m);
+void bind_select(py::module_& m);
 void bind_softmax(py::module_& m);
 void bind_special(py::module_& m);
 }  // namespace ember
@@ -90,6 +91,7 @@ PYBIND11_MODULE(_C, m) {
   ember::bind_reduce(m);
   ember::bind_resample(m);
   ember::bind_rnn(m);
+  ember::bind_select(m);
   ember::bind_softmax(m);
   ember::bind_special(m);
 }

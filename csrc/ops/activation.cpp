@@ -86,14 +86,16 @@ void leaky_relu_backward(T* dx, const T* dy, const T* x, int64_t n, T slope) {
   map2(dx, dy, x, n, [slope](T g, T v) { return v > T(0) ? g : g * slope; });
 }
 
-// x (n) -> y: y = x > 0 ? x : alpha * (exp(x) - 1).
+// x (n) -> y: y = x > 0 ? x : alpha * expm1(x)   (so -0 -> -0, as PyTorch's).
 template <typename T>
 void elu_forward(T* y, const T* x, int64_t n, T alpha) {
   map1(y, x, n, [alpha](T v) {
-    return v > T(0) ? v : alpha * vm::expm1_nonpos(v > T(0) ? T(0) : v);  // keeps NaN
+    const T e = vm::expm1_nonpos(v > T(0) ? T(0) : v);  // keeps NaN
+    return v > T(0) ? v : alpha * (v == T(0) ? v : e);
   });
 }
-// dy, x (n) -> dx: dx = x > 0 ? dy : dy * alpha * exp(x)   (from the input, not the output).
+// dy, x (n) -> dx: dx = x > 0 ? dy : dy * alpha * exp(x)   (from the input, not the output; a
+// NaN x gives NaN, as PyTorch's vectorised loop, which all but a tensor's last few entries take).
 template <typename T>
 void elu_backward(T* dx, const T* dy, const T* x, int64_t n, T alpha) {
   map2(dx, dy, x, n, [alpha](T g, T v) { return v > T(0) ? g : g * alpha * vexp(v); });
@@ -132,7 +134,9 @@ void gelu_backward(T* dx, const T* dy, const T* x, int64_t n, bool approximate) 
   else
     map2(dx, dy, x, n, [](T g, T v) {
       const NormalCdfPdf<T> p = vnormal(v);
-      return g * (p.cdf + v * p.pdf);
+      // inf * pdf(inf) = inf * 0: NaN, as PyTorch's (float32's pdf is clamped, not 0)
+      const T vpdf = v - v != T(0) ? v * T(0) : v * p.pdf;
+      return g * (p.cdf + vpdf);
     });
 }
 
@@ -223,11 +227,13 @@ void hardswish_forward(T* y, const T* x, int64_t n) {
     return v * r / T(6);
   });
 }
-// dy, x (n) -> dx: dx = dy * (x <= -3 ? 0 : x < 3 ? x / 3 + 1/2 : 1).
+// dy, x (n) -> dx: dx = x <= -3 ? 0 : x >= 3 ? dy : dy * (x / 3 + 1/2); a NaN x gives NaN, as
+// PyTorch's vectorised loop (its scalar tail, a tensor's last few entries, passes dy).
 template <typename T>
 void hardswish_backward(T* dx, const T* dy, const T* x, int64_t n) {
-  map2(dx, dy, x, n,
-       [](T g, T v) { return g * (v <= T(-3) ? T(0) : (v < T(3) ? v / T(3) + T(0.5) : T(1))); });
+  map2(dx, dy, x, n, [](T g, T v) {
+    return v <= T(-3) ? T(0) : (v >= T(3) ? g : g * (v / T(3) + T(0.5)));  // NaN stays NaN
+  });
 }
 
 // x (n) -> y: y = min(max(x, lo), hi) (hardtanh; relu6 is lo = 0, hi = 6; NaN propagates).
@@ -235,10 +241,10 @@ template <typename T>
 void hardtanh_forward(T* y, const T* x, int64_t n, T lo, T hi) {
   map1(y, x, n, [lo, hi](T v) { return v < lo ? lo : (v > hi ? hi : v); });
 }
-// dy, x (n) -> dx: dx = x <= lo || x >= hi ? 0 : dy (PyTorch's: a NaN x passes dy).
+// dy, x (n) -> dx: dx = lo < x < hi ? dy : 0 (PyTorch's: a NaN x gets 0).
 template <typename T>
 void hardtanh_backward(T* dx, const T* dy, const T* x, int64_t n, T lo, T hi) {
-  map2(dx, dy, x, n, [lo, hi](T g, T v) { return v <= lo || v >= hi ? T(0) : g; });
+  map2(dx, dy, x, n, [lo, hi](T g, T v) { return v > lo && v < hi ? g : T(0); });
 }
 
 // x (n) -> y: y = min(max(x + 3, 0), 6) / 6 (hardsigmoid; NaN propagates).

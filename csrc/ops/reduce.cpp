@@ -83,40 +83,36 @@ template void sum_rows<float>(float*, const float*, int64_t, int64_t, bool);
 template void sum_rows<double>(double*, const double*, int64_t, int64_t, bool);
 
 // ---- cumulative sum ------------------------------------------------------------------------
-// x (outer, n, inner) -> y (same): y[o, i, :] = y[o, i - 1, :] + x[o, i, :] from y[o, 0, :] =
-// x[o, 0, :] (reverse: from the end, y[o, i, :] = y[o, i + 1, :] + x[o, i, :]), one addition
-// after another as NumPy's cumsum, so the bits are NumPy's. inner > 1 vectorises over inner;
-// for inner == 1 (the last dim) kRows rows run side by side, hiding the addition's latency.
+// x (outer, n, inner) -> y (same): y[o, i, :] = acc[i] rounded to T, acc[i] = acc[i - 1] +
+// x[o, i, :] from acc[-1] = 0 (reverse: from the end), one addition after another in double, as
+// PyTorch's CPU scan (float32 accumulates in double, and a leading -0 comes out +0). inner > 1
+// vectorises over inner (the running sums in a double buffer); for inner == 1 (the last dim)
+// kRows rows run side by side, hiding the addition's latency.
 namespace {
 
 constexpr int64_t kRows = 8;
 
 template <typename T>
-EMBER_SIMD void scan_inner(T* y, const T* x, int64_t n, int64_t inner, bool reverse) {
+EMBER_SIMD void scan_inner(T* y, const T* x, double* acc, int64_t n, int64_t inner, bool reverse) {
   const int64_t first = reverse ? n - 1 : 0, step = reverse ? -inner : inner;
   T* yp = y + first * inner;
   const T* xp = x + first * inner;
-  for (int64_t j = 0; j < inner; ++j) yp[j] = xp[j];
-  for (int64_t i = 1; i < n; ++i) {
-    T* yc = yp + step;
-    const T* xc = xp + step;
-    for (int64_t j = 0; j < inner; ++j) yc[j] = yp[j] + xc[j];
-    yp = yc;
-    xp = xc;
+  for (int64_t j = 0; j < inner; ++j) acc[j] = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < inner; ++j) yp[j] = static_cast<T>(acc[j] += xp[j]);
+    yp += step;
+    xp += step;
   }
 }
 
 // rows (< = kRows) rows of length n, each scanned on its own; the rows advance together.
 template <typename T>
 EMBER_SIMD void scan_rows(T* y, const T* x, int64_t rows, int64_t n, bool reverse) {
-  T acc[kRows] = {};
+  double acc[kRows] = {};
   const int64_t first = reverse ? n - 1 : 0, step = reverse ? -1 : 1;
-  for (int64_t r = 0; r < rows; ++r) acc[r] = y[r * n + first] = x[r * n + first];
   int64_t i = first;
-  for (int64_t c = 1; c < n; ++c) {
-    i += step;
-    for (int64_t r = 0; r < rows; ++r) acc[r] = y[r * n + i] = acc[r] + x[r * n + i];
-  }
+  for (int64_t c = 0; c < n; ++c, i += step)
+    for (int64_t r = 0; r < rows; ++r) y[r * n + i] = static_cast<T>(acc[r] += x[r * n + i]);
 }
 
 }  // namespace
@@ -135,9 +131,13 @@ void cumsum(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool reve
     return;
   }
   const int nt = static_cast<int>(std::min<int64_t>(threads_for(outer * n * inner), outer));
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t o = 0; o < outer; ++o)
-    scan_inner(y + o * n * inner, x + o * n * inner, n, inner, reverse);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    std::vector<double> acc(static_cast<size_t>(inner));
+#pragma omp for schedule(static)
+    for (int64_t o = 0; o < outer; ++o)
+      scan_inner(y + o * n * inner, x + o * n * inner, acc.data(), n, inner, reverse);
+  }
 }
 
 template void cumsum<float>(float*, const float*, int64_t, int64_t, int64_t, bool);

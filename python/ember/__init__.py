@@ -95,6 +95,7 @@ from ember.ops import (
     amax,
     amin,
     aminmax,
+    angle,
     any,
     arccos,
     arccosh,
@@ -536,5 +537,5 @@ __all__ = [
     "logaddexp2", "copysign", "heaviside", "exp2", "frac", "fix", "sgn", "deg2rad", "rad2deg",
     "nan_to_num", "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan", "arcsinh", "arccosh",
     "arctanh", "is_tensor", "is_floating_point", "numel", "result_type", "promote_types",
-    "can_cast",
+    "can_cast", "angle",
 ]  # fmt: skip

@@ -237,7 +237,12 @@ class Div(Function):
         a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
         ga = _bcast(np.true_divide, g, b) if na else None
-        gb = _bcast(np.true_divide, _bcast(np.multiply, -g, a), b * b) if nb else None
+        # -g * ((a / b) / b) as PyTorch: b * b would underflow (or overflow) first
+        gb = (
+            _bcast(np.multiply, -g, _bcast(np.true_divide, _bcast(np.true_divide, a, b), b))
+            if nb
+            else None
+        )
         return (
             unbroadcast(ga, _shape(a)) if na else None,
             unbroadcast(gb, _shape(b)) if nb else None,
@@ -253,14 +258,34 @@ def div(a, b, *, rounding_mode=None) -> Tensor:
     return _broadcasting(Div, "div", a, b)
 
 
+def _pow_scalar(a: np.ndarray, e):
+    """a ** e for a float array and a Python number e, by PyTorch's special cases: 2 and 3 by
+    products, 0.5 and -0.5 by sqrt ((-inf) ** 0.5 is NaN, (-0.0) ** -0.5 is -inf), -1 and -2 by
+    division. np.power's generic loop is also ~6x slower than np.square for the hot x ** 2."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # as torch: inf/nan
+        if e == 1:
+            return a.copy()
+        if e == 2:
+            return np.square(a)
+        if e == 3:
+            return a * a * a
+        if e == 0.5:
+            return np.sqrt(a)
+        if e == -0.5:
+            return 1 / np.sqrt(a)
+        if e == -1:
+            return 1 / a
+        if e == -2:
+            return 1 / (a * a)
+        return np.power(a, e)
+
+
 class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
-        # x ** 2 is the hot case: np.power's generic loop is ~6x slower than np.square (x * x,
-        # correctly rounded, as torch computes it)
-        ctx.square = type(b) in (int, float) and b == 2 and a.dtype.kind == "f"
-        if ctx.square:
-            y = np.square(a)
+        ctx.scalar = type(b) in (int, float) and a.dtype.kind == "f"
+        if ctx.scalar:
+            y = _pow_scalar(a, b)
         else:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # as torch: inf/nan
                 y = np.power(a, b)
@@ -274,10 +299,11 @@ class Pow(Function):
         ga = gb = None
         if na:
             # d(a^b)/da = b * a^(b-1), and 0 where b == 0 (as PyTorch: 0 ** 0 has gradient 0).
-            if ctx.square:
-                da = 2 * a  # b * a^(b-1) for b = 2
+            if ctx.scalar:  # a^(b-1) by the same special cases, as PyTorch
+                da = np.zeros_like(a) if b == 0 else b * _pow_scalar(a, b - 1)
             else:
-                da = np.where(b == 0, 0, b * np.power(a, b - 1)).astype(g.dtype, copy=False)
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    da = np.where(b == 0, 0, b * np.power(a, b - 1)).astype(g.dtype, copy=False)
             ga = unbroadcast(g * da, _shape(a))
         if nb:
             loga = np.where(a > 0, np.log(np.where(a > 0, a, 1)), np.where(a == 0, -np.inf, np.nan))
@@ -424,12 +450,16 @@ def _fmax_grads(a, b, y, g):  # ties and a NaN in b give a the gradient, as torc
     return g * pick_a, g * ~pick_a
 
 
-def _copysign_grads(a, b, y, g):
-    return g * np.where(a == 0, 0, np.sign(a) * np.where(np.signbit(b), -1, 1)), 0 * g
+def _copysign_grads(a, b, y, g):  # PyTorch's y / a: NaN at a = +-inf
+    return g * np.where(a == 0, 0, y / np.where(a == 0, 1, a)), 0 * g
 
 
-fmax = _binary("fmax", np.fmax, _fmax_grads, floating=False)
-fmin = _binary("fmin", np.fmin, _fmax_grads, floating=False)
+def _first_on_ties(f):  # fmax(0.0, -0.0) is the first operand in PyTorch, NumPy's the second
+    return lambda a, b: np.where(a == b, a, f(a, b))
+
+
+fmax = _binary("fmax", _first_on_ties(np.fmax), _fmax_grads, floating=False)
+fmin = _binary("fmin", _first_on_ties(np.fmin), _fmax_grads, floating=False)
 
 
 def _atan2_grads(a, b, y, g):
@@ -441,20 +471,50 @@ def _atan2_grads(a, b, y, g):
 
 atan2 = arctan2 = _binary("atan2", np.arctan2, _atan2_grads)
 hypot = _binary("hypot", np.hypot, lambda a, b, y, g: (g * a / y, g * b / y))
+
+
+# PyTorch's g / (1 + e^(b - a)): finite where a is +inf and b is not (e^(a - y) is NaN there)
 logaddexp = _binary(
-    "logaddexp", np.logaddexp, lambda a, b, y, g: (g * np.exp(a - y), g * np.exp(b - y))
+    "logaddexp",
+    np.logaddexp,
+    lambda a, b, y, g: (g / (1 + np.exp(b - a)), g / (1 + np.exp(a - b))),
 )
 logaddexp2 = _binary(
-    "logaddexp2", np.logaddexp2, lambda a, b, y, g: (g * np.exp2(a - y), g * np.exp2(b - y))
+    "logaddexp2",
+    np.logaddexp2,
+    lambda a, b, y, g: (g / (1 + np.exp2(b - a)), g / (1 + np.exp2(a - b))),
 )
 copysign = _binary("copysign", np.copysign, _copysign_grads)
 xlogy = _binary(
     "xlogy",
     lambda a, b: np.where((a == 0) & ~np.isnan(b), 0, a * np.log(b)),
-    lambda a, b, y, g: (g * np.where(a == 0, 0, np.log(b)), g * a / b),
+    lambda a, b, y, g: (g * np.where((a == 0) & (b <= 0), 0, np.log(b)), g * a / b),
 )
+
+
+def _div_floor(a, b):
+    """PyTorch's floor division of floats (fmod based: inf // x is NaN, 0 // -x is -0)."""
+    if np.result_type(a, b).kind not in "fc":
+        return np.floor_divide(a, b)
+    mod = np.fmod(a, b)
+    div = (a - mod) / b
+    div = np.where((mod != 0) & ((b < 0) != (mod < 0)), div - 1, div)
+    floor = np.floor(div)
+    floor = np.where(div - floor > 0.5, floor + 1, floor)
+    zero = np.copysign(np.zeros_like(div), a / b)
+    return np.where(b == 0, a / b, np.where(div != 0, floor, zero))
+
+
+def _remainder_floats(a, b):
+    """PyTorch's remainder: fmod, plus b where the signs differ (0 % -x is +0, not -0)."""
+    if np.result_type(a, b).kind not in "fc":
+        return np.remainder(a, b)
+    mod = np.fmod(a, b)
+    return np.where((mod != 0) & ((b < 0) != (mod < 0)), mod + b, mod)
+
+
 _remainder = _binary(
-    "remainder", np.remainder, lambda a, b, y, g: (g, -g * np.floor_divide(a, b)), floating=False
+    "remainder", _remainder_floats, lambda a, b, y, g: (g, -g * _div_floor(a, b)), floating=False
 )
 _fmod = _binary("fmod", np.fmod, lambda a, b, y, g: (g, -g * np.trunc(a / b)), floating=False)
 
@@ -479,8 +539,7 @@ def fmod(input, other) -> Tensor:  # noqa: A002
 
 
 def _rounded_div(input, other, rounding_mode):  # noqa: A002
-    rnd = {"trunc": np.trunc, "floor": np.floor}.get(rounding_mode)
-    if rnd is None:
+    if rounding_mode not in ("trunc", "floor"):
         raise ValueError(
             f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}"
         )
@@ -490,7 +549,8 @@ def _rounded_div(input, other, rounding_mode):  # noqa: A002
         q = np.floor_divide if rounding_mode == "floor" else lambda x, y: np.trunc(x / y)
         out = np.asarray(q(_data(a), _data(b)))
         return Tensor(out.astype(np.result_type(_data(a), _data(b)), copy=False))
-    return Binary.apply(a, b, lambda x, y: rnd(x / y), _zero_grads)  # zero gradient, as torch
+    f = _div_floor if rounding_mode == "floor" else lambda x, y: np.trunc(x / y)
+    return Binary.apply(a, b, f, _zero_grads)  # zero gradient, as torch
 
 
 def floor_divide(input, other) -> Tensor:  # noqa: A002
@@ -554,12 +614,19 @@ def heaviside(input, values) -> Tensor:  # noqa: A002
     if a.dtype != b.dtype:
         raise TypeError(f"heaviside: input ({a.dtype}) and values ({b.dtype}) must share a dtype")
     _check_broadcast("heaviside", a.data, b.data)
-    return Tensor(np.asarray(np.heaviside(a.data, b.data)).astype(a.dtype, copy=False))
+    y = np.where(a.data == 0, b.data, a.data > 0)  # NaN -> 0 as PyTorch (NumPy's is NaN)
+    return Tensor(np.asarray(y).astype(a.dtype, copy=False))
 
 
 def _special(name: str, x, order: int = 0):
     # ascontiguousarray makes a 0-d input 1-d: give the result the input's shape back
     return _C.special(name, np.ascontiguousarray(x), order).reshape(np.shape(x))
+
+
+def _sinc_grad(x):
+    """PyTorch's (pi x cos(pi x) - sin(pi x)) / (pi x^2), 0 where pi x^2 is 0 (underflows)."""
+    px, den = x * np.pi, x * x * np.pi
+    return np.where(den == 0, 0, (px * np.cos(px) - np.sin(px)) / np.where(den == 0, 1, den))
 
 
 _SQRT_PI = float(np.sqrt(np.pi))  # Python floats keep float32 gradients float32
@@ -572,7 +639,7 @@ _UNARY = {  # name: (f, derivative as a function of x and y = f(x))
     "i0": (lambda x: _special("i0", x), lambda x, y: _special("i1", x)),
     "sinc": (
         lambda x: np.where(x == 0, 1, np.sin(np.pi * x) / (np.pi * x)),
-        lambda x, y: np.where(x == 0, 0, (np.cos(np.pi * x) - y) / x),
+        lambda x, y: _sinc_grad(x),
     ),
     "exp2": (np.exp2, lambda x, y: y * float(np.log(2))),
     "frac": (lambda x: x - np.trunc(x), lambda x, y: np.ones_like(x)),
@@ -624,6 +691,14 @@ def sgn(input) -> Tensor:  # noqa: A002
     return sign(input)
 
 
+def angle(input) -> Tensor:  # noqa: A002
+    """The argument of a real number: pi below 0, else 0 (NaN stays); zero gradient."""
+    x = _float_operand(input, "angle")
+    return Piecewise.apply(
+        x, lambda a: np.where(np.isnan(a), a, np.where(a < 0, np.pi, 0)).astype(a.dtype)
+    )
+
+
 def polygamma(n: int, input) -> Tensor:  # noqa: A002
     """The n-th derivative of digamma (torch.polygamma(n, input)); n = 0 is digamma."""
     if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 0:
@@ -647,7 +722,11 @@ def logit(input, eps=None) -> Tensor:  # noqa: A002
 
     def df(a, y):
         d = 1 / (a * (1 - a))
-        return d if eps is None else np.where((a < lo) | (a > hi), 0, d)
+        if eps is not None:
+            return np.where((a < lo) | (a > hi), 0, d)
+        # PyTorch's: NaN outside [0, 1] and +inf at 0 and 1 (even at -0.0)
+        d = np.where((a == 0) | (a == 1), np.inf, d)
+        return np.where((a < 0) | (a > 1), np.nan, d).astype(a.dtype, copy=False)
 
     return Elementwise.apply(x, f, df)
 
@@ -930,20 +1009,16 @@ def log(x) -> Tensor:
 
 class Sqrt(Function):
     @staticmethod
-    def forward(ctx, x, zero_at_zero=False):
+    def forward(ctx, x):
         with np.errstate(invalid="ignore"):
             y = np.sqrt(x)
         ctx.save_for_backward(y)
-        ctx.zero_at_zero = zero_at_zero
         return y
 
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        gx = g / (2 * y)
-        if ctx.zero_at_zero:  # std: PyTorch gives a zero spread a zero (not NaN) gradient
-            gx = np.where(y == 0, 0, gx).astype(gx.dtype, copy=False)
-        return gx, None
+        return g / (2 * y)
 
 
 def sqrt(x) -> Tensor:
@@ -959,7 +1034,7 @@ class Abs(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return g * np.sign(x)
+        return g * _sign(x)  # 0 at NaN, as PyTorch
 
 
 def abs(x) -> Tensor:  # noqa: A001
@@ -971,7 +1046,11 @@ class Clamp(Function):
     def forward(ctx, x, lo, hi):
         ctx.save_for_backward(x)
         ctx.bounds = (lo, hi)
-        return np.clip(x, lo, hi)
+        y = np.asarray(np.clip(x, lo, hi))
+        zero_bound = builtins.any(v is not None and np.all(v == 0) for v in (lo, hi))
+        if x.dtype.kind == "f" and zero_bound:  # PyTorch keeps x where x == bound:
+            np.copyto(y, x, where=x == 0)  # clamp(-0.0, min=0) is -0.0 there
+        return y
 
     @staticmethod
     def backward(ctx, g):
@@ -1165,41 +1244,52 @@ def mean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
 
 
 class Var(Function):
+    """var over axes, or std (root=True). Narrower floats are summed in float64 and the result
+    rounded once, as PyTorch's (so a float32 std of 1e38-sized values is finite there too)."""
+
     @staticmethod
-    def forward(ctx, x, axes, keepdim, correction):
+    def forward(ctx, x, axes, keepdim, correction, root=False):
         count = 1
         for a in axes:
             count *= x.shape[a]
+        wide = x.astype(np.promote_types(x.dtype, np.float64), copy=False)
+        denom = builtins.max(count - correction, 0)  # PyTorch: max(0, N - c)
         with np.errstate(divide="ignore", invalid="ignore"):  # an empty dim: nan, no warning
-            xc = x - np.sum(x, axis=axes, keepdims=True) / np.asarray(count, x.dtype)
-        ctx.save_for_backward(xc)
-        denom = np.asarray(
-            builtins.max(count - correction, 0), dtype=x.dtype
-        )  # PyTorch: max(0, N - c)
-        ctx.meta = (axes, keepdim, denom)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.sum(xc * xc, axis=axes, keepdims=keepdim) / denom
+            xc = wide - np.sum(wide, axis=axes, keepdims=True) / count
+            v = np.sum(xc * xc, axis=axes, keepdims=keepdim) / denom
+        y = np.asarray(np.sqrt(v) if root else v).astype(x.dtype, copy=False)
+        ctx.save_for_backward(x, y)
+        ctx.meta = (axes, keepdim, count, np.asarray(denom, x.dtype), root)
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        (xc,) = ctx.saved_tensors
-        axes, keepdim, denom = ctx.meta
+        x, y = ctx.saved_tensors
+        axes, keepdim, count, denom, root = ctx.meta
+        with np.errstate(divide="ignore", invalid="ignore"):  # in x's dtype, as PyTorch
+            xc = x - np.sum(x, axis=axes, keepdims=True) / np.asarray(count, x.dtype)
+        if root:  # d sqrt(v) = dv / (2 sqrt(v)); a zero spread gets a zero gradient, as PyTorch
+            g = np.where(y == 0, 0, g / (2 * y)).astype(y.dtype, copy=False)
         if not keepdim and axes:
             g = np.expand_dims(g, axes)
-        return g * (2 / denom) * xc, None, None, None
+        return g * (2 / denom) * xc, None, None, None, None
 
 
 def var(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None) -> Tensor:
     """Variance over dim with correction (default 1; unbiased=False means 0), in PyTorch's
     argument order: var(x, dim, unbiased, keepdim) and var(x, unbiased)."""
+    return _var("var", x, dim, unbiased, keepdim, correction)
+
+
+def _var(op, x, dim, unbiased, keepdim, correction):
     if isinstance(dim, bool):  # the var(x, unbiased) overload
         dim, unbiased = None, dim
     x = _tensor_operand(x)
     if x.data.dtype.kind != "f":
-        raise TypeError(f"var: input dtype should be floating point, got {x.dtype}")
+        raise TypeError(f"{op}: input dtype should be floating point, got {x.dtype}")
     if correction is None:
         correction = 1 if unbiased else 0
-    return Var.apply(x, _axes(dim, x.ndim, "var"), keepdim, correction)
+    return Var.apply(x, _axes(dim, x.ndim, op), keepdim, correction, op == "std")
 
 
 MaxMin = namedtuple("MaxMin", ["values", "indices"])
@@ -1788,19 +1878,32 @@ class Elementwise(Function):
         return g * ctx.df(x, y), None, None
 
 
+def _in_double(f):
+    """f evaluated in float64 and rounded once for narrower floats: within a last bit of
+    PyTorch's float32 log2/log10/log1p/expm1/sinh/cosh, where NumPy's float32 loops are off by
+    one or two in up to half of all inputs."""
+
+    def g(x):
+        if x.dtype.kind == "f" and x.dtype.itemsize < 8:
+            return f(x.astype(np.float64)).astype(x.dtype)
+        return f(x)
+
+    return g
+
+
 _SMOOTH = {  # name: (f, derivative as a function of x and y = f(x))
     "sin": (np.sin, lambda x, y: np.cos(x)),
     "cos": (np.cos, lambda x, y: -np.sin(x)),
     "tan": (np.tan, lambda x, y: 1 + y * y),
-    "log1p": (np.log1p, lambda x, y: 1 / (1 + x)),
-    "expm1": (np.expm1, lambda x, y: y + 1),
-    "log2": (np.log2, lambda x, y: 1 / (x * np.log(2).astype(x.dtype))),
-    "log10": (np.log10, lambda x, y: 1 / (x * np.log(10).astype(x.dtype))),
+    "log1p": (_in_double(np.log1p), lambda x, y: 1 / (1 + x)),
+    "expm1": (_in_double(np.expm1), lambda x, y: y + 1),
+    "log2": (_in_double(np.log2), lambda x, y: 1 / (x * np.log(2).astype(x.dtype))),
+    "log10": (_in_double(np.log10), lambda x, y: 1 / (x * np.log(10).astype(x.dtype))),
     "rsqrt": (lambda x: 1 / np.sqrt(x), lambda x, y: -0.5 * y * y * y),
     "reciprocal": (lambda x: 1 / x, lambda x, y: -y * y),
     "square": (np.square, lambda x, y: 2 * x),
-    "sinh": (np.sinh, lambda x, y: np.cosh(x)),
-    "cosh": (np.cosh, lambda x, y: np.sinh(x)),
+    "sinh": (_in_double(np.sinh), lambda x, y: np.cosh(x)),
+    "cosh": (_in_double(np.cosh), lambda x, y: np.sinh(x)),
     "asin": (np.arcsin, lambda x, y: 1 / np.sqrt(1 - x * x)),
     "acos": (np.arccos, lambda x, y: -1 / np.sqrt(1 - x * x)),
     "atan": (np.arctan, lambda x, y: 1 / (1 + x * x)),
@@ -1859,7 +1962,15 @@ def _piecewise(name: str, f):
     return op
 
 
-sign = _piecewise("sign", lambda a: a.copy() if a.dtype == np.bool_ else np.sign(a))
+def _sign(a: np.ndarray) -> np.ndarray:
+    """np.sign, but 0 at NaN as PyTorch's (x > 0) - (x < 0)."""
+    if a.dtype == np.bool_:
+        return a.copy()
+    s = np.sign(a)
+    return np.where(np.isnan(s), 0, s).astype(s.dtype, copy=False) if s.dtype.kind == "f" else s
+
+
+sign = _piecewise("sign", _sign)
 floor = _piecewise("floor", np.floor)
 ceil = _piecewise("ceil", np.ceil)
 trunc = _piecewise("trunc", np.trunc)
@@ -1905,31 +2016,36 @@ def logsumexp(x, dim, keepdim: bool = False) -> Tensor:
 class Prod(Function):
     @staticmethod
     def forward(ctx, x, axis, keepdim):
-        ctx.save_for_backward(x)
+        y = np.prod(x, axis=axis, keepdims=keepdim)
+        ctx.save_for_backward(x, y)
         ctx.meta = (axis, keepdim)
-        return np.prod(x, axis=axis, keepdims=keepdim)
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved_tensors
+        # PyTorch's rule, bit for bit: prod / x_i when x has no zero (so a NaN, or an inf over
+        # an inf, spreads as there), else the product of all the others.
+        x, y = ctx.saved_tensors
         axis, keepdim = ctx.meta
+        if x.ndim == 0:
+            return g, None, None
         flat = axis is None
+        if not flat and not keepdim:
+            g, y = np.expand_dims(g, axis), np.expand_dims(y, axis)
+        zeros = np.count_nonzero(x == 0)
+        if zeros == 0:
+            return g * (y / x), None, None
+        if flat and zeros > 1:  # every product of the others holds a zero
+            return np.zeros_like(x), None, None
         xs = x.reshape(-1) if flat else x
         ax = 0 if flat else axis
-        # d prod / d x_i = product of all the others: exclusive products from both ends (exact
-        # where x has zeros, unlike prod / x_i).
-        ones = np.ones_like(np.take(xs, [0], axis=ax)) if xs.shape[ax] else None
-        if ones is None:
-            return np.zeros_like(x), None, None
-        left = np.cumprod(np.concatenate([ones, np.delete(xs, -1, axis=ax)], axis=ax), axis=ax)
+        # exclusive products from both ends: exact where x has zeros, unlike prod / x_i
+        ones = np.ones_like(np.take(xs, [0], axis=ax))
+        left = _cumprod(np.concatenate([ones, np.delete(xs, -1, axis=ax)], axis=ax), ax)
         rev = np.flip(xs, axis=ax)
-        right = np.cumprod(np.concatenate([ones, np.delete(rev, -1, axis=ax)], axis=ax), axis=ax)
+        right = _cumprod(np.concatenate([ones, np.delete(rev, -1, axis=ax)], axis=ax), ax)
         others = left * np.flip(right, axis=ax)
-        if flat:
-            return (g * others).reshape(x.shape), None, None
-        if not keepdim:
-            g = np.expand_dims(g, ax)
-        return g * others, None, None
+        return g * others.reshape(x.shape), None, None
 
 
 def prod(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -1943,8 +2059,9 @@ def prod(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
 
 
 def _scan(x: np.ndarray, axis: int, reverse: bool) -> np.ndarray:
-    """np.cumsum along axis (from the end when reverse) with the same bits: float32/float64 by
-    the C++ scan (NumPy's runs ~8x slower along the last dim, ~100x along the first)."""
+    """cumsum along axis (from the end when reverse): float32/float64 by the C++ scan, which
+    sums in double as PyTorch's (NumPy's runs ~8x slower along the last dim, ~100x along the
+    first, and sums float32 in float32)."""
     if x.dtype.char not in "fd":
         if reverse:
             return np.flip(np.cumsum(np.flip(x, axis=axis), axis=axis), axis=axis)
@@ -1993,17 +2110,53 @@ def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     if isinstance(p, str):
         raise ValueError(f"norm: p should be 'fro' or a number, got {p!r}")
     axes = _axes(dim, x.ndim, "norm")
-    if p == 0:  # the count of non-zeros, with no gradient, as PyTorch
-        return Tensor(np.sum(x.data != 0, axis=axes, keepdims=keepdim).astype(x.dtype))
-    if p in (float("inf"), float("-inf")):
-        sign = 1 if p > 0 else -1  # min |x| = -max(-|x|)
-        return sign * AMax.apply(sign * abs(x), axes, keepdim, True)
-    if p <= 0:
-        raise ValueError(f"norm: p must be positive (or +-inf), got {p}")
+    if p < 0 and p != float("-inf"):
+        raise ValueError(f"norm: p must be positive, 0 or +-inf, got {p}")
     if p == 2:
         return Norm2.apply(x, axes, keepdim)
-    s = sum(Elementwise.apply(x, *_pow_abs(p)), dim=axes, keepdim=keepdim)
-    return Elementwise.apply(s, *_root(p))
+    return NormP.apply(x, float(p), axes, keepdim)
+
+
+class NormP(Function):
+    """sum(|x|^p)^(1/p) for p other than 2; p = 0 counts the non-zeros, +-inf take max/min |x|.
+    The gradient is PyTorch's norm_backward, branch for branch (sgn(x) for p = 1, none for
+    p = 0, shared among the extremes and NaNs for +-inf)."""
+
+    @staticmethod
+    def forward(ctx, x, p, axes, keepdim):
+        ctx.meta = (p, axes, keepdim)
+        if p == 0:
+            y = np.sum(x != 0, axis=axes, keepdims=keepdim).astype(x.dtype)
+        elif math.isinf(p):
+            y = (np.max if p > 0 else np.min)(np.abs(x), axis=axes, keepdims=keepdim)
+        elif p == 1:
+            y = np.sum(np.abs(x), axis=axes, keepdims=keepdim)
+        else:
+            y = np.sum(np.abs(x) ** p, axis=axes, keepdims=keepdim) ** (1 / p)
+        y = np.asarray(y)
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        p, axes, keepdim = ctx.meta
+        if p == 0:
+            return np.zeros_like(x), None, None, None
+        g = _expand_grad(g, x.shape, axes, keepdim)
+        if p == 1:
+            return _sign(x) * g, None, None, None
+        y = _expand_grad(y, x.shape, axes, keepdim)
+        if math.isinf(p):  # the extremes (and NaNs) share the gradient
+            mask = (np.abs(x) == y) | np.isnan(x)
+            count = _expand_grad(np.sum(mask, axis=axes, keepdims=keepdim), x.shape, axes, keepdim)
+            return (_sign(x) * (g / count * mask)).astype(x.dtype, copy=False), None, None, None
+        if p < 1:
+            scaled = _sign(x) * np.where(x == 0, 0, np.abs(x) ** (p - 1))
+            return (scaled * g * y ** (1 - p)).astype(x.dtype, copy=False), None, None, None
+        scaled = _sign(x) * np.abs(x) ** (p - 1) if p < 2 else x * np.abs(x) ** (p - 2)
+        scale = np.where(y == 0, 0, g / y ** (p - 1))
+        return (scaled * scale).astype(x.dtype, copy=False), None, None, None
 
 
 class Norm2(Function):
@@ -2022,17 +2175,11 @@ class Norm2(Function):
     def backward(ctx, g):
         x, s, y = ctx.saved_tensors
         axes, keepdim = ctx.meta
-        c = g * np.where(s == 0, 0, y / (2 * s)).astype(s.dtype)  # 0 at a zero vector
-        dx = 2 * x
-        return np.multiply(dx, _expand_grad(c, x.shape, axes, keepdim), out=dx), None, None
-
-
-def _pow_abs(p):
-    """|x|^p, with the gradient 0 at x = 0."""
-    return (
-        lambda x: np.abs(x) ** p,
-        lambda x, y: np.where(x == 0, 0, p * np.sign(x) * np.abs(x) ** (p - 1)).astype(x.dtype),
-    )
+        # g * (x / norm) as PyTorch: 0 at a zero vector, NaN only at an infinite entry
+        y = _expand_grad(y, x.shape, axes, keepdim)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(y == 0, 0, x / y).astype(x.dtype, copy=False)
+        return _expand_grad(g, x.shape, axes, keepdim) * ratio, None, None
 
 
 def _root(p):
@@ -2094,13 +2241,15 @@ SortResult = namedtuple("SortResult", ["values", "indices"])
 
 
 def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> SortResult:
-    """Values sorted along dim and their indices (stable; NaN sorts last ascending, first
-    descending, as PyTorch)."""
+    """Values sorted along dim and their indices (NaN sorts last ascending, first descending;
+    equal values in the order PyTorch's stable or unstable CPU sort gives)."""
     x = _tensor_operand(x)
     (axis,) = _axes(dim, builtins.max(x.ndim, 1), "sort")
     if x.ndim == 0:
         return SortResult(x.clone(), Tensor(np.zeros((), np.int64)))
-    idx = _stable_argsort(x.data, axis, descending)
+    # PyTorch radix-sorts long 1-D integer tensors ascending, which is stable.
+    radix = x.ndim == 1 and x.numel() >= 32768 and x.data.dtype.kind in "iu" and not descending
+    idx = _argsort(x.data, axis, descending, stable or radix)
     return SortResult(Gather.apply(x, axis, idx, unique=True), Tensor(idx))
 
 
@@ -2122,18 +2271,25 @@ def _tied_lines(sorted_key: np.ndarray, axis: int) -> np.ndarray:
     return bad
 
 
-def _stable_argsort(a: np.ndarray, axis: int, descending: bool) -> np.ndarray:
-    """int64 indices of the stable sort along axis; NaN last ascending, first descending."""
+def _argsort(a: np.ndarray, axis: int, descending: bool, stable: bool = True) -> np.ndarray:
+    """int64 indices of the stable (else PyTorch's unstable) sort along axis; NaN last
+    ascending, first descending."""
     if a.dtype.kind in "iuf" and a.size:
         # NumPy's default (SIMD quick)sort is ~8x faster than its stable merge/timsort; it gives
-        # the stable order of every line whose keys are distinct. Lines with ties (or NaNs)
-        # are sorted again by the stable path.
+        # the only order of every line whose keys are distinct. Lines with ties (or NaNs)
+        # are sorted again, by the stable path or by _C's copy of PyTorch's unstable sort.
         key = _sort_key(a, descending)
         idx = np.argsort(key, axis=axis).astype(np.int64, copy=False)
         bad = _tied_lines(np.take_along_axis(key, idx, axis), axis)
         if bad.any():
             lines = np.moveaxis(idx, axis, -1)  # a view: writes land in idx
-            lines[bad] = _stable_argsort_slow(np.moveaxis(a, axis, -1)[bad], 1, descending)
+            tied = np.moveaxis(a, axis, -1)[bad]
+            rows = None if stable else _select_rows(tied, 1)
+            lines[bad] = (
+                _stable_argsort_slow(tied, 1, descending)
+                if rows is None
+                else _C.sort_indices(rows, descending)
+            )
         return idx
     return _stable_argsort_slow(a, axis, descending)
 
@@ -2147,22 +2303,23 @@ def _stable_argsort_slow(a: np.ndarray, axis: int, descending: bool) -> np.ndarr
     return idx.astype(np.int64, copy=False)
 
 
-def _topk_indices(a: np.ndarray, k: int, axis: int, largest: bool):
-    """topk's indices by partition (O(n)) instead of a full sort, or None when ties at the k-th
-    value or NaNs make the choice order-dependent (the caller then sorts)."""
-    if a.dtype.kind not in "iuf" or k == 0 or (a.dtype.kind == "f" and np.isnan(a).any()):
+def _select_rows(a: np.ndarray, axis: int):
+    """a as C-contiguous (rows, n) lines along axis in a dtype of _C's selection kernels (which
+    break ties as PyTorch's CPU kernels), or None for a dtype they cannot order exactly."""
+    if a.dtype.kind == "f" and a.dtype.itemsize <= 8:
+        kernel_dtype = np.float64 if a.dtype == np.float64 else np.float32
+    elif a.dtype.kind in "bi" or (a.dtype.kind == "u" and a.dtype.itemsize < 8):
+        kernel_dtype = np.int64
+    else:
         return None
-    n = a.shape[axis]
-    kth = n - k if largest else k - 1
-    part = np.argpartition(a, kth, axis=axis)
-    kth_value = np.take_along_axis(a, part.take([kth], axis), axis)
-    if np.count_nonzero(a == kth_value) != a.size // n:
-        return None  # another entry equals the k-th: the stable sort decides which is taken
-    chosen = range(n - k, n) if largest else range(k)
-    cand = np.sort(part.take(chosen, axis), axis=axis)  # index order, so the sort is stable
-    key = _sort_key(np.take_along_axis(a, cand, axis), largest)
-    order = np.argsort(key, axis=axis, kind="stable")
-    return np.take_along_axis(cand, order, axis).astype(np.int64, copy=False)
+    lines = np.moveaxis(a, axis, -1)
+    return np.ascontiguousarray(lines, kernel_dtype).reshape(-1, a.shape[axis])
+
+
+def _from_rows(idx: np.ndarray, shape: tuple, axis: int) -> np.ndarray:
+    """Indices (rows, m) of _select_rows's lines back to shape with axis of size m."""
+    lines = tuple(np.delete(shape, axis)) + (idx.shape[1],)
+    return np.moveaxis(idx.reshape(lines), -1, axis)
 
 
 def argsort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
@@ -2180,9 +2337,11 @@ def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) ->
         raise ValueError(f"topk: k ({k}) out of range for dim {dim} of size {n}")
     if x.ndim == 0:  # PyTorch returns the scalar for k 0 or 1
         return SortResult(getitem(x, ...), Tensor(np.zeros((), np.int64)))
-    idx = _topk_indices(x.data, k, axis, largest)
-    if idx is None:
-        idx = _stable_argsort(x.data, axis, largest).take(range(k), axis)
+    rows = _select_rows(x.data, axis)
+    if rows is None:
+        idx = _argsort(x.data, axis, largest).take(range(k), axis)
+    else:
+        idx = _from_rows(_C.topk_indices(rows, k, largest, sorted), x.shape, axis)
     return SortResult(Gather.apply(x, axis, idx, unique=True), Tensor(idx))
 
 
@@ -2218,12 +2377,17 @@ isfinite = _predicate("isfinite", np.isfinite)
 
 def all(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     a = np.asarray(_data(x))
-    return Tensor(np.asarray(np.all(a, axis=_axes(dim, a.ndim, "all"), keepdims=keepdim)))
+    return _truth(a, np.all(a, axis=_axes(dim, a.ndim, "all"), keepdims=keepdim))
 
 
 def any(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     a = np.asarray(_data(x))
-    return Tensor(np.asarray(np.any(a, axis=_axes(dim, a.ndim, "any"), keepdims=keepdim)))
+    return _truth(a, np.any(a, axis=_axes(dim, a.ndim, "any"), keepdims=keepdim))
+
+
+def _truth(a: np.ndarray, result) -> Tensor:
+    """all/any's result: bool, but uint8 for a uint8 input, as PyTorch's."""
+    return Tensor(np.asarray(result).astype(np.uint8 if a.dtype == np.uint8 else np.bool_))
 
 
 def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
@@ -3213,7 +3377,7 @@ def aminmax(x, *, dim=None, keepdim: bool = False) -> MinMax:
 
 def std(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None) -> Tensor:
     """Standard deviation (the square root of var, same arguments)."""
-    return Sqrt.apply(var(x, dim, unbiased, keepdim, correction=correction), True)
+    return _var("std", x, dim, unbiased, keepdim, correction)
 
 
 def var_mean(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):
@@ -3304,31 +3468,33 @@ def _median_rank(ignore_nan: bool):
 
 
 def kthvalue(x, k: int, dim: int = -1, keepdim: bool = False):
-    """The k-th smallest entry (1-based) along dim and its index."""
+    """The k-th smallest entry (1-based) along dim and its index (among equal entries the one
+    PyTorch's quickselect picks)."""
     n = _shape(_data(x))[dim] if np.ndim(_data(x)) else 1
     if not 1 <= k <= n:
         raise ValueError(f"kthvalue: k ({k}) out of range [1, {n}] for dim {dim}")
-    return _order_stat(
-        "kthvalue", x, dim, keepdim, lambda count, has_nan: np.full(count.shape, k - 1)
-    )
+    return _selection("kthvalue", x, dim, keepdim, lambda rows: _C.kthvalue_indices(rows, k - 1))
 
 
 def mode(x, dim: int = -1, keepdim: bool = False):
-    """The most frequent value along dim (the smallest among equally frequent ones) and the
-    index of its last occurrence, as PyTorch on the CPU."""
+    """The most frequent value along dim (the smallest among equally frequent ones) and an index
+    of it (the one PyTorch's CPU kernel gives)."""
+    return _selection("mode", x, dim, keepdim, _C.mode_indices)
+
+
+def _selection(op, x, dim, keepdim, kernel):
+    """(values, indices) of one entry per line along dim, its position from kernel (rows,)."""
     x = _tensor_operand(x)
     if x.ndim == 0:
-        _dim(dim, 0, "mode")
+        _dim(dim, 0, op)
         return SortResult(getitem(x, ...), Tensor(np.zeros((), np.int64)))
-    axis = _dim(dim, x.ndim, "mode")
-    rows = np.moveaxis(x.data, axis, -1).reshape(-1, x.shape[axis])
-    idx = np.empty(rows.shape[0], np.int64)
-    for r, row in enumerate(rows):
-        vals, counts = np.unique(row, return_counts=True)
-        v = vals[np.argmax(counts)]
-        idx[r] = np.flatnonzero((row == v) | (row != row) & (v != v))[-1]  # NaN equals NaN here
-    idx = np.moveaxis(idx.reshape(np.delete(x.shape, axis).tolist() + [1]), -1, axis)
-    return _pick(x, axis, idx, keepdim)
+    axis = _dim(dim, x.ndim, op)
+    if x.shape[axis] == 0:
+        raise IndexError(f"{op}: dim {dim} of shape {x.shape} is empty")
+    rows = _select_rows(x.data, axis)
+    if rows is None:
+        raise TypeError(f"{op}: unsupported dtype {x.dtype}")
+    return _pick(x, axis, _from_rows(kernel(rows)[:, None], x.shape, axis), keepdim)
 
 
 _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
@@ -3406,10 +3572,17 @@ def cummin(x, dim: int):
     return _running_extreme("cummin", x, dim, np.minimum)
 
 
+def _cumprod(x: np.ndarray, axis: int) -> np.ndarray:
+    """np.cumprod, float32 accumulated in float64 and rounded per entry, as PyTorch's CPU scan."""
+    if x.dtype.kind != "f":
+        return np.cumprod(x, axis=axis)
+    return np.cumprod(x, axis=axis, dtype=np.promote_types(x.dtype, np.float64)).astype(x.dtype)
+
+
 class CumProd(Function):
     @staticmethod
     def forward(ctx, x, axis):
-        y = np.cumprod(x, axis=axis)
+        y = _cumprod(x, axis)
         ctx.save_for_backward(x, y)
         ctx.axis = axis
         return y
@@ -3418,17 +3591,22 @@ class CumProd(Function):
     def backward(ctx, g):
         x, y = ctx.saved_tensors
         a = ctx.axis
-        # d y_j / d x_i = y_j / x_i for j >= i; at zeros (where that divides by 0) the
-        # products of the others, per row
-        out = np.flip(np.cumsum(np.flip(g * y, a), a), a) / x
-        xm, gm, om = (np.moveaxis(v, a, -1) for v in (x, g, out))
-        for r in map(tuple, np.argwhere((xm == 0).any(-1))):  # argwhere: 1-D rows too
-            row, grow = xm[r], gm[r]
-            z = np.flatnonzero(row == 0)[0]
-            before = np.prod(row[:z])
-            after = np.concatenate([[1], np.cumprod(row[z + 1 :])])
-            om[r][z:] = 0
-            om[r][z] = before * np.sum(grow[z:] * after)
+        # d y_j / d x_i = y_j / x_i for j >= i, summed; in a row with zeros, as PyTorch: that
+        # before the first zero z1 (from the terms before it), the product of the others at
+        # z1 (from the terms up to the second zero), and 0 after it
+        w = g * y
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = _scan(w, a, True) / x
+            xm, wm, gm, om = (np.moveaxis(v, a, -1) for v in (x, w, g, out))
+            for r in map(tuple, np.argwhere((xm == 0).any(-1))):  # argwhere: 1-D rows too
+                row, grow = xm[r], gm[r]
+                zeros = np.flatnonzero(row == 0)
+                z = zeros[0]
+                z2 = zeros[1] if len(zeros) > 1 else len(row)
+                om[r][:z] = _scan(wm[r][:z], 0, True) / row[:z]
+                after = np.concatenate([np.ones(1, row.dtype), _cumprod(row[z + 1 : z2], 0)])
+                om[r][z] = np.sum(grow[z:z2] * after) * np.prod(row[:z])
+                om[r][z + 1 :] = 0
         return out, None
 
 
@@ -3444,7 +3622,7 @@ def cumprod(x, dim: int, *, dtype=None) -> Tensor:
 class LogCumSumExp(Function):
     @staticmethod
     def forward(ctx, x, axis):
-        y = np.logaddexp.accumulate(x, axis=axis)
+        y = np.logaddexp.accumulate(x + 0.0, axis=axis)  # -0 -> +0: PyTorch starts from -inf
         ctx.save_for_backward(x, y)
         ctx.axis = axis
         return y
@@ -4170,7 +4348,7 @@ _EXTRAS = (
     "logaddexp", "logaddexp2", "copysign", "heaviside", "exp2", "frac", "fix", "sgn", "deg2rad",
     "rad2deg", "nan_to_num", "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan",
     "arcsinh", "arccosh", "arctanh", "absolute", "ldexp", "lerp", "addcmul", "addcdiv",
-    "nextafter", "mvlgamma",
+    "nextafter", "mvlgamma", "angle",
     "sin", "cos", "tan", "log1p", "expm1", "log2", "log10", "rsqrt", "reciprocal", "square",
     "sinh", "cosh", "asin", "acos", "atan", "sign", "floor", "ceil", "trunc", "round",
     "logsumexp", "prod", "cumsum", "norm", "tril", "triu", "flip", "index_select", "unbind",

@@ -361,12 +361,12 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 def _elu_pair(alpha: float, scale: float = 1.0, input_scale: float = 1.0):
     """scale * (x if x > 0 else alpha * (exp(input_scale * x) - 1)) and its derivative."""
 
-    def f(x):
-        return scale * np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0) * input_scale))
+    def f(x):  # where, not minimum: -0.0 stays -0.0 (expm1(-0) = -0), as PyTorch's
+        return scale * np.where(x > 0, x, alpha * np.expm1(np.where(x > 0, 0, x) * input_scale))
 
     def df(x):
         return scale * np.where(
-            x > 0, 1.0, alpha * input_scale * np.exp(np.minimum(x, 0) * input_scale)
+            x > 0, 1.0, alpha * input_scale * np.exp(np.where(x > 0, 0, x) * input_scale)
         )
 
     return f, df
@@ -429,7 +429,8 @@ def softsign(input) -> Tensor:
         "softsign",
         _promote_integer(input),
         lambda x: x / (1 + np.abs(x)),
-        lambda x: 1 / (1 + np.abs(x)) ** 2,
+        # PyTorch differentiates x / (|x| + 1) as written: 1/b - sgn(x) (x/b)/b, NaN at +-inf
+        lambda x: 1 / (1 + np.abs(x)) - np.sign(x) * (x / (1 + np.abs(x))) / (1 + np.abs(x)),
     )
 
 
@@ -441,7 +442,10 @@ def logsigmoid(input) -> Tensor:
 def tanhshrink(input) -> Tensor:
     """x - tanh(x)."""
     return _pointwise(
-        "tanhshrink", _promote_integer(input), lambda x: x - np.tanh(x), lambda x: np.tanh(x) ** 2
+        "tanhshrink",
+        _promote_integer(input),
+        lambda x: x - np.tanh(x),
+        lambda x: 1 - (1 - np.tanh(x) ** 2),  # PyTorch's 1 - tanh'(x): 0 where tanh(x)^2 < eps
     )
 
 

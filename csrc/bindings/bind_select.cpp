@@ -1,0 +1,103 @@
+// Bindings for csrc/ops/select.cpp. x is (rows, n), C-contiguous, float32/float64/int64.
+//
+//   topk_indices(x, k, largest, sorted) -> idx (rows, k) int64
+//   sort_indices(x, descending) -> idx (rows, n) int64   (unstable, as torch.sort)
+//   kthvalue_indices(x, k) -> idx (rows,) int64   (k 0-based)
+//   mode_indices(x) -> idx (rows,) int64
+#include <string>
+
+#include "bind_util.h"
+
+namespace ember {
+
+// csrc/ops/select.cpp (instantiated there for float, double and int64_t).
+template <typename T>
+void topk_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, int64_t k, bool largest,
+                  bool sorted);
+template <typename T>
+void sort_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, bool descending);
+template <typename T>
+void kthvalue_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, int64_t k);
+template <typename T>
+void mode_indices(int64_t* idx, const T* x, int64_t rows, int64_t n);
+
+namespace {
+
+bool is_i64(const py::array& a) { return same_dtype(a.dtype(), py::dtype::of<int64_t>()); }
+
+// Checks x (rows, n), allocates idx (rows, cols) or (rows,) for cols < 0, and runs
+// kernel(idx, typed pointer to x) without the GIL.
+template <typename Kernel>
+py::array run(const py::array& x, const char* op, int64_t cols, Kernel kernel) {
+  if (!is_f32(x) && !is_f64(x) && !is_i64(x))
+    throw py::type_error(std::string(op) + ": x must be float32, float64 or int64, got " +
+                         std::string(py::str(x.dtype())));
+  require_ndim(x, 2, op, "x");
+  require_contiguous(x, op, "x");
+  std::vector<py::ssize_t> shape{x.shape(0)};
+  if (cols >= 0) shape.push_back(cols);
+  py::array_t<int64_t> idx;
+  try {
+    idx = py::array_t<int64_t>(shape);
+  } catch (py::error_already_set& e) {
+    if (!e.matches(PyExc_MemoryError)) throw;
+    throw out_of_memory(std::string(e.what()));
+  }
+  int64_t* out = idx.mutable_data();
+  const void* in = x.data();
+  const bool f32 = is_f32(x), f64 = is_f64(x);
+  py::gil_scoped_release release;
+  if (f32)
+    kernel(out, static_cast<const float*>(in));
+  else if (f64)
+    kernel(out, static_cast<const double*>(in));
+  else
+    kernel(out, static_cast<const int64_t*>(in));
+  return idx;
+}
+
+py::array topk_py(const py::array& x, int64_t k, bool largest, bool sorted) {
+  const int64_t rows = x.ndim() == 2 ? x.shape(0) : 0, n = x.ndim() == 2 ? x.shape(1) : 0;
+  EMBER_CHECK(x.ndim() != 2 || (0 <= k && k <= n), "topk_indices: k (", k,
+              ") out of range for rows of ", n);
+  return run(x, "topk_indices", k, [&](int64_t* idx, const auto* in) {
+    topk_indices(idx, in, rows, n, k, largest, sorted);
+  });
+}
+
+py::array sort_py(const py::array& x, bool descending) {
+  const int64_t rows = x.ndim() == 2 ? x.shape(0) : 0, n = x.ndim() == 2 ? x.shape(1) : 0;
+  return run(x, "sort_indices", n,
+             [&](int64_t* idx, const auto* in) { sort_indices(idx, in, rows, n, descending); });
+}
+
+py::array kthvalue_py(const py::array& x, int64_t k) {
+  const int64_t rows = x.ndim() == 2 ? x.shape(0) : 0, n = x.ndim() == 2 ? x.shape(1) : 0;
+  EMBER_CHECK(x.ndim() != 2 || (0 <= k && k < n), "kthvalue_indices: k (", k,
+              ") out of range for rows of ", n);
+  return run(x, "kthvalue_indices", -1,
+             [&](int64_t* idx, const auto* in) { kthvalue_indices(idx, in, rows, n, k); });
+}
+
+py::array mode_py(const py::array& x) {
+  const int64_t rows = x.ndim() == 2 ? x.shape(0) : 0, n = x.ndim() == 2 ? x.shape(1) : 0;
+  EMBER_CHECK(x.ndim() != 2 || n > 0, "mode_indices: rows must not be empty");
+  return run(x, "mode_indices", -1,
+             [&](int64_t* idx, const auto* in) { mode_indices(idx, in, rows, n); });
+}
+
+}  // namespace
+
+void bind_select(py::module_& m) {
+  m.def("topk_indices", &topk_py, py::arg("x"), py::arg("k"), py::arg("largest"), py::arg("sorted"),
+        "Positions of the k largest (smallest) entries of each row of x (rows, n), ties broken "
+        "as torch.topk's CPU kernel.");
+  m.def("sort_indices", &sort_py, py::arg("x"), py::arg("descending"),
+        "Each row's sorting permutation by an unstable sort, ties as torch.sort(stable=False).");
+  m.def("kthvalue_indices", &kthvalue_py, py::arg("x"), py::arg("k"),
+        "Position of the k-th smallest (0-based) entry of each row, as torch.kthvalue.");
+  m.def("mode_indices", &mode_py, py::arg("x"),
+        "Position of each row's most frequent value, as torch.mode.");
+}
+
+}  // namespace ember

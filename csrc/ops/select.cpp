@@ -1,0 +1,180 @@
+// Selection along the last axis of a (rows, n) array: topk, sort, kthvalue and mode indices,
+// float32, float64 and int64. Ties are broken exactly as PyTorch's CPU kernels break them, which is
+// the order their std:: algorithms (and kthvalue's Sedgewick quickselect) leave equal keys in, so
+// these run the same algorithms with the same comparators. NaN ranks above every number.
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "common.h"
+
+namespace ember {
+
+namespace {
+
+template <typename T>
+bool is_nan(T v) {
+  if constexpr (std::is_floating_point_v<T>)
+    return std::isnan(v);
+  else
+    return false;
+}
+
+// a > b with NaN largest (kthvalue's order and topk's for largest=True).
+template <typename T>
+bool gt_or_nan(T a, T b) {
+  return (is_nan(a) && !is_nan(b)) || a > b;
+}
+
+template <typename T>
+using Entry = std::pair<T, int64_t>;
+
+// topk's order on (value, index): first comes first.
+template <typename T, bool largest>
+struct Before {
+  bool operator()(const Entry<T>& a, const Entry<T>& b) const {
+    if constexpr (largest)
+      return gt_or_nan(a.first, b.first);
+    else
+      return gt_or_nan(b.first, a.first);
+  }
+};
+
+template <typename T, bool largest>
+void topk_row(int64_t* idx, const T* x, int64_t n, int64_t k, bool sorted, Entry<T>* q) {
+  const Before<T, largest> before;
+  for (int64_t j = 0; j < n; ++j) q[j] = {x[j], j};
+  if (k * 64 <= n) {  // small k: a heap select, always sorted (also for sorted=False)
+    std::partial_sort(q, q + k, q + n, before);
+  } else {
+    std::nth_element(q, q + k - 1, q + n, before);
+    if (sorted) std::sort(q, q + k - 1, before);  // q[k-1] is in place already
+  }
+  for (int64_t j = 0; j < k; ++j) idx[j] = q[j].second;
+}
+
+// Sedgewick's quickselect (median-of-three pivot) leaving the k-th smallest (0-based) at v[k].
+template <typename T>
+void quickselect(T* v, int64_t* ix, int64_t n, int64_t k) {
+  auto swap = [&](int64_t a, int64_t b) {
+    std::swap(v[a], v[b]);
+    std::swap(ix[a], ix[b]);
+  };
+  int64_t lo = 0, hi = n - 1;
+  while (hi > lo) {
+    if (hi == lo + 1) {
+      if (gt_or_nan(v[lo], v[hi])) swap(lo, hi);
+      return;
+    }
+    swap((lo + hi) >> 1, lo + 1);
+    if (gt_or_nan(v[lo + 1], v[hi])) swap(lo + 1, hi);
+    if (gt_or_nan(v[lo], v[hi])) swap(lo, hi);
+    if (gt_or_nan(v[lo + 1], v[lo])) swap(lo + 1, lo);
+    // v[lo + 1] <= v[lo] = pivot <= v[hi]: both scans stop inside [lo + 1, hi].
+    int64_t i = lo + 1, j = hi;
+    const T pivot = v[lo];
+    for (;;) {
+      do ++i;
+      while (gt_or_nan(pivot, v[i]));
+      do --j;
+      while (gt_or_nan(v[j], pivot));
+      if (j < i) break;
+      swap(i, j);
+    }
+    swap(lo, j);
+    if (j <= k) lo = i;
+    if (j >= k) hi = j - 1;
+  }
+}
+
+// Rows are independent; a row costs about n log n comparisons.
+template <typename T, typename F>
+void for_rows(int64_t rows, int64_t n, F body) {
+  const int nt = threads_for(rows * n * 8);
+#pragma omp parallel num_threads(nt)
+  {
+    std::vector<Entry<T>> work(static_cast<size_t>(n));
+    std::vector<T> vals(static_cast<size_t>(n));
+    std::vector<int64_t> ix(static_cast<size_t>(n));
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) body(r, work.data(), vals.data(), ix.data());
+  }
+}
+
+}  // namespace
+
+// x (rows, n) -> idx (rows, k): the k largest (smallest) entries' positions, best first when
+// sorted, else in the order the selection leaves them (as torch.topk(sorted=False)).
+template <typename T>
+void topk_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, int64_t k, bool largest,
+                  bool sorted) {
+  if (k == 0) return;
+  for_rows<T>(rows, n, [&](int64_t r, Entry<T>* q, T*, int64_t*) {
+    if (largest)
+      topk_row<T, true>(idx + r * k, x + r * n, n, k, sorted, q);
+    else
+      topk_row<T, false>(idx + r * k, x + r * n, n, k, sorted, q);
+  });
+}
+
+// x (rows, n) -> idx (rows, n): each row's ascending (descending) order by an unstable
+// introsort, as torch.sort(stable=False); NaN last ascending, first descending.
+template <typename T>
+void sort_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, bool descending) {
+  for_rows<T>(rows, n, [&](int64_t r, Entry<T>* q, T*, int64_t*) {
+    for (int64_t j = 0; j < n; ++j) q[j] = {x[r * n + j], j};
+    if (descending)
+      std::sort(q, q + n, Before<T, true>());
+    else
+      std::sort(q, q + n, Before<T, false>());
+    for (int64_t j = 0; j < n; ++j) idx[r * n + j] = q[j].second;
+  });
+}
+
+// x (rows, n) -> idx (rows,): the position of the k-th smallest (0-based k) entry of each row.
+template <typename T>
+void kthvalue_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, int64_t k) {
+  for_rows<T>(rows, n, [&](int64_t r, Entry<T>*, T* v, int64_t* ix) {
+    std::copy(x + r * n, x + (r + 1) * n, v);
+    for (int64_t j = 0; j < n; ++j) ix[j] = j;
+    quickselect(v, ix, n, k);
+    idx[r] = ix[k];
+  });
+}
+
+// x (rows, n) -> idx (rows,): a position of each row's most frequent value (the smallest such
+// value; the last of its run after an unstable sort by value). NaNs never equal each other.
+template <typename T>
+void mode_indices(int64_t* idx, const T* x, int64_t rows, int64_t n) {
+  for_rows<T>(rows, n, [&](int64_t r, Entry<T>* q, T*, int64_t*) {
+    for (int64_t j = 0; j < n; ++j) q[j] = {x[r * n + j], j};
+    std::sort(q, q + n, [](const Entry<T>& a, const Entry<T>& b) { return a.first < b.first; });
+    int64_t best = 0, best_count = 0, count = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      ++count;
+      if (j == n - 1 || q[j].first != q[j + 1].first) {
+        if (count > best_count) best = q[j].second, best_count = count;
+        count = 0;
+      }
+    }
+    idx[r] = best;
+  });
+}
+
+template void topk_indices<float>(int64_t*, const float*, int64_t, int64_t, int64_t, bool, bool);
+template void kthvalue_indices<float>(int64_t*, const float*, int64_t, int64_t, int64_t);
+template void mode_indices<float>(int64_t*, const float*, int64_t, int64_t);
+template void sort_indices<float>(int64_t*, const float*, int64_t, int64_t, bool);
+template void topk_indices<double>(int64_t*, const double*, int64_t, int64_t, int64_t, bool, bool);
+template void kthvalue_indices<double>(int64_t*, const double*, int64_t, int64_t, int64_t);
+template void mode_indices<double>(int64_t*, const double*, int64_t, int64_t);
+template void sort_indices<double>(int64_t*, const double*, int64_t, int64_t, bool);
+template void topk_indices<int64_t>(int64_t*, const int64_t*, int64_t, int64_t, int64_t, bool,
+                                    bool);
+template void kthvalue_indices<int64_t>(int64_t*, const int64_t*, int64_t, int64_t, int64_t);
+template void mode_indices<int64_t>(int64_t*, const int64_t*, int64_t, int64_t);
+template void sort_indices<int64_t>(int64_t*, const int64_t*, int64_t, int64_t, bool);
+
+}  // namespace ember
