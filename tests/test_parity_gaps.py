@@ -522,3 +522,31 @@ def test_layer_size_arguments_are_checked(make, error, match):
 def test_numpy_integer_sizes_are_accepted():
     m = ember.nn.Linear(np.int64(3), np.int32(2))
     assert m.weight.shape == (2, 3) and type(m.in_features) is int
+
+
+@pytest.mark.parametrize("ord, dim", [(0, None), (0, 1), (-1, 1), (-0.5, None), (-2, 0)])
+def test_vector_norm_of_zero_and_negative_order_matches_torch(ord, dim):
+    torch = pytest.importorskip("torch")
+    x = np.array([[0.0, 1.5, -2.0], [0.0, 0.0, 3.0], [1.0, 2.0, 3.0]])
+    a, t = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours, theirs = ember.linalg.vector_norm(a, ord, dim), torch.linalg.vector_norm(t, ord, dim)
+    np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy())
+    ours.sum().backward()
+    theirs.sum().backward()  # ord = 0: torch leaves no gradient at all, ember a zero one
+    want = np.zeros_like(x) if t.grad is None else t.grad.numpy()
+    np.testing.assert_allclose(a.grad.numpy(), want, rtol=1e-12)
+
+
+def test_cdist_with_p_zero_counts_differences_and_backpropagates_zero():
+    a = ember.tensor([[0.0, 1.0], [0.0, 2.0], [3.0, 2.0]], requires_grad=True)
+    d = ember.cdist(a, a, p=0)
+    np.testing.assert_array_equal(d.numpy(), [[0, 1, 2], [1, 0, 1], [2, 1, 0]])
+    d.sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), np.zeros((3, 2)))
+
+
+def test_flatten_of_a_0d_tensor_checks_its_dims():
+    x = ember.tensor(3.0)
+    assert x.flatten().shape == x.flatten(0, -1).shape == (1,)
+    with pytest.raises(IndexError):
+        x.flatten(1)

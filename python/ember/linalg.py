@@ -223,14 +223,12 @@ def vector_norm(x, ord=2, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A
     ord = 0: the count of non-zeros."""
     x = ops._float_only("vector_norm", x)
     axes = ops._axes(dim, x.ndim, "vector_norm")
-    if ord == 0:
-        count = np.count_nonzero(x.data, axis=axes, keepdims=keepdim)
-        return Tensor(np.asarray(count, x.dtype))
     if ord in (np.inf, -np.inf):
         return (ops.amax if ord > 0 else ops.amin)(ops.abs(x), axes, keepdim)
     if ord > 0:
         return ops.norm(x, ord, axes, keepdim)
-    return ops.sum(ops.abs(x) ** ord, axes, keepdim) ** (1.0 / ord)
+    # ord = 0 counts (gradient zero); ord < 0 gives zero entries a zero gradient, as PyTorch
+    return ops.NormP.apply(x, float(ord), axes, keepdim)
 
 
 def _svdvals(A) -> Tensor:

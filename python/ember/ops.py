@@ -1490,7 +1490,8 @@ def transpose(x, dim0: int, dim1: int) -> Tensor:
 
 def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     x = _tensor_operand(x)
-    if x.ndim == 0:
+    if x.ndim == 0:  # dims address a 0-d tensor as if it had one (torch's rule)
+        _axes(start_dim, 1, "flatten"), _axes(end_dim, 1, "flatten")
         return reshape(x, (1,))
     s = _axes(start_dim, x.ndim, "flatten")[0]
     e = _axes(end_dim, x.ndim, "flatten")[0]
@@ -2132,7 +2133,8 @@ class NormP(Function):
         elif p == 1:
             y = np.sum(np.abs(x), axis=axes, keepdims=keepdim)
         else:
-            y = np.sum(np.abs(x) ** p, axis=axes, keepdims=keepdim) ** (1 / p)
+            with np.errstate(divide="ignore"):  # p < 0: |0|^p is inf, and the norm is 0
+                y = np.sum(np.abs(x) ** p, axis=axes, keepdims=keepdim) ** (1 / p)
         y = np.asarray(y)
         ctx.save_for_backward(x, y)
         return y
