@@ -550,3 +550,28 @@ def test_flatten_of_a_0d_tensor_checks_its_dims():
     assert x.flatten().shape == x.flatten(0, -1).shape == (1,)
     with pytest.raises(IndexError):
         x.flatten(1)
+
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss"])
+@pytest.mark.parametrize("shapes", [((4, 1), (4,)), ((3,), (2, 3)), ((2, 1, 3), (4, 1))])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_regression_losses_broadcast_with_torchs_warning(name, shapes, reduction):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal(shapes[0]), rng.standard_normal(shapes[1])
+    ours = [ember.tensor(v, requires_grad=True) for v in (x, t)]
+    theirs = [torch.tensor(v, requires_grad=True) for v in (x, t)]
+    with pytest.warns(UserWarning, match="different to the input size"):
+        y = getattr(F, name)(*ours, reduction=reduction)
+    with pytest.warns(UserWarning):
+        ty = getattr(torch.nn.functional, name)(*theirs, reduction=reduction)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12)
+    y.sum().backward()
+    ty.sum().backward()
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12)
+
+
+def test_regression_losses_refuse_shapes_that_do_not_broadcast():
+    with pytest.raises(ValueError, match=r"\(3,\) and target shape \(4,\)"):
+        F.mse_loss(ember.randn(3), ember.randn(4))

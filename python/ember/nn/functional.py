@@ -882,13 +882,29 @@ def _fused_loss(x: Tensor, t: Tensor, loss: str, param: float, reduction: str):
     return None
 
 
-def _loss_pair(op, input, target):
+def _loss_pair(op, input, target, broadcast: bool = False):
+    """input and target as float Tensors of one shape. ``broadcast``: shapes that differ but
+    broadcast are expanded with PyTorch's warning (mse/l1/huber/smooth_l1 allow it, so a
+    (N, 1) prediction against an (N,) target runs, as it does in PyTorch)."""
     x = _float_input(input, op)
     t = _float_input(target, op, "target", x.dtype) if not isinstance(target, Tensor) else target
     if t.data.dtype.kind != "f":
         raise TypeError(f"{op}: target must be floating point, got {t.dtype}")
     if x.shape != t.shape:
-        raise ValueError(f"{op}: input shape {x.shape} and target shape {t.shape} differ")
+        try:
+            shape = np.broadcast_shapes(x.shape, t.shape) if broadcast else None
+        except ValueError:
+            shape = None
+        if shape is None:
+            raise ValueError(f"{op}: input shape {x.shape} and target shape {t.shape} differ")
+        warnings.warn(
+            f"Using a target size {t.shape} that is different to the input size {x.shape}. "
+            "This will likely lead to incorrect results due to broadcasting. "
+            "Please ensure they have the same size.",
+            UserWarning,
+            stacklevel=3,
+        )
+        x, t = ops.expand(x, shape), ops.expand(t, shape)
     return x, t
 
 
@@ -909,7 +925,7 @@ def mse_loss(input, target, reduction: str = "mean", weight=None) -> Tensor:
     """Mean squared error. Shape: input and target of the same shape; ``weight`` (optional)
     of that shape too: 'mean' is then sum(w (x - t)^2) / sum(w), as PyTorch."""
     _check_reduction("mse_loss", reduction)
-    x, t = _loss_pair("mse_loss", input, target)
+    x, t = _loss_pair("mse_loss", input, target, broadcast=True)
     if weight is not None:
         return _weighted("mse_loss", MSELoss.apply, x, t, weight, reduction)
     fused = _fused_loss(x, t, "mse", 0.0, reduction)
@@ -1588,7 +1604,7 @@ def l1_loss(input, target, reduction: str = "mean", weight=None) -> Tensor:
     """Mean absolute error. Shape: input and target of the same shape; ``weight`` (optional)
     of that shape too: 'mean' is then sum(w |x - t|) / sum(w), as PyTorch."""
     _check_reduction("l1_loss", reduction)
-    x, t = _loss_pair("l1_loss", input, target)
+    x, t = _loss_pair("l1_loss", input, target, broadcast=True)
     if weight is not None:
         return _weighted("l1_loss", L1Loss.apply, x, t, weight, reduction)
     fused = _fused_loss(x, t, "l1", 0.0, reduction)
@@ -1623,7 +1639,7 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weigh
     _check_reduction("huber_loss", reduction)
     if not delta > 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
-    x, t = _loss_pair("huber_loss", input, target)
+    x, t = _loss_pair("huber_loss", input, target, broadcast=True)
     if weight is not None:
         fn = lambda a, b, r: HuberLoss.apply(a, b, r, float(delta))  # noqa: E731
         return _weighted("huber_loss", fn, x, t, weight, reduction, weight_mean=False)
@@ -1663,7 +1679,7 @@ def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0) ->
     _check_reduction("smooth_l1_loss", reduction)
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be >= 0 (no negative values), got {beta}")
-    x, t = _loss_pair("smooth_l1_loss", input, target)
+    x, t = _loss_pair("smooth_l1_loss", input, target, broadcast=True)
     fused = _fused_loss(x, t, "smooth_l1", beta, reduction)
     return fused if fused is not None else SmoothL1Loss.apply(x, t, reduction, float(beta))
 
