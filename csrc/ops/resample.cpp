@@ -3,6 +3,7 @@
 // nearest and padding, two for linear, four for cubic, more for antialiasing). Forward and its
 // adjoint side by side; parallel over `outer`.
 #include <algorithm>
+#include <array>
 #include <vector>
 
 #include "common.h"
@@ -121,5 +122,103 @@ template void gather_axis_backward<float>(float*, const float*, const int64_t*, 
                                           int64_t, int64_t, int64_t, int64_t, int64_t);
 template void gather_axis_backward<double>(double*, const double*, const int64_t*, const double*,
                                            int64_t, int64_t, int64_t, int64_t, int64_t);
+
+// ---- padding along several axes at once ----------------------------------------------------
+
+namespace {
+
+struct PadView {
+  const int64_t* maps;  // map d starts at maps + off[d]
+  const int64_t *off, *xshape, *yshape, *xstride, *ystride;
+  int64_t ndim;
+  // The last axis as runs: y[y0, y0 + len) = x[x0, x0 + len), or v when x0 < 0.
+  std::vector<std::array<int64_t, 3>> runs;
+};
+
+// The last axis's map cut into runs of consecutive sources (constant padding: three runs, the
+// edge modes one per border position and the centre).
+std::vector<std::array<int64_t, 3>> map_runs(const int64_t* m, int64_t n) {
+  std::vector<std::array<int64_t, 3>> runs;
+  for (int64_t j = 0; j < n;) {
+    int64_t e = j + 1;
+    if (m[j] < 0)
+      while (e < n && m[e] < 0) ++e;
+    else
+      while (e < n && m[e] == m[e - 1] + 1) ++e;
+    runs.push_back({j, e - j, m[j]});
+    j = e;
+  }
+  return runs;
+}
+
+template <typename T>
+void pad_block(T* y, const T* x, const PadView& p, int64_t d, T v) {
+  if (d == p.ndim - 1) {
+    for (const auto& r : p.runs) {
+      if (r[2] < 0)
+        std::fill(y + r[0], y + r[0] + r[1], v);
+      else
+        std::copy(x + r[2], x + r[2] + r[1], y + r[0]);
+    }
+    return;
+  }
+  const int64_t* m = p.maps + p.off[d];
+  for (int64_t j = 0; j < p.yshape[d]; ++j) {
+    T* yj = y + j * p.ystride[d];
+    if (m[j] < 0)
+      std::fill(yj, yj + p.ystride[d], v);
+    else
+      pad_block(yj, x + m[j] * p.xstride[d], p, d + 1, v);
+  }
+}
+
+}  // namespace
+
+// x (xshape), maps[d] (yshape[d]) in [-1, xshape[d]) -> y (yshape):
+// y[j_0, .., j_k] = x[maps_0[j_0], .., maps_k[j_k]], or v where any maps_d[j_d] is -1. The maps
+// are stored one after the other. Constant padding (and its adjoint, a crop), reflect,
+// replicate and circular padding are all such maps. Threads split axis 0.
+template <typename T>
+void pad_forward(T* y, const T* x, const int64_t* maps, const int64_t* xshape,
+                 const int64_t* yshape, int64_t ndim, T v) {
+  std::vector<int64_t> off(ndim), xstride(ndim), ystride(ndim);
+  int64_t xs = 1, ys = 1, o = 0;
+  for (int64_t d = ndim - 1; d >= 0; --d) {
+    xstride[d] = xs;
+    ystride[d] = ys;
+    xs *= xshape[d];
+    ys *= yshape[d];
+  }
+  for (int64_t d = 0; d < ndim; ++d) {
+    off[d] = o;
+    o += yshape[d];
+  }
+  if (ys == 0) return;
+  if (xs == 0) {  // every map is -1
+    std::fill(y, y + ys, v);
+    return;
+  }
+  const PadView p{
+      maps,           off.data(),     xshape, yshape,
+      xstride.data(), ystride.data(), ndim,   map_runs(maps + off[ndim - 1], yshape[ndim - 1])};
+  if (ndim == 1) {
+    pad_block(y, x, p, 0, v);
+    return;
+  }
+  const int nt = static_cast<int>(std::min<int64_t>(threads_for(ys, int64_t(1) << 16), yshape[0]));
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t j = 0; j < yshape[0]; ++j) {
+    T* yj = y + j * ystride[0];
+    if (maps[j] < 0)
+      std::fill(yj, yj + ystride[0], v);
+    else
+      pad_block(yj, x + maps[j] * xstride[0], p, 1, v);
+  }
+}
+
+template void pad_forward<float>(float*, const float*, const int64_t*, const int64_t*,
+                                 const int64_t*, int64_t, float);
+template void pad_forward<double>(double*, const double*, const int64_t*, const int64_t*,
+                                  const int64_t*, int64_t, double);
 
 }  // namespace ember

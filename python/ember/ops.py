@@ -1656,6 +1656,10 @@ class Gather(Function):
     @staticmethod
     def forward(ctx, x, axis, index, unique=False):
         ctx.meta = (x.shape, axis, index, unique)
+        if _gather_kernel(
+            x.shape, x.dtype, axis, index
+        ):  # one C++ pass (checks the range too: IndexError)
+            return _C.gather_forward(np.ascontiguousarray(x), index, axis)
         # torch.gather reads the leading index.shape block of x in the other dims (no broadcast)
         x = x[tuple(slice(None) if d == axis else slice(0, n) for d, n in enumerate(index.shape))]
         return np.take_along_axis(x, index, axis=axis)
@@ -1663,6 +1667,8 @@ class Gather(Function):
     @staticmethod
     def backward(ctx, g):
         shape, axis, index, unique = ctx.meta
+        if g.dtype.char in "fd" and _gather_kernel(shape, g.dtype, axis, index):
+            return _C.gather_backward(np.ascontiguousarray(g), index, axis, shape[axis]), None, None
         out = np.zeros(shape, dtype=g.dtype)
         if unique:  # sort/topk: no index repeats along the axis, so a plain scatter does
             np.put_along_axis(out, index, g, axis=axis)
@@ -1671,6 +1677,18 @@ class Gather(Function):
         grids[axis] = index
         np.add.at(out, tuple(grids), g)  # repeated indices add up
         return out, None, None
+
+
+def _gather_kernel(shape: tuple, dtype, axis: int, index: np.ndarray) -> bool:
+    """Whether _C.gather_* takes this: an int64 C-contiguous index of the input's shape outside
+    axis (ember.gather hands it over so), and elements plain numbers of 1 to 8 bytes."""
+    return (
+        index.dtype == np.int64
+        and index.flags.c_contiguous
+        and dtype.kind in "biufc"
+        and dtype.itemsize <= 8
+        and shape[:axis] + shape[axis + 1 :] == index.shape[:axis] + index.shape[axis + 1 :]
+    )
 
 
 def gather(x, dim: int, index) -> Tensor:
@@ -1684,6 +1702,9 @@ def gather(x, dim: int, index) -> Tensor:
         raise TypeError(f"gather: index must be integer, got {index.dtype}")
     if index.ndim != x.ndim:
         raise ValueError(f"gather: index has {index.ndim} dims, input has {x.ndim}")
+    index = np.ascontiguousarray(index, dtype=np.int64)
+    if _gather_kernel(x.shape, x.data.dtype, axis, index):  # the kernel checks the range itself
+        return Gather.apply(x, axis, index)
     if index.size and (index.min() < 0 or index.max() >= x.shape[axis]):
         raise IndexError(
             f"gather: index out of range [0, {x.shape[axis]}) for dim {dim} of shape {x.shape}"
