@@ -3,7 +3,6 @@
 // nearest and padding, two for linear, four for cubic, more for antialiasing). Forward and its
 // adjoint side by side; parallel over `outer`.
 #include <algorithm>
-#include <array>
 #include <vector>
 
 #include "common.h"
@@ -129,40 +128,42 @@ namespace {
 
 struct PadView {
   const int64_t* maps;  // map d starts at maps + off[d]
-  const int64_t *off, *xshape, *yshape, *xstride, *ystride;
+  const int64_t *off, *yshape, *xstride, *ystride;
   int64_t ndim;
-  // The last axis as runs: y[y0, y0 + len) = x[x0, x0 + len), or v when x0 < 0.
-  std::vector<std::array<int64_t, 3>> runs;
+  int64_t a, b, x0;  // the last axis's longest run: y[a, b) = x[x0, x0 + b - a)
 };
 
-// The last axis's map cut into runs of consecutive sources (constant padding: three runs, the
-// edge modes one per border position and the centre).
-std::vector<std::array<int64_t, 3>> map_runs(const int64_t* m, int64_t n) {
-  std::vector<std::array<int64_t, 3>> runs;
-  for (int64_t j = 0; j < n;) {
-    int64_t e = j + 1;
-    if (m[j] < 0)
-      while (e < n && m[e] < 0) ++e;
-    else
-      while (e < n && m[e] == m[e - 1] + 1) ++e;
-    runs.push_back({j, e - j, m[j]});
-    j = e;
+// Rows (the last two axes): y row r is v throughout when mr[r] < 0, else x row mr[r] through the
+// last axis's map m (n entries): the centre run [a, b) as a straight copy, the border positions
+// one by one. One call per plane, so the loops vectorise for the build's ISA.
+template <typename T>
+EMBER_SIMD void pad_rows(T* __restrict y, const T* __restrict x, const int64_t* mr, int64_t rows,
+                         int64_t xrow, const int64_t* m, int64_t n, int64_t a, int64_t b,
+                         int64_t x0, T v) {
+  for (int64_t r = 0; r < rows; ++r) {
+    T* yr = y + r * n;
+    if (mr[r] < 0) {
+      for (int64_t j = 0; j < n; ++j) yr[j] = v;
+      continue;
+    }
+    const T* xr = x + mr[r] * xrow;
+    for (int64_t j = 0; j < a; ++j) yr[j] = m[j] < 0 ? v : xr[m[j] < 0 ? 0 : m[j]];
+    const T* xc = xr + x0 - a;
+    for (int64_t j = a; j < b; ++j) yr[j] = xc[j];
+    for (int64_t j = b; j < n; ++j) yr[j] = m[j] < 0 ? v : xr[m[j] < 0 ? 0 : m[j]];
   }
-  return runs;
 }
 
+// Axes d.. of one block (d <= ndim - 2).
 template <typename T>
 void pad_block(T* y, const T* x, const PadView& p, int64_t d, T v) {
-  if (d == p.ndim - 1) {
-    for (const auto& r : p.runs) {
-      if (r[2] < 0)
-        std::fill(y + r[0], y + r[0] + r[1], v);
-      else
-        std::copy(x + r[2], x + r[2] + r[1], y + r[0]);
-    }
+  const int64_t* m = p.maps + p.off[d];
+  const int64_t last = p.ndim - 1;
+  if (d == last - 1) {
+    pad_rows(y, x, m, p.yshape[d], p.xstride[d], p.maps + p.off[last], p.yshape[last], p.a, p.b,
+             p.x0, v);
     return;
   }
-  const int64_t* m = p.maps + p.off[d];
   for (int64_t j = 0; j < p.yshape[d]; ++j) {
     T* yj = y + j * p.ystride[d];
     if (m[j] < 0)
@@ -181,35 +182,53 @@ void pad_block(T* y, const T* x, const PadView& p, int64_t d, T v) {
 template <typename T>
 void pad_forward(T* y, const T* x, const int64_t* maps, const int64_t* xshape,
                  const int64_t* yshape, int64_t ndim, T v) {
+  // 1-D runs as one row of a 2-D (1, n) problem.
+  const int64_t zero = 0;
+  std::vector<int64_t> xs(xshape, xshape + ndim), ys(yshape, yshape + ndim), all;
+  if (ndim == 1) {
+    xs.insert(xs.begin(), 1);
+    ys.insert(ys.begin(), 1);
+    all.push_back(zero);
+    all.insert(all.end(), maps, maps + yshape[0]);
+    maps = all.data();
+    ndim = 2;
+  }
   std::vector<int64_t> off(ndim), xstride(ndim), ystride(ndim);
-  int64_t xs = 1, ys = 1, o = 0;
+  int64_t xn = 1, yn = 1, o = 0;
   for (int64_t d = ndim - 1; d >= 0; --d) {
-    xstride[d] = xs;
-    ystride[d] = ys;
-    xs *= xshape[d];
-    ys *= yshape[d];
+    xstride[d] = xn;
+    ystride[d] = yn;
+    xn *= xs[d];
+    yn *= ys[d];
   }
   for (int64_t d = 0; d < ndim; ++d) {
     off[d] = o;
-    o += yshape[d];
+    o += ys[d];
   }
-  if (ys == 0) return;
-  if (xs == 0) {  // every map is -1
-    std::fill(y, y + ys, v);
+  if (yn == 0) return;
+  if (xn == 0) {  // every map is -1
+    std::fill(y, y + yn, v);
     return;
   }
-  const PadView p{
-      maps,           off.data(),     xshape, yshape,
-      xstride.data(), ystride.data(), ndim,   map_runs(maps + off[ndim - 1], yshape[ndim - 1])};
-  if (ndim == 1) {
-    pad_block(y, x, p, 0, v);
-    return;
+  const int64_t* ml = maps + off[ndim - 1];
+  const int64_t n = ys[ndim - 1];
+  int64_t a = 0, b = 0;  // the longest run of consecutive sources in the last map
+  for (int64_t j = 0; j < n;) {
+    int64_t e = j + 1;
+    if (ml[j] >= 0)
+      while (e < n && ml[e] == ml[e - 1] + 1) ++e;
+    if (ml[j] >= 0 && e - j > b - a) a = j, b = e;
+    j = e;
   }
-  const int nt = static_cast<int>(std::min<int64_t>(threads_for(ys, int64_t(1) << 16), yshape[0]));
+  const PadView p{maps, off.data(), ys.data(), xstride.data(),   ystride.data(),
+                  ndim, a,          b,         b > a ? ml[a] : 0};
+  const int nt = static_cast<int>(std::min<int64_t>(threads_for(yn, int64_t(1) << 16), ys[0]));
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t j = 0; j < yshape[0]; ++j) {
+  for (int64_t j = 0; j < ys[0]; ++j) {
     T* yj = y + j * ystride[0];
-    if (maps[j] < 0)
+    if (ndim == 2)
+      pad_rows(yj, x, maps + j, 1, xstride[0], ml, n, a, b, p.x0, v);
+    else if (maps[j] < 0)
       std::fill(yj, yj + ystride[0], v);
     else
       pad_block(yj, x + maps[j] * xstride[0], p, 1, v);
