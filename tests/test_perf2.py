@@ -259,3 +259,51 @@ def test_cosine_similarity_clamped_norm_gradcheck():
     assert gradcheck(lambda u, v: F.cosine_similarity(u, v, 1, eps=0.5), (a, b))
     y = F.cosine_similarity(a, b, 1, eps=0.5)
     np.testing.assert_allclose(y.numpy(), (a.numpy() * b.numpy()).sum(1) / 0.25, rtol=1e-12)
+
+
+# ---- softmax backward (rows in chunks, two-chain dot with a tree fold) ---------------------
+
+
+@pytest.mark.parametrize("log", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(64, 128), (7, 3), (5, 16), (9, 33), (3, 2, 100), (4, 1000)])
+def test_softmax_backward_matches_torch_and_numpy(shape, dtype, log):
+    torch = _torch()
+    rng = np.random.default_rng(10)
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    f, tf = (F.log_softmax, torch.log_softmax) if log else (F.softmax, torch.softmax)
+    ex = ember.tensor(x, requires_grad=True)
+    f(ex, -1).backward(ember.tensor(g))
+    tx = torch.from_numpy(x).requires_grad_(True)
+    tf(tx, -1).backward(torch.from_numpy(g))
+    x64, g64 = x.astype(np.float64), g.astype(np.float64)
+    p = np.exp(x64 - x64.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    want = (
+        g64 - p * g64.sum(-1, keepdims=True)
+        if log
+        else p * (g64 - (g64 * p).sum(-1, keepdims=True))
+    )
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(ex.grad.numpy(), want, **tol)
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), **tol)
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_backward_gradcheck_and_threads(log):
+    rng = np.random.default_rng(11)
+    x = ember.tensor(rng.standard_normal((6, 37)), requires_grad=True)
+    f = F.log_softmax if log else F.softmax
+    assert gradcheck(lambda t: f(t, 1), (x,))
+    y = _C.softmax_forward(rng.standard_normal((512, 128)).astype(np.float32), 1, log)
+    g = rng.standard_normal((512, 128)).astype(np.float32)
+    before = ember.get_num_threads()
+    try:
+        outs = []
+        for n in (1, 2):
+            ember.set_num_threads(n)
+            outs.append(_C.softmax_backward(y, g, 1, log))
+    finally:
+        ember.set_num_threads(before)
+    assert np.array_equal(outs[0], outs[1])
