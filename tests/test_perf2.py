@@ -307,3 +307,74 @@ def test_softmax_backward_gradcheck_and_threads(log):
     finally:
         ember.set_num_threads(before)
     assert np.array_equal(outs[0], outs[1])
+
+
+# ---- sum / cat / stack: the Python fast paths ----------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dim", [None, 0, 1, -1, -2, (0, 1), [2, 0]])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_sum_fast_path_matches_torch_and_numpy(dim, keepdim, dtype):
+    torch = _torch()
+    x = np.random.default_rng(12).standard_normal((3, 4, 5)).astype(dtype)
+    ex = ember.tensor(x, requires_grad=True)
+    y = ex.sum() if dim is None else ex.sum(dim, keepdim)
+    tx = torch.from_numpy(x).requires_grad_(True)
+    ty = tx.sum() if dim is None else tx.sum(dim, keepdim)
+    axis = None if dim is None else (tuple(dim) if isinstance(dim, list) else dim)
+    want = np.sum(x.astype(np.float64), axis=axis, keepdims=keepdim and dim is not None)
+    assert y.dtype == x.dtype and y.shape == tuple(ty.shape)
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-5)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-5)
+    g = np.random.default_rng(13).standard_normal(y.shape).astype(dtype)
+    y.backward(ember.tensor(g))
+    ty.backward(torch.from_numpy(g))
+    np.testing.assert_array_equal(ex.grad.numpy(), tx.grad.numpy())
+
+
+def test_sum_fast_path_bad_dims():
+    x = ember.tensor(np.ones((2, 3), np.float32))
+    with pytest.raises(IndexError, match="dim 2 is out of range"):
+        x.sum(2)
+    with pytest.raises(IndexError, match="dim -3 is out of range"):
+        x.sum(-3)
+    with pytest.raises(ValueError, match="names a dimension twice"):
+        x.sum((1, -1))
+    assert ember.tensor(np.ones((2, 3), np.int32)).sum().dtype == np.int64  # slow path kept
+
+
+@pytest.mark.parametrize("dim", [0, 1, 2, -1, -3])
+def test_stack_and_cat_match_torch_with_gradients(dim):
+    torch = _torch()
+    rng = np.random.default_rng(14)
+    xs = [rng.standard_normal((2, 3, 4)) for _ in range(3)]
+    cat_xs = [
+        rng.standard_normal((2, 3, 4)[: dim % 3] + (k,) + (2, 3, 4)[dim % 3 + 1 :])
+        for k in (1, 3, 2)
+    ]
+    for ours, theirs, arrays in (
+        (ember.stack, torch.stack, xs),
+        (ember.cat, torch.cat, cat_xs),
+    ):
+        es = [ember.tensor(x, requires_grad=True) for x in arrays]
+        ts = [torch.tensor(x, requires_grad=True) for x in arrays]
+        y, ty = ours(es, dim), theirs(ts, dim)
+        assert np.array_equal(y.numpy(), ty.detach().numpy())
+        g = rng.standard_normal(y.shape)
+        y.backward(ember.tensor(g))
+        ty.backward(torch.from_numpy(g))
+        for e, t in zip(es, ts):
+            assert np.array_equal(e.grad.numpy(), t.grad.numpy())
+    np.testing.assert_array_equal(ember.stack(xs, dim).numpy(), np.stack(xs, dim))
+    np.testing.assert_array_equal(ember.cat(cat_xs, dim).numpy(), np.concatenate(cat_xs, dim))
+
+
+def test_cat_and_stack_gradcheck():
+    rng = np.random.default_rng(15)
+    a = ember.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    b = ember.tensor(rng.standard_normal((2, 5)), requires_grad=True)
+    c = ember.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    assert gradcheck(lambda u, v: ember.cat([u, v], 1) * 1.5, (a, b))
+    assert gradcheck(lambda u, v: ember.stack([u, v], 1) ** 2, (a, c))
+    assert ember.stack([ember.tensor(np.zeros((2, 0)))] * 3, 1).shape == (2, 3, 0)

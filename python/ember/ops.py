@@ -8,7 +8,6 @@ wrapper right after it. Broadcasting ops reduce gradients with ``unbroadcast``.
 from __future__ import annotations
 
 import builtins
-import itertools
 import math
 import operator
 from collections import namedtuple
@@ -1132,6 +1131,15 @@ def _int_total(out: Tensor, dtype) -> Tensor:
 
 
 def sum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
+    if dtype is None and type(x) is Tensor and x.data.dtype.char in "fd":  # the common case
+        nd = x.data.ndim
+        if dim is None:
+            axes = tuple(range(nd))
+        elif type(dim) is int and -nd <= dim < nd:
+            axes = (dim % nd,)
+        else:
+            axes = _axes(dim, nd, "sum")
+        return Sum.apply(x, axes, keepdim)
     x = _as_dtype(x, dtype)
     axes = _axes(dim, x.ndim, "sum")
     if x.data.dtype == np.bool_:
@@ -1537,13 +1545,17 @@ def getitem(x, index) -> Tensor:
 class Cat(Function):
     @staticmethod
     def forward(ctx, *xs, dim):
-        ctx.meta = (dim, list(itertools.accumulate(x.shape[dim] for x in xs))[:-1])
+        ctx.meta = (dim, [x.shape[dim] for x in xs])
         return np.concatenate(xs, axis=dim)
 
     @staticmethod
     def backward(ctx, g):
-        dim, splits = ctx.meta
-        return tuple(np.split(g, splits, axis=dim))
+        dim, sizes = ctx.meta
+        pre, start, out = (slice(None),) * dim, 0, []
+        for n in sizes:  # views, as np.split's (which costs ~1 us a piece more)
+            out.append(g[pre + (slice(start, start + n),)])
+            start += n
+        return tuple(out)
 
 
 def _promote_list(tensors):
@@ -1588,6 +1600,10 @@ class Stack(Function):
     @staticmethod
     def forward(ctx, *xs, dim):
         ctx.dim = dim
+        shape = xs[0].shape
+        if dim < len(shape):  # one concatenate along dim, reshaped: np.stack's per-input
+            # expand_dims cost ~1.3 us more for four small inputs
+            return np.concatenate(xs, axis=dim).reshape(shape[:dim] + (len(xs),) + shape[dim:])
         return np.stack(xs, axis=dim)
 
     @staticmethod
