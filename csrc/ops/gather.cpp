@@ -32,12 +32,15 @@ EMBER_SIMD void gather_slice(T* __restrict y, const T* __restrict x, const int64
 }  // namespace
 
 // The first position of idx (n values) outside [0, nx), or -1 when all are valid.
-// The scan has no early exit, so it vectorises; the search for the culprit runs only on failure.
+// The scan is an unsigned max (a negative index is huge as unsigned) with no early exit, so it
+// vectorises; the search for the culprit runs only on failure.
 EMBER_SIMD int64_t gather_bad_index(const int64_t* idx, int64_t n, int64_t nx) {
-  const uint64_t limit = static_cast<uint64_t>(nx);
-  bool bad = false;
-  for (int64_t k = 0; k < n; ++k) bad |= static_cast<uint64_t>(idx[k]) >= limit;  // idx < 0 too
-  if (!bad) return -1;
+  uint64_t worst = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    const uint64_t u = static_cast<uint64_t>(idx[k]);
+    worst = u > worst ? u : worst;
+  }
+  if (worst < static_cast<uint64_t>(nx)) return -1;
   return std::find_if(idx, idx + n, [nx](int64_t v) { return v < 0 || v >= nx; }) - idx;
 }
 

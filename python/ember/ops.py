@@ -1670,11 +1670,12 @@ def masked_fill(x, mask, value) -> Tensor:
 
 class Gather(Function):
     @staticmethod
-    def forward(ctx, x, axis, index, unique=False):
-        ctx.meta = (x.shape, axis, index, unique)
-        if _gather_kernel(
-            x.shape, x.dtype, axis, index
-        ):  # one C++ pass (checks the range too: IndexError)
+    def forward(ctx, x, axis, index, unique=False, kernel=None):
+        # kernel: whether _C.gather_* take it (None: decide here)
+        if kernel is None:
+            kernel = _gather_kernel(x.shape, x.dtype, axis, index)
+        ctx.meta = (x.shape, axis, index, unique, kernel)
+        if kernel:  # one C++ pass, which checks the range too (IndexError)
             return _C.gather_forward(np.ascontiguousarray(x), index, axis)
         # torch.gather reads the leading index.shape block of x in the other dims (no broadcast)
         x = x[tuple(slice(None) if d == axis else slice(0, n) for d, n in enumerate(index.shape))]
@@ -1682,9 +1683,10 @@ class Gather(Function):
 
     @staticmethod
     def backward(ctx, g):
-        shape, axis, index, unique = ctx.meta
-        if g.dtype.char in "fd" and _gather_kernel(shape, g.dtype, axis, index):
-            return _C.gather_backward(np.ascontiguousarray(g), index, axis, shape[axis]), None, None
+        shape, axis, index, unique, kernel = ctx.meta
+        if kernel and g.dtype.char in "fd":
+            dx = _C.gather_backward(np.ascontiguousarray(g), index, axis, shape[axis])
+            return dx, None, None
         out = np.zeros(shape, dtype=g.dtype)
         if unique:  # sort/topk: no index repeats along the axis, so a plain scatter does
             np.put_along_axis(out, index, g, axis=axis)
@@ -1713,14 +1715,18 @@ def gather(x, dim: int, index) -> Tensor:
     index = np.asarray(_data(index))
     if x.ndim == 0 and index.ndim == 0:  # a scalar gathers itself with index 0, as PyTorch
         return reshape(gather(reshape(x, (1,)), dim, index.reshape(1)), ())
-    (axis,) = _axes(dim, x.ndim, "gather")
+    nd = x.data.ndim
+    if type(dim) is int and -nd <= dim < nd:
+        axis = dim % nd  # the common case, without _axes' general parsing
+    else:
+        (axis,) = _axes(dim, nd, "gather")
     if index.dtype.kind not in "iu":
         raise TypeError(f"gather: index must be integer, got {index.dtype}")
-    if index.ndim != x.ndim:
-        raise ValueError(f"gather: index has {index.ndim} dims, input has {x.ndim}")
+    if index.ndim != nd:
+        raise ValueError(f"gather: index has {index.ndim} dims, input has {nd}")
     index = np.ascontiguousarray(index, dtype=np.int64)
     if _gather_kernel(x.shape, x.data.dtype, axis, index):  # the kernel checks the range itself
-        return Gather.apply(x, axis, index)
+        return Gather.apply(x, axis, index, kernel=True)
     if index.size and (index.min() < 0 or index.max() >= x.shape[axis]):
         raise IndexError(
             f"gather: index out of range [0, {x.shape[axis]}) for dim {dim} of shape {x.shape}"
