@@ -3646,7 +3646,11 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
     if mode == "constant":
         full = [(0, 0)] * (x.ndim - k) + pairs
         # Negative pads crop first (as PyTorch's narrow), so the cropped size must be >= 0.
-        cropped = tuple(n + min(lo, 0) + min(hi, 0) for n, (lo, hi) in zip(x.shape, full))
+        cropped = (
+            ()
+            if min(pads, default=0) >= 0
+            else tuple(n + min(lo, 0) + min(hi, 0) for n, (lo, hi) in zip(x.shape, full))
+        )
         if min(cropped, default=0) < 0:
             raise ValueError(
                 f"{op}: negative padding in {tuple(pads)} crops more than input shape {x.shape}"
