@@ -378,3 +378,23 @@ def test_cat_and_stack_gradcheck():
     assert gradcheck(lambda u, v: ember.cat([u, v], 1) * 1.5, (a, b))
     assert gradcheck(lambda u, v: ember.stack([u, v], 1) ** 2, (a, c))
     assert ember.stack([ember.tensor(np.zeros((2, 0)))] * 3, 1).shape == (2, 3, 0)
+
+
+def test_grad_mode_is_per_thread_with_an_enabled_default():
+    import threading
+
+    seen = []
+
+    def worker():
+        x = ember.tensor(np.ones(3), requires_grad=True)
+        seen.append((ember.is_grad_enabled(), (x * 2).requires_grad))
+        with ember.no_grad():
+            seen.append((ember.is_grad_enabled(), (x * 2).requires_grad))
+
+    with ember.no_grad():  # the main thread's setting does not reach a new thread
+        th = threading.Thread(target=worker)
+        th.start()
+        th.join()
+        assert not ember.is_grad_enabled()
+    assert seen == [(True, True), (False, False)]
+    assert ember.is_grad_enabled()
