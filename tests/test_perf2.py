@@ -202,6 +202,11 @@ def test_pad_kernels_refuse_bad_input():
         _C.pad_forward(x, [np.zeros(2, np.int32), np.zeros(2, np.int64)])
     with pytest.raises(ValueError, match="contiguous"):
         _C.pad_constant(np.zeros((3, 4), np.float32).T, [(0, 0), (1, 1)])
+    with pytest.raises(ValueError, match="cannot be converted to float32 without overflow"):
+        F.pad(ember.tensor(x), (1, 0), value=1e300)
+    assert np.isinf(F.pad(ember.tensor(x), (1, 0), value=-np.inf).numpy()[:, 0]).all()
+    assert F.pad(ember.tensor(x.astype(np.float64)), (1, 0), value=1e300).numpy()[0, 0] == 1e300
+    assert F.pad(ember.tensor(x), (-3, 0)).shape == (2, 0)
 
 
 # ---- cosine similarity --------------------------------------------------------------------

@@ -2,7 +2,9 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -118,8 +120,13 @@ py::array run_pad(const py::array& x, const std::vector<int64_t>& yshape,
   const std::vector<int64_t> xshape = shape_of(x);
   const int64_t nd = x.ndim();
   numel_checked(yshape, op);
-  py::array y = empty_like_dtype(x, yshape);
   const bool f32 = is_f32(x);
+  // A finite value past float's range would round to inf (a cast C++ leaves undefined): refused,
+  // as PyTorch refuses it.
+  EMBER_CHECK(
+      !f32 || !std::isfinite(value) || std::fabs(value) <= std::numeric_limits<float>::max(), op,
+      ": value ", value, " cannot be converted to float32 without overflow");
+  py::array y = empty_like_dtype(x, yshape);
   void* out = y.mutable_data();
   const void* in = x.data();
   {
