@@ -146,14 +146,25 @@ EMBER_SIMD void forward_row(T* __restrict y, const T* __restrict x, int64_t D, b
 // `log` fixed at compile time).
 template <typename T, bool kLog>
 EMBER_SIMD void backward_rows(T* __restrict dx, const T* __restrict y, const T* __restrict dy,
-                              int64_t r0, int64_t r1, int64_t D) {
+                              int64_t r0, int64_t r1, int64_t rows, int64_t D) {
   for (int64_t r = r0; r < r1; ++r) {
     const T* yr = y + r * D;
     const T* gr = dy + r * D;
     T* dr = dx + r * D;
     const T s = kLog ? row_dot<T>(gr, nullptr, D) : row_dot(gr, yr, D);
-    // A plain map (GCC split a 16-wide inner block of it into 8 + 4 + 2 + 1 + 1 lanes).
-    for (int64_t i = 0; i < D; ++i) dr[i] = kLog ? gr[i] - vexp(yr[i]) * s : yr[i] * (gr[i] - s);
+    if (!kLog) {  // a plain map (GCC split a 16-wide inner block of it into 8+4+2+1+1 lanes)
+      for (int64_t i = 0; i < D; ++i) dr[i] = yr[i] * (gr[i] - s);
+      continue;
+    }
+    // log: the exponentials leave time to prefetch the next row's y and dy meanwhile.
+    const int64_t next = r + 1 < rows ? D : 0;
+    int64_t i = 0;
+    for (; i + kLanes <= D; i += kLanes) {
+      prefetch_lanes(yr + next + i);
+      prefetch_lanes(gr + next + i);
+      for (int j = 0; j < kLanes; ++j) dr[i + j] = gr[i + j] - vexp(yr[i + j]) * s;
+    }
+    for (; i < D; ++i) dr[i] = gr[i] - vexp(yr[i]) * s;
   }
 }
 
@@ -268,9 +279,9 @@ void softmax_backward_impl(T* dx, const T* y, const T* dy, int64_t outer, int64_
   if (inner == 1)
     for_row_chunks(outer, D, [&](int64_t r0, int64_t r1) {
       if (log)
-        backward_rows<T, true>(dx, y, dy, r0, r1, D);
+        backward_rows<T, true>(dx, y, dy, r0, r1, outer, D);
       else
-        backward_rows<T, false>(dx, y, dy, r0, r1, D);
+        backward_rows<T, false>(dx, y, dy, r0, r1, outer, D);
     });
   else
     for_tasks(outer, D, inner, [&](int64_t off, int64_t w) {
