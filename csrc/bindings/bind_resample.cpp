@@ -1,4 +1,14 @@
 // Bindings for csrc/ops/resample.cpp: gather along one axis with taps, and its adjoint.
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "bind_util.h"
 
 namespace ember {
@@ -10,6 +20,10 @@ void gather_axis_forward(T* y, const T* x, const int64_t* idx, const T* w, int64
 template <typename T>
 void gather_axis_backward(T* dx, const T* g, const int64_t* idx, const T* w, int64_t outer,
                           int64_t n_in, int64_t inner, int64_t n_out, int64_t taps);
+
+template <typename T>
+void pad_forward(T* y, const T* x, const int64_t* maps, const int64_t* xshape,
+                 const int64_t* yshape, int64_t ndim, T v);
 
 namespace {
 
@@ -101,6 +115,80 @@ py::array backward_py(const py::array& g, int64_t axis, const py::array& idx, co
   return dx;
 }
 
+py::array run_pad(const py::array& x, const std::vector<int64_t>& yshape,
+                  const std::vector<int64_t>& all, double value, const char* op) {
+  const std::vector<int64_t> xshape = shape_of(x);
+  const int64_t nd = x.ndim();
+  numel_checked(yshape, op);
+  const bool f32 = is_f32(x);
+  // A finite value past float's range would round to inf (a cast C++ leaves undefined): refused,
+  // as PyTorch refuses it.
+  EMBER_CHECK(
+      !f32 || !std::isfinite(value) || std::fabs(value) <= std::numeric_limits<float>::max(), op,
+      ": value ", value, " cannot be converted to float32 without overflow");
+  py::array y = empty_like_dtype(x, yshape);
+  void* out = y.mutable_data();
+  const void* in = x.data();
+  {
+    py::gil_scoped_release release;
+    if (f32)
+      pad_forward<float>(static_cast<float*>(out), static_cast<const float*>(in), all.data(),
+                         xshape.data(), yshape.data(), nd, static_cast<float>(value));
+    else
+      pad_forward<double>(static_cast<double*>(out), static_cast<const double*>(in), all.data(),
+                          xshape.data(), yshape.data(), nd, value);
+  }
+  return y;
+}
+
+void require_pad_input(const py::array& x, size_t n, const char* op, const char* what) {
+  require_float(x, op, "x");
+  require_contiguous(x, op, "x");
+  EMBER_CHECK(x.ndim() >= 1 && static_cast<size_t>(x.ndim()) == n, op, ": one ", what,
+              " per dim of x ", shape_str(shape_of(x)), " expected, got ", n);
+}
+
+py::array pad_py(const py::array& x, const std::vector<py::array>& maps, double value) {
+  const char* op = "pad_forward";
+  require_pad_input(x, maps.size(), op, "map");
+  std::vector<int64_t> yshape, all;
+  for (size_t d = 0; d < maps.size(); ++d) {
+    const py::array& m = maps[d];
+    if (!same_dtype(m.dtype(), py::dtype::of<int64_t>()))
+      throw py::type_error(std::string(op) + ": maps must be int64, got " +
+                           std::string(py::str(m.dtype())));
+    require_ndim(m, 1, op, "map");
+    require_contiguous(m, op, "map");
+    yshape.push_back(m.shape(0));
+    const int64_t* mp = cptr<int64_t>(m);
+    for (int64_t j = 0; j < yshape[d]; ++j)
+      EMBER_CHECK(mp[j] >= -1 && mp[j] < x.shape(d), op, ": map ", d, " has index ", mp[j],
+                  " outside [-1, ", x.shape(d), ")");
+    all.insert(all.end(), mp, mp + yshape[d]);
+  }
+  return run_pad(x, yshape, all, value, op);
+}
+
+// Constant padding by (lo, hi) per dim (negative: crop): the maps y[j] <- x[j - lo].
+py::array pad_constant_py(const py::array& x, const std::vector<std::pair<int64_t, int64_t>>& pads,
+                          double value) {
+  const char* op = "pad_constant";
+  require_pad_input(x, pads.size(), op, "(lo, hi) pair");
+  std::vector<int64_t> yshape, all;
+  for (size_t d = 0; d < pads.size(); ++d) {
+    const auto [lo, hi] = pads[d];
+    const int64_t n = x.shape(d);
+    EMBER_CHECK(std::abs(lo) <= (int64_t(1) << 40) && std::abs(hi) <= (int64_t(1) << 40) &&
+                    n + std::min<int64_t>(lo, 0) + std::min<int64_t>(hi, 0) >= 0,
+                op, ": padding (", lo, ", ", hi, ") of dim ", d, " does not fit input ",
+                shape_str(shape_of(x)));
+    yshape.push_back(n + lo + hi);
+    for (int64_t j = 0; j < n + lo + hi; ++j)
+      all.push_back(j - lo >= 0 && j - lo < n ? j - lo : -1);
+  }
+  return run_pad(x, yshape, all, value, op);
+}
+
 }  // namespace
 
 void bind_resample(py::module_& m) {
@@ -112,6 +200,12 @@ void bind_resample(py::module_& m) {
         py::arg("w"), py::arg("n_in"),
         "The adjoint of gather_axis_forward: g (.., n_out, ..) -> dx (.., n_in, ..), each tap's "
         "terms summed in output order, then the taps added in order.");
+  m.def("pad_forward", &pad_py, py::arg("x"), py::arg("maps"), py::arg("value") = 0.0,
+        "x float, maps: one int64 array per dim with values in [-1, x.shape[d]) -> y of shape "
+        "(len(map) per dim): y[j..] = x[map_0[j_0], ..], or value where a map is -1.");
+  m.def("pad_constant", &pad_constant_py, py::arg("x"), py::arg("pads"), py::arg("value") = 0.0,
+        "x float, pads: one (lo, hi) per dim (negative: crop) -> y: x shifted by lo, new cells "
+        "= value (pad_forward with the maps j - lo).");
 }
 
 }  // namespace ember

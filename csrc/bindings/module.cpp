@@ -17,6 +17,7 @@ void bind_attention(py::module_& m);
 void bind_batchnorm(py::module_& m);
 void bind_conv2d(py::module_& m);
 void bind_embedding(py::module_& m);
+void bind_gather(py::module_& m);
 void bind_gemm(py::module_& m);
 void bind_layernorm(py::module_& m);
 void bind_loss(py::module_& m);
@@ -83,6 +84,7 @@ PYBIND11_MODULE(_C, m) {
   ember::bind_batchnorm(m);
   ember::bind_conv2d(m);
   ember::bind_embedding(m);
+  ember::bind_gather(m);
   ember::bind_gemm(m);
   ember::bind_layernorm(m);
   ember::bind_loss(m);

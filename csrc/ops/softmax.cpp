@@ -20,7 +20,8 @@ namespace ember {
 
 namespace {
 
-constexpr int kLanes = 16;      // partial accumulators of a row reduction
+constexpr int kLanes = 16;  // partial accumulators of a row reduction
+static_assert(kLanes == 16, "row_dot folds 2 * kLanes partial sums in five halvings");
 constexpr int64_t kBlock = 64;  // inner positions per task when inner > 1
 
 // An integer key with the order of the float: max of keys = key of the max. (A float max with
@@ -89,22 +90,40 @@ T row_sum_exp(T* __restrict y, const T* __restrict x, int64_t D, T m, const T* n
   return s;
 }
 
-// sum of a[i] * b[i] (b == nullptr: sum of a[i]).
+// acc[j] += acc[j + W] for j < W: one step of a fixed-order tree sum (W a compile-time constant,
+// so each step is a whole-vector add of two halves).
+template <int W, typename T>
+inline void fold_half(T* acc) {
+  for (int j = 0; j < W; ++j) acc[j] += acc[j + W];
+}
+
+// sum of a[i] * b[i] (b == nullptr: sum of a[i]). Two vectors of partial sums (two independent
+// add chains: a 128-wide row is latency-bound with one), folded in halves at the end, so the
+// reduction is log-depth shuffles rather than a serial chain of 2 * kLanes scalar adds.
 template <typename T>
 T row_dot(const T* a, const T* b, int64_t D) {
-  T acc[kLanes] = {};
+  constexpr int kAcc = 2 * kLanes;
+  T acc[kAcc] = {};
   int64_t i = 0;
   if (b) {
+    for (; i + kAcc <= D; i += kAcc)
+      for (int j = 0; j < kAcc; ++j) acc[j] += a[i + j] * b[i + j];
     for (; i + kLanes <= D; i += kLanes)
       for (int j = 0; j < kLanes; ++j) acc[j] += a[i + j] * b[i + j];
   } else {
+    for (; i + kAcc <= D; i += kAcc)
+      for (int j = 0; j < kAcc; ++j) acc[j] += a[i + j];
     for (; i + kLanes <= D; i += kLanes)
       for (int j = 0; j < kLanes; ++j) acc[j] += a[i + j];
   }
   T s = 0;
   for (; i < D; ++i) s += b ? a[i] * b[i] : a[i];
-  for (int j = 0; j < kLanes; ++j) s += acc[j];
-  return s;
+  fold_half<kAcc / 2>(acc);
+  fold_half<kAcc / 4>(acc);
+  fold_half<kAcc / 8>(acc);
+  fold_half<kAcc / 16>(acc);
+  fold_half<kAcc / 32>(acc);
+  return acc[0] + s;
 }
 
 // One contiguous row (inner == 1); `next` is the row to prefetch.
@@ -123,22 +142,30 @@ EMBER_SIMD void forward_row(T* __restrict y, const T* __restrict x, int64_t D, b
   }
 }
 
-// The same for the gradient: the dot product streams y and dy in; the second pass finds them in
-// L1 and prefetches the next row's (at ny, ndy).
-template <typename T>
-EMBER_SIMD void backward_row(T* __restrict dx, const T* __restrict y, const T* __restrict dy,
-                             int64_t D, bool log, const T* ny, const T* ndy) {
-  const T s = log ? row_dot<T>(dy, nullptr, D) : row_dot(dy, y, D);
-  int64_t i = 0;
-  for (; i + kLanes <= D; i += kLanes) {
-    prefetch_lanes(ny + i);
-    prefetch_lanes(ndy + i);
-    if (log)
-      for (int j = 0; j < kLanes; ++j) dx[i + j] = dy[i + j] - vexp(y[i + j]) * s;
-    else
-      for (int j = 0; j < kLanes; ++j) dx[i + j] = y[i + j] * (dy[i + j] - s);
+// Rows [r0, r1) in one call (one dispatch through the ISA resolver per chunk, not per row;
+// `log` fixed at compile time).
+template <typename T, bool kLog>
+EMBER_SIMD void backward_rows(T* __restrict dx, const T* __restrict y, const T* __restrict dy,
+                              int64_t r0, int64_t r1, int64_t rows, int64_t D) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* yr = y + r * D;
+    const T* gr = dy + r * D;
+    T* dr = dx + r * D;
+    const T s = kLog ? row_dot<T>(gr, nullptr, D) : row_dot(gr, yr, D);
+    if (!kLog) {  // a plain map (GCC split a 16-wide inner block of it into 8+4+2+1+1 lanes)
+      for (int64_t i = 0; i < D; ++i) dr[i] = yr[i] * (gr[i] - s);
+      continue;
+    }
+    // log: the exponentials leave time to prefetch the next row's y and dy meanwhile.
+    const int64_t next = r + 1 < rows ? D : 0;
+    int64_t i = 0;
+    for (; i + kLanes <= D; i += kLanes) {
+      prefetch_lanes(yr + next + i);
+      prefetch_lanes(gr + next + i);
+      for (int j = 0; j < kLanes; ++j) dr[i + j] = gr[i + j] - vexp(yr[i + j]) * s;
+    }
+    for (; i < D; ++i) dr[i] = gr[i] - vexp(yr[i]) * s;
   }
-  for (; i < D; ++i) dx[i] = log ? dy[i] - vexp(y[i]) * s : y[i] * (dy[i] - s);
 }
 
 // A block of w <= kBlock inner positions: x + d*inner is row d of the block.
@@ -218,6 +245,16 @@ void for_tasks(int64_t outer, int64_t D, int64_t inner, F&& f) {
   }
 }
 
+// f(r0, r1) over chunks of the `rows` contiguous rows of D elements, in parallel when big.
+template <typename F>
+void for_row_chunks(int64_t rows, int64_t D, F&& f) {
+  const int nt = threads_for(rows * D, 1 << 15);
+  const int64_t per = std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(D, 1));  // ~64 KB
+  const int64_t nchunk = (rows + per - 1) / per;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t c = 0; c < nchunk; ++c) f(c * per, std::min(rows, (c + 1) * per));
+}
+
 template <typename T>
 void softmax_impl(T* y, const T* x, int64_t outer, int64_t D, int64_t inner, bool log) {
   EMBER_CHECK(outer >= 0 && D >= 0 && inner >= 0, "softmax_forward: negative size (", outer, ", ",
@@ -240,9 +277,11 @@ void softmax_backward_impl(T* dx, const T* y, const T* dy, int64_t outer, int64_
               D, ", ", inner, ")");
   if (outer == 0 || D == 0 || inner == 0) return;
   if (inner == 1)
-    for_tasks(outer, D, 1, [&](int64_t off, int64_t) {
-      const int64_t next = off + D < outer * D ? off + D : off;
-      backward_row(dx + off, y + off, dy + off, D, log, y + next, dy + next);
+    for_row_chunks(outer, D, [&](int64_t r0, int64_t r1) {
+      if (log)
+        backward_rows<T, true>(dx, y, dy, r0, r1, outer, D);
+      else
+        backward_rows<T, false>(dx, y, dy, r0, r1, outer, D);
     });
   else
     for_tasks(outer, D, inner, [&](int64_t off, int64_t w) {

@@ -18,10 +18,10 @@ def reduce_sum(a: np.ndarray, axes: tuple, keepdims: bool = False, square: bool 
     can differ in the last bits."""
     nd = a.ndim
     k = nd - len(axes)
-    if (
-        a.dtype.char in "fd"
+    if (  # size first: small sums skip the other checks
+        a.size >= 1024
+        and a.dtype.char in "fd"
         and a.flags.c_contiguous
-        and a.size >= 1024
         and axes == tuple(range(k, nd))
     ):
         n = math.prod(a.shape[k:])

@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 
 from ember import _C, _sparse_grad, ops
+from ember.autograd.engine import unbroadcast
 from ember.autograd.function import Function, is_grad_enabled
 from ember.tensor import Tensor, get_default_dtype
 
@@ -780,16 +781,50 @@ def _same_dtype_pair(op: str, a, b):
     return a, b, shape
 
 
+def _dot(u: np.ndarray, v: np.ndarray, d: int) -> np.ndarray:
+    """sum(u * v) along d, kept: np.vecdot (no temporary) along the last axis, where it is
+    fast; a product and a sum along the others."""
+    if d == u.ndim - 1:
+        return np.expand_dims(np.vecdot(u, v, axis=d), d)
+    return (u * v).sum(axis=d, keepdims=True)
+
+
+class CosineSimilarity(Function):
+    # a, b (broadcast to one shape) -> y = (a.b / n_a) / n_b along d, n = max(||.||, eps); the
+    # gradient treats a clamped (or zero) norm as the constant eps: three sums forward, two
+    # products back, instead of a graph of eight ops.
+    @staticmethod
+    def forward(ctx, a, b, d, eps):
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        ab = np.broadcast_to(a, shape), np.broadcast_to(b, shape)
+        r = [np.sqrt(_dot(v, v, d)) for v in ab]
+        n = [np.maximum(v, eps).astype(a.dtype, copy=False) for v in r]
+        y = _dot(ab[0], ab[1], d) / n[0] / n[1]
+        ctx.save_for_backward(a, b)
+        ctx.meta = (d, eps, r, n, y)
+        return y.squeeze(d)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        d, eps, r, n, y = ctx.meta
+        g = np.expand_dims(g, d)
+        s = g / n[0] / n[1]
+        # dy/da = b / (na nb) - y a / na^2, the second term only where na = ||a|| >= eps, > 0
+        k = []
+        for rv, nv in zip(r, n):
+            live = (rv >= eps) & (rv > 0)
+            safe = np.where(live, nv, 1)
+            k.append(np.where(live, g * y / safe / safe, 0).astype(a.dtype, copy=False))
+        ga, gb = b * s - a * k[0], a * s - b * k[1]
+        return unbroadcast(ga, a.shape), unbroadcast(gb, b.shape), None, None
+
+
 def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """sum(x1 / max(||x1||, eps) * x2 / max(||x2||, eps)) along ``dim`` (inputs broadcast)."""
-    from ember import ops
-
     a, b, shape = _same_dtype_pair("cosine_similarity", x1, x2)
     d = _dim(dim, len(shape), "cosine_similarity")
-    a, b = ops.expand(a, shape), ops.expand(b, shape)
-    na = ops.clamp(_norm(a, 2, d, True), min=eps)
-    nb = ops.clamp(_norm(b, 2, d, True), min=eps)
-    return ops.sum((a / na) * (b / nb), dim=d)
+    return CosineSimilarity.apply(a, b, d, float(eps))
 
 
 def one_hot(tensor, num_classes: int = -1) -> Tensor:
@@ -3575,10 +3610,20 @@ def pixel_unshuffle(input, downscale_factor: int) -> Tensor:
     return y.reshape(*lead, c * r * r, h // r, w // r)
 
 
+def _shift_pad(x: np.ndarray, pads, value) -> np.ndarray:
+    """x with (lo, hi) added per dim (negative: cropped), new cells = value: one C++ pass."""
+    return _C.pad_constant(np.ascontiguousarray(x), pads, value)
+
+
 class ConstantPad(Function):
-    # x -> y with (lo, hi) added per dim (negative: cropped), new cells = value
+    # x -> y with (lo, hi) added per dim (negative: cropped), new cells = value; backward crops
+    # (the same map kernel with the pads negated)
     @staticmethod
     def forward(ctx, x, pads, value):
+        if x.ndim and x.dtype.char in "fd":
+            ctx.pads = pads
+            return _shift_pad(x, pads, value)
+        ctx.pads = None
         out_shape, src, dst = [], [], []
         for n, (lo, hi) in zip(x.shape, pads):
             out_shape.append(n + lo + hi)
@@ -3591,6 +3636,8 @@ class ConstantPad(Function):
 
     @staticmethod
     def backward(ctx, g):
+        if ctx.pads is not None:
+            return _shift_pad(g, [(-lo, -hi) for lo, hi in ctx.pads], 0.0), None, None
         dx = np.zeros(ctx.shape, dtype=g.dtype)
         dx[ctx.src] = g[ctx.dst]
         return dx, None, None
@@ -3604,6 +3651,16 @@ class EdgePad(Function):
     # Gather's (at most two terms each).
     @staticmethod
     def forward(ctx, x, maps):
+        if x.dtype.char in "fd":  # the same maps, every axis in one C++ pass
+            full = [np.arange(n, dtype=np.int64) for n in x.shape]
+            for axis, _, idx in maps:
+                full[axis] = np.ascontiguousarray(idx, dtype=np.int64)
+            ctx.meta = [
+                (axis, lo, x.shape[axis], b, idx[b])
+                for axis, lo, idx in maps
+                for b in [np.r_[0:lo, lo + x.shape[axis] : idx.size]]
+            ]
+            return _C.pad_forward(np.ascontiguousarray(x), full)
         shape, centre = list(x.shape), [slice(None)] * x.ndim
         for axis, lo, idx in maps:
             shape[axis], centre[axis] = idx.size, slice(lo, lo + x.shape[axis])
@@ -3690,7 +3747,11 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
     if mode == "constant":
         full = [(0, 0)] * (x.ndim - k) + pairs
         # Negative pads crop first (as PyTorch's narrow), so the cropped size must be >= 0.
-        cropped = tuple(n + min(lo, 0) + min(hi, 0) for n, (lo, hi) in zip(x.shape, full))
+        cropped = (
+            ()
+            if min(pads, default=0) >= 0
+            else tuple(n + min(lo, 0) + min(hi, 0) for n, (lo, hi) in zip(x.shape, full))
+        )
         if min(cropped, default=0) < 0:
             raise ValueError(
                 f"{op}: negative padding in {tuple(pads)} crops more than input shape {x.shape}"

@@ -1,0 +1,126 @@
+// Bindings for csrc/ops/gather.cpp.
+//
+//   gather_forward(x, index int64, dim) -> y (index's shape)        any numeric x, same ndim
+//   gather_backward(grad, index int64, dim, size) -> dx (grad's shape with `size` at dim)
+#include <string>
+
+#include "bind_util.h"
+
+namespace ember {
+
+// csrc/ops/gather.cpp
+int64_t gather_bad_index(const int64_t* idx, int64_t n, int64_t nx);
+template <typename T>
+void gather_forward(T* y, const T* x, const int64_t* idx, int64_t outer, int64_t nx, int64_t ni,
+                    int64_t inner);
+template <typename T>
+void gather_backward(T* dx, const T* dy, const int64_t* idx, int64_t outer, int64_t nx, int64_t ni,
+                     int64_t inner);
+
+namespace {
+
+struct Fibres {
+  int64_t outer = 1, inner = 1;
+};
+
+// Checks index (int64, contiguous) against `shape` (x's, or dx's) and returns the (outer, inner)
+// view around `dim`; an index outside [0, shape[dim]) is IndexError, as PyTorch.
+Fibres check_index(const py::array& index, const std::vector<int64_t>& shape, int64_t dim,
+                   const char* op) {
+  if (!same_dtype(index.dtype(), py::dtype::of<int64_t>()))
+    throw py::type_error(std::string(op) + ": index must be int64, got " +
+                         std::string(py::str(index.dtype())));
+  require_contiguous(index, op, "index");
+  const int64_t nd = static_cast<int64_t>(shape.size());
+  EMBER_CHECK(nd >= 1 && index.ndim() == nd, op, ": index ", shape_str(shape_of(index)),
+              " and input ", shape_str(shape), " must have the same number of dims (>= 1)");
+  EMBER_CHECK(dim >= 0 && dim < nd, op, ": dim ", dim, " is out of range for ", nd, " dims");
+  Fibres f;
+  for (int64_t d = 0; d < nd; ++d) {
+    EMBER_CHECK(d == dim || index.shape(d) == shape[d], op, ": index ", shape_str(shape_of(index)),
+                " and input ", shape_str(shape), " differ outside dim ", dim);
+    if (d < dim) f.outer *= shape[d];
+    if (d > dim) f.inner *= shape[d];
+  }
+  numel_checked(shape, op);
+  const int64_t bad = gather_bad_index(cptr<int64_t>(index), index.size(), shape[dim]);
+  if (bad >= 0)
+    throw py::index_error(detail::concat(op == std::string("gather_forward") ? "gather" : op,
+                                         ": index out of range [0, ", shape[dim], ") for dim ", dim,
+                                         " of shape ", shape_str(shape), " (got ",
+                                         cptr<int64_t>(index)[bad], ")"));
+  return f;
+}
+
+template <typename T>
+void forward_as(py::array& y, const py::array& x, const int64_t* ip, Fibres f, int64_t nx,
+                int64_t ni) {
+  T* out = static_cast<T*>(y.mutable_data());
+  const T* in = static_cast<const T*>(x.data());
+  py::gil_scoped_release release;
+  gather_forward<T>(out, in, ip, f.outer, nx, ni, f.inner);
+}
+
+py::array forward_py(const py::array& x, const py::array& index, int64_t dim) {
+  const char* op = "gather_forward";
+  const char kind = x.dtype().kind();
+  const auto width = x.itemsize();
+  if ((kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b' && kind != 'c') ||
+      (width != 1 && width != 2 && width != 4 && width != 8))
+    throw py::type_error(std::string(op) + ": x must be a numeric array of 1 to 8 byte elements, " +
+                         "got " + std::string(py::str(x.dtype())));
+  require_contiguous(x, op, "x");
+  const std::vector<int64_t> shape = shape_of(x);
+  const Fibres f = check_index(index, shape, dim, op);
+  const int64_t nx = shape[dim], ni = index.shape(dim);
+  py::array y = empty_like_dtype(x, shape_of(index));
+  const int64_t* ip = cptr<int64_t>(index);
+  if (width == 1) forward_as<uint8_t>(y, x, ip, f, nx, ni);
+  if (width == 2) forward_as<uint16_t>(y, x, ip, f, nx, ni);
+  if (width == 4) forward_as<uint32_t>(y, x, ip, f, nx, ni);
+  if (width == 8) forward_as<uint64_t>(y, x, ip, f, nx, ni);
+  return y;
+}
+
+py::array backward_py(const py::array& grad, const py::array& index, int64_t dim, int64_t size) {
+  const char* op = "gather_backward";
+  require_float(grad, op, "grad");
+  require_contiguous(grad, op, "grad");
+  EMBER_CHECK(size >= 0, op, ": size must be >= 0, got ", size);
+  std::vector<int64_t> shape = shape_of(grad);
+  EMBER_CHECK(dim >= 0 && dim < static_cast<int64_t>(shape.size()), op, ": dim ", dim,
+              " is out of range for ", shape.size(), " dims");
+  require_shape(index, shape, op, "index");
+  shape[dim] = size;
+  const Fibres f = check_index(index, shape, dim, op);
+  const int64_t ni = grad.shape(dim);
+  py::array dx = empty_like_dtype(grad, shape);
+  const bool f32 = is_f32(grad);
+  void* out = dx.mutable_data();
+  const void* g = grad.data();
+  const int64_t* ip = cptr<int64_t>(index);
+  {
+    py::gil_scoped_release release;
+    if (f32)
+      gather_backward<float>(static_cast<float*>(out), static_cast<const float*>(g), ip, f.outer,
+                             size, ni, f.inner);
+    else
+      gather_backward<double>(static_cast<double*>(out), static_cast<const double*>(g), ip, f.outer,
+                              size, ni, f.inner);
+  }
+  return dx;
+}
+
+}  // namespace
+
+void bind_gather(py::module_& m) {
+  m.def("gather_forward", &forward_py, py::arg("x"), py::arg("index"), py::arg("dim"),
+        "x (any numeric dtype), index int64 of x's shape except at dim, values in [0, "
+        "x.shape[dim]) -> y (index's shape): y[..., j, ...] = x[..., index[..., j, ...], ...].");
+  m.def("gather_backward", &backward_py, py::arg("grad"), py::arg("index"), py::arg("dim"),
+        py::arg("size"),
+        "grad float (index's shape), index int64, size = x.shape[dim] -> dx: zeros with grad "
+        "added at the indexed positions (in index order: deterministic).");
+}
+
+}  // namespace ember

@@ -1,0 +1,87 @@
+// torch.gather along one axis and its adjoint (a scatter-add). The tensors are viewed as
+// (outer, n, inner) with the gathered axis in the middle; x and the index agree on outer and
+// inner, and each output element reads one position of its own (outer, :, inner) fibre.
+#include <algorithm>
+#include <cstdint>
+
+#include "common.h"
+#include "vecmath.h"
+
+namespace ember {
+
+namespace {
+
+// Threads split `outer` (each slice of y / dx belongs to one thread): the same result for any
+// thread count.
+int gather_threads(int64_t outer, int64_t work) {
+  return static_cast<int>(std::min<int64_t>(threads_for(work, int64_t(1) << 16), outer));
+}
+
+// One outer slice of the forward (AVX-512 / AVX2 have gather instructions for the loads).
+template <typename T>
+EMBER_SIMD void gather_slice(T* __restrict y, const T* __restrict x, const int64_t* idx, int64_t ni,
+                             int64_t inner) {
+  if (inner == 1) {  // the last axis: one gather per output
+    for (int64_t j = 0; j < ni; ++j) y[j] = x[idx[j]];
+    return;
+  }
+  for (int64_t j = 0; j < ni; ++j)
+    for (int64_t i = 0; i < inner; ++i) y[j * inner + i] = x[idx[j * inner + i] * inner + i];
+}
+
+}  // namespace
+
+// The first position of idx (n values) outside [0, nx), or -1 when all are valid.
+// The scan is an unsigned max (a negative index is huge as unsigned) with no early exit, so it
+// vectorises; the search for the culprit runs only on failure.
+EMBER_SIMD int64_t gather_bad_index(const int64_t* idx, int64_t n, int64_t nx) {
+  uint64_t worst = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    const uint64_t u = static_cast<uint64_t>(idx[k]);
+    worst = u > worst ? u : worst;
+  }
+  if (worst < static_cast<uint64_t>(nx)) return -1;
+  return std::find_if(idx, idx + n, [nx](int64_t v) { return v < 0 || v >= nx; }) - idx;
+}
+
+// x (outer, nx, inner), idx (outer, ni, inner) in [0, nx) -> y (outer, ni, inner):
+// y[o, j, i] = x[o, idx[o, j, i], i]. T is any element type (a copy, no arithmetic).
+template <typename T>
+void gather_forward(T* y, const T* x, const int64_t* idx, int64_t outer, int64_t nx, int64_t ni,
+                    int64_t inner) {
+  const int nt = gather_threads(outer, outer * ni * inner);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t o = 0; o < outer; ++o)
+    gather_slice(y + o * ni * inner, x + o * nx * inner, idx + o * ni * inner, ni, inner);
+}
+// dy, idx (outer, ni, inner) -> dx (outer, nx, inner): dx = 0, then
+// dx[o, idx[o, j, i], i] += dy[o, j, i] in j order (repeated indices add up).
+template <typename T>
+void gather_backward(T* dx, const T* dy, const int64_t* idx, int64_t outer, int64_t nx, int64_t ni,
+                     int64_t inner) {
+  const int nt = gather_threads(outer, outer * std::max(nx, ni) * inner);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t o = 0; o < outer; ++o) {
+    T* d = dx + o * nx * inner;
+    const int64_t* io = idx + o * ni * inner;
+    const T* g = dy + o * ni * inner;
+    std::fill(d, d + nx * inner, T(0));
+    for (int64_t j = 0; j < ni; ++j)
+      for (int64_t i = 0; i < inner; ++i) d[io[j * inner + i] * inner + i] += g[j * inner + i];
+  }
+}
+
+template void gather_forward<uint8_t>(uint8_t*, const uint8_t*, const int64_t*, int64_t, int64_t,
+                                      int64_t, int64_t);
+template void gather_forward<uint16_t>(uint16_t*, const uint16_t*, const int64_t*, int64_t, int64_t,
+                                       int64_t, int64_t);
+template void gather_forward<uint32_t>(uint32_t*, const uint32_t*, const int64_t*, int64_t, int64_t,
+                                       int64_t, int64_t);
+template void gather_forward<uint64_t>(uint64_t*, const uint64_t*, const int64_t*, int64_t, int64_t,
+                                       int64_t, int64_t);
+template void gather_backward<float>(float*, const float*, const int64_t*, int64_t, int64_t,
+                                     int64_t, int64_t);
+template void gather_backward<double>(double*, const double*, const int64_t*, int64_t, int64_t,
+                                      int64_t, int64_t);
+
+}  // namespace ember
