@@ -1466,7 +1466,8 @@ def main(argv=None) -> int:
         f", isolated, best of {args.rounds} rounds" if args.isolate else ""
     )
     print(
-        f"ember {ember.__version__}, {ember.get_num_threads()} threads, "
+        # --isolate measured in child processes: this one's setting is not theirs
+        f"ember {ember.__version__}, {args.threads or ember.get_num_threads()} threads, "
         f"ISA {ember._C.gemm_isa()}, {mode}"
     )
     print(format_table(rows))
