@@ -3768,19 +3768,40 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
             f"{op}: mode {mode!r} pads the last 1 to 3 dims of a ({k + 1})-D or ({k + 2})-D "
             f"input; got pad {tuple(pads)} for shape {x.shape}"
         )
-    specs = []
+    outs = [x.shape[d] + lo + hi for d, (lo, hi) in zip(dims, pairs)]
+    empty = 0 in outs or 0 in x.shape[: x.ndim - k]
+    if min(outs) < 0 or (mode != "circular" and max(outs) < 1):
+        raise ValueError(
+            f"{op}: {mode} padding {tuple(pads)} gives output size {tuple(outs)} for input shape "
+            f"{x.shape}; sizes must be >= 0" + ("" if mode == "circular" else ", one non-empty")
+        )
+    if mode != "circular" and 0 in x.shape[x.ndim - k - 1 :]:
+        # As PyTorch: only a batch dim (of a (k + 2)-D input) may be empty.
+        raise ValueError(
+            f"{op}: {mode} padding needs non-empty dims except the batch dim, got shape {x.shape}"
+        )
     for d, (lo, hi) in zip(dims, pairs):
         n = x.shape[d]
-        # Negative pads crop (as PyTorch) but must leave an element; circular wraps at most
-        # once around the cropped size.
+        # Negative pads crop (as PyTorch, whose reflect and replicate index the uncropped dim).
+        # Circular wraps what the crop leaves, which must not be empty when the output is not.
         cropped = n + min(lo, 0) + min(hi, 0)
-        limit = {"reflect": n - 1, "circular": cropped}.get(mode, np.inf)  # replicate: any
-        if max(lo, hi) > limit or n == 0 or n + lo + hi < 1 or (mode == "circular" and cropped < 1):
+        if (mode == "reflect" and max(lo, hi) >= n) or (mode == "circular" and max(lo, hi) > n):
             raise ValueError(
-                f"{op}: {mode} padding ({lo}, {hi}) of dim {d} must be at most {limit} "
-                f"and leave a non-empty output for input shape {x.shape}"
+                f"{op}: {mode} padding ({lo}, {hi}) of dim {d} must be at most "
+                f"{n - (mode == 'reflect')} for input shape {x.shape}"
             )
-        specs.append((d, lo, hi))
+        if mode == "circular" and cropped < 1 and not empty:
+            raise ValueError(
+                f"{op}: circular padding ({lo}, {hi}) of dim {d} crops all of its {n} elements "
+                f"and has nothing to wrap (shape {x.shape})"
+            )
+    if empty:  # no taps to build
+        return ConstantPad.apply(
+            x,
+            [(0, 0)] * (x.ndim - k) + [(0, o - n) for o, n in zip(outs, x.shape[x.ndim - k :])],
+            0.0,
+        )
+    specs = [(d, lo, hi) for d, (lo, hi) in zip(dims, pairs)]
     return _pad_edges(x, specs, mode)
 
 

@@ -1,0 +1,124 @@
+"""PyTorch parity gaps closed by audit2: cropping pads, pairwise distances with p <= 0,
+transposed convolutions with an empty output, and bad input across nn.functional."""
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as F
+from ember.autograd import gradcheck
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+
+def _wrap_reference(x: np.ndarray, pairs) -> np.ndarray:
+    """Circular padding as crop-then-wrap along the last dims (pairs: first padded dim first)."""
+    k = len(pairs)
+    crop = [slice(None)] * (x.ndim - k) + [
+        slice(max(-lo, 0), n - max(-hi, 0)) for n, (lo, hi) in zip(x.shape[-k:], pairs)
+    ]
+    widths = [(0, 0)] * (x.ndim - k) + [(max(lo, 0), max(hi, 0)) for lo, hi in pairs]
+    return np.pad(x[tuple(crop)], widths, mode="wrap")
+
+
+# (mode, shape, pad): cropping pads mixed with padding ones, each accepted by PyTorch with a
+# fully defined result.
+CROPPING = [
+    ("constant", (2, 2, 3), (-1, 3)),
+    ("replicate", (2, 2, 3), (-1, 3)),
+    ("replicate", (2, 2, 3), (3, -1)),
+    ("replicate", (2, 3, 1), (0, 0, -3, 1)),  # indexes the uncropped dim, as PyTorch
+    ("reflect", (2, 3, 1), (0, 0, -3, 1)),
+    ("reflect", (2, 2, 3), (-2, 2)),
+    ("reflect", (1, 2, 3, 4), (-3, 2, 1, -2)),
+    ("circular", (2, 2, 3), (-1, 2)),
+    ("circular", (2, 2, 4), (-2, 2)),
+    ("circular", (1, 2, 3, 4), (2, -1, -1, 1)),
+    ("circular", (1, 1, 3, 2, 4), (-1, 3, 1, -1, 2, -1)),
+]
+
+
+@pytest.mark.parametrize("mode,shape,pad", CROPPING)
+def test_pad_with_cropping_pads_matches_torch(mode, shape, pad):
+    x = np.random.default_rng(0).standard_normal(shape)
+    xt = torch.tensor(x, requires_grad=True)
+    want = TF.pad(xt, pad, mode=mode)
+    xe = ember.tensor(x, requires_grad=True)
+    got = F.pad(xe, pad, mode=mode)
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy())
+    g = np.random.default_rng(1).standard_normal(want.shape)
+    want.backward(torch.tensor(g))
+    got.backward(ember.tensor(g))
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy())
+    gradcheck(lambda t: F.pad(t, pad, mode=mode), (ember.tensor(x, requires_grad=True),))
+
+
+@pytest.mark.parametrize(
+    "n,lo,hi", [(2, 2, -1), (3, -1, 3), (4, 4, -1), (3, -2, 3), (2, -1, 2), (4, 3, -2)]
+)
+def test_circular_pad_wraps_the_cropped_dim_more_than_once(n, lo, hi):
+    # PyTorch accepts these (pads <= the uncropped size) but copies from its own unwritten
+    # output when a pad exceeds the cropped size: we wrap the cropped dim periodically, which
+    # agrees with PyTorch wherever its result is defined.
+    x = np.random.default_rng(2).standard_normal((2, 3, n))
+    got = F.pad(ember.tensor(x), (lo, hi), mode="circular").numpy()
+    want = _wrap_reference(x, [(lo, hi)])
+    np.testing.assert_allclose(got, want)
+    t = TF.pad(torch.tensor(x), (lo, hi), mode="circular").numpy()
+    assert t.shape == got.shape
+    defined = slice(max(lo - (n + min(lo, 0) + min(hi, 0)), 0), None)
+    np.testing.assert_allclose(got[..., defined], t[..., defined])
+    gradcheck(lambda t: F.pad(t, (lo, hi), mode="circular"), (ember.tensor(x, requires_grad=True),))
+
+
+@pytest.mark.parametrize(
+    "mode,shape,pad",
+    [
+        ("replicate", (2, 3, 1), (-1, 0, 0, 0)),  # a 2-D pad may leave one dim empty
+        ("reflect", (1, 2, 3, 2), (0, 0, -3, 0)),
+        ("replicate", (1, 2, 3, 2), (0, -2, -2, 3)),
+        ("circular", (1, 1, 3, 3), (-3, 0, -3, 0)),
+        ("circular", (2, 3), (-1, -2)),
+        ("circular", (1, 0, 3), (1, 1)),  # circular takes empty non-batch dims
+        ("reflect", (0, 1, 3, 3), (1, 1, 1, 1)),  # an empty batch
+        ("replicate", (0, 2, 3), (2, 1)),
+    ],
+)
+def test_pad_to_an_empty_output_matches_torch(mode, shape, pad):
+    x = np.random.default_rng(3).standard_normal(shape)
+    want = TF.pad(torch.tensor(x), pad, mode=mode)
+    xe = ember.tensor(x, requires_grad=True)
+    got = F.pad(xe, pad, mode=mode)
+    assert got.shape == tuple(want.shape) and got.numpy().size == 0
+    got.sum().backward()
+    np.testing.assert_array_equal(xe.grad.numpy(), np.zeros(shape))
+
+
+@pytest.mark.parametrize(
+    "mode,shape,pad,match",
+    [
+        ("reflect", (1, 1, 3), (-1, 3), "must be at most 2"),
+        ("reflect", (1, 1, 3), (-1, -2), r"output size \(0,\)"),  # 1-D: the output must be >= 1
+        ("replicate", (1, 1, 3), (-3, 0), r"output size \(0,\)"),
+        ("replicate", (1, 1, 3, 3), (-3, 0, -3, 0), r"output size \(0, 0\)"),
+        ("replicate", (1, 1, 3, 3), (-2, -2, 0, 0), r"output size \(3, -1\)"),
+        ("reflect", (1, 0, 3, 3), (1, 1, 1, 1), "non-empty dims except the batch"),
+        ("replicate", (0, 3), (1, 1), "non-empty dims except the batch"),
+        ("circular", (1, 1, 2), (3, 0), "must be at most 2"),
+        ("circular", (1, 1, 3, 3), (-2, -2, 0, 0), r"output size \(3, -1\)"),
+    ],
+)
+def test_pad_refuses_what_torch_refuses(mode, shape, pad, match):
+    x = np.ones(shape)
+    with pytest.raises(RuntimeError):
+        TF.pad(torch.tensor(x), pad, mode=mode)
+    with pytest.raises(ValueError, match=match):
+        F.pad(ember.tensor(x), pad, mode=mode)
+
+
+@pytest.mark.parametrize("n,lo,hi", [(2, -2, 1), (3, 3, -3), (2, 1, -2)])
+def test_circular_pad_of_a_fully_cropped_dim_refuses(n, lo, hi):
+    # PyTorch returns uninitialised memory here: nothing is left to wrap.
+    with pytest.raises(ValueError, match="nothing to wrap"):
+        F.pad(ember.tensor(np.ones((1, 2, n))), (lo, hi), mode="circular")
