@@ -122,3 +122,68 @@ def test_circular_pad_of_a_fully_cropped_dim_refuses(n, lo, hi):
     # PyTorch returns uninitialised memory here: nothing is left to wrap.
     with pytest.raises(ValueError, match="nothing to wrap"):
         F.pad(ember.tensor(np.ones((1, 2, n))), (lo, hi), mode="circular")
+
+
+def _distance_pair():
+    rng = np.random.default_rng(4)
+    x1, x2 = rng.standard_normal((2, 5, 4))
+    x2[1] = x1[1]  # a zero difference (before eps)
+    x2[2, :2] = x1[2, :2] - 1e-6  # differences cancelled by eps: exact zeros
+    return x1, x2
+
+
+@pytest.mark.parametrize("p", [0, -1, -2, -0.5, 0.5, 3, float("inf"), float("-inf")])
+@pytest.mark.parametrize("eps", [1e-6, 0.0])
+def test_pairwise_distance_with_any_p_matches_torch(p, eps):
+    x1, x2 = _distance_pair()
+    t1, t2 = (torch.tensor(a, requires_grad=True) for a in (x1, x2))
+    want = TF.pairwise_distance(t1, t2, p, eps)
+    e1, e2 = (ember.tensor(a, requires_grad=True) for a in (x1, x2))
+    got = F.pairwise_distance(e1, e2, p, eps)
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12)
+    want.sum().backward()
+    got.sum().backward()
+    for e, t in ((e1, t1), (e2, t2)):
+        tg = np.zeros(t.shape) if t.grad is None else t.grad.numpy()  # p = 0: no graph
+        np.testing.assert_allclose(e.grad.numpy(), tg, rtol=1e-10, atol=1e-12)
+    if np.isfinite(p) and p != 0:  # smooth away from zero differences
+        y1, y2 = np.random.default_rng(5).standard_normal((2, 3, 4))
+        gradcheck(
+            lambda a, b: F.pairwise_distance(a, b, p, eps),
+            (ember.tensor(y1, requires_grad=True), ember.tensor(y2, requires_grad=True)),
+        )
+
+
+@pytest.mark.parametrize("p", [-1, float("inf"), float("-inf")])
+def test_pairwise_distance_over_an_empty_dim_refuses_norms_without_identity(p):
+    with pytest.raises(RuntimeError):
+        TF.pairwise_distance(torch.ones(2, 0), torch.ones(2, 0), p)
+    with pytest.raises(ValueError, match="pairwise_distance: no"):
+        F.pairwise_distance(ember.ones(2, 0), ember.ones(2, 0), p)
+    assert F.pairwise_distance(ember.ones(2, 0), ember.ones(2, 0), 0).numpy().tolist() == [0, 0]
+
+
+@pytest.mark.parametrize("p", [0, 0.5, 1, 2, 3, float("inf"), -1])
+def test_pdist_and_cdist_p_match_torch(p):
+    x1, x2 = _distance_pair()
+    x = np.concatenate([x1, x1[:1]])  # a repeated row: a zero distance
+    for ours, theirs, args in (
+        (F.pdist, TF.pdist, (x,)),
+        (ember.cdist, torch.cdist, (x1, x2)),
+    ):
+        ts = [torch.tensor(a, requires_grad=True) for a in args]
+        es = [ember.tensor(a, requires_grad=True) for a in args]
+        if p < 0:
+            with pytest.raises(RuntimeError):
+                theirs(*ts, p)
+            with pytest.raises(ValueError, match="non-negative"):
+                ours(*es, p)
+            continue
+        want, got = theirs(*ts, p), ours(*es, p)
+        np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12)
+        want.sum().backward()
+        got.sum().backward()
+        for e, t in zip(es, ts):
+            np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-12)
+    # an empty row length: every distance is 0 (PyTorch's max-norm too)
+    np.testing.assert_array_equal(F.pdist(ember.ones(3, 0), p if p >= 0 else 1).numpy(), [0] * 3)

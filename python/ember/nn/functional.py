@@ -2145,7 +2145,10 @@ def gaussian_nll_loss(
 
 def _pnorm(d: Tensor, p: float, keepdim: bool = False) -> Tensor:
     """The p-norm over the last dim; Tensor.norm's gradient is PyTorch's (0 at a zero vector,
-    not sqrt's infinite slope times 0; p = inf shares it among tied maxima)."""
+    not sqrt's infinite slope times 0; p = inf shares it among tied maxima). A finite p < 0
+    (a harmonic-like mean) is linalg.vector_norm's, as PyTorch's pairwise_distance allows."""
+    if -np.inf < p < 0:
+        return ops.NormP.apply(d, p, (d.ndim - 1,), keepdim)
     return d.norm(p, -1, keepdim)
 
 
@@ -2155,12 +2158,12 @@ def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool =
     Shape: (N, D) or (D,) -> (N,) or () (keepdim keeps the last dim as 1).
     """
     op = "pairwise_distance"
-    if not p > 0:
-        raise ValueError(f"{op}: p must be > 0, got {p}")
     a = _float_input(x1, op, "x1")
     b = _float_input(x2, op, "x2", a.dtype)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"{op}: inputs must have at least 1 dimension, got {a.shape}, {b.shape}")
+    if (p < 0 or p == np.inf) and 0 in (a.shape[-1], b.shape[-1]):
+        raise ValueError(f"{op}: no {p}-norm over an empty last dim (shapes {a.shape}, {b.shape})")
     return _pnorm(a - b + eps, float(p), keepdim)
 
 
@@ -4681,11 +4684,11 @@ def pdist(input, p: float = 2.0) -> Tensor:
         sq = (d * d).sum(-1)
         zero = sq.data == 0
         return ops.where(zero, 0.0, ops.where(zero, 1.0, sq).sqrt())
-    if p == np.inf and d.shape[0] and d.shape[1]:
+    if p == np.inf and d.shape[0]:
         # PyTorch's pdist backward gives every tied maximum |d| the full gradient (the norm's
         # shares it): max + sum((|d| - max) over the ties), whose value is the max
         a = d.abs()
-        m = a.data.max(-1, keepdims=True)
+        m = a.data.max(-1, keepdims=True, initial=0)  # 0: the norm of an empty row
         return Tensor(m[:, 0]) + ((a - m) * (a.data == m)).sum(-1)
     return _pnorm(d, float(p))
 
