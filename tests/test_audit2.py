@@ -187,3 +187,43 @@ def test_pdist_and_cdist_p_match_torch(p):
             np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-12)
     # an empty row length: every distance is 0 (PyTorch's max-norm too)
     np.testing.assert_array_equal(F.pdist(ember.ones(3, 0), p if p >= 0 else 1).numpy(), [0] * 3)
+
+
+@pytest.mark.parametrize(
+    "d,xs,ws,kw",
+    [
+        (1, (1, 2, 3), (2, 1, 2), {"padding": 2}),  # output length exactly 0
+        (1, (2, 3), (2, 1, 2), {"padding": 3}),  # negative, unbatched
+        (2, (1, 2, 3, 3), (2, 1, 2, 2), {"padding": (2, 0)}),
+        (2, (1, 2, 1, 2), (2, 1, 1, 1), {"padding": 1, "stride": 3, "output_padding": 1}),
+        (3, (1, 2, 3, 3, 3), (2, 1, 2, 2, 2), {"padding": (0, 2, 0)}),
+        (3, (1, 2, 3, 3, 3), (2, 1, 2, 2, 2), {"padding": (2, 0, 0)}),
+    ],
+)
+def test_conv_transpose_with_an_empty_or_negative_output_refuses_as_torch(d, xs, ws, kw):
+    # PyTorch 2.13 refuses an output size of exactly 0 too ("Output size is too small")
+    x, w = np.ones(xs), np.ones(ws)
+    with pytest.raises(RuntimeError, match="too small"):
+        getattr(TF, f"conv_transpose{d}d")(torch.tensor(x), torch.tensor(w), **kw)
+    with pytest.raises(ValueError, match=f"conv_transpose{d}d: .*non-positive output size"):
+        getattr(F, f"conv_transpose{d}d")(ember.tensor(x), ember.tensor(w), **kw)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_conv_transpose_empty_spatial_input_refuses_empty_batch_runs(d):
+    ws = (2, 3) + (2,) * d
+    w = np.random.default_rng(6).standard_normal(ws)
+    empty_hw = (1, 2) + (3,) * (d - 1) + (0,)
+    with pytest.raises(RuntimeError, match="zero batch"):
+        getattr(TF, f"conv_transpose{d}d")(
+            torch.ones(empty_hw, dtype=torch.float64), torch.tensor(w)
+        )
+    with pytest.raises(ValueError, match="only an empty batch or channel"):
+        getattr(F, f"conv_transpose{d}d")(ember.ones(*empty_hw, dtype=np.float64), ember.tensor(w))
+    xs = (0, 2) + (3,) * d
+    want = getattr(TF, f"conv_transpose{d}d")(torch.ones(xs, dtype=torch.float64), torch.tensor(w))
+    we = ember.tensor(w, requires_grad=True)
+    got = getattr(F, f"conv_transpose{d}d")(ember.ones(*xs, dtype=np.float64), we, stride=1)
+    assert got.shape == tuple(want.shape)
+    got.sum().backward()
+    np.testing.assert_array_equal(we.grad.numpy(), np.zeros(ws))

@@ -3078,6 +3078,25 @@ class ConvTranspose2d(Function):
         return dx, dw, db, None, None, None, None, None
 
 
+def _transposed_size(op, x, weight, stride, padding, dilation, out_pad) -> tuple:
+    """The output size per spatial axis, (n - 1) s - 2 p + d (k - 1) + o + 1; PyTorch refuses
+    an empty spatial input and any output size < 1 (an empty output too)."""
+    k = len(stride)
+    ins, ks = x.shape[-k:], weight.shape[-k:]
+    if 0 in ins:
+        raise ValueError(f"{op}: only an empty batch or channel dim is supported, got {x.shape}")
+    out = tuple(
+        (n - 1) * s - 2 * p + d * (kk - 1) + o + 1
+        for n, s, p, d, kk, o in zip(ins, stride, padding, dilation, ks, out_pad)
+    )
+    if min(out) < 1:
+        raise ValueError(
+            f"{op}: input {x.shape} and weight {weight.shape} give a non-positive output size "
+            f"{out}: too small (every size must be >= 1)"
+        )
+    return out
+
+
 def conv_transpose2d(
     input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
 ) -> Tensor:
@@ -3123,9 +3142,7 @@ def conv_transpose2d(
         (n - 1) * s + d * (k - 1) + 1
         for n, s, d, k in zip(x.shape[2:], stride, dilation, weight.shape[2:])
     )
-    out_hw = tuple(f - 2 * p + o for f, p, o in zip(full, padding, out_pad))
-    if min(out_hw) < 1:
-        raise ValueError(f"{op}: input {x.shape} gives a non-positive output size {out_hw}")
+    out_hw = _transposed_size(op, x, weight, stride, padding, dilation, out_pad)
     if bias is not None:
         bias = _float_input(bias, op, "bias", weight.dtype)
         cout = weight.shape[1] * groups
@@ -4545,6 +4562,7 @@ def conv_transpose1d(
         raise ValueError(
             f"{op}: output_padding {o} must be smaller than either stride {s} or dilation {d}"
         )
+    _transposed_size(op, x, weight, (s,), (p,), (d,), (o,))
     y = conv_transpose2d(
         x.unsqueeze(-2), weight.unsqueeze(-2), bias, (1, s), (0, p), (0, o), groups, (1, d)
     )
@@ -4576,12 +4594,10 @@ def conv_transpose3d(
         raise ValueError(
             f"{op}: output_padding {o} must be smaller than either stride {s} or dilation {d}"
         )
+    out_d = _transposed_size(op, x, weight, s, p, d, o)[0]
     n, cin, depth, h, w = x.shape
     kd = weight.shape[2]
     full = (depth - 1) * s[0] + d[0] * (kd - 1) + 1
-    out_d = full - 2 * p[0] + o[0]
-    if out_d < 1:
-        raise ValueError(f"{op}: input {x.shape} gives a non-positive output depth {out_d}")
     slices = x.transpose(1, 2).reshape(n * depth, cin, h, w)
     span = (depth - 1) * s[0] + 1  # the depths one kernel tap's slices cover, stride apart
     total = None
