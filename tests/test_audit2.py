@@ -227,3 +227,116 @@ def test_conv_transpose_empty_spatial_input_refuses_empty_batch_runs(d):
     assert got.shape == tuple(want.shape)
     got.sum().backward()
     np.testing.assert_array_equal(we.grad.numpy(), np.zeros(ws))
+
+
+def _torch_and_ember(fn_t, fn_e, *arrays):
+    ts = [torch.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
+    es = [ember.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
+    return fn_t(*ts), fn_e(*es), ts, es
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum"])
+def test_hinge_embedding_and_multilabel_margin_losses_treat_nan_as_torch(reduction):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((4, 5))
+    x[0, 0] = np.nan  # a target score (multilabel) and a t = -1 entry (hinge)
+    y = np.sign(rng.standard_normal((4, 5)))
+    y[0, 0] = -1
+    want, got, _, _ = _torch_and_ember(
+        lambda a, b: TF.hinge_embedding_loss(a, b, reduction=reduction),
+        lambda a, b: F.hinge_embedding_loss(a, b, reduction=reduction),
+        x,
+        y,
+    )
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy())  # NaN propagates
+    t = np.array([[0, 1, -1, 0, 0]] * 4)
+    want, got, ts, es = _torch_and_ember(
+        lambda a, b: TF.multilabel_margin_loss(a, b, reduction=reduction),
+        lambda a, b: F.multilabel_margin_loss(a, b, reduction=reduction),
+        x,
+        t,
+    )
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy())  # the NaN terms are skipped
+    want.sum().backward()
+    got.sum().backward()
+    np.testing.assert_allclose(es[0].grad.numpy(), ts[0].grad.numpy())
+    xf = rng.standard_normal((3, 5))
+    gradcheck(
+        lambda a: F.multilabel_margin_loss(a, t[:3], reduction=reduction),
+        (ember.tensor(xf, requires_grad=True),),
+    )
+
+
+def test_binary_cross_entropy_refuses_mixed_dtypes_as_torch():
+    p, t = np.full((2, 3), 0.25), np.full((2, 3), 0.5)
+    with pytest.raises(RuntimeError, match="dtype"):
+        TF.binary_cross_entropy(torch.tensor(p), torch.tensor(t, dtype=torch.float32))
+    with pytest.raises(
+        TypeError, match="binary_cross_entropy: target is float32 but input is float64"
+    ):
+        F.binary_cross_entropy(ember.tensor(p), ember.tensor(t.astype(np.float32)))
+
+
+def test_pairwise_distance_of_scalars_and_a_scalar_against_rows():
+    want = TF.pairwise_distance(
+        torch.tensor(1.0, dtype=torch.float64), torch.tensor(3.5, dtype=torch.float64)
+    )
+    got = F.pairwise_distance(
+        ember.tensor(1.0, dtype=np.float64), ember.tensor(3.5, dtype=np.float64)
+    )
+    assert got.shape == () and np.isclose(got.item(), want.item(), rtol=1e-12)
+    x2 = np.random.default_rng(8).standard_normal((4, 5))
+    want = TF.pairwise_distance(torch.tensor(0.5, dtype=torch.float64), torch.tensor(x2))
+    got = F.pairwise_distance(ember.tensor(0.5, dtype=np.float64), ember.tensor(x2))
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+
+
+def test_prelu_refuses_a_weight_of_more_than_one_dim_as_torch():
+    x, w = np.ones((2, 3, 4)), np.full((1, 3), 0.25)
+    with pytest.raises(RuntimeError, match="scalar or 1D"):
+        TF.prelu(torch.tensor(x), torch.tensor(w))
+    with pytest.raises(ValueError, match="prelu: weight must be a scalar or 1-D"):
+        F.prelu(ember.tensor(x), ember.tensor(w))
+
+
+@pytest.mark.parametrize("nd,shape", [(2, (0, 3, 8, 8)), (3, (0, 2, 5, 5, 5))])
+def test_fractional_max_pool_of_an_empty_batch(nd, shape):
+    out = 3 if nd == 2 else 2
+    fn_t, fn_e = getattr(TF, f"fractional_max_pool{nd}d"), getattr(F, f"fractional_max_pool{nd}d")
+    bad = (2, 0) + shape[2:]  # an empty channel dim: refused
+    with pytest.raises(RuntimeError, match="non-zero size"):
+        fn_t(torch.ones(bad), 2, output_size=out)
+    with pytest.raises(ValueError, match="only the batch dim may be empty"):
+        fn_e(ember.ones(*bad), 2, output_size=out)
+    want = fn_t(torch.ones(shape, dtype=torch.float64), 2, output_size=out)
+    x = ember.tensor(np.ones(shape), requires_grad=True)
+    got = fn_e(x, 2, output_size=out)
+    assert got.shape == tuple(want.shape)
+    got.sum().backward()
+    assert x.grad.shape == shape
+
+
+ACTIVATIONS = [
+    "celu", "elu", "gelu", "hardshrink", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu",
+    "logsigmoid", "mish", "relu", "relu6", "selu", "sigmoid", "silu", "softplus", "softshrink",
+    "softsign", "tanh", "tanhshrink",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS + ["softmax", "log_softmax", "normalize"])
+@pytest.mark.parametrize("case", ["empty", "nan", "scalar"])
+def test_elementwise_and_row_ops_on_empty_nan_and_0d_inputs_match_torch(name, case):
+    x = np.random.default_rng(9).standard_normal((2, 3, 4))
+    if case == "empty":
+        x = x[:, :0]
+    elif case == "nan":
+        x[0, 1, 2] = np.nan
+    else:
+        x = np.array(0.7)
+    kw = {"dim": -1} if name in ("softmax", "log_softmax") else {}
+    if name == "normalize" and case == "scalar":
+        kw = {"dim": 0}
+    want = getattr(TF, name)(torch.tensor(x), **kw).numpy()
+    got = getattr(F, name)(ember.tensor(x), **kw).numpy()
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-12)

@@ -558,6 +558,8 @@ def prelu(input, weight) -> Tensor:
     """x if x > 0 else weight * x, with one learnable slope or one per channel (dim 1)."""
     x = _float_input(input, "prelu")
     w = _float_input(weight, "prelu", "weight", dtype=x.data.dtype)
+    if w.ndim > 1:
+        raise ValueError(f"prelu: weight must be a scalar or 1-D, got shape {w.shape}")
     channels = x.shape[1] if x.ndim >= 2 else 1
     if w.data.size != 1 and w.data.size != channels:
         raise ValueError(
@@ -1766,6 +1768,8 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") ->
     """
     _check_reduction("binary_cross_entropy", reduction)
     x, t = _loss_pair("binary_cross_entropy", input, target)
+    if t.dtype != x.dtype:  # PyTorch refuses to mix them here (other losses promote)
+        raise TypeError(f"binary_cross_entropy: target is {t.dtype} but input is {x.dtype}")
     xd = x.data
     # min and max: two passes and no temporaries (a NaN makes both NaN, failing the test)
     if xd.size and not (xd.min() >= 0 and xd.max() <= 1):
@@ -1843,7 +1847,7 @@ class HingeEmbeddingLoss(Function):
     def forward(ctx, x, t, margin, reduction):
         pos, neg = t != -1, t != 1
         z = margin - x
-        loss = np.where(pos, x, 0) + np.where(neg & (z > 0), z, 0)
+        loss = np.where(pos, x, 0) + np.where(neg & ~(z <= 0), z, 0)  # NaN stays, as clamp_min
         # PyTorch's clamp_min(margin - x, 0) passes the gradient at z == 0 too
         ctx.save_for_backward(pos, neg & (z >= 0))
         ctx.reduction = reduction
@@ -2160,8 +2164,8 @@ def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool =
     op = "pairwise_distance"
     a = _float_input(x1, op, "x1")
     b = _float_input(x2, op, "x2", a.dtype)
-    if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"{op}: inputs must have at least 1 dimension, got {a.shape}, {b.shape}")
+    if a.ndim == 0 and b.ndim == 0:  # PyTorch: the norm of the one difference
+        return _pnorm(a.reshape(1) - b.reshape(1) + eps, float(p)).reshape(())
     if (p < 0 or p == np.inf) and 0 in (a.shape[-1], b.shape[-1]):
         raise ValueError(f"{op}: no {p}-norm over an empty last dim (shapes {a.shape}, {b.shape})")
     return _pnorm(a - b + eps, float(p), keepdim)
@@ -4653,9 +4657,10 @@ def multilabel_margin_loss(input, target, reduction: str = "mean") -> Tensor:
     rows = np.repeat(np.arange(n), c)[valid.ravel()]
     is_target[rows, tgt[valid]] = True
     xt = ops.gather(x2, 1, tgt)  # (N, K): the target scores
-    h = (1.0 - xt.unsqueeze(2) + x2.unsqueeze(1)).relu()  # (N, K, C)
-    mask = (valid[:, :, None] & ~is_target[:, None, :]).astype(x.dtype)
-    loss = (h * mask).sum((1, 2)) / c
+    z = 1.0 - xt.unsqueeze(2) + x2.unsqueeze(1)  # (N, K, C)
+    # PyTorch adds the terms with z > 0 only: a NaN term (from a NaN score) is skipped too
+    keep = valid[:, :, None] & ~is_target[:, None, :] & (z.data > 0)
+    loss = ops.where(keep, z, 0.0).sum((1, 2)) / c
     if x.ndim == 1:
         loss = loss.reshape(())
     return _reduce(loss, reduction)
@@ -5276,8 +5281,11 @@ class FractionalMaxPool(Function):
             shape = [1] * (1 + 2 * nd)
             shape[1 + nd + a] = k[a]
             flat = flat * sizes[a] + pos + np.arange(k[a]).reshape(shape)
-        win = flat.reshape(b, int(np.prod(outs)), -1)
-        vals = np.take_along_axis(x.reshape(b, 1, -1), win.reshape(b, 1, -1), 2).reshape(win.shape)
+        win = flat.reshape(b, int(np.prod(outs)), int(np.prod(k)))  # sizes: b may be 0
+        xs = x.reshape(b, 1, int(np.prod(sizes)))
+        vals = np.take_along_axis(xs, win.reshape(b, 1, win.shape[1] * win.shape[2]), 2).reshape(
+            win.shape
+        )
         arg = vals.argmax(-1)  # the first maximum in row-major order, as PyTorch
         y = np.take_along_axis(vals, arg[..., None], -1)[..., 0]
         idx = np.take_along_axis(win, arg[..., None], -1)[..., 0]
@@ -5290,7 +5298,8 @@ class FractionalMaxPool(Function):
     def backward(ctx, g, _gidx=None):
         (idx,) = ctx.saved_tensors
         b = ctx.shape[0]
-        dx = _scatter_last(g.reshape(b, -1), idx.reshape(b, -1), int(np.prod(ctx.shape[1:])))
+        m = int(np.prod(idx.shape[1:]))  # not -1: b may be 0
+        dx = _scatter_last(g.reshape(b, m), idx.reshape(b, m), int(np.prod(ctx.shape[1:])))
         return dx.reshape(ctx.shape).astype(g.dtype, copy=False), None, None
 
 
@@ -5312,6 +5321,8 @@ def _fractional_max_pool(op, nd, input, kernel_size, output_size, output_ratio, 
         raise ValueError(
             f"{op}: input must be {nd + 1}-D or {nd + 2}-D (N, C, spatial...), got {x.shape}"
         )
+    if 0 in x.shape[x.ndim - nd - 1 :]:
+        raise ValueError(f"{op}: only the batch dim may be empty, got input {x.shape}")
     tup = _pair if nd == 2 else _triple
     k = tup(kernel_size, op, "kernel_size")
     sizes = x.shape[-nd:]
