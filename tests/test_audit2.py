@@ -340,3 +340,38 @@ def test_elementwise_and_row_ops_on_empty_nan_and_0d_inputs_match_torch(name, ca
     got = getattr(F, name)(ember.tensor(x), **kw).numpy()
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-12)
+
+
+BROADCAST_LOSSES = {
+    "kl_div": ["none", "sum", "batchmean"],  # mean warns (in both)
+    "hinge_embedding_loss": ["mean", "none"],
+    "multilabel_soft_margin_loss": ["mean", "none"],
+    "poisson_nll_loss": ["mean", "sum"],
+}
+
+
+@pytest.mark.parametrize("name", list(BROADCAST_LOSSES))
+@pytest.mark.parametrize("shapes", [((5,), (4, 5)), ((1, 4, 5), (4, 5)), ((4, 1), (4, 5))])
+def test_losses_broadcasting_input_and_target_quietly_match_torch(name, shapes):
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal(shapes[0])
+    t = rng.uniform(0.1, 0.9, shapes[1])
+    if name == "hinge_embedding_loss":
+        t = np.where(t > 0.5, 1.0, -1.0)
+    elif name == "multilabel_soft_margin_loss":
+        t = (t > 0.5).astype(float)
+    for reduction in BROADCAST_LOSSES[name]:
+        want, got, ts, es = _torch_and_ember(
+            lambda a, b, r=reduction: getattr(TF, name)(a, b, reduction=r),
+            lambda a, b, r=reduction: getattr(F, name)(a, b, reduction=r),
+            x,
+            t,
+        )
+        np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12)
+        want.sum().backward()
+        got.sum().backward()
+        np.testing.assert_allclose(es[0].grad.numpy(), ts[0].grad.numpy(), rtol=1e-10)
+        gradcheck(
+            lambda a, r=reduction: getattr(F, name)(a, t, reduction=r),
+            (ember.tensor(x, requires_grad=True),),
+        )

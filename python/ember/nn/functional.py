@@ -922,7 +922,8 @@ def _fused_loss(x: Tensor, t: Tensor, loss: str, param: float, reduction: str):
 def _loss_pair(op, input, target, broadcast: bool = False):
     """input and target as float Tensors of one shape. ``broadcast``: shapes that differ but
     broadcast are expanded with PyTorch's warning (mse/l1/huber/smooth_l1 allow it, so a
-    (N, 1) prediction against an (N,) target runs, as it does in PyTorch)."""
+    (N, 1) prediction against an (N,) target runs, as it does in PyTorch); "silent": without
+    one (kl_div, poisson_nll_loss, multilabel_soft_margin_loss broadcast quietly in PyTorch)."""
     x = _float_input(input, op)
     t = _float_input(target, op, "target", x.dtype) if not isinstance(target, Tensor) else target
     if t.data.dtype.kind != "f":
@@ -934,13 +935,14 @@ def _loss_pair(op, input, target, broadcast: bool = False):
             shape = None
         if shape is None:
             raise ValueError(f"{op}: input shape {x.shape} and target shape {t.shape} differ")
-        warnings.warn(
-            f"Using a target size {t.shape} that is different to the input size {x.shape}. "
-            "This will likely lead to incorrect results due to broadcasting. "
-            "Please ensure they have the same size.",
-            UserWarning,
-            stacklevel=3,
-        )
+        if broadcast != "silent":
+            warnings.warn(
+                f"Using a target size {t.shape} that is different to the input size {x.shape}. "
+                "This will likely lead to incorrect results due to broadcasting. "
+                "Please ensure they have the same size.",
+                UserWarning,
+                stacklevel=3,
+            )
         x, t = ops.expand(x, shape), ops.expand(t, shape)
     return x, t
 
@@ -1871,8 +1873,14 @@ def hinge_embedding_loss(input, target, margin: float = 1.0, reduction: str = "m
     _check_reduction(op, reduction)
     x = _float_input(input, op)
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
-    if t.shape != x.shape:
-        raise ValueError(f"{op}: input shape {x.shape} and target shape {t.shape} differ")
+    if t.shape != x.shape:  # PyTorch broadcasts them (quietly)
+        try:
+            shape = np.broadcast_shapes(x.shape, t.shape)
+        except ValueError:
+            raise ValueError(
+                f"{op}: input shape {x.shape} and target shape {t.shape} differ"
+            ) from None
+        x, t = ops.expand(x, shape), np.broadcast_to(t, shape)
     return HingeEmbeddingLoss.apply(x, t.astype(x.dtype), float(margin), reduction)
 
 
@@ -1993,10 +2001,11 @@ def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> 
         raise ValueError(
             f"{op}: reduction must be one of {_REDUCTIONS + ('batchmean',)}, got {reduction!r}"
         )
-    x, t = _loss_pair(op, input, target)
+    n = _float_input(input, op).shape[:1]  # batchmean divides by the input's own batch
+    x, t = _loss_pair(op, input, target, broadcast="silent")
     loss = KLDiv.apply(x, t, bool(log_target))
     if reduction == "batchmean":
-        return loss.sum() / x.shape[0] if x.ndim else loss.sum()
+        return loss.sum() / n[0] if n else loss.sum()
     return _reduce(loss, reduction)
 
 
@@ -2073,8 +2082,11 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction: str = "me
     """
     op = "multilabel_soft_margin_loss"
     _check_reduction(op, reduction)
-    x, t = _loss_pair(op, input, target)
-    if x.ndim == 0:
+    # PyTorch sums the class dim of the input's own rank and divides by its own class count,
+    # also when the target broadcasts it to more dims
+    shape = _float_input(input, op).shape
+    x, t = _loss_pair(op, input, target, broadcast="silent")
+    if not shape:
         raise ValueError(f"{op}: input must have at least 1 dimension")
     w = None
     if weight is not None:
@@ -2083,7 +2095,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction: str = "me
     loss = binary_cross_entropy_with_logits(x, t, reduction="none")
     if w is not None:
         loss = loss * w
-    return _reduce(loss.mean(-1), reduction)
+    return _reduce(loss.sum(len(shape) - 1) / shape[-1], reduction)
 
 
 @_torch_loss_params(
@@ -2105,7 +2117,7 @@ def poisson_nll_loss(
     """
     op = "poisson_nll_loss"
     _check_reduction(op, reduction)
-    x, t = _loss_pair(op, input, target)
+    x, t = _loss_pair(op, input, target, broadcast="silent")
     loss = x.exp() - t * x if log_input else x - t * (x + eps).log()
     if full:
         big = t.data > 1
