@@ -375,3 +375,28 @@ def test_losses_broadcasting_input_and_target_quietly_match_torch(name, shapes):
             lambda a, r=reduction: getattr(F, name)(a, t, reduction=r),
             (ember.tensor(x, requires_grad=True),),
         )
+
+
+@pytest.mark.parametrize("p", [0, -1, -0.5, float("-inf")])
+def test_normalize_with_p_zero_or_negative_matches_torch(p):
+    x = np.random.default_rng(11).standard_normal((3, 4))
+    x[0, 1] = 0.0
+    want, got, ts, es = _torch_and_ember(
+        lambda a: TF.normalize(a, p), lambda a: F.normalize(a, p), x
+    )
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12)
+    want.sum().backward()
+    got.sum().backward()
+    tg = np.zeros(x.shape) if ts[0].grad is None else ts[0].grad.numpy()  # p = 0: no graph
+    np.testing.assert_allclose(es[0].grad.numpy(), tg, rtol=1e-10, atol=1e-12)
+    if np.isfinite(p) and p != 0:
+        gradcheck(lambda a: F.normalize(a, p), (ember.tensor(x + 2.0, requires_grad=True),))
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_lp_pool_with_norm_type_zero_raises_a_clear_error(nd):
+    shape = (1, 2) + (4,) * nd
+    with pytest.raises(ZeroDivisionError):  # PyTorch's own error is a bare ZeroDivisionError
+        getattr(TF, f"lp_pool{nd}d")(torch.ones(shape), 0, 2)
+    with pytest.raises(ValueError, match=f"lp_pool{nd}d: norm_type must be nonzero"):
+        getattr(F, f"lp_pool{nd}d")(ember.ones(*shape), 0, 2)

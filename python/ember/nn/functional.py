@@ -767,9 +767,11 @@ def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None)
         raise ValueError("normalize: out= is not supported")
     x = _float_input(input, "normalize")
     d = _dim(dim, x.ndim, "normalize")
-    from ember import ops
+    from ember import linalg, ops
 
-    return x / ops.clamp(_norm(x, p, d, True), min=eps)
+    # p = 0 (a count) or p < 0: linalg.vector_norm's, as PyTorch's input.norm(p)
+    n = _norm(x, p, d, True) if not p <= 0 else linalg.vector_norm(x, p, d, True)
+    return x / ops.clamp(n, min=eps)
 
 
 def _same_dtype_pair(op: str, a, b):
@@ -4215,6 +4217,8 @@ native_channel_shuffle = channel_shuffle  # PyTorch's name for the same op
 
 def _lp_inf(x: Tensor, norm_type, max_pool, kernel_size, stride, ceil_mode):
     """PyTorch's p = +-inf: the window's max (min) of |x|, through max pooling; None otherwise."""
+    if norm_type == 0:  # the root 1 / norm_type (PyTorch raises ZeroDivisionError)
+        raise ValueError(f"{max_pool.__name__.replace('max', 'lp')}: norm_type must be nonzero")
     if isinstance(norm_type, int | float) and abs(norm_type) == math.inf:
         sign = 1.0 if norm_type > 0 else -1.0
         return sign * max_pool(sign * x.abs(), kernel_size, stride, 0, 1, ceil_mode)
