@@ -400,3 +400,26 @@ def test_lp_pool_with_norm_type_zero_raises_a_clear_error(nd):
         getattr(TF, f"lp_pool{nd}d")(torch.ones(shape), 0, 2)
     with pytest.raises(ValueError, match=f"lp_pool{nd}d: norm_type must be nonzero"):
         getattr(F, f"lp_pool{nd}d")(ember.ones(*shape), 0, 2)
+
+
+@pytest.mark.parametrize(
+    "qs,ks", [((1, 2, 3, 4), (2, 5, 4)), ((2, 1, 3, 4), (1, 3, 5, 4)), ((3, 4), (2, 5, 4))]
+)
+def test_sdpa_broadcasts_leading_dims_as_torch(qs, ks):
+    rng = np.random.default_rng(12)
+    q, k, v = rng.standard_normal(qs), rng.standard_normal(ks), rng.standard_normal(ks)
+    want, got, ts, es = _torch_and_ember(
+        TF.scaled_dot_product_attention, F.scaled_dot_product_attention, q, k, v
+    )
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-10, atol=1e-12)
+    g = rng.standard_normal(want.shape)
+    want.backward(torch.tensor(g))
+    got.backward(ember.tensor(g))
+    for e, t in zip(es, ts):
+        np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=1e-8, atol=1e-12)
+    gradcheck(
+        F.scaled_dot_product_attention,
+        tuple(ember.tensor(a, requires_grad=True) for a in (q, k, v)),
+    )
+    with pytest.raises(ValueError, match="must broadcast"):
+        F.scaled_dot_product_attention(np.ones((2, 3, 4)), np.ones((3, 5, 4)), np.ones((3, 5, 4)))

@@ -1496,11 +1496,15 @@ def _attention(query, key, value, attn_mask, dropout_p, is_causal, scale) -> Ten
             f"{op}: query, key and value must be at least 2-D (*, L, E), got {q.shape}, "
             f"{k.shape}, {v.shape}"
         )
-    if not (q.shape[:-2] == k.shape[:-2] == v.shape[:-2]):
-        raise ValueError(
-            f"{op}: query, key and value must have the same leading (batch, head) dims, got "
-            f"{q.shape}, {k.shape}, {v.shape}"
-        )
+    if not (q.shape[:-2] == k.shape[:-2] == v.shape[:-2]):  # broadcast, as PyTorch
+        try:
+            batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+        except ValueError:
+            raise ValueError(
+                f"{op}: the leading (batch, head) dims of query, key and value must broadcast, "
+                f"got {q.shape}, {k.shape}, {v.shape}"
+            ) from None
+        q, k, v = (ops.expand(t, batch + t.shape[-2:]) for t in (q, k, v))
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(f"{op}: query and key head dims differ: query {q.shape}, key {k.shape}")
     if k.shape[-2] != v.shape[-2]:
