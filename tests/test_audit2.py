@@ -350,6 +350,21 @@ BROADCAST_LOSSES = {
 }
 
 
+def test_soft_margin_loss_broadcasts_the_target_to_the_input_shape_only():
+    rng = np.random.default_rng(13)
+    x, t = rng.standard_normal((1, 4, 5)), np.sign(rng.standard_normal((4, 5)))
+    xt, xe = torch.tensor(x, requires_grad=True), ember.tensor(x, requires_grad=True)
+    want, got = TF.soft_margin_loss(xt, torch.tensor(t)), F.soft_margin_loss(xe, t)
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12)
+    want.backward()
+    got.backward()
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-10)
+    with pytest.raises(RuntimeError, match="broadcast shape"):
+        TF.soft_margin_loss(torch.ones(5), torch.ones(4, 5))
+    with pytest.raises(ValueError, match="soft_margin_loss: target does not broadcast"):
+        F.soft_margin_loss(ember.ones(5), ember.ones(4, 5))
+
+
 @pytest.mark.parametrize("name", list(BROADCAST_LOSSES))
 @pytest.mark.parametrize("shapes", [((5,), (4, 5)), ((1, 4, 5), (4, 5)), ((4, 1), (4, 5))])
 def test_losses_broadcasting_input_and_target_quietly_match_torch(name, shapes):

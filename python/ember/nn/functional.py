@@ -2076,7 +2076,10 @@ def soft_margin_loss(input, target, reduction: str = "mean") -> Tensor:
     """
     op = "soft_margin_loss"
     _check_reduction(op, reduction)
-    x, t = _loss_pair(op, input, target)
+    shape = _float_input(input, op).shape
+    x, t = _loss_pair(op, input, target, broadcast="silent")
+    if x.shape != shape:  # PyTorch broadcasts the target to the input's shape only
+        raise ValueError(f"{op}: target does not broadcast to the input's shape {shape}")
     return _reduce(softplus(-x * t), reduction)
 
 
