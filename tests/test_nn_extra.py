@@ -289,8 +289,7 @@ def test_normalize_zero_rows_and_errors():
     np.testing.assert_allclose(F.normalize(ember.tensor(x)).numpy()[1], [0.6, 0.8, 0])
     with pytest.raises(IndexError, match="out of range"):
         F.normalize(ember.ones(2, 3), dim=2)
-    with pytest.raises(ValueError, match="p must be > 0"):
-        F.normalize(ember.ones(2, 3), p=0)
+    # p = 0 and p < 0 run as PyTorch: tests/test_audit2.py
     with pytest.raises(TypeError, match="x2 is"):
         F.cosine_similarity(ember.ones(2, 3), ember.ones(2, 3, dtype=np.float64))
     with pytest.raises(ValueError, match="broadcast"):

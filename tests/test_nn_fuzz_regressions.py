@@ -27,10 +27,12 @@ def test_pad_negative_crops_in_non_constant_modes(mode, pad):
     np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy())
 
 
-def test_pad_circular_wraps_at_most_once_around_the_cropped_size():
-    # PyTorch reads half-written output here; refuse rather than guess
-    with pytest.raises(ValueError, match="circular padding"):
-        F.pad(ember.randn(1, 2, 5), (-2, 4), "circular")
+def test_pad_circular_wraps_the_cropped_size_periodically():
+    # PyTorch accepts pads up to the uncropped size and copies its output forward: periodic
+    x = np.arange(5.0).reshape(1, 1, 5)
+    np.testing.assert_array_equal(
+        F.pad(ember.tensor(x), (-2, 4), "circular").numpy(), [[[2, 3, 4, 2, 3, 4, 2]]]
+    )
 
 
 def test_pad_crop_to_empty_refused():

@@ -558,6 +558,8 @@ def prelu(input, weight) -> Tensor:
     """x if x > 0 else weight * x, with one learnable slope or one per channel (dim 1)."""
     x = _float_input(input, "prelu")
     w = _float_input(weight, "prelu", "weight", dtype=x.data.dtype)
+    if w.ndim > 1:
+        raise ValueError(f"prelu: weight must be a scalar or 1-D, got shape {w.shape}")
     channels = x.shape[1] if x.ndim >= 2 else 1
     if w.data.size != 1 and w.data.size != channels:
         raise ValueError(
@@ -765,9 +767,11 @@ def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None)
         raise ValueError("normalize: out= is not supported")
     x = _float_input(input, "normalize")
     d = _dim(dim, x.ndim, "normalize")
-    from ember import ops
+    from ember import linalg, ops
 
-    return x / ops.clamp(_norm(x, p, d, True), min=eps)
+    # p = 0 (a count) or p < 0: linalg.vector_norm's, as PyTorch's input.norm(p)
+    n = _norm(x, p, d, True) if not p <= 0 else linalg.vector_norm(x, p, d, True)
+    return x / ops.clamp(n, min=eps)
 
 
 def _same_dtype_pair(op: str, a, b):
@@ -920,7 +924,8 @@ def _fused_loss(x: Tensor, t: Tensor, loss: str, param: float, reduction: str):
 def _loss_pair(op, input, target, broadcast: bool = False):
     """input and target as float Tensors of one shape. ``broadcast``: shapes that differ but
     broadcast are expanded with PyTorch's warning (mse/l1/huber/smooth_l1 allow it, so a
-    (N, 1) prediction against an (N,) target runs, as it does in PyTorch)."""
+    (N, 1) prediction against an (N,) target runs, as it does in PyTorch); "silent": without
+    one (kl_div, poisson_nll_loss, multilabel_soft_margin_loss broadcast quietly in PyTorch)."""
     x = _float_input(input, op)
     t = _float_input(target, op, "target", x.dtype) if not isinstance(target, Tensor) else target
     if t.data.dtype.kind != "f":
@@ -932,13 +937,14 @@ def _loss_pair(op, input, target, broadcast: bool = False):
             shape = None
         if shape is None:
             raise ValueError(f"{op}: input shape {x.shape} and target shape {t.shape} differ")
-        warnings.warn(
-            f"Using a target size {t.shape} that is different to the input size {x.shape}. "
-            "This will likely lead to incorrect results due to broadcasting. "
-            "Please ensure they have the same size.",
-            UserWarning,
-            stacklevel=3,
-        )
+        if broadcast != "silent":
+            warnings.warn(
+                f"Using a target size {t.shape} that is different to the input size {x.shape}. "
+                "This will likely lead to incorrect results due to broadcasting. "
+                "Please ensure they have the same size.",
+                UserWarning,
+                stacklevel=3,
+            )
         x, t = ops.expand(x, shape), ops.expand(t, shape)
     return x, t
 
@@ -1490,11 +1496,15 @@ def _attention(query, key, value, attn_mask, dropout_p, is_causal, scale) -> Ten
             f"{op}: query, key and value must be at least 2-D (*, L, E), got {q.shape}, "
             f"{k.shape}, {v.shape}"
         )
-    if not (q.shape[:-2] == k.shape[:-2] == v.shape[:-2]):
-        raise ValueError(
-            f"{op}: query, key and value must have the same leading (batch, head) dims, got "
-            f"{q.shape}, {k.shape}, {v.shape}"
-        )
+    if not (q.shape[:-2] == k.shape[:-2] == v.shape[:-2]):  # broadcast, as PyTorch
+        try:
+            batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+        except ValueError:
+            raise ValueError(
+                f"{op}: the leading (batch, head) dims of query, key and value must broadcast, "
+                f"got {q.shape}, {k.shape}, {v.shape}"
+            ) from None
+        q, k, v = (ops.expand(t, batch + t.shape[-2:]) for t in (q, k, v))
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(f"{op}: query and key head dims differ: query {q.shape}, key {k.shape}")
     if k.shape[-2] != v.shape[-2]:
@@ -1766,6 +1776,8 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") ->
     """
     _check_reduction("binary_cross_entropy", reduction)
     x, t = _loss_pair("binary_cross_entropy", input, target)
+    if t.dtype != x.dtype:  # PyTorch refuses to mix them here (other losses promote)
+        raise TypeError(f"binary_cross_entropy: target is {t.dtype} but input is {x.dtype}")
     xd = x.data
     # min and max: two passes and no temporaries (a NaN makes both NaN, failing the test)
     if xd.size and not (xd.min() >= 0 and xd.max() <= 1):
@@ -1843,7 +1855,7 @@ class HingeEmbeddingLoss(Function):
     def forward(ctx, x, t, margin, reduction):
         pos, neg = t != -1, t != 1
         z = margin - x
-        loss = np.where(pos, x, 0) + np.where(neg & (z > 0), z, 0)
+        loss = np.where(pos, x, 0) + np.where(neg & ~(z <= 0), z, 0)  # NaN stays, as clamp_min
         # PyTorch's clamp_min(margin - x, 0) passes the gradient at z == 0 too
         ctx.save_for_backward(pos, neg & (z >= 0))
         ctx.reduction = reduction
@@ -1867,8 +1879,14 @@ def hinge_embedding_loss(input, target, margin: float = 1.0, reduction: str = "m
     _check_reduction(op, reduction)
     x = _float_input(input, op)
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
-    if t.shape != x.shape:
-        raise ValueError(f"{op}: input shape {x.shape} and target shape {t.shape} differ")
+    if t.shape != x.shape:  # PyTorch broadcasts them (quietly)
+        try:
+            shape = np.broadcast_shapes(x.shape, t.shape)
+        except ValueError:
+            raise ValueError(
+                f"{op}: input shape {x.shape} and target shape {t.shape} differ"
+            ) from None
+        x, t = ops.expand(x, shape), np.broadcast_to(t, shape)
     return HingeEmbeddingLoss.apply(x, t.astype(x.dtype), float(margin), reduction)
 
 
@@ -1989,10 +2007,11 @@ def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> 
         raise ValueError(
             f"{op}: reduction must be one of {_REDUCTIONS + ('batchmean',)}, got {reduction!r}"
         )
-    x, t = _loss_pair(op, input, target)
+    n = _float_input(input, op).shape[:1]  # batchmean divides by the input's own batch
+    x, t = _loss_pair(op, input, target, broadcast="silent")
     loss = KLDiv.apply(x, t, bool(log_target))
     if reduction == "batchmean":
-        return loss.sum() / x.shape[0] if x.ndim else loss.sum()
+        return loss.sum() / n[0] if n else loss.sum()
     return _reduce(loss, reduction)
 
 
@@ -2057,7 +2076,10 @@ def soft_margin_loss(input, target, reduction: str = "mean") -> Tensor:
     """
     op = "soft_margin_loss"
     _check_reduction(op, reduction)
-    x, t = _loss_pair(op, input, target)
+    shape = _float_input(input, op).shape
+    x, t = _loss_pair(op, input, target, broadcast="silent")
+    if x.shape != shape:  # PyTorch broadcasts the target to the input's shape only
+        raise ValueError(f"{op}: target does not broadcast to the input's shape {shape}")
     return _reduce(softplus(-x * t), reduction)
 
 
@@ -2069,8 +2091,11 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction: str = "me
     """
     op = "multilabel_soft_margin_loss"
     _check_reduction(op, reduction)
-    x, t = _loss_pair(op, input, target)
-    if x.ndim == 0:
+    # PyTorch sums the class dim of the input's own rank and divides by its own class count,
+    # also when the target broadcasts it to more dims
+    shape = _float_input(input, op).shape
+    x, t = _loss_pair(op, input, target, broadcast="silent")
+    if not shape:
         raise ValueError(f"{op}: input must have at least 1 dimension")
     w = None
     if weight is not None:
@@ -2079,7 +2104,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction: str = "me
     loss = binary_cross_entropy_with_logits(x, t, reduction="none")
     if w is not None:
         loss = loss * w
-    return _reduce(loss.mean(-1), reduction)
+    return _reduce(loss.sum(len(shape) - 1) / shape[-1], reduction)
 
 
 @_torch_loss_params(
@@ -2101,7 +2126,7 @@ def poisson_nll_loss(
     """
     op = "poisson_nll_loss"
     _check_reduction(op, reduction)
-    x, t = _loss_pair(op, input, target)
+    x, t = _loss_pair(op, input, target, broadcast="silent")
     loss = x.exp() - t * x if log_input else x - t * (x + eps).log()
     if full:
         big = t.data > 1
@@ -2145,7 +2170,10 @@ def gaussian_nll_loss(
 
 def _pnorm(d: Tensor, p: float, keepdim: bool = False) -> Tensor:
     """The p-norm over the last dim; Tensor.norm's gradient is PyTorch's (0 at a zero vector,
-    not sqrt's infinite slope times 0; p = inf shares it among tied maxima)."""
+    not sqrt's infinite slope times 0; p = inf shares it among tied maxima). A finite p < 0
+    (a harmonic-like mean) is linalg.vector_norm's, as PyTorch's pairwise_distance allows."""
+    if -np.inf < p < 0:
+        return ops.NormP.apply(d, p, (d.ndim - 1,), keepdim)
     return d.norm(p, -1, keepdim)
 
 
@@ -2155,12 +2183,12 @@ def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool =
     Shape: (N, D) or (D,) -> (N,) or () (keepdim keeps the last dim as 1).
     """
     op = "pairwise_distance"
-    if not p > 0:
-        raise ValueError(f"{op}: p must be > 0, got {p}")
     a = _float_input(x1, op, "x1")
     b = _float_input(x2, op, "x2", a.dtype)
-    if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"{op}: inputs must have at least 1 dimension, got {a.shape}, {b.shape}")
+    if a.ndim == 0 and b.ndim == 0:  # PyTorch: the norm of the one difference
+        return _pnorm(a.reshape(1) - b.reshape(1) + eps, float(p)).reshape(())
+    if (p < 0 or p == np.inf) and 0 in (a.shape[-1], b.shape[-1]):
+        raise ValueError(f"{op}: no {p}-norm over an empty last dim (shapes {a.shape}, {b.shape})")
     return _pnorm(a - b + eps, float(p), keepdim)
 
 
@@ -3075,6 +3103,25 @@ class ConvTranspose2d(Function):
         return dx, dw, db, None, None, None, None, None
 
 
+def _transposed_size(op, x, weight, stride, padding, dilation, out_pad) -> tuple:
+    """The output size per spatial axis, (n - 1) s - 2 p + d (k - 1) + o + 1; PyTorch refuses
+    an empty spatial input and any output size < 1 (an empty output too)."""
+    k = len(stride)
+    ins, ks = x.shape[-k:], weight.shape[-k:]
+    if 0 in ins:
+        raise ValueError(f"{op}: only an empty batch or channel dim is supported, got {x.shape}")
+    out = tuple(
+        (n - 1) * s - 2 * p + d * (kk - 1) + o + 1
+        for n, s, p, d, kk, o in zip(ins, stride, padding, dilation, ks, out_pad)
+    )
+    if min(out) < 1:
+        raise ValueError(
+            f"{op}: input {x.shape} and weight {weight.shape} give a non-positive output size "
+            f"{out}: too small (every size must be >= 1)"
+        )
+    return out
+
+
 def conv_transpose2d(
     input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
 ) -> Tensor:
@@ -3120,9 +3167,7 @@ def conv_transpose2d(
         (n - 1) * s + d * (k - 1) + 1
         for n, s, d, k in zip(x.shape[2:], stride, dilation, weight.shape[2:])
     )
-    out_hw = tuple(f - 2 * p + o for f, p, o in zip(full, padding, out_pad))
-    if min(out_hw) < 1:
-        raise ValueError(f"{op}: input {x.shape} gives a non-positive output size {out_hw}")
+    out_hw = _transposed_size(op, x, weight, stride, padding, dilation, out_pad)
     if bias is not None:
         bias = _float_input(bias, op, "bias", weight.dtype)
         cout = weight.shape[1] * groups
@@ -3768,19 +3813,40 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
             f"{op}: mode {mode!r} pads the last 1 to 3 dims of a ({k + 1})-D or ({k + 2})-D "
             f"input; got pad {tuple(pads)} for shape {x.shape}"
         )
-    specs = []
+    outs = [x.shape[d] + lo + hi for d, (lo, hi) in zip(dims, pairs)]
+    empty = 0 in outs or 0 in x.shape[: x.ndim - k]
+    if min(outs) < 0 or (mode != "circular" and max(outs) < 1):
+        raise ValueError(
+            f"{op}: {mode} padding {tuple(pads)} gives output size {tuple(outs)} for input shape "
+            f"{x.shape}; sizes must be >= 0" + ("" if mode == "circular" else ", one non-empty")
+        )
+    if mode != "circular" and 0 in x.shape[x.ndim - k - 1 :]:
+        # As PyTorch: only a batch dim (of a (k + 2)-D input) may be empty.
+        raise ValueError(
+            f"{op}: {mode} padding needs non-empty dims except the batch dim, got shape {x.shape}"
+        )
     for d, (lo, hi) in zip(dims, pairs):
         n = x.shape[d]
-        # Negative pads crop (as PyTorch) but must leave an element; circular wraps at most
-        # once around the cropped size.
+        # Negative pads crop (as PyTorch, whose reflect and replicate index the uncropped dim).
+        # Circular wraps what the crop leaves, which must not be empty when the output is not.
         cropped = n + min(lo, 0) + min(hi, 0)
-        limit = {"reflect": n - 1, "circular": cropped}.get(mode, np.inf)  # replicate: any
-        if max(lo, hi) > limit or n == 0 or n + lo + hi < 1 or (mode == "circular" and cropped < 1):
+        if (mode == "reflect" and max(lo, hi) >= n) or (mode == "circular" and max(lo, hi) > n):
             raise ValueError(
-                f"{op}: {mode} padding ({lo}, {hi}) of dim {d} must be at most {limit} "
-                f"and leave a non-empty output for input shape {x.shape}"
+                f"{op}: {mode} padding ({lo}, {hi}) of dim {d} must be at most "
+                f"{n - (mode == 'reflect')} for input shape {x.shape}"
             )
-        specs.append((d, lo, hi))
+        if mode == "circular" and cropped < 1 and not empty:
+            raise ValueError(
+                f"{op}: circular padding ({lo}, {hi}) of dim {d} crops all of its {n} elements "
+                f"and has nothing to wrap (shape {x.shape})"
+            )
+    if empty:  # no taps to build
+        return ConstantPad.apply(
+            x,
+            [(0, 0)] * (x.ndim - k) + [(0, o - n) for o, n in zip(outs, x.shape[x.ndim - k :])],
+            0.0,
+        )
+    specs = [(d, lo, hi) for d, (lo, hi) in zip(dims, pairs)]
     return _pad_edges(x, specs, mode)
 
 
@@ -4158,6 +4224,8 @@ native_channel_shuffle = channel_shuffle  # PyTorch's name for the same op
 
 def _lp_inf(x: Tensor, norm_type, max_pool, kernel_size, stride, ceil_mode):
     """PyTorch's p = +-inf: the window's max (min) of |x|, through max pooling; None otherwise."""
+    if norm_type == 0:  # the root 1 / norm_type (PyTorch raises ZeroDivisionError)
+        raise ValueError(f"{max_pool.__name__.replace('max', 'lp')}: norm_type must be nonzero")
     if isinstance(norm_type, int | float) and abs(norm_type) == math.inf:
         sign = 1.0 if norm_type > 0 else -1.0
         return sign * max_pool(sign * x.abs(), kernel_size, stride, 0, 1, ceil_mode)
@@ -4521,6 +4589,7 @@ def conv_transpose1d(
         raise ValueError(
             f"{op}: output_padding {o} must be smaller than either stride {s} or dilation {d}"
         )
+    _transposed_size(op, x, weight, (s,), (p,), (d,), (o,))
     y = conv_transpose2d(
         x.unsqueeze(-2), weight.unsqueeze(-2), bias, (1, s), (0, p), (0, o), groups, (1, d)
     )
@@ -4552,12 +4621,10 @@ def conv_transpose3d(
         raise ValueError(
             f"{op}: output_padding {o} must be smaller than either stride {s} or dilation {d}"
         )
+    out_d = _transposed_size(op, x, weight, s, p, d, o)[0]
     n, cin, depth, h, w = x.shape
     kd = weight.shape[2]
     full = (depth - 1) * s[0] + d[0] * (kd - 1) + 1
-    out_d = full - 2 * p[0] + o[0]
-    if out_d < 1:
-        raise ValueError(f"{op}: input {x.shape} gives a non-positive output depth {out_d}")
     slices = x.transpose(1, 2).reshape(n * depth, cin, h, w)
     span = (depth - 1) * s[0] + 1  # the depths one kernel tap's slices cover, stride apart
     total = None
@@ -4613,9 +4680,10 @@ def multilabel_margin_loss(input, target, reduction: str = "mean") -> Tensor:
     rows = np.repeat(np.arange(n), c)[valid.ravel()]
     is_target[rows, tgt[valid]] = True
     xt = ops.gather(x2, 1, tgt)  # (N, K): the target scores
-    h = (1.0 - xt.unsqueeze(2) + x2.unsqueeze(1)).relu()  # (N, K, C)
-    mask = (valid[:, :, None] & ~is_target[:, None, :]).astype(x.dtype)
-    loss = (h * mask).sum((1, 2)) / c
+    z = 1.0 - xt.unsqueeze(2) + x2.unsqueeze(1)  # (N, K, C)
+    # PyTorch adds the terms with z > 0 only: a NaN term (from a NaN score) is skipped too
+    keep = valid[:, :, None] & ~is_target[:, None, :] & (z.data > 0)
+    loss = ops.where(keep, z, 0.0).sum((1, 2)) / c
     if x.ndim == 1:
         loss = loss.reshape(())
     return _reduce(loss, reduction)
@@ -4660,11 +4728,11 @@ def pdist(input, p: float = 2.0) -> Tensor:
         sq = (d * d).sum(-1)
         zero = sq.data == 0
         return ops.where(zero, 0.0, ops.where(zero, 1.0, sq).sqrt())
-    if p == np.inf and d.shape[0] and d.shape[1]:
+    if p == np.inf and d.shape[0]:
         # PyTorch's pdist backward gives every tied maximum |d| the full gradient (the norm's
         # shares it): max + sum((|d| - max) over the ties), whose value is the max
         a = d.abs()
-        m = a.data.max(-1, keepdims=True)
+        m = a.data.max(-1, keepdims=True, initial=0)  # 0: the norm of an empty row
         return Tensor(m[:, 0]) + ((a - m) * (a.data == m)).sum(-1)
     return _pnorm(d, float(p))
 
@@ -5236,8 +5304,11 @@ class FractionalMaxPool(Function):
             shape = [1] * (1 + 2 * nd)
             shape[1 + nd + a] = k[a]
             flat = flat * sizes[a] + pos + np.arange(k[a]).reshape(shape)
-        win = flat.reshape(b, int(np.prod(outs)), -1)
-        vals = np.take_along_axis(x.reshape(b, 1, -1), win.reshape(b, 1, -1), 2).reshape(win.shape)
+        win = flat.reshape(b, int(np.prod(outs)), int(np.prod(k)))  # sizes: b may be 0
+        xs = x.reshape(b, 1, int(np.prod(sizes)))
+        vals = np.take_along_axis(xs, win.reshape(b, 1, win.shape[1] * win.shape[2]), 2).reshape(
+            win.shape
+        )
         arg = vals.argmax(-1)  # the first maximum in row-major order, as PyTorch
         y = np.take_along_axis(vals, arg[..., None], -1)[..., 0]
         idx = np.take_along_axis(win, arg[..., None], -1)[..., 0]
@@ -5250,7 +5321,8 @@ class FractionalMaxPool(Function):
     def backward(ctx, g, _gidx=None):
         (idx,) = ctx.saved_tensors
         b = ctx.shape[0]
-        dx = _scatter_last(g.reshape(b, -1), idx.reshape(b, -1), int(np.prod(ctx.shape[1:])))
+        m = int(np.prod(idx.shape[1:]))  # not -1: b may be 0
+        dx = _scatter_last(g.reshape(b, m), idx.reshape(b, m), int(np.prod(ctx.shape[1:])))
         return dx.reshape(ctx.shape).astype(g.dtype, copy=False), None, None
 
 
@@ -5272,6 +5344,8 @@ def _fractional_max_pool(op, nd, input, kernel_size, output_size, output_ratio, 
         raise ValueError(
             f"{op}: input must be {nd + 1}-D or {nd + 2}-D (N, C, spatial...), got {x.shape}"
         )
+    if 0 in x.shape[x.ndim - nd - 1 :]:
+        raise ValueError(f"{op}: only the batch dim may be empty, got input {x.shape}")
     tup = _pair if nd == 2 else _triple
     k = tup(kernel_size, op, "kernel_size")
     sizes = x.shape[-nd:]
