@@ -299,7 +299,10 @@ class Pow(Function):
         if na:
             # d(a^b)/da = b * a^(b-1), and 0 where b == 0 (as PyTorch: 0 ** 0 has gradient 0).
             if ctx.scalar:  # a^(b-1) by the same special cases, as PyTorch
-                da = np.zeros_like(a) if b == 0 else b * _pow_scalar(a, b - 1)
+                if b == 0:
+                    da = np.zeros_like(a)
+                else:  # a^1 is a itself: no copy for the hot x ** 2
+                    da = b * (a if b == 2 else _pow_scalar(a, b - 1))
             else:
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                     da = np.where(b == 0, 0, b * np.power(a, b - 1)).astype(g.dtype, copy=False)
@@ -2220,11 +2223,12 @@ class Norm2(Function):
     def backward(ctx, g):
         x, s, y = ctx.saved_tensors
         axes, keepdim = ctx.meta
-        # g * (x / norm) as PyTorch: 0 at a zero vector, NaN only at an infinite entry
-        y = _expand_grad(y, x.shape, axes, keepdim)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(y == 0, 0, x / y).astype(x.dtype, copy=False)
-        return _expand_grad(g, x.shape, axes, keepdim) * ratio, None, None
+        # g * (x / norm) as PyTorch: 0 at a zero vector (x / inf), NaN only at an infinite
+        # entry; two passes over x, the reduced operands broadcast rather than expanded
+        if not keepdim and axes:
+            y, g = np.expand_dims(y, axes), np.expand_dims(g, axes)
+        dx = np.divide(x, np.where(y == 0, np.inf, y).astype(x.dtype, copy=False))
+        return np.multiply(dx, g, out=dx), None, None
 
 
 def _root(p):
