@@ -921,11 +921,11 @@ def _fused_loss(x: Tensor, t: Tensor, loss: str, param: float, reduction: str):
     return None
 
 
-def _loss_pair(op, input, target, broadcast: bool = False):
-    """input and target as float Tensors of one shape. ``broadcast``: shapes that differ but
-    broadcast are expanded with PyTorch's warning (mse/l1/huber/smooth_l1 allow it, so a
-    (N, 1) prediction against an (N,) target runs, as it does in PyTorch); "silent": without
-    one (kl_div, poisson_nll_loss, multilabel_soft_margin_loss broadcast quietly in PyTorch)."""
+def _loss_pair(op, input, target, broadcast: str | None = None):
+    """input and target as float Tensors of one shape. Shapes that differ are refused, unless
+    ``broadcast`` lets them broadcast as PyTorch does: "warn" with its warning (mse/l1/huber/
+    smooth_l1, so a (N, 1) prediction against an (N,) target runs), "quiet" without (kl_div,
+    poisson_nll_loss, soft_margin_loss, multilabel_soft_margin_loss)."""
     x = _float_input(input, op)
     t = _float_input(target, op, "target", x.dtype) if not isinstance(target, Tensor) else target
     if t.data.dtype.kind != "f":
@@ -937,7 +937,7 @@ def _loss_pair(op, input, target, broadcast: bool = False):
             shape = None
         if shape is None:
             raise ValueError(f"{op}: input shape {x.shape} and target shape {t.shape} differ")
-        if broadcast != "silent":
+        if broadcast == "warn":
             warnings.warn(
                 f"Using a target size {t.shape} that is different to the input size {x.shape}. "
                 "This will likely lead to incorrect results due to broadcasting. "
@@ -966,7 +966,7 @@ def mse_loss(input, target, reduction: str = "mean", weight=None) -> Tensor:
     """Mean squared error. Shape: input and target of the same shape; ``weight`` (optional)
     of that shape too: 'mean' is then sum(w (x - t)^2) / sum(w), as PyTorch."""
     _check_reduction("mse_loss", reduction)
-    x, t = _loss_pair("mse_loss", input, target, broadcast=True)
+    x, t = _loss_pair("mse_loss", input, target, broadcast="warn")
     if weight is not None:
         return _weighted("mse_loss", MSELoss.apply, x, t, weight, reduction)
     fused = _fused_loss(x, t, "mse", 0.0, reduction)
@@ -1649,7 +1649,7 @@ def l1_loss(input, target, reduction: str = "mean", weight=None) -> Tensor:
     """Mean absolute error. Shape: input and target of the same shape; ``weight`` (optional)
     of that shape too: 'mean' is then sum(w |x - t|) / sum(w), as PyTorch."""
     _check_reduction("l1_loss", reduction)
-    x, t = _loss_pair("l1_loss", input, target, broadcast=True)
+    x, t = _loss_pair("l1_loss", input, target, broadcast="warn")
     if weight is not None:
         return _weighted("l1_loss", L1Loss.apply, x, t, weight, reduction)
     fused = _fused_loss(x, t, "l1", 0.0, reduction)
@@ -1684,7 +1684,7 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weigh
     _check_reduction("huber_loss", reduction)
     if not delta > 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
-    x, t = _loss_pair("huber_loss", input, target, broadcast=True)
+    x, t = _loss_pair("huber_loss", input, target, broadcast="warn")
     if weight is not None:
         fn = lambda a, b, r: HuberLoss.apply(a, b, r, float(delta))  # noqa: E731
         return _weighted("huber_loss", fn, x, t, weight, reduction, weight_mean=False)
@@ -1724,7 +1724,7 @@ def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0) ->
     _check_reduction("smooth_l1_loss", reduction)
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be >= 0 (no negative values), got {beta}")
-    x, t = _loss_pair("smooth_l1_loss", input, target, broadcast=True)
+    x, t = _loss_pair("smooth_l1_loss", input, target, broadcast="warn")
     fused = _fused_loss(x, t, "smooth_l1", beta, reduction)
     return fused if fused is not None else SmoothL1Loss.apply(x, t, reduction, float(beta))
 
@@ -2008,7 +2008,7 @@ def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> 
             f"{op}: reduction must be one of {_REDUCTIONS + ('batchmean',)}, got {reduction!r}"
         )
     n = _float_input(input, op).shape[:1]  # batchmean divides by the input's own batch
-    x, t = _loss_pair(op, input, target, broadcast="silent")
+    x, t = _loss_pair(op, input, target, broadcast="quiet")
     loss = KLDiv.apply(x, t, bool(log_target))
     if reduction == "batchmean":
         return loss.sum() / n[0] if n else loss.sum()
@@ -2077,7 +2077,7 @@ def soft_margin_loss(input, target, reduction: str = "mean") -> Tensor:
     op = "soft_margin_loss"
     _check_reduction(op, reduction)
     shape = _float_input(input, op).shape
-    x, t = _loss_pair(op, input, target, broadcast="silent")
+    x, t = _loss_pair(op, input, target, broadcast="quiet")
     if x.shape != shape:  # PyTorch broadcasts the target to the input's shape only
         raise ValueError(f"{op}: target does not broadcast to the input's shape {shape}")
     return _reduce(softplus(-x * t), reduction)
@@ -2094,7 +2094,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction: str = "me
     # PyTorch sums the class dim of the input's own rank and divides by its own class count,
     # also when the target broadcasts it to more dims
     shape = _float_input(input, op).shape
-    x, t = _loss_pair(op, input, target, broadcast="silent")
+    x, t = _loss_pair(op, input, target, broadcast="quiet")
     if not shape:
         raise ValueError(f"{op}: input must have at least 1 dimension")
     w = None
@@ -2126,7 +2126,7 @@ def poisson_nll_loss(
     """
     op = "poisson_nll_loss"
     _check_reduction(op, reduction)
-    x, t = _loss_pair(op, input, target, broadcast="silent")
+    x, t = _loss_pair(op, input, target, broadcast="quiet")
     loss = x.exp() - t * x if log_input else x - t * (x + eps).log()
     if full:
         big = t.data > 1
