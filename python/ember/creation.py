@@ -8,7 +8,7 @@ import operator
 import numpy as np
 
 from ember import _device
-from ember.random import default_generator
+from ember.random import rng
 from ember.tensor import Tensor, _as_array, get_default_dtype
 
 
@@ -106,7 +106,7 @@ def ones_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
 def randn(*size, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from ember's seeded generator (or ``generator``)."""
     dt = _dtype(dtype)
-    data = (generator or default_generator()).standard_normal(_size(size, "randn"), dtype=dt)
+    data = rng(generator).standard_normal(_size(size, "randn"), dtype=dt)
     return Tensor(data, requires_grad=requires_grad)
 
 
@@ -114,7 +114,7 @@ def randn(*size, generator=None, dtype=None, requires_grad: bool = False) -> Ten
 def rand(*size, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from ember's seeded generator (or ``generator``)."""
     dt = _dtype(dtype)
-    data = (generator or default_generator()).random(_size(size, "rand"), dtype=dt)
+    data = rng(generator).random(_size(size, "rand"), dtype=dt)
     return Tensor(data, requires_grad=requires_grad)
 
 
@@ -124,12 +124,11 @@ def randint(low, high=None, size=(), generator=None, dtype=np.int64) -> Tensor:
         low, high = 0, low
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
-    rng = generator or default_generator()
-    return Tensor(rng.integers(low, high, _size((size,), "randint"), dtype=dtype))
+    return Tensor(rng(generator).integers(low, high, _size((size,), "randint"), dtype=dtype))
 
 
 @_takes_device
-def randint_like(input, low=0, high=None, dtype=None) -> Tensor:  # noqa: A002
+def randint_like(input, low=0, high=None, *, generator=None, dtype=None) -> Tensor:  # noqa: A002
     """Integers uniform in [low, high) of input's shape and (by default) dtype;
     ``randint_like(x, high)`` draws from [0, high)."""
     if high is None:
@@ -138,14 +137,14 @@ def randint_like(input, low=0, high=None, dtype=None) -> Tensor:  # noqa: A002
     dt = t.dtype if dtype is None else np.dtype(dtype)
     if high <= low:
         raise ValueError(f"randint_like: high ({high}) must be greater than low ({low})")
-    return Tensor(default_generator().integers(low, high, t.shape).astype(dt))
+    return Tensor(rng(generator).integers(low, high, t.shape).astype(dt))
 
 
 @_takes_device
 def randperm(n: int, generator=None, dtype=np.int64) -> Tensor:
     if n < 0:
         raise ValueError(f"randperm: n must be >= 0, got {n}")
-    return Tensor((generator or default_generator()).permutation(n).astype(dtype))
+    return Tensor(rng(generator).permutation(n).astype(dtype))
 
 
 @_takes_device
@@ -217,19 +216,19 @@ def _float_like(t, dtype, op: str) -> tuple:
 
 
 @_takes_device
-def randn_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
+def randn_like(t, *, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
     shape, dt = _float_like(t, dtype, "randn_like")
-    return Tensor(default_generator().standard_normal(shape, dtype=dt), requires_grad=requires_grad)
+    return Tensor(rng(generator).standard_normal(shape, dtype=dt), requires_grad=requires_grad)
 
 
 @_takes_device
-def rand_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
+def rand_like(t, *, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
     shape, dt = _float_like(t, dtype, "rand_like")
-    return Tensor(default_generator().random(shape, dtype=dt), requires_grad=requires_grad)
+    return Tensor(rng(generator).random(shape, dtype=dt), requires_grad=requires_grad)
 
 
 @_takes_device
-def normal(mean=0.0, std=1.0, size=None, dtype=None) -> Tensor:
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None) -> Tensor:
     """Normal samples, as torch.normal: ``normal(mean, std, size)`` with float mean and std, or
     tensor mean and/or std (broadcast together; the result has their float dtype)."""
     m, s = (np.asarray(v.data if isinstance(v, Tensor) else v) for v in (mean, std))
@@ -245,36 +244,42 @@ def normal(mean=0.0, std=1.0, size=None, dtype=None) -> Tensor:
         shape = np.broadcast_shapes(m.shape, s.shape)
     else:
         dt, shape = _dtype(dtype), _size((size,), "normal")
-    draw = default_generator().standard_normal(shape)
+    draw = rng(generator).standard_normal(shape)
     return Tensor((draw * s + m).astype(dt, copy=False))
 
 
-def poisson(input) -> Tensor:  # noqa: A002
+def poisson(input, generator=None) -> Tensor:  # noqa: A002
     """Poisson samples with rates ``input`` (elementwise), in its float dtype."""
     rates = np.asarray(input.data if isinstance(input, Tensor) else input)
     if rates.dtype.kind != "f":
         raise TypeError(f"poisson: rates must be floating point, got {rates.dtype}")
     if not np.all(rates >= 0):
         raise ValueError("poisson: rates must be non-negative")
-    return Tensor(default_generator().poisson(rates).astype(rates.dtype))
+    return Tensor(rng(generator).poisson(rates).astype(rates.dtype))
 
 
-def bernoulli(input, p=None) -> Tensor:  # noqa: A002
+def bernoulli(input, p=None, *, generator=None) -> Tensor:  # noqa: A002
     """1 with probability ``input`` (elementwise), else 0, in its dtype; as torch.bernoulli,
     ``bernoulli(input, p)`` draws with the one probability p in input's shape and dtype."""
     if p is not None:
         like = np.asarray(input.data if isinstance(input, Tensor) else input)
-        draw = bernoulli(np.full(like.shape, p, dtype=np.float64))
+        draw = bernoulli(np.full(like.shape, p, dtype=np.float64), generator=generator)
         return Tensor(draw.data.astype(like.dtype))
     p = np.asarray(input.data if isinstance(input, Tensor) else input)
     if p.dtype.kind != "f":
         raise TypeError(f"bernoulli: probabilities must be floating point, got {p.dtype}")
     if p.size and not (np.all(p >= 0) and np.all(p <= 1)):
         raise ValueError("bernoulli: probabilities must be in [0, 1]")
-    return Tensor((default_generator().random(p.shape) < p).astype(p.dtype))
+    return Tensor((rng(generator).random(p.shape) < p).astype(p.dtype))
 
 
-def multinomial(input, num_samples: int, replacement: bool = False) -> Tensor:  # noqa: A002
+def multinomial(
+    input,
+    num_samples: int,
+    replacement: bool = False,
+    *,
+    generator=None,  # noqa: A002
+) -> Tensor:
     """Indices drawn from each row of non-negative weights ``input`` (1-D or 2-D; rows need not
     sum to 1), as torch.multinomial: int64 of shape (num_samples,) or (rows, num_samples)."""
     w = np.asarray(input.data if isinstance(input, Tensor) else input, dtype=np.float64)
@@ -294,9 +299,9 @@ def multinomial(input, num_samples: int, replacement: bool = False) -> Tensor:  
     totals = rows.sum(axis=1)
     if np.any(totals <= 0):
         raise ValueError("multinomial: every row must have a positive total weight")
-    rng = default_generator()
+    g = rng(generator)
     out = np.stack(
-        [rng.choice(n, num_samples, replace=replacement, p=r / t) for r, t in zip(rows, totals)]
+        [g.choice(n, num_samples, replace=replacement, p=r / t) for r, t in zip(rows, totals)]
     ).astype(np.int64)
     return Tensor(out.reshape(w.shape[:-1] + (num_samples,)))
 

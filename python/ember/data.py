@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from ember.random import default_generator
+from ember.random import rng as _rng
 from ember.tensor import Tensor
 
 __all__ = [
@@ -204,7 +204,7 @@ class RandomSampler(Sampler):
 
     def _indices(self):
         n, k = len(self.data_source), self.num_samples
-        rng = self.generator if self.generator is not None else default_generator()
+        rng = _rng(self.generator)
         if self.replacement:
             return rng.integers(0, n, size=k, dtype=np.int64)
         perms = [rng.permutation(n) for _ in range(-(-k // n))]
@@ -226,7 +226,7 @@ class SubsetRandomSampler(Sampler):
         _check_generator(generator, "SubsetRandomSampler")
 
     def _indices(self):
-        rng = self.generator if self.generator is not None else default_generator()
+        rng = _rng(self.generator)
         return np.asarray(self.indices, dtype=np.int64)[rng.permutation(len(self.indices))]
 
     def __iter__(self):
@@ -270,7 +270,7 @@ class WeightedRandomSampler(Sampler):
         self.generator = generator
 
     def _indices(self):
-        rng = self.generator if self.generator is not None else default_generator()
+        rng = _rng(self.generator)
         w = self.weights.data
         return rng.choice(w.size, size=self.num_samples, replace=self.replacement, p=w / w.sum())
 
@@ -396,7 +396,7 @@ def random_split(dataset, lengths: Sequence[int | float], generator=None) -> lis
         raise ValueError(
             f"random_split: lengths must be non-negative ints or fractions, got {lengths}"
         )
-    rng = generator if generator is not None else default_generator()
+    rng = _rng(generator)
     perm = rng.permutation(n).tolist()
     out, start = [], 0
     for k in lengths:

@@ -41,6 +41,18 @@ def default_generator() -> np.random.Generator:
     return _generator
 
 
+def rng(generator=None) -> np.random.Generator:
+    """The stream a ``generator=`` argument names: that generator, or ember's global one."""
+    if generator is None:
+        return _generator
+    if not isinstance(generator, np.random.Generator):
+        raise TypeError(
+            f"generator must be an ember.Generator (or a NumPy Generator), got "
+            f"{type(generator).__name__}"
+        )
+    return generator
+
+
 def get_rng_state() -> dict:
     return _generator.bit_generator.state
 

@@ -681,47 +681,47 @@ class Tensor:
         v = np.asarray(_ops._data(value), self.dtype)
         return self._assign(np.where(np.broadcast_to(mask, self.shape), v, self.data), value)
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
         from ember.nn import init
 
         self._needs_record(None, rebind=False)
-        return init.uniform_(self, a, b)
+        return init.uniform_(self, a, b, generator=generator)
 
-    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
         from ember.nn import init
 
         self._needs_record(None, rebind=False)
-        return init.normal_(self, mean, std)
+        return init.normal_(self, mean, std, generator=generator)
 
-    # Random fills and draws from ember's seeded generator (ember.manual_seed), as torch's.
-    def bernoulli(self, p=None):
+    # Random fills and draws from ember's seeded generator (ember.manual_seed) or `generator`.
+    def bernoulli(self, p=None, *, generator=None):
         """1 with probability p (default: this tensor's values), else 0, in this dtype."""
-        return _creation.bernoulli(self, p)
+        return _creation.bernoulli(self, p, generator=generator)
 
-    def bernoulli_(self, p=0.5) -> Tensor:
-        return self._assign(_creation.bernoulli(np.broadcast_to(_ops._data(p), self.shape)
-                                                .astype(np.float64)).data)  # fmt: skip
+    def bernoulli_(self, p=0.5, *, generator=None) -> Tensor:
+        p = np.broadcast_to(_ops._data(p), self.shape).astype(np.float64)
+        return self._assign(_creation.bernoulli(p, generator=generator).data)
 
-    def exponential_(self, lambd: float = 1.0) -> Tensor:
+    def exponential_(self, lambd: float = 1.0, *, generator=None) -> Tensor:
         if lambd <= 0:
             raise ValueError(f"exponential_: lambd must be positive, got {lambd}")
-        return self._assign(_random.default_generator().exponential(1 / lambd, self.shape))
+        return self._assign(_random.rng(generator).exponential(1 / lambd, self.shape))
 
-    def geometric_(self, p: float) -> Tensor:
+    def geometric_(self, p: float, *, generator=None) -> Tensor:
         if not 0 < p <= 1:
             raise ValueError(f"geometric_: p must be in (0, 1], got {p}")
-        return self._assign(_random.default_generator().geometric(p, self.shape))
+        return self._assign(_random.rng(generator).geometric(p, self.shape))
 
-    def log_normal_(self, mean: float = 1.0, std: float = 2.0) -> Tensor:
+    def log_normal_(self, mean: float = 1.0, std: float = 2.0, *, generator=None) -> Tensor:
         if std <= 0:
             raise ValueError(f"log_normal_: std must be positive, got {std}")
-        return self._assign(_random.default_generator().lognormal(mean, std, self.shape))
+        return self._assign(_random.rng(generator).lognormal(mean, std, self.shape))
 
-    def cauchy_(self, median: float = 0.0, sigma: float = 1.0) -> Tensor:
-        draw = _random.default_generator().standard_cauchy(self.shape)
+    def cauchy_(self, median: float = 0.0, sigma: float = 1.0, *, generator=None) -> Tensor:
+        draw = _random.rng(generator).standard_cauchy(self.shape)
         return self._assign(median + sigma * draw)
 
-    def random_(self, from_=0, to=None) -> Tensor:
+    def random_(self, from_=0, to=None, *, generator=None) -> Tensor:
         """Integers uniform in [from_, to - 1]; ``random_(to)`` is [0, to - 1]; without bounds,
         [0, 2**mantissa] for floats or the dtype's maximum for integers (as torch)."""
         if to is None and from_ != 0:
@@ -735,11 +735,11 @@ class Tensor:
             )
         if to <= from_:
             raise ValueError(f"random_: expects 'from' ({from_}) < 'to' ({to})")
-        draw = _random.default_generator().integers(from_, to, self.shape)
+        draw = _random.rng(generator).integers(from_, to, self.shape)
         return self._assign(draw.astype(self.dtype))
 
-    def multinomial(self, num_samples: int, replacement: bool = False):
-        return _creation.multinomial(self, num_samples, replacement)
+    def multinomial(self, num_samples: int, replacement: bool = False, *, generator=None):
+        return _creation.multinomial(self, num_samples, replacement, generator=generator)
 
     # ---- new tensors like this one, and shape helpers --------------------------------------
     def new_zeros(self, *size, dtype=None, requires_grad: bool = False):

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 
 from ember.ops import _special
-from ember.random import default_generator
+from ember.random import rng
 from ember.tensor import Tensor
 
 _GAINS = {
@@ -65,11 +65,6 @@ def _fill(tensor: Tensor, values) -> Tensor:
     return tensor
 
 
-def _rng(generator) -> np.random.Generator:
-    """The generator to draw from: the one given (a NumPy Generator) or ember's."""
-    return default_generator() if generator is None else generator
-
-
 def _check_range(a, b) -> None:
     if a > b:  # PyTorch's error (RuntimeError) and message
         raise RuntimeError(
@@ -82,14 +77,14 @@ def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     if not (math.isfinite(a) and math.isfinite(b)):
         raise ValueError(f"uniform_: a ({a}) and b ({b}) must be finite")
     _check_range(a, b)
-    return _fill(tensor, _rng(generator).uniform(a, b, tensor.shape))
+    return _fill(tensor, rng(generator).uniform(a, b, tensor.shape))
 
 
 def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     _check_tensor(tensor, "normal_")
     if not std >= 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
-    return _fill(tensor, _rng(generator).normal(mean, std, tensor.shape))
+    return _fill(tensor, rng(generator).normal(mean, std, tensor.shape))
 
 
 def trunc_normal_(
@@ -117,7 +112,7 @@ def trunc_normal_(
         return math.erf((x - mean) / (std * math.sqrt(2.0)))
 
     lo, hi = cdf(a), cdf(b)
-    u = _rng(generator).uniform(lo, hi, tensor.shape)
+    u = rng(generator).uniform(lo, hi, tensor.shape)
     u = np.clip(u, np.nextafter(-1.0, 0.0), np.nextafter(1.0, 0.0))
     out = mean + std * math.sqrt(2.0) * _special("erfinv", u)
     return _fill(tensor, np.clip(out, a, b))
@@ -203,7 +198,7 @@ def orthogonal_(tensor, gain: float = 1.0, generator=None) -> Tensor:
         return tensor
     rows = tensor.shape[0]
     cols = tensor.data.size // rows
-    flat = _rng(generator).normal(0.0, 1.0, (rows, cols))
+    flat = rng(generator).normal(0.0, 1.0, (rows, cols))
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)
@@ -243,11 +238,11 @@ def sparse_(tensor, sparsity: float, std: float = 0.01, generator=None) -> Tenso
     if std < 0:
         raise ValueError(f"sparse_: std must be >= 0, got {std}")
     rows, cols = tensor.shape
-    rng = _rng(generator)
-    w = rng.normal(0.0, std, (rows, cols))
+    g = rng(generator)
+    w = g.normal(0.0, std, (rows, cols))
     num_zeros = int(math.ceil(sparsity * rows))
     for c in range(cols):
-        w[rng.permutation(rows)[:num_zeros], c] = 0
+        w[g.permutation(rows)[:num_zeros], c] = 0
     return _fill(tensor, w)
 
 

@@ -192,6 +192,15 @@ def _as_parameter(value):
     raise TypeError(f"expected a Parameter or Tensor, got {type(value).__name__}")
 
 
+def _parameters_repr(items) -> str:
+    """PyTorch's listing of a parameter container: one "(key): Parameter containing: [...]"
+    line per entry, giving dtype and size rather than the values."""
+    return "\n".join(
+        f"  ({k}): Parameter containing: [{p.dtype} of size {'x'.join(map(str, p.shape))}]"
+        for k, p in items
+    )
+
+
 class ParameterList(Module):
     """A list of parameters registered under "0", "1", ... (plain Tensors become Parameters)."""
 
@@ -228,6 +237,9 @@ class ParameterList(Module):
         for v in values:
             self.append(v)
         return self
+
+    def extra_repr(self) -> str:
+        return _parameters_repr(self._parameters.items())
 
 
 class ParameterDict(Module):
@@ -284,3 +296,6 @@ class ParameterDict(Module):
         value = self._parameters[key]
         del self[key]
         return value
+
+    def extra_repr(self) -> str:
+        return _parameters_repr(self._parameters.items())
