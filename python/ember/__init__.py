@@ -76,7 +76,7 @@ from ember.creation import (
     zeros_like,
 )
 from ember.io import load, save
-from ember.nn.functional import log_softmax, relu, sigmoid, softmax, tanh
+from ember.nn.functional import log_softmax, pdist, relu, sigmoid, softmax, tanh
 from ember.ops import (
     abs,
     absolute,
@@ -118,6 +118,12 @@ from ember.ops import (
     atleast_3d,
     baddbmm,
     bincount,
+    bitwise_and,
+    bitwise_left_shift,
+    bitwise_not,
+    bitwise_or,
+    bitwise_right_shift,
+    bitwise_xor,
     block_diag,
     bmm,
     broadcast_shapes,
@@ -138,6 +144,7 @@ from ember.ops import (
     clamp_max,
     clamp_min,
     clip,
+    clone,
     column_stack,
     combinations,
     concat,
@@ -190,8 +197,10 @@ from ember.ops import (
     fmin,
     fmod,
     frac,
+    frexp,
     frobenius_norm,
     gather,
+    gcd,
     ge,
     ger,
     greater,
@@ -228,6 +237,7 @@ from ember.ops import (
     isreal,
     kron,
     kthvalue,
+    lcm,
     ldexp,
     le,
     lerp,
@@ -376,7 +386,7 @@ from ember.ops import (
 )
 from ember.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from ember.summary import summary
-from ember.tensor import Size, Tensor, get_default_dtype, set_default_dtype  # noqa: I001  (Tensor first: the modules below build on it)
+from ember.tensor import Size, Tensor, get_default_dtype, set_default_dtype, set_printoptions  # noqa: I001  (Tensor first: the modules below build on it)
 
 __version__ = _C.__version__
 
@@ -530,6 +540,8 @@ __all__ = [
     "get_rng_state", "set_rng_state", "get_default_dtype", "set_default_dtype", "add", "sub", "mul",
     "div", "neg", "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less",
     "less_equal", "not_equal", "logical_and", "logical_or", "logical_xor", "logical_not", "isclose",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift",
+    "bitwise_right_shift", "clone", "frexp", "gcd", "lcm", "pdist", "set_printoptions",
     "isneginf", "isposinf", "isreal", "signbit", "fmax", "fmin", "subtract", "multiply", "divide",
     "true_divide", "floor_divide", "remainder", "fmod", "negative", "positive", "rsub",
     "float_power", "clamp_min", "clamp_max", "clip", "erf", "erfc", "erfinv", "lgamma", "digamma",

@@ -384,6 +384,45 @@ logical_or = _bool_result("logical_or", np.logical_or)
 logical_xor = _bool_result("logical_xor", np.logical_xor)
 
 
+def _integer_op(name: str, ufunc):
+    """torch.bitwise_*, gcd, lcm: logical on bool tensors, bitwise on integers, a TypeError on
+    floats; no gradient."""
+
+    def op(input, other=None) -> Tensor:  # noqa: A002
+        # lists as arrays (their own dtype, not Tensor()'s float), Python scalars stay weak
+        a, b = (x if isinstance(x, Tensor) else _as_operand(np.asarray(x)) for x in (input, other))
+        args = (a,) if ufunc is np.invert else (a, b)
+        if builtins.any(_kind(x) not in "biu" for x in args):
+            kinds = [np.asarray(_data(x)).dtype.name for x in args]
+            raise TypeError(f"{name}: needs integer or bool operands, got {', '.join(kinds)}")
+        args = args if ufunc is np.invert else _promote(a, b)
+        return Tensor._make(np.asarray(ufunc(*map(_data, args))), False, None, 0)
+
+    op.__name__ = name
+    op.__doc__ = f"Elementwise {name} with broadcasting (no gradient)."
+    return op
+
+
+bitwise_and = _integer_op("bitwise_and", np.bitwise_and)
+bitwise_or = _integer_op("bitwise_or", np.bitwise_or)
+bitwise_xor = _integer_op("bitwise_xor", np.bitwise_xor)
+bitwise_not = _integer_op("bitwise_not", np.invert)
+bitwise_left_shift = _integer_op("bitwise_left_shift", np.left_shift)
+bitwise_right_shift = _integer_op("bitwise_right_shift", np.right_shift)
+gcd = _integer_op("gcd", np.gcd)
+lcm = _integer_op("lcm", np.lcm)
+Frexp = namedtuple("Frexp", ["mantissa", "exponent"])
+
+
+def frexp(input) -> Frexp:  # noqa: A002
+    """input = mantissa * 2 ** exponent with |mantissa| in [0.5, 1): (mantissa, int32 exponent)."""
+    x = _tensor_operand(input)
+    if x.dtype.kind != "f":
+        raise TypeError(f"frexp: needs a floating tensor, got {x.dtype}")
+    m, e = np.frexp(x.data)
+    return Frexp(Tensor._make(m, False, None, 0), Tensor._make(e.astype(np.int32), False, None, 0))
+
+
 def logical_not(input) -> Tensor:  # noqa: A002
     return Tensor._make(np.asarray(np.logical_not(_data(_tensor_operand(input)))), False, None, 0)
 
@@ -4390,6 +4429,8 @@ triu_ = _in_place("triu_", triu)
 _EXTRAS = (
     "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal",
     "not_equal", "logical_and", "logical_or", "logical_xor", "logical_not", "isclose",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift",
+    "bitwise_right_shift", "gcd", "lcm", "frexp", "allclose", "equal",
     "isneginf", "isposinf", "isreal", "signbit", "fmax", "fmin", "maximum", "minimum",
     "subtract", "multiply", "divide", "true_divide", "floor_divide", "remainder", "fmod",
     "negative", "positive", "float_power", "clamp_min", "clamp_max", "erf", "erfc", "erfinv",

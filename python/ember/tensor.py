@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ember._sparse_grad import RowSparseGrad
@@ -25,6 +27,40 @@ def set_default_dtype(d) -> None:
     if dt not in (np.float16, np.float32, np.float64):
         raise TypeError(f"set_default_dtype: only floating-point dtypes are supported, got {dt}")
     _default_float = dt
+
+
+# How tensors print (torch.set_printoptions' profiles), passed to NumPy's array2string.
+_PRINT_PROFILES = {
+    "default": {"precision": 4, "threshold": 1000, "edgeitems": 3, "max_line_width": 80},
+    "short": {"precision": 2, "threshold": 1000, "edgeitems": 2, "max_line_width": 80},
+    "full": {"precision": 4, "threshold": sys.maxsize, "edgeitems": 3, "max_line_width": 80},
+}
+_PRINT_OPTIONS = dict(_PRINT_PROFILES["default"])
+
+
+def set_printoptions(
+    precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None
+) -> None:
+    """How tensors print, as torch.set_printoptions: a ``profile`` ('default', 'short', 'full')
+    sets the four sizes, the other arguments override it; ``sci_mode`` True / False forces or
+    forbids scientific notation, None leaves it automatic."""
+    if profile is not None:
+        if profile not in _PRINT_PROFILES:
+            raise ValueError(f"set_printoptions: profile must be one of {list(_PRINT_PROFILES)}")
+        _PRINT_OPTIONS.update(_PRINT_PROFILES[profile])
+    given = {"precision": precision, "threshold": threshold, "edgeitems": edgeitems}
+    for name, value in {**given, "max_line_width": linewidth}.items():
+        if value is not None:
+            if not isinstance(value, int | np.integer) or value < 0:
+                raise ValueError(f"set_printoptions: sizes must be ints >= 0, got {value!r}")
+            _PRINT_OPTIONS[name] = int(value)
+    _PRINT_OPTIONS.pop("formatter", None)
+    _PRINT_OPTIONS.pop("suppress_small", None)
+    if sci_mode:
+        p = _PRINT_OPTIONS["precision"]
+        _PRINT_OPTIONS["formatter"] = {"float_kind": lambda v: f"{v:.{p}e}"}
+    elif sci_mode is not None:
+        _PRINT_OPTIONS["suppress_small"] = True
 
 
 def _default_dtype(data) -> np.dtype | None:
@@ -431,7 +467,10 @@ class Tensor:
         return self
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        opts, d = _PRINT_OPTIONS, self.data
+        if d.dtype.kind == "f" and np.any(np.isfinite(d) & (d != np.round(d))):
+            opts = {"floatmode": "fixed", **opts}  # 1.5000 as torch, unless all are whole
+        body = np.array2string(d, separator=", ", prefix="tensor(", **opts)
         extra = ""
         if self.data.dtype not in (np.float32, np.int64, np.bool_):
             extra += f", dtype={self.data.dtype}"
@@ -561,6 +600,12 @@ class Tensor:
 
     def __ixor__(self, other):
         return self._inplace(np.bitwise_xor, other)
+
+    def __ilshift__(self, other):
+        return self._inplace(np.left_shift, other)
+
+    def __irshift__(self, other):
+        return self._inplace(np.right_shift, other)
 
     def _needs_record(self, other, rebind: bool) -> bool:
         """Whether an in-place update of self by other must be recorded in the graph. Refused
@@ -773,6 +818,37 @@ class Tensor:
     def half(self):
         return _ops.cast(self, np.dtype(np.float16))
 
+    def byte(self) -> Tensor:
+        return _ops.cast(self, np.dtype(np.uint8))
+
+    def char(self) -> Tensor:
+        return _ops.cast(self, np.dtype(np.int8))
+
+    def short(self) -> Tensor:
+        return _ops.cast(self, np.dtype(np.int16))
+
+    def cuda(self, device=None, non_blocking: bool = False):
+        return self.to("cuda" if device is None else device)  # refused: ember is CPU-only
+
+    def pin_memory(self) -> Tensor:
+        return self  # no device to copy to: pinning has nothing to do
+
+    def is_pinned(self) -> bool:
+        return False
+
+    def storage_offset(self) -> int:
+        """Elements between the start of the storage (the base array) and this view's first."""
+        base = self.data
+        while isinstance(base.base, np.ndarray):
+            base = base.base
+        start = self.data.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+        return start // self.data.itemsize
+
+    def apply_(self, fn) -> Tensor:
+        """Each element replaced by fn(element), a Python callable (slow, as in PyTorch)."""
+        out = np.vectorize(fn, otypes=[self.dtype])(self.data) if self.data.size else self.data
+        return self._assign(out)
+
     # Comparisons give bool tensors (no gradient), as PyTorch's.
     def __eq__(self, other):  # type: ignore[override]
         if other is None:  # `t == None` is False (a plain bool), as PyTorch's
@@ -798,18 +874,30 @@ class Tensor:
 
     # Bitwise, as PyTorch: logical on bool tensors, bitwise on integers, a TypeError on floats.
     def __invert__(self):
-        return _ops.compare(np.invert, self)
+        return _ops.bitwise_not(self)
 
     def __and__(self, other):
-        return _ops.compare(np.bitwise_and, *_ops._promote(self, _ops._as_operand(other)))
+        return _ops.bitwise_and(self, other)
 
     def __or__(self, other):
-        return _ops.compare(np.bitwise_or, *_ops._promote(self, _ops._as_operand(other)))
+        return _ops.bitwise_or(self, other)
 
     def __xor__(self, other):
-        return _ops.compare(np.bitwise_xor, *_ops._promote(self, _ops._as_operand(other)))
+        return _ops.bitwise_xor(self, other)
 
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    def __lshift__(self, other):
+        return _ops.bitwise_left_shift(self, other)
+
+    def __rshift__(self, other):
+        return _ops.bitwise_right_shift(self, other)
+
+    def __rlshift__(self, other):
+        return _ops.bitwise_left_shift(other, self)
+
+    def __rrshift__(self, other):
+        return _ops.bitwise_right_shift(other, self)
 
     # ---- math -----------------------------------------------------------------------------
     def exp(self):
@@ -1057,7 +1145,8 @@ def _split_int_index(index: tuple):
 
 _INPLACE_OPS = {np.add: _ops.add, np.subtract: _ops.sub, np.multiply: _ops.mul,
                 np.true_divide: _ops.div, np.power: _ops.pow, np.bitwise_and: Tensor.__and__,
-                np.bitwise_or: Tensor.__or__, np.bitwise_xor: Tensor.__xor__}  # fmt: skip
+                np.bitwise_or: Tensor.__or__, np.bitwise_xor: Tensor.__xor__,
+                np.left_shift: Tensor.__lshift__, np.right_shift: Tensor.__rshift__}  # fmt: skip
 
 
 def _check_inplace_cast(result: np.dtype, out: np.dtype) -> None:
@@ -1089,6 +1178,8 @@ def _inplace_method(name: str):
 for _name in (
     "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal",
     "not_equal", "logical_and", "logical_or", "logical_xor", "logical_not", "subtract",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift",
+    "bitwise_right_shift", "gcd", "lcm",
     "multiply", "divide", "true_divide", "floor_divide", "remainder", "fmod", "negative",
     "float_power", "clamp_min", "clamp_max", "clip", "erf", "erfc", "erfinv", "lgamma",
     "digamma", "polygamma", "i0", "sinc", "logit", "xlogy", "atan2", "arctan2", "hypot",
