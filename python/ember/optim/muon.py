@@ -1,0 +1,125 @@
+"""Muon (Jordan et al., 2024) with PyTorch's algorithm (``torch.optim.Muon``) and state layout.
+
+The update orthogonalises the momentum with a few Newton-Schulz iterations: matrix products
+on the whole parameter, so it is written with NumPy's matmul on each parameter's array (the
+parameter is updated in place). PyTorch runs the iteration in bfloat16; ember has no bfloat16
+and runs it in the parameter's dtype, so the two agree to bfloat16's precision, not bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ember.autograd.function import no_grad
+from ember.optim.optimizer import Optimizer, _check_nonneg, _lerp_, _run_closure, _state_like
+
+_NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
+
+
+def _orthogonalize(g: np.ndarray, coefficients, steps: int, eps: float) -> np.ndarray:
+    """The quintic Newton-Schulz iteration X <- a X + (b A + c A^2) X, A = X X^T, from
+    X = G / max(|G|_F, eps): about U V^T for G = U S V^T (singular values near 1, not equal)."""
+    a, b, c = coefficients
+    tall = g.shape[0] > g.shape[1]
+    x = g.T if tall else g  # iterate on the wide side: the Gram matrix is the small one
+    x = x / max(float(np.linalg.norm(x)), eps)
+    for _ in range(steps):
+        gram = x @ x.T
+        x = a * x + (b * gram + c * (gram @ gram)) @ x
+    return x.T if tall else x
+
+
+def _adjusted_lr(lr: float, adjust_lr_fn: str | None, shape) -> float:
+    """Scale lr so the orthogonal update's RMS is alike across shapes: Keller Jordan's
+    sqrt(max(1, A / B)) ("original", the default) or Moonshot's 0.2 sqrt(max(A, B))."""
+    rows, cols = shape
+    if adjust_lr_fn == "match_rms_adamw":
+        return lr * 0.2 * math.sqrt(max(rows, cols))
+    return lr * math.sqrt(max(1.0, rows / cols))
+
+
+class Muon(Optimizer):
+    """PyTorch's Muon, for the 2-D weights of hidden layers::
+
+        buf = lerp(buf, g, 1 - momentum)
+        u = lerp(g, buf, momentum) if nesterov else buf
+        O = NewtonSchulz(u)                            (ns_steps iterations, ns_coefficients)
+        p = p * (1 - lr * weight_decay) - adjusted_lr * O
+
+    Biases, embeddings and other non-2-D parameters belong to another optimiser (AdamW), as in
+    PyTorch, which refuses them here too.
+
+    Args:
+        params: 2-D parameters or parameter groups.
+        lr: learning rate (>= 0, default 1e-3). weight_decay: decoupled (>= 0, default 0.1).
+        momentum: >= 0 (default 0.95). nesterov: Nesterov momentum (default True).
+        ns_coefficients: (a, b, c) of the iteration. eps: floor of the norm it divides by.
+        ns_steps: iterations (< 100, default 5).
+        adjust_lr_fn: None / "original" or "match_rms_adamw" (see ``_adjusted_lr``).
+
+    State per parameter: ``momentum_buffer``, as PyTorch's.
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        weight_decay: float = 0.1,
+        momentum: float = 0.95,
+        nesterov: bool = True,
+        ns_coefficients: tuple[float, float, float] = _NS_COEFFICIENTS,
+        eps: float = 1e-7,
+        ns_steps: int = 5,
+        adjust_lr_fn: str | None = None,
+    ):
+        defaults = dict(
+            lr=lr,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            nesterov=nesterov,
+            ns_coefficients=ns_coefficients,
+            eps=eps,
+            ns_steps=ns_steps,
+            adjust_lr_fn=adjust_lr_fn,
+        )
+        super().__init__(params, defaults)
+
+    def _validate(self, group: dict) -> None:
+        _check_nonneg(group, "lr", "momentum", "weight_decay")
+        if group["adjust_lr_fn"] not in (None, "original", "match_rms_adamw"):
+            raise ValueError(
+                f"Adjust learning rate function {group['adjust_lr_fn']} is not supported"
+            )
+        if len(tuple(group["ns_coefficients"])) != 3:
+            raise ValueError("Coefficients must be a tuple of exactly 3 values")
+        if not 0 <= int(group["ns_steps"]) < 100:
+            raise ValueError("Number of steps must be less than 100 for computational efficiency")
+        for p in group["params"]:
+            if p.ndim != 2:
+                raise ValueError(
+                    f"Muon only supports 2D parameters whereas we found a parameter with size: "
+                    f"{tuple(p.shape)}"
+                )
+
+    @no_grad()
+    def step(self, closure=None):
+        loss = _run_closure(closure)
+        for group, p, g in self._params_with_grad():
+            lr, mom = float(group["lr"]), float(group["momentum"])
+            state = self.state[p]
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = _state_like(p)
+            buf = state["momentum_buffer"]
+            _lerp_(buf, g, 1 - mom)
+            update = buf
+            if group["nesterov"]:
+                update = g.copy()
+                _lerp_(update, buf, mom)
+            ortho = _orthogonalize(
+                update, group["ns_coefficients"], int(group["ns_steps"]), float(group["eps"])
+            )
+            p.data *= 1 - lr * float(group["weight_decay"])
+            p.data -= _adjusted_lr(lr, group["adjust_lr_fn"], p.shape) * ortho.astype(p.dtype)
+        return loss

@@ -1,0 +1,163 @@
+"""optim.Muon: the step against a NumPy reference (float64, exact), against torch.optim.Muon
+(which orthogonalises in bfloat16, so to bfloat16's precision), its state_dict round trip,
+training, and the errors bad arguments get."""
+
+import math
+
+import numpy as np
+import pytest
+
+import ember
+from ember import nn, optim
+
+A, B, C = 3.4445, -4.7750, 2.0315
+
+
+def _newton_schulz(u, steps=5, eps=1e-7):
+    """Reference: iterate on the wide orientation, X <- a X + b (X X^T) X + c (X X^T)^2 X."""
+    x = u.T if u.shape[0] > u.shape[1] else u
+    x = x / max(np.sqrt((x * x).sum()), eps)
+    for _ in range(steps):
+        s = x @ x.T
+        x = A * x + B * (s @ x) + C * (s @ (s @ x))
+    return x.T if u.shape[0] > u.shape[1] else x
+
+
+def _muon_reference(w, grads, lr, wd=0.1, mom=0.95, nesterov=True, fn=None):
+    w, buf = w.copy(), np.zeros_like(w)
+    rows, cols = w.shape
+    scale = (
+        0.2 * math.sqrt(max(rows, cols))
+        if fn == "match_rms_adamw"
+        else math.sqrt(max(1, rows / cols))
+    )
+    for g in grads:
+        buf = mom * buf + (1 - mom) * g
+        u = (1 - mom) * g + mom * buf if nesterov else buf
+        w = w * (1 - lr * wd) - lr * scale * _newton_schulz(u)
+    return w, buf
+
+
+@pytest.mark.parametrize("shape", [(8, 5), (5, 8), (6, 6), (1, 7)])
+@pytest.mark.parametrize("nesterov", [True, False])
+@pytest.mark.parametrize("fn", [None, "original", "match_rms_adamw"])
+def test_steps_match_the_numpy_reference_in_float64(shape, nesterov, fn):
+    rng = np.random.default_rng(sum(shape))
+    w = rng.standard_normal(shape)
+    grads = [rng.standard_normal(shape) for _ in range(4)]
+    p = nn.Parameter(ember.tensor(w))
+    opt = optim.Muon([p], lr=0.05, nesterov=nesterov, adjust_lr_fn=fn)
+    for g in grads:
+        p.grad = ember.tensor(g)
+        opt.step()
+    want_w, want_buf = _muon_reference(w, grads, 0.05, nesterov=nesterov, fn=fn)
+    np.testing.assert_allclose(p.numpy(), want_w, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(opt.state[p]["momentum_buffer"], want_buf, rtol=1e-12, atol=1e-14)
+    assert p.dtype == np.float64
+
+
+def test_newton_schulz_makes_the_update_nearly_orthogonal():
+    g = np.random.default_rng(1).standard_normal((32, 16))
+    s = np.linalg.svd(_newton_schulz(g), compute_uv=False)
+    assert 0.5 < s.min() and s.max() < 1.3  # the quintic's spread around 1, not exactly 1
+    p = nn.Parameter(ember.tensor(np.zeros((32, 16))))
+    opt = optim.Muon([p], lr=1.0, weight_decay=0.0, momentum=0.0, nesterov=False)
+    p.grad = ember.tensor(g)
+    opt.step()
+    np.testing.assert_allclose(
+        np.linalg.svd(-p.numpy(), compute_uv=False), s * math.sqrt(2), rtol=1e-10
+    )
+
+
+@pytest.mark.parametrize("shape", [(8, 5), (5, 8), (16, 16)])
+@pytest.mark.parametrize("fn", [None, "match_rms_adamw"])
+def test_matches_torch_to_bfloat16_precision(shape, fn):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal(shape).astype(np.float32)
+    grads = [rng.standard_normal(shape).astype(np.float32) for _ in range(3)]
+    tp, ep = torch.nn.Parameter(torch.tensor(w)), nn.Parameter(ember.tensor(w))
+    to = torch.optim.Muon([tp], lr=0.02, adjust_lr_fn=fn)
+    eo = optim.Muon([ep], lr=0.02, adjust_lr_fn=fn)
+    for g in grads:
+        tp.grad, ep.grad = torch.tensor(g), ember.tensor(g)
+        to.step()
+        eo.step()
+    np.testing.assert_allclose(
+        eo.state[ep]["momentum_buffer"], to.state[tp]["momentum_buffer"].numpy(), atol=1e-6
+    )
+    moved_t, moved_e = tp.detach().numpy() - w, ep.numpy() - w
+    assert np.abs(moved_e - moved_t).max() < 0.05 * np.abs(moved_t).max()  # bfloat16 in torch
+    assert ep.dtype == np.float32
+
+
+def test_state_dict_round_trip_continues_identically():
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((4, 6))
+    grads = [rng.standard_normal((4, 6)) for _ in range(4)]
+    p1 = nn.Parameter(ember.tensor(w))
+    o1 = optim.Muon([p1], lr=0.1)
+    for g in grads:
+        p1.grad = ember.tensor(g)
+        o1.step()
+    p2 = nn.Parameter(ember.tensor(w))
+    o2 = optim.Muon([p2], lr=0.1)
+    for g in grads[:2]:
+        p2.grad = ember.tensor(g)
+        o2.step()
+    p3 = nn.Parameter(ember.tensor(p2.numpy()))
+    o3 = optim.Muon([p3], lr=0.1)
+    o3.load_state_dict(o2.state_dict())
+    for g in grads[2:]:
+        p3.grad = ember.tensor(g)
+        o3.step()
+    np.testing.assert_allclose(p3.numpy(), p1.numpy(), rtol=1e-13)
+    assert set(o1.state_dict()["state"][0]) == {"momentum_buffer"}
+
+
+def test_trains_the_hidden_weights_of_an_mlp():
+    ember.manual_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((128, 10)).astype(np.float32)
+    y = np.sin(x @ rng.standard_normal((10, 1))).astype(np.float32)
+    model = nn.Sequential(nn.Linear(10, 64), nn.Tanh(), nn.Linear(64, 1))
+    hidden = [p for p in model.parameters() if p.ndim == 2]
+    rest = [p for p in model.parameters() if p.ndim != 2]
+    opts = [optim.Muon(hidden, lr=0.02), optim.AdamW(rest, lr=1e-2)]
+    xt, yt = ember.tensor(x), ember.tensor(y)
+    first = None
+    for _ in range(150):
+        loss = nn.functional.mse_loss(model(xt), yt)
+        first = first if first is not None else loss.item()
+        for o in opts:
+            o.zero_grad()
+        loss.backward()
+        for o in opts:
+            o.step()
+    assert loss.item() < 0.2 * first
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"lr": -1.0}, "learning rate"),
+        ({"momentum": -0.1}, "momentum"),
+        ({"weight_decay": -0.1}, "weight_decay"),
+        ({"adjust_lr_fn": "sqrt"}, "Adjust learning rate function sqrt is not supported"),
+        ({"ns_steps": 100}, "less than 100"),
+        ({"ns_coefficients": (1.0, 2.0)}, "exactly 3 values"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        optim.Muon([nn.Parameter(ember.zeros(3, 3))], **kwargs)
+
+
+def test_refuses_parameters_that_are_not_matrices_and_sparse_gradients():
+    with pytest.raises(ValueError, match=r"only supports 2D parameters .*\(3,\)"):
+        optim.Muon([nn.Parameter(ember.zeros(3, 3)), nn.Parameter(ember.zeros(3))])
+    emb = nn.Embedding(5, 3, sparse=True)
+    opt = optim.Muon(emb.parameters())
+    emb(ember.tensor([1, 2])).sum().backward()
+    with pytest.raises(RuntimeError, match="Muon does not support sparse gradients"):
+        opt.step()
