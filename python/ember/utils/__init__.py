@@ -1,6 +1,6 @@
 """PyTorch's ``torch.utils`` namespace, for code written against it: ``ember.utils.data`` is
-``ember.data``."""
+``ember.data``; ``ember.utils.checkpoint`` is activation checkpointing."""
 
-from ember.utils import data
+from ember.utils import checkpoint, data
 
-__all__ = ["data"]
+__all__ = ["checkpoint", "data"]
