@@ -138,3 +138,39 @@ def test_against_torch():
     for sl in (np.s_[1:, 2:], np.s_[2], np.s_[:, 1]):
         assert ea[sl].storage_offset() == ta[sl].storage_offset()
     assert repr(ember.tensor([0.123456, 1.5])) == repr(torch.tensor([0.123456, 1.5]))
+
+
+@pytest.mark.parametrize(
+    "call,want,dtype",
+    [
+        (lambda: ember.sin(2), np.sin(2.0), np.float32),  # was sin of Tensor(2): two zeros
+        (lambda: ember.sum([1, 2]), 3, np.int64),
+        (lambda: ember.cumsum([1, 2], 0), [1, 3], np.int64),
+        (lambda: ember.clamp(-1.0, max=-2.0), -2.0, np.float32),
+        (lambda: ember.clamp_max(0, 0.5), 0.0, np.float32),
+        (lambda: ember.clone(-1.0), -1.0, np.float32),
+        (lambda: ember.pow(10, 2), 100, np.int64),
+        (lambda: ember.float_power(2, 3), 8.0, np.float64),
+        (lambda: ember.floor_divide(-1.0, 0), -np.inf, np.float32),  # was a ZeroDivisionError
+        (lambda: ember.remainder(7, 3), 1, np.int64),
+        (lambda: ember.poisson(ember.tensor(0.0)), 0.0, np.float32),  # 0-d rates
+    ],
+)
+def test_python_numbers_as_the_input_give_torch_tensor_values(call, want, dtype):
+    out = call()
+    assert isinstance(out, ember.Tensor) and out.dtype == dtype
+    np.testing.assert_allclose(out.numpy(), want, rtol=1e-6)
+
+
+def test_bad_first_arguments_are_clear_errors():
+    with pytest.raises(TypeError, match="einsum: the equation must be a string"):
+        ember.einsum(ember.zeros(2))
+    with pytest.raises(TypeError, match="must be a floating point tensor"):
+        ember.nn.functional.scaled_dot_product_attention(
+            ember.zeros(1, 2, 3, 4), ember.zeros(1, 2, 3, 4), ember.zeros(1, 2, 3, 4).long(),
+            enable_gqa=True,
+        )  # fmt: skip
+    with pytest.raises(TypeError, match="must be numeric"):
+        ember.nn.functional.scaled_dot_product_attention(
+            ember.zeros(1, 2, 3, 4), ember.zeros(1, 2, 3, 4), "v", enable_gqa=True
+        )

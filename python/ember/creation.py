@@ -255,7 +255,7 @@ def poisson(input, generator=None) -> Tensor:  # noqa: A002
         raise TypeError(f"poisson: rates must be floating point, got {rates.dtype}")
     if not np.all(rates >= 0):
         raise ValueError("poisson: rates must be non-negative")
-    return Tensor(rng(generator).poisson(rates).astype(rates.dtype))
+    return Tensor(np.asarray(rng(generator).poisson(rates)).astype(rates.dtype))
 
 
 def bernoulli(input, p=None, *, generator=None) -> Tensor:  # noqa: A002

@@ -17,7 +17,7 @@ import numpy as np
 from ember import _C
 from ember.autograd.engine import reduce_sum, unbroadcast
 from ember.autograd.function import Function, note_graph_write
-from ember.tensor import Tensor, get_default_dtype
+from ember.tensor import Tensor, _default_dtype, get_default_dtype
 
 _shape = np.shape
 
@@ -95,9 +95,12 @@ def _broadcasting(fn, op: str, a, b) -> Tensor:
 
 
 def _tensor_operand(x) -> Tensor:
-    """Any array-like as a Tensor (a NumPy array is wrapped, not copied): for the ops that read
-    the operand's dtype, shape or data."""
-    return x if isinstance(x, Tensor) else Tensor(x)
+    """Any array-like as a Tensor (a NumPy array is wrapped, not copied) with torch.tensor's
+    dtypes: for the ops that read the operand's dtype, shape or data. (Not Tensor(x): Tensor(2)
+    is PyTorch's legacy size form, a tensor of two zeros.)"""
+    if isinstance(x, Tensor):
+        return x
+    return Tensor(x if isinstance(x, np.ndarray) else np.asarray(x, _default_dtype(x)))
 
 
 def _as_operand(x):
@@ -317,6 +320,8 @@ class Pow(Function):
 
 def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
     a, b = _as_operand(a), _as_operand(b)
+    if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
+        a = _tensor_operand(a)  # pow(2, 3): a tensor, as for any two numbers
     if isinstance(a, Tensor) and a.data.dtype.kind in "iu" and isinstance(b, int) and b < 0:
         raise ValueError("pow: integers to negative integer powers are not allowed")
     return _broadcasting(Pow, "pow", a, b)
@@ -349,7 +354,10 @@ def _operands(op: str, a, b):
     for x in (a, b):
         if isinstance(x, str | bytes | dict | set | type(None)):
             raise TypeError(f"{op}: expected a tensor or a number, got {type(x).__name__}")
-    a, b = _promote(_as_operand(a), _as_operand(b))
+    a, b = _as_operand(a), _as_operand(b)
+    if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
+        a = _tensor_operand(a)  # two Python numbers: the result is still a tensor
+    a, b = _promote(a, b)
     _check_broadcast(op, _data(a), _data(b))
     return a, b
 
@@ -1108,7 +1116,7 @@ class Clamp(Function):
 def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    x = _as_operand(x)
+    x = _tensor_operand(x)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         # tensor bounds take gradients where they win (ties go to x), as in PyTorch
         if min is not None:
@@ -1190,7 +1198,7 @@ class Clone(Function):
 
 
 def clone(x) -> Tensor:
-    return Clone.apply(x)
+    return Clone.apply(_tensor_operand(x))
 
 
 # ---- reductions ---------------------------------------------------------------------------
@@ -4042,6 +4050,8 @@ def _einsum_subscripts(equation: str, shapes):
 def einsum(equation: str, *operands) -> Tensor:
     """Einstein summation, as torch.einsum ('ij,jk->ik', ellipses and broadcasting of size-1
     dims included)."""
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum: the equation must be a string, got {type(equation).__name__}")
     if len(operands) == 1 and isinstance(operands[0], list | tuple):
         operands = operands[0]
     ts = _promote_list([_tensor_operand(o) for o in operands])
@@ -4258,7 +4268,8 @@ def put(x, index, source, accumulate: bool = False) -> Tensor:
 
 def select_scatter(x, src, dim: int, index: int) -> Tensor:
     """x with src written at index along dim (the dim src lacks)."""
-    x, src = _tensor_operand(x), _same_dtype("select_scatter", x, _tensor_operand(src))
+    x = _tensor_operand(x)
+    src = _same_dtype("select_scatter", x, _tensor_operand(src))
     axis = _dim(dim, x.ndim, "select_scatter")
     key = (slice(None),) * axis + (operator.index(index),)
     if x.data[key].shape != src.shape:
@@ -4268,7 +4279,8 @@ def select_scatter(x, src, dim: int, index: int) -> Tensor:
 
 def slice_scatter(x, src, dim: int = 0, start=None, end=None, step: int = 1) -> Tensor:
     """x with src written at the slice start:end:step of dim."""
-    x, src = _tensor_operand(x), _same_dtype("slice_scatter", x, _tensor_operand(src))
+    x = _tensor_operand(x)
+    src = _same_dtype("slice_scatter", x, _tensor_operand(src))
     axis = _dim(dim, x.ndim, "slice_scatter")
     key = (slice(None),) * axis + (slice(start, end, step),)
     if x.data[key].shape != src.shape:
@@ -4308,7 +4320,8 @@ def index_reduce(x, dim: int, index, source, reduce: str, *, include_self: bool 
 
 def diagonal_scatter(x, src, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """x with src written onto the diagonal diagonal(x, offset, dim1, dim2) reads."""
-    x, src = _tensor_operand(x), _same_dtype("diagonal_scatter", x, _tensor_operand(src))
+    x = _tensor_operand(x)
+    src = _same_dtype("diagonal_scatter", x, _tensor_operand(src))
     if x.ndim < 2:
         raise ValueError(f"diagonal_scatter: input must have >= 2 dims, got shape {x.shape}")
     d1, d2 = _two_dims("diagonal_scatter", x.ndim, dim1, dim2)

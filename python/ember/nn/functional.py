@@ -1399,6 +1399,10 @@ def scaled_dot_product_attention(
             "scaled_dot_product_attention: give attn_mask or is_causal=True, not both (as PyTorch)"
         )
     if enable_gqa:
+        op = "scaled_dot_product_attention"
+        query = _float_input(query, op, "query")
+        key = _float_input(key, op, "key", query.dtype)
+        value = _float_input(value, op, "value", query.dtype)
         hq, hk, hv = (t.shape[-3] if t.ndim >= 3 else None for t in (query, key, value))
         if None in (hq, hk, hv) or hq % hk or hq % hv:
             raise ValueError(
