@@ -174,3 +174,9 @@ def test_bad_first_arguments_are_clear_errors():
         ember.nn.functional.scaled_dot_product_attention(
             ember.zeros(1, 2, 3, 4), ember.zeros(1, 2, 3, 4), "v", enable_gqa=True
         )
+
+
+def test_list_operands_take_torch_tensor_dtypes():
+    assert (ember.tensor([1, 2]) + [1, 2]).dtype == np.int64  # not float32 from Tensor([1, 2])
+    assert (ember.tensor([1.0, 2.0], dtype=np.float64) + [1, 2]).dtype == np.float64
+    assert (ember.tensor([1, 2]) * [0.5, 1.0]).dtype == np.float32

@@ -110,7 +110,7 @@ def _as_operand(x):
         return x.item()
     if isinstance(x, Tensor | np.ndarray | int | float | bool):
         return x
-    return Tensor(x)
+    return _tensor_operand(x)
 
 
 # ---- arithmetic ---------------------------------------------------------------------------
