@@ -180,3 +180,12 @@ def test_list_operands_take_torch_tensor_dtypes():
     assert (ember.tensor([1, 2]) + [1, 2]).dtype == np.int64  # not float32 from Tensor([1, 2])
     assert (ember.tensor([1.0, 2.0], dtype=np.float64) + [1, 2]).dtype == np.float64
     assert (ember.tensor([1, 2]) * [0.5, 1.0]).dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "method", ["expand_as", "view_as", "reshape_as", "type_as", "is_same_size"]
+)
+@pytest.mark.parametrize("other", [(2, 2), -1.0, "x", None])
+def test_as_methods_need_a_tensor(method, other):
+    with pytest.raises(TypeError, match=rf"{method}\(\): argument 'other' must be Tensor"):
+        getattr(ember.zeros(2, 2), method)(other)

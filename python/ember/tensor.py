@@ -63,6 +63,13 @@ def set_printoptions(
         _PRINT_OPTIONS["suppress_small"] = True
 
 
+def _other(x, op: str):
+    """The ``other`` of the ``*_as`` methods: a Tensor (or array), as PyTorch requires."""
+    if not isinstance(x, Tensor | np.ndarray):
+        raise TypeError(f"{op}(): argument 'other' must be Tensor, not {type(x).__name__}")
+    return x
+
+
 def _default_dtype(data) -> np.dtype | None:
     """PyTorch's defaults: Python floats -> the default dtype, ints -> int64, bools -> bool."""
     if isinstance(data, np.ndarray | np.generic):
@@ -344,7 +351,7 @@ class Tensor:
         return True
 
     def is_same_size(self, other) -> bool:
-        return self.shape == other.shape
+        return self.shape == _other(other, "is_same_size").shape
 
     def is_nonzero(self) -> bool:
         if self.data.size != 1:
@@ -803,13 +810,13 @@ class Tensor:
         return _creation.tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
     def expand_as(self, other):
-        return _ops.expand(self, other.shape)
+        return _ops.expand(self, _other(other, "expand_as").shape)
 
     def view_as(self, other):
-        return self.view(other.shape)
+        return self.view(_other(other, "view_as").shape)
 
     def reshape_as(self, other):
-        return _ops.reshape(self, other.shape)
+        return _ops.reshape(self, _other(other, "reshape_as").shape)
 
     def type(self, dtype=None):
         """Without an argument the type name (e.g. 'ember.float32'); with one, a cast."""
@@ -1046,7 +1053,7 @@ class Tensor:
         return _ops.repeat(self, *sizes)
 
     def type_as(self, other):
-        return _ops.cast(self, other.dtype)
+        return _ops.cast(self, _other(other, "type_as").dtype)
 
     def __getitem__(self, index):
         split = _split_int_index(index) if type(index) is tuple else None
