@@ -189,3 +189,11 @@ def test_list_operands_take_torch_tensor_dtypes():
 def test_as_methods_need_a_tensor(method, other):
     with pytest.raises(TypeError, match=rf"{method}\(\): argument 'other' must be Tensor"):
         getattr(ember.zeros(2, 2), method)(other)
+
+
+def test_sequence_modules_name_the_error_for_non_tensors():
+    with pytest.raises(ValueError, match="must all be 3-D"):
+        ember.nn.Transformer(4, 2, 1, 1, 8)(2.0, ember.randn(3, 4))
+    with pytest.raises(TypeError, match="not <U1"):
+        ember.nn.Unflatten(1, (2, 2))("a")
+    assert ember.nn.Unflatten(1, (2, 2))(np.ones((3, 4))).shape == (3, 2, 2)

@@ -43,6 +43,7 @@ class Unflatten(Module):
         self.unflattened_size = unflattened_size
 
     def forward(self, input):
+        input = ops._tensor_operand(input)  # noqa: A001  (arrays and lists too, as Flatten)
         shape = tuple(input.shape)
         d = self.dim % len(shape) if -len(shape) <= self.dim < len(shape) else None
         if d is None:

@@ -50,7 +50,9 @@ def _detect_causal(mask, is_causal, size: int) -> bool:
 
 
 def _seq_len(x, batch_first: bool) -> int:
-    shape = x.shape
+    shape = np.shape(x.data if isinstance(x, Tensor) else x)
+    if not shape:
+        return 0  # not a sequence: the attention layer names the error
     return shape[1] if (len(shape) == 3 and batch_first) else shape[0]
 
 
