@@ -1,5 +1,6 @@
 """Define-by-run automatic differentiation: Function, the backward engine, gradcheck."""
 
+from ember.autograd import functional
 from ember.autograd.engine import backward, grad
 from ember.autograd.function import (
     Function,
@@ -21,6 +22,7 @@ __all__ = [
     "set_detect_anomaly",
     "backward",
     "enable_grad",
+    "functional",
     "grad",
     "gradcheck",
     "inference_mode",
