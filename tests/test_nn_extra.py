@@ -282,6 +282,23 @@ def test_normalize(p, dim):
     assert gradcheck(lambda t: F.normalize(t, p, dim), (ember.tensor(x, requires_grad=True),))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_normalize_rows_below_eps_match_torch(dtype, dim):
+    # the fused p=2 node: rows of zeros, rows whose norm is under eps (clamped: no gradient
+    # through the norm) and ordinary rows, values and gradients as torch's
+    x = np.random.default_rng(5).standard_normal((4, 6)).astype(dtype)
+    x[0], x[1] = 0, x[1] * 1e-14
+    g = np.random.default_rng(6).standard_normal((4, 6)).astype(dtype)
+    te, tt = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ye, yt = F.normalize(te, dim=dim), TF.normalize(tt, dim=dim)
+    (ye * ember.tensor(g)).sum().backward()
+    (yt * torch.tensor(g)).sum().backward()
+    tol = 1e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(ye.detach().numpy(), yt.detach().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(te.grad.numpy(), tt.grad.numpy(), rtol=10 * tol, atol=tol)
+
+
 def test_normalize_zero_rows_and_errors():
     x = np.zeros((2, 3))
     x[1] = [3.0, 4.0, 0.0]

@@ -81,6 +81,12 @@ CASES = {
         [_arr(2, 3)],
         True,
     ),
+    "repeat_interleave_int_dim": (
+        lambda m, x: m.repeat_interleave(x, 3, dim=-2),
+        [_arr(2, 3, 2)],
+        True,
+    ),
+    "repeat_interleave_zero": (lambda m, x: x.repeat_interleave(0, dim=1), [_arr(2, 3)], True),
     "repeat_interleave_counts": (
         lambda m, x: m.repeat_interleave(m.tensor([2, 0, 3])),
         [_arr(1)],

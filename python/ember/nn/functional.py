@@ -761,12 +761,36 @@ def _norm(x: Tensor, p: float, dim: int, keepdim: bool) -> Tensor:
     return VectorNorm.apply(x, float(p), dim, keepdim)
 
 
+class _Normalize2(Function):
+    """x / max(||x||_2, eps) along dim as one node: PyTorch's gradients through the division,
+    the clamp (which passes them where the norm >= eps) and the norm (0 where it is 0)."""
+
+    @staticmethod
+    def forward(ctx, x, dim, eps):
+        n = np.sqrt(_dot(x, x, dim))
+        c = np.maximum(n, np.asarray(eps, x.dtype))
+        ctx.save_for_backward(x, n, c)
+        ctx.meta = (dim, eps)
+        return x / c
+
+    @staticmethod
+    def backward(ctx, g):
+        x, n, c = ctx.saved_tensors
+        dim, eps = ctx.meta
+        dn = np.where(n >= eps, _dot(g, x, dim) / (c * c), 0)  # minus d(loss)/d(norm)
+        gx = g / c
+        gx -= np.where(n == 0, 0, dn / np.where(n == 0, 1, n)) * x
+        return gx, None, None
+
+
 def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None) -> Tensor:
     """input / max(||input||_p, eps) along ``dim``."""
     if out is not None:
         raise ValueError("normalize: out= is not supported")
     x = _float_input(input, "normalize")
     d = _dim(dim, x.ndim, "normalize")
+    if p == 2:
+        return _Normalize2.apply(x, d, float(eps))
     from ember import linalg, ops
 
     # p = 0 (a count) or p < 0: linalg.vector_norm's, as PyTorch's input.norm(p)
