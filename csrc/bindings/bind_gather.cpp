@@ -2,6 +2,8 @@
 //
 //   gather_forward(x, index int64, dim) -> y (index's shape)        any numeric x, same ndim
 //   gather_backward(grad, index int64, dim, size) -> dx (grad's shape with `size` at dim)
+//   concat(arrays, dim, stack) -> (y, sizes)     torch.cat / torch.stack of one dtype
+#include <algorithm>
 #include <string>
 
 #include "bind_util.h"
@@ -16,6 +18,8 @@ void gather_forward(T* y, const T* x, const int64_t* idx, int64_t outer, int64_t
 template <typename T>
 void gather_backward(T* dx, const T* dy, const int64_t* idx, int64_t outer, int64_t nx, int64_t ni,
                      int64_t inner);
+void concat_forward(char* out, const char* const* in, const int64_t* block, int64_t n,
+                    int64_t outer);
 
 namespace {
 
@@ -111,6 +115,80 @@ py::array backward_py(const py::array& grad, const py::array& index, int64_t dim
   return dx;
 }
 
+// torch.cat (stack=false) or torch.stack (stack=true) of `arrays` along `dim`; non-contiguous
+// inputs are copied first. cat skips the legacy empty tensors of shape (0,) when others are
+// not, as PyTorch. Returns y and each input's extent along dim (the slice of y its gradient
+// is; -1 for a skipped input).
+py::tuple concat_py(const py::sequence& arrays, int64_t dim, bool stack) {
+  const char* op = stack ? "stack" : "cat";
+  std::vector<py::array> xs;
+  xs.reserve(arrays.size());
+  bool all_legacy = true;
+  for (const py::handle h : arrays) {
+    if (!py::isinstance<py::array>(h))
+      throw py::type_error(
+          detail::concat(op, ": expected arrays, got ", Py_TYPE(h.ptr())->tp_name));
+    xs.push_back(py::reinterpret_borrow<py::array>(h));
+    all_legacy = all_legacy && xs.back().ndim() == 1 && xs.back().shape(0) == 0;
+  }
+  EMBER_CHECK(!xs.empty(), op, ": expected a non-empty list of tensors");
+  auto skipped = [&](const py::array& a) {
+    return !stack && !all_legacy && a.ndim() == 1 && a.shape(0) == 0;
+  };
+  const py::array& first = *std::find_if_not(xs.begin(), xs.end(), skipped);
+  const std::vector<int64_t> ref = shape_of(first);
+  const int64_t nd = static_cast<int64_t>(ref.size()) + (stack ? 1 : 0);
+  EMBER_CHECK(nd > 0, op, ": zero-dimensional tensors cannot be concatenated (stack them)");
+  if (dim < -nd || dim >= nd)
+    throw py::index_error(detail::concat(op, ": dim ", dim, " is out of range for ", nd, " dims"));
+  const int64_t axis = dim < 0 ? dim + nd : dim;
+  int64_t outer = 1, inner = 1;  // elements before the axis, and after it (cat) / from it (stack)
+  for (int64_t d = 0; d < static_cast<int64_t>(ref.size()); ++d) {
+    if (d < axis) outer = mul_checked(outer, ref[d], op);
+    if (d > axis || (stack && d == axis)) inner = mul_checked(inner, ref[d], op);
+  }
+  std::vector<int64_t> block;
+  std::vector<const char*> ptr;
+  py::list sizes;
+  int64_t total = 0;
+  for (size_t k = 0; k < xs.size(); ++k) {
+    py::array& a = xs[k];
+    if (skipped(a)) {
+      sizes.append(-1);
+      continue;
+    }
+    if (!same_dtype(a.dtype(), first.dtype()))
+      throw py::type_error(detail::concat(op, ": expected all tensors of dtype ",
+                                          std::string(py::str(first.dtype())), ", got ",
+                                          std::string(py::str(a.dtype())), " at position ", k));
+    const std::vector<int64_t> s = shape_of(a);
+    bool fits = s.size() == ref.size();
+    for (size_t d = 0; fits && d < s.size(); ++d)
+      fits = s[d] == ref[d] || (!stack && static_cast<int64_t>(d) == axis);
+    EMBER_CHECK(fits, op, ": shapes ", shape_str(ref), " and ", shape_str(s), " differ",
+                stack ? "" : detail::concat(" outside dim ", axis));
+    if (!(a.flags() & py::array::c_style)) a = py::array::ensure(a, py::array::c_style);
+    const int64_t extent = stack ? 1 : s[axis];
+    block.push_back(mul_checked(mul_checked(extent, inner, op), a.itemsize(), op));
+    ptr.push_back(static_cast<const char*>(a.data()));
+    total += extent;
+    sizes.append(extent);
+  }
+  std::vector<int64_t> out_shape = ref;
+  if (stack)
+    out_shape.insert(out_shape.begin() + axis, total);
+  else
+    out_shape[axis] = total;
+  numel_checked(out_shape, op);
+  py::array y = empty_like_dtype(first, out_shape);
+  char* out = static_cast<char*>(y.mutable_data());
+  {
+    py::gil_scoped_release release;
+    concat_forward(out, ptr.data(), block.data(), static_cast<int64_t>(ptr.size()), outer);
+  }
+  return py::make_tuple(y, sizes);
+}
+
 }  // namespace
 
 void bind_gather(py::module_& m) {
@@ -121,6 +199,9 @@ void bind_gather(py::module_& m) {
         py::arg("size"),
         "grad float (index's shape), index int64, size = x.shape[dim] -> dx: zeros with grad "
         "added at the indexed positions (in index order: deterministic).");
+  m.def("concat", &concat_py, py::arg("arrays"), py::arg("dim"), py::arg("stack") = false,
+        "arrays of one dtype -> (y, sizes): torch.cat along dim (stack=False; legacy (0,) "
+        "tensors skipped) or torch.stack (a new dim); sizes are each input's extent along dim.");
 }
 
 }  // namespace ember

@@ -85,3 +85,27 @@ template void gather_backward<double>(double*, const double*, const int64_t*, in
                                       int64_t, int64_t);
 
 }  // namespace ember
+
+namespace ember {
+
+// torch.cat / torch.stack of C-contiguous arrays of one dtype, as bytes: the output is
+// (outer, sum of blocks) and input k fills columns [offset_k, offset_k + block_k) of every
+// row (block = its bytes per outer index). Threads split the rows: each byte is written once,
+// so the result does not depend on the thread count.
+void concat_forward(char* out, const char* const* in, const int64_t* block, int64_t n,
+                    int64_t outer) {
+  int64_t row = 0;
+  for (int64_t k = 0; k < n; ++k) row += block[k];
+  const int nt = static_cast<int>(
+      std::min<int64_t>(threads_for(outer * row, int64_t(1) << 18), std::max<int64_t>(outer, 1)));
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t o = 0; o < outer; ++o) {
+    char* dst = out + o * row;
+    for (int64_t k = 0; k < n; ++k) {
+      std::copy_n(in[k] + o * block[k], block[k], dst);
+      dst += block[k];
+    }
+  }
+}
+
+}  // namespace ember

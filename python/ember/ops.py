@@ -11,6 +11,7 @@ import builtins
 import math
 import operator
 from collections import namedtuple
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -1683,20 +1684,40 @@ def getitem(x, index) -> Tensor:
 # ---- joining ------------------------------------------------------------------------------
 
 
-class Cat(Function):
+class Join(Function):
+    """torch.cat (stack=False) and torch.stack: one C++ copy (_C.concat); the gradient of each
+    input is its slice of the output's gradient, a view."""
+
     @staticmethod
-    def forward(ctx, *xs, dim):
-        ctx.meta = (dim, [x.shape[dim] for x in xs])
-        return np.concatenate(xs, axis=dim)
+    def forward(ctx, *xs, dim, stack):
+        y, sizes = _C.concat(xs, dim, stack)
+        ctx.meta = (dim % y.ndim, sizes, stack)
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        dim, sizes = ctx.meta
-        pre, start, out = (slice(None),) * dim, 0, []
+        axis, sizes, stack = ctx.meta
+        if stack:
+            return tuple(np.moveaxis(g, axis, 0))
+        pre, start, out = (slice(None),) * axis, 0, []
         for n in sizes:  # views, as np.split's (which costs ~1 us a piece more)
+            if n < 0:  # a legacy (0,) input cat skipped
+                out.append(np.zeros(0, g.dtype))
+                continue
             out.append(g[pre + (slice(start, start + n),)])
             start += n
         return tuple(out)
+
+
+def _join(tensors, dim, stack: bool) -> Tensor:
+    op = "stack" if stack else "cat"
+    if isinstance(tensors, Tensor) or not isinstance(tensors, Iterable):
+        raise TypeError(f"{op}: expected a sequence of tensors, got {type(tensors).__name__}")
+    tensors = _promote_list([_tensor_operand(t) for t in tensors])
+    dim = operator.index(dim)
+    if builtins.any(t._requires_grad for t in tensors):
+        return Join.apply(*tensors, dim=dim, stack=stack)
+    return Tensor._make(_C.concat([t.data for t in tensors], dim, stack)[0], False, None, 0)
 
 
 def _promote_list(tensors):
@@ -1713,58 +1734,14 @@ def _promote_list(tensors):
 
 
 def cat(tensors, dim: int = 0) -> Tensor:
-    """Concatenate along an existing dim."""
-    tensors = _promote_list([_tensor_operand(t) for t in tensors])
-    if not tensors:
-        raise ValueError("cat: expected a non-empty list of tensors")
-    # PyTorch skips legacy empty tensors of shape (0,) (as in `out = cat([out, x])` from [])
-    shapes = [t.data.shape for t in tensors]
-    if (0,) in shapes and shapes.count((0,)) < len(shapes):
-        tensors = [t for t, s in zip(tensors, shapes) if s != (0,)]
-        shapes = [s for s in shapes if s != (0,)]
-    ref = shapes[0]
-    nd = len(ref)
-    if nd == 0:
-        raise ValueError("cat: zero-dimensional tensors cannot be concatenated (stack them)")
-    if type(dim) is int and 0 < nd and -nd <= dim < nd:
-        axis = dim % nd  # the common case, without _axes' general parsing
-    else:
-        (axis,) = _axes(dim, nd, "cat")
-    outside = ref[:axis] + ref[axis + 1 :]
-    for s in shapes[1:]:
-        if len(s) != nd or s[:axis] + s[axis + 1 :] != outside:
-            raise ValueError(f"cat: shapes {ref} and {s} differ outside dim {dim}")
-    return Cat.apply(*tensors, dim=axis)
-
-
-class Stack(Function):
-    @staticmethod
-    def forward(ctx, *xs, dim):
-        ctx.dim = dim
-        shape = xs[0].shape
-        if dim < len(shape):  # one concatenate along dim, reshaped: np.stack's per-input
-            # expand_dims cost ~1.3 us more for four small inputs
-            return np.concatenate(xs, axis=dim).reshape(shape[:dim] + (len(xs),) + shape[dim:])
-        return np.stack(xs, axis=dim)
-
-    @staticmethod
-    def backward(ctx, g):
-        return tuple(np.moveaxis(g, ctx.dim, 0))
+    """Concatenate along an existing dim (legacy empty tensors of shape (0,) are skipped, as
+    PyTorch skips them: ``out = cat([out, x])`` starting from an empty one)."""
+    return _join(tensors, dim, stack=False)
 
 
 def stack(tensors, dim: int = 0) -> Tensor:
     """Join along a new dim; all shapes must be equal."""
-    tensors = _promote_list([_tensor_operand(t) for t in tensors])
-    if not tensors:
-        raise ValueError("stack: expected a non-empty list of tensors")
-    ref = tensors[0].data.shape
-    for t in tensors[1:]:
-        if t.data.shape != ref:
-            raise ValueError(f"stack: shapes {ref} and {t.data.shape} differ")
-    n = len(ref) + 1
-    if not -n <= dim < n:
-        raise IndexError(f"stack: dim {dim} is out of range for {len(ref)} dims")
-    return Stack.apply(*tensors, dim=dim % n)
+    return _join(tensors, dim, stack=True)
 
 
 def split(x, split_size_or_sections, dim: int = 0) -> tuple:
