@@ -181,3 +181,62 @@ def test_nll_loss_float64_gradcheck_and_bad_input():
         _C.cross_entropy_forward(
             np.zeros((5, 4)), np.array([0, 9, 1, 2, 3]), None, -100, 0.0, "mean", True
         )
+
+
+# ---- topk (the heap select for k * 64 <= n) ------------------------------------------------
+
+
+def _topk_inputs(rng, dtype, n):
+    """Rows that exercise the heap select: many ties, NaNs, sorted and reversed runs."""
+    ties = rng.integers(0, 4, (3, n)).astype(dtype)
+    rows = [ties, np.sort(rng.standard_normal((2, n)))[:, ::-1].astype(dtype)]
+    rows.append(np.sort(rng.standard_normal((2, n))).astype(dtype))
+    if np.dtype(dtype).kind == "f":
+        nan = rng.standard_normal((3, n)).astype(dtype)
+        nan[rng.random(nan.shape) < 0.05] = np.nan
+        nan[2, :40] = np.nan  # more NaNs than k at the front: the heap top becomes NaN
+        rows.append(nan)
+    return np.concatenate(rows)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("largest", [True, False])
+def test_topk_heap_select_matches_torch_tie_order(dtype, largest):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    for n, k in [(64, 1), (640, 10), (1000, 3), (4099, 10)]:
+        x = _topk_inputs(rng, dtype, n)
+        v, i = ember.topk(ember.tensor(x), k, largest=largest)
+        tv, ti = torch.topk(torch.tensor(x), k, largest=largest)
+        np.testing.assert_array_equal(i.numpy(), ti.numpy())  # ties broken as PyTorch's
+        np.testing.assert_array_equal(v.numpy(), tv.numpy())
+
+
+@pytest.mark.parametrize("largest", [True, False])
+def test_topk_against_numpy_strided_and_grad(largest):
+    rng = np.random.default_rng(7)
+    base = rng.standard_normal((700, 5))  # distinct values; topk along dim 0 (strided)
+    x = ember.tensor(base, requires_grad=True)
+    v, i = ember.topk(x, 7, dim=0, largest=largest)
+    order = np.argsort(-base if largest else base, axis=0, kind="stable")[:7]
+    np.testing.assert_array_equal(i.numpy(), order)
+    np.testing.assert_array_equal(v.numpy(), np.take_along_axis(base, order, 0))
+    g = rng.standard_normal(v.shape)
+    v.backward(ember.tensor(g))
+    dref = np.zeros_like(base)
+    np.put_along_axis(dref, order, g, 0)
+    np.testing.assert_array_equal(x.grad.numpy(), dref)
+    small = ember.tensor(rng.standard_normal((2, 130)), requires_grad=True)
+    assert gradcheck(lambda a: ember.topk(a, 2, largest=largest)[0], (small,))
+
+
+def test_topk_bad_input():
+    x = np.zeros((2, 100), np.float32)
+    with pytest.raises(ValueError, match="topk"):
+        ember.topk(ember.tensor(x), 101)
+    with pytest.raises(ValueError, match="topk_indices"):  # the C++ boundary's own check
+        _C.topk_indices(x, 101, True, True)
+    with pytest.raises(ValueError, match="topk_indices"):
+        _C.topk_indices(x, -1, True, True)
+    with pytest.raises(TypeError, match="topk_indices"):
+        _C.topk_indices(x.astype(np.float16), 3, True, True)
