@@ -26,7 +26,7 @@ bool is_nan(T v) {
 // a > b with NaN largest (kthvalue's order and topk's for largest=True).
 template <typename T>
 bool gt_or_nan(T a, T b) {
-  return (is_nan(a) && !is_nan(b)) || a > b;
+  return a > b || (is_nan(a) && !is_nan(b));  // the common case decides with one compare
 }
 
 template <typename T>
