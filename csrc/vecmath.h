@@ -25,6 +25,7 @@
 // fits made with mpmath (the recipe is in the comment above each table).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -306,10 +307,25 @@ inline T vtanh(T x) {
   return std::copysign(-u / (u + T(2)), x);
 }
 
+namespace vm {
+// exp(x) for 1 + exp(x) only: where exp(x) < 2^-124 (float) / 2^-1009 (double), 1 + exp(x) is 1
+// either way, so x is clamped there and 2^n is one factor (2 * 2^(n-1), finite up to the
+// overflow point) with no underflow mask: vexp's own values wherever they reach the sum, a
+// quarter fewer instructions. std::max / std::min clamps keep NaN and compile to max / min.
+template <typename T>
+inline T exp_for_one_plus(T x) {
+  constexpr T lo = sizeof(T) == 4 ? T(-86) : T(-700);
+  T xc = std::min(std::max(x, lo), consts<T>::exp_hi);
+  T n;
+  T r = reduce_ln2(xc, n);
+  return (T(2) * (T(1) + expm1_poly(r))) * pow2i(n - T(1));  // scalar math: 2 * 2^(n-1) exact
+}
+}  // namespace vm
+
 // 1 / (1 + exp(-x)), as PyTorch computes it.
 template <typename T>
 inline T vsigmoid(T x) {
-  return T(1) / (T(1) + vexp(-x));
+  return T(1) / (T(1) + vm::exp_for_one_plus(-x));
 }
 
 namespace vm {

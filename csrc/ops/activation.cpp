@@ -220,12 +220,10 @@ void mish_backward(T* dx, const T* dy, const T* x, int64_t n) {
 // x (n) -> y: y = x * min(max(x + 3, 0), 6) / 6 (hardswish; NaN propagates).
 template <typename T>
 void hardswish_forward(T* y, const T* x, int64_t n) {
-  map1(y, x, n, [](T v) {
-    T r = v + T(3);
-    r = r > T(0) ? r : T(0);
-    r = r < T(6) ? r : T(6);
-    return v * r / T(6);
-  });
+  // std::max / std::min (not `r > 0 ? r : 0`): GCC then emits one max and one min instead of
+  // a chain of mask compares that ran hardswish at 0.7x PyTorch's speed; a NaN r passes through
+  // either way and v * r keeps x's NaN, so the values are unchanged.
+  map1(y, x, n, [](T v) { return v * std::min(std::max(v + T(3), T(0)), T(6)) / T(6); });
 }
 // dy, x (n) -> dx: dx = x <= -3 ? 0 : x >= 3 ? dy : dy * (x / 3 + 1/2); a NaN x gives NaN, as
 // PyTorch's vectorised loop (its scalar tail, a tensor's last few entries, passes dy).

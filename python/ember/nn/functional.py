@@ -1098,43 +1098,52 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
 class CrossEntropy(Function):
     # logits x (N, C) or (N, C, d1, ...) (log-probabilities when log_input: nll_loss), class
     # indices t (N,) / (N, d1, ...) int64 -> loss: log_softmax + nll (+ label smoothing) fused in
-    # one C++ pass each way; backward recomputes softmax from the saved lse.
+    # one C++ pass each way; backward recomputes softmax from the saved lse. The non-tensor
+    # arguments travel as one tuple `meta` = (t, weight, ignore_index, reduction,
+    # label_smoothing, log_input): on a (64, 10) batch apply's per-argument work was a third of
+    # the call.
     @staticmethod
-    def forward(ctx, x, t, weight, ignore_index, reduction, label_smoothing, log_input):
+    def forward(ctx, x, meta):
+        t, weight, ignore_index, reduction, label_smoothing, log_input = meta
         loss, lse, wsum = _C.cross_entropy_forward(
             x, t, weight, ignore_index, label_smoothing, reduction, log_input
         )
         ctx.save_for_backward(x, lse)
-        ctx.meta = (t, weight, ignore_index, label_smoothing, reduction, wsum, log_input)
+        ctx.meta = (meta, wsum)
         return loss
 
     @staticmethod
     def backward(ctx, g):
         x, lse = ctx.saved_tensors
+        (t, weight, ignore_index, reduction, label_smoothing, log_input), wsum = ctx.meta
         g = _contig(np.asarray(g, dtype=x.dtype))
-        dx = _C.cross_entropy_backward(x, lse, ctx.meta[0], g, *ctx.meta[1:])
-        return dx, None, None, None, None, None, None
+        dx = _C.cross_entropy_backward(
+            x, lse, t, g, weight, ignore_index, label_smoothing, reduction, wsum, log_input
+        )
+        return dx, None
 
 
 def _fused_rows(x: Tensor, t: np.ndarray, w, ignore_index, reduction, label_smoothing, log_input):
     """The common case of cross_entropy / nll_loss, float input (N, C) or (N, C, d1, ...) and
     integer targets (N,) / (N, d1, ...), as one CrossEntropy node; None for any other layout
     (the composed path handles it)."""
-    if x.ndim < 2 or t.dtype.kind not in "iu" or x.data.dtype not in (np.float32, np.float64):
+    xd = x.data
+    if xd.ndim < 2 or t.dtype.kind not in "iu" or xd.dtype.char not in "fd":
         return None
-    if t.shape != (x.shape[0],) + x.shape[2:]:
-        if x.ndim > 2:
+    if t.shape != (xd.shape[0],) + xd.shape[2:]:
+        if xd.ndim > 2:
             return None  # the composed path's error
         op = "nll_loss"  # the composed path's message
         raise ValueError(
-            f"{op}: input shape {x.shape} expects target shape {x.shape[:1]}, got {t.shape}"
+            f"{op}: input shape {xd.shape} expects target shape {xd.shape[:1]}, got {t.shape}"
         )
-    if x.ndim > 2 and x.data.size == 0:
+    if xd.ndim > 2 and xd.size == 0:
         return None  # the composed path's empty result
-    t = _contig(t.astype(np.int64, copy=False))
+    if t.dtype != np.int64 or not t.flags.c_contiguous:
+        t = np.ascontiguousarray(t, dtype=np.int64)
     w = None if w is None else _contig(w)
-    args = (t, w, int(ignore_index), reduction, float(label_smoothing), log_input)
-    return CrossEntropy.apply(x.contiguous(), *args)
+    meta = (t, w, int(ignore_index), reduction, float(label_smoothing), log_input)
+    return CrossEntropy.apply(x if xd.flags.c_contiguous else x.contiguous(), meta)
 
 
 @_torch_loss_params(
