@@ -1091,15 +1091,25 @@ def abs(x) -> Tensor:  # noqa: A001
     return Abs.apply(_as_operand(x))
 
 
+def _is_zero(v) -> bool:
+    if v is None:
+        return False
+    return v == 0 if isinstance(v, int | float) else bool(np.all(np.asarray(v) == 0))
+
+
 class Clamp(Function):
     @staticmethod
     def forward(ctx, x, lo, hi):
         ctx.save_for_backward(x)
         ctx.bounds = (lo, hi)
-        y = np.asarray(np.clip(x, lo, hi))
-        zero_bound = builtins.any(v is not None and np.all(v == 0) for v in (lo, hi))
-        if x.dtype.kind == "f" and zero_bound:  # PyTorch keeps x where x == bound:
-            np.copyto(y, x, where=x == 0)  # clamp(-0.0, min=0) is -0.0 there
+        # max then min (np.clip's order: lo > hi gives hi everywhere), NaN kept as PyTorch
+        y = x if lo is None else np.maximum(x, lo)
+        if hi is not None:
+            y = np.minimum(y, hi, out=None if y is x else y)
+        if y is x or type(y) is not np.ndarray or y.dtype != x.dtype:  # (0-d: NumPy scalars)
+            y = np.array(y, x.dtype)
+        if x.dtype.kind == "f" and (_is_zero(lo) or _is_zero(hi)):  # PyTorch keeps x where
+            np.copyto(y, x, where=x == 0)  # x == bound: clamp(-0.0, min=0) is -0.0 there
         return y
 
     @staticmethod
@@ -1520,12 +1530,12 @@ def reshape(x, shape) -> Tensor:
 class Permute(Function):
     @staticmethod
     def forward(ctx, x, dims):
-        ctx.inverse = tuple(np.argsort(dims))
-        return np.transpose(x, dims)
+        ctx.dims = dims
+        return x.transpose(dims)
 
     @staticmethod
     def backward(ctx, g):
-        return np.transpose(g, ctx.inverse), None
+        return g.transpose(np.argsort(ctx.dims)), None
 
 
 def permute(x, dims) -> Tensor:
@@ -2263,12 +2273,13 @@ def _root(p):
     )
 
 
-def _triangle(name: str, f):
+def _triangle(name: str, lower: bool):
     def op(x, diagonal: int = 0) -> Tensor:
         x = _tensor_operand(x)
         if x.ndim < 2:
             raise ValueError(f"{name}: input must have at least 2 dims, got shape {x.shape}")
-        keep = f(np.ones(x.shape[-2:], dtype=bool), int(diagonal))
+        n, m, d = x.shape[-2], x.shape[-1], operator.index(diagonal)
+        keep = np.tri(n, m, d, dtype=bool) if lower else ~np.tri(n, m, d - 1, dtype=bool)
         return where(keep, x, np.zeros((), dtype=x.dtype))
 
     op.__name__ = name
@@ -2276,8 +2287,8 @@ def _triangle(name: str, f):
     return op
 
 
-tril = _triangle("tril", np.tril)
-triu = _triangle("triu", np.triu)
+tril = _triangle("tril", lower=True)
+triu = _triangle("triu", lower=False)
 
 
 def flip(x, dims) -> Tensor:
