@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 import weakref
@@ -43,35 +44,6 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     if axes:
         grad = reduce_sum(grad, axes, keepdims=True)
     return grad.reshape(shape)
-
-
-def _topological_order(roots):
-    """Nodes reachable from ``roots``, every node after all nodes that consume its outputs.
-
-    An explicit stack instead of recursion: a 1,000-step RNN must not hit the recursion limit.
-    """
-    post = []
-    seen = set()
-    for root in roots:
-        if root in seen:
-            continue
-        seen.add(root)
-        stack = [(root, iter(root.parents))]
-        while stack:
-            node, it = stack[-1]
-            for parent in it:
-                if parent is None:
-                    continue
-                child = parent._ctx
-                if child is not None and child not in seen:
-                    seen.add(child)
-                    stack.append((child, iter(child.parents)))
-                    break
-            else:
-                stack.pop()
-                post.append(node)
-    post.reverse()
-    return post
 
 
 def _owner(a: np.ndarray):
@@ -142,8 +114,6 @@ def hooks_of(tensor) -> _Hooks:
 
 
 def _run_pre_hooks(hooks: _Hooks, g: np.ndarray) -> np.ndarray:
-    from ember.tensor import Tensor
-
     for fn in list(hooks.pre.values()):
         out = fn(Tensor._make(g, False, None, 0))
         if out is not None:
@@ -160,8 +130,6 @@ def _run_pre_hooks(hooks: _Hooks, g: np.ndarray) -> np.ndarray:
 
 
 def _as_grad(tensor, grad, op: str) -> np.ndarray:
-    from ember.tensor import Tensor
-
     if not tensor.requires_grad:
         raise RuntimeError(
             f"{op}: this tensor does not require grad and has no grad_fn "
@@ -229,8 +197,6 @@ def grad(
 ):
     """The gradients of ``outputs`` with respect to ``inputs`` (a tuple of tensors), without
     touching any ``.grad``; as torch.autograd.grad."""
-    from ember.tensor import Tensor
-
     _check_create_graph(create_graph)
     outputs = list(outputs) if isinstance(outputs, list | tuple) else [outputs]
     single = not isinstance(inputs, list | tuple)
@@ -303,15 +269,19 @@ def _run_pass(tensors, grads, retain_graph: bool, targets):
         i = t._idx
         slots[i] = g if slots[i] is None else slots[i] + g
 
-    from ember.autograd import function as function_module  # (circular at import time)
-
-    for node in _topological_order(list(pending)):
-        grads = pending.pop(node, None)
-        if grads is None:
-            continue
+    # Nodes run newest first: a node is made after every node whose output it reads, so its
+    # creation order (Function._order, negated) is a topological order, as PyTorch's sequence
+    # numbers are. A node enters the heap when it first receives a gradient: no separate walk
+    # of the graph, and nodes no gradient reaches are never visited.
+    heap = [(node._order, node) for node in pending]
+    heapq.heapify(heap)
+    heappop, heappush = heapq.heappop, heapq.heappush
+    while heap:
+        node = heappop(heap)[1]
+        grads = pending.pop(node)
         if node._freed:
             raise _freed_error(node)
-        if function_module._graph_writes:
+        if _function._graph_writes:
             _check_not_overwritten(node)
         if node._tensor_hooks is not None:
             _node_hooks(node, grads, shared)
@@ -335,8 +305,10 @@ def _run_pass(tensors, grads, retain_graph: bool, targets):
             raise RuntimeError(
                 f"{node.name}.backward returned {len(in_grads)} gradients for {len(parents)} inputs"
             )
-        if not retain_graph:
-            node._release()
+        if not retain_graph:  # free what backward needed
+            node.saved_tensors = None
+            node.parents = ()
+            node._freed = True
         for parent, g in zip(parents, in_grads):
             if parent is None or g is None:
                 continue
@@ -354,6 +326,7 @@ def _run_pass(tensors, grads, retain_graph: bool, targets):
             slots = pending.get(ctx)
             if slots is None:
                 slots = pending[ctx] = [None] * ctx._n_out
+                heappush(heap, (ctx._order, ctx))
             i = parent._idx
             slots[i] = g if slots[i] is None else slots[i] + g
     for leaf, g in hooked.values():
@@ -406,8 +379,6 @@ def _accumulate(leaf, g: np.ndarray, shared: _Shared) -> None:
     arrays handed that way in this pass, which other nodes may still read: those are never
     added into in place, and never handed to a second leaf.
     """
-    from ember.tensor import Tensor
-
     dtype = leaf.data.dtype
     if leaf.grad is None:
         if (
@@ -445,3 +416,8 @@ def _freed_error(node) -> RuntimeError:
         "values were freed after the first backward. Pass retain_graph=True to the first "
         "backward() if you need to call backward twice."
     )
+
+
+# (circular at import time: tensor.py's ops import this module)
+from ember.autograd import function as _function  # noqa: E402
+from ember.tensor import Tensor  # noqa: E402
