@@ -201,7 +201,13 @@ class Sub(Function):
 def check_bool_sub(a, b) -> None:
     """torch refuses ``-`` with a bool operand (``~`` / logical_not inverts a mask)."""
     for x in (a, b):
-        if type(x) is bool or (isinstance(x, Tensor | np.ndarray) and x.dtype == np.bool_):
+        if type(x) is Tensor:  # the common case, without the isinstance chain below
+            is_bool = x.data.dtype.kind == "b"
+        else:
+            is_bool = type(x) is bool or (
+                isinstance(x, Tensor | np.ndarray) and x.dtype.kind == "b"
+            )
+        if is_bool:
             raise TypeError(
                 "sub: subtraction with a bool tensor is not supported; to invert a mask use "
                 "`~` or logical_not()"
