@@ -101,3 +101,28 @@ def test_scalar_operands_keep_dtype_and_shape():
         np.testing.assert_array_equal(y.numpy(), t.numpy())
     (x - 0.5).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.ones(4, np.float32))
+
+
+def test_leaf_read_by_many_nodes_accumulates_as_torch():
+    # a weight shared across steps: its gradients of a pass are summed, then added to .grad
+    rng = np.random.default_rng(2)
+    w0, h0 = rng.standard_normal((3, 3)) * 0.5, rng.standard_normal(3)
+    (ew, tw), (eh, th) = _pair(w0), _pair(h0)
+    for w, h in ((ew, eh), (tw, th)):
+        for _ in range(2):  # .grad accumulates across the two passes
+            state = h
+            for _ in range(6):
+                state = (w @ state).tanh() + h
+            state.sum().backward()
+    np.testing.assert_allclose(ew.grad.numpy(), tw.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(eh.grad.numpy(), th.grad.numpy(), rtol=1e-12, atol=1e-12)
+    # each leaf's .grad is its own array
+    assert not np.shares_memory(ew.grad.numpy(), eh.grad.numpy())
+
+
+def test_autograd_grad_leaves_other_leaves_untouched():
+    a = ember.tensor(np.arange(3.0), requires_grad=True)
+    b = ember.tensor(np.ones(3), requires_grad=True)
+    (ga,) = ember.autograd.grad(((a * b) + a * a).sum(), [a])
+    np.testing.assert_allclose(ga.numpy(), 1 + 2 * np.arange(3.0))
+    assert a.grad is None and b.grad is None

@@ -253,13 +253,16 @@ def _run_pass(tensors, grads, retain_graph: bool, targets):
     # leaf that receives one gets a copy.
     shared = _Shared()
     pending = {}
-    hooked = {}  # leaves with hooks: their gradient is summed first, the hooks run once
+    # Each leaf's gradient is summed here as it arrives and delivered once, at the end, as
+    # PyTorch's AccumulateGrad: hooks see the complete gradient, and a leaf read by many nodes
+    # (a weight shared across time steps) costs one addition each, not one accumulation each.
+    leaves = {}
     for t, g in zip(tensors, grads):
         g = _as_grad(t, g, "backward")
         shared.add(g)
         ctx = t._ctx
         if ctx is None:  # a leaf: its gradient is grad itself
-            _deliver(t, g, shared, capture, hooked)
+            _gather(leaves, t, g, capture)
             continue
         if ctx._freed:
             raise _freed_error(ctx)
@@ -321,7 +324,7 @@ def _run_pass(tensors, grads, retain_graph: bool, targets):
                 )
             ctx = parent._ctx
             if ctx is None:
-                _deliver(parent, g, shared, capture, hooked)
+                _gather(leaves, parent, g, capture)
                 continue
             slots = pending.get(ctx)
             if slots is None:
@@ -329,15 +332,15 @@ def _run_pass(tensors, grads, retain_graph: bool, targets):
                 heappush(heap, (ctx._order, ctx))
             i = parent._idx
             slots[i] = g if slots[i] is None else slots[i] + g
-    for leaf, g in hooked.values():
-        hooks = leaf._hooks
-        if hooks.pre:
+    for leaf, g in leaves.values():
+        hooks = getattr(leaf, "_hooks", None)
+        if hooks is not None and hooks.pre:
             new = _run_pre_hooks(hooks, g)
             if new is not g:
                 shared.add(new)  # a hook's result may be the caller's array: copy it
                 g = new
-        _deliver(leaf, g, shared, capture, None)
-        if capture is None:
+        _deliver(leaf, g, shared, capture)
+        if hooks is not None and capture is None:
             for fn in list(hooks.post.values()):
                 fn(leaf)
     return None if capture is None else [capture[_key(t)] for t in targets]
@@ -357,13 +360,17 @@ def _node_hooks(node, grads: list, shared: _Shared) -> None:
             _accumulate(t, g, shared)
 
 
-def _deliver(leaf, g: np.ndarray, shared: _Shared, capture, hooked) -> None:
-    """A leaf's gradient: accumulated (or captured for autograd.grad), or, for a leaf with
-    hooks, summed in ``hooked`` until the end of the pass."""
-    if hooked is not None and getattr(leaf, "_hooks", None) is not None:
-        prev = hooked.get(id(leaf))
-        hooked[id(leaf)] = (leaf, g if prev is None else prev[1] + g)
-        return
+def _gather(leaves: dict, leaf, g: np.ndarray, capture) -> None:
+    """Add one of this pass's gradients of ``leaf`` into ``leaves``."""
+    k = id(leaf)
+    if capture is not None and k not in capture and getattr(leaf, "_hooks", None) is None:
+        return  # autograd.grad was not asked for this leaf, and no hook wants its gradient
+    prev = leaves.get(k)
+    leaves[k] = (leaf, g if prev is None else prev[1] + g)
+
+
+def _deliver(leaf, g: np.ndarray, shared: _Shared, capture) -> None:
+    """A leaf's gradient of the pass: accumulated, or captured for autograd.grad."""
     if capture is not None:
         k = id(leaf)
         if k in capture:
