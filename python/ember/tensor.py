@@ -179,9 +179,9 @@ class Tensor:
         if requires_grad:
             self.requires_grad = True
 
-    @classmethod
-    def _make(cls, data, requires_grad, ctx, idx):
-        """Fast constructor for op outputs: no checks, no copies."""
+    @staticmethod
+    def _make(data, requires_grad, ctx, idx):
+        """Fast constructor for op outputs: no checks, no copies (always a plain Tensor)."""
         t = object.__new__(Tensor)
         # (a row-sparse gradient keeps its subclass: it marks embedding(sparse=True)'s rows)
         d = type(data)
@@ -232,37 +232,29 @@ class Tensor:
             create_graph: not supported (ember's backward does not record a graph).
             inputs: accumulate only into these tensors' ``.grad`` (leaves or not).
         """
-        from ember.autograd.engine import backward
-
-        backward(self, gradient, retain_graph, create_graph, inputs)
+        _engine.backward(self, gradient, retain_graph, create_graph, inputs)
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
         replaces the gradient. Returns a handle whose ``remove()`` unregisters the hook."""
-        from ember.autograd.engine import hooks_of
-
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        return hooks_of(self).add("pre", hook)
+        return _engine.hooks_of(self).add("pre", hook)
 
     def register_post_accumulate_grad_hook(self, hook):
         """Call ``hook(tensor)`` after a leaf's ``.grad`` has been accumulated."""
-        from ember.autograd.engine import hooks_of
-
         if self._ctx is not None:
             raise RuntimeError("post-accumulate grad hooks can only be registered on leaves")
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        return hooks_of(self).add("post", hook)
+        return _engine.hooks_of(self).add("post", hook)
 
     def retain_grad(self) -> None:
         """Keep this non-leaf tensor's gradient in ``.grad`` (a no-op on leaves)."""
-        from ember.autograd.engine import hooks_of
-
         if not self._requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self._ctx is not None:
-            hooks_of(self).retain = True
+            _engine.hooks_of(self).retain = True
 
     @property
     def retains_grad(self) -> bool:
@@ -455,8 +447,6 @@ class Tensor:
     def copy_(self, src) -> Tensor:
         """Copy src's values into this tensor's storage, in place (recorded when src is in the
         graph and this tensor is not)."""
-        from ember.autograd.function import is_grad_enabled
-
         if is_grad_enabled() and isinstance(src, Tensor) and src._requires_grad:
             self[...] = src
             return self
@@ -618,8 +608,6 @@ class Tensor:
         """Whether an in-place update of self by other must be recorded in the graph. Refused
         for leaves that require grad (as PyTorch), and for named methods (x.add_(y)), whose
         caller keeps the old tensor: refusing beats silently dropping gradients."""
-        from ember.autograd.function import is_grad_enabled
-
         if not is_grad_enabled():
             return False
         if self._requires_grad and self._ctx is None:
@@ -1062,8 +1050,6 @@ class Tensor:
         return _ops.getitem(self, index)
 
     def __setitem__(self, index, value):
-        from ember.autograd.function import is_grad_enabled
-
         if is_grad_enabled() and self._requires_grad and self._ctx is None:
             raise RuntimeError(
                 "index assignment into a leaf tensor that requires grad is not differentiable; "
@@ -1093,6 +1079,8 @@ from ember import _device  # noqa: E402
 from ember import creation as _creation  # noqa: E402
 from ember import ops as _ops  # noqa: E402  (ops build on Tensor)
 from ember import random as _random  # noqa: E402
+from ember.autograd import engine as _engine  # noqa: E402
+from ember.autograd.function import is_grad_enabled  # noqa: E402
 from ember.nn import functional as _F  # noqa: E402
 
 _UFUNCS = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 import weakref
@@ -43,35 +44,6 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     if axes:
         grad = reduce_sum(grad, axes, keepdims=True)
     return grad.reshape(shape)
-
-
-def _topological_order(roots):
-    """Nodes reachable from ``roots``, every node after all nodes that consume its outputs.
-
-    An explicit stack instead of recursion: a 1,000-step RNN must not hit the recursion limit.
-    """
-    post = []
-    seen = set()
-    for root in roots:
-        if root in seen:
-            continue
-        seen.add(root)
-        stack = [(root, iter(root.parents))]
-        while stack:
-            node, it = stack[-1]
-            for parent in it:
-                if parent is None:
-                    continue
-                child = parent._ctx
-                if child is not None and child not in seen:
-                    seen.add(child)
-                    stack.append((child, iter(child.parents)))
-                    break
-            else:
-                stack.pop()
-                post.append(node)
-    post.reverse()
-    return post
 
 
 def _owner(a: np.ndarray):
@@ -142,8 +114,6 @@ def hooks_of(tensor) -> _Hooks:
 
 
 def _run_pre_hooks(hooks: _Hooks, g: np.ndarray) -> np.ndarray:
-    from ember.tensor import Tensor
-
     for fn in list(hooks.pre.values()):
         out = fn(Tensor._make(g, False, None, 0))
         if out is not None:
@@ -160,8 +130,6 @@ def _run_pre_hooks(hooks: _Hooks, g: np.ndarray) -> np.ndarray:
 
 
 def _as_grad(tensor, grad, op: str) -> np.ndarray:
-    from ember.tensor import Tensor
-
     if not tensor.requires_grad:
         raise RuntimeError(
             f"{op}: this tensor does not require grad and has no grad_fn "
@@ -229,8 +197,6 @@ def grad(
 ):
     """The gradients of ``outputs`` with respect to ``inputs`` (a tuple of tensors), without
     touching any ``.grad``; as torch.autograd.grad."""
-    from ember.tensor import Tensor
-
     _check_create_graph(create_graph)
     outputs = list(outputs) if isinstance(outputs, list | tuple) else [outputs]
     single = not isinstance(inputs, list | tuple)
@@ -287,13 +253,16 @@ def _run_pass(tensors, grads, retain_graph: bool, targets):
     # leaf that receives one gets a copy.
     shared = _Shared()
     pending = {}
-    hooked = {}  # leaves with hooks: their gradient is summed first, the hooks run once
+    # Each leaf's gradient is summed here as it arrives and delivered once, at the end, as
+    # PyTorch's AccumulateGrad: hooks see the complete gradient, and a leaf read by many nodes
+    # (a weight shared across time steps) costs one addition each, not one accumulation each.
+    leaves = {}
     for t, g in zip(tensors, grads):
         g = _as_grad(t, g, "backward")
         shared.add(g)
         ctx = t._ctx
         if ctx is None:  # a leaf: its gradient is grad itself
-            _deliver(t, g, shared, capture, hooked)
+            _gather(leaves, t, g, capture)
             continue
         if ctx._freed:
             raise _freed_error(ctx)
@@ -303,15 +272,19 @@ def _run_pass(tensors, grads, retain_graph: bool, targets):
         i = t._idx
         slots[i] = g if slots[i] is None else slots[i] + g
 
-    from ember.autograd import function as function_module  # (circular at import time)
-
-    for node in _topological_order(list(pending)):
-        grads = pending.pop(node, None)
-        if grads is None:
-            continue
+    # Nodes run newest first: a node is made after every node whose output it reads, so its
+    # creation order (Function._order, negated) is a topological order, as PyTorch's sequence
+    # numbers are. A node enters the heap when it first receives a gradient: no separate walk
+    # of the graph, and nodes no gradient reaches are never visited.
+    heap = [(node._order, node) for node in pending]
+    heapq.heapify(heap)
+    heappop, heappush = heapq.heappop, heapq.heappush
+    while heap:
+        node = heappop(heap)[1]
+        grads = pending.pop(node)
         if node._freed:
             raise _freed_error(node)
-        if function_module._graph_writes:
+        if _function._graph_writes:
             _check_not_overwritten(node)
         if node._tensor_hooks is not None:
             _node_hooks(node, grads, shared)
@@ -335,8 +308,10 @@ def _run_pass(tensors, grads, retain_graph: bool, targets):
             raise RuntimeError(
                 f"{node.name}.backward returned {len(in_grads)} gradients for {len(parents)} inputs"
             )
-        if not retain_graph:
-            node._release()
+        if not retain_graph:  # free what backward needed
+            node.saved_tensors = None
+            node.parents = ()
+            node._freed = True
         for parent, g in zip(parents, in_grads):
             if parent is None or g is None:
                 continue
@@ -349,22 +324,23 @@ def _run_pass(tensors, grads, retain_graph: bool, targets):
                 )
             ctx = parent._ctx
             if ctx is None:
-                _deliver(parent, g, shared, capture, hooked)
+                _gather(leaves, parent, g, capture)
                 continue
             slots = pending.get(ctx)
             if slots is None:
                 slots = pending[ctx] = [None] * ctx._n_out
+                heappush(heap, (ctx._order, ctx))
             i = parent._idx
             slots[i] = g if slots[i] is None else slots[i] + g
-    for leaf, g in hooked.values():
-        hooks = leaf._hooks
-        if hooks.pre:
+    for leaf, g in leaves.values():
+        hooks = getattr(leaf, "_hooks", None)
+        if hooks is not None and hooks.pre:
             new = _run_pre_hooks(hooks, g)
             if new is not g:
                 shared.add(new)  # a hook's result may be the caller's array: copy it
                 g = new
-        _deliver(leaf, g, shared, capture, None)
-        if capture is None:
+        _deliver(leaf, g, shared, capture)
+        if hooks is not None and capture is None:
             for fn in list(hooks.post.values()):
                 fn(leaf)
     return None if capture is None else [capture[_key(t)] for t in targets]
@@ -384,13 +360,17 @@ def _node_hooks(node, grads: list, shared: _Shared) -> None:
             _accumulate(t, g, shared)
 
 
-def _deliver(leaf, g: np.ndarray, shared: _Shared, capture, hooked) -> None:
-    """A leaf's gradient: accumulated (or captured for autograd.grad), or, for a leaf with
-    hooks, summed in ``hooked`` until the end of the pass."""
-    if hooked is not None and getattr(leaf, "_hooks", None) is not None:
-        prev = hooked.get(id(leaf))
-        hooked[id(leaf)] = (leaf, g if prev is None else prev[1] + g)
-        return
+def _gather(leaves: dict, leaf, g: np.ndarray, capture) -> None:
+    """Add one of this pass's gradients of ``leaf`` into ``leaves``."""
+    k = id(leaf)
+    if capture is not None and k not in capture and getattr(leaf, "_hooks", None) is None:
+        return  # autograd.grad was not asked for this leaf, and no hook wants its gradient
+    prev = leaves.get(k)
+    leaves[k] = (leaf, g if prev is None else prev[1] + g)
+
+
+def _deliver(leaf, g: np.ndarray, shared: _Shared, capture) -> None:
+    """A leaf's gradient of the pass: accumulated, or captured for autograd.grad."""
     if capture is not None:
         k = id(leaf)
         if k in capture:
@@ -406,8 +386,6 @@ def _accumulate(leaf, g: np.ndarray, shared: _Shared) -> None:
     arrays handed that way in this pass, which other nodes may still read: those are never
     added into in place, and never handed to a second leaf.
     """
-    from ember.tensor import Tensor
-
     dtype = leaf.data.dtype
     if leaf.grad is None:
         if (
@@ -445,3 +423,8 @@ def _freed_error(node) -> RuntimeError:
         "values were freed after the first backward. Pass retain_graph=True to the first "
         "backward() if you need to call backward twice."
     )
+
+
+# (circular at import time: tensor.py's ops import this module)
+from ember.autograd import function as _function  # noqa: E402
+from ember.tensor import Tensor  # noqa: E402

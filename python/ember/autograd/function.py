@@ -28,6 +28,7 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import numpy as np
@@ -43,7 +44,7 @@ _state = _State()
 
 
 def is_grad_enabled() -> bool:
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 def _set_enabled(mode: bool) -> None:
@@ -162,6 +163,11 @@ class set_grad_enabled(_GradMode):  # noqa: N801
 _graph_writes = 0
 
 
+# Each recorded node's creation count, negated (Function._order): the backward engine's heap
+# runs the newest node first, a topological order.
+_creation_order = itertools.count(0, -1)
+
+
 def note_graph_write(t) -> None:
     """t's array is about to be overwritten in place while t is in the graph."""
     global _graph_writes
@@ -178,9 +184,11 @@ class Function:
     parents: tuple
     saved_tensors: tuple
     needs_input_grad: tuple
+    _n_out = 1  # set per node only for tuple outputs
     _epoch = 0  # _graph_writes when the node was made
+    _order: int  # minus the node's creation count (see _creation_order)
     _tensor_hooks = None  # {output index: (weakref to the tensor, its _Hooks)}: engine.hooks_of
-    _freed = False  # set by _release once backward has run (without retain_graph)
+    _freed = False  # set once backward has run through the node (without retain_graph)
 
     def save_for_backward(self, *arrays):
         self.saved_tensors = arrays
@@ -256,7 +264,7 @@ class Function:
                 raw.append(a)
             needs.append(False)
             parents.append(None)
-        record = any_grad and getattr(_state, "enabled", True)  # is_grad_enabled(), inlined
+        record = any_grad and _state.enabled  # is_grad_enabled(), inlined
         ctx.needs_input_grad = tuple(needs)
         if cls._tensor_api:
             out = cls._forward_tensors(ctx, args, kwargs)
@@ -268,6 +276,7 @@ class Function:
             return Tensor._make(out, False, None, 0)
         ctx.parents = tuple(parents)
         ctx._epoch = _graph_writes
+        ctx._order = next(_creation_order)
         if isinstance(out, tuple):
             ctx._n_out = len(out)
             ctx._out_meta = tuple((np.shape(o), np.result_type(o)) for o in out)
@@ -276,14 +285,7 @@ class Function:
                 Tensor._make(o, i not in non_diff, ctx if i not in non_diff else None, i)
                 for i, o in enumerate(out)
             )
-        ctx._n_out = 1
         return Tensor._make(out, True, ctx, 0)
-
-    def _release(self):
-        """Drop what backward needed: the graph is freed after a backward pass."""
-        self.saved_tensors = None
-        self.parents = ()
-        self._freed = True
 
     @property
     def name(self) -> str:
