@@ -197,3 +197,39 @@ def test_sequence_modules_name_the_error_for_non_tensors():
     with pytest.raises(TypeError, match="not <U1"):
         ember.nn.Unflatten(1, (2, 2))("a")
     assert ember.nn.Unflatten(1, (2, 2))(np.ones((3, 4))).shape == (3, 2, 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,dim,idx", [((5, 3), 0, [0, 4, 0, 0]), ((2, 5, 3), 1, [1, 1, 3]),
+                                           ((2, 3, 5), -1, [4, 0]), ((0, 3), 1, [0])])  # fmt: skip
+def test_index_add_on_the_row_kernel_is_torch_bit_for_bit(dtype, shape, dim, idx):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(len(idx))
+    x = rng.standard_normal(shape).astype(dtype)
+    sshape = list(shape)
+    sshape[dim] = len(idx)
+    src = rng.standard_normal(sshape).astype(dtype)
+    for alpha in (1, 0.5):
+        ye = ember.index_add(
+            ember.tensor(x), dim, ember.tensor(idx), ember.tensor(src), alpha=alpha
+        )
+        yt = torch.index_add(
+            torch.tensor(x), dim, torch.tensor(idx), torch.tensor(src), alpha=alpha
+        )
+        np.testing.assert_array_equal(ye.numpy(), yt.numpy())  # repeats added one by one
+
+
+def test_index_add_rows_kernel_refuses_bad_arguments():
+    out = np.zeros((3, 2))
+    with pytest.raises(IndexError, match="index 3 is out of range for 3 rows"):
+        ember._C.index_add_rows(out, np.array([3]), np.ones((1, 2)))
+    with pytest.raises(ValueError, match=r"src must have shape \(1, 2\)"):
+        ember._C.index_add_rows(out, np.array([0]), np.ones((1, 3)))
+    with pytest.raises(TypeError, match="dtypes differ"):
+        ember._C.index_add_rows(out.astype(np.float32), np.array([0]), np.ones((1, 2)))
+    with pytest.raises(ValueError, match="overlaps"):
+        ember._C.index_add_rows(out, np.array([0]), out[:1])
+    with pytest.raises(ValueError, match="read-only"):
+        ro = np.zeros((3, 2))
+        ro.flags.writeable = False
+        ember._C.index_add_rows(ro, np.array([0]), np.ones((1, 2)))

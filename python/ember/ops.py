@@ -2883,7 +2883,24 @@ class AddAt(Function):
     @staticmethod
     def forward(ctx, x, src, key, alpha):
         out = x.copy()
-        np.add.at(out, key, src * alpha if alpha != 1 else src)
+        src = src * alpha if alpha != 1 else src
+        axis = len(key) - 1 if isinstance(key, tuple) else -1
+        if (
+            x.dtype.kind == "f"
+            and axis >= 0
+            and isinstance(key[-1], np.ndarray)
+            and key[-1].ndim == 1
+            and np.shape(src) == x.shape[:axis] + key[-1].shape + x.shape[axis + 1 :]
+            and np.result_type(src) == x.dtype
+        ):  # index_add: whole slices along one axis, by the row kernel (np.add.at is ~20x slower)
+            rows = np.moveaxis(out, axis, 0)
+            flat = np.ascontiguousarray(rows).reshape(rows.shape[0], -1)
+            pieces = np.ascontiguousarray(np.moveaxis(src, axis, 0)).reshape(key[-1].size, -1)
+            _C.index_add_rows(flat, key[-1].astype(np.int64, copy=False), pieces)
+            if axis:
+                rows[...] = flat.reshape(rows.shape)
+        else:
+            np.add.at(out, key, src)
         ctx.meta = (key, _shape(src), alpha)
         return out
 
