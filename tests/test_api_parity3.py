@@ -1,0 +1,92 @@
+"""API surfaces side by side with PyTorch: Module registration and traversal, nn.utils
+(parameter vectors, weight / spectral norm, rnn packing), nn.init fans and statistics, and the
+data pipeline (collate, DataLoader, samplers, splits). Each case runs the same call in both
+libraries and compares results, or the fact of an error where ember is deliberately stricter."""
+
+import pytest
+
+import ember
+import ember.nn as enn
+
+torch = pytest.importorskip("torch")
+tnn = torch.nn
+
+
+def _outcome(f):
+    """'ok' or the exception class of calling f."""
+    try:
+        f()
+    except Exception as ex:  # noqa: BLE001 - the class is the result
+        return type(ex)
+    return "ok"
+
+
+# --------------------------------------------------------------------------------------------
+# Module registration
+# --------------------------------------------------------------------------------------------
+
+_BAD_REGISTRATIONS = {
+    "buffer dotted": lambda m, nn, lib: m.register_buffer("a.b", lib.zeros(1)),
+    "buffer empty": lambda m, nn, lib: m.register_buffer("", lib.zeros(1)),
+    "buffer over a parameter": lambda m, nn, lib: m.register_buffer("weight", lib.zeros(1)),
+    "buffer over a method": lambda m, nn, lib: m.register_buffer("forward", lib.zeros(1)),
+    "buffer over an attribute": lambda m, nn, lib: m.register_buffer("in_features", lib.ones(1)),
+    "parameter dotted": lambda m, nn, lib: m.register_parameter("a.b", None),
+    "parameter over a buffer": lambda m, nn, lib: (
+        m.register_buffer("b", lib.zeros(1)),
+        m.register_parameter("b", nn.Parameter(lib.zeros(1))),
+    ),
+    "module dotted": lambda m, nn, lib: m.add_module("a.b", nn.ReLU()),
+    "module empty": lambda m, nn, lib: m.add_module("", nn.ReLU()),
+    "module over a parameter": lambda m, nn, lib: m.add_module("weight", nn.ReLU()),
+    "module int name": lambda m, nn, lib: m.add_module(3, nn.ReLU()),
+    "buffer int name": lambda m, nn, lib: m.register_buffer(3, lib.zeros(1)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_REGISTRATIONS))
+def test_register_rejects_names_pytorch_rejects(case):
+    """A dotted or empty name would make a state_dict key that cannot be loaded back (and a
+    name over an existing attribute silently replaced it): PyTorch raises KeyError / TypeError,
+    and ember raises the same classes (its KeyError also a ValueError)."""
+    f = _BAD_REGISTRATIONS[case]
+    t = _outcome(lambda: f(tnn.Linear(2, 2), tnn, torch))
+    e = _outcome(lambda: f(enn.Linear(2, 2), enn, ember))
+    assert t in (KeyError, TypeError)
+    assert e is not None and e != "ok" and issubclass(e, t), (t, e)
+    if t is KeyError:
+        assert issubclass(e, ValueError)
+
+
+def test_register_accepts_what_pytorch_accepts():
+    for nn, lib in ((tnn, torch), (enn, ember)):
+        m = nn.Linear(2, 2, bias=False)  # bias is a registered None: a buffer may not take it
+        m.register_buffer("b", lib.zeros(1))
+        m.register_buffer("b", lib.ones(1))  # re-registering a buffer
+        m.register_parameter("p", None)
+        m.register_parameter("p", nn.Parameter(lib.zeros(1)))
+        m.add_module("sub", nn.ReLU())
+        m.add_module("sub", nn.Tanh())
+        assert list(m.state_dict()) == ["weight", "p", "b"]
+        assert isinstance(m.sub, nn.Tanh)
+    # ember is more lenient in one place: a plain None attribute may become a buffer (PyTorch
+    # raises KeyError), the ``self.bias = None; register_parameter("bias", None)`` pattern
+    m = enn.Linear(2, 2)
+    m.extra = None
+    m.register_buffer("extra", ember.zeros(2))
+    assert list(m.state_dict()) == ["weight", "bias", "extra"]
+
+
+def test_assigning_a_plain_value_over_a_parameter_or_submodule_raises():
+    """``m.weight = tensor`` used to drop the parameter silently (gone from parameters() and
+    state_dict, so the optimiser stopped training it); PyTorch raises TypeError."""
+    for nn, lib in ((tnn, torch), (enn, ember)):
+        m = nn.Sequential(nn.Linear(2, 2))
+        with pytest.raises(TypeError, match="weight"):
+            m[0].weight = lib.zeros(2, 2)
+        with pytest.raises(TypeError, match="'0'"):
+            setattr(m, "0", lib.zeros(1))
+        assert [n for n, _ in m.named_parameters()] == ["0.weight", "0.bias"]
+        m[0].weight = None  # None is allowed, and keeps the slot
+        m[0].weight = nn.Parameter(lib.ones(2, 2))
+        assert [n for n, _ in m.named_parameters()] == ["0.weight", "0.bias"]
