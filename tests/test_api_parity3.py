@@ -3,6 +3,7 @@
 data pipeline (collate, DataLoader, samplers, splits). Each case runs the same call in both
 libraries and compares results, or the fact of an error where ember is deliberately stricter."""
 
+import numpy as np
 import pytest
 
 import ember
@@ -90,3 +91,37 @@ def test_assigning_a_plain_value_over_a_parameter_or_submodule_raises():
         m[0].weight = None  # None is allowed, and keeps the slot
         m[0].weight = nn.Parameter(lib.ones(2, 2))
         assert [n for n, _ in m.named_parameters()] == ["0.weight", "0.bias"]
+
+
+# --------------------------------------------------------------------------------------------
+# nn.utils: gradient clipping, parameter vectors
+# --------------------------------------------------------------------------------------------
+
+
+def _grads_pair(grads):
+    tp = [tnn.Parameter(torch.zeros(g.shape, dtype=torch.float64)) for g in grads]
+    ep = [enn.Parameter(ember.zeros(g.shape, dtype=ember.float64)) for g in grads]
+    for p, q, g in zip(tp, ep, grads):
+        p.grad, q.grad = torch.from_numpy(g.copy()), ember.tensor(g.copy())
+    return tp, ep
+
+
+@pytest.mark.parametrize("bad", [None, np.nan, np.inf])
+@pytest.mark.parametrize("norm_type", [2.0, 1, 0.5, 0, float("inf"), -float("inf")])
+def test_clip_grad_norm_nonfinite_like_torch(norm_type, bad):
+    """Non-finite gradients (an AMP overflow step) clip to exactly PyTorch's values, without
+    NumPy's 'invalid value' RuntimeWarning for inf * 0 (an error under -W error)."""
+    rng = np.random.default_rng(0)
+    grads = [rng.normal(size=(3, 4)), rng.normal(size=5)]
+    if bad is not None:
+        grads[1][2] = bad
+    tp, ep = _grads_pair(grads)
+    tn = tnn.utils.clip_grad_norm_(tp, 0.5, norm_type=norm_type)
+    en = enn.utils.clip_grad_norm_(ep, 0.5, norm_type=norm_type)
+    np.testing.assert_allclose(en.numpy(), tn.numpy(), rtol=1e-12)
+    for p, q in zip(tp, ep):
+        np.testing.assert_allclose(q.grad.numpy(), p.grad.numpy(), rtol=1e-12)
+    if bad is not None:  # the total norm is non-finite, or not (norm_type 0 counts)
+        t = _outcome(lambda: tnn.utils.clip_grad_norm_(tp, 0.5, norm_type, True))
+        e = _outcome(lambda: enn.utils.clip_grad_norm_(ep, 0.5, norm_type, True))
+        assert t == e

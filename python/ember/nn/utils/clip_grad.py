@@ -85,8 +85,9 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm, foreach=None)
     total = float(total_norm.item() if isinstance(total_norm, Tensor) else total_norm)
     coef = min(max_norm / (total + 1e-6), 1.0)
     if coef < 1.0 or math.isnan(coef):
-        for g in grads:
-            g *= g.dtype.type(coef)
+        with np.errstate(invalid="ignore"):  # inf * 0 -> nan, silently as PyTorch
+            for g in grads:
+                g *= g.dtype.type(coef)
 
 
 def clip_grad_norm_(
