@@ -125,3 +125,57 @@ def test_clip_grad_norm_nonfinite_like_torch(norm_type, bad):
         t = _outcome(lambda: tnn.utils.clip_grad_norm_(tp, 0.5, norm_type, True))
         e = _outcome(lambda: enn.utils.clip_grad_norm_(ep, 0.5, norm_type, True))
         assert t == e
+
+
+# --------------------------------------------------------------------------------------------
+# data: collate, DataLoader, samplers, splits
+# --------------------------------------------------------------------------------------------
+
+tdata = pytest.importorskip("torch.utils.data")
+
+
+def _struct(x):
+    """A library-neutral description of a collated batch: container types, tensor dtypes,
+    shapes and values."""
+    if isinstance(x, torch.Tensor | ember.Tensor):
+        return ("T", str(x.dtype).split(".")[-1], tuple(x.shape), x.numpy().tolist())
+    if isinstance(x, dict):
+        return {k: _struct(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return (type(x).__name__, [_struct(v) for v in x])
+    return (type(x).__name__, x)
+
+
+_COLLATE = {
+    "ints": [1, 2, 3],
+    "floats": [1.5, 2.5],
+    "bools": [True, False],
+    "np scalars": [np.float32(1), np.float32(2)],
+    "np int64": [np.int64(3), np.int64(4)],
+    "arrays": [np.array([1, 2]), np.array([3, 4])],
+    "0-d arrays": [np.array(1.0), np.array(2.0)],
+    "uint8": [np.array([1, 2], dtype=np.uint8)] * 2,
+    "tuples": [(1, 2.0), (3, 4.0)],
+    "lists": [[1, 2], [3, 4]],
+    "dicts": [{"a": 1, "b": np.ones(2, np.float32)}, {"a": 2, "b": np.zeros(2, np.float32)}],
+    "strings": ["x", "y"],
+    "bytes": [b"a", b"b"],
+    # a field of strings inside a tuple sample is a tuple in PyTorch (it zips the samples)
+    "nested": [(np.ones((2, 2)), "s", {"k": [1, 2]}), (np.zeros((2, 2)), "t", {"k": [3, 4]})],
+    "dict of strings": [{"name": "a", "x": 1.0}, {"name": "b", "x": 2.0}],
+}
+
+
+@pytest.mark.parametrize("case", sorted(_COLLATE))
+def test_default_collate_like_torch(case):
+    b = _COLLATE[case]
+    assert _struct(ember.data.default_collate(b)) == _struct(tdata.default_collate(b))
+
+
+def test_default_collate_namedtuple_of_strings():
+    from collections import namedtuple
+
+    P = namedtuple("P", "name x")
+    b = [P("a", 1), P("b", 2)]
+    e, t = ember.data.default_collate(b), tdata.default_collate(b)
+    assert type(e) is P and _struct(tuple(e)) == _struct(tuple(t))
