@@ -179,3 +179,87 @@ def test_default_collate_namedtuple_of_strings():
     b = [P("a", 1), P("b", 2)]
     e, t = ember.data.default_collate(b), tdata.default_collate(b)
     assert type(e) is P and _struct(tuple(e)) == _struct(tuple(t))
+
+
+# --------------------------------------------------------------------------------------------
+# nn.init: fans, gains, statistics, and what they refuse
+# --------------------------------------------------------------------------------------------
+
+_NONLINEARITIES = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d"]
+_NONLINEARITIES += ["conv_transpose3d", "sigmoid", "tanh", "relu", "leaky_relu", "selu"]
+
+
+@pytest.mark.parametrize("nonlinearity", _NONLINEARITIES)
+def test_calculate_gain_like_torch(nonlinearity):
+    assert enn.init.calculate_gain(nonlinearity) == tnn.init.calculate_gain(nonlinearity)
+    if nonlinearity == "leaky_relu":
+        for p in (0.2, 1, 3.0):
+            assert enn.init.calculate_gain("leaky_relu", p) == tnn.init.calculate_gain(
+                "leaky_relu", p
+            )
+
+
+@pytest.mark.parametrize("shape", [(5,), (3, 4), (3, 4, 5), (6, 4, 3, 2), (2, 3, 1, 1, 4), (0, 3)])
+def test_fans_like_torch(shape):
+    f = "_calculate_fan_in_and_fan_out"
+    t = _outcome(lambda: getattr(tnn.init, f)(torch.empty(shape)))
+    e = _outcome(lambda: getattr(enn.init, f)(ember.empty(shape)))
+    assert (t == "ok") == (e == "ok")
+    if t == "ok":
+        assert getattr(enn.init, f)(ember.empty(shape)) == getattr(tnn.init, f)(torch.empty(shape))
+
+
+_INITS = {
+    "xavier_uniform_": {},
+    "xavier_normal_": dict(gain=2.0),
+    "kaiming_uniform_": dict(a=0.1, mode="fan_out", nonlinearity="leaky_relu"),
+    "kaiming_normal_": dict(nonlinearity="relu"),
+    "kaiming_normal_-selu": dict(nonlinearity="selu"),
+    "trunc_normal_": dict(mean=0.2, std=0.5, a=-0.3, b=1.0),
+    "orthogonal_": dict(gain=1.5),
+    "sparse_": dict(sparsity=0.3, std=0.1),
+    "uniform_": dict(a=-2, b=3),
+    "normal_": dict(mean=1, std=2),
+}
+
+
+@pytest.mark.parametrize("shape", [(300, 200), (64, 32, 5, 5), (2000,)])
+@pytest.mark.parametrize("name", sorted(_INITS))
+def test_init_statistics_like_torch(name, shape):
+    """Same distribution (mean, std, range, share of zeros) as PyTorch's draw on a 1-D, 2-D
+    and 4-D tensor, or the same refusal."""
+    fn, kw = name.split("-")[0], _INITS[name]
+    tt, et = torch.empty(shape, dtype=torch.float64), ember.empty(shape, dtype=ember.float64)
+    t = _outcome(lambda: getattr(tnn.init, fn)(tt, **kw))
+    e = _outcome(lambda: getattr(enn.init, fn)(et, **kw))
+    assert (t == "ok") == (e == "ok"), (t, e)
+    if t != "ok":
+        return
+    a, b = tt.numpy(), et.numpy()
+    scale = max(a.std(), 1e-3)
+    assert abs(a.mean() - b.mean()) < 0.05 * scale + 0.05 * abs(a.mean())
+    assert abs(a.std() - b.std()) < 0.05 * scale
+    assert abs((a == 0).mean() - (b == 0).mean()) < 0.02
+    if fn in ("uniform_", "xavier_uniform_", "kaiming_uniform_", "trunc_normal_"):
+        assert abs(a.min() - b.min()) < 0.02 * scale and abs(a.max() - b.max()) < 0.02 * scale
+    if fn == "orthogonal_":
+        q = b.reshape(shape[0], -1)
+        qq = q @ q.T if q.shape[0] <= q.shape[1] else q.T @ q
+        np.testing.assert_allclose(qq, 1.5**2 * np.eye(min(q.shape)), atol=1e-10)
+
+
+@pytest.mark.parametrize("name", sorted(_INITS))
+def test_random_init_of_an_integer_tensor_raises(name):
+    """A random draw into an int tensor would truncate silently (PyTorch raises
+    NotImplementedError; ember a TypeError)."""
+    fn, kw = name.split("-")[0], _INITS[name]
+    shape = (6, 4)
+    with pytest.raises(NotImplementedError):
+        getattr(tnn.init, fn)(torch.zeros(shape, dtype=torch.int64), **kw)
+    t = ember.zeros(shape, dtype=ember.int64)
+    with pytest.raises(TypeError, match="floating-point"):
+        getattr(enn.init, fn)(t, **kw)
+    assert not t.numpy().any()
+    enn.init.constant_(t, 3)  # plain fills of an int tensor stay fine, as in PyTorch
+    tnn.init.constant_(torch.zeros(shape, dtype=torch.int64), 3)
+    assert (t.numpy() == 3).all()
