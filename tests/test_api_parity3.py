@@ -263,3 +263,48 @@ def test_random_init_of_an_integer_tensor_raises(name):
     enn.init.constant_(t, 3)  # plain fills of an int tensor stay fine, as in PyTorch
     tnn.init.constant_(torch.zeros(shape, dtype=torch.int64), 3)
     assert (t.numpy() == 3).all()
+
+
+# --------------------------------------------------------------------------------------------
+# nn.utils: weight norm, spectral norm
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("api", ["hook", "parametrization"])
+@pytest.mark.parametrize("dim", [-3, -2, -1, 0, 1, 2, None])
+def test_weight_norm_dims_like_torch(dim, api):
+    """weight_norm over every dim of a Linear weight: the same g / v parameters, forward and
+    gradients, and IndexError (module unchanged) for a dim out of range (was wrapped around)."""
+    torch.manual_seed(0)
+    tm = tnn.Linear(3, 4).double()
+    em = enn.Linear(3, 4)
+    em.double()
+    em.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    tf = tnn.utils.weight_norm if api == "hook" else tnn.utils.parametrizations.weight_norm
+    ef = enn.utils.weight_norm if api == "hook" else enn.utils.parametrizations.weight_norm
+    with pytest.warns(FutureWarning) if api == "hook" else _nullcontext():
+        t = _outcome(lambda: tf(tm, dim=dim))
+    with pytest.warns(FutureWarning) if api == "hook" else _nullcontext():
+        e = _outcome(lambda: ef(em, dim=dim))
+    assert t == e, (t, e)
+    if t != "ok":
+        assert [n for n, _ in em.named_parameters()] == ["weight", "bias"]
+        return
+    tsd, esd = tm.state_dict(), em.state_dict()
+    assert list(esd) == list(tsd)
+    for k in tsd:
+        np.testing.assert_allclose(esd[k].numpy(), tsd[k].numpy(), rtol=1e-12, err_msg=k)
+    x = np.random.default_rng(1).normal(size=(2, 3))
+    yt, ye = tm(torch.from_numpy(x)), em(ember.tensor(x))
+    np.testing.assert_allclose(ye.numpy(), yt.detach().numpy(), rtol=1e-12)
+    (yt**2).sum().backward()
+    (ye**2).sum().backward()
+    tg = {n: p.grad.numpy() for n, p in tm.named_parameters()}
+    for n, p in em.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), tg[n], rtol=1e-10, atol=1e-14, err_msg=n)
+
+
+def _nullcontext():
+    import contextlib
+
+    return contextlib.nullcontext()
