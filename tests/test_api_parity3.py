@@ -3,6 +3,8 @@
 data pipeline (collate, DataLoader, samplers, splits). Each case runs the same call in both
 libraries and compares results, or the fact of an error where ember is deliberately stricter."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -308,3 +310,364 @@ def _nullcontext():
     import contextlib
 
     return contextlib.nullcontext()
+
+
+@pytest.mark.parametrize("api", ["hook", "parametrization"])
+@pytest.mark.parametrize(
+    "layer, kw",
+    [
+        ("Linear", {}),
+        ("Conv2d", {}),
+        ("Linear", dict(n_power_iterations=3)),
+        ("Linear", dict(dim=1)),
+    ],
+)
+def test_spectral_norm_power_iterations_like_torch(layer, kw, api):
+    """Training-mode forwards advance u / v as PyTorch's (u, v copied from torch: their start
+    is random), eval forwards do not; outputs, gradients and buffers agree."""
+    args = (3, 4) if layer == "Linear" else (2, 3, 3)
+    torch.manual_seed(0)
+    tm = getattr(tnn, layer)(*args).double()
+    em = getattr(enn, layer)(*args)
+    em.double()
+    tf = tnn.utils.spectral_norm if api == "hook" else tnn.utils.parametrizations.spectral_norm
+    ef = enn.utils.spectral_norm if api == "hook" else enn.utils.parametrizations.spectral_norm
+    tf(tm, **kw)
+    ef(em, **kw)
+    assert list(em.state_dict()) == list(tm.state_dict())
+    em.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    shape = (2, 3) if layer == "Linear" else (2, 2, 5, 5)
+    x = np.random.default_rng(1).normal(size=shape)
+    for _ in range(3):
+        yt, ye = tm(torch.from_numpy(x)), em(ember.tensor(x))
+        np.testing.assert_allclose(ye.numpy(), yt.detach().numpy(), rtol=1e-10)
+        (yt**2).sum().backward()
+        (ye**2).sum().backward()
+    tg = {n: p.grad.numpy() for n, p in tm.named_parameters()}
+    for n, p in em.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), tg[n], rtol=1e-8, err_msg=n)
+    tm.eval()
+    em.eval()
+    for _ in range(2):
+        yt, ye = tm(torch.from_numpy(x)), em(ember.tensor(x))
+    np.testing.assert_allclose(ye.numpy(), yt.detach().numpy(), rtol=1e-10)
+    for k, v in tm.state_dict().items():
+        np.testing.assert_allclose(em.state_dict()[k].numpy(), v.numpy(), rtol=1e-10, err_msg=k)
+
+
+def test_parameters_to_vector_and_back():
+    torch.manual_seed(0)
+    tm = tnn.Sequential(tnn.Linear(3, 4), tnn.Conv2d(2, 3, 2)).double()
+    em = enn.Sequential(enn.Linear(3, 4), enn.Conv2d(2, 3, 2))
+    em.double()
+    em.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    vt = tnn.utils.parameters_to_vector(tm.parameters())
+    ve = enn.utils.parameters_to_vector(em.parameters())
+    np.testing.assert_array_equal(ve.numpy(), vt.detach().numpy())
+    w = np.arange(ve.shape[0], dtype=np.float64)
+    (ve * ember.tensor(w)).sum().backward()  # the vector is differentiable
+    (vt * torch.from_numpy(w)).sum().backward()
+    for (n, p), q in zip(em.named_parameters(), tm.parameters()):
+        np.testing.assert_array_equal(p.grad.numpy(), q.grad.numpy(), err_msg=n)
+    v = np.random.default_rng(0).normal(size=vt.shape[0])
+    tnn.utils.vector_to_parameters(torch.from_numpy(v), tm.parameters())
+    enn.utils.vector_to_parameters(ember.tensor(v), em.parameters())
+    for k, t in tm.state_dict().items():
+        np.testing.assert_array_equal(em.state_dict()[k].numpy(), t.numpy(), err_msg=k)
+    with pytest.raises(RuntimeError):  # too short, as PyTorch
+        enn.utils.vector_to_parameters(ember.tensor(v[:5]), em.parameters())
+    # ember is stricter: a vector longer than the parameters is an error, PyTorch ignores the tail
+    with pytest.raises(RuntimeError):
+        enn.utils.vector_to_parameters(ember.tensor(np.zeros(1000)), em.parameters())
+
+
+# --------------------------------------------------------------------------------------------
+# nn.utils.rnn
+# --------------------------------------------------------------------------------------------
+
+_LENS = [3, 5, 1, 4]
+
+
+def _seqs():
+    rng = np.random.default_rng(0)
+    return [rng.normal(size=(n, 2)) for n in _LENS]
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_pad_sequence_like_torch(batch_first, side):
+    s = _seqs()
+    kw = dict(batch_first=batch_first, padding_value=-1.0, padding_side=side)
+    t = tnn.utils.rnn.pad_sequence([torch.from_numpy(a) for a in s], **kw)
+    e = enn.utils.rnn.pad_sequence([ember.tensor(a) for a in s], **kw)
+    np.testing.assert_array_equal(e.numpy(), t.numpy())
+
+
+def _idx(v):
+    return None if v is None else np.asarray(v.numpy() if hasattr(v, "numpy") else v)
+
+
+@pytest.mark.parametrize("enforce_sorted", [False, True])
+def test_pack_pad_round_trips_like_torch(enforce_sorted):
+    s = _seqs()
+    if enforce_sorted:
+        s = sorted(s, key=len, reverse=True)
+    pt = tnn.utils.rnn.pack_sequence([torch.from_numpy(a) for a in s], enforce_sorted)
+    pe = enn.utils.rnn.pack_sequence([ember.tensor(a) for a in s], enforce_sorted)
+    np.testing.assert_array_equal(pe.data.numpy(), pt.data.numpy())
+    for a, b in ((pt.batch_sizes, pe.batch_sizes), (pt.sorted_indices, pe.sorted_indices)):
+        assert (_idx(a) is None) == (_idx(b) is None)
+        if a is not None:
+            np.testing.assert_array_equal(_idx(b), _idx(a))
+    for bf in (False, True):
+        for total in (None, 5, 7):
+            t, tl = tnn.utils.rnn.pad_packed_sequence(pt, bf, 9.0, total)
+            e, el = enn.utils.rnn.pad_packed_sequence(pe, bf, 9.0, total)
+            np.testing.assert_array_equal(e.numpy(), t.numpy())
+            np.testing.assert_array_equal(_idx(el), _idx(tl))
+    with pytest.raises(ValueError, match="total_length"):
+        enn.utils.rnn.pad_packed_sequence(pe, total_length=3)
+    pad = np.stack([np.pad(a, ((0, 5 - len(a)), (0, 0))) for a in s])
+    lens = [len(a) for a in s]
+    for bf in (False, True):
+        x = pad if bf else pad.transpose(1, 0, 2).copy()
+        for ln in (lens, np.array(lens), ember.tensor(np.array(lens))):
+            pe2 = enn.utils.rnn.pack_padded_sequence(ember.tensor(x), ln, bf, enforce_sorted)
+            np.testing.assert_array_equal(pe2.data.numpy(), pt.data.numpy())
+    for a, b in zip(tnn.utils.rnn.unpack_sequence(pt), enn.utils.rnn.unpack_sequence(pe)):
+        np.testing.assert_array_equal(b.numpy(), a.numpy())
+
+
+def test_pack_sequence_gradient_like_torch():
+    s = _seqs()
+    xs = [ember.tensor(a, requires_grad=True) for a in s]
+    ts = [torch.tensor(a, requires_grad=True) for a in s]
+    for lib, nn, v in ((ember, enn, xs), (torch, tnn, ts)):
+        o, _ = nn.utils.rnn.pad_packed_sequence(nn.utils.rnn.pack_sequence(v, False), True)
+        w = np.arange(int(np.prod(o.shape)), dtype=np.float64).reshape(tuple(o.shape))
+        (o * (ember.tensor(w) if lib is ember else torch.from_numpy(w))).sum().backward()
+    for a, b in zip(xs, ts):
+        np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())
+
+
+@pytest.mark.parametrize(
+    "lengths, enforce_sorted",
+    [([3, 5, 1, 4], True), ([0, 1, 1, 1], False), ([6, 1, 1, 1], False), ([1, 1, 1], False)],
+    ids=["unsorted", "zero", "too-long", "too-few"],
+)
+def test_pack_padded_sequence_bad_lengths(lengths, enforce_sorted):
+    """PyTorch raises RuntimeError for the first two and accepts the last two (a length past
+    the padded time axis, fewer lengths than sequences); ember refuses all with ValueError."""
+    with pytest.raises(ValueError, match="pack_padded_sequence"):
+        enn.utils.rnn.pack_padded_sequence(ember.zeros(5, 4, 2), lengths, False, enforce_sorted)
+
+
+# --------------------------------------------------------------------------------------------
+# Module traversal, state_dict, hooks, deepcopy
+# --------------------------------------------------------------------------------------------
+
+
+def _zoo(nn, lib):
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(3, 4)
+            self.b = self.a  # the same module twice
+            self.seq = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.BatchNorm1d(4))
+            self.seq.add_module("again", self.seq[0])
+            self.register_buffer("buf", lib.ones(2))
+            self.register_buffer("tmp", lib.zeros(2), persistent=False)
+            self.register_buffer("none", None)
+            self.register_parameter("p0", None)
+            self.ml = nn.ModuleList([nn.Linear(2, 2)])
+            self.md = nn.ModuleDict({"x": nn.Tanh(), "y": self.a})
+            self.pl = nn.ParameterList([nn.Parameter(lib.zeros(2))])
+
+    return M()
+
+
+@pytest.mark.parametrize(
+    "method, kw",
+    [
+        ("named_modules", {}),
+        ("named_modules", dict(remove_duplicate=False)),
+        ("named_modules", dict(prefix="pre")),
+        ("named_parameters", {}),
+        ("named_parameters", dict(remove_duplicate=False)),
+        ("named_parameters", dict(recurse=False)),
+        ("named_parameters", dict(prefix="z")),
+        ("named_buffers", {}),
+        ("named_buffers", dict(remove_duplicate=False)),
+        ("named_children", {}),
+    ],
+)
+def test_traversal_names_and_order_like_torch(method, kw):
+    t, e = _zoo(tnn, torch), _zoo(enn, ember)
+    assert [n for n, _ in getattr(e, method)(**kw)] == [n for n, _ in getattr(t, method)(**kw)]
+
+
+def test_state_dict_apply_train_eval_requires_grad_like_torch():
+    t, e = _zoo(tnn, torch), _zoo(enn, ember)
+    assert list(e.state_dict()) == list(t.state_dict())  # no 'tmp', no None entries
+    assert list(e.state_dict(prefix="p.")) == list(t.state_dict(prefix="p."))
+    order = {}
+    for m, k in ((t, "t"), (e, "e")):
+        order[k] = []
+        m.apply(lambda mod, k=k: order[k].append(type(mod).__name__))
+    assert order["e"] == order["t"]
+    for m in (t, e):
+        m.eval()
+        m.seq.train()
+    assert [m.training for m in e.modules()] == [m.training for m in t.modules()]
+    assert e.train(False) is e
+    for m in (t, e):
+        m.requires_grad_(False)
+        m.a.requires_grad_()
+    assert [p.requires_grad for p in e.parameters()] == [p.requires_grad for p in t.parameters()]
+
+
+def test_load_state_dict_strict_false_reports_keys_like_torch():
+    t = tnn.Sequential(tnn.Linear(2, 3), tnn.BatchNorm1d(3))
+    e = enn.Sequential(enn.Linear(2, 3), enn.BatchNorm1d(3))
+    sd = {k: v.numpy().copy() for k, v in t.state_dict().items()}
+    del sd["0.bias"]
+    sd["extra"] = np.zeros(1)
+    sd["1.running_mean"] = np.ones(3)
+    rt = t.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()}, strict=False)
+    re_ = e.load_state_dict(sd, strict=False)
+    assert re_.missing_keys == rt.missing_keys == ["0.bias"]
+    assert re_.unexpected_keys == rt.unexpected_keys == ["extra"]
+    np.testing.assert_array_equal(e[1].running_mean.numpy(), np.ones(3))
+    with pytest.raises(RuntimeError, match="Missing key"):
+        e.load_state_dict(sd)
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        e.load_state_dict({"0.weight": np.zeros((3, 3))}, strict=False)
+    assert str(e.load_state_dict(e.state_dict())) == str(t.load_state_dict(t.state_dict()))
+
+
+def _hook_log(nn, lib):
+    log = []
+    m = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))
+    m.register_forward_pre_hook(lambda mod, inp: log.append("pre1"))
+    m.register_forward_pre_hook(lambda mod, inp: log.append("pre0"), prepend=True)
+    m.register_forward_hook(lambda mod, inp, out: log.append("fwd1"))
+    m.register_forward_hook(lambda mod, inp, out: log.append("fwd0"), prepend=True)
+    m.register_forward_hook(lambda mod, a, kw, out: log.append("kw"), with_kwargs=True)
+    m[0].register_forward_hook(lambda mod, inp, out: log.append("child"))
+    m.register_forward_hook(lambda mod, inp, out: log.append("removed")).remove()
+    m.register_full_backward_hook(lambda mod, gi, go: log.append("bwd"))
+    m.register_full_backward_pre_hook(lambda mod, go: log.append("bwdpre"))
+    m[0].register_full_backward_hook(lambda mod, gi, go: log.append(("bwd0", len(gi))))
+    m(lib.ones(3, 2, requires_grad=True)).sum().backward()
+    return log
+
+
+def test_hook_order_like_torch():
+    assert _hook_log(enn, ember) == _hook_log(tnn, torch)
+
+
+def test_deepcopy_keeps_sharing_and_copies_values():
+    e = _zoo(enn, ember)
+    lin = enn.Linear(2, 2)
+    lin(ember.ones(1, 2)).sum().backward()
+    e.ml[0] = lin
+    c = copy.deepcopy(e)
+    assert c.a is c.b and c.md["y"] is c.a and c.a is not e.a and c.seq.again is c.seq[0]
+    assert len(list(c.parameters())) == len(list(e.parameters()))
+    for p, q in zip(e.parameters(), c.parameters()):
+        assert p is not q and isinstance(q, enn.Parameter)
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
+    assert c.ml[0].weight.grad is not None and c.ml[0].weight.grad is not lin.weight.grad
+    c.a.weight.data[...] = 5
+    assert not (e.a.weight.numpy() == 5).any()
+
+
+# --------------------------------------------------------------------------------------------
+# DataLoader, samplers, splits, datasets
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [dict(batch_size=5), dict(batch_size=5, drop_last=True), dict(batch_size=None), dict()],
+    ids=["bs5", "drop_last", "no-batching", "default"],
+)
+def test_dataloader_batches_like_torch(kw):
+    x = np.arange(46, dtype=np.float32).reshape(23, 2)
+    y = np.arange(23)
+    t = tdata.DataLoader(tdata.TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), **kw)
+    e = ember.data.DataLoader(ember.data.TensorDataset(ember.tensor(x), ember.tensor(y)), **kw)
+    assert len(e) == len(t)
+    assert [_struct(b) for b in e] == [_struct(b) for b in t]
+
+
+def test_dataloader_samplers_collate_fn_and_dicts_like_torch():
+    data = list(range(10))
+    for kw in (
+        dict(batch_sampler=[[0, 3], [5, 1, 2], [7]]),
+        dict(sampler=[3, 2, 1], batch_size=2),
+        dict(batch_size=3, collate_fn=lambda b: b),
+        dict(batch_size=4, drop_last=True),
+    ):
+        t = [_struct(b) for b in tdata.DataLoader(data, **kw)]
+        assert [_struct(b) for b in ember.data.DataLoader(data, **kw)] == t, kw
+    ds = [{"x": np.full(3, i, dtype=np.float64), "y": i, "name": f"s{i}"} for i in range(7)]
+    t = [_struct(b) for b in tdata.DataLoader(ds, batch_size=3)]
+    assert [_struct(b) for b in ember.data.DataLoader(ds, batch_size=3)] == t
+
+
+def test_shuffle_with_generator_is_reproducible_and_a_permutation():
+    def epoch(seed):
+        g = ember.Generator().manual_seed(seed)
+        loader = ember.data.DataLoader(list(range(10)), batch_size=4, shuffle=True, generator=g)
+        return [b.tolist() for b in loader]
+
+    a = epoch(3)
+    assert (
+        a == epoch(3)
+        and sorted(sum(a, [])) == list(range(10))
+        and [len(b) for b in a]
+        == [
+            4,
+            4,
+            2,
+        ]
+    )
+    loader = ember.data.DataLoader(list(range(20)), batch_size=20, shuffle=True)
+    assert next(iter(loader)).tolist() != next(iter(loader)).tolist()  # a new order each epoch
+
+
+@pytest.mark.parametrize("n", [10, 11, 7, 1])
+@pytest.mark.parametrize(
+    "lengths", [[0.3, 0.7], [0.33, 0.33, 0.34], [0.1] * 10, [0.5, 0.5]], ids=str
+)
+def test_random_split_fraction_lengths_like_torch(lengths, n):
+    """Fractions are floored and the remainder handed out round-robin, as PyTorch (which
+    warns about empty splits, as ember does)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        t = [len(s) for s in tdata.random_split(range(n), lengths)]
+        parts = ember.data.random_split(range(n), lengths)
+    assert [len(s) for s in parts] == t
+    assert sorted(i for s in parts for i in s) == list(range(n))
+
+
+def test_concat_subset_weighted_sampler():
+    a = tdata.ConcatDataset([list(range(3)), list(range(10, 15))])
+    b = ember.data.ConcatDataset([list(range(3)), list(range(10, 15))])
+    assert [b[i] for i in range(-8, 8)] == [a[i] for i in range(-8, 8)]
+    assert b.cumulative_sizes == a.cumulative_sizes
+    with pytest.raises(IndexError):
+        b[8]
+    s = ember.data.Subset(list(range(10)), [1, 5, 7])
+    assert [s[i] for i in range(3)] == [1, 5, 7] and len(s) == 3
+    w = [0.1, 0.0, 0.5, 0.4]
+    draws = list(ember.data.WeightedRandomSampler(w, 20000, replacement=True))
+    np.testing.assert_allclose(np.bincount(draws, minlength=4) / 20000, w, atol=0.02)
+    assert sorted(ember.data.WeightedRandomSampler(w, 3, replacement=False)) == [0, 2, 3]
+    for bad in (dict(num_samples=5, replacement=False), dict(num_samples=0)):
+        t = _outcome(lambda bad=bad: list(tdata.WeightedRandomSampler(w, **bad)))
+        e = _outcome(lambda bad=bad: list(ember.data.WeightedRandomSampler(w, **bad)))
+        assert t != "ok" and e is t
