@@ -27,6 +27,7 @@ from test_training_parity_options import (  # noqa: E402
     check_state,
     close,
     lockstep,
+    step_both,
     tnn,
     twin,
 )
@@ -306,14 +307,7 @@ def test_swa_averaged_model_swalr_update_bn():
     rng = np.random.default_rng(0)
     data = [(rng.normal(size=(8, 6)), rng.integers(0, 4, 8)) for _ in range(5)]
     for i, (x, y) in enumerate(data):
-        topt.zero_grad()
-        eopt.zero_grad()
-        t, e = ce(tnn, tm, T(tnn, x), T(tnn, y)), ce(enn, em, T(enn, x), T(enn, y))
-        close(e, t, f"loss step {i}")
-        t.backward()
-        e.backward()
-        topt.step()
-        eopt.step()
+        step_both(tm, em, topt, eopt, x, y, i)
         tsch.step()
         esch.step()
         assert eopt.param_groups[0]["lr"] == pytest.approx(topt.param_groups[0]["lr"], rel=1e-12)
