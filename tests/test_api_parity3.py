@@ -671,3 +671,20 @@ def test_concat_subset_weighted_sampler():
         t = _outcome(lambda bad=bad: list(tdata.WeightedRandomSampler(w, **bad)))
         e = _outcome(lambda bad=bad: list(ember.data.WeightedRandomSampler(w, **bad)))
         assert t != "ok" and e is t
+
+
+def test_tensor_from_a_torch_tensor_copies_without_numpy_warning():
+    """ember.tensor(torch_tensor) (copying torch weights by hand) used to raise NumPy 2's
+    DeprecationWarning about __array__(copy=), an error under -W error; it copies, keeping
+    the dtype."""
+    import warnings
+
+    a = torch.arange(6.0, dtype=torch.float64).reshape(2, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        e = ember.tensor(a)
+        i = ember.tensor(torch.tensor([1, 2]))
+        f = ember.tensor(a, dtype=ember.float32)
+    a[0, 0] = 100
+    assert e.dtype == ember.float64 and e.numpy()[0, 0] == 0
+    assert i.dtype == ember.int64 and f.dtype == ember.float32
