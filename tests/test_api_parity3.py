@@ -688,3 +688,25 @@ def test_tensor_from_a_torch_tensor_copies_without_numpy_warning():
     a[0, 0] = 100
     assert e.dtype == ember.float64 and e.numpy()[0, 0] == 0
     assert i.dtype == ember.int64 and f.dtype == ember.float32
+
+
+def test_clip_grad_norm_mixed_dtypes_promotes_like_torch():
+    """float32 and float64 gradients together: the total norm is float64 (PyTorch stacks the
+    per-tensor norms, promoting) and the float64 gradients are scaled by the float64 norm (was
+    the first gradient's float32, rounding the float64 ones' coefficient)."""
+    rng = np.random.default_rng(0)
+    g32, g64 = rng.normal(size=5).astype(np.float32), rng.normal(size=(3, 4))
+    tp = [tnn.Parameter(torch.zeros(5)), tnn.Parameter(torch.zeros(3, 4, dtype=torch.float64))]
+    ep = [enn.Parameter(ember.zeros(5)), enn.Parameter(ember.zeros(3, 4, dtype=ember.float64))]
+    for ps, lib in ((tp, torch), (ep, ember)):
+        ps[0].grad, ps[1].grad = (
+            lib.tensor(g32.copy()),
+            lib.tensor(g64.copy()),
+        )
+    tn = tnn.utils.clip_grad_norm_(tp, 0.5)
+    en = enn.utils.clip_grad_norm_(ep, 0.5)
+    assert en.dtype == ember.float64 and tn.dtype == torch.float64
+    np.testing.assert_allclose(en.numpy(), tn.numpy(), rtol=1e-7)
+    # (PyTorch rounds the float32 gradient's own norm to float32 before stacking)
+    np.testing.assert_allclose(ep[1].grad.numpy(), tp[1].grad.numpy(), rtol=1e-7)
+    np.testing.assert_allclose(ep[0].grad.numpy(), tp[0].grad.numpy(), rtol=1e-6)
