@@ -95,6 +95,17 @@ def test_assigning_a_plain_value_over_a_parameter_or_submodule_raises():
         assert [n for n, _ in m.named_parameters()] == ["0.weight", "0.bias"]
 
 
+@pytest.mark.parametrize("flag", ["no", 0, None])
+def test_module_requires_grad_takes_a_bool(flag):
+    """requires_grad_("no") froze nothing before (a truthy string); PyTorch raises TypeError."""
+    with pytest.raises(TypeError):
+        tnn.Linear(2, 2).requires_grad_(flag)
+    m = enn.Linear(2, 2)
+    with pytest.raises(TypeError, match="requires_grad_"):
+        m.requires_grad_(flag)
+    assert all(p.requires_grad for p in m.parameters())
+
+
 # --------------------------------------------------------------------------------------------
 # nn.utils: gradient clipping, parameter vectors
 # --------------------------------------------------------------------------------------------

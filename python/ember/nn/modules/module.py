@@ -513,6 +513,8 @@ class Module:
         return self.train(False)
 
     def requires_grad_(self, requires_grad: bool = True):
+        if not isinstance(requires_grad, bool):  # "no" would be truthy
+            raise TypeError(f"requires_grad_: expected a bool, got {type(requires_grad).__name__}")
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
