@@ -428,3 +428,65 @@ def test_transformer_encoder_callable_activation_masks(act, batch_first, norm_fi
         return nn.functional.cross_entropy(o.reshape(-1, 8), y.reshape(-1), label_smoothing=0.1)
 
     lockstep(mk, batch, loss, "AdamW", dict(lr=1e-2), steps=4)
+
+
+def test_gan_two_optimisers_detach_and_frozen_discriminator():
+    """A GAN step: the discriminator trains on detached fakes, then is frozen with
+    requires_grad_(False) while the generator trains through it; two Adam optimisers."""
+
+    def gen(nn):
+        return nn.Sequential(nn.Linear(4, 8), nn.LeakyReLU(0.2), nn.Linear(8, 6), nn.Tanh())
+
+    def disc(nn):
+        return nn.Sequential(nn.Linear(6, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1))
+
+    (tg, eg), (td, ed) = twin(gen), twin(disc)
+    kw = dict(lr=2e-3, betas=(0.5, 0.999))
+    opts = {
+        tnn: (torch.optim.Adam(tg.parameters(), **kw), torch.optim.Adam(td.parameters(), **kw)),
+        enn: (eoptim.Adam(eg.parameters(), **kw), eoptim.Adam(ed.parameters(), **kw)),
+    }
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        z, real = rng.normal(size=(8, 4)), rng.normal(size=(8, 6))
+        losses = {}
+        for nn, g, d in ((tnn, tg, td), (enn, eg, ed)):
+            gopt, dopt = opts[nn]
+            bce = nn.functional.binary_cross_entropy_with_logits
+            ones, zeros = T(nn, np.ones((8, 1))), T(nn, np.zeros((8, 1)))
+            fake = g(T(nn, z))
+            dopt.zero_grad()
+            ld = bce(d(T(nn, real)), ones) + bce(d(fake.detach()), zeros)
+            ld.backward()
+            dopt.step()
+            d.requires_grad_(False)
+            gopt.zero_grad()
+            lg = bce(d(fake), ones)
+            lg.backward()
+            gopt.step()
+            d.requires_grad_(True)
+            losses[nn] = (ld, lg)
+        close(losses[enn][0], losses[tnn][0], f"discriminator loss step {i}")
+        close(losses[enn][1], losses[tnn][1], f"generator loss step {i}")
+    check_state(tg, eg)
+    check_state(td, ed)
+
+
+def test_conv_autoencoder_transpose_upsample_bce():
+    def ae(nn):
+        return nn.Sequential(
+            nn.Conv2d(1, 4, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(4, 8, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1),
+            nn.ReLU(),
+            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+            nn.Conv2d(4, 1, 3, padding=1),
+            nn.Sigmoid(),
+        )
+
+    def loss(nn, m, x):
+        return nn.functional.binary_cross_entropy(m(x), x)
+
+    lockstep(ae, lambda r: (r.uniform(size=(3, 1, 8, 8)),), loss, "Adam", dict(lr=1e-2), steps=6)
