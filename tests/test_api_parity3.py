@@ -721,3 +721,26 @@ def test_clip_grad_norm_mixed_dtypes_promotes_like_torch():
     # (PyTorch rounds the float32 gradient's own norm to float32 before stacking)
     np.testing.assert_allclose(ep[1].grad.numpy(), tp[1].grad.numpy(), rtol=1e-7)
     np.testing.assert_allclose(ep[0].grad.numpy(), tp[0].grad.numpy(), rtol=1e-6)
+
+
+def test_get_worker_info_for_a_sharding_iterable_dataset():
+    """The usual sharding IterableDataset (torch's docs' pattern) asks get_worker_info(); in
+    the process that makes the batches the answer is None, in both libraries."""
+
+    def make(data_mod):
+        class Shards(data_mod.IterableDataset):
+            def __iter__(self):
+                info = data_mod.get_worker_info()
+                if info is None:
+                    return iter(range(7))
+                return iter(range(info.id, 7, info.num_workers))
+
+        return Shards()
+
+    t = [b.tolist() for b in tdata.DataLoader(make(tdata), batch_size=3)]
+    assert ember.data.get_worker_info() is None and tdata.get_worker_info() is None
+    e = [b.tolist() for b in ember.data.DataLoader(make(ember.data), batch_size=3, num_workers=2)]
+    assert e == t
+    import ember.utils.data as eud
+
+    assert eud.get_worker_info is ember.data.get_worker_info

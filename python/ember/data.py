@@ -33,8 +33,15 @@ __all__ = [
     "WeightedRandomSampler",
     "default_collate",
     "default_convert",
+    "get_worker_info",
     "random_split",
 ]
+
+
+def get_worker_info():
+    """None: as PyTorch's answer in the main process, where ember's DataLoader makes every
+    batch (so an IterableDataset that shards by worker id yields everything once)."""
+    return None
 
 
 class Dataset:
