@@ -33,8 +33,15 @@ __all__ = [
     "WeightedRandomSampler",
     "default_collate",
     "default_convert",
+    "get_worker_info",
     "random_split",
 ]
+
+
+def get_worker_info():
+    """None: as PyTorch's answer in the main process, where ember's DataLoader makes every
+    batch (so an IterableDataset that shards by worker id yields everything once)."""
+    return None
 
 
 class Dataset:
@@ -439,16 +446,17 @@ _COLLATE_TYPES = "tensors, numpy arrays, numbers, dicts or lists"
 def default_collate(batch):
     """Stack a list of samples into a batch as PyTorch does: arrays / numbers / Tensors
     into Tensors with a leading batch dimension, dicts key by key, sequences field by field
-    (tuples into a list, namedtuples kept), strings into a list."""
+    (tuples into a list, namedtuples kept), strings left as they come (a sequence's field of
+    strings is a tuple, as PyTorch's zip makes it)."""
     first = batch[0]
     if isinstance(first, str | bytes):
-        return list(batch)
+        return batch
     if isinstance(first, tuple) and hasattr(first, "_fields"):  # namedtuple
-        return type(first)(*(default_collate(list(f)) for f in zip(*batch)))
+        return type(first)(*(default_collate(f) for f in zip(*batch)))
     if isinstance(first, tuple | list):
         if any(len(b) != len(first) for b in batch):
             raise RuntimeError("each element in list of batch should be of equal size")
-        fields = [default_collate([b[i] for b in batch]) for i in range(len(first))]
+        fields = [default_collate(f) for f in zip(*batch)]
         return fields if isinstance(first, tuple) else _same_type(first, fields)
     if isinstance(first, dict):
         return _same_type(first, {k: default_collate([b[k] for b in batch]) for k in first})

@@ -91,6 +91,8 @@ def _legacy_size(shape: tuple) -> tuple:
 def _as_array(data, dtype=None, copy=True) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
+    elif hasattr(data, "__array__") and not isinstance(data, np.ndarray):
+        data = np.asarray(data)  # a torch tensor: NumPy 2 would warn on its __array__(copy=)
     elif isinstance(data, list | tuple) and any(isinstance(d, Tensor) for d in data):
         tensors = all(isinstance(d, Tensor) for d in data)
         data = [np.asarray(d) for d in data]

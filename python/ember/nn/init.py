@@ -65,6 +65,15 @@ def _fill(tensor: Tensor, values) -> Tensor:
     return tensor
 
 
+def _rng(tensor, op: str, generator) -> np.random.Generator:
+    """The generator to draw ``tensor``'s random values from (``rng(generator)``). An integer
+    or bool tensor would silently truncate the draw (PyTorch raises NotImplementedError), so it
+    is a TypeError."""
+    if tensor.data.dtype.kind not in "fc":
+        raise TypeError(f"{op}: needs a floating-point tensor, got {tensor.data.dtype}")
+    return rng(generator)
+
+
 def _check_range(a, b) -> None:
     if a > b:  # PyTorch's error (RuntimeError) and message
         raise RuntimeError(
@@ -77,14 +86,14 @@ def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     if not (math.isfinite(a) and math.isfinite(b)):
         raise ValueError(f"uniform_: a ({a}) and b ({b}) must be finite")
     _check_range(a, b)
-    return _fill(tensor, rng(generator).uniform(a, b, tensor.shape))
+    return _fill(tensor, _rng(tensor, "uniform_", generator).uniform(a, b, tensor.shape))
 
 
 def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     _check_tensor(tensor, "normal_")
     if not std >= 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
-    return _fill(tensor, rng(generator).normal(mean, std, tensor.shape))
+    return _fill(tensor, _rng(tensor, "normal_", generator).normal(mean, std, tensor.shape))
 
 
 def trunc_normal_(
@@ -112,7 +121,7 @@ def trunc_normal_(
         return math.erf((x - mean) / (std * math.sqrt(2.0)))
 
     lo, hi = cdf(a), cdf(b)
-    u = rng(generator).uniform(lo, hi, tensor.shape)
+    u = _rng(tensor, "trunc_normal_", generator).uniform(lo, hi, tensor.shape)
     u = np.clip(u, np.nextafter(-1.0, 0.0), np.nextafter(1.0, 0.0))
     out = mean + std * math.sqrt(2.0) * _special("erfinv", u)
     return _fill(tensor, np.clip(out, a, b))
@@ -198,7 +207,7 @@ def orthogonal_(tensor, gain: float = 1.0, generator=None) -> Tensor:
         return tensor
     rows = tensor.shape[0]
     cols = tensor.data.size // rows
-    flat = rng(generator).normal(0.0, 1.0, (rows, cols))
+    flat = _rng(tensor, "orthogonal_", generator).normal(0.0, 1.0, (rows, cols))
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)
@@ -238,7 +247,7 @@ def sparse_(tensor, sparsity: float, std: float = 0.01, generator=None) -> Tenso
     if std < 0:
         raise ValueError(f"sparse_: std must be >= 0, got {std}")
     rows, cols = tensor.shape
-    g = rng(generator)
+    g = _rng(tensor, "sparse_", generator)
     w = g.normal(0.0, std, (rows, cols))
     num_zeros = int(math.ceil(sparsity * rows))
     for c in range(cols):

@@ -24,6 +24,14 @@ def _check_size(cls: str, name: str, v, minimum: int = 1) -> int:
     return int(v)
 
 
+class _BadName(KeyError, ValueError):
+    """A name register_buffer / register_parameter / add_module cannot take: a KeyError as
+    PyTorch's, and a ValueError as ember's other argument checks."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
 class Parameter(Tensor):
     """A Tensor that a Module registers as a learnable parameter (requires_grad by default)."""
 
@@ -348,6 +356,18 @@ class Module:
             target = params
         elif isinstance(value, Module):
             target = modules
+        elif name in params or name in modules:
+            if value is None:  # None keeps the slot (and the state_dict order), as PyTorch
+                (params if name in params else modules)[name] = None
+                object.__setattr__(self, name, None)
+                return
+            # PyTorch's rule: a plain value would silently drop the parameter / submodule
+            kind = "parameter" if name in params else "child module"
+            want = "ember.nn.Parameter" if name in params else "ember.nn.Module"
+            raise TypeError(
+                f"cannot assign '{type(value).__name__}' as {kind} '{name}' ({want} or None "
+                "expected)"
+            )
         elif name in buffers:  # reassigning a buffer keeps it a buffer
             target = buffers
             value = value if value is None or isinstance(value, Tensor) else Tensor(value)
@@ -365,7 +385,25 @@ class Module:
             registry.pop(name, None)
         object.__delattr__(self, name)
 
+    def _check_new_name(self, kind: str, name, registry) -> None:
+        """PyTorch's checks on a name being registered: a str, not empty, no '.' (state_dict
+        keys join names with dots), and not shadowing another attribute: a registered one, a
+        plain (non-Tensor, non-Module) one or a method. ``None`` may be replaced, as in
+        ``self.bias = None`` before ``register_parameter("bias", None)``."""
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
+        if not name or "." in name:
+            raise _BadName(f'{kind} name can\'t be empty or contain ".", got {name!r}')
+        regs = (self._parameters, self._buffers, self._modules)
+        clash = any(r.get(name) is not None for r in regs if r is not registry)
+        if not clash and name not in registry:
+            held = self.__dict__[name] if name in self.__dict__ else getattr(type(self), name, None)
+            clash = held is not None and not isinstance(held, Tensor | Module)
+        if clash:
+            raise _BadName(f"attribute '{name}' already exists")
+
     def register_parameter(self, name: str, param: Parameter | None) -> None:
+        self._check_new_name("parameter", name, self._parameters)
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: {name!r} must be a Parameter or None")
         self.__setattr__(name, param)
@@ -374,6 +412,7 @@ class Module:
 
     def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
         """A non-learnable state saved in state_dict (e.g. batch norm's running mean)."""
+        self._check_new_name("buffer", name, self._buffers)
         if tensor is not None and not isinstance(tensor, Tensor):
             tensor = Tensor(np.asarray(tensor))
         for registry in (self._parameters, self._modules):
@@ -386,6 +425,7 @@ class Module:
     def add_module(self, name: str, module: Module | None) -> None:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
+        self._check_new_name("module", name, self._modules)
         self._modules[name] = module
         object.__setattr__(self, name, module)
 
@@ -473,6 +513,8 @@ class Module:
         return self.train(False)
 
     def requires_grad_(self, requires_grad: bool = True):
+        if not isinstance(requires_grad, bool):  # "no" would be truthy
+            raise TypeError(f"requires_grad_: expected a bool, got {type(requires_grad).__name__}")
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self

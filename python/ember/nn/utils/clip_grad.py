@@ -59,7 +59,7 @@ def get_total_norm(
         raise ValueError(f"get_total_norm: norm_type must be a number, got {norm_type}")
     if not arrays:
         return Tensor(np.asarray(0.0, dtype=np.float32))
-    dtype = arrays[0].dtype
+    dtype = np.result_type(*arrays)  # float32 and float64 gradients: float64, as PyTorch's stack
     if norm_type == 2.0 and all(g.dtype.kind == "f" for g in arrays):
         # the sums of squares in float64 in one C++ call, without a float64 copy of each
         per = [s**0.5 for s in _C.sum_squares([np.ascontiguousarray(g) for g in arrays])]
@@ -85,8 +85,9 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm, foreach=None)
     total = float(total_norm.item() if isinstance(total_norm, Tensor) else total_norm)
     coef = min(max_norm / (total + 1e-6), 1.0)
     if coef < 1.0 or math.isnan(coef):
-        for g in grads:
-            g *= g.dtype.type(coef)
+        with np.errstate(invalid="ignore"):  # inf * 0 -> nan, silently as PyTorch
+            for g in grads:
+                g *= g.dtype.type(coef)
 
 
 def clip_grad_norm_(

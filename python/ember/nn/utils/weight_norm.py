@@ -14,6 +14,10 @@ def norm_except_dim(v: Tensor, pow: float = 2, dim: int = 0) -> Tensor:  # noqa:
     (``dim=-1``: the norm of the whole tensor, a 0-d Tensor), as torch.norm_except_dim."""
     if dim == -1:
         return (v.abs() ** pow).sum() ** (1.0 / pow)
+    if not -v.ndim <= dim < v.ndim:  # would wrap around silently below
+        raise IndexError(
+            f"norm_except_dim: dim {dim} is out of range for a weight of shape {v.shape}"
+        )
     axes = tuple(i for i in range(v.ndim) if i != dim % v.ndim)
     return (v.abs() ** pow).sum(dim=axes, keepdim=True) ** (1.0 / pow)
 
@@ -46,8 +50,9 @@ class WeightNorm:
         if weight is None:
             raise ValueError(f"weight_norm: {type(module).__name__} has no parameter {name!r}")
         fn = WeightNorm(name, dim)
+        g = norm_except_dim(weight, 2, fn.dim)  # a bad dim raises before the module changes
         del module._parameters[name]
-        module.register_parameter(name + "_g", Parameter(norm_except_dim(weight, 2, fn.dim).data))
+        module.register_parameter(name + "_g", Parameter(g.data))
         module.register_parameter(name + "_v", Parameter(weight.data))
         setattr(module, name, fn.compute_weight(module))
         module.register_forward_pre_hook(fn)
