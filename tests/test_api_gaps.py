@@ -233,3 +233,14 @@ def test_index_add_rows_kernel_refuses_bad_arguments():
         ro = np.zeros((3, 2))
         ro.flags.writeable = False
         ember._C.index_add_rows(ro, np.array([0]), np.ones((1, 2)))
+
+
+def test_invert_permutation():
+    from ember.nn.utils.rnn import invert_permutation
+
+    p = ember.tensor([2, 0, 3, 1])
+    inv = invert_permutation(p)
+    assert inv.tolist() == [1, 3, 0, 2] and inv.dtype == np.int64
+    assert p[inv].tolist() == [0, 1, 2, 3] and invert_permutation(None) is None
+    with pytest.raises(ValueError, match="permutation"):
+        invert_permutation(ember.tensor([0, 0, 1]))

@@ -204,8 +204,21 @@ def unpack_sequence(packed_sequences: PackedSequence) -> list:
     return unpad_sequence(padded, lengths, batch_first=True)
 
 
+def invert_permutation(permutation):
+    """The inverse of a permutation of 0..n-1 (int64), or None for None, as PyTorch's."""
+    if permutation is None:
+        return None
+    p = np.asarray(permutation.data if isinstance(permutation, Tensor) else permutation)
+    if p.ndim != 1 or p.dtype.kind not in "iu" or not np.array_equal(np.sort(p), np.arange(p.size)):
+        raise ValueError(f"invert_permutation: expected a permutation of 0..n-1, got {p}")
+    out = np.empty(p.size, np.int64)
+    out[p] = np.arange(p.size)
+    return Tensor(out)
+
+
 __all__ = [
     "PackedSequence",
+    "invert_permutation",
     "pack_padded_sequence",
     "pack_sequence",
     "pad_packed_sequence",
