@@ -92,18 +92,46 @@ namespace ember {
 // (outer, sum of blocks) and input k fills columns [offset_k, offset_k + block_k) of every
 // row (block = its bytes per outer index). Threads split the rows: each byte is written once,
 // so the result does not depend on the thread count.
+namespace {
+
+// One row when every block is one element of W bytes (stack along the last dim): plain
+// element copies, where a memcpy call per element would cost several times more.
+template <typename W>
+void concat_elements(char* out, const char* const* in, int64_t n, int64_t o) {
+  W* dst = reinterpret_cast<W*>(out) + o * n;
+  for (int64_t k = 0; k < n; ++k) dst[k] = reinterpret_cast<const W*>(in[k])[o];
+}
+
+}  // namespace
+
 void concat_forward(char* out, const char* const* in, const int64_t* block, int64_t n,
                     int64_t outer) {
   int64_t row = 0;
-  for (int64_t k = 0; k < n; ++k) row += block[k];
+  bool uniform = n > 0;
+  for (int64_t k = 0; k < n; ++k) {
+    row += block[k];
+    uniform = uniform && block[k] == block[0];
+  }
+  const int64_t width =
+      uniform && (block[0] == 4 || block[0] == 8 || block[0] == 2 || block[0] == 1) ? block[0] : 0;
   const int nt = static_cast<int>(
       std::min<int64_t>(threads_for(outer * row, int64_t(1) << 18), std::max<int64_t>(outer, 1)));
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int64_t o = 0; o < outer; ++o) {
-    char* dst = out + o * row;
-    for (int64_t k = 0; k < n; ++k) {
-      std::copy_n(in[k] + o * block[k], block[k], dst);
-      dst += block[k];
+    if (width == 8) {
+      concat_elements<uint64_t>(out, in, n, o);
+    } else if (width == 4) {
+      concat_elements<uint32_t>(out, in, n, o);
+    } else if (width == 2) {
+      concat_elements<uint16_t>(out, in, n, o);
+    } else if (width == 1) {
+      concat_elements<uint8_t>(out, in, n, o);
+    } else {
+      char* dst = out + o * row;
+      for (int64_t k = 0; k < n; ++k) {
+        std::copy_n(in[k] + o * block[k], block[k], dst);
+        dst += block[k];
+      }
     }
   }
 }

@@ -883,6 +883,29 @@ def _register_tensor_ops() -> None:
     def mask_key():
         return _tensor_op_arrays()[1] > 0.5
 
+    def pieces():  # 64 small tensors to join
+        return [row()[1] + i for i in range(64)]
+
+    def with_rows():  # x and 1000 rows to add into it
+        rng, x = _tensor_op_arrays()
+        return [x, rng.standard_normal((1000, 1024)).astype(np.float32)]
+
+    def lib_fns(make_fn):  # make_fn(library) -> the expression in that library
+        def fns():
+            import ember
+
+            torch = _torch()
+            return make_fn(ember), (make_fn(torch) if torch is not None else None)
+
+        return fns
+
+    def normalize(lib):
+        return lambda x: lib.nn.functional.normalize(x, dim=-1)
+
+    def index_add(lib):
+        idx = lib.tensor(rows_key())
+        return lambda x, s: x.index_add(0, idx, s)
+
     cases = [
         ("sum_all", lambda: same(lambda x: x.sum()), np.sum, one),
         ("sum_lastdim", lambda: same(lambda x: x.sum(-1)), lambda x: x.sum(-1), one),
@@ -897,6 +920,13 @@ def _register_tensor_ops() -> None:
         ("topk10_lastdim", lambda: same(lambda x: x.topk(10, -1)[0]), None, one),
         ("index_rows_1k", index(rows_key), lambda x: x[rows_key()], one),
         ("bool_mask", index(mask_key), lambda x: x[mask_key()], one),
+        ("normalize_lastdim", lib_fns(normalize),
+         lambda x: x / np.maximum(np.sqrt(np.sum(x * x, -1, keepdims=True)), 1e-12), one),
+        ("cat_64x1024", lib_fns(lambda lib: lambda *xs: lib.cat(xs)),
+         lambda *xs: np.concatenate(xs), pieces),
+        ("stack_64x1024", lib_fns(lambda lib: lambda *xs: lib.stack(xs, 1)),
+         lambda *xs: np.stack(xs, 1), pieces),
+        ("index_add_1k_rows", lib_fns(index_add), None, with_rows),
     ]  # fmt: skip
     for name, fns, numpy_fn, make in cases:
         for backward in (False, True):

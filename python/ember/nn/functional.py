@@ -771,15 +771,15 @@ class _Normalize2(Function):
         c = np.maximum(n, np.asarray(eps, x.dtype))
         ctx.save_for_backward(x, n, c)
         ctx.meta = (dim, eps)
-        return x / c
+        return ops._bcast(np.true_divide, x, c)  # (the C++ row-broadcast division)
 
     @staticmethod
     def backward(ctx, g):
         x, n, c = ctx.saved_tensors
         dim, eps = ctx.meta
         dn = np.where(n >= eps, _dot(g, x, dim) / (c * c), 0)  # minus d(loss)/d(norm)
-        gx = g / c
-        gx -= np.where(n == 0, 0, dn / np.where(n == 0, 1, n)) * x
+        gx = ops._bcast(np.true_divide, np.ascontiguousarray(g), c)
+        gx -= ops._bcast(np.multiply, x, np.where(n == 0, 0, dn / np.where(n == 0, 1, n)))
         return gx, None, None
 
 
