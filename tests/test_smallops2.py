@@ -1,0 +1,112 @@
+"""Fast paths of the small view, split and creation ops: same values, gradients, views and
+errors as the general paths, against NumPy and torch."""
+
+import numpy as np
+import pytest
+
+import ember
+from ember.autograd import gradcheck
+
+rng = np.random.default_rng(7)
+
+
+def _x(*shape, grad=False):
+    return ember.tensor(rng.standard_normal(shape), requires_grad=grad)
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_views_share_memory_and_match_numpy(grad):
+    x = _x(4, 6, 5, grad=grad)
+    a = x.data
+    cases = [
+        (x.view(4, 30), a.reshape(4, 30)),
+        (x.view(-1, 5), a.reshape(-1, 5)),
+        (x.reshape((24, 5)), a.reshape(24, 5)),
+        (x.flatten(1), a.reshape(4, 30)),
+        (x.unsqueeze(-1), a[..., None]),
+        (x.permute(2, 0, 1), a.transpose(2, 0, 1)),
+        (x.transpose(0, 2), a.transpose(2, 1, 0)),
+        (x[0].t(), a[0].T),
+    ]
+    for y, ref in cases:
+        assert y.shape == ref.shape and np.array_equal(y.data, ref)
+        assert np.shares_memory(y.data, a)
+        assert y.requires_grad == grad and (y.grad_fn is not None) == grad
+
+
+def test_views_record_under_grad_only():
+    x = _x(3, 4, grad=True)
+    with ember.no_grad():
+        assert not x.view(12).requires_grad and not x.t().requires_grad
+    assert gradcheck(lambda t: t.view(2, 6).t().unsqueeze(0).flatten() * 1.0, (x,))
+
+
+def test_view_errors_unchanged():
+    x = _x(3, 4)
+    with pytest.raises(RuntimeError, match="view: shape"):
+        x.t().view(12)  # a transposed tensor cannot be flattened without a copy
+    assert np.array_equal(x.t().reshape(12).data, x.data.T.reshape(12))
+    with pytest.raises(ValueError, match="invalid shape"):
+        x.view(-1, -1)
+    with pytest.raises(ValueError, match="invalid shape"):
+        x.view(-2, 6)
+    with pytest.raises(ValueError, match="is invalid for input of shape"):
+        x.view(5, 3)
+    with pytest.raises(TypeError, match="sequence of ints"):
+        x.view(2.0, 6)
+    with pytest.raises(ValueError, match="t\\(\\) expects"):
+        _x(2, 3, 4).t()
+    assert x.view(np.int64(12), True).shape == (12, 1)  # NumPy ints and bools as ints
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_split_chunk_match_torch(grad):
+    torch = pytest.importorskip("torch")
+    x = _x(5, 10, 3, grad=grad)
+    xt = torch.tensor(x.data)
+    for args in [(3, 1), (4, 1), (5, -2), ([2, 0, 8], 1), (1, 0), (10, 2)]:
+        got, ref = x.split(*args), xt.split(*args)
+        assert len(got) == len(ref)
+        for g, r in zip(got, ref):
+            assert g.shape == tuple(r.shape) and np.array_equal(g.data, r.numpy())
+            assert np.shares_memory(g.data, x.data) or g.data.size == 0
+    for n, dim in [(4, 1), (3, 0), (7, 2), (1, -1)]:
+        got, ref = x.chunk(n, dim), xt.chunk(n, dim)
+        assert [g.shape for g in got] == [tuple(r.shape) for r in ref]
+        assert all(np.array_equal(g.data, r.numpy()) for g, r in zip(got, ref))
+
+
+def test_split_gradient():
+    x = _x(4, 7, grad=True)
+    assert gradcheck(
+        lambda t: ember.cat([p * (i + 1) for i, p in enumerate(t.chunk(3, 1))], 1), (x,)
+    )
+    # only some pieces used: the others get zero gradient
+    a, b, c = x.split([2, 1, 4], 1)
+    (b * 3).sum().backward()
+    ref = np.zeros((4, 7))
+    ref[:, 2] = 3
+    assert np.array_equal(x.grad.data, ref)
+
+
+def test_split_in_place_write_checked_as_getitem():
+    for make in (lambda y: y[:, :3], lambda y: y.chunk(2, 1)[0]):
+        x = _x(4, 6, grad=True)
+        y = x * 1
+        z = (make(y) ** 2).sum()
+        y[0] = 5.0  # overwrites what the piece's node read
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            z.backward()
+
+
+def test_split_errors_unchanged():
+    x = _x(4, 6)
+    with pytest.raises(ValueError, match="split_size must be positive"):
+        x.split(0, 1)
+    with pytest.raises(ValueError, match="do not add up"):
+        x.split([2, 2], 1)
+    with pytest.raises(ValueError, match="chunks must be positive"):
+        x.chunk(0)
+    with pytest.raises(IndexError, match="out of range"):
+        x.chunk(2, 2)
+
