@@ -110,3 +110,40 @@ def test_split_errors_unchanged():
     with pytest.raises(IndexError, match="out of range"):
         x.chunk(2, 2)
 
+
+def test_factories_match_torch_dtypes_and_values():
+    torch = pytest.importorskip("torch")
+    for e, t in [
+        (ember.zeros(3, 4), torch.zeros(3, 4)),
+        (ember.ones((2, 5)), torch.ones((2, 5))),
+        (ember.full((2, 3), 7), torch.full((2, 3), 7)),
+        (ember.full((2,), True), torch.full((2,), True)),
+        (ember.arange(10), torch.arange(10)),
+        (ember.arange(0, 1, 0.25), torch.arange(0, 1, 0.25)),
+        (ember.zeros(2, 3, dtype=np.float64), torch.zeros(2, 3, dtype=torch.float64)),
+    ]:
+        assert e.shape == tuple(t.shape) and str(e.dtype) == str(t.dtype).split(".")[1]
+        assert np.array_equal(e.data, t.numpy())
+    assert ember.empty(2, 3).shape == (2, 3)
+    ember.manual_seed(3)
+    a = ember.randn(4, 5, requires_grad=True)
+    ember.manual_seed(3)
+    b = ember.randn(4, 5)
+    assert a.requires_grad and a.is_leaf and not b.requires_grad
+    assert np.array_equal(a.data, b.data)
+
+
+def test_factory_errors_unchanged():
+    with pytest.raises(ValueError, match="zeros: negative dimension"):
+        ember.zeros(2, -1)
+    with pytest.raises(TypeError, match="ones: sizes must be ints"):
+        ember.ones(2.5)
+    with pytest.raises(TypeError, match="hold bool, integer or float"):
+        ember.zeros(2, dtype=np.complex64)
+    with pytest.raises(RuntimeError, match="only floating point"):
+        ember.arange(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="CPU only"):
+        ember.zeros(2, device="cuda")
+    assert ember.zeros(2, device="cpu").shape == (2,)
+    assert ember.zeros(np.int64(2), True).shape == (2, 1)  # NumPy ints and bools as sizes
+
