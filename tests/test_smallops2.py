@@ -147,3 +147,43 @@ def test_factory_errors_unchanged():
     assert ember.zeros(2, device="cpu").shape == (2,)
     assert ember.zeros(np.int64(2), True).shape == (2, 1)  # NumPy ints and bools as sizes
 
+
+def _tied(shape, dtype=np.float32):
+    a = rng.integers(0, 4, shape).astype(dtype)  # many ties
+    a[0, ..., 1] = np.nan if a.dtype.kind == "f" else a[0, ..., 1]
+    return a
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("dim", [-1, 0, 1])
+def test_sort_topk_match_torch_with_ties_and_nans(dtype, dim):
+    torch = pytest.importorskip("torch")
+    for a in (_tied((6, 9, 5), dtype), rng.standard_normal((6, 9, 5)).astype(dtype)):
+        x, xt = ember.tensor(a), torch.tensor(a)
+        for desc in (False, True):
+            for stable in (False, True):
+                got, ref = (
+                    x.sort(dim, desc, stable),
+                    xt.sort(dim=dim, descending=desc, stable=stable),
+                )
+                assert np.array_equal(got.values.data, ref.values.numpy(), equal_nan=True)
+                assert np.array_equal(got.indices.data, ref.indices.numpy())
+        for k in (1, 3):
+            for largest in (True, False):
+                got = x.topk(k, dim, largest)
+                ref = xt.topk(k, dim, largest)
+                assert np.array_equal(got.values.data, ref.values.numpy(), equal_nan=True)
+                assert np.array_equal(got.indices.data, ref.indices.numpy())
+
+
+def test_sort_topk_1d_and_grad():
+    torch = pytest.importorskip("torch")
+    a = np.array([3.0, np.nan, 1.0, 3.0, -0.0, 0.0])
+    got, ref = ember.tensor(a).sort(), torch.tensor(a).sort()
+    assert np.array_equal(got.indices.data, ref.indices.numpy())
+    x = _x(4, 7, grad=True)
+    assert gradcheck(lambda t: t.topk(3, 0).values * 1.0, (x,))
+    assert gradcheck(lambda t: t.sort(1, descending=True).values * 1.0, (x,))
+    with pytest.raises(ValueError, match="topk: k"):
+        x.topk(9, 1)
+

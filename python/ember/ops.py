@@ -1323,6 +1323,8 @@ class Mean(Function):
 
 
 def mean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    if dtype is None and type(x) is Tensor and x.data.dtype.char in "fd":  # the common case
+        return Mean.apply(x, _axes(dim, x.data.ndim, "mean"), keepdim)
     x = _as_dtype(x, dtype)
     if x.data.dtype.kind != "f":
         raise TypeError(f"mean: input dtype should be floating point, got {x.dtype}")
@@ -1908,7 +1910,8 @@ def gather(x, dim: int, index) -> Tensor:
     if index.ndim != nd:
         raise ValueError(f"gather: index has {index.ndim} dims, input has {nd}")
     index = np.ascontiguousarray(index, dtype=np.int64)
-    if _gather_kernel(x.shape, x.data.dtype, axis, index):  # the kernel checks the range itself
+    # (the kernel checks the range itself)
+    if _gather_kernel(x.data.shape, x.data.dtype, axis, index):
         return Gather.apply(x, axis, index, kernel=True)
     if index.size and (index.min() < 0 or index.max() >= x.shape[axis]):
         raise IndexError(
@@ -2401,12 +2404,11 @@ def _sort_key(a: np.ndarray, descending: bool) -> np.ndarray:
 def _tied_lines(sorted_key: np.ndarray, axis: int) -> np.ndarray:
     """Per line along axis (the axis removed): two neighbours equal, or a NaN. Lines without
     either have one order, so any sort of them is the stable one."""
-    n = sorted_key.shape[axis]
-    head = sorted_key.take(range(1, n), axis)
-    tail = sorted_key.take(range(n - 1), axis)
+    pre = (slice(None),) * axis  # views, where take(range) copied the lines
+    head, tail = sorted_key[pre + (slice(1, None),)], sorted_key[pre + (slice(None, -1),)]
     bad = np.any(head == tail, axis=axis)
-    if sorted_key.dtype.kind == "f":
-        bad |= np.isnan(sorted_key).any(axis=axis)
+    if sorted_key.dtype.kind == "f":  # NaNs sort last: a line has one iff it ends in one
+        bad |= np.isnan(sorted_key[pre + (-1,)])
     return bad
 
 
@@ -2419,7 +2421,8 @@ def _argsort(a: np.ndarray, axis: int, descending: bool, stable: bool = True) ->
         # are sorted again, by the stable path or by _C's copy of PyTorch's unstable sort.
         key = _sort_key(a, descending)
         idx = np.argsort(key, axis=axis).astype(np.int64, copy=False)
-        bad = _tied_lines(np.take_along_axis(key, idx, axis), axis)
+        # (the sorted keys by np.sort: the same values, ~10x faster than take_along_axis)
+        bad = _tied_lines(np.sort(key, axis=axis), axis)
         if bad.any():
             lines = np.moveaxis(idx, axis, -1)  # a view: writes land in idx
             tied = np.moveaxis(a, axis, -1)[bad]
@@ -2451,14 +2454,16 @@ def _select_rows(a: np.ndarray, axis: int):
         kernel_dtype = np.int64
     else:
         return None
-    lines = np.moveaxis(a, axis, -1)
+    last = axis == a.ndim - 1  # the common case needs no moveaxis (~2 us)
+    lines = a if last else np.moveaxis(a, axis, -1)
     return np.ascontiguousarray(lines, kernel_dtype).reshape(-1, a.shape[axis])
 
 
 def _from_rows(idx: np.ndarray, shape: tuple, axis: int) -> np.ndarray:
     """Indices (rows, m) of _select_rows's lines back to shape with axis of size m."""
-    lines = tuple(np.delete(shape, axis)) + (idx.shape[1],)
-    return np.moveaxis(idx.reshape(lines), -1, axis)
+    shape = tuple(shape)  # (plain tuple slicing: np.delete cost ~5 us)
+    lines = idx.reshape(shape[:axis] + shape[axis + 1 :] + (idx.shape[1],))
+    return lines if axis == len(shape) - 1 else np.moveaxis(lines, -1, axis)
 
 
 def argsort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
@@ -2480,7 +2485,7 @@ def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) ->
     if rows is None:
         idx = _argsort(x.data, axis, largest).take(range(k), axis)
     else:
-        idx = _from_rows(_C.topk_indices(rows, k, largest, sorted), x.shape, axis)
+        idx = _from_rows(_C.topk_indices(rows, k, largest, sorted), x.data.shape, axis)
     return SortResult(Gather.apply(x, axis, idx, unique=True), Tensor(idx))
 
 
@@ -3667,7 +3672,7 @@ def _selection(op, x, dim, keepdim, kernel):
     rows = _select_rows(x.data, axis)
     if rows is None:
         raise TypeError(f"{op}: unsupported dtype {x.dtype}")
-    return _pick(x, axis, _from_rows(kernel(rows)[:, None], x.shape, axis), keepdim)
+    return _pick(x, axis, _from_rows(kernel(rows)[:, None], x.data.shape, axis), keepdim)
 
 
 _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
