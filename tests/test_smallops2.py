@@ -187,3 +187,41 @@ def test_sort_topk_1d_and_grad():
     with pytest.raises(ValueError, match="topk: k"):
         x.topk(9, 1)
 
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_scatter_add_kernel_matches_add_at_and_torch(dtype, dim):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((5, 6, 4)).astype(dtype) * 1e3
+    shape = list(x.shape)
+    shape[dim] = 9  # more sources than targets: repeated indices add up, in order
+    index = rng.integers(0, x.shape[dim], shape)
+    src = rng.standard_normal(shape).astype(dtype)
+    got = ember.tensor(x).scatter_add(dim, ember.tensor(index), ember.tensor(src))
+    ref = x.copy()
+    grids = list(np.indices(index.shape, sparse=True))
+    grids[dim] = index
+    np.add.at(ref, tuple(grids), src)
+    assert got.dtype == dtype and np.array_equal(got.data, ref)  # bit for bit, as before
+    t = torch.tensor(x).scatter_add(dim, torch.tensor(index), torch.tensor(src))
+    np.testing.assert_allclose(got.data, t.numpy(), rtol=1e-6, atol=1e-3)
+    inplace = ember.tensor(x)
+    inplace.scatter_add_(dim, ember.tensor(index), ember.tensor(src))
+    assert np.array_equal(inplace.data, ref)
+
+
+def test_scatter_add_gradient_and_fallbacks():
+    x = _x(4, 5, grad=True)
+    src = _x(6, 5, grad=True)
+    index = ember.tensor(rng.integers(0, 4, (6, 5)))
+    assert gradcheck(lambda a, b: a.scatter_add(0, index, b), (x, src))
+    # an index smaller than x outside dim (the NumPy path) and a larger src (sliced)
+    small = rng.integers(0, 4, (3, 2))
+    big = rng.standard_normal((5, 6))
+    ref = x.data.copy()
+    np.add.at(ref, (small, np.arange(2)[None]), big[:3, :2])
+    assert np.array_equal(x.scatter_add(0, ember.tensor(small), ember.tensor(big)).data, ref)
+    with pytest.raises(IndexError, match="out of range"):
+        x.scatter_add(0, ember.tensor(np.full((6, 5), 4)), src)
+    with pytest.raises(TypeError, match="dtypes must match"):
+        x.scatter_add(0, index, src.float())

@@ -2924,9 +2924,15 @@ class AddAt(Function):
     index_put(accumulate=True)."""
 
     @staticmethod
-    def forward(ctx, x, src, key, alpha):
+    def forward(ctx, x, src, key, alpha, scatter_axis=None):
         out = x.copy()
         src = src * alpha if alpha != 1 else src
+        ctx.meta = (key, _shape(src), alpha)
+        if scatter_axis is not None:  # scatter_add's kernel path (see scatter_add)
+            index = np.ascontiguousarray(key[scatter_axis], np.int64)
+            src = np.ascontiguousarray(src)
+            _C.gather_backward(src, index, scatter_axis, x.shape[scatter_axis], out=out)
+            return out
         axis = len(key) - 1 if isinstance(key, tuple) else -1
         if (
             x.dtype.kind == "f"
@@ -2944,7 +2950,6 @@ class AddAt(Function):
                 rows[...] = flat.reshape(rows.shape)
         else:
             np.add.at(out, key, src)
-        ctx.meta = (key, _shape(src), alpha)
         return out
 
     @staticmethod
@@ -3011,7 +3016,16 @@ def scatter_add(x, dim: int, index, src) -> Tensor:
     x = _tensor_operand(x)
     src = _same_dtype("scatter_add", x, _tensor_operand(src))
     key, shape = _scatter_key("scatter_add", x, dim, index, src)
-    return AddAt.apply(x, _scatter_src(src, shape), key, 1)
+    src = _scatter_src(src, shape)
+    axis = _dim(dim, x.ndim, "scatter_add") if x.ndim else None
+    if (
+        axis is not None
+        and x.data.dtype.char in "fd"
+        and shape[:axis] + shape[axis + 1 :] == x.data.shape[:axis] + x.data.shape[axis + 1 :]
+    ):  # the index covers x outside dim: the gather-backward kernel adds into x's copy in
+        # np.add.at's order (the same sums), ~5x faster
+        return AddAt.apply(x, src, key, 1, scatter_axis=axis)
+    return AddAt.apply(x, src, key, 1)
 
 
 _REDUCE_UFUNC = {
