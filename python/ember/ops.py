@@ -8,6 +8,7 @@ wrapper right after it. Broadcasting ops reduce gradients with ``unbroadcast``.
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 import operator
 from collections import namedtuple
@@ -2331,13 +2332,20 @@ def _root(p):
     )
 
 
+@functools.lru_cache(maxsize=32)
+def _triangle_mask(n: int, m: int, d: int, lower: bool) -> np.ndarray:
+    """tril/triu's (n, m) keep-mask, read-only and cached: causal masks repeat every step."""
+    keep = np.tri(n, m, d, dtype=bool) if lower else ~np.tri(n, m, d - 1, dtype=bool)
+    keep.flags.writeable = False
+    return keep
+
+
 def _triangle(name: str, lower: bool):
     def op(x, diagonal: int = 0) -> Tensor:
         x = _tensor_operand(x)
         if x.ndim < 2:
             raise ValueError(f"{name}: input must have at least 2 dims, got shape {x.shape}")
-        n, m, d = x.shape[-2], x.shape[-1], operator.index(diagonal)
-        keep = np.tri(n, m, d, dtype=bool) if lower else ~np.tri(n, m, d - 1, dtype=bool)
+        keep = _triangle_mask(x.shape[-2], x.shape[-1], operator.index(diagonal), lower)
         return where(keep, x, np.zeros((), dtype=x.dtype))
 
     op.__name__ = name
