@@ -1,7 +1,8 @@
 // Bindings for csrc/ops/gather.cpp.
 //
 //   gather_forward(x, index int64, dim) -> y (index's shape)        any numeric x, same ndim
-//   gather_backward(grad, index int64, dim, size) -> dx (grad's shape with `size` at dim)
+//   gather_backward(grad, index int64, dim, size, out=None) -> dx (grad's shape with `size`
+//       at dim); with out (that shape, grad's dtype, contiguous) grad is scatter-added into it
 //   concat(arrays, dim, stack) -> (y, sizes)     torch.cat / torch.stack of one dtype
 #include <algorithm>
 #include <string>
@@ -17,7 +18,7 @@ void gather_forward(T* y, const T* x, const int64_t* idx, int64_t outer, int64_t
                     int64_t inner);
 template <typename T>
 void gather_backward(T* dx, const T* dy, const int64_t* idx, int64_t outer, int64_t nx, int64_t ni,
-                     int64_t inner);
+                     int64_t inner, bool accumulate);
 void concat_forward(char* out, const char* const* in, const int64_t* block, int64_t n,
                     int64_t outer);
 
@@ -86,7 +87,8 @@ py::array forward_py(const py::array& x, const py::array& index, int64_t dim) {
   return y;
 }
 
-py::array backward_py(const py::array& grad, const py::array& index, int64_t dim, int64_t size) {
+py::array backward_py(const py::array& grad, const py::array& index, int64_t dim, int64_t size,
+                      const py::object& out_arg) {
   const char* op = "gather_backward";
   require_float(grad, op, "grad");
   require_contiguous(grad, op, "grad");
@@ -98,7 +100,19 @@ py::array backward_py(const py::array& grad, const py::array& index, int64_t dim
   shape[dim] = size;
   const Fibres f = check_index(index, shape, dim, op);
   const int64_t ni = grad.shape(dim);
-  py::array dx = empty_like_dtype(grad, shape);
+  const bool accumulate = !out_arg.is_none();
+  if (accumulate) {  // written in place: no conversion, so no silent copy
+    if (!py::isinstance<py::array>(out_arg) ||
+        !same_dtype(py::reinterpret_borrow<py::array>(out_arg).dtype(), grad.dtype()))
+      throw py::type_error(std::string(op) + ": out must be an array of grad's dtype");
+  }
+  py::array dx =
+      accumulate ? py::reinterpret_borrow<py::array>(out_arg) : empty_like_dtype(grad, shape);
+  if (accumulate) {
+    require_contiguous(dx, op, "out");
+    require_shape(dx, shape, op, "out");
+    EMBER_CHECK(dx.writeable(), op, ": out must be writeable");
+  }
   const bool f32 = is_f32(grad);
   void* out = dx.mutable_data();
   const void* g = grad.data();
@@ -107,10 +121,10 @@ py::array backward_py(const py::array& grad, const py::array& index, int64_t dim
     py::gil_scoped_release release;
     if (f32)
       gather_backward<float>(static_cast<float*>(out), static_cast<const float*>(g), ip, f.outer,
-                             size, ni, f.inner);
+                             size, ni, f.inner, accumulate);
     else
       gather_backward<double>(static_cast<double*>(out), static_cast<const double*>(g), ip, f.outer,
-                              size, ni, f.inner);
+                              size, ni, f.inner, accumulate);
   }
   return dx;
 }
@@ -196,7 +210,7 @@ void bind_gather(py::module_& m) {
         "x (any numeric dtype), index int64 of x's shape except at dim, values in [0, "
         "x.shape[dim]) -> y (index's shape): y[..., j, ...] = x[..., index[..., j, ...], ...].");
   m.def("gather_backward", &backward_py, py::arg("grad"), py::arg("index"), py::arg("dim"),
-        py::arg("size"),
+        py::arg("size"), py::arg("out") = py::none(),
         "grad float (index's shape), index int64, size = x.shape[dim] -> dx: zeros with grad "
         "added at the indexed positions (in index order: deterministic).");
   m.def("concat", &concat_py, py::arg("arrays"), py::arg("dim"), py::arg("stack") = false,

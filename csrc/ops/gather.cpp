@@ -54,18 +54,19 @@ void gather_forward(T* y, const T* x, const int64_t* idx, int64_t outer, int64_t
   for (int64_t o = 0; o < outer; ++o)
     gather_slice(y + o * ni * inner, x + o * nx * inner, idx + o * ni * inner, ni, inner);
 }
-// dy, idx (outer, ni, inner) -> dx (outer, nx, inner): dx = 0, then
-// dx[o, idx[o, j, i], i] += dy[o, j, i] in j order (repeated indices add up).
+// dy, idx (outer, ni, inner) -> dx (outer, nx, inner): dx = 0 (unless accumulate: scatter_add
+// into dx's values), then dx[o, idx[o, j, i], i] += dy[o, j, i] in j order (repeated indices
+// add up, in np.add.at's order).
 template <typename T>
 void gather_backward(T* dx, const T* dy, const int64_t* idx, int64_t outer, int64_t nx, int64_t ni,
-                     int64_t inner) {
+                     int64_t inner, bool accumulate) {
   const int nt = gather_threads(outer, outer * std::max(nx, ni) * inner);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int64_t o = 0; o < outer; ++o) {
     T* d = dx + o * nx * inner;
     const int64_t* io = idx + o * ni * inner;
     const T* g = dy + o * ni * inner;
-    std::fill(d, d + nx * inner, T(0));
+    if (!accumulate) std::fill(d, d + nx * inner, T(0));
     for (int64_t j = 0; j < ni; ++j)
       for (int64_t i = 0; i < inner; ++i) d[io[j * inner + i] * inner + i] += g[j * inner + i];
   }
@@ -80,9 +81,9 @@ template void gather_forward<uint32_t>(uint32_t*, const uint32_t*, const int64_t
 template void gather_forward<uint64_t>(uint64_t*, const uint64_t*, const int64_t*, int64_t, int64_t,
                                        int64_t, int64_t);
 template void gather_backward<float>(float*, const float*, const int64_t*, int64_t, int64_t,
-                                     int64_t, int64_t);
+                                     int64_t, int64_t, bool);
 template void gather_backward<double>(double*, const double*, const int64_t*, int64_t, int64_t,
-                                      int64_t, int64_t);
+                                      int64_t, int64_t, bool);
 
 }  // namespace ember
 

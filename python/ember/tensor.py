@@ -989,7 +989,9 @@ class Tensor:
         """The same data in another shape. As torch's, it never copies: a shape the strides
         cannot give (a transposed tensor flattened) raises; use reshape() there."""
         out = _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
-        if out.data.size and not np.may_share_memory(out.data, self.data):
+        # (a C-contiguous array always reshapes to a view: no memory check needed)
+        d = self.data
+        if out.data.size and not d.flags.c_contiguous and not np.may_share_memory(out.data, d):
             raise RuntimeError(
                 f"view: shape {tuple(out.shape)} is not compatible with the strides of this "
                 f"tensor of shape {self.shape} (it would need a copy); use .reshape(...) instead"
@@ -1013,6 +1015,8 @@ class Tensor:
     def t(self):
         if self.data.ndim > 2:
             raise ValueError(f"t() expects a tensor with <= 2 dims, got shape {self.shape}")
+        if self.data.ndim == 2:  # the common case, without permute's checks
+            return _ops._view(_ops.Permute, self, (1, 0))
         return self.T
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1):
