@@ -806,6 +806,7 @@ def test_edge_cases_match_torch():
         _compare(f(ember, ember.tensor(x)), f(torch, torch.from_numpy(x)))
 
 
+@pytest.mark.filterwarnings("ignore:index_reduce\\(\\) is in beta:UserWarning")  # torch's, once
 def test_in_place_scatter_and_fill_diagonal():
     for f in [
         lambda m, x: x.scatter_(1, m.tensor([[0], [2]]), 7.0),
