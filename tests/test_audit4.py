@@ -601,7 +601,6 @@ def test_multihead_attention_sweep(seed):
             arrays + [masks[a] for a in names],
             dtype,
             what=f"MHA {e} {h} {kw} {ck.keys()} {flags} {[masks[a].dtype for a in names]}",
-            n_grad=3,
             em=em,
             tm=tm,
         )
@@ -653,7 +652,28 @@ def test_transformer_decoder_layer_sweep(seed):
             [tgt, mem] + [masks[a] for a in names],
             dtype,
             what=f"decoder {kw} {names}",
-            n_grad=2,
             em=em,
             tm=tm,
         )
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+@pytest.mark.parametrize("extra", [{}, {"add_bias_kv": True, "add_zero_attn": True}], ids=str)
+def test_mha_float_mask_gradient(need_weights, extra):
+    # Regression: MultiheadAttention read its float attn_mask / key_padding_mask as arrays, so a
+    # learned additive mask (a relative-position bias) got no gradient; PyTorch's gets the
+    # logits' gradient (0 at -inf entries).
+    rng = np.random.default_rng(1)
+    q = rng.standard_normal((2, 3, 4))
+    am, kp = rng.standard_normal((2 * 2, 3, 3)), rng.standard_normal((2, 3))
+    am[0, 1, 2] = -np.inf
+    torch.manual_seed(0)
+    em, tm = _cast(*_module_pair("MultiheadAttention", 4, 2, batch_first=True, **extra), np.float64)
+    _compare(
+        lambda x, a, b: em(x, x, x, attn_mask=a, key_padding_mask=b, need_weights=need_weights),
+        lambda x, a, b: tm(x, x, x, attn_mask=a, key_padding_mask=b, need_weights=need_weights),
+        [q, am, kp],
+        np.float64,
+        em=em,
+        tm=tm,
+    )
