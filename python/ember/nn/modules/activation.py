@@ -146,6 +146,24 @@ def _pad_keys(m, extra: int):
     return np.concatenate([m, np.zeros(m.shape[:-1] + (extra,), m.dtype)], axis=-1)
 
 
+def _mask_delta(masks, extra: int):
+    """The float masks that require grad, as a zero-valued Tensor to add to the logits: its
+    gradient is the logits' (as PyTorch's, whose float masks are added to them), its value an
+    exact 0 (the masks' values already enter as arrays). -inf entries get gradient 0."""
+    from ember.tensor import Tensor
+
+    delta = None
+    for m, shape in masks:
+        if not (isinstance(m, Tensor) and m.requires_grad and m.data.dtype.kind == "f"):
+            continue
+        m = ops.where(np.isfinite(m.data), m, 0.0).reshape(shape)
+        if extra:  # the extra keys' columns get no gradient
+            m = ops.cat([m, np.zeros(m.shape[:-1] + (extra,), m.data.dtype)], -1)
+        m = m - m.detach()
+        delta = m if delta is None else delta + m
+    return delta
+
+
 def _additive(m: np.ndarray, dtype) -> np.ndarray:
     return np.where(m, -np.inf, 0.0).astype(dtype) if m.dtype == np.bool_ else m
 
@@ -371,6 +389,11 @@ class MultiheadAttention(Module):
         extra = (self.bias_k is not None) + bool(self.add_zero_attn)
         hinted = is_causal and (kpm is None or not extra)
         causal = am is not None and (hinted or (not extra and _is_causal_mask(am, lq, s)))
+        delta = _mask_delta(
+            [(attn_mask, None if am is None else am.shape), (key_padding_mask, (n, 1, 1, s))],
+            extra,
+        )
+        causal = causal and (delta is None or hinted)  # a learned mask runs as a mask
 
         q, k, v = self._project(query, key, value)
         if self.bias_k is not None:  # one learned key / value appended to every sequence
@@ -388,13 +411,14 @@ class MultiheadAttention(Module):
 
         weights = None
         if need_weights:
-            attn, weights = self._explicit(q, k, v, am, kpm, p)
+            attn, weights = self._explicit(q, k, v, am, kpm, p, delta)
             if average_attn_weights:
                 weights = weights.mean(dim=1)
             if not batched:
                 weights = weights[0]
         else:
             mask = self._kernel_mask(None if causal else am, kpm, dtype)
+            mask = mask if delta is None or causal else delta + mask
             attn = F._attention(q, k, v, mask, p, causal, None)
         out = attn.permute(0, 2, 1, 3).reshape(n, lq, e)
         out = self.out_proj(out)
@@ -417,10 +441,12 @@ class MultiheadAttention(Module):
             return ~(am | kpm)
         return _additive(am, dtype) + _additive(kpm, dtype)
 
-    def _explicit(self, q, k, v, am, kpm, p):
+    def _explicit(self, q, k, v, am, kpm, p, delta=None):
         """The attention with its weights materialised (need_weights=True)."""
         dtype = self.out_proj.weight.dtype
         scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(self.head_dim))
+        if delta is not None:
+            scores = scores + delta
         add = None
         for m in (am, kpm):
             if m is not None:
