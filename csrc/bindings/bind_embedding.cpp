@@ -16,14 +16,19 @@ void scatter_add_rows(T* dw, const int64_t* idx, const T* g, int64_t n, int64_t 
 
 namespace {
 
-py::array backward_py(const py::array& indices, const py::array& grad, int64_t num_embeddings,
-                      int64_t padding_idx) {
-  const char* op = "embedding_backward";
+// The row numbers both kernels take: a contiguous 1-D int64 array (ranges checked by each).
+void require_row_indices(const py::array& indices, const char* op) {
   if (!same_dtype(indices.dtype(), py::dtype::of<int64_t>()))
     throw py::type_error(std::string(op) + ": indices must be int64, got " +
                          std::string(py::str(indices.dtype())));
   require_ndim(indices, 1, op, "indices");
   require_contiguous(indices, op, "indices");
+}
+
+py::array backward_py(const py::array& indices, const py::array& grad, int64_t num_embeddings,
+                      int64_t padding_idx) {
+  const char* op = "embedding_backward";
+  require_row_indices(indices, op);
   require_float(grad, op, "grad");
   require_ndim(grad, 2, op, "grad");
   require_contiguous(grad, op, "grad");
@@ -58,11 +63,7 @@ py::array backward_py(const py::array& indices, const py::array& grad, int64_t n
 // (repeated indices add up one after another, as PyTorch's CPU loop).
 void index_add_rows_py(py::array& out, const py::array& indices, const py::array& src) {
   const char* op = "index_add_rows";
-  if (!same_dtype(indices.dtype(), py::dtype::of<int64_t>()))
-    throw py::type_error(std::string(op) + ": indices must be int64, got " +
-                         std::string(py::str(indices.dtype())));
-  require_ndim(indices, 1, op, "indices");
-  require_contiguous(indices, op, "indices");
+  require_row_indices(indices, op);
   require_float(out, op, "out");
   require_ndim(out, 2, op, "out");
   require_contiguous(out, op, "out");

@@ -1733,6 +1733,16 @@ def getitem(x, index) -> Tensor:
 # ---- joining ------------------------------------------------------------------------------
 
 
+def _pieces(a: np.ndarray, axis: int, sizes) -> list:
+    """The consecutive pieces of ``sizes`` along axis, as views (np.split costs ~1 us a piece
+    more): split's outputs and cat's gradients."""
+    pre, start, out = (slice(None),) * axis, 0, []
+    for n in sizes:
+        out.append(a[pre + (slice(start, start + n),)])
+        start += n
+    return out
+
+
 class Join(Function):
     """torch.cat (stack=False) and torch.stack: one C++ copy (_C.concat); the gradient of each
     input is its slice of the output's gradient, a view."""
@@ -1748,14 +1758,9 @@ class Join(Function):
         axis, sizes, stack = ctx.meta
         if stack:
             return tuple(np.moveaxis(g, axis, 0))
-        pre, start, out = (slice(None),) * axis, 0, []
-        for n in sizes:  # views, as np.split's (which costs ~1 us a piece more)
-            if n < 0:  # a legacy (0,) input cat skipped
-                out.append(np.zeros(0, g.dtype))
-                continue
-            out.append(g[pre + (slice(start, start + n),)])
-            start += n
-        return tuple(out)
+        views = iter(_pieces(g, axis, [n for n in sizes if n >= 0]))
+        # a legacy (0,) input cat skipped (size -1) gets an empty gradient
+        return tuple(next(views) if n >= 0 else np.zeros(0, g.dtype) for n in sizes)
 
 
 def _join(tensors, dim, stack: bool) -> Tensor:
@@ -1800,11 +1805,7 @@ class Split(Function):
     @staticmethod
     def forward(ctx, x, axis, sizes):
         ctx.meta = (x.shape, axis, sizes)
-        pre, start, out = (slice(None),) * axis, 0, []
-        for n in sizes:
-            out.append(x[pre + (slice(start, start + n),)])
-            start += n
-        return tuple(out)
+        return tuple(_pieces(x, axis, sizes))
 
     @staticmethod
     def backward(ctx, *grads):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.autograd.engine import grad
+from ember.autograd.engine import _check_create_graph, grad
 from ember.autograd.function import enable_grad
 from ember.tensor import Tensor
 
@@ -85,8 +85,7 @@ def jacobian(func, inputs, create_graph: bool = False, strict: bool = False,
     output.shape + input.shape; for tuples, a tuple (over outputs) of tuples (over inputs),
     collapsed where func takes or returns a single tensor, as torch.autograd.functional.
     Either ``strategy`` gives the same numbers (ember computes both in reverse mode)."""
-    if create_graph:
-        raise NotImplementedError("jacobian: create_graph=True needs double backward")
+    _check_create_graph(create_graph)
     if strategy not in ("reverse-mode", "forward-mode"):
         raise ValueError(
             f"jacobian: strategy must be 'reverse-mode' or 'forward-mode', got {strategy!r}"
@@ -120,8 +119,7 @@ def _vectors(v, like, op: str, what: str) -> list[Tensor]:
 
 def vjp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
     """(func(inputs), v^T J): the vector-Jacobian product, one backward pass."""
-    if create_graph:
-        raise NotImplementedError("vjp: create_graph=True needs double backward")
+    _check_create_graph(create_graph)
     leaves, outs, in_tuple, out_tuple = _run(func, inputs, "vjp")
     vs = _vectors(v, outs, "vjp", "function's output")
     got = [Tensor._make(g, False, None, 0) for g in _grads(outs, leaves, vs, strict, "vjp")]
@@ -132,8 +130,7 @@ def vjp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
 def jvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
     """(func(inputs), J v): the Jacobian-vector product, here through the Jacobian (one
     backward pass per output element: fine for the small functions it is used on)."""
-    if create_graph:
-        raise NotImplementedError("jvp: create_graph=True needs double backward")
+    _check_create_graph(create_graph)
     _, ins = _as_tuple(inputs, "jvp", "inputs")
     vs = _vectors(v, ins, "jvp", "input")
     leaves, outs, _, out_tuple = _run(func, inputs, "jvp")
