@@ -2933,32 +2933,27 @@ class AddAt(Function):
     index_put(accumulate=True)."""
 
     @staticmethod
-    def forward(ctx, x, src, key, alpha, scatter_axis=None):
+    def forward(ctx, x, src, key, alpha, kernel=None):
+        # kernel: None for np.add.at, or (path, axis) of a C++ path the caller found to apply,
+        # each adding in np.add.at's order (the same sums), 5-20x faster: "rows" (index_add:
+        # whole slices along axis) or "scatter" (scatter_add's index covers x outside axis)
         out = x.copy()
         src = src * alpha if alpha != 1 else src
         ctx.meta = (key, _shape(src), alpha)
-        if scatter_axis is not None:  # scatter_add's kernel path (see scatter_add)
-            index = np.ascontiguousarray(key[scatter_axis], np.int64)
-            src = np.ascontiguousarray(src)
-            _C.gather_backward(src, index, scatter_axis, x.shape[scatter_axis], out=out)
-            return out
-        axis = len(key) - 1 if isinstance(key, tuple) else -1
-        if (
-            x.dtype.kind == "f"
-            and axis >= 0
-            and isinstance(key[-1], np.ndarray)
-            and key[-1].ndim == 1
-            and np.shape(src) == x.shape[:axis] + key[-1].shape + x.shape[axis + 1 :]
-            and np.result_type(src) == x.dtype
-        ):  # index_add: whole slices along one axis, by the row kernel (np.add.at is ~20x slower)
+        if kernel is None:
+            np.add.at(out, key, src)
+        elif kernel[0] == "scatter":
+            axis = kernel[1]
+            index = np.ascontiguousarray(key[axis], np.int64)
+            _C.gather_backward(np.ascontiguousarray(src), index, axis, x.shape[axis], out=out)
+        else:
+            axis = kernel[1]
             rows = np.moveaxis(out, axis, 0)
             flat = np.ascontiguousarray(rows).reshape(rows.shape[0], -1)
             pieces = np.ascontiguousarray(np.moveaxis(src, axis, 0)).reshape(key[-1].size, -1)
             _C.index_add_rows(flat, key[-1].astype(np.int64, copy=False), pieces)
             if axis:
                 rows[...] = flat.reshape(rows.shape)
-        else:
-            np.add.at(out, key, src)
         return out
 
     @staticmethod
@@ -3031,9 +3026,8 @@ def scatter_add(x, dim: int, index, src) -> Tensor:
         axis is not None
         and x.data.dtype.char in "fd"
         and shape[:axis] + shape[axis + 1 :] == x.data.shape[:axis] + x.data.shape[axis + 1 :]
-    ):  # the index covers x outside dim: the gather-backward kernel adds into x's copy in
-        # np.add.at's order (the same sums), ~5x faster
-        return AddAt.apply(x, src, key, 1, scatter_axis=axis)
+    ):  # the index covers x outside dim: the gather-backward kernel adds into x's copy
+        return AddAt.apply(x, src, key, 1, kernel=("scatter", axis))
     return AddAt.apply(x, src, key, 1)
 
 
@@ -3138,7 +3132,9 @@ def index_add(x, dim: int, index, source, *, alpha=1) -> Tensor:
     """out = x, then out[..., index[i], ...] += alpha * source[..., i, ...] (repeats add up)."""
     x = _tensor_operand(x)
     source = _same_dtype("index_add", x, _tensor_operand(source))
-    return AddAt.apply(x, source, _along("index_add", x, dim, index, source), alpha)
+    key = _along("index_add", x, dim, index, source)
+    rows = ("rows", len(key) - 1) if x.ndim and x.data.dtype.char in "fd" else None
+    return AddAt.apply(x, source, key, alpha, kernel=rows)
 
 
 def index_copy(x, dim: int, index, source) -> Tensor:
