@@ -26,12 +26,14 @@ from ember import (  # noqa: E402
     cuda,
     data,
     datasets,
+    distributions,
     io,
     linalg,
     nn,
     ops,
     optim,
     preprocessing,
+    special,
     train,
     utils,  # torch.utils.data's path
 )
@@ -526,7 +528,7 @@ __all__ = [
     "logcumsumexp", "diff", "msort", "cov", "corrcoef",
     "dot", "vdot", "inner", "outer", "ger", "mv", "addmm", "addmv", "addbmm", "baddbmm", "addr",
     "kron", "tensordot", "einsum", "chain_matmul", "cross", "cdist", "dist", "renorm",
-    "matrix_power", "det", "inverse", "logdet", "slogdet", "linalg",
+    "matrix_power", "det", "inverse", "logdet", "slogdet", "linalg", "distributions", "special",
     "block_diag", "combinations", "trapezoid", "trapz", "cumulative_trapezoid", "vander",
     "unravel_index", "put", "select_scatter", "slice_scatter", "pinverse",
     "cholesky_solve", "cholesky_inverse",

@@ -856,6 +856,42 @@ def mvlgamma(input, p: int) -> Tensor:  # noqa: A002
     return add(out, p * (p - 1) / 4 * np.log(np.pi))
 
 
+class GammaInc(Function):
+    """P(a, x) or Q(a, x) = 1 - P(a, x), the regularised incomplete gamma functions."""
+
+    @staticmethod
+    def forward(ctx, a, x, upper):
+        a2, x2 = (np.ascontiguousarray(v) for v in np.broadcast_arrays(a, x))
+        ctx.save_for_backward(a, x)
+        ctx.upper = upper
+        return _C.gammainc(a2, x2, upper)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, x = ctx.saved_tensors
+        if ctx.needs_input_grad[0]:
+            raise NotImplementedError(
+                "gammainc: the derivative with respect to the first argument (a) is not "
+                "implemented (PyTorch has none either); detach it"
+            )
+        # dP/dx = x^(a-1) e^-x / Gamma(a), in logs (x^(a-1) and Gamma(a) overflow separately)
+        with np.errstate(all="ignore"):
+            d = np.exp(xlogy(a - 1, x).data - x - _special("lgamma", np.asarray(a)))
+        d = (-d if ctx.upper else d).astype(g.dtype, copy=False)
+        return None, unbroadcast(g * d, _shape(x)), None
+
+
+def gammainc(input, other) -> Tensor:  # noqa: A002
+    """The regularised lower incomplete gamma function P(input, other), as
+    torch.special.gammainc; differentiable in ``other`` only (as PyTorch)."""
+    return GammaInc.apply(*_float_pair_operands("gammainc", input, other), False)
+
+
+def gammaincc(input, other) -> Tensor:  # noqa: A002
+    """The regularised upper incomplete gamma function Q = 1 - P, as torch.special.gammaincc."""
+    return GammaInc.apply(*_float_pair_operands("gammaincc", input, other), True)
+
+
 def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool = False):
     """Whether each element occurs in test_elements (a bool tensor)."""
     e, t = np.asarray(_data(elements)), np.asarray(_data(test_elements))
