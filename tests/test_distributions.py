@@ -27,6 +27,13 @@ CASES = {
     "Beta": ((SCALE, POS2), [0.1, 0.7, 0.99]),
     "Poisson": ((SCALE,), [0.0, 3.0, 1.0]),
     "Bernoulli": (([0.2, 0.5, 0.9],), [0.0, 1.0, 1.0]),
+    "Cauchy": ((LOC, SCALE), [0.1, 0.7, -3.0]),
+    "HalfNormal": ((SCALE,), [0.1, 0.7, 3.0]),
+    "Gumbel": ((LOC, SCALE), [0.1, 0.7, -3.0]),
+    "Chi2": ((POS2,), [0.1, 0.7, 3.0]),
+    "StudentT": (([0.7, 1.5, 3.0], LOC, SCALE), [0.1, 0.7, -3.0]),
+    "Geometric": (([0.3, 1.0, 0.05],), [2.0, 0.0, 7.0]),
+    "Binomial": (([5.0, 5.0, 5.0], [0.3, 0.9, 0.5]), [2.0, 5.0, 0.0]),
 }
 
 
@@ -161,6 +168,9 @@ PAIRS = [
     ("Uniform", ([0.0, -1.0, 2.0], [3.0, 2.0, 2.5])),
     ("Bernoulli", ([0.3, 0.0, 1.0],)),
     ("Categorical", ([[0.2, 0.8], [0.0, 1.0], [0.5, 0.5]],)),
+    ("Geometric", ([0.3, 0.8, 0.5],)),
+    ("Binomial", ([4.0, 4.0, 4.0], [0.3, 0.8, 0.5])),
+    ("HalfNormal", (SCALE,)),
 ]
 
 
@@ -196,7 +206,11 @@ def test_kl_mvn_and_independent_match_torch():
 # --- gradients ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["Normal", "Laplace", "LogNormal", "Exponential", "Gamma", "Beta"])
+@pytest.mark.parametrize(
+    "name",
+    ["Normal", "Laplace", "LogNormal", "Exponential", "Gamma", "Beta", "Cauchy", "HalfNormal",
+     "Gumbel", "Chi2", "StudentT"],
+)  # fmt: skip
 def test_log_prob_and_entropy_gradients(name):
     args, value = CASES[name]
     params = [t64(a, grad=True) for a in args]
@@ -215,7 +229,10 @@ def test_discrete_log_prob_gradients():
     assert gradcheck(lambda p: D.Bernoulli(p).entropy(), [probs])
 
 
-@pytest.mark.parametrize("name", ["Normal", "Laplace", "LogNormal", "Exponential", "Uniform"])
+@pytest.mark.parametrize(
+    "name",
+    ["Normal", "Laplace", "LogNormal", "Exponential", "Uniform", "Cauchy", "HalfNormal", "Gumbel"],
+)
 def test_rsample_is_differentiable(name):
     args, _ = CASES[name]
     params = [t64(a, grad=True) for a in args]
@@ -273,6 +290,12 @@ def test_gamma_rsample_rate_gradient_and_concentration_refused():
         (lambda: D.Poisson(3.5), 3.5, 3.5),
         (lambda: D.Bernoulli(0.3), 0.3, 0.21),
         (lambda: D.Categorical(ember.tensor([0.2, 0.0, 0.5, 0.3])), 1.9, 1.09),
+        (lambda: D.HalfNormal(2.0), 2 * math.sqrt(2 / math.pi), 4 * (1 - 2 / math.pi)),
+        (lambda: D.Gumbel(1.0, 2.0), 1 + 2 * 0.5772156649, 4 * math.pi**2 / 6),
+        (lambda: D.Chi2(3.0), 3.0, 6.0),
+        (lambda: D.StudentT(8.0, 1.0, 2.0), 1.0, 4 * 8 / 6),
+        (lambda: D.Geometric(0.3), 1 / 0.3 - 1, (1 / 0.3 - 1) / 0.3),
+        (lambda: D.Binomial(10, 0.3), 3.0, 2.1),
     ],
 )
 def test_sample_moments(dist, mean, var):
@@ -350,6 +373,14 @@ def test_invalid_parameters_and_values_are_value_errors():
         D.Normal("a", 1.0)
     with pytest.raises(NotImplementedError, match="rsample"):
         D.Bernoulli(0.5).rsample()
+    with pytest.raises(ValueError, match="probs"):
+        D.Geometric(0.0)
+    with pytest.raises(ValueError, match="total_count"):
+        D.Binomial(2.5, 0.5)
+    with pytest.raises(ValueError, match="support"):
+        D.Binomial(3, 0.5).log_prob(ember.tensor(4.0))
+    with pytest.raises(ValueError, match="df"):
+        D.StudentT(-1.0)
     with pytest.raises(NotImplementedError, match="Poisson"):
         D.kl_divergence(D.Normal(0.0, 1.0), D.Poisson(1.0))
 
@@ -383,7 +414,7 @@ def test_register_kl_for_a_new_pair():
         # the parent pair still serves plain Normals
         assert float(D.kl_divergence(D.Normal(0.0, 1.0), D.Normal(1.0, 1.0))) == 0.5
     finally:
-        del D._KL_REGISTRY[MyNormal, D.Normal]
+        del D.kl._KL_REGISTRY[MyNormal, D.Normal]
 
 
 # --- training ----------------------------------------------------------------------------------
@@ -420,3 +451,12 @@ def test_gaussian_fit_by_rsample_elbo():
         loss.backward()
         opt.step()
     assert abs(float(m) - 2.0) < 0.1 and abs(float(log_s.exp()) - 0.5) < 0.1
+
+
+def test_binomial_inhomogeneous_total_count():
+    d = D.Binomial(ember.tensor([2.0, 3.0]), ember.tensor([0.5, 0.5]))
+    np.testing.assert_allclose(
+        d.log_prob(ember.tensor([1.0, 3.0])).numpy(), np.log([0.5, 0.125]), rtol=1e-6
+    )
+    with pytest.raises(NotImplementedError, match="Inhomogeneous"):
+        d.entropy()

@@ -1,0 +1,250 @@
+"""The base class every distribution derives from, its helpers, and Independent."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import ember
+from ember import random as _random
+from ember.distributions import constraints
+from ember.tensor import Tensor, get_default_dtype
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _as_tensor(x, dtype=None) -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, bool) or not isinstance(x, int | float | np.ndarray | np.generic | list):
+        raise TypeError(f"expected a tensor or a number, got {type(x).__name__}")
+    return ember.tensor(np.asarray(x, dtype=dtype or get_default_dtype()))
+
+
+def _broadcast_all(*values) -> tuple:
+    """Parameters as float tensors of one shape: numbers take the first tensor's dtype."""
+    floats = [v.dtype for v in values if isinstance(v, Tensor) and v.is_floating_point()]
+    dtype = floats[0] if floats else get_default_dtype()
+    tensors = []
+    for v in values:
+        t = _as_tensor(v, dtype)
+        tensors.append(t if t.is_floating_point() else t.to(dtype))
+    return tuple(ember.broadcast_tensors(*tensors))
+
+
+def _shape(sample_shape) -> tuple:
+    if isinstance(sample_shape, int):
+        return (sample_shape,)
+    try:
+        return tuple(int(s) for s in sample_shape)
+    except TypeError:
+        raise TypeError(f"sample_shape must be a tuple of ints, got {sample_shape!r}") from None
+
+
+def _draw(kind: str, shape: tuple, dtype, *args) -> Tensor:
+    """A constant tensor of draws from ember's generator, in ``dtype``."""
+    g = _random.rng()
+    a = getattr(g, kind)(*args, size=shape) if args else getattr(g, kind)(size=shape)
+    return ember.tensor(np.asarray(a).astype(dtype, copy=False))
+
+
+def _clamp_probs(p: Tensor) -> Tensor:
+    eps = float(np.finfo(p.dtype).eps)
+    return p.clamp(eps, 1 - eps)
+
+
+def _finfo_tiny(t: Tensor) -> float:
+    return float(np.finfo(t.dtype).tiny)
+
+
+# --- the base class ----------------------------------------------------------------------------
+
+
+class Distribution:
+    """Base class: subclasses set ``arg_constraints``, ``support`` and the methods they have."""
+
+    has_rsample = False
+    has_enumerate_support = False
+    arg_constraints: dict = {}
+    support: constraints.Constraint | None = None
+    _validate_default = True
+
+    @staticmethod
+    def set_default_validate_args(value: bool) -> None:
+        if value not in (True, False):
+            raise ValueError(f"set_default_validate_args expects a bool, got {value!r}")
+        Distribution._validate_default = value
+
+    def __init__(self, batch_shape=(), event_shape=(), validate_args=None):
+        self._batch_shape = tuple(batch_shape)
+        self._event_shape = tuple(event_shape)
+        if validate_args is not None:
+            self._validate_args = bool(validate_args)
+        else:
+            self._validate_args = Distribution._validate_default
+        if self._validate_args:
+            for name, constraint in self.arg_constraints.items():
+                if isinstance(constraint, constraints._Dependent) or name not in self.__dict__:
+                    continue  # a parameter given in its other form (probs vs logits)
+                value = self.__dict__[name]
+                ok = constraint.check(value.detach())
+                if not bool(ok.all()):
+                    raise ValueError(
+                        f"Expected parameter {name} (Tensor of shape {tuple(value.shape)}) of "
+                        f"distribution {self!r} to satisfy the constraint {constraint!r}, but "
+                        f"found invalid values:\n{value}"
+                    )
+
+    @property
+    def batch_shape(self) -> ember.Size:
+        return ember.Size(self._batch_shape)
+
+    @property
+    def event_shape(self) -> ember.Size:
+        return ember.Size(self._event_shape)
+
+    def _extended_shape(self, sample_shape=()) -> tuple:
+        return _shape(sample_shape) + self._batch_shape + self._event_shape
+
+    def sample(self, sample_shape=()) -> Tensor:
+        with ember.no_grad():
+            return self.rsample(sample_shape)
+
+    def rsample(self, sample_shape=()) -> Tensor:
+        raise NotImplementedError(
+            f"{type(self).__name__} has no reparameterised sample (rsample); use sample()"
+        )
+
+    def log_prob(self, value) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} has no log_prob")
+
+    def cdf(self, value) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} has no cdf")
+
+    def icdf(self, value) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} has no icdf")
+
+    def entropy(self) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} has no entropy")
+
+    def sample_n(self, n: int) -> Tensor:
+        return self.sample((n,))
+
+    @property
+    def stddev(self) -> Tensor:
+        return self.variance.sqrt()
+
+    def perplexity(self) -> Tensor:
+        return self.entropy().exp()
+
+    def _validate_sample(self, value) -> None:
+        if not isinstance(value, Tensor):
+            raise ValueError("The value argument to log_prob must be a Tensor")
+        event_dims = len(self._event_shape)
+        if tuple(value.shape[value.dim() - event_dims :]) != self._event_shape:
+            raise ValueError(
+                f"The right-most size of value must match event_shape: {tuple(value.shape)} vs "
+                f"{self._event_shape}."
+            )
+        actual = tuple(value.shape)
+        expected = self._batch_shape + self._event_shape
+        for i, j in zip(reversed(actual), reversed(expected)):
+            if i != 1 and j != 1 and i != j:
+                raise ValueError(
+                    f"Value is not broadcastable with batch_shape+event_shape: {actual} vs "
+                    f"{expected}."
+                )
+        ok = self.support.check(value.detach())
+        if not bool(ok.all()):
+            raise ValueError(
+                f"Expected value argument (Tensor of shape {actual}) to be within the support "
+                f"({self.support!r}) of the distribution {self!r}, but found invalid values:\n"
+                f"{value}"
+            )
+
+    def _checked(self, value) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        elif not isinstance(value, Tensor):
+            value = _as_tensor(value)
+        return value
+
+    def expand(self, batch_shape, _instance=None):
+        """The same distribution with parameters broadcast to ``batch_shape``."""
+        batch_shape = _shape(batch_shape)
+        params = {}
+        for name, event_dims in self._expand_params().items():
+            p = self.__dict__[name]
+            params[name] = p.expand(batch_shape + tuple(p.shape[p.dim() - event_dims :]))
+        return type(self)(**params, validate_args=False)
+
+    def _expand_params(self) -> dict:
+        """The constructor's arguments as given: {name: number of event dims}."""
+        return {n: 0 for n in self.arg_constraints if n in self.__dict__}
+
+    def __repr__(self) -> str:
+        parts = []
+        for name in self.arg_constraints:
+            if name in self.__dict__:
+                p = self.__dict__[name]
+                parts.append(f"{name}: {p if p.numel() == 1 else repr(p.size())}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+
+class Independent(Distribution):
+    """Reinterpret the last ``reinterpreted_batch_ndims`` batch dims of ``base_distribution`` as
+    event dims: log_prob and entropy sum over them (a diagonal Normal as one multivariate)."""
+
+    arg_constraints = {}
+
+    def __init__(self, base_distribution, reinterpreted_batch_ndims: int, validate_args=None):
+        if not isinstance(base_distribution, Distribution):
+            raise TypeError(
+                f"Independent: expected a Distribution, got {type(base_distribution).__name__}"
+            )
+        shape = base_distribution._batch_shape + base_distribution._event_shape
+        n = reinterpreted_batch_ndims
+        if not isinstance(n, int) or n < 0 or n > len(base_distribution._batch_shape):
+            raise ValueError(
+                f"Expected reinterpreted_batch_ndims <= len(base_distribution.batch_shape), "
+                f"actual {n} vs {len(base_distribution._batch_shape)}"
+            )
+        self.base_dist = base_distribution
+        self.reinterpreted_batch_ndims = n
+        event_dim = n + len(base_distribution._event_shape)
+        split = len(shape) - event_dim
+        super().__init__(shape[:split], shape[split:], validate_args=validate_args)
+
+    has_rsample = property(lambda self: self.base_dist.has_rsample)
+    has_enumerate_support = property(lambda self: False)
+    support = property(
+        lambda self: constraints.independent(self.base_dist.support, self.reinterpreted_batch_ndims)
+    )
+    mean = property(lambda self: self.base_dist.mean)
+    mode = property(lambda self: self.base_dist.mode)
+    variance = property(lambda self: self.base_dist.variance)
+
+    def _sum_rightmost(self, x: Tensor) -> Tensor:
+        n = self.reinterpreted_batch_ndims
+        return x.sum(tuple(range(-n, 0))) if n else x
+
+    def expand(self, batch_shape, _instance=None):
+        batch_shape = _shape(batch_shape)
+        base = self.base_dist.expand(
+            batch_shape + self._event_shape[: self.reinterpreted_batch_ndims]
+        )
+        return Independent(base, self.reinterpreted_batch_ndims, validate_args=False)
+
+    def sample(self, sample_shape=()):
+        return self.base_dist.sample(sample_shape)
+
+    def rsample(self, sample_shape=()):
+        return self.base_dist.rsample(sample_shape)
+
+    def log_prob(self, value):
+        return self._sum_rightmost(self.base_dist.log_prob(value))
+
+    def entropy(self):
+        return self._sum_rightmost(self.base_dist.entropy())
+
+    def __repr__(self):
+        return f"Independent({self.base_dist!r}, {self.reinterpreted_batch_ndims})"
