@@ -78,6 +78,44 @@ def as_tensor(data, dtype=None) -> Tensor:
 
 
 @_takes_device
+def asarray(obj, *, dtype=None, copy=None, requires_grad: bool = False) -> Tensor:
+    """``obj`` as a tensor, as torch.asarray: arrays and tensors are shared when dtype allows
+    (``copy=True`` always copies; ``copy=False`` refuses to), other data is copied."""
+    if copy is False and not isinstance(obj, Tensor | np.ndarray):
+        raise ValueError(f"asarray: copy=False, but a {type(obj).__name__} must be copied")
+    if isinstance(obj, Tensor) and not copy and (dtype is None or obj.dtype == np.dtype(dtype)):
+        t = obj
+    else:
+        a = _as_array(obj.data if isinstance(obj, Tensor) else obj, dtype, copy=bool(copy))
+        if copy is False and isinstance(obj, np.ndarray) and not np.shares_memory(a, obj):
+            raise ValueError(f"asarray: copy=False, but converting {obj.dtype} to {a.dtype} copies")
+        t = Tensor(a)
+    return t.requires_grad_() if requires_grad and not t.requires_grad else t
+
+
+def frombuffer(buffer, *, dtype, count: int = -1, offset: int = 0, requires_grad: bool = False):
+    """A 1-D tensor sharing the memory of an object exposing the buffer protocol."""
+    a = np.frombuffer(buffer, dtype=np.dtype(dtype), count=count, offset=offset)
+    return _new(a, requires_grad)
+
+
+@_takes_device
+def empty_strided(size, stride, *, dtype=None, requires_grad: bool = False) -> Tensor:
+    """An uninitialised tensor of ``size`` with element strides ``stride`` (a view of a fresh
+    buffer just large enough), as torch.empty_strided."""
+    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    if len(size) != len(stride):
+        raise ValueError(f"empty_strided: size {size} and stride {stride} must have one length")
+    if any(s < 0 for s in size) or any(s < 0 for s in stride):
+        raise ValueError(f"empty_strided: negative size or stride: {size}, {stride}")
+    dt = _dtype(dtype)
+    n = 0 if 0 in size else 1 + sum((d - 1) * s for d, s in zip(size, stride))
+    base = np.zeros(n, dt)
+    a = np.lib.stride_tricks.as_strided(base, size, tuple(s * dt.itemsize for s in stride))
+    return _new(a, requires_grad)
+
+
+@_takes_device
 def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
     return _new(np.zeros(_size(size, "zeros"), _dtype(dtype)), requires_grad)
 
