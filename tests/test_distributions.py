@@ -460,3 +460,104 @@ def test_binomial_inhomogeneous_total_count():
     )
     with pytest.raises(NotImplementedError, match="Inhomogeneous"):
         d.entropy()
+
+
+# --- transforms --------------------------------------------------------------------------------
+
+TR = D.transforms
+
+
+def test_transformed_closed_forms():
+    mu, sd = np.array([0.3, -1.0]), np.array([0.5, 2.0])
+    base = D.Normal(t64(mu), t64(sd))
+    y = np.array([0.4, 3.0])
+    lognormal = D.TransformedDistribution(base, [TR.ExpTransform()])
+    np.testing.assert_allclose(
+        as_np(lognormal.log_prob(t64(y))), as_np(D.LogNormal(t64(mu), t64(sd)).log_prob(t64(y)))
+    )
+    a = np.array([0.5, -0.9])
+    squashed = D.TransformedDistribution(base, TR.TanhTransform())
+    x = np.arctanh(a)
+    ref = -((x - mu) ** 2) / (2 * sd**2) - np.log(sd) - 0.5 * np.log(2 * np.pi) - np.log(1 - a**2)
+    np.testing.assert_allclose(as_np(squashed.log_prob(t64(a))), ref, rtol=1e-12)
+    assert squashed.sample((5,)).abs().max().item() <= 1
+
+
+def test_transforms_invert_and_compose():
+    x = t64([-2.0, 0.1, 3.0])
+    root_of_exp = TR.ComposeTransform([TR.ExpTransform(), TR.PowerTransform(0.5)])
+    for t in [TR.ExpTransform(), TR.SigmoidTransform(), TR.TanhTransform(), TR.SoftplusTransform(),
+              TR.AffineTransform(1.0, -2.0), root_of_exp]:  # fmt: skip
+        np.testing.assert_allclose(as_np(t.inv(t(x))), as_np(x), rtol=1e-9)
+        assert t.inv.inv is t
+        # log|dy/dx| by central differences
+        h = 1e-6
+        fd = np.log(np.abs((as_np(t(x + h)) - as_np(t(x - h))) / (2 * h)))
+        np.testing.assert_allclose(as_np(t.log_abs_det_jacobian(x, t(x))), fd, rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(
+            as_np(t.inv.log_abs_det_jacobian(t(x), x)), -fd, rtol=1e-6, atol=1e-8
+        )
+
+
+def test_tanh_cache_keeps_saturated_log_prob_finite():
+    base = D.Normal(t64([30.0]), t64([1.0]))
+    cached = D.TransformedDistribution(base, [TR.TanhTransform(cache_size=1)])
+    a = cached.rsample()
+    assert a.item() == 1.0 and np.isfinite(cached.log_prob(a).item())
+    plain = D.TransformedDistribution(base, [TR.TanhTransform()], validate_args=False)
+    with np.errstate(invalid="ignore"):  # ember's forward arithmetic warns on inf - inf
+        assert not np.isfinite(plain.log_prob(t64([1.0])).item())  # atanh(1) = inf
+
+
+def test_transformed_gradients_and_shapes():
+    mu, sd = t64([0.3, -1.0], grad=True), t64([0.5, 2.0], grad=True)
+    v = t64([0.2, -0.7])
+
+    def lp(m, s):
+        d = D.TransformedDistribution(
+            D.Normal(m, s), [TR.AffineTransform(0.5, 2.0), TR.TanhTransform()]
+        )
+        return d.log_prob(v)
+
+    assert gradcheck(lp, [mu, sd])
+    d = D.TransformedDistribution(
+        D.Normal(ember.zeros(3, 2), 1.0), TR.AffineTransform(0.0, 2.0, event_dim=1)
+    )
+    assert tuple(d.batch_shape) == (3,) and tuple(d.event_shape) == (2,)
+    assert tuple(d.log_prob(ember.zeros(3, 2)).shape) == (3,)
+    assert tuple(d.expand((4, 3)).batch_shape) == (4, 3)
+    with pytest.raises(ValueError, match="Transform"):
+        D.TransformedDistribution(D.Normal(0.0, 1.0), [lambda x: x])
+    with pytest.raises(ValueError, match="cache_size"):
+        TR.TanhTransform(cache_size=2)
+    with pytest.raises(ValueError, match="support"):
+        D.TransformedDistribution(D.Normal(0.0, 1.0), TR.ExpTransform()).log_prob(
+            ember.tensor(-1.0)
+        )
+
+
+def test_transformed_matches_torch():
+    torch = pytest.importorskip("torch")
+    td = pytest.importorskip("torch.distributions")
+    T = lambda a: torch.tensor(np.asarray(a, np.float64))  # noqa: E731
+    mu, sd = [0.3, -1.0], [0.5, 2.0]
+    cases = [
+        lambda M, X: [M.TanhTransform()],
+        lambda M, X: [M.SigmoidTransform()],
+        lambda M, X: [M.AffineTransform(1.0, 2.0), M.TanhTransform()],
+        lambda M, X: [M.SoftplusTransform()],
+        lambda M, X: [M.AffineTransform(X([1.0, 2.0]), X([2.0, -3.0]))],
+        lambda M, X: [M.ExpTransform(), M.PowerTransform(2.0)],
+        lambda M, X: [M.AffineTransform(0.0, 2.0, event_dim=1)],
+    ]
+    for make_ts in cases:
+        e = D.TransformedDistribution(D.Normal(t64(mu), t64(sd)), make_ts(TR, t64))
+        t = td.TransformedDistribution(td.Normal(T(mu), T(sd)), make_ts(td.transforms, T))
+        v = t.sample((3,)).numpy()
+        np.testing.assert_allclose(as_np(e.log_prob(t64(v))), t.log_prob(T(v)).numpy(), rtol=1e-10)
+        assert tuple(e.batch_shape) == tuple(t.batch_shape)
+        assert tuple(e.event_shape) == tuple(t.event_shape)
+        if not e.event_shape:
+            np.testing.assert_allclose(as_np(e.cdf(t64(v))), t.cdf(T(v)).numpy(), rtol=1e-10)
+            u = [[0.2, 0.7]]
+            np.testing.assert_allclose(as_np(e.icdf(t64(u))), t.icdf(T(u)).numpy(), rtol=1e-10)

@@ -14,7 +14,7 @@ ValueError. ``validate_args=False`` or ``Distribution.set_default_validate_args(
 the checks off.
 """
 
-from ember.distributions import constraints
+from ember.distributions import constraints, transforms
 from ember.distributions.continuous import (
     Beta,
     Cauchy,
@@ -39,12 +39,13 @@ from ember.distributions.discrete import (
     OneHotCategorical,
     Poisson,
 )
-from ember.distributions.distribution import Distribution, Independent
+from ember.distributions.distribution import Distribution, Independent, TransformedDistribution
 from ember.distributions.kl import kl_divergence, register_kl
 
 __all__ = [
     "Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "Dirichlet", "Distribution",
     "Exponential", "Gamma", "Geometric", "Gumbel", "HalfNormal", "Independent", "Laplace",
     "LogNormal", "MultivariateNormal", "Normal", "OneHotCategorical", "Poisson", "StudentT",
-    "Uniform", "constraints", "kl_divergence", "register_kl",
+    "TransformedDistribution", "Uniform", "constraints", "kl_divergence", "register_kl",
+    "transforms",
 ]  # fmt: skip

@@ -248,3 +248,113 @@ class Independent(Distribution):
 
     def __repr__(self):
         return f"Independent({self.base_dist!r}, {self.reinterpreted_batch_ndims})"
+
+
+class TransformedDistribution(Distribution):
+    """The distribution of ``t_n(...t_1(x))`` for x from ``base_distribution``:
+    ``log_prob(y) = base.log_prob(x) - sum log|dt_i/dx|``, with x found through the inverses
+    (or the transforms' cache). E.g. a tanh-squashed Gaussian policy::
+
+        pi = TransformedDistribution(Normal(mu, std), [TanhTransform(cache_size=1)])
+        a = pi.rsample(); logp = pi.log_prob(a)
+    """
+
+    arg_constraints = {}
+
+    def __init__(self, base_distribution, transforms, validate_args=None):
+        from ember.distributions.transforms import ComposeTransform, Transform
+
+        if isinstance(transforms, Transform):
+            transforms = [transforms]
+        elif not (
+            isinstance(transforms, list | tuple)
+            and all(isinstance(t, Transform) for t in transforms)
+        ):
+            raise ValueError(
+                f"transforms must be a Transform or a list of Transforms but was {transforms}"
+            )
+        if not isinstance(base_distribution, Distribution):
+            raise TypeError(
+                f"TransformedDistribution: expected a Distribution, got "
+                f"{type(base_distribution).__name__}"
+            )
+        self.transforms = list(transforms)
+        self._transform = ComposeTransform(self.transforms)
+        shape = base_distribution._batch_shape + base_distribution._event_shape
+        base_event_dim = len(base_distribution._event_shape)
+        transform_dim = self._transform.event_dim
+        if len(shape) < transform_dim:
+            raise ValueError(
+                f"base_distribution needs at least {transform_dim} dims, but got shape {shape}"
+            )
+        if transform_dim > base_event_dim:
+            base_distribution = Independent(base_distribution, transform_dim - base_event_dim)
+        self.base_dist = base_distribution
+        cut = len(shape) - max(transform_dim, base_event_dim)
+        super().__init__(shape[:cut], shape[cut:], validate_args=validate_args)
+
+    has_rsample = property(lambda self: self.base_dist.has_rsample)
+
+    @property
+    def support(self):
+        codomain = self._transform.codomain
+        extra = len(self._event_shape) - codomain.event_dim
+        return constraints.independent(codomain, extra) if extra > 0 else codomain
+
+    def sample(self, sample_shape=()):
+        with ember.no_grad():
+            x = self.base_dist.sample(sample_shape)
+            for t in self.transforms:
+                x = t(x)
+            return x
+
+    def rsample(self, sample_shape=()):
+        x = self.base_dist.rsample(sample_shape)
+        for t in self.transforms:
+            x = t(x)
+        return x
+
+    def log_prob(self, value):
+        from ember.distributions.transforms import _sum_rightmost
+
+        value = self._checked(value)
+        event_dim = len(self._event_shape)
+        log_prob = 0.0
+        y = value
+        for t in reversed(self.transforms):
+            x = t.inv(y)
+            log_prob = log_prob - _sum_rightmost(
+                t.log_abs_det_jacobian(x, y), event_dim - t.event_dim
+            )
+            y = x
+        base = _sum_rightmost(
+            self.base_dist.log_prob(y), event_dim - len(self.base_dist._event_shape)
+        )
+        return log_prob + base
+
+    def _monotonize(self, value):
+        """The cdf of a decreasing map is 1 minus the base's (per element for a sign tensor)."""
+        sign = self._transform.sign
+        if isinstance(sign, int) and sign == 1:
+            return value
+        return sign * (value - 0.5) + 0.5
+
+    def cdf(self, value):
+        y = self._checked(value)
+        for t in reversed(self.transforms):
+            y = t.inv(y)
+        return self._monotonize(self.base_dist.cdf(y))
+
+    def icdf(self, value):
+        x = self.base_dist.icdf(self._monotonize(value))
+        for t in self.transforms:
+            x = t(x)
+        return x
+
+    def expand(self, batch_shape, _instance=None):
+        shape = _shape(batch_shape) + self._event_shape  # the transforms keep shapes
+        base = self.base_dist.expand(shape[: len(shape) - len(self.base_dist._event_shape)])
+        return TransformedDistribution(base, self.transforms, validate_args=False)
+
+    def __repr__(self):
+        return f"TransformedDistribution({self.base_dist!r}, {self.transforms!r})"
