@@ -389,3 +389,88 @@ ShortTensor = _legacy("ShortTensor", np.int16)
 CharTensor = _legacy("CharTensor", np.int8)
 ByteTensor = _legacy("ByteTensor", np.uint8)
 BoolTensor = _legacy("BoolTensor", np.bool_)
+
+
+def _window(name: str, length: int, periodic: bool, dtype, f) -> Tensor:
+    """A window of ``length`` points from f(n, N) for n = 0..length-1, with N = length for a
+    symmetric window and length + 1 for a periodic one (the first point of the next period
+    dropped, as for spectral analysis), as torch's window functions."""
+    if not isinstance(length, int | np.integer) or isinstance(length, bool) or length < 0:
+        raise ValueError(f"{name}: window_length must be a non-negative int, got {length!r}")
+    dt = _dtype(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"{name}: expected a floating point dtype, got {dt}")
+    if length <= 1:
+        return Tensor(np.ones(length, dt))
+    n = np.arange(length, dtype=np.float64)
+    return Tensor(np.asarray(f(n, length + 1 if periodic else length)).astype(dt))
+
+
+@_takes_device
+def hann_window(window_length: int, periodic: bool = True, *, dtype=None, requires_grad=False):
+    w = _window("hann_window", window_length, periodic, dtype,
+                lambda n, N: 0.5 - 0.5 * np.cos(2 * np.pi * n / (N - 1)))  # fmt: skip
+    return _new(w.data, requires_grad)
+
+
+@_takes_device
+def hamming_window(
+    window_length: int, periodic: bool = True, alpha: float = 0.54, beta: float = 0.46, *,
+    dtype=None, requires_grad=False,
+):  # fmt: skip
+    w = _window("hamming_window", window_length, periodic, dtype,
+                lambda n, N: alpha - beta * np.cos(2 * np.pi * n / (N - 1)))  # fmt: skip
+    return _new(w.data, requires_grad)
+
+
+@_takes_device
+def blackman_window(window_length: int, periodic: bool = True, *, dtype=None, requires_grad=False):
+    def f(n, N):
+        t = 2 * np.pi * n / (N - 1)
+        return 0.42 - 0.5 * np.cos(t) + 0.08 * np.cos(2 * t)
+
+    return _new(_window("blackman_window", window_length, periodic, dtype, f).data, requires_grad)
+
+
+@_takes_device
+def bartlett_window(window_length: int, periodic: bool = True, *, dtype=None, requires_grad=False):
+    w = _window("bartlett_window", window_length, periodic, dtype,
+                lambda n, N: 1 - np.abs(2 * n / (N - 1) - 1))  # fmt: skip
+    return _new(w.data, requires_grad)
+
+
+@_takes_device
+def kaiser_window(
+    window_length: int, periodic: bool = True, beta: float = 12.0, *, dtype=None,
+    requires_grad=False,
+):  # fmt: skip
+    def f(n, N):
+        return np.i0(beta * np.sqrt(np.clip(1 - (2 * n / (N - 1) - 1) ** 2, 0, 1))) / np.i0(beta)
+
+    return _new(_window("kaiser_window", window_length, periodic, dtype, f).data, requires_grad)
+
+
+@_takes_device
+def inclusive_range(start, end=None, step=1, *, dtype=None, requires_grad: bool = False):
+    """Deprecated torch.range: start..end with ``end`` included, default float dtype."""
+    import warnings
+
+    warnings.warn(
+        "ember.range is deprecated (as torch.range): its end is included, unlike Python's "
+        "range; use ember.arange",
+        UserWarning,
+        stacklevel=3,  # the caller, past the device-argument wrapper
+    )
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("range: step must be nonzero")
+    count = int(np.floor((end - start) / step)) + 1
+    values = start + step * np.arange(max(count, 0), dtype=np.float64)
+    return _new(values.astype(_dtype(dtype)), requires_grad)
+
+
+@_takes_device
+def scalar_tensor(s, *, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A 0-d tensor holding the number ``s`` (default float dtype, as torch.scalar_tensor)."""
+    return _new(np.asarray(s, dtype=_dtype(dtype)), requires_grad)

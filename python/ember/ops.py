@@ -2725,6 +2725,57 @@ class Unfold(Function):
         return out, None, None, None
 
 
+class AsStrided(Function):
+    """A strided view of x's elements taken in row-major order (as torch.as_strided of a
+    contiguous tensor); backward adds each view element's gradient to the element it reads."""
+
+    @staticmethod
+    def forward(ctx, x, size, stride, offset):
+        flat = np.ascontiguousarray(x).reshape(-1)
+        ctx.meta = (x.shape, size, stride, offset)
+        view = np.lib.stride_tricks.as_strided(
+            flat[offset:], size, tuple(s * flat.itemsize for s in stride), writeable=False
+        )
+        return view.copy()  # torch's is a view; a copy keeps overlapping windows safe to write
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, size, stride, offset = ctx.meta
+        index = offset + builtins.sum(
+            np.arange(n).reshape((-1,) + (1,) * (len(size) - d - 1)) * st
+            for d, (n, st) in enumerate(zip(size, stride))
+        )
+        out = np.zeros(int(np.prod(shape)), g.dtype)
+        np.add.at(out, np.broadcast_to(index, size).reshape(-1), g.reshape(-1))
+        return out.reshape(shape), None, None, None
+
+
+def as_strided(input, size, stride, storage_offset: int = 0) -> Tensor:  # noqa: A002
+    """The elements of ``input`` (read in row-major order) at ``storage_offset + sum(i_d *
+    stride_d)`` for each index of ``size``: sliding windows and diagonals without copies in
+    PyTorch, a copy here. A non-contiguous input is read as its contiguous copy."""
+    x = _tensor_operand(input)
+    size, stride = _shape_arg(size, "as_strided"), _shape_arg(stride, "as_strided")
+    if len(size) != len(stride):
+        raise ValueError(
+            f"as_strided: mismatch in length of strides and shape: size {size}, stride {stride}"
+        )
+    if builtins.any(v < 0 for v in size + stride) or storage_offset < 0:
+        raise ValueError(
+            f"as_strided: negative size, stride or offset: {size}, {stride}, {storage_offset}"
+        )
+    need = storage_offset + (
+        0 if 0 in size else 1 + builtins.sum((n - 1) * st for n, st in zip(size, stride))
+    )
+    if 0 not in size and need > x.numel():
+        raise ValueError(
+            f"as_strided: sizes {list(size)}, strides {list(stride)} and storage offset "
+            f"{storage_offset} need a storage of {need} elements, out of bounds for "
+            f"{x.numel()} elements"
+        )
+    return AsStrided.apply(x, size, stride, int(storage_offset))
+
+
 def tile(x, dims) -> Tensor:
     """Repeat x along each dim; fewer dims than x has are padded with 1s in front."""
     x = _tensor_operand(x)
@@ -4503,6 +4554,145 @@ def histogram(x, bins=100, *, range=None, weight=None, density: bool = False) ->
     return Histogram(Tensor(hist.astype(a.dtype)), Tensor(out_edges.astype(a.dtype)))
 
 
+HistogramDD = namedtuple("histogramdd", ["hist", "bin_edges"])
+
+
+def histogramdd(input, bins=10, *, range=None, weight=None, density: bool = False):  # noqa: A002
+    """Counts of the N points of ``input`` (N, D) in a D-dimensional grid of bins
+    (torch.histogramdd): (hist, [edges along each dim])."""
+    a = np.asarray(_data(input))
+    if a.dtype.kind != "f":
+        raise TypeError(f"histogramdd: expected a floating point tensor, got {a.dtype}")
+    if a.ndim < 1:
+        raise ValueError(f"histogramdd: input must have at least one dim, got shape {a.shape}")
+    points = a.reshape(-1, a.shape[-1])
+    if isinstance(bins, list | tuple) and bins and isinstance(bins[0], Tensor):
+        bins = [np.asarray(_data(b)) for b in bins]
+    if range is not None:  # torch's flat (min0, max0, min1, max1, ...)
+        range = [tuple(range[i : i + 2]) for i in builtins.range(0, len(range), 2)]  # noqa: A001
+    w = None if weight is None else np.asarray(_data(weight)).reshape(-1)
+    hist, edges = np.histogramdd(points, bins, range, density=density, weights=w)
+    return HistogramDD(Tensor(hist.astype(a.dtype)), [Tensor(e.astype(a.dtype)) for e in edges])
+
+
+def gradient(input, *, spacing=1, dim=None, edge_order: int = 1) -> tuple:  # noqa: A002
+    """Estimates of d(input)/d(coordinate) along each of ``dim`` by central differences
+    inside and one-sided ones of ``edge_order`` (1 or 2) at the ends, as torch.gradient
+    (and numpy.gradient); ``spacing``: one step for all dims, one per dim, or 1-D coordinate
+    tensors. Differentiable in input."""
+    x = _float_operand(input, "gradient")
+    if edge_order not in (1, 2):
+        raise ValueError(
+            f"torch.gradient only supports edge_order=1 and edge_order=2, got {edge_order}"
+        )
+    dims = builtins.range(x.ndim) if dim is None else ([dim] if isinstance(dim, int) else dim)
+    dims = [_dim(d, x.ndim, "gradient") for d in dims]
+    steps = list(spacing) if isinstance(spacing, list | tuple) else [spacing] * len(dims)
+    if len(steps) != len(dims):
+        raise ValueError(
+            f"torch.gradient expected spacing to be unspecified, a scalar or it's spacing and dim "
+            f"arguments to have the same length, but got a spacing argument of length "
+            f"{len(steps)} and a dim argument of length {len(dims)}."
+        )
+    out = []
+    for d, step in zip(dims, steps):
+        n = x.shape[d]
+        if n < edge_order + 1:
+            raise ValueError(
+                f"torch.gradient expected each dimension size to be at least edge_order+1, "
+                f"got size {n} along dim {d}"
+            )
+        coords = (
+            np.asarray(_data(step), np.float64)
+            if isinstance(step, Tensor)
+            else np.arange(n, dtype=np.float64) * float(step)
+        )
+        if coords.shape != (n,):
+            raise ValueError(
+                f"gradient: coordinates of shape {coords.shape} along a dim of size {n}"
+            )
+        out.append(_gradient_along(x, d, coords, edge_order))
+    return tuple(out)
+
+
+def _gradient_along(x: Tensor, d: int, c: np.ndarray, edge_order: int) -> Tensor:
+    """Second-order accurate differences for non-uniform coordinates c (numpy.gradient's)."""
+    n = x.shape[d]
+
+    def part(start, length):
+        return narrow(x, d, start, length)
+
+    def coef(v):  # per-position coefficients broadcast along dim d
+        return Tensor(np.asarray(v, x.dtype).reshape((-1,) + (1,) * (x.ndim - d - 1)))
+
+    pieces = []
+    h = np.diff(c)
+    if edge_order == 1:
+        pieces.append((part(1, 1) - part(0, 1)) / float(h[0]))
+    else:
+        a, b = h[0], h[1]
+        pieces.append(
+            part(0, 1) * float(-(2 * a + b) / (a * (a + b)))
+            + part(1, 1) * float((a + b) / (a * b))
+            + part(2, 1) * float(-a / (b * (a + b)))
+        )
+    if n > 2:
+        hl, hr = h[:-1], h[1:]
+        pieces.append(
+            part(0, n - 2) * coef(-hr / (hl * (hl + hr)))
+            + part(1, n - 2) * coef((hr - hl) / (hl * hr))
+            + part(2, n - 2) * coef(hl / (hr * (hl + hr)))
+        )
+    if edge_order == 1:
+        pieces.append((part(n - 1, 1) - part(n - 2, 1)) / float(h[-1]))
+    else:
+        a, b = h[-2], h[-1]
+        pieces.append(
+            part(n - 3, 1) * float(b / (a * (a + b)))
+            + part(n - 2, 1) * float(-(a + b) / (a * b))
+            + part(n - 1, 1) * float((2 * b + a) / (b * (a + b)))
+        )
+    return cat(pieces, d)
+
+
+def real(input) -> Tensor:  # noqa: A002
+    """The real part: the tensor itself (ember holds no complex data)."""
+    return _tensor_operand(input)
+
+
+def imag(input) -> Tensor:  # noqa: A002
+    raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+
+
+def conj(input) -> Tensor:  # noqa: A002
+    """The complex conjugate: the tensor itself for real data (as torch.conj)."""
+    return _tensor_operand(input)
+
+
+resolve_conj = resolve_neg = conj_physical = conj
+
+
+def is_conj(input) -> bool:  # noqa: A002
+    return False
+
+
+def is_neg(input) -> bool:  # noqa: A002
+    return False
+
+
+def fill(input, value) -> Tensor:  # noqa: A002
+    """A new tensor of input's shape and dtype filled with value (torch.fill)."""
+    x = _tensor_operand(input)
+    return Tensor(np.full(x.shape, _data(value), x.dtype))
+
+
+def detach(input) -> Tensor:  # noqa: A002
+    return _tensor_operand(input).detach()
+
+
+igamma, igammac = gammainc, gammaincc
+
+
 def matrix_exp(A) -> Tensor:
     return _linalg.matrix_exp(A)
 
@@ -4619,7 +4809,9 @@ _EXTRAS = (
     "addr_", "renorm_", "cumprod_", "cholesky_solve", "cholesky_inverse", "index_reduce",
     "index_reduce_", "diagonal_scatter", "narrow_copy", "nonzero_static",
     "histogram", "t_", "transpose_", "swapaxes_", "swapdims_", "squeeze_", "unsqueeze_",
-    "adjoint", "matrix_exp", "cholesky", "qr", "svd", "cumsum_", "tril_", "triu_",
+    "adjoint", "matrix_exp", "cholesky", "qr", "svd", "cumsum_", "tril_", "triu_", "as_strided",
+    "conj", "resolve_conj", "resolve_neg", "conj_physical", "is_conj", "is_neg", "igamma",
+    "igammac",
 )  # fmt: skip
 for _name in _EXTRAS:
     setattr(Tensor, _name, globals()[_name])
