@@ -561,3 +561,17 @@ def test_transformed_matches_torch():
             np.testing.assert_allclose(as_np(e.cdf(t64(v))), t.cdf(T(v)).numpy(), rtol=1e-10)
             u = [[0.2, 0.7]]
             np.testing.assert_allclose(as_np(e.icdf(t64(u))), t.icdf(T(u)).numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: D.Gamma(2.0, 1.0), lambda: D.Poisson(3.0), lambda: D.Binomial(4, 0.5),
+     lambda: D.StudentT(3.0), lambda: D.Chi2(2.0), lambda: D.Beta(2.0, 3.0),
+     lambda: D.Geometric(0.3), lambda: D.Bernoulli(0.3), lambda: D.Categorical(ember.ones(3))],
+)  # fmt: skip
+def test_scalar_parameters_sample_zero_dim_tensors(make):
+    d = make()
+    s = d.sample()
+    assert isinstance(s, ember.Tensor) and s.shape == ()
+    assert d.sample((4,)).shape == (4,)
+    assert np.isfinite(d.log_prob(s).item())

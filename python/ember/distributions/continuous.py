@@ -399,7 +399,7 @@ def _standard_gamma(concentration: Tensor, shape: tuple) -> Tensor:
             "a score-function (log_prob) estimator"
         )
     c = np.broadcast_to(concentration.data, shape)
-    return ember.tensor(_random.rng().standard_gamma(c).astype(concentration.dtype, copy=False))
+    return ember.tensor(np.asarray(_random.rng().standard_gamma(c)).astype(concentration.dtype))
 
 
 class Dirichlet(Distribution):

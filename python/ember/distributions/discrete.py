@@ -227,7 +227,7 @@ class Poisson(Distribution):
 
     def sample(self, sample_shape=()):
         r = np.broadcast_to(self.rate.detach().data, self._extended_shape(sample_shape))
-        return ember.tensor(_random.rng().poisson(r).astype(self.rate.dtype))
+        return ember.tensor(np.asarray(_random.rng().poisson(r)).astype(self.rate.dtype))
 
     def log_prob(self, value):
         value = self._checked(value)
@@ -307,7 +307,7 @@ class Binomial(_Binary):
         shape = self._extended_shape(sample_shape)
         n = np.broadcast_to(self.total_count.data, shape).astype(np.int64)
         p = np.broadcast_to(self.probs.detach().data, shape)
-        return ember.tensor(_random.rng().binomial(n, p).astype(self.probs.dtype))
+        return ember.tensor(np.asarray(_random.rng().binomial(n, p)).astype(self.probs.dtype))
 
     def log_prob(self, value):
         value = self._checked(value)
