@@ -283,3 +283,14 @@ def test_integer_matmul_is_exact():
     a = ember.tensor([[1, 2], [3, 4]])
     assert (a @ a).numpy().tolist() == [[7, 10], [15, 22]]
     assert (a @ a).dtype == np.int64
+
+
+@pytest.mark.parametrize("value", [-3.0, 0.5, 7.0])
+def test_clamp_of_zero_dim_tensor_with_both_bounds(value):
+    """NumPy's maximum of a 0-d array is a scalar, which cannot be an out= argument."""
+    x = ember.tensor(value, requires_grad=True)
+    y = x.clamp(0.0, 1.0)
+    assert y.shape == () and y.item() == np.clip(value, 0.0, 1.0)
+    y.backward()
+    assert x.grad.item() == (1.0 if 0.0 <= value <= 1.0 else 0.0)
+    assert ember.clamp(ember.tensor(2), 0, 1).item() == 1

@@ -1162,7 +1162,7 @@ class Clamp(Function):
         # max then min (np.clip's order: lo > hi gives hi everywhere), NaN kept as PyTorch
         y = x if lo is None else np.maximum(x, lo)
         if hi is not None:
-            y = np.minimum(y, hi, out=None if y is x else y)
+            y = np.minimum(y, hi, out=y if y is not x and type(y) is np.ndarray else None)
         if y is x or type(y) is not np.ndarray or y.dtype != x.dtype:  # (0-d: NumPy scalars)
             y = np.array(y, x.dtype)
         if x.dtype.kind == "f" and (_is_zero(lo) or _is_zero(hi)):  # PyTorch keeps x where
