@@ -226,8 +226,8 @@ class Identity(BasePruningMethod):
         return super().apply(module, name)
 
 
-class RandomUnstructured(BasePruningMethod):
-    """Prunes ``amount`` of the entries, chosen at random."""
+class _Unstructured(BasePruningMethod):
+    """Prunes the ``amount`` entries whose ``_scores`` are smallest."""
 
     def __init__(self, amount):
         _check_amount(amount)
@@ -237,27 +237,26 @@ class RandomUnstructured(BasePruningMethod):
         k = _n_to_prune(self.amount, t.size)
         mask = default_mask.copy()
         if k:
-            mask.reshape(-1)[np.argsort(rng().random(t.size), kind="stable")[:k]] = 0
+            mask.reshape(-1)[np.argsort(self._scores(t), kind="stable")[:k]] = 0
         return mask
+
+
+class RandomUnstructured(_Unstructured):
+    """Prunes ``amount`` of the entries, chosen at random."""
+
+    def _scores(self, t):
+        return rng().random(t.size)
 
     @classmethod
     def apply(cls, module, name, amount):
         return super().apply(module, name, amount=amount)
 
 
-class L1Unstructured(BasePruningMethod):
+class L1Unstructured(_Unstructured):
     """Prunes the ``amount`` entries of smallest magnitude."""
 
-    def __init__(self, amount):
-        _check_amount(amount)
-        self.amount = amount
-
-    def compute_mask(self, t, default_mask):
-        k = _n_to_prune(self.amount, t.size)
-        mask = default_mask.copy()
-        if k:
-            mask.reshape(-1)[np.argsort(np.abs(t).reshape(-1), kind="stable")[:k]] = 0
-        return mask
+    def _scores(self, t):
+        return np.abs(t).reshape(-1)
 
     @classmethod
     def apply(cls, module, name, amount, importance_scores=None):
