@@ -169,3 +169,27 @@ def test_small_tensor_methods():
     )
     assert x.new_empty_strided((2, 2), (1, 2)).stride() == (1, 2)
     assert x.hardshrink(2.5).numpy().tolist() == [[0, 0], [3, 4]]
+
+
+def test_jit_entry_points_run_eagerly():
+    m = ember.nn.Linear(3, 2)
+    assert ember.jit.script(m) is m and ember.jit.trace(m, ember.ones(1, 3)) is m
+    assert ember.jit.freeze(m) is m and not ember.jit.is_scripting()
+
+    @ember.jit.script
+    def f(x):
+        return x * 2 if x.sum() > 0 else -x  # data-dependent control flow keeps working
+
+    assert f(ember.ones(2)).numpy().tolist() == [2.0, 2.0]
+    assert f(-ember.ones(2)).numpy().tolist() == [1.0, 1.0]
+
+    @ember.jit.ignore(drop=True)
+    def g(x):
+        return x + 1
+
+    assert g(1) == 2 and ember.jit.unused(g) is g and ember.jit.annotate(int, 3) == 3
+    assert ember.jit.Final[int] is int
+    with pytest.raises(NotImplementedError, match="state_dict"):
+        ember.jit.save(m, "m.pt")
+    with pytest.raises(TypeError, match="function or module"):
+        ember.jit.trace(3, None)
