@@ -121,3 +121,11 @@ def test_per_sample_gradients_match_a_loop_and_torch():
     tper = tf.vmap(tf.grad(tloss), in_dims=(None, 0, 0))(tp, torch.tensor(X), torch.tensor(Y))
     for k in per:
         np.testing.assert_allclose(per[k].numpy(), tper[k].numpy(), rtol=1e-12)
+
+
+def test_vjp_refuses_non_tensor_cotangents():
+    _, vjp_fn = fn.vjp(lambda u: u * 2, t(X[0]))
+    with pytest.raises(TypeError, match="cotangents"):
+        vjp_fn(1.0)
+    with pytest.raises(ValueError, match="shape"):
+        vjp_fn(t(X[:2]))

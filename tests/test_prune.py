@@ -115,6 +115,8 @@ def test_errors():
         prune.global_unstructured(
             [(linear(), "weight")], pruning_method=prune.LnStructured, amount=0.2, n=2, dim=0
         )
+    with pytest.raises(TypeError, match="nn.Module"):
+        prune.is_pruned(ember.ones(2))
     with pytest.raises(AttributeError, match="nope"):
         prune.l1_unstructured(linear(), "nope", amount=1)
     m = linear()

@@ -184,6 +184,8 @@ def vjp(func, *primals, has_aux: bool = False):
             raise ValueError(f"vjp: expected {len(outs)} cotangents, got {len(cots)}")
         total = [Tensor(np.zeros_like(x.data)) for x in all_leaves]
         for o, c in zip(outs, cots):
+            if not isinstance(c, Tensor):
+                raise TypeError(f"vjp: cotangents must be tensors, got {type(c).__name__}")
             if tuple(c.shape) != tuple(o.shape):
                 raise ValueError(
                     f"vjp: cotangent of shape {tuple(c.shape)} for an output of shape "

@@ -425,6 +425,8 @@ def remove(module, name: str):
 
 def is_pruned(module) -> bool:
     """Whether ``module`` or any submodule has a pruning hook."""
+    if not hasattr(module, "named_modules"):
+        raise TypeError(f"is_pruned: expected an nn.Module, got {type(module).__name__}")
     return any(
         isinstance(h, BasePruningMethod)
         for _, sub in module.named_modules()
