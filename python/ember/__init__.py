@@ -14,8 +14,14 @@ from __future__ import annotations
 
 import builtins as _builtins
 import os as _os
+import warnings as _warnings
 
 import numpy as _np
+
+# inf - inf, 0 * inf and overflow give IEEE's NaN / inf silently in PyTorch; NumPy warns. The
+# warnings NumPy raises inside ember's own code are ignored (the user's NumPy code keeps its
+# warnings); a filter that turns them into errors (pytest -W error) still comes first.
+_warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ember(\.|$)")
 
 from ember import (  # noqa: E402
     _C,
