@@ -18,11 +18,6 @@ import warnings as _warnings
 
 import numpy as _np
 
-# inf - inf, 0 * inf and overflow give IEEE's NaN / inf silently in PyTorch; NumPy warns. The
-# warnings NumPy raises inside ember's own code are ignored (the user's NumPy code keeps its
-# warnings); a filter that turns them into errors (pytest -W error) still comes first.
-_warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ember(\.|$)")
-
 from ember import (  # noqa: E402
     _C,
     accelerator,
@@ -499,6 +494,12 @@ def get_num_threads() -> int:
     from builtins import min as _min
 
     return _min(_C.get_num_threads(), _C.omp_max_threads())
+
+
+# inf - inf, 0 * inf and overflow give IEEE's NaN / inf silently in PyTorch; NumPy warns. The
+# warnings NumPy raises inside ember's own code are ignored (the user's NumPy code keeps its
+# warnings); a filter that turns them into errors (pytest -W error) still comes first.
+_warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ember(\.|$)")
 
 
 def compile(model=None, **kwargs):  # noqa: A001  (torch.compile)
