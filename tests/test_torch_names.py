@@ -193,3 +193,21 @@ def test_jit_entry_points_run_eagerly():
         ember.jit.save(m, "m.pt")
     with pytest.raises(TypeError, match="function or module"):
         ember.jit.trace(3, None)
+
+
+def test_module_paths_custom_layers_import():
+    from ember.nn.attention import SDPBackend, sdpa_kernel
+    from ember.nn.modules.utils import _pair, _quadruple, _reverse_repeat_tuple, _single
+    from ember.nn.parameter import Buffer, Parameter
+
+    assert _pair(3) == (3, 3) and _pair((1, 2)) == (1, 2) and _single([4]) == (4,)
+    assert _quadruple(0) == (0, 0, 0, 0) and _reverse_repeat_tuple((1, 2), 2) == (2, 2, 1, 1)
+    assert isinstance(ember.nn.Linear(2, 2).weight, Parameter) and Buffer is ember.nn.Buffer
+    q = ember.randn(1, 2, 4, 8)
+    with sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.MATH]):
+        inside = F.scaled_dot_product_attention(q, q, q)
+    np.testing.assert_array_equal(inside.numpy(), F.scaled_dot_product_attention(q, q, q).numpy())
+    with pytest.raises(TypeError, match="SDPBackend"):
+        with sdpa_kernel("flash"):
+            pass
+    assert isinstance(ember.zeros(2).dtype, ember.dtype)

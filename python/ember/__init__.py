@@ -502,6 +502,9 @@ def get_num_threads() -> int:
 _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ember(\.|$)")
 
 
+dtype = _np.dtype  # torch.dtype: ember's dtypes are NumPy's (``isinstance(x.dtype, ember.dtype)``)
+
+
 def compile(model=None, **kwargs):  # noqa: A001  (torch.compile)
     """``torch.compile``: ember has no graph compiler, so the model (or function) comes back
     as it is; ``@ember.compile`` and ``@ember.compile(mode=...)`` work as decorators."""
@@ -603,8 +606,9 @@ __all__ = [
     "dot", "vdot", "inner", "outer", "ger", "mv", "addmm", "addmv", "addbmm", "baddbmm", "addr",
     "kron", "tensordot", "einsum", "chain_matmul", "cross", "cdist", "dist", "renorm",
     "matrix_power", "det", "inverse", "logdet", "slogdet", "linalg", "distributions", "special",
-    "testing", "func", "jit", "vmap", "range", "scalar_tensor", "hann_window", "hamming_window",
-    "blackman_window", "bartlett_window", "kaiser_window", "as_strided", "conj", "conj_physical",
+    "testing", "func", "jit", "vmap", "dtype", "range", "scalar_tensor", "hann_window",
+    "hamming_window", "blackman_window", "bartlett_window", "kaiser_window", "as_strided", "conj",
+    "conj_physical",
     "detach", "fill", "gradient", "histogramdd", "igamma", "igammac", "imag", "real", "is_conj",
     "is_neg", "resolve_conj", "resolve_neg", "adaptive_avg_pool1d", "adaptive_max_pool1d",
     "alpha_dropout", "avg_pool1d", "batch_norm", "bilinear", "celu", "channel_shuffle",
