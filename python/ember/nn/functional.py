@@ -12,11 +12,13 @@ import inspect
 import itertools
 import math
 import threading
+import types
 import warnings
 
 import numpy as np
 
 from ember import _C, _sparse_grad, ops
+from ember.autograd import graph as _graph
 from ember.autograd.engine import unbroadcast
 from ember.autograd.function import Function, is_grad_enabled
 from ember.tensor import Tensor, get_default_dtype
@@ -155,6 +157,18 @@ class Linear(Function):
         db = g2.sum(axis=0) if nb else None
         return dx, dw, db
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        x2, w0 = ctx.saved_tensors
+        x, w = _graph.inputs(ctx, x2.reshape(*ctx.lead, x2.shape[1]), w0)
+        nx, nw, nb = ctx.needs_input_grad
+        g2 = g.reshape(x2.shape[0], w0.shape[0])
+        return (
+            ops.matmul(g, w) if nx else None,
+            ops.matmul(g2.t(), x.reshape(x2.shape)) if nw else None,
+            g2.sum(0) if nb else None,
+        )
+
 
 def linear(input, weight, bias=None) -> Tensor:
     """y = input @ weight^T + bias.
@@ -204,6 +218,39 @@ class Activation(Function):
         (saved,) = ctx.saved_tensors
         g = _contig(g.astype(saved.dtype, copy=False))
         return _C.activation_backward(ctx.act, g, saved, **ctx.params), None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        name, params = ctx.act, ctx.params
+        if name in _PIECEWISE_LINEAR:  # a constant slope per piece: linear in g
+            return _graph.linear(ctx, g, lambda v: Activation.backward(ctx, v)[0]), None, None
+        if name in Activation._FROM_OUTPUT:
+            y = _graph.output(ctx, ctx.saved_tensors[0])
+            return g * (y * (1 - y) if name == "sigmoid" else 1 - y * y), None, None
+        if name not in _ACTIVATION_GRAPH:
+            return Function.backward_graph(ctx, g)  # refuses
+        f = _ACTIVATION_GRAPH[name]
+        return _graph.recompute(ctx, (g,), lambda x: f(x, **params), ctx.parents[0])[0], None, None
+
+
+_PIECEWISE_LINEAR = ("relu", "leaky_relu", "hardtanh", "hardsigmoid")
+_ACTIVATION_GRAPH = {  # the smooth activations' forwards in Tensor ops, for create_graph
+    "elu": lambda x, alpha: ops.where(x > 0, x, alpha * (ops.exp(ops.clamp(x, max=0)) - 1)),
+    "gelu": lambda x, approximate: (
+        x * 0.5 * (1 + ops.erf(x * (1 / math.sqrt(2))))
+        if approximate == "none"
+        else 0.5 * x * (1 + tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)))
+    ),
+    "softplus": lambda x, beta, threshold: ops.where(
+        x * beta > threshold,
+        x,
+        (relu(x * beta) + ops.log1p(ops.exp(-ops.abs(x * beta)))) / beta,  # no overflow
+    ),
+    "silu": lambda x: x * sigmoid(x),
+    "mish": lambda x: x * tanh(softplus(x)),
+    "logsigmoid": lambda x: -softplus(-x),
+    "hardswish": lambda x: x * ops.clamp(x / 6 + 0.5, 0, 1),
+}
 
 
 def _integer_tensor(x) -> bool:
@@ -291,6 +338,14 @@ class Softmax(Function):
             None,
             None,
         )
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        y = _graph.output(ctx, ctx.saved_tensors[0])
+        d = ctx.dim
+        if ctx.log:
+            return g - ops.exp(y) * g.sum(d, keepdim=True), None, None
+        return y * (g - (g * y).sum(d, keepdim=True)), None, None
 
 
 def softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
@@ -909,6 +964,17 @@ class MSELoss(Function):
         nx, nt, _ = ctx.needs_input_grad
         return (gx if nx else None, -gx if nt else None, None)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        (d,) = ctx.saved_tensors
+        px, pt = ctx.parents[:2]  # (a constant one from the other and d = x - t)
+        x = px if px is not None else _graph.constant(pt.data + d)
+        t = pt if pt is not None else _graph.constant(px.data - d)
+        scale = 2.0 / max(d.size, 1) if ctx.reduction == "mean" else 2.0
+        gx = (g * scale) * (x - t)
+        nx, nt, _ = ctx.needs_input_grad
+        return (gx if nx else None, -gx if nt else None, None)
+
 
 class RegressionLoss(Function):
     # x, t of one shape and float dtype -> loss('mse' | 'l1' | 'huber' | 'smooth_l1') of x - t,
@@ -936,6 +1002,26 @@ class RegressionLoss(Function):
             dx = _C.regression_loss_backward(x, t, None, loss, param, float(scale))
         nx, nt = ctx.needs_input_grad[:2]
         return (dx if nx else None), (-dx if nt else None), None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        loss, param, reduction = ctx.meta
+        pointwise = _REGRESSION_GRAPH[loss]
+        x, t = _graph.inputs(ctx, *ctx.saved_tensors)
+        gx, gt = _graph.recompute(
+            ctx, (g,), lambda x, t: _reduce(pointwise(x - t, param), reduction), x, t
+        )
+        return gx, gt, None, None, None
+
+
+_REGRESSION_GRAPH = {  # RegressionLoss's pointwise losses of d = x - t in Tensor ops
+    "mse": lambda d, p: d * d,
+    "l1": lambda d, p: ops.abs(d),
+    "huber": lambda d, p: ops.where(ops.abs(d) < p, 0.5 * d * d, p * (ops.abs(d) - 0.5 * p)),
+    "smooth_l1": lambda d, p: (
+        ops.where(ops.abs(d) < p, 0.5 * d * d / p, ops.abs(d) - 0.5 * p) if p > 0 else ops.abs(d)
+    ),
+}
 
 
 def _fused_loss(x: Tensor, t: Tensor, loss: str, param: float, reduction: str):
@@ -1059,6 +1145,21 @@ class NLLLoss(Function):
         moved = grows.reshape((shape[0],) + shape[2:] + (c,))
         return np.moveaxis(moved, -1, 1), None, None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        shape, tc, w, valid, reduction, tshape = ctx.meta
+
+        def nll_map(v):  # the forward on v (linear): the weighted picked entries, reduced
+            c = shape[1] if len(shape) > 1 else shape[0]
+            rows = v.reshape(1, c) if v.ndim == 1 else np.moveaxis(v, 1, -1).reshape(-1, c)
+            losses = -rows[np.arange(tc.shape[0]), tc] * w
+            if reduction == "none":
+                return losses.reshape(tshape)
+            total = losses.sum() / w.sum() if reduction == "mean" else losses.sum()
+            return np.asarray(total, v.dtype)
+
+        return _graph.linear(ctx, g, nll_map), None, None, None, None
+
 
 def _targets(op: str, target) -> np.ndarray:
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
@@ -1121,6 +1222,22 @@ class CrossEntropy(Function):
             x, lse, t, g, weight, ignore_index, label_smoothing, reduction, wsum, log_input
         )
         return dx, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        meta = ctx.meta[0]
+        if meta[5]:  # log-probabilities in: the loss is linear in them
+
+            def loss_map(v):
+                return CrossEntropy.forward(types.SimpleNamespace(), _contig(v), meta)
+
+            return _graph.linear(ctx, g, loss_map), None
+        # logits: the same loss of log_softmax(x), whose graph backward is known
+        as_log = meta[:5] + (True,)
+        x = ctx.parents[0]
+        return _graph.recompute(
+            ctx, (g,), lambda x: CrossEntropy.apply(log_softmax(x, 1), as_log), x
+        )[0], None
 
 
 def _fused_rows(x: Tensor, t: np.ndarray, w, ignore_index, reduction, label_smoothing, log_input):
@@ -1254,6 +1371,7 @@ class LayerNorm(Function):
         bf = None if b is None else _contig(b).reshape(m)
         y, mean, rstd = _C.layer_norm_forward(x2, wf, bf, eps)
         ctx.save_for_backward(x2, mean, rstd, wf)
+        ctx.eps = eps
         ctx.shapes = (x.shape, None if w is None else w.shape, None if b is None else b.shape)
         return y.reshape(x.shape)
 
@@ -1271,6 +1389,22 @@ class LayerNorm(Function):
             None,
             None,
         )
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x2 = ctx.saved_tensors[0]
+        xs = ctx.shapes[0]
+        x, w, b = _graph.inputs(ctx, x2.reshape(xs), ctx.saved_tensors[3], None)
+
+        def norm(x, w, b):  # the forward in Tensor ops
+            xr = x.reshape(x2.shape)
+            xc = xr - xr.mean(1, keepdim=True)
+            y = (xc / ops.sqrt((xc * xc).mean(1, keepdim=True) + ctx.eps)).reshape(xs)
+            y = y if w is None else y * w
+            return y if b is None else y + b
+
+        args = (x, None if w is None else w.reshape(ctx.shapes[1]), b)
+        return _graph.recompute(ctx, (g,), norm, *args) + (None, None)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
@@ -1606,6 +1740,10 @@ class Dropout(Function):
         (mask,) = ctx.saved_tensors
         return g * mask, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g * _graph.constant(ctx.saved_tensors[0]), None
+
 
 def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Inverted dropout: zeroes each element with probability p and scales the rest by
@@ -1678,6 +1816,12 @@ class L1Loss(Function):
     def backward(ctx, g):
         (d,) = ctx.saved_tensors
         gx = _grad_scale(g, ctx.reduction, d.size) * np.sign(d)
+        return gx, -gx, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (d,) = ctx.saved_tensors
+        gx = _grad_scale(g, ctx.reduction, d.size) * _graph.constant(np.sign(d))
         return gx, -gx, None
 
 
@@ -1804,6 +1948,19 @@ class BCELoss(Function):
         gt = (s * (log1mx - logx)).astype(x.dtype, copy=False) if ctx.needs_input_grad[1] else None
         return gx.astype(x.dtype, copy=False), gt, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        x0, t0 = ctx.saved_tensors[:2]
+        x, t = _graph.inputs(ctx, x0, t0)
+        s = _grad_scale(g, ctx.reduction, x0.size)
+        if ctx.w is not None:
+            s = s * _graph.constant(ctx.w)
+        gx = s * (x - t) / ops.clamp((1 - x) * x, min=1e-12)  # as backward
+        gt = None
+        if ctx.needs_input_grad[1]:
+            gt = s * (ops.clamp(ops.log1p(-x), min=-100) - ops.clamp(ops.log(x), min=-100))
+        return gx, gt, None, None
+
 
 @_torch_loss_params("input", "target", "weight", "size_average", "reduce", "reduction")
 def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") -> Tensor:
@@ -1862,6 +2019,20 @@ class BCEWithLogitsLoss(Function):
             if nt:
                 gt = (s * (-x + (ctx.pw - 1) * sp)).astype(x.dtype, copy=False)
         return gx.astype(x.dtype, copy=False), gt, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x0, t0 = ctx.saved_tensors[:2]
+        x, t = _graph.inputs(ctx, x0, t0)
+        s = _grad_scale(g, ctx.reduction, x0.size)
+        if ctx.w is not None:
+            s = s * _graph.constant(ctx.w)
+        if ctx.pw is None:  # as backward
+            return s * (sigmoid(x) - t), -s * x, None, None, None
+        pw = _graph.constant(ctx.pw)
+        gx = s * ((1 - t) - (1 + (pw - 1) * t) * (1 - sigmoid(x)))
+        gt = s * (-x + (pw - 1) * softplus(-x, 1.0, math.inf))
+        return gx, gt, None, None, None
 
 
 @_torch_loss_params(
