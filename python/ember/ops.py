@@ -11,7 +11,6 @@ import builtins
 import functools
 import math
 import operator
-import types
 from collections import namedtuple
 from collections.abc import Iterable
 
@@ -2059,7 +2058,7 @@ class Gather(Function):
         _, axis, index, unique, kernel = ctx.meta
 
         def gather_map(v):  # the forward on v (it sets meta on the ctx it is given)
-            return Gather.forward(types.SimpleNamespace(), v, axis, index, unique, kernel)
+            return Gather.forward(_graph.scratch(Gather), v, axis, index, unique, kernel)
 
         return _graph.linear(ctx, g, gather_map), None, None
 

@@ -37,6 +37,11 @@ def output(ctx, y: np.ndarray, i: int = 0) -> Tensor:
     return Tensor._make(y, True, ctx, i)
 
 
+def scratch(cls):
+    """A throwaway ctx, to call ``cls.forward`` as a plain NumPy map (a linear op's adjoint)."""
+    return cls.__new__(cls)
+
+
 class LinearMap(Function):
     """y = fwd(g) for a linear NumPy map ``fwd`` with adjoint ``adj``: the backward of a linear
     op and its forward are each other's adjoint, so one node serves every order."""

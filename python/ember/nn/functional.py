@@ -12,7 +12,6 @@ import inspect
 import itertools
 import math
 import threading
-import types
 import warnings
 
 import numpy as np
@@ -1229,7 +1228,7 @@ class CrossEntropy(Function):
         if meta[5]:  # log-probabilities in: the loss is linear in them
 
             def loss_map(v):
-                return CrossEntropy.forward(types.SimpleNamespace(), _contig(v), meta)
+                return CrossEntropy.forward(_graph.scratch(CrossEntropy), _contig(v), meta)
 
             return _graph.linear(ctx, g, loss_map), None
         # logits: the same loss of log_softmax(x), whose graph backward is known
@@ -2540,6 +2539,59 @@ class Conv2d(Function):
         )
         return dx, dw, db, None, None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        x, w = _graph.inputs(ctx, *ctx.saved_tensors)
+        nx, nw, nb = ctx.needs_input_grad[:3]
+        dx, dw = _Conv2dGrad.apply(g, x, w, ctx.args)
+        return (
+            dx if nx else None,
+            dw if nw else None,
+            g.sum((0, 2, 3)) if nb and ctx.has_bias else None,
+            None,
+            None,
+            None,
+            None,
+        )
+
+
+class _Conv2dGrad(Function):
+    """Conv2d's backward as a node, for create_graph: (g, x, w) -> (dx, dw). conv is bilinear,
+    y = B(x, w), and so is its backward; its gradients are B and B's backward again:
+    d<ddx, dx> + d<ddw, dw> gives g: B(ddx, w) + B(x, ddw), x: dx(g, ddw), w: dw(g, ddx)."""
+
+    @staticmethod
+    def forward(ctx, g, x, w, args):
+        ctx.save_for_backward(g, x, w)
+        ctx.args = args
+        dx, dw, _ = _C.conv2d_backward(_contig(g), x, w, *args, need_bias=False)
+        return dx, dw
+
+    @staticmethod
+    def backward(ctx, ddx, ddw):
+        g, x, w = ctx.saved_tensors
+        args = ctx.args
+        gg = _C.conv2d_forward(_contig(ddx), w, None, *args) + _C.conv2d_forward(
+            x, _contig(ddw), None, *args
+        )
+        only_dx = {"need_weight": False, "need_bias": False}
+        only_dw = {"need_input": False, "need_bias": False}
+        gx = _C.conv2d_backward(_contig(g), x, _contig(ddw), *args, **only_dx)[0]
+        gw = _C.conv2d_backward(_contig(g), _contig(ddx), w, *args, **only_dw)[1]
+        return gg, gx, gw, None
+
+    @staticmethod
+    def backward_graph(ctx, ddx, ddw):
+        g, x, w = _graph.inputs(ctx, *ctx.saved_tensors)
+        args = ctx.args
+        gg = Conv2d.apply(ddx, w, None, *args) + Conv2d.apply(x, ddw, None, *args)
+        return (
+            gg,
+            _Conv2dGrad.apply(g, x, ddw, args)[0],
+            _Conv2dGrad.apply(g, ddx, w, args)[1],
+            None,
+        )
+
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """2-D convolution (cross-correlation, as PyTorch) over an NCHW batch.
@@ -2638,6 +2690,17 @@ class MaxPool2d(Function):
         g = _contig(g.astype(ctx.dtype, copy=False))
         return _C.max_pool2d_backward(g, idx, ctx.shape), None, None, None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g, _gidx=None):
+        (idx,) = ctx.saved_tensors
+        lead = idx.shape[:-2]
+
+        def pick(v):  # the forward on v, its windows' maxima fixed: v at the argmax indices
+            flat = np.take_along_axis(v.reshape(*lead, -1), idx.reshape(*lead, -1), axis=-1)
+            return flat.reshape(idx.shape)
+
+        return (_graph.linear(ctx, g, pick),) + (None,) * 5
+
 
 def max_pool2d(
     input,
@@ -2673,6 +2736,13 @@ class AvgPool2d(Function):
     def backward(ctx, g):
         g = _contig(g.astype(ctx.dtype, copy=False))
         return (_C.avg_pool2d_backward(g, ctx.shape, *ctx.args),) + (None,) * 6
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        args = ctx.args
+        return (_graph.linear(ctx, g, lambda v: _C.avg_pool2d_forward(_contig(v), *args)),) + (
+            None,
+        ) * 6
 
 
 def avg_pool2d(
@@ -2736,6 +2806,7 @@ class BatchNorm(Function):
         )
         ctx.save_for_backward(x, w, mean, invstd)
         ctx.training = training
+        ctx.eps = eps
         return y
 
     @staticmethod
@@ -2747,6 +2818,24 @@ class BatchNorm(Function):
             g, x, w, mean, invstd, ctx.training, need_input=nx, need_weight=nw, need_bias=nb
         )
         return dx, dw, db, None, None, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x0, w0, mean, invstd = ctx.saved_tensors
+        x, w, b = _graph.inputs(ctx, x0, w0, None)
+        axes = (0,) + tuple(range(2, x0.ndim))
+        per_channel = (1, -1) + (1,) * (x0.ndim - 2)
+
+        def norm(x, w, b):  # the forward in Tensor ops (batch statistics when training)
+            if ctx.training:
+                xc = x - x.mean(axes, keepdim=True)
+                y = xc / ops.sqrt((xc * xc).mean(axes, keepdim=True) + ctx.eps)
+            else:
+                y = (x - mean.reshape(per_channel)) * invstd.reshape(per_channel)
+            y = y if w is None else y * w.reshape(per_channel)
+            return y if b is None else y + b.reshape(per_channel)
+
+        return _graph.recompute(ctx, (g,), norm, x, w, b) + (None,) * 5
 
 
 def _stat_array(t, op: str, name: str):
