@@ -105,6 +105,27 @@ OPS = {
     ),  # fmt: skip
     "split": (lambda L, x: x.split([1, 3], 1)[1] ** 3 * x.split([1, 3], 1)[0], [(3, 4)], None),
     "gather": (lambda L, x: x.gather(1, L.tensor([[0, 1], [2, 2], [3, 0]])) ** 3, [(3, 4)], None),
+    "max_min": (
+        lambda L, x: x.max() * x + L.amax(x, (0, 1)) * x + L.amin(x, 1, keepdim=True) * x,
+        [(3, 4)],
+        None,
+    ),  # fmt: skip
+    "max_dim": (lambda L, x: L.max(x, 1)[0] ** 2, [(3, 4)], None),
+    "cumsum_roll": (
+        lambda L, x: L.cumsum(x, 1) ** 2 + L.roll(x, (1, -1), (0, 1)) * x,
+        [(3, 4)],
+        None,
+    ),  # fmt: skip
+    "diagonal": (
+        lambda L, x: L.diagonal(x, 1) ** 3 + (L.diag_embed(x[0]) ** 2).sum(),
+        [(3, 4)],
+        None,
+    ),  # fmt: skip
+    "unfold_repeat": (
+        lambda L, x: x.unfold(1, 2, 1) ** 3 + (L.repeat_interleave(x, 2, 0) ** 2).sum(),
+        [(3, 4)],
+        None,
+    ),  # fmt: skip
     "linear": (lambda L, x, w, b: F(L).linear(x, w, b) ** 2, [(5, 4), (3, 4), (3,)], None),
     "relu_leaky": (lambda L, x: F(L).relu(x) * x + F(L).leaky_relu(x, 0.2) ** 2, [(3, 4)], None),
     "elu_gelu": (
@@ -158,6 +179,24 @@ OPS = {
         [(1, 2, 4, 4)],
         None,
     ),  # fmt: skip
+    "pad": (lambda L, x: F(L).pad(x * x, (1, 2, 0, 1)) ** 2, [(3, 4)], None),
+    "adaptive_avg_pool2d": (
+        lambda L, x: F(L).adaptive_avg_pool2d(x * x, (2, 3)) ** 2,
+        [(1, 2, 5, 4)],
+        None,
+    ),  # fmt: skip
+    "embedding": (
+        lambda L, x, w: F(L).embedding(L.tensor([[0, 2], [2, 1]]), w) ** 2 * x.sum(),
+        [(2,), (3, 4)],
+        None,
+    ),  # fmt: skip
+    "glu": (lambda L, x: F(L).glu(x, 1) ** 2, [(3, 4)], None),
+    "group_norm": (
+        lambda L, x, w, b: F(L).group_norm(x, 2, w, b) ** 2,
+        [(2, 4, 3), (4,), (4,)],
+        None,
+    ),  # fmt: skip
+    "prelu": (lambda L, x, w: F(L).prelu(x, w) ** 2 * x, [(2, 3, 2), (3,)], None),
     "batch_norm": (
         lambda L, x, w, b: F(L).batch_norm(x, None, None, w, b, training=True) ** 2,
         [(4, 3, 2, 2), (3,), (3,)],
@@ -327,12 +366,7 @@ class _ExpSavingOutput(ember.autograd.Function):
         return g * y
 
 
-class _WrongCube(ember.autograd.Function):  # a first derivative right, its own gradient wrong
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x**3
-
+class _WrongCube(_Cube):  # a first derivative right, its own gradient wrong
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors

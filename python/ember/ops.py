@@ -1535,6 +1535,12 @@ class ReduceExtreme(Function):
         mask = (x == y) | (np.isnan(x) & np.isnan(y))  # a NaN result: the NaNs share the grad
         return g * mask / np.count_nonzero(mask), None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        # the entries equal to the extreme share g: weights constant in x
+        weights = ReduceExtreme.backward(ctx, np.ones_like(g.data))[0]
+        return g * _graph.constant(weights), None, None
+
 
 class ExtremeDim(Function):
     """max/min along one dim: values and indices; the gradient goes to the chosen index."""
@@ -1563,6 +1569,12 @@ class ExtremeDim(Function):
         out = np.zeros(shape, dtype=g.dtype)
         np.put_along_axis(out, idx, g, axis=dim)
         return out, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g, _gidx=None):
+        shape, dim, keepdim = ctx.meta
+        one_hot = ExtremeDim.backward(ctx, np.ones_like(g.data), None)[0]  # the chosen entries
+        return (g if keepdim else unsqueeze(g, dim)) * _graph.constant(one_hot), None, None, None
 
 
 def _extreme(x, dim, keepdim, use_max, name):
@@ -2457,6 +2469,11 @@ class CumSum(Function):
     def backward(ctx, g):
         return _scan(g, ctx.axis, True), None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        axis = ctx.axis
+        return _graph.linear(ctx, g, lambda v: _scan(v, axis, False)), None
+
 
 def cumsum(x, dim: int, *, dtype=None) -> Tensor:
     """Running sum along dim (torch.cumsum)."""
@@ -2951,6 +2968,12 @@ class Unfold(Function):
             out[(slice(None),) * axis + (slice(j, j + step * (count - 1) + 1, step),)] += g[..., j]
         return out, None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        args = ctx.meta[1:]
+        windows_map = lambda v: Unfold.forward(_graph.scratch(Unfold), v, *args)  # noqa: E731
+        return _graph.linear(ctx, g, windows_map), None, None, None
+
 
 def tile(x, dims) -> Tensor:
     """Repeat x along each dim; fewer dims than x has are padded with 1s in front."""
@@ -2969,6 +2992,11 @@ class Roll(Function):
     def backward(ctx, g):
         shifts, axes = ctx.meta
         return np.roll(g, tuple(-s for s in shifts), axes), None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        shifts, axes = ctx.meta
+        return _graph.linear(ctx, g, lambda v: np.roll(v, shifts, axes)), None, None
 
 
 def roll(x, shifts, dims=None) -> Tensor:
@@ -3056,6 +3084,11 @@ class _RepeatEach(Function):
         r, axis, shape = ctx.meta
         runs = g.reshape(shape[:axis] + (shape[axis], r) + shape[axis + 1 :])
         return runs.sum(axis + 1), None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        r, axis, _ = ctx.meta
+        return _graph.linear(ctx, g, lambda v: np.repeat(v, r, axis)), None, None
 
 
 def tensor_split(x, indices_or_sections, dim: int = 0) -> tuple:
@@ -3554,6 +3587,12 @@ class Diagonal(Function):
         shape, offset, d1, d2 = ctx.meta
         return _write_diagonal(shape, g.dtype, g, offset, d1, d2), None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        _, offset, d1, d2 = ctx.meta
+        diagonal_map = lambda v: np.diagonal(v, offset, d1, d2).copy()  # noqa: E731
+        return _graph.linear(ctx, g, diagonal_map), None, None, None
+
 
 def _two_dims(op, ndim, dim1, dim2):
     d1, d2 = _dim(dim1, ndim, op), _dim(dim2, ndim, op)
@@ -3582,6 +3621,12 @@ class DiagEmbed(Function):
     def backward(ctx, g):
         offset, d1, d2 = ctx.meta
         return np.diagonal(g, offset, d1, d2).copy(), None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        args = ctx.meta
+        embed_map = lambda v: DiagEmbed.forward(_graph.scratch(DiagEmbed), v, *args)  # noqa: E731
+        return _graph.linear(ctx, g, embed_map), None, None, None
 
 
 def diag_embed(x, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
@@ -3808,6 +3853,12 @@ class AMax(Function):
         # a NaN result matches no element: 0 / 0, NaN gradients for the slice, as torch
         with np.errstate(invalid="ignore"):
             return g * mask / mask.sum(axes, keepdims=True), None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x, y = ctx.saved_tensors
+        weights = AMax.backward(ctx, np.ones_like(g.data))[0]  # ties share: constant in x
+        return g.reshape(y.shape) * _graph.constant(weights), None, None, None
 
 
 def _amax_amin(x, dim, keepdim, use_max, op):

@@ -15,6 +15,15 @@ def _flat_output(out):
     return [o for o in outs if isinstance(o, Tensor) and o.dtype.kind == "f"]
 
 
+def _checked_inputs(inputs, op: str):
+    """(inputs as a tuple, the positions of those that require grad)."""
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    if not checked:
+        raise ValueError(f"{op}: no input requires grad")
+    return inputs, checked
+
+
 def gradcheck(
     fn,
     inputs,
@@ -41,12 +50,7 @@ def gradcheck(
         >>> ember.autograd.gradcheck(lambda t: (t * t).sum(), (x,))
         True
     """
-    if isinstance(inputs, Tensor):
-        inputs = (inputs,)
-    inputs = tuple(inputs)
-    checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
-    if not checked:
-        raise ValueError("gradcheck: no input requires grad")
+    inputs, checked = _checked_inputs(inputs, "gradcheck")
     for i in checked:
         if inputs[i].dtype != np.float64:
             raise TypeError(
@@ -119,12 +123,7 @@ def gradgradcheck(
     fixed random float64 tensors; they count as inputs, so the gradient's dependence on them
     is checked too. (``gen_non_contig_grad_outputs`` is accepted and has no effect.)
     """
-    if isinstance(inputs, Tensor):
-        inputs = (inputs,)
-    inputs = tuple(inputs)
-    checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
-    if not checked:
-        raise ValueError("gradgradcheck: no input requires grad")
+    inputs, checked = _checked_inputs(inputs, "gradgradcheck")
     with enable_grad():
         outs = [o for o in _flat_output(func(*inputs)) if o.requires_grad]
     if not outs:

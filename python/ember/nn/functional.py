@@ -575,6 +575,14 @@ class GLU(Function):
         a, s = ctx.saved_tensors
         return np.concatenate([g * s, g * a * s * (1 - s)], axis=ctx.dim).astype(a.dtype), None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        def glu_map(x):
+            a, b = ops.chunk(x, 2, ctx.dim)
+            return a * sigmoid(b)
+
+        return _graph.recompute(ctx, (g,), glu_map, ctx.parents[0])[0], None
+
 
 def glu(input, dim: int = -1) -> Tensor:
     """a * sigmoid(b), where a and b are the two halves of the input along ``dim``."""
@@ -606,6 +614,17 @@ class PReLU(Function):
         axes = tuple(i for i in range(x.ndim) if not (wb.ndim and i == 1))
         gw = gw.sum(axis=axes).reshape(ctx.wshape).astype(x.dtype, copy=False)
         return gx, gw
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x0, wb = ctx.saved_tensors
+        x, w = _graph.inputs(ctx, x0, wb.reshape(ctx.wshape))
+        shape = wb.shape
+
+        def prelu_map(x, w):
+            return ops.where(x > 0, x, w.reshape(shape) * x)
+
+        return _graph.recompute(ctx, (g,), prelu_map, x, w)
 
 
 def prelu(input, weight) -> Tensor:
@@ -1922,6 +1941,15 @@ def _broadcast_weight(op: str, weight, shape, dtype, name: str = "weight"):
     return w
 
 
+def _bce_graph_terms(ctx, g):
+    """BCELoss's and BCEWithLogitsLoss's backward_graph: input, target and the upstream
+    gradient of each element (reduction and weight applied), as Tensors."""
+    x0, t0 = ctx.saved_tensors[:2]
+    x, t = _graph.inputs(ctx, x0, t0)
+    s = _grad_scale(g, ctx.reduction, x0.size)
+    return x, t, s if ctx.w is None else s * _graph.constant(ctx.w)
+
+
 class BCELoss(Function):
     # -w (t log x + (1 - t) log(1 - x)), each log clamped to >= -100 as PyTorch does
     @staticmethod
@@ -1949,11 +1977,7 @@ class BCELoss(Function):
 
     @staticmethod
     def backward_graph(ctx, g):
-        x0, t0 = ctx.saved_tensors[:2]
-        x, t = _graph.inputs(ctx, x0, t0)
-        s = _grad_scale(g, ctx.reduction, x0.size)
-        if ctx.w is not None:
-            s = s * _graph.constant(ctx.w)
+        x, t, s = _bce_graph_terms(ctx, g)
         gx = s * (x - t) / ops.clamp((1 - x) * x, min=1e-12)  # as backward
         gt = None
         if ctx.needs_input_grad[1]:
@@ -2021,11 +2045,7 @@ class BCEWithLogitsLoss(Function):
 
     @staticmethod
     def backward_graph(ctx, g):
-        x0, t0 = ctx.saved_tensors[:2]
-        x, t = _graph.inputs(ctx, x0, t0)
-        s = _grad_scale(g, ctx.reduction, x0.size)
-        if ctx.w is not None:
-            s = s * _graph.constant(ctx.w)
+        x, t, s = _bce_graph_terms(ctx, g)
         if ctx.pw is None:  # as backward
             return s * (sigmoid(x) - t), -s * x, None, None, None
         pw = _graph.constant(ctx.pw)
@@ -2778,6 +2798,12 @@ class AdaptiveAvgPool2d(Function):
         g = _contig(g.astype(ctx.dtype, copy=False))
         return _C.adaptive_avg_pool2d_backward(g, ctx.shape), None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        out = g.shape[-2:]
+        pool_map = lambda v: _C.adaptive_avg_pool2d_forward(_contig(v), out)  # noqa: E731
+        return _graph.linear(ctx, g, pool_map), None
+
 
 def adaptive_avg_pool2d(input, output_size) -> Tensor:
     """Average pooling to a fixed output size (an int, or (h, w) where None keeps that size).
@@ -3220,6 +3246,13 @@ class Embedding(Function):
             dw = _sparse_grad.mark(dw, flat[flat != pad])
         return None, dw, None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        indices, _, _, scale_grad_by_freq, sparse = ctx.meta
+        if scale_grad_by_freq or sparse:
+            return Function.backward_graph(ctx, g)  # refuses
+        return None, _graph.linear(ctx, g, lambda v: v[indices], 1), None, None, None
+
 
 def embedding(
     input,
@@ -3535,7 +3568,7 @@ class GroupNorm(Function):
         x, w, b = (None if a is None else _contig(a) for a in (x, w, b))
         y, mean, rstd = _C.group_norm_forward(x, w, b, groups, eps)
         ctx.save_for_backward(x, mean, rstd, w)
-        ctx.groups = groups
+        ctx.groups, ctx.eps = groups, eps
         return y
 
     @staticmethod
@@ -3545,6 +3578,22 @@ class GroupNorm(Function):
         g = _contig(g.astype(x.dtype, copy=False))
         dx, dw, db = _C.group_norm_backward(g, x, mean, rstd, w, ctx.groups, bool(nw), bool(nb))
         return dx, dw, db, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x0, _, _, w0 = ctx.saved_tensors
+        x, w, b = _graph.inputs(ctx, x0, w0, None)
+        n, c, groups = x0.shape[0], x0.shape[1], ctx.groups
+        per_channel = (1, c) + (1,) * (x0.ndim - 2)
+
+        def norm(x, w, b):  # the forward in Tensor ops
+            rows = x.reshape(n * groups, -1)
+            xc = rows - rows.mean(1, keepdim=True)
+            y = (xc / ops.sqrt((xc * xc).mean(1, keepdim=True) + ctx.eps)).reshape(x0.shape)
+            y = y if w is None else y * w.reshape(per_channel)
+            return y if b is None else y + b.reshape(per_channel)
+
+        return _graph.recompute(ctx, (g,), norm, x, w, b) + (None, None)
 
 
 def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
@@ -3983,6 +4032,12 @@ class ConstantPad(Function):
         dx = np.zeros(ctx.shape, dtype=g.dtype)
         dx[ctx.src] = g[ctx.dst]
         return dx, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        pads = ctx.pads  # (set for float input, the only kind with a gradient)
+        pad_map = lambda v: _shift_pad(v, pads, 0.0)  # noqa: E731
+        return _graph.linear(ctx, g, pad_map), None, None
 
 
 class EdgePad(Function):
