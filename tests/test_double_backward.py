@@ -415,3 +415,33 @@ def test_refusals_and_errors():
         ember.autograd.grad(ember.lgamma(x * x + 1).sum(), x, create_graph=True)
     with pytest.raises(NotImplementedError, match="double backward through NormP"):
         ember.autograd.grad(ember.norm(x, float("inf")), x, create_graph=True)
+
+
+def test_grad_of_a_non_leaf_records_only_what_reaches_it():
+    za, wa = RNG.standard_normal((4, 3)), RNG.standard_normal((3, 3))
+    grads = []
+    for lib in (ember, torch):
+        z, w = _lib_tensors(lib, [za, wa])
+        # maximum and prod have no graph backward: grad with respect to `fake` never needs it
+        fake = lib.maximum(z @ w, z * 0.5).prod(1, keepdim=True) * z
+        (g,) = lib.autograd.grad((lib.tanh(fake) ** 2).sum(), fake, create_graph=True)
+        (g**2).sum().backward()
+        grads.append(_np(z.grad))
+    _assert_close(*grads)
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True:UserWarning")
+def test_hooks_and_backward_inputs_under_create_graph():
+    xa = RNG.standard_normal(4)
+    out = []
+    for lib in (ember, torch):
+        x, y = _lib_tensors(lib, [xa, xa + 1])
+        h = x * y
+        h.register_hook(lambda g, h=h: g * h)  # a hook's Tensor ops are recorded too
+        h.retain_grad()
+        (lib.sin(h) ** 2).sum().backward(create_graph=True, inputs=[x])
+        assert y.grad is None and x.grad.requires_grad and h.grad.requires_grad
+        (x.grad.sum() + h.grad.sum()).backward(inputs=[y])
+        out += [_np(x.grad), _np(h.grad), _np(y.grad)]
+    for got, want in zip(out[:3], out[3:]):
+        _assert_close(got, want)

@@ -310,6 +310,9 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
     # numbers are. A node enters the heap when it first receives a gradient: no separate walk
     # of the graph, and nodes no gradient reaches are never visited.
     heap = [(node._order, node) for node in pending]
+    # The recording pass of autograd.grad (or backward(inputs=)) runs only the nodes a target
+    # is reached through, as torch: the others would record gradients nobody reads.
+    idle = _idle_nodes(pending, targets) if graph and capture is not None and not stop else ()
     heapq.heapify(heap)
     heappop, heappush = heapq.heappop, heapq.heappush
     while heap:
@@ -328,7 +331,7 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
                 if g is not None and k in capture:
                     capture[k] = g
                     hit = True
-            if hit and stop:
+            if (hit and stop) or (idle and id(node) in idle):
                 continue
         if graph:
             in_grads = _graph_backward(node, grads)
@@ -383,6 +386,30 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
             for fn in list(hooks.post.values()):
                 fn(leaf)
     return None if capture is None else [capture[_key(t)] for t in targets]
+
+
+def _idle_nodes(roots, targets) -> set:
+    """The ids of the nodes reachable from ``roots`` through which no gradient reaches a
+    target (an iterative walk: a 5,000-step chain is fine)."""
+    target_nodes = {id(t._ctx) for t in targets if t._ctx is not None}
+    target_leaves = {id(t) for t in targets if t._ctx is None}
+    reaches = {}
+    stack = list(roots)
+    while stack:
+        node = stack[-1]
+        if id(node) in reaches:
+            stack.pop()
+            continue
+        parents = [p for p in node.parents if p is not None]
+        todo = [p._ctx for p in parents if p._ctx is not None and id(p._ctx) not in reaches]
+        if todo:
+            stack.extend(todo)
+            continue
+        stack.pop()
+        reaches[id(node)] = id(node) in target_nodes or any(
+            id(p) in target_leaves if p._ctx is None else reaches[id(p._ctx)] for p in parents
+        )
+    return {k for k, r in reaches.items() if not r}
 
 
 def _graph_backward(node, grads: list) -> tuple:
