@@ -197,6 +197,41 @@ OPS = {
         None,
     ),  # fmt: skip
     "prelu": (lambda L, x, w: F(L).prelu(x, w) ** 2 * x, [(2, 3, 2), (3,)], None),
+    "conv_transpose2d": (
+        lambda L, x, w, b: L.tanh(
+            F(L).conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1, groups=2)
+        ),
+        [(2, 4, 3, 3), (4, 1, 3, 2), (2,)],
+        None,
+    ),  # fmt: skip
+    "attention": (
+        lambda L, q, k, v: F(L).scaled_dot_product_attention(q, k, v) ** 2,
+        [(2, 3, 4), (2, 5, 4), (2, 5, 3)],
+        None,
+    ),  # fmt: skip
+    "attention_causal": (
+        lambda L, q, k, v: F(L).scaled_dot_product_attention(q, k, v, is_causal=True) * q.sum(),
+        [(2, 4, 4), (2, 4, 4), (2, 4, 3)],
+        None,
+    ),  # fmt: skip
+    "normalize": (
+        lambda L, x: F(L).normalize(x, dim=1) * x + F(L).normalize(x, 3.0, 0) ** 2,
+        [(3, 4)],
+        None,
+    ),  # fmt: skip
+    "cosine_similarity": (
+        lambda L, a, b: F(L).cosine_similarity(a, b, 1) * a.sum(),
+        [(3, 4), (1, 4)],
+        None,
+    ),  # fmt: skip
+    "kl_div": (
+        lambda L, x, t: (
+            F(L).kl_div(x, t.abs(), reduction="batchmean") * x.sum()
+            + F(L).kl_div(x, t, reduction="sum", log_target=True)
+        ),
+        [(3, 4), (3, 4)],
+        None,
+    ),  # fmt: skip
     "batch_norm": (
         lambda L, x, w, b: F(L).batch_norm(x, None, None, w, b, training=True) ** 2,
         [(4, 3, 2, 2), (3,), (3,)],

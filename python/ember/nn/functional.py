@@ -827,6 +827,12 @@ class VectorNorm(Function):
         gx = np.where(n == 0, 0, g * local)
         return gx.astype(x.dtype, copy=False), None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        p, dim, keepdim = ctx.p, ctx.dim, ctx.keepdim
+        norm = lambda x: ops.norm(x, p, dim, keepdim)  # noqa: E731  (Norm2 / NormP)
+        return _graph.recompute(ctx, (g,), norm, ctx.parents[0])[0], None, None, None
+
 
 def _norm(x: Tensor, p: float, dim: int, keepdim: bool) -> Tensor:
     if not p > 0:
@@ -854,6 +860,15 @@ class _Normalize2(Function):
         gx = ops._bcast(np.true_divide, np.ascontiguousarray(g), c)
         gx -= ops._bcast(np.multiply, x, np.where(n == 0, 0, dn / np.where(n == 0, 1, n)))
         return gx, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        dim, eps = ctx.meta
+
+        def normalize(x):  # the clamp passes gradients where the norm >= eps, as backward
+            return x / ops.clamp(ops.norm(x, 2, dim, True), min=eps)
+
+        return _graph.recompute(ctx, (g,), normalize, ctx.parents[0])[0], None, None
 
 
 def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None) -> Tensor:
@@ -919,6 +934,18 @@ class CosineSimilarity(Function):
             k.append(np.where(live, g * y / safe / safe, 0).astype(a.dtype, copy=False))
         ga, gb = b * s - a * k[0], a * s - b * k[1]
         return unbroadcast(ga, a.shape), unbroadcast(gb, b.shape), None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, b = _graph.inputs(ctx, *ctx.saved_tensors)
+        d, eps = ctx.meta[:2]
+
+        def cosine(a, b):  # the forward in Tensor ops (a clamped norm is the constant eps)
+            na = ops.clamp(ops.norm(a, 2, d, True), min=eps)
+            nb = ops.clamp(ops.norm(b, 2, d, True), min=eps)
+            return ((a * b).sum(d, keepdim=True) / na / nb).squeeze(d)
+
+        return _graph.recompute(ctx, (g,), cosine, a, b) + (None, None)
 
 
 def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8) -> Tensor:
@@ -1538,6 +1565,21 @@ class ScaledDotProductAttention(Function):
             None,
             None,
         )
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        opts, qs, ks, vs = ctx.meta
+        mask_base, _, _, _, is_causal, scale, dropout_p, _ = opts
+        if mask_base is not None or dropout_p > 0:
+            return Function.backward_graph(ctx, g)  # refuses: a mask or dropout
+        q3, k3, v3 = ctx.saved_tensors[:3]
+        q, k, v = _graph.inputs(ctx, q3.reshape(qs), k3.reshape(ks), v3.reshape(vs))
+        zero = _graph.constant(np.zeros((qs[-2], ks[-2]), q3.dtype))
+
+        def attend(q, k, v):  # the forward in Tensor ops
+            return _attention_composed(q, k, v, zero, 0.0, is_causal, scale)
+
+        return _graph.recompute(ctx, (g,), attend, q, k, v) + (None,) * 5
 
 
 def scaled_dot_product_attention(
@@ -2213,6 +2255,20 @@ class KLDiv(Function):
             gt = np.where(t == 0, 0, g * (np.log(np.where(t == 0, 1, t)) + 1 - x))
             gt = gt.astype(x.dtype, copy=False)
         return (-g * t if nx else None), gt, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x0, t0 = ctx.saved_tensors
+        x, t = _graph.inputs(ctx, x0, t0)
+        if ctx.log_target:
+            kl = lambda x, t: ops.exp(t) * (t - x)  # noqa: E731
+        else:
+            zero = _graph.constant(t0 == 0)
+
+            def kl(x, t):  # t log t is 0 at t = 0
+                return ops.where(zero, 0.0, t * ops.log(ops.where(zero, 1.0, t))) - t * x
+
+        return _graph.recompute(ctx, (g,), kl, x, t) + (None,)
 
 
 @_torch_loss_params("input", "target", "size_average", "reduce", "reduction", "log_target")
@@ -3431,6 +3487,18 @@ class ConvTranspose2d(Function):
             )
         db = g.sum(axis=(0, 2, 3)) if nb else None
         return dx, dw, db, None, None, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        # conv_transpose2d(x, w) is conv2d's input gradient: its gradients are conv2d (for x)
+        # and conv2d's weight gradient with x as the output gradient (for w)
+        x, w = _graph.inputs(ctx, *ctx.saved_tensors)
+        nx, nw, nb = ctx.needs_input_grad[:3]
+        return (
+            Conv2d.apply(g, w, None, *ctx.args) if nx else None,
+            _Conv2dGrad.apply(x, g, w, ctx.args)[1] if nw else None,
+            g.sum((0, 2, 3)) if nb else None,
+        ) + (None,) * 5
 
 
 def _transposed_size(op, x, weight, stride, padding, dilation, out_pad) -> tuple:
