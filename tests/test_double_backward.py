@@ -24,7 +24,7 @@ def _lib_tensors(lib, arrays, requires_grad=True):
 def _np(t):
     if t is None:
         return None
-    return t.detach().numpy() if isinstance(t, torch.Tensor) else t.numpy()
+    return t.detach().numpy(force=True) if isinstance(t, torch.Tensor) else t.numpy()
 
 
 def _second_order(lib, fn, arrays, v, w):
@@ -42,10 +42,11 @@ def _second_order(lib, fn, arrays, v, w):
     return [_np(g) for g in grads], [_np(g) for g in seconds]
 
 
-def _assert_close(got, want, rtol=1e-10, atol=1e-10):
-    """None (no path to the tensor) equals zeros, as torch gives where a path exists but
-    carries only zero second derivatives (through relu's mask)."""
+def _assert_close(got, want, rtol=1e-10, atol=1e-10, same_none=False):
+    """None (no path to the tensor) equals zeros unless ``same_none``: where torch's graph of
+    a gradient differs in shape from ember's (and a path carries zeros only)."""
     if want is None or got is None:
+        assert (got is None) == (want is None) or not same_none
         assert not np.any(got) and not np.any(want)
         return
     np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
@@ -290,7 +291,7 @@ def test_wgan_gp_step_on_an_mlp_critic_matches_torch():
         return [_np(p.grad) for p in ps]
 
     for got, want in zip(step(ember), step(torch)):
-        _assert_close(got, want)
+        _assert_close(got, want, same_none=True)
 
 
 def test_wgan_gp_step_on_a_conv_critic_matches_torch():
@@ -309,7 +310,7 @@ def test_wgan_gp_step_on_a_conv_critic_matches_torch():
         return [_np(p.grad) for p in ps] + [_np(x.grad)]
 
     for got, want in zip(step(ember), step(torch)):
-        _assert_close(got, want)
+        _assert_close(got, want, same_none=True)
 
 
 def test_maml_inner_step_matches_torch():
@@ -332,7 +333,7 @@ def test_maml_inner_step_matches_torch():
         return [_np(p.grad) for p in ps]
 
     for got, want in zip(step(ember), step(torch)):
-        _assert_close(got, want, atol=1e-12)
+        _assert_close(got, want, atol=1e-12, same_none=True)
 
 
 def test_hessian_hvp_vhp_match_torch():
@@ -480,3 +481,27 @@ def test_hooks_and_backward_inputs_under_create_graph():
         out += [_np(x.grad), _np(h.grad), _np(y.grad)]
     for got, want in zip(out[:3], out[3:]):
         _assert_close(got, want)
+
+
+@pytest.mark.parametrize(
+    "name", ["relu", "leaky_relu", "hardtanh", "abs", "max_pool2d", "avg_pool2d", "nll_loss"]
+)
+def test_piecewise_linear_gradients_stay_in_the_graph_as_torch(name):
+    """torch's relu / abs / pool backwards keep their input in the graph: the gradient requires
+    grad even for a constant upstream gradient, and its gradient is zeros, not an error."""
+    fns = {
+        "relu": lambda L, x: F(L).relu(x),
+        "leaky_relu": lambda L, x: F(L).leaky_relu(x, 0.1),
+        "hardtanh": lambda L, x: F(L).hardtanh(x),
+        "abs": lambda L, x: L.abs(x),
+        "max_pool2d": lambda L, x: F(L).max_pool2d(x, 2),
+        "avg_pool2d": lambda L, x: F(L).avg_pool2d(x, 2),
+        "nll_loss": lambda L, x: F(L).nll_loss(x.reshape(2, 8), L.tensor([1, 5])),
+    }
+    xa = RNG.standard_normal((1, 1, 4, 4))
+    for lib in (ember, torch):
+        (x,) = _lib_tensors(lib, [xa])
+        (g,) = lib.autograd.grad(fns[name](lib, x).sum(), x, create_graph=True)
+        assert g.requires_grad
+        (gg,) = lib.autograd.grad((g * g).sum(), x)
+        assert gg.shape == x.shape and not np.any(_np(gg))

@@ -1190,7 +1190,7 @@ class Abs(Function):
 
     @staticmethod
     def backward_graph(ctx, g):
-        return _graph.linear(ctx, g, lambda v: Abs.backward(ctx, v))
+        return _graph.linear(ctx, g, lambda v: Abs.backward(ctx, v), mask_of=ctx.parents[0])
 
 
 def abs(x) -> Tensor:  # noqa: A001

@@ -44,33 +44,42 @@ def scratch(cls):
 
 class LinearMap(Function):
     """y = fwd(g) for a linear NumPy map ``fwd`` with adjoint ``adj``: the backward of a linear
-    op and its forward are each other's adjoint, so one node serves every order."""
+    op and its forward are each other's adjoint, so one node serves every order. ``mask_of``
+    (a piecewise-linear op's input, which picks the piece) gets a zero gradient: it is in the
+    graph, as torch's relu / abs / max_pool backward keep their input, so differentiating
+    again gives zeros there rather than "not used in the graph"."""
 
     @staticmethod
-    def forward(ctx, g, fwd, adj):
+    def forward(ctx, g, fwd, adj, mask_of=None):
         ctx.maps = (fwd, adj)
+        ctx.mask_meta = None if mask_of is None else (mask_of.shape, mask_of.dtype)
         return fwd(g)
 
     @staticmethod
     def backward(ctx, gg):
-        return ctx.maps[1](gg), None, None
+        meta = ctx.mask_meta
+        return ctx.maps[1](gg), None, None, None if meta is None else np.zeros(*meta)
 
     @staticmethod
     def backward_graph(ctx, gg):
         fwd, adj = ctx.maps
-        return LinearMap.apply(gg, adj, fwd), None, None
+        meta = ctx.mask_meta
+        zeros = None if meta is None else constant(np.zeros(*meta))
+        return LinearMap.apply(gg, adj, fwd), None, None, zeros
 
 
-def linear(ctx, g: Tensor, forward_map, i: int = 0) -> Tensor:
+def linear(ctx, g: Tensor, forward_map, i: int = 0, mask_of=None) -> Tensor:
     """The gradient of input ``i`` of a linear op: its own NumPy backward applied to the Tensor
     ``g``, with ``forward_map`` (the op's forward on a direction, other arguments fixed) as
-    the adjoint."""
+    the adjoint. ``mask_of``: see LinearMap."""
 
     def back(a):
         out = type(ctx).backward(ctx, a)
         return out[i] if isinstance(out, tuple) else out
 
-    return LinearMap.apply(g, back, forward_map)
+    if mask_of is None:
+        return LinearMap.apply(g, back, forward_map)
+    return LinearMap.apply(g, back, forward_map, mask_of)
 
 
 def sum_to(g: Tensor, shape: tuple) -> Tensor:

@@ -222,7 +222,8 @@ class Activation(Function):
     def backward_graph(ctx, g):
         name, params = ctx.act, ctx.params
         if name in _PIECEWISE_LINEAR:  # a constant slope per piece: linear in g
-            return _graph.linear(ctx, g, lambda v: Activation.backward(ctx, v)[0]), None, None
+            back = lambda v: Activation.backward(ctx, v)[0]  # noqa: E731  (self-adjoint)
+            return _graph.linear(ctx, g, back, mask_of=ctx.parents[0]), None, None
         if name in Activation._FROM_OUTPUT:
             y = _graph.output(ctx, ctx.saved_tensors[0])
             return g * (y * (1 - y) if name == "sigmoid" else 1 - y * y), None, None
@@ -1203,7 +1204,7 @@ class NLLLoss(Function):
             total = losses.sum() / w.sum() if reduction == "mean" else losses.sum()
             return np.asarray(total, v.dtype)
 
-        return _graph.linear(ctx, g, nll_map), None, None, None, None
+        return _graph.linear(ctx, g, nll_map, mask_of=ctx.parents[0]), None, None, None, None
 
 
 def _targets(op: str, target) -> np.ndarray:
@@ -1276,7 +1277,7 @@ class CrossEntropy(Function):
             def loss_map(v):
                 return CrossEntropy.forward(_graph.scratch(CrossEntropy), _contig(v), meta)
 
-            return _graph.linear(ctx, g, loss_map), None
+            return _graph.linear(ctx, g, loss_map, mask_of=ctx.parents[0]), None
         # logits: the same loss of log_softmax(x), whose graph backward is known
         as_log = meta[:5] + (True,)
         x = ctx.parents[0]
@@ -2775,7 +2776,7 @@ class MaxPool2d(Function):
             flat = np.take_along_axis(v.reshape(*lead, -1), idx.reshape(*lead, -1), axis=-1)
             return flat.reshape(idx.shape)
 
-        return (_graph.linear(ctx, g, pick),) + (None,) * 5
+        return (_graph.linear(ctx, g, pick, mask_of=ctx.parents[0]),) + (None,) * 5
 
 
 def max_pool2d(
@@ -2816,9 +2817,8 @@ class AvgPool2d(Function):
     @staticmethod
     def backward_graph(ctx, g):
         args = ctx.args
-        return (_graph.linear(ctx, g, lambda v: _C.avg_pool2d_forward(_contig(v), *args)),) + (
-            None,
-        ) * 6
+        pool_map = lambda v: _C.avg_pool2d_forward(_contig(v), *args)  # noqa: E731
+        return (_graph.linear(ctx, g, pool_map, mask_of=ctx.parents[0]),) + (None,) * 6
 
 
 def avg_pool2d(
