@@ -1624,6 +1624,16 @@ class Maximum(Function):
         ga, gb = g * wa, g * wb
         return unbroadcast(ga, _shape(a)), unbroadcast(gb, _shape(b)), None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, b = _graph.inputs(ctx, *ctx.saved_tensors)
+        wins, loses = (gt, lt) if ctx.use_max else (lt, gt)
+
+        def pick(a, b):  # the forward in Tensor ops: as backward, a tie gives half to each
+            return where(wins(a, b), a, where(loses(a, b), b, (a + b) / 2))
+
+        return _graph.recompute(ctx, (g,), pick, a, b) + (None,)
+
 
 def maximum(a, b) -> Tensor:
     return Maximum.apply(*_promote(_as_operand(a), _as_operand(b)), True)

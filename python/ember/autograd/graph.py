@@ -23,8 +23,8 @@ def constant(a) -> Tensor:
 
 def inputs(ctx, *saved):
     """The forward arguments as the recording pass needs them: ``ctx.parents[i]`` where that
-    input requires grad (the gradient depends on it), else ``saved[i]`` as a constant (Python
-    numbers stay numbers)."""
+    input requires grad (the gradient depends on it), else ``saved[i]``: an array as a
+    constant Tensor, anything else (a number, None) as it is."""
     return tuple(
         p if p is not None else (constant(a) if isinstance(a, np.ndarray) else a)
         for p, a in zip(ctx.parents, saved)
