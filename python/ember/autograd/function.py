@@ -261,8 +261,9 @@ class Function:
             else:  # PyTorch 2's style: forward(*args) then setup_context(ctx, inputs, output)
                 out = cls.forward(*inputs, **kwargs)
                 cls.setup_context(ctx, inputs, out)
-        # what forward saw and made, for backward_graph's _in_graph
-        ctx._made = (inputs, args, out if isinstance(out, tuple | list) else (out,))
+        if any(ctx.needs_input_grad) and _state.enabled:  # a node: for backward_graph's _in_graph
+            seen = tuple((a, b) for a, b in zip(inputs, args) if isinstance(b, Tensor))
+            ctx._made = (seen, out if isinstance(out, tuple | list) else (out,))
         if isinstance(out, tuple | list):
             return tuple(o.data if isinstance(o, Tensor) else o for o in out)
         return out.data if isinstance(out, Tensor) else out
@@ -321,8 +322,8 @@ class Function:
 def _in_graph(ctx, t):
     """A user Function's saved Tensor as it is in the graph: forward's detached copy of an
     input is the input itself, forward's output is the node's output."""
-    inputs, args, outs = ctx._made
-    for a, b in zip(inputs, args):
+    seen, outs = ctx._made
+    for a, b in seen:
         if t is a:
             return b
     for i, o in enumerate(outs):
