@@ -275,6 +275,19 @@ def test_second_derivatives_match_torch_and_finite_differences(name):
     assert ember.autograd.gradgradcheck(lambda *t: fn(ember, *t), xs)
 
 
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_float32_gradients_of_gradients_stay_float32(name):
+    fn, shapes, domain = OPS[name]
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    xs = _lib_tensors(ember, [a.astype(np.float32) for a in _draw(shapes, domain, rng)])
+    y = fn(ember, *xs)
+    (v,) = _lib_tensors(ember, [rng.standard_normal(y.shape).astype(np.float32)])
+    grads = ember.autograd.grad(y, xs, v, create_graph=True, allow_unused=True)
+    total = sum((g * g).sum() for g in grads if g is not None and g.requires_grad)
+    seconds = ember.autograd.grad(total, xs + [v], allow_unused=True)
+    assert {g.dtype for g in grads + seconds if g is not None} == {np.dtype(np.float32)}
+
+
 def test_wgan_gp_step_on_an_mlp_critic_matches_torch():
     sizes = [(16, 6), (16,), (8, 16), (8,), (1, 8), (1,)]
     params = [RNG.standard_normal(s) * 0.5 for s in sizes]

@@ -1539,7 +1539,7 @@ class ReduceExtreme(Function):
     def backward_graph(ctx, g):
         # the entries equal to the extreme share g: weights constant in x
         weights = ReduceExtreme.backward(ctx, np.ones_like(g.data))[0]
-        return g * _graph.constant(weights), None, None
+        return g * _graph.constant(weights.astype(g.dtype, copy=False)), None, None
 
 
 class ExtremeDim(Function):
@@ -1574,7 +1574,8 @@ class ExtremeDim(Function):
     def backward_graph(ctx, g, _gidx=None):
         shape, dim, keepdim = ctx.meta
         one_hot = ExtremeDim.backward(ctx, np.ones_like(g.data), None)[0]  # the chosen entries
-        return (g if keepdim else unsqueeze(g, dim)) * _graph.constant(one_hot), None, None, None
+        g = g if keepdim else unsqueeze(g, dim)
+        return g * _graph.constant(one_hot.astype(g.dtype, copy=False)), None, None, None
 
 
 def _extreme(x, dim, keepdim, use_max, name):
@@ -3868,7 +3869,8 @@ class AMax(Function):
     def backward_graph(ctx, g):
         x, y = ctx.saved_tensors
         weights = AMax.backward(ctx, np.ones_like(g.data))[0]  # ties share: constant in x
-        return g.reshape(y.shape) * _graph.constant(weights), None, None, None
+        weights = _graph.constant(weights.astype(g.dtype, copy=False))  # (the count is int64)
+        return g.reshape(y.shape) * weights, None, None, None
 
 
 def _amax_amin(x, dim, keepdim, use_max, op):
