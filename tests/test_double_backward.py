@@ -395,6 +395,9 @@ def test_functional_create_graph_keeps_results_differentiable_in_the_inputs():
         h = AFl.hessian(lambda t: (t**4).sum(), x, create_graph=True)
         (jac.sum() + vj.sum() + jv.sum() + h.sum()).backward()
     np.testing.assert_allclose(x_e.grad.numpy(), _np(x_t.grad), rtol=1e-10)
+    for AFl, x in ((AF, x_e), (torch.autograd.functional, x_t)):  # without it: no graph
+        assert not any(r.requires_grad for r in AFl.jvp(lambda t: t**3, x, x))
+        assert not AFl.vhp(lambda t: (t**3).sum(), x, x)[1].requires_grad
     with pytest.raises(RuntimeError, match="independent of input 1"):
         AF.hessian(lambda x, y: (x**2).sum(), (x_e, x_e * 1), strict=True)
 

@@ -155,7 +155,7 @@ def jvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
     """(func(inputs), J v): the Jacobian-vector product, here through the Jacobian (one
     backward pass per output element: fine for the small functions it is used on)."""
     _, ins = _as_tuple(inputs, "jvp", "inputs")
-    vs = _vectors(v, ins, "jvp", "input")
+    vs = [_detached(vec, create_graph) for vec in _vectors(v, ins, "jvp", "input")]
     leaves, outs, _, out_tuple = _run(func, inputs, "jvp", create_graph)
     products = []
     for o, row in zip(outs, _jacobian_blocks(outs, leaves, strict, "jvp", create_graph)):
