@@ -17,6 +17,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ember import _C
+from ember.autograd import graph as _graph
 from ember.autograd.engine import reduce_sum, unbroadcast
 from ember.autograd.function import Function, _state, note_graph_write
 from ember.tensor import Tensor, _default_dtype, get_default_dtype
@@ -185,6 +186,12 @@ class Add(Function):
         na, nb = ctx.needs_input_grad
         return (unbroadcast(g, sa) if na else None, unbroadcast(g, sb) if nb else None)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        sa, sb = ctx.shapes
+        na, nb = ctx.needs_input_grad
+        return (_graph.sum_to(g, sa) if na else None, _graph.sum_to(g, sb) if nb else None)
+
 
 def add(a, b, *, alpha=1) -> Tensor:
     return _broadcasting(Add, "add", a, b if alpha == 1 else mul(b, alpha))
@@ -201,6 +208,12 @@ class Sub(Function):
         sa, sb = ctx.shapes
         na, nb = ctx.needs_input_grad
         return (unbroadcast(g, sa) if na else None, unbroadcast(-g, sb) if nb else None)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        sa, sb = ctx.shapes
+        na, nb = ctx.needs_input_grad
+        return (_graph.sum_to(g, sa) if na else None, _graph.sum_to(-g, sb) if nb else None)
 
 
 def check_bool_sub(a, b) -> None:
@@ -239,6 +252,13 @@ class Mul(Function):
             unbroadcast(_bcast(np.multiply, g, a), _shape(b)) if nb else None,
         )
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, b = _graph.inputs(ctx, *ctx.saved_tensors)
+        sa, sb = map(_shape, ctx.saved_tensors)
+        na, nb = ctx.needs_input_grad
+        return (_graph.sum_to(g * b, sa) if na else None, _graph.sum_to(g * a, sb) if nb else None)
+
 
 def mul(a, b) -> Tensor:
     return _broadcasting(Mul, "mul", a, b)
@@ -265,6 +285,16 @@ class Div(Function):
         return (
             unbroadcast(ga, _shape(a)) if na else None,
             unbroadcast(gb, _shape(b)) if nb else None,
+        )
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, b = _graph.inputs(ctx, *ctx.saved_tensors)
+        sa, sb = map(_shape, ctx.saved_tensors)
+        na, nb = ctx.needs_input_grad
+        return (
+            _graph.sum_to(g / b, sa) if na else None,
+            _graph.sum_to(-g * ((a / b) / b), sb) if nb else None,
         )
 
 
@@ -334,6 +364,23 @@ class Pow(Function):
             gb = unbroadcast(gb, _shape(b))
         return ga, gb
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        a0, b0, y = ctx.saved_tensors
+        a, b = _graph.inputs(ctx, a0, b0)
+        na, nb = ctx.needs_input_grad
+        ga = gb = None
+        if na:
+            if ctx.scalar:
+                da = _graph.constant(np.zeros_like(a0)) if b0 == 0 else b0 * a ** (b0 - 1)
+            else:
+                da = where(_graph.constant(b0 == 0), 0.0, b * a ** (b - 1))
+            ga = _graph.sum_to(g * da, _shape(a0))
+        if nb:  # as backward: 0 where a == 0 and b >= 0, else g * y * log(a)
+            gy = g * _graph.output(ctx, y) * log(_graph.constant(a))
+            gb = _graph.sum_to(where(_graph.constant((a0 == 0) & (b0 >= 0)), 0.0, gy), _shape(b0))
+        return ga, gb
+
 
 def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
     a, b = _as_operand(a), _as_operand(b)
@@ -351,6 +398,10 @@ class Neg(Function):
 
     @staticmethod
     def backward(ctx, g):
+        return -g
+
+    @staticmethod
+    def backward_graph(ctx, g):
         return -g
 
 
@@ -1065,6 +1116,23 @@ class MatMul(Function):
             gb = unbroadcast(gb, b2.shape).reshape(b.shape)
         return ga, gb
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        a0, b0 = ctx.saved_tensors
+        a, b = _graph.inputs(ctx, a0, b0)
+        na, nb = ctx.needs_input_grad
+        # as backward: 1-D operands as a row / a column
+        a2 = unsqueeze(a, 0) if a0.ndim == 1 else a
+        b2 = unsqueeze(b, 1) if b0.ndim == 1 else b
+        g2 = unsqueeze(g, -1) if b0.ndim == 1 else g
+        g2 = unsqueeze(g2, -2) if a0.ndim == 1 else g2
+        ga = gb = None
+        if na:
+            ga = _graph.sum_to(matmul(g2, transpose(b2, -1, -2)), a2.shape).reshape(a0.shape)
+        if nb:
+            gb = _graph.sum_to(matmul(transpose(a2, -1, -2), g2), b2.shape).reshape(b0.shape)
+        return ga, gb
+
 
 def matmul(a, b) -> Tensor:
     """Matrix product with NumPy's rules for 1-D operands and broadcasting batch dims."""
@@ -1092,6 +1160,10 @@ class Exp(Function):
         (y,) = ctx.saved_tensors
         return g * y
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g * _graph.output(ctx, ctx.saved_tensors[0])
+
 
 def exp(x) -> Tensor:
     return Exp.apply(_float_input(_as_operand(x)))
@@ -1107,6 +1179,11 @@ class Log(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
+        return g / x
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (x,) = _graph.inputs(ctx, *ctx.saved_tensors)
         return g / x
 
 
@@ -1127,6 +1204,10 @@ class Sqrt(Function):
         (y,) = ctx.saved_tensors
         return g / (2 * y)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g / (2 * _graph.output(ctx, ctx.saved_tensors[0]))
+
 
 def sqrt(x) -> Tensor:
     return Sqrt.apply(_float_input(_as_operand(x)))
@@ -1142,6 +1223,10 @@ class Abs(Function):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         return g * _sign(x)  # 0 at NaN, as PyTorch
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return _graph.linear(ctx, g, lambda v: Abs.backward(ctx, v), mask_of=ctx.parents[0])
 
 
 def abs(x) -> Tensor:  # noqa: A001
@@ -1180,6 +1265,10 @@ class Clamp(Function):
             mask &= x <= hi
         return g * mask, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        return _graph.linear(ctx, g, lambda v: Clamp.backward(ctx, v)[0]), None, None
+
 
 def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
     if min is None and max is None:
@@ -1214,6 +1303,17 @@ class Where(Function):
             unbroadcast(np.where(cond, 0, g), sb) if nb else None,
         )
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        cond = _graph.constant(ctx.saved_tensors[0])
+        sa, sb = ctx.shapes
+        _, na, nb = ctx.needs_input_grad
+        return (
+            None,
+            _graph.sum_to(where(cond, g, 0.0), sa) if na else None,
+            _graph.sum_to(where(cond, 0.0, g), sb) if nb else None,
+        )
+
 
 def where(condition, a=None, b=None) -> Tensor:
     """Elements of a where condition holds, else of b (broadcasting); where(condition) alone is
@@ -1245,6 +1345,10 @@ class Cast(Function):
     def backward(ctx, g):
         return g.astype(ctx.src) if ctx.src.kind == "f" else None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        return cast(g, ctx.src) if ctx.src.kind == "f" else None, None
+
 
 def cast(x, dtype) -> Tensor:
     if x.data.dtype == dtype:
@@ -1262,6 +1366,10 @@ class Clone(Function):
 
     @staticmethod
     def backward(ctx, g):
+        return g
+
+    @staticmethod
+    def backward_graph(ctx, g):
         return g
 
 
@@ -1313,6 +1421,11 @@ class Sum(Function):
         shape, axes, keepdim = ctx.meta
         return _expand_grad(g, shape, axes, keepdim), None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        _, axes, keepdim = ctx.meta
+        return _graph.linear(ctx, g, lambda v: reduce_sum(v, axes, keepdim)), None, None
+
 
 def _as_dtype(x, dtype) -> Tensor:
     """The reductions' ``dtype=``: the input is cast to it first, as PyTorch does."""
@@ -1358,6 +1471,16 @@ class Mean(Function):
         shape, axes, keepdim = ctx.meta
         return _expand_grad(g / ctx.count, shape, axes, keepdim), None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        _, axes, keepdim = ctx.meta
+        count = ctx.count
+        return (
+            _graph.linear(ctx, g, lambda v: reduce_sum(v, axes, keepdim) / v.dtype.type(count)),
+            None,
+            None,
+        )
+
 
 def mean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     if dtype is None and type(x) is Tensor and x.data.dtype.char in "fd":  # the common case
@@ -1399,6 +1522,18 @@ class Var(Function):
             g = np.expand_dims(g, axes)
         return g * (2 / denom) * xc, None, None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        x0, y0 = ctx.saved_tensors
+        axes, keepdim, count, denom, root = ctx.meta
+        (x,) = _graph.inputs(ctx, x0)
+        keep = tuple(1 if i in axes else n for i, n in enumerate(x0.shape))
+        g = g.reshape(keep)
+        if root:  # as backward: a zero spread gets a zero gradient
+            y = _graph.output(ctx, y0).reshape(keep)
+            g = where(_graph.constant((y0 == 0).reshape(keep)), 0.0, g / (2 * y))
+        return g * (2 / denom) * (x - mean(x, axes, True)), None, None, None, None
+
 
 def var(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None) -> Tensor:
     """Variance over dim with correction (default 1; unbiased=False means 0), in PyTorch's
@@ -1436,6 +1571,12 @@ class ReduceExtreme(Function):
         mask = (x == y) | (np.isnan(x) & np.isnan(y))  # a NaN result: the NaNs share the grad
         return g * mask / np.count_nonzero(mask), None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        # the entries equal to the extreme share g: weights constant in x
+        weights = ReduceExtreme.backward(ctx, np.ones_like(g.data))[0]
+        return g * _graph.constant(weights.astype(g.dtype, copy=False)), None, None
+
 
 class ExtremeDim(Function):
     """max/min along one dim: values and indices; the gradient goes to the chosen index."""
@@ -1464,6 +1605,13 @@ class ExtremeDim(Function):
         out = np.zeros(shape, dtype=g.dtype)
         np.put_along_axis(out, idx, g, axis=dim)
         return out, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g, _gidx=None):
+        shape, dim, keepdim = ctx.meta
+        one_hot = ExtremeDim.backward(ctx, np.ones_like(g.data), None)[0]  # the chosen entries
+        g = g if keepdim else unsqueeze(g, dim)
+        return g * _graph.constant(one_hot.astype(g.dtype, copy=False)), None, None, None
 
 
 def _extreme(x, dim, keepdim, use_max, name):
@@ -1513,6 +1661,16 @@ class Maximum(Function):
         ga, gb = g * wa, g * wb
         return unbroadcast(ga, _shape(a)), unbroadcast(gb, _shape(b)), None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, b = _graph.inputs(ctx, *ctx.saved_tensors)
+        wins, loses = (gt, lt) if ctx.use_max else (lt, gt)
+
+        def pick(a, b):  # the forward in Tensor ops: as backward, a tie gives half to each
+            return where(wins(a, b), a, where(loses(a, b), b, (a + b) / 2))
+
+        return _graph.recompute(ctx, (g,), pick, a, b) + (None,)
+
 
 def maximum(a, b) -> Tensor:
     return Maximum.apply(*_promote(_as_operand(a), _as_operand(b)), True)
@@ -1557,6 +1715,10 @@ class Reshape(Function):
 
     @staticmethod
     def backward(ctx, g):
+        return g.reshape(ctx.shape), None
+
+    @staticmethod
+    def backward_graph(ctx, g):
         return g.reshape(ctx.shape), None
 
 
@@ -1611,6 +1773,10 @@ class Permute(Function):
     @staticmethod
     def backward(ctx, g):
         return g.transpose(np.argsort(ctx.dims)), None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return permute(g, [int(d) for d in np.argsort(ctx.dims)]), None
 
 
 def permute(x, dims) -> Tensor:
@@ -1674,6 +1840,10 @@ class Expand(Function):
     def backward(ctx, g):
         return unbroadcast(g, ctx.shape), None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        return _graph.sum_to(g, ctx.shape), None
+
 
 def expand(x, shape) -> Tensor:
     x = _tensor_operand(x)
@@ -1735,6 +1905,11 @@ class GetItem(Function):
         else:
             out[index] = g
         return out, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        index = ctx.meta[2]
+        return _graph.linear(ctx, g, lambda v: np.asarray(v[index])), None, None
 
 
 def _index_rows(index, shape):
@@ -1798,6 +1973,20 @@ class Join(Function):
         # a legacy (0,) input cat skipped (size -1) gets an empty gradient
         return tuple(next(views) if n >= 0 else np.zeros(0, g.dtype) for n in sizes)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        axis, sizes, stack = ctx.meta
+        pre, start, out = (slice(None),) * axis, 0, []
+        for k, n in enumerate(sizes):
+            if stack:
+                out.append(g[pre + (k,)])
+            elif n < 0:
+                out.append(_graph.constant(np.zeros(0, g.dtype)))
+            else:
+                out.append(g[pre + (slice(start, start + n),)])
+                start += n
+        return tuple(out)
+
 
 def _join(tensors, dim, stack: bool) -> Tensor:
     op = "stack" if stack else "cat"
@@ -1852,6 +2041,10 @@ class Split(Function):
             g[pre + (slice(start, start + n),)] = gi
             start += n
         return g, None, None
+
+    @staticmethod
+    def backward_graph(ctx, *grads):
+        return cat(list(grads), ctx.meta[1]), None, None
 
 
 def split(x, split_size_or_sections, dim: int = 0) -> tuple:
@@ -1918,6 +2111,15 @@ class Gather(Function):
         grids[axis] = index
         np.add.at(out, tuple(grids), g)  # repeated indices add up
         return out, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        _, axis, index, unique, kernel = ctx.meta
+
+        def gather_map(v):  # the forward on v (it sets meta on the ctx it is given)
+            return Gather.forward(_graph.scratch(Gather), v, axis, index, unique, kernel)
+
+        return _graph.linear(ctx, g, gather_map), None, None
 
 
 def _gather_kernel(shape: tuple, dtype, axis: int, index: np.ndarray) -> bool:
@@ -2054,6 +2256,18 @@ class Elementwise(Function):
         x, y = ctx.saved_tensors
         return g * ctx.df(x, y), None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        x0, y0 = ctx.saved_tensors
+        name = _DF_NAME.get(ctx.df)
+        if name not in _DF_GRAPH:
+            raise NotImplementedError(
+                f"double backward through Elementwise ({name or 'a custom function'}) is not "
+                "supported: its second derivative is not defined"
+            )
+        (x,) = _graph.inputs(ctx, x0)
+        return g * _DF_GRAPH[name](x, _graph.output(ctx, y0)), None, None
+
 
 def _in_double(f):
     """f evaluated in float64 and rounded once for narrower floats: within a last bit of
@@ -2114,6 +2328,36 @@ def square(x) -> Tensor:
 sinh, cosh = _smooth("sinh"), _smooth("cosh")
 asin, acos, atan = _smooth("asin"), _smooth("acos"), _smooth("atan")
 
+_DF_NAME = {df: name for name, (_, df) in (_UNARY | _SMOOTH).items()}
+_LN2, _LN10 = math.log(2), math.log(10)
+_DF_GRAPH = {  # Elementwise's derivatives in Tensor ops, for create_graph: name: f'(x, y)
+    "sin": lambda x, y: cos(x),
+    "cos": lambda x, y: -sin(x),
+    "tan": lambda x, y: 1 + y * y,
+    "log1p": lambda x, y: 1 / (1 + x),
+    "expm1": lambda x, y: y + 1,
+    "log2": lambda x, y: 1 / (x * _LN2),
+    "log10": lambda x, y: 1 / (x * _LN10),
+    "rsqrt": lambda x, y: -0.5 * y * y * y,
+    "reciprocal": lambda x, y: -y * y,
+    "square": lambda x, y: 2 * x,
+    "sinh": lambda x, y: cosh(x),
+    "cosh": lambda x, y: sinh(x),
+    "asin": lambda x, y: rsqrt(1 - x * x),
+    "acos": lambda x, y: -rsqrt(1 - x * x),
+    "atan": lambda x, y: 1 / (1 + x * x),
+    "erf": lambda x, y: 2 / _SQRT_PI * exp(-x * x),
+    "erfc": lambda x, y: -2 / _SQRT_PI * exp(-x * x),
+    "erfinv": lambda x, y: _SQRT_PI / 2 * exp(y * y),
+    "exp2": lambda x, y: y * _LN2,
+    "asinh": lambda x, y: rsqrt(x * x + 1),
+    "acosh": lambda x, y: rsqrt(x * x - 1),
+    "atanh": lambda x, y: 1 / (1 - x * x),
+    "frac": lambda x, y: _graph.constant(np.ones_like(x.data)),
+    "deg2rad": lambda x, y: _graph.constant(np.full_like(x.data, np.pi / 180)),
+    "rad2deg": lambda x, y: _graph.constant(np.full_like(x.data, 180 / np.pi)),
+}
+
 
 class Piecewise(Function):
     """Piecewise-constant functions (sign, floor, ...): zero gradient, as PyTorch."""
@@ -2125,6 +2369,10 @@ class Piecewise(Function):
     @staticmethod
     def backward(ctx, g):
         return np.zeros_like(g), None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return _graph.constant(np.zeros_like(g.data)), None
 
 
 def _piecewise(name: str, f):
@@ -2182,6 +2430,14 @@ class LogSumExp(Function):
         with np.errstate(invalid="ignore"):
             p = np.exp(x - lse)
         return g * p, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x0, lse0 = ctx.saved_tensors
+        axes, keepdim = ctx.meta
+        (x,) = _graph.inputs(ctx, x0)
+        lse = _graph.output(ctx, lse0 if keepdim else np.squeeze(lse0, axis=axes))
+        return g.reshape(lse0.shape) * exp(x - lse.reshape(lse0.shape)), None, None
 
 
 def logsumexp(x, dim, keepdim: bool = False) -> Tensor:
@@ -2260,6 +2516,11 @@ class CumSum(Function):
     def backward(ctx, g):
         return _scan(g, ctx.axis, True), None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        axis = ctx.axis
+        return _graph.linear(ctx, g, lambda v: _scan(v, axis, False)), None
+
 
 def cumsum(x, dim: int, *, dtype=None) -> Tensor:
     """Running sum along dim (torch.cumsum)."""
@@ -2336,6 +2597,25 @@ class NormP(Function):
         scale = np.where(y == 0, 0, g / y ** (p - 1))
         return (scaled * scale).astype(x.dtype, copy=False), None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        x0, y0 = ctx.saved_tensors
+        p, axes, keepdim = ctx.meta
+        if p == 0:
+            return _graph.constant(np.zeros_like(x0)), None, None, None
+        if math.isinf(p) or p < 1:
+            return Function.backward_graph(ctx, g)  # refuses
+        (x,) = _graph.inputs(ctx, x0)
+        keep = tuple(1 if i in axes else n for i, n in enumerate(x0.shape))
+        g = g.reshape(keep)
+        sign = _graph.constant(_sign(x0))
+        if p == 1:
+            return sign * g, None, None, None
+        # as backward: sgn(x) |x|^(p-1) g / y^(p-1), 0 where y == 0
+        y = _graph.output(ctx, y0).reshape(keep)
+        scale = where(_graph.constant((y0 == 0).reshape(keep)), 0.0, g / y ** (p - 1))
+        return sign * abs(x) ** (p - 1) * scale, None, None, None
+
 
 class Norm2(Function):
     """The 2-norm in one node: the same sums and roots as |x|^2 -> sum -> ^(1/2), without the
@@ -2359,6 +2639,17 @@ class Norm2(Function):
             y, g = np.expand_dims(y, axes), np.expand_dims(g, axes)
         dx = np.divide(x, np.where(y == 0, np.inf, y).astype(x.dtype, copy=False))
         return np.multiply(dx, g, out=dx), None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x0, _, y0 = ctx.saved_tensors
+        axes, keepdim = ctx.meta
+        (x,) = _graph.inputs(ctx, x0)
+        keep = tuple(1 if i in axes else n for i, n in enumerate(x0.shape))
+        y = _graph.output(ctx, y0).reshape(keep)
+        # g * x / norm, 0 at a zero vector (x is 0 there: divide by 1 instead)
+        safe = where(_graph.constant((y0 == 0).reshape(keep)), 1.0, y)
+        return g.reshape(keep) * x / safe, None, None
 
 
 def _root(p):
@@ -2724,6 +3015,12 @@ class Unfold(Function):
             out[(slice(None),) * axis + (slice(j, j + step * (count - 1) + 1, step),)] += g[..., j]
         return out, None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        args = ctx.meta[1:]
+        windows_map = lambda v: Unfold.forward(_graph.scratch(Unfold), v, *args)  # noqa: E731
+        return _graph.linear(ctx, g, windows_map), None, None, None
+
 
 class AsStrided(Function):
     """A strided view of x's elements taken in row-major order (as torch.as_strided of a
@@ -2793,6 +3090,11 @@ class Roll(Function):
     def backward(ctx, g):
         shifts, axes = ctx.meta
         return np.roll(g, tuple(-s for s in shifts), axes), None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        shifts, axes = ctx.meta
+        return _graph.linear(ctx, g, lambda v: np.roll(v, shifts, axes)), None, None
 
 
 def roll(x, shifts, dims=None) -> Tensor:
@@ -2880,6 +3182,11 @@ class _RepeatEach(Function):
         r, axis, shape = ctx.meta
         runs = g.reshape(shape[:axis] + (shape[axis], r) + shape[axis + 1 :])
         return runs.sum(axis + 1), None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        r, axis, _ = ctx.meta
+        return _graph.linear(ctx, g, lambda v: np.repeat(v, r, axis)), None, None
 
 
 def tensor_split(x, indices_or_sections, dim: int = 0) -> tuple:
@@ -3378,6 +3685,12 @@ class Diagonal(Function):
         shape, offset, d1, d2 = ctx.meta
         return _write_diagonal(shape, g.dtype, g, offset, d1, d2), None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        _, offset, d1, d2 = ctx.meta
+        diagonal_map = lambda v: np.diagonal(v, offset, d1, d2).copy()  # noqa: E731
+        return _graph.linear(ctx, g, diagonal_map), None, None, None
+
 
 def _two_dims(op, ndim, dim1, dim2):
     d1, d2 = _dim(dim1, ndim, op), _dim(dim2, ndim, op)
@@ -3406,6 +3719,12 @@ class DiagEmbed(Function):
     def backward(ctx, g):
         offset, d1, d2 = ctx.meta
         return np.diagonal(g, offset, d1, d2).copy(), None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        args = ctx.meta
+        embed_map = lambda v: DiagEmbed.forward(_graph.scratch(DiagEmbed), v, *args)  # noqa: E731
+        return _graph.linear(ctx, g, embed_map), None, None, None
 
 
 def diag_embed(x, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
@@ -3632,6 +3951,13 @@ class AMax(Function):
         # a NaN result matches no element: 0 / 0, NaN gradients for the slice, as torch
         with np.errstate(invalid="ignore"):
             return g * mask / mask.sum(axes, keepdims=True), None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x, y = ctx.saved_tensors
+        weights = AMax.backward(ctx, np.ones_like(g.data))[0]  # ties share: constant in x
+        weights = _graph.constant(weights.astype(g.dtype, copy=False))  # (the count is int64)
+        return g.reshape(y.shape) * weights, None, None, None
 
 
 def _amax_amin(x, dim, keepdim, use_max, op):

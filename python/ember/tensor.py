@@ -231,7 +231,8 @@ class Tensor:
         Args:
             gradient: d(out)/d(self) for a non-scalar tensor; defaults to 1 for a scalar.
             retain_graph: keep the graph so backward can run through it again.
-            create_graph: not supported (ember's backward does not record a graph).
+            create_graph: record the gradients' own graph (higher-order gradients); implies
+                retain_graph unless that is given.
             inputs: accumulate only into these tensors' ``.grad`` (leaves or not).
         """
         _engine.backward(self, gradient, retain_graph, create_graph, inputs)
