@@ -129,3 +129,24 @@ def test_vjp_refuses_non_tensor_cotangents():
         vjp_fn(1.0)
     with pytest.raises(ValueError, match="shape"):
         vjp_fn(t(X[:2]))
+
+
+def test_transforms_compose_through_higher_order_gradients():
+    x = t(X[0])
+    H = fn.hessian(lambda u: (u.sin() * u**3).sum())(x)
+    u = X[0]
+    expected = np.diag(6 * u * np.sin(u) + 6 * u**2 * np.cos(u) - u**3 * np.sin(u))
+    np.testing.assert_allclose(H.numpy(), expected, rtol=1e-10, atol=1e-12)
+    g2 = fn.grad(lambda a: fn.grad(lambda b: (b.sin() * b).sum())(a).sum())(x)
+    np.testing.assert_allclose(g2.numpy(), 2 * np.cos(u) - u * np.sin(u), rtol=1e-12)
+    # an input that requires grad keeps the result differentiable, as torch.func
+    w = t(X[0]).requires_grad_()
+    g = fn.grad(lambda a: (a**3).sum())(w)
+    assert g.requires_grad
+    g.sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), 6 * u)
+    per_sample = fn.vmap(fn.hessian(lambda a: (a**3).sum()))(t(X[:2]))
+    np.testing.assert_allclose(per_sample.numpy(), [np.diag(6 * r) for r in X[:2]])
+    torch = pytest.importorskip("torch")
+    th = torch.autograd.functional.hessian(lambda v: (v.sin() * v**3).sum(), torch.tensor(X[0]))
+    np.testing.assert_allclose(H.numpy(), th, rtol=1e-10, atol=1e-12)

@@ -12,8 +12,8 @@ per-sample-gradient idiom works::
 
 How it differs from PyTorch: ``vmap`` runs ``f`` once per sample and stacks the results
 (PyTorch batches the ops themselves), so it gives the same values at a loop's speed; ``jacfwd``
-computes with reverse mode (the same Jacobian). Transforms of transforms that need a gradient
-of a gradient (``grad(grad(f))``, ``hessian``) need double backward.
+computes with reverse mode (the same Jacobian). Transforms compose (``grad(grad(f))``,
+``hessian``, ``vmap(grad(f))``) through ember's higher-order gradients.
 """
 
 from __future__ import annotations
@@ -21,13 +21,15 @@ from __future__ import annotations
 import numpy as np
 
 from ember import random as _random
-from ember.autograd import enable_grad
+from ember.autograd import enable_grad, is_grad_enabled
 from ember.autograd import grad as _autograd_grad
 from ember.nn.utils.stateless import functional_call
 from ember.ops import stack
 from ember.tensor import Tensor
 
-__all__ = ["functional_call", "grad", "grad_and_value", "jacfwd", "jacrev", "vjp", "vmap"]
+__all__ = [
+    "functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "vjp", "vmap",
+]  # fmt: skip
 
 
 # --- pytrees: nested tuples, lists and dicts with tensors (or anything) at the leaves -----------
@@ -93,16 +95,23 @@ def _leaf(x, op: str) -> Tensor:
         )
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: only floating-point tensors can be differentiated, got {x.dtype}")
-    return x.detach().requires_grad_()
+    # An input that already carries a graph (an outer transform's, or the caller's) is kept, so
+    # the result stays differentiable with respect to it: grad(grad(f)), hessian.
+    return x if _nested([x]) else x.detach().requires_grad_()
 
 
-def _gradients(out: Tensor, leaves: list, grad_output=None) -> list:
-    """d(out)/d(leaf) for each leaf; zeros where out does not depend on it (as torch.func)."""
+def _nested(inputs) -> bool:
+    return is_grad_enabled() and any(isinstance(x, Tensor) and x.requires_grad for x in inputs)
+
+
+def _gradients(out: Tensor, leaves: list, grad_output=None, create_graph=False) -> list:
+    """d(out)/d(leaf) for each leaf; zeros where out does not depend on it (as torch.func).
+    With create_graph the gradients are recorded, for a transform around this one."""
     if not out.requires_grad:
         return [Tensor(np.zeros_like(x.data)) for x in leaves]
     grads = _autograd_grad(
         [out], leaves, grad_outputs=None if grad_output is None else [grad_output],
-        retain_graph=True, allow_unused=True,
+        retain_graph=True, create_graph=create_graph, allow_unused=True,
     )  # fmt: skip
     return [Tensor(np.zeros_like(x.data)) if g is None else g for x, g in zip(leaves, grads)]
 
@@ -114,6 +123,7 @@ def grad_and_value(func, argnums=0, has_aux: bool = False):
     def wrapper(*args, **kwargs):
         nums = _argnums(argnums, len(args), "grad")
         args = list(args)
+        nested = _nested(x for n in nums for x in _flatten(args[n])[0])
         trees = {}
         for n in nums:
             leaves, spec = _flatten(args[n])
@@ -140,14 +150,14 @@ def grad_and_value(func, argnums=0, has_aux: bool = False):
                     )
                 )
             all_leaves = [x for n in nums for x in trees[n][0]]
-            grads = _gradients(out, all_leaves)
+            grads = _gradients(out, all_leaves, create_graph=nested)
         result, i = [], 0
         for n in nums:
             leaves, spec = trees[n]
             result.append(_unflatten(grads[i : i + len(leaves)], spec))
             i += len(leaves)
         g = result[0] if isinstance(argnums, int) else tuple(result)
-        value = out.detach()
+        value = out if nested else out.detach()
         return (g, (value, aux)) if has_aux else (g, value)
 
     return wrapper
@@ -168,6 +178,7 @@ def grad(func, argnums=0, has_aux: bool = False):
 def vjp(func, *primals, has_aux: bool = False):
     """(func(*primals), vjp_fn): ``vjp_fn(cotangents)`` gives one gradient per primal."""
     flat = [_flatten(p) for p in primals]
+    nested = _nested(x for f in flat for x in f[0])
     leaves = [[_leaf(x, "vjp") for x in f[0]] for f in flat]
     args = [_unflatten(lv, f[1]) for lv, f in zip(leaves, flat)]
     with enable_grad():
@@ -192,7 +203,7 @@ def vjp(func, *primals, has_aux: bool = False):
                     f"{tuple(o.shape)}"
                 )
             with enable_grad():
-                for j, g in enumerate(_gradients(o, all_leaves, c)):
+                for j, g in enumerate(_gradients(o, all_leaves, c, nested)):
                     total[j] = total[j] + g
         result, i = [], 0
         for lv, f in zip(leaves, flat):
@@ -200,7 +211,7 @@ def vjp(func, *primals, has_aux: bool = False):
             i += len(lv)
         return tuple(result)
 
-    detached = _unflatten([o.detach() for o in outs], out_spec)
+    detached = _unflatten([o if nested else o.detach() for o in outs], out_spec)
     return (detached, vjp_fn, aux) if has_aux else (detached, vjp_fn)
 
 
@@ -211,6 +222,7 @@ def jacrev(func, argnums=0, *, has_aux: bool = False, chunk_size=None):
     def wrapper(*args, **kwargs):
         nums = _argnums(argnums, len(args), "jacrev")
         args = list(args)
+        nested = _nested(args[n] for n in nums)
         for n in nums:
             args[n] = _leaf(args[n], "jacrev")
         with enable_grad():
@@ -226,13 +238,18 @@ def jacrev(func, argnums=0, *, has_aux: bool = False, chunk_size=None):
                 rows = [[] for _ in nums]
                 flat = o.reshape(-1)
                 for k in range(flat.numel()):
-                    for j, g in enumerate(_gradients(flat[k], [args[n] for n in nums])):
-                        rows[j].append(g.data)
+                    wrt = [args[n] for n in nums]
+                    for j, g in enumerate(_gradients(flat[k], wrt, create_graph=nested)):
+                        rows[j].append(g)
                 jac = []
                 for j, n in enumerate(nums):
                     shape = tuple(o.shape) + tuple(args[n].shape)
-                    stacked = np.stack(rows[j]) if rows[j] else np.zeros(shape, args[n].dtype)
-                    jac.append(Tensor(stacked.reshape(shape)))
+                    if not rows[j]:
+                        jac.append(Tensor(np.zeros(shape, args[n].dtype)))
+                    elif nested:  # recorded: a transform around this one differentiates it
+                        jac.append(stack(rows[j]).reshape(shape))
+                    else:
+                        jac.append(Tensor(np.stack([r.data for r in rows[j]]).reshape(shape)))
                 blocks.append(jac[0] if isinstance(argnums, int) else tuple(jac))
         result = _unflatten(blocks, spec)
         return (result, aux) if has_aux else result
@@ -243,6 +260,12 @@ def jacrev(func, argnums=0, *, has_aux: bool = False, chunk_size=None):
 def jacfwd(func, argnums=0, has_aux: bool = False, *, randomness: str = "error"):
     """The Jacobian as jacrev gives it (ember computes it in reverse mode)."""
     return jacrev(func, argnums, has_aux=has_aux)
+
+
+def hessian(func, argnums=0):
+    """``hessian(f)(*args)``: the matrix of second derivatives of the scalar ``f``, of shape
+    ``input.shape + input.shape`` (the Jacobian of the gradient, as torch.func.hessian)."""
+    return jacfwd(jacrev(func, argnums), argnums)
 
 
 # --- vmap --------------------------------------------------------------------------------------
