@@ -12,6 +12,7 @@ from collections import namedtuple
 import numpy as np
 
 from ember import ops
+from ember.autograd import graph as _graph
 from ember.autograd.engine import unbroadcast
 from ember.autograd.function import Function
 from ember.tensor import Tensor
@@ -41,6 +42,15 @@ def _lapack(op: str, fn, *args):
         ) from None
 
 
+def _tmT(a):  # noqa: N802 (PyTorch's name)
+    return ops.transpose(a, -1, -2)
+
+
+def _per_matrix(g):
+    """g (one value per matrix) with two trailing size-1 dims, to scale matrices."""
+    return ops.reshape(g, tuple(g.shape) + (1, 1))
+
+
 def _others_product(s):
     """prod_{j != i} s_j along the last axis, without dividing (exact at zeros)."""
     ones = np.ones(s.shape[:-1] + (1,), s.dtype)
@@ -68,6 +78,16 @@ class Det(Function):
         cof = (U * _others_product(S)[..., None, :]) @ Vh
         return np.asarray(g * signs)[..., None, None] * cof
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        (A0,) = ctx.saved_tensors
+        y0 = np.linalg.det(A0)
+        if not np.all(y0):  # the cofactors of a singular matrix: only backward's SVD form
+            raise NotImplementedError("double backward through det of a singular matrix")
+        (A,) = _graph.inputs(ctx, A0)
+        # det(A) A^-T, with the node's output: differentiable again
+        return _per_matrix(g * _graph.output(ctx, np.asarray(y0, A0.dtype))) * _tmT(inv(A))
+
 
 def det(A) -> Tensor:
     """Determinant of (batches of) square matrices."""
@@ -85,6 +105,11 @@ class Inv(Function):
     def backward(ctx, g):
         (Y,) = ctx.saved_tensors
         return -_mT(Y) @ g @ _mT(Y)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        Y = _tmT(_graph.output(ctx, ctx.saved_tensors[0]))
+        return -ops.matmul(ops.matmul(Y, g), Y)
 
 
 def inv(A) -> Tensor:
@@ -108,6 +133,11 @@ class SlogDetFn(Function):
         (A,) = ctx.saved_tensors
         return np.asarray(glog)[..., None, None] * _mT(np.linalg.pinv(A))
 
+    @staticmethod
+    def backward_graph(ctx, gsign, glog):
+        (A,) = _graph.inputs(ctx, *ctx.saved_tensors)
+        return _per_matrix(glog) * _tmT(inv(A))  # inv refuses a singular A
+
 
 def slogdet(A) -> SlogDet:
     """(sign, log|det|) of square matrices: log|det| without overflow."""
@@ -128,6 +158,15 @@ class Solve(Function):
         sa, sb = ctx.shapes
         gB = np.linalg.solve(_mT(A), g)
         return unbroadcast(-gB @ _mT(X), sa), unbroadcast(gB, sb)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        A0, X0 = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        (A,) = _graph.inputs(ctx, A0)
+        gB = Solve.apply(_tmT(A), g)
+        gA = -ops.matmul(gB, _tmT(_graph.output(ctx, X0)))
+        return _graph.sum_to(gA, sa), _graph.sum_to(gB, sb)
 
 
 def solve(A, B, *, left: bool = True) -> Tensor:
@@ -294,6 +333,16 @@ class Cholesky(Function):
         Linv = np.linalg.inv(L)
         S = _mT(Linv) @ P @ Linv
         return 0.5 * (S + _mT(S))
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        L = _graph.output(ctx, ctx.saved_tensors[0])
+        n = L.shape[-1]
+        halve = _graph.constant((1 - 0.5 * np.eye(n)).astype(L.dtype))  # phi: diagonal halved
+        P = ops.tril(ops.matmul(_tmT(L), g)) * halve
+        Linv = inv(L)
+        S = ops.matmul(ops.matmul(_tmT(Linv), P), Linv)
+        return 0.5 * (S + _tmT(S))
 
 
 def cholesky(A, *, upper: bool = False) -> Tensor:

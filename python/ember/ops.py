@@ -547,8 +547,39 @@ class Binary(Function):
             None,
         )
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        a0, b0, y0 = ctx.saved_tensors
+        # a number operand becomes a constant of the gradient's dtype (float32 stays float32)
+        a, b = (
+            t if isinstance(t, Tensor) else _graph.constant(np.asarray(t, g.dtype))
+            for t in _graph.inputs(ctx, a0, b0)
+        )
+        name = _BINARY_NAME.get(ctx.df)
+        if name in _BINARY_GRAPH:
+            ga, gb = _BINARY_GRAPH[name](a, b, _graph.output(ctx, y0), g)
+        elif name in _BINARY_PIECEWISE:  # g times piecewise-constant factors of a and b
+            one = np.ones((), g.dtype)
+            ga, gb = (g * _graph.constant(np.asarray(d, g.dtype)) for d in ctx.df(a0, b0, y0, one))
+        else:
+            raise NotImplementedError(
+                f"double backward through Binary ({name or 'a custom function'}) is not supported"
+            )
+        na, nb = ctx.needs_input_grad[:2]
+        return (
+            _graph.sum_to(ga, _shape(a0)) if na else None,
+            _graph.sum_to(gb, _shape(b0)) if nb else None,
+            None,
+            None,
+        )
+
+
+_BINARY_NAME = {}  # a Binary op's df: its name (for its graph backward in _BINARY_GRAPH)
+
 
 def _binary(name: str, f, df, floating: bool = True):
+    _BINARY_NAME[df] = name
+
     def op(input, other) -> Tensor:  # noqa: A002
         pair = _float_pair_operands if floating else _operands
         return Binary.apply(*pair(name, input, other), f, df)
@@ -560,6 +591,9 @@ def _binary(name: str, f, df, floating: bool = True):
 
 def _zero_grads(a, b, y, g):
     return np.zeros_like(g), np.zeros_like(g)
+
+
+_BINARY_NAME[_zero_grads] = "div"  # div with a rounding mode
 
 
 def _fmax_grads(a, b, y, g):  # ties and a NaN in b give a the gradient, as torch.fmax
@@ -607,6 +641,29 @@ xlogy = _binary(
     lambda a, b: np.where((a == 0) & ~np.isnan(b), 0, a * np.log(b)),
     lambda a, b, y, g: (g * np.where((a == 0) & (b <= 0), 0, np.log(b)), g * a / b),
 )
+
+
+def _masked(cond, value, f, x):
+    """where(cond, value, f(x)) with f never seeing x where cond (x is 1 there), so no NaN
+    of f's bad points leaks into the gradients through the unpicked branch."""
+    return where(cond, value, f(where(cond, 1.0, x)))
+
+
+def _atan2_graph(a, b, y, g):
+    r = a * a + b * b
+    inv = _masked(r == 0, 0.0, reciprocal, r)
+    return g * b * inv, -g * a * inv
+
+
+_BINARY_GRAPH = {  # Binary's gradients in Tensor ops, for create_graph: name: (a, b, y, g) -> grads
+    "atan2": _atan2_graph,
+    "hypot": lambda a, b, y, g: (g * a / y, g * b / y),
+    "logaddexp": lambda a, b, y, g: (g / (1 + exp(b - a)), g / (1 + exp(a - b))),
+    "logaddexp2": lambda a, b, y, g: (g / (1 + exp2(b - a)), g / (1 + exp2(a - b))),
+    "xlogy": lambda a, b, y, g: (g * _masked((a == 0) & (b <= 0), 0.0, log, b), g * a / b),
+    "xlog1py": lambda a, b, y, g: (g * _masked(a == 0, 0.0, log1p, b), g * a / (1 + b)),
+}
+_BINARY_PIECEWISE = {"fmax", "fmin", "copysign", "remainder", "fmod", "div"}
 
 
 def _div_floor(a, b):
@@ -746,6 +803,11 @@ def _sinc_grad(x):
     return np.where(den == 0, 0, (px * np.cos(px) - np.sin(px)) / np.where(den == 0, 1, den))
 
 
+def _i1_grad(x, y):
+    """PyTorch's i0(x) - i1(x) / x, 1/2 at 0."""
+    return np.where(x == 0, 0.5, _special("i0", x) - y / np.where(x == 0, 1, x)).astype(x.dtype)
+
+
 _SQRT_PI = float(np.sqrt(np.pi))  # Python floats keep float32 gradients float32
 _UNARY = {  # name: (f, derivative as a function of x and y = f(x))
     "erf": (lambda x: _special("erf", x), lambda x, y: 2 / _SQRT_PI * np.exp(-x * x)),
@@ -758,6 +820,7 @@ _UNARY = {  # name: (f, derivative as a function of x and y = f(x))
         lambda x: np.where(x == 0, 1, np.sin(np.pi * x) / (np.pi * x)),
         lambda x, y: _sinc_grad(x),
     ),
+    "i1": (lambda x: _special("i1", x), lambda x, y: _i1_grad(x, y)),
     "exp2": (np.exp2, lambda x, y: y * float(np.log(2))),
     "frac": (lambda x: x - np.trunc(x), lambda x, y: np.ones_like(x)),
     "deg2rad": (np.deg2rad, lambda x, y: np.full_like(x, np.pi / 180)),
@@ -782,6 +845,7 @@ def _unary(name: str):
 
 erf, erfc, erfinv = _unary("erf"), _unary("erfc"), _unary("erfinv")
 lgamma, digamma, i0, sinc = _unary("lgamma"), _unary("digamma"), _unary("i0"), _unary("sinc")
+_i1 = _unary("i1")  # i0's derivative, for its graph backward
 exp2, frac, deg2rad, rad2deg = _unary("exp2"), _unary("frac"), _unary("deg2rad"), _unary("rad2deg")
 asinh = arcsinh = _unary("asinh")
 acosh = arccosh = _unary("acosh")
@@ -821,10 +885,13 @@ def polygamma(n: int, input) -> Tensor:  # noqa: A002
     if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 0:
         raise ValueError(f"polygamma: n must be an int >= 0, got {n!r}")
     n = int(n)
+
+    def df(x, y):
+        return _special("polygamma", x, n + 1)
+
+    df.graph = lambda x, y: polygamma(n + 1, x)  # for Elementwise.backward_graph
     return Elementwise.apply(
-        _float_operand(input, "polygamma"),
-        lambda a: _special("polygamma", a, n),
-        lambda x, y: _special("polygamma", x, n + 1),
+        _float_operand(input, "polygamma"), lambda a: _special("polygamma", a, n), df
     )
 
 
@@ -845,6 +912,12 @@ def logit(input, eps=None) -> Tensor:  # noqa: A002
         d = np.where((a == 0) | (a == 1), np.inf, d)
         return np.where((a < 0) | (a > 1), np.nan, d).astype(a.dtype, copy=False)
 
+    def dgraph(a, y):  # df in Tensor ops, for Elementwise.backward_graph (inside [0, 1])
+        if eps is None:
+            return 1 / (a * (1 - a))
+        return _masked((a < lo) | (a > hi), 0.0, lambda t: 1 / (t * (1 - t)), a)
+
+    df.graph = dgraph
     return Elementwise.apply(x, f, df)
 
 
@@ -2184,6 +2257,23 @@ class IndexPut(Function):
             g_value = unbroadcast(np.array(g[key]), vshape)
         return g_base, g_value, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        key, vshape = ctx.meta
+        put = lambda b, v: IndexPut.forward(_graph.scratch(IndexPut), b.copy(), v, key)  # noqa: E731
+        return _graph_scatter(ctx, g, put, vshape) + (None,)
+
+
+def _graph_scatter(ctx, g, fwd, src_shape) -> tuple:
+    """backward_graph of an op linear in (x, src) together (index_put, scatter, ...): the
+    adjoint of each input's gradient is the forward ``fwd(x, src)`` with the other one zero."""
+    zero = lambda shape: np.zeros(shape, g.dtype)  # noqa: E731
+    need = ctx.needs_input_grad
+    return (
+        _graph.linear(ctx, g, lambda v: fwd(v, zero(src_shape)), 0) if need[0] else None,
+        _graph.linear(ctx, g, lambda v: fwd(zero(g.shape), v), 1) if need[1] else None,
+    )
+
 
 def index_put_(x: Tensor, key, value) -> None:
     """x[key] = value recorded in the graph (value in the graph, or x already in it): x becomes
@@ -2260,13 +2350,14 @@ class Elementwise(Function):
     def backward_graph(ctx, g):
         x0, y0 = ctx.saved_tensors
         name = _DF_NAME.get(ctx.df)
-        if name not in _DF_GRAPH:
+        dgraph = _DF_GRAPH.get(name) or getattr(ctx.df, "graph", None)
+        if dgraph is None:
             raise NotImplementedError(
                 f"double backward through Elementwise ({name or 'a custom function'}) is not "
                 "supported: its second derivative is not defined"
             )
         (x,) = _graph.inputs(ctx, x0)
-        return g * _DF_GRAPH[name](x, _graph.output(ctx, y0)), None, None
+        return g * dgraph(x, _graph.output(ctx, y0)), None, None
 
 
 def _in_double(f):
@@ -2330,6 +2421,13 @@ asin, acos, atan = _smooth("asin"), _smooth("acos"), _smooth("atan")
 
 _DF_NAME = {df: name for name, (_, df) in (_UNARY | _SMOOTH).items()}
 _LN2, _LN10 = math.log(2), math.log(10)
+
+
+def _sinc_graph(x):
+    px = x * np.pi
+    return (px * cos(px) - sin(px)) / (x * px)
+
+
 _DF_GRAPH = {  # Elementwise's derivatives in Tensor ops, for create_graph: name: f'(x, y)
     "sin": lambda x, y: cos(x),
     "cos": lambda x, y: -sin(x),
@@ -2354,6 +2452,11 @@ _DF_GRAPH = {  # Elementwise's derivatives in Tensor ops, for create_graph: name
     "acosh": lambda x, y: rsqrt(x * x - 1),
     "atanh": lambda x, y: 1 / (1 - x * x),
     "frac": lambda x, y: _graph.constant(np.ones_like(x.data)),
+    "lgamma": lambda x, y: digamma(x),
+    "digamma": lambda x, y: polygamma(1, x),
+    "i0": lambda x, y: _i1(x),
+    "i1": lambda x, y: _masked(x == 0, 0.5, lambda t: i0(t) - _i1(t) / t, x),
+    "sinc": lambda x, y: _masked(x * x * np.pi == 0, 0.0, _sinc_graph, x),
     "deg2rad": lambda x, y: _graph.constant(np.full_like(x.data, np.pi / 180)),
     "rad2deg": lambda x, y: _graph.constant(np.full_like(x.data, 180 / np.pi)),
 }
@@ -2479,6 +2582,27 @@ class Prod(Function):
         right = _cumprod(np.concatenate([ones, np.delete(rev, -1, axis=ax)], axis=ax), ax)
         others = left * np.flip(right, axis=ax)
         return g * others.reshape(x.shape), None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x0, y0 = ctx.saved_tensors
+        axis, keepdim = ctx.meta
+        if x0.ndim == 0:
+            return g, None, None
+        _refuse_zeros("prod", x0)
+        (x,) = _graph.inputs(ctx, x0)
+        y = _graph.output(ctx, y0)
+        if axis is not None and not keepdim:
+            g, y = unsqueeze(g, axis), unsqueeze(y, axis)
+        return g * (y / x), None, None
+
+
+def _refuse_zeros(op: str, x: np.ndarray) -> None:
+    # the exact gradient at zeros (products of the others) has no graph backward yet
+    if np.any(x == 0):
+        raise NotImplementedError(
+            f"double backward through {op} of an input with zeros is not supported"
+        )
 
 
 def prod(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -3321,6 +3445,12 @@ class Put(Function):
         gs = unbroadcast(np.array(g[key]), sshape) if ctx.needs_input_grad[1] else None
         return gx, gs, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        key, sshape = ctx.meta
+        put = lambda x, src: Put.forward(_graph.scratch(Put), x, src, key)  # noqa: E731
+        return _graph_scatter(ctx, g, put, sshape) + (None,)
+
 
 class AddAt(Function):
     """out = x with alpha * src added at key, repeated keys adding up: index_add, scatter_add,
@@ -3355,6 +3485,12 @@ class AddAt(Function):
         key, sshape, alpha = ctx.meta
         gs = unbroadcast(alpha * np.array(g[key]), sshape) if ctx.needs_input_grad[1] else None
         return g, gs, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        key, sshape, alpha = ctx.meta
+        add = lambda x, src: AddAt.forward(_graph.scratch(AddAt), x, src, key, alpha)  # noqa: E731
+        return _graph_scatter(ctx, g, add, sshape) + (None, None)
 
 
 def _same_dtype(op, x, src):
@@ -3460,8 +3596,8 @@ class ScatterReduce(Function):
         key, reduce, include_self = ctx.meta
         keep = (count == 0) | include_self  # where x's own value takes part
         if reduce in ("sum", "mean"):
-            if reduce == "mean":
-                g = g / np.maximum(count + include_self, 1)
+            if reduce == "mean":  # counts in g's dtype: float32 stays float32
+                g = g / np.maximum(count + include_self, 1).astype(g.dtype)
             return np.where(keep, g, 0), np.array(g[key]), None, None, None
         if reduce in ("amax", "amin"):
             # shared evenly among the tied values; like PyTorch, an excluded self still counts
@@ -3487,6 +3623,16 @@ class ScatterReduce(Function):
             p = np.prod(flat_src[same]) * (x[t] if include_self else 1)
             gs.reshape(-1)[j] = p
         return np.where(keep, g * others, 0), g[key] * gs, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x, src = ctx.saved_tensors[:2]
+        key, reduce, include_self = ctx.meta
+        if reduce not in ("sum", "mean"):  # sum and mean are linear in (x, src)
+            raise NotImplementedError(f"double backward through scatter_reduce {reduce!r}")
+        scratch = _graph.scratch(ScatterReduce)
+        fwd = lambda a, b: ScatterReduce.forward(scratch, a, b, key, reduce, include_self)  # noqa: E731
+        return _graph_scatter(ctx, g, fwd, src.shape) + (None,) * 3
 
 
 def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool = True) -> Tensor:
@@ -4219,6 +4365,14 @@ class CumProd(Function):
                 om[r][z + 1 :] = 0
         return out, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        x0, y0 = ctx.saved_tensors
+        _refuse_zeros("cumprod", x0)
+        (x,) = _graph.inputs(ctx, x0)
+        a = ctx.axis
+        return flip(cumsum(flip(g * _graph.output(ctx, y0), a), a), a) / x, None
+
 
 def cumprod(x, dim: int, *, dtype=None) -> Tensor:
     """Running product along dim (torch.cumprod); exact gradients where x has zeros."""
@@ -4250,6 +4404,19 @@ class LogCumSumExp(Function):
         pos = rev(np.where(g > 0, np.log(np.abs(g)), -np.inf) - y)
         neg = rev(np.where(g < 0, np.log(np.abs(g)), -np.inf) - y)
         return np.exp(pos + x) - np.exp(neg + x), None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        # y_j = logsumexp_i (x_i + [0 if i <= j else -inf]): LogSumExp's graph backward,
+        # with an n x n mask along the axis
+        a = ctx.axis
+        (x,) = _graph.inputs(ctx, ctx.saved_tensors[0])
+        n, trail = x.shape[a], x.ndim - a - 1
+        mask = np.where(np.tri(n, dtype=bool).T, 0.0, -np.inf).astype(x.dtype)
+        mask = _graph.constant(mask.reshape((n, n) + (1,) * trail))
+        return _graph.recompute(
+            ctx, (g,), lambda t: logsumexp(unsqueeze(t, a + 1) + mask, a), x
+        )[0], None  # fmt: skip
 
 
 def logcumsumexp(x, dim: int) -> Tensor:
@@ -4502,6 +4669,33 @@ class EinSum(Function):
                 np.einsum(sk + "->" + uniq, full)[...] = gk
                 gk = full
             grads.append(gk)
+        return tuple(grads)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        # backward's einsums as EinSum nodes: each differentiates to any order
+        subs, out = ctx.meta
+        xs = _graph.inputs(ctx, *ctx.saved_tensors)
+        grads = []
+        for k, need in enumerate(ctx.needs_input_grad):
+            sk = subs[k]
+            if not need:
+                grads.append(None)
+                continue
+            if len(set(sk)) < len(sk):
+                raise NotImplementedError(
+                    f"double backward through einsum of a repeated subscript ({sk!r}) is not "
+                    "supported"
+                )
+            others = [j for j in range(len(subs)) if j != k]
+            present = set(out).union(*(subs[j] for j in others))
+            target = "".join(c for c in sk if c in present)
+            gk = EinSum.apply(
+                g, *[xs[j] for j in others], subs=[out] + [subs[j] for j in others], out=target
+            )
+            shape = xs[k].shape
+            gk = reshape(gk, [n if c in present else 1 for c, n in zip(sk, shape)])
+            grads.append(expand(gk, shape))
         return tuple(grads)
 
 

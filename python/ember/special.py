@@ -31,6 +31,7 @@ from ember.ops import (
     sinc,
     xlogy,
 )
+from ember.ops import log as _log
 from ember.tensor import Tensor
 
 __all__ = [
@@ -56,7 +57,11 @@ def entr(input) -> Tensor:  # noqa: A002
         with np.errstate(all="ignore"):
             return np.where(a > 0, -a * np.log(a), np.where(a == 0, 0, -np.inf)).astype(a.dtype)
 
-    return Elementwise.apply(_float_operand(input, "entr"), f, lambda a, y: -(1 + np.log(a)))
+    def df(a, y):
+        return -(1 + np.log(a))
+
+    df.graph = lambda a, y: -(1 + _log(a))  # for Elementwise.backward_graph
+    return Elementwise.apply(_float_operand(input, "entr"), f, df)
 
 
 def ndtr(input) -> Tensor:  # noqa: A002

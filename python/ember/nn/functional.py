@@ -391,8 +391,27 @@ class Pointwise(Function):
         (x,) = ctx.saved_tensors
         return np.asarray(g * ctx.df(x), dtype=x.dtype), None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        dgraph = getattr(ctx.df, "graph", None)
+        if dgraph is None:
+            raise NotImplementedError(
+                f"double backward through {getattr(ctx.df, 'op', 'Pointwise')} is not supported"
+            )
+        (x,) = _graph.inputs(ctx, ctx.saved_tensors[0])
+        if dgraph is _MASK:  # g * mask(x): linear in g, x only picks the pieces
+            diag = lambda v: Pointwise.backward(ctx, v)[0]  # noqa: E731 (its own adjoint)
+            return _graph.linear(ctx, g, diag, mask_of=x), None, None
+        return g * dgraph(x), None, None
 
-def _pointwise(op: str, input, f, df) -> Tensor:
+
+_MASK = "mask"  # a Pointwise f' that is piecewise constant (0 or 1)
+
+
+def _pointwise(op: str, input, f, df, dgraph) -> Tensor:
+    """f(x) with f' = df (NumPy), and f' again in Tensor ops (``dgraph``, or _MASK) for
+    create_graph=True; the df function carries it to the node."""
+    df.op, df.graph = op, dgraph
     return Pointwise.apply(_float_input(input, op), f, df)
 
 
@@ -428,11 +447,23 @@ def _elu_pair(alpha: float, scale: float = 1.0, input_scale: float = 1.0):
     return f, df
 
 
+def _elu_graph(alpha: float, scale: float = 1.0, input_scale: float = 1.0):
+    """_elu_pair's derivative in Tensor ops (for create_graph=True)."""
+
+    def dgraph(x):
+        pos = x > 0
+        neg = ops.exp(ops.where(pos, 0.0, x) * input_scale) * (scale * alpha * input_scale)
+        return ops.where(pos, scale, neg)
+
+    return dgraph
+
+
 def selu(input, inplace: bool = False) -> Tensor:
     """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al. (2017)."""
     if inplace:  # the input takes the result and is returned, as PyTorch
         return _in_place("selu", selu, input)
-    return _pointwise("selu", input, *_elu_pair(_SELU_ALPHA, _SELU_SCALE))
+    f, df = _elu_pair(_SELU_ALPHA, _SELU_SCALE)
+    return _pointwise("selu", input, f, df, _elu_graph(_SELU_ALPHA, _SELU_SCALE))
 
 
 def celu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -444,7 +475,8 @@ def celu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     f, _ = _elu_pair(float(alpha), 1.0, 1.0 / alpha)
     # PyTorch's backward takes input_scale = 1 / alpha rounded to float32, in float64 too
     _, df = _elu_pair(float(alpha), 1.0, 1.0 / float(np.float32(alpha)))
-    return _pointwise("celu", input, f, df)
+    dgraph = _elu_graph(float(alpha), 1.0, 1.0 / float(np.float32(alpha)))
+    return _pointwise("celu", input, f, df, dgraph)
 
 
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
@@ -487,6 +519,7 @@ def softsign(input) -> Tensor:
         lambda x: x / (1 + np.abs(x)),
         # PyTorch differentiates x / (|x| + 1) as written: 1/b - sgn(x) (x/b)/b, NaN at +-inf
         lambda x: 1 / (1 + np.abs(x)) - np.sign(x) * (x / (1 + np.abs(x))) / (1 + np.abs(x)),
+        lambda x: 1 / (1 + ops.abs(x)) - ops.sign(x) * (x / (1 + ops.abs(x))) / (1 + ops.abs(x)),
     )
 
 
@@ -502,6 +535,7 @@ def tanhshrink(input) -> Tensor:
         _promote_integer(input),
         lambda x: x - np.tanh(x),
         lambda x: 1 - (1 - np.tanh(x) ** 2),  # PyTorch's 1 - tanh'(x): 0 where tanh(x)^2 < eps
+        lambda x: 1 - (1 - tanh(x) ** 2),
     )
 
 
@@ -516,6 +550,7 @@ def softshrink(input, lambd: float = 0.5) -> Tensor:
         # as PyTorch's kernels (|x| <= lambd gives 0), so a NaN stays NaN instead of becoming 0
         lambda x: np.where(np.abs(x) <= lam, 0.0, x - np.sign(x) * lam),
         lambda x: np.abs(x) > lam,
+        _MASK,
     )
 
 
@@ -527,6 +562,7 @@ def hardshrink(input, lambd: float = 0.5) -> Tensor:
         input,
         lambda x: np.where(np.abs(x) <= lam, 0.0, x),  # NaN stays NaN, as in softshrink
         lambda x: np.abs(x) > lam,
+        _MASK,
     )
 
 
@@ -536,7 +572,9 @@ def threshold(input, threshold: float, value: float, inplace: bool = False) -> T
         return _in_place("threshold", globals()["threshold"], input, threshold, value)
     t, v = float(threshold), float(value)
     # PyTorch tests x <= threshold: a NaN input stays NaN and passes the gradient
-    return _pointwise("threshold", input, lambda x: np.where(x <= t, v, x), lambda x: ~(x <= t))
+    return _pointwise(
+        "threshold", input, lambda x: np.where(x <= t, v, x), lambda x: ~(x <= t), _MASK
+    )
 
 
 def _implicit_softmax_dim(ndim: int, op: str | None = None, stacklevel: int = 3) -> int:
@@ -2138,6 +2176,12 @@ class HingeEmbeddingLoss(Function):
         gx = s * (pos.astype(np.int8) - active.astype(np.int8))
         return gx.astype(np.result_type(g), copy=False), None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        pos, active = ctx.saved_tensors
+        slope = _graph.constant((pos.astype(np.int8) - active.astype(np.int8)).astype(g.dtype))
+        return (g / pos.size if ctx.reduction == "mean" else g) * slope, None, None, None
+
 
 @_torch_loss_params("input", "target", "margin", "size_average", "reduce", "reduction")
 def hinge_embedding_loss(input, target, margin: float = 1.0, reduction: str = "mean") -> Tensor:
@@ -2196,6 +2240,27 @@ class MultiMarginLoss(Function):
         gx = d.copy()
         gx[rows, y] = -d.sum(axis=1)
         return gx.reshape(shape).astype(z.dtype, copy=False), None, None, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        z0, _ = ctx.saved_tensors
+        shape, y, p, w, reduction = ctx.meta
+        n, c = z0.shape
+        others = np.ones((n, c), z0.dtype)
+        others[np.arange(n), y] = 0
+        scale = np.full(n, 1 / c, z0.dtype) if w is None else (w[y] / c).astype(z0.dtype)
+
+        def loss(x):  # forward in Tensor ops; relu's 0 gradient at 0 is forward's z > 0
+            x2 = ops.reshape(x, (n, c))
+            d = x2 - ops.gather(x2, 1, _graph.constant(y[:, None]))  # z - margin
+            z = (d - _graph.constant(d.data) + _graph.constant(z0)) * _graph.constant(others)
+            h = relu(z) if p == 1 else relu(z) ** 2
+            out = ops.sum(h, 1) * _graph.constant(scale)
+            if reduction == "none":
+                return ops.reshape(out, shape[:-1])
+            return ops.mean(out) if reduction == "mean" else ops.sum(out)
+
+        return (_graph.recompute(ctx, (g,), loss, ctx.parents[0])[0],) + (None,) * 5
 
 
 @_torch_loss_params(
@@ -3823,6 +3888,11 @@ class Gather(Function):
             dx = d if dx is None else dx + d
         return dx, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        fwd = lambda v: Gather.forward(_graph.scratch(Gather), v, ctx.axis, ctx.taps)  # noqa: E731
+        return _graph.linear(ctx, g, fwd), None, None
+
 
 def _gather_axis(x: Tensor, axis: int, taps) -> Tensor:
     return Gather.apply(x, axis % x.ndim, taps)
@@ -4152,6 +4222,16 @@ class EdgePad(Function):
             g = d
         return g, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        maps = []  # forward's maps again, from meta: y's centre copies x, its border meta's src
+        for axis, lo, n, border, src in ctx.meta:
+            idx = np.empty(n + border.size, np.int64)
+            idx[lo : lo + n], idx[border] = np.arange(n), src
+            maps.append((axis, lo, idx))
+        fwd = lambda v: EdgePad.forward(_graph.scratch(EdgePad), v, maps)  # noqa: E731
+        return _graph.linear(ctx, g, fwd), None
+
 
 def _pad_edges(x: Tensor, specs, mode: str) -> Tensor:
     """Reflect / replicate / circular padding of (axis, lo, hi) in order: one EdgePad node when
@@ -4315,6 +4395,11 @@ class Unfold(Function):
         dx = _col2im(_contig(g), *ctx.args)
         return np.ascontiguousarray(dx), None, None, None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        fwd = lambda v: _im2col(v, *ctx.args[2:])  # noqa: E731 (the adjoint of col2im)
+        return (_graph.linear(ctx, g, fwd),) + (None,) * 5
+
 
 class Fold(Function):
     # cols (N, C*kh*kw, L) -> y (N, C, H, W)
@@ -4326,6 +4411,12 @@ class Fold(Function):
     @staticmethod
     def backward(ctx, g):
         return (_im2col(_contig(g), *ctx.args),) + (None,) * 7
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        c, hw = g.shape[1], g.shape[2:]
+        fwd = lambda v: np.ascontiguousarray(_col2im(v, c, hw, *ctx.args))  # noqa: E731
+        return (_graph.linear(ctx, g, fwd),) + (None,) * 7
 
 
 def _block_args(op, size, kernel_size, dilation, padding, stride):
@@ -4435,6 +4526,14 @@ class AdaptiveMaxPool2d(Function):
         n_out = idx[0].size if b else math.prod(idx.shape[1:])
         dx = _scatter_last(g.reshape(b, n_out), idx.reshape(b, n_out), h * w)
         return dx.reshape(ctx.shape).astype(g.dtype, copy=False), None
+
+    @staticmethod
+    def backward_graph(ctx, g, gidx):
+        (idx,) = ctx.saved_tensors
+        b = idx.shape[0]
+        pick = lambda v: np.take_along_axis(v.reshape(b, -1), idx.reshape(b, -1), 1)  # noqa: E731
+        fwd = lambda v: pick(v).reshape(idx.shape)  # noqa: E731 (the maxima of a direction)
+        return _graph.linear(ctx, g, fwd, mask_of=ctx.parents[0]), None
 
 
 def _adaptive_size(output_size, sizes, op: str):
@@ -5390,6 +5489,12 @@ class _BagSum(Function):
     def backward(ctx, g):
         return g[ctx.bag], None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        nbags = g.shape[0]
+        fwd = lambda v: _BagSum.forward(_graph.scratch(_BagSum), v, ctx.bag, nbags)  # noqa: E731
+        return _graph.linear(ctx, g, fwd), None, None
+
 
 class _BagMax(Function):
     # rows (T, D), bag (T,) sorted bag ids -> (B, D): each bag's per-dim max (empty: 0); the
@@ -5416,6 +5521,18 @@ class _BagMax(Function):
         b, d = np.nonzero(arg >= 0)
         dr[arg[b, d], d] = g[b, d]
         return dr, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        arg, _ = ctx.state
+        b, d = np.nonzero(arg >= 0)
+
+        def fwd(v):  # the rows' values at each bag's maxima (empty bags: 0)
+            out = np.zeros(arg.shape, v.dtype)
+            out[b, d] = v[arg[b, d], d]
+            return out
+
+        return _graph.linear(ctx, g, fwd, mask_of=ctx.parents[0]), None, None
 
 
 def embedding_bag(
