@@ -390,6 +390,27 @@ class QRFn(Function):
         b = gQ + Q @ M
         return _mT(np.linalg.solve(R, _mT(b)))
 
+    @staticmethod
+    def backward_graph(ctx, gQ, gR):
+        Q0, R0 = ctx.saved_tensors
+        m, n = Q0.shape[-2], R0.shape[-1]
+        if ctx.mode == "complete" and m > n:
+            return QRFn.backward(ctx, gQ.data, gR.data)  # raises backward's error
+        Q, R = _graph.output(ctx, Q0, 0), _graph.output(ctx, R0, 1)
+        if m >= n:
+            return QRFn._square_or_tall_graph(Q, R, gQ, gR), None
+        U, gU, gV = R[..., :m], gR[..., :m], gR[..., m:]  # wide: as backward
+        Y = ops.matmul(Q, R[..., m:])
+        gX = QRFn._square_or_tall_graph(Q, U, gQ + ops.matmul(Y, _tmT(gV)), gU)
+        return ops.cat([gX, ops.matmul(Q, gV)], -1), None
+
+    @staticmethod
+    def _square_or_tall_graph(Q, R, gQ, gR):
+        M = ops.matmul(R, _tmT(gR)) - ops.matmul(_tmT(gQ), Q)
+        low = ops.tril(M, -1)
+        M = low + _tmT(low) + M * _graph.constant(np.eye(R.shape[-1], dtype=M.dtype))
+        return _tmT(solve(R, _tmT(gQ + ops.matmul(Q, M))))
+
 
 def qr(A, mode: str = "reduced") -> QR:
     """A = Q R with orthonormal columns in Q and upper-triangular R ('reduced', 'complete';
@@ -423,6 +444,18 @@ class EighFn(Function):
         inner = np.where(E == 0, 0, (_mT(V) @ gV) / E)
         inner = inner + gL[..., None, :] * np.eye(L.shape[-1], dtype=L.dtype)
         return V @ inner @ _mT(V), None
+
+    @staticmethod
+    def backward_graph(ctx, gL, gV):
+        L0, V0 = ctx.saved_tensors
+        L, V = _graph.output(ctx, L0, 0), _graph.output(ctx, V0, 1)
+        E = ops.unsqueeze(L, -2) - ops.unsqueeze(L, -1)
+        VtgV = ops.matmul(_tmT(V), gV)
+        inner = ops._masked(E == 0, 0.0, lambda e: VtgV / e, E)
+        inner = inner + ops.unsqueeze(gL, -2) * _graph.constant(
+            np.eye(L0.shape[-1], dtype=L0.dtype)
+        )
+        return ops.matmul(ops.matmul(V, inner), _tmT(V)), None
 
 
 def eigh(A, UPLO: str = "L") -> Eigh:  # noqa: N803 (PyTorch's name)
@@ -478,6 +511,29 @@ class SVDFn(Function):
             gA = gA + U @ _mT((gV - V @ VtgV) / S[..., None, :])
         return gA, None
 
+    @staticmethod
+    def backward_graph(ctx, gU, gS, gVh):
+        U0, S0, Vh0 = ctx.saved_tensors
+        k, m, n = S0.shape[-1], U0.shape[-2], Vh0.shape[-1]
+        if np.any(gU.data[..., k:]) or np.any(gVh.data[..., k:, :]):
+            return SVDFn.backward(ctx, gU.data, gS.data, gVh.data)  # raises backward's error
+        mm = ops.matmul
+        U, S = _graph.output(ctx, U0, 0)[..., :k], _graph.output(ctx, S0, 1)
+        Vh = _graph.output(ctx, Vh0, 2)[..., :k, :]
+        gU, gVh = gU[..., :k], gVh[..., :k, :]
+        V, gV = _tmT(Vh), _tmT(gVh)
+        UtgU, VtgV = mm(_tmT(U), gU), mm(_tmT(V), gV)
+        row, col = ops.unsqueeze(S, -2), ops.unsqueeze(S, -1)
+        eye = _graph.constant(np.eye(k, dtype=S0.dtype))
+        E = row * row - col * col + eye  # the diagonal is not divided by
+        inner = ((UtgU - _tmT(UtgU)) * row + col * (VtgV - _tmT(VtgV))) / E
+        gA = mm(mm(U, inner * (1 - eye) + ops.unsqueeze(gS, -2) * eye), Vh)
+        if m > k:
+            gA = gA + mm((gU - mm(U, UtgU)) / row, Vh)
+        if n > k:
+            gA = gA + mm(U, _tmT((gV - mm(V, VtgV)) / row))
+        return gA, None
+
 
 def svd(A, full_matrices: bool = True) -> SVD:
     """A = U diag(S) Vh with S descending; gradients as PyTorch's (the singular vectors need
@@ -521,6 +577,17 @@ class Pinv(Function):
         first = -Pt @ g @ Pt
         second = (gt - A @ (P @ gt)) @ (P @ Pt)
         third = (Pt @ P) @ (gt - (gt @ P) @ A)
+        return first + second + third, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        A0, P0 = ctx.saved_tensors
+        (A,) = _graph.inputs(ctx, A0)
+        P = _graph.output(ctx, P0)
+        mm, Pt, gt = ops.matmul, _tmT(P), _tmT(g)
+        first = -mm(mm(Pt, g), Pt)
+        second = mm(gt - mm(A, mm(P, gt)), mm(P, Pt))
+        third = mm(mm(Pt, P), gt - mm(mm(gt, P), A))
         return first + second + third, None, None
 
 

@@ -2727,14 +2727,18 @@ class NormP(Function):
         p, axes, keepdim = ctx.meta
         if p == 0:
             return _graph.constant(np.zeros_like(x0)), None, None, None
-        if math.isinf(p) or p < 1:
-            return Function.backward_graph(ctx, g)  # refuses
         (x,) = _graph.inputs(ctx, x0)
         keep = tuple(1 if i in axes else n for i, n in enumerate(x0.shape))
         g = g.reshape(keep)
+        if math.isinf(p):  # g times a constant: sgn(x) on the extremes over their count
+            return g * _graph.constant(NormP.backward(ctx, np.ones_like(y0))[0]), None, None, None
         sign = _graph.constant(_sign(x0))
         if p == 1:
             return sign * g, None, None, None
+        if p < 1:  # as backward: sgn(x) |x|^(p-1) g y^(1-p), 0 where x == 0
+            y = _graph.output(ctx, y0).reshape(keep)
+            scaled = _masked(x == 0, 0.0, lambda t: abs(t) ** (p - 1), x)
+            return sign * scaled * g * y ** (1 - p), None, None, None
         # as backward: sgn(x) |x|^(p-1) g / y^(p-1), 0 where y == 0
         y = _graph.output(ctx, y0).reshape(keep)
         scale = where(_graph.constant((y0 == 0).reshape(keep)), 0.0, g / y ** (p - 1))
