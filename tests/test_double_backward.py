@@ -56,6 +56,9 @@ def F(lib):
     return lib.nn.functional
 
 
+_ATTN_BIAS = np.random.default_rng(3).standard_normal((2, 1, 5))  # broadcast over the rows
+
+
 def _svd_terms(L, a):
     """Functions of svd(a) that do not depend on the singular vectors' signs."""
     U, S, Vh = L.linalg.svd(a, full_matrices=False)
@@ -239,6 +242,20 @@ OPS = {
         [(2, 4, 4), (2, 4, 4), (2, 4, 3)],
         None,
     ),  # fmt: skip
+    "attention_masks": (
+        lambda L, q, k, v: (
+            F(L).scaled_dot_product_attention(
+                q, k, v, attn_mask=L.tensor([[True, False, True, True, False]] * 3)
+            )
+            ** 2
+            + F(L).scaled_dot_product_attention(
+                q, k, v, attn_mask=L.tensor(_ATTN_BIAS, dtype=q.dtype)
+            )
+            * q.sum()
+        ),
+        [(2, 3, 4), (2, 5, 4), (2, 5, 3)],
+        None,
+    ),  # fmt: skip
     "normalize": (
         lambda L, x: F(L).normalize(x, dim=1) * x + F(L).normalize(x, 3.0, 0) ** 2,
         [(3, 4)],
@@ -416,6 +433,11 @@ OPS = {
         [(3, 4), (3, 2)],
         None,
     ),  # fmt: skip
+    "max_unpool": (
+        lambda L, x: F(L).max_unpool2d(*F(L).max_pool2d(x**3, 2, return_indices=True), 2) ** 2,
+        [(1, 2, 4, 4)],
+        None,
+    ),  # fmt: skip
     "edge_pad_entr": (
         lambda L, x: (
             F(L).pad(x * x, (1, 2, 2, 1), mode="reflect") ** 2
@@ -517,6 +539,32 @@ def test_second_derivatives_match_a_composed_torch_reference(name):
     for got, want in zip(g_e + s_e, g_t + s_t):
         _assert_close(got, want, rtol=1e-9)
     assert ember.autograd.gradgradcheck(lambda *t: fn(ember, *t), _lib_tensors(ember, arrays))
+
+
+@pytest.mark.parametrize("name", ["dropout2d", "alpha_dropout", "rrelu", "fractional_max_pool"])
+def test_random_ops_second_derivatives(name):
+    """Ops whose noise torch cannot reproduce: y = x * scale + shift, or a max pool of x, with
+    the noise drawn once. For L = sum(y^3) the gradient of sum(dL/dx) is 6 y scale^2 (noise),
+    or the pool's first-order gradient of sum(3 y^2) (it routes each maximum to one x)."""
+    fns = {
+        "dropout2d": lambda x: F(ember).dropout2d(x, 0.4),
+        "alpha_dropout": lambda x: F(ember).alpha_dropout(x, 0.3, True),
+        "rrelu": lambda x: F(ember).rrelu(x, training=True),
+        "fractional_max_pool": lambda x: F(ember).fractional_max_pool2d(x, 2, output_size=(3, 3)),
+    }
+    (x,) = _lib_tensors(ember, [RNG.standard_normal((2, 3, 4, 4))])
+    ember.manual_seed(7)
+    y = fns[name](x)
+    (g,) = ember.autograd.grad((y**3).sum(), x, create_graph=True)
+    (gg,) = ember.autograd.grad(g.sum(), x, retain_graph=True)
+    if name == "fractional_max_pool":
+        (want,) = ember.autograd.grad((3 * y * y).sum(), x)
+        want = want.numpy()
+    else:
+        (scale,) = ember.autograd.grad(y.sum(), x)
+        want = 6 * y.numpy() * scale.numpy() ** 2
+    np.testing.assert_allclose(gg.numpy(), want, rtol=1e-10, atol=1e-12)
+    assert ember.autograd.gradgradcheck(lambda t: (ember.manual_seed(7), fns[name](t))[1], [x])
 
 
 def test_wgan_gp_step_on_an_mlp_critic_matches_torch():

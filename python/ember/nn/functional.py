@@ -696,6 +696,10 @@ class _Noise(Function):
     def backward(ctx, g):
         return (g * ctx.scale).astype(g.dtype, copy=False), None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g * _graph.constant(np.asarray(ctx.scale, g.dtype)), None, None
+
 
 def _check_p(p) -> None:
     if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
@@ -1608,15 +1612,23 @@ class ScaledDotProductAttention(Function):
     @staticmethod
     def backward_graph(ctx, g):
         opts, qs, ks, vs = ctx.meta
-        mask_base, _, _, _, is_causal, scale, dropout_p, _ = opts
-        if mask_base is not None or dropout_p > 0:
-            return Function.backward_graph(ctx, g)  # refuses: a mask or dropout
+        mask_base, moff, msr, msc, is_causal, scale, dropout_p, _ = opts
+        if dropout_p > 0:  # the kernel's dropout mask is not reproduced in Tensor ops
+            return Function.backward_graph(ctx, g)  # refuses
         q3, k3, v3 = ctx.saved_tensors[:3]
         q, k, v = _graph.inputs(ctx, q3.reshape(qs), k3.reshape(ks), v3.reshape(vs))
-        zero = _graph.constant(np.zeros((qs[-2], ks[-2]), q3.dtype))
+        lq, lk = qs[-2], ks[-2]
+        if mask_base is None:
+            mask = np.zeros((lq, lk), q3.dtype)
+        else:  # the (*batch, Lq, Lk) mask the kernel read through its strides
+            at = np.asarray(moff)[..., None, None] + np.arange(lq)[:, None] * msr
+            mask = mask_base.reshape(-1)[at + np.arange(lk) * msc]
+            if mask.dtype == np.bool_:  # True takes part, as torch
+                mask = np.where(mask, 0.0, -np.inf).astype(q3.dtype)
+        mask = _graph.constant(mask)
 
         def attend(q, k, v):  # the forward in Tensor ops
-            return _attention_composed(q, k, v, zero, 0.0, is_causal, scale)
+            return _attention_composed(q, k, v, mask, 0.0, is_causal, scale)
 
         return _graph.recompute(ctx, (g,), attend, q, k, v) + (None,) * 5
 
@@ -4529,11 +4541,19 @@ class AdaptiveMaxPool2d(Function):
 
     @staticmethod
     def backward_graph(ctx, g, gidx):
-        (idx,) = ctx.saved_tensors
-        b = idx.shape[0]
-        pick = lambda v: np.take_along_axis(v.reshape(b, -1), idx.reshape(b, -1), 1)  # noqa: E731
-        fwd = lambda v: pick(v).reshape(idx.shape)  # noqa: E731 (the maxima of a direction)
-        return _graph.linear(ctx, g, fwd, mask_of=ctx.parents[0]), None
+        return _max_at_graph(ctx, g), None
+
+
+def _max_at_graph(ctx, g) -> Tensor:
+    """backward_graph of a max pool whose ctx saves (idx,), the maxima's flat positions in
+    each sample: linear in g, the input only picks the maxima."""
+    (idx,) = ctx.saved_tensors
+    b, shape = idx.shape[0], g.shape
+
+    def fwd(v):  # a direction's values at the maxima
+        return np.take_along_axis(v.reshape(b, -1), idx.reshape(b, -1), 1).reshape(shape)
+
+    return _graph.linear(ctx, g, fwd, mask_of=ctx.parents[0])
 
 
 def _adaptive_size(output_size, sizes, op: str):
@@ -4589,6 +4609,12 @@ class MaxUnpool(Function):
     def backward(ctx, g):
         (idx,) = ctx.saved_tensors
         return np.take_along_axis(g, idx, axis=1), None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (idx,) = ctx.saved_tensors
+        fwd = lambda v: MaxUnpool.forward(_graph.scratch(MaxUnpool), v, idx, g.shape[1])  # noqa: E731
+        return _graph.linear(ctx, g, fwd), None, None
 
 
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:
@@ -5861,6 +5887,10 @@ class FractionalMaxPool(Function):
         m = int(np.prod(idx.shape[1:]))  # not -1: b may be 0
         dx = _scatter_last(g.reshape(b, m), idx.reshape(b, m), int(np.prod(ctx.shape[1:])))
         return dx.reshape(ctx.shape).astype(g.dtype, copy=False), None, None
+
+    @staticmethod
+    def backward_graph(ctx, g, gidx):
+        return _max_at_graph(ctx, g), None, None
 
 
 def _fractional_intervals(u: np.ndarray, n_in: int, n_out: int, k: int) -> np.ndarray:
