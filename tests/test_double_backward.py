@@ -498,8 +498,8 @@ def _multi_margin_ref(L, x, y, p=1, margin=1.0, w=None, reduction="mean"):
 
 _BAG = [[0, 2], [1, 1]]
 _W = [1.0, 2, 3, 0.5]
-# name: (ember's op, torch's reference composed of ops with a double backward, input shapes);
-# torch refuses double backward through these two ops themselves
+# name: (ember's op, torch's reference composed of ops with a double backward, input shapes):
+# torch refuses double backward through embedding_bag and multi_margin_loss themselves
 COMPOSED = {
     "embedding_bag": (
         lambda L, w: F(L).embedding_bag(L.tensor(_BAG), w * w, mode="sum") ** 2,
@@ -510,6 +510,13 @@ COMPOSED = {
         lambda L, w: F(L).embedding_bag(L.tensor(_BAG), w**3, mode="max") ** 2,
         lambda L, w: F(L).embedding(L.tensor(_BAG), w**3).amax(1) ** 2,
         [(3, 4)],
+    ),
+    "checkpoint": (
+        lambda L, x, w: L.utils.checkpoint.checkpoint(
+            lambda a, b: L.tanh(a @ b) * a.sum(), x, w, use_reentrant=False
+        ),
+        lambda L, x, w: L.tanh(x @ w) * x.sum(),
+        [(3, 4), (4, 2)],
     ),
     "multi_margin": (
         lambda L, x: (

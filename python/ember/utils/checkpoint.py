@@ -14,6 +14,7 @@ import numpy as np
 
 from ember import random as _random
 from ember.autograd import engine
+from ember.autograd import graph as _graph
 from ember.autograd.function import Function, enable_grad, is_grad_enabled, no_grad
 from ember.tensor import Tensor
 
@@ -68,6 +69,19 @@ class _Checkpoint(Function):
             t.grad.data if n and t.grad is not None else None for t, n in zip(inputs, needs)
         )
         return (None, None, None, *input_grads)
+
+    @staticmethod
+    def backward_graph(ctx, *grads):
+        # the recomputation recorded on the inputs as they are in the graph, and differentiated
+        xs = _graph.inputs(ctx, None, None, None, *ctx.arrays)[3:]
+        now = _random.get_rng_state()
+        if ctx.rng is not None:
+            _random.set_rng_state(ctx.rng)
+        try:
+            got = _graph.recompute(ctx, grads, lambda *t: _outputs(ctx.run(*t), "checkpoint"), *xs)
+        finally:
+            _random.set_rng_state(now)
+        return (None, None, None, *got)
 
 
 class _Run:
