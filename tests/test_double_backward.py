@@ -56,6 +56,7 @@ def F(lib):
     return lib.nn.functional
 
 
+_GRID = np.random.default_rng(4).uniform(-1.1, 1.1, (2, 3, 2, 2))
 _ATTN_BIAS = np.random.default_rng(3).standard_normal((2, 1, 5))  # broadcast over the rows
 
 
@@ -438,6 +439,21 @@ OPS = {
         [(1, 2, 4, 4)],
         None,
     ),  # fmt: skip
+    "grid_sample": (  # the grid fixed (its double backward refuses)
+        lambda L, x: (
+            F(L).grid_sample(x**3, L.tensor(_GRID, dtype=x.dtype), align_corners=False) ** 2
+            + F(L).grid_sample(
+                x * x, L.tensor(_GRID, dtype=x.dtype), "nearest", "border", align_corners=True
+            )
+            * x.sum()
+            + F(L).grid_sample(
+                x, L.tensor(_GRID, dtype=x.dtype), "bicubic", "reflection", align_corners=False
+            )
+            ** 2
+        ),
+        [(2, 2, 4, 5)],
+        None,
+    ),  # fmt: skip
     "edge_pad_entr": (
         lambda L, x: (
             F(L).pad(x * x, (1, 2, 2, 1), mode="reflect") ** 2
@@ -763,6 +779,10 @@ def test_refusals_and_errors():
     with pytest.raises(NotImplementedError, match=r"einsum of a repeated subscript \('ii'\)"):
         ember.autograd.grad(ember.einsum("ii->", x * x[:, None]), x, create_graph=True)
     a = ember.tensor(np.ones((2, 2)), requires_grad=True)
+    grid = ember.tensor(_GRID, requires_grad=True)
+    with pytest.raises(NotImplementedError, match="double backward through grid_sample's grid"):
+        y = ember.nn.functional.grid_sample(a[None, None] * 1, grid[:1], align_corners=False)
+        ember.autograd.grad(y.sum(), grid, create_graph=True)
     with pytest.raises(NotImplementedError, match="double backward through det of a singular"):
         ember.autograd.grad(ember.linalg.det(a * 1), a, create_graph=True)
     with pytest.raises(NotImplementedError, match="double backward through scatter_reduce 'amax'"):

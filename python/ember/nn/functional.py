@@ -5451,6 +5451,22 @@ class GridSample(Function):
                     dgrid[..., nd - 1 - a] = (acc * slopes[a]).reshape(gshape[:-1])
         return dx, dgrid, None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        if ctx.needs_input_grad[1]:  # the weights' own derivatives in the grid: not written
+            raise NotImplementedError("double backward through grid_sample's grid is not supported")
+        taps, _, _, shape, gshape = ctx.state
+        n, c = shape[:2]
+
+        def fwd(v):  # forward on a direction v, the grid fixed: linear in v
+            vf, out = v.reshape(n, c, -1), 0
+            for _, flat, ok, wts, _ in taps:
+                w = (np.prod(wts, axis=0) if wts else 1.0) * ok
+                out = out + np.take_along_axis(vf, flat[:, None, :], axis=2) * w[:, None, :]
+            return np.asarray(out, v.dtype).reshape(n, c, *gshape[1:-1])
+
+        return _graph.linear(ctx, g, fwd), None, None, None, None
+
 
 def grid_sample(
     input, grid, mode: str = "bilinear", padding_mode: str = "zeros", align_corners=None
