@@ -2948,9 +2948,13 @@ class AddAt(Function):
             _C.gather_backward(np.ascontiguousarray(src), index, axis, x.shape[axis], out=out)
         else:
             axis = kernel[1]
-            rows = np.moveaxis(out, axis, 0)
-            flat = np.ascontiguousarray(rows).reshape(rows.shape[0], -1)
-            pieces = np.ascontiguousarray(np.moveaxis(src, axis, 0)).reshape(key[-1].size, -1)
+            if axis:  # rows along another axis: moved to the front, added, moved back
+                rows = np.moveaxis(out, axis, 0)
+                flat = np.ascontiguousarray(rows).reshape(rows.shape[0], -1)
+                src = np.moveaxis(src, axis, 0)
+            else:  # out is a fresh C-contiguous copy: its rows are a view (no moveaxis calls)
+                flat = out.reshape(out.shape[0], -1)
+            pieces = np.ascontiguousarray(src).reshape(key[-1].size, -1)
             _C.index_add_rows(flat, key[-1].astype(np.int64, copy=False), pieces)
             if axis:
                 rows[...] = flat.reshape(rows.shape)
