@@ -56,3 +56,39 @@ def test_index_add_method_matches_np_add_at_along_any_dim(dim):
     got = ember.tensor(x).index_add(dim, ember.tensor(idx), ember.tensor(src))
     np.testing.assert_array_equal(got.numpy(), want)
     np.testing.assert_array_equal(x, before)  # out-of-place: the input is untouched
+
+
+# ---- _C.fill: a full reduction's gradient ----------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [0, 1, 15, 4096, 300001])
+def test_fill_writes_the_value_rounded_to_the_dtype(dtype, n, threads):
+    for _ in threads():
+        out = np.full(n + 2, 7, dtype)
+        _C.fill(out[1:-1], 0.1)  # a contiguous slice: only its elements change
+        np.testing.assert_array_equal(out[1:-1], np.full(n, dtype(0.1)))
+        assert out[0] == 7 and out[-1] == 7
+
+
+def test_fill_refuses_what_it_cannot_write():
+    with pytest.raises(TypeError, match="fill"):
+        _C.fill(np.zeros(4, np.int64), 1.0)
+    with pytest.raises(ValueError, match="contiguous"):
+        _C.fill(np.zeros((4, 4))[:, ::2], 1.0)
+    ro = np.zeros(4)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        _C.fill(ro, 1.0)
+    with pytest.raises(TypeError):
+        _C.fill([0.0, 1.0], 1.0)  # noconvert: a list is not filled through a temporary copy
+
+
+@pytest.mark.parametrize("op", ["sum", "mean"])
+@pytest.mark.parametrize("shape", [(3, 5), (64, 4096)])
+def test_full_reduction_gradient_is_the_filled_constant(op, shape):
+    x = ember.tensor(np.random.default_rng(0).standard_normal(shape), requires_grad=True)
+    (getattr(x, op)() * 3).backward()
+    want = 3.0 if op == "sum" else 3.0 / np.prod(shape)
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(shape, want))
+    assert x.grad.numpy().strides != (0, 0)  # a real array, not a stride-0 view

@@ -3,6 +3,7 @@
 //   sum_rows(x (rows, n) float32/float64, C-contiguous, square=False) -> y (rows,)
 //   cumsum(x (outer, n, inner) float32/float64, C-contiguous, reverse=False) -> y (same)
 //   broadcast_binary(x (rows, n), v (n,) or (rows,), op, per_row=False, flip=False) -> y (rows, n)
+//   fill(out float32/float64 C-contiguous writeable, value) -> None      out[...] = value
 #include "bind_util.h"
 
 namespace ember {
@@ -15,6 +16,8 @@ void cumsum(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool reve
 template <typename T>
 void broadcast_binary(T* y, const T* x, const T* v, int64_t rows, int64_t n, int op, bool per_row,
                       bool flip);
+template <typename T>
+void fill(T* y, int64_t n, T value);
 
 namespace {
 
@@ -91,6 +94,21 @@ py::array broadcast_binary_py(const py::array& x, const py::array& v, int op, bo
   return y;
 }
 
+void fill_py(py::array& out, double value) {
+  const char* op = "fill";
+  require_float(out, op, "out");
+  require_contiguous(out, op, "out");
+  require_writeable(out, op, "out");
+  const int64_t n = numel_checked(shape_of(out), op);
+  const bool f32 = is_f32(out);
+  void* y = out.mutable_data();
+  py::gil_scoped_release release;
+  if (f32)
+    fill<float>(static_cast<float*>(y), n, static_cast<float>(value));
+  else
+    fill<double>(static_cast<double*>(y), n, value);
+}
+
 }  // namespace
 
 void bind_reduce(py::module_& m) {
@@ -106,6 +124,9 @@ void bind_reduce(py::module_& m) {
         "x (rows, n) op v -> y (rows, n), float32/float64 C-contiguous; v (n,) broadcast over "
         "the rows, or (rows,) one value per row when per_row; flip: v op x. op 0 add, 1 sub, "
         "2 mul, 3 div (one IEEE operation per element: NumPy's bits).");
+  m.def("fill", &fill_py, py::arg("out").noconvert(), py::arg("value"),
+        "out float32/float64 C-contiguous, writeable: every element := value (rounded to out's "
+        "dtype) in place, in full-width vector stores.");
 }
 
 }  // namespace ember
