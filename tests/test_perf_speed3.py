@@ -92,3 +92,66 @@ def test_full_reduction_gradient_is_the_filled_constant(op, shape):
     want = 3.0 if op == "sum" else 3.0 / np.prod(shape)
     np.testing.assert_array_equal(x.grad.numpy(), np.full(shape, want))
     assert x.grad.numpy().strides != (0, 0)  # a real array, not a stride-0 view
+
+
+# ---- cat / stack of tensors outside the graph: one pass ---------------------------------------
+
+
+@pytest.mark.parametrize("stack", [False, True])
+def test_join_fast_path_matches_numpy_and_keeps_promotion_and_errors(stack):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    arrs = [rng.standard_normal((2, 3)).astype(np.float32) for _ in range(5)]
+    join = ember.stack if stack else ember.cat
+    want = np.stack(arrs, 1) if stack else np.concatenate(arrs, 1)
+    for seq in (list, tuple):
+        got = join(seq(ember.tensor(a) for a in arrs), 1)
+        np.testing.assert_array_equal(got.numpy(), want)
+        assert not got.requires_grad
+    mixed = [ember.tensor(arrs[0]), ember.tensor([[1, 2, 3], [4, 5, 6]])]  # int joins float32
+    got = join(mixed, 0)
+    tmixed = [torch.tensor(arrs[0]), torch.tensor([[1, 2, 3], [4, 5, 6]])]
+    want = (torch.stack if stack else torch.cat)(tmixed, 0).numpy()
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got.numpy(), want)
+    with pytest.raises(IndexError):
+        join([ember.tensor(a) for a in arrs], 5)
+    with pytest.raises(TypeError):
+        join([ember.tensor(a) for a in arrs], 1.5)
+    # a tensor in the graph among them: the gradient flows to it alone
+    w = ember.tensor(arrs[1], requires_grad=True)
+    join([ember.tensor(arrs[0]), w], 0).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), np.ones((2, 3), np.float32))
+
+
+def test_flatten_shapes_and_errors_are_torch_s():
+    torch = pytest.importorskip("torch")
+    x = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+    for s, e in [(0, -1), (1, 2), (1, -1), (-2, -1), (3, 3), (0, 0)]:
+        got = ember.tensor(x).flatten(s, e)
+        want = torch.tensor(x).flatten(s, e)
+        assert got.shape == tuple(want.shape)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    with pytest.raises(ValueError, match="start_dim"):
+        ember.tensor(x).flatten(2, 1)
+    with pytest.raises(IndexError):
+        ember.tensor(x).flatten(4)
+
+
+@pytest.mark.parametrize("chunks,dim", [(4, 1), (3, 1), (5, 0), (7, -1), (1, 0)])
+def test_chunk_outside_the_graph_is_torch_s_views(chunks, dim):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(chunks).standard_normal((6, 10)).astype(np.float32)
+    got = ember.from_numpy(x).chunk(chunks, dim)
+    want = torch.tensor(x).chunk(chunks, dim)
+    assert isinstance(got, tuple) and len(got) == len(want)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g.numpy(), w.numpy())
+        assert np.shares_memory(g.numpy(), x) and not g.requires_grad
+    xs = ember.tensor(x, requires_grad=True)  # in the graph: one node, each piece's gradient
+    pieces = xs.chunk(chunks, dim)
+    (pieces[0].sum() + 2 * pieces[-1].sum()).backward()
+    xt = torch.tensor(x, requires_grad=True)
+    tp = xt.chunk(chunks, dim)
+    (tp[0].sum() + 2 * tp[-1].sum()).backward()
+    np.testing.assert_array_equal(xs.grad.numpy(), xt.grad.numpy())

@@ -1605,12 +1605,13 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if x.ndim == 0:  # dims address a 0-d tensor as if it had one (torch's rule)
         _axes(start_dim, 1, "flatten"), _axes(end_dim, 1, "flatten")
         return reshape(x, (1,))
-    s = _axes(start_dim, x.ndim, "flatten")[0]
-    e = _axes(end_dim, x.ndim, "flatten")[0]
+    d = x.data  # its shape and ndim, read once (each Tensor property read costs a call)
+    nd, shape = d.ndim, d.shape
+    s = _axes(start_dim, nd, "flatten")[0]
+    e = _axes(end_dim, nd, "flatten")[0]
     if s > e:
         raise ValueError("flatten: start_dim cannot come after end_dim")
-    shape = x.shape[:s] + (math.prod(x.shape[s : e + 1]),) + x.shape[e + 1 :]
-    return _view(Reshape, x, shape)
+    return _view(Reshape, x, shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :])
 
 
 def squeeze(x, dim=None) -> Tensor:
@@ -1768,6 +1769,14 @@ class Join(Function):
 
 
 def _join(tensors, dim, stack: bool) -> Tensor:
+    if type(tensors) is list or type(tensors) is tuple:
+        # the common case, Tensors outside the graph, in one pass (~5 us less for 64 of them)
+        datas = [t.data for t in tensors if type(t) is Tensor and not t._requires_grad]
+        if datas and len(datas) == len(tensors):
+            try:
+                return Tensor._make(_C.concat(datas, operator.index(dim), stack)[0], False, None, 0)
+            except TypeError:
+                pass  # mixed dtypes (promoted below, or refused with the same error), bad dim
     op = "stack" if stack else "cat"
     if isinstance(tensors, Tensor) or not isinstance(tensors, Iterable):
         raise TypeError(f"{op}: expected a sequence of tensors, got {type(tensors).__name__}")
@@ -1831,12 +1840,25 @@ def split(x, split_size_or_sections, dim: int = 0) -> tuple:
         size = int(split_size_or_sections)
         if size <= 0:
             raise ValueError(f"split: split_size must be positive, got {size}")
-        sizes = [size] * (n // size) + ([n % size] if n % size else [])
+        sizes = _even_sizes(n, size)
     else:
         sizes = [int(s) for s in split_size_or_sections]
         if builtins.sum(sizes) != n or builtins.min(sizes, default=0) < 0:
             raise ValueError(f"split: sizes {sizes} do not add up to dim {dim} of {x.shape}")
-    return Split.apply(x, axis, tuple(sizes))
+    return _split(x, axis, sizes)
+
+
+def _even_sizes(n: int, size: int) -> list:
+    """n split into pieces of ``size``, the last smaller when size does not divide n."""
+    return [size] * (n // size) + ([n % size] if n % size else [])
+
+
+def _split(x: Tensor, axis: int, sizes) -> tuple:
+    """Split.apply(x, axis, sizes); a tensor outside the graph skips the generic apply (as
+    _view): its pieces are plain views."""
+    if x._requires_grad and _state.enabled:
+        return Split.apply(x, axis, tuple(sizes))
+    return tuple(Tensor._make(p, False, None, 0) for p in _pieces(x.data, axis, sizes))
 
 
 def chunk(x, chunks: int, dim: int = 0) -> tuple:
@@ -1844,10 +1866,10 @@ def chunk(x, chunks: int, dim: int = 0) -> tuple:
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
     x = _tensor_operand(x)
-    (axis,) = _axes(dim, x.ndim, "chunk")
-    n = x.shape[axis]
+    (axis,) = _axes(dim, x.data.ndim, "chunk")
+    n = x.data.shape[axis]
     size = -(-n // chunks) if n else 1
-    return split(x, size, dim)
+    return _split(x, axis, _even_sizes(n, size))
 
 
 def masked_fill(x, mask, value) -> Tensor:
