@@ -155,3 +155,52 @@ def test_chunk_outside_the_graph_is_torch_s_views(chunks, dim):
     tp = xt.chunk(chunks, dim)
     (tp[0].sum() + 2 * tp[-1].sum()).backward()
     np.testing.assert_array_equal(xs.grad.numpy(), xt.grad.numpy())
+
+
+@pytest.mark.parametrize(
+    "idx,classes",
+    [([0, 2, 1], -1), ([[0, 2], [1, 1]], 4), ([3], 4), (2, 5), ([0, 0], 1)],
+)
+def test_one_hot_is_torch_s(idx, classes):
+    torch = pytest.importorskip("torch")
+    for dtype in (np.int64, np.uint8):
+        got = ember.nn.functional.one_hot(ember.tensor(np.array(idx, dtype)), classes)
+        want = torch.nn.functional.one_hot(torch.tensor(idx), classes).numpy()
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got.numpy(), want)
+    with pytest.raises(ValueError, match="smaller than num_classes"):
+        ember.nn.functional.one_hot(ember.tensor([0, 4]), 4)
+    with pytest.raises(ValueError, match="non-negative"):
+        ember.nn.functional.one_hot(ember.tensor([0, -1]), 4)
+
+
+# ---- sum / mean outside the graph: _C.sum_rows straight ---------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1024,), (32, 32), (256, 1024), (3, 5, 700), (7, 9)])
+@pytest.mark.parametrize("op", ["sum", "mean"])
+def test_sum_mean_outside_the_graph_give_the_graph_path_s_bits(dtype, shape, op):
+    x = (np.random.default_rng(1).standard_normal(shape) * 100).astype(dtype)
+    for dim in (None, -1, len(shape) - 1, 0):
+        for keepdim in (False, True):
+            plain = getattr(ember.from_numpy(x), op)(dim, keepdim)
+            graph = getattr(ember.tensor(x, requires_grad=True), op)(dim, keepdim)
+            assert plain.shape == graph.shape and plain.dtype == graph.dtype == dtype
+            assert not plain.requires_grad
+            np.testing.assert_array_equal(plain.numpy(), graph.detach().numpy())
+            want = getattr(x.astype(np.float64), op)(axis=dim, keepdims=keepdim)
+            np.testing.assert_allclose(plain.numpy(), want, rtol=1e-5, atol=1e-3)
+    with ember.no_grad():  # grad off: the fast path, the same bits
+        got = getattr(ember.tensor(x, requires_grad=True), op)()
+    np.testing.assert_array_equal(got.numpy(), getattr(ember.from_numpy(x), op)().numpy())
+
+
+def test_sum_outside_the_graph_keeps_the_non_contiguous_and_error_paths():
+    x = np.random.default_rng(2).standard_normal((64, 40)).astype(np.float32)
+    t = ember.from_numpy(x.T)  # not C-contiguous: the generic path
+    np.testing.assert_allclose(t.sum(-1).numpy(), x.T.sum(-1), rtol=1e-5)
+    with pytest.raises(IndexError):
+        ember.from_numpy(x).sum(2)
+    with pytest.raises(IndexError):
+        ember.from_numpy(x).mean(-3)

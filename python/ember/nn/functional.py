@@ -872,9 +872,10 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
         raise ValueError("one_hot: class values must be non-negative")
     if idx.size and idx.max() >= num_classes:
         raise ValueError("one_hot: class values must be smaller than num_classes")
-    out = np.zeros(idx.shape + (num_classes,), dtype=np.int64)
-    np.put_along_axis(out, idx.astype(np.int64)[..., None], 1, axis=-1)
-    return Tensor(out)
+    # the 1s by flat position (row * num_classes + class): ~2x put_along_axis on small inputs
+    out = np.zeros(idx.size * num_classes, dtype=np.int64)
+    out[np.arange(0, out.size, num_classes or 1) + idx.reshape(-1)] = 1
+    return Tensor._make(out.reshape(idx.shape + (num_classes,)), False, None, 0)
 
 
 # ---- losses -------------------------------------------------------------------------------
