@@ -204,3 +204,28 @@ def test_sum_outside_the_graph_keeps_the_non_contiguous_and_error_paths():
         ember.from_numpy(x).sum(2)
     with pytest.raises(IndexError):
         ember.from_numpy(x).mean(-3)
+
+
+# ---- adaptive_avg_pool2d to 1x1: the backward fills each plane ------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(4, 8, 7, 7), (2, 3, 1, 1), (1, 5, 3, 10), (64, 70, 2, 2)])
+def test_global_average_pool_gradient_is_torch_s(dtype, shape, threads):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(dtype)
+    g = rng.standard_normal(shape[:2] + (1, 1)).astype(dtype)
+    xt = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.adaptive_avg_pool2d(xt, 1).backward(torch.tensor(g))
+    for _ in threads():
+        xe = ember.tensor(x, requires_grad=True)
+        ember.nn.functional.adaptive_avg_pool2d(xe, 1).backward(ember.tensor(g))
+        np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-6, atol=0)
+        want = np.broadcast_to((g.astype(np.float64) / (shape[2] * shape[3])).astype(dtype), shape)
+        np.testing.assert_array_equal(xe.grad.numpy(), want)  # dy / (H W) rounded once
+
+
+def test_global_average_pool_gradcheck():
+    x = ember.tensor(np.random.default_rng(1).standard_normal((2, 3, 4, 5)), requires_grad=True)
+    assert ember.autograd.gradcheck(lambda t: ember.nn.functional.adaptive_avg_pool2d(t, 1), (x,))

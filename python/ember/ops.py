@@ -1255,6 +1255,8 @@ def _axes(dim, ndim: int, op: str):
 
 
 def _expand_grad(g, shape, axes, keepdim):
+    if g.shape == shape:  # nothing reduced (a scalar loss's .sum()): g as it is, no view
+        return g
     if g.size == 1 and len(shape) > 0:
         # a full reduction's gradient: filled in (~10 us for 1 MiB by _C.fill's full-width
         # stores, ~18 us by NumPy's fill), not a stride-0 view that NumPy reads several times
