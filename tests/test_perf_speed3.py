@@ -229,3 +229,49 @@ def test_global_average_pool_gradient_is_torch_s(dtype, shape, threads):
 def test_global_average_pool_gradcheck():
     x = ember.tensor(np.random.default_rng(1).standard_normal((2, 3, 4, 5)), requires_grad=True)
     assert ember.autograd.gradcheck(lambda t: ember.nn.functional.adaptive_avg_pool2d(t, 1), (x,))
+
+
+# ---- batched matmul of transposed views: no copy, the same bits -------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "sa,sb",
+    [((8, 16, 64), (8, 16, 64)), ((3, 1, 5, 7), (4, 6, 7)), ((2, 0, 3), (2, 5, 3)),
+     ((5, 9, 33), (1, 17, 33)), ((2, 3, 300, 70), (2, 3, 120, 70))],
+)  # fmt: skip
+def test_matmul_with_transposed_views_is_the_copy_s_bits(dtype, sa, sb, threads):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(sa).astype(dtype)
+    b = rng.standard_normal(sb).astype(dtype)
+    bt = np.swapaxes(b, -1, -2)  # a view: passed to the GEMM as b, transposed
+    want = np.matmul(a.astype(np.float64), bt.astype(np.float64))
+    for _ in threads():
+        got = _C.matmul(a, b, False, True)
+        np.testing.assert_array_equal(got, _C.matmul(a, np.ascontiguousarray(bt)))
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+        at = np.ascontiguousarray(np.swapaxes(a, -1, -2))  # a stored (..., K, M)
+        np.testing.assert_array_equal(_C.matmul(at, b, True, True), got)
+        e = ember.from_numpy(a) @ ember.from_numpy(b).transpose(-2, -1)
+        np.testing.assert_array_equal(e.numpy(), got)
+
+
+def test_matmul_of_transposed_views_gradients_match_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    q, k = (rng.standard_normal((2, 4, 6, 8)).astype(np.float32) for _ in range(2))
+    g = rng.standard_normal((2, 4, 6, 6)).astype(np.float32)
+    qe, ke = ember.tensor(q, requires_grad=True), ember.tensor(k, requires_grad=True)
+    (qe @ ke.transpose(-2, -1)).backward(ember.tensor(g))
+    qt, kt = torch.tensor(q, requires_grad=True), torch.tensor(k, requires_grad=True)
+    (qt @ kt.transpose(-2, -1)).backward(torch.tensor(g))
+    np.testing.assert_allclose(qe.grad.numpy(), qt.grad.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ke.grad.numpy(), kt.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_matmul_kernel_checks_the_transposed_shapes():
+    with pytest.raises(ValueError, match="do not align"):
+        _C.matmul(np.ones((2, 3, 4)), np.ones((2, 5, 3)), False, True)
+    with pytest.raises(ValueError, match="do not align"):
+        _C.matmul(np.ones((2, 3, 4)), np.ones((2, 4, 5)), True, False)
+    assert _C.matmul(np.ones((2, 3, 4)), np.ones((2, 3, 5)), True, False).shape == (2, 4, 5)

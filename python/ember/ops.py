@@ -965,11 +965,22 @@ def _gemm_operand(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
+def _batched_operand(a: np.ndarray):
+    """(array, transposed) for _C.matmul: a C-contiguous, or the swapaxes view of a C-contiguous
+    array (k.transpose(-2, -1)) as that array, used transposed; anything else copied."""
+    if a.flags.c_contiguous:
+        return a, False
+    t = np.swapaxes(a, -1, -2)
+    return (t, True) if t.flags.c_contiguous else (np.ascontiguousarray(a), False)
+
+
 def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a (..., M, K) @ b (..., K, N) on the GEMM core (2-D: strided views need no copy)."""
+    """a (..., M, K) @ b (..., K, N) on the GEMM core (2-D: strided views need no copy; batched:
+    transposed views need none)."""
     if a.ndim == 2 and b.ndim == 2:
         return _C.gemm(_gemm_operand(a), _gemm_operand(b))
-    return _C.matmul(np.ascontiguousarray(a), np.ascontiguousarray(b))
+    (a, ta), (b, tb) = _batched_operand(a), _batched_operand(b)
+    return _C.matmul(a, b, ta, tb)
 
 
 class MatMul(Function):
