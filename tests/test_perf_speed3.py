@@ -275,3 +275,52 @@ def test_matmul_kernel_checks_the_transposed_shapes():
     with pytest.raises(ValueError, match="do not align"):
         _C.matmul(np.ones((2, 3, 4)), np.ones((2, 4, 5)), True, False)
     assert _C.matmul(np.ones((2, 3, 4)), np.ones((2, 3, 5)), True, False).shape == (2, 4, 5)
+
+
+# ---- _C.fill_rows: a trailing-dims reduction's gradient -------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows,n", [(0, 5), (1, 1), (3, 17), (256, 1024), (5000, 70)])
+def test_fill_rows_copies_each_value_bit_for_bit(dtype, rows, n, threads):
+    v = np.random.default_rng(rows).standard_normal(rows).astype(dtype)
+    if rows:
+        v[0] = -0.0
+    for _ in threads():
+        out = np.full((rows, n), 7, dtype)
+        _C.fill_rows(out, v)
+        want = np.broadcast_to(v[:, None], (rows, n))
+        np.testing.assert_array_equal(out, want)
+        assert np.array_equal(np.signbit(out), np.signbit(want))  # -0 stays -0
+
+
+def test_fill_rows_refuses_bad_arguments():
+    out = np.zeros((3, 4))
+    with pytest.raises(ValueError, match=r"v must have shape \(3,\)"):
+        _C.fill_rows(out, np.zeros(4))
+    with pytest.raises(TypeError, match="dtypes differ"):
+        _C.fill_rows(out, np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match="overlaps"):
+        _C.fill_rows(out, out.reshape(-1)[:3])
+    with pytest.raises(ValueError, match="2 dimensions|2-D|ndim"):
+        _C.fill_rows(np.zeros(4), np.zeros(4))
+
+
+@pytest.mark.parametrize("op", ["sum", "mean"])
+@pytest.mark.parametrize(
+    "shape,dim,keepdim",
+    [((256, 1024), -1, False), ((8, 16, 64), (1, 2), True), ((8, 16, 64), 2, True),
+     ((4, 3), -1, False), ((64, 130), (0, 1), False)],
+)  # fmt: skip
+def test_trailing_reduction_gradient_is_torch_s(op, shape, dim, keepdim):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(np.float32)
+    xe = ember.tensor(x, requires_grad=True)
+    ye = getattr(xe, op)(dim, keepdim)
+    g = rng.standard_normal(ye.shape).astype(np.float32)
+    ye.backward(ember.tensor(g))
+    xt = torch.tensor(x, requires_grad=True)
+    getattr(xt, op)(dim, keepdim).backward(torch.tensor(g))
+    np.testing.assert_array_equal(xe.grad.numpy(), xt.grad.numpy())
+    assert xe.grad.numpy().flags.writeable  # a real array, not a broadcast view

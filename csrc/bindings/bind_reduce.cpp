@@ -4,6 +4,7 @@
 //   cumsum(x (outer, n, inner) float32/float64, C-contiguous, reverse=False) -> y (same)
 //   broadcast_binary(x (rows, n), v (n,) or (rows,), op, per_row=False, flip=False) -> y (rows, n)
 //   fill(out float32/float64 C-contiguous writeable, value) -> None      out[...] = value
+//   fill_rows(out (rows, n) as fill's, v (rows,) of out's dtype) -> None  out[r, :] = v[r]
 #include "bind_util.h"
 
 namespace ember {
@@ -18,6 +19,8 @@ void broadcast_binary(T* y, const T* x, const T* v, int64_t rows, int64_t n, int
                       bool flip);
 template <typename T>
 void fill(T* y, int64_t n, T value);
+template <typename T>
+void fill_rows(T* y, const T* v, int64_t rows, int64_t n);
 
 namespace {
 
@@ -109,6 +112,27 @@ void fill_py(py::array& out, double value) {
     fill<double>(static_cast<double*>(y), n, value);
 }
 
+void fill_rows_py(py::array& out, const py::array& v) {
+  const char* op = "fill_rows";
+  require_float(out, op, "out");
+  require_ndim(out, 2, op, "out");
+  require_contiguous(out, op, "out");
+  require_writeable(out, op, "out");
+  require_same_dtype(out, v, op);
+  const int64_t rows = out.shape(0), n = out.shape(1);
+  require_shape(v, {rows}, op, "v");
+  require_contiguous(v, op, "v");
+  require_no_overlap(out, v, op, "out", "v", false);
+  const bool f32 = is_f32(out);
+  void* y = out.mutable_data();
+  const void* vp = v.data();
+  py::gil_scoped_release release;
+  if (f32)
+    fill_rows<float>(static_cast<float*>(y), static_cast<const float*>(vp), rows, n);
+  else
+    fill_rows<double>(static_cast<double*>(y), static_cast<const double*>(vp), rows, n);
+}
+
 }  // namespace
 
 void bind_reduce(py::module_& m) {
@@ -127,6 +151,9 @@ void bind_reduce(py::module_& m) {
   m.def("fill", &fill_py, py::arg("out").noconvert(), py::arg("value"),
         "out float32/float64 C-contiguous, writeable: every element := value (rounded to out's "
         "dtype) in place, in full-width vector stores.");
+  m.def("fill_rows", &fill_rows_py, py::arg("out").noconvert(), py::arg("v"),
+        "out (rows, n) float32/float64 C-contiguous, writeable; v (rows,) of out's dtype, "
+        "C-contiguous: out[r, :] = v[r] in place (the same bits), in full-width vector stores.");
 }
 
 }  // namespace ember

@@ -213,8 +213,9 @@ template void broadcast_binary<double>(double*, const double*, const double*, in
                                        bool, bool);
 
 // ---- fill -----------------------------------------------------------------------------------
-// y (n) = value: a full sum's gradient. Compiled per ISA, so the stores are full-width vectors
-// (NumPy's fill is built for the baseline: ~2x slower on a 1 MiB array).
+// y (n) = value: a full sum's gradient; fill_rows: one value per row. Compiled per ISA, so the
+// stores are full-width vectors (NumPy's fill is built for the baseline: ~2x slower on a 1 MiB
+// array).
 namespace {
 
 template <typename T>
@@ -235,7 +236,17 @@ void fill(T* y, int64_t n, T value) {
   }
 }
 
+// y (rows, n): y[r, :] = v[r] (a trailing-dims sum's gradient, expanded). Threads over rows.
+template <typename T>
+void fill_rows(T* y, const T* v, int64_t rows, int64_t n) {
+  const int nt = static_cast<int>(std::min<int64_t>(threads_for(rows * n, int64_t(1) << 18), rows));
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t r = 0; r < rows; ++r) fill_span(y + r * n, n, v[r]);
+}
+
 template void fill<float>(float*, int64_t, float);
 template void fill<double>(double*, int64_t, double);
+template void fill_rows<float>(float*, const float*, int64_t, int64_t);
+template void fill_rows<double>(double*, const double*, int64_t, int64_t);
 
 }  // namespace ember

@@ -1278,6 +1278,15 @@ def _expand_grad(g, shape, axes, keepdim):
         else:
             out.fill(g.reshape(()))
         return out
+    k = len(shape) - len(axes)
+    if g.size >= 16 and g.dtype.char in "fd" and axes == tuple(range(k, len(shape))):
+        # trailing dims reduced (x.sum(-1)): each row filled with its value, for the same
+        # reason (~10 us for 1 MiB, ~20 us for NumPy's copy of a broadcast view)
+        n = math.prod(shape[k:])
+        if n >= 16 and g.size * n >= 4096:
+            out = np.empty(shape, g.dtype)
+            _C.fill_rows(out.reshape(-1, n), np.ascontiguousarray(g).reshape(-1))
+            return out
     if not keepdim and axes:
         g = np.expand_dims(g, axes)
     return np.broadcast_to(g, shape)
