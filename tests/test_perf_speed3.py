@@ -324,3 +324,49 @@ def test_trailing_reduction_gradient_is_torch_s(op, shape, dim, keepdim):
     getattr(xt, op)(dim, keepdim).backward(torch.tensor(g))
     np.testing.assert_array_equal(xe.grad.numpy(), xt.grad.numpy())
     assert xe.grad.numpy().flags.writeable  # a real array, not a broadcast view
+
+
+# ---- scatter_add_ straight into the tensor --------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "shape,dim,ishape",
+    [((32, 128), 0, (4, 128)), ((5, 6, 7), 1, (5, 9, 7)), ((5, 6, 7), -1, (5, 6, 3)),
+     ((5, 6), 0, (3, 4)), ((4,), 0, (10,))],
+)  # fmt: skip
+def test_scatter_add_in_place_is_torch_s(dtype, shape, dim, ishape):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(dtype)
+    index = rng.integers(0, shape[dim], ishape)
+    src = rng.standard_normal(tuple(n + 1 for n in ishape)).astype(dtype)  # larger: read in part
+    xe = ember.tensor(x)
+    assert xe.scatter_add_(dim, ember.tensor(index), ember.tensor(src)) is xe
+    xt = torch.tensor(x).scatter_add_(dim, torch.tensor(index), torch.tensor(src))
+    np.testing.assert_array_equal(xe.numpy(), xt.numpy())
+    want = ember.scatter_add(ember.tensor(x), dim, ember.tensor(index), ember.tensor(src))
+    np.testing.assert_array_equal(xe.numpy(), want.numpy())
+
+
+def test_scatter_add_in_place_keeps_checks_aliasing_and_graph_rules():
+    x = ember.zeros(3, 4)
+    with pytest.raises(IndexError, match="out of range"):
+        x.scatter_add_(0, ember.tensor([[3, 0, 0, 0]]), ember.ones(1, 4))
+    with pytest.raises(TypeError, match="dtypes must match"):
+        x.scatter_add_(
+            0, ember.zeros(1, 4, dtype=ember.int64), ember.ones(1, 4, dtype=ember.float64)
+        )
+    np.testing.assert_array_equal(x.numpy(), np.zeros((3, 4)))  # untouched by refused calls
+    a = np.arange(12.0).reshape(3, 4)
+    y = ember.tensor(a)  # src is y itself: the sums read the values from before the call
+    y.scatter_add_(0, ember.zeros(3, 4, dtype=ember.int64), y)
+    want = a.copy()
+    want[0] += a.sum(0)
+    np.testing.assert_array_equal(y.numpy(), want)
+    leaf = ember.zeros(3, 4, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf tensor"):
+        leaf.scatter_add_(0, ember.zeros(1, 4, dtype=ember.int64), ember.ones(1, 4))
+    with ember.no_grad():
+        leaf.scatter_add_(0, ember.zeros(1, 4, dtype=ember.int64), ember.ones(1, 4))
+    np.testing.assert_array_equal(leaf.detach().numpy()[0], np.ones(4))

@@ -3054,6 +3054,15 @@ def _same_dtype(op, x, src):
 
 def _scatter_key(op, x, dim, index, src=None):
     """The NumPy index that scatter's ``index`` denotes along dim, after PyTorch's checks."""
+    axis, index = _scatter_index(op, x, dim, index, src)
+    grids = list(np.indices(index.shape, sparse=True))
+    if grids:
+        grids[axis] = index
+    return tuple(grids), index.shape
+
+
+def _scatter_index(op, x, dim, index, src=None):
+    """(axis, index as int64) after PyTorch's checks of scatter's arguments."""
     axis = _dim(dim, x.ndim, op)
     index = _int_array(index, op)
     if index.ndim != x.ndim:
@@ -3067,10 +3076,7 @@ def _scatter_key(op, x, dim, index, src=None):
     n = x.shape[axis] if x.ndim else 1
     if index.size and (index.min() < 0 or index.max() >= n):
         raise IndexError(f"{op}: index out of range [0, {n}) for dim {dim} of shape {x.shape}")
-    grids = list(np.indices(index.shape, sparse=True))
-    if grids:
-        grids[axis] = index
-    return tuple(grids), index.shape
+    return axis, index
 
 
 def _scatter_src(src, shape):
@@ -3601,7 +3607,32 @@ def _in_place(name: str, op):
 
 
 scatter_ = _in_place("scatter_", scatter)
-scatter_add_ = _in_place("scatter_add_", scatter_add)
+_scatter_add_copy = _in_place("scatter_add_", scatter_add)
+
+
+def scatter_add_(x: Tensor, dim: int, index, src) -> Tensor:
+    """In-place scatter_add (outside the autograd graph, as tensor.py's). A float tensor whose
+    index covers it outside dim takes the gather-backward kernel's sums directly: no copy of x
+    and no copy back (the same additions in the same order)."""
+    d = x.data
+    if isinstance(src, Tensor) and d.dtype.char in "fd" and d.ndim and d.flags.c_contiguous:
+        _same_dtype("scatter_add", x, src)
+        axis, idx = _scatter_index("scatter_add", x, dim, index, src)
+        s = src.data
+        if s.shape != idx.shape:
+            s = s[tuple(slice(0, n) for n in idx.shape)]
+        if (
+            idx.shape[:axis] + idx.shape[axis + 1 :] == d.shape[:axis] + d.shape[axis + 1 :]
+            and d.flags.writeable
+            and not np.may_share_memory(d, s)
+        ):
+            x._needs_record(src if src.requires_grad else None, rebind=False)
+            idx = np.ascontiguousarray(idx)
+            _C.gather_backward(np.ascontiguousarray(s), idx, axis, d.shape[axis], out=d)
+            return x
+    return _scatter_add_copy(x, dim, index, src)
+
+
 index_add_ = _in_place("index_add_", index_add)
 
 
