@@ -370,3 +370,38 @@ def test_scatter_add_in_place_keeps_checks_aliasing_and_graph_rules():
     with ember.no_grad():
         leaf.scatter_add_(0, ember.zeros(1, 4, dtype=ember.int64), ember.ones(1, 4))
     np.testing.assert_array_equal(leaf.detach().numpy()[0], np.ones(4))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,dim", [((32, 128), 0), ((6, 5, 4), 0), ((6, 5, 4), 1), ((7,), 0)])
+@pytest.mark.parametrize("alpha", [1, 0.5])
+def test_index_add_in_place_is_torch_s(dtype, shape, dim, alpha):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(dtype)
+    index = rng.integers(0, shape[dim], 40)
+    sshape = list(shape)
+    sshape[dim] = 40
+    src = rng.standard_normal(sshape).astype(dtype)
+    xe = ember.tensor(x)
+    assert xe.index_add_(dim, ember.tensor(index), ember.tensor(src), alpha=alpha) is xe
+    xt = torch.tensor(x).index_add_(dim, torch.tensor(index), torch.tensor(src), alpha=alpha)
+    np.testing.assert_array_equal(xe.numpy(), xt.numpy())
+
+
+def test_index_add_in_place_keeps_checks_aliasing_and_graph_rules():
+    x = ember.zeros(3, 4)
+    with pytest.raises(IndexError, match="out of range"):
+        x.index_add_(0, ember.tensor([3]), ember.ones(1, 4))
+    with pytest.raises(ValueError, match="source shape"):
+        x.index_add_(0, ember.tensor([0]), ember.ones(2, 4))
+    np.testing.assert_array_equal(x.numpy(), np.zeros((3, 4)))
+    a = np.arange(12.0).reshape(3, 4)
+    y = ember.tensor(a)  # source is y itself: the sums read the values from before the call
+    y.index_add_(0, ember.tensor([0, 0, 1]), y)
+    want = a.copy()
+    np.add.at(want, [0, 0, 1], a)
+    np.testing.assert_array_equal(y.numpy(), want)
+    leaf = ember.zeros(3, 4, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf tensor"):
+        leaf.index_add_(0, ember.tensor([0]), ember.ones(1, 4))

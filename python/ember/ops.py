@@ -3633,7 +3633,27 @@ def scatter_add_(x: Tensor, dim: int, index, src) -> Tensor:
     return _scatter_add_copy(x, dim, index, src)
 
 
-index_add_ = _in_place("index_add_", index_add)
+_index_add_copy = _in_place("index_add_", index_add)
+
+
+def index_add_(x: Tensor, dim: int, index, source, *, alpha=1) -> Tensor:
+    """In-place index_add (outside the autograd graph, as tensor.py's). Rows of a C-contiguous
+    float tensor (dim 0) are added into it directly by the row kernel: no copy of x and no copy
+    back (the same additions in the same order)."""
+    d = x.data
+    plain = isinstance(source, Tensor) and type(alpha) in (int, float)
+    if plain and d.dtype.char in "fd" and d.ndim and d.flags.c_contiguous:
+        _same_dtype("index_add", x, source)
+        key = _along("index_add", x, dim, index, source)
+        s = source.data * alpha if alpha != 1 else source.data
+        if len(key) == 1 and d.flags.writeable and not np.may_share_memory(d, s):
+            x._needs_record(source if source.requires_grad else None, rebind=False)
+            rows = key[0].astype(np.int64, copy=False)
+            _C.index_add_rows(
+                d.reshape(d.shape[0], -1), rows, np.ascontiguousarray(s).reshape(rows.size, -1)
+            )
+            return x
+    return _index_add_copy(x, dim, index, source, alpha=alpha)
 
 
 # ---- reductions: extremes, spreads, order statistics, running reductions -------------------
