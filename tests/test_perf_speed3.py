@@ -405,3 +405,30 @@ def test_index_add_in_place_keeps_checks_aliasing_and_graph_rules():
     leaf = ember.zeros(3, 4, requires_grad=True)
     with pytest.raises(RuntimeError, match="leaf tensor"):
         leaf.index_add_(0, ember.tensor([0]), ember.ones(1, 4))
+
+
+@pytest.mark.parametrize("alpha", [1, 0.5])
+@pytest.mark.parametrize("op", ["index_add", "scatter_add", "index_put"])
+def test_add_at_gradients_are_torch_s_and_their_own_arrays(op, alpha):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 5)).astype(np.float32)
+    idx = np.array([0, 2, 2, 5])
+    src = rng.standard_normal((4, 5)).astype(np.float32)
+    sidx = rng.integers(0, 6, (4, 5))
+    g = rng.standard_normal((6, 5)).astype(np.float32)
+    grads = []
+    for lib in (ember, torch):
+        a, b = lib.tensor(x, requires_grad=True), lib.tensor(src, requires_grad=True)
+        if op == "index_add":
+            y = a.index_add(0, lib.tensor(idx), b, alpha=alpha)
+        elif op == "scatter_add":
+            y = a.scatter_add(0, lib.tensor(sidx), b * alpha)
+        else:
+            y = a.index_put((lib.tensor(idx),), b * alpha, accumulate=True)
+        y.backward(lib.tensor(g))
+        grads.append((np.array(a.grad.numpy()), np.array(b.grad.numpy())))
+        if lib is ember:
+            assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
+    for e, t in zip(*grads):
+        np.testing.assert_allclose(e, t, rtol=1e-6, atol=1e-6)

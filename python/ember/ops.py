@@ -3042,7 +3042,14 @@ class AddAt(Function):
     @staticmethod
     def backward(ctx, g):
         key, sshape, alpha = ctx.meta
-        gs = unbroadcast(alpha * np.array(g[key]), sshape) if ctx.needs_input_grad[1] else None
+        gs = None
+        if ctx.needs_input_grad[1]:
+            gs = np.asarray(g[key])  # an index array in key: a fresh array (not a view)
+            if alpha != 1:
+                gs = alpha * gs
+            elif np.may_share_memory(gs, g):  # g also goes to x: gs must be its own
+                gs = gs.copy()
+            gs = unbroadcast(gs, sshape)
         return g, gs, None, None
 
 
