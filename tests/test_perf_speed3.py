@@ -432,3 +432,20 @@ def test_add_at_gradients_are_torch_s_and_their_own_arrays(op, alpha):
             assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
     for e, t in zip(*grads):
         np.testing.assert_allclose(e, t, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("pad", [(1, 1), (2, 0, 1, 3), (-1, 2), (0, 0, 0, 0, 1, 1)])
+def test_constant_pad_outside_the_graph_is_torch_s(pad):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32)
+    got = ember.nn.functional.pad(ember.tensor(x), pad, value=0.5)
+    want = torch.nn.functional.pad(torch.tensor(x), pad, value=0.5).numpy()
+    assert not got.requires_grad and got.shape == want.shape
+    np.testing.assert_array_equal(got.numpy(), want)
+    xg = ember.tensor(x, requires_grad=True)  # in the graph: the same values, a gradient
+    yg = ember.nn.functional.pad(xg, pad, value=0.5)
+    np.testing.assert_array_equal(yg.detach().numpy(), want)
+    yg.sum().backward()
+    xt = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.pad(xt, pad, value=0.5).sum().backward()
+    np.testing.assert_array_equal(xg.grad.numpy(), xt.grad.numpy())

@@ -3842,7 +3842,12 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
             raise ValueError(
                 f"{op}: negative padding in {tuple(pads)} crops more than input shape {x.shape}"
             )
-        return ConstantPad.apply(x, full, 0.0 if value is None else float(value))
+        fill = 0.0 if value is None else float(value)
+        if x._requires_grad and is_grad_enabled():
+            return ConstantPad.apply(x, full, fill)
+        # outside the graph: the same forward without the generic apply (~1 us, as ops._view)
+        y = ConstantPad.forward(ConstantPad.__new__(ConstantPad), x.data, full, fill)
+        return Tensor._make(y, False, None, 0)
     if mode not in ("reflect", "replicate", "circular"):
         raise ValueError(
             f"{op}: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}"
