@@ -1052,11 +1052,22 @@ def _gemm_operand(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
+def _batched_operand(a: np.ndarray):
+    """(array, transposed) for _C.matmul: a C-contiguous, or the swapaxes view of a C-contiguous
+    array (k.transpose(-2, -1)) as that array, used transposed; anything else copied."""
+    if a.flags.c_contiguous:
+        return a, False
+    t = np.swapaxes(a, -1, -2)
+    return (t, True) if t.flags.c_contiguous else (np.ascontiguousarray(a), False)
+
+
 def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a (..., M, K) @ b (..., K, N) on the GEMM core (2-D: strided views need no copy)."""
+    """a (..., M, K) @ b (..., K, N) on the GEMM core (2-D: strided views need no copy; batched:
+    transposed views need none)."""
     if a.ndim == 2 and b.ndim == 2:
         return _C.gemm(_gemm_operand(a), _gemm_operand(b))
-    return _C.matmul(np.ascontiguousarray(a), np.ascontiguousarray(b))
+    (a, ta), (b, tb) = _batched_operand(a), _batched_operand(b)
+    return _C.matmul(a, b, ta, tb)
 
 
 class MatMul(Function):
@@ -1399,12 +1410,27 @@ def _axes(dim, ndim: int, op: str):
 
 
 def _expand_grad(g, shape, axes, keepdim):
+    if g.shape == shape:  # nothing reduced (a scalar loss's .sum()): g as it is, no view
+        return g
     if g.size == 1 and len(shape) > 0:
-        # a full reduction's gradient: filled in (~18 us for 1 MiB), not a stride-0 view that
-        # NumPy reads several times slower in every later op and copies into a leaf's .grad
+        # a full reduction's gradient: filled in (~10 us for 1 MiB by _C.fill's full-width
+        # stores, ~18 us by NumPy's fill), not a stride-0 view that NumPy reads several times
+        # slower in every later op and copies into a leaf's .grad
         out = np.empty(shape, g.dtype)
-        out.fill(g.reshape(()))
+        if out.size >= 4096 and g.dtype.char in "fd":
+            _C.fill(out, g.reshape(()).item())
+        else:
+            out.fill(g.reshape(()))
         return out
+    k = len(shape) - len(axes)
+    if g.size >= 16 and g.dtype.char in "fd" and axes == tuple(range(k, len(shape))):
+        # trailing dims reduced (x.sum(-1)): each row filled with its value, for the same
+        # reason (~10 us for 1 MiB, ~20 us for NumPy's copy of a broadcast view)
+        n = math.prod(shape[k:])
+        if n >= 16 and g.size * n >= 4096:
+            out = np.empty(shape, g.dtype)
+            _C.fill_rows(out.reshape(-1, n), np.ascontiguousarray(g).reshape(-1))
+            return out
     if not keepdim and axes:
         g = np.expand_dims(g, axes)
     return np.broadcast_to(g, shape)
@@ -1442,8 +1468,29 @@ def _int_total(out: Tensor, dtype) -> Tensor:
     return out if out.dtype == want else cast(out, want)
 
 
+def _sum_outside_graph(x: Tensor, dim, keepdim):
+    """A float tensor's sum, whole or over its last dim, when x is outside the graph and
+    reduce_sum would hand it to _C.sum_rows (C-contiguous, >= 1024 elements): the same call
+    (the same bits) without the generic apply and reduce_sum's checks (~2 of a small sum's
+    ~3 us). None in every other case."""
+    if x._requires_grad and _state.enabled:
+        return None
+    a = x.data
+    if a.size < 1024 or not a.flags.c_contiguous:
+        return None
+    if dim is None:
+        return _C.sum_rows(a.reshape(1, -1)).reshape((1,) * a.ndim if keepdim else ())
+    if type(dim) is int and (dim == -1 or dim == a.ndim - 1):
+        y = _C.sum_rows(a.reshape(-1, a.shape[-1]))
+        return y.reshape(a.shape[:-1] + (1,) if keepdim else a.shape[:-1])
+    return None
+
+
 def sum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     if dtype is None and type(x) is Tensor and x.data.dtype.char in "fd":  # the common case
+        y = _sum_outside_graph(x, dim, keepdim)
+        if y is not None:
+            return Tensor._make(y, False, None, 0)
         return Sum.apply(x, _axes(dim, x.data.ndim, "sum"), keepdim)
     x = _as_dtype(x, dtype)
     axes = _axes(dim, x.ndim, "sum")
@@ -1484,6 +1531,10 @@ class Mean(Function):
 
 def mean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     if dtype is None and type(x) is Tensor and x.data.dtype.char in "fd":  # the common case
+        y = _sum_outside_graph(x, dim, keepdim)
+        if y is not None:  # divided as Mean.forward divides
+            count = x.data.size if dim is None else x.data.shape[-1]
+            return Tensor._make(y / x.data.dtype.type(count), False, None, 0)
         return Mean.apply(x, _axes(dim, x.data.ndim, "mean"), keepdim)
     x = _as_dtype(x, dtype)
     if x.data.dtype.kind != "f":
@@ -1803,12 +1854,13 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if x.ndim == 0:  # dims address a 0-d tensor as if it had one (torch's rule)
         _axes(start_dim, 1, "flatten"), _axes(end_dim, 1, "flatten")
         return reshape(x, (1,))
-    s = _axes(start_dim, x.ndim, "flatten")[0]
-    e = _axes(end_dim, x.ndim, "flatten")[0]
+    d = x.data  # its shape and ndim, read once (each Tensor property read costs a call)
+    nd, shape = d.ndim, d.shape
+    s = _axes(start_dim, nd, "flatten")[0]
+    e = _axes(end_dim, nd, "flatten")[0]
     if s > e:
         raise ValueError("flatten: start_dim cannot come after end_dim")
-    shape = x.shape[:s] + (math.prod(x.shape[s : e + 1]),) + x.shape[e + 1 :]
-    return _view(Reshape, x, shape)
+    return _view(Reshape, x, shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :])
 
 
 def squeeze(x, dim=None) -> Tensor:
@@ -1989,6 +2041,14 @@ class Join(Function):
 
 
 def _join(tensors, dim, stack: bool) -> Tensor:
+    if type(tensors) is list or type(tensors) is tuple:
+        # the common case, Tensors outside the graph, in one pass (~5 us less for 64 of them)
+        datas = [t.data for t in tensors if type(t) is Tensor and not t._requires_grad]
+        if datas and len(datas) == len(tensors):
+            try:
+                return Tensor._make(_C.concat(datas, operator.index(dim), stack)[0], False, None, 0)
+            except TypeError:
+                pass  # mixed dtypes (promoted below, or refused with the same error), bad dim
     op = "stack" if stack else "cat"
     if isinstance(tensors, Tensor) or not isinstance(tensors, Iterable):
         raise TypeError(f"{op}: expected a sequence of tensors, got {type(tensors).__name__}")
@@ -2056,12 +2116,25 @@ def split(x, split_size_or_sections, dim: int = 0) -> tuple:
         size = int(split_size_or_sections)
         if size <= 0:
             raise ValueError(f"split: split_size must be positive, got {size}")
-        sizes = [size] * (n // size) + ([n % size] if n % size else [])
+        sizes = _even_sizes(n, size)
     else:
         sizes = [int(s) for s in split_size_or_sections]
         if builtins.sum(sizes) != n or builtins.min(sizes, default=0) < 0:
             raise ValueError(f"split: sizes {sizes} do not add up to dim {dim} of {x.shape}")
-    return Split.apply(x, axis, tuple(sizes))
+    return _split(x, axis, sizes)
+
+
+def _even_sizes(n: int, size: int) -> list:
+    """n split into pieces of ``size``, the last smaller when size does not divide n."""
+    return [size] * (n // size) + ([n % size] if n % size else [])
+
+
+def _split(x: Tensor, axis: int, sizes) -> tuple:
+    """Split.apply(x, axis, sizes); a tensor outside the graph skips the generic apply (as
+    _view): its pieces are plain views."""
+    if x._requires_grad and _state.enabled:
+        return Split.apply(x, axis, tuple(sizes))
+    return tuple(Tensor._make(p, False, None, 0) for p in _pieces(x.data, axis, sizes))
 
 
 def chunk(x, chunks: int, dim: int = 0) -> tuple:
@@ -2069,10 +2142,10 @@ def chunk(x, chunks: int, dim: int = 0) -> tuple:
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
     x = _tensor_operand(x)
-    (axis,) = _axes(dim, x.ndim, "chunk")
-    n = x.shape[axis]
+    (axis,) = _axes(dim, x.data.ndim, "chunk")
+    n = x.data.shape[axis]
     size = -(-n // chunks) if n else 1
-    return split(x, size, dim)
+    return _split(x, axis, _even_sizes(n, size))
 
 
 def masked_fill(x, mask, value) -> Tensor:
@@ -2822,7 +2895,13 @@ def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) ->
         idx = _argsort(x.data, axis, largest).take(range(k), axis)
     else:
         idx = _from_rows(_C.topk_indices(rows, k, largest, sorted), x.data.shape, axis)
-    return SortResult(Gather.apply(x, axis, idx, unique=True), Tensor(idx))
+    if x._requires_grad and _state.enabled:
+        values = Gather.apply(x, axis, idx, unique=True)
+    else:  # outside the graph: the same forward, without the generic apply (as _view)
+        values = Tensor._make(
+            Gather.forward(Gather.__new__(Gather), x.data, axis, idx, True), False, None, 0
+        )
+    return SortResult(values, Tensor._make(idx, False, None, 0))
 
 
 def mm(a, b) -> Tensor:
@@ -3342,9 +3421,13 @@ class AddAt(Function):
             _C.gather_backward(np.ascontiguousarray(src), index, axis, x.shape[axis], out=out)
         else:
             axis = kernel[1]
-            rows = np.moveaxis(out, axis, 0)
-            flat = np.ascontiguousarray(rows).reshape(rows.shape[0], -1)
-            pieces = np.ascontiguousarray(np.moveaxis(src, axis, 0)).reshape(key[-1].size, -1)
+            if axis:  # rows along another axis: moved to the front, added, moved back
+                rows = np.moveaxis(out, axis, 0)
+                flat = np.ascontiguousarray(rows).reshape(rows.shape[0], -1)
+                src = np.moveaxis(src, axis, 0)
+            else:  # out is a fresh C-contiguous copy: its rows are a view (no moveaxis calls)
+                flat = out.reshape(out.shape[0], -1)
+            pieces = np.ascontiguousarray(src).reshape(key[-1].size, -1)
             _C.index_add_rows(flat, key[-1].astype(np.int64, copy=False), pieces)
             if axis:
                 rows[...] = flat.reshape(rows.shape)
@@ -3353,7 +3436,14 @@ class AddAt(Function):
     @staticmethod
     def backward(ctx, g):
         key, sshape, alpha = ctx.meta
-        gs = unbroadcast(alpha * np.array(g[key]), sshape) if ctx.needs_input_grad[1] else None
+        gs = None
+        if ctx.needs_input_grad[1]:
+            gs = np.asarray(g[key])  # an index array in key: a fresh array (not a view)
+            if alpha != 1:
+                gs = alpha * gs
+            elif np.may_share_memory(gs, g):  # g also goes to x: gs must be its own
+                gs = gs.copy()
+            gs = unbroadcast(gs, sshape)
         return g, gs, None, None
 
 
@@ -3365,6 +3455,15 @@ def _same_dtype(op, x, src):
 
 def _scatter_key(op, x, dim, index, src=None):
     """The NumPy index that scatter's ``index`` denotes along dim, after PyTorch's checks."""
+    axis, index = _scatter_index(op, x, dim, index, src)
+    grids = list(np.indices(index.shape, sparse=True))
+    if grids:
+        grids[axis] = index
+    return tuple(grids), index.shape
+
+
+def _scatter_index(op, x, dim, index, src=None):
+    """(axis, index as int64) after PyTorch's checks of scatter's arguments."""
     axis = _dim(dim, x.ndim, op)
     index = _int_array(index, op)
     if index.ndim != x.ndim:
@@ -3378,10 +3477,7 @@ def _scatter_key(op, x, dim, index, src=None):
     n = x.shape[axis] if x.ndim else 1
     if index.size and (index.min() < 0 or index.max() >= n):
         raise IndexError(f"{op}: index out of range [0, {n}) for dim {dim} of shape {x.shape}")
-    grids = list(np.indices(index.shape, sparse=True))
-    if grids:
-        grids[axis] = index
-    return tuple(grids), index.shape
+    return axis, index
 
 
 def _scatter_src(src, shape):
@@ -3924,8 +4020,53 @@ def _in_place(name: str, op):
 
 
 scatter_ = _in_place("scatter_", scatter)
-scatter_add_ = _in_place("scatter_add_", scatter_add)
-index_add_ = _in_place("index_add_", index_add)
+_scatter_add_copy = _in_place("scatter_add_", scatter_add)
+
+
+def scatter_add_(x: Tensor, dim: int, index, src) -> Tensor:
+    """In-place scatter_add (outside the autograd graph, as tensor.py's). A float tensor whose
+    index covers it outside dim takes the gather-backward kernel's sums directly: no copy of x
+    and no copy back (the same additions in the same order)."""
+    d = x.data
+    if isinstance(src, Tensor) and d.dtype.char in "fd" and d.ndim and d.flags.c_contiguous:
+        _same_dtype("scatter_add", x, src)
+        axis, idx = _scatter_index("scatter_add", x, dim, index, src)
+        s = src.data
+        if s.shape != idx.shape:
+            s = s[tuple(slice(0, n) for n in idx.shape)]
+        if (
+            idx.shape[:axis] + idx.shape[axis + 1 :] == d.shape[:axis] + d.shape[axis + 1 :]
+            and d.flags.writeable
+            and not np.may_share_memory(d, s)
+        ):
+            x._needs_record(src if src.requires_grad else None, rebind=False)
+            idx = np.ascontiguousarray(idx)
+            _C.gather_backward(np.ascontiguousarray(s), idx, axis, d.shape[axis], out=d)
+            return x
+    return _scatter_add_copy(x, dim, index, src)
+
+
+_index_add_copy = _in_place("index_add_", index_add)
+
+
+def index_add_(x: Tensor, dim: int, index, source, *, alpha=1) -> Tensor:
+    """In-place index_add (outside the autograd graph, as tensor.py's). Rows of a C-contiguous
+    float tensor (dim 0) are added into it directly by the row kernel: no copy of x and no copy
+    back (the same additions in the same order)."""
+    d = x.data
+    plain = isinstance(source, Tensor) and type(alpha) in (int, float)
+    if plain and d.dtype.char in "fd" and d.ndim and d.flags.c_contiguous:
+        _same_dtype("index_add", x, source)
+        key = _along("index_add", x, dim, index, source)
+        s = source.data * alpha if alpha != 1 else source.data
+        if len(key) == 1 and d.flags.writeable and not np.may_share_memory(d, s):
+            x._needs_record(source if source.requires_grad else None, rebind=False)
+            rows = key[0].astype(np.int64, copy=False)
+            _C.index_add_rows(
+                d.reshape(d.shape[0], -1), rows, np.ascontiguousarray(s).reshape(rows.size, -1)
+            )
+            return x
+    return _index_add_copy(x, dim, index, source, alpha=alpha)
 
 
 # ---- reductions: extremes, spreads, order statistics, running reductions -------------------

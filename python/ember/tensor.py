@@ -662,7 +662,10 @@ class Tensor:
     def _assign(self, values, depends_on=None) -> Tensor:
         """Named in-place update: self's storage := values (no graph; see _needs_record)."""
         self._needs_record(depends_on, rebind=False)
-        np.copyto(self.data, np.broadcast_to(values, self.shape), casting="same_kind")
+        d = self.data
+        if not (type(values) is np.ndarray and values.shape == d.shape):  # (broadcast_to ~1 us)
+            values = np.broadcast_to(values, d.shape)
+        np.copyto(d, values, casting="same_kind")
         return self
 
     # PyTorch's named in-place methods (EMA weights, hand-written optimiser steps, init): for
