@@ -2060,16 +2060,15 @@ def _join(tensors, dim, stack: bool) -> Tensor:
 
 
 def _promote_list(tensors):
-    """Integer/bool members of a float list take the floats' dtype (PyTorch's categories)."""
-    if tensors and len({t.data.dtype for t in tensors}) == 1:
+    """All members in one dtype, as torch.cat: the highest category present (bool < integer <
+    float) decides, and within it the widest of its members' dtypes (float32 with float64 is
+    float64; an int64 with float32 is float32)."""
+    dtypes = [t.data.dtype for t in tensors]
+    if not tensors or len(set(dtypes)) == 1:
         return tensors  # one dtype: nothing to promote
-    kinds = [_kind(t) for t in tensors]
-    if "f" in kinds and builtins.any(k in "biu" for k in kinds):
-        fdt = np.result_type(
-            *[np.asarray(_data(t)).dtype for t, k in zip(tensors, kinds) if k == "f"]
-        )
-        tensors = [_to_dtype(t, fdt) if k in "biu" else t for t, k in zip(tensors, kinds)]
-    return tensors
+    top = builtins.max(_category(d) for d in dtypes)
+    target = np.result_type(*[d for d in dtypes if _category(d) == top])
+    return [t if t.data.dtype == target else cast(t, target) for t in tensors]
 
 
 def cat(tensors, dim: int = 0) -> Tensor:
