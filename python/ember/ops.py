@@ -355,7 +355,13 @@ class Neg(Function):
 
 
 def neg(a) -> Tensor:
-    return Neg.apply(_as_operand(a))
+    a = _as_operand(a)
+    try:
+        return Neg.apply(a)
+    except TypeError:  # NumPy's message for bool; checked only here, off the hot path
+        if _kind(a) != "b":
+            raise
+    raise TypeError("neg: negating a bool tensor is not supported; use ~ or logical_not()")
 
 
 # ---- pointwise API: comparisons, arithmetic forms, special functions --------------------------
@@ -1151,9 +1157,15 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
     x = _tensor_operand(x)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         # tensor bounds take gradients where they win (ties go to x), as in PyTorch
-        if min is not None:
-            x = where(lt(x, min), min, x)
-        return x if max is None else where(gt(x, max), max, x)
+        y = x if min is None else where(lt(x, min), min, x)
+        y = y if max is None else where(gt(y, max), max, y)
+        if y.data.dtype.kind == "f":  # a NaN in x or a bound gives NaN and no gradient there
+            nan = np.isnan(x.data)
+            for b in (min, max):
+                nan = nan | np.isnan(_data(b)) if b is not None else nan
+            if nan.any():
+                y = where(nan, np.asarray(np.nan, y.dtype), y)
+        return y
     if _kind(x) in "biu" and builtins.any(isinstance(v, float) for v in (min, max)):
         x = _to_dtype(x, get_default_dtype())  # an int tensor clamped to a float bound
     return Clamp.apply(x, _data(min), _data(max))
@@ -1827,7 +1839,7 @@ def split(x, split_size_or_sections, dim: int = 0) -> tuple:
         size = int(split_size_or_sections)
         if size <= 0:
             raise ValueError(f"split: split_size must be positive, got {size}")
-        sizes = [size] * (n // size) + ([n % size] if n % size else [])
+        sizes = [size] * (n // size) + ([n % size] if n % size else []) if n else [0]
     else:
         sizes = [int(s) for s in split_size_or_sections]
         if builtins.sum(sizes) != n or builtins.min(sizes, default=0) < 0:
@@ -1842,8 +1854,9 @@ def chunk(x, chunks: int, dim: int = 0) -> tuple:
     x = _tensor_operand(x)
     (axis,) = _axes(dim, x.ndim, "chunk")
     n = x.shape[axis]
-    size = -(-n // chunks) if n else 1
-    return split(x, size, dim)
+    if n == 0:  # PyTorch: ``chunks`` empty pieces
+        return split(x, [0] * chunks, dim)
+    return split(x, -(-n // chunks), dim)
 
 
 def masked_fill(x, mask, value) -> Tensor:
@@ -1968,8 +1981,7 @@ def repeat(x, *sizes) -> Tensor:
         raise ValueError(f"repeat: {len(sizes)} sizes for a tensor with {x.ndim} dims")
     lead = len(sizes) - x.ndim
     base = reshape(x, (1,) * lead + x.shape)
-    shape = tuple(builtins.max(d, 1) for d in base.shape)
-    expanded = expand(_unsqueeze_all(base), _interleave(sizes, shape))
+    expanded = expand(_unsqueeze_all(base), _interleave(sizes, base.shape))
     return reshape(expanded, tuple(s * d for s, d in zip(sizes, base.shape)))
 
 
@@ -2122,7 +2134,10 @@ def round(x, *, decimals: int = 0) -> Tensor:  # noqa: A001
     """Round half to even (to ``decimals`` places), as torch.round; its gradient is zero."""
     if decimals == 0:
         return _round(x)
-    return Piecewise.apply(_tensor_operand(x), lambda a: np.round(a, decimals))
+    x = _tensor_operand(x)
+    if x.data.dtype.kind == "b":  # (NumPy's casting error otherwise)
+        raise TypeError("round: decimals are not supported for bool tensors")
+    return Piecewise.apply(x, lambda a: np.round(a, decimals))
 
 
 class LogSumExp(Function):
@@ -2322,6 +2337,8 @@ class Norm2(Function):
         if not keepdim and axes:
             y, g = np.expand_dims(y, axes), np.expand_dims(g, axes)
         dx = np.divide(x, np.where(y == 0, np.inf, y).astype(x.dtype, copy=False))
+        if dx.ndim == 0:  # a 0-d x: NumPy returned a scalar, which out= cannot take
+            return np.asarray(dx * g, x.dtype), None, None
         return np.multiply(dx, g, out=dx), None, None
 
 
@@ -2872,6 +2889,8 @@ atleast_1d, atleast_2d, atleast_3d = _atleast(1), _atleast(2), _atleast(3)
 def hstack(tensors) -> Tensor:
     """Join along dim 1 (dim 0 for 1-D tensors)."""
     tensors = atleast_1d(tuple(tensors))
+    if not tensors:  # (cat's own message then)
+        return cat(tensors, 0)
     return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
 
 
@@ -3399,6 +3418,8 @@ def unique(
     """The distinct values (sorted), and optionally the inverse indices and the counts; with
     dim, the distinct slices along dim."""
     a = np.asarray(_data(x))
+    if dim is not None and a.ndim == 0:  # NumPy's AxisError otherwise
+        raise IndexError(f"unique: dim {dim} given for a 0-d tensor, which has no dims")
     axis = None if dim is None else _dim(dim, a.ndim, "unique")
     # equal_nan=False: each NaN is its own value, as in PyTorch
     vals, inv, counts = np.unique(
@@ -3423,6 +3444,8 @@ def unique_consecutive(x, return_inverse: bool = False, return_counts: bool = Fa
     shape = a.shape
     if dim is None:
         a, axis = a.reshape(-1), 0
+    elif a.ndim == 0:  # NumPy's AxisError otherwise
+        raise IndexError(f"unique_consecutive: dim {dim} given for a 0-d tensor, which has no dims")
     else:
         axis = _dim(dim, a.ndim, "unique_consecutive")
     moved = np.moveaxis(a, axis, 0).reshape(a.shape[axis] if a.ndim else 1, -1 if a.size else 0)
@@ -3702,7 +3725,7 @@ def _quantile(op, x, q, dim, keepdim, interpolation, ignore_nan):
     if x.data.dtype.kind != "f":
         raise TypeError(f"{op}: input must be float32 or float64, got {x.dtype}")
     qa = np.asarray(_data(q), x.dtype)
-    if qa.ndim > 1 or (qa.size and (qa.min() < 0 or qa.max() > 1)):
+    if qa.ndim > 1 or not np.all((qa >= 0) & (qa <= 1)):  # (a NaN q fails too)
         raise ValueError(f"{op}: q must be a scalar or 1-D with values in [0, 1], got {q}")
     if interpolation not in _INTERPOLATIONS:
         raise ValueError(f"{op}: interpolation must be one of {_INTERPOLATIONS}")
@@ -4232,8 +4255,11 @@ def renorm(x, p: float, dim: int, maxnorm: float) -> Tensor:
     axis = _dim(dim, x.ndim, "renorm")
     if p <= 0:
         raise ValueError(f"renorm: p must be positive, got {p}")
-    norms = _linalg.vector_norm(x, p, tuple(d for d in range(x.ndim) if d != axis), True)
-    scale = where(norms.data > maxnorm, maxnorm / (norms + 1e-7), np.ones((), x.dtype))
+    dims = tuple(d for d in range(x.ndim) if d != axis)
+    big = _linalg.vector_norm(x.detach(), p, dims, True).data > maxnorm
+    # the norm's gradient only from the slices it scales: a NaN slice (not scaled) keeps g
+    norms = _linalg.vector_norm(where(big, x, np.zeros((), x.dtype)), p, dims, True)
+    scale = where(big, maxnorm / (norms + 1e-7), np.ones((), x.dtype))
     return x * scale
 
 

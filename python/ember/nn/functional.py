@@ -250,6 +250,8 @@ def elu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 
 def gelu(input, approximate: str = "none") -> Tensor:
     """x * Phi(x) (exact, with erf) or its tanh approximation (approximate='tanh')."""
+    if not isinstance(approximate, str):  # (a tensor here compared elementwise)
+        raise TypeError(f"gelu: approximate must be a str, got {type(approximate).__name__}")
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return _activation("gelu", input, {"approximate": approximate})
@@ -780,7 +782,7 @@ class _Normalize2(Function):
         dn = np.where(n >= eps, _dot(g, x, dim) / (c * c), 0)  # minus d(loss)/d(norm)
         gx = ops._bcast(np.true_divide, np.ascontiguousarray(g), c)
         gx -= ops._bcast(np.multiply, x, np.where(n == 0, 0, dn / np.where(n == 0, 1, n)))
-        return gx, None, None
+        return gx.reshape(x.shape), None, None  # (ascontiguousarray made a 0-d g 1-d)
 
 
 def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None) -> Tensor:
@@ -1836,7 +1838,8 @@ class BCEWithLogitsLoss(Function):
         # np.asarray: negating a 0-d array gives a NumPy scalar, which the binding refuses
         sp = _C.activation_forward("softplus", _contig(np.asarray(-x)), threshold=math.inf)
         lw = 1 if pw is None else 1 + (pw - 1) * t
-        loss = (1 - t) * x + lw * sp
+        with np.errstate(invalid="ignore"):  # 0 * inf (t = 1, x = -inf) is NaN, as PyTorch's
+            loss = (1 - t) * x + lw * sp
         if w is not None:
             loss = loss * w
         ctx.save_for_backward(x, t, sp)
@@ -2138,7 +2141,16 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction: str = "me
     if weight is not None:
         w = weight if isinstance(weight, Tensor) else Tensor(np.asarray(weight, dtype=x.dtype))
         _broadcast_weight(op, w.data, x.shape, x.dtype)
-    loss = binary_cross_entropy_with_logits(x, t, reduction="none")
+    # t softplus(-x) + (1 - t) softplus(x); a term whose weight is 0 and whose softplus is
+    # inf (a logit of -inf for t = 0, inf for t = 1) is 0, not 0 * inf = NaN (PyTorch's)
+    pos, neg = softplus(-x), softplus(x)
+    pos_off = (t.data == 0) & (x.data == -np.inf)
+    neg_off = (t.data == 1) & (x.data == np.inf)
+    if pos_off.any():
+        pos = ops.where(pos_off, 0.0, pos)
+    if neg_off.any():
+        neg = ops.where(neg_off, 0.0, neg)
+    loss = t * pos + (1 - t) * neg
     if w is not None:
         loss = loss * w
     return _reduce(loss.sum(len(shape) - 1) / shape[-1], reduction)
@@ -2198,7 +2210,8 @@ def gaussian_nll_loss(
         elif v.ndim != x.ndim or sum(b for a, b in zip(x.shape, v.shape) if a != b) != 1:
             raise ValueError(f"{op}: var of shape {v.shape} is of incorrect size for {x.shape}")
     _check_reduction(op, reduction)
-    v = v + Tensor(np.maximum(v.data, eps) - v.data)  # clamp the value, not the gradient
+    # clamp the value, not the gradient (where, not max - v: an infinite var stays finite here)
+    v = v + Tensor(np.where(v.data < eps, eps - v.data, 0).astype(v.dtype))
     loss = 0.5 * (v.log() + (x - t) * (x - t) / v)
     if full:
         loss = loss + 0.5 * float(np.log(2 * np.pi))

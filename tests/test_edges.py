@@ -1,0 +1,199 @@
+"""Edge inputs found by the edge-input sweep against PyTorch: empty tensors, NaN / inf / huge
+values, 0-d tensors and odd layouts. Each expectation is explicit (NumPy or the maths), and
+checked against PyTorch too when it is installed."""
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as F
+from ember import _C
+
+NAN, INF = np.nan, np.inf
+
+
+def _leaf(a):
+    return ember.tensor(np.asarray(a, np.float32), requires_grad=True)
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+# ---- empty tensors -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape, dim", [((0,), 0), ((3, 0), 1), ((0, 5), 0), ((0, 5), 1)])
+@pytest.mark.parametrize("op", ["sort", "argsort", "cummax", "cummin", "msort"])
+def test_selections_of_an_empty_tensor_are_empty(op, shape, dim):
+    # gather's index check read idx[0] of an empty index when the dim was empty too, and
+    # raised "index out of range ... (got <garbage>)"
+    x = _leaf(np.zeros(shape))
+    fn = getattr(ember, op)
+    out = fn(x) if op == "msort" else fn(x, dim)
+    values = out if isinstance(out, ember.Tensor) else out[0]
+    assert values.shape == shape
+    if values.requires_grad:
+        values.backward(ember.zeros(*shape))
+        assert x.grad.shape == shape
+
+
+def test_gather_with_an_empty_index_on_an_empty_dim():
+    out = _C.gather_forward(np.zeros((3, 0), np.float32), np.zeros((3, 0), np.int64), 1)
+    assert out.shape == (3, 0)
+
+
+@pytest.mark.parametrize("chunks", [1, 2, 5])
+def test_chunk_and_split_of_an_empty_dim(chunks):
+    # PyTorch: chunk gives ``chunks`` empty pieces, split one; ember gave none
+    x = ember.zeros(0, 3)
+    assert [p.shape for p in ember.chunk(x, chunks, 0)] == [(0, 3)] * chunks
+    assert [p.shape for p in ember.split(x, 2, 0)] == [(0, 3)]
+    assert [p.shape for p in x.split(1)] == [(0, 3)]
+
+
+@pytest.mark.parametrize(
+    "shape, reps", [((0, 3), (2, 0)), ((2, 3), (0, 2)), ((2, 0), (3, 1, 2)), ((2, 3), (2, 1, 3))]
+)
+def test_repeat_and_tile_with_empty_dims(shape, reps):
+    a = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    x = _leaf(a)
+    y = x.repeat(*reps)
+    np.testing.assert_array_equal(y.numpy(), np.tile(a, reps))
+    assert ember.tile(x, reps).shape == np.tile(a, reps).shape
+    y.backward(ember.ones(*y.shape))
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(shape, np.prod(reps), np.float32))
+
+
+# ---- special values ----------------------------------------------------------------------
+
+
+def test_clamp_with_tensor_bounds_propagates_nan():
+    # a NaN bound was ignored (where(x < nan) is False); PyTorch and np.clip give NaN, and
+    # no gradient reaches anyone at a NaN position
+    x = _leaf([1.0, NAN, 3.0, 5.0, 0.5])
+    lo = _leaf([NAN, 0.0, 0.0, 2.0, 0.0])
+    hi = _leaf([2.0, 2.0, NAN, 0.0, 1.0])
+    y = ember.clamp(x, lo, hi)
+    expect = np.clip(x.numpy(), lo.numpy(), hi.numpy())  # NaN where any is; hi where lo > hi
+    np.testing.assert_array_equal(y.numpy(), expect)
+    y.backward(ember.tensor(np.float32([1, 2, 3, 4, 5])))
+    np.testing.assert_array_equal(x.grad.numpy(), [0, 0, 0, 0, 5])
+    np.testing.assert_array_equal(lo.grad.numpy(), [0, 0, 0, 0, 0])
+    np.testing.assert_array_equal(hi.grad.numpy(), [0, 0, 0, 4, 0])
+    torch = _torch()
+    if torch is not None:
+        t = torch.clamp(torch.tensor(x.numpy()), torch.tensor(lo.numpy()), torch.tensor(hi.numpy()))
+        np.testing.assert_array_equal(y.numpy(), t.numpy())
+    # the min-only and max-only tensor forms too
+    np.testing.assert_array_equal(ember.clamp_min(x, lo).numpy()[:2], [NAN, NAN])
+    np.testing.assert_array_equal(ember.clamp_max(x, hi).numpy()[1:3], [NAN, NAN])
+
+
+def test_renorm_gradient_of_an_unscaled_nan_slice_is_the_upstream_gradient():
+    # renorm leaves a slice whose norm is NaN (not > maxnorm) unscaled, so its gradient is g;
+    # the unused branch's norm gradient (0 * NaN) made it NaN
+    a = np.float32([[NAN, 1.0, 2.0], [3.0, 4.0, 0.0], [0.1, 0.2, 0.2]])
+    x = _leaf(a)
+    y = ember.renorm(x, 2, 0, 1.0)
+    g = np.float32([[1, 2, 3], [4, 5, 6], [7, 8, 9]])
+    y.backward(ember.tensor(g))
+    np.testing.assert_array_equal(x.grad.numpy()[0], g[0])
+    np.testing.assert_array_equal(x.grad.numpy()[2], g[2])
+    # the scaled row: d/dx of x / ||x|| (times maxnorm), as a plain composition
+    r = a[1].astype(np.float64)
+    n = np.linalg.norm(r)
+    jac = (np.eye(3) / n - np.outer(r, r) / n**3) * (n / (n + 1e-7))
+    np.testing.assert_allclose(x.grad.numpy()[1], jac @ g[1], rtol=1e-5)
+
+
+def test_gaussian_nll_loss_with_an_infinite_variance():
+    # the eps clamp added max(v, eps) - v, which is inf - inf = NaN for an infinite var
+    x, t, v = _leaf([3.0, 1.0]), _leaf([1.0, 1.0]), _leaf([INF, 1.0])
+    loss = F.gaussian_nll_loss(x, t, v, reduction="none")
+    np.testing.assert_array_equal(loss.numpy(), [INF, 0.0])
+    loss.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0])  # (x - t) / var
+
+
+def test_multilabel_soft_margin_loss_with_infinite_logits():
+    # the loss of a logit that agrees with its label (x = -inf, t = 0 or x = inf, t = 1) is 0,
+    # of one that contradicts it inf; the logits form gave 0 * inf = NaN, as PyTorch's
+    # log-sigmoid form does (NaN for both rows here: not copied)
+    x = _leaf([[-INF, -INF, 2.0], [INF, -INF, 0.0]])
+    t = ember.tensor(np.float32([[1, 0, 1], [1, 0, 0]]))
+    loss = F.multilabel_soft_margin_loss(x, t, reduction="none")
+    np.testing.assert_allclose(loss.numpy(), [INF, np.log(2.0) / 3], rtol=1e-6)
+    loss[1].backward()
+    # d/dx of (1 - t) softplus(x) / 3 is sigmoid(0) / 3 at the finite logit, 0 at the others
+    np.testing.assert_allclose(x.grad.numpy(), [[0, 0, 0], [0, 0, 0.5 / 3]], rtol=1e-6)
+
+
+def test_bce_with_logits_nan_from_zero_times_inf_is_silent():
+    # as PyTorch, (1 - t) x is 0 * -inf = NaN at t = 1, x = -inf; NumPy's RuntimeWarning leaked
+    # (an error under warnings-as-errors)
+    loss = F.binary_cross_entropy_with_logits(
+        ember.tensor(np.float32([-INF, 0.0])),
+        ember.tensor(np.float32([1.0, 1.0])),
+        reduction="none",
+    )
+    assert np.isnan(loss.numpy()[0]) and loss.numpy()[1] == pytest.approx(np.log(2))
+
+
+@pytest.mark.parametrize("q", [NAN, [0.5, NAN]])
+@pytest.mark.parametrize("op", ["quantile", "nanquantile"])
+def test_quantile_refuses_a_nan_q(op, q):
+    # a NaN q passed the range check and reached gather as index -2**63
+    with pytest.raises(ValueError, match=f"{op}: q must be"):
+        getattr(ember, op)(ember.randn(4), q)
+
+
+# ---- 0-d tensors -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [0.7, -2.0, 0.0])
+def test_norm_and_normalize_of_a_0d_tensor(value):
+    # norm's backward wrote into a NumPy scalar (TypeError); normalize's returned shape (1,)
+    x = _leaf(value)
+    ember.norm(x).backward(ember.tensor(np.float32(2.0)))
+    assert x.grad.shape == () and x.grad.item() == (2.0 * np.sign(value))
+    x = _leaf(value)
+    y = F.normalize(x, dim=0)
+    assert y.shape == () and y.item() == pytest.approx(np.sign(value))
+    y.backward(ember.tensor(np.float32(2.0)))
+    # x / max(|x|, eps): locally constant, except x / eps at 0
+    expect = pytest.approx(0, abs=1e-6) if value else pytest.approx(2 / 1e-12)
+    assert x.grad.shape == () and x.grad.item() == expect
+
+
+# ---- clear errors where NumPy's leaked -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call, err, match",
+    [
+        (lambda: -ember.tensor([True, False]), TypeError, "neg: negating a bool tensor"),
+        (lambda: ember.neg(ember.tensor([True])), TypeError, "neg: negating a bool tensor"),
+        (lambda: ember.unique(ember.tensor(1.0), dim=0), IndexError, "unique: dim 0 given"),
+        (lambda: ember.unique_consecutive(ember.tensor(1.0), dim=-1), IndexError, "dim -1 given"),
+        (lambda: ember.hstack([]), ValueError, "non-empty list of tensors"),
+        (lambda: ember.round(ember.tensor([True]), decimals=2), TypeError, "round: decimals"),
+        (
+            lambda: F.gelu(ember.ones(2), ember.ones(2)),
+            TypeError,
+            "gelu: approximate must be a str",
+        ),
+    ],
+)
+def test_clear_errors_instead_of_numpy_ones(call, err, match):
+    with pytest.raises(err, match=match):
+        call()
+
+
+def test_negation_still_works_for_numbers():
+    np.testing.assert_array_equal((-ember.tensor([1, -2])).numpy(), [-1, 2])
+    assert (-ember.tensor(2.0)).item() == -2.0
