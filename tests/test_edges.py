@@ -197,3 +197,153 @@ def test_clear_errors_instead_of_numpy_ones(call, err, match):
 def test_negation_still_works_for_numbers():
     np.testing.assert_array_equal((-ember.tensor([1, -2])).numpy(), [-1, 2])
     assert (-ember.tensor(2.0)).item() == -2.0
+
+
+def test_sdpa_nan_query_gives_nan_gradients_like_a_plain_softmax():
+    # a NaN query row made the row's saved logsumexp -inf (as a fully masked row), so backward
+    # took P = 0 there and dV came out finite; the plain composition (and PyTorch) give NaN
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal(s).astype(np.float32) for s in ((2, 4, 8), (2, 5, 8), (2, 5, 8)))
+    q[0, 1, 2] = NAN
+    g = rng.standard_normal((2, 4, 8)).astype(np.float32)
+    grads = []
+    for fused in (True, False):
+        Q, K, V = (_leaf(a) for a in (q, k, v))
+        if fused:
+            out = F.scaled_dot_product_attention(Q, K, V)
+        else:
+            out = F.softmax(Q @ K.transpose(-2, -1) / np.sqrt(8), -1) @ V
+        out.backward(ember.tensor(g))
+        grads.append([np.isnan(t.grad.numpy()) for t in (Q, K, V)])
+    for fused_nan, plain_nan in zip(*grads):
+        np.testing.assert_array_equal(fused_nan, plain_nan)
+    assert grads[0][2][0].all() and not grads[0][2][1].any()  # dV: batch 0 all NaN, 1 clean
+    # a fully masked row still gives 0 and finite gradients
+    mask = np.ones((4, 5), bool)
+    mask[1] = False
+    Q, K, V = (_leaf(a) for a in (np.nan_to_num(q), k, v))
+    out = F.scaled_dot_product_attention(Q, K, V, attn_mask=mask)
+    out.backward(ember.tensor(g))
+    assert not out.numpy()[:, 1].any()
+    assert all(np.isfinite(t.grad.numpy()).all() for t in (Q, K, V))
+
+
+_EMPTY_LOSSES = [
+    "mse_loss",
+    "l1_loss",
+    "smooth_l1_loss",
+    "huber_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "hinge_embedding_loss",
+    "kl_div",
+    "multilabel_soft_margin_loss",
+    "poisson_nll_loss",
+    "soft_margin_loss",
+]
+
+
+@pytest.mark.parametrize("name", _EMPTY_LOSSES)
+def test_mean_loss_of_an_empty_batch_is_nan_without_a_warning(name):
+    # (0, 3) input: 'mean' is 0 / 0 = NaN as in PyTorch; NumPy's "Mean of empty slice"
+    # RuntimeWarning leaked (an error under -W error, as pytest runs here)
+    x = ember.zeros(0, 3, requires_grad=True)
+    loss = getattr(F, name)(x, ember.zeros(0, 3))
+    assert loss.shape == () and np.isnan(loss.item())
+    loss.backward()
+    assert x.grad.shape == (0, 3)
+    assert getattr(F, name)(x, ember.zeros(0, 3), reduction="sum").item() == 0
+
+
+@pytest.mark.parametrize("dims", [None, 0, (0, 1)])
+def test_mean_over_an_empty_dim_is_nan_without_a_warning(dims):
+    x = ember.zeros(0, 3, requires_grad=True)
+    y = x.mean() if dims is None else x.mean(dims)
+    expect = np.full(np.zeros((0, 3)).sum(axis=dims).shape, np.nan)
+    np.testing.assert_array_equal(y.numpy(), expect)
+    y.backward(ember.ones(*y.shape))
+    assert x.grad.shape == (0, 3)
+
+
+@pytest.mark.parametrize(
+    "sa, sb, dims",
+    [((0, 5), (0, 5), 2), ((0, 5), (0, 3), ([0], [0])), ((2, 0), (0, 3), 1), ((3, 0), (0,), 1)],
+)
+def test_tensordot_over_empty_dims(sa, sb, dims):
+    # a zero-size contraction is a sum of nothing (0); reshape(-1, 0) was refused
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(sa).astype(np.float32), rng.standard_normal(sb).astype(np.float32)
+    x = _leaf(a)
+    y = ember.tensordot(x, ember.tensor(b), dims)
+    np.testing.assert_array_equal(y.numpy(), np.tensordot(a, b, dims))
+    y.backward(ember.ones(*y.shape))
+    assert x.grad.shape == sa
+
+
+def test_chain_matmul_of_one_matrix_is_that_matrix():
+    m = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_array_equal(ember.chain_matmul(ember.tensor(m)).numpy(), m)
+    with pytest.raises(ValueError, match="chain_matmul: expected 2-D"):
+        ember.chain_matmul(ember.ones(3))
+
+
+# ---- layouts -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        lambda w: w.flip(0),  # negative stride
+        lambda w: w[:1].expand(4, 5),  # stride 0
+        lambda w: ember.from_numpy(np.asfortranarray(w.detach().numpy())),
+        lambda w: ember.from_numpy(np.repeat(w.detach().numpy(), 2, axis=1)[:, ::2]),  # step 2
+    ],
+)
+def test_linear_with_a_strided_weight_view(view):
+    # the GEMM takes unit-stride rows or columns only; a flipped, broadcast or doubly strided
+    # weight reached it and raised "gemm: b must have unit stride"
+    rng = np.random.default_rng(0)
+    x = _leaf(rng.standard_normal((3, 5)))
+    w = _leaf(rng.standard_normal((4, 5)))
+    wv = view(w)
+    y = F.linear(x, wv, ember.ones(4))
+    expect = x.numpy() @ np.asarray(wv.numpy()).T + 1
+    np.testing.assert_allclose(y.numpy(), expect, rtol=1e-5)
+    y.backward(ember.ones(3, 4))
+    np.testing.assert_allclose(x.grad.numpy(), np.ones((3, 4)) @ np.asarray(wv.numpy()), rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda t: t.add_(1.0),
+        lambda t: t.zero_(),
+        lambda t: t.copy_(ember.ones(2, 3)),
+        lambda t: t.sigmoid_(),
+        lambda t: t.clamp_(0, 1),
+        lambda t: t.__iadd__(1.0),
+        lambda t: t.__setitem__(0, 5.0),
+    ],
+)
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ember.from_numpy(np.broadcast_to(np.ones(3, np.float32), (2, 3))),
+        lambda: ember.ones(1, 3).expand(2, 3),
+    ],
+)
+def test_in_place_write_into_a_read_only_tensor_is_a_clear_error(make, write):
+    # NumPy's "output array is read-only" ValueError leaked (PyTorch: a RuntimeError saying
+    # why); the storage stays untouched
+    t = make()
+    with pytest.raises(RuntimeError, match="read-only tensor of shape \\(2, 3\\).*clone"):
+        write(t)
+    np.testing.assert_array_equal(t.numpy(), np.ones((2, 3)))
+
+
+def test_in_place_on_a_graph_view_still_rebinds():
+    x = ember.ones(3, requires_grad=True)
+    e = (x * 2)[:1].expand(3)
+    e += 1  # a graph tensor: x op= y is recorded out of place, nothing written
+    e.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [6, 0, 0])

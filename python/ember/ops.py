@@ -1327,11 +1327,15 @@ class Mean(Function):
             # by the count in x's dtype: a full reduction's NumPy scalar divides by a scalar
             # ~10x faster than np.true_divide(..., dtype=) does (same rounding)
             return reduce_sum(x, axes, keepdim) / x.dtype.type(count)
+        if not count:  # nothing to average: NaN, without NumPy's "Mean of empty slice" warning
+            return np.full(np.sum(x, axis=axes, keepdims=keepdim).shape, np.nan, x.dtype)
         return np.mean(x, axis=axes, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, g):
         shape, axes, keepdim = ctx.meta
+        if not ctx.count:  # an empty input: an empty gradient (no 0 / 0)
+            return np.zeros(shape, g.dtype), None, None
         return _expand_grad(g / ctx.count, shape, axes, keepdim), None, None
 
 
@@ -4068,9 +4072,12 @@ def tensordot(a, b, dims=2) -> Tensor:
         )
     fa = [d for d in range(a.ndim) if d not in da]
     fb = [d for d in range(b.ndim) if d not in db]
-    k = int(np.prod([a.shape[d] for d in da]))
-    a2 = reshape(permute(a, fa + list(da)), (-1, k))
-    b2 = reshape(permute(b, list(db) + fb), (k, -1))
+    m, k, n = (
+        int(np.prod(s))
+        for s in ([a.shape[d] for d in fa], [a.shape[d] for d in da], [b.shape[d] for d in fb])
+    )  # (no -1: k may be 0)
+    a2 = reshape(permute(a, fa + list(da)), (m, k))
+    b2 = reshape(permute(b, list(db) + fb), (k, n))
     return reshape(matmul(a2, b2), tuple(a.shape[d] for d in fa) + tuple(b.shape[d] for d in fb))
 
 
@@ -4202,6 +4209,11 @@ def einsum(equation: str, *operands) -> Tensor:
 
 
 def chain_matmul(*matrices) -> Tensor:
+    if len(matrices) == 1:  # PyTorch: one matrix is its own product (multi_dot needs two)
+        m = _tensor_operand(matrices[0])
+        if m.ndim != 2:
+            raise ValueError(f"chain_matmul: expected 2-D tensors, got {m.ndim}-D {m.shape}")
+        return m.clone()
     return _linalg.multi_dot(matrices)
 
 

@@ -135,6 +135,7 @@ class Linear(Function):
     def forward(ctx, x, w, b):
         lead = x.shape[:-1]
         x2 = _contig(x).reshape(math.prod(lead), x.shape[-1])  # (-1 fails when in_features is 0)
+        w = ops._gemm_operand(w)  # a flipped or broadcast weight view: copied for the GEMM
         if b is None:
             y = _C.gemm(x2, w, trans_b=True)
         else:
@@ -1657,6 +1658,8 @@ def _keep_mask(shape: tuple, p: float, scale: float, dtype) -> np.ndarray:
 def _reduce_array(loss: np.ndarray, reduction: str, dtype) -> np.ndarray:
     if reduction == "none":
         return loss.astype(dtype, copy=False)
+    if reduction == "mean" and not loss.size:  # NaN, without NumPy's "Mean of empty slice"
+        return np.asarray(np.nan, dtype=dtype)
     return np.asarray(loss.mean() if reduction == "mean" else loss.sum(), dtype=dtype)
 
 
