@@ -187,6 +187,12 @@ def test_norm_and_normalize_of_a_0d_tensor(value):
             TypeError,
             "gelu: approximate must be a str",
         ),
+        (lambda: ember.norm(ember.ones(2), ember.ones(2)), TypeError, "norm: p must be a number"),
+        (
+            lambda: ember.logit(ember.ones(2), ember.ones(2)),
+            TypeError,
+            "logit: eps must be a float",
+        ),
     ],
 )
 def test_clear_errors_instead_of_numpy_ones(call, err, match):
@@ -347,3 +353,51 @@ def test_in_place_on_a_graph_view_still_rebinds():
     e += 1  # a graph tensor: x op= y is recorded out of place, nothing written
     e.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [6, 0, 0])
+
+
+# ---- creation and sampling -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("replacement, n", [(False, 2), (True, 5)])
+def test_multinomial_of_no_rows(replacement, n):
+    # (0, k) weights: (0, n) samples, as PyTorch; np.stack of no draws raised
+    out = ember.multinomial(ember.ones(0, 3), n, replacement)
+    assert out.shape == (0, n) and out.dtype == np.int64
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: ember.poisson(ember.tensor([INF])), "poisson: rates must be finite"),
+        (lambda: ember.full_like(ember.tensor([1, 2]), NAN), "full_like: value nan cannot"),
+        (lambda: ember.full((2,), -INF, dtype=ember.int64), "full: value -inf cannot"),
+    ],
+)
+def test_non_finite_values_that_have_no_integer(call, match):
+    # NumPy cast NaN / inf to INT64_MIN (with a RuntimeWarning) and raised "lam value too
+    # large"; PyTorch refuses the fill (and returns junk from poisson(inf))
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_finite_and_float_fills_still_work():
+    np.testing.assert_array_equal(ember.full((2,), 2.7, dtype=ember.int64).numpy(), [2, 2])
+    assert np.isnan(ember.full_like(ember.tensor([1.0]), NAN).numpy()).all()
+    assert ember.full((1,), NAN, dtype=ember.bool_).numpy().all()  # NaN is truthy, as torch
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [((0, INF), "unsupported range 0 -> inf"), ((0, NAN), "unsupported range"),
+     ((0, 1e20, 1), "0 -> 1e\\+20 \\(step 1\\) has too many values")],
+)  # fmt: skip
+def test_arange_of_an_unbounded_range(args, match):
+    with pytest.raises(ValueError, match=f"arange: {match}"):
+        ember.arange(*args)
+
+
+def test_logit_eps_keeps_the_input_dtype():
+    # a NumPy float64 eps promoted a float32 input's result to float64 (NumPy 2's scalar rule)
+    y = ember.logit(ember.tensor(np.float32([0.05, 0.3])), np.float64(0.1))
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y.numpy(), np.log(np.float32([0.1, 0.3]) / [0.9, 0.7]), rtol=1e-6)

@@ -786,7 +786,9 @@ def polygamma(n: int, input) -> Tensor:  # noqa: A002
 def logit(input, eps=None) -> Tensor:  # noqa: A002
     """log(p / (1 - p)), p clamped to [eps, 1 - eps] when eps is given (zero gradient outside)."""
     x = _float_operand(input, "logit")
-    lo, hi = (None, None) if eps is None else (eps, 1 - eps)
+    if not (eps is None or isinstance(eps, int | float | np.number)):  # (NumPy's clip error)
+        raise TypeError(f"logit: eps must be a float, got {type(eps).__name__}")
+    lo, hi = (None, None) if eps is None else (float(eps), 1 - float(eps))  # (keep x's dtype)
 
     def f(a):
         z = a if eps is None else np.clip(a, lo, hi)
@@ -2261,6 +2263,8 @@ def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     x = _tensor_operand(x)
     if x.data.dtype.kind != "f":
         raise TypeError(f"norm: input dtype should be floating point, got {x.dtype}")
+    if not (p is None or isinstance(p, str | int | float | np.number)):  # (== compared a tensor)
+        raise TypeError(f"norm: p must be a number or a str, got {type(p).__name__}")
     if p == "fro" or p is None:
         p = 2
     if p == "nuc":  # a matrix norm: over dim, or the whole of a 2-D tensor, as torch.norm
