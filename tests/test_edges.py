@@ -401,3 +401,50 @@ def test_logit_eps_keeps_the_input_dtype():
     y = ember.logit(ember.tensor(np.float32([0.05, 0.3])), np.float64(0.1))
     assert y.dtype == np.float32
     np.testing.assert_allclose(y.numpy(), np.log(np.float32([0.1, 0.3]) / [0.9, 0.7]), rtol=1e-6)
+
+
+# ---- grid_sample ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest", "bicubic"])
+def test_grid_sample_with_nan_and_huge_coordinates_reads_nothing_there(mode):
+    # a NaN / +-inf / 1e30 grid point cast to int64 as INT64_MIN and raised IndexError with a
+    # junk index; in 'zeros' padding such a point is outside (0, and no gradient to the input)
+    rng = np.random.default_rng(0)
+    x = _leaf(rng.standard_normal((1, 2, 4, 4)))
+    grid = np.float32([[[[0.1, -0.2], [NAN, 0], [INF, 0], [-INF, 0.5], [1e30, 1e30], [0.3, 0.4]]]])
+    y = F.grid_sample(x, ember.tensor(grid), mode=mode, align_corners=False)
+    assert y.shape == (1, 2, 1, 6)
+    y.backward(ember.ones(*y.shape))
+    assert np.isfinite(x.grad.numpy()).all()
+    # the finite points' values and input gradients are those of a grid without the others
+    x2 = _leaf(x.numpy())
+    y2 = F.grid_sample(x2, ember.tensor(grid[:, :, [0, 5]]), mode=mode, align_corners=False)
+    np.testing.assert_allclose(y.numpy()[..., [0, 5]], y2.numpy(), rtol=1e-6)
+    y2.backward(ember.ones(*y2.shape))
+    np.testing.assert_allclose(x.grad.numpy(), x2.grad.numpy(), rtol=1e-6, atol=1e-7)
+    # nearest reads nothing there; the interpolating modes' weights at a non-finite point are
+    # NaN (inf - floor(inf)), as PyTorch's; 1e30 is far outside: 0
+    assert not y.numpy()[..., 4].any()
+    assert (
+        not y.numpy()[..., 1:4].any() if mode == "nearest" else np.isnan(y.numpy()[..., 1:4]).all()
+    )
+    torch = _torch()
+    if torch is not None:
+        ref = torch.nn.functional.grid_sample(
+            torch.tensor(x.numpy()), torch.tensor(grid), mode=mode, align_corners=False
+        )
+        np.testing.assert_allclose(y.numpy(), ref.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "xs, gs",
+    [((0, 2, 4, 4), (0, 3, 3, 2)), ((1, 2, 4, 4), (1, 0, 3, 2)), ((1, 0, 4, 4), (1, 2, 3, 2)),
+     ((0, 2, 2, 4, 4), (0, 1, 3, 3, 3))],
+)  # fmt: skip
+def test_grid_sample_with_empty_sizes(xs, gs):
+    x, g = _leaf(np.ones(xs)), _leaf(np.zeros(gs))
+    y = F.grid_sample(x, g, align_corners=False)
+    assert y.shape == (xs[0], xs[1]) + gs[1:-1]
+    y.backward(ember.ones(*y.shape))
+    assert x.grad.shape == xs and g.grad.shape == gs

@@ -4887,13 +4887,15 @@ class GridSample(Function):
     # -> y (N, C, *O): each output reads the 2^nd corners around its source point (bilinear /
     # trilinear weights), the 4 x 4 pixels around it (bicubic) or the nearest one
     @staticmethod
+    @np.errstate(invalid="ignore", over="ignore")  # a NaN / inf grid point: silent, as PyTorch
     def forward(ctx, x, grid, mode, padding_mode, align_corners):
         n, c, sizes = x.shape[0], x.shape[1], x.shape[2:]
         nd = len(sizes)
         cubic = mode == "bicubic"
         coords, slopes = [], []  # per spatial axis (D,) H, W: source coordinates, d/dgrid
         for a in range(nd):
-            g = grid[..., nd - 1 - a].reshape(n, -1)  # grid's last dim is (x, y[, z])
+            # grid's last dim is (x, y[, z]); (no -1: n or the output may be empty)
+            g = grid[..., nd - 1 - a].reshape(n, math.prod(grid.shape[1:-1]))
             ci, dci = _source_index(g, sizes[a], "zeros" if cubic else padding_mode, align_corners)
             coords.append(ci)
             slopes.append(dci)
@@ -4908,7 +4910,7 @@ class GridSample(Function):
             base = [np.floor(ci) for ci in coords]
             frac = [ci - b for ci, b in zip(coords, base)]
             bits = list(itertools.product((0, 1), repeat=nd))
-        xf = x.reshape(n, c, -1)
+        xf = x.reshape(n, c, math.prod(sizes))
         out = np.zeros((n, c, coords[0].shape[1]), x.dtype)
         taps = []
         for bit in bits:
@@ -4923,8 +4925,9 @@ class GridSample(Function):
                     if frac is not None:
                         wts.append(frac[a] if bit[a] else 1 - frac[a])
                         dwts.append(1.0 if bit[a] else -1.0)
-                ok = ok & (i >= 0) & (i < sizes[a])
-                flat = flat * sizes[a] + np.clip(i, 0, sizes[a] - 1).astype(np.int64)
+                inside = (i >= 0) & (i < sizes[a])  # (False for a NaN or huge coordinate,
+                ok = ok & inside  # whose cast to int64 would be junk: index 0 read, masked)
+                flat = flat * sizes[a] + np.where(inside, i, 0).astype(np.int64)
             w = np.prod(wts, axis=0) if wts else np.ones(ok.shape)
             val = np.take_along_axis(xf, flat[:, None, :], axis=2) * ok[:, None, :]
             out += (val * w[:, None, :]).astype(x.dtype, copy=False)
@@ -4933,18 +4936,22 @@ class GridSample(Function):
         return out.reshape(n, c, *grid.shape[1:-1])
 
     @staticmethod
+    @np.errstate(invalid="ignore", over="ignore")
     def backward(ctx, g):
         taps, slopes, mode, shape, gshape = ctx.state
         n, c = shape[:2]
         m = int(np.prod(shape[2:]))
         nd = len(shape) - 2
+        if g.size == 0:  # no batch, channel or output point: nothing flows back
+            dx, dgrid = np.zeros(shape, g.dtype), np.zeros(gshape, g.dtype)
+            return dx, dgrid, None, None, None
         g = g.reshape(n, c, -1)
         dx = dgrid = None
         if ctx.needs_input_grad[0]:
             dx = 0
             for _, flat, ok, wts, _ in taps:
                 w = np.prod(wts, axis=0) if wts else 1.0
-                contrib = g * (w * ok)[:, None, :]
+                contrib = g * np.where(ok, w, 0)[:, None, :]  # (a NaN weight outside: 0)
                 idx = np.broadcast_to(flat[:, None, :], contrib.shape)
                 dx = dx + _scatter_last(contrib.reshape(n * c, -1), idx.reshape(n * c, -1), m)
             dx = dx.reshape(shape).astype(g.dtype, copy=False)
