@@ -448,3 +448,30 @@ def test_grid_sample_with_empty_sizes(xs, gs):
     assert y.shape == (xs[0], xs[1]) + gs[1:-1]
     y.backward(ember.ones(*y.shape))
     assert x.grad.shape == xs and g.grad.shape == gs
+
+
+# ---- linalg ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("op", ["det", "logdet", "slogdet"])
+def test_det_gradients_of_a_non_finite_matrix_are_nan(op):
+    # the backward's SVD / pinv raised "SVD did not converge" for the whole batch; only the
+    # matrix holding the NaN gets NaN gradients, the finite one its usual cofactor / inverse
+    A = np.stack([np.float32([[2, 1], [1, 3]]), np.float32([[1, NAN], [0, 1]])])
+    x = _leaf(A)
+    out = getattr(ember, op)(x)
+    (out.logabsdet if op == "slogdet" else out).sum().backward()
+    assert np.isnan(x.grad.numpy()[1]).all()
+    inv_t = np.linalg.inv(A[0].astype(np.float64)).T
+    expect = inv_t * (np.linalg.det(A[0]) if op == "det" else 1)
+    np.testing.assert_allclose(x.grad.numpy()[0], expect, rtol=1e-5)
+
+
+def test_matrix_exp_with_an_infinite_entry():
+    # int(ceil(log2(inf))) raised OverflowError; PyTorch gives the (inf / NaN) series
+    y = ember.matrix_exp(ember.tensor(np.float32([[INF, 1], [0, 1]])))
+    assert y.shape == (2, 2) and not np.isfinite(y.numpy()).all()
+    torch = _torch()
+    if torch is not None:
+        ref = torch.matrix_exp(torch.tensor([[INF, 1.0], [0, 1]])).numpy()
+        np.testing.assert_array_equal(np.isnan(y.numpy()), np.isnan(ref))
