@@ -475,3 +475,25 @@ def test_matrix_exp_with_an_infinite_entry():
     if torch is not None:
         ref = torch.matrix_exp(torch.tensor([[INF, 1.0], [0, 1]])).numpy()
         np.testing.assert_array_equal(np.isnan(y.numpy()), np.isnan(ref))
+
+
+@pytest.mark.parametrize("op", ["svdvals", "svd", "pinv", "cond"])
+def test_svd_family_of_a_batch_holding_a_non_finite_matrix(op):
+    # NumPy's "SVD did not converge" failed the whole batch; now that matrix's results (and
+    # gradients) are NaN and the finite one's are as alone (PyTorch: NaN for inf, an error for
+    # NaN)
+    A = np.stack([np.float32([[1, 2, 3], [4, 5, 6]]), np.float32([[1, INF, 3], [4, 5, 6]])])
+    fns = {
+        "svdvals": ember.linalg.svdvals,
+        "svd": lambda a: ember.linalg.svd(a, full_matrices=False).S,
+        "pinv": ember.linalg.pinv,
+        "cond": ember.linalg.cond,
+    }
+    x = _leaf(A)
+    y = fns[op](x)
+    assert np.isnan(y.numpy()[1]).all()
+    alone = fns[op](ember.tensor(A[:1])).numpy()[0]
+    np.testing.assert_allclose(y.numpy()[0], alone, rtol=1e-6)
+    if op != "cond":
+        y.sum().backward()
+        assert np.isnan(x.grad.numpy()[1]).all() and np.isfinite(x.grad.numpy()[0]).all()

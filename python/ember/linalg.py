@@ -54,10 +54,10 @@ def _others_product(s):
 
 def _finite_stand_in(A):
     """A with the identity in place of each matrix holding a NaN / inf entry (whose SVD would
-    not converge), and the (..., 1, 1) mask of those matrices: their gradients are NaN."""
+    not converge), and the (..., 1, 1) mask of those matrices: their results are NaN."""
     bad = ~np.isfinite(A).all(axis=(-2, -1), keepdims=True)
     if bad.any():
-        A = np.where(bad, np.eye(A.shape[-1], dtype=A.dtype), A)
+        A = np.where(bad, np.eye(A.shape[-2], A.shape[-1], dtype=A.dtype), A)
     return A, bad
 
 
@@ -405,7 +405,14 @@ SVD = namedtuple("SVD", ["U", "S", "Vh"])
 class SVDFn(Function):
     @staticmethod
     def forward(ctx, A, full_matrices):
+        A, bad = _finite_stand_in(A)
         U, S, Vh = np.linalg.svd(A, full_matrices=full_matrices)
+        if bad.any():  # NaN factors for a non-finite matrix, as PyTorch
+            U, S, Vh = (
+                np.where(bad, np.nan, U),
+                np.where(bad[..., 0], np.nan, S),
+                np.where(bad, np.nan, Vh),
+            )
         ctx.save_for_backward(U, S, Vh)
         return U, S, Vh
 
@@ -466,11 +473,13 @@ def _cutoff(S, m, n, atol, rtol):
 class Pinv(Function):
     @staticmethod
     def forward(ctx, A, atol, rtol):
-        U, S, Vh = np.linalg.svd(A, full_matrices=False)
+        A_svd, bad = _finite_stand_in(A)
+        U, S, Vh = np.linalg.svd(A_svd, full_matrices=False)
         keep = S > _cutoff(S, A.shape[-2], A.shape[-1], atol, rtol)
         with np.errstate(divide="ignore"):
             sinv = np.where(keep, 1 / np.where(keep, S, 1), 0).astype(A.dtype)
         P = (_mT(Vh) * sinv[..., None, :]) @ _mT(U)
+        P = np.where(_mT(bad), np.nan, P) if bad.any() else P  # non-finite A: NaN, as PyTorch
         ctx.save_for_backward(A, P)
         return P
 
