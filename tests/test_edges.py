@@ -497,3 +497,18 @@ def test_svd_family_of_a_batch_holding_a_non_finite_matrix(op):
     if op != "cond":
         y.sum().backward()
         assert np.isnan(x.grad.numpy()[1]).all() and np.isfinite(x.grad.numpy()[0]).all()
+
+
+def test_integer_tensor_to_negative_integer_tensor_powers():
+    # NumPy refuses them ("Integers to negative integer powers are not allowed"); PyTorch's
+    # integer kernel truncates: 1 and -1 stay units, anything else (0 too) gives 0
+    b = ember.tensor([3, -7, 0, 1, -1, 2, -1, 0, -2, -1])
+    e = ember.tensor([-2, -1, -1, -5, -3, -1, -2, 0, -1, 3])
+    expect = [0, 0, 0, 1, -1, 0, 1, 1, 0, -1]
+    np.testing.assert_array_equal((b**e).numpy(), expect)
+    np.testing.assert_array_equal(ember.pow(b, e).numpy(), expect)
+    y = ember.tensor([[2], [3]], dtype=ember.int32) ** ember.tensor([-1, 2])
+    assert y.dtype == np.int64
+    np.testing.assert_array_equal(y.numpy(), [[0, 4], [0, 9]])
+    with pytest.raises(ValueError, match="pow: integers to negative integer powers"):
+        ember.tensor([2]) ** -1  # a Python exponent: refused, as PyTorch

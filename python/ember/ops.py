@@ -341,7 +341,20 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
         a = _tensor_operand(a)  # pow(2, 3): a tensor, as for any two numbers
     if isinstance(a, Tensor) and a.data.dtype.kind in "iu" and isinstance(b, int) and b < 0:
         raise ValueError("pow: integers to negative integer powers are not allowed")
+    if _kind(a) in "iu" and _kind(b) in "iu" and np.any(np.asarray(_data(b)) < 0):
+        return _int_pow_negative(np.asarray(_data(a)), np.asarray(_data(b)))
     return _broadcasting(Pow, "pow", a, b)
+
+
+def _int_pow_negative(a: np.ndarray, b: np.ndarray) -> Tensor:
+    """Integer a ** b with some b < 0, as PyTorch's integer kernel (NumPy refuses): 1 ** b is 1,
+    (-1) ** b is +-1 by parity, anything else (0 too) truncates to 0."""
+    _check_broadcast("pow", a, b)
+    dtype = np.result_type(a, b)
+    with np.errstate(over="ignore"):  # (wraps, as PyTorch's)
+        pos = np.power(a, np.maximum(b, 0), dtype=dtype)
+    unit = np.where(a == 1, 1, np.where(a == -1, 1 - 2 * (b % 2), 0))
+    return Tensor(np.asarray(np.where(b < 0, unit, pos), dtype))
 
 
 class Neg(Function):
