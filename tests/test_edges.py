@@ -512,3 +512,11 @@ def test_integer_tensor_to_negative_integer_tensor_powers():
     np.testing.assert_array_equal(y.numpy(), [[0, 4], [0, 9]])
     with pytest.raises(ValueError, match="pow: integers to negative integer powers"):
         ember.tensor([2]) ** -1  # a Python exponent: refused, as PyTorch
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (2, 0, 0)])
+def test_cond_of_empty_matrices_is_zero(shape):
+    # amax over no singular values raised IndexError; PyTorch gives 0
+    np.testing.assert_array_equal(
+        ember.linalg.cond(ember.zeros(*shape)).numpy(), np.zeros(shape[:-2])
+    )

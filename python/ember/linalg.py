@@ -557,6 +557,8 @@ def cond(A, p=None) -> Tensor:
     A = ops._float_only("linalg.cond", A)
     if p in (None, 2, -2):
         s = svdvals(A)
+        if s.shape[-1] == 0:  # 0 x 0 matrices: 0, as PyTorch
+            return Tensor(np.zeros(s.shape[:-1], A.dtype))
         hi, lo = ops.amax(s, -1), ops.amin(s, -1)
         return hi / lo if p != -2 else lo / hi
     return matrix_norm(A, p) * matrix_norm(inv(A), p)
