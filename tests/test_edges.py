@@ -520,3 +520,30 @@ def test_cond_of_empty_matrices_is_zero(shape):
     np.testing.assert_array_equal(
         ember.linalg.cond(ember.zeros(*shape)).numpy(), np.zeros(shape[:-2])
     )
+
+
+@pytest.mark.parametrize("opt", ["SGD", "Adam", "RMSprop", "Adagrad"])
+@pytest.mark.parametrize(
+    "layout",
+    [
+        lambda a: np.asfortranarray(a),
+        lambda a: np.flip(a.copy(), 0),
+        lambda a: np.repeat(a, 2, axis=1)[:, ::2],
+    ],
+)
+def test_optimizers_step_strided_parameters_in_their_storage(opt, layout):
+    # the fused kernels refused a parameter made by from_numpy of a transposed / flipped /
+    # stepped array ("param must be C-contiguous"); PyTorch updates it in place
+    rng = np.random.default_rng(0)
+    a = layout(rng.standard_normal((4, 3)).astype(np.float32))
+    g = rng.standard_normal((4, 3)).astype(np.float32)
+    p = ember.nn.Parameter(ember.from_numpy(a))
+    ref = ember.nn.Parameter(ember.tensor(np.ascontiguousarray(a)))
+    steppers = [getattr(ember.optim, opt)([q], lr=0.1) for q in (p, ref)]
+    for _ in range(2):
+        for q, o in zip((p, ref), steppers):
+            q.grad = ember.tensor(g)
+            o.step()
+    assert np.shares_memory(p.data, a)  # the same storage, updated in place
+    np.testing.assert_array_equal(a, ref.numpy())
+    np.testing.assert_array_equal(p.numpy(), ref.numpy())
