@@ -547,3 +547,20 @@ def test_optimizers_step_strided_parameters_in_their_storage(opt, layout):
     assert np.shares_memory(p.data, a)  # the same storage, updated in place
     np.testing.assert_array_equal(a, ref.numpy())
     np.testing.assert_array_equal(p.numpy(), ref.numpy())
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_with_strided_running_statistics(training):
+    # stepped / flipped running_mean and running_var were refused ("must be C-contiguous");
+    # PyTorch reads them and, when training, updates them in place
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 3, 2)).astype(np.float32)
+    mean_store, var_store = np.zeros(6, np.float32), np.ones(3, np.float32) * 2
+    rm, rv = ember.from_numpy(mean_store[::2]), ember.from_numpy(var_store[::-1])
+    y = F.batch_norm(ember.tensor(x), rm, rv, training=training, momentum=0.5)
+    rm_ref, rv_ref = ember.zeros(3), ember.ones(3) * 2
+    y_ref = F.batch_norm(ember.tensor(x), rm_ref, rv_ref, training=training, momentum=0.5)
+    np.testing.assert_array_equal(y.numpy(), y_ref.numpy())
+    np.testing.assert_array_equal(mean_store[::2], rm_ref.numpy())
+    np.testing.assert_array_equal(var_store[::-1], rv_ref.numpy())
+    assert not mean_store[1::2].any()  # the gaps between the strided entries are untouched

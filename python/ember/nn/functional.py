@@ -2640,9 +2640,16 @@ def batch_norm(
     rv = _stat_array(running_var, op, "running_var")
     if not training and (rm is None or rv is None):
         raise ValueError(f"{op}: running_mean and running_var are required when not training")
-    return BatchNorm.apply(
-        x.contiguous(), args[0], args[1], rm, rv, bool(training), float(momentum), eps
+    # strided running statistics (a stepped or flipped view): the kernel updates contiguous
+    # copies, written back below, as PyTorch updates them in place
+    rm_c, rv_c = (None if a is None else np.ascontiguousarray(a) for a in (rm, rv))
+    y = BatchNorm.apply(
+        x.contiguous(), args[0], args[1], rm_c, rv_c, bool(training), float(momentum), eps
     )
+    for a, a_c in ((rm, rm_c), (rv, rv_c)):
+        if training and a is not a_c:
+            np.copyto(a, a_c)
+    return y
 
 
 # ---- recurrent layers ---------------------------------------------------------------------
