@@ -283,3 +283,35 @@ def test_integer_matmul_is_exact():
     a = ember.tensor([[1, 2], [3, 4]])
     assert (a @ a).numpy().tolist() == [[7, 10], [15, 22]]
     assert (a @ a).dtype == np.int64
+
+
+@pytest.mark.parametrize("value", [-3.0, 0.5, 7.0])
+def test_clamp_of_zero_dim_tensor_with_both_bounds(value):
+    """NumPy's maximum of a 0-d array is a scalar, which cannot be an out= argument."""
+    x = ember.tensor(value, requires_grad=True)
+    y = x.clamp(0.0, 1.0)
+    assert y.shape == () and y.item() == np.clip(value, 0.0, 1.0)
+    y.backward()
+    assert x.grad.item() == (1.0 if 0.0 <= value <= 1.0 else 0.0)
+    assert ember.clamp(ember.tensor(2), 0, 1).item() == 1
+
+
+def test_special_values_compute_silently_as_in_pytorch():
+    """inf - inf, 0 * inf and overflow in ember's ops warn nowhere (NumPy's own code still
+    does); run in a fresh interpreter: this suite turns every warning into an error."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, ember\n"
+        "x = ember.tensor([float('inf'), 1e38, 0.0]); y = ember.tensor([float('inf'), 1e38, 1.0])\n"
+        "r = [x - y, x * y, (x * 0).sum(), x.norm(), ember.tensor([1e38]).exp()]\n"
+        "assert np.isnan(r[0][0].item()) and np.isinf(r[1][1].item())\n"
+        "np.array([np.inf]) - np.array([np.inf])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-W", "default", "-c", code], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    warned = [line for line in out.stderr.splitlines() if "RuntimeWarning" in line]
+    assert len(warned) == 1 and "<string>:5" in warned[0], out.stderr  # only NumPy's own

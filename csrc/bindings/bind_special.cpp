@@ -1,6 +1,7 @@
 // Bindings for csrc/ops/special.cpp.
 //
 //   special(name, x, order=0) -> y
+//   gammainc(a, x, upper) -> y       P(a, x), or Q(a, x) = 1 - P(a, x) when upper
 //
 // name: erf | erfc | erfinv | lgamma | digamma | polygamma (order >= 0) | i0 | i1. The
 // gradients are other functions of the family (Python composes them), so there is no backward.
@@ -13,6 +14,8 @@ namespace ember {
 // csrc/ops/special.cpp (instantiated there for float and double).
 template <typename T>
 void special_forward(T* y, const T* x, int64_t n, int which, int order);
+template <typename T>
+void gammainc_forward(T* y, const T* a, const T* x, int64_t n, bool upper);
 
 namespace {
 
@@ -49,12 +52,40 @@ py::array special_py(const std::string& name, const py::array& x, int order) {
   return y;
 }
 
+py::array gammainc_py(const py::array& a, const py::array& x, bool upper) {
+  const char* op = "gammainc";
+  require_float(a, op, "a");
+  require_float(x, op, "x");
+  require_contiguous(a, op, "a");
+  require_contiguous(x, op, "x");
+  require_same_dtype(a, x, op);
+  EMBER_CHECK(shape_of(a) == shape_of(x), op, ": a and x must have one shape, got ",
+              shape_str(shape_of(a)), " and ", shape_str(shape_of(x)));
+  const int64_t n = numel_checked(shape_of(x), op);
+  py::array y = empty_like_dtype(x, shape_of(x));
+  if (is_f32(x)) {
+    float* yp = ptr<float>(y);
+    const float *ap = cptr<float>(a), *xp = cptr<float>(x);
+    py::gil_scoped_release release;
+    gammainc_forward<float>(yp, ap, xp, n, upper);
+  } else {
+    double* yp = ptr<double>(y);
+    const double *ap = cptr<double>(a), *xp = cptr<double>(x);
+    py::gil_scoped_release release;
+    gammainc_forward<double>(yp, ap, xp, n, upper);
+  }
+  return y;
+}
+
 }  // namespace
 
 void bind_special(py::module_& m) {
   m.def("special", &special_py, py::arg("name"), py::arg("x"), py::arg("order") = 0,
         "y = f(x) elementwise for a C-contiguous float32/float64 x, f one of erf, erfc, erfinv, "
         "lgamma, digamma, polygamma (order), i0, i1. Returns a new y.");
+  m.def("gammainc", &gammainc_py, py::arg("a"), py::arg("x"), py::arg("upper"),
+        "y = P(a, x), the regularised lower incomplete gamma function, or Q(a, x) = 1 - P(a, x) "
+        "when upper, elementwise for C-contiguous float arrays of one shape and dtype.");
 }
 
 }  // namespace ember

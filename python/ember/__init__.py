@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import builtins as _builtins
 import os as _os
+import warnings as _warnings
 
 import numpy as _np
 
@@ -26,14 +27,56 @@ from ember import (  # noqa: E402
     cuda,
     data,
     datasets,
+    distributions,
+    func,
     io,
+    jit,
     linalg,
     nn,
     ops,
     optim,
     preprocessing,
+    special,
+    testing,
     train,
     utils,  # torch.utils.data's path
+)
+from ember._aliases import (
+    adaptive_avg_pool1d,
+    adaptive_max_pool1d,
+    alpha_dropout,
+    avg_pool1d,
+    batch_norm,
+    bilinear,
+    celu,
+    channel_shuffle,
+    constant_pad_nd,
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+    cosine_similarity,
+    dropout,
+    embedding,
+    feature_alpha_dropout,
+    group_norm,
+    hardshrink,
+    instance_norm,
+    layer_norm,
+    max_pool1d,
+    max_pool1d_with_indices,
+    max_pool2d,
+    max_pool3d,
+    pairwise_distance,
+    pixel_shuffle,
+    pixel_unshuffle,
+    prelu,
+    rms_norm,
+    rrelu,
+    selu,
+    threshold,
 )
 from ember._device import device
 from ember.amp import autocast
@@ -50,13 +93,21 @@ from ember.creation import (
     ShortTensor,
     arange,
     as_tensor,
+    asarray,
+    bartlett_window,
     bernoulli,
+    blackman_window,
     empty,
     empty_like,
+    empty_strided,
     eye,
     from_numpy,
+    frombuffer,
     full,
     full_like,
+    hamming_window,
+    hann_window,
+    kaiser_window,
     linspace,
     logspace,
     multinomial,
@@ -71,10 +122,13 @@ from ember.creation import (
     randn,
     randn_like,
     randperm,
+    scalar_tensor,
     tensor,
     zeros,
     zeros_like,
 )
+from ember.creation import inclusive_range as range  # noqa: A004 (torch.range)
+from ember.func import vmap
 from ember.io import load, save
 from ember.nn.functional import log_softmax, pdist, relu, sigmoid, softmax, tanh
 from ember.ops import (
@@ -108,6 +162,7 @@ from ember.ops import (
     argmin,
     argsort,
     argwhere,
+    as_strided,
     asin,
     asinh,
     atan,
@@ -149,6 +204,8 @@ from ember.ops import (
     combinations,
     concat,
     concatenate,
+    conj,
+    conj_physical,
     copysign,
     corrcoef,
     cos,
@@ -163,6 +220,7 @@ from ember.ops import (
     cumulative_trapezoid,
     deg2rad,
     det,
+    detach,
     diag,
     diag_embed,
     diagflat,
@@ -185,6 +243,7 @@ from ember.ops import (
     exp,
     exp2,
     expm1,
+    fill,
     fix,
     flatten,
     flip,
@@ -203,16 +262,21 @@ from ember.ops import (
     gcd,
     ge,
     ger,
+    gradient,
     greater,
     greater_equal,
     gt,
     heaviside,
     histc,
     histogram,
+    histogramdd,
     hsplit,
     hstack,
     hypot,
     i0,
+    igamma,
+    igammac,
+    imag,
     index_add,
     index_copy,
     index_fill,
@@ -222,7 +286,9 @@ from ember.ops import (
     inner,
     inverse,
     is_complex,
+    is_conj,
     is_floating_point,
+    is_neg,
     is_nonzero,
     is_same_size,
     is_signed,
@@ -310,11 +376,14 @@ from ember.ops import (
     quantile,
     rad2deg,
     ravel,
+    real,
     reciprocal,
     remainder,
     renorm,
     repeat_interleave,
     reshape,
+    resolve_conj,
+    resolve_neg,
     result_type,
     roll,
     rot90,
@@ -427,6 +496,15 @@ def get_num_threads() -> int:
     return _min(_C.get_num_threads(), _C.omp_max_threads())
 
 
+# inf - inf, 0 * inf and overflow give IEEE's NaN / inf silently in PyTorch; NumPy warns. The
+# warnings NumPy raises inside ember's own code are ignored (the user's NumPy code keeps its
+# warnings); a filter that turns them into errors (pytest -W error) still comes first.
+_warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ember(\.|$)")
+
+
+dtype = _np.dtype  # torch.dtype: ember's dtypes are NumPy's (``isinstance(x.dtype, ember.dtype)``)
+
+
 def compile(model=None, **kwargs):  # noqa: A001  (torch.compile)
     """``torch.compile``: ember has no graph compiler, so the model (or function) comes back
     as it is; ``@ember.compile`` and ``@ember.compile(mode=...)`` work as decorators."""
@@ -493,7 +571,8 @@ __all__ = [
     "CharTensor", "ByteTensor", "BoolTensor",
     "nn", "optim", "datasets", "ops", "data", "io", "preprocessing",
     "train", "utils", "Generator",
-    "tensor", "from_numpy", "as_tensor", "zeros", "ones", "full", "empty", "zeros_like",
+    "tensor", "from_numpy", "as_tensor", "asarray", "frombuffer", "empty_strided", "zeros",
+    "ones", "full", "empty", "zeros_like",
     "ones_like", "randn", "rand", "randint", "randperm", "arange", "linspace", "logspace", "eye",
     "full_like", "empty_like", "randn_like", "rand_like", "normal", "bernoulli", "multinomial",
     "tanh", "sigmoid", "relu", "softmax", "log_softmax",
@@ -526,7 +605,18 @@ __all__ = [
     "logcumsumexp", "diff", "msort", "cov", "corrcoef",
     "dot", "vdot", "inner", "outer", "ger", "mv", "addmm", "addmv", "addbmm", "baddbmm", "addr",
     "kron", "tensordot", "einsum", "chain_matmul", "cross", "cdist", "dist", "renorm",
-    "matrix_power", "det", "inverse", "logdet", "slogdet", "linalg",
+    "matrix_power", "det", "inverse", "logdet", "slogdet", "linalg", "distributions", "special",
+    "testing", "func", "jit", "vmap", "dtype", "range", "scalar_tensor", "hann_window",
+    "hamming_window", "blackman_window", "bartlett_window", "kaiser_window", "as_strided", "conj",
+    "conj_physical",
+    "detach", "fill", "gradient", "histogramdd", "igamma", "igammac", "imag", "real", "is_conj",
+    "is_neg", "resolve_conj", "resolve_neg", "adaptive_avg_pool1d", "adaptive_max_pool1d",
+    "alpha_dropout", "avg_pool1d", "batch_norm", "bilinear", "celu", "channel_shuffle",
+    "constant_pad_nd", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+    "conv_transpose3d", "cosine_similarity", "dropout", "embedding", "feature_alpha_dropout",
+    "group_norm", "hardshrink", "instance_norm", "layer_norm", "max_pool1d",
+    "max_pool1d_with_indices", "max_pool2d", "max_pool3d", "pairwise_distance", "pixel_shuffle",
+    "pixel_unshuffle", "prelu", "rms_norm", "rrelu", "selu", "threshold",
     "block_diag", "combinations", "trapezoid", "trapz", "cumulative_trapezoid", "vander",
     "unravel_index", "put", "select_scatter", "slice_scatter", "pinverse",
     "cholesky_solve", "cholesky_inverse",

@@ -78,6 +78,44 @@ def as_tensor(data, dtype=None) -> Tensor:
 
 
 @_takes_device
+def asarray(obj, *, dtype=None, copy=None, requires_grad: bool = False) -> Tensor:
+    """``obj`` as a tensor, as torch.asarray: arrays and tensors are shared when dtype allows
+    (``copy=True`` always copies; ``copy=False`` refuses to), other data is copied."""
+    if copy is False and not isinstance(obj, Tensor | np.ndarray):
+        raise ValueError(f"asarray: copy=False, but a {type(obj).__name__} must be copied")
+    if isinstance(obj, Tensor) and not copy and (dtype is None or obj.dtype == np.dtype(dtype)):
+        t = obj
+    else:
+        a = _as_array(obj.data if isinstance(obj, Tensor) else obj, dtype, copy=bool(copy))
+        if copy is False and isinstance(obj, np.ndarray) and not np.shares_memory(a, obj):
+            raise ValueError(f"asarray: copy=False, but converting {obj.dtype} to {a.dtype} copies")
+        t = Tensor(a)
+    return t.requires_grad_() if requires_grad and not t.requires_grad else t
+
+
+def frombuffer(buffer, *, dtype, count: int = -1, offset: int = 0, requires_grad: bool = False):
+    """A 1-D tensor sharing the memory of an object exposing the buffer protocol."""
+    a = np.frombuffer(buffer, dtype=np.dtype(dtype), count=count, offset=offset)
+    return _new(a, requires_grad)
+
+
+@_takes_device
+def empty_strided(size, stride, *, dtype=None, requires_grad: bool = False) -> Tensor:
+    """An uninitialised tensor of ``size`` with element strides ``stride`` (a view of a fresh
+    buffer just large enough), as torch.empty_strided."""
+    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    if len(size) != len(stride):
+        raise ValueError(f"empty_strided: size {size} and stride {stride} must have one length")
+    if any(s < 0 for s in size) or any(s < 0 for s in stride):
+        raise ValueError(f"empty_strided: negative size or stride: {size}, {stride}")
+    dt = _dtype(dtype)
+    n = 0 if 0 in size else 1 + sum((d - 1) * s for d, s in zip(size, stride))
+    base = np.zeros(n, dt)
+    a = np.lib.stride_tricks.as_strided(base, size, tuple(s * dt.itemsize for s in stride))
+    return _new(a, requires_grad)
+
+
+@_takes_device
 def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
     return _new(np.zeros(_size(size, "zeros"), _dtype(dtype)), requires_grad)
 
@@ -368,3 +406,88 @@ ShortTensor = _legacy("ShortTensor", np.int16)
 CharTensor = _legacy("CharTensor", np.int8)
 ByteTensor = _legacy("ByteTensor", np.uint8)
 BoolTensor = _legacy("BoolTensor", np.bool_)
+
+
+def _window(name: str, length: int, periodic: bool, dtype, f) -> Tensor:
+    """A window of ``length`` points from f(n, N) for n = 0..length-1, with N = length for a
+    symmetric window and length + 1 for a periodic one (the first point of the next period
+    dropped, as for spectral analysis), as torch's window functions."""
+    if not isinstance(length, int | np.integer) or isinstance(length, bool) or length < 0:
+        raise ValueError(f"{name}: window_length must be a non-negative int, got {length!r}")
+    dt = _dtype(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"{name}: expected a floating point dtype, got {dt}")
+    if length <= 1:
+        return Tensor(np.ones(length, dt))
+    n = np.arange(length, dtype=np.float64)
+    return Tensor(np.asarray(f(n, length + 1 if periodic else length)).astype(dt))
+
+
+@_takes_device
+def hann_window(window_length: int, periodic: bool = True, *, dtype=None, requires_grad=False):
+    w = _window("hann_window", window_length, periodic, dtype,
+                lambda n, N: 0.5 - 0.5 * np.cos(2 * np.pi * n / (N - 1)))  # fmt: skip
+    return _new(w.data, requires_grad)
+
+
+@_takes_device
+def hamming_window(
+    window_length: int, periodic: bool = True, alpha: float = 0.54, beta: float = 0.46, *,
+    dtype=None, requires_grad=False,
+):  # fmt: skip
+    w = _window("hamming_window", window_length, periodic, dtype,
+                lambda n, N: alpha - beta * np.cos(2 * np.pi * n / (N - 1)))  # fmt: skip
+    return _new(w.data, requires_grad)
+
+
+@_takes_device
+def blackman_window(window_length: int, periodic: bool = True, *, dtype=None, requires_grad=False):
+    def f(n, N):
+        t = 2 * np.pi * n / (N - 1)
+        return 0.42 - 0.5 * np.cos(t) + 0.08 * np.cos(2 * t)
+
+    return _new(_window("blackman_window", window_length, periodic, dtype, f).data, requires_grad)
+
+
+@_takes_device
+def bartlett_window(window_length: int, periodic: bool = True, *, dtype=None, requires_grad=False):
+    w = _window("bartlett_window", window_length, periodic, dtype,
+                lambda n, N: 1 - np.abs(2 * n / (N - 1) - 1))  # fmt: skip
+    return _new(w.data, requires_grad)
+
+
+@_takes_device
+def kaiser_window(
+    window_length: int, periodic: bool = True, beta: float = 12.0, *, dtype=None,
+    requires_grad=False,
+):  # fmt: skip
+    def f(n, N):
+        return np.i0(beta * np.sqrt(np.clip(1 - (2 * n / (N - 1) - 1) ** 2, 0, 1))) / np.i0(beta)
+
+    return _new(_window("kaiser_window", window_length, periodic, dtype, f).data, requires_grad)
+
+
+@_takes_device
+def inclusive_range(start, end=None, step=1, *, dtype=None, requires_grad: bool = False):
+    """Deprecated torch.range: start..end with ``end`` included, default float dtype."""
+    import warnings
+
+    warnings.warn(
+        "ember.range is deprecated (as torch.range): its end is included, unlike Python's "
+        "range; use ember.arange",
+        UserWarning,
+        stacklevel=3,  # the caller, past the device-argument wrapper
+    )
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("range: step must be nonzero")
+    count = int(np.floor((end - start) / step)) + 1
+    values = start + step * np.arange(max(count, 0), dtype=np.float64)
+    return _new(values.astype(_dtype(dtype)), requires_grad)
+
+
+@_takes_device
+def scalar_tensor(s, *, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A 0-d tensor holding the number ``s`` (default float dtype, as torch.scalar_tensor)."""
+    return _new(np.asarray(s, dtype=_dtype(dtype)), requires_grad)

@@ -231,7 +231,8 @@ class Tensor:
         Args:
             gradient: d(out)/d(self) for a non-scalar tensor; defaults to 1 for a scalar.
             retain_graph: keep the graph so backward can run through it again.
-            create_graph: not supported (ember's backward does not record a graph).
+            create_graph: record the gradients' own graph (higher-order gradients); implies
+                retain_graph unless that is given.
             inputs: accumulate only into these tensors' ``.grad`` (leaves or not).
         """
         _engine.backward(self, gradient, retain_graph, create_graph, inputs)
@@ -675,7 +676,10 @@ class Tensor:
     def _assign(self, values, depends_on=None) -> Tensor:
         """Named in-place update: self's storage := values (no graph; see _needs_record)."""
         self._needs_record(depends_on, rebind=False)
-        np.copyto(self.data, np.broadcast_to(values, self.shape), casting="same_kind")
+        d = self.data
+        if not (type(values) is np.ndarray and values.shape == d.shape):  # (broadcast_to ~1 us)
+            values = np.broadcast_to(values, d.shape)
+        np.copyto(d, values, casting="same_kind")
         return self
 
     # PyTorch's named in-place methods (EMA weights, hand-written optimiser steps, init): for
@@ -846,6 +850,77 @@ class Tensor:
 
     def is_pinned(self) -> bool:
         return False
+
+    def share_memory_(self) -> Tensor:
+        return self  # one process's memory: nothing to move (DataLoader workers are threads)
+
+    def is_shared(self) -> bool:
+        return False
+
+    def get_device(self) -> int:
+        return -1  # PyTorch's answer for CPU tensors
+
+    # Flags of layouts and devices ember does not have
+    is_sparse = is_sparse_csr = is_quantized = is_meta = is_mps = is_xla = is_xpu = property(
+        lambda self: False
+    )
+    is_mkldnn = is_nested = is_ipu = is_maia = is_mtia = is_vulkan = property(lambda self: False)
+
+    def is_inference(self) -> bool:
+        return False
+
+    @property
+    def real(self) -> Tensor:
+        return self  # ember holds no complex data
+
+    @property
+    def imag(self):
+        raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+
+    def new(self, *args) -> Tensor:
+        """Legacy ``x.new(sizes...)`` (zeros of x's dtype) or ``x.new(data)``."""
+        if len(args) == 1 and not isinstance(args[0], int | np.integer):
+            return _creation.tensor(args[0], dtype=self.dtype)
+        return _creation.zeros(*args, dtype=self.dtype)
+
+    def new_empty_strided(self, size, stride, *, dtype=None, requires_grad: bool = False):
+        return _creation.empty_strided(
+            size, stride, dtype=dtype or self.dtype, requires_grad=requires_grad
+        )
+
+    def resize_(self, *sizes) -> Tensor:
+        """Give x the shape ``sizes`` in place, keeping its elements in row-major order (new
+        ones are zeros; PyTorch leaves them uninitialised)."""
+        shape = tuple(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else sizes
+        if self._requires_grad:
+            raise RuntimeError(
+                "cannot resize variables that require grad (resize_ on a tensor that requires grad)"
+            )
+        flat = self.data.reshape(-1)
+        n = int(np.prod(shape))
+        data = np.zeros(n, self.dtype)
+        data[: min(n, flat.size)] = flat[:n]
+        self.data = data.reshape(shape)
+        return self
+
+    def resize_as_(self, other) -> Tensor:
+        return self.resize_(_other(other, "resize_as_").shape)
+
+    def map_(self, other, fn) -> Tensor:
+        """Each element replaced by fn(element, other's element) (other broadcast), in place."""
+        b = np.broadcast_to(_other(other, "map_").data, self.shape)
+        out = np.vectorize(fn, otypes=[self.dtype])(self.data, b) if self.data.size else self.data
+        return self._assign(out)
+
+    def prelu(self, weight) -> Tensor:
+        from ember.nn import functional as F
+
+        return F.prelu(self, weight)
+
+    def hardshrink(self, lambd: float = 0.5) -> Tensor:
+        from ember.nn import functional as F
+
+        return F.hardshrink(self, lambd)
 
     def storage_offset(self) -> int:
         """Elements between the start of the storage (the base array) and this view's first."""

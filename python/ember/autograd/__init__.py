@@ -1,4 +1,5 @@
-"""Define-by-run automatic differentiation: Function, the backward engine, gradcheck."""
+"""Define-by-run automatic differentiation: Function, the backward engine (with create_graph
+for higher-order gradients), gradcheck and gradgradcheck."""
 
 from ember.autograd import functional
 from ember.autograd.engine import backward, grad
@@ -13,7 +14,7 @@ from ember.autograd.function import (
     set_detect_anomaly,
     set_grad_enabled,
 )
-from ember.autograd.gradcheck import gradcheck
+from ember.autograd.gradcheck import gradcheck, gradgradcheck
 
 __all__ = [
     "Function",
@@ -25,6 +26,7 @@ __all__ = [
     "functional",
     "grad",
     "gradcheck",
+    "gradgradcheck",
     "inference_mode",
     "is_grad_enabled",
     "no_grad",

@@ -113,7 +113,9 @@ def hooks_of(tensor) -> _Hooks:
     return hooks
 
 
-def _run_pre_hooks(hooks: _Hooks, g: np.ndarray) -> np.ndarray:
+def _run_pre_hooks(hooks: _Hooks, g):
+    if isinstance(g, Tensor):  # the recording pass: hooks see and return graph Tensors
+        return _run_graph_pre_hooks(hooks, g)
     for fn in list(hooks.pre.values()):
         out = fn(Tensor._make(g, False, None, 0))
         if out is not None:
@@ -126,14 +128,29 @@ def _run_pre_hooks(hooks: _Hooks, g: np.ndarray) -> np.ndarray:
     return g
 
 
+def _run_graph_pre_hooks(hooks: _Hooks, g):
+    for fn in list(hooks.pre.values()):
+        out = fn(g)
+        if out is not None:
+            if not isinstance(out, Tensor):
+                out = Tensor(np.asarray(out, dtype=g.dtype))
+            if out.shape != g.shape:
+                raise RuntimeError(
+                    f"hook returned a gradient of shape {out.shape}; expected {g.shape}"
+                )
+            g = out
+    return g
+
+
 # ---- the backward pass -------------------------------------------------------------------------
 
 
-def _as_grad(tensor, grad, op: str) -> np.ndarray:
+def _as_grad(tensor, grad, op: str, i: int = 0) -> np.ndarray:
     if not tensor.requires_grad:
         raise RuntimeError(
-            f"{op}: this tensor does not require grad and has no grad_fn "
-            "(was it made under no_grad, or from inputs without requires_grad=True?)"
+            f"{op}: element {i} of tensors does not require grad and does not have a grad_fn "
+            "(was it made under no_grad, from inputs without requires_grad=True, or is it a "
+            "gradient that is constant in the inputs?)"
         )
     if grad is None:
         if tensor.data.size != 1:
@@ -159,7 +176,9 @@ def backward(
 ):
     """Accumulate d(tensors)/d(leaf) * grad_tensors into every leaf's ``.grad`` (only into
     ``inputs``' when given), as torch.autograd.backward; ``tensors`` may be one tensor or a
-    sequence, with ``grad_tensors`` then a sequence of the same length."""
+    sequence, with ``grad_tensors`` then a sequence of the same length. ``create_graph``
+    records the gradients' own graph (leaves' ``.grad`` then require grad), and implies
+    ``retain_graph`` unless that is given."""
     if isinstance(tensors, list | tuple):
         tensors = list(tensors)
         grads = [None] * len(tensors) if grad_tensors is None else list(grad_tensors)
@@ -167,18 +186,19 @@ def backward(
             raise ValueError(f"backward: {len(tensors)} tensors but {len(grads)} gradients")
     else:
         tensors, grads = [tensors], [grad_tensors]
-    _check_create_graph(create_graph)
+    retain = create_graph if retain_graph is None else bool(retain_graph)
     if inputs is None:
-        _run(tensors, grads, bool(retain_graph), None)
+        _run(tensors, grads, retain, None, create_graph)
         return
     inputs = list(inputs) if isinstance(inputs, list | tuple) else [inputs]
     if not inputs:
         raise RuntimeError("backward: inputs= was given but is empty")
-    captured = _run(tensors, grads, bool(retain_graph), inputs)
+    captured = _run(tensors, grads, retain, inputs, create_graph)
     shared = _Shared()
     for t, g in zip(inputs, captured):
         if g is not None:
-            shared.add(g)  # captured arrays may be read by other nodes: copy
+            if not create_graph:
+                shared.add(g)  # captured arrays may be read by other nodes: copy
             _accumulate(t, g, shared)
             hooks = getattr(t, "_hooks", None)
             if hooks is not None and t._ctx is None:
@@ -196,8 +216,8 @@ def grad(
     materialize_grads: bool = False,
 ):
     """The gradients of ``outputs`` with respect to ``inputs`` (a tuple of tensors), without
-    touching any ``.grad``; as torch.autograd.grad."""
-    _check_create_graph(create_graph)
+    touching any ``.grad``; as torch.autograd.grad. With ``create_graph`` the gradients carry
+    their own graph (they can be differentiated again); it implies ``retain_graph``."""
     outputs = list(outputs) if isinstance(outputs, list | tuple) else [outputs]
     single = not isinstance(inputs, list | tuple)
     inputs = [inputs] if single else list(inputs)
@@ -212,7 +232,8 @@ def grad(
             raise TypeError(f"grad: inputs must be tensors, got {type(t).__name__}")
         if not t.requires_grad:
             raise RuntimeError("grad: one of the differentiated Tensors does not require grad")
-    captured = _run(outputs, grad_outputs, bool(retain_graph), inputs)
+    retain = create_graph if retain_graph is None else bool(retain_graph)
+    captured = _run(outputs, grad_outputs, retain, inputs, create_graph)
     out = []
     for t, g in zip(inputs, captured):
         if g is None:
@@ -223,31 +244,40 @@ def grad(
                     "grad: one of the differentiated Tensors appears to not have been used in "
                     "the graph. Set allow_unused=True if this is the desired behavior."
                 )
+        if isinstance(g, Tensor):  # create_graph: the recorded gradient itself, as torch
+            out.append(g)
+            continue
         out.append(None if g is None else Tensor._make(np.array(g, t.dtype), False, None, 0))
     return tuple(out)
 
 
-def _check_create_graph(create_graph: bool) -> None:
-    if create_graph:
-        raise NotImplementedError(
-            "create_graph=True is not supported: ember's backward runs on NumPy arrays and "
-            "records no graph, so higher-order gradients are unavailable"
-        )
-
-
-def _run(tensors, grads, retain_graph: bool, targets):
+def _run(tensors, grads, retain_graph: bool, targets, create_graph: bool = False, stop=False):
     """One backward pass from ``tensors``. Without targets, gradients accumulate into leaves;
     with targets, their gradients are returned (a list aligned with targets) and no ``.grad``
-    changes (except retain_grad's)."""
+    changes (except retain_grad's). ``create_graph`` makes it the recording pass: gradients
+    are Tensors and each node's ``backward_graph`` computes its input gradients with Tensor
+    ops, under grad mode, so they record their own graph. ``stop``: the targets are taken as
+    independent variables: the pass does not run the nodes that made them."""
     # An infinite local derivative met by a zero (a power's root at 0 under a relu mask) makes
     # an intermediate NaN that the next node discards; PyTorch computes the same silently, so
     # NumPy's floating-point warnings stay off for the pass: one switch here, which every node's
     # backward relies on (x / 0, log 0, ...) instead of setting its own.
     with np.errstate(all="ignore"):
-        return _run_pass(tensors, grads, retain_graph, targets)
+        if not create_graph:
+            return _run_pass(tensors, grads, retain_graph, targets, False, stop)
+        with _function.enable_grad():
+            return _run_pass(tensors, grads, retain_graph, targets, True, stop)
 
 
-def _run_pass(tensors, grads, retain_graph: bool, targets):
+def _graph_grad(tensor, grad, i: int):
+    """The recording pass's seed gradient: a Tensor (the caller's own, graph and all)."""
+    if not isinstance(grad, Tensor) or grad.dtype != tensor.dtype:
+        return Tensor._make(_as_grad(tensor, grad, "backward", i), False, None, 0)
+    _as_grad(tensor, grad.data, "backward", i)  # the checks
+    return grad
+
+
+def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bool):
     capture = None if targets is None else {_key(t): None for t in targets}
     # The caller's gradients are read, never written: they count as already shared, so a
     # leaf that receives one gets a copy.
@@ -257,9 +287,12 @@ def _run_pass(tensors, grads, retain_graph: bool, targets):
     # PyTorch's AccumulateGrad: hooks see the complete gradient, and a leaf read by many nodes
     # (a weight shared across time steps) costs one addition each, not one accumulation each.
     leaves = {}
-    for t, g in zip(tensors, grads):
-        g = _as_grad(t, g, "backward")
-        shared.add(g)
+    for n, (t, g) in enumerate(zip(tensors, grads)):
+        if graph:
+            g = _graph_grad(t, g, n)
+        else:
+            g = _as_grad(t, g, "backward", n)
+            shared.add(g)
         ctx = t._ctx
         if ctx is None:  # a leaf: its gradient is grad itself
             _gather(leaves, t, g, capture)
@@ -277,6 +310,9 @@ def _run_pass(tensors, grads, retain_graph: bool, targets):
     # numbers are. A node enters the heap when it first receives a gradient: no separate walk
     # of the graph, and nodes no gradient reaches are never visited.
     heap = [(node._order, node) for node in pending]
+    # The recording pass of autograd.grad (or backward(inputs=)) runs only the nodes a target
+    # is reached through, as torch: the others would record gradients nobody reads.
+    idle = _idle_nodes(pending, targets) if graph and capture is not None and not stop else ()
     heapq.heapify(heap)
     heappop, heappush = heapq.heappop, heapq.heappush
     while heap:
@@ -289,11 +325,17 @@ def _run_pass(tensors, grads, retain_graph: bool, targets):
         if node._tensor_hooks is not None:
             _node_hooks(node, grads, shared)
         if capture is not None:
+            hit = False
             for i, g in enumerate(grads):
                 k = (id(node), i)
                 if g is not None and k in capture:
                     capture[k] = g
-        if node._n_out == 1:
+                    hit = True
+            if (hit and stop) or (idle and id(node) in idle):
+                continue
+        if graph:
+            in_grads = _graph_backward(node, grads)
+        elif node._n_out == 1:
             in_grads = node.backward(node, grads[0])
         else:
             for i, g in enumerate(grads):
@@ -315,7 +357,7 @@ def _run_pass(tensors, grads, retain_graph: bool, targets):
         for parent, g in zip(parents, in_grads):
             if parent is None or g is None:
                 continue
-            if not isinstance(g, np.ndarray):  # (subclasses pass: a row-sparse gradient)
+            if not isinstance(g, np.ndarray) and not graph:  # (a row-sparse gradient passes)
                 g = np.asarray(g)
             if g.shape != parent.data.shape:
                 raise RuntimeError(
@@ -336,14 +378,60 @@ def _run_pass(tensors, grads, retain_graph: bool, targets):
         hooks = getattr(leaf, "_hooks", None)
         if hooks is not None and hooks.pre:
             new = _run_pre_hooks(hooks, g)
-            if new is not g:
+            if new is not g and not graph:
                 shared.add(new)  # a hook's result may be the caller's array: copy it
-                g = new
+            g = new
         _deliver(leaf, g, shared, capture)
         if hooks is not None and capture is None:
             for fn in list(hooks.post.values()):
                 fn(leaf)
     return None if capture is None else [capture[_key(t)] for t in targets]
+
+
+def _idle_nodes(roots, targets) -> set:
+    """The ids of the nodes reachable from ``roots`` through which no gradient reaches a
+    target (an iterative walk: a 5,000-step chain is fine)."""
+    target_nodes = {id(t._ctx) for t in targets if t._ctx is not None}
+    target_leaves = {id(t) for t in targets if t._ctx is None}
+    reaches = {}
+    stack = list(roots)
+    while stack:
+        node = stack[-1]
+        if id(node) in reaches:
+            stack.pop()
+            continue
+        parents = [p for p in node.parents if p is not None]
+        todo = [p._ctx for p in parents if p._ctx is not None and id(p._ctx) not in reaches]
+        if todo:
+            stack.extend(todo)
+            continue
+        stack.pop()
+        reaches[id(node)] = id(node) in target_nodes or any(
+            id(p) in target_leaves if p._ctx is None else reaches[id(p._ctx)] for p in parents
+        )
+    return {k for k, r in reaches.items() if not r}
+
+
+def _graph_backward(node, grads: list) -> tuple:
+    """One node of the recording pass: its ``backward_graph`` on Tensor gradients (zeros for
+    outputs that received none)."""
+    for i, g in enumerate(grads):
+        if g is None:
+            shape, dtype = node._out_meta[i]
+            grads[i] = Tensor._make(np.zeros(shape, dtype), False, None, 0)
+        elif not isinstance(g, Tensor):
+            grads[i] = Tensor._make(np.asarray(g), False, None, 0)
+    out = node.backward_graph(node, *grads)
+    if not isinstance(out, tuple | list):
+        return (_graph_tensor(out),)
+    return tuple(_graph_tensor(g) for g in out)
+
+
+def _graph_tensor(g):
+    """A user backward may return an array or a number: a constant of the recording pass."""
+    if g is None or isinstance(g, Tensor):
+        return g
+    return Tensor._make(np.asarray(g), False, None, 0)
 
 
 def _node_hooks(node, grads: list, shared: _Shared) -> None:
@@ -360,7 +448,7 @@ def _node_hooks(node, grads: list, shared: _Shared) -> None:
             _accumulate(t, g, shared)
 
 
-def _gather(leaves: dict, leaf, g: np.ndarray, capture) -> None:
+def _gather(leaves: dict, leaf, g, capture) -> None:
     """Add one of this pass's gradients of ``leaf`` into ``leaves``."""
     k = id(leaf)
     if capture is not None and k not in capture and getattr(leaf, "_hooks", None) is None:
@@ -369,7 +457,7 @@ def _gather(leaves: dict, leaf, g: np.ndarray, capture) -> None:
     leaves[k] = (leaf, g if prev is None else prev[1] + g)
 
 
-def _deliver(leaf, g: np.ndarray, shared: _Shared, capture) -> None:
+def _deliver(leaf, g, shared: _Shared, capture) -> None:
     """A leaf's gradient of the pass: accumulated, or captured for autograd.grad."""
     if capture is not None:
         k = id(leaf)
@@ -379,13 +467,18 @@ def _deliver(leaf, g: np.ndarray, shared: _Shared, capture) -> None:
     _accumulate(leaf, g, shared)
 
 
-def _accumulate(leaf, g: np.ndarray, shared: _Shared) -> None:
+def _accumulate(leaf, g, shared: _Shared) -> None:
     """Add ``g`` into ``leaf.grad``.
 
     A gradient array is handed to a leaf without a copy when it can be; ``shared`` holds the
     arrays handed that way in this pass, which other nodes may still read: those are never
     added into in place, and never handed to a second leaf.
     """
+    if isinstance(g, Tensor):  # the recording pass: out of place, recorded, as torch
+        if g.dtype != leaf.data.dtype:
+            g = g.to(leaf.data.dtype)
+        leaf.grad = g.clone() if leaf.grad is None else leaf.grad + g
+        return
     dtype = leaf.data.dtype
     if leaf.grad is None:
         if (

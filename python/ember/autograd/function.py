@@ -205,6 +205,18 @@ class Function:
     def backward(ctx, *grads):
         raise NotImplementedError
 
+    @staticmethod
+    def backward_graph(ctx, *grads):
+        """``backward`` in Tensor ops, for create_graph=True: the gradients are Tensors, the
+        result one Tensor (or None) per forward argument, computed with ember ops (under grad
+        mode) so it records its own graph. The inputs are ``ctx.parents`` (those that require
+        grad); see ember.autograd.graph for the helpers. Ops without one refuse double
+        backward rather than give a wrong (constant) second derivative."""
+        raise NotImplementedError(
+            f"double backward through {ctx.name} is not supported (create_graph=True needs "
+            f"the gradient of {ctx.name}'s backward, which ember does not define)"
+        )
+
     # Subclasses written outside ember get PyTorch's contract: forward and backward see Tensors
     # (with no graph recorded inside), and forward may leave ctx to ``setup_context``.
     _tensor_api = False
@@ -226,6 +238,18 @@ class Function:
 
             cls.backward = staticmethod(backward)
 
+            def backward_graph(ctx, *grads):
+                # as torch: the user's backward, recording, on the saved Tensors as they are in
+                # the graph (forward saw detached copies of the inputs and made its outputs)
+                saved = getattr(ctx, "saved_tensors", ())
+                ctx.saved_tensors = tuple(_in_graph(ctx, s) for s in saved)
+                try:
+                    return user_backward(ctx, *grads)
+                finally:
+                    ctx.saved_tensors = saved
+
+            cls.backward_graph = staticmethod(backward_graph)
+
     @classmethod
     def _forward_tensors(cls, ctx, args, kwargs):
         inputs = tuple(
@@ -237,6 +261,9 @@ class Function:
             else:  # PyTorch 2's style: forward(*args) then setup_context(ctx, inputs, output)
                 out = cls.forward(*inputs, **kwargs)
                 cls.setup_context(ctx, inputs, out)
+        if any(ctx.needs_input_grad) and _state.enabled:  # a node: for backward_graph's _in_graph
+            seen = tuple((a, b) for a, b in zip(inputs, args) if isinstance(b, Tensor))
+            ctx._made = (seen, out if isinstance(out, tuple | list) else (out,))
         if isinstance(out, tuple | list):
             return tuple(o.data if isinstance(o, Tensor) else o for o in out)
         return out.data if isinstance(out, Tensor) else out
@@ -290,6 +317,19 @@ class Function:
     @property
     def name(self) -> str:
         return type(self).__name__
+
+
+def _in_graph(ctx, t):
+    """A user Function's saved Tensor as it is in the graph: forward's detached copy of an
+    input is the input itself, forward's output is the node's output."""
+    seen, outs = ctx._made
+    for a, b in seen:
+        if t is a:
+            return b
+    for i, o in enumerate(outs):
+        if t is o:
+            return Tensor._make(o.data, True, ctx, i)
+    return t
 
 
 from ember.tensor import Tensor  # noqa: E402  (circular: Tensor ops are Functions)

@@ -1,17 +1,17 @@
-"""``torch.autograd.functional``: Jacobians and their products with vectors, of a Python
-function of tensors.
+"""``torch.autograd.functional``: Jacobians, Hessians and their products with vectors, of a
+Python function of tensors.
 
 All of them run reverse mode: the Jacobian takes one backward pass per output element, a
-vector-Jacobian product one pass, a Jacobian-vector product goes through the Jacobian. Products
-with a Hessian need the gradient of a gradient (create_graph), which ember does not record:
-``hessian``, ``hvp`` and ``vhp`` say so.
+vector-Jacobian product one pass, a Jacobian-vector product goes through the Jacobian, and the
+Hessian family differentiates the gradient again (create_graph). ``create_graph=True`` keeps
+the results differentiable with respect to the caller's inputs, as torch.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ember.autograd.engine import _check_create_graph, grad
+from ember.autograd.engine import _run as _backward_pass
 from ember.autograd.function import enable_grad
 from ember.tensor import Tensor
 
@@ -28,55 +28,88 @@ def _as_tuple(x, op: str, what: str) -> tuple[bool, tuple]:
     return is_tuple, xs
 
 
-def _run(func, inputs, op: str):
-    """func on leaf copies of the inputs that require grad: (copies, outputs, tuple flags)."""
+def _run(func, inputs, op: str, create_graph: bool = False):
+    """func on leaf copies of the inputs: (copies, outputs, tuple flags). With create_graph an
+    input that requires grad is passed as a view of itself, so results stay differentiable
+    with respect to it (as torch)."""
     in_tuple, xs = _as_tuple(inputs, op, "inputs")
     for x in xs:
         if x.dtype.kind != "f":
             raise TypeError(f"{op}: inputs must be floating point, got {x.dtype}")
-    leaves = tuple(Tensor._make(x.data.copy(), False, None, 0).requires_grad_() for x in xs)
+    leaves = tuple(
+        x.view_as(x)
+        if create_graph and x.requires_grad
+        else Tensor._make(x.data.copy(), False, None, 0).requires_grad_()
+        for x in xs
+    )
     with enable_grad():
         out = func(*leaves)
     out_tuple, outs = _as_tuple(out, op, "function's output")
     return leaves, outs, in_tuple, out_tuple
 
 
-def _grads(outputs, leaves, grad_outputs, strict: bool, op: str) -> list:
-    """d(sum of outputs * grad_outputs)/d(leaves); an output that does not depend on an input
-    gives zeros (strict: an error, as PyTorch)."""
+def _grads(outputs, leaves, grad_outputs, strict: bool, op: str, create_graph=False) -> list:
+    """d(sum of outputs * grad_outputs)/d(leaves), as Tensors (recorded with create_graph); an
+    output that does not depend on an input gives zeros (strict: an error, as PyTorch)."""
     pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
     got = [None] * len(leaves)
-    if pairs:
-        got = grad(
-            [o for o, _ in pairs], leaves, [g for _, g in pairs], retain_graph=True,
-            allow_unused=True,
+    if pairs:  # the leaves are taken as the variables: the pass stops at them
+        got = _backward_pass(
+            [o for o, _ in pairs], [g for _, g in pairs], True, list(leaves), create_graph,
+            stop=True,
         )  # fmt: skip
     if strict and any(g is None for g in got):
         raise RuntimeError(
             f"{op}: the output of the user-provided function is independent of input "
             f"{[g is None for g in got].index(True)}. This is not allowed in strict mode."
         )
-    return [np.zeros_like(x.data) if g is None else g.data for g, x in zip(got, leaves)]
+    return [
+        Tensor._make(np.zeros_like(x.data), False, None, 0)
+        if g is None
+        else g
+        if isinstance(g, Tensor)
+        else Tensor._make(np.array(g, x.dtype), False, None, 0)
+        for g, x in zip(got, leaves)
+    ]
 
 
-def _detached(t: Tensor) -> Tensor:
-    return Tensor._make(t.data, False, None, 0)
+def _detached(t: Tensor, create_graph: bool = False) -> Tensor:
+    return t if create_graph else Tensor._make(t.data, False, None, 0)
 
 
-def _jacobian_blocks(outs, leaves, strict: bool, op: str) -> list[list[np.ndarray]]:
-    """d out / d x for each output and input, shaped out.shape + x.shape: one backward pass
-    per output element."""
+def _jacobian_blocks(outs, leaves, strict: bool, op: str, create_graph=False) -> list[list]:
+    """d out / d x for each output and input, Tensors shaped out.shape + x.shape: one backward
+    pass per output element."""
+    from ember.ops import stack
+
     rows = []
     for o in outs:
-        blocks = [np.zeros((o.data.size, *x.shape), x.dtype) for x in leaves]
+        per_input = [[] for _ in leaves]
         for i in range(o.data.size):
             seed = np.zeros(o.data.size, o.dtype)
             seed[i] = 1
             seed = Tensor._make(seed.reshape(o.shape), False, None, 0)
-            for block, g in zip(blocks, _grads([o], leaves, [seed], strict, op)):
-                block[i] = g
-        rows.append([b.reshape(o.shape + x.shape) for b, x in zip(blocks, leaves)])
+            for acc, g in zip(per_input, _grads([o], leaves, [seed], strict, op, create_graph)):
+                acc.append(g)
+        rows.append(
+            [
+                stack(gs).reshape(o.shape + x.shape)
+                if gs
+                else Tensor._make(np.zeros(o.shape + x.shape, x.dtype), False, None, 0)
+                for gs, x in zip(per_input, leaves)
+            ]
+        )
     return rows
+
+
+def _check_vectorize(op: str, vectorize: bool, strict: bool) -> None:
+    """vectorize=True is PyTorch's speed option (vmap over the rows): ember computes the same
+    rows one by one, with PyTorch's refusal of strict alongside it."""
+    if vectorize and strict:
+        raise RuntimeError(
+            f"torch.autograd.functional.{op}: `strict=True` and `vectorized=True` are not "
+            "supported together. Please either set `strict=False` or `vectorize=False`."
+        )
 
 
 def jacobian(func, inputs, create_graph: bool = False, strict: bool = False,
@@ -85,16 +118,13 @@ def jacobian(func, inputs, create_graph: bool = False, strict: bool = False,
     output.shape + input.shape; for tuples, a tuple (over outputs) of tuples (over inputs),
     collapsed where func takes or returns a single tensor, as torch.autograd.functional.
     Either ``strategy`` gives the same numbers (ember computes both in reverse mode)."""
-    _check_create_graph(create_graph)
+    _check_vectorize("jacobian", vectorize, strict)
     if strategy not in ("reverse-mode", "forward-mode"):
         raise ValueError(
             f"jacobian: strategy must be 'reverse-mode' or 'forward-mode', got {strategy!r}"
         )
-    leaves, outs, in_tuple, out_tuple = _run(func, inputs, "jacobian")
-    rows = [
-        tuple(Tensor._make(b, False, None, 0) for b in row)
-        for row in _jacobian_blocks(outs, leaves, strict, "jacobian")
-    ]
+    leaves, outs, in_tuple, out_tuple = _run(func, inputs, "jacobian", create_graph)
+    rows = [tuple(row) for row in _jacobian_blocks(outs, leaves, strict, "jacobian", create_graph)]
     rows = [r if in_tuple else r[0] for r in rows]
     return tuple(rows) if out_tuple else rows[0]
 
@@ -119,40 +149,70 @@ def _vectors(v, like, op: str, what: str) -> list[Tensor]:
 
 def vjp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
     """(func(inputs), v^T J): the vector-Jacobian product, one backward pass."""
-    _check_create_graph(create_graph)
-    leaves, outs, in_tuple, out_tuple = _run(func, inputs, "vjp")
+    leaves, outs, in_tuple, out_tuple = _run(func, inputs, "vjp", create_graph)
     vs = _vectors(v, outs, "vjp", "function's output")
-    got = [Tensor._make(g, False, None, 0) for g in _grads(outs, leaves, vs, strict, "vjp")]
-    out = tuple(map(_detached, outs)) if out_tuple else _detached(outs[0])
-    return out, (tuple(got) if in_tuple else got[0])
+    got = _grads(outs, leaves, vs, strict, "vjp", create_graph)
+    out = tuple(_detached(o, create_graph) for o in outs)
+    return (out if out_tuple else out[0]), (tuple(got) if in_tuple else got[0])
 
 
 def jvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
     """(func(inputs), J v): the Jacobian-vector product, here through the Jacobian (one
     backward pass per output element: fine for the small functions it is used on)."""
-    _check_create_graph(create_graph)
     _, ins = _as_tuple(inputs, "jvp", "inputs")
-    vs = _vectors(v, ins, "jvp", "input")
-    leaves, outs, _, out_tuple = _run(func, inputs, "jvp")
+    vs = [_detached(vec, create_graph) for vec in _vectors(v, ins, "jvp", "input")]
+    leaves, outs, _, out_tuple = _run(func, inputs, "jvp", create_graph)
     products = []
-    for o, row in zip(outs, _jacobian_blocks(outs, leaves, strict, "jvp")):
-        total = sum(np.tensordot(b, vec.data, vec.ndim) for b, vec in zip(row, vs))
-        products.append(Tensor._make(np.asarray(total, o.dtype).reshape(o.shape), False, None, 0))
-    out = tuple(map(_detached, outs)) if out_tuple else _detached(outs[0])
-    return out, (tuple(products) if out_tuple else products[0])
+    for o, row in zip(outs, _jacobian_blocks(outs, leaves, strict, "jvp", create_graph)):
+        total = None
+        for block, vec in zip(row, vs):
+            term = block.reshape(o.data.size, vec.data.size) @ vec.reshape(vec.data.size)
+            total = term if total is None else total + term
+        products.append(total.reshape(o.shape))
+    out = tuple(_detached(o, create_graph) for o in outs)
+    return (out if out_tuple else out[0]), (tuple(products) if out_tuple else products[0])
 
 
-def _needs_double_backward(name: str):
-    def refuse(*args, **kwargs):
-        raise NotImplementedError(
-            f"{name}: needs the gradient of a gradient (create_graph=True), which ember's "
-            "backward does not record"
+def _scalar_output(outs, op: str) -> None:
+    if len(outs) != 1 or outs[0].data.size != 1:
+        raise RuntimeError(
+            f"{op}: the function given to {op} should return a single Tensor with a single "
+            f"element, got {len(outs)} tensors of shapes {[tuple(o.shape) for o in outs]}"
         )
 
-    refuse.__name__ = name
-    return refuse
+
+def hessian(func, inputs, create_graph: bool = False, strict: bool = False,
+            vectorize: bool = False, outer_jacobian_strategy: str = "reverse-mode"):  # fmt: skip
+    """The Hessian of a scalar ``func`` at ``inputs``: the Jacobian of its gradient, shaped
+    input.shape + input.shape for one input, a tuple of tuples (H[i][j] = d2 f / dx_i dx_j)
+    for several, as torch.autograd.functional.hessian."""
+    _check_vectorize("hessian", vectorize, strict)
+
+    def gradient(*xs):
+        outs = _as_tuple(func(*xs), "hessian", "function's output")[1]
+        _scalar_output(outs, "hessian")
+        return tuple(_grads(outs, xs, [None], strict, "hessian", create_graph=True))
+
+    in_tuple = isinstance(inputs, tuple | list)
+    jac = jacobian(gradient, inputs, create_graph, strict, strategy=outer_jacobian_strategy)
+    return jac if in_tuple else jac[0]
 
 
-hessian = _needs_double_backward("hessian")
-hvp = _needs_double_backward("hvp")
-vhp = _needs_double_backward("vhp")
+def vhp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
+    """(func(inputs), v^T H) for a scalar ``func``: the gradient of <grad f, v>, two passes."""
+    return _hessian_product(func, inputs, v, create_graph, strict, "vhp")
+
+
+def hvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
+    """(func(inputs), H v) for a scalar ``func``; the Hessian of a twice continuously
+    differentiable function is symmetric, so this is v^T H, computed as vhp."""
+    return _hessian_product(func, inputs, v, create_graph, strict, "hvp")
+
+
+def _hessian_product(func, inputs, v, create_graph: bool, strict: bool, op: str):
+    leaves, outs, in_tuple, _ = _run(func, inputs, op, create_graph)
+    _scalar_output(outs, op)
+    vs = _vectors(v, leaves, op, "input")
+    grads = _grads(outs, leaves, [None], strict, op, create_graph=True)
+    got = _grads(grads, leaves, vs, strict, op, create_graph)
+    return _detached(outs[0], create_graph), (tuple(got) if in_tuple else got[0])

@@ -1,17 +1,27 @@
-"""Gradient checking by central finite differences in float64."""
+"""Gradient checking by central finite differences in float64: first derivatives (gradcheck)
+and second derivatives (gradgradcheck)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ember.autograd.engine import grad
-from ember.autograd.function import no_grad
+from ember.autograd.function import enable_grad, no_grad
 from ember.tensor import Tensor
 
 
 def _flat_output(out):
     outs = out if isinstance(out, tuple | list) else (out,)
     return [o for o in outs if isinstance(o, Tensor) and o.dtype.kind == "f"]
+
+
+def _checked_inputs(inputs, op: str):
+    """(inputs as a tuple, the positions of those that require grad)."""
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    if not checked:
+        raise ValueError(f"{op}: no input requires grad")
+    return inputs, checked
 
 
 def gradcheck(
@@ -40,12 +50,7 @@ def gradcheck(
         >>> ember.autograd.gradcheck(lambda t: (t * t).sum(), (x,))
         True
     """
-    if isinstance(inputs, Tensor):
-        inputs = (inputs,)
-    inputs = tuple(inputs)
-    checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
-    if not checked:
-        raise ValueError("gradcheck: no input requires grad")
+    inputs, checked = _checked_inputs(inputs, "gradcheck")
     for i in checked:
         if inputs[i].dtype != np.float64:
             raise TypeError(
@@ -100,3 +105,56 @@ def gradcheck(
                 "elements off)"
             )
     return True
+
+
+def gradgradcheck(
+    func,
+    inputs,
+    grad_outputs=None,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    gen_non_contig_grad_outputs: bool = False,
+    raise_exception: bool = True,
+) -> bool:
+    """Check second derivatives, as torch.autograd.gradgradcheck: ``gradcheck`` of the map
+    (inputs, grad_outputs) -> the gradients of ``func``'s outputs (weighted by grad_outputs)
+    with respect to the inputs, computed with create_graph=True. ``grad_outputs`` default to
+    fixed random float64 tensors; they count as inputs, so the gradient's dependence on them
+    is checked too. (``gen_non_contig_grad_outputs`` is accepted and has no effect.)
+    """
+    inputs, checked = _checked_inputs(inputs, "gradgradcheck")
+    with enable_grad():
+        outs = [o for o in _flat_output(func(*inputs)) if o.requires_grad]
+    if not outs:
+        raise ValueError("gradgradcheck: no output depends on the inputs that require grad")
+    if grad_outputs is None:
+        rng = np.random.default_rng(1)
+        grad_outputs = [Tensor(rng.standard_normal(o.shape)) for o in outs]
+    grad_outputs = [grad_outputs] if isinstance(grad_outputs, Tensor) else list(grad_outputs)
+    if len(grad_outputs) != len(outs):
+        raise ValueError(
+            f"gradgradcheck: {len(outs)} differentiable outputs but {len(grad_outputs)} "
+            "grad_outputs"
+        )
+    grad_outputs = [
+        Tensor(np.array(g.data if isinstance(g, Tensor) else g, np.float64), requires_grad=True)
+        for g in grad_outputs
+    ]
+    n = len(inputs)
+
+    def first_gradients(*args):
+        xs, gos = args[:n], args[n:]
+        with enable_grad():
+            ys = [o for o in _flat_output(func(*xs)) if o.requires_grad]
+            got = grad(ys, [xs[i] for i in checked], gos, create_graph=True, allow_unused=True)
+        return tuple(g for g in got if g is not None)
+
+    return gradcheck(
+        first_gradients,
+        inputs + tuple(grad_outputs),
+        eps=eps,
+        atol=atol,
+        rtol=rtol,
+        raise_exception=raise_exception,
+    )

@@ -1,6 +1,6 @@
 """ember.nn: layers, losses, functional ops, initialisers."""
 
-from ember.nn import functional, init, seq2seq, utils
+from ember.nn import attention, functional, init, parameter, seq2seq, utils
 from ember.nn.modules.activation import (
     ELU,
     GELU,
@@ -345,10 +345,12 @@ __all__ = [
     "ZeroPad1d",
     "ZeroPad2d",
     "ZeroPad3d",
+    "attention",
     "blocks",
     "functional",
     "generate_square_subsequent_mask",
     "init",
+    "parameter",
     "seq2seq",
     "sinusoidal_positional_encoding",
     "utils",

@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 
 from ember import _C, _sparse_grad, ops
+from ember.autograd import graph as _graph
 from ember.autograd.engine import unbroadcast
 from ember.autograd.function import Function, is_grad_enabled
 from ember.tensor import Tensor, get_default_dtype
@@ -156,6 +157,18 @@ class Linear(Function):
         db = g2.sum(axis=0) if nb else None
         return dx, dw, db
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        x2, w0 = ctx.saved_tensors
+        x, w = _graph.inputs(ctx, x2.reshape(*ctx.lead, x2.shape[1]), w0)
+        nx, nw, nb = ctx.needs_input_grad
+        g2 = g.reshape(x2.shape[0], w0.shape[0])
+        return (
+            ops.matmul(g, w) if nx else None,
+            ops.matmul(g2.t(), x.reshape(x2.shape)) if nw else None,
+            g2.sum(0) if nb else None,
+        )
+
 
 def linear(input, weight, bias=None) -> Tensor:
     """y = input @ weight^T + bias.
@@ -205,6 +218,40 @@ class Activation(Function):
         (saved,) = ctx.saved_tensors
         g = _contig(g.astype(saved.dtype, copy=False))
         return _C.activation_backward(ctx.act, g, saved, **ctx.params), None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        name, params = ctx.act, ctx.params
+        if name in _PIECEWISE_LINEAR:  # a constant slope per piece: linear in g
+            back = lambda v: Activation.backward(ctx, v)[0]  # noqa: E731  (self-adjoint)
+            return _graph.linear(ctx, g, back, mask_of=ctx.parents[0]), None, None
+        if name in Activation._FROM_OUTPUT:
+            y = _graph.output(ctx, ctx.saved_tensors[0])
+            return g * (y * (1 - y) if name == "sigmoid" else 1 - y * y), None, None
+        if name not in _ACTIVATION_GRAPH:
+            return Function.backward_graph(ctx, g)  # refuses
+        f = _ACTIVATION_GRAPH[name]
+        return _graph.recompute(ctx, (g,), lambda x: f(x, **params), ctx.parents[0])[0], None, None
+
+
+_PIECEWISE_LINEAR = ("relu", "leaky_relu", "hardtanh", "hardsigmoid")
+_ACTIVATION_GRAPH = {  # the smooth activations' forwards in Tensor ops, for create_graph
+    "elu": lambda x, alpha: ops.where(x > 0, x, alpha * (ops.exp(ops.clamp(x, max=0)) - 1)),
+    "gelu": lambda x, approximate: (
+        x * 0.5 * (1 + ops.erf(x * (1 / math.sqrt(2))))
+        if approximate == "none"
+        else 0.5 * x * (1 + tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)))
+    ),
+    "softplus": lambda x, beta, threshold: ops.where(
+        x * beta > threshold,
+        x,
+        (relu(x * beta) + ops.log1p(ops.exp(-ops.abs(x * beta)))) / beta,  # no overflow
+    ),
+    "silu": lambda x: x * sigmoid(x),
+    "mish": lambda x: x * tanh(softplus(x)),
+    "logsigmoid": lambda x: -softplus(-x),
+    "hardswish": lambda x: x * ops.clamp(x / 6 + 0.5, 0, 1),
+}
 
 
 def _integer_tensor(x) -> bool:
@@ -294,6 +341,14 @@ class Softmax(Function):
             None,
             None,
         )
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        y = _graph.output(ctx, ctx.saved_tensors[0])
+        d = ctx.dim
+        if ctx.log:
+            return g - ops.exp(y) * g.sum(d, keepdim=True), None, None
+        return y * (g - (g * y).sum(d, keepdim=True)), None, None
 
 
 def softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
@@ -524,6 +579,14 @@ class GLU(Function):
         a, s = ctx.saved_tensors
         return np.concatenate([g * s, g * a * s * (1 - s)], axis=ctx.dim).astype(a.dtype), None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        def glu_map(x):
+            a, b = ops.chunk(x, 2, ctx.dim)
+            return a * sigmoid(b)
+
+        return _graph.recompute(ctx, (g,), glu_map, ctx.parents[0])[0], None
+
 
 def glu(input, dim: int = -1) -> Tensor:
     """a * sigmoid(b), where a and b are the two halves of the input along ``dim``."""
@@ -555,6 +618,17 @@ class PReLU(Function):
         axes = tuple(i for i in range(x.ndim) if not (wb.ndim and i == 1))
         gw = gw.sum(axis=axes).reshape(ctx.wshape).astype(x.dtype, copy=False)
         return gx, gw
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x0, wb = ctx.saved_tensors
+        x, w = _graph.inputs(ctx, x0, wb.reshape(ctx.wshape))
+        shape = wb.shape
+
+        def prelu_map(x, w):
+            return ops.where(x > 0, x, w.reshape(shape) * x)
+
+        return _graph.recompute(ctx, (g,), prelu_map, x, w)
 
 
 def prelu(input, weight) -> Tensor:
@@ -757,6 +831,12 @@ class VectorNorm(Function):
         gx = np.where(n == 0, 0, g * local)
         return gx.astype(x.dtype, copy=False), None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        p, dim, keepdim = ctx.p, ctx.dim, ctx.keepdim
+        norm = lambda x: ops.norm(x, p, dim, keepdim)  # noqa: E731  (Norm2 / NormP)
+        return _graph.recompute(ctx, (g,), norm, ctx.parents[0])[0], None, None, None
+
 
 def _norm(x: Tensor, p: float, dim: int, keepdim: bool) -> Tensor:
     if not p > 0:
@@ -784,6 +864,15 @@ class _Normalize2(Function):
         gx = ops._bcast(np.true_divide, np.ascontiguousarray(g), c)
         gx -= ops._bcast(np.multiply, x, np.where(n == 0, 0, dn / np.where(n == 0, 1, n)))
         return gx.reshape(x.shape), None, None  # (ascontiguousarray made a 0-d g 1-d)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        dim, eps = ctx.meta
+
+        def normalize(x):  # the clamp passes gradients where the norm >= eps, as backward
+            return x / ops.clamp(ops.norm(x, 2, dim, True), min=eps)
+
+        return _graph.recompute(ctx, (g,), normalize, ctx.parents[0])[0], None, None
 
 
 def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None) -> Tensor:
@@ -850,6 +939,18 @@ class CosineSimilarity(Function):
         ga, gb = b * s - a * k[0], a * s - b * k[1]
         return unbroadcast(ga, a.shape), unbroadcast(gb, b.shape), None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        a, b = _graph.inputs(ctx, *ctx.saved_tensors)
+        d, eps = ctx.meta[:2]
+
+        def cosine(a, b):  # the forward in Tensor ops (a clamped norm is the constant eps)
+            na = ops.clamp(ops.norm(a, 2, d, True), min=eps)
+            nb = ops.clamp(ops.norm(b, 2, d, True), min=eps)
+            return ((a * b).sum(d, keepdim=True) / na / nb).squeeze(d)
+
+        return _graph.recompute(ctx, (g,), cosine, a, b) + (None, None)
+
 
 def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """sum(x1 / max(||x1||, eps) * x2 / max(||x2||, eps)) along ``dim`` (inputs broadcast)."""
@@ -875,9 +976,10 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
         raise ValueError("one_hot: class values must be non-negative")
     if idx.size and idx.max() >= num_classes:
         raise ValueError("one_hot: class values must be smaller than num_classes")
-    out = np.zeros(idx.shape + (num_classes,), dtype=np.int64)
-    np.put_along_axis(out, idx.astype(np.int64)[..., None], 1, axis=-1)
-    return Tensor(out)
+    # the 1s by flat position (row * num_classes + class): ~2x put_along_axis on small inputs
+    out = np.zeros(idx.size * num_classes, dtype=np.int64)
+    out[np.arange(0, out.size, num_classes or 1) + idx.reshape(-1)] = 1
+    return Tensor._make(out.reshape(idx.shape + (num_classes,)), False, None, 0)
 
 
 # ---- losses -------------------------------------------------------------------------------
@@ -912,6 +1014,17 @@ class MSELoss(Function):
         nx, nt, _ = ctx.needs_input_grad
         return (gx if nx else None, -gx if nt else None, None)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        (d,) = ctx.saved_tensors
+        px, pt = ctx.parents[:2]  # (a constant one from the other and d = x - t)
+        x = px if px is not None else _graph.constant(pt.data + d)
+        t = pt if pt is not None else _graph.constant(px.data - d)
+        scale = 2.0 / max(d.size, 1) if ctx.reduction == "mean" else 2.0
+        gx = (g * scale) * (x - t)
+        nx, nt, _ = ctx.needs_input_grad
+        return (gx if nx else None, -gx if nt else None, None)
+
 
 class RegressionLoss(Function):
     # x, t of one shape and float dtype -> loss('mse' | 'l1' | 'huber' | 'smooth_l1') of x - t,
@@ -939,6 +1052,26 @@ class RegressionLoss(Function):
             dx = _C.regression_loss_backward(x, t, None, loss, param, float(scale))
         nx, nt = ctx.needs_input_grad[:2]
         return (dx if nx else None), (-dx if nt else None), None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        loss, param, reduction = ctx.meta
+        pointwise = _REGRESSION_GRAPH[loss]
+        x, t = _graph.inputs(ctx, *ctx.saved_tensors)
+        gx, gt = _graph.recompute(
+            ctx, (g,), lambda x, t: _reduce(pointwise(x - t, param), reduction), x, t
+        )
+        return gx, gt, None, None, None
+
+
+_REGRESSION_GRAPH = {  # RegressionLoss's pointwise losses of d = x - t in Tensor ops
+    "mse": lambda d, p: d * d,
+    "l1": lambda d, p: ops.abs(d),
+    "huber": lambda d, p: ops.where(ops.abs(d) < p, 0.5 * d * d, p * (ops.abs(d) - 0.5 * p)),
+    "smooth_l1": lambda d, p: (
+        ops.where(ops.abs(d) < p, 0.5 * d * d / p, ops.abs(d) - 0.5 * p) if p > 0 else ops.abs(d)
+    ),
+}
 
 
 def _fused_loss(x: Tensor, t: Tensor, loss: str, param: float, reduction: str):
@@ -1062,6 +1195,21 @@ class NLLLoss(Function):
         moved = grows.reshape((shape[0],) + shape[2:] + (c,))
         return np.moveaxis(moved, -1, 1), None, None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        shape, tc, w, valid, reduction, tshape = ctx.meta
+
+        def nll_map(v):  # the forward on v (linear): the weighted picked entries, reduced
+            c = shape[1] if len(shape) > 1 else shape[0]
+            rows = v.reshape(1, c) if v.ndim == 1 else np.moveaxis(v, 1, -1).reshape(-1, c)
+            losses = -rows[np.arange(tc.shape[0]), tc] * w
+            if reduction == "none":
+                return losses.reshape(tshape)
+            total = losses.sum() / w.sum() if reduction == "mean" else losses.sum()
+            return np.asarray(total, v.dtype)
+
+        return _graph.linear(ctx, g, nll_map, mask_of=ctx.parents[0]), None, None, None, None
+
 
 def _targets(op: str, target) -> np.ndarray:
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
@@ -1124,6 +1272,22 @@ class CrossEntropy(Function):
             x, lse, t, g, weight, ignore_index, label_smoothing, reduction, wsum, log_input
         )
         return dx, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        meta = ctx.meta[0]
+        if meta[5]:  # log-probabilities in: the loss is linear in them
+
+            def loss_map(v):
+                return CrossEntropy.forward(_graph.scratch(CrossEntropy), _contig(v), meta)
+
+            return _graph.linear(ctx, g, loss_map, mask_of=ctx.parents[0]), None
+        # logits: the same loss of log_softmax(x), whose graph backward is known
+        as_log = meta[:5] + (True,)
+        x = ctx.parents[0]
+        return _graph.recompute(
+            ctx, (g,), lambda x: CrossEntropy.apply(log_softmax(x, 1), as_log), x
+        )[0], None
 
 
 def _fused_rows(x: Tensor, t: np.ndarray, w, ignore_index, reduction, label_smoothing, log_input):
@@ -1257,6 +1421,7 @@ class LayerNorm(Function):
         bf = None if b is None else _contig(b).reshape(m)
         y, mean, rstd = _C.layer_norm_forward(x2, wf, bf, eps)
         ctx.save_for_backward(x2, mean, rstd, wf)
+        ctx.eps = eps
         ctx.shapes = (x.shape, None if w is None else w.shape, None if b is None else b.shape)
         return y.reshape(x.shape)
 
@@ -1274,6 +1439,22 @@ class LayerNorm(Function):
             None,
             None,
         )
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x2 = ctx.saved_tensors[0]
+        xs = ctx.shapes[0]
+        x, w, b = _graph.inputs(ctx, x2.reshape(xs), ctx.saved_tensors[3], None)
+
+        def norm(x, w, b):  # the forward in Tensor ops
+            xr = x.reshape(x2.shape)
+            xc = xr - xr.mean(1, keepdim=True)
+            y = (xc / ops.sqrt((xc * xc).mean(1, keepdim=True) + ctx.eps)).reshape(xs)
+            y = y if w is None else y * w
+            return y if b is None else y + b
+
+        args = (x, None if w is None else w.reshape(ctx.shapes[1]), b)
+        return _graph.recompute(ctx, (g,), norm, *args) + (None, None)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
@@ -1389,6 +1570,21 @@ class ScaledDotProductAttention(Function):
             None,
             None,
         )
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        opts, qs, ks, vs = ctx.meta
+        mask_base, _, _, _, is_causal, scale, dropout_p, _ = opts
+        if mask_base is not None or dropout_p > 0:
+            return Function.backward_graph(ctx, g)  # refuses: a mask or dropout
+        q3, k3, v3 = ctx.saved_tensors[:3]
+        q, k, v = _graph.inputs(ctx, q3.reshape(qs), k3.reshape(ks), v3.reshape(vs))
+        zero = _graph.constant(np.zeros((qs[-2], ks[-2]), q3.dtype))
+
+        def attend(q, k, v):  # the forward in Tensor ops
+            return _attention_composed(q, k, v, zero, 0.0, is_causal, scale)
+
+        return _graph.recompute(ctx, (g,), attend, q, k, v) + (None,) * 5
 
 
 def scaled_dot_product_attention(
@@ -1609,6 +1805,10 @@ class Dropout(Function):
         (mask,) = ctx.saved_tensors
         return g * mask, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g * _graph.constant(ctx.saved_tensors[0]), None
+
 
 def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Inverted dropout: zeroes each element with probability p and scales the rest by
@@ -1683,6 +1883,12 @@ class L1Loss(Function):
     def backward(ctx, g):
         (d,) = ctx.saved_tensors
         gx = _grad_scale(g, ctx.reduction, d.size) * np.sign(d)
+        return gx, -gx, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (d,) = ctx.saved_tensors
+        gx = _grad_scale(g, ctx.reduction, d.size) * _graph.constant(np.sign(d))
         return gx, -gx, None
 
 
@@ -1784,6 +1990,15 @@ def _broadcast_weight(op: str, weight, shape, dtype, name: str = "weight"):
     return w
 
 
+def _bce_graph_terms(ctx, g):
+    """BCELoss's and BCEWithLogitsLoss's backward_graph: input, target and the upstream
+    gradient of each element (reduction and weight applied), as Tensors."""
+    x0, t0 = ctx.saved_tensors[:2]
+    x, t = _graph.inputs(ctx, x0, t0)
+    s = _grad_scale(g, ctx.reduction, x0.size)
+    return x, t, s if ctx.w is None else s * _graph.constant(ctx.w)
+
+
 class BCELoss(Function):
     # -w (t log x + (1 - t) log(1 - x)), each log clamped to >= -100 as PyTorch does
     @staticmethod
@@ -1808,6 +2023,15 @@ class BCELoss(Function):
         gx = s * (x - t) / np.maximum((1 - x) * x, eps)
         gt = (s * (log1mx - logx)).astype(x.dtype, copy=False) if ctx.needs_input_grad[1] else None
         return gx.astype(x.dtype, copy=False), gt, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x, t, s = _bce_graph_terms(ctx, g)
+        gx = s * (x - t) / ops.clamp((1 - x) * x, min=1e-12)  # as backward
+        gt = None
+        if ctx.needs_input_grad[1]:
+            gt = s * (ops.clamp(ops.log1p(-x), min=-100) - ops.clamp(ops.log(x), min=-100))
+        return gx, gt, None, None
 
 
 @_torch_loss_params("input", "target", "weight", "size_average", "reduce", "reduction")
@@ -1868,6 +2092,16 @@ class BCEWithLogitsLoss(Function):
             if nt:
                 gt = (s * (-x + (ctx.pw - 1) * sp)).astype(x.dtype, copy=False)
         return gx.astype(x.dtype, copy=False), gt, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x, t, s = _bce_graph_terms(ctx, g)
+        if ctx.pw is None:  # as backward
+            return s * (sigmoid(x) - t), -s * x, None, None, None
+        pw = _graph.constant(ctx.pw)
+        gx = s * ((1 - t) - (1 + (pw - 1) * t) * (1 - sigmoid(x)))
+        gt = s * (-x + (pw - 1) * softplus(-x, 1.0, math.inf))
+        return gx, gt, None, None, None
 
 
 @_torch_loss_params(
@@ -2029,6 +2263,20 @@ class KLDiv(Function):
             gt = np.where(t == 0, 0, g * (np.log(np.where(t == 0, 1, t)) + 1 - x))
             gt = gt.astype(x.dtype, copy=False)
         return (-g * t if nx else None), gt, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x0, t0 = ctx.saved_tensors
+        x, t = _graph.inputs(ctx, x0, t0)
+        if ctx.log_target:
+            kl = lambda x, t: ops.exp(t) * (t - x)  # noqa: E731
+        else:
+            zero = _graph.constant(t0 == 0)
+
+            def kl(x, t):  # t log t is 0 at t = 0
+                return ops.where(zero, 0.0, t * ops.log(ops.where(zero, 1.0, t))) - t * x
+
+        return _graph.recompute(ctx, (g,), kl, x, t) + (None,)
 
 
 @_torch_loss_params("input", "target", "size_average", "reduce", "reduction", "log_target")
@@ -2385,6 +2633,59 @@ class Conv2d(Function):
         )
         return dx, dw, db, None, None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        x, w = _graph.inputs(ctx, *ctx.saved_tensors)
+        nx, nw, nb = ctx.needs_input_grad[:3]
+        dx, dw = _Conv2dGrad.apply(g, x, w, ctx.args)
+        return (
+            dx if nx else None,
+            dw if nw else None,
+            g.sum((0, 2, 3)) if nb and ctx.has_bias else None,
+            None,
+            None,
+            None,
+            None,
+        )
+
+
+class _Conv2dGrad(Function):
+    """Conv2d's backward as a node, for create_graph: (g, x, w) -> (dx, dw). conv is bilinear,
+    y = B(x, w), and so is its backward; its gradients are B and B's backward again:
+    d<ddx, dx> + d<ddw, dw> gives g: B(ddx, w) + B(x, ddw), x: dx(g, ddw), w: dw(g, ddx)."""
+
+    @staticmethod
+    def forward(ctx, g, x, w, args):
+        ctx.save_for_backward(g, x, w)
+        ctx.args = args
+        dx, dw, _ = _C.conv2d_backward(_contig(g), x, w, *args, need_bias=False)
+        return dx, dw
+
+    @staticmethod
+    def backward(ctx, ddx, ddw):
+        g, x, w = ctx.saved_tensors
+        args = ctx.args
+        gg = _C.conv2d_forward(_contig(ddx), w, None, *args) + _C.conv2d_forward(
+            x, _contig(ddw), None, *args
+        )
+        only_dx = {"need_weight": False, "need_bias": False}
+        only_dw = {"need_input": False, "need_bias": False}
+        gx = _C.conv2d_backward(_contig(g), x, _contig(ddw), *args, **only_dx)[0]
+        gw = _C.conv2d_backward(_contig(g), _contig(ddx), w, *args, **only_dw)[1]
+        return gg, gx, gw, None
+
+    @staticmethod
+    def backward_graph(ctx, ddx, ddw):
+        g, x, w = _graph.inputs(ctx, *ctx.saved_tensors)
+        args = ctx.args
+        gg = Conv2d.apply(ddx, w, None, *args) + Conv2d.apply(x, ddw, None, *args)
+        return (
+            gg,
+            _Conv2dGrad.apply(g, x, ddw, args)[0],
+            _Conv2dGrad.apply(g, ddx, w, args)[1],
+            None,
+        )
+
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """2-D convolution (cross-correlation, as PyTorch) over an NCHW batch.
@@ -2483,6 +2784,17 @@ class MaxPool2d(Function):
         g = _contig(g.astype(ctx.dtype, copy=False))
         return _C.max_pool2d_backward(g, idx, ctx.shape), None, None, None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g, _gidx=None):
+        (idx,) = ctx.saved_tensors
+        lead = idx.shape[:-2]
+
+        def pick(v):  # the forward on v, its windows' maxima fixed: v at the argmax indices
+            flat = np.take_along_axis(v.reshape(*lead, -1), idx.reshape(*lead, -1), axis=-1)
+            return flat.reshape(idx.shape)
+
+        return (_graph.linear(ctx, g, pick, mask_of=ctx.parents[0]),) + (None,) * 5
+
 
 def max_pool2d(
     input,
@@ -2519,6 +2831,12 @@ class AvgPool2d(Function):
         g = _contig(g.astype(ctx.dtype, copy=False))
         return (_C.avg_pool2d_backward(g, ctx.shape, *ctx.args),) + (None,) * 6
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        args = ctx.args
+        pool_map = lambda v: _C.avg_pool2d_forward(_contig(v), *args)  # noqa: E731
+        return (_graph.linear(ctx, g, pool_map, mask_of=ctx.parents[0]),) + (None,) * 6
+
 
 def avg_pool2d(
     input,
@@ -2553,6 +2871,12 @@ class AdaptiveAvgPool2d(Function):
         g = _contig(g.astype(ctx.dtype, copy=False))
         return _C.adaptive_avg_pool2d_backward(g, ctx.shape), None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        out = g.shape[-2:]
+        pool_map = lambda v: _C.adaptive_avg_pool2d_forward(_contig(v), out)  # noqa: E731
+        return _graph.linear(ctx, g, pool_map), None
+
 
 def adaptive_avg_pool2d(input, output_size) -> Tensor:
     """Average pooling to a fixed output size (an int, or (h, w) where None keeps that size).
@@ -2581,6 +2905,7 @@ class BatchNorm(Function):
         )
         ctx.save_for_backward(x, w, mean, invstd)
         ctx.training = training
+        ctx.eps = eps
         return y
 
     @staticmethod
@@ -2592,6 +2917,24 @@ class BatchNorm(Function):
             g, x, w, mean, invstd, ctx.training, need_input=nx, need_weight=nw, need_bias=nb
         )
         return dx, dw, db, None, None, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x0, w0, mean, invstd = ctx.saved_tensors
+        x, w, b = _graph.inputs(ctx, x0, w0, None)
+        axes = (0,) + tuple(range(2, x0.ndim))
+        per_channel = (1, -1) + (1,) * (x0.ndim - 2)
+
+        def norm(x, w, b):  # the forward in Tensor ops (batch statistics when training)
+            if ctx.training:
+                xc = x - x.mean(axes, keepdim=True)
+                y = xc / ops.sqrt((xc * xc).mean(axes, keepdim=True) + ctx.eps)
+            else:
+                y = (x - mean.reshape(per_channel)) * invstd.reshape(per_channel)
+            y = y if w is None else y * w.reshape(per_channel)
+            return y if b is None else y + b.reshape(per_channel)
+
+        return _graph.recompute(ctx, (g,), norm, x, w, b) + (None,) * 5
 
 
 def _stat_array(t, op: str, name: str):
@@ -2983,6 +3326,13 @@ class Embedding(Function):
             dw = _sparse_grad.mark(dw, flat[flat != pad])
         return None, dw, None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        indices, _, _, scale_grad_by_freq, sparse = ctx.meta
+        if scale_grad_by_freq or sparse:
+            return Function.backward_graph(ctx, g)  # refuses
+        return None, _graph.linear(ctx, g, lambda v: v[indices], 1), None, None, None
+
 
 def embedding(
     input,
@@ -3162,6 +3512,18 @@ class ConvTranspose2d(Function):
         db = g.sum(axis=(0, 2, 3)) if nb else None
         return dx, dw, db, None, None, None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        # conv_transpose2d(x, w) is conv2d's input gradient: its gradients are conv2d (for x)
+        # and conv2d's weight gradient with x as the output gradient (for w)
+        x, w = _graph.inputs(ctx, *ctx.saved_tensors)
+        nx, nw, nb = ctx.needs_input_grad[:3]
+        return (
+            Conv2d.apply(g, w, None, *ctx.args) if nx else None,
+            _Conv2dGrad.apply(x, g, w, ctx.args)[1] if nw else None,
+            g.sum((0, 2, 3)) if nb else None,
+        ) + (None,) * 5
+
 
 def _transposed_size(op, x, weight, stride, padding, dilation, out_pad) -> tuple:
     """The output size per spatial axis, (n - 1) s - 2 p + d (k - 1) + o + 1; PyTorch refuses
@@ -3298,7 +3660,7 @@ class GroupNorm(Function):
         x, w, b = (None if a is None else _contig(a) for a in (x, w, b))
         y, mean, rstd = _C.group_norm_forward(x, w, b, groups, eps)
         ctx.save_for_backward(x, mean, rstd, w)
-        ctx.groups = groups
+        ctx.groups, ctx.eps = groups, eps
         return y
 
     @staticmethod
@@ -3308,6 +3670,22 @@ class GroupNorm(Function):
         g = _contig(g.astype(x.dtype, copy=False))
         dx, dw, db = _C.group_norm_backward(g, x, mean, rstd, w, ctx.groups, bool(nw), bool(nb))
         return dx, dw, db, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x0, _, _, w0 = ctx.saved_tensors
+        x, w, b = _graph.inputs(ctx, x0, w0, None)
+        n, c, groups = x0.shape[0], x0.shape[1], ctx.groups
+        per_channel = (1, c) + (1,) * (x0.ndim - 2)
+
+        def norm(x, w, b):  # the forward in Tensor ops
+            rows = x.reshape(n * groups, -1)
+            xc = rows - rows.mean(1, keepdim=True)
+            y = (xc / ops.sqrt((xc * xc).mean(1, keepdim=True) + ctx.eps)).reshape(x0.shape)
+            y = y if w is None else y * w.reshape(per_channel)
+            return y if b is None else y + b.reshape(per_channel)
+
+        return _graph.recompute(ctx, (g,), norm, x, w, b) + (None, None)
 
 
 def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
@@ -3438,7 +3816,10 @@ class Gather(Function):
     def forward(ctx, x, axis, taps):
         ctx.axis, ctx.taps, ctx.n_in = axis, taps, x.shape[axis]
         if x.dtype in (np.float32, np.float64):
-            idx = np.stack([i for i, _ in taps]).astype(np.int64, copy=False)
+            if len(taps) == 1:  # nearest, padding: a view (np.stack copies, ~1 us)
+                idx = np.ascontiguousarray(taps[0][0], np.int64)[None]
+            else:
+                idx = np.stack([i for i, _ in taps]).astype(np.int64, copy=False)
             w = None
             if any(v is not None for _, v in taps):
                 one = np.ones(idx.shape[1], x.dtype)
@@ -3747,6 +4128,12 @@ class ConstantPad(Function):
         dx[ctx.src] = g[ctx.dst]
         return dx, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        pads = ctx.pads  # (set for float input, the only kind with a gradient)
+        pad_map = lambda v: _shift_pad(v, pads, 0.0)  # noqa: E731
+        return _graph.linear(ctx, g, pad_map), None, None
+
 
 class EdgePad(Function):
     # x -> y padded along several axes at once: y's centre is x, and axis by axis in the given
@@ -3861,7 +4248,12 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
             raise ValueError(
                 f"{op}: negative padding in {tuple(pads)} crops more than input shape {x.shape}"
             )
-        return ConstantPad.apply(x, full, 0.0 if value is None else float(value))
+        fill = 0.0 if value is None else float(value)
+        if x._requires_grad and is_grad_enabled():
+            return ConstantPad.apply(x, full, fill)
+        # outside the graph: the same forward without the generic apply (~1 us, as ops._view)
+        y = ConstantPad.forward(ConstantPad.__new__(ConstantPad), x.data, full, fill)
+        return Tensor._make(y, False, None, 0)
     if mode not in ("reflect", "replicate", "circular"):
         raise ValueError(
             f"{op}: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}"

@@ -1,8 +1,8 @@
 """ember.nn.utils: gradient clipping, weight penalties, padded / packed sequences (rnn),
 parameter vectors, weight and spectral normalisation, parametrizations, conv/linear + batch
-norm fusion, functional_call (stateless), skip_init."""
+norm fusion, pruning (prune), functional_call (stateless), skip_init."""
 
-from ember.nn.utils import parametrizations, parametrize, rnn, stateless
+from ember.nn.utils import parametrizations, parametrize, prune, rnn, stateless
 from ember.nn.utils.clip_grad import (
     clip_grad_norm,
     clip_grad_norm_,
@@ -37,6 +37,7 @@ __all__ = [
     "parameters_to_vector",
     "parametrizations",
     "parametrize",
+    "prune",
     "remove_spectral_norm",
     "remove_weight_norm",
     "rnn",

@@ -1,0 +1,110 @@
+"""Helpers for the ops' ``backward_graph`` (create_graph=True): see docs/autograd.md.
+
+An op's ``backward_graph(ctx, *grads)`` is its ``backward`` written with Tensor ops, so the
+gradient it returns records a graph. ``inputs`` gives it the forward's arguments as Tensors
+(the parents that require grad, constants from saved arrays for the others) and ``output``
+the node's own output; a linear op (its gradient constant in its inputs) hands its NumPy
+backward to ``linear``, and a composite op can have its Tensor-op forward differentiated by
+``recompute``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.autograd.engine import _run, unbroadcast
+from ember.autograd.function import Function
+from ember.tensor import Tensor
+
+
+def constant(a) -> Tensor:
+    return a if isinstance(a, Tensor) else Tensor._make(np.asarray(a), False, None, 0)
+
+
+def inputs(ctx, *saved):
+    """The forward arguments as the recording pass needs them: ``ctx.parents[i]`` where that
+    input requires grad (the gradient depends on it), else ``saved[i]``: an array as a
+    constant Tensor, anything else (a number, None) as it is."""
+    return tuple(
+        p if p is not None else (constant(a) if isinstance(a, np.ndarray) else a)
+        for p, a in zip(ctx.parents, saved)
+    )
+
+
+def output(ctx, y: np.ndarray, i: int = 0) -> Tensor:
+    """The node's output ``i`` (its array ``y``) as a Tensor of the graph: a gradient written
+    with it (exp's g * y) is differentiated through the node again."""
+    return Tensor._make(y, True, ctx, i)
+
+
+def scratch(cls):
+    """A throwaway ctx, to call ``cls.forward`` as a plain NumPy map (a linear op's adjoint)."""
+    return cls.__new__(cls)
+
+
+class LinearMap(Function):
+    """y = fwd(g) for a linear NumPy map ``fwd`` with adjoint ``adj``: the backward of a linear
+    op and its forward are each other's adjoint, so one node serves every order. ``mask_of``
+    (a piecewise-linear op's input, which picks the piece) gets a zero gradient: it is in the
+    graph, as torch's relu / abs / max_pool backward keep their input, so differentiating
+    again gives zeros there rather than "not used in the graph"."""
+
+    @staticmethod
+    def forward(ctx, g, fwd, adj, mask_of=None):
+        ctx.maps = (fwd, adj)
+        ctx.mask_meta = None if mask_of is None else (mask_of.shape, mask_of.dtype)
+        return fwd(g)
+
+    @staticmethod
+    def backward(ctx, gg):
+        meta = ctx.mask_meta
+        return ctx.maps[1](gg), None, None, None if meta is None else np.zeros(*meta)
+
+    @staticmethod
+    def backward_graph(ctx, gg):
+        fwd, adj = ctx.maps
+        meta = ctx.mask_meta
+        zeros = None if meta is None else constant(np.zeros(*meta))
+        return LinearMap.apply(gg, adj, fwd), None, None, zeros
+
+
+def linear(ctx, g: Tensor, forward_map, i: int = 0, mask_of=None) -> Tensor:
+    """The gradient of input ``i`` of a linear op: its own NumPy backward applied to the Tensor
+    ``g``, with ``forward_map`` (the op's forward on a direction, other arguments fixed) as
+    the adjoint. ``mask_of``: see LinearMap."""
+
+    def back(a):
+        out = type(ctx).backward(ctx, a)
+        return out[i] if isinstance(out, tuple) else out
+
+    if mask_of is None:
+        return LinearMap.apply(g, back, forward_map)
+    return LinearMap.apply(g, back, forward_map, mask_of)
+
+
+def sum_to(g: Tensor, shape: tuple) -> Tensor:
+    """unbroadcast for Tensors: g summed down to ``shape``."""
+    shape = tuple(shape)
+    if g.shape == shape:
+        return g
+    big = g.shape
+    return LinearMap.apply(g, lambda a: unbroadcast(a, shape), lambda v: np.broadcast_to(v, big))
+
+
+def recompute(ctx, grads, fn, *args):
+    """backward_graph of a composite op: ``fn(*args)`` (its forward in Tensor ops, ``args`` as
+    ``inputs`` gives them) is recorded again and differentiated in a recording pass that
+    stops at the args. Returns one gradient per arg (None where it does not require grad)."""
+    outs = fn(*args)
+    outs = list(outs) if isinstance(outs, tuple | list) else [outs]
+    firsts = {}  # an input passed twice (x * x) gets the whole gradient once
+    for k, a in enumerate(args):
+        if isinstance(a, Tensor) and a.requires_grad:
+            firsts.setdefault(id(a), k)
+    targets = [args[k] for k in firsts.values()]
+    pairs = [(o, g) for o, g in zip(outs, grads) if o.requires_grad]
+    got = [None] * len(targets)
+    if pairs and targets:
+        got = _run([o for o, _ in pairs], [g for _, g in pairs], True, targets, True, True)
+    by_slot = dict(zip(firsts.values(), got))
+    return tuple(by_slot.get(k) for k in range(len(args)))

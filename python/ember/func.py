@@ -1,0 +1,367 @@
+"""torch.func's function transforms, built on ember's autograd.
+
+``grad(f)(x)`` is df/dx as a function, ``vjp``, ``jacrev`` / ``jacfwd`` give Jacobians, and
+``vmap(f)`` maps ``f`` over a batch dimension; ``functional_call`` runs a module with given
+parameters. Arguments may be tensors or pytrees of them (tuples, lists, dicts), so the
+per-sample-gradient idiom works::
+
+    params = dict(model.named_parameters())
+    def loss(p, x, y):
+        return F.cross_entropy(functional_call(model, p, (x[None],)), y[None])
+    per_sample = vmap(grad(loss), in_dims=(None, 0, 0))(params, xs, ys)
+
+How it differs from PyTorch: ``vmap`` runs ``f`` once per sample and stacks the results
+(PyTorch batches the ops themselves), so it gives the same values at a loop's speed; ``jacfwd``
+computes with reverse mode (the same Jacobian). Transforms compose (``grad(grad(f))``,
+``hessian``, ``vmap(grad(f))``) through ember's higher-order gradients.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember import random as _random
+from ember.autograd import enable_grad, is_grad_enabled
+from ember.autograd import grad as _autograd_grad
+from ember.nn.utils.stateless import functional_call
+from ember.ops import stack
+from ember.tensor import Tensor
+
+__all__ = [
+    "functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "vjp", "vmap",
+]  # fmt: skip
+
+
+# --- pytrees: nested tuples, lists and dicts with tensors (or anything) at the leaves -----------
+
+
+def _flatten(tree) -> tuple[list, object]:
+    """The leaves of ``tree`` in order, and a spec to rebuild it with other leaves."""
+    if isinstance(tree, tuple | list):
+        leaves, specs = [], []
+        for item in tree:
+            sub, spec = _flatten(item)
+            leaves += sub
+            specs.append((len(sub), spec))
+        return leaves, (type(tree), specs)
+    if isinstance(tree, dict):
+        leaves, specs = [], []
+        for k, item in tree.items():
+            sub, spec = _flatten(item)
+            leaves += sub
+            specs.append((k, len(sub), spec))
+        return leaves, (dict, specs)
+    return [tree], None
+
+
+def _unflatten(leaves: list, spec):
+    if spec is None:
+        return leaves[0]
+    kind, specs = spec
+    out, i = [], 0
+    if kind is dict:
+        result = {}
+        for k, n, sub in specs:
+            result[k] = _unflatten(leaves[i : i + n], sub)
+            i += n
+        return result
+    for n, sub in specs:
+        out.append(_unflatten(leaves[i : i + n], sub))
+        i += n
+    return tuple(out) if kind is tuple else out
+
+
+# --- grad, vjp, Jacobians ----------------------------------------------------------------------
+
+
+def _argnums(argnums, nargs: int, op: str) -> tuple:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if not nums or not all(isinstance(n, int) and not isinstance(n, bool) for n in nums):
+        raise TypeError(
+            f"{op}: argnums must be an int or a non-empty tuple of ints, got {argnums!r}"
+        )
+    for n in nums:
+        if not -nargs <= n < nargs:
+            raise ValueError(
+                f"{op}: Got argnums={argnums} but only {nargs} positional inputs were given"
+            )
+    return tuple(n % nargs for n in nums)
+
+
+def _leaf(x, op: str) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(
+            f"{op}: expected the differentiated inputs to be tensors, got {type(x).__name__}"
+        )
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: only floating-point tensors can be differentiated, got {x.dtype}")
+    # An input that already carries a graph (an outer transform's, or the caller's) is kept, so
+    # the result stays differentiable with respect to it: grad(grad(f)), hessian.
+    return x if _nested([x]) else x.detach().requires_grad_()
+
+
+def _nested(inputs) -> bool:
+    return is_grad_enabled() and any(isinstance(x, Tensor) and x.requires_grad for x in inputs)
+
+
+def _gradients(out: Tensor, leaves: list, grad_output=None, create_graph=False) -> list:
+    """d(out)/d(leaf) for each leaf; zeros where out does not depend on it (as torch.func).
+    With create_graph the gradients are recorded, for a transform around this one."""
+    if not out.requires_grad:
+        return [Tensor(np.zeros_like(x.data)) for x in leaves]
+    grads = _autograd_grad(
+        [out], leaves, grad_outputs=None if grad_output is None else [grad_output],
+        retain_graph=True, create_graph=create_graph, allow_unused=True,
+    )  # fmt: skip
+    return [Tensor(np.zeros_like(x.data)) if g is None else g for x, g in zip(leaves, grads)]
+
+
+def grad_and_value(func, argnums=0, has_aux: bool = False):
+    """A function returning (gradient, value) of the scalar ``func`` with respect to the
+    arguments ``argnums`` (with has_aux: (gradient, (value, aux)))."""
+
+    def wrapper(*args, **kwargs):
+        nums = _argnums(argnums, len(args), "grad")
+        args = list(args)
+        nested = _nested(x for n in nums for x in _flatten(args[n])[0])
+        trees = {}
+        for n in nums:
+            leaves, spec = _flatten(args[n])
+            leaves = [_leaf(x, "grad") for x in leaves]
+            trees[n] = (leaves, spec)
+            args[n] = _unflatten(leaves, spec)
+        with enable_grad():
+            out = func(*args, **kwargs)
+            aux = None
+            if has_aux:
+                if not (isinstance(out, tuple) and len(out) == 2):
+                    raise RuntimeError(
+                        "grad_and_value(f)(*args): output of function f should be a tuple: "
+                        "(output, aux) if has_aux is True"
+                    )
+                out, aux = out
+            if not isinstance(out, Tensor) or out.dim() != 0:
+                raise RuntimeError(
+                    "grad_and_value(f)(*args): Expected f(*args) to return a scalar Tensor, got "
+                    + (
+                        f"tensor with {out.dim()} dims"
+                        if isinstance(out, Tensor)
+                        else type(out).__name__
+                    )
+                )
+            all_leaves = [x for n in nums for x in trees[n][0]]
+            grads = _gradients(out, all_leaves, create_graph=nested)
+        result, i = [], 0
+        for n in nums:
+            leaves, spec = trees[n]
+            result.append(_unflatten(grads[i : i + len(leaves)], spec))
+            i += len(leaves)
+        g = result[0] if isinstance(argnums, int) else tuple(result)
+        value = out if nested else out.detach()
+        return (g, (value, aux)) if has_aux else (g, value)
+
+    return wrapper
+
+
+def grad(func, argnums=0, has_aux: bool = False):
+    """``grad(f)(*args)``: the gradient of the scalar ``f`` with respect to ``args[argnums]``
+    (a tensor or a pytree of them, answered in the same structure)."""
+    inner = grad_and_value(func, argnums, has_aux)
+
+    def wrapper(*args, **kwargs):
+        g, value = inner(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+
+    return wrapper
+
+
+def vjp(func, *primals, has_aux: bool = False):
+    """(func(*primals), vjp_fn): ``vjp_fn(cotangents)`` gives one gradient per primal."""
+    flat = [_flatten(p) for p in primals]
+    nested = _nested(x for f in flat for x in f[0])
+    leaves = [[_leaf(x, "vjp") for x in f[0]] for f in flat]
+    args = [_unflatten(lv, f[1]) for lv, f in zip(leaves, flat)]
+    with enable_grad():
+        out = func(*args)
+    aux = None
+    if has_aux:
+        out, aux = out
+    outs, out_spec = _flatten(out)
+    all_leaves = [x for lv in leaves for x in lv]
+
+    def vjp_fn(cotangents):
+        cots, _ = _flatten(cotangents)
+        if len(cots) != len(outs):
+            raise ValueError(f"vjp: expected {len(outs)} cotangents, got {len(cots)}")
+        total = [Tensor(np.zeros_like(x.data)) for x in all_leaves]
+        for o, c in zip(outs, cots):
+            if not isinstance(c, Tensor):
+                raise TypeError(f"vjp: cotangents must be tensors, got {type(c).__name__}")
+            if tuple(c.shape) != tuple(o.shape):
+                raise ValueError(
+                    f"vjp: cotangent of shape {tuple(c.shape)} for an output of shape "
+                    f"{tuple(o.shape)}"
+                )
+            with enable_grad():
+                for j, g in enumerate(_gradients(o, all_leaves, c, nested)):
+                    total[j] = total[j] + g
+        result, i = [], 0
+        for lv, f in zip(leaves, flat):
+            result.append(_unflatten(total[i : i + len(lv)], f[1]))
+            i += len(lv)
+        return tuple(result)
+
+    detached = _unflatten([o if nested else o.detach() for o in outs], out_spec)
+    return (detached, vjp_fn, aux) if has_aux else (detached, vjp_fn)
+
+
+def jacrev(func, argnums=0, *, has_aux: bool = False, chunk_size=None):
+    """``jacrev(f)(*args)``: the Jacobian of ``f`` (a tensor, or a tuple of tensors) with
+    respect to ``args[argnums]``, of shape ``output.shape + input.shape``."""
+
+    def wrapper(*args, **kwargs):
+        nums = _argnums(argnums, len(args), "jacrev")
+        args = list(args)
+        nested = _nested(args[n] for n in nums)
+        for n in nums:
+            args[n] = _leaf(args[n], "jacrev")
+        with enable_grad():
+            out = func(*args, **kwargs)
+            aux = None
+            if has_aux:
+                out, aux = out
+            outs, spec = _flatten(out)
+            blocks = []
+            for o in outs:
+                if not isinstance(o, Tensor):
+                    raise TypeError(f"jacrev: f must return tensors, got {type(o).__name__}")
+                rows = [[] for _ in nums]
+                flat = o.reshape(-1)
+                for k in range(flat.numel()):
+                    wrt = [args[n] for n in nums]
+                    for j, g in enumerate(_gradients(flat[k], wrt, create_graph=nested)):
+                        rows[j].append(g)
+                jac = []
+                for j, n in enumerate(nums):
+                    shape = tuple(o.shape) + tuple(args[n].shape)
+                    if not rows[j]:
+                        jac.append(Tensor(np.zeros(shape, args[n].dtype)))
+                    elif nested:  # recorded: a transform around this one differentiates it
+                        jac.append(stack(rows[j]).reshape(shape))
+                    else:
+                        jac.append(Tensor(np.stack([r.data for r in rows[j]]).reshape(shape)))
+                blocks.append(jac[0] if isinstance(argnums, int) else tuple(jac))
+        result = _unflatten(blocks, spec)
+        return (result, aux) if has_aux else result
+
+    return wrapper
+
+
+def jacfwd(func, argnums=0, has_aux: bool = False, *, randomness: str = "error"):
+    """The Jacobian as jacrev gives it (ember computes it in reverse mode)."""
+    return jacrev(func, argnums, has_aux=has_aux)
+
+
+def hessian(func, argnums=0):
+    """``hessian(f)(*args)``: the matrix of second derivatives of the scalar ``f``, of shape
+    ``input.shape + input.shape`` (the Jacobian of the gradient, as torch.func.hessian)."""
+    return jacfwd(jacrev(func, argnums), argnums)
+
+
+# --- vmap --------------------------------------------------------------------------------------
+
+
+def _broadcast_dims(in_dims, args, op: str) -> list:
+    """One in_dim (int or None) per leaf of args."""
+    if isinstance(in_dims, int) or in_dims is None:
+        return [in_dims] * len(_flatten(args)[0])
+    if not isinstance(in_dims, tuple) or len(in_dims) != len(args):
+        raise ValueError(
+            f"{op}: in_dims is not compatible with the structure of `inputs`: in_dims has "
+            f"{len(in_dims) if isinstance(in_dims, tuple) else type(in_dims).__name__} entries "
+            f"but there are {len(args)} inputs"
+        )
+    dims = []
+    for d, a in zip(in_dims, args):
+        n = len(_flatten(a)[0])
+        if isinstance(d, int) or d is None:
+            dims += [d] * n
+        else:
+            sub, _ = _flatten(d)
+            if len(sub) != n:
+                raise ValueError(f"{op}: in_dims {d!r} does not match the structure of its input")
+            dims += sub
+    return dims
+
+
+def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=None):
+    """``vmap(f)(*args)``: f applied to each slice of the arguments along ``in_dims`` (None:
+    not mapped), the results stacked along ``out_dims``. ``randomness``: 'error' refuses random
+    draws inside f, 'different' gives each slice its own, 'same' the same ones to all."""
+    if randomness not in ("error", "different", "same"):
+        raise ValueError(
+            f"Only allowed values for randomness are 'error', 'different', or 'same'. Got "
+            f"{randomness}"
+        )
+
+    def wrapper(*args, **kwargs):
+        leaves, spec = _flatten(list(args))
+        dims = _broadcast_dims(in_dims, args, "vmap")
+        sizes = set()
+        for x, d in zip(leaves, dims):
+            if d is None:
+                continue
+            if not isinstance(x, Tensor):
+                raise ValueError(
+                    f"vmap: Got in_dim={d} for an input but the input is of type "
+                    f"{type(x).__name__}. We cannot vmap over non-Tensor arguments"
+                )
+            if not -x.dim() <= d < max(x.dim(), 1) or x.dim() == 0:
+                raise ValueError(
+                    f"vmap: Got in_dim={d} for some input, but that input is a Tensor of "
+                    f"dimensionality {x.dim()} so expected in_dim to satisfy "
+                    f"-{x.dim()} <= in_dim < {x.dim()}."
+                )
+            sizes.add(x.shape[d])
+        if not sizes:
+            raise ValueError(
+                "vmap: at least one argument must be a Tensor being vmapped over (in_dims all None)"
+            )
+        if len(sizes) > 1:
+            raise ValueError(
+                f"vmap: Expected all tensors to have the same size in the mapped dimension, "
+                f"got sizes {sorted(sizes)} for the mapped dimension"
+            )
+        (batch,) = sizes
+        state = _random.get_rng_state()
+        results = []
+        for i in range(batch):
+            if randomness == "same":
+                _random.set_rng_state(state)
+            sliced = [x if d is None else x.select(d, i) for x, d in zip(leaves, dims)]
+            before = _random.get_rng_state() if randomness == "error" else None
+            out = func(*_unflatten(sliced, spec), **kwargs)
+            if before is not None and _random.get_rng_state() != before:
+                raise RuntimeError(
+                    "vmap: called random operation while in randomness error mode. Please "
+                    "either use the 'same' or 'different' randomness flags on vmap or perform "
+                    "the randomness operation out of vmap"
+                )
+            results.append(_flatten(out))
+        out_spec = results[0][1]
+        n_out = len(results[0][0])
+        odims = [out_dims] * n_out if isinstance(out_dims, int) else list(_flatten(out_dims)[0])
+        if len(odims) != n_out:
+            raise ValueError(f"vmap: out_dims {out_dims!r} does not match the {n_out} outputs")
+        stacked = []
+        for j in range(n_out):
+            column = [r[0][j] for r in results]
+            if not all(isinstance(c, Tensor) for c in column):
+                bad = next(type(c).__name__ for c in column if not isinstance(c, Tensor))
+                raise ValueError(
+                    f"vmap: f must return Tensors (or tuples / lists / dicts of them), got {bad}"
+                )
+            stacked.append(stack(column, odims[j]))
+        return _unflatten(stacked, out_spec)
+
+    return wrapper

@@ -1,0 +1,6 @@
+"""torch.nn.parameter's names: ``from ember.nn.parameter import Parameter`` works as in
+PyTorch."""
+
+from ember.nn.modules.module import Buffer, Parameter
+
+__all__ = ["Buffer", "Parameter"]
