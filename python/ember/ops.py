@@ -388,7 +388,20 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
         a = _tensor_operand(a)  # pow(2, 3): a tensor, as for any two numbers
     if isinstance(a, Tensor) and a.data.dtype.kind in "iu" and isinstance(b, int) and b < 0:
         raise ValueError("pow: integers to negative integer powers are not allowed")
+    if _kind(a) in "iu" and _kind(b) in "iu" and np.any(np.asarray(_data(b)) < 0):
+        return _int_pow_negative(np.asarray(_data(a)), np.asarray(_data(b)))
     return _broadcasting(Pow, "pow", a, b)
+
+
+def _int_pow_negative(a: np.ndarray, b: np.ndarray) -> Tensor:
+    """Integer a ** b with some b < 0, as PyTorch's integer kernel (NumPy refuses): 1 ** b is 1,
+    (-1) ** b is +-1 by parity, anything else (0 too) truncates to 0."""
+    _check_broadcast("pow", a, b)
+    dtype = np.result_type(a, b)
+    with np.errstate(over="ignore"):  # (wraps, as PyTorch's)
+        pos = np.power(a, np.maximum(b, 0), dtype=dtype)
+    unit = np.where(a == 1, 1, np.where(a == -1, 1 - 2 * (b % 2), 0))
+    return Tensor(np.asarray(np.where(b < 0, unit, pos), dtype))
 
 
 class Neg(Function):
@@ -406,7 +419,13 @@ class Neg(Function):
 
 
 def neg(a) -> Tensor:
-    return Neg.apply(_as_operand(a))
+    a = _as_operand(a)
+    try:
+        return Neg.apply(a)
+    except TypeError:  # NumPy's message for bool; checked only here, off the hot path
+        if _kind(a) != "b":
+            raise
+    raise TypeError("neg: negating a bool tensor is not supported; use ~ or logical_not()")
 
 
 # ---- pointwise API: comparisons, arithmetic forms, special functions --------------------------
@@ -831,7 +850,9 @@ def polygamma(n: int, input) -> Tensor:  # noqa: A002
 def logit(input, eps=None) -> Tensor:  # noqa: A002
     """log(p / (1 - p)), p clamped to [eps, 1 - eps] when eps is given (zero gradient outside)."""
     x = _float_operand(input, "logit")
-    lo, hi = (None, None) if eps is None else (eps, 1 - eps)
+    if not (eps is None or isinstance(eps, int | float | np.number)):  # (NumPy's clip error)
+        raise TypeError(f"logit: eps must be a float, got {type(eps).__name__}")
+    lo, hi = (None, None) if eps is None else (float(eps), 1 - float(eps))  # (keep x's dtype)
 
     def f(a):
         z = a if eps is None else np.clip(a, lo, hi)
@@ -1287,9 +1308,15 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
     x = _tensor_operand(x)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         # tensor bounds take gradients where they win (ties go to x), as in PyTorch
-        if min is not None:
-            x = where(lt(x, min), min, x)
-        return x if max is None else where(gt(x, max), max, x)
+        y = x if min is None else where(lt(x, min), min, x)
+        y = y if max is None else where(gt(y, max), max, y)
+        if y.data.dtype.kind == "f":  # a NaN in x or a bound gives NaN and no gradient there
+            nan = np.isnan(x.data)
+            for b in (min, max):
+                nan = nan | np.isnan(_data(b)) if b is not None else nan
+            if nan.any():
+                y = where(nan, np.asarray(np.nan, y.dtype), y)
+        return y
     if _kind(x) in "biu" and builtins.any(isinstance(v, float) for v in (min, max)):
         x = _to_dtype(x, get_default_dtype())  # an int tensor clamped to a float bound
     return Clamp.apply(x, _data(min), _data(max))
@@ -1511,11 +1538,15 @@ class Mean(Function):
             # by the count in x's dtype: a full reduction's NumPy scalar divides by a scalar
             # ~10x faster than np.true_divide(..., dtype=) does (same rounding)
             return reduce_sum(x, axes, keepdim) / x.dtype.type(count)
+        if not count:  # nothing to average: NaN, without NumPy's "Mean of empty slice" warning
+            return np.full(np.sum(x, axis=axes, keepdims=keepdim).shape, np.nan, x.dtype)
         return np.mean(x, axis=axes, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, g):
         shape, axes, keepdim = ctx.meta
+        if not ctx.count:  # an empty input: an empty gradient (no 0 / 0)
+            return np.zeros(shape, g.dtype), None, None
         return _expand_grad(g / ctx.count, shape, axes, keepdim), None, None
 
     @staticmethod
@@ -2115,7 +2146,7 @@ def split(x, split_size_or_sections, dim: int = 0) -> tuple:
         size = int(split_size_or_sections)
         if size <= 0:
             raise ValueError(f"split: split_size must be positive, got {size}")
-        sizes = _even_sizes(n, size)
+        sizes = _even_sizes(n, size) if n else [0]  # an empty dim: one empty piece, as PyTorch
     else:
         sizes = [int(s) for s in split_size_or_sections]
         if builtins.sum(sizes) != n or builtins.min(sizes, default=0) < 0:
@@ -2143,8 +2174,9 @@ def chunk(x, chunks: int, dim: int = 0) -> tuple:
     x = _tensor_operand(x)
     (axis,) = _axes(dim, x.data.ndim, "chunk")
     n = x.data.shape[axis]
-    size = -(-n // chunks) if n else 1
-    return _split(x, axis, _even_sizes(n, size))
+    if n == 0:  # PyTorch: ``chunks`` empty pieces
+        return _split(x, axis, [0] * chunks)
+    return _split(x, axis, _even_sizes(n, -(-n // chunks)))
 
 
 def masked_fill(x, mask, value) -> Tensor:
@@ -2278,8 +2310,7 @@ def repeat(x, *sizes) -> Tensor:
         raise ValueError(f"repeat: {len(sizes)} sizes for a tensor with {x.ndim} dims")
     lead = len(sizes) - x.ndim
     base = reshape(x, (1,) * lead + x.shape)
-    shape = tuple(builtins.max(d, 1) for d in base.shape)
-    expanded = expand(_unsqueeze_all(base), _interleave(sizes, shape))
+    expanded = expand(_unsqueeze_all(base), _interleave(sizes, base.shape))
     return reshape(expanded, tuple(s * d for s, d in zip(sizes, base.shape)))
 
 
@@ -2478,7 +2509,10 @@ def round(x, *, decimals: int = 0) -> Tensor:  # noqa: A001
     """Round half to even (to ``decimals`` places), as torch.round; its gradient is zero."""
     if decimals == 0:
         return _round(x)
-    return Piecewise.apply(_tensor_operand(x), lambda a: np.round(a, decimals))
+    x = _tensor_operand(x)
+    if x.data.dtype.kind == "b":  # (NumPy's casting error otherwise)
+        raise TypeError("round: decimals are not supported for bool tensors")
+    return Piecewise.apply(x, lambda a: np.round(a, decimals))
 
 
 class LogSumExp(Function):
@@ -2611,6 +2645,8 @@ def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     x = _tensor_operand(x)
     if x.data.dtype.kind != "f":
         raise TypeError(f"norm: input dtype should be floating point, got {x.dtype}")
+    if not (p is None or isinstance(p, str | int | float | np.number)):  # (== compared a tensor)
+        raise TypeError(f"norm: p must be a number or a str, got {type(p).__name__}")
     if p == "fro" or p is None:
         p = 2
     if p == "nuc":  # a matrix norm: over dim, or the whole of a 2-D tensor, as torch.norm
@@ -2710,6 +2746,8 @@ class Norm2(Function):
         if not keepdim and axes:
             y, g = np.expand_dims(y, axes), np.expand_dims(g, axes)
         dx = np.divide(x, np.where(y == 0, np.inf, y).astype(x.dtype, copy=False))
+        if dx.ndim == 0:  # a 0-d x: NumPy returned a scalar, which out= cannot take
+            return np.asarray(dx * g, x.dtype), None, None
         return np.multiply(dx, g, out=dx), None, None
 
     @staticmethod
@@ -3344,6 +3382,8 @@ atleast_1d, atleast_2d, atleast_3d = _atleast(1), _atleast(2), _atleast(3)
 def hstack(tensors) -> Tensor:
     """Join along dim 1 (dim 0 for 1-D tensors)."""
     tensors = atleast_1d(tuple(tensors))
+    if not tensors:  # (cat's own message then)
+        return cat(tensors, 0)
     return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
 
 
@@ -3900,6 +3940,8 @@ def unique(
     """The distinct values (sorted), and optionally the inverse indices and the counts; with
     dim, the distinct slices along dim."""
     a = np.asarray(_data(x))
+    if dim is not None and a.ndim == 0:  # NumPy's AxisError otherwise
+        raise IndexError(f"unique: dim {dim} given for a 0-d tensor, which has no dims")
     axis = None if dim is None else _dim(dim, a.ndim, "unique")
     # equal_nan=False: each NaN is its own value, as in PyTorch
     vals, inv, counts = np.unique(
@@ -3924,6 +3966,8 @@ def unique_consecutive(x, return_inverse: bool = False, return_counts: bool = Fa
     shape = a.shape
     if dim is None:
         a, axis = a.reshape(-1), 0
+    elif a.ndim == 0:  # NumPy's AxisError otherwise
+        raise IndexError(f"unique_consecutive: dim {dim} given for a 0-d tensor, which has no dims")
     else:
         axis = _dim(dim, a.ndim, "unique_consecutive")
     moved = np.moveaxis(a, axis, 0).reshape(a.shape[axis] if a.ndim else 1, -1 if a.size else 0)
@@ -4255,7 +4299,7 @@ def _quantile(op, x, q, dim, keepdim, interpolation, ignore_nan):
     if x.data.dtype.kind != "f":
         raise TypeError(f"{op}: input must be float32 or float64, got {x.dtype}")
     qa = np.asarray(_data(q), x.dtype)
-    if qa.ndim > 1 or (qa.size and (qa.min() < 0 or qa.max() > 1)):
+    if qa.ndim > 1 or not np.all((qa >= 0) & (qa <= 1)):  # (a NaN q fails too)
         raise ValueError(f"{op}: q must be a scalar or 1-D with values in [0, 1], got {q}")
     if interpolation not in _INTERPOLATIONS:
         raise ValueError(f"{op}: interpolation must be one of {_INTERPOLATIONS}")
@@ -4598,9 +4642,12 @@ def tensordot(a, b, dims=2) -> Tensor:
         )
     fa = [d for d in range(a.ndim) if d not in da]
     fb = [d for d in range(b.ndim) if d not in db]
-    k = int(np.prod([a.shape[d] for d in da]))
-    a2 = reshape(permute(a, fa + list(da)), (-1, k))
-    b2 = reshape(permute(b, list(db) + fb), (k, -1))
+    m, k, n = (
+        int(np.prod(s))
+        for s in ([a.shape[d] for d in fa], [a.shape[d] for d in da], [b.shape[d] for d in fb])
+    )  # (no -1: k may be 0)
+    a2 = reshape(permute(a, fa + list(da)), (m, k))
+    b2 = reshape(permute(b, list(db) + fb), (k, n))
     return reshape(matmul(a2, b2), tuple(a.shape[d] for d in fa) + tuple(b.shape[d] for d in fb))
 
 
@@ -4732,6 +4779,11 @@ def einsum(equation: str, *operands) -> Tensor:
 
 
 def chain_matmul(*matrices) -> Tensor:
+    if len(matrices) == 1:  # PyTorch: one matrix is its own product (multi_dot needs two)
+        m = _tensor_operand(matrices[0])
+        if m.ndim != 2:
+            raise ValueError(f"chain_matmul: expected 2-D tensors, got {m.ndim}-D {m.shape}")
+        return m.clone()
     return _linalg.multi_dot(matrices)
 
 
@@ -4785,8 +4837,11 @@ def renorm(x, p: float, dim: int, maxnorm: float) -> Tensor:
     axis = _dim(dim, x.ndim, "renorm")
     if p <= 0:
         raise ValueError(f"renorm: p must be positive, got {p}")
-    norms = _linalg.vector_norm(x, p, tuple(d for d in range(x.ndim) if d != axis), True)
-    scale = where(norms.data > maxnorm, maxnorm / (norms + 1e-7), np.ones((), x.dtype))
+    dims = tuple(d for d in range(x.ndim) if d != axis)
+    big = _linalg.vector_norm(x.detach(), p, dims, True).data > maxnorm
+    # the norm's gradient only from the slices it scales: a NaN slice (not scaled) keeps g
+    norms = _linalg.vector_norm(where(big, x, np.zeros((), x.dtype)), p, dims, True)
+    scale = where(big, maxnorm / (norms + 1e-7), np.ones((), x.dtype))
     return x * scale
 
 
