@@ -242,6 +242,7 @@ def test_init_statistics_like_torch(name, shape):
     """Same distribution (mean, std, range, share of zeros) as PyTorch's draw on a 1-D, 2-D
     and 4-D tensor, or the same refusal."""
     fn, kw = name.split("-")[0], _INITS[name]
+    torch.manual_seed(0)  # both draws seeded: a statistical comparison that cannot flake
     tt, et = torch.empty(shape, dtype=torch.float64), ember.empty(shape, dtype=ember.float64)
     t = _outcome(lambda: getattr(tnn.init, fn)(tt, **kw))
     e = _outcome(lambda: getattr(enn.init, fn)(et, **kw))

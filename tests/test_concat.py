@@ -102,3 +102,25 @@ def test_kernel_stacks_zero_dim_arrays():
     y, sizes = _C.concat([np.array(1.0), np.array(2.0)], 0, True)
     np.testing.assert_array_equal(y, [1.0, 2.0])
     assert sizes == [1, 1]
+
+
+@pytest.mark.parametrize(
+    "dtypes,expected",
+    [(("float32", "float64"), "float64"), (("bool_", "int64"), "int64"),
+     (("int32", "int64"), "int64"), (("float16", "float32"), "float32"),
+     (("int64", "float32"), "float32"), (("uint8", "int8"), "int16"),
+     (("int8", "uint8", "float16"), "float16")],
+)  # fmt: skip
+def test_cat_and_stack_promote_mixed_dtypes_as_torch(dtypes, expected):
+    parts = [ember.ones(2, dtype=getattr(ember, d)) for d in dtypes]
+    assert ember.cat(parts).dtype == getattr(ember, expected)
+    assert ember.stack(parts).dtype == getattr(ember, expected)
+
+
+def test_cat_of_mixed_floats_passes_gradients_back_in_each_dtype():
+    x = ember.ones(2, requires_grad=True)
+    y = ember.ones(2, dtype=ember.float64, requires_grad=True)
+    (ember.cat([x, y]) * ember.arange(4.0, dtype=ember.float64)).sum().backward()
+    assert x.grad.dtype == ember.float32 and y.grad.dtype == ember.float64
+    np.testing.assert_array_equal(x.grad.numpy(), [0, 1])
+    np.testing.assert_array_equal(y.grad.numpy(), [2, 3])

@@ -168,10 +168,12 @@ py::array gemm_ref_py(const py::array& a, const py::array& b, bool trans_a, bool
   return c;
 }
 
-// a (..., M, K) @ b (..., K, N) -> (broadcast(...), M, N); both C-contiguous, ndim >= 2.
+// op(a) (..., M, K) @ op(b) (..., K, N) -> (broadcast(...), M, N); both C-contiguous, ndim >= 2;
+// op transposes each matrix of a stored as (..., K, M) (trans_a) / b as (..., N, K) (trans_b).
 template <typename T>
 void run_matmul(const py::array& a, const py::array& b, py::array& out,
-                const std::vector<int64_t>& batch, int64_t M, int64_t N, int64_t K) {
+                const std::vector<int64_t>& batch, int64_t M, int64_t N, int64_t K, bool trans_a,
+                bool trans_b) {
   const int64_t nd = static_cast<int64_t>(batch.size());
   const int64_t an = a.ndim() - 2, bn = b.ndim() - 2;
   // Element offsets of each batch index into a and b (0 stride where broadcast).
@@ -207,12 +209,13 @@ void run_matmul(const py::array& a, const py::array& b, py::array& out,
       oa += idx * astr[d];
       ob += idx * bstr[d];
     }
-    gemm<T>(false, false, M, N, K, T(1), A + oa, std::max<int64_t>(K, 1), B + ob,
-            std::max<int64_t>(N, 1), T(0), C + i * M * N, std::max<int64_t>(N, 1), outer ? 1 : 0);
+    gemm<T>(trans_a, trans_b, M, N, K, T(1), A + oa, std::max<int64_t>(trans_a ? M : K, 1), B + ob,
+            std::max<int64_t>(trans_b ? K : N, 1), T(0), C + i * M * N, std::max<int64_t>(N, 1),
+            outer ? 1 : 0);
   }
 }
 
-py::array matmul_py(const py::array& a, const py::array& b) {
+py::array matmul_py(const py::array& a, const py::array& b, bool trans_a, bool trans_b) {
   require_float(a, "matmul", "a");
   require_float(b, "matmul", "b");
   require_same_dtype(a, b, "matmul");
@@ -220,8 +223,10 @@ py::array matmul_py(const py::array& a, const py::array& b) {
               shape_str(shape_of(a)), " and ", shape_str(shape_of(b)));
   require_contiguous(a, "matmul", "a");
   require_contiguous(b, "matmul", "b");
-  const int64_t M = a.shape(a.ndim() - 2), K = a.shape(a.ndim() - 1);
-  const int64_t Kb = b.shape(b.ndim() - 2), N = b.shape(b.ndim() - 1);
+  const int64_t ar = a.shape(a.ndim() - 2), ac = a.shape(a.ndim() - 1);
+  const int64_t br = b.shape(b.ndim() - 2), bc = b.shape(b.ndim() - 1);
+  const int64_t M = trans_a ? ac : ar, K = trans_a ? ar : ac;
+  const int64_t Kb = trans_b ? bc : br, N = trans_b ? br : bc;
   EMBER_CHECK(K == Kb, "matmul: shapes ", shape_str(shape_of(a)), " and ", shape_str(shape_of(b)),
               " do not align (", K, " != ", Kb, ")");
   const int64_t an = a.ndim() - 2, bn = b.ndim() - 2, nd = std::max(an, bn);
@@ -239,9 +244,9 @@ py::array matmul_py(const py::array& a, const py::array& b) {
   numel_checked(out_shape, "matmul");
   py::array out = empty_like_dtype(a, out_shape);
   if (is_f32(a))
-    run_matmul<float>(a, b, out, batch, M, N, K);
+    run_matmul<float>(a, b, out, batch, M, N, K, trans_a, trans_b);
   else
-    run_matmul<double>(a, b, out, batch, M, N, K);
+    run_matmul<double>(a, b, out, batch, M, N, K, trans_a, trans_b);
   return out;
 }
 
@@ -265,8 +270,10 @@ void bind_gemm(py::module_& m) {
   PyObject* gemm_fn = PyCFunction_NewEx(&gemm_def, nullptr, nullptr);
   if (!gemm_fn) throw py::error_already_set();
   m.attr("gemm") = py::reinterpret_steal<py::object>(gemm_fn);
-  m.def("matmul", &matmul_py, py::arg("a"), py::arg("b"),
-        "Batched a (..., M, K) @ b (..., K, N) with broadcasting over leading dims.");
+  m.def("matmul", &matmul_py, py::arg("a"), py::arg("b"), py::arg("trans_a") = false,
+        py::arg("trans_b") = false,
+        "Batched a (..., M, K) @ b (..., K, N) with broadcasting over leading dims; trans_a / "
+        "trans_b: a is stored (..., K, M) / b (..., N, K), each matrix used transposed.");
   m.def(
       "gemm_ref",
       [](const py::array& a, const py::array& b, bool trans_a, bool trans_b) {

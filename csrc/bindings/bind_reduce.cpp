@@ -3,6 +3,8 @@
 //   sum_rows(x (rows, n) float32/float64, C-contiguous, square=False) -> y (rows,)
 //   cumsum(x (outer, n, inner) float32/float64, C-contiguous, reverse=False) -> y (same)
 //   broadcast_binary(x (rows, n), v (n,) or (rows,), op, per_row=False, flip=False) -> y (rows, n)
+//   fill(out float32/float64 C-contiguous writeable, value) -> None      out[...] = value
+//   fill_rows(out (rows, n) as fill's, v (rows,) of out's dtype) -> None  out[r, :] = v[r]
 #include "bind_util.h"
 
 namespace ember {
@@ -15,6 +17,10 @@ void cumsum(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool reve
 template <typename T>
 void broadcast_binary(T* y, const T* x, const T* v, int64_t rows, int64_t n, int op, bool per_row,
                       bool flip);
+template <typename T>
+void fill(T* y, int64_t n, T value);
+template <typename T>
+void fill_rows(T* y, const T* v, int64_t rows, int64_t n);
 
 namespace {
 
@@ -91,6 +97,42 @@ py::array broadcast_binary_py(const py::array& x, const py::array& v, int op, bo
   return y;
 }
 
+void fill_py(py::array& out, double value) {
+  const char* op = "fill";
+  require_float(out, op, "out");
+  require_contiguous(out, op, "out");
+  require_writeable(out, op, "out");
+  const int64_t n = numel_checked(shape_of(out), op);
+  const bool f32 = is_f32(out);
+  void* y = out.mutable_data();
+  py::gil_scoped_release release;
+  if (f32)
+    fill<float>(static_cast<float*>(y), n, static_cast<float>(value));
+  else
+    fill<double>(static_cast<double*>(y), n, value);
+}
+
+void fill_rows_py(py::array& out, const py::array& v) {
+  const char* op = "fill_rows";
+  require_float(out, op, "out");
+  require_ndim(out, 2, op, "out");
+  require_contiguous(out, op, "out");
+  require_writeable(out, op, "out");
+  require_same_dtype(out, v, op);
+  const int64_t rows = out.shape(0), n = out.shape(1);
+  require_shape(v, {rows}, op, "v");
+  require_contiguous(v, op, "v");
+  require_no_overlap(out, v, op, "out", "v", false);
+  const bool f32 = is_f32(out);
+  void* y = out.mutable_data();
+  const void* vp = v.data();
+  py::gil_scoped_release release;
+  if (f32)
+    fill_rows<float>(static_cast<float*>(y), static_cast<const float*>(vp), rows, n);
+  else
+    fill_rows<double>(static_cast<double*>(y), static_cast<const double*>(vp), rows, n);
+}
+
 }  // namespace
 
 void bind_reduce(py::module_& m) {
@@ -106,6 +148,12 @@ void bind_reduce(py::module_& m) {
         "x (rows, n) op v -> y (rows, n), float32/float64 C-contiguous; v (n,) broadcast over "
         "the rows, or (rows,) one value per row when per_row; flip: v op x. op 0 add, 1 sub, "
         "2 mul, 3 div (one IEEE operation per element: NumPy's bits).");
+  m.def("fill", &fill_py, py::arg("out").noconvert(), py::arg("value"),
+        "out float32/float64 C-contiguous, writeable: every element := value (rounded to out's "
+        "dtype) in place, in full-width vector stores.");
+  m.def("fill_rows", &fill_rows_py, py::arg("out").noconvert(), py::arg("v"),
+        "out (rows, n) float32/float64 C-contiguous, writeable; v (rows,) of out's dtype, "
+        "C-contiguous: out[r, :] = v[r] in place (the same bits), in full-width vector stores.");
 }
 
 }  // namespace ember

@@ -305,7 +305,9 @@ void sdpa_forward(T* out, T* lse, const T* q, const T* k, const T* v, int64_t BH
         const T inv = l[r] > T(0) ? T(1) / l[r] : T(0);  // fully masked row: 0, as PyTorch
         T* o = Oi + r * Dv;
         for (int64_t c = 0; c < Dv; ++c) o[c] *= inv;
-        li[r] = l[r] > T(0) ? m[r] + std::log(l[r]) : ninf;
+        // fully masked: -inf (backward's P = 0); a NaN score made l NaN: keep it, so that
+        // backward's P and gradients are NaN there as PyTorch's, not those of a masked row
+        li[r] = l[r] > T(0) ? m[r] + std::log(l[r]) : l[r] == T(0) ? ninf : l[r];
       }
     }
   }

@@ -4,27 +4,38 @@
 #include <cstdint>
 
 #include "common.h"
+#include "vecmath.h"
 
 namespace ember {
 
+namespace {
+
+// d[0..n) += s[0..n): compiled per ISA (see vecmath.h).
+template <typename T>
+EMBER_SIMD void add_into(T* d, const T* s, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) d[j] += s[j];
+}
+
+}  // namespace
+
 // dw (V, D) += g[i] (D values) into row idx[i] for each position i < n in order, skipping row
-// padding_idx (>= 0; -1 for none). Threads split the D columns and each adds the rows in
-// position order: the same result for any thread count. Indices must be in [0, V).
+// padding_idx (>= 0; -1 for none). Each thread owns one contiguous range of the D columns and
+// adds the rows in position order: the same result for any thread count. A whole range per
+// row keeps g's rows streaming in order (narrow column strips read them 4 KiB apart, ~2x
+// slower). Indices must be in [0, V).
 template <typename T>
 void scatter_add_rows(T* dw, const int64_t* idx, const T* g, int64_t n, int64_t D,
                       int64_t padding_idx) {
-  constexpr int64_t kCols = 64;
-  const int64_t nblk = (D + kCols - 1) / kCols;
-  const int nt = static_cast<int>(std::min<int64_t>(threads_for(n * D, int64_t(1) << 16), nblk));
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t b = 0; b < nblk; ++b) {
-    const int64_t j0 = b * kCols, j1 = std::min(D, j0 + kCols);
-    for (int64_t i = 0; i < n; ++i) {
+  constexpr int64_t kCols = 64;  // the narrowest column range a thread gets
+  const int nt = static_cast<int>(
+      std::min<int64_t>(threads_for(n * D, int64_t(1) << 16), (D + kCols - 1) / kCols));
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int64_t parts = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t j0 = D * t / parts, j1 = D * (t + 1) / parts;
+    for (int64_t i = 0; i < n && j1 > j0; ++i) {
       const int64_t row = idx[i];
-      if (row == padding_idx) continue;
-      T* d = dw + row * D;
-      const T* s = g + i * D;
-      for (int64_t j = j0; j < j1; ++j) d[j] += s[j];
+      if (row != padding_idx) add_into(dw + row * D + j0, g + i * D + j0, j1 - j0);
     }
   }
 }

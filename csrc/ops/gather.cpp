@@ -41,7 +41,9 @@ EMBER_SIMD int64_t gather_bad_index(const int64_t* idx, int64_t n, int64_t nx) {
     worst = u > worst ? u : worst;
   }
   if (worst < static_cast<uint64_t>(nx)) return -1;
-  return std::find_if(idx, idx + n, [nx](int64_t v) { return v < 0 || v >= nx; }) - idx;
+  // n == 0 with nx == 0 reaches here with nothing to find: no bad position then
+  const int64_t* bad = std::find_if(idx, idx + n, [nx](int64_t v) { return v < 0 || v >= nx; });
+  return bad == idx + n ? -1 : bad - idx;
 }
 
 // x (outer, nx, inner), idx (outer, ni, inner) in [0, nx) -> y (outer, ni, inner):

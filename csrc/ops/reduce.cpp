@@ -1,5 +1,6 @@
 // Row sums (the contiguous fast path of sum / mean / 2-norm over trailing dims and of
-// unbroadcast), the cumulative sum, and arithmetic with a broadcast row or column.
+// unbroadcast), the cumulative sum, arithmetic with a broadcast row or column, and the fill
+// that is a full sum's gradient.
 #include <algorithm>
 #include <cstdint>
 #include <vector>
@@ -210,5 +211,42 @@ template void broadcast_binary<float>(float*, const float*, const float*, int64_
                                       bool, bool);
 template void broadcast_binary<double>(double*, const double*, const double*, int64_t, int64_t, int,
                                        bool, bool);
+
+// ---- fill -----------------------------------------------------------------------------------
+// y (n) = value: a full sum's gradient; fill_rows: one value per row. Compiled per ISA, so the
+// stores are full-width vectors (NumPy's fill is built for the baseline: ~2x slower on a 1 MiB
+// array).
+namespace {
+
+template <typename T>
+EMBER_SIMD void fill_span(T* y, int64_t n, T value) {
+  for (int64_t i = 0; i < n; ++i) y[i] = value;
+}
+
+}  // namespace
+
+template <typename T>
+void fill(T* y, int64_t n, T value) {
+  const int nt = threads_for(n, int64_t(1) << 18);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int64_t parts = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t i0 = n * t / parts, i1 = n * (t + 1) / parts;
+    fill_span(y + i0, i1 - i0, value);
+  }
+}
+
+// y (rows, n): y[r, :] = v[r] (a trailing-dims sum's gradient, expanded). Threads over rows.
+template <typename T>
+void fill_rows(T* y, const T* v, int64_t rows, int64_t n) {
+  const int nt = static_cast<int>(std::min<int64_t>(threads_for(rows * n, int64_t(1) << 18), rows));
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t r = 0; r < rows; ++r) fill_span(y + r * n, n, v[r]);
+}
+
+template void fill<float>(float*, int64_t, float);
+template void fill<double>(double*, int64_t, double);
+template void fill_rows<float>(float*, const float*, int64_t, int64_t);
+template void fill_rows<double>(double*, const double*, int64_t, int64_t);
 
 }  // namespace ember

@@ -927,6 +927,9 @@ def _register_tensor_ops() -> None:
         ("stack_64x1024", lib_fns(lambda lib: lambda *xs: lib.stack(xs, 1)),
          lambda *xs: np.stack(xs, 1), pieces),
         ("index_add_1k_rows", lib_fns(index_add), None, with_rows),
+        ("matmul_kT_16x64x256", lambda: same(lambda x: x.reshape(16, 64, 256) @ x.reshape(
+            16, 64, 256).transpose(-2, -1)), lambda x: (lambda q: q @ q.swapaxes(-1, -2))(
+            x.reshape(16, 64, 256)), one),  # q @ k.transpose(-2, -1): a transposed view
     ]  # fmt: skip
     for name, fns, numpy_fn, make in cases:
         for backward in (False, True):

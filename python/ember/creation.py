@@ -132,7 +132,15 @@ def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
         dtype = np.bool_
     elif dtype is None and isinstance(fill_value, int | np.integer):
         dtype = np.int64
+    _check_fill("full", fill_value, _dtype(dtype))
     return _new(np.full(_size((size,), "full"), fill_value, _dtype(dtype)), requires_grad)
+
+
+def _check_fill(op: str, value, dtype) -> None:
+    """PyTorch refuses a NaN or infinite fill for an integer dtype (NumPy casts it to junk)."""
+    if np.dtype(dtype).kind in "iu" and isinstance(value, float | np.floating):
+        if not np.isfinite(value):
+            raise ValueError(f"{op}: value {value} cannot be converted to {np.dtype(dtype)}")
 
 
 @_takes_device
@@ -203,6 +211,8 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
     start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     if step == 0:
         raise ValueError("arange: step must be nonzero")
+    if not all(np.isfinite(v) for v in (start, end, step)):  # (NumPy: "cannot compute length")
+        raise ValueError(f"arange: unsupported range {start} -> {end} (step {step})")
     if (end - start) * step < 0:
         raise ValueError(
             f"arange: upper bound and lower bound inconsistent with step sign "
@@ -211,7 +221,11 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
     if dtype is None:
         ints = all(isinstance(v, int | np.integer) for v in (start, end, step))
         dtype = np.int64 if ints else get_default_dtype()
-    return _new(np.arange(start, end, step, dtype=dtype), requires_grad)
+    try:
+        data = np.arange(start, end, step, dtype=dtype)
+    except ValueError:  # NumPy's "Maximum allowed size exceeded"
+        raise ValueError(f"arange: {start} -> {end} (step {step}) has too many values") from None
+    return _new(data, requires_grad)
 
 
 def _steps(steps, op: str) -> int:
@@ -246,6 +260,7 @@ def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -
 @_takes_device
 def full_like(t, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
     t = np.asarray(t)
+    _check_fill("full_like", fill_value, dtype or t.dtype)
     return Tensor(np.full(t.shape, fill_value, dtype or t.dtype), requires_grad=requires_grad)
 
 
@@ -303,6 +318,8 @@ def poisson(input, generator=None) -> Tensor:  # noqa: A002
         raise TypeError(f"poisson: rates must be floating point, got {rates.dtype}")
     if not np.all(rates >= 0):
         raise ValueError("poisson: rates must be non-negative")
+    if not np.all(np.isfinite(rates)):  # (NumPy's "lam value too large"; PyTorch returns junk)
+        raise ValueError("poisson: rates must be finite")
     return Tensor(np.asarray(rng(generator).poisson(rates)).astype(rates.dtype))
 
 
@@ -348,9 +365,9 @@ def multinomial(
     if np.any(totals <= 0):
         raise ValueError("multinomial: every row must have a positive total weight")
     g = rng(generator)
-    out = np.stack(
-        [g.choice(n, num_samples, replace=replacement, p=r / t) for r, t in zip(rows, totals)]
-    ).astype(np.int64)
+    draws = [g.choice(n, num_samples, replace=replacement, p=r / t) for r, t in zip(rows, totals)]
+    out = np.stack(draws) if draws else np.zeros((0, num_samples))  # no rows: (0, num_samples)
+    out = out.astype(np.int64)
     return Tensor(out.reshape(w.shape[:-1] + (num_samples,)))
 
 

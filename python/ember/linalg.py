@@ -62,20 +62,30 @@ def _others_product(s):
 # ---- determinants and inverses -------------------------------------------------------------
 
 
+def _finite_stand_in(A):
+    """A with the identity in place of each matrix holding a NaN / inf entry (whose SVD would
+    not converge), and the (..., 1, 1) mask of those matrices: their results are NaN."""
+    bad = ~np.isfinite(A).all(axis=(-2, -1), keepdims=True)
+    if bad.any():
+        A = np.where(bad, np.eye(A.shape[-2], A.shape[-1], dtype=A.dtype), A)
+    return A, bad
+
+
 class Det(Function):
     @staticmethod
+    @np.errstate(invalid="ignore")  # a NaN matrix: NaN, silently, as PyTorch
     def forward(ctx, A):
         ctx.save_for_backward(A)
         return np.asarray(np.linalg.det(A), A.dtype)
 
     @staticmethod
     def backward(ctx, g):
-        (A,) = ctx.saved_tensors
+        A, bad = _finite_stand_in(ctx.saved_tensors[0])
         # d det / dA is the cofactor matrix; through the SVD A = U S Vh it is
         # det(U) det(Vh) U diag(prod_{j != i} s_j) Vh, defined for singular A too
         U, S, Vh = np.linalg.svd(A)
         signs = np.linalg.det(U) * np.linalg.det(Vh)
-        cof = (U * _others_product(S)[..., None, :]) @ Vh
+        cof = np.where(bad, np.nan, (U * _others_product(S)[..., None, :]) @ Vh)
         return np.asarray(g * signs)[..., None, None] * cof
 
     @staticmethod
@@ -122,6 +132,7 @@ SlogDet = namedtuple("SlogDet", ["sign", "logabsdet"])
 
 class SlogDetFn(Function):
     @staticmethod
+    @np.errstate(invalid="ignore")  # a NaN matrix: NaN, silently, as PyTorch
     def forward(ctx, A):
         sign, logabs = np.linalg.slogdet(A)
         ctx.save_for_backward(A)
@@ -130,8 +141,8 @@ class SlogDetFn(Function):
 
     @staticmethod
     def backward(ctx, gsign, glog):
-        (A,) = ctx.saved_tensors
-        return np.asarray(glog)[..., None, None] * _mT(np.linalg.pinv(A))
+        A, bad = _finite_stand_in(ctx.saved_tensors[0])
+        return np.asarray(glog)[..., None, None] * np.where(bad, np.nan, _mT(np.linalg.pinv(A)))
 
     @staticmethod
     def backward_graph(ctx, gsign, glog):
@@ -476,7 +487,14 @@ SVD = namedtuple("SVD", ["U", "S", "Vh"])
 class SVDFn(Function):
     @staticmethod
     def forward(ctx, A, full_matrices):
+        A, bad = _finite_stand_in(A)
         U, S, Vh = np.linalg.svd(A, full_matrices=full_matrices)
+        if bad.any():  # NaN factors for a non-finite matrix, as PyTorch
+            U, S, Vh = (
+                np.where(bad, np.nan, U),
+                np.where(bad[..., 0], np.nan, S),
+                np.where(bad, np.nan, Vh),
+            )
         ctx.save_for_backward(U, S, Vh)
         return U, S, Vh
 
@@ -560,11 +578,13 @@ def _cutoff(S, m, n, atol, rtol):
 class Pinv(Function):
     @staticmethod
     def forward(ctx, A, atol, rtol):
-        U, S, Vh = np.linalg.svd(A, full_matrices=False)
+        A_svd, bad = _finite_stand_in(A)
+        U, S, Vh = np.linalg.svd(A_svd, full_matrices=False)
         keep = S > _cutoff(S, A.shape[-2], A.shape[-1], atol, rtol)
         with np.errstate(divide="ignore"):
             sinv = np.where(keep, 1 / np.where(keep, S, 1), 0).astype(A.dtype)
         P = (_mT(Vh) * sinv[..., None, :]) @ _mT(U)
+        P = np.where(_mT(bad), np.nan, P) if bad.any() else P  # non-finite A: NaN, as PyTorch
         ctx.save_for_backward(A, P)
         return P
 
@@ -653,6 +673,8 @@ def cond(A, p=None) -> Tensor:
     A = ops._float_only("linalg.cond", A)
     if p in (None, 2, -2):
         s = svdvals(A)
+        if s.shape[-1] == 0:  # 0 x 0 matrices: 0, as PyTorch
+            return Tensor(np.zeros(s.shape[:-1], A.dtype))
         hi, lo = ops.amax(s, -1), ops.amin(s, -1)
         return hi / lo if p != -2 else lo / hi
     return matrix_norm(A, p) * matrix_norm(inv(A), p)
@@ -663,7 +685,8 @@ def matrix_exp(A) -> Tensor:
     from ember ops so the gradient is exact for the computed series."""
     A = _square("matrix_exp", A)
     norm1 = np.abs(A.data).sum(-2).max() if A.data.size else 0.0
-    s = builtins.max(0, int(np.ceil(np.log2(norm1)))) if norm1 > 1 else 0
+    # (an infinite norm, from an inf entry, needs no scaling: the series is inf / NaN anyway)
+    s = builtins.max(0, int(np.ceil(np.log2(norm1)))) if 1 < norm1 < np.inf else 0
     B = A * (0.5**s) if s else A
     eye = Tensor(np.broadcast_to(np.eye(A.shape[-1], dtype=A.dtype), A.shape).copy())
     out = eye

@@ -388,7 +388,20 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
         a = _tensor_operand(a)  # pow(2, 3): a tensor, as for any two numbers
     if isinstance(a, Tensor) and a.data.dtype.kind in "iu" and isinstance(b, int) and b < 0:
         raise ValueError("pow: integers to negative integer powers are not allowed")
+    if _kind(a) in "iu" and _kind(b) in "iu" and np.any(np.asarray(_data(b)) < 0):
+        return _int_pow_negative(np.asarray(_data(a)), np.asarray(_data(b)))
     return _broadcasting(Pow, "pow", a, b)
+
+
+def _int_pow_negative(a: np.ndarray, b: np.ndarray) -> Tensor:
+    """Integer a ** b with some b < 0, as PyTorch's integer kernel (NumPy refuses): 1 ** b is 1,
+    (-1) ** b is +-1 by parity, anything else (0 too) truncates to 0."""
+    _check_broadcast("pow", a, b)
+    dtype = np.result_type(a, b)
+    with np.errstate(over="ignore"):  # (wraps, as PyTorch's)
+        pos = np.power(a, np.maximum(b, 0), dtype=dtype)
+    unit = np.where(a == 1, 1, np.where(a == -1, 1 - 2 * (b % 2), 0))
+    return Tensor(np.asarray(np.where(b < 0, unit, pos), dtype))
 
 
 class Neg(Function):
@@ -406,7 +419,13 @@ class Neg(Function):
 
 
 def neg(a) -> Tensor:
-    return Neg.apply(_as_operand(a))
+    a = _as_operand(a)
+    try:
+        return Neg.apply(a)
+    except TypeError:  # NumPy's message for bool; checked only here, off the hot path
+        if _kind(a) != "b":
+            raise
+    raise TypeError("neg: negating a bool tensor is not supported; use ~ or logical_not()")
 
 
 # ---- pointwise API: comparisons, arithmetic forms, special functions --------------------------
@@ -898,7 +917,9 @@ def polygamma(n: int, input) -> Tensor:  # noqa: A002
 def logit(input, eps=None) -> Tensor:  # noqa: A002
     """log(p / (1 - p)), p clamped to [eps, 1 - eps] when eps is given (zero gradient outside)."""
     x = _float_operand(input, "logit")
-    lo, hi = (None, None) if eps is None else (eps, 1 - eps)
+    if not (eps is None or isinstance(eps, int | float | np.number)):  # (NumPy's clip error)
+        raise TypeError(f"logit: eps must be a float, got {type(eps).__name__}")
+    lo, hi = (None, None) if eps is None else (float(eps), 1 - float(eps))  # (keep x's dtype)
 
     def f(a):
         z = a if eps is None else np.clip(a, lo, hi)
@@ -1125,11 +1146,22 @@ def _gemm_operand(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
+def _batched_operand(a: np.ndarray):
+    """(array, transposed) for _C.matmul: a C-contiguous, or the swapaxes view of a C-contiguous
+    array (k.transpose(-2, -1)) as that array, used transposed; anything else copied."""
+    if a.flags.c_contiguous:
+        return a, False
+    t = np.swapaxes(a, -1, -2)
+    return (t, True) if t.flags.c_contiguous else (np.ascontiguousarray(a), False)
+
+
 def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a (..., M, K) @ b (..., K, N) on the GEMM core (2-D: strided views need no copy)."""
+    """a (..., M, K) @ b (..., K, N) on the GEMM core (2-D: strided views need no copy; batched:
+    transposed views need none)."""
     if a.ndim == 2 and b.ndim == 2:
         return _C.gemm(_gemm_operand(a), _gemm_operand(b))
-    return _C.matmul(np.ascontiguousarray(a), np.ascontiguousarray(b))
+    (a, ta), (b, tb) = _batched_operand(a), _batched_operand(b)
+    return _C.matmul(a, b, ta, tb)
 
 
 class MatMul(Function):
@@ -1349,9 +1381,15 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
     x = _tensor_operand(x)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         # tensor bounds take gradients where they win (ties go to x), as in PyTorch
-        if min is not None:
-            x = where(lt(x, min), min, x)
-        return x if max is None else where(gt(x, max), max, x)
+        y = x if min is None else where(lt(x, min), min, x)
+        y = y if max is None else where(gt(y, max), max, y)
+        if y.data.dtype.kind == "f":  # a NaN in x or a bound gives NaN and no gradient there
+            nan = np.isnan(x.data)
+            for b in (min, max):
+                nan = nan | np.isnan(_data(b)) if b is not None else nan
+            if nan.any():
+                y = where(nan, np.asarray(np.nan, y.dtype), y)
+        return y
     if _kind(x) in "biu" and builtins.any(isinstance(v, float) for v in (min, max)):
         x = _to_dtype(x, get_default_dtype())  # an int tensor clamped to a float bound
     return Clamp.apply(x, _data(min), _data(max))
@@ -1472,12 +1510,27 @@ def _axes(dim, ndim: int, op: str):
 
 
 def _expand_grad(g, shape, axes, keepdim):
+    if g.shape == shape:  # nothing reduced (a scalar loss's .sum()): g as it is, no view
+        return g
     if g.size == 1 and len(shape) > 0:
-        # a full reduction's gradient: filled in (~18 us for 1 MiB), not a stride-0 view that
-        # NumPy reads several times slower in every later op and copies into a leaf's .grad
+        # a full reduction's gradient: filled in (~10 us for 1 MiB by _C.fill's full-width
+        # stores, ~18 us by NumPy's fill), not a stride-0 view that NumPy reads several times
+        # slower in every later op and copies into a leaf's .grad
         out = np.empty(shape, g.dtype)
-        out.fill(g.reshape(()))
+        if out.size >= 4096 and g.dtype.char in "fd":
+            _C.fill(out, g.reshape(()).item())
+        else:
+            out.fill(g.reshape(()))
         return out
+    k = len(shape) - len(axes)
+    if g.size >= 16 and g.dtype.char in "fd" and axes == tuple(range(k, len(shape))):
+        # trailing dims reduced (x.sum(-1)): each row filled with its value, for the same
+        # reason (~10 us for 1 MiB, ~20 us for NumPy's copy of a broadcast view)
+        n = math.prod(shape[k:])
+        if n >= 16 and g.size * n >= 4096:
+            out = np.empty(shape, g.dtype)
+            _C.fill_rows(out.reshape(-1, n), np.ascontiguousarray(g).reshape(-1))
+            return out
     if not keepdim and axes:
         g = np.expand_dims(g, axes)
     return np.broadcast_to(g, shape)
@@ -1515,8 +1568,29 @@ def _int_total(out: Tensor, dtype) -> Tensor:
     return out if out.dtype == want else cast(out, want)
 
 
+def _sum_outside_graph(x: Tensor, dim, keepdim):
+    """A float tensor's sum, whole or over its last dim, when x is outside the graph and
+    reduce_sum would hand it to _C.sum_rows (C-contiguous, >= 1024 elements): the same call
+    (the same bits) without the generic apply and reduce_sum's checks (~2 of a small sum's
+    ~3 us). None in every other case."""
+    if x._requires_grad and _state.enabled:
+        return None
+    a = x.data
+    if a.size < 1024 or not a.flags.c_contiguous:
+        return None
+    if dim is None:
+        return _C.sum_rows(a.reshape(1, -1)).reshape((1,) * a.ndim if keepdim else ())
+    if type(dim) is int and (dim == -1 or dim == a.ndim - 1):
+        y = _C.sum_rows(a.reshape(-1, a.shape[-1]))
+        return y.reshape(a.shape[:-1] + (1,) if keepdim else a.shape[:-1])
+    return None
+
+
 def sum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     if dtype is None and type(x) is Tensor and x.data.dtype.char in "fd":  # the common case
+        y = _sum_outside_graph(x, dim, keepdim)
+        if y is not None:
+            return Tensor._make(y, False, None, 0)
         return Sum.apply(x, _axes(dim, x.data.ndim, "sum"), keepdim)
     x = _as_dtype(x, dtype)
     axes = _axes(dim, x.ndim, "sum")
@@ -1537,11 +1611,15 @@ class Mean(Function):
             # by the count in x's dtype: a full reduction's NumPy scalar divides by a scalar
             # ~10x faster than np.true_divide(..., dtype=) does (same rounding)
             return reduce_sum(x, axes, keepdim) / x.dtype.type(count)
+        if not count:  # nothing to average: NaN, without NumPy's "Mean of empty slice" warning
+            return np.full(np.sum(x, axis=axes, keepdims=keepdim).shape, np.nan, x.dtype)
         return np.mean(x, axis=axes, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, g):
         shape, axes, keepdim = ctx.meta
+        if not ctx.count:  # an empty input: an empty gradient (no 0 / 0)
+            return np.zeros(shape, g.dtype), None, None
         return _expand_grad(g / ctx.count, shape, axes, keepdim), None, None
 
     @staticmethod
@@ -1557,6 +1635,10 @@ class Mean(Function):
 
 def mean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     if dtype is None and type(x) is Tensor and x.data.dtype.char in "fd":  # the common case
+        y = _sum_outside_graph(x, dim, keepdim)
+        if y is not None:  # divided as Mean.forward divides
+            count = x.data.size if dim is None else x.data.shape[-1]
+            return Tensor._make(y / x.data.dtype.type(count), False, None, 0)
         return Mean.apply(x, _axes(dim, x.data.ndim, "mean"), keepdim)
     x = _as_dtype(x, dtype)
     if x.data.dtype.kind != "f":
@@ -1876,12 +1958,13 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if x.ndim == 0:  # dims address a 0-d tensor as if it had one (torch's rule)
         _axes(start_dim, 1, "flatten"), _axes(end_dim, 1, "flatten")
         return reshape(x, (1,))
-    s = _axes(start_dim, x.ndim, "flatten")[0]
-    e = _axes(end_dim, x.ndim, "flatten")[0]
+    d = x.data  # its shape and ndim, read once (each Tensor property read costs a call)
+    nd, shape = d.ndim, d.shape
+    s = _axes(start_dim, nd, "flatten")[0]
+    e = _axes(end_dim, nd, "flatten")[0]
     if s > e:
         raise ValueError("flatten: start_dim cannot come after end_dim")
-    shape = x.shape[:s] + (math.prod(x.shape[s : e + 1]),) + x.shape[e + 1 :]
-    return _view(Reshape, x, shape)
+    return _view(Reshape, x, shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :])
 
 
 def squeeze(x, dim=None) -> Tensor:
@@ -2062,6 +2145,14 @@ class Join(Function):
 
 
 def _join(tensors, dim, stack: bool) -> Tensor:
+    if type(tensors) is list or type(tensors) is tuple:
+        # the common case, Tensors outside the graph, in one pass (~5 us less for 64 of them)
+        datas = [t.data for t in tensors if type(t) is Tensor and not t._requires_grad]
+        if datas and len(datas) == len(tensors):
+            try:
+                return Tensor._make(_C.concat(datas, operator.index(dim), stack)[0], False, None, 0)
+            except TypeError:
+                pass  # mixed dtypes (promoted below, or refused with the same error), bad dim
     op = "stack" if stack else "cat"
     if isinstance(tensors, Tensor) or not isinstance(tensors, Iterable):
         raise TypeError(f"{op}: expected a sequence of tensors, got {type(tensors).__name__}")
@@ -2073,16 +2164,15 @@ def _join(tensors, dim, stack: bool) -> Tensor:
 
 
 def _promote_list(tensors):
-    """Integer/bool members of a float list take the floats' dtype (PyTorch's categories)."""
-    if tensors and len({t.data.dtype for t in tensors}) == 1:
+    """All members in one dtype, as torch.cat: the highest category present (bool < integer <
+    float) decides, and within it the widest of its members' dtypes (float32 with float64 is
+    float64; an int64 with float32 is float32)."""
+    dtypes = [t.data.dtype for t in tensors]
+    if not tensors or len(set(dtypes)) == 1:
         return tensors  # one dtype: nothing to promote
-    kinds = [_kind(t) for t in tensors]
-    if "f" in kinds and builtins.any(k in "biu" for k in kinds):
-        fdt = np.result_type(
-            *[np.asarray(_data(t)).dtype for t, k in zip(tensors, kinds) if k == "f"]
-        )
-        tensors = [_to_dtype(t, fdt) if k in "biu" else t for t, k in zip(tensors, kinds)]
-    return tensors
+    top = builtins.max(_category(d) for d in dtypes)
+    target = np.result_type(*[d for d in dtypes if _category(d) == top])
+    return [t if t.data.dtype == target else cast(t, target) for t in tensors]
 
 
 def cat(tensors, dim: int = 0) -> Tensor:
@@ -2129,12 +2219,25 @@ def split(x, split_size_or_sections, dim: int = 0) -> tuple:
         size = int(split_size_or_sections)
         if size <= 0:
             raise ValueError(f"split: split_size must be positive, got {size}")
-        sizes = [size] * (n // size) + ([n % size] if n % size else [])
+        sizes = _even_sizes(n, size) if n else [0]  # an empty dim: one empty piece, as PyTorch
     else:
         sizes = [int(s) for s in split_size_or_sections]
         if builtins.sum(sizes) != n or builtins.min(sizes, default=0) < 0:
             raise ValueError(f"split: sizes {sizes} do not add up to dim {dim} of {x.shape}")
-    return Split.apply(x, axis, tuple(sizes))
+    return _split(x, axis, sizes)
+
+
+def _even_sizes(n: int, size: int) -> list:
+    """n split into pieces of ``size``, the last smaller when size does not divide n."""
+    return [size] * (n // size) + ([n % size] if n % size else [])
+
+
+def _split(x: Tensor, axis: int, sizes) -> tuple:
+    """Split.apply(x, axis, sizes); a tensor outside the graph skips the generic apply (as
+    _view): its pieces are plain views."""
+    if x._requires_grad and _state.enabled:
+        return Split.apply(x, axis, tuple(sizes))
+    return tuple(Tensor._make(p, False, None, 0) for p in _pieces(x.data, axis, sizes))
 
 
 def chunk(x, chunks: int, dim: int = 0) -> tuple:
@@ -2142,10 +2245,11 @@ def chunk(x, chunks: int, dim: int = 0) -> tuple:
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
     x = _tensor_operand(x)
-    (axis,) = _axes(dim, x.ndim, "chunk")
-    n = x.shape[axis]
-    size = -(-n // chunks) if n else 1
-    return split(x, size, dim)
+    (axis,) = _axes(dim, x.data.ndim, "chunk")
+    n = x.data.shape[axis]
+    if n == 0:  # PyTorch: ``chunks`` empty pieces
+        return _split(x, axis, [0] * chunks)
+    return _split(x, axis, _even_sizes(n, -(-n // chunks)))
 
 
 def masked_fill(x, mask, value) -> Tensor:
@@ -2296,8 +2400,7 @@ def repeat(x, *sizes) -> Tensor:
         raise ValueError(f"repeat: {len(sizes)} sizes for a tensor with {x.ndim} dims")
     lead = len(sizes) - x.ndim
     base = reshape(x, (1,) * lead + x.shape)
-    shape = tuple(builtins.max(d, 1) for d in base.shape)
-    expanded = expand(_unsqueeze_all(base), _interleave(sizes, shape))
+    expanded = expand(_unsqueeze_all(base), _interleave(sizes, base.shape))
     return reshape(expanded, tuple(s * d for s, d in zip(sizes, base.shape)))
 
 
@@ -2509,7 +2612,10 @@ def round(x, *, decimals: int = 0) -> Tensor:  # noqa: A001
     """Round half to even (to ``decimals`` places), as torch.round; its gradient is zero."""
     if decimals == 0:
         return _round(x)
-    return Piecewise.apply(_tensor_operand(x), lambda a: np.round(a, decimals))
+    x = _tensor_operand(x)
+    if x.data.dtype.kind == "b":  # (NumPy's casting error otherwise)
+        raise TypeError("round: decimals are not supported for bool tensors")
+    return Piecewise.apply(x, lambda a: np.round(a, decimals))
 
 
 class LogSumExp(Function):
@@ -2663,6 +2769,8 @@ def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     x = _tensor_operand(x)
     if x.data.dtype.kind != "f":
         raise TypeError(f"norm: input dtype should be floating point, got {x.dtype}")
+    if not (p is None or isinstance(p, str | int | float | np.number)):  # (== compared a tensor)
+        raise TypeError(f"norm: p must be a number or a str, got {type(p).__name__}")
     if p == "fro" or p is None:
         p = 2
     if p == "nuc":  # a matrix norm: over dim, or the whole of a 2-D tensor, as torch.norm
@@ -2766,6 +2874,8 @@ class Norm2(Function):
         if not keepdim and axes:
             y, g = np.expand_dims(y, axes), np.expand_dims(g, axes)
         dx = np.divide(x, np.where(y == 0, np.inf, y).astype(x.dtype, copy=False))
+        if dx.ndim == 0:  # a 0-d x: NumPy returned a scalar, which out= cannot take
+            return np.asarray(dx * g, x.dtype), None, None
         return np.multiply(dx, g, out=dx), None, None
 
     @staticmethod
@@ -2950,7 +3060,13 @@ def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) ->
         idx = _argsort(x.data, axis, largest).take(range(k), axis)
     else:
         idx = _from_rows(_C.topk_indices(rows, k, largest, sorted), x.data.shape, axis)
-    return SortResult(Gather.apply(x, axis, idx, unique=True), Tensor(idx))
+    if x._requires_grad and _state.enabled:
+        values = Gather.apply(x, axis, idx, unique=True)
+    else:  # outside the graph: the same forward, without the generic apply (as _view)
+        values = Tensor._make(
+            Gather.forward(Gather.__new__(Gather), x.data, axis, idx, True), False, None, 0
+        )
+    return SortResult(values, Tensor._make(idx, False, None, 0))
 
 
 def mm(a, b) -> Tensor:
@@ -3394,6 +3510,8 @@ atleast_1d, atleast_2d, atleast_3d = _atleast(1), _atleast(2), _atleast(3)
 def hstack(tensors) -> Tensor:
     """Join along dim 1 (dim 0 for 1-D tensors)."""
     tensors = atleast_1d(tuple(tensors))
+    if not tensors:  # (cat's own message then)
+        return cat(tensors, 0)
     return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
 
 
@@ -3476,9 +3594,13 @@ class AddAt(Function):
             _C.gather_backward(np.ascontiguousarray(src), index, axis, x.shape[axis], out=out)
         else:
             axis = kernel[1]
-            rows = np.moveaxis(out, axis, 0)
-            flat = np.ascontiguousarray(rows).reshape(rows.shape[0], -1)
-            pieces = np.ascontiguousarray(np.moveaxis(src, axis, 0)).reshape(key[-1].size, -1)
+            if axis:  # rows along another axis: moved to the front, added, moved back
+                rows = np.moveaxis(out, axis, 0)
+                flat = np.ascontiguousarray(rows).reshape(rows.shape[0], -1)
+                src = np.moveaxis(src, axis, 0)
+            else:  # out is a fresh C-contiguous copy: its rows are a view (no moveaxis calls)
+                flat = out.reshape(out.shape[0], -1)
+            pieces = np.ascontiguousarray(src).reshape(key[-1].size, -1)
             _C.index_add_rows(flat, key[-1].astype(np.int64, copy=False), pieces)
             if axis:
                 rows[...] = flat.reshape(rows.shape)
@@ -3487,7 +3609,14 @@ class AddAt(Function):
     @staticmethod
     def backward(ctx, g):
         key, sshape, alpha = ctx.meta
-        gs = unbroadcast(alpha * np.array(g[key]), sshape) if ctx.needs_input_grad[1] else None
+        gs = None
+        if ctx.needs_input_grad[1]:
+            gs = np.asarray(g[key])  # an index array in key: a fresh array (not a view)
+            if alpha != 1:
+                gs = alpha * gs
+            elif np.may_share_memory(gs, g):  # g also goes to x: gs must be its own
+                gs = gs.copy()
+            gs = unbroadcast(gs, sshape)
         return g, gs, None, None
 
     @staticmethod
@@ -3505,6 +3634,15 @@ def _same_dtype(op, x, src):
 
 def _scatter_key(op, x, dim, index, src=None):
     """The NumPy index that scatter's ``index`` denotes along dim, after PyTorch's checks."""
+    axis, index = _scatter_index(op, x, dim, index, src)
+    grids = list(np.indices(index.shape, sparse=True))
+    if grids:
+        grids[axis] = index
+    return tuple(grids), index.shape
+
+
+def _scatter_index(op, x, dim, index, src=None):
+    """(axis, index as int64) after PyTorch's checks of scatter's arguments."""
     axis = _dim(dim, x.ndim, op)
     index = _int_array(index, op)
     if index.ndim != x.ndim:
@@ -3518,10 +3656,7 @@ def _scatter_key(op, x, dim, index, src=None):
     n = x.shape[axis] if x.ndim else 1
     if index.size and (index.min() < 0 or index.max() >= n):
         raise IndexError(f"{op}: index out of range [0, {n}) for dim {dim} of shape {x.shape}")
-    grids = list(np.indices(index.shape, sparse=True))
-    if grids:
-        grids[axis] = index
-    return tuple(grids), index.shape
+    return axis, index
 
 
 def _scatter_src(src, shape):
@@ -3955,6 +4090,8 @@ def unique(
     """The distinct values (sorted), and optionally the inverse indices and the counts; with
     dim, the distinct slices along dim."""
     a = np.asarray(_data(x))
+    if dim is not None and a.ndim == 0:  # NumPy's AxisError otherwise
+        raise IndexError(f"unique: dim {dim} given for a 0-d tensor, which has no dims")
     axis = None if dim is None else _dim(dim, a.ndim, "unique")
     # equal_nan=False: each NaN is its own value, as in PyTorch
     vals, inv, counts = np.unique(
@@ -3979,6 +4116,8 @@ def unique_consecutive(x, return_inverse: bool = False, return_counts: bool = Fa
     shape = a.shape
     if dim is None:
         a, axis = a.reshape(-1), 0
+    elif a.ndim == 0:  # NumPy's AxisError otherwise
+        raise IndexError(f"unique_consecutive: dim {dim} given for a 0-d tensor, which has no dims")
     else:
         axis = _dim(dim, a.ndim, "unique_consecutive")
     moved = np.moveaxis(a, axis, 0).reshape(a.shape[axis] if a.ndim else 1, -1 if a.size else 0)
@@ -4074,8 +4213,53 @@ def _in_place(name: str, op):
 
 
 scatter_ = _in_place("scatter_", scatter)
-scatter_add_ = _in_place("scatter_add_", scatter_add)
-index_add_ = _in_place("index_add_", index_add)
+_scatter_add_copy = _in_place("scatter_add_", scatter_add)
+
+
+def scatter_add_(x: Tensor, dim: int, index, src) -> Tensor:
+    """In-place scatter_add (outside the autograd graph, as tensor.py's). A float tensor whose
+    index covers it outside dim takes the gather-backward kernel's sums directly: no copy of x
+    and no copy back (the same additions in the same order)."""
+    d = x.data
+    if isinstance(src, Tensor) and d.dtype.char in "fd" and d.ndim and d.flags.c_contiguous:
+        _same_dtype("scatter_add", x, src)
+        axis, idx = _scatter_index("scatter_add", x, dim, index, src)
+        s = src.data
+        if s.shape != idx.shape:
+            s = s[tuple(slice(0, n) for n in idx.shape)]
+        if (
+            idx.shape[:axis] + idx.shape[axis + 1 :] == d.shape[:axis] + d.shape[axis + 1 :]
+            and d.flags.writeable
+            and not np.may_share_memory(d, s)
+        ):
+            x._needs_record(src if src.requires_grad else None, rebind=False)
+            idx = np.ascontiguousarray(idx)
+            _C.gather_backward(np.ascontiguousarray(s), idx, axis, d.shape[axis], out=d)
+            return x
+    return _scatter_add_copy(x, dim, index, src)
+
+
+_index_add_copy = _in_place("index_add_", index_add)
+
+
+def index_add_(x: Tensor, dim: int, index, source, *, alpha=1) -> Tensor:
+    """In-place index_add (outside the autograd graph, as tensor.py's). Rows of a C-contiguous
+    float tensor (dim 0) are added into it directly by the row kernel: no copy of x and no copy
+    back (the same additions in the same order)."""
+    d = x.data
+    plain = isinstance(source, Tensor) and type(alpha) in (int, float)
+    if plain and d.dtype.char in "fd" and d.ndim and d.flags.c_contiguous:
+        _same_dtype("index_add", x, source)
+        key = _along("index_add", x, dim, index, source)
+        s = source.data * alpha if alpha != 1 else source.data
+        if len(key) == 1 and d.flags.writeable and not np.may_share_memory(d, s):
+            x._needs_record(source if source.requires_grad else None, rebind=False)
+            rows = key[0].astype(np.int64, copy=False)
+            _C.index_add_rows(
+                d.reshape(d.shape[0], -1), rows, np.ascontiguousarray(s).reshape(rows.size, -1)
+            )
+            return x
+    return _index_add_copy(x, dim, index, source, alpha=alpha)
 
 
 # ---- reductions: extremes, spreads, order statistics, running reductions -------------------
@@ -4265,7 +4449,7 @@ def _quantile(op, x, q, dim, keepdim, interpolation, ignore_nan):
     if x.data.dtype.kind != "f":
         raise TypeError(f"{op}: input must be float32 or float64, got {x.dtype}")
     qa = np.asarray(_data(q), x.dtype)
-    if qa.ndim > 1 or (qa.size and (qa.min() < 0 or qa.max() > 1)):
+    if qa.ndim > 1 or not np.all((qa >= 0) & (qa <= 1)):  # (a NaN q fails too)
         raise ValueError(f"{op}: q must be a scalar or 1-D with values in [0, 1], got {q}")
     if interpolation not in _INTERPOLATIONS:
         raise ValueError(f"{op}: interpolation must be one of {_INTERPOLATIONS}")
@@ -4629,9 +4813,12 @@ def tensordot(a, b, dims=2) -> Tensor:
         )
     fa = [d for d in range(a.ndim) if d not in da]
     fb = [d for d in range(b.ndim) if d not in db]
-    k = int(np.prod([a.shape[d] for d in da]))
-    a2 = reshape(permute(a, fa + list(da)), (-1, k))
-    b2 = reshape(permute(b, list(db) + fb), (k, -1))
+    m, k, n = (
+        int(np.prod(s))
+        for s in ([a.shape[d] for d in fa], [a.shape[d] for d in da], [b.shape[d] for d in fb])
+    )  # (no -1: k may be 0)
+    a2 = reshape(permute(a, fa + list(da)), (m, k))
+    b2 = reshape(permute(b, list(db) + fb), (k, n))
     return reshape(matmul(a2, b2), tuple(a.shape[d] for d in fa) + tuple(b.shape[d] for d in fb))
 
 
@@ -4790,6 +4977,11 @@ def einsum(equation: str, *operands) -> Tensor:
 
 
 def chain_matmul(*matrices) -> Tensor:
+    if len(matrices) == 1:  # PyTorch: one matrix is its own product (multi_dot needs two)
+        m = _tensor_operand(matrices[0])
+        if m.ndim != 2:
+            raise ValueError(f"chain_matmul: expected 2-D tensors, got {m.ndim}-D {m.shape}")
+        return m.clone()
     return _linalg.multi_dot(matrices)
 
 
@@ -4843,8 +5035,11 @@ def renorm(x, p: float, dim: int, maxnorm: float) -> Tensor:
     axis = _dim(dim, x.ndim, "renorm")
     if p <= 0:
         raise ValueError(f"renorm: p must be positive, got {p}")
-    norms = _linalg.vector_norm(x, p, tuple(d for d in range(x.ndim) if d != axis), True)
-    scale = where(norms.data > maxnorm, maxnorm / (norms + 1e-7), np.ones((), x.dtype))
+    dims = tuple(d for d in range(x.ndim) if d != axis)
+    big = _linalg.vector_norm(x.detach(), p, dims, True).data > maxnorm
+    # the norm's gradient only from the slices it scales: a NaN slice (not scaled) keeps g
+    norms = _linalg.vector_norm(where(big, x, np.zeros((), x.dtype)), p, dims, True)
+    scale = where(big, maxnorm / (norms + 1e-7), np.ones((), x.dtype))
     return x * scale
 
 

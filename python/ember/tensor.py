@@ -607,10 +607,24 @@ class Tensor:
     def __irshift__(self, other):
         return self._inplace(np.right_shift, other)
 
+    def _read_only(self) -> RuntimeError:
+        # (NumPy's "output array is read-only" otherwise, naming neither op nor cause)
+        return RuntimeError(
+            f"in-place update of a read-only tensor of shape {self.shape} (an expand()ed or "
+            "broadcast view, or a read-only NumPy array): clone() it first"
+        )
+
+    def _records(self, other) -> bool:
+        """Whether self op= other is a graph op (rebound out of place, not written)."""
+        graph = self._ctx is not None or (isinstance(other, Tensor) and other._requires_grad)
+        return graph and is_grad_enabled()
+
     def _needs_record(self, other, rebind: bool) -> bool:
         """Whether an in-place update of self by other must be recorded in the graph. Refused
         for leaves that require grad (as PyTorch), and for named methods (x.add_(y)), whose
         caller keeps the old tensor: refusing beats silently dropping gradients."""
+        if not self.data.flags.writeable and not (rebind and self._records(other)):
+            raise self._read_only()
         if not is_grad_enabled():
             return False
         if self._requires_grad and self._ctx is None:
@@ -618,7 +632,7 @@ class Tensor:
                 "a leaf tensor that requires grad is being used in an in-place operation; "
                 "wrap it in `with ember.no_grad():` or use an out-of-place op"
             )
-        record = self._ctx is not None or (isinstance(other, Tensor) and other._requires_grad)
+        record = self._records(other)
         if record and not rebind:
             raise RuntimeError(
                 "in-place methods on tensors in the autograd graph are not supported; "
@@ -662,7 +676,10 @@ class Tensor:
     def _assign(self, values, depends_on=None) -> Tensor:
         """Named in-place update: self's storage := values (no graph; see _needs_record)."""
         self._needs_record(depends_on, rebind=False)
-        np.copyto(self.data, np.broadcast_to(values, self.shape), casting="same_kind")
+        d = self.data
+        if not (type(values) is np.ndarray and values.shape == d.shape):  # (broadcast_to ~1 us)
+            values = np.broadcast_to(values, d.shape)
+        np.copyto(d, values, casting="same_kind")
         return self
 
     # PyTorch's named in-place methods (EMA weights, hand-written optimiser steps, init): for
@@ -1146,6 +1163,8 @@ class Tensor:
                 index = np.unravel_index(flat[split[0]][_ops._index_arg(split[1])[0]], self.shape)
             _ops.index_put_(self, index, value)
             return
+        if not self.data.flags.writeable:
+            raise self._read_only()
         value = value.data if isinstance(value, Tensor) else value
         if split is not None:
             self.data[split[0]][_ops._index_arg(split[1])[0]] = value  # split[0] gives a view

@@ -102,9 +102,14 @@ def _jacobian_blocks(outs, leaves, strict: bool, op: str, create_graph=False) ->
     return rows
 
 
-def _refuse_vectorize(op: str, vectorize: bool) -> None:
-    if vectorize:
-        raise NotImplementedError(f"{op}: vectorize=True is not supported (ember has no vmap)")
+def _check_vectorize(op: str, vectorize: bool, strict: bool) -> None:
+    """vectorize=True is PyTorch's speed option (vmap over the rows): ember computes the same
+    rows one by one, with PyTorch's refusal of strict alongside it."""
+    if vectorize and strict:
+        raise RuntimeError(
+            f"torch.autograd.functional.{op}: `strict=True` and `vectorized=True` are not "
+            "supported together. Please either set `strict=False` or `vectorize=False`."
+        )
 
 
 def jacobian(func, inputs, create_graph: bool = False, strict: bool = False,
@@ -113,7 +118,7 @@ def jacobian(func, inputs, create_graph: bool = False, strict: bool = False,
     output.shape + input.shape; for tuples, a tuple (over outputs) of tuples (over inputs),
     collapsed where func takes or returns a single tensor, as torch.autograd.functional.
     Either ``strategy`` gives the same numbers (ember computes both in reverse mode)."""
-    _refuse_vectorize("jacobian", vectorize)
+    _check_vectorize("jacobian", vectorize, strict)
     if strategy not in ("reverse-mode", "forward-mode"):
         raise ValueError(
             f"jacobian: strategy must be 'reverse-mode' or 'forward-mode', got {strategy!r}"
@@ -181,7 +186,7 @@ def hessian(func, inputs, create_graph: bool = False, strict: bool = False,
     """The Hessian of a scalar ``func`` at ``inputs``: the Jacobian of its gradient, shaped
     input.shape + input.shape for one input, a tuple of tuples (H[i][j] = d2 f / dx_i dx_j)
     for several, as torch.autograd.functional.hessian."""
-    _refuse_vectorize("hessian", vectorize)
+    _check_vectorize("hessian", vectorize, strict)
 
     def gradient(*xs):
         outs = _as_tuple(func(*xs), "hessian", "function's output")[1]

@@ -136,6 +136,7 @@ class Linear(Function):
     def forward(ctx, x, w, b):
         lead = x.shape[:-1]
         x2 = _contig(x).reshape(math.prod(lead), x.shape[-1])  # (-1 fails when in_features is 0)
+        w = ops._gemm_operand(w)  # a flipped or broadcast weight view: copied for the GEMM
         if b is None:
             y = _C.gemm(x2, w, trans_b=True)
         else:
@@ -297,6 +298,8 @@ def elu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 
 def gelu(input, approximate: str = "none") -> Tensor:
     """x * Phi(x) (exact, with erf) or its tanh approximation (approximate='tanh')."""
+    if not isinstance(approximate, str):  # (a tensor here compared elementwise)
+        raise TypeError(f"gelu: approximate must be a str, got {type(approximate).__name__}")
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return _activation("gelu", input, {"approximate": approximate})
@@ -902,7 +905,7 @@ class _Normalize2(Function):
         dn = np.where(n >= eps, _dot(g, x, dim) / (c * c), 0)  # minus d(loss)/d(norm)
         gx = ops._bcast(np.true_divide, np.ascontiguousarray(g), c)
         gx -= ops._bcast(np.multiply, x, np.where(n == 0, 0, dn / np.where(n == 0, 1, n)))
-        return gx, None, None
+        return gx.reshape(x.shape), None, None  # (ascontiguousarray made a 0-d g 1-d)
 
     @staticmethod
     def backward_graph(ctx, g):
@@ -1015,9 +1018,10 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
         raise ValueError("one_hot: class values must be non-negative")
     if idx.size and idx.max() >= num_classes:
         raise ValueError("one_hot: class values must be smaller than num_classes")
-    out = np.zeros(idx.shape + (num_classes,), dtype=np.int64)
-    np.put_along_axis(out, idx.astype(np.int64)[..., None], 1, axis=-1)
-    return Tensor(out)
+    # the 1s by flat position (row * num_classes + class): ~2x put_along_axis on small inputs
+    out = np.zeros(idx.size * num_classes, dtype=np.int64)
+    out[np.arange(0, out.size, num_classes or 1) + idx.reshape(-1)] = 1
+    return Tensor._make(out.reshape(idx.shape + (num_classes,)), False, None, 0)
 
 
 # ---- losses -------------------------------------------------------------------------------
@@ -1904,6 +1908,8 @@ def _keep_mask(shape: tuple, p: float, scale: float, dtype) -> np.ndarray:
 def _reduce_array(loss: np.ndarray, reduction: str, dtype) -> np.ndarray:
     if reduction == "none":
         return loss.astype(dtype, copy=False)
+    if reduction == "mean" and not loss.size:  # NaN, without NumPy's "Mean of empty slice"
+        return np.asarray(np.nan, dtype=dtype)
     return np.asarray(loss.mean() if reduction == "mean" else loss.sum(), dtype=dtype)
 
 
@@ -2109,7 +2115,8 @@ class BCEWithLogitsLoss(Function):
         # np.asarray: negating a 0-d array gives a NumPy scalar, which the binding refuses
         sp = _C.activation_forward("softplus", _contig(np.asarray(-x)), threshold=math.inf)
         lw = 1 if pw is None else 1 + (pw - 1) * t
-        loss = (1 - t) * x + lw * sp
+        with np.errstate(invalid="ignore"):  # 0 * inf (t = 1, x = -inf) is NaN, as PyTorch's
+            loss = (1 - t) * x + lw * sp
         if w is not None:
             loss = loss * w
         ctx.save_for_backward(x, t, sp)
@@ -2462,7 +2469,16 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction: str = "me
     if weight is not None:
         w = weight if isinstance(weight, Tensor) else Tensor(np.asarray(weight, dtype=x.dtype))
         _broadcast_weight(op, w.data, x.shape, x.dtype)
-    loss = binary_cross_entropy_with_logits(x, t, reduction="none")
+    # t softplus(-x) + (1 - t) softplus(x); a term whose weight is 0 and whose softplus is
+    # inf (a logit of -inf for t = 0, inf for t = 1) is 0, not 0 * inf = NaN (PyTorch's)
+    pos, neg = softplus(-x), softplus(x)
+    pos_off = (t.data == 0) & (x.data == -np.inf)
+    neg_off = (t.data == 1) & (x.data == np.inf)
+    if pos_off.any():
+        pos = ops.where(pos_off, 0.0, pos)
+    if neg_off.any():
+        neg = ops.where(neg_off, 0.0, neg)
+    loss = t * pos + (1 - t) * neg
     if w is not None:
         loss = loss * w
     return _reduce(loss.sum(len(shape) - 1) / shape[-1], reduction)
@@ -2522,7 +2538,8 @@ def gaussian_nll_loss(
         elif v.ndim != x.ndim or sum(b for a, b in zip(x.shape, v.shape) if a != b) != 1:
             raise ValueError(f"{op}: var of shape {v.shape} is of incorrect size for {x.shape}")
     _check_reduction(op, reduction)
-    v = v + Tensor(np.maximum(v.data, eps) - v.data)  # clamp the value, not the gradient
+    # clamp the value, not the gradient (where, not max - v: an infinite var stays finite here)
+    v = v + Tensor(np.where(v.data < eps, eps - v.data, 0).astype(v.dtype))
     loss = 0.5 * (v.log() + (x - t) * (x - t) / v)
     if full:
         loss = loss + 0.5 * float(np.log(2 * np.pi))
@@ -3043,9 +3060,16 @@ def batch_norm(
     rv = _stat_array(running_var, op, "running_var")
     if not training and (rm is None or rv is None):
         raise ValueError(f"{op}: running_mean and running_var are required when not training")
-    return BatchNorm.apply(
-        x.contiguous(), args[0], args[1], rm, rv, bool(training), float(momentum), eps
+    # strided running statistics (a stepped or flipped view): the kernel updates contiguous
+    # copies, written back below, as PyTorch updates them in place
+    rm_c, rv_c = (None if a is None else np.ascontiguousarray(a) for a in (rm, rv))
+    y = BatchNorm.apply(
+        x.contiguous(), args[0], args[1], rm_c, rv_c, bool(training), float(momentum), eps
     )
+    for a, a_c in ((rm, rm_c), (rv, rv_c)):
+        if training and a is not a_c:
+            np.copyto(a, a_c)
+    return y
 
 
 # ---- recurrent layers ---------------------------------------------------------------------
@@ -3869,7 +3893,10 @@ class Gather(Function):
     def forward(ctx, x, axis, taps):
         ctx.axis, ctx.taps, ctx.n_in = axis, taps, x.shape[axis]
         if x.dtype in (np.float32, np.float64):
-            idx = np.stack([i for i, _ in taps]).astype(np.int64, copy=False)
+            if len(taps) == 1:  # nearest, padding: a view (np.stack copies, ~1 us)
+                idx = np.ascontiguousarray(taps[0][0], np.int64)[None]
+            else:
+                idx = np.stack([i for i, _ in taps]).astype(np.int64, copy=False)
             w = None
             if any(v is not None for _, v in taps):
                 one = np.ones(idx.shape[1], x.dtype)
@@ -4313,7 +4340,12 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
             raise ValueError(
                 f"{op}: negative padding in {tuple(pads)} crops more than input shape {x.shape}"
             )
-        return ConstantPad.apply(x, full, 0.0 if value is None else float(value))
+        fill = 0.0 if value is None else float(value)
+        if x._requires_grad and is_grad_enabled():
+            return ConstantPad.apply(x, full, fill)
+        # outside the graph: the same forward without the generic apply (~1 us, as ops._view)
+        y = ConstantPad.forward(ConstantPad.__new__(ConstantPad), x.data, full, fill)
+        return Tensor._make(y, False, None, 0)
     if mode not in ("reflect", "replicate", "circular"):
         raise ValueError(
             f"{op}: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}"
@@ -5379,13 +5411,15 @@ class GridSample(Function):
     # -> y (N, C, *O): each output reads the 2^nd corners around its source point (bilinear /
     # trilinear weights), the 4 x 4 pixels around it (bicubic) or the nearest one
     @staticmethod
+    @np.errstate(invalid="ignore", over="ignore")  # a NaN / inf grid point: silent, as PyTorch
     def forward(ctx, x, grid, mode, padding_mode, align_corners):
         n, c, sizes = x.shape[0], x.shape[1], x.shape[2:]
         nd = len(sizes)
         cubic = mode == "bicubic"
         coords, slopes = [], []  # per spatial axis (D,) H, W: source coordinates, d/dgrid
         for a in range(nd):
-            g = grid[..., nd - 1 - a].reshape(n, -1)  # grid's last dim is (x, y[, z])
+            # grid's last dim is (x, y[, z]); (no -1: n or the output may be empty)
+            g = grid[..., nd - 1 - a].reshape(n, math.prod(grid.shape[1:-1]))
             ci, dci = _source_index(g, sizes[a], "zeros" if cubic else padding_mode, align_corners)
             coords.append(ci)
             slopes.append(dci)
@@ -5400,7 +5434,7 @@ class GridSample(Function):
             base = [np.floor(ci) for ci in coords]
             frac = [ci - b for ci, b in zip(coords, base)]
             bits = list(itertools.product((0, 1), repeat=nd))
-        xf = x.reshape(n, c, -1)
+        xf = x.reshape(n, c, math.prod(sizes))
         out = np.zeros((n, c, coords[0].shape[1]), x.dtype)
         taps = []
         for bit in bits:
@@ -5415,8 +5449,9 @@ class GridSample(Function):
                     if frac is not None:
                         wts.append(frac[a] if bit[a] else 1 - frac[a])
                         dwts.append(1.0 if bit[a] else -1.0)
-                ok = ok & (i >= 0) & (i < sizes[a])
-                flat = flat * sizes[a] + np.clip(i, 0, sizes[a] - 1).astype(np.int64)
+                inside = (i >= 0) & (i < sizes[a])  # (False for a NaN or huge coordinate,
+                ok = ok & inside  # whose cast to int64 would be junk: index 0 read, masked)
+                flat = flat * sizes[a] + np.where(inside, i, 0).astype(np.int64)
             w = np.prod(wts, axis=0) if wts else np.ones(ok.shape)
             val = np.take_along_axis(xf, flat[:, None, :], axis=2) * ok[:, None, :]
             out += (val * w[:, None, :]).astype(x.dtype, copy=False)
@@ -5425,18 +5460,22 @@ class GridSample(Function):
         return out.reshape(n, c, *grid.shape[1:-1])
 
     @staticmethod
+    @np.errstate(invalid="ignore", over="ignore")
     def backward(ctx, g):
         taps, slopes, mode, shape, gshape = ctx.state
         n, c = shape[:2]
         m = int(np.prod(shape[2:]))
         nd = len(shape) - 2
+        if g.size == 0:  # no batch, channel or output point: nothing flows back
+            dx, dgrid = np.zeros(shape, g.dtype), np.zeros(gshape, g.dtype)
+            return dx, dgrid, None, None, None
         g = g.reshape(n, c, -1)
         dx = dgrid = None
         if ctx.needs_input_grad[0]:
             dx = 0
             for _, flat, ok, wts, _ in taps:
                 w = np.prod(wts, axis=0) if wts else 1.0
-                contrib = g * (w * ok)[:, None, :]
+                contrib = g * np.where(ok, w, 0)[:, None, :]  # (a NaN weight outside: 0)
                 idx = np.broadcast_to(flat[:, None, :], contrib.shape)
                 dx = dx + _scatter_last(contrib.reshape(n * c, -1), idx.reshape(n * c, -1), m)
             dx = dx.reshape(shape).astype(g.dtype, copy=False)

@@ -250,7 +250,18 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is not None:
                     self._check_sparse_grad(group, p)
-                    yield group, p, _grad_array(p)
+                    arr = p.data
+                    if arr.flags.c_contiguous or not arr.flags.writeable:
+                        yield group, p, _grad_array(p)
+                        continue
+                    # a strided parameter (from_numpy of a transposed or flipped array): the
+                    # fused kernels update a C-contiguous copy, written back into its storage
+                    p.data = np.ascontiguousarray(arr)
+                    try:
+                        yield group, p, _grad_array(p)
+                    finally:
+                        np.copyto(arr, p.data)
+                        p.data = arr
 
     # ---- state_dict: state keyed by the parameter's position across groups ----------------
     def state_dict(self) -> dict:
