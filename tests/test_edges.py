@@ -564,3 +564,30 @@ def test_batch_norm_with_strided_running_statistics(training):
     np.testing.assert_array_equal(mean_store[::2], rm_ref.numpy())
     np.testing.assert_array_equal(var_store[::-1], rv_ref.numpy())
     assert not mean_store[1::2].any()  # the gaps between the strided entries are untouched
+
+
+_INT_TARGET_LOSSES = [
+    "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "soft_margin_loss",
+    "poisson_nll_loss", "multilabel_soft_margin_loss",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", _INT_TARGET_LOSSES)
+def test_integer_targets_are_promoted_to_input_dtype(name):
+    """PyTorch promotes an integer target to the input's float dtype for these losses."""
+    x = np.random.default_rng(0).random((4, 3)).astype(np.float32)
+    t = np.random.default_rng(1).integers(0, 2, (4, 3))
+    xe = ember.tensor(x, requires_grad=True)
+    out = getattr(F, name)(xe, ember.tensor(t))
+    ref = getattr(F, name)(ember.tensor(x), ember.tensor(t.astype(np.float32)))
+    assert out.dtype == ember.float32 and out.item() == pytest.approx(ref.item(), rel=1e-6)
+    out.backward()
+    assert xe.grad.dtype == ember.float32
+
+
+@pytest.mark.parametrize(
+    "name", ["binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div"]
+)
+def test_integer_targets_stay_refused_where_pytorch_refuses(name):
+    with pytest.raises(TypeError, match="floating point"):
+        getattr(F, name)(ember.rand(2, 3), ember.ones(2, 3, dtype=ember.int64))

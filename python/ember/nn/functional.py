@@ -1123,6 +1123,12 @@ def _fused_loss(x: Tensor, t: Tensor, loss: str, param: float, reduction: str):
     return None
 
 
+# Losses whose integer targets PyTorch refuses (the others promote them to input's dtype)
+_FLOAT_TARGET_ONLY = frozenset(
+    ("binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div")
+)
+
+
 def _loss_pair(op, input, target, broadcast: str | None = None):
     """input and target as float Tensors of one shape. Shapes that differ are refused, unless
     ``broadcast`` lets them broadcast as PyTorch does: "warn" with its warning (mse/l1/huber/
@@ -1131,7 +1137,9 @@ def _loss_pair(op, input, target, broadcast: str | None = None):
     x = _float_input(input, op)
     t = _float_input(target, op, "target", x.dtype) if not isinstance(target, Tensor) else target
     if t.data.dtype.kind != "f":
-        raise TypeError(f"{op}: target must be floating point, got {t.dtype}")
+        if op in _FLOAT_TARGET_ONLY:
+            raise TypeError(f"{op}: target must be floating point, got {t.dtype}")
+        t = ops.cast(t, x.data.dtype)  # PyTorch promotes an integer target to input's dtype
     if x.shape != t.shape:
         try:
             shape = np.broadcast_shapes(x.shape, t.shape) if broadcast else None
