@@ -591,3 +591,19 @@ def test_integer_targets_are_promoted_to_input_dtype(name):
 def test_integer_targets_stay_refused_where_pytorch_refuses(name):
     with pytest.raises(TypeError, match="floating point"):
         getattr(F, name)(ember.rand(2, 3), ember.ones(2, 3, dtype=ember.int64))
+
+
+@pytest.mark.parametrize(
+    "name", ["mse_loss", "l1_loss", "smooth_l1_loss", "binary_cross_entropy_with_logits", "kl_div"]
+)
+def test_float32_input_with_float64_target_computes_in_float64(name):
+    """A NumPy float64 target against a float32 prediction: PyTorch's loss is float64 and the
+    prediction's gradient float32."""
+    x = np.random.default_rng(0).random((4, 3)).astype(np.float32)
+    t = np.random.default_rng(1).random((4, 3))
+    xe = ember.tensor(x, requires_grad=True)
+    out = getattr(F, name)(xe, ember.tensor(t))
+    ref = getattr(F, name)(ember.tensor(x.astype(np.float64)), ember.tensor(t))
+    assert out.dtype == ember.float64 and out.item() == pytest.approx(ref.item(), rel=1e-12)
+    out.backward()
+    assert xe.grad.dtype == ember.float32

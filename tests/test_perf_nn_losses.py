@@ -84,10 +84,13 @@ def test_nan_inf_and_empty():
         assert np.isnan(getattr(F, name)(np.zeros(0), np.zeros(0)).item())
 
 
-def test_mixed_dtypes_keep_the_numpy_path():
+def test_mixed_dtypes_compute_in_the_wider_dtype():
+    """float32 input, float64 target: a float64 loss (PyTorch's promotion), float32 gradient."""
     x = ember.tensor(np.ones(3, np.float32), requires_grad=True)
     loss = F.mse_loss(x, ember.tensor(np.zeros(3)))
-    assert loss.dtype == x.dtype and loss.item() == 1.0
+    assert loss.dtype == ember.float64 and loss.item() == 1.0
+    loss.backward()
+    assert x.grad.dtype == ember.float32
 
 
 def test_sum_independent_of_thread_count():

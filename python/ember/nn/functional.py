@@ -1129,6 +1129,13 @@ _FLOAT_TARGET_ONLY = frozenset(
 )
 
 
+# Losses PyTorch computes in the wider of two float dtypes (float32 input, float64 target:
+# a float64 loss); the others keep the input's dtype
+_WIDEST_FLOAT = frozenset(
+    ("mse_loss", "l1_loss", "smooth_l1_loss", "binary_cross_entropy_with_logits", "kl_div")
+)
+
+
 def _loss_pair(op, input, target, broadcast: str | None = None):
     """input and target as float Tensors of one shape. Shapes that differ are refused, unless
     ``broadcast`` lets them broadcast as PyTorch does: "warn" with its warning (mse/l1/huber/
@@ -1140,6 +1147,9 @@ def _loss_pair(op, input, target, broadcast: str | None = None):
         if op in _FLOAT_TARGET_ONLY:
             raise TypeError(f"{op}: target must be floating point, got {t.dtype}")
         t = ops.cast(t, x.data.dtype)  # PyTorch promotes an integer target to input's dtype
+    elif t.data.dtype != x.data.dtype and op in _WIDEST_FLOAT:
+        wide = np.promote_types(x.data.dtype, t.data.dtype)
+        x, t = ops.cast(x, wide), ops.cast(t, wide)
     if x.shape != t.shape:
         try:
             shape = np.broadcast_shapes(x.shape, t.shape) if broadcast else None
