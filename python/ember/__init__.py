@@ -505,6 +505,29 @@ _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ember(\.|$)
 dtype = _np.dtype  # torch.dtype: ember's dtypes are NumPy's (``isinstance(x.dtype, ember.dtype)``)
 
 
+class _MissingDtype:
+    """A PyTorch dtype NumPy has no storage for. Naming it works (``autocast(dtype=
+    ember.bfloat16)`` runs, in float32); making data of it is a TypeError that says so."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    @property
+    def dtype(self):  # what np.dtype(...) asks for: every dtype= argument ends here
+        raise TypeError(
+            f"ember has no {self.name}: its tensors are NumPy arrays, and NumPy has no "
+            f"{self.name} dtype (use float32 or float64)"
+        )
+
+    def __repr__(self):
+        return f"ember.{self.name}"
+
+
+bfloat16 = _MissingDtype("bfloat16")
+complex64 = cfloat = _MissingDtype("complex64")
+complex128 = cdouble = _MissingDtype("complex128")
+
+
 def compile(model=None, **kwargs):  # noqa: A001  (torch.compile)
     """``torch.compile``: ember has no graph compiler, so the model (or function) comes back
     as it is; ``@ember.compile`` and ``@ember.compile(mode=...)`` work as decorators."""
@@ -606,7 +629,8 @@ __all__ = [
     "dot", "vdot", "inner", "outer", "ger", "mv", "addmm", "addmv", "addbmm", "baddbmm", "addr",
     "kron", "tensordot", "einsum", "chain_matmul", "cross", "cdist", "dist", "renorm",
     "matrix_power", "det", "inverse", "logdet", "slogdet", "linalg", "distributions", "special",
-    "testing", "func", "jit", "vmap", "dtype", "range", "scalar_tensor", "hann_window",
+    "testing", "func", "jit", "vmap", "dtype", "bfloat16", "complex64", "complex128", "cfloat",
+    "cdouble", "range", "scalar_tensor", "hann_window",
     "hamming_window", "blackman_window", "bartlett_window", "kaiser_window", "as_strided", "conj",
     "conj_physical",
     "detach", "fill", "gradient", "histogramdd", "igamma", "igammac", "imag", "real", "is_conj",

@@ -851,6 +851,9 @@ class Tensor:
     def is_pinned(self) -> bool:
         return False
 
+    def bfloat16(self):
+        raise TypeError("Tensor.bfloat16: NumPy has no bfloat16 dtype, so ember cannot store it")
+
     def share_memory_(self) -> Tensor:
         return self  # one process's memory: nothing to move (DataLoader workers are threads)
 
