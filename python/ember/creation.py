@@ -408,7 +408,7 @@ ByteTensor = _legacy("ByteTensor", np.uint8)
 BoolTensor = _legacy("BoolTensor", np.bool_)
 
 
-def _window(name: str, length: int, periodic: bool, dtype, f) -> Tensor:
+def _window(name: str, length: int, periodic: bool, dtype, requires_grad: bool, f) -> Tensor:
     """A window of ``length`` points from f(n, N) for n = 0..length-1, with N = length for a
     symmetric window and length + 1 for a periodic one (the first point of the next period
     dropped, as for spectral analysis), as torch's window functions."""
@@ -418,16 +418,15 @@ def _window(name: str, length: int, periodic: bool, dtype, f) -> Tensor:
     if dt.kind != "f":
         raise TypeError(f"{name}: expected a floating point dtype, got {dt}")
     if length <= 1:
-        return Tensor(np.ones(length, dt))
+        return _new(np.ones(length, dt), requires_grad)
     n = np.arange(length, dtype=np.float64)
-    return Tensor(np.asarray(f(n, length + 1 if periodic else length)).astype(dt))
+    return _new(np.asarray(f(n, length + 1 if periodic else length)).astype(dt), requires_grad)
 
 
 @_takes_device
 def hann_window(window_length: int, periodic: bool = True, *, dtype=None, requires_grad=False):
-    w = _window("hann_window", window_length, periodic, dtype,
-                lambda n, N: 0.5 - 0.5 * np.cos(2 * np.pi * n / (N - 1)))  # fmt: skip
-    return _new(w.data, requires_grad)
+    return _window("hann_window", window_length, periodic, dtype, requires_grad,
+                   lambda n, N: 0.5 - 0.5 * np.cos(2 * np.pi * n / (N - 1)))  # fmt: skip
 
 
 @_takes_device
@@ -435,9 +434,8 @@ def hamming_window(
     window_length: int, periodic: bool = True, alpha: float = 0.54, beta: float = 0.46, *,
     dtype=None, requires_grad=False,
 ):  # fmt: skip
-    w = _window("hamming_window", window_length, periodic, dtype,
-                lambda n, N: alpha - beta * np.cos(2 * np.pi * n / (N - 1)))  # fmt: skip
-    return _new(w.data, requires_grad)
+    return _window("hamming_window", window_length, periodic, dtype, requires_grad,
+                   lambda n, N: alpha - beta * np.cos(2 * np.pi * n / (N - 1)))  # fmt: skip
 
 
 @_takes_device
@@ -446,14 +444,13 @@ def blackman_window(window_length: int, periodic: bool = True, *, dtype=None, re
         t = 2 * np.pi * n / (N - 1)
         return 0.42 - 0.5 * np.cos(t) + 0.08 * np.cos(2 * t)
 
-    return _new(_window("blackman_window", window_length, periodic, dtype, f).data, requires_grad)
+    return _window("blackman_window", window_length, periodic, dtype, requires_grad, f)
 
 
 @_takes_device
 def bartlett_window(window_length: int, periodic: bool = True, *, dtype=None, requires_grad=False):
-    w = _window("bartlett_window", window_length, periodic, dtype,
-                lambda n, N: 1 - np.abs(2 * n / (N - 1) - 1))  # fmt: skip
-    return _new(w.data, requires_grad)
+    return _window("bartlett_window", window_length, periodic, dtype, requires_grad,
+                   lambda n, N: 1 - np.abs(2 * n / (N - 1) - 1))  # fmt: skip
 
 
 @_takes_device
@@ -464,7 +461,7 @@ def kaiser_window(
     def f(n, N):
         return np.i0(beta * np.sqrt(np.clip(1 - (2 * n / (N - 1) - 1) ** 2, 0, 1))) / np.i0(beta)
 
-    return _new(_window("kaiser_window", window_length, periodic, dtype, f).data, requires_grad)
+    return _window("kaiser_window", window_length, periodic, dtype, requires_grad, f)
 
 
 @_takes_device

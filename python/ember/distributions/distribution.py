@@ -56,6 +56,11 @@ def _finfo_tiny(t: Tensor) -> float:
     return float(np.finfo(t.dtype).tiny)
 
 
+def _sum_rightmost(x: Tensor, dims: int) -> Tensor:
+    """x summed over its last ``dims`` dims (event dims folded into one log-probability)."""
+    return x.sum(tuple(range(-dims, 0))) if dims > 0 else x
+
+
 # --- the base class ----------------------------------------------------------------------------
 
 
@@ -223,10 +228,6 @@ class Independent(Distribution):
     mode = property(lambda self: self.base_dist.mode)
     variance = property(lambda self: self.base_dist.variance)
 
-    def _sum_rightmost(self, x: Tensor) -> Tensor:
-        n = self.reinterpreted_batch_ndims
-        return x.sum(tuple(range(-n, 0))) if n else x
-
     def expand(self, batch_shape, _instance=None):
         batch_shape = _shape(batch_shape)
         base = self.base_dist.expand(
@@ -241,10 +242,10 @@ class Independent(Distribution):
         return self.base_dist.rsample(sample_shape)
 
     def log_prob(self, value):
-        return self._sum_rightmost(self.base_dist.log_prob(value))
+        return _sum_rightmost(self.base_dist.log_prob(value), self.reinterpreted_batch_ndims)
 
     def entropy(self):
-        return self._sum_rightmost(self.base_dist.entropy())
+        return _sum_rightmost(self.base_dist.entropy(), self.reinterpreted_batch_ndims)
 
     def __repr__(self):
         return f"Independent({self.base_dist!r}, {self.reinterpreted_batch_ndims})"
@@ -315,8 +316,6 @@ class TransformedDistribution(Distribution):
         return x
 
     def log_prob(self, value):
-        from ember.distributions.transforms import _sum_rightmost
-
         value = self._checked(value)
         event_dim = len(self._event_shape)
         log_prob = 0.0

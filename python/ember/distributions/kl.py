@@ -24,7 +24,7 @@ from ember.distributions.discrete import (
     OneHotCategorical,
     Poisson,
 )
-from ember.distributions.distribution import Distribution, Independent
+from ember.distributions.distribution import Distribution, Independent, _sum_rightmost
 from ember.nn import functional as F
 from ember.tensor import Tensor
 
@@ -194,4 +194,4 @@ def _kl_independent_independent(p, q):
         raise NotImplementedError(
             "KL between Independent distributions with different reinterpreted_batch_ndims"
         )
-    return p._sum_rightmost(kl_divergence(p.base_dist, q.base_dist))
+    return _sum_rightmost(kl_divergence(p.base_dist, q.base_dist), p.reinterpreted_batch_ndims)

@@ -14,6 +14,7 @@ import numpy as np
 
 import ember
 from ember.distributions import constraints
+from ember.distributions.distribution import _sum_rightmost
 from ember.nn import functional as F
 from ember.tensor import Tensor
 
@@ -21,10 +22,6 @@ __all__ = [
     "AbsTransform", "AffineTransform", "ComposeTransform", "ExpTransform", "PowerTransform",
     "SigmoidTransform", "SoftplusTransform", "TanhTransform", "Transform",
 ]  # fmt: skip
-
-
-def _sum_rightmost(x, dims: int):
-    return x.reshape(tuple(x.shape[: x.dim() - dims]) + (-1,)).sum(-1) if dims > 0 else x
 
 
 class Transform:
