@@ -109,11 +109,10 @@ def _gradients(out: Tensor, leaves: list, grad_output=None, create_graph=False) 
     With create_graph the gradients are recorded, for a transform around this one."""
     if not out.requires_grad:
         return [Tensor(np.zeros_like(x.data)) for x in leaves]
-    grads = _autograd_grad(
+    return list(_autograd_grad(
         [out], leaves, grad_outputs=None if grad_output is None else [grad_output],
-        retain_graph=True, create_graph=create_graph, allow_unused=True,
-    )  # fmt: skip
-    return [Tensor(np.zeros_like(x.data)) if g is None else g for x, g in zip(leaves, grads)]
+        retain_graph=True, create_graph=create_graph, materialize_grads=True,
+    ))  # fmt: skip
 
 
 def grad_and_value(func, argnums=0, has_aux: bool = False):
