@@ -59,8 +59,7 @@ def test_sdpa_mask_with_no_keys():
 def test_init_refuses_non_tensors_and_nan_bounds():
     from ember.nn import init
 
-    with pytest.raises(TypeError, match="expected a Tensor"):
-        init.xavier_uniform_(np.zeros((3, 4)))
+    # a NumPy array is a parameter's .data and is filled in place (test_tutorial_idioms)
     with pytest.raises(TypeError, match="expected a Tensor"):
         init.normal_([1.0, 2.0])
     with pytest.raises(ValueError, match="uniform_"):

@@ -78,7 +78,7 @@ from ember._aliases import (
     selu,
     threshold,
 )
-from ember._device import device
+from ember._device import device, get_default_device, set_default_device
 from ember.amp import autocast
 from ember.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from ember.creation import (
@@ -651,7 +651,8 @@ __all__ = [
     "int8", "uint8", "int16", "short", "half",
     "poisson", "absolute", "addcdiv", "addcmul", "isin", "ldexp", "lerp", "mvlgamma", "nextafter",
     "randint_like", "is_complex", "is_nonzero", "is_same_size", "is_signed", "seed", "initial_seed",
-    "get_rng_state", "set_rng_state", "get_default_dtype", "set_default_dtype", "add", "sub", "mul",
+    "get_rng_state", "set_rng_state", "get_default_dtype", "set_default_dtype",
+    "get_default_device", "set_default_device", "add", "sub", "mul",
     "div", "neg", "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less",
     "less_equal", "not_equal", "logical_and", "logical_or", "logical_xor", "logical_not", "isclose",
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift",

@@ -67,3 +67,13 @@ def parse_to(args, dtype=None, device_=None):
         elif a is not None:
             dtype = a
     return dtype
+
+
+def set_default_device(d) -> None:
+    """PyTorch's ``set_default_device``: the CPU (or None) is accepted and changes nothing;
+    any other device is refused."""
+    check(d)
+
+
+def get_default_device() -> device:
+    return CPU

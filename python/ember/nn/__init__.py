@@ -1,6 +1,6 @@
 """ember.nn: layers, losses, functional ops, initialisers."""
 
-from ember.nn import attention, functional, init, parameter, seq2seq, utils
+from ember.nn import attention, functional, init, parallel, parameter, seq2seq, utils
 from ember.nn.modules.activation import (
     ELU,
     GELU,
@@ -179,6 +179,7 @@ from ember.nn.modules.upsampling import (
     UpsamplingBilinear2d,
     UpsamplingNearest2d,
 )
+from ember.nn.parallel import DataParallel
 
 __all__ = [
     "AdaptiveAvgPool1d",
@@ -217,6 +218,7 @@ __all__ = [
     "CosineEmbeddingLoss",
     "CosineSimilarity",
     "CrossEntropyLoss",
+    "DataParallel",
     "Dropout",
     "Dropout1d",
     "Dropout2d",
@@ -350,6 +352,7 @@ __all__ = [
     "functional",
     "generate_square_subsequent_mask",
     "init",
+    "parallel",
     "parameter",
     "seq2seq",
     "sinusoidal_positional_encoding",

@@ -1,8 +1,11 @@
 """Parameter initialisers with PyTorch's names and formulas, drawn from ember's seeded
-generator (``ember.manual_seed``). Each fills a Tensor in place and returns it."""
+generator (``ember.manual_seed``). Each fills a Tensor in place and returns it; a NumPy array
+(``m.weight.data``, as PyTorch code writes ``nn.init.normal_(m.weight.data, 0, 0.02)``) is
+filled in place and returned likewise."""
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
@@ -40,6 +43,19 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
             slope = param
         return math.sqrt(2.0 / (1 + slope**2))
     raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
+
+
+def _tensor_or_array(init):
+    """Let ``init`` take a parameter's ``.data`` array: it fills a Tensor viewing the array."""
+
+    @functools.wraps(init)
+    def wrapper(tensor, *args, **kwargs):
+        if isinstance(tensor, np.ndarray):
+            init(Tensor(tensor), *args, **kwargs)
+            return tensor
+        return init(tensor, *args, **kwargs)
+
+    return wrapper
 
 
 def _check_tensor(tensor, op: str) -> None:
@@ -81,6 +97,7 @@ def _check_range(a, b) -> None:
         )
 
 
+@_tensor_or_array
 def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     _check_tensor(tensor, "uniform_")
     if not (math.isfinite(a) and math.isfinite(b)):
@@ -89,6 +106,7 @@ def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     return _fill(tensor, _rng(tensor, "uniform_", generator).uniform(a, b, tensor.shape))
 
 
+@_tensor_or_array
 def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     _check_tensor(tensor, "normal_")
     if not std >= 0:
@@ -96,6 +114,7 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tens
     return _fill(tensor, _rng(tensor, "normal_", generator).normal(mean, std, tensor.shape))
 
 
+@_tensor_or_array
 def trunc_normal_(
     tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, generator=None
 ):
@@ -127,24 +146,29 @@ def trunc_normal_(
     return _fill(tensor, np.clip(out, a, b))
 
 
+@_tensor_or_array
 def constant_(tensor, val: float) -> Tensor:
     return _fill(tensor, val)
 
 
+@_tensor_or_array
 def ones_(tensor) -> Tensor:
     return _fill(tensor, 1)
 
 
+@_tensor_or_array
 def zeros_(tensor) -> Tensor:
     return _fill(tensor, 0)
 
 
+@_tensor_or_array
 def eye_(tensor) -> Tensor:
     if tensor.ndim != 2:
         raise ValueError(f"eye_: only 2-D tensors are supported, got shape {tensor.shape}")
     return _fill(tensor, np.eye(*tensor.shape))
 
 
+@_tensor_or_array
 def xavier_uniform_(tensor, gain: float = 1.0, generator=None) -> Tensor:
     """U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio, 2010)."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
@@ -152,6 +176,7 @@ def xavier_uniform_(tensor, gain: float = 1.0, generator=None) -> Tensor:
     return uniform_(tensor, -a, a, generator)
 
 
+@_tensor_or_array
 def xavier_normal_(tensor, gain: float = 1.0, generator=None) -> Tensor:
     """N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
@@ -180,6 +205,7 @@ def _zero_element(tensor) -> bool:
     return False
 
 
+@_tensor_or_array
 def kaiming_uniform_(
     tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None
 ):
@@ -190,6 +216,7 @@ def kaiming_uniform_(
     return uniform_(tensor, -bound, bound, generator)
 
 
+@_tensor_or_array
 def kaiming_normal_(
     tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None
 ):
@@ -199,6 +226,7 @@ def kaiming_normal_(
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), generator)
 
 
+@_tensor_or_array
 def orthogonal_(tensor, gain: float = 1.0, generator=None) -> Tensor:
     """A (semi-)orthogonal matrix from the QR decomposition of a normal draw."""
     if tensor.ndim < 2:
@@ -217,6 +245,7 @@ def orthogonal_(tensor, gain: float = 1.0, generator=None) -> Tensor:
     return _fill(tensor, gain * q.reshape(tensor.shape))
 
 
+@_tensor_or_array
 def dirac_(tensor, groups: int = 1) -> Tensor:
     """The identity convolution: a 3-5-D weight (out, in, *kernel) that is 1 at the kernel's
     centre where out channel == in channel (within each of ``groups``), 0 elsewhere, so a
@@ -237,6 +266,7 @@ def dirac_(tensor, groups: int = 1) -> Tensor:
     return _fill(tensor, w)
 
 
+@_tensor_or_array
 def sparse_(tensor, sparsity: float, std: float = 0.01, generator=None) -> Tensor:
     """A 2-D matrix drawn from N(0, std^2) with ceil(sparsity * rows) entries of every column
     set to zero, at random rows (Martens, 2010)."""

@@ -1,0 +1,10 @@
+"""``torch.utils.data.sampler``: the samplers of ``ember.data``."""
+
+from ember.data import (  # noqa: F401
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)

@@ -1,0 +1,80 @@
+"""Idioms from PyTorch's own tutorials that ember must run unchanged (DCGAN's init on
+``.data``, ``nn.DataParallel``, ``torch.utils.data`` submodules, ``set_default_device``)."""
+
+import numpy as np
+import pytest
+
+import ember
+from ember import nn
+
+
+@pytest.mark.parametrize(
+    "init, args",
+    [
+        (nn.init.normal_, (0.0, 0.02)),
+        (nn.init.uniform_, (-0.1, 0.1)),
+        (nn.init.constant_, (0.5,)),
+        (nn.init.zeros_, ()),
+        (nn.init.ones_, ()),
+        (nn.init.xavier_uniform_, ()),
+        (nn.init.xavier_normal_, ()),
+        (nn.init.kaiming_uniform_, ()),
+        (nn.init.kaiming_normal_, ()),
+        (nn.init.orthogonal_, ()),
+        (nn.init.trunc_normal_, ()),
+        (nn.init.dirac_, ()),
+    ],
+)
+def test_init_fills_a_parameters_data_array_in_place(init, args):
+    # DCGAN's weights_init: nn.init.normal_(m.weight.data, 0.0, 0.02)
+    conv = nn.Conv2d(3, 4, 3)
+    array = conv.weight.data
+    ember.manual_seed(0)
+    assert init(conv.weight.data, *args) is array
+    ember.manual_seed(0)
+    expected = init(ember.zeros(4, 3, 3, 3), *args)
+    np.testing.assert_array_equal(conv.weight.data, expected.data)
+    assert conv.weight.data is array
+
+
+def test_init_on_arrays_keeps_its_errors():
+    with pytest.raises(TypeError, match="floating-point"):
+        nn.init.normal_(np.zeros(3, np.int64))
+    with pytest.raises(ValueError, match="2 dimensions"):
+        nn.init.sparse_(np.zeros(3), 0.5)
+    with pytest.raises(TypeError, match="expected a Tensor"):
+        nn.init.normal_([0.0, 1.0])
+
+
+def test_data_parallel_runs_its_module_with_torchs_keys():
+    torch = pytest.importorskip("torch")
+    inner = nn.Linear(3, 2)
+    model = nn.DataParallel(inner, device_ids=[0, 1])
+    assert model.module is inner
+    x = ember.randn(4, 3)
+    np.testing.assert_array_equal(model(x).data, inner(x).data)
+    expected = list(torch.nn.DataParallel(torch.nn.Linear(3, 2)).state_dict())
+    assert list(model.state_dict()) == expected == ["module.weight", "module.bias"]
+    assert model.device_ids == []  # torch's value without GPUs
+    out = nn.parallel.data_parallel(inner, x)
+    np.testing.assert_array_equal(out.data, inner(x).data)
+    with pytest.raises(TypeError, match="nn.Module"):
+        nn.DataParallel(lambda x: x)
+
+
+def test_utils_data_submodules_name_the_same_objects():
+    from ember.utils.data import dataloader, dataset, sampler
+
+    assert dataset.Dataset is ember.data.Dataset
+    assert dataset.TensorDataset is ember.data.TensorDataset
+    assert sampler.SubsetRandomSampler is ember.data.SubsetRandomSampler
+    assert dataloader.DataLoader is ember.data.DataLoader
+    assert dataloader.default_collate is ember.data.default_collate
+
+
+def test_default_device_is_the_cpu():
+    ember.set_default_device("cpu")
+    ember.set_default_device(None)
+    assert ember.get_default_device() == "cpu"
+    with pytest.raises(RuntimeError, match="CPU only"):
+        ember.set_default_device("cuda")
