@@ -666,3 +666,10 @@ __all__ = [
     "arctanh", "is_tensor", "is_floating_point", "numel", "result_type", "promote_types",
     "can_cast", "angle",
 ]  # fmt: skip
+
+# torch's ``out=`` keyword on the functions that take it (ember/_out.py)
+from ember import _out  # noqa: E402
+
+_out.install(globals(), _out.TOP_LEVEL)
+_out.install(vars(linalg), _out.LINALG)
+_out.install(vars(special), _out.SPECIAL)
