@@ -78,3 +78,37 @@ def test_default_device_is_the_cpu():
     assert ember.get_default_device() == "cpu"
     with pytest.raises(RuntimeError, match="CPU only"):
         ember.set_default_device("cuda")
+
+
+def test_channels_last_is_torchs_layout_with_the_same_values_and_gradients():
+    torch = pytest.importorskip("torch")
+    x = ember.rand(2, 3, 4, 5, requires_grad=True)
+    y = x.to(memory_format=ember.channels_last)
+    expected = torch.tensor(x.data).to(memory_format=torch.channels_last)
+    assert y.stride() == expected.stride()
+    assert y.is_contiguous(memory_format=ember.channels_last) and not y.is_contiguous()
+    np.testing.assert_array_equal(y.data, x.data)
+    (y * ember.arange(5.0)).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.broadcast_to(np.arange(5.0), x.shape))
+    back = y.contiguous()
+    assert back.is_contiguous() and back.stride() == expected.contiguous().stride()
+    assert y.contiguous(memory_format=ember.channels_last) is y
+    assert y.clone(memory_format=ember.contiguous_format).is_contiguous()
+
+    conv = nn.Conv2d(3, 4, 3).to(memory_format=ember.channels_last)
+    twin = torch.nn.Conv2d(3, 4, 3).to(memory_format=torch.channels_last)
+    assert conv.weight.stride() == twin.weight.stride() and conv.bias.stride() == (1,)
+    np.testing.assert_allclose(
+        conv(y).data, nn.functional.conv2d(x, conv.weight, conv.bias).data, rtol=1e-6
+    )
+    assert not ember.rand(3).is_contiguous(memory_format=ember.channels_last)
+    with pytest.raises(RuntimeError, match="required rank 4"):
+        ember.rand(3).to(memory_format=ember.channels_last)
+    with pytest.raises(TypeError, match="memory_format"):
+        ember.rand(3).contiguous(memory_format="channels_last")
+
+
+def test_version_and_numpy_force():
+    assert ember.version.cuda is None and ember.version.__version__ == ember.__version__
+    t = ember.ones(2, requires_grad=True)
+    assert t.numpy(force=True) is t.data

@@ -40,6 +40,7 @@ from ember import (  # noqa: E402
     testing,
     train,
     utils,  # torch.utils.data's path
+    version,
 )
 from ember._aliases import (
     adaptive_avg_pool1d,
@@ -79,6 +80,13 @@ from ember._aliases import (
     threshold,
 )
 from ember._device import device, get_default_device, set_default_device
+from ember._layout import (
+    channels_last,
+    channels_last_3d,
+    contiguous_format,
+    memory_format,
+    preserve_format,
+)
 from ember.amp import autocast
 from ember.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from ember.creation import (
@@ -629,7 +637,8 @@ __all__ = [
     "dot", "vdot", "inner", "outer", "ger", "mv", "addmm", "addmv", "addbmm", "baddbmm", "addr",
     "kron", "tensordot", "einsum", "chain_matmul", "cross", "cdist", "dist", "renorm",
     "matrix_power", "det", "inverse", "logdet", "slogdet", "linalg", "distributions", "special",
-    "testing", "func", "jit", "vmap", "dtype", "bfloat16", "complex64", "complex128", "cfloat",
+    "version", "testing", "func", "jit", "vmap", "dtype", "bfloat16", "complex64", "complex128",
+    "cfloat",
     "cdouble", "range", "scalar_tensor", "hann_window",
     "hamming_window", "blackman_window", "bartlett_window", "kaiser_window", "as_strided", "conj",
     "conj_physical",
@@ -652,7 +661,8 @@ __all__ = [
     "poisson", "absolute", "addcdiv", "addcmul", "isin", "ldexp", "lerp", "mvlgamma", "nextafter",
     "randint_like", "is_complex", "is_nonzero", "is_same_size", "is_signed", "seed", "initial_seed",
     "get_rng_state", "set_rng_state", "get_default_dtype", "set_default_dtype",
-    "get_default_device", "set_default_device", "add", "sub", "mul",
+    "get_default_device", "set_default_device", "memory_format", "contiguous_format",
+    "preserve_format", "channels_last", "channels_last_3d", "add", "sub", "mul",
     "div", "neg", "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less",
     "less_equal", "not_equal", "logical_and", "logical_or", "logical_xor", "logical_not", "isclose",
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift",

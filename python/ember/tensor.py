@@ -316,8 +316,10 @@ class Tensor:
     def is_signed(self) -> bool:
         return self.data.dtype.kind in "if"
 
-    def is_contiguous(self) -> bool:
-        return self.data.flags.c_contiguous
+    def is_contiguous(self, memory_format=None) -> bool:
+        if memory_format is None:
+            return self.data.flags.c_contiguous
+        return _layout.is_in(self.data, memory_format)
 
     def stride(self, dim: int | None = None):
         """Steps between elements along each dim, in elements (as torch), not bytes."""
@@ -367,8 +369,9 @@ class Tensor:
         return _ops.reshape(_ops.sum(self, dims, keepdim=True), size) if dims else self
 
     # ---- conversion -----------------------------------------------------------------------
-    def numpy(self) -> np.ndarray:
-        """The underlying array itself (no copy)."""
+    def numpy(self, force: bool = False) -> np.ndarray:
+        """The underlying array itself (no copy; ``force`` is torch's, for tensors that
+        require grad, which ember never refuses)."""
         return self.data
 
     def item(self):
@@ -407,13 +410,32 @@ class Tensor:
     def astype(self, dtype) -> Tensor:
         return _ops.cast(self, np.dtype(dtype))
 
-    def to(self, *args, dtype=None, device=None, non_blocking: bool = False, copy: bool = False):
-        """A cast to a dtype (``to(np.float64)``, ``to(other_tensor)``); devices other than
-        the CPU are refused ("cpu" changes nothing)."""
+    def to(
+        self,
+        *args,
+        dtype=None,
+        device=None,
+        non_blocking: bool = False,
+        copy: bool = False,
+        memory_format=None,
+    ):
+        """A cast to a dtype (``to(np.float64)``, ``to(other_tensor)``) and/or a memory format;
+        devices other than the CPU are refused ("cpu" changes nothing)."""
         dtype = _device.parse_to(args, dtype, device)
         if dtype is None or np.dtype(dtype) == self.dtype:
-            return self.clone() if copy else self
-        return _ops.cast(self, np.dtype(dtype))
+            out = self.clone() if copy else self
+        else:
+            out = _ops.cast(self, np.dtype(dtype))
+        return out if memory_format is None else out._in_layout(memory_format)
+
+    def _in_layout(self, memory_format) -> Tensor:
+        """This tensor, or a copy (in the graph) laid out in ``memory_format``."""
+        array = _layout.relayout(self.data, memory_format)
+        if array is self.data:
+            return self
+        out = _ops.clone(self)  # the graph node: a copy passes its gradient through
+        out.data = array
+        return out
 
     def cpu(self) -> Tensor:
         return self
@@ -441,10 +463,13 @@ class Tensor:
     def bool(self) -> Tensor:
         return _ops.cast(self, np.dtype(np.bool_))
 
-    def clone(self) -> Tensor:
-        return _ops.clone(self)
+    def clone(self, memory_format=None) -> Tensor:
+        out = _ops.clone(self)
+        return out if memory_format is None else out._in_layout(memory_format)
 
-    def contiguous(self) -> Tensor:
+    def contiguous(self, memory_format=None) -> Tensor:
+        if memory_format is not None:
+            return self._in_layout(memory_format)
         return self if self.data.flags.c_contiguous else _ops.clone(self)
 
     def copy_(self, src) -> Tensor:
@@ -1175,7 +1200,7 @@ class Tensor:
         self.data[index] = value
 
 
-from ember import _device  # noqa: E402
+from ember import _device, _layout  # noqa: E402
 from ember import creation as _creation  # noqa: E402
 from ember import ops as _ops  # noqa: E402  (ops build on Tensor)
 from ember import random as _random  # noqa: E402

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ember import _device
+from ember import _device, _layout
 from ember.autograd.function import Function, is_grad_enabled, no_grad
 from ember.tensor import Tensor, _as_array
 
@@ -526,10 +526,16 @@ class Module:
             elif p.grad is not None:
                 p.grad.data[...] = 0
 
-    def to(self, *args, dtype=None, device=None, non_blocking: bool = False):
+    def to(self, *args, dtype=None, device=None, non_blocking: bool = False, memory_format=None):
         """Cast floating-point parameters and buffers in place (the Parameter objects stay).
-        Takes a dtype (``to(np.float64)``) and/or the CPU device; other devices are refused."""
+        Takes a dtype (``to(np.float64)``) and/or the CPU device (other devices are refused),
+        and a memory format, which torch applies to the 4-D (5-D) ones: their weights."""
         dtype = _device.parse_to(args, dtype, device)
+        if memory_format is not None:
+            _layout.check_format(memory_format)
+            for t in list(self.parameters()) + list(self.buffers()):
+                if memory_format.rank in (None, t.data.ndim):
+                    t.data = _layout.relayout(t.data, memory_format)
         if dtype is None:
             return self
         dtype = np.dtype(dtype)
