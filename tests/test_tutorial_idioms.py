@@ -112,3 +112,23 @@ def test_version_and_numpy_force():
     assert ember.version.cuda is None and ember.version.__version__ == ember.__version__
     t = ember.ones(2, requires_grad=True)
     assert t.numpy(force=True) is t.data
+
+
+def test_randint_takes_torchs_high_size_form():
+    # nanoGPT: ix = torch.randint(len(data) - block_size, (batch_size,))
+    ember.manual_seed(0)
+    ix = ember.randint(7, (1000,))
+    assert ix.shape == (1000,) and ix.dtype == np.int64
+    assert ix.data.min() == 0 and ix.data.max() == 6
+    ember.manual_seed(0)
+    np.testing.assert_array_equal(ember.randint(0, 7, (1000,)).data, ix.data)
+    with pytest.raises(ValueError, match="greater than low"):
+        ember.randint(0, (3,))
+
+
+def test_backend_flags_that_scripts_set():
+    # nanoGPT's train.py sets these before building the model
+    ember.backends.cuda.matmul.allow_tf32 = True
+    ember.backends.cudnn.allow_tf32 = True
+    assert not ember.backends.cuda.flash_sdp_enabled()
+    assert ember.backends.openmp.is_available() and not ember.backends.mkldnn.is_available()

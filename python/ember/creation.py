@@ -176,7 +176,11 @@ def rand(*size, generator=None, dtype=None, requires_grad: bool = False) -> Tens
 
 @_takes_device
 def randint(low, high=None, size=(), generator=None, dtype=np.int64) -> Tensor:
-    if high is None:
+    """Integers uniform in [low, high): ``randint(low, high, size)`` or, as torch,
+    ``randint(high, size)``."""
+    if isinstance(high, tuple | list) and size == ():
+        low, high, size = 0, low, high  # randint(high, size)
+    elif high is None:
         low, high = 0, low
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
