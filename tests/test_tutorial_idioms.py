@@ -132,3 +132,29 @@ def test_backend_flags_that_scripts_set():
     ember.backends.cudnn.allow_tf32 = True
     assert not ember.backends.cuda.flash_sdp_enabled()
     assert ember.backends.openmp.is_available() and not ember.backends.mkldnn.is_available()
+
+
+def test_numpy_in_place_update_of_data_by_a_gradient():
+    # micrograd / makemore: p.data += -lr * p.grad
+    w = ember.randn(3, 4, requires_grad=True)
+    (w * ember.arange(4.0)).sum().backward()
+    before = w.data.copy()
+    array = w.data
+    w.data += -0.1 * w.grad
+    assert w.data is array  # written in place, not rebound
+    np.testing.assert_allclose(w.data, before - 0.1 * np.arange(4.0), rtol=1e-6)
+    acc = np.zeros((3, 4), np.float32)
+    acc -= w
+    np.testing.assert_array_equal(acc, -w.data)
+
+
+def test_other_ufunc_uses_run_numpy_on_the_arrays():
+    x = ember.tensor([[1.0, -2.0], [3.0, 0.5]])
+    out = np.empty((2, 2), np.float32)
+    assert np.exp(x, out=out) is out
+    np.testing.assert_allclose(out, np.exp(x.data))
+    np.testing.assert_array_equal(np.maximum.reduce(x), [3.0, 0.5])
+    target = ember.zeros(2, 2)
+    assert np.add(x, 1, out=target) is target  # a Tensor out gets the values
+    np.testing.assert_array_equal(target.data, x.data + 1)
+    assert isinstance(np.add(x, x), ember.Tensor)  # plain calls stay ember ops

@@ -395,11 +395,24 @@ class Tensor:
         return self.data.astype(dtype)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        # NEP 13: common ufuncs on Tensors become ember ops (with gradients); others defer.
+        # NEP 13: common ufuncs on Tensors become ember ops (with gradients). Any other use
+        # (out=, where=, reduce, at, ...) runs NumPy's ufunc on the arrays, as on a torch
+        # tensor: `p.data += -lr * p.grad` writes into the parameter's array, unrecorded.
         fn = _UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
-        if fn is None:
-            return NotImplemented
-        return fn(*inputs)
+        if fn is not None:
+            return fn(*inputs)
+
+        def array(x):
+            return x.data if isinstance(x, Tensor) else x
+
+        out = kwargs.get("out")
+        kwargs = {k: array(v) for k, v in kwargs.items()}
+        if out is not None:
+            kwargs["out"] = tuple(array(o) for o in out)
+        result = getattr(ufunc, method)(*map(array, inputs), **kwargs)
+        if out is not None:  # NumPy's rule: the result is the out argument itself
+            return out[0] if len(out) == 1 else out
+        return result
 
     def __dlpack__(self, **kwargs):
         return self.data.__dlpack__(**kwargs)
