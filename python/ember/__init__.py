@@ -677,9 +677,9 @@ __all__ = [
     "can_cast", "angle",
 ]  # fmt: skip
 
-# torch's ``out=`` keyword on the functions that take it (ember/_out.py)
-from ember import _out  # noqa: E402
+# torch's out= and NumPy's axis=/keepdims= keywords (ember/_keywords.py)
+from ember import _keywords  # noqa: E402
 
-_out.install(globals(), _out.TOP_LEVEL)
-_out.install(vars(linalg), _out.LINALG)
-_out.install(vars(special), _out.SPECIAL)
+_keywords.install(globals(), _keywords.TOP_LEVEL)
+_keywords.install(vars(linalg), _keywords.LINALG)
+_keywords.install(vars(special), _keywords.SPECIAL)

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 
+from ember._keywords import install_methods, numpy_names
 from ember._sparse_grad import RowSparseGrad
 
 _FLOAT_KINDS = "f"
@@ -1087,28 +1088,64 @@ class Tensor:
         return _ops.neg(self)
 
     # ---- reductions -----------------------------------------------------------------------
-    def sum(self, dim=None, keepdim: bool = False, *, dtype=None):
+    # The most used reductions take NumPy's axis=/keepdims= in their own signatures (a
+    # wrapper would add a call); the other reductions get them from _keywords.
+    def sum(self, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None):
+        if axis is not None or keepdims is not None:
+            dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
         return _ops.sum(self, dim, keepdim, dtype=dtype)
 
-    def mean(self, dim=None, keepdim: bool = False, *, dtype=None):
+    def mean(self, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None):
+        if axis is not None or keepdims is not None:
+            dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
         return _ops.mean(self, dim, keepdim, dtype=dtype)
 
-    def var(self, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):
+    def var(
+        self,
+        dim=None,
+        unbiased: bool = True,
+        keepdim: bool = False,
+        *,
+        correction=None,
+        axis=None,
+        keepdims=None,
+    ):
+        if axis is not None or keepdims is not None:
+            dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
         return _ops.var(self, dim, unbiased, keepdim, correction=correction)
 
-    def std(self, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):
+    def std(
+        self,
+        dim=None,
+        unbiased: bool = True,
+        keepdim: bool = False,
+        *,
+        correction=None,
+        axis=None,
+        keepdims=None,
+    ):
+        if axis is not None or keepdims is not None:
+            dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
         return _ops.std(self, dim, unbiased, keepdim, correction=correction)
 
-    def max(self, dim=None, keepdim: bool = False):
+    def max(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+        if axis is not None or keepdims is not None:
+            dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
         return _ops.max(self, dim, keepdim)
 
-    def min(self, dim=None, keepdim: bool = False):
+    def min(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+        if axis is not None or keepdims is not None:
+            dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
         return _ops.min(self, dim, keepdim)
 
-    def argmax(self, dim=None, keepdim: bool = False):
+    def argmax(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+        if axis is not None or keepdims is not None:
+            dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
         return _ops.argmax(self, dim, keepdim)
 
-    def argmin(self, dim=None, keepdim: bool = False):
+    def argmin(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+        if axis is not None or keepdims is not None:
+            dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
         return _ops.argmin(self, dim, keepdim)
 
     # ---- shapes and views -----------------------------------------------------------------
@@ -1323,3 +1360,8 @@ for _name in (
     "sigmoid", "sign", "sin", "sinh", "square", "tan", "tanh", "trunc",
 ):  # fmt: skip
     setattr(Tensor, f"{_name}_", _inplace_method(_name))
+
+# NumPy's axis=/keepdims= on the other reductions (ember/_keywords.py)
+install_methods(
+    Tensor, skip=("size", "stride", "sum", "mean", "var", "std", "max", "min", "argmax", "argmin")
+)

@@ -1,19 +1,25 @@
-"""PyTorch's ``out=`` keyword for the top-level, ``linalg`` and ``special`` functions that take
-it: the result is computed as usual, then written into ``out`` (a Tensor, or a tuple of them
-for ops that return several), which is returned. As in torch: an ``out`` of another shape is
-resized (with torch's warning when it held elements), a result that cannot be cast to
-``out``'s dtype within its kind is refused, and so is ``out=`` while autograd records (a
-differentiable input, or an ``out`` that requires grad)."""
+"""Two keyword conventions of PyTorch's functions and methods.
+
+- NumPy's names: ``axis=`` for ``dim=`` and ``keepdims=`` for ``keepdim=`` (``x.sum(1,
+  keepdims=True)``, as in makemore) on the reductions and the ``out=`` functions (torch takes
+  them everywhere; elsewhere ember does not, to keep those calls free of a wrapper).
+- ``out=`` on the top-level, ``linalg`` and ``special`` functions that take it: the result is
+  computed as usual, then written into ``out`` (a Tensor, or a tuple of them for ops that return
+  several), which is returned. As in torch: an ``out`` of another shape is resized (with torch's
+  warning when it held elements), a result that cannot be cast to ``out``'s dtype within its kind
+  is refused, and so is ``out=`` while autograd records (a differentiable input, or an ``out``
+  that requires grad).
+
+The hottest Tensor methods (``sum``, ``mean``, ...) take ``axis``/``keepdims`` in their own
+signatures (``numpy_names``) rather than through a wrapper's extra call."""
 
 from __future__ import annotations
 
 import functools
+import types
 import warnings
 
 import numpy as np
-
-from ember.autograd import is_grad_enabled
-from ember.tensor import Tensor
 
 # torch's functions with an ``out=`` keyword, by namespace (from torch 2.13's signatures)
 TOP_LEVEL = """
@@ -46,11 +52,46 @@ logsumexp multigammaln ndtr ndtri polygamma psi round sinc xlog1py xlogy
 """.split()
 
 
-def with_out(fn):
-    """``fn`` taking torch's ``out=`` keyword; without it, ``fn`` runs as before."""
+def numpy_names(dim, keepdim, axis, keepdims, default_dim=None):
+    """(dim, keepdim) from torch's arguments and their NumPy spellings."""
+    if axis is not None:
+        if dim is not default_dim:
+            raise TypeError("got multiple values for argument 'dim' (also given as 'axis')")
+        dim = axis
+    return dim, (keepdim if keepdims is None else keepdims)
+
+
+def _renamed(kwargs: dict) -> dict:
+    if "axis" in kwargs:
+        if "dim" in kwargs:
+            raise TypeError("got multiple values for argument 'dim' (also given as 'axis')")
+        kwargs["dim"] = kwargs.pop("axis")
+    if "keepdims" in kwargs:
+        if "keepdim" in kwargs:
+            raise TypeError("got multiple values for argument 'keepdim' (also given as 'keepdims')")
+        kwargs["keepdim"] = kwargs.pop("keepdims")
+    return kwargs
+
+
+def takes_numpy_names(fn):
+    """``fn`` also taking ``axis=``/``keepdims=`` for its ``dim``/``keepdim``."""
+
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        if kwargs and ("axis" in kwargs or "keepdims" in kwargs):
+            kwargs = _renamed(kwargs)
+        return fn(*args, **kwargs)
+
+    return op
+
+
+def takes_out(fn, numpy_names: bool):
+    """``fn`` taking torch's ``out=`` keyword (and, if asked, ``axis``/``keepdims``)."""
 
     @functools.wraps(fn)
     def op(*args, out=None, **kwargs):
+        if numpy_names and kwargs and ("axis" in kwargs or "keepdims" in kwargs):
+            kwargs = _renamed(kwargs)
         if out is None:
             return fn(*args, **kwargs)
         result = fn(*args, **kwargs)
@@ -69,6 +110,9 @@ def with_out(fn):
 
 
 def _write(name: str, result, out):
+    from ember.autograd import is_grad_enabled
+    from ember.tensor import Tensor
+
     if not isinstance(out, Tensor):
         raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
     if is_grad_enabled() and (out.requires_grad or getattr(result, "requires_grad", False)):
@@ -98,7 +142,33 @@ def _write(name: str, result, out):
     return out
 
 
-def install(namespace: dict, names) -> None:
-    """Replace each named function in ``namespace`` (a module's globals) by its ``out=`` form."""
-    for name in names:
-        namespace[name] = with_out(namespace[name])
+def _params(fn) -> tuple:
+    code = getattr(getattr(fn, "__wrapped__", fn), "__code__", None)
+    return code.co_varnames[: code.co_argcount + code.co_kwonlyargcount] if code else ()
+
+
+def install(namespace: dict, out_names) -> None:
+    """In a module's globals: ``out=`` on ``out_names`` (with NumPy's names where they take
+    ``dim``), and NumPy's names on the other public reductions (functions taking ``keepdim``,
+    where NumPy habits show up; a wrapper on every dim-taking function would cost each call)."""
+    out_names = set(out_names)
+    for name, fn in list(namespace.items()):
+        if name.startswith("_") or not isinstance(fn, types.FunctionType):
+            continue
+        params = _params(fn)
+        if name in out_names:
+            namespace[name] = takes_out(fn, "dim" in params or "keepdim" in params)
+        elif "keepdim" in params:
+            namespace[name] = takes_numpy_names(fn)
+
+
+def install_methods(cls, skip) -> None:
+    """NumPy's names on ``cls``'s reductions (methods taking ``keepdim``), except ``skip``."""
+    for name, fn in list(vars(cls).items()):
+        if (
+            isinstance(fn, types.FunctionType)  # not static/class methods or properties
+            and not name.startswith("_")
+            and name not in skip
+            and "keepdim" in _params(fn)
+        ):
+            setattr(cls, name, takes_numpy_names(fn))
