@@ -14,7 +14,21 @@ ValueError. ``validate_args=False`` or ``Distribution.set_default_validate_args(
 the checks off.
 """
 
+import sys as _sys
+import types as _types
+
 from ember.distributions import constraints, transforms
+from ember.distributions.compound import (
+    ExpRelaxedCategorical,
+    HalfCauchy,
+    LogitRelaxedBernoulli,
+    MixtureSameFamily,
+    OneHotCategoricalStraightThrough,
+    Pareto,
+    RelaxedBernoulli,
+    RelaxedOneHotCategorical,
+    Weibull,
+)
 from ember.distributions.continuous import (
     Beta,
     Cauchy,
@@ -36,16 +50,57 @@ from ember.distributions.discrete import (
     Binomial,
     Categorical,
     Geometric,
+    Multinomial,
+    NegativeBinomial,
     OneHotCategorical,
     Poisson,
 )
 from ember.distributions.distribution import Distribution, Independent, TransformedDistribution
 from ember.distributions.kl import kl_divergence, register_kl
+from ember.distributions.transforms import (
+    AbsTransform,
+    AffineTransform,
+    ComposeTransform,
+    ExpTransform,
+    PowerTransform,
+    SigmoidTransform,
+    SoftplusTransform,
+    TanhTransform,
+    Transform,
+)
 
 __all__ = [
-    "Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "Dirichlet", "Distribution",
-    "Exponential", "Gamma", "Geometric", "Gumbel", "HalfNormal", "Independent", "Laplace",
-    "LogNormal", "MultivariateNormal", "Normal", "OneHotCategorical", "Poisson", "StudentT",
-    "TransformedDistribution", "Uniform", "constraints", "kl_divergence", "register_kl",
-    "transforms",
+    "AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy",
+    "Chi2", "ComposeTransform", "Dirichlet", "Distribution", "ExpTransform", "Exponential",
+    "Gamma", "Geometric", "Gumbel", "HalfCauchy", "HalfNormal", "Independent", "Laplace",
+    "LogNormal", "MixtureSameFamily", "Multinomial", "MultivariateNormal", "NegativeBinomial",
+    "Normal", "OneHotCategorical", "OneHotCategoricalStraightThrough", "Pareto", "Poisson",
+    "PowerTransform", "RelaxedBernoulli", "RelaxedOneHotCategorical", "SigmoidTransform",
+    "SoftplusTransform", "StudentT", "TanhTransform", "Transform", "TransformedDistribution",
+    "Uniform", "Weibull", "constraints", "kl_divergence", "register_kl", "transforms",
 ]  # fmt: skip
+
+# torch's one-module-per-family paths (``from torch.distributions.normal import Normal``)
+_MODULES = {
+    "bernoulli": [Bernoulli], "beta": [Beta], "binomial": [Binomial],
+    "categorical": [Categorical], "cauchy": [Cauchy], "chi2": [Chi2], "dirichlet": [Dirichlet],
+    "exponential": [Exponential], "gamma": [Gamma], "geometric": [Geometric],
+    "gumbel": [Gumbel], "half_cauchy": [HalfCauchy], "half_normal": [HalfNormal],
+    "independent": [Independent], "laplace": [Laplace], "log_normal": [LogNormal],
+    "mixture_same_family": [MixtureSameFamily], "multinomial": [Multinomial],
+    "multivariate_normal": [MultivariateNormal], "negative_binomial": [NegativeBinomial],
+    "normal": [Normal],
+    "one_hot_categorical": [OneHotCategorical, OneHotCategoricalStraightThrough],
+    "pareto": [Pareto], "poisson": [Poisson],
+    "relaxed_bernoulli": [LogitRelaxedBernoulli, RelaxedBernoulli],
+    "relaxed_categorical": [ExpRelaxedCategorical, RelaxedOneHotCategorical],
+    "studentT": [StudentT], "transformed_distribution": [TransformedDistribution],
+    "uniform": [Uniform], "weibull": [Weibull],
+}  # fmt: skip
+for _name, _classes in _MODULES.items():
+    _module = _types.ModuleType(f"{__name__}.{_name}", f"torch.distributions.{_name}'s path")
+    for _cls in _classes:
+        setattr(_module, _cls.__name__, _cls)
+    _sys.modules[_module.__name__] = _module
+    globals()[_name] = _module
+del _name, _classes, _module, _cls

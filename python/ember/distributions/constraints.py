@@ -107,6 +107,19 @@ class _OneHot(Constraint):
         return ((value == 0) | (value == 1)).all(-1) & (value.sum(-1) == 1)
 
 
+class _Multinomial(Constraint):
+    """Nonnegative integer counts over the last dim summing to at most ``upper_bound``."""
+
+    is_discrete = True
+    event_dim = 1
+
+    def __init__(self, upper_bound: int):
+        self.upper_bound = upper_bound
+
+    def check(self, value):
+        return (value >= 0).all(-1) & (value.sum(-1) <= self.upper_bound)
+
+
 class _LowerCholesky(Constraint):
     event_dim = 2
 
@@ -149,3 +162,4 @@ interval = _Interval
 half_open_interval = lambda lo, hi: _Interval(lo, hi, half_open=True)  # noqa: E731
 integer_interval = _IntegerInterval
 independent = _Independent
+multinomial = _Multinomial

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 import ember
@@ -183,7 +185,7 @@ class OneHotCategorical(Distribution):
 
     def expand(self, batch_shape, _instance=None):
         p = getattr(self, self._given)
-        return OneHotCategorical(
+        return type(self)(
             **{self._given: p.expand(_shape(batch_shape) + (p.shape[-1],))}, validate_args=False
         )
 
@@ -336,3 +338,98 @@ class Binomial(_Binary):
             (-1,) + (1,) * len(self._batch_shape)
         )
         return values.expand((-1,) + self._batch_shape) if expand else values
+
+
+class Multinomial(Distribution):
+    """Counts of ``total_count`` draws from a Categorical over the last dim of ``probs`` /
+    ``logits``."""
+
+    arg_constraints = Categorical.arg_constraints
+
+    def __init__(self, total_count: int = 1, probs=None, logits=None, validate_args=None):
+        if isinstance(total_count, bool) or not isinstance(total_count, int):
+            raise NotImplementedError("inhomogeneous total_count is not supported")
+        self.total_count = total_count
+        self._categorical = Categorical(probs, logits, validate_args=validate_args)
+        self._given = self._categorical._given
+        n = self._categorical._num_events
+        super().__init__(self._categorical.batch_shape, (n,), validate_args=validate_args)
+
+    probs = property(lambda self: self._categorical.probs)
+    logits = property(lambda self: self._categorical.logits)
+    param_shape = property(lambda self: self._categorical.param_shape)
+    support = property(lambda self: constraints.multinomial(self.total_count))
+    mean = property(lambda self: self.probs * self.total_count)
+    variance = property(lambda self: self.total_count * self.probs * (1 - self.probs))
+
+    def expand(self, batch_shape, _instance=None):
+        p = getattr(self._categorical, self._given)
+        p = p.expand(_shape(batch_shape) + (p.shape[-1],))
+        return Multinomial(self.total_count, **{self._given: p}, validate_args=False)
+
+    def sample(self, sample_shape=()):
+        shape = self._extended_shape(sample_shape)
+        p = np.asarray(self.probs.detach().data, np.float64)
+        p = np.broadcast_to(p / p.sum(-1, keepdims=True), shape)
+        counts = _random.rng().multinomial(self.total_count, p)
+        return ember.tensor(counts.astype(self.probs.dtype))
+
+    def log_prob(self, value):
+        value = self._checked(value)
+        logits, value = ember.broadcast_tensors(self.logits, value.to(self.logits.dtype))
+        # a count of 0 on an impossible category (logit -inf) contributes 0, not nan
+        logits = ember.where((value == 0) & (logits == -math.inf), 0.0, logits)
+        log_factorial_n = math.lgamma(self.total_count + 1)
+        log_factorial_xs = ember.lgamma(value + 1).sum(-1)
+        return log_factorial_n - log_factorial_xs + (logits * value).sum(-1)
+
+    def entropy(self):
+        n = self.total_count
+        binomial = Binomial(n, probs=self.probs, validate_args=False)
+        support = binomial.enumerate_support(expand=False)[1:]
+        binomial_probs = binomial.log_prob(support).exp()
+        weights = ember.lgamma(support + 1)
+        term1 = n * self._categorical.entropy() - math.lgamma(n + 1)
+        return term1 + (binomial_probs * weights).sum((0, -1))
+
+
+class NegativeBinomial(_Binary):
+    """The number of successes before ``total_count`` failures, each trial succeeding with
+    ``probs``."""
+
+    arg_constraints = {
+        "total_count": constraints.nonnegative,
+        "probs": constraints.half_open_interval(0.0, 1.0),
+        "logits": constraints.real,
+    }
+    support = constraints.nonnegative_integer
+
+    def __init__(self, total_count, probs=None, logits=None, validate_args=None):
+        name, p = _probs_or_logits(probs, logits)
+        self.total_count, p = _broadcast_all(total_count, p)
+        self.total_count = self.total_count.to(p.dtype)
+        super().__init__(**{name: p}, validate_args=validate_args)
+
+    def _expand_params(self):
+        return {"total_count": 0, self._given: 0}
+
+    mean = property(lambda self: self.total_count * self.logits.exp())
+    mode = property(lambda self: ((self.total_count - 1) * self.logits.exp()).floor().clamp(min=0))
+    variance = property(lambda self: self.mean / (-self.logits).sigmoid())
+
+    def sample(self, sample_shape=()):
+        # Gamma-Poisson: rate ~ Gamma(total_count, scale = p / (1 - p)), count ~ Poisson(rate)
+        shape = self._extended_shape(sample_shape)
+        g = _random.rng()
+        n = np.broadcast_to(self.total_count.data, shape)
+        odds = np.broadcast_to(self.logits.detach().exp().data, shape)
+        rate = g.gamma(np.where(n > 0, n, 1.0), odds) * (n > 0)
+        return ember.tensor(np.asarray(g.poisson(rate)).astype(self.probs.dtype))
+
+    def log_prob(self, value):
+        value = self._checked(value)
+        n, logits = self.total_count, self.logits
+        unnormalized = n * F.logsigmoid(-logits) + value * F.logsigmoid(logits)
+        normalization = -ember.lgamma(n + value) + ember.lgamma(1.0 + value) + ember.lgamma(n)
+        normalization = ember.where(n + value == 0, 0.0, normalization)
+        return unnormalized - normalization
