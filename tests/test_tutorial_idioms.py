@@ -158,3 +158,34 @@ def test_other_ufunc_uses_run_numpy_on_the_arrays():
     assert np.add(x, 1, out=target) is target  # a Tensor out gets the values
     np.testing.assert_array_equal(target.data, x.data + 1)
     assert isinstance(np.add(x, x), ember.Tensor)  # plain calls stay ember ops
+
+
+def test_top_level_in_place_functions_and_small_torch_names():
+    torch = pytest.importorskip("torch")
+    x = ember.tensor([-1.0, 0.5, 2.0])
+    assert ember.relu_(x) is x
+    np.testing.assert_array_equal(x.data, [0.0, 0.5, 2.0])
+    y = ember.tensor([0.25, 1.0])
+    ember.clamp_(y, max=0.5)
+    ember.sqrt_(y)
+    np.testing.assert_allclose(y.data, [0.5, np.sqrt(0.5)], rtol=1e-6)
+    shared = ember.from_dlpack(torch.arange(3.0))
+    np.testing.assert_array_equal(shared.data, [0.0, 1.0, 2.0])
+    assert ember.get_device(x) == torch.get_device(torch.ones(1)) == -1
+    assert not ember.is_storage(x) and ember.set_flush_denormal(True) is False
+    ember.set_num_interop_threads(2)
+    assert ember.get_num_interop_threads() == 2
+
+
+def test_set_default_tensor_type_is_torchs_deprecated_dtype_switch():
+    try:
+        with pytest.warns(UserWarning, match="deprecated"):
+            ember.set_default_tensor_type("torch.DoubleTensor")
+        assert ember.get_default_dtype() == np.float64 and ember.rand(1).dtype == np.float64
+        with pytest.warns(UserWarning, match="deprecated"):
+            ember.set_default_tensor_type(ember.FloatTensor)
+        assert ember.get_default_dtype() == np.float32
+        with pytest.warns(UserWarning), pytest.raises(TypeError, match="floating-point"):
+            ember.set_default_tensor_type(ember.LongTensor)
+    finally:
+        ember.set_default_dtype(np.float32)

@@ -580,6 +580,77 @@ def are_deterministic_algorithms_enabled() -> bool:
     return _deterministic
 
 
+def set_default_tensor_type(t) -> None:
+    """Deprecated torch API: ``set_default_tensor_type(torch.DoubleTensor)`` (or its name
+    'torch.DoubleTensor') sets the default float dtype."""
+    _warnings.warn(
+        "torch.set_default_tensor_type() is deprecated as of PyTorch 2.1, please use "
+        "torch.set_default_dtype() and torch.set_default_device() as alternatives.",
+        UserWarning,
+        stacklevel=2,
+    )
+    if isinstance(t, str):
+        t = globals().get(t.rpartition(".")[2])
+    dt = getattr(t, "dtype", None)
+    if not isinstance(dt, _np.dtype) or dt.kind != "f":
+        raise TypeError("only floating-point types are supported as the default type")
+    set_default_dtype(dt)
+
+
+_interop_threads = 1
+
+
+def set_num_interop_threads(n: int) -> None:
+    """Recorded only: ember runs one op at a time (its kernels use ``set_num_threads``)."""
+    global _interop_threads
+    _interop_threads = n
+
+
+def get_num_interop_threads() -> int:
+    return _interop_threads
+
+
+def set_flush_denormal(mode: bool) -> bool:
+    """False, as PyTorch answers where it cannot: ember does not change the FPU's mode."""
+    return False
+
+
+def from_dlpack(ext_tensor) -> Tensor:
+    """A tensor sharing the memory of any DLPack-capable CPU array (NumPy, torch, JAX)."""
+    return Tensor(_np.from_dlpack(ext_tensor))
+
+
+def get_device(t) -> int:
+    return -1  # torch's answer for a CPU tensor
+
+
+def is_storage(obj) -> bool:
+    return False  # ember has no storage objects apart from the arrays
+
+
+def _inplace_function(name: str):
+    def fn(input, *args, **kwargs):  # noqa: A002
+        return getattr(input, name)(*args, **kwargs)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"``torch.{name}(x, ...)``: ``x.{name}(...)``, in place."
+    return fn
+
+
+# torch's top-level in-place functions (torch.relu_(x) is x.relu_())
+for _name in (
+    "abs_", "acos_", "acosh_", "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_",
+    "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_", "clamp_", "clamp_max_",
+    "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "detach_", "erf_", "erfc_", "exp2_",
+    "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "lcm_", "ldexp_",
+    "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_",
+    "rad2deg_", "reciprocal_", "relu_", "round_", "rsqrt_", "sigmoid_", "sin_", "sinc_",
+    "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_",
+):  # fmt: skip
+    if hasattr(Tensor, _name):
+        globals()[_name] = _inplace_function(_name)
+
+
 def show_config() -> None:
     """Print the version, compiler, OpenMP threads and the SIMD path in use."""
     print(f"ember {__version__}")
@@ -661,7 +732,9 @@ __all__ = [
     "poisson", "absolute", "addcdiv", "addcmul", "isin", "ldexp", "lerp", "mvlgamma", "nextafter",
     "randint_like", "is_complex", "is_nonzero", "is_same_size", "is_signed", "seed", "initial_seed",
     "get_rng_state", "set_rng_state", "get_default_dtype", "set_default_dtype",
-    "get_default_device", "set_default_device", "memory_format", "contiguous_format",
+    "get_default_device", "set_default_device", "set_default_tensor_type",
+    "set_num_interop_threads", "get_num_interop_threads", "set_flush_denormal", "from_dlpack",
+    "get_device", "is_storage", "memory_format", "contiguous_format",
     "preserve_format", "channels_last", "channels_last_3d", "add", "sub", "mul",
     "div", "neg", "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less",
     "less_equal", "not_equal", "logical_and", "logical_or", "logical_xor", "logical_not", "isclose",
