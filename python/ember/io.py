@@ -12,14 +12,22 @@ metadata), the scheduler state and any JSON-able extras. Files are written to a 
 file in the same directory and renamed, so a crash never leaves a half-written checkpoint.
 
 safetensors is an optional dependency (``pip install safetensors`` or ``ember[examples]``).
+
+``ember.load`` also reads files written by ``torch.save`` (its zip format), the way
+``torch.load(weights_only=True)`` does: a restricted unpickler that builds only tensors,
+parameters, containers, numbers, strings, dtypes and devices, so a downloaded checkpoint cannot
+run code. A PyTorch-trained model's weights load without torch installed.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import pickle
 import tempfile
-from collections import Counter
+import zipfile
+from collections import Counter, OrderedDict
 
 import numpy as np
 
@@ -257,6 +265,13 @@ def load(f, map_location=None, weights_only: bool = True, **kwargs):
     else:
         with open(os.fspath(f), "rb") as fh:
             payload = fh.read()
+    if payload[:4] == b"PK\x03\x04":
+        return _load_torch_zip(payload)
+    if payload[:2] == b"\x80\x02":
+        raise ValueError(
+            "ember.load: this is torch.save's legacy (pre-1.6) format, which ember does not "
+            "read; re-save it with a recent torch"
+        )
     try:
         n = int.from_bytes(payload[:8], "little")
         meta = json.loads(payload[8 : 8 + n]).get("__metadata__") or {}
@@ -266,3 +281,97 @@ def load(f, map_location=None, weights_only: bool = True, **kwargs):
         raise ValueError("ember.load: not a file written by ember.save")
     arrays = dict(_safetensors().load(payload))
     return _join(from_json(meta["object"]), arrays)
+
+
+# --- torch.save's zip format, read as torch.load(weights_only=True) reads it -----------------
+
+_TORCH_STORAGES = {
+    "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
+    "BFloat16Storage": "bfloat16", "LongStorage": np.int64, "IntStorage": np.int32,
+    "ShortStorage": np.int16, "CharStorage": np.int8, "ByteStorage": np.uint8,
+    "BoolStorage": np.bool_,
+}  # fmt: skip
+_TORCH_DTYPES = {
+    "float32": np.float32, "float": np.float32, "float64": np.float64, "double": np.float64,
+    "float16": np.float16, "half": np.float16, "int64": np.int64, "long": np.int64,
+    "int32": np.int32, "int": np.int32, "int16": np.int16, "int8": np.int8, "uint8": np.uint8,
+    "bool": np.bool_,
+}  # fmt: skip
+
+
+def _rebuild_tensor(storage, offset, size, stride, requires_grad=False, *_):
+    """A torch tensor's values: ``size`` elements ``stride`` apart from ``offset`` in storage."""
+    itemsize = storage.itemsize
+    need = offset + sum((n - 1) * st for n, st in zip(size, stride)) + 1 if all(size) else 0
+    if need > storage.size:
+        raise pickle.UnpicklingError("ember.load: a tensor reaches past the end of its storage")
+    view = np.lib.stride_tricks.as_strided(
+        storage[offset:], tuple(size), tuple(st * itemsize for st in stride), writeable=False
+    )
+    return Tensor(np.array(view), requires_grad=bool(requires_grad))
+
+
+def _rebuild_parameter(data, requires_grad=True, *_):
+    from ember.nn import Parameter
+
+    return Parameter(data, requires_grad=bool(requires_grad))
+
+
+def _torch_device(kind, index=None):
+    from ember import _device
+
+    return _device.device(kind)  # a CUDA device is refused, as map_location="cpu" would not be
+
+
+class _TorchUnpickler(pickle.Unpickler):
+    """Builds only what a weights file holds; any other global is refused."""
+
+    _ALLOWED = {
+        ("collections", "OrderedDict"): OrderedDict,
+        ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+        ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+        ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
+        ("torch", "device"): _torch_device,
+        ("builtins", "set"): set,
+        ("builtins", "frozenset"): frozenset,
+    }
+
+    def __init__(self, data: bytes, archive: zipfile.ZipFile, prefix: str):
+        super().__init__(io.BytesIO(data))
+        self._archive, self._prefix, self._storages = archive, prefix, {}
+
+    def find_class(self, module, name):
+        if (module, name) in self._ALLOWED:
+            return self._ALLOWED[(module, name)]
+        if module == "torch" and (name in _TORCH_STORAGES or name in _TORCH_DTYPES):
+            return _TORCH_STORAGES.get(name) or np.dtype(_TORCH_DTYPES[name])
+        raise pickle.UnpicklingError(
+            f"ember.load: refusing to load {module}.{name}: a weights file holds only tensors, "
+            "containers, numbers and strings (as torch.load(weights_only=True))"
+        )
+
+    def persistent_load(self, pid):
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
+            raise pickle.UnpicklingError(f"ember.load: unknown persistent id {pid!r}")
+        _, dtype, key, _location, numel = pid
+        if key not in self._storages:
+            raw = self._archive.read(f"{self._prefix}data/{key}")
+            if dtype == "bfloat16":  # the top half of a float32's bits
+                bits = np.frombuffer(raw, np.uint16).astype(np.uint32) << 16
+                array = bits.view(np.float32)
+            else:
+                array = np.frombuffer(raw, np.dtype(dtype).newbyteorder("<"))
+            self._storages[key] = array[:numel]
+        return self._storages[key]
+
+
+def _load_torch_zip(payload: bytes):
+    archive = zipfile.ZipFile(io.BytesIO(payload))
+    pickles = [n for n in archive.namelist() if n.endswith("data.pkl")]
+    if len(pickles) != 1:
+        raise ValueError("ember.load: a zip file that torch.save did not write")
+    prefix = pickles[0][: -len("data.pkl")]
+    if f"{prefix}byteorder" in archive.namelist():
+        if archive.read(f"{prefix}byteorder").strip() != b"little":
+            raise ValueError("ember.load: a big-endian torch file is not supported")
+    return _TorchUnpickler(archive.read(pickles[0]), archive, prefix).load()
