@@ -1100,32 +1100,10 @@ class Tensor:
             dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
         return _ops.mean(self, dim, keepdim, dtype=dtype)
 
-    def var(
-        self,
-        dim=None,
-        unbiased: bool = True,
-        keepdim: bool = False,
-        *,
-        correction=None,
-        axis=None,
-        keepdims=None,
-    ):
-        if axis is not None or keepdims is not None:
-            dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
+    def var(self, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):
         return _ops.var(self, dim, unbiased, keepdim, correction=correction)
 
-    def std(
-        self,
-        dim=None,
-        unbiased: bool = True,
-        keepdim: bool = False,
-        *,
-        correction=None,
-        axis=None,
-        keepdims=None,
-    ):
-        if axis is not None or keepdims is not None:
-            dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
+    def std(self, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):
         return _ops.std(self, dim, unbiased, keepdim, correction=correction)
 
     def max(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
@@ -1362,6 +1340,4 @@ for _name in (
     setattr(Tensor, f"{_name}_", _inplace_method(_name))
 
 # NumPy's axis=/keepdims= on the other reductions (ember/_keywords.py)
-install_methods(
-    Tensor, skip=("size", "stride", "sum", "mean", "var", "std", "max", "min", "argmax", "argmin")
-)
+install_methods(Tensor, skip=("size", "stride", "sum", "mean", "max", "min", "argmax", "argmin"))

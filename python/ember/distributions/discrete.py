@@ -164,10 +164,10 @@ class Categorical(Distribution):
         return values.expand((-1,) + self._batch_shape) if expand else values
 
 
-class OneHotCategorical(Distribution):
+class _OverCategories(Distribution):
+    """A family whose events are vectors over a Categorical's K categories (event shape (K,))."""
+
     arg_constraints = Categorical.arg_constraints
-    support = constraints.one_hot
-    has_enumerate_support = True
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         self._categorical = Categorical(probs, logits, validate_args=validate_args)
@@ -177,6 +177,13 @@ class OneHotCategorical(Distribution):
 
     probs = property(lambda self: self._categorical.probs)
     logits = property(lambda self: self._categorical.logits)
+    param_shape = property(lambda self: self._categorical.param_shape)
+
+
+class OneHotCategorical(_OverCategories):
+    support = constraints.one_hot
+    has_enumerate_support = True
+
     mean = property(lambda self: self.probs)
     variance = property(lambda self: self.probs * (1 - self.probs))
 
@@ -276,15 +283,8 @@ class Geometric(_Binary):
         )
 
 
-class Binomial(_Binary):
-    """Successes in ``total_count`` trials, each succeeding with ``probs``."""
-
-    arg_constraints = {
-        "total_count": constraints.nonnegative_integer,
-        "probs": constraints.unit_interval,
-        "logits": constraints.real,
-    }
-    has_enumerate_support = True
+class _Trials(_Binary):
+    """A count over ``total_count`` trials, each succeeding with ``probs`` (or ``logits``)."""
 
     def __init__(self, total_count=1, probs=None, logits=None, validate_args=None):
         name, p = _probs_or_logits(probs, logits)
@@ -294,6 +294,17 @@ class Binomial(_Binary):
 
     def _expand_params(self):
         return {"total_count": 0, self._given: 0}
+
+
+class Binomial(_Trials):
+    """Successes in ``total_count`` trials, each succeeding with ``probs``."""
+
+    arg_constraints = {
+        "total_count": constraints.nonnegative_integer,
+        "probs": constraints.unit_interval,
+        "logits": constraints.real,
+    }
+    has_enumerate_support = True
 
     @property
     def support(self):
@@ -340,24 +351,16 @@ class Binomial(_Binary):
         return values.expand((-1,) + self._batch_shape) if expand else values
 
 
-class Multinomial(Distribution):
+class Multinomial(_OverCategories):
     """Counts of ``total_count`` draws from a Categorical over the last dim of ``probs`` /
     ``logits``."""
-
-    arg_constraints = Categorical.arg_constraints
 
     def __init__(self, total_count: int = 1, probs=None, logits=None, validate_args=None):
         if isinstance(total_count, bool) or not isinstance(total_count, int):
             raise NotImplementedError("inhomogeneous total_count is not supported")
         self.total_count = total_count
-        self._categorical = Categorical(probs, logits, validate_args=validate_args)
-        self._given = self._categorical._given
-        n = self._categorical._num_events
-        super().__init__(self._categorical.batch_shape, (n,), validate_args=validate_args)
+        super().__init__(probs, logits, validate_args)
 
-    probs = property(lambda self: self._categorical.probs)
-    logits = property(lambda self: self._categorical.logits)
-    param_shape = property(lambda self: self._categorical.param_shape)
     support = property(lambda self: constraints.multinomial(self.total_count))
     mean = property(lambda self: self.probs * self.total_count)
     variance = property(lambda self: self.total_count * self.probs * (1 - self.probs))
@@ -393,7 +396,7 @@ class Multinomial(Distribution):
         return term1 + (binomial_probs * weights).sum((0, -1))
 
 
-class NegativeBinomial(_Binary):
+class NegativeBinomial(_Trials):
     """The number of successes before ``total_count`` failures, each trial succeeding with
     ``probs``."""
 
@@ -405,13 +408,7 @@ class NegativeBinomial(_Binary):
     support = constraints.nonnegative_integer
 
     def __init__(self, total_count, probs=None, logits=None, validate_args=None):
-        name, p = _probs_or_logits(probs, logits)
-        self.total_count, p = _broadcast_all(total_count, p)
-        self.total_count = self.total_count.to(p.dtype)
-        super().__init__(**{name: p}, validate_args=validate_args)
-
-    def _expand_params(self):
-        return {"total_count": 0, self._given: 0}
+        super().__init__(total_count, probs, logits, validate_args)
 
     mean = property(lambda self: self.total_count * self.logits.exp())
     mode = property(lambda self: ((self.total_count - 1) * self.logits.exp()).floor().clamp(min=0))
