@@ -1,0 +1,44 @@
+"""Regressions found by a randomized sweep of ember's modules, optimisers and LR schedulers
+against PyTorch over constructor and call options."""
+
+import numpy as np
+import pytest
+
+import ember
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_multi_margin_loss_unbatched_input_with_one_element_target(reduction):
+    # PyTorch reads input (C,) with target (1,) as one sample (loss (1,) for "none")
+    x = np.random.default_rng(0).standard_normal(5)
+    w = np.linspace(0.5, 1.5, 5)
+    te = ember.tensor(x.copy(), requires_grad=True)
+    tt = torch.tensor(x.copy(), requires_grad=True)
+    kw = dict(p=2, margin=0.7, reduction=reduction)
+    le = ember.nn.MultiMarginLoss(weight=ember.tensor(w), **kw)(te, ember.tensor(np.array([3])))
+    lt = torch.nn.MultiMarginLoss(weight=torch.tensor(w), **kw)(tt, torch.tensor([3]))
+    assert le.shape == tuple(lt.shape)
+    np.testing.assert_allclose(le.numpy(), lt.detach().numpy(), rtol=1e-12)
+    le.sum().backward()
+    lt.sum().backward()
+    np.testing.assert_allclose(te.grad.numpy(), tt.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Rprop", "RMSprop", "Adagrad", "NAdam", "ASGD"])
+def test_tensor_lr_with_foreach_only_refused_by_adam(name):
+    # PyTorch refuses a Tensor lr with foreach=True (and capturable=False) in Adam and AdamW only
+    x = np.array([0.5, -1.0, 2.0])
+    tp = torch.tensor(x.copy(), requires_grad=True)
+    ep = ember.tensor(x.copy(), requires_grad=True)
+    to = getattr(torch.optim, name)([tp], lr=torch.tensor(0.1, dtype=torch.float64), foreach=True)
+    eo = getattr(ember.optim, name)([ep], lr=ember.tensor(np.float64(0.1)), foreach=True)
+    for g in ([1.0, 2.0, -3.0], [-1.0, 0.5, 0.25]):
+        tp.grad, ep.grad = torch.tensor(g, dtype=torch.float64), ember.tensor(np.array(g))
+        to.step()
+        eo.step()
+    np.testing.assert_allclose(ep.numpy(), tp.detach().numpy(), rtol=1e-12)
+    for adam in (ember.optim.Adam, ember.optim.AdamW):
+        with pytest.raises(ValueError, match="foreach=True"):
+            adam([ember.tensor(x, requires_grad=True)], lr=ember.tensor(0.1), foreach=True)
