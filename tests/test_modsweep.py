@@ -42,3 +42,25 @@ def test_tensor_lr_with_foreach_only_refused_by_adam(name):
     for adam in (ember.optim.Adam, ember.optim.AdamW):
         with pytest.raises(ValueError, match="foreach=True"):
             adam([ember.tensor(x, requires_grad=True)], lr=ember.tensor(0.1), foreach=True)
+
+
+def test_sparse_embedding_grad_keeps_its_rows_through_a_dtype_cast():
+    # a float64 upstream gradient into a float32 sparse embedding: the gradient reaching the
+    # weight was cast by a copy that dropped its row mark, so SparseAdam refused it as dense
+    w = np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32)
+    te, ee = torch.nn.Embedding(8, 3, sparse=True), ember.nn.Embedding(8, 3, sparse=True)
+    te.weight.data = torch.tensor(w)
+    ee.load_state_dict({"weight": ember.tensor(w)})
+    to = torch.optim.SparseAdam(te.parameters(), lr=0.1)
+    eo = ember.optim.SparseAdam(ee.parameters(), lr=0.1)
+    for k in range(3):
+        idx = np.random.default_rng(k).integers(0, 8, (2, 3))
+        r = np.random.default_rng(10 + k).standard_normal((2, 3, 3))  # float64
+        to.zero_grad()
+        eo.zero_grad()
+        (te(torch.tensor(idx)) * torch.tensor(r)).sum().backward()
+        (ee(ember.tensor(idx)) * ember.tensor(r)).sum().backward()
+        assert ee.weight.grad.dtype == ember.float32
+        to.step()
+        eo.step()
+        np.testing.assert_allclose(ee.weight.numpy(), te.weight.detach().numpy(), atol=1e-6)
