@@ -64,3 +64,25 @@ def test_sparse_embedding_grad_keeps_its_rows_through_a_dtype_cast():
         to.step()
         eo.step()
         np.testing.assert_allclose(ee.weight.numpy(), te.weight.detach().numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"])
+def test_recurrent_modules_take_device(name):
+    # PyTorch's recurrent layers and cells take device= (before dtype) like every other layer
+    e = getattr(ember.nn, name)(3, 4, device="cpu", dtype=ember.float64)
+    t = getattr(torch.nn, name)(3, 4, device="cpu", dtype=torch.float64)
+    assert [(k, v.shape, v.dtype) for k, v in e.state_dict().items()] == [
+        (k, tuple(v.shape), ember.float64) for k, v in t.state_dict().items()
+    ]
+    with pytest.raises(RuntimeError, match="CPU only"):
+        getattr(ember.nn, name)(3, 4, device="cuda")
+
+
+@pytest.mark.parametrize("name", ["LazyBatchNorm2d", "LazyInstanceNorm2d"])
+def test_lazy_norms_take_bias(name):
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 4))
+    e = getattr(ember.nn, name)(bias=False, dtype=ember.float64)
+    t = getattr(torch.nn, name)(bias=False, dtype=torch.float64)
+    ye, yt = e(ember.tensor(x)), t(torch.tensor(x))
+    assert list(e.state_dict()) == list(t.state_dict()) and e.bias is None
+    np.testing.assert_allclose(ye.numpy(), yt.detach().numpy(), atol=1e-12)
