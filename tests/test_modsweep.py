@@ -86,3 +86,25 @@ def test_lazy_norms_take_bias(name):
     ye, yt = e(ember.tensor(x)), t(torch.tensor(x))
     assert list(e.state_dict()) == list(t.state_dict()) and e.bias is None
     np.testing.assert_allclose(ye.numpy(), yt.detach().numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["Softmax", "LogSoftmax"])
+@pytest.mark.parametrize("shape", [(5,), (3, 5), (2, 3, 4), (2, 3, 4, 5)])
+def test_softmax_modules_without_dim_use_the_legacy_implicit_dim(name, shape):
+    # dim=None: PyTorch picks 0 for 0/1/3-D inputs, else 1, and warns (the modules used -1)
+    x = np.random.default_rng(0).standard_normal(shape)
+    with pytest.warns(UserWarning, match="Implicit dimension"):
+        ye = getattr(ember.nn, name)()(ember.tensor(x))
+    with pytest.warns(UserWarning, match="Implicit dimension"):
+        yt = getattr(torch.nn, name)()(torch.tensor(x))
+    np.testing.assert_allclose(ye.numpy(), yt.numpy(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["Embedding", "EmbeddingBag"])
+def test_sparse_scale_grad_by_freq_refused_in_backward_as_pytorch(name):
+    idx = np.array([[1, 2, 1]])
+    for lib, mk in ((torch, torch.tensor), (ember, ember.tensor)):
+        m = getattr(lib.nn, name)(5, 2, sparse=True, scale_grad_by_freq=True)
+        y = m(mk(idx))  # the forward works
+        with pytest.raises(RuntimeError, match="scale_grad_by_freq not supported with sparse"):
+            y.sum().backward()

@@ -3412,6 +3412,10 @@ class Embedding(Function):
     @staticmethod
     def backward(ctx, g):
         indices, shape, padding_idx, scale_grad_by_freq, sparse = ctx.meta
+        if scale_grad_by_freq and sparse:  # as PyTorch, which refuses the pair in backward
+            raise RuntimeError(
+                "embedding_backward: scale_grad_by_freq not supported with sparse gradients"
+            )
         flat = np.ascontiguousarray(indices.reshape(-1), dtype=np.int64)
         rows = g.reshape(-1, shape[1])
         if scale_grad_by_freq:
