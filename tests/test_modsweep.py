@@ -108,3 +108,18 @@ def test_sparse_scale_grad_by_freq_refused_in_backward_as_pytorch(name):
         y = m(mk(idx))  # the forward works
         with pytest.raises(RuntimeError, match="scale_grad_by_freq not supported with sparse"):
             y.sum().backward()
+
+
+def test_conv_transposed_attribute_and_clip_grad_value_foreach():
+    for name in ("Conv1d", "ConvTranspose2d", "LazyConvTranspose3d"):
+        args = (2,) if name.startswith("Lazy") else (2, 2)
+        assert (
+            getattr(ember.nn, name)(*args, 3).transposed
+            == getattr(torch.nn, name)(*args, 3).transposed
+        )
+    g = np.array([3.0, -0.2, -5.0])
+    pe, pt = ember.tensor(g * 0, requires_grad=True), torch.tensor(g * 0, requires_grad=True)
+    pe.grad, pt.grad = ember.tensor(g.copy()), torch.tensor(g.copy())
+    ember.nn.utils.clip_grad_value_([pe], 1.0, foreach=True)
+    torch.nn.utils.clip_grad_value_([pt], 1.0, foreach=True)
+    np.testing.assert_array_equal(pe.grad.numpy(), pt.grad.numpy())
