@@ -123,3 +123,35 @@ def test_conv_transposed_attribute_and_clip_grad_value_foreach():
     ember.nn.utils.clip_grad_value_([pe], 1.0, foreach=True)
     torch.nn.utils.clip_grad_value_([pt], 1.0, foreach=True)
     np.testing.assert_array_equal(pe.grad.numpy(), pt.grad.numpy())
+
+
+def test_hardtanh_deprecated_min_value_max_value():
+    x = np.linspace(-3, 3, 7)
+    with pytest.warns(FutureWarning, match="is deprecated"):
+        e = ember.nn.Hardtanh(min_value=-2.0, max_value=0.5)
+    with pytest.warns(FutureWarning, match="is deprecated"):
+        t = torch.nn.Hardtanh(min_value=-2.0, max_value=0.5)
+    assert (e.min_val, e.max_val) == (t.min_val, t.max_val)
+    np.testing.assert_array_equal(e(ember.tensor(x)).numpy(), t(torch.tensor(x)).numpy())
+
+
+@pytest.mark.parametrize("name", ["StepLR", "ReduceLROnPlateau"])
+def test_scheduler_fills_a_tensor_lr_in_place(name):
+    # PyTorch fills a Tensor lr in place (the group keeps its Tensor; initial_lr is a copy);
+    # ember swapped in a new Tensor, and ReduceLROnPlateau a float
+    got = []
+    for lib in (torch, ember):
+        p = lib.zeros(2, requires_grad=True)
+        lr = lib.tensor(np.float64(0.1))
+        opt = lib.optim.SGD([p], lr=lr)
+        kw = dict(patience=0) if name == "ReduceLROnPlateau" else dict(step_size=1, gamma=0.5)
+        sched = getattr(lib.optim.lr_scheduler, name)(opt, **kw)
+        for _ in range(3):
+            p.grad = lib.ones(2)
+            opt.step()
+            sched.step(1.0) if name == "ReduceLROnPlateau" else sched.step()
+        group = opt.param_groups[0]
+        assert group["lr"] is lr
+        got.append((float(lr), float(group.get("initial_lr", -1)), p.detach().numpy().copy()))
+    np.testing.assert_allclose(got[1][2], got[0][2], rtol=1e-12)
+    assert got[1][:2] == pytest.approx(got[0][:2], rel=1e-12)
