@@ -155,3 +155,42 @@ def test_scheduler_fills_a_tensor_lr_in_place(name):
         got.append((float(lr), float(group.get("initial_lr", -1)), p.detach().numpy().copy()))
     np.testing.assert_allclose(got[1][2], got[0][2], rtol=1e-12)
     assert got[1][:2] == pytest.approx(got[0][:2], rel=1e-12)
+
+
+def _names(m):
+    return [(k, tuple(v.shape)) for k, v in m.state_dict().items()]
+
+
+def test_container_list_and_dict_methods_as_pytorch():
+    # ModuleList del/pop/+/+=, ModuleDict del/pop/clear/update, ParameterDict's dict methods
+    for lib in (torch, ember):
+        nn = lib.nn
+        ml = nn.ModuleList([nn.Linear(i + 1, 1) for i in range(4)])
+        del ml[1]
+        popped = ml.pop(-1)
+        ml += [nn.Linear(7, 1)]
+        ml2 = ml + nn.ModuleList([nn.Linear(8, 1)])
+        md = nn.ModuleDict([("a", nn.Linear(1, 1)), ("b", nn.Linear(2, 1))])
+        md.update({"c": nn.Linear(3, 1), "a": nn.Linear(4, 1)})
+        md_pop = md.pop("b")
+        md2 = nn.ModuleDict(md.items())
+        del md2["a"]
+        md.clear()
+        pd = nn.ParameterDict({"x": nn.Parameter(lib.zeros(2)), "y": nn.Parameter(lib.zeros(3))})
+        pd |= {"z": nn.Parameter(lib.zeros(4))}
+        got = pd.setdefault("w", nn.Parameter(lib.zeros(5))).shape
+        item = pd.popitem()
+        both = pd | nn.ParameterDict({"v": nn.Parameter(lib.zeros(1))})
+        res = (
+            _names(ml), tuple(popped.weight.shape), _names(ml2), tuple(md_pop.weight.shape),
+            _names(md2), len(md), tuple(got), item[0], list(reversed(pd)),
+            pd.get("nope") is None, _names(both), _names(pd.copy()),
+            sorted(pd.fromkeys(["p", "q"]).keys()),
+        )  # fmt: skip
+        if lib is torch:
+            want = res
+    assert res == want
+    net = ember.nn.Sequential(ember.nn.Linear(2, 2))
+    net.add_module("again", net[0])
+    assert len(list(net.modules(remove_duplicate=False))) == 3
+    assert len(list(net.modules())) == 2
