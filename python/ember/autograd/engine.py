@@ -487,7 +487,8 @@ def _accumulate(leaf, g, shared: _Shared) -> None:
             or not g.flags.writeable
             or not g.flags.c_contiguous
         ):
-            g = np.array(g, dtype=dtype)  # a private, writeable, contiguous copy
+            # a private, writeable, contiguous copy (subok: a row-sparse mark survives a cast)
+            g = np.array(g, dtype=dtype, subok=True)
         else:
             shared.add(g)
         leaf.grad = Tensor._make(g, False, None, 0)

@@ -2318,6 +2318,8 @@ def multi_margin_loss(
     t = _targets(op, target)
     if x.ndim not in (1, 2) or x.shape[-1] == 0:
         raise ValueError(f"{op}: input must be (N, C) or (C,) with C > 0, got {x.shape}")
+    if x.ndim == 1 and t.shape == (1,):
+        x = x.reshape(1, -1)  # PyTorch reads (C,) with a (1,) target as one sample: loss (1,)
     if t.shape != x.shape[:-1]:
         raise ValueError(f"{op}: input shape {x.shape} expects target shape {x.shape[:-1]}, "
                          f"got {t.shape}")  # fmt: skip
@@ -3410,6 +3412,10 @@ class Embedding(Function):
     @staticmethod
     def backward(ctx, g):
         indices, shape, padding_idx, scale_grad_by_freq, sparse = ctx.meta
+        if scale_grad_by_freq and sparse:  # as PyTorch, which refuses the pair in backward
+            raise RuntimeError(
+                "embedding_backward: scale_grad_by_freq not supported with sparse gradients"
+            )
         flat = np.ascontiguousarray(indices.reshape(-1), dtype=np.int64)
         rows = g.reshape(-1, shape[1])
         if scale_grad_by_freq:

@@ -43,9 +43,8 @@ class Adadelta(Optimizer):
         capturable: bool = False,
         maximize: bool = False,
         differentiable: bool = False,
-        fused: bool | None = None,
     ):
-        _check_implementation_flags(foreach, capturable, differentiable, fused)
+        _check_implementation_flags(foreach, capturable, differentiable, None)
         defaults = dict(
             lr=lr,
             rho=rho,

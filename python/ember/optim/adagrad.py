@@ -42,11 +42,10 @@ class Adagrad(Optimizer):
         foreach: bool | None = None,
         *,
         maximize: bool = False,
-        capturable: bool = False,
         differentiable: bool = False,
         fused: bool | None = None,
     ):
-        _check_implementation_flags(foreach, capturable, differentiable, fused)
+        _check_implementation_flags(foreach, False, differentiable, fused)
         defaults = dict(
             lr=lr,
             lr_decay=lr_decay,

@@ -11,6 +11,7 @@ from ember.optim.optimizer import (
     _check_implementation_flags,
     _run_closure,
 )
+from ember.tensor import Tensor
 
 
 class Adam(Optimizer):
@@ -71,6 +72,11 @@ class Adam(Optimizer):
 
     def _validate(self, group: dict) -> None:
         _check_adam_family(group)
+        # only Adam and AdamW refuse this pair in PyTorch; the other optimisers take it
+        if isinstance(group["lr"], Tensor) and group["foreach"] and not group["capturable"]:
+            raise ValueError(
+                "lr as a Tensor is not supported for capturable=False and foreach=True"
+            )
 
     @no_grad()
     def step(self, closure=None):

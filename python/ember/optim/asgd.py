@@ -51,10 +51,8 @@ class ASGD(Optimizer):
         maximize: bool = False,
         differentiable: bool = False,
         capturable: bool = False,
-        *,
-        fused: bool | None = None,
     ):
-        _check_implementation_flags(foreach, capturable, differentiable, fused)
+        _check_implementation_flags(foreach, capturable, differentiable, None)
         defaults = dict(
             lr=lr,
             lambd=lambd,

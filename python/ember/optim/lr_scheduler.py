@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from functools import partial, wraps
 
 from ember.optim.optimizer import Optimizer
+from ember.tensor import Tensor
 
 __all__ = [
     "ChainedScheduler",
@@ -151,8 +152,9 @@ class LRScheduler:
         _check_optimizer(optimizer)
         self.optimizer = optimizer
         if last_epoch == -1:
-            for group in optimizer.param_groups:
-                group.setdefault("initial_lr", group["lr"])
+            for group in optimizer.param_groups:  # a Tensor lr is copied: it is filled in place
+                lr = group["lr"]
+                group.setdefault("initial_lr", lr.clone() if isinstance(lr, Tensor) else lr)
         else:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
@@ -199,7 +201,7 @@ class LRScheduler:
                 closed = getattr(self, "_get_closed_form_lr", None)
                 values = closed() if closed is not None else self.get_lr()
         for group, lr in zip(self.optimizer.param_groups, values):
-            group["lr"] = lr
+            _set_lr(group, lr)
         self._last_lr = _lrs(self.optimizer)
 
     def state_dict(self) -> dict:
@@ -498,7 +500,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         with _enable_get_lr_call(self):
             values = self.get_lr()
         for group, lr in zip(self.optimizer.param_groups, values):
-            group["lr"] = lr
+            _set_lr(group, lr)
         self._last_lr = _lrs(self.optimizer)
 
 
@@ -531,7 +533,7 @@ class SequentialLR(LRScheduler):
         self.last_epoch = last_epoch + 1
         self.optimizer = optimizer
         for group in optimizer.param_groups:
-            group["lr"] = group["initial_lr"]
+            _set_lr(group, group["initial_lr"])
         for s in self._schedulers:  # undo the initial steps the schedulers took when made
             s.last_epoch -= 1
         first = self._schedulers[bisect_right(self._milestones, 0)]
@@ -672,7 +674,7 @@ class ReduceLROnPlateau(LRScheduler):
                 old = float(group["lr"])
                 new = max(old * self.factor, self.min_lrs[i])
                 if old - new > self.eps:
-                    group["lr"] = new
+                    _set_lr(group, new)
             self.cooldown_counter = self.cooldown
             self.num_bad_epochs = 0
         self._last_lr = _lrs(self.optimizer)
@@ -680,6 +682,15 @@ class ReduceLROnPlateau(LRScheduler):
     def load_state_dict(self, state_dict: dict) -> None:
         self.__dict__.update(state_dict)
         self._init_is_better(self.mode, self.threshold, self.threshold_mode)
+
+
+def _set_lr(group: dict, lr) -> None:
+    """A group's new lr; a Tensor lr is filled in place (it stays the optimiser's Tensor), as
+    PyTorch does."""
+    if isinstance(group["lr"], Tensor):
+        group["lr"].fill_(float(lr))
+    else:
+        group["lr"] = lr
 
 
 def _set_momentum(group: dict, use_beta1: bool, value: float) -> None:
@@ -729,7 +740,7 @@ class CyclicLR(LRScheduler):
         base_lrs = _per_group("base_lr", optimizer, base_lr)
         if last_epoch == -1:
             for lr, g in zip(base_lrs, optimizer.param_groups):
-                g["lr"] = lr
+                _set_lr(g, lr)
         self.max_lrs = _per_group("max_lr", optimizer, max_lr)
         up = float(step_size_up)
         down = float(step_size_down) if step_size_down is not None else up

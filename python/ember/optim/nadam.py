@@ -50,9 +50,8 @@ class NAdam(Optimizer):
         maximize: bool = False,
         capturable: bool = False,
         differentiable: bool = False,
-        fused: bool | None = None,
     ):
-        _check_implementation_flags(foreach, capturable, differentiable, fused)
+        _check_implementation_flags(foreach, capturable, differentiable, None)
         defaults = dict(
             lr=lr,
             betas=tuple(betas),

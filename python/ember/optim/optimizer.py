@@ -427,10 +427,6 @@ def _check_nonneg(group: dict, *names: str) -> None:
         if k == "lr" and isinstance(v, Tensor):  # PyTorch's tensor lr (one element)
             if v.numel() != 1:
                 raise ValueError("Tensor lr must be 1-element")
-            if group.get("foreach") and not group.get("capturable"):
-                raise ValueError(
-                    "lr as a Tensor is not supported for capturable=False and foreach=True"
-                )
             v = float(v)
         if isinstance(v, bool) or not isinstance(v, int | float | np.floating | np.integer):
             raise TypeError(f"{k} must be a number, got {v!r}")

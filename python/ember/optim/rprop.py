@@ -40,9 +40,8 @@ class Rprop(Optimizer):
         foreach: bool | None = None,
         maximize: bool = False,
         differentiable: bool = False,
-        fused: bool | None = None,
     ):
-        _check_implementation_flags(foreach, capturable, differentiable, fused)
+        _check_implementation_flags(foreach, capturable, differentiable, None)
         defaults = dict(
             lr=lr,
             etas=tuple(etas),

@@ -44,11 +44,10 @@ class SGD(Optimizer):
         *,
         maximize: bool = False,
         foreach: bool | None = None,
-        capturable: bool = False,
         differentiable: bool = False,
         fused: bool | None = None,
     ):
-        _check_implementation_flags(foreach, capturable, differentiable, fused)
+        _check_implementation_flags(foreach, False, differentiable, fused)
         # (checked on the arguments only, as PyTorch: a group may set nesterov on its own)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")

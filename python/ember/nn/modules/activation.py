@@ -41,7 +41,8 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, input):
-        return F.softmax(input, self.dim if self.dim is not None else -1)
+        # dim None: PyTorch's legacy implicit dim (0 for 0/1/3-D, else 1), with its warning
+        return F.softmax(input, self.dim, _stacklevel=5)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -53,7 +54,8 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, input):
-        return F.log_softmax(input, self.dim if self.dim is not None else -1)
+        # dim None: PyTorch's legacy implicit dim (0 for 0/1/3-D, else 1), with its warning
+        return F.log_softmax(input, self.dim, _stacklevel=5)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"

@@ -3,6 +3,8 @@ nn.functional. ``inplace=True`` writes the result into the input and returns it,
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ember.nn import functional as F
@@ -81,8 +83,23 @@ class CELU(Module):
 
 
 class Hardtanh(Module):
-    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+    def __init__(
+        self,
+        min_val: float = -1.0,
+        max_val: float = 1.0,
+        inplace: bool = False,
+        min_value: float | None = None,
+        max_value: float | None = None,
+    ):
         super().__init__()
+        if min_value is not None:  # PyTorch's deprecated spellings, with its warning
+            warnings.warn("keyword argument `min_value` is deprecated and rename to `min_val`",
+                          FutureWarning, stacklevel=2)  # fmt: skip
+            min_val = min_value
+        if max_value is not None:
+            warnings.warn("keyword argument `max_value` is deprecated and rename to `max_val`",
+                          FutureWarning, stacklevel=2)  # fmt: skip
+            max_val = max_value
         if not max_val > min_val:
             raise ValueError(
                 f"Hardtanh: max_val ({max_val}) must be greater than min_val ({min_val})"

@@ -167,8 +167,10 @@ class _LazyNormMixin(LazyModuleMixin):
         track_running_stats: bool = True,
         device=None,
         dtype=None,
+        *,
+        bias: bool = True,
     ):
-        super().__init__(1, eps, momentum, affine, track_running_stats, device, dtype)
+        super().__init__(1, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
         self._lazy_resize(0)
 
     def _lazy_size(self, input):

@@ -7,6 +7,14 @@ from collections import OrderedDict
 from ember.nn.modules.module import Module
 
 
+def _renumber(container, modules) -> None:
+    """Re-register ``modules`` under the keys 0..n-1 (list edits renumber, as in PyTorch)."""
+    for name in list(container._modules):
+        delattr(container, name)
+    for i, m in enumerate(modules):
+        container.add_module(str(i), m)
+
+
 class Sequential(Module):
     """Modules applied in order. ``Sequential(a, b)`` or ``Sequential(OrderedDict(...))``.
 
@@ -47,12 +55,7 @@ class Sequential(Module):
         self.add_module(str(len(self)), module)
         return self
 
-    def _reset(self, modules) -> None:
-        """Re-register ``modules`` under the keys 0..n-1 (list edits renumber, as in PyTorch)."""
-        for name in list(self._modules):
-            delattr(self, name)
-        for i, m in enumerate(modules):
-            self.add_module(str(i), m)
+    _reset = _renumber
 
     def extend(self, sequential) -> Sequential:
         for m in sequential:
@@ -140,11 +143,27 @@ class ModuleList(Module):
         return self
 
     def insert(self, index: int, module: Module) -> None:
-        mods = list(self._modules.values())
+        mods = list(self)
         mods.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(mods):
-            self.add_module(str(i), m)
+        self._reset(mods)
+
+    _reset = _renumber
+
+    def __delitem__(self, idx) -> None:
+        mods = list(self)
+        del mods[idx]
+        self._reset(mods)
+
+    def pop(self, key) -> Module:
+        m = self[key]
+        del self[key]
+        return m
+
+    def __add__(self, other) -> ModuleList:
+        return ModuleList([*self, *other])
+
+    def __iadd__(self, modules) -> ModuleList:
+        return self.extend(modules)
 
 
 class ModuleDict(Module):
@@ -153,8 +172,7 @@ class ModuleDict(Module):
     def __init__(self, modules=None):
         super().__init__()
         if modules is not None:
-            for k, m in dict(modules).items():
-                self.add_module(k, m)
+            self.update(modules)
 
     def __getitem__(self, key: str) -> Module:
         return self._modules[key]
@@ -179,6 +197,27 @@ class ModuleDict(Module):
 
     def items(self):
         return self._modules.items()
+
+    def __delitem__(self, key: str) -> None:
+        delattr(self, key)
+
+    def clear(self) -> None:
+        for key in list(self._modules):
+            del self[key]
+
+    def pop(self, key: str) -> Module:
+        m = self[key]
+        del self[key]
+        return m
+
+    def update(self, modules) -> None:
+        """Adds the (key, module) pairs of a mapping (in its order) or of a sequence of pairs."""
+        for j, pair in enumerate(modules.items() if hasattr(modules, "items") else modules):
+            if not isinstance(pair, tuple | list) or len(pair) != 2:
+                raise ValueError(
+                    f"ModuleDict update sequence element #{j} should be a (key, module) pair"
+                )
+            self[pair[0]] = pair[1]
 
 
 def _as_parameter(value):
@@ -238,6 +277,8 @@ class ParameterList(Module):
             self.append(v)
         return self
 
+    __iadd__ = extend
+
     def extra_repr(self) -> str:
         return _parameters_repr(self._parameters.items())
 
@@ -296,6 +337,42 @@ class ParameterDict(Module):
         value = self._parameters[key]
         del self[key]
         return value
+
+    # the rest of dict's interface, as PyTorch's ParameterDict
+    def get(self, key: str, default=None):
+        return self[key] if key in self else default
+
+    def setdefault(self, key: str, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def popitem(self):
+        key = next(reversed(self._parameters))
+        return key, self.pop(key)
+
+    def clear(self) -> None:
+        for key in list(self._parameters):
+            del self[key]
+
+    def copy(self) -> ParameterDict:
+        return ParameterDict(OrderedDict(self.items()))
+
+    @staticmethod
+    def fromkeys(keys, default=None) -> ParameterDict:
+        return ParameterDict([(k, default) for k in keys])
+
+    def __or__(self, other) -> ParameterDict:
+        out = self.copy()
+        out.update(other)
+        return out
+
+    def __ior__(self, other) -> ParameterDict:
+        self.update(other)
+        return self
+
+    def __reversed__(self):
+        return reversed(list(self._parameters))
 
     def extra_repr(self) -> str:
         return _parameters_repr(self._parameters.items())

@@ -88,6 +88,7 @@ class _ConvNd(Module):
         self.output_padding = _ntuple(output_padding, nd, op, "output_padding")
         self.groups = int(groups)
         self.padding_mode = padding_mode
+        self.transposed = bool(transposed)  # PyTorch's attribute, read by model-surgery code
         dtype = np.dtype(dtype or np.float32)
         lead = (
             (in_channels, out_channels // groups)

@@ -450,8 +450,8 @@ class Module:
             ]
             stack.extend(reversed(children))
 
-    def modules(self):
-        for _, m in self.named_modules():
+    def modules(self, remove_duplicate: bool = True):
+        for _, m in self.named_modules(remove_duplicate=remove_duplicate):
             yield m
 
     def named_children(self):

@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from ember import ops
+from ember import _device, ops
 from ember.autograd.function import Function
 from ember.nn import functional as F
 from ember.nn import init
@@ -76,9 +76,11 @@ class RNNBase(Module):
         dropout: float = 0.0,
         bidirectional: bool = False,
         proj_size: int = 0,
+        device=None,
         dtype=None,
     ):
         super().__init__()
+        _device.check(device)
         cls = type(self).__name__
         self.mode = mode
         self.input_size = _check_size(cls, "input_size", input_size)
@@ -314,7 +316,7 @@ class RNN(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, bidirectional: bool = False, dtype=None,
+                 dropout: float = 0.0, bidirectional: bool = False, device=None, dtype=None,
                  *, proj_size=None):  # fmt: skip
         if proj_size is not None:  # as PyTorch: even proj_size=0 is refused
             raise ValueError(f"RNN: {_PROJ_LSTM_ONLY}")
@@ -322,7 +324,7 @@ class RNN(RNNBase):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
         super().__init__(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype=dtype)  # fmt: skip
+                         bidirectional, device=device, dtype=dtype)  # fmt: skip
         self.nonlinearity = nonlinearity
 
 
@@ -355,9 +357,9 @@ class LSTM(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 proj_size: int = 0, dtype=None):  # fmt: skip
+                 proj_size: int = 0, device=None, dtype=None):  # fmt: skip
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, proj_size, dtype)  # fmt: skip
+                         bidirectional, proj_size, device, dtype)  # fmt: skip
 
 
 class GRU(RNNBase):
@@ -378,19 +380,22 @@ class GRU(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 dtype=None, *, proj_size=None):  # fmt: skip
+                 device=None, dtype=None, *, proj_size=None):  # fmt: skip
         if proj_size is not None:  # as PyTorch: even proj_size=0 is refused
             raise ValueError(f"GRU: {_PROJ_LSTM_ONLY}")
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype=dtype)  # fmt: skip
+                         bidirectional, device=device, dtype=dtype)  # fmt: skip
 
 
 # ---- cells --------------------------------------------------------------------------------
 
 
 class RNNCellBase(Module):
-    def __init__(self, input_size: int, hidden_size: int, bias: bool, gates: int, dtype=None):
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool, gates: int, device=None, dtype=None
+    ):
         super().__init__()
+        _device.check(device)
         cls = type(self).__name__
         self.input_size = _check_size(cls, "input_size", input_size)
         self.hidden_size = _check_size(cls, "hidden_size", hidden_size)
@@ -438,12 +443,12 @@ class RNNCell(RNNCellBase):
     """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 nonlinearity: str = "tanh", dtype=None):  # fmt: skip
+                 nonlinearity: str = "tanh", device=None, dtype=None):  # fmt: skip
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(
                 f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}"
             )
-        super().__init__(input_size, hidden_size, bias, 1, dtype)
+        super().__init__(input_size, hidden_size, bias, 1, device, dtype)
         self.nonlinearity = nonlinearity
 
     def forward(self, input, hx=None):
@@ -464,8 +469,10 @@ class LSTMCell(RNNCellBase):
         ((3, 20), (3, 20))
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=None):
-        super().__init__(input_size, hidden_size, bias, 4, dtype)
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None
+    ):
+        super().__init__(input_size, hidden_size, bias, 4, device, dtype)
 
     def forward(self, input, hx=None):
         return F.lstm_cell(input, hx, *self._w())
@@ -483,8 +490,10 @@ class GRUCell(RNNCellBase):
         (3, 20)
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=None):
-        super().__init__(input_size, hidden_size, bias, 3, dtype)
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None
+    ):
+        super().__init__(input_size, hidden_size, bias, 3, device, dtype)
 
     def forward(self, input, hx=None):
         return F.gru_cell(input, hx, *self._w())

@@ -137,8 +137,9 @@ def clip_grad_norm(
     return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
 
 
-def clip_grad_value_(parameters, clip_value: float) -> None:
-    """Clamp every gradient element of ``parameters`` to [-clip_value, clip_value] in place."""
+def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
+    """Clamp every gradient element of ``parameters`` to [-clip_value, clip_value] in place
+    (``foreach``, PyTorch's implementation switch, changes nothing)."""
     clip_value = float(clip_value)
     if clip_value < 0:
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
