@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import weakref
 
 import numpy as np
 
@@ -189,6 +190,7 @@ class Function:
     _order: int  # minus the node's creation count (see _creation_order)
     _tensor_hooks = None  # {output index: (weakref to the tensor, its _Hooks)}: engine.hooks_of
     _freed = False  # set once backward has run through the node (without retain_graph)
+    _node_hooks = None  # the node's own register_prehook / register_hook hooks (a _Hooks)
 
     def save_for_backward(self, *arrays):
         self.saved_tensors = arrays
@@ -314,9 +316,153 @@ class Function:
             )
         return Tensor._make(out, True, ctx, 0)
 
+    # ---- the node as PyTorch's graph objects show it (torch.autograd.graph.Node) -------------
     @property
     def name(self) -> str:
-        return type(self).__name__
+        """PyTorch's name for this node ("MulBackward0"; "<Class>Backward" for a user Function).
+        A str that can also be called, as torch's ``grad_fn.name()``."""
+        return _Name(_torch_name(self))
+
+    @property
+    def next_functions(self) -> tuple:
+        """One ``(node, output_nr)`` per forward input up to the last that requires grad: the
+        input's grad_fn, an AccumulateGrad for a leaf, ``(None, 0)`` for an input that needs
+        no gradient (a constant, an option such as ``dim``)."""
+        parents = getattr(self, "parents", ())
+        n = len(parents)
+        while n and parents[n - 1] is None:
+            n -= 1
+        return tuple(_edge(p) for p in parents[:n])
+
+    @property
+    def metadata(self) -> dict:
+        """A dict for the user's own annotations, kept on the node (torch's Node.metadata)."""
+        meta = self.__dict__.get("_metadata")
+        if meta is None:
+            meta = self._metadata = {}
+        return meta
+
+    def register_prehook(self, fn):
+        """``fn(grad_outputs) -> None | new grad_outputs`` before this node's backward runs."""
+        return self._add_hook("pre", fn)
+
+    def register_hook(self, fn):
+        """``fn(grad_inputs, grad_outputs) -> None | new grad_inputs`` after it ran."""
+        return self._add_hook("post", fn)
+
+    def _add_hook(self, kind: str, fn):
+        from ember.autograd.engine import _Hooks
+
+        hooks = self._node_hooks
+        if hooks is None:
+            hooks = self._node_hooks = _Hooks()
+            if self._tensor_hooks is None:
+                self._tensor_hooks = {}  # the engine's one test for a node with hooks
+        return hooks.add(kind, fn)
+
+    def __repr__(self) -> str:
+        return f"<{self.name} object at {id(self):#x}>"
+
+
+class _Name(str):
+    """A node's name: a str (error messages format it) that may be called as torch's name()."""
+
+    __slots__ = ()
+
+    def __call__(self) -> str:
+        return str(self)
+
+
+def _sum_name(op):
+    def name(ctx):
+        shape, axes, keepdim = ctx.meta
+        return f"{op}Backward{int(keepdim or len(axes) != len(shape))}"
+
+    return name
+
+
+# PyTorch's node names where ember's class name is not already torch's op name (the rest are
+# "<Class>Backward0": AddBackward0, MulBackward0, ExpBackward0, ...).
+_NAMES = {
+    "Linear": lambda c: "AddmmBackward0" if c.parents[2] is not None else "MmBackward0",
+    "MatMul": "MmBackward0",
+    "Activation": lambda c: "".join(p.capitalize() for p in c.act.split("_")) + "Backward0",
+    "Softmax": lambda c: "LogSoftmaxBackward0" if c.log else "SoftmaxBackward0",
+    "Sum": _sum_name("Sum"),
+    "Mean": _sum_name("Mean"),
+    "Pow": lambda c: "PowBackward0" if c.scalar else "PowBackward1",
+    "Square": "PowBackward0",
+    "Clamp": "ClampBackward1",
+    "Reshape": "ViewBackward0",
+    "Cast": "ToCopyBackward0",
+    "GetItem": "IndexBackward0",
+    "Join": lambda c: "StackBackward0" if c.meta[2] else "CatBackward0",
+    "Conv2d": "ConvolutionBackward0",
+    "MaxPool2d": "MaxPool2DWithIndicesBackward0",
+    "AvgPool2d": "AvgPool2DBackward0",
+    "BatchNorm": "NativeBatchNormBackward0",
+    "LayerNorm": "NativeLayerNormBackward0",
+    "MSELoss": "MseLossBackward0",
+    "NLLLoss": "NllLossBackward0",
+    "LogSumExp": "LogsumexpBackward0",
+    "CumSum": "CumsumBackward0",
+}
+
+
+def _torch_name(node) -> str:
+    cls = type(node)
+    if cls._tensor_api:  # a user's Function, as torch names its node
+        return f"{cls.__name__}Backward"
+    rule = _NAMES.get(cls.__name__)
+    if rule is None:
+        return cls.__name__.strip("_").removesuffix("Fn") + "Backward0"
+    return rule(node) if callable(rule) else rule
+
+
+class AccumulateGrad:
+    """The node a leaf's gradient flows into (torch's AccumulateGrad): ``variable`` is the
+    leaf. One per leaf while it is referenced, so graph walkers that key nodes by identity
+    see a leaf used twice once."""
+
+    next_functions = ()
+
+    def __init__(self, variable):
+        self.variable = variable
+        self.metadata = {}
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
+
+    def register_prehook(self, fn):
+        """``fn((grad,)) -> None | (new_grad,)`` before the gradient is accumulated."""
+
+        def hook(g):
+            out = fn((g,))
+            return None if out is None else out[0]
+
+        return self.variable.register_hook(hook)
+
+    def register_hook(self, fn):
+        raise NotImplementedError(
+            "AccumulateGrad.register_hook: use the leaf's register_post_accumulate_grad_hook"
+        )
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+_accumulators = weakref.WeakValueDictionary()  # id(leaf) -> its AccumulateGrad (which holds it)
+
+
+def _edge(t):
+    if t is None:
+        return (None, 0)
+    if t._ctx is not None:
+        return (t._ctx, t._idx)
+    node = _accumulators.get(id(t))
+    if node is None:
+        node = _accumulators[id(t)] = AccumulateGrad(t)
+    return (node, 0)
 
 
 def _in_graph(ctx, t):

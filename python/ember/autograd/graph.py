@@ -10,10 +10,13 @@ backward to ``linear``, and a composite op can have its Tensor-op forward differ
 
 from __future__ import annotations
 
+import abc
+from typing import NamedTuple
+
 import numpy as np
 
 from ember.autograd.engine import _run, unbroadcast
-from ember.autograd.function import Function
+from ember.autograd.function import AccumulateGrad, Function, _edge
 from ember.tensor import Tensor
 
 
@@ -108,3 +111,45 @@ def recompute(ctx, grads, fn, *args):
         got = _run([o for o, _ in pairs], [g for _, g in pairs], True, targets, True, True)
     by_slot = dict(zip(firsts.values(), got))
     return tuple(by_slot.get(k) for k in range(len(args)))
+
+
+# ---- the graph as PyTorch's objects (torch.autograd.graph) -------------------------------------
+
+
+class Node(abc.ABC):
+    """What ``tensor.grad_fn`` is (an ember Function node, or an AccumulateGrad reached through
+    ``next_functions``), for ``isinstance``: torch.autograd.graph.Node."""
+
+    @abc.abstractmethod
+    def name(self) -> str: ...
+
+    @property
+    @abc.abstractmethod
+    def next_functions(self) -> tuple: ...
+
+    @property
+    @abc.abstractmethod
+    def metadata(self) -> dict: ...
+
+    @abc.abstractmethod
+    def register_hook(self, fn): ...
+
+    @abc.abstractmethod
+    def register_prehook(self, fn): ...
+
+
+Node.register(Function)
+Node.register(AccumulateGrad)
+
+
+class GradientEdge(NamedTuple):
+    node: object
+    output_nr: int
+
+
+def get_gradient_edge(tensor) -> GradientEdge:
+    """The edge backward reaches ``tensor`` by: its grad_fn and output index (a leaf's
+    AccumulateGrad), as torch.autograd.graph.get_gradient_edge."""
+    if not tensor.requires_grad:
+        raise RuntimeError("get_gradient_edge: the tensor does not require grad")
+    return GradientEdge(*_edge(tensor))
