@@ -197,3 +197,121 @@ def test_accumulate_grad_prehook_and_user_function_name():
             return g * 2
 
     assert Twice.apply(x).grad_fn.name() == "TwiceBackward"
+
+
+# ---- saved-tensor hooks ------------------------------------------------------------------------
+
+
+def _cube_fn(lib):
+    class Cube(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            out = x * x * x * y
+            ctx.save_for_backward(x, y, out)
+            return out
+
+        @staticmethod
+        def backward(ctx, g):
+            x, y, out = ctx.saved_tensors
+            return g * 3 * x * x * y, g * out / y
+
+    return Cube
+
+
+def _hooked_cube(lib, graph):
+    log = []
+
+    def pack(t):
+        log.append(("pack", t.shape))
+        return ("box", t.clone())  # a different, equal tensor comes back
+
+    def unpack(box):
+        log.append(("unpack", box[1].shape))
+        return box[1]
+
+    x = lib.tensor([1.0, 2.0, -1.5], dtype=lib.float64, requires_grad=True)
+    y = lib.tensor([0.5, 3.0, 2.0], dtype=lib.float64, requires_grad=True)
+    with graph.saved_tensors_hooks(pack, unpack):
+        out = _cube_fn(lib).apply(x, y)
+    (gx, gy) = lib.autograd.grad(out.sum(), (x, y), create_graph=True)
+    (ggx,) = lib.autograd.grad(gx.sum(), x)
+    return log, [t.detach().numpy() for t in (out, gx, gy, ggx)]
+
+
+def test_saved_tensors_hooks_on_a_custom_function_match_torch():
+    elog, evals = _hooked_cube(ember, eg)
+    tlog, tvals = _hooked_cube(torch, torch.autograd.graph)
+    assert [(k, tuple(s)) for k, s in elog] == [(k, tuple(s)) for k, s in tlog]
+    assert [k for k, _ in elog] == ["pack"] * 3 + ["unpack"] * 3
+    for e, t in zip(evals, tvals):
+        np.testing.assert_allclose(e, t, rtol=1e-12)
+
+
+def test_saved_tensors_hooks_cover_embers_own_ops_and_skip_no_grad():
+    rng = np.random.default_rng(1)
+    x = ember.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    w = ember.tensor(rng.standard_normal((5, 3)), requires_grad=True)
+    counts = {"pack": 0, "unpack": 0}
+
+    def pack(t):
+        counts["pack"] += 1
+        return t.numpy().astype(np.float16)  # a compressing hook
+
+    def unpack(a):
+        counts["unpack"] += 1
+        return ember.tensor(a.astype(np.float64))
+
+    def loss():
+        return (ember.nn.functional.linear(x, w).tanh() * x.sum()).exp().mean()
+
+    with eg.saved_tensors_hooks(pack, unpack):
+        y = loss()
+    assert counts["pack"] > 0 and counts["unpack"] == 0
+    y.backward()
+    assert counts["unpack"] == counts["pack"]  # each saved value read once
+    gx, gw = x.grad.numpy(), w.grad.numpy()
+    x.grad = w.grad = None
+    loss().backward()
+    np.testing.assert_allclose(gx, x.grad.numpy(), rtol=2e-2, atol=1e-3)
+    np.testing.assert_allclose(gw, w.grad.numpy(), rtol=2e-2, atol=1e-3)
+    counts["pack"] = 0
+    with eg.saved_tensors_hooks(pack, unpack), ember.no_grad():
+        loss()
+    with eg.saved_tensors_hooks(pack, unpack):
+        ember.randn(3) * ember.randn(3)  # no input requires grad: nothing saved
+    assert counts["pack"] == 0
+
+
+def test_identity_hooks_give_identical_gradients_and_nest():
+    x = ember.randn(3, 4, dtype=ember.float64, requires_grad=True)
+    outer, inner = [], []
+    with eg.saved_tensors_hooks(lambda t: outer.append(1) or t.clone(), lambda t: t):
+        with eg.saved_tensors_hooks(lambda t: inner.append(1) or t.clone(), lambda t: t):
+            a = (x * x).sigmoid()
+        b = a.log_softmax(1)
+    b.sum().backward()
+    g = x.grad.numpy().copy()
+    x.grad = None
+    (x * x).sigmoid().log_softmax(1).sum().backward()
+    np.testing.assert_array_equal(g, x.grad.numpy())
+    assert inner and outer
+
+
+def test_save_on_cpu_and_disable_saved_tensors_hooks():
+    x = ember.randn(3, dtype=ember.float64, requires_grad=True)
+    with eg.save_on_cpu(pin_memory=False):
+        y = (x.exp() * x).sum()
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.exp(x.numpy()) * (1 + x.numpy()))
+    with eg.disable_saved_tensors_hooks("no hooks in here"):
+        with pytest.raises(RuntimeError, match="no hooks in here"):
+            with eg.saved_tensors_hooks(lambda t: t, lambda t: t):
+                pass
+    with eg.saved_tensors_hooks(lambda t: t, lambda t: t):  # usable again after
+        pass
+    with pytest.raises(TypeError, match="callable"):
+        eg.saved_tensors_hooks(1, lambda t: t)
+    with eg.saved_tensors_hooks(lambda t: t, lambda t: t.numpy()):
+        z = _cube_fn(ember).apply(x, x)
+    with pytest.raises(TypeError, match="unpack_hook must return a Tensor"):
+        z.sum().backward()

@@ -39,6 +39,10 @@ class _State(threading.local):
     # The class default serves every thread that never set it: a plain threading.local
     # raised (and getattr swallowed) an AttributeError on each op, ~0.3 us.
     enabled = True
+    # saved_tensors_hooks: the (pack, unpack) pairs entered, innermost last; a message while
+    # disable_saved_tensors_hooks is active
+    saved_hooks = ()
+    saved_hooks_off = None
 
 
 _state = _State()
@@ -193,7 +197,18 @@ class Function:
     _node_hooks = None  # the node's own register_prehook / register_hook hooks (a _Hooks)
 
     def save_for_backward(self, *arrays):
+        hooks = _state.saved_hooks
+        if hooks and self._records():
+            pack, unpack = hooks[-1]
+            arrays = _Packed(unpack, [_pack(pack, a) for a in arrays])
         self.saved_tensors = arrays
+
+    def _records(self) -> bool:
+        """Whether this node goes into the graph (so its saved values are packed)."""
+        rec = self.__dict__.get("_recording")  # a user Function's forward runs under no_grad
+        if rec is None:
+            rec = _state.enabled and any(getattr(self, "needs_input_grad", ()))
+        return rec
 
     def mark_non_differentiable(self, *outputs):
         """Outputs (by position) that never carry a gradient, e.g. argmax indices."""
@@ -244,7 +259,9 @@ class Function:
                 # as torch: the user's backward, recording, on the saved Tensors as they are in
                 # the graph (forward saw detached copies of the inputs and made its outputs)
                 saved = getattr(ctx, "saved_tensors", ())
-                ctx.saved_tensors = tuple(_in_graph(ctx, s) for s in saved)
+                # (under saved_tensors_hooks, unpack's tensor stands for the one saved)
+                ids = saved.ids() if isinstance(saved, _Packed) else map(id, saved)
+                ctx.saved_tensors = tuple(_in_graph(ctx, s, i) for s, i in zip(saved, ids))
                 try:
                     return user_backward(ctx, *grads)
                 finally:
@@ -257,6 +274,7 @@ class Function:
         inputs = tuple(
             Tensor._make(a.data, False, None, 0) if isinstance(a, Tensor) else a for a in args
         )
+        ctx._recording = _state.enabled and any(ctx.needs_input_grad)
         with no_grad():
             if cls.setup_context is Function.setup_context:
                 out = cls.forward(ctx, *inputs, **kwargs)
@@ -465,16 +483,66 @@ def _edge(t):
     return (node, 0)
 
 
-def _in_graph(ctx, t):
-    """A user Function's saved Tensor as it is in the graph: forward's detached copy of an
-    input is the input itself, forward's output is the node's output."""
+# ---- saved-tensor hooks (ember.autograd.graph.saved_tensors_hooks) ------------------------------
+# What save_for_backward keeps while hooks are active: each Tensor or array went through pack,
+# and unpack runs each time backward reads it (iterating or indexing ctx.saved_tensors).
+
+
+def _pack(pack, a):
+    if isinstance(a, Tensor):
+        return (True, pack(a), id(a))
+    if isinstance(a, np.ndarray):  # an ember op's array: the hook sees a Tensor of it
+        return (False, pack(Tensor._make(a, False, None, 0)), None)
+    return None, a, None  # None, a shape, a number: kept as given, as torch keeps non-tensors
+
+
+def _unpack(unpack, item):
+    kind, packed, _ = item
+    if kind is None:
+        return packed
+    t = unpack(packed)
+    if not isinstance(t, Tensor):
+        raise TypeError(
+            f"saved_tensors_hooks: unpack_hook must return a Tensor, got {type(t).__name__}"
+        )
+    return t if kind else t.data
+
+
+class _Packed:
+    """ctx.saved_tensors under saved_tensors_hooks: a sequence that unpacks on each read."""
+
+    __slots__ = ("unpack", "items")
+
+    def __init__(self, unpack, items):
+        self.unpack, self.items = unpack, items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self):
+        return (_unpack(self.unpack, it) for it in self.items)
+
+    def ids(self) -> list:
+        """The ids of the Tensors saved (a custom Function's double backward maps them)."""
+        return [it[2] for it in self.items]
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return tuple(_unpack(self.unpack, it) for it in self.items[i])
+        return _unpack(self.unpack, self.items[i])
+
+
+def _in_graph(ctx, t, ident: int):
+    """A user Function's saved Tensor ``t`` (saved as the object with id ``ident``) as it is
+    in the graph: forward's detached copy of an input is the input itself, forward's output
+    is the node's output."""
     seen, outs = ctx._made
     for a, b in seen:
-        if t is a:
+        if id(a) == ident:
             return b
     for i, o in enumerate(outs):
-        if t is o:
-            return Tensor._make(o.data, True, ctx, i)
+        if id(o) == ident:
+            return Tensor._make(t.data, True, ctx, i)
     return t
 
 

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ember.autograd import function as _fn
 from ember.autograd.engine import _run, unbroadcast
 from ember.autograd.function import AccumulateGrad, Function, _edge
 from ember.tensor import Tensor
@@ -153,3 +154,59 @@ def get_gradient_edge(tensor) -> GradientEdge:
     if not tensor.requires_grad:
         raise RuntimeError("get_gradient_edge: the tensor does not require grad")
     return GradientEdge(*_edge(tensor))
+
+
+# ---- saved-tensor hooks ------------------------------------------------------------------------
+
+
+class saved_tensors_hooks:  # noqa: N801 (PyTorch's name)
+    """``with saved_tensors_hooks(pack, unpack):`` every tensor an op saves for backward while
+    the graph is recorded goes through ``pack`` (its result is kept instead), and ``unpack``
+    turns that back into a tensor each time backward reads it, as torch's.
+
+    Covered: everything saved with ``ctx.save_for_backward`` -- custom Functions (the Tensors
+    they save) and ember's own ops that save that way (pack sees a Tensor of the saved array;
+    unpack must give one of the same values back). Not covered: values an op keeps as other
+    ctx attributes (shapes, masks, indices some ops keep directly) and arrays the C++ kernels
+    keep inside their own results. Nothing is packed under no_grad."""
+
+    def __init__(self, pack_hook, unpack_hook):
+        if not (callable(pack_hook) and callable(unpack_hook)):
+            raise TypeError("saved_tensors_hooks: pack_hook and unpack_hook must be callable")
+        self.pack_hook, self.unpack_hook = pack_hook, unpack_hook
+
+    def __enter__(self):
+        msg = _fn._state.saved_hooks_off
+        if msg is not None:
+            raise RuntimeError(msg)
+        self._prev = _fn._state.saved_hooks
+        _fn._state.saved_hooks = self._prev + ((self.pack_hook, self.unpack_hook),)
+        return self
+
+    def __exit__(self, *exc):
+        _fn._state.saved_hooks = self._prev
+        return False
+
+
+class save_on_cpu(saved_tensors_hooks):  # noqa: N801
+    """torch's save_on_cpu moves saved activations to host memory; ember's tensors already
+    live there, so pack and unpack pass them through."""
+
+    def __init__(self, pin_memory: bool = False, device_type: str = "cuda"):
+        super().__init__(lambda t: t, lambda t: t)
+
+
+class disable_saved_tensors_hooks:  # noqa: N801
+    """Inside, entering saved_tensors_hooks raises RuntimeError(error_message)."""
+
+    def __init__(self, error_message: str):
+        self.error_message = error_message
+
+    def __enter__(self):
+        self._prev = _fn._state.saved_hooks_off
+        _fn._state.saved_hooks_off = self.error_message
+        return self
+
+    def __exit__(self, *exc):
+        _fn._state.saved_hooks_off = self._prev
+        return False
