@@ -1,6 +1,8 @@
 """torch.autograd's graph API: grad_fn as Node objects (name, next_functions, metadata, node
 hooks), saved-tensor hooks, forward-mode AD and Function extras, each against torch."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -315,3 +317,205 @@ def test_save_on_cpu_and_disable_saved_tensors_hooks():
         z = _cube_fn(ember).apply(x, x)
     with pytest.raises(TypeError, match="unpack_hook must return a Tensor"):
         z.sum().backward()
+
+
+# ---- forward-mode AD ---------------------------------------------------------------------------
+
+
+def _fwd_ops():
+    def F(lib):
+        return lib.nn.functional
+
+    return {
+        "add_bcast": ([(3, 4), (4,)], lambda lib, a, b: a + b),
+        "sub_mul_div": ([(3, 4), (3, 1)], lambda lib, a, b: (a - b) * a / (b * b + 1)),
+        "pow_scalar": ([(3, 4)], lambda lib, a: (a * a + 1) ** 1.5),
+        "pow_tensor": ([(3, 4), (3, 4)], lambda lib, a, b: (a * a + 1) ** b),
+        "exp_log_sqrt": ([(5,)], lambda lib, a: (a.exp() + 1).log() * (a * a + 2).sqrt()),
+        "tanh_sigmoid": ([(2, 3)], lambda lib, a: a.tanh() * a.sigmoid()),
+        "sin_cos": ([(4,)], lambda lib, a: lib.sin(a) * lib.cos(2 * a)),
+        "activations": (
+            [(3, 5)],
+            lambda lib, a: F(lib).gelu(a) + F(lib).softplus(a) + F(lib).silu(a) + F(lib).elu(a),
+        ),
+        "relu_abs": ([(3, 5)], lambda lib, a: F(lib).relu(a) * a.abs()),
+        "matmul": ([(3, 4), (4, 2)], lambda lib, a, b: a @ b),
+        "bmm": ([(2, 3, 4), (2, 4, 5)], lambda lib, a, b: lib.matmul(a, b)),
+        "linear": (
+            [(3, 4), (5, 4), (5,)],
+            lambda lib, x, w, b: F(lib).linear(x, w, b),
+        ),
+        "reductions": (
+            [(3, 4)],
+            lambda lib, a: a.sum(1) * a.mean(0)[:3] + a.var(1) + lib.logsumexp(a, 1),
+        ),
+        "max_amax": ([(3, 4)], lambda lib, a: a.max(1)[0] + a.amax(0)[:3]),
+        "views": (
+            [(2, 3, 4)],
+            lambda lib, a: (
+                a.permute(2, 0, 1)
+                .reshape(4, 6)
+                .transpose(0, 1)[1:5, ::2]
+                .unsqueeze(0)
+                .expand(2, 4, 2)
+            ),
+        ),
+        "cat_stack_split": (
+            [(2, 3), (2, 3)],
+            lambda lib, a, b: lib.stack([lib.cat([a, b], 1).split([3, 3], 1)[1], a * b], 0),
+        ),
+        "softmax": (
+            [(3, 5)],
+            lambda lib, a: F(lib).softmax(a, 1) + F(lib).log_softmax(a, 0),
+        ),
+        "layer_norm": (
+            [(3, 6), (6,), (6,)],
+            lambda lib, x, w, b: F(lib).layer_norm(x, (6,), w, b),
+        ),
+        "conv2d": (
+            [(2, 3, 5, 5), (4, 3, 3, 3), (4,)],
+            lambda lib, x, w, b: F(lib).conv2d(x, w, b, padding=1),
+        ),
+        "pooling": (
+            [(1, 2, 4, 4)],
+            lambda lib, x: F(lib).avg_pool2d(x, 2) + F(lib).max_pool2d(x * x, 2),
+        ),
+        "losses": (
+            [(4, 5), (4, 5)],
+            lambda lib, a, b: F(lib).mse_loss(a, b) + F(lib).cross_entropy(a, b.softmax(1)),
+        ),
+        "where_clamp": (
+            [(3, 4)],
+            lambda lib, a: lib.where(a > 0, a * a, -a).clamp(-0.5, 0.7),
+        ),
+        "cumsum_norm": ([(3, 4)], lambda lib, a: a.cumsum(1) * a.norm()),
+        "einsum": ([(2, 3), (3, 4)], lambda lib, a, b: lib.einsum("ij,jk->ik", a, b)),
+    }
+
+
+FWD_OPS = _fwd_ops()
+
+
+def _fwd(lib, fa, name, seed):
+    shapes, fn = FWD_OPS[name]
+    rng = np.random.default_rng(seed)
+    prim = [rng.standard_normal(s) for s in shapes]
+    tans = [rng.standard_normal(s) for s in shapes]
+    with fa.dual_level():
+        duals = [fa.make_dual(lib.tensor(p), lib.tensor(t)) for p, t in zip(prim, tans)]
+        out = fn(lib, *duals)
+        primal, tangent = fa.unpack_dual(out)
+        return np.asarray(primal.detach().numpy()), np.asarray(tangent.numpy())
+
+
+def _torch_fwd(name, seed):
+    with warnings.catch_warnings():  # (torch's make_dual uses the deprecated torch.jit.script)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import torch.autograd.forward_ad as tfa
+
+        return _fwd(torch, tfa, name, seed)
+
+
+@pytest.mark.parametrize("name", sorted(FWD_OPS))
+def test_forward_ad_tangents_match_torch(name):
+    from ember.autograd import forward_ad as efa
+
+    ep, et = _fwd(ember, efa, name, 3)
+    tp, tt = _torch_fwd(name, 3)
+    np.testing.assert_allclose(ep, tp, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(et, tt, rtol=1e-10, atol=1e-10)
+
+
+def test_forward_ad_misuse_and_refusals():
+    from ember.autograd import forward_ad as fa
+
+    x = ember.randn(3, dtype=ember.float64)
+    with pytest.raises(RuntimeError, match="no forward AD level exists"):
+        fa.make_dual(x, ember.randn(3, dtype=ember.float64))
+    with fa.dual_level():
+        with pytest.raises(ValueError, match=r"tangent has shape \(4,\) but the primal has shape"):
+            fa.make_dual(x, ember.randn(4))
+        with pytest.raises(TypeError, match="expected Tensors"):
+            fa.make_dual(x, np.ones(3))
+        with pytest.raises(ValueError, match="floating point"):
+            fa.make_dual(ember.arange(3), ember.ones(3))
+        with pytest.raises(RuntimeError, match="Nested forward mode AD"):
+            fa.enter_dual_level()
+        d = fa.make_dual(x, ember.ones(3, dtype=ember.float64))
+        # an op without a double backward: refused by name, never a wrong tangent
+        rnn = ember.nn.RNN(3, 2).double()
+        with pytest.raises(NotImplementedError, match="forward-mode AD through RNNLayer"):
+            rnn(d.reshape(1, 1, 3))
+        with pytest.raises(RuntimeError, match="under no_grad"), ember.no_grad():
+            d.exp()
+        y = d * 2
+        assert fa.unpack_dual(y).tangent.numpy().tolist() == [2.0, 2.0, 2.0]
+        assert fa.unpack_dual(x).tangent is None and fa.unpack_dual(x).primal is x
+    assert fa.unpack_dual(y).tangent is None  # the level's tangents are gone
+    with pytest.raises(RuntimeError, match="not the current forward-AD level"):
+        fa.exit_dual_level()
+
+
+def test_forward_ad_keeps_reverse_mode_and_gives_hvp():
+    from ember.autograd import forward_ad as fa
+
+    rng = np.random.default_rng(4)
+    a, v = rng.standard_normal(4), rng.standard_normal(4)
+    x = ember.tensor(a, requires_grad=True)
+    with fa.dual_level():
+        d = fa.make_dual(x, ember.tensor(v))
+        (g,) = ember.autograd.grad((d**3).sum(), d, create_graph=True)
+        hvp = fa.unpack_dual(g).tangent.numpy()  # forward over reverse: H v = 6 x v
+        y = (d.sin() * d).sum()
+        y.backward()  # the primal still gets its gradient through the dual
+    np.testing.assert_allclose(x.grad.numpy(), np.cos(a) * a + np.sin(a), rtol=1e-12)
+    np.testing.assert_allclose(hvp, 6 * a * v, rtol=1e-12)
+
+
+def _custom_jvp(lib, fa):
+    class MulExp(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            out = x * y.exp()
+            ctx.save_for_forward(x, y, out)
+            return out
+
+        @staticmethod
+        def backward(ctx, g):
+            raise AssertionError("not used")
+
+        @staticmethod
+        def jvp(ctx, tx, ty):
+            x, y, out = ctx.saved_tensors
+            return tx * y.exp() + out * ty
+
+    x = lib.tensor([1.0, -2.0], dtype=lib.float64)
+    y = lib.tensor([0.5, 0.25], dtype=lib.float64)
+    with fa.dual_level():
+        d = fa.make_dual(x, lib.tensor([1.0, 3.0], dtype=lib.float64))
+        return fa.unpack_dual(MulExp.apply(d, y)).tangent.numpy()
+
+
+def test_custom_function_jvp_as_torch_and_refused_without_one():
+    from ember.autograd import forward_ad as fa
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import torch.autograd.forward_ad as tfa
+
+        expected = _custom_jvp(torch, tfa)
+    np.testing.assert_allclose(_custom_jvp(ember, fa), expected, rtol=1e-12)
+
+    class NoJvp(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    with fa.dual_level():
+        d = fa.make_dual(ember.ones(2), ember.ones(2))
+        with pytest.raises(NotImplementedError, match="NoJvp: it must define a jvp"):
+            NoJvp.apply(d)

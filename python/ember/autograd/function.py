@@ -168,6 +168,11 @@ class set_grad_enabled(_GradMode):  # noqa: N801
 _graph_writes = 0
 
 
+# The forward-AD level entered (ember.autograd.forward_ad.dual_level), None outside one: the
+# one test Function.apply makes for forward mode.
+_fw_level = None
+
+
 # Each recorded node's creation count, negated (Function._order): the backward engine's heap
 # runs the newest node first, a topological order.
 _creation_order = itertools.count(0, -1)
@@ -210,6 +215,10 @@ class Function:
             rec = _state.enabled and any(getattr(self, "needs_input_grad", ()))
         return rec
 
+    def save_for_forward(self, *tensors):
+        """Tensors a custom Function's ``jvp`` reads back as ``ctx.saved_tensors``."""
+        self._fw_saved = tensors
+
     def mark_non_differentiable(self, *outputs):
         """Outputs (by position) that never carry a gradient, e.g. argmax indices."""
         self._non_diff = outputs
@@ -220,6 +229,12 @@ class Function:
 
     @staticmethod
     def backward(ctx, *grads):
+        raise NotImplementedError
+
+    @staticmethod
+    def jvp(ctx, *grad_inputs):
+        """A custom Function's forward-mode rule: the output tangent(s) from one tangent per
+        forward input, as torch's (see ember.autograd.forward_ad)."""
         raise NotImplementedError
 
     @staticmethod
@@ -284,6 +299,8 @@ class Function:
         if any(ctx.needs_input_grad) and _state.enabled:  # a node: for backward_graph's _in_graph
             seen = tuple((a, b) for a, b in zip(inputs, args) if isinstance(b, Tensor))
             ctx._made = (seen, out if isinstance(out, tuple | list) else (out,))
+            # (forward AD passes jvp a zero tangent for each Tensor input without one)
+            ctx._tensor_args = tuple(isinstance(b, Tensor) for b in args)
         if isinstance(out, tuple | list):
             return tuple(o.data if isinstance(o, Tensor) else o for o in out)
         return out.data if isinstance(out, Tensor) else out
@@ -318,6 +335,8 @@ class Function:
         else:
             out = cls.forward(ctx, *raw, **kwargs)
         if not record:
+            if _fw_level is not None and any_grad:
+                _forward_ad._refuse_no_grad(cls, parents)
             if isinstance(out, tuple):
                 return tuple(Tensor._make(o, False, None, 0) for o in out)
             return Tensor._make(out, False, None, 0)
@@ -328,11 +347,15 @@ class Function:
             ctx._n_out = len(out)
             ctx._out_meta = tuple((np.shape(o), np.result_type(o)) for o in out)
             non_diff = getattr(ctx, "_non_diff", ())
-            return tuple(
+            res = tuple(
                 Tensor._make(o, i not in non_diff, ctx if i not in non_diff else None, i)
                 for i, o in enumerate(out)
             )
-        return Tensor._make(out, True, ctx, 0)
+        else:
+            res = Tensor._make(out, True, ctx, 0)
+        if _fw_level is not None:  # forward-mode AD: tangents in, a tangent out
+            _forward_ad._propagate(ctx, res)
+        return res
 
     # ---- the node as PyTorch's graph objects show it (torch.autograd.graph.Node) -------------
     @property
@@ -434,7 +457,12 @@ def _torch_name(node) -> str:
     rule = _NAMES.get(cls.__name__)
     if rule is None:
         return cls.__name__.strip("_").removesuffix("Fn") + "Backward0"
-    return rule(node) if callable(rule) else rule
+    if not callable(rule):
+        return rule
+    try:
+        return rule(node)
+    except AttributeError:  # a node whose forward has not run (yet)
+        return cls.__name__ + "Backward0"
 
 
 class AccumulateGrad:
@@ -546,4 +574,5 @@ def _in_graph(ctx, t, ident: int):
     return t
 
 
+from ember.autograd import forward_ad as _forward_ad  # noqa: E402
 from ember.tensor import Tensor  # noqa: E402  (circular: Tensor ops are Functions)
