@@ -12,6 +12,16 @@ from ember.autograd import graph as eg
 torch = pytest.importorskip("torch")
 
 
+class Twice(ember.autograd.Function):  # a custom Function (no jvp)
+    @staticmethod
+    def forward(ctx, a):
+        return a * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2
+
+
 def _walk(root):
     """The graph under ``root`` as torchviz walks it: (name, [child names]) per node, in DFS
     order, each node once (keyed by identity), leaves by the variable's label."""
@@ -188,15 +198,6 @@ def test_accumulate_grad_prehook_and_user_function_name():
     acc.register_prehook(lambda go: (seen.append(go[0].numpy().tolist()), (go[0] * 0,))[1])
     (x * 5).sum().backward()
     assert seen == [[5.0, 5.0]] and x.grad.numpy().tolist() == [0.0, 0.0]
-
-    class Twice(ember.autograd.Function):
-        @staticmethod
-        def forward(ctx, a):
-            return a * 2
-
-        @staticmethod
-        def backward(ctx, g):
-            return g * 2
 
     assert Twice.apply(x).grad_fn.name() == "TwiceBackward"
 
@@ -506,16 +507,135 @@ def test_custom_function_jvp_as_torch_and_refused_without_one():
         expected = _custom_jvp(torch, tfa)
     np.testing.assert_allclose(_custom_jvp(ember, fa), expected, rtol=1e-12)
 
-    class NoJvp(ember.autograd.Function):
+    with fa.dual_level():
+        d = fa.make_dual(ember.ones(2), ember.ones(2))
+        with pytest.raises(NotImplementedError, match="Twice: it must define a jvp"):
+            Twice.apply(d)
+
+
+def test_func_jvp_matches_torch_and_jacfwd():
+    import torch.func as tf
+
+    rng = np.random.default_rng(5)
+    a, b, ta, tb = (rng.standard_normal(s) for s in [(3, 4), (4,), (3, 4), (4,)])
+
+    def f(lib):
+        return lambda x, y: ((x * y).tanh().sum(1), x.exp() @ y, lib.ones(2))
+
+    eo, et = ember.func.jvp(f(ember), *[tuple(map(ember.tensor, p)) for p in [(a, b), (ta, tb)]])
+    with warnings.catch_warnings():  # (torch's forward AD uses the deprecated torch.jit.script)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        to, tt = tf.jvp(f(torch), *[tuple(map(torch.tensor, p)) for p in [(a, b), (ta, tb)]])
+    for e, t in zip(eo + et, to + tt):
+        np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-10, atol=1e-12)
+    assert not et[2].numpy().any()  # an output independent of the primals: zero tangent
+    jx, jy = ember.func.jacfwd(lambda x, y: f(ember)(x, y)[1], argnums=(0, 1))(
+        ember.tensor(a), ember.tensor(b)
+    )
+    np.testing.assert_allclose(
+        jx.numpy().reshape(3, 12) @ ta.ravel() + jy.numpy() @ tb, et[1].numpy(), rtol=1e-10
+    )
+    with pytest.raises(TypeError, match="must be tuples"):
+        ember.func.jvp(lambda x: x, ember.ones(2), ember.ones(2))
+    with pytest.raises(ValueError, match="same structure"):
+        ember.func.jvp(lambda x: x, (ember.ones(2),), (ember.ones(2), ember.ones(2)))
+
+
+# ---- custom Function extras --------------------------------------------------------------------
+
+
+def _sort_fn(lib, materialize):
+    class SortWithIndex(lib.autograd.Function):
         @staticmethod
         def forward(ctx, x):
-            return x * 2
+            ctx.set_materialize_grads(materialize)
+            order = np.argsort(x.numpy(), kind="stable")
+            ctx.save_for_backward(lib.tensor(order))
+            idx = lib.tensor(order)
+            ctx.mark_non_differentiable(idx)
+            return x[idx], idx
+
+        @staticmethod
+        def backward(ctx, g, g_idx):
+            ctx.seen = (None if g is None else g.numpy().tolist(), g_idx)
+            (order,) = ctx.saved_tensors
+            out = lib.zeros_like(g) if g is not None else None
+            if out is not None:
+                out[order] = g
+            return out
+
+    return SortWithIndex
+
+
+@pytest.mark.parametrize("materialize", [True, False])
+def test_mark_non_differentiable_and_set_materialize_grads_as_torch(materialize):
+    def run(lib):
+        x = lib.tensor([3.0, 1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        vals, idx = _sort_fn(lib, materialize).apply(x)
+        assert not idx.requires_grad and vals.requires_grad
+        assert x.grad is None
+        (vals * lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64)).sum().backward()
+        g_idx = vals.grad_fn.seen[1]
+        return x.grad.numpy().tolist(), vals.grad_fn.seen[0], g_idx is None
+
+    assert run(ember) == run(torch)
+
+
+def _needs_and_once(lib):
+    from importlib import import_module
+
+    once = import_module(f"{lib.__name__}.autograd.function").once_differentiable
+
+    class Cube(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, k):
+            ctx.save_for_backward(x)
+            ctx.needs = ctx.needs_input_grad
+            return x**3 * k
+
+        @staticmethod
+        @once
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 3 * x * x * g, None
+
+    x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+    y = Cube.apply(x, 2.0)
+    (g,) = lib.autograd.grad(y.sum(), x, create_graph=True)
+    v = lib.ones(2, dtype=lib.float64, requires_grad=True)
+    (gv,) = lib.autograd.grad(y, x, v, create_graph=True)
+    with pytest.raises(RuntimeError, match="differentiate twice a function that was marked"):
+        gv.sum().backward()
+    return y.grad_fn.needs, g.detach().numpy().tolist(), g.requires_grad, gv.requires_grad
+
+
+def test_needs_input_grad_and_once_differentiable_as_torch():
+    assert _needs_and_once(ember) == _needs_and_once(torch)
+
+
+def _dirty(lib):
+    class Double_(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            x.mul_(2)
+            ctx.mark_dirty(x)
+            return x
 
         @staticmethod
         def backward(ctx, g):
-            return g * 2
+            return 2 * g
 
-    with fa.dual_level():
-        d = fa.make_dual(ember.ones(2), ember.ones(2))
-        with pytest.raises(NotImplementedError, match="NoJvp: it must define a jvp"):
-            NoJvp.apply(d)
+    w = lib.tensor([1.0, -3.0], dtype=lib.float64, requires_grad=True)
+    h = w * w
+    out = Double_.apply(h)
+    same = out is h
+    (out * w).sum().backward()
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        Double_.apply(lib.ones(2, requires_grad=True))
+    return same, h.detach().numpy().tolist(), w.grad.numpy().tolist(), h.grad_fn.name()
+
+
+def test_mark_dirty_as_torch():
+    e, t = _dirty(ember), _dirty(torch)
+    assert e[:3] == t[:3] and e[0]
+    assert e[3] == "Double_Backward" == t[3]

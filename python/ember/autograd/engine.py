@@ -340,7 +340,7 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
             in_grads = node.backward(node, grads[0])
         else:
             for i, g in enumerate(grads):
-                if g is None:
+                if g is None and node._materialize:
                     shape, dtype = node._out_meta[i]
                     grads[i] = np.zeros(shape, dtype)
             in_grads = node.backward(node, *grads)
@@ -419,10 +419,10 @@ def _graph_backward(node, grads: list) -> tuple:
     """One node of the recording pass: its ``backward_graph`` on Tensor gradients (zeros for
     outputs that received none)."""
     for i, g in enumerate(grads):
-        if g is None:
+        if g is None and node._materialize:
             shape, dtype = node._out_meta[i]
             grads[i] = Tensor._make(np.zeros(shape, dtype), False, None, 0)
-        elif not isinstance(g, Tensor):
+        elif g is not None and not isinstance(g, Tensor):
             grads[i] = Tensor._make(np.asarray(g), False, None, 0)
     out = node.backward_graph(node, *grads)
     if not isinstance(out, tuple | list):

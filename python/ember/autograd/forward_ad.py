@@ -79,22 +79,6 @@ class UnpackedDualTensor(NamedTuple):
     tangent: Tensor | None
 
 
-class _MakeDual(Function):
-    """The dual tensor of a primal that requires grad: the same data, gradients flow to it."""
-
-    @staticmethod
-    def forward(ctx, x):
-        return x
-
-    @staticmethod
-    def backward(ctx, g):
-        return g
-
-    @staticmethod
-    def backward_graph(ctx, g):
-        return g
-
-
 def _current(level, op: str) -> int:
     if _fn._fw_level is None:
         raise RuntimeError(
@@ -121,8 +105,10 @@ def make_dual(tensor, tangent, *, level=None) -> Tensor:
             f"make_dual: the tangent has shape {tuple(tangent.shape)} but the primal has shape "
             f"{tuple(tensor.shape)}; they must match"
         )
-    if tensor.requires_grad and _fn.is_grad_enabled():
-        dual = _MakeDual.apply(tensor)
+    if tensor.requires_grad and _fn.is_grad_enabled():  # a view: gradients flow to the primal
+        from ember.ops import Reshape
+
+        dual = Reshape.apply(tensor, tensor.shape)
     else:  # a leaf that requires grad, so the ops on it record the nodes forward AD reads
         dual = Tensor._make(tensor.data, True, None, 0)
     _set_tangent(dual, np.asarray(tangent.data, tensor.dtype))

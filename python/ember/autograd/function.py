@@ -200,6 +200,7 @@ class Function:
     _tensor_hooks = None  # {output index: (weakref to the tensor, its _Hooks)}: engine.hooks_of
     _freed = False  # set once backward has run through the node (without retain_graph)
     _node_hooks = None  # the node's own register_prehook / register_hook hooks (a _Hooks)
+    _materialize = True  # set_materialize_grads
 
     def save_for_backward(self, *arrays):
         hooks = _state.saved_hooks
@@ -220,8 +221,18 @@ class Function:
         self._fw_saved = tensors
 
     def mark_non_differentiable(self, *outputs):
-        """Outputs (by position) that never carry a gradient, e.g. argmax indices."""
+        """Outputs that never carry a gradient, e.g. argmax indices (by position in ember's
+        ops; the output Tensors themselves in a custom Function, as torch)."""
         self._non_diff = outputs
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """False: backward receives None (not zeros) for outputs that got no gradient."""
+        self._materialize = bool(value)
+
+    def mark_dirty(self, *tensors) -> None:
+        """A custom Function's forward modified these inputs in place (and returns them): the
+        caller's tensor becomes the output, as torch."""
+        self._dirty = tensors
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -271,6 +282,8 @@ class Function:
             cls.backward = staticmethod(backward)
 
             def backward_graph(ctx, *grads):
+                if getattr(user_backward, "_once_differentiable", False):
+                    return _once(ctx, grads)
                 # as torch: the user's backward, recording, on the saved Tensors as they are in
                 # the graph (forward saw detached copies of the inputs and made its outputs)
                 saved = getattr(ctx, "saved_tensors", ())
@@ -283,6 +296,8 @@ class Function:
                     ctx.saved_tensors = saved
 
             cls.backward_graph = staticmethod(backward_graph)
+        if "apply" not in cls.__dict__:
+            cls.apply = classmethod(_user_apply)
 
     @classmethod
     def _forward_tensors(cls, ctx, args, kwargs):
@@ -296,9 +311,13 @@ class Function:
             else:  # PyTorch 2's style: forward(*args) then setup_context(ctx, inputs, output)
                 out = cls.forward(*inputs, **kwargs)
                 cls.setup_context(ctx, inputs, out)
+        outs = tuple(out) if isinstance(out, tuple | list) else (out,)
+        non_diff = ctx.__dict__.get("_non_diff")
+        if non_diff:  # torch's ctx.mark_non_differentiable names outputs: ember's apply, positions
+            ctx._non_diff = tuple(i for i, o in enumerate(outs) if any(o is t for t in non_diff))
         if any(ctx.needs_input_grad) and _state.enabled:  # a node: for backward_graph's _in_graph
             seen = tuple((a, b) for a, b in zip(inputs, args) if isinstance(b, Tensor))
-            ctx._made = (seen, out if isinstance(out, tuple | list) else (out,))
+            ctx._made = (seen, outs)
             # (forward AD passes jvp a zero tangent for each Tensor input without one)
             ctx._tensor_args = tuple(isinstance(b, Tensor) for b in args)
         if isinstance(out, tuple | list):
@@ -509,6 +528,90 @@ def _edge(t):
     if node is None:
         node = _accumulators[id(t)] = AccumulateGrad(t)
     return (node, 0)
+
+
+# ---- custom Functions' extras (PyTorch's contract) ---------------------------------------------
+
+
+def _user_apply(cls, *args, **kwargs):
+    """A custom Function's apply: Function.apply, then torch's treatment of a single output
+    marked non-differentiable and of inputs marked dirty (modified in place)."""
+    res = Function.apply.__func__(cls, *args, **kwargs)
+    outs = res if isinstance(res, tuple) else (res,)
+    ctx = next((o._ctx for o in outs if o._ctx is not None), None)
+    if ctx is None:  # nothing recorded
+        return res
+    if not isinstance(res, tuple) and ctx.__dict__.get("_non_diff"):
+        return Tensor._make(res.data, False, None, 0)
+    dirty = ctx.__dict__.get("_dirty")
+    if not dirty:
+        return res
+    seen, made = ctx._made
+    outs = list(outs)
+    parents = list(ctx.parents)
+    for i, o in enumerate(made):
+        for a, b in seen:
+            if o is a and any(o is d for d in dirty):
+                if b._ctx is None and b._requires_grad:
+                    raise RuntimeError(
+                        f"{cls.__name__}: a leaf Variable that requires grad is being used in "
+                        "an in-place operation (mark_dirty)"
+                    )
+                # the node's input is b as it was; b itself becomes the node's output
+                j = [m for m, p in enumerate(parents) if p is b]
+                old = Tensor._make(b.data, b._requires_grad, b._ctx, b._idx)
+                for m in j:
+                    parents[m] = old
+                note_graph_write(b)  # earlier nodes that saved b's old values refuse backward
+                b._ctx, b._idx, b._requires_grad = ctx, i, True
+                outs[i] = b
+    ctx.parents = tuple(parents)
+    ctx._epoch = _graph_writes
+    return tuple(outs) if isinstance(res, tuple) else outs[0]
+
+
+def once_differentiable(fn):
+    """Decorate a custom Function's backward that is not itself differentiable: it runs
+    without recording, and differentiating its result again raises, as torch."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(ctx, *grads):
+        with no_grad():
+            return fn(ctx, *grads)
+
+    wrapper._once_differentiable = True
+    return wrapper
+
+
+class _DelayedError(Function):
+    """Stands for a once_differentiable backward in the recorded graph: its gradient raises."""
+
+    @staticmethod
+    def forward(ctx, r):
+        return r
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError(
+            "trying to differentiate twice a function that was marked with @once_differentiable"
+        )
+
+    backward_graph = backward
+
+
+def _once(ctx, grads) -> tuple:
+    """backward_graph of a once_differentiable backward: its values, behind a node that
+    refuses to be differentiated when a gradient it was given requires grad."""
+    out = type(ctx).backward(ctx, *(None if g is None else g.data for g in grads))
+    out = out if isinstance(out, tuple) else (out,)
+    if not any(g is not None and g.requires_grad for g in grads):  # torch's rule
+        return tuple(None if r is None else Tensor(r) for r in out)
+    # as torch: each result hangs from the error node by a detached alias that requires grad
+    return tuple(
+        None if r is None else _DelayedError.apply(Tensor._make(np.asarray(r), True, None, 0))
+        for r in out
+    )
 
 
 # ---- saved-tensor hooks (ember.autograd.graph.saved_tensors_hooks) ------------------------------
