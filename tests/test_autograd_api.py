@@ -639,3 +639,26 @@ def test_mark_dirty_as_torch():
     e, t = _dirty(ember), _dirty(torch)
     assert e[:3] == t[:3] and e[0]
     assert e[3] == "Double_Backward" == t[3]
+
+
+def _in_place_tangents(lib, fa):
+    with fa.dual_level():
+        x = lib.tensor(np.arange(6.0).reshape(2, 3))
+        d = fa.make_dual(x, lib.tensor(np.full((2, 3), 0.5)))
+        y = d * 3
+        y[0, 1] = 5.0  # a constant: zero tangent there
+        y[1] = d[0] * d[1]
+        z = lib.nn.functional.relu_(y - 4)
+        return [fa.unpack_dual(t).tangent.numpy() for t in (y, z)]
+
+
+def test_forward_ad_through_in_place_writes_as_torch():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import torch.autograd.forward_ad as tfa
+
+        expected = _in_place_tangents(torch, tfa)
+    from ember.autograd import forward_ad as efa
+
+    for e, t in zip(_in_place_tangents(ember, efa), expected):
+        np.testing.assert_allclose(e, t, rtol=1e-12)

@@ -40,7 +40,11 @@ __all__ = [
     "unpack_dual",
 ]
 
-_duals: list = []  # weak references to the tensors given a tangent at the current level
+# A tangent lives where the graph says where a tensor's values come from: on the tensor for a
+# leaf (its `_fw` slot), on the node for an op's output (`Function._fw_out`, one per output).
+# So an alias of an output (Tensor._make(x.data, True, x._ctx, x._idx)) has its tangent, and
+# a tensor an in-place op rebases onto a new node (x[i] = v, relu_) takes that node's.
+_duals: list = []  # weak references to the leaves and nodes given tangents at this level
 
 
 def enter_dual_level() -> int:
@@ -58,7 +62,9 @@ def exit_dual_level(*, level=None) -> None:
     _fn._fw_level = None
     for ref in _duals:
         t = ref()
-        if t is not None and hasattr(t, "_fw"):
+        if isinstance(t, Function):
+            t._fw_out = None
+        elif t is not None and hasattr(t, "_fw"):
             del t._fw
     _duals.clear()
 
@@ -109,9 +115,11 @@ def make_dual(tensor, tangent, *, level=None) -> Tensor:
         from ember.ops import Reshape
 
         dual = Reshape.apply(tensor, tensor.shape)
+        _set_tangents(dual._ctx, [np.asarray(tangent.data, tensor.dtype)])
     else:  # a leaf that requires grad, so the ops on it record the nodes forward AD reads
         dual = Tensor._make(tensor.data, True, None, 0)
-    _set_tangent(dual, np.asarray(tangent.data, tensor.dtype))
+        dual._fw = np.asarray(tangent.data, tensor.dtype)
+        _duals.append(weakref.ref(dual))
     return dual
 
 
@@ -123,7 +131,7 @@ def unpack_dual(tensor, *, level=None) -> UnpackedDualTensor:
     if _fn._fw_level is None:
         return UnpackedDualTensor(tensor, None)
     _current(level, "unpack_dual")
-    t = getattr(tensor, "_fw", None)
+    t = _tangent(tensor)
     if t is None:
         return UnpackedDualTensor(tensor, None)
     # (a dual made from a primal that needs no grad: the primal is a plain tensor again)
@@ -131,14 +139,23 @@ def unpack_dual(tensor, *, level=None) -> UnpackedDualTensor:
     return UnpackedDualTensor(primal, Tensor._make(t, False, None, 0))
 
 
-def _set_tangent(t, tangent: np.ndarray) -> None:
-    t._fw = tangent
-    _duals.append(weakref.ref(t))
+def _tangent(t):
+    """t's tangent array at the current level, or None."""
+    ctx = t._ctx
+    if ctx is None:
+        return getattr(t, "_fw", None)
+    fw = ctx._fw_out
+    return None if fw is None else fw[t._idx]
+
+
+def _set_tangents(ctx, tangents: list) -> None:
+    ctx._fw_out = tangents
+    _duals.append(weakref.ref(ctx))
 
 
 def _refuse_no_grad(cls, parents) -> None:
     """Function.apply under no_grad: refuse dual inputs (their tangent would be dropped)."""
-    if any(p is not None and hasattr(p, "_fw") for p in parents):
+    if any(p is not None and _tangent(p) is not None for p in parents):
         raise RuntimeError(
             f"forward-mode AD through {cls.__name__} under no_grad: ember computes tangents "
             "from the recorded graph, so dual tensors need grad mode on (leave the no_grad block)"
@@ -147,7 +164,7 @@ def _refuse_no_grad(cls, parents) -> None:
 
 def _propagate(ctx, res) -> None:
     """Set the tangents of ``res`` (ctx's outputs, a Tensor or a tuple) from its inputs'."""
-    tangents = [None if p is None else getattr(p, "_fw", None) for p in ctx.parents]
+    tangents = [None if p is None else _tangent(p) for p in ctx.parents]
     if all(t is None for t in tangents):
         return
     outs = res if isinstance(res, tuple) else (res,)
@@ -155,9 +172,15 @@ def _propagate(ctx, res) -> None:
         out_t = _custom_jvp(ctx, tangents, len(outs))
     else:
         out_t = _double_vjp(ctx, tangents, outs)
-    for o, t in zip(outs, out_t):
-        if o._requires_grad and o.dtype.kind in "fc" and t is not None:
-            _set_tangent(o, np.asarray(t, o.dtype).reshape(o.shape))
+    _set_tangents(
+        ctx,
+        [
+            np.asarray(t, o.dtype).reshape(o.shape)
+            if t is not None and o._ctx is ctx and o.dtype.kind in "fc"
+            else None
+            for o, t in zip(outs, out_t)
+        ],
+    )
 
 
 def _double_vjp(ctx, tangents, outs) -> list:

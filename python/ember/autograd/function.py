@@ -168,6 +168,10 @@ class set_grad_enabled(_GradMode):  # noqa: N801
 _graph_writes = 0
 
 
+# How many saved_tensors_hooks blocks are open, in all threads (the hooks are per thread).
+_saved_hooks_entered = 0
+
+
 # The forward-AD level entered (ember.autograd.forward_ad.dual_level), None outside one: the
 # one test Function.apply makes for forward mode.
 _fw_level = None
@@ -201,12 +205,14 @@ class Function:
     _freed = False  # set once backward has run through the node (without retain_graph)
     _node_hooks = None  # the node's own register_prehook / register_hook hooks (a _Hooks)
     _materialize = True  # set_materialize_grads
+    _fw_out = None  # forward AD: the outputs' tangents (autograd/forward_ad.py)
 
     def save_for_backward(self, *arrays):
-        hooks = _state.saved_hooks
-        if hooks and self._records():
-            pack, unpack = hooks[-1]
-            arrays = _Packed(unpack, [_pack(pack, a) for a in arrays])
+        if _saved_hooks_entered:  # (a global: cheaper than the thread-local test each op)
+            hooks = _state.saved_hooks
+            if hooks and self._records():
+                pack, unpack = hooks[-1]
+                arrays = _Packed(unpack, [_pack(pack, a) for a in arrays])
         self.saved_tensors = arrays
 
     def _records(self) -> bool:

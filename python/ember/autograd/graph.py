@@ -181,10 +181,12 @@ class saved_tensors_hooks:  # noqa: N801 (PyTorch's name)
             raise RuntimeError(msg)
         self._prev = _fn._state.saved_hooks
         _fn._state.saved_hooks = self._prev + ((self.pack_hook, self.unpack_hook),)
+        _fn._saved_hooks_entered += 1
         return self
 
     def __exit__(self, *exc):
         _fn._state.saved_hooks = self._prev
+        _fn._saved_hooks_entered -= 1
         return False
 
 
