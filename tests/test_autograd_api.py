@@ -451,6 +451,8 @@ def test_forward_ad_misuse_and_refusals():
             d.exp()
         y = d * 2
         assert fa.unpack_dual(y).tangent.numpy().tolist() == [2.0, 2.0, 2.0]
+        primal = fa.unpack_dual(y).primal  # carries no tangent, as torch's
+        assert fa.unpack_dual(primal * 3).tangent is None
         assert fa.unpack_dual(x).tangent is None and fa.unpack_dual(x).primal is x
     assert fa.unpack_dual(y).tangent is None  # the level's tangents are gone
     with pytest.raises(RuntimeError, match="not the current forward-AD level"):
@@ -468,7 +470,8 @@ def test_forward_ad_keeps_reverse_mode_and_gives_hvp():
         (g,) = ember.autograd.grad((d**3).sum(), d, create_graph=True)
         hvp = fa.unpack_dual(g).tangent.numpy()  # forward over reverse: H v = 6 x v
         y = (d.sin() * d).sum()
-        y.backward()  # the primal still gets its gradient through the dual
+        p = fa.unpack_dual(y).primal
+        p.backward()  # the primal still gets its gradient through the dual and unpack_dual
     np.testing.assert_allclose(x.grad.numpy(), np.cos(a) * a + np.sin(a), rtol=1e-12)
     np.testing.assert_allclose(hvp, 6 * a * v, rtol=1e-12)
 

@@ -463,7 +463,7 @@ def _node_post_hooks(node, in_grads: tuple, grads: list, graph: bool) -> tuple:
     next_functions entry (None where the input needs no gradient); a result replaces them."""
     n = len(node.next_functions)
     parents = node.parents
-    mine = [None if parents[i] is None else in_grads[i] for i in range(n)]
+    mine = [None if parents[i] is None or i >= len(in_grads) else in_grads[i] for i in range(n)]
     outs = tuple(_hook_tensor(g) for g in grads)
     for fn in list(node._node_hooks.post.values()):
         new = fn(tuple(_hook_tensor(g) for g in mine), outs)

@@ -134,8 +134,16 @@ def unpack_dual(tensor, *, level=None) -> UnpackedDualTensor:
     t = _tangent(tensor)
     if t is None:
         return UnpackedDualTensor(tensor, None)
-    # (a dual made from a primal that needs no grad: the primal is a plain tensor again)
-    primal = Tensor._make(tensor.data, tensor._ctx is not None, tensor._ctx, tensor._idx)
+    if tensor._ctx is None:  # a dual made from a primal that needs no grad: a plain tensor
+        primal = Tensor._make(tensor.data, False, None, 0)
+    else:  # a view on a node of its own, which carries no tangent; gradients flow through
+        from ember.ops import Reshape
+
+        _fn._fw_level = None
+        try:
+            primal = Reshape.apply(tensor, tensor.shape)
+        finally:
+            _fn._fw_level = 0
     return UnpackedDualTensor(primal, Tensor._make(t, False, None, 0))
 
 

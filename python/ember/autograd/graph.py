@@ -1,4 +1,7 @@
-"""Helpers for the ops' ``backward_graph`` (create_graph=True): see docs/autograd.md.
+"""torch.autograd.graph's public part -- ``Node`` (what ``grad_fn`` is), ``GradientEdge`` /
+``get_gradient_edge``, ``saved_tensors_hooks`` / ``save_on_cpu`` /
+``disable_saved_tensors_hooks`` (at the end of this file) -- and the helpers for the ops'
+``backward_graph`` (create_graph=True): see docs/autograd.md.
 
 An op's ``backward_graph(ctx, *grads)`` is its ``backward`` written with Tensor ops, so the
 gradient it returns records a graph. ``inputs`` gives it the forward's arguments as Tensors
