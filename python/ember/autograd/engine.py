@@ -322,8 +322,7 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
             raise _freed_error(node)
         if _function._graph_writes:
             _check_not_overwritten(node)
-        hooked = node._tensor_hooks is not None  # (also set by the node's own hooks)
-        if hooked:
+        if node._tensor_hooks is not None:  # (also set by the node's own pre-hooks)
             _node_hooks(node, grads, shared, graph)
         if capture is not None:
             hit = False
@@ -346,8 +345,6 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
             in_grads = node.backward(node, *grads)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
-        if hooked and node._node_hooks is not None and node._node_hooks.post:
-            in_grads = _node_post_hooks(node, in_grads, grads, graph)
         parents = node.parents
         if len(in_grads) < len(parents):
             raise RuntimeError(
@@ -458,9 +455,14 @@ def _node_hooks(node, grads: list, shared: _Shared, graph: bool) -> None:
                 grads[:] = _hook_result(node, "pre-hook", out, grads, graph)
 
 
-def _node_post_hooks(node, in_grads: tuple, grads: list, graph: bool) -> tuple:
-    """The node's register_hook hooks: ``fn(grad_inputs, grad_outputs)``, one grad_input per
-    next_functions entry (None where the input needs no gradient); a result replaces them."""
+def _node_post_hooks(node, in_grads, grads: tuple, graph: bool) -> tuple:
+    """The node's register_hook hooks, run by its backward (see Function._add_hook):
+    ``fn(grad_inputs, grad_outputs)``, one grad_input per next_functions entry (None where the
+    input needs no gradient); a result replaces them."""
+    if not isinstance(in_grads, tuple | list):
+        in_grads = (in_grads,)
+    if not node._node_hooks.post:
+        return tuple(in_grads)
     n = len(node.next_functions)
     parents = node.parents
     mine = [None if parents[i] is None or i >= len(in_grads) else in_grads[i] for i in range(n)]

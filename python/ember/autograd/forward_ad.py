@@ -200,7 +200,8 @@ def _double_vjp(ctx, tangents, outs) -> list:
     try:
         with _fn.enable_grad(), np.errstate(all="ignore"):
             try:
-                vs = _graph_backward(ctx, list(us))
+                vs = type(ctx).backward_graph(ctx, *us)  # (the class's: no node hooks)
+                vs = tuple(map(_graph_tensor, vs if isinstance(vs, tuple | list) else (vs,)))
             except NotImplementedError as e:
                 raise NotImplementedError(
                     f"forward-mode AD through {ctx.name} is not supported: ember computes J·t "
@@ -251,5 +252,5 @@ def _custom_jvp(ctx, tangents, n_out: int) -> list:
 
 
 # (circular at import time: function.py imports this module at its end)
-from ember.autograd.engine import _graph_backward, _run  # noqa: E402
+from ember.autograd.engine import _graph_tensor, _run  # noqa: E402
 from ember.tensor import Tensor  # noqa: E402

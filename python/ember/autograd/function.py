@@ -417,13 +417,24 @@ class Function:
         return self._add_hook("post", fn)
 
     def _add_hook(self, kind: str, fn):
-        from ember.autograd.engine import _Hooks
+        from ember.autograd.engine import _Hooks, _node_post_hooks
 
         hooks = self._node_hooks
         if hooks is None:
             hooks = self._node_hooks = _Hooks()
             if self._tensor_hooks is None:
-                self._tensor_hooks = {}  # the engine's one test for a node with hooks
+                self._tensor_hooks = {}  # the engine's one test for a node with (pre-)hooks
+            # Post-hooks: this node's own backward runs them, so the engine's loop has no
+            # test for them (the engine calls node.backward(node, ...): the instance's first).
+            cls = type(self)
+
+            def backward(ctx, *grads):
+                return _node_post_hooks(ctx, cls.backward(ctx, *grads), grads, False)
+
+            def backward_graph(ctx, *grads):
+                return _node_post_hooks(ctx, cls.backward_graph(ctx, *grads), grads, True)
+
+            self.backward, self.backward_graph = backward, backward_graph
         return hooks.add(kind, fn)
 
     def __repr__(self) -> str:
