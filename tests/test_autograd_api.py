@@ -665,3 +665,37 @@ def test_forward_ad_through_in_place_writes_as_torch():
 
     for e, t in zip(_in_place_tangents(ember, efa), expected):
         np.testing.assert_allclose(e, t, rtol=1e-12)
+
+
+def test_a_graph_drawer_walks_a_cnn_and_reaches_every_parameter():
+    nn = ember.nn
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(4 * 4 * 4, 10),
+        nn.LogSoftmax(dim=1),
+    )
+    loss = ember.nn.functional.nll_loss(model(ember.randn(2, 1, 8, 8)), ember.tensor([1, 7]))
+    seen, stack, leaves = set(), [loss.grad_fn], set()
+    while stack:
+        fn = stack.pop()
+        if id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        assert isinstance(fn, eg.Node) and isinstance(fn.name(), str)
+        if fn.name() == "torch::autograd::AccumulateGrad":
+            leaves.add(id(fn.variable))
+        stack.extend(f for f, _ in fn.next_functions if f is not None)
+    assert leaves == {id(p) for p in model.parameters()}  # (walked by id: each node once)
+
+
+def test_increment_version_invalidates_saved_values():
+    x = ember.randn(3, requires_grad=True)
+    h = x * 1
+    y = h * h
+    eg.increment_version(h)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()

@@ -503,14 +503,19 @@ def _torch_name(node) -> str:
 
 class AccumulateGrad:
     """The node a leaf's gradient flows into (torch's AccumulateGrad): ``variable`` is the
-    leaf. One per leaf while it is referenced, so graph walkers that key nodes by identity
-    see a leaf used twice once."""
+    leaf. One per leaf, as long as the leaf lives, so graph walkers that key nodes by ``id``
+    see a leaf used twice once (and two leaves never share an id)."""
 
     next_functions = ()
 
     def __init__(self, variable):
-        self.variable = variable
+        key = id(variable)
+        self._ref = weakref.ref(variable, lambda _: _accumulators.pop(key, None))
         self.metadata = {}
+
+    @property
+    def variable(self):
+        return self._ref()
 
     def name(self) -> str:
         return "torch::autograd::AccumulateGrad"
@@ -533,7 +538,7 @@ class AccumulateGrad:
         return f"<AccumulateGrad object at {id(self):#x}>"
 
 
-_accumulators = weakref.WeakValueDictionary()  # id(leaf) -> its AccumulateGrad (which holds it)
+_accumulators = {}  # id(leaf) -> its AccumulateGrad, dropped when the leaf dies
 
 
 def _edge(t):

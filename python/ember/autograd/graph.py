@@ -159,6 +159,12 @@ def get_gradient_edge(tensor) -> GradientEdge:
     return GradientEdge(*_edge(tensor))
 
 
+def increment_version(tensor) -> None:
+    """Mark ``tensor`` as modified in place: nodes that saved it refuse to backward, as
+    torch.autograd.graph.increment_version."""
+    _fn.note_graph_write(tensor)
+
+
 # ---- saved-tensor hooks ------------------------------------------------------------------------
 
 
