@@ -1,6 +1,7 @@
 """torch.func's function transforms, built on ember's autograd.
 
-``grad(f)(x)`` is df/dx as a function, ``vjp``, ``jacrev`` / ``jacfwd`` give Jacobians, and
+``grad(f)(x)`` is df/dx as a function, ``vjp``, ``jvp`` (forward mode: autograd.forward_ad),
+``jacrev`` / ``jacfwd`` give Jacobians, and
 ``vmap(f)`` maps ``f`` over a batch dimension; ``functional_call`` runs a module with given
 parameters. Arguments may be tensors or pytrees of them (tuples, lists, dicts), so the
 per-sample-gradient idiom works::
@@ -21,14 +22,15 @@ from __future__ import annotations
 import numpy as np
 
 from ember import random as _random
-from ember.autograd import enable_grad, is_grad_enabled
+from ember.autograd import enable_grad, forward_ad, is_grad_enabled
 from ember.autograd import grad as _autograd_grad
 from ember.nn.utils.stateless import functional_call
 from ember.ops import stack
 from ember.tensor import Tensor
 
 __all__ = [
-    "functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "vjp", "vmap",
+    "functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "vjp",
+    "vmap",
 ]  # fmt: skip
 
 
@@ -212,6 +214,40 @@ def vjp(func, *primals, has_aux: bool = False):
 
     detached = _unflatten([o if nested else o.detach() for o in outs], out_spec)
     return (detached, vjp_fn, aux) if has_aux else (detached, vjp_fn)
+
+
+def jvp(func, primals, tangents, *, strict: bool = False, has_aux: bool = False):
+    """(func(*primals), J·tangents) in forward mode (ember.autograd.forward_ad), as
+    torch.func.jvp: ``primals`` and ``tangents`` are tuples of tensors (or pytrees) of the
+    same structure; an output that does not depend on the primals gets a zero tangent."""
+    if not isinstance(primals, tuple) or not isinstance(tangents, tuple):
+        raise TypeError(
+            f"jvp: primals and tangents must be tuples, got {type(primals).__name__} and "
+            f"{type(tangents).__name__}"
+        )
+    flat_p, spec = _flatten(primals)
+    flat_t, tspec = _flatten(tangents)
+    if len(flat_p) != len(flat_t) or spec != tspec:
+        raise ValueError("jvp: primals and tangents must have the same structure")
+    for p, t in zip(flat_p, flat_t):
+        if not isinstance(p, Tensor) or not isinstance(t, Tensor):
+            raise TypeError("jvp: primals and tangents must be (pytrees of) tensors")
+    with forward_ad.dual_level(), enable_grad():
+        duals = [forward_ad.make_dual(p, t) for p, t in zip(flat_p, flat_t)]
+        out = func(*_unflatten(duals, spec))
+        aux = None
+        if has_aux:
+            out, aux = out
+        outs, out_spec = _flatten(out)
+        prims, tans = [], []
+        for o in outs:
+            if not isinstance(o, Tensor):
+                raise TypeError(f"jvp: f must return tensors, got {type(o).__name__}")
+            primal, tangent = forward_ad.unpack_dual(o)
+            prims.append(primal.detach())
+            tans.append(Tensor(np.zeros_like(o.data)) if tangent is None else tangent)
+    result = (_unflatten(prims, out_spec), _unflatten(tans, out_spec))
+    return (*result, aux) if has_aux else result
 
 
 def jacrev(func, argnums=0, *, has_aux: bool = False, chunk_size=None):

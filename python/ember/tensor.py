@@ -157,9 +157,11 @@ class Tensor:
     # _hooks: set only on tensors that get hooks (register_hook, retain_grad, ...): op outputs
     # never touch it, so the per-op cost is unchanged (see autograd/engine.py's _Hooks).
     # _written: set only on tensors overwritten by an index assignment while in the graph
-    # (autograd.function.note_graph_write).
+    # (autograd.function.note_graph_write). _fw: set only on dual leaves, their forward-AD
+    # tangent (autograd/forward_ad.py).
     __slots__ = (
-        "data", "grad", "_requires_grad", "_ctx", "_idx", "_hooks", "_written", "__weakref__"
+        "data", "grad", "_requires_grad", "_ctx", "_idx", "_hooks", "_written", "_fw",
+        "__weakref__",
     )  # fmt: skip
     __array_priority__ = 1000  # NumPy defers to our operators: ndarray + Tensor -> Tensor
 

@@ -1,7 +1,8 @@
 """Define-by-run automatic differentiation: Function, the backward engine (with create_graph
-for higher-order gradients), gradcheck and gradgradcheck."""
+for higher-order gradients), gradcheck and gradgradcheck; the graph as objects and saved-tensor
+hooks (graph), forward-mode AD (forward_ad)."""
 
-from ember.autograd import functional
+from ember.autograd import forward_ad, functional, graph
 from ember.autograd.engine import backward, grad
 from ember.autograd.function import (
     Function,
@@ -23,7 +24,9 @@ __all__ = [
     "set_detect_anomaly",
     "backward",
     "enable_grad",
+    "forward_ad",
     "functional",
+    "graph",
     "grad",
     "gradcheck",
     "gradgradcheck",

@@ -322,8 +322,8 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
             raise _freed_error(node)
         if _function._graph_writes:
             _check_not_overwritten(node)
-        if node._tensor_hooks is not None:
-            _node_hooks(node, grads, shared)
+        if node._tensor_hooks is not None:  # (also set by the node's own pre-hooks)
+            _node_hooks(node, grads, shared, graph)
         if capture is not None:
             hit = False
             for i, g in enumerate(grads):
@@ -339,7 +339,7 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
             in_grads = node.backward(node, grads[0])
         else:
             for i, g in enumerate(grads):
-                if g is None:
+                if g is None and node._materialize:
                     shape, dtype = node._out_meta[i]
                     grads[i] = np.zeros(shape, dtype)
             in_grads = node.backward(node, *grads)
@@ -416,10 +416,10 @@ def _graph_backward(node, grads: list) -> tuple:
     """One node of the recording pass: its ``backward_graph`` on Tensor gradients (zeros for
     outputs that received none)."""
     for i, g in enumerate(grads):
-        if g is None:
+        if g is None and node._materialize:
             shape, dtype = node._out_meta[i]
             grads[i] = Tensor._make(np.zeros(shape, dtype), False, None, 0)
-        elif not isinstance(g, Tensor):
+        elif g is not None and not isinstance(g, Tensor):
             grads[i] = Tensor._make(np.asarray(g), False, None, 0)
     out = node.backward_graph(node, *grads)
     if not isinstance(out, tuple | list):
@@ -434,9 +434,10 @@ def _graph_tensor(g):
     return Tensor._make(np.asarray(g), False, None, 0)
 
 
-def _node_hooks(node, grads: list, shared: _Shared) -> None:
+def _node_hooks(node, grads: list, shared: _Shared, graph: bool) -> None:
     """A non-leaf tensor's hooks, once its gradient is complete: they may replace it, and
-    retain_grad keeps it in the tensor's ``.grad``."""
+    retain_grad keeps it in the tensor's ``.grad``. Then the node's own pre-hooks (as torch:
+    tensor hooks first), which see and may replace all its output gradients."""
     for i, (ref, hooks) in list(node._tensor_hooks.items()):
         g = grads[i]
         if g is None:
@@ -446,6 +447,57 @@ def _node_hooks(node, grads: list, shared: _Shared) -> None:
         t = ref()
         if hooks.retain and t is not None:
             _accumulate(t, g, shared)
+    own = node._node_hooks
+    if own is not None:
+        for fn in list(own.pre.values()):
+            out = fn(tuple(_hook_tensor(g) for g in grads))
+            if out is not None:
+                grads[:] = _hook_result(node, "pre-hook", out, grads, graph)
+
+
+def _node_post_hooks(node, in_grads, grads: tuple, graph: bool) -> tuple:
+    """The node's register_hook hooks, run by its backward (see Function._add_hook):
+    ``fn(grad_inputs, grad_outputs)``, one grad_input per next_functions entry (None where the
+    input needs no gradient); a result replaces them."""
+    if not isinstance(in_grads, tuple | list):
+        in_grads = (in_grads,)
+    if not node._node_hooks.post:
+        return tuple(in_grads)
+    n = len(node.next_functions)
+    parents = node.parents
+    mine = [None if parents[i] is None or i >= len(in_grads) else in_grads[i] for i in range(n)]
+    outs = tuple(_hook_tensor(g) for g in grads)
+    for fn in list(node._node_hooks.post.values()):
+        new = fn(tuple(_hook_tensor(g) for g in mine), outs)
+        if new is not None:
+            mine = _hook_result(node, "hook", new, mine, graph)
+    return tuple(mine) + tuple(in_grads[n:])
+
+
+def _hook_tensor(g):
+    return g if g is None or isinstance(g, Tensor) else Tensor._make(np.asarray(g), False, None, 0)
+
+
+def _hook_result(node, kind: str, new, old: list, graph: bool) -> list:
+    """A node hook's replacement gradients, checked against the ones it replaces."""
+    if not isinstance(new, tuple | list) or len(new) != len(old):
+        raise RuntimeError(
+            f"{node.name} {kind} returned {type(new).__name__} {new!r:.60}; expected a tuple "
+            f"of {len(old)} gradients (or None)"
+        )
+    out = []
+    for g, prev in zip(new, old):
+        if g is not None and not graph:
+            g = np.asarray(g.data if isinstance(g, Tensor) else g)
+        elif g is not None:
+            g = _graph_tensor(g)
+        if g is not None and prev is not None and g.shape != prev.shape:
+            raise RuntimeError(
+                f"{node.name} {kind} returned a gradient of shape {tuple(g.shape)}; expected "
+                f"{tuple(prev.shape)}"
+            )
+        out.append(g)
+    return out
 
 
 def _gather(leaves: dict, leaf, g, capture) -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import weakref
 
 import numpy as np
 
@@ -38,6 +39,10 @@ class _State(threading.local):
     # The class default serves every thread that never set it: a plain threading.local
     # raised (and getattr swallowed) an AttributeError on each op, ~0.3 us.
     enabled = True
+    # saved_tensors_hooks: the (pack, unpack) pairs entered, innermost last; a message while
+    # disable_saved_tensors_hooks is active
+    saved_hooks = ()
+    saved_hooks_off = None
 
 
 _state = _State()
@@ -163,6 +168,15 @@ class set_grad_enabled(_GradMode):  # noqa: N801
 _graph_writes = 0
 
 
+# How many saved_tensors_hooks blocks are open, in all threads (the hooks are per thread).
+_saved_hooks_entered = 0
+
+
+# The forward-AD level entered (ember.autograd.forward_ad.dual_level), None outside one: the
+# one test Function.apply makes for forward mode.
+_fw_level = None
+
+
 # Each recorded node's creation count, negated (Function._order): the backward engine's heap
 # runs the newest node first, a topological order.
 _creation_order = itertools.count(0, -1)
@@ -189,13 +203,42 @@ class Function:
     _order: int  # minus the node's creation count (see _creation_order)
     _tensor_hooks = None  # {output index: (weakref to the tensor, its _Hooks)}: engine.hooks_of
     _freed = False  # set once backward has run through the node (without retain_graph)
+    _node_hooks = None  # the node's own register_prehook / register_hook hooks (a _Hooks)
+    _materialize = True  # set_materialize_grads
+    _fw_out = None  # forward AD: the outputs' tangents (autograd/forward_ad.py)
 
     def save_for_backward(self, *arrays):
+        if _saved_hooks_entered:  # (a global: cheaper than the thread-local test each op)
+            hooks = _state.saved_hooks
+            if hooks and self._records():
+                pack, unpack = hooks[-1]
+                arrays = _Packed(unpack, [_pack(pack, a) for a in arrays])
         self.saved_tensors = arrays
 
+    def _records(self) -> bool:
+        """Whether this node goes into the graph (so its saved values are packed)."""
+        rec = self.__dict__.get("_recording")  # a user Function's forward runs under no_grad
+        if rec is None:
+            rec = _state.enabled and any(getattr(self, "needs_input_grad", ()))
+        return rec
+
+    def save_for_forward(self, *tensors):
+        """Tensors a custom Function's ``jvp`` reads back as ``ctx.saved_tensors``."""
+        self._fw_saved = tensors
+
     def mark_non_differentiable(self, *outputs):
-        """Outputs (by position) that never carry a gradient, e.g. argmax indices."""
+        """Outputs that never carry a gradient, e.g. argmax indices (by position in ember's
+        ops; the output Tensors themselves in a custom Function, as torch)."""
         self._non_diff = outputs
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """False: backward receives None (not zeros) for outputs that got no gradient."""
+        self._materialize = bool(value)
+
+    def mark_dirty(self, *tensors) -> None:
+        """A custom Function's forward modified these inputs in place (and returns them): the
+        caller's tensor becomes the output, as torch."""
+        self._dirty = tensors
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -203,6 +246,12 @@ class Function:
 
     @staticmethod
     def backward(ctx, *grads):
+        raise NotImplementedError
+
+    @staticmethod
+    def jvp(ctx, *grad_inputs):
+        """A custom Function's forward-mode rule: the output tangent(s) from one tangent per
+        forward input, as torch's (see ember.autograd.forward_ad)."""
         raise NotImplementedError
 
     @staticmethod
@@ -239,31 +288,44 @@ class Function:
             cls.backward = staticmethod(backward)
 
             def backward_graph(ctx, *grads):
+                if getattr(user_backward, "_once_differentiable", False):
+                    return _once(ctx, grads)
                 # as torch: the user's backward, recording, on the saved Tensors as they are in
                 # the graph (forward saw detached copies of the inputs and made its outputs)
                 saved = getattr(ctx, "saved_tensors", ())
-                ctx.saved_tensors = tuple(_in_graph(ctx, s) for s in saved)
+                # (under saved_tensors_hooks, unpack's tensor stands for the one saved)
+                ids = saved.ids() if isinstance(saved, _Packed) else map(id, saved)
+                ctx.saved_tensors = tuple(_in_graph(ctx, s, i) for s, i in zip(saved, ids))
                 try:
                     return user_backward(ctx, *grads)
                 finally:
                     ctx.saved_tensors = saved
 
             cls.backward_graph = staticmethod(backward_graph)
+        if "apply" not in cls.__dict__:
+            cls.apply = classmethod(_user_apply)
 
     @classmethod
     def _forward_tensors(cls, ctx, args, kwargs):
         inputs = tuple(
             Tensor._make(a.data, False, None, 0) if isinstance(a, Tensor) else a for a in args
         )
+        ctx._recording = _state.enabled and any(ctx.needs_input_grad)
         with no_grad():
             if cls.setup_context is Function.setup_context:
                 out = cls.forward(ctx, *inputs, **kwargs)
             else:  # PyTorch 2's style: forward(*args) then setup_context(ctx, inputs, output)
                 out = cls.forward(*inputs, **kwargs)
                 cls.setup_context(ctx, inputs, out)
+        outs = tuple(out) if isinstance(out, tuple | list) else (out,)
+        non_diff = ctx.__dict__.get("_non_diff")
+        if non_diff:  # torch's ctx.mark_non_differentiable names outputs: ember's apply, positions
+            ctx._non_diff = tuple(i for i, o in enumerate(outs) if any(o is t for t in non_diff))
         if any(ctx.needs_input_grad) and _state.enabled:  # a node: for backward_graph's _in_graph
             seen = tuple((a, b) for a, b in zip(inputs, args) if isinstance(b, Tensor))
-            ctx._made = (seen, out if isinstance(out, tuple | list) else (out,))
+            ctx._made = (seen, outs)
+            # (forward AD passes jvp a zero tangent for each Tensor input without one)
+            ctx._tensor_args = tuple(isinstance(b, Tensor) for b in args)
         if isinstance(out, tuple | list):
             return tuple(o.data if isinstance(o, Tensor) else o for o in out)
         return out.data if isinstance(out, Tensor) else out
@@ -298,6 +360,8 @@ class Function:
         else:
             out = cls.forward(ctx, *raw, **kwargs)
         if not record:
+            if _fw_level is not None and any_grad:
+                _forward_ad._refuse_no_grad(cls, parents)
             if isinstance(out, tuple):
                 return tuple(Tensor._make(o, False, None, 0) for o in out)
             return Tensor._make(out, False, None, 0)
@@ -308,28 +372,332 @@ class Function:
             ctx._n_out = len(out)
             ctx._out_meta = tuple((np.shape(o), np.result_type(o)) for o in out)
             non_diff = getattr(ctx, "_non_diff", ())
-            return tuple(
+            res = tuple(
                 Tensor._make(o, i not in non_diff, ctx if i not in non_diff else None, i)
                 for i, o in enumerate(out)
             )
-        return Tensor._make(out, True, ctx, 0)
+        else:
+            res = Tensor._make(out, True, ctx, 0)
+        if _fw_level is not None:  # forward-mode AD: tangents in, a tangent out
+            _forward_ad._propagate(ctx, res)
+        return res
 
+    # ---- the node as PyTorch's graph objects show it (torch.autograd.graph.Node) -------------
     @property
     def name(self) -> str:
-        return type(self).__name__
+        """PyTorch's name for this node ("MulBackward0"; "<Class>Backward" for a user Function).
+        A str that can also be called, as torch's ``grad_fn.name()``."""
+        return _Name(_torch_name(self))
+
+    @property
+    def next_functions(self) -> tuple:
+        """One ``(node, output_nr)`` per forward input up to the last that requires grad: the
+        input's grad_fn, an AccumulateGrad for a leaf, ``(None, 0)`` for an input that needs
+        no gradient (a constant, an option such as ``dim``)."""
+        parents = getattr(self, "parents", ())
+        n = len(parents)
+        while n and parents[n - 1] is None:
+            n -= 1
+        return tuple(_edge(p) for p in parents[:n])
+
+    @property
+    def metadata(self) -> dict:
+        """A dict for the user's own annotations, kept on the node (torch's Node.metadata)."""
+        meta = self.__dict__.get("_metadata")
+        if meta is None:
+            meta = self._metadata = {}
+        return meta
+
+    def register_prehook(self, fn):
+        """``fn(grad_outputs) -> None | new grad_outputs`` before this node's backward runs."""
+        return self._add_hook("pre", fn)
+
+    def register_hook(self, fn):
+        """``fn(grad_inputs, grad_outputs) -> None | new grad_inputs`` after it ran."""
+        return self._add_hook("post", fn)
+
+    def _add_hook(self, kind: str, fn):
+        from ember.autograd.engine import _Hooks, _node_post_hooks
+
+        hooks = self._node_hooks
+        if hooks is None:
+            hooks = self._node_hooks = _Hooks()
+            if self._tensor_hooks is None:
+                self._tensor_hooks = {}  # the engine's one test for a node with (pre-)hooks
+            # Post-hooks: this node's own backward runs them, so the engine's loop has no
+            # test for them (the engine calls node.backward(node, ...): the instance's first).
+            cls = type(self)
+
+            def backward(ctx, *grads):
+                return _node_post_hooks(ctx, cls.backward(ctx, *grads), grads, False)
+
+            def backward_graph(ctx, *grads):
+                return _node_post_hooks(ctx, cls.backward_graph(ctx, *grads), grads, True)
+
+            self.backward, self.backward_graph = backward, backward_graph
+        return hooks.add(kind, fn)
+
+    def __repr__(self) -> str:
+        return f"<{self.name} object at {id(self):#x}>"
 
 
-def _in_graph(ctx, t):
-    """A user Function's saved Tensor as it is in the graph: forward's detached copy of an
-    input is the input itself, forward's output is the node's output."""
+class _Name(str):
+    """A node's name: a str (error messages format it) that may be called as torch's name()."""
+
+    __slots__ = ()
+
+    def __call__(self) -> str:
+        return str(self)
+
+
+def _sum_name(op):
+    def name(ctx):
+        shape, axes, keepdim = ctx.meta
+        return f"{op}Backward{int(keepdim or len(axes) != len(shape))}"
+
+    return name
+
+
+# PyTorch's node names where ember's class name is not already torch's op name (the rest are
+# "<Class>Backward0": AddBackward0, MulBackward0, ExpBackward0, ...).
+_NAMES = {
+    "Linear": lambda c: "AddmmBackward0" if c.parents[2] is not None else "MmBackward0",
+    "MatMul": "MmBackward0",
+    "Activation": lambda c: "".join(p.capitalize() for p in c.act.split("_")) + "Backward0",
+    "Softmax": lambda c: "LogSoftmaxBackward0" if c.log else "SoftmaxBackward0",
+    "Sum": _sum_name("Sum"),
+    "Mean": _sum_name("Mean"),
+    "Pow": lambda c: "PowBackward0" if c.scalar else "PowBackward1",
+    "Square": "PowBackward0",
+    "Clamp": "ClampBackward1",
+    "Reshape": "ViewBackward0",
+    "Cast": "ToCopyBackward0",
+    "GetItem": "IndexBackward0",
+    "Join": lambda c: "StackBackward0" if c.meta[2] else "CatBackward0",
+    "Conv2d": "ConvolutionBackward0",
+    "MaxPool2d": "MaxPool2DWithIndicesBackward0",
+    "AvgPool2d": "AvgPool2DBackward0",
+    "BatchNorm": "NativeBatchNormBackward0",
+    "LayerNorm": "NativeLayerNormBackward0",
+    "MSELoss": "MseLossBackward0",
+    "NLLLoss": "NllLossBackward0",
+    "LogSumExp": "LogsumexpBackward0",
+    "CumSum": "CumsumBackward0",
+}
+
+
+def _torch_name(node) -> str:
+    cls = type(node)
+    if cls._tensor_api:  # a user's Function, as torch names its node
+        return f"{cls.__name__}Backward"
+    rule = _NAMES.get(cls.__name__)
+    if rule is None:
+        return cls.__name__.strip("_").removesuffix("Fn") + "Backward0"
+    if not callable(rule):
+        return rule
+    try:
+        return rule(node)
+    except AttributeError:  # a node whose forward has not run (yet)
+        return cls.__name__ + "Backward0"
+
+
+class AccumulateGrad:
+    """The node a leaf's gradient flows into (torch's AccumulateGrad): ``variable`` is the
+    leaf. One per leaf, as long as the leaf lives, so graph walkers that key nodes by ``id``
+    see a leaf used twice once (and two leaves never share an id)."""
+
+    next_functions = ()
+
+    def __init__(self, variable):
+        key = id(variable)
+        self._ref = weakref.ref(variable, lambda _: _accumulators.pop(key, None))
+        self.metadata = {}
+
+    @property
+    def variable(self):
+        return self._ref()
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
+
+    def register_prehook(self, fn):
+        """``fn((grad,)) -> None | (new_grad,)`` before the gradient is accumulated."""
+
+        def hook(g):
+            out = fn((g,))
+            return None if out is None else out[0]
+
+        return self.variable.register_hook(hook)
+
+    def register_hook(self, fn):
+        raise NotImplementedError(
+            "AccumulateGrad.register_hook: use the leaf's register_post_accumulate_grad_hook"
+        )
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+_accumulators = {}  # id(leaf) -> its AccumulateGrad, dropped when the leaf dies
+
+
+def _edge(t):
+    if t is None:
+        return (None, 0)
+    if t._ctx is not None:
+        return (t._ctx, t._idx)
+    node = _accumulators.get(id(t))
+    if node is None:
+        node = _accumulators[id(t)] = AccumulateGrad(t)
+    return (node, 0)
+
+
+# ---- custom Functions' extras (PyTorch's contract) ---------------------------------------------
+
+
+def _user_apply(cls, *args, **kwargs):
+    """A custom Function's apply: Function.apply, then torch's treatment of a single output
+    marked non-differentiable and of inputs marked dirty (modified in place)."""
+    res = Function.apply.__func__(cls, *args, **kwargs)
+    outs = res if isinstance(res, tuple) else (res,)
+    ctx = next((o._ctx for o in outs if o._ctx is not None), None)
+    if ctx is None:  # nothing recorded
+        return res
+    if not isinstance(res, tuple) and ctx.__dict__.get("_non_diff"):
+        return Tensor._make(res.data, False, None, 0)
+    dirty = ctx.__dict__.get("_dirty")
+    if not dirty:
+        return res
+    seen, made = ctx._made
+    outs = list(outs)
+    parents = list(ctx.parents)
+    for i, o in enumerate(made):
+        for a, b in seen:
+            if o is a and any(o is d for d in dirty):
+                if b._ctx is None and b._requires_grad:
+                    raise RuntimeError(
+                        f"{cls.__name__}: a leaf Variable that requires grad is being used in "
+                        "an in-place operation (mark_dirty)"
+                    )
+                # the node's input is b as it was; b itself becomes the node's output
+                j = [m for m, p in enumerate(parents) if p is b]
+                old = Tensor._make(b.data, b._requires_grad, b._ctx, b._idx)
+                for m in j:
+                    parents[m] = old
+                note_graph_write(b)  # earlier nodes that saved b's old values refuse backward
+                b._ctx, b._idx, b._requires_grad = ctx, i, True
+                outs[i] = b
+    ctx.parents = tuple(parents)
+    ctx._epoch = _graph_writes
+    return tuple(outs) if isinstance(res, tuple) else outs[0]
+
+
+def once_differentiable(fn):
+    """Decorate a custom Function's backward that is not itself differentiable: it runs
+    without recording, and differentiating its result again raises, as torch."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(ctx, *grads):
+        with no_grad():
+            return fn(ctx, *grads)
+
+    wrapper._once_differentiable = True
+    return wrapper
+
+
+class _DelayedError(Function):
+    """Stands for a once_differentiable backward in the recorded graph: its gradient raises."""
+
+    @staticmethod
+    def forward(ctx, r):
+        return r
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError(
+            "trying to differentiate twice a function that was marked with @once_differentiable"
+        )
+
+    backward_graph = backward
+
+
+def _once(ctx, grads) -> tuple:
+    """backward_graph of a once_differentiable backward: its values, behind a node that
+    refuses to be differentiated when a gradient it was given requires grad."""
+    out = type(ctx).backward(ctx, *(None if g is None else g.data for g in grads))
+    out = out if isinstance(out, tuple) else (out,)
+    if not any(g is not None and g.requires_grad for g in grads):  # torch's rule
+        return tuple(None if r is None else Tensor(r) for r in out)
+    # as torch: each result hangs from the error node by a detached alias that requires grad
+    return tuple(
+        None if r is None else _DelayedError.apply(Tensor._make(np.asarray(r), True, None, 0))
+        for r in out
+    )
+
+
+# ---- saved-tensor hooks (ember.autograd.graph.saved_tensors_hooks) ------------------------------
+# What save_for_backward keeps while hooks are active: each Tensor or array went through pack,
+# and unpack runs each time backward reads it (iterating or indexing ctx.saved_tensors).
+
+
+def _pack(pack, a):
+    if isinstance(a, Tensor):
+        return (True, pack(a), id(a))
+    if isinstance(a, np.ndarray):  # an ember op's array: the hook sees a Tensor of it
+        return (False, pack(Tensor._make(a, False, None, 0)), None)
+    return None, a, None  # None, a shape, a number: kept as given, as torch keeps non-tensors
+
+
+def _unpack(unpack, item):
+    kind, packed, _ = item
+    if kind is None:
+        return packed
+    t = unpack(packed)
+    if not isinstance(t, Tensor):
+        raise TypeError(
+            f"saved_tensors_hooks: unpack_hook must return a Tensor, got {type(t).__name__}"
+        )
+    return t if kind else t.data
+
+
+class _Packed:
+    """ctx.saved_tensors under saved_tensors_hooks: a sequence that unpacks on each read."""
+
+    __slots__ = ("unpack", "items")
+
+    def __init__(self, unpack, items):
+        self.unpack, self.items = unpack, items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self):
+        return (_unpack(self.unpack, it) for it in self.items)
+
+    def ids(self) -> list:
+        """The ids of the Tensors saved (a custom Function's double backward maps them)."""
+        return [it[2] for it in self.items]
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return tuple(_unpack(self.unpack, it) for it in self.items[i])
+        return _unpack(self.unpack, self.items[i])
+
+
+def _in_graph(ctx, t, ident: int):
+    """A user Function's saved Tensor ``t`` (saved as the object with id ``ident``) as it is
+    in the graph: forward's detached copy of an input is the input itself, forward's output
+    is the node's output."""
     seen, outs = ctx._made
     for a, b in seen:
-        if t is a:
+        if id(a) == ident:
             return b
     for i, o in enumerate(outs):
-        if t is o:
-            return Tensor._make(o.data, True, ctx, i)
+        if id(o) == ident:
+            return Tensor._make(t.data, True, ctx, i)
     return t
 
 
+from ember.autograd import forward_ad as _forward_ad  # noqa: E402
 from ember.tensor import Tensor  # noqa: E402  (circular: Tensor ops are Functions)

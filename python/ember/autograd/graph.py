@@ -1,4 +1,7 @@
-"""Helpers for the ops' ``backward_graph`` (create_graph=True): see docs/autograd.md.
+"""torch.autograd.graph's public part -- ``Node`` (what ``grad_fn`` is), ``GradientEdge`` /
+``get_gradient_edge``, ``saved_tensors_hooks`` / ``save_on_cpu`` /
+``disable_saved_tensors_hooks`` (at the end of this file) -- and the helpers for the ops'
+``backward_graph`` (create_graph=True): see docs/autograd.md.
 
 An op's ``backward_graph(ctx, *grads)`` is its ``backward`` written with Tensor ops, so the
 gradient it returns records a graph. ``inputs`` gives it the forward's arguments as Tensors
@@ -10,10 +13,14 @@ backward to ``linear``, and a composite op can have its Tensor-op forward differ
 
 from __future__ import annotations
 
+import abc
+from typing import NamedTuple
+
 import numpy as np
 
+from ember.autograd import function as _fn
 from ember.autograd.engine import _run, unbroadcast
-from ember.autograd.function import Function
+from ember.autograd.function import AccumulateGrad, Function, _edge
 from ember.tensor import Tensor
 
 
@@ -108,3 +115,109 @@ def recompute(ctx, grads, fn, *args):
         got = _run([o for o, _ in pairs], [g for _, g in pairs], True, targets, True, True)
     by_slot = dict(zip(firsts.values(), got))
     return tuple(by_slot.get(k) for k in range(len(args)))
+
+
+# ---- the graph as PyTorch's objects (torch.autograd.graph) -------------------------------------
+
+
+class Node(abc.ABC):
+    """What ``tensor.grad_fn`` is (an ember Function node, or an AccumulateGrad reached through
+    ``next_functions``), for ``isinstance``: torch.autograd.graph.Node."""
+
+    @abc.abstractmethod
+    def name(self) -> str: ...
+
+    @property
+    @abc.abstractmethod
+    def next_functions(self) -> tuple: ...
+
+    @property
+    @abc.abstractmethod
+    def metadata(self) -> dict: ...
+
+    @abc.abstractmethod
+    def register_hook(self, fn): ...
+
+    @abc.abstractmethod
+    def register_prehook(self, fn): ...
+
+
+Node.register(Function)
+Node.register(AccumulateGrad)
+
+
+class GradientEdge(NamedTuple):
+    node: object
+    output_nr: int
+
+
+def get_gradient_edge(tensor) -> GradientEdge:
+    """The edge backward reaches ``tensor`` by: its grad_fn and output index (a leaf's
+    AccumulateGrad), as torch.autograd.graph.get_gradient_edge."""
+    if not tensor.requires_grad:
+        raise RuntimeError("get_gradient_edge: the tensor does not require grad")
+    return GradientEdge(*_edge(tensor))
+
+
+def increment_version(tensor) -> None:
+    """Mark ``tensor`` as modified in place: nodes that saved it refuse to backward, as
+    torch.autograd.graph.increment_version."""
+    _fn.note_graph_write(tensor)
+
+
+# ---- saved-tensor hooks ------------------------------------------------------------------------
+
+
+class saved_tensors_hooks:  # noqa: N801 (PyTorch's name)
+    """``with saved_tensors_hooks(pack, unpack):`` every tensor an op saves for backward while
+    the graph is recorded goes through ``pack`` (its result is kept instead), and ``unpack``
+    turns that back into a tensor each time backward reads it, as torch's.
+
+    Covered: everything saved with ``ctx.save_for_backward`` -- custom Functions (the Tensors
+    they save) and ember's own ops that save that way (pack sees a Tensor of the saved array;
+    unpack must give one of the same values back). Not covered: values an op keeps as other
+    ctx attributes (shapes, masks, indices some ops keep directly) and arrays the C++ kernels
+    keep inside their own results. Nothing is packed under no_grad."""
+
+    def __init__(self, pack_hook, unpack_hook):
+        if not (callable(pack_hook) and callable(unpack_hook)):
+            raise TypeError("saved_tensors_hooks: pack_hook and unpack_hook must be callable")
+        self.pack_hook, self.unpack_hook = pack_hook, unpack_hook
+
+    def __enter__(self):
+        msg = _fn._state.saved_hooks_off
+        if msg is not None:
+            raise RuntimeError(msg)
+        self._prev = _fn._state.saved_hooks
+        _fn._state.saved_hooks = self._prev + ((self.pack_hook, self.unpack_hook),)
+        _fn._saved_hooks_entered += 1
+        return self
+
+    def __exit__(self, *exc):
+        _fn._state.saved_hooks = self._prev
+        _fn._saved_hooks_entered -= 1
+        return False
+
+
+class save_on_cpu(saved_tensors_hooks):  # noqa: N801
+    """torch's save_on_cpu moves saved activations to host memory; ember's tensors already
+    live there, so pack and unpack pass them through."""
+
+    def __init__(self, pin_memory: bool = False, device_type: str = "cuda"):
+        super().__init__(lambda t: t, lambda t: t)
+
+
+class disable_saved_tensors_hooks:  # noqa: N801
+    """Inside, entering saved_tensors_hooks raises RuntimeError(error_message)."""
+
+    def __init__(self, error_message: str):
+        self.error_message = error_message
+
+    def __enter__(self):
+        self._prev = _fn._state.saved_hooks_off
+        _fn._state.saved_hooks_off = self.error_message
+        return self
+
+    def __exit__(self, *exc):
+        _fn._state.saved_hooks_off = self._prev
+        return False
