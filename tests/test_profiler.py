@@ -105,3 +105,13 @@ def test_bad_arguments():
         profile(activities=["cpu"])
     with pytest.raises(ValueError, match="active > 0"):
         schedule(wait=0, warmup=0, active=0)
+
+
+def test_the_autograd_profiler_path(model):
+    with ember.autograd.profiler.profile(record_shapes=True) as prof:
+        with ember.autograd.profiler.record_function("step"):
+            step(model, ember.rand(1, 3, 8, 8))
+    assert {"step", "ember::Conv2d"} <= {r.key for r in prof.key_averages()}
+    with ember.autograd.profiler.profile(enabled=False) as off:
+        step(model, ember.rand(1, 3, 8, 8))
+    assert off.events() == []

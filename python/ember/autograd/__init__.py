@@ -2,7 +2,7 @@
 for higher-order gradients), gradcheck and gradgradcheck; the graph as objects and saved-tensor
 hooks (graph), forward-mode AD (forward_ad)."""
 
-from ember.autograd import forward_ad, functional, graph
+from ember.autograd import forward_ad, functional, graph, profiler
 from ember.autograd.engine import backward, grad
 from ember.autograd.function import (
     Function,
@@ -27,6 +27,7 @@ __all__ = [
     "forward_ad",
     "functional",
     "graph",
+    "profiler",
     "grad",
     "gradcheck",
     "gradgradcheck",
