@@ -217,6 +217,12 @@ ENGINE_CONFIGS = [
     ((2, 32, 9, 11), (36, 16, 3, 2), (1, 1), (2, 0, 1, 3), (2, 1), 2, True),
     ((1, 16, 4, 4), (16, 16, 3, 3), (1, 1), (3, 3), (1, 1), 1, True),
     ((1, 400, 5, 6), (20, 400, 3, 3), (1, 1), (1, 1), (1, 1), 1, False),
+    # the shift engine's shared padding gap: left padding much wider than the right (and than
+    # a panel), a single row of output per plane
+    ((1, 16, 3, 4), (16, 16, 3, 3), (1, 1), (1, 0, 70, 1), (1, 1), 1, True),
+    ((2, 16, 2, 20), (24, 16, 2, 3), (1, 1), (0, 0, 0, 5), (1, 1), 1, False),
+    # dy^T panels: two whole ones and a partial full-width one (float32), a half one (float64)
+    ((2, 20, 12, 10), (88, 20, 3, 3), (1, 1), (1, 1), (1, 1), 1, True),
 ]
 
 

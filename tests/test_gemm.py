@@ -98,6 +98,7 @@ SHAPES = [
     (1027, 45, 256),  # one KC block, rows of K: A read in place beyond the small path
     (203, 1100, 100),  # the same across several NC blocks
     (12, 40, 33),  # M = 8 + 4, N = 32 + 8: short and half-width kernels together
+    (90, 75, 401),  # packed row by row in blocks of 8 (odd KC = 201) then the edge panels
 ]
 
 

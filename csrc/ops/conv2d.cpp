@@ -673,10 +673,17 @@ void forward_engine(T* y, const T* x, const T* w, const T* b, const Geom& g, int
 inline int panel_width(int64_t nq, int NR) { return 2 * nq <= NR ? NR / 2 : NR; }
 
 // bp[q][p][j] = dy[q*NR + j][p0 + p] for p < L: dy^T's columns as L x NR panels (the last one
-// panel_width wide), zero past Og.
+// panel_width wide), zero past Og. Through the ISA's in-register transposes when it has them
+// (the scalar gather below was a sixth of the weight gradient at 64 channels).
 template <typename T>
 EMBER_SIMD void pack_dy_t(T* __restrict bp, const T* __restrict dy, int64_t P, int64_t p0,
-                          int64_t L, int64_t Og, int NR) {
+                          int64_t L, int64_t Og, int NR, gemm_detail::PackTransposed<T> pack_t) {
+  if (pack_t) {
+    const int64_t full = Og / NR * NR, last = Og - full;
+    if (full > 0) pack_t(bp, dy + p0, P, full, L, NR);
+    if (last > 0) pack_t(bp + full * L, dy + full * P + p0, P, last, L, panel_width(last, NR));
+    return;
+  }
   for (int64_t q0 = 0; q0 < Og; q0 += NR) {
     const int64_t nq = std::min<int64_t>(NR, Og - q0), W = panel_width(nq, NR);
     T* d = bp + q0 * L;
@@ -773,7 +780,7 @@ void backward_engine(T* dx, T* dw, const T* dy, const T* x, const T* w, const Ge
         if (dwt) {
           // (K, L) row-major: MR rows of stride L
           im2col_block(col, phases_of(xs_buf, &xs_of, t, xg, x_end, g, ph), xg, g, ph, p0, p0 + L);
-          pack_dy_t(bp, dyg, g.P, p0, L, g.Og, NR);
+          pack_dy_t(bp, dyg, g.P, p0, L, g.Og, NR, kern.pack_t);
           for (int64_t q0 = 0; q0 < g.Og; q0 += NR) {
             const int nr = int(std::min<int64_t>(NR, g.Og - q0)), W = panel_width(nr, NR);
             const auto fn = W < NR ? kern.rows_a_half : kern.rows_a;
@@ -816,27 +823,32 @@ void backward_engine(T* dx, T* dw, const T* dy, const T* x, const T* w, const Ge
 }
 
 // ---------------------------------------------------------------- shift engine (stride 1)
-// With stride 1 no im2col is needed at all. Lay the zero-padded image out with row stride
-// S = W + pl + pr and number output positions q = oh * S + ow (the columns ow >= OW are junk and
-// are dropped at the end): then for each kernel offset (kh, kw) the input a row of the weights
-// meets is the padded plane itself, shifted by off = kh*dh*S + kw*dw, so
+// With stride 1 no im2col is needed at all. Lay the zero-padded image out with row stride S and
+// number output positions q = oh * S + ow, q < Q = (OH-1)*S + OW (the columns ow >= OW are junk
+// and are dropped at the end): then for each kernel offset (kh, kw) the input a row of the
+// weights meets is the padded plane itself, shifted by off = kh*dh*S + kw*dw, so
 //   y_pad[o, q] = sum over (kh, kw), c of w[o, c, kh, kw] * x_pad[c, q + off],
 // KH*KW GEMMs whose B operand the micro-kernel reads in place (rows = channels, stride = plane),
 // accumulating into one output tile. The input gradient is the adjoint, GEMMs whose outputs
 // are shifted views of a padded dx plane accumulated in place:
 //   dx_pad[c, q + off] += sum over o of w[o, c, kh, kw] * dy_pad[o, q].
-// Each plane is followed by a slack of NR + dw*(KW-1) values so the junk columns of the last
-// row stay inside their own plane.
+// A row's right padding and the next row's left padding share one gap of zeros,
+// S = W + max(pl, pr) (at least OW): a padded column pw >= S (right padding) lands in the next
+// row's gap, at pw - S < min(pl, pr). 28x28, padding 1: 811 columns a plane instead of 840.
+// Each plane is followed by a slack of NR values so the junk columns of the last panel stay
+// inside their own plane.
 struct Shift {
   int64_t S, Hp, plane, Q, KK;
 };
 
 inline Shift make_shift(const Geom& g, int NR) {
   Shift s;
-  s.S = g.W + g.pl + g.pr;
+  s.S = std::max(g.W + std::max(g.pl, g.pr), g.OW);
   s.Hp = g.H + g.pt + g.pb;
-  s.Q = g.OH * s.S;
-  s.plane = round_up(s.Hp * s.S + NR + g.dw * (g.KW - 1) + NR, 16);
+  s.Q = (g.OH - 1) * s.S + g.OW;
+  // Past the last value a tap reads, padded (Hp - 1, W + pl + pr - 1), and the last row's gap:
+  // room for the NR-column panels past Q.
+  s.plane = round_up(s.Hp * s.S + g.pl + g.pr + 2 * NR, 16);
   s.KK = g.KH * g.KW;
   return s;
 }
@@ -847,15 +859,13 @@ inline int64_t shift_off(const Geom& g, const Shift& s, int64_t kk) {
 
 // Stride 1 and enough channels on the GEMM's depth (input channels for the forward, output
 // channels for dx) that the KH*KW short-depth GEMMs run near the micro-kernel's peak.
-// Stride 1 and enough channels on the GEMM's depth (input channels for the forward, output
-// channels for dx) that the KH*KW short-depth GEMMs run near the micro-kernel's peak.
 inline bool shift_ok(const Geom& g, int64_t depth) { return g.sh == 1 && g.sw == 1 && depth >= 16; }
 
 // Whether the shift engine's junk columns (the padding columns of each row, then rounding to whole
 // NR panels) exceed a quarter of the output (8x8, padding 1: 96 columns computed per 64 outputs):
 // then the fused engine's im2col costs less.
 inline bool shift_wasteful(const Geom& g, int NR) {
-  return 4 * round_up(g.OH * (g.W + g.pl + g.pr), NR) > 5 * g.P;
+  return 4 * round_up(make_shift(g, NR).Q, NR) > 5 * g.P;
 }
 
 // xp (Cg planes) = x[n, g] zero-padded with row stride S, slack zero.
@@ -869,7 +879,7 @@ EMBER_SIMD void pad_planes(T* __restrict xp, const T* __restrict x, const Geom& 
     for (int64_t ih = 0; ih < g.H; ++ih) {
       T* row = d + (ih + g.pt) * s.S + g.pl;
       std::copy(src + ih * g.W, src + (ih + 1) * g.W, row);
-      std::fill(row + g.W, row + g.W + g.pr + g.pl, T(0));  // right pad, next row's left pad
+      std::fill(row + g.W, row + s.S, T(0));  // right pad, next row's left pad
     }
     std::fill(d + (g.H + g.pt) * s.S, d + s.plane, T(0));  // bottom pad and slack
   }
@@ -982,11 +992,11 @@ void forward_shift(T* y, const T* x, const T* w, const T* b, const Geom& g, int 
             const T* a = wg + kk * Ogp * g.Cg + c0 * MR;
             for (int64_t jr = j0; jr < j1; jr += NR) {
               const int nr = int(std::min<int64_t>(NR, j1 - jr));
+              const auto fn = 2 * nr <= NR ? kern.panel_a_half : kern.panel_a;
               const T* bq = xp + c0 * s.plane + off + jr;
               for (int64_t ir = 0; ir < g.Og; ir += MR) {
                 const int mr = int(std::min<int64_t>(MR, g.Og - ir));
-                kern.panel_a(kc, T(1), a + ir * g.Cg, MR, bq, s.plane, beta, yp + ir * Qp + jr, Qp,
-                             mr, nr);
+                fn(kc, T(1), a + ir * g.Cg, MR, bq, s.plane, beta, yp + ir * Qp + jr, Qp, mr, nr);
               }
             }
           }
@@ -1033,11 +1043,12 @@ void input_grad_shift(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
           const T* a = wg + kk * Cgp * g.Og;
           for (int64_t jr = j0; jr < j1; jr += NR) {
             const int nr = int(std::min<int64_t>(NR, j1 - jr));
+            const auto fn = 2 * nr <= NR ? kern.panel_a_half : kern.panel_a;
             const T* bq = bp + (jr - j0) * g.Og;
             for (int64_t ir = 0; ir < g.Cg; ir += MR) {
               const int mr = int(std::min<int64_t>(MR, g.Cg - ir));
-              kern.panel_a(g.Og, T(1), a + ir * g.Og, MR, bq, NR, T(1),
-                           dxp + ir * s.plane + off + jr, s.plane, mr, nr);
+              fn(g.Og, T(1), a + ir * g.Og, MR, bq, NR, T(1), dxp + ir * s.plane + off + jr,
+                 s.plane, mr, nr);
             }
           }
         }
@@ -1383,7 +1394,7 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   TrimOnExit trim;
   if (depthwise_ok(g)) return depthwise_backward(dx, dw, dy, x, w, g, plan.nt);
   if (!g.direct && g.K > 0 && (plan.nt == 1 || g.N * g.G >= plan.nt)) {
-    if (dx && shift_wasteful(g, micro_kernel<T>().nr) && transposed_ok(g)) {
+    if (dx && (shift_wasteful(g, micro_kernel<T>().nr)) && transposed_ok(g)) {
       if (dw) backward_engine<T>(nullptr, dw, dy, x, w, g, plan.nt);
       return input_grad_forward(dx, dy, w, g, plan.nt);
     }
