@@ -489,7 +489,7 @@ inline T verf(T x) {
   }
   T w = a < T(0.5) ? T(1) : T(0);  // scalar math: blend by a 0/1 weight, both sides finite
   T y = w * small + (T(1) - w) * std::copysign(T(1) - tail, x);
-  return y + (x != x ? x : T(0));
+  return y + (x != x ? x : T(-0.0));  // adding -0 keeps erf(-0) = -0
 }
 
 // erfc(x) = 1 - erf(x), with relative accuracy for large positive x (no cancellation).
