@@ -130,6 +130,22 @@ def _as_operand(x):
 _BINARY_CODE = {np.add: 0, np.subtract: 1, np.multiply: 2, np.true_divide: 3}
 
 
+def _ignoring(**errs):
+    """call(fn, *args) = fn(*args) under np.errstate(**errs), in errstate's decorator form: ~1 us
+    a call cheaper than the with-statement, which builds an errstate object each time."""
+
+    @np.errstate(**errs)
+    def call(fn, *args):
+        return fn(*args)
+
+    return call
+
+
+_quiet_div = _ignoring(divide="ignore", invalid="ignore")  # x/0 is inf or nan, silently
+_quiet_pow = _ignoring(over="ignore", invalid="ignore", divide="ignore")  # as torch: inf/nan
+_quiet_all = _ignoring(all="ignore")
+
+
 def _row_or_col(big: tuple, small: tuple):
     """(rows, n, per_row) when ``small`` broadcast to ``big`` is a row repeated over the
     leading dims (per_row False) or one value per row of the leading dims (per_row True)."""
@@ -152,10 +168,12 @@ def _row_or_col(big: tuple, small: tuple):
     return (rows, n, per_row) if n >= 8 else None
 
 
-def _bcast(ufunc, a, b):
+def _bcast(ufunc, a, b, call=None):
     """``ufunc(a, b)`` (add, subtract, multiply, true_divide); a large C-contiguous float array
     with a row or column of its dtype broadcast against it goes to _C.broadcast_binary: one IEEE
-    operation per element as NumPy, ~2x faster (NumPy pays its broadcast iterator per row)."""
+    operation per element as NumPy, ~2x faster (NumPy pays its broadcast iterator per row).
+    ``call`` (one of the _ignoring helpers) runs the NumPy ufunc when it is used: the C++ kernel
+    sets no floating-point flags to silence."""
     if (
         type(a) is np.ndarray
         and type(b) is np.ndarray
@@ -171,7 +189,7 @@ def _bcast(ufunc, a, b):
                 v = np.ascontiguousarray(small).reshape(-1)
                 y = _C.broadcast_binary(big.reshape(rows, n), v, _BINARY_CODE[ufunc], per_row, flip)
                 return y.reshape(big.shape)
-    return ufunc(a, b)
+    return ufunc(a, b) if call is None else call(ufunc, a, b)
 
 
 class Add(Function):
@@ -268,8 +286,7 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        with np.errstate(divide="ignore", invalid="ignore"):  # x/0 is inf or nan, silently
-            return _bcast(np.true_divide, a, b)
+        return _bcast(np.true_divide, a, b, _quiet_div)
 
     @staticmethod
     def backward(ctx, g):
@@ -311,22 +328,25 @@ def _pow_scalar(a: np.ndarray, e):
     """a ** e for a float array and a Python number e, by PyTorch's special cases: 2 and 3 by
     products, 0.5 and -0.5 by sqrt ((-inf) ** 0.5 is NaN, (-0.0) ** -0.5 is -inf), -1 and -2 by
     division. np.power's generic loop is also ~6x slower than np.square for the hot x ** 2."""
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # as torch: inf/nan
-        if e == 1:
-            return a.copy()
-        if e == 2:
-            return np.square(a)
-        if e == 3:
-            return a * a * a
-        if e == 0.5:
-            return np.sqrt(a)
-        if e == -0.5:
-            return 1 / np.sqrt(a)
-        if e == -1:
-            return 1 / a
-        if e == -2:
-            return 1 / (a * a)
-        return np.power(a, e)
+    return _quiet_pow(_pow_scalar_loud, a, e)
+
+
+def _pow_scalar_loud(a: np.ndarray, e):
+    if e == 1:
+        return a.copy()
+    if e == 2:
+        return np.square(a)
+    if e == 3:
+        return a * a * a
+    if e == 0.5:
+        return np.sqrt(a)
+    if e == -0.5:
+        return 1 / np.sqrt(a)
+    if e == -1:
+        return 1 / a
+    if e == -2:
+        return 1 / (a * a)
+    return np.power(a, e)
 
 
 class Pow(Function):
@@ -2438,8 +2458,7 @@ class Elementwise(Function):
 
     @staticmethod
     def forward(ctx, x, f, df):
-        with np.errstate(all="ignore"):
-            y = f(x)
+        y = _quiet_all(f, x)
         ctx.save_for_backward(x, y)
         ctx.df = df
         return y
