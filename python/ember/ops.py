@@ -1529,10 +1529,21 @@ def _axes(dim, ndim: int, op: str):
     return tuple(out) if ndim else ()
 
 
-def _expand_grad(g, shape, axes, keepdim):
+def _reads_broadcast(ctx) -> bool:
+    """Whether the node that made ctx's input reads a broadcast gradient as it is (its class
+    sets _broadcast_grad, as Activation: one value, read once) and no hook of that tensor sees
+    the gradient first."""
+    p = ctx.parents[0]
+    node = None if p is None else p._ctx
+    return getattr(node, "_broadcast_grad", False) and node._tensor_hooks is None
+
+
+def _expand_grad(g, shape, axes, keepdim, view: bool = False):
     if g.shape == shape:  # nothing reduced (a scalar loss's .sum()): g as it is, no view
         return g
     if g.size == 1 and len(shape) > 0:
+        if view:  # the consumer reads the one value itself (see _reads_broadcast): no fill
+            return np.broadcast_to(g.reshape(()), shape)
         # a full reduction's gradient: filled in (~10 us for 1 MiB by _C.fill's full-width
         # stores, ~18 us by NumPy's fill), not a stride-0 view that NumPy reads several times
         # slower in every later op and copies into a leaf's .grad
@@ -1565,7 +1576,7 @@ class Sum(Function):
     @staticmethod
     def backward(ctx, g):
         shape, axes, keepdim = ctx.meta
-        return _expand_grad(g, shape, axes, keepdim), None, None
+        return _expand_grad(g, shape, axes, keepdim, _reads_broadcast(ctx)), None, None
 
     @staticmethod
     def backward_graph(ctx, g):
@@ -1640,7 +1651,7 @@ class Mean(Function):
         shape, axes, keepdim = ctx.meta
         if not ctx.count:  # an empty input: an empty gradient (no 0 / 0)
             return np.zeros(shape, g.dtype), None, None
-        return _expand_grad(g / ctx.count, shape, axes, keepdim), None, None
+        return _expand_grad(g / ctx.count, shape, axes, keepdim, _reads_broadcast(ctx)), None, None
 
     @staticmethod
     def backward_graph(ctx, g):
