@@ -458,20 +458,43 @@ inline float erfc_q(float t) {
   return p;
 }
 
-// float: erfc(s*z) for z >= 0 (NaN propagates) and s = 1 or 1/sqrt(2) (s2 = s*s, exact), as
-// t * Q(t) * e with e = exp(-s2*z*z) (returned too: the normal pdf needs it). The square comes
-// from z's exact split, not from the rounded a = s*z, so the result is erfc of the exact s*z (t's
-// own rounding cancels to first order). z is clamped where erfc(s*z) < 2^-150 (rounds to 0).
-inline float erfc_scaled(float z, float s, float s2, float& e) {
+// float: exp(r) for |r| <= ~ln2/2, degree 6: the Chebyshev interpolant of exp on [-ln2/2, ln2/2]
+// (numpy chebfit at 40 Chebyshev nodes, cheb2poly, rescaled to r, rounded to float): max rel.
+// error 1e-7 with float Horner, two multiplies fewer than 1 + expm1_poly (erfc_scaled64 only).
+inline float exp_poly6(float r) {
+  float p = 0.001394858118146658f;
+  p = p * r + 0.008375128731131554f;
+  p = p * r + 0.041666217148303986f;
+  p = p * r + 0.16666415333747864f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  return p * r + 1.0f;
+}
+
+// float: 2^64 * erfc(s*z) for z >= 0 (NaN propagates) and s = 1 or 1/sqrt(2) (s2 = s*s, exact),
+// as t * Q(t) * e64 with e64 = 2^64 * exp(-s2*z*z) (returned too: the normal pdf needs it). The
+// caller's constant takes the 2^-64, so a denormal result is rounded once. The square comes from
+// z's exact split, not from the rounded a = s*z, so the result is erfc of the exact s*z (t's own
+// rounding cancels to first order). z is clamped where erfc(s*z) < 2^-150 (rounds to 0), which
+// keeps 2^(n+64) normal.
+inline float erfc_scaled64(float z, float s, float s2, float& e64) {
   const float zmax = 10.2f / s;
   z = z > zmax ? zmax : z;  // keeps NaN
   const float a = z * s;
   const float t = 2.0f / (2.0f + a);
-  const float zh = high_half(z);  // scalar math: zh*zh is exact
-  const float zl = z - zh;
-  e = exp_hilo<float, false>(-s2 * (zh * zh), -s2 * (zl * (z + zh)));
-  return t * erfc_q(t) * e;
+  const float zh = high_half(z);  // scalar math: z*z = hi + lo with hi = zh*zh exact
+  const float hi = zh * zh, lo = (z - zh) * (z + zh);
+  // exp(-s2 (hi + lo)), reduced as in exp_hilo: k holds n = round(-s2 (hi + lo) log2e) in its low
+  // mantissa bits, and -s2*hi - n*ln2_hi is exact (few significant bits on both sides).
+  const float k = (hi + lo) * (-s2 * consts<float>::log2e) + kRoundF;
+  const float n = k - kRoundF;
+  const float r = (hi * -s2 - n * consts<float>::ln2_hi) + (lo * -s2 - n * consts<float>::ln2_lo);
+  // scalar math: 2^(n+64) built from k's bits as pow2i does (n + 64 >= -87: normal)
+  e64 = exp_poly6(r) * from_bits((as_bits(k) + (127u + 64u)) << 23);
+  return t * erfc_q(t) * e64;
 }
+
+constexpr float kTwoM64f = 5.421010862427522e-20f;  // 2^-64
 
 }  // namespace vm
 
@@ -482,14 +505,14 @@ inline T verf(T x) {
   T small = vm::erf_small(a < T(0.5) ? x : T(0.5));
   T tail;
   if constexpr (sizeof(T) == 4) {
-    float e;
-    tail = vm::erfc_scaled(a > 0.5f ? a : 0.5f, 1.0f, 1.0f, e);
+    float e64;
+    tail = vm::erfc_scaled64(a > 0.5f ? a : 0.5f, 1.0f, 1.0f, e64) * vm::kTwoM64f;
   } else {
     tail = vm::erfc_tail(vm::tail_arg(a));
   }
   T w = a < T(0.5) ? T(1) : T(0);  // scalar math: blend by a 0/1 weight, both sides finite
   T y = w * small + (T(1) - w) * std::copysign(T(1) - tail, x);
-  return y + (x != x ? x : T(0));
+  return y + (x != x ? x : T(-0.0));  // adding -0 keeps erf(-0) = -0
 }
 
 // erfc(x) = 1 - erf(x), with relative accuracy for large positive x (no cancellation).
@@ -498,8 +521,8 @@ inline T verfc(T x) {
   T a = std::fabs(x);
   T tail;
   if constexpr (sizeof(T) == 4) {
-    float e;
-    tail = vm::erfc_scaled(a, 1.0f, 1.0f, e);  // the float fit covers every x >= 0; NaN flows
+    float e64;  // the float fit covers every x >= 0; NaN flows
+    tail = vm::erfc_scaled64(a, 1.0f, 1.0f, e64) * vm::kTwoM64f;
   } else {
     T small = T(1) - vm::erf_small(a < T(0.5) ? a : T(0.5));
     T w = a < T(0.5) ? T(1) : T(0);
@@ -520,9 +543,10 @@ inline NormalCdfPdf<T> vnormal(T x) {
   constexpr T kRsqrt2 = T(0.70710678118654752440);
   constexpr T kRsqrt2Pi = T(0.39894228040143267794);  // 1/sqrt(2 pi)
   if constexpr (sizeof(T) == 4) {
-    float e;
-    const float half_tail = 0.5f * vm::erfc_scaled(std::fabs(x), kRsqrt2, 0.5f, e);
-    return {x < 0.0f ? half_tail : 1.0f - half_tail, e * kRsqrt2Pi};
+    float e64;
+    const float half_tail =
+        vm::erfc_scaled64(std::fabs(x), kRsqrt2, 0.5f, e64) * (0.5f * vm::kTwoM64f);
+    return {x < 0.0f ? half_tail : 1.0f - half_tail, e64 * (kRsqrt2Pi * vm::kTwoM64f)};
   } else {
     return {T(0.5) * verfc(-x * kRsqrt2), vexp(T(-0.5) * x * x) * kRsqrt2Pi};
   }

@@ -287,3 +287,67 @@ def test_against_torch(name, kw, tfn, dtype):
     if dtype == np.float32:
         tol["atol"] = 5e-6  # torch's float32 gelu-tanh grad cancels (1 + tanh) for x << 0
     np.testing.assert_allclose(dx, xt.grad.numpy(), **tol)
+
+
+ALL_ACTS = ACTS + [
+    ("silu", {}), ("mish", {}), ("hardswish", {}), ("hardsigmoid", {}), ("logsigmoid", {}),
+    ("hardtanh", {"alpha": -0.5, "beta": 2.0}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [2, 15, 17, 33, 70_001])  # vector remainders; threads at 70K
+@pytest.mark.parametrize("name,kw", ALL_ACTS, ids=lambda v: v if isinstance(v, str) else "")
+def test_backward_one_dy_value_for_all(name, kw, n, dtype):
+    # dy of one value (a full sum's gradient, never filled in) is that value for every element:
+    # the same bits as the filled dy, against the NumPy reference too
+    x = _inputs(n, dtype, seed=n)
+    saved = _C.activation_forward(name, x, **kw) if name in SAVES_OUTPUT else x
+    dy = np.full(x.shape, 0.375, dtype)
+    full = _C.activation_backward(name, dy, saved, **kw)
+    one = _C.activation_backward(name, dy[:1], saved, **kw)
+    np.testing.assert_array_equal(one, full)
+    assert one.shape == x.shape and one.dtype == dtype
+    if (name, kw) in ACTS:  # (the rest have no NumPy reference here; the filled dy is tested)
+        tol = dict(TOL[dtype], atol=1e-5) if name in SAVES_OUTPUT else TOL[dtype]
+        np.testing.assert_allclose(one, ref.activation_backward(name, dy, x, **kw), **tol)
+    two_d = _C.activation_backward(name, dy[:1].reshape(1, 1), saved.reshape(1, -1), **kw)
+    np.testing.assert_array_equal(two_d.reshape(-1), full)  # dx takes saved's shape
+    with pytest.raises(ValueError, match="shape"):  # two values are not one
+        _C.activation_backward(name, dy[:2], saved[:1] if n > 2 else saved[:0], **kw)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["relu", "gelu", "silu", "hardswish", "sigmoid", "softplus"])
+def test_sum_and_mean_of_activation_gradients(name, dtype):
+    import ember
+    import ember.nn.functional as F
+
+    x0 = _inputs((33, 65), dtype, seed=3)
+    dy = np.full(x0.shape, 1.0, dtype)
+    saved = _C.activation_forward(name, x0) if name in SAVES_OUTPUT else x0
+    expect = _C.activation_backward(name, dy, saved)
+    for reduce, scale in (("sum", 1.0), ("mean", 1.0 / x0.size)):
+        x = ember.tensor(x0, requires_grad=True)
+        getattr(getattr(F, name)(x), reduce)().backward()
+        g = x.grad.numpy()
+        assert g.flags.writeable and g.flags.c_contiguous and g.dtype == dtype
+        np.testing.assert_allclose(
+            g, expect * dtype(scale), rtol=1e-6 if dtype == np.float32 else 1e-14
+        )
+        g += 1  # the leaf owns its gradient
+    # the activation's output read by a second op too, a hook on it, autograd.grad of it
+    x = ember.tensor(x0, requires_grad=True)
+    y = getattr(F, name)(x)
+    (y.sum() + (y * 2).sum()).backward()
+    np.testing.assert_allclose(x.grad.numpy(), 3 * expect, rtol=1e-6)
+    x = ember.tensor(x0, requires_grad=True)
+    y = getattr(F, name)(x)
+    seen = []
+    y.register_hook(lambda g: seen.append(g.numpy().copy()))
+    y.sum().backward()
+    np.testing.assert_array_equal(seen[0], dy)
+    np.testing.assert_allclose(x.grad.numpy(), expect, rtol=1e-6)
+    y = getattr(F, name)(ember.tensor(x0, requires_grad=True))
+    (gy,) = ember.autograd.grad(y.sum(), [y])
+    np.testing.assert_array_equal(gy.numpy(), dy)

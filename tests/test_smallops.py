@@ -240,3 +240,37 @@ def test_topk_bad_input():
         _C.topk_indices(x, -1, True, True)
     with pytest.raises(TypeError, match="topk_indices"):
         _C.topk_indices(x.astype(np.float16), 3, True, True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("largest", [True, False])
+def test_topk_distinct_rows_and_near_ties(dtype, largest):
+    # distinct top-k values, nothing tying the k-th and no NaN: the sorted insertion select
+    # (its answer is the only one); any tie or NaN: the heap, for PyTorch's tie order
+    rng = np.random.default_rng(11)
+    k = 10
+    for n in (640, 1031, 4096):
+        base = rng.permutation(n * 3)[:n].astype(dtype) - n  # distinct, both signs
+        rows = [base, base[::-1].copy(), np.sort(base)]
+        sign = 1 if largest else -1
+        order = np.argsort(-sign * base, kind="stable")
+        tie_edge = base.copy()
+        tie_edge[order[k]] = base[order[k - 1]]  # the k-th ties the (k+1)-th
+        tie_in = base.copy()
+        tie_in[order[3]] = base[order[2]]  # a tie inside the top k
+        rows += [tie_edge, tie_in]
+        if np.dtype(dtype).kind == "f":
+            zeros = base.copy()
+            zeros[order[k - 1]], zeros[order[k]] = 0.0, -0.0  # -0 ties +0 at the edge
+            nan = base.copy()
+            nan[order[-1]] = np.nan  # a NaN far from the top k
+            rows += [zeros, nan]
+        x = np.stack(rows)
+        v, i = ember.topk(ember.tensor(x), k, largest=largest)
+        want = np.argsort(-sign * x[:3], axis=1, kind="stable")[:, :k]
+        np.testing.assert_array_equal(i.numpy()[:3], want)
+        np.testing.assert_array_equal(v.numpy()[:3], np.take_along_axis(x[:3], want, 1))
+        torch = pytest.importorskip("torch")
+        tv, ti = torch.topk(torch.tensor(x), k, largest=largest)
+        np.testing.assert_array_equal(i.numpy(), ti.numpy())
+        np.testing.assert_array_equal(v.numpy(), tv.numpy())

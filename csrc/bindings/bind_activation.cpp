@@ -3,7 +3,7 @@
 //   activation_forward(name, x, alpha=0.0, beta=1.0, threshold=20.0, approximate="none",
 //                      out=None) -> y
 //   activation_backward(name, dy, saved, alpha=0.0, beta=1.0, threshold=20.0,
-//                       approximate="none") -> dx
+//                       approximate="none") -> dx   (dy: saved's shape, or one value for all)
 //
 // name: relu | leaky_relu (alpha = negative_slope) | elu (alpha) | gelu (approximate "none" |
 // "tanh") | sigmoid | tanh | softplus (beta, threshold) | silu | mish | hardswish | hardtanh (alpha
@@ -19,55 +19,56 @@ namespace ember {
 template <typename T>
 void relu_forward(T* y, const T* x, int64_t n);
 template <typename T>
-void relu_backward(T* dx, const T* dy, const T* x, int64_t n);
+void relu_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar);
 template <typename T>
 void leaky_relu_forward(T* y, const T* x, int64_t n, T slope);
 template <typename T>
-void leaky_relu_backward(T* dx, const T* dy, const T* x, int64_t n, T slope);
+void leaky_relu_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar, T slope);
 template <typename T>
 void elu_forward(T* y, const T* x, int64_t n, T alpha);
 template <typename T>
-void elu_backward(T* dx, const T* dy, const T* x, int64_t n, T alpha);
+void elu_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar, T alpha);
 template <typename T>
 void gelu_forward(T* y, const T* x, int64_t n, bool approximate);
 template <typename T>
-void gelu_backward(T* dx, const T* dy, const T* x, int64_t n, bool approximate);
+void gelu_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar, bool approximate);
 template <typename T>
 void sigmoid_forward(T* y, const T* x, int64_t n);
 template <typename T>
-void sigmoid_backward(T* dx, const T* dy, const T* y, int64_t n);
+void sigmoid_backward(T* dx, const T* dy, const T* y, int64_t n, bool dy_scalar);
 template <typename T>
 void tanh_forward(T* y, const T* x, int64_t n);
 template <typename T>
-void tanh_backward(T* dx, const T* dy, const T* y, int64_t n);
+void tanh_backward(T* dx, const T* dy, const T* y, int64_t n, bool dy_scalar);
 template <typename T>
 void softplus_forward(T* y, const T* x, int64_t n, T beta, T threshold);
 template <typename T>
-void softplus_backward(T* dx, const T* dy, const T* x, int64_t n, T beta, T threshold);
+void softplus_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar, T beta,
+                       T threshold);
 template <typename T>
 void silu_forward(T* y, const T* x, int64_t n);
 template <typename T>
-void silu_backward(T* dx, const T* dy, const T* x, int64_t n);
+void silu_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar);
 template <typename T>
 void mish_forward(T* y, const T* x, int64_t n);
 template <typename T>
-void mish_backward(T* dx, const T* dy, const T* x, int64_t n);
+void mish_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar);
 template <typename T>
 void hardswish_forward(T* y, const T* x, int64_t n);
 template <typename T>
-void hardswish_backward(T* dx, const T* dy, const T* x, int64_t n);
+void hardswish_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar);
 template <typename T>
 void hardtanh_forward(T* y, const T* x, int64_t n, T lo, T hi);
 template <typename T>
-void hardtanh_backward(T* dx, const T* dy, const T* x, int64_t n, T lo, T hi);
+void hardtanh_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar, T lo, T hi);
 template <typename T>
 void hardsigmoid_forward(T* y, const T* x, int64_t n);
 template <typename T>
-void hardsigmoid_backward(T* dx, const T* dy, const T* x, int64_t n);
+void hardsigmoid_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar);
 template <typename T>
 void logsigmoid_forward(T* y, const T* x, int64_t n);
 template <typename T>
-void logsigmoid_backward(T* dx, const T* dy, const T* x, int64_t n);
+void logsigmoid_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar);
 template <typename T>
 void vecmath_apply(T* y, const T* x, int64_t n, int which);
 
@@ -172,47 +173,48 @@ void run_forward(Act act, T* y, const T* x, int64_t n, const Params& p) {
 }
 
 template <typename T>
-void run_backward(Act act, T* dx, const T* dy, const T* s, int64_t n, const Params& p) {
+void run_backward(Act act, T* dx, const T* dy, const T* s, int64_t n, bool dy_scalar,
+                  const Params& p) {
   py::gil_scoped_release release;
   switch (act) {
     case Act::relu:
-      relu_backward<T>(dx, dy, s, n);
+      relu_backward<T>(dx, dy, s, n, dy_scalar);
       break;
     case Act::leaky_relu:
-      leaky_relu_backward<T>(dx, dy, s, n, T(p.alpha));
+      leaky_relu_backward<T>(dx, dy, s, n, dy_scalar, T(p.alpha));
       break;
     case Act::elu:
-      elu_backward<T>(dx, dy, s, n, T(p.alpha));
+      elu_backward<T>(dx, dy, s, n, dy_scalar, T(p.alpha));
       break;
     case Act::gelu:
-      gelu_backward<T>(dx, dy, s, n, p.approximate);
+      gelu_backward<T>(dx, dy, s, n, dy_scalar, p.approximate);
       break;
     case Act::sigmoid:
-      sigmoid_backward<T>(dx, dy, s, n);
+      sigmoid_backward<T>(dx, dy, s, n, dy_scalar);
       break;
     case Act::tanh:
-      tanh_backward<T>(dx, dy, s, n);
+      tanh_backward<T>(dx, dy, s, n, dy_scalar);
       break;
     case Act::softplus:
-      softplus_backward<T>(dx, dy, s, n, T(p.beta), T(p.threshold));
+      softplus_backward<T>(dx, dy, s, n, dy_scalar, T(p.beta), T(p.threshold));
       break;
     case Act::silu:
-      silu_backward<T>(dx, dy, s, n);
+      silu_backward<T>(dx, dy, s, n, dy_scalar);
       break;
     case Act::mish:
-      mish_backward<T>(dx, dy, s, n);
+      mish_backward<T>(dx, dy, s, n, dy_scalar);
       break;
     case Act::hardswish:
-      hardswish_backward<T>(dx, dy, s, n);
+      hardswish_backward<T>(dx, dy, s, n, dy_scalar);
       break;
     case Act::hardtanh:
-      hardtanh_backward<T>(dx, dy, s, n, T(p.alpha), T(p.beta));
+      hardtanh_backward<T>(dx, dy, s, n, dy_scalar, T(p.alpha), T(p.beta));
       break;
     case Act::hardsigmoid:
-      hardsigmoid_backward<T>(dx, dy, s, n);
+      hardsigmoid_backward<T>(dx, dy, s, n, dy_scalar);
       break;
     case Act::logsigmoid:
-      logsigmoid_backward<T>(dx, dy, s, n);
+      logsigmoid_backward<T>(dx, dy, s, n, dy_scalar);
       break;
   }
 }
@@ -257,13 +259,16 @@ py::array backward_py(const std::string& name, const py::array& dy, const py::ar
   require_same_dtype(dy, saved, op);
   require_contiguous(dy, op, "dy");
   require_contiguous(saved, op, "saved");
-  require_shape(saved, shape_of(dy), op, "saved");
-  const int64_t n = numel_checked(shape_of(dy), op);
-  py::array dx = empty_like_dtype(dy, shape_of(dy));
+  // dy of one value with a larger saved: that value for every element (a full sum's gradient)
+  const int64_t n = numel_checked(shape_of(saved), op);
+  const bool dy_scalar = dy.size() == 1 && n > 1;
+  if (!dy_scalar) require_shape(saved, shape_of(dy), op, "saved");
+  py::array dx = empty_like_dtype(saved, shape_of(saved));
   if (is_f32(dy))
-    run_backward<float>(act, ptr<float>(dx), cptr<float>(dy), cptr<float>(saved), n, p);
+    run_backward<float>(act, ptr<float>(dx), cptr<float>(dy), cptr<float>(saved), n, dy_scalar, p);
   else
-    run_backward<double>(act, ptr<double>(dx), cptr<double>(dy), cptr<double>(saved), n, p);
+    run_backward<double>(act, ptr<double>(dx), cptr<double>(dy), cptr<double>(saved), n, dy_scalar,
+                         p);
   return dx;
 }
 
@@ -307,7 +312,8 @@ void bind_activation(py::module_& m) {
         py::arg("alpha") = 0.0, py::arg("beta") = 1.0, py::arg("threshold") = 20.0,
         py::arg("approximate") = "none",
         "dx for act; saved is the forward OUTPUT y for sigmoid and tanh, the forward INPUT x for "
-        "every other one. Returns a new dx.");
+        "every other one. dy has saved's shape, or holds one value that every element takes (a "
+        "full sum's gradient, not filled in). Returns a new dx of saved's shape.");
   m.def("_vecmath", &vecmath_py, py::arg("name"), py::arg("x"),
         "Test hook: csrc/vecmath.h's exp|expm1|log|log1p|tanh|sigmoid|erf|erfc elementwise.");
 }

@@ -4,8 +4,8 @@
 //
 // What backward reads (`saved`): the OUTPUT y for sigmoid and tanh; the INPUT x for every other
 // one (relu, leaky_relu, elu, gelu, softplus, silu, mish, hardswish, hardtanh, hardsigmoid,
-// logsigmoid). Backward writes a fresh dx
-// (never accumulates).
+// logsigmoid). Backward writes a fresh dx (never accumulates); with dy_scalar, dy is one value
+// for every element (a full sum's gradient, never filled in).
 #include <algorithm>
 #include <cmath>
 
@@ -55,9 +55,15 @@ void map1(T* y, const T* x, int64_t n, Op op) {
   parallel_chunks(n, [&](int64_t b, int64_t e) { map1_range(y, x, b, e, op); });
 }
 
-// dx[i] = op(dy[i], s[i])
+// dx[i] = op(dy[i], s[i]); dy_scalar: dy is one value for every i (a full sum's gradient),
+// read once, so the pass streams s alone.
 template <typename T, typename Op>
-void map2(T* dx, const T* dy, const T* s, int64_t n, Op op) {
+void map2(T* dx, const T* dy, const T* s, int64_t n, bool dy_scalar, Op op) {
+  if (dy_scalar) {
+    const T g = n > 0 ? dy[0] : T(0);
+    map1(dx, s, n, [g, op](T v) { return op(g, v); });
+    return;
+  }
   parallel_chunks(n, [&](int64_t b, int64_t e) { map2_range(dx, dy, s, b, e, op); });
 }
 
@@ -71,8 +77,8 @@ void relu_forward(T* y, const T* x, int64_t n) {
 // dy, x (n) -> dx: dx = x <= 0 ? 0 : dy (the gradient at 0 is 0 and a NaN passes dy, as
 // PyTorch's threshold_backward).
 template <typename T>
-void relu_backward(T* dx, const T* dy, const T* x, int64_t n) {
-  map2(dx, dy, x, n, [](T g, T v) { return v <= T(0) ? T(0) : g; });
+void relu_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar) {
+  map2(dx, dy, x, n, dy_scalar, [](T g, T v) { return v <= T(0) ? T(0) : g; });
 }
 
 // x (n) -> y: y = x > 0 ? x : x * slope.
@@ -82,8 +88,8 @@ void leaky_relu_forward(T* y, const T* x, int64_t n, T slope) {
 }
 // dy, x (n) -> dx: dx = x > 0 ? dy : dy * slope.
 template <typename T>
-void leaky_relu_backward(T* dx, const T* dy, const T* x, int64_t n, T slope) {
-  map2(dx, dy, x, n, [slope](T g, T v) { return v > T(0) ? g : g * slope; });
+void leaky_relu_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar, T slope) {
+  map2(dx, dy, x, n, dy_scalar, [slope](T g, T v) { return v > T(0) ? g : g * slope; });
 }
 
 // x (n) -> y: y = x > 0 ? x : alpha * expm1(x)   (so -0 -> -0, as PyTorch's).
@@ -97,8 +103,8 @@ void elu_forward(T* y, const T* x, int64_t n, T alpha) {
 // dy, x (n) -> dx: dx = x > 0 ? dy : dy * alpha * exp(x)   (from the input, not the output; a
 // NaN x gives NaN, as PyTorch's vectorised loop, which all but a tensor's last few entries take).
 template <typename T>
-void elu_backward(T* dx, const T* dy, const T* x, int64_t n, T alpha) {
-  map2(dx, dy, x, n, [alpha](T g, T v) { return v > T(0) ? g : g * alpha * vexp(v); });
+void elu_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar, T alpha) {
+  map2(dx, dy, x, n, dy_scalar, [alpha](T g, T v) { return v > T(0) ? g : g * alpha * vexp(v); });
 }
 
 // x (n) -> y: approximate == false: y = x * Phi(x) = x/2 * erfc(-x/sqrt(2)) (exact GELU;
@@ -121,18 +127,18 @@ void gelu_forward(T* y, const T* x, int64_t n, bool approximate) {
 // tanh: with s = sigmoid(2 inner) = (1 + tanh(inner))/2:
 // dx = dy * (s + x * 2 s (1 - s) * k (1 + 3 * 0.044715 x^2)).
 template <typename T>
-void gelu_backward(T* dx, const T* dy, const T* x, int64_t n, bool approximate) {
+void gelu_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar, bool approximate) {
   constexpr T kBeta = T(0.79788456080286535588);
   constexpr T kKappa = T(0.044715);
   if (approximate)
-    map2(dx, dy, x, n, [](T g, T v) {
+    map2(dx, dy, x, n, dy_scalar, [](T g, T v) {
       T x2 = v * v;
       T s = vsigmoid(T(2) * kBeta * (v + kKappa * x2 * v));
       T d_inner = kBeta * (T(1) + T(3) * kKappa * x2);
       return g * (s + v * T(2) * s * (T(1) - s) * d_inner);
     });
   else
-    map2(dx, dy, x, n, [](T g, T v) {
+    map2(dx, dy, x, n, dy_scalar, [](T g, T v) {
       const NormalCdfPdf<T> p = vnormal(v);
       // inf * pdf(inf) = inf * 0: NaN, as PyTorch's (float32's pdf is clamped, not 0)
       const T vpdf = v - v != T(0) ? v * T(0) : v * p.pdf;
@@ -147,8 +153,8 @@ void sigmoid_forward(T* y, const T* x, int64_t n) {
 }
 // dy, y (n) -> dx: dx = dy * (1 - y) * y   (from the OUTPUT y).
 template <typename T>
-void sigmoid_backward(T* dx, const T* dy, const T* y, int64_t n) {
-  map2(dx, dy, y, n, [](T g, T s) { return g * (T(1) - s) * s; });
+void sigmoid_backward(T* dx, const T* dy, const T* y, int64_t n, bool dy_scalar) {
+  map2(dx, dy, y, n, dy_scalar, [](T g, T s) { return g * (T(1) - s) * s; });
 }
 
 // x (n) -> y: y = tanh(x).
@@ -158,8 +164,8 @@ void tanh_forward(T* y, const T* x, int64_t n) {
 }
 // dy, y (n) -> dx: dx = dy * (1 - y^2)   (from the OUTPUT y).
 template <typename T>
-void tanh_backward(T* dx, const T* dy, const T* y, int64_t n) {
-  map2(dx, dy, y, n, [](T g, T t) { return g * (T(1) - t * t); });
+void tanh_backward(T* dx, const T* dy, const T* y, int64_t n, bool dy_scalar) {
+  map2(dx, dy, y, n, dy_scalar, [](T g, T t) { return g * (T(1) - t * t); });
 }
 
 // x (n) -> y: y = beta*x > threshold ? x : log(1 + exp(beta*x)) / beta, computed as
@@ -176,8 +182,9 @@ void softplus_forward(T* y, const T* x, int64_t n, T beta, T threshold) {
 }
 // dy, x (n) -> dx: dx = beta*x > threshold ? dy : dy * sigmoid(beta*x).
 template <typename T>
-void softplus_backward(T* dx, const T* dy, const T* x, int64_t n, T beta, T threshold) {
-  map2(dx, dy, x, n, [beta, threshold](T g, T v) {
+void softplus_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar, T beta,
+                       T threshold) {
+  map2(dx, dy, x, n, dy_scalar, [beta, threshold](T g, T v) {
     T z = v * beta;
     return z > threshold ? g : g * vsigmoid(z);
   });
@@ -190,8 +197,8 @@ void silu_forward(T* y, const T* x, int64_t n) {
 }
 // dy, x (n) -> dx: dx = dy * s * (1 + x * (1 - s)), s = sigmoid(x).
 template <typename T>
-void silu_backward(T* dx, const T* dy, const T* x, int64_t n) {
-  map2(dx, dy, x, n, [](T g, T v) {
+void silu_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar) {
+  map2(dx, dy, x, n, dy_scalar, [](T g, T v) {
     T s = vsigmoid(v);
     return g * (s * (T(1) + v * (T(1) - s)));
   });
@@ -210,8 +217,8 @@ void mish_forward(T* y, const T* x, int64_t n) {
 }
 // dy, x (n) -> dx: dx = dy * (t + x * sigmoid(x) * (1 - t^2)), t = tanh(softplus(x)).
 template <typename T>
-void mish_backward(T* dx, const T* dy, const T* x, int64_t n) {
-  map2(dx, dy, x, n, [](T g, T v) {
+void mish_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar) {
+  map2(dx, dy, x, n, dy_scalar, [](T g, T v) {
     T t = vtanh(softplus1(v));
     return g * (t + v * vsigmoid(v) * (T(1) - t * t));
   });
@@ -228,8 +235,8 @@ void hardswish_forward(T* y, const T* x, int64_t n) {
 // dy, x (n) -> dx: dx = x <= -3 ? 0 : x >= 3 ? dy : dy * (x / 3 + 1/2); a NaN x gives NaN, as
 // PyTorch's vectorised loop (its scalar tail, a tensor's last few entries, passes dy).
 template <typename T>
-void hardswish_backward(T* dx, const T* dy, const T* x, int64_t n) {
-  map2(dx, dy, x, n, [](T g, T v) {
+void hardswish_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar) {
+  map2(dx, dy, x, n, dy_scalar, [](T g, T v) {
     return v <= T(-3) ? T(0) : (v >= T(3) ? g : g * (v / T(3) + T(0.5)));  // NaN stays NaN
   });
 }
@@ -241,8 +248,8 @@ void hardtanh_forward(T* y, const T* x, int64_t n, T lo, T hi) {
 }
 // dy, x (n) -> dx: dx = lo < x < hi ? dy : 0 (PyTorch's: a NaN x gets 0).
 template <typename T>
-void hardtanh_backward(T* dx, const T* dy, const T* x, int64_t n, T lo, T hi) {
-  map2(dx, dy, x, n, [lo, hi](T g, T v) { return v > lo && v < hi ? g : T(0); });
+void hardtanh_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar, T lo, T hi) {
+  map2(dx, dy, x, n, dy_scalar, [lo, hi](T g, T v) { return v > lo && v < hi ? g : T(0); });
 }
 
 // x (n) -> y: y = min(max(x + 3, 0), 6) / 6 (hardsigmoid; NaN propagates).
@@ -257,9 +264,9 @@ void hardsigmoid_forward(T* y, const T* x, int64_t n) {
 }
 // dy, x (n) -> dx: dx = -3 < x < 3 ? dy * (1/6 rounded to float, in double too, as PyTorch) : 0.
 template <typename T>
-void hardsigmoid_backward(T* dx, const T* dy, const T* x, int64_t n) {
+void hardsigmoid_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar) {
   constexpr T kSixth = T(1.0f / 6.0f);
-  map2(dx, dy, x, n, [](T g, T v) { return v > T(-3) && v < T(3) ? g * kSixth : T(0); });
+  map2(dx, dy, x, n, dy_scalar, [](T g, T v) { return v > T(-3) && v < T(3) ? g * kSixth : T(0); });
 }
 
 // x (n) -> y: y = log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)) (finite for any finite x).
@@ -269,8 +276,8 @@ void logsigmoid_forward(T* y, const T* x, int64_t n) {
 }
 // dy, x (n) -> dx: dx = dy * sigmoid(-x).
 template <typename T>
-void logsigmoid_backward(T* dx, const T* dy, const T* x, int64_t n) {
-  map2(dx, dy, x, n, [](T g, T v) { return g * vsigmoid(-v); });
+void logsigmoid_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar) {
+  map2(dx, dy, x, n, dy_scalar, [](T g, T v) { return g * vsigmoid(-v); });
 }
 
 // Test hook: y = f(x) for one vecmath function (0 exp, 1 expm1, 2 log, 3 log1p, 4 tanh,
@@ -308,60 +315,63 @@ void vecmath_apply(T* y, const T* x, int64_t n, int which) {
 }
 
 template void relu_forward<float>(float*, const float*, int64_t);
-template void relu_backward<float>(float*, const float*, const float*, int64_t);
+template void relu_backward<float>(float*, const float*, const float*, int64_t, bool);
 template void leaky_relu_forward<float>(float*, const float*, int64_t, float);
-template void leaky_relu_backward<float>(float*, const float*, const float*, int64_t, float);
+template void leaky_relu_backward<float>(float*, const float*, const float*, int64_t, bool, float);
 template void elu_forward<float>(float*, const float*, int64_t, float);
-template void elu_backward<float>(float*, const float*, const float*, int64_t, float);
+template void elu_backward<float>(float*, const float*, const float*, int64_t, bool, float);
 template void gelu_forward<float>(float*, const float*, int64_t, bool);
-template void gelu_backward<float>(float*, const float*, const float*, int64_t, bool);
+template void gelu_backward<float>(float*, const float*, const float*, int64_t, bool, bool);
 template void sigmoid_forward<float>(float*, const float*, int64_t);
-template void sigmoid_backward<float>(float*, const float*, const float*, int64_t);
+template void sigmoid_backward<float>(float*, const float*, const float*, int64_t, bool);
 template void tanh_forward<float>(float*, const float*, int64_t);
-template void tanh_backward<float>(float*, const float*, const float*, int64_t);
+template void tanh_backward<float>(float*, const float*, const float*, int64_t, bool);
 template void softplus_forward<float>(float*, const float*, int64_t, float, float);
-template void softplus_backward<float>(float*, const float*, const float*, int64_t, float, float);
+template void softplus_backward<float>(float*, const float*, const float*, int64_t, bool, float,
+                                       float);
 template void vecmath_apply<float>(float*, const float*, int64_t, int);
 template void silu_forward<float>(float*, const float*, int64_t);
-template void silu_backward<float>(float*, const float*, const float*, int64_t);
+template void silu_backward<float>(float*, const float*, const float*, int64_t, bool);
 template void mish_forward<float>(float*, const float*, int64_t);
-template void mish_backward<float>(float*, const float*, const float*, int64_t);
+template void mish_backward<float>(float*, const float*, const float*, int64_t, bool);
 template void hardswish_forward<float>(float*, const float*, int64_t);
-template void hardswish_backward<float>(float*, const float*, const float*, int64_t);
+template void hardswish_backward<float>(float*, const float*, const float*, int64_t, bool);
 template void hardtanh_forward<float>(float*, const float*, int64_t, float, float);
-template void hardtanh_backward<float>(float*, const float*, const float*, int64_t, float, float);
+template void hardtanh_backward<float>(float*, const float*, const float*, int64_t, bool, float,
+                                       float);
 template void hardsigmoid_forward<float>(float*, const float*, int64_t);
-template void hardsigmoid_backward<float>(float*, const float*, const float*, int64_t);
+template void hardsigmoid_backward<float>(float*, const float*, const float*, int64_t, bool);
 template void logsigmoid_forward<float>(float*, const float*, int64_t);
-template void logsigmoid_backward<float>(float*, const float*, const float*, int64_t);
+template void logsigmoid_backward<float>(float*, const float*, const float*, int64_t, bool);
 template void relu_forward<double>(double*, const double*, int64_t);
-template void relu_backward<double>(double*, const double*, const double*, int64_t);
+template void relu_backward<double>(double*, const double*, const double*, int64_t, bool);
 template void leaky_relu_forward<double>(double*, const double*, int64_t, double);
-template void leaky_relu_backward<double>(double*, const double*, const double*, int64_t, double);
+template void leaky_relu_backward<double>(double*, const double*, const double*, int64_t, bool,
+                                          double);
 template void elu_forward<double>(double*, const double*, int64_t, double);
-template void elu_backward<double>(double*, const double*, const double*, int64_t, double);
+template void elu_backward<double>(double*, const double*, const double*, int64_t, bool, double);
 template void gelu_forward<double>(double*, const double*, int64_t, bool);
-template void gelu_backward<double>(double*, const double*, const double*, int64_t, bool);
+template void gelu_backward<double>(double*, const double*, const double*, int64_t, bool, bool);
 template void sigmoid_forward<double>(double*, const double*, int64_t);
-template void sigmoid_backward<double>(double*, const double*, const double*, int64_t);
+template void sigmoid_backward<double>(double*, const double*, const double*, int64_t, bool);
 template void tanh_forward<double>(double*, const double*, int64_t);
-template void tanh_backward<double>(double*, const double*, const double*, int64_t);
+template void tanh_backward<double>(double*, const double*, const double*, int64_t, bool);
 template void softplus_forward<double>(double*, const double*, int64_t, double, double);
-template void softplus_backward<double>(double*, const double*, const double*, int64_t, double,
-                                        double);
+template void softplus_backward<double>(double*, const double*, const double*, int64_t, bool,
+                                        double, double);
 template void vecmath_apply<double>(double*, const double*, int64_t, int);
 template void silu_forward<double>(double*, const double*, int64_t);
-template void silu_backward<double>(double*, const double*, const double*, int64_t);
+template void silu_backward<double>(double*, const double*, const double*, int64_t, bool);
 template void mish_forward<double>(double*, const double*, int64_t);
-template void mish_backward<double>(double*, const double*, const double*, int64_t);
+template void mish_backward<double>(double*, const double*, const double*, int64_t, bool);
 template void hardswish_forward<double>(double*, const double*, int64_t);
-template void hardswish_backward<double>(double*, const double*, const double*, int64_t);
+template void hardswish_backward<double>(double*, const double*, const double*, int64_t, bool);
 template void hardtanh_forward<double>(double*, const double*, int64_t, double, double);
-template void hardtanh_backward<double>(double*, const double*, const double*, int64_t, double,
-                                        double);
+template void hardtanh_backward<double>(double*, const double*, const double*, int64_t, bool,
+                                        double, double);
 template void hardsigmoid_forward<double>(double*, const double*, int64_t);
-template void hardsigmoid_backward<double>(double*, const double*, const double*, int64_t);
+template void hardsigmoid_backward<double>(double*, const double*, const double*, int64_t, bool);
 template void logsigmoid_forward<double>(double*, const double*, int64_t);
-template void logsigmoid_backward<double>(double*, const double*, const double*, int64_t);
+template void logsigmoid_backward<double>(double*, const double*, const double*, int64_t, bool);
 
 }  // namespace ember

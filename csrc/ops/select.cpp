@@ -83,11 +83,63 @@ void heap_select_row(Entry<T>* q, const T* x, int64_t n, int64_t k) {
   std::sort_heap(q, q + k, before);
 }
 
+// How many of x[0, n) are at least as good as t (>= t for largest, <= t else): one branch-free
+// pass (compiled per ISA).
 template <typename T, bool largest>
-void topk_row(int64_t* idx, const T* x, int64_t n, int64_t k, bool sorted, Entry<T>* q) {
+EMBER_SIMD int64_t count_as_good(const T* x, int64_t n, T t) {
+  int64_t good = 0;
+  for (int64_t j = 0; j < n; ++j) good += largest ? x[j] >= t : x[j] <= t;
+  return good;
+}
+
+// out[b] = the best of x[16 b, 16 b + 16) for b < nblk, NaN when the block holds one.
+template <typename T, bool largest>
+EMBER_SIMD void block_bests(T* out, const T* x, int64_t nblk) {
+  for (int64_t b = 0; b < nblk; ++b) {
+    T m = x[b * 16];
+    for (int i = 1; i < 16; ++i) {
+      const T v = x[b * 16 + i];
+      m = (largest ? v > m : v < m) || v != v ? v : m;  // a NaN, once taken, stays
+    }
+    out[b] = m;
+  }
+}
+
+// heap_select_row's result by a cheaper route, when it is the only possible one. The k-th best
+// of the 16-blocks' bests is at most as good as the k-th best entry (k blocks each hold one at
+// least as good), so the entries at least as good as it are the only candidates (a few more than
+// k on most rows); they are sorted best first into q. When the k best values are distinct, no
+// other entry ties the k-th and the row has no NaN, the set and its order are unique and any
+// correct selection returns exactly what partial_sort does; otherwise (ties decide by the heap's
+// steps) this returns false and the caller runs the heap. vals: n values of scratch. Random rows
+// of 1024 floats, k = 10: ~2x faster than the heap.
+template <typename T, bool largest>
+bool sorted_select_row(Entry<T>* q, T* vals, const T* x, int64_t n, int64_t k) {
+  auto better = [](T a, T b) { return largest ? a > b : a < b; };
+  const int64_t nblk = n / 16;  // >= 4k (k * 64 <= n)
+  block_bests<T, largest>(vals, x, nblk);
+  for (int64_t b = 0; b < nblk; ++b)
+    if (is_nan(vals[b])) return false;  // NaN: the heap's order (and no order for nth_element)
+  std::nth_element(vals, vals + k - 1, vals + nblk, better);
+  const T t = vals[k - 1];
+  int64_t c = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    if (better(t, x[j])) continue;
+    if (c == nblk) return false;  // (many ties with t: the heap)
+    q[c++] = {x[j], j};
+  }
+  std::partial_sort(q, q + k, q + c,
+                    [&](const Entry<T>& a, const Entry<T>& b) { return better(a.first, b.first); });
+  for (int64_t i = 1; i < k; ++i)
+    if (!better(q[i - 1].first, q[i].first)) return false;  // a tie inside the k best
+  return count_as_good<T, largest>(x, n, q[k - 1].first) == k;
+}
+
+template <typename T, bool largest>
+void topk_row(int64_t* idx, const T* x, int64_t n, int64_t k, bool sorted, Entry<T>* q, T* vals) {
   const Before<T, largest> before;
   if (k * 64 <= n) {  // small k: a heap select, always sorted (also for sorted=False)
-    heap_select_row<T, largest>(q, x, n, k);
+    if (!sorted_select_row<T, largest>(q, vals, x, n, k)) heap_select_row<T, largest>(q, x, n, k);
   } else {
     for (int64_t j = 0; j < n; ++j) q[j] = {x[j], j};
     std::nth_element(q, q + k - 1, q + n, before);
@@ -152,11 +204,11 @@ template <typename T>
 void topk_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, int64_t k, bool largest,
                   bool sorted) {
   if (k == 0) return;
-  for_rows<T>(rows, n, [&](int64_t r, Entry<T>* q, T*, int64_t*) {
+  for_rows<T>(rows, n, [&](int64_t r, Entry<T>* q, T* vals, int64_t*) {
     if (largest)
-      topk_row<T, true>(idx + r * k, x + r * n, n, k, sorted, q);
+      topk_row<T, true>(idx + r * k, x + r * n, n, k, sorted, q, vals);
     else
-      topk_row<T, false>(idx + r * k, x + r * n, n, k, sorted, q);
+      topk_row<T, false>(idx + r * k, x + r * n, n, k, sorted, q, vals);
   });
 }
 

@@ -2,13 +2,16 @@
 // erf, erfc, erfinv, lgamma, digamma, polygamma(order, .), i0, i1 (i1 is i0's derivative),
 // and the regularised incomplete gamma functions P(a, x) and Q(a, x) = 1 - P (gammainc(c)).
 // NumPy has none of these and SciPy is not a dependency. Each value is computed in double and
-// stored as T. These are compute-bound, so threads start at a few thousand elements.
+// stored as T, except erf: vecmath.h's vectorised verf in T (float within 4 ulp, double within
+// 1e-15 relative), ~20x faster than std::erf one value at a time. These are compute-bound, so
+// threads start at a few thousand elements.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "common.h"
+#include "vecmath.h"
 
 namespace ember {
 
@@ -201,12 +204,29 @@ void gammainc_forward(T* y, const T* a, const T* x, int64_t n, bool upper) {
 template void gammainc_forward<float>(float*, const float*, const float*, int64_t, bool);
 template void gammainc_forward<double>(double*, const double*, const double*, int64_t, bool);
 
+namespace {
+// y[i] = erf(x[i]) over [b, e): compiled per ISA (EMBER_SIMD, see vecmath.h).
+template <typename T>
+EMBER_SIMD void erf_span(T* y, const T* x, int64_t b, int64_t e) {
+  for (int64_t i = b; i < e; ++i) y[i] = verf(x[i]);
+}
+}  // namespace
+
 // x (n) -> y (n): y = f(x) for f by id: 0 erf, 1 erfc, 2 erfinv, 3 lgamma, 4 digamma,
 // 5 polygamma (order), 6 i0, 7 i1.
 template <typename T>
 void special_forward(T* y, const T* x, int64_t n, int which, int order) {
   EMBER_CHECK(which >= 0 && which <= 7, "special_forward: unknown function id ", which);
   EMBER_CHECK(order >= 0, "special_forward: polygamma order must be >= 0, got ", order);
+  if (which == 0) {  // vectorised: one contiguous chunk per thread
+    const int nt = threads_for(n, int64_t(1) << 15);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+      const int64_t t = omp_get_thread_num(), k = omp_get_num_threads();
+      erf_span(y, x, n * t / k, n * (t + 1) / k);
+    }
+    return;
+  }
   // std::lgamma writes the global signgam: that one runs serially.
   const int nt = which == 3 ? 1 : threads_for(n, 4096);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)

@@ -130,6 +130,22 @@ def _as_operand(x):
 _BINARY_CODE = {np.add: 0, np.subtract: 1, np.multiply: 2, np.true_divide: 3}
 
 
+def _ignoring(**errs):
+    """call(fn, *args) = fn(*args) under np.errstate(**errs), in errstate's decorator form: ~1 us
+    a call cheaper than the with-statement, which builds an errstate object each time."""
+
+    @np.errstate(**errs)
+    def call(fn, *args):
+        return fn(*args)
+
+    return call
+
+
+_quiet_div = _ignoring(divide="ignore", invalid="ignore")  # x/0 is inf or nan, silently
+_quiet_pow = _ignoring(over="ignore", invalid="ignore", divide="ignore")  # as torch: inf/nan
+_quiet_all = _ignoring(all="ignore")
+
+
 def _row_or_col(big: tuple, small: tuple):
     """(rows, n, per_row) when ``small`` broadcast to ``big`` is a row repeated over the
     leading dims (per_row False) or one value per row of the leading dims (per_row True)."""
@@ -152,10 +168,12 @@ def _row_or_col(big: tuple, small: tuple):
     return (rows, n, per_row) if n >= 8 else None
 
 
-def _bcast(ufunc, a, b):
+def _bcast(ufunc, a, b, call=None):
     """``ufunc(a, b)`` (add, subtract, multiply, true_divide); a large C-contiguous float array
     with a row or column of its dtype broadcast against it goes to _C.broadcast_binary: one IEEE
-    operation per element as NumPy, ~2x faster (NumPy pays its broadcast iterator per row)."""
+    operation per element as NumPy, ~2x faster (NumPy pays its broadcast iterator per row).
+    ``call`` (one of the _ignoring helpers) runs the NumPy ufunc when it is used: the C++ kernel
+    sets no floating-point flags to silence."""
     if (
         type(a) is np.ndarray
         and type(b) is np.ndarray
@@ -171,7 +189,7 @@ def _bcast(ufunc, a, b):
                 v = np.ascontiguousarray(small).reshape(-1)
                 y = _C.broadcast_binary(big.reshape(rows, n), v, _BINARY_CODE[ufunc], per_row, flip)
                 return y.reshape(big.shape)
-    return ufunc(a, b)
+    return ufunc(a, b) if call is None else call(ufunc, a, b)
 
 
 class Add(Function):
@@ -268,8 +286,7 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        with np.errstate(divide="ignore", invalid="ignore"):  # x/0 is inf or nan, silently
-            return _bcast(np.true_divide, a, b)
+        return _bcast(np.true_divide, a, b, _quiet_div)
 
     @staticmethod
     def backward(ctx, g):
@@ -311,22 +328,25 @@ def _pow_scalar(a: np.ndarray, e):
     """a ** e for a float array and a Python number e, by PyTorch's special cases: 2 and 3 by
     products, 0.5 and -0.5 by sqrt ((-inf) ** 0.5 is NaN, (-0.0) ** -0.5 is -inf), -1 and -2 by
     division. np.power's generic loop is also ~6x slower than np.square for the hot x ** 2."""
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # as torch: inf/nan
-        if e == 1:
-            return a.copy()
-        if e == 2:
-            return np.square(a)
-        if e == 3:
-            return a * a * a
-        if e == 0.5:
-            return np.sqrt(a)
-        if e == -0.5:
-            return 1 / np.sqrt(a)
-        if e == -1:
-            return 1 / a
-        if e == -2:
-            return 1 / (a * a)
-        return np.power(a, e)
+    return _quiet_pow(_pow_scalar_loud, a, e)
+
+
+def _pow_scalar_loud(a: np.ndarray, e):
+    if e == 1:
+        return a.copy()
+    if e == 2:
+        return np.square(a)
+    if e == 3:
+        return a * a * a
+    if e == 0.5:
+        return np.sqrt(a)
+    if e == -0.5:
+        return 1 / np.sqrt(a)
+    if e == -1:
+        return 1 / a
+    if e == -2:
+        return 1 / (a * a)
+    return np.power(a, e)
 
 
 class Pow(Function):
@@ -1509,10 +1529,21 @@ def _axes(dim, ndim: int, op: str):
     return tuple(out) if ndim else ()
 
 
-def _expand_grad(g, shape, axes, keepdim):
+def _reads_broadcast(ctx) -> bool:
+    """Whether the node that made ctx's input reads a broadcast gradient as it is (its class
+    sets _broadcast_grad, as Activation: one value, read once) and no hook of that tensor sees
+    the gradient first."""
+    p = ctx.parents[0]
+    node = None if p is None else p._ctx
+    return getattr(node, "_broadcast_grad", False) and node._tensor_hooks is None
+
+
+def _expand_grad(g, shape, axes, keepdim, view: bool = False):
     if g.shape == shape:  # nothing reduced (a scalar loss's .sum()): g as it is, no view
         return g
     if g.size == 1 and len(shape) > 0:
+        if view:  # the consumer reads the one value itself (see _reads_broadcast): no fill
+            return np.broadcast_to(g.reshape(()), shape)
         # a full reduction's gradient: filled in (~10 us for 1 MiB by _C.fill's full-width
         # stores, ~18 us by NumPy's fill), not a stride-0 view that NumPy reads several times
         # slower in every later op and copies into a leaf's .grad
@@ -1545,7 +1576,7 @@ class Sum(Function):
     @staticmethod
     def backward(ctx, g):
         shape, axes, keepdim = ctx.meta
-        return _expand_grad(g, shape, axes, keepdim), None, None
+        return _expand_grad(g, shape, axes, keepdim, _reads_broadcast(ctx)), None, None
 
     @staticmethod
     def backward_graph(ctx, g):
@@ -1620,7 +1651,7 @@ class Mean(Function):
         shape, axes, keepdim = ctx.meta
         if not ctx.count:  # an empty input: an empty gradient (no 0 / 0)
             return np.zeros(shape, g.dtype), None, None
-        return _expand_grad(g / ctx.count, shape, axes, keepdim), None, None
+        return _expand_grad(g / ctx.count, shape, axes, keepdim, _reads_broadcast(ctx)), None, None
 
     @staticmethod
     def backward_graph(ctx, g):
@@ -2438,8 +2469,7 @@ class Elementwise(Function):
 
     @staticmethod
     def forward(ctx, x, f, df):
-        with np.errstate(all="ignore"):
-            y = f(x)
+        y = _quiet_all(f, x)
         ctx.save_for_backward(x, y)
         ctx.df = df
         return y

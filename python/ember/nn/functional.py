@@ -204,6 +204,7 @@ class Activation(Function):
     hardsigmoid, logsigmoid) or output y (sigmoid, tanh)."""
 
     _FROM_OUTPUT = ("sigmoid", "tanh")
+    _broadcast_grad = True  # a full sum's gradient arrives unfilled: the kernel reads it once
 
     @staticmethod
     def forward(ctx, x, name, params):
@@ -216,6 +217,8 @@ class Activation(Function):
     @staticmethod
     def backward(ctx, g):
         (saved,) = ctx.saved_tensors
+        if g.size > 1 and not any(g.strides):  # one value broadcast: the kernel takes it alone
+            g = g.reshape(-1)[:1]
         g = _contig(g.astype(saved.dtype, copy=False))
         return _C.activation_backward(ctx.act, g, saved, **ctx.params), None, None
 
