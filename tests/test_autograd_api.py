@@ -105,6 +105,8 @@ def test_grad_fn_of_views_and_multi_output_nodes():
     assert eg.get_gradient_edge(x).node.variable is x
     with pytest.raises(RuntimeError, match="does not require grad"):
         eg.get_gradient_edge(ember.randn(2))
+    with pytest.raises(TypeError, match="expected a Tensor"):
+        eg.get_gradient_edge([1.0])
     assert "grad_fn=<MulBackward0>" in repr(x * 2)
     assert repr(x.grad_fn) == "None" and "MulBackward0 object" in repr((x * 2).grad_fn)
 

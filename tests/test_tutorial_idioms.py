@@ -189,3 +189,14 @@ def test_set_default_tensor_type_is_torchs_deprecated_dtype_switch():
             ember.set_default_tensor_type(ember.LongTensor)
     finally:
         ember.set_default_dtype(np.float32)
+
+
+def test_new_entry_points_refuse_bad_input_clearly():
+    with pytest.raises(TypeError, match="must be Tensor, not list"):
+        ember.relu_([1.0, -1.0])
+    with pytest.raises(TypeError, match="DLPack"):
+        ember.from_dlpack([1, 2])
+    import io
+
+    with pytest.raises(ValueError, match="damaged zip"):
+        ember.load(io.BytesIO(b"PK\x03\x04garbage"))

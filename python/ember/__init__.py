@@ -618,6 +618,8 @@ def set_flush_denormal(mode: bool) -> bool:
 
 def from_dlpack(ext_tensor) -> Tensor:
     """A tensor sharing the memory of any DLPack-capable CPU array (NumPy, torch, JAX)."""
+    if not hasattr(ext_tensor, "__dlpack__"):
+        raise TypeError(f"from_dlpack: expected a DLPack array, got {type(ext_tensor).__name__}")
     return Tensor(_np.from_dlpack(ext_tensor))
 
 
@@ -631,6 +633,10 @@ def is_storage(obj) -> bool:
 
 def _inplace_function(name: str):
     def fn(input, *args, **kwargs):  # noqa: A002
+        if not isinstance(input, Tensor):
+            raise TypeError(
+                f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}"
+            )
         return getattr(input, name)(*args, **kwargs)
 
     fn.__name__ = fn.__qualname__ = name

@@ -366,7 +366,10 @@ class _TorchUnpickler(pickle.Unpickler):
 
 
 def _load_torch_zip(payload: bytes):
-    archive = zipfile.ZipFile(io.BytesIO(payload))
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(payload))
+    except zipfile.BadZipFile as e:
+        raise ValueError(f"ember.load: a damaged zip file ({e})") from None
     pickles = [n for n in archive.namelist() if n.endswith("data.pkl")]
     if len(pickles) != 1:
         raise ValueError("ember.load: a zip file that torch.save did not write")

@@ -154,6 +154,8 @@ class GradientEdge(NamedTuple):
 def get_gradient_edge(tensor) -> GradientEdge:
     """The edge backward reaches ``tensor`` by: its grad_fn and output index (a leaf's
     AccumulateGrad), as torch.autograd.graph.get_gradient_edge."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"get_gradient_edge: expected a Tensor, got {type(tensor).__name__}")
     if not tensor.requires_grad:
         raise RuntimeError("get_gradient_edge: the tensor does not require grad")
     return GradientEdge(*_edge(tensor))
