@@ -186,3 +186,29 @@ def test_default_convert_and_collate():
     P = namedtuple("P", "x y")
     got = D.default_collate([P(1.0, np.ones(2)), P(2.0, np.zeros(2))])
     assert isinstance(got, P) and got.x.numpy().tolist() == [1.0, 2.0] and got.y.shape == (2, 2)
+
+
+def test_distributed_sampler_splits_like_torchs():
+    from torch.utils.data.distributed import DistributedSampler as TorchSampler
+
+    from ember.utils.data.distributed import DistributedSampler
+
+    for n in (0, 1, 7, 10, 11):
+        for replicas in (1, 3, 4):
+            for drop_last in (False, True):
+                for rank in range(replicas):
+                    args = (list(range(n)), replicas, rank)
+                    ours = DistributedSampler(*args, shuffle=False, drop_last=drop_last)
+                    ref = TorchSampler(*args, shuffle=False, drop_last=drop_last)
+                    assert list(ours) == list(ref) and len(ours) == len(ref)
+    # shuffled: the ranks still cover the dataset, and set_epoch reshuffles
+    parts = [list(DistributedSampler(range(10), 3, r, seed=5)) for r in range(3)]
+    assert sorted(set(sum(parts, []))) == list(range(10)) and all(len(p) == 4 for p in parts)
+    sampler = DistributedSampler(range(10))
+    first = list(sampler)
+    sampler.set_epoch(1)
+    assert sorted(first) == list(range(10)) and list(sampler) != first
+    with pytest.raises(ValueError, match="Invalid rank 2"):
+        DistributedSampler(range(4), num_replicas=2, rank=2)
+    with pytest.raises(ValueError, match="positive integer"):
+        DistributedSampler(range(4), num_replicas=0)

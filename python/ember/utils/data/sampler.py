@@ -2,6 +2,7 @@
 
 from ember.data import (  # noqa: F401
     BatchSampler,
+    DistributedSampler,
     RandomSampler,
     Sampler,
     SequentialSampler,

@@ -1,0 +1,3 @@
+"""``torch.utils.data.distributed``: ``DistributedSampler`` from ``ember.data``."""
+
+from ember.data import DistributedSampler  # noqa: F401
