@@ -52,10 +52,10 @@ logsumexp multigammaln ndtr ndtri polygamma psi round sinc xlog1py xlogy
 """.split()
 
 
-def numpy_names(dim, keepdim, axis, keepdims, default_dim=None):
-    """(dim, keepdim) from torch's arguments and their NumPy spellings."""
+def numpy_names(dim, keepdim, axis, keepdims):
+    """(dim, keepdim) from torch's arguments and their NumPy spellings (dim defaults to None)."""
     if axis is not None:
-        if dim is not default_dim:
+        if dim is not None:
             raise TypeError("got multiple values for argument 'dim' (also given as 'axis')")
         dim = axis
     return dim, (keepdim if keepdims is None else keepdims)
@@ -85,12 +85,12 @@ def takes_numpy_names(fn):
     return op
 
 
-def takes_out(fn, numpy_names: bool):
+def takes_out(fn, aliases: bool):
     """``fn`` taking torch's ``out=`` keyword (and, if asked, ``axis``/``keepdims``)."""
 
     @functools.wraps(fn)
     def op(*args, out=None, **kwargs):
-        if numpy_names and kwargs and ("axis" in kwargs or "keepdims" in kwargs):
+        if aliases and kwargs and ("axis" in kwargs or "keepdims" in kwargs):
             kwargs = _renamed(kwargs)
         if out is None:
             return fn(*args, **kwargs)
