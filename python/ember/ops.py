@@ -258,7 +258,10 @@ def sub(a, b, *, alpha=1) -> Tensor:
 class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        # each operand is kept only for the other's gradient (its shape always), as torch: an
+        # in-place write into h after y = h * 3 leaves y's backward valid
+        na, nb = ctx.needs_input_grad
+        ctx.save_for_backward(a if nb else _shape_only(a), b if na else _shape_only(b))
         return _bcast(np.multiply, a, b)
 
     @staticmethod
@@ -278,6 +281,19 @@ class Mul(Function):
         return (_graph.sum_to(g * b, sa) if na else None, _graph.sum_to(g * a, sb) if nb else None)
 
 
+class _ShapeOnly:
+    """A stand-in for a saved array that backward needs only the shape and dtype of."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, a):
+        self.shape, self.dtype = a.shape, a.dtype
+
+
+def _shape_only(a):
+    return _ShapeOnly(a) if type(a) is np.ndarray else a
+
+
 def mul(a, b) -> Tensor:
     return _broadcasting(Mul, "mul", a, b)
 
@@ -285,7 +301,8 @@ def mul(a, b) -> Tensor:
 class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        # b is always read (both gradients divide by it); a only for b's gradient (see Mul)
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else _shape_only(a), b)
         return _bcast(np.true_divide, a, b, _quiet_div)
 
     @staticmethod
@@ -2413,12 +2430,14 @@ def _graph_scatter(ctx, g, fwd, src_shape) -> tuple:
 def index_put_(x: Tensor, key, value) -> None:
     """x[key] = value recorded in the graph (value in the graph, or x already in it): x becomes
     this node's output; its earlier node is the base, which gets the gradient outside key.
-    Nodes that used x before the write refuse to backward (they may have saved its old values),
-    as PyTorch's version counter does."""
+    A node that saved x's old values refuses to backward, as PyTorch's version counter does."""
+    from ember import _inplace
+
     base = x
-    if x._ctx is not None:
+    if x._ctx is not None:  # (IndexPut needs none of base's values: base shares x's array)
         base = Tensor._make(x.data, True, x._ctx, x._idx)
-        note_graph_write(x)  # nodes that used x before this write can no longer backward
+        _inplace.preserve_saved(x._ctx, x.data)
+    note_graph_write(x)  # nodes that used x before keep its old place in the graph
     out = IndexPut.apply(base, value, key)
     x._ctx, x._idx, x._requires_grad = out._ctx, out._idx, True
 

@@ -156,11 +156,13 @@ class Tensor:
 
     # _hooks: set only on tensors that get hooks (register_hook, retain_grad, ...): op outputs
     # never touch it, so the per-op cost is unchanged (see autograd/engine.py's _Hooks).
-    # _written: set only on tensors overwritten by an index assignment while in the graph
-    # (autograd.function.note_graph_write). _fw: set only on dual leaves, their forward-AD
+    # _written / _versions: set only on tensors written in place while in the graph, the last
+    # write's count and the graph positions before each write (autograd.function's
+    # note_graph_write). _fw: set only on dual leaves, their forward-AD
     # tangent (autograd/forward_ad.py).
     __slots__ = (
-        "data", "grad", "_requires_grad", "_ctx", "_idx", "_hooks", "_written", "_fw",
+        "data", "grad", "_requires_grad", "_ctx", "_idx", "_hooks", "_written", "_versions",
+        "_fw",
         "__weakref__",
     )  # fmt: skip
     __array_priority__ = 1000  # NumPy defers to our operators: ndarray + Tensor -> Tensor
@@ -688,11 +690,8 @@ class Tensor:
             _ops.check_bool_sub(self, other)
         if self._needs_record(other, rebind):
             # A graph intermediate (`out += identity`) or a graph value added into a plain
-            # tensor (`acc += x`): PyTorch records the op; here the name is rebound to the
-            # out-of-place result, with the same values and gradients (other references to the
-            # old tensor keep its old values).
-            out = self._inplace_result(_INPLACE_OPS.get(op, op), other)
-            return out if out.dtype == self.dtype else _ops.cast(out, self.dtype)
+            # tensor (`acc += x`): recorded as torch records it (ember/_inplace.py).
+            return _inplace.write(self, _INPLACE_OPS.get(op, op), (other,), name=op.__name__)
         if not isinstance(op, np.ufunc):
             np.copyto(self.data, self._inplace_result(op, other).data, casting="same_kind")
             return self
@@ -1219,6 +1218,10 @@ class Tensor:
             if split is not None:  # one key of flat positions, in torch's layout
                 flat = np.arange(self.data.size).reshape(self.shape)
                 index = np.unravel_index(flat[split[0]][_ops._index_arg(split[1])[0]], self.shape)
+            if self._ctx is not None and _inplace.view_root(self)[0] is not None:
+                # a view of another graph tensor (h[:, 0][1] = v): that tensor changes too
+                _inplace.write(self, _inplace.put, (index, value), name="index assignment")
+                return
             _ops.index_put_(self, index, value)
             return
         if not self.data.flags.writeable:
@@ -1230,7 +1233,7 @@ class Tensor:
         self.data[index] = value
 
 
-from ember import _device, _layout  # noqa: E402
+from ember import _device, _inplace, _layout  # noqa: E402
 from ember import creation as _creation  # noqa: E402
 from ember import ops as _ops  # noqa: E402  (ops build on Tensor)
 from ember import random as _random  # noqa: E402

@@ -5,7 +5,9 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import warnings
 import weakref
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -212,21 +214,70 @@ def grad(
     grad_outputs=None,
     retain_graph=None,
     create_graph: bool = False,
+    only_inputs: bool = True,
     allow_unused=None,
+    is_grads_batched: bool = False,
     materialize_grads: bool = False,
 ):
-    """The gradients of ``outputs`` with respect to ``inputs`` (a tuple of tensors), without
-    touching any ``.grad``; as torch.autograd.grad. With ``create_graph`` the gradients carry
-    their own graph (they can be differentiated again); it implies ``retain_graph``."""
-    outputs = list(outputs) if isinstance(outputs, list | tuple) else [outputs]
-    single = not isinstance(inputs, list | tuple)
-    inputs = [inputs] if single else list(inputs)
+    """The gradients of ``outputs`` with respect to ``inputs`` (a tensor, a sequence of them, or
+    a dict of them, which gives a dict back), without touching any ``.grad``; as
+    torch.autograd.grad. With ``create_graph`` the gradients carry their own graph (they can be
+    differentiated again); it implies ``retain_graph``. ``is_grads_batched``: each grad output
+    has a leading batch dimension and the result is the stack of one backward pass per entry
+    (torch vmaps; here it is a loop). ``only_inputs`` is deprecated and ignored, as in torch."""
+    if materialize_grads and allow_unused is False:
+        raise ValueError(
+            "Expected allow_unused to be True or not passed when materialize_grads=True, "
+            "but got: allow_unused=False."
+        )
+    if not only_inputs:
+        warnings.warn(
+            "only_inputs argument is deprecated and is ignored now (defaults to True). To "
+            "accumulate gradient for other parts of the graph, please use "
+            "torch.autograd.backward.",
+            FutureWarning,
+            stacklevel=2,
+        )
+    if type(inputs) is dict:
+        names = list(inputs)
+        got = grad(
+            outputs,
+            list(inputs.values()),
+            grad_outputs,
+            retain_graph,
+            create_graph,
+            True,
+            allow_unused,
+            is_grads_batched,
+            materialize_grads,
+        )
+        return dict(zip(names, got, strict=True))
+    if isinstance(inputs, Mapping):
+        raise TypeError(
+            f"`inputs` argument to `grad()` must be a dict, not {type(inputs).__name__}. "
+            "Other Mapping types are not supported."
+        )
+    # as torch: one tensor, or any iterable of them (a list, a tuple, dict.values(), ...)
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not inputs:
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
     elif not isinstance(grad_outputs, list | tuple):
         grad_outputs = [grad_outputs]
     if len(grad_outputs) != len(outputs):
         raise ValueError(f"grad: {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
+    if is_grads_batched:
+        return _batched_grad(
+            outputs,
+            inputs,
+            grad_outputs,
+            retain_graph,
+            create_graph,
+            allow_unused,
+            materialize_grads,
+        )
     for t in inputs:
         if not isinstance(t, Tensor):
             raise TypeError(f"grad: inputs must be tensors, got {type(t).__name__}")
@@ -249,6 +300,40 @@ def grad(
             continue
         out.append(None if g is None else Tensor._make(np.array(g, t.dtype), False, None, 0))
     return tuple(out)
+
+
+def _batched_grad(
+    outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused, materialize_grads
+):
+    """grad(is_grads_batched=True): one pass per slice of the grad outputs' leading dimension,
+    the graph kept for all but the last, the results stacked (None where an input is unused)."""
+    sizes = {len(g) for g in grad_outputs if g is not None}
+    if None in grad_outputs or len(sizes) != 1:
+        raise ValueError(
+            "grad: is_grads_batched needs every grad_output to be a tensor with the same "
+            f"leading (batch) dimension, got sizes {sorted(sizes)}"
+        )
+    (batch,) = sizes
+    if batch == 0:
+        return tuple(Tensor._make(np.zeros((0, *t.shape), t.dtype), False, None, 0) for t in inputs)
+    retain = create_graph if retain_graph is None else bool(retain_graph)
+    per = [
+        grad(
+            outputs,
+            inputs,
+            [g[b] for g in grad_outputs],
+            retain or b < batch - 1,
+            create_graph,
+            True,
+            allow_unused,
+            False,
+            materialize_grads,
+        )
+        for b in range(batch)
+    ]
+    from .. import stack  # the package imports this module first
+
+    return tuple(None if p[0] is None else stack(list(p)) for p in zip(*per, strict=True))
 
 
 def _run(tensors, grads, retain_graph: bool, targets, create_graph: bool = False, stop=False):
@@ -315,12 +400,13 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
     idle = _idle_nodes(pending, targets) if graph and capture is not None and not stop else ()
     heapq.heapify(heap)
     heappop, heappush = heapq.heappop, heapq.heappush
+    writes = _function._graph_writes  # in-place writes into graph tensors so far (mostly none)
     while heap:
         node = heappop(heap)[1]
         grads = pending.pop(node)
         if node._freed:
             raise _freed_error(node)
-        if _function._graph_writes:
+        if writes:
             _check_not_overwritten(node)
         if node._tensor_hooks is not None:  # (also set by the node's own pre-hooks)
             _node_hooks(node, grads, shared, graph)
@@ -359,12 +445,25 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
                 continue
             if not isinstance(g, np.ndarray) and not graph:  # (a row-sparse gradient passes)
                 g = np.asarray(g)
-            if g.shape != parent.data.shape:
+            if writes:  # the parent as this node saw it (written in place since?)
+                ctx, i, shape = _function.version_seen(parent, node._epoch)
+                base = _stale_base(parent, ctx, node._epoch) if ctx is not None else None
+                if base is not None:  # a view read after its base was written: to the base
+                    if graph:
+                        raise RuntimeError(
+                            "create_graph through a view used after its base was written in "
+                            "place is not supported: take the view again after the write"
+                        )
+                    g = _to_base(g, parent, base)
+                    parent = base
+                    ctx, i, shape = _function.version_seen(base, node._epoch)
+            else:
+                ctx, i, shape = parent._ctx, parent._idx, parent.data.shape
+            if g.shape != shape:
                 raise RuntimeError(
                     f"{node.name}.backward returned a gradient of shape {g.shape} for an "
-                    f"input of shape {parent.data.shape}"
+                    f"input of shape {shape}"
                 )
-            ctx = parent._ctx
             if ctx is None:
                 _gather(leaves, parent, g, capture)
                 continue
@@ -372,7 +471,6 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
             if slots is None:
                 slots = pending[ctx] = [None] * ctx._n_out
                 heappush(heap, (ctx._order, ctx))
-            i = parent._idx
             slots[i] = g if slots[i] is None else slots[i] + g
     for leaf, g in leaves.values():
         hooks = getattr(leaf, "_hooks", None)
@@ -401,13 +499,14 @@ def _idle_nodes(roots, targets) -> set:
             stack.pop()
             continue
         parents = [p for p in node.parents if p is not None]
-        todo = [p._ctx for p in parents if p._ctx is not None and id(p._ctx) not in reaches]
+        seen = [_function.version_seen(p, node._epoch)[0] for p in parents]
+        todo = [c for c in seen if c is not None and id(c) not in reaches]
         if todo:
             stack.extend(todo)
             continue
         stack.pop()
         reaches[id(node)] = id(node) in target_nodes or any(
-            id(p) in target_leaves if p._ctx is None else reaches[id(p._ctx)] for p in parents
+            id(p) in target_leaves if c is None else reaches[id(c)] for p, c in zip(parents, seen)
         )
     return {k for k, r in reaches.items() if not r}
 
@@ -415,6 +514,13 @@ def _idle_nodes(roots, targets) -> set:
 def _graph_backward(node, grads: list) -> tuple:
     """One node of the recording pass: its ``backward_graph`` on Tensor gradients (zeros for
     outputs that received none)."""
+    for p in node.parents:  # backward_graph computes with the parents' current values
+        if p is not None and getattr(p, "_written", 0) > node._epoch:
+            raise RuntimeError(
+                f"create_graph: {node.name} used a tensor of shape {p.shape} that was then "
+                "written in place; differentiating it again is not supported. Write into a "
+                "clone() instead"
+            )
     for i, g in enumerate(grads):
         if g is None and node._materialize:
             shape, dtype = node._out_meta[i]
@@ -553,14 +659,58 @@ def _accumulate(leaf, g, shared: _Shared) -> None:
 
 
 def _check_not_overwritten(node) -> None:
-    for p in node.parents:
-        if p is not None and getattr(p, "_written", 0) > node._epoch:
-            raise RuntimeError(
-                f"one of the variables needed for gradient computation has been modified by an "
-                f"inplace operation: an index assignment into a tensor of shape {p.shape} after "
-                f"{node.name} used it. Assign into a clone, or build the result with ember.cat / "
-                "ember.stack"
-            )
+    """Refuse a node that holds an array written in place after it was made: it may have
+    saved the old values (torch's version-counter check). Nodes keep arrays in attributes,
+    in saved_tensors and in tuples or lists of them (a flat scan: it runs on every node made
+    before the last write)."""
+    if node._epoch >= _function._graph_writes:
+        return
+    for k, v in vars(node).items():
+        if k == "parents":  # (the parents' current values: not what the node saved)
+            continue
+        if type(v) is tuple or type(v) is list or type(v) is _function._Packed:
+            for a in v.items if type(v) is _function._Packed else v:
+                _check_held(node, a)
+        else:
+            _check_held(node, v)
+
+
+def _check_held(node, a) -> None:
+    if type(a) is not np.ndarray:
+        if not isinstance(a, Tensor):
+            return
+        a = a.data
+    if _function.written_since(a, node._epoch):
+        raise RuntimeError(
+            "one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: an array of shape {a.shape} that {node.name} saved was "
+            "written in place after it used it. Write into a clone() instead"
+        )
+
+
+def _stale_base(view, view_node, epoch: int):
+    """The tensor ``view`` views, if that tensor's values were written in place after the view
+    was taken and before the node made at ``epoch`` read the view: the view read the new
+    values, so its gradient belongs to the base as it was then (torch regenerates the view's
+    grad_fn the same way). None otherwise."""
+    if view_node._epoch >= _function._graph_writes:
+        return None
+    for p in view_node.parents:
+        if p is None or getattr(p, "_written", 0) <= view_node._epoch:
+            continue
+        if any(view_node._epoch < v[0] <= epoch and v[4] for v in p._versions):
+            if np.may_share_memory(view.data, p.data):
+                return p
+    return None
+
+
+def _to_base(g: np.ndarray, view, base) -> np.ndarray:
+    """A view's gradient as its base's: zeros but at the view's elements."""
+    from ember import _inplace
+
+    out = np.zeros(base.data.size, g.dtype)
+    np.add.at(out, _inplace.positions(view.data, base.data), g)
+    return out.reshape(base.data.shape)
 
 
 def _freed_error(node) -> RuntimeError:

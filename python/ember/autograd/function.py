@@ -161,11 +161,53 @@ class set_grad_enabled(_GradMode):  # noqa: N801
         return wrapper
 
 
-# Index writes into a tensor already in the graph (outputs[t] = h in a loop) count here; each
-# node records the count it was made at (_epoch), and backward refuses a node whose input was
-# overwritten after it was made (it may have saved the old values), as PyTorch's version
-# counter does. Zero until the first such write, so the engine's check costs nothing before.
+# In-place writes into tensors of the graph (x.relu_(), x[i] = v, outputs[t] = h in a loop)
+# count here. Each node records the count it was made at (_epoch). A written tensor keeps the
+# graph position it had before each write (_versions), so nodes that used it earlier still
+# send their gradient there; the array owner it wrote into is noted, and backward refuses a
+# node that holds an array of an owner written after the node was made (it may have saved the
+# old values), as PyTorch's version counter does. Zero until the first write, so the engine's
+# checks cost nothing before.
 _graph_writes = 0
+_written_owners: dict = {}  # id(owner array) -> (weakref to it, the last write's count)
+
+
+def array_owner(a):
+    """The ndarray at the bottom of a's chain of views: the one its memory belongs to."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def note_graph_write(t, values: bool = True) -> None:
+    """t is about to take a new place in the graph (and, with ``values``, new values in its
+    array): remember where it was, for the nodes that used it before."""
+    global _graph_writes
+    _graph_writes += 1
+    versions = getattr(t, "_versions", None) or []
+    versions.append((_graph_writes, t._ctx, t._idx, t.data.shape, values))
+    t._versions, t._written = versions, _graph_writes
+    if values:
+        key = id(owner := array_owner(t.data))
+        drop = lambda _, key=key: _written_owners.pop(key, None)  # noqa: E731
+        _written_owners[key] = (weakref.ref(owner, drop), _graph_writes)
+
+
+def version_seen(t, epoch: int) -> tuple:
+    """(node, output index, shape) that t was when a node made at ``epoch`` used it."""
+    if getattr(t, "_written", 0) > epoch:
+        for count, ctx, idx, shape, _ in t._versions:
+            if count > epoch:
+                return ctx, idx, shape
+    return t._ctx, t._idx, t.data.shape
+
+
+def written_since(a, epoch: int) -> bool:
+    """Whether array a's memory was written in place (as a graph tensor) after ``epoch``."""
+    while isinstance(a.base, np.ndarray):  # (array_owner, inlined: it runs per saved array)
+        a = a.base
+    hit = _written_owners.get(id(a))
+    return hit is not None and hit[1] > epoch and hit[0]() is a
 
 
 # How many saved_tensors_hooks blocks are open, in all threads (the hooks are per thread).
@@ -180,13 +222,6 @@ _fw_level = None
 # Each recorded node's creation count, negated (Function._order): the backward engine's heap
 # runs the newest node first, a topological order.
 _creation_order = itertools.count(0, -1)
-
-
-def note_graph_write(t) -> None:
-    """t's array is about to be overwritten in place while t is in the graph."""
-    global _graph_writes
-    _graph_writes += 1
-    t._written = _graph_writes
 
 
 class Function:

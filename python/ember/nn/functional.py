@@ -6091,27 +6091,15 @@ def fractional_max_pool3d_with_indices(
 
 
 def _in_place(op: str, fn, input, *args) -> Tensor:
-    """PyTorch's foo_(input, ...): input takes fn(input, ...)'s values and returns itself.
-
-    Outside the graph the result is written into input's own array. Inside it, input instead
-    takes the result's array and graph node, leaving its old array to the nodes that saved it
-    (ember has no version counters to detect an overwritten saved array, so it never
-    overwrites one). A leaf that requires grad is refused, as PyTorch does."""
-    from ember.autograd.function import is_grad_enabled
+    """PyTorch's foo_(input, ...): input takes fn(input, ...)'s values and returns itself,
+    recorded in the graph when input requires grad (ember/_inplace.py)."""
+    from ember import _inplace
 
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
-    recording = input.requires_grad and is_grad_enabled()
-    if recording and input.is_leaf:
-        raise RuntimeError(
-            f"{op}: a leaf Variable that requires grad is being used in an in-place operation."
-        )
-    if not recording:
-        np.copyto(input.data, fn(input.detach(), *args).data)
-        return input
-    old = Tensor._make(input.data, True, input._ctx, input._idx)  # input's previous node
-    y = fn(old, *args)
-    input.data, input._ctx, input._idx = y.data, y._ctx, y._idx
+    if _inplace.recording(input):
+        return _inplace.write(input, fn, args, name=op)
+    np.copyto(input.data, fn(input.detach(), *args).data)
     return input
 
 

@@ -1,0 +1,280 @@
+"""In-place operations on tensors of the autograd graph: ``h.relu_()``, ``scores.masked_fill_``,
+``acc.add_(x)``, ``F.relu(x, inplace=True)``, ``v.mul_(2)`` through a view.
+
+PyTorch records such a write as a new node and moves the tensor onto it. ember does the same:
+the op runs out of place on a copy of the old values (the copy is what the new node saves),
+the result is written into the tensor's own array (so NumPy views of it see the new values,
+as torch's views do) and the tensor takes the new node. Nodes that used the tensor before
+keep sending their gradient to its old node (``note_graph_write`` remembers it), and backward
+refuses a node that saved an array written since (torch's "modified by an inplace operation").
+The node that made the tensor is the exception: whatever it saved of its own output is
+swapped for the old values first, so ``y = x.exp(); y.mul_(2)`` differentiates correctly.
+
+A write into a view of a graph tensor (``h[:, 0].zero_()``, ``q, k, v = qkv.chunk(3)`` then
+``q.mul_(s)``) changes the tensor it views: that base takes a node that puts the new values
+at the view's positions, and the view becomes a gather from it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember import tensor as _tensor
+from ember.autograd import function as _function
+from ember.tensor import Tensor
+
+
+def recording(x: Tensor, args=(), kwargs=None) -> bool:
+    """Whether an in-place op on x must go through the graph: grad mode, and x or a tensor
+    argument requires grad."""
+    if not _function._state.enabled:
+        return False
+    if x._requires_grad:
+        return True
+    for a in (*args, *(kwargs.values() if kwargs else ())):
+        if isinstance(a, Tensor) and a._requires_grad:
+            return True
+    return False
+
+
+def write(x: Tensor, build, args=(), kwargs=None, name: str = "in-place op") -> Tensor:
+    """x := build(x_old, *args, **kwargs) in x's array, recorded in the graph; returns x."""
+    kwargs = kwargs or {}
+    if x._requires_grad and x._ctx is None:
+        raise _leaf_error(name)
+    if not x.data.flags.writeable:
+        raise x._read_only()
+    root, chain = view_root(x)
+    if root is not None:
+        return _write_through_view(x, root, chain, build, args, kwargs, name)
+    old = Tensor._make(x.data.copy(), x._requires_grad, x._ctx, x._idx)
+    new = _fit(build(old, *_swap(args, x, old), **_swap(kwargs, x, old)), x, name)
+    _commit(x, new, old.data)
+    return x
+
+
+def view(x: Tensor, build, args=(), name: str = "in-place view op") -> Tensor:
+    """x.t_(), x.unsqueeze_(0), ...: x becomes build(x) (a view of the same memory)."""
+    if x._requires_grad and x._ctx is None:
+        raise _leaf_error(name)
+    new = build(Tensor._make(x.data, x._requires_grad, x._ctx, x._idx), *args)
+    _function.note_graph_write(x, values=False)
+    x.data, x._ctx, x._idx = new.data, new._ctx, new._idx
+    return x
+
+
+def _leaf_error(name: str) -> RuntimeError:
+    return RuntimeError(
+        f"{name}: a leaf Variable that requires grad is being used in an in-place operation. "
+        "To change a leaf tensor that requires grad, do it under `with ember.no_grad():`, or "
+        "use an out-of-place op"
+    )
+
+
+def view_root(x: Tensor):
+    """(the graph tensor whose memory x views, the views in between) or (None, ()): followed
+    back through the nodes whose input shares x's memory (getitem, view, chunk, ...)."""
+    from ember.ops import IndexPut
+
+    chain, t = [], x
+    while t._ctx is not None and not isinstance(t._ctx, IndexPut):  # (IndexPut: x's own array)
+        src = next(
+            (p for p in t._ctx.parents if p is not None and np.may_share_memory(p.data, x.data)),
+            None,
+        )
+        if src is None:
+            break
+        chain.append(t)
+        t = src
+    if t is x:
+        return None, ()
+    if t._ctx is None:
+        raise RuntimeError(
+            "a view of a leaf Variable that requires grad is being used in an in-place operation."
+        )
+    return t, chain[1:]
+
+
+def preserve_saved(node, arr: np.ndarray, old: np.ndarray | None = None) -> None:
+    """arr (the output of ``node``) is about to be overwritten: whatever node saved of it
+    becomes a copy of the old values (``old`` where it is arr itself)."""
+
+    def keep(v):
+        if isinstance(v, np.ndarray):
+            if v is arr and old is not None:
+                return old
+            return v.copy() if np.may_share_memory(v, arr) else v
+        if isinstance(v, tuple | list) and any(isinstance(i, np.ndarray) for i in v):
+            return type(v)(keep(i) for i in v)
+        return v
+
+    for k, v in list(vars(node).items()):
+        if k != "parents":
+            kept = keep(v)
+            if kept is not v:
+                setattr(node, k, kept)
+
+
+def _commit(x: Tensor, new: Tensor, old: np.ndarray) -> None:
+    """x's array takes new's values and x takes new's place in the graph."""
+    if x._ctx is not None:
+        preserve_saved(x._ctx, x.data, old)
+    _function.note_graph_write(x)
+    np.copyto(x.data, new.data)
+    x._ctx, x._idx, x._requires_grad = new._ctx, new._idx, new._requires_grad
+
+
+def _write_through_view(x, root, chain, build, args, kwargs, name) -> Tensor:
+    flat = positions(x.data, root.data)
+    old = Tensor._make(root.data.copy(), True, root._ctx, root._idx)
+    old_x = old.reshape(-1)[flat]
+    new = _fit(build(old_x, *_swap(args, x, old_x), **_swap(kwargs, x, old_x)), x, name)
+    buf = old.reshape(-1).clone()
+    buf[flat] = new
+    _commit(root, buf.reshape(root.shape), old.data)
+    for t in (x, *chain):  # the views read the new values from root's array: regather them
+        _function.note_graph_write(t, values=False)
+        got = root.reshape(-1)[positions(t.data, root.data)]
+        t._ctx, t._idx, t._requires_grad = got._ctx, got._idx, True
+    return x
+
+
+def put(t: Tensor, index, value) -> Tensor:
+    """t with t[index] = value, out of place (an index assignment through a view)."""
+    from ember import ops
+
+    out = t.clone()
+    ops.index_put_(out, index, value)
+    return out
+
+
+def positions(v: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """The flat (C-order) index in base of each element of v, a view into base's memory."""
+    base_addr = _addresses(base).ravel()
+    order = np.argsort(base_addr, kind="stable")
+    ranked = base_addr[order]
+    want = _addresses(v)
+    at = np.minimum(np.searchsorted(ranked, want), ranked.size - 1)
+    if ranked.size == 0 or not np.array_equal(ranked[at], want):
+        raise RuntimeError(
+            f"in-place write into a view of shape {v.shape} that does not map onto the "
+            f"elements of its base of shape {base.shape}: write into a clone() instead"
+        )
+    return order[at]
+
+
+def _addresses(a: np.ndarray) -> np.ndarray:
+    """The byte address of each element of a."""
+    out = np.full(a.shape, a.__array_interface__["data"][0], np.int64)
+    for axis, (n, stride) in enumerate(zip(a.shape, a.strides)):
+        shape = [1] * a.ndim
+        shape[axis] = n
+        out = out + (np.arange(n, dtype=np.int64) * stride).reshape(shape)
+    return out
+
+
+def _fit(out, x: Tensor, name: str) -> Tensor:
+    """The op's result as x's replacement: x's shape (in-place ops do not broadcast x) and
+    dtype (a float result is not written into an integer tensor)."""
+    from ember import ops
+
+    out = out if isinstance(out, Tensor) else Tensor(np.asarray(out))
+    if out.shape != x.shape:
+        raise RuntimeError(
+            f"{name}: output with shape {x.shape} doesn't match the broadcast shape {out.shape}"
+        )
+    if out.dtype != x.dtype:
+        _tensor._check_inplace_cast(out.dtype, x.dtype)
+        out = ops.cast(out, x.dtype)
+    return out
+
+
+def _swap(args, x, old):
+    """x itself among the arguments (x.add_(x)) means its old value."""
+    if not args:
+        return args
+    if isinstance(args, dict):
+        return {k: old if v is x else v for k, v in args.items()}
+    return tuple([old if a is x else a for a in args])
+
+
+# ---- the named in-place methods (Tensor.add_, ...): recorded when they must be -----------
+
+# not ops on values (or refused for graph tensors by the method itself)
+_UNRECORDED = {
+    "requires_grad_", "detach_", "share_memory_", "resize_", "resize_as_", "apply_", "map_",
+}  # fmt: skip
+# new values that do not depend on the old ones, nor carry a gradient
+_FILLS = {
+    "zero_", "normal_", "uniform_", "bernoulli_", "cauchy_", "exponential_", "geometric_",
+    "log_normal_", "random_",
+}  # fmt: skip
+_VIEWS = {"t_", "transpose_", "swapaxes_", "swapdims_", "squeeze_", "unsqueeze_"}
+
+
+def _over(t, values):
+    """values (broadcast) in place of t's: t stays in the graph with a zero gradient, as torch
+    keeps a tensor it fills requiring grad."""
+    from ember import ops
+
+    return ops.where(Tensor(np.ones(t.shape, bool)), values, t)
+
+
+def _copy(t, src, non_blocking=False):
+    src = src.to(t.dtype) if isinstance(src, Tensor) else Tensor(np.asarray(src, t.dtype))
+    return _over(t, src)
+
+
+def _fill(t, value):
+    return _copy(t, value if isinstance(value, Tensor) else np.asarray(value, t.dtype))
+
+
+def _fill_diagonal(t, fill_value, wrap=False):
+    from ember import ops
+
+    mask = np.zeros(t.shape, bool)
+    np.fill_diagonal(mask, True, wrap=wrap)
+    return ops.where(Tensor(mask), _fill(t, fill_value), t)
+
+
+_BUILDERS = {"copy_": _copy, "fill_": _fill, "fill_diagonal_": _fill_diagonal}
+
+
+def install(cls) -> None:
+    """Wrap every named in-place method of Tensor so that, when autograd must record it
+    (grad mode, and the tensor or an argument requires grad), it goes through ``write``."""
+    for name in [n for n in vars(cls) if n.endswith("_") and not n.startswith("_")]:
+        method = getattr(cls, name)
+        if name in _UNRECORDED or not callable(method):
+            continue
+        if name in _VIEWS:
+            setattr(cls, name, _recorded_view(name, method, getattr(cls, name[:-1])))
+            continue
+        build = _BUILDERS.get(name) or getattr(cls, name[:-1], None)
+        if name in _FILLS or build is None:
+            build = _constant(method)
+        setattr(cls, name, _recorded(name, method, build))
+
+
+def _recorded(name, method, build):
+    def inplace(self, *args, **kwargs):
+        if recording(self, args, kwargs):
+            return write(self, build, args, kwargs, name)
+        return method(self, *args, **kwargs)
+
+    inplace.__name__, inplace.__qualname__, inplace.__doc__ = name, name, method.__doc__
+    return inplace
+
+
+def _recorded_view(name, method, build):
+    def inplace(self, *args):
+        if recording(self):
+            return view(self, build, args, name)
+        return method(self, *args)
+
+    inplace.__name__, inplace.__qualname__, inplace.__doc__ = name, name, method.__doc__
+    return inplace
+
+
+def _constant(method):
+    """A fill's values, computed on a detached copy (see _over)."""
+    return lambda t, *args, **kwargs: _over(t, method(t.detach().clone(), *args, **kwargs))

@@ -1,0 +1,195 @@
+"""In-place operations on tensors of the autograd graph (ember/_inplace.py): values and
+gradients against torch where torch computes them, against the same computation written out
+of place where ember is more permissive, finite differences, and the errors."""
+
+import gc
+
+import numpy as np
+import pytest
+
+import ember
+from ember.autograd import function as _function
+
+X = np.array([[-1.0, 2.0, 3.0], [4.0, -5.0, 6.0]])
+W = np.array([[0.5, -1.0, 2.0], [1.0, 1.0, -3.0]])
+
+
+def _run(lib, fn):
+    x = lib.tensor(X.copy(), requires_grad=True)
+    w = lib.tensor(W.copy(), requires_grad=True)
+    out = fn(lib, x, w)
+    out.sum().backward()
+    grads = [None if t.grad is None else t.grad.numpy() for t in (x, w)]
+    return out.detach().numpy(), grads
+
+
+def _then(write, use):
+    """Do ``write(h)`` (an in-place op) for its effect, then return ``use(h)``."""
+    return lambda h: (write(h), use(h))[1]
+
+
+CASES = {
+    "relu_": lambda L, x, w: (x * w).relu_() * 2,
+    "masked_fill_": lambda L, x, w: (x * w).masked_fill_(x > 0, -1.0) ** 2,
+    "add_ alpha": lambda L, x, w: (x * 1).add_(w, alpha=2) * x,
+    "mul_ by grad arg": lambda L, x, w: (x * 1).mul_(w) * w,
+    "sigmoid_ then use": lambda L, x, w: _then(lambda h: h.sigmoid_(), lambda h: h * w)(x * 1),
+    "earlier consumer": lambda L, x, w: (
+        lambda h: (lambda a: _then(lambda h: h.relu_(), lambda h: a + h)(h))(h * 3)
+    )(x * 1),
+    "F.relu inplace, earlier consumer": lambda L, x, w: (
+        lambda h: (
+            lambda a: _then(
+                lambda h: L.nn.functional.relu(h, inplace=True), lambda h: a.sum() + h.sum()
+            )(h)
+        )(h * 3)
+    )(x * 1),
+    "write through a slice": lambda L, x, w: _then(
+        lambda h: h[:, 0].mul_(w[:, 1]), lambda h: h * h
+    )(x * 1),
+    "index assignment through a slice": lambda L, x, w: _then(
+        lambda h: h[:, 0].__setitem__(0, 5.0), lambda h: h * h
+    )(x * 1),
+    "acc.add_(graph value)": lambda L, x, w: L.zeros(2, 3).add_(x * w).mul_(x),
+    "zero_": lambda L, x, w: _then(lambda h: h.zero_(), lambda h: h + w)(x * 1),
+    "copy_ into a plain tensor": lambda L, x, w: L.zeros(2, 3).copy_(x * w) * x,
+    "fill_diagonal_": lambda L, x, w: (x @ w.T).fill_diagonal_(0.5) * 3,
+    "clamp_": lambda L, x, w: (x * w).clamp_(min=-1, max=2),
+    "t_": lambda L, x, w: _then(lambda h: h.t_(), lambda h: h @ w)(x * 1),
+    "unsqueeze_ with an earlier consumer": lambda L, x, w: (
+        lambda h: (lambda a: _then(lambda h: h.unsqueeze_(0), lambda h: a.sum() + h.sum())(h))(
+            h * 2
+        )
+    )(x * w),
+    "index_add_": lambda L, x, w: (x * 1).index_add_(0, L.tensor([1, 1]), w),
+    "scatter_": lambda L, x, w: (x * w).scatter_(1, L.tensor([[0], [2]]), 7.0),
+    "augmented assignment": lambda L, x, w: (
+        lambda h: (lambda a: _then(lambda h: h.__imul__(w), lambda h: a * h)(h))(h[0])
+    )(x * 1),
+    "div_ then pow_": lambda L, x, w: (x * w).div_(w + 3).pow_(2),
+    "addcmul_ and lerp_": lambda L, x, w: (x * 1).addcmul_(w, x, value=0.5).lerp_(w, 0.25),
+    "where after a write": lambda L, x, w: L.where(x > 0, (x * 1).exp_(), w),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_in_place_on_graph_tensors_matches_torch(case):
+    torch = pytest.importorskip("torch")
+    got, want = _run(ember, CASES[case]), _run(torch, CASES[case])
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
+    for g, t in zip(got[1], want[1]):
+        assert (g is None) == (t is None)
+        if g is not None:
+            np.testing.assert_allclose(g, t, rtol=1e-12, atol=1e-15)
+
+
+# torch refuses these ("modified by an inplace operation", a view of a multi-output op);
+# ember computes them, and must equal the same computation written out of place
+MORE = {
+    "output saved by its node, then written": (
+        lambda L, x, w: _then(lambda y: y.mul_(2), lambda y: y * w)(x.exp()),
+        lambda L, x, w: 2 * x.exp() * w,
+    ),
+    "index assignment over a saved output": (
+        lambda L, x, w: _then(lambda y: y.__setitem__((0, 0), 5.0), lambda y: y * w)(x.tanh()),
+        lambda L, x, w: L.where(L.tensor([[True, False, False], [False] * 3]), 5.0, x.tanh()) * w,
+    ),
+    "x.mul_(x)": (
+        lambda L, x, w: _then(lambda h: h.mul_(h), lambda h: h)(x * w),
+        lambda L, x, w: (x * w) * (x * w),
+    ),
+    "a chunk written in place": (
+        lambda L, x, w: _then(lambda qk: qk.chunk(2, 0)[0].mul_(3), lambda qk: qk * w)(x * 1),
+        lambda L, x, w: L.cat([x[:1] * 3, x[1:]]) * w,
+    ),
+    "a reshaped view written in place": (
+        lambda L, x, w: _then(lambda h: h.view(-1)[1:4].sigmoid_(), lambda h: h * w)(x * 2),
+        lambda L, x, w: (
+            L.cat(
+                [(x * 2).view(-1)[:1], (x * 2).view(-1)[1:4].sigmoid(), (x * 2).view(-1)[4:]]
+            ).view(2, 3)
+            * w
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(MORE))
+def test_in_place_beyond_torch_equals_out_of_place(case):
+    written, plain = MORE[case]
+    got, want = _run(ember, written), _run(ember, plain)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
+    for g, t in zip(got[1], want[1]):
+        np.testing.assert_allclose(g, t, rtol=1e-12, atol=1e-15)
+
+
+def test_views_see_the_written_values():
+    x = ember.tensor(X.copy(), requires_grad=True)
+    h = x * 1
+    col = h[:, 1]
+    h.relu_()  # col is a NumPy view of h's array: it reads the new values, as in torch
+    np.testing.assert_array_equal(col.detach().numpy(), [2.0, 0.0])
+    h[:, 0].zero_()  # and a write through a view changes h
+    np.testing.assert_array_equal(h.detach().numpy()[:, 0], [0.0, 0.0])
+
+
+def test_gradcheck_through_in_place_writes():
+    def f(x, w):
+        h = x * w
+        h.relu_()
+        h[:, 1].mul_(w[:, 0])
+        h.add_(x, alpha=0.5)
+        out = ember.zeros(2, 3, dtype=ember.float64)
+        out += h.sigmoid()
+        return out
+
+    rng = np.random.default_rng(0)
+    x = ember.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    w = ember.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    assert ember.autograd.gradcheck(f, (x, w))
+
+
+def test_a_node_that_saved_the_old_values_refuses_to_backward():
+    x = ember.tensor(X.copy(), requires_grad=True)
+    w = ember.tensor(W.copy(), requires_grad=True)
+    h = x * 1
+    a = h * w  # saves h for w's gradient
+    h.relu_()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        (a + h).sum().backward()
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda x: x.add_(1), "leaf Variable that requires grad"),
+        (lambda x: x[0].mul_(2), "view of a leaf Variable"),
+        (lambda x: ember.nn.functional.relu(x, inplace=True), "leaf Variable"),
+        (lambda x: ember.zeros(2, 3, dtype=ember.int64).add_(x * 1.5), "can't be cast"),
+        (lambda x: (x * 1).add_(ember.ones(4, 2, 3)), "doesn't match the broadcast shape"),
+        (lambda x: (x * 1)[:1].expand(2, 3).mul_(2), "read-only"),
+    ],
+)
+def test_bad_in_place_writes_raise(call, match):
+    x = ember.tensor(X.copy(), requires_grad=True)
+    with pytest.raises(RuntimeError, match=match):
+        call(x)
+
+
+def test_under_no_grad_writes_are_plain():
+    x = ember.tensor(X.copy(), requires_grad=True)
+    with ember.no_grad():
+        x.add_(1)
+    np.testing.assert_array_equal(x.detach().numpy(), X + 1)
+    assert x.grad_fn is None and x.requires_grad
+
+
+def test_written_arrays_are_not_kept_alive():
+    before = len(_function._written_owners)
+    for _ in range(20):
+        h = ember.tensor(X.copy(), requires_grad=True) * 1
+        h.relu_()
+        h.sum().backward()
+    del h
+    gc.collect()
+    assert len(_function._written_owners) <= before + 1
