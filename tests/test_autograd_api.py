@@ -701,3 +701,26 @@ def test_increment_version_invalidates_saved_values():
     eg.increment_version(h)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.sum().backward()
+
+
+def test_grad_takes_torch_full_signature():
+    def run(lib):
+        x = lib.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+        w = lib.tensor(np.linspace(-1, 1, 3), requires_grad=True)
+        y = (x**2 * w).sum(1)
+        batched = lib.autograd.grad(
+            y, x, lib.eye(2, dtype=lib.float64), retain_graph=True, is_grads_batched=True
+        )[0]
+        named = lib.autograd.grad(y.sum(), {"x": x, "w": w}, retain_graph=True)
+        it = lib.autograd.grad(y.sum(), {"x": x, "w": w}.values(), retain_graph=True)
+        with pytest.warns(FutureWarning, match="only_inputs"):
+            lib.autograd.grad(y.sum(), x, only_inputs=False)
+        return [batched, named["x"], named["w"], *it]
+
+    for e, t in zip(run(ember), run(torch)):
+        np.testing.assert_allclose(e.detach().numpy(), t.detach().numpy(), rtol=1e-12)
+    x = ember.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="cannot be empty"):
+        ember.autograd.grad(x * 2, [])
+    with pytest.raises(ValueError, match="materialize_grads"):
+        ember.autograd.grad(x * 2, x, allow_unused=False, materialize_grads=True)
