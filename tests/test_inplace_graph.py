@@ -193,3 +193,115 @@ def test_written_arrays_are_not_kept_alive():
     del h
     gc.collect()
     assert len(_function._written_owners) <= before + 1
+
+
+def test_integer_indexing_gives_a_view_as_torch():
+    a = ember.tensor([1.0, 2.0, 3.0])
+    a[0].mul_(5)  # NumPy's a[0] is a scalar copy; torch's is a 0-d view
+    b = ember.zeros(2, 3)
+    b[1, 2].add_(7)
+    np.testing.assert_array_equal(a.numpy(), [5.0, 2.0, 3.0])
+    assert b.numpy()[1, 2] == 7.0 and b[1, 2].item() == 7.0
+
+
+def _random_program(rng, n_ops=8):
+    """Ops on a growing list of graph tensors: new values, in-place writes (also through
+    views), views and index assignments, chosen at random."""
+    ops, live = [], 1
+    for _ in range(n_ops):
+        k = int(rng.integers(0, 12))
+        ops.append((k, int(rng.integers(0, live)), int(rng.integers(0, live)),
+                    float(rng.choice([0.5, 2.0, -1.5]))))  # fmt: skip
+        live += k in (0, 1, 2, 3, 9, 10, 11)
+    return ops
+
+
+def _execute(lib, ops, x0, w0, backward=True):
+    x = lib.tensor(x0.copy(), requires_grad=True)
+    w = lib.tensor(w0.copy(), requires_grad=True)
+    live = [x * 1]
+    for k, a, b, c in ops:
+        A, B = live[a], live[b]
+        same = A.shape == B.shape
+        if k == 0:
+            live.append(A * w if A.shape == w.shape else A * c)
+        elif k == 1:
+            live.append(A.tanh())
+        elif k == 2:
+            live.append(A.exp() * 0.1)
+        elif k == 3:
+            live.append(A + B if same else A * c)
+        elif k == 4:
+            A.relu_()
+        elif k == 5:
+            A.mul_(c)
+        elif k == 6:
+            A.add_(B if same else c)
+        elif k == 7:
+            A.sigmoid_()
+        elif k == 8:
+            (A[:, 0] if A.ndim == 2 else A[0]).mul_(c)
+        elif k == 9:
+            live.append(A[0] if A.ndim == 2 else A[:2])
+        elif k == 10:
+            live.append(A.t() if A.ndim == 2 else A * c)
+        else:
+            if A.ndim == 2 and B.ndim == 2:
+                A[1] = B[0] * c
+            live.append(A * 1)
+    total = sum((t * (i + 1)).sum() for i, t in enumerate(live))
+    if not backward:
+        return total.item()
+    total.backward()
+    return total.item(), x.grad.numpy(), np.zeros((2, 3)) if w.grad is None else w.grad.numpy()
+
+
+def _central_differences(lib, ops, x0, w0, eps=1e-6):
+    out = []
+    for i in range(2):
+        g = np.zeros(6)
+        for j in range(6):
+            args = [[x0.copy(), w0.copy()] for _ in range(2)]
+            args[0][i].flat[j] += eps
+            args[1][i].flat[j] -= eps
+            with lib.no_grad():
+                up, down = (_execute(lib, ops, *a, backward=False) for a in args)
+            g[j] = (up - down) / (2 * eps)
+        out.append(g.reshape(2, 3))
+    return out
+
+
+def test_random_programs_of_in_place_writes_match_torch_or_finite_differences():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    checked = 0
+    for _ in range(60):
+        ops = _random_program(rng)
+        x0, w0 = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+        try:
+            _execute(torch, ops, x0, w0, backward=False)
+        except RuntimeError:  # a bad program (shapes that do not fit): ember refuses it too
+            with pytest.raises((RuntimeError, ValueError)):
+                _execute(ember, ops, x0, w0)
+            continue
+        try:
+            want = _execute(torch, ops, x0, w0)
+        except RuntimeError:  # torch refuses the backward: its forward still defines the values
+            want = None
+        try:
+            got = _execute(ember, ops, x0, w0)
+        except RuntimeError:
+            assert want is None, f"ember refused what torch computes: {ops}"
+            continue
+        if want is None:
+            want = (_execute(torch, ops, x0, w0, backward=False),
+                    *_central_differences(torch, ops, x0, w0))  # fmt: skip
+            rtol, atol = 1e-5, 1e-8
+        else:
+            rtol, atol = 1e-10, 1e-12
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-10, err_msg=str(ops))
+        for g, t in zip(got[1:], want[1:]):  # (differences lose digits next to big entries)
+            tol = atol * max(1.0, np.abs(t).max())
+            np.testing.assert_allclose(g, t, rtol=rtol, atol=tol, err_msg=str(ops))
+        checked += 1
+    assert checked > 30

@@ -2089,6 +2089,10 @@ class GetItem(Function):
     def forward(ctx, x, index, advanced):
         ctx.meta = (x.shape, x.dtype, index, advanced)
         out = x[index]
+        if not isinstance(out, np.ndarray) and not advanced:
+            # integers for every dim: NumPy gives a scalar, torch a 0-d view (x[0].mul_(2)
+            # writes into x); an Ellipsis makes NumPy's result that view
+            return x[(*index, Ellipsis) if type(index) is tuple else (index, Ellipsis)]
         if not isinstance(out, np.ndarray) or (advanced and np.may_share_memory(out, x)):
             return np.array(out)  # a scalar, or a 0-d integer array index that made a view
         return out  # a basic index's view, or advanced indexing's fresh array

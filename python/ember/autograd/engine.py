@@ -689,18 +689,23 @@ def _check_held(node, a) -> None:
 
 
 def _stale_base(view, view_node, epoch: int):
-    """The tensor ``view`` views, if that tensor's values were written in place after the view
-    was taken and before the node made at ``epoch`` read the view: the view read the new
-    values, so its gradient belongs to the base as it was then (torch regenerates the view's
-    grad_fn the same way). None otherwise."""
-    if view_node._epoch >= _function._graph_writes:
-        return None
-    for p in view_node.parents:
-        if p is None or getattr(p, "_written", 0) <= view_node._epoch:
-            continue
-        if any(view_node._epoch < v[0] <= epoch and v[4] for v in p._versions):
-            if np.may_share_memory(view.data, p.data):
-                return p
+    """The tensor ``view`` views (through a chain of views), if that tensor's values were
+    written in place after the view was taken and before the node made at ``epoch`` read the
+    view: the view read the new values, so its gradient belongs to that tensor as it was then
+    (torch regenerates the view's grad_fn the same way). None otherwise."""
+    since, node = view_node._epoch, view_node
+    while node is not None and since < _function._graph_writes:
+        p = next(
+            (p for p in node.parents if p is not None and np.may_share_memory(p.data, view.data)),
+            None,
+        )
+        if p is None:
+            return None
+        if getattr(p, "_written", 0) > since and any(
+            since < v[0] <= epoch and v[4] for v in p._versions
+        ):
+            return p
+        node = _function.version_seen(p, node._epoch)[0]
     return None
 
 
