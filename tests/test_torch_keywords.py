@@ -1,5 +1,7 @@
 """torch's ``out=`` keyword: written in place, resized, refused under autograd, cast-checked."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -148,3 +150,52 @@ def test_numpy_names_elsewhere_and_their_errors():
         x.sum(0, axis=1)
     with pytest.raises(TypeError, match="multiple values for argument 'dim'"):
         ember.cat([x, x], dim=0, axis=1)
+
+
+_DIM_METHODS = {
+    "cumsum": (), "cumprod": (), "softmax": (), "log_softmax": (), "argsort": (), "sort": (),
+    "squeeze": (), "unsqueeze": (), "unbind": (), "count_nonzero": (), "diff": (),
+    "cummax": (), "cummin": (), "logcumsumexp": (), "topk": (2,), "chunk": (2,),
+    "tensor_split": (2,), "repeat_interleave": (2,), "kthvalue": (2,), "median": (),
+    "std": (), "all": (), "nansum": (), "take_along_dim": ("index",),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(_DIM_METHODS))
+def test_every_dim_taking_method_and_function_takes_numpy_axis(name):
+    # torch's argument parser takes axis= for dim= everywhere (d2l's A.cumsum(axis=0))
+    torch = pytest.importorskip("torch")
+    a = np.arange(1.0, 13.0).reshape(3, 4)
+
+    def run(lib, method):
+        t = lib.tensor(a)
+        args = [lib.zeros((3, 4), dtype=lib.int64) if v == "index" else v
+                for v in _DIM_METHODS[name]]  # fmt: skip
+        call = getattr(t, name) if method else functools.partial(getattr(lib, name), t)
+        out = call(*args, axis=0)
+        return [np.asarray(o) for o in (out if isinstance(out, tuple | list) else [out])]
+
+    for method in (True, False):
+        try:
+            want = run(torch, method)
+        except (TypeError, AttributeError):  # a torch function written in Python: no axis=
+            assert not method
+            continue
+        for e, t in zip(run(ember, method), want, strict=True):
+            np.testing.assert_allclose(e, t)
+
+
+def test_factories_take_size_layout_pin_memory_and_requires_grad():
+    for name in ("zeros", "ones", "empty", "rand", "randn"):
+        t = getattr(ember, name)(size=(2, 3), layout=ember.strided, pin_memory=False)
+        assert t.shape == (2, 3) and t.layout is ember.strided
+        with pytest.raises(TypeError, match="multiple values for argument 'size'"):
+            getattr(ember, name)(2, size=(3,))
+    w = ember.normal(0, 0.01, size=(2, 1), requires_grad=True)
+    assert w.requires_grad and w.shape == (2, 1)
+    assert ember.tril_indices(3, 3, device="cpu").shape == (2, 6)
+    with pytest.raises(ValueError, match="strided"):
+        ember.zeros(2, layout="sparse")
+    x = ember.randn(2, 3)
+    assert x.softmax(-1, dtype=ember.float64).dtype == np.float64
+    assert x.log_softmax(-1, dtype=ember.float64).dtype == np.float64

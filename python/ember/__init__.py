@@ -85,8 +85,10 @@ from ember._layout import (
     channels_last,
     channels_last_3d,
     contiguous_format,
+    layout,
     memory_format,
     preserve_format,
+    strided,
 )
 from ember.amp import autocast
 from ember.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
@@ -742,7 +744,7 @@ __all__ = [
     "get_rng_state", "set_rng_state", "get_default_dtype", "set_default_dtype",
     "get_default_device", "set_default_device", "set_default_tensor_type",
     "set_num_interop_threads", "get_num_interop_threads", "set_flush_denormal", "from_dlpack",
-    "get_device", "is_storage", "memory_format", "contiguous_format",
+    "get_device", "is_storage", "memory_format", "contiguous_format", "layout", "strided",
     "preserve_format", "channels_last", "channels_last_3d", "add", "sub", "mul",
     "div", "neg", "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less",
     "less_equal", "not_equal", "logical_and", "logical_or", "logical_xor", "logical_not", "isclose",

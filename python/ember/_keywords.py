@@ -1,8 +1,8 @@
 """Two keyword conventions of PyTorch's functions and methods.
 
 - NumPy's names: ``axis=`` for ``dim=`` and ``keepdims=`` for ``keepdim=`` (``x.sum(1,
-  keepdims=True)``, as in makemore) on the reductions and the ``out=`` functions (torch takes
-  them everywhere; elsewhere ember does not, to keep those calls free of a wrapper).
+  keepdims=True)``, as in makemore; ``A.cumsum(axis=0)``, as in d2l) on every Tensor method
+  that takes ``dim``, on the top-level reductions and on the ``out=`` functions.
 - ``out=`` on the top-level, ``linalg`` and ``special`` functions that take it: the result is
   computed as usual, then written into ``out`` (a Tensor, or a tuple of them for ops that return
   several), which is returned. As in torch: an ``out`` of another shape is resized (with torch's
@@ -148,9 +148,8 @@ def _params(fn) -> tuple:
 
 
 def install(namespace: dict, out_names) -> None:
-    """In a module's globals: ``out=`` on ``out_names`` (with NumPy's names where they take
-    ``dim``), and NumPy's names on the other public reductions (functions taking ``keepdim``,
-    where NumPy habits show up; a wrapper on every dim-taking function would cost each call)."""
+    """In a module's globals: ``out=`` on ``out_names`` and NumPy's names on every public
+    function that takes ``dim`` or ``keepdim``, as torch's functions take them."""
     out_names = set(out_names)
     for name, fn in list(namespace.items()):
         if name.startswith("_") or not isinstance(fn, types.FunctionType):
@@ -158,17 +157,18 @@ def install(namespace: dict, out_names) -> None:
         params = _params(fn)
         if name in out_names:
             namespace[name] = takes_out(fn, "dim" in params or "keepdim" in params)
-        elif "keepdim" in params:
+        elif "keepdim" in params or "dim" in params:
             namespace[name] = takes_numpy_names(fn)
 
 
 def install_methods(cls, skip) -> None:
-    """NumPy's names on ``cls``'s reductions (methods taking ``keepdim``), except ``skip``."""
+    """NumPy's names on ``cls``'s methods that take ``dim`` or ``keepdim`` (torch's methods all
+    take them), except ``skip``."""
     for name, fn in list(vars(cls).items()):
         if (
             isinstance(fn, types.FunctionType)  # not static/class methods or properties
             and not name.startswith("_")
             and name not in skip
-            and "keepdim" in _params(fn)
+            and ("keepdim" in _params(fn) or "dim" in _params(fn))
         ):
             setattr(cls, name, takes_numpy_names(fn))

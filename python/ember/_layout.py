@@ -18,6 +18,26 @@ class memory_format:  # noqa: N801  (PyTorch's name)
         return f"ember.{self.name}"
 
 
+class layout:  # noqa: N801  (PyTorch's name)
+    """torch.layout: ember's tensors are all dense, strided arrays."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"ember.{self.name}"
+
+
+strided = layout("strided")
+
+
+def check_layout(value, op: str) -> None:
+    if value is not None and value is not strided:
+        raise ValueError(f"{op}: ember has only the strided (dense) layout, got {value!r}")
+
+
 contiguous_format = memory_format("contiguous_format")
 preserve_format = memory_format("preserve_format")
 channels_last = memory_format("channels_last", 4)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import operator
 
 import numpy as np
 
-from ember import _device
+from ember import _device, _layout
 from ember.random import rng
 from ember.tensor import Tensor, _as_array, get_default_dtype
 
@@ -27,12 +28,22 @@ def _size(shape, op: str) -> tuple:
 
 
 def _takes_device(fn):
-    """PyTorch's factories take ``device=``: ember's accept the CPU (or None), refuse others."""
+    """PyTorch's factories take ``device=`` (ember's accept the CPU or None and refuse others),
+    ``layout=`` (strided), ``pin_memory=`` (nothing to pin without a GPU), and the sizes as
+    ``size=`` where they are ``*size`` (``torch.randn(size=(2, 3))``)."""
+    first = next(iter(inspect.signature(fn).parameters.values()), None)
+    sizes = first is not None and first.kind is first.VAR_POSITIONAL and first.name == "size"
 
     @functools.wraps(fn)
-    def factory(*args, device=None, **kwargs):
+    def factory(*args, device=None, layout=None, pin_memory=False, **kwargs):
         if device is not None:
             _device.check(device)
+        if layout is not None:
+            _layout.check_layout(layout, fn.__name__)
+        if sizes and "size" in kwargs:
+            if args:
+                raise TypeError(f"{fn.__name__}() got multiple values for argument 'size'")
+            args = (kwargs.pop("size"),)
         return fn(*args, **kwargs)
 
     return factory
@@ -295,7 +306,9 @@ def rand_like(t, *, generator=None, dtype=None, requires_grad: bool = False) -> 
 
 
 @_takes_device
-def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None) -> Tensor:
+def normal(
+    mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, requires_grad: bool = False
+) -> Tensor:
     """Normal samples, as torch.normal: ``normal(mean, std, size)`` with float mean and std, or
     tensor mean and/or std (broadcast together; the result has their float dtype)."""
     m, s = (np.asarray(v.data if isinstance(v, Tensor) else v) for v in (mean, std))
@@ -312,7 +325,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None) -> Tenso
     else:
         dt, shape = _dtype(dtype), _size((size,), "normal")
     draw = rng(generator).standard_normal(shape)
-    return Tensor((draw * s + m).astype(dt, copy=False))
+    return Tensor((draw * s + m).astype(dt, copy=False), requires_grad=requires_grad)
 
 
 def poisson(input, generator=None) -> Tensor:  # noqa: A002

@@ -3983,7 +3983,12 @@ def count_nonzero(x, dim=None) -> Tensor:
 
 
 def _tri_indices(name, f):
-    def op(row: int, col: int, offset: int = 0, *, dtype=np.int64) -> Tensor:
+    def op(row: int, col: int, offset: int = 0, *, dtype=np.int64, device=None, layout=None):
+        from ember import _device, _layout
+
+        if device is not None:
+            _device.check(device)
+        _layout.check_layout(layout, name)
         if row < 0 or col < 0:
             raise ValueError(f"{name}: row ({row}) and col ({col}) must be non-negative")
         return Tensor(np.stack(f(row, offset, col)).astype(dtype).reshape(2, -1))

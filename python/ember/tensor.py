@@ -903,6 +903,10 @@ class Tensor:
     def get_device(self) -> int:
         return -1  # PyTorch's answer for CPU tensors
 
+    @property
+    def layout(self):
+        return _layout.strided
+
     # Flags of layouts and devices ember does not have
     is_sparse = is_sparse_csr = is_quantized = is_meta = is_mps = is_xla = is_xpu = property(
         lambda self: False
@@ -1050,11 +1054,11 @@ class Tensor:
     def relu(self):
         return _F.relu(self)
 
-    def softmax(self, dim: int):
-        return _F.softmax(self, dim)
+    def softmax(self, dim: int, dtype=None):
+        return _F.softmax(self, dim, dtype=dtype)
 
-    def log_softmax(self, dim: int):
-        return _F.log_softmax(self, dim)
+    def log_softmax(self, dim: int, dtype=None):
+        return _F.log_softmax(self, dim, dtype=dtype)
 
     def clamp(self, min=None, max=None):
         return _ops.clamp(self, min, max)
@@ -1168,10 +1172,16 @@ class Tensor:
     def flatten(self, start_dim: int = 0, end_dim: int = -1):
         return _ops.flatten(self, start_dim, end_dim)
 
-    def squeeze(self, dim=None):
-        return _ops.squeeze(self, dim)
+    # (squeeze and unsqueeze take NumPy's axis= themselves: the wrapper other dim-taking
+    # methods get would add a tenth to these cheap views)
+    def squeeze(self, dim=None, *, axis=None):
+        return _ops.squeeze(self, dim if axis is None else axis)
 
-    def unsqueeze(self, dim: int):
+    def unsqueeze(self, dim: int | None = None, *, axis=None):
+        if dim is None:
+            if axis is None:
+                raise TypeError("unsqueeze() missing 1 required positional argument: 'dim'")
+            dim = axis
         return _ops.unsqueeze(self, dim)
 
     def expand(self, *shape):
@@ -1345,4 +1355,18 @@ for _name in (
     setattr(Tensor, f"{_name}_", _inplace_method(_name))
 
 # NumPy's axis=/keepdims= on the other reductions (ember/_keywords.py)
-install_methods(Tensor, skip=("size", "stride", "sum", "mean", "max", "min", "argmax", "argmin"))
+install_methods(
+    Tensor,
+    skip=(
+        "size",
+        "stride",
+        "sum",
+        "mean",
+        "max",
+        "min",
+        "argmax",
+        "argmin",
+        "squeeze",
+        "unsqueeze",
+    ),
+)
