@@ -24,9 +24,12 @@ from ember import (  # noqa: E402
     amp,
     autograd,
     backends,
+    compiler,
+    cpu,
     cuda,
     data,
     datasets,
+    distributed,
     distributions,
     func,
     io,
@@ -618,6 +621,116 @@ def set_flush_denormal(mode: bool) -> bool:
     return False
 
 
+def to_dlpack(tensor):
+    """The tensor's memory for a DLPack consumer (torch.utils.dlpack.to_dlpack): its NumPy
+    array, which carries ``__dlpack__`` (NumPy reads no bare capsules, so none is returned)."""
+    return tensor.data
+
+
+# torch's autocast and anomaly-mode queries, and small helpers libraries call
+from ember.amp import (  # noqa: E402
+    GradScaler,
+    clear_autocast_cache,
+    get_autocast_dtype,
+    is_autocast_cache_enabled,
+    is_autocast_enabled,
+    set_autocast_cache_enabled,
+    set_autocast_dtype,
+    set_autocast_enabled,
+)
+from ember.autograd import is_anomaly_check_nan_enabled, is_anomaly_enabled  # noqa: E402
+
+
+def is_autocast_cpu_enabled() -> bool:
+    return is_autocast_enabled("cpu")
+
+
+def get_autocast_cpu_dtype():
+    return get_autocast_dtype("cpu")
+
+
+def get_autocast_gpu_dtype():
+    return get_autocast_dtype("cuda")
+
+
+def set_autocast_cpu_enabled(enabled: bool) -> None:
+    set_autocast_enabled("cpu", enabled)
+
+
+def set_autocast_cpu_dtype(dtype) -> None:
+    set_autocast_dtype("cpu", dtype)
+
+
+def set_anomaly_enabled(enabled: bool, check_nan: bool = True) -> None:
+    autograd.set_detect_anomaly(enabled, check_nan)
+
+
+def typename(obj) -> str:
+    """'ember.float32' for a tensor (its type()), else the object's qualified type name."""
+    if isinstance(obj, Tensor):
+        return obj.type()
+    cls = obj if isinstance(obj, type) else type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}" if cls.__module__ != "builtins" else cls.__name__
+
+
+def empty_permuted(size, physical_layout, *, dtype=None, requires_grad: bool = False, **kwargs):
+    """An uninitialised tensor of ``size`` whose memory holds its dims in ``physical_layout``
+    order (dims[physical_layout[-1]] varies fastest), as torch.empty_permuted."""
+    size, order = tuple(size), tuple(physical_layout)
+    if sorted(order) != list(_builtins.range(len(size))):
+        raise ValueError(f"empty_permuted: {order} is not a permutation of the {len(size)} dims")
+    stored = empty(*[size[d] for d in order], dtype=dtype, **kwargs)
+    out = stored.permute(*[order.index(d) for d in _builtins.range(len(size))])
+    return out.requires_grad_() if requires_grad else out
+
+
+def unsafe_chunk(input, chunks: int, dim: int = 0):
+    return chunk(input, chunks, dim)
+
+
+def unsafe_split(tensor, split_size, dim: int = 0):
+    return split(tensor, split_size, dim)
+
+
+def unsafe_split_with_sizes(tensor, split_sizes, dim: int = 0):
+    return split(tensor, list(split_sizes), dim)
+
+
+# torch's symbolic-shape helpers: on plain numbers they are the Python builtins
+def sym_int(a):
+    return _builtins.int(a)
+
+
+def sym_float(a):
+    return _builtins.float(a)
+
+
+def sym_max(a, b):
+    return _builtins.max(a, b)
+
+
+def sym_min(a, b):
+    return _builtins.min(a, b)
+
+
+def sym_not(a):
+    return not a
+
+
+def sym_sqrt(a):
+    import math
+
+    return math.sqrt(a)
+
+
+def sym_ite(b, t, f):
+    return t if b else f
+
+
+def sym_sum(args):
+    return _builtins.sum(args)
+
+
 def from_dlpack(ext_tensor) -> Tensor:
     """A tensor sharing the memory of any DLPack-capable CPU array (NumPy, torch, JAX)."""
     if not hasattr(ext_tensor, "__dlpack__"):
@@ -654,10 +767,29 @@ for _name in (
     "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "lcm_", "ldexp_",
     "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_",
     "rad2deg_", "reciprocal_", "relu_", "round_", "rsqrt_", "sigmoid_", "sin_", "sinc_",
-    "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_",
+    "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_", "index_put_",
+    "addmv_", "resize_as_",
 ):  # fmt: skip
     if hasattr(Tensor, _name):
         globals()[_name] = _inplace_function(_name)
+celu_, selu_, rrelu_, threshold_ = (
+    nn.functional.celu_,
+    nn.functional.selu_,
+    nn.functional.rrelu_,
+    nn.functional.threshold_,
+)
+
+
+def dropout_(input, p: float, train: bool) -> Tensor:
+    return nn.functional.dropout(input, p, train, inplace=True)
+
+
+def alpha_dropout_(input, p: float, train: bool) -> Tensor:
+    return nn.functional.alpha_dropout(input, p, train, inplace=True)
+
+
+def feature_alpha_dropout_(input, p: float, train: bool) -> Tensor:
+    return nn.functional.feature_alpha_dropout(input, p, train, inplace=True)
 
 
 def show_config() -> None:
@@ -689,7 +821,16 @@ __all__ = [
     "tanh", "sigmoid", "relu", "softmax", "log_softmax",
     "device", "no_grad", "enable_grad", "inference_mode", "finfo", "iinfo",
     "set_grad_enabled", "is_grad_enabled", "manual_seed",
-    "set_num_threads", "get_num_threads", "show_config", "compile",
+    "set_num_threads", "get_num_threads", "show_config", "compile", "compiler", "cpu",
+    "distributed", "to_dlpack", "GradScaler", "clear_autocast_cache", "get_autocast_dtype",
+    "is_autocast_cache_enabled", "is_autocast_enabled", "set_autocast_cache_enabled",
+    "set_autocast_dtype", "set_autocast_enabled", "is_autocast_cpu_enabled",
+    "get_autocast_cpu_dtype", "get_autocast_gpu_dtype", "set_autocast_cpu_enabled",
+    "set_autocast_cpu_dtype", "is_anomaly_enabled", "is_anomaly_check_nan_enabled",
+    "set_anomaly_enabled", "typename", "empty_permuted", "unsafe_chunk", "unsafe_split",
+    "unsafe_split_with_sizes", "sym_int", "sym_float", "sym_max", "sym_min", "sym_not",
+    "sym_sqrt", "sym_ite", "sym_sum", "celu_", "selu_", "rrelu_", "threshold_", "dropout_",
+    "alpha_dropout_", "feature_alpha_dropout_",
     "set_float32_matmul_precision", "get_float32_matmul_precision",
     "use_deterministic_algorithms", "are_deterministic_algorithms_enabled",
     "abs", "argmax", "argmin", "cat", "clamp", "exp", "flatten", "log", "matmul", "max",

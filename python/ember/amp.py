@@ -12,9 +12,19 @@ import numpy as np
 
 from ember.autograd.function import no_grad
 
+# What torch.is_autocast_enabled / get_autocast_dtype report, per device type: autocast blocks
+# set it (code inside one may ask), though no op reads it (see the module docstring).
+_autocast_state = {"cpu": [False, "bfloat16"], "cuda": [False, "float16"]}
+_autocast_cache = [True]
+
+
+def _state_of(device_type: str) -> list:
+    return _autocast_state.setdefault(device_type, [False, "float16"])
+
 
 class autocast:  # noqa: N801 (PyTorch's name)
-    """A no-op context manager and decorator (see the module docstring)."""
+    """A context manager and decorator that computes nothing differently (see the module
+    docstring); inside it ``is_autocast_enabled`` and ``get_autocast_dtype`` answer as torch's."""
 
     def __init__(
         self, device_type: str = "cpu", dtype=None, enabled: bool = True, cache_enabled=None
@@ -22,13 +32,62 @@ class autocast:  # noqa: N801 (PyTorch's name)
         self.device_type, self.fast_dtype, self.enabled = device_type, dtype, enabled
 
     def __enter__(self):
+        state = _state_of(self.device_type)
+        self._prev = list(state)
+        state[0] = bool(self.enabled)
+        if self.fast_dtype is not None:
+            state[1] = self.fast_dtype
         return self
 
     def __exit__(self, *exc):
+        _state_of(self.device_type)[:] = self._prev
         return False
 
     def __call__(self, fn):
-        return fn
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with autocast(self.device_type, self.fast_dtype, self.enabled):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+def is_autocast_enabled(device_type: str | None = None) -> bool:
+    return _state_of(device_type or "cuda")[0]
+
+
+def get_autocast_dtype(device_type: str):
+    return _dtype(_state_of(device_type)[1])
+
+
+def set_autocast_enabled(device_type, enabled=None) -> None:
+    if enabled is None:  # the legacy one-argument form: the CUDA flag
+        device_type, enabled = "cuda", device_type
+    _state_of(device_type)[0] = bool(enabled)
+
+
+def set_autocast_dtype(device_type: str, dtype) -> None:
+    _state_of(device_type)[1] = dtype
+
+
+def is_autocast_cache_enabled() -> bool:
+    return _autocast_cache[0]
+
+
+def set_autocast_cache_enabled(enabled: bool) -> None:
+    _autocast_cache[0] = bool(enabled)
+
+
+def clear_autocast_cache() -> None:
+    """No cast copies are kept."""
+
+
+def _dtype(d):
+    import ember
+
+    return getattr(ember, d) if isinstance(d, str) else d
 
 
 class GradScaler:

@@ -347,11 +347,38 @@ def _run(tensors, grads, retain_graph: bool, targets, create_graph: bool = False
     # an intermediate NaN that the next node discards; PyTorch computes the same silently, so
     # NumPy's floating-point warnings stay off for the pass: one switch here, which every node's
     # backward relies on (x / 0, log 0, ...) instead of setting its own.
-    with np.errstate(all="ignore"):
-        if not create_graph:
-            return _run_pass(tensors, grads, retain_graph, targets, False, stop)
-        with _function.enable_grad():
-            return _run_pass(tensors, grads, retain_graph, targets, True, stop)
+    try:
+        with np.errstate(all="ignore"):
+            if not create_graph:
+                return _run_pass(tensors, grads, retain_graph, targets, False, stop)
+            with _function.enable_grad():
+                return _run_pass(tensors, grads, retain_graph, targets, True, stop)
+    except Exception:
+        if _function._anomaly.enabled and _function._anomaly.node is not None:
+            _warn_forward_stack(_function._anomaly.node)
+        raise
+    finally:
+        _function._anomaly.node = None
+
+
+def _check_nan(node, in_grads) -> None:
+    """detect_anomaly(check_nan=True): a NaN in a node's input gradients is an error."""
+    for i, g in enumerate(in_grads):
+        a = g.data if isinstance(g, Tensor) else g
+        if isinstance(a, np.ndarray) and a.dtype.kind == "f" and np.isnan(a).any():
+            raise RuntimeError(f"Function '{node.name}' returned nan values in its {i}th output.")
+
+
+def _warn_forward_stack(node) -> None:
+    import warnings
+
+    stack = "".join(getattr(node, "_fw_stack", ["(made before anomaly detection was on)\n"]))
+    warnings.warn(
+        f"Error detected in {node.name}. Traceback of forward call that caused the error:\n"
+        + stack,
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def _graph_grad(tensor, grad, i: int):
@@ -401,8 +428,11 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
     heapq.heapify(heap)
     heappop, heappush = heapq.heappop, heapq.heappush
     writes = _function._graph_writes  # in-place writes into graph tensors so far (mostly none)
+    anomaly = _function._anomaly.enabled
     while heap:
         node = heappop(heap)[1]
+        if anomaly:
+            _function._anomaly.node = node
         grads = pending.pop(node)
         if node._freed:
             raise _freed_error(node)
@@ -431,6 +461,8 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
             in_grads = node.backward(node, *grads)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
+        if anomaly and _function._anomaly.check_nan:
+            _check_nan(node, in_grads)
         parents = node.parents
         if len(in_grads) < len(parents):
             raise RuntimeError(

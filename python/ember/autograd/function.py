@@ -111,23 +111,77 @@ class inference_mode(no_grad):  # noqa: N801
         self._mode = False if mode else is_grad_enabled()
 
 
+class _Anomaly:
+    enabled = False  # read by Function.apply (record the forward stack) and the engine
+    check_nan = True
+    node = None  # the node the engine runs, while anomaly mode is on
+
+
+_anomaly = _Anomaly()
+
+
 class detect_anomaly:  # noqa: N801
-    """Accepted for PyTorch scripts; ember's backward already names the op whose gradient
-    fails, so there is nothing more to switch on."""
+    """Anomaly detection, as torch's: each recorded op keeps the stack of its forward call;
+    a backward pass that fails prints that stack (a warning) before the error, and with
+    ``check_nan`` a node whose gradient holds a NaN raises, naming the node. Slow: for
+    debugging. A context manager and a decorator."""
 
     def __init__(self, check_nan: bool = True):
-        pass
+        self._mode, self._check_nan = True, check_nan
+
+    def __enter__(self):
+        self._prev = (_anomaly.enabled, _anomaly.check_nan)
+        if self._mode:
+            import warnings
+
+            warnings.warn(
+                "Anomaly Detection has been enabled. This mode will increase the runtime and "
+                "should only be enabled for debugging.",
+                UserWarning,
+                stacklevel=2,
+            )
+        _anomaly.enabled, _anomaly.check_nan = self._mode, self._check_nan
+        return self
+
+    def __exit__(self, *exc):
+        _anomaly.enabled, _anomaly.check_nan = self._prev
+        return False
+
+    def __call__(self, fn):
+        import functools
+
+        mode, check_nan = self._mode, self._check_nan
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_detect_anomaly(mode, check_nan):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class set_detect_anomaly(detect_anomaly):  # noqa: N801
+    """Switch anomaly detection on or off now (``set_detect_anomaly(True)``), or for a block."""
+
+    def __init__(self, mode: bool, check_nan: bool = True):
+        self._prev = (_anomaly.enabled, _anomaly.check_nan)
+        self._mode, self._check_nan = bool(mode), check_nan
+        _anomaly.enabled, _anomaly.check_nan = self._mode, check_nan
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        return False
+    def __call__(self, fn):
+        _anomaly.enabled, _anomaly.check_nan = self._prev  # as a decorator: only inside fn
+        return super().__call__(fn)
 
 
-class set_detect_anomaly(detect_anomaly):  # noqa: N801
-    def __init__(self, mode: bool, check_nan: bool = True):
-        pass
+def is_anomaly_enabled() -> bool:
+    return _anomaly.enabled
+
+
+def is_anomaly_check_nan_enabled() -> bool:
+    return _anomaly.check_nan
 
 
 def Variable(data, requires_grad: bool = False, volatile: bool = False):  # noqa: N802
@@ -402,6 +456,10 @@ class Function:
             return Tensor._make(out, False, None, 0)
         ctx.parents = tuple(parents)
         ctx._epoch = _graph_writes
+        if _anomaly.enabled:  # (detect_anomaly: where the op was called, for backward's errors)
+            import traceback
+
+            ctx._fw_stack = traceback.format_stack()[:-2]
         ctx._order = next(_creation_order)
         if isinstance(out, tuple):
             ctx._n_out = len(out)
