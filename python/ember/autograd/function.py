@@ -238,7 +238,8 @@ def note_graph_write(t, values: bool = True) -> None:
     array): remember where it was, for the nodes that used it before."""
     global _graph_writes
     _graph_writes += 1
-    versions = getattr(t, "_versions", None) or []
+    # (a leaf's version is dropped: nodes that used the tensor then have no edge to it)
+    versions = [v for v in getattr(t, "_versions", None) or () if v[1] is not None]
     versions.append((_graph_writes, t._ctx, t._idx, t.data.shape, values))
     t._versions, t._written = versions, _graph_writes
     if values:
