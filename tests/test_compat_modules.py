@@ -120,3 +120,15 @@ def test_top_level_helpers_match_torch():
     ember.dropout_(x, 0.0, True)
     np.testing.assert_array_equal(x.numpy(), [1.0, 5.0])
     assert ember.GradScaler is ember.amp.GradScaler
+
+
+def test_untyped_storage_dim_order_and_to_dense_as_torch():
+    torch = pytest.importorskip("torch")
+    for lib in (ember, torch):
+        x = lib.arange(6.0).reshape(2, 3)
+        shared = x[1].untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
+        apart = x.clone().untyped_storage().data_ptr() != x.untyped_storage().data_ptr()
+        assert shared and apart and x.untyped_storage().nbytes() == 24
+        assert x.t().dim_order() == (1, 0) and x.dim_order() == (0, 1)
+        assert lib.ones(2, 3, 4).permute(2, 0, 1).dim_order() == (1, 2, 0)
+        assert x.to_dense() is x

@@ -334,6 +334,20 @@ class Tensor:
     def data_ptr(self) -> int:
         return self.data.ctypes.data
 
+    def untyped_storage(self):
+        """The memory the tensor views, as torch's UntypedStorage: the NumPy array that owns
+        it (``data_ptr()`` equal for tensors that share memory, ``nbytes()``)."""
+        return _Storage(self.data)
+
+    def dim_order(self, *, ambiguity_check: bool = False) -> tuple:
+        """The dims from outermost to innermost in memory (by decreasing stride)."""
+        strides = self.stride()
+        return tuple(sorted(range(self.ndim), key=lambda d: -strides[d]))
+
+    def to_dense(self, dtype=None, *, masked_grad=None) -> Tensor:
+        """A dense tensor: ember's tensors are dense already (itself, or a cast)."""
+        return self if dtype is None else self.to(dtype)
+
     def element_size(self) -> int:
         return self.data.itemsize
 
@@ -1310,6 +1324,29 @@ _INPLACE_OPS = {np.add: _ops.add, np.subtract: _ops.sub, np.multiply: _ops.mul,
                 np.true_divide: _ops.div, np.power: _ops.pow, np.bitwise_and: Tensor.__and__,
                 np.bitwise_or: Tensor.__or__, np.bitwise_xor: Tensor.__xor__,
                 np.left_shift: Tensor.__lshift__, np.right_shift: Tensor.__rshift__}  # fmt: skip
+
+
+class _Storage:
+    """Tensor.untyped_storage(): the owning array's bytes."""
+
+    __slots__ = ("_owner",)
+    device = "cpu"
+
+    def __init__(self, array: np.ndarray):
+        while isinstance(array.base, np.ndarray):
+            array = array.base
+        self._owner = array
+
+    def data_ptr(self) -> int:
+        return self._owner.ctypes.data
+
+    def nbytes(self) -> int:
+        return self._owner.nbytes
+
+    size = __len__ = nbytes
+
+    def __repr__(self) -> str:
+        return f"ember.UntypedStorage({self.nbytes()} bytes at {self.data_ptr():#x})"
 
 
 def _check_inplace_cast(result: np.dtype, out: np.dtype) -> None:
