@@ -305,3 +305,29 @@ def test_random_programs_of_in_place_writes_match_torch_or_finite_differences():
             np.testing.assert_allclose(g, t, rtol=rtol, atol=tol, err_msg=str(ops))
         checked += 1
     assert checked > 30
+
+
+def test_gradient_penalty_through_in_place_activations_matches_torch():
+    torch = pytest.importorskip("torch")
+
+    def run(lib):
+        rng = np.random.default_rng(0)
+        nn = lib.nn
+        critic = nn.Sequential(
+            nn.Linear(4, 8), nn.LeakyReLU(0.2, inplace=True), nn.Linear(8, 8),
+            nn.ReLU(inplace=True), nn.Linear(8, 1),
+        ).double()  # fmt: skip
+        with lib.no_grad():
+            for p in critic.parameters():
+                p.copy_(lib.tensor(rng.standard_normal(p.shape) * 0.5))
+        real, fake = (lib.tensor(rng.standard_normal((5, 4))) for _ in range(2))
+        alpha = lib.tensor(rng.random((5, 1)))
+        mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+        d = critic(mixed)
+        (g,) = lib.autograd.grad(d, mixed, lib.ones_like(d), create_graph=True)
+        penalty = ((g.norm(2, dim=1) - 1) ** 2).mean()
+        (critic(fake).mean() - critic(real).mean() + 10 * penalty).backward()
+        return [p.grad.numpy() for p in critic.parameters()]
+
+    for e, t in zip(run(ember), run(torch), strict=True):
+        np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-13)
