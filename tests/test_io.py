@@ -3,6 +3,7 @@ safetensors state_dict round trip, including the 0-d buffers BatchNorm keeps."""
 
 import collections
 import io
+import pickle
 
 import numpy as np
 import pytest
@@ -99,3 +100,20 @@ def test_save_and_load_refuse_what_they_cannot_handle(tmp_path):
     ember.save({"w": ember.ones(1)}, tmp_path / "ok.pt")
     with pytest.raises((ValueError, RuntimeError)):
         ember.load(tmp_path / "ok.pt", map_location="cuda")
+
+
+def test_a_whole_module_is_pickled_and_loads_only_with_weights_only_false(tmp_path):
+    model = ember.nn.Sequential(ember.nn.Conv2d(1, 2, 3), ember.nn.BatchNorm2d(2), ember.nn.ReLU())
+    model(ember.randn(2, 1, 5, 5))  # running statistics to carry over
+    model.eval()
+    ember.save(model, tmp_path / "model.pt")
+    with pytest.raises(pickle.UnpicklingError, match="weights_only=False"):
+        ember.load(tmp_path / "model.pt")
+    loaded = ember.load(tmp_path / "model.pt", weights_only=False)
+    x = ember.randn(2, 1, 5, 5)
+    np.testing.assert_array_equal(loaded(x).detach().numpy(), model(x).detach().numpy())
+    assert isinstance(loaded[0].weight, ember.nn.Parameter) and loaded[0].weight.requires_grad
+    buf = io.BytesIO()
+    ember.save({"model": model, "epoch": 3}, buf)  # a checkpoint dict holding the module
+    buf.seek(0)
+    assert ember.load(buf, weights_only=False)["epoch"] == 3

@@ -1,9 +1,10 @@
-"""Saving and loading weights and training checkpoints as safetensors (never pickle).
+"""Saving and loading weights and training checkpoints as safetensors.
 
-``ember.save(obj, f)`` / ``ember.load(f)`` are torch.save / torch.load for what they are used
-for: nested dicts, lists and tuples of Tensors, arrays, numbers and strings (a state_dict, an
-optimiser's, a checkpoint dict), written as one safetensors file whose metadata holds the
-structure as JSON.
+``ember.save(obj, f)`` / ``ember.load(f)`` are torch.save / torch.load: nested dicts, lists and
+tuples of Tensors, arrays, numbers and strings (a state_dict, an optimiser's, a checkpoint dict)
+are written as one safetensors file whose metadata holds the structure as JSON. Anything else
+(``ember.save(model, f)``) is pickled, and ``ember.load`` unpickles it only when called with
+``weights_only=False``, as torch.load (whose default also refuses pickled code).
 
 ``save_state_dict`` writes a model's state_dict under PyTorch's key names, so
 ``safetensors.torch.load_file(path)`` gives a state_dict torch loads. ``save_checkpoint`` adds
@@ -241,11 +242,24 @@ def _join(obj, arrays: dict):
     return obj
 
 
-def save(obj, f) -> None:
-    """Save ``obj`` (see the module docstring) to the path or binary file ``f``, as torch.save."""
+_PICKLED = b"ember-pickle\n"  # the head of a file that holds a pickled object
+
+
+def save(obj, f, pickle_module=pickle, pickle_protocol: int = pickle.HIGHEST_PROTOCOL) -> None:
+    """Save ``obj`` to the path or binary file ``f``, as torch.save: nested containers of
+    tensors, arrays, numbers and strings as safetensors (see the module docstring); anything
+    else (a whole Module, an optimiser object) pickled, which ``load`` reads back only with
+    ``weights_only=False``, as torch.load."""
     arrays: dict = {}
-    meta = {"format": "ember-save", "object": to_json(_split(obj, arrays))}
-    payload = _safetensors().save(arrays, metadata=meta)
+    try:
+        meta = {"format": "ember-save", "object": to_json(_split(obj, arrays))}
+    except TypeError as unsplit:
+        try:
+            payload = _PICKLED + pickle_module.dumps(obj, protocol=pickle_protocol)
+        except (pickle.PicklingError, AttributeError, TypeError) as e:  # (a lambda, a lock)
+            raise TypeError(f"{unsplit.args[0].split(' (')[0]}: it cannot be pickled ({e})") from e
+    else:
+        payload = _safetensors().save(arrays, metadata=meta)
     if hasattr(f, "write"):
         f.write(payload)
     else:
@@ -255,7 +269,8 @@ def save(obj, f) -> None:
 def load(f, map_location=None, weights_only: bool = True, **kwargs):
     """Read what ``ember.save`` wrote, from a path or binary file. Tensors come back as
     Tensors (with their requires_grad), arrays as arrays. ``map_location`` may only name the
-    CPU; ``weights_only`` is accepted (nothing is ever unpickled)."""
+    CPU. A pickled object (a whole Module) is unpickled only with ``weights_only=False``: as
+    torch.load, the default refuses to run a file's code."""
     from ember import _device
 
     if map_location is not None:
@@ -267,6 +282,14 @@ def load(f, map_location=None, weights_only: bool = True, **kwargs):
             payload = fh.read()
     if payload[:4] == b"PK\x03\x04":
         return _load_torch_zip(payload)
+    if payload.startswith(_PICKLED):
+        if weights_only:
+            raise pickle.UnpicklingError(
+                "Weights only load failed: the file holds a pickled object (ember.save of a "
+                "whole Module or other object), and unpickling can run arbitrary code. If you "
+                "trust its source, load it with weights_only=False"
+            )
+        return pickle.loads(payload[len(_PICKLED) :])
     if payload[:2] == b"\x80\x02":
         raise ValueError(
             "ember.load: this is torch.save's legacy (pre-1.6) format, which ember does not "
