@@ -132,3 +132,33 @@ def test_untyped_storage_dim_order_and_to_dense_as_torch():
         assert x.t().dim_order() == (1, 0) and x.dim_order() == (0, 1)
         assert lib.ones(2, 3, 4).permute(2, 0, 1).dim_order() == (1, 2, 0)
         assert x.to_dense() is x
+
+
+@pytest.mark.parametrize("upper", [True, False])
+@pytest.mark.parametrize("transpose", [False, True])
+def test_triangular_solve_matches_torch(upper, transpose):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    a = np.triu(rng.standard_normal((3, 3))) + 3 * np.eye(3)
+    a = a if upper else a.T
+    b = rng.standard_normal((2, 3, 2))  # a batch of right-hand sides
+    got = ember.tensor(b).triangular_solve(ember.tensor(a), upper=upper, transpose=transpose)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's deprecation note
+        want = torch.triangular_solve(torch.tensor(b), torch.tensor(a), upper, transpose)
+    np.testing.assert_allclose(got.solution.numpy(), want.solution.numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(got.cloned_coefficient.numpy(), a)
+
+
+def test_as_strided_in_place_and_unsafe_views():
+    torch = pytest.importorskip("torch")
+    for lib in (ember, torch):
+        x = lib.arange(6.0)
+        assert x.as_strided_((2, 2), (1, 2)) is x
+        assert x.tolist() == [[0.0, 2.0], [1.0, 3.0]]
+        assert [c.tolist() for c in lib.arange(5.0).unsafe_chunk(2)] == [[0, 1, 2], [3, 4]]
+    w = ember.arange(6.0, requires_grad=True)
+    h = w * 2
+    h.as_strided_((3,), (2,))  # a graph tensor: recorded, the gradient reaches the viewed ones
+    h.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [2, 0, 2, 0, 2, 0])

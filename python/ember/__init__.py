@@ -446,6 +446,7 @@ from ember.ops import (
     transpose,
     trapezoid,
     trapz,
+    triangular_solve,
     tril,
     tril_indices,
     triu,
@@ -457,6 +458,9 @@ from ember.ops import (
     unique,
     unique_consecutive,
     unravel_index,
+    unsafe_chunk,
+    unsafe_split,
+    unsafe_split_with_sizes,
     unsqueeze,
     vander,
     var,
@@ -684,18 +688,6 @@ def empty_permuted(size, physical_layout, *, dtype=None, requires_grad: bool = F
     return out.requires_grad_() if requires_grad else out
 
 
-def unsafe_chunk(input, chunks: int, dim: int = 0):
-    return chunk(input, chunks, dim)
-
-
-def unsafe_split(tensor, split_size, dim: int = 0):
-    return split(tensor, split_size, dim)
-
-
-def unsafe_split_with_sizes(tensor, split_sizes, dim: int = 0):
-    return split(tensor, list(split_sizes), dim)
-
-
 # torch's symbolic-shape helpers: on plain numbers they are the Python builtins
 def sym_int(a):
     return _builtins.int(a)
@@ -828,6 +820,7 @@ __all__ = [
     "get_autocast_cpu_dtype", "get_autocast_gpu_dtype", "set_autocast_cpu_enabled",
     "set_autocast_cpu_dtype", "is_anomaly_enabled", "is_anomaly_check_nan_enabled",
     "set_anomaly_enabled", "typename", "empty_permuted", "unsafe_chunk", "unsafe_split",
+    "triangular_solve",
     "unsafe_split_with_sizes", "sym_int", "sym_float", "sym_max", "sym_min", "sym_not",
     "sym_sqrt", "sym_ite", "sym_sum", "celu_", "selu_", "rrelu_", "threshold_", "dropout_",
     "alpha_dropout_", "feature_alpha_dropout_",

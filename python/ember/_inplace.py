@@ -208,7 +208,7 @@ _FILLS = {
     "zero_", "normal_", "uniform_", "bernoulli_", "cauchy_", "exponential_", "geometric_",
     "log_normal_", "random_",
 }  # fmt: skip
-_VIEWS = {"t_", "transpose_", "swapaxes_", "swapdims_", "squeeze_", "unsqueeze_"}
+_VIEWS = {"t_", "transpose_", "swapaxes_", "swapdims_", "squeeze_", "unsqueeze_", "as_strided_"}
 
 
 def _over(t, values):

@@ -5606,6 +5606,41 @@ def _varargs_dims(fn):
     return method
 
 
+def unsafe_chunk(x, chunks: int, dim: int = 0) -> tuple:
+    """chunk (torch's unsafe_ variants differ only in skipping a view check)."""
+    return chunk(x, chunks, dim)
+
+
+def unsafe_split(x, split_size, dim: int = 0) -> tuple:
+    return split(x, split_size, dim)
+
+
+def unsafe_split_with_sizes(x, split_sizes, dim: int = 0) -> tuple:
+    return split(x, list(split_sizes), dim)
+
+
+_TriangularSolve = namedtuple("triangular_solve", ["solution", "cloned_coefficient"])
+
+
+def triangular_solve(b, A, upper: bool = True, transpose: bool = False, unitriangular=False):
+    """torch.triangular_solve (torch's older spelling of linalg.solve_triangular): X with
+    A X = b (A^T X = b with ``transpose``), and a copy of A."""
+    coefficient = adjoint(A) if transpose else A
+    x = _linalg.solve_triangular(
+        coefficient, b, upper=upper != bool(transpose), unitriangular=unitriangular
+    )
+    return _TriangularSolve(x, clone(A))
+
+
+def _as_strided_(x, size, stride, storage_offset: int = 0) -> Tensor:
+    """x becomes as_strided(x, ...), a view of its own elements (in the graph: _inplace.py)."""
+    x.data = as_strided(x.detach(), size, stride, storage_offset).data
+    return x
+
+
+for _name in ("unsafe_chunk", "unsafe_split", "unsafe_split_with_sizes", "triangular_solve"):
+    setattr(Tensor, _name, globals()[_name])
+Tensor.as_strided_ = _as_strided_
 Tensor.flip = _varargs_dims(flip)
 Tensor.tile = _varargs_dims(tile)
 # index_put_ (module level) is __setitem__'s graph helper; the method is PyTorch's
