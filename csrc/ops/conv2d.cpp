@@ -12,6 +12,8 @@
 //   formed whole; each thread builds one cache-sized block of it directly in the layout the
 //   GEMM micro-kernel reads (gemm/gemm_internal.h: the same micro-kernels and ISA as ember's
 //   GEMM), and runs the micro-kernel over it. dw^T += col @ dy^T per block, col2im for dx.
+// - Winograd engine (3x3, stride 1, one group, many channels, planes >= 24x24): F(2x2, 3x3),
+//   16 GEMMs on transformed tiles. See "Winograd engine" below.
 // - 1x1 convolutions with stride 1 and no padding call gemm() on x[n, g] (Cg, H*W) directly;
 //   one image with more threads than (image, group) tasks runs the older tiled path
 //   (im2col/col2im parallel inside, the GEMM's own threads).
@@ -23,6 +25,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -1089,6 +1092,312 @@ void input_grad_forward(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
   forward_engine(dx, dy, wf.get(), static_cast<const T*>(nullptr), gt, nt);
 }
 
+// ---------------------------------------------------------------- Winograd engine (3x3, stride 1)
+// Lavin & Gray 2015, "Fast Algorithms for Convolutional Neural Networks": F(2x2, 3x3) makes a
+// 2x2 output tile from a 4x4 input tile d (stride 2) and a 3x3 filter g with 16 multiplications
+// instead of 36:  Y = A^T [ (G g G^T) . (B^T d B) ] A  (. elementwise), where
+//   B^T = [1  0 -1  0]    G = [ 1    0    0 ]    A^T = [1  1  1  0]
+//         [0  1  1  0]        [1/2  1/2  1/2]          [0  1 -1 -1]
+//         [0 -1  1  0]        [1/2 -1/2  1/2]
+//         [0  1  0 -1]        [ 0    0    1 ]
+// Summed over input channels the elementwise products become 16 GEMMs, one per element xi of
+// the 4x4 tile:  M[xi] (O, tiles) = U[xi] (O, C) @ V[xi] (C, tiles),  U = G w G^T,  V = B^T d B,
+// on the GEMM micro-kernel: 2.25x fewer multiply-adds than the direct convolution, the
+// transforms being additions only. Tiles are numbered over (image, tile row, tile column) and
+// run in blocks of kWinoTiles: a block's V is written straight into the micro-kernel's
+// NR-column panels, its M into an (O, 16, tiles) buffer the output transform reads in rows.
+// Each output depends only on its tile (never on the block or thread that computed it).
+
+// 0: never, 1: where it wins (wino_wins), 2: wherever it applies (tests).
+std::atomic<int> g_winograd{1};
+
+constexpr int64_t kWinoTiles = 128;               // tiles per block (rounded to whole NR panels)
+constexpr int64_t kWinoBytes = int64_t(4) << 20;  // at most, per thread, unless NR tiles need more
+
+// Where F(2x2, 3x3) beats the shift and fused engines, measured on Zen 5 (1 thread, float32 and
+// float64): enough channels on both sides that the 16 GEMMs (depth C, height O) run near the
+// micro-kernel's peak, and output rows of at least 12 tiles, which the transforms (a fixed cost
+// per tile row and channel) need. 64 -> 64 channels at 32x32 and 128 -> 128 at 28x28: 1.4x;
+// 32 -> 32 at 32x32: 1.15x; 64 -> 64 at 16x16: 0.9x; 256 -> 256 at 14x14: 0.8-1.0x.
+inline bool wino_wins(const Geom& g) { return g.C >= 32 && g.O >= 32 && g.OH >= 24 && g.OW >= 24; }
+
+// 3x3, stride 1, no dilation, one group, and the mode allows it. The transformed weights take
+// 16 * O * C values: beyond 2^20 channel pairs (64 MiB in float) the direct engines run.
+inline bool wino_ok(const Geom& g) {
+  const int mode = g_winograd.load(std::memory_order_relaxed);
+  if (mode == 0 || g.KH != 3 || g.KW != 3 || g.sh != 1 || g.sw != 1 || g.dh != 1 || g.dw != 1 ||
+      g.G != 1 || g.N == 0 || g.O == 0 || g.C == 0 || g.O * g.C > (int64_t(1) << 20))
+    return false;
+  return mode == 2 || wino_wins(g);
+}
+
+struct Wino {
+  int64_t TH, TW, tiles;  // tile rows and columns per image, tiles in all images
+  explicit Wino(const Geom& g)
+      : TH((g.OH + 1) / 2), TW((g.OW + 1) / 2), tiles(g.N * ((g.OH + 1) / 2) * ((g.OW + 1) / 2)) {}
+};
+
+// Calls f(n, th, tw0, tw1, j) for the runs of tiles [t0, t1) within one tile row, cut every
+// `cut` tiles from t0 (the panels); j is the run's first tile relative to t0.
+template <typename F>
+inline void wino_runs(const Wino& wn, int64_t t0, int64_t t1, int64_t cut, F f) {
+  for (int64_t t = t0; t < t1;) {
+    const int64_t row = t / wn.TW, tw = t - row * wn.TW;
+    const int64_t end = std::min({t1, (row + 1) * wn.TW, t0 + ((t - t0) / cut + 1) * cut});
+    f(row / wn.TH, row % wn.TH, tw, tw + (end - t), t - t0);
+    t = end;
+  }
+}
+
+// up[xi][o / MR][c][o % MR] = (G w[o][c] G^T)[xi]: the 16 A operands as p-major MR-row panels,
+// rows past O zero.
+template <typename T>
+void wino_weights(T* up, const T* w, const Geom& g, int MR) {
+  const int64_t Op = round_up(g.O, MR), C = g.C;
+  std::fill(up, up + 16 * Op * C, T(0));
+  const T h = T(0.5);
+  for (int64_t o = 0; o < g.O; ++o)
+    for (int64_t c = 0; c < C; ++c) {
+      const T* k = w + (o * C + c) * 9;
+      T gg[4][3];  // G g
+      for (int j = 0; j < 3; ++j) {
+        gg[0][j] = k[j];
+        gg[1][j] = h * (k[j] + k[3 + j] + k[6 + j]);
+        gg[2][j] = h * (k[j] - k[3 + j] + k[6 + j]);
+        gg[3][j] = k[6 + j];
+      }
+      T* d = up + (o - o % MR) * C + c * MR + o % MR;
+      for (int i = 0; i < 4; ++i) {  // (G g) G^T
+        const T u[4] = {gg[i][0], h * (gg[i][0] + gg[i][1] + gg[i][2]),
+                        h * (gg[i][0] - gg[i][1] + gg[i][2]), gg[i][2]};
+        for (int j = 0; j < 4; ++j) d[(4 * i + j) * Op * C] = u[j];
+      }
+    }
+}
+
+// d[0 .. n) = s[0 .. n) for n < 256 / sizeof(T) (two vectors of 128 bytes), as fixed-size
+// copies of n's binary digits: a loop of n would become rep movs or a call to memcpy, slow for a
+// few values.
+template <typename T>
+inline void copy_short(T* __restrict d, const T* __restrict s, int64_t n) {
+  int64_t at = 0;
+  for (int64_t b = 128 / int64_t(sizeof(T)); b >= 1; b /= 2)
+    if (n & b) {
+      for (int64_t u = 0; u < b; ++u) d[at + u] = s[at + u];
+      at += b;
+    }
+}
+
+// Row length of wino_input's scratch: the TW + 1 even (or odd) padded columns a tile row reads,
+// and room for the chunk of L tiles that starts at its last tile.
+inline int64_t wino_tn(const Wino& wn, size_t elem) { return wn.TW + 64 / int64_t(elem) + 1; }
+
+// One tile row of a block: its tiles [u0, end), where the first lands (lane0 of panel0, tile k0
+// of the row), and its 4 input rows (offsets of channel 0's, -1 for the padding).
+struct WinoRow {
+  int64_t u0, end, lane0, panel0, k0, in[4];
+};
+
+// vp[xi][panel][c][NR] = (B^T d B)[xi] of channel c for the tiles [t0, t1) (tile j = t - t0 in
+// panel j / NR, lane j % NR), V[xi] vx apart. Whole tile rows at a time; t is scratch: 8 rows of
+// wino_tn, zero where the caller left it (the padding columns are never written).
+template <typename T>
+EMBER_SIMD void wino_input(T* __restrict vp, int64_t vx, T* __restrict t, WinoRow* wr, const T* x,
+                           const T* zero, const Geom& g, const Wino& wn, int64_t t0, int64_t t1,
+                           int NR) {
+  constexpr int64_t L = 64 / sizeof(T);
+  const int64_t TW = wn.TW, tn = wino_tn(wn, sizeof(T)), plane = g.H * g.W;
+  int64_t lo[2], hi[2];  // per column parity p: the q whose input column 2q + p - pl is in [0, W)
+  for (int p = 0; p < 2; ++p) {
+    lo[p] = std::min((g.pl - p + 1) / 2, tn);
+    hi[p] = std::clamp((g.pl + g.W - p + 1) / 2, lo[p], tn);
+  }
+  // The tile rows of the block, with the divisions done once
+  const int64_t row0 = t0 / TW, rows = (t1 - 1) / TW - row0 + 1;
+  for (int64_t ri = 0; ri < rows; ++ri) {
+    const int64_t row = row0 + ri, n = row / wn.TH, th = row % wn.TH;
+    const int64_t u0 = std::max(t0, row * TW);
+    WinoRow& w = wr[ri];
+    w.u0 = u0;
+    w.end = std::min(t1, (row + 1) * TW);
+    w.lane0 = (u0 - t0) % NR;
+    w.panel0 = (u0 - t0) / NR;
+    w.k0 = u0 - row * TW;
+    for (int i = 0; i < 4; ++i) {
+      const int64_t ih = 2 * th - g.pt + i;
+      w.in[i] = ih >= 0 && ih < g.H ? (n * g.C * g.H + ih) * g.W : -1;
+    }
+  }
+  for (int64_t ri = 0; ri < rows; ++ri)
+    for (int64_t c = 0; c < g.C; ++c) {
+      const WinoRow& w = wr[ri];
+      const T* r[4];  // the tile row's input rows (or zeros), at padded column 0
+      for (int i = 0; i < 4; ++i) r[i] = (w.in[i] >= 0 ? x + w.in[i] + c * plane : zero) - g.pl;
+      // The next channel's rows, from L3 or memory: a block reads a few rows of each channel
+      // plane, too short a run for the hardware prefetcher.
+      if (c + 1 < g.C)
+        for (int i = 0; i < 4; ++i)
+          if (w.in[i] >= 0)
+            for (int64_t q = 0; q < g.W; q += L) __builtin_prefetch(r[i] + g.pl + plane + q);
+      // B^T d (rows combined) split by column parity: t[4p + i][q] = row i of B^T d at padded
+      // column 2q + p (the padding columns stay zero)
+      for (int p = 0; p < 2; ++p) {
+        const T *a = r[0] + p, *b = r[1] + p, *cc = r[2] + p, *d = r[3] + p;
+        T *s0 = t + 4 * p * tn, *s1 = s0 + tn, *s2 = s1 + tn, *s3 = s2 + tn;
+        for (int64_t q = lo[p]; q < hi[p]; ++q) {
+          s0[q] = a[2 * q] - cc[2 * q];
+          s1[q] = b[2 * q] + cc[2 * q];
+          s2[q] = cc[2 * q] - b[2 * q];
+          s3[q] = b[2 * q] - d[2 * q];
+        }
+      }
+      // (B^T d) B: tile k reads even and odd columns k and k + 1; in chunks of L tiles
+      // (fixed-size loops: whole vectors) stored straight into the panels, cut at their edges
+      int64_t lane = w.lane0, panel = w.panel0;
+      for (int64_t u = w.u0; u < w.end;) {
+        const int64_t run = std::min({NR - lane, w.end - u, L});
+        T vv[16][L];
+        for (int i = 0; i < 4; ++i) {
+          const T* e = t + i * tn + (w.k0 + u - w.u0);
+          const T* o = e + 4 * tn;
+          for (int64_t k = 0; k < L; ++k) {
+            vv[4 * i][k] = e[k] - e[k + 1];
+            vv[4 * i + 1][k] = o[k] + e[k + 1];
+            vv[4 * i + 2][k] = e[k + 1] - o[k];
+            vv[4 * i + 3][k] = o[k] - o[k + 1];
+          }
+        }
+        T* dst = vp + (panel * g.C + c) * NR + lane;
+        for (int xi = 0; xi < 16; ++xi) copy_short(dst + xi * vx, vv[xi], run);
+        u += run;
+        lane += run;
+        if (lane == NR) {
+          lane = 0;
+          ++panel;
+        }
+      }
+    }
+}
+
+// y[o][2th + i][2tw + j] = (A^T M A)[i][j] + bias for the tiles tw0 + k < tw1 of tile row th,
+// m[xi * ldm + k] = M[xi] of tile tw0 + k (readable up to a whole chunk of L past tw1),
+// cropped to the output plane y (OH, OW).
+template <typename T>
+inline void wino_output(T* __restrict y, const T* __restrict m, int64_t ldm, T bias, const Geom& g,
+                        int64_t th, int64_t tw0, int64_t tw1) {
+  constexpr int64_t L = 64 / sizeof(T);
+  const int64_t oh = 2 * th;
+  const int64_t width = std::min(2 * (tw1 - tw0), g.OW - 2 * tw0);  // output columns
+  for (int64_t k0 = 0; k0 < tw1 - tw0; k0 += L) {
+    T r[4][L];  // output rows 0 and 1, columns 0 and 1 of tile k0 + k
+    for (int64_t k = 0; k < L; ++k) {
+      T u[2][4];  // A^T M
+      for (int jj = 0; jj < 4; ++jj) {
+        const T* mk = m + jj * ldm + k0 + k;
+        u[0][jj] = mk[0] + mk[4 * ldm] + mk[8 * ldm];
+        u[1][jj] = mk[4 * ldm] - mk[8 * ldm] - mk[12 * ldm];
+      }
+      for (int i = 0; i < 2; ++i) {
+        r[2 * i][k] = u[i][0] + u[i][1] + u[i][2] + bias;
+        r[2 * i + 1][k] = u[i][1] - u[i][2] - u[i][3] + bias;
+      }
+    }
+    const int64_t n = std::min(2 * L, width - 2 * k0);  // columns of this chunk
+    for (int i = 0; i < 2 && oh + i < g.OH; ++i) {
+      T* yr = y + (oh + i) * g.OW + 2 * (tw0 + k0);
+      T row[2 * L];
+      for (int64_t k = 0; k < L; ++k) {
+        row[2 * k] = r[2 * i][k];
+        row[2 * k + 1] = r[2 * i + 1][k];
+      }
+      copy_short(yr, row, n);
+    }
+  }
+}
+
+// y[n][o] for the tiles [t0, t1) from mb[o][xi][t - t0] (nb tiles per xi), + b[o] when given.
+template <typename T>
+EMBER_SIMD void wino_outputs(T* y, const T* mb, int64_t nb, const T* b, const Geom& g,
+                             const Wino& wn, int64_t t0, int64_t t1) {
+  for (int64_t o = 0; o < g.O; ++o)
+    wino_runs(wn, t0, t1, nb, [&](int64_t n, int64_t th, int64_t tw0, int64_t tw1, int64_t j) {
+      wino_output(y + (n * g.O + o) * g.P, mb + o * 16 * nb + j, nb, b ? b[o] : T(0), g, th, tw0,
+                  tw1);
+    });
+}
+
+// y (N, O, OH, OW) = conv(x, w) + b through F(2x2, 3x3); threads over blocks of tiles.
+template <typename T>
+void forward_winograd(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt) {
+  const Kernel<T> kern = micro_kernel<T>();
+  const int MR = kern.mr, NR = kern.nr;
+  const Wino wn(g);
+  const int64_t C = g.C, O = g.O, Op = round_up(O, MR);
+  // Tiles per block: kWinoTiles, fewer when a block's V and M (16 * (C + O) values a tile)
+  // would pass kWinoBytes (C or O in the thousands).
+  const int64_t fit = kWinoBytes / (16 * (C + O) * int64_t(sizeof(T))) / NR * NR;
+  const int64_t nb = even_block(wn.tiles, std::clamp<int64_t>(fit, NR, kWinoTiles), NR);
+  const int64_t blocks = (wn.tiles + nb - 1) / nb;
+  const int64_t kc_blk = even_block(C, kern.kc, 1);
+  nt = int(std::min<int64_t>(nt, blocks));
+  const int64_t up_n = 16 * Op * C, zero_n = g.W + 1;
+  // One V[xi] (C x nb) after another, 64 bytes apart: C * nb values is often a power of two,
+  // and the input transform's 16 streams would then fall into one set of L1's ways.
+  const int64_t vx = C * nb + 64 / int64_t(sizeof(T));
+  const int64_t vp_n = 16 * vx, mb_n = O * 16 * nb + 64 / int64_t(sizeof(T)),
+                t_n = 8 * wino_tn(wn, sizeof(T));
+  const int64_t wr_n = (nb + 2) * int64_t(sizeof(WinoRow) / sizeof(T));  // tile rows of a block
+  const size_t per_thread = size_t(vp_n + mb_n + t_n + wr_n) * sizeof(T) + 4 * 64;
+  char* cur =
+      align64(Workspace::get(size_t(up_n + zero_n) * sizeof(T) + size_t(nt) * per_thread + 3 * 64));
+  T* up = carve<T>(&cur, up_n);
+  T* zero = carve<T>(&cur, zero_n);
+  char* thread_base = cur;
+  std::fill(zero, zero + zero_n, T(0));
+  wino_weights(up, w, g, MR);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    char* tc = thread_base + per_thread * size_t(omp_get_thread_num());
+    T* vp = carve<T>(&tc, vp_n);  // vp[xi][panel][c][NR]
+    T* mb = carve<T>(&tc, mb_n);  // mb[o][xi][tile]
+    T* tmp = carve<T>(&tc, t_n);  // B^T d: zero in the padding columns
+    WinoRow* wr = reinterpret_cast<WinoRow*>(carve<T>(&tc, wr_n));
+    std::fill(tmp, tmp + t_n, T(0));
+#pragma omp for schedule(static)
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      const int64_t t0 = blk * nb, t1 = std::min(wn.tiles, t0 + nb), len = t1 - t0;
+      const int64_t np = (len + NR - 1) / NR;  // panels
+      // V, then zero columns past len in the last panel (the micro-kernel reads whole panels)
+      wino_input(vp, vx, tmp, wr, x, zero, g, wn, t0, t1, NR);
+      if (len % NR)
+        for (int64_t xi = 0; xi < 16; ++xi)
+          for (int64_t c = 0; c < C; ++c) {
+            T* v = vp + xi * vx + (np - 1) * C * NR + c * NR;
+            std::fill(v + len % NR, v + NR, T(0));
+          }
+      // M[xi] = U[xi] @ V[xi]
+      for (int64_t xi = 0; xi < 16; ++xi)
+        for (int64_t c0 = 0; c0 < C; c0 += kc_blk) {
+          const int64_t kc = std::min(kc_blk, C - c0);
+          const T beta = c0 > 0 ? T(1) : T(0);
+          const T* a = up + xi * Op * C + c0 * MR;
+          for (int64_t q = 0; q < np; ++q) {
+            const int nr = int(std::min<int64_t>(NR, len - q * NR));
+            const auto fn = 2 * nr <= NR ? kern.panel_a_half : kern.panel_a;
+            const T* bq = vp + xi * vx + q * C * NR + c0 * NR;
+            for (int64_t ir = 0; ir < O; ir += MR) {
+              const int mr = int(std::min<int64_t>(MR, O - ir));
+              fn(kc, T(1), a + ir * C, MR, bq, NR, beta, mb + (ir * 16 + xi) * nb + q * NR, 16 * nb,
+                 mr, nr);
+            }
+          }
+        }
+      // Y = A^T M A (+ b)
+      wino_outputs(y, mb, nb, b, g, wn, t0, t1);
+    }
+  }
+}
+
 // ---------------------------------------------------------------- depthwise engine
 // groups == C == O (one filter per channel, MobileNet's depthwise layer): as a GEMM each task
 // would have one output row, wasting all but one of the micro-kernel's MR rows. Instead each
@@ -1333,6 +1642,7 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* b, int64_t N, int64_t
   const Plan plan = make_plan(g, sizeof(T));
   TrimOnExit trim;
   if (depthwise_ok(g)) return depthwise_forward(y, x, w, b, g, plan.nt);
+  if (wino_ok(g)) return forward_winograd(y, x, w, b, g, plan.nt);
   if (!g.direct && g.K > 0) {
     if (shift_ok(g, g.Cg) && !shift_wasteful(g, micro_kernel<T>().nr))
       return forward_shift(y, x, w, b, g, plan.nt);
@@ -1436,6 +1746,13 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
     for (int64_t t = 0; t < tasks; ++t)
       backward_task(dx, dw, dy, x, w, g, t / g.G, t % g.G, col, plan.tile, plan.nt, 0);
   }
+}
+
+// Where the Winograd engine runs: 0 never, 1 where it wins (the default), 2 wherever it applies.
+// Returns the previous mode.
+int conv2d_set_winograd(int mode) {
+  EMBER_CHECK(mode >= 0 && mode <= 2, "conv2d_set_winograd: mode must be 0, 1 or 2, got ", mode);
+  return g_winograd.exchange(mode);
 }
 
 template void conv2d_forward<float>(float*, const float*, const float*, const float*, int64_t,
