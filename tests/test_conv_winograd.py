@@ -115,7 +115,7 @@ def test_auto_rule_forward_and_input_grad(xs, O, chosen):
             dx = _C.conv2d_backward(dy, x, w, padding=padding, need_weight=False)[0]
         res[mode] = (y, dx)
     same, other = ("always", "never") if chosen else ("never", "always")
-    for i in range(1):  # the forward (dx: the direct engines)
+    for i in range(2):
         np.testing.assert_array_equal(res["auto"][i], res[same][i])
         assert not np.array_equal(res["auto"][i], res[other][i])
         np.testing.assert_allclose(res["always"][i], res["never"][i], rtol=1e-4, atol=1e-4)

@@ -12,8 +12,8 @@
 //   formed whole; each thread builds one cache-sized block of it directly in the layout the
 //   GEMM micro-kernel reads (gemm/gemm_internal.h: the same micro-kernels and ISA as ember's
 //   GEMM), and runs the micro-kernel over it. dw^T += col @ dy^T per block, col2im for dx.
-// - Winograd engine (3x3, stride 1, one group, many channels, planes >= 24x24): F(2x2, 3x3),
-//   16 GEMMs on transformed tiles. See "Winograd engine" below.
+// - Winograd engine (3x3, stride 1, one group, many channels, planes >= 24x24; and dx through
+//   it): F(2x2, 3x3), 16 GEMMs on transformed tiles. See "Winograd engine" below.
 // - 1x1 convolutions with stride 1 and no padding call gemm() on x[n, g] (Cg, H*W) directly;
 //   one image with more threads than (image, group) tasks runs the older tiled path
 //   (im2col/col2im parallel inside, the GEMM's own threads).
@@ -1398,6 +1398,27 @@ void forward_winograd(T* y, const T* x, const T* w, const T* b, const Geom& g, i
   }
 }
 
+// dx of a 3x3 stride-1 convolution with padding <= 2 is the 3x3 stride-1 convolution of dy with
+// the weights transposed and flipped, padded 2 - p (input_grad_forward): through Winograd.
+inline Geom wino_dx_geom(const Geom& g) {
+  return make_geom(g.N, g.O, g.OH, g.OW, g.C, 3, 3, 1, 1, 2 - g.pt, 2 - g.pb, 2 - g.pl, 2 - g.pr, 1,
+                   1, 1);
+}
+inline bool wino_dx_ok(const Geom& g) {
+  return g.KH == 3 && g.KW == 3 && g.pt <= 2 && g.pb <= 2 && g.pl <= 2 && g.pr <= 2 && g.G == 1 &&
+         g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && wino_ok(wino_dx_geom(g));
+}
+
+template <typename T>
+void input_grad_winograd(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
+  std::unique_ptr<T[]> wf(new T[size_t(g.O * g.K)]);  // (C, O, 3, 3), flipped
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t o = 0; o < g.O; ++o)
+      for (int64_t k = 0; k < 9; ++k)
+        wf[size_t((c * g.O + o) * 9 + k)] = w[(o * g.C + c) * 9 + 8 - k];
+  forward_winograd(dx, dy, wf.get(), static_cast<const T*>(nullptr), wino_dx_geom(g), nt);
+}
+
 // ---------------------------------------------------------------- depthwise engine
 // groups == C == O (one filter per channel, MobileNet's depthwise layer): as a GEMM each task
 // would have one output row, wasting all but one of the micro-kernel's MR rows. Instead each
@@ -1703,6 +1724,12 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   const Plan plan = make_plan(g, sizeof(T));
   TrimOnExit trim;
   if (depthwise_ok(g)) return depthwise_backward(dx, dw, dy, x, w, g, plan.nt);
+  if (dx && wino_dx_ok(g)) {
+    if (dw)  // the weight gradient alone, by whichever engine takes it
+      conv2d_backward<T>(nullptr, dw, nullptr, dy, x, w, N, C, H, W, O, KH, KW, sh, sw, pt, pb, pl,
+                         pr, dh, dwl, groups);
+    return input_grad_winograd(dx, dy, w, g, plan.nt);
+  }
   if (!g.direct && g.K > 0 && (plan.nt == 1 || g.N * g.G >= plan.nt)) {
     if (dx && (shift_wasteful(g, micro_kernel<T>().nr)) && transposed_ok(g)) {
       if (dw) backward_engine<T>(nullptr, dw, dy, x, w, g, plan.nt);
