@@ -1,5 +1,5 @@
-"""The Winograd F(2x2, 3x3) engine of conv2d (3x3, stride 1, one group): forward and input
-gradient against the NumPy reference and PyTorch, where the automatic rule picks it, thread
+"""The Winograd F(2x2, 3x3) engine of conv2d (3x3, stride 1, one group): forward, input and
+weight gradients against the NumPy reference and PyTorch, where the automatic rule picks it, thread
 independence, gradcheck and its accuracy next to the direct engines."""
 
 import contextlib
@@ -93,8 +93,26 @@ def test_threads_give_identical_results(dtype):
         np.testing.assert_array_equal(a, b_)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_weight_grad_two_threads(dtype):
+    # dw sums per-thread partials (in thread order): close to, not bitwise, one thread's
+    x, w, b, padding = _data(((4, 40, 30, 29), 33, (1, 1, 1, 1), False), dtype, seed=9)
+    dy = np.random.default_rng(10).standard_normal((4, 33, 30, 29)).astype(dtype)
+    dws = []
+    for n in (1, 2, 2):
+        with winograd("always"), threads(n):
+            dws.append(_C.conv2d_backward(dy, x, w, padding=padding, need_input=False)[1])
+    np.testing.assert_array_equal(dws[1], dws[2])  # deterministic for a thread count
+    ref = conv2d_backward_ref(
+        dy.astype(np.float64), x.astype(np.float64), w.astype(np.float64), padding=padding
+    )[1]
+    for dw in dws:
+        np.testing.assert_allclose(dw, ref, **TOL[dtype])
+
+
 # The automatic rule: Winograd where it wins (>= 32 channels on both sides, output >= 24x24),
-# the direct engines elsewhere. Results identical to one forced mode and not to the other.
+# the direct engines elsewhere, for y, dx and dw alike. Results identical to one forced mode
+# and not to the other.
 @pytest.mark.parametrize(
     "xs, O, chosen",
     [
@@ -112,10 +130,10 @@ def test_auto_rule_forward_and_input_grad(xs, O, chosen):
     for mode in ("auto", "always", "never"):
         with winograd(mode):
             y = _C.conv2d_forward(x, w, b, padding=padding)
-            dx = _C.conv2d_backward(dy, x, w, padding=padding, need_weight=False)[0]
-        res[mode] = (y, dx)
+            dx, dw, _ = _C.conv2d_backward(dy, x, w, padding=padding)
+        res[mode] = (y, dx, dw)
     same, other = ("always", "never") if chosen else ("never", "always")
-    for i in range(2):
+    for i in range(3):
         np.testing.assert_array_equal(res["auto"][i], res[same][i])
         assert not np.array_equal(res["auto"][i], res[other][i])
         np.testing.assert_allclose(res["always"][i], res["never"][i], rtol=1e-4, atol=1e-4)

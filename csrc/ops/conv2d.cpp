@@ -12,8 +12,8 @@
 //   formed whole; each thread builds one cache-sized block of it directly in the layout the
 //   GEMM micro-kernel reads (gemm/gemm_internal.h: the same micro-kernels and ISA as ember's
 //   GEMM), and runs the micro-kernel over it. dw^T += col @ dy^T per block, col2im for dx.
-// - Winograd engine (3x3, stride 1, one group, many channels, planes >= 24x24; and dx through
-//   it): F(2x2, 3x3), 16 GEMMs on transformed tiles. See "Winograd engine" below.
+// - Winograd engine (3x3, stride 1, one group, many channels, planes >= 24x24; dx and dw too):
+//   F(2x2, 3x3), 16 GEMMs on transformed tiles. See "Winograd engine" below.
 // - 1x1 convolutions with stride 1 and no padding call gemm() on x[n, g] (Cg, H*W) directly;
 //   one image with more threads than (image, group) tasks runs the older tiled path
 //   (im2col/col2im parallel inside, the GEMM's own threads).
@@ -1419,6 +1419,145 @@ void input_grad_winograd(T* dx, const T* dy, const T* w, const Geom& g, int nt) 
   forward_winograd(dx, dy, wf.get(), static_cast<const T*>(nullptr), wino_dx_geom(g), nt);
 }
 
+// Weight gradient. Forward is Y = A^T (U . V) A with U = G g G^T, so
+//   dL/dU = (A dY A^T) . V,  dL/dg = G^T (dL/dU) G,
+// summed over tiles and images: per xi, dU[xi] (O, C) = Z[xi] (O, tiles) @ V[xi]^T, with Z the
+// 2x2 output-gradient tiles expanded to 4x4 by A. Computed as dU^T (C, O) = V @ Z^T on the
+// micro-kernel (V rows read in place, Z packed transposed), per-thread partials reduced in
+// thread order (deterministic for a given thread count).
+
+// z[xi * ldz + o * nb + t - t0] = (A dY A^T)[xi] of dy[n][o] for the tiles [t0, t1), dY the 2x2
+// output-gradient tile, zero past the plane's edge (zero: OW zeros). In chunks of L tiles
+// (fixed-size loops: whole vectors).
+template <typename T>
+EMBER_SIMD void wino_dy(T* __restrict z, int64_t ldz, const T* dy, const T* zero, const Geom& g,
+                        const Wino& wn, int64_t t0, int64_t t1, int64_t nb) {
+  constexpr int64_t L = 64 / sizeof(T);
+  for (int64_t o = 0; o < g.O; ++o)
+    wino_runs(wn, t0, t1, nb, [&](int64_t n, int64_t th, int64_t tw0, int64_t tw1, int64_t j) {
+      const T* ra = dy + ((n * g.O + o) * g.OH + 2 * th) * g.OW + 2 * tw0;  // dY row 0
+      const T* rb = 2 * th + 1 < g.OH ? ra + g.OW : zero;                   // dY row 1
+      const int64_t len = tw1 - tw0, full = std::min(tw1, g.OW / 2) - tw0;  // full: 2 columns
+      for (int64_t k0 = 0; k0 < len; k0 += L) {
+        const int64_t cnt = std::min(L, len - k0), pairs = std::clamp<int64_t>(full - k0, 0, cnt);
+        T a0[L] = {}, a1[L] = {}, b0[L] = {}, b1[L] = {};
+        for (int64_t k = 0; k < pairs; ++k) {
+          a0[k] = ra[2 * (k0 + k)];
+          a1[k] = ra[2 * (k0 + k) + 1];
+          b0[k] = rb[2 * (k0 + k)];
+          b1[k] = rb[2 * (k0 + k) + 1];
+        }
+        if (pairs < cnt) {  // the last tile of an odd-width row
+          a0[pairs] = ra[2 * (k0 + pairs)];
+          b0[pairs] = rb[2 * (k0 + pairs)];
+        }
+        T vv[16][L];
+        for (int64_t k = 0; k < L; ++k) {
+          const T r[4][2] = {{a0[k], a1[k]},  // A dY
+                             {a0[k] + b0[k], a1[k] + b1[k]},
+                             {a0[k] - b0[k], a1[k] - b1[k]},
+                             {-b0[k], -b1[k]}};
+          for (int i = 0; i < 4; ++i) {  // (A dY) A^T
+            vv[4 * i][k] = r[i][0];
+            vv[4 * i + 1][k] = r[i][0] + r[i][1];
+            vv[4 * i + 2][k] = r[i][0] - r[i][1];
+            vv[4 * i + 3][k] = -r[i][1];
+          }
+        }
+        for (int xi = 0; xi < 16; ++xi) copy_short(z + xi * ldz + o * nb + j + k0, vv[xi], cnt);
+      }
+    });
+}
+
+template <typename T>
+void weight_grad_winograd(T* dw, const T* dy, const T* x, const Geom& g, int nt) {
+  const Kernel<T> kern = micro_kernel<T>();
+  const int MR = kern.mr, NR = kern.nr;
+  const Wino wn(g);
+  const int64_t C = g.C, O = g.O, Cp = round_up(C, MR), Op = round_up(O, NR);
+  const int64_t fit = kWinoBytes / (16 * (C + O) * int64_t(sizeof(T))) / NR * NR;
+  // tiles per block: the GEMM's depth, at most the micro-kernel's kc
+  const int64_t nb =
+      even_block(wn.tiles, std::clamp<int64_t>(fit, NR, std::min(kWinoTiles, kern.kc)), NR);
+  const int64_t blocks = (wn.tiles + nb - 1) / nb;
+  nt = int(std::min<int64_t>(nt, blocks));
+  const int64_t zero_n = std::max(g.W, g.OW) + 1, du_n = 16 * C * O;
+  // per thread: V[xi] (Cp, nb) row-major, vx apart (as in forward_winograd); Z (16, O, nb);
+  // one xi's Z^T panels; the B^T d scratch; the block's tile rows; the dU^T partial
+  const int64_t vx = Cp * nb + 64 / int64_t(sizeof(T));
+  const int64_t zx = O * nb + 64 / int64_t(sizeof(T));  // Z[xi] (O, nb), 64 bytes apart
+  const int64_t vp_n = 16 * vx, z_n = 16 * zx, bp_n = Op * nb, t_n = 8 * wino_tn(wn, sizeof(T));
+  const int64_t wr_n = (nb + 2) * int64_t(sizeof(WinoRow) / sizeof(T));
+  const size_t per_thread = size_t(vp_n + z_n + bp_n + t_n + wr_n + du_n) * sizeof(T) + 6 * 64;
+  char* cur =
+      align64(Workspace::get(size_t(zero_n + du_n) * sizeof(T) + size_t(nt) * per_thread + 3 * 64));
+  T* zero = carve<T>(&cur, zero_n);
+  T* du = carve<T>(&cur, du_n);  // dU[xi][c][o], summed over threads
+  char* thread_base = cur;
+  std::fill(zero, zero + zero_n, T(0));
+  auto thread_part = [&](int th) {
+    char* tc = thread_base + per_thread * size_t(th);
+    return carve<T>(&tc, du_n);
+  };
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int tid = omp_get_thread_num();
+    T* part = thread_part(tid);
+    char* tc = reinterpret_cast<char*>(part) + (size_t(du_n) * sizeof(T) + 63) / 64 * 64;
+    T* vp = carve<T>(&tc, vp_n);  // rows C..Cp are read by the micro-kernel: zero
+    T* z = carve<T>(&tc, z_n);
+    T* bp = carve<T>(&tc, bp_n);
+    T* tmp = carve<T>(&tc, t_n);
+    WinoRow* wr = reinterpret_cast<WinoRow*>(carve<T>(&tc, wr_n));
+    std::fill(part, part + du_n, T(0));
+    std::fill(vp, vp + vp_n, T(0));
+    std::fill(tmp, tmp + t_n, T(0));
+#pragma omp for schedule(static)
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      const int64_t t0 = blk * nb, t1 = std::min(wn.tiles, t0 + nb), len = t1 - t0;
+      wino_input(vp, vx, tmp, wr, x, zero, g, wn, t0, t1, int(nb));  // one panel: rows of nb
+      wino_dy(z, zx, dy, zero, g, wn, t0, t1, nb);
+      for (int64_t xi = 0; xi < 16; ++xi) {
+        pack_dy_t(bp, z + xi * zx, nb, 0, len, O, NR, kern.pack_t);
+        for (int64_t q0 = 0; q0 < O; q0 += NR) {
+          const int nr = int(std::min<int64_t>(NR, O - q0)), W = panel_width(nr, NR);
+          const auto fn = W < NR ? kern.rows_a_half : kern.rows_a;
+          for (int64_t ir = 0; ir < C; ir += MR) {
+            const int mr = int(std::min<int64_t>(MR, C - ir));
+            fn(len, T(1), vp + xi * vx + ir * nb, nb, bp + q0 * len, W, T(1),
+               part + (xi * C + ir) * O + q0, O, mr, nr);
+          }
+        }
+      }
+    }
+    // dU = the partials summed in thread order (after the implicit barrier)
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < du_n; ++i) {
+      T s = T(0);
+      for (int th = 0; th < nt; ++th) s += thread_part(th)[i];
+      du[i] = s;
+    }
+  }
+  // dw[o][c] = G^T dU[.][c][o] G
+  const T h = T(0.5);
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t c = 0; c < C; ++c) {
+      T u[4][4], p[3][4];
+      for (int xi = 0; xi < 16; ++xi) u[xi / 4][xi % 4] = du[(xi * C + c) * O + o];
+      for (int j = 0; j < 4; ++j) {  // G^T dU
+        p[0][j] = u[0][j] + h * (u[1][j] + u[2][j]);
+        p[1][j] = h * (u[1][j] - u[2][j]);
+        p[2][j] = h * (u[1][j] + u[2][j]) + u[3][j];
+      }
+      T* d = dw + (o * C + c) * 9;
+      for (int i = 0; i < 3; ++i) {  // (G^T dU) G
+        d[3 * i] = p[i][0] + h * (p[i][1] + p[i][2]);
+        d[3 * i + 1] = h * (p[i][1] - p[i][2]);
+        d[3 * i + 2] = h * (p[i][1] + p[i][2]) + p[i][3];
+      }
+    }
+}
+
 // ---------------------------------------------------------------- depthwise engine
 // groups == C == O (one filter per channel, MobileNet's depthwise layer): as a GEMM each task
 // would have one output row, wasting all but one of the micro-kernel's MR rows. Instead each
@@ -1724,11 +1863,19 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   const Plan plan = make_plan(g, sizeof(T));
   TrimOnExit trim;
   if (depthwise_ok(g)) return depthwise_backward(dx, dw, dy, x, w, g, plan.nt);
-  if (dx && wino_dx_ok(g)) {
-    if (dw)  // the weight gradient alone, by whichever engine takes it
+  const bool wino_dx = dx && wino_dx_ok(g), wino_dw = dw && wino_ok(g);
+  if (wino_dx || wino_dw) {  // the other gradient, if needed, by whichever engine takes it
+    if (wino_dw)
+      weight_grad_winograd(dw, dy, x, g, plan.nt);
+    else if (dw)
       conv2d_backward<T>(nullptr, dw, nullptr, dy, x, w, N, C, H, W, O, KH, KW, sh, sw, pt, pb, pl,
                          pr, dh, dwl, groups);
-    return input_grad_winograd(dx, dy, w, g, plan.nt);
+    if (wino_dx)
+      input_grad_winograd(dx, dy, w, g, plan.nt);
+    else if (dx)
+      conv2d_backward<T>(dx, nullptr, nullptr, dy, x, w, N, C, H, W, O, KH, KW, sh, sw, pt, pb, pl,
+                         pr, dh, dwl, groups);
+    return;
   }
   if (!g.direct && g.K > 0 && (plan.nt == 1 || g.N * g.G >= plan.nt)) {
     if (dx && (shift_wasteful(g, micro_kernel<T>().nr)) && transposed_ok(g)) {
