@@ -1188,9 +1188,9 @@ inline void copy_short(T* __restrict d, const T* __restrict s, int64_t n) {
     }
 }
 
-// Row length of wino_input's scratch: the TW + 1 even (or odd) padded columns a tile row reads,
-// and room for the chunk of L tiles that starts at its last tile.
-inline int64_t wino_tn(const Wino& wn, size_t elem) { return wn.TW + 64 / int64_t(elem) + 1; }
+// Row length of wino_input's scratch: the 2 * TW + 2 padded columns a tile row reads, and room
+// for the chunk of L tiles that starts at its last tile.
+inline int64_t wino_tn(const Wino& wn, size_t elem) { return 2 * (wn.TW + 64 / int64_t(elem)) + 2; }
 
 // One tile row of a block: its tiles [u0, end), where the first lands (lane0 of panel0, tile k0
 // of the row), and its 4 input rows (offsets of channel 0's, -1 for the padding).
@@ -1199,7 +1199,7 @@ struct WinoRow {
 };
 
 // vp[xi][panel][c][NR] = (B^T d B)[xi] of channel c for the tiles [t0, t1) (tile j = t - t0 in
-// panel j / NR, lane j % NR), V[xi] vx apart. Whole tile rows at a time; t is scratch: 8 rows of
+// panel j / NR, lane j % NR), V[xi] vx apart. Whole tile rows at a time; t is scratch: 4 rows of
 // wino_tn, zero where the caller left it (the padding columns are never written).
 template <typename T>
 EMBER_SIMD void wino_input(T* __restrict vp, int64_t vx, T* __restrict t, WinoRow* wr, const T* x,
@@ -1207,11 +1207,8 @@ EMBER_SIMD void wino_input(T* __restrict vp, int64_t vx, T* __restrict t, WinoRo
                            int NR) {
   constexpr int64_t L = 64 / sizeof(T);
   const int64_t TW = wn.TW, tn = wino_tn(wn, sizeof(T)), plane = g.H * g.W;
-  int64_t lo[2], hi[2];  // per column parity p: the q whose input column 2q + p - pl is in [0, W)
-  for (int p = 0; p < 2; ++p) {
-    lo[p] = std::min((g.pl - p + 1) / 2, tn);
-    hi[p] = std::clamp((g.pl + g.W - p + 1) / 2, lo[p], tn);
-  }
+  // the padded columns q whose input column q - pl is in [0, W)
+  const int64_t lo = std::min(g.pl, tn), hi = std::clamp(g.pl + g.W, lo, tn);
   // The tile rows of the block, with the divisions done once
   const int64_t row0 = t0 / TW, rows = (t1 - 1) / TW - row0 + 1;
   for (int64_t ri = 0; ri < rows; ++ri) {
@@ -1239,32 +1236,32 @@ EMBER_SIMD void wino_input(T* __restrict vp, int64_t vx, T* __restrict t, WinoRo
         for (int i = 0; i < 4; ++i)
           if (w.in[i] >= 0)
             for (int64_t q = 0; q < g.W; q += L) __builtin_prefetch(r[i] + g.pl + plane + q);
-      // B^T d (rows combined) split by column parity: t[4p + i][q] = row i of B^T d at padded
-      // column 2q + p (the padding columns stay zero)
-      for (int p = 0; p < 2; ++p) {
-        const T *a = r[0] + p, *b = r[1] + p, *cc = r[2] + p, *d = r[3] + p;
-        T *s0 = t + 4 * p * tn, *s1 = s0 + tn, *s2 = s1 + tn, *s3 = s2 + tn;
-        for (int64_t q = lo[p]; q < hi[p]; ++q) {
-          s0[q] = a[2 * q] - cc[2 * q];
-          s1[q] = b[2 * q] + cc[2 * q];
-          s2[q] = cc[2 * q] - b[2 * q];
-          s3[q] = b[2 * q] - d[2 * q];
+      // B^T d (rows combined): t[i][q] = row i of B^T d at padded column q (the padding
+      // columns stay zero)
+      {
+        const T *a = r[0], *b = r[1], *cc = r[2], *d = r[3];
+        T *s0 = t, *s1 = t + tn, *s2 = t + 2 * tn, *s3 = t + 3 * tn;
+        for (int64_t q = lo; q < hi; ++q) {
+          s0[q] = a[q] - cc[q];
+          s1[q] = b[q] + cc[q];
+          s2[q] = cc[q] - b[q];
+          s3[q] = b[q] - d[q];
         }
       }
-      // (B^T d) B: tile k reads even and odd columns k and k + 1; in chunks of L tiles
-      // (fixed-size loops: whole vectors) stored straight into the panels, cut at their edges
+      // (B^T d) B: tile k reads columns 2k .. 2k+3; in chunks of L tiles (fixed-size loops:
+      // whole vectors) stored into the panels, cut at their edges
       int64_t lane = w.lane0, panel = w.panel0;
       for (int64_t u = w.u0; u < w.end;) {
         const int64_t run = std::min({NR - lane, w.end - u, L});
         T vv[16][L];
         for (int i = 0; i < 4; ++i) {
-          const T* e = t + i * tn + (w.k0 + u - w.u0);
-          const T* o = e + 4 * tn;
+          const T* si = t + i * tn + 2 * (w.k0 + u - w.u0);
           for (int64_t k = 0; k < L; ++k) {
-            vv[4 * i][k] = e[k] - e[k + 1];
-            vv[4 * i + 1][k] = o[k] + e[k + 1];
-            vv[4 * i + 2][k] = e[k + 1] - o[k];
-            vv[4 * i + 3][k] = o[k] - o[k + 1];
+            const T d0 = si[2 * k], d1 = si[2 * k + 1], d2 = si[2 * k + 2], d3 = si[2 * k + 3];
+            vv[4 * i][k] = d0 - d2;
+            vv[4 * i + 1][k] = d1 + d2;
+            vv[4 * i + 2][k] = d2 - d1;
+            vv[4 * i + 3][k] = d1 - d3;
           }
         }
         T* dst = vp + (panel * g.C + c) * NR + lane;
@@ -1345,7 +1342,7 @@ void forward_winograd(T* y, const T* x, const T* w, const T* b, const Geom& g, i
   // and the input transform's 16 streams would then fall into one set of L1's ways.
   const int64_t vx = C * nb + 64 / int64_t(sizeof(T));
   const int64_t vp_n = 16 * vx, mb_n = O * 16 * nb + 64 / int64_t(sizeof(T)),
-                t_n = 8 * wino_tn(wn, sizeof(T));
+                t_n = 4 * wino_tn(wn, sizeof(T));
   const int64_t wr_n = (nb + 2) * int64_t(sizeof(WinoRow) / sizeof(T));  // tile rows of a block
   const size_t per_thread = size_t(vp_n + mb_n + t_n + wr_n) * sizeof(T) + 4 * 64;
   char* cur =
@@ -1486,7 +1483,7 @@ void weight_grad_winograd(T* dw, const T* dy, const T* x, const Geom& g, int nt)
   // one xi's Z^T panels; the B^T d scratch; the block's tile rows; the dU^T partial
   const int64_t vx = Cp * nb + 64 / int64_t(sizeof(T));
   const int64_t zx = O * nb + 64 / int64_t(sizeof(T));  // Z[xi] (O, nb), 64 bytes apart
-  const int64_t vp_n = 16 * vx, z_n = 16 * zx, bp_n = Op * nb, t_n = 8 * wino_tn(wn, sizeof(T));
+  const int64_t vp_n = 16 * vx, z_n = 16 * zx, bp_n = Op * nb, t_n = 4 * wino_tn(wn, sizeof(T));
   const int64_t wr_n = (nb + 2) * int64_t(sizeof(WinoRow) / sizeof(T));
   const size_t per_thread = size_t(vp_n + z_n + bp_n + t_n + wr_n + du_n) * sizeof(T) + 6 * 64;
   char* cur =
