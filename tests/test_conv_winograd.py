@@ -110,17 +110,20 @@ def test_weight_grad_two_threads(dtype):
         np.testing.assert_allclose(dw, ref, **TOL[dtype])
 
 
-# The automatic rule: Winograd where it wins (>= 32 channels on both sides, output >= 24x24),
-# the direct engines elsewhere, for y, dx and dw alike. Results identical to one forced mode
-# and not to the other.
+# The automatic rule: Winograd where it wins (>= 16 channels on both sides, outputs >= 12x12,
+# >= 256 tiles, below 24 columns >= 32 channels), the direct engines elsewhere, for y, dx and
+# dw alike. Results identical to one forced mode and not to the other.
 @pytest.mark.parametrize(
     "xs, O, chosen",
     [
-        ((2, 32, 24, 26), 32, True),
+        ((2, 16, 24, 26), 16, True),
         ((2, 64, 30, 30), 48, True),
-        ((2, 16, 30, 30), 32, False),  # too few input channels
-        ((2, 32, 30, 30), 24, False),  # too few output channels
-        ((2, 64, 16, 16), 64, False),  # too small a plane
+        ((4, 32, 16, 16), 32, True),  # 256 tiles
+        ((2, 12, 30, 30), 32, False),  # too few input channels
+        ((2, 32, 30, 30), 8, False),  # too few output channels
+        ((4, 16, 16, 16), 16, False),  # a narrow plane needs 32 channels
+        ((2, 64, 16, 16), 64, False),  # too few tiles
+        ((16, 64, 10, 10), 64, False),  # too small a plane
     ],
 )
 def test_auto_rule_forward_and_input_grad(xs, O, chosen):

@@ -12,7 +12,7 @@
 //   formed whole; each thread builds one cache-sized block of it directly in the layout the
 //   GEMM micro-kernel reads (gemm/gemm_internal.h: the same micro-kernels and ISA as ember's
 //   GEMM), and runs the micro-kernel over it. dw^T += col @ dy^T per block, col2im for dx.
-// - Winograd engine (3x3, stride 1, one group, many channels, planes >= 24x24; dx and dw too):
+// - Winograd engine (3x3, stride 1, one group, >= 16 channels, planes >= 12x12; dx and dw too):
 //   F(2x2, 3x3), 16 GEMMs on transformed tiles. See "Winograd engine" below.
 // - 1x1 convolutions with stride 1 and no padding call gemm() on x[n, g] (Cg, H*W) directly;
 //   one image with more threads than (image, group) tasks runs the older tiled path
@@ -1115,11 +1115,16 @@ constexpr int64_t kWinoTiles = 128;               // tiles per block (rounded to
 constexpr int64_t kWinoBytes = int64_t(4) << 20;  // at most, per thread, unless NR tiles need more
 
 // Where F(2x2, 3x3) beats the shift and fused engines, measured on Zen 5 (1 thread, float32 and
-// float64): enough channels on both sides that the 16 GEMMs (depth C, height O) run near the
-// micro-kernel's peak, and output rows of at least 12 tiles, which the transforms (a fixed cost
-// per tile row and channel) need. 64 -> 64 channels at 32x32 and 128 -> 128 at 28x28: 1.4x;
-// 32 -> 32 at 32x32: 1.15x; 64 -> 64 at 16x16: 0.9x; 256 -> 256 at 14x14: 0.8-1.0x.
-inline bool wino_wins(const Geom& g) { return g.C >= 32 && g.O >= 32 && g.OH >= 24 && g.OW >= 24; }
+// float64): enough channels that the 16 GEMMs (depth C, height O) run near the micro-kernel's
+// peak, tile rows of at least 6 tiles for the transforms' vectors, and at least 256 tiles to
+// pay for the weight transform. Forward (dx, dw alike): 64 -> 64 channels at 32x32 1.5x,
+// 128 -> 128 at 28x28 1.6x, 64 -> 64 at 16x16 1.25x, 16 -> 16 at 32x32 1.25x; but 16 -> 16 at
+// 16x16 0.95x, 128 -> 128 at 8x8 0.8x, one 16x16 image of 64 -> 64 (64 tiles) 0.6x.
+inline bool wino_wins(const Geom& g) {
+  const int64_t tiles = g.N * ((g.OH + 1) / 2) * ((g.OW + 1) / 2);
+  return g.C >= 16 && g.O >= 16 && g.OH >= 12 && g.OW >= 12 && tiles >= 256 &&
+         (g.OW >= 24 || (g.C >= 32 && g.O >= 32));
+}
 
 // 3x3, stride 1, no dilation, one group, and the mode allows it. The transformed weights take
 // 16 * O * C values: beyond 2^20 channel pairs (64 MiB in float) the direct engines run.
