@@ -1155,11 +1155,11 @@ inline void wino_runs(const Wino& wn, int64_t t0, int64_t t1, int64_t cut, F f) 
 }
 
 // up[xi][o / MR][c][o % MR] = (G w[o][c] G^T)[xi]: the 16 A operands as p-major MR-row panels,
-// rows past O zero.
+// rows past O zero, U[xi] ux apart.
 template <typename T>
-void wino_weights(T* up, const T* w, const Geom& g, int MR) {
-  const int64_t Op = round_up(g.O, MR), C = g.C;
-  std::fill(up, up + 16 * Op * C, T(0));
+void wino_weights(T* up, int64_t ux, const T* w, const Geom& g, int MR) {
+  const int64_t C = g.C;
+  std::fill(up, up + 16 * ux, T(0));
   const T h = T(0.5);
   for (int64_t o = 0; o < g.O; ++o)
     for (int64_t c = 0; c < C; ++c) {
@@ -1175,7 +1175,7 @@ void wino_weights(T* up, const T* w, const Geom& g, int MR) {
       for (int i = 0; i < 4; ++i) {  // (G g) G^T
         const T u[4] = {gg[i][0], h * (gg[i][0] + gg[i][1] + gg[i][2]),
                         h * (gg[i][0] - gg[i][1] + gg[i][2]), gg[i][2]};
-        for (int j = 0; j < 4; ++j) d[(4 * i + j) * Op * C] = u[j];
+        for (int j = 0; j < 4; ++j) d[(4 * i + j) * ux] = u[j];
       }
     }
 }
@@ -1342,7 +1342,9 @@ void forward_winograd(T* y, const T* x, const T* w, const T* b, const Geom& g, i
   const int64_t blocks = (wn.tiles + nb - 1) / nb;
   const int64_t kc_blk = even_block(C, kern.kc, 1);
   nt = int(std::min<int64_t>(nt, blocks));
-  const int64_t up_n = 16 * Op * C, zero_n = g.W + 1;
+  // U[xi] (Op, C) 64 bytes apart: Op * C values is often a power of two, and the weight
+  // transform's 16 streams would then fall into one set of L1's ways
+  const int64_t ux = Op * C + 64 / int64_t(sizeof(T)), up_n = 16 * ux, zero_n = g.W + 1;
   // One V[xi] (C x nb) after another, 64 bytes apart: C * nb values is often a power of two,
   // and the input transform's 16 streams would then fall into one set of L1's ways.
   const int64_t vx = C * nb + 64 / int64_t(sizeof(T));
@@ -1356,7 +1358,7 @@ void forward_winograd(T* y, const T* x, const T* w, const T* b, const Geom& g, i
   T* zero = carve<T>(&cur, zero_n);
   char* thread_base = cur;
   std::fill(zero, zero + zero_n, T(0));
-  wino_weights(up, w, g, MR);
+  wino_weights(up, ux, w, g, MR);
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     char* tc = thread_base + per_thread * size_t(omp_get_thread_num());
@@ -1382,7 +1384,7 @@ void forward_winograd(T* y, const T* x, const T* w, const T* b, const Geom& g, i
         for (int64_t c0 = 0; c0 < C; c0 += kc_blk) {
           const int64_t kc = std::min(kc_blk, C - c0);
           const T beta = c0 > 0 ? T(1) : T(0);
-          const T* a = up + xi * Op * C + c0 * MR;
+          const T* a = up + xi * ux + c0 * MR;
           for (int64_t q = 0; q < np; ++q) {
             const int nr = int(std::min<int64_t>(NR, len - q * NR));
             const auto fn = 2 * nr <= NR ? kern.panel_a_half : kern.panel_a;
