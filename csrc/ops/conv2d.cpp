@@ -2,7 +2,7 @@
 //
 // Per image n and group g the convolution is one GEMM:
 //   y[n, g] (Og, P) = w[g] (Og, K) @ col (K, P),  K = Cg*KH*KW, P = OH*OW,
-// where col is im2col of x[n, g] (rows (c, kh, kw), columns (oh, ow)). Three ways to run it:
+// where col is im2col of x[n, g] (rows (c, kh, kw), columns (oh, ow)). The ways to run it:
 // - shift engine (stride 1, >= 16 channels on the GEMM depth, planes wide enough that its junk
 //   columns stay under a quarter): no im2col at all; KH*KW GEMMs on the zero-padded planes,
 //   which the micro-kernel reads in place (forward), and dx accumulated into shifted views of a
