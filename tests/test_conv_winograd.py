@@ -110,23 +110,23 @@ def test_weight_grad_two_threads(dtype):
         np.testing.assert_allclose(dw, ref, **TOL[dtype])
 
 
-# The automatic rule: Winograd where it wins (>= 16 channels on both sides, outputs >= 12x12,
-# >= 256 tiles, below 24 columns >= 32 channels), the direct engines elsewhere, for y, dx and
-# dw alike. Results identical to one forced mode and not to the other.
+# The automatic rule: Winograd where it wins (>= 16 channels on both sides at 24x24 outputs,
+# >= 32 at 16x16, >= 48 from 6x6; dw also >= 256 tiles), the direct engines elsewhere. Results
+# identical to one forced mode and not to the other.
 @pytest.mark.parametrize(
-    "xs, O, chosen",
+    "xs, O, chosen, dw_chosen",
     [
-        ((2, 16, 24, 26), 16, True),
-        ((2, 64, 30, 30), 48, True),
-        ((4, 32, 16, 16), 32, True),  # 256 tiles
-        ((2, 12, 30, 30), 32, False),  # too few input channels
-        ((2, 32, 30, 30), 8, False),  # too few output channels
-        ((4, 16, 16, 16), 16, False),  # a narrow plane needs 32 channels
-        ((2, 64, 16, 16), 64, False),  # too few tiles
-        ((16, 64, 10, 10), 64, False),  # too small a plane
+        ((2, 16, 24, 26), 16, True, True),
+        ((2, 64, 30, 30), 48, True, True),
+        ((4, 32, 16, 16), 32, True, True),  # 256 tiles
+        ((2, 64, 8, 8), 64, True, False),  # too few tiles for dw
+        ((2, 12, 30, 30), 32, False, False),  # too few input channels
+        ((2, 32, 30, 30), 8, False, False),  # too few output channels
+        ((4, 16, 16, 16), 16, False, False),  # a 16x16 plane needs 32 channels
+        ((16, 32, 10, 10), 32, False, False),  # a 10x10 plane needs 48
     ],
 )
-def test_auto_rule_forward_and_input_grad(xs, O, chosen):
+def test_auto_rule(xs, O, chosen, dw_chosen):
     x, w, b, padding = _data((xs, O, (1, 1, 1, 1), True), np.float32, seed=4)
     dy = np.random.default_rng(5).standard_normal((xs[0], O, xs[2], xs[3])).astype(np.float32)
     res = {}
@@ -135,8 +135,8 @@ def test_auto_rule_forward_and_input_grad(xs, O, chosen):
             y = _C.conv2d_forward(x, w, b, padding=padding)
             dx, dw, _ = _C.conv2d_backward(dy, x, w, padding=padding)
         res[mode] = (y, dx, dw)
-    same, other = ("always", "never") if chosen else ("never", "always")
-    for i in range(3):
+    for i, picked in enumerate((chosen, chosen, dw_chosen)):
+        same, other = ("always", "never") if picked else ("never", "always")
         np.testing.assert_array_equal(res["auto"][i], res[same][i])
         assert not np.array_equal(res["auto"][i], res[other][i])
         np.testing.assert_allclose(res["always"][i], res["never"][i], rtol=1e-4, atol=1e-4)

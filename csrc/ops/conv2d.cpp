@@ -12,7 +12,7 @@
 //   formed whole; each thread builds one cache-sized block of it directly in the layout the
 //   GEMM micro-kernel reads (gemm/gemm_internal.h: the same micro-kernels and ISA as ember's
 //   GEMM), and runs the micro-kernel over it. dw^T += col @ dy^T per block, col2im for dx.
-// - Winograd engine (3x3, stride 1, one group, >= 16 channels, planes >= 12x12; dx and dw too):
+// - Winograd engine (3x3, stride 1, one group, >= 16-48 channels by plane size; dx and dw too):
 //   F(2x2, 3x3), 16 GEMMs on transformed tiles. See "Winograd engine" below.
 // - 1x1 convolutions with stride 1 and no padding call gemm() on x[n, g] (Cg, H*W) directly;
 //   one image with more threads than (image, group) tasks runs the older tiled path
@@ -1115,25 +1115,29 @@ constexpr int64_t kWinoTiles = 128;               // tiles per block (rounded to
 constexpr int64_t kWinoBytes = int64_t(4) << 20;  // at most, per thread, unless NR tiles need more
 
 // Where F(2x2, 3x3) beats the shift and fused engines, measured on Zen 5 (1 thread, float32 and
-// float64): enough channels that the 16 GEMMs (depth C, height O) run near the micro-kernel's
-// peak, tile rows of at least 6 tiles for the transforms' vectors, and at least 256 tiles to
-// pay for the weight transform. Forward (dx, dw alike): 64 -> 64 channels at 32x32 1.5x,
-// 128 -> 128 at 28x28 1.6x, 64 -> 64 at 16x16 1.25x, 16 -> 16 at 32x32 1.25x; but 16 -> 16 at
-// 16x16 0.95x, 128 -> 128 at 8x8 0.8x, one 16x16 image of 64 -> 64 (64 tiles) 0.6x.
-inline bool wino_wins(const Geom& g) {
+// float64): the 16 GEMMs (depth C, height O) need enough channels to run near the
+// micro-kernel's peak, the more the smaller the plane (the transforms cost per tile row and
+// channel); the weight gradient also needs 256 tiles to pay for its per-call 16 x C x O
+// partials. Forward (dx alike): 64 -> 64 channels at 32x32 1.5x, 128 -> 128 at 28x28 1.7x,
+// 16 -> 16 at 32x32 1.2x, 32 -> 32 at 16x16 1.2x, 64 -> 64 at 8x8 1.2x, 256 -> 256 at 8x8
+// 1.9x; but 16 -> 16 at 16x16 0.96x, 32 -> 32 at 12x12 0.93x and at 8x8 0.83x. Weight
+// gradient: 1.5x at 64 -> 64, 32x32; 0.5x for 128 tiles of 128 -> 128.
+inline bool wino_wins(const Geom& g, bool weight_grad) {
+  const int64_t m = std::min(g.OH, g.OW), ch = std::min(g.C, g.O);
   const int64_t tiles = g.N * ((g.OH + 1) / 2) * ((g.OW + 1) / 2);
-  return g.C >= 16 && g.O >= 16 && g.OH >= 12 && g.OW >= 12 && tiles >= 256 &&
-         (g.OW >= 24 || (g.C >= 32 && g.O >= 32));
+  const bool wins = (m >= 24 && ch >= 16) || (m >= 16 && ch >= 32) || (m >= 6 && ch >= 48);
+  return wins && (!weight_grad || tiles >= 256);
 }
 
-// 3x3, stride 1, no dilation, one group, and the mode allows it. The transformed weights take
-// 16 * O * C values: beyond 2^20 channel pairs (64 MiB in float) the direct engines run.
-inline bool wino_ok(const Geom& g) {
+// 3x3, stride 1, no dilation, one group, and the mode allows it (for the forward and dx, or for
+// dw). The transformed weights take 16 * O * C values: beyond 2^20 channel pairs (64 MiB in
+// float) the direct engines run.
+inline bool wino_ok(const Geom& g, bool weight_grad = false) {
   const int mode = g_winograd.load(std::memory_order_relaxed);
   if (mode == 0 || g.KH != 3 || g.KW != 3 || g.sh != 1 || g.sw != 1 || g.dh != 1 || g.dw != 1 ||
       g.G != 1 || g.N == 0 || g.O == 0 || g.C == 0 || g.O * g.C > (int64_t(1) << 20))
     return false;
-  return mode == 2 || wino_wins(g);
+  return mode == 2 || wino_wins(g, weight_grad);
 }
 
 struct Wino {
@@ -1867,7 +1871,7 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   const Plan plan = make_plan(g, sizeof(T));
   TrimOnExit trim;
   if (depthwise_ok(g)) return depthwise_backward(dx, dw, dy, x, w, g, plan.nt);
-  const bool wino_dx = dx && wino_dx_ok(g), wino_dw = dw && wino_ok(g);
+  const bool wino_dx = dx && wino_dx_ok(g), wino_dw = dw && wino_ok(g, true);
   if (wino_dx || wino_dw) {  // the other gradient, if needed, by whichever engine takes it
     if (wino_dw)
       weight_grad_winograd(dw, dy, x, g, plan.nt);
