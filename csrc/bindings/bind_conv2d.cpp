@@ -22,6 +22,7 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
                      int64_t H, int64_t W, int64_t O, int64_t KH, int64_t KW, int64_t sh,
                      int64_t sw, int64_t pt, int64_t pb, int64_t pl, int64_t pr, int64_t dh,
                      int64_t dwl, int64_t groups);
+int conv2d_set_winograd(int mode);
 
 namespace {
 
@@ -164,6 +165,21 @@ void bind_conv2d(py::module_& m) {
         py::arg("need_weight") = true, py::arg("need_bias") = true,
         "grad_output (N,O,OH,OW), input, weight -> (grad_input, grad_weight, grad_bias), each a "
         "fresh array or None when not needed.");
+  m.def(
+      "conv2d_set_winograd",
+      [](const std::string& mode) {
+        const char* names[] = {"never", "auto", "always"};
+        int m = -1;
+        for (int i = 0; i < 3; ++i)
+          if (mode == names[i]) m = i;
+        EMBER_CHECK(m >= 0, "conv2d_set_winograd: mode must be 'auto', 'always' or 'never', got '",
+                    mode, "'");
+        return std::string(names[conv2d_set_winograd(m)]);
+      },
+      py::arg("mode"),
+      "Where 3x3 stride-1 convolutions run the Winograd F(2x2, 3x3) engine: 'auto' (where it is "
+      "faster, the default), 'always' (wherever it applies: tests) or 'never'. Returns the "
+      "previous mode.");
   m.def(
       "conv2d_output_size",
       [](const V& input_shape, const V& weight_shape, const V& stride, const V& padding,

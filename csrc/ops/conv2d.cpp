@@ -2,7 +2,7 @@
 //
 // Per image n and group g the convolution is one GEMM:
 //   y[n, g] (Og, P) = w[g] (Og, K) @ col (K, P),  K = Cg*KH*KW, P = OH*OW,
-// where col is im2col of x[n, g] (rows (c, kh, kw), columns (oh, ow)). Three ways to run it:
+// where col is im2col of x[n, g] (rows (c, kh, kw), columns (oh, ow)). The ways to run it:
 // - shift engine (stride 1, >= 16 channels on the GEMM depth, planes wide enough that its junk
 //   columns stay under a quarter): no im2col at all; KH*KW GEMMs on the zero-padded planes,
 //   which the micro-kernel reads in place (forward), and dx accumulated into shifted views of a
@@ -12,6 +12,8 @@
 //   formed whole; each thread builds one cache-sized block of it directly in the layout the
 //   GEMM micro-kernel reads (gemm/gemm_internal.h: the same micro-kernels and ISA as ember's
 //   GEMM), and runs the micro-kernel over it. dw^T += col @ dy^T per block, col2im for dx.
+// - Winograd engine (3x3, stride 1, one group, >= 16-48 channels by plane size; dx and dw too):
+//   F(2x2, 3x3), 16 GEMMs on transformed tiles. See "Winograd engine" below.
 // - 1x1 convolutions with stride 1 and no padding call gemm() on x[n, g] (Cg, H*W) directly;
 //   one image with more threads than (image, group) tasks runs the older tiled path
 //   (im2col/col2im parallel inside, the GEMM's own threads).
@@ -23,6 +25,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -1089,6 +1092,480 @@ void input_grad_forward(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
   forward_engine(dx, dy, wf.get(), static_cast<const T*>(nullptr), gt, nt);
 }
 
+// ---------------------------------------------------------------- Winograd engine (3x3, stride 1)
+// Lavin & Gray 2015, "Fast Algorithms for Convolutional Neural Networks": F(2x2, 3x3) makes a
+// 2x2 output tile from a 4x4 input tile d (stride 2) and a 3x3 filter g with 16 multiplications
+// instead of 36:  Y = A^T [ (G g G^T) . (B^T d B) ] A  (. elementwise), where
+//   B^T = [1  0 -1  0]    G = [ 1    0    0 ]    A^T = [1  1  1  0]
+//         [0  1  1  0]        [1/2  1/2  1/2]          [0  1 -1 -1]
+//         [0 -1  1  0]        [1/2 -1/2  1/2]
+//         [0  1  0 -1]        [ 0    0    1 ]
+// Summed over input channels the elementwise products become 16 GEMMs, one per element xi of
+// the 4x4 tile:  M[xi] (O, tiles) = U[xi] (O, C) @ V[xi] (C, tiles),  U = G w G^T,  V = B^T d B,
+// on the GEMM micro-kernel: 2.25x fewer multiply-adds than the direct convolution, the
+// transforms being additions only. Tiles are numbered over (image, tile row, tile column) and
+// run in blocks of kWinoTiles: a block's V is written straight into the micro-kernel's
+// NR-column panels, its M into an (O, 16, tiles) buffer the output transform reads in rows.
+// Each output depends only on its tile (never on the block or thread that computed it).
+
+// 0: never, 1: where it wins (wino_wins), 2: wherever it applies (tests).
+std::atomic<int> g_winograd{1};
+
+constexpr int64_t kWinoTiles = 128;               // tiles per block (rounded to whole NR panels)
+constexpr int64_t kWinoBytes = int64_t(4) << 20;  // at most, per thread, unless NR tiles need more
+
+// Where F(2x2, 3x3) beats the shift and fused engines, measured on Zen 5 (1 thread, float32 and
+// float64): the 16 GEMMs (depth C, height O) need enough channels to run near the
+// micro-kernel's peak, the more the smaller the plane (the transforms cost per tile row and
+// channel); the weight gradient also needs 256 tiles to pay for its per-call 16 x C x O
+// partials. Forward (dx alike): 64 -> 64 channels at 32x32 1.5x, 128 -> 128 at 28x28 1.7x,
+// 16 -> 16 at 32x32 1.2x, 32 -> 32 at 16x16 1.2x, 64 -> 64 at 8x8 1.2x, 256 -> 256 at 8x8
+// 1.9x; but 16 -> 16 at 16x16 0.96x, 32 -> 32 at 12x12 0.93x and at 8x8 0.83x. Weight
+// gradient: 1.5x at 64 -> 64, 32x32; 0.5x for 128 tiles of 128 -> 128.
+inline bool wino_wins(const Geom& g, bool weight_grad) {
+  const int64_t m = std::min(g.OH, g.OW), ch = std::min(g.C, g.O);
+  const int64_t tiles = g.N * ((g.OH + 1) / 2) * ((g.OW + 1) / 2);
+  const bool wins = (m >= 24 && ch >= 16) || (m >= 16 && ch >= 32) || (m >= 6 && ch >= 48);
+  return wins && (!weight_grad || tiles >= 256);
+}
+
+// 3x3, stride 1, no dilation, one group, and the mode allows it (for the forward and dx, or for
+// dw). The transformed weights take 16 * O * C values: beyond 2^20 channel pairs (64 MiB in
+// float) the direct engines run.
+inline bool wino_ok(const Geom& g, bool weight_grad = false) {
+  const int mode = g_winograd.load(std::memory_order_relaxed);
+  if (mode == 0 || g.KH != 3 || g.KW != 3 || g.sh != 1 || g.sw != 1 || g.dh != 1 || g.dw != 1 ||
+      g.G != 1 || g.N == 0 || g.O == 0 || g.C == 0 || g.O * g.C > (int64_t(1) << 20))
+    return false;
+  return mode == 2 || wino_wins(g, weight_grad);
+}
+
+struct Wino {
+  int64_t TH, TW, tiles;  // tile rows and columns per image, tiles in all images
+  explicit Wino(const Geom& g)
+      : TH((g.OH + 1) / 2), TW((g.OW + 1) / 2), tiles(g.N * ((g.OH + 1) / 2) * ((g.OW + 1) / 2)) {}
+};
+
+// Calls f(n, th, tw0, tw1, j) for the runs of tiles [t0, t1) within one tile row, cut every
+// `cut` tiles from t0 (the panels); j is the run's first tile relative to t0.
+template <typename F>
+inline void wino_runs(const Wino& wn, int64_t t0, int64_t t1, int64_t cut, F f) {
+  for (int64_t t = t0; t < t1;) {
+    const int64_t row = t / wn.TW, tw = t - row * wn.TW;
+    const int64_t end = std::min({t1, (row + 1) * wn.TW, t0 + ((t - t0) / cut + 1) * cut});
+    f(row / wn.TH, row % wn.TH, tw, tw + (end - t), t - t0);
+    t = end;
+  }
+}
+
+// up[xi][o / MR][c][o % MR] = (G w[o][c] G^T)[xi]: the 16 A operands as p-major MR-row panels,
+// rows past O zero, U[xi] ux apart.
+template <typename T>
+void wino_weights(T* up, int64_t ux, const T* w, const Geom& g, int MR) {
+  const int64_t C = g.C;
+  std::fill(up, up + 16 * ux, T(0));
+  const T h = T(0.5);
+  for (int64_t o = 0; o < g.O; ++o)
+    for (int64_t c = 0; c < C; ++c) {
+      const T* k = w + (o * C + c) * 9;
+      T gg[4][3];  // G g
+      for (int j = 0; j < 3; ++j) {
+        gg[0][j] = k[j];
+        gg[1][j] = h * (k[j] + k[3 + j] + k[6 + j]);
+        gg[2][j] = h * (k[j] - k[3 + j] + k[6 + j]);
+        gg[3][j] = k[6 + j];
+      }
+      T* d = up + (o - o % MR) * C + c * MR + o % MR;
+      for (int i = 0; i < 4; ++i) {  // (G g) G^T
+        const T u[4] = {gg[i][0], h * (gg[i][0] + gg[i][1] + gg[i][2]),
+                        h * (gg[i][0] - gg[i][1] + gg[i][2]), gg[i][2]};
+        for (int j = 0; j < 4; ++j) d[(4 * i + j) * ux] = u[j];
+      }
+    }
+}
+
+// d[0 .. n) = s[0 .. n) for n < 256 / sizeof(T) (two vectors of 128 bytes), as fixed-size
+// copies of n's binary digits: a loop of n would become rep movs or a call to memcpy, slow for a
+// few values.
+template <typename T>
+inline void copy_short(T* __restrict d, const T* __restrict s, int64_t n) {
+  int64_t at = 0;
+  for (int64_t b = 128 / int64_t(sizeof(T)); b >= 1; b /= 2)
+    if (n & b) {
+      for (int64_t u = 0; u < b; ++u) d[at + u] = s[at + u];
+      at += b;
+    }
+}
+
+// Row length of wino_input's scratch: the 2 * TW + 2 padded columns a tile row reads, and room
+// for the chunk of L tiles that starts at its last tile.
+inline int64_t wino_tn(const Wino& wn, size_t elem) { return 2 * (wn.TW + 64 / int64_t(elem)) + 2; }
+
+// One tile row of a block: its tiles [u0, end), where the first lands (lane0 of panel0, tile k0
+// of the row), and its 4 input rows (offsets of channel 0's, -1 for the padding).
+struct WinoRow {
+  int64_t u0, end, lane0, panel0, k0, in[4];
+};
+
+// vp[xi][panel][c][NR] = (B^T d B)[xi] of channel c for the tiles [t0, t1) (tile j = t - t0 in
+// panel j / NR, lane j % NR), V[xi] vx apart. Whole tile rows at a time; t is scratch: 4 rows of
+// wino_tn, zero where the caller left it (the padding columns are never written).
+template <typename T>
+EMBER_SIMD void wino_input(T* __restrict vp, int64_t vx, T* __restrict t, WinoRow* wr, const T* x,
+                           const T* zero, const Geom& g, const Wino& wn, int64_t t0, int64_t t1,
+                           int NR) {
+  constexpr int64_t L = 64 / sizeof(T);
+  const int64_t TW = wn.TW, tn = wino_tn(wn, sizeof(T)), plane = g.H * g.W;
+  // the padded columns q whose input column q - pl is in [0, W)
+  const int64_t lo = std::min(g.pl, tn), hi = std::clamp(g.pl + g.W, lo, tn);
+  // The tile rows of the block, with the divisions done once
+  const int64_t row0 = t0 / TW, rows = (t1 - 1) / TW - row0 + 1;
+  for (int64_t ri = 0; ri < rows; ++ri) {
+    const int64_t row = row0 + ri, n = row / wn.TH, th = row % wn.TH;
+    const int64_t u0 = std::max(t0, row * TW);
+    WinoRow& w = wr[ri];
+    w.u0 = u0;
+    w.end = std::min(t1, (row + 1) * TW);
+    w.lane0 = (u0 - t0) % NR;
+    w.panel0 = (u0 - t0) / NR;
+    w.k0 = u0 - row * TW;
+    for (int i = 0; i < 4; ++i) {
+      const int64_t ih = 2 * th - g.pt + i;
+      w.in[i] = ih >= 0 && ih < g.H ? (n * g.C * g.H + ih) * g.W : -1;
+    }
+  }
+  for (int64_t ri = 0; ri < rows; ++ri)
+    for (int64_t c = 0; c < g.C; ++c) {
+      const WinoRow& w = wr[ri];
+      const T* r[4];  // the tile row's input rows (or zeros), at padded column 0
+      for (int i = 0; i < 4; ++i) r[i] = (w.in[i] >= 0 ? x + w.in[i] + c * plane : zero) - g.pl;
+      // The next channel's rows, from L3 or memory: a block reads a few rows of each channel
+      // plane, too short a run for the hardware prefetcher.
+      if (c + 1 < g.C)
+        for (int i = 0; i < 4; ++i)
+          if (w.in[i] >= 0)
+            for (int64_t q = 0; q < g.W; q += L) __builtin_prefetch(r[i] + g.pl + plane + q);
+      // B^T d (rows combined): t[i][q] = row i of B^T d at padded column q (the padding
+      // columns stay zero)
+      {
+        const T *a = r[0], *b = r[1], *cc = r[2], *d = r[3];
+        T *s0 = t, *s1 = t + tn, *s2 = t + 2 * tn, *s3 = t + 3 * tn;
+        for (int64_t q = lo; q < hi; ++q) {
+          s0[q] = a[q] - cc[q];
+          s1[q] = b[q] + cc[q];
+          s2[q] = cc[q] - b[q];
+          s3[q] = b[q] - d[q];
+        }
+      }
+      // (B^T d) B: tile k reads columns 2k .. 2k+3; in chunks of L tiles (fixed-size loops:
+      // whole vectors) stored into the panels, cut at their edges
+      int64_t lane = w.lane0, panel = w.panel0;
+      for (int64_t u = w.u0; u < w.end;) {
+        const int64_t run = std::min({NR - lane, w.end - u, L});
+        T vv[16][L];
+        for (int i = 0; i < 4; ++i) {
+          const T* si = t + i * tn + 2 * (w.k0 + u - w.u0);
+          for (int64_t k = 0; k < L; ++k) {
+            const T d0 = si[2 * k], d1 = si[2 * k + 1], d2 = si[2 * k + 2], d3 = si[2 * k + 3];
+            vv[4 * i][k] = d0 - d2;
+            vv[4 * i + 1][k] = d1 + d2;
+            vv[4 * i + 2][k] = d2 - d1;
+            vv[4 * i + 3][k] = d1 - d3;
+          }
+        }
+        T* dst = vp + (panel * g.C + c) * NR + lane;
+        for (int xi = 0; xi < 16; ++xi) copy_short(dst + xi * vx, vv[xi], run);
+        u += run;
+        lane += run;
+        if (lane == NR) {
+          lane = 0;
+          ++panel;
+        }
+      }
+    }
+}
+
+// y[o][2th + i][2tw + j] = (A^T M A)[i][j] + bias for the tiles tw0 + k < tw1 of tile row th,
+// m[xi * ldm + k] = M[xi] of tile tw0 + k (readable up to a whole chunk of L past tw1),
+// cropped to the output plane y (OH, OW).
+template <typename T>
+inline void wino_output(T* __restrict y, const T* __restrict m, int64_t ldm, T bias, const Geom& g,
+                        int64_t th, int64_t tw0, int64_t tw1) {
+  constexpr int64_t L = 64 / sizeof(T);
+  const int64_t oh = 2 * th;
+  const int64_t width = std::min(2 * (tw1 - tw0), g.OW - 2 * tw0);  // output columns
+  for (int64_t k0 = 0; k0 < tw1 - tw0; k0 += L) {
+    T r[4][L];  // output rows 0 and 1, columns 0 and 1 of tile k0 + k
+    for (int64_t k = 0; k < L; ++k) {
+      T u[2][4];  // A^T M
+      for (int jj = 0; jj < 4; ++jj) {
+        const T* mk = m + jj * ldm + k0 + k;
+        u[0][jj] = mk[0] + mk[4 * ldm] + mk[8 * ldm];
+        u[1][jj] = mk[4 * ldm] - mk[8 * ldm] - mk[12 * ldm];
+      }
+      for (int i = 0; i < 2; ++i) {
+        r[2 * i][k] = u[i][0] + u[i][1] + u[i][2] + bias;
+        r[2 * i + 1][k] = u[i][1] - u[i][2] - u[i][3] + bias;
+      }
+    }
+    const int64_t n = std::min(2 * L, width - 2 * k0);  // columns of this chunk
+    for (int i = 0; i < 2 && oh + i < g.OH; ++i) {
+      T* yr = y + (oh + i) * g.OW + 2 * (tw0 + k0);
+      T row[2 * L];
+      for (int64_t k = 0; k < L; ++k) {
+        row[2 * k] = r[2 * i][k];
+        row[2 * k + 1] = r[2 * i + 1][k];
+      }
+      copy_short(yr, row, n);
+    }
+  }
+}
+
+// y[n][o] for the tiles [t0, t1) from mb[o][xi][t - t0] (nb tiles per xi), + b[o] when given.
+template <typename T>
+EMBER_SIMD void wino_outputs(T* y, const T* mb, int64_t nb, const T* b, const Geom& g,
+                             const Wino& wn, int64_t t0, int64_t t1) {
+  for (int64_t o = 0; o < g.O; ++o)
+    wino_runs(wn, t0, t1, nb, [&](int64_t n, int64_t th, int64_t tw0, int64_t tw1, int64_t j) {
+      wino_output(y + (n * g.O + o) * g.P, mb + o * 16 * nb + j, nb, b ? b[o] : T(0), g, th, tw0,
+                  tw1);
+    });
+}
+
+// y (N, O, OH, OW) = conv(x, w) + b through F(2x2, 3x3); threads over blocks of tiles.
+template <typename T>
+void forward_winograd(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt) {
+  const Kernel<T> kern = micro_kernel<T>();
+  const int MR = kern.mr, NR = kern.nr;
+  const Wino wn(g);
+  const int64_t C = g.C, O = g.O, Op = round_up(O, MR);
+  // Tiles per block: kWinoTiles, fewer when a block's V and M (16 * (C + O) values a tile)
+  // would pass kWinoBytes (C or O in the thousands).
+  const int64_t fit = kWinoBytes / (16 * (C + O) * int64_t(sizeof(T))) / NR * NR;
+  const int64_t nb = even_block(wn.tiles, std::clamp<int64_t>(fit, NR, kWinoTiles), NR);
+  const int64_t blocks = (wn.tiles + nb - 1) / nb;
+  const int64_t kc_blk = even_block(C, kern.kc, 1);
+  nt = int(std::min<int64_t>(nt, blocks));
+  // U[xi] (Op, C) 64 bytes apart: Op * C values is often a power of two, and the weight
+  // transform's 16 streams would then fall into one set of L1's ways
+  const int64_t ux = Op * C + 64 / int64_t(sizeof(T)), up_n = 16 * ux, zero_n = g.W + 1;
+  // One V[xi] (C x nb) after another, 64 bytes apart: C * nb values is often a power of two,
+  // and the input transform's 16 streams would then fall into one set of L1's ways.
+  const int64_t vx = C * nb + 64 / int64_t(sizeof(T));
+  const int64_t vp_n = 16 * vx, mb_n = O * 16 * nb + 64 / int64_t(sizeof(T)),
+                t_n = 4 * wino_tn(wn, sizeof(T));
+  const int64_t wr_n = (nb + 2) * int64_t(sizeof(WinoRow) / sizeof(T));  // tile rows of a block
+  const size_t per_thread = size_t(vp_n + mb_n + t_n + wr_n) * sizeof(T) + 4 * 64;
+  char* cur =
+      align64(Workspace::get(size_t(up_n + zero_n) * sizeof(T) + size_t(nt) * per_thread + 3 * 64));
+  T* up = carve<T>(&cur, up_n);
+  T* zero = carve<T>(&cur, zero_n);
+  char* thread_base = cur;
+  std::fill(zero, zero + zero_n, T(0));
+  wino_weights(up, ux, w, g, MR);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    char* tc = thread_base + per_thread * size_t(omp_get_thread_num());
+    T* vp = carve<T>(&tc, vp_n);  // vp[xi][panel][c][NR]
+    T* mb = carve<T>(&tc, mb_n);  // mb[o][xi][tile]
+    T* tmp = carve<T>(&tc, t_n);  // B^T d: zero in the padding columns
+    WinoRow* wr = reinterpret_cast<WinoRow*>(carve<T>(&tc, wr_n));
+    std::fill(tmp, tmp + t_n, T(0));
+#pragma omp for schedule(static)
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      const int64_t t0 = blk * nb, t1 = std::min(wn.tiles, t0 + nb), len = t1 - t0;
+      const int64_t np = (len + NR - 1) / NR;  // panels
+      // V, then zero columns past len in the last panel (the micro-kernel reads whole panels)
+      wino_input(vp, vx, tmp, wr, x, zero, g, wn, t0, t1, NR);
+      if (len % NR)
+        for (int64_t xi = 0; xi < 16; ++xi)
+          for (int64_t c = 0; c < C; ++c) {
+            T* v = vp + xi * vx + (np - 1) * C * NR + c * NR;
+            std::fill(v + len % NR, v + NR, T(0));
+          }
+      // M[xi] = U[xi] @ V[xi]
+      for (int64_t xi = 0; xi < 16; ++xi)
+        for (int64_t c0 = 0; c0 < C; c0 += kc_blk) {
+          const int64_t kc = std::min(kc_blk, C - c0);
+          const T beta = c0 > 0 ? T(1) : T(0);
+          const T* a = up + xi * ux + c0 * MR;
+          for (int64_t q = 0; q < np; ++q) {
+            const int nr = int(std::min<int64_t>(NR, len - q * NR));
+            const auto fn = 2 * nr <= NR ? kern.panel_a_half : kern.panel_a;
+            const T* bq = vp + xi * vx + q * C * NR + c0 * NR;
+            for (int64_t ir = 0; ir < O; ir += MR) {
+              const int mr = int(std::min<int64_t>(MR, O - ir));
+              fn(kc, T(1), a + ir * C, MR, bq, NR, beta, mb + (ir * 16 + xi) * nb + q * NR, 16 * nb,
+                 mr, nr);
+            }
+          }
+        }
+      // Y = A^T M A (+ b)
+      wino_outputs(y, mb, nb, b, g, wn, t0, t1);
+    }
+  }
+}
+
+// dx of a 3x3 stride-1 convolution with padding <= 2 is the 3x3 stride-1 convolution of dy with
+// the weights transposed and flipped, padded 2 - p (input_grad_forward): through Winograd.
+inline Geom wino_dx_geom(const Geom& g) {
+  return make_geom(g.N, g.O, g.OH, g.OW, g.C, 3, 3, 1, 1, 2 - g.pt, 2 - g.pb, 2 - g.pl, 2 - g.pr, 1,
+                   1, 1);
+}
+inline bool wino_dx_ok(const Geom& g) {
+  return g.KH == 3 && g.KW == 3 && g.pt <= 2 && g.pb <= 2 && g.pl <= 2 && g.pr <= 2 && g.G == 1 &&
+         g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && wino_ok(wino_dx_geom(g));
+}
+
+template <typename T>
+void input_grad_winograd(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
+  std::unique_ptr<T[]> wf(new T[size_t(g.O * g.K)]);  // (C, O, 3, 3), flipped
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t o = 0; o < g.O; ++o)
+      for (int64_t k = 0; k < 9; ++k)
+        wf[size_t((c * g.O + o) * 9 + k)] = w[(o * g.C + c) * 9 + 8 - k];
+  forward_winograd(dx, dy, wf.get(), static_cast<const T*>(nullptr), wino_dx_geom(g), nt);
+}
+
+// Weight gradient. Forward is Y = A^T (U . V) A with U = G g G^T, so
+//   dL/dU = (A dY A^T) . V,  dL/dg = G^T (dL/dU) G,
+// summed over tiles and images: per xi, dU[xi] (O, C) = Z[xi] (O, tiles) @ V[xi]^T, with Z the
+// 2x2 output-gradient tiles expanded to 4x4 by A. Computed as dU^T (C, O) = V @ Z^T on the
+// micro-kernel (V rows read in place, Z packed transposed), per-thread partials reduced in
+// thread order (deterministic for a given thread count).
+
+// z[xi * ldz + o * nb + t - t0] = (A dY A^T)[xi] of dy[n][o] for the tiles [t0, t1), dY the 2x2
+// output-gradient tile, zero past the plane's edge (zero: OW zeros). In chunks of L tiles
+// (fixed-size loops: whole vectors).
+template <typename T>
+EMBER_SIMD void wino_dy(T* __restrict z, int64_t ldz, const T* dy, const T* zero, const Geom& g,
+                        const Wino& wn, int64_t t0, int64_t t1, int64_t nb) {
+  constexpr int64_t L = 64 / sizeof(T);
+  for (int64_t o = 0; o < g.O; ++o)
+    wino_runs(wn, t0, t1, nb, [&](int64_t n, int64_t th, int64_t tw0, int64_t tw1, int64_t j) {
+      const T* ra = dy + ((n * g.O + o) * g.OH + 2 * th) * g.OW + 2 * tw0;  // dY row 0
+      const T* rb = 2 * th + 1 < g.OH ? ra + g.OW : zero;                   // dY row 1
+      const int64_t len = tw1 - tw0, full = std::min(tw1, g.OW / 2) - tw0;  // full: 2 columns
+      for (int64_t k0 = 0; k0 < len; k0 += L) {
+        const int64_t cnt = std::min(L, len - k0), pairs = std::clamp<int64_t>(full - k0, 0, cnt);
+        T a0[L] = {}, a1[L] = {}, b0[L] = {}, b1[L] = {};
+        for (int64_t k = 0; k < pairs; ++k) {
+          a0[k] = ra[2 * (k0 + k)];
+          a1[k] = ra[2 * (k0 + k) + 1];
+          b0[k] = rb[2 * (k0 + k)];
+          b1[k] = rb[2 * (k0 + k) + 1];
+        }
+        if (pairs < cnt) {  // the last tile of an odd-width row
+          a0[pairs] = ra[2 * (k0 + pairs)];
+          b0[pairs] = rb[2 * (k0 + pairs)];
+        }
+        T vv[16][L];
+        for (int64_t k = 0; k < L; ++k) {
+          const T r[4][2] = {{a0[k], a1[k]},  // A dY
+                             {a0[k] + b0[k], a1[k] + b1[k]},
+                             {a0[k] - b0[k], a1[k] - b1[k]},
+                             {-b0[k], -b1[k]}};
+          for (int i = 0; i < 4; ++i) {  // (A dY) A^T
+            vv[4 * i][k] = r[i][0];
+            vv[4 * i + 1][k] = r[i][0] + r[i][1];
+            vv[4 * i + 2][k] = r[i][0] - r[i][1];
+            vv[4 * i + 3][k] = -r[i][1];
+          }
+        }
+        for (int xi = 0; xi < 16; ++xi) copy_short(z + xi * ldz + o * nb + j + k0, vv[xi], cnt);
+      }
+    });
+}
+
+template <typename T>
+void weight_grad_winograd(T* dw, const T* dy, const T* x, const Geom& g, int nt) {
+  const Kernel<T> kern = micro_kernel<T>();
+  const int MR = kern.mr, NR = kern.nr;
+  const Wino wn(g);
+  const int64_t C = g.C, O = g.O, Cp = round_up(C, MR), Op = round_up(O, NR);
+  const int64_t fit = kWinoBytes / (16 * (C + O) * int64_t(sizeof(T))) / NR * NR;
+  // tiles per block: the GEMM's depth, at most the micro-kernel's kc
+  const int64_t nb =
+      even_block(wn.tiles, std::clamp<int64_t>(fit, NR, std::min(kWinoTiles, kern.kc)), NR);
+  const int64_t blocks = (wn.tiles + nb - 1) / nb;
+  nt = int(std::min<int64_t>(nt, blocks));
+  const int64_t zero_n = std::max(g.W, g.OW) + 1, du_n = 16 * C * O;
+  // per thread: V[xi] (Cp, nb) row-major, vx apart (as in forward_winograd); Z (16, O, nb);
+  // one xi's Z^T panels; the B^T d scratch; the block's tile rows; the dU^T partial
+  const int64_t vx = Cp * nb + 64 / int64_t(sizeof(T));
+  const int64_t zx = O * nb + 64 / int64_t(sizeof(T));  // Z[xi] (O, nb), 64 bytes apart
+  const int64_t vp_n = 16 * vx, z_n = 16 * zx, bp_n = Op * nb, t_n = 4 * wino_tn(wn, sizeof(T));
+  const int64_t wr_n = (nb + 2) * int64_t(sizeof(WinoRow) / sizeof(T));
+  const size_t per_thread = size_t(vp_n + z_n + bp_n + t_n + wr_n + du_n) * sizeof(T) + 6 * 64;
+  char* cur =
+      align64(Workspace::get(size_t(zero_n + du_n) * sizeof(T) + size_t(nt) * per_thread + 3 * 64));
+  T* zero = carve<T>(&cur, zero_n);
+  T* du = carve<T>(&cur, du_n);  // dU[xi][c][o], summed over threads
+  char* thread_base = cur;
+  std::fill(zero, zero + zero_n, T(0));
+  auto thread_part = [&](int th) {
+    char* tc = thread_base + per_thread * size_t(th);
+    return carve<T>(&tc, du_n);
+  };
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int tid = omp_get_thread_num();
+    T* part = thread_part(tid);
+    char* tc = reinterpret_cast<char*>(part) + (size_t(du_n) * sizeof(T) + 63) / 64 * 64;
+    T* vp = carve<T>(&tc, vp_n);  // rows C..Cp are read by the micro-kernel: zero
+    T* z = carve<T>(&tc, z_n);
+    T* bp = carve<T>(&tc, bp_n);
+    T* tmp = carve<T>(&tc, t_n);
+    WinoRow* wr = reinterpret_cast<WinoRow*>(carve<T>(&tc, wr_n));
+    std::fill(part, part + du_n, T(0));
+    std::fill(vp, vp + vp_n, T(0));
+    std::fill(tmp, tmp + t_n, T(0));
+#pragma omp for schedule(static)
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      const int64_t t0 = blk * nb, t1 = std::min(wn.tiles, t0 + nb), len = t1 - t0;
+      wino_input(vp, vx, tmp, wr, x, zero, g, wn, t0, t1, int(nb));  // one panel: rows of nb
+      wino_dy(z, zx, dy, zero, g, wn, t0, t1, nb);
+      for (int64_t xi = 0; xi < 16; ++xi) {
+        pack_dy_t(bp, z + xi * zx, nb, 0, len, O, NR, kern.pack_t);
+        for (int64_t q0 = 0; q0 < O; q0 += NR) {
+          const int nr = int(std::min<int64_t>(NR, O - q0)), W = panel_width(nr, NR);
+          const auto fn = W < NR ? kern.rows_a_half : kern.rows_a;
+          for (int64_t ir = 0; ir < C; ir += MR) {
+            const int mr = int(std::min<int64_t>(MR, C - ir));
+            fn(len, T(1), vp + xi * vx + ir * nb, nb, bp + q0 * len, W, T(1),
+               part + (xi * C + ir) * O + q0, O, mr, nr);
+          }
+        }
+      }
+    }
+    // dU = the partials summed in thread order (after the implicit barrier)
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < du_n; ++i) {
+      T s = T(0);
+      for (int th = 0; th < nt; ++th) s += thread_part(th)[i];
+      du[i] = s;
+    }
+  }
+  // dw[o][c] = G^T dU[.][c][o] G
+  const T h = T(0.5);
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t c = 0; c < C; ++c) {
+      T u[4][4], p[3][4];
+      for (int xi = 0; xi < 16; ++xi) u[xi / 4][xi % 4] = du[(xi * C + c) * O + o];
+      for (int j = 0; j < 4; ++j) {  // G^T dU
+        p[0][j] = u[0][j] + h * (u[1][j] + u[2][j]);
+        p[1][j] = h * (u[1][j] - u[2][j]);
+        p[2][j] = h * (u[1][j] + u[2][j]) + u[3][j];
+      }
+      T* d = dw + (o * C + c) * 9;
+      for (int i = 0; i < 3; ++i) {  // (G^T dU) G
+        d[3 * i] = p[i][0] + h * (p[i][1] + p[i][2]);
+        d[3 * i + 1] = h * (p[i][1] - p[i][2]);
+        d[3 * i + 2] = h * (p[i][1] + p[i][2]) + p[i][3];
+      }
+    }
+}
+
 // ---------------------------------------------------------------- depthwise engine
 // groups == C == O (one filter per channel, MobileNet's depthwise layer): as a GEMM each task
 // would have one output row, wasting all but one of the micro-kernel's MR rows. Instead each
@@ -1333,6 +1810,7 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* b, int64_t N, int64_t
   const Plan plan = make_plan(g, sizeof(T));
   TrimOnExit trim;
   if (depthwise_ok(g)) return depthwise_forward(y, x, w, b, g, plan.nt);
+  if (wino_ok(g)) return forward_winograd(y, x, w, b, g, plan.nt);
   if (!g.direct && g.K > 0) {
     if (shift_ok(g, g.Cg) && !shift_wasteful(g, micro_kernel<T>().nr))
       return forward_shift(y, x, w, b, g, plan.nt);
@@ -1393,6 +1871,20 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   const Plan plan = make_plan(g, sizeof(T));
   TrimOnExit trim;
   if (depthwise_ok(g)) return depthwise_backward(dx, dw, dy, x, w, g, plan.nt);
+  const bool wino_dx = dx && wino_dx_ok(g), wino_dw = dw && wino_ok(g, true);
+  if (wino_dx || wino_dw) {  // the other gradient, if needed, by whichever engine takes it
+    if (wino_dw)
+      weight_grad_winograd(dw, dy, x, g, plan.nt);
+    else if (dw)
+      conv2d_backward<T>(nullptr, dw, nullptr, dy, x, w, N, C, H, W, O, KH, KW, sh, sw, pt, pb, pl,
+                         pr, dh, dwl, groups);
+    if (wino_dx)
+      input_grad_winograd(dx, dy, w, g, plan.nt);
+    else if (dx)
+      conv2d_backward<T>(dx, nullptr, nullptr, dy, x, w, N, C, H, W, O, KH, KW, sh, sw, pt, pb, pl,
+                         pr, dh, dwl, groups);
+    return;
+  }
   if (!g.direct && g.K > 0 && (plan.nt == 1 || g.N * g.G >= plan.nt)) {
     if (dx && (shift_wasteful(g, micro_kernel<T>().nr)) && transposed_ok(g)) {
       if (dw) backward_engine<T>(nullptr, dw, dy, x, w, g, plan.nt);
@@ -1436,6 +1928,13 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
     for (int64_t t = 0; t < tasks; ++t)
       backward_task(dx, dw, dy, x, w, g, t / g.G, t % g.G, col, plan.tile, plan.nt, 0);
   }
+}
+
+// Where the Winograd engine runs: 0 never, 1 where it wins (the default), 2 wherever it applies.
+// Returns the previous mode.
+int conv2d_set_winograd(int mode) {
+  EMBER_CHECK(mode >= 0 && mode <= 2, "conv2d_set_winograd: mode must be 0, 1 or 2, got ", mode);
+  return g_winograd.exchange(mode);
 }
 
 template void conv2d_forward<float>(float*, const float*, const float*, const float*, int64_t,
