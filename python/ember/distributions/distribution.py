@@ -280,25 +280,33 @@ class TransformedDistribution(Distribution):
                 f"{type(base_distribution).__name__}"
             )
         self.transforms = list(transforms)
-        self._transform = ComposeTransform(self.transforms)
+        self._transform = t = ComposeTransform(self.transforms)
         shape = base_distribution._batch_shape + base_distribution._event_shape
         base_event_dim = len(base_distribution._event_shape)
-        transform_dim = self._transform.event_dim
-        if len(shape) < transform_dim:
+        if len(shape) < t.domain.event_dim:
             raise ValueError(
-                f"base_distribution needs at least {transform_dim} dims, but got shape {shape}"
+                f"base_distribution needs at least {t.domain.event_dim} dims, but got shape {shape}"
             )
-        if transform_dim > base_event_dim:
-            base_distribution = Independent(base_distribution, transform_dim - base_event_dim)
+        forward_shape = tuple(t.forward_shape(shape))
+        expanded = tuple(t.inverse_shape(forward_shape))
+        if expanded != shape:  # the transforms' parameters broadcast the base's batch
+            base_distribution = base_distribution.expand(expanded[: len(expanded) - base_event_dim])
+        if t.domain.event_dim > base_event_dim:
+            base_distribution = Independent(base_distribution, t.domain.event_dim - base_event_dim)
         self.base_dist = base_distribution
-        cut = len(shape) - max(transform_dim, base_event_dim)
-        super().__init__(shape[:cut], shape[cut:], validate_args=validate_args)
+        event_dim = max(
+            t.codomain.event_dim, base_event_dim + t.codomain.event_dim - t.domain.event_dim
+        )
+        cut = len(forward_shape) - event_dim
+        super().__init__(forward_shape[:cut], forward_shape[cut:], validate_args=validate_args)
 
     has_rsample = property(lambda self: self.base_dist.has_rsample)
 
     @property
     def support(self):
-        codomain = self._transform.codomain
+        if not self.transforms:
+            return self.base_dist.support
+        codomain = self.transforms[-1].codomain
         extra = len(self._event_shape) - codomain.event_dim
         return constraints.independent(codomain, extra) if extra > 0 else codomain
 
@@ -322,8 +330,9 @@ class TransformedDistribution(Distribution):
         y = value
         for t in reversed(self.transforms):
             x = t.inv(y)
+            event_dim += t.domain.event_dim - t.codomain.event_dim
             log_prob = log_prob - _sum_rightmost(
-                t.log_abs_det_jacobian(x, y), event_dim - t.event_dim
+                t.log_abs_det_jacobian(x, y), event_dim - t.domain.event_dim
             )
             y = x
         base = _sum_rightmost(
@@ -351,7 +360,9 @@ class TransformedDistribution(Distribution):
         return x
 
     def expand(self, batch_shape, _instance=None):
-        shape = _shape(batch_shape) + self._event_shape  # the transforms keep shapes
+        shape = _shape(batch_shape) + self._event_shape
+        for t in reversed(self.transforms):
+            shape = tuple(t.inverse_shape(shape))
         base = self.base_dist.expand(shape[: len(shape) - len(self.base_dist._event_shape)])
         return TransformedDistribution(base, self.transforms, validate_args=False)
 
