@@ -663,3 +663,75 @@ def test_bad_arguments_get_torchs_errors(torch64):
             make(TD, lambda v: tt(torch, v))
         with pytest.raises(ValueError, match=match):
             make(D, e)
+
+
+EF_CASES = {
+    "Normal": {"loc": POS3, "scale": POS3B},
+    "Exponential": {"rate": POS3},
+    "Gamma": {"concentration": POS3, "rate": POS3B},
+    "Chi2": {"df": POS3B},
+    "Beta": {"concentration1": POS3, "concentration0": POS3B},
+    "Dirichlet": {"concentration": rng.uniform(0.5, 3.0, (2, 4))},
+    "Poisson": {"rate": POS3},
+    "Bernoulli": {"probs": P3},
+    "ContinuousBernoulli": {"probs": P3},
+    "Wishart": {"df": 4.5, "covariance_matrix": COV[0]},
+}
+
+
+@pytest.mark.parametrize("name", EF_CASES)
+def test_exponential_families_match_torch(torch64, name):
+    """torch's ExponentialFamily members are ember's, with the same natural parameters: the
+    Bregman entropy and KL (computed by autograd) agree with torch's."""
+    torch, TD = torch64
+    kw = EF_CASES[name]
+    conv = lambda v: tt(torch, v)  # noqa: E731
+    ours, ref = _make(D, name, kw, e), _make(TD, name, kw, conv)
+    assert isinstance(ours, D.ExponentialFamily)
+    for a, b in zip(ours._natural_params, ref._natural_params):
+        close(a, b)
+    if name not in ("Beta", "Dirichlet", "Poisson", "Chi2"):  # torch has no carrier measure
+        close(D.ExponentialFamily.entropy(ours), TD.ExponentialFamily.entropy(ref))
+        close(D.ExponentialFamily.entropy(ours), ours.entropy(), 1e-8)
+    kq = {k: (v * 1.3 if k != "probs" else v[::-1].copy()) for k, v in kw.items()}
+    close(
+        D.kl._kl_expfamily_expfamily(ours, _make(D, name, kq, e)),
+        TD.kl._kl_expfamily_expfamily(ref, _make(TD, name, kq, conv)),
+    )
+
+
+GRAD_FAMILIES = [
+    "ContinuousBernoulli", "InverseGamma", "VonMises", "Kumaraswamy", "FisherSnedecor",
+    "GeneralizedPareto", "LogisticNormal", "LowRankMultivariateNormal", "Wishart",
+    "Wishart_precision", "LKJCholesky",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", GRAD_FAMILIES)
+def test_family_gradients_match_torch(torch64, name):
+    """d/dθ of log_prob + entropy + mean (those torch has), against torch's autograd."""
+    torch, TD = torch64
+    kwargs, value, methods = FAMILIES[name]
+    value = _wishart_value() if value is None else value
+    if name == "GeneralizedPareto":
+        torch.set_default_dtype(torch.float64)
+    try:
+        grads = []
+        for module, conv in ((D, lambda v: e(v, True)), (TD, lambda v: tt(torch, v))):
+            params = {k: v if isinstance(v, int) else conv(v) for k, v in kwargs.items()}
+            if module is TD:
+                for p in params.values():
+                    if not isinstance(p, int):
+                        p.requires_grad_()
+            d = _make(module, name, params, lambda v: v)
+            x = e(value) if module is D else tt(torch, value)
+            total = d.log_prob(x).sum()
+            for m in ("entropy", "mean"):
+                if m in methods.split():
+                    total = total + (d.entropy() if m == "entropy" else d.mean).sum()
+            total.backward()
+            grads.append([params[k].grad for k in kwargs if not isinstance(kwargs[k], int)])
+    finally:
+        torch.set_default_dtype(torch.float32)
+    for a, b in zip(*grads):
+        close(a, b, 1e-8)

@@ -11,6 +11,7 @@ from ember import random as _random
 from ember.distributions import constraints
 from ember.distributions.distribution import (
     Distribution,
+    ExponentialFamily,
     _as_tensor,
     _broadcast_all,
     _draw,
@@ -31,11 +32,20 @@ class _LocScale(Distribution):
         super().__init__(self.loc.shape, validate_args=validate_args)
 
 
-class Normal(_LocScale):
+class Normal(_LocScale, ExponentialFamily):
     mean = property(lambda self: self.loc)
     mode = property(lambda self: self.loc)
     stddev = property(lambda self: self.scale)
     variance = property(lambda self: self.scale.pow(2))
+
+    _mean_carrier_measure = 0
+
+    @property
+    def _natural_params(self):
+        return (self.loc / self.scale.pow(2), -0.5 * self.scale.pow(2).reciprocal())
+
+    def _log_normalizer(self, x, y):
+        return -0.25 * x.pow(2) / y + 0.5 * (-math.pi / y).log()
 
     def rsample(self, sample_shape=()):
         eps = _draw("standard_normal", self._extended_shape(sample_shape), self.loc.dtype)
@@ -143,7 +153,7 @@ class Uniform(Distribution):
         return f"Uniform({', '.join(parts)})"
 
 
-class Exponential(Distribution):
+class Exponential(ExponentialFamily):
     arg_constraints = {"rate": constraints.positive}
     support = constraints.nonnegative
     has_rsample = True
@@ -156,6 +166,12 @@ class Exponential(Distribution):
     mode = property(lambda self: ember.zeros_like(self.rate))
     stddev = property(lambda self: self.rate.reciprocal())
     variance = property(lambda self: self.rate.pow(-2))
+
+    _mean_carrier_measure = 0
+    _natural_params = property(lambda self: (-self.rate,))
+
+    def _log_normalizer(self, x):
+        return -(-x).log()
 
     def rsample(self, sample_shape=()):
         e = _draw("standard_exponential", self._extended_shape(sample_shape), self.rate.dtype)
@@ -293,7 +309,7 @@ class Gumbel(_LocScale):
 _EULER_GAMMA = 0.57721566490153286060
 
 
-class Gamma(Distribution):
+class Gamma(ExponentialFamily):
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
     support = constraints.nonnegative
     has_rsample = True
@@ -305,6 +321,12 @@ class Gamma(Distribution):
     mean = property(lambda self: self.concentration / self.rate)
     mode = property(lambda self: ((self.concentration - 1) / self.rate).clamp(min=0))
     variance = property(lambda self: self.concentration / self.rate.pow(2))
+
+    _mean_carrier_measure = 0
+    _natural_params = property(lambda self: (self.concentration - 1, -self.rate))
+
+    def _log_normalizer(self, x, y):
+        return ember.lgamma(x + 1) + (x + 1) * (-y.reciprocal()).log()
 
     def rsample(self, sample_shape=()):
         g = _standard_gamma(self.concentration, self._extended_shape(sample_shape))
@@ -402,7 +424,7 @@ def _standard_gamma(concentration: Tensor, shape: tuple) -> Tensor:
     return ember.tensor(np.asarray(_random.rng().standard_gamma(c)).astype(concentration.dtype))
 
 
-class Dirichlet(Distribution):
+class Dirichlet(ExponentialFamily):
     arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
     support = constraints.simplex
     has_rsample = True
@@ -419,6 +441,11 @@ class Dirichlet(Distribution):
 
     def _expand_params(self):
         return {"concentration": 1}
+
+    _natural_params = property(lambda self: (self.concentration,))
+
+    def _log_normalizer(self, x):
+        return ember.lgamma(x).sum(-1) - ember.lgamma(x.sum(-1))
 
     def rsample(self, sample_shape=()):
         g = _standard_gamma(self.concentration, self._extended_shape(sample_shape))
@@ -464,7 +491,7 @@ class Dirichlet(Distribution):
         )
 
 
-class Beta(Distribution):
+class Beta(ExponentialFamily):
     arg_constraints = {
         "concentration1": constraints.positive,
         "concentration0": constraints.positive,
@@ -490,6 +517,11 @@ class Beta(Distribution):
             )
         )
     )
+
+    _natural_params = property(lambda self: (self.concentration1, self.concentration0))
+
+    def _log_normalizer(self, x, y):
+        return ember.lgamma(x) + ember.lgamma(y) - ember.lgamma(x + y)
 
     def rsample(self, sample_shape=()):
         return self._dirichlet.rsample(sample_shape)[..., 0]

@@ -208,8 +208,9 @@ def _kl_expfamily_expfamily(p, q):
     """The Bregman divergence of the log normaliser, for two members of one family."""
     if type(p) is not type(q):
         raise NotImplementedError(
-            "The cross KL-divergence between different exponential families cannot be "
-            "computed using Bregman divergences"
+            f"The cross KL-divergence between different exponential families "
+            f"({type(p).__name__} and {type(q).__name__}) cannot be computed using Bregman "
+            "divergences"
         )
     p_params = [v.detach().requires_grad_() for v in p._natural_params]
     q_params = q._natural_params

@@ -13,6 +13,7 @@ from ember.distributions import constraints
 from ember.distributions.continuous import _EULER_GAMMA, Gamma, Normal, Uniform
 from ember.distributions.distribution import (
     Distribution,
+    ExponentialFamily,
     TransformedDistribution,
     _as_tensor,
     _broadcast_all,
@@ -33,35 +34,6 @@ __all__ = [
 ]  # fmt: skip
 
 _NAN, _INF = float("nan"), float("inf")
-
-
-class ExponentialFamily(Distribution):
-    """Densities p(x; θ) = exp(<t(x), θ> - F(θ) + k(x)). Subclasses give the natural
-    parameters θ (``_natural_params``), the log normaliser F (``_log_normalizer``) and
-    E[k(x)] (``_mean_carrier_measure``); the entropy then follows from the Bregman divergence,
-    F(θ) - <θ, ∇F(θ)> - E[k(x)], with ∇F from ember's autograd."""
-
-    @property
-    def _natural_params(self):
-        raise NotImplementedError
-
-    def _log_normalizer(self, *natural_params):
-        raise NotImplementedError
-
-    @property
-    def _mean_carrier_measure(self):
-        raise NotImplementedError
-
-    def entropy(self):
-        result = -self._mean_carrier_measure
-        params = [p.detach().requires_grad_() for p in self._natural_params]
-        with ember.enable_grad():
-            log_norm = self._log_normalizer(*params)
-            grads = ember.autograd.grad(log_norm.sum(), params, create_graph=True)
-        result = result + log_norm
-        for p, g in zip(params, grads):
-            result = result - (p * g).reshape(self._batch_shape + (-1,)).sum(-1)
-        return result
 
 
 class ContinuousBernoulli(ExponentialFamily):
