@@ -735,3 +735,46 @@ def test_family_gradients_match_torch(torch64, name):
         torch.set_default_dtype(torch.float32)
     for a, b in zip(*grads):
         close(a, b, 1e-8)
+
+
+TRANSFORMED = {
+    "stick": (lambda M, t: M.Normal(t(LOC4), t(DIAG)), lambda T: [T.StickBreakingTransform()],
+              lambda: rng.dirichlet(np.ones(5), (3, 2))),
+    "corr": (lambda M, t: M.Normal(t(LOC4[:, :3]), t(np.ones((2, 3)))),
+             lambda T: [T.CorrCholeskyTransform()], lambda: _random_corr_cholesky(2, 3)),
+    "reshape": (lambda M, t: M.Normal(t(LOC4), t(DIAG)),
+                lambda T: [T.ReshapeTransform((4,), (2, 2))],
+                lambda: rng.normal(size=(3, 2, 2, 2))),
+    "independent_affine": (lambda M, t: M.Normal(t(LOC4), t(DIAG)),
+                           lambda T: [T.IndependentTransform(T.AffineTransform(1.0, 2.0), 1),
+                                      T.ExpTransform()],
+                           lambda: rng.uniform(0.1, 3.0, (3, 2, 4))),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", TRANSFORMED)
+def test_transformed_distributions_with_shape_changing_transforms(torch64, name):
+    torch, TD = torch64
+    base, transforms, value = TRANSFORMED[name]
+    ours = D.TransformedDistribution(base(D, e), transforms(T))
+    ref = TD.TransformedDistribution(base(TD, lambda v: tt(torch, v)), transforms(TD.transforms))
+    assert ours.batch_shape == ref.batch_shape and ours.event_shape == ref.event_shape
+    v = value()
+    close(ours.log_prob(e(v)), ref.log_prob(tt(torch, v)))
+    s = ours.sample((4,))
+    assert s.shape == (4,) + tuple(ref.batch_shape) + tuple(ref.event_shape)
+    assert bool(ours.support.check(s).all())
+    assert ours.support.event_dim == ref.support.event_dim
+    assert ours.expand((6,) + tuple(ours.batch_shape)).batch_shape == (6,) + tuple(ours.batch_shape)
+
+
+def test_wishart_rsample_is_reparameterised_in_the_scale():
+    def draws(L):
+        ember.manual_seed(4)
+        return D.Wishart(e(5.0), scale_tril=L.tril(-1) + L.diagonal().exp().diag_embed()).rsample(
+            (3,)
+        )
+
+    assert gradcheck(draws, [e(rng.normal(size=(3, 3)) * 0.3, True)])
+    with pytest.warns(UserWarning, match="Low df"):
+        D.Wishart(e(2.5), covariance_matrix=e(np.eye(3)))
