@@ -197,6 +197,8 @@ def test_constraint_registry_matches_torch(torch64, name, registry):
     torch, TD = torch64
     build, shape = CONSTRAINTS[name]
     ref_c = build(TD.constraints)
+    assert repr(build(C)) == repr(ref_c)
+    assert build(C).event_dim == ref_c.event_dim and build(C).is_discrete == ref_c.is_discrete
     try:
         ref = getattr(TD, registry)(ref_c)
     except NotImplementedError:
@@ -778,3 +780,28 @@ def test_wishart_rsample_is_reparameterised_in_the_scale():
     assert gradcheck(draws, [e(rng.normal(size=(3, 3)) * 0.3, True)])
     with pytest.warns(UserWarning, match="Low df"):
         D.Wishart(e(2.5), covariance_matrix=e(np.eye(3)))
+
+
+def test_float32_families_from_numbers():
+    """Built from Python numbers (the default dtype, float32), as user code does."""
+    ember.manual_seed(5)
+    eye = ember.eye(3)
+    dists = [
+        D.ContinuousBernoulli(0.3),
+        D.ContinuousBernoulli(logits=-1.0),
+        D.InverseGamma(3.0, 2.0),
+        D.VonMises(0.5, 2.0),
+        D.Kumaraswamy(2.0, 3.0),
+        D.FisherSnedecor(4.0, 6.0),
+        D.GeneralizedPareto(0.0, 1.0, 0.2),
+        D.LogisticNormal(ember.zeros(2), ember.ones(2)),
+        D.LowRankMultivariateNormal(ember.zeros(3), ember.ones(3, 1), ember.ones(3)),
+        D.Wishart(4.0, covariance_matrix=eye),
+        D.LKJCholesky(3, 1.5),
+    ]
+    for d in dists:
+        s = d.sample((5,))
+        assert s.dtype == ember.float32, type(d).__name__
+        lp = d.log_prob(s)
+        assert lp.dtype == ember.float32 and lp.shape == (5,) + tuple(d.batch_shape)
+        assert np.all(np.isfinite(lp.data)), type(d).__name__

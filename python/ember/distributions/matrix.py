@@ -11,8 +11,14 @@ import numpy as np
 import ember
 from ember.distributions import constraints
 from ember.distributions.continuous import Beta, Chi2, _mahalanobis
-from ember.distributions.distribution import Distribution, _as_tensor, _draw, _shape
-from ember.distributions.univariate import ExponentialFamily
+from ember.distributions.distribution import (
+    Distribution,
+    ExponentialFamily,
+    _as_tensor,
+    _broadcast_all,
+    _draw,
+    _shape,
+)
 
 __all__ = ["LKJCholesky", "LowRankMultivariateNormal", "Wishart"]
 
@@ -363,9 +369,7 @@ class LKJCholesky(Distribution):
                 f"Expected dim to be an integer greater than or equal to 2. Found dim={dim}."
             )
         self.dim = dim
-        (self.concentration,) = (_as_tensor(concentration),)
-        if not self.concentration.is_floating_point():
-            self.concentration = self.concentration.to(ember.get_default_dtype())
+        (self.concentration,) = _broadcast_all(concentration)
         marginal = self.concentration + 0.5 * (dim - 2)
         offset = ember.cat(
             [ember.zeros(1, dtype=marginal.dtype), ember.arange(dim - 1, dtype=marginal.dtype)]
@@ -374,7 +378,9 @@ class LKJCholesky(Distribution):
         super().__init__(self.concentration.shape, (dim, dim), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = LKJCholesky(self.dim, self.concentration.expand(_shape(batch_shape)), False)
+        new = LKJCholesky(
+            self.dim, self.concentration.expand(_shape(batch_shape)), validate_args=False
+        )
         new._validate_args = self._validate_args
         return new
 
