@@ -805,3 +805,50 @@ def test_float32_families_from_numbers():
         lp = d.log_prob(s)
         assert lp.dtype == ember.float32 and lp.shape == (5,) + tuple(d.batch_shape)
         assert np.all(np.isfinite(lp.data)), type(d).__name__
+
+
+_UNI = {
+    "Beta": {"concentration1": POS3, "concentration0": POS3B},
+    "Exponential": {"rate": POS3},
+    "Gamma": {"concentration": POS3B, "rate": POS3},
+    "Gumbel": {"loc": [0.1, -0.5, 0.3], "scale": POS3},
+    "Laplace": {"loc": [0.1, -0.5, 0.3], "scale": POS3},
+    "Normal": {"loc": [0.1, -0.5, 0.3], "scale": POS3B},
+    "Cauchy": {"loc": [0.1, -0.5, 0.3], "scale": POS3},
+    "Pareto": {"scale": [0.5, 1.0, 0.2], "alpha": [0.8, 1.5, 3.0]},
+    "Uniform": {"low": [0.1, -0.5, 0.3], "high": [0.6, 0.9, 2.0]},
+    "Poisson": {"rate": POS3},
+    "Bernoulli": {"probs": P3},
+    "Binomial": {"total_count": 5, "probs": P3},
+    "HalfCauchy": {"scale": POS3},
+    "ContinuousBernoulli": {"probs": P3},
+}
+_Q = {
+    "Pareto": {"scale": [0.4, 1.2, 0.1], "alpha": [2.5, 1.0, 3.5]},
+    "Uniform": {"low": [0.0, -1.0, 0.5], "high": [0.7, 1.0, 1.5]},
+    "HalfCauchy": {"scale": POS3B},
+}
+
+
+def test_every_kl_pair_torch_registers_matches(torch64):
+    torch, TD = torch64
+    from torch.distributions.kl import _KL_REGISTRY
+
+    conv = lambda v: tt(torch, v)  # noqa: E731
+    checked = 0
+    for tp, tq in _KL_REGISTRY:
+        if tp.__name__ not in _UNI or tq.__name__ not in _UNI:
+            continue
+        pk, qk = _UNI[tp.__name__], _Q.get(tq.__name__, _UNI[tq.__name__])
+        if tq.__name__ == tp.__name__:
+            qk = {k: v if isinstance(v, int) else np.asarray(v)[::-1].copy() for k, v in qk.items()}
+        ref = TD.kl_divergence(_make(TD, tp.__name__, pk, conv), _make(TD, tq.__name__, qk, conv))
+        ours = D.kl_divergence(_make(D, tp.__name__, pk, e), _make(D, tq.__name__, qk, e))
+        assert ours.shape == tuple(ref.shape), (tp, tq)
+        close(ours, ref, 1e-8)
+        checked += 1
+    assert checked >= 75
+    # a TransformedDistribution pair needs equal transforms, as torch's
+    k = D.Kumaraswamy(e(POS3), e(POS3B))
+    with pytest.raises(NotImplementedError, match="equal transforms"):
+        D.kl_divergence(k, D.Kumaraswamy(e(POS3B), e(POS3)))

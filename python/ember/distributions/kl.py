@@ -5,13 +5,11 @@ from __future__ import annotations
 import math
 
 import ember
-from ember.distributions.compound import Pareto
 from ember.distributions.continuous import (
     Beta,
     Dirichlet,
     Exponential,
     Gamma,
-    Gumbel,
     HalfNormal,
     Laplace,
     LogNormal,
@@ -266,25 +264,6 @@ def _kl_cb_uniform(p, q):
     return _inf_where(outside, result)
 
 
-def _kl_infinite(p, q):
-    """Pairs whose supports make the divergence infinite everywhere."""
-    return ember.full(
-        tuple(ember.broadcast_shapes(p._batch_shape, q._batch_shape)),
-        float("inf"),
-        dtype=p.mean.dtype,
-    )
-
-
-for _p, _q in [
-    (ContinuousBernoulli, Pareto), (Exponential, ContinuousBernoulli),
-    (Gamma, ContinuousBernoulli), (Gumbel, ContinuousBernoulli),
-    (Laplace, ContinuousBernoulli), (Normal, ContinuousBernoulli),
-    (Pareto, ContinuousBernoulli),
-]:  # fmt: skip
-    register_kl(_p, _q)(_kl_infinite)
-del _p, _q
-
-
 def _trace_xxt(x):
     return x.pow(2).sum((-2, -1))
 
@@ -347,3 +326,7 @@ def _kl_lowrank_mvn(p, q):
         ember.linalg.solve_triangular(Lq, pD, upper=False)
     )
     return 0.5 * (term1 + term2 + term3 - n)
+
+
+# the cross-family pairs, registered on import
+from ember.distributions import kl_cross as _kl_cross  # noqa: E402, F401
