@@ -6,7 +6,9 @@ Each distribution holds its parameters as tensors (broadcast to one batch shape)
 and ``icdf``. ``kl_divergence(p, q)`` dispatches on the pair of types; ``register_kl`` adds
 pairs. Everything is built from ember's differentiable ops, so policy gradients
 (``-dist.log_prob(action) * advantage``) and VAEs (``dist.rsample()``) train as in PyTorch.
-Draws come from ember's generator (``ember.manual_seed``).
+Draws come from ember's generator (``ember.manual_seed``). ``transforms`` holds torch's
+invertible maps, and ``biject_to(constraint)`` / ``transform_to(constraint)`` map the reals onto
+a constraint's set (``constraints``) for unconstrained optimisation and variational inference.
 
 Arguments are validated by default, as in PyTorch: a parameter outside its constraint (a
 negative scale, probabilities off the simplex) or a ``log_prob`` value outside the support is a

@@ -350,11 +350,6 @@ class Wishart(ExponentialFamily):
             -ember.linalg.slogdet(-2 * x).logabsdet + math.log(2) * p
         ) + ember.mvlgamma(y + (p + 1) / 2, p)
 
-    def __repr__(self):
-        return (
-            f"Wishart(df: {self.df.size()!r}, {self._given}: {self.__dict__[self._given].size()!r})"
-        )
-
 
 class LKJCholesky(Distribution):
     """Cholesky factors L of ``dim`` x ``dim`` correlation matrices with density proportional
