@@ -411,17 +411,41 @@ class StudentT(Distribution):
         )
 
 
+def _standard_gamma_grad(alpha: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """dx/dalpha of a Gamma(alpha, 1) draw x holding its quantile u = P(alpha, x) fixed
+    (implicit reparameterisation): -(dP/dalpha) / p(x). With P = sum_n t_n,
+    t_n = x^(alpha+n) e^-x / Gamma(alpha+n+1), dt_n/dalpha = t_n (log x - digamma(alpha+n+1))
+    and t_n / p(x) = x^(n+1) / (alpha (alpha+1) ... (alpha+n)), so no exponentials are needed;
+    float64 throughout (about 1e-10 relative against 40-digit arithmetic)."""
+    x = np.maximum(x, np.finfo(np.float64).tiny)
+    log_x = np.log(x)
+    a = alpha + 1.0
+    r = x / alpha  # t_0 / p(x)
+    psi = ember.digamma(ember.tensor(a)).data
+    total = r * (log_x - psi)
+    past_peak = float(np.max(x - alpha))  # terms grow until n ~ x - alpha, then shrink
+    for n in range(1_000_000):
+        psi = psi + 1.0 / a
+        r = r * x / a
+        a = a + 1.0
+        total = total + r * (log_x - psi)
+        if n > past_peak and np.all(r <= 1e-17 * np.abs(total)):
+            break
+    return -total
+
+
 def _standard_gamma(concentration: Tensor, shape: tuple) -> Tensor:
-    """Gamma(concentration, 1) draws of ``shape``. The pathwise gradient in the concentration
-    (PyTorch's implicit reparameterisation) is not implemented: refused, not returned as 0."""
-    if concentration.requires_grad and ember.is_grad_enabled():
-        raise NotImplementedError(
-            "rsample: the gradient of a Gamma/Beta/Dirichlet sample with respect to its "
-            "concentration is not implemented; detach the concentration or use sample() with "
-            "a score-function (log_prob) estimator"
-        )
-    c = np.broadcast_to(concentration.data, shape)
-    return ember.tensor(np.asarray(_random.rng().standard_gamma(c)).astype(concentration.dtype))
+    """Gamma(concentration, 1) draws of ``shape``, differentiable in the concentration by
+    implicit reparameterisation (as torch's): x + (alpha - alpha.detach()) * dx/dalpha has the
+    draw's value and its pathwise gradient."""
+    c = np.broadcast_to(concentration.detach().data, shape)
+    x = np.asarray(_random.rng().standard_gamma(c), dtype=np.float64)
+    draw = ember.tensor(x.astype(concentration.dtype))
+    if not (concentration.requires_grad and ember.is_grad_enabled()):
+        return draw
+    grad = _standard_gamma_grad(c.astype(np.float64), x)
+    alpha = concentration.expand(shape)
+    return draw + (alpha - alpha.detach()) * ember.tensor(grad.astype(concentration.dtype))
 
 
 class Dirichlet(ExponentialFamily):
