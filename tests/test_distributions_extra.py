@@ -655,6 +655,11 @@ def test_bad_arguments_get_torchs_errors(torch64):
         ),
         (lambda M, t: M.LKJCholesky(2).log_prob(t(np.eye(2) * 2)), "support"),
     ]
+    for attr in ("mean", "mode", "variance", "stddev"):  # not implemented, as torch's
+        with pytest.raises(NotImplementedError, match="does not implement"):
+            getattr(D.LogisticNormal(e([0.0]), e([1.0])), attr)
+        with pytest.raises(NotImplementedError):
+            getattr(TD.LogisticNormal(tt(torch, [0.0]), tt(torch, [1.0])), attr)
     # torch's cholesky fails first on these (a LinAlgError); ember validates first
     with pytest.raises(ValueError, match="covariance_matrix"):
         D.Wishart(e(4.0), covariance_matrix=e(-np.eye(3)))

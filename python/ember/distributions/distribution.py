@@ -135,6 +135,18 @@ class Distribution:
         return self.sample((n,))
 
     @property
+    def mean(self) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} does not implement mean")
+
+    @property
+    def mode(self) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} does not implement mode")
+
+    @property
+    def variance(self) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} does not implement variance")
+
+    @property
     def stddev(self) -> Tensor:
         return self.variance.sqrt()
 
