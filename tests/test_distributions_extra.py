@@ -655,6 +655,10 @@ def test_bad_arguments_get_torchs_errors(torch64):
         ),
         (lambda M, t: M.LKJCholesky(2).log_prob(t(np.eye(2) * 2)), "support"),
     ]
+    with pytest.raises(NotImplementedError, match="enumerate_support"):
+        D.Normal(0.0, 1.0).enumerate_support()
+    assert D.Bernoulli(logits=e([[0.1, 0.2]])).param_shape == (1, 2)
+    assert D.Binomial(3, probs=e([0.1, 0.2])).param_shape == (2,)
     for attr in ("mean", "mode", "variance", "stddev"):  # not implemented, as torch's
         with pytest.raises(NotImplementedError, match="does not implement"):
             getattr(D.LogisticNormal(e([0.0]), e([1.0])), attr)

@@ -54,6 +54,8 @@ class _Binary(Distribution):
     def _expand_params(self):
         return {self._given: 0}
 
+    param_shape = property(lambda self: self.__dict__[self._given].size())
+
 
 class Bernoulli(_Binary, ExponentialFamily):
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}

@@ -131,6 +131,9 @@ class Distribution:
     def entropy(self) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} has no entropy")
 
+    def enumerate_support(self, expand: bool = True) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} does not implement enumerate_support")
+
     def sample_n(self, n: int) -> Tensor:
         return self.sample((n,))
 
