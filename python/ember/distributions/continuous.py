@@ -11,6 +11,7 @@ from ember import random as _random
 from ember.distributions import constraints
 from ember.distributions.distribution import (
     Distribution,
+    ExponentialFamily,
     _as_tensor,
     _broadcast_all,
     _draw,
@@ -31,11 +32,20 @@ class _LocScale(Distribution):
         super().__init__(self.loc.shape, validate_args=validate_args)
 
 
-class Normal(_LocScale):
+class Normal(_LocScale, ExponentialFamily):
     mean = property(lambda self: self.loc)
     mode = property(lambda self: self.loc)
     stddev = property(lambda self: self.scale)
     variance = property(lambda self: self.scale.pow(2))
+
+    _mean_carrier_measure = 0
+
+    @property
+    def _natural_params(self):
+        return (self.loc / self.scale.pow(2), -0.5 * self.scale.pow(2).reciprocal())
+
+    def _log_normalizer(self, x, y):
+        return -0.25 * x.pow(2) / y + 0.5 * (-math.pi / y).log()
 
     def rsample(self, sample_shape=()):
         eps = _draw("standard_normal", self._extended_shape(sample_shape), self.loc.dtype)
@@ -143,7 +153,7 @@ class Uniform(Distribution):
         return f"Uniform({', '.join(parts)})"
 
 
-class Exponential(Distribution):
+class Exponential(ExponentialFamily):
     arg_constraints = {"rate": constraints.positive}
     support = constraints.nonnegative
     has_rsample = True
@@ -156,6 +166,12 @@ class Exponential(Distribution):
     mode = property(lambda self: ember.zeros_like(self.rate))
     stddev = property(lambda self: self.rate.reciprocal())
     variance = property(lambda self: self.rate.pow(-2))
+
+    _mean_carrier_measure = 0
+    _natural_params = property(lambda self: (-self.rate,))
+
+    def _log_normalizer(self, x):
+        return -(-x).log()
 
     def rsample(self, sample_shape=()):
         e = _draw("standard_exponential", self._extended_shape(sample_shape), self.rate.dtype)
@@ -293,7 +309,7 @@ class Gumbel(_LocScale):
 _EULER_GAMMA = 0.57721566490153286060
 
 
-class Gamma(Distribution):
+class Gamma(ExponentialFamily):
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
     support = constraints.nonnegative
     has_rsample = True
@@ -305,6 +321,12 @@ class Gamma(Distribution):
     mean = property(lambda self: self.concentration / self.rate)
     mode = property(lambda self: ((self.concentration - 1) / self.rate).clamp(min=0))
     variance = property(lambda self: self.concentration / self.rate.pow(2))
+
+    _mean_carrier_measure = 0
+    _natural_params = property(lambda self: (self.concentration - 1, -self.rate))
+
+    def _log_normalizer(self, x, y):
+        return ember.lgamma(x + 1) + (x + 1) * (-y.reciprocal()).log()
 
     def rsample(self, sample_shape=()):
         g = _standard_gamma(self.concentration, self._extended_shape(sample_shape))
@@ -389,20 +411,44 @@ class StudentT(Distribution):
         )
 
 
+def _standard_gamma_grad(alpha: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """dx/dalpha of a Gamma(alpha, 1) draw x holding its quantile u = P(alpha, x) fixed
+    (implicit reparameterisation): -(dP/dalpha) / p(x). With P = sum_n t_n,
+    t_n = x^(alpha+n) e^-x / Gamma(alpha+n+1), dt_n/dalpha = t_n (log x - digamma(alpha+n+1))
+    and t_n / p(x) = x^(n+1) / (alpha (alpha+1) ... (alpha+n)), so no exponentials are needed;
+    float64 throughout (about 1e-10 relative against 40-digit arithmetic)."""
+    x = np.maximum(x, np.finfo(np.float64).tiny)
+    log_x = np.log(x)
+    a = alpha + 1.0
+    r = x / alpha  # t_0 / p(x)
+    psi = ember.digamma(ember.tensor(a)).data
+    total = r * (log_x - psi)
+    past_peak = float(np.max(x - alpha))  # terms grow until n ~ x - alpha, then shrink
+    for n in range(1_000_000):
+        psi = psi + 1.0 / a
+        r = r * x / a
+        a = a + 1.0
+        total = total + r * (log_x - psi)
+        if n > past_peak and np.all(r <= 1e-17 * np.abs(total)):
+            break
+    return -total
+
+
 def _standard_gamma(concentration: Tensor, shape: tuple) -> Tensor:
-    """Gamma(concentration, 1) draws of ``shape``. The pathwise gradient in the concentration
-    (PyTorch's implicit reparameterisation) is not implemented: refused, not returned as 0."""
-    if concentration.requires_grad and ember.is_grad_enabled():
-        raise NotImplementedError(
-            "rsample: the gradient of a Gamma/Beta/Dirichlet sample with respect to its "
-            "concentration is not implemented; detach the concentration or use sample() with "
-            "a score-function (log_prob) estimator"
-        )
-    c = np.broadcast_to(concentration.data, shape)
-    return ember.tensor(np.asarray(_random.rng().standard_gamma(c)).astype(concentration.dtype))
+    """Gamma(concentration, 1) draws of ``shape``, differentiable in the concentration by
+    implicit reparameterisation (as torch's): x + (alpha - alpha.detach()) * dx/dalpha has the
+    draw's value and its pathwise gradient."""
+    c = np.broadcast_to(concentration.detach().data, shape)
+    x = np.asarray(_random.rng().standard_gamma(c), dtype=np.float64)
+    draw = ember.tensor(x.astype(concentration.dtype))
+    if not (concentration.requires_grad and ember.is_grad_enabled()):
+        return draw
+    grad = _standard_gamma_grad(c.astype(np.float64), x)
+    alpha = concentration.expand(shape)
+    return draw + (alpha - alpha.detach()) * ember.tensor(grad.astype(concentration.dtype))
 
 
-class Dirichlet(Distribution):
+class Dirichlet(ExponentialFamily):
     arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
     support = constraints.simplex
     has_rsample = True
@@ -419,6 +465,11 @@ class Dirichlet(Distribution):
 
     def _expand_params(self):
         return {"concentration": 1}
+
+    _natural_params = property(lambda self: (self.concentration,))
+
+    def _log_normalizer(self, x):
+        return ember.lgamma(x).sum(-1) - ember.lgamma(x.sum(-1))
 
     def rsample(self, sample_shape=()):
         g = _standard_gamma(self.concentration, self._extended_shape(sample_shape))
@@ -464,7 +515,7 @@ class Dirichlet(Distribution):
         )
 
 
-class Beta(Distribution):
+class Beta(ExponentialFamily):
     arg_constraints = {
         "concentration1": constraints.positive,
         "concentration0": constraints.positive,
@@ -490,6 +541,11 @@ class Beta(Distribution):
             )
         )
     )
+
+    _natural_params = property(lambda self: (self.concentration1, self.concentration0))
+
+    def _log_normalizer(self, x, y):
+        return ember.lgamma(x) + ember.lgamma(y) - ember.lgamma(x + y)
 
     def rsample(self, sample_shape=()):
         return self._dirichlet.rsample(sample_shape)[..., 0]

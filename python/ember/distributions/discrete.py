@@ -11,6 +11,7 @@ from ember import random as _random
 from ember.distributions import constraints
 from ember.distributions.distribution import (
     Distribution,
+    ExponentialFamily,
     _as_tensor,
     _broadcast_all,
     _clamp_probs,
@@ -53,8 +54,10 @@ class _Binary(Distribution):
     def _expand_params(self):
         return {self._given: 0}
 
+    param_shape = property(lambda self: self.__dict__[self._given].size())
 
-class Bernoulli(_Binary):
+
+class Bernoulli(_Binary, ExponentialFamily):
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.boolean
     has_enumerate_support = True
@@ -67,6 +70,15 @@ class Bernoulli(_Binary):
         p = self.probs
         mode = (p >= 0.5).to(p.dtype)
         return ember.where(p == 0.5, ember.full_like(p, float("nan")), mode)
+
+    _mean_carrier_measure = 0
+
+    @property
+    def _natural_params(self):
+        return (self.probs.log() - (-self.probs).log1p(),)
+
+    def _log_normalizer(self, x):
+        return x.exp().log1p()
 
     def sample(self, sample_shape=()):
         p = self.probs.detach()
@@ -222,7 +234,7 @@ class OneHotCategorical(_OverCategories):
         return repr(self._categorical).replace("Categorical", "OneHotCategorical", 1)
 
 
-class Poisson(Distribution):
+class Poisson(ExponentialFamily):
     arg_constraints = {"rate": constraints.nonnegative}
     support = constraints.nonnegative_integer
 
@@ -233,6 +245,11 @@ class Poisson(Distribution):
     mean = property(lambda self: self.rate)
     mode = property(lambda self: self.rate.floor())
     variance = property(lambda self: self.rate)
+
+    _natural_params = property(lambda self: (self.rate.log(),))
+
+    def _log_normalizer(self, x):
+        return x.exp()
 
     def sample(self, sample_shape=()):
         r = np.broadcast_to(self.rate.detach().data, self._extended_shape(sample_shape))

@@ -131,8 +131,23 @@ class Distribution:
     def entropy(self) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} has no entropy")
 
+    def enumerate_support(self, expand: bool = True) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} does not implement enumerate_support")
+
     def sample_n(self, n: int) -> Tensor:
         return self.sample((n,))
+
+    @property
+    def mean(self) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} does not implement mean")
+
+    @property
+    def mode(self) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} does not implement mode")
+
+    @property
+    def variance(self) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} does not implement variance")
 
     @property
     def stddev(self) -> Tensor:
@@ -193,6 +208,35 @@ class Distribution:
                 p = self.__dict__[name]
                 parts.append(f"{name}: {p if p.numel() == 1 else repr(p.size())}")
         return f"{type(self).__name__}({', '.join(parts)})"
+
+
+class ExponentialFamily(Distribution):
+    """Densities p(x; θ) = exp(<t(x), θ> - F(θ) + k(x)). Subclasses give the natural
+    parameters θ (``_natural_params``), the log normaliser F (``_log_normalizer``) and
+    E[k(x)] (``_mean_carrier_measure``); the entropy then follows from the Bregman divergence,
+    F(θ) - <θ, ∇F(θ)> - E[k(x)], with ∇F from ember's autograd."""
+
+    @property
+    def _natural_params(self):
+        raise NotImplementedError
+
+    def _log_normalizer(self, *natural_params):
+        raise NotImplementedError
+
+    @property
+    def _mean_carrier_measure(self):
+        raise NotImplementedError
+
+    def entropy(self):
+        result = -self._mean_carrier_measure
+        params = [p.detach().requires_grad_() for p in self._natural_params]
+        with ember.enable_grad():
+            log_norm = self._log_normalizer(*params)
+            grads = ember.autograd.grad(log_norm.sum(), params, create_graph=True)
+        result = result + log_norm
+        for p, g in zip(params, grads):
+            result = result - (p * g).reshape(self._batch_shape + (-1,)).sum(-1)
+        return result
 
 
 class Independent(Distribution):
@@ -280,25 +324,33 @@ class TransformedDistribution(Distribution):
                 f"{type(base_distribution).__name__}"
             )
         self.transforms = list(transforms)
-        self._transform = ComposeTransform(self.transforms)
+        self._transform = t = ComposeTransform(self.transforms)
         shape = base_distribution._batch_shape + base_distribution._event_shape
         base_event_dim = len(base_distribution._event_shape)
-        transform_dim = self._transform.event_dim
-        if len(shape) < transform_dim:
+        if len(shape) < t.domain.event_dim:
             raise ValueError(
-                f"base_distribution needs at least {transform_dim} dims, but got shape {shape}"
+                f"base_distribution needs at least {t.domain.event_dim} dims, but got shape {shape}"
             )
-        if transform_dim > base_event_dim:
-            base_distribution = Independent(base_distribution, transform_dim - base_event_dim)
+        forward_shape = tuple(t.forward_shape(shape))
+        expanded = tuple(t.inverse_shape(forward_shape))
+        if expanded != shape:  # the transforms' parameters broadcast the base's batch
+            base_distribution = base_distribution.expand(expanded[: len(expanded) - base_event_dim])
+        if t.domain.event_dim > base_event_dim:
+            base_distribution = Independent(base_distribution, t.domain.event_dim - base_event_dim)
         self.base_dist = base_distribution
-        cut = len(shape) - max(transform_dim, base_event_dim)
-        super().__init__(shape[:cut], shape[cut:], validate_args=validate_args)
+        event_dim = max(
+            t.codomain.event_dim, base_event_dim + t.codomain.event_dim - t.domain.event_dim
+        )
+        cut = len(forward_shape) - event_dim
+        super().__init__(forward_shape[:cut], forward_shape[cut:], validate_args=validate_args)
 
     has_rsample = property(lambda self: self.base_dist.has_rsample)
 
     @property
     def support(self):
-        codomain = self._transform.codomain
+        if not self.transforms:
+            return self.base_dist.support
+        codomain = self.transforms[-1].codomain
         extra = len(self._event_shape) - codomain.event_dim
         return constraints.independent(codomain, extra) if extra > 0 else codomain
 
@@ -322,8 +374,9 @@ class TransformedDistribution(Distribution):
         y = value
         for t in reversed(self.transforms):
             x = t.inv(y)
+            event_dim += t.domain.event_dim - t.codomain.event_dim
             log_prob = log_prob - _sum_rightmost(
-                t.log_abs_det_jacobian(x, y), event_dim - t.event_dim
+                t.log_abs_det_jacobian(x, y), event_dim - t.domain.event_dim
             )
             y = x
         base = _sum_rightmost(
@@ -351,7 +404,9 @@ class TransformedDistribution(Distribution):
         return x
 
     def expand(self, batch_shape, _instance=None):
-        shape = _shape(batch_shape) + self._event_shape  # the transforms keep shapes
+        shape = _shape(batch_shape) + self._event_shape
+        for t in reversed(self.transforms):
+            shape = tuple(t.inverse_shape(shape))
         base = self.base_dist.expand(shape[: len(shape) - len(self.base_dist._event_shape)])
         return TransformedDistribution(base, self.transforms, validate_args=False)
 

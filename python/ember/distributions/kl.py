@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import ember
 from ember.distributions.continuous import (
     Beta,
@@ -25,6 +27,8 @@ from ember.distributions.discrete import (
     Poisson,
 )
 from ember.distributions.distribution import Distribution, Independent, _sum_rightmost
+from ember.distributions.matrix import LowRankMultivariateNormal, _lowrank_mahalanobis
+from ember.distributions.univariate import ContinuousBernoulli, ExponentialFamily
 from ember.nn import functional as F
 from ember.tensor import Tensor
 
@@ -195,3 +199,134 @@ def _kl_independent_independent(p, q):
             "KL between Independent distributions with different reinterpreted_batch_ndims"
         )
     return _sum_rightmost(kl_divergence(p.base_dist, q.base_dist), p.reinterpreted_batch_ndims)
+
+
+@register_kl(ExponentialFamily, ExponentialFamily)
+def _kl_expfamily_expfamily(p, q):
+    """The Bregman divergence of the log normaliser, for two members of one family."""
+    if type(p) is not type(q):
+        raise NotImplementedError(
+            f"The cross KL-divergence between different exponential families "
+            f"({type(p).__name__} and {type(q).__name__}) cannot be computed using Bregman "
+            "divergences"
+        )
+    p_params = [v.detach().requires_grad_() for v in p._natural_params]
+    q_params = q._natural_params
+    with ember.enable_grad():
+        log_norm = p._log_normalizer(*p_params)
+        grads = ember.autograd.grad(log_norm.sum(), p_params, create_graph=True)
+    result = q._log_normalizer(*q_params) - log_norm
+    batch_dims = len(ember.broadcast_shapes(p._batch_shape, q._batch_shape))
+    for pp, qp, g in zip(p_params, q_params, grads):
+        term = (qp - pp) * g  # summed over the parameter's own (non-batch) dims
+        result = result - _sum_rightmost(term, term.dim() - batch_dims)
+    return result
+
+
+@register_kl(ContinuousBernoulli, ContinuousBernoulli)
+def _kl_cb_cb(p, q):
+    t1 = p.mean * (p.logits - q.logits)
+    t2 = p._cont_bern_log_norm() + (-p.probs).log1p()
+    t3 = -q._cont_bern_log_norm() - (-q.probs).log1p()
+    return t1 + t2 + t3
+
+
+def _kl_to_cb(p, q):
+    """KL(p || CB) for p on [0, 1] with a known entropy and mean."""
+    return -p.entropy() - p.mean * q.logits - (-q.probs).log1p() - q._cont_bern_log_norm()
+
+
+register_kl(Beta, ContinuousBernoulli)(_kl_to_cb)
+
+
+@register_kl(Uniform, ContinuousBernoulli)
+def _kl_uniform_cb(p, q):
+    outside = (p.high >= q.support.upper_bound) | (p.low <= q.support.lower_bound)
+    return _inf_where(outside, _kl_to_cb(p, q))
+
+
+@register_kl(ContinuousBernoulli, Exponential)
+def _kl_cb_exponential(p, q):
+    return -p.entropy() - q.rate.log() + q.rate * p.mean
+
+
+@register_kl(ContinuousBernoulli, Normal)
+def _kl_cb_normal(p, q):
+    t2 = 0.5 * (math.log(2.0 * math.pi) + (q.loc / q.scale).pow(2)) + q.scale.log()
+    t3 = (p.variance + p.mean.pow(2) - 2.0 * q.loc * p.mean) / (2.0 * q.scale.pow(2))
+    return -p.entropy() + t2 + t3
+
+
+@register_kl(ContinuousBernoulli, Uniform)
+def _kl_cb_uniform(p, q):
+    result = -p.entropy() + (q.high - q.low).log()
+    outside = (q.low >= p.support.lower_bound) | (q.high <= p.support.upper_bound)
+    return _inf_where(outside, result)
+
+
+def _trace_xxt(x):
+    return x.pow(2).sum((-2, -1))
+
+
+def _woodbury_factor(q):
+    """A with q's precision = diag(1/D) - A^T A."""
+    wt_dinv = q._unbroadcasted_cov_factor.mT / q._unbroadcasted_cov_diag.unsqueeze(-2)
+    return ember.linalg.solve_triangular(q._capacitance_tril, wt_dinv, upper=False)
+
+
+def _same_event(p, q):
+    if p._event_shape != q._event_shape:
+        raise ValueError(
+            "KL-divergence between two (Low Rank) Multivariate Normals with different event "
+            f"shapes cannot be computed: {p._event_shape} vs {q._event_shape}"
+        )
+
+
+def _lowrank_term3(p, q):
+    W, D = q._unbroadcasted_cov_factor, q._unbroadcasted_cov_diag
+    return _lowrank_mahalanobis(W, D, q.loc - p.loc, q._capacitance_tril)
+
+
+@register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)
+def _kl_lowrank_lowrank(p, q):
+    _same_event(p, q)
+    A, pD, qD = _woodbury_factor(q), p._unbroadcasted_cov_diag, q._unbroadcasted_cov_diag
+    pW = p._unbroadcasted_cov_factor
+    term2 = (
+        (pD / qD).sum(-1)
+        + _trace_xxt(pW * qD.rsqrt().unsqueeze(-1))
+        - _trace_xxt(A * pD.sqrt().unsqueeze(-2))
+        - _trace_xxt(A @ pW)
+    )
+    term1 = q._log_det() - p._log_det()
+    return 0.5 * (term1 + term2 + _lowrank_term3(p, q) - p._event_shape[0])
+
+
+@register_kl(MultivariateNormal, LowRankMultivariateNormal)
+def _kl_mvn_lowrank(p, q):
+    _same_event(p, q)
+    A, qD, Lp = _woodbury_factor(q), q._unbroadcasted_cov_diag, p._unbroadcasted_scale_tril
+    term1 = q._log_det() - 2 * p._half_log_det()
+    term2 = _trace_xxt(Lp * qD.rsqrt().unsqueeze(-1)) - _trace_xxt(A @ Lp)
+    return 0.5 * (term1 + term2 + _lowrank_term3(p, q) - p._event_shape[0])
+
+
+@register_kl(LowRankMultivariateNormal, MultivariateNormal)
+def _kl_lowrank_mvn(p, q):
+    _same_event(p, q)
+    term1 = 2 * q._half_log_det() - p._log_det()
+    term3 = _mahalanobis(q._unbroadcasted_scale_tril, q.loc - p.loc)
+    n = p._event_shape[0]
+    Lq, pW = q._unbroadcasted_scale_tril, p._unbroadcasted_cov_factor
+    batch = ember.broadcast_shapes(tuple(Lq.shape[:-2]), tuple(pW.shape[:-2]))
+    Lq = Lq.expand(batch + (n, n))
+    pW = pW.expand(batch + (n, pW.shape[-1]))
+    pD = ember.diag_embed(p._unbroadcasted_cov_diag.sqrt()).expand(batch + (n, n))
+    term2 = _trace_xxt(ember.linalg.solve_triangular(Lq, pW, upper=False)) + _trace_xxt(
+        ember.linalg.solve_triangular(Lq, pD, upper=False)
+    )
+    return 0.5 * (term1 + term2 + term3 - n)
+
+
+# the cross-family pairs, registered on import
+from ember.distributions import kl_cross as _kl_cross  # noqa: E402, F401
