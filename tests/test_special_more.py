@@ -213,6 +213,33 @@ def test_bad_input():
         es.legendre_polynomial_p(ember.ones(3), "2")
 
 
+def test_large_degrees_run_in_compiled_loops():
+    # torch's loops run n steps per element (no closed form inside (-1, 1) for Legendre, nor
+    # for Laguerre): ours too, in C++ (a Python loop would take minutes at n = 1e7)
+    x = np.array([0.5, -0.3, 3.0])
+    for name in ["legendre_polynomial_p", "laguerre_polynomial_l", "chebyshev_polynomial_t"]:
+        e = getattr(es, name)(ember.tensor(x), 2_000_000).numpy()
+        t = getattr(torch.special, name)(torch.tensor(x), 2_000_000).numpy()
+        close(e, t, rtol=1e-9, msg=name)
+
+
+def test_poly_recurrence_kernel_checks_its_arguments():
+    from ember import _C
+
+    x, d = np.ones(3), np.full(3, 4, np.int64)
+    np.testing.assert_allclose(_C.poly_recurrence(x * 0.5, x * 0.5, d, 4), [-0.2890625] * 3)
+    with pytest.raises(ValueError, match="one shape"):
+        _C.poly_recurrence(x, x, np.ones(2, np.int64), 0)
+    with pytest.raises(ValueError, match="kind"):
+        _C.poly_recurrence(x, x, d, 5)
+    with pytest.raises(TypeError, match="int64"):
+        _C.poly_recurrence(x, x, d.astype(np.int32), 0)
+    with pytest.raises((TypeError, ValueError)):
+        _C.poly_recurrence(x, x.astype(np.float32), d, 0)
+    with pytest.raises((TypeError, ValueError)):
+        _C.poly_recurrence(x.astype(np.int64), x, d, 0)
+
+
 def test_names_cover_torch_special():
     missing = [n for n in dir(torch.special) if not n.startswith("_") and not hasattr(es, n)]
     assert set(missing) <= {"torch", "common_args", "multi_dim_common"}

@@ -2,6 +2,7 @@
 //
 //   special(name, x, order=0) -> y
 //   gammainc(a, x, upper) -> y       P(a, x), or Q(a, x) = 1 - P(a, x) when upper
+//   poly_recurrence(x, p1, deg, kind) -> r   P_deg(x) of an orthogonal polynomial family
 //
 // name: erf | erfc | erfinv | lgamma | digamma | polygamma (order >= 0) | i0 | i1. The
 // gradients are other functions of the family (Python composes them), so there is no backward.
@@ -16,6 +17,8 @@ template <typename T>
 void special_forward(T* y, const T* x, int64_t n, int which, int order);
 template <typename T>
 void gammainc_forward(T* y, const T* a, const T* x, int64_t n, bool upper);
+template <typename T>
+void poly_recurrence(T* r, const T* x, const T* p1, const int64_t* deg, int64_t n, int kind);
 
 namespace {
 
@@ -77,6 +80,38 @@ py::array gammainc_py(const py::array& a, const py::array& x, bool upper) {
   return y;
 }
 
+py::array poly_recurrence_py(const py::array& x, const py::array& p1, const py::array& deg,
+                             int kind) {
+  const char* op = "poly_recurrence";
+  EMBER_CHECK(kind >= 0 && kind <= 4, op, ": kind must be 0..4, got ", kind);
+  require_float(x, op, "x");
+  require_float(p1, op, "p1");
+  require_contiguous(x, op, "x");
+  require_contiguous(p1, op, "p1");
+  require_contiguous(deg, op, "deg");
+  require_same_dtype(x, p1, op);
+  if (!same_dtype(deg.dtype(), py::dtype::of<int64_t>()))
+    throw py::type_error(std::string(op) + ": deg must be int64");
+  EMBER_CHECK(shape_of(x) == shape_of(p1) && shape_of(x) == shape_of(deg), op,
+              ": x, p1 and deg must have one shape, got ", shape_str(shape_of(x)), ", ",
+              shape_str(shape_of(p1)), " and ", shape_str(shape_of(deg)));
+  const int64_t n = numel_checked(shape_of(x), op);
+  py::array r = empty_like_dtype(x, shape_of(x));
+  const int64_t* dp = cptr<int64_t>(deg);
+  if (is_f32(x)) {
+    float* rp = ptr<float>(r);
+    const float *xp = cptr<float>(x), *pp = cptr<float>(p1);
+    py::gil_scoped_release release;
+    poly_recurrence<float>(rp, xp, pp, dp, n, kind);
+  } else {
+    double* rp = ptr<double>(r);
+    const double *xp = cptr<double>(x), *pp = cptr<double>(p1);
+    py::gil_scoped_release release;
+    poly_recurrence<double>(rp, xp, pp, dp, n, kind);
+  }
+  return r;
+}
+
 }  // namespace
 
 void bind_special(py::module_& m) {
@@ -86,6 +121,11 @@ void bind_special(py::module_& m) {
   m.def("gammainc", &gammainc_py, py::arg("a"), py::arg("x"), py::arg("upper"),
         "y = P(a, x), the regularised lower incomplete gamma function, or Q(a, x) = 1 - P(a, x) "
         "when upper, elementwise for C-contiguous float arrays of one shape and dtype.");
+  m.def("poly_recurrence", &poly_recurrence_py, py::arg("x"), py::arg("p1"), py::arg("deg"),
+        py::arg("kind"),
+        "r = P_deg(x) by the three-term recurrence from P_0 = 1, P_1 = p1 (kind: 0 Chebyshev, 1 "
+        "Hermite H, 2 Hermite He, 3 Laguerre, 4 Legendre) elementwise for C-contiguous float x, "
+        "p1 of one dtype and int64 deg, all of one shape.");
 }
 
 }  // namespace ember

@@ -1,6 +1,8 @@
 // Special functions elementwise on a flat (n) array, float32/float64, as torch.special's:
 // erf, erfc, erfinv, lgamma, digamma, polygamma(order, .), i0, i1 (i1 is i0's derivative),
 // and the regularised incomplete gamma functions P(a, x) and Q(a, x) = 1 - P (gammainc(c)).
+// Also the orthogonal polynomials' three-term recurrences (poly_recurrence), one loop of deg
+// steps per element as torch's.
 // NumPy has none of these and SciPy is not a dependency. Each value is computed in double and
 // stored as T, except erf: vecmath.h's vectorised verf in T (float within 4 ulp, double within
 // 1e-15 relative), ~20x faster than std::erf one value at a time. These are compute-bound, so
@@ -264,5 +266,65 @@ void special_forward(T* y, const T* x, int64_t n, int which, int order) {
 
 template void special_forward<float>(float*, const float*, int64_t, int, int);
 template void special_forward<double>(double*, const double*, int64_t, int, int);
+
+namespace {
+// a * q - c rounded once for float (torch's compiled loops fuse it into a multiply-subtract:
+// float32 then overflows where that does); a * q is exact in double. Plain in double.
+inline float mul_sub(float a, float q, float c) {
+  return static_cast<float>(double(a) * double(q) - double(c));
+}
+inline double mul_sub(double a, double q, double c) { return a * q - c; }
+}  // namespace
+
+// x (n), p1 (n), deg (n) -> r (n): the three-term recurrence of an orthogonal polynomial family
+// from P_0 = 1 and P_1 = p1 up to P_deg (elements with deg < 2 get p1), as torch.special's
+// loops: P_j = (a P_{j-1} - c) / d with, by kind, 0 Chebyshev (of x: 2x, P_{j-2}, 1),
+// 1 Hermite H (2x, 2(j-1) P_{j-2}, 1), 2 Hermite He (x, (j-1) P_{j-2}, 1), 3 Laguerre
+// (2(j-1) + 1 - x, (j-1) P_{j-2}, j), 4 Legendre ((2j-1) x, (j-1) P_{j-2}, j). Chebyshev,
+// Laguerre and Legendre stop where P_{j-1} is NaN (torch's loops do); the special cases around
+// the recurrence (n < 0, the interval's ends, the trigonometric forms) are Python's.
+template <typename T>
+void poly_recurrence(T* r, const T* x, const T* p1, const int64_t* deg, int64_t n, int kind) {
+  EMBER_CHECK(kind >= 0 && kind <= 4, "poly_recurrence: unknown kind ", kind);
+  const bool stop_nan = kind == 0 || kind >= 3;
+  int64_t work = 0;  // a degree of 1e9 must not look like a small problem
+  for (int64_t i = 0; i < n; ++i) work += std::min<int64_t>(std::max<int64_t>(deg[i], 1), 1 << 20);
+  const int nt = threads_for(work, 1 << 16);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 256) if (nt > 1)
+  for (int64_t i = 0; i < n; ++i) {
+    const T xi = x[i];
+    T p = T(1), q = p1[i];
+    for (int64_t j = 2; j <= deg[i] && !(stop_nan && std::isnan(q)); ++j) {
+      const T k = static_cast<T>(j - 1);
+      T a, c, rj;
+      switch (kind) {
+        case 0:
+          a = xi + xi, c = p;
+          break;
+        case 1:
+          a = xi + xi, c = (k + k) * p;
+          break;
+        case 2:
+          a = xi, c = k * p;
+          break;
+        case 3:
+          a = (k + k) + (T(1) - xi), c = k * p;
+          break;
+        default:
+          a = (k + k + T(1)) * xi, c = k * p;
+      }
+      rj = mul_sub(a, q, c);
+      if (kind >= 3) rj /= static_cast<T>(j);
+      p = q;
+      q = rj;
+    }
+    r[i] = q;
+  }
+}
+
+template void poly_recurrence<float>(float*, const float*, const float*, const int64_t*, int64_t,
+                                     int);
+template void poly_recurrence<double>(double*, const double*, const double*, const int64_t*,
+                                      int64_t, int);
 
 }  // namespace ember

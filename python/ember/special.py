@@ -7,6 +7,7 @@ from functools import partial
 
 import numpy as np
 
+from ember import _C
 from ember.autograd import Function
 from ember.autograd.engine import unbroadcast
 from ember.nn.functional import log_softmax, softmax
@@ -640,32 +641,13 @@ def _degree(n, shape):
     return np.where(ok, np.trunc(np.where(ok, n, -1)), -1).astype(np.int64)
 
 
-def _recurrence(x, n, p, q, step, stop_nan=True):
-    """The three-term recurrence from (p, q) = (P_0, P_1) for j = 2..n (elementwise n >= 2):
-    step(j, x, p) gives (a, c, d) for P_j = (a P_{j-1} - c) / d (d None: no division), stopping
-    where P_{j-1} turned NaN (as torch's loops do). torch's compiled loops fuse a q - c into one
-    multiply-subtract (float32 then overflows where that does): in float32 we emulate it in
-    float64 (a q is exact there)."""
-    r = q.copy()
-    live = np.flatnonzero(n >= 2)
-    xs, ns, ps, qs = x.flat[live], n.flat[live], p.flat[live], q.flat[live]
-    j = 2
-    while live.size:
-        a, c, d = step(j, xs, ps)
-        if x.dtype == np.float32:
-            rs = (a.astype(np.float64) * qs - c).astype(np.float32)
-        else:
-            rs = a * qs - c
-        if d is not None:
-            rs = rs / d
-        ps, qs = qs, rs
-        r.flat[live] = rs
-        keep = ns > j
-        if stop_nan:
-            keep &= ~np.isnan(qs)
-        live, xs, ns, ps, qs = live[keep], xs[keep], ns[keep], ps[keep], qs[keep]
-        j += 1
-    return r
+def _recurrence(kind: int, x, n, first):
+    """P_n(x) from P_0 = 1 and P_1 = first by the family's three-term recurrence, as torch's
+    loops (in x's dtype, NaN stopping it; csrc/ops/special.cpp): kind 0 Chebyshev (of x, the
+    shifted ones of 2x - 1), 1 Hermite H, 2 Hermite He, 3 Laguerre, 4 Legendre."""
+    shape = x.shape  # (ascontiguousarray makes a 0-d array 1-d)
+    x, first = (np.ascontiguousarray(v, x.dtype) for v in (x, first))
+    return _C.poly_recurrence(x, first, np.ascontiguousarray(n, np.int64), kind).reshape(shape)
 
 
 def _chebyshev(kind, x, n, *, shifted):
@@ -701,7 +683,7 @@ def _chebyshev(kind, x, n, *, shifted):
         trig = sin((nf + 0.5) * th) / sin(th / 2)
         trig = np.where(h != 1, trig, np.where(y > 0, 2 * nf + 1, np.where(even, 1, -1)))
         at_p1, at_m1 = 2 * nf + 1, np.where(even, 1, -1)
-    rec = _recurrence(y, n, one, first, lambda j, ys, p: (ys + ys, p, None))
+    rec = _recurrence(0, y, n, first)
     v = np.where(n == 0, one, np.where(n == 1, first, rec))
     v = np.where((n > big) & (np.abs(y) < 1), trig, v)
     ends = (x == 1, x == 0) if shifted else (y == 1, y == -1)
@@ -713,12 +695,7 @@ def _chebyshev(kind, x, n, *, shifted):
 def _hermite(x, n, physicists):
     one = np.ones_like(x)
     first = x + x if physicists else x.copy()
-    if physicists:
-        rec = _recurrence(
-            x, n, one, first, lambda j, xs, p: (xs + xs, 2 * (j - 1) * p, None), False
-        )
-    else:
-        rec = _recurrence(x, n, one, first, lambda j, xs, p: (xs, (j - 1) * p, None), False)
+    rec = _recurrence(1 if physicists else 2, x, n, first)
     v = np.where(n == 0, one, np.where(n == 1, first, rec))
     limit = 128 if x.dtype == np.float32 else 512  # torch's cut-off: NaN beyond
     return np.where(n < 0, 0, np.where(n > limit, np.nan, v))
@@ -728,20 +705,14 @@ def _laguerre(x, n):
     one = np.ones_like(x)
     first = 1 - x
 
-    def step(j, xs, p):
-        return 2 * (j - 1) + (1 - xs), (j - 1) * p, j
-
-    v = np.where(n == 0, one, np.where(n == 1, first, _recurrence(x, n, one, first, step)))
+    v = np.where(n == 0, one, np.where(n == 1, first, _recurrence(3, x, n, first)))
     return np.where(n < 0, 0, np.where(x == 0, one, v))
 
 
 def _legendre(x, n):
     one = np.ones_like(x)
 
-    def step(j, xs, p):
-        return (2 * (j - 1) + 1) * xs, (j - 1) * p, j
-
-    v = np.where(n == 0, one, np.where(n == 1, x, _recurrence(x, n, one, x.copy(), step)))
+    v = np.where(n == 0, one, np.where(n == 1, x, _recurrence(4, x, n, x)))
     v = np.where(np.abs(x) == 1, np.where((x > 0) | (n % 2 == 0), 1, -1), v)
     return np.where(n < 0, 0, v)
 
