@@ -182,6 +182,21 @@ def test_zeta_matches_torch():
     assert es.zeta(ember.tensor([2, 3]), 2).dtype == ember.float32
 
 
+def test_zeta_far_below_zero_and_kernel_checks():
+    # a q far below 0 sums |q| terms (torch's loop too): compiled, so it takes milliseconds
+    x, q = np.array([2.0, 4.0, 3.0]), np.array([-1e6 + 0.5, -3e5 + 0.25, -2e6 + 0.75])
+    e = es.zeta(ember.tensor(x), ember.tensor(q)).numpy()
+    close(e, torch.special.zeta(torch.tensor(x), torch.tensor(q)).numpy(), rtol=1e-12)
+    from ember import _C
+
+    with pytest.raises(ValueError, match="one shape"):
+        _C.zeta(np.ones(3), np.ones(2))
+    with pytest.raises((TypeError, ValueError)):
+        _C.zeta(np.ones(3, np.float32), np.ones(3))
+    with pytest.raises((TypeError, ValueError)):
+        _C.zeta(np.ones(3, np.int64), np.ones(3, np.int64))
+
+
 def test_zeta_gradient_in_q_only_as_torch():
     x, q = np.array([2.0, 3.0, 4.5]), np.array([0.5, 2.0, 3.3])
     eq = ember.tensor(q, requires_grad=True)

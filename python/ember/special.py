@@ -559,51 +559,11 @@ scaled_modified_bessel_k1 = _nograd(
 spherical_bessel_j0 = _nograd("spherical_bessel_j0", _spherical_j0, "sin(x) / x, 1 at 0.")
 
 
-_ZETA_A = [12.0, -720.0, 30240.0, -1209600.0, 47900160.0, -1.8924375803183791606e9, 7.47242496e10,
-           -2.950130727918164224e12, 1.1646782814350067249e14, -4.5979787224074726105e15,
-           1.8152105401943546773e17, -7.1661652561756670113e18]  # fmt: skip
-
-
 def _zeta(x, q):
-    """The Hurwitz zeta function sum_k (k + q)^-x (Cephes' zeta, as torch): the first terms
-    directly while they matter and q + k <= 9, then Euler-Maclaurin."""
-    x, q = (np.array(v, np.float64) for v in np.broadcast_arrays(x, q))
-    out = np.full(x.shape, np.nan)
-    pole = (q <= 0) & (q == np.floor(q))
-    out[pole] = np.inf
-    out[(q <= 0) & ~pole & (x != np.floor(x))] = np.nan
-    out[x < 1] = np.nan
-    out[x == 1] = np.inf
-    todo = np.flatnonzero(~((x <= 1) | pole | ((q <= 0) & (x != np.floor(x)))))
-    x, q = x.flat[todo], q.flat[todo]
-    eps = 1.11022302462515654042e-16
-    s, a, b = q**-x, q.copy(), np.zeros_like(q)
-    res, done, i = np.empty_like(q), np.zeros(q.shape, bool), 0
-    live = np.arange(q.size)  # terms still being summed: indices into todo
-    while live.size:
-        i += 1
-        a[live] += 1
-        b[live] = a[live] ** -x[live]
-        s[live] += b[live]
-        conv = (-eps * s[live] < b[live]) & (b[live] < eps * s[live])
-        res[live[conv]], done[live[conv]] = s[live[conv]], True
-        live = live[~conv & ((i < 9) | (a[live] <= 9))]
-    rest = ~done
-    xr, w, br, sr = x[rest], a[rest], b[rest], s[rest]
-    sr = sr + br * w / (xr - 1) - 0.5 * br
-    fin, acc, k = np.zeros(xr.shape, bool), np.ones_like(xr), 0.0
-    for coef in _ZETA_A:
-        acc = acc * (xr + k)
-        br = br / w
-        t = acc * br / coef
-        sr = np.where(fin, sr, sr + t)
-        fin |= np.abs(t / sr) < eps
-        acc = acc * (xr + k + 1)
-        br = br / w
-        k += 2
-    res[rest] = sr
-    out.flat[todo] = res
-    return out
+    """The Hurwitz zeta function sum_k (k + q)^-x (Cephes' algorithm, as torch's; in C++:
+    a q far below 0 sums |q| terms, as torch's loop does), in float64."""
+    x, q = (np.ascontiguousarray(v, np.float64) for v in np.broadcast_arrays(x, q))
+    return _C.zeta(x, q).reshape(x.shape)
 
 
 class _Zeta(Function):
