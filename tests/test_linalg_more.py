@@ -197,6 +197,66 @@ def test_householder_product_matches_torch(shape, k):
     close(Q.numpy(), np.linalg.qr(A)[0], tol=1e-10)
 
 
+def test_ldl_factor_and_solve_match_torch():
+    # Bunch-Kaufman's 1 x 1 and 2 x 2 pivots (small diagonals force 2 x 2 blocks), zero columns
+    rng = np.random.default_rng(5)
+    for t in range(120):
+        n = int(rng.integers(1, 9))
+        M = rng.standard_normal((n, n))
+        if t % 3 == 0:
+            M[np.diag_indices(n)] *= 0.01
+        if t % 7 == 0:
+            M[:, 0] = 0
+        A = M + M.T
+        r, tr = el.ldl_factor_ex(ember.tensor(A)), torch.linalg.ldl_factor_ex(torch.tensor(A))
+        np.testing.assert_array_equal(r.pivots.numpy(), tr.pivots.numpy())
+        assert r.info.item() == tr.info.item() and r.pivots.dtype == ember.int32
+        close(r.LD.numpy(), tr.LD.numpy())
+        if tr.info.item() == 0:
+            B = rng.standard_normal((n, 2))
+            X = el.ldl_solve(r.LD, r.pivots, ember.tensor(B)).numpy()
+            close(X, torch.linalg.ldl_solve(tr.LD, tr.pivots, torch.tensor(B)).numpy(), tol=1e-10)
+            close(A @ X, B, tol=1e-8)
+    # batches, broadcasting B, float32
+    A = rng.standard_normal((2, 3, 5, 5))
+    A = A + np.swapaxes(A, -1, -2)
+    r, tr = el.ldl_factor(ember.tensor(A)), torch.linalg.ldl_factor(torch.tensor(A))
+    close(r.LD.numpy(), tr.LD.numpy())
+    B = rng.standard_normal((3, 5, 4))
+    X = el.ldl_solve(r.LD, r.pivots, ember.tensor(B))
+    close(X.numpy(), torch.linalg.ldl_solve(tr.LD, tr.pivots, torch.tensor(B)).numpy(), tol=1e-10)
+    r32 = el.ldl_factor(ember.tensor(A.astype(np.float32)))
+    assert r32.LD.dtype == ember.float32
+    assert not el.ldl_factor(ember.tensor(A, requires_grad=True)).LD.requires_grad  # (torch: none)
+
+
+def test_ldl_singular_and_bad_input():
+    A = np.zeros((3, 3))
+    A[1, 1] = 1
+    assert el.ldl_factor_ex(ember.tensor(A)).info.item() == 1
+    with pytest.raises(el.LinAlgError, match="ldl_factor_ex"):
+        el.ldl_factor(ember.tensor(A))
+    with pytest.raises(el.LinAlgError, match="ldl_factor_ex"):
+        el.ldl_factor_ex(ember.tensor(A), check_errors=True)
+    LD, piv = el.ldl_factor(ember.tensor(np.eye(3)))
+    with pytest.raises(ValueError, match="square"):
+        el.ldl_factor(ember.ones(2, 3))
+    with pytest.raises(ValueError, match="do not fit"):
+        el.ldl_solve(LD, piv, ember.ones(3, dtype=ember.float64))
+    with pytest.raises(ValueError, match="do not fit"):
+        el.ldl_solve(LD, piv, ember.ones(2, 1, dtype=ember.float64))
+    with pytest.raises(TypeError, match="pivots"):
+        el.ldl_solve(LD, ember.tensor([1.0, 2.0, 3.0]), ember.ones(3, 1, dtype=ember.float64))
+    with pytest.raises(ValueError, match="pivots"):
+        el.ldl_solve(
+            LD, ember.tensor(np.array([1, 2], np.int32)), ember.ones(3, 1, dtype=ember.float64)
+        )
+    with pytest.raises(ValueError, match="between 1 and 3"):
+        el.ldl_solve(
+            LD, ember.tensor(np.array([1, 2, 4], np.int32)), ember.ones(3, 1, dtype=ember.float64)
+        )
+
+
 def test_bad_input():
     good = ember.tensor(np.eye(3))
     piv = ember.tensor(np.array([1, 2, 3], np.int32))

@@ -224,6 +224,8 @@ def test_bad_input():
         es.chebyshev_polynomial_t(ember.ones(3), ember.ones(2))
     with pytest.raises(TypeError, match="hermite_polynomial_h"):
         es.hermite_polynomial_h(ember.ones(3), None)
+    with pytest.raises(TypeError, match="laguerre_polynomial_l: float32 or float64"):
+        es.laguerre_polynomial_l(ember.tensor(np.ones(2, np.float16)), 2)
     with pytest.raises(TypeError, match="legendre_polynomial_p"):
         es.legendre_polynomial_p(ember.ones(3), "2")
 

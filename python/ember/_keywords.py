@@ -45,7 +45,8 @@ vstack where xlogy zeros
 LINALG = """
 cholesky cond cross det eigh eigvalsh inv matmul matrix_norm matrix_power matrix_rank multi_dot
 norm pinv qr slogdet solve solve_triangular svd svdvals tensorinv tensorsolve vecdot vector_norm
-cholesky_ex householder_product inv_ex lu lu_factor lu_factor_ex lu_solve solve_ex
+cholesky_ex householder_product inv_ex ldl_factor ldl_factor_ex ldl_solve lu lu_factor
+lu_factor_ex lu_solve solve_ex
 """.split()
 SPECIAL = """
 digamma entr erf erfc erfinv exp2 expit expm1 gammainc gammaincc gammaln i0 log1p logit

@@ -1045,6 +1045,143 @@ def householder_product(A, tau) -> Tensor:
     return Q
 
 
+# ---- LDL^T with Bunch-Kaufman pivoting (LAPACK sytrf / sytrs; no gradient, as torch) ---------
+
+_BK_ALPHA = (1 + 17**0.5) / 8  # Bunch-Kaufman's growth bound
+
+
+def _ldl_one(A):
+    """LAPACK dsytf2 on the lower triangle of one symmetric matrix: (LD, 1-based pivots with
+    2 x 2 blocks as negative pairs, info = first zero pivot or 0)."""
+    A = np.array(A, copy=True)
+    n = A.shape[0]
+    piv = np.zeros(n, np.int32)
+    info, k = 0, 0
+    while k < n:
+        kstep, absakk = 1, abs(A[k, k])
+        imax = k + 1 + int(np.argmax(np.abs(A[k + 1 :, k]))) if k < n - 1 else k
+        colmax = abs(A[imax, k]) if k < n - 1 else 0.0
+        if builtins.max(absakk, colmax) == 0 or np.isnan(absakk):
+            info, kp = info or k + 1, k
+        else:
+            kp = k
+            if absakk < _BK_ALPHA * colmax:  # look at row imax for the largest off-diagonal
+                rowmax = np.abs(A[imax, k:imax]).max()
+                if imax < n - 1:
+                    rowmax = builtins.max(rowmax, np.abs(A[imax + 1 :, imax]).max())
+                if absakk >= _BK_ALPHA * colmax * (colmax / rowmax):
+                    kp = k
+                elif abs(A[imax, imax]) >= _BK_ALPHA * rowmax:
+                    kp = imax
+                else:
+                    kp, kstep = imax, 2
+            kk = k + kstep - 1
+            if kp != kk:  # swap rows and columns kk and kp of the trailing lower triangle
+                A[kp + 1 :, [kk, kp]] = A[kp + 1 :, [kp, kk]]
+                t = A[kk + 1 : kp, kk].copy()
+                A[kk + 1 : kp, kk] = A[kp, kk + 1 : kp]
+                A[kp, kk + 1 : kp] = t
+                A[[kk, kp], [kk, kp]] = A[[kp, kk], [kp, kk]]
+                if kstep == 2:
+                    A[[k + 1, kp], k] = A[[kp, k + 1], k]
+            if kstep == 1 and k < n - 1:
+                x = A[k + 1 :, k].copy()
+                d11 = 1 / A[k, k]
+                A[k + 1 :, k + 1 :] -= np.outer(x, d11 * x)  # (dsyr's order)
+                A[k + 1 :, k] = x * d11
+            elif kstep == 2 and k < n - 2:
+                d21 = A[k + 1, k]
+                d11, d22 = A[k + 1, k + 1] / d21, A[k, k] / d21
+                d21 = 1 / (d11 * d22 - 1) / d21
+                a0, a1 = A[k + 2 :, k].copy(), A[k + 2 :, k + 1].copy()
+                w0, w1 = d21 * (d11 * a0 - a1), d21 * (d22 * a1 - a0)
+                A[k + 2 :, k + 2 :] = A[k + 2 :, k + 2 :] - np.outer(a0, w0) - np.outer(a1, w1)
+                A[k + 2 :, k], A[k + 2 :, k + 1] = w0, w1
+        piv[k : k + kstep] = kp + 1 if kstep == 1 else -(kp + 1)
+        k += kstep
+    return np.tril(A), piv, info
+
+
+LDLFactor = namedtuple("LDLFactor", ["LD", "pivots"])
+LDLFactorEx = namedtuple("LDLFactorEx", ["LD", "pivots", "info"])
+
+
+def ldl_factor_ex(A, *, hermitian: bool = False, check_errors: bool = False) -> LDLFactorEx:
+    """(LD, pivots, info): A = P L D L^T P^T for symmetric A (its lower triangle is read) by
+    Bunch-Kaufman pivoting, in LAPACK sytrf's compact form (D's 1 x 1 and 2 x 2 blocks on and
+    below the diagonal, L's multipliers beneath, pivots 1-based and negative for 2 x 2
+    blocks); info > 0 the first zero pivot (an error only with check_errors). No gradient."""
+    A = _square("ldl_factor_ex", A)
+    flat = A.data.reshape(-1, *A.shape[-2:])
+    parts = [_ldl_one(a) for a in flat]
+    LD = np.stack([p[0] for p in parts]).reshape(A.shape) if parts else np.zeros(A.shape, A.dtype)
+    piv = np.array([p[1] for p in parts], np.int32).reshape(A.shape[:-1])
+    info = np.array([p[2] for p in parts], np.int32).reshape(A.shape[:-2])
+    if check_errors:
+        _raise_info("ldl_factor_ex", info, "the diagonal element {i} is zero: A is singular")
+    return LDLFactorEx(Tensor(LD.astype(A.dtype, copy=False)), Tensor(piv), Tensor(info))
+
+
+def ldl_factor(A, *, hermitian: bool = False) -> LDLFactor:
+    """(LD, pivots) of ldl_factor_ex; LinAlgError for singular A (as torch, which raises)."""
+    LD, piv, _ = ldl_factor_ex(A, hermitian=hermitian, check_errors=True)
+    return LDLFactor(LD, piv)
+
+
+def _ldl_solve_one(LD, piv, B):
+    """LAPACK dsytrs (lower): X with A X = B from one matrix's ldl_factor."""
+    X, n = np.array(B, copy=True), LD.shape[0]
+    k = 0
+    while k < n:  # L D Y = B
+        kp = abs(int(piv[k])) - 1
+        if piv[k] > 0:
+            X[[k, kp]] = X[[kp, k]]
+            X[k + 1 :] -= np.outer(LD[k + 1 :, k], X[k])
+            X[k] /= LD[k, k]
+            k += 1
+        else:
+            X[[k + 1, kp]] = X[[kp, k + 1]]
+            X[k + 2 :] -= np.outer(LD[k + 2 :, k], X[k]) + np.outer(LD[k + 2 :, k + 1], X[k + 1])
+            d = LD[k + 1, k]
+            a0, a1 = LD[k, k] / d, LD[k + 1, k + 1] / d
+            b0, b1 = X[k] / d, X[k + 1] / d
+            denom = a0 * a1 - 1
+            X[k], X[k + 1] = (a1 * b0 - b1) / denom, (a0 * b1 - b0) / denom
+            k += 2
+    k = n - 1
+    while k >= 0:  # L^T X = Y
+        kp = abs(int(piv[k])) - 1
+        X[k] -= LD[k + 1 :, k] @ X[k + 1 :]
+        if piv[k] < 0:
+            X[k - 1] -= LD[k + 1 :, k - 1] @ X[k + 1 :]
+        X[[k, kp]] = X[[kp, k]]
+        k -= 1 if piv[k] > 0 else 2
+    return X
+
+
+def ldl_solve(LD, pivots, B, *, hermitian: bool = False) -> Tensor:  # noqa: N803
+    """X with A X = B from ldl_factor's (LD, pivots) (LAPACK sytrs); no gradient (as torch)."""
+    F = _square("ldl_solve", LD)
+    piv = np.asarray(pivots.data if isinstance(pivots, Tensor) else pivots)
+    if piv.dtype.kind not in "iu":
+        raise TypeError(f"linalg.ldl_solve: pivots must be an integer tensor, got {piv.dtype}")
+    if piv.shape != F.shape[:-1]:
+        raise ValueError(f"linalg.ldl_solve: pivots {piv.shape} do not fit LD {F.shape}")
+    n = F.shape[-1]
+    if piv.size and (np.abs(piv).min() < 1 or np.abs(piv).max() > n):
+        raise ValueError(f"linalg.ldl_solve: pivots must be between 1 and {n} in absolute value")
+    B = ops._float_only("linalg.ldl_solve", B)
+    if B.dtype != F.dtype or B.ndim < 2 or B.shape[-2] != n:
+        raise ValueError(f"linalg.ldl_solve: LD {F.shape} and B ({B.dtype}, {B.shape}) do not fit")
+    batch = np.broadcast_shapes(F.shape[:-2], B.shape[:-2])
+    Fb = np.broadcast_to(F.data, batch + F.shape[-2:]).reshape(-1, n, n)
+    Pb = np.broadcast_to(piv, batch + (n,)).reshape(-1, n)
+    Bb = np.broadcast_to(B.data, batch + B.shape[-2:]).reshape(-1, *B.shape[-2:])
+    with np.errstate(all="ignore"):  # a singular A: inf / NaN, as LAPACK
+        X = [_ldl_solve_one(f, p, b) for f, p, b in zip(Fb, Pb, Bb)]
+    return Tensor(np.array(X, F.dtype).reshape(batch + B.shape[-2:]))
+
+
 def diagonal(A, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
     return ops.diagonal(A, offset, dim1, dim2)
 
@@ -1054,8 +1191,9 @@ matmul = ops.matmul
 
 __all__ = [
     "LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eigh",
-    "eigvalsh", "householder_product", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex",
-    "lu_solve", "lu_unpack", "matmul", "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank",
-    "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex", "solve_triangular", "svd",
-    "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot", "vector_norm",
+    "eigvalsh", "householder_product", "inv", "inv_ex", "ldl_factor", "ldl_factor_ex",
+    "ldl_solve", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "lu_unpack", "matmul",
+    "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr",
+    "slogdet", "solve", "solve_ex", "solve_triangular", "svd", "svdvals", "tensorinv",
+    "tensorsolve", "vander", "vecdot", "vector_norm",
 ]  # fmt: skip

@@ -682,6 +682,8 @@ def _polynomial(name, f, doc):
         x, m = _float_pair_operands(name, input, n)
         xd, md = np.asarray(_data(x)), np.asarray(_data(m))
         dtype = np.result_type(_data(x), _data(m))
+        if dtype not in (np.float32, np.float64):
+            raise TypeError(f"{name}: float32 or float64 only (as torch), got {dtype}")
         shape = np.broadcast_shapes(xd.shape, md.shape)
         xb = np.array(np.broadcast_to(xd, shape), dtype)
         with np.errstate(all="ignore"):
