@@ -455,12 +455,14 @@ def _erfcx(x):
     hi = ax * ax
     lo = ((xh * xh - hi) + 2 * xh * xl) + xl * xl
     exp_sq = np.exp(hi) * np.exp(lo)
-    near = exp_sq * _erfc64(np.where(ax < 2, ax, 0.0))
-    far = np.zeros_like(ax)  # the fraction from 100 terms down (converged to 1e-16 from x = 2)
-    for k in range(100, 0, -1):
-        far = (k / 2) / (np.maximum(ax, 2) + far)
-    far = 1 / (math.sqrt(math.pi) * (np.maximum(ax, 2) + far))
-    pos = np.where(ax < 2, near, far)
+    pos = np.array(exp_sq * _erfc64(np.where(ax < 2, ax, 0.0)))  # (0-d stays an array)
+    # the fraction from its N-th term down: converged to 1e-16 with these N from these x on
+    for lo, hi, terms in ((2, 4, 100), (4, 8, 40), (8, 20, 20), (20, np.inf, 12)):
+        part = (ax >= lo) & (ax < hi)
+        xs, f = ax[part], np.zeros(np.count_nonzero(part), ax.dtype)
+        for k in range(terms, 0, -1):
+            f = (k / 2) / (xs + f)
+        pos[part] = 1 / (math.sqrt(math.pi) * (xs + f))
     pos = np.where(ax > 5e7, 1 / (math.sqrt(math.pi) * ax), pos)
     neg = np.where(x < -26.7, np.inf, 2 * exp_sq - pos)
     return np.where(np.isnan(x), x, np.where(x < 0, neg, pos))
