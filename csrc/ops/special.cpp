@@ -1,6 +1,8 @@
 // Special functions elementwise on a flat (n) array, float32/float64, as torch.special's:
 // erf, erfc, erfinv, lgamma, digamma, polygamma(order, .), i0, i1 (i1 is i0's derivative),
 // and the regularised incomplete gamma functions P(a, x) and Q(a, x) = 1 - P (gammainc(c)).
+// Also the Hurwitz zeta function and the orthogonal polynomials' three-term recurrences
+// (poly_recurrence), one loop of deg steps per element as torch's.
 // NumPy has none of these and SciPy is not a dependency. Each value is computed in double and
 // stored as T, except erf: vecmath.h's vectorised verf in T (float within 4 ulp, double within
 // 1e-15 relative), ~20x faster than std::erf one value at a time. These are compute-bound, so
@@ -264,5 +266,127 @@ void special_forward(T* y, const T* x, int64_t n, int which, int order) {
 
 template void special_forward<float>(float*, const float*, int64_t, int, int);
 template void special_forward<double>(double*, const double*, int64_t, int, int);
+
+namespace {
+// The Hurwitz zeta function sum_k (k + q)^-x as Cephes' zeta (torch.special.zeta's, computed
+// in double): the terms directly while they add to the sum and q + k <= 9 (a q far below 0
+// takes |q| of them, as torch's), then Euler-Maclaurin with B_2j / (2j)! in kA.
+double hurwitz_zeta_real(double x, double q) {
+  static const double kA[] = {12.0,
+                              -720.0,
+                              30240.0,
+                              -1209600.0,
+                              47900160.0,
+                              -1.8924375803183791606e9,
+                              7.47242496e10,
+                              -2.950130727918164224e12,
+                              1.1646782814350067249e14,
+                              -4.5979787224074726105e15,
+                              1.8152105401943546773e17,
+                              -7.1661652561756670113e18};
+  constexpr double eps = 1.11022302462515654042e-16;
+  if (x == 1) return kInf;
+  if (x < 1) return kNaN;
+  if (q <= 0) {
+    if (q == std::floor(q)) return kInf;
+    if (x != std::floor(x)) return kNaN;  // a negative base to a non-integer power
+  }
+  double s = std::pow(q, -x), a = q, b = 0;
+  for (int i = 0; i < 9 || a <= 9;) {
+    ++i;
+    a += 1;
+    b = std::pow(a, -x);
+    s += b;
+    if (-eps * s < b && b < eps * s) return s;
+  }
+  const double w = a;
+  s += b * w / (x - 1) - 0.5 * b;
+  double f = 1, k = 0;
+  for (int i = 0; i < 12; ++i) {
+    f *= x + k;
+    b /= w;
+    const double t = f * b / kA[i];
+    s += t;
+    if (std::fabs(t / s) < eps) break;
+    k += 1;
+    f *= x + k;
+    b /= w;
+    k += 1;
+  }
+  return s;
+}
+}  // namespace
+
+// x (n), q (n) -> y (n): y = zeta(x, q), the Hurwitz zeta function.
+template <typename T>
+void zeta_forward(T* y, const T* x, const T* q, int64_t n) {
+  const int nt = threads_for(n, 2048);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1024) if (nt > 1)
+  for (int64_t i = 0; i < n; ++i)
+    y[i] = static_cast<T>(hurwitz_zeta_real(static_cast<double>(x[i]), static_cast<double>(q[i])));
+}
+
+template void zeta_forward<float>(float*, const float*, const float*, int64_t);
+template void zeta_forward<double>(double*, const double*, const double*, int64_t);
+
+namespace {
+// a * q - c rounded once for float (torch's compiled loops fuse it into a multiply-subtract:
+// float32 then overflows where that does); a * q is exact in double. Plain in double.
+inline float mul_sub(float a, float q, float c) {
+  return static_cast<float>(double(a) * double(q) - double(c));
+}
+inline double mul_sub(double a, double q, double c) { return a * q - c; }
+}  // namespace
+
+// x (n), p1 (n), deg (n) -> r (n): the three-term recurrence of an orthogonal polynomial family
+// from P_0 = 1 and P_1 = p1 up to P_deg (elements with deg < 2 get p1), as torch.special's
+// loops: P_j = (a P_{j-1} - c) / d with, by kind, 0 Chebyshev (of x: 2x, P_{j-2}, 1),
+// 1 Hermite H (2x, 2(j-1) P_{j-2}, 1), 2 Hermite He (x, (j-1) P_{j-2}, 1), 3 Laguerre
+// (2(j-1) + 1 - x, (j-1) P_{j-2}, j), 4 Legendre ((2j-1) x, (j-1) P_{j-2}, j). Chebyshev,
+// Laguerre and Legendre stop where P_{j-1} is NaN (torch's loops do); the special cases around
+// the recurrence (n < 0, the interval's ends, the trigonometric forms) are Python's.
+template <typename T>
+void poly_recurrence(T* r, const T* x, const T* p1, const int64_t* deg, int64_t n, int kind) {
+  EMBER_CHECK(kind >= 0 && kind <= 4, "poly_recurrence: unknown kind ", kind);
+  const bool stop_nan = kind == 0 || kind >= 3;
+  int64_t work = 0;  // a degree of 1e9 must not look like a small problem
+  for (int64_t i = 0; i < n; ++i) work += std::min<int64_t>(std::max<int64_t>(deg[i], 1), 1 << 20);
+  const int nt = threads_for(work, 1 << 16);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 256) if (nt > 1)
+  for (int64_t i = 0; i < n; ++i) {
+    const T xi = x[i];
+    T p = T(1), q = p1[i];
+    for (int64_t j = 2; j <= deg[i] && !(stop_nan && std::isnan(q)); ++j) {
+      const T k = static_cast<T>(j - 1);
+      T a, c, rj;
+      switch (kind) {
+        case 0:
+          a = xi + xi, c = p;
+          break;
+        case 1:
+          a = xi + xi, c = (k + k) * p;
+          break;
+        case 2:
+          a = xi, c = k * p;
+          break;
+        case 3:
+          a = (k + k) + (T(1) - xi), c = k * p;
+          break;
+        default:
+          a = (k + k + T(1)) * xi, c = k * p;
+      }
+      rj = mul_sub(a, q, c);
+      if (kind >= 3) rj /= static_cast<T>(j);
+      p = q;
+      q = rj;
+    }
+    r[i] = q;
+  }
+}
+
+template void poly_recurrence<float>(float*, const float*, const float*, const int64_t*, int64_t,
+                                     int);
+template void poly_recurrence<double>(double*, const double*, const double*, const int64_t*,
+                                      int64_t, int);
 
 }  // namespace ember

@@ -45,10 +45,19 @@ vstack where xlogy zeros
 LINALG = """
 cholesky cond cross det eigh eigvalsh inv matmul matrix_norm matrix_power matrix_rank multi_dot
 norm pinv qr slogdet solve solve_triangular svd svdvals tensorinv tensorsolve vecdot vector_norm
+cholesky_ex householder_product inv_ex ldl_factor ldl_factor_ex ldl_solve lu lu_factor
+lu_factor_ex lu_solve solve_ex
 """.split()
 SPECIAL = """
 digamma entr erf erfc erfinv exp2 expit expm1 gammainc gammaincc gammaln i0 log1p logit
 logsumexp multigammaln ndtr ndtri polygamma psi round sinc xlog1py xlogy
+airy_ai bessel_j0 bessel_j1 bessel_y0 bessel_y1 erfcx i0e i1 i1e log_ndtr zeta
+modified_bessel_i0 modified_bessel_i1 modified_bessel_k0 modified_bessel_k1
+scaled_modified_bessel_k0 scaled_modified_bessel_k1 spherical_bessel_j0
+chebyshev_polynomial_t chebyshev_polynomial_u chebyshev_polynomial_v chebyshev_polynomial_w
+shifted_chebyshev_polynomial_t shifted_chebyshev_polynomial_u shifted_chebyshev_polynomial_v
+shifted_chebyshev_polynomial_w hermite_polynomial_h hermite_polynomial_he laguerre_polynomial_l
+legendre_polynomial_p
 """.split()
 
 

@@ -734,6 +734,454 @@ def vander(x, *, N=None) -> Tensor:
     )
 
 
+# ---- LU, and the *_ex forms that report failures in ``info`` instead of raising ---------------
+
+
+def _lu_packed(A):
+    """LAPACK getrf's LU with partial pivoting of (..., m, n) A, one column at a time with the
+    trailing update vectorised over rows and batch: (LU packed as LAPACK's: unit L below the
+    diagonal, U on and above; 1-based int32 pivots (..., min(m, n)); int32 info (...): the first
+    zero pivot, 1-based, or 0). A zero pivot leaves its column as it is and goes on (as getrf)."""
+    *batch, m, n = A.shape
+    k = builtins.min(m, n)
+    LU = np.array(A, copy=True).reshape(-1, m, n)
+    piv = np.zeros((LU.shape[0], k), np.int32)
+    info = np.zeros(LU.shape[0], np.int32)
+    rows = np.arange(LU.shape[0])
+    with np.errstate(all="ignore"):  # NaN / inf input: NaN / inf out, as LAPACK
+        for j in range(k):
+            p = j + np.argmax(np.abs(LU[:, j:, j]), axis=1)
+            piv[:, j] = p + 1
+            top = LU[:, j].copy()
+            LU[:, j] = LU[rows, p]
+            LU[rows, p] = top
+            d = LU[:, j, j]
+            zero = d == 0
+            info[(info == 0) & zero] = j + 1
+            mult = LU[:, j + 1 :, j] / np.where(zero, 1, d)[:, None]
+            LU[:, j + 1 :, j] = mult
+            LU[:, j + 1 :, j + 1 :] -= mult[:, :, None] * LU[:, j, None, j + 1 :]
+    return LU.reshape(A.shape), piv.reshape(*batch, k), info.reshape(batch)
+
+
+def _permutation(pivots, m: int):
+    """perm (..., m) with A[perm] = L U from 1-based LAPACK pivots (..., k): the row swaps
+    applied in order."""
+    k = pivots.shape[-1]
+    perm = np.array(np.broadcast_to(np.arange(m), pivots.shape[:-1] + (m,))).reshape(-1, m)
+    piv = pivots.reshape(-1, k).astype(np.int64) - 1
+    rows = np.arange(perm.shape[0])
+    for j in range(k):
+        top = perm[:, j].copy()
+        perm[:, j] = perm[rows, piv[:, j]]
+        perm[rows, piv[:, j]] = top
+    return perm.reshape(pivots.shape[:-1] + (m,))
+
+
+def _p_matrix(perm, dtype):
+    """P with A = P L U: column i of P is e_perm[i]."""
+    m = perm.shape[-1]
+    return _mT(np.eye(m, dtype=dtype)[perm])
+
+
+def _check_pivots(op: str, LU: Tensor, pivots) -> np.ndarray:
+    piv = np.asarray(pivots.data if isinstance(pivots, Tensor) else pivots)
+    if piv.dtype.kind not in "iu":
+        raise TypeError(f"{op}: pivots must be an integer tensor (int32), got {piv.dtype}")
+    m, n = LU.shape[-2:]
+    if piv.shape[-1:] != (builtins.min(m, n),) or piv.shape[:-1] != LU.shape[:-2]:
+        raise ValueError(f"{op}: pivots {piv.shape} do not fit LU {LU.shape}")
+    if piv.size and (piv.min() < 1 or piv.max() > m):
+        raise ValueError(f"{op}: pivots must be between 1 and LU.size(-2) = {m}")
+    return piv
+
+
+def _matrices(op: str, A) -> Tensor:
+    A = ops._float_only(f"linalg.{op}", A)
+    if A.ndim < 2:
+        raise ValueError(f"linalg.{op}: A must be batches of matrices, got shape {A.shape}")
+    return A
+
+
+def _no_pivot(op: str, pivot: bool) -> None:
+    if not pivot:
+        raise NotImplementedError(
+            f"linalg.{op}: LU without pivoting is not implemented (torch: CPU)"
+        )
+
+
+class LUFn(Function):
+    """(L, U) of A = P L U from the packed factors. The gradient, from dA = P (dL U + L dU):
+    wide / square A (L m x m, U = [U1 U2]): gA = P L^-T [G U1^-T, gU2] with
+    G = tril_-1(L^T gL - gU2 U2^T) + triu(gU1 U1^T); tall A (L = [L1; L2], U n x n):
+    gA = P [L1^-T G; gL2] U^-T with G = tril_-1(L1^T gL1) + triu(gU U^T - L2^T gL2)."""
+
+    @staticmethod
+    def forward(ctx, A, LU, perm):
+        m, n = LU.shape[-2:]
+        k = builtins.min(m, n)
+        L = np.tril(LU[..., :, :k], -1) + np.eye(m, k, dtype=LU.dtype)
+        U = np.triu(LU[..., :k, :])
+        ctx.save_for_backward(L, U)
+        ctx.perm = perm
+        return L, U
+
+    @staticmethod
+    def backward(ctx, gL, gU):
+        L, U = ctx.saved_tensors
+        gL = np.zeros_like(L) if gL is None else np.asarray(gL)
+        gU = np.zeros_like(U) if gU is None else np.asarray(gU)
+        m, n = L.shape[-2], U.shape[-1]
+        k = builtins.min(m, n)
+        solve_ = lambda a, b: _lapack("lu (backward)", np.linalg.solve, a, b)  # noqa: E731
+        if m <= n:
+            U1, U2, gU1, gU2 = U[..., :k], U[..., k:], gU[..., :k], gU[..., k:]
+            G = np.tril(_mT(L) @ gL - gU2 @ _mT(U2), -1) + np.triu(gU1 @ _mT(U1))
+            gX = solve_(_mT(L), np.concatenate([_mT(solve_(U1, _mT(G))), gU2], -1))
+        else:
+            L1, L2, gL1, gL2 = L[..., :k, :], L[..., k:, :], gL[..., :k, :], gL[..., k:, :]
+            G = np.tril(_mT(L1) @ gL1, -1) + np.triu(gU @ _mT(U) - _mT(L2) @ gL2)
+            gX = _mT(solve_(U, _mT(np.concatenate([solve_(_mT(L1), G), gL2], -2))))
+        gA = np.empty_like(gX)
+        np.put_along_axis(gA, ctx.perm[..., None], gX, axis=-2)  # P gX: row i goes to perm[i]
+        return gA, None, None
+
+
+PLU = namedtuple("PLU", ["P", "L", "U"])
+LUFactor = namedtuple("LUFactor", ["LU", "pivots"])
+LUFactorEx = namedtuple("LUFactorEx", ["LU", "pivots", "info"])
+
+
+def _lu(op: str, A):
+    A = _matrices(op, A)
+    LUp, piv, info = _lu_packed(A.data)
+    perm = _permutation(piv, A.shape[-2])
+    L, U = LUFn.apply(A, LUp, perm)
+    return Tensor(_p_matrix(perm, A.dtype)), L, U, piv, info
+
+
+def _pack(L, U):
+    """LAPACK's packed LU (m x n) from L (m x k) and U (k x n), differentiably."""
+    m, n = L.shape[-2], U.shape[-1]
+    low = ops.tril(L, -1)
+    if m <= n:  # L is m x m: its strict lower triangle in U's first m columns
+        zeros = Tensor(np.zeros(low.shape[:-1] + (n - m,), low.dtype))
+        return ops.add(U, ops.cat([low, zeros], -1))
+    zeros = Tensor(np.zeros(U.shape[:-2] + (m - n, n), U.dtype))
+    return ops.add(low, ops.cat([U, zeros], -2))
+
+
+def lu(A, *, pivot: bool = True) -> PLU:
+    """A = P L U with partial pivoting (torch.linalg.lu) for (batches of) m x n matrices: P a
+    permutation, L m x k unit lower triangular, U k x n upper, k = min(m, n). Singular A is
+    factored too. Differentiable in A (as torch)."""
+    _no_pivot("lu", pivot)
+    P, L, U, _, _ = _lu("lu", A)
+    return PLU(P, L, U)
+
+
+def lu_factor_ex(A, *, pivot: bool = True, check_errors: bool = False) -> LUFactorEx:
+    """(LU, pivots, info): LAPACK's packed factors, 1-based int32 pivots and info > 0 naming
+    the first zero pivot of U (1-based) where A is singular (an error only with check_errors)."""
+    _no_pivot("lu_factor_ex", pivot)
+    _, L, U, piv, info = _lu("lu_factor_ex", A)
+    if check_errors:
+        _raise_info("lu_factor_ex", info, "U[{i},{i}] is zero")
+    return LUFactorEx(_pack(L, U), Tensor(piv), Tensor(info))
+
+
+def lu_factor(A, *, pivot: bool = True) -> LUFactor:
+    """(LU, pivots) of lu_factor_ex; LinAlgError when a pivot is zero (lu_solve would divide
+    by it: use lu or lu_factor_ex to factor singular matrices)."""
+    _no_pivot("lu_factor", pivot)
+    _, L, U, piv, info = _lu("lu_factor", A)
+    _raise_info("lu_factor", info, "U[{i},{i}] is zero and lu_solve would divide by it")
+    return LUFactor(_pack(L, U), Tensor(piv))
+
+
+def _raise_info(op: str, info, what: str) -> None:
+    info = np.asarray(info)
+    if info.any():
+        b = int(np.flatnonzero(info.reshape(-1))[0])
+        i = int(info.reshape(-1)[b])
+        raise LinAlgError(f"linalg.{op}: (batch element {b}): " + what.format(i=i))
+
+
+def lu_unpack(LU_data, LU_pivots, unpack_data: bool = True, unpack_pivots: bool = True):  # noqa: N803
+    """(P, L, U) from lu_factor's packed LU and pivots (torch.lu_unpack); differentiable in
+    LU_data. What is not unpacked comes back as an empty tensor."""
+    A = _matrices("lu_unpack", LU_data)
+    piv = _check_pivots("lu_unpack", A, LU_pivots)
+    m, n = A.shape[-2:]
+    k = builtins.min(m, n)
+    empty = Tensor(np.zeros(0, A.dtype))
+    P = Tensor(_p_matrix(_permutation(piv, m), A.dtype)) if unpack_pivots else empty
+    if not unpack_data:
+        return PLU(P, empty, empty)
+    L = ops.add(ops.tril(A[..., :, :k], -1), Tensor(np.eye(m, k, dtype=A.dtype)))
+    return PLU(P, L, ops.triu(A[..., :k, :]))
+
+
+def lu_solve(LU, pivots, B, *, left: bool = True, adjoint: bool = False) -> Tensor:  # noqa: N803
+    """X with A X = B (A^T X = B with adjoint; X A = B / X A^T = B with left=False) for
+    A = P L U given by lu_factor; differentiable in LU and B (through triangular solves)."""
+    F = _square("lu_solve", LU)
+    piv = _check_pivots("lu_solve", F, pivots)
+    B = ops._float_only("linalg.lu_solve", B)
+    if B.dtype != F.dtype or B.ndim < 2:
+        raise TypeError(f"linalg.lu_solve: B ({B.dtype}, {B.shape}) must be {F.dtype} matrices")
+    if not left:  # X A = B <=> A^T X^T = B^T
+        return _tmT(lu_solve(F, piv, _tmT(B), adjoint=not adjoint))
+    if B.shape[-2] != F.shape[-1]:
+        raise ValueError(f"linalg.lu_solve: LU {F.shape} and B {B.shape} do not fit A X = B")
+    P = Tensor(_p_matrix(_permutation(piv, F.shape[-1]), F.dtype))
+    if adjoint:  # A^T = U^T L^T P^T: X = P L^-T U^-T B
+        Y = solve_triangular(_tmT(F), B, upper=False)
+        return ops.matmul(P, solve_triangular(_tmT(F), Y, upper=True, unitriangular=True))
+    Y = solve_triangular(F, ops.matmul(_tmT(P), B), upper=False, unitriangular=True)
+    return solve_triangular(F, Y, upper=True)
+
+
+CholeskyEx = namedtuple("CholeskyEx", ["L", "info"])
+InvEx = namedtuple("InvEx", ["inverse", "info"])
+SolveEx = namedtuple("SolveEx", ["result", "info"])
+
+
+def _cholesky_info(A):
+    """info (...) of the Cholesky factorisation: the order of the first leading minor that is
+    not positive-definite, or 0 (column by column, vectorised over the batch)."""
+    A = np.array(A, np.float64).reshape(-1, *A.shape[-2:])
+    n = A.shape[-1]
+    info = np.zeros(A.shape[0], np.int32)
+    L = np.zeros_like(A)
+    with np.errstate(all="ignore"):
+        for j in range(n):
+            d = A[:, j, j] - np.sum(L[:, j, :j] ** 2, -1)
+            bad = ~(d > 0) & (info == 0)
+            info[bad] = j + 1
+            ljj = np.sqrt(np.where(d > 0, d, 1))
+            L[:, j, j] = ljj
+            L[:, j + 1 :, j] = (
+                A[:, j + 1 :, j] - np.einsum("bij,bj->bi", L[:, j + 1 :, :j], L[:, j, :j])
+            ) / ljj[:, None]
+    return info
+
+
+def cholesky_ex(A, *, upper: bool = False, check_errors: bool = False) -> CholeskyEx:
+    """(L, info) of cholesky: info > 0 is the order of the leading minor that is not
+    positive-definite (L is then unspecified: here the identity's), 0 when A is; raises only
+    with check_errors."""
+    A = _square("cholesky_ex", A)
+    info = _cholesky_info(A.data).reshape(A.shape[:-2])
+    if check_errors:
+        _raise_info("cholesky_ex", info, "the leading minor of order {i} is not positive-definite")
+    if not info.any():
+        return CholeskyEx(cholesky(A, upper=upper), Tensor(info))
+    bad = (info > 0)[..., None, None]
+    eye = Tensor(np.eye(A.shape[-1], dtype=A.dtype))
+    L = cholesky(ops.where(Tensor(bad), eye, A), upper=upper)
+    return CholeskyEx(L, Tensor(info))
+
+
+def _singular_stand_in(op: str, A: Tensor):
+    """info of A's LU (the first zero pivot, 1-based) and A with the identity in place of each
+    singular matrix, whose result is then NaN."""
+    info = _lu_packed(A.data)[2]
+    bad = (info > 0)[..., None, None]
+    if bad.any():
+        A = ops.where(Tensor(bad), Tensor(np.eye(A.shape[-1], dtype=A.dtype)), A)
+    return info, bad, A
+
+
+def inv_ex(A, *, check_errors: bool = False) -> InvEx:
+    """(inverse, info): info > 0 the first zero pivot of A's LU where A is singular (its
+    inverse is then NaN), raising only with check_errors."""
+    A = _square("inv_ex", A)
+    info, bad, A = _singular_stand_in("inv_ex", A)
+    if check_errors:
+        _raise_info("inv_ex", info, "the diagonal element {i} is zero: the matrix is singular")
+    Y = inv(A)
+    if bad.any():
+        Y = ops.where(Tensor(bad), np.nan, Y)
+    return InvEx(Y, Tensor(info))
+
+
+def solve_ex(A, B, *, left: bool = True, check_errors: bool = False) -> SolveEx:
+    """(result, info) of solve: info > 0 where A is singular (the result is then NaN), raising
+    only with check_errors."""
+    A = _square("solve_ex", A)
+    info, bad, A2 = _singular_stand_in("solve_ex", A)
+    if check_errors:
+        _raise_info("solve_ex", info, "the diagonal element {i} is zero: the matrix is singular")
+    X = solve(A2, B, left=left)
+    if bad.any():  # a vector result (B a batch of vectors) has one dim less than A
+        X = ops.where(Tensor(bad[..., 0] if X.ndim < A.ndim else bad), np.nan, X)
+    return SolveEx(X, Tensor(info))
+
+
+def householder_product(A, tau) -> Tensor:
+    """The first n columns of H_1 ... H_k, H_i = I - tau_i v_i v_i^T with v_i the i-th column
+    of A below the diagonal and a 1 on it (torch.linalg.householder_product, LAPACK's orgqr);
+    differentiable in A and tau."""
+    A = _matrices("householder_product", A)
+    tau = ops._float_only("linalg.householder_product", tau)
+    m, n = A.shape[-2:]
+    k = tau.shape[-1] if tau.ndim else -1
+    if m < n or n < k or tau.ndim != A.ndim - 1 or tau.shape[:-1] != A.shape[:-2]:
+        raise ValueError(
+            f"linalg.householder_product: needs A (..., m, n) with m >= n and tau (..., k) with "
+            f"k <= n and A's batch dims, got A {A.shape} and tau {tau.shape}"
+        )
+    if tau.dtype != A.dtype:
+        raise TypeError(
+            f"linalg.householder_product: tau ({tau.dtype}) must be A's dtype ({A.dtype})"
+        )
+    V = ops.add(ops.tril(A[..., :, :k], -1), Tensor(np.eye(m, k, dtype=A.dtype)))
+    Q = Tensor(np.broadcast_to(np.eye(m, n, dtype=A.dtype), A.shape).copy())
+    for i in reversed(range(k)):  # Q <- H_i Q = Q - tau_i v_i (v_i^T Q)
+        v = V[..., :, i : i + 1]
+        t = ops.reshape(tau[..., i], tuple(tau.shape[:-1]) + (1, 1))
+        Q = ops.sub(Q, ops.mul(t, ops.matmul(v, ops.matmul(_tmT(v), Q))))
+    return Q
+
+
+# ---- LDL^T with Bunch-Kaufman pivoting (LAPACK sytrf / sytrs; no gradient, as torch) ---------
+
+_BK_ALPHA = (1 + 17**0.5) / 8  # Bunch-Kaufman's growth bound
+
+
+def _ldl_one(A):
+    """LAPACK dsytf2 on the lower triangle of one symmetric matrix: (LD, 1-based pivots with
+    2 x 2 blocks as negative pairs, info = first zero pivot or 0)."""
+    A = np.array(A, copy=True)
+    n = A.shape[0]
+    piv = np.zeros(n, np.int32)
+    info, k = 0, 0
+    while k < n:
+        kstep, absakk = 1, abs(A[k, k])
+        imax = k + 1 + int(np.argmax(np.abs(A[k + 1 :, k]))) if k < n - 1 else k
+        colmax = abs(A[imax, k]) if k < n - 1 else 0.0
+        if builtins.max(absakk, colmax) == 0 or np.isnan(absakk):
+            info, kp = info or k + 1, k
+        else:
+            kp = k
+            if absakk < _BK_ALPHA * colmax:  # look at row imax for the largest off-diagonal
+                rowmax = np.abs(A[imax, k:imax]).max()
+                if imax < n - 1:
+                    rowmax = builtins.max(rowmax, np.abs(A[imax + 1 :, imax]).max())
+                if absakk >= _BK_ALPHA * colmax * (colmax / rowmax):
+                    kp = k
+                elif abs(A[imax, imax]) >= _BK_ALPHA * rowmax:
+                    kp = imax
+                else:
+                    kp, kstep = imax, 2
+            kk = k + kstep - 1
+            if kp != kk:  # swap rows and columns kk and kp of the trailing lower triangle
+                A[kp + 1 :, [kk, kp]] = A[kp + 1 :, [kp, kk]]
+                t = A[kk + 1 : kp, kk].copy()
+                A[kk + 1 : kp, kk] = A[kp, kk + 1 : kp]
+                A[kp, kk + 1 : kp] = t
+                A[[kk, kp], [kk, kp]] = A[[kp, kk], [kp, kk]]
+                if kstep == 2:
+                    A[[k + 1, kp], k] = A[[kp, k + 1], k]
+            if kstep == 1 and k < n - 1:
+                x = A[k + 1 :, k].copy()
+                d11 = 1 / A[k, k]
+                A[k + 1 :, k + 1 :] -= np.outer(x, d11 * x)  # (dsyr's order)
+                A[k + 1 :, k] = x * d11
+            elif kstep == 2 and k < n - 2:
+                d21 = A[k + 1, k]
+                d11, d22 = A[k + 1, k + 1] / d21, A[k, k] / d21
+                d21 = 1 / (d11 * d22 - 1) / d21
+                a0, a1 = A[k + 2 :, k].copy(), A[k + 2 :, k + 1].copy()
+                w0, w1 = d21 * (d11 * a0 - a1), d21 * (d22 * a1 - a0)
+                A[k + 2 :, k + 2 :] = A[k + 2 :, k + 2 :] - np.outer(a0, w0) - np.outer(a1, w1)
+                A[k + 2 :, k], A[k + 2 :, k + 1] = w0, w1
+        piv[k : k + kstep] = kp + 1 if kstep == 1 else -(kp + 1)
+        k += kstep
+    return np.tril(A), piv, info
+
+
+LDLFactor = namedtuple("LDLFactor", ["LD", "pivots"])
+LDLFactorEx = namedtuple("LDLFactorEx", ["LD", "pivots", "info"])
+
+
+def ldl_factor_ex(A, *, hermitian: bool = False, check_errors: bool = False) -> LDLFactorEx:
+    """(LD, pivots, info): A = P L D L^T P^T for symmetric A (its lower triangle is read) by
+    Bunch-Kaufman pivoting, in LAPACK sytrf's compact form (D's 1 x 1 and 2 x 2 blocks on and
+    below the diagonal, L's multipliers beneath, pivots 1-based and negative for 2 x 2
+    blocks); info > 0 the first zero pivot (an error only with check_errors). No gradient."""
+    A = _square("ldl_factor_ex", A)
+    flat = A.data.reshape(-1, *A.shape[-2:])
+    parts = [_ldl_one(a) for a in flat]
+    LD = np.stack([p[0] for p in parts]).reshape(A.shape) if parts else np.zeros(A.shape, A.dtype)
+    piv = np.array([p[1] for p in parts], np.int32).reshape(A.shape[:-1])
+    info = np.array([p[2] for p in parts], np.int32).reshape(A.shape[:-2])
+    if check_errors:
+        _raise_info("ldl_factor_ex", info, "the diagonal element {i} is zero: A is singular")
+    return LDLFactorEx(Tensor(LD.astype(A.dtype, copy=False)), Tensor(piv), Tensor(info))
+
+
+def ldl_factor(A, *, hermitian: bool = False) -> LDLFactor:
+    """(LD, pivots) of ldl_factor_ex; LinAlgError for singular A (as torch, which raises)."""
+    LD, piv, _ = ldl_factor_ex(A, hermitian=hermitian, check_errors=True)
+    return LDLFactor(LD, piv)
+
+
+def _ldl_solve_one(LD, piv, B):
+    """LAPACK dsytrs (lower): X with A X = B from one matrix's ldl_factor."""
+    X, n = np.array(B, copy=True), LD.shape[0]
+    k = 0
+    while k < n:  # L D Y = B
+        kp = abs(int(piv[k])) - 1
+        if piv[k] > 0:
+            X[[k, kp]] = X[[kp, k]]
+            X[k + 1 :] -= np.outer(LD[k + 1 :, k], X[k])
+            X[k] /= LD[k, k]
+            k += 1
+        else:
+            X[[k + 1, kp]] = X[[kp, k + 1]]
+            X[k + 2 :] -= np.outer(LD[k + 2 :, k], X[k]) + np.outer(LD[k + 2 :, k + 1], X[k + 1])
+            d = LD[k + 1, k]
+            a0, a1 = LD[k, k] / d, LD[k + 1, k + 1] / d
+            b0, b1 = X[k] / d, X[k + 1] / d
+            denom = a0 * a1 - 1
+            X[k], X[k + 1] = (a1 * b0 - b1) / denom, (a0 * b1 - b0) / denom
+            k += 2
+    k = n - 1
+    while k >= 0:  # L^T X = Y
+        kp = abs(int(piv[k])) - 1
+        X[k] -= LD[k + 1 :, k] @ X[k + 1 :]
+        if piv[k] < 0:
+            X[k - 1] -= LD[k + 1 :, k - 1] @ X[k + 1 :]
+        X[[k, kp]] = X[[kp, k]]
+        k -= 1 if piv[k] > 0 else 2
+    return X
+
+
+def ldl_solve(LD, pivots, B, *, hermitian: bool = False) -> Tensor:  # noqa: N803
+    """X with A X = B from ldl_factor's (LD, pivots) (LAPACK sytrs); no gradient (as torch)."""
+    F = _square("ldl_solve", LD)
+    piv = np.asarray(pivots.data if isinstance(pivots, Tensor) else pivots)
+    if piv.dtype.kind not in "iu":
+        raise TypeError(f"linalg.ldl_solve: pivots must be an integer tensor, got {piv.dtype}")
+    if piv.shape != F.shape[:-1]:
+        raise ValueError(f"linalg.ldl_solve: pivots {piv.shape} do not fit LD {F.shape}")
+    n = F.shape[-1]
+    if piv.size and (np.abs(piv).min() < 1 or np.abs(piv).max() > n):
+        raise ValueError(f"linalg.ldl_solve: pivots must be between 1 and {n} in absolute value")
+    B = ops._float_only("linalg.ldl_solve", B)
+    if B.dtype != F.dtype or B.ndim < 2 or B.shape[-2] != n:
+        raise ValueError(f"linalg.ldl_solve: LD {F.shape} and B ({B.dtype}, {B.shape}) do not fit")
+    batch = np.broadcast_shapes(F.shape[:-2], B.shape[:-2])
+    Fb = np.broadcast_to(F.data, batch + F.shape[-2:]).reshape(-1, n, n)
+    Pb = np.broadcast_to(piv, batch + (n,)).reshape(-1, n)
+    Bb = np.broadcast_to(B.data, batch + B.shape[-2:]).reshape(-1, *B.shape[-2:])
+    with np.errstate(all="ignore"):  # a singular A: inf / NaN, as LAPACK
+        X = [_ldl_solve_one(f, p, b) for f, p, b in zip(Fb, Pb, Bb)]
+    return Tensor(np.array(X, F.dtype).reshape(batch + B.shape[-2:]))
+
+
 def diagonal(A, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
     return ops.diagonal(A, offset, dim1, dim2)
 
@@ -742,8 +1190,10 @@ matmul = ops.matmul
 
 
 __all__ = [
-    "LinAlgError", "cholesky", "cond", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv",
-    "lstsq", "matmul", "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot",
-    "norm", "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "tensorinv",
+    "LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eigh",
+    "eigvalsh", "householder_product", "inv", "inv_ex", "ldl_factor", "ldl_factor_ex",
+    "ldl_solve", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "lu_unpack", "matmul",
+    "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr",
+    "slogdet", "solve", "solve_ex", "solve_triangular", "svd", "svdvals", "tensorinv",
     "tensorsolve", "vander", "vecdot", "vector_norm",
 ]  # fmt: skip

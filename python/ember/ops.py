@@ -5113,6 +5113,11 @@ def inverse(A) -> Tensor:
     return _linalg.inv(A)
 
 
+def lu_unpack(LU_data, LU_pivots, unpack_data: bool = True, unpack_pivots: bool = True):  # noqa: N803
+    """(P, L, U) from linalg.lu_factor's packed LU and pivots (torch.lu_unpack)."""
+    return _linalg.lu_unpack(LU_data, LU_pivots, unpack_data, unpack_pivots)
+
+
 def slogdet(A):
     return _linalg.slogdet(A)
 
