@@ -94,6 +94,14 @@ MORE = {
         lambda L, x, w: _then(lambda y: y.__setitem__((0, 0), 5.0), lambda y: y * w)(x.tanh()),
         lambda L, x, w: L.where(L.tensor([[True, False, False], [False] * 3]), 5.0, x.tanh()) * w,
     ),
+    "index assignment into softmax's saved output": (
+        lambda L, x, w: _then(lambda p: p.__setitem__((0, 0), 0.0), lambda p: p * w)(
+            L.softmax(x, -1)
+        ),
+        lambda L, x, w: (
+            L.where(L.tensor([[True, False, False], [False] * 3]), 0.0, L.softmax(x, -1)) * w
+        ),  # fmt: skip
+    ),
     "x.mul_(x)": (
         lambda L, x, w: _then(lambda h: h.mul_(h), lambda h: h)(x * w),
         lambda L, x, w: (x * w) * (x * w),
