@@ -162,3 +162,24 @@ def test_as_strided_in_place_and_unsafe_views():
     h.as_strided_((3,), (2,))  # a graph tensor: recorded, the gradient reaches the viewed ones
     h.sum().backward()
     np.testing.assert_array_equal(w.grad.numpy(), [2, 0, 2, 0, 2, 0])
+
+
+def test_assigning_a_tensor_to_a_parameters_data_as_torch():
+    torch = pytest.importorskip("torch")
+    w = np.arange(6.0, dtype=np.float32).reshape(3, 2)
+
+    def run(lib):
+        layer = lib.nn.Linear(2, 3)
+        layer.weight.data = lib.tensor(w)  # weight surgery, as torch code writes it
+        layer.bias.data = lib.zeros(3)
+        out = layer(lib.ones(1, 2))
+        out.sum().backward()
+        return out.detach().numpy(), layer.weight.grad.numpy(), layer.weight.requires_grad
+
+    (eo, eg, er), (to, tg, tr) = run(ember), run(torch)
+    np.testing.assert_array_equal(eo, to)
+    np.testing.assert_array_equal(eg, tg)
+    assert er and tr
+    p = ember.nn.Parameter(ember.zeros(2))
+    p.data = np.ones(4, np.float32)  # an array, of another shape, as torch allows
+    assert isinstance(p.data, np.ndarray) and p.shape == (4,)

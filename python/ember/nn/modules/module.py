@@ -45,6 +45,19 @@ class Parameter(Tensor):
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 
+    # ``layer.weight.data = new_values`` (weight surgery, loading by hand) is common torch code:
+    # a parameter's .data takes a Tensor's array (or any array) instead of storing the Tensor.
+    @property
+    def data(self) -> np.ndarray:
+        return _ARRAY_SLOT.__get__(self)
+
+    @data.setter
+    def data(self, value) -> None:
+        _ARRAY_SLOT.__set__(self, value.data if isinstance(value, Tensor) else np.asarray(value))
+
+
+_ARRAY_SLOT = Tensor.__dict__["data"]  # the slot Tensor keeps its array in
+
 
 class Buffer(Tensor):
     """A Tensor that a Module registers as a buffer when assigned to an attribute, as
