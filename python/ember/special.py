@@ -612,6 +612,12 @@ def _recurrence(kind: int, x, n, first):
     return _C.poly_recurrence(x, first, np.ascontiguousarray(n, np.int64), kind).reshape(shape)
 
 
+def _unless(n, replaced):
+    """The degrees to run the recurrence to: none where another formula gives the value (a
+    degree of 1e9 there would loop for seconds for nothing)."""
+    return np.where(replaced, 0, n)
+
+
 def _chebyshev(kind, x, n, *, shifted):
     """T, U, V, W (shifted: of 2x - 1) by the recurrence, by the trigonometric forms for large
     n inside (-1, 1), with torch's values at the ends and 0 for n < 0."""
@@ -645,10 +651,11 @@ def _chebyshev(kind, x, n, *, shifted):
         trig = sin((nf + 0.5) * th) / sin(th / 2)
         trig = np.where(h != 1, trig, np.where(y > 0, 2 * nf + 1, np.where(even, 1, -1)))
         at_p1, at_m1 = 2 * nf + 1, np.where(even, 1, -1)
-    rec = _recurrence(0, y, n, first)
-    v = np.where(n == 0, one, np.where(n == 1, first, rec))
-    v = np.where((n > big) & (np.abs(y) < 1), trig, v)
     ends = (x == 1, x == 0) if shifted else (y == 1, y == -1)
+    by_trig = (n > big) & (np.abs(y) < 1)
+    rec = _recurrence(0, y, _unless(n, by_trig | ends[0] | ends[1]), first)
+    v = np.where(n == 0, one, np.where(n == 1, first, rec))
+    v = np.where(by_trig, trig, v)
     v = np.where(ends[1], at_m1, v)
     v = np.where(ends[0], at_p1, v)
     return np.where(n < 0, 0, v)
@@ -657,9 +664,9 @@ def _chebyshev(kind, x, n, *, shifted):
 def _hermite(x, n, physicists):
     one = np.ones_like(x)
     first = x + x if physicists else x.copy()
-    rec = _recurrence(1 if physicists else 2, x, n, first)
-    v = np.where(n == 0, one, np.where(n == 1, first, rec))
     limit = 128 if x.dtype == np.float32 else 512  # torch's cut-off: NaN beyond
+    rec = _recurrence(1 if physicists else 2, x, _unless(n, n > limit), first)
+    v = np.where(n == 0, one, np.where(n == 1, first, rec))
     return np.where(n < 0, 0, np.where(n > limit, np.nan, v))
 
 
@@ -667,14 +674,15 @@ def _laguerre(x, n):
     one = np.ones_like(x)
     first = 1 - x
 
-    v = np.where(n == 0, one, np.where(n == 1, first, _recurrence(3, x, n, first)))
+    rec = _recurrence(3, x, _unless(n, x == 0), first)
+    v = np.where(n == 0, one, np.where(n == 1, first, rec))
     return np.where(n < 0, 0, np.where(x == 0, one, v))
 
 
 def _legendre(x, n):
     one = np.ones_like(x)
 
-    v = np.where(n == 0, one, np.where(n == 1, x, _recurrence(4, x, n, x)))
+    v = np.where(n == 0, one, np.where(n == 1, x, _recurrence(4, x, _unless(n, np.abs(x) == 1), x)))
     v = np.where(np.abs(x) == 1, np.where((x > 0) | (n % 2 == 0), 1, -1), v)
     return np.where(n < 0, 0, v)
 
