@@ -672,14 +672,15 @@ class Tensor:
         )
 
     def _records(self, other) -> bool:
-        """Whether self op= other is a graph op (rebound out of place, not written)."""
+        """Whether self op= other is a graph op (recorded by ember/_inplace.py's write)."""
         graph = self._ctx is not None or (isinstance(other, Tensor) and other._requires_grad)
         return graph and is_grad_enabled()
 
     def _needs_record(self, other, rebind: bool) -> bool:
-        """Whether an in-place update of self by other must be recorded in the graph. Refused
-        for leaves that require grad (as PyTorch), and for named methods (x.add_(y)), whose
-        caller keeps the old tensor: refusing beats silently dropping gradients."""
+        """Whether an in-place update of self by other must be recorded in the graph. A leaf
+        that requires grad is refused (as PyTorch). Named methods (x.add_(y)) get here only
+        when nothing is recorded (ember/_inplace.py records the others before calling them),
+        except those with no gradient (apply_, map_), which are refused on graph tensors."""
         if not self.data.flags.writeable and not (rebind and self._records(other)):
             raise self._read_only()
         if not is_grad_enabled():
@@ -692,8 +693,8 @@ class Tensor:
         record = self._records(other)
         if record and not rebind:
             raise RuntimeError(
-                "in-place methods on tensors in the autograd graph are not supported; "
-                "use the out-of-place op (x = x + y) or `x += y`"
+                "this in-place method has no gradient, so it cannot write into a tensor in "
+                "the autograd graph: detach() or clone() the tensor first"
             )
         return record
 
@@ -736,8 +737,8 @@ class Tensor:
         np.copyto(d, values, casting="same_kind")
         return self
 
-    # PyTorch's named in-place methods (EMA weights, hand-written optimiser steps, init): for
-    # tensors outside the graph, under no_grad or not requiring grad.
+    # PyTorch's named in-place methods as NumPy writes (EMA weights, hand-written optimiser
+    # steps, init); ember/_inplace.py wraps each to record it when autograd must.
     def add_(self, other, *, alpha=1) -> Tensor:
         scaled = other if alpha == 1 else other * alpha
         return self._inplace(np.add, scaled, rebind=False)
