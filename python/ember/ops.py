@@ -878,9 +878,9 @@ _UNARY = {  # name: (f, derivative as a function of x and y = f(x))
     ),
     "i1": (lambda x: _special("i1", x), lambda x, y: _i1_grad(x, y)),
     "exp2": (np.exp2, lambda x, y: y * float(np.log(2))),
-    "frac": (lambda x: x - np.trunc(x), lambda x, y: np.ones_like(x)),
-    "deg2rad": (np.deg2rad, lambda x, y: np.full_like(x, np.pi / 180)),
-    "rad2deg": (np.rad2deg, lambda x, y: np.full_like(x, 180 / np.pi)),
+    "frac": (lambda x: x - np.trunc(x), lambda x, y: np.ones_like(y)),
+    "deg2rad": (np.deg2rad, lambda x, y: np.full_like(y, np.pi / 180)),
+    "rad2deg": (np.rad2deg, lambda x, y: np.full_like(y, 180 / np.pi)),
     "asinh": (np.arcsinh, lambda x, y: 1 / np.sqrt(x * x + 1)),
     "acosh": (np.arccosh, lambda x, y: 1 / np.sqrt(x * x - 1)),
     "atanh": (np.arctanh, lambda x, y: 1 / (1 - x * x)),
@@ -2455,7 +2455,8 @@ def repeat(x, *sizes) -> Tensor:
     lead = len(sizes) - x.ndim
     base = reshape(x, (1,) * lead + x.shape)
     expanded = expand(_unsqueeze_all(base), _interleave(sizes, base.shape))
-    return reshape(expanded, tuple(s * d for s, d in zip(sizes, base.shape)))
+    out = reshape(expanded, tuple(s * d for s, d in zip(sizes, base.shape)))
+    return clone(out) if builtins.all(s == 1 for s in sizes) else out  # always a copy (torch)
 
 
 def _unsqueeze_all(x):
@@ -2493,7 +2494,9 @@ class Elementwise(Function):
     @staticmethod
     def forward(ctx, x, f, df):
         y = _quiet_all(f, x)
-        ctx.save_for_backward(x, y)
+        # where the derivative reads only y, x is not kept, as torch keeps only the result:
+        # writing into x in place afterwards leaves the backward valid
+        ctx.save_for_backward(_shape_only(x) if df in _FROM_OUTPUT else x, y)
         ctx.df = df
         return y
 
@@ -2576,6 +2579,11 @@ sinh, cosh = _smooth("sinh"), _smooth("cosh")
 asin, acos, atan = _smooth("asin"), _smooth("acos"), _smooth("atan")
 
 _DF_NAME = {df: name for name, (_, df) in (_UNARY | _SMOOTH).items()}
+_FROM_OUTPUT = {  # the derivatives that read only y = f(x)
+    (_UNARY | _SMOOTH)[name][1]
+    for name in ("tan", "expm1", "rsqrt", "reciprocal", "exp2", "erfinv", "frac", "deg2rad")
+    + ("rad2deg",)
+}
 _LN2, _LN10 = math.log(2), math.log(10)
 
 
@@ -2607,14 +2615,14 @@ _DF_GRAPH = {  # Elementwise's derivatives in Tensor ops, for create_graph: name
     "asinh": lambda x, y: rsqrt(x * x + 1),
     "acosh": lambda x, y: rsqrt(x * x - 1),
     "atanh": lambda x, y: 1 / (1 - x * x),
-    "frac": lambda x, y: _graph.constant(np.ones_like(x.data)),
+    "frac": lambda x, y: _graph.constant(np.ones_like(y.data)),
     "lgamma": lambda x, y: digamma(x),
     "digamma": lambda x, y: polygamma(1, x),
     "i0": lambda x, y: _i1(x),
     "i1": lambda x, y: _masked(x == 0, 0.5, lambda t: i0(t) - _i1(t) / t, x),
     "sinc": lambda x, y: _masked(x * x * np.pi == 0, 0.0, _sinc_graph, x),
-    "deg2rad": lambda x, y: _graph.constant(np.full_like(x.data, np.pi / 180)),
-    "rad2deg": lambda x, y: _graph.constant(np.full_like(x.data, 180 / np.pi)),
+    "deg2rad": lambda x, y: _graph.constant(np.full_like(y.data, np.pi / 180)),
+    "rad2deg": lambda x, y: _graph.constant(np.full_like(y.data, 180 / np.pi)),
 }
 
 
@@ -2981,7 +2989,7 @@ def flip(x, dims) -> Tensor:
     x = _tensor_operand(x)
     axes = _axes(dims, x.ndim, "flip")
     index = tuple(slice(None, None, -1) if d in axes else slice(None) for d in range(x.ndim))
-    return getitem(x, index)
+    return clone(getitem(x, index))  # a copy, as torch's: writing into it leaves x alone
 
 
 def index_select(x, dim: int, index) -> Tensor:
@@ -3419,7 +3427,7 @@ def rot90(x, k: int = 1, dims=(0, 1)) -> Tensor:
         raise ValueError(f"rot90: dims {tuple(dims)} must differ")
     k %= 4
     if k == 0:
-        return getitem(x, ...)
+        return clone(x)
     if k == 2:
         return flip(x, (d0, d1))
     if k == 1:
@@ -4021,7 +4029,9 @@ class Diagonal(Function):
     @staticmethod
     def forward(ctx, x, offset, d1, d2):
         ctx.meta = (x.shape, offset, d1, d2)
-        return np.diagonal(x, offset, d1, d2).copy()
+        d = np.diagonal(x, offset, d1, d2)  # a view, as torch's: x.diagonal().zero_() writes x
+        d.flags.writeable = x.flags.writeable  # (NumPy makes it read-only by default)
+        return d
 
     @staticmethod
     def backward(ctx, g):
@@ -4084,7 +4094,7 @@ def diag(x, diagonal: int = 0) -> Tensor:
     if x.ndim == 1:
         return diag_embed(x, diagonal, 0, 1)
     if x.ndim == 2:
-        return Diagonal.apply(x, int(diagonal), 0, 1)
+        return clone(Diagonal.apply(x, int(diagonal), 0, 1))  # a copy, as torch.diag
     raise ValueError(f"diag: supports 1-D or 2-D tensors, got shape {x.shape}")
 
 

@@ -137,6 +137,10 @@ class Size(tuple):
         return Size(tuple.__add__(self, other))
 
 
+def _is_dtype(a) -> bool:
+    return isinstance(a, np.dtype) or (isinstance(a, type) and issubclass(a, np.generic))
+
+
 class Tensor:
     """An n-dimensional array with automatic differentiation.
 
@@ -591,6 +595,10 @@ class Tensor:
         return _ops.div(self, other)
 
     def __rtruediv__(self, other):
+        if isinstance(other, int | float) and self.data.dtype.kind in "fiub":
+            # torch's number / tensor: reciprocal times the number (its rounding, and the
+            # backward keeps only the result, not self)
+            return _ops.mul(_ops.reciprocal(self), other)
         return _ops.div(other, self)
 
     def __floordiv__(self, other):
@@ -1150,9 +1158,14 @@ class Tensor:
     def reshape(self, *shape):
         return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
 
-    def view(self, *shape):
+    def view(self, *shape, dtype=None):
         """The same data in another shape. As torch's, it never copies: a shape the strides
-        cannot give (a transposed tensor flattened) raises; use reshape() there."""
+        cannot give (a transposed tensor flattened) raises; use reshape() there.
+        ``view(dtype)`` reinterprets the bytes instead (not differentiable, as torch's)."""
+        if dtype is not None and not shape:
+            shape = (dtype,)
+        if len(shape) == 1 and _is_dtype(shape[0]):
+            return self._view_as_dtype(np.dtype(shape[0]))
         out = _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
         # (a C-contiguous array always reshapes to a view: no memory check needed)
         d = self.data
@@ -1162,6 +1175,21 @@ class Tensor:
                 f"tensor of shape {self.shape} (it would need a copy); use .reshape(...) instead"
             )
         return out
+
+    def _view_as_dtype(self, dt: np.dtype):
+        d = self.data
+        if dt.itemsize != d.dtype.itemsize:  # the last dim grows or shrinks: torch's rules
+            why = f"to view {d.dtype} as {dt} (different element sizes)"
+            if d.ndim == 0:
+                raise RuntimeError(f"view: a 0-d tensor has no last dim to resize {why}")
+            if d.strides[-1] != d.dtype.itemsize:
+                raise RuntimeError(f"view: the last dim must have stride 1 {why}")
+            if (d.shape[-1] * d.dtype.itemsize) % dt.itemsize:
+                raise RuntimeError(
+                    f"view: size {d.shape[-1]} of the last dim must be divisible by "
+                    f"{dt.itemsize // d.dtype.itemsize} {why}"
+                )
+        return Tensor(d.view(dt))
 
     def transpose(self, dim0: int, dim1: int):
         return _ops.transpose(self, dim0, dim1)

@@ -200,10 +200,11 @@ def linear(input, weight, bias=None) -> Tensor:
 
 class Activation(Function):
     """One fused C++ pass each way for every pointwise activation. Backward reads the forward
-    input x (relu, leaky_relu, elu, gelu, softplus, silu, mish, hardswish, hardtanh,
-    hardsigmoid, logsigmoid) or output y (sigmoid, tanh)."""
+    input x (leaky_relu, elu, gelu, softplus, silu, mish, hardswish, hardtanh, hardsigmoid,
+    logsigmoid) or output y (sigmoid, tanh, and relu, whose y > 0 exactly where x > 0): what
+    torch saves, so writing in place into x after the op leaves backward as valid as torch's."""
 
-    _FROM_OUTPUT = ("sigmoid", "tanh")
+    _FROM_OUTPUT = ("sigmoid", "tanh", "relu")
     _broadcast_grad = True  # a full sum's gradient arrives unfilled: the kernel reads it once
 
     @staticmethod
