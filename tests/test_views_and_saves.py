@@ -167,3 +167,27 @@ def test_number_over_tensor_rounds_as_torch():
     got, want = 7 / ember.tensor(ints), 7 / torch.tensor(ints)
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_as_strided_of_a_contiguous_tensor_is_a_view():
+    x = ember.arange(9.0).reshape(3, 3)
+    x.as_strided((3,), (4,)).zero_()  # the diagonal, through strides
+    np.testing.assert_array_equal(x.numpy(), np.where(np.eye(3), 0.0, np.arange(9.0).reshape(3, 3)))
+    windows = x.as_strided((2, 3), (1, 1))  # overlapping windows: readable, not writable
+    np.testing.assert_array_equal(windows.numpy(), [[0, 1, 2], [1, 2, 3]])
+    with pytest.raises(RuntimeError, match="read-only"):
+        windows.add_(1.0)
+    y = x.t().as_strided((2,), (1,))  # a non-contiguous input is read in row-major order
+    np.testing.assert_array_equal(y.numpy(), [0.0, 3.0])
+
+
+def test_writing_through_as_strided_matches_torch():
+    torch = pytest.importorskip("torch")
+    grads = []
+    for m in (ember, torch):
+        leaf = m.arange(6.0, requires_grad=True)
+        h = leaf * 1.0
+        h.as_strided((2, 2), (3, 1)).mul_(m.tensor([[2.0, 3.0], [4.0, 5.0]]))
+        (h * h).sum().backward()
+        grads.append(leaf.grad.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])

@@ -3333,29 +3333,43 @@ class AsStrided(Function):
 
     @staticmethod
     def forward(ctx, x, size, stride, offset):
-        flat = np.ascontiguousarray(x).reshape(-1)
         ctx.meta = (x.shape, size, stride, offset)
-        view = np.lib.stride_tricks.as_strided(
-            flat[offset:], size, tuple(s * flat.itemsize for s in stride), writeable=False
+        if not x.flags.c_contiguous:  # a copy's elements, read in row-major order
+            return AsStrided.forward(ctx, np.ascontiguousarray(x), size, stride, offset)
+        flat = x.reshape(-1)
+        # a view, as torch's; writable unless two of its elements share memory (torch
+        # refuses writes into such overlapping windows too)
+        index = AsStrided._index(size, stride, offset).reshape(-1)
+        distinct = np.unique(index).size == index.size
+        return np.lib.stride_tricks.as_strided(
+            flat[offset:],
+            size,
+            tuple(s * flat.itemsize for s in stride),
+            writeable=distinct and x.flags.writeable,
         )
-        return view.copy()  # torch's is a view; a copy keeps overlapping windows safe to write
 
     @staticmethod
-    def backward(ctx, g):
-        shape, size, stride, offset = ctx.meta
+    def _index(size, stride, offset):
+        """The flat index each element of the view reads."""
         index = offset + builtins.sum(
             np.arange(n).reshape((-1,) + (1,) * (len(size) - d - 1)) * st
             for d, (n, st) in enumerate(zip(size, stride))
         )
+        return np.broadcast_to(index, size)
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, size, stride, offset = ctx.meta
         out = np.zeros(int(np.prod(shape)), g.dtype)
-        np.add.at(out, np.broadcast_to(index, size).reshape(-1), g.reshape(-1))
+        np.add.at(out, AsStrided._index(size, stride, offset).reshape(-1), g.reshape(-1))
         return out.reshape(shape), None, None, None
 
 
 def as_strided(input, size, stride, storage_offset: int = 0) -> Tensor:  # noqa: A002
     """The elements of ``input`` (read in row-major order) at ``storage_offset + sum(i_d *
-    stride_d)`` for each index of ``size``: sliding windows and diagonals without copies in
-    PyTorch, a copy here. A non-contiguous input is read as its contiguous copy."""
+    stride_d)`` for each index of ``size``: sliding windows and diagonals without copies. A
+    view of a contiguous input, as torch's (read-only where its elements overlap); a copy
+    of a non-contiguous one, whose elements are read in row-major order."""
     x = _tensor_operand(input)
     size, stride = _shape_arg(size, "as_strided"), _shape_arg(stride, "as_strided")
     if len(size) != len(stride):
