@@ -1,23 +1,29 @@
 """Devices, for code written for PyTorch: ember runs on the CPU, so ``"cpu"`` (or
-``ember.device("cpu")``) is accepted wherever PyTorch takes a device and changes nothing; any
-other device is refused with a clear error rather than ignored."""
+``ember.device("cpu")``) is accepted wherever PyTorch takes a device and changes nothing. The
+``"meta"`` device holds shapes without data, as torch's: a meta tensor's array is a read-only
+broadcast of one NaN (no memory per element), so ``copy.deepcopy(model).to("meta")`` as the
+skeleton of ``functional_call`` costs nothing. Ops on meta tensors compute on those NaNs
+(torch's give meta results). Any other device is refused with a clear error."""
 
 from __future__ import annotations
 
+import numpy as np
+
 
 class device:  # noqa: N801  (PyTorch's name)
-    """``ember.device("cpu")``: the one device ember has. Compares equal to ``"cpu"``."""
+    """``ember.device("cpu")``, the device ember computes on, or ``"meta"`` (shapes only).
+    Compares equal to its name."""
 
     __slots__ = ("type", "index")
 
     def __init__(self, type="cpu", index: int | None = None):  # noqa: A002
         spec = type.type if isinstance(type, device) else str(type)
         kind, _, idx = spec.partition(":")
-        if kind != "cpu":
+        if kind not in ("cpu", "meta"):
             raise RuntimeError(
                 f"ember runs on the CPU only; device {spec!r} is not available (use 'cpu')"
             )
-        self.type = "cpu"
+        self.type = kind
         self.index = index if index is not None else (int(idx) if idx else None)
 
     def __eq__(self, other) -> bool:
@@ -37,6 +43,30 @@ class device:  # noqa: N801  (PyTorch's name)
 
 
 CPU = device("cpu")
+META = device("meta")
+_META_VALUES: dict = {}  # dtype -> the one 0-d array every meta tensor of that dtype views
+
+
+def is_meta_device(d) -> bool:
+    return d is not None and device(d).type == "meta"
+
+
+def meta_array(shape, dtype) -> np.ndarray:
+    """A shape-only array: every element is the same read-only NaN (0 for integer dtypes)."""
+    dtype = np.dtype(dtype)
+    one = _META_VALUES.get(dtype)
+    if one is None:
+        one = _META_VALUES[dtype] = np.full((), np.nan if dtype.kind in "fc" else 0, dtype)
+    return np.broadcast_to(one, tuple(shape))
+
+
+def is_meta(a: np.ndarray) -> bool:
+    one = _META_VALUES.get(a.dtype)
+    return (
+        one is not None
+        and not any(a.strides)
+        and a.__array_interface__["data"][0] == one.__array_interface__["data"][0]
+    )
 
 
 def is_device(x) -> bool:
@@ -48,14 +78,19 @@ def is_device(x) -> bool:
 
 
 def check(d) -> None:
-    """Accept None or the CPU; refuse every other device (RuntimeError)."""
+    """Accept None, the CPU or meta; refuse every other device (RuntimeError)."""
     if d is not None:
         device(d)
 
 
 def parse_to(args, dtype=None, device_=None):
     """The dtype named by ``to(*args, dtype=, device=)`` (None: keep), after checking any
-    device named is the CPU. A Tensor argument means its dtype, as in PyTorch."""
+    device named is the CPU or meta. A Tensor argument means its dtype, as in PyTorch."""
+    return parse_to_device(args, dtype, device_)[0]
+
+
+def parse_to_device(args, dtype=None, device_=None):
+    """(dtype, device) named by ``to(*args, dtype=, device=)``; None where not named."""
     from ember.tensor import Tensor
 
     check(device_)
@@ -64,14 +99,17 @@ def parse_to(args, dtype=None, device_=None):
             dtype = a.dtype
         elif is_device(a):
             check(a)
+            device_ = a
         elif a is not None:
             dtype = a
-    return dtype
+    return dtype, (None if device_ is None else device(device_))
 
 
 def set_default_device(d) -> None:
     """PyTorch's ``set_default_device``: the CPU (or None) is accepted and changes nothing;
     any other device is refused."""
+    if is_meta_device(d):
+        raise RuntimeError("set_default_device: ember's default device is always the CPU")
     check(d)
 
 

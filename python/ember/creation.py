@@ -36,14 +36,14 @@ def _takes_device(fn):
 
     @functools.wraps(fn)
     def factory(*args, device=None, layout=None, pin_memory=False, **kwargs):
-        if device is not None:
-            _device.check(device)
         if layout is not None:
             _layout.check_layout(layout, fn.__name__)
         if sizes and "size" in kwargs:
             if args:
                 raise TypeError(f"{fn.__name__}() got multiple values for argument 'size'")
             args = (kwargs.pop("size"),)
+        if device is not None and _device.is_meta_device(device):  # (made, then dropped)
+            return fn(*args, **kwargs).to("meta")
         return fn(*args, **kwargs)
 
     return factory

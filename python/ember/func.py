@@ -30,7 +30,7 @@ from ember.tensor import Tensor
 
 __all__ = [
     "functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "vjp",
-    "vmap",
+    "vmap", "stack_module_state",
 ]  # fmt: skip
 
 
@@ -251,15 +251,20 @@ def jvp(func, primals, tangents, *, strict: bool = False, has_aux: bool = False)
 
 
 def jacrev(func, argnums=0, *, has_aux: bool = False, chunk_size=None):
-    """``jacrev(f)(*args)``: the Jacobian of ``f`` (a tensor, or a tuple of tensors) with
-    respect to ``args[argnums]``, of shape ``output.shape + input.shape``."""
+    """``jacrev(f)(*args)``: the Jacobian of ``f`` (a tensor, or a pytree of tensors) with
+    respect to ``args[argnums]``, of shape ``output.shape + input.shape``; an argument that is
+    a pytree (a dict of parameters) gets a Jacobian of the same structure."""
 
     def wrapper(*args, **kwargs):
         nums = _argnums(argnums, len(args), "jacrev")
         args = list(args)
-        nested = _nested(args[n] for n in nums)
-        for n in nums:
-            args[n] = _leaf(args[n], "jacrev")
+        flat = [_flatten(args[n]) for n in nums]
+        nested = _nested(x for f in flat for x in f[0])
+        wrt = []
+        for n, (leaves, spec) in zip(nums, flat):
+            leaves = [_leaf(x, "jacrev") for x in leaves]
+            args[n] = _unflatten(leaves, spec)
+            wrt += leaves
         with enable_grad():
             out = func(*args, **kwargs)
             aux = None
@@ -270,26 +275,31 @@ def jacrev(func, argnums=0, *, has_aux: bool = False, chunk_size=None):
             for o in outs:
                 if not isinstance(o, Tensor):
                     raise TypeError(f"jacrev: f must return tensors, got {type(o).__name__}")
-                rows = [[] for _ in nums]
-                flat = o.reshape(-1)
-                for k in range(flat.numel()):
-                    wrt = [args[n] for n in nums]
-                    for j, g in enumerate(_gradients(flat[k], wrt, create_graph=nested)):
+                rows = [[] for _ in wrt]
+                flat_o = o.reshape(-1)
+                for k in range(flat_o.numel()):
+                    for j, g in enumerate(_gradients(flat_o[k], wrt, create_graph=nested)):
                         rows[j].append(g)
-                jac = []
-                for j, n in enumerate(nums):
-                    shape = tuple(o.shape) + tuple(args[n].shape)
-                    if not rows[j]:
-                        jac.append(Tensor(np.zeros(shape, args[n].dtype)))
-                    elif nested:  # recorded: a transform around this one differentiates it
-                        jac.append(stack(rows[j]).reshape(shape))
-                    else:
-                        jac.append(Tensor(np.stack([r.data for r in rows[j]]).reshape(shape)))
-                blocks.append(jac[0] if isinstance(argnums, int) else tuple(jac))
+                jac = [_jacobian(r, tuple(o.shape) + tuple(x.shape), x, nested)
+                       for r, x in zip(rows, wrt)]  # fmt: skip
+                per_arg, i = [], 0
+                for leaves, arg_spec in flat:
+                    per_arg.append(_unflatten(jac[i : i + len(leaves)], arg_spec))
+                    i += len(leaves)
+                blocks.append(per_arg[0] if isinstance(argnums, int) else tuple(per_arg))
         result = _unflatten(blocks, spec)
         return (result, aux) if has_aux else result
 
     return wrapper
+
+
+def _jacobian(rows: list, shape: tuple, x: Tensor, nested: bool) -> Tensor:
+    """The gradient rows of one output with respect to x, as one tensor of ``shape``."""
+    if not rows:
+        return Tensor(np.zeros(shape, x.dtype))
+    if nested:  # recorded: a transform around this one differentiates it
+        return stack(rows).reshape(shape)
+    return Tensor(np.stack([r.data for r in rows]).reshape(shape))
 
 
 def jacfwd(func, argnums=0, has_aux: bool = False, *, randomness: str = "error"):
@@ -400,3 +410,33 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=N
         return _unflatten(stacked, out_spec)
 
     return wrapper
+
+
+def stack_module_state(models) -> tuple[dict, dict]:
+    """(params, buffers) of same-class ``models``, each entry stacked along a new dim 0, for
+    ``vmap(functional_call)`` over an ensemble (torch.func.stack_module_state). Stacked
+    parameters are new leaves that require grad where the originals do."""
+    models = list(models)
+    if not models:
+        raise RuntimeError("stack_module_state: Expected at least one model, got 0.")
+    if len({m.training for m in models}) > 1:
+        raise RuntimeError(
+            "stack_module_state: Expected all models to have the same training/eval mode."
+        )
+    if len({type(m) for m in models}) > 1:
+        raise RuntimeError("stack_module_state: Expected all models to be of the same class.")
+
+    def stacked(named):
+        per_model = [dict(named(m)) for m in models]
+        out = {}
+        for name in per_model[0]:
+            ts = [entries[name] for entries in per_model]
+            grads = {t.requires_grad for t in ts}
+            if len(grads) > 1:
+                raise RuntimeError(
+                    f"Expected {name} from each model to have the same .requires_grad"
+                )
+            out[name] = stack(ts).detach().requires_grad_(grads.pop())
+        return out
+
+    return stacked(lambda m: m.named_parameters()), stacked(lambda m: m.named_buffers())

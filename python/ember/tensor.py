@@ -456,8 +456,12 @@ class Tensor:
         memory_format=None,
     ):
         """A cast to a dtype (``to(np.float64)``, ``to(other_tensor)``) and/or a memory format;
-        devices other than the CPU are refused ("cpu" changes nothing)."""
-        dtype = _device.parse_to(args, dtype, device)
+        "cpu" changes nothing, "meta" gives a shape-only tensor, other devices are refused."""
+        dtype, device = _device.parse_to_device(args, dtype, device)
+        if device is not None:
+            out = self._to_device(device, dtype)
+            if out is not None:
+                return out
         if dtype is None or np.dtype(dtype) == self.dtype:
             out = self.clone() if copy else self
         else:
@@ -473,12 +477,28 @@ class Tensor:
         out.data = array
         return out
 
+    def _to_device(self, device, dtype):
+        """This tensor on the meta device, or None where it stays on the CPU."""
+        if device.type == "meta":
+            dt = self.dtype if dtype is None else np.dtype(dtype)
+            return Tensor(_device.meta_array(self.shape, dt), requires_grad=self.requires_grad)
+        if self.is_meta:
+            raise NotImplementedError("Cannot copy out of meta tensor; no data!")
+        return None
+
     def cpu(self) -> Tensor:
-        return self
+        return self._to_device(_device.CPU, None) or self
 
     @property
     def device(self):
-        return _device.CPU
+        # (an array owning its memory is never meta: that test alone covers most tensors)
+        d = self.data
+        return _device.META if d.base is not None and _device.is_meta(d) else _device.CPU
+
+    @property
+    def is_meta(self) -> bool:
+        d = self.data
+        return d.base is not None and _device.is_meta(d)
 
     @property
     def is_cuda(self) -> bool:
@@ -931,7 +951,7 @@ class Tensor:
         return _layout.strided
 
     # Flags of layouts and devices ember does not have
-    is_sparse = is_sparse_csr = is_quantized = is_meta = is_mps = is_xla = is_xpu = property(
+    is_sparse = is_sparse_csr = is_quantized = is_mps = is_xla = is_xpu = property(
         lambda self: False
     )
     is_mkldnn = is_nested = is_ipu = is_maia = is_mtia = is_vulkan = property(lambda self: False)

@@ -542,8 +542,11 @@ class Module:
     def to(self, *args, dtype=None, device=None, non_blocking: bool = False, memory_format=None):
         """Cast floating-point parameters and buffers in place (the Parameter objects stay).
         Takes a dtype (``to(np.float64)``) and/or the CPU device (other devices are refused),
-        and a memory format, which torch applies to the 4-D (5-D) ones: their weights."""
-        dtype = _device.parse_to(args, dtype, device)
+        and a memory format, which torch applies to the 4-D (5-D) ones: their weights. On the
+        "meta" device they keep only their shapes (``to_empty`` gives them storage again)."""
+        dtype, device = _device.parse_to_device(args, dtype, device)
+        if device is not None and device.type == "meta":
+            self.to_empty(device="meta")
         if memory_format is not None:
             _layout.check_format(memory_format)
             for t in list(self.parameters()) + list(self.buffers()):
@@ -610,13 +613,15 @@ class Module:
 
     def to_empty(self, *, device, recurse: bool = True):
         """Give every parameter and buffer fresh, uninitialised storage of its shape and
-        dtype (PyTorch uses it after building on the meta device); only the CPU exists."""
-        _device.parse_to((), None, device)
+        dtype (PyTorch uses it after building on the meta device), or none ("meta")."""
+        meta = _device.is_meta_device(device)
         params = self.parameters(recurse) if recurse else self._parameters.values()
         buffers = self.buffers(recurse) if recurse else self._buffers.values()
         for t in [*params, *buffers]:
             if t is not None:
-                t.data = np.empty_like(t.data)
+                shape, dtype = t.data.shape, t.data.dtype
+                t.data = _device.meta_array(shape, dtype) if meta else np.empty(shape, dtype)
+                t.grad = None
         return self
 
     def compile(self, *args, **kwargs) -> None:
