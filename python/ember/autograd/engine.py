@@ -422,9 +422,10 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
     # numbers are. A node enters the heap when it first receives a gradient: no separate walk
     # of the graph, and nodes no gradient reaches are never visited.
     heap = [(node._order, node) for node in pending]
-    # The recording pass of autograd.grad (or backward(inputs=)) runs only the nodes a target
-    # is reached through, as torch: the others would record gradients nobody reads.
-    idle = _idle_nodes(pending, targets) if graph and capture is not None and not stop else ()
+    # autograd.grad (or backward(inputs=)) runs only the nodes a target is reached through,
+    # as torch: the others would compute gradients nobody reads, and free what they saved
+    # (a generator's graph that a later backward still needs, the node that made an input).
+    idle = _idle_nodes(pending, targets) if capture is not None and not stop else ()
     heapq.heapify(heap)
     heappop, heappush = heapq.heappop, heapq.heappush
     writes = _function._graph_writes  # in-place writes into graph tensors so far (mostly none)
@@ -434,8 +435,6 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
         if anomaly:
             _function._anomaly.node = node
         grads = pending.pop(node)
-        if node._freed:
-            raise _freed_error(node)
         if writes:
             _check_not_overwritten(node)
         if node._tensor_hooks is not None:  # (also set by the node's own pre-hooks)
@@ -448,7 +447,9 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
                     capture[k] = g
                     hit = True
             if (hit and stop) or (idle and id(node) in idle):
-                continue
+                continue  # (a freed node is fine here: it does not run)
+        if node._freed:
+            raise _freed_error(node)
         if graph:
             in_grads = _graph_backward(node, grads)
         elif node._n_out == 1:
@@ -520,27 +521,40 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
 
 def _idle_nodes(roots, targets) -> set:
     """The ids of the nodes reachable from ``roots`` through which no gradient reaches a
-    target (an iterative walk: a 5,000-step chain is fine)."""
+    target. A node that made a target but leads to no other stays idle: the target's
+    gradient is taken as it arrives there. One walk collects the nodes and the node each
+    parent came from; creation order (parents first) then settles them in one pass."""
     target_nodes = {id(t._ctx) for t in targets if t._ctx is not None}
     target_leaves = {id(t) for t in targets if t._ctx is None}
+    writes = _function._graph_writes
+    nodes = list(roots)
+    edges = dict.fromkeys(map(id, nodes))  # node id -> [(parent, the node it came from)]
+    todo = list(nodes)
+    while todo:
+        node = todo.pop()
+        pairs = []
+        for p in node.parents:
+            if p is None:
+                continue
+            c = _function.version_seen(p, node._epoch)[0] if writes else p._ctx
+            pairs.append((p, c))
+            if c is not None and id(c) not in edges:
+                edges[id(c)] = None  # (claimed: walked once)
+                nodes.append(c)
+                todo.append(c)
+        edges[id(node)] = pairs
+    nodes.sort(key=_creation_order)
     reaches = {}
-    stack = list(roots)
-    while stack:
-        node = stack[-1]
-        if id(node) in reaches:
-            stack.pop()
-            continue
-        parents = [p for p in node.parents if p is not None]
-        seen = [_function.version_seen(p, node._epoch)[0] for p in parents]
-        todo = [c for c in seen if c is not None and id(c) not in reaches]
-        if todo:
-            stack.extend(todo)
-            continue
-        stack.pop()
-        reaches[id(node)] = id(node) in target_nodes or any(
-            id(p) in target_leaves if c is None else reaches[id(c)] for p, c in zip(parents, seen)
+    for node in nodes:
+        reaches[id(node)] = any(
+            id(p) in target_leaves if c is None else reaches[id(c)] or id(c) in target_nodes
+            for p, c in edges[id(node)]
         )
     return {k for k, r in reaches.items() if not r}
+
+
+def _creation_order(node) -> int:
+    return -node._order  # (_order is negated creation order: newest first on the heap)
 
 
 def _graph_backward(node, grads: list) -> tuple:
