@@ -206,3 +206,65 @@ def test_index_assignment_after_use_refuses_backward():
     h2[0] = 5.0
     (h2 * h2).sum().backward()
     np.testing.assert_allclose(a.grad.numpy(), [0.0, 16.0, 24.0])
+
+
+def test_grad_runs_only_the_nodes_its_inputs_are_reached_through():
+    """As torch: grad() with respect to a non-leaf leaves the node that made it (and all
+    beyond) alone, so they can still be backpropagated through afterwards."""
+    leaf = ember.tensor(1.5, requires_grad=True, dtype=ember.float64)
+    x = leaf.clone()
+    assert ember.autograd.grad((x * 2).sum(), x)[0].item() == 2.0
+    assert ember.autograd.grad((x * 3).sum(), x)[0].item() == 3.0  # CloneBackward not freed
+    (x * 4).backward()
+    assert leaf.grad.item() == 4.0
+    assert ember.autograd.gradgradcheck(lambda t: t.exp(), (x,))
+
+
+def test_gradcheck_takes_torchs_keywords_and_checks_forward_mode():
+    x = ember.randn(3, 4, dtype=ember.float64, requires_grad=True)
+    w = ember.randn(4, 2, dtype=ember.float64, requires_grad=True)
+
+    def f(a, b):
+        return ember.nn.functional.layer_norm(a @ b, (2,)).tanh()
+
+    assert ember.autograd.gradcheck(f, (x, w), check_forward_ad=True, fast_mode=True)
+    assert ember.autograd.gradcheck(
+        f, (x, w), check_forward_ad=True, check_backward_ad=False, check_batched_grad=False,
+        check_undefined_grad=False, nondet_tol=0.0, check_grad_dtypes=True,
+    )  # fmt: skip
+    assert ember.autograd.gradgradcheck(f, (x, w), check_fwd_over_rev=True)
+
+    class WrongJvp(ember.autograd.Function):  # right backward, wrong forward-mode rule
+        @staticmethod
+        def forward(ctx, t):
+            ctx.save_for_backward(t)
+            return t.exp()
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * ctx.saved_tensors[0].exp()
+
+        @staticmethod
+        def jvp(ctx, t):
+            return t * 2
+
+    assert ember.autograd.gradcheck(WrongJvp.apply, (x,))
+    assert not ember.autograd.gradcheck(WrongJvp.apply, (x,), check_forward_ad=True,
+                                        raise_exception=False)  # fmt: skip
+    with pytest.raises(RuntimeError, match="forward-mode derivative"):
+        ember.autograd.gradcheck(WrongJvp.apply, (x,), check_forward_ad=True)
+
+
+def test_unpack_dual_gives_back_the_tangent_it_was_given():
+    from ember.autograd import forward_ad as fwAD
+
+    primal, tangent = ember.randn(4, 4), ember.randn(4, 4)
+    with fwAD.dual_level():
+        dual = fwAD.make_dual(primal, tangent)
+        assert fwAD.unpack_dual(dual).tangent is tangent
+        other = fwAD.make_dual(primal, tangent.T)
+        got = fwAD.unpack_dual(other).tangent
+        np.testing.assert_array_equal(got.numpy(), tangent.numpy().T)
+        out = dual * 2
+        assert fwAD.unpack_dual(out).tangent is not tangent
+        np.testing.assert_allclose(fwAD.unpack_dual(out).tangent.numpy(), 2 * tangent.numpy())

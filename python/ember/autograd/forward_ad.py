@@ -45,6 +45,9 @@ __all__ = [
 # So an alias of an output (Tensor._make(x.data, True, x._ctx, x._idx)) has its tangent, and
 # a tensor an in-place op rebases onto a new node (x[i] = v, relu_) takes that node's.
 _duals: list = []  # weak references to the leaves and nodes given tangents at this level
+# the tangent Tensors make_dual was given, by id of their array: unpack_dual hands back the
+# same object, as torch does for a tangent it stores as it is
+_given = weakref.WeakValueDictionary()
 
 
 def enter_dual_level() -> int:
@@ -60,6 +63,7 @@ def exit_dual_level(*, level=None) -> None:
     if _fn._fw_level is None or (level is not None and level != _fn._fw_level):
         raise RuntimeError(f"exit_dual_level: level {level} is not the current forward-AD level")
     _fn._fw_level = None
+    _given.clear()
     for ref in _duals:
         t = ref()
         if isinstance(t, Function):
@@ -111,14 +115,17 @@ def make_dual(tensor, tangent, *, level=None) -> Tensor:
             f"make_dual: the tangent has shape {tuple(tangent.shape)} but the primal has shape "
             f"{tuple(tensor.shape)}; they must match"
         )
+    stored = np.asarray(tangent.data, tensor.dtype)
+    if stored is tangent.data:
+        _given[id(stored)] = tangent
     if tensor.requires_grad and _fn.is_grad_enabled():  # a view: gradients flow to the primal
         from ember.ops import Reshape
 
         dual = Reshape.apply(tensor, tensor.shape)
-        _set_tangents(dual._ctx, [np.asarray(tangent.data, tensor.dtype)])
+        _set_tangents(dual._ctx, [stored])
     else:  # a leaf that requires grad, so the ops on it record the nodes forward AD reads
         dual = Tensor._make(tensor.data, True, None, 0)
-        dual._fw = np.asarray(tangent.data, tensor.dtype)
+        dual._fw = stored
         _duals.append(weakref.ref(dual))
     return dual
 
@@ -144,7 +151,10 @@ def unpack_dual(tensor, *, level=None) -> UnpackedDualTensor:
             primal = Reshape.apply(tensor, tensor.shape)
         finally:
             _fn._fw_level = 0
-    return UnpackedDualTensor(primal, Tensor._make(t, False, None, 0))
+    given = _given.get(id(t))
+    if given is None or given.data is not t:
+        given = Tensor._make(t, False, None, 0)
+    return UnpackedDualTensor(primal, given)
 
 
 def _tangent(t):

@@ -31,6 +31,16 @@ def gradcheck(
     atol: float = 1e-5,
     rtol: float = 1e-3,
     raise_exception: bool = True,
+    *,
+    nondet_tol: float = 0.0,
+    check_undefined_grad: bool = True,
+    check_grad_dtypes: bool = False,
+    check_batched_grad: bool = False,
+    check_batched_forward_grad: bool = False,
+    check_forward_ad: bool = False,
+    check_backward_ad: bool = True,
+    fast_mode: bool = False,
+    masked: bool | None = None,
 ) -> bool:
     """Compare autograd's gradients of ``fn(*inputs)`` with central differences.
 
@@ -49,7 +59,17 @@ def gradcheck(
         >>> x = ember.randn(3, 4, dtype=np.float64, requires_grad=True)
         >>> ember.autograd.gradcheck(lambda t: (t * t).sum(), (x,))
         True
+
+    torch's keywords: ``check_backward_ad`` (the check above), ``check_forward_ad``
+    (forward-mode JVPs along a random direction per input against central differences along
+    it), ``check_grad_dtypes`` (each gradient has its input's dtype). ember's check is
+    always torch's fast mode (random projections) and its kernels are deterministic, so
+    ``fast_mode`` and ``nondet_tol`` change nothing; the batched and undefined-gradient
+    checks test torch's vmap and undefined-tensor machinery, which ember does not have, and
+    are accepted as no-ops.
     """
+    if masked:
+        raise ValueError("gradcheck: masked=True is for sparse inputs, which ember lacks")
     inputs, checked = _checked_inputs(inputs, "gradcheck")
     for i in checked:
         if inputs[i].dtype != np.float64:
@@ -57,7 +77,20 @@ def gradcheck(
                 f"gradcheck: input {i} is {inputs[i].dtype}; use float64 inputs "
                 "(finite differences in float32 are too coarse)"
             )
+    for i in checked:
+        if not inputs[i].data.flags.c_contiguous:  # perturbation needs a flat view
+            inputs[i].data = np.ascontiguousarray(inputs[i].data)
+    ok = True
+    if check_backward_ad:
+        ok = _check_backward(
+            fn, inputs, checked, eps, atol, rtol, raise_exception, check_grad_dtypes
+        )
+    if ok and check_forward_ad:
+        ok = _check_forward(fn, inputs, checked, eps, atol, rtol, raise_exception)
+    return ok
 
+
+def _check_backward(fn, inputs, checked, eps, atol, rtol, raise_exception, check_dtypes) -> bool:
     outs = _flat_output(fn(*inputs))
     rng = np.random.default_rng(0)
     weights = [rng.standard_normal(o.shape) for o in outs]
@@ -65,9 +98,6 @@ def gradcheck(
     def scalar(values) -> float:
         return float(sum(np.sum(w * o.data) for w, o in zip(weights, values)))
 
-    for i in checked:
-        if not inputs[i].data.flags.c_contiguous:  # perturbation needs a flat view
-            inputs[i].data = np.ascontiguousarray(inputs[i].data)
     loss = None
     for w, o in zip(weights, outs):
         if not o.requires_grad:
@@ -81,6 +111,9 @@ def gradcheck(
 
     for i, g in zip(checked, grads):
         x = inputs[i]
+        if check_dtypes and g is not None and g.dtype != x.dtype:
+            return _fail(raise_exception, f"gradcheck: gradient of input {i} is {g.dtype}, "
+                                          f"the input is {x.dtype}")  # fmt: skip
         analytic = np.zeros(x.shape) if g is None else np.asarray(g.data, np.float64)
         numeric = np.zeros(x.shape)
         flat = x.data.reshape(-1)
@@ -95,16 +128,58 @@ def gradcheck(
                 numeric.reshape(-1)[k] = (plus - minus) / (2 * eps)
         bad = np.abs(analytic - numeric) > atol + rtol * np.abs(numeric)
         if bad.any():
-            if not raise_exception:
-                return False
             k = int(np.flatnonzero(bad.reshape(-1))[0])
-            raise RuntimeError(
+            return _fail(
+                raise_exception,
                 f"gradcheck: gradient of input {i} (shape {x.shape}) differs from finite "
                 f"differences at flat index {k}: analytic {analytic.reshape(-1)[k]:.8g}, "
                 f"numeric {numeric.reshape(-1)[k]:.8g} ({int(bad.sum())} of {bad.size} "
-                "elements off)"
+                "elements off)",
             )
     return True
+
+
+def _check_forward(fn, inputs, checked, eps, atol, rtol, raise_exception) -> bool:
+    """J u from forward mode, u a random direction in all checked inputs at once, against
+    (f(x + eps u) - f(x - eps u)) / 2 eps."""
+    from ember.autograd import forward_ad
+
+    rng = np.random.default_rng(2)
+    dirs = {i: rng.standard_normal(inputs[i].shape) for i in checked}
+
+    def shifted(sign):
+        moved = list(inputs)
+        for i, u in dirs.items():
+            moved[i] = Tensor(inputs[i].data + sign * eps * u, requires_grad=True)
+        with no_grad():
+            return [o.data.astype(np.float64) for o in _flat_output(fn(*moved))]
+
+    with forward_ad.dual_level():
+        duals = list(inputs)
+        for i, u in dirs.items():
+            duals[i] = forward_ad.make_dual(inputs[i].detach().requires_grad_(), Tensor(u))
+        outs = _flat_output(fn(*duals))
+        tangents = [forward_ad.unpack_dual(o).tangent for o in outs]
+    plus, minus = shifted(1.0), shifted(-1.0)
+    for j, (t, p, m) in enumerate(zip(tangents, plus, minus)):
+        analytic = np.zeros(p.shape) if t is None else np.asarray(t.data, np.float64)
+        numeric = (p - m) / (2 * eps)
+        bad = np.abs(analytic - numeric) > atol + rtol * np.abs(numeric)
+        if bad.any():
+            k = int(np.flatnonzero(bad.reshape(-1))[0])
+            return _fail(
+                raise_exception,
+                f"gradcheck: forward-mode derivative of output {j} (shape {p.shape}) differs "
+                f"from finite differences at flat index {k}: analytic "
+                f"{analytic.reshape(-1)[k]:.8g}, numeric {numeric.reshape(-1)[k]:.8g}",
+            )
+    return True
+
+
+def _fail(raise_exception: bool, message: str) -> bool:
+    if raise_exception:
+        raise RuntimeError(message)
+    return False
 
 
 def gradgradcheck(
@@ -116,12 +191,24 @@ def gradgradcheck(
     rtol: float = 1e-3,
     gen_non_contig_grad_outputs: bool = False,
     raise_exception: bool = True,
+    *,
+    nondet_tol: float = 0.0,
+    check_undefined_grad: bool = True,
+    check_grad_dtypes: bool = False,
+    check_batched_grad: bool = False,
+    check_fwd_over_rev: bool = False,
+    check_rev_over_rev: bool = True,
+    fast_mode: bool = False,
+    masked: bool = False,
 ) -> bool:
     """Check second derivatives, as torch.autograd.gradgradcheck: ``gradcheck`` of the map
     (inputs, grad_outputs) -> the gradients of ``func``'s outputs (weighted by grad_outputs)
     with respect to the inputs, computed with create_graph=True. ``grad_outputs`` default to
     fixed random float64 tensors; they count as inputs, so the gradient's dependence on them
     is checked too. (``gen_non_contig_grad_outputs`` is accepted and has no effect.)
+    ``check_rev_over_rev`` / ``check_fwd_over_rev``: differentiate those gradients in reverse
+    / forward mode (gradcheck's ``check_backward_ad`` / ``check_forward_ad``); the other
+    keywords are gradcheck's.
     """
     inputs, checked = _checked_inputs(inputs, "gradgradcheck")
     with enable_grad():
@@ -157,4 +244,8 @@ def gradgradcheck(
         atol=atol,
         rtol=rtol,
         raise_exception=raise_exception,
+        check_grad_dtypes=check_grad_dtypes,
+        check_forward_ad=check_fwd_over_rev,
+        check_backward_ad=check_rev_over_rev,
+        masked=masked,
     )
