@@ -1698,6 +1698,19 @@ def scaled_dot_product_attention(
         >>> F.scaled_dot_product_attention(q, k, v, is_causal=True).shape
         (2, 4, 16, 8)
     """
+    from ember.nn.attention.bias import CausalBias, CausalVariant
+
+    if isinstance(attn_mask, CausalBias):  # (torch.nn.attention.bias)
+        if is_causal:
+            raise ValueError("CausalBias should not be used with causal=True")
+        lq, lk = np.shape(query)[-2], np.shape(key)[-2]
+        if attn_mask.shape != (lq, lk):
+            raise ValueError(
+                f"scaled_dot_product_attention: CausalBias of shape {attn_mask.shape} for "
+                f"{lq} queries and {lk} keys"
+            )
+        upper_left = attn_mask.variant == CausalVariant.UPPER_LEFT or lq == lk
+        attn_mask, is_causal = (None, True) if upper_left else (attn_mask._materialize(), False)
     if is_causal and attn_mask is not None:
         raise ValueError(
             "scaled_dot_product_attention: give attn_mask or is_causal=True, not both (as PyTorch)"
