@@ -123,7 +123,7 @@ def test_dropout_mask_is_one_draw_of_the_generator(p, dtype):
     x.requires_grad_()
     y = F.dropout(x, p)
     ember.manual_seed(11)
-    keep = ember.random.default_generator().random(shape) >= p
+    keep = ember.random.rng().random(shape) >= p
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
     mask = (keep * scale).astype(dtype)
     assert y.dtype == dtype
@@ -132,10 +132,10 @@ def test_dropout_mask_is_one_draw_of_the_generator(p, dtype):
     y.backward(ember.tensor(g))
     np.testing.assert_array_equal(x.grad.numpy(), g * mask)
     # the stream continues where one random(shape) call would leave it
-    after = ember.random.default_generator().random(4)
+    after = ember.random.rng().random(4)
     ember.manual_seed(11)
-    ember.random.default_generator().random(shape)
-    np.testing.assert_array_equal(after, ember.random.default_generator().random(4))
+    ember.random.rng().random(shape)
+    np.testing.assert_array_equal(after, ember.random.rng().random(4))
 
 
 # ---- cross_entropy / nll_loss with K-dim (N, C, d1, ...) input: one fused node ----------------

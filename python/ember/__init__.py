@@ -46,13 +46,17 @@ from ember import (  # noqa: E402
     utils,  # torch.utils.data's path
     version,
 )
-from ember._aliases import (
+from ember._aliases import (  # torch's top-level forms of nn.functional ops
     adaptive_avg_pool1d,
     adaptive_max_pool1d,
+    alias_copy,
     alpha_dropout,
+    as_strided_copy,
     avg_pool1d,
     batch_norm,
     bilinear,
+    binary_cross_entropy_with_logits,
+    binomial,
     celu,
     channel_shuffle,
     constant_pad_nd,
@@ -62,26 +66,58 @@ from ember._aliases import (
     conv_transpose1d,
     conv_transpose2d,
     conv_transpose3d,
+    cosine_embedding_loss,
     cosine_similarity,
+    ctc_loss,
+    detach_copy,
+    diagonal_copy,
     dropout,
     embedding,
+    embedding_renorm_,
+    expand_copy,
     feature_alpha_dropout,
+    feature_dropout,
     group_norm,
+    gru_cell,
     hardshrink,
+    hinge_embedding_loss,
     instance_norm,
+    kl_div,
     layer_norm,
+    lstm_cell,
+    margin_ranking_loss,
     max_pool1d,
     max_pool1d_with_indices,
     max_pool2d,
     max_pool3d,
+    native_batch_norm,
+    native_dropout,
+    native_group_norm,
+    native_layer_norm,
     pairwise_distance,
+    permute_copy,
     pixel_shuffle,
     pixel_unshuffle,
+    poisson_nll_loss,
     prelu,
     rms_norm,
+    rnn_relu_cell,
+    rnn_tanh_cell,
     rrelu,
+    select_copy,
     selu,
+    slice_copy,
+    split_copy,
+    split_with_sizes_copy,
+    squeeze_copy,
+    t_copy,
     threshold,
+    transpose_copy,
+    triplet_margin_loss,
+    unbind_copy,
+    unfold_copy,
+    unsqueeze_copy,
+    view_copy,
 )
 from ember._device import device, get_default_device, set_default_device
 from ember._layout import (
@@ -94,7 +130,14 @@ from ember._layout import (
     strided,
 )
 from ember.amp import autocast
-from ember.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from ember.autograd import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from ember.creation import (
     BoolTensor,
     ByteTensor,
@@ -472,7 +515,15 @@ from ember.ops import (
     where,
     xlogy,
 )
-from ember.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from ember.random import (
+    Generator,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    seed,
+    set_rng_state,
+)
 from ember.summary import summary
 from ember.tensor import Size, Tensor, get_default_dtype, set_default_dtype, set_printoptions  # noqa: I001  (Tensor first: the modules below build on it)
 
@@ -492,6 +543,10 @@ long = _np.int64
 int = _np.int32  # noqa: A001
 bool = _np.bool_  # noqa: A001
 int8, uint8, int16 = _np.int8, _np.uint8, _np.int16
+uint16, uint32, uint64 = _np.uint16, _np.uint32, _np.uint64
+# torch's constants
+pi, e, inf, nan = _np.pi, _np.e, _np.inf, _np.nan
+newaxis = None
 short = _np.int16
 half = _np.float16
 # dtype limits (eps, max, min, tiny, bits), as torch.finfo / torch.iinfo
@@ -583,12 +638,58 @@ _deterministic = False
 
 def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
     """Recorded only: ember's CPU kernels are deterministic already."""
-    global _deterministic
+    global _deterministic, _deterministic_warn_only
     _deterministic = _builtins.bool(mode)
+    _deterministic_warn_only = _builtins.bool(warn_only) and _deterministic
 
 
 def are_deterministic_algorithms_enabled() -> bool:
     return _deterministic
+
+
+_deterministic_warn_only = False
+
+
+def is_deterministic_algorithms_warn_only_enabled() -> bool:
+    return _deterministic_warn_only
+
+
+def set_deterministic_debug_mode(debug_mode) -> None:
+    """0 / 'default', 1 / 'warn', 2 / 'error', as torch: use_deterministic_algorithms."""
+    modes = {"default": 0, "warn": 1, "error": 2}
+    mode = modes.get(debug_mode, debug_mode)
+    if mode not in (0, 1, 2):
+        raise RuntimeError(
+            f"invalid value of debug_mode, expected one of `default`, `warn`, `error`, but "
+            f"got {debug_mode}"
+        )
+    use_deterministic_algorithms(mode > 0, warn_only=mode == 1)
+
+
+def get_deterministic_debug_mode() -> int:
+    return 0 if not _deterministic else (1 if _deterministic_warn_only else 2)
+
+
+_warn_always = False
+
+
+def set_warn_always(b: bool) -> None:
+    """Recorded only (torch uses it to repeat warnings it would give once)."""
+    global _warn_always
+    _warn_always = _builtins.bool(b)
+
+
+def is_warn_always_enabled() -> bool:
+    return _warn_always
+
+
+def init_num_threads() -> None:
+    """A no-op: ember's OpenMP pool starts with the first kernel."""
+
+
+# what torch was built with, as ember is: OpenMP yes; MKL no (OpenBLAS-free GEMM of its own);
+# LAPACK and spectral ops through NumPy
+has_openmp, has_mkl, has_lapack, has_spectral = True, False, True, True
 
 
 def set_default_tensor_type(t) -> None:
@@ -893,6 +994,47 @@ __all__ = [
     "nan_to_num", "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan", "arcsinh", "arccosh",
     "arctanh", "is_tensor", "is_floating_point", "numel", "result_type", "promote_types",
     "can_cast", "angle",
+    "uint16", "uint32", "uint64", "pi", "e", "inf", "nan", "newaxis", "default_generator",
+    "is_inference_mode_enabled", "is_deterministic_algorithms_warn_only_enabled",
+    "set_deterministic_debug_mode", "get_deterministic_debug_mode", "set_warn_always",
+    "is_warn_always_enabled", "init_num_threads", "has_openmp", "has_mkl", "has_lapack",
+    "has_spectral",
+    "alias_copy",
+    "as_strided_copy",
+    "binary_cross_entropy_with_logits",
+    "binomial",
+    "cosine_embedding_loss",
+    "ctc_loss",
+    "detach_copy",
+    "diagonal_copy",
+    "embedding_renorm_",
+    "expand_copy",
+    "feature_dropout",
+    "gru_cell",
+    "hinge_embedding_loss",
+    "kl_div",
+    "lstm_cell",
+    "margin_ranking_loss",
+    "native_batch_norm",
+    "native_dropout",
+    "native_group_norm",
+    "native_layer_norm",
+    "permute_copy",
+    "poisson_nll_loss",
+    "rnn_relu_cell",
+    "rnn_tanh_cell",
+    "select_copy",
+    "slice_copy",
+    "split_copy",
+    "split_with_sizes_copy",
+    "squeeze_copy",
+    "t_copy",
+    "transpose_copy",
+    "triplet_margin_loss",
+    "unbind_copy",
+    "unfold_copy",
+    "unsqueeze_copy",
+    "view_copy",
 ]  # fmt: skip
 
 # torch's out= and NumPy's axis=/keepdims= keywords (ember/_keywords.py)

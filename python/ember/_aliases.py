@@ -4,7 +4,10 @@ orders or spells its arguments differently are adapted here."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from ember.nn import functional as F
+from ember.tensor import Tensor
 
 # the same function under the top-level name
 conv1d, conv2d, conv3d = F.conv1d, F.conv2d, F.conv3d
@@ -80,3 +83,195 @@ def embedding(
 
 def constant_pad_nd(input, pad, value=0):  # noqa: A002
     return F.pad(input, pad, mode="constant", value=value)
+
+
+# ---- torch's top-level loss forms: the reduction as an int (0 none, 1 mean, 2 sum) ----------
+_REDUCTION = {0: "none", 1: "mean", 2: "sum"}
+
+
+def _reduction(r) -> str:
+    if r not in _REDUCTION:
+        raise ValueError(f"reduction must be 0 (none), 1 (mean) or 2 (sum), got {r!r}")
+    return _REDUCTION[r]
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None, reduction=1):  # noqa: A002
+    return F.binary_cross_entropy_with_logits(
+        input, target, weight, reduction=_reduction(reduction), pos_weight=pos_weight
+    )
+
+
+def kl_div(input, target, reduction=1, *, log_target=False):  # noqa: A002
+    return F.kl_div(input, target, reduction=_reduction(reduction), log_target=log_target)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, reduction=1):
+    return F.margin_ranking_loss(input1, input2, target, margin, reduction=_reduction(reduction))
+
+
+def hinge_embedding_loss(input, target, margin=1.0, reduction=1):  # noqa: A002
+    return F.hinge_embedding_loss(input, target, margin, reduction=_reduction(reduction))
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction=1):
+    return F.cosine_embedding_loss(input1, input2, target, margin, reduction=_reduction(reduction))
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
+                        reduction=1):  # fmt: skip
+    return F.triplet_margin_loss(
+        anchor, positive, negative, margin, p, eps, swap, reduction=_reduction(reduction)
+    )
+
+
+def poisson_nll_loss(input, target, log_input, full, eps, reduction):  # noqa: A002
+    return F.poisson_nll_loss(
+        input, target, log_input, full, eps=eps, reduction=_reduction(reduction)
+    )
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction=1,
+             zero_infinity=False):  # fmt: skip
+    return F.ctc_loss(
+        log_probs, targets, input_lengths, target_lengths, blank, _reduction(reduction),
+        zero_infinity,
+    )  # fmt: skip
+
+
+# ---- torch's recurrent cells and native_* ops (the statistics returned beside the output) --
+lstm_cell, gru_cell = F.lstm_cell, F.gru_cell
+
+
+def rnn_tanh_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):  # noqa: A002
+    return F.rnn_cell(input, hx, w_ih, w_hh, b_ih, b_hh, "tanh")
+
+
+def rnn_relu_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):  # noqa: A002
+    return F.rnn_cell(input, hx, w_ih, w_hh, b_ih, b_hh, "relu")
+
+
+def feature_dropout(input, p, train):  # noqa: A002
+    """Whole channels (dim 1) dropped, as F.dropout2d/3d for any rank >= 2."""
+    from ember import ops
+
+    x = ops._float_operand(input, "feature_dropout")
+    if not train or p == 0:
+        return x
+    if not 0 <= p <= 1:
+        raise ValueError(f"feature_dropout: p must be in [0, 1], got {p}")
+    from ember.random import rng
+
+    keep = rng().random(x.shape[:2] + (1,) * (x.ndim - 2)) >= p
+    return x * Tensor(keep.astype(x.dtype) / (1 - p) if p < 1 else keep.astype(x.dtype))
+
+
+def native_dropout(input, p, train):  # noqa: A002
+    """(output, mask): the mask is True where an element was kept."""
+    from ember import ops
+    from ember.random import rng
+
+    x = ops._float_operand(input, "native_dropout")
+    if not train:
+        return x.clone(), Tensor(np.ones(x.shape, np.bool_))
+    if not 0 <= p <= 1:
+        raise ValueError(f"native_dropout: p must be in [0, 1], got {p}")
+    keep = rng().random(x.shape) >= p
+    scale = 0.0 if p == 1 else 1.0 / (1 - p)
+    return x * Tensor(keep.astype(x.dtype) * x.dtype.type(scale)), Tensor(keep)
+
+
+def native_layer_norm(input, normalized_shape, weight, bias, eps):  # noqa: A002
+    """(output, mean, rstd), the statistics kept with size-1 normalised dims."""
+    from ember import ops
+
+    x = ops._float_operand(input, "native_layer_norm")
+    dims = tuple(range(x.ndim - len(tuple(normalized_shape)), x.ndim))
+    out = F.layer_norm(x, normalized_shape, weight, bias, eps)
+    mean = x.mean(dims, keepdim=True)
+    rstd = ops.rsqrt(x.var(dims, unbiased=False, keepdim=True) + eps)
+    return out, mean.detach(), rstd.detach()
+
+
+def native_batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps):  # noqa: A002
+    """(output, the batch mean, the batch 1/std): empty statistics in evaluation."""
+    from ember import ops
+
+    x = ops._float_operand(input, "native_batch_norm")
+    out = F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
+    if not training:
+        return out, Tensor(np.empty(0, x.dtype)), Tensor(np.empty(0, x.dtype))
+    dims = (0,) + tuple(range(2, x.ndim))
+    mean = x.detach().mean(dims)
+    rstd = ops.rsqrt(x.detach().var(dims, unbiased=False) + eps)
+    return out, mean, rstd
+
+
+def native_group_norm(input, weight, bias, N, C, HxW, group, eps):  # noqa: A002, N803
+    """(output, mean, rstd), the statistics of shape (N, group)."""
+    from ember import ops
+
+    x = ops._float_operand(input, "native_group_norm")
+    out = F.group_norm(x, group, weight, bias, eps)
+    g = x.detach().reshape(N, group, -1)
+    return out, g.mean(-1), ops.rsqrt(g.var(-1, unbiased=False) + eps)
+
+
+def embedding_renorm_(input, indices, max_norm, norm_type):  # noqa: A002
+    """Rescale, in place, the rows of ``input`` that ``indices`` name whose norm passes
+    ``max_norm`` (what Embedding's max_norm does before each lookup)."""
+    F.embedding(indices, input, max_norm=max_norm, norm_type=norm_type)
+    return input
+
+
+def binomial(count, prob, generator=None):
+    """Binomial draws of ``count`` trials with success probability ``prob`` (tensors)."""
+    from ember import ops
+    from ember.random import rng
+
+    c, p = ops._tensor_operand(count), ops._tensor_operand(prob)
+    if c.dtype.kind != "f" or p.dtype.kind != "f":
+        raise TypeError(f"binomial: count and prob must be float tensors, got {c.dtype}, {p.dtype}")
+    if (p.data < 0).any() or (p.data > 1).any():
+        raise ValueError("binomial: prob must be in [0, 1]")
+    draws = rng(generator).binomial(c.data.astype(np.int64), p.data)
+    return Tensor(draws.astype(np.result_type(c.dtype, p.dtype)))
+
+
+# ---- the *_copy forms: the view op's result, always in memory of its own ------------------
+_VIEWS = {"view": lambda x, *shape: x.view(*shape), "alias": lambda x: x}
+
+
+def _copy_of(name: str):
+    def op(*args, **kwargs):
+        from ember import ops
+
+        out = _VIEWS.get(name, lambda *a, **k: getattr(ops, name)(*a, **k))(*args, **kwargs)
+        if isinstance(out, tuple | list):
+            return type(out)(ops.clone(t) for t in out)
+        return ops.clone(out)
+
+    op.__name__ = f"{name}_copy"
+    op.__doc__ = f"torch.{name}, as a copy."
+    return op
+
+
+(
+    as_strided_copy, detach_copy, diagonal_copy, expand_copy, permute_copy, select_copy,
+    split_copy, split_with_sizes_copy, squeeze_copy, t_copy, transpose_copy, unbind_copy,
+    unsqueeze_copy, view_copy, unfold_copy, alias_copy,
+) = (
+    _copy_of(n) for n in (
+        "as_strided", "detach", "diagonal", "expand", "permute", "select", "split",
+        "split_with_sizes", "squeeze", "t", "transpose", "unbind", "unsqueeze", "view", "unfold",
+        "alias",
+    )
+)  # fmt: skip
+
+
+def slice_copy(input, dim=0, start=None, end=None, step=1):  # noqa: A002
+    from ember import ops
+
+    x = ops._tensor_operand(input)
+    index = [slice(None)] * x.ndim
+    index[ops._dim(dim, x.ndim, "slice_copy")] = slice(start, end, step)
+    return ops.clone(x[tuple(index)])

@@ -3,6 +3,8 @@ comes from one NumPy Generator, reset by ``ember.manual_seed``."""
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 
@@ -37,13 +39,39 @@ def initial_seed() -> int:
     return _initial_seed
 
 
-def default_generator() -> np.random.Generator:
-    return _generator
+class _DefaultGenerator:
+    """``torch.default_generator``: ember's global stream as an object with a Generator's
+    methods; ``generator=ember.default_generator`` draws from the global stream."""
+
+    device = "cpu"
+
+    def manual_seed(self, seed: int) -> _DefaultGenerator:
+        manual_seed(seed)
+        return self
+
+    def seed(self) -> int:
+        return seed()
+
+    def initial_seed(self) -> int:
+        return initial_seed()
+
+    def get_state(self) -> dict:
+        return get_rng_state()
+
+    def set_state(self, state: dict) -> _DefaultGenerator:
+        set_rng_state(state)
+        return self
+
+    def __repr__(self) -> str:
+        return "ember.default_generator"
+
+
+default_generator = _DefaultGenerator()
 
 
 def rng(generator=None) -> np.random.Generator:
     """The stream a ``generator=`` argument names: that generator, or ember's global one."""
-    if generator is None:
+    if generator is None or generator is default_generator:
         return _generator
     if not isinstance(generator, np.random.Generator):
         raise TypeError(
@@ -59,6 +87,21 @@ def get_rng_state() -> dict:
 
 def set_rng_state(state: dict) -> None:
     _generator.bit_generator.state = state
+
+
+@contextlib.contextmanager
+def fork_rng(devices=None, enabled: bool = True, _caller="fork_rng", _devices_kw="devices",
+             device_type: str = "cuda"):  # fmt: skip
+    """Draws inside the block leave ember's global stream where it was (torch.random.fork_rng);
+    ``devices`` name GPUs, which ember has none of."""
+    if not enabled:
+        yield
+        return
+    state = get_rng_state()
+    try:
+        yield
+    finally:
+        set_rng_state(state)
 
 
 class Generator(np.random.Generator):

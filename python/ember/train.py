@@ -21,7 +21,7 @@ import sys
 import numpy as np
 
 from ember.autograd.function import no_grad
-from ember.random import default_generator
+from ember.random import rng as _global_rng
 from ember.tensor import Tensor
 
 __all__ = ["Callback", "EarlyStopping", "History", "Trainer", "fit"]
@@ -322,7 +322,7 @@ class Trainer:
             self.optimizer,
             self.scheduler,
             epoch=self.epoch,
-            rng=default_generator().bit_generator.state,
+            rng=_global_rng().bit_generator.state,
             loader_rngs=gens,
             callbacks=[cb.state_dict() for cb in self.callbacks],
         )
@@ -332,7 +332,7 @@ class Trainer:
 
         extra = io.load_checkpoint(path, self.model, self.optimizer, self.scheduler)
         self.epoch = int(extra["epoch"])
-        default_generator().bit_generator.state = extra["rng"]
+        _global_rng().bit_generator.state = extra["rng"]
         for g, s in zip(self._loader_generators(loaders), extra["loader_rngs"]):
             if g is not None and s is not None:
                 g.bit_generator.state = s

@@ -43,6 +43,7 @@ class _State(threading.local):
     # disable_saved_tensors_hooks is active
     saved_hooks = ()
     saved_hooks_off = None
+    inference = False  # inside an inference_mode(True) block
 
 
 _state = _State()
@@ -108,7 +109,32 @@ class inference_mode(no_grad):  # noqa: N801
         return super().__new__(cls)
 
     def __init__(self, mode: bool = True):
+        self._inference = bool(mode)
         self._mode = False if mode else is_grad_enabled()
+
+    def __enter__(self):
+        self._was_inference = _state.inference
+        _state.inference = self._inference
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        _state.inference = self._was_inference
+        return super().__exit__(*exc)
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(self._inference):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+def is_inference_mode_enabled() -> bool:
+    """Whether an ``inference_mode()`` block is open (torch.is_inference_mode_enabled)."""
+    return _state.inference
 
 
 class _Anomaly:

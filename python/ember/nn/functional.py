@@ -720,11 +720,11 @@ def _dropout_noise(x: Tensor, p: float, mask_shape: tuple, alpha: bool) -> Tenso
     """Keeps each entry of a ``mask_shape`` mask (broadcast over x) with probability 1 - p.
     Plain: kept entries are scaled by 1 / (1 - p). Alpha (Klambauer et al., 2017): dropped
     entries are set to SELU's saturation value, then an affine map restores mean and variance."""
-    from ember.random import default_generator
+    from ember.random import rng as _global_rng
 
     if p == 1.0:
         return _Noise.apply(x, np.zeros((), x.dtype), None)
-    keep = (default_generator().random(mask_shape) >= p).astype(x.dtype)
+    keep = (_global_rng().random(mask_shape) >= p).astype(x.dtype)
     if not alpha:
         return _Noise.apply(x, keep * (1.0 / (1.0 - p)), None)
     a = 1.0 / math.sqrt((_SELU_NEG * _SELU_NEG * p + 1) * (1 - p))
@@ -838,9 +838,9 @@ def rrelu(
     x = _float_input(input, "rrelu")
     if not training:
         return leaky_relu(x, (lower + upper) / 2)
-    from ember.random import default_generator
+    from ember.random import rng as _global_rng
 
-    a = default_generator().uniform(lower, upper, x.shape).astype(x.dtype)
+    a = _global_rng().uniform(lower, upper, x.shape).astype(x.dtype)
     slope = np.where(x.data > 0, 1, a).astype(x.dtype)
     return _Noise.apply(x, slope, None)
 
@@ -1848,9 +1848,9 @@ def _attention(query, key, value, attn_mask, dropout_p, is_causal, scale) -> Ten
                 return _attention_composed(q, k, v, attn_mask, dropout_p, is_causal, scale)
     seed = 0
     if dropout_p > 0:
-        from ember.random import default_generator
+        from ember.random import rng as _global_rng
 
-        seed = int(default_generator().integers(0, 2**63))
+        seed = int(_global_rng().integers(0, 2**63))
     return ScaledDotProductAttention.apply(
         q, k, v, mask, bool(is_causal), float(scale), float(dropout_p), seed
     )
@@ -1919,9 +1919,9 @@ def _keep_mask(shape: tuple, p: float, scale: float, dtype) -> np.ndarray:
     ``random(shape)`` call (each float64 draw takes one generator output, so drawing in chunks
     changes nothing), drawn into one small reused per-thread buffer instead of two float64
     temporaries of x's size (8 bytes an element each, written and read again)."""
-    from ember.random import default_generator
+    from ember.random import rng as _global_rng
 
-    gen = default_generator()
+    gen = _global_rng()
     n = math.prod(shape)
     bufs = getattr(_draw_buffers, "bufs", None)
     if bufs is None:
@@ -5314,12 +5314,12 @@ def gumbel_softmax(
     + g) / tau) with g = -log(Exponential(1)) noise from ember's generator (ember.manual_seed).
     ``hard`` returns the one-hot argmax in the forward pass with the soft sample's gradient
     (straight-through). ``eps`` is unused, as in PyTorch."""
-    from ember.random import default_generator
+    from ember.random import rng as _global_rng
 
     op = "gumbel_softmax"
     x = _float_input(logits, op, "logits")
     dim = _dim(dim, x.ndim, op)
-    g = -np.log(default_generator().exponential(size=x.shape).astype(x.dtype, copy=False))
+    g = -np.log(_global_rng().exponential(size=x.shape).astype(x.dtype, copy=False))
     y = softmax((x + Tensor(g)) / tau, dim)
     if not hard:
         return y
@@ -6030,9 +6030,9 @@ def _fractional_max_pool(op, nd, input, kernel_size, output_size, output_ratio, 
     unbatched = x.ndim == nd + 1
     n, c = (1, x.shape[0]) if unbatched else x.shape[:2]
     if samples is None:
-        from ember.random import default_generator
+        from ember.random import rng as _global_rng
 
-        u = default_generator().random((n, c, nd)).astype(x.dtype)
+        u = _global_rng().random((n, c, nd)).astype(x.dtype)
     else:
         u = np.asarray(samples.data if isinstance(samples, Tensor) else samples, x.dtype)
         if u.shape != (n, c, nd):

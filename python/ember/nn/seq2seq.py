@@ -27,7 +27,7 @@ from ember.nn.modules.linear import Linear
 from ember.nn.modules.module import Module
 from ember.nn.modules.rnn import GRU, LSTM, GRUCell, LSTMCell
 from ember.nn.modules.sparse import Embedding
-from ember.random import default_generator
+from ember.random import rng as _global_rng
 from ember.tensor import Tensor
 
 _NEG = -1e9  # masked attention scores (finite: no NaN when a whole row is masked)
@@ -193,7 +193,7 @@ class AttnDecoder(Module):
             logits.append(out)
             if t + 1 < tgt.shape[1]:
                 use_teacher = teacher_forcing_ratio >= 1.0 or (
-                    default_generator().random() < teacher_forcing_ratio
+                    _global_rng().random() < teacher_forcing_ratio
                 )
                 tokens = tgt[:, t + 1] if use_teacher else out.data.argmax(1)
         return ops.stack(logits, dim=1)

@@ -20,7 +20,7 @@ from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.module import Module, Parameter, _check_size
 from ember.nn.utils.rnn import PackedSequence, _pack, _unpack
-from ember.random import default_generator
+from ember.random import rng as _global_rng
 from ember.tensor import Tensor
 
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
@@ -33,7 +33,7 @@ class _LayerDropout(Function):
     # live in their own module.
     @staticmethod
     def forward(ctx, x, p):
-        mask = (default_generator().random(x.shape) >= p).astype(x.dtype)
+        mask = (_global_rng().random(x.shape) >= p).astype(x.dtype)
         if p < 1:  # p = 1 (allowed, as PyTorch): everything dropped, no 1 / 0
             mask *= 1.0 / (1.0 - p)
         ctx.mask = mask

@@ -13,7 +13,7 @@ from ember.nn.utils import parametrize
 from ember.nn.utils.spectral_norm import _matrix, _normalize
 from ember.nn.utils.weight_norm import _weight_norm, norm_except_dim
 from ember.ops import cat
-from ember.random import default_generator
+from ember.random import rng as _global_rng
 from ember.tensor import Tensor
 
 __all__ = ["orthogonal", "spectral_norm", "weight_norm"]
@@ -57,7 +57,7 @@ class _SpectralNorm(Module):
         if ndim > 1:
             self.n_power_iterations = n_power_iterations
             w = _matrix(weight.data, self.dim)
-            rng = default_generator()
+            rng = _global_rng()
             u = _normalize(rng.standard_normal(w.shape[0]).astype(w.dtype), eps)
             v = _normalize(rng.standard_normal(w.shape[1]).astype(w.dtype), eps)
             self.register_buffer("_u", u)
@@ -189,7 +189,7 @@ class _Orthogonal(Module):
             else:
                 arr = arr.copy()
         else:  # complete to a square orthogonal matrix with random columns
-            extra = default_generator().standard_normal((n, n - k)).astype(arr.dtype)
+            extra = _global_rng().standard_normal((n, n - k)).astype(arr.dtype)
             arr = _make_orthogonal(np.concatenate([arr, extra], axis=1))
         self.register_buffer("base", arr)
         neg_id = np.zeros(q.shape, dtype=q.data.dtype)

@@ -8,7 +8,7 @@ import numpy as np
 
 from ember.nn.modules.module import Parameter
 from ember.nn.utils.weight_norm import _remove_hook
-from ember.random import default_generator
+from ember.random import rng as _global_rng
 from ember.tensor import Tensor
 
 
@@ -71,7 +71,7 @@ class SpectralNorm:
             raise ValueError(f"spectral_norm: {type(module).__name__} has no parameter {name!r}")
         fn = SpectralNorm(name, n_power_iterations, dim, eps)
         h, w = _matrix(weight.data, dim).shape
-        rng = default_generator()
+        rng = _global_rng()
         dtype = weight.data.dtype
         u = _normalize(rng.standard_normal(h).astype(dtype), eps)
         v = _normalize(rng.standard_normal(w).astype(dtype), eps)

@@ -1,0 +1,188 @@
+"""torch's remaining top-level names: constants and dtypes, the loss forms that take the
+reduction as an int, recurrent cells, native_* ops, *_copy, default_generator and fork_rng,
+and the mode queries. Values against torch where it is installed."""
+
+import numpy as np
+import pytest
+
+import ember
+
+RNG = np.random.default_rng(0)
+
+
+def test_constants_and_dtypes():
+    assert ember.pi == np.pi and ember.e == np.e and ember.inf == np.inf and np.isnan(ember.nan)
+    assert ember.newaxis is None and ember.zeros(2, 3)[:, ember.newaxis].shape == (2, 1, 3)
+    for name in ("uint16", "uint32", "uint64"):
+        assert ember.zeros(2, dtype=getattr(ember, name)).dtype == np.dtype(name)
+
+
+@pytest.mark.parametrize("reduction", [0, 1, 2])
+def test_losses_with_int_reductions_match_torch(reduction):
+    torch = pytest.importorskip("torch")
+    a, b = RNG.standard_normal((4, 5)), RNG.standard_normal((4, 5))
+    sign = np.where(RNG.random(4) > 0.5, 1.0, -1.0)
+    p = RNG.random((4, 5))
+    cases = {
+        "binary_cross_entropy_with_logits": lambda m: m.binary_cross_entropy_with_logits(
+            m.tensor(a), m.tensor(p), m.tensor(p), m.tensor(b[0] ** 2), reduction
+        ),
+        "kl_div": lambda m: m.kl_div(
+            m.log_softmax(m.tensor(a), 1), m.softmax(m.tensor(b), 1), reduction
+        ),
+        "margin_ranking_loss": lambda m: m.margin_ranking_loss(
+            m.tensor(a[:, 0]), m.tensor(b[:, 0]), m.tensor(sign), 0.2, reduction
+        ),
+        "hinge_embedding_loss": lambda m: m.hinge_embedding_loss(
+            m.tensor(a), m.tensor(np.sign(b)), 0.7, reduction
+        ),
+        "cosine_embedding_loss": lambda m: m.cosine_embedding_loss(
+            m.tensor(a), m.tensor(b), m.tensor(sign), 0.1, reduction
+        ),
+        "triplet_margin_loss": lambda m: m.triplet_margin_loss(
+            m.tensor(a), m.tensor(b), m.tensor(p), 1.0, 2, 1e-6, True, reduction
+        ),
+        "poisson_nll_loss": lambda m: m.poisson_nll_loss(
+            m.tensor(a), m.tensor(p * 3), True, True, 1e-8, reduction
+        ),
+    }
+    for name, f in cases.items():
+        np.testing.assert_allclose(
+            f(ember).numpy(), f(torch).numpy(), rtol=1e-10, atol=1e-12, err_msg=name
+        )
+    with pytest.raises(ValueError, match="reduction"):
+        ember.kl_div(ember.tensor(a), ember.tensor(b), "mean")
+
+
+def test_cells_match_torch():
+    torch = pytest.importorskip("torch")
+    n, i, h = 3, 4, 5
+    x, h0, c0 = (
+        RNG.standard_normal((n, i)),
+        RNG.standard_normal((n, h)),
+        RNG.standard_normal((n, h)),
+    )
+    for name, gates in (
+        ("lstm_cell", 4),
+        ("gru_cell", 3),
+        ("rnn_tanh_cell", 1),
+        ("rnn_relu_cell", 1),
+    ):
+        w_ih, w_hh = RNG.standard_normal((gates * h, i)), RNG.standard_normal((gates * h, h))
+        b_ih, b_hh = RNG.standard_normal(gates * h), RNG.standard_normal(gates * h)
+        outs = []
+        for m in (ember, torch):
+            hx = (m.tensor(h0), m.tensor(c0)) if name == "lstm_cell" else m.tensor(h0)
+            args = [m.tensor(v) for v in (w_ih, w_hh, b_ih, b_hh)]
+            out = getattr(m, name)(m.tensor(x), hx, *args)
+            outs.append([t.numpy() for t in (out if isinstance(out, tuple) else (out,))])
+        for mine, theirs in zip(*outs):
+            np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_native_norms_match_torch():
+    torch = pytest.importorskip("torch")
+    x = RNG.standard_normal((4, 6, 3, 3))
+    w, b = RNG.standard_normal(6), RNG.standard_normal(6)
+    rm, rv = np.zeros(6), np.ones(6)
+    got = {
+        "layer": lambda m: m.native_layer_norm(m.tensor(x), (3, 3), None, None, 1e-5),
+        "batch": lambda m: m.native_batch_norm(
+            m.tensor(x), m.tensor(w), m.tensor(b), m.tensor(rm), m.tensor(rv), True, 0.1, 1e-5
+        ),
+        "batch_eval": lambda m: m.native_batch_norm(
+            m.tensor(x), m.tensor(w), m.tensor(b), m.tensor(rm), m.tensor(rv), False, 0.1, 1e-5
+        ),
+        "group": lambda m: m.native_group_norm(
+            m.tensor(x), m.tensor(w), m.tensor(b), 4, 6, 9, 3, 1e-5
+        ),
+    }
+    for name, f in got.items():
+        for mine, theirs in zip(f(ember), f(torch)):
+            assert mine.shape == tuple(theirs.shape), name
+            np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_dropout_forms():
+    x = ember.ones(200, 8, 4)
+    out, mask = ember.native_dropout(x, 0.25, True)
+    np.testing.assert_allclose(out.numpy(), mask.numpy() / 0.75, rtol=1e-7)
+    assert mask.dtype == np.bool_ and 0.6 < mask.numpy().mean() < 0.9
+    same, full = ember.native_dropout(x, 0.25, False)
+    assert full.numpy().all() and np.array_equal(same.numpy(), x.numpy())
+    y = ember.feature_dropout(x, 0.5, True).numpy()
+    per_channel = y.reshape(200, 8, 4)
+    assert ((per_channel == 0).all(-1) | (per_channel == 2).all(-1)).all()  # whole channels
+    assert ember.feature_dropout(x, 0.5, False) is not None
+
+
+def test_copies_own_their_memory():
+    x = ember.arange(12.0).reshape(3, 4)
+    for out in (
+        ember.t_copy(x), ember.transpose_copy(x, 0, 1), ember.view_copy(x, 12),
+        ember.view_copy(x, (4, 3)), ember.select_copy(x, 0, 1), ember.slice_copy(x, 1, 1, 3),
+        ember.diagonal_copy(x), ember.expand_copy(x[:1], (2, 4)), ember.alias_copy(x),
+        ember.unsqueeze_copy(x, 0), ember.permute_copy(x, (1, 0)), *ember.split_copy(x, 2),
+        *ember.unbind_copy(x), ember.unfold_copy(x, 1, 2, 2), ember.detach_copy(x),
+    ):  # fmt: skip
+        assert not np.shares_memory(out.numpy(), x.numpy())
+    np.testing.assert_array_equal(ember.slice_copy(x, 1, 1, 3).numpy(), x.numpy()[:, 1:3])
+    np.testing.assert_array_equal(ember.view_copy(x, (4, 3)).numpy(), x.numpy().reshape(4, 3))
+
+
+def test_binomial_and_embedding_renorm():
+    ember.manual_seed(0)
+    draws = ember.binomial(ember.full((20000,), 10.0), ember.full((20000,), 0.3))
+    assert draws.dtype == np.float32 and abs(draws.numpy().mean() - 3.0) < 0.05
+    assert set(np.unique(draws.numpy())) <= set(range(11))
+    with pytest.raises(ValueError, match="prob"):
+        ember.binomial(ember.ones(2), ember.full((2,), 1.5))
+    w = ember.tensor(np.full((3, 4), 2.0))
+    ember.embedding_renorm_(w, ember.tensor([0, 2]), 1.0, 2.0)
+    norms = np.linalg.norm(w.numpy(), axis=1)
+    np.testing.assert_allclose(norms[[0, 2]], 1.0, rtol=1e-6)
+    assert norms[1] == 4.0
+
+
+def test_default_generator_and_fork_rng():
+    ember.default_generator.manual_seed(7)
+    a = ember.randn(3)
+    ember.manual_seed(7)
+    np.testing.assert_array_equal(a.numpy(), ember.randn(3).numpy())
+    assert ember.default_generator.initial_seed() == 7
+    state = ember.default_generator.get_state()
+    b = ember.rand(2)
+    ember.default_generator.set_state(state)
+    np.testing.assert_array_equal(b.numpy(), ember.rand(2).numpy())
+    before = ember.get_rng_state()
+    with ember.random.fork_rng():
+        ember.randn(100)
+    assert ember.get_rng_state() == before
+    perm = ember.randperm(5, generator=ember.default_generator)
+    assert sorted(perm.tolist()) == [0, 1, 2, 3, 4]
+
+
+def test_mode_queries():
+    assert not ember.is_inference_mode_enabled()
+    with ember.inference_mode():
+        assert ember.is_inference_mode_enabled() and not ember.is_grad_enabled()
+        with ember.inference_mode(False):
+            assert not ember.is_inference_mode_enabled()
+    assert not ember.is_inference_mode_enabled()
+
+    @ember.inference_mode(False)
+    def f():
+        return ember.is_inference_mode_enabled()
+
+    with ember.inference_mode():
+        assert f() is False
+    ember.set_deterministic_debug_mode("warn")
+    assert ember.get_deterministic_debug_mode() == 1
+    assert ember.is_deterministic_algorithms_warn_only_enabled()
+    ember.set_deterministic_debug_mode(0)
+    assert not ember.are_deterministic_algorithms_enabled()
+    with pytest.raises(RuntimeError, match="debug_mode"):
+        ember.set_deterministic_debug_mode("loud")
+    ember.set_warn_always(True)
+    assert ember.is_warn_always_enabled()
+    ember.set_warn_always(False)
