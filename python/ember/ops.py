@@ -3380,6 +3380,8 @@ def as_strided(input, size, stride, storage_offset: int = 0) -> Tensor:  # noqa:
         raise ValueError(
             f"as_strided: negative size, stride or offset: {size}, {stride}, {storage_offset}"
         )
+    if builtins.any(v >= 2**48 for v in size + stride + (storage_offset,)):
+        raise ValueError(f"as_strided: size {size} or stride {stride} is out of range")
     need = storage_offset + (
         0 if 0 in size else 1 + builtins.sum((n - 1) * st for n, st in zip(size, stride))
     )
