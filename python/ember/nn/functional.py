@@ -536,14 +536,9 @@ def logsigmoid(input) -> Tensor:
 
 
 def tanhshrink(input) -> Tensor:
-    """x - tanh(x)."""
-    return _pointwise(
-        "tanhshrink",
-        _promote_integer(input),
-        lambda x: x - np.tanh(x),
-        lambda x: 1 - (1 - np.tanh(x) ** 2),  # PyTorch's 1 - tanh'(x): 0 where tanh(x)^2 < eps
-        lambda x: 1 - (1 - tanh(x) ** 2),
-    )
+    """x - tanh(x), composed as torch's: its backward keeps tanh's result, not x."""
+    x = _promote_integer(input)
+    return x - tanh(x)
 
 
 def softshrink(input, lambd: float = 0.5) -> Tensor:
@@ -2357,7 +2352,8 @@ class KLDiv(Function):
     # pointwise t (log t - x) (0 where t = 0), or exp(t) (t - x) with log_target
     @staticmethod
     def forward(ctx, x, t, log_target):
-        ctx.save_for_backward(x, t)
+        # x is read only for the target's gradient (as torch, which keeps only the target)
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else ops._shape_only(x), t)
         ctx.log_target = log_target
         if log_target:
             return np.exp(t) * (t - x)
