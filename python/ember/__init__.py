@@ -598,8 +598,9 @@ class _MissingDtype:
 
 
 bfloat16 = _MissingDtype("bfloat16")
-complex64 = cfloat = _MissingDtype("complex64")
-complex128 = cdouble = _MissingDtype("complex128")
+complex64 = cfloat = _np.complex64
+complex128 = cdouble = _np.complex128
+from ember._complex import complex, polar, view_as_complex, view_as_real  # noqa: E402, I001
 
 
 def compile(model=None, **kwargs):  # noqa: A001  (torch.compile)
@@ -1036,6 +1037,8 @@ __all__ = [
     "unsqueeze_copy",
     "view_copy",
 ]  # fmt: skip
+
+__all__ += ["complex", "polar", "view_as_real", "view_as_complex"]
 
 # torch's out= and NumPy's axis=/keepdims= keywords (ember/_keywords.py)
 from ember import _keywords  # noqa: E402

@@ -8,7 +8,7 @@ import operator
 
 import numpy as np
 
-from ember import _device, _layout
+from ember import _complex, _device, _layout
 from ember.random import rng
 from ember.tensor import Tensor, _as_array, get_default_dtype
 
@@ -174,15 +174,20 @@ def ones_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
 @_takes_device
 def randn(*size, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from ember's seeded generator (or ``generator``)."""
-    dt = _dtype(dtype)
-    return _new(rng(generator).standard_normal(_size(size, "randn"), dtype=dt), requires_grad)
+    dt, shape = _dtype(dtype), _size(size, "randn")
+    if dt.kind == "c":  # real and imaginary parts each N(0, 1/2), as torch
+        return _new(_complex.randn(rng(generator).standard_normal, shape, dt), requires_grad)
+    return _new(rng(generator).standard_normal(shape, dtype=dt), requires_grad)
 
 
 @_takes_device
 def rand(*size, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from ember's seeded generator (or ``generator``)."""
-    dt = _dtype(dtype)
-    return _new(rng(generator).random(_size(size, "rand"), dtype=dt), requires_grad)
+    dt, shape = _dtype(dtype), _size(size, "rand")
+    if dt.kind == "c":  # real and imaginary parts each uniform in [0, 1), as torch
+        parts = rng(generator).random(shape + (2,), dtype=_complex.real_of(dt))
+        return _new(_complex._as_complex(parts), requires_grad)
+    return _new(rng(generator).random(shape, dtype=dt), requires_grad)
 
 
 @_takes_device

@@ -9,7 +9,7 @@ import numpy as np
 from ember._keywords import install_methods, numpy_names
 from ember._sparse_grad import RowSparseGrad
 
-_FLOAT_KINDS = "f"
+_FLOAT_KINDS = "fc"  # the dtypes that can require gradients
 _default_float = np.dtype(np.float32)
 
 
@@ -80,6 +80,8 @@ def _default_dtype(data) -> np.dtype | None:
         return _default_float
     if arr.dtype.kind in "iu":
         return np.dtype(np.int64)
+    if arr.dtype.kind == "c":  # torch's default complex: complex128 iff the default is float64
+        return np.dtype(np.complex128 if _default_float == np.float64 else np.complex64)
     return None
 
 
@@ -104,9 +106,9 @@ def _as_array(data, dtype=None, copy=True) -> np.ndarray:
     arr = np.array(data, dtype=dtype, copy=copy) if copy else np.asarray(data, dtype=dtype)
     if not arr.dtype.isnative:  # big-endian data (from a file): the kernels read native order
         arr = arr.astype(arr.dtype.newbyteorder("="))
-    if arr.dtype.kind not in "biuf":
+    if arr.dtype.kind not in "biufc":
         raise TypeError(
-            f"ember tensors hold bool, integer or float data, not {arr.dtype} "
+            f"ember tensors hold bool, integer, float or complex data, not {arr.dtype} "
             f"(got {type(data).__name__})"
         )
     return arr
@@ -318,9 +320,7 @@ class Tensor:
         return self.data.dtype.kind == "f"
 
     def is_complex(self) -> bool:
-        return False  # ember holds no complex data
-
-    is_conj = is_neg = is_complex
+        return self.data.dtype.kind == "c"
 
     def is_signed(self) -> bool:
         return self.data.dtype.kind in "if"
@@ -959,13 +959,13 @@ class Tensor:
     def is_inference(self) -> bool:
         return False
 
-    @property
-    def real(self) -> Tensor:
-        return self  # ember holds no complex data
-
-    @property
-    def imag(self):
-        raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+    # complex parts: views, settable (x.imag = v writes into x), as torch's (ember/_complex.py)
+    real = property(
+        lambda self: _complex.real(self), lambda self, v: _complex.set_part(self, "real", v)
+    )
+    imag = property(
+        lambda self: _complex.imag(self), lambda self, v: _complex.set_part(self, "imag", v)
+    )
 
     def new(self, *args) -> Tensor:
         """Legacy ``x.new(sizes...)`` (zeros of x's dtype) or ``x.new(data)``."""
@@ -1306,7 +1306,7 @@ class Tensor:
         self.data[index] = value
 
 
-from ember import _device, _inplace, _layout  # noqa: E402
+from ember import _complex, _device, _inplace, _layout  # noqa: E402
 from ember import creation as _creation  # noqa: E402
 from ember import ops as _ops  # noqa: E402  (ops build on Tensor)
 from ember import random as _random  # noqa: E402

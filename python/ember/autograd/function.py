@@ -322,6 +322,7 @@ class Function:
     _node_hooks = None  # the node's own register_prehook / register_hook hooks (a _Hooks)
     _materialize = True  # set_materialize_grads
     _fw_out = None  # forward AD: the outputs' tangents (autograd/forward_ad.py)
+    _complex_native = False  # backward written for complex itself (see ember/_complex.py)
 
     def save_for_backward(self, *arrays):
         if _saved_hooks_entered:  # (a global: cheaper than the thread-local test each op)
@@ -498,6 +499,11 @@ class Function:
             )
         else:
             res = Tensor._make(out, True, ctx, 0)
+        # a complex output: torch's conjugate gradient convention (ember/_complex.py)
+        if (res[0] if type(res) is tuple else res).data.dtype.kind == "c" and not (
+            cls._complex_native or cls._tensor_api
+        ):
+            _complex.conj_grads(ctx, cls)
         if _fw_level is not None:  # forward-mode AD: tangents in, a tangent out
             _forward_ad._propagate(ctx, res)
         return res
@@ -821,3 +827,6 @@ def _in_graph(ctx, t, ident: int):
 
 from ember.autograd import forward_ad as _forward_ad  # noqa: E402
 from ember.tensor import Tensor  # noqa: E402  (circular: Tensor ops are Functions)
+
+# isort: split
+from ember import _complex  # noqa: E402  (after Tensor: it defines Functions)

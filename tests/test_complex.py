@@ -1,0 +1,373 @@
+"""Complex tensors: creation, promotion, math and autograd with torch's conjugate convention,
+against torch (values and gradients), NumPy and finite differences."""
+
+import numpy as np
+import pytest
+
+import ember
+
+RNG = np.random.default_rng(0)
+
+
+def crandn(*shape, dtype=np.complex128):
+    return (RNG.standard_normal(shape) + 1j * RNG.standard_normal(shape)).astype(dtype)
+
+
+# ---- creation, dtypes, promotion -----------------------------------------------------------
+
+
+def test_tensor_of_complex_data_and_default_complex_dtype():
+    z = ember.tensor([1 + 2j, 3 - 1j])
+    assert z.dtype == ember.complex64 == ember.cfloat and z.is_complex()
+    np.testing.assert_array_equal(z.numpy(), np.array([1 + 2j, 3 - 1j], np.complex64))
+    assert ember.tensor([1.0, 2.0], dtype=ember.cdouble).dtype == np.complex128
+    assert ember.tensor(np.array([1j])).dtype == np.complex128  # NumPy input keeps its dtype
+    ember.set_default_dtype(ember.float64)
+    try:
+        assert ember.tensor([1j]).dtype == np.complex128  # as torch: from the default float
+    finally:
+        ember.set_default_dtype(ember.float32)
+    assert not ember.ones(2).is_complex() and not ember.is_complex(ember.ones(2))
+    assert ember.is_complex(z) and not ember.is_floating_point(z)
+
+
+@pytest.mark.parametrize(
+    "a, b, want",
+    [
+        ((np.float32, 1), (np.complex64, 1), np.complex64),
+        ((np.float64, 1), (np.complex64, 1), np.complex128),  # torch: complex128
+        ((np.int64, 1), (np.complex64, 1), np.complex64),
+        ((np.complex64, 1), (np.float64, 0), np.complex64),  # a 0-d float does not widen
+        ((np.float64, 1), (np.complex64, 0), np.complex128),  # a 0-d complex: float64's width
+        ((np.float32, 1), (np.complex128, 0), np.complex64),
+        ((np.complex64, 1), (np.complex128, 1), np.complex128),
+    ],
+)
+def test_promotion_as_torch(a, b, want):
+    torch = pytest.importorskip("torch")
+    x = ember.tensor(np.ones((2,) * a[1], a[0]))
+    y = ember.tensor(np.ones((2,) * b[1], b[0]))
+    assert (x + y).dtype == want == (y * x).dtype
+    tx, ty = torch.from_numpy(x.numpy()), torch.from_numpy(y.numpy())
+    assert str((tx + ty).dtype).split(".")[1] == np.dtype(want).name
+    assert ember.result_type(x, y) == want
+
+
+def test_python_complex_scalars_are_weak():
+    x = ember.ones(3)
+    assert (x * 1j).dtype == np.complex64 and (x.double() + 2j).dtype == np.complex128
+    assert (ember.ones(3, dtype=ember.int64) * (1 + 1j)).dtype == np.complex64
+    z = ember.ones(3, dtype=ember.complex64)
+    assert (z * 2.5).dtype == np.complex64 and (z + np.float64(1)).dtype == np.complex64
+    np.testing.assert_allclose((x * 1j).numpy(), np.full(3, 1j))
+
+
+def test_complex_real_imag_views_and_setters():
+    z = ember.tensor(crandn(2, 3))
+    np.testing.assert_array_equal(z.real.numpy(), z.numpy().real)
+    np.testing.assert_array_equal(z.imag.numpy(), z.numpy().imag)
+    assert np.shares_memory(z.real.numpy(), z.numpy()) and z.real.dtype == np.float64
+    z.imag = ember.zeros(2, 3, dtype=ember.float64)
+    assert np.all(z.numpy().imag == 0)
+    z.real = 5.0
+    assert np.all(z.numpy().real == 5)
+    x = ember.ones(2)
+    assert x.real is x  # real tensors: themselves, as torch
+    with pytest.raises(RuntimeError, match="imag"):
+        _ = x.imag
+
+
+def test_complex_polar_view_as_real_and_complex():
+    re, im = ember.randn(4, dtype=ember.float64), ember.randn(4, dtype=ember.float64)
+    z = ember.complex(re, im)
+    assert z.dtype == np.complex128
+    np.testing.assert_array_equal(z.numpy(), re.numpy() + 1j * im.numpy())
+    p = ember.polar(ember.abs(re), im)
+    np.testing.assert_allclose(p.numpy(), np.abs(re.numpy()) * np.exp(1j * im.numpy()))
+    r = ember.view_as_real(z)
+    assert r.shape == (4, 2) and np.shares_memory(r.numpy(), z.numpy())
+    np.testing.assert_array_equal(r.numpy()[:, 1], im.numpy())
+    back = ember.view_as_complex(r)
+    np.testing.assert_array_equal(back.numpy(), z.numpy())
+    zt = ember.tensor(crandn(3, 4)).T  # strided: still a view
+    np.testing.assert_array_equal(ember.view_as_real(zt).numpy()[..., 0], zt.numpy().real)
+    with pytest.raises(TypeError, match="same|one dtype"):
+        ember.complex(ember.ones(2), ember.ones(2, dtype=ember.float64))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        ember.complex(ember.ones(2, dtype=ember.int64), ember.ones(2, dtype=ember.int64))
+    with pytest.raises(RuntimeError, match="size 2"):
+        ember.view_as_complex(ember.ones(3, 3))
+    with pytest.raises(RuntimeError, match="stride 1"):
+        ember.view_as_complex(ember.ones(2, 4)[:, ::2].T)
+    with pytest.raises(RuntimeError, match="complex"):
+        ember.view_as_real(ember.ones(2))
+
+
+def test_randn_rand_complex_as_torch_draws():
+    ember.manual_seed(0)
+    z = ember.randn(200000, dtype=ember.complex64)
+    assert z.dtype == np.complex64
+    a = z.numpy()
+    # each part N(0, 1/2): E|z|^2 = 1, as torch.randn(dtype=cfloat)
+    assert abs(np.mean(np.abs(a) ** 2) - 1) < 0.02
+    assert abs(np.var(a.real) - 0.5) < 0.01 and abs(np.var(a.imag) - 0.5) < 0.01
+    u = ember.rand(1000, dtype=ember.complex128).numpy()
+    assert u.dtype == np.complex128 and (u.real >= 0).all() and (u.imag < 1).all()
+
+
+def test_casts_between_real_and_complex():
+    x = ember.randn(3)
+    z = x.to(ember.complex64)
+    assert z.dtype == np.complex64 and np.all(z.numpy().imag == 0)
+    with pytest.warns(UserWarning, match="discards the imaginary part"):
+        back = ember.tensor([1 + 2j]).to(ember.float32)
+    assert back.dtype == np.float32 and back.item() == 1.0
+    assert ember.tensor([1 + 2j]).to(ember.complex128).dtype == np.complex128
+
+
+def test_cat_stack_reshape_index_of_complex():
+    a, b = crandn(2, 3), crandn(2, 3)
+    ta, tb = ember.tensor(a), ember.tensor(b)
+    np.testing.assert_array_equal(ember.cat([ta, tb], 1).numpy(), np.concatenate([a, b], 1))
+    np.testing.assert_array_equal(ember.stack([ta, tb], -1).numpy(), np.stack([a, b], -1))
+    mixed = ember.cat([ember.ones(2, 3), ta])
+    assert mixed.dtype == np.complex64 or mixed.dtype == np.complex128
+    np.testing.assert_array_equal(ta.reshape(3, 2).numpy(), a.reshape(3, 2))
+    np.testing.assert_array_equal(ta[1, ::2].numpy(), a[1, ::2])
+    np.testing.assert_array_equal(ta.view(6).numpy(), a.reshape(6))
+    with pytest.raises(IndexError):
+        ember.cat([ta, tb], 2)
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda z: z < z,
+        lambda z: z >= 1,
+        lambda z: ember.max(z),
+        lambda z: z.min(),
+        lambda z: ember.sort(z),
+        lambda z: ember.argmax(z),
+        lambda z: ember.relu(z),
+        lambda z: ember.clamp(z, 0, 1),
+        lambda z: ember.floor(z),
+        lambda z: ember.sign(z),
+        lambda z: ember.maximum(z, z),
+        lambda z: ember.topk(z, 1),
+        lambda z: ember.erf(z),
+        lambda z: ember.nn.functional.gelu(z),
+        lambda z: ember.atan2(z, z),
+    ],
+)
+def test_ops_torch_refuses_on_complex_are_refused(op):
+    with pytest.raises(TypeError, match="complex"):
+        op(ember.tensor([1 + 1j, 2 - 1j]))
+
+
+def test_requires_grad_and_backward_of_complex_scalar():
+    z = ember.tensor([1j], requires_grad=True)
+    assert z.requires_grad
+    with pytest.raises(RuntimeError, match="real scalar"):
+        (z * 2).sum().backward()
+
+
+# ---- values and gradients against torch ------------------------------------------------------
+
+UNARY = {
+    "exp": (ember.exp, "exp"),
+    "log": (ember.log, "log"),
+    "sqrt": (ember.sqrt, "sqrt"),
+    "sin": (ember.sin, "sin"),
+    "cos": (ember.cos, "cos"),
+    "tan": (ember.tan, "tan"),
+    "sinh": (ember.sinh, "sinh"),
+    "cosh": (ember.cosh, "cosh"),
+    "tanh": (ember.tanh, "tanh"),
+    "sigmoid": (ember.sigmoid, "sigmoid"),
+    "reciprocal": (ember.reciprocal, "reciprocal"),
+    "rsqrt": (ember.rsqrt, "rsqrt"),
+    "square": (ember.square, "square"),
+    "log1p": (ember.log1p, "log1p"),
+    "expm1": (ember.expm1, "expm1"),
+    "log2": (ember.log2, "log2"),
+    "log10": (ember.log10, "log10"),
+    "asin": (ember.asin, "asin"),
+    "acos": (ember.acos, "acos"),
+    "atan": (ember.atan, "atan"),
+    "asinh": (ember.asinh, "asinh"),
+    "acosh": (ember.acosh, "acosh"),
+    "atanh": (ember.atanh, "atanh"),
+    "abs": (ember.abs, "abs"),
+    "angle": (ember.angle, "angle"),
+    "real": (ember.real, "real"),
+    "imag": (ember.imag, "imag"),
+    "conj": (ember.conj, "conj_physical"),
+    "sgn": (ember.sgn, "sgn"),
+    "neg": (lambda z: -z, "neg"),
+    "pow2": (lambda z: z**2, lambda t: t**2),
+    "pow2.5": (lambda z: z**2.5, lambda t: t**2.5),
+    "powc": (lambda z: z ** (0.5 + 1j), lambda t: t ** (0.5 + 1j)),
+    "rpow": (lambda z: 2**z, lambda t: 2**t),
+    "sum": (lambda z: z.sum(0), lambda t: t.sum(0)),
+    "mean": (lambda z: z.mean(-1), lambda t: t.mean(-1)),
+    "prod": (lambda z: z.prod(1), lambda t: t.prod(1)),
+    "cumsum": (lambda z: z.cumsum(1), lambda t: t.cumsum(1)),
+    "view_as_real": (ember.view_as_real, "view_as_real"),
+    "T-index": (lambda z: z.T[1:, ::2], lambda t: t.T[1:, ::2]),
+    "adjoint": (lambda z: z.mH, lambda t: t.mH.resolve_conj()),
+    "to128": (lambda z: z.to(ember.complex128) * 2, lambda t: t.to(t.dtype) * 2),
+}
+
+
+def _weights(out):
+    w = crandn(*np.shape(out))
+    return w if np.iscomplexobj(out) else w.real.copy()
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_values_and_gradients_match_torch(name):
+    torch = pytest.importorskip("torch")
+    fn, tfn = UNARY[name]
+    tfn = getattr(torch, tfn) if isinstance(tfn, str) else tfn
+    a = crandn(3, 4) * 0.8
+    z = ember.tensor(a, requires_grad=True)
+    t = torch.tensor(a, requires_grad=True)
+    out, tout = fn(z), tfn(t)
+    assert out.dtype == np.dtype(str(tout.dtype).split(".")[1])
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-10, atol=1e-12)
+    w = _weights(out.numpy())
+    # a real loss: the real part of <w, out>
+    (out * ember.tensor(w)).real.sum().backward()
+    (tout * torch.tensor(w)).real.sum().backward()
+    np.testing.assert_allclose(z.grad.numpy(), t.grad.numpy(), rtol=1e-9, atol=1e-12)
+    assert z.grad.dtype == np.complex128
+
+
+BINARY = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "pow": lambda a, b: a**b,
+    "matmul": lambda a, b: a @ b.T,
+    "einsum": lambda a, b: (ember if isinstance(a, ember.Tensor) else __import__("torch")).einsum(
+        "ij,kj->ik", a, b
+    ),
+    "cat": lambda a, b: (ember if isinstance(a, ember.Tensor) else __import__("torch")).cat(
+        [a, b], 1
+    ),
+    "stack": lambda a, b: (ember if isinstance(a, ember.Tensor) else __import__("torch")).stack(
+        [a, b]
+    ),
+}
+
+
+ONE_DTYPE = ("cat", "stack", "einsum", "matmul")  # torch's need one dtype (see below)
+
+
+@pytest.mark.parametrize(
+    "name, kinds",
+    [(n, k) for n in sorted(BINARY) for k in ("cc", "rc", "cr") if k == "cc" or n not in ONE_DTYPE],
+)
+def test_binary_values_and_gradients_match_torch(name, kinds):
+    torch = pytest.importorskip("torch")
+    fn = BINARY[name]
+    arrays = [crandn(3, 4) if k == "c" else RNG.standard_normal((3, 4)) for k in kinds]
+    if name == "pow":
+        arrays[0] = arrays[0] + 3  # away from the branch cut of log
+    es = [ember.tensor(a, requires_grad=True) for a in arrays]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, tout = fn(*es), fn(*ts)
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-10)
+    w = _weights(out.numpy())
+    (out * ember.tensor(w)).real.sum().backward()
+    (tout * torch.tensor(w)).real.sum().backward()
+    for e, t in zip(es, ts):
+        assert e.grad.dtype == e.dtype  # a real input gets a real gradient
+        np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_matmul_complex64_and_bmm_mm():
+    torch = pytest.importorskip("torch")
+    a, b = crandn(2, 3, 4, dtype=np.complex64), crandn(2, 4, 5, dtype=np.complex64)
+    np.testing.assert_allclose(
+        ember.bmm(ember.tensor(a), ember.tensor(b)).numpy(),
+        torch.bmm(torch.tensor(a), torch.tensor(b)).numpy(),
+        rtol=1e-5,
+    )
+    assert ember.mm(ember.tensor(a[0]), ember.tensor(b[0])).dtype == np.complex64
+    with pytest.raises(TypeError, match="one dtype"):  # as torch's "same dtype"
+        ember.tensor(a) @ ember.ones(2, 4, 5)
+    np.testing.assert_allclose(
+        ember.vdot(ember.tensor(a[0, 0]), ember.tensor(a[1, 0])).numpy(),
+        np.vdot(a[0, 0], a[1, 0]),
+        rtol=1e-5,
+    )
+
+
+def test_real_to_complex_boundaries_match_torch():
+    torch = pytest.importorskip("torch")
+    re, im = RNG.standard_normal(5), RNG.standard_normal(5)
+    er, ei = ember.tensor(re, requires_grad=True), ember.tensor(im, requires_grad=True)
+    tr, ti = torch.tensor(re, requires_grad=True), torch.tensor(im, requires_grad=True)
+    e = ember.polar(ember.complex(er, ei).abs(), ei) * ember.view_as_complex(
+        ember.stack([er, ei], -1)
+    )
+    t = torch.polar(torch.complex(tr, ti).abs(), ti) * torch.view_as_complex(
+        torch.stack([tr, ti], -1)
+    )
+    np.testing.assert_allclose(e.detach().numpy(), t.detach().numpy(), rtol=1e-12)
+    w = crandn(5)
+    (e * ember.tensor(w)).real.sum().backward()
+    (t * torch.tensor(w)).real.sum().backward()
+    np.testing.assert_allclose(er.grad.numpy(), tr.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(ei.grad.numpy(), ti.grad.numpy(), rtol=1e-10)
+
+
+def test_mul_gradient_is_grad_times_conjugate():
+    a, b = crandn(4), crandn(4)
+    ta, tb = ember.tensor(a, requires_grad=True), ember.tensor(b, requires_grad=True)
+    c = ta * tb
+    g = crandn(4)
+    c.backward(ember.tensor(g))
+    np.testing.assert_allclose(ta.grad.numpy(), g * np.conj(b))
+    np.testing.assert_allclose(tb.grad.numpy(), g * np.conj(a))
+
+
+# ---- gradcheck on complex inputs -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda z: (z * z.conj()).real,
+        lambda z: ember.exp(z) / (1 + z.abs()),
+        lambda z: ember.view_as_real(ember.log(z) @ z.T),
+        lambda z: ember.angle(z) + z.imag,
+        lambda z: ember.tanh(z).sum(0),
+        lambda z: ember.sqrt(z).mean(),
+    ],
+)
+def test_gradcheck_complex128(fn):
+    z = ember.tensor(crandn(3, 3) + 0.5, requires_grad=True)
+    assert ember.autograd.gradcheck(fn, (z,))
+
+
+def test_gradcheck_complex_catches_a_wrong_gradient():
+    class Bad(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, z):
+            ctx.save_for_backward(z)
+            return z * z
+
+        @staticmethod
+        def backward(ctx, g):
+            (z,) = ctx.saved_tensors
+            return g * 2 * z  # torch's rule has conj(2 z)
+
+    z = ember.tensor(crandn(3), requires_grad=True)
+    with pytest.raises(RuntimeError, match="differs"):
+        ember.autograd.gradcheck(Bad.apply, (z,))
+    with pytest.raises(TypeError, match="complex128"):
+        ember.autograd.gradcheck(lambda t: t, (ember.tensor(crandn(2).astype(np.complex64),
+                                                            requires_grad=True),))  # fmt: skip
