@@ -601,6 +601,8 @@ bfloat16 = _MissingDtype("bfloat16")
 complex64 = cfloat = _np.complex64
 complex128 = cdouble = _np.complex128
 from ember._complex import complex, polar, view_as_complex, view_as_real  # noqa: E402, I001
+from ember import fft  # noqa: E402, I001  (torch.fft)
+from ember._stft import istft, stft  # noqa: E402, I001
 
 
 def compile(model=None, **kwargs):  # noqa: A001  (torch.compile)
@@ -1038,7 +1040,7 @@ __all__ = [
     "view_copy",
 ]  # fmt: skip
 
-__all__ += ["complex", "polar", "view_as_real", "view_as_complex"]
+__all__ += ["complex", "polar", "view_as_real", "view_as_complex", "fft", "stft", "istft"]
 
 # torch's out= and NumPy's axis=/keepdims= keywords (ember/_keywords.py)
 from ember import _keywords  # noqa: E402

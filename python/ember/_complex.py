@@ -92,39 +92,26 @@ def _c_zeros(shape, dt) -> np.ndarray:
 
 
 @_native
-class Real(Function):
+class Part(Function):
+    """z.real or z.imag, a view (writes through it reach z, as torch's); the gradient of a
+    part is g or i g."""
+
     @staticmethod
-    def forward(ctx, z):
-        ctx.dt = z.dtype
-        return z.real  # a view: writes through it reach z, as torch's
+    def forward(ctx, z, part):
+        ctx.meta = (z.dtype, part)
+        return getattr(z, part)
 
     @staticmethod
     def backward(ctx, g):
-        out = _c_zeros(g.shape, ctx.dt)
-        out.real = g
-        return out
+        dt, part = ctx.meta
+        out = _c_zeros(g.shape, dt)
+        setattr(out, part, g)
+        return out, None
 
     @staticmethod
     def backward_graph(ctx, g):
-        return complex(g, zeros_like_real(g))
-
-
-@_native
-class Imag(Function):
-    @staticmethod
-    def forward(ctx, z):
-        ctx.dt = z.dtype
-        return z.imag
-
-    @staticmethod
-    def backward(ctx, g):
-        out = _c_zeros(g.shape, ctx.dt)
-        out.imag = g
-        return out
-
-    @staticmethod
-    def backward_graph(ctx, g):
-        return complex(zeros_like_real(g), g)
+        z = zeros_like_real(g)
+        return (complex(g, z) if ctx.meta[1] == "real" else complex(z, g)), None
 
 
 def zeros_like_real(g: Tensor) -> Tensor:
@@ -134,7 +121,7 @@ def zeros_like_real(g: Tensor) -> Tensor:
 def real(x) -> Tensor:
     """The real part, a view (a real tensor is returned as it is, as torch's)."""
     x = _tensor(x)
-    return Real.apply(x) if x.data.dtype.kind == "c" else x
+    return Part.apply(x, "real") if x.data.dtype.kind == "c" else x
 
 
 def imag(x) -> Tensor:
@@ -142,7 +129,7 @@ def imag(x) -> Tensor:
     x = _tensor(x)
     if x.data.dtype.kind != "c":
         raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
-    return Imag.apply(x)
+    return Part.apply(x, "imag")
 
 
 def set_part(x: Tensor, part: str, value) -> None:
