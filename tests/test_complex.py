@@ -371,3 +371,79 @@ def test_gradcheck_complex_catches_a_wrong_gradient():
     with pytest.raises(TypeError, match="complex128"):
         ember.autograd.gradcheck(lambda t: t, (ember.tensor(crandn(2).astype(np.complex64),
                                                             requires_grad=True),))  # fmt: skip
+
+
+# ---- linalg.eig / eigvals --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128, np.float32])
+def test_eig_values_vectors_and_gradients_match_torch(dtype):
+    torch = pytest.importorskip("torch")
+    shape = (4, 4) if dtype == np.float32 else (2, 4, 4)
+    a = (crandn(*shape) if dtype == np.complex128 else RNG.standard_normal(shape)).astype(dtype)
+    e, t = ember.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    L, V = ember.linalg.eig(e)
+    Lt, Vt = torch.linalg.eig(t)
+    assert L.dtype == V.dtype == np.dtype(str(Lt.dtype).split(".")[1])
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(L.detach().numpy(), Lt.detach().numpy(), rtol=tol, atol=tol)
+    # A V = V diag(L), unit columns; the vectors equal torch's up to a phase (not unique)
+    Ld, Vd = L.detach().numpy(), V.detach().numpy()
+    np.testing.assert_allclose(a @ Vd, Vd * Ld[..., None, :], atol=tol * 10)
+    np.testing.assert_allclose(np.linalg.norm(Vd, axis=-2), 1, rtol=tol)
+    phase = np.sum(np.conj(Vd) * Vt.detach().numpy(), axis=-2)
+    np.testing.assert_allclose(np.abs(phase), 1, rtol=tol * 10)
+    # a loss invariant to each eigenvector's phase: torch's gradient
+    wl, wv = crandn(*L.shape), RNG.standard_normal(V.shape)
+    ((L * ember.tensor(wl)).real.sum() + (V.abs() ** 2 * ember.tensor(wv)).sum()).backward()
+    ((Lt * torch.tensor(wl)).real.sum() + (Vt.abs() ** 2 * torch.tensor(wv)).sum()).backward()
+    assert e.grad.dtype == e.dtype
+    np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=tol * 100, atol=tol * 100)
+
+
+def test_eigvals_gradcheck_and_errors():
+    x = ember.tensor(RNG.standard_normal((3, 3)), requires_grad=True)
+    assert ember.autograd.gradcheck(ember.linalg.eigvals, (x,))
+    z = ember.tensor(crandn(3, 3), requires_grad=True)
+    assert ember.autograd.gradcheck(ember.linalg.eigvals, (z,))
+    assert ember.autograd.gradcheck(lambda A: ember.linalg.eig(A).eigenvectors.abs(), (z,))
+    np.testing.assert_allclose(
+        np.sort_complex(ember.linalg.eigvals(z).detach().numpy()),
+        np.sort_complex(np.linalg.eigvals(z.detach().numpy())),
+    )
+    with pytest.raises(ValueError, match="square"):
+        ember.linalg.eig(ember.ones(2, 3))
+    with pytest.raises(TypeError, match="float or complex"):
+        ember.linalg.eig(ember.ones(2, 2, dtype=ember.int64))
+    with pytest.raises(ValueError, match="NaN"):
+        ember.linalg.eig(ember.tensor([[1.0, float("nan")], [0.0, 1.0]]))
+    _, V = ember.linalg.eig(z)
+    with pytest.raises(ValueError, match="phase"):  # a loss that depends on the phase
+        V.real.sum().backward()
+
+
+SECOND = [
+    lambda m, z: (z * z * z).abs().sum(),
+    lambda m, z: m.angle(m.exp(z) * z).sum(),
+    lambda m, z: (m.fft.fft(z, n=3) * z.sum()).abs().sum(),
+    lambda m, z: m.fft.irfft(z * z, n=3).sin().sum() + m.fft.rfft(z.real, n=5).abs().sum(),
+    lambda m, z: m.view_as_real(m.tanh(z) * z.conj() + m.sigmoid(z)).sum(),
+]
+
+
+@pytest.mark.parametrize("k", range(len(SECOND)))
+def test_second_derivatives_match_torch(k):
+    torch = pytest.importorskip("torch")
+    f, a = SECOND[k], crandn(3)
+    z, t = ember.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    (g,) = ember.autograd.grad(f(ember, z), [z], create_graph=True)
+    (gt,) = torch.autograd.grad(f(torch, t), [t], create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), gt.detach().numpy(), rtol=1e-10)
+    g.abs().sum().backward()
+    gt.abs().sum().backward()
+    np.testing.assert_allclose(z.grad.numpy(), t.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_gradgradcheck_complex():
+    z = ember.tensor(crandn(3), requires_grad=True)
+    assert ember.autograd.gradgradcheck(lambda v: ember.exp(v) * v.conj(), (z,))

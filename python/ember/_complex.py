@@ -186,6 +186,13 @@ class Abs(Function):
         (z,) = ctx.saved_tensors
         return g * _sgn(z)  # d|z|: z / |z|, 0 at 0 (as torch)
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        from ember.autograd import graph
+
+        (z,) = graph.inputs(ctx, *ctx.saved_tensors)
+        return g * sgn(z)
+
 
 def abs(x) -> Tensor:  # noqa: A001
     return Abs.apply(x)
@@ -204,6 +211,17 @@ class Angle(Function):
         a2 = (z * np.conj(z)).real
         with np.errstate(invalid="ignore", divide="ignore"):  # d angle: i z / |z|^2, 0 at 0
             return np.where(a2 == 0, 0, g * 1j * z / np.where(a2 == 0, 1, a2)).astype(z.dtype)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        from ember import ops
+        from ember.autograd import graph
+
+        (z0,) = ctx.saved_tensors
+        (z,) = graph.inputs(ctx, z0)
+        zero = graph.constant(z0 == 0)
+        a2 = real(z * conj(z)) + graph.constant((z0 == 0).astype(real_of(z0.dtype)))
+        return ops.where(zero, 0.0, g * 1j * z / a2)
 
 
 def angle(x) -> Tensor:
@@ -388,3 +406,7 @@ def join(tensors, dim: int, stack: bool) -> Tensor:
     if not -max(nd, 1) <= dim < max(nd, 1):
         raise IndexError(f"{'stack' if stack else 'cat'}: dim {dim} is out of range for {nd} dims")
     return view_as_complex(ops._join([view_as_real(t) for t in tensors], dim % nd, stack))
+
+
+_tanh_grad.graph = _tanh_grad  # (their Tensor forms for create_graph: the same expressions)
+_sigmoid_grad.graph = _sigmoid_grad

@@ -40,6 +40,19 @@ def _resize(a: np.ndarray, axes, sizes) -> np.ndarray:
     return a
 
 
+def _resize_t(t: Tensor, axes, sizes) -> Tensor:
+    """_resize on a Tensor, in the graph (for create_graph: the backward's own graph)."""
+    for ax, n in zip(axes, sizes):
+        have = t.shape[ax]
+        if have > n:
+            t = ops.narrow(t, ax, 0, n)
+        elif have < n:
+            shape = list(t.shape)
+            shape[ax] = n - have
+            t = ops.cat([t, Tensor(np.zeros(shape, t.dtype))], ax)
+    return t
+
+
 class _C2C(Function):
     """y = F P x: P resizes x to s, F the (inverse) DFT over axes. ember's conjugated backward
     of complex outputs (ember/_complex.py) needs the transpose P^T F^T g, and F is symmetric."""
@@ -56,6 +69,12 @@ class _C2C(Function):
         f = np.fft.ifftn if inverse else np.fft.fftn
         gx = f(g, axes=axes, norm=norm).astype(g.dtype, copy=False)
         return _resize(gx, axes, [shape[a] for a in axes]), None, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        shape, axes, norm, inverse = ctx.meta
+        gx = _C2C.apply(g, axes, [g.shape[a] for a in axes], norm, inverse)
+        return _resize_t(gx, axes, [shape[a] for a in axes]), None, None, None, None
 
 
 class _R2C(Function):
@@ -75,6 +94,13 @@ class _R2C(Function):
         gx = np.fft.fftn(full, axes=axes, norm=norm).real.astype(_complex.real_of(g.dtype))
         return _resize(gx, axes, [shape[a] for a in axes]), None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        shape, axes, s, norm = ctx.meta
+        full = _resize_t(g, axes[-1:], s[-1:])
+        gx = _complex.real(_C2C.apply(full, axes, s, norm, False))
+        return _resize_t(gx, axes, [shape[a] for a in axes]), None, None, None
+
 
 class _C2R(Function):
     """y = irfftn of the half spectrum x resized to s (last axis: s[-1] // 2 + 1 bins). torch's
@@ -92,10 +118,23 @@ class _C2R(Function):
     def backward(ctx, g):
         shape, axes, half, norm = ctx.meta
         gx = np.fft.rfftn(g, axes=axes, norm=_SWAP[norm]).astype(_complex.complex_of(g.dtype))
-        n, m = g.shape[axes[-1]], half[-1]
-        if n - m > 0:
-            gx[(slice(None),) * axes[-1] + (slice(1, 1 + n - m),)] *= 2
+        gx *= _doubled(g.shape[axes[-1]], half[-1], axes[-1], gx.ndim, gx.real.dtype)
         return _resize(gx, axes, [shape[a] for a in axes]), None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        shape, axes, half, norm = ctx.meta
+        gx = _R2C.apply(g, axes, [g.shape[a] for a in axes], _SWAP[norm])
+        scale = _doubled(g.shape[axes[-1]], half[-1], axes[-1], gx.ndim, gx.dtype)
+        return _resize_t(gx * Tensor(scale), axes, [shape[a] for a in axes]), None, None, None
+
+
+def _doubled(n: int, m: int, axis: int, ndim: int, dtype) -> np.ndarray:
+    """The weights of irfft's gradient along axis: 2 for the m bins that stand for two (all but
+    the first and, for even n, the last), 1 for the others; shaped to broadcast."""
+    w = np.ones(m, _complex.real_of(dtype))
+    w[1 : 1 + max(n - m, 0)] = 2
+    return w.reshape((m,) + (1,) * (ndim - axis - 1))
 
 
 # ---- argument handling -------------------------------------------------------------------

@@ -11,7 +11,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ember import ops
+from ember import _complex, ops
 from ember.autograd import graph as _graph
 from ember.autograd.engine import unbroadcast
 from ember.autograd.function import Function
@@ -479,6 +479,70 @@ def eigh(A, UPLO: str = "L") -> Eigh:  # noqa: N803 (PyTorch's name)
 
 def eigvalsh(A, UPLO: str = "L") -> Tensor:  # noqa: N803
     return eigh(A, UPLO).eigenvalues
+
+
+Eig = namedtuple("Eig", ["eigenvalues", "eigenvectors"])
+
+
+class EigFn(Function):
+    """Eigen-decomposition of general matrices (LAPACK's geev through NumPy): complex
+    eigenvalues and unit-norm eigenvectors. The backward is torch's linalg_eig_backward,
+    written in its (conjugate) convention, so the complex-output conjugation is skipped."""
+
+    _complex_native = True
+
+    @staticmethod
+    def forward(ctx, A):
+        L, V = np.linalg.eig(A)
+        dt = _complex.complex_of(A.dtype)
+        L, V = L.astype(dt, copy=False), V.astype(dt, copy=False)
+        ctx.save_for_backward(L, V)
+        ctx.real_input = A.dtype.kind != "c"
+        return L, V
+
+    @staticmethod
+    def backward(ctx, gL, gV):
+        L, V = ctx.saved_tensors
+        Vh = np.conj(_mT(V))
+        VhgV = Vh @ gV
+        diag = np.diagonal(VhgV, 0, -2, -1)
+        if not np.allclose(diag.imag, 0, rtol=1e-2, atol=1e-2):
+            raise ValueError(
+                "linalg.eig backward: the eigenvectors are defined up to a phase e^{i phi}, and "
+                "the loss depends on it, so its gradient is ill-defined"
+            )
+        # the skew-Hermitian part, over conj(L_j - L_i); the eigenvalues' gradient on the diagonal
+        gA = VhgV - Vh @ (V * diag.real[..., None, :])
+        Lc = np.conj(L)
+        E = Lc[..., None, :] - Lc[..., :, None]
+        n = L.shape[-1]
+        E[..., np.arange(n), np.arange(n)] = 1
+        gA = gA / E
+        gA[..., np.arange(n), np.arange(n)] = gL
+        gA = np.linalg.solve(Vh, gA @ Vh)
+        return np.ascontiguousarray(gA.real) if ctx.real_input else gA
+
+
+def _general_square(op: str, A) -> Tensor:
+    A = ops._tensor_operand(A)
+    if A.dtype.kind not in "fc":
+        raise TypeError(f"linalg.{op}: expected a float or complex tensor, got {A.dtype}")
+    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        raise ValueError(f"linalg.{op}: A must be batches of square matrices, got shape {A.shape}")
+    if not np.isfinite(A.data).all():
+        raise ValueError(f"linalg.{op}: the input contains NaN or infinite values")
+    return A
+
+
+def eig(A) -> Eig:
+    """Eigenvalues and eigenvectors of square matrices (not necessarily symmetric), complex
+    as torch's: float32 -> complex64. A V = V diag(L); each eigenvector has norm 1."""
+    return Eig(*EigFn.apply(_general_square("eig", A)))
+
+
+def eigvals(A) -> Tensor:
+    """The (complex) eigenvalues of square matrices, as torch.linalg.eigvals."""
+    return eig(A).eigenvalues
 
 
 SVD = namedtuple("SVD", ["U", "S", "Vh"])
@@ -1190,8 +1254,8 @@ matmul = ops.matmul
 
 
 __all__ = [
-    "LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eigh",
-    "eigvalsh", "householder_product", "inv", "inv_ex", "ldl_factor", "ldl_factor_ex",
+    "LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eig", "eigh",
+    "eigvals", "eigvalsh", "householder_product", "inv", "inv_ex", "ldl_factor", "ldl_factor_ex",
     "ldl_solve", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "lu_unpack", "matmul",
     "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr",
     "slogdet", "solve", "solve_ex", "solve_triangular", "svd", "svdvals", "tensorinv",
