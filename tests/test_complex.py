@@ -447,3 +447,60 @@ def test_second_derivatives_match_torch(k):
 def test_gradgradcheck_complex():
     z = ember.tensor(crandn(3), requires_grad=True)
     assert ember.autograd.gradgradcheck(lambda v: ember.exp(v) * v.conj(), (z,))
+
+
+# ---- reductions to real values, linear algebra ---------------------------------------------
+
+TO_TORCH = {
+    "var": lambda m, z: m.var(z),
+    "std-dim-keepdim": lambda m, z: m.std(z, 1, keepdim=True),
+    "var-biased": lambda m, z: z.var(0, unbiased=False),
+    "var_mean": lambda m, z: m.var_mean(z, 1)[0],
+    "norm": lambda m, z: m.norm(z),
+    "norm-1-dim": lambda m, z: m.norm(z, 1, dim=1),
+    "vector_norm-3": lambda m, z: m.linalg.vector_norm(z, 3, dim=0),
+    "vector_norm-inf": lambda m, z: m.linalg.vector_norm(z, float("inf")),
+    "linalg.norm": lambda m, z: m.linalg.norm(z),
+    "linalg.norm-dim": lambda m, z: m.linalg.norm(z, dim=1),
+    "matrix_norm-fro": lambda m, z: m.linalg.matrix_norm(z),
+    "matrix_norm-1": lambda m, z: m.linalg.matrix_norm(z, 1),
+    "det": lambda m, z: m.linalg.det(z[:, :3]),
+    "inv": lambda m, z: m.linalg.inv(z[:, 1:]),
+    "solve": lambda m, z: m.linalg.solve(z[:, :3], z[:, 3]),
+    "solve-right": lambda m, z: m.linalg.solve(z[:, :3], z[:, 1:], left=False),
+    "matrix_power": lambda m, z: m.linalg.matrix_power(z[:, :3], -2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TO_TORCH))
+def test_norms_variances_and_linalg_match_torch(name):
+    torch = pytest.importorskip("torch")
+    f, a = TO_TORCH[name], crandn(3, 4)
+    e, t = ember.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    ye, yt = f(ember, e), f(torch, t)
+    assert ye.dtype == np.dtype(str(yt.dtype).split(".")[1])
+    np.testing.assert_allclose(ye.detach().numpy(), yt.detach().resolve_conj().numpy(), rtol=1e-10)
+    w = _weights(ye.detach().numpy())
+    (ye * ember.tensor(w)).real.sum().backward()
+    (yt * torch.tensor(w)).real.sum().backward()
+    np.testing.assert_allclose(e.grad.numpy(), t.grad.resolve_conj().numpy(), rtol=1e-8, atol=1e-12)
+
+
+def test_complex_linalg_refusals_and_small_facts():
+    z = ember.tensor(crandn(3, 3))
+    for op in (ember.linalg.svd, ember.linalg.cholesky, ember.linalg.slogdet, ember.linalg.qr):
+        with pytest.raises(TypeError, match="floating point"):
+            op(z)
+    with pytest.raises(TypeError, match="complex"):
+        ember.linalg.matrix_norm(z, "nuc")
+    assert ember.full((2,), 1j).dtype == np.complex64 and ember.tensor([1j]).is_signed()
+    assert repr(ember.tensor([1 + 2j])) == "tensor([1.+2.j])"
+    assert "complex128" in repr(ember.tensor([1j], dtype=ember.complex128))
+    w = ember.tensor([1 + 1j, 2j])
+    w += 1j
+    w *= 2
+    w.mul_(1j)
+    np.testing.assert_allclose(w.numpy(), (np.array([1 + 1j, 2j]) + 1j) * 2 * 1j)
+    x = ember.ones(2)
+    with pytest.raises(RuntimeError, match="can't be cast"):  # as torch: no complex into float
+        x += 1j

@@ -143,6 +143,8 @@ def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
         dtype = np.bool_
     elif dtype is None and isinstance(fill_value, int | np.integer):
         dtype = np.int64
+    elif dtype is None and isinstance(fill_value, complex | np.complexfloating):
+        dtype = _complex.default_complex()
     _check_fill("full", fill_value, _dtype(dtype))
     return _new(np.full(_size((size,), "full"), fill_value, _dtype(dtype)), requires_grad)
 

@@ -26,8 +26,12 @@ def _mT(a):  # noqa: N802 (PyTorch's name)
     return np.swapaxes(a, -1, -2)
 
 
-def _square(op: str, A) -> Tensor:
-    A = ops._float_only(f"linalg.{op}", A)
+def _square(op: str, A, complex_ok: bool = False) -> Tensor:
+    """A as batches of square float matrices; complex too for the holomorphic ops (det, inv,
+    solve: their backward is written as a transpose, which ember/_complex.py conjugates)."""
+    A = ops._tensor_operand(A)
+    if not (complex_ok and A.data.dtype.kind == "c"):
+        A = ops._float_only(f"linalg.{op}", A)
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
         raise ValueError(f"linalg.{op}: A must be batches of square matrices, got shape {A.shape}")
     return A
@@ -85,6 +89,8 @@ class Det(Function):
         # det(U) det(Vh) U diag(prod_{j != i} s_j) Vh, defined for singular A too
         U, S, Vh = np.linalg.svd(A)
         signs = np.linalg.det(U) * np.linalg.det(Vh)
+        if A.dtype.kind == "c":  # det(A) A^-T = det(U) det(Vh) conj(U) diag(...) conj(Vh)
+            U, Vh = np.conj(U), np.conj(Vh)
         cof = np.where(bad, np.nan, (U * _others_product(S)[..., None, :]) @ Vh)
         return np.asarray(g * signs)[..., None, None] * cof
 
@@ -101,7 +107,7 @@ class Det(Function):
 
 def det(A) -> Tensor:
     """Determinant of (batches of) square matrices."""
-    return Det.apply(_square("det", A))
+    return Det.apply(_square("det", A, complex_ok=True))
 
 
 class Inv(Function):
@@ -124,7 +130,7 @@ class Inv(Function):
 
 def inv(A) -> Tensor:
     """Inverse of (batches of) square matrices; LinAlgError when singular."""
-    return Inv.apply(_square("inv", A))
+    return Inv.apply(_square("inv", A, complex_ok=True))
 
 
 SlogDet = namedtuple("SlogDet", ["sign", "logabsdet"])
@@ -183,8 +189,8 @@ class Solve(Function):
 def solve(A, B, *, left: bool = True) -> Tensor:
     """X with A X = B (left) or X A = B; B may be a vector (batch) when its shape is A's
     without the last dim."""
-    A = _square("solve", A)
-    B = ops._float_only("solve", B)
+    A = _square("solve", A, complex_ok=True)
+    B = ops._tensor_operand(B) if A.data.dtype.kind == "c" else ops._float_only("solve", B)
     if B.dtype != A.dtype or B.ndim == 0:
         raise TypeError(
             f"linalg.solve: B ({B.dtype}, {B.shape}) must be a {A.dtype} vector or matrix"
@@ -271,7 +277,7 @@ def cross(a, b, *, dim: int = -1) -> Tensor:
 def vector_norm(x, ord=2, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A002
     """(sum |x|^ord)^(1/ord) over dim (all entries by default); ord = inf, -inf: max, min |x|;
     ord = 0: the count of non-zeros."""
-    x = ops._float_only("vector_norm", x)
+    x = _moduli("vector_norm", x)
     axes = ops._axes(dim, x.ndim, "vector_norm")
     if ord in (np.inf, -np.inf):
         return (ops.amax if ord > 0 else ops.amin)(ops.abs(x), axes, keepdim)
@@ -281,6 +287,13 @@ def vector_norm(x, ord=2, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A
     return ops.NormP.apply(x, float(ord), axes, keepdim)
 
 
+def _moduli(op: str, x) -> Tensor:
+    """x, or |x| for complex x (the vector norms and the entrywise matrix norms read only
+    the moduli; the gradient through abs is torch's)."""
+    x = ops._tensor_operand(x)
+    return ops.abs(x) if x.data.dtype.kind == "c" else ops._float_only(op, x)
+
+
 def _svdvals(A) -> Tensor:
     return svd(A, full_matrices=False).S
 
@@ -288,7 +301,9 @@ def _svdvals(A) -> Tensor:
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False) -> Tensor:  # noqa: A002
     """'fro', 'nuc', 2 / -2 (largest / smallest singular value), 1 / -1 (max / min column
     sum of |A|), inf / -inf (max / min row sum) over the two dims."""
-    A = ops._float_only("matrix_norm", A)
+    if ord in ("nuc", 2, -2) and ops._kind(A) == "c":
+        raise TypeError(f"linalg.matrix_norm: ord={ord!r} of complex matrices is not supported")
+    A = _moduli("matrix_norm", A)  # the other norms read only |A|
     if A.ndim < 2:
         raise ValueError(f"linalg.matrix_norm: A must have >= 2 dims, got shape {A.shape}")
     d0, d1 = ops._two_dims("matrix_norm", A.ndim, *dim)
@@ -308,7 +323,9 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False) -> Tensor:  #
 
 def norm(A, ord=None, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A002
     """vector_norm over one dim (or all entries when ord is None), matrix_norm over two."""
-    A = ops._float_only("norm", A)
+    A = ops._tensor_operand(A)
+    if A.data.dtype.kind != "c":
+        A = ops._float_only("norm", A)
     if dim is None and ord is None:
         return vector_norm(A, 2, None, keepdim)
     if dim is None:

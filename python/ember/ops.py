@@ -1811,10 +1811,15 @@ def _var(op, x, dim, unbiased, keepdim, correction):
     if isinstance(dim, bool):  # the var(x, unbiased) overload
         dim, unbiased = None, dim
     x = _tensor_operand(x)
-    if x.data.dtype.kind != "f":
-        raise TypeError(f"{op}: input dtype should be floating point, got {x.dtype}")
     if correction is None:
         correction = 1 if unbiased else 0
+    if x.data.dtype.kind == "c":  # |z - mean|^2 summed is the parts' squared deviations summed
+        axes = _axes(dim, x.ndim, op)
+        v = Var.apply(real(x), axes, keepdim, correction, False)
+        v = v + Var.apply(imag(x), axes, keepdim, correction, False)
+        return sqrt(v) if op == "std" else v
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"{op}: input dtype should be floating point, got {x.dtype}")
     return Var.apply(x, _axes(dim, x.ndim, op), keepdim, correction, op == "std")
 
 
@@ -2907,6 +2912,8 @@ def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     """Vector p-norm over dim (all elements by default): p = 'fro' or 2, 1, inf, -inf, or any
     positive number (torch.norm). The gradient at a zero vector is zero, as PyTorch's."""
     x = _tensor_operand(x)
+    if x.data.dtype.kind == "c":  # of complex entries: the norm of their moduli
+        x = abs(x)
     if x.data.dtype.kind != "f":
         raise TypeError(f"norm: input dtype should be floating point, got {x.dtype}")
     if not (p is None or isinstance(p, str | int | float | np.number)):  # (== compared a tensor)
@@ -5711,7 +5718,7 @@ def _real_only(fn):
 
 for _name in (
     "sort", "argsort", "topk", "msort", "median", "nanmedian", "kthvalue", "amax", "amin",
-    "aminmax", "cummax", "cummin", "var", "std", "var_mean", "std_mean", "norm", "logsumexp",
+    "aminmax", "cummax", "cummin", "logsumexp",
     "cumprod", "nansum", "nanmean", "quantile", "nanquantile", "mode", "unique",
     "histc", "histogram", "fmax", "fmin", "logcumsumexp", "logaddexp", "logaddexp2", "hypot",
     "atan2", "arctan2", "copysign", "remainder", "fmod", "floor_divide", "heaviside", "xlogy",

@@ -323,7 +323,7 @@ class Tensor:
         return self.data.dtype.kind == "c"
 
     def is_signed(self) -> bool:
-        return self.data.dtype.kind in "if"
+        return self.data.dtype.kind in "ifc"
 
     def is_contiguous(self, memory_format=None) -> bool:
         if memory_format is None:
@@ -553,7 +553,7 @@ class Tensor:
             opts = {"floatmode": "fixed", **opts}  # 1.5000 as torch, unless all are whole
         body = np.array2string(d, separator=", ", prefix="tensor(", **opts)
         extra = ""
-        if self.data.dtype not in (np.float32, np.int64, np.bool_):
+        if self.data.dtype not in (np.float32, np.int64, np.bool_, np.complex64):
             extra += f", dtype={self.data.dtype}"
         if self._ctx is not None:
             extra += f", grad_fn=<{self._ctx.name}>"
