@@ -504,3 +504,17 @@ def test_complex_linalg_refusals_and_small_facts():
     x = ember.ones(2)
     with pytest.raises(RuntimeError, match="can't be cast"):  # as torch: no complex into float
         x += 1j
+
+
+def test_cfloat_cdouble_and_index_assignment_gradient():
+    torch = pytest.importorskip("torch")
+    x = ember.randn(3, requires_grad=True)
+    assert x.cfloat().dtype == np.complex64 and x.cdouble().dtype == np.complex128
+    a = crandn(2)
+    w, wt = ember.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    z, zt = ember.zeros(3, dtype=ember.complex128), torch.zeros(3, dtype=torch.complex128)
+    z[1:] = w * 2
+    zt[1:] = wt * 2
+    (z.abs() ** 2 * ember.tensor([1.0, 2.0, 3.0])).sum().backward()
+    (zt.abs() ** 2 * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), wt.grad.numpy())

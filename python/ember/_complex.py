@@ -410,3 +410,7 @@ def join(tensors, dim: int, stack: bool) -> Tensor:
 
 _tanh_grad.graph = _tanh_grad  # (their Tensor forms for create_graph: the same expressions)
 _sigmoid_grad.graph = _sigmoid_grad
+
+# torch's x.cfloat() / x.cdouble(), beside x.float() / x.double()
+Tensor.cfloat = lambda self: self.to(np.complex64)
+Tensor.cdouble = lambda self: self.to(np.complex128)
