@@ -518,3 +518,15 @@ def test_cfloat_cdouble_and_index_assignment_gradient():
     (z.abs() ** 2 * ember.tensor([1.0, 2.0, 3.0])).sum().backward()
     (zt.abs() ** 2 * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
     np.testing.assert_allclose(w.grad.numpy(), wt.grad.numpy())
+
+
+def test_forward_mode_ad_refuses_complex():
+    import ember.autograd.forward_ad as fwad
+
+    with fwad.dual_level():
+        z = fwad.make_dual(ember.tensor(crandn(2)), ember.tensor(crandn(2)))
+        with pytest.raises(NotImplementedError, match="complex"):
+            ember.exp(z)
+        x = fwad.make_dual(ember.tensor([1.0, 2.0]), ember.tensor([1.0, 0.0]))
+        with pytest.raises(NotImplementedError, match="complex"):
+            x * 1j

@@ -61,8 +61,7 @@ def _promote(a, b):
     ka, kb = _kind(a), _kind(b)
     if ka == "c" or kb == "c":  # torch's result_type, the tensors cast (with gradients)
         dt = result_type(a, b)
-        return tuple(x if _kind(x) == "c" and not hasattr(x, "dtype") else _to_complex(x, dt)
-                     for x in (a, b))  # fmt: skip
+        return _to_complex(a, dt), _to_complex(b, dt)
     arrays = isinstance(a, Tensor | np.ndarray) and isinstance(b, Tensor | np.ndarray)
     if (
         arrays

@@ -497,13 +497,13 @@ class Function:
                 Tensor._make(o, i not in non_diff, ctx if i not in non_diff else None, i)
                 for i, o in enumerate(out)
             )
+            first = res[0] if res else None
         else:
-            res = Tensor._make(out, True, ctx, 0)
+            first = res = Tensor._make(out, True, ctx, 0)
         # a complex output: torch's conjugate gradient convention (ember/_complex.py)
-        if (res[0] if type(res) is tuple else res).data.dtype.kind == "c" and not (
-            cls._complex_native or cls._tensor_api
-        ):
-            _complex.conj_grads(ctx, cls)
+        if first is not None and first.data.dtype.kind == "c" and not cls._complex_native:
+            if not cls._tensor_api:
+                _complex.conj_grads(ctx, cls)
         if _fw_level is not None:  # forward-mode AD: tangents in, a tangent out
             _forward_ad._propagate(ctx, res)
         return res
