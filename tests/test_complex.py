@@ -530,3 +530,56 @@ def test_forward_mode_ad_refuses_complex():
         x = fwad.make_dual(ember.tensor([1.0, 2.0]), ember.tensor([1.0, 0.0]))
         with pytest.raises(NotImplementedError, match="complex"):
             x * 1j
+
+
+OPTIMIZERS = {
+    "SGD": dict(lr=0.1, momentum=0.9, weight_decay=0.01, nesterov=True),
+    "Adam": dict(lr=0.1, weight_decay=0.1),
+    "AdamW": dict(lr=0.1, amsgrad=True),
+    "RMSprop": dict(lr=0.01, centered=True, momentum=0.5),
+    "Adagrad": dict(lr=0.1, initial_accumulator_value=0.1),
+    "Adadelta": dict(lr=1.0),
+    "Adamax": dict(lr=0.1),
+    "NAdam": dict(lr=0.1),
+    "RAdam": dict(lr=0.1),
+    "ASGD": dict(lr=0.1),
+    "Rprop": dict(lr=0.1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_optimizers_step_complex_parameters_as_torch(name):
+    torch = pytest.importorskip("torch")
+    a, target = crandn(3, 2), crandn(3, 2)
+    p, pt = ember.tensor(a.copy(), requires_grad=True), torch.tensor(a.copy(), requires_grad=True)
+    opt = getattr(ember.optim, name)([p], **OPTIMIZERS[name])
+    topt = getattr(torch.optim, name)([pt], **OPTIMIZERS[name])
+    for _ in range(4):
+        for x, o, m in ((p, opt, ember), (pt, topt, torch)):
+            o.zero_grad()
+            (((x - m.tensor(target)).abs() ** 2).sum() + (x.real**3).sum()).backward()
+            o.step()
+    assert p.dtype == np.complex128
+    np.testing.assert_allclose(p.detach().numpy(), pt.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["Adafactor", "Muon", "LBFGS", "SparseAdam"])
+def test_optimizers_without_complex_support_refuse(name):
+    with pytest.raises(TypeError, match="float tensors"):
+        getattr(ember.optim, name)([ember.tensor(crandn(2, 2), requires_grad=True)], lr=0.1)
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, float("inf")])
+def test_clip_grad_norm_of_complex_gradients_as_torch(norm_type):
+    torch = pytest.importorskip("torch")
+    a, b = crandn(3), RNG.standard_normal(2)
+    ps = [ember.tensor(a, requires_grad=True), ember.tensor(b, requires_grad=True)]
+    ts = [torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)]
+    (ps[0].abs() ** 2).sum().add(ps[1].sum() * 3).backward()
+    (ts[0].abs() ** 2).sum().add(ts[1].sum() * 3).backward()
+    n = ember.nn.utils.clip_grad_norm_(ps, 1.0, norm_type)
+    nt = torch.nn.utils.clip_grad_norm_(ts, 1.0, norm_type)
+    assert n.dtype == np.float64
+    np.testing.assert_allclose(n.item(), nt.item(), rtol=1e-12)
+    for p, t in zip(ps, ts):
+        np.testing.assert_allclose(p.grad.numpy(), t.grad.numpy(), rtol=1e-12)
