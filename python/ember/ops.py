@@ -3393,7 +3393,9 @@ class Unfold(Function):
     @staticmethod
     def forward(ctx, x, axis, size, step):
         ctx.meta = (x.shape, axis, size, step)
-        windows = np.lib.stride_tricks.sliding_window_view(x, size, axis)  # a view, no copy
+        # a view, no copy, as torch's; writable where the windows do not overlap
+        writable = step >= size and x.flags.writeable
+        windows = np.lib.stride_tricks.sliding_window_view(x, size, axis, writeable=writable)
         return windows[(slice(None),) * axis + (slice(None, None, step),)]
 
     @staticmethod
