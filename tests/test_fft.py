@@ -125,7 +125,7 @@ def test_out_keyword():
         (lambda: ember.fft.fft2(ember.ones(3, 3), dim=(0, 0)), RuntimeError, "unique"),
         (lambda: ember.fft.fft(ember.tensor(1.0)), IndexError, "out of range"),
         (lambda: ember.fft.irfft(ember.ones(1, dtype=ember.complex64)), ValueError, "points"),
-        (lambda: ember.fft.fftfreq(0), ValueError, "positive"),
+        (lambda: ember.fft.fftfreq(-1), ValueError, "non-negative"),
     ],
 )
 def test_bad_arguments(call, err, match):
@@ -264,3 +264,13 @@ def test_stft_without_window_warns_once_as_torch():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ember.stft(ember.ones(64), 16, return_complex=True)
+
+
+def test_frequencies_equal_torchs_bit_for_bit():
+    torch = pytest.importorskip("torch")
+    for n, d in [(0, 1.0), (1, 1.0), (5, 0.1), (8, 0.0), (101, -1e-3)]:  # bit for bit, 0 too
+        for mine, theirs in (
+            (ember.fft.fftfreq, torch.fft.fftfreq),
+            (ember.fft.rfftfreq, torch.fft.rfftfreq),
+        ):
+            np.testing.assert_array_equal(mine(n, d).numpy(), theirs(n, d).numpy())

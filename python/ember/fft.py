@@ -335,22 +335,30 @@ def _freq_dtype(dtype):
     return dt
 
 
+def _freqs(op: str, n, d, dtype, half: bool) -> np.ndarray:
+    """torch's frequencies: the integer bins in ``dtype`` times that dtype's 1 / (n d) (a d
+    of 0 gives infinities and a NaN, as torch's, not an error)."""
+    n = operator.index(n)
+    if n < 0:
+        raise ValueError(f"{op}: n must be non-negative, got {n}")
+    dt = _freq_dtype(dtype)
+    if half:
+        k = np.arange(n // 2 + 1)
+    else:
+        k = np.concatenate([np.arange((n - 1) // 2 + 1), np.arange(-(n // 2), 0)])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.float64(1.0) / np.float64(n * float(d))
+        return k.astype(dt) * dt.type(scale)
+
+
 def fftfreq(n: int, d: float = 1.0, *, dtype=None, requires_grad: bool = False, **_device):
     """The sample frequencies of an n-point FFT with sample spacing d: [0, 1, ..., -1] / (d n)."""
-    n = operator.index(n)
-    if n < 1:
-        raise ValueError(f"fftfreq: n must be positive, got {n}")
-    f = np.fft.fftfreq(n, d).astype(_freq_dtype(dtype))
-    return Tensor(f, requires_grad=requires_grad)
+    return Tensor(_freqs("fftfreq", n, d, dtype, False), requires_grad=requires_grad)
 
 
 def rfftfreq(n: int, d: float = 1.0, *, dtype=None, requires_grad: bool = False, **_device):
     """The non-negative sample frequencies of rfft: [0, 1, ..., n // 2] / (d n)."""
-    n = operator.index(n)
-    if n < 1:
-        raise ValueError(f"rfftfreq: n must be positive, got {n}")
-    f = np.fft.rfftfreq(n, d).astype(_freq_dtype(dtype))
-    return Tensor(f, requires_grad=requires_grad)
+    return Tensor(_freqs("rfftfreq", n, d, dtype, True), requires_grad=requires_grad)
 
 
 def _shift(x, dim, sign: int) -> Tensor:
