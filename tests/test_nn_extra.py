@@ -406,3 +406,27 @@ def test_pad_errors():
         F.pad(x, (-3, -1), mode="replicate")  # crops to nothing
     with pytest.raises(ValueError, match="crops more than"):
         F.pad(x, (-3, -2))
+
+
+def test_sync_batchnorm_is_batch_norm_in_one_process_and_converts_models():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal((6, 3, 4, 5))
+    outs = []
+    for m in (ember, torch):
+        m.manual_seed(0)
+        net = m.nn.Sequential(m.nn.Conv2d(3, 4, 3), m.nn.BatchNorm2d(4),
+                              m.nn.Sequential(m.nn.Flatten(), m.nn.BatchNorm1d(24)))  # fmt: skip
+        bn_weight = net[1].weight
+        net = m.nn.SyncBatchNorm.convert_sync_batchnorm(net)
+        assert type(net[1]).__name__ == "SyncBatchNorm" and net[1].weight is bn_weight
+        assert type(net[2][1]).__name__ == "SyncBatchNorm"
+        net = net.double()
+        m.nn.init.constant_(net[0].weight, 0.1)
+        m.nn.init.constant_(net[0].bias, 0.2)
+        y = net(m.tensor(x))
+        y.square().sum().backward()
+        outs.append((y.detach().numpy(), net[1].running_var.numpy(), net[1].weight.grad.numpy()))
+    for mine, theirs in zip(*outs):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="at least 2D"):
+        ember.nn.SyncBatchNorm(3)(ember.randn(3))
