@@ -430,3 +430,19 @@ def test_sync_batchnorm_is_batch_norm_in_one_process_and_converts_models():
         np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-12)
     with pytest.raises(ValueError, match="at least 2D"):
         ember.nn.SyncBatchNorm(3)(ember.randn(3))
+
+
+def test_lazy_parameters_are_uninitialized_until_the_first_forward():
+    from ember.nn.parameter import UninitializedBuffer, UninitializedParameter
+
+    lin, bn = ember.nn.LazyLinear(4), ember.nn.LazyBatchNorm1d()
+    assert isinstance(lin.weight, UninitializedParameter)
+    assert isinstance(lin.weight, ember.nn.Parameter)  # as torch's subclass
+    assert isinstance(bn.running_mean, UninitializedBuffer)
+    lin(ember.randn(2, 3))
+    bn(ember.randn(5, 3))
+    assert type(lin.weight) is ember.nn.Parameter and lin.weight.shape == (4, 3)
+    assert type(bn.running_mean) is ember.Tensor and bn.running_mean.shape == (3,)
+    p = UninitializedParameter()
+    p.materialize((2, 3), dtype=ember.float64)
+    assert type(p) is ember.nn.Parameter and p.shape == (2, 3) and p.dtype == np.float64
