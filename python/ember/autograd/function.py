@@ -132,6 +132,30 @@ class inference_mode(no_grad):  # noqa: N801
         return wrapper
 
 
+class set_multithreading_enabled:  # noqa: N801
+    """Recorded only (torch's switch for running backward on several devices' threads;
+    ember's backward runs in the calling thread). Sets the mode at once, as torch's, and
+    restores the previous one when used as a context manager."""
+
+    def __init__(self, mode: bool = True):
+        self._prev = _multithreading[0]
+        _multithreading[0] = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _multithreading[0] = self._prev
+        return False
+
+
+_multithreading = [True]
+
+
+def is_multithreading_enabled() -> bool:
+    return _multithreading[0]
+
+
 def is_inference_mode_enabled() -> bool:
     """Whether an ``inference_mode()`` block is open (torch.is_inference_mode_enabled)."""
     return _state.inference
