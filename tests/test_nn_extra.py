@@ -446,3 +446,21 @@ def test_lazy_parameters_are_uninitialized_until_the_first_forward():
     p = UninitializedParameter()
     p.materialize((2, 3), dtype=ember.float64)
     assert type(p) is ember.nn.Parameter and p.shape == (2, 3) and p.dtype == np.float64
+
+
+def test_convert_conv_weight_memory_format():
+    m = ember.nn.Sequential(
+        ember.nn.Conv2d(3, 4, 3), ember.nn.Sequential(ember.nn.ConvTranspose2d(4, 2, 2)),
+        ember.nn.Linear(2, 2), ember.nn.Conv3d(1, 2, 2),
+    )  # fmt: skip
+    x = ember.randn(1, 3, 6, 6)
+    before = m[1](m[0](x)).detach().numpy()
+    assert ember.nn.utils.convert_conv2d_weight_memory_format(m, ember.channels_last) is m
+    for w in (m[0].weight, m[1][0].weight):
+        assert w.is_contiguous(memory_format=ember.channels_last) and not w.is_contiguous()
+    np.testing.assert_allclose(m[1](m[0](x)).detach().numpy(), before, rtol=1e-6)
+    assert m[3].weight.is_contiguous()  # 3-D convolutions untouched by the 2-D form
+    ember.nn.utils.convert_conv3d_weight_memory_format(m, ember.channels_last_3d)
+    assert m[3].weight.is_contiguous(memory_format=ember.channels_last_3d)
+    with pytest.raises(TypeError, match="memory_format"):
+        ember.nn.utils.convert_conv2d_weight_memory_format(m, "channels_last")
