@@ -1796,6 +1796,30 @@ void depthwise_backward(T* dx, T* dw, const T* dy, const T* x, const T* w, const
   }
 }
 
+// ---------------------------------------------------------------- dense engine
+// A kernel that covers the whole (unpadded) input, one group: the output is 1x1 and im2col of
+// image n is x[n] itself, so the convolution is one GEMM over the batch instead of N GEMMs with
+// one column each (DCGAN's discriminator head, and its generator's first layer, a transposed
+// convolution of a 1x1 input, whose forward is this dx):
+//   y (N, O) = x (N, K) @ w (O, K)^T,  dx (N, K) = dy (N, O) @ w,  dw (O, K) = dy^T @ x.
+bool dense_ok(const Geom& g) {
+  return g.G == 1 && g.KH == g.H && g.KW == g.W && g.pt == 0 && g.pb == 0 && g.pl == 0 &&
+         g.pr == 0 && g.K > 0;
+}
+
+template <typename T>
+void forward_dense(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt) {
+  if (b)
+    for (int64_t n = 0; n < g.N; ++n) std::copy(b, b + g.O, y + n * g.O);
+  gemm<T>(false, true, g.N, g.O, g.K, T(1), x, g.K, w, g.K, b ? T(1) : T(0), y, g.O, nt);
+}
+
+template <typename T>
+void backward_dense(T* dx, T* dw, const T* dy, const T* x, const T* w, const Geom& g, int nt) {
+  if (dx) gemm<T>(false, false, g.N, g.K, g.O, T(1), dy, g.O, w, g.K, T(0), dx, g.K, nt);
+  if (dw) gemm<T>(true, false, g.O, g.K, g.N, T(1), dy, g.O, x, g.K, T(0), dw, g.K, nt);
+}
+
 }  // namespace
 
 // x (N,C,H,W), w (O,C/g,KH,KW), b (O) or null -> y (N,O,OH,OW)
@@ -1810,6 +1834,7 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* b, int64_t N, int64_t
   const Plan plan = make_plan(g, sizeof(T));
   TrimOnExit trim;
   if (depthwise_ok(g)) return depthwise_forward(y, x, w, b, g, plan.nt);
+  if (dense_ok(g)) return forward_dense(y, x, w, b, g, plan.nt);
   if (wino_ok(g)) return forward_winograd(y, x, w, b, g, plan.nt);
   if (!g.direct && g.K > 0) {
     if (shift_ok(g, g.Cg) && !shift_wasteful(g, micro_kernel<T>().nr))
@@ -1871,6 +1896,7 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   const Plan plan = make_plan(g, sizeof(T));
   TrimOnExit trim;
   if (depthwise_ok(g)) return depthwise_backward(dx, dw, dy, x, w, g, plan.nt);
+  if (dense_ok(g)) return backward_dense(dx, dw, dy, x, w, g, plan.nt);
   const bool wino_dx = dx && wino_dx_ok(g), wino_dw = dw && wino_ok(g, true);
   if (wino_dx || wino_dw) {  // the other gradient, if needed, by whichever engine takes it
     if (wino_dw)
