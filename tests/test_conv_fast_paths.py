@@ -22,7 +22,7 @@ DENSE = [
     ((4, 6, 1, 1), (5, 6, 1, 1), (1, 1), (0, 0), (1, 1), 1),  # 1x1 on a 1x1 plane
     ((2, 3, 1, 4), (4, 3, 1, 4), (1, 1), (0, 0), (3, 1), 1),  # dilation along a 1-tap axis
     ((33, 64, 4, 4), (1, 64, 4, 4), (1, 1), (0, 0), (1, 1), 1),  # DCGAN head: one output channel
-    ((9, 48, 4, 4), (70, 48, 4, 4), (1, 1), (0, 0), (1, 1), 1),  # enough work for 2 threads
+    ((64, 64, 4, 4), (96, 64, 4, 4), (1, 1), (0, 0), (1, 1), 1),  # 2 threads' work
     # beside the rule: padded, one row short, grouped (the im2col engines)
     ((2, 3, 4, 4), (4, 3, 4, 4), (1, 1), (1, 1), (1, 1), 1),
     ((2, 3, 5, 4), (4, 3, 4, 4), (1, 1), (0, 0), (1, 1), 1),
@@ -110,3 +110,53 @@ def test_dense_transposed_matches_torch():
     yt.backward(torch.tensor(gy))
     for a, t in ((xe, xt), (we, wt)):
         np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+# groups == C (any channel multiplier): the direct depthwise kernels. Stride, padding (also
+# asymmetric and beyond the kernel's reach), dilation, multiplier, 1-tap and 5x5 kernels, planes
+# narrower than a vector and wider than two.
+DEPTHWISE = [
+    ((2, 3, 8, 8), (3, 1, 3, 3), (1, 1), (1, 1), (1, 1), 3),
+    ((2, 4, 9, 7), (4, 1, 3, 3), (2, 2), (1, 1), (1, 1), 4),
+    ((1, 2, 11, 10), (2, 1, 3, 3), (3, 2), (2, 0, 1, 3), (1, 1), 2),
+    ((2, 2, 10, 9), (2, 1, 3, 2), (1, 2), (2, 1), (2, 3), 2),
+    ((2, 3, 7, 7), (6, 1, 3, 3), (1, 1), (1, 1), (1, 1), 3),  # multiplier 2
+    ((1, 2, 9, 9), (6, 1, 3, 3), (2, 2), (0, 0), (1, 1), 2),  # multiplier 3, stride 2
+    ((2, 3, 6, 6), (3, 1, 1, 1), (2, 2), (0, 0), (1, 1), 3),  # 1x1 stride 2: phases without taps
+    ((1, 2, 12, 12), (2, 1, 5, 5), (1, 1), (2, 2), (1, 1), 2),
+    ((1, 2, 3, 3), (2, 1, 3, 3), (1, 1), (4, 4), (1, 1), 2),  # padding beyond the kernel's reach
+    ((2, 2, 4, 4), (2, 1, 4, 4), (1, 1), (0, 0), (1, 1), 2),  # kernel == input, grouped
+    ((2, 5, 37, 35), (5, 1, 3, 3), (1, 1), (1, 1), (1, 1), 5),
+    ((1, 3, 1, 1), (3, 1, 3, 3), (1, 1), (1, 1), (1, 1), 3),
+    ((8, 128, 16, 16), (128, 1, 3, 3), (1, 1), (1, 1), (1, 1), 128),  # 2 threads' work
+    ((16, 64, 32, 32), (64, 1, 3, 3), (2, 2), (1, 1), (1, 1), 64),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cfg", DEPTHWISE, ids=lambda c: f"{c[0]}-{c[1]}-s{c[2]}-p{c[3]}-d{c[4]}")
+def test_depthwise_vs_numpy_and_torch(cfg, dtype, threads):
+    _check(cfg, dtype, threads)
+
+
+@pytest.mark.parametrize("cfg", [DEPTHWISE[i] for i in (1, 2, 3, 5, 6, 7)])
+def test_depthwise_gradcheck(cfg):
+    x, w, b, kw = _data(cfg, np.float64)
+    args = [ember.tensor(a, requires_grad=True) for a in (x, w, b)]
+    pt, pb, pl, pr = pad4(kw["padding"])
+
+    def fn(x_, w_, b_):
+        return F.conv2d(
+            F.pad(x_, (pl, pr, pt, pb)), w_, b_, kw["stride"], 0, kw["dilation"], kw["groups"]
+        )
+
+    assert gradcheck(fn, args)
+
+
+def test_depthwise_thread_counts_agree():
+    x, w, b, kw = _data(DEPTHWISE[-1], np.float32)
+    one, _ = _run(x, w, b, kw, 1)
+    two, _ = _run(x, w, b, kw, 2)
+    for a, r in zip(one, two):  # the forward and dx do the same sums on any thread count
+        np.testing.assert_allclose(a, r, rtol=1e-5, atol=1e-5)

@@ -1567,231 +1567,307 @@ void weight_grad_winograd(T* dw, const T* dy, const T* x, const Geom& g, int nt)
 }
 
 // ---------------------------------------------------------------- depthwise engine
-// groups == C == O (one filter per channel, MobileNet's depthwise layer): as a GEMM each task
-// would have one output row, wasting all but one of the micro-kernel's MR rows. Instead each
-// plane is convolved directly: per output row and kernel tap one axpy over the valid output
-// columns, unit-stride (vectorised) for stride 2 (stride 1: flat planes, below). Tasks are (image,
-// channel) planes; the weight gradient is parallel over channels (each thread sums its channels'
-// images in a fixed order: deterministic).
+// groups == C (one input channel per group, MobileNet's depthwise layer, with any channel
+// multiplier Og): as a GEMM each task would have one input channel of depth, wasting the
+// micro-kernel. Instead each output plane is computed directly as a sum of shifted input planes:
+// the input is zero-padded and split by stride phase (phase (a, b) holds x_pad[a + sh*i][b +
+// sw*j], Hs x Ws), so tap (kh, kw) at output (oh, ow) reads phase (kh*dh % sh, kw*dw % sw) at
+// (oh + kh*dh / sh, ow + kw*dw / sw): every output row is, per tap, a unit-stride run of one
+// phase row, and the taps of an output element are summed in registers (tap_rows). The input
+// gradient is the same gather on dy zero-padded, per phase of dx (the taps that reach it). Tasks
+// are (image, channel) planes; the weight gradient is parallel over channels, each thread
+// summing its channels' images in a fixed order: deterministic.
 
-bool depthwise_ok(const Geom& g) { return g.G == g.C && g.Cg == 1 && g.Og == 1 && g.K > 0; }
+bool depthwise_ok(const Geom& g) { return g.G == g.C && g.Cg == 1 && g.K > 0; }
 
-// cols[2 kw], cols[2 kw + 1]: the valid output columns [lo, hi) of kernel column kw, computed
-// once per call (valid_cols divides, too slow for the inner loops).
-std::vector<int64_t> tap_columns(const Geom& g) {
-  std::vector<int64_t> cols(2 * g.KW);
-  for (int64_t kw = 0; kw < g.KW; ++kw) valid_cols(g, kw, &cols[2 * kw], &cols[2 * kw + 1]);
-  return cols;
-}
-
-// y (OH, OW) = bias + the convolution of one plane x (H, W) with its filter w (KH, KW).
-template <typename T>
-EMBER_SIMD void depthwise_plane(T* __restrict y, const T* __restrict x, const T* w, T bias,
-                                const Geom& g, const int64_t* cols) {
-  std::fill(y, y + g.P, bias);
-  for (int64_t oh = 0; oh < g.OH; ++oh) {
-    T* yr = y + oh * g.OW;
-    for (int64_t kh = 0; kh < g.KH; ++kh) {
-      const int64_t ih = oh * g.sh + kh * g.dh - g.pt;
-      if (ih < 0 || ih >= g.H) continue;
+struct Depthwise {
+  int64_t Hs, Ws, plane;     // one stride phase of the padded input; plane = Hs*Ws
+  int64_t mh, mw, Hy, Wy;    // dy zero-padded by (mh, mw) rows/columns on top/left: (Hy, Wy)
+  std::vector<int64_t> off;  // per tap: where phase planes xs + off hold its (0, 0) input
+  std::vector<int64_t> w0;   // per column phase b: the first input column it holds
+  explicit Depthwise(const Geom& g)
+      : Hs(ceil_div_pos(g.H + g.pt + g.pb, g.sh)),
+        Ws(ceil_div_pos(g.W + g.pl + g.pr, g.sw)),
+        plane(mul_checked(Hs, Ws, "conv2d")),
+        mh((g.KH - 1) * g.dh / g.sh),
+        mw((g.KW - 1) * g.dw / g.sw),
+        Hy(mh + Hs),
+        Wy(mw + Ws),
+        off(g.KH * g.KW),
+        w0(g.sw) {
+    for (int64_t b = 0; b < g.sw; ++b) w0[b] = ((b - g.pl) % g.sw + g.sw) % g.sw;
+    for (int64_t kh = 0; kh < g.KH; ++kh)
       for (int64_t kw = 0; kw < g.KW; ++kw) {
-        const int64_t lo = cols[2 * kw], hi = cols[2 * kw + 1];
-        const T wv = w[kh * g.KW + kw];
-        const T* xr = x + ih * g.W + kw * g.dw - g.pl;  // xr[ow * sw] is the tap's input
-        if (g.sw == 1)
-          for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[ow];
-        else if (g.sw == 2)
-          for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[2 * ow];
-        else
-          for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[ow * g.sw];
+        const int64_t r = kh * g.dh, c = kw * g.dw;
+        off[kh * g.KW + kw] = (r % g.sh * g.sw + c % g.sw) * plane + r / g.sh * Ws + c / g.sw;
       }
-    }
   }
-}
-
-// dx (H, W) = the adjoint of depthwise_plane (without bias) applied to dy (OH, OW).
-template <typename T>
-EMBER_SIMD void depthwise_plane_dx(T* __restrict dx, const T* __restrict dy, const T* w,
-                                   const Geom& g, const int64_t* cols) {
-  std::fill(dx, dx + g.H * g.W, T(0));
-  for (int64_t oh = 0; oh < g.OH; ++oh) {
-    const T* dyr = dy + oh * g.OW;
-    for (int64_t kh = 0; kh < g.KH; ++kh) {
-      const int64_t ih = oh * g.sh + kh * g.dh - g.pt;
-      if (ih < 0 || ih >= g.H) continue;
-      for (int64_t kw = 0; kw < g.KW; ++kw) {
-        const int64_t lo = cols[2 * kw], hi = cols[2 * kw + 1];
-        const T wv = w[kh * g.KW + kw];
-        T* dxr = dx + ih * g.W + kw * g.dw - g.pl;
-        if (g.sw == 1)
-          for (int64_t ow = lo; ow < hi; ++ow) dxr[ow] += wv * dyr[ow];
-        else if (g.sw == 2)
-          for (int64_t ow = lo; ow < hi; ++ow) dxr[2 * ow] += wv * dyr[ow];
-        else
-          for (int64_t ow = lo; ow < hi; ++ow) dxr[ow * g.sw] += wv * dyr[ow];
-      }
-    }
-  }
-}
-
-// dw (KH, KW) += the correlation of one plane's dy (OH, OW) with its input x (H, W).
-template <typename T>
-EMBER_SIMD void depthwise_plane_dw(T* dw, const T* __restrict dy, const T* __restrict x,
-                                   const Geom& g, const int64_t* cols) {
-  constexpr int L = 16;  // partial sums, so the dot products vectorise without reassociation
-  for (int64_t kh = 0; kh < g.KH; ++kh)
-    for (int64_t kw = 0; kw < g.KW; ++kw) {
-      const int64_t lo = cols[2 * kw], hi = cols[2 * kw + 1];
-      T acc[L] = {};
-      for (int64_t oh = 0; oh < g.OH; ++oh) {
-        const int64_t ih = oh * g.sh + kh * g.dh - g.pt;
-        if (ih < 0 || ih >= g.H) continue;
-        const T* dyr = dy + oh * g.OW;
-        const T* xr = x + ih * g.W + kw * g.dw - g.pl;
-        int64_t ow = lo;
-        if (g.sw == 1)
-          for (; ow + L <= hi; ow += L)
-            for (int j = 0; j < L; ++j) acc[j] += dyr[ow + j] * xr[ow + j];
-        for (; ow < hi; ++ow) acc[0] += dyr[ow] * xr[ow * g.sw];
-      }
-      T s = T(0);
-      for (int j = 0; j < L; ++j) s += acc[j];
-      dw[kh * g.KW + kw] += s;
-    }
-}
-
-// Stride 1 runs on flat planes instead (the shift engine's trick): with the input zero-padded
-// to width Wp, output (oh, ow) sits at flat index oh*Wp + ow of a Wp-wide buffer, and tap
-// (kh, kw) reads the padded input at that index + kh*dh*Wp + kw*dw: one long axpy per tap
-// rather than one short one per output row.
-struct Flat {
-  int64_t Hp, Wp, Q;  // padded input size; Q = flat length covering every output position
-  explicit Flat(const Geom& g)
-      : Hp(g.H + g.pt + g.pb), Wp(g.W + g.pl + g.pr), Q((g.OH - 1) * (g.W + g.pl + g.pr) + g.OW) {}
-  int64_t tap(const Geom& g, int64_t k) const { return (k / g.KW) * g.dh * Wp + (k % g.KW) * g.dw; }
+  int64_t phases_size(const Geom& g) const { return mul_checked(plane, g.sh * g.sw, "conv2d"); }
 };
 
-// The flat path's per-thread buffers (a padded plane, then a Q-long row), allocated before the
-// parallel region: a failed allocation inside one would end the process (huge padding with a
-// dilation that keeps the output small), outside it raises OutOfMemoryError.
-template <typename T>
-std::unique_ptr<T[]> flat_workspace(const Flat& f, bool flat, int nt) {
-  if (!flat) return nullptr;
-  const int64_t per = add_checked(mul_checked(f.Hp, f.Wp, "conv2d"), f.Q, "conv2d");
-  return std::unique_ptr<T[]>(new T[static_cast<size_t>(mul_checked(per, nt, "conv2d"))]);
+// out[r * lo + j] = bias + sum over taps t < n of wt[t] * src[r * ls + j + off[t]], for r < rows,
+// j < cols: the taps summed in order in registers, a vector of outputs at a time. NT > 0: n ==
+// NT, unrolled (the same sums as NT = 0).
+template <int NT, typename T>
+inline void tap_rows(T* __restrict out, int64_t lo, const T* __restrict src, int64_t ls,
+                     int64_t rows, int64_t cols, const int64_t* off, const T* wt, int64_t n,
+                     T bias) {
+  if constexpr (NT > 0) {
+    T wl[NT];
+    int64_t ol[NT];
+    for (int t = 0; t < NT; ++t) wl[t] = wt[t], ol[t] = off[t];
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* s = src + r * ls;
+      T* o = out + r * lo;
+      for (int64_t j = 0; j < cols; ++j) {
+        T acc = bias;
+        for (int t = 0; t < NT; ++t) acc += wl[t] * s[ol[t] + j];
+        o[j] = acc;
+      }
+    }
+  } else {
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* s = src + r * ls;
+      T* o = out + r * lo;
+      std::fill(o, o + cols, bias);
+      for (int64_t t = 0; t < n; ++t) {
+        const T wv = wt[t];
+        const T* st = s + off[t];
+        for (int64_t j = 0; j < cols; ++j) o[j] += wv * st[j];
+      }
+    }
+  }
 }
 
-// xp (Hp, Wp) = x (H, W) inside a zero border.
+// tap_rows unrolled for the tap counts of 3x3 kernels (all 9 taps, or a stride-2 phase's 4, 2, 1).
 template <typename T>
-void pad_plane(T* xp, const T* x, const Geom& g, const Flat& f) {
-  std::fill(xp, xp + f.Hp * f.Wp, T(0));
-  for (int64_t h = 0; h < g.H; ++h)
-    std::copy(x + h * g.W, x + (h + 1) * g.W, xp + (h + g.pt) * f.Wp + g.pl);
+inline void tap_rows_any(T* out, int64_t lo, const T* src, int64_t ls, int64_t rows, int64_t cols,
+                         const int64_t* off, const T* wt, int64_t n, T bias) {
+  switch (n) {
+    case 9:
+      return tap_rows<9>(out, lo, src, ls, rows, cols, off, wt, n, bias);
+    case 4:
+      return tap_rows<4>(out, lo, src, ls, rows, cols, off, wt, n, bias);
+    case 2:
+      return tap_rows<2>(out, lo, src, ls, rows, cols, off, wt, n, bias);
+    case 1:
+      return tap_rows<1>(out, lo, src, ls, rows, cols, off, wt, n, bias);
+    default:
+      return tap_rows<0>(out, lo, src, ls, rows, cols, off, wt, n, bias);
+  }
 }
 
-// buf (Q) = dy (OH, OW) laid out with row stride Wp, zeros between the rows.
+// The interior of the phase planes xs = x (H, W), one channel; the border stays as the caller
+// left it (zero). No division per row (the stride and padding are run-time values), and runs
+// copied in fixed-size blocks (a loop would become a call to memcpy, slow for 8 values).
 template <typename T>
-void spread_plane(T* buf, const T* dy, const Geom& g, const Flat& f) {
-  std::fill(buf, buf + f.Q, T(0));
-  for (int64_t oh = 0; oh < g.OH; ++oh)
-    std::copy(dy + oh * g.OW, dy + (oh + 1) * g.OW, buf + oh * f.Wp);
+inline void fill_dw_phases(T* __restrict xs, const T* __restrict x, const Geom& g,
+                           const Depthwise& d) {
+  constexpr int64_t B = 128 / int64_t(sizeof(T));
+  int64_t a = g.pt % g.sh, i = g.pt / g.sh;  // padded row h + pt = a + sh * i
+  for (int64_t h = 0; h < g.H; ++h) {
+    const T* xr = x + h * g.W;
+    T* ph = xs + a * g.sw * d.plane + i * d.Ws;
+    if (g.sw == 1) {
+      T* dst = ph + g.pl;
+      int64_t j = 0;
+      for (; j + B <= g.W; j += B)
+        for (int64_t u = 0; u < B; ++u) dst[j + u] = xr[j + u];
+      copy_short(dst + j, xr + j, g.W - j);
+    } else {
+      for (int64_t b = 0; b < g.sw; ++b) {
+        const int64_t w0 = d.w0[b];  // first column of phase b
+        T* dst = ph + b * d.plane + (w0 + g.pl) / g.sw;
+        for (int64_t j = 0; w0 + j * g.sw < g.W; ++j) dst[j] = xr[w0 + j * g.sw];
+      }
+    }
+    if (++a == g.sh) a = 0, ++i;
+  }
 }
 
+// y[n, c*Og + m] = b + depthwise conv of x[n, c] for the tasks [t0, t1) of (image, out channel);
+// xs: this thread's phase planes, zero, *filled names the input plane they hold (-1: none).
 template <typename T>
-EMBER_SIMD void flat_axpy(T* __restrict y, const T* __restrict x, T a, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+EMBER_SIMD void depthwise_fwd_tasks(T* y, const T* x, const T* w, const T* b, const Geom& g,
+                                    const Depthwise& d, T* xs, int64_t* filled, int64_t t0,
+                                    int64_t t1) {
+  for (int64_t t = t0; t < t1; ++t) {
+    const int64_t n = t / g.O, o = t % g.O, xi = n * g.C + o / g.Og;
+    if (*filled != xi) fill_dw_phases(xs, x + xi * g.H * g.W, g, d);
+    *filled = xi;
+    tap_rows_any(y + t * g.P, g.OW, xs, d.Ws, g.OH, g.OW, d.off.data(), w + o * g.K, g.K,
+                 b ? b[o] : T(0));
+  }
 }
 
+// rows x cols of src (row stride ls) into dst (row stride ld), in fixed-size blocks.
 template <typename T>
-EMBER_SIMD T flat_dot(const T* __restrict a, const T* __restrict b, int64_t n) {
-  constexpr int L = 16;  // partial sums, so the dot product vectorises without reassociation
-  T acc[L] = {};
-  int64_t i = 0;
-  for (; i + L <= n; i += L)
-    for (int j = 0; j < L; ++j) acc[j] += a[i + j] * b[i + j];
-  for (; i < n; ++i) acc[0] += a[i] * b[i];
-  T s = T(0);
-  for (int j = 0; j < L; ++j) s += acc[j];
-  return s;
+inline void copy_plane(T* __restrict dst, int64_t ld, const T* __restrict src, int64_t ls,
+                       int64_t rows, int64_t cols) {
+  constexpr int64_t B = 128 / int64_t(sizeof(T));
+  for (int64_t r = 0; r < rows; ++r) {
+    T* d = dst + r * ld;
+    const T* s = src + r * ls;
+    int64_t j = 0;
+    for (; j + B <= cols; j += B)
+      for (int64_t u = 0; u < B; ++u) d[j + u] = s[j + u];
+    copy_short(d + j, s + j, cols - j);
+  }
+}
+
+// One stride phase (a, b) of padded dx: rows a + sh*i for i in [i0, i1), columns b + sw*j for j
+// in [j0, j1) (those inside dx), and the taps reaching it: tap t is weight ks[t] of output
+// channel ms[t], reading dy padded at off[t] + i*Wy + j relative to (i0, j0).
+struct DxPhase {
+  int64_t a, b, i0, i1, j0, j1;
+  std::vector<int64_t> off, ms, ks;
+};
+
+std::vector<DxPhase> dx_phases(const Geom& g, const Depthwise& d) {
+  std::vector<DxPhase> out;
+  for (int64_t a = 0; a < g.sh; ++a)
+    for (int64_t b = 0; b < g.sw; ++b) {
+      DxPhase p{a,
+                b,
+                ceil_div_pos(g.pt - a, g.sh),
+                ceil_div_pos(g.pt + g.H - a, g.sh),
+                ceil_div_pos(g.pl - b, g.sw),
+                ceil_div_pos(g.pl + g.W - b, g.sw),
+                {},
+                {},
+                {}};
+      if (p.i1 <= p.i0 || p.j1 <= p.j0) continue;
+      for (int64_t m = 0; m < g.Og; ++m)
+        for (int64_t kh = 0; kh < g.KH; ++kh)
+          for (int64_t kw = 0; kw < g.KW; ++kw) {
+            const int64_t r = kh * g.dh, c = kw * g.dw;
+            if (r % g.sh != a || c % g.sw != b) continue;
+            p.off.push_back(m * d.Hy * d.Wy + (p.i0 - (r - a) / g.sh + d.mh) * d.Wy +
+                            (p.j0 - (c - b) / g.sw + d.mw));
+            p.ms.push_back(m);
+            p.ks.push_back(kh * g.KW + kw);
+          }
+      out.push_back(std::move(p));
+    }
+  return out;
+}
+
+// dx[n, c] = the adjoint of the forward for the tasks [t0, t1) of (image, channel): per phase
+// of padded dx, its taps gather dy zero-padded (dyp: this thread's, border zero). Phases with
+// column stride > 1 are computed into tmp and interleaved into dx. wt: room for Og*K weights.
+template <typename T>
+EMBER_SIMD void depthwise_dx_tasks(T* dx, const T* dy, const T* w, const Geom& g,
+                                   const Depthwise& d, const std::vector<DxPhase>& phases, T* dyp,
+                                   T* tmp, T* wt, int64_t t0, int64_t t1) {
+  for (int64_t t = t0; t < t1; ++t) {
+    const int64_t c = t % g.C;
+    T* dxt = dx + t * g.H * g.W;
+    for (int64_t m = 0; m < g.Og; ++m)
+      copy_plane(dyp + m * d.Hy * d.Wy + d.mh * d.Wy + d.mw, d.Wy, dy + (t * g.Og + m) * g.P, g.OW,
+                 g.OH, g.OW);
+    for (const DxPhase& p : phases) {
+      const int64_t n = int64_t(p.off.size()), rows = p.i1 - p.i0, cols = p.j1 - p.j0;
+      for (int64_t u = 0; u < n; ++u) wt[u] = w[(c * g.Og + p.ms[u]) * g.K + p.ks[u]];
+      T* row0 = dxt + (p.a + g.sh * p.i0 - g.pt) * g.W + (p.b + g.sw * p.j0 - g.pl);
+      if (g.sw == 1) {
+        tap_rows_any(row0, g.sh * g.W, dyp, d.Wy, rows, cols, p.off.data(), wt, n, T(0));
+        continue;
+      }
+      tap_rows_any(tmp, cols, dyp, d.Wy, rows, cols, p.off.data(), wt, n, T(0));
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < cols; ++j) row0[i * g.sh * g.W + j * g.sw] = tmp[i * cols + j];
+    }
+  }
+}
+
+// Lanes of the weight gradient's partial sums: one vector of 64 bytes.
+template <typename T>
+constexpr int64_t kDwLanes = 64 / int64_t(sizeof(T));
+
+// acc[m][k][l] += the products dyf[q] * (tap k's input at q) for q = l mod L, with dyf = dy[n,
+// c*Og + m] laid out with row stride Ws (q = oh*Ws + ow, zero between the rows), for every image
+// n in order: long unit-stride runs into L1-resident partial sums (a fixed order). Between the
+// rows dyf is zero, so those products vanish (unless the input holds an infinity or NaN there).
+template <typename T>
+EMBER_SIMD void depthwise_dw_channel(T* __restrict acc, const T* dy, const T* x, const Geom& g,
+                                     const Depthwise& d, T* xs, T* __restrict dyf, int64_t c) {
+  constexpr int64_t L = kDwLanes<T>;
+  const int64_t Q = (g.OH - 1) * d.Ws + g.OW, Qv = Q / L * L;
+  for (int64_t n = 0; n < g.N; ++n) {
+    fill_dw_phases(xs, x + (n * g.C + c) * g.H * g.W, g, d);
+    for (int64_t m = 0; m < g.Og; ++m) {
+      copy_plane(dyf, d.Ws, dy + ((n * g.C + c) * g.Og + m) * g.P, g.OW, g.OH, g.OW);
+      for (int64_t k = 0; k < g.K; ++k) {
+        const T* __restrict s = xs + d.off[k];
+        T* __restrict ak = acc + (m * g.K + k) * L;
+        for (int64_t q = 0; q < Qv; q += L)
+          for (int64_t j = 0; j < L; ++j) ak[j] += dyf[q + j] * s[q + j];
+        for (int64_t q = Qv; q < Q; ++q) ak[q - Qv] += dyf[q] * s[q];
+      }
+    }
+  }
+}
+
+// Per-thread buffers, allocated (and zeroed) before the parallel region: a failed allocation
+// inside one would end the process, outside it raises OutOfMemoryError.
+template <typename T>
+std::unique_ptr<T[]> depthwise_workspace(int64_t per, int nt) {
+  const size_t total = size_t(mul_checked(per, nt, "conv2d"));
+  std::unique_ptr<T[]> ws(new T[total]);
+  std::fill(ws.get(), ws.get() + total, T(0));
+  return ws;
 }
 
 template <typename T>
 void depthwise_forward(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt) {
-  const std::vector<int64_t> cols = tap_columns(g);
-  const Flat f(g);
-  const bool flat = g.sh == 1 && g.sw == 1;
-  const int64_t tasks = g.N * g.C;
-  const std::unique_ptr<T[]> ws = flat_workspace<T>(f, flat, nt);
+  const Depthwise d(g);
+  const int64_t per = d.phases_size(g), tasks = g.N * g.O;
+  const std::unique_ptr<T[]> ws = depthwise_workspace<T>(per, nt);
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-    T* xp = flat ? ws.get() + omp_get_thread_num() * (f.Hp * f.Wp + f.Q) : nullptr;
-    T* acc = flat ? xp + f.Hp * f.Wp : nullptr;
-#pragma omp for schedule(static)
-    for (int64_t t = 0; t < tasks; ++t) {
-      const int64_t c = t % g.C;
-      const T bias = b ? b[c] : T(0);
-      const T* xt = x + t * g.H * g.W;
-      const T* wc = w + c * g.K;
-      T* yt = y + t * g.P;
-      if (!flat) {
-        depthwise_plane(yt, xt, wc, bias, g, cols.data());
-        continue;
-      }
-      pad_plane(xp, xt, g, f);
-      std::fill(acc, acc + f.Q, bias);
-      for (int64_t k = 0; k < g.K; ++k) flat_axpy(acc, xp + f.tap(g, k), wc[k], f.Q);
-      for (int64_t oh = 0; oh < g.OH; ++oh)
-        std::copy(acc + oh * f.Wp, acc + oh * f.Wp + g.OW, yt + oh * g.OW);
-    }
+    const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+    const int64_t t0 = tasks * tid / nth, t1 = tasks * (tid + 1) / nth;
+    int64_t filled = -1;
+    depthwise_fwd_tasks(y, x, w, b, g, d, ws.get() + tid * per, &filled, t0, t1);
   }
 }
 
 template <typename T>
 void depthwise_backward(T* dx, T* dw, const T* dy, const T* x, const T* w, const Geom& g, int nt) {
-  const std::vector<int64_t> cols = tap_columns(g);
-  const Flat f(g);
-  const bool flat = g.sh == 1 && g.sw == 1;
-  const std::unique_ptr<T[]> ws = flat_workspace<T>(f, flat, nt);
+  const Depthwise d(g);
   if (dx) {
+    const std::vector<DxPhase> phases = dx_phases(g, d);
+    const int64_t dyp = mul_checked(mul_checked(d.Hy, d.Wy, "conv2d"), g.Og, "conv2d");
+    const int64_t per = add_checked(add_checked(dyp, d.plane, "conv2d"), g.Og * g.K, "conv2d");
+    const int64_t tasks = g.N * g.C;
+    const std::unique_ptr<T[]> ws = depthwise_workspace<T>(per, nt);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-      T* dxp = flat ? ws.get() + omp_get_thread_num() * (f.Hp * f.Wp + f.Q) : nullptr;
-      T* buf = flat ? dxp + f.Hp * f.Wp : nullptr;
-#pragma omp for schedule(static)
-      for (int64_t t = 0; t < g.N * g.C; ++t) {
-        const T* wc = w + (t % g.C) * g.K;
-        T* dxt = dx + t * g.H * g.W;
-        if (!flat) {
-          depthwise_plane_dx(dxt, dy + t * g.P, wc, g, cols.data());
-          continue;
-        }
-        spread_plane(buf, dy + t * g.P, g, f);
-        std::fill(dxp, dxp + f.Hp * f.Wp, T(0));
-        for (int64_t k = 0; k < g.K; ++k) flat_axpy(dxp + f.tap(g, k), buf, wc[k], f.Q);
-        for (int64_t h = 0; h < g.H; ++h)
-          std::copy(dxp + (h + g.pt) * f.Wp + g.pl, dxp + (h + g.pt) * f.Wp + g.pl + g.W,
-                    dxt + h * g.W);
-      }
+      const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+      T* buf = ws.get() + tid * per;
+      depthwise_dx_tasks(dx, dy, w, g, d, phases, buf, buf + dyp, buf + dyp + d.plane,
+                         tasks * tid / nth, tasks * (tid + 1) / nth);
     }
   }
-  if (dw) {  // dw was zeroed by the caller
+  if (dw) {
+    const int64_t accn = mul_checked(g.Og * g.K, kDwLanes<T>, "conv2d");
+    const int64_t per = add_checked(d.phases_size(g) + d.plane, accn, "conv2d");
+    const std::unique_ptr<T[]> ws = depthwise_workspace<T>(per, nt);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-      T* xp = flat ? ws.get() + omp_get_thread_num() * (f.Hp * f.Wp + f.Q) : nullptr;
-      T* buf = flat ? xp + f.Hp * f.Wp : nullptr;
+      T* xs = ws.get() + omp_get_thread_num() * per;
+      T* dyf = xs + d.phases_size(g);
+      T* acc = dyf + d.plane;
 #pragma omp for schedule(static)
-      for (int64_t c = 0; c < g.C; ++c)
-        for (int64_t n = 0; n < g.N; ++n) {
-          const T* dyt = dy + (n * g.C + c) * g.P;
-          const T* xt = x + (n * g.C + c) * g.H * g.W;
-          if (!flat) {
-            depthwise_plane_dw(dw + c * g.K, dyt, xt, g, cols.data());
-            continue;
-          }
-          pad_plane(xp, xt, g, f);
-          spread_plane(buf, dyt, g, f);
-          for (int64_t k = 0; k < g.K; ++k) dw[c * g.K + k] += flat_dot(buf, xp + f.tap(g, k), f.Q);
+      for (int64_t c = 0; c < g.C; ++c) {
+        std::fill(acc, acc + accn, T(0));
+        depthwise_dw_channel(acc, dy, x, g, d, xs, dyf, c);
+        for (int64_t i = 0; i < g.Og * g.K; ++i) {
+          T s = T(0);
+          for (int64_t l = 0; l < kDwLanes<T>; ++l) s += acc[i * kDwLanes<T> + l];
+          dw[c * g.Og * g.K + i] = s;
         }
+      }
     }
   }
 }
