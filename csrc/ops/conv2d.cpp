@@ -1580,6 +1580,10 @@ void weight_grad_winograd(T* dw, const T* dy, const T* x, const Geom& g, int nt)
 
 bool depthwise_ok(const Geom& g) { return g.G == g.C && g.Cg == 1 && g.K > 0; }
 
+// Values in one 64-byte vector: the flat runs' unit, the weight gradient's partial-sum lanes.
+template <typename T>
+constexpr int64_t kDwLanes = 64 / int64_t(sizeof(T));
+
 struct Depthwise {
   int64_t Hs, Ws, plane;     // one stride phase of the padded input; plane = Hs*Ws
   int64_t mh, mw, Hy, Wy;    // dy zero-padded by (mh, mw) rows/columns on top/left: (Hy, Wy)
@@ -1603,6 +1607,14 @@ struct Depthwise {
       }
   }
   int64_t phases_size(const Geom& g) const { return mul_checked(plane, g.sh * g.sw, "conv2d"); }
+  // The phase planes' buffer: the planes, L values of zero slack for the flat runs that read
+  // past them, and a padded input row (2*Ws) that stride 2 deinterleaves.
+  int64_t xs_size(const Geom& g, int64_t L) const {
+    return add_checked(phases_size(g), L + 2 * Ws, "conv2d");
+  }
+  // Flat positions q = oh*Ws + ow covering the output, rounded up to whole vectors (<= plane +
+  // L: the phase planes' buffer has L values of slack).
+  int64_t flat_len(const Geom& g, int64_t L) const { return round_up((g.OH - 1) * Ws + g.OW, L); }
 };
 
 // out[r * lo + j] = bias + sum over taps t < n of wt[t] * src[r * ls + j + off[t]], for r < rows,
@@ -1657,6 +1669,21 @@ inline void tap_rows_any(T* out, int64_t lo, const T* src, int64_t ls, int64_t r
   }
 }
 
+// rows x cols of src (row stride ls) into dst (row stride ld), in fixed-size blocks.
+template <typename T>
+inline void copy_plane(T* __restrict dst, int64_t ld, const T* __restrict src, int64_t ls,
+                       int64_t rows, int64_t cols) {
+  constexpr int64_t B = 128 / int64_t(sizeof(T));
+  for (int64_t r = 0; r < rows; ++r) {
+    T* d = dst + r * ld;
+    const T* s = src + r * ls;
+    int64_t j = 0;
+    for (; j + B <= cols; j += B)
+      for (int64_t u = 0; u < B; ++u) d[j + u] = s[j + u];
+    copy_short(d + j, s + j, cols - j);
+  }
+}
+
 // The interior of the phase planes xs = x (H, W), one channel; the border stays as the caller
 // left it (zero). No division per row (the stride and padding are run-time values), and runs
 // copied in fixed-size blocks (a loop would become a call to memcpy, slow for 8 values).
@@ -1664,7 +1691,8 @@ template <typename T>
 inline void fill_dw_phases(T* __restrict xs, const T* __restrict x, const Geom& g,
                            const Depthwise& d) {
   constexpr int64_t B = 128 / int64_t(sizeof(T));
-  int64_t a = g.pt % g.sh, i = g.pt / g.sh;  // padded row h + pt = a + sh * i
+  T* row = xs + d.phases_size(g) + kDwLanes<T>;  // zero but for [pl, pl + W)
+  int64_t a = g.pt % g.sh, i = g.pt / g.sh;      // padded row h + pt = a + sh * i
   for (int64_t h = 0; h < g.H; ++h) {
     const T* xr = x + h * g.W;
     T* ph = xs + a * g.sw * d.plane + i * d.Ws;
@@ -1674,6 +1702,10 @@ inline void fill_dw_phases(T* __restrict xs, const T* __restrict x, const Geom& 
       for (; j + B <= g.W; j += B)
         for (int64_t u = 0; u < B; ++u) dst[j + u] = xr[j + u];
       copy_short(dst + j, xr + j, g.W - j);
+    } else if (g.sw == 2) {  // the whole padded row, then both phases in one vectorised pass
+      copy_plane(row + g.pl, 0, xr, 0, 1, g.W);
+      T* p1 = ph + d.plane;
+      for (int64_t j = 0; j < d.Ws; ++j) ph[j] = row[2 * j], p1[j] = row[2 * j + 1];
     } else {
       for (int64_t b = 0; b < g.sw; ++b) {
         const int64_t w0 = d.w0[b];  // first column of phase b
@@ -1687,31 +1719,25 @@ inline void fill_dw_phases(T* __restrict xs, const T* __restrict x, const Geom& 
 
 // y[n, c*Og + m] = b + depthwise conv of x[n, c] for the tasks [t0, t1) of (image, out channel);
 // xs: this thread's phase planes, zero, *filled names the input plane they hold (-1: none).
+// Output rows narrower than a vector (tmp given) are computed as one flat run of flat_len
+// positions q = oh*Ws + ow into tmp (the columns between the rows are dropped): whole vectors
+// instead of a short row and its remainder each.
 template <typename T>
 EMBER_SIMD void depthwise_fwd_tasks(T* y, const T* x, const T* w, const T* b, const Geom& g,
-                                    const Depthwise& d, T* xs, int64_t* filled, int64_t t0,
+                                    const Depthwise& d, T* xs, T* tmp, int64_t* filled, int64_t t0,
                                     int64_t t1) {
   for (int64_t t = t0; t < t1; ++t) {
     const int64_t n = t / g.O, o = t % g.O, xi = n * g.C + o / g.Og;
     if (*filled != xi) fill_dw_phases(xs, x + xi * g.H * g.W, g, d);
     *filled = xi;
-    tap_rows_any(y + t * g.P, g.OW, xs, d.Ws, g.OH, g.OW, d.off.data(), w + o * g.K, g.K,
-                 b ? b[o] : T(0));
-  }
-}
-
-// rows x cols of src (row stride ls) into dst (row stride ld), in fixed-size blocks.
-template <typename T>
-inline void copy_plane(T* __restrict dst, int64_t ld, const T* __restrict src, int64_t ls,
-                       int64_t rows, int64_t cols) {
-  constexpr int64_t B = 128 / int64_t(sizeof(T));
-  for (int64_t r = 0; r < rows; ++r) {
-    T* d = dst + r * ld;
-    const T* s = src + r * ls;
-    int64_t j = 0;
-    for (; j + B <= cols; j += B)
-      for (int64_t u = 0; u < B; ++u) d[j + u] = s[j + u];
-    copy_short(d + j, s + j, cols - j);
+    const T bias = b ? b[o] : T(0);
+    if (!tmp) {
+      tap_rows_any(y + t * g.P, g.OW, xs, d.Ws, g.OH, g.OW, d.off.data(), w + o * g.K, g.K, bias);
+      continue;
+    }
+    tap_rows_any(tmp, 0, xs, 0, 1, d.flat_len(g, kDwLanes<T>), d.off.data(), w + o * g.K, g.K,
+                 bias);
+    copy_plane(y + t * g.P, g.OW, tmp, d.Ws, g.OH, g.OW);
   }
 }
 
@@ -1736,6 +1762,7 @@ std::vector<DxPhase> dx_phases(const Geom& g, const Depthwise& d) {
                 {},
                 {},
                 {}};
+      if (g.sw == 2) p.j0 = 0, p.j1 = d.Ws;  // whole padded rows, interleaved in one pass
       if (p.i1 <= p.i0 || p.j1 <= p.j0) continue;
       for (int64_t m = 0; m < g.Og; ++m)
         for (int64_t kh = 0; kh < g.KH; ++kh)
@@ -1753,12 +1780,15 @@ std::vector<DxPhase> dx_phases(const Geom& g, const Depthwise& d) {
 }
 
 // dx[n, c] = the adjoint of the forward for the tasks [t0, t1) of (image, channel): per phase
-// of padded dx, its taps gather dy zero-padded (dyp: this thread's, border zero). Phases with
-// column stride > 1 are computed into tmp and interleaved into dx. wt: room for Og*K weights.
+// of padded dx, its taps gather dy zero-padded (dyp: this thread's, border zero, L values of
+// slack). Column stride 1: straight into dx's rows, as one flat run through tmp when they are
+// narrower than a vector; 2: both column phases of whole padded rows into tmp (2 planes), then
+// interleaved through prow (2*Ws); larger: through tmp, a strided copy. wt: Og*K weights.
 template <typename T>
 EMBER_SIMD void depthwise_dx_tasks(T* dx, const T* dy, const T* w, const Geom& g,
                                    const Depthwise& d, const std::vector<DxPhase>& phases, T* dyp,
-                                   T* tmp, T* wt, int64_t t0, int64_t t1) {
+                                   T* tmp, T* prow, T* wt, int64_t t0, int64_t t1) {
+  constexpr int64_t L = kDwLanes<T>;
   for (int64_t t = t0; t < t1; ++t) {
     const int64_t c = t % g.C;
     T* dxt = dx + t * g.H * g.W;
@@ -1768,9 +1798,28 @@ EMBER_SIMD void depthwise_dx_tasks(T* dx, const T* dy, const T* w, const Geom& g
     for (const DxPhase& p : phases) {
       const int64_t n = int64_t(p.off.size()), rows = p.i1 - p.i0, cols = p.j1 - p.j0;
       for (int64_t u = 0; u < n; ++u) wt[u] = w[(c * g.Og + p.ms[u]) * g.K + p.ks[u]];
-      T* row0 = dxt + (p.a + g.sh * p.i0 - g.pt) * g.W + (p.b + g.sw * p.j0 - g.pl);
-      if (g.sw == 1) {
+      const int64_t h0 = p.a + g.sh * p.i0 - g.pt;  // dx row of the phase's first
+      if (g.sw == 2) {
+        T* tb = tmp + p.b * rows * cols;
+        tap_rows_any(tb, cols, dyp, d.Wy, rows, cols, p.off.data(), wt, n, T(0));
+        if (p.b == 0) continue;
+        for (int64_t i = 0; i < rows; ++i) {
+          const T* r0 = tmp + i * cols;
+          const T* r1 = tb + i * cols;
+          for (int64_t j = 0; j < cols; ++j) prow[2 * j] = r0[j], prow[2 * j + 1] = r1[j];
+          copy_plane(dxt + (h0 + g.sh * i) * g.W, 0, prow + g.pl, 0, 1, g.W);
+        }
+        continue;
+      }
+      T* row0 = dxt + h0 * g.W + (p.b + g.sw * p.j0 - g.pl);
+      if (g.sw == 1 && cols >= L) {
         tap_rows_any(row0, g.sh * g.W, dyp, d.Wy, rows, cols, p.off.data(), wt, n, T(0));
+        continue;
+      }
+      if (g.sw == 1) {
+        const int64_t q = round_up((rows - 1) * d.Wy + cols, L);
+        tap_rows_any(tmp, 0, dyp, 0, 1, q, p.off.data(), wt, n, T(0));
+        copy_plane(row0, g.sh * g.W, tmp, d.Wy, rows, cols);
         continue;
       }
       tap_rows_any(tmp, cols, dyp, d.Wy, rows, cols, p.off.data(), wt, n, T(0));
@@ -1780,19 +1829,16 @@ EMBER_SIMD void depthwise_dx_tasks(T* dx, const T* dy, const T* w, const Geom& g
   }
 }
 
-// Lanes of the weight gradient's partial sums: one vector of 64 bytes.
-template <typename T>
-constexpr int64_t kDwLanes = 64 / int64_t(sizeof(T));
-
 // acc[m][k][l] += the products dyf[q] * (tap k's input at q) for q = l mod L, with dyf = dy[n,
-// c*Og + m] laid out with row stride Ws (q = oh*Ws + ow, zero between the rows), for every image
+// c*Og + m] laid out with row stride Ws (q = oh*Ws + ow, zero between the rows and up to a whole
+// vector past the last; xs has as much slack after it), for every image
 // n in order: long unit-stride runs into L1-resident partial sums (a fixed order). Between the
 // rows dyf is zero, so those products vanish (unless the input holds an infinity or NaN there).
 template <typename T>
 EMBER_SIMD void depthwise_dw_channel(T* __restrict acc, const T* dy, const T* x, const Geom& g,
                                      const Depthwise& d, T* xs, T* __restrict dyf, int64_t c) {
   constexpr int64_t L = kDwLanes<T>;
-  const int64_t Q = (g.OH - 1) * d.Ws + g.OW, Qv = Q / L * L;
+  const int64_t Qv = round_up((g.OH - 1) * d.Ws + g.OW, L);  // dyf is zero past the last row
   for (int64_t n = 0; n < g.N; ++n) {
     fill_dw_phases(xs, x + (n * g.C + c) * g.H * g.W, g, d);
     for (int64_t m = 0; m < g.Og; ++m) {
@@ -1802,7 +1848,6 @@ EMBER_SIMD void depthwise_dw_channel(T* __restrict acc, const T* dy, const T* x,
         T* __restrict ak = acc + (m * g.K + k) * L;
         for (int64_t q = 0; q < Qv; q += L)
           for (int64_t j = 0; j < L; ++j) ak[j] += dyf[q + j] * s[q + j];
-        for (int64_t q = Qv; q < Q; ++q) ak[q - Qv] += dyf[q] * s[q];
       }
     }
   }
@@ -1821,14 +1866,17 @@ std::unique_ptr<T[]> depthwise_workspace(int64_t per, int nt) {
 template <typename T>
 void depthwise_forward(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt) {
   const Depthwise d(g);
-  const int64_t per = d.phases_size(g), tasks = g.N * g.O;
+  const bool flat = g.OW < kDwLanes<T>;
+  const int64_t xsn = d.xs_size(g, kDwLanes<T>), tasks = g.N * g.O;
+  const int64_t per = add_checked(xsn, flat ? d.flat_len(g, kDwLanes<T>) : 0, "conv2d");
   const std::unique_ptr<T[]> ws = depthwise_workspace<T>(per, nt);
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
     const int64_t t0 = tasks * tid / nth, t1 = tasks * (tid + 1) / nth;
+    T* xs = ws.get() + tid * per;
     int64_t filled = -1;
-    depthwise_fwd_tasks(y, x, w, b, g, d, ws.get() + tid * per, &filled, t0, t1);
+    depthwise_fwd_tasks(y, x, w, b, g, d, xs, flat ? xs + xsn : nullptr, &filled, t0, t1);
   }
 }
 
@@ -1837,27 +1885,31 @@ void depthwise_backward(T* dx, T* dw, const T* dy, const T* x, const T* w, const
   const Depthwise d(g);
   if (dx) {
     const std::vector<DxPhase> phases = dx_phases(g, d);
-    const int64_t dyp = mul_checked(mul_checked(d.Hy, d.Wy, "conv2d"), g.Og, "conv2d");
-    const int64_t per = add_checked(add_checked(dyp, d.plane, "conv2d"), g.Og * g.K, "conv2d");
+    constexpr int64_t L = kDwLanes<T>;
+    const int64_t hw = mul_checked(d.Hy, d.Wy, "conv2d");
+    const int64_t dyp = add_checked(mul_checked(hw, g.Og, "conv2d"), L, "conv2d");
+    const int64_t tmp = std::max(2 * d.plane, hw + L);  // 2 planes (stride 2) or a flat run
+    const int64_t per = add_checked(dyp + tmp + 2 * d.Ws, g.Og * g.K, "conv2d");
     const int64_t tasks = g.N * g.C;
     const std::unique_ptr<T[]> ws = depthwise_workspace<T>(per, nt);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
       const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
       T* buf = ws.get() + tid * per;
-      depthwise_dx_tasks(dx, dy, w, g, d, phases, buf, buf + dyp, buf + dyp + d.plane,
-                         tasks * tid / nth, tasks * (tid + 1) / nth);
+      depthwise_dx_tasks(dx, dy, w, g, d, phases, buf, buf + dyp, buf + dyp + tmp,
+                         buf + dyp + tmp + 2 * d.Ws, tasks * tid / nth, tasks * (tid + 1) / nth);
     }
   }
   if (dw) {
     const int64_t accn = mul_checked(g.Og * g.K, kDwLanes<T>, "conv2d");
-    const int64_t per = add_checked(d.phases_size(g) + d.plane, accn, "conv2d");
+    const int64_t xsn = d.xs_size(g, kDwLanes<T>);
+    const int64_t per = add_checked(xsn + d.plane + kDwLanes<T>, accn, "conv2d");
     const std::unique_ptr<T[]> ws = depthwise_workspace<T>(per, nt);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
       T* xs = ws.get() + omp_get_thread_num() * per;
-      T* dyf = xs + d.phases_size(g);
-      T* acc = dyf + d.plane;
+      T* dyf = xs + xsn;
+      T* acc = dyf + d.plane + kDwLanes<T>;
 #pragma omp for schedule(static)
       for (int64_t c = 0; c < g.C; ++c) {
         std::fill(acc, acc + accn, T(0));
