@@ -1,7 +1,7 @@
-"""The dense engine (a kernel covering the whole input: one GEMM over the batch) and the direct
-depthwise kernels of csrc/ops/conv2d.cpp, at and beside their dispatch boundaries: against the
-NumPy im2col reference and PyTorch, float64 finite differences, and bit-identical repeats at a
-fixed thread count."""
+"""The dense engine (a kernel covering the whole input: one GEMM over the batch), the direct
+depthwise kernels and the batch engine (small output planes: a block of images as one GEMM) of
+csrc/ops/conv2d.cpp, at and beside their dispatch boundaries: against the NumPy im2col reference
+and PyTorch, float64 finite differences, and bit-identical repeats at a fixed thread count."""
 
 import numpy as np
 import pytest
@@ -75,13 +75,6 @@ def _check(cfg, dtype, threads):
         np.testing.assert_allclose(got, t.grad.numpy(), **TOL[dtype])
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("cfg", DENSE, ids=lambda c: f"{c[0]}-{c[1]}-p{c[3]}-g{c[5]}")
-def test_dense_vs_numpy_and_torch(cfg, dtype, threads):
-    _check(cfg, dtype, threads)
-
-
 def test_dense_gradcheck_conv_and_transposed():
     rng = np.random.default_rng(3)
     args = [
@@ -112,9 +105,9 @@ def test_dense_transposed_matches_torch():
         np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-10)
 
 
-# groups == C (any channel multiplier): the direct depthwise kernels. Stride, padding (also
-# asymmetric and beyond the kernel's reach), dilation, multiplier, 1-tap and 5x5 kernels, planes
-# narrower than a vector and wider than two.
+# groups == C: the direct depthwise kernels for one filter per channel (a channel multiplier > 1
+# runs the GEMM engines). Stride, padding (also asymmetric and beyond the kernel's reach),
+# dilation, 1-tap and 5x5 kernels, planes narrower than a vector and wider than two.
 DEPTHWISE = [
     ((2, 3, 8, 8), (3, 1, 3, 3), (1, 1), (1, 1), (1, 1), 3),
     ((2, 4, 9, 7), (4, 1, 3, 3), (2, 2), (1, 1), (1, 1), 4),
@@ -131,13 +124,6 @@ DEPTHWISE = [
     ((8, 128, 16, 16), (128, 1, 3, 3), (1, 1), (1, 1), (1, 1), 128),  # 2 threads' work
     ((16, 64, 32, 32), (64, 1, 3, 3), (2, 2), (1, 1), (1, 1), 64),
 ]
-
-
-@pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("cfg", DEPTHWISE, ids=lambda c: f"{c[0]}-{c[1]}-s{c[2]}-p{c[3]}-d{c[4]}")
-def test_depthwise_vs_numpy_and_torch(cfg, dtype, threads):
-    _check(cfg, dtype, threads)
 
 
 @pytest.mark.parametrize("cfg", [DEPTHWISE[i] for i in (1, 2, 3, 5, 6, 7)])
@@ -160,3 +146,38 @@ def test_depthwise_thread_counts_agree():
     two, _ = _run(x, w, b, kw, 2)
     for a, r in zip(one, two):  # the forward and dx do the same sums on any thread count
         np.testing.assert_allclose(a, r, rtol=1e-5, atol=1e-5)
+
+
+# One group, output planes of at most 16 positions, more than one image: the batch engine (a
+# block of images as one GEMM). Beside it: 17 positions, one image, two groups.
+BATCH = [
+    ((3, 5, 8, 8), (7, 5, 4, 4), (2, 2), (1, 1), (1, 1), 1),  # 4x4 outputs, DCGAN-like
+    ((2, 3, 9, 7), (4, 3, 3, 3), (2, 2), (1, 0), (1, 1), 1),  # 4x3
+    ((2, 2, 7, 7), (3, 2, 3, 2), (1, 2), (0, 1), (2, 1), 1),  # dilation, asymmetric
+    ((4, 3, 4, 4), (5, 3, 3, 3), (1, 1), (1, 1), (1, 1), 1),  # exactly 16
+    ((40, 128, 8, 8), (8, 128, 4, 4), (2, 2), (1, 1), (1, 1), 1),  # several blocks of images
+    ((8, 64, 8, 8), (128, 64, 4, 4), (2, 2), (1, 1), (1, 1), 1),  # 2 threads' work
+    ((3, 3, 19, 3), (4, 3, 3, 3), (1, 1), (0, 0), (1, 1), 1),  # 17 positions: other engines
+    ((1, 5, 8, 8), (7, 5, 4, 4), (2, 2), (1, 1), (1, 1), 1),
+    ((3, 4, 8, 8), (6, 2, 4, 4), (2, 2), (1, 1), (1, 1), 2),
+]
+
+
+def test_batch_engine_gradcheck_conv_and_transposed():
+    rng = np.random.default_rng(5)
+    shapes = ((3, 3, 6, 6), (4, 3, 4, 4), (4,))
+    args = [ember.tensor(rng.standard_normal(s), requires_grad=True) for s in shapes]
+    assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, 2, 1), args)
+    # a transposed convolution from 3x3 to 6x6 runs the batch engine's dx as its forward
+    shapes = ((3, 4, 3, 3), (4, 3, 4, 4), (3,))
+    args = [ember.tensor(rng.standard_normal(s), requires_grad=True) for s in shapes]
+    assert gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, 2, 1), args)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "cfg", DENSE + DEPTHWISE + BATCH, ids=lambda c: f"{c[0]}-{c[1]}-s{c[2]}-p{c[3]}-d{c[4]}-g{c[5]}"
+)
+def test_engines_vs_numpy_and_torch(cfg, dtype, threads):
+    _check(cfg, dtype, threads)
