@@ -105,9 +105,10 @@ def test_dense_transposed_matches_torch():
         np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-10)
 
 
-# groups == C: the direct depthwise kernels for one filter per channel (a channel multiplier > 1
-# runs the GEMM engines). Stride, padding (also asymmetric and beyond the kernel's reach),
-# dilation, 1-tap and 5x5 kernels, planes narrower than a vector and wider than two.
+# groups == C > 1, any channel multiplier: the direct depthwise kernels (one input channel with
+# several outputs runs the GEMM engines). Stride, padding (also asymmetric and beyond the
+# kernel's reach), dilation, 1-tap and 5x5 kernels, planes narrower than a vector and wider
+# than two.
 DEPTHWISE = [
     ((2, 3, 8, 8), (3, 1, 3, 3), (1, 1), (1, 1), (1, 1), 3),
     ((2, 4, 9, 7), (4, 1, 3, 3), (2, 2), (1, 1), (1, 1), 4),
@@ -119,6 +120,8 @@ DEPTHWISE = [
     ((1, 2, 12, 12), (2, 1, 5, 5), (1, 1), (2, 2), (1, 1), 2),
     ((1, 2, 3, 3), (2, 1, 3, 3), (1, 1), (4, 4), (1, 1), 2),  # padding beyond the kernel's reach
     ((2, 2, 4, 4), (2, 1, 4, 4), (1, 1), (0, 0), (1, 1), 2),  # kernel == input, grouped
+    ((2, 1, 6, 6), (3, 1, 3, 3), (1, 1), (1, 1), (1, 1), 1),  # one input channel: GEMM engines
+    ((2, 4, 9, 8), (8, 1, 3, 3), (2, 1), (1, 2), (1, 2), 4),  # multiplier 2, mixed strides
     ((2, 5, 37, 35), (5, 1, 3, 3), (1, 1), (1, 1), (1, 1), 5),
     ((1, 3, 1, 1), (3, 1, 3, 3), (1, 1), (1, 1), (1, 1), 3),
     ((8, 128, 16, 16), (128, 1, 3, 3), (1, 1), (1, 1), (1, 1), 128),  # 2 threads' work

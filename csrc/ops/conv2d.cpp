@@ -1568,9 +1568,9 @@ void weight_grad_winograd(T* dw, const T* dy, const T* x, const Geom& g, int nt)
 }
 
 // ---------------------------------------------------------------- depthwise engine
-// groups == C == O (one filter per channel, MobileNet's depthwise layer): as a GEMM each task
-// would have one output row and a depth of KH*KW, wasting the micro-kernel. (The kernels below
-// also handle a channel multiplier Og > 1, which depthwise_ok leaves to the GEMM engines.) Instead
+// groups == C > 1 (one input channel per group, MobileNet's depthwise layer, with any channel
+// multiplier Og): as a GEMM each task would have Og output rows and a depth of KH*KW, wasting
+// the micro-kernel. Instead
 // each output plane is computed directly as a sum of shifted input planes: the input is zero-padded
 // and split by stride phase (phase (a, b) holds x_pad[a + sh*i][b + sw*j], Hs x Ws), so tap (kh,
 // kw) at output (oh, ow) reads phase (kh*dh % sh, kw*dw % sw) at (oh + kh*dh / sh, ow + kw*dw /
@@ -1580,10 +1580,11 @@ void weight_grad_winograd(T* dw, const T* dy, const T* x, const Geom& g, int nt)
 // weight gradient is parallel over channels, each thread summing its channels' images in a fixed
 // order: deterministic.
 
-// One filter per channel. (With a channel multiplier the GEMM engines run: for one input channel
-// (C = 1, a LeNet first layer) they are much faster, and the kernels here would need per-output
-// work they do not have.)
-bool depthwise_ok(const Geom& g) { return g.G == g.C && g.Cg == 1 && g.Og == 1 && g.K > 0; }
+// One input channel per group, more than one channel. (One input channel and several outputs,
+// a LeNet first layer, is an ordinary convolution: the GEMM engines are much faster there.)
+bool depthwise_ok(const Geom& g) {
+  return g.G == g.C && g.Cg == 1 && (g.Og == 1 || g.C > 1) && g.K > 0;
+}
 
 // Whether tap_rows_any unrolls n taps; otherwise a row is one axpy per tap, and short rows cost
 // more than one flat run.
@@ -1598,6 +1599,7 @@ struct Depthwise {
   int64_t mh, mw, Hy, Wy;    // dy zero-padded by (mh, mw) rows/columns on top/left: (Hy, Wy)
   std::vector<int64_t> off;  // per tap: where phase planes xs + off hold its (0, 0) input
   std::vector<int64_t> w0;   // per column phase b: the first input column it holds
+  int64_t a0, i0;            // input row 0 is row i0 of row phase a0
   explicit Depthwise(const Geom& g)
       : Hs(ceil_div_pos(g.H + g.pt + g.pb, g.sh)),
         Ws(ceil_div_pos(g.W + g.pl + g.pr, g.sw)),
@@ -1607,7 +1609,9 @@ struct Depthwise {
         Hy(mh + Hs),
         Wy(mw + Ws),
         off(g.KH * g.KW),
-        w0(g.sw) {
+        w0(g.sw),
+        a0(g.pt % g.sh),
+        i0(g.pt / g.sh) {
     for (int64_t b = 0; b < g.sw; ++b) w0[b] = ((b - g.pl) % g.sw + g.sw) % g.sw;
     for (int64_t kh = 0; kh < g.KH; ++kh)
       for (int64_t kw = 0; kw < g.KW; ++kw) {
@@ -1701,7 +1705,7 @@ inline void fill_dw_phases(T* __restrict xs, const T* __restrict x, const Geom& 
                            const Depthwise& d) {
   constexpr int64_t B = 128 / int64_t(sizeof(T));
   T* row = xs + d.phases_size(g) + kDwLanes<T>;  // zero but for [pl, pl + W)
-  int64_t a = g.pt % g.sh, i = g.pt / g.sh;      // padded row h + pt = a + sh * i
+  int64_t a = d.a0, i = d.i0;                    // padded row h + pt = a + sh * i
   for (int64_t h = 0; h < g.H; ++h) {
     const T* xr = x + h * g.W;
     T* ph = xs + a * g.sw * d.plane + i * d.Ws;
@@ -1735,8 +1739,8 @@ template <typename T>
 EMBER_SIMD void depthwise_fwd_tasks(T* y, const T* x, const T* w, const T* b, const Geom& g,
                                     const Depthwise& d, T* xs, T* tmp, int64_t* filled, int64_t t0,
                                     int64_t t1) {
-  for (int64_t t = t0; t < t1; ++t) {
-    const int64_t n = t / g.O, o = t % g.O, xi = n * g.C + o / g.Og;
+  for (int64_t t = t0, o = t0 % g.O; t < t1; ++t, o = o + 1 == g.O ? 0 : o + 1) {
+    const int64_t xi = g.Og == 1 ? t : (t - o) / g.Og + o / g.Og;  // n * C + o / Og
     if (*filled != xi) fill_dw_phases(xs, x + xi * g.H * g.W, g, d);
     *filled = xi;
     const T bias = b ? b[o] : T(0);
@@ -1798,8 +1802,7 @@ EMBER_SIMD void depthwise_dx_tasks(T* dx, const T* dy, const T* w, const Geom& g
                                    const Depthwise& d, const std::vector<DxPhase>& phases, T* dyp,
                                    T* tmp, T* prow, T* wt, int64_t t0, int64_t t1) {
   constexpr int64_t L = kDwLanes<T>;
-  for (int64_t t = t0; t < t1; ++t) {
-    const int64_t c = t % g.C;
+  for (int64_t t = t0, c = t0 % g.C; t < t1; ++t, c = c + 1 == g.C ? 0 : c + 1) {
     T* dxt = dx + t * g.H * g.W;
     for (int64_t m = 0; m < g.Og; ++m)
       copy_plane(dyp + m * d.Hy * d.Wy + d.mh * d.Wy + d.mw, d.Wy, dy + (t * g.Og + m) * g.P, g.OW,
