@@ -124,7 +124,7 @@ DEPTHWISE = [
     ((2, 4, 9, 8), (8, 1, 3, 3), (2, 1), (1, 2), (1, 2), 4),  # multiplier 2, mixed strides
     ((2, 5, 37, 35), (5, 1, 3, 3), (1, 1), (1, 1), (1, 1), 5),
     ((1, 3, 1, 1), (3, 1, 3, 3), (1, 1), (1, 1), (1, 1), 3),
-    ((8, 128, 16, 16), (128, 1, 3, 3), (1, 1), (1, 1), (1, 1), 128),  # 2 threads' work
+    ((4, 64, 32, 32), (64, 1, 3, 3), (1, 1), (1, 1), (1, 1), 64),  # 2 threads' work
     ((16, 64, 32, 32), (64, 1, 3, 3), (2, 2), (1, 1), (1, 1), 64),
 ]
 
@@ -151,28 +151,31 @@ def test_depthwise_thread_counts_agree():
         np.testing.assert_allclose(a, r, rtol=1e-5, atol=1e-5)
 
 
-# One group, output planes of at most 16 positions, more than one image: the batch engine (a
-# block of images as one GEMM). Beside it: 17 positions, one image, two groups.
+# One group, output planes of at most 16 positions, at least 128 output channels, more than one
+# image: the batch engine (a block of images as one GEMM). Beside it: 17 positions, 127 output
+# channels, one image, two groups.
 BATCH = [
-    ((3, 5, 8, 8), (7, 5, 4, 4), (2, 2), (1, 1), (1, 1), 1),  # 4x4 outputs, DCGAN-like
-    ((2, 3, 9, 7), (4, 3, 3, 3), (2, 2), (1, 0), (1, 1), 1),  # 4x3
-    ((2, 2, 7, 7), (3, 2, 3, 2), (1, 2), (0, 1), (2, 1), 1),  # dilation, asymmetric
-    ((4, 3, 4, 4), (5, 3, 3, 3), (1, 1), (1, 1), (1, 1), 1),  # exactly 16
-    ((40, 128, 8, 8), (8, 128, 4, 4), (2, 2), (1, 1), (1, 1), 1),  # several blocks of images
+    ((3, 5, 8, 8), (128, 5, 4, 4), (2, 2), (1, 1), (1, 1), 1),  # 4x4 outputs, DCGAN-like
+    ((2, 3, 9, 7), (130, 3, 3, 3), (2, 2), (1, 0), (1, 1), 1),  # 4x3
+    ((2, 2, 7, 7), (128, 2, 3, 2), (1, 2), (0, 1), (2, 1), 1),  # dilation, asymmetric
+    ((4, 3, 4, 4), (128, 3, 3, 3), (1, 1), (1, 1), (1, 1), 1),  # exactly 16
+    ((40, 128, 8, 8), (128, 128, 4, 4), (2, 2), (1, 1), (1, 1), 1),  # several blocks of images
     ((8, 64, 8, 8), (128, 64, 4, 4), (2, 2), (1, 1), (1, 1), 1),  # 2 threads' work
-    ((3, 3, 19, 3), (4, 3, 3, 3), (1, 1), (0, 0), (1, 1), 1),  # 17 positions: other engines
-    ((1, 5, 8, 8), (7, 5, 4, 4), (2, 2), (1, 1), (1, 1), 1),
-    ((3, 4, 8, 8), (6, 2, 4, 4), (2, 2), (1, 1), (1, 1), 2),
+    ((3, 3, 19, 3), (128, 3, 3, 3), (1, 1), (0, 0), (1, 1), 1),  # 17 positions: other engines
+    ((3, 5, 8, 8), (127, 5, 4, 4), (2, 2), (1, 1), (1, 1), 1),
+    ((1, 5, 8, 8), (128, 5, 4, 4), (2, 2), (1, 1), (1, 1), 1),
+    ((3, 4, 8, 8), (128, 2, 4, 4), (2, 2), (1, 1), (1, 1), 2),
 ]
 
 
 def test_batch_engine_gradcheck_conv_and_transposed():
     rng = np.random.default_rng(5)
-    shapes = ((3, 3, 6, 6), (4, 3, 4, 4), (4,))
+    shapes = ((2, 2, 4, 4), (128, 2, 3, 3), (128,))
     args = [ember.tensor(rng.standard_normal(s), requires_grad=True) for s in shapes]
-    assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, 2, 1), args)
-    # a transposed convolution from 3x3 to 6x6 runs the batch engine's dx as its forward
-    shapes = ((3, 4, 3, 3), (4, 3, 4, 4), (3,))
+    assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, 1, 1), args)
+    # a transposed convolution from 3x3 to 6x6 with 128 input channels runs the batch engine's
+    # dx as its forward
+    shapes = ((2, 128, 3, 3), (128, 2, 4, 4), (2,))
     args = [ember.tensor(rng.standard_normal(s), requires_grad=True) for s in shapes]
     assert gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, 2, 1), args)
 

@@ -1632,11 +1632,13 @@ struct Depthwise {
 
 // out[r * lo + j] = bias + sum over taps t < n of wt[t] * src[r * ls + j + off[t]], for r < rows,
 // j < cols: the taps summed in order in registers, a vector of outputs at a time. NT > 0: n ==
-// NT, unrolled (the same sums as NT = 0).
+// NT, unrolled; NT = 0 the same sums, a vector's taps at a time (an axpy per tap over the row
+// was jammed by GCC into a scalar loop).
 template <int NT, typename T>
 inline void tap_rows(T* __restrict out, int64_t lo, const T* __restrict src, int64_t ls,
                      int64_t rows, int64_t cols, const int64_t* off, const T* wt, int64_t n,
                      T bias) {
+  constexpr int64_t L = kDwLanes<T>;
   if constexpr (NT > 0) {
     T wl[NT];
     int64_t ol[NT];
@@ -1650,15 +1652,25 @@ inline void tap_rows(T* __restrict out, int64_t lo, const T* __restrict src, int
         o[j] = acc;
       }
     }
-  } else {
+  } else {  // a vector of outputs at a time, then the rest one by one
+    const int64_t cv = cols / L * L;
     for (int64_t r = 0; r < rows; ++r) {
       const T* s = src + r * ls;
       T* o = out + r * lo;
-      std::fill(o, o + cols, bias);
-      for (int64_t t = 0; t < n; ++t) {
-        const T wv = wt[t];
-        const T* st = s + off[t];
-        for (int64_t j = 0; j < cols; ++j) o[j] += wv * st[j];
+      for (int64_t j0 = 0; j0 < cv; j0 += L) {
+        T acc[L];
+        for (int64_t j = 0; j < L; ++j) acc[j] = bias;
+        for (int64_t t = 0; t < n; ++t) {
+          const T wv = wt[t];
+          const T* st = s + off[t] + j0;
+          for (int64_t j = 0; j < L; ++j) acc[j] += wv * st[j];
+        }
+        for (int64_t j = 0; j < L; ++j) o[j0 + j] = acc[j];
+      }
+      for (int64_t j = cv; j < cols; ++j) {
+        T acc = bias;
+        for (int64_t t = 0; t < n; ++t) acc += wt[t] * s[off[t] + j];
+        o[j] = acc;
       }
     }
   }
@@ -1945,14 +1957,15 @@ void depthwise_backward(T* dx, T* dw, const T* dy, const T* x, const T* w, const
 //   Y (O, nb*P) = w @ col,  dw += dY @ col^T,  dcol = w^T @ dY, then col2im per image,
 // with dY (O, nb*P) the block's dy side by side. The GEMM threads itself (deterministic for a
 // given thread count); im2col, col2im and the copies are parallel over rows or images.
-// Measured on Zen 5 (1 thread): 4x4 outputs 0.70x -> 1.16x torch (128 -> 256 channels, k4s2p1);
-// from 7x7 the explicit im2col costs more than the wider GEMM gains (the fused engine builds its
-// blocks from phase planes, in cache).
-constexpr int64_t kBatchMaxP = 16;
+// Measured on Zen 5 (1 thread): 4x4 outputs 0.70x -> 1.16x torch (128 -> 256 channels, k4s2p1),
+// 256 -> 256 at 4x4 1.6x faster, 256 -> 512 1x1 stride 2 1.9x. But from 7x7 outputs, or with
+// fewer than 128 output channels (64 -> 64 at 4x4 0.8x, 16 -> 32 0.6x), the explicit im2col (a
+// pass per output channel's worth of GEMM less) costs more than the wider GEMM gains.
+constexpr int64_t kBatchMaxP = 16, kBatchMinO = 128;
 constexpr int64_t kBatchBytes = int64_t(4) << 20;  // col per block, at most (unless one image)
 
 bool batch_ok(const Geom& g) {
-  return g.G == 1 && !g.direct && g.K > 0 && g.P <= kBatchMaxP && g.N > 1;
+  return g.G == 1 && !g.direct && g.K > 0 && g.P <= kBatchMaxP && g.O >= kBatchMinO && g.N > 1;
 }
 
 inline int64_t batch_images(const Geom& g, size_t elem) {
