@@ -1867,11 +1867,41 @@ EMBER_SIMD void depthwise_dw_channel(T* __restrict acc, const T* dy, const T* x,
     fill_dw_phases(xs, x + (n * g.C + c) * g.H * g.W, g, d);
     for (int64_t m = 0; m < g.Og; ++m) {
       copy_plane(dyf, d.Ws, dy + ((n * g.C + c) * g.Og + m) * g.P, g.OW, g.OH, g.OW);
-      for (int64_t k = 0; k < g.K; ++k) {
-        const T* __restrict s = xs + d.off[k];
+      // Four taps at a time: four independent chains of FMAs (one chain waits on its latency);
+      // written out, as GCC kept an array of four accumulators in memory.
+      int64_t k = 0;
+      for (; k + 4 <= g.K; k += 4) {
         T* __restrict ak = acc + (m * g.K + k) * L;
+        const T *s0 = xs + d.off[k], *s1 = xs + d.off[k + 1], *s2 = xs + d.off[k + 2],
+                *s3 = xs + d.off[k + 3];
+        T a0[L], a1[L], a2[L], a3[L];
+        for (int64_t j = 0; j < L; ++j)
+          a0[j] = ak[j], a1[j] = ak[L + j], a2[j] = ak[2 * L + j], a3[j] = ak[3 * L + j];
         for (int64_t q = 0; q < Qv; q += L)
-          for (int64_t j = 0; j < L; ++j) ak[j] += dyf[q + j] * s[q + j];
+          for (int64_t j = 0; j < L; ++j) {
+            const T dv = dyf[q + j];
+            a0[j] += dv * s0[q + j];
+            a1[j] += dv * s1[q + j];
+            a2[j] += dv * s2[q + j];
+            a3[j] += dv * s3[q + j];
+          }
+        for (int64_t j = 0; j < L; ++j)
+          ak[j] = a0[j], ak[L + j] = a1[j], ak[2 * L + j] = a2[j], ak[3 * L + j] = a3[j];
+      }
+      for (; k < g.K; ++k) {  // the rest: even and odd vectors as two chains
+        const T* s = xs + d.off[k];
+        T* __restrict ak = acc + (m * g.K + k) * L;
+        T a0[L], a1[L];
+        for (int64_t j = 0; j < L; ++j) a0[j] = ak[j], a1[j] = T(0);
+        int64_t q = 0;
+        for (; q + 2 * L <= Qv; q += 2 * L)
+          for (int64_t j = 0; j < L; ++j) {
+            a0[j] += dyf[q + j] * s[q + j];
+            a1[j] += dyf[q + L + j] * s[q + L + j];
+          }
+        for (; q < Qv; q += L)
+          for (int64_t j = 0; j < L; ++j) a0[j] += dyf[q + j] * s[q + j];
+        for (int64_t j = 0; j < L; ++j) ak[j] = a0[j] + a1[j];
       }
     }
   }
