@@ -1620,10 +1620,10 @@ struct Depthwise {
       }
   }
   int64_t phases_size(const Geom& g) const { return mul_checked(plane, g.sh * g.sw, "conv2d"); }
-  // The phase planes' buffer: the planes, L values of zero slack for the flat runs that read
-  // past them, and a padded input row (2*Ws) that stride 2 deinterleaves.
+  // The phase planes' buffer: the planes and L values of zero slack for the flat runs that read
+  // past them.
   int64_t xs_size(const Geom& g, int64_t L) const {
-    return add_checked(phases_size(g), L + 2 * Ws, "conv2d");
+    return add_checked(phases_size(g), L, "conv2d");
   }
   // Flat positions q = oh*Ws + ow covering the output, rounded up to whole vectors (<= plane +
   // L: the phase planes' buffer has L values of slack).
@@ -1716,8 +1716,7 @@ template <typename T>
 inline void fill_dw_phases(T* __restrict xs, const T* __restrict x, const Geom& g,
                            const Depthwise& d) {
   constexpr int64_t B = 128 / int64_t(sizeof(T));
-  T* row = xs + d.phases_size(g) + kDwLanes<T>;  // zero but for [pl, pl + W)
-  int64_t a = d.a0, i = d.i0;                    // padded row h + pt = a + sh * i
+  int64_t a = d.a0, i = d.i0;  // padded row h + pt = a + sh * i
   for (int64_t h = 0; h < g.H; ++h) {
     const T* xr = x + h * g.W;
     T* ph = xs + a * g.sw * d.plane + i * d.Ws;
@@ -1727,10 +1726,12 @@ inline void fill_dw_phases(T* __restrict xs, const T* __restrict x, const Geom& 
       for (; j + B <= g.W; j += B)
         for (int64_t u = 0; u < B; ++u) dst[j + u] = xr[j + u];
       copy_short(dst + j, xr + j, g.W - j);
-    } else if (g.sw == 2) {  // the whole padded row, then both phases in one vectorised pass
-      copy_plane(row + g.pl, 0, xr, 0, 1, g.W);
-      T* p1 = ph + d.plane;
-      for (int64_t j = 0; j < d.Ws; ++j) ph[j] = row[2 * j], p1[j] = row[2 * j + 1];
+    } else if (g.sw == 2) {        // column pairs to both phases in one vectorised pass
+      const int64_t e = g.pl % 2;  // the phase of input column 0
+      T* pe = ph + e * d.plane + g.pl / 2;
+      T* po = ph + (1 - e) * d.plane + (g.pl + 1) / 2;
+      for (int64_t u = 0; u < g.W / 2; ++u) pe[u] = xr[2 * u], po[u] = xr[2 * u + 1];
+      if (g.W % 2) pe[g.W / 2] = xr[g.W - 1];
     } else {
       for (int64_t b = 0; b < g.sw; ++b) {
         const int64_t w0 = d.w0[b];  // first column of phase b
@@ -1808,11 +1809,11 @@ std::vector<DxPhase> dx_phases(const Geom& g, const Depthwise& d) {
 // of padded dx, its taps gather dy zero-padded (dyp: this thread's, border zero, L values of
 // slack). Column stride 1: straight into dx's rows, as one flat run through tmp when they are
 // narrower than a vector; 2: both column phases of whole padded rows into tmp (2 planes), then
-// interleaved through prow (2*Ws); larger: through tmp, a strided copy. wt: Og*K weights.
+// interleaved into dx in one pass; larger: through tmp, a strided copy. wt: Og*K weights.
 template <typename T>
 EMBER_SIMD void depthwise_dx_tasks(T* dx, const T* dy, const T* w, const Geom& g,
                                    const Depthwise& d, const std::vector<DxPhase>& phases, T* dyp,
-                                   T* tmp, T* prow, T* wt, int64_t t0, int64_t t1) {
+                                   T* tmp, T* wt, int64_t t0, int64_t t1) {
   constexpr int64_t L = kDwLanes<T>;
   for (int64_t t = t0, c = t0 % g.C; t < t1; ++t, c = c + 1 == g.C ? 0 : c + 1) {
     T* dxt = dx + t * g.H * g.W;
@@ -1827,11 +1828,13 @@ EMBER_SIMD void depthwise_dx_tasks(T* dx, const T* dy, const T* w, const Geom& g
         T* tb = tmp + p.b * rows * cols;
         tap_rows_any(tb, cols, dyp, d.Wy, rows, cols, p.off.data(), wt, n, T(0));
         if (p.b == 0) continue;
+        const int64_t e = g.pl % 2;  // dx column 0's phase: columns 2u from phase e, 2u + 1 not
         for (int64_t i = 0; i < rows; ++i) {
-          const T* r0 = tmp + i * cols;
-          const T* r1 = tb + i * cols;
-          for (int64_t j = 0; j < cols; ++j) prow[2 * j] = r0[j], prow[2 * j + 1] = r1[j];
-          copy_plane(dxt + (h0 + g.sh * i) * g.W, 0, prow + g.pl, 0, 1, g.W);
+          const T* te = tmp + e * rows * cols + i * cols + g.pl / 2;
+          const T* to = tmp + (1 - e) * rows * cols + i * cols + (g.pl + 1) / 2;
+          T* dr = dxt + (h0 + g.sh * i) * g.W;
+          for (int64_t u = 0; u < g.W / 2; ++u) dr[2 * u] = te[u], dr[2 * u + 1] = to[u];
+          if (g.W % 2) dr[g.W - 1] = te[g.W / 2];
         }
         continue;
       }
@@ -1943,7 +1946,7 @@ void depthwise_backward(T* dx, T* dw, const T* dy, const T* x, const T* w, const
     const int64_t hw = mul_checked(d.Hy, d.Wy, "conv2d");
     const int64_t dyp = add_checked(mul_checked(hw, g.Og, "conv2d"), L, "conv2d");
     const int64_t tmp = std::max(2 * d.plane, hw + L);  // 2 planes (stride 2) or a flat run
-    const int64_t per = add_checked(dyp + tmp + 2 * d.Ws, g.Og * g.K, "conv2d");
+    const int64_t per = add_checked(dyp + tmp, g.Og * g.K, "conv2d");
     const int64_t tasks = g.N * g.C;
     const std::unique_ptr<T[]> ws = depthwise_workspace<T>(per, nt);
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -1951,7 +1954,7 @@ void depthwise_backward(T* dx, T* dw, const T* dy, const T* x, const T* w, const
       const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
       T* buf = ws.get() + tid * per;
       depthwise_dx_tasks(dx, dy, w, g, d, phases, buf, buf + dyp, buf + dyp + tmp,
-                         buf + dyp + tmp + 2 * d.Ws, tasks * tid / nth, tasks * (tid + 1) / nth);
+                         tasks * tid / nth, tasks * (tid + 1) / nth);
     }
   }
   if (dw) {
