@@ -772,6 +772,169 @@ workload("lstm/T50-N32-I128-H256/fwd+bwd", "rnn")(lambda: _rnn_case("lstm", True
 workload("gru/T50-N32-I128-H256/fwd", "rnn")(lambda: _rnn_case("gru", False))
 
 
+# ---- whole training steps of common models (ember against torch: the same model code) ------
+
+
+def _mobilenet(lib):
+    nn = lib.nn
+
+    def dw(cin, cout, stride):  # depthwise 3x3, then pointwise 1x1
+        return nn.Sequential(
+            nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False), nn.BatchNorm2d(cin),
+            nn.ReLU6(), nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU6(),
+        )  # fmt: skip
+
+    model = nn.Sequential(
+        nn.Conv2d(3, 32, 3, 2, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU6(), dw(32, 64, 1),
+        dw(64, 128, 2), dw(128, 128, 1), dw(128, 256, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        nn.Linear(256, 10),
+    )  # fmt: skip
+    rng = _rng()
+    x, y = rng.standard_normal((32, 3, 64, 64)).astype(np.float32), rng.integers(0, 10, 32)
+    return model, lib.nn.functional.cross_entropy, x, y
+
+
+def _dcgan_generator(lib):
+    nn = lib.nn
+
+    def up(cin, cout, stride, pad):
+        return [nn.ConvTranspose2d(cin, cout, 4, stride, pad, bias=False), nn.BatchNorm2d(cout),
+                nn.ReLU(True)]  # fmt: skip
+
+    model = nn.Sequential(
+        *up(100, 256, 1, 0), *up(256, 128, 2, 1), *up(128, 64, 2, 1),
+        nn.ConvTranspose2d(64, 3, 4, 2, 1, bias=False), nn.Tanh(),
+    )  # fmt: skip
+    rng = _rng()
+    z = rng.standard_normal((32, 100, 1, 1)).astype(np.float32)
+    return (
+        model,
+        lib.nn.functional.mse_loss,
+        z,
+        rng.standard_normal((32, 3, 32, 32)).astype(np.float32),
+    )
+
+
+def _dcgan_discriminator(lib):
+    nn = lib.nn
+    model = nn.Sequential(
+        nn.Conv2d(3, 64, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True),
+        nn.Conv2d(64, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.2, True),
+        nn.Conv2d(128, 256, 4, 2, 1, bias=False), nn.BatchNorm2d(256), nn.LeakyReLU(0.2, True),
+        nn.Conv2d(256, 1, 4, 1, 0, bias=False), nn.Flatten(), nn.Sigmoid(),
+    )  # fmt: skip
+    rng = _rng()
+    x = rng.standard_normal((32, 3, 32, 32)).astype(np.float32)
+    return (
+        model,
+        lib.nn.functional.binary_cross_entropy,
+        x,
+        rng.integers(0, 2, (32, 1)).astype(np.float32),
+    )
+
+
+def _small_resnet(lib):
+    nn = lib.nn
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.b1 = nn.BatchNorm2d(cout)
+            self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.b2 = nn.BatchNorm2d(cout)
+            self.sc = nn.Sequential()
+            if stride != 1 or cin != cout:
+                self.sc = nn.Sequential(
+                    nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+                )
+
+        def forward(self, x):
+            y = lib.relu(self.b1(self.c1(x)))
+            return lib.relu(self.b2(self.c2(y)) + self.sc(x))
+
+    model = nn.Sequential(
+        nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+        Block(16, 16, 1), Block(16, 32, 2), Block(32, 64, 2),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10),
+    )  # fmt: skip
+    rng = _rng()
+    x, y = rng.standard_normal((32, 3, 32, 32)).astype(np.float32), rng.integers(0, 10, 32)
+    return model, lib.nn.functional.cross_entropy, x, y
+
+
+def _gpt(lib):
+    nn = lib.nn
+    vocab, t, d = 96, 64, 128
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tok, self.pos = nn.Embedding(vocab, d), nn.Embedding(t, d)
+            layer = nn.TransformerEncoderLayer(d, 4, 4 * d, 0.1, batch_first=True, norm_first=True)
+            self.enc = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+            self.ln, self.head = nn.LayerNorm(d), nn.Linear(d, vocab)
+
+        def forward(self, idx):
+            x = self.tok(idx) + self.pos(lib.arange(idx.shape[1]))
+            mask = nn.Transformer.generate_square_subsequent_mask(idx.shape[1])
+            return self.head(self.ln(self.enc(x, mask=mask, is_causal=True))).reshape(-1, vocab)
+
+    rng = _rng()
+    x, y = rng.integers(0, vocab, (16, t)), rng.integers(0, vocab, 16 * t)
+    return GPT(), lib.nn.functional.cross_entropy, x, y
+
+
+def _lstm_lm(lib):
+    nn = lib.nn
+
+    class LM(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(5000, 128)
+            self.rnn = nn.LSTM(128, 256, 2, batch_first=True, dropout=0.2)
+            self.fc = nn.Linear(256, 5000)
+
+        def forward(self, x):
+            return self.fc(self.rnn(self.emb(x))[0]).reshape(-1, 5000)
+
+    rng = _rng()
+    x, y = rng.integers(0, 5000, (32, 35)), rng.integers(0, 5000, 32 * 35)
+    return LM(), lib.nn.functional.cross_entropy, x, y
+
+
+def _training_step_case(make) -> dict:
+    """One Adam training step (forward, loss, backward, update) of the model ``make(lib)``
+    builds, written once for both libraries."""
+    import ember
+
+    impls = {}
+    torch = _torch()
+    for name, lib in (("ember", ember), ("torch", torch)):
+        if lib is None:
+            continue
+        lib.manual_seed(0)
+        model, loss_fn, x, y = make(lib)
+        opt = lib.optim.Adam(model.parameters(), lr=1e-3)
+        xt, yt = lib.tensor(x), lib.tensor(y)
+
+        def step(model=model, loss_fn=loss_fn, opt=opt, xt=xt, yt=yt):
+            opt.zero_grad()
+            loss_fn(model(xt), yt).backward()
+            opt.step()
+
+        impls[name] = step
+    return impls
+
+
+for _name, _make in (
+    ("resnet_small/32x32/b32", _small_resnet), ("mobilenet/64x64/b32", _mobilenet),
+    ("dcgan_generator/b32", _dcgan_generator), ("dcgan_discriminator/b32", _dcgan_discriminator),
+    ("gpt_2layer/T64/b16", _gpt), ("lstm_lm_2layer/T35/b32", _lstm_lm),
+):  # fmt: skip
+    workload(f"train_step/{_name}", "steps")(lambda make=_make: _training_step_case(make))
+
+
 # ---- framework overhead -------------------------------------------------------------------
 
 
