@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ember import _C
+from ember import _C, _lowp
 from ember.autograd import graph as _graph
 from ember.autograd.engine import reduce_sum, unbroadcast
 from ember.autograd.function import Function, _state, note_graph_write
@@ -44,7 +44,8 @@ def _check_broadcast(op: str, a, b) -> None:
 
 
 def _kind(x) -> str:
-    return x.dtype.kind if isinstance(x, Tensor | np.ndarray) else np.asarray(x).dtype.kind
+    dt = x.dtype if isinstance(x, Tensor | np.ndarray) else np.asarray(x).dtype
+    return "f" if dt == _lowp.bfloat16 else dt.kind  # ml_dtypes' kind is "V"
 
 
 def _to_dtype(x, dtype):
@@ -549,7 +550,7 @@ Frexp = namedtuple("Frexp", ["mantissa", "exponent"])
 def frexp(input) -> Frexp:  # noqa: A002
     """input = mantissa * 2 ** exponent with |mantissa| in [0.5, 1): (mantissa, int32 exponent)."""
     x = _tensor_operand(input)
-    if x.dtype.kind != "f":
+    if not _lowp.is_float(x.dtype):
         raise TypeError(f"frexp: needs a floating tensor, got {x.dtype}")
     m, e = np.frexp(x.data)
     return Frexp(Tensor._make(m, False, None, 0), Tensor._make(e.astype(np.int32), False, None, 0))
@@ -982,7 +983,7 @@ def logit(input, eps=None) -> Tensor:  # noqa: A002
 def nan_to_num(input, nan: float = 0.0, posinf=None, neginf=None) -> Tensor:  # noqa: A002
     """NaN, +inf and -inf replaced (by default with 0 and the dtype's largest/lowest values)."""
     x = _tensor_operand(input)
-    if x.dtype.kind != "f":
+    if not _lowp.is_float(x.dtype):
         return x.clone()
 
     def f(a):
@@ -1084,6 +1085,8 @@ def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool =
 
 
 def _category(dt: np.dtype) -> int:
+    if np.dtype(dt) == _lowp.bfloat16:
+        return 2
     return {"b": 0, "u": 1, "i": 1, "f": 2}[np.dtype(dt).kind]
 
 
@@ -1166,10 +1169,9 @@ def _float_pair(op, a, b):
             return a, b, True
     a, b = np.asarray(a), np.asarray(b)
     dt = np.result_type(a, b)
-    if dt.kind not in "f":
+    if not _lowp.is_float(dt):
         return a, b, False
-    if dt not in (np.float32, np.float64):  # float16: computed in float32, returned as float16
-        dt = np.dtype(np.float32)
+    # float16 / bfloat16 stay so: the GEMM computes them in float32 and rounds (ember/_lowp.py)
     return a.astype(dt, copy=False), b.astype(dt, copy=False), True
 
 
@@ -1491,18 +1493,18 @@ class Cast(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g.astype(ctx.src) if ctx.src.kind == "f" else None, None
+        return g.astype(ctx.src) if _lowp.is_float(ctx.src) else None, None
 
     @staticmethod
     def backward_graph(ctx, g):
-        return cast(g, ctx.src) if ctx.src.kind == "f" else None, None
+        return cast(g, ctx.src) if _lowp.is_float(ctx.src) else None, None
 
 
 def cast(x, dtype) -> Tensor:
     if x.data.dtype == dtype:
         return x
     out = Cast.apply(x, dtype)
-    if dtype.kind != "f" and out.requires_grad:
+    if not _lowp.is_float(dtype) and out.requires_grad:
         out = out.detach()
     return out
 
@@ -1689,7 +1691,7 @@ def mean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
             return Tensor._make(y / x.data.dtype.type(count), False, None, 0)
         return Mean.apply(x, _axes(dim, x.data.ndim, "mean"), keepdim)
     x = _as_dtype(x, dtype)
-    if x.data.dtype.kind != "f":
+    if not _lowp.is_float(x.data.dtype):
         raise TypeError(f"mean: input dtype should be floating point, got {x.dtype}")
     return Mean.apply(x, _axes(dim, x.ndim, "mean"), keepdim)
 
@@ -1748,7 +1750,7 @@ def _var(op, x, dim, unbiased, keepdim, correction):
     if isinstance(dim, bool):  # the var(x, unbiased) overload
         dim, unbiased = None, dim
     x = _tensor_operand(x)
-    if x.data.dtype.kind != "f":
+    if not _lowp.is_float(x.data.dtype):
         raise TypeError(f"{op}: input dtype should be floating point, got {x.dtype}")
     if correction is None:
         correction = 1 if unbiased else 0
@@ -2483,7 +2485,7 @@ def _float_operand(x, op: str):
     kind = x.data.dtype.kind
     if kind in "iub":
         return cast(x, get_default_dtype())
-    if kind != "f":
+    if kind != "f" and x.data.dtype != _lowp.bfloat16:
         raise TypeError(f"{op}: expected a numeric tensor, got dtype {x.dtype}")
     return x
 
@@ -2828,7 +2830,7 @@ def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     """Vector p-norm over dim (all elements by default): p = 'fro' or 2, 1, inf, -inf, or any
     positive number (torch.norm). The gradient at a zero vector is zero, as PyTorch's."""
     x = _tensor_operand(x)
-    if x.data.dtype.kind != "f":
+    if not _lowp.is_float(x.data.dtype):
         raise TypeError(f"norm: input dtype should be floating point, got {x.dtype}")
     if not (p is None or isinstance(p, str | int | float | np.number)):  # (== compared a tensor)
         raise TypeError(f"norm: p must be a number or a str, got {type(p).__name__}")
@@ -4233,7 +4235,7 @@ def histc(x, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002
     """Histogram of ``bins`` equal bins over [min, max] (the data's range when both are 0);
     entries outside are ignored."""
     a = np.asarray(_data(x))
-    if a.dtype.kind != "f":
+    if not _lowp.is_float(a.dtype):
         raise TypeError(f"histc: expected a floating point tensor, got {a.dtype}")
     if bins <= 0 or min > max:
         raise ValueError(f"histc: bins ({bins}) must be positive and min ({min}) <= max ({max})")
@@ -4431,7 +4433,7 @@ def nansum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
 def nanmean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Mean of the non-NaN entries."""
     x = _as_dtype(x, dtype)
-    if x.data.dtype.kind != "f":
+    if not _lowp.is_float(x.data.dtype):
         raise TypeError(f"nanmean: input dtype should be floating point, got {x.dtype}")
     count = np.sum(~np.isnan(x.data), axis=_axes(dim, x.ndim, "nanmean"), keepdims=keepdim)
     return nansum(x, dim, keepdim) / count.astype(x.dtype)
@@ -4530,7 +4532,7 @@ _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
 
 def _quantile(op, x, q, dim, keepdim, interpolation, ignore_nan):
     x = _tensor_operand(x)
-    if x.data.dtype.kind != "f":
+    if not _lowp.is_float(x.data.dtype):
         raise TypeError(f"{op}: input must be float32 or float64, got {x.dtype}")
     qa = np.asarray(_data(q), x.dtype)
     if qa.ndim > 1 or not np.all((qa >= 0) & (qa <= 1)):  # (a NaN q fails too)
@@ -4602,7 +4604,7 @@ def cummin(x, dim: int):
 
 def _cumprod(x: np.ndarray, axis: int) -> np.ndarray:
     """np.cumprod, float32 accumulated in float64 and rounded per entry, as PyTorch's CPU scan."""
-    if x.dtype.kind != "f":
+    if not _lowp.is_float(x.dtype):
         return np.cumprod(x, axis=axis)
     return np.cumprod(x, axis=axis, dtype=np.promote_types(x.dtype, np.float64)).astype(x.dtype)
 
@@ -4694,7 +4696,7 @@ class LogCumSumExp(Function):
 def logcumsumexp(x, dim: int) -> Tensor:
     """log(cumsum(exp(x))) along dim, without overflow."""
     x = _tensor_operand(x)
-    if x.data.dtype.kind != "f":  # as PyTorch, which has no integer logcumsumexp
+    if not _lowp.is_float(x.data.dtype):  # as PyTorch, which has no integer logcumsumexp
         raise TypeError(f"logcumsumexp: input dtype should be floating point, got {x.dtype}")
     axis = _dim(dim, x.ndim, "logcumsumexp")
     return LogCumSumExp.apply(x, axis) if x.ndim else getitem(x, ...)
@@ -4783,7 +4785,7 @@ def corrcoef(x) -> Tensor:
 def _float_only(op: str, x) -> Tensor:
     """Ops PyTorch defines for floating point only (norms, distances, linear algebra)."""
     x = _tensor_operand(x)
-    if x.dtype.kind != "f":
+    if not _lowp.is_float(x.dtype):
         raise TypeError(f"{op}: expected a floating point tensor, got {x.dtype}")
     return x
 
@@ -5354,7 +5356,7 @@ Histogram = namedtuple("Histogram", ["hist", "bin_edges"])
 def histogram(x, bins=100, *, range=None, weight=None, density: bool = False) -> Histogram:  # noqa: A002
     """Counts (or weighted sums, or a density) in bins: a count or the edges (torch.histogram)."""
     a = np.asarray(_data(x))
-    if a.dtype.kind != "f":
+    if not _lowp.is_float(a.dtype):
         raise TypeError(f"histogram: expected a floating point tensor, got {a.dtype}")
     edges = _data(bins) if isinstance(bins, Tensor) else bins
     w = None if weight is None else np.asarray(_data(weight))
@@ -5369,7 +5371,7 @@ def histogramdd(input, bins=10, *, range=None, weight=None, density: bool = Fals
     """Counts of the N points of ``input`` (N, D) in a D-dimensional grid of bins
     (torch.histogramdd): (hist, [edges along each dim])."""
     a = np.asarray(_data(input))
-    if a.dtype.kind != "f":
+    if not _lowp.is_float(a.dtype):
         raise TypeError(f"histogramdd: expected a floating point tensor, got {a.dtype}")
     if a.ndim < 1:
         raise ValueError(f"histogramdd: input must have at least one dim, got shape {a.shape}")

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 
+from ember import _lowp
 from ember._keywords import install_methods, numpy_names
 from ember._sparse_grad import RowSparseGrad
 
@@ -104,7 +105,7 @@ def _as_array(data, dtype=None, copy=True) -> np.ndarray:
     arr = np.array(data, dtype=dtype, copy=copy) if copy else np.asarray(data, dtype=dtype)
     if not arr.dtype.isnative:  # big-endian data (from a file): the kernels read native order
         arr = arr.astype(arr.dtype.newbyteorder("="))
-    if arr.dtype.kind not in "biuf":
+    if arr.dtype.kind not in "biuf" and arr.dtype != _lowp.bfloat16:
         raise TypeError(
             f"ember tensors hold bool, integer or float data, not {arr.dtype} "
             f"(got {type(data).__name__})"
@@ -210,7 +211,7 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
-        if value and self.data.dtype.kind not in _FLOAT_KINDS:
+        if value and not _lowp.is_float(self.data.dtype):
             raise RuntimeError(
                 f"only floating point tensors can require gradients, not {self.data.dtype}"
             )
@@ -315,7 +316,7 @@ class Tensor:
         return self.data.shape[0]
 
     def is_floating_point(self) -> bool:
-        return self.data.dtype.kind == "f"
+        return _lowp.is_float(self.data.dtype)
 
     def is_complex(self) -> bool:
         return False  # ember holds no complex data
@@ -549,6 +550,8 @@ class Tensor:
 
     def __repr__(self) -> str:
         opts, d = _PRINT_OPTIONS, self.data
+        if d.dtype == _lowp.bfloat16:
+            d = d.astype(np.float32)  # exact; NumPy prints ml_dtypes' values at full length
         if d.dtype.kind == "f" and np.any(np.isfinite(d) & (d != np.round(d))):
             opts = {"floatmode": "fixed", **opts}  # 1.5000 as torch, unless all are whole
         body = np.array2string(d, separator=", ", prefix="tensor(", **opts)
@@ -935,7 +938,7 @@ class Tensor:
         return False
 
     def bfloat16(self):
-        raise TypeError("Tensor.bfloat16: NumPy has no bfloat16 dtype, so ember cannot store it")
+        return _ops.cast(self, _lowp.bfloat16)
 
     def share_memory_(self) -> Tensor:
         return self  # one process's memory: nothing to move (DataLoader workers are threads)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember import _lowp
 from ember.autograd.engine import grad
 from ember.autograd.function import enable_grad, no_grad
 from ember.tensor import Tensor
@@ -12,7 +13,7 @@ from ember.tensor import Tensor
 
 def _flat_output(out):
     outs = out if isinstance(out, tuple | list) else (out,)
-    return [o for o in outs if isinstance(o, Tensor) and o.dtype.kind == "f"]
+    return [o for o in outs if isinstance(o, Tensor) and _lowp.is_float(o.dtype)]
 
 
 def _checked_inputs(inputs, op: str):

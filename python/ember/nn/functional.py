@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from ember import _C, _sparse_grad, ops
+from ember import _C, _lowp, _sparse_grad, ops
 from ember.autograd import graph as _graph
 from ember.autograd.engine import unbroadcast
 from ember.autograd.function import Function, is_grad_enabled
@@ -32,7 +32,7 @@ def _float_input(x, op: str, name: str = "input", dtype=None) -> Tensor:
     """x as a float Tensor: arrays and lists are converted (to ``dtype`` when given);
     integer or bool Tensors are refused, as PyTorch refuses them."""
     if isinstance(x, Tensor):
-        if x.data.dtype.kind != "f":
+        if x.data.dtype.kind != "f" and x.data.dtype != _lowp.bfloat16:
             raise TypeError(f"{op}: {name} must be a floating point tensor, got {x.dtype}")
         if dtype is not None and x.data.dtype != dtype:
             raise TypeError(
@@ -1142,7 +1142,7 @@ def _loss_pair(op, input, target, broadcast: str | None = None):
     poisson_nll_loss, soft_margin_loss, multilabel_soft_margin_loss)."""
     x = _float_input(input, op)
     t = _float_input(target, op, "target", x.dtype) if not isinstance(target, Tensor) else target
-    if t.data.dtype.kind != "f":
+    if not _lowp.is_float(t.data.dtype):
         if op in _FLOAT_TARGET_ONLY:
             raise TypeError(f"{op}: target must be floating point, got {t.dtype}")
         t = ops.cast(t, x.data.dtype)  # PyTorch promotes an integer target to input's dtype
