@@ -314,3 +314,17 @@ def test_weights_round_trip_with_torch(tmp_path, dname, edt, tdt):
     assert np.asarray(back["weight"]).dtype == edt
     ember.save({"w": lin.weight}, tmp_path / "e.pt")
     assert ember.load(tmp_path / "e.pt")["w"].dtype == edt
+
+
+@pytest.mark.parametrize("dname,edt,tdt", LOWP, ids=[d[0] for d in LOWP])
+def test_default_dtype_can_be_16_bit_as_torchs(dname, edt, tdt):
+    before, tbefore = ember.get_default_dtype(), torch.get_default_dtype()
+    try:
+        ember.set_default_dtype(edt)
+        torch.set_default_dtype(tdt)
+        for make in (lambda L: L.ones(2), lambda L: L.tensor([1.5]), lambda L: L.randn(2),
+                     lambda L: L.arange(0.0, 3.0)):  # fmt: skip
+            assert np.dtype(make(ember).dtype).name == _name(make(torch).dtype) == dname
+    finally:
+        ember.set_default_dtype(before)
+        torch.set_default_dtype(tbefore)

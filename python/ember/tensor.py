@@ -20,13 +20,13 @@ def get_default_dtype() -> np.dtype:
 
 
 def set_default_dtype(d) -> None:
-    """Set the dtype of new float tensors (float16, float32 or float64), as torch's."""
+    """Set the dtype of new float tensors (float16, bfloat16, float32 or float64), as torch's."""
     global _default_float
     try:
         dt = np.dtype(d)
     except TypeError:
         raise TypeError(f"set_default_dtype: expected a dtype, got {d!r}") from None
-    if dt not in (np.float16, np.float32, np.float64):
+    if dt not in (np.float16, np.float32, np.float64, _lowp.bfloat16):
         raise TypeError(f"set_default_dtype: only floating-point dtypes are supported, got {dt}")
     _default_float = dt
 

@@ -500,6 +500,9 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
             if ctx is None:
                 _gather(leaves, parent, g, capture)
                 continue
+            dt = parent.data.dtype
+            if g.dtype is not dt and g.dtype != dt:  # a promoting op (bfloat16 + float32):
+                g = g.astype(dt) if not graph else g.to(dt)  # torch's engine casts it back too
             slots = pending.get(ctx)
             if slots is None:
                 slots = pending[ctx] = [None] * ctx._n_out
