@@ -83,6 +83,12 @@ CASES = [
     ("sum_mean", lambda L, x: x.sum(0) + x.mean(1).sum(), [(20, 6)], 8),
     ("exp_mul_div", lambda L, x, y: x.exp() * y / 3.0 - 1.5, [(4, 5), (4, 5)], 4),
     ("cumsum", lambda L, x: x.cumsum(1), [(3, 8)], 8),
+    # long reductions: summed in float32 (in 16 bits a sum of thousands stalls or overflows)
+    ("long_sum", lambda L, x: x.sum(1) + x.sum(), [(4, 3000)], 4),
+    ("long_mean", lambda L, x: x.mean(0) + x.mean(), [(3000, 3)], 4),
+    ("long_norm", lambda L, x: (x * 30).norm(dim=1), [(4, 3000)], 4),
+    ("long_logsumexp", lambda L, x: x.logsumexp(1), [(4, 3000)], 4),
+    ("long_cumsum", lambda L, x: x.cumsum(1)[:, -5:], [(2, 3000)], 8),
     ("interpolate", lambda L, x: _F(L).interpolate(x, scale_factor=2, mode="bilinear"),
       [(1, 2, 3, 3)], 4),
 ]  # fmt: skip
@@ -328,3 +334,23 @@ def test_default_dtype_can_be_16_bit_as_torchs(dname, edt, tdt):
     finally:
         ember.set_default_dtype(before)
         torch.set_default_dtype(tbefore)
+
+
+@pytest.mark.parametrize(
+    "low,high", [("bfloat16", "float32"), ("float16", "float32"), ("float32", "float64")]
+)
+def test_backward_through_a_promoting_op_as_torch(low, high):
+    """A 16-bit layer's output added to a float32 residual: the gradient reaching the layer is
+    cast back to its dtype, as torch's engine casts it (before, the layer's backward got a
+    float32 gradient with 16-bit weights: 'gemm: dtypes differ')."""
+    x, w, r = _r(3, 4), _r(5, 4), _r(5)
+    res = []
+    for L in (ember, torch):
+        xl, wl = _to(L, x, None).requires_grad_(), _to(L, w, None).requires_grad_()
+        dl, dh = getattr(L, low), getattr(L, high)
+        y = _F(L).linear(xl.to(dl), wl.to(dl)) * 2 + _to(L, r, dh)
+        y.sum().backward()
+        res.append((y, xl.grad, wl.grad))
+    for e, t in zip(*res):
+        assert np.dtype(e.dtype).name == _name(t.dtype)
+        _close(_np(e), _np(t), EPS.get(low, 2.0**-23), 4, "promoting op")

@@ -1644,6 +1644,8 @@ def sum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A
         return Sum.apply(x, _axes(dim, x.data.ndim, "sum"), keepdim)
     x = _as_dtype(x, dtype)
     axes = _axes(dim, x.ndim, "sum")
+    if x.data.dtype.char in "eE":  # float16 / bfloat16: summed in float32, as torch's
+        return cast(Sum.apply(cast(x, np.dtype(np.float32)), axes, keepdim), x.data.dtype)
     if x.data.dtype == np.bool_:
         x = x.long()
     return _int_total(Sum.apply(x, axes, keepdim), dtype)
@@ -1661,6 +1663,8 @@ class Mean(Function):
             # by the count in x's dtype: a full reduction's NumPy scalar divides by a scalar
             # ~10x faster than np.true_divide(..., dtype=) does (same rounding)
             return reduce_sum(x, axes, keepdim) / x.dtype.type(count)
+        if count and x.dtype.char in "eE":  # float16 / bfloat16: in float32, rounded once
+            return (reduce_sum(x.astype(np.float32), axes, keepdim) / count).astype(x.dtype)
         if not count:  # nothing to average: NaN, without NumPy's "Mean of empty slice" warning
             return np.full(np.sum(x, axis=axes, keepdims=keepdim).shape, np.nan, x.dtype)
         return np.mean(x, axis=axes, keepdims=keepdim)
@@ -2684,6 +2688,10 @@ def round(x, *, decimals: int = 0) -> Tensor:  # noqa: A001
 class LogSumExp(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim):
+        if x.dtype.char in "eE":  # float16 / bfloat16: in float32, rounded once
+            lse = LogSumExp.forward(ctx, x.astype(np.float32), axes, keepdim).astype(x.dtype)
+            ctx.save_for_backward(x, lse if keepdim else np.expand_dims(lse, axes))
+            return lse
         m = np.max(x, axis=axes, keepdims=True) if x.size else np.zeros((1,) * x.ndim, x.dtype)
         m = np.where(np.isfinite(m), m, 0)  # all -inf (or inf) rows: no shift
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
@@ -2788,6 +2796,8 @@ def _scan(x: np.ndarray, axis: int, reverse: bool) -> np.ndarray:
     """cumsum along axis (from the end when reverse): float32/float64 by the C++ scan, which
     sums in double as PyTorch's (NumPy's runs ~8x slower along the last dim, ~100x along the
     first, and sums float32 in float32)."""
+    if x.dtype.char in "eE":  # float16 / bfloat16: the float32 scan, rounded (as torch's)
+        return _scan(x.astype(np.float32), axis, reverse).astype(x.dtype)
     if x.dtype.char not in "fd":
         if reverse:
             return np.flip(np.cumsum(np.flip(x, axis=axis), axis=axis), axis=axis)
@@ -2922,6 +2932,12 @@ class Norm2(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
+        if x.dtype.char in "eE":  # float16 / bfloat16: in float32 (no overflow), y rounded
+            s = reduce_sum(x.astype(np.float32), axes, keepdim, square=True)
+            y = np.sqrt(s).astype(x.dtype)
+            ctx.save_for_backward(x, s, y)
+            ctx.meta = (axes, keepdim)
+            return np.asarray(y)
         s = reduce_sum(x, axes, keepdim, square=True)
         y = np.sqrt(s)
         ctx.save_for_backward(x, s, y)

@@ -39,6 +39,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     """Sum ``grad`` down to ``shape``: the gradient rule of every broadcasting op."""
     if grad.shape == shape:
         return grad
+    if grad.dtype.char in "eE":  # float16 / bfloat16: summed in float32 and rounded, as torch's
+        return unbroadcast(grad.astype(np.float32), shape).astype(grad.dtype)
     extra = grad.ndim - len(shape)
     if extra > 0:
         grad = grad.sum(axis=tuple(range(extra)))
