@@ -354,3 +354,61 @@ def test_backward_through_a_promoting_op_as_torch(low, high):
     for e, t in zip(*res):
         assert np.dtype(e.dtype).name == _name(t.dtype)
         _close(_np(e), _np(t), EPS.get(low, 2.0**-23), 4, "promoting op")
+
+
+METHODS = """abs acos asin atan ceil cos cosh digamma erf erfc erfinv exp expm1 floor frac lgamma
+log log1p log2 logit neg reciprocal relu round rsqrt sigmoid sign sin sinh sqrt square tanh trunc
+sum mean std var prod amax argmax median nansum logsumexp:1 cumprod:1 logcumsumexp:1 cummax:1
+softmax:1 norm flatten flip:0 roll:1 sort topk:2 kthvalue:2 unique msort""".split()
+FUNCTIONAL = """relu6 elu selu celu gelu mish softplus softsign hardtanh hardswish hardsigmoid
+logsigmoid leaky_relu hardshrink softshrink normalize local_response_norm:2 instance_norm
+adaptive_max_pool1d:2 avg_pool1d:2 max_pool1d:2 lp_pool1d:2,2 glu softmin:1""".split()
+
+
+@pytest.mark.parametrize("dname,edt,tdt", LOWP, ids=[d[0] for d in LOWP])
+def test_method_and_functional_sweep_matches_torch(dname, edt, tdt):
+    a = np.random.default_rng(4).uniform(0.1, 0.9, (2, 4, 6)).astype(np.float32)
+    e, t = _to(ember, a, edt), _to(torch, a, tdt)
+    calls = [(n, lambda L, x, n=n, args=args: getattr(x, n)(*args)) for n, args in
+             ((s.partition(":")[0], [int(v) for v in s.partition(":")[2].split(",") if v])
+              for s in METHODS)]  # fmt: skip
+    calls += [(n, lambda L, x, n=n, args=args: getattr(_F(L), n)(x, *args)) for n, args in
+              ((s.partition(":")[0], [int(v) for v in s.partition(":")[2].split(",") if v])
+               for s in FUNCTIONAL)]  # fmt: skip
+    for name, call in calls:
+        ye, yt = call(ember, e), call(torch, t)
+        ye, yt = (ye[0], yt[0]) if isinstance(yt, tuple) else (ye, yt)
+        assert np.dtype(ye.dtype).name == _name(yt.dtype), name
+        if yt.dtype.is_floating_point:
+            _close(_np(ye), _np(yt), EPS[dname], 4, name)
+
+
+OPTIMIZERS = [
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+    ("Adam", {"lr": 0.01, "eps": 0.1, "amsgrad": True}),
+    ("AdamW", {"lr": 0.01, "eps": 0.1}),
+    ("Adagrad", {"lr": 0.1, "eps": 0.1}),
+    ("Adadelta", {"lr": 1.0, "eps": 0.1}),
+    ("RMSprop", {"lr": 0.01, "eps": 0.1, "centered": True, "momentum": 0.5}),
+    ("Adamax", {"lr": 0.01, "eps": 0.1}),
+    ("NAdam", {"lr": 0.01, "eps": 0.1}),
+    ("RAdam", {"lr": 0.01, "eps": 0.1}),
+    ("ASGD", {"lr": 0.01}),
+    ("Rprop", {"lr": 0.01}),
+]
+
+
+@pytest.mark.parametrize("name,kw", OPTIMIZERS, ids=[o[0] for o in OPTIMIZERS])
+@pytest.mark.parametrize("dname,edt,tdt", LOWP, ids=[d[0] for d in LOWP])
+def test_optimizers_step_16_bit_parameters_as_torch(name, kw, dname, edt, tdt):
+    """Three steps with given gradients (the fused kernels update 16-bit parameters and state
+    in place through float32 copies): the parameters stay 16-bit and track torch's."""
+    w0, grads = _r(4, 3), [_r(4, 3) for _ in range(3)]
+    pe, pt = nn.Parameter(_to(ember, w0, edt)), torch.nn.Parameter(_to(torch, w0, tdt))
+    oe, ot = getattr(ember.optim, name)([pe], **kw), getattr(torch.optim, name)([pt], **kw)
+    for g in grads:
+        pe.grad, pt.grad = _to(ember, g, edt), _to(torch, g, tdt)
+        oe.step()
+        ot.step()
+    assert pe.dtype == edt
+    _close(_np(pe), _np(pt), EPS[dname], 8, name)

@@ -2651,7 +2651,7 @@ class Piecewise(Function):
 def _piecewise(name: str, f):
     def op(x) -> Tensor:
         x = _tensor_operand(x)
-        if x.data.dtype.kind not in "iubf":
+        if x.data.dtype.kind not in "iubf" and x.data.dtype != _lowp.bfloat16:
             raise TypeError(f"{name}: expected a numeric tensor, got dtype {x.dtype}")
         return Piecewise.apply(x, f)
 
@@ -3101,7 +3101,7 @@ def _stable_argsort_slow(a: np.ndarray, axis: int, descending: bool) -> np.ndarr
 def _select_rows(a: np.ndarray, axis: int):
     """a as C-contiguous (rows, n) lines along axis in a dtype of _C's selection kernels (which
     break ties as PyTorch's CPU kernels), or None for a dtype they cannot order exactly."""
-    if a.dtype.kind == "f" and a.dtype.itemsize <= 8:
+    if (a.dtype.kind == "f" and a.dtype.itemsize <= 8) or a.dtype == _lowp.bfloat16:
         kernel_dtype = np.float64 if a.dtype == np.float64 else np.float32
     elif a.dtype.kind in "bi" or (a.dtype.kind == "u" and a.dtype.itemsize < 8):
         kernel_dtype = np.int64
