@@ -82,6 +82,10 @@ def _ops(L):
         "conv_transpose2d": lambda: L.nn.functional.conv_transpose2d(img, k.transpose(0, 1)),
         "prelu": lambda: L.nn.functional.prelu(x, L.ones(1) * 0.2),
         "sdpa": lambda: L.nn.functional.scaled_dot_product_attention(x[None], x[None], x[None]),
+        "vecdot": lambda: L.linalg.vecdot(x, x),
+        "lstm": lambda: L.nn.LSTM(8, 3)(x[None])[0] * 0,
+        "lstm h_n": lambda: L.nn.LSTM(8, 3)(x[None])[1][0] * 0,
+        "gru (kept)": lambda: L.nn.GRU(8, 3)(x[None])[0] * 0,
         "mv (kept)": lambda: L.mv(x, x[0]),
         "dot (kept)": lambda: L.dot(x[0], x[1]),
         "relu (kept)": lambda: L.nn.functional.relu(x),
@@ -105,10 +109,12 @@ def _ops(L):
 
 @pytest.mark.parametrize("dname,edt,tdt", DTYPES, ids=[d[0] for d in DTYPES])
 def test_op_lists_give_torchs_dtypes(dname, edt, tdt):
+    # (torch's oneDNN LSTM has no float16 autocast kernel: it raises there, ember computes)
+    skip = ("lstm", "lstm h_n") if dname == "float16" else ()
     with ember.autocast("cpu", dtype=edt):
-        got = {k: f() for k, f in _ops(ember).items()}
+        got = {k: f() for k, f in _ops(ember).items() if k not in skip}
     with torch.autocast("cpu", dtype=tdt):
-        want = {k: f() for k, f in _ops(torch).items()}
+        want = {k: f() for k, f in _ops(torch).items() if k not in skip}
     for k in got:
         assert np.dtype(got[k].dtype).name == str(want[k].dtype).replace("torch.", ""), k
         np.testing.assert_allclose(_np(got[k]), _np(want[k]), rtol=1e-2, atol=1e-2, err_msg=k)

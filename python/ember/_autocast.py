@@ -2,8 +2,8 @@
 cast their float inputs, as PyTorch's CPU autocast does.
 
 - lower precision (torch's CPU ``lower_precision_fp`` list): matrix products, convolutions,
-  prelu, attention; float32 (and 16-bit) inputs are cast to the autocast dtype (bfloat16 by
-  default, or float16) and the result comes back in it. float64 inputs are left alone.
+  prelu, attention, LSTM layers; float32 (and 16-bit) inputs are cast to the autocast dtype
+  (bfloat16 by default, or float16) and the result comes back in it. float64 is left alone.
 - float32 (torch's CPU ``fp32`` list): losses, 3-D pooling, reflection/replication padding,
   grid_sample, cdist, prod, trace, quantile and linear algebra compute in float32.
 
@@ -56,7 +56,8 @@ def _policies():
 
     lower_ops = dict.fromkeys(_MM, "lower") | dict.fromkeys(_FP32_OPS, "fp32")
     lower_ops |= dict.fromkeys(_KEEP, "keep")
-    nn = dict.fromkeys(_CONV + ("linear", "prelu", "scaled_dot_product_attention"), "lower")
+    lower_nn = _CONV + ("linear", "prelu", "scaled_dot_product_attention", "lstm_layer")
+    nn = dict.fromkeys(lower_nn, "lower")  # (lstm_layer: torch's mkldnn_rnn_layer)
     nn |= dict.fromkeys(_FP32_NN, "fp32") | {"pad": "pad"}
     la = {n: "fp32" for n in linalg.__all__ if callable(getattr(linalg, n, None))}
     la |= {"matmul": "lower", "vecdot": "lower"}

@@ -1415,7 +1415,7 @@ def cross_entropy(
         return fused
     logp = log_softmax(x, class_dim)
 
-    if t_raw.dtype.kind == "f":  # class probabilities
+    if _lowp.is_float(t_raw.dtype):  # class probabilities
         if t_raw.shape != x.shape:
             raise ValueError(
                 f"cross_entropy: probability target shape {t_raw.shape} must equal input "
@@ -1565,7 +1565,7 @@ def _sdpa_mask(attn_mask, batch: tuple, lq: int, lk: int, dtype):
     m = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
     if m.dtype == np.bool_:
         pass
-    elif m.dtype.kind == "f":
+    elif _lowp.is_float(m.dtype):
         m = m.astype(dtype, copy=False)
     else:
         raise TypeError(
