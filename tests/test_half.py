@@ -297,6 +297,12 @@ def test_what_torch_refuses_is_refused(dname, edt, tdt):
             getattr(ember.linalg, name)(*[_to(ember, a, edt)] * args)
         with pytest.raises(RuntimeError):  # torch scripts catch RuntimeError
             getattr(ember.linalg, name)(*[_to(ember, a, edt)] * args)
+    refused = (lambda L, x: L.quantile(x, 0.5), lambda L, x: L.cdist(x, x),
+               lambda L, x: L.special.zeta(x + 1, x + 1))  # fmt: skip
+    for L in (torch, ember):
+        for f in refused:
+            with pytest.raises(RuntimeError):
+                f(L, _to(L, a, edt if L is ember else tdt))
     # what torch computes in the dtype, ember does too
     x = _to(ember, a, edt)
     assert ember.linalg.matrix_exp(x).dtype == edt and ember.linalg.norm(x).dtype == edt

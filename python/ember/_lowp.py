@@ -22,6 +22,17 @@ class UnsupportedDtypeError(TypeError, RuntimeError):
     a TypeError as ember's dtype errors, and a RuntimeError as torch's."""
 
 
+def refuse(op: str, *dtypes) -> None:
+    """What torch's CPU build refuses for float16/bfloat16 (LAPACK-backed linear algebra,
+    quantile, cdist, zeta) ember refuses too."""
+    for dt in dtypes:
+        if dt == float16 or dt == bfloat16:
+            raise UnsupportedDtypeError(
+                f"{op}: low-precision dtypes are not supported, got {dt} (as in torch; "
+                "convert with .float())"
+            )
+
+
 def is_float(dt) -> bool:
     """Floating point, bfloat16 included (ml_dtypes' dtypes have NumPy kind 'V')."""
     return dt.kind == "f" or dt == bfloat16

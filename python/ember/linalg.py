@@ -29,11 +29,7 @@ def _mT(a):  # noqa: N802 (PyTorch's name)
 def _lapack_float(op: str, A) -> Tensor:
     """A float tensor LAPACK can take: float16/bfloat16 are refused, as torch's CPU linalg does."""
     A = ops._float_only(op, A)
-    if A.dtype in _lowp.LOWP:
-        raise _lowp.UnsupportedDtypeError(
-            f"{op}: low-precision dtypes are not supported, got {A.dtype} (as in torch; "
-            "convert with .float())"
-        )
+    _lowp.refuse(op, A.dtype)
     return A
 
 

@@ -4550,6 +4550,7 @@ def _quantile(op, x, q, dim, keepdim, interpolation, ignore_nan):
     x = _tensor_operand(x)
     if not _lowp.is_float(x.data.dtype):
         raise TypeError(f"{op}: input must be float32 or float64, got {x.dtype}")
+    _lowp.refuse(op, x.data.dtype)
     qa = np.asarray(_data(q), x.dtype)
     if qa.ndim > 1 or not np.all((qa >= 0) & (qa <= 1)):  # (a NaN q fails too)
         raise ValueError(f"{op}: q must be a scalar or 1-D with values in [0, 1], got {q}")
@@ -5109,6 +5110,7 @@ def cdist(x1, x2, p: float = 2.0, compute_mode=None) -> Tensor:
     if compute_mode not in _CDIST_MODES:
         raise ValueError(f"cdist: unknown compute_mode {compute_mode!r}")
     x1, x2 = _float_only("cdist", x1), _float_only("cdist", x2)
+    _lowp.refuse("cdist", x1.dtype, x2.dtype)
     if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
         raise ValueError(
             f"cdist: expected (..., P, M) and (..., R, M), got {x1.shape} and {x2.shape}"
