@@ -418,3 +418,13 @@ def test_optimizers_step_16_bit_parameters_as_torch(name, kw, dname, edt, tdt):
         ot.step()
     assert pe.dtype == edt
     _close(_np(pe), _np(pt), EPS[dname], 8, name)
+
+
+def test_assert_close_uses_torchs_16_bit_tolerances():
+    for close, far in ((1.01, 1.05), (1.0005, 1.004)):
+        for L, dt in ((ember, ember.bfloat16), (torch, torch.bfloat16)) if close == 1.01 else (
+            (ember, ember.float16), (torch, torch.float16)):  # fmt: skip
+            one = L.ones(2).to(dt)
+            L.testing.assert_close(one, (L.ones(2) * close).to(dt))
+            with pytest.raises(AssertionError):
+                L.testing.assert_close(one, (L.ones(2) * far).to(dt))
