@@ -428,3 +428,16 @@ def test_assert_close_uses_torchs_16_bit_tolerances():
             L.testing.assert_close(one, (L.ones(2) * close).to(dt))
             with pytest.raises(AssertionError):
                 L.testing.assert_close(one, (L.ones(2) * far).to(dt))
+
+
+@pytest.mark.parametrize("dname,edt,tdt", LOWP, ids=[d[0] for d in LOWP])
+def test_floor_division_and_remainder_follow_torchs_float_rules(dname, edt, tdt):
+    a = np.array([-2.5, -0.0, 0.7, 3.0, np.inf, 5.0], np.float32)
+    b = np.array([0.3, -0.4, 0.3, -0.7, 2.0, 0.0], np.float32)
+    (xe, ye), (xt, yt) = [(_to(L, a, d), _to(L, b, d)) for L, d in ((ember, edt), (torch, tdt))]
+    for name, f in (("floor_divide", lambda x, y: x // y), ("remainder", lambda x, y: x % y),
+                    ("fmod", lambda x, y: x.fmod(y))):  # fmt: skip
+        got, want = f(xe, ye), f(xt, yt)
+        assert got.dtype == edt, name
+        np.testing.assert_array_equal(_np(got), _np(want), err_msg=name)
+    assert ember.testing.make_tensor((2,), dtype=edt, requires_grad=True).requires_grad

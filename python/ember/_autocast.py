@@ -61,7 +61,8 @@ def _policies():
     nn |= dict.fromkeys(_FP32_NN, "fp32") | {"pad": "pad"}
     la = {n: "fp32" for n in linalg.__all__ if callable(getattr(linalg, n, None))}
     la |= {"matmul": "lower", "vecdot": "lower"}
-    return [(ops, lower_ops), (ember, lower_ops), (Tensor, lower_ops), (functional, nn),
+    top = lower_ops | dict.fromkeys(_FP32_NN, "fp32")  # torch.kl_div, torch.ctc_loss, ...
+    return [(ops, lower_ops), (ember, top), (Tensor, lower_ops), (functional, nn),
             (linalg, la)]  # fmt: skip
 
 

@@ -725,7 +725,7 @@ _BINARY_PIECEWISE = {"fmax", "fmin", "copysign", "remainder", "fmod", "div"}
 
 def _div_floor(a, b):
     """PyTorch's floor division of floats (fmod based: inf // x is NaN, 0 // -x is -0)."""
-    if np.result_type(a, b).kind not in "fc":
+    if np.result_type(a, b).kind not in "fc" and np.result_type(a, b) != _lowp.bfloat16:
         return np.floor_divide(a, b)
     mod = np.fmod(a, b)
     div = (a - mod) / b
@@ -738,7 +738,7 @@ def _div_floor(a, b):
 
 def _remainder_floats(a, b):
     """PyTorch's remainder: fmod, plus b where the signs differ (0 % -x is +0, not -0)."""
-    if np.result_type(a, b).kind not in "fc":
+    if np.result_type(a, b).kind not in "fc" and np.result_type(a, b) != _lowp.bfloat16:
         return np.remainder(a, b)
     mod = np.fmod(a, b)
     return np.where((mod != 0) & ((b < 0) != (mod < 0)), mod + b, mod)

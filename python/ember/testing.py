@@ -258,7 +258,7 @@ def make_tensor(
         a = wide[..., 0]
     t = Tensor(np.asarray(a, dtype=dt))
     if requires_grad:
-        if dt.kind != "f":
+        if not _lowp.is_float(dt):
             raise ValueError("make_tensor: requires_grad=True needs a floating dtype")
         t.requires_grad_()
     return t
