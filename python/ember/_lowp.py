@@ -4,7 +4,9 @@ ember's kernels are float32/float64 only, as PyTorch's CPU half ops compute in f
 at the op boundary. The conversion happens in one place: every ``ember._C`` function is wrapped
 (csrc/bindings/module.cpp) so that a call refused with TypeError comes here; if any argument is a
 16-bit float array, the kernel runs again on float32 copies and its float32 results are rounded
-to the 16-bit dtype. float32/float64 calls never reach this module.
+to the 16-bit dtype. float32/float64 calls never reach this module. The price is on the 16-bit
+side: each of their kernel calls first throws the kernel's C++ TypeError (~20 us on a 2-core
+Zen 5; a look at the arguments' dtypes in module.cpp would save it at ~30 ns a float32 call).
 """
 
 from __future__ import annotations
