@@ -123,3 +123,23 @@ def test_other_devices_are_still_refused():
         nn.Linear(2, 2).to("cuda")
     with pytest.raises(RuntimeError, match="default device"):
         ember.set_default_device("meta")
+
+
+def test_linearize_functionalize_and_batch_norm_without_running_stats():
+    x = ember.tensor(np.random.default_rng(0).standard_normal(5))
+    out, jvp_fn = ember.func.linearize(lambda t: (t.sin() * t).sum(), x)
+    t = np.ones(5)
+    want = np.sum((np.cos(x.numpy()) * x.numpy() + np.sin(x.numpy())) * t)
+    np.testing.assert_allclose(out.item(), np.sum(np.sin(x.numpy()) * x.numpy()), rtol=1e-12)
+    np.testing.assert_allclose(jvp_fn(ember.tensor(t)).item(), want, rtol=1e-12)
+    f = ember.func.functionalize(lambda a: a.add_(1) * 2)
+    np.testing.assert_array_equal(f(ember.ones(2)).numpy(), [4.0, 4.0])
+    with pytest.raises(RuntimeError, match="remove"):
+        ember.func.functionalize(f, remove="all")
+    net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    assert ember.func.replace_all_batch_norm_modules_(net) is net
+    assert net[1].running_mean is None and not net[1].track_running_stats
+    assert list(dict(net.named_buffers())) == []
+    net.eval()  # batch statistics even in eval, with no running ones
+    y = net(ember.randn(6, 3)).detach().numpy()
+    np.testing.assert_allclose(y.mean(0), net[1].bias.detach().numpy(), atol=1e-6)

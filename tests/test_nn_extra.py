@@ -406,3 +406,61 @@ def test_pad_errors():
         F.pad(x, (-3, -1), mode="replicate")  # crops to nothing
     with pytest.raises(ValueError, match="crops more than"):
         F.pad(x, (-3, -2))
+
+
+def test_sync_batchnorm_is_batch_norm_in_one_process_and_converts_models():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal((6, 3, 4, 5))
+    outs = []
+    for m in (ember, torch):
+        m.manual_seed(0)
+        net = m.nn.Sequential(m.nn.Conv2d(3, 4, 3), m.nn.BatchNorm2d(4),
+                              m.nn.Sequential(m.nn.Flatten(), m.nn.BatchNorm1d(24)))  # fmt: skip
+        bn_weight = net[1].weight
+        net = m.nn.SyncBatchNorm.convert_sync_batchnorm(net)
+        assert type(net[1]).__name__ == "SyncBatchNorm" and net[1].weight is bn_weight
+        assert type(net[2][1]).__name__ == "SyncBatchNorm"
+        net = net.double()
+        m.nn.init.constant_(net[0].weight, 0.1)
+        m.nn.init.constant_(net[0].bias, 0.2)
+        y = net(m.tensor(x))
+        y.square().sum().backward()
+        outs.append((y.detach().numpy(), net[1].running_var.numpy(), net[1].weight.grad.numpy()))
+    for mine, theirs in zip(*outs):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="at least 2D"):
+        ember.nn.SyncBatchNorm(3)(ember.randn(3))
+
+
+def test_lazy_parameters_are_uninitialized_until_the_first_forward():
+    from ember.nn.parameter import UninitializedBuffer, UninitializedParameter
+
+    lin, bn = ember.nn.LazyLinear(4), ember.nn.LazyBatchNorm1d()
+    assert isinstance(lin.weight, UninitializedParameter)
+    assert isinstance(lin.weight, ember.nn.Parameter)  # as torch's subclass
+    assert isinstance(bn.running_mean, UninitializedBuffer)
+    lin(ember.randn(2, 3))
+    bn(ember.randn(5, 3))
+    assert type(lin.weight) is ember.nn.Parameter and lin.weight.shape == (4, 3)
+    assert type(bn.running_mean) is ember.Tensor and bn.running_mean.shape == (3,)
+    p = UninitializedParameter()
+    p.materialize((2, 3), dtype=ember.float64)
+    assert type(p) is ember.nn.Parameter and p.shape == (2, 3) and p.dtype == np.float64
+
+
+def test_convert_conv_weight_memory_format():
+    m = ember.nn.Sequential(
+        ember.nn.Conv2d(3, 4, 3), ember.nn.Sequential(ember.nn.ConvTranspose2d(4, 2, 2)),
+        ember.nn.Linear(2, 2), ember.nn.Conv3d(1, 2, 2),
+    )  # fmt: skip
+    x = ember.randn(1, 3, 6, 6)
+    before = m[1](m[0](x)).detach().numpy()
+    assert ember.nn.utils.convert_conv2d_weight_memory_format(m, ember.channels_last) is m
+    for w in (m[0].weight, m[1][0].weight):
+        assert w.is_contiguous(memory_format=ember.channels_last) and not w.is_contiguous()
+    np.testing.assert_allclose(m[1](m[0](x)).detach().numpy(), before, rtol=1e-6)
+    assert m[3].weight.is_contiguous()  # 3-D convolutions untouched by the 2-D form
+    ember.nn.utils.convert_conv3d_weight_memory_format(m, ember.channels_last_3d)
+    assert m[3].weight.is_contiguous(memory_format=ember.channels_last_3d)
+    with pytest.raises(TypeError, match="memory_format"):
+        ember.nn.utils.convert_conv2d_weight_memory_format(m, "channels_last")

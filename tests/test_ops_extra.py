@@ -46,7 +46,7 @@ def test_integer_input_becomes_float32():
     out = ember.sin(ember.tensor([0, 1, 2]))
     assert out.dtype == np.float32
     np.testing.assert_allclose(out.numpy(), np.sin([0, 1, 2]), rtol=1e-6)
-    with pytest.raises(TypeError, match="bool, integer or float"):
+    with pytest.raises(TypeError, match="bool, integer, float or complex"):
         ember.sin(np.array(["a"]))
 
 

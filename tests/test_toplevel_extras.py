@@ -186,3 +186,10 @@ def test_mode_queries():
     ember.set_warn_always(True)
     assert ember.is_warn_always_enabled()
     ember.set_warn_always(False)
+
+
+def test_multithreading_switch():
+    assert ember.autograd.is_multithreading_enabled()
+    with ember.autograd.set_multithreading_enabled(False):
+        assert not ember.autograd.is_multithreading_enabled()
+    assert ember.autograd.is_multithreading_enabled()

@@ -211,11 +211,3 @@ def test_module_paths_custom_layers_import():
         with sdpa_kernel("flash"):
             pass
     assert isinstance(ember.zeros(2).dtype, ember.dtype)
-
-
-def test_missing_dtypes_name_themselves():
-    for dt in (ember.complex64, ember.cdouble):
-        with pytest.raises(TypeError, match="NumPy has no"):
-            ember.zeros(2, dtype=dt)
-        with pytest.raises(TypeError, match="NumPy has no"):
-            ember.ones(2).to(dt)

@@ -193,3 +193,20 @@ def test_writing_through_as_strided_matches_torch():
         (h * h).sum().backward()
         grads.append(leaf.grad.numpy())
     np.testing.assert_array_equal(grads[0], grads[1])
+
+
+def test_unfold_windows_that_do_not_overlap_are_writable_views():
+    x = ember.arange(8.0)
+    x.unfold(0, 2, 2)[1].fill_(-1.0)
+    np.testing.assert_array_equal(x.numpy(), [0, 1, -1, -1, 4, 5, 6, 7])
+    with pytest.raises(RuntimeError, match="read-only"):
+        x.unfold(0, 3, 1).fill_(0.0)  # overlapping windows: read-only, as NumPy's
+    torch = pytest.importorskip("torch")
+    grads = []
+    for m in (ember, torch):
+        leaf = m.arange(6.0, requires_grad=True)
+        h = leaf * 1.0
+        h.unfold(0, 2, 3).mul_(3.0)
+        (h * h).sum().backward()
+        grads.append(leaf.grad.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])

@@ -582,26 +582,11 @@ _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ember(\.|$)
 dtype = _np.dtype  # torch.dtype: ember's dtypes are NumPy's (``isinstance(x.dtype, ember.dtype)``)
 
 
-class _MissingDtype:
-    """A PyTorch dtype NumPy has no storage for. Naming it works; making data of it is a
-    TypeError that says so."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    @property
-    def dtype(self):  # what np.dtype(...) asks for: every dtype= argument ends here
-        raise TypeError(
-            f"ember has no {self.name}: its tensors are NumPy arrays, and NumPy has no "
-            f"{self.name} dtype (use float32 or float64)"
-        )
-
-    def __repr__(self):
-        return f"ember.{self.name}"
-
-
-complex64 = cfloat = _MissingDtype("complex64")
-complex128 = cdouble = _MissingDtype("complex128")
+complex64 = cfloat = _np.complex64
+complex128 = cdouble = _np.complex128
+from ember._complex import complex, polar, view_as_complex, view_as_real  # noqa: E402, I001
+from ember import fft  # noqa: E402, I001  (torch.fft)
+from ember._stft import istft, stft  # noqa: E402, I001
 
 
 def compile(model=None, **kwargs):  # noqa: A001  (torch.compile)
@@ -1038,6 +1023,8 @@ __all__ = [
     "unsqueeze_copy",
     "view_copy",
 ]  # fmt: skip
+
+__all__ += ["complex", "polar", "view_as_real", "view_as_complex", "fft", "stft", "istft"]
 
 # torch's out= and NumPy's axis=/keepdims= keywords (ember/_keywords.py)
 from ember import _keywords  # noqa: E402

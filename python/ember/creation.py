@@ -8,7 +8,7 @@ import operator
 
 import numpy as np
 
-from ember import _device, _layout, _lowp
+from ember import _complex, _device, _layout, _lowp
 from ember.random import rng
 from ember.tensor import Tensor, _as_array, get_default_dtype
 
@@ -143,6 +143,8 @@ def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
         dtype = np.bool_
     elif dtype is None and isinstance(fill_value, int | np.integer):
         dtype = np.int64
+    elif dtype is None and isinstance(fill_value, complex | np.complexfloating):
+        dtype = _complex.default_complex()
     _check_fill("full", fill_value, _dtype(dtype))
     return _new(np.full(_size((size,), "full"), fill_value, _dtype(dtype)), requires_grad)
 
@@ -174,15 +176,20 @@ def ones_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
 @_takes_device
 def randn(*size, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from ember's seeded generator (or ``generator``)."""
-    dt = _dtype(dtype)
-    return _new(_lowp.draw(rng(generator).standard_normal, _size(size, "randn"), dt), requires_grad)
+    dt, shape = _dtype(dtype), _size(size, "randn")
+    if dt.kind == "c":  # real and imaginary parts each N(0, 1/2), as torch
+        return _new(_complex.randn(rng(generator).standard_normal, shape, dt), requires_grad)
+    return _new(_lowp.draw(rng(generator).standard_normal, shape, dt), requires_grad)
 
 
 @_takes_device
 def rand(*size, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from ember's seeded generator (or ``generator``)."""
-    dt = _dtype(dtype)
-    return _new(_lowp.draw(rng(generator).random, _size(size, "rand"), dt), requires_grad)
+    dt, shape = _dtype(dtype), _size(size, "rand")
+    if dt.kind == "c":  # real and imaginary parts each uniform in [0, 1), as torch
+        parts = rng(generator).random(shape + (2,), dtype=_complex.real_of(dt))
+        return _new(_complex._as_complex(parts), requires_grad)
+    return _new(_lowp.draw(rng(generator).random, shape, dt), requires_grad)
 
 
 @_takes_device

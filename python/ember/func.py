@@ -31,7 +31,7 @@ from ember.tensor import Tensor
 
 __all__ = [
     "functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "vjp",
-    "vmap", "stack_module_state",
+    "vmap", "stack_module_state", "linearize", "functionalize", "replace_all_batch_norm_modules_",
 ]  # fmt: skip
 
 
@@ -441,3 +441,40 @@ def stack_module_state(models) -> tuple[dict, dict]:
         return out
 
     return stacked(lambda m: m.named_parameters()), stacked(lambda m: m.named_buffers())
+
+
+def linearize(func, *primals):
+    """(func(*primals), jvp_fn): ``jvp_fn(*tangents)`` is the Jacobian-vector product of func
+    at primals (torch.func.linearize; each call runs forward mode again)."""
+    out = func(*primals)
+
+    def jvp_fn(*tangents):
+        return jvp(func, primals, tangents)[1]
+
+    return out, jvp_fn
+
+
+def functionalize(func, *, remove: str = "mutations"):
+    """``func`` itself: torch.func.functionalize rewrites in-place ops out of place for its
+    graph tracers, which changes no eager result; ember runs eagerly."""
+    if remove not in ("mutations", "mutations_and_views"):
+        raise RuntimeError(
+            f"functionalize(f, remove='mutations'): received invalid argument for remove={remove}. "
+            "Valid options are:\n     remove='mutations': ...\n     "
+            "remove='mutations_and_views': ..."
+        )
+    return func
+
+
+def replace_all_batch_norm_modules_(root):
+    """Make every batch norm in ``root`` use batch statistics only (no running statistics),
+    in place, as vmap over a model needs (torch.func.replace_all_batch_norm_modules_)."""
+    from ember.nn.modules.batchnorm import _BatchNorm
+
+    for module in root.modules():
+        if isinstance(module, _BatchNorm) and module.track_running_stats:
+            module.running_mean = None
+            module.running_var = None
+            module.num_batches_tracked = None
+            module.track_running_stats = False
+    return root

@@ -11,7 +11,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ember import _lowp, ops
+from ember import _complex, _lowp, ops
 from ember.autograd import graph as _graph
 from ember.autograd.engine import unbroadcast
 from ember.autograd.function import Function
@@ -33,8 +33,12 @@ def _lapack_float(op: str, A) -> Tensor:
     return A
 
 
-def _square(op: str, A, lapack: bool = True) -> Tensor:
-    A = (_lapack_float if lapack else ops._float_only)(f"linalg.{op}", A)
+def _square(op: str, A, complex_ok: bool = False, lapack: bool = True) -> Tensor:
+    """A as batches of square float matrices; complex too for the holomorphic ops (det, inv,
+    solve: their backward is written as a transpose, which ember/_complex.py conjugates)."""
+    A = ops._tensor_operand(A)
+    if not (complex_ok and A.data.dtype.kind == "c"):
+        A = (_lapack_float if lapack else ops._float_only)(f"linalg.{op}", A)
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
         raise ValueError(f"linalg.{op}: A must be batches of square matrices, got shape {A.shape}")
     return A
@@ -92,6 +96,8 @@ class Det(Function):
         # det(U) det(Vh) U diag(prod_{j != i} s_j) Vh, defined for singular A too
         U, S, Vh = np.linalg.svd(A)
         signs = np.linalg.det(U) * np.linalg.det(Vh)
+        if A.dtype.kind == "c":  # det(A) A^-T = det(U) det(Vh) conj(U) diag(...) conj(Vh)
+            U, Vh = np.conj(U), np.conj(Vh)
         cof = np.where(bad, np.nan, (U * _others_product(S)[..., None, :]) @ Vh)
         return np.asarray(g * signs)[..., None, None] * cof
 
@@ -108,7 +114,7 @@ class Det(Function):
 
 def det(A) -> Tensor:
     """Determinant of (batches of) square matrices."""
-    return Det.apply(_square("det", A))
+    return Det.apply(_square("det", A, complex_ok=True))
 
 
 class Inv(Function):
@@ -131,7 +137,7 @@ class Inv(Function):
 
 def inv(A) -> Tensor:
     """Inverse of (batches of) square matrices; LinAlgError when singular."""
-    return Inv.apply(_square("inv", A))
+    return Inv.apply(_square("inv", A, complex_ok=True))
 
 
 SlogDet = namedtuple("SlogDet", ["sign", "logabsdet"])
@@ -190,8 +196,8 @@ class Solve(Function):
 def solve(A, B, *, left: bool = True) -> Tensor:
     """X with A X = B (left) or X A = B; B may be a vector (batch) when its shape is A's
     without the last dim."""
-    A = _square("solve", A)
-    B = _lapack_float("solve", B)
+    A = _square("solve", A, complex_ok=True)
+    B = ops._tensor_operand(B) if A.data.dtype.kind == "c" else _lapack_float("solve", B)
     if B.dtype != A.dtype or B.ndim == 0:
         raise TypeError(
             f"linalg.solve: B ({B.dtype}, {B.shape}) must be a {A.dtype} vector or matrix"
@@ -278,7 +284,7 @@ def cross(a, b, *, dim: int = -1) -> Tensor:
 def vector_norm(x, ord=2, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A002
     """(sum |x|^ord)^(1/ord) over dim (all entries by default); ord = inf, -inf: max, min |x|;
     ord = 0: the count of non-zeros."""
-    x = ops._float_only("vector_norm", x)
+    x = _moduli("vector_norm", x)
     axes = ops._axes(dim, x.ndim, "vector_norm")
     if ord in (np.inf, -np.inf):
         return (ops.amax if ord > 0 else ops.amin)(ops.abs(x), axes, keepdim)
@@ -288,6 +294,13 @@ def vector_norm(x, ord=2, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A
     return ops.NormP.apply(x, float(ord), axes, keepdim)
 
 
+def _moduli(op: str, x) -> Tensor:
+    """x, or |x| for complex x (the vector norms and the entrywise matrix norms read only
+    the moduli; the gradient through abs is torch's)."""
+    x = ops._tensor_operand(x)
+    return ops.abs(x) if x.data.dtype.kind == "c" else ops._float_only(op, x)
+
+
 def _svdvals(A) -> Tensor:
     return svd(A, full_matrices=False).S
 
@@ -295,7 +308,9 @@ def _svdvals(A) -> Tensor:
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False) -> Tensor:  # noqa: A002
     """'fro', 'nuc', 2 / -2 (largest / smallest singular value), 1 / -1 (max / min column
     sum of |A|), inf / -inf (max / min row sum) over the two dims."""
-    A = ops._float_only("matrix_norm", A)
+    if ord in ("nuc", 2, -2) and ops._kind(A) == "c":
+        raise TypeError(f"linalg.matrix_norm: ord={ord!r} of complex matrices is not supported")
+    A = _moduli("matrix_norm", A)  # the other norms read only |A|
     if A.ndim < 2:
         raise ValueError(f"linalg.matrix_norm: A must have >= 2 dims, got shape {A.shape}")
     d0, d1 = ops._two_dims("matrix_norm", A.ndim, *dim)
@@ -315,7 +330,9 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False) -> Tensor:  #
 
 def norm(A, ord=None, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A002
     """vector_norm over one dim (or all entries when ord is None), matrix_norm over two."""
-    A = ops._float_only("norm", A)
+    A = ops._tensor_operand(A)
+    if A.data.dtype.kind != "c":
+        A = ops._float_only("norm", A)
     if dim is None and ord is None:
         return vector_norm(A, 2, None, keepdim)
     if dim is None:
@@ -486,6 +503,70 @@ def eigh(A, UPLO: str = "L") -> Eigh:  # noqa: N803 (PyTorch's name)
 
 def eigvalsh(A, UPLO: str = "L") -> Tensor:  # noqa: N803
     return eigh(A, UPLO).eigenvalues
+
+
+Eig = namedtuple("Eig", ["eigenvalues", "eigenvectors"])
+
+
+class EigFn(Function):
+    """Eigen-decomposition of general matrices (LAPACK's geev through NumPy): complex
+    eigenvalues and unit-norm eigenvectors. The backward is torch's linalg_eig_backward,
+    written in its (conjugate) convention, so the complex-output conjugation is skipped."""
+
+    _complex_native = True
+
+    @staticmethod
+    def forward(ctx, A):
+        L, V = np.linalg.eig(A)
+        dt = _complex.complex_of(A.dtype)
+        L, V = L.astype(dt, copy=False), V.astype(dt, copy=False)
+        ctx.save_for_backward(L, V)
+        ctx.real_input = A.dtype.kind != "c"
+        return L, V
+
+    @staticmethod
+    def backward(ctx, gL, gV):
+        L, V = ctx.saved_tensors
+        Vh = np.conj(_mT(V))
+        VhgV = Vh @ gV
+        diag = np.diagonal(VhgV, 0, -2, -1)
+        if not np.allclose(diag.imag, 0, rtol=1e-2, atol=1e-2):
+            raise ValueError(
+                "linalg.eig backward: the eigenvectors are defined up to a phase e^{i phi}, and "
+                "the loss depends on it, so its gradient is ill-defined"
+            )
+        # the skew-Hermitian part, over conj(L_j - L_i); the eigenvalues' gradient on the diagonal
+        gA = VhgV - Vh @ (V * diag.real[..., None, :])
+        Lc = np.conj(L)
+        E = Lc[..., None, :] - Lc[..., :, None]
+        n = L.shape[-1]
+        E[..., np.arange(n), np.arange(n)] = 1
+        gA = gA / E
+        gA[..., np.arange(n), np.arange(n)] = gL
+        gA = np.linalg.solve(Vh, gA @ Vh)
+        return np.ascontiguousarray(gA.real) if ctx.real_input else gA
+
+
+def _general_square(op: str, A) -> Tensor:
+    A = ops._tensor_operand(A)
+    if A.dtype.kind not in "fc":
+        raise TypeError(f"linalg.{op}: expected a float or complex tensor, got {A.dtype}")
+    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        raise ValueError(f"linalg.{op}: A must be batches of square matrices, got shape {A.shape}")
+    if not np.isfinite(A.data).all():
+        raise ValueError(f"linalg.{op}: the input contains NaN or infinite values")
+    return A
+
+
+def eig(A) -> Eig:
+    """Eigenvalues and eigenvectors of square matrices (not necessarily symmetric), complex
+    as torch's: float32 -> complex64. A V = V diag(L); each eigenvector has norm 1."""
+    return Eig(*EigFn.apply(_general_square("eig", A)))
+
+
+def eigvals(A) -> Tensor:
+    """The (complex) eigenvalues of square matrices, as torch.linalg.eigvals."""
+    return eig(A).eigenvalues
 
 
 SVD = namedtuple("SVD", ["U", "S", "Vh"])
@@ -1197,8 +1278,8 @@ matmul = ops.matmul
 
 
 __all__ = [
-    "LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eigh",
-    "eigvalsh", "householder_product", "inv", "inv_ex", "ldl_factor", "ldl_factor_ex",
+    "LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eig", "eigh",
+    "eigvals", "eigvalsh", "householder_product", "inv", "inv_ex", "ldl_factor", "ldl_factor_ex",
     "ldl_solve", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "lu_unpack", "matmul",
     "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr",
     "slogdet", "solve", "solve_ex", "solve_triangular", "svd", "svdvals", "tensorinv",

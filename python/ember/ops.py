@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ember import _C, _lowp
+from ember import _C, _complex, _lowp
 from ember.autograd import graph as _graph
 from ember.autograd.engine import reduce_sum, unbroadcast
 from ember.autograd.function import Function, _state, note_graph_write
@@ -60,6 +60,9 @@ def _promote(a, b):
     """PyTorch's category rule: when a float meets an integer or bool tensor, the result takes the
     float operand's dtype (the default dtype for a Python float), not NumPy's float64."""
     ka, kb = _kind(a), _kind(b)
+    if ka == "c" or kb == "c":  # torch's result_type, the tensors cast (with gradients)
+        dt = result_type(a, b)
+        return _to_complex(a, dt), _to_complex(b, dt)
     arrays = isinstance(a, Tensor | np.ndarray) and isinstance(b, Tensor | np.ndarray)
     if (
         arrays
@@ -76,6 +79,13 @@ def _promote(a, b):
     elif kb == "f" and ka in "biu":
         a = _to_dtype(a, b.dtype if isinstance(b, Tensor | np.ndarray) else get_default_dtype())
     return a, b
+
+
+def _to_complex(x, dt):
+    """An operand of a complex op in the result dtype dt (Python real numbers stay weak)."""
+    if isinstance(x, Tensor | np.ndarray):
+        return x if x.dtype == dt else _recast(x, dt)
+    return x
 
 
 def _recast(x, dtype):
@@ -118,10 +128,10 @@ def _as_operand(x):
     """Lists and other array-likes become arrays; Tensors, arrays and scalars pass through."""
     if type(x) is Tensor:  # the common case, before the isinstance chain
         return x
-    if isinstance(x, np.generic) and x.dtype.kind in "biuf":
+    if isinstance(x, np.generic) and x.dtype.kind in "biufc":
         # a NumPy scalar is a Python scalar to PyTorch: x * np.float64(2) stays float32
         return x.item()
-    if isinstance(x, Tensor | np.ndarray | int | float | bool):
+    if isinstance(x, Tensor | np.ndarray | int | float | bool | complex):
         return x
     return _tensor_operand(x)
 
@@ -395,7 +405,11 @@ class Pow(Function):
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                     da = np.where(b == 0, 0, b * np.power(a, b - 1)).astype(g.dtype, copy=False)
             ga = unbroadcast(g * da, _shape(a))
-        if nb:
+        if nb and np.result_type(a, b).kind == "c":  # holomorphic in b: g y log(a)
+            with np.errstate(all="ignore"):
+                gb = np.where((a == 0) & (np.real(b) >= 0), 0, g * y * np.log(a))
+            gb = unbroadcast(gb, _shape(b))
+        elif nb:
             loga = np.where(a > 0, np.log(np.where(a > 0, a, 1)), np.where(a == 0, -np.inf, np.nan))
             # PyTorch's rule: 0 where a == 0 and b >= 0 (0 ** 0 included), else y * log(a)
             gb = np.where((a == 0) & (b >= 0), 0, g * y * loga)
@@ -499,6 +513,8 @@ def _float_pair_operands(op: str, a, b):
 def _bool_result(name: str, ufunc):
     def op(input, other) -> Tensor:  # noqa: A002  (PyTorch's names)
         a, b = _operands(name, input, other)
+        if ufunc in _ORDERING:
+            _complex.refuse(name, a, b)
         return Tensor._make(np.asarray(ufunc(_data(a), _data(b))), False, None, 0)
 
     op.__name__ = name
@@ -577,7 +593,9 @@ def _bool_unary(name: str, f):
 
 isneginf = _bool_unary("isneginf", np.isneginf)
 isposinf = _bool_unary("isposinf", np.isposinf)
-isreal = _bool_unary("isreal", lambda a: np.ones(a.shape, bool))  # ember holds no complex data
+isreal = _bool_unary(
+    "isreal", lambda a: np.imag(a) == 0 if a.dtype.kind == "c" else np.ones(a.shape, bool)
+)
 signbit = _bool_unary("signbit", np.signbit)
 
 
@@ -883,9 +901,15 @@ _UNARY = {  # name: (f, derivative as a function of x and y = f(x))
     "deg2rad": (np.deg2rad, lambda x, y: np.full_like(y, np.pi / 180)),
     "rad2deg": (np.rad2deg, lambda x, y: np.full_like(y, 180 / np.pi)),
     "asinh": (np.arcsinh, lambda x, y: 1 / np.sqrt(x * x + 1)),
-    "acosh": (np.arccosh, lambda x, y: 1 / np.sqrt(x * x - 1)),
+    "acosh": (np.arccosh, lambda x, y: _acosh_grad(x)),
     "atanh": (np.arctanh, lambda x, y: 1 / (1 - x * x)),
 }
+
+
+def _acosh_grad(x):
+    if x.dtype.kind == "c":  # the principal branch's derivative (1 / sqrt(z^2 - 1) flips sign)
+        return 1 / (np.sqrt(x - 1) * np.sqrt(x + 1))
+    return 1 / np.sqrt(x * x - 1)
 
 
 def _unary(name: str):
@@ -926,11 +950,15 @@ def fix(input) -> Tensor:  # noqa: A002
 
 
 def sgn(input) -> Tensor:  # noqa: A002
-    return sign(input)
+    """sign for real input; z / |z| (0 at 0) for complex."""
+    return _complex.sgn(input) if _kind(input) == "c" else sign(input)
 
 
 def angle(input) -> Tensor:  # noqa: A002
-    """The argument of a real number: pi below 0, else 0 (NaN stays); zero gradient."""
+    """The argument: of a complex number in (-pi, pi]; of a real one pi below 0, else 0 (NaN
+    stays), with zero gradient."""
+    if _kind(input) == "c":
+        return _complex.angle(_tensor_operand(input))
     x = _float_operand(input, "angle")
     return Piecewise.apply(
         x, lambda a: np.where(np.isnan(a), a, np.where(a < 0, np.pi, 0)).astype(a.dtype)
@@ -1087,7 +1115,7 @@ def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool =
 def _category(dt: np.dtype) -> int:
     if np.dtype(dt) == _lowp.bfloat16:
         return 2
-    return {"b": 0, "u": 1, "i": 1, "f": 2}[np.dtype(dt).kind]
+    return {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}[np.dtype(dt).kind]
 
 
 def promote_types(type1, type2) -> np.dtype:
@@ -1095,8 +1123,8 @@ def promote_types(type1, type2) -> np.dtype:
     the float dtype (NumPy would widen int64 + float32 to float64)."""
     t1, t2 = np.dtype(type1), np.dtype(type2)
     c1, c2 = _category(t1), _category(t2)
-    if c1 != c2 and 2 in (c1, c2):
-        return t1 if c1 == 2 else t2
+    if c1 != c2 and builtins.max(c1, c2) >= 2 and builtins.min(c1, c2) < 2:
+        return t1 if c1 > c2 else t2  # (complex with float: NumPy's, complex64 + float64 -> c128)
     return np.promote_types(t1, t2)
 
 
@@ -1113,11 +1141,11 @@ def result_type(tensor1, tensor2) -> np.dtype:
     for x in (tensor1, tensor2):
         if isinstance(x, Tensor | np.ndarray):
             groups[0 if x.ndim else 1].append(x.dtype)
-        elif isinstance(x, bool | int | float | np.generic):
+        elif isinstance(x, bool | int | float | complex | np.generic):
             kind = np.asarray(x).dtype.kind
             groups[2].append(
                 np.dtype(bool) if kind == "b" else np.dtype(np.int64) if kind in "iu"
-                else get_default_dtype()
+                else _complex.default_complex() if kind == "c" else get_default_dtype()
             )  # fmt: skip
         else:
             raise TypeError(f"result_type: expected a tensor or a number, got {type(x).__name__}")
@@ -1126,7 +1154,9 @@ def result_type(tensor1, tensor2) -> np.dtype:
         if not group:
             continue
         dt = group[0] if len(group) == 1 else promote_types(*group)
-        if out is None or _category(dt) > _category(out):
+        if out is not None and dt.kind == "c" and out.kind == "f":
+            out = _complex.complex_of(out)  # float64 (3,) + 0-d complex64: complex128, as torch
+        elif out is None or _category(dt) > _category(out):
             out = dt
     return out
 
@@ -1156,7 +1186,7 @@ def is_signed(input) -> bool:  # noqa: A002
 
 
 def is_complex(input) -> bool:  # noqa: A002
-    return False  # ember holds no complex data
+    return _tensor_operand(input).is_complex()
 
 
 # ---- matrix product -----------------------------------------------------------------------
@@ -1219,7 +1249,12 @@ class MatMul(Function):
                 f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied ({k_a} != {k_b})"
             )
         ctx.save_for_backward(a, b)
-        if not is_float:  # integer matmul: exact in NumPy, no BLAS involved
+        if not is_float:  # integer matmul: exact in NumPy, no BLAS involved (complex too)
+            if a.dtype != b.dtype and np.result_type(a, b).kind == "c":
+                raise TypeError(
+                    f"matmul: expected operands of one dtype, got {a.dtype} and {b.dtype} "
+                    "(as torch: convert the real one with .to())"
+                )
             return np.matmul(a, b)
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
@@ -1246,6 +1281,13 @@ class MatMul(Function):
             g2 = np.expand_dims(g2, -2)
         g2 = g2.astype(a2.dtype, copy=False)
         ga = gb = None
+        if a2.dtype.kind == "c":  # (no complex GEMM: NumPy's; the conjugates: _complex.py)
+            if na:
+                ga = unbroadcast(np.matmul(g2, np.swapaxes(b2, -1, -2)), a2.shape)
+            if nb:
+                gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), b2.shape)
+            return (None if ga is None else ga.reshape(a.shape),
+                    None if gb is None else gb.reshape(b.shape))  # fmt: skip
         if na:
             if g2.ndim == 2 and b2.ndim == 2:
                 ga = _C.gemm(_gemm_operand(g2), _gemm_operand(b2), trans_b=True)
@@ -1374,7 +1416,10 @@ class Abs(Function):
 
 
 def abs(x) -> Tensor:  # noqa: A001
-    return Abs.apply(_as_operand(x))
+    x = _as_operand(x)
+    if type(x) is Tensor and x.data.dtype.kind == "c":
+        return _complex.abs(x)
+    return Abs.apply(x)
 
 
 def _is_zero(v) -> bool:
@@ -1418,6 +1463,7 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     x = _tensor_operand(x)
+    _complex.refuse("clamp", x, min, max)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         # tensor bounds take gradients where they win (ties go to x), as in PyTorch
         y = x if min is None else where(lt(x, min), min, x)
@@ -1476,8 +1522,13 @@ def where(condition, a=None, b=None) -> Tensor:
     return Where.apply(_data(condition), *_promote(a, b))
 
 
+_ORDERING = {np.less, np.less_equal, np.greater, np.greater_equal}
+
+
 def compare(ufunc, a, b=None) -> Tensor:
     """Comparisons and logical ops: bool results, outside the graph."""
+    if ufunc in _ORDERING:
+        _complex.refuse(ufunc.__name__, _data(a), _data(b))
     out = ufunc(_data(a)) if b is None else ufunc(_data(a), _data(b))
     return Tensor._make(out, False, None, 0)
 
@@ -1493,18 +1544,29 @@ class Cast(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g.astype(ctx.src) if _lowp.is_float(ctx.src) else None, None
+        if ctx.src.kind == "f" and g.dtype.kind == "c":  # real -> complex: the real part
+            g = g.real
+        return g.astype(ctx.src) if _lowp.is_float(ctx.src) or ctx.src.kind == "c" else None, None
 
     @staticmethod
     def backward_graph(ctx, g):
-        return cast(g, ctx.src) if _lowp.is_float(ctx.src) else None, None
+        if ctx.src.kind == "f" and g.dtype.kind == "c":
+            g = real(g)
+        return cast(g, ctx.src) if _lowp.is_float(ctx.src) or ctx.src.kind == "c" else None, None
+
+
+Cast._complex_native = True
 
 
 def cast(x, dtype) -> Tensor:
     if x.data.dtype == dtype:
         return x
+    if x.data.dtype.kind == "c" and dtype.kind in "fiu":
+        x = _complex.to_real(x, dtype)  # the real part (torch warns)
+        if x.data.dtype == dtype:
+            return x
     out = Cast.apply(x, dtype)
-    if not _lowp.is_float(dtype) and out.requires_grad:
+    if dtype.kind not in "fc" and dtype != _lowp.bfloat16 and out.requires_grad:
         out = out.detach()
     return out
 
@@ -1695,7 +1757,7 @@ def mean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
             return Tensor._make(y / x.data.dtype.type(count), False, None, 0)
         return Mean.apply(x, _axes(dim, x.data.ndim, "mean"), keepdim)
     x = _as_dtype(x, dtype)
-    if not _lowp.is_float(x.data.dtype):
+    if x.data.dtype.kind not in "fc" and x.data.dtype != _lowp.bfloat16:
         raise TypeError(f"mean: input dtype should be floating point, got {x.dtype}")
     return Mean.apply(x, _axes(dim, x.ndim, "mean"), keepdim)
 
@@ -1754,10 +1816,15 @@ def _var(op, x, dim, unbiased, keepdim, correction):
     if isinstance(dim, bool):  # the var(x, unbiased) overload
         dim, unbiased = None, dim
     x = _tensor_operand(x)
-    if not _lowp.is_float(x.data.dtype):
-        raise TypeError(f"{op}: input dtype should be floating point, got {x.dtype}")
     if correction is None:
         correction = 1 if unbiased else 0
+    if x.data.dtype.kind == "c":  # |z - mean|^2 summed is the parts' squared deviations summed
+        axes = _axes(dim, x.ndim, op)
+        v = Var.apply(real(x), axes, keepdim, correction, False)
+        v = v + Var.apply(imag(x), axes, keepdim, correction, False)
+        return sqrt(v) if op == "std" else v
+    if not _lowp.is_float(x.data.dtype):
+        raise TypeError(f"{op}: input dtype should be floating point, got {x.dtype}")
     return Var.apply(x, _axes(dim, x.ndim, op), keepdim, correction, op == "std")
 
 
@@ -1827,6 +1894,7 @@ def _extreme(x, dim, keepdim, use_max, name):
     if isinstance(dim, Tensor | np.ndarray):  # torch.max(a, b): elementwise
         return maximum(x, dim) if use_max else minimum(x, dim)
     x = _tensor_operand(x)
+    _complex.refuse(name, x)
     if dim is None:
         if x.data.size == 0:
             raise ValueError(f"{name}: the input is empty (shape {x.shape}); give a dim")
@@ -1882,15 +1950,18 @@ class Maximum(Function):
 
 
 def maximum(a, b) -> Tensor:
+    _complex.refuse("maximum", a, b)
     return Maximum.apply(*_promote(_as_operand(a), _as_operand(b)), True)
 
 
 def minimum(a, b) -> Tensor:
+    _complex.refuse("minimum", a, b)
     return Maximum.apply(*_promote(_as_operand(a), _as_operand(b)), False)
 
 
 def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
     x = _tensor_operand(x)
+    _complex.refuse("argmax", x)
     if dim is None:
         i = np.asarray(np.argmax(x.data), dtype=np.int64)  # keepdim: torch's (1, ..., 1)
         return Tensor(i.reshape((1,) * x.ndim) if keepdim else i)
@@ -1903,6 +1974,7 @@ def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
 
 def argmin(x, dim=None, keepdim: bool = False) -> Tensor:
     x = _tensor_operand(x)
+    _complex.refuse("argmin", x)
     if dim is None:
         i = np.asarray(np.argmin(x.data), dtype=np.int64)  # keepdim: torch's (1, ..., 1)
         return Tensor(i.reshape((1,) * x.ndim) if keepdim else i)
@@ -2216,6 +2288,8 @@ def _join(tensors, dim, stack: bool) -> Tensor:
         raise TypeError(f"{op}: expected a sequence of tensors, got {type(tensors).__name__}")
     tensors = _promote_list([_tensor_operand(t) for t in tensors])
     dim = operator.index(dim)
+    if tensors and tensors[0].data.dtype.kind == "c":  # (no complex copy kernel: as float pairs)
+        return _complex.join(tensors, dim, stack)
     if builtins.any(t._requires_grad for t in tensors):
         return Join.apply(*tensors, dim=dim, stack=stack)
     return Tensor._make(_C.concat([t.data for t in tensors], dim, stack)[0], False, None, 0)
@@ -2483,13 +2557,22 @@ def _interleave(sizes, shape):
 # ---- more elementwise math, reductions and selections (PyTorch's everyday extras) ----------
 
 
+# the float-valued maps torch defines on complex input too (holomorphic: see ember/_complex.py)
+_COMPLEX_OK = frozenset(
+    "sin cos tan log1p expm1 log2 log10 rsqrt reciprocal square sinh cosh asin acos atan asinh "
+    "acosh atanh".split()
+)
+
+
 def _float_operand(x, op: str):
     """Integer and bool inputs become the default dtype (float32) for float-valued ops."""
     x = _tensor_operand(x)
     kind = x.data.dtype.kind
     if kind in "iub":
         return cast(x, get_default_dtype())
-    if kind != "f" and x.data.dtype != _lowp.bfloat16:
+    if kind == "c" and op not in _COMPLEX_OK:
+        _complex.refuse(op, x)
+    elif kind not in "fc" and x.data.dtype != _lowp.bfloat16:
         raise TypeError(f"{op}: expected a numeric tensor, got dtype {x.dtype}")
     return x
 
@@ -2840,6 +2923,8 @@ def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     """Vector p-norm over dim (all elements by default): p = 'fro' or 2, 1, inf, -inf, or any
     positive number (torch.norm). The gradient at a zero vector is zero, as PyTorch's."""
     x = _tensor_operand(x)
+    if x.data.dtype.kind == "c":  # of complex entries: the norm of their moduli
+        x = abs(x)
     if not _lowp.is_float(x.data.dtype):
         raise TypeError(f"norm: input dtype should be floating point, got {x.dtype}")
     if not (p is None or isinstance(p, str | int | float | np.number)):  # (== compared a tensor)
@@ -3326,7 +3411,9 @@ class Unfold(Function):
     @staticmethod
     def forward(ctx, x, axis, size, step):
         ctx.meta = (x.shape, axis, size, step)
-        windows = np.lib.stride_tricks.sliding_window_view(x, size, axis)  # a view, no copy
+        # a view, no copy, as torch's; writable where the windows do not overlap
+        writable = step >= size and x.flags.writeable
+        windows = np.lib.stride_tricks.sliding_window_view(x, size, axis, writeable=writable)
         return windows[(slice(None),) * axis + (slice(None, None, step),)]
 
     @staticmethod
@@ -4824,7 +4911,8 @@ def dot(a, b) -> Tensor:
 
 
 def vdot(a, b) -> Tensor:
-    return matmul(*_vector_pair("vdot", a, b))  # real tensors: no conjugate
+    a, b = _vector_pair("vdot", a, b)
+    return matmul(conj(a), b)  # the first conjugated
 
 
 def inner(a, b) -> Tensor:
@@ -5483,25 +5571,20 @@ def _gradient_along(x: Tensor, d: int, c: np.ndarray, edge_order: int) -> Tensor
     return cat(pieces, d)
 
 
-def real(input) -> Tensor:  # noqa: A002
-    """The real part: the tensor itself (ember holds no complex data)."""
+real, imag, conj = _complex.real, _complex.imag, _complex.conj
+conj_physical = conj
+
+
+def resolve_conj(input) -> Tensor:  # noqa: A002
+    """The tensor itself: ember conjugates at once, so no lazy conjugate is left to resolve."""
     return _tensor_operand(input)
 
 
-def imag(input) -> Tensor:  # noqa: A002
-    raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
-
-
-def conj(input) -> Tensor:  # noqa: A002
-    """The complex conjugate: the tensor itself for real data (as torch.conj)."""
-    return _tensor_operand(input)
-
-
-resolve_conj = resolve_neg = conj_physical = conj
+resolve_neg = resolve_conj
 
 
 def is_conj(input) -> bool:  # noqa: A002
-    return False
+    return False  # ember's conj() is conj_physical (see ember/_complex.py)
 
 
 def is_neg(input) -> bool:  # noqa: A002
@@ -5579,7 +5662,7 @@ unsqueeze_ = _view_in_place("unsqueeze_", unsqueeze)
 
 def adjoint(x) -> Tensor:
     """The conjugate transpose of the last two dims (the transpose for real tensors)."""
-    return transpose(x, -2, -1)
+    return conj(transpose(x, -2, -1))
 
 
 index_copy_ = _in_place("index_copy_", index_copy)
@@ -5641,6 +5724,28 @@ _EXTRAS = (
     "conj", "resolve_conj", "resolve_neg", "conj_physical", "is_conj", "is_neg", "igamma",
     "igammac",
 )  # fmt: skip
+
+
+def _real_only(fn):
+    """fn, refusing complex input (orderings, and reductions not defined for complex here)."""
+
+    @functools.wraps(fn)
+    def op(x, *args, **kwargs):
+        _complex.refuse(fn.__name__, _data(x))
+        return fn(x, *args, **kwargs)
+
+    return op
+
+
+for _name in (
+    "sort", "argsort", "topk", "msort", "median", "nanmedian", "kthvalue", "amax", "amin",
+    "aminmax", "cummax", "cummin", "logsumexp",
+    "cumprod", "nansum", "nanmean", "quantile", "nanquantile", "mode", "unique",
+    "histc", "histogram", "fmax", "fmin", "logcumsumexp", "logaddexp", "logaddexp2", "hypot",
+    "atan2", "arctan2", "copysign", "remainder", "fmod", "floor_divide", "heaviside", "xlogy",
+):  # fmt: skip
+    if _name in globals():
+        globals()[_name] = _real_only(globals()[_name])
 for _name in _EXTRAS:
     setattr(Tensor, _name, globals()[_name])
 
@@ -5697,6 +5802,6 @@ Tensor.tile = _varargs_dims(tile)
 # index_put_ (module level) is __setitem__'s graph helper; the method is PyTorch's
 Tensor.index_put_ = _in_place("index_put_", index_put)
 Tensor.mH = property(adjoint)  # real tensors: the conjugate transpose is the transpose
-Tensor.H = property(lambda x: t(x))
+Tensor.H = property(lambda x: conj(t(x)))
 
 from ember import linalg as _linalg  # noqa: E402  (linalg builds on these ops)

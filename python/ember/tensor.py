@@ -10,7 +10,7 @@ from ember import _lowp
 from ember._keywords import install_methods, numpy_names
 from ember._sparse_grad import RowSparseGrad
 
-_FLOAT_KINDS = "f"
+_FLOAT_KINDS = "fc"  # the dtypes that can require gradients
 _default_float = np.dtype(np.float32)
 
 
@@ -81,6 +81,8 @@ def _default_dtype(data) -> np.dtype | None:
         return _default_float
     if arr.dtype.kind in "iu":
         return np.dtype(np.int64)
+    if arr.dtype.kind == "c":  # torch's default complex: complex128 iff the default is float64
+        return np.dtype(np.complex128 if _default_float == np.float64 else np.complex64)
     return None
 
 
@@ -105,9 +107,9 @@ def _as_array(data, dtype=None, copy=True) -> np.ndarray:
     arr = np.array(data, dtype=dtype, copy=copy) if copy else np.asarray(data, dtype=dtype)
     if not arr.dtype.isnative:  # big-endian data (from a file): the kernels read native order
         arr = arr.astype(arr.dtype.newbyteorder("="))
-    if arr.dtype.kind not in "biuf" and arr.dtype != _lowp.bfloat16:
+    if arr.dtype.kind not in "biufc" and arr.dtype != _lowp.bfloat16:
         raise TypeError(
-            f"ember tensors hold bool, integer or float data, not {arr.dtype} "
+            f"ember tensors hold bool, integer, float or complex data, not {arr.dtype} "
             f"(got {type(data).__name__})"
         )
     return arr
@@ -211,7 +213,7 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
-        if value and not _lowp.is_float(self.data.dtype):
+        if value and self.data.dtype.kind not in _FLOAT_KINDS and self.data.dtype != _lowp.bfloat16:
             raise RuntimeError(
                 f"only floating point tensors can require gradients, not {self.data.dtype}"
             )
@@ -319,12 +321,10 @@ class Tensor:
         return _lowp.is_float(self.data.dtype)
 
     def is_complex(self) -> bool:
-        return False  # ember holds no complex data
-
-    is_conj = is_neg = is_complex
+        return self.data.dtype.kind == "c"
 
     def is_signed(self) -> bool:
-        return self.data.dtype.kind in "if"
+        return self.data.dtype.kind in "ifc"
 
     def is_contiguous(self, memory_format=None) -> bool:
         if memory_format is None:
@@ -556,7 +556,7 @@ class Tensor:
             opts = {"floatmode": "fixed", **opts}  # 1.5000 as torch, unless all are whole
         body = np.array2string(d, separator=", ", prefix="tensor(", **opts)
         extra = ""
-        if self.data.dtype not in (np.float32, np.int64, np.bool_):
+        if self.data.dtype not in (np.float32, np.int64, np.bool_, np.complex64):
             extra += f", dtype={self.data.dtype}"
         if self._ctx is not None:
             extra += f", grad_fn=<{self._ctx.name}>"
@@ -962,13 +962,13 @@ class Tensor:
     def is_inference(self) -> bool:
         return False
 
-    @property
-    def real(self) -> Tensor:
-        return self  # ember holds no complex data
-
-    @property
-    def imag(self):
-        raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+    # complex parts: views, settable (x.imag = v writes into x), as torch's (ember/_complex.py)
+    real = property(
+        lambda self: _complex.real(self), lambda self, v: _complex.set_part(self, "real", v)
+    )
+    imag = property(
+        lambda self: _complex.imag(self), lambda self, v: _complex.set_part(self, "imag", v)
+    )
 
     def new(self, *args) -> Tensor:
         """Legacy ``x.new(sizes...)`` (zeros of x's dtype) or ``x.new(data)``."""
@@ -1309,7 +1309,7 @@ class Tensor:
         self.data[index] = value
 
 
-from ember import _device, _inplace, _layout  # noqa: E402
+from ember import _complex, _device, _inplace, _layout  # noqa: E402
 from ember import creation as _creation  # noqa: E402
 from ember import ops as _ops  # noqa: E402  (ops build on Tensor)
 from ember import random as _random  # noqa: E402

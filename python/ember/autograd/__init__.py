@@ -14,9 +14,11 @@ from ember.autograd.function import (
     is_anomaly_enabled,
     is_grad_enabled,
     is_inference_mode_enabled,
+    is_multithreading_enabled,
     no_grad,
     set_detect_anomaly,
     set_grad_enabled,
+    set_multithreading_enabled,
 )
 from ember.autograd.gradcheck import gradcheck, gradgradcheck
 
@@ -39,6 +41,8 @@ __all__ = [
     "is_anomaly_check_nan_enabled",
     "is_grad_enabled",
     "is_inference_mode_enabled",
+    "is_multithreading_enabled",
+    "set_multithreading_enabled",
     "no_grad",
     "set_grad_enabled",
 ]

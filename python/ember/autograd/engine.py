@@ -162,6 +162,11 @@ def _as_grad(tensor, grad, op: str, i: int = 0) -> np.ndarray:
                 f"{op}: grad can be implicitly created only for scalar outputs; "
                 f"this tensor has shape {tensor.shape}: pass grad= of that shape"
             )
+        if tensor.data.dtype.kind == "c":
+            raise RuntimeError(
+                f"{op}: grad can be implicitly created only for real scalar outputs but got "
+                f"{tensor.dtype}"
+            )
         return np.ones_like(tensor.data)
     grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=tensor.dtype)
     if grad.shape != tensor.shape:

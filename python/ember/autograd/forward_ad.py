@@ -187,6 +187,12 @@ def _propagate(ctx, res) -> None:
     if all(t is None for t in tangents):
         return
     outs = res if isinstance(res, tuple) else (res,)
+    if any(t is not None and t.dtype.kind == "c" for t in tangents) or any(
+        o.dtype.kind == "c" for o in outs
+    ):
+        raise NotImplementedError(
+            f"forward-mode AD through {ctx.name} with complex tensors is not supported"
+        )
     if type(ctx)._tensor_api:
         out_t = _custom_jvp(ctx, tangents, len(outs))
     else:

@@ -132,6 +132,30 @@ class inference_mode(no_grad):  # noqa: N801
         return wrapper
 
 
+class set_multithreading_enabled:  # noqa: N801
+    """Recorded only (torch's switch for running backward on several devices' threads;
+    ember's backward runs in the calling thread). Sets the mode at once, as torch's, and
+    restores the previous one when used as a context manager."""
+
+    def __init__(self, mode: bool = True):
+        self._prev = _multithreading[0]
+        _multithreading[0] = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _multithreading[0] = self._prev
+        return False
+
+
+_multithreading = [True]
+
+
+def is_multithreading_enabled() -> bool:
+    return _multithreading[0]
+
+
 def is_inference_mode_enabled() -> bool:
     """Whether an ``inference_mode()`` block is open (torch.is_inference_mode_enabled)."""
     return _state.inference
@@ -322,6 +346,7 @@ class Function:
     _node_hooks = None  # the node's own register_prehook / register_hook hooks (a _Hooks)
     _materialize = True  # set_materialize_grads
     _fw_out = None  # forward AD: the outputs' tangents (autograd/forward_ad.py)
+    _complex_native = False  # backward written for complex itself (see ember/_complex.py)
 
     def save_for_backward(self, *arrays):
         if _saved_hooks_entered:  # (a global: cheaper than the thread-local test each op)
@@ -496,8 +521,13 @@ class Function:
                 Tensor._make(o, i not in non_diff, ctx if i not in non_diff else None, i)
                 for i, o in enumerate(out)
             )
+            first = res[0] if res else None
         else:
-            res = Tensor._make(out, True, ctx, 0)
+            first = res = Tensor._make(out, True, ctx, 0)
+        # a complex output: torch's conjugate gradient convention (ember/_complex.py)
+        if first is not None and first.data.dtype.kind == "c" and not cls._complex_native:
+            if not cls._tensor_api:
+                _complex.conj_grads(ctx, cls)
         if _fw_level is not None:  # forward-mode AD: tangents in, a tangent out
             _forward_ad._propagate(ctx, res)
         return res
@@ -821,3 +851,6 @@ def _in_graph(ctx, t, ident: int):
 
 from ember.autograd import forward_ad as _forward_ad  # noqa: E402
 from ember.tensor import Tensor  # noqa: E402  (circular: Tensor ops are Functions)
+
+# isort: split
+from ember import _complex  # noqa: E402  (after Tensor: it defines Functions)

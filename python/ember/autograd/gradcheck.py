@@ -12,8 +12,16 @@ from ember.tensor import Tensor
 
 
 def _flat_output(out):
+    """The differentiable outputs, a complex one as its real and imaginary parts (torch's
+    gradcheck checks both)."""
     outs = out if isinstance(out, tuple | list) else (out,)
-    return [o for o in outs if isinstance(o, Tensor) and _lowp.is_float(o.dtype)]
+    flat = []
+    for o in outs:
+        if isinstance(o, Tensor) and o.dtype.kind == "c":
+            flat += [o.real, o.imag]
+        elif isinstance(o, Tensor) and _lowp.is_float(o.dtype):
+            flat.append(o)
+    return flat
 
 
 def _checked_inputs(inputs, op: str):
@@ -73,9 +81,9 @@ def gradcheck(
         raise ValueError("gradcheck: masked=True is for sparse inputs, which ember lacks")
     inputs, checked = _checked_inputs(inputs, "gradcheck")
     for i in checked:
-        if inputs[i].dtype != np.float64:
+        if inputs[i].dtype not in (np.float64, np.complex128):
             raise TypeError(
-                f"gradcheck: input {i} is {inputs[i].dtype}; use float64 inputs "
+                f"gradcheck: input {i} is {inputs[i].dtype}; use float64 or complex128 inputs "
                 "(finite differences in float32 are too coarse)"
             )
     for i in checked:
@@ -115,18 +123,20 @@ def _check_backward(fn, inputs, checked, eps, atol, rtol, raise_exception, check
         if check_dtypes and g is not None and g.dtype != x.dtype:
             return _fail(raise_exception, f"gradcheck: gradient of input {i} is {g.dtype}, "
                                           f"the input is {x.dtype}")  # fmt: skip
-        analytic = np.zeros(x.shape) if g is None else np.asarray(g.data, np.float64)
-        numeric = np.zeros(x.shape)
+        dt = x.dtype  # complex: torch's gradient dL/dRe + i dL/dIm, each part perturbed
+        analytic = np.zeros(x.shape, dt) if g is None else np.asarray(g.data, dt)
+        numeric = np.zeros(x.shape, dt)
         flat = x.data.reshape(-1)
         with no_grad():
-            for k in range(flat.size):
-                orig = flat[k]
-                flat[k] = orig + eps
-                plus = scalar(_flat_output(fn(*inputs)))
-                flat[k] = orig - eps
-                minus = scalar(_flat_output(fn(*inputs)))
-                flat[k] = orig
-                numeric.reshape(-1)[k] = (plus - minus) / (2 * eps)
+            for step in (eps, 1j * eps) if dt.kind == "c" else (eps,):
+                for k in range(flat.size):
+                    orig = flat[k]
+                    flat[k] = orig + step
+                    plus = scalar(_flat_output(fn(*inputs)))
+                    flat[k] = orig - step
+                    minus = scalar(_flat_output(fn(*inputs)))
+                    flat[k] = orig
+                    numeric.reshape(-1)[k] += (plus - minus) / (2 * eps) * (step / eps)
         bad = np.abs(analytic - numeric) > atol + rtol * np.abs(numeric)
         if bad.any():
             k = int(np.flatnonzero(bad.reshape(-1))[0])

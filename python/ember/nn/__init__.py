@@ -42,6 +42,7 @@ from ember.nn.modules.batchnorm import (
     LazyBatchNorm1d,
     LazyBatchNorm2d,
     LazyBatchNorm3d,
+    SyncBatchNorm,
 )
 from ember.nn.modules.container import (
     ModuleDict,
@@ -198,6 +199,7 @@ __all__ = [
     "BatchNorm1d",
     "BatchNorm2d",
     "BatchNorm3d",
+    "SyncBatchNorm",
     "Bilinear",
     "Buffer",
     "CELU",

@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from ember import _C, _lowp, _sparse_grad, ops
+from ember import _C, _complex, _lowp, _sparse_grad, ops
 from ember.autograd import graph as _graph
 from ember.autograd.engine import unbroadcast
 from ember.autograd.function import Function, is_grad_enabled
@@ -28,12 +28,17 @@ _REDUCTIONS = ("none", "mean", "sum")
 # ---- argument helpers ---------------------------------------------------------------------
 
 
+class _ComplexInput(TypeError):
+    """A complex tensor where a real one is needed (tanh and sigmoid catch it: ember/_complex)."""
+
+
 def _float_input(x, op: str, name: str = "input", dtype=None) -> Tensor:
     """x as a float Tensor: arrays and lists are converted (to ``dtype`` when given);
     integer or bool Tensors are refused, as PyTorch refuses them."""
     if isinstance(x, Tensor):
         if x.data.dtype.kind != "f" and x.data.dtype != _lowp.bfloat16:
-            raise TypeError(f"{op}: {name} must be a floating point tensor, got {x.dtype}")
+            err = _ComplexInput if x.data.dtype.kind == "c" else TypeError
+            raise err(f"{op}: {name} must be a floating point tensor, got {x.dtype}")
         if dtype is not None and x.data.dtype != dtype:
             raise TypeError(
                 f"{op}: {name} is {x.dtype}, expected {np.dtype(dtype)} (input and parameters "
@@ -310,12 +315,18 @@ def gelu(input, approximate: str = "none") -> Tensor:
 
 
 def sigmoid(input) -> Tensor:
-    """1 / (1 + exp(-x)), without overflow for any x."""
-    return _activation("sigmoid", _promote_integer(input))
+    """1 / (1 + exp(-x)), without overflow for any x (complex input: by NumPy)."""
+    try:
+        return _activation("sigmoid", _promote_integer(input))
+    except _ComplexInput:
+        return _complex.sigmoid(input)
 
 
 def tanh(input) -> Tensor:
-    return _activation("tanh", _promote_integer(input))
+    try:
+        return _activation("tanh", _promote_integer(input))
+    except _ComplexInput:  # (a try costs nothing on the float path)
+        return _complex.tanh(input)
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0) -> Tensor:

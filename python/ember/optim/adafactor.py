@@ -149,3 +149,6 @@ class Adafactor(Optimizer):
                 denom = max(1.0, float(_norm(update)) / ((update.size**0.5) * d))
                 p.data += (-alpha / denom) * update
         return loss
+
+
+Adafactor._steps_complex = False  # no complex parameters (torch refuses them too)

@@ -363,3 +363,6 @@ class LBFGS(Optimizer):
         state["prev_flat_grad"] = prev_flat_grad
         state["prev_loss"] = prev_loss
         return orig_loss
+
+
+LBFGS._steps_complex = False  # no complex parameters (its flat vectors are real)

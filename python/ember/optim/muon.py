@@ -124,3 +124,6 @@ class Muon(Optimizer):
             p.data *= 1 - lr * float(group["weight_decay"])
             p.data -= _adjusted_lr(lr, group["adjust_lr_fn"], p.shape) * ortho.astype(p.dtype)
         return loss
+
+
+Muon._steps_complex = False  # no complex parameters (orthogonalisation of real matrices)

@@ -113,6 +113,9 @@ class Optimizer:
     # that refuses sparse gradients; None where PyTorch accepts them (SGD, Adagrad, LBFGS,
     # SparseAdam), the dense update then giving PyTorch's numbers.
     _sparse_error: str | None = "{name} does not support sparse gradients"
+    # complex parameters are stepped as their (..., 2) real views, as torch's optimisers do
+    # (exact for the elementwise ones; the others refuse complex parameters)
+    _steps_complex = True
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -190,7 +193,9 @@ class Optimizer:
                 raise TypeError(f"optimizer can only optimize Tensors, got {type(p).__name__}")
             if not (p.is_leaf or p.retains_grad):
                 raise ValueError("can't optimize a non-leaf Tensor")
-            if not _lowp.is_float(p.data.dtype):
+            if not _lowp.is_float(p.data.dtype) and not (
+                p.data.dtype.kind == "c" and self._steps_complex
+            ):
                 raise TypeError(f"optimizer can only optimize float tensors, got {p.dtype}")
         # (frozen parameters, requires_grad=False, are accepted: they never get a gradient)
         group = {"params": params, **({"param_names": names} if names else {})}
@@ -252,6 +257,9 @@ class Optimizer:
                 if p.grad is not None:
                     self._check_sparse_grad(group, p)
                     arr = p.data
+                    if arr.dtype.kind == "c":
+                        yield from self._as_real(group, p)
+                        continue
                     if arr.flags.c_contiguous or not arr.flags.writeable:
                         yield group, p, _grad_array(p)
                         continue
@@ -263,6 +271,21 @@ class Optimizer:
                     finally:
                         np.copyto(arr, p.data)
                         p.data = arr
+
+    def _as_real(self, group, p):
+        """A complex parameter's step on its real view (state buffers are real, (..., 2))."""
+        arr = p.data
+        g = _grad_array(p)
+        p.data = _real_view(np.ascontiguousarray(arr))
+        state = self.state.get(p, {})
+        for k, v in state.items():  # (buffers made complex at construction: Adagrad's sum)
+            if isinstance(v, np.ndarray) and v.dtype.kind == "c" and v.shape == arr.shape:
+                state[k] = _real_view(np.ascontiguousarray(v))
+        try:
+            yield group, p, _real_view(g)
+        finally:
+            np.copyto(arr, p.data.view(arr.dtype).reshape(arr.shape))
+            p.data = arr
 
     # ---- state_dict: state keyed by the parameter's position across groups ----------------
     def state_dict(self) -> dict:
@@ -369,6 +392,11 @@ def _run_closure(closure):
         return closure()
 
 
+def _real_view(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous complex array's (..., 2) real view."""
+    return a.view(a.real.dtype).reshape(a.shape + (2,))
+
+
 def _grad_array(p: Tensor) -> np.ndarray:
     """p's gradient as a C-contiguous array of p's dtype: the only copy is an explicit one.
 
@@ -385,6 +413,8 @@ def _grad_array(p: Tensor) -> np.ndarray:
 
 
 def _state_like(p: Tensor, fill: float = 0.0) -> np.ndarray:
+    if p.data.dtype.kind == "c":  # both parts (the real view's every entry), as torch's Adagrad
+        fill = complex(fill, fill)
     return np.full(p.data.shape, fill, dtype=p.data.dtype)
 
 

@@ -71,3 +71,6 @@ class SparseAdam(Optimizer):
             denom = np.sqrt(dv + v_old) + group["eps"]
             p.data[rows] += -step_size * ((dm + m_old) / denom)
         return loss
+
+
+SparseAdam._steps_complex = False  # no complex parameters (torch refuses them too)

@@ -153,6 +153,52 @@ class BatchNorm3d(_BatchNorm):
     _ndims = (5,)
 
 
+class SyncBatchNorm(_BatchNorm):
+    """``torch.nn.SyncBatchNorm``: batch norm whose statistics torch reduces across the
+    processes of a distributed group. ember runs in one process, where torch's also
+    normalises with the local batch, so this is batch norm over any (N, C, *) input;
+    ``convert_sync_batchnorm`` swaps it in for every BatchNorm of a model, as in DDP scripts."""
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        process_group=None,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+        self.process_group = process_group
+
+    def _check_input_dim(self, input) -> None:
+        nd = np.ndim(input.data if isinstance(input, Tensor) else input)
+        if nd < 2:
+            raise ValueError(f"expected at least 2D input (got {nd}D input)")
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module, process_group=None):
+        """``module`` with each BatchNorm*d in it replaced by a SyncBatchNorm holding the same
+        parameters and running statistics (the objects themselves, as torch)."""
+        out = module
+        if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
+            out = cls(
+                module.num_features, module.eps, module.momentum, module.affine,
+                module.track_running_stats, process_group,
+            )  # fmt: skip
+            for name in ("weight", "bias"):
+                if getattr(module, name, None) is not None:
+                    setattr(out, name, getattr(module, name))
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                setattr(out, name, module._buffers.get(name))
+            out.training = module.training
+        for name, child in module.named_children():
+            out.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        return out
+
+
 class _LazyNormMixin(LazyModuleMixin):
     """num_features from the first input's channel dim; PyTorch's lazy defaults (affine and
     running statistics on, for the instance norms too)."""

@@ -9,6 +9,36 @@ from ember.nn.modules.module import Parameter
 from ember.tensor import Tensor
 
 
+class UninitializedParameter(Parameter):
+    """A lazy module's parameter before its first forward (torch's name, for ``isinstance``
+    tests): an empty array until the input size is known. ``materialize(shape)`` gives it
+    storage and makes it a Parameter."""
+
+    __slots__ = ()
+    cls_to_become = Parameter
+
+    def materialize(self, shape, device=None, dtype=None) -> None:
+        self.data = np.empty(tuple(shape), np.dtype(dtype) if dtype else self.data.dtype)
+        self.__class__ = self.cls_to_become
+
+    def __repr__(self) -> str:
+        return "<UninitializedParameter>"
+
+
+class UninitializedBuffer(Tensor):
+    """A lazy module's buffer before its first forward (see UninitializedParameter)."""
+
+    __slots__ = ()
+    cls_to_become = Tensor
+
+    def materialize(self, shape, device=None, dtype=None) -> None:
+        self.data = np.empty(tuple(shape), np.dtype(dtype) if dtype else self.data.dtype)
+        self.__class__ = self.cls_to_become
+
+    def __repr__(self) -> str:
+        return "<UninitializedBuffer>"
+
+
 class LazyModuleMixin:
     """Before the first forward the size-dependent parameters and buffers are empty (the lazy
     size is 0); the first forward reads the size from the input, allocates them, initialises
@@ -33,7 +63,10 @@ class LazyModuleMixin:
             if old is None:
                 continue
             arr = np.zeros(shape, old.data.dtype)
-            new = Parameter(arr) if isinstance(old, Parameter) else Tensor(arr)
+            if isinstance(old, Parameter):
+                new = (Parameter if n else UninitializedParameter)(arr)
+            else:
+                new = (Tensor if n else UninitializedBuffer)(arr)
             registry[name] = new
             object.__setattr__(self, name, new)
 

@@ -137,6 +137,7 @@ class LazyLinear(LazyModuleMixin, Linear):
 
     def __init__(self, out_features: int, bias: bool = True, device=None, dtype=None):
         super().__init__(0, out_features, bias, device, dtype)
+        self._lazy_resize(0)
 
     def _lazy_size(self, input):
         return np.shape(input)[-1]

@@ -26,7 +26,11 @@ def _grads(parameters) -> list[np.ndarray]:
 def _vector_norm(a: np.ndarray, p: float) -> float:
     """torch.linalg.vector_norm's p-norm of all of ``a`` in float64: p = inf / -inf the largest /
     smallest |a|, p = 0 the count of non-zeros, else (sum |a|^p)^(1/p) (p < 0 included)."""
-    a = np.abs(a.astype(np.float64, copy=False))
+    a = (
+        np.abs(a).astype(np.float64, copy=False)
+        if a.dtype.kind == "c"
+        else np.abs(a.astype(np.float64, copy=False))
+    )
     if math.isinf(p):
         return float((a.max() if p > 0 else a.min()) if a.size else (0.0 if p > 0 else math.inf))
     if p == 0:
@@ -60,6 +64,8 @@ def get_total_norm(
     if not arrays:
         return Tensor(np.asarray(0.0, dtype=np.float32))
     dtype = np.result_type(*arrays)  # float32 and float64 gradients: float64, as PyTorch's stack
+    if dtype.kind == "c":  # complex gradients: the norm of their moduli, a real number
+        dtype = np.abs(np.zeros(0, dtype)).dtype
     if norm_type == 2.0 and all(g.dtype.kind == "f" for g in arrays):
         # the sums of squares in float64 in one C++ call, without a float64 copy of each
         per = [s**0.5 for s in _C.sum_squares([np.ascontiguousarray(g) for g in arrays])]
