@@ -2,6 +2,8 @@
 reduction as an int, recurrent cells, native_* ops, *_copy, default_generator and fork_rng,
 and the mode queries. Values against torch where it is installed."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -193,3 +195,56 @@ def test_multithreading_switch():
     with ember.autograd.set_multithreading_enabled(False):
         assert not ember.autograd.is_multithreading_enabled()
     assert ember.autograd.is_multithreading_enabled()
+
+
+def test_convolution_grid_sampler_and_lu_forms_match_torch():
+    torch = pytest.importorskip("torch")
+    x2, w2 = RNG.standard_normal((2, 3, 7, 7)), RNG.standard_normal((4, 3, 3, 3))
+    x1, wt1 = RNG.standard_normal((1, 3, 6)), RNG.standard_normal((3, 2, 3))
+    theta = RNG.standard_normal((2, 2, 3)) * 0.5
+    A, b = RNG.standard_normal((4, 4)) + 4 * np.eye(4), RNG.standard_normal((4, 2))
+    cases = [
+        lambda m: m.convolution(
+            m.tensor(x2), m.tensor(w2), None, [2, 1], [1, 0], [1, 2], False, [0, 0], 1
+        ),
+        lambda m: m.convolution(
+            m.tensor(x1), m.tensor(wt1), m.tensor(np.ones(2)), [2], [1], [1], True, [1], 1
+        ),
+        lambda m: m.affine_grid_generator(m.tensor(theta), [2, 3, 4, 5], False),
+        lambda m: m.grid_sampler(
+            m.tensor(x2[:, :, :5, :5]),
+            m.affine_grid_generator(m.tensor(theta), [2, 3, 4, 5], False), 0, 1, False,
+        ),
+        lambda m: m.grid_sampler(
+            m.tensor(x2[:, :, :5, :5]),
+            m.affine_grid_generator(m.tensor(theta), [2, 3, 4, 5], True), 1, 2, True,
+        ),
+        lambda m: m.lu_solve(m.tensor(b), *m.lu(m.tensor(A))),
+        lambda m: m.nuclear_norm(m.tensor(A)),
+    ]  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # both libraries: torch.lu is deprecated
+        for i, f in enumerate(cases):
+            np.testing.assert_allclose(
+                f(ember).numpy(), f(torch).numpy(), rtol=1e-9, atol=1e-12, err_msg=str(i)
+            )
+        mine, theirs = ember.lu(ember.tensor(A)), torch.lu(torch.tensor(A))
+    np.testing.assert_allclose(mine[0].numpy(), theirs[0].numpy(), rtol=1e-12)
+    with pytest.warns(UserWarning, match="deprecated"):
+        ember.lu(ember.tensor(A))
+    with pytest.raises(ValueError, match="padding_mode"):
+        ember.grid_sampler(ember.randn(1, 1, 3, 3), ember.randn(1, 2, 2, 2), 0, 5, False)
+
+
+def test_low_rank_svd_and_pca():
+    A = RNG.standard_normal((20, 8)) @ RNG.standard_normal((8, 6))
+    U, S, V = ember.svd_lowrank(ember.tensor(A), q=3)
+    assert U.shape == (20, 3) and S.shape == (3,) and V.shape == (6, 3)
+    np.testing.assert_allclose(S.numpy(), np.linalg.svd(A, compute_uv=False)[:3], rtol=1e-10)
+    U, S, V = ember.pca_lowrank(ember.tensor(A), q=2)
+    centred = A - A.mean(0)
+    np.testing.assert_allclose(S.numpy(), np.linalg.svd(centred, compute_uv=False)[:2], rtol=1e-10)
+    proj = centred @ V.numpy()  # the principal directions: U S = A_c V
+    np.testing.assert_allclose(np.abs(proj), np.abs(U.numpy() * S.numpy()), rtol=1e-8, atol=1e-10)
+    with pytest.raises(ValueError, match="q must be"):
+        ember.pca_lowrank(ember.tensor(A), q=7)

@@ -4,6 +4,8 @@ orders or spells its arguments differently are adapted here."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ember.nn import functional as F
@@ -275,3 +277,103 @@ def slice_copy(input, dim=0, start=None, end=None, step=1):  # noqa: A002
     index = [slice(None)] * x.ndim
     index[ops._dim(dim, x.ndim, "slice_copy")] = slice(start, end, step)
     return ops.clone(x[tuple(index)])
+
+
+# ---- the remaining everyday forms: convolution / grid sampling by ints, LU, low-rank SVD ----
+def convolution(input, weight, bias, stride, padding, dilation, transposed, output_padding, groups):  # noqa: A002
+    """torch.convolution: conv{1,2,3}d or conv_transpose{1,2,3}d by the weight's rank."""
+    nd = np.ndim(weight.data if isinstance(weight, Tensor) else weight) - 2
+    if nd not in (1, 2, 3):
+        raise ValueError(f"convolution: weight must be 3-D, 4-D or 5-D, got {nd + 2}-D")
+    if transposed:
+        f = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[nd - 1]
+        return f(input, weight, bias, stride, padding, output_padding, groups, dilation)
+    f = (F.conv1d, F.conv2d, F.conv3d)[nd - 1]
+    return f(input, weight, bias, stride, padding, dilation, groups)
+
+
+_GRID_MODES = {0: "bilinear", 1: "nearest", 2: "bicubic"}
+_GRID_PADDING = {0: "zeros", 1: "border", 2: "reflection"}
+
+
+def grid_sampler(input, grid, interpolation_mode: int, padding_mode: int, align_corners: bool):  # noqa: A002
+    """torch.grid_sampler: F.grid_sample with the modes as ints (0 bilinear / 1 nearest /
+    2 bicubic; 0 zeros / 1 border / 2 reflection)."""
+    if interpolation_mode not in _GRID_MODES or padding_mode not in _GRID_PADDING:
+        raise ValueError(
+            f"grid_sampler: interpolation_mode must be 0, 1 or 2 and padding_mode 0, 1 or 2, "
+            f"got {interpolation_mode!r}, {padding_mode!r}"
+        )
+    return F.grid_sample(
+        input, grid, _GRID_MODES[interpolation_mode], _GRID_PADDING[padding_mode], align_corners
+    )
+
+
+def affine_grid_generator(theta, size, align_corners: bool):
+    return F.affine_grid(theta, size, align_corners)
+
+
+def lu(A, pivot: bool = True, get_infos: bool = False):
+    """torch.lu (deprecated there for linalg.lu_factor): (LU, pivots[, infos])."""
+    from ember import linalg
+
+    warnings.warn(
+        "torch.lu is deprecated in favor of torch.linalg.lu_factor / torch.linalg.lu_factor_ex "
+        "and will be removed in a future PyTorch release.",
+        UserWarning,
+        stacklevel=2,
+    )
+    if get_infos:
+        return linalg.lu_factor_ex(A, pivot=pivot)
+    return linalg.lu_factor(A, pivot=pivot)
+
+
+def lu_solve(b, LU_data, LU_pivots):  # noqa: N803
+    """torch.lu_solve: linalg.lu_solve with its arguments in the old order."""
+    from ember import linalg
+
+    warnings.warn(
+        "torch.lu_solve is deprecated in favor of torch.linalg.lu_solve and will be removed in "
+        "a future PyTorch release. Note that torch.linalg.lu_solve has its arguments reversed.",
+        UserWarning,
+        stacklevel=2,
+    )
+    return linalg.lu_solve(LU_data, LU_pivots, b)
+
+
+def nuclear_norm(input, dim=None, keepdim: bool = False):  # noqa: A002
+    from ember import linalg
+
+    return linalg.matrix_norm(input, "nuc", (-2, -1) if dim is None else dim, keepdim)
+
+
+def svd_lowrank(A, q: int | None = 6, niter: int = 2, M=None):
+    """(U, S, V) of the rank-q approximation of A (- M): torch draws a randomised range
+    finder; ember truncates the exact SVD, which is what that approximates."""
+    from ember import linalg, ops
+
+    A = ops._tensor_operand(A)
+    if M is not None:
+        A = A - M
+    q = min(6 if q is None else q, *A.shape[-2:])
+    U, S, Vh = linalg.svd(A, full_matrices=False)
+    return U[..., :q], S[..., :q], Vh[..., :q, :].mT
+
+
+def pca_lowrank(A, q: int | None = None, center: bool = True, niter: int = 2):
+    """(U, S, V) of the rank-q PCA of A's rows (centred by column means when ``center``)."""
+    from ember import ops
+
+    A = ops._tensor_operand(A)
+    q = min(6, *A.shape[-2:]) if q is None else q
+    if not 0 <= q <= min(A.shape[-2:]):
+        raise ValueError(f"pca_lowrank: q must be in [0, {min(A.shape[-2:])}], got {q}")
+    return svd_lowrank(A, q, niter, A.mean(-2, keepdim=True) if center else None)
+
+
+def as_strided_(input, size, stride, storage_offset: int = 0):  # noqa: A002
+    return input.as_strided_(size, stride, storage_offset)
+
+
+def is_inference(input) -> bool:  # noqa: A002
+    return input.is_inference()

@@ -1,0 +1,189 @@
+"""The dense engine (a kernel covering the whole input: one GEMM over the batch), the direct
+depthwise kernels and the batch engine (small output planes: a block of images as one GEMM) of
+csrc/ops/conv2d.cpp, at and beside their dispatch boundaries: against the NumPy im2col reference
+and PyTorch, float64 finite differences, and bit-identical repeats at a fixed thread count."""
+
+import numpy as np
+import pytest
+from reference_conv import conv2d_backward_ref, conv2d_ref, pad4
+
+import ember
+from ember import _C
+from ember.autograd import gradcheck
+from ember.nn import functional as F
+
+TOL = {np.float32: dict(rtol=1e-4, atol=1e-4), np.float64: dict(rtol=1e-10, atol=1e-10)}
+DTYPES = [np.float32, np.float64]
+
+# (x shape, w shape, stride, padding, dilation, groups)
+DENSE = [
+    ((3, 5, 4, 4), (7, 5, 4, 4), (1, 1), (0, 0), (1, 1), 1),  # kernel == input
+    ((2, 3, 3, 5), (4, 3, 3, 5), (2, 3), (0, 0), (1, 1), 1),  # non-square, stride irrelevant
+    ((4, 6, 1, 1), (5, 6, 1, 1), (1, 1), (0, 0), (1, 1), 1),  # 1x1 on a 1x1 plane
+    ((2, 3, 1, 4), (4, 3, 1, 4), (1, 1), (0, 0), (3, 1), 1),  # dilation along a 1-tap axis
+    ((33, 64, 4, 4), (1, 64, 4, 4), (1, 1), (0, 0), (1, 1), 1),  # DCGAN head: one output channel
+    ((64, 64, 4, 4), (96, 64, 4, 4), (1, 1), (0, 0), (1, 1), 1),  # 2 threads' work
+    # beside the rule: padded, one row short, grouped (the im2col engines)
+    ((2, 3, 4, 4), (4, 3, 4, 4), (1, 1), (1, 1), (1, 1), 1),
+    ((2, 3, 5, 4), (4, 3, 4, 4), (1, 1), (0, 0), (1, 1), 1),
+    ((2, 4, 3, 3), (6, 2, 3, 3), (1, 1), (0, 0), (1, 1), 2),
+]
+
+
+def _data(cfg, dtype, seed=0):
+    xs, ws, stride, padding, dilation, groups = cfg
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    return x, w, b, dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+def _run(x, w, b, kw, threads):
+    old = _C.get_num_threads()
+    try:
+        _C.set_num_threads(threads)
+        y = _C.conv2d_forward(x, w, b, **kw)
+        dy = np.random.default_rng(7).standard_normal(y.shape).astype(x.dtype)
+        return (y, *_C.conv2d_backward(dy, x, w, **kw)), dy
+    finally:
+        _C.set_num_threads(old)
+
+
+def _check(cfg, dtype, threads):
+    torch = pytest.importorskip("torch")
+    x, w, b, kw = _data(cfg, dtype)
+    (y, dx, dw, db), dy = _run(x, w, b, kw, threads)
+    again, _ = _run(x, w, b, kw, threads)
+    for a, r in zip((y, dx, dw, db), again):  # bit-identical for a fixed thread count
+        np.testing.assert_array_equal(a, r)
+    f64 = [a.astype(np.float64) for a in (x, w, b, dy)]
+    np.testing.assert_allclose(y, conv2d_ref(*f64[:3], **kw), **TOL[dtype])
+    refs = conv2d_backward_ref(f64[3], f64[0], f64[1], **kw)
+    for got, ref in zip((dx, dw, db), refs):
+        assert got.dtype == dtype and got.shape == ref.shape
+        np.testing.assert_allclose(got, ref, **TOL[dtype])
+    tf = torch.nn.functional
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    pt, pb, pl, pr = pad4(kw["padding"])
+    yt = tf.conv2d(
+        tf.pad(xt, (pl, pr, pt, pb)), wt, bt, kw["stride"], 0, kw["dilation"], kw["groups"]
+    )
+    yt.backward(torch.tensor(dy))
+    np.testing.assert_allclose(y, yt.detach().numpy(), **TOL[dtype])
+    for got, t in zip((dx, dw, db), (xt, wt, bt)):
+        np.testing.assert_allclose(got, t.grad.numpy(), **TOL[dtype])
+
+
+def test_dense_gradcheck_conv_and_transposed():
+    rng = np.random.default_rng(3)
+    args = [
+        ember.tensor(rng.standard_normal(s), requires_grad=True)
+        for s in ((3, 4, 3, 2), (5, 4, 3, 2), (5,))
+    ]
+    assert gradcheck(lambda x, w, b: F.conv2d(x, w, b), args)
+    # a transposed convolution of a 1x1 input (DCGAN's first layer) runs the dense dx as forward
+    args = [
+        ember.tensor(rng.standard_normal(s), requires_grad=True)
+        for s in ((3, 5, 1, 1), (5, 4, 3, 3), (4,))
+    ]
+    assert gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b), args)
+
+
+def test_dense_transposed_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((6, 20, 1, 1)), rng.standard_normal((20, 12, 4, 4))
+    xe, we = (ember.tensor(a, requires_grad=True) for a in (x, w))
+    xt, wt = (torch.tensor(a, requires_grad=True) for a in (x, w))
+    y, yt = F.conv_transpose2d(xe, we), torch.nn.functional.conv_transpose2d(xt, wt)
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-10)
+    gy = rng.standard_normal(yt.shape)
+    y.backward(ember.tensor(gy))
+    yt.backward(torch.tensor(gy))
+    for a, t in ((xe, xt), (we, wt)):
+        np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+# groups == C > 1, any channel multiplier: the direct depthwise kernels (one input channel with
+# several outputs runs the GEMM engines). Stride, padding (also asymmetric and beyond the
+# kernel's reach), dilation, 1-tap and 5x5 kernels, planes narrower than a vector and wider
+# than two.
+DEPTHWISE = [
+    ((2, 3, 8, 8), (3, 1, 3, 3), (1, 1), (1, 1), (1, 1), 3),
+    ((2, 4, 9, 7), (4, 1, 3, 3), (2, 2), (1, 1), (1, 1), 4),
+    ((1, 2, 11, 10), (2, 1, 3, 3), (3, 2), (2, 0, 1, 3), (1, 1), 2),
+    ((2, 2, 10, 9), (2, 1, 3, 2), (1, 2), (2, 1), (2, 3), 2),
+    ((2, 3, 7, 7), (6, 1, 3, 3), (1, 1), (1, 1), (1, 1), 3),  # multiplier 2
+    ((1, 2, 9, 9), (6, 1, 3, 3), (2, 2), (0, 0), (1, 1), 2),  # multiplier 3, stride 2
+    ((2, 3, 6, 6), (3, 1, 1, 1), (2, 2), (0, 0), (1, 1), 3),  # 1x1 stride 2: phases without taps
+    ((1, 2, 12, 12), (2, 1, 5, 5), (1, 1), (2, 2), (1, 1), 2),
+    ((1, 2, 3, 3), (2, 1, 3, 3), (1, 1), (4, 4), (1, 1), 2),  # padding beyond the kernel's reach
+    ((2, 2, 4, 4), (2, 1, 4, 4), (1, 1), (0, 0), (1, 1), 2),  # kernel == input, grouped
+    ((2, 1, 6, 6), (3, 1, 3, 3), (1, 1), (1, 1), (1, 1), 1),  # one input channel: GEMM engines
+    ((2, 4, 9, 8), (8, 1, 3, 3), (2, 1), (1, 2), (1, 2), 4),  # multiplier 2, mixed strides
+    ((2, 5, 37, 35), (5, 1, 3, 3), (1, 1), (1, 1), (1, 1), 5),
+    ((1, 3, 1, 1), (3, 1, 3, 3), (1, 1), (1, 1), (1, 1), 3),
+    ((4, 64, 32, 32), (64, 1, 3, 3), (1, 1), (1, 1), (1, 1), 64),  # 2 threads' work
+    ((16, 64, 32, 32), (64, 1, 3, 3), (2, 2), (1, 1), (1, 1), 64),
+]
+
+
+@pytest.mark.parametrize("cfg", [DEPTHWISE[i] for i in (1, 2, 3, 5, 6, 7)])
+def test_depthwise_gradcheck(cfg):
+    x, w, b, kw = _data(cfg, np.float64)
+    args = [ember.tensor(a, requires_grad=True) for a in (x, w, b)]
+    pt, pb, pl, pr = pad4(kw["padding"])
+
+    def fn(x_, w_, b_):
+        return F.conv2d(
+            F.pad(x_, (pl, pr, pt, pb)), w_, b_, kw["stride"], 0, kw["dilation"], kw["groups"]
+        )
+
+    assert gradcheck(fn, args)
+
+
+def test_depthwise_thread_counts_agree():
+    x, w, b, kw = _data(DEPTHWISE[-1], np.float32)
+    one, _ = _run(x, w, b, kw, 1)
+    two, _ = _run(x, w, b, kw, 2)
+    for a, r in zip(one, two):  # the forward and dx do the same sums on any thread count
+        np.testing.assert_allclose(a, r, rtol=1e-5, atol=1e-5)
+
+
+# One group, output planes of at most 16 positions, at least 128 output channels, more than one
+# image: the batch engine (a block of images as one GEMM). Beside it: 17 positions, 127 output
+# channels, one image, two groups.
+BATCH = [
+    ((3, 5, 8, 8), (128, 5, 4, 4), (2, 2), (1, 1), (1, 1), 1),  # 4x4 outputs, DCGAN-like
+    ((2, 3, 9, 7), (130, 3, 3, 3), (2, 2), (1, 0), (1, 1), 1),  # 4x3
+    ((2, 2, 7, 7), (128, 2, 3, 2), (1, 2), (0, 1), (2, 1), 1),  # dilation, asymmetric
+    ((4, 3, 4, 4), (128, 3, 3, 3), (1, 1), (1, 1), (1, 1), 1),  # exactly 16
+    ((40, 128, 8, 8), (128, 128, 4, 4), (2, 2), (1, 1), (1, 1), 1),  # several blocks of images
+    ((8, 64, 8, 8), (128, 64, 4, 4), (2, 2), (1, 1), (1, 1), 1),  # 2 threads' work
+    ((3, 3, 19, 3), (128, 3, 3, 3), (1, 1), (0, 0), (1, 1), 1),  # 17 positions: other engines
+    ((3, 5, 8, 8), (127, 5, 4, 4), (2, 2), (1, 1), (1, 1), 1),
+    ((1, 5, 8, 8), (128, 5, 4, 4), (2, 2), (1, 1), (1, 1), 1),
+    ((3, 4, 8, 8), (128, 2, 4, 4), (2, 2), (1, 1), (1, 1), 2),
+]
+
+
+def test_batch_engine_gradcheck_conv_and_transposed():
+    rng = np.random.default_rng(5)
+    shapes = ((2, 2, 4, 4), (128, 2, 3, 3), (128,))
+    args = [ember.tensor(rng.standard_normal(s), requires_grad=True) for s in shapes]
+    assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, 1, 1), args)
+    # a transposed convolution from 3x3 to 6x6 with 128 input channels runs the batch engine's
+    # dx as its forward
+    shapes = ((2, 128, 3, 3), (128, 2, 4, 4), (2,))
+    args = [ember.tensor(rng.standard_normal(s), requires_grad=True) for s in shapes]
+    assert gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, 2, 1), args)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "cfg", DENSE + DEPTHWISE + BATCH, ids=lambda c: f"{c[0]}-{c[1]}-s{c[2]}-p{c[3]}-d{c[4]}-g{c[5]}"
+)
+def test_engines_vs_numpy_and_torch(cfg, dtype, threads):
+    _check(cfg, dtype, threads)
