@@ -71,6 +71,7 @@ def test_views_dtypes_and_small_values_come_back_as_torch_saved_them():
     assert isinstance(got["param"], ember.nn.Parameter) and got["param"].requires_grad
     assert got["frozen"].requires_grad
     np.testing.assert_array_equal(got["bf16"].data, [1.5, -2.25])
+    assert got["bf16"].dtype == ember.bfloat16  # as torch.load gives it
     assert got["ints"].dtype == np.int32 and got["mask"].dtype == np.bool_
     assert got["empty"].shape == (0, 3)
     assert got["dtype"] == np.float16 and got["device"] == "cpu"

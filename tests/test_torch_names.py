@@ -211,16 +211,3 @@ def test_module_paths_custom_layers_import():
         with sdpa_kernel("flash"):
             pass
     assert isinstance(ember.zeros(2).dtype, ember.dtype)
-
-
-def test_missing_dtypes_name_themselves():
-    with ember.amp.autocast("cpu", dtype=ember.bfloat16):  # CPU autocast scripts run (float32)
-        y = ember.ones(2, 3) @ ember.ones(3, 2)
-    assert y.dtype == ember.float32 and repr(ember.bfloat16) == "ember.bfloat16"
-    for dt in (ember.bfloat16,):  # (complex64 and complex128 exist: tests/test_complex.py)
-        with pytest.raises(TypeError, match="NumPy has no"):
-            ember.zeros(2, dtype=dt)
-        with pytest.raises(TypeError, match="NumPy has no"):
-            ember.ones(2).to(dt)
-    with pytest.raises(TypeError, match="bfloat16"):
-        ember.ones(2).bfloat16()

@@ -1,9 +1,13 @@
 // ember._C: one block per ops file, each defined in its bind_<family>.cpp.
 #include <pybind11/pybind11.h>
+#include <structmember.h>
 
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <string>
+#include <vector>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -53,6 +57,110 @@ static bool tune_malloc() {
 #endif
 }
 
+// float16 / bfloat16: the kernels are float32/float64 only. Every function of the module is
+// wrapped in a LowpCall: the call goes straight to the kernel (one vectorcall indirection, so
+// float32/float64 pay nothing measurable); only when it raises TypeError does
+// ember._lowp.call_f32 look for 16-bit float arrays among the arguments and, if it finds any,
+// run the kernel in float32 and round the results back, as PyTorch's CPU half ops do.
+namespace {
+
+struct LowpCall {
+  PyObject_HEAD PyObject* fn;
+  vectorcallfunc vectorcall;
+};
+
+PyObject* lowp_fallback = nullptr;  // ember._lowp.call_f32, imported on first use
+
+// The raised exception as an object with its traceback (clears the error indicator).
+PyObject* take_error() {
+#if PY_VERSION_HEX >= 0x030C0000
+  return PyErr_GetRaisedException();
+#else
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  PyErr_NormalizeException(&type, &value, &tb);
+  if (tb) PyException_SetTraceback(value, tb);
+  Py_XDECREF(type);
+  Py_XDECREF(tb);
+  return value;
+#endif
+}  // ember._lowp.call_f32, imported on first use
+
+PyObject* lowp_vectorcall(PyObject* self, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+  PyObject* fn = reinterpret_cast<LowpCall*>(self)->fn;
+  PyObject* r = PyObject_Vectorcall(fn, args, nargsf, kwnames);
+  if (r || !PyErr_ExceptionMatches(PyExc_TypeError)) return r;
+  PyObject* error = take_error();
+  if (!lowp_fallback) {
+    PyObject* mod = PyImport_ImportModule("ember._lowp");
+    lowp_fallback = mod ? PyObject_GetAttrString(mod, "call_f32") : nullptr;
+    Py_XDECREF(mod);
+    if (!lowp_fallback) {
+      Py_DECREF(error);
+      return nullptr;
+    }
+  }
+  // call_f32(error, fn, *args, **kwargs): re-raises error when no argument is 16-bit float
+  const Py_ssize_t n = PyVectorcall_NARGS(nargsf);
+  const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+  std::vector<PyObject*> all(static_cast<size_t>(n + nkw + 2));
+  all[0] = error;
+  all[1] = fn;
+  for (Py_ssize_t i = 0; i < n + nkw; ++i) all[static_cast<size_t>(i + 2)] = args[i];
+  r = PyObject_Vectorcall(lowp_fallback, all.data(), static_cast<size_t>(n + 2), kwnames);
+  Py_DECREF(error);
+  return r;
+}
+
+void lowp_dealloc(PyObject* self) {
+  PyTypeObject* type = Py_TYPE(self);
+  Py_XDECREF(reinterpret_cast<LowpCall*>(self)->fn);
+  type->tp_free(self);
+  Py_DECREF(type);  // a heap type: its instances hold a reference
+}
+
+// Attributes (__doc__, __name__, ...) are the wrapped function's.
+PyObject* lowp_getattro(PyObject* self, PyObject* name) {
+  return PyObject_GetAttr(reinterpret_cast<LowpCall*>(self)->fn, name);
+}
+
+PyObject* lowp_repr(PyObject* self) { return PyObject_Repr(reinterpret_cast<LowpCall*>(self)->fn); }
+
+PyTypeObject* make_lowp_type() {
+  static PyMemberDef members[] = {
+      {"__vectorcalloffset__", T_PYSSIZET, offsetof(LowpCall, vectorcall), READONLY, nullptr},
+      {nullptr, 0, 0, 0, nullptr}};
+  static PyType_Slot slots[] = {{Py_tp_dealloc, reinterpret_cast<void*>(lowp_dealloc)},
+                                {Py_tp_getattro, reinterpret_cast<void*>(lowp_getattro)},
+                                {Py_tp_repr, reinterpret_cast<void*>(lowp_repr)},
+                                {Py_tp_call, reinterpret_cast<void*>(PyVectorcall_Call)},
+                                {Py_tp_members, members},
+                                {0, nullptr}};
+  static PyType_Spec spec = {"ember._C.kernel", sizeof(LowpCall), 0,
+                             Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL, slots};
+  PyObject* t = PyType_FromSpec(&spec);
+  if (!t) throw py::error_already_set();
+  return reinterpret_cast<PyTypeObject*>(t);
+}
+
+void wrap_kernels(py::module_& m) {
+  PyTypeObject* type = make_lowp_type();  // lives as long as the process
+  py::dict d = m.attr("__dict__");
+  for (auto [key, fn] : py::dict(d.attr("copy")())) {  // a copy: the loop replaces entries
+    if (!PyCFunction_Check(fn.ptr())) continue;
+    const std::string name = py::str(key);
+    if (name == "set_num_threads" || name == "get_num_threads" || name == "omp_max_threads")
+      continue;
+    auto* w = PyObject_New(LowpCall, type);
+    if (!w) throw py::error_already_set();
+    w->fn = fn.inc_ref().ptr();
+    w->vectorcall = lowp_vectorcall;
+    d[key] = py::reinterpret_steal<py::object>(reinterpret_cast<PyObject*>(w));
+  }
+}
+
+}  // namespace
+
 PYBIND11_MODULE(_C, m) {
   m.doc() = "ember's C++ kernels (OpenMP). Use ember's Python API rather than these directly.";
   py::register_exception<ember::type_error>(m, "KernelTypeError", PyExc_TypeError);
@@ -96,4 +204,5 @@ PYBIND11_MODULE(_C, m) {
   ember::bind_select(m);
   ember::bind_softmax(m);
   ember::bind_special(m);
+  wrap_kernels(m);
 }

@@ -16,10 +16,12 @@ import builtins as _builtins
 import os as _os
 import warnings as _warnings
 
+import ml_dtypes as _ml_dtypes
 import numpy as _np
 
 from ember import (  # noqa: E402
     _C,
+    _lowp,
     accelerator,
     amp,
     autograd,
@@ -559,8 +561,9 @@ pi, e, inf, nan = _np.pi, _np.e, _np.inf, _np.nan
 newaxis = None
 short = _np.int16
 half = _np.float16
-# dtype limits (eps, max, min, tiny, bits), as torch.finfo / torch.iinfo
-finfo = _np.finfo
+bfloat16 = _ml_dtypes.bfloat16  # ml_dtypes' NumPy bfloat16, computed in float32 (ember/_lowp.py)
+# dtype limits (eps, max, min, tiny, bits), as torch.finfo / torch.iinfo (bfloat16's too)
+finfo = _ml_dtypes.finfo
 iinfo = _np.iinfo
 
 
@@ -589,25 +592,6 @@ _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ember(\.|$)
 dtype = _np.dtype  # torch.dtype: ember's dtypes are NumPy's (``isinstance(x.dtype, ember.dtype)``)
 
 
-class _MissingDtype:
-    """A PyTorch dtype NumPy has no storage for. Naming it works (``autocast(dtype=
-    ember.bfloat16)`` runs, in float32); making data of it is a TypeError that says so."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    @property
-    def dtype(self):  # what np.dtype(...) asks for: every dtype= argument ends here
-        raise TypeError(
-            f"ember has no {self.name}: its tensors are NumPy arrays, and NumPy has no "
-            f"{self.name} dtype (use float32 or float64)"
-        )
-
-    def __repr__(self):
-        return f"ember.{self.name}"
-
-
-bfloat16 = _MissingDtype("bfloat16")
 complex64 = cfloat = _np.complex64
 complex128 = cdouble = _np.complex128
 from ember._complex import complex, polar, view_as_complex, view_as_real  # noqa: E402, I001
@@ -717,7 +701,7 @@ def set_default_tensor_type(t) -> None:
     if isinstance(t, str):
         t = globals().get(t.rpartition(".")[2])
     dt = getattr(t, "dtype", None)
-    if not isinstance(dt, _np.dtype) or dt.kind != "f":
+    if not isinstance(dt, _np.dtype) or not _lowp.is_float(dt):
         raise TypeError("only floating-point types are supported as the default type")
     set_default_dtype(dt)
 

@@ -227,11 +227,11 @@ def embedding_renorm_(input, indices, max_norm, norm_type):  # noqa: A002
 
 def binomial(count, prob, generator=None):
     """Binomial draws of ``count`` trials with success probability ``prob`` (tensors)."""
-    from ember import ops
+    from ember import _lowp, ops
     from ember.random import rng
 
     c, p = ops._tensor_operand(count), ops._tensor_operand(prob)
-    if c.dtype.kind != "f" or p.dtype.kind != "f":
+    if not (_lowp.is_float(c.dtype) and _lowp.is_float(p.dtype)):
         raise TypeError(f"binomial: count and prob must be float tensors, got {c.dtype}, {p.dtype}")
     if (p.data < 0).any() or (p.data > 1).any():
         raise ValueError("binomial: prob must be in [0, 1]")

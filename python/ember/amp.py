@@ -1,7 +1,9 @@
 """``torch.amp``: autocast and GradScaler, as mixed-precision training scripts call them.
 
-ember has no reduced-precision autocast: inside ``autocast`` every op runs in its inputs' own
-dtype (float32 stays float32). GradScaler works as PyTorch's (scale the loss, unscale the
+Inside ``autocast('cpu', dtype=ember.bfloat16)`` (or float16) the ops on torch's CPU autocast
+lists compute as torch's do: matrix products, convolutions and attention in the autocast dtype,
+losses and linear algebra in float32 (ember/_autocast.py). ``autocast('cuda')`` only answers
+the state queries (ember has no GPU). GradScaler works as PyTorch's (scale the loss, unscale the
 gradients, skip a step whose gradients overflowed, grow or back off the scale), so a script's
 loop runs unchanged; with float32 gradients it only rarely has anything to do.
 """
@@ -10,10 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember import _autocast
 from ember.autograd.function import no_grad
 
 # What torch.is_autocast_enabled / get_autocast_dtype report, per device type: autocast blocks
-# set it (code inside one may ask), though no op reads it (see the module docstring).
+# set it; the CPU entry is what ember/_autocast.py's wrappers read.
 _autocast_state = {"cpu": [False, "bfloat16"], "cuda": [False, "float16"]}
 _autocast_cache = [True]
 
@@ -23,13 +26,15 @@ def _state_of(device_type: str) -> list:
 
 
 class autocast:  # noqa: N801 (PyTorch's name)
-    """A context manager and decorator that computes nothing differently (see the module
-    docstring); inside it ``is_autocast_enabled`` and ``get_autocast_dtype`` answer as torch's."""
+    """A context manager and decorator (see the module docstring); inside it
+    ``is_autocast_enabled`` and ``get_autocast_dtype`` answer as torch's."""
 
     def __init__(
         self, device_type: str = "cpu", dtype=None, enabled: bool = True, cache_enabled=None
     ):
         self.device_type, self.fast_dtype, self.enabled = device_type, dtype, enabled
+        if device_type == "cpu" and enabled and not _autocast.check_dtype(dtype):
+            self.enabled = False
 
     def __enter__(self):
         state = _state_of(self.device_type)
@@ -37,10 +42,14 @@ class autocast:  # noqa: N801 (PyTorch's name)
         state[0] = bool(self.enabled)
         if self.fast_dtype is not None:
             state[1] = self.fast_dtype
+        if self.device_type == "cpu":
+            _autocast.enter()
         return self
 
     def __exit__(self, *exc):
         _state_of(self.device_type)[:] = self._prev
+        if self.device_type == "cpu":
+            _autocast.leave()
         return False
 
     def __call__(self, fn):

@@ -8,7 +8,7 @@ import operator
 
 import numpy as np
 
-from ember import _complex, _device, _layout
+from ember import _complex, _device, _layout, _lowp
 from ember.random import rng
 from ember.tensor import Tensor, _as_array, get_default_dtype
 
@@ -179,7 +179,7 @@ def randn(*size, generator=None, dtype=None, requires_grad: bool = False) -> Ten
     dt, shape = _dtype(dtype), _size(size, "randn")
     if dt.kind == "c":  # real and imaginary parts each N(0, 1/2), as torch
         return _new(_complex.randn(rng(generator).standard_normal, shape, dt), requires_grad)
-    return _new(rng(generator).standard_normal(shape, dtype=dt), requires_grad)
+    return _new(_lowp.draw(rng(generator).standard_normal, shape, dt), requires_grad)
 
 
 @_takes_device
@@ -189,7 +189,7 @@ def rand(*size, generator=None, dtype=None, requires_grad: bool = False) -> Tens
     if dt.kind == "c":  # real and imaginary parts each uniform in [0, 1), as torch
         parts = rng(generator).random(shape + (2,), dtype=_complex.real_of(dt))
         return _new(_complex._as_complex(parts), requires_grad)
-    return _new(rng(generator).random(shape, dtype=dt), requires_grad)
+    return _new(_lowp.draw(rng(generator).random, shape, dt), requires_grad)
 
 
 @_takes_device
@@ -202,7 +202,10 @@ def randint(low, high=None, size=(), generator=None, dtype=np.int64) -> Tensor:
         low, high = 0, low
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
-    return Tensor(rng(generator).integers(low, high, _size((size,), "randint"), dtype=dtype))
+    shape, dt = _size((size,), "randint"), np.dtype(dtype)
+    if dt.kind in "iu":
+        return Tensor(rng(generator).integers(low, high, shape, dtype=dt))
+    return Tensor(rng(generator).integers(low, high, shape).astype(dt))  # float dtypes, as torch
 
 
 @_takes_device
@@ -295,7 +298,7 @@ def empty_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
 def _float_like(t, dtype, op: str) -> tuple:
     t = np.asarray(t)
     dt = np.dtype(dtype) if dtype is not None else t.dtype
-    if dt.kind != "f":
+    if not _lowp.is_float(dt):
         raise TypeError(f"{op}: needs a floating dtype, got {dt} (pass dtype=)")
     return t.shape, dt
 
@@ -303,13 +306,15 @@ def _float_like(t, dtype, op: str) -> tuple:
 @_takes_device
 def randn_like(t, *, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
     shape, dt = _float_like(t, dtype, "randn_like")
-    return Tensor(rng(generator).standard_normal(shape, dtype=dt), requires_grad=requires_grad)
+    return Tensor(
+        _lowp.draw(rng(generator).standard_normal, shape, dt), requires_grad=requires_grad
+    )
 
 
 @_takes_device
 def rand_like(t, *, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
     shape, dt = _float_like(t, dtype, "rand_like")
-    return Tensor(rng(generator).random(shape, dtype=dt), requires_grad=requires_grad)
+    return Tensor(_lowp.draw(rng(generator).random, shape, dt), requires_grad=requires_grad)
 
 
 @_takes_device
@@ -325,7 +330,7 @@ def normal(
         arrays = [v.dtype for v in (mean, std) if isinstance(v, Tensor | np.ndarray)]
         if not arrays:
             raise TypeError("normal: give size= when mean and std are both numbers")
-        if any(d.kind != "f" for d in arrays):
+        if any(not _lowp.is_float(d) for d in arrays):
             raise TypeError(f"normal: mean and std tensors must be floating point, got {arrays}")
         dt = np.result_type(*arrays) if dtype is None else np.dtype(dtype)
         shape = np.broadcast_shapes(m.shape, s.shape)
@@ -338,7 +343,7 @@ def normal(
 def poisson(input, generator=None) -> Tensor:  # noqa: A002
     """Poisson samples with rates ``input`` (elementwise), in its float dtype."""
     rates = np.asarray(input.data if isinstance(input, Tensor) else input)
-    if rates.dtype.kind != "f":
+    if not _lowp.is_float(rates.dtype):
         raise TypeError(f"poisson: rates must be floating point, got {rates.dtype}")
     if not np.all(rates >= 0):
         raise ValueError("poisson: rates must be non-negative")
@@ -355,7 +360,7 @@ def bernoulli(input, p=None, *, generator=None) -> Tensor:  # noqa: A002
         draw = bernoulli(np.full(like.shape, p, dtype=np.float64), generator=generator)
         return Tensor(draw.data.astype(like.dtype))
     p = np.asarray(input.data if isinstance(input, Tensor) else input)
-    if p.dtype.kind != "f":
+    if not _lowp.is_float(p.dtype):
         raise TypeError(f"bernoulli: probabilities must be floating point, got {p.dtype}")
     if p.size and not (np.all(p >= 0) and np.all(p <= 1)):
         raise ValueError("bernoulli: probabilities must be in [0, 1]")
@@ -439,7 +444,7 @@ def _window(name: str, length: int, periodic: bool, dtype, requires_grad: bool, 
     if not isinstance(length, int | np.integer) or isinstance(length, bool) or length < 0:
         raise ValueError(f"{name}: window_length must be a non-negative int, got {length!r}")
     dt = _dtype(dtype)
-    if dt.kind != "f":
+    if not _lowp.is_float(dt):
         raise TypeError(f"{name}: expected a floating point dtype, got {dt}")
     if length <= 1:
         return _new(np.ones(length, dt), requires_grad)

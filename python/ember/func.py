@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember import _lowp
 from ember import random as _random
 from ember.autograd import enable_grad, forward_ad, is_grad_enabled
 from ember.autograd import grad as _autograd_grad
@@ -95,7 +96,7 @@ def _leaf(x, op: str) -> Tensor:
         raise TypeError(
             f"{op}: expected the differentiated inputs to be tensors, got {type(x).__name__}"
         )
-    if x.dtype.kind != "f":
+    if not _lowp.is_float(x.dtype):
         raise TypeError(f"{op}: only floating-point tensors can be differentiated, got {x.dtype}")
     # An input that already carries a graph (an outer transform's, or the caller's) is kept, so
     # the result stays differentiable with respect to it: grad(grad(f)), hessian.

@@ -32,6 +32,7 @@ from collections import Counter, OrderedDict
 
 import numpy as np
 
+from ember import _lowp
 from ember.tensor import Tensor
 
 __all__ = [
@@ -54,6 +55,8 @@ def _safetensors():
             "ember.io needs the 'safetensors' package to save and load weights and "
             "checkpoints: pip install safetensors (or: pip install 'ember[examples]')"
         ) from None
+    # safetensors.numpy writes ml_dtypes' bfloat16 as BF16 but has no NumPy type to read it as
+    st._TYPES.setdefault("BF16", _lowp.bfloat16)
     return st
 
 
@@ -310,15 +313,15 @@ def load(f, map_location=None, weights_only: bool = True, **kwargs):
 
 _TORCH_STORAGES = {
     "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
-    "BFloat16Storage": "bfloat16", "LongStorage": np.int64, "IntStorage": np.int32,
+    "BFloat16Storage": _lowp.bfloat16, "LongStorage": np.int64, "IntStorage": np.int32,
     "ShortStorage": np.int16, "CharStorage": np.int8, "ByteStorage": np.uint8,
     "BoolStorage": np.bool_,
 }  # fmt: skip
 _TORCH_DTYPES = {
     "float32": np.float32, "float": np.float32, "float64": np.float64, "double": np.float64,
-    "float16": np.float16, "half": np.float16, "int64": np.int64, "long": np.int64,
-    "int32": np.int32, "int": np.int32, "int16": np.int16, "int8": np.int8, "uint8": np.uint8,
-    "bool": np.bool_,
+    "float16": np.float16, "half": np.float16, "bfloat16": _lowp.bfloat16, "int64": np.int64,
+    "long": np.int64, "int32": np.int32, "int": np.int32, "int16": np.int16, "int8": np.int8,
+    "uint8": np.uint8, "bool": np.bool_,
 }  # fmt: skip
 
 
@@ -379,11 +382,7 @@ class _TorchUnpickler(pickle.Unpickler):
         _, dtype, key, _location, numel = pid
         if key not in self._storages:
             raw = self._archive.read(f"{self._prefix}data/{key}")
-            if dtype == "bfloat16":  # the top half of a float32's bits
-                bits = np.frombuffer(raw, np.uint16).astype(np.uint32) << 16
-                array = bits.view(np.float32)
-            else:
-                array = np.frombuffer(raw, np.dtype(dtype).newbyteorder("<"))
+            array = np.frombuffer(raw, np.dtype(dtype).newbyteorder("<"))
             self._storages[key] = array[:numel]
         return self._storages[key]
 

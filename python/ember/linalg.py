@@ -11,7 +11,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ember import _complex, ops
+from ember import _complex, _lowp, ops
 from ember.autograd import graph as _graph
 from ember.autograd.engine import unbroadcast
 from ember.autograd.function import Function
@@ -26,12 +26,19 @@ def _mT(a):  # noqa: N802 (PyTorch's name)
     return np.swapaxes(a, -1, -2)
 
 
-def _square(op: str, A, complex_ok: bool = False) -> Tensor:
+def _lapack_float(op: str, A) -> Tensor:
+    """A float tensor LAPACK can take: float16/bfloat16 are refused, as torch's CPU linalg does."""
+    A = ops._float_only(op, A)
+    _lowp.refuse(op, A.dtype)
+    return A
+
+
+def _square(op: str, A, complex_ok: bool = False, lapack: bool = True) -> Tensor:
     """A as batches of square float matrices; complex too for the holomorphic ops (det, inv,
     solve: their backward is written as a transpose, which ember/_complex.py conjugates)."""
     A = ops._tensor_operand(A)
     if not (complex_ok and A.data.dtype.kind == "c"):
-        A = ops._float_only(f"linalg.{op}", A)
+        A = (_lapack_float if lapack else ops._float_only)(f"linalg.{op}", A)
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
         raise ValueError(f"linalg.{op}: A must be batches of square matrices, got shape {A.shape}")
     return A
@@ -190,7 +197,7 @@ def solve(A, B, *, left: bool = True) -> Tensor:
     """X with A X = B (left) or X A = B; B may be a vector (batch) when its shape is A's
     without the last dim."""
     A = _square("solve", A, complex_ok=True)
-    B = ops._tensor_operand(B) if A.data.dtype.kind == "c" else ops._float_only("solve", B)
+    B = ops._tensor_operand(B) if A.data.dtype.kind == "c" else _lapack_float("solve", B)
     if B.dtype != A.dtype or B.ndim == 0:
         raise TypeError(
             f"linalg.solve: B ({B.dtype}, {B.shape}) must be a {A.dtype} vector or matrix"
@@ -443,7 +450,7 @@ class QRFn(Function):
 def qr(A, mode: str = "reduced") -> QR:
     """A = Q R with orthonormal columns in Q and upper-triangular R ('reduced', 'complete';
     'r' gives an empty Q)."""
-    A = ops._float_only("qr", A)
+    A = _lapack_float("qr", A)
     if A.ndim < 2 or mode not in ("reduced", "complete", "r"):
         raise ValueError(
             f"linalg.qr: needs >= 2 dims and mode reduced/complete/r, got {A.shape}, {mode!r}"
@@ -637,7 +644,7 @@ class SVDFn(Function):
 def svd(A, full_matrices: bool = True) -> SVD:
     """A = U diag(S) Vh with S descending; gradients as PyTorch's (the singular vectors need
     distinct singular values, and full_matrices=False when A is not square)."""
-    A = ops._float_only("svd", A)
+    A = _lapack_float("svd", A)
     if A.ndim < 2:
         raise ValueError(f"linalg.svd: A must have >= 2 dims, got shape {A.shape}")
     return SVD(*SVDFn.apply(A, bool(full_matrices)))
@@ -695,7 +702,7 @@ class Pinv(Function):
 def pinv(A, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
     """Moore-Penrose pseudo-inverse: singular values up to max(atol, rtol * largest) count as
     zero."""
-    A = ops._float_only("pinv", A)
+    A = _lapack_float("pinv", A)
     if A.ndim < 2:
         raise ValueError(f"linalg.pinv: A must have >= 2 dims, got shape {A.shape}")
     return Pinv.apply(A, atol, rtol)
@@ -703,7 +710,7 @@ def pinv(A, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
 
 def matrix_rank(A, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
     """The number of singular values above max(atol, rtol * largest) (int64)."""
-    A = ops._float_only("matrix_rank", A)
+    A = _lapack_float("matrix_rank", A)
     if A.ndim < 2:
         raise ValueError(f"linalg.matrix_rank: A must have >= 2 dims, got shape {A.shape}")
     S = np.linalg.svd(A.data, compute_uv=False)
@@ -733,8 +740,8 @@ Lstsq = namedtuple("Lstsq", ["solution", "residuals", "rank", "singular_values"]
 def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
     """The least-squares solution X of A X = B (minimum norm when A is rank-deficient), through
     the pseudo-inverse; residuals, rank and singular values as NumPy's lstsq gives them."""
-    A = ops._float_only("linalg.lstsq", A)
-    B = ops._float_only("linalg.lstsq", B)
+    A = _lapack_float("linalg.lstsq", A)
+    B = _lapack_float("linalg.lstsq", B)
     vector = B.ndim == A.ndim - 1
     Bm = ops.unsqueeze(B, -1) if vector else B
     if A.ndim < 2 or Bm.shape[-2] != A.shape[-2]:
@@ -751,7 +758,7 @@ def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
 def cond(A, p=None) -> Tensor:
     """Condition number: largest over smallest singular value (p None or 2, -2 the inverse),
     else matrix_norm(A, p) * matrix_norm(inv(A), p)."""
-    A = ops._float_only("linalg.cond", A)
+    A = _lapack_float("linalg.cond", A)
     if p in (None, 2, -2):
         s = svdvals(A)
         if s.shape[-1] == 0:  # 0 x 0 matrices: 0, as PyTorch
@@ -764,7 +771,7 @@ def cond(A, p=None) -> Tensor:
 def matrix_exp(A) -> Tensor:
     """exp(A) of square matrices by scaling and squaring with an 18-term Taylor series, built
     from ember ops so the gradient is exact for the computed series."""
-    A = _square("matrix_exp", A)
+    A = _square("matrix_exp", A, lapack=False)  # products only: float16 works, as in torch
     norm1 = np.abs(A.data).sum(-2).max() if A.data.size else 0.0
     # (an infinite norm, from an inf entry, needs no scaling: the series is inf / NaN anyway)
     s = builtins.max(0, int(np.ceil(np.log2(norm1)))) if 1 < norm1 < np.inf else 0
@@ -780,7 +787,7 @@ def matrix_exp(A) -> Tensor:
 
 def tensorinv(A, ind: int = 2) -> Tensor:
     """The inverse of A read as a matrix of its first ``ind`` dims by the rest."""
-    A = ops._float_only("linalg.tensorinv", A)
+    A = _lapack_float("linalg.tensorinv", A)
     rows, cols = A.shape[:ind], A.shape[ind:]
     n = int(np.prod(rows))
     if ind <= 0 or n != int(np.prod(cols)):
@@ -790,7 +797,7 @@ def tensorinv(A, ind: int = 2) -> Tensor:
 
 def tensorsolve(A, B, dims=None) -> Tensor:
     """X with tensordot(A, X, X.ndim) = B (dims of A moved to the end first)."""
-    A, B = ops._float_only("linalg.tensorsolve", A), ops._float_only("linalg.tensorsolve", B)
+    A, B = _lapack_float("linalg.tensorsolve", A), _lapack_float("linalg.tensorsolve", B)
     if dims is not None:
         A = ops.movedim(A, dims, tuple(range(A.ndim - len(dims), A.ndim)))
     x_shape = A.shape[B.ndim :]
@@ -878,7 +885,7 @@ def _check_pivots(op: str, LU: Tensor, pivots) -> np.ndarray:
 
 
 def _matrices(op: str, A) -> Tensor:
-    A = ops._float_only(f"linalg.{op}", A)
+    A = _lapack_float(f"linalg.{op}", A)
     if A.ndim < 2:
         raise ValueError(f"linalg.{op}: A must be batches of matrices, got shape {A.shape}")
     return A
@@ -1008,7 +1015,7 @@ def lu_solve(LU, pivots, B, *, left: bool = True, adjoint: bool = False) -> Tens
     A = P L U given by lu_factor; differentiable in LU and B (through triangular solves)."""
     F = _square("lu_solve", LU)
     piv = _check_pivots("lu_solve", F, pivots)
-    B = ops._float_only("linalg.lu_solve", B)
+    B = _lapack_float("linalg.lu_solve", B)
     if B.dtype != F.dtype or B.ndim < 2:
         raise TypeError(f"linalg.lu_solve: B ({B.dtype}, {B.shape}) must be {F.dtype} matrices")
     if not left:  # X A = B <=> A^T X^T = B^T
@@ -1105,7 +1112,7 @@ def householder_product(A, tau) -> Tensor:
     of A below the diagonal and a 1 on it (torch.linalg.householder_product, LAPACK's orgqr);
     differentiable in A and tau."""
     A = _matrices("householder_product", A)
-    tau = ops._float_only("linalg.householder_product", tau)
+    tau = _lapack_float("linalg.householder_product", tau)
     m, n = A.shape[-2:]
     k = tau.shape[-1] if tau.ndim else -1
     if m < n or n < k or tau.ndim != A.ndim - 1 or tau.shape[:-1] != A.shape[:-2]:
@@ -1251,7 +1258,7 @@ def ldl_solve(LD, pivots, B, *, hermitian: bool = False) -> Tensor:  # noqa: N80
     n = F.shape[-1]
     if piv.size and (np.abs(piv).min() < 1 or np.abs(piv).max() > n):
         raise ValueError(f"linalg.ldl_solve: pivots must be between 1 and {n} in absolute value")
-    B = ops._float_only("linalg.ldl_solve", B)
+    B = _lapack_float("linalg.ldl_solve", B)
     if B.dtype != F.dtype or B.ndim < 2 or B.shape[-2] != n:
         raise ValueError(f"linalg.ldl_solve: LD {F.shape} and B ({B.dtype}, {B.shape}) do not fit")
     batch = np.broadcast_shapes(F.shape[:-2], B.shape[:-2])

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ember import _C, _complex
+from ember import _C, _complex, _lowp
 from ember.autograd import graph as _graph
 from ember.autograd.engine import reduce_sum, unbroadcast
 from ember.autograd.function import Function, _state, note_graph_write
@@ -44,7 +44,8 @@ def _check_broadcast(op: str, a, b) -> None:
 
 
 def _kind(x) -> str:
-    return x.dtype.kind if isinstance(x, Tensor | np.ndarray) else np.asarray(x).dtype.kind
+    dt = x.dtype if isinstance(x, Tensor | np.ndarray) else np.asarray(x).dtype
+    return "f" if dt == _lowp.bfloat16 else dt.kind  # ml_dtypes' kind is "V"
 
 
 def _to_dtype(x, dtype):
@@ -565,7 +566,7 @@ Frexp = namedtuple("Frexp", ["mantissa", "exponent"])
 def frexp(input) -> Frexp:  # noqa: A002
     """input = mantissa * 2 ** exponent with |mantissa| in [0.5, 1): (mantissa, int32 exponent)."""
     x = _tensor_operand(input)
-    if x.dtype.kind != "f":
+    if not _lowp.is_float(x.dtype):
         raise TypeError(f"frexp: needs a floating tensor, got {x.dtype}")
     m, e = np.frexp(x.data)
     return Frexp(Tensor._make(m, False, None, 0), Tensor._make(e.astype(np.int32), False, None, 0))
@@ -742,7 +743,7 @@ _BINARY_PIECEWISE = {"fmax", "fmin", "copysign", "remainder", "fmod", "div"}
 
 def _div_floor(a, b):
     """PyTorch's floor division of floats (fmod based: inf // x is NaN, 0 // -x is -0)."""
-    if np.result_type(a, b).kind not in "fc":
+    if np.result_type(a, b).kind not in "fc" and np.result_type(a, b) != _lowp.bfloat16:
         return np.floor_divide(a, b)
     mod = np.fmod(a, b)
     div = (a - mod) / b
@@ -755,7 +756,7 @@ def _div_floor(a, b):
 
 def _remainder_floats(a, b):
     """PyTorch's remainder: fmod, plus b where the signs differ (0 % -x is +0, not -0)."""
-    if np.result_type(a, b).kind not in "fc":
+    if np.result_type(a, b).kind not in "fc" and np.result_type(a, b) != _lowp.bfloat16:
         return np.remainder(a, b)
     mod = np.fmod(a, b)
     return np.where((mod != 0) & ((b < 0) != (mod < 0)), mod + b, mod)
@@ -1010,7 +1011,7 @@ def logit(input, eps=None) -> Tensor:  # noqa: A002
 def nan_to_num(input, nan: float = 0.0, posinf=None, neginf=None) -> Tensor:  # noqa: A002
     """NaN, +inf and -inf replaced (by default with 0 and the dtype's largest/lowest values)."""
     x = _tensor_operand(input)
-    if x.dtype.kind != "f":
+    if not _lowp.is_float(x.dtype):
         return x.clone()
 
     def f(a):
@@ -1112,6 +1113,8 @@ def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool =
 
 
 def _category(dt: np.dtype) -> int:
+    if np.dtype(dt) == _lowp.bfloat16:
+        return 2
     return {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}[np.dtype(dt).kind]
 
 
@@ -1196,10 +1199,9 @@ def _float_pair(op, a, b):
             return a, b, True
     a, b = np.asarray(a), np.asarray(b)
     dt = np.result_type(a, b)
-    if dt.kind not in "f":
+    if not _lowp.is_float(dt):
         return a, b, False
-    if dt not in (np.float32, np.float64):  # float16: computed in float32, returned as float16
-        dt = np.dtype(np.float32)
+    # float16 / bfloat16 stay so: the GEMM computes them in float32 and rounds (ember/_lowp.py)
     return a.astype(dt, copy=False), b.astype(dt, copy=False), True
 
 
@@ -1544,13 +1546,13 @@ class Cast(Function):
     def backward(ctx, g):
         if ctx.src.kind == "f" and g.dtype.kind == "c":  # real -> complex: the real part
             g = g.real
-        return g.astype(ctx.src) if ctx.src.kind in "fc" else None, None
+        return g.astype(ctx.src) if _lowp.is_float(ctx.src) or ctx.src.kind == "c" else None, None
 
     @staticmethod
     def backward_graph(ctx, g):
         if ctx.src.kind == "f" and g.dtype.kind == "c":
             g = real(g)
-        return cast(g, ctx.src) if ctx.src.kind in "fc" else None, None
+        return cast(g, ctx.src) if _lowp.is_float(ctx.src) or ctx.src.kind == "c" else None, None
 
 
 Cast._complex_native = True
@@ -1564,7 +1566,7 @@ def cast(x, dtype) -> Tensor:
         if x.data.dtype == dtype:
             return x
     out = Cast.apply(x, dtype)
-    if dtype.kind not in "fc" and out.requires_grad:
+    if dtype.kind not in "fc" and dtype != _lowp.bfloat16 and out.requires_grad:
         out = out.detach()
     return out
 
@@ -1704,6 +1706,8 @@ def sum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A
         return Sum.apply(x, _axes(dim, x.data.ndim, "sum"), keepdim)
     x = _as_dtype(x, dtype)
     axes = _axes(dim, x.ndim, "sum")
+    if x.data.dtype.char in "eE":  # float16 / bfloat16: summed in float32, as torch's
+        return cast(Sum.apply(cast(x, np.dtype(np.float32)), axes, keepdim), x.data.dtype)
     if x.data.dtype == np.bool_:
         x = x.long()
     return _int_total(Sum.apply(x, axes, keepdim), dtype)
@@ -1721,6 +1725,8 @@ class Mean(Function):
             # by the count in x's dtype: a full reduction's NumPy scalar divides by a scalar
             # ~10x faster than np.true_divide(..., dtype=) does (same rounding)
             return reduce_sum(x, axes, keepdim) / x.dtype.type(count)
+        if count and x.dtype.char in "eE":  # float16 / bfloat16: in float32, rounded once
+            return (reduce_sum(x.astype(np.float32), axes, keepdim) / count).astype(x.dtype)
         if not count:  # nothing to average: NaN, without NumPy's "Mean of empty slice" warning
             return np.full(np.sum(x, axis=axes, keepdims=keepdim).shape, np.nan, x.dtype)
         return np.mean(x, axis=axes, keepdims=keepdim)
@@ -1751,7 +1757,7 @@ def mean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
             return Tensor._make(y / x.data.dtype.type(count), False, None, 0)
         return Mean.apply(x, _axes(dim, x.data.ndim, "mean"), keepdim)
     x = _as_dtype(x, dtype)
-    if x.data.dtype.kind not in "fc":
+    if x.data.dtype.kind not in "fc" and x.data.dtype != _lowp.bfloat16:
         raise TypeError(f"mean: input dtype should be floating point, got {x.dtype}")
     return Mean.apply(x, _axes(dim, x.ndim, "mean"), keepdim)
 
@@ -1817,7 +1823,7 @@ def _var(op, x, dim, unbiased, keepdim, correction):
         v = Var.apply(real(x), axes, keepdim, correction, False)
         v = v + Var.apply(imag(x), axes, keepdim, correction, False)
         return sqrt(v) if op == "std" else v
-    if x.data.dtype.kind != "f":
+    if not _lowp.is_float(x.data.dtype):
         raise TypeError(f"{op}: input dtype should be floating point, got {x.dtype}")
     return Var.apply(x, _axes(dim, x.ndim, op), keepdim, correction, op == "std")
 
@@ -2566,7 +2572,7 @@ def _float_operand(x, op: str):
         return cast(x, get_default_dtype())
     if kind == "c" and op not in _COMPLEX_OK:
         _complex.refuse(op, x)
-    elif kind not in "fc":
+    elif kind not in "fc" and x.data.dtype != _lowp.bfloat16:
         raise TypeError(f"{op}: expected a numeric tensor, got dtype {x.dtype}")
     return x
 
@@ -2728,7 +2734,7 @@ class Piecewise(Function):
 def _piecewise(name: str, f):
     def op(x) -> Tensor:
         x = _tensor_operand(x)
-        if x.data.dtype.kind not in "iubf":
+        if x.data.dtype.kind not in "iubf" and x.data.dtype != _lowp.bfloat16:
             raise TypeError(f"{name}: expected a numeric tensor, got dtype {x.dtype}")
         return Piecewise.apply(x, f)
 
@@ -2765,6 +2771,10 @@ def round(x, *, decimals: int = 0) -> Tensor:  # noqa: A001
 class LogSumExp(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim):
+        if x.dtype.char in "eE":  # float16 / bfloat16: in float32, rounded once
+            lse = LogSumExp.forward(ctx, x.astype(np.float32), axes, keepdim).astype(x.dtype)
+            ctx.save_for_backward(x, lse if keepdim else np.expand_dims(lse, axes))
+            return lse
         m = np.max(x, axis=axes, keepdims=True) if x.size else np.zeros((1,) * x.ndim, x.dtype)
         m = np.where(np.isfinite(m), m, 0)  # all -inf (or inf) rows: no shift
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
@@ -2869,6 +2879,8 @@ def _scan(x: np.ndarray, axis: int, reverse: bool) -> np.ndarray:
     """cumsum along axis (from the end when reverse): float32/float64 by the C++ scan, which
     sums in double as PyTorch's (NumPy's runs ~8x slower along the last dim, ~100x along the
     first, and sums float32 in float32)."""
+    if x.dtype.char in "eE":  # float16 / bfloat16: the float32 scan, rounded (as torch's)
+        return _scan(x.astype(np.float32), axis, reverse).astype(x.dtype)
     if x.dtype.char not in "fd":
         if reverse:
             return np.flip(np.cumsum(np.flip(x, axis=axis), axis=axis), axis=axis)
@@ -2913,7 +2925,7 @@ def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     x = _tensor_operand(x)
     if x.data.dtype.kind == "c":  # of complex entries: the norm of their moduli
         x = abs(x)
-    if x.data.dtype.kind != "f":
+    if not _lowp.is_float(x.data.dtype):
         raise TypeError(f"norm: input dtype should be floating point, got {x.dtype}")
     if not (p is None or isinstance(p, str | int | float | np.number)):  # (== compared a tensor)
         raise TypeError(f"norm: p must be a number or a str, got {type(p).__name__}")
@@ -3005,6 +3017,12 @@ class Norm2(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
+        if x.dtype.char in "eE":  # float16 / bfloat16: in float32 (no overflow), y rounded
+            s = reduce_sum(x.astype(np.float32), axes, keepdim, square=True)
+            y = np.sqrt(s).astype(x.dtype)
+            ctx.save_for_backward(x, s, y)
+            ctx.meta = (axes, keepdim)
+            return np.asarray(y)
         s = reduce_sum(x, axes, keepdim, square=True)
         y = np.sqrt(s)
         ctx.save_for_backward(x, s, y)
@@ -3168,7 +3186,7 @@ def _stable_argsort_slow(a: np.ndarray, axis: int, descending: bool) -> np.ndarr
 def _select_rows(a: np.ndarray, axis: int):
     """a as C-contiguous (rows, n) lines along axis in a dtype of _C's selection kernels (which
     break ties as PyTorch's CPU kernels), or None for a dtype they cannot order exactly."""
-    if a.dtype.kind == "f" and a.dtype.itemsize <= 8:
+    if (a.dtype.kind == "f" and a.dtype.itemsize <= 8) or a.dtype == _lowp.bfloat16:
         kernel_dtype = np.float64 if a.dtype == np.float64 else np.float32
     elif a.dtype.kind in "bi" or (a.dtype.kind == "u" and a.dtype.itemsize < 8):
         kernel_dtype = np.int64
@@ -4320,7 +4338,7 @@ def histc(x, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002
     """Histogram of ``bins`` equal bins over [min, max] (the data's range when both are 0);
     entries outside are ignored."""
     a = np.asarray(_data(x))
-    if a.dtype.kind != "f":
+    if not _lowp.is_float(a.dtype):
         raise TypeError(f"histc: expected a floating point tensor, got {a.dtype}")
     if bins <= 0 or min > max:
         raise ValueError(f"histc: bins ({bins}) must be positive and min ({min}) <= max ({max})")
@@ -4518,7 +4536,7 @@ def nansum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
 def nanmean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Mean of the non-NaN entries."""
     x = _as_dtype(x, dtype)
-    if x.data.dtype.kind != "f":
+    if not _lowp.is_float(x.data.dtype):
         raise TypeError(f"nanmean: input dtype should be floating point, got {x.dtype}")
     count = np.sum(~np.isnan(x.data), axis=_axes(dim, x.ndim, "nanmean"), keepdims=keepdim)
     return nansum(x, dim, keepdim) / count.astype(x.dtype)
@@ -4617,8 +4635,9 @@ _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
 
 def _quantile(op, x, q, dim, keepdim, interpolation, ignore_nan):
     x = _tensor_operand(x)
-    if x.data.dtype.kind != "f":
+    if not _lowp.is_float(x.data.dtype):
         raise TypeError(f"{op}: input must be float32 or float64, got {x.dtype}")
+    _lowp.refuse(op, x.data.dtype)
     qa = np.asarray(_data(q), x.dtype)
     if qa.ndim > 1 or not np.all((qa >= 0) & (qa <= 1)):  # (a NaN q fails too)
         raise ValueError(f"{op}: q must be a scalar or 1-D with values in [0, 1], got {q}")
@@ -4689,7 +4708,7 @@ def cummin(x, dim: int):
 
 def _cumprod(x: np.ndarray, axis: int) -> np.ndarray:
     """np.cumprod, float32 accumulated in float64 and rounded per entry, as PyTorch's CPU scan."""
-    if x.dtype.kind != "f":
+    if not _lowp.is_float(x.dtype):
         return np.cumprod(x, axis=axis)
     return np.cumprod(x, axis=axis, dtype=np.promote_types(x.dtype, np.float64)).astype(x.dtype)
 
@@ -4781,7 +4800,7 @@ class LogCumSumExp(Function):
 def logcumsumexp(x, dim: int) -> Tensor:
     """log(cumsum(exp(x))) along dim, without overflow."""
     x = _tensor_operand(x)
-    if x.data.dtype.kind != "f":  # as PyTorch, which has no integer logcumsumexp
+    if not _lowp.is_float(x.data.dtype):  # as PyTorch, which has no integer logcumsumexp
         raise TypeError(f"logcumsumexp: input dtype should be floating point, got {x.dtype}")
     axis = _dim(dim, x.ndim, "logcumsumexp")
     return LogCumSumExp.apply(x, axis) if x.ndim else getitem(x, ...)
@@ -4870,7 +4889,7 @@ def corrcoef(x) -> Tensor:
 def _float_only(op: str, x) -> Tensor:
     """Ops PyTorch defines for floating point only (norms, distances, linear algebra)."""
     x = _tensor_operand(x)
-    if x.dtype.kind != "f":
+    if not _lowp.is_float(x.dtype):
         raise TypeError(f"{op}: expected a floating point tensor, got {x.dtype}")
     return x
 
@@ -5179,6 +5198,7 @@ def cdist(x1, x2, p: float = 2.0, compute_mode=None) -> Tensor:
     if compute_mode not in _CDIST_MODES:
         raise ValueError(f"cdist: unknown compute_mode {compute_mode!r}")
     x1, x2 = _float_only("cdist", x1), _float_only("cdist", x2)
+    _lowp.refuse("cdist", x1.dtype, x2.dtype)
     if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
         raise ValueError(
             f"cdist: expected (..., P, M) and (..., R, M), got {x1.shape} and {x2.shape}"
@@ -5442,7 +5462,7 @@ Histogram = namedtuple("Histogram", ["hist", "bin_edges"])
 def histogram(x, bins=100, *, range=None, weight=None, density: bool = False) -> Histogram:  # noqa: A002
     """Counts (or weighted sums, or a density) in bins: a count or the edges (torch.histogram)."""
     a = np.asarray(_data(x))
-    if a.dtype.kind != "f":
+    if not _lowp.is_float(a.dtype):
         raise TypeError(f"histogram: expected a floating point tensor, got {a.dtype}")
     edges = _data(bins) if isinstance(bins, Tensor) else bins
     w = None if weight is None else np.asarray(_data(weight))
@@ -5457,7 +5477,7 @@ def histogramdd(input, bins=10, *, range=None, weight=None, density: bool = Fals
     """Counts of the N points of ``input`` (N, D) in a D-dimensional grid of bins
     (torch.histogramdd): (hist, [edges along each dim])."""
     a = np.asarray(_data(input))
-    if a.dtype.kind != "f":
+    if not _lowp.is_float(a.dtype):
         raise TypeError(f"histogramdd: expected a floating point tensor, got {a.dtype}")
     if a.ndim < 1:
         raise ValueError(f"histogramdd: input must have at least one dim, got shape {a.shape}")

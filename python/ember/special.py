@@ -7,7 +7,7 @@ from functools import partial
 
 import numpy as np
 
-from ember import _C
+from ember import _C, _lowp
 from ember.autograd import Function
 from ember.autograd.engine import unbroadcast
 from ember.nn.functional import log_softmax, softmax
@@ -592,7 +592,9 @@ class _Zeta(Function):
 def zeta(input, other) -> Tensor:  # noqa: A002
     """The Hurwitz zeta function zeta(x, q) = sum_k (k + q)^-x (torch.special.zeta); the
     gradient flows to ``other`` (q) only: for ``input`` torch has none and neither have we."""
-    return _Zeta.apply(*_float_pair_operands("zeta", input, other))
+    x, q = _float_pair_operands("zeta", input, other)
+    _lowp.refuse("zeta", *(getattr(v, "dtype", None) for v in (x, q)))  # (numbers pass)
+    return _Zeta.apply(x, q)
 
 
 def _degree(n, shape):

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 
+from ember import _lowp
 from ember._keywords import install_methods, numpy_names
 from ember._sparse_grad import RowSparseGrad
 
@@ -19,13 +20,13 @@ def get_default_dtype() -> np.dtype:
 
 
 def set_default_dtype(d) -> None:
-    """Set the dtype of new float tensors (float16, float32 or float64), as torch's."""
+    """Set the dtype of new float tensors (float16, bfloat16, float32 or float64), as torch's."""
     global _default_float
     try:
         dt = np.dtype(d)
     except TypeError:
         raise TypeError(f"set_default_dtype: expected a dtype, got {d!r}") from None
-    if dt not in (np.float16, np.float32, np.float64):
+    if dt not in (np.float16, np.float32, np.float64, _lowp.bfloat16):
         raise TypeError(f"set_default_dtype: only floating-point dtypes are supported, got {dt}")
     _default_float = dt
 
@@ -106,7 +107,7 @@ def _as_array(data, dtype=None, copy=True) -> np.ndarray:
     arr = np.array(data, dtype=dtype, copy=copy) if copy else np.asarray(data, dtype=dtype)
     if not arr.dtype.isnative:  # big-endian data (from a file): the kernels read native order
         arr = arr.astype(arr.dtype.newbyteorder("="))
-    if arr.dtype.kind not in "biufc":
+    if arr.dtype.kind not in "biufc" and arr.dtype != _lowp.bfloat16:
         raise TypeError(
             f"ember tensors hold bool, integer, float or complex data, not {arr.dtype} "
             f"(got {type(data).__name__})"
@@ -212,7 +213,7 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
-        if value and self.data.dtype.kind not in _FLOAT_KINDS:
+        if value and self.data.dtype.kind not in _FLOAT_KINDS and self.data.dtype != _lowp.bfloat16:
             raise RuntimeError(
                 f"only floating point tensors can require gradients, not {self.data.dtype}"
             )
@@ -317,7 +318,7 @@ class Tensor:
         return self.data.shape[0]
 
     def is_floating_point(self) -> bool:
-        return self.data.dtype.kind == "f"
+        return _lowp.is_float(self.data.dtype)
 
     def is_complex(self) -> bool:
         return self.data.dtype.kind == "c"
@@ -549,6 +550,8 @@ class Tensor:
 
     def __repr__(self) -> str:
         opts, d = _PRINT_OPTIONS, self.data
+        if d.dtype == _lowp.bfloat16:
+            d = d.astype(np.float32)  # exact; NumPy prints ml_dtypes' values at full length
         if d.dtype.kind == "f" and np.any(np.isfinite(d) & (d != np.round(d))):
             opts = {"floatmode": "fixed", **opts}  # 1.5000 as torch, unless all are whole
         body = np.array2string(d, separator=", ", prefix="tensor(", **opts)
@@ -935,7 +938,7 @@ class Tensor:
         return False
 
     def bfloat16(self):
-        raise TypeError("Tensor.bfloat16: NumPy has no bfloat16 dtype, so ember cannot store it")
+        return _ops.cast(self, _lowp.bfloat16)
 
     def share_memory_(self) -> Tensor:
         return self  # one process's memory: nothing to move (DataLoader workers are threads)

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from ember import _device
+from ember import _device, _lowp
 from ember.creation import _dtype as to_dtype
 from ember.random import rng
 from ember.tensor import Tensor
@@ -18,6 +18,7 @@ __all__ = ["assert_close", "make_tensor"]
 # dtype: (rtol, atol), as torch.testing's defaults; integers and bools compare exactly
 _TOLERANCES = {
     np.dtype(np.float16): (1e-3, 1e-5),
+    _lowp.bfloat16: (1.6e-2, 1e-5),
     np.dtype(np.float32): (1.3e-6, 1e-5),
     np.dtype(np.float64): (1e-7, 1e-7),
 }
@@ -257,7 +258,7 @@ def make_tensor(
         a = wide[..., 0]
     t = Tensor(np.asarray(a, dtype=dt))
     if requires_grad:
-        if dt.kind != "f":
+        if not _lowp.is_float(dt):
             raise ValueError("make_tensor: requires_grad=True needs a floating dtype")
         t.requires_grad_()
     return t

@@ -39,6 +39,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     """Sum ``grad`` down to ``shape``: the gradient rule of every broadcasting op."""
     if grad.shape == shape:
         return grad
+    if grad.dtype.char in "eE":  # float16 / bfloat16: summed in float32 and rounded, as torch's
+        return unbroadcast(grad.astype(np.float32), shape).astype(grad.dtype)
     extra = grad.ndim - len(shape)
     if extra > 0:
         grad = grad.sum(axis=tuple(range(extra)))
@@ -505,6 +507,9 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
             if ctx is None:
                 _gather(leaves, parent, g, capture)
                 continue
+            dt = parent.data.dtype
+            if g.dtype is not dt and g.dtype != dt:  # a promoting op (bfloat16 + float32):
+                g = g.astype(dt) if not graph else g.to(dt)  # torch's engine casts it back too
             slots = pending.get(ctx)
             if slots is None:
                 slots = pending[ctx] = [None] * ctx._n_out

@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ember import _lowp
 from ember.autograd import function as _fn
 from ember.autograd.function import Function
 
@@ -108,7 +109,7 @@ def make_dual(tensor, tangent, *, level=None) -> Tensor:
         raise TypeError(
             f"make_dual: expected Tensors, got {type(tensor).__name__} and {type(tangent).__name__}"
         )
-    if tensor.dtype.kind not in "fc":
+    if tensor.dtype.kind not in "fc" and tensor.dtype != _lowp.bfloat16:
         raise ValueError(f"make_dual: the primal must be floating point, got {tensor.dtype}")
     if tangent.shape != tensor.shape:
         raise ValueError(

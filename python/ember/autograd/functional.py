@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember import _lowp
 from ember.autograd.engine import _run as _backward_pass
 from ember.autograd.function import enable_grad
 from ember.tensor import Tensor
@@ -34,7 +35,7 @@ def _run(func, inputs, op: str, create_graph: bool = False):
     with respect to it (as torch)."""
     in_tuple, xs = _as_tuple(inputs, op, "inputs")
     for x in xs:
-        if x.dtype.kind != "f":
+        if not _lowp.is_float(x.dtype):
             raise TypeError(f"{op}: inputs must be floating point, got {x.dtype}")
     leaves = tuple(
         x.view_as(x)

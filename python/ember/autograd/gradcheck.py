@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember import _lowp
 from ember.autograd.engine import grad
 from ember.autograd.function import enable_grad, no_grad
 from ember.tensor import Tensor
@@ -18,7 +19,7 @@ def _flat_output(out):
     for o in outs:
         if isinstance(o, Tensor) and o.dtype.kind == "c":
             flat += [o.real, o.imag]
-        elif isinstance(o, Tensor) and o.dtype.kind == "f":
+        elif isinstance(o, Tensor) and _lowp.is_float(o.dtype):
             flat.append(o)
     return flat
 

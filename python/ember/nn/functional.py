@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from ember import _C, _complex, _sparse_grad, ops
+from ember import _C, _complex, _lowp, _sparse_grad, ops
 from ember.autograd import graph as _graph
 from ember.autograd.engine import unbroadcast
 from ember.autograd.function import Function, is_grad_enabled
@@ -36,7 +36,7 @@ def _float_input(x, op: str, name: str = "input", dtype=None) -> Tensor:
     """x as a float Tensor: arrays and lists are converted (to ``dtype`` when given);
     integer or bool Tensors are refused, as PyTorch refuses them."""
     if isinstance(x, Tensor):
-        if x.data.dtype.kind != "f":
+        if x.data.dtype.kind != "f" and x.data.dtype != _lowp.bfloat16:
             err = _ComplexInput if x.data.dtype.kind == "c" else TypeError
             raise err(f"{op}: {name} must be a floating point tensor, got {x.dtype}")
         if dtype is not None and x.data.dtype != dtype:
@@ -1153,7 +1153,7 @@ def _loss_pair(op, input, target, broadcast: str | None = None):
     poisson_nll_loss, soft_margin_loss, multilabel_soft_margin_loss)."""
     x = _float_input(input, op)
     t = _float_input(target, op, "target", x.dtype) if not isinstance(target, Tensor) else target
-    if t.data.dtype.kind != "f":
+    if not _lowp.is_float(t.data.dtype):
         if op in _FLOAT_TARGET_ONLY:
             raise TypeError(f"{op}: target must be floating point, got {t.dtype}")
         t = ops.cast(t, x.data.dtype)  # PyTorch promotes an integer target to input's dtype
@@ -1426,7 +1426,7 @@ def cross_entropy(
         return fused
     logp = log_softmax(x, class_dim)
 
-    if t_raw.dtype.kind == "f":  # class probabilities
+    if _lowp.is_float(t_raw.dtype):  # class probabilities
         if t_raw.shape != x.shape:
             raise ValueError(
                 f"cross_entropy: probability target shape {t_raw.shape} must equal input "
@@ -1576,7 +1576,7 @@ def _sdpa_mask(attn_mask, batch: tuple, lq: int, lk: int, dtype):
     m = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
     if m.dtype == np.bool_:
         pass
-    elif m.dtype.kind == "f":
+    elif _lowp.is_float(m.dtype):
         m = m.astype(dtype, copy=False)
     else:
         raise TypeError(

@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 
+from ember import _lowp
 from ember.ops import _special
 from ember.random import rng
 from ember.tensor import Tensor
@@ -85,7 +86,7 @@ def _rng(tensor, op: str, generator) -> np.random.Generator:
     """The generator to draw ``tensor``'s random values from (``rng(generator)``). An integer
     or bool tensor would silently truncate the draw (PyTorch raises NotImplementedError), so it
     is a TypeError."""
-    if tensor.data.dtype.kind not in "fc":
+    if tensor.data.dtype.kind not in "fc" and not _lowp.is_float(tensor.data.dtype):
         raise TypeError(f"{op}: needs a floating-point tensor, got {tensor.data.dtype}")
     return rng(generator)
 

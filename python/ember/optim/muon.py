@@ -2,8 +2,9 @@
 
 The update orthogonalises the momentum with a few Newton-Schulz iterations: matrix products
 on the whole parameter, so it is written with NumPy's matmul on each parameter's array (the
-parameter is updated in place). PyTorch runs the iteration in bfloat16; ember has no bfloat16
-and runs it in the parameter's dtype, so the two agree to bfloat16's precision, not bit for bit.
+parameter is updated in place). PyTorch runs the iteration in bfloat16; ember runs it in the
+parameter's dtype (a float64 one is exact), so the two agree to bfloat16's precision, not bit
+for bit.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from collections import OrderedDict, defaultdict
 
 import numpy as np
 
+from ember import _lowp
 from ember._sparse_grad import RowSparseGrad, clear_rows, sparse_rows
 from ember.tensor import Tensor
 
@@ -192,7 +193,9 @@ class Optimizer:
                 raise TypeError(f"optimizer can only optimize Tensors, got {type(p).__name__}")
             if not (p.is_leaf or p.retains_grad):
                 raise ValueError("can't optimize a non-leaf Tensor")
-            if p.data.dtype.kind != "f" and not (p.data.dtype.kind == "c" and self._steps_complex):
+            if not _lowp.is_float(p.data.dtype) and not (
+                p.data.dtype.kind == "c" and self._steps_complex
+            ):
                 raise TypeError(f"optimizer can only optimize float tensors, got {p.dtype}")
         # (frozen parameters, requires_grad=False, are accepted: they never get a gradient)
         group = {"params": params, **({"param_names": names} if names else {})}

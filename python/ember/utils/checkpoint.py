@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember import _lowp
 from ember import random as _random
 from ember.autograd import engine
 from ember.autograd import graph as _graph
@@ -40,7 +41,7 @@ class _Checkpoint(Function):
         ctx.rng = _random.get_rng_state() if preserve_rng_state else None
         with no_grad():
             out = _outputs(run(*(Tensor._make(a, False, None, 0) for a in arrays)), "checkpoint")
-        ctx.mark_non_differentiable(*(i for i, o in enumerate(out) if o.dtype.kind != "f"))
+        ctx.mark_non_differentiable(*(i for i, o in enumerate(out) if not _lowp.is_float(o.dtype)))
         return tuple(o.data for o in out)
 
     @staticmethod

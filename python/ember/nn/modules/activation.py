@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ember import ops
+from ember import _lowp, ops
 from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.linear import Linear
@@ -125,7 +125,7 @@ def _mask_array(mask, name: str, dtype):
     m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
     if m.dtype == np.bool_:
         return m
-    if m.dtype.kind == "f":
+    if _lowp.is_float(m.dtype):
         return m.astype(dtype, copy=False)
     raise TypeError(f"MultiheadAttention: {name} must be bool or float, got {m.dtype}")
 
@@ -156,7 +156,7 @@ def _mask_delta(masks, extra: int):
 
     delta = None
     for m, shape in masks:
-        if not (isinstance(m, Tensor) and m.requires_grad and m.data.dtype.kind == "f"):
+        if not (isinstance(m, Tensor) and m.requires_grad and _lowp.is_float(m.data.dtype)):
             continue
         m = ops.where(np.isfinite(m.data), m, 0.0).reshape(shape)
         if extra:  # the extra keys' columns get no gradient

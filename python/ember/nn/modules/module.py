@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ember import _device, _layout
+from ember import _device, _layout, _lowp
 from ember.autograd.function import Function, is_grad_enabled, no_grad
 from ember.tensor import Tensor, _as_array
 
@@ -555,13 +555,13 @@ class Module:
         if dtype is None:
             return self
         dtype = np.dtype(dtype)
-        if dtype.kind != "f":
+        if not _lowp.is_float(dtype):
             raise TypeError(f"Module.to: only floating point dtypes are supported, got {dtype}")
         return self._cast(dtype, floating_only=True)
 
     def _cast(self, dtype, floating_only: bool):
         for t in list(self.parameters()) + list(self.buffers()):
-            if not floating_only or t.data.dtype.kind == "f":
+            if not floating_only or _lowp.is_float(t.data.dtype):
                 t.data = t.data.astype(dtype)
                 if t.grad is not None:
                     t.grad.data = t.grad.data.astype(dtype)
@@ -597,7 +597,7 @@ class Module:
         return self.to(np.float16)
 
     def bfloat16(self):
-        raise TypeError("Module.bfloat16: NumPy has no bfloat16 dtype, so ember cannot store it")
+        return self.to(_lowp.bfloat16)
 
     def type(self, dst_type):
         """Cast every parameter and buffer (integer ones too, as PyTorch) to ``dst_type``."""

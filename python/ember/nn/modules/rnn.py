@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from ember import _device, ops
+from ember import _device, _lowp, ops
 from ember.autograd.function import Function
 from ember.nn import functional as F
 from ember.nn import init
@@ -186,7 +186,7 @@ class RNNBase(Module):
     def _check_hidden(self, h, name, expected):
         if not isinstance(h, Tensor):
             h = Tensor(np.asarray(h))
-        if h.data.dtype.kind != "f":
+        if not _lowp.is_float(h.data.dtype):
             raise TypeError(f"{type(self).__name__}: {name} must be floating point, got {h.dtype}")
         if h.shape != expected:
             raise ValueError(

@@ -1,0 +1,91 @@
+"""16-bit floats (float16, bfloat16): stored as themselves, computed in float32.
+
+ember's kernels are float32/float64 only, as PyTorch's CPU half ops compute in float32 and round
+at the op boundary. The conversion happens in one place: every ``ember._C`` function is wrapped
+(csrc/bindings/module.cpp) so that a call refused with TypeError comes here; if any argument is a
+16-bit float array, the kernel runs again on float32 copies and its float32 results are rounded
+to the 16-bit dtype. float32/float64 calls never reach this module. The price is on the 16-bit
+side: each of their kernel calls first throws the kernel's C++ TypeError (~20 us on a 2-core
+Zen 5; a look at the arguments' dtypes in module.cpp would save it at ~30 ns a float32 call).
+"""
+
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+
+bfloat16 = np.dtype(ml_dtypes.bfloat16)
+float16 = np.dtype(np.float16)
+LOWP = (float16, bfloat16)
+
+
+class UnsupportedDtypeError(TypeError, RuntimeError):
+    """An op torch's CPU build refuses for float16/bfloat16 (LAPACK-backed linear algebra):
+    a TypeError as ember's dtype errors, and a RuntimeError as torch's."""
+
+
+def refuse(op: str, *dtypes) -> None:
+    """What torch's CPU build refuses for float16/bfloat16 (LAPACK-backed linear algebra,
+    quantile, cdist, zeta) ember refuses too."""
+    for dt in dtypes:
+        if dt == float16 or dt == bfloat16:
+            raise UnsupportedDtypeError(
+                f"{op}: low-precision dtypes are not supported, got {dt} (as in torch; "
+                "convert with .float())"
+            )
+
+
+def is_float(dt) -> bool:
+    """Floating point, bfloat16 included (ml_dtypes' dtypes have NumPy kind 'V')."""
+    return dt.kind == "f" or dt == bfloat16
+
+
+def draw(method, shape, dt):
+    """A NumPy Generator draw (``rng.standard_normal``, ``rng.random``) of dtype dt: 16-bit
+    floats are drawn in float32 and rounded, as torch does (NumPy draws only float32/64)."""
+    if dt == float16 or dt == bfloat16:
+        return method(shape, dtype=np.float32).astype(dt)
+    return method(shape, dtype=dt)
+
+
+def _convert(a, memo: dict):
+    """a's float32 copy when a is a 16-bit float array (lists and tuples of arrays too)."""
+    if isinstance(a, np.ndarray):
+        if a.dtype == float16 or a.dtype == bfloat16:
+            hit = memo.get(id(a))
+            if hit is None:  # the same array twice (an in-place out=x) gets one copy
+                hit = memo[id(a)] = (a, np.ascontiguousarray(a, np.float32))
+            return hit[1]
+        if a.dtype.kind == "f":
+            memo[None] = None  # a float32/float64 array too: a mixed call stays refused
+        return a
+    if isinstance(a, list | tuple) and any(isinstance(v, np.ndarray) for v in a):
+        return type(a)(_convert(v, memo) for v in a)
+    return a
+
+
+def _round(r, dt):
+    if isinstance(r, np.ndarray):
+        return r.astype(dt) if r.dtype == np.float32 else r
+    if isinstance(r, tuple | list):
+        return type(r)(_round(v, dt) for v in r)
+    return r
+
+
+def call_f32(error, fn, *args, **kwargs):
+    """Run ``fn`` (which refused its arguments with ``error``) on float32 copies of its 16-bit
+    float arrays: writeable ones get the kernel's writes back (in-place kernels, ``out=``), and
+    float32 results come back in the arguments' 16-bit dtype. Calls mixing them with float32 or
+    float64 arrays stay refused (the Python layer promotes first, as torch's type promotion)."""
+    memo: dict = {}
+    args = tuple(_convert(a, memo) for a in args)
+    kwargs = {k: _convert(v, memo) for k, v in kwargs.items()}
+    if not memo or None in memo:
+        raise error
+    out = fn(*args, **kwargs)
+    # (an np.empty placeholder's garbage NaNs would warn, as a cast of NaN to bfloat16 does)
+    with np.errstate(invalid="ignore"):
+        for orig, tmp in memo.values():
+            if orig.flags.writeable:  # rounding back an unchanged copy gives the same bits
+                orig[...] = tmp
+        return _round(out, next(iter(memo.values()))[0].dtype)
