@@ -464,3 +464,26 @@ def test_convert_conv_weight_memory_format():
     assert m[3].weight.is_contiguous(memory_format=ember.channels_last_3d)
     with pytest.raises(TypeError, match="memory_format"):
         ember.nn.utils.convert_conv2d_weight_memory_format(m, "channels_last")
+
+
+def test_layers_take_the_default_dtype():
+    """As torch: set_default_dtype(float64) before building a model gives float64 weights."""
+    layers = [
+        lambda: ember.nn.Linear(3, 4), lambda: ember.nn.Conv2d(3, 4, 3),
+        lambda: ember.nn.BatchNorm1d(3), lambda: ember.nn.LayerNorm(3),
+        lambda: ember.nn.Embedding(5, 3), lambda: ember.nn.LSTM(3, 4), lambda: ember.nn.GRU(3, 4),
+        lambda: ember.nn.MultiheadAttention(4, 2), lambda: ember.nn.PReLU(),
+        lambda: ember.nn.GroupNorm(2, 4), lambda: ember.nn.RMSNorm(3),
+        lambda: ember.nn.TransformerEncoderLayer(4, 2), lambda: ember.nn.Parameter(),
+    ]  # fmt: skip
+    old = ember.get_default_dtype()
+    try:
+        ember.set_default_dtype(ember.float64)
+        for make in layers:
+            m = make()
+            params = [m] if isinstance(m, ember.nn.Parameter) else list(m.parameters())
+            assert {p.dtype for p in params} == {np.dtype(np.float64)}, make
+        assert ember.nn.Linear(2, 2, dtype=ember.float32).weight.dtype == np.float32
+    finally:
+        ember.set_default_dtype(old)
+    assert ember.nn.Linear(2, 2).weight.dtype == np.float32

@@ -11,6 +11,7 @@ from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.linear import Linear
 from ember.nn.modules.module import Module, Parameter, _check_size
+from ember.tensor import get_default_dtype
 
 
 class ReLU(Module):
@@ -239,7 +240,7 @@ class MultiheadAttention(Module):
             )
         if not 0.0 <= dropout <= 1.0:
             raise ValueError(f"MultiheadAttention: dropout must be in [0, 1], got {dropout}")
-        dtype = np.dtype(dtype or np.float32)
+        dtype = np.dtype(dtype or get_default_dtype())
         self.embed_dim = embed_dim
         self.kdim = kdim if kdim is not None else embed_dim
         self.vdim = vdim if vdim is not None else embed_dim

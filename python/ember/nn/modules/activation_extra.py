@@ -9,6 +9,7 @@ import numpy as np
 
 from ember.nn import functional as F
 from ember.nn.modules.module import Module, Parameter
+from ember.tensor import get_default_dtype
 
 
 class _Inplace(Module):
@@ -193,7 +194,7 @@ class PReLU(Module):
         self.num_parameters = int(num_parameters)
         self.init = init
         self.weight = Parameter(
-            np.full(self.num_parameters, init, dtype=np.dtype(dtype or np.float32))
+            np.full(self.num_parameters, init, dtype=np.dtype(dtype or get_default_dtype()))
         )
 
     def reset_parameters(self) -> None:

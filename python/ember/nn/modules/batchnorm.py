@@ -8,7 +8,7 @@ from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.lazy import LazyModuleMixin
 from ember.nn.modules.module import Module, Parameter
-from ember.tensor import Tensor
+from ember.tensor import Tensor, get_default_dtype
 
 
 class _BatchNorm(Module):
@@ -52,7 +52,7 @@ class _BatchNorm(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        dtype = np.dtype(dtype or np.float32)
+        dtype = np.dtype(dtype or get_default_dtype())
         if affine:
             self.weight = Parameter(np.empty(num_features, dtype))
             if bias:

@@ -11,6 +11,7 @@ from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.lazy import LazyModuleMixin
 from ember.nn.modules.module import Module, Parameter, _check_size
+from ember.tensor import get_default_dtype
 
 _PADDING_STRINGS = ("valid", "same", "full")
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -89,7 +90,7 @@ class _ConvNd(Module):
         self.groups = int(groups)
         self.padding_mode = padding_mode
         self.transposed = bool(transposed)  # PyTorch's attribute, read by model-surgery code
-        dtype = np.dtype(dtype or np.float32)
+        dtype = np.dtype(dtype or get_default_dtype())
         lead = (
             (in_channels, out_channels // groups)
             if transposed

@@ -11,6 +11,7 @@ from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.lazy import LazyModuleMixin
 from ember.nn.modules.module import Module, Parameter, _check_size
+from ember.tensor import get_default_dtype
 
 
 class Identity(Module):
@@ -52,7 +53,7 @@ class Linear(Module):
         cls = type(self).__name__
         self.in_features = _check_size(cls, "in_features", in_features, minimum=0)
         self.out_features = _check_size(cls, "out_features", out_features, minimum=0)
-        dtype = np.dtype(dtype or np.float32)
+        dtype = np.dtype(dtype or get_default_dtype())
         self.weight = Parameter(np.empty((out_features, in_features), dtype))
         self.bias = Parameter(np.empty(out_features, dtype)) if bias else None
         if not bias:
@@ -102,7 +103,7 @@ class Bilinear(Module):
         self.in1_features = _check_size("Bilinear", "in1_features", in1_features, minimum=0)
         self.in2_features = _check_size("Bilinear", "in2_features", in2_features, minimum=0)
         self.out_features = _check_size("Bilinear", "out_features", out_features, minimum=0)
-        dtype = np.dtype(dtype or np.float32)
+        dtype = np.dtype(dtype or get_default_dtype())
         self.weight = Parameter(np.empty((out_features, in1_features, in2_features), dtype))
         if bias:
             self.bias = Parameter(np.empty(out_features, dtype))

@@ -12,7 +12,7 @@ import numpy as np
 
 from ember import _device, _layout, _lowp
 from ember.autograd.function import Function, is_grad_enabled, no_grad
-from ember.tensor import Tensor, _as_array
+from ember.tensor import Tensor, _as_array, get_default_dtype
 
 
 def _check_size(cls: str, name: str, v, minimum: int = 1) -> int:
@@ -39,7 +39,7 @@ class Parameter(Tensor):
 
     def __init__(self, data=None, requires_grad: bool = True):
         if data is None:
-            data = np.empty(0, dtype=np.float32)
+            data = np.empty(0, dtype=get_default_dtype())
         super().__init__(_as_array(data, copy=False), requires_grad=requires_grad)
 
     def __repr__(self) -> str:
@@ -68,7 +68,7 @@ class Buffer(Tensor):
 
     def __init__(self, data=None, *, persistent: bool = True):
         if data is None:
-            data = np.empty(0, dtype=np.float32)
+            data = np.empty(0, dtype=get_default_dtype())
         super().__init__(data.data if isinstance(data, Tensor) else data)
         self.persistent = persistent
 

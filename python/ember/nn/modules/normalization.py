@@ -7,6 +7,7 @@ import numpy as np
 from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.module import Module, Parameter
+from ember.tensor import get_default_dtype
 
 
 class LayerNorm(Module):
@@ -46,7 +47,7 @@ class LayerNorm(Module):
         self.normalized_shape = shape
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        dtype = np.dtype(dtype or np.float32)
+        dtype = np.dtype(dtype or get_default_dtype())
         if elementwise_affine:
             self.weight = Parameter(np.empty(shape, dtype))
             if bias:

@@ -10,7 +10,7 @@ from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.batchnorm import _BatchNorm, _LazyNormMixin
 from ember.nn.modules.module import Module, Parameter, _check_size
-from ember.tensor import Tensor
+from ember.tensor import Tensor, get_default_dtype
 
 
 class GroupNorm(Module):
@@ -51,7 +51,7 @@ class GroupNorm(Module):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        dtype = np.dtype(dtype or np.float32)
+        dtype = np.dtype(dtype or get_default_dtype())
         if affine:
             self.weight = Parameter(np.empty(num_channels, dtype))
             if bias:
@@ -185,7 +185,9 @@ class RMSNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:
-            self.weight = Parameter(np.empty(self.normalized_shape, np.dtype(dtype or np.float32)))
+            self.weight = Parameter(
+                np.empty(self.normalized_shape, np.dtype(dtype or get_default_dtype()))
+            )
         else:
             self.register_parameter("weight", None)
         self.reset_parameters()

@@ -11,7 +11,7 @@ import numpy as np
 from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.module import Module, Parameter
-from ember.tensor import Tensor
+from ember.tensor import Tensor, get_default_dtype
 
 
 def sinusoidal_positional_encoding(length: int, d_model: int, dtype=np.float32) -> np.ndarray:
@@ -73,7 +73,9 @@ class PositionalEncoding(Module):
         super().__init__()
         self.d_model, self.max_len, self.batch_first = d_model, max_len, batch_first
         self.p = dropout
-        table = sinusoidal_positional_encoding(max_len, d_model, np.dtype(dtype or np.float32))
+        table = sinusoidal_positional_encoding(
+            max_len, d_model, np.dtype(dtype or get_default_dtype())
+        )
         self.register_buffer("pe", Tensor(table), persistent=False)
 
     def forward(self, x, offset: int = 0):
@@ -108,7 +110,9 @@ class LearnedPositionalEmbedding(Module):
                 f"{d_model}"
             )
         self.max_len, self.d_model, self.batch_first = max_len, d_model, batch_first
-        self.weight = Parameter(np.empty((max_len, d_model), np.dtype(dtype or np.float32)))
+        self.weight = Parameter(
+            np.empty((max_len, d_model), np.dtype(dtype or get_default_dtype()))
+        )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

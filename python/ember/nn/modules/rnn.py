@@ -21,7 +21,7 @@ from ember.nn import init
 from ember.nn.modules.module import Module, Parameter, _check_size
 from ember.nn.utils.rnn import PackedSequence, _pack, _unpack
 from ember.random import rng as _global_rng
-from ember.tensor import Tensor
+from ember.tensor import Tensor, get_default_dtype
 
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 _PROJ_LSTM_ONLY = "proj_size argument is only supported for LSTM, not RNN or GRU"
@@ -111,7 +111,7 @@ class RNNBase(Module):
         self.dropout = float(dropout)
         self.bidirectional = bool(bidirectional)
         self.proj_size = _check_proj_size(cls, mode, proj_size, self.hidden_size)
-        dtype = np.dtype(dtype or np.float32)
+        dtype = np.dtype(dtype or get_default_dtype())
         g = _GATES[mode] * self.hidden_size
         d = 2 if self.bidirectional else 1
         # The width of h and of each direction's output: proj_size with projections.
@@ -400,7 +400,7 @@ class RNNCellBase(Module):
         self.input_size = _check_size(cls, "input_size", input_size)
         self.hidden_size = _check_size(cls, "hidden_size", hidden_size)
         self.bias = bool(bias)
-        dtype = np.dtype(dtype or np.float32)
+        dtype = np.dtype(dtype or get_default_dtype())
         g = gates * self.hidden_size
         self.weight_ih = Parameter(np.empty((g, self.input_size), dtype))
         self.weight_hh = Parameter(np.empty((g, self.hidden_size), dtype))

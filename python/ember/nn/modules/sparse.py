@@ -9,7 +9,7 @@ from ember.autograd.function import no_grad
 from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.module import Module, Parameter, _check_size
-from ember.tensor import Tensor
+from ember.tensor import Tensor, get_default_dtype
 
 
 class Embedding(Module):
@@ -64,7 +64,7 @@ class Embedding(Module):
         self.norm_type = norm_type
         self.scale_grad_by_freq = bool(scale_grad_by_freq)
         self.sparse = bool(sparse)
-        dtype = np.dtype(dtype or np.float32)
+        dtype = np.dtype(dtype or get_default_dtype())
         if _weight is None:
             self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype))
             self.reset_parameters()

@@ -17,7 +17,7 @@ from ember.nn.modules.dropout import Dropout
 from ember.nn.modules.linear import Linear
 from ember.nn.modules.module import Module
 from ember.nn.modules.normalization import LayerNorm
-from ember.tensor import Tensor
+from ember.tensor import Tensor, get_default_dtype
 
 
 def generate_square_subsequent_mask(sz: int, dtype=None) -> Tensor:
@@ -26,7 +26,7 @@ def generate_square_subsequent_mask(sz: int, dtype=None) -> Tensor:
     if sz < 0:
         raise ValueError(f"generate_square_subsequent_mask: sz must be >= 0, got {sz}")
     upper = np.triu(np.ones((sz, sz), dtype=bool), 1)
-    return Tensor(np.where(upper, -np.inf, 0.0).astype(np.dtype(dtype or np.float32)))
+    return Tensor(np.where(upper, -np.inf, 0.0).astype(np.dtype(dtype or get_default_dtype())))
 
 
 def _activation(activation):
