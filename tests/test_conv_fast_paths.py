@@ -187,3 +187,21 @@ def test_batch_engine_gradcheck_conv_and_transposed():
 )
 def test_engines_vs_numpy_and_torch(cfg, dtype, threads):
     _check(cfg, dtype, threads)
+
+
+@pytest.mark.parametrize("stride, pad", [(1, 1), (2, 1), (1, 0), (2, 0)])
+@pytest.mark.parametrize("pos", [(0, 0), (7, 7), (0, 7), (3, 3)])
+def test_depthwise_weight_gradient_keeps_torchs_nans(stride, pad, pos):
+    """A NaN in the input spoils exactly the weight-gradient taps that read it, as in torch
+    (the depthwise engine's junk columns would have spread it to other taps)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 4, 8, 8)), rng.standard_normal((4, 1, 3, 3))
+    x[0, 1, pos[0], pos[1]] = np.nan
+    grads = []
+    for m in (ember, torch):
+        xt, wt = m.tensor(x, requires_grad=True), m.tensor(w, requires_grad=True)
+        m.nn.functional.conv2d(xt, wt, None, stride, pad, 1, 4).sum().backward()
+        grads.append((wt.grad.numpy(), xt.grad.numpy()))
+    for mine, theirs in zip(*grads):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12)  # NaNs in the same places

@@ -1586,6 +1586,23 @@ bool depthwise_ok(const Geom& g) {
   return g.G == g.C && g.Cg == 1 && (g.Og == 1 || g.C > 1) && g.K > 0;
 }
 
+// Whether every value of x (n) is finite (x * 0 is NaN exactly for inf and NaN), in per-lane
+// sums the compiler vectorises. The depthwise weight gradient multiplies zero dy by input values
+// no output reads (the flat runs' junk columns): a NaN or inf there would reach dw, where torch's
+// stays finite, so such inputs take the GEMM engines.
+template <typename T>
+bool all_finite(const T* x, int64_t n) {
+  constexpr int64_t L = 64 / int64_t(sizeof(T));
+  T acc[L] = {};
+  int64_t i = 0;
+  for (; i + L <= n; i += L)
+    for (int64_t j = 0; j < L; ++j) acc[j] += x[i + j] * T(0);
+  T sum = 0;
+  for (; i < n; ++i) sum += x[i] * T(0);
+  for (int64_t j = 0; j < L; ++j) sum += acc[j];
+  return sum == T(0);
+}
+
 // Whether tap_rows_any unrolls n taps; otherwise a row is one axpy per tap, and short rows cost
 // more than one flat run.
 inline bool taps_unrolled(int64_t n) { return n == 9 || n == 4 || n == 2 || n == 1; }
@@ -2188,7 +2205,8 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   }
   const Plan plan = make_plan(g, sizeof(T));
   TrimOnExit trim;
-  if (depthwise_ok(g)) return depthwise_backward(dx, dw, dy, x, w, g, plan.nt);
+  if (depthwise_ok(g) && (!dw || all_finite(x, g.N * g.C * g.H * g.W)))
+    return depthwise_backward(dx, dw, dy, x, w, g, plan.nt);
   if (dense_ok(g)) return backward_dense(dx, dw, dy, x, w, g, plan.nt);
   const bool wino_dx = dx && wino_dx_ok(g), wino_dw = dw && wino_ok(g, true);
   if (wino_dx || wino_dw) {  // the other gradient, if needed, by whichever engine takes it
