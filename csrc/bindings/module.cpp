@@ -84,7 +84,7 @@ PyObject* take_error() {
   Py_XDECREF(tb);
   return value;
 #endif
-}  // ember._lowp.call_f32, imported on first use
+}
 
 PyObject* lowp_vectorcall(PyObject* self, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
   PyObject* fn = reinterpret_cast<LowpCall*>(self)->fn;
