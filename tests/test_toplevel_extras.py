@@ -248,3 +248,17 @@ def test_low_rank_svd_and_pca():
     np.testing.assert_allclose(np.abs(proj), np.abs(U.numpy() * S.numpy()), rtol=1e-8, atol=1e-10)
     with pytest.raises(ValueError, match="q must be"):
         ember.pca_lowrank(ember.tensor(A), q=7)
+
+
+def test_tensor_lu_methods_and_output_nr():
+    A = RNG.standard_normal((3, 3)) + 3 * np.eye(3)
+    b = RNG.standard_normal((3, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the deprecated forms warn, as torch's
+        LU, pivots = ember.tensor(A).lu()
+        x = ember.tensor(b).lu_solve(LU, pivots)
+    np.testing.assert_allclose(A @ x.numpy(), b, rtol=1e-10, atol=1e-12)
+    leaf = ember.randn(6, requires_grad=True)
+    parts = ember.chunk(leaf * 2, 3)
+    assert [p.output_nr for p in parts] == [0, 1, 2] and leaf.output_nr == 0
+    assert leaf.const_data_ptr() == leaf.data_ptr()

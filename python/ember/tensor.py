@@ -339,6 +339,25 @@ class Tensor:
     def data_ptr(self) -> int:
         return self.data.ctypes.data
 
+    const_data_ptr = data_ptr
+
+    @property
+    def output_nr(self) -> int:
+        """Which output of the node that made it this tensor is (0 for a leaf)."""
+        return self._idx if self._ctx is not None else 0
+
+    def lu(self, pivot: bool = True, get_infos: bool = False):
+        """torch.Tensor.lu (deprecated there for linalg.lu_factor)."""
+        from ember import _aliases
+
+        return _aliases.lu(self, pivot, get_infos)
+
+    def lu_solve(self, LU_data, LU_pivots):  # noqa: N803
+        """torch.Tensor.lu_solve: this tensor as the right-hand side b."""
+        from ember import _aliases
+
+        return _aliases.lu_solve(self, LU_data, LU_pivots)
+
     def untyped_storage(self):
         """The memory the tensor views, as torch's UntypedStorage: the NumPy array that owns
         it (``data_ptr()`` equal for tensors that share memory, ``nbytes()``)."""
