@@ -247,7 +247,7 @@ def _copy_of(name: str):
     def op(*args, **kwargs):
         from ember import ops
 
-        out = _VIEWS.get(name, lambda *a, **k: getattr(ops, name)(*a, **k))(*args, **kwargs)
+        out = (_VIEWS.get(name) or getattr(ops, name))(*args, **kwargs)
         if isinstance(out, tuple | list):
             return type(out)(ops.clone(t) for t in out)
         return ops.clone(out)

@@ -9,34 +9,34 @@ from ember.nn.modules.module import Parameter
 from ember.tensor import Tensor
 
 
-class UninitializedParameter(Parameter):
+class _Uninitialized:
+    """What UninitializedParameter and UninitializedBuffer share: an empty array until
+    ``materialize(shape)`` gives it storage and the class it stands for (``cls_to_become``)."""
+
+    __slots__ = ()
+    cls_to_become: type
+
+    def materialize(self, shape, device=None, dtype=None) -> None:
+        self.data = np.empty(tuple(shape), np.dtype(dtype) if dtype else self.data.dtype)
+        self.__class__ = self.cls_to_become
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+class UninitializedParameter(_Uninitialized, Parameter):
     """A lazy module's parameter before its first forward (torch's name, for ``isinstance``
-    tests): an empty array until the input size is known. ``materialize(shape)`` gives it
-    storage and makes it a Parameter."""
+    tests); a Parameter once materialised."""
 
     __slots__ = ()
     cls_to_become = Parameter
 
-    def materialize(self, shape, device=None, dtype=None) -> None:
-        self.data = np.empty(tuple(shape), np.dtype(dtype) if dtype else self.data.dtype)
-        self.__class__ = self.cls_to_become
 
-    def __repr__(self) -> str:
-        return "<UninitializedParameter>"
-
-
-class UninitializedBuffer(Tensor):
-    """A lazy module's buffer before its first forward (see UninitializedParameter)."""
+class UninitializedBuffer(_Uninitialized, Tensor):
+    """A lazy module's buffer before its first forward; a Tensor once materialised."""
 
     __slots__ = ()
     cls_to_become = Tensor
-
-    def materialize(self, shape, device=None, dtype=None) -> None:
-        self.data = np.empty(tuple(shape), np.dtype(dtype) if dtype else self.data.dtype)
-        self.__class__ = self.cls_to_become
-
-    def __repr__(self) -> str:
-        return "<UninitializedBuffer>"
 
 
 class LazyModuleMixin:
