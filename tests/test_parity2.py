@@ -339,8 +339,9 @@ ACT_SKIP = {  # (dtype or None for both, inputs left out): PyTorch's answer is n
     "logsigmoid": (np.float32, _tiny_results),
     "selu": (np.float32, _tiny_results),
     # its float32 SIMD gelu(+inf) is NaN (its scalar one inf), and below -3 its 1 + erf(x)
-    # cancels (3e-4 off at -3.7); ember's erfc form is accurate there
-    "gelu": (np.float32, lambda x: (x == np.inf) | (x < -3)),
+    # cancels (3e-4 off at -3.7); ember's erfc form is accurate there. Its AVX2 kernel (not its
+    # AVX-512 or float64 ones) gives +0.0 for -0.0 and tiny negative x
+    "gelu": (np.float32, lambda x: (x == np.inf) | (x < -3) | ((x <= 0) & (x > -1e-30))),
     # subnormal or huge x: the gradient's 1 / (1 + |x|)^2 terms are subnormal
     "softsign": (None, lambda x: (x != 0) & ((np.abs(x) < 1e-30) | (np.abs(x) > 1e30))),
     # tanh(x) - x cancels: last bits of tanh show up in the tiny result
