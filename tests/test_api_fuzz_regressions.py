@@ -304,3 +304,77 @@ def test_torch_dtype_aliases():
         e = ember.zeros(2, dtype=getattr(ember, name))
         assert str(e.dtype) == str(torch.zeros(2, dtype=tdtype).numpy().dtype), name
     ember.set_num_threads(ember.get_num_threads())  # still takes a Python int
+
+
+# Python ints meeting integer tensors: torch casts the number to the tensor's dtype (wrapping it
+# where out of range); ember raised NumPy's OverflowError for arithmetic and compared with the
+# unwrapped value.
+WRAP_OPS = ["add", "sub", "mul", "remainder", "floor_divide", "lt", "ge", "eq", "bitwise_and"]
+
+
+@pytest.mark.parametrize("op", WRAP_OPS)
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16])
+@pytest.mark.parametrize("number", [-1, 300, -300, 2])
+def test_python_int_wraps_to_an_integer_tensors_dtype(op, dtype, number):
+    x = np.array([0, 3, 127, 100], dtype)
+    e, t = both(x)
+    try:
+        want = getattr(torch, op)(t, number)
+    except RuntimeError:  # integer division by a number that wraps to zero
+        with pytest.raises(RuntimeError):
+            getattr(ember, op)(e, number)
+        return
+    assert_same(getattr(ember, op)(e, number), want)
+
+
+def test_python_int_wrap_is_modular_arithmetic():
+    x = np.array([0, 3, 255], np.uint8)
+    np.testing.assert_array_equal((ember.tensor(x) + -1).numpy(), (x.astype(int) - 1) % 256)
+    np.testing.assert_array_equal((ember.tensor(x) < -1).numpy(), x < 255)
+    with pytest.raises(RuntimeError, match="ZeroDivision"):
+        ember.remainder(ember.tensor(x), 256)  # 256 is uint8 zero
+    assert ember.remainder(ember.zeros((4, 0), dtype=ember.int16), 0).shape == (4, 0)
+
+
+@pytest.mark.parametrize("bounds", [{"min": -1, "max": 1}, {"min": 0}, {"max": 2}, {"min": 300}])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, bool])
+def test_clamp_int_bounds_as_torch(bounds, dtype):
+    e, t = both(np.array([0, 1, 3, 100]).astype(dtype))
+    try:
+        want = torch.clamp(t, **bounds)
+    except RuntimeError:  # out of the range any type of the width holds
+        with pytest.raises(RuntimeError, match="overflow"):
+            ember.clamp(e, **bounds)
+        return
+    assert_same(ember.clamp(e, **bounds), want)
+
+
+@pytest.mark.parametrize("op", ["atan2", "copysign", "xlogy", "div"])
+def test_integer_pairs_cast_to_float_each_on_its_own(op):
+    # a (4,) uint8 with a 0-d int16 -3: the float maths sees -3, not the uint8 wrap 253
+    a, b = np.array([1, 2, 3, 4], np.uint8), np.array(-3, np.int16)
+    assert_same(
+        getattr(ember, op)(*both(a)[:1], both(b)[0]), getattr(torch, op)(both(a)[1], both(b)[1])
+    )
+
+
+def test_integer_ops_keep_a_0d_tensors_dtype_with_python_ints():
+    e, t = both(np.array(5, np.int16))
+    for op in ["bitwise_xor", "bitwise_or", "bitwise_and"]:
+        assert_same(getattr(ember, op)(e, 3), getattr(torch, op)(t, 3))
+    assert_same(
+        ember.pow(*both(np.array([True]))[:1], ember.tensor(np.array([1, -1], np.int8))),
+        torch.pow(torch.tensor([True]), torch.tensor([1, -1], dtype=torch.int8)),
+    )
+    with pytest.raises(RuntimeError, match="overflow"):
+        ember.pow(ember.tensor(np.array([2], np.uint8)), 300)
+
+
+def test_xlogy_logs_in_the_common_dtype():
+    r = np.random.default_rng(0)
+    a, b = r.standard_normal(6) * 100, (np.abs(r.standard_normal(6)) * 100).astype(np.float32)
+    out = ember.xlogy(ember.tensor(a), ember.tensor(b)).numpy()
+    np.testing.assert_array_equal(out, a * np.log(b.astype(np.float64)))
+    assert_same(
+        ember.xlogy(ember.tensor(a), ember.tensor(b)), torch.xlogy(torch.tensor(a), torch.tensor(b))
+    )

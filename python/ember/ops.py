@@ -60,6 +60,10 @@ def _promote(a, b):
     """PyTorch's category rule: when a float meets an integer or bool tensor, the result takes the
     float operand's dtype (the default dtype for a Python float), not NumPy's float64."""
     ka, kb = _kind(a), _kind(b)
+    if type(b) is int and ka in "iu" and isinstance(a, Tensor | np.ndarray):
+        b = _wrapped(b, a.dtype)
+    elif type(a) is int and kb in "iu" and isinstance(b, Tensor | np.ndarray):
+        a = _wrapped(a, b.dtype)
     if ka == "c" or kb == "c":  # torch's result_type, the tensors cast (with gradients)
         dt = result_type(a, b)
         return _to_complex(a, dt), _to_complex(b, dt)
@@ -79,6 +83,22 @@ def _promote(a, b):
     elif kb == "f" and ka in "biu":
         a = _to_dtype(a, b.dtype if isinstance(b, Tensor | np.ndarray) else get_default_dtype())
     return a, b
+
+
+def _wrapped(x: int, dtype, checked: bool = False):
+    """A Python int operand of an integer tensor, as torch casts it to the tensor's dtype: wrapped
+    modulo 2**bits where out of range (uint8 + -1 adds 255, and uint8 < -1 compares with 255).
+    Checked (torch's clamp and pow bounds) refuses values that no 8/16/32/64-bit type of the
+    width, signed or not, holds."""
+    info = np.iinfo(dtype)
+    if info.min <= x <= info.max:
+        return x
+    bits = info.bits
+    if not -(2 ** (bits - 1 if checked else 63)) <= x < 2 ** (bits if checked else 64):
+        raise RuntimeError(
+            f"value {x} cannot be converted to type {np.dtype(dtype)} without overflow"
+        )
+    return np.array(x & (2**64 - 1), np.uint64).astype(dtype)  # a 0-d array: NumPy keeps dtype
 
 
 def _to_complex(x, dt):
@@ -440,7 +460,9 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
         a = _tensor_operand(a)  # pow(2, 3): a tensor, as for any two numbers
     if isinstance(a, Tensor) and a.data.dtype.kind in "iu" and isinstance(b, int) and b < 0:
         raise ValueError("pow: integers to negative integer powers are not allowed")
-    if _kind(a) in "iu" and _kind(b) in "iu" and np.any(np.asarray(_data(b)) < 0):
+    if isinstance(a, Tensor) and a.data.dtype.kind in "iu" and type(b) is int:
+        _wrapped(b, a.data.dtype, checked=True)  # torch refuses exponents out of the dtype's range
+    if _kind(a) in "biu" and _kind(b) in "iu" and np.any(np.asarray(_data(b)) < 0):
         return _int_pow_negative(np.asarray(_data(a)), np.asarray(_data(b)))
     return _broadcasting(Pow, "pow", a, b)
 
@@ -449,7 +471,7 @@ def _int_pow_negative(a: np.ndarray, b: np.ndarray) -> Tensor:
     """Integer a ** b with some b < 0, as PyTorch's integer kernel (NumPy refuses): 1 ** b is 1,
     (-1) ** b is +-1 by parity, anything else (0 too) truncates to 0."""
     _check_broadcast("pow", a, b)
-    dtype = np.result_type(a, b)
+    dtype = result_type(a, b)
     with np.errstate(over="ignore"):  # (wraps, as PyTorch's)
         pos = np.power(a, np.maximum(b, 0), dtype=dtype)
     unit = np.where(a == 1, 1, np.where(a == -1, 1 - 2 * (b % 2), 0))
@@ -487,13 +509,20 @@ def neg(a) -> Tensor:
 # give results outside the graph, as the comparisons do.
 
 
-def _operands(op: str, a, b):
+def _operands(op: str, a, b, floats: bool = False):
     """Both operands with PyTorch's category promotion, after a broadcast check that names the
-    shapes; a non-numeric operand is a TypeError."""
+    shapes; a non-numeric operand is a TypeError. With floats, an integer/bool pair first becomes
+    the default dtype, each cast on its own as torch's: a (4,) uint8 with a 0-d int16 -3 computes
+    with -3.0, not the uint8 253."""
     for x in (a, b):
         if isinstance(x, str | bytes | dict | set | type(None)):
             raise TypeError(f"{op}: expected a tensor or a number, got {type(x).__name__}")
     a, b = _as_operand(a), _as_operand(b)
+    if floats and _kind(a) in "biu" and _kind(b) in "biu":
+        dt = get_default_dtype()
+        a, b = (
+            _to_dtype(x, dt) if isinstance(x, Tensor | np.ndarray) else float(x) for x in (a, b)
+        )
     if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
         a = _tensor_operand(a)  # two Python numbers: the result is still a tensor
     a, b = _promote(a, b)
@@ -503,11 +532,7 @@ def _operands(op: str, a, b):
 
 def _float_pair_operands(op: str, a, b):
     """As _operands, then integer/bool pairs become the default dtype (float-valued maths)."""
-    a, b = _operands(op, a, b)
-    if _kind(a) in "biu" and _kind(b) in "biu":
-        a = _to_dtype(a, get_default_dtype()) if isinstance(a, Tensor | np.ndarray) else float(a)
-        a, b = _promote(a, b)
-    return a, b
+    return _operands(op, a, b, floats=True)
 
 
 def _bool_result(name: str, ufunc):
@@ -539,7 +564,9 @@ def _integer_op(name: str, ufunc):
 
     def op(input, other=None) -> Tensor:  # noqa: A002
         # lists as arrays (their own dtype, not Tensor()'s float), Python scalars stay weak
-        a, b = (x if isinstance(x, Tensor) else _as_operand(np.asarray(x)) for x in (input, other))
+        a, b = (
+            x if isinstance(x, Tensor | int) else _as_operand(np.asarray(x)) for x in (input, other)
+        )
         args = (a,) if ufunc is np.invert else (a, b)
         if builtins.any(_kind(x) not in "biu" for x in args):
             kinds = [np.asarray(_data(x)).dtype.name for x in args]
@@ -713,7 +740,8 @@ logaddexp2 = _binary(
 copysign = _binary("copysign", np.copysign, _copysign_grads)
 xlogy = _binary(
     "xlogy",
-    lambda a, b: np.where((a == 0) & ~np.isnan(b), 0, a * np.log(b)),
+    # log(b) in the common dtype: a float32 b beside a float64 a is logged in float64, as torch
+    lambda a, b: np.where((a == 0) & ~np.isnan(b), 0, a * np.log(b, dtype=np.result_type(a, b))),
     lambda a, b, y, g: (g * np.where((a == 0) & (b <= 0), 0, np.log(b)), g * a / b),
 )
 
@@ -771,7 +799,14 @@ _fmod = _binary("fmod", np.fmod, lambda a, b, y, g: (g, -g * np.trunc(a / b)), f
 def _check_int_divisor(op: str, a, b) -> None:
     if _kind(a) == _kind(b) == "b":
         raise TypeError(f"{op}: not implemented for two bool operands")
-    if _kind(a) in "biu" and _kind(b) in "biu" and np.any(np.asarray(_data(b)) == 0):
+    if type(b) is int and isinstance(a, Tensor | np.ndarray) and _kind(a) in "iu":
+        b = _wrapped(b, a.dtype)  # as the division will see it
+    if (
+        _kind(a) in "biu"
+        and _kind(b) in "biu"
+        and np.size(_data(a))
+        and np.any(np.asarray(_data(b)) == 0)
+    ):
         raise RuntimeError(f"{op}: ZeroDivisionError (integer division by zero)")
 
 
@@ -1477,6 +1512,10 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
         return y
     if _kind(x) in "biu" and builtins.any(isinstance(v, float) for v in (min, max)):
         x = _to_dtype(x, get_default_dtype())  # an int tensor clamped to a float bound
+    elif _kind(x) == "b" and builtins.any(type(v) is int for v in (min, max)):
+        x = _to_dtype(x, np.int64)  # bool with an int bound computes in int64, as torch
+    if _kind(x) in "iu":  # int bounds as torch casts them to x's dtype (wrapped where out of range)
+        min, max = (_wrapped(v, x.dtype, True) if type(v) is int else v for v in (min, max))  # noqa: A001
     return Clamp.apply(x, _data(min), _data(max))
 
 
@@ -1529,6 +1568,8 @@ def compare(ufunc, a, b=None) -> Tensor:
     """Comparisons and logical ops: bool results, outside the graph."""
     if ufunc in _ORDERING:
         _complex.refuse(ufunc.__name__, _data(a), _data(b))
+    if type(b) is int and _data(a).dtype.kind in "iu":
+        b = _wrapped(b, _data(a).dtype)  # as torch casts it (uint8 < -1 compares with 255)
     out = ufunc(_data(a)) if b is None else ufunc(_data(a), _data(b))
     return Tensor._make(out, False, None, 0)
 
