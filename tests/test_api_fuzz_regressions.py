@@ -378,3 +378,37 @@ def test_xlogy_logs_in_the_common_dtype():
     assert_same(
         ember.xlogy(ember.tensor(a), ember.tensor(b)), torch.xlogy(torch.tensor(a), torch.tensor(b))
     )
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        (np.array([2, 4], np.uint8), -1),  # the number is not wrapped: the maths is in float64
+        (np.array([16777217]), 1.0),  # not rounded through float32 first
+        (np.array([1 + 2j]), 2),  # complex128, not the real part
+        (np.array([2, 1, 0], np.uint8), np.array(-1)),
+    ],
+)
+def test_float_power_casts_before_promoting(a, b):
+    eb, tb = (ember.tensor(b), torch.tensor(b)) if isinstance(b, np.ndarray) else (b, b)
+    got = ember.float_power(ember.tensor(a), eb)
+    want = torch.float_power(torch.tensor(a), tb)
+    assert_same(got, want)
+
+
+def test_integer_pow_with_a_0d_negative_exponent_keeps_the_dtype():
+    a, b = np.array([2, 1, 0], np.uint8), np.array(-1)
+    assert_same(
+        ember.pow(ember.tensor(a), ember.tensor(b)), torch.pow(torch.tensor(a), torch.tensor(b))
+    )
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [(np.array([1, 2, 3]), np.array(2.0)), (np.array([True]), np.array(-1.0)),
+     (np.array([1.0, 2], np.float32), np.array([3])), (np.array([1.0, 2], np.float16), np.array(3.0))],
+)  # fmt: skip
+def test_ldexp_promotes_as_torch(a, b):
+    assert_same(
+        ember.ldexp(ember.tensor(a), ember.tensor(b)), torch.ldexp(torch.tensor(a), torch.tensor(b))
+    )

@@ -473,7 +473,7 @@ def _int_pow_negative(a: np.ndarray, b: np.ndarray) -> Tensor:
     _check_broadcast("pow", a, b)
     dtype = result_type(a, b)
     with np.errstate(over="ignore"):  # (wraps, as PyTorch's)
-        pos = np.power(a, np.maximum(b, 0), dtype=dtype)
+        pos = np.power(a.astype(dtype), np.maximum(b, 0).astype(dtype), dtype=dtype)
     unit = np.where(a == 1, 1, np.where(a == -1, 1 - 2 * (b % 2), 0))
     return Tensor(np.asarray(np.where(b < 0, unit, pos), dtype))
 
@@ -873,10 +873,14 @@ def rsub(input, other, *, alpha=1) -> Tensor:  # noqa: A002
 
 
 def float_power(input, exponent) -> Tensor:  # noqa: A002
-    """input ** exponent computed in float64 (torch.float_power)."""
-    a, b = _operands("float_power", input, exponent)
-    f64 = np.dtype(np.float64)
-    return pow(*(cast(_tensor_operand(x), f64) if isinstance(x, Tensor | np.ndarray) else x
+    """input ** exponent computed in float64, complex128 for complex operands (torch.float_power).
+    Tensors are cast before any promotion: an int64 tensor is not rounded through float32."""
+    _operands("float_power", input, exponent)  # the type and broadcast checks
+    a, b = _as_operand(input), _as_operand(exponent)
+    if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
+        a = _tensor_operand(a)
+    dt = np.dtype(np.complex128 if "c" in (_kind(a), _kind(b)) else np.float64)
+    return pow(*(cast(_tensor_operand(x), dt) if isinstance(x, Tensor | np.ndarray) else x
                  for x in (a, b)))  # fmt: skip
 
 
@@ -1060,8 +1064,12 @@ def absolute(input) -> Tensor:  # noqa: A002
 
 
 def ldexp(input, other) -> Tensor:  # noqa: A002
-    """input * 2 ** other (a float result)."""
-    return mul(_float_operand(input, "ldexp"), exp2(other))
+    """input * 2 ** other (a float result, in torch's promotion of the two: an int64 input
+    with a float64 exponent gives float64)."""
+    x, e = _tensor_operand(input), exp2(other)
+    return mul(
+        x if x.data.dtype.kind not in "iub" or e.data.dtype.kind != "f" else cast(x, e.dtype), e
+    )
 
 
 def lerp(input, end, weight) -> Tensor:  # noqa: A002
