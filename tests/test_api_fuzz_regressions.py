@@ -406,7 +406,9 @@ def test_integer_pow_with_a_0d_negative_exponent_keeps_the_dtype():
 @pytest.mark.parametrize(
     "a,b",
     [(np.array([1, 2, 3]), np.array(2.0)), (np.array([True]), np.array(-1.0)),
-     (np.array([1.0, 2], np.float32), np.array([3])), (np.array([1.0, 2], np.float16), np.array(3.0))],
+     (np.array([1.0, 2], np.float32), np.array([3])),
+     (np.array([1.0, 2], np.float16), np.array(3.0)),
+     (np.array(2.0), np.array([[1], [2]], np.int16))],
 )  # fmt: skip
 def test_ldexp_promotes_as_torch(a, b):
     assert_same(

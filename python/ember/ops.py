@@ -1066,10 +1066,11 @@ def absolute(input) -> Tensor:  # noqa: A002
 def ldexp(input, other) -> Tensor:  # noqa: A002
     """input * 2 ** other (a float result, in torch's promotion of the two: an int64 input
     with a float64 exponent gives float64)."""
-    x, e = _tensor_operand(input), exp2(other)
-    return mul(
-        x if x.data.dtype.kind not in "iub" or e.data.dtype.kind != "f" else cast(x, e.dtype), e
-    )
+    x, other = _tensor_operand(input), _as_operand(other)
+    dt = result_type(x, other)
+    dt = get_default_dtype() if dt.kind in "biu" else dt
+    e = exp2(cast(other, dt) if isinstance(other, Tensor) else other)
+    return mul(x if x.dtype == dt else cast(x, dt), e)
 
 
 def lerp(input, end, weight) -> Tensor:  # noqa: A002
