@@ -403,6 +403,7 @@ def test_integer_pow_with_a_0d_negative_exponent_keeps_the_dtype():
     )
 
 
+@pytest.mark.filterwarnings("ignore:An output with one or more elements was resized")  # torch's
 @pytest.mark.parametrize(
     "a,b",
     [(np.array([1, 2, 3]), np.array(2.0)), (np.array([True]), np.array(-1.0)),
