@@ -415,3 +415,37 @@ def test_ldexp_promotes_as_torch(a, b):
     assert_same(
         ember.ldexp(ember.tensor(a), ember.tensor(b)), torch.ldexp(torch.tensor(a), torch.tensor(b))
     )
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int16, np.float32])
+def test_scatter_reduce_mean_keeps_the_dtype(dtype):
+    a, idx, src = np.array([1, -2, 3, 4]), np.array([0, 1, 1, 3]), np.array([-5, -6, 2, 8])
+    args = [
+        (lib.tensor(a.astype(dtype)), 0, lib.tensor(idx), lib.tensor(src.astype(dtype)))
+        for lib in (ember, torch)
+    ]
+    for include_self in (True, False):
+        assert_same(ember.scatter_reduce(*args[0], "mean", include_self=include_self),
+                    torch.scatter_reduce(*args[1], "mean", include_self=include_self))  # fmt: skip
+
+
+@pytest.mark.parametrize("dim,shape", [(0, (0, 3)), (1, (4, 0)), (-1, (4, 0))])
+def test_index_add_with_no_indices(dim, shape):
+    x = ember.tensor(np.ones((4, 3)), requires_grad=True)
+    src = ember.tensor(np.zeros(shape), requires_grad=True)
+    y = ember.index_add(x, dim, ember.tensor(np.zeros(0, np.int64)), src)
+    np.testing.assert_array_equal(y.detach().numpy(), np.ones((4, 3)))
+    y.sum().backward()
+    assert x.grad.shape == (4, 3) and src.grad.shape == shape
+    z = ember.ones(4, 3)
+    z.index_add_(dim, ember.tensor(np.zeros(0, np.int64)), ember.zeros(*shape))
+    assert float(z.sum()) == 12
+
+
+@pytest.mark.parametrize("op", ["any", "all"])
+def test_any_all_over_no_dims_is_elementwise_as_torch(op):
+    a = np.array([[0.0, 2], [3, 0]])
+    for kw in [{"dim": ()}, {"dim": (), "keepdim": True}, {"dim": (0, 1)}, {}]:
+        assert_same(
+            getattr(ember, op)(ember.tensor(a), **kw), getattr(torch, op)(torch.tensor(a), **kw)
+        )

@@ -3315,12 +3315,18 @@ isfinite = _predicate("isfinite", np.isfinite)
 
 def all(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     a = np.asarray(_data(x))
-    return _truth(a, np.all(a, axis=_axes(dim, a.ndim, "all"), keepdims=keepdim))
+    return _truth(a, np.all(a, axis=_truth_axes(dim, a.ndim, "all"), keepdims=keepdim))
 
 
 def any(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     a = np.asarray(_data(x))
-    return _truth(a, np.any(a, axis=_axes(dim, a.ndim, "any"), keepdims=keepdim))
+    return _truth(a, np.any(a, axis=_truth_axes(dim, a.ndim, "any"), keepdims=keepdim))
+
+
+def _truth_axes(dim, ndim: int, op: str):
+    """all/any's axes: dim=() reduces over no dim (each element's truth), as torch's all and any
+    (where torch's sum and mean take () as every dim)."""
+    return () if isinstance(dim, tuple | list) and not dim else _axes(dim, ndim, op)
 
 
 def _truth(a: np.ndarray, result) -> Tensor:
@@ -3956,7 +3962,7 @@ class ScatterReduce(Function):
         ufunc.at(out, key, src)
         if reduce == "mean":
             n = np.maximum(count + include_self, 1)
-            out = out // n if x.dtype.kind in "iu" else (out / n).astype(x.dtype)
+            out = (out // n if x.dtype.kind in "iu" else out / n).astype(x.dtype)  # (n is int64)
         ctx.save_for_backward(x, src, out, count)
         ctx.meta = (key, reduce, include_self)
         return out
@@ -4045,6 +4051,8 @@ def index_add(x, dim: int, index, source, *, alpha=1) -> Tensor:
     source = _same_dtype("index_add", x, _tensor_operand(source))
     key = _along("index_add", x, dim, index, source)
     rows = ("rows", len(key) - 1) if x.ndim and x.data.dtype.char in "fd" else None
+    if rows and not key[-1].size:  # no indices: nothing for the row kernel to add
+        rows = None
     return AddAt.apply(x, source, key, alpha, kernel=rows)
 
 
@@ -4491,7 +4499,7 @@ def index_add_(x: Tensor, dim: int, index, source, *, alpha=1) -> Tensor:
         _same_dtype("index_add", x, source)
         key = _along("index_add", x, dim, index, source)
         s = source.data * alpha if alpha != 1 else source.data
-        if len(key) == 1 and d.flags.writeable and not np.may_share_memory(d, s):
+        if len(key) == 1 and key[0].size and d.flags.writeable and not np.may_share_memory(d, s):
             x._needs_record(source if source.requires_grad else None, rebind=False)
             rows = key[0].astype(np.int64, copy=False)
             _C.index_add_rows(
