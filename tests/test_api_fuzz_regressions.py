@@ -449,3 +449,48 @@ def test_any_all_over_no_dims_is_elementwise_as_torch(op):
         assert_same(
             getattr(ember, op)(ember.tensor(a), **kw), getattr(torch, op)(torch.tensor(a), **kw)
         )
+
+
+# In-place writes as torch's casting rule: a result goes into any tensor of its category or a
+# higher one (NumPy's same_kind refused int64 into uint8), Python ints wrapped to the dtype.
+@pytest.mark.parametrize("op", ["add_", "sub_", "mul_", "__iadd__", "__ior__", "remainder_"])
+@pytest.mark.parametrize("other", ["int64", "int32", 300, -2])
+def test_inplace_integer_writes_cast_as_torch(op, other):
+    a = np.array([1, 2, 3, 0, 200], np.uint8)
+    e, t = both(a)
+    if isinstance(other, str):
+        o = np.array([2, 1, 2, 1, -3], other)
+        eo, to = ember.tensor(o), torch.tensor(o)
+    else:
+        eo = to = other
+    assert_same(getattr(e, op)(eo), getattr(t, op)(to))
+
+
+@pytest.mark.parametrize("value", [-2, 300, 7])
+def test_fills_wrap_python_ints_as_torch(value):
+    a = np.array([1, 2, 3, 0, 200], np.uint8)
+    mask = np.array([1, 0, 1, 0, 1], bool)
+    for f in [
+        lambda lib, x: x.fill_(value),
+        lambda lib, x: x.masked_fill_(lib.tensor(mask), value),
+        lambda lib, x: x.masked_fill(lib.tensor(mask), value),
+        lambda lib, x: x.index_fill_(0, lib.tensor([0, 2]), value),
+        lambda lib, x: x.scatter(0, lib.tensor([0, 2]), value),
+        lambda lib, x: x.clamp_(min=value),
+    ]:
+        e, t = both(a)
+        if value == 300:  # out of what any 8-bit type holds: torch's overflow error
+            with pytest.raises(RuntimeError, match="overflow"):
+                f(ember, e)
+        else:
+            assert_same(f(ember, e), f(torch, t))
+
+
+def test_integer_pow_inplace_with_negative_exponents():
+    a, b = np.array([1, 2, 3, 0, -1]), np.array([2, 1, 2, 1, -3])
+    for dtype in (np.int64, np.int8):
+        e, t = both(a.astype(dtype))
+        assert_same(e.pow_(ember.tensor(b)), t.pow_(torch.tensor(b)))
+    e = ember.tensor(np.array([1, 2, 3]))
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        e.div_(2)  # a float result does not go into an integer tensor

@@ -101,6 +101,14 @@ def _wrapped(x: int, dtype, checked: bool = False):
     return np.array(x & (2**64 - 1), np.uint64).astype(dtype)  # a 0-d array: NumPy keeps dtype
 
 
+def _fill_value(value, dtype) -> np.ndarray:
+    """A fill value (a number, array or 0-d tensor's data) as dtype, a Python int wrapped as
+    torch casts it (filling uint8 with -2 writes 254; 300 overflows)."""
+    if type(value) is int and np.dtype(dtype).kind in "iu":
+        value = _wrapped(value, dtype, checked=True)
+    return np.asarray(value, dtype)
+
+
 def _to_complex(x, dt):
     """An operand of a complex op in the result dtype dt (Python real numbers stay weak)."""
     if isinstance(x, Tensor | np.ndarray):
@@ -2440,7 +2448,7 @@ def masked_fill(x, mask, value) -> Tensor:
     if mask.dtype != np.bool_:
         raise TypeError(f"masked_fill: mask must be bool, got {mask.dtype}")
     x = _tensor_operand(x)
-    return where(mask, np.asarray(value, dtype=x.dtype), x)
+    return where(mask, _fill_value(_data(value), x.dtype), x)
 
 
 class Gather(Function):
@@ -3912,7 +3920,7 @@ def scatter(x, dim: int, index, src=None, *, value=None, reduce=None) -> Tensor:
         raise TypeError("scatter: give src or value")
     src = None if src is None else _same_dtype("scatter", x, _tensor_operand(src))
     key, shape = _scatter_key("scatter", x, dim, index, src)
-    v = _scatter_src(src, shape) if src is not None else np.asarray(_data(value), x.dtype)
+    v = _scatter_src(src, shape) if src is not None else _fill_value(_data(value), x.dtype)
     if reduce is None:
         return Put.apply(x, v, key)
     if reduce == "add":
@@ -4070,7 +4078,7 @@ def index_fill(x, dim: int, index, value) -> Tensor:
             raise ValueError(f"index_fill: value must be a 0-d tensor, got shape {value.shape}")
         value = cast(value, x.dtype)
     else:
-        value = np.asarray(value, x.dtype)
+        value = _fill_value(value, x.dtype)
     return Put.apply(x, value, _along("index_fill", x, dim, index))
 
 

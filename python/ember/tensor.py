@@ -564,7 +564,9 @@ class Tensor:
 
     def fill_(self, value) -> Tensor:
         self._needs_record(None, rebind=False)  # graph tensors: refuse, not wrong gradients
-        self.data[...] = value.data if isinstance(value, Tensor) else value
+        self.data[...] = (
+            value.data if isinstance(value, Tensor) else _ops._fill_value(value, self.dtype)
+        )
         return self
 
     def __repr__(self) -> str:
@@ -758,14 +760,18 @@ class Tensor:
             # tensor (`acc += x`): recorded as torch records it (ember/_inplace.py).
             return _inplace.write(self, _INPLACE_OPS.get(op, op), (other,), name=op.__name__)
         if not isinstance(op, np.ufunc):
-            np.copyto(self.data, self._inplace_result(op, other).data, casting="same_kind")
+            np.copyto(self.data, self._inplace_result(op, other).data, casting="unsafe")
             return self
         other = other.data if isinstance(other, Tensor) else other
+        if type(other) is int and self.data.dtype.kind in "iu":
+            other = _ops._wrapped(other, self.data.dtype)  # uint8 += 300 adds 44, as torch
         try:
             op(self.data, other, out=self.data, casting="same_kind")
-        except TypeError:  # NumPy's casting error: torch's RuntimeError and message instead
-            _check_inplace_cast(op(self.data, other).dtype, self.dtype)
-            raise
+        except (TypeError, ValueError):  # NumPy refuses int64 into uint8 (torch only a lower
+            # category) and integers to negative powers (torch's integer pow takes them)
+            result = _INPLACE_OPS[op](Tensor._make(self.data, False, None, 0), other).data
+            _check_inplace_cast(result.dtype, self.dtype)
+            np.copyto(self.data, result, casting="unsafe")
         return self
 
     def _inplace_result(self, op, other) -> Tensor:
@@ -784,7 +790,11 @@ class Tensor:
         d = self.data
         if not (type(values) is np.ndarray and values.shape == d.shape):  # (broadcast_to ~1 us)
             values = np.broadcast_to(values, d.shape)
-        np.copyto(d, values, casting="same_kind")
+        try:
+            np.copyto(d, values, casting="same_kind")
+        except TypeError:  # NumPy refuses int64 into uint8, torch only a lower category
+            _check_inplace_cast(np.asarray(values).dtype, d.dtype)
+            np.copyto(d, values, casting="unsafe")
         return self
 
     # PyTorch's named in-place methods as NumPy writes (EMA weights, hand-written optimiser
@@ -806,7 +816,10 @@ class Tensor:
         return self._inplace(np.true_divide, other, rebind=False)
 
     def pow_(self, exponent) -> Tensor:
-        return self._inplace(np.power, exponent, rebind=False)
+        # (integer powers by ember's pow: NumPy's in-place one refuses negative exponents midway)
+        return self._inplace(
+            np.power if self.data.dtype.kind in "fc" else _ops.pow, exponent, rebind=False
+        )
 
     def neg_(self) -> Tensor:
         return self._assign(np.negative(self.data))
@@ -823,6 +836,10 @@ class Tensor:
     def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002  (PyTorch's names)
         if min is None and max is None:
             raise RuntimeError("clamp_: at least one of min or max must not be None")
+        if self.data.dtype.kind in "iu":  # int bounds as torch casts them (see ops.clamp)
+            min, max = (
+                _ops._wrapped(v, self.dtype, True) if type(v) is int else v for v in (min, max)
+            )  # noqa: A001
         return self._assign(np.clip(self.data, _ops._data(min), _ops._data(max)))
 
     def lerp_(self, end, weight) -> Tensor:
@@ -843,7 +860,7 @@ class Tensor:
         mask = np.asarray(_ops._data(mask))
         if mask.dtype != np.bool_:
             raise TypeError(f"masked_fill_: mask must be a bool tensor, got {mask.dtype}")
-        v = np.asarray(_ops._data(value), self.dtype)
+        v = _ops._fill_value(_ops._data(value), self.dtype)
         return self._assign(np.where(np.broadcast_to(mask, self.shape), v, self.data), value)
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
@@ -1422,8 +1439,8 @@ class _Storage:
 
 def _check_inplace_cast(result: np.dtype, out: np.dtype) -> None:
     """torch's rule for in-place ops: int_tensor += 1.5 is refused (a float result does not
-    go into an integer tensor), float32 += float64 is fine."""
-    if not np.can_cast(result, out, "same_kind"):
+    go into an integer tensor), float32 += float64 and uint8 += int64 (wrapping) are fine."""
+    if not _ops.can_cast(result, out):
         raise RuntimeError(f"result type {result} can't be cast to the desired output type {out}")
 
 
