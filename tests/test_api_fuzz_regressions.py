@@ -494,3 +494,18 @@ def test_integer_pow_inplace_with_negative_exponents():
     e = ember.tensor(np.array([1, 2, 3]))
     with pytest.raises(RuntimeError, match="can't be cast"):
         e.div_(2)  # a float result does not go into an integer tensor
+
+
+@pytest.mark.parametrize(
+    "data",
+    [[np.float64(1.5), 2], [np.float32(1.5), 2], [np.int32(1), 2], [np.int64(1), np.float32(2)],
+     [[1, 2], [np.float64(3), 4]], [np.uint8(3), np.int8(1)], [np.float16(1), 2], (np.float64(2),)],
+)  # fmt: skip
+def test_numpy_scalars_in_lists_keep_their_dtype_as_torch(data):
+    assert_same(ember.tensor(data), torch.tensor(data))
+
+
+def test_arange_integer_dtypes_as_torch():
+    assert_same(ember.arange(-3, 3, dtype=ember.uint8), torch.arange(-3, 3, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="step"):
+        ember.arange(0, 2.5, 0.5, dtype=ember.int64)  # the step is 0 as an integer

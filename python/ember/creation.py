@@ -246,8 +246,14 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
     if dtype is None:
         ints = all(isinstance(v, int | np.integer) for v in (start, end, step))
         dtype = np.int64 if ints else get_default_dtype()
+    integral = np.dtype(dtype).kind in "iu"
+    if integral and int(step) == 0:  # torch casts the step to the dtype first
+        raise ValueError(f"arange: step {step} is 0 as {np.dtype(dtype)}")
     try:
-        data = np.arange(start, end, step, dtype=dtype)
+        if integral and all(isinstance(v, int | np.integer) for v in (start, end, step)):
+            data = np.arange(start, end, step).astype(dtype)  # wrapped, as torch's uint8 -3
+        else:
+            data = np.arange(start, end, step, dtype=dtype)
     except ValueError:  # NumPy's "Maximum allowed size exceeded"
         raise ValueError(f"arange: {start} -> {end} (step {step}) has too many values") from None
     return _new(data, requires_grad)

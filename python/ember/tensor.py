@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import numpy as np
@@ -77,6 +78,12 @@ def _default_dtype(data) -> np.dtype | None:
     if isinstance(data, np.ndarray | np.generic):
         return None  # NumPy input keeps its dtype, as torch.tensor(ndarray) does
     arr = np.asarray(data)
+    if isinstance(data, list | tuple) and arr.dtype.kind in "biufc" and arr.size:
+        scalars = _leaf_types(data)
+        if any(issubclass(t, np.generic) for t in scalars):
+            # NumPy scalars in a list keep their dtype, Python numbers take torch's defaults,
+            # promoted together: tensor([np.float64(1.5), 2]) is float64, as torch's
+            return functools.reduce(_ops.promote_types, map(_scalar_dtype, scalars))
     if arr.dtype.kind == "f":
         return _default_float
     if arr.dtype.kind in "iu":
@@ -84,6 +91,24 @@ def _default_dtype(data) -> np.dtype | None:
     if arr.dtype.kind == "c":  # torch's default complex: complex128 iff the default is float64
         return np.dtype(np.complex128 if _default_float == np.float64 else np.complex64)
     return None
+
+
+def _leaf_types(data) -> set:
+    """The types of the numbers in a nested list/tuple (a flat list in one C-level pass)."""
+    types = set(map(type, data))
+    if list in types or tuple in types:
+        types -= {list, tuple}
+        for v in data:
+            if isinstance(v, list | tuple):
+                types |= _leaf_types(v)
+    return types
+
+
+def _scalar_dtype(t: type) -> np.dtype:
+    """A number type's dtype in torch.tensor's inference."""
+    if issubclass(t, np.generic):
+        return np.dtype(t)
+    return _default_dtype(t(0)) or np.dtype(bool)  # bool stays bool
 
 
 def _legacy_size(shape: tuple) -> tuple:
