@@ -509,3 +509,8 @@ def test_arange_integer_dtypes_as_torch():
     assert_same(ember.arange(-3, 3, dtype=ember.uint8), torch.arange(-3, 3, dtype=torch.uint8))
     with pytest.raises(ValueError, match="step"):
         ember.arange(0, 2.5, 0.5, dtype=ember.int64)  # the step is 0 as an integer
+
+
+def test_renorm_refuses_1d_input_as_torch():
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        ember.renorm(ember.tensor([1.0, 2.0]), 2, 0, 1.0)

@@ -5290,6 +5290,8 @@ def dist(a, b, p: float = 2) -> Tensor:
 def renorm(x, p: float, dim: int, maxnorm: float) -> Tensor:
     """Each slice along dim scaled down to p-norm maxnorm where its norm exceeds it."""
     x = _float_only("renorm", x)
+    if x.ndim < 2:
+        raise ValueError(f"renorm: input needs at least 2 dimensions, got shape {x.shape}")
     axis = _dim(dim, x.ndim, "renorm")
     if p <= 0:
         raise ValueError(f"renorm: p must be positive, got {p}")
