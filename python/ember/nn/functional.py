@@ -3912,7 +3912,7 @@ def instance_norm(
 def _scatter_last(g: np.ndarray, idx: np.ndarray, n_in: int) -> np.ndarray:
     """The adjoint of a per-row gather: sums g[r, j] into position idx[r, j] of row r
     (idx (n_out,) or (rows, n_out); float64)."""
-    rows = g.size // g.shape[-1] if g.shape[-1] else 0
+    rows = int(np.prod(g.shape[:-1]))  # not g.size // n_out: n_out may be 0
     flat = (np.arange(rows)[:, None] * n_in + idx).ravel()
     out = np.bincount(flat, weights=g.reshape(-1), minlength=rows * n_in)
     return out.reshape(*g.shape[:-1], n_in)
@@ -4151,7 +4151,7 @@ def interpolate(
         sf = _spatial_arg(scale_factor, n, op, "scale_factor", int | float | np.number)
         out = tuple(int(np.floor(float(i) * float(s))) for i, s in zip(x.shape[2:], sf))
         scales = (None,) * n if recompute_scale_factor else tuple(float(s) for s in sf)
-    if min(out) < 1:
+    if min(out) < (0 if mode == "area" else 1):  # area is adaptive pooling: may be empty
         raise ValueError(f"{op}: input {x.shape} gives an empty output size {out}")
     if mode == "area":
         pool = (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[n - 1]
@@ -4641,9 +4641,16 @@ def _adaptive_size(output_size, sizes, op: str):
     if isinstance(output_size, tuple | list) and len(output_size) == len(sizes):
         output_size = tuple(n if o is None else o for o, n in zip(output_size, sizes))
     out = (_pair if len(sizes) == 2 else _triple)(output_size, op, "output_size")
-    if min(out) < 1:
-        raise ValueError(f"{op}: output_size must be positive, got {out}")
+    if min(out) < 0:  # 0 gives an empty output, as PyTorch
+        raise ValueError(f"{op}: output_size must be non-negative, got {out}")
     return out
+
+
+def _empty_pool(x: Tensor, out: tuple, with_indices: bool):
+    """An adaptive pool to a size with a 0 (PyTorch returns it empty): an empty gather, so the
+    output stays on x's graph."""
+    y = x.flatten(-len(out))[..., np.zeros(out, np.int64)]
+    return (y, Tensor(np.zeros(y.shape, np.int64))) if with_indices else y
 
 
 def adaptive_max_pool2d(input, output_size, return_indices: bool = False):
@@ -4869,6 +4876,8 @@ def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode: bool = Fals
     x = _seq_input(input, "lp_pool1d")
     if (y := _lp_inf(x, norm_type, max_pool1d, kernel_size, stride, ceil_mode)) is not None:
         return y
+    if isinstance(kernel_size, tuple | list):  # PyTorch multiplies by kernel_size as given
+        raise TypeError(f"lp_pool1d: kernel_size must be an int, got {kernel_size!r}")
     out = avg_pool1d(x**norm_type, k, stride, 0, ceil_mode)
     return _lp_root(out, norm_type, k)
 
@@ -5017,8 +5026,9 @@ def adaptive_avg_pool3d(input, output_size) -> Tensor:
     op = "adaptive_avg_pool3d"
     x = _vol_input(input, op)
     od, oh, ow = _adaptive_size(output_size, x.shape[-3:], op)
-    y = _pool3d(x, adaptive_avg_pool2d, ((od, oh * ow),), ((oh, ow),), False)
-    return y
+    if 0 in (od, oh, ow) and 0 not in x.shape[-4:]:
+        return _empty_pool(x, (od, oh, ow), False)
+    return _pool3d(x, adaptive_avg_pool2d, ((od, oh * ow),), ((oh, ow),), False)
 
 
 def adaptive_max_pool3d(input, output_size, return_indices: bool = False):
@@ -5029,6 +5039,8 @@ def adaptive_max_pool3d(input, output_size, return_indices: bool = False):
     if min(x.shape[-3:]) < 1:
         raise ValueError(f"{op}: input {x.shape} has an empty spatial dim")
     od, oh, ow = _adaptive_size(output_size, x.shape[-3:], op)
+    if 0 in (od, oh, ow) and 0 not in x.shape[-4:]:
+        return _empty_pool(x, (od, oh, ow), bool(return_indices))
     return _pool3d(x, adaptive_max_pool2d, ((od, oh * ow),), ((oh, ow),), bool(return_indices))
 
 
@@ -6028,11 +6040,14 @@ def _fractional_max_pool(op, nd, input, kernel_size, output_size, output_ratio, 
         out = tuple(int(n * v) for n, v in zip(sizes, r))
     else:
         out = tup(output_size, op, "output_size")
+    # PyTorch allows an empty output; its 3-D check is strict (output + kernel - 1 < input)
+    slack = 0 if nd == 2 else 1
     for n, o, kk in zip(sizes, out, k):
-        if kk < 1 or o < 1 or o + kk - 1 > n:
+        if kk < 1 or o < 0 or o + kk - 1 > n - slack:
+            cmp = "<=" if nd == 2 else "<"
             raise ValueError(
                 f"{op}: kernel_size {k} and output_size {out} do not fit input {x.shape} "
-                "(need output + kernel - 1 <= input per dim)"
+                f"(need output + kernel - 1 {cmp} input per dim)"
             )
     unbatched = x.ndim == nd + 1
     n, c = (1, x.shape[0]) if unbatched else x.shape[:2]
