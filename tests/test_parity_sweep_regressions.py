@@ -108,3 +108,120 @@ def test_interpolate_area_to_an_empty_size_as_torch(kw):
         torch.nn.functional.interpolate(torch.tensor(x), mode="bilinear", **kw)
     with pytest.raises(ValueError, match="empty output size"):
         ember.nn.functional.interpolate(ember.tensor(x), mode="bilinear", **kw)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8, np.bool_])
+@pytest.mark.parametrize("pad, value", [((1, 2), None), ((-1, 2, 0, 1), 3), ((2, 0), 1.5)])
+def test_constant_pad_of_integer_and_bool_tensors_as_torch(dtype, pad, value):
+    # F.pad(ids, (0, n), value=pad_id): PyTorch pads any dtype in constant mode
+    x = np.random.default_rng(0).integers(0, 9, (2, 3)).astype(dtype)
+    kw = {} if value is None else {"value": value}
+    ye = ember.nn.functional.pad(ember.tensor(x), pad, **kw)
+    yt = torch.nn.functional.pad(torch.tensor(x), pad, **kw)
+    assert ye.dtype == x.dtype
+    np.testing.assert_array_equal(ye.numpy(), yt.numpy())
+
+
+def test_constant_pad_value_must_fit_an_integer_dtype():
+    x = np.array([[1, 2]], np.uint8)
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.pad(torch.tensor(x), (1, 1), value=-1)
+    with pytest.raises(ValueError, match="cannot be converted to uint8"):
+        ember.nn.functional.pad(ember.tensor(x), (1, 1), value=-1)
+    with pytest.raises(TypeError, match="floating point"):  # other modes stay float-only
+        ember.nn.functional.pad(ember.tensor(x), (1, 1), mode="replicate")
+
+
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+@pytest.mark.parametrize(
+    "shape, kw",
+    [
+        ((1, 3, 7), dict(scale_factor=1.7)),
+        ((2, 3, 5, 4), dict(size=(7, 3))),
+        ((1, 1, 3, 5, 4), dict(scale_factor=(2.3, 0.7, 1.5))),
+        ((1, 2, 6, 5), dict(scale_factor=0.7, recompute_scale_factor=True)),
+    ],
+)
+def test_nearest_resize_of_uint8_images_as_torch(mode, shape, kw):
+    x = np.random.default_rng(0).integers(0, 256, shape).astype(np.uint8)
+    ye = ember.nn.functional.interpolate(ember.tensor(x), mode=mode, **kw)
+    yt = torch.nn.functional.interpolate(torch.tensor(x), mode=mode, **kw)
+    assert ye.dtype == np.uint8
+    np.testing.assert_array_equal(ye.numpy(), yt.numpy())
+
+
+def _int_pool_cases():
+    rng = np.random.default_rng(0)
+    for name in (
+        "max_pool1d",
+        "max_pool2d",
+        "max_pool3d",
+        "avg_pool1d",
+        "avg_pool2d",
+        "avg_pool3d",
+    ):
+        for dtype in (np.int64, np.int32, np.uint8):
+            for _ in range(4):
+                k = int(rng.integers(1, 4))
+                kw = dict(kernel_size=k, stride=int(rng.integers(1, 3)), padding=k // 2)
+                kw["ceil_mode"] = bool(rng.random() < 0.5)
+                if name.startswith("max"):
+                    kw["return_indices"] = name == "max_pool1d" or bool(rng.random() < 0.5)
+                else:
+                    kw["count_include_pad"] = bool(rng.random() < 0.5)
+                yield name, dtype, kw
+
+
+@pytest.mark.parametrize("name, dtype, kw", list(_int_pool_cases()))
+def test_pooling_of_integer_tensors_as_torch(name, dtype, kw):
+    # PyTorch max-pools any integer dtype (1-D: with indices only) and averages int64 (the mean
+    # truncated); other integer pools raise there and here
+    nd = int(name[-2])
+    x = np.random.default_rng(1).integers(0 if dtype == np.uint8 else -60, 60, (2, 3) + (5,) * nd)
+    x = x.astype(dtype)
+    try:
+        yt = getattr(torch.nn.functional, name)(torch.tensor(x), **kw)
+    except (RuntimeError, NotImplementedError):
+        with pytest.raises(TypeError, match="floating point"):
+            getattr(ember.nn.functional, name)(ember.tensor(x), **kw)
+        return
+    ye = getattr(ember.nn.functional, name)(ember.tensor(x), **kw)
+    for a, b in zip(ye if isinstance(ye, tuple) else (ye,), yt if isinstance(yt, tuple) else (yt,)):
+        assert a.dtype == b.numpy().dtype
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_int64_avg_pool3d_truncates_the_exact_mean():
+    # ember's 3-D average is two passes; rounded there, 4 became 3.999.. and truncated to 3
+    kw = dict(kernel_size=3, stride=1, padding=1, count_include_pad=False)
+    x = np.random.default_rng(0).integers(-60, 60, (2, 3, 6, 5, 5))
+    ye = ember.nn.functional.avg_pool3d(ember.tensor(x), **kw)
+    yt = torch.nn.functional.avg_pool3d(torch.tensor(x), **kw)
+    np.testing.assert_array_equal(ye.numpy(), yt.numpy())
+    with pytest.raises(ValueError, match="divisor must be not zero"):
+        ember.nn.functional.avg_pool3d(ember.tensor(x), 2, divisor_override=0)
+
+
+@pytest.mark.parametrize("eps", [-1.0, float("nan")])
+def test_cosine_similarity_refuses_a_negative_or_nan_eps(eps):
+    a = np.ones((2, 3))
+    with pytest.raises(RuntimeError, match="eps must be non-negative"):
+        torch.nn.functional.cosine_similarity(torch.tensor(a), torch.tensor(a), eps=eps)
+    with pytest.raises(ValueError, match="eps must be non-negative"):
+        ember.nn.functional.cosine_similarity(ember.tensor(a), ember.tensor(a), eps=eps)
+
+
+@pytest.mark.parametrize(
+    "train, eps, ok",
+    [(True, 0.0, False), (True, -1.0, False), (False, 0.0, True), (False, -1.0, False)],
+)
+def test_batch_norm_eps_checks_as_torch(train, eps, ok):
+    # torch 2.13: eps must be > 0 when normalising by batch statistics, >= 0 otherwise
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    for lib in (torch, ember):
+        m = lib.nn.BatchNorm1d(3, eps=eps).double().train(train)
+        if ok:
+            m(lib.tensor(x))
+        else:
+            with pytest.raises(ValueError, match="batch_norm eps must be"):
+                m(lib.tensor(x))

@@ -1008,6 +1008,8 @@ def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """sum(x1 / max(||x1||, eps) * x2 / max(||x2||, eps)) along ``dim`` (inputs broadcast)."""
     a, b, shape = _same_dtype_pair("cosine_similarity", x1, x2)
     d = _dim(dim, len(shape), "cosine_similarity")
+    if not eps >= 0:  # NaN too, as PyTorch
+        raise ValueError(f"cosine_similarity: eps must be non-negative, got: {eps}")
     return CosineSimilarity.apply(a, b, d, float(eps))
 
 
@@ -2882,6 +2884,12 @@ def _pool_args(op, kernel_size, stride, padding, dilation=1):
     return k, _pair(s, op, "stride"), _pair(padding, op, "padding"), _pair(dilation, op, "dilation")
 
 
+def _int_tensor(x, dtype=None) -> bool:
+    """An integer Tensor (of ``dtype`` if given), which PyTorch pools too (max: any integer
+    dtype, average: int64); ember pools it in float64 (exact below 2**53) and casts back."""
+    return isinstance(x, Tensor) and x.data.dtype.kind in "iu" and dtype in (None, x.data.dtype)
+
+
 def _pool_input(input, op: str) -> Tensor:
     x = _float_input(input, op)
     if x.ndim not in (3, 4):
@@ -2933,6 +2941,9 @@ def max_pool2d(
     Shape: (N, C, H, W) or (C, H, W) -> (.., OH, OW),
         OH = floor_or_ceil((H + 2p - d*(k-1) - 1) / s) + 1.
     """
+    if _int_tensor(input):
+        y, idx = max_pool2d(input.double(), kernel_size, stride, padding, dilation, ceil_mode, True)
+        return (y.to(input.dtype), idx) if return_indices else y.to(input.dtype)
     x = _pool_input(input, "max_pool2d")
     k, s, p, d = _pool_args("max_pool2d", kernel_size, stride, padding, dilation)
     y, idx = MaxPool2d.apply(x, k, s, p, d, bool(ceil_mode))
@@ -2973,6 +2984,17 @@ def avg_pool2d(
 
     Shape: (N, C, H, W) or (C, H, W) -> (.., OH, OW), OH = floor_or_ceil((H + 2p - k) / s) + 1.
     """
+    if _int_tensor(input, np.int64):  # the mean truncated, as PyTorch
+        y = avg_pool2d(
+            input.double(),
+            kernel_size,
+            stride,
+            padding,
+            ceil_mode,
+            count_include_pad,
+            divisor_override,
+        )
+        return y.trunc().to(np.int64)
     x = _pool_input(input, "avg_pool2d")
     k, s, p, _ = _pool_args("avg_pool2d", kernel_size, stride, padding)
     if divisor_override is not None:
@@ -3090,6 +3112,10 @@ def batch_norm(
     x = _float_input(input, op)
     if x.ndim < 2:
         raise ValueError(f"{op}: input must be at least 2-D (N, C, ...), got shape {x.shape}")
+    if training and eps <= 0.0:  # PyTorch's checks (a NaN eps passes them)
+        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+    if eps < 0.0:
+        raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
     c = x.shape[1]
     args = []
     for t, name in ((weight, "weight"), (bias, "bias")):
@@ -3566,6 +3592,9 @@ def max_pool1d(
 ):
     """1-D max pooling over (N, C, L) or (C, L); stride defaults to kernel_size."""
     op = "max_pool1d"
+    if _int_tensor(input) and return_indices:  # (PyTorch's indexed 1-D kernel only)
+        y, idx = max_pool1d(input.double(), kernel_size, stride, padding, dilation, ceil_mode, True)
+        return y.to(input.dtype), idx
     x = _seq_input(input, op)
     k = _single(kernel_size, op, "kernel_size")
     s = _single(_stride_or(k, stride), op, "stride")
@@ -3591,6 +3620,9 @@ def avg_pool1d(
 ) -> Tensor:
     """1-D average pooling over (N, C, L) or (C, L); stride defaults to kernel_size."""
     op = "avg_pool1d"
+    if _int_tensor(input, np.int64):  # the mean truncated, as PyTorch
+        y = avg_pool1d(input.double(), kernel_size, stride, padding, ceil_mode, count_include_pad)
+        return y.trunc().to(np.int64)
     x = _seq_input(input, op)
     k = _single(kernel_size, op, "kernel_size")
     s = _single(_stride_or(k, stride), op, "stride")
@@ -4125,7 +4157,10 @@ def interpolate(
         (1, 2, 8, 8)
     """
     op = "interpolate"
-    x = _float_input(input, op)
+    if str(mode).startswith("nearest") and isinstance(input, Tensor) and input.dtype == np.uint8:
+        x = input  # PyTorch resizes uint8 images by nearest (indices in float32) too
+    else:
+        x = _float_input(input, op)
     modes = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
     if mode not in modes:
         raise ValueError(f"{op}: mode must be one of {modes}, got {mode!r}")
@@ -4160,7 +4195,8 @@ def interpolate(
         n_in = x.shape[2 + axis]
         if mode.startswith("nearest"):
             exact, shortcuts = mode == "nearest-exact", mode == "nearest" and n == 2
-            taps = _nearest_taps(n_in, out[axis], scales[axis], exact, shortcuts, x.dtype)
+            dtype = np.dtype(np.float32) if x.dtype == np.uint8 else x.dtype
+            taps = _nearest_taps(n_in, out[axis], scales[axis], exact, shortcuts, dtype)
         elif n_in == out[axis] and (mode != "bicubic" or antialias):
             continue  # PyTorch copies a dim whose size is unchanged (not in plain bicubic)
         elif antialias:
@@ -4362,7 +4398,10 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
         (1, 2, 5, 5)
     """
     op = "pad"
-    x = _float_input(input, op)
+    if mode == "constant" and isinstance(input, Tensor) and input.data.dtype.kind in "biu":
+        x = input  # any dtype, as PyTorch (token ids, masks); the fill value is cast to it
+    else:
+        x = _float_input(input, op)
     if not isinstance(pad, tuple | list):
         raise TypeError(f"{op}: pad must be a tuple of ints, got {pad!r}")
     pads = [_int_arg(p, op, "pad") for p in pad]
@@ -4389,6 +4428,13 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
                 f"{op}: negative padding in {tuple(pads)} crops more than input shape {x.shape}"
             )
         fill = 0.0 if value is None else float(value)
+        if x.data.dtype.kind in "iu" and value is not None:
+            info = np.iinfo(x.data.dtype)
+            if not info.min <= value <= info.max:
+                raise ValueError(
+                    f"{op}: value {value} cannot be converted to {x.dtype} without overflow"
+                )
+            fill = value  # exact for large int64 values
         if x._requires_grad and is_grad_enabled():
             return ConstantPad.apply(x, full, fill)
         # outside the graph: the same forward without the generic apply (~1 us, as ops._view)
@@ -4976,6 +5022,9 @@ def max_pool3d(
         >>> F.max_pool3d(ember.randn(1, 2, 4, 4, 4), 2).shape
         (1, 2, 2, 2, 2)
     """
+    if _int_tensor(input):
+        y, idx = max_pool3d(input.double(), kernel_size, stride, padding, dilation, ceil_mode, True)
+        return (y.to(input.dtype), idx) if return_indices else y.to(input.dtype)
     op = "max_pool3d"
     x = _vol_input(input, op)
     k, s, p, d = _pool3d_args(op, kernel_size, stride, padding, dilation)
@@ -5001,6 +5050,17 @@ def avg_pool3d(
     factor per axis, so this is avg_pool2d over (H, W) then over D (window sums when
     ``divisor_override`` is given, divided by it)."""
     op = "avg_pool3d"
+    if _int_tensor(input, np.int64):  # the mean truncated, as PyTorch
+        # sum / divisor in one division: the two passes below may round 4 to 3.999..
+        args = (kernel_size, stride, padding, ceil_mode, count_include_pad)
+        total = avg_pool3d(input.double(), *args, 1).data
+        if divisor_override is None:
+            ones = Tensor(np.ones(input.shape))
+            count = avg_pool3d(ones, *args, 1).data
+            divisor_override = np.round(count / avg_pool3d(ones, *args).data)
+        elif _int_arg(divisor_override, op, "divisor_override") == 0:
+            raise ValueError(f"{op}: divisor must be not zero")
+        return Tensor(np.trunc(total / divisor_override).astype(np.int64))
     x = _vol_input(input, op)
     k, s, p, _ = _pool3d_args(op, kernel_size, stride, padding)
     if any(i < kk for i, kk in zip(x.shape[-3:], k)):  # PyTorch's check, padding aside
