@@ -225,3 +225,56 @@ def test_batch_norm_eps_checks_as_torch(train, eps, ok):
         else:
             with pytest.raises(ValueError, match="batch_norm eps must be"):
                 m(lib.tensor(x))
+
+
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda lib: lib.nn.Conv2d(2, 3, 3, stride=(2,), padding=[1], dilation=(2,)), (1, 2, 7, 6)),
+        (lambda lib: lib.nn.Conv3d(2, 2, 2, stride=(2,), padding=(1,)), (1, 2, 4, 5, 3)),
+        (
+            lambda lib: lib.nn.ConvTranspose2d(2, 2, 3, stride=(2,), output_padding=(1,)),
+            (1, 2, 3, 4),
+        ),
+        (lambda lib: lib.nn.ConvTranspose3d(2, 2, 2, stride=(2,), padding=(1,)), (1, 2, 3, 2, 3)),
+        (
+            lambda lib: lib.nn.MaxPool2d((3,), stride=(2,), padding=(1,), dilation=(1,)),
+            (1, 2, 7, 6),
+        ),
+        (lambda lib: lib.nn.AvgPool2d((2,), padding=[1]), (1, 2, 5, 6)),
+        (lambda lib: lib.nn.MaxPool3d((2,), stride=(1,)), (1, 2, 3, 4, 3)),
+        (lambda lib: lib.nn.AvgPool3d([2], padding=(1,)), (2, 3, 4, 3)),
+        (
+            lambda lib: (
+                lambda t: lib.nn.functional.conv2d(
+                    t, lib.ones(3, 2, 2, 2, dtype=t.dtype), stride=(2,), padding=[1]
+                )
+            ),
+            (1, 2, 5, 6),
+        ),
+    ],
+)
+def test_one_element_size_lists_stand_for_every_dim_as_torch(make, shape):
+    # PyTorch's int[n] arguments take [v] as n copies (not kernel_size of a conv layer, nor
+    # adaptive pools' output_size, unfold's or lp_pool2d's sizes, which it refuses)
+    x = np.random.default_rng(0).standard_normal(shape)
+    te, tt = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    me, mt = make(ember), make(torch)
+    if isinstance(mt, torch.nn.Module):
+        mt = mt.double()
+        me = me.double()
+        me.load_state_dict({k: v.detach().numpy() for k, v in mt.state_dict().items()})
+    ye, yt = me(te), mt(tt)
+    np.testing.assert_allclose(ye.numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    ye.sum().backward()
+    yt.sum().backward()
+    np.testing.assert_allclose(te.grad.numpy(), tt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for make_bad in (
+        lambda lib: lib.nn.Conv2d(2, 2, (3,)),
+        lambda lib: lib.nn.AdaptiveAvgPool2d((2,)),
+        lambda lib: lib.nn.Unfold((2,)),
+    ):
+        with pytest.raises(RuntimeError):
+            make_bad(torch)(torch.ones(1, 2, 6, 6))
+        with pytest.raises(ValueError):
+            make_bad(ember)(ember.ones(1, 2, 6, 6))

@@ -2712,6 +2712,11 @@ def _pair(v, op: str, name: str) -> tuple[int, int]:
     return v, v
 
 
+def _one(v):
+    """PyTorch's int[n] arguments (conv and pool sizes) take a 1-element list as n copies."""
+    return v[0] if isinstance(v, tuple | list) and len(v) == 1 else v
+
+
 def _conv_padding(padding, kernel, stride, dilation, op: str = "conv2d"):
     """padding -> (top, bottom, left, right). Strings as PyTorch: 'valid' none, 'same' keeps
     the size (stride 1 only; for an even extent the extra row/column goes bottom/right), and
@@ -2730,7 +2735,7 @@ def _conv_padding(padding, kernel, stride, dilation, op: str = "conv2d"):
         raise ValueError(
             f"{op}: padding must be an int, a pair, 'valid', 'same' or 'full', got {padding!r}"
         )
-    ph, pw = _pair(padding, op, "padding")
+    ph, pw = _pair(_one(padding), op, "padding")
     if ph < 0 or pw < 0:
         raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
     return ph, ph, pw, pw
@@ -2853,8 +2858,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
         x = x.unsqueeze(0)
     elif x.ndim != 4:
         raise ValueError(f"{op}: input must be 4-D (N, C, H, W) or 3-D (C, H, W), got {x.shape}")
-    stride = _pair(stride, op, "stride")
-    dilation = _pair(dilation, op, "dilation")
+    stride = _pair(_one(stride), op, "stride")
+    dilation = _pair(_one(dilation), op, "dilation")
     if min(stride) < 1:
         raise ValueError(f"{op}: stride must be >= 1, got {stride}")
     if min(dilation) < 1:
@@ -2879,9 +2884,9 @@ def _stride_or(kernel, stride):
 
 
 def _pool_args(op, kernel_size, stride, padding, dilation=1):
-    k = _pair(kernel_size, op, "kernel_size")
-    s = _stride_or(k, stride)
-    return k, _pair(s, op, "stride"), _pair(padding, op, "padding"), _pair(dilation, op, "dilation")
+    k = _pair(_one(kernel_size), op, "kernel_size")
+    s, p, d = _one(_stride_or(k, stride)), _one(padding), _one(dilation)
+    return k, _pair(s, op, "stride"), _pair(p, op, "padding"), _pair(d, op, "dilation")
 
 
 def _int_tensor(x, dtype=None) -> bool:
@@ -3730,8 +3735,11 @@ def conv_transpose2d(
         )
     if weight.shape[0] % groups:
         raise ValueError(f"{op}: in_channels {weight.shape[0]} not divisible by groups={groups}")
-    stride, dilation = _pair(stride, op, "stride"), _pair(dilation, op, "dilation")
-    padding, out_pad = _pair(padding, op, "padding"), _pair(output_padding, op, "output_padding")
+    stride, dilation = _pair(_one(stride), op, "stride"), _pair(_one(dilation), op, "dilation")
+    padding, out_pad = (
+        _pair(_one(padding), op, "padding"),
+        _pair(_one(output_padding), op, "output_padding"),
+    )
     if min(stride) < 1 or min(dilation) < 1:
         raise ValueError(f"{op}: stride and dilation must be >= 1, got {stride}, {dilation}")
     if min(padding) < 0 or min(out_pad) < 0:
@@ -5000,9 +5008,9 @@ def _pool3d(x: Tensor, pool2d, depth_args: tuple, hw_args: tuple, with_indices: 
 
 
 def _pool3d_args(op, kernel_size, stride, padding, dilation=1):
-    k = _triple(kernel_size, op, "kernel_size")
-    s = _triple(_stride_or(k, stride), op, "stride")
-    return k, s, _triple(padding, op, "padding"), _triple(dilation, op, "dilation")
+    k = _triple(_one(kernel_size), op, "kernel_size")
+    s = _triple(_one(_stride_or(k, stride)), op, "stride")
+    return k, s, _triple(_one(padding), op, "padding"), _triple(_one(dilation), op, "dilation")
 
 
 def max_pool3d(
@@ -5201,7 +5209,7 @@ def _conv3d_operands(op: str, input, weight, stride, dilation):
         raise ValueError(f"{op}: weight must be 5-D (.., KD, KH, KW), got shape {weight.shape}")
     x = _vol_input(input, op, weight.dtype)
     unbatched = x.ndim == 4
-    s, d = _triple(stride, op, "stride"), _triple(dilation, op, "dilation")
+    s, d = _triple(_one(stride), op, "stride"), _triple(_one(dilation), op, "dilation")
     if min(s) < 1 or min(d) < 1:
         raise ValueError(f"{op}: stride and dilation must be >= 1, got {s}, {d}")
     return (x.unsqueeze(0) if unbatched else x), weight, unbatched, s, d
@@ -5236,7 +5244,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
         total = d[0] * (kd - 1) if padding == "same" else 0
         depth_pad, hw_pad = (total // 2, total - total // 2), padding
     else:
-        p = _triple(padding, op, "padding")
+        p = _triple(_one(padding), op, "padding")
         if min(p) < 0:
             raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
         depth_pad, hw_pad = (p[0], p[0]), p[1:]
@@ -5311,7 +5319,10 @@ def conv_transpose3d(
             f"{op}: input {x.shape} has {x.shape[1]} channels but weight {weight.shape} "
             f"expects {weight.shape[0]}"
         )
-    p, o = _triple(padding, op, "padding"), _triple(output_padding, op, "output_padding")
+    p, o = (
+        _triple(_one(padding), op, "padding"),
+        _triple(_one(output_padding), op, "output_padding"),
+    )
     if min(p) < 0 or min(o) < 0:
         raise ValueError(f"{op}: padding and output_padding must be >= 0")
     if any(oo >= max(ss, dd) for oo, ss, dd in zip(o, s, d)):

@@ -18,7 +18,10 @@ _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def _ntuple(v, n: int, op: str, name: str) -> tuple:
-    """An int or an n-sequence of ints -> n-tuple."""
+    """An int or an n-sequence of ints -> n-tuple (a 1-sequence as n copies, as PyTorch's
+    int[n] arguments, except kernel_size, which PyTorch takes as the weight's shape)."""
+    if isinstance(v, tuple | list) and len(v) == 1 and name != "kernel_size":
+        v = v[0]
     if isinstance(v, tuple | list):
         if len(v) != n:
             raise ValueError(f"{op}: {name} must be an int or {n} ints, got {v!r}")
