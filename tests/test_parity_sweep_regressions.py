@@ -278,3 +278,28 @@ def test_one_element_size_lists_stand_for_every_dim_as_torch(make, shape):
             make_bad(torch)(torch.ones(1, 2, 6, 6))
         with pytest.raises(ValueError):
             make_bad(ember)(ember.ones(1, 2, 6, 6))
+
+
+@pytest.mark.parametrize(
+    "xs, ts, vs",
+    [
+        ((4, 3), (1, 4, 3), (4, 3)),
+        ((4, 3), (3,), (4, 1)),
+        ((4, 1), (4, 3), (4,)),
+        ((4, 3), (2, 4, 3), 0.3),
+    ],
+)
+def test_gaussian_nll_loss_broadcasts_input_and_target_as_torch(xs, ts, vs):
+    # var is checked against input's own shape; input and target broadcast together
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(xs), rng.standard_normal(ts)
+    c = vs if isinstance(vs, float) else rng.random(vs) + 0.1
+    out = []
+    for lib in (ember, torch):
+        x, t = lib.tensor(a, requires_grad=True), lib.tensor(b, requires_grad=True)
+        v = c if isinstance(c, float) else lib.tensor(c, requires_grad=True)
+        y = lib.nn.functional.gaussian_nll_loss(x, t, v, full=True, reduction="none")
+        y.sum().backward()
+        out.append([y.detach().numpy(), x.grad.numpy(), t.grad.numpy()])
+    for e, t in zip(*out):
+        np.testing.assert_allclose(e, t, rtol=1e-12)

@@ -2566,23 +2566,24 @@ def gaussian_nll_loss(
     plus 0.5 log(2 pi) with ``full``. var is clamped to >= eps for the value only (its gradient
     passes the clamp unchanged, as PyTorch).
 
-    Shape: input and target the same shape; var the same shape, or one dim of it 1 or
+    Shape: input and target broadcast together; var input's shape, or one dim of it 1 or
     the last dim missing (one variance shared), or a float.
     """
     op = "gaussian_nll_loss"
-    x, t = _loss_pair(op, input, target)
+    shape = _float_input(input, op).shape  # var is checked against input's own shape
+    x, t = _loss_pair(op, input, target, "quiet")
     if isinstance(var, int | float):
         if var < 0:
             raise ValueError(f"{op}: var has negative entry/entries")
-        var = Tensor(np.full(x.shape, var, dtype=x.dtype))
+        var = Tensor(np.full(shape, var, dtype=x.dtype))
     v = _float_input(var, op, "var", x.dtype)
     if np.any(v.data < 0):
         raise ValueError(f"{op}: var has negative entry/entries")
-    if v.shape != x.shape:
-        if v.shape == x.shape[:-1]:
+    if v.shape != shape:
+        if v.shape == shape[:-1]:
             v = v.unsqueeze(-1)
-        elif v.ndim != x.ndim or sum(b for a, b in zip(x.shape, v.shape) if a != b) != 1:
-            raise ValueError(f"{op}: var of shape {v.shape} is of incorrect size for {x.shape}")
+        elif v.ndim != len(shape) or sum(b for a, b in zip(shape, v.shape) if a != b) != 1:
+            raise ValueError(f"{op}: var of shape {v.shape} is of incorrect size for {shape}")
     _check_reduction(op, reduction)
     # clamp the value, not the gradient (where, not max - v: an infinite var stays finite here)
     v = v + Tensor(np.where(v.data < eps, eps - v.data, 0).astype(v.dtype))
