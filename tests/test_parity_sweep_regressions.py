@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import ember
+from ember.autograd import gradcheck
 
 torch = pytest.importorskip("torch")
 
@@ -303,3 +304,63 @@ def test_gaussian_nll_loss_broadcasts_input_and_target_as_torch(xs, ts, vs):
         out.append([y.detach().numpy(), x.grad.numpy(), t.grad.numpy()])
     for e, t in zip(*out):
         np.testing.assert_allclose(e, t, rtol=1e-12)
+
+
+@pytest.mark.parametrize("zero_infinity", [False, True])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize(
+    "in_len, tg_len", [([4, 0, 2], [1, 0, 1]), ([4, 0, 2], [1, 1, 1]), ([0, 0, 0], [0, 1, 0])]
+)
+def test_ctc_loss_of_a_zero_length_input_as_torch(in_len, tg_len, reduction, zero_infinity):
+    # a sample with no frames: loss 0 for an empty target, else inf (0 with zero_infinity), and
+    # no gradient; only an empty log_probs is refused
+    lpn = np.log(np.random.default_rng(0).dirichlet(np.ones(3), (4, 3)))
+    out = []
+    for lib in (ember, torch):
+        lp = lib.tensor(lpn.copy(), requires_grad=True)
+        tg = lib.tensor(np.array([[1, 2], [1, 1], [2, 2]]))
+        kw = dict(reduction=reduction, zero_infinity=zero_infinity)
+        loss = lib.nn.functional.ctc_loss(
+            lp, tg, lib.tensor(np.array(in_len)), lib.tensor(np.array(tg_len)), **kw
+        )
+        loss.sum().backward()
+        out.append((loss.detach().numpy(), lp.grad.numpy()))
+    np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-10)
+    np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-10, atol=1e-12)
+    empty = (
+        np.zeros((0, 3, 3)),
+        np.ones((3, 1), np.int64),
+        np.zeros(3, np.int64),
+        np.zeros(3, np.int64),
+    )
+    with pytest.raises(RuntimeError, match="must not be empty"):
+        torch.nn.functional.ctc_loss(*map(torch.tensor, empty))
+    with pytest.raises(ValueError, match="must not be empty"):
+        ember.nn.functional.ctc_loss(*map(ember.tensor, empty))
+
+
+@pytest.mark.parametrize("name", ["nll_loss", "cross_entropy"])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_unbatched_class_input_takes_a_one_element_target_as_torch(name, reduction):
+    # input (C,) with target (1,): PyTorch reads the target as 0-d (a 0-d "none" loss); its own
+    # backward then fails, so only the value is compared, the gradient by finite differences
+    x = np.random.default_rng(0).standard_normal(3)
+    w = np.array([0.5, 2.0, 1.0])
+    fe, ft = getattr(ember.nn.functional, name), getattr(torch.nn.functional, name)
+    ye = fe(
+        ember.tensor(x), ember.tensor(np.array([2])), weight=ember.tensor(w), reduction=reduction
+    )
+    yt = ft(torch.tensor(x), torch.tensor([2]), weight=torch.tensor(w), reduction=reduction)
+    assert ye.shape == tuple(yt.shape) == ()
+    np.testing.assert_allclose(ye.numpy(), yt.numpy(), rtol=1e-12)
+    xe = ember.tensor(x, requires_grad=True)
+    assert gradcheck(lambda a: fe(a, ember.tensor(np.array([2])), reduction=reduction), (xe,))
+
+
+def test_one_hot_of_an_empty_tensor_needs_a_positive_num_classes():
+    for nc in (-1, 0):
+        with pytest.raises(RuntimeError, match="empty tensor"):
+            torch.nn.functional.one_hot(torch.zeros(0, dtype=torch.long), nc)
+        with pytest.raises(ValueError, match="empty tensor"):
+            ember.nn.functional.one_hot(ember.tensor(np.zeros(0, np.int64)), nc)
+    assert ember.nn.functional.one_hot(ember.tensor(np.zeros(0, np.int64)), 3).shape == (0, 3)

@@ -1018,9 +1018,9 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
     idx = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected an integer index tensor, got {idx.dtype}")
+    if idx.size == 0 and num_classes in (-1, 0):  # (PyTorch refuses 0 here too)
+        raise ValueError("one_hot: can not infer the number of classes from an empty tensor")
     if num_classes == -1:
-        if idx.size == 0:
-            raise ValueError("one_hot: can not infer the number of classes from an empty tensor")
         num_classes = int(idx.max()) + 1
     elif isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
         raise ValueError(
@@ -1312,6 +1312,8 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     t = _targets("nll_loss", target)
     if x.ndim == 0:
         raise ValueError("nll_loss: input must have at least 1 dimension")
+    if x.ndim == 1 and t.shape == (1,):  # PyTorch reads it as the 0-d target
+        t = t.reshape(())
     c = x.shape[1] if x.ndim > 1 else x.shape[0]
     w = _class_weight("nll_loss", weight, c, x.dtype)
     fused = _fused_rows(x, t, w, ignore_index, reduction, 0.0, True)
@@ -1447,6 +1449,8 @@ def cross_entropy(
         return _reduce(loss, reduction)
 
     t = _targets("cross_entropy", target)
+    if x.ndim == 1 and t.shape == (1,):  # PyTorch reads it as the 0-d target
+        t = t.reshape(())
     nll = NLLLoss.apply(logp, t, w, int(ignore_index), reduction)
     if label_smoothing == 0:
         return nll
@@ -5991,9 +5995,13 @@ def ctc_loss(
     ext = np.full((n, int(ext_len.max()) if n else 1), blank, np.int64)
     for i, r in enumerate(rows):
         ext[i, 1 : 2 * len(r) : 2] = r
-    if n == 0 or t_max == 0 or (in_len == 0).any():
-        raise ValueError(f"{op}: every input length must be at least 1, got {in_len.tolist()}")
-    nll = CTCLoss.apply(lp.contiguous(), ext, in_len, ext_len, bool(zero_infinity))
+    if n == 0 or t_max == 0:
+        raise ValueError(f"{op}: log_probs tensor must not be empty, got shape {lp.shape}")
+    nll = CTCLoss.apply(lp.contiguous(), ext, np.maximum(in_len, 1), ext_len, bool(zero_infinity))
+    if (in_len == 0).any():  # as PyTorch: loss 0 for an empty target, else inf; no gradient
+        inf = 0.0 if zero_infinity else np.inf
+        none = Tensor(np.where(tg_len > 0, inf, 0.0).astype(lp.dtype))
+        nll = ops.where(Tensor(in_len > 0), nll, none)
     if reduction == "mean":
         nll = (nll / Tensor(np.maximum(tg_len, 1).astype(lp.dtype))).mean()
     elif reduction == "sum":
