@@ -364,3 +364,83 @@ def test_one_hot_of_an_empty_tensor_needs_a_positive_num_classes():
         with pytest.raises(ValueError, match="empty tensor"):
             ember.nn.functional.one_hot(ember.tensor(np.zeros(0, np.int64)), nc)
     assert ember.nn.functional.one_hot(ember.tensor(np.zeros(0, np.int64)), 3).shape == (0, 3)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda lib: lib.nn.functional.cross_entropy(
+            lib.ones(3, 4), lib.tensor(np.array([0, 4, 1]))
+        ),
+        lambda lib: lib.nn.functional.nll_loss(lib.ones(3, 4), lib.tensor(np.array([0, -1, 1]))),
+        lambda lib: lib.nn.functional.nll_loss(
+            lib.ones(3, 4, 2), lib.tensor(np.array([[0, 0], [5, 1], [1, 1]]))
+        ),
+        lambda lib: lib.nn.functional.cross_entropy(lib.ones(4), lib.tensor(np.array(4))),
+        lambda lib: lib.nn.CrossEntropyLoss(label_smoothing=0.1)(
+            lib.ones(2, 3), lib.tensor(np.array([3, 0]))
+        ),
+    ],
+)
+def test_class_target_out_of_bounds_is_an_index_error_as_torch(call):
+    with pytest.raises(IndexError):
+        call(torch)
+    with pytest.raises(IndexError, match="out of bounds"):
+        call(ember)
+    with pytest.raises(ValueError):  # and still a ValueError, as ember's other bad input
+        call(ember)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda lib: lib.nn.MultiheadAttention(6, 4),
+        lambda lib: lib.nn.TransformerEncoderLayer(6, 4),
+        lambda lib: lib.nn.MultiheadAttention(6, 2)(
+            lib.ones(3, 2, 6), lib.ones(3, 2, 6), lib.ones(4, 2, 6)
+        ),
+        lambda lib: lib.nn.MultiheadAttention(6, 2)(
+            lib.ones(3, 2, 5), lib.ones(3, 2, 6), lib.ones(3, 2, 6)
+        ),
+        lambda lib: lib.nn.MultiheadAttention(6, 2)(
+            lib.ones(1, 3, 2, 6), lib.ones(3, 2, 6), lib.ones(3, 2, 6)
+        ),
+        lambda lib: lib.nn.MultiheadAttention(6, 2)(
+            lib.ones(3, 2, 6),
+            lib.ones(3, 2, 6),
+            lib.ones(3, 2, 6),
+            key_padding_mask=lib.zeros(3, 2),
+        ),
+    ],
+)
+def test_attention_shape_errors_are_assertion_errors_as_torch(call):
+    with pytest.raises(AssertionError):
+        call(torch)
+    with pytest.raises(AssertionError):
+        call(ember)
+    with pytest.raises(ValueError):
+        call(ember)
+
+
+@pytest.mark.parametrize("eps", [1e-8, 0.5, 1.5])
+def test_cosine_similarity_gradient_where_a_norm_is_clamped_as_torch(eps):
+    # PyTorch clamps the norms to eps outside autograd: the gradient still takes ||x||'s own
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((5, 3)) * 0.3, rng.standard_normal((5, 3))
+    out = []
+    for lib in (ember, torch):
+        x, y = lib.tensor(a.copy(), requires_grad=True), lib.tensor(b.copy(), requires_grad=True)
+        o = lib.nn.functional.cosine_similarity(x, y, dim=1, eps=eps)
+        gx, gy = lib.autograd.grad(o.sum(), (x, y), create_graph=True)
+        (gx * gx).sum().backward()  # and the double backward
+        out.append(
+            [
+                o.detach().numpy(),
+                gx.detach().numpy(),
+                gy.detach().numpy(),
+                x.grad.numpy(),
+                y.grad.numpy(),
+            ]
+        )
+    for e, t in zip(*out):
+        np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-12)

@@ -28,6 +28,16 @@ _REDUCTIONS = ("none", "mean", "sum")
 # ---- argument helpers ---------------------------------------------------------------------
 
 
+class _AssertionValueError(ValueError, AssertionError):
+    """Where PyTorch asserts (AssertionError): ember's bad-input errors are ValueErrors, so
+    this is both."""
+
+
+class _IndexValueError(IndexError, ValueError):
+    """A class index out of range: PyTorch's IndexError, and a ValueError as ember's other
+    bad input."""
+
+
 class _ComplexInput(TypeError):
     """A complex tensor where a real one is needed (tanh and sigmoid catch it: ember/_complex)."""
 
@@ -962,9 +972,9 @@ def _dot(u: np.ndarray, v: np.ndarray, d: int) -> np.ndarray:
 
 
 class CosineSimilarity(Function):
-    # a, b (broadcast to one shape) -> y = (a.b / n_a) / n_b along d, n = max(||.||, eps); the
-    # gradient treats a clamped (or zero) norm as the constant eps: three sums forward, two
-    # products back, instead of a graph of eight ops.
+    # a, b (broadcast to one shape) -> y = (a.b / n_a) / n_b along d, n = max(||.||, eps); as
+    # PyTorch clamps the norms outside autograd, the gradient takes ||.||'s own (a / ||a||, 0 at
+    # a = 0) even where n = eps: three sums forward, two products back, not a graph of eight ops.
     @staticmethod
     def forward(ctx, a, b, d, eps):
         shape = np.broadcast_shapes(a.shape, b.shape)
@@ -982,12 +992,12 @@ class CosineSimilarity(Function):
         d, eps, r, n, y = ctx.meta
         g = np.expand_dims(g, d)
         s = g / n[0] / n[1]
-        # dy/da = b / (na nb) - y a / na^2, the second term only where na = ||a|| >= eps, > 0
+        # dy/da = b / (na nb) - y a / (na ||a||), the second term only where ||a|| > 0
         k = []
         for rv, nv in zip(r, n):
-            live = (rv >= eps) & (rv > 0)
-            safe = np.where(live, nv, 1)
-            k.append(np.where(live, g * y / safe / safe, 0).astype(a.dtype, copy=False))
+            live = rv > 0
+            safe = np.where(live, rv, 1)
+            k.append(np.where(live, g * y / nv / safe, 0).astype(a.dtype, copy=False))
         ga, gb = b * s - a * k[0], a * s - b * k[1]
         return unbroadcast(ga, a.shape), unbroadcast(gb, b.shape), None, None
 
@@ -996,10 +1006,12 @@ class CosineSimilarity(Function):
         a, b = _graph.inputs(ctx, *ctx.saved_tensors)
         d, eps = ctx.meta[:2]
 
-        def cosine(a, b):  # the forward in Tensor ops (a clamped norm is the constant eps)
-            na = ops.clamp(ops.norm(a, 2, d, True), min=eps)
-            nb = ops.clamp(ops.norm(b, 2, d, True), min=eps)
-            return ((a * b).sum(d, keepdim=True) / na / nb).squeeze(d)
+        def clamped_norm(v):  # max(||v||, eps) with ||v||'s gradient, as forward's
+            r = ops.norm(v, 2, d, True)
+            return r + (ops.clamp(r, min=eps) - r).detach()
+
+        def cosine(a, b):  # the forward in Tensor ops
+            return ((a * b).sum(d, keepdim=True) / clamped_norm(a) / clamped_norm(b)).squeeze(d)
 
         return _graph.recompute(ctx, (g,), cosine, a, b) + (None, None)
 
@@ -1231,7 +1243,9 @@ class NLLLoss(Function):
         valid = t != ignore_index
         bad = valid & ((t < 0) | (t >= c))
         if bad.any():
-            raise ValueError(f"nll_loss: target {int(t[bad][0])} is out of bounds for {c} classes")
+            raise _IndexValueError(
+                f"nll_loss: target {int(t[bad][0])} is out of bounds for {c} classes"
+            )
         tc = np.where(valid, t, 0)
         w = valid.astype(logp.dtype)
         if weight is not None:
@@ -1382,6 +1396,12 @@ def _fused_rows(x: Tensor, t: np.ndarray, w, ignore_index, reduction, label_smoo
         return None  # the composed path's empty result
     if t.dtype != np.int64 or not t.flags.c_contiguous:
         t = np.ascontiguousarray(t, dtype=np.int64)
+    bad = (t != ignore_index) & ((t < 0) | (t >= xd.shape[1]))
+    if bad.any():  # (the kernel checks too, but PyTorch's error is an IndexError)
+        c = xd.shape[1]
+        raise _IndexValueError(
+            f"nll_loss: target {int(t[bad][0])} is out of bounds for {c} classes"
+        )
     w = None if w is None else _contig(w)
     meta = (t, w, int(ignore_index), reduction, float(label_smoothing), log_input)
     return CrossEntropy.apply(x if xd.flags.c_contiguous else x.contiguous(), meta)
@@ -1783,12 +1803,12 @@ def multi_head_attention_forward(
         raise NotImplementedError(f"{op}: static_k / static_v are not supported")
     t = lambda w: w if w is None or isinstance(w, Tensor) else Tensor(np.asarray(w))  # noqa: E731
     e = int(np.shape(query)[-1])
-    if e != embed_dim_to_check:
-        raise ValueError(
+    if e != embed_dim_to_check:  # (PyTorch asserts these: AssertionError)
+        raise _AssertionValueError(
             f"{op}: was expecting embedding dimension of {embed_dim_to_check}, got {e}"
         )
     if num_heads < 1 or e % num_heads:
-        raise ValueError(f"{op}: embed_dim {e} not divisible by num_heads {num_heads}")
+        raise _AssertionValueError(f"{op}: embed_dim {e} not divisible by num_heads {num_heads}")
     m = MultiheadAttention.__new__(MultiheadAttention)
     Module.__init__(m)
     m.out_proj = Linear.__new__(Linear)
