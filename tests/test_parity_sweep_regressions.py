@@ -444,3 +444,38 @@ def test_cosine_similarity_gradient_where_a_norm_is_clamped_as_torch(eps):
         )
     for e, t in zip(*out):
         np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda lib: lib.nn.RMSNorm(())(lib.ones(2, 3)),
+        lambda lib: lib.nn.functional.rms_norm(lib.ones(2, 3), []),
+        lambda lib: lib.nn.functional.layer_norm(lib.ones(2, 3), ()),
+        lambda lib: lib.nn.functional.interpolate(lib.ones(1, 0, 3, 4), size=(2, 3)),
+        lambda lib: lib.nn.functional.interpolate(
+            lib.ones(1, 2, 0, 4), size=(2, 3), mode="bilinear"
+        ),
+    ],
+)
+def test_empty_normalized_shape_and_empty_channels_refused_as_torch(call):
+    with pytest.raises(RuntimeError):
+        call(torch)
+    with pytest.raises(ValueError):
+        call(ember)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda lib, x: lib.nn.functional.interpolate(x, size=(2, 3), mode="area"),
+        lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x, (2, 5)),
+        lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x[0], 2),
+        lambda lib, x: lib.nn.functional.adaptive_avg_pool1d(x[:, :, 0], 3),
+    ],
+)
+def test_average_pools_of_empty_channels_are_empty_as_torch(call):
+    # adaptive average pooling takes an empty channel dim (max pooling refuses it, in both)
+    x = np.zeros((1, 0, 3, 4))
+    ye, yt = call(ember, ember.tensor(x, requires_grad=True)), call(torch, torch.tensor(x))
+    assert ye.shape == tuple(yt.shape) and ye.requires_grad

@@ -1505,6 +1505,8 @@ def _normalized_shape(normalized_shape, op: str) -> tuple:
         raise TypeError(
             f"{op}: normalized_shape must be an int or a sequence of ints, got {normalized_shape!r}"
         ) from None
+    if not shape:
+        raise ValueError(f"{op}: normalized_shape must be non-empty (at least one dim), got ()")
     return shape
 
 
@@ -3065,6 +3067,8 @@ def adaptive_avg_pool2d(input, output_size) -> Tensor:
         out = _pair((oh, ow), "adaptive_avg_pool2d", "output_size")
     else:
         out = _pair(output_size, "adaptive_avg_pool2d", "output_size")
+    if x.shape[-3] == 0 and 0 not in x.shape[-2:]:  # no channels: PyTorch pools them too
+        return _empty_pool(x, out, False)
     return AdaptiveAvgPool2d.apply(x, out)
 
 
@@ -4221,6 +4225,8 @@ def interpolate(
         scales = (None,) * n if recompute_scale_factor else tuple(float(s) for s in sf)
     if min(out) < (0 if mode == "area" else 1):  # area is adaptive pooling: may be empty
         raise ValueError(f"{op}: input {x.shape} gives an empty output size {out}")
+    if mode != "area" and 0 in x.shape[1:]:
+        raise ValueError(f"{op}: only the batch dim of the input may be empty, got {x.shape}")
     if mode == "area":
         pool = (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[n - 1]
         return pool(x, out[0] if n == 1 else out)
@@ -4726,8 +4732,8 @@ def _adaptive_size(output_size, sizes, op: str):
 
 
 def _empty_pool(x: Tensor, out: tuple, with_indices: bool):
-    """An adaptive pool to a size with a 0 (PyTorch returns it empty): an empty gather, so the
-    output stays on x's graph."""
+    """An adaptive pool with nothing to pool, to a size with a 0 or of empty channels (PyTorch
+    returns it empty): an empty gather, so the output stays on x's graph."""
     y = x.flatten(-len(out))[..., np.zeros(out, np.int64)]
     return (y, Tensor(np.zeros(y.shape, np.int64))) if with_indices else y
 
