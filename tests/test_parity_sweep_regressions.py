@@ -479,3 +479,36 @@ def test_average_pools_of_empty_channels_are_empty_as_torch(call):
     x = np.zeros((1, 0, 3, 4))
     ye, yt = call(ember, ember.tensor(x, requires_grad=True)), call(torch, torch.tensor(x))
     assert ye.shape == tuple(yt.shape) and ye.requires_grad
+
+
+@pytest.mark.parametrize("flag", [0, 1, None, "yes", np.bool_(True)])
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda lib, f: lib.nn.MaxPool1d(2, ceil_mode=f), (1, 2, 5)),
+        (lambda lib, f: lib.nn.MaxPool2d(2, ceil_mode=f), (1, 2, 5, 5)),
+        (lambda lib, f: lib.nn.MaxPool3d(2, ceil_mode=f), (1, 2, 3, 5, 5)),
+        (lambda lib, f: lib.nn.AvgPool1d(2, ceil_mode=f), (1, 2, 5)),
+        (lambda lib, f: lib.nn.AvgPool2d(2, count_include_pad=f), (1, 2, 5, 5)),
+        (lambda lib, f: lib.nn.AvgPool3d(2, count_include_pad=f), (1, 2, 3, 5, 5)),
+        (lambda lib, f: lib.nn.LPPool2d(2, 2, ceil_mode=f), (1, 2, 5, 5)),
+    ],
+)
+def test_pool_flags_must_be_bools_as_torch(make, shape, flag):
+    # PyTorch's C++ bool arguments refuse 0 / 1, None, strings and NumPy bools (TypeError)
+    x = np.random.default_rng(0).random(shape)
+    with pytest.raises(TypeError):
+        make(torch, flag)(torch.tensor(x))
+    with pytest.raises(TypeError, match="must be bool"):
+        make(ember, flag)(ember.tensor(x))
+    np.testing.assert_allclose(
+        make(ember, True)(ember.tensor(x)).numpy(), make(torch, True)(torch.tensor(x)).numpy()
+    )
+
+
+def test_ctc_zero_infinity_must_be_a_bool_as_torch():
+    args = (np.log(np.full((4, 1, 3), 1 / 3)), np.array([[1, 2]]), np.array([4]), np.array([2]))
+    with pytest.raises(TypeError):
+        torch.nn.functional.ctc_loss(*map(torch.tensor, args), zero_infinity=1)
+    with pytest.raises(TypeError, match="must be bool"):
+        ember.nn.functional.ctc_loss(*map(ember.tensor, args), zero_infinity=1)

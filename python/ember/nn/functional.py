@@ -2729,6 +2729,13 @@ def _int_arg(v, op: str, name: str) -> int:
     return int(v)
 
 
+def _bool_arg(v, op: str, name: str) -> bool:
+    """A flag PyTorch passes to C++, which takes a bool only (not 0 / 1, None or a string)."""
+    if not isinstance(v, bool):
+        raise TypeError(f"{op}(): argument '{name}' must be bool, not {type(v).__name__}")
+    return bool(v)
+
+
 def _pair(v, op: str, name: str) -> tuple[int, int]:
     """An int or a pair of ints -> (h, w)."""
     if isinstance(v, tuple | list):
@@ -2978,7 +2985,7 @@ def max_pool2d(
         return (y.to(input.dtype), idx) if return_indices else y.to(input.dtype)
     x = _pool_input(input, "max_pool2d")
     k, s, p, d = _pool_args("max_pool2d", kernel_size, stride, padding, dilation)
-    y, idx = MaxPool2d.apply(x, k, s, p, d, bool(ceil_mode))
+    y, idx = MaxPool2d.apply(x, k, s, p, d, _bool_arg(ceil_mode, "max_pool2d", "ceil_mode"))
     return (y, idx) if return_indices else y
 
 
@@ -3031,7 +3038,9 @@ def avg_pool2d(
     k, s, p, _ = _pool_args("avg_pool2d", kernel_size, stride, padding)
     if divisor_override is not None:
         divisor_override = _int_arg(divisor_override, "avg_pool2d", "divisor_override")
-    return AvgPool2d.apply(x, k, s, p, bool(ceil_mode), bool(count_include_pad), divisor_override)
+    ceil_mode = _bool_arg(ceil_mode, "avg_pool2d", "ceil_mode")
+    count_include_pad = _bool_arg(count_include_pad, "avg_pool2d", "count_include_pad")
+    return AvgPool2d.apply(x, k, s, p, ceil_mode, count_include_pad, divisor_override)
 
 
 class AdaptiveAvgPool2d(Function):
@@ -3633,6 +3642,7 @@ def max_pool1d(
     k = _single(kernel_size, op, "kernel_size")
     s = _single(_stride_or(k, stride), op, "stride")
     p, d = _single(padding, op, "padding"), _single(dilation, op, "dilation")
+    ceil_mode = _bool_arg(ceil_mode, op, "ceil_mode")
     n_out = (x.shape[-1] - k) // s + 1 if k >= 1 and s >= 1 else 0
     plain = (
         p == 0 and d == 1 and not ceil_mode and not return_indices and n_out >= 1 and x.data.size
@@ -6023,7 +6033,8 @@ def ctc_loss(
         ext[i, 1 : 2 * len(r) : 2] = r
     if n == 0 or t_max == 0:
         raise ValueError(f"{op}: log_probs tensor must not be empty, got shape {lp.shape}")
-    nll = CTCLoss.apply(lp.contiguous(), ext, np.maximum(in_len, 1), ext_len, bool(zero_infinity))
+    zero_infinity = _bool_arg(zero_infinity, op, "zero_infinity")
+    nll = CTCLoss.apply(lp.contiguous(), ext, np.maximum(in_len, 1), ext_len, zero_infinity)
     if (in_len == 0).any():  # as PyTorch: loss 0 for an empty target, else inf; no gradient
         inf = 0.0 if zero_infinity else np.inf
         none = Tensor(np.where(tg_len > 0, inf, 0.0).astype(lp.dtype))
