@@ -86,6 +86,9 @@ class _ConvNd(Module):
                 raise ValueError(f"{op}: padding='same' is not supported for strided convolutions")
             self.padding = padding
         else:
+            if padding_mode != "zeros" and isinstance(padding, tuple | list) and len(padding) < nd:
+                # (PyTorch pads only the last dim by it, which its F.pad modes refuse)
+                raise ValueError(f"{op}: padding_mode {padding_mode!r} needs {nd} paddings")
             self.padding = _ntuple(padding, nd, op, "padding")
             if min(self.padding) < 0:
                 raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
