@@ -2,6 +2,8 @@
 common options (same module in ember and torch, weights copied, outputs, gradients and the
 errors of invalid configurations compared)."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -513,3 +515,24 @@ def test_ctc_zero_infinity_must_be_a_bool_as_torch():
         torch.nn.functional.ctc_loss(*map(torch.tensor, args), zero_infinity=1)
     with pytest.raises(TypeError, match="must be bool"):
         ember.nn.functional.ctc_loss(*map(ember.tensor, args), zero_infinity=1)
+
+
+@pytest.mark.parametrize("xd, wd", [(np.float64, np.float32), (np.float32, np.float64)])
+def test_rms_norm_with_a_weight_of_another_dtype_as_torch(xd, wd):
+    # PyTorch computes (the output in input's dtype; a float64 input warns) where ember refused
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 3, 4)), rng.standard_normal((3, 4))
+    out = []
+    for lib in (ember, torch):
+        xt = lib.tensor(x.astype(xd), requires_grad=True)
+        wt = lib.tensor(w.astype(wd), requires_grad=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            y = lib.nn.functional.rms_norm(xt, (3, 4), wt)
+        assert len(caught) == (xd == np.float64)
+        assert all("Mismatch dtype between input and weight" in str(c.message) for c in caught)
+        y.sum().backward()
+        out.append([y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()])
+    for e, t in zip(*out):
+        assert e.dtype == t.dtype
+        np.testing.assert_allclose(e, t, rtol=1e-6, atol=1e-6)

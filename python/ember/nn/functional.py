@@ -4854,9 +4854,18 @@ def rms_norm(input, normalized_shape, weight=None, eps=None) -> Tensor:
     dims = tuple(range(x.ndim - len(shape), x.ndim))
     y = x * ((x * x).mean(dims, keepdim=True) + eps).rsqrt() if dims else x
     if weight is not None:
-        weight = _float_input(weight, op, "weight", x.dtype)
+        weight = _float_input(weight, op, "weight")
         if weight.shape != shape:
             raise ValueError(f"{op}: weight must have shape {shape}, got {weight.shape}")
+        if weight.dtype != x.dtype:  # PyTorch returns input's dtype (warning for float64)
+            if x.dtype == np.float64:
+                warnings.warn(
+                    f"Mismatch dtype between input and weight: input dtype = {x.dtype}, weight "
+                    f"dtype = {weight.dtype}, Cannot dispatch to fused implementation.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            return ops.cast(y * weight, x.dtype)
         y = y * weight
     return y
 
