@@ -262,7 +262,7 @@ def test_fractional_max_pool_draws_from_embers_generator():
         _random_samples=torch.tensor(samples),
     )  # fmt: skip
     np.testing.assert_array_equal(a[1].numpy(), b[1].numpy())
-    y = F.fractional_max_pool3d(ember.randn(3, 4, 5, 6), 2, 3)  # unbatched
+    y = F.fractional_max_pool3d(ember.randn(3, 5, 5, 6), 2, 3)  # unbatched (3-D fit: 3 + 2 - 1 < 5)
     assert y.shape == (3, 3, 3, 3)
 
 

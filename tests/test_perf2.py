@@ -256,14 +256,20 @@ def test_cosine_similarity_gradcheck(sa, sb, dim):
     assert gradcheck(lambda u, v: F.cosine_similarity(u, v, dim), (a, b))
 
 
-def test_cosine_similarity_clamped_norm_gradcheck():
-    # both norms below eps: the clamped norms are constants, so y = a.b / eps^2 is bilinear
+def test_cosine_similarity_clamped_norm_gradient_is_torchs():
+    # both norms below eps: y = a.b / eps^2; PyTorch clamps the norms outside autograd, so its
+    # gradient (ember's too) still takes each norm's own gradient, not that of y's formula
+    torch = _torch()
     rng = np.random.default_rng(9)
-    a = ember.tensor(rng.standard_normal((3, 4)) * 1e-3, requires_grad=True)
-    b = ember.tensor(rng.standard_normal((3, 4)) * 1e-3, requires_grad=True)
-    assert gradcheck(lambda u, v: F.cosine_similarity(u, v, 1, eps=0.5), (a, b))
+    an, bn = rng.standard_normal((3, 4)) * 1e-3, rng.standard_normal((3, 4)) * 1e-3
+    a, b = ember.tensor(an, requires_grad=True), ember.tensor(bn, requires_grad=True)
     y = F.cosine_similarity(a, b, 1, eps=0.5)
-    np.testing.assert_allclose(y.numpy(), (a.numpy() * b.numpy()).sum(1) / 0.25, rtol=1e-12)
+    np.testing.assert_allclose(y.numpy(), (an * bn).sum(1) / 0.25, rtol=1e-12)
+    ta, tb = torch.tensor(an, requires_grad=True), torch.tensor(bn, requires_grad=True)
+    torch.nn.functional.cosine_similarity(ta, tb, 1, eps=0.5).sum().backward()
+    y.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(b.grad.numpy(), tb.grad.numpy(), rtol=1e-10)
 
 
 # ---- softmax backward (rows in chunks, two-chain dot with a tree fold) ---------------------

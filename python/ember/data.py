@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from ember.nn.functional import _AssertionValueError
 from ember.random import rng as _rng
 from ember.tensor import Tensor
 
@@ -56,11 +57,6 @@ class Dataset:
 
     def __add__(self, other):
         return ConcatDataset([self, other])
-
-
-class _AssertionValueError(ValueError, AssertionError):
-    """Where PyTorch asserts (AssertionError): ember's bad-input errors are ValueErrors, so
-    this is both."""
 
 
 class IterableDataset(Dataset):

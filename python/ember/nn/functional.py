@@ -28,6 +28,16 @@ _REDUCTIONS = ("none", "mean", "sum")
 # ---- argument helpers ---------------------------------------------------------------------
 
 
+class _AssertionValueError(ValueError, AssertionError):
+    """Where PyTorch asserts (AssertionError): ember's bad-input errors are ValueErrors, so
+    this is both."""
+
+
+class _IndexValueError(IndexError, ValueError):
+    """A class index out of range: PyTorch's IndexError, and a ValueError as ember's other
+    bad input."""
+
+
 class _ComplexInput(TypeError):
     """A complex tensor where a real one is needed (tanh and sigmoid catch it: ember/_complex)."""
 
@@ -962,9 +972,9 @@ def _dot(u: np.ndarray, v: np.ndarray, d: int) -> np.ndarray:
 
 
 class CosineSimilarity(Function):
-    # a, b (broadcast to one shape) -> y = (a.b / n_a) / n_b along d, n = max(||.||, eps); the
-    # gradient treats a clamped (or zero) norm as the constant eps: three sums forward, two
-    # products back, instead of a graph of eight ops.
+    # a, b (broadcast to one shape) -> y = (a.b / n_a) / n_b along d, n = max(||.||, eps); as
+    # PyTorch clamps the norms outside autograd, the gradient takes ||.||'s own (a / ||a||, 0 at
+    # a = 0) even where n = eps: three sums forward, two products back, not a graph of eight ops.
     @staticmethod
     def forward(ctx, a, b, d, eps):
         shape = np.broadcast_shapes(a.shape, b.shape)
@@ -982,12 +992,12 @@ class CosineSimilarity(Function):
         d, eps, r, n, y = ctx.meta
         g = np.expand_dims(g, d)
         s = g / n[0] / n[1]
-        # dy/da = b / (na nb) - y a / na^2, the second term only where na = ||a|| >= eps, > 0
+        # dy/da = b / (na nb) - y a / (na ||a||), the second term only where ||a|| > 0
         k = []
         for rv, nv in zip(r, n):
-            live = (rv >= eps) & (rv > 0)
-            safe = np.where(live, nv, 1)
-            k.append(np.where(live, g * y / safe / safe, 0).astype(a.dtype, copy=False))
+            live = rv > 0
+            safe = np.where(live, rv, 1)
+            k.append(np.where(live, g * y / nv / safe, 0).astype(a.dtype, copy=False))
         ga, gb = b * s - a * k[0], a * s - b * k[1]
         return unbroadcast(ga, a.shape), unbroadcast(gb, b.shape), None, None
 
@@ -996,10 +1006,12 @@ class CosineSimilarity(Function):
         a, b = _graph.inputs(ctx, *ctx.saved_tensors)
         d, eps = ctx.meta[:2]
 
-        def cosine(a, b):  # the forward in Tensor ops (a clamped norm is the constant eps)
-            na = ops.clamp(ops.norm(a, 2, d, True), min=eps)
-            nb = ops.clamp(ops.norm(b, 2, d, True), min=eps)
-            return ((a * b).sum(d, keepdim=True) / na / nb).squeeze(d)
+        def clamped_norm(v):  # max(||v||, eps) with ||v||'s gradient, as forward's
+            r = ops.norm(v, 2, d, True)
+            return r + (ops.clamp(r, min=eps) - r).detach()
+
+        def cosine(a, b):  # the forward in Tensor ops
+            return ((a * b).sum(d, keepdim=True) / clamped_norm(a) / clamped_norm(b)).squeeze(d)
 
         return _graph.recompute(ctx, (g,), cosine, a, b) + (None, None)
 
@@ -1008,6 +1020,8 @@ def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """sum(x1 / max(||x1||, eps) * x2 / max(||x2||, eps)) along ``dim`` (inputs broadcast)."""
     a, b, shape = _same_dtype_pair("cosine_similarity", x1, x2)
     d = _dim(dim, len(shape), "cosine_similarity")
+    if not eps >= 0:  # NaN too, as PyTorch
+        raise ValueError(f"cosine_similarity: eps must be non-negative, got: {eps}")
     return CosineSimilarity.apply(a, b, d, float(eps))
 
 
@@ -1016,9 +1030,9 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
     idx = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected an integer index tensor, got {idx.dtype}")
+    if idx.size == 0 and num_classes in (-1, 0):  # (PyTorch refuses 0 here too)
+        raise ValueError("one_hot: can not infer the number of classes from an empty tensor")
     if num_classes == -1:
-        if idx.size == 0:
-            raise ValueError("one_hot: can not infer the number of classes from an empty tensor")
         num_classes = int(idx.max()) + 1
     elif isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
         raise ValueError(
@@ -1229,7 +1243,9 @@ class NLLLoss(Function):
         valid = t != ignore_index
         bad = valid & ((t < 0) | (t >= c))
         if bad.any():
-            raise ValueError(f"nll_loss: target {int(t[bad][0])} is out of bounds for {c} classes")
+            raise _IndexValueError(
+                f"nll_loss: target {int(t[bad][0])} is out of bounds for {c} classes"
+            )
         tc = np.where(valid, t, 0)
         w = valid.astype(logp.dtype)
         if weight is not None:
@@ -1310,6 +1326,8 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     t = _targets("nll_loss", target)
     if x.ndim == 0:
         raise ValueError("nll_loss: input must have at least 1 dimension")
+    if x.ndim == 1 and t.shape == (1,):  # PyTorch reads it as the 0-d target
+        t = t.reshape(())
     c = x.shape[1] if x.ndim > 1 else x.shape[0]
     w = _class_weight("nll_loss", weight, c, x.dtype)
     fused = _fused_rows(x, t, w, ignore_index, reduction, 0.0, True)
@@ -1378,6 +1396,12 @@ def _fused_rows(x: Tensor, t: np.ndarray, w, ignore_index, reduction, label_smoo
         return None  # the composed path's empty result
     if t.dtype != np.int64 or not t.flags.c_contiguous:
         t = np.ascontiguousarray(t, dtype=np.int64)
+    bad = (t != ignore_index) & ((t < 0) | (t >= xd.shape[1]))
+    if bad.any():  # (the kernel checks too, but PyTorch's error is an IndexError)
+        c = xd.shape[1]
+        raise _IndexValueError(
+            f"nll_loss: target {int(t[bad][0])} is out of bounds for {c} classes"
+        )
     w = None if w is None else _contig(w)
     meta = (t, w, int(ignore_index), reduction, float(label_smoothing), log_input)
     return CrossEntropy.apply(x if xd.flags.c_contiguous else x.contiguous(), meta)
@@ -1445,6 +1469,8 @@ def cross_entropy(
         return _reduce(loss, reduction)
 
     t = _targets("cross_entropy", target)
+    if x.ndim == 1 and t.shape == (1,):  # PyTorch reads it as the 0-d target
+        t = t.reshape(())
     nll = NLLLoss.apply(logp, t, w, int(ignore_index), reduction)
     if label_smoothing == 0:
         return nll
@@ -1479,6 +1505,8 @@ def _normalized_shape(normalized_shape, op: str) -> tuple:
         raise TypeError(
             f"{op}: normalized_shape must be an int or a sequence of ints, got {normalized_shape!r}"
         ) from None
+    if not shape:
+        raise ValueError(f"{op}: normalized_shape must be non-empty (at least one dim), got ()")
     return shape
 
 
@@ -1777,12 +1805,12 @@ def multi_head_attention_forward(
         raise NotImplementedError(f"{op}: static_k / static_v are not supported")
     t = lambda w: w if w is None or isinstance(w, Tensor) else Tensor(np.asarray(w))  # noqa: E731
     e = int(np.shape(query)[-1])
-    if e != embed_dim_to_check:
-        raise ValueError(
+    if e != embed_dim_to_check:  # (PyTorch asserts these: AssertionError)
+        raise _AssertionValueError(
             f"{op}: was expecting embedding dimension of {embed_dim_to_check}, got {e}"
         )
     if num_heads < 1 or e % num_heads:
-        raise ValueError(f"{op}: embed_dim {e} not divisible by num_heads {num_heads}")
+        raise _AssertionValueError(f"{op}: embed_dim {e} not divisible by num_heads {num_heads}")
     m = MultiheadAttention.__new__(MultiheadAttention)
     Module.__init__(m)
     m.out_proj = Linear.__new__(Linear)
@@ -2564,23 +2592,24 @@ def gaussian_nll_loss(
     plus 0.5 log(2 pi) with ``full``. var is clamped to >= eps for the value only (its gradient
     passes the clamp unchanged, as PyTorch).
 
-    Shape: input and target the same shape; var the same shape, or one dim of it 1 or
+    Shape: input and target broadcast together; var input's shape, or one dim of it 1 or
     the last dim missing (one variance shared), or a float.
     """
     op = "gaussian_nll_loss"
-    x, t = _loss_pair(op, input, target)
+    shape = _float_input(input, op).shape  # var is checked against input's own shape
+    x, t = _loss_pair(op, input, target, "quiet")
     if isinstance(var, int | float):
         if var < 0:
             raise ValueError(f"{op}: var has negative entry/entries")
-        var = Tensor(np.full(x.shape, var, dtype=x.dtype))
+        var = Tensor(np.full(shape, var, dtype=x.dtype))
     v = _float_input(var, op, "var", x.dtype)
     if np.any(v.data < 0):
         raise ValueError(f"{op}: var has negative entry/entries")
-    if v.shape != x.shape:
-        if v.shape == x.shape[:-1]:
+    if v.shape != shape:
+        if v.shape == shape[:-1]:
             v = v.unsqueeze(-1)
-        elif v.ndim != x.ndim or sum(b for a, b in zip(x.shape, v.shape) if a != b) != 1:
-            raise ValueError(f"{op}: var of shape {v.shape} is of incorrect size for {x.shape}")
+        elif v.ndim != len(shape) or sum(b for a, b in zip(shape, v.shape) if a != b) != 1:
+            raise ValueError(f"{op}: var of shape {v.shape} is of incorrect size for {shape}")
     _check_reduction(op, reduction)
     # clamp the value, not the gradient (where, not max - v: an infinite var stays finite here)
     v = v + Tensor(np.where(v.data < eps, eps - v.data, 0).astype(v.dtype))
@@ -2700,6 +2729,13 @@ def _int_arg(v, op: str, name: str) -> int:
     return int(v)
 
 
+def _bool_arg(v, op: str, name: str) -> bool:
+    """A flag PyTorch passes to C++, which takes a bool only (not 0 / 1, None or a string)."""
+    if not isinstance(v, bool):
+        raise TypeError(f"{op}(): argument '{name}' must be bool, not {type(v).__name__}")
+    return bool(v)
+
+
 def _pair(v, op: str, name: str) -> tuple[int, int]:
     """An int or a pair of ints -> (h, w)."""
     if isinstance(v, tuple | list):
@@ -2708,6 +2744,11 @@ def _pair(v, op: str, name: str) -> tuple[int, int]:
         return _int_arg(v[0], op, name), _int_arg(v[1], op, name)
     v = _int_arg(v, op, name)
     return v, v
+
+
+def _one(v):
+    """PyTorch's int[n] arguments (conv and pool sizes) take a 1-element list as n copies."""
+    return v[0] if isinstance(v, tuple | list) and len(v) == 1 else v
 
 
 def _conv_padding(padding, kernel, stride, dilation, op: str = "conv2d"):
@@ -2728,7 +2769,7 @@ def _conv_padding(padding, kernel, stride, dilation, op: str = "conv2d"):
         raise ValueError(
             f"{op}: padding must be an int, a pair, 'valid', 'same' or 'full', got {padding!r}"
         )
-    ph, pw = _pair(padding, op, "padding")
+    ph, pw = _pair(_one(padding), op, "padding")
     if ph < 0 or pw < 0:
         raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
     return ph, ph, pw, pw
@@ -2851,8 +2892,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
         x = x.unsqueeze(0)
     elif x.ndim != 4:
         raise ValueError(f"{op}: input must be 4-D (N, C, H, W) or 3-D (C, H, W), got {x.shape}")
-    stride = _pair(stride, op, "stride")
-    dilation = _pair(dilation, op, "dilation")
+    stride = _pair(_one(stride), op, "stride")
+    dilation = _pair(_one(dilation), op, "dilation")
     if min(stride) < 1:
         raise ValueError(f"{op}: stride must be >= 1, got {stride}")
     if min(dilation) < 1:
@@ -2877,9 +2918,15 @@ def _stride_or(kernel, stride):
 
 
 def _pool_args(op, kernel_size, stride, padding, dilation=1):
-    k = _pair(kernel_size, op, "kernel_size")
-    s = _stride_or(k, stride)
-    return k, _pair(s, op, "stride"), _pair(padding, op, "padding"), _pair(dilation, op, "dilation")
+    k = _pair(_one(kernel_size), op, "kernel_size")
+    s, p, d = _one(_stride_or(k, stride)), _one(padding), _one(dilation)
+    return k, _pair(s, op, "stride"), _pair(p, op, "padding"), _pair(d, op, "dilation")
+
+
+def _int_tensor(x, dtype=None) -> bool:
+    """An integer Tensor (of ``dtype`` if given), which PyTorch pools too (max: any integer
+    dtype, average: int64); ember pools it in float64 (exact below 2**53) and casts back."""
+    return isinstance(x, Tensor) and x.data.dtype.kind in "iu" and dtype in (None, x.data.dtype)
 
 
 def _pool_input(input, op: str) -> Tensor:
@@ -2933,9 +2980,12 @@ def max_pool2d(
     Shape: (N, C, H, W) or (C, H, W) -> (.., OH, OW),
         OH = floor_or_ceil((H + 2p - d*(k-1) - 1) / s) + 1.
     """
+    if _int_tensor(input):
+        y, idx = max_pool2d(input.double(), kernel_size, stride, padding, dilation, ceil_mode, True)
+        return (y.to(input.dtype), idx) if return_indices else y.to(input.dtype)
     x = _pool_input(input, "max_pool2d")
     k, s, p, d = _pool_args("max_pool2d", kernel_size, stride, padding, dilation)
-    y, idx = MaxPool2d.apply(x, k, s, p, d, bool(ceil_mode))
+    y, idx = MaxPool2d.apply(x, k, s, p, d, _bool_arg(ceil_mode, "max_pool2d", "ceil_mode"))
     return (y, idx) if return_indices else y
 
 
@@ -2973,11 +3023,24 @@ def avg_pool2d(
 
     Shape: (N, C, H, W) or (C, H, W) -> (.., OH, OW), OH = floor_or_ceil((H + 2p - k) / s) + 1.
     """
+    if _int_tensor(input, np.int64):  # the mean truncated, as PyTorch
+        y = avg_pool2d(
+            input.double(),
+            kernel_size,
+            stride,
+            padding,
+            ceil_mode,
+            count_include_pad,
+            divisor_override,
+        )
+        return y.trunc().to(np.int64)
     x = _pool_input(input, "avg_pool2d")
     k, s, p, _ = _pool_args("avg_pool2d", kernel_size, stride, padding)
     if divisor_override is not None:
         divisor_override = _int_arg(divisor_override, "avg_pool2d", "divisor_override")
-    return AvgPool2d.apply(x, k, s, p, bool(ceil_mode), bool(count_include_pad), divisor_override)
+    ceil_mode = _bool_arg(ceil_mode, "avg_pool2d", "ceil_mode")
+    count_include_pad = _bool_arg(count_include_pad, "avg_pool2d", "count_include_pad")
+    return AvgPool2d.apply(x, k, s, p, ceil_mode, count_include_pad, divisor_override)
 
 
 class AdaptiveAvgPool2d(Function):
@@ -3013,6 +3076,8 @@ def adaptive_avg_pool2d(input, output_size) -> Tensor:
         out = _pair((oh, ow), "adaptive_avg_pool2d", "output_size")
     else:
         out = _pair(output_size, "adaptive_avg_pool2d", "output_size")
+    if x.shape[-3] == 0 and 0 not in x.shape[-2:]:  # no channels: PyTorch pools them too
+        return _empty_pool(x, out, False)
     return AdaptiveAvgPool2d.apply(x, out)
 
 
@@ -3090,6 +3155,10 @@ def batch_norm(
     x = _float_input(input, op)
     if x.ndim < 2:
         raise ValueError(f"{op}: input must be at least 2-D (N, C, ...), got shape {x.shape}")
+    if training and eps <= 0.0:  # PyTorch's checks (a NaN eps passes them)
+        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+    if eps < 0.0:
+        raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
     c = x.shape[1]
     args = []
     for t, name in ((weight, "weight"), (bias, "bias")):
@@ -3566,10 +3635,14 @@ def max_pool1d(
 ):
     """1-D max pooling over (N, C, L) or (C, L); stride defaults to kernel_size."""
     op = "max_pool1d"
+    if _int_tensor(input) and return_indices:  # (PyTorch's indexed 1-D kernel only)
+        y, idx = max_pool1d(input.double(), kernel_size, stride, padding, dilation, ceil_mode, True)
+        return y.to(input.dtype), idx
     x = _seq_input(input, op)
     k = _single(kernel_size, op, "kernel_size")
     s = _single(_stride_or(k, stride), op, "stride")
     p, d = _single(padding, op, "padding"), _single(dilation, op, "dilation")
+    ceil_mode = _bool_arg(ceil_mode, op, "ceil_mode")
     n_out = (x.shape[-1] - k) // s + 1 if k >= 1 and s >= 1 else 0
     plain = (
         p == 0 and d == 1 and not ceil_mode and not return_indices and n_out >= 1 and x.data.size
@@ -3591,6 +3664,9 @@ def avg_pool1d(
 ) -> Tensor:
     """1-D average pooling over (N, C, L) or (C, L); stride defaults to kernel_size."""
     op = "avg_pool1d"
+    if _int_tensor(input, np.int64):  # the mean truncated, as PyTorch
+        y = avg_pool1d(input.double(), kernel_size, stride, padding, ceil_mode, count_include_pad)
+        return y.trunc().to(np.int64)
     x = _seq_input(input, op)
     k = _single(kernel_size, op, "kernel_size")
     s = _single(_stride_or(k, stride), op, "stride")
@@ -3698,8 +3774,11 @@ def conv_transpose2d(
         )
     if weight.shape[0] % groups:
         raise ValueError(f"{op}: in_channels {weight.shape[0]} not divisible by groups={groups}")
-    stride, dilation = _pair(stride, op, "stride"), _pair(dilation, op, "dilation")
-    padding, out_pad = _pair(padding, op, "padding"), _pair(output_padding, op, "output_padding")
+    stride, dilation = _pair(_one(stride), op, "stride"), _pair(_one(dilation), op, "dilation")
+    padding, out_pad = (
+        _pair(_one(padding), op, "padding"),
+        _pair(_one(output_padding), op, "output_padding"),
+    )
     if min(stride) < 1 or min(dilation) < 1:
         raise ValueError(f"{op}: stride and dilation must be >= 1, got {stride}, {dilation}")
     if min(padding) < 0 or min(out_pad) < 0:
@@ -3912,7 +3991,7 @@ def instance_norm(
 def _scatter_last(g: np.ndarray, idx: np.ndarray, n_in: int) -> np.ndarray:
     """The adjoint of a per-row gather: sums g[r, j] into position idx[r, j] of row r
     (idx (n_out,) or (rows, n_out); float64)."""
-    rows = g.size // g.shape[-1] if g.shape[-1] else 0
+    rows = int(np.prod(g.shape[:-1]))  # not g.size // n_out: n_out may be 0
     flat = (np.arange(rows)[:, None] * n_in + idx).ravel()
     out = np.bincount(flat, weights=g.reshape(-1), minlength=rows * n_in)
     return out.reshape(*g.shape[:-1], n_in)
@@ -4125,7 +4204,10 @@ def interpolate(
         (1, 2, 8, 8)
     """
     op = "interpolate"
-    x = _float_input(input, op)
+    if str(mode).startswith("nearest") and isinstance(input, Tensor) and input.dtype == np.uint8:
+        x = input  # PyTorch resizes uint8 images by nearest (indices in float32) too
+    else:
+        x = _float_input(input, op)
     modes = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
     if mode not in modes:
         raise ValueError(f"{op}: mode must be one of {modes}, got {mode!r}")
@@ -4151,8 +4233,10 @@ def interpolate(
         sf = _spatial_arg(scale_factor, n, op, "scale_factor", int | float | np.number)
         out = tuple(int(np.floor(float(i) * float(s))) for i, s in zip(x.shape[2:], sf))
         scales = (None,) * n if recompute_scale_factor else tuple(float(s) for s in sf)
-    if min(out) < 1:
+    if min(out) < (0 if mode == "area" else 1):  # area is adaptive pooling: may be empty
         raise ValueError(f"{op}: input {x.shape} gives an empty output size {out}")
+    if mode != "area" and 0 in x.shape[1:]:
+        raise ValueError(f"{op}: only the batch dim of the input may be empty, got {x.shape}")
     if mode == "area":
         pool = (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[n - 1]
         return pool(x, out[0] if n == 1 else out)
@@ -4160,7 +4244,8 @@ def interpolate(
         n_in = x.shape[2 + axis]
         if mode.startswith("nearest"):
             exact, shortcuts = mode == "nearest-exact", mode == "nearest" and n == 2
-            taps = _nearest_taps(n_in, out[axis], scales[axis], exact, shortcuts, x.dtype)
+            dtype = np.dtype(np.float32) if x.dtype == np.uint8 else x.dtype
+            taps = _nearest_taps(n_in, out[axis], scales[axis], exact, shortcuts, dtype)
         elif n_in == out[axis] and (mode != "bicubic" or antialias):
             continue  # PyTorch copies a dim whose size is unchanged (not in plain bicubic)
         elif antialias:
@@ -4362,7 +4447,10 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
         (1, 2, 5, 5)
     """
     op = "pad"
-    x = _float_input(input, op)
+    if mode == "constant" and isinstance(input, Tensor) and input.data.dtype.kind in "biu":
+        x = input  # any dtype, as PyTorch (token ids, masks); the fill value is cast to it
+    else:
+        x = _float_input(input, op)
     if not isinstance(pad, tuple | list):
         raise TypeError(f"{op}: pad must be a tuple of ints, got {pad!r}")
     pads = [_int_arg(p, op, "pad") for p in pad]
@@ -4389,6 +4477,13 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
                 f"{op}: negative padding in {tuple(pads)} crops more than input shape {x.shape}"
             )
         fill = 0.0 if value is None else float(value)
+        if x.data.dtype.kind in "iu" and value is not None:
+            info = np.iinfo(x.data.dtype)
+            if not info.min <= value <= info.max:
+                raise ValueError(
+                    f"{op}: value {value} cannot be converted to {x.dtype} without overflow"
+                )
+            fill = value  # exact for large int64 values
         if x._requires_grad and is_grad_enabled():
             return ConstantPad.apply(x, full, fill)
         # outside the graph: the same forward without the generic apply (~1 us, as ops._view)
@@ -4641,9 +4736,16 @@ def _adaptive_size(output_size, sizes, op: str):
     if isinstance(output_size, tuple | list) and len(output_size) == len(sizes):
         output_size = tuple(n if o is None else o for o, n in zip(output_size, sizes))
     out = (_pair if len(sizes) == 2 else _triple)(output_size, op, "output_size")
-    if min(out) < 1:
-        raise ValueError(f"{op}: output_size must be positive, got {out}")
+    if min(out) < 0:  # 0 gives an empty output, as PyTorch
+        raise ValueError(f"{op}: output_size must be non-negative, got {out}")
     return out
+
+
+def _empty_pool(x: Tensor, out: tuple, with_indices: bool):
+    """An adaptive pool with nothing to pool, to a size with a 0 or of empty channels (PyTorch
+    returns it empty): an empty gather, so the output stays on x's graph."""
+    y = x.flatten(-len(out))[..., np.zeros(out, np.int64)]
+    return (y, Tensor(np.zeros(y.shape, np.int64))) if with_indices else y
 
 
 def adaptive_max_pool2d(input, output_size, return_indices: bool = False):
@@ -4752,9 +4854,18 @@ def rms_norm(input, normalized_shape, weight=None, eps=None) -> Tensor:
     dims = tuple(range(x.ndim - len(shape), x.ndim))
     y = x * ((x * x).mean(dims, keepdim=True) + eps).rsqrt() if dims else x
     if weight is not None:
-        weight = _float_input(weight, op, "weight", x.dtype)
+        weight = _float_input(weight, op, "weight")
         if weight.shape != shape:
             raise ValueError(f"{op}: weight must have shape {shape}, got {weight.shape}")
+        if weight.dtype != x.dtype:  # PyTorch returns input's dtype (warning for float64)
+            if x.dtype == np.float64:
+                warnings.warn(
+                    f"Mismatch dtype between input and weight: input dtype = {x.dtype}, weight "
+                    f"dtype = {weight.dtype}, Cannot dispatch to fused implementation.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            return ops.cast(y * weight, x.dtype)
         y = y * weight
     return y
 
@@ -4869,6 +4980,8 @@ def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode: bool = Fals
     x = _seq_input(input, "lp_pool1d")
     if (y := _lp_inf(x, norm_type, max_pool1d, kernel_size, stride, ceil_mode)) is not None:
         return y
+    if isinstance(kernel_size, tuple | list):  # PyTorch multiplies by kernel_size as given
+        raise TypeError(f"lp_pool1d: kernel_size must be an int, got {kernel_size!r}")
     out = avg_pool1d(x**norm_type, k, stride, 0, ceil_mode)
     return _lp_root(out, norm_type, k)
 
@@ -4945,9 +5058,9 @@ def _pool3d(x: Tensor, pool2d, depth_args: tuple, hw_args: tuple, with_indices: 
 
 
 def _pool3d_args(op, kernel_size, stride, padding, dilation=1):
-    k = _triple(kernel_size, op, "kernel_size")
-    s = _triple(_stride_or(k, stride), op, "stride")
-    return k, s, _triple(padding, op, "padding"), _triple(dilation, op, "dilation")
+    k = _triple(_one(kernel_size), op, "kernel_size")
+    s = _triple(_one(_stride_or(k, stride)), op, "stride")
+    return k, s, _triple(_one(padding), op, "padding"), _triple(_one(dilation), op, "dilation")
 
 
 def max_pool3d(
@@ -4967,6 +5080,9 @@ def max_pool3d(
         >>> F.max_pool3d(ember.randn(1, 2, 4, 4, 4), 2).shape
         (1, 2, 2, 2, 2)
     """
+    if _int_tensor(input):
+        y, idx = max_pool3d(input.double(), kernel_size, stride, padding, dilation, ceil_mode, True)
+        return (y.to(input.dtype), idx) if return_indices else y.to(input.dtype)
     op = "max_pool3d"
     x = _vol_input(input, op)
     k, s, p, d = _pool3d_args(op, kernel_size, stride, padding, dilation)
@@ -4992,6 +5108,17 @@ def avg_pool3d(
     factor per axis, so this is avg_pool2d over (H, W) then over D (window sums when
     ``divisor_override`` is given, divided by it)."""
     op = "avg_pool3d"
+    if _int_tensor(input, np.int64):  # the mean truncated, as PyTorch
+        # sum / divisor in one division: the two passes below may round 4 to 3.999..
+        args = (kernel_size, stride, padding, ceil_mode, count_include_pad)
+        total = avg_pool3d(input.double(), *args, 1).data
+        if divisor_override is None:
+            ones = Tensor(np.ones(input.shape))
+            count = avg_pool3d(ones, *args, 1).data
+            divisor_override = np.round(count / avg_pool3d(ones, *args).data)
+        elif _int_arg(divisor_override, op, "divisor_override") == 0:
+            raise ValueError(f"{op}: divisor must be not zero")
+        return Tensor(np.trunc(total / divisor_override).astype(np.int64))
     x = _vol_input(input, op)
     k, s, p, _ = _pool3d_args(op, kernel_size, stride, padding)
     if any(i < kk for i, kk in zip(x.shape[-3:], k)):  # PyTorch's check, padding aside
@@ -5017,8 +5144,9 @@ def adaptive_avg_pool3d(input, output_size) -> Tensor:
     op = "adaptive_avg_pool3d"
     x = _vol_input(input, op)
     od, oh, ow = _adaptive_size(output_size, x.shape[-3:], op)
-    y = _pool3d(x, adaptive_avg_pool2d, ((od, oh * ow),), ((oh, ow),), False)
-    return y
+    if 0 in (od, oh, ow) and 0 not in x.shape[-4:]:
+        return _empty_pool(x, (od, oh, ow), False)
+    return _pool3d(x, adaptive_avg_pool2d, ((od, oh * ow),), ((oh, ow),), False)
 
 
 def adaptive_max_pool3d(input, output_size, return_indices: bool = False):
@@ -5029,6 +5157,8 @@ def adaptive_max_pool3d(input, output_size, return_indices: bool = False):
     if min(x.shape[-3:]) < 1:
         raise ValueError(f"{op}: input {x.shape} has an empty spatial dim")
     od, oh, ow = _adaptive_size(output_size, x.shape[-3:], op)
+    if 0 in (od, oh, ow) and 0 not in x.shape[-4:]:
+        return _empty_pool(x, (od, oh, ow), bool(return_indices))
     return _pool3d(x, adaptive_max_pool2d, ((od, oh * ow),), ((oh, ow),), bool(return_indices))
 
 
@@ -5129,7 +5259,7 @@ def _conv3d_operands(op: str, input, weight, stride, dilation):
         raise ValueError(f"{op}: weight must be 5-D (.., KD, KH, KW), got shape {weight.shape}")
     x = _vol_input(input, op, weight.dtype)
     unbatched = x.ndim == 4
-    s, d = _triple(stride, op, "stride"), _triple(dilation, op, "dilation")
+    s, d = _triple(_one(stride), op, "stride"), _triple(_one(dilation), op, "dilation")
     if min(s) < 1 or min(d) < 1:
         raise ValueError(f"{op}: stride and dilation must be >= 1, got {s}, {d}")
     return (x.unsqueeze(0) if unbatched else x), weight, unbatched, s, d
@@ -5164,7 +5294,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
         total = d[0] * (kd - 1) if padding == "same" else 0
         depth_pad, hw_pad = (total // 2, total - total // 2), padding
     else:
-        p = _triple(padding, op, "padding")
+        p = _triple(_one(padding), op, "padding")
         if min(p) < 0:
             raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
         depth_pad, hw_pad = (p[0], p[0]), p[1:]
@@ -5239,7 +5369,10 @@ def conv_transpose3d(
             f"{op}: input {x.shape} has {x.shape[1]} channels but weight {weight.shape} "
             f"expects {weight.shape[0]}"
         )
-    p, o = _triple(padding, op, "padding"), _triple(output_padding, op, "output_padding")
+    p, o = (
+        _triple(_one(padding), op, "padding"),
+        _triple(_one(output_padding), op, "output_padding"),
+    )
     if min(p) < 0 or min(o) < 0:
         raise ValueError(f"{op}: padding and output_padding must be >= 0")
     if any(oo >= max(ss, dd) for oo, ss, dd in zip(o, s, d)):
@@ -5907,9 +6040,14 @@ def ctc_loss(
     ext = np.full((n, int(ext_len.max()) if n else 1), blank, np.int64)
     for i, r in enumerate(rows):
         ext[i, 1 : 2 * len(r) : 2] = r
-    if n == 0 or t_max == 0 or (in_len == 0).any():
-        raise ValueError(f"{op}: every input length must be at least 1, got {in_len.tolist()}")
-    nll = CTCLoss.apply(lp.contiguous(), ext, in_len, ext_len, bool(zero_infinity))
+    if n == 0 or t_max == 0:
+        raise ValueError(f"{op}: log_probs tensor must not be empty, got shape {lp.shape}")
+    zero_infinity = _bool_arg(zero_infinity, op, "zero_infinity")
+    nll = CTCLoss.apply(lp.contiguous(), ext, np.maximum(in_len, 1), ext_len, zero_infinity)
+    if (in_len == 0).any():  # as PyTorch: loss 0 for an empty target, else inf; no gradient
+        inf = 0.0 if zero_infinity else np.inf
+        none = Tensor(np.where(tg_len > 0, inf, 0.0).astype(lp.dtype))
+        nll = ops.where(Tensor(in_len > 0), nll, none)
     if reduction == "mean":
         nll = (nll / Tensor(np.maximum(tg_len, 1).astype(lp.dtype))).mean()
     elif reduction == "sum":
@@ -6028,11 +6166,14 @@ def _fractional_max_pool(op, nd, input, kernel_size, output_size, output_ratio, 
         out = tuple(int(n * v) for n, v in zip(sizes, r))
     else:
         out = tup(output_size, op, "output_size")
+    # PyTorch allows an empty output; its 3-D check is strict (output + kernel - 1 < input)
+    slack = 0 if nd == 2 else 1
     for n, o, kk in zip(sizes, out, k):
-        if kk < 1 or o < 1 or o + kk - 1 > n:
+        if kk < 1 or o < 0 or o + kk - 1 > n - slack:
+            cmp = "<=" if nd == 2 else "<"
             raise ValueError(
                 f"{op}: kernel_size {k} and output_size {out} do not fit input {x.shape} "
-                "(need output + kernel - 1 <= input per dim)"
+                f"(need output + kernel - 1 {cmp} input per dim)"
             )
     unbatched = x.ndim == nd + 1
     n, c = (1, x.shape[0]) if unbatched else x.shape[:2]

@@ -233,8 +233,8 @@ class MultiheadAttention(Module):
         super().__init__()
         embed_dim = _check_size("MultiheadAttention", "embed_dim", embed_dim)
         num_heads = _check_size("MultiheadAttention", "num_heads", num_heads)
-        if embed_dim % num_heads != 0:
-            raise ValueError(
+        if embed_dim % num_heads != 0:  # (PyTorch asserts these: AssertionError)
+            raise F._AssertionValueError(
                 f"MultiheadAttention: embed_dim ({embed_dim}) must be divisible by num_heads "
                 f"({num_heads})"
             )
@@ -330,7 +330,7 @@ class MultiheadAttention(Module):
         value = key if same_kv else F._float_input(value, op, "value", dtype)
         batched = query.ndim == 3
         if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
-            raise ValueError(
+            raise F._AssertionValueError(
                 f"{op}: query, key and value must all be 3-D (batched) or 2-D (unbatched), got "
                 f"{query.shape}, {key.shape}, {value.shape}"
             )
@@ -341,14 +341,16 @@ class MultiheadAttention(Module):
         n, lq, e = query.shape
         s = key.shape[1]
         if e != self.embed_dim:
-            raise ValueError(f"{op}: query's last dim is {e}, expected embed_dim {self.embed_dim}")
+            raise F._AssertionValueError(
+                f"{op}: query's last dim is {e}, expected embed_dim {self.embed_dim}"
+            )
         if key.shape[2] != self.kdim or value.shape[2] != self.vdim:
             raise ValueError(
                 f"{op}: key/value last dims {key.shape[2]}/{value.shape[2]} must equal kdim/vdim "
                 f"{self.kdim}/{self.vdim}"
             )
         if key.shape[:2] != (n, s) or value.shape[:2] != (n, s):
-            raise ValueError(
+            raise F._AssertionValueError(
                 f"{op}: key {key.shape} and value {value.shape} must share batch and length, and "
                 f"the batch must match query {query.shape} (shapes after batch_first handling)"
             )
@@ -359,7 +361,7 @@ class MultiheadAttention(Module):
             kpm = _mask_array(key_padding_mask, "key_padding_mask", dtype)
             want = (n, s) if batched else (s,)
             if kpm.shape != want:
-                raise ValueError(
+                raise F._AssertionValueError(
                     f"{op}: key_padding_mask must have shape {want} (batch, source length), got "
                     f"{kpm.shape}"
                 )

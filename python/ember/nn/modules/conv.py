@@ -18,7 +18,10 @@ _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def _ntuple(v, n: int, op: str, name: str) -> tuple:
-    """An int or an n-sequence of ints -> n-tuple."""
+    """An int or an n-sequence of ints -> n-tuple (a 1-sequence as n copies, as PyTorch's
+    int[n] arguments, except kernel_size, which PyTorch takes as the weight's shape)."""
+    if isinstance(v, tuple | list) and len(v) == 1 and name != "kernel_size":
+        v = v[0]
     if isinstance(v, tuple | list):
         if len(v) != n:
             raise ValueError(f"{op}: {name} must be an int or {n} ints, got {v!r}")
@@ -83,6 +86,9 @@ class _ConvNd(Module):
                 raise ValueError(f"{op}: padding='same' is not supported for strided convolutions")
             self.padding = padding
         else:
+            if padding_mode != "zeros" and isinstance(padding, tuple | list) and len(padding) < nd:
+                # (PyTorch pads only the last dim by it, which its F.pad modes refuse)
+                raise ValueError(f"{op}: padding_mode {padding_mode!r} needs {nd} paddings")
             self.padding = _ntuple(padding, nd, op, "padding")
             if min(self.padding) < 0:
                 raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
