@@ -1623,6 +1623,10 @@ def test_gpu_queries_say_cpu_only():
     assert not ember.cuda.is_available() and ember.cuda.device_count() == 0
     ember.cuda.manual_seed(0)
     ember.cuda.manual_seed_all(0)
+    ember.cuda.empty_cache()  # scripts call these unguarded; torch's CPU build answers so too
+    assert ember.cuda.memory_allocated() == ember.cuda.max_memory_allocated() == 0
+    with pytest.raises(RuntimeError, match="CPU only"):
+        ember.cuda.current_device()
     assert not ember.accelerator.is_available() and ember.accelerator.current_accelerator() is None
     assert not ember.backends.mps.is_available()
     ember.backends.cudnn.deterministic = True
