@@ -514,3 +514,15 @@ def test_arange_integer_dtypes_as_torch():
 def test_renorm_refuses_1d_input_as_torch():
     with pytest.raises(ValueError, match="at least 2 dimensions"):
         ember.renorm(ember.tensor([1.0, 2.0]), 2, 0, 1.0)
+
+
+@pytest.mark.parametrize("op", ["matmul", "mm", "bmm"])
+@pytest.mark.parametrize("other", ["float64", "int64"])
+def test_matmul_of_two_dtypes_is_refused_as_torch(op, other):
+    shape = (2, 2, 2) if op == "bmm" else (2, 2)
+    with pytest.raises(RuntimeError):
+        getattr(torch, op)(torch.ones(shape), torch.ones(shape, dtype=getattr(torch, other)))
+    with pytest.raises(TypeError, match="one dtype"):
+        getattr(ember, op)(ember.ones(shape), ember.ones(shape, dtype=getattr(ember, other)))
+    # a NumPy array operand is still ember's NumPy interop, promoted
+    assert ember.matmul(ember.ones(2, 2), np.ones((2, 2))).shape == (2, 2)

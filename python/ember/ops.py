@@ -1373,7 +1373,13 @@ class MatMul(Function):
 
 
 def matmul(a, b) -> Tensor:
-    """Matrix product with NumPy's rules for 1-D operands and broadcasting batch dims."""
+    """Matrix product with NumPy's rules for 1-D operands and broadcasting batch dims. Two
+    tensors must share a dtype, as torch's (no silent float64 from float32 @ int64)."""
+    if type(a) is Tensor and type(b) is Tensor and a.data.dtype != b.data.dtype:
+        raise TypeError(
+            f"matmul: expected operands of one dtype, got {a.dtype} {tuple(a.shape)} and "
+            f"{b.dtype} {tuple(b.shape)} (as torch: convert one with .to())"
+        )
     return MatMul.apply(_as_operand(a), _as_operand(b))
 
 
