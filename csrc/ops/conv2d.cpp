@@ -13,7 +13,8 @@
 //   GEMM micro-kernel reads (gemm/gemm_internal.h: the same micro-kernels and ISA as ember's
 //   GEMM), and runs the micro-kernel over it. dw^T += col @ dy^T per block, col2im for dx.
 // - Winograd engine (3x3, stride 1, one group, >= 16-48 channels by plane size; dx and dw too):
-//   F(2x2, 3x3), 16 GEMMs on transformed tiles. See "Winograd engine" below.
+//   F(2x2, 3x3), 16 GEMMs on transformed tiles; only on finite operands (its transforms would
+//   turn an inf into NaN). See "Winograd engine" below.
 // - 1x1 convolutions with stride 1 and no padding call gemm() on x[n, g] (Cg, H*W) directly;
 //   one image with more threads than (image, group) tasks runs the older tiled path
 //   (im2col/col2im parallel inside, the GEMM's own threads).
@@ -1093,6 +1094,37 @@ void input_grad_forward(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
   forward_engine(dx, dy, wf.get(), static_cast<const T*>(nullptr), gt, nt);
 }
 
+// Whether every value of x (n) is finite (x * 0 is NaN exactly for inf and NaN), in per-lane
+// sums the compiler vectorises; threads over chunks of a large array (a yes/no answer: the
+// same on any thread count). Engines whose arithmetic touches values no output reads, or
+// subtracts values (Winograd's transforms: inf - inf), give NaN where torch's direct
+// convolution gives +-inf or a finite value; non-finite operands take a direct engine instead.
+template <typename T>
+EMBER_SIMD bool all_finite_serial(const T* x, int64_t n) {
+  constexpr int64_t L = 64 / int64_t(sizeof(T));
+  T acc[L] = {};
+  int64_t i = 0;
+  for (; i + L <= n; i += L)
+    for (int64_t j = 0; j < L; ++j) acc[j] += x[i + j] * T(0);
+  T sum = 0;
+  for (; i < n; ++i) sum += x[i] * T(0);
+  for (int64_t j = 0; j < L; ++j) sum += acc[j];
+  return sum == T(0);
+}
+
+template <typename T>
+bool all_finite(const T* x, int64_t n) {
+  constexpr int64_t kChunk = int64_t(1) << 16;
+  const int nt = threads_for(n, kChunk);
+  if (nt <= 1) return all_finite_serial(x, n);
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  bool ok = true;
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(&& : ok)
+  for (int64_t i = 0; i < chunks; ++i)
+    ok = ok && all_finite_serial(x + i * kChunk, std::min(kChunk, n - i * kChunk));
+  return ok;
+}
+
 // ---------------------------------------------------------------- Winograd engine (3x3, stride 1)
 // Lavin & Gray 2015, "Fast Algorithms for Convolutional Neural Networks": F(2x2, 3x3) makes a
 // 2x2 output tile from a 4x4 input tile d (stride 2) and a 3x3 filter g with 16 multiplications
@@ -1584,23 +1616,6 @@ void weight_grad_winograd(T* dw, const T* dy, const T* x, const Geom& g, int nt)
 // a LeNet first layer, is an ordinary convolution: the GEMM engines are much faster there.)
 bool depthwise_ok(const Geom& g) {
   return g.G == g.C && g.Cg == 1 && (g.Og == 1 || g.C > 1) && g.K > 0;
-}
-
-// Whether every value of x (n) is finite (x * 0 is NaN exactly for inf and NaN), in per-lane
-// sums the compiler vectorises. The depthwise weight gradient multiplies zero dy by input values
-// no output reads (the flat runs' junk columns): a NaN or inf there would reach dw, where torch's
-// stays finite, so such inputs take the GEMM engines.
-template <typename T>
-bool all_finite(const T* x, int64_t n) {
-  constexpr int64_t L = 64 / int64_t(sizeof(T));
-  T acc[L] = {};
-  int64_t i = 0;
-  for (; i + L <= n; i += L)
-    for (int64_t j = 0; j < L; ++j) acc[j] += x[i + j] * T(0);
-  T sum = 0;
-  for (; i < n; ++i) sum += x[i] * T(0);
-  for (int64_t j = 0; j < L; ++j) sum += acc[j];
-  return sum == T(0);
 }
 
 // Whether tap_rows_any unrolls n taps; otherwise a row is one axpy per tap, and short rows cost
@@ -2144,7 +2159,8 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* b, int64_t N, int64_t
   TrimOnExit trim;
   if (depthwise_ok(g)) return depthwise_forward(y, x, w, b, g, plan.nt);
   if (dense_ok(g)) return forward_dense(y, x, w, b, g, plan.nt);
-  if (wino_ok(g)) return forward_winograd(y, x, w, b, g, plan.nt);
+  if (wino_ok(g) && all_finite(x, g.N * g.C * g.H * g.W) && all_finite(w, g.O * g.K))
+    return forward_winograd(y, x, w, b, g, plan.nt);
   if (batch_ok(g)) return forward_batch(y, x, w, b, g, plan.nt);
   if (!g.direct && g.K > 0) {
     if (shift_ok(g, g.Cg) && !shift_wasteful(g, micro_kernel<T>().nr))
@@ -2205,10 +2221,16 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   }
   const Plan plan = make_plan(g, sizeof(T));
   TrimOnExit trim;
-  if (depthwise_ok(g) && (!dw || all_finite(x, g.N * g.C * g.H * g.W)))
+  const int64_t xn = g.N * g.C * g.H * g.W, dyn = g.N * g.O * g.P;
+  if (depthwise_ok(g) && (!dw || all_finite(x, xn)))
     return depthwise_backward(dx, dw, dy, x, w, g, plan.nt);
   if (dense_ok(g)) return backward_dense(dx, dw, dy, x, w, g, plan.nt);
-  const bool wino_dx = dx && wino_dx_ok(g), wino_dw = dw && wino_ok(g, true);
+  // dx as a convolution of dy (Winograd, shift, fused forward) multiplies the weights by dy's
+  // zero padding: an infinite weight would give NaN where torch's col2im (backward_engine) does
+  // not. Such weights take backward_engine.
+  const bool w_finite = !dx || all_finite(w, wnumel);
+  const bool wino_dx = dx && wino_dx_ok(g) && w_finite && all_finite(dy, dyn);
+  const bool wino_dw = dw && wino_ok(g, true) && all_finite(dy, dyn) && all_finite(x, xn);
   if (wino_dx || wino_dw) {  // the other gradient, if needed, by whichever engine takes it
     if (wino_dw)
       weight_grad_winograd(dw, dy, x, g, plan.nt);
@@ -2224,11 +2246,11 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   }
   if (batch_ok(g)) return backward_batch(dx, dw, dy, x, w, g, plan.nt);
   if (!g.direct && g.K > 0 && (plan.nt == 1 || g.N * g.G >= plan.nt)) {
-    if (dx && (shift_wasteful(g, micro_kernel<T>().nr)) && transposed_ok(g)) {
+    if (dx && w_finite && shift_wasteful(g, micro_kernel<T>().nr) && transposed_ok(g)) {
       if (dw) backward_engine<T>(nullptr, dw, dy, x, w, g, plan.nt);
       return input_grad_forward(dx, dy, w, g, plan.nt);
     }
-    if (dx && shift_ok(g, g.Og)) {
+    if (dx && w_finite && shift_ok(g, g.Og)) {
       if (dw) backward_engine<T>(nullptr, dw, dy, x, w, g, plan.nt);
       return input_grad_shift(dx, dy, w, g, plan.nt);
     }
