@@ -15,6 +15,9 @@
 // - Winograd engine (3x3, stride 1, one group, >= 16-48 channels by plane size; dx and dw too):
 //   F(2x2, 3x3), 16 GEMMs on transformed tiles; only on finite operands (its transforms would
 //   turn an inf into NaN). See "Winograd engine" below.
+// - depthwise engines (groups == C): direct sums of shifted planes, no GEMM; planes at most 15
+//   wide whose output is the input's size (stride 1, 'same' padding) read x in place with
+//   masked taps (see "'same'-plane depthwise" below).
 // - 1x1 convolutions with stride 1 and no padding call gemm() on x[n, g] (Cg, H*W) directly;
 //   one image with more threads than (image, group) tasks runs the older tiled path
 //   (im2col/col2im parallel inside, the GEMM's own threads).
@@ -30,6 +33,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "common.h"
@@ -1220,14 +1224,17 @@ void wino_weights(T* up, int64_t ux, const T* w, const Geom& g, int MR) {
 // d[0 .. n) = s[0 .. n) for n < 256 / sizeof(T) (two vectors of 128 bytes), as fixed-size
 // copies of n's binary digits: a loop of n would become rep movs or a call to memcpy, slow for a
 // few values.
+template <int64_t B, typename T>
+inline void copy_short_from(T* __restrict d, const T* __restrict s, int64_t n) {
+  if (n & B) {
+    for (int64_t u = 0; u < B; ++u) d[u] = s[u];
+    d += B, s += B;
+  }
+  if constexpr (B > 1) copy_short_from<B / 2>(d, s, n);
+}
 template <typename T>
 inline void copy_short(T* __restrict d, const T* __restrict s, int64_t n) {
-  int64_t at = 0;
-  for (int64_t b = 128 / int64_t(sizeof(T)); b >= 1; b /= 2)
-    if (n & b) {
-      for (int64_t u = 0; u < b; ++u) d[at + u] = s[at + u];
-      at += b;
-    }
+  copy_short_from<128 / int64_t(sizeof(T))>(d, s, n);
 }
 
 // Row length of wino_input's scratch: the 2 * TW + 2 padded columns a tile row reads, and room
@@ -1672,13 +1679,37 @@ inline void tap_rows(T* __restrict out, int64_t lo, const T* __restrict src, int
                      T bias) {
   constexpr int64_t L = kDwLanes<T>;
   if constexpr (NT > 0) {
+    // Two vectors of outputs at a time, then one: a vector's chain of NT dependent FMAs alone
+    // waits on their latency (the scalar loop GCC vectorised ran at a quarter of the FMA
+    // throughput). Written out as separate arrays: GCC kept one array of both in memory.
     T wl[NT];
     int64_t ol[NT];
     for (int t = 0; t < NT; ++t) wl[t] = wt[t], ol[t] = off[t];
+    const int64_t c2 = cols / (2 * L) * (2 * L), c1 = cols / L * L;
     for (int64_t r = 0; r < rows; ++r) {
       const T* s = src + r * ls;
       T* o = out + r * lo;
-      for (int64_t j = 0; j < cols; ++j) {
+      for (int64_t j0 = 0; j0 < c2; j0 += 2 * L) {
+        T a0[L], a1[L];
+        for (int64_t j = 0; j < L; ++j) a0[j] = bias, a1[j] = bias;
+        for (int t = 0; t < NT; ++t) {
+          const T wv = wl[t];
+          const T* st = s + ol[t] + j0;
+          for (int64_t j = 0; j < L; ++j) a0[j] += wv * st[j], a1[j] += wv * st[L + j];
+        }
+        for (int64_t j = 0; j < L; ++j) o[j0 + j] = a0[j], o[j0 + L + j] = a1[j];
+      }
+      for (int64_t j0 = c2; j0 < c1; j0 += L) {
+        T a0[L];
+        for (int64_t j = 0; j < L; ++j) a0[j] = bias;
+        for (int t = 0; t < NT; ++t) {
+          const T wv = wl[t];
+          const T* st = s + ol[t] + j0;
+          for (int64_t j = 0; j < L; ++j) a0[j] += wv * st[j];
+        }
+        for (int64_t j = 0; j < L; ++j) o[j0 + j] = a0[j];
+      }
+      for (int64_t j = c1; j < cols; ++j) {
         T acc = bias;
         for (int t = 0; t < NT; ++t) acc += wl[t] * s[ol[t] + j];
         o[j] = acc;
@@ -2013,6 +2044,196 @@ void depthwise_backward(T* dx, T* dw, const T* dy, const T* x, const T* w, const
   }
 }
 
+// ---------------------------------------------------------------- 'same'-plane depthwise
+// Small planes with the output the size of the input (stride 1, 'same' padding: MobileNet's
+// late 3x3 depthwise layers, 8x8 and 4x4): the phase planes' padded rows and junk columns, and
+// the copies in and out per plane, cost more than the taps. Here output position p of a plane
+// reads input position p + off[t] for tap t, straight from x (the same row-major flat layout,
+// no padded copy), and a mask per tap and position selects zero where the tap falls in the
+// padding (or would wrap to a neighbouring row): acc = mask ? acc + w[t] * x[p + off[t]] : acc,
+// the taps in the depthwise engine's order. The input gradient is the same gather on dy with the
+// taps reflected; the weight gradient sums dy times the selected inputs. A masked value is never
+// multiplied (no inf * 0 = NaN from padding or from values no output reads, as torch). Planes
+// whose reads would leave the array (the first and last) go through a copy.
+constexpr int64_t kSameMaxW = 15;  // wider planes: the phase-plane engine (see the rule)
+
+bool depthwise_same_ok(const Geom& g) {
+  return depthwise_ok(g) && g.Og == 1 && g.sh == 1 && g.sw == 1 && g.OH == g.H && g.OW == g.W &&
+         g.W <= kSameMaxW;
+}
+
+template <typename T>
+using MaskOf = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+
+// off[t] and mask[t][p] (-1: tap t of output p reads row oh + sgn*(kh*dh - pt), column ow +
+// sgn*(kw*dw - pl) inside the plane, else 0), sgn = 1 for the forward, -1 for the input gradient.
+template <typename T>
+struct SameTaps {
+  std::vector<int64_t> off;
+  std::vector<MaskOf<T>> mask;
+  int64_t lo = 0, hi = 0;  // reads reach [p + lo, p + hi]
+  SameTaps(const Geom& g, int64_t sgn) : off(g.K), mask(size_t(g.K * g.P)) {
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        const int64_t t = kh * g.KW + kw, dr = sgn * (kh * g.dh - g.pt),
+                      dc = sgn * (kw * g.dw - g.pl);
+        off[t] = dr * g.W + dc;
+        lo = std::min(lo, off[t]), hi = std::max(hi, off[t]);
+        for (int64_t p = 0; p < g.P; ++p) {
+          const int64_t r = p / g.W + dr, c = p % g.W + dc;
+          mask[size_t(t * g.P + p)] = r >= 0 && r < g.H && c >= 0 && c < g.W ? -1 : 0;
+        }
+      }
+  }
+};
+
+// out[p] = bias + sum over taps t < n, in order, of wt[t] * src[p + off[t]] where mask[t][p].
+template <typename T>
+inline void same_taps_plane(T* __restrict out, const T* src, const int64_t* off,
+                            const MaskOf<T>* mask, const T* wt, int64_t n, int64_t P, T bias) {
+  constexpr int64_t L = kDwLanes<T>;
+  int64_t p0 = 0;
+  for (; p0 + 2 * L <= P; p0 += 2 * L) {  // two independent chains
+    T a0[L], a1[L];
+    for (int64_t j = 0; j < L; ++j) a0[j] = bias, a1[j] = bias;
+    for (int64_t t = 0; t < n; ++t) {
+      const T wv = wt[t];
+      const T* s = src + off[t] + p0;
+      const MaskOf<T>* m = mask + t * P + p0;
+      for (int64_t j = 0; j < L; ++j) {
+        const T v0 = s[j], v1 = s[L + j];  // read unconditionally: the select vectorises
+        a0[j] = m[j] ? a0[j] + wv * v0 : a0[j];
+        a1[j] = m[L + j] ? a1[j] + wv * v1 : a1[j];
+      }
+    }
+    for (int64_t j = 0; j < L; ++j) out[p0 + j] = a0[j], out[p0 + L + j] = a1[j];
+  }
+  for (; p0 + L <= P; p0 += L) {
+    T a0[L];
+    for (int64_t j = 0; j < L; ++j) a0[j] = bias;
+    for (int64_t t = 0; t < n; ++t) {
+      const T wv = wt[t];
+      const T* s = src + off[t] + p0;
+      const MaskOf<T>* m = mask + t * P + p0;
+#pragma GCC unroll 1  // unrolled first, GCC turns the select into branches
+      for (int64_t j = 0; j < L; ++j) {
+        const T v = s[j];
+        a0[j] = m[j] ? a0[j] + wv * v : a0[j];
+      }
+    }
+    for (int64_t j = 0; j < L; ++j) out[p0 + j] = a0[j];
+  }
+  for (; p0 < P; ++p0) {
+    T acc = bias;
+    for (int64_t t = 0; t < n; ++t)
+      if (mask[t * P + p0]) acc += wt[t] * src[off[t] + p0];
+    out[p0] = acc;
+  }
+}
+
+// The plane at src (P values of an array of total values, src at index base) as the taps read
+// it: in place, or, where a read would leave the array, copied into buf (hi - lo + P values,
+// zero around it).
+template <typename T>
+inline const T* same_source(T* buf, const T* src, int64_t base, int64_t total, int64_t P,
+                            const SameTaps<T>& st) {
+  if (base + st.lo >= 0 && base + P + st.hi <= total) return src;
+  std::copy(src, src + P, buf - st.lo);
+  return buf - st.lo;
+}
+
+// out (planes of P) = taps over src for the planes [i0, i1) of planes: plane i with the weights
+// w + (i % C) * K, bias b[i % C] when given; buf: bufn values of zero.
+template <typename T>
+EMBER_SIMD void same_planes_range(T* out, const T* src, const T* w, const T* b, const Geom& g,
+                                  const SameTaps<T>& st, int64_t planes, T* buf, int64_t i0,
+                                  int64_t i1) {
+  for (int64_t i = i0, c = i0 % g.C; i < i1; ++i, c = c + 1 == g.C ? 0 : c + 1) {
+    const T* s = same_source(buf, src + i * g.P, i * g.P, planes * g.P, g.P, st);
+    same_taps_plane(out + i * g.P, s, st.off.data(), st.mask.data(), w + c * g.K, g.K, g.P,
+                    b ? b[c] : T(0));
+  }
+}
+
+template <typename T>
+void same_planes(T* out, const T* src, const T* w, const T* b, const Geom& g, const SameTaps<T>& st,
+                 int64_t planes, int nt) {
+  const int64_t bufn = st.hi - st.lo + g.P;
+  const std::unique_ptr<T[]> ws = depthwise_workspace<T>(bufn, nt);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+    same_planes_range(out, src, w, b, g, st, planes, ws.get() + tid * bufn, planes * tid / nth,
+                      planes * (tid + 1) / nth);
+  }
+}
+
+template <typename T>
+void depthwise_same_forward(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt) {
+  same_planes(y, x, w, b, g, SameTaps<T>(g, 1), g.N * g.C, nt);
+}
+
+// dx[i] = sum over taps t of w[t] * dy[i - off[t]] where output i - off[t] reads i through t:
+// the forward's gather with the offsets negated, in the order of the depthwise engine's taps.
+template <typename T>
+void depthwise_same_input_grad(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
+  same_planes(dx, dy, w, static_cast<const T*>(nullptr), g, SameTaps<T>(g, -1), g.N * g.C, nt);
+}
+
+// dw[c][t] = sum over images n, positions p where mask[t][p] of dy[n, c][p] * x[n, c][p + off[t]]:
+// per channel (one thread), three taps at a time over all images (six vectors of partial sums
+// in registers: lane l sums the positions p = l mod L, the images in order), the lanes summed
+// at the end. A last group of fewer taps repeats its last one (the copies are dropped).
+template <typename T>
+EMBER_SIMD void same_dw_channel(T* __restrict dw, const T* dy, const T* x, const Geom& g,
+                                const SameTaps<T>& st, T* buf, int64_t c) {
+  constexpr int64_t L = kDwLanes<T>;
+  const int64_t P = g.P, Pv = P / L * L, total = g.N * g.C * P;
+  for (int64_t t0 = 0; t0 < g.K; t0 += 3) {
+    const int64_t t1 = std::min(t0 + 1, g.K - 1), t2 = std::min(t0 + 2, g.K - 1);
+    const MaskOf<T>*m0 = st.mask.data() + t0 * P, *m1 = st.mask.data() + t1 * P,
+          *m2 = st.mask.data() + t2 * P;
+    T a0[L] = {}, a1[L] = {}, a2[L] = {}, r0 = 0, r1 = 0, r2 = 0;  // r: positions past Pv
+    for (int64_t n = 0; n < g.N; ++n) {
+      const int64_t base = (n * g.C + c) * P;
+      const T* d = dy + base;
+      const T* s = same_source(buf, x + base, base, total, P, st);
+      const T *s0 = s + st.off[t0], *s1 = s + st.off[t1], *s2 = s + st.off[t2];
+      for (int64_t q = 0; q < Pv; q += L)
+        for (int64_t j = 0; j < L; ++j) {
+          const T dv = d[q + j], v0 = s0[q + j], v1 = s1[q + j], v2 = s2[q + j];
+          a0[j] = m0[q + j] ? a0[j] + dv * v0 : a0[j];
+          a1[j] = m1[q + j] ? a1[j] + dv * v1 : a1[j];
+          a2[j] = m2[q + j] ? a2[j] + dv * v2 : a2[j];
+        }
+      for (int64_t q = Pv; q < P; ++q) {
+        if (m0[q]) r0 += d[q] * s0[q];
+        if (m1[q]) r1 += d[q] * s1[q];
+        if (m2[q]) r2 += d[q] * s2[q];
+      }
+    }
+    T* o = dw + c * g.K;
+    T sum0 = r0, sum1 = r1, sum2 = r2;
+    for (int64_t l = 0; l < L; ++l) sum0 += a0[l], sum1 += a1[l], sum2 += a2[l];
+    o[t0] = sum0;
+    if (t0 + 1 < g.K) o[t0 + 1] = sum1;
+    if (t0 + 2 < g.K) o[t0 + 2] = sum2;
+  }
+}
+
+template <typename T>
+void depthwise_same_weight_grad(T* dw, const T* dy, const T* x, const Geom& g, int nt) {
+  const SameTaps<T> st(g, 1);
+  const int64_t bufn = st.hi - st.lo + g.P;
+  const std::unique_ptr<T[]> ws = depthwise_workspace<T>(bufn, nt);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    T* buf = ws.get() + omp_get_thread_num() * bufn;
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < g.C; ++c) same_dw_channel(dw, dy, x, g, st, buf, c);
+  }
+}
+
 // ---------------------------------------------------------------- batch engine
 // Small output planes (P <= 16: the stride-2 layers of DCGAN-like networks near the bottleneck)
 // make the per-image GEMMs thin: y[n] (O, 16) = w (O, K) @ col[n] (K, 16) streams all of w per
@@ -2157,6 +2378,7 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* b, int64_t N, int64_t
   if (g.N == 0 || g.O == 0) return;
   const Plan plan = make_plan(g, sizeof(T));
   TrimOnExit trim;
+  if (depthwise_same_ok(g)) return depthwise_same_forward(y, x, w, b, g, plan.nt);
   if (depthwise_ok(g)) return depthwise_forward(y, x, w, b, g, plan.nt);
   if (dense_ok(g)) return forward_dense(y, x, w, b, g, plan.nt);
   if (wino_ok(g) && all_finite(x, g.N * g.C * g.H * g.W) && all_finite(w, g.O * g.K))
@@ -2222,6 +2444,11 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   const Plan plan = make_plan(g, sizeof(T));
   TrimOnExit trim;
   const int64_t xn = g.N * g.C * g.H * g.W, dyn = g.N * g.O * g.P;
+  if (depthwise_same_ok(g)) {
+    if (dx) depthwise_same_input_grad(dx, dy, w, g, plan.nt);
+    if (dw) depthwise_same_weight_grad(dw, dy, x, g, plan.nt);
+    return;
+  }
   if (depthwise_ok(g) && (!dw || all_finite(x, xn)))
     return depthwise_backward(dx, dw, dy, x, w, g, plan.nt);
   if (dense_ok(g)) return backward_dense(dx, dw, dy, x, w, g, plan.nt);
