@@ -151,11 +151,12 @@ def test_depthwise_thread_counts_agree():
         np.testing.assert_allclose(a, r, rtol=1e-5, atol=1e-5)
 
 
-# Depthwise, multiplier 1, stride 1, output plane = input plane, at most 15 wide: the
-# 'same'-plane engine (masked taps read straight from x). At its rule: 8x8 and 4x4 (MobileNet's
-# late layers), 15 wide, positions not a whole vector (7x7, 3x5), a 5x5 kernel (a last group of
-# one tap), an even kernel with asymmetric padding, dilation, 1x1 planes, 2 threads' work.
-# Beside it: 16 wide, stride 2, multiplier 2, an output smaller than the input.
+# Depthwise, multiplier 1, outputs at most 15 wide of an input exactly stride times their size
+# (stride 1 'same', stride 2 halving an even plane): the masked-tap engine. At its rule: 8x8 and
+# 4x4 (MobileNet's late layers), 15 wide, positions not a whole vector (7x7, 3x5), a 5x5 kernel
+# (a last group of one tap), even kernels with asymmetric padding, dilation, 1x1 planes, stride 2
+# from 16x16 and 8x8 (and 3 x 2, 2 x 1 strides), 2 threads' work. Beside it: 16 wide, an odd
+# plane at stride 2, multiplier 2, an output smaller than the input.
 SAME = [
     ((2, 3, 8, 8), (3, 1, 3, 3), (1, 1), (1, 1), (1, 1), 3),
     ((3, 8, 4, 4), (8, 1, 3, 3), (1, 1), (1, 1), (1, 1), 8),
@@ -169,26 +170,33 @@ SAME = [
     ((2, 4, 1, 1), (4, 1, 3, 3), (1, 1), (1, 1), (1, 1), 4),
     ((32, 64, 8, 8), (64, 1, 3, 3), (1, 1), (1, 1), (1, 1), 64),
     ((16, 128, 4, 4), (128, 1, 3, 3), (1, 1), (1, 1), (1, 1), 128),
+    ((2, 3, 16, 16), (3, 1, 3, 3), (2, 2), (1, 1), (1, 1), 3),
+    ((2, 3, 8, 8), (3, 1, 3, 3), (2, 2), (1, 1), (1, 1), 3),
+    ((2, 2, 30, 14), (2, 1, 3, 3), (2, 2), (1, 1), (1, 1), 2),
+    ((2, 3, 6, 4), (3, 1, 4, 3), (3, 2), (1, 1), (1, 1), 3),
+    ((2, 2, 8, 6), (2, 1, 3, 5), (2, 1), (1, 0, 2, 2), (1, 1), 2),
+    ((2, 2, 8, 8), (2, 1, 1, 1), (2, 2), (0, 0), (1, 1), 2),
+    ((16, 64, 16, 16), (64, 1, 3, 3), (2, 2), (1, 1), (1, 1), 64),
     # beside the rule: the phase-plane depthwise engine
     ((2, 2, 16, 16), (2, 1, 3, 3), (1, 1), (1, 1), (1, 1), 2),
-    ((2, 3, 8, 8), (3, 1, 3, 3), (2, 2), (1, 1), (1, 1), 3),
+    ((2, 3, 9, 9), (3, 1, 3, 3), (2, 2), (1, 1), (1, 1), 3),
     ((2, 3, 8, 8), (6, 1, 3, 3), (1, 1), (1, 1), (1, 1), 3),
     ((2, 3, 8, 8), (3, 1, 3, 3), (1, 1), (0, 0), (1, 1), 3),
 ]
 
 
-@pytest.mark.parametrize("i", [1, 3, 5, 6, 8])
-def test_depthwise_same_gradcheck(i):
+@pytest.mark.parametrize("i", [1, 3, 5, 6, 8, 12, 15])
+def test_depthwise_small_gradcheck(i):
     x, w, b, kw = _data(SAME[i], np.float64)
     args = [ember.tensor(a, requires_grad=True) for a in (x, w, b)]
-    kw = dict(kw, padding="same")  # the configurations' padding, inside conv2d
-
+    if kw["stride"] == (1, 1):  # the configurations' padding, inside conv2d
+        kw = dict(kw, padding="same")
     assert gradcheck(lambda x_, w_, b_: F.conv2d(x_, w_, b_, **kw), args)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_depthwise_same_thread_counts_bit_identical(dtype):
-    for cfg in (SAME[10], SAME[11]):
+def test_depthwise_small_thread_counts_bit_identical(dtype):
+    for cfg in (SAME[10], SAME[11], SAME[18]):
         x, w, b, kw = _data(cfg, dtype)
         one, _ = _run(x, w, b, kw, 1)
         two, _ = _run(x, w, b, kw, 2)
@@ -196,23 +204,25 @@ def test_depthwise_same_thread_counts_bit_identical(dtype):
             np.testing.assert_array_equal(a, r)
 
 
+@pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("where", ["x", "w", "dy"])
 @pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
 @pytest.mark.parametrize("pos", [(0, 0), (7, 7), (3, 4)])
-def test_depthwise_same_non_finite_match_torch(where, value, pos):
+def test_depthwise_small_non_finite_match_torch(where, value, pos, stride):
     """Masked taps are never multiplied: an inf or NaN spreads exactly where torch's float32
     convolution spreads it (an infinite weight meets no padding, a value no output reads never
     meets dy)."""
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(1)
     x, w = rng.standard_normal((2, 4, 8, 8)), rng.standard_normal((4, 1, 3, 3))
-    dy = rng.standard_normal((2, 4, 8, 8))
+    dy = rng.standard_normal((2, 4, 8 // stride, 8 // stride))
     arr = {"x": x, "w": w, "dy": dy}[where]
-    arr[(1, 0) + (pos[0] % 3, pos[1] % 3) if where == "w" else (0, 1) + pos] = value
+    size = {"x": 8, "w": 3, "dy": 8 // stride}[where]
+    arr[(1 if where == "w" else 0, 0 if where == "w" else 1, pos[0] % size, pos[1] % size)] = value
     out = []
     for m in (ember, torch):
         xt, wt = (m.tensor(a.astype(np.float32), requires_grad=True) for a in (x, w))
-        yt = m.nn.functional.conv2d(xt, wt, None, 1, 1, 1, 4)
+        yt = m.nn.functional.conv2d(xt, wt, None, stride, 1, 1, 4)
         yt.backward(m.tensor(dy.astype(np.float32)))
         out.append([a.detach().numpy() for a in (yt, xt.grad, wt.grad)])
     for mine, theirs in zip(*out):

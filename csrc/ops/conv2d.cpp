@@ -15,9 +15,9 @@
 // - Winograd engine (3x3, stride 1, one group, >= 16-48 channels by plane size; dx and dw too):
 //   F(2x2, 3x3), 16 GEMMs on transformed tiles; only on finite operands (its transforms would
 //   turn an inf into NaN). See "Winograd engine" below.
-// - depthwise engines (groups == C): direct sums of shifted planes, no GEMM; planes at most 15
-//   wide whose output is the input's size (stride 1, 'same' padding) read x in place with
-//   masked taps (see "'same'-plane depthwise" below).
+// - depthwise engines (groups == C): direct sums of shifted planes, no GEMM; outputs at most 15
+//   wide of an input exactly stride times their size (stride 1 'same', or stride 2 halving)
+//   gather x (or its stride phases) with masked taps (see "phase-plane-sized depthwise").
 // - 1x1 convolutions with stride 1 and no padding call gemm() on x[n, g] (Cg, H*W) directly;
 //   one image with more threads than (image, group) tasks runs the older tiled path
 //   (im2col/col2im parallel inside, the GEMM's own threads).
@@ -2044,53 +2044,64 @@ void depthwise_backward(T* dx, T* dw, const T* dy, const T* x, const T* w, const
   }
 }
 
-// ---------------------------------------------------------------- 'same'-plane depthwise
-// Small planes with the output the size of the input (stride 1, 'same' padding: MobileNet's
-// late 3x3 depthwise layers, 8x8 and 4x4): the phase planes' padded rows and junk columns, and
-// the copies in and out per plane, cost more than the taps. Here output position p of a plane
-// reads input position p + off[t] for tap t, straight from x (the same row-major flat layout,
-// no padded copy), and a mask per tap and position selects zero where the tap falls in the
-// padding (or would wrap to a neighbouring row): acc = mask ? acc + w[t] * x[p + off[t]] : acc,
-// the taps in the depthwise engine's order. The input gradient is the same gather on dy with the
-// taps reflected; the weight gradient sums dy times the selected inputs. A masked value is never
-// multiplied (no inf * 0 = NaN from padding or from values no output reads, as torch). Planes
-// whose reads would leave the array (the first and last) go through a copy.
-constexpr int64_t kSameMaxW = 15;  // wider planes: the phase-plane engine (see the rule)
+// ---------------------------------------------------------------- phase-plane-sized depthwise
+// Small output planes of an input exactly stride times their size (H = sh * OH, W = sw * OW:
+// stride 1 with 'same' padding, or stride 2 halving an even plane, as in MobileNet's late 3x3
+// depthwise layers at 8x8 and 4x4): the depthwise engine's padded phase planes, junk columns and
+// copies in and out per plane cost more than its taps. Here the input splits into sh * sw stride
+// phases of exactly the output's size (phase (a, b) at i, j: x[sh*i + a][sw*j + b]; with stride 1
+// that is x itself, read in place), and tap t of output p reads its phase at p + off[t], with a
+// mask per tap and position where it falls in the padding (or would wrap to another row or phase):
+//   acc = mask ? acc + w[t] * src[p + off[t]] : acc,
+// the taps in the depthwise engine's order. The input gradient gathers dy the same way per phase
+// of dx (the taps landing there, offsets negated); the weight gradient sums dy times the masked
+// reads. A masked value is never multiplied: an infinite weight meets no padding and an inf or
+// NaN no output reads never meets dy, as in torch's float32 convolution.
+constexpr int64_t kSmallMaxOW = 15;  // wider outputs: the depthwise engine
 
-bool depthwise_same_ok(const Geom& g) {
-  return depthwise_ok(g) && g.Og == 1 && g.sh == 1 && g.sw == 1 && g.OH == g.H && g.OW == g.W &&
-         g.W <= kSameMaxW;
+bool depthwise_small_ok(const Geom& g) {
+  return depthwise_ok(g) && g.Og == 1 && g.H == g.sh * g.OH && g.W == g.sw * g.OW &&
+         g.OW <= kSmallMaxOW;
 }
 
 template <typename T>
 using MaskOf = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
 
-// off[t] and mask[t][p] (-1: tap t of output p reads row oh + sgn*(kh*dh - pt), column ow +
-// sgn*(kw*dw - pl) inside the plane, else 0), sgn = 1 for the forward, -1 for the input gradient.
+inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// The taps of the forward (phase < 0: every tap, reading the phase planes, phase-major, P values
+// each) or of one phase a * sw + b of the input gradient (the taps landing there, reading dy):
+// weight index ks[u], read offset off[u], mask[u][p] = -1 where the read is inside the plane.
 template <typename T>
-struct SameTaps {
-  std::vector<int64_t> off;
+struct SmallTaps {
+  std::vector<int64_t> off, ks;
   std::vector<MaskOf<T>> mask;
   int64_t lo = 0, hi = 0;  // reads reach [p + lo, p + hi]
-  SameTaps(const Geom& g, int64_t sgn) : off(g.K), mask(size_t(g.K * g.P)) {
+  SmallTaps(const Geom& g, int64_t phase = -1) {
     for (int64_t kh = 0; kh < g.KH; ++kh)
       for (int64_t kw = 0; kw < g.KW; ++kw) {
-        const int64_t t = kh * g.KW + kw, dr = sgn * (kh * g.dh - g.pt),
-                      dc = sgn * (kw * g.dw - g.pl);
-        off[t] = dr * g.W + dc;
-        lo = std::min(lo, off[t]), hi = std::max(hi, off[t]);
+        const int64_t r = kh * g.dh - g.pt, c = kw * g.dw - g.pl;
+        const int64_t dr = floor_div(r, g.sh), dc = floor_div(c, g.sw);
+        const int64_t ph = (r - dr * g.sh) * g.sw + (c - dc * g.sw);
+        if (phase >= 0 && ph != phase) continue;
+        const int64_t sgn = phase < 0 ? 1 : -1;  // dx reads dy at i - (dr, dc)
+        const int64_t o = (phase < 0 ? ph * g.P : 0) + sgn * (dr * g.OW + dc);
+        off.push_back(o);
+        ks.push_back(kh * g.KW + kw);
+        lo = std::min(lo, o), hi = std::max(hi, o);
         for (int64_t p = 0; p < g.P; ++p) {
-          const int64_t r = p / g.W + dr, c = p % g.W + dc;
-          mask[size_t(t * g.P + p)] = r >= 0 && r < g.H && c >= 0 && c < g.W ? -1 : 0;
+          const int64_t i = p / g.OW + sgn * dr, j = p % g.OW + sgn * dc;
+          mask.push_back(i >= 0 && i < g.OH && j >= 0 && j < g.OW ? -1 : 0);
         }
       }
   }
+  int64_t n() const { return int64_t(off.size()); }
 };
 
-// out[p] = bias + sum over taps t < n, in order, of wt[t] * src[p + off[t]] where mask[t][p].
+// out[p] = bias + sum over taps u < n, in order, of wt[u] * src[p + off[u]] where mask[u][p].
 template <typename T>
-inline void same_taps_plane(T* __restrict out, const T* src, const int64_t* off,
-                            const MaskOf<T>* mask, const T* wt, int64_t n, int64_t P, T bias) {
+inline void small_taps_plane(T* __restrict out, const T* src, const int64_t* off,
+                             const MaskOf<T>* mask, const T* wt, int64_t n, int64_t P, T bias) {
   constexpr int64_t L = kDwLanes<T>;
   int64_t p0 = 0;
   for (; p0 + 2 * L <= P; p0 += 2 * L) {  // two independent chains
@@ -2131,73 +2142,135 @@ inline void same_taps_plane(T* __restrict out, const T* src, const int64_t* off,
   }
 }
 
-// The plane at src (P values of an array of total values, src at index base) as the taps read
-// it: in place, or, where a read would leave the array, copied into buf (hi - lo + P values,
-// zero around it).
+// xs[(a * sw + b) * P + i * OW + j] = x[(sh*i + a) * W + sw*j + b]: one plane's stride phases.
 template <typename T>
-inline const T* same_source(T* buf, const T* src, int64_t base, int64_t total, int64_t P,
-                            const SameTaps<T>& st) {
-  if (base + st.lo >= 0 && base + P + st.hi <= total) return src;
-  std::copy(src, src + P, buf - st.lo);
+inline void split_phases(T* __restrict xs, const T* __restrict x, const Geom& g) {
+  for (int64_t i = 0; i < g.OH; ++i)
+    for (int64_t a = 0; a < g.sh; ++a) {
+      const T* row = x + (g.sh * i + a) * g.W;
+      T* d = xs + a * g.sw * g.P + i * g.OW;
+      if (g.sw == 2) {  // a constant stride vectorises
+        for (int64_t j = 0; j < g.OW; ++j) d[j] = row[2 * j], d[g.P + j] = row[2 * j + 1];
+      } else {
+        for (int64_t b = 0; b < g.sw; ++b)
+          for (int64_t j = 0; j < g.OW; ++j) d[b * g.P + j] = row[g.sw * j + b];
+      }
+    }
+}
+
+// The plane the taps read for plane i of src (planes of `plane` values, `total` in all): with
+// stride 1 the plane itself where every read stays inside the array, else a copy (stride 1) or
+// its phases (split_phases) in buf, which has -lo values of zero before and hi after.
+template <typename T>
+inline const T* small_source(T* buf, const T* src, int64_t i, int64_t total, const Geom& g,
+                             const SmallTaps<T>& st) {
+  const int64_t plane = g.H * g.W;
+  const T* s = src + i * plane;
+  if (g.sh == 1 && g.sw == 1) {
+    if (i * plane + st.lo >= 0 && (i + 1) * plane + st.hi <= total) return s;
+    std::copy(s, s + plane, buf - st.lo);
+  } else {
+    split_phases(buf - st.lo, s, g);
+  }
   return buf - st.lo;
 }
 
-// out (planes of P) = taps over src for the planes [i0, i1) of planes: plane i with the weights
-// w + (i % C) * K, bias b[i % C] when given; buf: bufn values of zero.
 template <typename T>
-EMBER_SIMD void same_planes_range(T* out, const T* src, const T* w, const T* b, const Geom& g,
-                                  const SameTaps<T>& st, int64_t planes, T* buf, int64_t i0,
-                                  int64_t i1) {
-  for (int64_t i = i0, c = i0 % g.C; i < i1; ++i, c = c + 1 == g.C ? 0 : c + 1) {
-    const T* s = same_source(buf, src + i * g.P, i * g.P, planes * g.P, g.P, st);
-    same_taps_plane(out + i * g.P, s, st.off.data(), st.mask.data(), w + c * g.K, g.K, g.P,
-                    b ? b[c] : T(0));
+EMBER_SIMD void small_fwd_range(T* y, const T* x, const T* w, const T* b, const Geom& g,
+                                const SmallTaps<T>& st, T* buf, int64_t t0, int64_t t1) {
+  for (int64_t t = t0, c = t0 % g.C; t < t1; ++t, c = c + 1 == g.C ? 0 : c + 1) {
+    const T* s = small_source(buf, x, t, g.N * g.C * g.H * g.W, g, st);
+    small_taps_plane(y + t * g.P, s, st.off.data(), st.mask.data(), w + c * g.K, st.n(), g.P,
+                     b ? b[c] : T(0));
   }
 }
 
+// Per-thread buffer for a plane's reads: -lo zeros, the plane or its phases, hi zeros.
 template <typename T>
-void same_planes(T* out, const T* src, const T* w, const T* b, const Geom& g, const SameTaps<T>& st,
-                 int64_t planes, int nt) {
-  const int64_t bufn = st.hi - st.lo + g.P;
+int64_t small_buf_size(const Geom& g, const SmallTaps<T>& st) {
+  return st.hi - st.lo + g.H * g.W;
+}
+
+template <typename T>
+void depthwise_small_forward(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt) {
+  const SmallTaps<T> st(g);
+  const int64_t bufn = small_buf_size(g, st), tasks = g.N * g.C;
   const std::unique_ptr<T[]> ws = depthwise_workspace<T>(bufn, nt);
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-    same_planes_range(out, src, w, b, g, st, planes, ws.get() + tid * bufn, planes * tid / nth,
-                      planes * (tid + 1) / nth);
+    small_fwd_range(y, x, w, b, g, st, ws.get() + tid * bufn, tasks * tid / nth,
+                    tasks * (tid + 1) / nth);
+  }
+}
+
+// dx[n, c] per phase of dx: its taps gather dy[n, c] (read in place, or a copy at the array's
+// ends), into dx itself (stride 1) or a phase plane interleaved into dx. wt: K weights.
+template <typename T>
+EMBER_SIMD void small_dx_range(T* dx, const T* dy, const T* w, const Geom& g,
+                               const std::vector<SmallTaps<T>>& phases, int64_t lo, T* buf, T* tmp,
+                               T* wt, int64_t t0, int64_t t1) {
+  const int64_t total = g.N * g.C * g.P;
+  for (int64_t t = t0, c = t0 % g.C; t < t1; ++t, c = c + 1 == g.C ? 0 : c + 1) {
+    const T* d = dy + t * g.P;
+    if (t * g.P + lo < 0 || (t + 1) * g.P - lo > total) {  // lo: the most negative reach
+      std::copy(d, d + g.P, buf - lo);
+      d = buf - lo;
+    }
+    T* dxt = dx + t * g.H * g.W;
+    for (int64_t q = 0; q < g.sh * g.sw; ++q) {
+      const SmallTaps<T>& st = phases[size_t(q)];
+      for (int64_t u = 0; u < st.n(); ++u) wt[u] = w[c * g.K + st.ks[size_t(u)]];
+      const bool direct = g.sh == 1 && g.sw == 1;
+      T* out = direct ? dxt : tmp;
+      small_taps_plane(out, d, st.off.data(), st.mask.data(), wt, st.n(), g.P, T(0));
+      if (direct) continue;
+      const int64_t a = q / g.sw, b = q % g.sw;
+      for (int64_t i = 0; i < g.OH; ++i) {
+        T* row = dxt + (g.sh * i + a) * g.W + b;
+        for (int64_t j = 0; j < g.OW; ++j) row[g.sw * j] = tmp[i * g.OW + j];
+      }
+    }
   }
 }
 
 template <typename T>
-void depthwise_same_forward(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt) {
-  same_planes(y, x, w, b, g, SameTaps<T>(g, 1), g.N * g.C, nt);
+void depthwise_small_input_grad(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
+  std::vector<SmallTaps<T>> phases;
+  int64_t lo = 0;
+  for (int64_t q = 0; q < g.sh * g.sw; ++q) {
+    phases.emplace_back(g, q);
+    lo = std::min({lo, phases.back().lo, -phases.back().hi});
+  }
+  const int64_t bufn = g.P - 2 * lo, per = bufn + g.P + g.K, tasks = g.N * g.C;
+  const std::unique_ptr<T[]> ws = depthwise_workspace<T>(per, nt);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+    T* buf = ws.get() + tid * per;
+    small_dx_range(dx, dy, w, g, phases, lo, buf, buf + bufn, buf + bufn + g.P, tasks * tid / nth,
+                   tasks * (tid + 1) / nth);
+  }
 }
 
-// dx[i] = sum over taps t of w[t] * dy[i - off[t]] where output i - off[t] reads i through t:
-// the forward's gather with the offsets negated, in the order of the depthwise engine's taps.
-template <typename T>
-void depthwise_same_input_grad(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
-  same_planes(dx, dy, w, static_cast<const T*>(nullptr), g, SameTaps<T>(g, -1), g.N * g.C, nt);
-}
-
-// dw[c][t] = sum over images n, positions p where mask[t][p] of dy[n, c][p] * x[n, c][p + off[t]]:
+// dw[c][t] = sum over images n, positions p where mask[t][p] of dy[n, c][p] * (tap t's read):
 // per channel (one thread), three taps at a time over all images (six vectors of partial sums
 // in registers: lane l sums the positions p = l mod L, the images in order), the lanes summed
-// at the end. A last group of fewer taps repeats its last one (the copies are dropped).
+// at the end. A last group of fewer taps repeats its last one (the copies are dropped). xs: the
+// channel's planes as the taps read them (small_source), N of them, `stride` values apart.
 template <typename T>
-EMBER_SIMD void same_dw_channel(T* __restrict dw, const T* dy, const T* x, const Geom& g,
-                                const SameTaps<T>& st, T* buf, int64_t c) {
+EMBER_SIMD void small_dw_channel(T* __restrict dw, const T* dy, const T* xs, int64_t stride,
+                                 const Geom& g, const SmallTaps<T>& st, int64_t c) {
   constexpr int64_t L = kDwLanes<T>;
-  const int64_t P = g.P, Pv = P / L * L, total = g.N * g.C * P;
+  const int64_t P = g.P, Pv = P / L * L;
   for (int64_t t0 = 0; t0 < g.K; t0 += 3) {
     const int64_t t1 = std::min(t0 + 1, g.K - 1), t2 = std::min(t0 + 2, g.K - 1);
     const MaskOf<T>*m0 = st.mask.data() + t0 * P, *m1 = st.mask.data() + t1 * P,
           *m2 = st.mask.data() + t2 * P;
     T a0[L] = {}, a1[L] = {}, a2[L] = {}, r0 = 0, r1 = 0, r2 = 0;  // r: positions past Pv
     for (int64_t n = 0; n < g.N; ++n) {
-      const int64_t base = (n * g.C + c) * P;
-      const T* d = dy + base;
-      const T* s = same_source(buf, x + base, base, total, P, st);
+      const T* d = dy + (n * g.C + c) * P;
+      const T* s = xs + n * stride;
       const T *s0 = s + st.off[t0], *s1 = s + st.off[t1], *s2 = s + st.off[t2];
       for (int64_t q = 0; q < Pv; q += L)
         for (int64_t j = 0; j < L; ++j) {
@@ -2221,16 +2294,40 @@ EMBER_SIMD void same_dw_channel(T* __restrict dw, const T* dy, const T* x, const
   }
 }
 
+// One channel's planes as the taps read them: with stride 1 x itself (every image's plane
+// C planes apart, copied only when a read would leave the array), else the images' phases
+// side by side in buf (after -lo zeros).
 template <typename T>
-void depthwise_same_weight_grad(T* dw, const T* dy, const T* x, const Geom& g, int nt) {
-  const SameTaps<T> st(g, 1);
-  const int64_t bufn = st.hi - st.lo + g.P;
+EMBER_SIMD void small_dw_range(T* dw, const T* dy, const T* x, const Geom& g,
+                               const SmallTaps<T>& st, T* buf, int64_t c0, int64_t c1) {
+  const int64_t plane = g.H * g.W, total = g.N * g.C * plane;
+  for (int64_t c = c0; c < c1; ++c) {
+    const bool in_place = g.sh == 1 && g.sw == 1 && c * plane + st.lo >= 0 &&
+                          ((g.N - 1) * g.C + c + 1) * plane + st.hi <= total;
+    if (in_place) {
+      small_dw_channel(dw, dy, x + c * plane, g.C * plane, g, st, c);
+      continue;
+    }
+    for (int64_t n = 0; n < g.N; ++n) {
+      T* d = buf - st.lo + n * plane;
+      if (g.sh == 1 && g.sw == 1)
+        std::copy(x + (n * g.C + c) * plane, x + (n * g.C + c + 1) * plane, d);
+      else
+        split_phases(d, x + (n * g.C + c) * plane, g);
+    }
+    small_dw_channel(dw, dy, buf - st.lo, plane, g, st, c);
+  }
+}
+
+template <typename T>
+void depthwise_small_weight_grad(T* dw, const T* dy, const T* x, const Geom& g, int nt) {
+  const SmallTaps<T> st(g);
+  const int64_t bufn = add_checked(mul_checked(g.N, g.H * g.W, "conv2d"), st.hi - st.lo, "conv2d");
   const std::unique_ptr<T[]> ws = depthwise_workspace<T>(bufn, nt);
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-    T* buf = ws.get() + omp_get_thread_num() * bufn;
-#pragma omp for schedule(static)
-    for (int64_t c = 0; c < g.C; ++c) same_dw_channel(dw, dy, x, g, st, buf, c);
+    const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+    small_dw_range(dw, dy, x, g, st, ws.get() + tid * bufn, g.C * tid / nth, g.C * (tid + 1) / nth);
   }
 }
 
@@ -2378,7 +2475,7 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* b, int64_t N, int64_t
   if (g.N == 0 || g.O == 0) return;
   const Plan plan = make_plan(g, sizeof(T));
   TrimOnExit trim;
-  if (depthwise_same_ok(g)) return depthwise_same_forward(y, x, w, b, g, plan.nt);
+  if (depthwise_small_ok(g)) return depthwise_small_forward(y, x, w, b, g, plan.nt);
   if (depthwise_ok(g)) return depthwise_forward(y, x, w, b, g, plan.nt);
   if (dense_ok(g)) return forward_dense(y, x, w, b, g, plan.nt);
   if (wino_ok(g) && all_finite(x, g.N * g.C * g.H * g.W) && all_finite(w, g.O * g.K))
@@ -2444,9 +2541,9 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   const Plan plan = make_plan(g, sizeof(T));
   TrimOnExit trim;
   const int64_t xn = g.N * g.C * g.H * g.W, dyn = g.N * g.O * g.P;
-  if (depthwise_same_ok(g)) {
-    if (dx) depthwise_same_input_grad(dx, dy, w, g, plan.nt);
-    if (dw) depthwise_same_weight_grad(dw, dy, x, g, plan.nt);
+  if (depthwise_small_ok(g)) {
+    if (dx) depthwise_small_input_grad(dx, dy, w, g, plan.nt);
+    if (dw) depthwise_small_weight_grad(dw, dy, x, g, plan.nt);
     return;
   }
   if (depthwise_ok(g) && (!dw || all_finite(x, xn)))
