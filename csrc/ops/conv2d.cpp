@@ -2098,6 +2098,12 @@ struct SmallTaps {
   int64_t n() const { return int64_t(off.size()); }
 };
 
+// Per-thread buffer for a plane's reads: -lo zeros, the plane or its phases, hi zeros.
+template <typename T>
+int64_t small_buf_size(const Geom& g, const SmallTaps<T>& st) {
+  return st.hi - st.lo + g.H * g.W;
+}
+
 // out[p] = bias + sum over taps u < n, in order, of wt[u] * src[p + off[u]] where mask[u][p].
 template <typename T>
 inline void small_taps_plane(T* __restrict out, const T* src, const int64_t* off,
@@ -2142,6 +2148,37 @@ inline void small_taps_plane(T* __restrict out, const T* src, const int64_t* off
   }
 }
 
+// small_taps_plane for two planes with the same taps (their sources and weights apart): planes
+// of one vector would otherwise run one chain of dependent FMAs and selects.
+template <typename T>
+inline void small_taps_2planes(T* __restrict out0, T* __restrict out1, const T* src0, const T* src1,
+                               const int64_t* off, const MaskOf<T>* mask, const T* wt0,
+                               const T* wt1, int64_t n, int64_t P, T bias0, T bias1) {
+  constexpr int64_t L = kDwLanes<T>;
+  int64_t p0 = 0;
+  for (; p0 + L <= P; p0 += L) {
+    T a0[L], a1[L];
+    for (int64_t j = 0; j < L; ++j) a0[j] = bias0, a1[j] = bias1;
+    for (int64_t t = 0; t < n; ++t) {
+      const T w0 = wt0[t], w1 = wt1[t];
+      const T *s0 = src0 + off[t] + p0, *s1 = src1 + off[t] + p0;
+      const MaskOf<T>* m = mask + t * P + p0;
+      for (int64_t j = 0; j < L; ++j) {
+        const T v0 = s0[j], v1 = s1[j];
+        a0[j] = m[j] ? a0[j] + w0 * v0 : a0[j];
+        a1[j] = m[j] ? a1[j] + w1 * v1 : a1[j];
+      }
+    }
+    for (int64_t j = 0; j < L; ++j) out0[p0 + j] = a0[j], out1[p0 + j] = a1[j];
+  }
+  for (; p0 < P; ++p0) {
+    T acc0 = bias0, acc1 = bias1;
+    for (int64_t t = 0; t < n; ++t)
+      if (mask[t * P + p0]) acc0 += wt0[t] * src0[off[t] + p0], acc1 += wt1[t] * src1[off[t] + p0];
+    out0[p0] = acc0, out1[p0] = acc1;
+  }
+}
+
 // xs[(a * sw + b) * P + i * OW + j] = x[(sh*i + a) * W + sw*j + b]: one plane's stride phases.
 template <typename T>
 inline void split_phases(T* __restrict xs, const T* __restrict x, const Geom& g) {
@@ -2175,26 +2212,31 @@ inline const T* small_source(T* buf, const T* src, int64_t i, int64_t total, con
   return buf - st.lo;
 }
 
+// buf: two planes' room (small_buf_size each).
 template <typename T>
 EMBER_SIMD void small_fwd_range(T* y, const T* x, const T* w, const T* b, const Geom& g,
                                 const SmallTaps<T>& st, T* buf, int64_t t0, int64_t t1) {
+  const int64_t total = g.N * g.C * g.H * g.W, bufn = small_buf_size(g, st);
+  const bool pairs = g.P < 2 * kDwLanes<T>;  // planes of one vector: two at a time
   for (int64_t t = t0, c = t0 % g.C; t < t1; ++t, c = c + 1 == g.C ? 0 : c + 1) {
-    const T* s = small_source(buf, x, t, g.N * g.C * g.H * g.W, g, st);
+    const T* s = small_source(buf, x, t, total, g, st);
+    if (pairs && t + 1 < t1) {
+      const int64_t c1 = c + 1 == g.C ? 0 : c + 1;
+      const T* s1 = small_source(buf + bufn, x, t + 1, total, g, st);
+      small_taps_2planes(y + t * g.P, y + (t + 1) * g.P, s, s1, st.off.data(), st.mask.data(),
+                         w + c * g.K, w + c1 * g.K, st.n(), g.P, b ? b[c] : T(0), b ? b[c1] : T(0));
+      ++t, c = c1;
+      continue;
+    }
     small_taps_plane(y + t * g.P, s, st.off.data(), st.mask.data(), w + c * g.K, st.n(), g.P,
                      b ? b[c] : T(0));
   }
 }
 
-// Per-thread buffer for a plane's reads: -lo zeros, the plane or its phases, hi zeros.
-template <typename T>
-int64_t small_buf_size(const Geom& g, const SmallTaps<T>& st) {
-  return st.hi - st.lo + g.H * g.W;
-}
-
 template <typename T>
 void depthwise_small_forward(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt) {
   const SmallTaps<T> st(g);
-  const int64_t bufn = small_buf_size(g, st), tasks = g.N * g.C;
+  const int64_t bufn = 2 * small_buf_size(g, st), tasks = g.N * g.C;
   const std::unique_ptr<T[]> ws = depthwise_workspace<T>(bufn, nt);
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
