@@ -2057,11 +2057,12 @@ void depthwise_backward(T* dx, T* dw, const T* dy, const T* x, const T* w, const
 // of dx (the taps landing there, offsets negated); the weight gradient sums dy times the masked
 // reads. A masked value is never multiplied: an infinite weight meets no padding and an inf or
 // NaN no output reads never meets dy, as in torch's float32 convolution.
-constexpr int64_t kSmallMaxOW = 15;  // wider outputs: the depthwise engine
+constexpr int64_t kSmallMaxOW = 15;                   // wider outputs: the depthwise engine
+constexpr int64_t kSmallMaxMasks = int64_t(1) << 16;  // K * P masks at most (taller planes too)
 
 bool depthwise_small_ok(const Geom& g) {
   return depthwise_ok(g) && g.Og == 1 && g.H == g.sh * g.OH && g.W == g.sw * g.OW &&
-         g.OW <= kSmallMaxOW;
+         g.OW <= kSmallMaxOW && g.K * g.P <= kSmallMaxMasks;
 }
 
 template <typename T>
@@ -2085,14 +2086,18 @@ struct SmallTaps {
         const int64_t ph = (r - dr * g.sh) * g.sw + (c - dc * g.sw);
         if (phase >= 0 && ph != phase) continue;
         const int64_t sgn = phase < 0 ? 1 : -1;  // dx reads dy at i - (dr, dc)
-        const int64_t o = (phase < 0 ? ph * g.P : 0) + sgn * (dr * g.OW + dc);
+        bool live = false;
+        for (int64_t p = 0; p < g.P; ++p) {
+          const int64_t i = p / g.OW + sgn * dr, j = p % g.OW + sgn * dc;
+          live |= i >= 0 && i < g.OH && j >= 0 && j < g.OW;
+          mask.push_back(i >= 0 && i < g.OH && j >= 0 && j < g.OW ? -1 : 0);
+        }
+        // a tap reading only padding reads (and never uses) its plane at p: its offset could
+        // be as large as the padding, and the buffers' margins with it
+        const int64_t o = live ? (phase < 0 ? ph * g.P : 0) + sgn * (dr * g.OW + dc) : 0;
         off.push_back(o);
         ks.push_back(kh * g.KW + kw);
         lo = std::min(lo, o), hi = std::max(hi, o);
-        for (int64_t p = 0; p < g.P; ++p) {
-          const int64_t i = p / g.OW + sgn * dr, j = p % g.OW + sgn * dc;
-          mask.push_back(i >= 0 && i < g.OH && j >= 0 && j < g.OW ? -1 : 0);
-        }
       }
   }
   int64_t n() const { return int64_t(off.size()); }
