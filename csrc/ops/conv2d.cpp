@@ -2065,6 +2065,13 @@ bool depthwise_small_ok(const Geom& g) {
          g.OW <= kSmallMaxOW && g.K * g.P <= kSmallMaxMasks;
 }
 
+// Threads: a multiply-add here comes with a select and two loads (the GEMM's with a fraction of a
+// load), so it counts 8 toward kMinWorkPerThread (32 x 256 channels of 4x4 from 8x8 ran serial,
+// 0.4 ms, under the GEMM's rule).
+inline int small_threads(const Geom& g) {
+  return threads_for(mul_checked(g.N * g.C * g.P, g.K * 8, "conv2d"), kMinWorkPerThread);
+}
+
 template <typename T>
 using MaskOf = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
 
@@ -2522,7 +2529,7 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* b, int64_t N, int64_t
   if (g.N == 0 || g.O == 0) return;
   const Plan plan = make_plan(g, sizeof(T));
   TrimOnExit trim;
-  if (depthwise_small_ok(g)) return depthwise_small_forward(y, x, w, b, g, plan.nt);
+  if (depthwise_small_ok(g)) return depthwise_small_forward(y, x, w, b, g, small_threads(g));
   if (depthwise_ok(g)) return depthwise_forward(y, x, w, b, g, plan.nt);
   if (dense_ok(g)) return forward_dense(y, x, w, b, g, plan.nt);
   if (wino_ok(g) && all_finite(x, g.N * g.C * g.H * g.W) && all_finite(w, g.O * g.K))
@@ -2589,8 +2596,8 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   TrimOnExit trim;
   const int64_t xn = g.N * g.C * g.H * g.W, dyn = g.N * g.O * g.P;
   if (depthwise_small_ok(g)) {
-    if (dx) depthwise_small_input_grad(dx, dy, w, g, plan.nt);
-    if (dw) depthwise_small_weight_grad(dw, dy, x, g, plan.nt);
+    if (dx) depthwise_small_input_grad(dx, dy, w, g, small_threads(g));
+    if (dw) depthwise_small_weight_grad(dw, dy, x, g, small_threads(g));
     return;
   }
   if (depthwise_ok(g) && (!dw || all_finite(x, xn)))
