@@ -2606,8 +2606,9 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   // dx as a convolution of dy (Winograd, shift, fused forward) multiplies the weights by dy's
   // zero padding: an infinite weight would give NaN where torch's col2im (backward_engine) does
   // not. Such weights take backward_engine.
-  const bool w_finite = !dx || all_finite(w, wnumel);
-  const bool wino_dx = dx && wino_dx_ok(g) && w_finite && all_finite(dy, dyn);
+  int w_ok = -1;  // all_finite(w), scanned once, only where one of those engines would run
+  const auto w_finite = [&] { return w_ok >= 0 ? w_ok == 1 : (w_ok = all_finite(w, wnumel)) == 1; };
+  const bool wino_dx = dx && wino_dx_ok(g) && w_finite() && all_finite(dy, dyn);
   const bool wino_dw = dw && wino_ok(g, true) && all_finite(dy, dyn) && all_finite(x, xn);
   if (wino_dx || wino_dw) {  // the other gradient, if needed, by whichever engine takes it
     if (wino_dw)
@@ -2624,11 +2625,11 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   }
   if (batch_ok(g)) return backward_batch(dx, dw, dy, x, w, g, plan.nt);
   if (!g.direct && g.K > 0 && (plan.nt == 1 || g.N * g.G >= plan.nt)) {
-    if (dx && w_finite && shift_wasteful(g, micro_kernel<T>().nr) && transposed_ok(g)) {
+    if (dx && shift_wasteful(g, micro_kernel<T>().nr) && transposed_ok(g) && w_finite()) {
       if (dw) backward_engine<T>(nullptr, dw, dy, x, w, g, plan.nt);
       return input_grad_forward(dx, dy, w, g, plan.nt);
     }
-    if (dx && w_finite && shift_ok(g, g.Og)) {
+    if (dx && shift_ok(g, g.Og) && w_finite()) {
       if (dw) backward_engine<T>(nullptr, dw, dy, x, w, g, plan.nt);
       return input_grad_shift(dx, dy, w, g, plan.nt);
     }
