@@ -151,6 +151,84 @@ def test_depthwise_thread_counts_agree():
         np.testing.assert_allclose(a, r, rtol=1e-5, atol=1e-5)
 
 
+# Depthwise, multiplier 1, outputs at most 15 wide of an input exactly stride times their size
+# (stride 1 'same', stride 2 halving an even plane): the masked-tap engine. At its rule: 8x8 and
+# 4x4 (MobileNet's late layers), 15 wide, positions not a whole vector (7x7, 3x5), a 5x5 kernel
+# (a last group of one tap), even kernels with asymmetric padding, dilation, 1x1 planes, stride 2
+# from 16x16 and 8x8 (and 3 x 2, 2 x 1 strides), 2 threads' work. Beside it: 16 wide, an odd
+# plane at stride 2, multiplier 2, an output smaller than the input.
+SAME = [
+    ((2, 3, 8, 8), (3, 1, 3, 3), (1, 1), (1, 1), (1, 1), 3),
+    ((3, 8, 4, 4), (8, 1, 3, 3), (1, 1), (1, 1), (1, 1), 8),
+    ((2, 2, 15, 13), (2, 1, 3, 3), (1, 1), (1, 1), (1, 1), 2),
+    ((2, 3, 7, 7), (3, 1, 3, 3), (1, 1), (1, 1), (1, 1), 3),
+    ((3, 2, 3, 5), (2, 1, 3, 3), (1, 1), (1, 1), (1, 1), 2),
+    ((2, 2, 7, 6), (2, 1, 5, 5), (1, 1), (2, 2), (1, 1), 2),
+    ((2, 3, 5, 6), (3, 1, 2, 2), (1, 1), (0, 1, 0, 1), (1, 1), 3),
+    ((2, 2, 6, 7), (2, 1, 2, 3), (1, 1), (1, 0, 1, 1), (1, 1), 2),
+    ((2, 2, 9, 9), (2, 1, 3, 3), (1, 1), (2, 2), (2, 2), 2),
+    ((2, 4, 1, 1), (4, 1, 3, 3), (1, 1), (1, 1), (1, 1), 4),
+    ((32, 64, 8, 8), (64, 1, 3, 3), (1, 1), (1, 1), (1, 1), 64),
+    ((16, 128, 4, 4), (128, 1, 3, 3), (1, 1), (1, 1), (1, 1), 128),
+    ((2, 3, 16, 16), (3, 1, 3, 3), (2, 2), (1, 1), (1, 1), 3),
+    ((2, 3, 8, 8), (3, 1, 3, 3), (2, 2), (1, 1), (1, 1), 3),
+    ((2, 2, 30, 14), (2, 1, 3, 3), (2, 2), (1, 1), (1, 1), 2),
+    ((2, 3, 6, 4), (3, 1, 4, 3), (3, 2), (1, 1), (1, 1), 3),
+    ((2, 2, 8, 6), (2, 1, 3, 5), (2, 1), (1, 0, 2, 2), (1, 1), 2),
+    ((2, 2, 8, 8), (2, 1, 1, 1), (2, 2), (0, 0), (1, 1), 2),
+    ((16, 64, 16, 16), (64, 1, 3, 3), (2, 2), (1, 1), (1, 1), 64),
+    # beside the rule: the phase-plane depthwise engine
+    ((2, 2, 16, 16), (2, 1, 3, 3), (1, 1), (1, 1), (1, 1), 2),
+    ((2, 3, 9, 9), (3, 1, 3, 3), (2, 2), (1, 1), (1, 1), 3),
+    ((2, 3, 8, 8), (6, 1, 3, 3), (1, 1), (1, 1), (1, 1), 3),
+    ((2, 3, 8, 8), (3, 1, 3, 3), (1, 1), (0, 0), (1, 1), 3),
+]
+
+
+@pytest.mark.parametrize("i", [1, 3, 5, 6, 8, 12, 15])
+def test_depthwise_small_gradcheck(i):
+    x, w, b, kw = _data(SAME[i], np.float64)
+    args = [ember.tensor(a, requires_grad=True) for a in (x, w, b)]
+    if kw["stride"] == (1, 1):  # the configurations' padding, inside conv2d
+        kw = dict(kw, padding="same")
+    assert gradcheck(lambda x_, w_, b_: F.conv2d(x_, w_, b_, **kw), args)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_depthwise_small_thread_counts_bit_identical(dtype):
+    for cfg in (SAME[10], SAME[11], SAME[18]):
+        x, w, b, kw = _data(cfg, dtype)
+        one, _ = _run(x, w, b, kw, 1)
+        two, _ = _run(x, w, b, kw, 2)
+        for a, r in zip(one, two):  # one thread per plane (forward, dx) or channel (dw)
+            np.testing.assert_array_equal(a, r)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("where", ["x", "w", "dy"])
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("pos", [(0, 0), (7, 7), (3, 4)])
+def test_depthwise_small_non_finite_match_torch(where, value, pos, stride):
+    """Masked taps are never multiplied: an inf or NaN spreads exactly where torch's float32
+    convolution spreads it (an infinite weight meets no padding, a value no output reads never
+    meets dy)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((2, 4, 8, 8)), rng.standard_normal((4, 1, 3, 3))
+    dy = rng.standard_normal((2, 4, 8 // stride, 8 // stride))
+    arr = {"x": x, "w": w, "dy": dy}[where]
+    size = {"x": 8, "w": 3, "dy": 8 // stride}[where]
+    arr[(1 if where == "w" else 0, 0 if where == "w" else 1, pos[0] % size, pos[1] % size)] = value
+    out = []
+    for m in (ember, torch):
+        xt, wt = (m.tensor(a.astype(np.float32), requires_grad=True) for a in (x, w))
+        yt = m.nn.functional.conv2d(xt, wt, None, stride, 1, 1, 4)
+        yt.backward(m.tensor(dy.astype(np.float32)))
+        out.append([a.detach().numpy() for a in (yt, xt.grad, wt.grad)])
+    for mine, theirs in zip(*out):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-5)  # same NaN and inf places
+
+
 # One group, output planes of at most 16 positions, at least 128 output channels, more than one
 # image: the batch engine (a block of images as one GEMM). Beside it: 17 positions, 127 output
 # channels, one image, two groups.
@@ -183,7 +261,9 @@ def test_batch_engine_gradcheck_conv_and_transposed():
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
-    "cfg", DENSE + DEPTHWISE + BATCH, ids=lambda c: f"{c[0]}-{c[1]}-s{c[2]}-p{c[3]}-d{c[4]}-g{c[5]}"
+    "cfg",
+    DENSE + DEPTHWISE + SAME + BATCH,
+    ids=lambda c: f"{c[0]}-{c[1]}-s{c[2]}-p{c[3]}-d{c[4]}-g{c[5]}",
 )
 def test_engines_vs_numpy_and_torch(cfg, dtype, threads):
     _check(cfg, dtype, threads)

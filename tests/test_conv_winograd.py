@@ -188,3 +188,46 @@ def test_bad_mode():
     with pytest.raises(ValueError, match="conv2d_set_winograd"):
         _C.conv2d_set_winograd("sometimes")
     assert _C.conv2d_set_winograd("auto") == "auto"
+
+
+# Winograd's transforms subtract values (inf - inf = NaN): an inf or NaN in the input, weight or
+# output gradient sends that operation to a direct engine, whose +-inf and NaN land where
+# torch's do. Winograd forced ("always", small shapes) and picked by the automatic rule (64
+# channels at 8x8; its weight gradient on 16 images). An infinite weight also keeps dx off the
+# engines that convolve the zero-padded dy (inf * 0).
+@pytest.mark.parametrize("threads_", [1, 2])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("where", ["x", "w", "dy"])
+@pytest.mark.parametrize(
+    "xs, O, padding, mode",
+    [
+        ((2, 4, 8, 7), 3, 1, "always"),
+        ((2, 3, 6, 6), 5, 0, "always"),
+        ((16, 64, 8, 8), 64, 1, "auto"),
+        ((2, 16, 20, 20), 16, 1, "never"),  # dx by the shift engine, unless a weight is not finite
+    ],
+)
+def test_non_finite_operands_match_torch(xs, O, padding, mode, where, value, dtype, threads_):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = (rng.standard_normal((O, xs[1], 3, 3)) / np.sqrt(9 * xs[1])).astype(dtype)
+    oh, ow = xs[2] + 2 * padding - 2, xs[3] + 2 * padding - 2
+    dy = rng.standard_normal((xs[0], O, oh, ow)).astype(dtype)
+    arr = {"x": x, "w": w, "dy": dy}[where]
+    arr[(1, 2, 1, 2) if where == "w" else (1, 1, 2, 3)] = value
+    pad = (padding,) * 4
+    with winograd(mode), threads(threads_):
+        y = _C.conv2d_forward(x, w, None, padding=pad)
+        dx, dw, _ = _C.conv2d_backward(dy, x, w, padding=pad, need_bias=False)
+    # torch in float64 (its im2col convolution): its float32 one (oneDNN) skips the padding,
+    # where an infinite weight gives inf * 0 = NaN in both ember's and torch's float64
+    xt, wt = (torch.tensor(a.astype(np.float64), requires_grad=True) for a in (x, w))
+    yt = torch.nn.functional.conv2d(xt, wt, None, 1, padding)
+    yt.backward(torch.tensor(dy.astype(np.float64)))
+    for got, ref in ((y, yt.detach()), (dx, xt.grad), (dw, wt.grad)):
+        ref = ref.numpy()
+        assert (np.isnan(got) == np.isnan(ref)).all() and (np.isinf(got) == np.isinf(ref)).all()
+        np.testing.assert_allclose(got, ref, **TOL[dtype])  # the same signs of inf, NaN places
+    assert not np.isfinite(y).all() or where == "dy"

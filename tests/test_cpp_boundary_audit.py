@@ -227,11 +227,14 @@ def test_depthwise_conv_with_a_huge_padded_plane():
     # Huge padding with a dilation that keeps the output 1 x 1: the stride-1 depthwise path
     # allocated a (2**29)**2 padded plane inside its OpenMP region, and the failed allocation
     # ended the process (std::terminate). Now it is allocated first and raises OutOfMemoryError.
+    # (A channel multiplier of 2 keeps this on that engine: with multiplier 1 the masked-tap
+    # engine computes it without a padded plane, below.)
     r = run_isolated("""
         p = 2**28
-        x, w = np.ones((1, 1, 1, 1)), np.ones((1, 1, 2, 2))
-        for call in (lambda: _C.conv2d_forward(x, w, None, [1, 1], [p, p], [2 * p, 2 * p], 1),
-                     lambda: _C.conv2d_backward(x, x, w, [1, 1], [p, p], [2 * p, 2 * p], 1)):
+        x, w = np.ones((1, 2, 1, 1)), np.ones((4, 1, 2, 2))
+        dy = np.ones((1, 4, 1, 1))
+        for call in (lambda: _C.conv2d_forward(x, w, None, [1, 1], [p, p], [2 * p, 2 * p], 2),
+                     lambda: _C.conv2d_backward(dy, x, w, [1, 1], [p, p], [2 * p, 2 * p], 2)):
             try:
                 call()
             except RuntimeError as e:
@@ -239,3 +242,13 @@ def test_depthwise_conv_with_a_huge_padded_plane():
         """)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["OutOfMemoryError", "True"] * 2
+
+
+def test_depthwise_multiplier_one_with_huge_padding_reads_no_padding():
+    # Every tap lands in the padding: the masked-tap engine reads nothing (no buffer as large as
+    # the padding) and gives zero, torch's answer.
+    p = 2**28
+    x, w = np.ones((1, 2, 1, 1)), np.ones((2, 1, 2, 2))
+    y = _C.conv2d_forward(x, w, None, [1, 1], [p, p, p, p], [2 * p, 2 * p], 2)
+    dx, dw, _ = _C.conv2d_backward(np.ones_like(y), x, w, [1, 1], [p, p, p, p], [2 * p, 2 * p], 2)
+    assert y.shape == (1, 2, 1, 1) and not y.any() and not dx.any() and not dw.any()

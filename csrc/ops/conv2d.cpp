@@ -13,7 +13,11 @@
 //   GEMM micro-kernel reads (gemm/gemm_internal.h: the same micro-kernels and ISA as ember's
 //   GEMM), and runs the micro-kernel over it. dw^T += col @ dy^T per block, col2im for dx.
 // - Winograd engine (3x3, stride 1, one group, >= 16-48 channels by plane size; dx and dw too):
-//   F(2x2, 3x3), 16 GEMMs on transformed tiles. See "Winograd engine" below.
+//   F(2x2, 3x3), 16 GEMMs on transformed tiles; only on finite operands (its transforms would
+//   turn an inf into NaN). See "Winograd engine" below.
+// - depthwise engines (groups == C): direct sums of shifted planes, no GEMM; outputs at most 15
+//   wide of an input exactly stride times their size (stride 1 'same', or stride 2 halving)
+//   gather x (or its stride phases) with masked taps (see "phase-plane-sized depthwise").
 // - 1x1 convolutions with stride 1 and no padding call gemm() on x[n, g] (Cg, H*W) directly;
 //   one image with more threads than (image, group) tasks runs the older tiled path
 //   (im2col/col2im parallel inside, the GEMM's own threads).
@@ -29,6 +33,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "common.h"
@@ -1093,6 +1098,37 @@ void input_grad_forward(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
   forward_engine(dx, dy, wf.get(), static_cast<const T*>(nullptr), gt, nt);
 }
 
+// Whether every value of x (n) is finite (x * 0 is NaN exactly for inf and NaN), in per-lane
+// sums the compiler vectorises; threads over chunks of a large array (a yes/no answer: the
+// same on any thread count). Engines whose arithmetic touches values no output reads, or
+// subtracts values (Winograd's transforms: inf - inf), give NaN where torch's direct
+// convolution gives +-inf or a finite value; non-finite operands take a direct engine instead.
+template <typename T>
+EMBER_SIMD bool all_finite_serial(const T* x, int64_t n) {
+  constexpr int64_t L = 64 / int64_t(sizeof(T));
+  T acc[L] = {};
+  int64_t i = 0;
+  for (; i + L <= n; i += L)
+    for (int64_t j = 0; j < L; ++j) acc[j] += x[i + j] * T(0);
+  T sum = 0;
+  for (; i < n; ++i) sum += x[i] * T(0);
+  for (int64_t j = 0; j < L; ++j) sum += acc[j];
+  return sum == T(0);
+}
+
+template <typename T>
+bool all_finite(const T* x, int64_t n) {
+  constexpr int64_t kChunk = int64_t(1) << 16;
+  const int nt = threads_for(n, kChunk);
+  if (nt <= 1) return all_finite_serial(x, n);
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  bool ok = true;
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(&& : ok)
+  for (int64_t i = 0; i < chunks; ++i)
+    ok = ok && all_finite_serial(x + i * kChunk, std::min(kChunk, n - i * kChunk));
+  return ok;
+}
+
 // ---------------------------------------------------------------- Winograd engine (3x3, stride 1)
 // Lavin & Gray 2015, "Fast Algorithms for Convolutional Neural Networks": F(2x2, 3x3) makes a
 // 2x2 output tile from a 4x4 input tile d (stride 2) and a 3x3 filter g with 16 multiplications
@@ -1188,14 +1224,17 @@ void wino_weights(T* up, int64_t ux, const T* w, const Geom& g, int MR) {
 // d[0 .. n) = s[0 .. n) for n < 256 / sizeof(T) (two vectors of 128 bytes), as fixed-size
 // copies of n's binary digits: a loop of n would become rep movs or a call to memcpy, slow for a
 // few values.
+template <int64_t B, typename T>
+inline void copy_short_from(T* __restrict d, const T* __restrict s, int64_t n) {
+  if (n & B) {
+    for (int64_t u = 0; u < B; ++u) d[u] = s[u];
+    d += B, s += B;
+  }
+  if constexpr (B > 1) copy_short_from<B / 2>(d, s, n);
+}
 template <typename T>
 inline void copy_short(T* __restrict d, const T* __restrict s, int64_t n) {
-  int64_t at = 0;
-  for (int64_t b = 128 / int64_t(sizeof(T)); b >= 1; b /= 2)
-    if (n & b) {
-      for (int64_t u = 0; u < b; ++u) d[at + u] = s[at + u];
-      at += b;
-    }
+  copy_short_from<128 / int64_t(sizeof(T))>(d, s, n);
 }
 
 // Row length of wino_input's scratch: the 2 * TW + 2 padded columns a tile row reads, and room
@@ -1586,23 +1625,6 @@ bool depthwise_ok(const Geom& g) {
   return g.G == g.C && g.Cg == 1 && (g.Og == 1 || g.C > 1) && g.K > 0;
 }
 
-// Whether every value of x (n) is finite (x * 0 is NaN exactly for inf and NaN), in per-lane
-// sums the compiler vectorises. The depthwise weight gradient multiplies zero dy by input values
-// no output reads (the flat runs' junk columns): a NaN or inf there would reach dw, where torch's
-// stays finite, so such inputs take the GEMM engines.
-template <typename T>
-bool all_finite(const T* x, int64_t n) {
-  constexpr int64_t L = 64 / int64_t(sizeof(T));
-  T acc[L] = {};
-  int64_t i = 0;
-  for (; i + L <= n; i += L)
-    for (int64_t j = 0; j < L; ++j) acc[j] += x[i + j] * T(0);
-  T sum = 0;
-  for (; i < n; ++i) sum += x[i] * T(0);
-  for (int64_t j = 0; j < L; ++j) sum += acc[j];
-  return sum == T(0);
-}
-
 // Whether tap_rows_any unrolls n taps; otherwise a row is one axpy per tap, and short rows cost
 // more than one flat run.
 inline bool taps_unrolled(int64_t n) { return n == 9 || n == 4 || n == 2 || n == 1; }
@@ -1657,13 +1679,37 @@ inline void tap_rows(T* __restrict out, int64_t lo, const T* __restrict src, int
                      T bias) {
   constexpr int64_t L = kDwLanes<T>;
   if constexpr (NT > 0) {
+    // Two vectors of outputs at a time, then one: a vector's chain of NT dependent FMAs alone
+    // waits on their latency (the scalar loop GCC vectorised ran at a quarter of the FMA
+    // throughput). Written out as separate arrays: GCC kept one array of both in memory.
     T wl[NT];
     int64_t ol[NT];
     for (int t = 0; t < NT; ++t) wl[t] = wt[t], ol[t] = off[t];
+    const int64_t c2 = cols / (2 * L) * (2 * L), c1 = cols / L * L;
     for (int64_t r = 0; r < rows; ++r) {
       const T* s = src + r * ls;
       T* o = out + r * lo;
-      for (int64_t j = 0; j < cols; ++j) {
+      for (int64_t j0 = 0; j0 < c2; j0 += 2 * L) {
+        T a0[L], a1[L];
+        for (int64_t j = 0; j < L; ++j) a0[j] = bias, a1[j] = bias;
+        for (int t = 0; t < NT; ++t) {
+          const T wv = wl[t];
+          const T* st = s + ol[t] + j0;
+          for (int64_t j = 0; j < L; ++j) a0[j] += wv * st[j], a1[j] += wv * st[L + j];
+        }
+        for (int64_t j = 0; j < L; ++j) o[j0 + j] = a0[j], o[j0 + L + j] = a1[j];
+      }
+      for (int64_t j0 = c2; j0 < c1; j0 += L) {
+        T a0[L];
+        for (int64_t j = 0; j < L; ++j) a0[j] = bias;
+        for (int t = 0; t < NT; ++t) {
+          const T wv = wl[t];
+          const T* st = s + ol[t] + j0;
+          for (int64_t j = 0; j < L; ++j) a0[j] += wv * st[j];
+        }
+        for (int64_t j = 0; j < L; ++j) o[j0 + j] = a0[j];
+      }
+      for (int64_t j = c1; j < cols; ++j) {
         T acc = bias;
         for (int t = 0; t < NT; ++t) acc += wl[t] * s[ol[t] + j];
         o[j] = acc;
@@ -1998,6 +2044,347 @@ void depthwise_backward(T* dx, T* dw, const T* dy, const T* x, const T* w, const
   }
 }
 
+// ---------------------------------------------------------------- phase-plane-sized depthwise
+// Small output planes of an input exactly stride times their size (H = sh * OH, W = sw * OW:
+// stride 1 with 'same' padding, or stride 2 halving an even plane, as in MobileNet's late 3x3
+// depthwise layers at 8x8 and 4x4): the depthwise engine's padded phase planes, junk columns and
+// copies in and out per plane cost more than its taps. Here the input splits into sh * sw stride
+// phases of exactly the output's size (phase (a, b) at i, j: x[sh*i + a][sw*j + b]; with stride 1
+// that is x itself, read in place), and tap t of output p reads its phase at p + off[t], with a
+// mask per tap and position where it falls in the padding (or would wrap to another row or phase):
+//   acc = mask ? acc + w[t] * src[p + off[t]] : acc,
+// the taps in the depthwise engine's order. The input gradient gathers dy the same way per phase
+// of dx (the taps landing there, offsets negated); the weight gradient sums dy times the masked
+// reads. A masked value is never multiplied: an infinite weight meets no padding and an inf or
+// NaN no output reads never meets dy, as in torch's float32 convolution.
+constexpr int64_t kSmallMaxOW = 15;                   // wider outputs: the depthwise engine
+constexpr int64_t kSmallMaxMasks = int64_t(1) << 16;  // K * P masks at most (taller planes too)
+
+bool depthwise_small_ok(const Geom& g) {
+  return depthwise_ok(g) && g.Og == 1 && g.H == g.sh * g.OH && g.W == g.sw * g.OW &&
+         g.OW <= kSmallMaxOW && g.K * g.P <= kSmallMaxMasks;
+}
+
+// Threads: a multiply-add here comes with a select and two loads (the GEMM's with a fraction of a
+// load), so it counts 8 toward kMinWorkPerThread (32 x 256 channels of 4x4 from 8x8 ran serial,
+// 0.4 ms, under the GEMM's rule).
+inline int small_threads(const Geom& g) {
+  return threads_for(mul_checked(g.N * g.C * g.P, g.K * 8, "conv2d"), kMinWorkPerThread);
+}
+
+template <typename T>
+using MaskOf = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+
+inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// The taps of the forward (phase < 0: every tap, reading the phase planes, phase-major, P values
+// each) or of one phase a * sw + b of the input gradient (the taps landing there, reading dy):
+// weight index ks[u], read offset off[u], mask[u][p] = -1 where the read is inside the plane.
+template <typename T>
+struct SmallTaps {
+  std::vector<int64_t> off, ks;
+  std::vector<MaskOf<T>> mask;
+  int64_t lo = 0, hi = 0;  // reads reach [p + lo, p + hi]
+  SmallTaps(const Geom& g, int64_t phase = -1) {
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        const int64_t r = kh * g.dh - g.pt, c = kw * g.dw - g.pl;
+        const int64_t dr = floor_div(r, g.sh), dc = floor_div(c, g.sw);
+        const int64_t ph = (r - dr * g.sh) * g.sw + (c - dc * g.sw);
+        if (phase >= 0 && ph != phase) continue;
+        const int64_t sgn = phase < 0 ? 1 : -1;  // dx reads dy at i - (dr, dc)
+        bool live = false;
+        for (int64_t p = 0; p < g.P; ++p) {
+          const int64_t i = p / g.OW + sgn * dr, j = p % g.OW + sgn * dc;
+          live |= i >= 0 && i < g.OH && j >= 0 && j < g.OW;
+          mask.push_back(i >= 0 && i < g.OH && j >= 0 && j < g.OW ? -1 : 0);
+        }
+        // a tap reading only padding reads (and never uses) its plane at p: its offset could
+        // be as large as the padding, and the buffers' margins with it
+        const int64_t o = live ? (phase < 0 ? ph * g.P : 0) + sgn * (dr * g.OW + dc) : 0;
+        off.push_back(o);
+        ks.push_back(kh * g.KW + kw);
+        lo = std::min(lo, o), hi = std::max(hi, o);
+      }
+  }
+  int64_t n() const { return int64_t(off.size()); }
+};
+
+// Per-thread buffer for a plane's reads: -lo zeros, the plane or its phases, hi zeros.
+template <typename T>
+int64_t small_buf_size(const Geom& g, const SmallTaps<T>& st) {
+  return st.hi - st.lo + g.H * g.W;
+}
+
+// out[p] = bias + sum over taps u < n, in order, of wt[u] * src[p + off[u]] where mask[u][p].
+template <typename T>
+inline void small_taps_plane(T* __restrict out, const T* src, const int64_t* off,
+                             const MaskOf<T>* mask, const T* wt, int64_t n, int64_t P, T bias) {
+  constexpr int64_t L = kDwLanes<T>;
+  int64_t p0 = 0;
+  for (; p0 + 2 * L <= P; p0 += 2 * L) {  // two independent chains
+    T a0[L], a1[L];
+    for (int64_t j = 0; j < L; ++j) a0[j] = bias, a1[j] = bias;
+    for (int64_t t = 0; t < n; ++t) {
+      const T wv = wt[t];
+      const T* s = src + off[t] + p0;
+      const MaskOf<T>* m = mask + t * P + p0;
+      for (int64_t j = 0; j < L; ++j) {
+        const T v0 = s[j], v1 = s[L + j];  // read unconditionally: the select vectorises
+        a0[j] = m[j] ? a0[j] + wv * v0 : a0[j];
+        a1[j] = m[L + j] ? a1[j] + wv * v1 : a1[j];
+      }
+    }
+    for (int64_t j = 0; j < L; ++j) out[p0 + j] = a0[j], out[p0 + L + j] = a1[j];
+  }
+  for (; p0 + L <= P; p0 += L) {
+    T a0[L];
+    for (int64_t j = 0; j < L; ++j) a0[j] = bias;
+    for (int64_t t = 0; t < n; ++t) {
+      const T wv = wt[t];
+      const T* s = src + off[t] + p0;
+      const MaskOf<T>* m = mask + t * P + p0;
+#pragma GCC unroll 1  // unrolled first, GCC turns the select into branches
+      for (int64_t j = 0; j < L; ++j) {
+        const T v = s[j];
+        a0[j] = m[j] ? a0[j] + wv * v : a0[j];
+      }
+    }
+    for (int64_t j = 0; j < L; ++j) out[p0 + j] = a0[j];
+  }
+  for (; p0 < P; ++p0) {
+    T acc = bias;
+    for (int64_t t = 0; t < n; ++t)
+      if (mask[t * P + p0]) acc += wt[t] * src[off[t] + p0];
+    out[p0] = acc;
+  }
+}
+
+// small_taps_plane for two planes with the same taps (their sources and weights apart): planes
+// of one vector would otherwise run one chain of dependent FMAs and selects.
+template <typename T>
+inline void small_taps_2planes(T* __restrict out0, T* __restrict out1, const T* src0, const T* src1,
+                               const int64_t* off, const MaskOf<T>* mask, const T* wt0,
+                               const T* wt1, int64_t n, int64_t P, T bias0, T bias1) {
+  constexpr int64_t L = kDwLanes<T>;
+  int64_t p0 = 0;
+  for (; p0 + L <= P; p0 += L) {
+    T a0[L], a1[L];
+    for (int64_t j = 0; j < L; ++j) a0[j] = bias0, a1[j] = bias1;
+    for (int64_t t = 0; t < n; ++t) {
+      const T w0 = wt0[t], w1 = wt1[t];
+      const T *s0 = src0 + off[t] + p0, *s1 = src1 + off[t] + p0;
+      const MaskOf<T>* m = mask + t * P + p0;
+      for (int64_t j = 0; j < L; ++j) {
+        const T v0 = s0[j], v1 = s1[j];
+        a0[j] = m[j] ? a0[j] + w0 * v0 : a0[j];
+        a1[j] = m[j] ? a1[j] + w1 * v1 : a1[j];
+      }
+    }
+    for (int64_t j = 0; j < L; ++j) out0[p0 + j] = a0[j], out1[p0 + j] = a1[j];
+  }
+  for (; p0 < P; ++p0) {
+    T acc0 = bias0, acc1 = bias1;
+    for (int64_t t = 0; t < n; ++t)
+      if (mask[t * P + p0]) acc0 += wt0[t] * src0[off[t] + p0], acc1 += wt1[t] * src1[off[t] + p0];
+    out0[p0] = acc0, out1[p0] = acc1;
+  }
+}
+
+// xs[(a * sw + b) * P + i * OW + j] = x[(sh*i + a) * W + sw*j + b]: one plane's stride phases.
+template <typename T>
+inline void split_phases(T* __restrict xs, const T* __restrict x, const Geom& g) {
+  for (int64_t i = 0; i < g.OH; ++i)
+    for (int64_t a = 0; a < g.sh; ++a) {
+      const T* row = x + (g.sh * i + a) * g.W;
+      T* d = xs + a * g.sw * g.P + i * g.OW;
+      if (g.sw == 2) {  // a constant stride vectorises
+        for (int64_t j = 0; j < g.OW; ++j) d[j] = row[2 * j], d[g.P + j] = row[2 * j + 1];
+      } else {
+        for (int64_t b = 0; b < g.sw; ++b)
+          for (int64_t j = 0; j < g.OW; ++j) d[b * g.P + j] = row[g.sw * j + b];
+      }
+    }
+}
+
+// The plane the taps read for plane i of src (planes of `plane` values, `total` in all): with
+// stride 1 the plane itself where every read stays inside the array, else a copy (stride 1) or
+// its phases (split_phases) in buf, which has -lo values of zero before and hi after.
+template <typename T>
+inline const T* small_source(T* buf, const T* src, int64_t i, int64_t total, const Geom& g,
+                             const SmallTaps<T>& st) {
+  const int64_t plane = g.H * g.W;
+  const T* s = src + i * plane;
+  if (g.sh == 1 && g.sw == 1) {
+    if (i * plane + st.lo >= 0 && (i + 1) * plane + st.hi <= total) return s;
+    std::copy(s, s + plane, buf - st.lo);
+  } else {
+    split_phases(buf - st.lo, s, g);
+  }
+  return buf - st.lo;
+}
+
+// buf: two planes' room (small_buf_size each).
+template <typename T>
+EMBER_SIMD void small_fwd_range(T* y, const T* x, const T* w, const T* b, const Geom& g,
+                                const SmallTaps<T>& st, T* buf, int64_t t0, int64_t t1) {
+  const int64_t total = g.N * g.C * g.H * g.W, bufn = small_buf_size(g, st);
+  const bool pairs = g.P < 2 * kDwLanes<T>;  // planes of one vector: two at a time
+  for (int64_t t = t0, c = t0 % g.C; t < t1; ++t, c = c + 1 == g.C ? 0 : c + 1) {
+    const T* s = small_source(buf, x, t, total, g, st);
+    if (pairs && t + 1 < t1) {
+      const int64_t c1 = c + 1 == g.C ? 0 : c + 1;
+      const T* s1 = small_source(buf + bufn, x, t + 1, total, g, st);
+      small_taps_2planes(y + t * g.P, y + (t + 1) * g.P, s, s1, st.off.data(), st.mask.data(),
+                         w + c * g.K, w + c1 * g.K, st.n(), g.P, b ? b[c] : T(0), b ? b[c1] : T(0));
+      ++t, c = c1;
+      continue;
+    }
+    small_taps_plane(y + t * g.P, s, st.off.data(), st.mask.data(), w + c * g.K, st.n(), g.P,
+                     b ? b[c] : T(0));
+  }
+}
+
+template <typename T>
+void depthwise_small_forward(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt) {
+  const SmallTaps<T> st(g);
+  const int64_t bufn = 2 * small_buf_size(g, st), tasks = g.N * g.C;
+  const std::unique_ptr<T[]> ws = depthwise_workspace<T>(bufn, nt);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+    small_fwd_range(y, x, w, b, g, st, ws.get() + tid * bufn, tasks * tid / nth,
+                    tasks * (tid + 1) / nth);
+  }
+}
+
+// dx[n, c] per phase of dx: its taps gather dy[n, c] (read in place, or a copy at the array's
+// ends), into dx itself (stride 1) or a phase plane interleaved into dx. wt: K weights.
+template <typename T>
+EMBER_SIMD void small_dx_range(T* dx, const T* dy, const T* w, const Geom& g,
+                               const std::vector<SmallTaps<T>>& phases, int64_t lo, T* buf, T* tmp,
+                               T* wt, int64_t t0, int64_t t1) {
+  const int64_t total = g.N * g.C * g.P;
+  for (int64_t t = t0, c = t0 % g.C; t < t1; ++t, c = c + 1 == g.C ? 0 : c + 1) {
+    const T* d = dy + t * g.P;
+    if (t * g.P + lo < 0 || (t + 1) * g.P - lo > total) {  // lo: the most negative reach
+      std::copy(d, d + g.P, buf - lo);
+      d = buf - lo;
+    }
+    T* dxt = dx + t * g.H * g.W;
+    for (int64_t q = 0; q < g.sh * g.sw; ++q) {
+      const SmallTaps<T>& st = phases[size_t(q)];
+      for (int64_t u = 0; u < st.n(); ++u) wt[u] = w[c * g.K + st.ks[size_t(u)]];
+      const bool direct = g.sh == 1 && g.sw == 1;
+      T* out = direct ? dxt : tmp;
+      small_taps_plane(out, d, st.off.data(), st.mask.data(), wt, st.n(), g.P, T(0));
+      if (direct) continue;
+      const int64_t a = q / g.sw, b = q % g.sw;
+      for (int64_t i = 0; i < g.OH; ++i) {
+        T* row = dxt + (g.sh * i + a) * g.W + b;
+        for (int64_t j = 0; j < g.OW; ++j) row[g.sw * j] = tmp[i * g.OW + j];
+      }
+    }
+  }
+}
+
+template <typename T>
+void depthwise_small_input_grad(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
+  std::vector<SmallTaps<T>> phases;
+  int64_t lo = 0;
+  for (int64_t q = 0; q < g.sh * g.sw; ++q) {
+    phases.emplace_back(g, q);
+    lo = std::min({lo, phases.back().lo, -phases.back().hi});
+  }
+  const int64_t bufn = g.P - 2 * lo, per = bufn + g.P + g.K, tasks = g.N * g.C;
+  const std::unique_ptr<T[]> ws = depthwise_workspace<T>(per, nt);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+    T* buf = ws.get() + tid * per;
+    small_dx_range(dx, dy, w, g, phases, lo, buf, buf + bufn, buf + bufn + g.P, tasks * tid / nth,
+                   tasks * (tid + 1) / nth);
+  }
+}
+
+// dw[c][t] = sum over images n, positions p where mask[t][p] of dy[n, c][p] * (tap t's read):
+// per channel (one thread), three taps at a time over all images (six vectors of partial sums
+// in registers: lane l sums the positions p = l mod L, the images in order), the lanes summed
+// at the end. A last group of fewer taps repeats its last one (the copies are dropped). xs: the
+// channel's planes as the taps read them (small_source), N of them, `stride` values apart.
+template <typename T>
+EMBER_SIMD void small_dw_channel(T* __restrict dw, const T* dy, const T* xs, int64_t stride,
+                                 const Geom& g, const SmallTaps<T>& st, int64_t c) {
+  constexpr int64_t L = kDwLanes<T>;
+  const int64_t P = g.P, Pv = P / L * L;
+  for (int64_t t0 = 0; t0 < g.K; t0 += 3) {
+    const int64_t t1 = std::min(t0 + 1, g.K - 1), t2 = std::min(t0 + 2, g.K - 1);
+    const MaskOf<T>*m0 = st.mask.data() + t0 * P, *m1 = st.mask.data() + t1 * P,
+          *m2 = st.mask.data() + t2 * P;
+    T a0[L] = {}, a1[L] = {}, a2[L] = {}, r0 = 0, r1 = 0, r2 = 0;  // r: positions past Pv
+    for (int64_t n = 0; n < g.N; ++n) {
+      const T* d = dy + (n * g.C + c) * P;
+      const T* s = xs + n * stride;
+      const T *s0 = s + st.off[t0], *s1 = s + st.off[t1], *s2 = s + st.off[t2];
+      for (int64_t q = 0; q < Pv; q += L)
+        for (int64_t j = 0; j < L; ++j) {
+          const T dv = d[q + j], v0 = s0[q + j], v1 = s1[q + j], v2 = s2[q + j];
+          a0[j] = m0[q + j] ? a0[j] + dv * v0 : a0[j];
+          a1[j] = m1[q + j] ? a1[j] + dv * v1 : a1[j];
+          a2[j] = m2[q + j] ? a2[j] + dv * v2 : a2[j];
+        }
+      for (int64_t q = Pv; q < P; ++q) {
+        if (m0[q]) r0 += d[q] * s0[q];
+        if (m1[q]) r1 += d[q] * s1[q];
+        if (m2[q]) r2 += d[q] * s2[q];
+      }
+    }
+    T* o = dw + c * g.K;
+    T sum0 = r0, sum1 = r1, sum2 = r2;
+    for (int64_t l = 0; l < L; ++l) sum0 += a0[l], sum1 += a1[l], sum2 += a2[l];
+    o[t0] = sum0;
+    if (t0 + 1 < g.K) o[t0 + 1] = sum1;
+    if (t0 + 2 < g.K) o[t0 + 2] = sum2;
+  }
+}
+
+// One channel's planes as the taps read them: with stride 1 x itself (every image's plane
+// C planes apart, copied only when a read would leave the array), else the images' phases
+// side by side in buf (after -lo zeros).
+template <typename T>
+EMBER_SIMD void small_dw_range(T* dw, const T* dy, const T* x, const Geom& g,
+                               const SmallTaps<T>& st, T* buf, int64_t c0, int64_t c1) {
+  const int64_t plane = g.H * g.W, total = g.N * g.C * plane;
+  for (int64_t c = c0; c < c1; ++c) {
+    const bool in_place = g.sh == 1 && g.sw == 1 && c * plane + st.lo >= 0 &&
+                          ((g.N - 1) * g.C + c + 1) * plane + st.hi <= total;
+    if (in_place) {
+      small_dw_channel(dw, dy, x + c * plane, g.C * plane, g, st, c);
+      continue;
+    }
+    for (int64_t n = 0; n < g.N; ++n) {
+      T* d = buf - st.lo + n * plane;
+      if (g.sh == 1 && g.sw == 1)
+        std::copy(x + (n * g.C + c) * plane, x + (n * g.C + c + 1) * plane, d);
+      else
+        split_phases(d, x + (n * g.C + c) * plane, g);
+    }
+    small_dw_channel(dw, dy, buf - st.lo, plane, g, st, c);
+  }
+}
+
+template <typename T>
+void depthwise_small_weight_grad(T* dw, const T* dy, const T* x, const Geom& g, int nt) {
+  const SmallTaps<T> st(g);
+  const int64_t bufn = add_checked(mul_checked(g.N, g.H * g.W, "conv2d"), st.hi - st.lo, "conv2d");
+  const std::unique_ptr<T[]> ws = depthwise_workspace<T>(bufn, nt);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+    small_dw_range(dw, dy, x, g, st, ws.get() + tid * bufn, g.C * tid / nth, g.C * (tid + 1) / nth);
+  }
+}
+
 // ---------------------------------------------------------------- batch engine
 // Small output planes (P <= 16: the stride-2 layers of DCGAN-like networks near the bottleneck)
 // make the per-image GEMMs thin: y[n] (O, 16) = w (O, K) @ col[n] (K, 16) streams all of w per
@@ -2142,9 +2529,11 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* b, int64_t N, int64_t
   if (g.N == 0 || g.O == 0) return;
   const Plan plan = make_plan(g, sizeof(T));
   TrimOnExit trim;
+  if (depthwise_small_ok(g)) return depthwise_small_forward(y, x, w, b, g, small_threads(g));
   if (depthwise_ok(g)) return depthwise_forward(y, x, w, b, g, plan.nt);
   if (dense_ok(g)) return forward_dense(y, x, w, b, g, plan.nt);
-  if (wino_ok(g)) return forward_winograd(y, x, w, b, g, plan.nt);
+  if (wino_ok(g) && all_finite(x, g.N * g.C * g.H * g.W) && all_finite(w, g.O * g.K))
+    return forward_winograd(y, x, w, b, g, plan.nt);
   if (batch_ok(g)) return forward_batch(y, x, w, b, g, plan.nt);
   if (!g.direct && g.K > 0) {
     if (shift_ok(g, g.Cg) && !shift_wasteful(g, micro_kernel<T>().nr))
@@ -2205,10 +2594,22 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   }
   const Plan plan = make_plan(g, sizeof(T));
   TrimOnExit trim;
-  if (depthwise_ok(g) && (!dw || all_finite(x, g.N * g.C * g.H * g.W)))
+  const int64_t xn = g.N * g.C * g.H * g.W, dyn = g.N * g.O * g.P;
+  if (depthwise_small_ok(g)) {
+    if (dx) depthwise_small_input_grad(dx, dy, w, g, small_threads(g));
+    if (dw) depthwise_small_weight_grad(dw, dy, x, g, small_threads(g));
+    return;
+  }
+  if (depthwise_ok(g) && (!dw || all_finite(x, xn)))
     return depthwise_backward(dx, dw, dy, x, w, g, plan.nt);
   if (dense_ok(g)) return backward_dense(dx, dw, dy, x, w, g, plan.nt);
-  const bool wino_dx = dx && wino_dx_ok(g), wino_dw = dw && wino_ok(g, true);
+  // dx as a convolution of dy (Winograd, shift, fused forward) multiplies the weights by dy's
+  // zero padding: an infinite weight would give NaN where torch's col2im (backward_engine) does
+  // not. Such weights take backward_engine.
+  int w_ok = -1;  // all_finite(w), scanned once, only where one of those engines would run
+  const auto w_finite = [&] { return w_ok >= 0 ? w_ok == 1 : (w_ok = all_finite(w, wnumel)) == 1; };
+  const bool wino_dx = dx && wino_dx_ok(g) && w_finite() && all_finite(dy, dyn);
+  const bool wino_dw = dw && wino_ok(g, true) && all_finite(dy, dyn) && all_finite(x, xn);
   if (wino_dx || wino_dw) {  // the other gradient, if needed, by whichever engine takes it
     if (wino_dw)
       weight_grad_winograd(dw, dy, x, g, plan.nt);
@@ -2224,11 +2625,11 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   }
   if (batch_ok(g)) return backward_batch(dx, dw, dy, x, w, g, plan.nt);
   if (!g.direct && g.K > 0 && (plan.nt == 1 || g.N * g.G >= plan.nt)) {
-    if (dx && (shift_wasteful(g, micro_kernel<T>().nr)) && transposed_ok(g)) {
+    if (dx && shift_wasteful(g, micro_kernel<T>().nr) && transposed_ok(g) && w_finite()) {
       if (dw) backward_engine<T>(nullptr, dw, dy, x, w, g, plan.nt);
       return input_grad_forward(dx, dy, w, g, plan.nt);
     }
-    if (dx && shift_ok(g, g.Og)) {
+    if (dx && shift_ok(g, g.Og) && w_finite()) {
       if (dw) backward_engine<T>(nullptr, dw, dy, x, w, g, plan.nt);
       return input_grad_shift(dx, dy, w, g, plan.nt);
     }
