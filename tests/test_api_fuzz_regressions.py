@@ -526,3 +526,14 @@ def test_matmul_of_two_dtypes_is_refused_as_torch(op, other):
         getattr(ember, op)(ember.ones(shape), ember.ones(shape, dtype=getattr(ember, other)))
     # a NumPy array operand is still ember's NumPy interop, promoted
     assert ember.matmul(ember.ones(2, 2), np.ones((2, 2))).shape == (2, 2)
+
+
+def test_inplace_broadcast_mismatch_names_both_shapes_as_torch():
+    for f in [lambda x, y: x.__iadd__(y), lambda x, y: x.add_(y)]:
+        with pytest.raises(RuntimeError, match=r"output with shape"):
+            f(torch.ones(3), torch.ones(2, 3))
+        with pytest.raises(
+            RuntimeError,
+            match=r"output with shape \(3,\) doesn't match the broadcast shape \(2, 3\)",
+        ):
+            f(ember.ones(3), ember.ones(2, 3))

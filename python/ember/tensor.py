@@ -794,9 +794,8 @@ class Tensor:
             op(self.data, other, out=self.data, casting="same_kind")
         except (TypeError, ValueError):  # NumPy refuses int64 into uint8 (torch only a lower
             # category) and integers to negative powers (torch's integer pow takes them)
-            result = _INPLACE_OPS[op](Tensor._make(self.data, False, None, 0), other).data
-            _check_inplace_cast(result.dtype, self.dtype)
-            np.copyto(self.data, result, casting="unsafe")
+            result = self._inplace_result(_INPLACE_OPS[op], other)  # (shape, cast checks)
+            np.copyto(self.data, result.data, casting="unsafe")
         return self
 
     def _inplace_result(self, op, other) -> Tensor:
