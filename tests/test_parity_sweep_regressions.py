@@ -536,3 +536,24 @@ def test_rms_norm_with_a_weight_of_another_dtype_as_torch(xd, wd):
     for e, t in zip(*out):
         assert e.dtype == t.dtype
         np.testing.assert_allclose(e, t, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(3, 2), (3, 2, 4)])
+def test_batch_norm_training_on_an_infinite_value_as_torch(shape):
+    # PyTorch's plain mean (inf where a channel holds +inf, NaN with +inf and -inf) and a NaN
+    # variance: the running stats take them, that channel's output and gradients are NaN
+    x = np.random.default_rng(0).standard_normal(shape)
+    x[0, 0] = np.inf  # the first value: ember's shift
+    x[1, 1] = np.inf
+    x[2, 1] = -np.inf
+    out = []
+    for lib in (ember, torch):
+        m = lib.nn.BatchNorm1d(2).double()
+        xt = lib.tensor(x.copy(), requires_grad=True)
+        y = m(xt)
+        (y * lib.tensor(np.arange(y.numel(), dtype=np.float64).reshape(y.shape))).sum().backward()
+        out.append([y, xt.grad, m.weight.grad, m.bias.grad, m.running_mean, m.running_var])
+    for e, t in zip(*out):
+        np.testing.assert_allclose(e.detach().numpy(), t.detach().numpy(), rtol=1e-6)
+    assert np.isinf(out[0][4].numpy()[0]) and np.isnan(out[0][4].numpy()[1])
+
