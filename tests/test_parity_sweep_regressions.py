@@ -557,3 +557,12 @@ def test_batch_norm_training_on_an_infinite_value_as_torch(shape):
         np.testing.assert_allclose(e.detach().numpy(), t.detach().numpy(), rtol=1e-6)
     assert np.isinf(out[0][4].numpy()[0]) and np.isnan(out[0][4].numpy()[1])
 
+def test_zero_pad_2d_with_a_pair_pads_the_last_dim_as_torch():
+    x = np.random.default_rng(0).standard_normal((2, 3, 4))
+    for pad in [(1, 2), [2, 0], (), (1, 1, 1, 1, 1, 1)]:
+        ye = ember.nn.ZeroPad2d(pad)(ember.tensor(x))
+        yt = torch.nn.ZeroPad2d(pad)(torch.tensor(x))
+        np.testing.assert_array_equal(ye.numpy(), yt.numpy())
+    ye = ember.nn.ReflectionPad2d((1, 2))(ember.tensor(x))
+    np.testing.assert_array_equal(ye.numpy(), torch.nn.ReflectionPad2d((1, 2))(torch.tensor(x)))
+
