@@ -62,8 +62,9 @@ class Embedding(Module):
         self.padding_idx = padding_idx
         self.max_norm = max_norm
         self.norm_type = norm_type
-        self.scale_grad_by_freq = bool(scale_grad_by_freq)
-        self.sparse = bool(sparse)
+        # as given: F.embedding refuses a non-bool, as PyTorch's does
+        self.scale_grad_by_freq = scale_grad_by_freq
+        self.sparse = sparse
         dtype = np.dtype(dtype or get_default_dtype())
         if _weight is None:
             self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype))
