@@ -563,6 +563,7 @@ def test_batch_norm_training_on_an_infinite_value_as_torch(shape):
     [
         lambda lib: lib.nn.Embedding(3, 2, sparse=0)(lib.tensor([1])),
         lambda lib: lib.nn.Embedding(3, 2, scale_grad_by_freq=1)(lib.tensor([1])),
+        lambda lib: lib.nn.Embedding(3, 2, padding_idx=True)(lib.tensor([1])),
         lambda lib: lib.nn.GRU(2, 3, bidirectional="x")(lib.zeros(1, 2, 2)),
         lambda lib: lib.nn.LSTM(2, 3, bidirectional=1)(lib.zeros(1, 2, 2)),
         lambda lib: lib.nn.RNN(2, 3, bidirectional=0)(lib.zeros(1, 2, 2)),

@@ -51,6 +51,8 @@ class Embedding(Module):
         num_embeddings = _check_size("Embedding", "num_embeddings", num_embeddings)
         embedding_dim = _check_size("Embedding", "embedding_dim", embedding_dim)
         if padding_idx is not None:
+            if isinstance(padding_idx, bool):  # as F.embedding (PyTorch's int argument)
+                raise TypeError("Embedding: padding_idx must be int, not bool")
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(
                     f"Embedding: padding_idx must be within num_embeddings ({num_embeddings}), "
