@@ -413,8 +413,8 @@ def test_pad_errors():
         F.pad(x, (1, 1), "mirror")
     with pytest.raises(TypeError, match="tuple of ints"):
         F.pad(x, 1)
-    with pytest.raises(ValueError, match="4-tuple"):
-        nn.ZeroPad2d((1, 2))
+    with pytest.raises(ValueError, match="divisible by 2"):
+        nn.ZeroPad2d((1, 2, 3))(x)
 
 
 def test_unflatten():

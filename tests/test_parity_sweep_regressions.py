@@ -536,3 +536,172 @@ def test_rms_norm_with_a_weight_of_another_dtype_as_torch(xd, wd):
     for e, t in zip(*out):
         assert e.dtype == t.dtype
         np.testing.assert_allclose(e, t, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(3, 2), (3, 2, 4)])
+def test_batch_norm_training_on_an_infinite_value_as_torch(shape):
+    # PyTorch's plain mean (inf where a channel holds +inf, NaN with +inf and -inf) and a NaN
+    # variance: the running stats take them, that channel's output and gradients are NaN
+    x = np.random.default_rng(0).standard_normal(shape)
+    x[0, 0] = np.inf  # the first value: ember's shift
+    x[1, 1] = np.inf
+    x[2, 1] = -np.inf
+    out = []
+    for lib in (ember, torch):
+        m = lib.nn.BatchNorm1d(2).double()
+        xt = lib.tensor(x.copy(), requires_grad=True)
+        y = m(xt)
+        (y * lib.tensor(np.arange(y.numel(), dtype=np.float64).reshape(y.shape))).sum().backward()
+        out.append([y, xt.grad, m.weight.grad, m.bias.grad, m.running_mean, m.running_var])
+    for e, t in zip(*out):
+        np.testing.assert_allclose(e.detach().numpy(), t.detach().numpy(), rtol=1e-6)
+    assert np.isinf(out[0][4].numpy()[0]) and np.isnan(out[0][4].numpy()[1])
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda lib: lib.nn.Embedding(3, 2, sparse=0)(lib.tensor([1])),
+        lambda lib: lib.nn.Embedding(3, 2, scale_grad_by_freq=1)(lib.tensor([1])),
+        lambda lib: lib.nn.Embedding(3, 2, padding_idx=True)(lib.tensor([1])),
+        lambda lib: lib.nn.GRU(2, 3, bidirectional="x")(lib.zeros(1, 2, 2)),
+        lambda lib: lib.nn.LSTM(2, 3, bidirectional=1)(lib.zeros(1, 2, 2)),
+        lambda lib: lib.nn.RNN(2, 3, bidirectional=0)(lib.zeros(1, 2, 2)),
+        lambda lib: lib.nn.TripletMarginLoss(swap=1)(*(lib.ones(2, 3) for _ in range(3))),
+        lambda lib: lib.nn.TripletMarginLoss(swap="x")(*(lib.ones(2, 3) for _ in range(3))),
+        lambda lib: lib.nn.Flatten(start_dim=True)(lib.zeros(2, 3, 4)),
+        lambda lib: lib.nn.Flatten(end_dim=(1, 2))(lib.zeros(2, 3, 4)),
+        lambda lib: lib.flatten(lib.zeros(2, 3, 4), None),
+        lambda lib: lib.nn.Unflatten(True, (3, 1))(lib.zeros(2, 3, 4)),
+        lambda lib: lib.nn.PairwiseDistance(keepdim=1)(lib.ones(2, 3), lib.ones(2, 3)),
+        lambda lib: lib.nn.KLDivLoss(reduction="sum", log_target=1)(lib.ones(2, 3), lib.ones(2, 3)),
+    ],
+)
+def test_flags_must_be_real_bools_and_ints_as_torch(make):
+    with pytest.raises(TypeError):
+        make(torch)
+    with pytest.raises(TypeError, match="must be|should be"):
+        make(ember)
+
+
+def test_zero_pad_2d_with_a_pair_pads_the_last_dim_as_torch():
+    x = np.random.default_rng(0).standard_normal((2, 3, 4))
+    for pad in [(1, 2), [2, 0], (), (1, 1, 1, 1, 1, 1)]:
+        ye = ember.nn.ZeroPad2d(pad)(ember.tensor(x))
+        yt = torch.nn.ZeroPad2d(pad)(torch.tensor(x))
+        np.testing.assert_array_equal(ye.numpy(), yt.numpy())
+    ye = ember.nn.ReflectionPad2d((1, 2))(ember.tensor(x))
+    np.testing.assert_array_equal(ye.numpy(), torch.nn.ReflectionPad2d((1, 2))(torch.tensor(x)))
+
+
+_INT = np.arange(24).reshape(2, 3, 4) % 7 - 2
+_FLT = np.random.default_rng(0).standard_normal((2, 3, 4))
+_GAUSS = lambda lib, x, y, v: lib.nn.GaussianNLLLoss()(x, y, v.abs())  # noqa: E731
+
+
+@pytest.mark.parametrize(
+    "fn, dtypes",
+    [
+        (lambda lib, x: lib.nn.LocalResponseNorm(2)(x), ["int64"]),
+        (lambda lib, x: lib.nn.LPPool1d(2, 2)(x), ["int64"]),
+        (lambda lib, x: lib.nn.LPPool2d(1.5, 2)(x.abs()), ["int32"]),
+        (lambda lib, x, y: lib.nn.PairwiseDistance()(x, y), ["int64", "int64"]),
+        (lambda lib, x, y: lib.nn.PairwiseDistance()(x, y), ["int64", "float32"]),
+        (lambda lib, x, y: lib.nn.PairwiseDistance()(x, y), ["float32", "float64"]),
+        (lambda lib, x, y: lib.nn.CosineSimilarity()(x, y), ["float64", "int64"]),
+        (lambda lib, x, y: lib.nn.CosineSimilarity()(x, y), ["float32", "float64"]),
+        (lambda lib, x, y: lib.nn.functional.smooth_l1_loss(x, y), ["int64", "float32"]),
+        (lambda lib, x, y: lib.nn.functional.mse_loss(x, y), ["int64", "float64"]),
+        (lambda lib, x, y, z: lib.nn.TripletMarginLoss()(x, y, z), ["int64", "float64", "float64"]),
+        (lambda lib, x, y, z: lib.nn.TripletMarginLoss()(x, y, z), ["int64"] * 3),
+        (_GAUSS, ["int64", "float32", "float32"]),
+        (_GAUSS, ["int64", "int64", "float64"]),
+        (_GAUSS, ["float32", "float64", "float32"]),
+        (lambda lib, x: lib.nn.Dropout(0.0)(x), ["int64"]),
+        (lambda lib, x: lib.nn.Dropout(1.0)(x), ["int64"]),
+        (lambda lib, x: lib.nn.Dropout(1.0, inplace=True)(x), ["int64"]),
+        (lambda lib, x: lib.nn.Dropout(0.5).eval()(x), ["int32"]),
+    ],
+)
+def test_integer_and_mixed_dtype_inputs_compute_as_torch(fn, dtypes):
+    arrays = [(_INT if d.startswith("int") else _FLT + i).astype(d) for i, d in enumerate(dtypes)]
+    ye = fn(ember, *map(ember.tensor, arrays))
+    yt = fn(torch, *map(torch.tensor, arrays))
+    assert ye.dtype == yt.dtype or str(ye.dtype) == str(yt.dtype).replace("torch.", "")
+    np.testing.assert_allclose(ye.numpy(), yt.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda lib, x: lib.nn.CosineSimilarity()(x, x),
+        lambda lib, x: lib.nn.functional.smooth_l1_loss(x, x),
+        lambda lib, x: lib.nn.functional.gaussian_nll_loss(x.double(), x.double(), x.abs()),
+        lambda lib, x: lib.nn.Dropout(0.5)(x),
+        lambda lib, x: lib.nn.LocalResponseNorm(2)(x > 0),
+        lambda lib, x: lib.nn.LPPool1d(float("inf"), 2)(x),
+    ],
+)
+def test_integer_inputs_torch_refuses_are_refused(fn):
+    with pytest.raises((RuntimeError, NotImplementedError)):
+        fn(torch, torch.tensor(_INT))
+    with pytest.raises(TypeError):
+        fn(ember, ember.tensor(_INT))
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda lib, x: lib.nn.Dropout(0.0, inplace=True)(x),
+        lambda lib, x: lib.nn.Dropout(0.5, inplace=True).eval()(x),
+        lambda lib, x: lib.nn.functional.dropout(x, 0.0, True, True),
+        lambda lib, x: lib.nn.functional.dropout1d(x, 0.0, True, True),
+        lambda lib, x: lib.nn.functional.dropout2d(x, 0.0, True, True),
+        lambda lib, x: lib.nn.functional.alpha_dropout(x, 0.0, True, True),
+        lambda lib, x: lib.nn.functional.feature_alpha_dropout(x, 0.0, True, True),
+    ],
+)
+def test_identity_dropout_in_place_on_a_leaf_returns_it_as_torch(fn):
+    x = np.random.default_rng(0).standard_normal((2, 3, 4))
+    for lib in (ember, torch):
+        xt = lib.tensor(x.copy(), requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # dropout2d's of a 3-D input
+            assert fn(lib, xt) is xt
+        np.testing.assert_array_equal(xt.detach().numpy(), x)
+    with pytest.raises(RuntimeError, match="leaf"):  # p > 0 still writes into it
+        ember.nn.functional.dropout(ember.tensor(x, requires_grad=True), 0.5, True, True)
+
+
+@pytest.mark.parametrize(
+    "cls, shape",
+    [("MaxUnpool1d", (1, 2, 1)), ("MaxUnpool2d", (1, 2, 1, 3)), ("MaxUnpool2d", (2, 1, 1))],
+)
+def test_max_unpool_to_an_empty_default_output_as_torch(cls, shape):
+    # kernel 2, stride 1, padding 1: a size-1 dim unpools to (1 - 1) * 1 - 2 + 2 = 0
+    x = np.random.default_rng(0).standard_normal(shape)
+    i = np.zeros(shape, np.int64)
+    ye = getattr(ember.nn, cls)(2, 1, 1)(ember.tensor(x), ember.tensor(i))
+    yt = getattr(torch.nn, cls)(2, 1, 1)(torch.tensor(x), torch.tensor(i))
+    assert ye.shape == tuple(yt.shape) and 0 in ye.shape
+    with pytest.raises(ValueError, match="negative output size"):
+        getattr(ember.nn, cls)(2, 1, 2)(ember.tensor(x), ember.tensor(i))
+    with pytest.raises(ValueError):
+        getattr(torch.nn, cls)(2, 1, 2)(torch.tensor(x), torch.tensor(i))
+
+
+@pytest.mark.parametrize("swap", [False, True])
+def test_triplet_margin_loss_p0_gives_no_gradient_as_torch(swap):
+    # the 0-"norm" (a count of non-zeros) has no gradient in PyTorch: the inputs' stay None
+    x = np.random.default_rng(0).standard_normal((3, 3, 4))
+    (le, *ge), (lt, *gt) = _both(
+        lambda lib, a, p, n: (lambda y: (y.backward(), (y, a.grad, p.grad, n.grad))[1])(
+            lib.nn.TripletMarginLoss(p=0, swap=swap)(a, p, n)
+        ),
+        *x,
+    )
+    assert le.item() == lt.item()
+    assert ge == gt == [None] * 3
+    y = ember.tensor(x[0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="not have been used"):
+        ember.autograd.grad(y.norm(0), y)

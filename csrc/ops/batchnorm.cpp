@@ -70,6 +70,15 @@ EMBER_SIMD void grad_sums(const T* dy, const T* x, int64_t N, int64_t C, int64_t
   *b = lane_sum(sb);
 }
 
+// sum(x) over channel c, in plain order (the rare non-finite path of batch_norm_forward).
+template <typename T>
+double channel_sum(const T* x, int64_t N, int64_t C, int64_t S, int64_t c) {
+  double s = 0;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t i = 0; i < S; ++i) s += double(x[(n * C + c) * S + i]);
+  return s;
+}
+
 void check_sizes(const char* op, int64_t N, int64_t C, int64_t S, bool training) {
   EMBER_CHECK(N >= 0 && C >= 0 && S >= 0, op, ": negative size (", N, ", ", C, ", ", S, ")");
   const int64_t M = mul_checked(N, S, op);
@@ -197,10 +206,17 @@ void batch_norm_forward(T* y, T* save_mean, T* save_invstd, T* running_mean, T* 
       double var = std::max(q / double(M) - dm * dm, 0.0);
       *mean = shift + dm;
       *invstd = 1.0 / std::sqrt(var + eps);
-      // finite values whose shifted sums overflowed: the scaled path (moments.h)
-      if (!(std::isfinite(var) && std::isfinite(*mean)) &&
-          scaled_moments(x + c * S, N, S, C * S, eps, *mean, *invstd))
-        var = *invstd > 0 ? 1.0 / (*invstd * *invstd) - eps : HUGE_VAL;
+      if (!(std::isfinite(var) && std::isfinite(*mean))) {
+        // finite values whose shifted sums overflowed: the scaled path (moments.h)
+        if (scaled_moments(x + c * S, N, S, C * S, eps, *mean, *invstd)) {
+          var = *invstd > 0 ? 1.0 / (*invstd * *invstd) - eps : HUGE_VAL;
+        } else {
+          // a NaN or infinite value: PyTorch's plain mean (+-inf or NaN) and a NaN variance
+          // (the shifted sums give NaN for an infinite shift)
+          *mean = channel_sum(x, N, C, S, c) / double(M);
+          var = *invstd = std::numeric_limits<double>::quiet_NaN();
+        }
+      }
       if (running_mean)
         running_mean[c] = T((1.0 - momentum) * double(running_mean[c]) + momentum * *mean);
       if (running_var)

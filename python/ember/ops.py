@@ -2145,6 +2145,9 @@ def transpose(x, dim0: int, dim1: int) -> Tensor:
 
 def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     x = _tensor_operand(x)
+    for name, d in (("start_dim", start_dim), ("end_dim", end_dim)):
+        if isinstance(d, bool) or not isinstance(d, int | np.integer):  # as PyTorch's int args
+            raise TypeError(f"flatten(): argument '{name}' must be int, not {type(d).__name__}")
     if x.ndim == 0:  # dims address a 0-d tensor as if it had one (torch's rule)
         _axes(start_dim, 1, "flatten"), _axes(end_dim, 1, "flatten")
         return reshape(x, (1,))
@@ -3034,8 +3037,8 @@ class NormP(Function):
     def backward(ctx, g):
         x, y = ctx.saved_tensors
         p, axes, keepdim = ctx.meta
-        if p == 0:
-            return np.zeros_like(x), None, None, None
+        if p == 0:  # no gradient (x's stays None), as PyTorch's undefined one
+            return None, None, None, None
         g = _expand_grad(g, x.shape, axes, keepdim)
         if p == 1:
             return _sign(x) * g, None, None, None
@@ -3056,7 +3059,7 @@ class NormP(Function):
         x0, y0 = ctx.saved_tensors
         p, axes, keepdim = ctx.meta
         if p == 0:
-            return _graph.constant(np.zeros_like(x0)), None, None, None
+            return None, None, None, None
         (x,) = _graph.inputs(ctx, x0)
         keep = tuple(1 if i in axes else n for i, n in enumerate(x0.shape))
         g = g.reshape(keep)
@@ -5285,7 +5288,11 @@ def cdist(x1, x2, p: float = 2.0, compute_mode=None) -> Tensor:
         sq2 = unsqueeze(sum(x2 * x2, -1), -2)
         d2 = clamp(sq1 + sq2 - 2 * matmul(x1, transpose(x2, -2, -1)), 0)
         return Elementwise.apply(d2, *_root(2))  # gradient 0 at distance 0, as PyTorch
-    return _linalg.vector_norm(unsqueeze(x1, -2) - unsqueeze(x2, -3), p, -1)
+    d = unsqueeze(x1, -2) - unsqueeze(x2, -3)
+    n = _linalg.vector_norm(d, p, -1)
+    if p == 0:  # PyTorch's cdist backward gives the count a zero gradient (its norm's: none)
+        return where(np.ones(n.shape, bool), n.detach(), sum(d, -1))
+    return n
 
 
 def dist(a, b, p: float = 2) -> Tensor:

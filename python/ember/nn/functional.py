@@ -133,6 +133,31 @@ def _check_reduction(op: str, reduction: str) -> None:
         raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
+def _is_int(x) -> bool:
+    """An integer (not bool) Tensor: PyTorch computes float ops of it in a float dtype."""
+    return isinstance(x, Tensor) and x.data.dtype.kind in "iu"
+
+
+def _as_float(x):
+    """An integer Tensor in the default float dtype (as PyTorch promotes it); x otherwise."""
+    return ops.cast(x, get_default_dtype()) if _is_int(x) else x
+
+
+def _float_operands(op: str, names, *inputs, ints_alone: bool = True) -> list:
+    """inputs in one float dtype, as PyTorch's type promotion: the widest float dtype among
+    them, integer inputs taking it (the default float dtype when all are integers, which
+    ints_alone=False refuses as PyTorch's ops needing a float operand). Bools are refused."""
+    xs = [x if _is_int(x) else _float_input(x, op, n) for x, n in zip(inputs, names)]
+    floats = [x.data.dtype for x in xs if not _is_int(x)]
+    if not floats and not ints_alone:
+        got = ", ".join(str(x.dtype) for x in xs)
+        raise TypeError(f"{op}: expected a floating point operand, got {got}")
+    dt = floats[0] if floats else get_default_dtype()
+    for f in floats[1:]:
+        dt = dt if f == dt else np.promote_types(dt, f)
+    return [x if x.data.dtype == dt else ops.cast(x, dt) for x in xs]
+
+
 def _dim(dim, ndim: int, op: str) -> int:
     if not isinstance(dim, int | np.integer):
         raise TypeError(f"{op}: dim must be an int, got {dim!r}")
@@ -758,14 +783,14 @@ def _feature_mask(shape: tuple) -> tuple:
 def dropout1d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zeroes whole channels: input (N, C, L) or (C, L); each channel is kept with probability
     1 - p and scaled by 1 / (1 - p)."""
-    if inplace:  # the input takes the result and is returned, as PyTorch
-        return _in_place("dropout1d", dropout1d, input, p, training)
     _check_p(p)
     x = _float_input(input, "dropout1d")
     if x.ndim not in (2, 3):
         raise ValueError(f"dropout1d: expected a 2D or 3D input, but received a {x.ndim}D input")
     if not training or p == 0.0 or x.data.size == 0:
         return x
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("dropout1d", dropout1d, input, p, training)
     shape = x.shape if x.ndim == 3 else (1,) + x.shape
     return _dropout_noise(x, p, _feature_mask(shape)[3 - x.ndim :], False)
 
@@ -773,8 +798,6 @@ def dropout1d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
 def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zeroes whole channels of (N, C, H, W) inputs. PyTorch's rules for other ranks: a 3D
     input is read as (N, C, L), with a warning; other ranks warn and are read as (N, C, ...)."""
-    if inplace:  # the input takes the result and is returned, as PyTorch
-        return _in_place("dropout2d", dropout2d, input, p, training)
     _check_p(p)
     x = _float_input(input, "dropout2d")
     if x.ndim not in (3, 4):
@@ -794,6 +817,8 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
         )
     if not training or p == 0.0 or x.data.size == 0:
         return x
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("dropout2d", dropout2d, input, p, training)
     return _dropout_noise(x, p, _feature_mask(x.shape), False)
 
 
@@ -820,12 +845,12 @@ def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
 def alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
     """Dropout for SELU networks: keeps zero mean and unit variance of standardised inputs.
     (Note PyTorch's default ``training=False`` for the functional form.)"""
-    if inplace:  # the input takes the result and is returned, as PyTorch
-        return _in_place("alpha_dropout", alpha_dropout, input, p, training)
     _check_p(p)
     x = _float_input(input, "alpha_dropout")
     if not training or p == 0.0 or x.data.size == 0:
         return x
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("alpha_dropout", alpha_dropout, input, p, training)
     return _dropout_noise(x, p, x.shape, True)
 
 
@@ -833,12 +858,12 @@ def feature_alpha_dropout(
     input, p: float = 0.5, training: bool = False, inplace: bool = False
 ) -> Tensor:
     """Alpha dropout of whole channels (N, C, ...)."""
-    if inplace:  # the input takes the result and is returned, as PyTorch
-        return _in_place("feature_alpha_dropout", feature_alpha_dropout, input, p, training)
     _check_p(p)
     x = _float_input(input, "feature_alpha_dropout")
     if not training or p == 0.0 or x.data.size == 0:
         return x
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("feature_alpha_dropout", feature_alpha_dropout, input, p, training)
     return _dropout_noise(x, p, _feature_mask(x.shape), True)
 
 
@@ -953,9 +978,7 @@ def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None)
 
 
 def _same_dtype_pair(op: str, a, b):
-    a, b = _float_input(a, op, "x1"), _float_input(b, op, "x2")
-    if a.data.dtype != b.data.dtype:
-        raise TypeError(f"{op}: x1 is {a.dtype} but x2 is {b.dtype}")
+    a, b = _float_operands(op, ("x1", "x2"), a, b, ints_alone=False)
     try:
         shape = np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
@@ -1160,11 +1183,17 @@ _WIDEST_FLOAT = frozenset(
 )
 
 
+# Losses PyTorch computes for an integer input with a float target (in the target's dtype)
+_INT_INPUT = frozenset(("mse_loss", "l1_loss", "smooth_l1_loss", "poisson_nll_loss"))
+
+
 def _loss_pair(op, input, target, broadcast: str | None = None):
     """input and target as float Tensors of one shape. Shapes that differ are refused, unless
     ``broadcast`` lets them broadcast as PyTorch does: "warn" with its warning (mse/l1/huber/
     smooth_l1, so a (N, 1) prediction against an (N,) target runs), "quiet" without (kl_div,
     poisson_nll_loss, soft_margin_loss, multilabel_soft_margin_loss)."""
+    if op in _INT_INPUT and _is_int(input) and isinstance(target, Tensor):
+        input = ops.cast(input, target.data.dtype)  # a float target's (an integer one: refused)
     x = _float_input(input, op)
     t = _float_input(target, op, "target", x.dtype) if not isinstance(target, Tensor) else target
     if not _lowp.is_float(t.data.dtype):
@@ -1933,13 +1962,19 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
     """Inverted dropout: zeroes each element with probability p and scales the rest by
     1 / (1 - p), so evaluation (``training=False``) is the identity. Draws from ember's
     generator (``ember.manual_seed``)."""
-    if inplace:  # the input takes the result and is returned, as PyTorch
-        return _in_place("dropout", dropout, input, p, training)
     if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p!r}")
-    x = _float_input(input, "dropout")
-    if not training or p == 0.0:
+    x = input
+    if not (isinstance(input, Tensor) and input.data.dtype.kind in "biu"):
+        x = _float_input(input, "dropout")
+    elif training and 0.0 < p < 1.0:  # PyTorch computes the integer cases needing no scale
+        raise TypeError(f"dropout: an {x.dtype} input takes only p = 0 or 1, got {p}")
+    if not training or p == 0.0:  # the identity: x itself (in place too, even on a leaf)
         return x
+    if inplace:  # the input takes the result and is returned, as PyTorch
+        return _in_place("dropout", dropout, x, p, training)
+    if x.data.dtype.kind in "biu":  # p = 1
+        return Tensor(np.zeros_like(x.data))
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
     return Dropout.apply(x, _keep_mask(x.shape, p, scale, x.dtype))
 
@@ -2449,7 +2484,7 @@ def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> 
         )
     n = _float_input(input, op).shape[:1]  # batchmean divides by the input's own batch
     x, t = _loss_pair(op, input, target, broadcast="quiet")
-    loss = KLDiv.apply(x, t, bool(log_target))
+    loss = KLDiv.apply(x, t, _bool_arg(log_target, "kl_div", "log_target"))
     if reduction == "batchmean":
         return loss.sum() / n[0] if n else loss.sum()
     return _reduce(loss, reduction)
@@ -2596,7 +2631,13 @@ def gaussian_nll_loss(
     the last dim missing (one variance shared), or a float.
     """
     op = "gaussian_nll_loss"
-    shape = _float_input(input, op).shape  # var is checked against input's own shape
+    if _is_int(var):  # PyTorch clamps var's float copy in place into its integer dtype
+        raise TypeError(f"{op}: var must be a floating point tensor, got {var.dtype}")
+    # one float dtype, as PyTorch's promotion (an integer input or target takes it)
+    floats = (input, target) + ((var,) if isinstance(var, Tensor) else ())
+    input, target, *v = _float_operands(op, ("input", "target", "var"), *floats)
+    var = v[0] if v else var
+    shape = input.shape  # var is checked against input's own shape
     x, t = _loss_pair(op, input, target, "quiet")
     if isinstance(var, int | float):
         if var < 0:
@@ -2634,8 +2675,8 @@ def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool =
     Shape: (N, D) or (D,) -> (N,) or () (keepdim keeps the last dim as 1).
     """
     op = "pairwise_distance"
-    a = _float_input(x1, op, "x1")
-    b = _float_input(x2, op, "x2", a.dtype)
+    keepdim = _bool_arg(keepdim, op, "keepdim")
+    a, b = _float_operands(op, ("x1", "x2"), x1, x2)
     if a.ndim == 0 and b.ndim == 0:  # PyTorch: the norm of the one difference
         return _pnorm(a.reshape(1) - b.reshape(1) + eps, float(p)).reshape(())
     if (p < 0 or p == np.inf) and 0 in (a.shape[-1], b.shape[-1]):
@@ -2644,9 +2685,8 @@ def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool =
 
 
 def _triplet(op, anchor, positive, negative):
-    a = _float_input(anchor, op, "anchor")
-    p = _float_input(positive, op, "positive", a.dtype)
-    n = _float_input(negative, op, "negative", a.dtype)
+    names = ("anchor", "positive", "negative")
+    a, p, n = _float_operands(op, names, anchor, positive, negative)
     if not (a.ndim == p.ndim == n.ndim) or a.ndim == 0:
         raise ValueError(
             f"{op}: anchor, positive and negative must have the same number of dims (>= 1), got "
@@ -2695,7 +2735,7 @@ def triplet_margin_loss(
         raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
     a, po, n = _triplet(op, anchor, positive, negative)
     dist = lambda u, v: pairwise_distance(u, v, p, eps)  # noqa: E731
-    return _triplet_loss(dist, a, po, n, margin, swap, reduction)
+    return _triplet_loss(dist, a, po, n, margin, _bool_arg(swap, op, "swap"), reduction)
 
 
 def triplet_margin_with_distance_loss(
@@ -3563,6 +3603,8 @@ def embedding(
         bad = idx[(idx < 0) | (idx >= v)].reshape(-1)[0]
         raise IndexError(f"embedding: index {int(bad)} is out of range for {v} embeddings")
     if padding_idx is not None:
+        if isinstance(padding_idx, bool) or not isinstance(padding_idx, int | np.integer):
+            raise TypeError(f"embedding: padding_idx must be int, not {type(padding_idx).__name__}")
         if not -v <= padding_idx < v:
             raise ValueError(f"embedding: padding_idx must be within num_embeddings ({v})")
         padding_idx = int(padding_idx) % v
@@ -3578,8 +3620,8 @@ def embedding(
         idx.astype(np.int64, copy=False),
         weight,
         padding_idx,
-        bool(scale_grad_by_freq),
-        bool(sparse),
+        _bool_arg(scale_grad_by_freq, "embedding", "scale_grad_by_freq"),
+        _bool_arg(sparse, "embedding", "sparse"),
     )
 
 
@@ -4886,14 +4928,14 @@ def local_response_norm(
     Shape: (N, C, *) with at least one spatial dim -> same shape.
     """
     op = "local_response_norm"
-    x = _float_input(input, op)
+    x = input if _is_int(input) else _float_input(input, op)
     if x.ndim < 3:
         raise ValueError(f"{op}: expected 3D or higher dimensionality input (got {x.ndim} dims)")
     size = _int_arg(size, op, "size")
     if size < 1:
         raise ValueError(f"{op}: size must be >= 1, got {size}")
     if x.data.size == 0:
-        return x
+        return _as_float(x)
     c = x.shape[1]
     sq = ops.cat(
         [_zeros_like_dims(x, 1, size // 2), x * x, _zeros_like_dims(x, 1, (size - 1) // 2)], 1
@@ -4901,6 +4943,8 @@ def local_response_norm(
     total = sq[:, 0:c]
     for i in range(1, size):
         total = total + sq[:, i : i + c]
+    if _is_int(x):  # PyTorch averages integer squares in integer arithmetic (truncating)
+        return _as_float(x) / (_as_float(total // size) * alpha + k) ** beta
     return x / (total * (alpha / size) + k) ** beta
 
 
@@ -4977,7 +5021,8 @@ def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode: bool = Fals
     """Power-average pooling: (sum over each window of x^p) ** (1/p), over (N, C, L) or (C, L).
     ``stride`` defaults to kernel_size."""
     k = _single(kernel_size, "lp_pool1d", "kernel_size")
-    x = _seq_input(input, "lp_pool1d")
+    # an integer input pools in the default float dtype (but PyTorch's max pool refuses it)
+    x = _seq_input(input if norm_type == math.inf else _as_float(input), "lp_pool1d")
     if (y := _lp_inf(x, norm_type, max_pool1d, kernel_size, stride, ceil_mode)) is not None:
         return y
     if isinstance(kernel_size, tuple | list):  # PyTorch multiplies by kernel_size as given
@@ -4989,7 +5034,7 @@ def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode: bool = Fals
 def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
     """Power-average pooling over (N, C, H, W) or (C, H, W); see lp_pool1d."""
     kh, kw = _pair(kernel_size, "lp_pool2d", "kernel_size")
-    x = _pool_input(input, "lp_pool2d")
+    x = _pool_input(input if norm_type == math.inf else _as_float(input), "lp_pool2d")
     if (y := _lp_inf(x, norm_type, max_pool2d, kernel_size, stride, ceil_mode)) is not None:
         return y
     out = avg_pool2d(x**norm_type, (kh, kw), stride, 0, ceil_mode)
@@ -5221,8 +5266,10 @@ def _unpool(op, x: Tensor, indices, k, s, p, output_size, nd: int) -> Tensor:
                     f"{op}: invalid output_size {tuple(output_size)} (dim {dim} must be between "
                     f"{dflt - ss} and {dflt + ss})"
                 )
-    if min(out) < 1:
-        raise ValueError(f"{op}: input {x.shape} gives a non-positive output size {out}")
+    if min(out) < 0:
+        raise ValueError(f"{op}: input {x.shape} gives a negative output size {out}")
+    if 0 in out:  # nothing to place: an empty output, as PyTorch (no index is checked)
+        return x.reshape(-1)[:0].reshape(*x.shape[:-nd], *out)
     m = int(np.prod(out))
     idx2 = idx.reshape(-1, int(np.prod(dims))).astype(np.int64, copy=False)
     if idx2.size and (idx2.min() < 0 or idx2.max() >= m):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ember import ops
 from ember.nn.modules.module import Module
 
@@ -44,6 +46,10 @@ class Unflatten(Module):
 
     def forward(self, input):
         input = ops._tensor_operand(input)  # noqa: A001  (arrays and lists too, as Flatten)
+        if isinstance(self.dim, bool) or not isinstance(self.dim, int | np.integer):
+            raise TypeError(
+                f"unflatten(): argument 'dim' must be int, not {type(self.dim).__name__}"
+            )
         shape = tuple(input.shape)
         d = self.dim % len(shape) if -len(shape) <= self.dim < len(shape) else None
         if d is None:

@@ -14,11 +14,7 @@ class _PadNd(Module):
     def __init__(self, padding):
         super().__init__()
         if isinstance(padding, tuple | list):
-            if len(padding) != 2 * self._n:
-                raise ValueError(
-                    f"{type(self).__name__}: padding must be an int or a {2 * self._n}-tuple, "
-                    f"got {padding!r}"
-                )
+            # any length, as PyTorch: F.pad pads that many dims (ZeroPad2d((1, 2)) the last)
             self.padding = tuple(padding)
         else:
             self.padding = (padding,) * (2 * self._n)

@@ -103,13 +103,17 @@ class RNNBase(Module):
                 f"num_layers={num_layers}",
                 stacklevel=3,
             )
-        for name, v in (("bias", bias), ("batch_first", batch_first)):
+        for name, v in (
+            ("bias", bias),
+            ("batch_first", batch_first),
+            ("bidirectional", bidirectional),
+        ):
             if not isinstance(v, bool):
                 raise TypeError(f"{cls}: {name} should be of type bool, got: {type(v).__name__}")
         self.bias = bias
         self.batch_first = batch_first
         self.dropout = float(dropout)
-        self.bidirectional = bool(bidirectional)
+        self.bidirectional = bidirectional
         self.proj_size = _check_proj_size(cls, mode, proj_size, self.hidden_size)
         dtype = np.dtype(dtype or get_default_dtype())
         g = _GATES[mode] * self.hidden_size

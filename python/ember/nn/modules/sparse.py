@@ -51,6 +51,8 @@ class Embedding(Module):
         num_embeddings = _check_size("Embedding", "num_embeddings", num_embeddings)
         embedding_dim = _check_size("Embedding", "embedding_dim", embedding_dim)
         if padding_idx is not None:
+            if isinstance(padding_idx, bool):  # as F.embedding (PyTorch's int argument)
+                raise TypeError("Embedding: padding_idx must be int, not bool")
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(
                     f"Embedding: padding_idx must be within num_embeddings ({num_embeddings}), "
@@ -62,8 +64,9 @@ class Embedding(Module):
         self.padding_idx = padding_idx
         self.max_norm = max_norm
         self.norm_type = norm_type
-        self.scale_grad_by_freq = bool(scale_grad_by_freq)
-        self.sparse = bool(sparse)
+        # as given: F.embedding refuses a non-bool, as PyTorch's does
+        self.scale_grad_by_freq = scale_grad_by_freq
+        self.sparse = sparse
         dtype = np.dtype(dtype or get_default_dtype())
         if _weight is None:
             self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype))
