@@ -109,6 +109,14 @@ def _fill_value(value, dtype) -> np.ndarray:
     return np.asarray(value, dtype)
 
 
+def _int_bounds(dtype, *bounds) -> tuple:
+    """clamp's Python int bounds as torch casts them to an integer tensor's dtype (range-checked,
+    then wrapped); other bounds and dtypes as given."""
+    if np.dtype(dtype).kind not in "iu":
+        return bounds
+    return tuple(_wrapped(v, dtype, checked=True) if type(v) is int else v for v in bounds)
+
+
 def _to_complex(x, dt):
     """An operand of a complex op in the result dtype dt (Python real numbers stay weak)."""
     if isinstance(x, Tensor | np.ndarray):
@@ -1537,8 +1545,7 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
         x = _to_dtype(x, get_default_dtype())  # an int tensor clamped to a float bound
     elif _kind(x) == "b" and builtins.any(type(v) is int for v in (min, max)):
         x = _to_dtype(x, np.int64)  # bool with an int bound computes in int64, as torch
-    if _kind(x) in "iu":  # int bounds as torch casts them to x's dtype (wrapped where out of range)
-        min, max = (_wrapped(v, x.dtype, True) if type(v) is int else v for v in (min, max))  # noqa: A001
+    min, max = _int_bounds(x.dtype, min, max)  # noqa: A001
     return Clamp.apply(x, _data(min), _data(max))
 
 

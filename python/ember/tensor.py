@@ -860,10 +860,7 @@ class Tensor:
     def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002  (PyTorch's names)
         if min is None and max is None:
             raise RuntimeError("clamp_: at least one of min or max must not be None")
-        if self.data.dtype.kind in "iu":  # int bounds as torch casts them (see ops.clamp)
-            min, max = (
-                _ops._wrapped(v, self.dtype, True) if type(v) is int else v for v in (min, max)
-            )  # noqa: A001
+        min, max = _ops._int_bounds(self.data.dtype, min, max)  # noqa: A001
         return self._assign(np.clip(self.data, _ops._data(min), _ops._data(max)))
 
     def lerp_(self, end, weight) -> Tensor:
