@@ -143,3 +143,36 @@ def test_linearize_functionalize_and_batch_norm_without_running_stats():
     net.eval()  # batch statistics even in eval, with no running ones
     y = net(ember.randn(6, 3)).detach().numpy()
     np.testing.assert_allclose(y.mean(0), net[1].bias.detach().numpy(), atol=1e-6)
+
+
+def test_modules_built_on_the_meta_device_as_torch():
+    """``device="meta"`` in a constructor and ``with ember.device("meta"):`` give shape-only
+    parameters and buffers (torch's meta init); ``to_empty`` then gives them storage, and a
+    constructor may initialise its submodules' weights on the way."""
+    lstm = nn.LSTM(4, 8, num_layers=2, device="meta")
+    assert all(p.is_meta for p in lstm.parameters())
+    assert nn.Linear(3, 4, True, "meta").weight.is_meta  # device given by position
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3)
+            self.bn = nn.BatchNorm2d(8)
+            nn.init.zeros_(self.conv.bias)
+
+    with ember.device("meta") as d:
+        assert ember.get_default_device() == d == "meta"
+        net = Net()
+        assert ember.zeros(3).is_meta
+    assert ember.get_default_device() == "cpu" and not ember.zeros(3).is_meta
+    tensors = [*net.parameters(), *net.buffers()]
+    assert all(t.is_meta for t in tensors)
+    assert [t.shape for t in tensors][:2] == [(8, 3, 3, 3), (8,)]
+    net.to_empty(device="cpu")
+    assert not any(t.is_meta for t in net.parameters())
+    with ember.device("cpu"):  # a no-op, as torch's on the CPU
+        assert not nn.Linear(2, 2).weight.is_meta
+    # A constructor that fails leaves nothing pending for the next module.
+    with pytest.raises(TypeError):
+        nn.Linear(2, 2.5, device="meta")
+    assert not nn.Linear(2, 2).weight.is_meta

@@ -41,9 +41,19 @@ class device:  # noqa: N801  (PyTorch's name)
     def __str__(self) -> str:
         return self.type
 
+    # ``with ember.device("cpu"):`` is a no-op, as for torch on the CPU; inside
+    # ``with ember.device("meta"):`` factories make meta tensors and modules are built on meta.
+    def __enter__(self) -> device:
+        _CONTEXT.append(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _CONTEXT.pop()
+
 
 CPU = device("cpu")
 META = device("meta")
+_CONTEXT: list[device] = []  # the devices of the enclosing ``with device(...)`` blocks
 _META_VALUES: dict = {}  # dtype -> the one 0-d array every meta tensor of that dtype views
 
 
@@ -114,4 +124,16 @@ def set_default_device(d) -> None:
 
 
 def get_default_device() -> device:
-    return CPU
+    """The CPU, or meta inside ``with ember.device("meta"):``."""
+    return _CONTEXT[-1] if _CONTEXT else CPU
+
+
+def names_meta(d) -> bool:
+    """True for the meta device (name or object); False for anything else, without raising."""
+    if isinstance(d, device):
+        return d.type == "meta"
+    return isinstance(d, str) and d.partition(":")[0] == "meta"
+
+
+def meta_by_default() -> bool:
+    return bool(_CONTEXT) and _CONTEXT[-1].type == "meta"

@@ -42,7 +42,8 @@ def _takes_device(fn):
             if args:
                 raise TypeError(f"{fn.__name__}() got multiple values for argument 'size'")
             args = (kwargs.pop("size"),)
-        if device is not None and _device.is_meta_device(device):  # (made, then dropped)
+        meta = _device.meta_by_default() if device is None else _device.is_meta_device(device)
+        if meta:  # (made, then dropped)
             return fn(*args, **kwargs).to("meta")
         return fn(*args, **kwargs)
 

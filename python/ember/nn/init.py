@@ -78,7 +78,8 @@ def _calculate_fan_in_and_fan_out(tensor) -> tuple[int, int]:
 def _fill(tensor: Tensor, values) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"init: expected a Tensor, got {type(tensor).__name__}")
-    tensor.data[...] = values
+    if not tensor.is_meta:  # a meta tensor has no values to set (torch's init skips it too)
+        tensor.data[...] = values
     return tensor
 
 

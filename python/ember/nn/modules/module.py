@@ -3,6 +3,8 @@ keys."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import warnings
 import weakref
 from collections import OrderedDict, namedtuple
@@ -314,6 +316,45 @@ _HOOK_DICTS = (
 )
 
 
+# Modules asked to live on the meta device while the outermost constructor still runs.
+_BUILDING = {"depth": 0, "meta": []}
+
+
+def _built_on_meta_when_asked(init):
+    """Wrap a Module subclass's ``__init__`` so ``Linear(3, 4, device="meta")`` and modules
+    built inside ``with ember.device("meta"):`` end up on the meta device, as PyTorch's. They
+    are built on the CPU and their storage dropped when the outermost constructor returns, so
+    a constructor may still initialise its submodules' weights."""
+    try:
+        params = list(inspect.signature(init).parameters.values())[1:]
+    except (TypeError, ValueError):  # not a Python function: leave it as it is
+        return init
+    names = [p.name for p in params]
+    at = names.index("device") if "device" in names else None
+    positional = at is not None and params[at].kind is params[at].POSITIONAL_OR_KEYWORD
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        named = kwargs.get("device", args[at] if positional and len(args) > at else None)
+        building = _BUILDING
+        building["depth"] += 1
+        try:
+            init(self, *args, **kwargs)
+        except BaseException:
+            if building["depth"] == 1:
+                building["meta"].clear()
+            raise
+        finally:
+            building["depth"] -= 1
+        if _device.names_meta(named) or _device.meta_by_default():
+            building["meta"].append(self)
+        if building["depth"] == 0:
+            while building["meta"]:
+                building["meta"].pop().to_empty(device="meta")
+
+    return __init__
+
+
 class Module:
     """Base class of every layer.
 
@@ -331,6 +372,11 @@ class Module:
     # True while this module (instance attribute) or any module (class attribute, global
     # hooks) has a forward or backward hook: __call__'s single check on its hot path.
     _hooked: bool = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _built_on_meta_when_asked(cls.__dict__["__init__"])
 
     def __init__(self, *args, **kwargs):
         if not self.call_super_init and (args or kwargs):
