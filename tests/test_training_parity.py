@@ -1025,3 +1025,39 @@ def test_packed_sequences_adam(kind, kw):
         dict(lr=1e-2),
         steps=8,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Regressions from the lockstep sweep of optimisers, schedulers and models
+# --------------------------------------------------------------------------------------------
+
+
+def _tiny_mlp(nn):
+    return nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 3))
+
+
+def test_nadam_mu_product_after_state_dict_reload():
+    """torch keeps NAdam's mu_product as a float32 0-d tensor, but load_state_dict casts it to
+    the parameter's dtype, so a resumed float64 run multiplies it in float64 from then on.
+    ember kept rounding it to float32 after a reload: the product drifted ~1e-7 off torch's."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    tm = _tiny_mlp(tnn).double()
+    em = _tiny_mlp(enn)
+    copy_weights(tm, em)
+    kw = dict(lr=1e-2, weight_decay=1e-2)
+    topt, eopt = torch.optim.NAdam(tm.parameters(), **kw), eoptim.NAdam(em.parameters(), **kw)
+    batches = _batches(rng, 16, lambda r: (r.normal(size=(8, 5)), r.integers(0, 3, 8)))
+    for i, batch in enumerate(batches):
+        if i == 4:  # resume from a checkpoint: fresh optimisers loading the saved state
+            tsd, esd = topt.state_dict(), eopt.state_dict()
+            topt, eopt = torch.optim.NAdam(tm.parameters(), **kw), eoptim.NAdam(em.parameters(), **kw)
+            topt.load_state_dict(tsd)
+            eopt.load_state_dict(esd)
+        train_both(tm, em, [batch], *_CE, topt, eopt, check_grads_every=0)
+    tstate, estate = topt.state_dict()["state"], eopt.state_dict()["state"]
+    assert sorted(tstate) == sorted(estate)
+    for i in tstate:
+        ts, es = tstate[i], estate[i]
+        assert float(es["mu_product"]) == pytest.approx(ts["mu_product"].item(), rel=1e-14, abs=0)
+    assert_same_state(tm, em, rtol=1e-12, atol=0)
