@@ -1061,3 +1061,45 @@ def test_nadam_mu_product_after_state_dict_reload():
         ts, es = tstate[i], estate[i]
         assert float(es["mu_product"]) == pytest.approx(ts["mu_product"].item(), rel=1e-14, abs=0)
     assert_same_state(tm, em, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize(
+    "opt, kw",
+    [
+        ("Adam", dict(lr=1e-2, amsgrad=True)),
+        ("NAdam", dict(lr=1e-2)),
+        ("ASGD", dict(lr=1e-2, t0=2)),
+        ("Adafactor", dict(lr=1e-2)),
+        ("LBFGS", dict(lr=0.5, max_iter=3, history_size=2)),
+    ],
+)
+def test_resume_from_torch_optimizer_state_dict_holding_tensors(opt, kw):
+    """A torch optimizer's state_dict (torch tensors, unconverted) loads into ember's optimizer
+    and the run continues on torch's path. The tensors used to be kept as they were, and the
+    first step then failed in the fused C++ update with a TypeError."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    tm = _tiny_mlp(tnn).double()
+    topt = getattr(torch.optim, opt)(tm.parameters(), **kw)
+    batches = _batches(rng, 8, lambda r: (r.normal(size=(8, 5)), r.integers(0, 3, 8)))
+
+    def step(m, o, lib, x, y):
+        def closure():
+            o.zero_grad()
+            loss = _CE[lib is enn](m, *(tt(x), tt(y)) if lib is tnn else (et(x), et(y)))
+            loss.backward()
+            return loss
+
+        return o.step(closure).item()
+
+    for x, y in batches[:3]:
+        step(tm, topt, tnn, x, y)
+    em = _tiny_mlp(enn)
+    copy_weights(tm, em)
+    eopt = getattr(eoptim, opt)(em.parameters(), **kw)
+    eopt.load_state_dict(topt.state_dict())
+    for i, (x, y) in enumerate(batches[3:]):
+        a, b = step(tm, topt, tnn, x, y), step(em, eopt, enn, x, y)
+        # (torch's own NAdam keeps mu_product in float32 where the loaded one is float64)
+        assert b == pytest.approx(a, rel=1e-9 if opt == "NAdam" else 1e-12), f"loss step {i}"
+    assert_same_state(tm, em, rtol=1e-8 if opt == "NAdam" else 1e-11, atol=0)
