@@ -1051,7 +1051,8 @@ def test_nadam_mu_product_after_state_dict_reload():
     for i, batch in enumerate(batches):
         if i == 4:  # resume from a checkpoint: fresh optimisers loading the saved state
             tsd, esd = topt.state_dict(), eopt.state_dict()
-            topt, eopt = torch.optim.NAdam(tm.parameters(), **kw), eoptim.NAdam(em.parameters(), **kw)
+            topt = torch.optim.NAdam(tm.parameters(), **kw)
+            eopt = eoptim.NAdam(em.parameters(), **kw)
             topt.load_state_dict(tsd)
             eopt.load_state_dict(esd)
         train_both(tm, em, [batch], *_CE, topt, eopt, check_grads_every=0)
