@@ -1025,3 +1025,82 @@ def test_packed_sequences_adam(kind, kw):
         dict(lr=1e-2),
         steps=8,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Regressions from the lockstep sweep of optimisers, schedulers and models
+# --------------------------------------------------------------------------------------------
+
+
+def _tiny_mlp(nn):
+    return nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 3))
+
+
+def test_nadam_mu_product_after_state_dict_reload():
+    """torch keeps NAdam's mu_product as a float32 0-d tensor, but load_state_dict casts it to
+    the parameter's dtype, so a resumed float64 run multiplies it in float64 from then on.
+    ember kept rounding it to float32 after a reload: the product drifted ~1e-7 off torch's."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    tm = _tiny_mlp(tnn).double()
+    em = _tiny_mlp(enn)
+    copy_weights(tm, em)
+    kw = dict(lr=1e-2, weight_decay=1e-2)
+    topt, eopt = torch.optim.NAdam(tm.parameters(), **kw), eoptim.NAdam(em.parameters(), **kw)
+    batches = _batches(rng, 16, lambda r: (r.normal(size=(8, 5)), r.integers(0, 3, 8)))
+    for i, batch in enumerate(batches):
+        if i == 4:  # resume from a checkpoint: fresh optimisers loading the saved state
+            tsd, esd = topt.state_dict(), eopt.state_dict()
+            topt = torch.optim.NAdam(tm.parameters(), **kw)
+            eopt = eoptim.NAdam(em.parameters(), **kw)
+            topt.load_state_dict(tsd)
+            eopt.load_state_dict(esd)
+        train_both(tm, em, [batch], *_CE, topt, eopt, check_grads_every=0)
+    tstate, estate = topt.state_dict()["state"], eopt.state_dict()["state"]
+    assert sorted(tstate) == sorted(estate)
+    for i in tstate:
+        ts, es = tstate[i], estate[i]
+        assert float(es["mu_product"]) == pytest.approx(ts["mu_product"].item(), rel=1e-14, abs=0)
+    assert_same_state(tm, em, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize(
+    "opt, kw",
+    [
+        ("Adam", dict(lr=1e-2, amsgrad=True)),
+        ("NAdam", dict(lr=1e-2)),
+        ("ASGD", dict(lr=1e-2, t0=2)),
+        ("Adafactor", dict(lr=1e-2)),
+        ("LBFGS", dict(lr=0.5, max_iter=3, history_size=2)),
+    ],
+)
+def test_resume_from_torch_optimizer_state_dict_holding_tensors(opt, kw):
+    """A torch optimizer's state_dict (torch tensors, unconverted) loads into ember's optimizer
+    and the run continues on torch's path. The tensors used to be kept as they were, and the
+    first step then failed in the fused C++ update with a TypeError."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    tm = _tiny_mlp(tnn).double()
+    topt = getattr(torch.optim, opt)(tm.parameters(), **kw)
+    batches = _batches(rng, 8, lambda r: (r.normal(size=(8, 5)), r.integers(0, 3, 8)))
+
+    def step(m, o, lib, x, y):
+        def closure():
+            o.zero_grad()
+            loss = _CE[lib is enn](m, *(tt(x), tt(y)) if lib is tnn else (et(x), et(y)))
+            loss.backward()
+            return loss
+
+        return o.step(closure).item()
+
+    for x, y in batches[:3]:
+        step(tm, topt, tnn, x, y)
+    em = _tiny_mlp(enn)
+    copy_weights(tm, em)
+    eopt = getattr(eoptim, opt)(em.parameters(), **kw)
+    eopt.load_state_dict(topt.state_dict())
+    for i, (x, y) in enumerate(batches[3:]):
+        a, b = step(tm, topt, tnn, x, y), step(em, eopt, enn, x, y)
+        # (torch's own NAdam keeps mu_product in float32 where the loaded one is float64)
+        assert b == pytest.approx(a, rel=1e-9 if opt == "NAdam" else 1e-12), f"loss step {i}"
+    assert_same_state(tm, em, rtol=1e-8 if opt == "NAdam" else 1e-11, atol=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember import _C
+from ember import _C, _lowp
 from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
     Optimizer,
@@ -13,6 +13,7 @@ from ember.optim.optimizer import (
     _check_implementation_flags,
     _run_closure,
 )
+from ember.tensor import Tensor
 
 
 class NAdam(Optimizer):
@@ -32,8 +33,8 @@ class NAdam(Optimizer):
         decoupled_weight_decay: decay the weights (NAdamW) instead of the gradient.
         maximize: ascend instead of descend.
 
-    State per parameter (PyTorch's names): ``step``, ``mu_product`` (kept in float32, as
-    PyTorch keeps it), ``exp_avg``, ``exp_avg_sq``.
+    State per parameter (PyTorch's names): ``step``, ``mu_product`` (a float32 scalar, as
+    PyTorch keeps it, in the parameter's dtype once loaded), ``exp_avg``, ``exp_avg_sq``.
     """
 
     def __init__(
@@ -71,6 +72,12 @@ class NAdam(Optimizer):
         if not group["momentum_decay"] >= 0.0:
             raise ValueError(f"Invalid momentum_decay value: {group['momentum_decay']}")
 
+    def _load_state_value(self, p, i, k, v):
+        if k == "mu_product":  # PyTorch's load_state_dict casts it to a float parameter's dtype
+            dt = p.data.dtype if _lowp.is_float(p.data.dtype) else np.dtype(np.float32)
+            return dt.type(float(v.data if isinstance(v, Tensor) else v))
+        return super()._load_state_value(p, i, k, v)
+
     @no_grad()
     def step(self, closure=None):
         loss = _run_closure(closure)
@@ -79,13 +86,16 @@ class NAdam(Optimizer):
             beta1, beta2 = group["betas"]
             lr, psi = float(group["lr"]), float(group["momentum_decay"])
             if not state:  # PyTorch's order of the entries
-                state.update(step=0.0, mu_product=1.0)
+                state.update(step=0.0, mu_product=np.float32(1.0))
             t = _advance(state, p, "exp_avg", "exp_avg_sq")
             mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
             mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
-            # PyTorch keeps the product of the mus in float32.
-            mu_product = float(np.float32(state["mu_product"]) * np.float32(mu))
-            state["mu_product"] = mu_product
+            # The product of the mus is multiplied in its own precision, as PyTorch's 0-d
+            # tensor: float32 from the start, the parameter's dtype after load_state_dict.
+            prod = state["mu_product"]
+            prod = prod if isinstance(prod, np.generic) else np.float32(prod)
+            state["mu_product"] = prod * prod.dtype.type(mu)
+            mu_product = float(state["mu_product"])
             _C.nadam_step(
                 p.data,
                 state["exp_avg"],

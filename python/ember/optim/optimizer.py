@@ -348,7 +348,9 @@ class Optimizer:
             p = by_index.get(int(i))
             if p is None:
                 raise ValueError(f"load_state_dict: state for unknown parameter index {i}")
-            new_state[p] = {k: self._load_state_value(p, i, k, v) for k, v in s.items()}
+            new_state[p] = {
+                k: self._load_state_value(p, i, k, _from_foreign(v)) for k, v in s.items()
+            }
         self.state = new_state
         for saved, own in zip(groups, self.param_groups):
             for k, v in saved.items():
@@ -472,6 +474,17 @@ def _check_adam_family(group: dict) -> None:
     if len(tuple(group["betas"])) != 2:
         raise ValueError(f"betas must be a pair (beta1, beta2), got {group['betas']!r}")
     _check_betas(group["betas"])
+
+
+def _from_foreign(v):
+    """A state value from another library's state_dict (a torch optimizer's holds tensors) in
+    NumPy: arrays as arrays, 0-d ones as Python numbers, lists and tuples entry by entry."""
+    if isinstance(v, list | tuple):
+        return type(v)(_from_foreign(x) for x in v)
+    if isinstance(v, np.ndarray | np.generic | Tensor) or not hasattr(v, "__array__"):
+        return v
+    a = np.asarray(v).copy()  # a copy: the loaded state never shares the saved dict's storage
+    return a.item() if a.ndim == 0 else a
 
 
 def _cast_state(v, dtype):
