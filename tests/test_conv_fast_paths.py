@@ -285,3 +285,26 @@ def test_depthwise_weight_gradient_keeps_torchs_nans(stride, pad, pos):
         grads.append((wt.grad.numpy(), xt.grad.numpy()))
     for mine, theirs in zip(*grads):
         np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12)  # NaNs in the same places
+
+
+@pytest.mark.parametrize("size, stride", [(20, 1), (20, 2), (9, 2), (11, 1)])
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("tap", [(0, 0), (1, 1), (2, 0)])
+def test_depthwise_input_gradient_of_non_finite_weight_matches_torch(size, stride, value, tap):
+    """The depthwise engine's dx gathers dy zero-padded, which would meet an infinite weight
+    with the padding (inf * 0 = NaN at dx's border); such weights take the col2im engine,
+    whose dx, as torch's, holds inf (or NaN) only where a real output reads the weight."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 4, size, size)).astype(np.float32)
+    w = rng.standard_normal((4, 1, 3, 3)).astype(np.float32)
+    w[1, 0, tap[0], tap[1]] = value
+    out = (size + 2 - 3) // stride + 1
+    dy = rng.standard_normal((2, 4, out, out)).astype(np.float32)
+    grads = []
+    for m in (ember, torch):
+        xt, wt = (m.tensor(a, requires_grad=True) for a in (x, w))
+        m.nn.functional.conv2d(xt, wt, None, stride, 1, 1, 4).backward(m.tensor(dy))
+        grads.append((xt.grad.numpy(), wt.grad.numpy()))
+    for mine, theirs in zip(*grads):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-5)  # NaN and inf in place

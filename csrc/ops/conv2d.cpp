@@ -2610,14 +2610,14 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
     if (dw) depthwise_small_weight_grad(dw, dy, x, g, small_threads(g));
     return;
   }
-  if (depthwise_ok(g) && (!dw || all_finite(x, xn)))
-    return depthwise_backward(dx, dw, dy, x, w, g, plan.nt);
-  if (dense_ok(g)) return backward_dense(dx, dw, dy, x, w, g, plan.nt);
-  // dx as a convolution of dy (Winograd, shift, fused forward) multiplies the weights by dy's
-  // zero padding: an infinite weight would give NaN where torch's col2im (backward_engine) does
-  // not. Such weights take backward_engine.
+  // dx as a convolution of dy (depthwise, Winograd, shift, fused forward) multiplies the weights
+  // by dy's zero padding: an infinite weight would give NaN where torch's col2im
+  // (backward_engine) does not. Such weights take backward_engine.
   int w_ok = -1;  // all_finite(w), scanned once, only where one of those engines would run
   const auto w_finite = [&] { return w_ok >= 0 ? w_ok == 1 : (w_ok = all_finite(w, wnumel)) == 1; };
+  if (depthwise_ok(g) && (!dw || all_finite(x, xn)) && (!dx || w_finite()))
+    return depthwise_backward(dx, dw, dy, x, w, g, plan.nt);
+  if (dense_ok(g)) return backward_dense(dx, dw, dy, x, w, g, plan.nt);
   const bool wino_dx = dx && wino_dx_ok(g) && w_finite() && all_finite(dy, dyn);
   const bool wino_dw = dw && wino_ok(g, true) && all_finite(dy, dyn) && all_finite(x, xn);
   if (wino_dx || wino_dw) {  // the other gradient, if needed, by whichever engine takes it
