@@ -239,6 +239,9 @@ BATCH = [
     ((4, 3, 4, 4), (128, 3, 3, 3), (1, 1), (1, 1), (1, 1), 1),  # exactly 16
     ((40, 128, 8, 8), (128, 128, 4, 4), (2, 2), (1, 1), (1, 1), 1),  # several blocks of images
     ((8, 64, 8, 8), (128, 64, 4, 4), (2, 2), (1, 1), (1, 1), 1),  # 2 threads' work
+    ((3, 4, 7, 6), (128, 4, 3, 3), (2, 2), (0, 2, 1, 0), (1, 1), 1),  # asymmetric padding
+    ((3, 2, 5, 5), (128, 2, 2, 2), (3, 3), (4, 4), (2, 2), 1),  # padding wider than the kernel
+    ((2, 2, 1, 1), (128, 2, 1, 1), (100, 100), (130, 130), (1, 1), 1),  # 261x261 padded: col_row
     ((3, 3, 19, 3), (128, 3, 3, 3), (1, 1), (0, 0), (1, 1), 1),  # 17 positions: other engines
     ((3, 5, 8, 8), (127, 5, 4, 4), (2, 2), (1, 1), (1, 1), 1),
     ((1, 5, 8, 8), (128, 5, 4, 4), (2, 2), (1, 1), (1, 1), 1),
@@ -285,3 +288,26 @@ def test_depthwise_weight_gradient_keeps_torchs_nans(stride, pad, pos):
         grads.append((wt.grad.numpy(), xt.grad.numpy()))
     for mine, theirs in zip(*grads):
         np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12)  # NaNs in the same places
+
+
+@pytest.mark.parametrize("size, stride", [(20, 1), (20, 2), (9, 2), (11, 1)])
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("tap", [(0, 0), (1, 1), (2, 0)])
+def test_depthwise_input_gradient_of_non_finite_weight_matches_torch(size, stride, value, tap):
+    """The depthwise engine's dx gathers dy zero-padded, which would meet an infinite weight
+    with the padding (inf * 0 = NaN at dx's border); such weights take the col2im engine,
+    whose dx, as torch's, holds inf (or NaN) only where a real output reads the weight."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 4, size, size)).astype(np.float32)
+    w = rng.standard_normal((4, 1, 3, 3)).astype(np.float32)
+    w[1, 0, tap[0], tap[1]] = value
+    out = (size + 2 - 3) // stride + 1
+    dy = rng.standard_normal((2, 4, out, out)).astype(np.float32)
+    grads = []
+    for m in (ember, torch):
+        xt, wt = (m.tensor(a, requires_grad=True) for a in (x, w))
+        m.nn.functional.conv2d(xt, wt, None, stride, 1, 1, 4).backward(m.tensor(dy))
+        grads.append((xt.grad.numpy(), wt.grad.numpy()))
+    for mine, theirs in zip(*grads):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-5)  # NaN and inf in place

@@ -110,15 +110,30 @@ def test_weight_grad_two_threads(dtype):
         np.testing.assert_allclose(dw, ref, **TOL[dtype])
 
 
+def _isas():
+    """The GEMM ISAs this CPU runs (the rule for dw depends on it)."""
+    original, out = _C.gemm_isa(), []
+    for name in ("avx512", "avx2", "generic"):
+        try:
+            _C.gemm_set_isa(name)
+            out.append(name)
+        except ValueError:
+            pass
+    _C.gemm_set_isa(original)
+    return out
+
+
 # The automatic rule: Winograd where it wins (>= 16 channels on both sides at 24x24 outputs,
-# >= 32 at 16x16, >= 48 from 6x6; dw also >= 256 tiles), the direct engines elsewhere. Results
-# identical to one forced mode and not to the other.
+# >= 32 at 16x16, >= 48 from 6x6; dw also >= 256 tiles, and with AVX2 >= 64 channels), the
+# direct engines elsewhere. Results identical to one forced mode and not to the other.
+@pytest.mark.parametrize("isa", _isas())
 @pytest.mark.parametrize(
     "xs, O, chosen, dw_chosen",
     [
         ((2, 16, 24, 26), 16, True, True),
         ((2, 64, 30, 30), 48, True, True),
         ((4, 32, 16, 16), 32, True, True),  # 256 tiles
+        ((2, 64, 24, 24), 64, True, True),  # 288 tiles of 64 channels: dw with AVX2 too
         ((2, 64, 8, 8), 64, True, False),  # too few tiles for dw
         ((2, 12, 30, 30), 32, False, False),  # too few input channels
         ((2, 32, 30, 30), 8, False, False),  # too few output channels
@@ -126,15 +141,22 @@ def test_weight_grad_two_threads(dtype):
         ((16, 32, 10, 10), 32, False, False),  # a 10x10 plane needs 48
     ],
 )
-def test_auto_rule(xs, O, chosen, dw_chosen):
+def test_auto_rule(xs, O, chosen, dw_chosen, isa):
     x, w, b, padding = _data((xs, O, (1, 1, 1, 1), True), np.float32, seed=4)
     dy = np.random.default_rng(5).standard_normal((xs[0], O, xs[2], xs[3])).astype(np.float32)
+    if isa == "avx2":
+        dw_chosen = dw_chosen and min(xs[1], O) >= 64
     res = {}
-    for mode in ("auto", "always", "never"):
-        with winograd(mode):
-            y = _C.conv2d_forward(x, w, b, padding=padding)
-            dx, dw, _ = _C.conv2d_backward(dy, x, w, padding=padding)
-        res[mode] = (y, dx, dw)
+    original = _C.gemm_isa()
+    try:
+        _C.gemm_set_isa(isa)
+        for mode in ("auto", "always", "never"):
+            with winograd(mode):
+                y = _C.conv2d_forward(x, w, b, padding=padding)
+                dx, dw, _ = _C.conv2d_backward(dy, x, w, padding=padding)
+            res[mode] = (y, dx, dw)
+    finally:
+        _C.gemm_set_isa(original)
     for i, picked in enumerate((chosen, chosen, dw_chosen)):
         same, other = ("always", "never") if picked else ("never", "always")
         np.testing.assert_array_equal(res["auto"][i], res[same][i])

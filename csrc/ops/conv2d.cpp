@@ -1159,11 +1159,17 @@ constexpr int64_t kWinoBytes = int64_t(4) << 20;  // at most, per thread, unless
 // 16 -> 16 at 32x32 1.2x, 32 -> 32 at 16x16 1.2x, 64 -> 64 at 8x8 1.2x, 256 -> 256 at 8x8
 // 1.9x; but 16 -> 16 at 16x16 0.96x, 32 -> 32 at 12x12 0.93x and at 8x8 0.83x. Weight
 // gradient: 1.5x at 64 -> 64, 32x32; 0.5x for 128 tiles of 128 -> 128.
+// With AVX2 (a 6 x 16 micro-kernel) the forward and dx rule holds, but the weight gradient
+// wins only from 64 channels (EPYC, 1 thread, Winograd vs direct dw against torch: 16 -> 16 at
+// 32x32 0.76x vs 0.92x, 32 -> 64 at 16x16 0.8x vs 1.15x; 64 -> 64 at 32x32 1.48x vs 1.16x,
+// 128 -> 128 at 28x28 1.7x vs 1.14x).
 inline bool wino_wins(const Geom& g, bool weight_grad) {
   const int64_t m = std::min(g.OH, g.OW), ch = std::min(g.C, g.O);
   const int64_t tiles = g.N * ((g.OH + 1) / 2) * ((g.OW + 1) / 2);
   const bool wins = (m >= 24 && ch >= 16) || (m >= 16 && ch >= 32) || (m >= 6 && ch >= 48);
-  return wins && (!weight_grad || tiles >= 256);
+  if (!weight_grad) return wins;
+  const bool avx2 = std::strcmp(gemm_isa(), "avx2") == 0;
+  return wins && tiles >= 256 && (!avx2 || ch >= 64);
 }
 
 // 3x3, stride 1, no dilation, one group, and the mode allows it (for the forward and dx, or for
@@ -1692,6 +1698,9 @@ inline void tap_rows(T* __restrict out, int64_t lo, const T* __restrict src, int
       for (int64_t j0 = 0; j0 < c2; j0 += 2 * L) {
         T a0[L], a1[L];
         for (int64_t j = 0; j < L; ++j) a0[j] = bias, a1[j] = bias;
+        // Unrolled: GCC 12 left the tap loop rolled and the AVX2 clone scalar (4x slower than
+        // the AVX-512 one, whose vector is one row of L).
+#pragma GCC unroll 16
         for (int t = 0; t < NT; ++t) {
           const T wv = wl[t];
           const T* st = s + ol[t] + j0;
@@ -1702,6 +1711,7 @@ inline void tap_rows(T* __restrict out, int64_t lo, const T* __restrict src, int
       for (int64_t j0 = c2; j0 < c1; j0 += L) {
         T a0[L];
         for (int64_t j = 0; j < L; ++j) a0[j] = bias;
+#pragma GCC unroll 16
         for (int t = 0; t < NT; ++t) {
           const T wv = wl[t];
           const T* st = s + ol[t] + j0;
@@ -2411,10 +2421,32 @@ inline int64_t batch_images(const Geom& g, size_t elem) {
 }
 
 // col (K, ld) columns [i*P, (i+1)*P) = im2col of image n0 + i, for i < nb; rows [k0, k1).
+// xp (Hp x Wp, border zero) given: each (channel, image) plane is zero-padded into it once and
+// its KH*KW rows are plain strided reads, with no bounds checks (a 4x4 output's row is four
+// runs of four: col_row's per-run checks were a fifth of the forward at 128 -> 256, 8x8 to
+// 4x4). Without: col_row per row and image.
 template <typename T>
 EMBER_SIMD void im2col_batch(T* col, int64_t ld, const T* x, const Geom& g, int64_t n0, int64_t nb,
-                             int64_t k0, int64_t k1) {
+                             int64_t k0, int64_t k1, T* xp) {
   const int64_t KK = g.KH * g.KW;
+  if (xp) {
+    const int64_t Wp = g.W + g.pl + g.pr;
+    for (int64_t c = k0 / KK; c * KK < k1; ++c) {
+      const int64_t ka = std::max(k0, c * KK), kb = std::min(k1, (c + 1) * KK);
+      for (int64_t i = 0; i < nb; ++i) {
+        const T* xc = x + ((n0 + i) * g.C + c) * g.H * g.W;
+        for (int64_t h = 0; h < g.H; ++h)
+          std::copy(xc + h * g.W, xc + (h + 1) * g.W, xp + (h + g.pt) * Wp + g.pl);
+        for (int64_t k = ka; k < kb; ++k) {
+          const T* s = xp + (k / g.KW) % g.KH * g.dh * Wp + k % g.KW * g.dw;
+          T* d = col + k * ld + i * g.P;
+          for (int64_t oh = 0; oh < g.OH; ++oh)
+            for (int64_t ow = 0; ow < g.OW; ++ow) d[oh * g.OW + ow] = s[oh * g.sh * Wp + ow * g.sw];
+        }
+      }
+    }
+    return;
+  }
   for (int64_t k = k0; k < k1; ++k) {
     const int64_t c = k / KK, kh = (k / g.KW) % g.KH, kw = k % g.KW;
     int64_t lo, hi;
@@ -2425,13 +2457,19 @@ EMBER_SIMD void im2col_batch(T* col, int64_t ld, const T* x, const Geom& g, int6
   }
 }
 
+constexpr int64_t kBatchMaxPadded = int64_t(1) << 16;  // padded plane values, at most
+
 template <typename T>
 void batch_im2col(T* col, const T* x, const Geom& g, int64_t n0, int64_t nb, int nt) {
   const int64_t ld = nb * g.P;
+  const double hw = double(g.H + g.pt + g.pb) * double(g.W + g.pl + g.pr);
+  const int64_t per = hw <= double(kBatchMaxPadded) ? int64_t(hw) : 0;
+  const std::unique_ptr<T[]> ws = per ? depthwise_workspace<T>(per, nt) : nullptr;
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-    im2col_batch(col, ld, x, g, n0, nb, g.K * tid / nth, g.K * (tid + 1) / nth);
+    im2col_batch(col, ld, x, g, n0, nb, g.K * tid / nth, g.K * (tid + 1) / nth,
+                 per ? ws.get() + tid * per : static_cast<T*>(nullptr));
   }
 }
 
@@ -2600,14 +2638,14 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
     if (dw) depthwise_small_weight_grad(dw, dy, x, g, small_threads(g));
     return;
   }
-  if (depthwise_ok(g) && (!dw || all_finite(x, xn)))
-    return depthwise_backward(dx, dw, dy, x, w, g, plan.nt);
-  if (dense_ok(g)) return backward_dense(dx, dw, dy, x, w, g, plan.nt);
-  // dx as a convolution of dy (Winograd, shift, fused forward) multiplies the weights by dy's
-  // zero padding: an infinite weight would give NaN where torch's col2im (backward_engine) does
-  // not. Such weights take backward_engine.
+  // dx as a convolution of dy (depthwise, Winograd, shift, fused forward) multiplies the weights
+  // by dy's zero padding: an infinite weight would give NaN where torch's col2im
+  // (backward_engine) does not. Such weights take backward_engine.
   int w_ok = -1;  // all_finite(w), scanned once, only where one of those engines would run
   const auto w_finite = [&] { return w_ok >= 0 ? w_ok == 1 : (w_ok = all_finite(w, wnumel)) == 1; };
+  if (depthwise_ok(g) && (!dw || all_finite(x, xn)) && (!dx || w_finite()))
+    return depthwise_backward(dx, dw, dy, x, w, g, plan.nt);
+  if (dense_ok(g)) return backward_dense(dx, dw, dy, x, w, g, plan.nt);
   const bool wino_dx = dx && wino_dx_ok(g) && w_finite() && all_finite(dy, dyn);
   const bool wino_dw = dw && wino_ok(g, true) && all_finite(dy, dyn) && all_finite(x, xn);
   if (wino_dx || wino_dw) {  // the other gradient, if needed, by whichever engine takes it
