@@ -346,3 +346,52 @@ def test_arange_float32_matches_torch_bit_for_bit(start, end, step):
     # NumPy reference within a float32 rounding: start + i * step in double
     ref = start + step * np.arange(len(t), dtype=np.float64)
     np.testing.assert_allclose(e, ref, rtol=2e-7, atol=2e-7 * abs(step))
+
+
+# ---- from the randomized sweep --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int16, np.int8, np.bool_])
+@pytest.mark.parametrize("op", ["cross_entropy", "nll_loss"])
+def test_class_index_targets_must_be_int64_or_uint8_as_torch(op, dtype):
+    x = np.random.default_rng(4).standard_normal((3, 4))
+    t = np.array([1, 0, 1]).astype(dtype)
+    with pytest.raises(RuntimeError):
+        getattr(TF, op)(torch.tensor(x), torch.tensor(t))
+    with pytest.raises(TypeError, match="int64 or uint8"):
+        getattr(F, op)(ember.tensor(x), ember.tensor(t))
+    t8 = np.array([1, 0, 3], np.uint8)  # uint8 is taken
+    _same(
+        getattr(F, op)(ember.tensor(x), ember.tensor(t8)),
+        getattr(TF, op)(torch.tensor(x), torch.tensor(t8)),
+        rtol=1e-12,
+    )
+
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax", "softmin"])
+def test_softmax_family_casts_an_integer_input_to_dtype_first(op):
+    x = np.array([[1, -2, 0], [3, 0, 5]])
+    e = getattr(F, op)(ember.tensor(x), 1, dtype=ember.float64)
+    t = getattr(TF, op)(torch.tensor(x), 1, dtype=torch.float64)
+    _same(e, t, rtol=1e-12)
+    with pytest.raises(RuntimeError):  # without dtype both refuse an integer input
+        getattr(TF, op)(torch.tensor(x), 1)
+    with pytest.raises(TypeError):
+        getattr(F, op)(ember.tensor(x), 1)
+    sm = np.exp(x - x.max(1, keepdims=True))  # NumPy reference for softmax
+    if op == "softmax":
+        np.testing.assert_allclose(e.numpy(), sm / sm.sum(1, keepdims=True), rtol=1e-12)
+
+
+def test_softmin_of_bool_refused_even_with_dtype_as_torch():
+    b = np.array([True, False])
+    with pytest.raises(RuntimeError):
+        TF.softmin(torch.tensor(b), 0, dtype=torch.float64)
+    with pytest.raises(TypeError, match="bool"):
+        F.softmin(ember.tensor(b), 0, dtype=ember.float64)
+
+
+@pytest.mark.parametrize("op", ["alpha_dropout", "feature_alpha_dropout"])
+def test_alpha_dropout_outside_training_passes_any_dtype_through(op):
+    x = np.array([[1, -2], [3, 0]])
+    _same(getattr(F, op)(ember.tensor(x), 0.5, False), getattr(TF, op)(torch.tensor(x), 0.5, False))

@@ -401,11 +401,15 @@ class Softmax(Function):
         return y * (g - (g * y).sum(d, keepdim=True)), None, None
 
 
+def _softmax_input(input, dtype, op: str) -> Tensor:
+    if dtype is not None:  # cast first, as torch: an integer input with dtype=float64 runs
+        input = (input if isinstance(input, Tensor) else Tensor(np.asarray(input))).to(dtype)
+    return _float_input(input, op)
+
+
 def softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim``; finite for any finite logits."""
-    x = _float_input(input, "softmax")
-    if dtype is not None:
-        x = x.to(dtype)
+    x = _softmax_input(input, dtype, "softmax")
     if dim is None:
         dim = _implicit_softmax_dim(x.ndim, "softmax", _stacklevel)
     return Softmax.apply(x, _dim(dim, x.ndim, "softmax"), False)
@@ -413,9 +417,7 @@ def softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> 
 
 def log_softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """x - logsumexp(x) along ``dim``, computed without overflow."""
-    x = _float_input(input, "log_softmax")
-    if dtype is not None:
-        x = x.to(dtype)
+    x = _softmax_input(input, dtype, "log_softmax")
     if dim is None:
         dim = _implicit_softmax_dim(x.ndim, "log_softmax", _stacklevel)
     return Softmax.apply(x, _dim(dim, x.ndim, "log_softmax"), True)
@@ -640,9 +642,9 @@ def _implicit_softmax_dim(ndim: int, op: str | None = None, stacklevel: int = 3)
 
 def softmin(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """softmax(-x) along ``dim`` (None: PyTorch's legacy choice, 0 for 0/1/3-D inputs, else 1)."""
-    x = _float_input(input, "softmin")
-    if dtype is not None:
-        x = x.to(dtype)
+    if np.asarray(input.data if isinstance(input, Tensor) else input).dtype == np.bool_:
+        raise TypeError("softmin: negating a bool tensor is not supported (as torch)")
+    x = _softmax_input(input, dtype, "softmin")
     d = _implicit_softmax_dim(x.ndim) if dim is None else dim
     return Softmax.apply(-x, _dim(d, x.ndim, "softmin"), False)
 
@@ -846,9 +848,10 @@ def alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool =
     """Dropout for SELU networks: keeps zero mean and unit variance of standardised inputs.
     (Note PyTorch's default ``training=False`` for the functional form.)"""
     _check_p(p)
-    x = _float_input(input, "alpha_dropout")
+    x = input if isinstance(input, Tensor) else _float_input(input, "alpha_dropout")
     if not training or p == 0.0 or x.data.size == 0:
-        return x
+        return x  # (any dtype, as torch's shortcut)
+    x = _float_input(x, "alpha_dropout")
     if inplace:  # the input takes the result and is returned, as PyTorch
         return _in_place("alpha_dropout", alpha_dropout, input, p, training)
     return _dropout_noise(x, p, x.shape, True)
@@ -859,9 +862,10 @@ def feature_alpha_dropout(
 ) -> Tensor:
     """Alpha dropout of whole channels (N, C, ...)."""
     _check_p(p)
-    x = _float_input(input, "feature_alpha_dropout")
+    x = input if isinstance(input, Tensor) else _float_input(input, "feature_alpha_dropout")
     if not training or p == 0.0 or x.data.size == 0:
-        return x
+        return x  # (any dtype, as torch's shortcut)
+    x = _float_input(x, "feature_alpha_dropout")
     if inplace:  # the input takes the result and is returned, as PyTorch
         return _in_place("feature_alpha_dropout", feature_alpha_dropout, input, p, training)
     return _dropout_noise(x, p, _feature_mask(x.shape), True)
@@ -1342,6 +1346,13 @@ def _targets(op: str, target) -> np.ndarray:
     return t.astype(np.int64, copy=False)
 
 
+def _check_index_dtype(op: str, target) -> None:
+    """torch's nll_loss / cross_entropy take class indices as int64 or uint8 only."""
+    dt = np.asarray(target.data if isinstance(target, Tensor) else target).dtype
+    if dt.kind in "biu" and dt not in (np.int64, np.uint8):
+        raise TypeError(f"{op}: expected target dtype int64 or uint8, got {dt}")
+
+
 def _class_weight(op: str, weight, c: int, dtype):
     if weight is None:
         return None
@@ -1361,6 +1372,7 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     """
     _check_reduction("nll_loss", reduction)
     x = _float_input(input, "nll_loss")
+    _check_index_dtype("nll_loss", target)
     t = _targets("nll_loss", target)
     if x.ndim == 0:
         raise ValueError("nll_loss: input must have at least 1 dimension")
@@ -1488,6 +1500,7 @@ def cross_entropy(
     c = x.shape[class_dim]
     w = _class_weight("cross_entropy", weight, c, x.dtype)
     t_raw = target.data if isinstance(target, Tensor) else np.asarray(target)
+    _check_index_dtype("cross_entropy", t_raw)
     fused = _fused_rows(x, t_raw, w, ignore_index, reduction, label_smoothing, False)
     if fused is not None:
         return fused
