@@ -395,3 +395,36 @@ def test_softmin_of_bool_refused_even_with_dtype_as_torch():
 def test_alpha_dropout_outside_training_passes_any_dtype_through(op):
     x = np.array([[1, -2], [3, 0]])
     _same(getattr(F, op)(ember.tensor(x), 0.5, False), getattr(TF, op)(torch.tensor(x), 0.5, False))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m: m.argmax(m.tensor(np.array([True, False]))),
+        lambda m: m.argmin(m.tensor(np.array([True, False])), 0),
+        lambda m: m.kthvalue(m.tensor(np.array([True, False])), 1),
+    ],
+)
+def test_bool_selections_refused_as_torch(call):
+    with pytest.raises((RuntimeError, NotImplementedError)):
+        call(torch)
+    with pytest.raises(TypeError, match="bool"):
+        call(ember)
+
+
+@pytest.mark.parametrize("shape, k, dim", [((2, 0), 0, -1), ((0, 3), 2, 1), ((2, 0), 0, 0)])
+def test_topk_of_empty_input(shape, k, dim):
+    e = ember.topk(ember.zeros(shape), k, dim)
+    t = torch.topk(torch.zeros(shape), k, dim)
+    _same(e.values, t.values)
+    _same(e.indices, t.indices)
+
+
+def test_median_of_empty_float_stays_in_the_graph():
+    x = ember.zeros((2, 0), requires_grad=True)
+    xt = torch.zeros((2, 0), requires_grad=True)
+    m, mt = ember.median(x), torch.median(xt)
+    assert m.requires_grad and mt.requires_grad and np.isnan(m.item())
+    m.backward()
+    mt.backward()
+    _same(x.grad, xt.grad)

@@ -2074,6 +2074,8 @@ def minimum(a, b) -> Tensor:
 def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
     x = _tensor_operand(x)
     _complex.refuse("argmax", x)
+    if x.data.dtype == np.bool_:
+        raise TypeError("argmax: bool tensors are not supported (as in PyTorch)")
     if dim is None:
         i = np.asarray(np.argmax(x.data), dtype=np.int64)  # keepdim: torch's (1, ..., 1)
         return Tensor(i.reshape((1,) * x.ndim) if keepdim else i)
@@ -2087,6 +2089,8 @@ def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
 def argmin(x, dim=None, keepdim: bool = False) -> Tensor:
     x = _tensor_operand(x)
     _complex.refuse("argmin", x)
+    if x.data.dtype == np.bool_:
+        raise TypeError("argmin: bool tensors are not supported (as in PyTorch)")
     if dim is None:
         i = np.asarray(np.argmin(x.data), dtype=np.int64)  # keepdim: torch's (1, ..., 1)
         return Tensor(i.reshape((1,) * x.ndim) if keepdim else i)
@@ -3334,7 +3338,7 @@ def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) ->
         raise ValueError(f"topk: k ({k}) out of range for dim {dim} of size {n}")
     if x.ndim == 0:  # PyTorch returns the scalar for k 0 or 1
         return SortResult(getitem(x, ...), Tensor(np.zeros((), np.int64)))
-    rows = _select_rows(x.data, axis)
+    rows = _select_rows(x.data, axis) if x.data.size else None
     if rows is None:
         idx = _argsort(x.data, axis, largest).take(range(k), axis)
     else:
@@ -4726,7 +4730,9 @@ def _global_median(op, x, ignore_nan):
         dt = x.data.dtype
         if dt.kind in "iu":  # the most negative int64 / int32, 0 for narrower integers
             return Tensor(np.asarray(np.iinfo(dt).min if dt.itemsize >= 4 else 0, dt))
-        return Tensor(np.asarray(True if dt.kind == "b" else np.nan, dt))
+        if dt.kind == "b":
+            return Tensor(np.asarray(True))
+        return x.sum() * math.nan  # (in the graph: x's gradient, empty, flows as torch's)
     value = _order_stat(op, x.detach(), 0, False, _median_rank(ignore_nan)).values.data
     return ReduceExtreme.apply(x, False, value)  # ties share the gradient, as PyTorch
 
@@ -4743,6 +4749,8 @@ def _median_rank(ignore_nan: bool):
 def kthvalue(x, k: int, dim: int = -1, keepdim: bool = False):
     """The k-th smallest entry (1-based) along dim and its index (among equal entries the one
     PyTorch's quickselect picks)."""
+    if np.asarray(_data(x)).dtype == np.bool_:
+        raise TypeError("kthvalue: bool tensors are not supported (as in PyTorch)")
     n = _shape(_data(x))[dim] if np.ndim(_data(x)) else 1
     if not 1 <= k <= n:
         raise ValueError(f"kthvalue: k ({k}) out of range [1, {n}] for dim {dim}")
