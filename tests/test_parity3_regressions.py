@@ -428,3 +428,13 @@ def test_median_of_empty_float_stays_in_the_graph():
     m.backward()
     mt.backward()
     _same(x.grad, xt.grad)
+
+
+@pytest.mark.parametrize("op", ["abs", "absolute", "floor", "ceil", "round", "trunc", "fix"])
+def test_bool_unary_ops_refused_as_torch(op):
+    b = np.array([True, False])
+    with pytest.raises(NotImplementedError):
+        getattr(torch, op)(torch.tensor(b))
+    with pytest.raises(TypeError):
+        getattr(ember, op)(ember.tensor(b))
+    _same(ember.sign(ember.tensor(b)), torch.sign(torch.tensor(b)))  # sign takes bool

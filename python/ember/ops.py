@@ -1526,6 +1526,8 @@ def abs(x) -> Tensor:  # noqa: A001
     x = _as_operand(x)
     if type(x) is Tensor and x.data.dtype.kind == "c":
         return _complex.abs(x)
+    if _kind(x) == "b":
+        raise TypeError("abs: not implemented for bool tensors (as torch)")
     return Abs.apply(x)
 
 
@@ -2850,10 +2852,12 @@ class Piecewise(Function):
         return _graph.constant(np.zeros_like(g.data)), None
 
 
-def _piecewise(name: str, f):
+def _piecewise(name: str, f, bools: bool = False):
+    kinds = "iubf" if bools else "iuf"  # torch's floor / ceil / trunc / round refuse bool
+
     def op(x) -> Tensor:
         x = _tensor_operand(x)
-        if x.data.dtype.kind not in "iubf" and x.data.dtype != _lowp.bfloat16:
+        if x.data.dtype.kind not in kinds and x.data.dtype != _lowp.bfloat16:
             raise TypeError(f"{name}: expected a numeric tensor, got dtype {x.dtype}")
         return Piecewise.apply(x, f)
 
@@ -2870,7 +2874,7 @@ def _sign(a: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(s), 0, s).astype(s.dtype, copy=False) if s.dtype.kind == "f" else s
 
 
-sign = _piecewise("sign", _sign)
+sign = _piecewise("sign", _sign, bools=True)
 floor = _piecewise("floor", np.floor)
 ceil = _piecewise("ceil", np.ceil)
 trunc = _piecewise("trunc", np.trunc)
