@@ -1138,7 +1138,8 @@ class RegressionLoss(Function):
         g = np.asarray(g, dtype=x.dtype)
         two = 2.0 if loss == "mse" else 1.0
         if loss == "l1":  # x is d here
-            dx = np.sign(x) * (g / x.size if reduction == "mean" and x.size else g)
+            dx = np.sign(x)
+            dx *= g / x.size if reduction == "mean" and x.size else g
         elif reduction == "none":
             dx = _C.regression_loss_backward(x, t, _contig(g), loss, param, two)
         else:  # the scale in the input's dtype: g * (2 / n) for mse's mean, g / n for the others
