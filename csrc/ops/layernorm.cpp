@@ -103,7 +103,8 @@ inline void row_moments(const T* x, int64_t M, T& mean_out, T& var_out) {
   var_out = T(std::max((sq - sd * sd / double(M)) / double(M), 0.0));
 }
 
-// mean and rstd = 1 / sqrt(var + eps) of one row; a finite row whose sums overflowed takes the
+// mean and rstd = 1 / sqrt(var + eps) of one row (any eps, as PyTorch: var + eps < 0 gives a
+// NaN rstd); a finite row whose sums overflowed takes the
 // scaled path (moments.h) instead of ending with rstd = 0 or NaN.
 template <typename T>
 inline void row_stats(const T* x, int64_t M, T eps, T& mu, T& rs) {
@@ -198,7 +199,6 @@ template <typename T>
 void layer_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* w, const T* b, int64_t N,
                         int64_t M, T eps) {
   EMBER_CHECK(N >= 0 && M >= 0, "layer_norm_forward: negative size (", N, ", ", M, ")");
-  EMBER_CHECK(eps >= 0, "layer_norm_forward: eps must be >= 0, got ", eps);
   if (N == 0) return;
   const int nt = threads_for(mul_checked(N, M, "layer_norm_forward"), 1 << 15);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
@@ -340,7 +340,6 @@ template <typename T>
 void group_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* w, const T* b, int64_t N,
                         int64_t C, int64_t S, int64_t G, T eps) {
   check_groups("group_norm_forward", N, C, S, G);
-  EMBER_CHECK(eps >= 0, "group_norm_forward: eps must be >= 0, got ", eps);
   const int64_t cg = C / G, M = cg * S;
   const int nt = threads_for(N * C * S, 1 << 15);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import operator
 
 import numpy as np
@@ -253,11 +254,37 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
     try:
         if integral and all(isinstance(v, int | np.integer) for v in (start, end, step)):
             data = np.arange(start, end, step).astype(dtype)  # wrapped, as torch's uint8 -3
+        elif np.dtype(dtype) == np.float32:
+            n = max(math.ceil((end - start) / step), 0)  # (torch's length, and NumPy's)
+            data = _float32_range(float(start), float(step), n)
         else:
             data = np.arange(start, end, step, dtype=dtype)
     except ValueError:  # NumPy's "Maximum allowed size exceeded"
         raise ValueError(f"arange: {start} -> {end} (step {step}) has too many values") from None
     return _new(data, requires_grad)
+
+
+def _float32_range(start: float, step: float, n: int) -> np.ndarray:
+    """torch's float32 arange bit for bit. Its CPU kernel works in double and rounds each
+    value to float32, but in vectors of 8: a vector's first value start + i * step is rounded
+    to float32 first, and its lanes are that rounded base + k * step (k < 8). Vectors go two
+    at a time from each thread's first index; the last (n mod 16) of a thread's range take
+    start + i * step directly. Threads (ember's count, as torch's) split ranges over 32768."""
+    i = np.arange(n)
+    out = start + step * i.astype(np.float64)  # the scalar formula
+    threads = min(_threads(), -(-n // 32768)) if n > 32768 else 1
+    chunk = -(-n // threads) if n else 0
+    first = (i // chunk) * chunk if n else i  # each index's thread's first index
+    vectored = (i - first) < ((np.minimum(first + chunk, n) - first) // 16) * 16
+    k = (i - first) % 8
+    base = (start + step * (i - k).astype(np.float64)).astype(np.float32).astype(np.float64)
+    return np.where(vectored, base + k * step, out).astype(np.float32)
+
+
+def _threads() -> int:
+    from ember import get_num_threads
+
+    return get_num_threads()
 
 
 def _steps(steps, op: str) -> int:

@@ -474,7 +474,12 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
     a, b = _as_operand(a), _as_operand(b)
     if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
         a = _tensor_operand(a)  # pow(2, 3): a tensor, as for any two numbers
-    if isinstance(a, Tensor) and a.data.dtype.kind in "iu" and isinstance(b, int) and b < 0:
+    if _kind(a) == _kind(b) == "b":  # NumPy's would be int8
+        if type(b) is not bool:  # (a Python bool base, or two bool tensors)
+            raise TypeError("pow: not implemented for two bool operands")
+        # torch's scalar shortcuts: x ** 1 is a copy of x, x ** 0 ones, in x's dtype (bool)
+        return Tensor(np.array(_data(a)) if b else np.ones(np.shape(_data(a)), np.bool_))
+    if isinstance(a, Tensor) and a.data.dtype.kind in "biu" and isinstance(b, int) and b < 0:
         raise ValueError("pow: integers to negative integer powers are not allowed")
     if isinstance(a, Tensor) and a.data.dtype.kind in "iu" and type(b) is int:
         _wrapped(b, a.data.dtype, checked=True)  # torch refuses exponents out of the dtype's range
@@ -649,7 +654,11 @@ class Binary(Function):
     def forward(ctx, a, b, f, df):
         with np.errstate(all="ignore"):  # the operands' dtype (np.log(b) may widen a scalar)
             y = np.asarray(f(a, b)).astype(np.result_type(a, b), copy=False)
-        ctx.save_for_backward(a, b, y)
+        if df in _GRAD_A_IS_G:  # a's gradient is g: a and b only for b's, never y (as torch)
+            keep = ctx.needs_input_grad[1]
+            ctx.save_for_backward(*(v if keep else _shape_only(v) for v in (a, b)), None)
+        else:
+            ctx.save_for_backward(a, b, y)
         ctx.df = df
         return y
 
@@ -657,6 +666,8 @@ class Binary(Function):
     def backward(ctx, g):
         a, b, y = ctx.saved_tensors
         na, nb = ctx.needs_input_grad[:2]
+        if not nb and ctx.df in _GRAD_A_IS_G:
+            return unbroadcast(g, _shape(a)), None, None, None
         ga, gb = ctx.df(a, b, y, g)
         return (
             unbroadcast(np.asarray(ga, g.dtype), _shape(a)) if na else None,
@@ -668,6 +679,8 @@ class Binary(Function):
     @staticmethod
     def backward_graph(ctx, g):
         a0, b0, y0 = ctx.saved_tensors
+        if not ctx.needs_input_grad[1] and ctx.df in _GRAD_A_IS_G:  # (a, b were not kept)
+            return _graph.sum_to(g, _shape(a0)), None, None, None
         # a number operand becomes a constant of the gradient's dtype (float32 stays float32)
         a, b = (
             t if isinstance(t, Tensor) else _graph.constant(np.asarray(t, g.dtype))
@@ -806,10 +819,17 @@ def _remainder_floats(a, b):
     return np.where((mod != 0) & ((b < 0) != (mod < 0)), mod + b, mod)
 
 
-_remainder = _binary(
-    "remainder", _remainder_floats, lambda a, b, y, g: (g, -g * _div_floor(a, b)), floating=False
-)
-_fmod = _binary("fmod", np.fmod, lambda a, b, y, g: (g, -g * np.trunc(a / b)), floating=False)
+def _remainder_grads(a, b, y, g):
+    return g, -g * _div_floor(a, b)
+
+
+def _fmod_grads(a, b, y, g):
+    return g, -g * np.trunc(a / b)
+
+
+_GRAD_A_IS_G = {_remainder_grads, _fmod_grads}  # Binary's ops whose gradient in a is g itself
+_remainder = _binary("remainder", _remainder_floats, _remainder_grads, floating=False)
+_fmod = _binary("fmod", np.fmod, _fmod_grads, floating=False)
 
 
 def _check_int_divisor(op: str, a, b) -> None:
@@ -1100,12 +1120,33 @@ def lerp(input, end, weight) -> Tensor:  # noqa: A002
     return where(np.abs(w) < 0.5, low, sub(end, mul(d, one_minus_w)))
 
 
+def _addc_operands(op, input, tensor1, tensor2, value):  # noqa: A002
+    """tensor1, tensor2 and value as torch's addcmul / addcdiv use them: the factors in the
+    dtype of all three tensors before they meet (uint8 200 * 200 is 40000 in a float32 sum,
+    not a wrapped 64), value in that dtype (an integer result truncates 0.5 to 0)."""
+    t1, t2 = _tensor_operand(tensor1), _tensor_operand(tensor2)
+    x = _tensor_operand(input)
+    first = np.empty((1,) if x.ndim or t1.ndim else (), result_type(x, t1))  # (its rank too)
+    dt = result_type(first, t2)
+    if dt.kind == "b":
+        raise TypeError(f"{op}: not implemented for bool tensors")
+    if op == "addcdiv" and t1.dtype.kind in "biu" and t2.dtype.kind in "biu":
+        raise RuntimeError(
+            "addcdiv: integer division is not supported (as torch); divide floats instead"
+        )
+    if dt.kind in "iu" and isinstance(value, float):
+        value = int(value)
+    return cast(t1, dt), cast(t2, dt), value
+
+
 def addcmul(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
-    return add(input, mul(tensor1, tensor2), alpha=value)
+    t1, t2, value = _addc_operands("addcmul", input, tensor1, tensor2, value)
+    return add(input, mul(t1, t2), alpha=value)
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
-    return add(input, div(tensor1, tensor2), alpha=value)
+    t1, t2, value = _addc_operands("addcdiv", input, tensor1, tensor2, value)
+    return add(input, div(t1, t2), alpha=value)
 
 
 def nextafter(input, other) -> Tensor:  # noqa: A002
@@ -1485,6 +1526,8 @@ def abs(x) -> Tensor:  # noqa: A001
     x = _as_operand(x)
     if type(x) is Tensor and x.data.dtype.kind == "c":
         return _complex.abs(x)
+    if _kind(x) == "b":
+        raise TypeError("abs: not implemented for bool tensors (as torch)")
     return Abs.apply(x)
 
 
@@ -2033,6 +2076,8 @@ def minimum(a, b) -> Tensor:
 def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
     x = _tensor_operand(x)
     _complex.refuse("argmax", x)
+    if x.data.dtype == np.bool_:
+        raise TypeError("argmax: bool tensors are not supported (as in PyTorch)")
     if dim is None:
         i = np.asarray(np.argmax(x.data), dtype=np.int64)  # keepdim: torch's (1, ..., 1)
         return Tensor(i.reshape((1,) * x.ndim) if keepdim else i)
@@ -2046,6 +2091,8 @@ def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
 def argmin(x, dim=None, keepdim: bool = False) -> Tensor:
     x = _tensor_operand(x)
     _complex.refuse("argmin", x)
+    if x.data.dtype == np.bool_:
+        raise TypeError("argmin: bool tensors are not supported (as in PyTorch)")
     if dim is None:
         i = np.asarray(np.argmin(x.data), dtype=np.int64)  # keepdim: torch's (1, ..., 1)
         return Tensor(i.reshape((1,) * x.ndim) if keepdim else i)
@@ -2805,10 +2852,12 @@ class Piecewise(Function):
         return _graph.constant(np.zeros_like(g.data)), None
 
 
-def _piecewise(name: str, f):
+def _piecewise(name: str, f, bools: bool = False):
+    kinds = "iubf" if bools else "iuf"  # torch's floor / ceil / trunc / round refuse bool
+
     def op(x) -> Tensor:
         x = _tensor_operand(x)
-        if x.data.dtype.kind not in "iubf" and x.data.dtype != _lowp.bfloat16:
+        if x.data.dtype.kind not in kinds and x.data.dtype != _lowp.bfloat16:
             raise TypeError(f"{name}: expected a numeric tensor, got dtype {x.dtype}")
         return Piecewise.apply(x, f)
 
@@ -2825,7 +2874,7 @@ def _sign(a: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(s), 0, s).astype(s.dtype, copy=False) if s.dtype.kind == "f" else s
 
 
-sign = _piecewise("sign", _sign)
+sign = _piecewise("sign", _sign, bools=True)
 floor = _piecewise("floor", np.floor)
 ceil = _piecewise("ceil", np.ceil)
 trunc = _piecewise("trunc", np.trunc)
@@ -3293,7 +3342,7 @@ def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) ->
         raise ValueError(f"topk: k ({k}) out of range for dim {dim} of size {n}")
     if x.ndim == 0:  # PyTorch returns the scalar for k 0 or 1
         return SortResult(getitem(x, ...), Tensor(np.zeros((), np.int64)))
-    rows = _select_rows(x.data, axis)
+    rows = _select_rows(x.data, axis) if x.data.size else None
     if rows is None:
         idx = _argsort(x.data, axis, largest).take(range(k), axis)
     else:
@@ -4445,6 +4494,12 @@ def searchsorted(
     (side='right' / right=True: after equal values)."""
     seq = np.asarray(_data(sorted_sequence))
     v = np.asarray(_data(input))
+    if seq.dtype == np.bool_ or v.dtype == np.bool_ and not isinstance(input, bool):
+        raise TypeError("searchsorted: not implemented for bool tensors")
+    # torch compares in result_type(sorted_sequence, input): a Python int or a 0-d integer
+    # tensor takes a uint8 sequence's dtype (-1 wraps to 255), a float one makes both float
+    dt = result_type(seq, input if isinstance(input, Tensor | int | float) else v)
+    seq, v = seq.astype(dt, copy=False), v.astype(dt, copy=False)
     if side is not None and side not in ("left", "right") or (side == "left" and right):
         raise ValueError("searchsorted: side must be 'left' or 'right' (and agree with right)")
     side = side or ("right" if right else "left")
@@ -4650,9 +4705,16 @@ def _order_stat(op, x, dim, keepdim, rank):
     return _pick(x, axis, idx.astype(np.int64), keepdim)
 
 
+def _no_bool_median(op, x, dim) -> None:
+    x = _data(x)
+    if np.asarray(x).dtype == np.bool_ and (dim is not None or np.size(x)):
+        raise TypeError(f"{op}: not implemented for bool tensors")  # (as torch)
+
+
 def median(x, dim=None, keepdim: bool = False):
     """The lower median (not the mean of the two middle values), NaN if any entry is; along dim
     the (values, indices) pair."""
+    _no_bool_median("median", x, dim)
     if dim is None:
         return _global_median("median", x, False)
     return _order_stat("median", x, dim, keepdim, _median_rank(False))
@@ -4660,6 +4722,7 @@ def median(x, dim=None, keepdim: bool = False):
 
 def nanmedian(x, dim=None, keepdim: bool = False):
     """median ignoring NaNs (NaN only where all entries are)."""
+    _no_bool_median("nanmedian", x, dim)
     if dim is None:
         return _global_median("nanmedian", x, True)
     return _order_stat("nanmedian", x, dim, keepdim, _median_rank(True))
@@ -4667,8 +4730,13 @@ def nanmedian(x, dim=None, keepdim: bool = False):
 
 def _global_median(op, x, ignore_nan):
     x = reshape(x, (-1,))
-    if x.numel() == 0:  # PyTorch: NaN
-        return Tensor(np.asarray(np.nan, x.dtype if x.dtype.kind == "f" else np.float32))
+    if x.numel() == 0:  # PyTorch: NaN in x's dtype, converted as x86 converts it
+        dt = x.data.dtype
+        if dt.kind in "iu":  # the most negative int64 / int32, 0 for narrower integers
+            return Tensor(np.asarray(np.iinfo(dt).min if dt.itemsize >= 4 else 0, dt))
+        if dt.kind == "b":
+            return Tensor(np.asarray(True))
+        return x.sum() * math.nan  # (in the graph: x's gradient, empty, flows as torch's)
     value = _order_stat(op, x.detach(), 0, False, _median_rank(ignore_nan)).values.data
     return ReduceExtreme.apply(x, False, value)  # ties share the gradient, as PyTorch
 
@@ -4685,6 +4753,8 @@ def _median_rank(ignore_nan: bool):
 def kthvalue(x, k: int, dim: int = -1, keepdim: bool = False):
     """The k-th smallest entry (1-based) along dim and its index (among equal entries the one
     PyTorch's quickselect picks)."""
+    if np.asarray(_data(x)).dtype == np.bool_:
+        raise TypeError("kthvalue: bool tensors are not supported (as in PyTorch)")
     n = _shape(_data(x))[dim] if np.ndim(_data(x)) else 1
     if not 1 <= k <= n:
         raise ValueError(f"kthvalue: k ({k}) out of range [1, {n}] for dim {dim}")

@@ -870,12 +870,12 @@ class Tensor:
         return self._assign(np.where(np.abs(w) < 0.5, self.data + w * d, e - d * (1 - w)), end)
 
     def addcmul_(self, tensor1, tensor2, *, value=1) -> Tensor:
-        prod = np.multiply(_ops._data(tensor1), _ops._data(tensor2)) * value
-        return self._inplace(np.add, prod, rebind=False)
+        t1, t2, value = _ops._addc_operands("addcmul_", self, tensor1, tensor2, value)
+        return self._inplace(np.add, np.multiply(t1.data, t2.data) * value, rebind=False)
 
     def addcdiv_(self, tensor1, tensor2, *, value=1) -> Tensor:
-        quot = np.true_divide(_ops._data(tensor1), _ops._data(tensor2)) * value
-        return self._inplace(np.add, quot, rebind=False)
+        t1, t2, value = _ops._addc_operands("addcdiv", self, tensor1, tensor2, value)
+        return self._inplace(np.add, np.true_divide(t1.data, t2.data) * value, rebind=False)
 
     def masked_fill_(self, mask, value) -> Tensor:
         mask = np.asarray(_ops._data(mask))

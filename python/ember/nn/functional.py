@@ -401,11 +401,15 @@ class Softmax(Function):
         return y * (g - (g * y).sum(d, keepdim=True)), None, None
 
 
+def _softmax_input(input, dtype, op: str) -> Tensor:
+    if dtype is not None:  # cast first, as torch: an integer input with dtype=float64 runs
+        input = (input if isinstance(input, Tensor) else Tensor(np.asarray(input))).to(dtype)
+    return _float_input(input, op)
+
+
 def softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim``; finite for any finite logits."""
-    x = _float_input(input, "softmax")
-    if dtype is not None:
-        x = x.to(dtype)
+    x = _softmax_input(input, dtype, "softmax")
     if dim is None:
         dim = _implicit_softmax_dim(x.ndim, "softmax", _stacklevel)
     return Softmax.apply(x, _dim(dim, x.ndim, "softmax"), False)
@@ -413,9 +417,7 @@ def softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> 
 
 def log_softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """x - logsumexp(x) along ``dim``, computed without overflow."""
-    x = _float_input(input, "log_softmax")
-    if dtype is not None:
-        x = x.to(dtype)
+    x = _softmax_input(input, dtype, "log_softmax")
     if dim is None:
         dim = _implicit_softmax_dim(x.ndim, "log_softmax", _stacklevel)
     return Softmax.apply(x, _dim(dim, x.ndim, "log_softmax"), True)
@@ -640,9 +642,9 @@ def _implicit_softmax_dim(ndim: int, op: str | None = None, stacklevel: int = 3)
 
 def softmin(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """softmax(-x) along ``dim`` (None: PyTorch's legacy choice, 0 for 0/1/3-D inputs, else 1)."""
-    x = _float_input(input, "softmin")
-    if dtype is not None:
-        x = x.to(dtype)
+    if np.asarray(input.data if isinstance(input, Tensor) else input).dtype == np.bool_:
+        raise TypeError("softmin: negating a bool tensor is not supported (as torch)")
+    x = _softmax_input(input, dtype, "softmin")
     d = _implicit_softmax_dim(x.ndim) if dim is None else dim
     return Softmax.apply(-x, _dim(d, x.ndim, "softmin"), False)
 
@@ -846,9 +848,10 @@ def alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool =
     """Dropout for SELU networks: keeps zero mean and unit variance of standardised inputs.
     (Note PyTorch's default ``training=False`` for the functional form.)"""
     _check_p(p)
-    x = _float_input(input, "alpha_dropout")
+    x = input if isinstance(input, Tensor) else _float_input(input, "alpha_dropout")
     if not training or p == 0.0 or x.data.size == 0:
-        return x
+        return x  # (any dtype, as torch's shortcut)
+    x = _float_input(x, "alpha_dropout")
     if inplace:  # the input takes the result and is returned, as PyTorch
         return _in_place("alpha_dropout", alpha_dropout, input, p, training)
     return _dropout_noise(x, p, x.shape, True)
@@ -859,9 +862,10 @@ def feature_alpha_dropout(
 ) -> Tensor:
     """Alpha dropout of whole channels (N, C, ...)."""
     _check_p(p)
-    x = _float_input(input, "feature_alpha_dropout")
+    x = input if isinstance(input, Tensor) else _float_input(input, "feature_alpha_dropout")
     if not training or p == 0.0 or x.data.size == 0:
-        return x
+        return x  # (any dtype, as torch's shortcut)
+    x = _float_input(x, "feature_alpha_dropout")
     if inplace:  # the input takes the result and is returned, as PyTorch
         return _in_place("feature_alpha_dropout", feature_alpha_dropout, input, p, training)
     return _dropout_noise(x, p, _feature_mask(x.shape), True)
@@ -1121,7 +1125,9 @@ class RegressionLoss(Function):
     @staticmethod
     def forward(ctx, x, t, loss, param, reduction):
         x, t = _contig(x), _contig(t)
-        ctx.save_for_backward(x, t)
+        # l1 keeps d = x - t only: torch's l1 is abs(x - t), so x and t may be written in
+        # place before backward (its mse / huber / smooth_l1 keep x and t, as here)
+        ctx.save_for_backward(*((x - t, None) if loss == "l1" else (x, t)))
         ctx.meta = (loss, param, reduction)
         return _C.regression_loss_forward(x, t, loss, param, reduction)
 
@@ -1131,7 +1137,10 @@ class RegressionLoss(Function):
         loss, param, reduction = ctx.meta
         g = np.asarray(g, dtype=x.dtype)
         two = 2.0 if loss == "mse" else 1.0
-        if reduction == "none":
+        if loss == "l1":  # x is d here
+            dx = np.sign(x)
+            dx *= g / x.size if reduction == "mean" and x.size else g
+        elif reduction == "none":
             dx = _C.regression_loss_backward(x, t, _contig(g), loss, param, two)
         else:  # the scale in the input's dtype: g * (2 / n) for mse's mean, g / n for the others
             if reduction == "mean" and x.size:
@@ -1145,6 +1154,11 @@ class RegressionLoss(Function):
     @staticmethod
     def backward_graph(ctx, g):
         loss, param, reduction = ctx.meta
+        if loss == "l1":  # sign(d) is piecewise constant
+            d = ctx.saved_tensors[0]
+            gx = _grad_scale(g, reduction, d.size) * _graph.constant(np.sign(d))
+            nx, nt = ctx.needs_input_grad[:2]
+            return (gx if nx else None), (-gx if nt else None), None, None, None
         pointwise = _REGRESSION_GRAPH[loss]
         x, t = _graph.inputs(ctx, *ctx.saved_tensors)
         gx, gt = _graph.recompute(
@@ -1333,6 +1347,13 @@ def _targets(op: str, target) -> np.ndarray:
     return t.astype(np.int64, copy=False)
 
 
+def _check_index_dtype(op: str, target) -> None:
+    """torch's nll_loss / cross_entropy take class indices as int64 or uint8 only."""
+    dt = np.asarray(target.data if isinstance(target, Tensor) else target).dtype
+    if dt.kind in "biu" and dt not in (np.int64, np.uint8):
+        raise TypeError(f"{op}: expected target dtype int64 or uint8, got {dt}")
+
+
 def _class_weight(op: str, weight, c: int, dtype):
     if weight is None:
         return None
@@ -1352,6 +1373,7 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     """
     _check_reduction("nll_loss", reduction)
     x = _float_input(input, "nll_loss")
+    _check_index_dtype("nll_loss", target)
     t = _targets("nll_loss", target)
     if x.ndim == 0:
         raise ValueError("nll_loss: input must have at least 1 dimension")
@@ -1376,6 +1398,11 @@ class CrossEntropy(Function):
         loss, lse, wsum = _C.cross_entropy_forward(
             x, t, weight, ignore_index, label_smoothing, reduction, log_input
         )
+        if not log_input and ctx.needs_input_grad[0]:
+            # keep log_softmax(x) = x - lse (lse then 0), not x: torch's cross_entropy keeps
+            # log_softmax's output, so x may be written in place before backward
+            x = x - lse.reshape(lse.shape[:1] + (1,) + lse.shape[1:])
+            lse = np.zeros_like(lse)
         ctx.save_for_backward(x, lse)
         ctx.meta = (meta, wsum)
         return loss
@@ -1474,6 +1501,7 @@ def cross_entropy(
     c = x.shape[class_dim]
     w = _class_weight("cross_entropy", weight, c, x.dtype)
     t_raw = target.data if isinstance(target, Tensor) else np.asarray(target)
+    _check_index_dtype("cross_entropy", t_raw)
     fused = _fused_rows(x, t_raw, w, ignore_index, reduction, label_smoothing, False)
     if fused is not None:
         return fused
@@ -1619,8 +1647,6 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
             raise ValueError(
                 f"layer_norm: {name} shape {p.shape} must equal normalized_shape {shape}"
             )
-    if not eps >= 0:
-        raise ValueError(f"layer_norm: eps must be >= 0, got {eps}")
     return LayerNorm.apply(x, weight, bias, math.prod(shape), float(eps))
 
 
@@ -3957,8 +3983,6 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
         raise ValueError(
             f"{op}: num_channels {c} of input {x.shape} must be divisible by num_groups={g}"
         )
-    if not eps >= 0:
-        raise ValueError(f"{op}: eps must be >= 0, got {eps}")
     if x.data.size == g:  # PyTorch's check: one value per group cannot be normalised
         raise ValueError(
             f"{op}: expected more than 1 value per channel when training, got input {x.shape}"
@@ -5002,17 +5026,25 @@ def channel_shuffle(input, groups: int) -> Tensor:
 native_channel_shuffle = channel_shuffle  # PyTorch's name for the same op
 
 
-def _lp_inf(x: Tensor, norm_type, max_pool, kernel_size, stride, ceil_mode):
-    """PyTorch's p = +-inf: the window's max (min) of |x|, through max pooling; None otherwise."""
+def _lp_pool(op, input, norm_type, kernel_size, stride, ceil_mode, window: int) -> Tensor:
+    """PyTorch's composition, dtype for dtype: p = +-inf is the window's max (min) of |x| by
+    max pooling (an integer input stays integer); otherwise avg_pool(x ** p) * window, to the
+    1/p (an integer x ** int p pools with the integer average's truncation, as torch's)."""
+    nd = int(op[-2])
+    max_pool, avg_pool = {1: (max_pool1d, avg_pool1d), 2: (max_pool2d, avg_pool2d)}.get(
+        nd, (max_pool3d, avg_pool3d)
+    )
+    x = input if isinstance(input, Tensor) else _float_input(input, op)
+    if x.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"{op}: input must be {nd + 1}-D or {nd + 2}-D, got shape {x.shape}")
     if norm_type == 0:  # the root 1 / norm_type (PyTorch raises ZeroDivisionError)
-        raise ValueError(f"{max_pool.__name__.replace('max', 'lp')}: norm_type must be nonzero")
+        raise ValueError(f"{op}: norm_type must be nonzero")
     if isinstance(norm_type, int | float) and abs(norm_type) == math.inf:
-        sign = 1.0 if norm_type > 0 else -1.0
-        return sign * max_pool(sign * x.abs(), kernel_size, stride, 0, 1, ceil_mode)
-    return None
-
-
-def _lp_root(out: Tensor, norm_type: float, window: int) -> Tensor:
+        a = ops.abs(x)
+        if norm_type > 0:
+            return max_pool(a, kernel_size, stride, 0, 1, ceil_mode)
+        return -max_pool(-a, kernel_size, stride, 0, 1, ceil_mode)
+    out = avg_pool(ops.pow(x, norm_type), kernel_size, stride, 0, ceil_mode)
     # PyTorch's exact composition (sign * relu(abs)), so gradients at 0 agree too.
     return (out.sign() * out.abs().relu() * window) ** (1.0 / norm_type)
 
@@ -5021,34 +5053,22 @@ def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode: bool = Fals
     """Power-average pooling: (sum over each window of x^p) ** (1/p), over (N, C, L) or (C, L).
     ``stride`` defaults to kernel_size."""
     k = _single(kernel_size, "lp_pool1d", "kernel_size")
-    # an integer input pools in the default float dtype (but PyTorch's max pool refuses it)
-    x = _seq_input(input if norm_type == math.inf else _as_float(input), "lp_pool1d")
-    if (y := _lp_inf(x, norm_type, max_pool1d, kernel_size, stride, ceil_mode)) is not None:
-        return y
-    if isinstance(kernel_size, tuple | list):  # PyTorch multiplies by kernel_size as given
+    inf = isinstance(norm_type, int | float) and abs(norm_type) == math.inf
+    if isinstance(kernel_size, tuple | list) and not inf:  # PyTorch multiplies by it as given
         raise TypeError(f"lp_pool1d: kernel_size must be an int, got {kernel_size!r}")
-    out = avg_pool1d(x**norm_type, k, stride, 0, ceil_mode)
-    return _lp_root(out, norm_type, k)
+    return _lp_pool("lp_pool1d", input, norm_type, kernel_size, stride, ceil_mode, k)
 
 
 def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
     """Power-average pooling over (N, C, H, W) or (C, H, W); see lp_pool1d."""
     kh, kw = _pair(kernel_size, "lp_pool2d", "kernel_size")
-    x = _pool_input(input if norm_type == math.inf else _as_float(input), "lp_pool2d")
-    if (y := _lp_inf(x, norm_type, max_pool2d, kernel_size, stride, ceil_mode)) is not None:
-        return y
-    out = avg_pool2d(x**norm_type, (kh, kw), stride, 0, ceil_mode)
-    return _lp_root(out, norm_type, kh * kw)
+    return _lp_pool("lp_pool2d", input, norm_type, (kh, kw), stride, ceil_mode, kh * kw)
 
 
 def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
     """Power-average pooling over (N, C, D, H, W) or (C, D, H, W); see lp_pool1d."""
     k = _triple(kernel_size, "lp_pool3d", "kernel_size")
-    x = _vol_input(input, "lp_pool3d")
-    if (y := _lp_inf(x, norm_type, max_pool3d, kernel_size, stride, ceil_mode)) is not None:
-        return y
-    out = avg_pool3d(x**norm_type, k, stride, 0, ceil_mode)
-    return _lp_root(out, norm_type, k[0] * k[1] * k[2])
+    return _lp_pool("lp_pool3d", input, norm_type, k, stride, ceil_mode, k[0] * k[1] * k[2])
 
 
 def _triple(v, op: str, name: str) -> tuple[int, int, int]:

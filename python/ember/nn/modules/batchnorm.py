@@ -43,9 +43,10 @@ class _BatchNorm(Module):
         super().__init__()
         if isinstance(num_features, bool) or not isinstance(num_features, int | np.integer):
             raise TypeError(f"{type(self).__name__}: num_features must be an int")
-        if num_features < 1:
-            raise ValueError(
-                f"{type(self).__name__}: num_features must be >= 1, got {num_features}"
+        if num_features < 0 and (affine or track_running_stats):  # torch: only where it
+            raise ValueError(  # makes a parameter or buffer of that size
+                f"{type(self).__name__}: num_features must be >= 0 for its weight, bias or "
+                f"running statistics, got {num_features}"
             )
         self.num_features = int(num_features)
         self.eps = eps

@@ -3,8 +3,11 @@ CircularPad1d/2d/3d: F.pad with PyTorch's padding order (last dim first: left, r
 
 from __future__ import annotations
 
+import numpy as np
+
 from ember.nn import functional as F
 from ember.nn.modules.module import Module
+from ember.tensor import Tensor
 
 
 class _PadNd(Module):
@@ -120,16 +123,29 @@ class ReplicationPad2d(_PadNd):
     _n, _mode = 2, "replicate"
 
 
-class CircularPad1d(_PadNd):
-    """Wrap-around padding of the last dim."""
-
+class _CircularPadNd(_PadNd):
     _mode = "circular"
 
+    def forward(self, input):
+        # PyTorch's circular modules (only they) insist on a batched or unbatched input of
+        # their own rank, even where F.pad would pad the same dims of a larger one
+        nd = np.ndim(input.data if isinstance(input, Tensor) else input)
+        if nd not in (self._n + 1, self._n + 2):
+            raise ValueError(
+                f"{type(self).__name__}: expected {self._n + 1}D or {self._n + 2}D input "
+                f"(got {nd}D input)"
+            )
+        return super().forward(input)
 
-class CircularPad2d(_PadNd):
+
+class CircularPad1d(_CircularPadNd):
+    """Wrap-around padding of the last dim."""
+
+
+class CircularPad2d(_CircularPadNd):
     """Wrap-around padding of the last two dims."""
 
-    _n, _mode = 2, "circular"
+    _n = 2
 
 
 class ReflectionPad3d(_PadNd):
@@ -144,7 +160,7 @@ class ReplicationPad3d(_PadNd):
     _n, _mode = 3, "replicate"
 
 
-class CircularPad3d(_PadNd):
+class CircularPad3d(_CircularPadNd):
     """Wrap-around padding of the last three dims."""
 
-    _n, _mode = 3, "circular"
+    _n = 3

@@ -142,6 +142,10 @@ class _LPPoolNd(Module):
         )
 
 
+# The modules pass float(norm_type), as torch's: an integer input's x ** 2.0 is then a float
+# (F.lp_pool2d(x, 2, ...) keeps x ** 2 integer and truncates the window averages).
+
+
 class LPPool1d(_LPPoolNd):
     """Power-average pooling over (N, C, L) or (C, L), as ``torch.nn.LPPool1d``: each window's
     (sum of x^p) ** (1/p) (p = 1: sum pooling).
@@ -153,21 +157,27 @@ class LPPool1d(_LPPoolNd):
     """
 
     def forward(self, input):
-        return F.lp_pool1d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+        return F.lp_pool1d(
+            input, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode
+        )
 
 
 class LPPool2d(_LPPoolNd):
     """Power-average pooling over (N, C, H, W) or (C, H, W), as ``torch.nn.LPPool2d``."""
 
     def forward(self, input):
-        return F.lp_pool2d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+        return F.lp_pool2d(
+            input, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode
+        )
 
 
 class LPPool3d(_LPPoolNd):
     """Power-average pooling over (N, C, D, H, W) or (C, D, H, W), as ``torch.nn.LPPool3d``."""
 
     def forward(self, input):
-        return F.lp_pool3d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+        return F.lp_pool3d(
+            input, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode
+        )
 
 
 class _FractionalMaxPoolNd(Module):
