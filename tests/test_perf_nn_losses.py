@@ -172,3 +172,61 @@ def test_probability_losses_with_and_without_target_gradient(name, kw, target_gr
         np.testing.assert_allclose(et.grad.numpy(), tt.grad.numpy(), rtol=1e-10, atol=1e-12)
     else:
         assert et.grad is None
+
+
+# ---- l1 keeps d = x - t (kept by the forward kernel itself) ---------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_l1_kernel_keep_diff_and_backward_from_d(reduction, dtype):
+    rng = np.random.default_rng(4)
+    x, t = (rng.standard_normal(70_000).astype(dtype) for _ in range(2))
+    t[:7] = x[:7]  # d == 0: sign 0
+    x[7], t[8] = np.nan, np.nan  # NaN propagates
+    x[9] = t[9] = np.inf  # inf - inf is NaN too
+    loss, d = FWD(x, t, "l1", 0.0, reduction, True)
+    np.testing.assert_array_equal(loss, FWD(x, t, "l1", 0.0, reduction))
+    with np.errstate(invalid="ignore"):
+        ref_d = x - t
+        ref_sign = np.sign(x.astype(np.float64) - t)
+    np.testing.assert_array_equal(d, ref_d)
+    assert d.dtype == x.dtype and d.shape == x.shape
+    g = rng.standard_normal(x.shape).astype(dtype) if reduction == "none" else None
+    for scale in (1.0, 0.25):
+        dx = BWD(d, None, g, "l1", 0.0, scale)
+        np.testing.assert_array_equal(dx, BWD(x, t, g, "l1", 0.0, scale))
+        ref = ref_sign * scale * (1.0 if g is None else g)
+        np.testing.assert_array_equal(dx, ref.astype(dtype))
+    assert (dx[:7] == 0).all() and np.isnan(dx[7:10]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_l1_gradients_survive_in_place_writes_after_the_loss(reduction, dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    x0, t0 = (rng.standard_normal((9, 11)).astype(dtype) for _ in range(2))
+    t0[0, :4] = x0[0, :4]
+    grads = []
+    for lib, F_ in ((ember, F), (torch, torch.nn.functional)):
+        x, t = lib.tensor(x0, requires_grad=True), lib.tensor(t0, requires_grad=True)
+        h, u = x * 1, t * 1
+        loss = F_.l1_loss(h, u, reduction=reduction)
+        h.mul_(3)  # torch keeps only x - t: both writes are allowed
+        u.add_(1)
+        loss.sum().backward()
+        grads.append((np.asarray(x.grad.numpy()), np.asarray(t.grad.numpy())))
+    for a, b in zip(grads[0], grads[1], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert (grads[0][0][0, :4] == 0).all()
+
+
+def test_l1_backward_refuses_bad_t():
+    x = np.ones(3, np.float32)
+    with pytest.raises(TypeError, match="t must be"):
+        BWD(x, [1.0, 2.0, 3.0], None, "l1")
+    with pytest.raises(TypeError, match="float"):
+        BWD(x.astype(np.int64), None, None, "l1")
+    with pytest.raises(ValueError, match="shape"):
+        BWD(x, x[:2], None, "l1")

@@ -79,10 +79,16 @@ EMBER_SIMD double sum_range(const T* a, int64_t n) {
   return sum_double(a, n);
 }
 
+template <typename T>
+EMBER_SIMD void diff_map(T* d, const T* x, const T* t, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) d[i] = x[i] - t[i];
+}
+
 // Sum of the losses of [b, e), also stored in loss when it is not null (else staged in a small
-// buffer that stays in L1).
+// buffer that stays in L1); x - t also stored in diff when it is not null (from the same
+// L1-resident chunk, so keeping it costs a store, not another pass over x and t).
 template <typename T, int kind>
-double forward_block(T* loss, const T* x, const T* t, int64_t b, int64_t e, T p) {
+double forward_block(T* loss, T* diff, const T* x, const T* t, int64_t b, int64_t e, T p) {
   constexpr int64_t kChunk = 1024;
   T buf[kChunk];
   double s = 0;
@@ -90,15 +96,21 @@ double forward_block(T* loss, const T* x, const T* t, int64_t b, int64_t e, T p)
     const int64_t len = std::min(kChunk, e - c);
     T* out = loss ? loss + c : buf;
     loss_map<T, kind>(out, x + c, t + c, len, p);
+    if (diff) diff_map(diff + c, x + c, t + c, len);
     s += sum_range(out, len);
   }
   return s;
 }
 
+// t == nullptr: x already holds d (t taken as 0, and d - 0 is d bit for bit).
 template <typename T, int kind>
 EMBER_SIMD void backward_range(T* dx, const T* x, const T* t, const T* g, T scale, int64_t b,
                                int64_t e, T p) {
-  if (g)
+  if (!t && g)
+    for (int64_t i = b; i < e; ++i) dx[i] = (scale * g[i]) * grad_of(x[i], kind, p);
+  else if (!t)
+    for (int64_t i = b; i < e; ++i) dx[i] = scale * grad_of(x[i], kind, p);
+  else if (g)
     for (int64_t i = b; i < e; ++i) dx[i] = (scale * g[i]) * grad_of(x[i] - t[i], kind, p);
   else
     for (int64_t i = b; i < e; ++i) dx[i] = scale * grad_of(x[i] - t[i], kind, p);
@@ -113,9 +125,12 @@ void check_kind(int kind, double param, const char* op) {
 
 }  // namespace
 
-// x, t (n) -> loss (n) per element (when loss is not null); returns the sum of the losses.
+// x, t (n) -> loss (n) per element (when loss is not null), diff (n) = x - t (when diff is not
+// null: what backward needs, so x and t may change after the forward); returns the sum of the
+// losses.
 template <typename T>
-double regression_loss_forward(T* loss, const T* x, const T* t, int64_t n, int kind, double param) {
+double regression_loss_forward(T* loss, T* diff, const T* x, const T* t, int64_t n, int kind,
+                               double param) {
   check_kind(kind, param, "regression_loss_forward");
   EMBER_CHECK(n >= 0, "regression_loss_forward: negative size ", n);
   const int64_t nblk = (n + kBlock - 1) / kBlock;
@@ -128,16 +143,16 @@ double regression_loss_forward(T* loss, const T* x, const T* t, int64_t n, int k
     double s;
     switch (kind) {
       case 0:
-        s = forward_block<T, 0>(loss, x, t, b, e, p);
+        s = forward_block<T, 0>(loss, diff, x, t, b, e, p);
         break;
       case 1:
-        s = forward_block<T, 1>(loss, x, t, b, e, p);
+        s = forward_block<T, 1>(loss, diff, x, t, b, e, p);
         break;
       case 2:
-        s = forward_block<T, 2>(loss, x, t, b, e, p);
+        s = forward_block<T, 2>(loss, diff, x, t, b, e, p);
         break;
       default:
-        s = forward_block<T, 3>(loss, x, t, b, e, p);
+        s = forward_block<T, 3>(loss, diff, x, t, b, e, p);
     }
     part[static_cast<size_t>(k)] = s;
   }
@@ -147,6 +162,7 @@ double regression_loss_forward(T* loss, const T* x, const T* t, int64_t n, int k
 }
 
 // x, t (n), g (n) or null -> dx (n) = (g ? scale * g : scale) * dl/dd  (mse: d; see the top).
+// t null: x holds d = x - t (forward's diff).
 template <typename T>
 void regression_loss_backward(T* dx, const T* x, const T* t, const T* g, T scale, int64_t n,
                               int kind, double param) {
@@ -174,10 +190,10 @@ void regression_loss_backward(T* dx, const T* x, const T* t, const T* g, T scale
   }
 }
 
-template double regression_loss_forward<float>(float*, const float*, const float*, int64_t, int,
-                                               double);
-template double regression_loss_forward<double>(double*, const double*, const double*, int64_t, int,
-                                                double);
+template double regression_loss_forward<float>(float*, float*, const float*, const float*, int64_t,
+                                               int, double);
+template double regression_loss_forward<double>(double*, double*, const double*, const double*,
+                                                int64_t, int, double);
 template void regression_loss_backward<float>(float*, const float*, const float*, const float*,
                                               float, int64_t, int, double);
 template void regression_loss_backward<double>(double*, const double*, const double*, const double*,

@@ -1125,22 +1125,24 @@ class RegressionLoss(Function):
     @staticmethod
     def forward(ctx, x, t, loss, param, reduction):
         x, t = _contig(x), _contig(t)
-        # l1 keeps d = x - t only: torch's l1 is abs(x - t), so x and t may be written in
-        # place before backward (its mse / huber / smooth_l1 keep x and t, as here)
-        ctx.save_for_backward(*((x - t, None) if loss == "l1" else (x, t)))
         ctx.meta = (loss, param, reduction)
+        if loss == "l1" and any(ctx.needs_input_grad[:2]):
+            # l1 keeps d = x - t only (written by the forward pass itself; backward takes t None):
+            # torch's l1 is abs(x - t), so x and t may be written in place before backward (its
+            # mse / huber / smooth_l1 keep x and t, as here)
+            out, d = _C.regression_loss_forward(x, t, loss, param, reduction, True)
+            ctx.save_for_backward(d, None)
+            return out
+        ctx.save_for_backward(x, t)
         return _C.regression_loss_forward(x, t, loss, param, reduction)
 
     @staticmethod
     def backward(ctx, g):
-        x, t = ctx.saved_tensors
+        x, t = ctx.saved_tensors  # l1: d = x - t and None
         loss, param, reduction = ctx.meta
         g = np.asarray(g, dtype=x.dtype)
         two = 2.0 if loss == "mse" else 1.0
-        if loss == "l1":  # x is d here
-            dx = np.sign(x)
-            dx *= g / x.size if reduction == "mean" and x.size else g
-        elif reduction == "none":
+        if reduction == "none":
             dx = _C.regression_loss_backward(x, t, _contig(g), loss, param, two)
         else:  # the scale in the input's dtype: g * (2 / n) for mse's mean, g / n for the others
             if reduction == "mean" and x.size:
