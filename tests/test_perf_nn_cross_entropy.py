@@ -58,7 +58,8 @@ def _reference(x, t, weight=None, ignore_index=-100, reduction="mean", label_smo
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("opts", OPTIONS, ids=str)
-@pytest.mark.parametrize("n,c", [(64, 10), (7, 1000), (5, 1)])
+# (200, 3), (130, 32): the small-class rows (blocks of 64 rows and a tail); (70, 33): the row path
+@pytest.mark.parametrize("n,c", [(64, 10), (7, 1000), (5, 1), (200, 3), (130, 32), (70, 33)])
 def test_fused_matches_torch_and_numpy(opts, n, c, dtype):
     torch = pytest.importorskip("torch")
     x, t, kw = _args(opts, n, c, dtype)
@@ -163,7 +164,8 @@ def test_kernel_refuses_bad_input(call, err, match):
 
 def test_kernel_direct_values():
     x = np.log(np.array([[1.0, 1.0, 2.0]]))
-    loss, lse, wsum = FWD(x, np.array([2]), reduction="none")
+    loss, lse, wsum, logp = FWD(x, np.array([2]), reduction="none")
+    assert logp is None
     np.testing.assert_allclose(loss, [-np.log(0.5)])
     np.testing.assert_allclose(lse, [np.log(4.0)])
     assert wsum == 1.0
@@ -204,7 +206,7 @@ def test_nll_loss_ignored_rows_add_nothing_even_if_infinite():
 
 def test_log_input_kernel_direct():
     x = np.array([[-1.0, -2.0, -3.0]])
-    loss, lse, _ = FWD(x, np.array([1]), label_smoothing=0.3, log_input=True, reduction="none")
+    loss, lse, _, _ = FWD(x, np.array([1]), label_smoothing=0.3, log_input=True, reduction="none")
     np.testing.assert_allclose(loss, [0.7 * 2.0 + 0.1 * 6.0])
     assert lse[0] == 0
     dx = BWD(
@@ -213,3 +215,97 @@ def test_log_input_kernel_direct():
     np.testing.assert_allclose(dx, [[-0.1, -0.8, -0.1]])
     with pytest.raises(ValueError, match="nll_loss_forward: target 5 is out of bounds"):
         FWD(x, np.array([5]), log_input=True)
+
+
+# ---- log_softmax kept by the forward kernel; small-class rows ------------------------------
+
+
+def _log_softmax64(x, axis=1):
+    x = x.astype(np.float64)
+    m = x.max(axis=axis, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(200, 10), (7, 1000), (3, 5, 70)], ids=str)
+@pytest.mark.parametrize("opts", OPTIONS, ids=str)
+def test_kernel_keeps_log_softmax_and_backward_takes_it(opts, shape, dtype):
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    c = shape[1]
+    t = rng.integers(0, c, shape[:1] + shape[2:])
+    kw = dict(opts)
+    w = rng.uniform(0.5, 2.0, c).astype(dtype) if kw.pop("weight", False) else None
+    ii, ls, red = kw.get("ignore_index", -100), kw.get("label_smoothing", 0.0), kw.get("reduction")
+    red = red or "mean"
+    loss, lse, wsum, logp = FWD(x, t, w, ii, ls, red, False, True)
+    loss0, lse0, wsum0, none = FWD(x, t, w, ii, ls, red, False, False)
+    assert none is None and wsum == wsum0
+    np.testing.assert_array_equal(loss, loss0)
+    np.testing.assert_array_equal(lse, lse0)
+    assert logp.dtype == x.dtype and logp.shape == x.shape
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(logp, _log_softmax64(x), **tol)  # every row, ignored ones too
+    g = rng.standard_normal(t.shape).astype(dtype) if red == "none" else np.ones((), dtype)
+    dx = BWD(logp, None, t, g, w, ii, ls, red, wsum, False)
+    np.testing.assert_allclose(dx, BWD(x, lse, t, g, w, ii, ls, red, wsum, False), **tol)
+    if len(shape) == 2:
+        kw_ref = dict(opts, weight=w) if w is not None else dict(opts)
+        ref_loss, ref_grad = _reference(x, t, **kw_ref)
+        if red == "none":
+            ref_grad = ref_grad * g[:, None]
+        np.testing.assert_allclose(loss, ref_loss, **tol)
+        np.testing.assert_allclose(dx, ref_grad, **tol)
+
+
+def test_kernel_keep_log_softmax_refuses_log_input_and_bad_lse():
+    x, t, s = _good()
+    with pytest.raises(ValueError, match="keep_log_softmax"):
+        FWD(x, t, None, -100, 0.0, "mean", True, True)
+    with pytest.raises(TypeError, match="lse must be"):
+        BWD(x, [0.0, 0.0], t, s[:1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(150, 10), (6, 300), (2, 4, 70)], ids=str)
+@pytest.mark.parametrize(
+    "opts", [dict(), dict(label_smoothing=0.2, weight=True, ignore_index=1, reduction="none")]
+)
+def test_gradient_after_in_place_write_to_logits_matches_torch(opts, shape, dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(12)
+    x0 = (rng.standard_normal(shape) * 3).astype(dtype)
+    t0 = rng.integers(0, shape[1], shape[:1] + shape[2:])
+    w0 = rng.uniform(0.5, 2.0, shape[1]).astype(dtype)
+    grads = []
+    for lib, F_ in ((ember, F), (torch, torch.nn.functional)):
+        kw = dict(opts)
+        if kw.pop("weight", False):
+            kw["weight"] = lib.tensor(w0)
+        x = lib.tensor(x0, requires_grad=True)
+        h = x * 1
+        loss = F_.cross_entropy(h, lib.tensor(t0), **kw)
+        h.mul_(-2)  # torch keeps log_softmax(h), not h: allowed, and the gradient is unchanged
+        loss.sum().backward()
+        grads.append(x.grad.numpy())
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(grads[0], grads[1], **tol)
+
+
+def test_small_class_rows_keep_their_bits_across_threads():
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((4096, 10)).astype(np.float32)
+    t = rng.integers(0, 10, 4096)
+    t[::9] = 3
+    w = rng.uniform(0.5, 2.0, 10).astype(np.float32)
+    runs, before = [], ember.get_num_threads()
+    try:
+        for n in (1, 2):
+            ember.set_num_threads(n)
+            loss, lse, ws, logp = FWD(x, t, w, 3, 0.1, "none", False, True)
+            dx = BWD(logp, None, t, np.ones(4096, np.float32), w, 3, 0.1, "none", ws)
+            runs.append((loss, logp, dx))
+    finally:
+        ember.set_num_threads(before)
+    for a, b in zip(runs[0], runs[1], strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -17,9 +17,9 @@ void log_softmax_forward(T* y, const T* x, int64_t outer, int64_t D, int64_t inn
 template <typename T>
 void log_softmax_backward(T* dx, const T* y, const T* dy, int64_t outer, int64_t D, int64_t inner);
 template <typename T>
-void cross_entropy_forward(T* loss, T* lse, double* sums, const T* x, const int64_t* target,
-                           const T* w, int64_t N, int64_t C, int64_t S, int64_t ignore_index,
-                           double label_smoothing, bool log_input);
+void cross_entropy_forward(T* loss, T* lse, T* logp, double* sums, const T* x,
+                           const int64_t* target, const T* w, int64_t N, int64_t C, int64_t S,
+                           int64_t ignore_index, double label_smoothing, bool log_input);
 template <typename T>
 void cross_entropy_backward(T* dx, const T* x, const T* lse, const int64_t* target, const T* w,
                             const T* g, T scale, int64_t N, int64_t C, int64_t S,
@@ -157,17 +157,19 @@ int check_ce(const py::array& x, const py::array& target, const py::object& weig
 
 template <typename T>
 py::tuple ce_forward_t(const py::array& x, const py::array& target, const py::array& w, bool hw,
-                       int64_t ignore_index, double label_smoothing, int red, bool log_input) {
+                       int64_t ignore_index, double label_smoothing, int red, bool log_input,
+                       bool keep_log_softmax) {
   const int64_t N = x.shape(0), C = x.shape(1), S = ce_inner(x);
   py::array loss = empty_like_dtype(x, ce_positions(x)), lse = empty_like_dtype(x, ce_positions(x));
+  py::array logp = keep_log_softmax ? empty_like_dtype(x, shape_of(x)) : py::array();
   double sums[2] = {0, 0};
   {
-    T *lp = ptr<T>(loss), *sp = ptr<T>(lse);
+    T *lp = ptr<T>(loss), *sp = ptr<T>(lse), *pp = keep_log_softmax ? ptr<T>(logp) : nullptr;
     const T* xp = cptr<T>(x);
     const T* wp = hw ? cptr<T>(w) : nullptr;
     const int64_t* tp = cptr<int64_t>(target);
     py::gil_scoped_release release;
-    cross_entropy_forward<T>(lp, sp, sums, xp, tp, wp, N, C, S, ignore_index, label_smoothing,
+    cross_entropy_forward<T>(lp, sp, pp, sums, xp, tp, wp, N, C, S, ignore_index, label_smoothing,
                              log_input);
   }
   if (red != 0) {
@@ -177,24 +179,26 @@ py::tuple ce_forward_t(const py::array& x, const py::array& target, const py::ar
     const double mean = sums[1] != 0 ? sums[0] / sums[1] : std::nan("");
     *ptr<T>(loss) = static_cast<T>(red == 1 ? mean : sums[0]);
   }
-  return py::make_tuple(loss, lse, sums[1]);
+  return py::make_tuple(loss, lse, sums[1], keep_log_softmax ? py::object(logp) : py::none());
 }
 
 py::tuple ce_forward_py(const py::array& x, const py::array& target, const py::object& weight,
                         int64_t ignore_index, double label_smoothing, const std::string& reduction,
-                        bool log_input) {
+                        bool log_input, bool keep_log_softmax) {
+  const char* op = "cross_entropy_forward";
   py::array w;
-  const int red =
-      check_ce(x, target, weight, label_smoothing, reduction, "cross_entropy_forward", &w);
+  const int red = check_ce(x, target, weight, label_smoothing, reduction, op, &w);
+  EMBER_CHECK(!(keep_log_softmax && log_input), op,
+              ": keep_log_softmax needs logits (log_input=False)");
   const bool hw = !weight.is_none();
-  return is_f32(x)
-             ? ce_forward_t<float>(x, target, w, hw, ignore_index, label_smoothing, red, log_input)
-             : ce_forward_t<double>(x, target, w, hw, ignore_index, label_smoothing, red,
-                                    log_input);
+  return is_f32(x) ? ce_forward_t<float>(x, target, w, hw, ignore_index, label_smoothing, red,
+                                         log_input, keep_log_softmax)
+                   : ce_forward_t<double>(x, target, w, hw, ignore_index, label_smoothing, red,
+                                          log_input, keep_log_softmax);
 }
 
 template <typename T>
-py::array ce_backward_t(const py::array& x, const py::array& lse, const py::array& target,
+py::array ce_backward_t(const py::array& x, const py::object& lse, const py::array& target,
                         const py::array& grad, const py::array& w, bool hw, int64_t ignore_index,
                         double label_smoothing, int red, double weight_sum, bool log_input) {
   const int64_t N = x.shape(0), C = x.shape(1), S = ce_inner(x);
@@ -210,7 +214,8 @@ py::array ce_backward_t(const py::array& x, const py::array& lse, const py::arra
                 : T(0);
   }
   T* dp = ptr<T>(dx);
-  const T *xp = cptr<T>(x), *sp = cptr<T>(lse), *gp = red == 0 ? cptr<T>(grad) : nullptr;
+  const T *xp = cptr<T>(x), *gp = red == 0 ? cptr<T>(grad) : nullptr;
+  const T* sp = lse.is_none() ? nullptr : cptr<T>(py::reinterpret_borrow<py::array>(lse));
   const T* wp = hw ? cptr<T>(w) : nullptr;
   const int64_t* tp = cptr<int64_t>(target);
   py::gil_scoped_release release;
@@ -219,17 +224,23 @@ py::array ce_backward_t(const py::array& x, const py::array& lse, const py::arra
   return dx;
 }
 
-py::array ce_backward_py(const py::array& x, const py::array& lse, const py::array& target,
+// lse None: 0, x holding forward's log_softmax output.
+py::array ce_backward_py(const py::array& x, const py::object& lse, const py::array& target,
                          const py::array& grad, const py::object& weight, int64_t ignore_index,
                          double label_smoothing, const std::string& reduction, double weight_sum,
                          bool log_input) {
   const char* op = "cross_entropy_backward";
   py::array w;
   const int red = check_ce(x, target, weight, label_smoothing, reduction, op, &w);
-  require_float(lse, op, "lse");
-  require_same_dtype(x, lse, op);
-  require_contiguous(lse, op, "lse");
-  require_shape(lse, ce_positions(x), op, "lse");
+  if (!lse.is_none()) {
+    if (!py::isinstance<py::array>(lse))
+      throw py::type_error(std::string(op) + ": lse must be a NumPy array or None");
+    const py::array l = py::reinterpret_borrow<py::array>(lse);
+    require_float(l, op, "lse");
+    require_same_dtype(x, l, op);
+    require_contiguous(l, op, "lse");
+    require_shape(l, ce_positions(x), op, "lse");
+  }
   require_float(grad, op, "grad");
   require_same_dtype(x, grad, op);
   require_contiguous(grad, op, "grad");
@@ -251,19 +262,21 @@ void bind_softmax(py::module_& m) {
   m.def("cross_entropy_forward", &ce_forward_py, py::arg("x"), py::arg("target"),
         py::arg("weight") = py::none(), py::arg("ignore_index") = -100,
         py::arg("label_smoothing") = 0.0, py::arg("reduction") = "mean",
-        py::arg("log_input") = false,
+        py::arg("log_input") = false, py::arg("keep_log_softmax") = false,
         "Fused log_softmax + nll of logits x (N, C) or (N, C, d1, ...) float and class indices "
         "target (N,) / (N, d1, ...) int64 (weight (C,) or None; label smoothing as PyTorch) -> "
         "(loss: target's shape for 'none' else 0-d, lse (target's shape) for backward, "
-        "weight_sum: the 'mean' denominator). log_input: x already holds "
-        "log-probabilities (nll_loss; lse is 0). A target outside [0, C) other than "
-        "ignore_index raises ValueError.");
+        "weight_sum: the 'mean' denominator, log_softmax(x) along C when keep_log_softmax else "
+        "None: written in the same pass; backward takes it as x with lse None). log_input: x "
+        "already holds log-probabilities (nll_loss; lse is 0). A target outside [0, C) other "
+        "than ignore_index raises ValueError.");
   m.def("cross_entropy_backward", &ce_backward_py, py::arg("x"), py::arg("lse"), py::arg("target"),
         py::arg("grad"), py::arg("weight") = py::none(), py::arg("ignore_index") = -100,
         py::arg("label_smoothing") = 0.0, py::arg("reduction") = "mean",
         py::arg("weight_sum") = 1.0, py::arg("log_input") = false,
-        "Gradient wrt x of cross_entropy_forward from its lse and weight_sum; grad has target's "
-        "shape for 'none', one element otherwise -> dx of x's shape (ignored positions 0).");
+        "Gradient wrt x of cross_entropy_forward from its lse and weight_sum (lse None: x is "
+        "forward's log_softmax output); grad has target's shape for 'none', one element "
+        "otherwise -> dx of x's shape (ignored positions 0).");
   m.def("softmax_forward", &softmax_forward_py, py::arg("x"), py::arg("dim"),
         py::arg("log") = false,
         "softmax (log=False) or log_softmax (log=True) of a C-contiguous float32/float64 array "

@@ -334,8 +334,17 @@ template void log_softmax_backward<double>(double*, const double*, const double*
 // (m - x) + log(s) so no term cancels. Backward recomputes p = exp(x - lse) from the saved lse,
 // so neither pass allocates an (N, C) intermediate. log_input: x already holds log-probabilities
 // (nll_loss): lse is 0 and backward has no softmax term.
+// logp (optional, logits only): log_softmax(x) = (x - m) - log(s), written in the same pass over
+// each row / block (every position, ignored ones too). The caller keeps it instead of x, as torch
+// keeps log_softmax's output (x may then change before backward), and backward takes lse = 0.
+// Rows of few classes (S == 1, C <= kSmallC): the row kernels below leave a row of 10 classes to
+// their scalar tails (per-row overhead dominated). Forward transposes a block of kBlock rows into
+// a (C, kBlock) scratch, so the rows become the vector lanes of the K-dim block kernel; backward
+// takes the exponentials of the whole block of rows in one flat pass.
 
 namespace {
+
+constexpr int64_t kSmallC = 32;
 
 // sum_c w_c (m - x_c) (w == nullptr: all 1); every term >= 0.
 template <typename T>
@@ -351,8 +360,8 @@ T row_wdist(const T* x, const T* w, int64_t C, T m) {
 }
 
 template <typename T>
-EMBER_SIMD T ce_forward_row(T* lse, const T* x, int64_t C, int64_t t, const T* w, T eps, T sw,
-                            const T* next, bool log_input) {
+EMBER_SIMD T ce_forward_row(T* __restrict logp, T* lse, const T* __restrict x, int64_t C, int64_t t,
+                            const T* w, T eps, T sw, const T* next, bool log_input) {
   if (log_input) {
     *lse = 0;
     T loss = -(1 - eps) * (w ? w[t] : T(1)) * x[t];
@@ -362,15 +371,19 @@ EMBER_SIMD T ce_forward_row(T* lse, const T* x, int64_t C, int64_t t, const T* w
   const T m = row_max(x, C);
   const T ls = std::log(row_sum_exp<T>(nullptr, x, C, m, next));
   *lse = m + ls;
+  if (logp)
+    for (int64_t j = 0; j < C; ++j) logp[j] = (x[j] - m) - ls;
   T loss = (1 - eps) * (w ? w[t] : T(1)) * ((m - x[t]) + ls);
   if (eps > 0) loss += eps / T(C) * (row_wdist(x, w, C, m) + ls * sw);
   return loss;
 }
 
-// dx_j = c * (p_j * s - eps / C * w_j) - c (1 - eps) w_t [j == t], p_j = exp(x_j - lse).
+// dx_j = c * (p_j * s - eps / C * w_j) - c (1 - eps) w_t [j == t], p_j = exp(x_j - lse), with
+// p already in dx (unused for log_input). Two passes (exponentials, then this) so that rows of
+// few classes can take their exponentials in one flat pass over many rows (ce_backward_small).
 template <typename T>
-EMBER_SIMD void ce_backward_row(T* __restrict dx, const T* __restrict x, T lse, int64_t C,
-                                int64_t t, const T* w, T eps, T sw, T c, bool log_input) {
+inline void ce_backward_finish(T* dx, int64_t C, int64_t t, const T* w, T eps, T sw, T c,
+                               bool log_input) {
   const T wt = w ? w[t] : T(1);
   // e is exactly 0 without smoothing, even for c = NaN (a 'mean' over zero total weight): then
   // only the target's entry is NaN, as in PyTorch's nll_loss backward
@@ -378,20 +391,28 @@ EMBER_SIMD void ce_backward_row(T* __restrict dx, const T* __restrict x, T lse, 
   if (log_input)  // d/dx of -(1 - eps) w_t x_t - eps / C sum_j w_j x_j
     for (int64_t j = 0; j < C; ++j) dx[j] = -e * (w ? w[j] : T(1));
   else if (w)
-    for (int64_t j = 0; j < C; ++j) dx[j] = vexp(x[j] - lse) * s - e * w[j];
+    for (int64_t j = 0; j < C; ++j) dx[j] = dx[j] * s - e * w[j];
   else
-    for (int64_t j = 0; j < C; ++j) dx[j] = vexp(x[j] - lse) * s - e;
+    for (int64_t j = 0; j < C; ++j) dx[j] = dx[j] * s - e;
   dx[t] -= c * (1 - eps) * wt;
+}
+
+template <typename T>
+EMBER_SIMD void ce_backward_row(T* __restrict dx, const T* __restrict x, T lse, int64_t C,
+                                int64_t t, const T* w, T eps, T sw, T c, bool log_input) {
+  if (!log_input)
+    for (int64_t j = 0; j < C; ++j) dx[j] = vexp(x[j] - lse);
+  ce_backward_finish(dx, C, t, w, eps, sw, c, log_input);
 }
 
 // The K-dim layout x (N, C, S): a task is one sample's block of nw <= kBlock positions, the
 // positions are the vector lanes (x + c*S is class c's segment of the block; target, loss, lse
 // point at the block's positions). The same formulas as the rows above, each sum over c taken in
-// order per position.
+// order per position. (Plain inline: the EMBER_SIMD workers below flatten it into each clone.)
 template <typename T>
-EMBER_SIMD void ce_forward_block(T* __restrict loss, T* __restrict lse, const T* __restrict x,
-                                 const int64_t* target, const T* w, int64_t C, int64_t S,
-                                 int64_t nw, int64_t ignore, T eps, T sw, bool log_input) {
+inline void ce_forward_lanes(T* __restrict loss, T* __restrict lse, T* __restrict logp,
+                             const T* __restrict x, const int64_t* target, const T* w, int64_t C,
+                             int64_t S, int64_t nw, int64_t ignore, T eps, T sw, bool log_input) {
   T m[kBlock], ls[kBlock], d[kBlock];
   for (int64_t j = 0; j < nw; ++j) m[j] = ls[j] = d[j] = 0;
   if (!log_input) {
@@ -401,6 +422,9 @@ EMBER_SIMD void ce_forward_block(T* __restrict loss, T* __restrict lse, const T*
     for (int64_t c = 0; c < C; ++c)
       for (int64_t j = 0; j < nw; ++j) ls[j] += vexp(x[c * S + j] - m[j]);
     for (int64_t j = 0; j < nw; ++j) ls[j] = std::log(ls[j]);
+    if (logp)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t j = 0; j < nw; ++j) logp[c * S + j] = (x[c * S + j] - m[j]) - ls[j];
   }
   if (eps > 0)  // sum_c w_c (m - x_c), or sum_c w_c x_c for log-probabilities
     for (int64_t c = 0; c < C; ++c) {
@@ -429,11 +453,11 @@ EMBER_SIMD void ce_forward_block(T* __restrict loss, T* __restrict lse, const T*
   }
 }
 
+// lse == nullptr: 0 (x holds log_softmax).
 template <typename T>
-EMBER_SIMD void ce_backward_block(T* __restrict dx, const T* __restrict x, const T* lse,
-                                  const int64_t* target, const T* w, const T* g, T scale, int64_t C,
-                                  int64_t S, int64_t nw, int64_t ignore, T eps, T sw,
-                                  bool log_input) {
+inline void ce_backward_lanes(T* __restrict dx, const T* __restrict x, const T* lse,
+                              const int64_t* target, const T* w, const T* g, T scale, int64_t C,
+                              int64_t S, int64_t nw, int64_t ignore, T eps, T sw, bool log_input) {
   T cs[kBlock], sc[kBlock], e[kBlock], l0[kBlock];
   for (int64_t j = 0; j < nw; ++j) {
     const int64_t t = target[j];
@@ -442,7 +466,7 @@ EMBER_SIMD void ce_backward_block(T* __restrict dx, const T* __restrict x, const
     cs[j] = c;
     sc[j] = c * ((1 - eps) * wt + eps / T(C) * sw);
     e[j] = eps != 0 ? c * eps / T(C) : T(0);
-    l0[j] = ign ? T(0) : lse[j];
+    l0[j] = ign || !lse ? T(0) : lse[j];
   }
   for (int64_t c = 0; c < C; ++c) {
     const T wc = w ? w[c] : T(1);
@@ -462,6 +486,69 @@ EMBER_SIMD void ce_backward_block(T* __restrict dx, const T* __restrict x, const
     } else {
       dx[t * S + j] -= cs[j] * (1 - eps) * (w ? w[t] : T(1));
     }
+  }
+}
+
+// The K-dim workers: one (sample, block of positions) of x (N, C, S).
+template <typename T>
+EMBER_SIMD void ce_forward_block(T* loss, T* lse, T* logp, const T* x, const int64_t* target,
+                                 const T* w, int64_t C, int64_t S, int64_t nw, int64_t ignore,
+                                 T eps, T sw, bool log_input) {
+  ce_forward_lanes(loss, lse, logp, x, target, w, C, S, nw, ignore, eps, sw, log_input);
+}
+
+template <typename T>
+EMBER_SIMD void ce_backward_block(T* dx, const T* x, const T* lse, const int64_t* target,
+                                  const T* w, const T* g, T scale, int64_t C, int64_t S, int64_t nw,
+                                  int64_t ignore, T eps, T sw, bool log_input) {
+  ce_backward_lanes(dx, x, lse, target, w, g, scale, C, S, nw, ignore, eps, sw, log_input);
+}
+
+// nw <= kBlock rows of C <= kSmallC classes <-> their (C, kBlock) transpose.
+template <typename T>
+inline void rows_to_lanes(T* __restrict b, const T* __restrict x, int64_t C, int64_t nw) {
+  for (int64_t j = 0; j < nw; ++j)
+    for (int64_t c = 0; c < C; ++c) b[c * kBlock + j] = x[j * C + c];
+}
+template <typename T>
+inline void lanes_to_rows(T* __restrict x, const T* __restrict b, int64_t C, int64_t nw) {
+  for (int64_t j = 0; j < nw; ++j)
+    for (int64_t c = 0; c < C; ++c) x[j * C + c] = b[c * kBlock + j];
+}
+
+// The small-C workers: rows [0, nw) of x (nw, C) (target, loss, lse, g at those rows).
+template <typename T>
+EMBER_SIMD void ce_forward_small(T* loss, T* lse, T* logp, const T* x, const int64_t* target,
+                                 const T* w, int64_t C, int64_t nw, int64_t ignore, T eps, T sw,
+                                 bool log_input) {
+  T xb[kSmallC * kBlock], lb[kSmallC * kBlock];
+  rows_to_lanes(xb, x, C, nw);
+  ce_forward_lanes(loss, lse, logp ? lb : nullptr, xb, target, w, C, kBlock, nw, ignore, eps, sw,
+                   log_input);
+  if (logp) lanes_to_rows(logp, lb, C, nw);
+}
+
+// Backward needs no sum over a row: the exponentials of all nw rows in one flat pass, then
+// each row's finish (a transpose both ways cost more than the row kernels saved).
+template <typename T>
+EMBER_SIMD void ce_backward_small(T* __restrict dx, const T* __restrict x, const T* lse,
+                                  const int64_t* target, const T* w, const T* g, T scale, int64_t C,
+                                  int64_t nw, int64_t ignore, T eps, T sw, bool log_input) {
+  const int64_t n = nw * C;
+  if (!log_input && lse) {
+    for (int64_t i = 0; i < nw; ++i)
+      for (int64_t j = 0; j < C; ++j) dx[i * C + j] = x[i * C + j] - lse[i];
+    for (int64_t k = 0; k < n; ++k) dx[k] = vexp(dx[k]);
+  } else if (!log_input) {
+    for (int64_t k = 0; k < n; ++k) dx[k] = vexp(x[k]);
+  }
+  for (int64_t i = 0; i < nw; ++i) {
+    const int64_t t = target[i];
+    T* di = dx + i * C;
+    if (t == ignore)
+      std::fill(di, di + C, T(0));
+    else
+      ce_backward_finish(di, C, t, w, eps, sw, g ? scale * g[i] : scale, log_input);
   }
 }
 
@@ -492,29 +579,40 @@ T sum_or_count(const T* w, int64_t C) {
 
 // x (N, C, S) logits (log-probabilities when log_input; S = 1: rows), target (N, S) int64, w (C)
 // or nullptr -> loss (N, S) per position (0 where ignored), lse (N, S) (backward's input),
-// sums[0] = sum of loss (in position order, in double), sums[1] = summed weight of the
-// non-ignored targets (the 'mean' denominator). Throws on a target outside [0, C) other than
-// ignore_index before writing anything.
+// logp (N, C, S) = log_softmax(x) when not null (logits only), sums[0] = sum of loss (in
+// position order, in double), sums[1] = summed weight of the non-ignored targets (the 'mean'
+// denominator). Throws on a target outside [0, C) other than ignore_index before writing anything.
 template <typename T>
-void cross_entropy_forward(T* loss, T* lse, double* sums, const T* x, const int64_t* target,
-                           const T* w, int64_t N, int64_t C, int64_t S, int64_t ignore_index,
-                           double label_smoothing, bool log_input) {
+void cross_entropy_forward(T* loss, T* lse, T* logp, double* sums, const T* x,
+                           const int64_t* target, const T* w, int64_t N, int64_t C, int64_t S,
+                           int64_t ignore_index, double label_smoothing, bool log_input) {
   const char* op = log_input ? "nll_loss_forward" : "cross_entropy_forward";
   EMBER_CHECK(N >= 0 && C >= 0 && S >= 0, op, ": negative size (", N, ", ", C, ", ", S, ")");
+  EMBER_CHECK(!(logp && log_input), op, ": log_softmax is kept only for logits");
   const int64_t M = mul_checked(N, S, op);
   sums[1] = checked_weight_sum(target, w, M, C, ignore_index, op);
   const T eps = static_cast<T>(label_smoothing), sw = sum_or_count(w, C);
   const int nt = threads_for(mul_checked(M, C, op), 1 << 15);
-  if (S == 1) {
+  if (S == 1 && C <= kSmallC) {
+    const int64_t nblk = (N + kBlock - 1) / kBlock;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t k = 0; k < nblk; ++k) {
+      const int64_t i = k * kBlock;
+      ce_forward_small(loss + i, lse + i, logp ? logp + i * C : nullptr, x + i * C, target + i, w,
+                       C, std::min(kBlock, N - i), ignore_index, eps, sw, log_input);
+    }
+  } else if (S == 1) {
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t i = 0; i < N; ++i) {
       const int64_t t = target[i];
-      const T* xi = x + i * C;
+      const T *xi = x + i * C, *next = i + 1 < N ? xi + C : xi;
+      T* li = logp ? logp + i * C : nullptr;
       if (t == ignore_index) {
         loss[i] = 0;
         lse[i] = 0;
+        if (li) forward_row(li, xi, C, true, next);
       } else {
-        loss[i] = ce_forward_row(lse + i, xi, C, t, w, eps, sw, i + 1 < N ? xi + C : xi, log_input);
+        loss[i] = ce_forward_row(li, lse + i, xi, C, t, w, eps, sw, next, log_input);
       }
     }
   } else {
@@ -522,8 +620,9 @@ void cross_entropy_forward(T* loss, T* lse, double* sums, const T* x, const int6
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t k = 0; k < N * nblk; ++k) {
       const int64_t n = k / nblk, j0 = (k % nblk) * kBlock, o = n * S + j0;
-      ce_forward_block(loss + o, lse + o, x + n * C * S + j0, target + o, w, C, S,
-                       std::min(kBlock, S - j0), ignore_index, eps, sw, log_input);
+      ce_forward_block(loss + o, lse + o, logp ? logp + n * C * S + j0 : nullptr,
+                       x + n * C * S + j0, target + o, w, C, S, std::min(kBlock, S - j0),
+                       ignore_index, eps, sw, log_input);
     }
   }
   double total = 0;
@@ -531,8 +630,8 @@ void cross_entropy_forward(T* loss, T* lse, double* sums, const T* x, const int6
   sums[0] = total;
 }
 
-// x, lse, target, w, log_input as in forward; the gradient of position i's loss is
-// scale * (g ? g[i] : 1) -> dx (N, C, S) (ignored positions 0).
+// x, lse, target, w, log_input as in forward (lse == nullptr: 0, x holding forward's logp); the
+// gradient of position i's loss is scale * (g ? g[i] : 1) -> dx (N, C, S) (ignored positions 0).
 template <typename T>
 void cross_entropy_backward(T* dx, const T* x, const T* lse, const int64_t* target, const T* w,
                             const T* g, T scale, int64_t N, int64_t C, int64_t S,
@@ -543,7 +642,16 @@ void cross_entropy_backward(T* dx, const T* x, const T* lse, const int64_t* targ
   checked_weight_sum(target, w, M, C, ignore_index, op);
   const T eps = static_cast<T>(label_smoothing), sw = sum_or_count(w, C);
   const int nt = threads_for(mul_checked(M, C, op), 1 << 15);
-  if (S == 1) {
+  if (S == 1 && C <= kSmallC) {
+    const int64_t nblk = (N + kBlock - 1) / kBlock;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t k = 0; k < nblk; ++k) {
+      const int64_t i = k * kBlock;
+      ce_backward_small(dx + i * C, x + i * C, lse ? lse + i : nullptr, target + i, w,
+                        g ? g + i : nullptr, scale, C, std::min(kBlock, N - i), ignore_index, eps,
+                        sw, log_input);
+    }
+  } else if (S == 1) {
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t i = 0; i < N; ++i) {
       const int64_t t = target[i];
@@ -551,25 +659,25 @@ void cross_entropy_backward(T* dx, const T* x, const T* lse, const int64_t* targ
       if (t == ignore_index)
         std::fill(di, di + C, T(0));
       else
-        ce_backward_row(di, x + i * C, lse[i], C, t, w, eps, sw, g ? scale * g[i] : scale,
-                        log_input);
+        ce_backward_row(di, x + i * C, lse ? lse[i] : T(0), C, t, w, eps, sw,
+                        g ? scale * g[i] : scale, log_input);
     }
   } else {
     const int64_t nblk = (S + kBlock - 1) / kBlock;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t k = 0; k < N * nblk; ++k) {
       const int64_t n = k / nblk, j0 = (k % nblk) * kBlock, o = n * S + j0;
-      ce_backward_block(dx + n * C * S + j0, x + n * C * S + j0, lse + o, target + o, w,
-                        g ? g + o : nullptr, scale, C, S, std::min(kBlock, S - j0), ignore_index,
-                        eps, sw, log_input);
+      ce_backward_block(dx + n * C * S + j0, x + n * C * S + j0, lse ? lse + o : nullptr,
+                        target + o, w, g ? g + o : nullptr, scale, C, S, std::min(kBlock, S - j0),
+                        ignore_index, eps, sw, log_input);
     }
   }
 }
 
-template void cross_entropy_forward<float>(float*, float*, double*, const float*, const int64_t*,
-                                           const float*, int64_t, int64_t, int64_t, int64_t, double,
-                                           bool);
-template void cross_entropy_forward<double>(double*, double*, double*, const double*,
+template void cross_entropy_forward<float>(float*, float*, float*, double*, const float*,
+                                           const int64_t*, const float*, int64_t, int64_t, int64_t,
+                                           int64_t, double, bool);
+template void cross_entropy_forward<double>(double*, double*, double*, double*, const double*,
                                             const int64_t*, const double*, int64_t, int64_t,
                                             int64_t, int64_t, double, bool);
 template void cross_entropy_backward<float>(float*, const float*, const float*, const int64_t*,

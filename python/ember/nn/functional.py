@@ -1390,21 +1390,22 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
 class CrossEntropy(Function):
     # logits x (N, C) or (N, C, d1, ...) (log-probabilities when log_input: nll_loss), class
     # indices t (N,) / (N, d1, ...) int64 -> loss: log_softmax + nll (+ label smoothing) fused in
-    # one C++ pass each way; backward recomputes softmax from the saved lse. The non-tensor
+    # one C++ pass each way; backward recomputes softmax from the saved log_softmax. The non-tensor
     # arguments travel as one tuple `meta` = (t, weight, ignore_index, reduction,
     # label_smoothing, log_input): on a (64, 10) batch apply's per-argument work was a third of
     # the call.
     @staticmethod
     def forward(ctx, x, meta):
         t, weight, ignore_index, reduction, label_smoothing, log_input = meta
-        loss, lse, wsum = _C.cross_entropy_forward(
-            x, t, weight, ignore_index, label_smoothing, reduction, log_input
+        keep = not log_input and ctx.needs_input_grad[0]
+        loss, lse, wsum, logp = _C.cross_entropy_forward(
+            x, t, weight, ignore_index, label_smoothing, reduction, log_input, keep
         )
-        if not log_input and ctx.needs_input_grad[0]:
-            # keep log_softmax(x) = x - lse (lse then 0), not x: torch's cross_entropy keeps
-            # log_softmax's output, so x may be written in place before backward
-            x = x - lse.reshape(lse.shape[:1] + (1,) + lse.shape[1:])
-            lse = np.zeros_like(lse)
+        if keep:
+            # keep log_softmax(x) (written by the same C++ pass; backward takes lse None), not x:
+            # torch's cross_entropy keeps log_softmax's output, so x may be written in place
+            # before backward
+            x, lse = logp, None
         ctx.save_for_backward(x, lse)
         ctx.meta = (meta, wsum)
         return loss
