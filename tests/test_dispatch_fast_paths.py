@@ -108,6 +108,26 @@ def _x(shape=(6, 4, 3), dtype=np.float32):
     return _rng().standard_normal(shape).astype(dtype)
 
 
+@pytest.fixture(autouse=True)
+def _fast_paths_at_any_size(monkeypatch):
+    """The tests' small tensors take the indexing fast paths too (they start at sizes where
+    they beat x[index]; test_take_thresholds checks the real sizes)."""
+    monkeypatch.setattr(ops, "_TAKE_MIN", 1)
+    monkeypatch.setattr(ops, "_COMPRESS_MIN", 1)
+
+
+def test_take_thresholds(monkeypatch):
+    monkeypatch.setattr(ops, "_TAKE_MIN", 1 << 17)
+    monkeypatch.setattr(ops, "_COMPRESS_MIN", 4096)
+    small = _x((8, 4))
+    assert ops._take(small, np.array([1, 2])) is None
+    assert ops._take(small, small > 0) is None
+    big = _x((256, 1024))
+    key = np.array([3, 255, 0] * 50)
+    np.testing.assert_array_equal(ops._take(big, key), big[key])
+    np.testing.assert_array_equal(ops._take(big, big > 0.5), big[big > 0.5])
+
+
 @pytest.mark.parametrize(
     "key",
     [
@@ -190,6 +210,51 @@ def test_index_gradients_float64():
 
 def test_take_helper_leaves_other_indices_to_numpy():
     x = _x()
-    assert np.array_equal(ops._take(x, np.array(1)), x[np.array(1)])  # 0-d: NumPy's own
-    s = np.float32(2.0).reshape(())
-    assert np.array_equal(ops._take(s, np.array(True)), s[np.array(True)])
+    assert ops._take(x, np.array(1)) is None  # 0-d: x[index] itself (a view NumPy makes)
+    assert ops._take(np.float32(2.0).reshape(()), np.array([True])) is None  # 0-d x
+    assert ops._take(x, np.array([1], np.int32)) is None
+    assert ops._take(x, np.ones((6, 5), bool)) is None  # not x's leading dims
+    np.testing.assert_array_equal(ember.tensor(x)[ember.tensor(np.array(2))].numpy(), x[2])
+    base = ember.tensor(x)
+    base[ember.tensor(np.array(2))].numpy()[...] = 0  # a 0-d index array: a copy, as before
+    np.testing.assert_array_equal(base.numpy(), x)
+
+
+# ---- ember.tensor of a NumPy array ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "a",
+    [
+        np.arange(6, dtype=np.int64).reshape(2, 3),
+        np.arange(6, dtype=np.uint8),
+        np.array([[True, False]]),
+        np.ones((2, 3), np.float64).T,  # F-ordered: kept as NumPy's copy keeps it
+        np.array(1.5, np.float32),  # 0-d
+        np.array([1 + 2j], np.complex64),
+        np.arange(4, dtype=">i4"),  # big-endian: the general path makes it native
+    ],
+)
+def test_tensor_of_array_is_a_copy_of_its_dtype(a):
+    t = ember.tensor(a)
+    want = a.astype(a.dtype.newbyteorder("=")) if not a.dtype.isnative else a
+    assert t.dtype == want.dtype and t.shape == a.shape
+    np.testing.assert_array_equal(t.numpy(), a)
+    assert not np.shares_memory(t.numpy(), a)
+    assert t.numpy().flags.f_contiguous == a.flags.f_contiguous
+    assert t.requires_grad is False and t.grad is None and t.is_leaf
+
+
+def test_tensor_of_array_requires_grad():
+    t = ember.tensor(np.ones(3, np.float32), requires_grad=True)
+    assert t.requires_grad and t.is_leaf
+    (t * 2).sum().backward()
+    np.testing.assert_array_equal(t.grad.numpy(), [2, 2, 2])
+    with pytest.raises(RuntimeError, match="only floating point tensors can require gradients"):
+        ember.tensor(np.arange(3), requires_grad=True)
+
+
+def test_tensor_of_array_with_dtype_or_odd_input_takes_general_path():
+    assert ember.tensor(np.arange(3), dtype=np.float32).dtype == np.float32
+    with pytest.raises(TypeError, match="not <U1"):
+        ember.tensor(np.array(["a"]))

@@ -2282,6 +2282,8 @@ def _index_arg(index):
     """Tensors inside an index become arrays; report whether it is an advanced index."""
     if type(index) in _BASIC:  # the common cases, without the scan below
         return index, False
+    if type(index) is Tensor:  # x[idx] / x[mask]: one array, an advanced index
+        return index.data, True
     if type(index) is tuple and builtins.all(type(p) in _BASIC for p in index):
         return index, False
     if isinstance(index, tuple):
@@ -2298,7 +2300,11 @@ class GetItem(Function):
     @staticmethod
     def forward(ctx, x, index, advanced):
         ctx.meta = (x.shape, x.dtype, index, advanced)
-        out = _take(x, index) if advanced and type(index) is np.ndarray else x[index]
+        if advanced and type(index) is np.ndarray:
+            out = _take(x, index)
+            if out is not None:  # a fresh array: none of the checks below apply
+                return out
+        out = x[index]
         if not isinstance(out, np.ndarray) and not advanced:
             # integers for every dim: NumPy gives a scalar, torch a 0-d view (x[0].mul_(2)
             # writes into x); an Ellipsis makes NumPy's result that view
@@ -2330,18 +2336,29 @@ class GetItem(Function):
         return _graph.linear(ctx, g, lambda v: np.asarray(v[index])), None, None
 
 
-def _take(x: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """x[index] for one index array, by NumPy's faster equivalents where they apply: an intp
+# np.take and np.compress cost ~1.5 us more a call than x[index]: they pay from these sizes on
+# (values copied; mask entries), measured here.
+_TAKE_MIN = 1 << 17
+_COMPRESS_MIN = 4096
+
+
+def _take(x: np.ndarray, index: np.ndarray):
+    """x[index] for one index array by NumPy's faster equivalents, where they apply: an intp
     array picks rows (np.take, ~10% faster: one copy per row), a bool mask over x's leading
-    dims picks by np.compress (~5x faster than the mask indexing loop). The same values, in
-    the same order; every other index (and every error) is x[index]'s."""
-    if index.ndim and x.ndim:
-        if index.dtype == np.intp:
+    dims picks by np.compress (~5x faster than the mask indexing loop). The same values in the
+    same order, in a fresh array (and the same IndexError for an index out of range); None for
+    every other index, which x[index] itself takes."""
+    if index.ndim and x.ndim and x.shape[0]:
+        if index.dtype == np.intp and index.size * (x.size // x.shape[0]) >= _TAKE_MIN:
             return np.take(x, index, axis=0)
-        if index.dtype == np.bool_ and index.shape == x.shape[: index.ndim]:
+        if (
+            index.dtype == np.bool_
+            and index.size >= _COMPRESS_MIN
+            and index.shape == x.shape[: index.ndim]
+        ):
             lead = math.prod(index.shape)
             return np.compress(index.reshape(-1), x.reshape((lead,) + x.shape[index.ndim :]), 0)
-    return x[index]
+    return None
 
 
 def _index_rows(index, shape):
