@@ -258,3 +258,22 @@ def test_tensor_of_array_with_dtype_or_odd_input_takes_general_path():
     assert ember.tensor(np.arange(3), dtype=np.float32).dtype == np.float32
     with pytest.raises(TypeError, match="not <U1"):
         ember.tensor(np.array(["a"]))
+
+
+# ---- broadcast arithmetic with a row or column (the C++ path, its plan cached by shapes) ------
+
+
+@pytest.mark.parametrize(
+    "big, small",
+    [((64, 512), (512,)), ((64, 512), (64, 1)), ((4, 16, 512), (16, 1)), ((4, 16, 512), (1, 512))],
+)
+def test_row_or_column_broadcast_matches_numpy_on_repeat(big, small):
+    rng = _rng()
+    a = rng.standard_normal(big).astype(np.float32)
+    b = rng.standard_normal(small).astype(np.float32) + 3
+    ea, eb = ember.tensor(a), ember.tensor(b)
+    for _ in range(2):  # the second call reads the cached plan
+        np.testing.assert_array_equal((ea + eb).numpy(), a + b)
+        np.testing.assert_array_equal((ea / eb).numpy(), a / b)
+        np.testing.assert_array_equal((eb - ea).numpy(), b - a)
+    assert ops._row_or_col(big, (3,) + small) is None  # a shape that does not broadcast so
