@@ -438,3 +438,27 @@ def test_bool_unary_ops_refused_as_torch(op):
     with pytest.raises(TypeError):
         getattr(ember, op)(ember.tensor(b))
     _same(ember.sign(ember.tensor(b)), torch.sign(torch.tensor(b)))  # sign takes bool
+
+
+# ---- l1 gradients at a NaN difference: torch's sign(NaN) is 0 ------------------------------
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize(
+    "loss", [("l1_loss", {}), ("smooth_l1_loss", {"beta": 0.0}), ("smooth_l1_loss", {"beta": 1.0})]
+)
+@pytest.mark.parametrize("graph", [False, True])
+def test_l1_gradient_of_a_nan_difference_as_torch(dtype, reduction, loss, graph):
+    name, kw = loss
+    x = np.array([np.nan, 1.5, 0.0, -2.0, np.inf], dtype)
+    t = np.array([0.0, np.nan, 0.0, 1.0, np.inf], dtype)
+    ex, et = ember.tensor(x, requires_grad=True), ember.tensor(t, requires_grad=True)
+    tx, tt = torch.tensor(x, requires_grad=True), torch.tensor(t, requires_grad=True)
+    ey, ty = getattr(F, name)(ex, et, reduction=reduction, **kw), getattr(TF, name)(
+        tx, tt, reduction=reduction, **kw
+    )
+    eg = ember.autograd.grad(ey.sum(), (ex, et), create_graph=graph)
+    tg = torch.autograd.grad(ty.sum(), (tx, tt))
+    for e, t_ in zip(eg, tg, strict=True):
+        _same(e, t_)

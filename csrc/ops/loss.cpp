@@ -42,10 +42,11 @@ inline T loss_of(T d, int kind, T p) {
   }
 }
 
-// sign(d) with sign(0) = 0 and NaN kept; clamp(v, -p, p) with NaN kept.
+// torch's sign(d): sign(0) = sign(NaN) = 0 (a NaN difference passes no l1 gradient, as in
+// torch); clamp(v, -p, p) with NaN kept.
 template <typename T>
 inline T sign_of(T d) {
-  return d > T(0) ? T(1) : (d < T(0) ? T(-1) : d);
+  return d > T(0) ? T(1) : (d < T(0) ? T(-1) : T(0));
 }
 template <typename T>
 inline T clamp_to(T v, T p) {

@@ -1158,7 +1158,7 @@ class RegressionLoss(Function):
         loss, param, reduction = ctx.meta
         if loss == "l1":  # sign(d) is piecewise constant
             d = ctx.saved_tensors[0]
-            gx = _grad_scale(g, reduction, d.size) * _graph.constant(np.sign(d))
+            gx = _grad_scale(g, reduction, d.size) * _graph.constant(_sign(d))
             nx, nt = ctx.needs_input_grad[:2]
             return (gx if nx else None), (-gx if nt else None), None, None, None
         pointwise = _REGRESSION_GRAPH[loss]
@@ -2053,6 +2053,11 @@ def _grad_scale(g, reduction: str, size: int):
     return g
 
 
+def _sign(d: np.ndarray) -> np.ndarray:
+    """torch's sign for the l1 gradients: sign(NaN) = 0, so a NaN difference passes none."""
+    return np.where(np.isnan(d), d.dtype.type(0), np.sign(d))
+
+
 class L1Loss(Function):
     # |x - t|, reduced
     @staticmethod
@@ -2065,13 +2070,13 @@ class L1Loss(Function):
     @staticmethod
     def backward(ctx, g):
         (d,) = ctx.saved_tensors
-        gx = _grad_scale(g, ctx.reduction, d.size) * np.sign(d)
+        gx = _grad_scale(g, ctx.reduction, d.size) * _sign(d)
         return gx, -gx, None
 
     @staticmethod
     def backward_graph(ctx, g):
         (d,) = ctx.saved_tensors
-        gx = _grad_scale(g, ctx.reduction, d.size) * _graph.constant(np.sign(d))
+        gx = _grad_scale(g, ctx.reduction, d.size) * _graph.constant(_sign(d))
         return gx, -gx, None
 
 
@@ -2143,7 +2148,7 @@ class SmoothL1Loss(Function):
     @staticmethod
     def backward(ctx, g):
         (d,) = ctx.saved_tensors
-        local = np.sign(d) if ctx.beta == 0 else np.clip(d / ctx.beta, -1, 1)
+        local = _sign(d) if ctx.beta == 0 else np.clip(d / ctx.beta, -1, 1)
         gx = (_grad_scale(g, ctx.reduction, d.size) * local).astype(d.dtype, copy=False)
         return gx, -gx, None, None
 
