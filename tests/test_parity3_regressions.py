@@ -455,8 +455,9 @@ def test_l1_gradient_of_a_nan_difference_as_torch(dtype, reduction, loss, graph)
     t = np.array([0.0, np.nan, 0.0, 1.0, np.inf], dtype)
     ex, et = ember.tensor(x, requires_grad=True), ember.tensor(t, requires_grad=True)
     tx, tt = torch.tensor(x, requires_grad=True), torch.tensor(t, requires_grad=True)
-    ey, ty = getattr(F, name)(ex, et, reduction=reduction, **kw), getattr(TF, name)(
-        tx, tt, reduction=reduction, **kw
+    ey, ty = (
+        getattr(F, name)(ex, et, reduction=reduction, **kw),
+        getattr(TF, name)(tx, tt, reduction=reduction, **kw),
     )
     eg = ember.autograd.grad(ey.sum(), (ex, et), create_graph=graph)
     tg = torch.autograd.grad(ty.sum(), (tx, tt))
