@@ -211,6 +211,34 @@ def test_threads_same_result_blocked(isa, threads, dtype, ta, tb):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("M,K", [(64, 256), (16 * 7 + 5, 33), (150, 600), (40, 1)])
+@pytest.mark.parametrize("ta", [False, True])
+def test_gram_same_memory(isa, threads, dtype, M, K, ta):
+    # op(a) @ op(a)^T with both operands the same memory takes the symmetric path (row blocks up
+    # to the diagonal, the rest mirrored): it must give exactly the bits of the full product
+    # (the same operand through a copy), on 1 and 2 threads, 2-D and batched.
+    rng = np.random.default_rng(M + K)
+    a = rand(rng, (K, M) if ta else (M, K), dtype)
+    copy = a.copy()
+    for n in (1, 2):
+        threads(n)
+        got = _C.gemm(a, a, trans_a=ta, trans_b=not ta)
+        full = _C.gemm(a, copy, trans_a=ta, trans_b=not ta)
+        check(got, a, a, ta, not ta)
+        np.testing.assert_array_equal(got, full)
+        np.testing.assert_array_equal(got, got.T)
+    # batched q @ q^T (the attention logits of a transposed view): every product symmetric
+    q = rand(rng, (3, M, K), dtype)
+    got = _C.matmul(q, q, False, True)
+    want = np.matmul(q.astype(np.float64), np.swapaxes(q, -1, -2).astype(np.float64))
+    scale = np.matmul(
+        np.abs(q.astype(np.float64)), np.abs(np.swapaxes(q, -1, -2)).astype(np.float64)
+    )
+    assert np.all(np.abs(got - want) <= (K + 3) * np.finfo(dtype).eps * scale)
+    np.testing.assert_array_equal(got, _C.matmul(q, q.copy(), False, True))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     "sa,sb",
     [

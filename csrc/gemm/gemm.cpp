@@ -369,13 +369,60 @@ void gemm_impl(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, int
   if (failed.load()) throw std::bad_alloc();
 }
 
+// C := alpha * op(A) @ op(A)^T (beta = 0: q @ q^T, Gram matrices, as NumPy's syrk path): C is
+// symmetric, and the micro-kernel computes C[i][j] and C[j][i] with the same arithmetic (each
+// product is exact inside its FMA, and the K order and blocking depend on K alone), so only the
+// row blocks' columns up to the diagonal are computed and the rest is copied across it, bit for
+// bit what the full product gives, for a bit over half the work. op(A)^T is packed once for all
+// the blocks. Returns false (nothing done) when C is too small for blocks to pay.
+template <typename T>
+bool gemm_gram(const Kernel<T>& kern, bool trans_a, int64_t M, int64_t K, T alpha, const T* A,
+               int64_t lda, T* C, int64_t ldc, int threads) {
+  // Row blocks of whole NR panels (so every column range but the last is whole panels of the
+  // packing), at least two MR panels tall and about an eighth of M: a bit over half the work,
+  // and each block's B panels still meet a few A panels.
+  const int64_t bs = (std::max<int64_t>(2 * kern.mr, M / 8) + kern.nr - 1) / kern.nr * kern.nr;
+  if (M < 2 * bs) return false;
+  const PackedB<T> packed(!trans_a, K, M, A, lda);
+  const int64_t ncol_pad = (M + kern.nr - 1) / kern.nr * kern.nr;
+  const int64_t nblk = (M + bs - 1) / bs;
+  int nt = threads == 1 ? 1 : num_threads();
+  if (threads > 1) nt = std::min(nt, threads);
+  const double work = 0.5 * double(M) * double(M) * double(K);
+  nt = static_cast<int>(
+      std::min<double>({double(nt), double(nblk), std::max(1.0, work / kMinWorkPerThread)}));
+  std::atomic<bool> failed{false};
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+  for (int64_t blk = nblk - 1; blk >= 0; --blk) {  // the widest blocks first
+    const int64_t i0 = blk * bs, i1 = std::min(M, i0 + bs);
+    try {
+      gemm_blocked(kern, trans_a, false, i1 - i0, i1, K, alpha, A + (trans_a ? i0 : i0 * lda), lda,
+                   static_cast<const T*>(nullptr), 0, T(0), C + i0 * ldc, ldc, packed.data,
+                   ncol_pad, 0);
+    } catch (...) {  // only std::bad_alloc of a packing buffer
+      failed.store(true);
+    }
+  }
+  if (failed.load()) throw std::bad_alloc();
+  // Above the computed blocks: C[r][c] = C[c][r], c >= the end of r's block.
+  for (int64_t r = 0; r < M; ++r) {
+    T* cr = C + r * ldc;
+    for (int64_t c = std::min(M, (r / bs + 1) * bs); c < M; ++c) cr[c] = C[c * ldc + r];
+  }
+  return true;
+}
+
 }  // namespace
 
 template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
           int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc, int threads) {
-  gemm_impl(current_kernel<T>(), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
-            threads);
+  const Kernel<T>& kern = current_kernel<T>();
+  // op(B) = op(A)^T, the same memory: C is symmetric.
+  if (A == B && lda == ldb && trans_a != trans_b && M == N && K > 0 && alpha != T(0) &&
+      beta == T(0) && gemm_gram(kern, trans_a, M, K, alpha, A, lda, C, ldc, threads))
+    return;
+  gemm_impl(kern, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
 }
 
 template <typename T>

@@ -1,6 +1,7 @@
 // AVX2 + FMA micro-kernels (this file alone is compiled with -mavx2 -mfma).
 // float 6 x 16, double 6 x 8: 12 ymm accumulators, 2 B vectors, 1 broadcast register; half-width
-// 6 x 8 / 6 x 4 kernels for narrow right edges.
+// 6 x 8 / 6 x 4 kernels for narrow right edges, 4-row kernels for a last row panel of <= 4 rows
+// (64 rows = 10 x 6 + 4: the 6-row kernel wasted a third of that panel).
 #include <immintrin.h>
 
 #include "gemm/gemm_internal.h"
@@ -64,6 +65,68 @@ void kernel_f64(int64_t kc, double alpha, const double* a, int64_t lda, const do
   simd_kernel<F64, MR, NV, A_ROWS>(kc, alpha, a, lda, b, ldb, beta, c, ldc, mr, nr);
 }
 
+// In-register transposes: r[i] holds row i on entry and column i on exit.
+void transpose8(__m256 r[8]) {
+  __m256 t[8], s[8];
+#pragma GCC unroll 4
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+#pragma GCC unroll 2
+  for (int i = 0; i < 8; i += 4) {
+    s[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+    s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+    s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  // s[j] (s[4 + j]), 128-bit lane k: column 4k + j of rows 0 .. 3 (rows 4 .. 7).
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j) {
+    r[j] = _mm256_permute2f128_ps(s[j], s[4 + j], 0x20);
+    r[4 + j] = _mm256_permute2f128_ps(s[j], s[4 + j], 0x31);
+  }
+}
+void transpose4(__m256d r[4]) {
+  const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+  const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+  r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+  r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+  r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+  r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+}
+
+// pack_t: blocks of L rows x L values of p, loaded (masked at the edges, zero rows past w_len),
+// transposed and stored as L rows of the panel. (The generic pack_panels moved one scalar at a
+// time: a transposed B (x @ W^T, q @ k^T) spent a fifth of the product packing.)
+template <class S, void (*Transpose)(typename S::V*)>
+void pack_t(typename S::T* dst, const typename S::T* src, int64_t rs, int64_t w_len, int64_t kc,
+            int W) {
+  constexpr int L = S::L;
+  using V = typename S::V;
+  for (int64_t w0 = 0; w0 < w_len; w0 += W, dst += kc * W) {
+    for (int c = 0; c < W; c += L) {
+      const int64_t left = w_len - w0 - c;
+      const int rows = left < 0 ? 0 : left > L ? L : static_cast<int>(left);
+      const typename S::T* s = src + (w0 + c) * rs;
+      for (int64_t p = 0; p < kc; p += L) {
+        const int np = kc - p < L ? static_cast<int>(kc - p) : L;
+        V r[L];
+        if (rows == L && np == L) {
+#pragma GCC unroll 8
+          for (int i = 0; i < L; ++i) r[i] = S::loadu(s + i * rs + p);
+        } else {
+#pragma GCC unroll 8
+          for (int i = 0; i < L; ++i)
+            r[i] = i < rows ? S::maskloadu(s + i * rs + p, np) : S::zero();
+        }
+        Transpose(r);
+        for (int q = 0; q < np; ++q) S::storeu(dst + (p + q) * W + c, r[q]);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Isa isa_avx2() {
@@ -77,7 +140,13 @@ Isa isa_avx2() {
                           2 * F32::L,
                           256,
                           144,
-                          4096};
+                          4096,
+                          pack_t<F32, transpose8>,
+                          4,
+                          kernel_f32<4, 2, false>,
+                          kernel_f32<4, 2, true>,
+                          kernel_f32<4, 1, false>,
+                          kernel_f32<4, 1, true>};
   isa.f64 = Kernel<double>{kernel_f64<6, 2, false>,
                            kernel_f64<6, 2, true>,
                            kernel_f64<6, 1, false>,
@@ -86,7 +155,13 @@ Isa isa_avx2() {
                            2 * F64::L,
                            256,
                            96,
-                           4096};
+                           4096,
+                           pack_t<F64, transpose4>,
+                           4,
+                           kernel_f64<4, 2, false>,
+                           kernel_f64<4, 2, true>,
+                           kernel_f64<4, 1, false>,
+                           kernel_f64<4, 1, true>};
   return isa;
 }
 
