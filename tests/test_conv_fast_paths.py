@@ -310,4 +310,6 @@ def test_depthwise_input_gradient_of_non_finite_weight_matches_torch(size, strid
         m.nn.functional.conv2d(xt, wt, None, stride, 1, 1, 4).backward(m.tensor(dy))
         grads.append((xt.grad.numpy(), wt.grad.numpy()))
     for mine, theirs in zip(*grads):
-        np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-5)  # NaN and inf in place
+        # NaN and inf in place; float32 sums of 800 products in another order (2 threads) differ
+        # by a few 1e-5
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-4)
