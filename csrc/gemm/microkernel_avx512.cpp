@@ -120,30 +120,6 @@ void transpose8(__m512d r[8]) {
   }
 }
 
-// pack_t: blocks of L rows x L values of p, loaded (masked at the edges, zero rows past w_len),
-// transposed and stored as L rows of the panel.
-template <class S, void (*Transpose)(typename S::V*)>
-void pack_t(typename S::T* dst, const typename S::T* src, int64_t rs, int64_t w_len, int64_t kc,
-            int W) {
-  constexpr int L = S::L;
-  using V = typename S::V;
-  for (int64_t w0 = 0; w0 < w_len; w0 += W, dst += kc * W) {
-    for (int c = 0; c < W; c += L) {
-      const int64_t left = w_len - w0 - c;
-      const int rows = left < 0 ? 0 : left > L ? L : static_cast<int>(left);
-      const typename S::T* s = src + (w0 + c) * rs;
-      for (int64_t p = 0; p < kc; p += L) {
-        const int np = kc - p < L ? static_cast<int>(kc - p) : L;
-        V r[L];
-#pragma GCC unroll 16
-        for (int i = 0; i < L; ++i) r[i] = i < rows ? S::maskloadu(s + i * rs + p, np) : S::zero();
-        Transpose(r);
-        for (int q = 0; q < np; ++q) S::storeu(dst + (p + q) * W + c, r[q]);
-      }
-    }
-  }
-}
-
 }  // namespace
 
 Isa isa_avx512() {

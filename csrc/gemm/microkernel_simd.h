@@ -1,4 +1,4 @@
-// The register-blocked micro-kernel shared by the AVX2 and AVX-512 files, written over a traits
+// The register-blocked micro-kernel and the transposing pack shared by the AVX2 and AVX-512 files,
 // struct S (vector type V of S::L lanes of S::T with load / set1 / fmadd / mul / store). Include
 // it only from a micro-kernel file whose traits live in an anonymous namespace: each
 // instantiation is then local to that file and its compile flags (see gemm_internal.h).
@@ -92,6 +92,38 @@ void simd_kernel(int64_t kc, typename S::T alpha, const typename S::T* a, int64_
       V r = S::mul(va, acc[i][v]);
       if (beta != T(0)) r = S::fmadd(vb, S::maskloadu(ci, n), r);
       S::maskstoreu(ci, n, r);
+    }
+  }
+}
+
+// pack_t: a transposed B packed through register transposes (Transpose: L vectors in place):
+// blocks of L rows x L values of p, loaded (masked at the edges, zero rows past w_len),
+// transposed and stored as L rows of the panel. (The generic pack_panels moves one scalar at a
+// time: a transposed B (x @ W^T, q @ k^T) spent a fifth of the product packing.)
+template <class S, void (*Transpose)(typename S::V*)>
+void pack_t(typename S::T* dst, const typename S::T* src, int64_t rs, int64_t w_len, int64_t kc,
+            int W) {
+  constexpr int L = S::L;
+  using V = typename S::V;
+  for (int64_t w0 = 0; w0 < w_len; w0 += W, dst += kc * W) {
+    for (int c = 0; c < W; c += L) {
+      const int64_t left = w_len - w0 - c;
+      const int rows = left < 0 ? 0 : left > L ? L : static_cast<int>(left);
+      const typename S::T* s = src + (w0 + c) * rs;
+      for (int64_t p = 0; p < kc; p += L) {
+        const int np = kc - p < L ? static_cast<int>(kc - p) : L;
+        V r[L];
+        if (rows == L && np == L) {
+#pragma GCC unroll 16
+          for (int i = 0; i < L; ++i) r[i] = S::loadu(s + i * rs + p);
+        } else {
+#pragma GCC unroll 16
+          for (int i = 0; i < L; ++i)
+            r[i] = i < rows ? S::maskloadu(s + i * rs + p, np) : S::zero();
+        }
+        Transpose(r);
+        for (int q = 0; q < np; ++q) S::storeu(dst + (p + q) * W + c, r[q]);
+      }
     }
   }
 }
