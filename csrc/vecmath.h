@@ -261,6 +261,20 @@ inline T expm1_nonpos(T x) {
   return p2 * q + (p2 - T(1));
 }
 
+// exp(x) for x <= 0 (NaN propagates), e.g. softmax's shifted logits: where exp(x) is a normal
+// number, vexp's arithmetic exactly with 2^n as one factor; below (x < -87 in float) 0 rather
+// than vexp's denormals, which vanish beside a row's largest term (1) anyway. A third fewer
+// instructions than vexp (attention's forward: its hottest loop).
+template <typename T>
+inline T exp_nonpos(T x) {
+  constexpr T lo = sizeof(T) == 4 ? T(-87) : T(-708);  // 2^n >= 2^-126 / 2^-1022: normal
+  const T xc = x < lo ? lo : x;
+  T n;
+  const T r = reduce_ln2(xc, n);
+  const T y = (T(1) + expm1_poly(r)) * pow2i(n);
+  return y * (x < lo ? T(0) : T(1));  // scalar math: a select between constants, see vexp
+}
+
 // log(1 + x) for x in [0, 1] (NaN propagates) as 2 atanh(s), s = x / (2 + x) in [0, 1/3]: one
 // division and a series in s^2 <= 1/9 (float to s^18, double to s^34: truncation < eps/4).
 template <typename T>

@@ -90,20 +90,6 @@ EMBER_INLINE T row_max(const T* x, int64_t n) {
   return m;
 }
 
-// exp(x) for x <= 0 (or NaN): the shifted logits. Where exp(x) is a normal number this is vexp's
-// arithmetic exactly, with 2^n as one factor; below (x < -87 in float, only -inf in practice:
-// masked keys) it is 0 rather than vexp's denormals, which vanish beside the row's largest term
-// (1) anyway. A third fewer instructions than vexp in the forward's hottest loop.
-template <typename T>
-EMBER_INLINE T exp_nonpos(T x) {
-  constexpr T lo = sizeof(T) == 4 ? T(-87) : T(-708);  // 2^n >= 2^-126 / 2^-1022: normal
-  const T xc = x < lo ? lo : x;                        // NaN stays NaN
-  T n;
-  const T r = vm::reduce_ln2(xc, n);
-  const T y = (T(1) + vm::expm1_poly(r)) * vm::pow2i(n);
-  return y * (x < lo ? T(0) : T(1));  // a select between constants: see vexp
-}
-
 // x := exp(x - m) in place (x <= m); returns the sum.
 template <typename T>
 EMBER_INLINE T exp_sum_inplace(T* x, int64_t n, T m) {
@@ -111,13 +97,13 @@ EMBER_INLINE T exp_sum_inplace(T* x, int64_t n, T m) {
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes)
     for (int j = 0; j < kLanes; ++j) {
-      const T e = exp_nonpos(x[i + j] - m);
+      const T e = vm::exp_nonpos(x[i + j] - m);
       x[i + j] = e;
       acc[j] += e;
     }
   T s = 0;
   for (; i < n; ++i) {
-    const T e = exp_nonpos(x[i] - m);
+    const T e = vm::exp_nonpos(x[i] - m);
     x[i] = e;
     s += e;
   }

@@ -72,14 +72,18 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
 
     Python floats become float32 and ints int64; NumPy arrays keep their dtype.
     """
-    if type(data) is np.ndarray and dtype is None and data.dtype.kind in "biufc":
-        # an array of a supported dtype (x[ember.tensor(idx)]): the copy _as_array would make,
-        # without its conversion checks run twice (~3 us of a small tensor's ~4 us)
-        if data.dtype.isnative:
-            t = Tensor._make(np.array(data, copy=True), False, None, 0)
-            if requires_grad:
-                t.requires_grad = True
-            return t
+    if (
+        type(data) is np.ndarray
+        and dtype is None
+        and data.dtype.kind in "biufc"
+        and data.dtype.isnative
+    ):
+        # a native array of a supported dtype (x[ember.tensor(idx)]): the copy _as_array would
+        # make, without its conversion checks run twice (~3 us of a small tensor's ~4 us)
+        t = Tensor._make(np.array(data, copy=True), False, None, 0)
+        if requires_grad:
+            t.requires_grad = True
+        return t
     return Tensor(_as_array(data, dtype, copy=True), requires_grad=requires_grad)
 
 
