@@ -20,6 +20,7 @@ void bind_activation(py::module_& m);
 void bind_attention(py::module_& m);
 void bind_batchnorm(py::module_& m);
 void bind_conv2d(py::module_& m);
+void bind_elementwise(py::module_& m);
 void bind_embedding(py::module_& m);
 void bind_gather(py::module_& m);
 void bind_gemm(py::module_& m);
@@ -191,6 +192,7 @@ PYBIND11_MODULE(_C, m) {
   ember::bind_attention(m);
   ember::bind_batchnorm(m);
   ember::bind_conv2d(m);
+  ember::bind_elementwise(m);
   ember::bind_embedding(m);
   ember::bind_gather(m);
   ember::bind_gemm(m);

@@ -1,0 +1,187 @@
+// Bindings for csrc/ops/elementwise.cpp.
+//
+//   binary(a, b, op, per_row=False, flip=False, out=None) -> y (a's shape)   a op b (b op a)
+//   binary_scalar(a, s, op, flip=False, out=None) -> y (a's shape)         a op s (s op a)
+//   copy(x, out=None) -> y        a C-contiguous copy of any numeric dtype
+//   cast(x, dtype) -> y           float32 <-> float64
+#include <cfloat>
+#include <cmath>
+#include <string>
+
+#include "bind_util.h"
+
+namespace ember {
+
+// csrc/ops/elementwise.cpp (instantiated there for float and double).
+template <typename T>
+void binary_forward(T* y, const T* a, const T* b, int64_t rows, int64_t n, int op, int form,
+                    bool flip);
+void copy_bytes(char* y, const char* x, int64_t nbytes);
+template <typename From, typename To>
+void cast_forward(To* y, const From* x, int64_t n);
+
+namespace {
+
+const char* const kOpNames[] = {"add", "sub", "mul", "div", "maximum", "minimum"};
+
+void check_op(int op, const char* name) {
+  EMBER_CHECK(op >= 0 && op <= 5, name,
+              ": op must be 0 (add), 1 (sub), 2 (mul), 3 (div), 4 (maximum) or 5 (minimum), got ",
+              op);
+}
+
+// `out` (if given) as the result: a's dtype and shape, C-contiguous, writeable, and either
+// disjoint from each input or that input itself (an elementwise kernel reads each element
+// before writing it). Otherwise a fresh array of a's dtype and shape.
+py::array output_for(const py::object& out, const py::array& a, const char* name,
+                     const py::array* b = nullptr, bool b_may_alias = false) {
+  if (out.is_none()) return empty_like_dtype(a, shape_of(a));
+  if (!py::isinstance<py::array>(out))
+    throw py::type_error(std::string(name) + ": out must be a NumPy array, got " +
+                         Py_TYPE(out.ptr())->tp_name);
+  py::array y = py::reinterpret_borrow<py::array>(out);
+  require_same_dtype(y, a, name);
+  require_shape(y, shape_of(a), name, "out");
+  require_contiguous(y, name, "out");
+  require_writeable(y, name, "out");
+  require_no_overlap(y, a, name, "out", "a", true);
+  if (b) require_no_overlap(y, *b, name, "out", "b", b_may_alias);
+  return y;
+}
+
+template <typename T>
+void run_binary(py::array& y, const py::array& a, const T* b, int64_t rows, int64_t n, int op,
+                int form, bool flip) {
+  T* yp = ptr<T>(y);
+  const T* ap = cptr<T>(a);
+  py::gil_scoped_release release;
+  binary_forward<T>(yp, ap, b, rows, n, op, form, flip);
+}
+
+py::array binary_py(const py::array& a, const py::array& b, int op, bool per_row, bool flip,
+                    const py::object& out) {
+  const char* name = "binary";
+  check_op(op, name);
+  require_float(a, name, "a");
+  require_same_dtype(a, b, name);
+  require_contiguous(a, name, "a");
+  require_contiguous(b, name, "b");
+  const std::vector<int64_t> sa = shape_of(a), sb = shape_of(b);
+  const int64_t size = numel_checked(sa, name);
+  int64_t rows = 1, n = size;
+  int form = 0;
+  if (sa != sb) {  // a row (n,) or a column (rows,) of a (rows, n)
+    EMBER_CHECK(a.ndim() == 2 && b.ndim() == 1, name, " (", kOpNames[op], "): b ",
+                shape_str(sb), " must have a's shape ", shape_str(sa),
+                ", or a be 2-D and b a row or column of it");
+    rows = sa[0];
+    n = sa[1];
+    EMBER_CHECK(sb[0] == (per_row ? rows : n), name, " (", kOpNames[op], "): b ", shape_str(sb),
+                " does not fit a ", shape_str(sa), " as a ", per_row ? "column" : "row",
+                " (per_row=", per_row ? "True" : "False", ")");
+    form = per_row ? 3 : 2;
+  }
+  py::array y = output_for(out, a, name, &b, form == 0);
+  if (size == 0) return y;
+  if (is_f32(a))
+    run_binary<float>(y, a, cptr<float>(b), rows, n, op, form, flip);
+  else
+    run_binary<double>(y, a, cptr<double>(b), rows, n, op, form, flip);
+  return y;
+}
+
+py::array binary_scalar_py(const py::array& a, double s, int op, bool flip,
+                           const py::object& out) {
+  const char* name = "binary_scalar";
+  check_op(op, name);
+  require_float(a, name, "a");
+  require_contiguous(a, name, "a");
+  const bool f32 = is_f32(a);
+  // (a finite double beyond float's range has no float32 value to round to)
+  EMBER_CHECK(!f32 || !std::isfinite(s) || std::fabs(s) <= FLT_MAX, name, " (", kOpNames[op],
+              "): the scalar ", s, " is out of float32's range");
+  const int64_t size = numel_checked(shape_of(a), name);
+  py::array y = output_for(out, a, name);
+  if (size == 0) return y;
+  if (f32) {
+    const float c = static_cast<float>(s);
+    run_binary<float>(y, a, &c, 1, size, op, 1, flip);
+  } else {
+    run_binary<double>(y, a, &s, 1, size, op, 1, flip);
+  }
+  return y;
+}
+
+py::array copy_py(const py::array& x, const py::object& out) {
+  const char* name = "copy";
+  const char kind = x.dtype().kind();
+  // (a memcpy of object arrays would copy references without counting them)
+  if (kind != 'b' && kind != 'i' && kind != 'u' && kind != 'f' && kind != 'c')
+    throw py::type_error(std::string(name) + ": x must have a numeric dtype, got " +
+                         std::string(py::str(x.dtype())));
+  require_contiguous(x, name, "x");
+  numel_checked(shape_of(x), name);
+  py::array y = output_for(out, x, name);
+  const int64_t nbytes = static_cast<int64_t>(x.nbytes());
+  if (y.data() == x.data() || nbytes == 0) return y;
+  char* yp = static_cast<char*>(y.mutable_data());
+  const char* xp = static_cast<const char*>(x.data());
+  py::gil_scoped_release release;
+  copy_bytes(yp, xp, nbytes);
+  return y;
+}
+
+py::array cast_py(const py::array& x, const py::object& dtype) {
+  const char* name = "cast";
+  require_float(x, name, "x");
+  require_contiguous(x, name, "x");
+  const py::dtype to = py::dtype::from_args(dtype);
+  const bool to_f64 = same_dtype(to, py::dtype::of<double>());
+  if (!to_f64 && !same_dtype(to, py::dtype::of<float>()))
+    throw py::type_error(std::string(name) + ": dtype must be float32 or float64, got " +
+                         std::string(py::str(to)));
+  const std::vector<int64_t> shape = shape_of(x);
+  const int64_t n = numel_checked(shape, name);
+  std::vector<py::ssize_t> s(shape.begin(), shape.end());
+  py::array y = py::array(to, s);
+  if (is_f32(x) == !to_f64) {  // the same dtype: a copy
+    if (n) {
+      char* yp = static_cast<char*>(y.mutable_data());
+      const char* xp = static_cast<const char*>(x.data());
+      py::gil_scoped_release release;
+      copy_bytes(yp, xp, static_cast<int64_t>(x.nbytes()));
+    }
+    return y;
+  }
+  void* yp = y.mutable_data();
+  const void* xp = x.data();
+  py::gil_scoped_release release;
+  if (to_f64)
+    cast_forward<float, double>(static_cast<double*>(yp), static_cast<const float*>(xp), n);
+  else
+    cast_forward<double, float>(static_cast<float*>(yp), static_cast<const double*>(xp), n);
+  return y;
+}
+
+}  // namespace
+
+void bind_elementwise(py::module_& m) {
+  m.def("binary", &binary_py, py::arg("a"), py::arg("b"), py::arg("op"),
+        py::arg("per_row") = false, py::arg("flip") = false, py::arg("out") = py::none(),
+        "a op b (b op a when flip), float32/float64 C-contiguous of one dtype: b of a's shape, "
+        "or a (rows, n) with b (n,) repeated over the rows or (rows,) one value per row "
+        "(per_row). op 0 add, 1 sub, 2 mul, 3 div, 4 maximum, 5 minimum (NaN-propagating). "
+        "One IEEE operation per element: NumPy's bits. out: a's dtype and shape, may be a or b.");
+  m.def("binary_scalar", &binary_scalar_py, py::arg("a"), py::arg("s"), py::arg("op"),
+        py::arg("flip") = false, py::arg("out") = py::none(),
+        "a op s (s op a when flip), a float32/float64 C-contiguous, s rounded to a's dtype; "
+        "op as binary's. out: a's dtype and shape, may be a.");
+  m.def("copy", &copy_py, py::arg("x"), py::arg("out") = py::none(),
+        "x C-contiguous, any numeric dtype -> a C-contiguous copy (into out when given: x's "
+        "dtype and shape), threads over the bytes.");
+  m.def("cast", &cast_py, py::arg("x"), py::arg("dtype"),
+        "x float32/float64 C-contiguous -> x as dtype (float32 or float64; round to nearest "
+        "as NumPy's astype).");
+}
+
+}  // namespace ember

@@ -1,0 +1,164 @@
+// Binary elementwise arithmetic (add, sub, mul, div, maximum, minimum) and contiguous copies and
+// casts: the memory-bound ops NumPy runs on one thread. Threads split the flat output range, so
+// each thread also first-touches (page-faults) its own part of a fresh output, which is a large
+// share of the time of a big fresh array (design.md section 3).
+//
+// Each element is one IEEE operation, as NumPy's and PyTorch's loops compute it, so the bits are
+// theirs for any thread count. The file is built with -ffp-contract=off (CMakeLists.txt): no
+// operation here may fuse with another, and none is allowed to start.
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "common.h"
+#include "vecmath.h"
+
+namespace ember {
+
+namespace {
+
+// Op codes shared with the binding and ops.py's _BINARY_CODE.
+enum : int { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3, kMax = 4, kMin = 5 };
+
+// maximum / minimum propagate a NaN from either side (PyTorch's and NumPy's rule); a tie
+// (-0.0 vs 0.0) gives b, as both libraries' SIMD loops (maxps returns its second operand).
+template <int Op, typename T>
+inline T apply(T a, T b) {
+  if constexpr (Op == kAdd) return a + b;
+  if constexpr (Op == kSub) return a - b;
+  if constexpr (Op == kMul) return a * b;
+  if constexpr (Op == kDiv) return a / b;
+  if constexpr (Op == kMax) return (a > b || a != a) ? a : b;
+  return (a < b || a != a) ? a : b;
+}
+
+// y[i] = a[i] op b[i]
+template <int Op, typename T>
+EMBER_SIMD void span_vv(T* y, const T* a, const T* b, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = apply<Op>(a[i], b[i]);
+}
+
+// y[i] = a[i] op c, or c op a[i] when Flip
+template <int Op, bool Flip, typename T>
+EMBER_SIMD void span_vs(T* y, const T* a, T c, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = Flip ? apply<Op>(c, a[i]) : apply<Op>(a[i], c);
+}
+
+// Elements per thread below which another thread costs more than it saves (fork/join ~2 us on
+// two cores; a thread streams ~8 floats a nanosecond).
+constexpr int64_t kMinPerThread = int64_t(1) << 15;
+
+// body(i0, i1) over the flat range [0, total) split evenly over the team, the boundaries on
+// multiples of `align` units (a cache line) so no two threads store into one line.
+template <typename Body>
+void split_flat(int64_t total, int64_t min_per_thread, int64_t align, const Body& body) {
+  const int nt = threads_for(total, min_per_thread);
+  if (nt == 1) {  // (without the ~0.3 us of an inactive parallel region: small arrays)
+    if (total > 0) body(int64_t(0), total);
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    const int64_t parts = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t step = ((total + parts - 1) / parts + align - 1) / align * align;
+    const int64_t i0 = std::min(total, step * t), i1 = std::min(total, step * (t + 1));
+    if (i0 < i1) body(i0, i1);
+  }
+}
+
+// y = a op b over [i0, i1) of the flat (rows, n) range; b by `form` (see binary_forward).
+template <int Op, bool Flip, typename T>
+void binary_range(T* y, const T* a, const T* b, int64_t n, int form, int64_t i0, int64_t i1) {
+  if (form == 0) {  // same shape: flip is a swap of the operands
+    if (Flip)
+      span_vv<Op>(y + i0, b + i0, a + i0, i1 - i0);
+    else
+      span_vv<Op>(y + i0, a + i0, b + i0, i1 - i0);
+    return;
+  }
+  if (form == 1) {
+    span_vs<Op, Flip>(y + i0, a + i0, b[0], i1 - i0);
+    return;
+  }
+  // row (form 2) or column (form 3): the range as row segments
+  for (int64_t i = i0; i < i1;) {
+    const int64_t r = i / n, j = i - r * n, len = std::min(n - j, i1 - i);
+    if (form == 3)
+      span_vs<Op, Flip>(y + i, a + i, b[r], len);
+    else if (Flip)
+      span_vv<Op>(y + i, b + j, a + i, len);
+    else
+      span_vv<Op>(y + i, a + i, b + j, len);
+    i += len;
+  }
+}
+
+template <int Op, bool Flip, typename T>
+void binary_split(T* y, const T* a, const T* b, int64_t rows, int64_t n, int form) {
+  split_flat(rows * n, kMinPerThread, 64 / sizeof(T), [&](int64_t i0, int64_t i1) {
+    binary_range<Op, Flip>(y, a, b, n, form, i0, i1);
+  });
+}
+
+template <int Op, typename T>
+void binary_op(T* y, const T* a, const T* b, int64_t rows, int64_t n, int form, bool flip) {
+  if (flip)
+    binary_split<Op, true>(y, a, b, rows, n, form);
+  else
+    binary_split<Op, false>(y, a, b, rows, n, form);
+}
+
+template <typename From, typename To>
+EMBER_SIMD void cast_span(To* y, const From* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = static_cast<To>(x[i]);
+}
+
+}  // namespace
+
+// a (rows, n) op b -> y (rows, n), y may be a itself (each element is read before it is written)
+//   form 0: b (rows, n)      form 1: b (1,), one value
+//   form 2: b (n,) a row     form 3: b (rows,) one value per row
+// flip: y = b op a. op: 0 add, 1 sub, 2 mul, 3 div, 4 maximum, 5 minimum.
+template <typename T>
+void binary_forward(T* y, const T* a, const T* b, int64_t rows, int64_t n, int op, int form,
+                    bool flip) {
+  switch (op) {
+    case kAdd:
+      return binary_op<kAdd>(y, a, b, rows, n, form, flip);
+    case kSub:
+      return binary_op<kSub>(y, a, b, rows, n, form, flip);
+    case kMul:
+      return binary_op<kMul>(y, a, b, rows, n, form, flip);
+    case kDiv:
+      return binary_op<kDiv>(y, a, b, rows, n, form, flip);
+    case kMax:
+      return binary_op<kMax>(y, a, b, rows, n, form, flip);
+    default:
+      return binary_op<kMin>(y, a, b, rows, n, form, flip);
+  }
+}
+
+template void binary_forward<float>(float*, const float*, const float*, int64_t, int64_t, int, int,
+                                    bool);
+template void binary_forward<double>(double*, const double*, const double*, int64_t, int64_t, int,
+                                     int, bool);
+
+// x (nbytes) -> y (nbytes): a threaded memcpy (clone, contiguous copies of any dtype).
+void copy_bytes(char* y, const char* x, int64_t nbytes) {
+  split_flat(nbytes, kMinPerThread * 4, 64, [&](int64_t i0, int64_t i1) {
+    std::memcpy(y + i0, x + i0, static_cast<size_t>(i1 - i0));
+  });
+}
+
+// x (n) -> y (n) converted (float <-> double: round to nearest, as NumPy's astype).
+template <typename From, typename To>
+void cast_forward(To* y, const From* x, int64_t n) {
+  split_flat(n, kMinPerThread, 16, [&](int64_t i0, int64_t i1) {
+    cast_span(y + i0, x + i0, i1 - i0);
+  });
+}
+
+template void cast_forward<float, double>(double*, const float*, int64_t);
+template void cast_forward<double, float>(float*, const double*, int64_t);
+
+}  // namespace ember
