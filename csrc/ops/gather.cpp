@@ -93,8 +93,8 @@ namespace ember {
 
 // torch.cat / torch.stack of C-contiguous arrays of one dtype, as bytes: the output is
 // (outer, sum of blocks) and input k fills columns [offset_k, offset_k + block_k) of every
-// row (block = its bytes per outer index). Threads split the rows: each byte is written once,
-// so the result does not depend on the thread count.
+// row (block = its bytes per outer index). Each byte is written once, so the result does not
+// depend on the thread count.
 namespace {
 
 // One row when every block is one element of W bytes (stack along the last dim): plain
@@ -117,25 +117,38 @@ void concat_forward(char* out, const char* const* in, const int64_t* block, int6
   }
   const int64_t width =
       uniform && (block[0] == 4 || block[0] == 8 || block[0] == 2 || block[0] == 1) ? block[0] : 0;
-  const int nt = static_cast<int>(
-      std::min<int64_t>(threads_for(outer * row, int64_t(1) << 18), std::max<int64_t>(outer, 1)));
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t o = 0; o < outer; ++o) {
-    if (width == 8) {
-      concat_elements<uint64_t>(out, in, n, o);
-    } else if (width == 4) {
-      concat_elements<uint32_t>(out, in, n, o);
-    } else if (width == 2) {
-      concat_elements<uint16_t>(out, in, n, o);
-    } else if (width == 1) {
-      concat_elements<uint8_t>(out, in, n, o);
-    } else {
-      char* dst = out + o * row;
-      for (int64_t k = 0; k < n; ++k) {
-        std::copy_n(in[k] + o * block[k], block[k], dst);
-        dst += block[k];
+  const int64_t total = outer * row;
+  if (width == 0) {
+    // Blocks of several elements: threads split the output's bytes (not its rows, which may
+    // be one: cat along dim 0), each copying the pieces of blocks that fall in its range.
+    const int nt = threads_for(total, int64_t(1) << 18);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+      const int64_t parts = omp_get_num_threads(), t = omp_get_thread_num();
+      const int64_t lo = total * t / parts / 64 * 64;  // cache-line boundaries between threads
+      const int64_t hi = t + 1 == parts ? total : total * (t + 1) / parts / 64 * 64;
+      for (int64_t o = lo / std::max<int64_t>(row, 1); o < outer && o * row < hi; ++o) {
+        int64_t at = o * row;  // where block k of row o starts in the output
+        for (int64_t k = 0; k < n; at += block[k], ++k) {
+          const int64_t s = std::max(at, lo), e = std::min(at + block[k], hi);
+          if (s < e) std::copy_n(in[k] + o * block[k] + (s - at), e - s, out + s);
+        }
       }
     }
+    return;
+  }
+  const int nt = static_cast<int>(
+      std::min<int64_t>(threads_for(total, int64_t(1) << 18), std::max<int64_t>(outer, 1)));
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t o = 0; o < outer; ++o) {
+    if (width == 8)
+      concat_elements<uint64_t>(out, in, n, o);
+    else if (width == 4)
+      concat_elements<uint32_t>(out, in, n, o);
+    else if (width == 2)
+      concat_elements<uint16_t>(out, in, n, o);
+    else
+      concat_elements<uint8_t>(out, in, n, o);
   }
 }
 
