@@ -71,8 +71,8 @@ py::array binary_py(const py::array& a, const py::array& b, int op, bool per_row
   int64_t rows = 1, n = size;
   int form = 0;
   if (sa != sb) {  // a row (n,) or a column (rows,) of a (rows, n)
-    EMBER_CHECK(a.ndim() == 2 && b.ndim() == 1, name, " (", kOpNames[op], "): b ",
-                shape_str(sb), " must have a's shape ", shape_str(sa),
+    EMBER_CHECK(a.ndim() == 2 && b.ndim() == 1, name, " (", kOpNames[op], "): b ", shape_str(sb),
+                " must have a's shape ", shape_str(sa),
                 ", or a be 2-D and b a row or column of it");
     rows = sa[0];
     n = sa[1];
@@ -90,8 +90,7 @@ py::array binary_py(const py::array& a, const py::array& b, int op, bool per_row
   return y;
 }
 
-py::array binary_scalar_py(const py::array& a, double s, int op, bool flip,
-                           const py::object& out) {
+py::array binary_scalar_py(const py::array& a, double s, int op, bool flip, const py::object& out) {
   const char* name = "binary_scalar";
   check_op(op, name);
   require_float(a, name, "a");
@@ -166,8 +165,8 @@ py::array cast_py(const py::array& x, const py::object& dtype) {
 }  // namespace
 
 void bind_elementwise(py::module_& m) {
-  m.def("binary", &binary_py, py::arg("a"), py::arg("b"), py::arg("op"),
-        py::arg("per_row") = false, py::arg("flip") = false, py::arg("out") = py::none(),
+  m.def("binary", &binary_py, py::arg("a"), py::arg("b"), py::arg("op"), py::arg("per_row") = false,
+        py::arg("flip") = false, py::arg("out") = py::none(),
         "a op b (b op a when flip), float32/float64 C-contiguous of one dtype: b of a's shape, "
         "or a (rows, n) with b (n,) repeated over the rows or (rows,) one value per row "
         "(per_row). op 0 add, 1 sub, 2 mul, 3 div, 4 maximum, 5 minimum (NaN-propagating). "

@@ -95,9 +95,8 @@ void binary_range(T* y, const T* a, const T* b, int64_t n, int form, int64_t i0,
 
 template <int Op, bool Flip, typename T>
 void binary_split(T* y, const T* a, const T* b, int64_t rows, int64_t n, int form) {
-  split_flat(rows * n, kMinPerThread, 64 / sizeof(T), [&](int64_t i0, int64_t i1) {
-    binary_range<Op, Flip>(y, a, b, n, form, i0, i1);
-  });
+  split_flat(rows * n, kMinPerThread, 64 / sizeof(T),
+             [&](int64_t i0, int64_t i1) { binary_range<Op, Flip>(y, a, b, n, form, i0, i1); });
 }
 
 template <int Op, typename T>
@@ -153,9 +152,8 @@ void copy_bytes(char* y, const char* x, int64_t nbytes) {
 // x (n) -> y (n) converted (float <-> double: round to nearest, as NumPy's astype).
 template <typename From, typename To>
 void cast_forward(To* y, const From* x, int64_t n) {
-  split_flat(n, kMinPerThread, 16, [&](int64_t i0, int64_t i1) {
-    cast_span(y + i0, x + i0, i1 - i0);
-  });
+  split_flat(n, kMinPerThread, 16,
+             [&](int64_t i0, int64_t i1) { cast_span(y + i0, x + i0, i1 - i0); });
 }
 
 template void cast_forward<float, double>(double*, const float*, int64_t);
