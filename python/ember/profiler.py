@@ -8,7 +8,8 @@ While a ``profile`` is recording, three levels are timed, nested as they run:
 
 Timing is done by wrapping those entry points only while recording, so code outside a
 ``profile`` pays nothing. NumPy work between kernels counts in its op's self time. Ops that
-skip ``Function.apply`` (reductions of tensors that need no grad) show as their kernels.
+skip ``Function.apply`` (reductions and arithmetic of tensors that need no grad) show as their
+kernels.
 
     with ember.profiler.profile(record_shapes=True) as prof:
         with ember.profiler.record_function("train_step"):

@@ -790,6 +790,9 @@ class Tensor:
         other = other.data if isinstance(other, Tensor) else other
         if type(other) is int and self.data.dtype.kind in "iu":
             other = _ops._wrapped(other, self.data.dtype)  # uint8 += 300 adds 44, as torch
+        d = self.data
+        if op in _ops._BINARY_CODE and _ops._binary_kernel(op, d, other, d) is not None:
+            return self  # (float arrays: the C++ kernel wrote into self)
         try:
             op(self.data, other, out=self.data, casting="same_kind")
         except (TypeError, ValueError):  # NumPy refuses int64 into uint8 (torch only a lower
