@@ -1046,12 +1046,30 @@ def _register_tensor_ops() -> None:
     def mask_key():
         return _tensor_op_arrays()[1] > 0.5
 
+    def one_1m():
+        return [_rng().standard_normal((1000, 1000)).astype(np.float32)]
+
     def pieces():  # 64 small tensors to join
         return [row()[1] + i for i in range(64)]
 
     def with_rows():  # x and 1000 rows to add into it
         rng, x = _tensor_op_arrays()
         return [x, rng.standard_normal((1000, 1024)).astype(np.float32)]
+
+    def pair(n):  # two (n, n) operands, the second away from 0 (a divisor)
+        def make():
+            rng = _rng()
+            x = rng.standard_normal((n, n)).astype(np.float32)
+            return [x, rng.standard_normal((n, n)).astype(np.float32) + 3]
+
+        return make
+
+    def with_row(n):
+        def make():
+            x, y = pair(n)()
+            return [x, y[0]]
+
+        return make
 
     def lib_fns(make_fn):  # make_fn(library) -> the expression in that library
         def fns():
@@ -1090,6 +1108,26 @@ def _register_tensor_ops() -> None:
         ("stack_64x1024", lib_fns(lambda lib: lambda *xs: lib.stack(xs, 1)),
          lambda *xs: np.stack(xs, 1), pieces),
         ("index_add_1k_rows", lib_fns(index_add), None, with_rows),
+        # binary arithmetic and copies at 1M elements (memory-bound: threads and first touch)
+        # and at 32 x 32 (the per-call cost)
+        *[(f"{op}_{n}x{n}", lambda f=f: same(f), u, pair(n))
+          for op, f, u in [("add", lambda x, y: x + y, np.add),
+                           ("sub", lambda x, y: x - y, np.subtract),
+                           ("mul", lambda x, y: x * y, np.multiply),
+                           ("div", lambda x, y: x / y, np.divide)]
+          for n in (1000, 32)],
+        *[(f"{op}_{n}x{n}", lambda f=f: same(f), u, make(n))
+          for op, f, u, make in [("add_scalar", lambda x, y: x + 1.5, lambda x, y: x + 1.5, pair),
+                                 ("mul_row", lambda x, r: x * r, np.multiply, with_row)]
+          for n in (1000, 32)],
+        ("maximum_1000x1000", lib_fns(lambda lib: lib.maximum), np.maximum, pair(1000)),
+        ("clone_1000x1000", lambda: same(lambda x: x.clone()), np.copy, one_1m),
+        ("double_1000x1000", lambda: same(lambda x: x.double()),
+         lambda x: x.astype(np.float64), one_1m),
+        ("cat_dim0_2x1000x1000", lib_fns(lambda lib: lambda *xs: lib.cat(xs)),
+         lambda *xs: np.concatenate(xs), pair(1000)),
+        ("stack_dim0_2x1000x1000", lib_fns(lambda lib: lambda *xs: lib.stack(xs)),
+         lambda *xs: np.stack(xs), pair(1000)),
         ("matmul_kT_16x64x256", lambda: same(lambda x: x.reshape(16, 64, 256) @ x.reshape(
             16, 64, 256).transpose(-2, -1)), lambda x: (lambda q: q @ q.swapaxes(-1, -2))(
             x.reshape(16, 64, 256)), one),  # q @ k.transpose(-2, -1): a transposed view
