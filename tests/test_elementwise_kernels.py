@@ -300,3 +300,44 @@ def test_bad_input_straight_to_the_kernels():
     # empty operands are fine
     assert _C.binary(np.ones((0, 8)), np.ones(8), 0).shape == (0, 8)
     assert _C.copy(np.ones((0, 3))).shape == (0, 3)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(3, 5), (37, 129), (600, 257)])
+def test_where_matches_numpy_and_torch(dtype, shape):
+    a, b = _values(shape, dtype, 15), _values(shape, dtype, 16)
+    cond = np.random.default_rng(17).random(shape) > 0.5
+    for x, y in [(a, b), (a, -0.0), (2, b), (float("nan"), b)]:
+        want = np.where(cond, x, y)
+        _same(_C.where(cond, x, y), want.astype(dtype))
+        ex = ember.tensor(x) if isinstance(x, np.ndarray) else x
+        ey = ember.tensor(y) if isinstance(y, np.ndarray) else y
+        _same(ember.where(ember.tensor(cond), ex, ey).numpy(), want.astype(dtype))
+    torch = pytest.importorskip("torch")
+    want = torch.where(torch.from_numpy(cond), torch.from_numpy(a), torch.from_numpy(b))
+    _same(ember.where(ember.tensor(cond), ember.tensor(a), ember.tensor(b)).numpy(), want.numpy())
+
+
+def test_where_gradients_on_the_kernel_path(monkeypatch):
+    monkeypatch.setattr(ops, "_KERNEL_MIN", 1)
+    rng = np.random.default_rng(18)
+    cond = ember.tensor(rng.random((4, 6)) > 0.5)
+    a = ember.tensor(rng.standard_normal((4, 6)), requires_grad=True)
+    b = ember.tensor(rng.standard_normal((4, 6)), requires_grad=True)
+    assert ember.autograd.gradcheck(lambda p, q: ember.where(cond, p, q), (a, b))
+    assert ember.autograd.gradcheck(lambda p: ember.where(cond, p, 0.5), (a,))
+
+
+def test_where_bad_input_straight_to_the_kernel():
+    c, f = np.ones((4, 8), bool), np.ones((4, 8), np.float32)
+    _bad(TypeError, "where: cond must be bool, got float32", _C.where, f, f, f)
+    _bad(ValueError, "where: cond must be C-contiguous", _C.where, c.T, f.T.copy(), f.T.copy())
+    _bad(ValueError, r"where: b \(4, 7\) must have cond's shape \(4, 8\)", _C.where, c, f,
+         f[:, :7].copy())  # fmt: skip
+    _bad(TypeError, r"where: dtypes differ \(float32 vs float64\)", _C.where, c, f, np.ones((4, 8)))
+    _bad(TypeError, "where: a must be float32 or float64, got int64", _C.where, c,
+         np.ones((4, 8), np.int64), 1.0)  # fmt: skip
+    _bad(TypeError, "both are numbers", _C.where, c, 1.0, 2.0)
+    _bad(TypeError, "b must be a float32/float64 array or a Python number, got str", _C.where,
+         c, f, "x")  # fmt: skip
+    _bad(ValueError, "number 1e.40 is out of float32's range", _C.where, c, f, 1e40)

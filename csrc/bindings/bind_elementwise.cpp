@@ -2,6 +2,7 @@
 //
 //   binary(a, b, op, per_row=False, flip=False, out=None) -> y (a's shape)   a op b (b op a)
 //   binary_scalar(a, s, op, flip=False, out=None) -> y (a's shape)         a op s (s op a)
+//   where(cond, a, b) -> y        cond ? a : b, a and b arrays of cond's shape or numbers
 //   copy(x, out=None) -> y        a C-contiguous copy of any numeric dtype
 //   cast(x, dtype) -> y           float32 <-> float64
 #include <cfloat>
@@ -16,6 +17,9 @@ namespace ember {
 template <typename T>
 void binary_forward(T* y, const T* a, const T* b, int64_t rows, int64_t n, int op, int form,
                     bool flip);
+template <typename T>
+void where_forward(T* y, const uint8_t* cond, const T* a, const T* b, int64_t n, bool a_one,
+                   bool b_one);
 void copy_bytes(char* y, const char* x, int64_t nbytes);
 template <typename From, typename To>
 void cast_forward(To* y, const From* x, int64_t n);
@@ -111,6 +115,74 @@ py::array binary_scalar_py(const py::array& a, double s, int op, bool flip, cons
   return y;
 }
 
+// One side of where: an array of cond's shape (its data) or a Python number (into *one).
+template <typename T>
+const T* where_side(const py::object& v, T* one) {
+  if (py::isinstance<py::array>(v)) return cptr<T>(py::reinterpret_borrow<py::array>(v));
+  *one = static_cast<T>(v.cast<double>());
+  return one;
+}
+
+template <typename T>
+py::array run_where(const py::array& cond, const py::object& a, const py::object& b,
+                    const py::array& like) {
+  py::array y = empty_like_dtype(like, shape_of(cond));
+  T a1 = 0, b1 = 0;
+  const T* ap = where_side<T>(a, &a1);
+  const T* bp = where_side<T>(b, &b1);
+  const bool a_one = ap == &a1, b_one = bp == &b1;
+  T* yp = ptr<T>(y);
+  const uint8_t* cp = cptr<uint8_t>(cond);
+  const int64_t n = static_cast<int64_t>(cond.size());
+  py::gil_scoped_release release;
+  where_forward<T>(yp, cp, ap, bp, n, a_one, b_one);
+  return y;
+}
+
+py::array where_py(const py::array& cond, const py::object& a, const py::object& b) {
+  const char* name = "where";
+  if (!same_dtype(cond.dtype(), py::dtype::of<bool>()))
+    throw py::type_error(std::string(name) + ": cond must be bool, got " +
+                         std::string(py::str(cond.dtype())));
+  require_contiguous(cond, name, "cond");
+  const std::vector<int64_t> shape = shape_of(cond);
+  numel_checked(shape, name);
+  const py::array* like = nullptr;  // the first array operand: the result's dtype
+  py::array arrays[2];
+  const py::object* sides[2] = {&a, &b};
+  for (int k = 0; k < 2; ++k) {
+    const char* side = k == 0 ? "a" : "b";
+    const py::object& v = *sides[k];
+    if (py::isinstance<py::array>(v)) {
+      arrays[k] = py::reinterpret_borrow<py::array>(v);
+      require_float(arrays[k], name, side);
+      require_contiguous(arrays[k], name, side);
+      EMBER_CHECK(shape_of(arrays[k]) == shape, name, ": ", side, " ",
+                  shape_str(shape_of(arrays[k])), " must have cond's shape ", shape_str(shape));
+      if (like)
+        require_same_dtype(*like, arrays[k], name);
+      else
+        like = &arrays[k];
+    } else if (!PyFloat_Check(v.ptr()) && !PyLong_Check(v.ptr())) {
+      throw py::type_error(std::string(name) + ": " + side +
+                           " must be a float32/float64 array or a Python number, got " +
+                           Py_TYPE(v.ptr())->tp_name);
+    }
+  }
+  if (!like)
+    throw py::type_error(std::string(name) + ": a or b must be an array (both are numbers)");
+  if (is_f32(*like)) {
+    for (const py::object* v : sides)  // (a finite number beyond float's range has no value)
+      if (!py::isinstance<py::array>(*v)) {
+        const double d = v->cast<double>();
+        EMBER_CHECK(!std::isfinite(d) || std::fabs(d) <= FLT_MAX, name, ": the number ", d,
+                    " is out of float32's range");
+      }
+    return run_where<float>(cond, a, b, *like);
+  }
+  return run_where<double>(cond, a, b, *like);
+}
+
 py::array copy_py(const py::array& x, const py::object& out) {
   const char* name = "copy";
   const char kind = x.dtype().kind();
@@ -175,6 +247,10 @@ void bind_elementwise(py::module_& m) {
         py::arg("flip") = false, py::arg("out") = py::none(),
         "a op s (s op a when flip), a float32/float64 C-contiguous, s rounded to a's dtype; "
         "op as binary's. out: a's dtype and shape, may be a.");
+  m.def("where", &where_py, py::arg("cond"), py::arg("a"), py::arg("b"),
+        "cond bool C-contiguous; a and b float32/float64 C-contiguous arrays of cond's shape "
+        "and one dtype, or Python numbers (rounded to the arrays' dtype; not both) -> "
+        "y = cond ? a : b, branch-free.");
   m.def("copy", &copy_py, py::arg("x"), py::arg("out") = py::none(),
         "x C-contiguous, any numeric dtype -> a C-contiguous copy (into out when given: x's "
         "dtype and shape), threads over the bytes.");
