@@ -273,8 +273,12 @@ def test_bad_input_straight_to_the_kernels():
          np.ones((4, 8), np.int32), np.ones((4, 8), np.int32), 0)  # fmt: skip
     _bad(TypeError, r"binary: dtypes differ \(float32 vs float64\)", _C.binary, f, d, 0)
     _bad(ValueError, r"b \(4, 7\) must have a's shape \(4, 8\)", _C.binary, f, f[:, :7].copy(), 0)
-    _bad(ValueError, r"b \(4,\) does not fit a \(4, 8\) as a row", _C.binary, f, f[:, 0].copy(), 0)
-    _bad(ValueError, r"b \(8,\) does not fit a \(4, 8\) as a column", _C.binary, f, f[0], 0, True)
+    _bad(ValueError, r"b \(3,\) does not fit a \(4, 8\) as a row", _C.binary, f, f[0, :3].copy(), 0)
+    _bad(ValueError, r"b \(5,\) does not fit a \(4, 8\) as a column", _C.binary, f, f[0, :5].copy(),
+         0, True)  # fmt: skip
+    _bad(ValueError, r"b \(0,\) does not fit a \(4, 8\)", _C.binary, f, f[0, :0].copy(), 0)
+    # a (4, 8) and a (2, 4, 4) with b (4,): rows of 4 (the Python layer picks the meaning)
+    np.testing.assert_array_equal(_C.binary(f, f[0, :4].copy() * 2, 2), f * 2)
     _bad(ValueError, "binary: a must be C-contiguous", _C.binary, f.T, f.T.copy(), 0)
     _bad(ValueError, "binary: b must be C-contiguous", _C.binary, f[:, :4].copy(), f[:, ::2], 0)
     _bad(ValueError, "op must be 0 .add.*got 6", _C.binary, f, f, 6)

@@ -1,6 +1,8 @@
 // Bindings for csrc/ops/elementwise.cpp.
 //
-//   binary(a, b, op, per_row=False, flip=False, out=None) -> y (a's shape)   a op b (b op a)
+//   binary(a, b, op, per_row=False, flip=False, out=None) -> y (a's shape)   a op b (b op a);
+//     b of a's shape, or 1-D: a row (n,) of a seen as (a.size / n, n), or with per_row a
+//     column (rows,) of a seen as (rows, a.size / rows)
 //   binary_scalar(a, s, op, flip=False, out=None) -> y (a's shape)         a op s (s op a)
 //   where(cond, a, b) -> y        cond ? a : b, a and b arrays of cond's shape or numbers
 //   copy(x, out=None) -> y        a C-contiguous copy of any numeric dtype
@@ -74,15 +76,16 @@ py::array binary_py(const py::array& a, const py::array& b, int op, bool per_row
   const int64_t size = numel_checked(sa, name);
   int64_t rows = 1, n = size;
   int form = 0;
-  if (sa != sb) {  // a row (n,) or a column (rows,) of a (rows, n)
-    EMBER_CHECK(a.ndim() == 2 && b.ndim() == 1, name, " (", kOpNames[op], "): b ", shape_str(sb),
-                " must have a's shape ", shape_str(sa),
-                ", or a be 2-D and b a row or column of it");
-    rows = sa[0];
-    n = sa[1];
-    EMBER_CHECK(sb[0] == (per_row ? rows : n), name, " (", kOpNames[op], "): b ", shape_str(sb),
-                " does not fit a ", shape_str(sa), " as a ", per_row ? "column" : "row",
-                " (per_row=", per_row ? "True" : "False", ")");
+  if (sa != sb) {  // a (any shape) seen as (rows, n): b (n,) a row, or (rows,) a column
+    EMBER_CHECK(b.ndim() == 1, name, " (", kOpNames[op], "): b ", shape_str(sb),
+                " must have a's shape ", shape_str(sa), ", or be 1-D (a row or column of a)");
+    const int64_t len = sb[0];
+    EMBER_CHECK(len > 0 ? size % len == 0 : size == 0, name, " (", kOpNames[op], "): b ",
+                shape_str(sb), " does not fit a ", shape_str(sa), " as a ",
+                per_row ? "column" : "row", " (per_row=", per_row ? "True" : "False",
+                "): a's size must be a multiple of b's");
+    rows = per_row ? len : (len ? size / len : 0);
+    n = per_row ? (len ? size / len : 0) : len;
     form = per_row ? 3 : 2;
   }
   py::array y = output_for(out, a, name, &b, form == 0);
@@ -240,8 +243,8 @@ void bind_elementwise(py::module_& m) {
   m.def("binary", &binary_py, py::arg("a"), py::arg("b"), py::arg("op"), py::arg("per_row") = false,
         py::arg("flip") = false, py::arg("out") = py::none(),
         "a op b (b op a when flip), float32/float64 C-contiguous of one dtype: b of a's shape, "
-        "or a (rows, n) with b (n,) repeated over the rows or (rows,) one value per row "
-        "(per_row). op 0 add, 1 sub, 2 mul, 3 div, 4 maximum, 5 minimum (NaN-propagating). "
+        "or 1-D with a seen as (rows, n): b (n,) repeated over the rows, or (rows,) one value "
+        "per row (per_row). op 0 add, 1 sub, 2 mul, 3 div, 4 maximum, 5 minimum (NaN-propagating). "
         "One IEEE operation per element: NumPy's bits. out: a's dtype and shape, may be a or b.");
   m.def("binary_scalar", &binary_scalar_py, py::arg("a"), py::arg("s"), py::arg("op"),
         py::arg("flip") = false, py::arg("out") = py::none(),

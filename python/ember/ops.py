@@ -293,10 +293,8 @@ def _binary_kernel(ufunc, a, b, out=None):
         plan = _row_or_col(big.shape, small.shape)
         if plan is None:
             return None
-        rows, n, per_row = plan
-        v = np.ascontiguousarray(small).reshape(-1)
-        y = _C.binary(big.reshape(rows, n), v, _BINARY_CODE[ufunc], per_row, flip, out)
-        return y.reshape(big.shape)
+        # (the kernel sees big as (rows, n): the row's n values or the column's rows values)
+        return _C.binary(big, small.reshape(-1), _BINARY_CODE[ufunc], plan[2], flip, out)
     if ta is np.ndarray:
         big, s, flip = a, b, False
     elif tb is np.ndarray and out is None:
