@@ -79,6 +79,7 @@ def test_ops_match_numpy_exactly(code, ufunc, fn, dtype):
     cases = [
         (fn(ex, ey), _quiet(ufunc, x, y)),
         (fn(ex, ember.tensor(y[0])), _quiet(ufunc, x, y[0])),  # a row
+        (fn(ex, ember.tensor(y.T.copy())[:, 0]), _quiet(ufunc, x, y[0])),  # a strided row
         (fn(ember.tensor(y[:, :1]), ex), _quiet(ufunc, y[:, :1], x)),  # a column, first
         (fn(ex, ember.tensor(y[0, 0])), _quiet(ufunc, x, y[0, 0])),  # a 0-d tensor
         (q(fn, ex, ember.tensor(x.T.copy()).T), _quiet(ufunc, x, x)),  # a strided operand

@@ -294,7 +294,8 @@ def _binary_kernel(ufunc, a, b, out=None):
         if plan is None:
             return None
         # (the kernel sees big as (rows, n): the row's n values or the column's rows values)
-        return _C.binary(big, small.reshape(-1), _BINARY_CODE[ufunc], plan[2], flip, out)
+        # (ravel: a strided row, x[:, 0], is copied to a contiguous one)
+        return _C.binary(big, small.ravel(), _BINARY_CODE[ufunc], plan[2], flip, out)
     if ta is np.ndarray:
         big, s, flip = a, b, False
     elif tb is np.ndarray and out is None:
@@ -1810,7 +1811,7 @@ class Cast(Function):
     def backward(ctx, g):
         if ctx.src.kind == "f" and g.dtype.kind == "c":  # real -> complex: the real part
             g = g.real
-        return g.astype(ctx.src) if _lowp.is_float(ctx.src) or ctx.src.kind == "c" else None, None
+        return _astype(g, ctx.src) if _lowp.is_float(ctx.src) or ctx.src.kind == "c" else None, None
 
     @staticmethod
     def backward_graph(ctx, g):
@@ -1829,6 +1830,8 @@ def cast(x, dtype) -> Tensor:
         x = _complex.to_real(x, dtype)  # the real part (torch warns)
         if x.data.dtype == dtype:
             return x
+    if type(x) is Tensor and not x._requires_grad:  # outside autograd: the cast, no node
+        return Tensor._make(_astype(x.data, dtype), False, None, 0)
     out = Cast.apply(x, dtype)
     if dtype.kind not in "fc" and dtype != _lowp.bfloat16 and out.requires_grad:
         out = out.detach()
@@ -1850,6 +1853,8 @@ class Clone(Function):
 
 
 def clone(x) -> Tensor:
+    if type(x) is Tensor and not x._requires_grad:  # outside autograd: the copy, no node
+        return Tensor._make(_copy(x.data), False, None, 0)
     return Clone.apply(_tensor_operand(x))
 
 
