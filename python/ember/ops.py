@@ -153,15 +153,9 @@ def _apply_broadcasting(fn, op: str, a, b) -> Tensor:
     is one ufunc (fn._plain), that ufunc runs without the node: ~2 us less a call, the same
     result as the node's forward."""
     try:
-        ta, tb = type(a), type(b)
-        if (
-            (ta is Tensor and not a._requires_grad or ta in _PLAIN_OPERANDS)
-            and (tb is Tensor and not b._requires_grad or tb in _PLAIN_OPERANDS)
-            and fn._plain is not None
-        ):
+        if fn._plain is not None and _outside_graph(a) and _outside_graph(b):
             ufunc, call = fn._plain
-            y = _bcast(ufunc, a.data if ta is Tensor else a, b.data if tb is Tensor else b, call)
-            return Tensor._make(y, False, None, 0)
+            return Tensor._make(_bcast(ufunc, _data(a), _data(b), call), False, None, 0)
         return fn.apply(a, b)
     except ValueError:
         _check_broadcast(op, _data(a), _data(b))
@@ -172,7 +166,8 @@ _PLAIN_OPERANDS = frozenset((float, int, np.ndarray))  # (bool, complex: the nod
 
 
 def _outside_graph(x) -> bool:
-    """x is a plain Tensor not requiring grad, a Python float or int, or an array."""
+    """x is a plain Tensor not requiring grad, a Python float or int, or an array (a Tensor
+    subclass, Parameter, goes through the node)."""
     t = type(x)
     return (t is Tensor and not x._requires_grad) or t in _PLAIN_OPERANDS
 
@@ -268,10 +263,10 @@ def _kernel_scalar(s, dtype) -> bool:
 
 
 def _binary_kernel(ufunc, a, b, out=None):
-    """``ufunc(a, b)`` by the threaded C++ kernels when they apply, else None: a and b
-    float32/float64 arrays of one dtype (or one a Python number), at least _KERNEL_MIN
-    elements, C-contiguous, of one shape or a row or column broadcast against the larger.
-    ``out`` (in-place updates: out is a) must be the larger operand."""
+    """``ufunc(a, b)`` by the threaded C++ kernels when they apply, else None: C-contiguous
+    float32/float64 arrays of one dtype and one shape, or the larger with a size-1 array, a
+    Python number or a broadcast row or column, of _KERNEL_MIN elements and more. ``out``
+    (in-place updates: out is a) must be the larger operand, and may not overlap the other."""
     ta, tb = type(a), type(b)
     if ta is np.ndarray and tb is np.ndarray:
         dt = a.dtype
@@ -293,8 +288,8 @@ def _binary_kernel(ufunc, a, b, out=None):
         plan = _row_or_col(big.shape, small.shape)
         if plan is None:
             return None
-        # (the kernel sees big as (rows, n): the row's n values or the column's rows values)
-        # (ravel: a strided row, x[:, 0], is copied to a contiguous one)
+        # the kernel sees big as (rows, n) beside the row's n or the column's rows values
+        # (ravel copies a strided one, x[:, 0], to a contiguous one)
         return _C.binary(big, small.ravel(), _BINARY_CODE[ufunc], plan[2], flip, out)
     if ta is np.ndarray:
         big, s, flip = a, b, False
@@ -314,11 +309,10 @@ def _binary_kernel(ufunc, a, b, out=None):
 
 
 def _bcast(ufunc, a, b, call=None):
-    """``ufunc(a, b)`` (add, subtract, multiply, true_divide, maximum, minimum): large
-    C-contiguous float operands go to the threaded C++ kernels (_binary_kernel), one IEEE
-    operation per element as NumPy, so NumPy's bits. ``call`` (one of the _ignoring helpers)
-    runs the NumPy ufunc when it is used: the C++ kernel sets no floating-point flags to
-    silence."""
+    """``ufunc(a, b)`` (add, subtract, multiply, true_divide, maximum, minimum): C-contiguous
+    float operands go to the threaded C++ kernels (_binary_kernel), one IEEE operation per
+    element as NumPy, so NumPy's bits. ``call`` (one of the _ignoring helpers) runs the NumPy
+    ufunc when it is used: the C++ kernel raises no floating-point warnings to silence."""
     y = _binary_kernel(ufunc, a, b)
     if y is not None:
         return y
@@ -326,7 +320,9 @@ def _bcast(ufunc, a, b, call=None):
 
 
 class Add(Function):
-    _plain = (np.add, None)  # (the ufunc forward is, and its errstate wrapper: see _bcast)
+    # the forward's ufunc and its errstate wrapper (or None): run without the node when no
+    # operand takes part in autograd (_apply_broadcasting)
+    _plain = (np.add, None)
 
     @staticmethod
     def forward(ctx, a, b):
