@@ -195,6 +195,7 @@ def test_in_place_autograd_rules_hold_on_the_kernel_path():
 @pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "maximum", "minimum"])
 def test_gradients_on_the_kernel_path_by_finite_differences(name, monkeypatch):
     monkeypatch.setattr(ops, "_KERNEL_MIN", 1)  # the kernels for these small operands too
+    monkeypatch.setattr(ops, "_SAME_SHAPE_MIN", 0)
     rng = np.random.default_rng(11)
     fn = getattr(ember, name)
     a = ember.tensor(rng.standard_normal((3, 8)) + 3, requires_grad=True)
@@ -325,6 +326,7 @@ def test_where_matches_numpy_and_torch(dtype, shape):
 
 def test_where_gradients_on_the_kernel_path(monkeypatch):
     monkeypatch.setattr(ops, "_KERNEL_MIN", 1)
+    monkeypatch.setattr(ops, "_SAME_SHAPE_MIN", 0)
     rng = np.random.default_rng(18)
     cond = ember.tensor(rng.random((4, 6)) > 0.5)
     a = ember.tensor(rng.standard_normal((4, 6)), requires_grad=True)

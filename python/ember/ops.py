@@ -248,8 +248,11 @@ def _row_or_col(big: tuple, small: tuple):
 # From this many elements the C++ kernels (_C.binary, _C.binary_scalar) run: they cost no more
 # than NumPy's ufunc call even on small arrays (and less with a Python scalar, a broadcast
 # row or column, or division's errstate), and use threads from 64K elements. Tinier operands
-# (0-d values, whose NumPy results are scalars) stay with NumPy.
+# (0-d values, whose NumPy results are scalars) stay with NumPy, and so do operands of one
+# shape below _SAME_SHAPE_MIN when no errstate is needed (_bcast: NumPy's loop is as fast as
+# one kernel thread there, and reached without the kernel path's checks, ~0.4 us).
 _KERNEL_MIN = 16
+_SAME_SHAPE_MIN = 65536
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # (native byte order)
 _F32_MAX = float(np.finfo(np.float32).max)
 
@@ -313,6 +316,14 @@ def _bcast(ufunc, a, b, call=None):
     float operands go to the threaded C++ kernels (_binary_kernel), one IEEE operation per
     element as NumPy, so NumPy's bits. ``call`` (one of the _ignoring helpers) runs the NumPy
     ufunc when it is used: the C++ kernel raises no floating-point warnings to silence."""
+    if (
+        call is None
+        and type(a) is np.ndarray
+        and type(b) is np.ndarray
+        and a.size < _SAME_SHAPE_MIN
+        and a.shape == b.shape
+    ):
+        return ufunc(a, b)  # (see _SAME_SHAPE_MIN)
     y = _binary_kernel(ufunc, a, b)
     if y is not None:
         return y
