@@ -1,7 +1,8 @@
 """The speed paths of the tensor ops (the sum kernel's own tests are in
 test_reduce_speedpaths.py): the sum-of-squares kernel behind clip_grad_norm_, sort/topk's
-no-ties fast path and the row scatter-add behind indexing's backward -- each against an independent reference (float64 NumPy,
-the slow path it replaces, or torch), and the new kernels' refusals of bad input."""
+no-ties fast path and the row scatter-add behind indexing's backward -- each against an
+independent reference (float64 NumPy, the slow path it replaces, or torch), and the new
+kernels' refusals of bad input."""
 
 import itertools
 

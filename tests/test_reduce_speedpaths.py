@@ -224,7 +224,8 @@ def test_max_min_dim_gradcheck_in_float64(op):
     x = ember.tensor(np.random.default_rng(2).standard_normal((4, 70, 3)), requires_grad=True)
     for dim in (0, 1, -1):
         for keepdim in (False, True):
-            assert ember.autograd.gradcheck(lambda t: getattr(t, op)(dim, keepdim).values, (x,))
+            f = lambda t, d=dim, k=keepdim: getattr(t, op)(d, k).values  # noqa: E731
+            assert ember.autograd.gradcheck(f, (x,))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -278,3 +279,26 @@ def test_reductions_follow_torch_s_dtype_rules():
         np.testing.assert_array_equal(e.sum(1).numpy(), t.sum(1).numpy())
     f = np.ones((3, 4), np.float32)
     assert ember.from_numpy(f).sum(0, dtype=ember.float64).dtype == np.float64
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(32, 32), (5, 40, 3), (300, 300)])
+def test_small_sort_and_topk_match_torch(dtype, shape):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(7).integers(-4, 4, shape).astype(dtype)  # ties
+    x.flat[3] = x.flat[50] = np.nan
+    for a in (x, np.ascontiguousarray(x.T).T):
+        e, t = ember.from_numpy(a), torch.from_numpy(np.array(a))
+        for dim in (-1, 0, 1):
+            for descending in (False, True):
+                v, i = e.sort(dim, descending)
+                tv, ti = t.sort(dim, descending)
+                np.testing.assert_array_equal(v.numpy(), tv.numpy())
+                np.testing.assert_array_equal(i.numpy(), ti.numpy())
+            k = min(5, a.shape[dim])
+            v, i = e.topk(k, dim)
+            tv, ti = t.topk(k, dim)
+            np.testing.assert_array_equal(v.numpy(), tv.numpy())
+            np.testing.assert_array_equal(i.numpy(), ti.numpy())
+    g = ember.tensor(x.astype(np.float64), requires_grad=True)  # the graph path: same values
+    np.testing.assert_array_equal(g.sort(1).values.detach().numpy(), e.sort(1).values.numpy())

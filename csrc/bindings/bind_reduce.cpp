@@ -76,8 +76,8 @@ py::array sum_dim_py(const py::array& x, int64_t lo, int64_t hi, bool keepdim, b
   {
     py::gil_scoped_release release;
     if (f32)
-      sum_dim<float>(static_cast<float*>(out), static_cast<const float*>(in), d.outer, d.n,
-                     d.inner, square);
+      sum_dim<float>(static_cast<float*>(out), static_cast<const float*>(in), d.outer, d.n, d.inner,
+                     square);
     else
       sum_dim<double>(static_cast<double*>(out), static_cast<const double*>(in), d.outer, d.n,
                       d.inner, square);
@@ -90,7 +90,8 @@ py::object extreme_dim_py(const py::array& x, int64_t lo, int64_t hi, bool keepd
   const DimRun d = dim_run(x, lo, hi, keepdim, "extreme_dim", true);
   py::array v = empty_like_dtype(x, d.out_shape);
   py::array_t<int64_t> idx;
-  if (indices) idx = py::array_t<int64_t>(std::vector<py::ssize_t>(d.out_shape.begin(), d.out_shape.end()));
+  if (indices)
+    idx = py::array_t<int64_t>(std::vector<py::ssize_t>(d.out_shape.begin(), d.out_shape.end()));
   const bool f32 = is_f32(x);
   void* out = v.mutable_data();
   int64_t* ip = indices ? idx.mutable_data() : nullptr;
@@ -98,8 +99,8 @@ py::object extreme_dim_py(const py::array& x, int64_t lo, int64_t hi, bool keepd
   {
     py::gil_scoped_release release;
     if (f32)
-      extreme_dim<float>(static_cast<float*>(out), ip, static_cast<const float*>(in), d.outer,
-                         d.n, d.inner, use_max);
+      extreme_dim<float>(static_cast<float*>(out), ip, static_cast<const float*>(in), d.outer, d.n,
+                         d.inner, use_max);
     else
       extreme_dim<double>(static_cast<double*>(out), ip, static_cast<const double*>(in), d.outer,
                           d.n, d.inner, use_max);
@@ -118,8 +119,8 @@ py::array var_dim_py(const py::array& x, int64_t lo, int64_t hi, bool keepdim, d
   {
     py::gil_scoped_release release;
     if (f32)
-      var_dim<float>(static_cast<float*>(out), static_cast<const float*>(in), d.outer, d.n,
-                     d.inner, denom, root);
+      var_dim<float>(static_cast<float*>(out), static_cast<const float*>(in), d.outer, d.n, d.inner,
+                     denom, root);
     else
       var_dim<double>(static_cast<double*>(out), static_cast<const double*>(in), d.outer, d.n,
                       d.inner, denom, root);

@@ -217,8 +217,12 @@ void sum_rows_impl(T* y, const T* x, int64_t rows, int64_t n) {
   constexpr int64_t S = kAcc * kW<T>;
   const int64_t nchunks = (n + kChunk - 1) / kChunk;
   const int nt = threads_for(rows * n, int64_t(1) << 16);
-  if (nt == 1 || rows >= nt || nchunks < 2 * nt) {
-#pragma omp parallel num_threads(nt) if (nt > 1)
+  if (nt == 1) {  // (no team: entering even a one-thread region costs ~0.5 us)
+    row_sums<Square>(y, x, rows, n);
+    return;
+  }
+  if (rows >= nt || nchunks < 2 * nt) {
+#pragma omp parallel num_threads(nt)
     {
       const int64_t parts = omp_get_num_threads(), t = omp_get_thread_num();
       const int64_t r0 = rows * t / parts, r1 = rows * (t + 1) / parts;
@@ -241,8 +245,8 @@ void sum_rows_impl(T* y, const T* x, int64_t rows, int64_t n) {
 // Column sums of a panel: y[j] = sum over r < n of x[r * ld + j], j < w. Rows are added in blocks
 // of kRowBlock, four rows summed pairwise and added to acc in one contiguous vectorised pass (acc:
 // w values, L1/L2 resident; measured ~15% faster than strips of columns in registers, whose reads
-// jump between rows), and the block sums merged by a cascade (storage: cascade_levels(blocks) * w values): the
-// additions form a pairwise tree over blocks, as the row sums': error ~ log2(n) ulp.
+// jump between rows), and the block sums merged by a cascade (storage: cascade_levels(blocks) * w
+// values): the additions form a pairwise tree over blocks, as the row sums': error ~ log2(n) ulp.
 template <bool Square, typename T>
 EMBER_SIMD void panel_sum(T* y, const T* __restrict x, int64_t n, int64_t ld, int64_t w,
                           T* __restrict storage, T* __restrict acc) {
@@ -406,8 +410,7 @@ EMBER_SIMD void extreme_rows(T* v, int64_t* idx, const T* x, int64_t rows, int64
 // n rows of inner values, ld apart: v and idx start as row 0 and each later row updates them,
 // vectorised across inner.
 template <bool Max, typename T>
-EMBER_SIMD void extreme_cols(T* v, int64_t* idx, const T* x, int64_t n, int64_t ld,
-                             int64_t inner) {
+EMBER_SIMD void extreme_cols(T* v, int64_t* idx, const T* x, int64_t n, int64_t ld, int64_t inner) {
   for (int64_t j = 0; j < inner; ++j) v[j] = x[j];
   if (idx) {
     for (int64_t j = 0; j < inner; ++j) idx[j] = 0;
@@ -430,8 +433,17 @@ EMBER_SIMD void extreme_cols(T* v, int64_t* idx, const T* x, int64_t n, int64_t 
 template <bool Max, typename T>
 void extreme_impl(T* v, int64_t* idx, const T* x, int64_t outer, int64_t n, int64_t inner) {
   const int nt = threads_for(outer * n * inner, int64_t(1) << 16);
+  if (nt == 1) {  // (no team, as the sums)
+    if (inner == 1)
+      extreme_rows<Max>(v, idx, x, outer, n);
+    else
+      for (int64_t o = 0; o < outer; ++o)
+        extreme_cols<Max>(v + o * inner, idx ? idx + o * inner : nullptr, x + o * n * inner, n,
+                          inner, inner);
+    return;
+  }
   if (inner == 1) {
-#pragma omp parallel num_threads(nt) if (nt > 1)
+#pragma omp parallel num_threads(nt)
     {
       const int64_t parts = omp_get_num_threads(), t = omp_get_thread_num();
       const int64_t r0 = outer * t / parts, r1 = outer * (t + 1) / parts;
@@ -541,8 +553,12 @@ template <typename T>
 void var_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, double denom, bool root) {
   if (outer == 0 || inner == 0) return;
   const int nt = threads_for(outer * n * inner, int64_t(1) << 16);
+  if (nt == 1 && inner == 1) {  // (no team, as the sums)
+    var_rows(y, x, outer, n, denom, root);
+    return;
+  }
   if (inner == 1) {
-#pragma omp parallel num_threads(nt) if (nt > 1)
+#pragma omp parallel num_threads(nt)
     {
       const int64_t parts = omp_get_num_threads(), t = omp_get_thread_num();
       const int64_t r0 = outer * t / parts, r1 = outer * (t + 1) / parts;
@@ -610,7 +626,14 @@ void cumsum(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool reve
   if (inner == 1) {
     const int64_t groups = (outer + kRows - 1) / kRows;
     const int nt = static_cast<int>(std::min<int64_t>(threads_for(outer * n), groups));
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    if (nt == 1) {  // (no team, as the sums)
+      for (int64_t gi = 0; gi < groups; ++gi) {
+        const int64_t r0 = gi * kRows;
+        scan_rows(y + r0 * n, x + r0 * n, std::min(kRows, outer - r0), n, reverse);
+      }
+      return;
+    }
+#pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t gi = 0; gi < groups; ++gi) {
       const int64_t r0 = gi * kRows;
       scan_rows(y + r0 * n, x + r0 * n, std::min(kRows, outer - r0), n, reverse);

@@ -1978,16 +1978,17 @@ class ReduceExtreme(Function):
         return g * _graph.constant(weights.astype(g.dtype, copy=False)), None, None
 
 
-def _extreme_along(x: np.ndarray, dim: int, use_max: bool, indices: bool):
-    """The max (min) along dim, kept as size 1, and with indices its first int64 index (NaN wins,
-    as PyTorch): by _C.extreme_dim for float32/float64 (NumPy's argmax and take_along_axis
-    cost ~3x more, and its max does not vectorise along the last dim), else by NumPy."""
+def _extreme_along(x: np.ndarray, dim: int, use_max: bool, indices: bool, keepdim: bool = True):
+    """The max (min) along dim, and with indices its first int64 index (NaN wins, as PyTorch):
+    by _C.extreme_dim for float32/float64 (NumPy's argmax and take_along_axis cost ~3x more,
+    and its max does not vectorise along the last dim), else by NumPy."""
     if x.dtype.char in "fd" and x.flags.c_contiguous:
-        return _C.extreme_dim(x, dim, dim + 1, True, use_max, indices)
+        return _C.extreme_dim(x, dim, dim + 1, keepdim, use_max, indices)
     if not indices:
-        return (np.max if use_max else np.min)(x, axis=dim, keepdims=True)
-    idx = np.argmax(x, axis=dim, keepdims=True) if use_max else np.argmin(x, axis=dim, keepdims=True)
-    return np.take_along_axis(x, idx, axis=dim), idx.astype(np.int64, copy=False)
+        return (np.max if use_max else np.min)(x, axis=dim, keepdims=keepdim)
+    idx = (np.argmax if use_max else np.argmin)(x, axis=dim, keepdims=True)
+    vals, idx = np.take_along_axis(x, idx, axis=dim), idx.astype(np.int64, copy=False)
+    return (vals, idx) if keepdim else (vals.squeeze(dim), idx.squeeze(dim))
 
 
 class ExtremeDim(Function):
@@ -2037,9 +2038,7 @@ def _extreme(x, dim, keepdim, use_max, name):
     if x.shape[axis] == 0:
         raise IndexError(f"{name}: dim {dim} of shape {x.shape} is empty: nothing to reduce")
     if _outside_graph(x):
-        vals, idx = _extreme_along(x.data, axis, use_max, True)
-        if not keepdim:
-            vals, idx = vals.squeeze(axis), idx.squeeze(axis)
+        vals, idx = _extreme_along(x.data, axis, use_max, True, keepdim)
         return MaxMin(Tensor._make(vals, False, None, 0), Tensor._make(idx, False, None, 0))
     return MaxMin(*ExtremeDim.apply(x, axis, keepdim, use_max))
 
@@ -2108,8 +2107,8 @@ def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
         return Tensor(np.zeros((), np.int64))
     (axis,) = _axes(dim, x.ndim, "argmax")
     if x.data.dtype.char in "fd" and x.shape[axis]:
-        idx = _extreme_along(x.data, axis, True, True)[1]
-        return Tensor._make(idx if keepdim else idx.squeeze(axis), False, None, 0)
+        idx = _extreme_along(x.data, axis, True, True, keepdim)[1]
+        return Tensor._make(idx, False, None, 0)
     return Tensor(np.argmax(x.data, axis=axis, keepdims=keepdim).astype(np.int64))
 
 
@@ -2126,8 +2125,8 @@ def argmin(x, dim=None, keepdim: bool = False) -> Tensor:
         return Tensor(np.zeros((), np.int64))
     (axis,) = _axes(dim, x.ndim, "argmin")
     if x.data.dtype.char in "fd" and x.shape[axis]:
-        idx = _extreme_along(x.data, axis, False, True)[1]
-        return Tensor._make(idx if keepdim else idx.squeeze(axis), False, None, 0)
+        idx = _extreme_along(x.data, axis, False, True, keepdim)[1]
+        return Tensor._make(idx, False, None, 0)
     return Tensor(np.argmin(x.data, axis=axis, keepdims=keepdim).astype(np.int64))
 
 
@@ -3318,10 +3317,27 @@ def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> So
     (axis,) = _axes(dim, builtins.max(x.ndim, 1), "sort")
     if x.ndim == 0:
         return SortResult(x.clone(), Tensor(np.zeros((), np.int64)))
-    # PyTorch radix-sorts long 1-D integer tensors ascending, which is stable.
-    radix = x.ndim == 1 and x.numel() >= 32768 and x.data.dtype.kind in "iu" and not descending
-    idx = _argsort(x.data, axis, descending, stable or radix)
-    return SortResult(Gather.apply(x, axis, idx, unique=True), Tensor(idx))
+    a = x.data
+    if not stable and 0 < a.size <= 65536 and a.dtype.char in "fd":
+        # PyTorch's unstable order by _C straight: below ~64K elements NumPy's argsort and the
+        # tie checks of _argsort cost more (~4x at 32x32) than sorting every line in C++
+        idx = _from_rows(_C.sort_indices(_select_rows(a, axis), descending), a.shape, axis)
+    else:
+        # PyTorch radix-sorts long 1-D integer tensors ascending, which is stable.
+        radix = x.ndim == 1 and x.numel() >= 32768 and a.dtype.kind in "iu" and not descending
+        idx = _argsort(a, axis, descending, stable or radix)
+    return SortResult(_take_along(x, axis, idx), Tensor._make(idx, False, None, 0))
+
+
+def _take_along(x: Tensor, axis: int, idx: np.ndarray) -> Tensor:
+    """x's values at sort/topk's indices along axis (unique, in range): outside the graph without
+    the generic apply, by the gather kernel straight when it takes them."""
+    if not _outside_graph(x):
+        return Gather.apply(x, axis, idx, unique=True)
+    a = x.data
+    if a.dtype.char in "fd" and idx.flags.c_contiguous:  # _gather_kernel's conditions hold
+        return Tensor._make(_C.gather_forward(np.ascontiguousarray(a), idx, axis), False, None, 0)
+    return Tensor._make(Gather.forward(Gather.__new__(Gather), a, axis, idx, True), False, None, 0)
 
 
 def _sort_key(a: np.ndarray, descending: bool) -> np.ndarray:
@@ -3415,13 +3431,7 @@ def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) ->
         idx = _argsort(x.data, axis, largest).take(range(k), axis)
     else:
         idx = _from_rows(_C.topk_indices(rows, k, largest, sorted), x.data.shape, axis)
-    if x._requires_grad and _state.enabled:
-        values = Gather.apply(x, axis, idx, unique=True)
-    else:  # outside the graph: the same forward, without the generic apply (as _view)
-        values = Tensor._make(
-            Gather.forward(Gather.__new__(Gather), x.data, axis, idx, True), False, None, 0
-        )
-    return SortResult(values, Tensor._make(idx, False, None, 0))
+    return SortResult(_take_along(x, axis, idx), Tensor._make(idx, False, None, 0))
 
 
 def mm(a, b) -> Tensor:
@@ -4694,11 +4704,18 @@ class AMax(Function):
 
 def _amax_amin(x, dim, keepdim, use_max, op):
     x = _tensor_operand(x)
-    axes = _axes(dim, x.ndim, op)
+    data = x.data
+    axes = _axes(dim, data.ndim, op)
+    if data.size and _outside_graph(x):  # (an empty dim is refused below)
+        run = dim_run(data, axes)
+        if run is not None:  # AMax.forward's kernel, the dims kept or dropped by it
+            y = _C.extreme_dim(data, run[0], run[1], keepdim, use_max)
+            return Tensor._make(y, False, None, 0)
     if builtins.any(x.shape[a] == 0 for a in axes):
         raise IndexError(f"{op}: cannot reduce over an empty dim of shape {x.shape}")
     if _outside_graph(x):
-        return Tensor._make(AMax.forward(AMax.__new__(AMax), x.data, axes, keepdim, use_max), False, None, 0)
+        y = AMax.forward(AMax.__new__(AMax), x.data, axes, keepdim, use_max)
+        return Tensor._make(y, False, None, 0)
     return AMax.apply(x, axes, keepdim, use_max)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import math
 import warnings
 import weakref
 from collections.abc import Mapping
