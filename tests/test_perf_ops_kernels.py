@@ -1,7 +1,8 @@
-"""The speed paths of the tensor ops: the row-sum kernel behind sum/mean/unbroadcast, the
-sum-of-squares kernel behind clip_grad_norm_, sort/topk's no-ties fast path and the row
-scatter-add behind indexing's backward -- each against an independent reference (float64 NumPy,
-the slow path it replaces, or torch), and the new kernels' refusals of bad input."""
+"""The speed paths of the tensor ops (the sum kernel's own tests are in
+test_reduce_speedpaths.py): the sum-of-squares kernel behind clip_grad_norm_, sort/topk's
+no-ties fast path and the row scatter-add behind indexing's backward -- each against an
+independent reference (float64 NumPy, the slow path it replaces, or torch), and the new
+kernels' refusals of bad input."""
 
 import itertools
 
@@ -12,59 +13,6 @@ import ember
 from ember import _C
 
 DTYPES = [np.float32, np.float64]
-
-
-# ---- _C.sum_rows ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n", [0, 1, 7, 32, 33, 1023, 1024, 1025, 5000, 70001])
-def test_sum_rows_matches_a_float64_sum(dtype, n):
-    x = np.random.default_rng(n).standard_normal((3, n)).astype(dtype)
-    got = _C.sum_rows(x)
-    assert got.dtype == dtype and got.shape == (3,)
-    ref = x.astype(np.longdouble).sum(axis=1)
-    # pairwise blocks: the error grows like log2(n), as NumPy's own sum (checked beside it)
-    tol = 8 * np.finfo(dtype).eps * np.sqrt(n + 1) * np.abs(x).sum(axis=1).max(initial=1)
-    assert np.max(np.abs(got - ref)) <= tol
-    assert np.max(np.abs(np.sum(x, axis=1) - got)) <= 2 * tol
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_sum_rows_square_rounds_each_square_first(dtype):
-    x = np.random.default_rng(10).standard_normal((5, 3001)).astype(dtype)
-    assert np.array_equal(_C.sum_rows(x, True), _C.sum_rows(np.square(x)))
-    e = ember.tensor(x)
-    assert np.array_equal(ember.norm(e, dim=1).numpy(), np.sqrt(e.square().sum(dim=1).numpy()))
-
-
-def test_sum_rows_is_the_same_for_any_thread_count():
-    x = np.random.default_rng(1).standard_normal((2, 300_001)).astype(np.float32)
-    before = ember.get_num_threads()
-    try:
-        ember.set_num_threads(1)
-        one = _C.sum_rows(x)
-        ember.set_num_threads(2)
-        two = _C.sum_rows(x)
-    finally:
-        ember.set_num_threads(before)
-    assert np.array_equal(one, two)
-
-
-def test_sum_rows_propagates_nan_and_inf():
-    x = np.ones((3, 2000), np.float32)
-    x[0, 5], x[1, 1500], x[2, 3], x[2, 4] = np.nan, np.inf, np.inf, -np.inf
-    got = _C.sum_rows(x)
-    assert np.isnan(got[0]) and got[1] == np.inf and np.isnan(got[2])
-
-
-def test_sum_rows_refuses_bad_input():
-    with pytest.raises(TypeError, match="sum_rows"):
-        _C.sum_rows(np.ones((2, 3), np.int64))
-    with pytest.raises(ValueError, match="sum_rows"):
-        _C.sum_rows(np.ones(3, np.float32))
-    with pytest.raises(ValueError, match="sum_rows"):
-        _C.sum_rows(np.ones((4, 6), np.float32)[:, ::2])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -174,7 +174,7 @@ def test_one_hot_is_torch_s(idx, classes):
         ember.nn.functional.one_hot(ember.tensor([0, -1]), 4)
 
 
-# ---- sum / mean outside the graph: _C.sum_rows straight ---------------------------------------
+# ---- sum / mean outside the graph: the forward straight, without the generic apply --------
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -1,6 +1,11 @@
 // Bindings for csrc/ops/reduce.cpp.
 //
-//   sum_rows(x (rows, n) float32/float64, C-contiguous, square=False) -> y (rows,)
+//   The reductions over dims [lo, hi) of x (any shape, float32/float64, C-contiguous), seen as
+//   (outer, n, inner) with n the product of those dims; the output has x's shape without them
+//   (size 1 when keepdim):
+//   sum_dim(x, lo, hi, keepdim=False, square=False) -> y
+//   extreme_dim(x, lo, hi, keepdim, use_max, indices=False) -> v, or (v, idx int64); n >= 1
+//   var_dim(x, lo, hi, keepdim, denom, root=False) -> y; n >= 1
 //   cumsum(x (outer, n, inner) float32/float64, C-contiguous, reverse=False) -> y (same)
 //   broadcast_binary(x (rows, n), v (n,) or (rows,), op, per_row=False, flip=False) -> y (rows, n)
 //   fill(out float32/float64 C-contiguous writeable, value) -> None      out[...] = value
@@ -11,7 +16,12 @@ namespace ember {
 
 // csrc/ops/reduce.cpp (instantiated there for float and double).
 template <typename T>
-void sum_rows(T* y, const T* x, int64_t rows, int64_t n, bool square);
+void sum_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool square);
+template <typename T>
+void extreme_dim(T* v, int64_t* idx, const T* x, int64_t outer, int64_t n, int64_t inner,
+                 bool use_max);
+template <typename T>
+void var_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, double denom, bool root);
 template <typename T>
 void cumsum(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool reverse);
 template <typename T>
@@ -24,13 +34,41 @@ void fill_rows(T* y, const T* v, int64_t rows, int64_t n);
 
 namespace {
 
-py::array sum_rows_py(const py::array& x, bool square) {
-  const char* op = "sum_rows";
+// x's dims [lo, hi) as (outer, n, inner), and the reduced shape
+struct DimRun {
+  int64_t outer = 1, n = 1, inner = 1;
+  std::vector<int64_t> out_shape;
+};
+
+DimRun dim_run(const py::array& x, int64_t lo, int64_t hi, bool keepdim, const char* op,
+               bool nonempty) {
   require_float(x, op, "x");
-  require_ndim(x, 2, op, "x");
   require_contiguous(x, op, "x");
-  const int64_t rows = x.shape(0), n = x.shape(1);
-  py::array y = empty_like_dtype(x, {rows});
+  const int64_t nd = x.ndim();
+  EMBER_CHECK(0 <= lo && lo < hi && hi <= nd, op, ": dims [", lo, ", ", hi,
+              ") are not a range of the dims of x, shape ", shape_str(shape_of(x)));
+  DimRun r;
+  for (int64_t d = 0; d < nd; ++d) {
+    const int64_t s = x.shape(d);
+    if (d < lo) {
+      r.outer *= s;
+    } else if (d >= hi) {
+      r.inner *= s;
+    } else {
+      r.n *= s;
+      if (keepdim) r.out_shape.push_back(1);
+      continue;
+    }
+    r.out_shape.push_back(s);
+  }
+  EMBER_CHECK(!nonempty || r.n >= 1 || r.outer * r.inner == 0, op,
+              ": cannot reduce over an empty dim, x has shape ", shape_str(shape_of(x)));
+  return r;
+}
+
+py::array sum_dim_py(const py::array& x, int64_t lo, int64_t hi, bool keepdim, bool square) {
+  const DimRun d = dim_run(x, lo, hi, keepdim, "sum_dim", false);
+  py::array y = empty_like_dtype(x, d.out_shape);
   // Everything that touches Python objects (dtype, data pointers) before the release.
   const bool f32 = is_f32(x);
   void* out = y.mutable_data();
@@ -38,9 +76,54 @@ py::array sum_rows_py(const py::array& x, bool square) {
   {
     py::gil_scoped_release release;
     if (f32)
-      sum_rows<float>(static_cast<float*>(out), static_cast<const float*>(in), rows, n, square);
+      sum_dim<float>(static_cast<float*>(out), static_cast<const float*>(in), d.outer, d.n, d.inner,
+                     square);
     else
-      sum_rows<double>(static_cast<double*>(out), static_cast<const double*>(in), rows, n, square);
+      sum_dim<double>(static_cast<double*>(out), static_cast<const double*>(in), d.outer, d.n,
+                      d.inner, square);
+  }
+  return y;
+}
+
+py::object extreme_dim_py(const py::array& x, int64_t lo, int64_t hi, bool keepdim, bool use_max,
+                          bool indices) {
+  const DimRun d = dim_run(x, lo, hi, keepdim, "extreme_dim", true);
+  py::array v = empty_like_dtype(x, d.out_shape);
+  py::array_t<int64_t> idx;
+  if (indices)
+    idx = py::array_t<int64_t>(std::vector<py::ssize_t>(d.out_shape.begin(), d.out_shape.end()));
+  const bool f32 = is_f32(x);
+  void* out = v.mutable_data();
+  int64_t* ip = indices ? idx.mutable_data() : nullptr;
+  const void* in = x.data();
+  {
+    py::gil_scoped_release release;
+    if (f32)
+      extreme_dim<float>(static_cast<float*>(out), ip, static_cast<const float*>(in), d.outer, d.n,
+                         d.inner, use_max);
+    else
+      extreme_dim<double>(static_cast<double*>(out), ip, static_cast<const double*>(in), d.outer,
+                          d.n, d.inner, use_max);
+  }
+  if (indices) return py::make_tuple(v, idx);
+  return std::move(v);
+}
+
+py::array var_dim_py(const py::array& x, int64_t lo, int64_t hi, bool keepdim, double denom,
+                     bool root) {
+  const DimRun d = dim_run(x, lo, hi, keepdim, "var_dim", true);
+  py::array y = empty_like_dtype(x, d.out_shape);
+  const bool f32 = is_f32(x);
+  void* out = y.mutable_data();
+  const void* in = x.data();
+  {
+    py::gil_scoped_release release;
+    if (f32)
+      var_dim<float>(static_cast<float*>(out), static_cast<const float*>(in), d.outer, d.n, d.inner,
+                     denom, root);
+    else
+      var_dim<double>(static_cast<double*>(out), static_cast<const double*>(in), d.outer, d.n,
+                      d.inner, denom, root);
   }
   return y;
 }
@@ -136,10 +219,21 @@ void fill_rows_py(py::array& out, const py::array& v) {
 }  // namespace
 
 void bind_reduce(py::module_& m) {
-  m.def("sum_rows", &sum_rows_py, py::arg("x"), py::arg("square") = false,
-        "x (rows, n) float32/float64 C-contiguous -> y (rows,): each row's sum (of squares when "
-        "square: each x*x rounded, then summed) in x's dtype, "
-        "blocked pairwise (error ~ log2(n) ulp; the same bits for any thread count).");
+  m.def("sum_dim", &sum_dim_py, py::arg("x"), py::arg("lo"), py::arg("hi"),
+        py::arg("keepdim") = false, py::arg("square") = false,
+        "x float32/float64 C-contiguous -> y: the sum over dims [lo, hi) (of squares when "
+        "square: each x*x rounded, then summed) in x's dtype, those dims dropped (size 1 when "
+        "keepdim); blocked pairwise (error ~ log2(n) ulp; the same bits for any thread count).");
+  m.def("extreme_dim", &extreme_dim_py, py::arg("x"), py::arg("lo"), py::arg("hi"),
+        py::arg("keepdim"), py::arg("use_max"), py::arg("indices") = false,
+        "x float32/float64 C-contiguous, dims [lo, hi) not empty -> v the max (min unless "
+        "use_max) over them, shaped as sum_dim's y, or (v, idx int64) when indices: the first "
+        "(flat) index over those dims holding it; NaN wins, as PyTorch's.");
+  m.def("var_dim", &var_dim_py, py::arg("x"), py::arg("lo"), py::arg("hi"), py::arg("keepdim"),
+        py::arg("denom"), py::arg("root") = false,
+        "x float32/float64 C-contiguous, dims [lo, hi) not empty -> y shaped as sum_dim's: "
+        "sum((x - mean)^2) / denom over those dims (its square root when root), two passes in "
+        "double, rounded once to x's dtype.");
   m.def("cumsum", &cumsum_py, py::arg("x"), py::arg("reverse") = false,
         "x (outer, n, inner) float32/float64 C-contiguous -> y (same): the running sum along n "
         "(from the end when reverse), one addition after another as NumPy's cumsum.");

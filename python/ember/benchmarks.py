@@ -1136,6 +1136,28 @@ def _register_tensor_ops() -> None:
         for backward in (False, True):
             add(name, fns, numpy_fn, make, backward)
 
+    # The reductions at 1000x1000 (the kernels' speed) and 32x32 (the per-call cost), forward.
+    def square(n):
+        return lambda: [_rng().random((n, n), dtype=np.float32) + 0.1]
+
+    reductions = [
+        ("sum_all", lambda x: x.sum(), np.sum),
+        ("sum_dim0", lambda x: x.sum(0), lambda x: x.sum(0)),
+        ("sum_dim1", lambda x: x.sum(1), lambda x: x.sum(1)),
+        ("mean_dim1", lambda x: x.mean(1), lambda x: x.mean(1)),
+        ("var_dim1", lambda x: x.var(1), lambda x: x.var(1, ddof=1)),
+        ("max_dim1", lambda x: x.max(1), lambda x: (x.max(1), x.argmax(1))),
+        ("amax_dim1", lambda x: x.amax(1), lambda x: x.max(1)),
+        ("argmax_dim1", lambda x: x.argmax(1), lambda x: x.argmax(1)),
+        ("norm_all", lambda x: x.norm(), np.linalg.norm),
+        ("cumsum_dim1", lambda x: x.cumsum(1), lambda x: np.cumsum(x, 1)),
+        ("sort_dim1", lambda x: x.sort(1), lambda x: np.sort(x, 1)),
+        ("topk5_dim1", lambda x: x.topk(5, 1), None),
+    ]
+    for n in (1000, 32):
+        for name, f, numpy_fn in reductions:
+            add(f"{name}_{n}x{n}", lambda f=f: same(f), numpy_fn, square(n), False)
+
 
 _register_tensor_ops()
 

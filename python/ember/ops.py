@@ -17,8 +17,9 @@ from collections.abc import Iterable
 import numpy as np
 
 from ember import _C, _complex, _lowp
+from ember.autograd import function as _function
 from ember.autograd import graph as _graph
-from ember.autograd.engine import reduce_sum, unbroadcast
+from ember.autograd.engine import dim_run, reduce_sum, unbroadcast
 from ember.autograd.function import Function, _state, note_graph_write
 from ember.tensor import Tensor, _default_dtype, get_default_dtype
 
@@ -1956,30 +1957,18 @@ def _int_total(out: Tensor, dtype) -> Tensor:
     return out if out.dtype == want else cast(out, want)
 
 
-def _sum_outside_graph(x: Tensor, dim, keepdim):
-    """A float tensor's sum, whole or over its last dim, when x is outside the graph and
-    reduce_sum would hand it to _C.sum_rows (C-contiguous, >= 1024 elements): the same call
-    (the same bits) without the generic apply and reduce_sum's checks (~2 of a small sum's
-    ~3 us). None in every other case."""
-    if x._requires_grad and _state.enabled:
-        return None
-    a = x.data
-    if a.size < 1024 or not a.flags.c_contiguous:
-        return None
-    if dim is None:
-        return _C.sum_rows(a.reshape(1, -1)).reshape((1,) * a.ndim if keepdim else ())
-    if type(dim) is int and (dim == -1 or dim == a.ndim - 1):
-        y = _C.sum_rows(a.reshape(-1, a.shape[-1]))
-        return y.reshape(a.shape[:-1] + (1,) if keepdim else a.shape[:-1])
-    return None
+def _outside_graph(x: Tensor) -> bool:
+    """x's op records no node (and no forward-mode tangent could be dropped): the reductions
+    then skip the generic apply (~1.5 us of a small reduction) and run their forward straight."""
+    return not x._requires_grad or (not _state.enabled and _function._fw_level is None)
 
 
 def sum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     if dtype is None and type(x) is Tensor and x.data.dtype.char in "fd":  # the common case
-        y = _sum_outside_graph(x, dim, keepdim)
-        if y is not None:
-            return Tensor._make(y, False, None, 0)
-        return Sum.apply(x, _axes(dim, x.data.ndim, "sum"), keepdim)
+        axes = _axes(dim, x.data.ndim, "sum")
+        if _outside_graph(x):  # Sum.forward's result
+            return Tensor._make(reduce_sum(x.data, axes, keepdim), False, None, 0)
+        return Sum.apply(x, axes, keepdim)
     x = _as_dtype(x, dtype)
     axes = _axes(dim, x.ndim, "sum")
     if x.data.dtype.char in "eE":  # float16 / bfloat16: summed in float32, as torch's
@@ -2027,11 +2016,12 @@ class Mean(Function):
 
 def mean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     if dtype is None and type(x) is Tensor and x.data.dtype.char in "fd":  # the common case
-        y = _sum_outside_graph(x, dim, keepdim)
-        if y is not None:  # divided as Mean.forward divides
-            count = x.data.size if dim is None else x.data.shape[-1]
-            return Tensor._make(y / x.data.dtype.type(count), False, None, 0)
-        return Mean.apply(x, _axes(dim, x.data.ndim, "mean"), keepdim)
+        a = x.data
+        axes = _axes(dim, a.ndim, "mean")
+        if _outside_graph(x) and a.size:  # divided as Mean.forward divides
+            y = reduce_sum(a, axes, keepdim)
+            return Tensor._make(y / a.dtype.type(a.size // builtins.max(y.size, 1)), False, None, 0)
+        return Mean.apply(x, axes, keepdim)
     x = _as_dtype(x, dtype)
     if x.data.dtype.kind not in "fc" and x.data.dtype != _lowp.bfloat16:
         raise TypeError(f"mean: input dtype should be floating point, got {x.dtype}")
@@ -2047,12 +2037,16 @@ class Var(Function):
         count = 1
         for a in axes:
             count *= x.shape[a]
-        wide = x.astype(np.promote_types(x.dtype, np.float64), copy=False)
         denom = builtins.max(count - correction, 0)  # PyTorch: max(0, N - c)
-        with np.errstate(divide="ignore", invalid="ignore"):  # an empty dim: nan, no warning
-            xc = wide - np.sum(wide, axis=axes, keepdims=True) / count
-            v = np.sum(xc * xc, axis=axes, keepdims=keepdim) / denom
-        y = np.asarray(np.sqrt(v) if root else v).astype(x.dtype, copy=False)
+        run = dim_run(x, axes) if x.size else None
+        if run is not None:  # float32/float64 over consecutive dims: the same two passes in C++
+            y = _C.var_dim(x, run[0], run[1], keepdim, denom, root)
+        else:
+            wide = x.astype(np.promote_types(x.dtype, np.float64), copy=False)
+            with np.errstate(divide="ignore", invalid="ignore"):  # an empty dim: nan, no warning
+                xc = wide - np.sum(wide, axis=axes, keepdims=True) / count
+                v = np.sum(xc * xc, axis=axes, keepdims=keepdim) / denom
+            y = np.asarray(np.sqrt(v) if root else v).astype(x.dtype, copy=False)
         ctx.save_for_backward(x, y)
         ctx.meta = (axes, keepdim, count, np.asarray(denom, x.dtype), root)
         return y
@@ -2101,7 +2095,11 @@ def _var(op, x, dim, unbiased, keepdim, correction):
         return sqrt(v) if op == "std" else v
     if not _lowp.is_float(x.data.dtype):
         raise TypeError(f"{op}: input dtype should be floating point, got {x.dtype}")
-    return Var.apply(x, _axes(dim, x.ndim, op), keepdim, correction, op == "std")
+    axes = _axes(dim, x.ndim, op)
+    if _outside_graph(x):
+        y = Var.forward(Var.__new__(Var), x.data, axes, keepdim, correction, op == "std")
+        return Tensor._make(y, False, None, 0)
+    return Var.apply(x, axes, keepdim, correction, op == "std")
 
 
 MaxMin = namedtuple("MaxMin", ["values", "indices"])
@@ -2130,23 +2128,31 @@ class ReduceExtreme(Function):
         return g * _graph.constant(weights.astype(g.dtype, copy=False)), None, None
 
 
+def _extreme_along(x: np.ndarray, dim: int, use_max: bool, indices: bool, keepdim: bool = True):
+    """The max (min) along dim, and with indices its first int64 index (NaN wins, as PyTorch):
+    by _C.extreme_dim for float32/float64 (NumPy's argmax and take_along_axis cost ~3x more,
+    and its max does not vectorise along the last dim), else by NumPy."""
+    if x.dtype.char in "fd" and x.flags.c_contiguous:
+        return _C.extreme_dim(x, dim, dim + 1, keepdim, use_max, indices)
+    if not indices:
+        return (np.max if use_max else np.min)(x, axis=dim, keepdims=keepdim)
+    idx = (np.argmax if use_max else np.argmin)(x, axis=dim, keepdims=True)
+    vals, idx = np.take_along_axis(x, idx, axis=dim), idx.astype(np.int64, copy=False)
+    return (vals, idx) if keepdim else (vals.squeeze(dim), idx.squeeze(dim))
+
+
 class ExtremeDim(Function):
     """max/min along one dim: values and indices; the gradient goes to the chosen index."""
 
     @staticmethod
     def forward(ctx, x, dim, keepdim, use_max):
-        idx = (
-            np.argmax(x, axis=dim, keepdims=True)
-            if use_max
-            else np.argmin(x, axis=dim, keepdims=True)
-        )
-        vals = np.take_along_axis(x, idx, axis=dim)
+        vals, idx = _extreme_along(x, dim, use_max, True)
         ctx.save_for_backward(idx)
         ctx.meta = (x.shape, dim, keepdim)
         ctx.mark_non_differentiable(1)
         if not keepdim:
             vals, idx = vals.squeeze(dim), idx.squeeze(dim)
-        return vals, idx.astype(np.int64)
+        return vals, idx
 
     @staticmethod
     def backward(ctx, g, _gidx):
@@ -2181,6 +2187,9 @@ def _extreme(x, dim, keepdim, use_max, name):
     (axis,) = _axes(dim, x.ndim, name)
     if x.shape[axis] == 0:
         raise IndexError(f"{name}: dim {dim} of shape {x.shape} is empty: nothing to reduce")
+    if _outside_graph(x):
+        vals, idx = _extreme_along(x.data, axis, use_max, True, keepdim)
+        return MaxMin(Tensor._make(vals, False, None, 0), Tensor._make(idx, False, None, 0))
     return MaxMin(*ExtremeDim.apply(x, axis, keepdim, use_max))
 
 
@@ -2263,6 +2272,9 @@ def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
         _axes(dim, 0, "argmax")
         return Tensor(np.zeros((), np.int64))
     (axis,) = _axes(dim, x.ndim, "argmax")
+    if x.data.dtype.char in "fd" and x.shape[axis]:
+        idx = _extreme_along(x.data, axis, True, True, keepdim)[1]
+        return Tensor._make(idx, False, None, 0)
     return Tensor(np.argmax(x.data, axis=axis, keepdims=keepdim).astype(np.int64))
 
 
@@ -2278,6 +2290,9 @@ def argmin(x, dim=None, keepdim: bool = False) -> Tensor:
         _axes(dim, 0, "argmin")
         return Tensor(np.zeros((), np.int64))
     (axis,) = _axes(dim, x.ndim, "argmin")
+    if x.data.dtype.char in "fd" and x.shape[axis]:
+        idx = _extreme_along(x.data, axis, False, True, keepdim)[1]
+        return Tensor._make(idx, False, None, 0)
     return Tensor(np.argmin(x.data, axis=axis, keepdims=keepdim).astype(np.int64))
 
 
@@ -3242,6 +3257,10 @@ class CumSum(Function):
 
 def cumsum(x, dim: int, *, dtype=None) -> Tensor:
     """Running sum along dim (torch.cumsum)."""
+    if dtype is None and type(x) is Tensor and x.data.ndim and x.data.dtype.char in "fd":
+        if _outside_graph(x):  # the common case: CumSum.forward straight
+            (axis,) = _axes(dim, x.data.ndim, "cumsum")
+            return Tensor._make(_scan(x.data, axis, False), False, None, 0)
     x = _as_dtype(x, dtype)
     if x.data.dtype == np.bool_:
         x = x.long()
@@ -3254,6 +3273,11 @@ def cumsum(x, dim: int, *, dtype=None) -> Tensor:
 def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     """Vector p-norm over dim (all elements by default): p = 'fro' or 2, 1, inf, -inf, or any
     positive number (torch.norm). The gradient at a zero vector is zero, as PyTorch's."""
+    if type(p) is str and p == "fro" and type(x) is Tensor and x.data.dtype.char in "fd":
+        if _outside_graph(x):  # the common case: Norm2.forward straight
+            axes = _axes(dim, x.data.ndim, "norm")
+            y = Norm2.forward(Norm2.__new__(Norm2), x.data, axes, keepdim)
+            return Tensor._make(y, False, None, 0)
     x = _tensor_operand(x)
     if x.data.dtype.kind == "c":  # of complex entries: the norm of their moduli
         x = abs(x)
@@ -3459,10 +3483,27 @@ def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> So
     (axis,) = _axes(dim, builtins.max(x.ndim, 1), "sort")
     if x.ndim == 0:
         return SortResult(x.clone(), Tensor(np.zeros((), np.int64)))
-    # PyTorch radix-sorts long 1-D integer tensors ascending, which is stable.
-    radix = x.ndim == 1 and x.numel() >= 32768 and x.data.dtype.kind in "iu" and not descending
-    idx = _argsort(x.data, axis, descending, stable or radix)
-    return SortResult(Gather.apply(x, axis, idx, unique=True), Tensor(idx))
+    a = x.data
+    if not stable and 0 < a.size <= 65536 and a.dtype.char in "fd":
+        # PyTorch's unstable order by _C straight: below ~64K elements NumPy's argsort and the
+        # tie checks of _argsort cost more (~4x at 32x32) than sorting every line in C++
+        idx = _from_rows(_C.sort_indices(_select_rows(a, axis), descending), a.shape, axis)
+    else:
+        # PyTorch radix-sorts long 1-D integer tensors ascending, which is stable.
+        radix = x.ndim == 1 and x.numel() >= 32768 and a.dtype.kind in "iu" and not descending
+        idx = _argsort(a, axis, descending, stable or radix)
+    return SortResult(_take_along(x, axis, idx), Tensor._make(idx, False, None, 0))
+
+
+def _take_along(x: Tensor, axis: int, idx: np.ndarray) -> Tensor:
+    """x's values at sort/topk's indices along axis (unique, in range): outside the graph without
+    the generic apply, by the gather kernel straight when it takes them."""
+    if not _outside_graph(x):
+        return Gather.apply(x, axis, idx, unique=True)
+    a = x.data
+    if a.dtype.char in "fd" and idx.flags.c_contiguous:  # _gather_kernel's conditions hold
+        return Tensor._make(_C.gather_forward(np.ascontiguousarray(a), idx, axis), False, None, 0)
+    return Tensor._make(Gather.forward(Gather.__new__(Gather), a, axis, idx, True), False, None, 0)
 
 
 def _sort_key(a: np.ndarray, descending: bool) -> np.ndarray:
@@ -3556,13 +3597,7 @@ def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) ->
         idx = _argsort(x.data, axis, largest).take(range(k), axis)
     else:
         idx = _from_rows(_C.topk_indices(rows, k, largest, sorted), x.data.shape, axis)
-    if x._requires_grad and _state.enabled:
-        values = Gather.apply(x, axis, idx, unique=True)
-    else:  # outside the graph: the same forward, without the generic apply (as _view)
-        values = Tensor._make(
-            Gather.forward(Gather.__new__(Gather), x.data, axis, idx, True), False, None, 0
-        )
-    return SortResult(values, Tensor._make(idx, False, None, 0))
+    return SortResult(_take_along(x, axis, idx), Tensor._make(idx, False, None, 0))
 
 
 def mm(a, b) -> Tensor:
@@ -4805,7 +4840,11 @@ class AMax(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim, use_max):
-        y = (np.max if use_max else np.min)(x, axis=axes, keepdims=True)
+        run = dim_run(x, axes)
+        if run is not None:  # consecutive dims: _C's vectorised, NaN-propagating max
+            y = _C.extreme_dim(x, run[0], run[1], True, use_max)
+        else:
+            y = (np.max if use_max else np.min)(x, axis=axes, keepdims=True)
         ctx.save_for_backward(x, y)
         ctx.meta = (axes, keepdim)
         return y if keepdim else np.squeeze(y, axes)
@@ -4831,9 +4870,18 @@ class AMax(Function):
 
 def _amax_amin(x, dim, keepdim, use_max, op):
     x = _tensor_operand(x)
-    axes = _axes(dim, x.ndim, op)
+    data = x.data
+    axes = _axes(dim, data.ndim, op)
+    if data.size and _outside_graph(x):  # (an empty dim is refused below)
+        run = dim_run(data, axes)
+        if run is not None:  # AMax.forward's kernel, the dims kept or dropped by it
+            y = _C.extreme_dim(data, run[0], run[1], keepdim, use_max)
+            return Tensor._make(y, False, None, 0)
     if builtins.any(x.shape[a] == 0 for a in axes):
         raise IndexError(f"{op}: cannot reduce over an empty dim of shape {x.shape}")
+    if _outside_graph(x):
+        y = AMax.forward(AMax.__new__(AMax), x.data, axes, keepdim, use_max)
+        return Tensor._make(y, False, None, 0)
     return AMax.apply(x, axes, keepdim, use_max)
 
 

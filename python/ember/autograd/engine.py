@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import math
 import warnings
 import weakref
 from collections.abc import Mapping
@@ -14,23 +13,29 @@ import numpy as np
 from ember import _C
 
 
+def dim_run(a: np.ndarray, axes: tuple):
+    """(lo, hi) when ``axes`` are the consecutive dims lo..hi-1, ascending, of a C-contiguous
+    float32/float64 array: what _C's reductions (sum_dim, extreme_dim, var_dim) take, for
+    x.sum(0), x.sum(-1), x.sum(), ...; else None."""
+    if axes and a.dtype.char in "fd" and a.flags.c_contiguous:
+        lo = axes[0]
+        hi = lo + len(axes)
+        if hi == lo + 1 or axes == tuple(range(lo, hi)):
+            return lo, hi
+    return None
+
+
 def reduce_sum(a: np.ndarray, axes: tuple, keepdims: bool = False, square: bool = False):
     """``np.sum(a, axis=axes, keepdims=keepdims)`` (of ``np.square(a)`` when ``square``); when
-    ``axes`` are the trailing dims of a C-contiguous float32/float64 array, by the C++ row-sum
-    kernel (~5x NumPy's: its pairwise sum does not vectorise). Both sum pairwise; the rounding
-    can differ in the last bits."""
-    nd = a.ndim
-    k = nd - len(axes)
-    if (  # size first: small sums skip the other checks
-        a.size >= 1024
-        and a.dtype.char in "fd"
-        and a.flags.c_contiguous
-        and axes == tuple(range(k, nd))
-    ):
-        n = math.prod(a.shape[k:])
-        lead = a.shape[:k]
-        y = _C.sum_rows(a.reshape(-1, n), square)
-        return y.reshape(lead + (1,) * len(axes) if keepdims else lead)
+    ``axes`` are consecutive dims of a C-contiguous float32/float64 array, by the C++ kernel
+    (blocked pairwise over rows, vectorised across columns: several times NumPy's, whose
+    pairwise sum does not vectorise and whose column sums add row after row). The rounding can
+    differ from NumPy's in the last bits."""
+    # (below 1024 elements NumPy's order: small sums keep the bits torch-parity trajectories
+    # such as L-BFGS on Rosenbrock were matched with)
+    run = dim_run(a, axes) if a.size >= 1024 else None
+    if run is not None:
+        return _C.sum_dim(a, run[0], run[1], keepdims, square)
     # np.sum's own ufunc, without its Python dispatch layer (~1 us of a small sum)
     return np.add.reduce(np.square(a) if square else a, axis=axes, keepdims=keepdims)
 
