@@ -215,37 +215,9 @@ def test_cumsum_op_and_gradient_match_torch(dtype):
         assert ember.autograd.gradcheck(lambda a: ember.cumsum(a.transpose(0, 2), 1), [t])
 
 
-# ---- _C.broadcast_binary and the arithmetic that uses it ------------------------------------
+# ---- broadcast arithmetic (ops._bcast: _C.binary's row and column forms) -------------------
 
 UFUNCS = [np.add, np.subtract, np.multiply, np.true_divide]
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_broadcast_binary_kernel_has_numpys_bits(dtype):
-    rng = np.random.default_rng(13)
-    x = rng.standard_normal((37, 50)).astype(dtype)
-    row, col = rng.standard_normal(50).astype(dtype), rng.standard_normal(37).astype(dtype)
-    for op, f in enumerate(UFUNCS):
-        assert np.array_equal(_C.broadcast_binary(x, row, op), f(x, row))
-        assert np.array_equal(_C.broadcast_binary(x, row, op, False, True), f(row, x))
-        assert np.array_equal(_C.broadcast_binary(x, col, op, True), f(x, col[:, None]))
-        assert np.array_equal(_C.broadcast_binary(x, col, op, True, True), f(col[:, None], x))
-
-
-def test_broadcast_binary_kernel_refuses_bad_input():
-    x, v = np.ones((4, 6), np.float32), np.ones(6, np.float32)
-    with pytest.raises(TypeError, match="broadcast_binary"):
-        _C.broadcast_binary(x, v.astype(np.float64), 0)
-    with pytest.raises(TypeError, match="broadcast_binary"):
-        _C.broadcast_binary(x.astype(np.int64), v.astype(np.int64), 0)
-    with pytest.raises(ValueError, match="broadcast_binary"):
-        _C.broadcast_binary(x, v, 4)
-    with pytest.raises(ValueError, match="broadcast_binary"):
-        _C.broadcast_binary(x, v, 0, True)  # per_row wants 4 values
-    with pytest.raises(ValueError, match="broadcast_binary"):
-        _C.broadcast_binary(x[:, ::2], v[:3], 0)
-    with pytest.raises(ValueError, match="broadcast_binary"):
-        _C.broadcast_binary(x, np.ones((2, 3), np.float32), 0)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -7,7 +7,6 @@
 //   extreme_dim(x, lo, hi, keepdim, use_max, indices=False) -> v, or (v, idx int64); n >= 1
 //   var_dim(x, lo, hi, keepdim, denom, root=False) -> y; n >= 1
 //   cumsum(x (outer, n, inner) float32/float64, C-contiguous, reverse=False) -> y (same)
-//   broadcast_binary(x (rows, n), v (n,) or (rows,), op, per_row=False, flip=False) -> y (rows, n)
 //   fill(out float32/float64 C-contiguous writeable, value) -> None      out[...] = value
 //   fill_rows(out (rows, n) as fill's, v (rows,) of out's dtype) -> None  out[r, :] = v[r]
 #include "bind_util.h"
@@ -24,9 +23,6 @@ template <typename T>
 void var_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, double denom, bool root);
 template <typename T>
 void cumsum(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool reverse);
-template <typename T>
-void broadcast_binary(T* y, const T* x, const T* v, int64_t rows, int64_t n, int op, bool per_row,
-                      bool flip);
 template <typename T>
 void fill(T* y, int64_t n, T value);
 template <typename T>
@@ -150,36 +146,6 @@ py::array cumsum_py(const py::array& x, bool reverse) {
   return y;
 }
 
-py::array broadcast_binary_py(const py::array& x, const py::array& v, int op, bool per_row,
-                              bool flip) {
-  const char* name = "broadcast_binary";
-  require_float(x, name, "x");
-  require_ndim(x, 2, name, "x");
-  require_contiguous(x, name, "x");
-  require_same_dtype(x, v, name);
-  require_ndim(v, 1, name, "v");
-  require_contiguous(v, name, "v");
-  EMBER_CHECK(op >= 0 && op <= 3, name, ": op must be 0 (add), 1 (sub), 2 (mul) or 3 (div), got ",
-              op);
-  const int64_t rows = x.shape(0), n = x.shape(1);
-  EMBER_CHECK(v.shape(0) == (per_row ? rows : n), name, ": v has ", v.shape(0),
-              " values but x is (", rows, ", ", n, ") and per_row is ", per_row);
-  py::array y = empty_like_dtype(x, {rows, n});
-  const bool f32 = is_f32(x);
-  void* out = y.mutable_data();
-  const void *in = x.data(), *vec = v.data();
-  {
-    py::gil_scoped_release release;
-    if (f32)
-      broadcast_binary<float>(static_cast<float*>(out), static_cast<const float*>(in),
-                              static_cast<const float*>(vec), rows, n, op, per_row, flip);
-    else
-      broadcast_binary<double>(static_cast<double*>(out), static_cast<const double*>(in),
-                               static_cast<const double*>(vec), rows, n, op, per_row, flip);
-  }
-  return y;
-}
-
 void fill_py(py::array& out, double value) {
   const char* op = "fill";
   require_float(out, op, "out");
@@ -237,11 +203,6 @@ void bind_reduce(py::module_& m) {
   m.def("cumsum", &cumsum_py, py::arg("x"), py::arg("reverse") = false,
         "x (outer, n, inner) float32/float64 C-contiguous -> y (same): the running sum along n "
         "(from the end when reverse), one addition after another as NumPy's cumsum.");
-  m.def("broadcast_binary", &broadcast_binary_py, py::arg("x"), py::arg("v"), py::arg("op"),
-        py::arg("per_row") = false, py::arg("flip") = false,
-        "x (rows, n) op v -> y (rows, n), float32/float64 C-contiguous; v (n,) broadcast over "
-        "the rows, or (rows,) one value per row when per_row; flip: v op x. op 0 add, 1 sub, "
-        "2 mul, 3 div (one IEEE operation per element: NumPy's bits).");
   m.def("fill", &fill_py, py::arg("out").noconvert(), py::arg("value"),
         "out float32/float64 C-contiguous, writeable: every element := value (rounded to out's "
         "dtype) in place, in full-width vector stores.");
