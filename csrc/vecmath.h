@@ -546,6 +546,77 @@ inline T verfc(T x) {
   return tail * (x < T(0) ? T(-1) : T(1)) + (x < T(0) ? T(2) : T(0));  // 2 - tail or tail
 }
 
+namespace vm {
+
+// sin(r) and cos(r) for |r| <= pi/4 in double, Taylor series: to r^9 / r^10 for a float result
+// (truncation < 2e-9 relative: the final rounding to float dominates), to r^17 / r^20 for double.
+template <bool kForFloat>
+inline double sin_poly(double r) {
+  const double z = r * r;
+  double p;
+  if constexpr (kForFloat) {
+    p = 1.0 / 362880;
+    p = p * z + -1.0 / 5040;
+    p = p * z + 1.0 / 120;
+  } else {
+    p = 1.0 / 355687428096000.0;  // 1/17!
+    p = p * z + -1.0 / 1307674368000.0;
+    p = p * z + 1.0 / 6227020800.0;
+    p = p * z + -1.0 / 39916800.0;
+    p = p * z + 1.0 / 362880.0;
+    p = p * z + -1.0 / 5040.0;
+    p = p * z + 1.0 / 120.0;
+  }
+  p = p * z + -1.0 / 6;
+  return r + r * (z * p);
+}
+template <bool kForFloat>
+inline double cos_poly(double r) {
+  const double z = r * r;
+  double p;
+  if constexpr (kForFloat) {
+    p = -1.0 / 3628800;
+    p = p * z + 1.0 / 40320;
+    p = p * z + -1.0 / 720;
+  } else {
+    p = 1.0 / 2432902008176640000.0;  // 1/20!
+    p = p * z + -1.0 / 6402373705728000.0;
+    p = p * z + 1.0 / 20922789888000.0;
+    p = p * z + -1.0 / 87178291200.0;
+    p = p * z + 1.0 / 479001600.0;
+    p = p * z + -1.0 / 3628800.0;
+    p = p * z + 1.0 / 40320.0;
+    p = p * z + -1.0 / 720.0;
+  }
+  p = p * z + 1.0 / 24;
+  return 1.0 + z * (-0.5 + z * p);
+}
+
+// |x| up to which vsincos reduces correctly: q = round(x * 2/pi) < 2^19, so q times each 33-bit
+// part of pi/2 is exact. Callers redo larger (and non-finite) arguments with std::sin / std::cos.
+constexpr double kSinCosMax = 524288.0;  // 2^19
+
+}  // namespace vm
+
+// sin(x) (kCos false) or cos(x) for |x| <= vm::kSinCosMax, always in double (a float argument is
+// widened exactly and the result rounded once: within ~0.5 ulp). x = q pi/2 + r with |r| <= pi/4
+// by Cody-Waite in three 33-bit parts of pi/2 (fdlibm's pio2_1, pio2_2, pio2_3: q * part is exact);
+// q mod 4 picks +-sin(r) or +-cos(r) from q's low bits, without branches. NaN and inf give NaN.
+template <bool kCos, typename T>
+inline T vsincos(T x) {
+  constexpr bool kF = sizeof(T) == 4;
+  const double d = x;
+  const double qr = d * 0.63661977236758134308 + vm::kRoundD;  // round(x 2/pi) in low bits
+  const double q = qr - vm::kRoundD;
+  const double r = ((d - q * 1.57079632673412561417e+00) - q * 6.07710050630396597660e-11) -
+                   q * 2.02226624871116645580e-21;
+  // scalar math: the quadrant's low two bits; cos(x) = sin(x + pi/2) is quadrant + 1
+  const uint64_t k = vm::as_bits(qr) + (kCos ? 1u : 0u);
+  const double s = vm::sin_poly<kF>(r), c = vm::cos_poly<kF>(r);
+  const double v = (k & 1u) ? c : s;
+  return T(vm::from_bits(vm::as_bits(v) ^ ((k & 2u) << 62)));  // negate in quadrants 2 and 3
+}
+
 // The standard normal distribution at x: cdf = Phi(x) = erfc(-x/sqrt(2))/2 (relative accuracy in
 // the far left tail) and pdf = exp(-x*x/2)/sqrt(2 pi). float shares one exponential between them.
 template <typename T>
