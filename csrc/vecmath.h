@@ -614,7 +614,8 @@ inline T vsincos(T x) {
   const uint64_t k = vm::as_bits(qr) + (kCos ? 1u : 0u);
   const double s = vm::sin_poly<kF>(r), c = vm::cos_poly<kF>(r);
   const double v = (k & 1u) ? c : s;
-  return T(vm::from_bits(vm::as_bits(v) ^ ((k & 2u) << 62)));  // negate in quadrants 2 and 3
+  const double y = vm::from_bits(vm::as_bits(v) ^ ((k & 2u) << 62));  // negate in quadrants 2, 3
+  return T(!kCos && d == 0.0 ? d : y);  // sin(-0) = -0 (the polynomial gives +0)
 }
 
 // The standard normal distribution at x: cdf = Phi(x) = erfc(-x/sqrt(2))/2 (relative accuracy in
