@@ -134,8 +134,11 @@ inline T reduce_ln2(T x, T& n) {
   return r - n * consts<T>::ln2_lo;
 }
 
-// log(x) for finite x > 0 with x*scale normal (see vlog), Taylor series of 2*atanh(s).
-inline float log_core(float x) {
+// log(x) for finite x > 0 with x*scale normal (see vlog), Taylor series of 2*atanh(s). kLo: log(x
+// + c) for a c below x's last bit (vlog1p's rounding error of 1 + x), folded into f = m - 1 as
+// c * 2^-e: one division, where log(x) + c/x took two.
+template <bool kLo = false>
+inline float log_core(float x, float c = 0.0f) {
   uint32_t b = as_bits(x);
   float e = static_cast<float>(static_cast<int32_t>(b >> 23)) - 127.0f;
   float m = from_bits((b & 0x007fffffu) | 0x3f800000u);  // mantissa in [1, 2)
@@ -144,6 +147,7 @@ inline float log_core(float x) {
   m = m * (big ? 0.5f : 1.0f);
   e = e + (big ? 1.0f : 0.0f);
   float f = m - 1.0f;
+  if constexpr (kLo) f = f + c * pow2i(std::max(-e, -126.0f));
   float s = f / (2.0f + f);
   float z = s * s;
   float p = 1.0f / 11;
@@ -154,7 +158,8 @@ inline float log_core(float x) {
   float lm = 2.0f * s + 2.0f * s * z * p;  // log(m) = 2 atanh(s)
   return e * consts<float>::ln2_hi + (lm + e * consts<float>::ln2_lo);
 }
-inline double log_core(double x) {
+template <bool kLo = false>
+inline double log_core(double x, double c = 0.0) {
   uint64_t b = as_bits(x);
   // scalar math: the biased exponent (< 2^11) as a double via the 2^52 trick (no cvtqq2pd).
   double e = from_bits(uint64_t(0x4330000000000000) | (b >> 52)) - 4503599627370496.0 - 1023.0;
@@ -163,6 +168,7 @@ inline double log_core(double x) {
   m = m * (big ? 0.5 : 1.0);
   e = e + (big ? 1.0 : 0.0);
   double f = m - 1.0;
+  if constexpr (kLo) f = f + c * pow2i(std::max(-e, -1022.0));
   double s = f / (2.0 + f);
   double z = s * s;
   double p = 1.0 / 23;
@@ -238,12 +244,16 @@ inline T vlog(T x) {
 template <typename T>
 inline T vlog1p(T x) {
   constexpr T big = std::numeric_limits<T>::max();  // only inf is clamped
+  constexpr T inf = std::numeric_limits<T>::infinity();
   T xc = x > big ? big : x;
   T u = T(1) + xc;
-  // scalar math: log(1+x) = log(u) + (1+x-u)/u, and x - (u-1) is exact (Sterbenz); log(1) = 0
-  // exactly, so u == 1 gives x. u == 0 (x = -1) divides by 1 instead, leaving log(0) = -inf.
-  T y = vlog(u) + (xc - (u - T(1))) / (u == T(0) ? T(1) : u);
-  return y + (x == std::numeric_limits<T>::infinity() ? x : T(0));
+  // scalar math: 1 + x = u + c exactly (x - (u-1) is exact, Sterbenz), and log(u + c) is
+  // log_core's kLo form (u == 1 gives f = x: log1p(x) ~ x to the last bit). u is never denormal.
+  T y = vm::log_core<true>(u, xc - (u - T(1)));
+  // specials as additive constants (y is finite here), see vexp on why
+  y = y + (u == T(0) ? -inf : T(0));  // x = -1
+  y = y + (x == inf ? inf : T(0));
+  return y + (u >= T(0) ? T(0) : std::numeric_limits<T>::quiet_NaN());  // x < -1 or NaN
 }
 
 namespace vm {
