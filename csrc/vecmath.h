@@ -150,13 +150,16 @@ inline float log_core(float x, float c = 0.0f) {
   if constexpr (kLo) f = f + c * pow2i(std::max(-e, -126.0f));
   float s = f / (2.0f + f);
   float z = s * s;
-  float p = 1.0f / 11;
-  p = p * z + 1.0f / 9;
-  p = p * z + 1.0f / 7;
-  p = p * z + 1.0f / 5;
-  p = p * z + 1.0f / 3;
-  float lm = 2.0f * s + 2.0f * s * z * p;  // log(m) = 2 atanh(s)
-  return e * consts<float>::ln2_hi + (lm + e * consts<float>::ln2_lo);
+  float r = 2.0f / 11;  // r = 2 (z/3 + z^2/5 + ...): log(1 + f) = 2s + s r (2 atanh(s))
+  r = r * z + 2.0f / 9;
+  r = r * z + 2.0f / 7;
+  r = r * z + 2.0f / 5;
+  r = r * z + 2.0f / 3;
+  r = r * z;
+  // scalar math: fdlibm's form, 2s = f - s f = f - hfsq + s hfsq: the exact f carries the
+  // result and every rounded term is a small correction to it (within ~1 ulp, not 2.5).
+  const float hfsq = 0.5f * f * f;
+  return e * consts<float>::ln2_hi - ((hfsq - (s * (hfsq + r) + e * consts<float>::ln2_lo)) - f);
 }
 template <bool kLo = false>
 inline double log_core(double x, double c = 0.0) {
