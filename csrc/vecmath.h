@@ -1,4 +1,4 @@
-// Elementwise exp / expm1 / log / log1p / tanh / sigmoid / erf / erfc for float and double,
+// Elementwise exp / expm1 / log / log1p / tanh / sigmoid / erf / erfc / sin / cos (float, double),
 // written as plain inline scalar code that GCC -O3 auto-vectorises WITHOUT fast-math: no libm
 // calls and no branches on the hot path. Each function is range reduction + a polynomial, 2^n
 // built from bits, and branch-free selects (`c ? a : b`) for overflow, underflow, NaN and inf.
