@@ -1,4 +1,4 @@
-// Elementwise exp / expm1 / log / log1p / tanh / sigmoid / erf / erfc for float and double,
+// Elementwise exp / expm1 / log / log1p / tanh / sigmoid / erf / erfc / sin / cos (float, double),
 // written as plain inline scalar code that GCC -O3 auto-vectorises WITHOUT fast-math: no libm
 // calls and no branches on the hot path. Each function is range reduction + a polynomial, 2^n
 // built from bits, and branch-free selects (`c ? a : b`) for overflow, underflow, NaN and inf.
@@ -134,8 +134,11 @@ inline T reduce_ln2(T x, T& n) {
   return r - n * consts<T>::ln2_lo;
 }
 
-// log(x) for finite x > 0 with x*scale normal (see vlog), Taylor series of 2*atanh(s).
-inline float log_core(float x) {
+// log(x) for finite x > 0 with x*scale normal (see vlog), Taylor series of 2*atanh(s). kLo: log(x
+// + c) for a c below x's last bit (vlog1p's rounding error of 1 + x), folded into f = m - 1 as
+// c * 2^-e: one division, where log(x) + c/x took two.
+template <bool kLo = false>
+inline float log_core(float x, float c = 0.0f) {
   uint32_t b = as_bits(x);
   float e = static_cast<float>(static_cast<int32_t>(b >> 23)) - 127.0f;
   float m = from_bits((b & 0x007fffffu) | 0x3f800000u);  // mantissa in [1, 2)
@@ -144,17 +147,22 @@ inline float log_core(float x) {
   m = m * (big ? 0.5f : 1.0f);
   e = e + (big ? 1.0f : 0.0f);
   float f = m - 1.0f;
+  if constexpr (kLo) f = f + c * pow2i(std::max(-e, -126.0f));
   float s = f / (2.0f + f);
   float z = s * s;
-  float p = 1.0f / 11;
-  p = p * z + 1.0f / 9;
-  p = p * z + 1.0f / 7;
-  p = p * z + 1.0f / 5;
-  p = p * z + 1.0f / 3;
-  float lm = 2.0f * s + 2.0f * s * z * p;  // log(m) = 2 atanh(s)
-  return e * consts<float>::ln2_hi + (lm + e * consts<float>::ln2_lo);
+  float r = 2.0f / 11;  // r = 2 (z/3 + z^2/5 + ...): log(1 + f) = 2s + s r (2 atanh(s))
+  r = r * z + 2.0f / 9;
+  r = r * z + 2.0f / 7;
+  r = r * z + 2.0f / 5;
+  r = r * z + 2.0f / 3;
+  r = r * z;
+  // scalar math: fdlibm's form, 2s = f - s f = f - hfsq + s hfsq: the exact f carries the
+  // result and every rounded term is a small correction to it (within ~1 ulp, not 2.5).
+  const float hfsq = 0.5f * f * f;
+  return e * consts<float>::ln2_hi - ((hfsq - (s * (hfsq + r) + e * consts<float>::ln2_lo)) - f);
 }
-inline double log_core(double x) {
+template <bool kLo = false>
+inline double log_core(double x, double c = 0.0) {
   uint64_t b = as_bits(x);
   // scalar math: the biased exponent (< 2^11) as a double via the 2^52 trick (no cvtqq2pd).
   double e = from_bits(uint64_t(0x4330000000000000) | (b >> 52)) - 4503599627370496.0 - 1023.0;
@@ -163,6 +171,7 @@ inline double log_core(double x) {
   m = m * (big ? 0.5 : 1.0);
   e = e + (big ? 1.0 : 0.0);
   double f = m - 1.0;
+  if constexpr (kLo) f = f + c * pow2i(std::max(-e, -1022.0));
   double s = f / (2.0 + f);
   double z = s * s;
   double p = 1.0 / 23;
@@ -238,12 +247,16 @@ inline T vlog(T x) {
 template <typename T>
 inline T vlog1p(T x) {
   constexpr T big = std::numeric_limits<T>::max();  // only inf is clamped
+  constexpr T inf = std::numeric_limits<T>::infinity();
   T xc = x > big ? big : x;
   T u = T(1) + xc;
-  // scalar math: log(1+x) = log(u) + (1+x-u)/u, and x - (u-1) is exact (Sterbenz); log(1) = 0
-  // exactly, so u == 1 gives x. u == 0 (x = -1) divides by 1 instead, leaving log(0) = -inf.
-  T y = vlog(u) + (xc - (u - T(1))) / (u == T(0) ? T(1) : u);
-  return y + (x == std::numeric_limits<T>::infinity() ? x : T(0));
+  // scalar math: 1 + x = u + c exactly (x - (u-1) is exact, Sterbenz), and log(u + c) is
+  // log_core's kLo form (u == 1 gives f = x: log1p(x) ~ x to the last bit). u is never denormal.
+  T y = vm::log_core<true>(u, xc - (u - T(1)));
+  // specials as additive constants (y is finite here), see vexp on why
+  y = y + (u == T(0) ? -inf : T(0));  // x = -1
+  y = y + (x == inf ? inf : T(0));
+  return y + (u >= T(0) ? T(0) : std::numeric_limits<T>::quiet_NaN());  // x < -1 or NaN
 }
 
 namespace vm {
@@ -544,6 +557,78 @@ inline T verfc(T x) {
     tail = tail + (x != x ? x : T(0));
   }
   return tail * (x < T(0) ? T(-1) : T(1)) + (x < T(0) ? T(2) : T(0));  // 2 - tail or tail
+}
+
+namespace vm {
+
+// sin(r) and cos(r) for |r| <= pi/4 in double, Taylor series: to r^9 / r^10 for a float result
+// (truncation < 2e-9 relative: the final rounding to float dominates), to r^17 / r^20 for double.
+template <bool kForFloat>
+inline double sin_poly(double r) {
+  const double z = r * r;
+  double p;
+  if constexpr (kForFloat) {
+    p = 1.0 / 362880;
+    p = p * z + -1.0 / 5040;
+    p = p * z + 1.0 / 120;
+  } else {
+    p = 1.0 / 355687428096000.0;  // 1/17!
+    p = p * z + -1.0 / 1307674368000.0;
+    p = p * z + 1.0 / 6227020800.0;
+    p = p * z + -1.0 / 39916800.0;
+    p = p * z + 1.0 / 362880.0;
+    p = p * z + -1.0 / 5040.0;
+    p = p * z + 1.0 / 120.0;
+  }
+  p = p * z + -1.0 / 6;
+  return r + r * (z * p);
+}
+template <bool kForFloat>
+inline double cos_poly(double r) {
+  const double z = r * r;
+  double p;
+  if constexpr (kForFloat) {
+    p = -1.0 / 3628800;
+    p = p * z + 1.0 / 40320;
+    p = p * z + -1.0 / 720;
+  } else {
+    p = 1.0 / 2432902008176640000.0;  // 1/20!
+    p = p * z + -1.0 / 6402373705728000.0;
+    p = p * z + 1.0 / 20922789888000.0;
+    p = p * z + -1.0 / 87178291200.0;
+    p = p * z + 1.0 / 479001600.0;
+    p = p * z + -1.0 / 3628800.0;
+    p = p * z + 1.0 / 40320.0;
+    p = p * z + -1.0 / 720.0;
+  }
+  p = p * z + 1.0 / 24;
+  return 1.0 + z * (-0.5 + z * p);
+}
+
+// |x| up to which vsincos reduces correctly: q = round(x * 2/pi) < 2^19, so q times each 33-bit
+// part of pi/2 is exact. Callers redo larger (and non-finite) arguments with std::sin / std::cos.
+constexpr double kSinCosMax = 524288.0;  // 2^19
+
+}  // namespace vm
+
+// sin(x) (kCos false) or cos(x) for |x| <= vm::kSinCosMax, always in double (a float argument is
+// widened exactly and the result rounded once: within ~0.5 ulp). x = q pi/2 + r with |r| <= pi/4
+// by Cody-Waite in three 33-bit parts of pi/2 (fdlibm's pio2_1, pio2_2, pio2_3: q * part is exact);
+// q mod 4 picks +-sin(r) or +-cos(r) from q's low bits, without branches. NaN and inf give NaN.
+template <bool kCos, typename T>
+inline T vsincos(T x) {
+  constexpr bool kF = sizeof(T) == 4;
+  const double d = x;
+  const double qr = d * 0.63661977236758134308 + vm::kRoundD;  // round(x 2/pi) in low bits
+  const double q = qr - vm::kRoundD;
+  const double r = ((d - q * 1.57079632673412561417e+00) - q * 6.07710050630396597660e-11) -
+                   q * 2.02226624871116645580e-21;
+  // scalar math: the quadrant's low two bits; cos(x) = sin(x + pi/2) is quadrant + 1
+  const uint64_t k = vm::as_bits(qr) + (kCos ? 1u : 0u);
+  const double s = vm::sin_poly<kF>(r), c = vm::cos_poly<kF>(r);
+  const double v = (k & 1u) ? c : s;
+  const double y = vm::from_bits(vm::as_bits(v) ^ ((k & 2u) << 62));  // negate in quadrants 2, 3
+  return T(!kCos && d == 0.0 ? d : y);  // sin(-0) = -0 (the polynomial gives +0)
 }
 
 // The standard normal distribution at x: cdf = Phi(x) = erfc(-x/sqrt(2))/2 (relative accuracy in

@@ -7,8 +7,10 @@
 //
 // name: relu | leaky_relu (alpha = negative_slope) | elu (alpha) | gelu (approximate "none" |
 // "tanh") | sigmoid | tanh | softplus (beta, threshold) | silu | mish | hardswish | hardtanh (alpha
-// = min_val, beta = max_val) | hardsigmoid | logsigmoid. `saved` is the forward OUTPUT y for
-// sigmoid and tanh, the forward INPUT x for every other one.
+// = min_val, beta = max_val) | hardsigmoid | logsigmoid, and the unary maths exp | expm1 | log |
+// log1p | sqrt | rsqrt | reciprocal | abs | neg | square | clamp (alpha = min, beta = max, -inf /
+// inf when absent) | sin | cos. `saved` is the forward OUTPUT y for sigmoid, tanh, expm1, sqrt,
+// rsqrt and reciprocal, the forward INPUT x for every other one (exp and neg: no backward).
 #include <string>
 
 #include "bind_util.h"
@@ -71,6 +73,10 @@ template <typename T>
 void logsigmoid_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar);
 template <typename T>
 void vecmath_apply(T* y, const T* x, int64_t n, int which);
+template <typename T>
+void unary_forward(T* y, const T* x, int64_t n, int op, T lo, T hi);
+template <typename T>
+void unary_backward(T* dx, const T* dy, const T* s, int64_t n, bool dy_scalar, int op, T lo, T hi);
 
 namespace {
 
@@ -87,26 +93,39 @@ enum class Act {
   hardswish,
   hardtanh,
   hardsigmoid,
-  logsigmoid
+  logsigmoid,
+  // the unary maths, in unary_forward's op-id order (csrc/ops/activation.cpp)
+  exp,
+  expm1,
+  log,
+  log1p,
+  sqrt,
+  rsqrt,
+  reciprocal,
+  abs,
+  neg,
+  square,
+  clamp,
+  sin,
+  cos
 };
+constexpr const char* kActNames[] = {
+    "relu",  "leaky_relu", "elu",       "gelu",     "sigmoid",     "tanh",       "softplus",
+    "silu",  "mish",       "hardswish", "hardtanh", "hardsigmoid", "logsigmoid", "exp",
+    "expm1", "log",        "log1p",     "sqrt",     "rsqrt",       "reciprocal", "abs",
+    "neg",   "square",     "clamp",     "sin",      "cos"};
+constexpr int kNumActs = int(sizeof(kActNames) / sizeof(kActNames[0]));
+static_assert(kNumActs == int(Act::cos) + 1, "kActNames must list every Act");
+
+// The unary maths' id for unary_forward / unary_backward, -1 for the activations.
+int unary_id(Act act) { return act >= Act::exp ? int(act) - int(Act::exp) : -1; }
 
 Act parse_act(const std::string& name, const char* op) {
-  if (name == "relu") return Act::relu;
-  if (name == "leaky_relu") return Act::leaky_relu;
-  if (name == "elu") return Act::elu;
-  if (name == "gelu") return Act::gelu;
-  if (name == "sigmoid") return Act::sigmoid;
-  if (name == "tanh") return Act::tanh;
-  if (name == "softplus") return Act::softplus;
-  if (name == "silu") return Act::silu;
-  if (name == "mish") return Act::mish;
-  if (name == "hardswish") return Act::hardswish;
-  if (name == "hardtanh") return Act::hardtanh;
-  if (name == "hardsigmoid") return Act::hardsigmoid;
-  if (name == "logsigmoid") return Act::logsigmoid;
-  EMBER_CHECK(false, op, ": unknown activation '", name,
-              "' (expected relu, leaky_relu, elu, gelu, sigmoid, tanh, softplus, silu, mish, "
-              "hardswish, hardtanh, hardsigmoid or logsigmoid)");
+  for (int i = 0; i < kNumActs; ++i)
+    if (name == kActNames[i]) return Act(i);
+  std::string all;
+  for (int i = 0; i < kNumActs; ++i) all += std::string(i ? ", " : "") + kActNames[i];
+  EMBER_CHECK(false, op, ": unknown activation '", name, "' (expected one of ", all, ")");
   return Act::relu;
 }
 
@@ -169,6 +188,8 @@ void run_forward(Act act, T* y, const T* x, int64_t n, const Params& p) {
     case Act::logsigmoid:
       logsigmoid_forward<T>(y, x, n);
       break;
+    default:  // the unary maths; clamp's lo, hi are alpha, beta
+      unary_forward<T>(y, x, n, unary_id(act), T(p.alpha), T(p.beta));
   }
 }
 
@@ -216,6 +237,8 @@ void run_backward(Act act, T* dx, const T* dy, const T* s, int64_t n, bool dy_sc
     case Act::logsigmoid:
       logsigmoid_backward<T>(dx, dy, s, n, dy_scalar);
       break;
+    default:
+      unary_backward<T>(dx, dy, s, n, dy_scalar, unary_id(act), T(p.alpha), T(p.beta));
   }
 }
 
@@ -252,6 +275,8 @@ py::array backward_py(const std::string& name, const py::array& dy, const py::ar
                       double alpha, double beta, double threshold, const std::string& approximate) {
   const char* op = "activation_backward";
   const Act act = parse_act(name, op);
+  EMBER_CHECK(act != Act::exp && act != Act::neg, op, ": '", name,
+              "' has no backward kernel (its gradient is dy * y / -dy: plain arithmetic)");
   const Params p{alpha, beta, threshold, parse_approximate(approximate, op)};
   check_params(act, p, op);
   require_float(dy, op, "dy");
@@ -306,13 +331,16 @@ void bind_activation(py::module_& m) {
         "y = act(x) elementwise for a C-contiguous float32/float64 x. name: relu, leaky_relu "
         "(alpha = negative_slope), elu (alpha), gelu (approximate 'none'|'tanh'), sigmoid, tanh, "
         "softplus (beta, threshold), silu, mish, hardswish, hardtanh (alpha = min_val, beta = "
-        "max_val), hardsigmoid, logsigmoid. out: optional array of x's shape/dtype to write into "
+        "max_val), hardsigmoid, logsigmoid; exp, expm1, log, log1p, sqrt, rsqrt, reciprocal, abs, "
+        "neg, square, clamp (alpha = min, beta = max), sin, cos. out: optional array of x's "
+        "shape/dtype to write into "
         "(may be x itself). Returns y.");
   m.def("activation_backward", &backward_py, py::arg("name"), py::arg("dy"), py::arg("saved"),
         py::arg("alpha") = 0.0, py::arg("beta") = 1.0, py::arg("threshold") = 20.0,
         py::arg("approximate") = "none",
-        "dx for act; saved is the forward OUTPUT y for sigmoid and tanh, the forward INPUT x for "
-        "every other one. dy has saved's shape, or holds one value that every element takes (a "
+        "dx for act; saved is the forward OUTPUT y for sigmoid, tanh, expm1, sqrt, rsqrt and "
+        "reciprocal, the forward INPUT x for every other one (exp and neg have none). dy has "
+        "saved's shape, or holds one value that every element takes (a "
         "full sum's gradient, not filled in). Returns a new dx of saved's shape.");
   m.def("_vecmath", &vecmath_py, py::arg("name"), py::arg("x"),
         "Test hook: csrc/vecmath.h's exp|expm1|log|log1p|tanh|sigmoid|erf|erfc elementwise.");

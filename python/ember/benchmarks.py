@@ -1158,6 +1158,29 @@ def _register_tensor_ops() -> None:
         for name, f, numpy_fn in reductions:
             add(f"{name}_{n}x{n}", lambda f=f: same(f), numpy_fn, square(n), False)
 
+    # the unary maths (C++ kernels for contiguous float32): positive inputs where the domain
+    # needs them; forward, and fwd+bwd for the ones whose backward is a kernel too
+    def positive():
+        return [np.abs(_tensor_op_arrays()[1]) + 0.1]
+
+    def unary(name):
+        return lib_fns(lambda lib: getattr(lib, name))
+
+    unary_cases = [
+        ("exp", np.exp, one), ("expm1", np.expm1, one), ("log", np.log, positive),
+        ("log1p", np.log1p, positive), ("sqrt", np.sqrt, positive),
+        ("rsqrt", lambda x: 1 / np.sqrt(x), positive), ("reciprocal", np.reciprocal, positive),
+        ("abs", np.abs, one), ("neg", np.negative, one), ("sin", np.sin, one),
+        ("cos", np.cos, one),
+    ]  # fmt: skip
+    for name, numpy_fn, make in unary_cases:
+        add(name, unary(name), numpy_fn, make, False)
+    for name in ("log", "sqrt", "sin"):
+        add(name, unary(name), None, positive, True)
+    clamp = lib_fns(lambda lib: lambda x: lib.clamp(x, -0.5, 0.5))
+    add("clamp", clamp, lambda x: np.clip(x, -0.5, 0.5), one, False)
+    add("clamp", clamp, None, one, True)
+
 
 _register_tensor_ops()
 

@@ -615,11 +615,11 @@ def _int_pow_negative(a: np.ndarray, b: np.ndarray) -> Tensor:
 class Neg(Function):
     @staticmethod
     def forward(ctx, a):
-        return np.negative(a)
+        return _act_forward("neg", a) if _kernel_ok(a) and a.size >= _THREADED else np.negative(a)
 
     @staticmethod
     def backward(ctx, g):
-        return -g
+        return _act_forward("neg", g) if _kernel_ok(g) and g.size >= _THREADED else -g
 
     @staticmethod
     def backward_graph(ctx, g):
@@ -1550,14 +1550,47 @@ def matmul(a, b) -> Tensor:
 
 def _float_input(x):
     """Integer and bool inputs of float-valued maths become the default dtype (float32)."""
+    if type(x) is Tensor and x.data.dtype.kind == "f":  # the common case, before _kind
+        return x
     return _to_dtype(x, get_default_dtype()) if _kind(x) in "biu" else x
+
+
+# The unary maths run in C++ (csrc/ops/activation.cpp's unary_forward / unary_backward: SIMD,
+# threaded, output written once) for C-contiguous float32 / float64 arrays, the common case;
+# anything else (strided views, float16, bfloat16, complex, integers) keeps NumPy's loops.
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_act_forward, _act_backward = _C.activation_forward, _C.activation_backward
+_quiet_over = _ignoring(over="ignore")  # exp(1000) is inf, silently as in torch
+_INF = math.inf
+
+
+def _kernel_ok(a) -> bool:
+    """Whether the C++ unary kernels take array a (identity tests: ~0.1 us, the hot path)."""
+    return type(a) is np.ndarray and (a.dtype is _F32 or a.dtype is _F64) and a.flags.c_contiguous
+
+
+# abs and neg: NumPy's own SIMD loop is as fast on one thread and ~0.4 us a call cheaper to
+# reach, so the kernel only takes arrays it splits across threads (activation.cpp: 64K a thread)
+_THREADED = 2 * 65536
+
+
+def _grad_kernel(name: str, g, saved, lo: float = 0.0, hi: float = 1.0):
+    """activation_backward(name, g, saved) when the kernel takes them, else None (the caller's
+    NumPy formula then runs): saved a kernel array, g of its dtype and shape, or one value
+    broadcast (a full sum's gradient, see _reads_broadcast: read once, never filled in)."""
+    if type(g) is not np.ndarray or g.dtype is not saved.dtype or not _kernel_ok(saved):
+        return None
+    if g.size > 1 and not builtins.any(g.strides):
+        g = g.reshape(-1)[:1]
+    elif g.shape != saved.shape or not g.flags.c_contiguous:
+        return None
+    return _act_backward(name, g, saved, lo, hi)
 
 
 class Exp(Function):
     @staticmethod
     def forward(ctx, x):
-        with np.errstate(over="ignore"):  # exp(1000) is inf, silently as in torch
-            y = np.exp(x)
+        y = _act_forward("exp", x) if _kernel_ok(x) else _quiet_over(np.exp, x)
         ctx.save_for_backward(y)
         return y
 
@@ -1576,16 +1609,18 @@ def exp(x) -> Tensor:
 
 
 class Log(Function):
+    _broadcast_grad = True  # (see _grad_kernel)
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log(x)
+        return _act_forward("log", x) if _kernel_ok(x) else _quiet_div(np.log, x)
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return g / x
+        dx = _grad_kernel("log", g, x)
+        return g / x if dx is None else dx
 
     @staticmethod
     def backward_graph(ctx, g):
@@ -1598,17 +1633,19 @@ def log(x) -> Tensor:
 
 
 class Sqrt(Function):
+    _broadcast_grad = True
+
     @staticmethod
     def forward(ctx, x):
-        with np.errstate(invalid="ignore"):
-            y = np.sqrt(x)
+        y = _act_forward("sqrt", x) if _kernel_ok(x) else _quiet_div(np.sqrt, x)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return g / (2 * y)
+        dx = _grad_kernel("sqrt", g, y)
+        return _quiet_div(np.divide, g, 2 * y) if dx is None else dx
 
     @staticmethod
     def backward_graph(ctx, g):
@@ -1620,15 +1657,18 @@ def sqrt(x) -> Tensor:
 
 
 class Abs(Function):
+    _broadcast_grad = True
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return np.abs(x)
+        return _act_forward("abs", x) if _kernel_ok(x) and x.size >= _THREADED else np.abs(x)
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return g * _sign(x)  # 0 at NaN, as PyTorch
+        dx = _grad_kernel("abs", g, x)
+        return g * _sign(x) if dx is None else dx  # 0 at NaN, as PyTorch
 
     @staticmethod
     def backward_graph(ctx, g):
@@ -1650,11 +1690,23 @@ def _is_zero(v) -> bool:
     return v == 0 if isinstance(v, int | float) else bool(np.all(np.asarray(v) == 0))
 
 
+def _scalar_bound(v) -> bool:
+    return (
+        v is None or type(v) is float or type(v) is int or isinstance(v, np.floating | np.integer)
+    )
+
+
 class Clamp(Function):
     @staticmethod
     def forward(ctx, x, lo, hi):
         ctx.save_for_backward(x)
         ctx.bounds = (lo, hi)
+        if _kernel_ok(x) and _scalar_bound(lo) and _scalar_bound(hi):
+            # missing bounds as -inf / inf: the kernel's min(max(x, lo), hi) with PyTorch's NaN
+            # and tie rules (clamp(-0.0, min=0) is -0.0), one pass
+            ctx.kernel = (-_INF if lo is None else float(lo), _INF if hi is None else float(hi))
+            ctx._broadcast_grad = True
+            return _act_forward("clamp", x, *ctx.kernel)
         # max then min (np.clip's order: lo > hi gives hi everywhere), NaN kept as PyTorch
         y = x if lo is None else np.maximum(x, lo)
         if hi is not None:
@@ -1668,6 +1720,9 @@ class Clamp(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
+        kernel = ctx.__dict__.get("kernel")
+        if kernel is not None and (dx := _grad_kernel("clamp", g, x, *kernel)) is not None:
+            return dx, None, None
         lo, hi = ctx.bounds
         mask = np.ones(x.shape, dtype=bool)
         if lo is not None:
@@ -2924,7 +2979,12 @@ class Elementwise(Function):
 
     @staticmethod
     def forward(ctx, x, f, df):
-        y = _quiet_all(f, x)
+        kernel = _KERNEL_OPS.get(df)  # (keyed by df: each op's derivative is its own lambda)
+        if kernel is not None and _kernel_ok(x):
+            y = _act_forward(kernel, x)
+            ctx.kernel, ctx._broadcast_grad = kernel, True  # (see _grad_kernel)
+        else:
+            y = _quiet_all(f, x)
         # where the derivative reads only y, x is not kept, as torch keeps only the result:
         # writing into x in place afterwards leaves the backward valid
         ctx.save_for_backward(_shape_only(x) if df in _FROM_OUTPUT else x, y)
@@ -2934,6 +2994,11 @@ class Elementwise(Function):
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
+        kernel = ctx.__dict__.get("kernel")
+        if kernel is not None:
+            dx = _grad_kernel(kernel, g, y if ctx.df in _FROM_OUTPUT else x)
+            if dx is not None:
+                return dx, None, None
         return g * ctx.df(x, y), None, None
 
     @staticmethod
@@ -3010,6 +3075,11 @@ sinh, cosh = _smooth("sinh"), _smooth("cosh")
 asin, acos, atan = _smooth("asin"), _smooth("acos"), _smooth("atan")
 
 _DF_NAME = {df: name for name, (_, df) in (_UNARY | _SMOOTH).items()}
+# the Elementwise ops with a C++ kernel each way (csrc/ops/activation.cpp), by derivative
+_KERNEL_OPS = {
+    _SMOOTH[name][1]: name
+    for name in ("sin", "cos", "log1p", "expm1", "rsqrt", "reciprocal", "square")
+}
 _FROM_OUTPUT = {  # the derivatives that read only y = f(x)
     (_UNARY | _SMOOTH)[name][1]
     for name in ("tan", "expm1", "rsqrt", "reciprocal", "exp2", "erfinv", "frac", "deg2rad")
