@@ -14,6 +14,7 @@ import math
 import threading
 import warnings
 
+import ml_dtypes
 import numpy as np
 
 from ember import _C, _complex, _lowp, _sparse_grad, ops
@@ -404,6 +405,8 @@ class Softmax(Function):
 def _softmax_input(input, dtype, op: str) -> Tensor:
     if dtype is not None:  # cast first, as torch: an integer input with dtype=float64 runs
         input = (input if isinstance(input, Tensor) else Tensor(np.asarray(input))).to(dtype)
+    if isinstance(input, Tensor) and input.data.size == 0 and input.data.dtype.kind in "biu":
+        return input  # empty: torch's kernel never runs, so no dtype check (a copy results)
     return _float_input(input, op)
 
 
@@ -412,7 +415,8 @@ def softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> 
     x = _softmax_input(input, dtype, "softmax")
     if dim is None:
         dim = _implicit_softmax_dim(x.ndim, "softmax", _stacklevel)
-    return Softmax.apply(x, _dim(dim, x.ndim, "softmax"), False)
+    dim = _dim(dim, x.ndim, "softmax")
+    return x.clone() if x.data.dtype.kind in "biu" else Softmax.apply(x, dim, False)
 
 
 def log_softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
@@ -420,7 +424,8 @@ def log_softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None)
     x = _softmax_input(input, dtype, "log_softmax")
     if dim is None:
         dim = _implicit_softmax_dim(x.ndim, "log_softmax", _stacklevel)
-    return Softmax.apply(x, _dim(dim, x.ndim, "log_softmax"), True)
+    dim = _dim(dim, x.ndim, "log_softmax")
+    return x.clone() if x.data.dtype.kind in "biu" else Softmax.apply(x, dim, True)
 
 
 # ---- more activations (breadth branch) ----------------------------------------------------
@@ -620,10 +625,38 @@ def threshold(input, threshold: float, value: float, inplace: bool = False) -> T
     """x if x > threshold else value."""
     if inplace:  # the input takes the result and is returned, as PyTorch
         return _in_place("threshold", globals()["threshold"], input, threshold, value)
+    if isinstance(input, Tensor) and input.data.dtype.kind in "iu":  # (no gradient there)
+        t, v = (_int_scalar(a, input.data.dtype, "threshold") for a in (threshold, value))
+        return Tensor(np.where(input.data <= t, v, input.data).astype(input.data.dtype))
+    input = _float_input(input, "threshold")
     t, v = float(threshold), float(value)
+    # as torch: the threshold converts to the compute type (float32 for 16-bit floats), the
+    # value to the input's dtype, each refused where it overflows (inf and NaN convert)
+    top = float(ml_dtypes.finfo(input.data.dtype).max)
+    for a, limit in ((t, max(top, float(np.finfo(np.float32).max))), (v, top)):
+        if limit < abs(a) < math.inf:
+            raise RuntimeError(f"threshold: value {a} cannot be converted to {input.dtype}")
+    t = np.asarray(t, np.float64 if input.data.dtype == np.float64 else np.float32)
     # PyTorch tests x <= threshold: a NaN input stays NaN and passes the gradient
     return _pointwise(
         "threshold", input, lambda x: np.where(x <= t, v, x), lambda x: ~(x <= t), _MASK
+    )
+
+
+def _int_scalar(value, dtype, op: str) -> int:
+    """A Python number as torch's Scalar.to<int type>: a float truncated if it lies within
+    the type's range, an int as is (a negative one wrapped into an unsigned type)."""
+    info = np.iinfo(dtype)
+    if isinstance(value, int | np.integer):
+        v = int(value)
+        if info.min <= v <= info.max:
+            return v
+        if info.min == 0 and -info.max <= v < 0:
+            return v + info.max + 1
+    elif info.min <= float(value) <= info.max:  # (NaN and inf overflow)
+        return int(float(value))
+    raise RuntimeError(
+        f"{op}: value {value} cannot be converted to {np.dtype(dtype)} without overflow"
     )
 
 
@@ -645,8 +678,8 @@ def softmin(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> 
     if np.asarray(input.data if isinstance(input, Tensor) else input).dtype == np.bool_:
         raise TypeError("softmin: negating a bool tensor is not supported (as torch)")
     x = _softmax_input(input, dtype, "softmin")
-    d = _implicit_softmax_dim(x.ndim) if dim is None else dim
-    return Softmax.apply(-x, _dim(d, x.ndim, "softmin"), False)
+    d = _dim(_implicit_softmax_dim(x.ndim) if dim is None else dim, x.ndim, "softmin")
+    return x.clone() if x.data.dtype.kind in "biu" else Softmax.apply(-x, d, False)
 
 
 class GLU(Function):
@@ -4019,13 +4052,16 @@ def instance_norm(
     instance means and unbiased variances, with weight ``momentum``. Otherwise the running
     statistics normalise (as batch_norm in eval mode).
 
-    Shape: input (N, C, *spatial) -> same shape.
+    Shape: input (N, C, *spatial) -> same shape ((N, C) too without input stats).
     """
     op = "instance_norm"
     dtype = None if weight is None else _float_input(weight, op, "weight").dtype
     x = _float_input(input, op, "input", dtype)
-    if x.ndim < 3:
-        raise ValueError(f"{op}: input must be (N, C, *spatial) with spatial dims, got {x.shape}")
+    if x.ndim < (3 if use_input_stats else 2):  # (N, C) works from running statistics
+        raise ValueError(
+            f"{op}: expected more than 1 spatial element when training: input must be "
+            f"(N, C, *spatial), got {x.shape}"
+        )
     n, c = x.shape[:2]
     weight, bias = _norm_params(op, weight, bias, c, x.dtype)
     rm = _stat_array(running_mean, op, "running_mean")
