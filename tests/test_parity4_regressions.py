@@ -225,3 +225,42 @@ def test_elementwise_extremes_refuse_a_python_number_as_torch(name):
         getattr(ember, name)(ember.tensor(x), ember.tensor(0.5)),
         getattr(torch, name)(torch.tensor(x), torch.tensor(0.5)),
     )
+
+
+# ---- embedding_bag's scale_grad_by_freq: torch's CPU divisor ------------------------------
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("mode", ["sum", "mean"])
+def test_embedding_bag_scale_grad_by_freq_divides_as_torch(mode, dtype):
+    # torch divides the g-th smallest distinct index's gradient by the count of the g-th
+    # sorted entry: [0, 2, 2, 2, 5, 1] gives index 5 a third (count(2)), not all of it
+    rng = np.random.default_rng(0)
+    cases = [
+        (np.array([0, 2, 2, 2, 5, 1]), np.array([0, 2])),
+        (np.array([[0, 2], [2, 2], [5, 1]]), None),
+    ]
+    for _ in range(30):
+        n = int(rng.integers(1, 10))
+        offsets = np.sort(rng.integers(0, n + 1, int(rng.integers(1, 4))))
+        offsets[0] = 0
+        cases.append((rng.integers(0, 6, n), offsets))
+    for k, (idx, offsets) in enumerate(cases):
+        kw = dict(mode=mode, scale_grad_by_freq=True, padding_idx=[None, 1, -2][k % 3])
+        psw = rng.standard_normal(idx.shape).astype(dtype) if mode == "sum" and k % 2 else None
+        w = rng.standard_normal((6, 3)).astype(dtype)
+        ew, tw = ember.tensor(w, requires_grad=True), torch.tensor(w, requires_grad=True)
+        eo = None if offsets is None else ember.tensor(offsets)
+        to = None if offsets is None else torch.tensor(offsets)
+        ep = None if psw is None else ember.tensor(psw, requires_grad=True)
+        tp = None if psw is None else torch.tensor(psw, requires_grad=True)
+        e = F.embedding_bag(ember.tensor(idx), ew, eo, per_sample_weights=ep, **kw)
+        t = TF.embedding_bag(torch.tensor(idx), tw, to, per_sample_weights=tp, **kw)
+        g = rng.standard_normal(tuple(t.shape)).astype(dtype)
+        (e * ember.tensor(g)).sum().backward()
+        (t * torch.tensor(g)).sum().backward()
+        tol = 1e-12 if dtype == "float64" else 1e-5
+        _same(e, t, rtol=tol, atol=tol)
+        _same(ew.grad, tw.grad, rtol=tol, atol=tol)
+        if psw is not None:
+            _same(ep.grad, tp.grad, rtol=tol, atol=tol)

@@ -5976,7 +5976,11 @@ def embedding_bag(
     lens = (ends - starts).astype(np.int64)
     used = flat[: int(ends[-1])] if nb else flat[:0]  # past the last offset: unused
     bag = np.repeat(np.arange(nb), lens)
-    emb = embedding(used, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse)
+    # dense gradients with scale_grad_by_freq are scaled below, as torch scales them
+    freq_in_lookup = scale_grad_by_freq and sparse  # (which torch refuses in backward)
+    emb = embedding(used, weight, padding_idx, max_norm, norm_type, freq_in_lookup, sparse)
+    if scale_grad_by_freq and not sparse and used.size:
+        emb = _ScaleGrad.apply(emb, 1 / _bag_freq(flat, used).astype(emb.dtype)[:, None])
     keep = np.ones(used.shape, bool)
     if padding_idx is not None:  # in range: embedding checked it
         keep = used != int(padding_idx) % np.shape(weight)[0]
@@ -5994,6 +5998,33 @@ def embedding_bag(
         counts = np.bincount(bag[keep], minlength=nb)
         coef = coef / np.maximum(counts, 1)[bag].astype(emb.dtype)
     return _BagSum.apply(emb * Tensor(coef[:, None]), bag, nb)
+
+
+def _bag_freq(flat: np.ndarray, used: np.ndarray) -> np.ndarray:
+    """The count torch's CPU embedding_bag (sum / mean) divides each used index's gradient by
+    with scale_grad_by_freq: over the input sorted, the g-th smallest distinct index takes the
+    count of the g-th sorted entry, not its own (torch's loop reads counts[sorted[g]]).
+    [5, 1, 5] sorts to [1, 5, 5]: 1 takes count(1) = 1, 5 takes count(5) = 2, as expected;
+    [0, 2, 2, 5] sorts to [0, 2, 2, 5]: 5, the third distinct index, takes count(2) = 2."""
+    uniq, counts = np.unique(flat, return_counts=True)
+    srt = np.sort(flat)[: uniq.size]
+    return counts[np.searchsorted(uniq, srt)][np.searchsorted(uniq, used)]
+
+
+class _ScaleGrad(Function):
+    # y = x; dx = dy * scale (a fixed array broadcasting against x)
+    @staticmethod
+    def forward(ctx, x, scale):
+        ctx.scale = scale
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.scale, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g * _graph.constant(ctx.scale), None
 
 
 class CTCLoss(Function):
