@@ -264,3 +264,53 @@ def test_embedding_bag_scale_grad_by_freq_divides_as_torch(mode, dtype):
         _same(ew.grad, tw.grad, rtol=tol, atol=tol)
         if psw is not None:
             _same(ep.grad, tp.grad, rtol=tol, atol=tol)
+
+
+# ---- losses ---------------------------------------------------------------------------------
+
+
+def test_ctc_loss_unbatched_1d_targets_are_concatenated_as_torch():
+    # unbatched (T, C) log_probs: 1-D targets hold exactly target_length labels (torch's
+    # concatenated form); (1, S) targets are padded
+    lp = np.log(np.random.default_rng(0).dirichlet(np.ones(4), (6,)))
+    for tl, ok, as_list in ((3, True, False), (3, True, True), (2, False, False), (0, False, True)):
+        length = [tl] if as_list else tl
+
+        def args(lib, length=length):
+            return lib.tensor(lp), lib.tensor([2, 3, 3]), lib.tensor(6), lib.tensor(length)
+
+        if ok:
+            _same(F.ctc_loss(*args(ember), blank=1), TF.ctc_loss(*args(torch), blank=1), 1e-12)
+            continue
+        with pytest.raises(RuntimeError):
+            TF.ctc_loss(*args(torch), blank=1)
+        with pytest.raises(ValueError, match="sum\\(target_lengths\\)"):
+            F.ctc_loss(*args(ember), blank=1)
+    for tl in (2, 3):  # (1, S) padded targets
+        e = F.ctc_loss(ember.tensor(lp), ember.tensor([[2, 3, 3]]), 6, ember.tensor(tl), blank=1)
+        t = TF.ctc_loss(
+            torch.tensor(lp), torch.tensor([[2, 3, 3]]), torch.tensor(6), torch.tensor(tl), blank=1
+        )
+        _same(e, t, 1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+@pytest.mark.parametrize("graph", [False, True])
+def test_binary_cross_entropy_gradients_at_the_ends_as_torch(reduction, graph, dtype):
+    # d/dt = -logit(x): +-inf at x = 0 / 1 and past the forward's -100 clamp (x = 1e-50);
+    # d/dx = (x - t) / max(x (1 - x), eps) with torch's eps, float32(1e-12) in float64 too
+    x = np.array([0.0, 1.0, 0.3, 1e-50 if dtype == "float64" else 1e-30, 0.5, 1e-7], dtype)
+    t = np.array([0.2, 0.7, 0.1, 0.5, 0.5, 0.5], dtype)
+    ex, et = ember.tensor(x, requires_grad=True), ember.tensor(t, requires_grad=True)
+    tx, tt = torch.tensor(x, requires_grad=True), torch.tensor(t, requires_grad=True)
+    le = F.binary_cross_entropy(ex, et, reduction=reduction).sum()
+    TF.binary_cross_entropy(tx, tt, reduction=reduction).sum().backward()
+    if graph:
+        ge = ember.autograd.grad(le, (ex, et), create_graph=True)
+    else:
+        le.backward()
+        ge = (ex.grad, et.grad)
+    tol = 1e-14 if dtype == "float64" else 1e-6
+    _same(ge[0], tx.grad, rtol=tol)
+    _same(ge[1], tt.grad, rtol=tol)

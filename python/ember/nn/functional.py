@@ -2220,6 +2220,9 @@ def _bce_graph_terms(ctx, g):
     return x, t, s if ctx.w is None else s * _graph.constant(ctx.w)
 
 
+_BCE_EPS = float(np.float32(1e-12))  # PyTorch's EPSILON, a float even for float64 input
+
+
 class BCELoss(Function):
     # -w (t log x + (1 - t) log(1 - x)), each log clamped to >= -100 as PyTorch does
     @staticmethod
@@ -2230,28 +2233,31 @@ class BCELoss(Function):
         loss = -(t * logx + (1 - t) * log1mx)
         if w is not None:
             loss = loss * w
-        ctx.save_for_backward(x, t, logx, log1mx)
+        ctx.save_for_backward(x, t)
         ctx.w, ctx.reduction = w, reduction
         return _reduce_array(loss, reduction, x.dtype)
 
     @staticmethod
     def backward(ctx, g):
-        x, t, logx, log1mx = ctx.saved_tensors
-        eps = 1e-12  # PyTorch's backward: (x - t) / max((1 - x) x, eps)
+        x, t = ctx.saved_tensors
+        eps = _BCE_EPS  # PyTorch's backward: (x - t) / max((1 - x) x, eps)
         s = _grad_scale(g, ctx.reduction, x.size)
         if ctx.w is not None:
             s = s * ctx.w
         gx = s * (x - t) / np.maximum((1 - x) * x, eps)
-        gt = (s * (log1mx - logx)).astype(x.dtype, copy=False) if ctx.needs_input_grad[1] else None
+        gt = None
+        if ctx.needs_input_grad[1]:  # PyTorch's -logit(x), unclamped: -+inf at x = 0 / 1
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gt = (s * -np.log(x / (1 - x))).astype(x.dtype, copy=False)
         return gx.astype(x.dtype, copy=False), gt, None, None
 
     @staticmethod
     def backward_graph(ctx, g):
         x, t, s = _bce_graph_terms(ctx, g)
-        gx = s * (x - t) / ops.clamp((1 - x) * x, min=1e-12)  # as backward
+        gx = s * (x - t) / ops.clamp((1 - x) * x, min=_BCE_EPS)  # as backward
         gt = None
         if ctx.needs_input_grad[1]:
-            gt = s * (ops.clamp(ops.log1p(-x), min=-100) - ops.clamp(ops.log(x), min=-100))
+            gt = -s * ops.log(x / (1 - x))
         return gx, gt, None, None
 
 
@@ -6158,9 +6164,7 @@ def ctc_loss(
     tg = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
     if tg.dtype.kind not in "iu":
         raise TypeError(f"{op}: targets must be integers, got {tg.dtype}")
-    if unbatched:
-        tg = tg.reshape(1, -1)
-    if tg.ndim == 2:
+    if tg.ndim == 2:  # (unbatched log_probs take (1, S) padded or 1-D concatenated targets)
         if tg.shape[0] != n or (tg_len.size and tg.shape[1] < tg_len.max()):
             raise ValueError(
                 f"{op}: targets {tg.shape} must be (N, S) with N = {n} and S >= the longest "
