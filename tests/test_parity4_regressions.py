@@ -314,3 +314,44 @@ def test_binary_cross_entropy_gradients_at_the_ends_as_torch(reduction, graph, d
     tol = 1e-14 if dtype == "float64" else 1e-6
     _same(ge[0], tx.grad, rtol=tol)
     _same(ge[1], tt.grad, rtol=tol)
+
+
+# ---- linear: torch's matmul + add beyond the (out, in) weight and (out,) bias -------------
+
+
+@pytest.mark.parametrize(
+    ("x", "w", "b"),
+    [
+        ((2, 3), (3,), None), ((3,), (3,), None), ((3,), (3,), ()), ((2, 2, 3), (3,), ()),
+        ((2, 3), (4, 3), ()), ((2, 3), (4, 3), (1,)), ((2, 3), (4, 3), (2, 4)),
+        ((5, 2, 3), (4, 3), (2, 4)), ((3,), (4, 3), ()),
+    ],
+)  # fmt: skip
+def test_linear_with_a_1d_weight_or_a_broadcasting_bias_as_torch(x, w, b):
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s) for s in (x, w)] + (
+        [] if b is None else [rng.standard_normal(b)]
+    )
+    e = [ember.tensor(a, requires_grad=True) for a in arrays]
+    t = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ye, yt = F.linear(*e), TF.linear(*t)
+    _same(ye, yt, rtol=1e-13)
+    g = rng.standard_normal(tuple(yt.shape))
+    (ye * ember.tensor(g)).sum().backward()
+    (yt * torch.tensor(g)).sum().backward()
+    for a, c in zip(e, t, strict=True):
+        _same(a.grad, c.grad, rtol=1e-13)
+
+
+def test_linear_refuses_what_torch_refuses():
+    for x, w, b in (
+        ((2, 3), (3,), (2,)),
+        ((2, 3), (4, 3), (3,)),
+        ((2, 3), (2, 4, 3), None),
+        ((2, 3), (), None),
+    ):
+        args = [np.ones(x), np.ones(w)] + ([] if b is None else [np.ones(b)])
+        with pytest.raises(RuntimeError):
+            TF.linear(*[torch.tensor(a) for a in args])
+        with pytest.raises(ValueError, match="linear"):
+            F.linear(*[ember.tensor(a) for a in args])

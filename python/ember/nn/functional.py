@@ -220,20 +220,30 @@ def linear(input, weight, bias=None) -> Tensor:
     """
     weight = _float_input(weight, "linear", "weight")
     x = _float_input(input, "linear", "input", weight.dtype)
-    if weight.ndim != 2:
-        raise ValueError(f"linear: weight must be 2-D, got shape {weight.shape}")
-    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+    if weight.ndim not in (1, 2):
+        raise ValueError(f"linear: weight must be 1-D or 2-D, got shape {weight.shape}")
+    if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
         raise ValueError(
             f"linear: input shape {x.shape} does not match weight shape {weight.shape} "
-            f"(expected last dim {weight.shape[1]})"
+            f"(expected last dim {weight.shape[-1]})"
         )
     if bias is not None:
         bias = _float_input(bias, "linear", "bias", weight.dtype)
-        if bias.shape != (weight.shape[0],):
-            raise ValueError(
-                f"linear: bias shape {bias.shape} does not match weight shape {weight.shape}"
-            )
-    return Linear.apply(x, weight, bias)
+    if weight.ndim == 2 and (bias is None or bias.shape == (weight.shape[0],)):
+        return Linear.apply(x, weight, bias)
+    # as torch's matmul + add: a 1-D weight drops the feature dim, a bias broadcasts
+    if weight.ndim == 1 and bias is not None and x.ndim == 2:  # (torch's addmm refuses it)
+        raise ValueError(f"linear: a 1-D weight {weight.shape} takes no bias with 2-D input")
+    y = ops.matmul(x, weight) if weight.ndim == 1 else Linear.apply(x, weight, None)
+    if bias is None:
+        return y
+    try:
+        fits = np.broadcast_shapes(bias.shape, y.shape) == y.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"linear: bias shape {bias.shape} does not broadcast to {y.shape}")
+    return y + bias
 
 
 # ---- activations --------------------------------------------------------------------------
@@ -4066,7 +4076,7 @@ def instance_norm(
     if x.ndim < (3 if use_input_stats else 2):  # (N, C) works from running statistics
         raise ValueError(
             f"{op}: expected more than 1 spatial element when training: input must be "
-            f"(N, C, *spatial), got {x.shape}"
+            f"(N, C, *spatial) with spatial dims, got {x.shape}"
         )
     n, c = x.shape[:2]
     weight, bias = _norm_params(op, weight, bias, c, x.dtype)
