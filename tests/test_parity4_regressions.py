@@ -355,3 +355,31 @@ def test_linear_refuses_what_torch_refuses():
             TF.linear(*[torch.tensor(a) for a in args])
         with pytest.raises(ValueError, match="linear"):
             F.linear(*[ember.tensor(a) for a in args])
+
+
+# ---- 16-bit interpolation: float32 taps and sums, one rounding (as torch) -------------------
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(scale_factor=1.7, mode="bilinear"), dict(size=(9, 7), mode="bilinear"),
+        dict(size=(9, 7), mode="bilinear", align_corners=True), dict(size=(9, 7), mode="bicubic"),
+        dict(size=(9,), mode="linear"), dict(size=(4, 4, 4), mode="trilinear"),
+    ],
+)  # fmt: skip
+def test_low_precision_interpolation_rounds_once_as_torch(kw, dtype):
+    x = np.random.default_rng(0).standard_normal((2, 3, 6, 5)).astype(np.float32)
+    x = {"linear": x[:, :, 0], "trilinear": x[:, :, None]}.get(kw["mode"], x)
+    tx = torch.tensor(x).to(getattr(torch, dtype))
+    e = F.interpolate(ember.tensor(tx.float().numpy()).to(getattr(ember, dtype)), **kw)
+    t = TF.interpolate(tx, **kw)
+    assert str(e.dtype) == dtype
+    e, t = e.numpy().astype(np.float32), t.float().numpy()
+    # within one ulp of torch's (the 16-bit steps per axis were up to ten off); torch's
+    # bicubic and 1-D linear kernels round differently in places: one ulp of the largest value
+    ulp = np.spacing(np.abs(t).astype(getattr(np, dtype) if dtype == "float16" else np.float32))
+    ulp = ulp.astype(np.float32) * (1 if dtype == "float16" else 2.0**16)
+    limit = ulp if kw["mode"] in ("bilinear", "trilinear") else ulp.max()
+    assert np.all(np.abs(e - t) <= limit), np.max(np.abs(e - t) / ulp)

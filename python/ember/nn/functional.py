@@ -4366,6 +4366,9 @@ def interpolate(
     if mode == "area":
         pool = (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[n - 1]
         return pool(x, out[0] if n == 1 else out)
+    low = x.dtype if x.dtype in (np.float16, _lowp.bfloat16) and mode in _INTERP_DIMS else None
+    if low is not None:  # as torch: taps and sums in float32, one rounding at the end
+        x = x.to(np.float32)
     for axis in range(n):
         n_in = x.shape[2 + axis]
         if mode.startswith("nearest"):
@@ -4383,7 +4386,7 @@ def interpolate(
                 n_in, out[axis], scales[axis], bool(align_corners), x.dtype
             )
         x = _gather_axis(x, 2 + axis, taps)
-    return x
+    return x if low is None else x.to(low)
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None) -> Tensor:
