@@ -606,11 +606,19 @@ def test_random_default_ranges_seeds_and_top_level_predicates():
     )
 
 
+def _number(name, v):
+    """v as a binary op's second operand: a 0-d float32 tensor where torch takes no number."""
+    return ember.tensor(np.float32(v)) if name in ("maximum", "minimum", "fmax", "fmin") else v
+
+
 @pytest.mark.parametrize(
     "fn",
     [getattr(ember, n) for n in sorted(UNARY)]
     # (float_power is float64 by definition; 1.5 ties 1.5 for maximum/minimum's half gradient)
-    + [lambda x, n=n: getattr(ember, n)(x, 0.7) for n in sorted(set(BINARY) - {"float_power"})]
+    + [
+        lambda x, n=n: getattr(ember, n)(x, _number(n, 0.7))
+        for n in sorted(set(BINARY) - {"float_power"})
+    ]
     + [lambda x: ember.maximum(x, ember.tensor(np.full(3, 1.5, np.float32)))]
     + [lambda x: ember.lerp(x, ember.ones(3), 0.7), lambda x: ember.polygamma(2, x)],
 )
