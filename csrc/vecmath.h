@@ -327,11 +327,27 @@ inline double sum_double(const T* a, int64_t n) {
   return s;
 }
 
-// tanh(x) = -expm1(-2|x|) / (expm1(-2|x|) + 2) with x's sign: no cancellation anywhere.
+// tanh(|x|) = -u / (u + 2) with u = expm1(-2|x|) while tanh < 1/2 (no cancellation), and
+// 1 - 2e / (1 + e) with e = exp(-2|x|) = u + 1 above: there the one rounding of 1 - (a small,
+// accurate term) gives values just below 1 as correctly rounded ones (as PyTorch's, saturating
+// at |x| = 9.01 in float, 19.06 in double); -u / (u + 2) loses the low bits of 2 + u there.
+// u and e share one reduction (as expm1_nonpos; the clamp keeps e > 0, 1 - 2e / (1+e) still
+// rounds to 1), and the branches are selected before one division.
 template <typename T>
 inline T vtanh(T x) {
-  T u = vm::expm1_nonpos(T(-2) * std::fabs(x));
-  return std::copysign(-u / (u + T(2)), x);
+  using C = vm::consts<T>;
+  const T a = std::fabs(x);
+  const T y = T(-2) * a;
+  const T yc = y < C::expm1_lo ? C::expm1_lo : y;
+  T n;
+  const T r = vm::reduce_ln2(yc, n);
+  const T q = vm::expm1_poly(r);
+  const T p2 = vm::pow2i(n);
+  const T u = p2 * q + (p2 - T(1));  // expm1(y)
+  const T e = p2 * q + p2;           // exp(y)
+  const bool big = a > T(0.5493);    // atanh(1/2) = 0.54931
+  const T s = (big ? T(2) * e : -u) / (big ? T(1) + e : u + T(2));
+  return std::copysign(big ? T(1) - s : s, x);
 }
 
 namespace vm {

@@ -275,9 +275,9 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
     try:
         if integral and all(isinstance(v, int | np.integer) for v in (start, end, step)):
             data = np.arange(start, end, step).astype(dtype)  # wrapped, as torch's uint8 -3
-        elif np.dtype(dtype) == np.float32:
+        elif np.dtype(dtype) in (np.float32, np.float64):
             n = max(math.ceil((end - start) / step), 0)  # (torch's length, and NumPy's)
-            data = _float32_range(float(start), float(step), n)
+            data = _float_range(float(start), float(step), n, np.dtype(dtype))
         else:
             data = np.arange(start, end, step, dtype=dtype)
     except ValueError:  # NumPy's "Maximum allowed size exceeded"
@@ -285,21 +285,41 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
     return _new(data, requires_grad)
 
 
-def _float32_range(start: float, step: float, n: int) -> np.ndarray:
-    """torch's float32 arange bit for bit. Its CPU kernel works in double and rounds each
-    value to float32, but in vectors of 8: a vector's first value start + i * step is rounded
-    to float32 first, and its lanes are that rounded base + k * step (k < 8). Vectors go two
-    at a time from each thread's first index; the last (n mod 16) of a thread's range take
-    start + i * step directly. Threads (ember's count, as torch's) split ranges over 32768."""
+def _float_range(start: float, step: float, n: int, dtype: np.dtype) -> np.ndarray:
+    """torch's float32 / float64 arange bit for bit. Its CPU kernel works in double, value i
+    as fma(step, i, start) (the compiler contracts start + step * i), but in AVX2 vectors of
+    w = 8 floats / 4 doubles: a vector's first value fma(step, i, start) is rounded to the
+    dtype first, and its lanes are fma(k, step, that base) (k < w). Vectors go two at a time
+    from each thread's first index; the last (n mod 2w) of a thread's range take the scalar
+    value. Threads (ember's count, as torch's) split ranges over 32768."""
+    w = 8 if dtype == np.float32 else 4
     i = np.arange(n)
-    out = start + step * i.astype(np.float64)  # the scalar formula
     threads = min(_threads(), -(-n // 32768)) if n > 32768 else 1
     chunk = -(-n // threads) if n else 0
     first = (i // chunk) * chunk if n else i  # each index's thread's first index
-    vectored = (i - first) < ((np.minimum(first + chunk, n) - first) // 16) * 16
-    k = (i - first) % 8
-    base = (start + step * (i - k).astype(np.float64)).astype(np.float32).astype(np.float64)
-    return np.where(vectored, base + k * step, out).astype(np.float32)
+    vectored = (i - first) < ((np.minimum(first + chunk, n) - first) // (2 * w)) * (2 * w)
+    k = (i - first) % w
+    base = _fma(step, (i - k).astype(np.float64), start).astype(dtype).astype(np.float64)
+    # one fma per value: the lane's fma(k, step, base) or the scalar fma(step, i, start)
+    a, b = np.where(vectored, k, step), np.where(vectored, step, i)
+    return _fma(a, b, np.where(vectored, base, start)).astype(dtype)
+
+
+def _fma(a, b, c) -> np.ndarray:
+    """a * b + c rounded once (NumPy has no fma): Dekker's exact product p + e (Veltkamp
+    splits), Knuth's exact sum s + t of p and c, then s + (t + e). Correct for arange's
+    operands (checked against exact rationals); inf / NaN where a plain a * b + c overflows."""
+    a, b, c = np.broadcast_arrays(*(np.asarray(v, np.float64) for v in (a, b, c)))
+    p = a * b
+    with np.errstate(over="ignore", invalid="ignore"):
+        ah, bh = (np.float64(134217729.0) * v - (np.float64(134217729.0) * v - v) for v in (a, b))
+        al, bl = a - ah, b - bh
+        e = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+        s = p + c
+        bb = s - p
+        t = (p - (s - bb)) + (c - bb)
+        r = s + (t + e)
+    return np.where(np.isfinite(r), r, p + c)
 
 
 def _threads() -> int:

@@ -825,6 +825,8 @@ def _binary(name: str, f, df, floating: bool = True):
     _BINARY_NAME[df] = name
 
     def op(input, other) -> Tensor:  # noqa: A002
+        if name in ("fmax", "fmin"):
+            _tensors_only(name, input, other)
         pair = _float_pair_operands if floating else _operands
         return Binary.apply(*pair(name, input, other), f, df)
 
@@ -1104,6 +1106,8 @@ def _unary(name: str):
     f, df = _UNARY[name]
 
     def op(input) -> Tensor:  # noqa: A002
+        if name == "frac" and _tensor_operand(input).data.dtype.kind in "iub":  # (as torch)
+            raise TypeError(f"frac: not implemented for {_tensor_operand(input).dtype} input")
         x = _float_operand(input, name)
         return Elementwise.apply(x, lambda a: np.asarray(f(a), a.dtype), df)
 
@@ -2286,12 +2290,20 @@ class Maximum(Function):
         return _graph.recompute(ctx, (g,), pick, a, b) + (None,)
 
 
+def _tensors_only(op: str, *args) -> None:
+    """torch's maximum / minimum / fmax / fmin take two tensors, never a Python number."""
+    for name, v in zip(("input", "other"), args, strict=True):
+        if isinstance(v, int | float | complex | np.generic):
+            raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(v).__name__}")
+
+
 def _extremum(a, b, use_max: bool) -> Tensor:
     op = "maximum" if use_max else "minimum"
     if type(a) is Tensor and type(b) is Tensor and a.data.dtype == b.data.dtype:
         if a.data.dtype.kind == "c":
             _complex.refuse(op, a, b)
     else:
+        _tensors_only(op, a, b)
         _complex.refuse(op, a, b)
         a, b = _promote(_as_operand(a), _as_operand(b))
     try:
@@ -3339,7 +3351,8 @@ def cumsum(x, dim: int, *, dtype=None) -> Tensor:
 
 def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     """Vector p-norm over dim (all elements by default): p = 'fro' or 2, 1, inf, -inf, or any
-    positive number (torch.norm). The gradient at a zero vector is zero, as PyTorch's."""
+    number, negative too (sum(|x|^p)^(1/p), torch.norm). The gradient at a zero vector is
+    zero, as PyTorch's."""
     if type(p) is str and p == "fro" and type(x) is Tensor and x.data.dtype.char in "fd":
         if _outside_graph(x):  # the common case: Norm2.forward straight
             axes = _axes(dim, x.data.ndim, "norm")
@@ -3361,8 +3374,6 @@ def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     if isinstance(p, str):
         raise ValueError(f"norm: p should be 'fro' or a number, got {p!r}")
     axes = _axes(dim, x.ndim, "norm")
-    if p < 0 and p != float("-inf"):
-        raise ValueError(f"norm: p must be positive, 0 or +-inf, got {p}")
     if p == 2:
         return Norm2.apply(x, axes, keepdim)
     return NormP.apply(x, float(p), axes, keepdim)

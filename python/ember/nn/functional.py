@@ -14,6 +14,7 @@ import math
 import threading
 import warnings
 
+import ml_dtypes
 import numpy as np
 
 from ember import _C, _complex, _lowp, _sparse_grad, ops
@@ -219,20 +220,30 @@ def linear(input, weight, bias=None) -> Tensor:
     """
     weight = _float_input(weight, "linear", "weight")
     x = _float_input(input, "linear", "input", weight.dtype)
-    if weight.ndim != 2:
-        raise ValueError(f"linear: weight must be 2-D, got shape {weight.shape}")
-    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+    if weight.ndim not in (1, 2):
+        raise ValueError(f"linear: weight must be 1-D or 2-D, got shape {weight.shape}")
+    if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
         raise ValueError(
             f"linear: input shape {x.shape} does not match weight shape {weight.shape} "
-            f"(expected last dim {weight.shape[1]})"
+            f"(expected last dim {weight.shape[-1]})"
         )
     if bias is not None:
         bias = _float_input(bias, "linear", "bias", weight.dtype)
-        if bias.shape != (weight.shape[0],):
-            raise ValueError(
-                f"linear: bias shape {bias.shape} does not match weight shape {weight.shape}"
-            )
-    return Linear.apply(x, weight, bias)
+    if weight.ndim == 2 and (bias is None or bias.shape == (weight.shape[0],)):
+        return Linear.apply(x, weight, bias)
+    # as torch's matmul + add: a 1-D weight drops the feature dim, a bias broadcasts
+    if weight.ndim == 1 and bias is not None and x.ndim == 2:  # (torch's addmm refuses it)
+        raise ValueError(f"linear: a 1-D weight {weight.shape} takes no bias with 2-D input")
+    y = ops.matmul(x, weight) if weight.ndim == 1 else Linear.apply(x, weight, None)
+    if bias is None:
+        return y
+    try:
+        fits = np.broadcast_shapes(bias.shape, y.shape) == y.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"linear: bias shape {bias.shape} does not broadcast to {y.shape}")
+    return y + bias
 
 
 # ---- activations --------------------------------------------------------------------------
@@ -404,6 +415,8 @@ class Softmax(Function):
 def _softmax_input(input, dtype, op: str) -> Tensor:
     if dtype is not None:  # cast first, as torch: an integer input with dtype=float64 runs
         input = (input if isinstance(input, Tensor) else Tensor(np.asarray(input))).to(dtype)
+    if isinstance(input, Tensor) and input.data.size == 0 and input.data.dtype.kind in "biu":
+        return input  # empty: torch's kernel never runs, so no dtype check (a copy results)
     return _float_input(input, op)
 
 
@@ -412,7 +425,8 @@ def softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> 
     x = _softmax_input(input, dtype, "softmax")
     if dim is None:
         dim = _implicit_softmax_dim(x.ndim, "softmax", _stacklevel)
-    return Softmax.apply(x, _dim(dim, x.ndim, "softmax"), False)
+    dim = _dim(dim, x.ndim, "softmax")
+    return x.clone() if x.data.dtype.kind in "biu" else Softmax.apply(x, dim, False)
 
 
 def log_softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
@@ -420,7 +434,8 @@ def log_softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None)
     x = _softmax_input(input, dtype, "log_softmax")
     if dim is None:
         dim = _implicit_softmax_dim(x.ndim, "log_softmax", _stacklevel)
-    return Softmax.apply(x, _dim(dim, x.ndim, "log_softmax"), True)
+    dim = _dim(dim, x.ndim, "log_softmax")
+    return x.clone() if x.data.dtype.kind in "biu" else Softmax.apply(x, dim, True)
 
 
 # ---- more activations (breadth branch) ----------------------------------------------------
@@ -620,10 +635,38 @@ def threshold(input, threshold: float, value: float, inplace: bool = False) -> T
     """x if x > threshold else value."""
     if inplace:  # the input takes the result and is returned, as PyTorch
         return _in_place("threshold", globals()["threshold"], input, threshold, value)
+    if isinstance(input, Tensor) and input.data.dtype.kind in "iu":  # (no gradient there)
+        t, v = (_int_scalar(a, input.data.dtype, "threshold") for a in (threshold, value))
+        return Tensor(np.where(input.data <= t, v, input.data).astype(input.data.dtype))
+    input = _float_input(input, "threshold")
     t, v = float(threshold), float(value)
+    # as torch: the threshold converts to the compute type (float32 for 16-bit floats), the
+    # value to the input's dtype, each refused where it overflows (inf and NaN convert)
+    top = float(ml_dtypes.finfo(input.data.dtype).max)
+    for a, limit in ((t, max(top, float(np.finfo(np.float32).max))), (v, top)):
+        if limit < abs(a) < math.inf:
+            raise RuntimeError(f"threshold: value {a} cannot be converted to {input.dtype}")
+    t = np.asarray(t, np.float64 if input.data.dtype == np.float64 else np.float32)
     # PyTorch tests x <= threshold: a NaN input stays NaN and passes the gradient
     return _pointwise(
         "threshold", input, lambda x: np.where(x <= t, v, x), lambda x: ~(x <= t), _MASK
+    )
+
+
+def _int_scalar(value, dtype, op: str) -> int:
+    """A Python number as torch's Scalar.to<int type>: a float truncated if it lies within
+    the type's range, an int as is (a negative one wrapped into an unsigned type)."""
+    info = np.iinfo(dtype)
+    if isinstance(value, int | np.integer):
+        v = int(value)
+        if info.min <= v <= info.max:
+            return v
+        if info.min == 0 and -info.max <= v < 0:
+            return v + info.max + 1
+    elif info.min <= float(value) <= info.max:  # (NaN and inf overflow)
+        return int(float(value))
+    raise RuntimeError(
+        f"{op}: value {value} cannot be converted to {np.dtype(dtype)} without overflow"
     )
 
 
@@ -645,8 +688,8 @@ def softmin(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> 
     if np.asarray(input.data if isinstance(input, Tensor) else input).dtype == np.bool_:
         raise TypeError("softmin: negating a bool tensor is not supported (as torch)")
     x = _softmax_input(input, dtype, "softmin")
-    d = _implicit_softmax_dim(x.ndim) if dim is None else dim
-    return Softmax.apply(-x, _dim(d, x.ndim, "softmin"), False)
+    d = _dim(_implicit_softmax_dim(x.ndim) if dim is None else dim, x.ndim, "softmin")
+    return x.clone() if x.data.dtype.kind in "biu" else Softmax.apply(-x, d, False)
 
 
 class GLU(Function):
@@ -2187,6 +2230,9 @@ def _bce_graph_terms(ctx, g):
     return x, t, s if ctx.w is None else s * _graph.constant(ctx.w)
 
 
+_BCE_EPS = float(np.float32(1e-12))  # PyTorch's EPSILON, a float even for float64 input
+
+
 class BCELoss(Function):
     # -w (t log x + (1 - t) log(1 - x)), each log clamped to >= -100 as PyTorch does
     @staticmethod
@@ -2197,28 +2243,31 @@ class BCELoss(Function):
         loss = -(t * logx + (1 - t) * log1mx)
         if w is not None:
             loss = loss * w
-        ctx.save_for_backward(x, t, logx, log1mx)
+        ctx.save_for_backward(x, t)
         ctx.w, ctx.reduction = w, reduction
         return _reduce_array(loss, reduction, x.dtype)
 
     @staticmethod
     def backward(ctx, g):
-        x, t, logx, log1mx = ctx.saved_tensors
-        eps = 1e-12  # PyTorch's backward: (x - t) / max((1 - x) x, eps)
+        x, t = ctx.saved_tensors
+        eps = _BCE_EPS  # PyTorch's backward: (x - t) / max((1 - x) x, eps)
         s = _grad_scale(g, ctx.reduction, x.size)
         if ctx.w is not None:
             s = s * ctx.w
         gx = s * (x - t) / np.maximum((1 - x) * x, eps)
-        gt = (s * (log1mx - logx)).astype(x.dtype, copy=False) if ctx.needs_input_grad[1] else None
+        gt = None
+        if ctx.needs_input_grad[1]:  # PyTorch's -logit(x), unclamped: -+inf at x = 0 / 1
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gt = (s * -np.log(x / (1 - x))).astype(x.dtype, copy=False)
         return gx.astype(x.dtype, copy=False), gt, None, None
 
     @staticmethod
     def backward_graph(ctx, g):
         x, t, s = _bce_graph_terms(ctx, g)
-        gx = s * (x - t) / ops.clamp((1 - x) * x, min=1e-12)  # as backward
+        gx = s * (x - t) / ops.clamp((1 - x) * x, min=_BCE_EPS)  # as backward
         gt = None
         if ctx.needs_input_grad[1]:
-            gt = s * (ops.clamp(ops.log1p(-x), min=-100) - ops.clamp(ops.log(x), min=-100))
+            gt = -s * ops.log(x / (1 - x))
         return gx, gt, None, None
 
 
@@ -4019,13 +4068,16 @@ def instance_norm(
     instance means and unbiased variances, with weight ``momentum``. Otherwise the running
     statistics normalise (as batch_norm in eval mode).
 
-    Shape: input (N, C, *spatial) -> same shape.
+    Shape: input (N, C, *spatial) -> same shape ((N, C) too without input stats).
     """
     op = "instance_norm"
     dtype = None if weight is None else _float_input(weight, op, "weight").dtype
     x = _float_input(input, op, "input", dtype)
-    if x.ndim < 3:
-        raise ValueError(f"{op}: input must be (N, C, *spatial) with spatial dims, got {x.shape}")
+    if x.ndim < (3 if use_input_stats else 2):  # (N, C) works from running statistics
+        raise ValueError(
+            f"{op}: expected more than 1 spatial element when training: input must be "
+            f"(N, C, *spatial) with spatial dims, got {x.shape}"
+        )
     n, c = x.shape[:2]
     weight, bias = _norm_params(op, weight, bias, c, x.dtype)
     rm = _stat_array(running_mean, op, "running_mean")
@@ -4314,6 +4366,9 @@ def interpolate(
     if mode == "area":
         pool = (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[n - 1]
         return pool(x, out[0] if n == 1 else out)
+    low = x.dtype if x.dtype in (np.float16, _lowp.bfloat16) and mode in _INTERP_DIMS else None
+    if low is not None:  # as torch: taps and sums in float32, one rounding at the end
+        x = x.to(np.float32)
     for axis in range(n):
         n_in = x.shape[2 + axis]
         if mode.startswith("nearest"):
@@ -4331,7 +4386,7 @@ def interpolate(
                 n_in, out[axis], scales[axis], bool(align_corners), x.dtype
             )
         x = _gather_axis(x, 2 + axis, taps)
-    return x
+    return x if low is None else x.to(low)
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None) -> Tensor:
@@ -5940,7 +5995,11 @@ def embedding_bag(
     lens = (ends - starts).astype(np.int64)
     used = flat[: int(ends[-1])] if nb else flat[:0]  # past the last offset: unused
     bag = np.repeat(np.arange(nb), lens)
-    emb = embedding(used, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse)
+    # dense gradients with scale_grad_by_freq are scaled below, as torch scales them
+    freq_in_lookup = scale_grad_by_freq and sparse  # (which torch refuses in backward)
+    emb = embedding(used, weight, padding_idx, max_norm, norm_type, freq_in_lookup, sparse)
+    if scale_grad_by_freq and not sparse and used.size:
+        emb = _ScaleGrad.apply(emb, 1 / _bag_freq(flat, used).astype(emb.dtype)[:, None])
     keep = np.ones(used.shape, bool)
     if padding_idx is not None:  # in range: embedding checked it
         keep = used != int(padding_idx) % np.shape(weight)[0]
@@ -5958,6 +6017,33 @@ def embedding_bag(
         counts = np.bincount(bag[keep], minlength=nb)
         coef = coef / np.maximum(counts, 1)[bag].astype(emb.dtype)
     return _BagSum.apply(emb * Tensor(coef[:, None]), bag, nb)
+
+
+def _bag_freq(flat: np.ndarray, used: np.ndarray) -> np.ndarray:
+    """The count torch's CPU embedding_bag (sum / mean) divides each used index's gradient by
+    with scale_grad_by_freq: over the input sorted, the g-th smallest distinct index takes the
+    count of the g-th sorted entry, not its own (torch's loop reads counts[sorted[g]]).
+    [5, 1, 5] sorts to [1, 5, 5]: 1 takes count(1) = 1, 5 takes count(5) = 2, as expected;
+    [0, 2, 2, 5] sorts to [0, 2, 2, 5]: 5, the third distinct index, takes count(2) = 2."""
+    uniq, counts = np.unique(flat, return_counts=True)
+    srt = np.sort(flat)[: uniq.size]
+    return counts[np.searchsorted(uniq, srt)][np.searchsorted(uniq, used)]
+
+
+class _ScaleGrad(Function):
+    # y = x; dx = dy * scale (a fixed array broadcasting against x)
+    @staticmethod
+    def forward(ctx, x, scale):
+        ctx.scale = scale
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.scale, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return g * _graph.constant(ctx.scale), None
 
 
 class CTCLoss(Function):
@@ -6091,9 +6177,7 @@ def ctc_loss(
     tg = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
     if tg.dtype.kind not in "iu":
         raise TypeError(f"{op}: targets must be integers, got {tg.dtype}")
-    if unbatched:
-        tg = tg.reshape(1, -1)
-    if tg.ndim == 2:
+    if tg.ndim == 2:  # (unbatched log_probs take (1, S) padded or 1-D concatenated targets)
         if tg.shape[0] != n or (tg_len.size and tg.shape[1] < tg_len.max()):
             raise ValueError(
                 f"{op}: targets {tg.shape} must be (N, S) with N = {n} and S >= the longest "
