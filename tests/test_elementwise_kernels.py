@@ -348,3 +348,20 @@ def test_where_bad_input_straight_to_the_kernel():
     _bad(TypeError, "b must be a float32/float64 array or a Python number, got str", _C.where,
          c, f, "x")  # fmt: skip
     _bad(ValueError, "number 1e.40 is out of float32's range", _C.where, c, f, 1e40)
+
+
+def test_arange_kernel_chunks_and_bad_input():
+    # torch's split: each chunk restarts the vectors of 8 floats / 4 doubles at its first index
+    for dt in (np.float32, np.float64):
+        whole, split = _C.arange(0.1, 0.3, 70001, 70001, dt), _C.arange(0.1, 0.3, 70001, 35001, dt)
+        assert whole.dtype == dt and whole.shape == (70001,)
+        ref = 0.1 + 0.3 * np.arange(70001, dtype=np.float64)
+        np.testing.assert_array_max_ulp(whole, ref.astype(dt), maxulp=1)
+        np.testing.assert_array_max_ulp(split, ref.astype(dt), maxulp=1)
+        assert _C.arange(1.0, 1.0, 0, 1, dt).shape == (0,)
+    _bad(TypeError, "arange: dtype must be float32 or float64, got int64", _C.arange, 0.0, 1.0,
+         4, 4, np.int64)  # fmt: skip
+    _bad(ValueError, "arange: n must be >= 0, got -1", _C.arange, 0.0, 1.0, -1, 1, np.float32)
+    _bad(ValueError, "arange: chunk must be >= 1, got 0", _C.arange, 0.0, 1.0, 4, 0, np.float32)
+    _bad(ValueError, "arange: start and step must be finite", _C.arange, 0.0, np.inf, 4, 4,
+         np.float32)  # fmt: skip

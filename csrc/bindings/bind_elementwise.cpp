@@ -7,6 +7,7 @@
 //   where(cond, a, b) -> y        cond ? a : b, a and b arrays of cond's shape or numbers
 //   copy(x, out=None) -> y        a C-contiguous copy of any numeric dtype
 //   cast(x, dtype) -> y           float32 <-> float64
+//   arange(start, step, n, chunk, dtype) -> y (n,)   torch's float arange, bit for bit
 #include <cfloat>
 #include <cmath>
 #include <string>
@@ -25,6 +26,8 @@ void where_forward(T* y, const uint8_t* cond, const T* a, const T* b, int64_t n,
 void copy_bytes(char* y, const char* x, int64_t nbytes);
 template <typename From, typename To>
 void cast_forward(To* y, const From* x, int64_t n);
+template <typename T>
+void arange_forward(T* y, double start, double step, int64_t n, int64_t chunk);
 
 namespace {
 
@@ -237,6 +240,27 @@ py::array cast_py(const py::array& x, const py::object& dtype) {
   return y;
 }
 
+py::array arange_py(double start, double step, int64_t n, int64_t chunk, const py::object& dtype) {
+  const char* name = "arange";
+  const py::dtype dt = py::dtype::from_args(dtype);
+  const bool f64 = same_dtype(dt, py::dtype::of<double>());
+  if (!f64 && !same_dtype(dt, py::dtype::of<float>()))
+    throw py::type_error(std::string(name) + ": dtype must be float32 or float64, got " +
+                         std::string(py::str(dt)));
+  EMBER_CHECK(n >= 0, name, ": n must be >= 0, got ", n);
+  EMBER_CHECK(chunk >= 1, name, ": chunk must be >= 1, got ", chunk);
+  EMBER_CHECK(std::isfinite(start) && std::isfinite(step), name,
+              ": start and step must be finite, got ", start, " and ", step);
+  py::array y = py::array(dt, std::vector<py::ssize_t>{static_cast<py::ssize_t>(n)});
+  void* yp = y.mutable_data();
+  py::gil_scoped_release release;
+  if (f64)
+    arange_forward<double>(static_cast<double*>(yp), start, step, n, chunk);
+  else
+    arange_forward<float>(static_cast<float*>(yp), start, step, n, chunk);
+  return y;
+}
+
 }  // namespace
 
 void bind_elementwise(py::module_& m) {
@@ -260,6 +284,10 @@ void bind_elementwise(py::module_& m) {
   m.def("cast", &cast_py, py::arg("x"), py::arg("dtype"),
         "x float32/float64 C-contiguous -> x as dtype (float32 or float64; round to nearest "
         "as NumPy's astype).");
+  m.def("arange", &arange_py, py::arg("start"), py::arg("step"), py::arg("n"), py::arg("chunk"),
+        py::arg("dtype"),
+        "-> y (n,) float32/float64: start + step * i bit for bit as torch's CPU arange, its "
+        "threads taking `chunk` indices each.");
 }
 
 }  // namespace ember

@@ -7,6 +7,7 @@
 // theirs for any thread count. The file is built with -ffp-contract=off (CMakeLists.txt): no
 // operation here may fuse with another, and none is allowed to start.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -118,6 +119,22 @@ EMBER_SIMD void where_span(T* y, const uint8_t* c, const T* a, const T* b, int64
   }
 }
 
+// torch's arange values over [i0, i1), one torch thread's range: the first (len / 2W) * 2W in
+// vectors of W lanes (base = the vector's first value rounded to T, lane k = fma(k, step, base)),
+// the rest fma(step, i, start) (see arange_forward). std::fma is the exact fused operation
+// (an instruction in the FMA clones, libm's fma in the baseline), never a contraction.
+template <int W, typename T>
+EMBER_SIMD void arange_span(T* y, double start, double step, int64_t i0, int64_t i1) {
+  const int64_t vec_end = i0 + (i1 - i0) / (2 * W) * (2 * W);
+  for (int64_t v = i0; v < vec_end; v += W) {
+    const double base = static_cast<T>(std::fma(step, static_cast<double>(v), start));
+    for (int k = 0; k < W; ++k)
+      y[v + k] = static_cast<T>(std::fma(static_cast<double>(k), step, base));
+  }
+  for (int64_t i = vec_end; i < i1; ++i)
+    y[i] = static_cast<T>(std::fma(step, static_cast<double>(i), start));
+}
+
 template <typename From, typename To>
 EMBER_SIMD void cast_span(To* y, const From* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = static_cast<To>(x[i]);
@@ -192,5 +209,21 @@ void cast_forward(To* y, const From* x, int64_t n) {
 
 template void cast_forward<float, double>(double*, const float*, int64_t);
 template void cast_forward<double, float>(float*, const double*, int64_t);
+
+// y (n) = start + step * i as torch's CPU arange computes it, bit for bit: in double, torch's
+// threads each taking `chunk` consecutive indices (the caller gives torch's split, so the bits
+// do not depend on ember's thread count), each range in AVX2 vectors of 8 floats / 4 doubles
+// two at a time, then one value at a time. Chunks run in parallel.
+template <typename T>
+void arange_forward(T* y, double start, double step, int64_t n, int64_t chunk) {
+  constexpr int W = sizeof(T) == 4 ? 8 : 4;
+  const int64_t chunks = (n + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (int64_t c = 0; c < chunks; ++c)
+    arange_span<W>(y, start, step, c * chunk, std::min(n, (c + 1) * chunk));
+}
+
+template void arange_forward<float>(float*, double, double, int64_t, int64_t);
+template void arange_forward<double>(double*, double, double, int64_t, int64_t);
 
 }  // namespace ember

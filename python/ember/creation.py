@@ -291,35 +291,12 @@ def _float_range(start: float, step: float, n: int, dtype: np.dtype) -> np.ndarr
     w = 8 floats / 4 doubles: a vector's first value fma(step, i, start) is rounded to the
     dtype first, and its lanes are fma(k, step, that base) (k < w). Vectors go two at a time
     from each thread's first index; the last (n mod 2w) of a thread's range take the scalar
-    value. Threads (ember's count, as torch's) split ranges over 32768."""
-    w = 8 if dtype == np.float32 else 4
-    i = np.arange(n)
+    value. Threads (ember's count, as torch's) split ranges over 32768: that split is passed
+    to the kernel (_C.arange), so the values follow it whatever runs the chunks."""
+    if n > np.iinfo(np.intp).max // dtype.itemsize:
+        raise ValueError("too many values")  # (arange names the range)
     threads = min(_threads(), -(-n // 32768)) if n > 32768 else 1
-    chunk = -(-n // threads) if n else 0
-    first = (i // chunk) * chunk if n else i  # each index's thread's first index
-    vectored = (i - first) < ((np.minimum(first + chunk, n) - first) // (2 * w)) * (2 * w)
-    k = (i - first) % w
-    base = _fma(step, (i - k).astype(np.float64), start).astype(dtype).astype(np.float64)
-    # one fma per value: the lane's fma(k, step, base) or the scalar fma(step, i, start)
-    a, b = np.where(vectored, k, step), np.where(vectored, step, i)
-    return _fma(a, b, np.where(vectored, base, start)).astype(dtype)
-
-
-def _fma(a, b, c) -> np.ndarray:
-    """a * b + c rounded once (NumPy has no fma): Dekker's exact product p + e (Veltkamp
-    splits), Knuth's exact sum s + t of p and c, then s + (t + e). Correct for arange's
-    operands (checked against exact rationals); inf / NaN where a plain a * b + c overflows."""
-    a, b, c = np.broadcast_arrays(*(np.asarray(v, np.float64) for v in (a, b, c)))
-    p = a * b
-    with np.errstate(over="ignore", invalid="ignore"):
-        ah, bh = (np.float64(134217729.0) * v - (np.float64(134217729.0) * v - v) for v in (a, b))
-        al, bl = a - ah, b - bh
-        e = ((ah * bh - p) + ah * bl + al * bh) + al * bl
-        s = p + c
-        bb = s - p
-        t = (p - (s - bb)) + (c - bb)
-        r = s + (t + e)
-    return np.where(np.isfinite(r), r, p + c)
+    return _C.arange(start, step, n, max(-(-n // threads), 1), dtype)
 
 
 def _threads() -> int:
