@@ -323,7 +323,9 @@ def test_float32_log_exp_family_agrees_with_torch_to_the_last_bit(name):
     t = getattr(torch, name)(torch.tensor(x)).numpy()
     assert e.dtype == t.dtype == np.float32
     np.testing.assert_allclose(e, t, rtol=2.5e-7)  # never more than a last bit apart
-    assert np.mean(e != t) < 0.01  # NumPy's float32 loops differ in 7% to 48% of these
+    # NumPy's float32 loops differ in 7% to 48% of these; ember's log1p is float maths within
+    # ~1.3 ulp (its double form, rounded once, was 4x slower than PyTorch's), the rest in double
+    assert np.mean(e != t) < (0.06 if name == "log1p" else 0.01)
 
 
 ACTIVATIONS = """relu relu6 elu selu celu gelu silu mish softplus softsign tanhshrink hardtanh
