@@ -7,21 +7,6 @@ import pytest
 import ember
 from ember import _C
 
-
-@pytest.fixture
-def threads():
-    """Run a body at 1 and then 2 threads, restoring the setting."""
-    before = ember.get_num_threads()
-
-    def each():
-        for n in (1, 2):
-            ember.set_num_threads(n)
-            yield n
-
-    yield each
-    ember.set_num_threads(before)
-
-
 # ---- index_add's row kernel: whole column ranges per thread ----------------------------------
 
 

@@ -12,20 +12,6 @@ from ember import _C
 DTYPES = [np.float32, np.float64]
 
 
-@pytest.fixture
-def threads():
-    """Run a body at 1 and then 2 threads, restoring the setting."""
-    before = ember.get_num_threads()
-
-    def each():
-        for n in (1, 2):
-            ember.set_num_threads(n)
-            yield n
-
-    yield each
-    ember.set_num_threads(before)
-
-
 def _sum_tol(x, axis, dtype):
     # pairwise blocks: the error grows like log2(n); generous for random signs
     n = x.shape[axis] if x.ndim else 1
