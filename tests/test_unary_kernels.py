@@ -294,3 +294,21 @@ def test_cpp_boundary_refuses_bad_arrays():
     out = np.empty_like(x)
     assert _C.activation_forward("clamp", x, 0.0, 0.5, out=out) is out
     np.testing.assert_array_equal(out, 0.5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pow_by_a_kernel_exponent_keeps_numpys_bits(dtype):
+    # x ** 2, 0.5, -1, -0.5 of a big array run on the unary kernels' threads: the bits of the
+    # products and square roots NumPy computes for them below the threshold
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal(3 * 65536).astype(dtype)
+    x[:8] = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-300 if dtype == np.float64 else 1e-40, -1, 4]
+    with np.errstate(all="ignore"):
+        want = {2: np.square(x), 0.5: np.sqrt(x), -1: 1 / x, -0.5: 1 / np.sqrt(x)}
+    t = ember.tensor(x, requires_grad=True)
+    for e, w in want.items():
+        y = t**e
+        assert y.dtype == dtype and y.grad_fn.name() == "PowBackward0"
+        np.testing.assert_array_equal(y.detach().numpy(), w)
+    (t**2).sum().backward()
+    np.testing.assert_array_equal(t.grad.numpy(), 2 * x)

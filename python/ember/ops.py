@@ -503,7 +503,14 @@ def _pow_scalar(a: np.ndarray, e):
     return _quiet_pow(_pow_scalar_loud, a, e)
 
 
+# the exponents one unary kernel computes with the same bits (activation.cpp: x * x, sqrt, 1 / x,
+# 1 / sqrt(x)), used where the kernel's threads pay (NumPy's loops are one thread)
+_POW_KERNEL = {2: "square", 0.5: "sqrt", -1: "reciprocal", -0.5: "rsqrt"}
+
+
 def _pow_scalar_loud(a: np.ndarray, e):
+    if e in _POW_KERNEL and a.size >= _THREADED and _kernel_ok(a):
+        return _act_forward(_POW_KERNEL[e], a)
     if e == 1:
         return a.copy()
     if e == 2:
