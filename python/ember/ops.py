@@ -509,8 +509,12 @@ _POW_KERNEL = {2: "square", 0.5: "sqrt", -1: "reciprocal", -0.5: "rsqrt"}
 
 
 def _pow_scalar_loud(a: np.ndarray, e):
-    if e in _POW_KERNEL and a.size >= _THREADED and _kernel_ok(a):
-        return _act_forward(_POW_KERNEL[e], a)
+    if e in _POW_KERNEL:
+        return _threaded_kernel(_POW_KERNEL[e], a, _pow_by_numpy, e)
+    return _pow_by_numpy(a, e)
+
+
+def _pow_by_numpy(a: np.ndarray, e):
     if e == 1:
         return a.copy()
     if e == 2:
@@ -622,11 +626,11 @@ def _int_pow_negative(a: np.ndarray, b: np.ndarray) -> Tensor:
 class Neg(Function):
     @staticmethod
     def forward(ctx, a):
-        return _act_forward("neg", a) if _kernel_ok(a) and a.size >= _THREADED else np.negative(a)
+        return _threaded_kernel("neg", a, np.negative)
 
     @staticmethod
     def backward(ctx, g):
-        return _act_forward("neg", g) if _kernel_ok(g) and g.size >= _THREADED else -g
+        return _threaded_kernel("neg", g, operator.neg)
 
     @staticmethod
     def backward_graph(ctx, g):
@@ -1580,9 +1584,17 @@ def _kernel_ok(a) -> bool:
     return type(a) is np.ndarray and (a.dtype is _F32 or a.dtype is _F64) and a.flags.c_contiguous
 
 
-# abs and neg: NumPy's own SIMD loop is as fast on one thread and ~0.4 us a call cheaper to
-# reach, so the kernel only takes arrays it splits across threads (activation.cpp: 64K a thread)
+# abs, neg and x ** 2 and kin: NumPy's own SIMD loop is as fast on one thread and ~0.4 us a call
+# cheaper to reach, so the kernel only takes arrays it splits across threads (activation.cpp: 64K
+# a thread)
 _THREADED = 2 * 65536
+
+
+def _threaded_kernel(name: str, a, numpy_fn, *args):
+    """The unary kernel `name` on a when its threads pay, else numpy_fn(a, *args)."""
+    if _kernel_ok(a) and a.size >= _THREADED:
+        return _act_forward(name, a)
+    return numpy_fn(a, *args)
 
 
 def _grad_kernel(name: str, g, saved, lo: float = 0.0, hi: float = 1.0):
@@ -1673,7 +1685,7 @@ class Abs(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return _act_forward("abs", x) if _kernel_ok(x) and x.size >= _THREADED else np.abs(x)
+        return _threaded_kernel("abs", x, np.abs)
 
     @staticmethod
     def backward(ctx, g):
