@@ -154,9 +154,28 @@ def _apply_broadcasting(fn, op: str, a, b) -> Tensor:
     is one ufunc (fn._plain), that ufunc runs without the node: ~2 us less a call, the same
     result as the node's forward."""
     try:
-        if fn._plain is not None and _outside_graph(a) and _outside_graph(b):
-            ufunc, call = fn._plain
-            return Tensor._make(_bcast(ufunc, _data(a), _data(b), call), False, None, 0)
+        plain = fn._plain
+        if plain is not None:
+            # _outside_graph(a) and _outside_graph(b), and their arrays, inlined: the hot path
+            # of every small arithmetic op (each helper call is ~0.07 us)
+            ta, tb = type(a), type(b)
+            if ta is Tensor:
+                da = a.data
+                if a._requires_grad and (_state.enabled or _function._fw_level is not None):
+                    return fn.apply(a, b)
+            elif ta in _PLAIN_OPERANDS:
+                da = a
+            else:
+                return fn.apply(a, b)
+            if tb is Tensor:
+                db = b.data
+                if b._requires_grad and (_state.enabled or _function._fw_level is not None):
+                    return fn.apply(a, b)
+            elif tb in _PLAIN_OPERANDS:
+                db = b
+            else:
+                return fn.apply(a, b)
+            return Tensor._make(_bcast(plain[0], da, db, plain[1]), False, None, 0)
         return fn.apply(a, b)
     except ValueError:
         _check_broadcast(op, _data(a), _data(b))
@@ -174,6 +193,18 @@ def _outside_graph(x) -> bool:
     if isinstance(x, Tensor):
         return not x._requires_grad or (not _state.enabled and _function._fw_level is None)
     return type(x) in _PLAIN_OPERANDS
+
+
+def _unary_apply(fn, x, *args) -> Tensor:
+    """fn.apply(x, *args) for an op whose forward's result is ``fn._values(x_array, *args)``:
+    when x takes no part in autograd (see _outside_graph), those values alone, without the
+    node, ctx or saved arrays (the generic apply is ~1.5 us of a ~3 us small op). One helper
+    for every single-tensor op (unary maths, activations, clamp, x ** number)."""
+    if type(x) is Tensor and (
+        not x._requires_grad or (not _state.enabled and _function._fw_level is None)
+    ):
+        return Tensor._make(fn._values(x.data, *args), False, None, 0)
+    return fn.apply(x, *args)
 
 
 def _tensor_operand(x) -> Tensor:
@@ -500,18 +531,16 @@ def _pow_scalar(a: np.ndarray, e):
     """a ** e for a float array and a Python number e, by PyTorch's special cases: 2 and 3 by
     products, 0.5 and -0.5 by sqrt ((-inf) ** 0.5 is NaN, (-0.0) ** -0.5 is -inf), -1 and -2 by
     division. np.power's generic loop is also ~6x slower than np.square for the hot x ** 2."""
-    return _quiet_pow(_pow_scalar_loud, a, e)
+    if e in _POW_KERNEL and _kernel_ok(a):
+        # the kernel at any size: it raises no floating-point warnings, so the ~1 us errstate
+        # NumPy's loops need (overflow is a silent inf, as torch) is not paid
+        return _act_forward(_POW_KERNEL[e], a)
+    return _quiet_pow(_pow_by_numpy, a, e)
 
 
 # the exponents one unary kernel computes with the same bits (activation.cpp: x * x, sqrt, 1 / x,
-# 1 / sqrt(x)), used where the kernel's threads pay (NumPy's loops are one thread)
+# 1 / sqrt(x))
 _POW_KERNEL = {2: "square", 0.5: "sqrt", -1: "reciprocal", -0.5: "rsqrt"}
-
-
-def _pow_scalar_loud(a: np.ndarray, e):
-    if e in _POW_KERNEL:
-        return _threaded_kernel(_POW_KERNEL[e], a, _pow_by_numpy, e)
-    return _pow_by_numpy(a, e)
 
 
 def _pow_by_numpy(a: np.ndarray, e):
@@ -536,13 +565,15 @@ class Pow(Function):
     _plain = None  # (its forward is more than one ufunc: always the node, see _apply_broadcasting)
 
     @staticmethod
+    def _values(a, b):  # (see _unary_apply: pow's fast path, b a Python number)
+        if type(b) in (int, float) and a.dtype.kind == "f":
+            return _pow_scalar(a, b)
+        return _quiet_pow(np.power, a, b)  # as torch: inf/nan, silently
+
+    @staticmethod
     def forward(ctx, a, b):
         ctx.scalar = type(b) in (int, float) and a.dtype.kind == "f"
-        if ctx.scalar:
-            y = _pow_scalar(a, b)
-        else:
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # as torch: inf/nan
-                y = np.power(a, b)
+        y = Pow._values(a, b)
         ctx.save_for_backward(a, b, y)
         return y
 
@@ -594,7 +625,7 @@ class Pow(Function):
 def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
     if type(a) is Tensor and (type(b) is float or type(b) is int) and a.data.dtype.kind == "f":
         # the common x ** 2: a float tensor and a Python number need none of the checks below
-        return _apply_broadcasting(Pow, "pow", a, b)
+        return _unary_apply(Pow, a, b)
     a, b = _as_operand(a), _as_operand(b)
     if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
         a = _tensor_operand(a)  # pow(2, 3): a tensor, as for any two numbers
@@ -625,8 +656,12 @@ def _int_pow_negative(a: np.ndarray, b: np.ndarray) -> Tensor:
 
 class Neg(Function):
     @staticmethod
-    def forward(ctx, a):
+    def _values(a):
         return _threaded_kernel("neg", a, np.negative)
+
+    @staticmethod
+    def forward(ctx, a):
+        return Neg._values(a)
 
     @staticmethod
     def backward(ctx, g):
@@ -638,9 +673,10 @@ class Neg(Function):
 
 
 def neg(a) -> Tensor:
-    a = _as_operand(a)
+    if type(a) is not Tensor:
+        a = _as_operand(a)
     try:
-        return Neg.apply(a)
+        return _unary_apply(Neg, a)
     except TypeError:  # NumPy's message for bool; checked only here, off the hot path
         if _kind(a) != "b":
             raise
@@ -1120,7 +1156,7 @@ def _unary(name: str):
         if name == "frac" and _tensor_operand(input).data.dtype.kind in "iub":  # (as torch)
             raise TypeError(f"frac: not implemented for {_tensor_operand(input).dtype} input")
         x = _float_operand(input, name)
-        return Elementwise.apply(x, lambda a: np.asarray(f(a), a.dtype), df)
+        return _unary_apply(Elementwise, x, lambda a: np.asarray(f(a), a.dtype), df)
 
     op.__name__ = name
     op.__doc__ = f"Elementwise {name}, as torch.{name} (integer input becomes float32)."
@@ -1592,7 +1628,7 @@ _THREADED = 2 * 65536
 
 def _threaded_kernel(name: str, a, numpy_fn, *args):
     """The unary kernel `name` on a when its threads pay, else numpy_fn(a, *args)."""
-    if _kernel_ok(a) and a.size >= _THREADED:
+    if type(a) is np.ndarray and a.size >= _THREADED and _kernel_ok(a):
         return _act_forward(name, a)
     return numpy_fn(a, *args)
 
@@ -1612,8 +1648,12 @@ def _grad_kernel(name: str, g, saved, lo: float = 0.0, hi: float = 1.0):
 
 class Exp(Function):
     @staticmethod
+    def _values(x):  # (see _unary_apply)
+        return _act_forward("exp", x) if _kernel_ok(x) else _quiet_over(np.exp, x)
+
+    @staticmethod
     def forward(ctx, x):
-        y = _act_forward("exp", x) if _kernel_ok(x) else _quiet_over(np.exp, x)
+        y = Exp._values(x)
         ctx.save_for_backward(y)
         return y
 
@@ -1628,16 +1668,20 @@ class Exp(Function):
 
 
 def exp(x) -> Tensor:
-    return Exp.apply(_float_input(_as_operand(x)))
+    return _unary_apply(Exp, _float_input(_as_operand(x)))
 
 
 class Log(Function):
     _broadcast_grad = True  # (see _grad_kernel)
 
     @staticmethod
+    def _values(x):
+        return _act_forward("log", x) if _kernel_ok(x) else _quiet_div(np.log, x)
+
+    @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return _act_forward("log", x) if _kernel_ok(x) else _quiet_div(np.log, x)
+        return Log._values(x)
 
     @staticmethod
     def backward(ctx, g):
@@ -1652,15 +1696,19 @@ class Log(Function):
 
 
 def log(x) -> Tensor:
-    return Log.apply(_float_input(_as_operand(x)))
+    return _unary_apply(Log, _float_input(_as_operand(x)))
 
 
 class Sqrt(Function):
     _broadcast_grad = True
 
     @staticmethod
+    def _values(x):
+        return _act_forward("sqrt", x) if _kernel_ok(x) else _quiet_div(np.sqrt, x)
+
+    @staticmethod
     def forward(ctx, x):
-        y = _act_forward("sqrt", x) if _kernel_ok(x) else _quiet_div(np.sqrt, x)
+        y = Sqrt._values(x)
         ctx.save_for_backward(y)
         return y
 
@@ -1676,16 +1724,20 @@ class Sqrt(Function):
 
 
 def sqrt(x) -> Tensor:
-    return Sqrt.apply(_float_input(_as_operand(x)))
+    return _unary_apply(Sqrt, _float_input(_as_operand(x)))
 
 
 class Abs(Function):
     _broadcast_grad = True
 
     @staticmethod
+    def _values(x):
+        return _threaded_kernel("abs", x, np.abs)
+
+    @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return _threaded_kernel("abs", x, np.abs)
+        return Abs._values(x)
 
     @staticmethod
     def backward(ctx, g):
@@ -1704,7 +1756,7 @@ def abs(x) -> Tensor:  # noqa: A001
         return _complex.abs(x)
     if _kind(x) == "b":
         raise TypeError("abs: not implemented for bool tensors (as torch)")
-    return Abs.apply(x)
+    return _unary_apply(Abs, x)
 
 
 def _is_zero(v) -> bool:
@@ -1719,17 +1771,32 @@ def _scalar_bound(v) -> bool:
     )
 
 
+def _clamp_kernel_bounds(x, lo, hi):
+    """(lo, hi) as the clamp kernel takes them when it takes x and the bounds, else None:
+    missing bounds as -inf / inf."""
+    if _kernel_ok(x) and _scalar_bound(lo) and _scalar_bound(hi):
+        return (-_INF if lo is None else float(lo), _INF if hi is None else float(hi))
+    return None
+
+
 class Clamp(Function):
     @staticmethod
     def forward(ctx, x, lo, hi):
         ctx.save_for_backward(x)
         ctx.bounds = (lo, hi)
-        if _kernel_ok(x) and _scalar_bound(lo) and _scalar_bound(hi):
-            # missing bounds as -inf / inf: the kernel's min(max(x, lo), hi) with PyTorch's NaN
-            # and tie rules (clamp(-0.0, min=0) is -0.0), one pass
-            ctx.kernel = (-_INF if lo is None else float(lo), _INF if hi is None else float(hi))
+        kernel = _clamp_kernel_bounds(x, lo, hi)
+        if kernel is not None:
+            ctx.kernel = kernel
             ctx._broadcast_grad = True
-            return _act_forward("clamp", x, *ctx.kernel)
+        return Clamp._values(x, lo, hi)
+
+    @staticmethod
+    def _values(x, lo, hi):
+        kernel = _clamp_kernel_bounds(x, lo, hi)
+        if kernel is not None:
+            # the kernel's min(max(x, lo), hi) with PyTorch's NaN and tie rules (clamp(-0.0,
+            # min=0) is -0.0), one pass
+            return _act_forward("clamp", x, *kernel)
         # max then min (np.clip's order: lo > hi gives hi everywhere), NaN kept as PyTorch
         y = x if lo is None else np.maximum(x, lo)
         if hi is not None:
@@ -1759,9 +1826,19 @@ class Clamp(Function):
         return _graph.linear(ctx, g, lambda v: Clamp.backward(ctx, v)[0]), None, None
 
 
+_NUMBER_OR_NONE = frozenset((float, int, type(None)))
+
+
 def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
+    if (
+        type(x) is Tensor
+        and x.data.dtype.kind == "f"
+        and type(min) in _NUMBER_OR_NONE
+        and type(max) in _NUMBER_OR_NONE
+    ):  # the common case (a float tensor, number bounds): none of the conversions below apply
+        return _unary_apply(Clamp, x, min, max)
     x = _tensor_operand(x)
     _complex.refuse("clamp", x, min, max)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
@@ -1780,7 +1857,7 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
     elif _kind(x) == "b" and builtins.any(type(v) is int for v in (min, max)):
         x = _to_dtype(x, np.int64)  # bool with an int bound computes in int64, as torch
     min, max = _int_bounds(x.dtype, min, max)  # noqa: A001
-    return Clamp.apply(x, _data(min), _data(max))
+    return _unary_apply(Clamp, x, _data(min), _data(max))
 
 
 def _where(cond: np.ndarray, a, b):
@@ -3009,13 +3086,18 @@ class Elementwise(Function):
     """y = f(x), dy/dx = df(x, y): the smooth elementwise functions below share it."""
 
     @staticmethod
-    def forward(ctx, x, f, df):
+    def _values(x, f, df):  # (see _unary_apply)
         kernel = _KERNEL_OPS.get(df)  # (keyed by df: each op's derivative is its own lambda)
         if kernel is not None and _kernel_ok(x):
-            y = _act_forward(kernel, x)
+            return _act_forward(kernel, x)
+        return _quiet_all(f, x)
+
+    @staticmethod
+    def forward(ctx, x, f, df):
+        kernel = _KERNEL_OPS.get(df)
+        if kernel is not None and _kernel_ok(x):
             ctx.kernel, ctx._broadcast_grad = kernel, True  # (see _grad_kernel)
-        else:
-            y = _quiet_all(f, x)
+        y = Elementwise._values(x, f, df)
         # where the derivative reads only y, x is not kept, as torch keeps only the result:
         # writing into x in place afterwards leaves the backward valid
         ctx.save_for_backward(_shape_only(x) if df in _FROM_OUTPUT else x, y)
@@ -3082,7 +3164,9 @@ def _smooth(name: str):
     f, df = _SMOOTH[name]
 
     def op(x) -> Tensor:
-        return Elementwise.apply(_float_operand(x, name), f, df)
+        if type(x) is not Tensor or x.data.dtype.kind != "f":  # (a float Tensor passes as is)
+            x = _float_operand(x, name)
+        return _unary_apply(Elementwise, x, f, df)
 
     op.__name__ = name
     op.__doc__ = f"Elementwise {name}, as torch.{name} (integer input becomes float32)."
@@ -3162,6 +3246,10 @@ class Piecewise(Function):
     """Piecewise-constant functions (sign, floor, ...): zero gradient, as PyTorch."""
 
     @staticmethod
+    def _values(x, f):  # (see _unary_apply)
+        return f(x)
+
+    @staticmethod
     def forward(ctx, x, f):
         return f(x)
 
@@ -3181,7 +3269,7 @@ def _piecewise(name: str, f, bools: bool = False):
         x = _tensor_operand(x)
         if x.data.dtype.kind not in kinds and x.data.dtype != _lowp.bfloat16:
             raise TypeError(f"{name}: expected a numeric tensor, got dtype {x.dtype}")
-        return Piecewise.apply(x, f)
+        return _unary_apply(Piecewise, x, f)
 
     op.__name__ = name
     op.__doc__ = f"Elementwise {name}, as torch.{name}; its gradient is zero."

@@ -259,6 +259,10 @@ class Activation(Function):
     _broadcast_grad = True  # a full sum's gradient arrives unfilled: the kernel reads it once
 
     @staticmethod
+    def _values(x, name, params):  # (see ops._unary_apply)
+        return _C.activation_forward(name, _contig(x), **params)
+
+    @staticmethod
     def forward(ctx, x, name, params):
         x = _contig(x)
         y = _C.activation_forward(name, x, **params)
@@ -325,7 +329,7 @@ _NO_PARAMS: dict = {}
 
 
 def _activation(op: str, input, params=_NO_PARAMS) -> Tensor:
-    return Activation.apply(_float_input(input, op), op, params)
+    return ops._unary_apply(Activation, _float_input(input, op), op, params)
 
 
 def relu(input, inplace: bool = False) -> Tensor:
@@ -451,10 +455,14 @@ def _np_sigmoid(x: np.ndarray) -> np.ndarray:
 class Pointwise(Function):
     # y = f(x), dx = g * df(x); f and df are NumPy functions of x
     @staticmethod
+    def _values(x, f, df):  # (see ops._unary_apply)
+        return np.asarray(f(x), dtype=x.dtype)
+
+    @staticmethod
     def forward(ctx, x, f, df):
         ctx.save_for_backward(x)
         ctx.df = df
-        return np.asarray(f(x), dtype=x.dtype)
+        return Pointwise._values(x, f, df)
 
     @staticmethod
     def backward(ctx, g):
@@ -482,7 +490,7 @@ def _pointwise(op: str, input, f, df, dgraph) -> Tensor:
     """f(x) with f' = df (NumPy), and f' again in Tensor ops (``dgraph``, or _MASK) for
     create_graph=True; the df function carries it to the node."""
     df.op, df.graph = op, dgraph
-    return Pointwise.apply(_float_input(input, op), f, df)
+    return ops._unary_apply(Pointwise, _float_input(input, op), f, df)
 
 
 def silu(input, inplace: bool = False) -> Tensor:
