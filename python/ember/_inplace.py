@@ -30,9 +30,11 @@ def recording(x: Tensor, args=(), kwargs=None) -> bool:
         return False
     if x._requires_grad:
         return True
-    for a in (*args, *(kwargs.values() if kwargs else ())):
+    for a in args:  # (no tuple of args and kwargs built: ~0.3 us of every small x.op_())
         if isinstance(a, Tensor) and a._requires_grad:
             return True
+    if kwargs:
+        return any(isinstance(a, Tensor) and a._requires_grad for a in kwargs.values())
     return False
 
 

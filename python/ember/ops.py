@@ -1620,6 +1620,12 @@ def _kernel_ok(a) -> bool:
     return type(a) is np.ndarray and (a.dtype is _F32 or a.dtype is _F64) and a.flags.c_contiguous
 
 
+def _kernel_into(name: str, x: np.ndarray, lo: float = 0.0, hi: float = 1.0) -> None:
+    """x := the unary kernel `name` of x, in x's array (x a _kernel_ok, writeable array; lo, hi
+    clamp's bounds). Positional arguments: pybind11 matches keywords (out=) in ~0.5 us."""
+    _act_forward(name, x, lo, hi, 20.0, "none", x)
+
+
 # abs, neg and x ** 2 and kin: NumPy's own SIMD loop is as fast on one thread and ~0.4 us a call
 # cheaper to reach, so the kernel only takes arrays it splits across threads (activation.cpp: 64K
 # a thread)

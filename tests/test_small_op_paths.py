@@ -1,0 +1,298 @@
+"""The no-node paths of the elementwise ops (ops._unary_apply for single-tensor ops, the inlined
+test in ops._apply_broadcasting for arithmetic, Tensor._map_ for the named in-place maths): a
+tensor outside autograd gets the node path's values bit for bit (and NumPy's or PyTorch's), no
+grad_fn, the same dtype and errors; tensors requiring grad, no_grad blocks and forward-mode AD
+keep their behaviour; in-place writes land in the tensor's own array, on both sides of the
+kernels' size thresholds."""
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as F
+from ember import ops
+from ember.autograd import forward_ad as fa
+from ember.autograd import gradcheck
+
+# both sides of the unary kernels' thread threshold (ops._THREADED), and a tiny and a 32x32 case
+SHAPES = [(3, 5), (32, 32), (ops._THREADED + 17,)]
+
+UNARY = {
+    "neg": lambda t: -t,
+    "exp": ember.exp,
+    "log": ember.log,
+    "sqrt": ember.sqrt,
+    "abs": ember.abs,
+    "sin": ember.sin,
+    "cos": ember.cos,
+    "tan": ember.tan,
+    "log1p": ember.log1p,
+    "expm1": ember.expm1,
+    "log2": ember.log2,
+    "rsqrt": ember.rsqrt,
+    "reciprocal": ember.reciprocal,
+    "square": ember.square,
+    "sinh": ember.sinh,
+    "erf": ember.erf,
+    "floor": ember.floor,
+    "sign": ember.sign,
+    "pow2": lambda t: t**2,
+    "pow3": lambda t: t**3,
+    "pow_half": lambda t: t**0.5,
+    "pow_m1": lambda t: t**-1,
+    "pow_mhalf": lambda t: t**-0.5,
+    "pow_2.5": lambda t: t**2.5,
+    "clamp": lambda t: ember.clamp(t, 0.3, 0.9),
+    "clamp_min": lambda t: ember.clamp(t, min=0.5),
+    "clamp_int_bound": lambda t: ember.clamp(t, max=1),
+    "relu": F.relu,
+    "sigmoid": F.sigmoid,
+    "tanh": F.tanh,
+    "gelu": F.gelu,
+    "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"),
+    "silu": F.silu,
+    "leaky_relu": lambda t: F.leaky_relu(t, 0.1),
+    "elu": F.elu,
+    "softplus": F.softplus,
+    "hardtanh": F.hardtanh,
+    "softsign": F.softsign,
+}
+
+
+def _x(shape, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.random(shape) * 1.6 + 0.05).astype(dtype)  # inside every op's domain
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(UNARY))
+def test_unary_no_node_path_matches_node_path_bits(name, dtype, shape):
+    f = UNARY[name]
+    x = _x(shape, dtype)
+    plain = f(ember.tensor(x))  # the no-node path
+    assert plain.grad_fn is None and not plain.requires_grad
+    node = f(ember.tensor(x, requires_grad=True))  # the node's forward
+    assert node.grad_fn is not None
+    assert plain.dtype == node.dtype == dtype
+    np.testing.assert_array_equal(plain.numpy(), node.detach().numpy())
+    with ember.no_grad():  # a tensor requiring grad under no_grad: no node either
+        off = f(ember.tensor(x, requires_grad=True))
+    assert off.grad_fn is None and not off.requires_grad
+    np.testing.assert_array_equal(off.numpy(), plain.numpy())
+
+
+EXACT = {  # the ops with one IEEE result per element: NumPy's bits
+    "neg": np.negative,
+    "sqrt": np.sqrt,
+    "abs": np.abs,
+    "reciprocal": lambda a: 1 / a,
+    "square": np.square,
+    "pow2": np.square,
+    "pow_half": np.sqrt,
+    "pow_m1": lambda a: 1 / a,
+    "pow_mhalf": lambda a: 1 / np.sqrt(a),
+    "clamp": lambda a: np.clip(a, 0.3, 0.9),
+    "relu": lambda a: np.where(a < 0, np.float32(0), a),  # -0.0 stays, as torch's
+    "floor": np.floor,
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("name", list(EXACT))
+def test_exact_ops_are_numpys_bits(name, shape):
+    x = _x(shape, np.float32) - 0.8  # both signs
+    x.flat[:4] = [0.0, -0.0, 1e-30, -2.5]
+    with np.errstate(all="ignore"):
+        want = EXACT[name](x)
+    got = UNARY[name](ember.tensor(x)).numpy()
+    np.testing.assert_array_equal(got, want)
+    assert np.array_equal(np.signbit(got), np.signbit(want), equal_nan=True)
+
+
+@pytest.mark.parametrize("name", ["exp", "sin", "log1p", "expm1", "rsqrt", "sigmoid", "tanh"])
+def test_smooth_ops_match_torch(name):
+    torch = pytest.importorskip("torch")
+    x = _x((32, 32), np.float32)
+    tf = {"sigmoid": torch.sigmoid, "tanh": torch.tanh}.get(name) or getattr(torch, name)
+    np.testing.assert_allclose(
+        UNARY[name](ember.tensor(x)).numpy(), tf(torch.from_numpy(x)).numpy(), rtol=3e-7, atol=0
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["exp", "sqrt", "sin", "expm1", "clamp", "pow2", "pow_2.5", "relu"]
+)
+def test_unary_gradients_float64(name):
+    f = UNARY[name]
+    x = ember.tensor(_x((3, 4), np.float64, seed=1) + 0.01, requires_grad=True)
+    assert gradcheck(f, (x,))
+
+
+def test_forward_ad_still_sees_dual_inputs():
+    x = ember.tensor(np.array([0.5, 1.5]))
+    with fa.dual_level():
+        d = fa.make_dual(x, ember.tensor(np.array([1.0, 2.0])))
+        for f, df in ((ember.exp, np.exp), (ember.sqrt, lambda a: 0.5 / np.sqrt(a))):
+            _, tangent = fa.unpack_dual(f(d))
+            np.testing.assert_allclose(tangent.numpy(), df(x.numpy()) * [1.0, 2.0])
+        _, tangent = fa.unpack_dual(d * 3.0)
+        np.testing.assert_allclose(tangent.numpy(), [3.0, 6.0])
+
+
+def test_unary_errors_and_dtypes_unchanged():
+    b = ember.tensor(np.array([True, False]))
+    with pytest.raises(TypeError, match="neg"):
+        _ = -b
+    with pytest.raises(TypeError, match="abs"):
+        ember.abs(b)
+    with pytest.raises(ValueError, match="clamp"):
+        ember.clamp(ember.tensor(np.ones(2, np.float32)))
+    i = ember.tensor(np.array([1, 4, 9]))
+    assert ember.sqrt(i).dtype == np.float32 and ember.sin(i).dtype == np.float32
+    assert ember.clamp(i, 2, 5).dtype == np.int64 and ember.clamp(i, 2, 5).tolist() == [2, 4, 5]
+    assert ember.clamp(i, 2.5).dtype == np.float32
+    with pytest.raises(TypeError):
+        F.relu(ember.tensor(np.array([1j])))  # complex: refused by the activation, as before
+    h = ember.tensor(np.array([0.25, 4.0], np.float16))  # NumPy's loops, no kernel
+    assert ember.sqrt(h).dtype == np.float16 and ember.sqrt(h).tolist() == [0.5, 2.0]
+
+
+def test_no_node_results_do_not_alias_inputs():
+    x = _x((4, 4), np.float32)
+    t = ember.tensor(x)
+    for f in (lambda a: a**1, lambda a: ember.clamp(a, 0.0, 9.0), ember.abs, F.relu):
+        y = f(t)
+        assert not np.shares_memory(y.numpy(), t.numpy())
+
+
+def test_overflow_stays_silent_on_the_kernel_paths():
+    x = ember.tensor(np.array([1e30, 2.0], np.float32))  # filterwarnings=error: no warning
+    assert np.isinf((x**2).numpy()[0]) and np.isinf(ember.exp(x * 100).numpy()[0])
+    z = ember.tensor(np.array([0.0, 1.0], np.float32))
+    assert np.isinf((z**-1).numpy()[0]) and np.isinf((z**-0.5).numpy()[0])
+
+
+# ---- binary arithmetic -------------------------------------------------------------------
+
+
+BINARY = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "maximum": ember.maximum,
+}
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (32, 32), (300, 300)], ids=str)
+@pytest.mark.parametrize("name", list(BINARY))
+def test_binary_no_node_path_matches_numpy_and_node_path(name, shape):
+    f = BINARY[name]
+    ref = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide}
+    ref = ref.get(name, np.maximum)
+    a, b = _x(shape, np.float32), _x(shape, np.float32, seed=2)
+    row = b.reshape(-1, shape[-1])[0].copy()
+    for other, o in ((b, ember.tensor(b)), (row, ember.tensor(row))):
+        plain = f(ember.tensor(a), o)
+        assert plain.grad_fn is None
+        np.testing.assert_array_equal(plain.numpy(), ref(a, other))
+        node = f(ember.tensor(a, requires_grad=True), o)
+        assert node.grad_fn is not None
+        np.testing.assert_array_equal(node.detach().numpy(), plain.numpy())
+    if name != "maximum":  # (torch's maximum takes no number)
+        np.testing.assert_array_equal(f(ember.tensor(a), 1.5).numpy(), ref(a, np.float32(1.5)))
+
+
+def test_binary_operands_that_must_take_the_node_path():
+    p = ember.nn.Parameter(ember.tensor(np.ones(3, np.float32)))  # a Tensor subclass
+    y = p * 2.0
+    assert y.grad_fn is not None
+    y.sum().backward()
+    np.testing.assert_array_equal(p.grad.numpy(), [2.0, 2.0, 2.0])
+    x = ember.tensor(np.ones(3, np.float32), requires_grad=True)
+    with ember.no_grad():
+        assert (x + x).grad_fn is None
+    with pytest.raises(ValueError, match=r"\(3,\).*\(4,\)"):
+        ember.tensor(np.ones(3, np.float32)) + ember.tensor(np.ones(4, np.float32))
+    with pytest.raises(TypeError, match="bool"):
+        ember.tensor(np.ones(2, np.float32)) - ember.tensor(np.array([True, False]))
+
+
+# ---- named in-place maths ------------------------------------------------------------------
+
+
+INPLACE = {
+    "sqrt_": (lambda t: t.sqrt_(), np.sqrt),
+    "neg_": (lambda t: t.neg_(), np.negative),
+    "abs_": (lambda t: t.abs_(), np.abs),
+    "exp_": (lambda t: t.exp_(), np.exp),
+    "clamp_": (lambda t: t.clamp_(0.3, 0.9), lambda a: np.clip(a, 0.3, 0.9)),
+    "clamp_min_": (lambda t: t.clamp_(min=0.5), lambda a: np.maximum(a, 0.5)),
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("name", list(INPLACE))
+def test_inplace_maths_write_numpys_values_into_the_array(name, dtype, shape):
+    f, ref = INPLACE[name]
+    x = _x(shape, dtype)
+    t = ember.tensor(x)
+    arr = t.numpy()
+    assert f(t) is t
+    assert t.numpy() is arr  # the tensor's own array, written in place
+    np.testing.assert_array_equal(arr, ref(x))
+
+
+def test_inplace_maths_through_a_strided_view_and_on_integers():
+    base = ember.tensor(_x((4, 6), np.float32))
+    want = base.numpy().copy()
+    view = base[:, ::2]  # not contiguous: NumPy's ufunc with out=
+    view.sqrt_()
+    want[:, ::2] = np.sqrt(want[:, ::2])
+    np.testing.assert_array_equal(base.numpy(), want)
+    i = ember.tensor(np.array([-3, 4, 9]))
+    assert i.clamp_(0, 5).tolist() == [0, 4, 5] and i.dtype == np.int64
+    assert i.neg_().tolist() == [0, -4, -5]
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        ember.tensor(np.array([1, 4])).sqrt_()  # a float result does not go into int64
+
+
+def test_inplace_clamp_keeps_torchs_signed_zero_and_nan():
+    torch = pytest.importorskip("torch")
+    x = np.array([-0.0, np.nan, 0.5, -1.0, 3.0], np.float32)
+    got = ember.tensor(x.copy()).clamp_(0.0, 1.0).numpy()
+    want = torch.from_numpy(x.copy()).clamp_(0.0, 1.0).numpy()
+    np.testing.assert_array_equal(got, want)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_inplace_maths_refusals_unchanged():
+    leaf = ember.tensor(np.ones(3, np.float32), requires_grad=True)
+    for name in INPLACE:
+        with pytest.raises(RuntimeError, match="leaf"):
+            INPLACE[name][0](leaf)
+    ro = np.ones(3, np.float32)
+    ro.flags.writeable = False
+    for name in INPLACE:
+        with pytest.raises(RuntimeError, match="read-only"):
+            INPLACE[name][0](ember.Tensor(ro))  # (wraps ro itself)
+    with pytest.raises(RuntimeError, match="at least one"):
+        ember.tensor(np.ones(2, np.float32)).clamp_()
+
+
+def test_inplace_maths_under_no_grad_and_in_the_graph():
+    w = ember.tensor(np.array([4.0, 9.0]), requires_grad=True)
+    with ember.no_grad():
+        w.sqrt_()  # a leaf may be written under no_grad (an optimiser step)
+    np.testing.assert_array_equal(w.numpy(), [2.0, 3.0])
+    x = ember.tensor(np.array([0.5, 2.0]), requires_grad=True)
+    y = x * 1.0
+    y.clamp_(0.0, 1.0)  # a graph intermediate: recorded as before
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 0.0])
+    z = x.exp()
+    z.sqrt_()  # exp saved its output: backward still uses the old values
+    z.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [1.0, 0.0] + 0.5 * np.exp(x.numpy() / 2))
