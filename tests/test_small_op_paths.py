@@ -296,3 +296,46 @@ def test_inplace_maths_under_no_grad_and_in_the_graph():
     z.sqrt_()  # exp saved its output: backward still uses the old values
     z.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [1.0, 0.0] + 0.5 * np.exp(x.numpy() / 2))
+
+
+# ---- the positional kernel entries (_C.activation / _C.activation_grad) --------------------
+
+
+@pytest.mark.parametrize("name", ember._C.activation_names)
+def test_positional_entries_match_the_named_ones(name):
+    from ember import _C
+
+    x = _x((5, 7), np.float32) - 0.6
+    act = _C.activation_names.index(name)
+    alpha, beta = (-0.5, 0.5) if name in ("hardtanh", "clamp") else (0.1, 1.0)
+    want = _C.activation_forward(name, x, alpha, beta)
+    np.testing.assert_array_equal(_C.activation(x, act, alpha, beta, None), want)
+    out = np.empty_like(x)
+    assert _C.activation(x, act, alpha, beta, out) is out
+    np.testing.assert_array_equal(out, want)
+    if name in ("exp", "neg"):
+        return  # (no backward kernel)
+    dy = _x((5, 7), np.float32, seed=3)
+    saved = want if name in ("sigmoid", "tanh", "expm1", "sqrt", "rsqrt", "reciprocal") else x
+    np.testing.assert_array_equal(
+        _C.activation_grad(dy, saved, act, alpha, beta),
+        _C.activation_backward(name, dy, saved, alpha, beta),
+    )
+
+
+def test_positional_entries_refuse_bad_input():
+    from ember import _C
+
+    x = np.ones((2, 3), np.float32)
+    with pytest.raises(ValueError, match="index 99 out of range"):
+        _C.activation(x, 99, 0.0, 1.0, None)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        _C.activation(np.ones(3, np.int64), 0, 0.0, 1.0, None)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _C.activation(np.ones((3, 4), np.float32)[:, ::2], 0, 0.0, 1.0, None)
+    with pytest.raises(ValueError, match="shape"):
+        _C.activation(x, 0, 0.0, 1.0, np.empty((3, 2), np.float32))
+    with pytest.raises(ValueError, match="no backward kernel"):
+        _C.activation_grad(x, x, _C.activation_names.index("exp"), 0.0, 1.0)
+    with pytest.raises(ValueError, match="min_val"):
+        _C.activation(x, _C.activation_names.index("hardtanh"), 1.0, -1.0, None)

@@ -4,6 +4,8 @@
 //                      out=None) -> y
 //   activation_backward(name, dy, saved, alpha=0.0, beta=1.0, threshold=20.0,
 //                       approximate="none") -> dx   (dy: saved's shape, or one value for all)
+//   activation(x, act, alpha, beta, out) -> y, activation_grad(dy, saved, act, alpha, beta) -> dx
+//     the same, every argument positional, the activation by its index in activation_names
 //
 // name: relu | leaky_relu (alpha = negative_slope) | elu (alpha) | gelu (approximate "none" |
 // "tanh") | sigmoid | tanh | softplus (beta, threshold) | silu | mish | hardswish | hardtanh (alpha
@@ -242,11 +244,15 @@ void run_backward(Act act, T* dx, const T* dy, const T* s, int64_t n, bool dy_sc
   }
 }
 
-py::array forward_py(const std::string& name, const py::array& x, double alpha, double beta,
-                     double threshold, const std::string& approximate, py::object out_obj) {
-  const char* op = "activation_forward";
-  const Act act = parse_act(name, op);
-  const Params p{alpha, beta, threshold, parse_approximate(approximate, op)};
+// The activation with index `id` in kActNames (activation_names in Python).
+Act act_of(int id, const char* op) {
+  EMBER_CHECK(id >= 0 && id < kNumActs, op, ": activation index ", id, " out of range [0, ",
+              kNumActs, ")");
+  return Act(id);
+}
+
+py::array forward_impl(Act act, const py::array& x, const Params& p, const py::object& out_obj,
+                       const char* op) {
   check_params(act, p, op);
   require_float(x, op, "x");
   require_contiguous(x, op, "x");
@@ -271,13 +277,27 @@ py::array forward_py(const std::string& name, const py::array& x, double alpha, 
   return y;
 }
 
-py::array backward_py(const std::string& name, const py::array& dy, const py::array& saved,
-                      double alpha, double beta, double threshold, const std::string& approximate) {
-  const char* op = "activation_backward";
+py::array forward_py(const std::string& name, const py::array& x, double alpha, double beta,
+                     double threshold, const std::string& approximate, const py::object& out_obj) {
+  const char* op = "activation_forward";
   const Act act = parse_act(name, op);
-  EMBER_CHECK(act != Act::exp && act != Act::neg, op, ": '", name,
+  return forward_impl(act, x, Params{alpha, beta, threshold, parse_approximate(approximate, op)},
+                      out_obj, op);
+}
+
+// activation_forward's small-call entry: every argument positional and the activation by index,
+// without gelu's and softplus's options. pybind11's keyword defaults and two string arguments
+// were ~0.5 us of a ~1 us call on a small array (the hot path of ember.exp, relu, ...).
+py::array forward_id_py(const py::array& x, int id, double alpha, double beta,
+                        const py::object& out_obj) {
+  const char* op = "activation";
+  return forward_impl(act_of(id, op), x, Params{alpha, beta, 20.0, false}, out_obj, op);
+}
+
+py::array backward_impl(Act act, const py::array& dy, const py::array& saved, const Params& p,
+                        const char* op) {
+  EMBER_CHECK(act != Act::exp && act != Act::neg, op, ": '", kActNames[int(act)],
               "' has no backward kernel (its gradient is dy * y / -dy: plain arithmetic)");
-  const Params p{alpha, beta, threshold, parse_approximate(approximate, op)};
   check_params(act, p, op);
   require_float(dy, op, "dy");
   require_float(saved, op, "saved");
@@ -295,6 +315,21 @@ py::array backward_py(const std::string& name, const py::array& dy, const py::ar
     run_backward<double>(act, ptr<double>(dx), cptr<double>(dy), cptr<double>(saved), n, dy_scalar,
                          p);
   return dx;
+}
+
+py::array backward_py(const std::string& name, const py::array& dy, const py::array& saved,
+                      double alpha, double beta, double threshold, const std::string& approximate) {
+  const char* op = "activation_backward";
+  const Act act = parse_act(name, op);
+  return backward_impl(act, dy, saved,
+                       Params{alpha, beta, threshold, parse_approximate(approximate, op)}, op);
+}
+
+// activation_backward's small-call entry, as forward_id_py.
+py::array backward_id_py(const py::array& dy, const py::array& saved, int id, double alpha,
+                         double beta) {
+  const char* op = "activation_grad";
+  return backward_impl(act_of(id, op), dy, saved, Params{alpha, beta, 20.0, false}, op);
 }
 
 py::array vecmath_py(const std::string& name, const py::array& x) {
@@ -342,6 +377,18 @@ void bind_activation(py::module_& m) {
         "reciprocal, the forward INPUT x for every other one (exp and neg have none). dy has "
         "saved's shape, or holds one value that every element takes (a "
         "full sum's gradient, not filled in). Returns a new dx of saved's shape.");
+  py::tuple names(kNumActs);
+  for (int i = 0; i < kNumActs; ++i) names[i] = py::str(kActNames[i]);
+  m.attr("activation_names") = names;
+  m.def("activation", &forward_id_py, py::arg("x"), py::arg("act"), py::arg("alpha"),
+        py::arg("beta"), py::arg("out"),
+        "activation_forward(activation_names[act], x, alpha, beta, out=out) with every argument "
+        "given positionally (out None for a fresh y): the cheap call for small arrays. gelu takes "
+        "its exact form, softplus threshold 20.");
+  m.def("activation_grad", &backward_id_py, py::arg("dy"), py::arg("saved"), py::arg("act"),
+        py::arg("alpha"), py::arg("beta"),
+        "activation_backward(activation_names[act], dy, saved, alpha, beta), every argument "
+        "positional (gelu exact, softplus threshold 20).");
   m.def("_vecmath", &vecmath_py, py::arg("name"), py::arg("x"),
         "Test hook: csrc/vecmath.h's exp|expm1|log|log1p|tanh|sigmoid|erf|erfc elementwise.");
 }
