@@ -339,3 +339,15 @@ def test_positional_entries_refuse_bad_input():
         _C.activation_grad(x, x, _C.activation_names.index("exp"), 0.0, 1.0)
     with pytest.raises(ValueError, match="min_val"):
         _C.activation(x, _C.activation_names.index("hardtanh"), 1.0, -1.0, None)
+
+
+def test_tensor_of_an_array_wraps_it_and_still_checks_odd_dtypes():
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    t = ember.from_numpy(a)
+    assert np.shares_memory(t.numpy(), a) and t.dtype == np.float32
+    assert ember.Tensor(a).numpy() is a
+    be = np.arange(3, dtype=">f4")  # big-endian: converted to native order, as before
+    assert ember.from_numpy(be).dtype == np.float32
+    np.testing.assert_array_equal(ember.from_numpy(be).numpy(), [0.0, 1.0, 2.0])
+    with pytest.raises(TypeError, match="not <U1|not <U"):
+        ember.Tensor(np.array(["a"]))

@@ -118,6 +118,11 @@ def _legacy_size(shape: tuple) -> tuple:
 
 
 def _as_array(data, dtype=None, copy=True) -> np.ndarray:
+    if type(data) is np.ndarray and dtype is None and not copy:
+        # Tensor(array), from_numpy: the array itself when no check below could apply (~0.5 us)
+        dt = data.dtype
+        if dt.isnative and dt.kind in "biufc":
+            return data
     if isinstance(data, Tensor):
         data = data.data
     elif hasattr(data, "__array__") and not isinstance(data, np.ndarray):
@@ -767,7 +772,8 @@ class Tensor:
                 "a leaf tensor that requires grad is being used in an in-place operation; "
                 "wrap it in `with ember.no_grad():` or use an out-of-place op"
             )
-        record = self._records(other)
+        # (self._records(other), inlined: grad mode is on here)
+        record = self._ctx is not None or (isinstance(other, Tensor) and other._requires_grad)
         if record and not rebind:
             raise RuntimeError(
                 "this in-place method has no gradient, so it cannot write into a tensor in "
