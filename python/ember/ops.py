@@ -155,27 +155,8 @@ def _apply_broadcasting(fn, op: str, a, b) -> Tensor:
     result as the node's forward."""
     try:
         plain = fn._plain
-        if plain is not None:
-            # _outside_graph(a) and _outside_graph(b), and their arrays, inlined: the hot path
-            # of every small arithmetic op (each helper call is ~0.07 us)
-            ta, tb = type(a), type(b)
-            if ta is Tensor:
-                da = a.data
-                if a._requires_grad and (_state.enabled or _function._fw_level is not None):
-                    return fn.apply(a, b)
-            elif ta in _PLAIN_OPERANDS:
-                da = a
-            else:
-                return fn.apply(a, b)
-            if tb is Tensor:
-                db = b.data
-                if b._requires_grad and (_state.enabled or _function._fw_level is not None):
-                    return fn.apply(a, b)
-            elif tb in _PLAIN_OPERANDS:
-                db = b
-            else:
-                return fn.apply(a, b)
-            return Tensor._make(_bcast(plain[0], da, db, plain[1]), False, None, 0)
+        if plain is not None and (arrays := _plain_pair(a, b)) is not None:
+            return Tensor._make(_bcast(plain[0], *arrays, plain[1]), False, None, 0)
         return fn.apply(a, b)
     except ValueError:
         _check_broadcast(op, _data(a), _data(b))
@@ -205,6 +186,25 @@ def _unary_apply(fn, x, *args) -> Tensor:
     ):
         return Tensor._make(fn._values(x.data, *args), False, None, 0)
     return fn.apply(x, *args)
+
+
+def _plain_pair(a, b):
+    """(a's array, b's array) when neither operand takes part in autograd, else None: both
+    _outside_graph tests and both _data calls in one (the hot test of every small binary op;
+    a Tensor subclass, such as a Parameter, goes the node's way)."""
+    if type(a) is Tensor:
+        if a._requires_grad and (_state.enabled or _function._fw_level is not None):
+            return None
+        a = a.data
+    elif type(a) not in _PLAIN_OPERANDS:
+        return None
+    if type(b) is Tensor:
+        if b._requires_grad and (_state.enabled or _function._fw_level is not None):
+            return None
+        b = b.data
+    elif type(b) not in _PLAIN_OPERANDS:
+        return None
+    return a, b
 
 
 def _tensor_operand(x) -> Tensor:
@@ -1946,9 +1946,9 @@ def where(condition, a=None, b=None) -> Tensor:
         a = np.asarray(a, get_default_dtype() if isinstance(a, float) else None)  # two scalars
     if not _no_promotion(a, b):
         a, b = _promote(a, b)
-    if _outside_graph(a) and _outside_graph(b):  # no node, as _apply_broadcasting
+    if (arrays := _plain_pair(a, b)) is not None:  # no node, as _apply_broadcasting
         cond = np.asarray(_data(condition), dtype=bool)
-        return Tensor._make(_where(cond, _data(a), _data(b)), False, None, 0)
+        return Tensor._make(_where(cond, *arrays), False, None, 0)
     return Where.apply(_data(condition), a, b)
 
 
@@ -2427,8 +2427,8 @@ def _extremum(a, b, use_max: bool) -> Tensor:
         _complex.refuse(op, a, b)
         a, b = _promote(_as_operand(a), _as_operand(b))
     try:
-        if _outside_graph(a) and _outside_graph(b):  # the ufunc without the node
-            y = _bcast(np.maximum if use_max else np.minimum, _data(a), _data(b))
+        if (arrays := _plain_pair(a, b)) is not None:  # the ufunc without the node
+            y = _bcast(np.maximum if use_max else np.minimum, *arrays)
             return Tensor._make(y, False, None, 0)
         return Maximum.apply(a, b, use_max)
     except ValueError:
