@@ -1642,9 +1642,9 @@ def _kernel_into(name: str, x: np.ndarray, lo: float = 0.0, hi: float = 1.0) -> 
     _act_forward(name, x, lo, hi, x)
 
 
-# abs, neg and x ** 2 and kin: NumPy's own SIMD loop is as fast on one thread and ~0.4 us a call
-# cheaper to reach, so the kernel only takes arrays it splits across threads (activation.cpp: 64K
-# a thread)
+# abs and neg: NumPy's own SIMD loop is as fast on one thread and no dearer to reach, so the kernel
+# only takes arrays it splits across threads (activation.cpp: 64K a thread). (x ** 2 and kin take
+# the kernel at any size: NumPy's loops would need an errstate there, see _pow_scalar.)
 _THREADED = 2 * 65536
 
 
