@@ -1554,6 +1554,11 @@ def cross_entropy(
     logp = log_softmax(x, class_dim)
 
     if _lowp.is_float(t_raw.dtype):  # class probabilities
+        if ignore_index >= 0:  # (PyTorch refuses it; a negative one is never a class index)
+            raise ValueError(
+                "cross_entropy: ignore_index is not supported for floating point (class "
+                f"probability) targets, got ignore_index={ignore_index}"
+            )
         if t_raw.shape != x.shape:
             raise ValueError(
                 f"cross_entropy: probability target shape {t_raw.shape} must equal input "
@@ -5218,6 +5223,18 @@ def max_pool3d(
         raise ValueError(
             f"{op}: pad should be at most half of kernel size, but got pad={p}, kernel_size={k}"
         )
+    if 0 not in x.shape[-4:]:  # named as 3-D here, not by the 2-D passes below
+        out = []
+        for n, kk, ss, pp, dd in zip(x.shape[-3:], k, s, p, d):
+            span = n + 2 * pp - dd * (kk - 1) - 1
+            o = (-(-span // ss) if ceil_mode else span // ss) + 1
+            out.append(o - 1 if ceil_mode and (o - 1) * ss >= n + pp else o)
+        if min(out) < 1:
+            c, size = x.shape[-4], "x".join(map(str, x.shape[-3:]))
+            raise ValueError(
+                f"{op}: given input size ({c}x{size}), calculated output size "
+                f"({c}x{'x'.join(map(str, out))}) is too small"
+            )
     hw = (k[1:], s[1:], p[1:], d[1:], ceil_mode)
     depth = ((k[0], 1), (s[0], 1), (p[0], 0), (d[0], 1), ceil_mode)
     return _pool3d(x, max_pool2d, depth, hw, bool(return_indices))
@@ -5329,8 +5346,8 @@ def adaptive_max_pool3d_with_indices(input, output_size, return_indices: bool = 
 def _unpool(op, x: Tensor, indices, k, s, p, output_size, nd: int) -> Tensor:
     """max_unpool over the last nd dims (indices flat into their product)."""
     idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"{op}: indices must be an integer tensor, got {idx.dtype}")
+    if idx.dtype != np.int64:  # (PyTorch takes max_pool's int64 indices only)
+        raise TypeError(f"{op}: indices must be an int64 integer tensor, got {idx.dtype}")
     if idx.shape != x.shape:
         raise ValueError(f"{op}: indices shape {idx.shape} must equal input shape {x.shape}")
     dims = x.shape[-nd:]

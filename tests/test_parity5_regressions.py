@@ -1,0 +1,130 @@
+"""Regressions from a fifth sweep against PyTorch: nn modules and their option combinations
+(convolution, pooling, normalisation, recurrent, attention, embedding, resampling, losses,
+optimisers and schedulers) drawn at random, forward, input and parameter gradients compared.
+Each test compares with torch directly."""
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn as enn
+import ember.nn.functional as F
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+
+def _same(e, t, rtol=1e-12, atol=1e-12):
+    """ember result e equals torch result t: dtype, shape and values."""
+    t = t.detach()
+    assert str(e.dtype) == str(t.dtype).replace("torch.", ""), (e.dtype, t.dtype)
+    assert tuple(e.shape) == tuple(t.shape), (e.shape, t.shape)
+    np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=rtol, atol=atol)
+
+
+# ---- cross_entropy: class-probability targets take no (non-negative) ignore_index ------------
+
+
+@pytest.mark.parametrize("ignore_index", [0, 2, 7])
+def test_cross_entropy_probability_target_refuses_an_ignore_index_as_torch(ignore_index):
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    p = np.full((3, 4), 0.25)
+    with pytest.raises(RuntimeError, match="ignore_index is not supported"):
+        TF.cross_entropy(torch.tensor(x), torch.tensor(p), ignore_index=ignore_index)
+    with pytest.raises(ValueError, match="ignore_index is not supported for floating point"):
+        F.cross_entropy(ember.tensor(x), ember.tensor(p), ignore_index=ignore_index)
+    with pytest.raises(ValueError, match="ignore_index is not supported"):
+        enn.CrossEntropyLoss(ignore_index=ignore_index)(ember.tensor(x), ember.tensor(p))
+
+
+@pytest.mark.parametrize("ignore_index", [-100, -1, -5])
+def test_cross_entropy_probability_target_with_a_negative_ignore_index_as_torch(ignore_index):
+    rng = np.random.default_rng(1)
+    x, p = rng.standard_normal((3, 4, 2)), rng.random((3, 4, 2))
+    kw = dict(ignore_index=ignore_index, label_smoothing=0.2, reduction="sum")
+    tx = torch.tensor(x, requires_grad=True)
+    t = TF.cross_entropy(tx, torch.tensor(p), **kw)
+    ex = ember.tensor(x, requires_grad=True)
+    e = F.cross_entropy(ex, ember.tensor(p), **kw)
+    _same(e, t)
+    t.backward()
+    e.backward()
+    _same(ex.grad, tx.grad)
+
+
+# ---- max_unpool: indices must be int64, as max_pool returns them -----------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int16, np.uint8, np.int8])
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_max_unpool_refuses_indices_other_than_int64_as_torch(dtype, nd):
+    x = np.random.default_rng(2).standard_normal((1, 2) + (4,) * nd)
+    fn_t, fn_e = getattr(TF, f"max_pool{nd}d"), getattr(F, f"max_pool{nd}d")
+    y, i = fn_t(torch.tensor(x), 2, return_indices=True)
+    with pytest.raises(RuntimeError, match="should be type int64"):
+        getattr(TF, f"max_unpool{nd}d")(y, i.to(getattr(torch, np.dtype(dtype).name)), 2)
+    ey, ei = fn_e(ember.tensor(x), 2, return_indices=True)
+    with pytest.raises(TypeError, match="indices must be an int64 integer tensor"):
+        getattr(F, f"max_unpool{nd}d")(ey, ei.numpy().astype(dtype), 2)
+    with pytest.raises(TypeError, match="int64"):
+        getattr(enn, f"MaxUnpool{nd}d")(2)(ey, ember.tensor(ei.numpy().astype(dtype)))
+    # int64 indices, as a Tensor or an array, still unpool as torch
+    _same(
+        getattr(F, f"max_unpool{nd}d")(ey, ei.numpy(), 2), getattr(TF, f"max_unpool{nd}d")(y, i, 2)
+    )
+
+
+# ---- Unflatten to an empty size is refused, as torch --------------------------------------
+
+
+def test_unflatten_module_refuses_an_empty_size_as_torch():
+    x = np.ones((2, 1))
+    with pytest.raises(RuntimeError, match="sizes must be non-empty"):
+        torch.nn.Unflatten(1, ())(torch.tensor(x))
+    with pytest.raises(ValueError, match="unflattened_size must be non-empty"):
+        enn.Unflatten(1, ())(ember.tensor(x))
+    _same(
+        enn.Unflatten(1, (1, -1))(ember.tensor(x)), torch.nn.Unflatten(1, (1, -1))(torch.tensor(x))
+    )
+
+
+# ---- max_pool3d: a too-small output is reported as 3-D (the 2-D passes named it before) --------
+
+
+@pytest.mark.parametrize(
+    ("shape", "kw"),
+    [
+        ((1, 3, 3, 6, 4), dict(kernel_size=(3, 4, 4), padding=(0, 1, 0), dilation=2)),
+        ((2, 5, 2, 3), dict(kernel_size=(3, 2, 1), dilation=(1, 2, 1))),
+        ((1, 1, 4, 4, 4), dict(kernel_size=(2, 2, 3), dilation=(1, 1, 2))),
+    ],
+)
+def test_max_pool3d_too_small_output_names_3d_sizes_as_torch(shape, kw):
+    x = np.zeros(shape)
+    with pytest.raises(RuntimeError, match="Output size is too small") as t:
+        TF.max_pool3d(torch.tensor(x), **kw)
+    # torch's "Given input size: (3x3x6x4). Calculated output size: (3x0x1x0)."
+    sizes = t.value.args[0].split("(")[1:3]
+    with pytest.raises(ValueError, match="max_pool3d: given input size") as e:
+        F.max_pool3d(ember.tensor(x), **kw)
+    msg = e.value.args[0]
+    assert f"({sizes[0].split(')')[0]})" in msg and f"({sizes[1].split(')')[0]})" in msg
+
+
+def test_max_pool3d_output_sizes_and_refusals_match_torch():
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        sp = tuple(int(v) for v in rng.integers(1, 7, 3))
+        k = tuple(int(v) for v in rng.integers(1, 5, 3))
+        s = tuple(int(v) for v in rng.integers(1, 4, 3))
+        d = tuple(int(v) for v in rng.integers(1, 3, 3))
+        p = tuple(int(rng.integers(0, kk // 2 + 1)) for kk in k)
+        ceil = bool(rng.integers(0, 2))
+        x = rng.standard_normal((1, 2) + sp)
+        try:
+            t = TF.max_pool3d(torch.tensor(x), k, s, p, d, ceil)
+        except RuntimeError:
+            with pytest.raises(ValueError, match="max_pool3d"):
+                F.max_pool3d(ember.tensor(x), k, s, p, d, ceil)
+            continue
+        _same(F.max_pool3d(ember.tensor(x), k, s, p, d, ceil), t)
