@@ -128,3 +128,45 @@ def test_max_pool3d_output_sizes_and_refusals_match_torch():
                 F.max_pool3d(ember.tensor(x), k, s, p, d, ceil)
             continue
         _same(F.max_pool3d(ember.tensor(x), k, s, p, d, ceil), t)
+
+
+# ---- batch / instance norm load a state_dict without num_batches_tracked, as torch ----------
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_norm_state_dict_without_num_batches_tracked_loads_as_torch(strict):
+    def build(nn):
+        return nn.Sequential(
+            nn.Conv2d(1, 2, 1), nn.BatchNorm2d(2), nn.InstanceNorm1d(2, track_running_stats=True)
+        )
+
+    tm, em = build(torch.nn), build(enn)
+    for m in (tm, em):
+        m[1].num_batches_tracked.data.fill(3) if m is em else m[1].num_batches_tracked.fill_(3)
+    rng = np.random.default_rng(4)
+    sd = {
+        k: rng.standard_normal(v.shape)
+        for k, v in tm.state_dict().items()
+        if v.dtype.is_floating_point
+    }
+    # a plain dict (no version metadata), as old checkpoints: the count is kept, nothing missing
+    tr = tm.load_state_dict({k: torch.tensor(v) for k, v in sd.items()}, strict=strict)
+    er = em.load_state_dict(sd, strict=strict)
+    assert (
+        (er.missing_keys, er.unexpected_keys) == (tr.missing_keys, tr.unexpected_keys) == ([], [])
+    )
+    for k, t in tm.state_dict().items():
+        np.testing.assert_allclose(em.state_dict()[k].numpy(), t.numpy(), rtol=1e-6)
+    assert int(em[1].num_batches_tracked.item()) == int(tm[1].num_batches_tracked) == 3
+    # with version-2 metadata (as state_dict() writes it) the key is required, as torch
+    esd, tsd = em.state_dict(), tm.state_dict()
+    assert esd._metadata["1"]["version"] == tsd._metadata["1"]["version"] == 2
+    del esd["1.num_batches_tracked"], tsd["1.num_batches_tracked"]
+    if strict:
+        with pytest.raises(RuntimeError, match="Missing key"):
+            tm.load_state_dict(tsd)
+        with pytest.raises(RuntimeError, match="Missing key.*1.num_batches_tracked"):
+            em.load_state_dict(esd)
+    else:
+        assert em.load_state_dict(esd, strict=False).missing_keys == ["1.num_batches_tracked"]
+        assert tm.load_state_dict(tsd, strict=False).missing_keys == ["1.num_batches_tracked"]
