@@ -170,3 +170,18 @@ def test_norm_state_dict_without_num_batches_tracked_loads_as_torch(strict):
     else:
         assert em.load_state_dict(esd, strict=False).missing_keys == ["1.num_batches_tracked"]
         assert tm.load_state_dict(tsd, strict=False).missing_keys == ["1.num_batches_tracked"]
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_instance_norm_refuses_untracked_running_stats_without_metadata_as_torch(strict):
+    sd = {"0.running_mean": np.zeros(3), "0.running_var": np.ones(3)}
+    tm = torch.nn.Sequential(torch.nn.InstanceNorm1d(3))
+    em = enn.Sequential(enn.InstanceNorm1d(3))
+    with pytest.raises(RuntimeError, match="Unexpected running stats buffer"):
+        tm.load_state_dict({k: torch.tensor(v) for k, v in sd.items()}, strict=strict)
+    with pytest.raises(RuntimeError, match="Unexpected running stats buffer.*0.running_mean"):
+        em.load_state_dict(sd, strict=strict)
+    # tracked statistics load; a module's own state_dict round-trips
+    em2 = enn.Sequential(enn.InstanceNorm1d(3, track_running_stats=True))
+    assert em2.load_state_dict(sd, strict=strict).missing_keys == []
+    assert em.load_state_dict(em.state_dict(), strict=strict).unexpected_keys == []
