@@ -185,3 +185,65 @@ def test_instance_norm_refuses_untracked_running_stats_without_metadata_as_torch
     em2 = enn.Sequential(enn.InstanceNorm1d(3, track_running_stats=True))
     assert em2.load_state_dict(sd, strict=strict).missing_keys == []
     assert em.load_state_dict(em.state_dict(), strict=strict).unexpected_keys == []
+
+
+# ---- instance_norm with eps = 0 over a constant row: batch_norm's rule (rstd 0), as torch ----
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("affine", [False, True])
+def test_instance_norm_eps_zero_on_a_constant_row_as_torch(dtype, affine):
+    x = np.array([[[1.0, 1.0, 1.0], [1.0, 2.0, 3.0]], [[0.0, 0.0, 0.0], [5.0, 5.0, 5.0]]], dtype)
+    g = np.random.default_rng(5).standard_normal(x.shape).astype(dtype)
+    kw = (
+        {}
+        if not affine
+        else dict(weight=np.array([2.0, 3.0], dtype), bias=np.array([0.5, -1], dtype))
+    )
+    tx = torch.tensor(x, requires_grad=True)
+    tkw = {k: torch.tensor(v, requires_grad=True) for k, v in kw.items()}
+    t = TF.instance_norm(tx, eps=0.0, **tkw)
+    (t * torch.tensor(g)).sum().backward()
+    ex = ember.tensor(x, requires_grad=True)
+    ekw = {k: ember.tensor(v, requires_grad=True) for k, v in kw.items()}
+    e = F.instance_norm(ex, eps=0.0, **ekw)
+    (e * ember.tensor(g)).sum().backward()
+    tol = 1e-12 if dtype == "float64" else 1e-6
+    _same(e, t, tol, tol)  # constant rows give their bias (0 without affine), not NaN
+    _same(ex.grad, tx.grad, tol, tol)
+    for k in kw:
+        _same(ekw[k].grad, tkw[k].grad, tol, tol)
+    # group_norm keeps NaN there, as torch's
+    assert np.isnan(F.group_norm(ember.tensor(x), 2, eps=0.0).numpy()[0, 0]).all()
+    assert torch.isnan(TF.group_norm(torch.tensor(x), 2, eps=0.0)[0, 0]).all()
+
+
+# ---- embedding_bag mode='max' with NaN rows: torch's scan (a NaN first row stays, a later one
+# ---- never wins); the backward crashed with an IndexError before --------------------------------
+
+
+def test_embedding_bag_max_with_nan_rows_as_torch():
+    rng = np.random.default_rng(6)
+    for _ in range(100):
+        v, d = int(rng.integers(2, 6)), int(rng.integers(1, 4))
+        w = rng.standard_normal((v, d))
+        w[rng.random((v, d)) < 0.3] = np.nan
+        w[rng.random((v, d)) < 0.1] = -np.inf
+        n = int(rng.integers(0, 8))
+        idx = rng.integers(0, v, n)
+        offs = np.sort(rng.integers(0, n + 1, int(rng.integers(1, 4))))
+        offs[0] = 0
+        pad = int(rng.integers(0, v)) if rng.random() < 0.3 else None
+        g = rng.standard_normal((len(offs), d))
+        tm = torch.nn.EmbeddingBag.from_pretrained(
+            torch.tensor(w), mode="max", freeze=False, padding_idx=pad
+        )
+        em = enn.EmbeddingBag.from_pretrained(
+            ember.tensor(w), mode="max", freeze=False, padding_idx=pad
+        )
+        t = tm(torch.tensor(idx), torch.tensor(offs))
+        t.backward(torch.tensor(g))  # (not via a sum: inf - inf would warn)
+        e = em(ember.tensor(idx), ember.tensor(offs))
+        e.backward(ember.tensor(g))
+        _same(e, t)
+        _same(em.weight.grad, tm.weight.grad)

@@ -3990,9 +3990,17 @@ class GroupNorm(Function):
     # x (N, C, *), w, b (C) or None -> y: statistics per (sample, group), affine per channel;
     # one C++ pass each way (layer norm's statistics on the (N*G, C/G*S) rows)
     @staticmethod
-    def forward(ctx, x, w, b, groups, eps):
+    def forward(ctx, x, w, b, groups, eps, flat_is_zero=False):
         x, w, b = (None if a is None else _contig(a) for a in (x, w, b))
         y, mean, rstd = _C.group_norm_forward(x, w, b, groups, eps)
+        if flat_is_zero:  # instance_norm: PyTorch's batch_norm rule, var == eps == 0 -> rstd 0
+            flat = np.isinf(rstd)  # (N, G = C): such a row comes out as its bias (or 0)
+            if flat.any():
+                rstd[flat] = 0
+                rows = y.reshape(flat.size, -1)
+                rows[flat.reshape(-1)] = (
+                    0 if b is None else np.broadcast_to(b, flat.shape)[flat][:, None]
+                )
         ctx.save_for_backward(x, mean, rstd, w)
         ctx.groups, ctx.eps = groups, eps
         return y
@@ -4003,7 +4011,7 @@ class GroupNorm(Function):
         _, nw, nb = ctx.needs_input_grad[:3]
         g = _contig(g.astype(x.dtype, copy=False))
         dx, dw, db = _C.group_norm_backward(g, x, mean, rstd, w, ctx.groups, bool(nw), bool(nb))
-        return dx, dw, db, None, None
+        return dx, dw, db, None, None, None
 
     @staticmethod
     def backward_graph(ctx, g):
@@ -4110,7 +4118,7 @@ def instance_norm(
         rv *= 1 - momentum
         rv += momentum * var.astype(rv.dtype, copy=False)
     if x.data.dtype in (np.float32, np.float64) and x.data.size:  # group norm, one per channel
-        return GroupNorm.apply(x, weight, bias, c, float(eps))
+        return GroupNorm.apply(x, weight, bias, c, float(eps), eps == 0)
     return _affine(_rows_normalized(x, n * c, eps), weight, bias)
 
 
@@ -5907,7 +5915,8 @@ class _BagSum(Function):
 
 class _BagMax(Function):
     # rows (T, D), bag (T,) sorted bag ids -> (B, D): each bag's per-dim max (empty: 0); the
-    # gradient goes to the first maximal row, as PyTorch
+    # gradient goes to the first maximal row, as PyTorch. PyTorch scans each bag from its first
+    # row replacing on v > max, so a NaN first row stays and a later NaN never wins
     @staticmethod
     def forward(ctx, rows, bag, nbags):
         t, d = rows.shape
@@ -5915,11 +5924,15 @@ class _BagMax(Function):
         arg = np.full((nbags, d), -1, np.int64)
         if t:
             starts = np.flatnonzero(np.r_[True, bag[1:] != bag[:-1]])
-            full = np.maximum.reduceat(rows, starts, axis=0)
+            r = np.where(np.isnan(rows), -np.inf, rows)
+            full = np.maximum.reduceat(r, starts, axis=0)
             own = full[np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, t]))]
-            first = np.where(rows == own, np.arange(t)[:, None], t)  # row ids of the maxima
+            first = np.where(r == own, np.arange(t)[:, None], t)  # row ids of the maxima
+            at = np.minimum.reduceat(first, starts, axis=0)
+            lead = np.isnan(rows[starts])  # a bag whose first row is NaN keeps it
+            full[lead], at[lead] = np.nan, np.broadcast_to(starts[:, None], lead.shape)[lead]
             out[bag[starts]] = full
-            arg[bag[starts]] = np.minimum.reduceat(first, starts, axis=0)
+            arg[bag[starts]] = at
         ctx.state = (arg, t)
         return out
 
