@@ -247,3 +247,35 @@ def test_embedding_bag_max_with_nan_rows_as_torch():
         e.backward(ember.tensor(g))
         _same(e, t)
         _same(em.weight.grad, tm.weight.grad)
+
+
+# ---- adaptive and fractional max pools over NaN: torch's scan picks the last NaN -------------
+
+
+@pytest.mark.parametrize(
+    "name", ["adaptive1", "adaptive2", "adaptive3", "fractional2", "fractional3"]
+)
+def test_adaptive_and_fractional_max_pool_pick_the_last_nan_as_torch(name):
+    rng = np.random.default_rng(7)
+    nd = int(name[-1])
+    for _ in range(30):
+        sp = tuple(int(v) for v in rng.integers(4, 7, nd))  # (torch's 3-D fit check is strict)
+        x = rng.standard_normal((1, 2) + sp)
+        x[rng.random(x.shape) < 0.2] = np.nan
+        g = rng.standard_normal((1, 2) + (2,) * nd)
+        outs = []
+        for lib, fn in ((torch, TF), (ember, F)):
+            xt = lib.tensor(x, requires_grad=True)
+            if name.startswith("adaptive"):
+                y, i = getattr(fn, f"adaptive_max_pool{nd}d")(xt, 2, return_indices=True)
+            else:
+                samples = lib.tensor(np.linspace(0.1, 0.9, 2 * nd).reshape(1, 2, nd))
+                y, i = getattr(fn, f"fractional_max_pool{nd}d")(
+                    xt, 2, output_size=2, return_indices=True, _random_samples=samples
+                )
+            y.backward(lib.tensor(g))
+            outs.append((y, i, xt.grad))
+        (ty, ti, tg), (ey, ei, eg) = outs
+        _same(ey, ty)
+        _same(ei, ti, 0, 0)
+        _same(eg, tg)

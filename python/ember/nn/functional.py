@@ -4827,6 +4827,17 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Te
     return y.squeeze(0) if unbatched else y
 
 
+def _argmax_as_torch(v: np.ndarray, axis: int) -> np.ndarray:
+    """The window position PyTorch's CPU max pools pick: the first maximum, except that a NaN
+    replaces the running maximum whenever one is met, so the last NaN when there is one."""
+    a = v.argmax(axis)
+    nan = np.isnan(v)
+    if nan.any():
+        last = v.shape[axis] - 1 - np.flip(nan, axis).argmax(axis)
+        a = np.where(nan.any(axis), last, a)
+    return a
+
+
 class AdaptiveMaxPool2d(Function):
     # x (B, H, W) -> y, idx (B, OH, OW): window i spans [floor(i H / OH), ceil((i+1) H / OH))
     @staticmethod
@@ -4840,7 +4851,7 @@ class AdaptiveMaxPool2d(Function):
             for j in range(ow):
                 w0, w1 = j * w // ow, -(-(j + 1) * w // ow)
                 win = x[:, h0:h1, w0:w1].reshape(b, (h1 - h0) * (w1 - w0))  # b may be 0
-                a = win.argmax(axis=1)  # first maximum in row-major order, as PyTorch
+                a = _argmax_as_torch(win, 1)  # the first maximum in row-major order
                 y[:, i, j] = win[rows, a]
                 idx[:, i, j] = (h0 + a // (w1 - w0)) * w + w0 + a % (w1 - w0)
         ctx.save_for_backward(idx)
@@ -6302,7 +6313,7 @@ class FractionalMaxPool(Function):
         vals = np.take_along_axis(xs, win.reshape(b, 1, win.shape[1] * win.shape[2]), 2).reshape(
             win.shape
         )
-        arg = vals.argmax(-1)  # the first maximum in row-major order, as PyTorch
+        arg = _argmax_as_torch(vals, -1)  # the first maximum in row-major order
         y = np.take_along_axis(vals, arg[..., None], -1)[..., 0]
         idx = np.take_along_axis(win, arg[..., None], -1)[..., 0]
         ctx.save_for_backward(idx)
