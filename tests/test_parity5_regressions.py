@@ -279,3 +279,27 @@ def test_adaptive_and_fractional_max_pool_pick_the_last_nan_as_torch(name):
         _same(ey, ty)
         _same(ei, ti, 0, 0)
         _same(eg, tg)
+
+
+# ---- batch norm over a channel holding a NaN: its running variance becomes NaN, as torch ------
+# (the overflow-safe moments skipped the NaN and gave a variance of 0)
+
+
+@pytest.mark.parametrize("shape", [(3, 2), (2, 2, 5), (1, 4, 6, 8, 10)])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_batch_norm_running_stats_of_a_nan_channel_as_torch(shape, dtype):
+    x = np.random.default_rng(8).standard_normal(shape).astype(dtype)
+    x.flat[1] = np.nan  # channel 1 (or 0 for 3-D inputs with S > 1)
+    cls = "BatchNorm1d" if len(shape) < 4 else "BatchNorm3d"
+    tm, em = getattr(torch.nn, cls)(shape[1]), getattr(enn, cls)(shape[1])
+    tm.to(getattr(torch, dtype))
+    em.to(getattr(ember, dtype))
+    t, e = tm(torch.tensor(x)), em(ember.tensor(x))
+    tol = 1e-12 if dtype == "float64" else 1e-6
+    _same(e, t, tol, tol)
+    _same(em.running_mean, tm.running_mean, tol, tol)
+    _same(em.running_var, tm.running_var, tol, tol)
+    assert np.isnan(em.running_var.numpy()).sum() == 1
+    # layer and group norm rows with a NaN stay NaN (their statistics share the fallback)
+    y = F.layer_norm(ember.tensor(x.reshape(shape[0], -1)), (x.size // shape[0],)).numpy()
+    assert np.isnan(y[0]).all()
