@@ -303,3 +303,30 @@ def test_batch_norm_running_stats_of_a_nan_channel_as_torch(shape, dtype):
     # layer and group norm rows with a NaN stay NaN (their statistics share the fallback)
     y = F.layer_norm(ember.tensor(x.reshape(shape[0], -1)), (x.size // shape[0],)).numpy()
     assert np.isnan(y[0]).all()
+
+
+# ---- the relu RNN kernel lets a NaN through, forward and backward, as torch's relu -----------
+
+
+@pytest.mark.parametrize("cell", [False, True])
+def test_relu_rnn_propagates_nan_as_torch(cell):
+    x = np.array([[[np.nan, 1.0]], [[0.5, 0.2]], [[0.3, -0.1]]])
+    if cell:
+        x = x[:, 0]
+    g = np.random.default_rng(9).standard_normal((3, 1, 2) if not cell else (3, 2))
+    kw = dict(nonlinearity="relu")
+    torch.manual_seed(0)
+    tm = (torch.nn.RNNCell(2, 2, **kw) if cell else torch.nn.RNN(2, 2, 2, **kw)).double()
+    em = enn.RNNCell(2, 2, **kw) if cell else enn.RNN(2, 2, 2, **kw)
+    em.double()
+    em.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    tx, ex = torch.tensor(x, requires_grad=True), ember.tensor(x, requires_grad=True)
+    t = tm(tx) if cell else tm(tx)[0]
+    e = em(ex) if cell else em(ex)[0]
+    t.backward(torch.tensor(g))
+    e.backward(ember.tensor(g))
+    _same(e, t)
+    _same(ex.grad, tx.grad)
+    tp = dict(tm.named_parameters())
+    for k, p in em.named_parameters():
+        _same(p.grad, tp[k].grad)
