@@ -18,7 +18,10 @@ bool scaled_moments(const T* x, int64_t nb, int64_t len, int64_t stride, double 
                     double& rstd) {
   double amax = 0;
   for (int64_t b = 0; b < nb; ++b)
-    for (int64_t i = 0; i < len; ++i) amax = std::fmax(amax, std::fabs(double(x[b * stride + i])));
+    for (int64_t i = 0; i < len; ++i) {
+      const double v = std::fabs(double(x[b * stride + i]));
+      amax = (v > amax || v != v) ? v : amax;  // a NaN sticks (fmax would skip it)
+    }
   const double M = double(nb) * double(len);
   if (!std::isfinite(amax) || M <= 0 || amax == 0) return false;
   const double s = std::ldexp(1.0, -std::ilogb(amax));  // exact

@@ -337,7 +337,7 @@ EMBER_SIMD void rnn_fwd_row(T* __restrict yr, T* __restrict hs, const T* __restr
   if (relu) {
     for (int64_t j = j0; j < j1; ++j) {
       const T a = yr[j] + b[j];
-      const T h = a > T(0) ? a : T(0);
+      const T h = (a > T(0) || a != a) ? a : T(0);  // NaN passes, as torch's relu
       yr[j] = h;
       hs[j] = h;
     }
@@ -357,7 +357,7 @@ EMBER_SIMD void rnn_bwd_row(T* __restrict dgr, T* __restrict dhr, const T* __res
   if (relu) {
     for (int64_t j = j0; j < j1; ++j) {
       const T dh = dhr[j] + dyr[j];
-      dgr[j] = yr[j] > T(0) ? dh : T(0);
+      dgr[j] = yr[j] <= T(0) ? T(0) : dh;  // through a NaN too, as torch's threshold_backward
       dhr[j] = T(0);
     }
   } else {

@@ -1574,6 +1574,11 @@ def cross_entropy(
     logp = log_softmax(x, class_dim)
 
     if _lowp.is_float(t_raw.dtype):  # class probabilities
+        if ignore_index >= 0:  # (PyTorch refuses it; a negative one is never a class index)
+            raise ValueError(
+                "cross_entropy: ignore_index is not supported for floating point (class "
+                f"probability) targets, got ignore_index={ignore_index}"
+            )
         if t_raw.shape != x.shape:
             raise ValueError(
                 f"cross_entropy: probability target shape {t_raw.shape} must equal input "
@@ -4005,9 +4010,17 @@ class GroupNorm(Function):
     # x (N, C, *), w, b (C) or None -> y: statistics per (sample, group), affine per channel;
     # one C++ pass each way (layer norm's statistics on the (N*G, C/G*S) rows)
     @staticmethod
-    def forward(ctx, x, w, b, groups, eps):
+    def forward(ctx, x, w, b, groups, eps, flat_is_zero=False):
         x, w, b = (None if a is None else _contig(a) for a in (x, w, b))
         y, mean, rstd = _C.group_norm_forward(x, w, b, groups, eps)
+        if flat_is_zero:  # instance_norm: PyTorch's batch_norm rule, var == eps == 0 -> rstd 0
+            flat = np.isinf(rstd)  # (N, G = C): such a row comes out as its bias (or 0)
+            if flat.any():
+                rstd[flat] = 0
+                rows = y.reshape(flat.size, -1)
+                rows[flat.reshape(-1)] = (
+                    0 if b is None else np.broadcast_to(b, flat.shape)[flat][:, None]
+                )
         ctx.save_for_backward(x, mean, rstd, w)
         ctx.groups, ctx.eps = groups, eps
         return y
@@ -4018,7 +4031,7 @@ class GroupNorm(Function):
         _, nw, nb = ctx.needs_input_grad[:3]
         g = _contig(g.astype(x.dtype, copy=False))
         dx, dw, db = _C.group_norm_backward(g, x, mean, rstd, w, ctx.groups, bool(nw), bool(nb))
-        return dx, dw, db, None, None
+        return dx, dw, db, None, None, None
 
     @staticmethod
     def backward_graph(ctx, g):
@@ -4125,7 +4138,7 @@ def instance_norm(
         rv *= 1 - momentum
         rv += momentum * var.astype(rv.dtype, copy=False)
     if x.data.dtype in (np.float32, np.float64) and x.data.size:  # group norm, one per channel
-        return GroupNorm.apply(x, weight, bias, c, float(eps))
+        return GroupNorm.apply(x, weight, bias, c, float(eps), eps == 0)
     return _affine(_rows_normalized(x, n * c, eps), weight, bias)
 
 
@@ -4834,6 +4847,17 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Te
     return y.squeeze(0) if unbatched else y
 
 
+def _argmax_as_torch(v: np.ndarray, axis: int) -> np.ndarray:
+    """The window position PyTorch's CPU max pools pick: the first maximum, except that a NaN
+    replaces the running maximum whenever one is met, so the last NaN when there is one."""
+    a = v.argmax(axis)
+    nan = np.isnan(v)
+    if nan.any():
+        last = v.shape[axis] - 1 - np.flip(nan, axis).argmax(axis)
+        a = np.where(nan.any(axis), last, a)
+    return a
+
+
 class AdaptiveMaxPool2d(Function):
     # x (B, H, W) -> y, idx (B, OH, OW): window i spans [floor(i H / OH), ceil((i+1) H / OH))
     @staticmethod
@@ -4847,7 +4871,7 @@ class AdaptiveMaxPool2d(Function):
             for j in range(ow):
                 w0, w1 = j * w // ow, -(-(j + 1) * w // ow)
                 win = x[:, h0:h1, w0:w1].reshape(b, (h1 - h0) * (w1 - w0))  # b may be 0
-                a = win.argmax(axis=1)  # first maximum in row-major order, as PyTorch
+                a = _argmax_as_torch(win, 1)  # the first maximum in row-major order
                 y[:, i, j] = win[rows, a]
                 idx[:, i, j] = (h0 + a // (w1 - w0)) * w + w0 + a % (w1 - w0)
         ctx.save_for_backward(idx)
@@ -5238,6 +5262,18 @@ def max_pool3d(
         raise ValueError(
             f"{op}: pad should be at most half of kernel size, but got pad={p}, kernel_size={k}"
         )
+    if 0 not in x.shape[-4:]:  # named as 3-D here, not by the 2-D passes below
+        out = []
+        for n, kk, ss, pp, dd in zip(x.shape[-3:], k, s, p, d):
+            span = n + 2 * pp - dd * (kk - 1) - 1
+            o = (-(-span // ss) if ceil_mode else span // ss) + 1
+            out.append(o - 1 if ceil_mode and (o - 1) * ss >= n + pp else o)
+        if min(out) < 1:
+            c, size = x.shape[-4], "x".join(map(str, x.shape[-3:]))
+            raise ValueError(
+                f"{op}: given input size ({c}x{size}), calculated output size "
+                f"({c}x{'x'.join(map(str, out))}) is too small"
+            )
     hw = (k[1:], s[1:], p[1:], d[1:], ceil_mode)
     depth = ((k[0], 1), (s[0], 1), (p[0], 0), (d[0], 1), ceil_mode)
     return _pool3d(x, max_pool2d, depth, hw, bool(return_indices))
@@ -5349,8 +5385,8 @@ def adaptive_max_pool3d_with_indices(input, output_size, return_indices: bool = 
 def _unpool(op, x: Tensor, indices, k, s, p, output_size, nd: int) -> Tensor:
     """max_unpool over the last nd dims (indices flat into their product)."""
     idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"{op}: indices must be an integer tensor, got {idx.dtype}")
+    if idx.dtype != np.int64:  # (PyTorch takes max_pool's int64 indices only)
+        raise TypeError(f"{op}: indices must be an int64 integer tensor, got {idx.dtype}")
     if idx.shape != x.shape:
         raise ValueError(f"{op}: indices shape {idx.shape} must equal input shape {x.shape}")
     dims = x.shape[-nd:]
@@ -5910,7 +5946,8 @@ class _BagSum(Function):
 
 class _BagMax(Function):
     # rows (T, D), bag (T,) sorted bag ids -> (B, D): each bag's per-dim max (empty: 0); the
-    # gradient goes to the first maximal row, as PyTorch
+    # gradient goes to the first maximal row, as PyTorch. PyTorch scans each bag from its first
+    # row replacing on v > max, so a NaN first row stays and a later NaN never wins
     @staticmethod
     def forward(ctx, rows, bag, nbags):
         t, d = rows.shape
@@ -5918,11 +5955,15 @@ class _BagMax(Function):
         arg = np.full((nbags, d), -1, np.int64)
         if t:
             starts = np.flatnonzero(np.r_[True, bag[1:] != bag[:-1]])
-            full = np.maximum.reduceat(rows, starts, axis=0)
+            r = np.where(np.isnan(rows), -np.inf, rows)
+            full = np.maximum.reduceat(r, starts, axis=0)
             own = full[np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, t]))]
-            first = np.where(rows == own, np.arange(t)[:, None], t)  # row ids of the maxima
+            first = np.where(r == own, np.arange(t)[:, None], t)  # row ids of the maxima
+            at = np.minimum.reduceat(first, starts, axis=0)
+            lead = np.isnan(rows[starts])  # a bag whose first row is NaN keeps it
+            full[lead], at[lead] = np.nan, np.broadcast_to(starts[:, None], lead.shape)[lead]
             out[bag[starts]] = full
-            arg[bag[starts]] = np.minimum.reduceat(first, starts, axis=0)
+            arg[bag[starts]] = at
         ctx.state = (arg, t)
         return out
 
@@ -6292,7 +6333,7 @@ class FractionalMaxPool(Function):
         vals = np.take_along_axis(xs, win.reshape(b, 1, win.shape[1] * win.shape[2]), 2).reshape(
             win.shape
         )
-        arg = vals.argmax(-1)  # the first maximum in row-major order, as PyTorch
+        arg = _argmax_as_torch(vals, -1)  # the first maximum in row-major order
         y = np.take_along_axis(vals, arg[..., None], -1)[..., 0]
         idx = np.take_along_axis(win, arg[..., None], -1)[..., 0]
         ctx.save_for_backward(idx)

@@ -27,6 +27,7 @@ class _BatchNorm(Module):
     """
 
     _ndims: tuple = ()
+    _version = 2  # (PyTorch's: num_batches_tracked came with version 2)
 
     def __init__(
         self,
@@ -72,6 +73,18 @@ class _BatchNorm(Module):
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
         self.reset_parameters()
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, *args) -> None:
+        # checkpoints from before version 2 (or plain dicts, without metadata) may lack
+        # num_batches_tracked: PyTorch keeps the current count (0 when fresh) instead of
+        # reporting a missing key
+        version = local_metadata.get("version", None)
+        key = prefix + "num_batches_tracked"
+        if (version is None or version < 2) and self.track_running_stats:
+            if key not in state_dict:
+                nbt = self.num_batches_tracked
+                state_dict[key] = nbt if nbt is not None else np.array(0, dtype=np.int64)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, *args)
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:

@@ -55,6 +55,8 @@ class Unflatten(Module):
         if d is None:
             raise IndexError(f"Unflatten: dim {self.dim} is out of range for input {shape}")
         sizes = tuple(self.unflattened_size)
+        if not sizes:  # (PyTorch: an empty size would drop the dim)
+            raise ValueError("Unflatten: unflattened_size must be non-empty")
         known = 1
         for s in sizes:
             known *= s if s != -1 else 1

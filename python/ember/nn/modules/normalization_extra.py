@@ -100,6 +100,23 @@ class _InstanceNorm(_BatchNorm):
             num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias
         )
 
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing, *args):
+        # a checkpoint without version metadata holding running statistics this module does not
+        # track (InstanceNorm's default before PyTorch 0.4): an error even when not strict, and
+        # the keys dropped, as PyTorch
+        if local_metadata.get("version", None) is None and not self.track_running_stats:
+            keys = [prefix + n for n in ("running_mean", "running_var") if prefix + n in state_dict]
+            if keys:
+                name = type(self).__name__
+                args[-1].append(
+                    f"Unexpected running stats buffer(s) {' and '.join(map(repr, keys))} for "
+                    f"{name} with track_running_stats=False: set track_running_stats=True to "
+                    "use them, or remove these keys from state_dict"
+                )
+                for k in keys:
+                    state_dict.pop(k)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing, *args)
+
     def forward(self, input):
         x = input if isinstance(input, Tensor) else Tensor(np.asarray(input))
         self._check_input_dim(x)
