@@ -4,6 +4,7 @@
 // these run the same algorithms with the same comparators. NaN ranks above every number.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -212,11 +213,63 @@ void topk_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, int64_t k, 
   });
 }
 
+namespace {
+
+// buf[0, n) sorted by bits 32..63 (stable): LSD radix, a byte a pass, passes where every value
+// shares the byte skipped. tmp: n values of scratch.
+void radix_sort_high(uint64_t* buf, uint64_t* tmp, int64_t n) {
+  uint64_t* src = buf;
+  for (int shift = 32; shift < 64; shift += 8) {
+    int64_t start[257] = {};
+    for (int64_t j = 0; j < n; ++j) ++start[((src[j] >> shift) & 0xff) + 1];
+    if (std::find(start + 1, start + 257, n) != start + 257) continue;  // one bucket: in order
+    for (int d = 1; d < 257; ++d) start[d] += start[d - 1];
+    for (int64_t j = 0; j < n; ++j) tmp[start[(src[j] >> shift) & 0xff]++] = src[j];
+    std::swap(src, tmp);
+  }
+  if (src != buf) std::copy(src, src + n, buf);
+}
+
+// A row of distinct numbers has one sorted order, whatever the algorithm, so a float32 row
+// sorts as 64-bit integers (the value's order key above its position) by a radix sort (short
+// rows: std::sort), ~5x faster than the pair sort with PyTorch's NaN-aware comparator. Returns
+// false (idx then unspecified) for a row with a NaN or a tie (-0 ties +0, as in PyTorch): the
+// caller then runs the pair sort, whose order among equal values is PyTorch's. buf, tmp: n
+// values of scratch.
+bool sort_distinct_row(int64_t* idx, uint64_t* buf, uint64_t* tmp, const float* x, int64_t n,
+                       bool descending) {
+  if (n > int64_t(UINT32_MAX)) return false;
+  for (int64_t j = 0; j < n; ++j) {
+    if (x[j] != x[j]) return false;
+    const uint32_t b = vm::as_bits(x[j] + 0.0f);  // -0 + 0 is +0
+    // scalar math: negative floats count down (flip them all), positive ones above them
+    uint32_t key = (b >> 31) ? ~b : b | 0x80000000u;
+    if (descending) key = ~key;
+    buf[j] = (uint64_t(key) << 32) | uint64_t(j);
+  }
+  if (n < 256)
+    std::sort(buf, buf + n);
+  else
+    radix_sort_high(buf, tmp, n);
+  for (int64_t j = 1; j < n; ++j)
+    if ((buf[j] >> 32) == (buf[j - 1] >> 32)) return false;
+  for (int64_t j = 0; j < n; ++j) idx[j] = int64_t(buf[j] & 0xffffffffu);
+  return true;
+}
+
+}  // namespace
+
 // x (rows, n) -> idx (rows, n): each row's ascending (descending) order by an unstable
 // introsort, as torch.sort(stable=False); NaN last ascending, first descending.
 template <typename T>
 void sort_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, bool descending) {
   for_rows<T>(rows, n, [&](int64_t r, Entry<T>* q, T*, int64_t*) {
+    if constexpr (std::is_same_v<T, float>) {
+      thread_local std::vector<uint64_t> buf;
+      buf.resize(2 * static_cast<size_t>(n));
+      if (sort_distinct_row(idx + r * n, buf.data(), buf.data() + n, x + r * n, n, descending))
+        return;
+    }
     for (int64_t j = 0; j < n; ++j) q[j] = {x[r * n + j], j};
     if (descending)
       std::sort(q, q + n, Before<T, true>());
