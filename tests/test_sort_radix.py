@@ -1,6 +1,6 @@
-"""torch.sort's unstable order for float32 lines by _C.sort_indices's integer path (a radix
-sort of lines of distinct values from 256 on, std::sort below) and its pair sort for lines with
-ties, NaN or -0/+0: the same indices as PyTorch, at 1 and 2 threads, small and big."""
+"""torch.sort's unstable order for float32 lines of distinct values by _C.sort_indices's key
+paths (ranks up to 64, std::sort below 256, a radix sort from there) and by its pair sort for
+lines with ties, NaN or -0/+0: the same indices as PyTorch, at 1 and 2 threads, small and big."""
 
 import numpy as np
 import pytest
@@ -18,7 +18,7 @@ def _lines(rows, n, seed=0):
     return np.stack([rng.permutation(base) for _ in range(rows)]).astype(np.float32)
 
 
-@pytest.mark.parametrize("n", [2, 100, 255, 256, 1000, 4096])
+@pytest.mark.parametrize("n", [2, 32, 64, 65, 100, 255, 256, 1000, 4096])
 @pytest.mark.parametrize("descending", [False, True])
 def test_distinct_lines_match_torch(n, descending, threads):
     x = _lines(8, n)
@@ -31,7 +31,7 @@ def test_distinct_lines_match_torch(n, descending, threads):
         np.testing.assert_array_equal(v.numpy(), ref.values.numpy())
 
 
-@pytest.mark.parametrize("n", [100, 1000])
+@pytest.mark.parametrize("n", [32, 100, 1000])
 @pytest.mark.parametrize("descending", [False, True])
 def test_lines_with_ties_nan_or_signed_zeros_take_torchs_order(n, descending):
     x = _lines(4, n)
