@@ -55,3 +55,50 @@ def test_big_float32_sort_takes_c_and_matches_torch(threads):
             v, i = ember.tensor(x).sort(dim)
             np.testing.assert_array_equal(i.numpy(), ref.indices.numpy())
             np.testing.assert_array_equal(v.numpy(), ref.values.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_kernels_return_the_values_with_the_positions(dtype, threads):
+    x = (np.random.default_rng(3).standard_normal((40, 300)) * 100).astype(dtype)
+    for _ in threads():
+        v, i = _C.sort_indices(x, True, True)
+        np.testing.assert_array_equal(i, _C.sort_indices(x, True))
+        np.testing.assert_array_equal(v, np.take_along_axis(x, i, 1))
+        assert v.dtype == dtype and v.flags.c_contiguous
+        v, i = _C.topk_indices(x, 7, False, True, True)
+        np.testing.assert_array_equal(i, _C.topk_indices(x, 7, False, True))
+        np.testing.assert_array_equal(v, np.take_along_axis(x, i, 1))
+    v, i = _C.topk_indices(x, 0, True, True, True)
+    assert v.shape == i.shape == (40, 0)
+    with pytest.raises(TypeError, match="float32, float64 or int64"):
+        _C.sort_indices(x.astype(np.int32), False, True)
+    with pytest.raises(ValueError, match="2-D"):
+        _C.topk_indices(x[0], 1, True, True, True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.int32])
+def test_sort_and_topk_values_and_gradients_match_torch(dtype):
+    x = (np.random.default_rng(4).standard_normal((3, 6, 9)) * 50).astype(dtype)
+    tx = torch.from_numpy(x)
+    for dim in (-1, 1):
+        v, i = ember.tensor(x).topk(4, dim)
+        rv, ri = torch.topk(tx, 4, dim)
+        np.testing.assert_array_equal(v.numpy(), rv.numpy())
+        np.testing.assert_array_equal(i.numpy(), ri.numpy())
+        assert v.dtype == dtype and (dim != -1 or v.numpy().flags.c_contiguous)
+        if dtype in (np.float32, np.float64):
+            v, i = ember.tensor(x).sort(dim)
+            rv, ri = torch.sort(tx, dim)
+            np.testing.assert_array_equal(v.numpy(), rv.numpy())
+            np.testing.assert_array_equal(i.numpy(), ri.numpy())
+    if dtype == np.float64:  # in the graph: the gather path and its gradient
+        t = ember.tensor(x, requires_grad=True)
+        t.topk(4, -1).values.sum().backward()
+        r = tx.clone().requires_grad_()
+        torch.topk(r, 4, -1).values.sum().backward()
+        np.testing.assert_array_equal(t.grad.numpy(), r.grad.numpy())
+        t.grad = None
+        (t.sort(-1).values * ember.tensor(np.arange(9.0))).sum().backward()
+        r.grad = None
+        (torch.sort(r, -1).values * torch.arange(9.0, dtype=torch.float64)).sum().backward()
+        np.testing.assert_array_equal(t.grad.numpy(), r.grad.numpy())

@@ -336,6 +336,20 @@ void mode_indices(int64_t* idx, const T* x, int64_t rows, int64_t n) {
   });
 }
 
+// x (rows, n), idx (rows, cols) of positions in [0, n) -> y (rows, cols) = x's entries there
+// (sort's and topk's values, read while the rows are still in cache). Threads over rows.
+template <typename T>
+void take_rows(T* y, const T* x, const int64_t* idx, int64_t rows, int64_t n, int64_t cols) {
+  const int nt = threads_for(rows * cols, int64_t(1) << 16);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < cols; ++j) y[r * cols + j] = x[r * n + idx[r * cols + j]];
+}
+
+template void take_rows<float>(float*, const float*, const int64_t*, int64_t, int64_t, int64_t);
+template void take_rows<double>(double*, const double*, const int64_t*, int64_t, int64_t, int64_t);
+template void take_rows<int64_t>(int64_t*, const int64_t*, const int64_t*, int64_t, int64_t,
+                                 int64_t);
 template void topk_indices<float>(int64_t*, const float*, int64_t, int64_t, int64_t, bool, bool);
 template void kthvalue_indices<float>(int64_t*, const float*, int64_t, int64_t, int64_t);
 template void mode_indices<float>(int64_t*, const float*, int64_t, int64_t);

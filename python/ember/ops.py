@@ -3600,7 +3600,11 @@ def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> So
     ):
         # PyTorch's unstable order by _C straight: below ~64K elements NumPy's argsort and the
         # tie checks of _argsort cost more (~4x at 32x32) than sorting every line in C++
-        idx = _from_rows(_C.sort_indices(_select_rows(a, axis), descending), a.shape, axis)
+        rows = _select_rows(a, axis)
+        if axis == a.ndim - 1 and _outside_graph(x):  # the values too, in the same call
+            v, idx = _C.sort_indices(rows, descending, True)
+            return SortResult(*(Tensor._make(t.reshape(a.shape), False, None, 0) for t in (v, idx)))
+        idx = _from_rows(_C.sort_indices(rows, descending), a.shape, axis)
     else:
         # PyTorch radix-sorts long 1-D integer tensors ascending, which is stable.
         radix = x.ndim == 1 and x.numel() >= 32768 and a.dtype.kind in "iu" and not descending
@@ -3715,6 +3719,10 @@ def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) ->
     rows = _select_rows(x.data, axis) if x.data.size else None
     if rows is None:
         idx = _argsort(x.data, axis, largest).take(range(k), axis)
+    elif axis == x.data.ndim - 1 and rows.dtype == x.data.dtype and _outside_graph(x):
+        v, idx = _C.topk_indices(rows, k, largest, sorted, True)  # the values in the same call
+        shape = x.data.shape[:-1] + (k,)
+        return SortResult(*(Tensor._make(t.reshape(shape), False, None, 0) for t in (v, idx)))
     else:
         idx = _from_rows(_C.topk_indices(rows, k, largest, sorted), x.data.shape, axis)
     return SortResult(_take_along(x, axis, idx), Tensor._make(idx, False, None, 0))
