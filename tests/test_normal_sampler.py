@@ -86,7 +86,7 @@ def test_half_precision_draws_round_the_float32_samples():
     assert h.dtype == np.float16
     np.testing.assert_array_equal(h.numpy(), ref.numpy().astype(np.float16))
     with pytest.raises(TypeError, match="floating-point"):
-        ember.random.normal(None, (3,), np.int64)
+        ember.random.normal_samples(None, (3,), np.int64)
 
 
 def test_normal_fill_writes_in_place_with_mean_and_std():

@@ -202,7 +202,7 @@ def randn(*size, generator=None, dtype=None, requires_grad: bool = False) -> Ten
     dt, shape = _dtype(dtype), _size(size, "randn")
     if dt.kind == "c":  # real and imaginary parts each N(0, 1/2), as torch
         return _new(_complex.randn(rng(generator).standard_normal, shape, dt), requires_grad)
-    return _new(random.normal(generator, shape, dt), requires_grad)
+    return _new(random.normal_samples(generator, shape, dt), requires_grad)
 
 
 @_takes_device
@@ -358,7 +358,7 @@ def _float_like(t, dtype, op: str) -> tuple:
 @_takes_device
 def randn_like(t, *, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
     shape, dt = _float_like(t, dtype, "randn_like")
-    return Tensor(random.normal(generator, shape, dt), requires_grad=requires_grad)
+    return Tensor(random.normal_samples(generator, shape, dt), requires_grad=requires_grad)
 
 
 @_takes_device
@@ -386,7 +386,7 @@ def normal(
         shape = np.broadcast_shapes(m.shape, s.shape)
     else:
         dt, shape = _dtype(dtype), _size((size,), "normal")
-    draw = random.normal(generator, shape, np.float64)
+    draw = random.normal_samples(generator, shape, np.float64)
     return Tensor((draw * s + m).astype(dt, copy=False), requires_grad=requires_grad)
 
 

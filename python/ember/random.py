@@ -86,7 +86,9 @@ def rng(generator=None) -> np.random.Generator:
 _NORMAL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # _C.normal_fill's
 
 
-def normal(generator, shape: tuple, dtype, mean: float = 0.0, std: float = 1.0) -> np.ndarray:
+def normal_samples(
+    generator, shape: tuple, dtype, mean: float = 0.0, std: float = 1.0
+) -> np.ndarray:
     """``shape`` samples of N(mean, std^2) in float32/float64 ``dtype`` from ``generator``'s
     stream (``rng(generator)``): one 64-bit draw from it keys the C++ sampler
     (_C.normal_fill: ~2x NumPy's speed on one thread, the same bits for any thread count), so
@@ -95,9 +97,9 @@ def normal(generator, shape: tuple, dtype, mean: float = 0.0, std: float = 1.0) 
     dt = np.dtype(dtype)
     if dt not in _NORMAL_DTYPES:
         if dt.kind not in "fV" or dt.itemsize != 2:  # (bfloat16's kind is "V")
-            raise TypeError(f"normal: needs a floating-point dtype, got {dt}")
+            raise TypeError(f"normal_samples: needs a floating-point dtype, got {dt}")
         # float16 / bfloat16: drawn in float32 and rounded, as torch
-        return normal(generator, shape, np.float32, mean, std).astype(dt)
+        return normal_samples(generator, shape, np.float32, mean, std).astype(dt)
     key = rng(generator).bit_generator.random_raw()
     out = np.empty(shape, dt)
     _C.normal_fill(out, key, mean, std)

@@ -116,7 +116,9 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tens
     _rng(tensor, "normal_", generator)  # (its dtype check)
     if tensor.data.dtype.kind == "c":
         return _fill(tensor, rng(generator).normal(mean, std, tensor.shape))
-    return _fill(tensor, random.normal(generator, tensor.shape, tensor.data.dtype, mean, std))
+    return _fill(
+        tensor, random.normal_samples(generator, tensor.shape, tensor.data.dtype, mean, std)
+    )
 
 
 @_tensor_or_array
