@@ -183,17 +183,22 @@ void quickselect(T* v, int64_t* ix, int64_t n, int64_t k) {
   }
 }
 
-// Rows are independent; a row costs about n log n comparisons.
+// Rows are independent; a row costs about n log n comparisons. Each thread runs rows [r0, r1)
+// with scratch of its own; one thread runs them without a team (~1 us less per small call).
 template <typename T, typename F>
 void for_rows(int64_t rows, int64_t n, F body) {
-  const int nt = threads_for(rows * n * 8);
-#pragma omp parallel num_threads(nt)
-  {
+  auto run = [&](int64_t r0, int64_t r1) {
     std::vector<Entry<T>> work(static_cast<size_t>(n));
     std::vector<T> vals(static_cast<size_t>(n));
     std::vector<int64_t> ix(static_cast<size_t>(n));
-#pragma omp for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) body(r, work.data(), vals.data(), ix.data());
+    for (int64_t r = r0; r < r1; ++r) body(r, work.data(), vals.data(), ix.data());
+  };
+  const int nt = threads_for(rows * n * 8);
+  if (nt == 1) return run(0, rows);
+#pragma omp parallel num_threads(nt)
+  {
+    const int64_t parts = omp_get_num_threads(), t = omp_get_thread_num();
+    run(rows * t / parts, rows * (t + 1) / parts);
   }
 }
 
