@@ -142,3 +142,23 @@ def test_matmul_gradients_unchanged():
     a = ember.tensor(_x((3, 4), np.float64), requires_grad=True)
     b = ember.tensor(_x((4, 2), np.float64, 1), requires_grad=True)
     assert gradcheck(lambda s, t: s @ t, (a, b))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_amax_amin_straight_match_recorded_and_torch(dtype, threads):
+    x = _x((6, 5, 300), dtype)
+    x[1, 2, 7] = np.nan  # NaN wins, as torch
+    for _ in threads():
+        for src in (x, x[:, :, ::2]):  # contiguous (straight), strided (the checked path)
+            for dim in (0, 1, 2, -1, -3):
+                for keepdim in (False, True):
+                    for f, tf in ((ember.amax, torch.amax), (ember.amin, torch.amin)):
+                        y = f(ember.tensor(src), dim, keepdim)
+                        rec = f(ember.tensor(src, requires_grad=True), dim, keepdim)
+                        np.testing.assert_array_equal(y.numpy(), rec.detach().numpy())
+                        ref = tf(torch.from_numpy(np.ascontiguousarray(src)), dim, keepdim)
+                        np.testing.assert_array_equal(y.numpy(), ref.numpy())
+    with pytest.raises(IndexError):
+        ember.amax(ember.tensor(x), 3)
+    with pytest.raises(IndexError, match="empty dim"):
+        ember.amax(ember.zeros(2, 0), 1)

@@ -143,7 +143,7 @@ def empty_strided(size, stride, *, dtype=None, requires_grad: bool = False) -> T
 @_takes_device
 def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
     shape, dt = _size(size, "zeros"), _dtype(dtype)
-    if dt in _FILL_DTYPES and math.prod(shape) * dt.itemsize >= 1 << 18:
+    if math.prod(shape) * dt.itemsize >= 1 << 18 and dt in _FILL_DTYPES:
         # threads fill (and so first-touch) their own parts: ~2x NumPy's calloc at 2 threads
         out = np.empty(shape, dt)
         _C.fill(out, 0.0)
