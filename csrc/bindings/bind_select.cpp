@@ -1,10 +1,12 @@
 // Bindings for csrc/ops/select.cpp. x is (rows, n), C-contiguous, float32/float64/int64.
 //
-//   topk_indices(x, k, largest, sorted) -> idx (rows, k) int64
-//   sort_indices(x, descending) -> idx (rows, n) int64   (unstable, as torch.sort)
+//   topk_indices(x, k, largest, sorted, values=False) -> idx (rows, k) int64, or (v, idx)
+//   sort_indices(x, descending, values=False) -> idx (rows, n) int64, or (v, idx)  (unstable)
 //   kthvalue_indices(x, k) -> idx (rows,) int64   (k 0-based)
 //   mode_indices(x) -> idx (rows,) int64
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "bind_util.h"
 
@@ -20,15 +22,19 @@ template <typename T>
 void kthvalue_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, int64_t k);
 template <typename T>
 void mode_indices(int64_t* idx, const T* x, int64_t rows, int64_t n);
+template <typename T>
+void take_rows(T* y, const T* x, const int64_t* idx, int64_t rows, int64_t n, int64_t cols);
 
 namespace {
 
 bool is_i64(const py::array& a) { return same_dtype(a.dtype(), py::dtype::of<int64_t>()); }
 
 // Checks x (rows, n), allocates idx (rows, cols) or (rows,) for cols < 0, and runs
-// kernel(idx, typed pointer to x) without the GIL.
+// kernel(idx, typed pointer to x) without the GIL; with values (cols >= 0), returns (v, idx)
+// with v (rows, cols) x's entries at idx.
 template <typename Kernel>
-py::array run(const py::array& x, const char* op, int64_t cols, Kernel kernel) {
+py::object run(const py::array& x, const char* op, int64_t cols, Kernel kernel,
+               bool values = false) {
   if (!is_f32(x) && !is_f64(x) && !is_i64(x))
     throw py::type_error(std::string(op) + ": x must be float32, float64 or int64, got " +
                          std::string(py::str(x.dtype())));
@@ -43,35 +49,48 @@ py::array run(const py::array& x, const char* op, int64_t cols, Kernel kernel) {
     if (!e.matches(PyExc_MemoryError)) throw;
     throw out_of_memory(std::string(e.what()));
   }
+  py::array v = values ? empty_like_dtype(x, {x.shape(0), cols}) : py::array();
   int64_t* out = idx.mutable_data();
   const void* in = x.data();
+  void* vp = values ? v.mutable_data() : nullptr;
+  const int64_t rows = x.shape(0), n = x.shape(1);
   const bool f32 = is_f32(x), f64 = is_f64(x);
-  py::gil_scoped_release release;
-  if (f32)
-    kernel(out, static_cast<const float*>(in));
-  else if (f64)
-    kernel(out, static_cast<const double*>(in));
-  else
-    kernel(out, static_cast<const int64_t*>(in));
-  return idx;
+  {
+    py::gil_scoped_release release;
+    auto go = [&](const auto* typed) {
+      using T = std::remove_const_t<std::remove_pointer_t<decltype(typed)>>;
+      kernel(out, typed);
+      if (values) take_rows<T>(static_cast<T*>(vp), typed, out, rows, n, cols);
+    };
+    if (f32)
+      go(static_cast<const float*>(in));
+    else if (f64)
+      go(static_cast<const double*>(in));
+    else
+      go(static_cast<const int64_t*>(in));
+  }
+  if (values) return py::make_tuple(v, idx);
+  return std::move(idx);
 }
 
-py::array topk_py(const py::array& x, int64_t k, bool largest, bool sorted) {
+py::object topk_py(const py::array& x, int64_t k, bool largest, bool sorted, bool values) {
   const int64_t rows = x.ndim() == 2 ? x.shape(0) : 0, n = x.ndim() == 2 ? x.shape(1) : 0;
   EMBER_CHECK(x.ndim() != 2 || (0 <= k && k <= n), "topk_indices: k (", k,
               ") out of range for rows of ", n);
-  return run(x, "topk_indices", k, [&](int64_t* idx, const auto* in) {
-    topk_indices(idx, in, rows, n, k, largest, sorted);
-  });
+  return run(
+      x, "topk_indices", k,
+      [&](int64_t* idx, const auto* in) { topk_indices(idx, in, rows, n, k, largest, sorted); },
+      values);
 }
 
-py::array sort_py(const py::array& x, bool descending) {
+py::object sort_py(const py::array& x, bool descending, bool values) {
   const int64_t rows = x.ndim() == 2 ? x.shape(0) : 0, n = x.ndim() == 2 ? x.shape(1) : 0;
-  return run(x, "sort_indices", n,
-             [&](int64_t* idx, const auto* in) { sort_indices(idx, in, rows, n, descending); });
+  return run(
+      x, "sort_indices", n,
+      [&](int64_t* idx, const auto* in) { sort_indices(idx, in, rows, n, descending); }, values);
 }
 
-py::array kthvalue_py(const py::array& x, int64_t k) {
+py::object kthvalue_py(const py::array& x, int64_t k) {
   const int64_t rows = x.ndim() == 2 ? x.shape(0) : 0, n = x.ndim() == 2 ? x.shape(1) : 0;
   EMBER_CHECK(x.ndim() != 2 || (0 <= k && k < n), "kthvalue_indices: k (", k,
               ") out of range for rows of ", n);
@@ -79,7 +98,7 @@ py::array kthvalue_py(const py::array& x, int64_t k) {
              [&](int64_t* idx, const auto* in) { kthvalue_indices(idx, in, rows, n, k); });
 }
 
-py::array mode_py(const py::array& x) {
+py::object mode_py(const py::array& x) {
   const int64_t rows = x.ndim() == 2 ? x.shape(0) : 0, n = x.ndim() == 2 ? x.shape(1) : 0;
   EMBER_CHECK(x.ndim() != 2 || n > 0, "mode_indices: rows must not be empty");
   return run(x, "mode_indices", -1,
@@ -90,10 +109,12 @@ py::array mode_py(const py::array& x) {
 
 void bind_select(py::module_& m) {
   m.def("topk_indices", &topk_py, py::arg("x"), py::arg("k"), py::arg("largest"), py::arg("sorted"),
+        py::arg("values") = false,
         "Positions of the k largest (smallest) entries of each row of x (rows, n), ties broken "
-        "as torch.topk's CPU kernel.");
-  m.def("sort_indices", &sort_py, py::arg("x"), py::arg("descending"),
-        "Each row's sorting permutation by an unstable sort, ties as torch.sort(stable=False).");
+        "as torch.topk's CPU kernel; with values, (those entries, positions).");
+  m.def("sort_indices", &sort_py, py::arg("x"), py::arg("descending"), py::arg("values") = false,
+        "Each row's sorting permutation by an unstable sort, ties as torch.sort(stable=False); "
+        "with values, (the sorted rows, permutation).");
   m.def("kthvalue_indices", &kthvalue_py, py::arg("x"), py::arg("k"),
         "Position of the k-th smallest (0-based) entry of each row, as torch.kthvalue.");
   m.def("mode_indices", &mode_py, py::arg("x"),

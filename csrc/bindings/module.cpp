@@ -28,6 +28,7 @@ void bind_layernorm(py::module_& m);
 void bind_loss(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_pool2d(py::module_& m);
+void bind_random(py::module_& m);
 void bind_reduce(py::module_& m);
 void bind_resample(py::module_& m);
 void bind_rnn(py::module_& m);
@@ -200,6 +201,7 @@ PYBIND11_MODULE(_C, m) {
   ember::bind_loss(m);
   ember::bind_optim(m);
   ember::bind_pool2d(m);
+  ember::bind_random(m);
   ember::bind_reduce(m);
   ember::bind_resample(m);
   ember::bind_rnn(m);

@@ -9,7 +9,7 @@ import operator
 
 import numpy as np
 
-from ember import _C, _complex, _device, _layout, _lowp
+from ember import _C, _complex, _device, _layout, _lowp, random
 from ember.random import rng
 from ember.tensor import Tensor, _as_array, get_default_dtype
 
@@ -143,7 +143,7 @@ def empty_strided(size, stride, *, dtype=None, requires_grad: bool = False) -> T
 @_takes_device
 def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
     shape, dt = _size(size, "zeros"), _dtype(dtype)
-    if dt in _FILL_DTYPES and math.prod(shape) * dt.itemsize >= 1 << 18:
+    if math.prod(shape) * dt.itemsize >= 1 << 18 and dt in _FILL_DTYPES:
         # threads fill (and so first-touch) their own parts: ~2x NumPy's calloc at 2 threads
         out = np.empty(shape, dt)
         _C.fill(out, 0.0)
@@ -202,7 +202,7 @@ def randn(*size, generator=None, dtype=None, requires_grad: bool = False) -> Ten
     dt, shape = _dtype(dtype), _size(size, "randn")
     if dt.kind == "c":  # real and imaginary parts each N(0, 1/2), as torch
         return _new(_complex.randn(rng(generator).standard_normal, shape, dt), requires_grad)
-    return _new(_lowp.draw(rng(generator).standard_normal, shape, dt), requires_grad)
+    return _new(random.normal_samples(generator, shape, dt), requires_grad)
 
 
 @_takes_device
@@ -358,9 +358,7 @@ def _float_like(t, dtype, op: str) -> tuple:
 @_takes_device
 def randn_like(t, *, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
     shape, dt = _float_like(t, dtype, "randn_like")
-    return Tensor(
-        _lowp.draw(rng(generator).standard_normal, shape, dt), requires_grad=requires_grad
-    )
+    return Tensor(random.normal_samples(generator, shape, dt), requires_grad=requires_grad)
 
 
 @_takes_device
@@ -388,7 +386,7 @@ def normal(
         shape = np.broadcast_shapes(m.shape, s.shape)
     else:
         dt, shape = _dtype(dtype), _size((size,), "normal")
-    draw = rng(generator).standard_normal(shape)
+    draw = random.normal_samples(generator, shape, np.float64)
     return Tensor((draw * s + m).astype(dt, copy=False), requires_grad=requires_grad)
 
 

@@ -1588,11 +1588,22 @@ class MatMul(Function):
 def matmul(a, b) -> Tensor:
     """Matrix product with NumPy's rules for 1-D operands and broadcasting batch dims. Two
     tensors must share a dtype, as torch's (no silent float64 from float32 @ int64)."""
-    if type(a) is Tensor and type(b) is Tensor and a.data.dtype != b.data.dtype:
-        raise TypeError(
-            f"matmul: expected operands of one dtype, got {a.dtype} {tuple(a.shape)} and "
-            f"{b.dtype} {tuple(b.shape)} (as torch: convert one with .to())"
-        )
+    if type(a) is Tensor and type(b) is Tensor:
+        x, y = a.data, b.data
+        if x.dtype != y.dtype:
+            raise TypeError(
+                f"matmul: expected operands of one dtype, got {a.dtype} {tuple(a.shape)} and "
+                f"{b.dtype} {tuple(b.shape)} (as torch: convert one with .to())"
+            )
+        if (
+            x.ndim == 2
+            and y.ndim == 2
+            and (x.dtype is _F32 or x.dtype is _F64)
+            and x.shape[1] == y.shape[0]
+            and _outside_graph(a)
+            and _outside_graph(b)
+        ):  # the common 2-D product outside the graph: the GEMM straight (apply is ~3 us)
+            return Tensor._make(_C.gemm(_gemm_operand(x), _gemm_operand(y)), False, None, 0)
     return MatMul.apply(_as_operand(a), _as_operand(b))
 
 
@@ -3688,12 +3699,20 @@ SortResult = namedtuple("SortResult", ["values", "indices"])
 def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> SortResult:
     """Values sorted along dim and their indices (NaN sorts last ascending, first descending;
     equal values in the order PyTorch's stable or unstable CPU sort gives)."""
+    rows = None if stable else _rows_straight(x, dim)
+    if rows is not None and (rows.size <= 65536 or _radix_lines(rows, 1)):
+        return _straight_result(x, _C.sort_indices(rows, descending, True))
     x = _tensor_operand(x)
     (axis,) = _axes(dim, builtins.max(x.ndim, 1), "sort")
     if x.ndim == 0:
         return SortResult(x.clone(), Tensor(np.zeros((), np.int64)))
     a = x.data
-    if not stable and 0 < a.size <= 65536 and a.dtype.char in "fd":
+    if (
+        not stable
+        and a.size
+        and a.dtype.char in "fd"
+        and (a.size <= 65536 or _radix_lines(a, axis))
+    ):
         # PyTorch's unstable order by _C straight: below ~64K elements NumPy's argsort and the
         # tie checks of _argsort cost more (~4x at 32x32) than sorting every line in C++
         idx = _from_rows(_C.sort_indices(_select_rows(a, axis), descending), a.shape, axis)
@@ -3702,6 +3721,37 @@ def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> So
         radix = x.ndim == 1 and x.numel() >= 32768 and a.dtype.kind in "iu" and not descending
         idx = _argsort(a, axis, descending, stable or radix)
     return SortResult(_take_along(x, axis, idx), Tensor._make(idx, False, None, 0))
+
+
+def _rows_straight(x, dim):
+    """x's lines along dim as C-contiguous (rows, n) for the selection kernels' values-and-indices
+    call (the generic path's checks, moves and second gather are ~6 us of a 32x32 sort or
+    topk): a float32/float64 Tensor outside the graph, not empty, dim its last (an int); else
+    None."""
+    if type(x) is not Tensor or type(dim) is not int:
+        return None
+    a = x.data
+    nd = a.ndim
+    if not nd or (dim != -1 and dim != nd - 1) or (a.dtype is not _F32 and a.dtype is not _F64):
+        return None
+    if not a.size or not _outside_graph(x):
+        return None
+    return np.ascontiguousarray(a).reshape(-1, a.shape[-1])
+
+
+def _straight_result(x: Tensor, pair) -> SortResult:
+    """SortResult of the kernel's (values, indices) lines, in x's leading shape."""
+    v, idx = pair
+    shape = x.data.shape[:-1] + (v.shape[1],)
+    return SortResult(Tensor._make(v.reshape(shape), False, None, 0),
+                      Tensor._make(idx.reshape(shape), False, None, 0))  # fmt: skip
+
+
+def _radix_lines(a: np.ndarray, axis: int) -> bool:
+    """Whether _C.sort_indices beats NumPy's argsort (and _argsort's tie checks) on big a: float32
+    lines of up to 4096 (it radix-sorts a line of distinct values, ~2x NumPy's SIMD argsort
+    with the checks; longer lines of float32 hold ties more often, which it sorts again)."""
+    return a.dtype.char == "f" and 2 <= a.shape[axis] <= 4096
 
 
 def _take_along(x: Tensor, axis: int, idx: np.ndarray) -> Tensor:
@@ -3792,6 +3842,9 @@ def argsort(x, dim: int = -1, descending: bool = False, stable: bool = False) ->
 
 def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> SortResult:  # noqa: A002
     """The k largest (or smallest) entries along dim and their indices (torch.topk)."""
+    rows = _rows_straight(x, dim)
+    if rows is not None and type(k) is int and 0 <= k <= rows.shape[1]:
+        return _straight_result(x, _C.topk_indices(rows, k, largest, sorted, True))
     x = _tensor_operand(x)
     if x.data.dtype == np.bool_:
         raise TypeError("topk: bool tensors are not supported (as in PyTorch)")
@@ -5078,6 +5131,12 @@ class AMax(Function):
 
 
 def _amax_amin(x, dim, keepdim, use_max, op):
+    if type(x) is Tensor and type(dim) is int and _outside_graph(x):
+        a = x.data  # the common call, x.amax(1): the kernel straight (the checks below ~2 us)
+        nd = a.ndim
+        if -nd <= dim < nd and a.size and a.dtype.char in "fd" and a.flags.c_contiguous:
+            d = dim % nd
+            return Tensor._make(_C.extreme_dim(a, d, d + 1, keepdim, use_max), False, None, 0)
     x = _tensor_operand(x)
     data = x.data
     axes = _axes(dim, data.ndim, op)

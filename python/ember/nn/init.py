@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from ember import _lowp
+from ember import _lowp, random
 from ember.ops import _special
 from ember.random import rng
 from ember.tensor import Tensor
@@ -113,7 +113,12 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tens
     _check_tensor(tensor, "normal_")
     if not std >= 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
-    return _fill(tensor, _rng(tensor, "normal_", generator).normal(mean, std, tensor.shape))
+    _rng(tensor, "normal_", generator)  # (its dtype check)
+    if tensor.data.dtype.kind == "c":
+        return _fill(tensor, rng(generator).normal(mean, std, tensor.shape))
+    return _fill(
+        tensor, random.normal_samples(generator, tensor.shape, tensor.data.dtype, mean, std)
+    )
 
 
 @_tensor_or_array
