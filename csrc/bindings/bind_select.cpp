@@ -43,6 +43,9 @@ py::array run(const py::array& x, const char* op, int64_t cols, Kernel kernel) {
     if (!e.matches(PyExc_MemoryError)) throw;
     throw out_of_memory(std::string(e.what()));
   }
+  // Nothing to select: the kernels would still walk (2^56, 0)'s rows, or size per-thread
+  // buffers for (0, 2^56)'s row length (a failed allocation in a parallel region aborted).
+  if (x.size() == 0) return idx;
   int64_t* out = idx.mutable_data();
   const void* in = x.data();
   const bool f32 = is_f32(x), f64 = is_f64(x);
