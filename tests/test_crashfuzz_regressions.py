@@ -252,3 +252,13 @@ def test_recurrent_layers_on_an_empty_batch_of_huge_length(cell):
     for g in grads:
         if g is not None and g.size:
             assert not g.any()  # the weight gradients of no samples: zeros
+
+
+def test_batch_norm_eval_of_an_empty_batch_of_huge_length():
+    # eval walked the N = 2^40 empty images of each channel
+    x, rm, rv = np.zeros((2**40, 4, 0)), np.zeros(4), np.full(4, 3.0)
+    y, mean, invstd = _C.batch_norm_forward(x, None, None, rm, rv, False)
+    assert y.shape == x.shape
+    np.testing.assert_allclose(invstd, 1 / np.sqrt(3.0 + 1e-5))
+    dx, dw, db = _C.batch_norm_backward(x, x, np.ones(4), mean, invstd, False)
+    assert dx.shape == x.shape and not dw.any() and not db.any()
