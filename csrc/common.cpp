@@ -1,6 +1,9 @@
 #include "common.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstdlib>
 
 namespace ember {
 
@@ -29,7 +32,20 @@ void set_num_threads(int n) {
 
 int get_num_threads() {
   int n = g_num_threads.load();
-  return n > 0 ? n : omp_get_max_threads();
+  return n > 0 ? n : omp_threads_cap();
+}
+
+int omp_threads_cap() {
+  static const bool env_too_big = [] {
+    const char* env = std::getenv("OMP_NUM_THREADS");
+    if (!env) return false;
+    errno = 0;
+    char* end = nullptr;
+    const long long v = std::strtoll(env, &end, 10);
+    return end != env && (errno == ERANGE || v > std::numeric_limits<int>::max());
+  }();
+  const int n = omp_get_max_threads();
+  return env_too_big ? std::min(n, omp_get_num_procs()) : n;
 }
 
 }  // namespace ember

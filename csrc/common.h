@@ -54,9 +54,13 @@ int64_t numel_checked(const std::vector<int64_t>& shape, const char* what);
 // num_threads(ember::num_threads()), which is also capped by OMP_NUM_THREADS / threadpoolctl.
 void set_num_threads(int n);
 int get_num_threads();  // the setting itself
+// omp_get_max_threads(), unless OMP_NUM_THREADS does not fit an int: libgomp reads
+// 99999999999 as 1215752191 threads (hundreds started per region: an exp of 10^8 floats took
+// 43 s), where PyTorch ignores such a value. Then the processor count.
+int omp_threads_cap();
 inline int num_threads() {
   int n = get_num_threads();
-  int cap = omp_get_max_threads();
+  int cap = omp_threads_cap();
   return n < cap ? n : cap;
 }
 // Threads worth using for `work` units of arithmetic: tiny problems run serially.

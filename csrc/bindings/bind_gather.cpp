@@ -181,7 +181,7 @@ py::tuple concat_py(const py::sequence& arrays, int64_t dim, bool stack) {
       fits = s[d] == ref[d] || (!stack && static_cast<int64_t>(d) == axis);
     EMBER_CHECK(fits, op, ": shapes ", shape_str(ref), " and ", shape_str(s), " differ",
                 stack ? "" : detail::concat(" outside dim ", axis));
-    if (!(a.flags() & py::array::c_style)) a = py::array::ensure(a, py::array::c_style);
+    a = c_contiguous(a);
     const int64_t extent = stack ? 1 : s[axis];
     block.push_back(mul_checked(mul_checked(extent, inner, op), a.itemsize(), op));
     ptr.push_back(static_cast<const char*>(a.data()));

@@ -243,6 +243,9 @@ py::array matmul_py(const py::array& a, const py::array& b, bool trans_a, bool t
   out_shape.push_back(N);
   numel_checked(out_shape, "matmul");
   py::array out = empty_like_dtype(a, out_shape);
+  // An empty product has nothing to write; the batch loop would still run (an empty a of shape
+  // (2^28, 2^28, 0, 4) looped 2^56 times). K == 0 with a non-empty out is zeros, via the GEMM.
+  if (out.size() == 0) return out;
   if (is_f32(a))
     run_matmul<float>(a, b, out, batch, M, N, K, trans_a, trans_b);
   else

@@ -4,7 +4,10 @@
 // C-contiguous, writeable array of the parameter's dtype and shape: nothing is converted (a
 // converted copy would silently lose the update, design.md section 7). The gradient is read
 // only but must match too; the Python layer makes it so.
+#include <initializer_list>
+#include <iterator>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bind_util.h"
@@ -36,6 +39,19 @@ void check_like(const py::array& a, const py::array& p, const char* op, const ch
   require_no_overlap(p, a, op, "param", name, true);
 }
 
+// The buffers and the gradient of one update, pairwise: each may be the same array as another
+// (every element is read before it is written), but a shifted view of another's memory would
+// read values already updated (check_like covers the parameter against each).
+void require_disjoint(const char* op,
+                      std::initializer_list<std::pair<py::handle, const char*>> xs) {
+  for (auto i = xs.begin(); i != xs.end(); ++i)
+    for (auto j = std::next(i); j != xs.end(); ++j)
+      if (py::isinstance<py::array>(i->first) && py::isinstance<py::array>(j->first))
+        require_no_overlap(py::reinterpret_borrow<py::array>(i->first),
+                           py::reinterpret_borrow<py::array>(j->first), op, i->second, j->second,
+                           true);
+}
+
 // An optional state buffer: None -> nullptr.
 template <typename T>
 T* optional_state(const py::object& o, const py::array& p, const char* op, const char* name) {
@@ -51,6 +67,7 @@ template <typename T>
 void sgd_impl(py::array& p, const py::object& buf, const py::array& g, double lr, double momentum,
               double dampening, double weight_decay, bool nesterov, bool maximize, bool first) {
   T* b = optional_state<T>(buf, p, "sgd_step", "momentum_buffer");
+  require_disjoint("sgd_step", {{buf, "momentum_buffer"}, {g, "grad"}});
   EMBER_CHECK(momentum == 0.0 || b != nullptr, "sgd_step: momentum needs a momentum_buffer");
   T* pp = ptr<T>(p);
   const T* gg = cptr<T>(g);
@@ -66,6 +83,8 @@ void adam_impl(py::array& p, py::array& m, py::array& v, const py::object& vmax,
   check_like(m, p, "adam_step", "exp_avg", true);
   check_like(v, p, "adam_step", "exp_avg_sq", true);
   T* vm = optional_state<T>(vmax, p, "adam_step", "max_exp_avg_sq");
+  require_disjoint("adam_step",
+                   {{m, "exp_avg"}, {v, "exp_avg_sq"}, {vmax, "max_exp_avg_sq"}, {g, "grad"}});
   T *pp = ptr<T>(p), *mm = ptr<T>(m), *vv = ptr<T>(v);
   const T* gg = cptr<T>(g);
   const int64_t n = p.size();
@@ -82,6 +101,8 @@ void rmsprop_impl(py::array& p, py::array& sq, const py::object& ga, const py::o
   T* gap = optional_state<T>(ga, p, "rmsprop_step", "grad_avg");
   T* b = optional_state<T>(buf, p, "rmsprop_step", "momentum_buffer");
   EMBER_CHECK(momentum == 0.0 || b != nullptr, "rmsprop_step: momentum needs a momentum_buffer");
+  require_disjoint("rmsprop_step",
+                   {{sq, "square_avg"}, {ga, "grad_avg"}, {buf, "momentum_buffer"}, {g, "grad"}});
   T *pp = ptr<T>(p), *s = ptr<T>(sq);
   const T* gg = cptr<T>(g);
   const int64_t n = p.size();
@@ -97,6 +118,7 @@ void three_buffer_impl(py::array& p, py::array& a, py::array& b, const py::array
   check_like(a, p, op, a_name, true);
   check_like(b, p, op, b_name, true);
   check_like(g, p, op, "grad", false);
+  require_disjoint(op, {{a, a_name}, {b, b_name}, {g, "grad"}});
   T *pp = ptr<T>(p), *aa = ptr<T>(a), *bb = ptr<T>(b);
   const T* gg = cptr<T>(g);
   const int64_t n = p.size();
@@ -166,6 +188,7 @@ void bind_optim(py::module_& m) {
         check_param(p, "adagrad_step");
         check_like(sum, p, "adagrad_step", "sum", true);
         check_like(g, p, "adagrad_step", "grad", false);
+        require_disjoint("adagrad_step", {{sum, "sum"}, {g, "grad"}});
         const int64_t n = p.size();
         if (is_f32(p)) {
           float *pp = ptr<float>(p), *s = ptr<float>(sum);
@@ -190,6 +213,8 @@ void bind_optim(py::module_& m) {
         check_like(square_avg, p, "adadelta_step", "square_avg", true);
         check_like(acc_delta, p, "adadelta_step", "acc_delta", true);
         check_like(g, p, "adadelta_step", "grad", false);
+        require_disjoint("adadelta_step",
+                         {{square_avg, "square_avg"}, {acc_delta, "acc_delta"}, {g, "grad"}});
         const int64_t n = p.size();
         if (is_f32(p)) {
           float *pp = ptr<float>(p), *s = ptr<float>(square_avg), *a = ptr<float>(acc_delta);
@@ -297,6 +322,7 @@ void bind_optim(py::module_& m) {
         check_param(p, "asgd_step");
         check_like(ax, p, "asgd_step", "ax", true);
         check_like(g, p, "asgd_step", "grad", false);
+        require_disjoint("asgd_step", {{ax, "ax"}, {g, "grad"}});
         const int64_t n = p.size();
         if (is_f32(p)) {
           float *pp = ptr<float>(p), *a = ptr<float>(ax);

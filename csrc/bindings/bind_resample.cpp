@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <utility>
@@ -90,6 +91,9 @@ py::array forward_py(const py::array& x, int64_t axis, const py::array& idx, con
   const int64_t n_in = shape[s.axis], n_out = idx.shape(1);
   shape[s.axis] = n_out;
   py::array y = empty_like_dtype(x, shape);
+  // Nothing to write: the kernel would still walk every outer slice and tap (an empty x of
+  // shape (2^19, 2^19, 2^19, 0), or idx (2^56, 0), looped for hours).
+  if (y.size() == 0) return y;
   if (is_f32(x))
     run<float>(true, y, x, idx, w, s, n_in, n_out);
   else
@@ -108,6 +112,11 @@ py::array backward_py(const py::array& g, int64_t axis, const py::array& idx, co
   EMBER_CHECK(n_in >= 0, op, ": n_in must be >= 0, got ", n_in);
   shape[s.axis] = n_in;
   py::array dx = empty_like_dtype(g, shape);
+  if (dx.size() == 0) return dx;  // (as forward: no loop over slices with nothing to write)
+  if (g.size() == 0) {            // no gradient flows back: zeros
+    std::memset(dx.mutable_data(), 0, static_cast<size_t>(dx.nbytes()));
+    return dx;
+  }
   if (is_f32(g))
     run<float>(false, dx, g, idx, w, s, n_in, n_out);
   else
@@ -115,18 +124,22 @@ py::array backward_py(const py::array& g, int64_t axis, const py::array& idx, co
   return dx;
 }
 
-py::array run_pad(const py::array& x, const std::vector<int64_t>& yshape,
-                  const std::vector<int64_t>& all, double value, const char* op) {
-  const std::vector<int64_t> xshape = shape_of(x);
-  const int64_t nd = x.ndim();
+// The output of a pad: y of yshape, x's dtype (value checked against it).
+py::array pad_output(const py::array& x, const std::vector<int64_t>& yshape, double value,
+                     const char* op) {
   numel_checked(yshape, op);
-  const bool f32 = is_f32(x);
   // A finite value past float's range would round to inf (a cast C++ leaves undefined): refused,
   // as PyTorch refuses it.
   EMBER_CHECK(
-      !f32 || !std::isfinite(value) || std::fabs(value) <= std::numeric_limits<float>::max(), op,
-      ": value ", value, " cannot be converted to float32 without overflow");
-  py::array y = empty_like_dtype(x, yshape);
+      !is_f32(x) || !std::isfinite(value) || std::fabs(value) <= std::numeric_limits<float>::max(),
+      op, ": value ", value, " cannot be converted to float32 without overflow");
+  return empty_like_dtype(x, yshape);
+}
+
+py::array run_pad(const py::array& x, py::array& y, const std::vector<int64_t>& all, double value) {
+  const std::vector<int64_t> xshape = shape_of(x), yshape = shape_of(y);
+  const int64_t nd = x.ndim();
+  const bool f32 = is_f32(x);
   void* out = y.mutable_data();
   const void* in = x.data();
   {
@@ -166,7 +179,8 @@ py::array pad_py(const py::array& x, const std::vector<py::array>& maps, double 
                   " outside [-1, ", x.shape(d), ")");
     all.insert(all.end(), mp, mp + yshape[d]);
   }
-  return run_pad(x, yshape, all, value, op);
+  py::array y = pad_output(x, yshape, value, op);
+  return run_pad(x, y, all, value);
 }
 
 // Constant padding by (lo, hi) per dim (negative: crop): the maps y[j] <- x[j - lo].
@@ -183,10 +197,16 @@ py::array pad_constant_py(const py::array& x, const std::vector<std::pair<int64_
                 op, ": padding (", lo, ", ", hi, ") of dim ", d, " does not fit input ",
                 shape_str(shape_of(x)));
     yshape.push_back(n + lo + hi);
-    for (int64_t j = 0; j < n + lo + hi; ++j)
-      all.push_back(j - lo >= 0 && j - lo < n ? j - lo : -1);
   }
-  return run_pad(x, yshape, all, value, op);
+  // The output first: the maps are as long as its dims together, so a padding of 2^40 must fail
+  // its allocation here rather than grow a map through all the memory there is.
+  py::array y = pad_output(x, yshape, value, op);
+  if (y.size() == 0) return y;
+  for (size_t d = 0; d < pads.size(); ++d) {
+    const int64_t n = x.shape(d), lo = pads[d].first;
+    for (int64_t j = 0; j < yshape[d]; ++j) all.push_back(j - lo >= 0 && j - lo < n ? j - lo : -1);
+  }
+  return run_pad(x, y, all, value);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 // Bindings for csrc/ops/rnn.cpp: whole-sequence LSTM / GRU / Elman RNN, one layer, one direction.
 // Checks every dtype, contiguity and shape, allocates fresh outputs, releases the GIL.
+#include <cstring>
+#include <initializer_list>
 #include <optional>
 #include <string>
 
@@ -152,6 +154,16 @@ T* mp(const py::object& o) {
   return ptr<T>(a);
 }
 
+// An empty batch (N = 0) has nothing to compute, but the time loop would still run its T steps
+// (an empty x of T = 2^40 steps hung): the outputs are empty, the weight gradients zeros.
+void zero_fill(std::initializer_list<py::object> arrays) {
+  for (const py::object& o : arrays)
+    if (!o.is_none()) {
+      py::array a = py::reinterpret_borrow<py::array>(o);
+      std::memset(a.mutable_data(), 0, static_cast<size_t>(a.nbytes()));
+    }
+}
+
 // ---- LSTM ----------------------------------------------------------------------------------
 
 // w_hr: None (no projections) or a (P, H) array.
@@ -191,6 +203,7 @@ py::tuple lstm_forward_py(const py::array& x, const py::array& h0, const py::arr
                     cptr<T>(w_hh), cp<T>(bi), cp<T>(bh), cp<T>(whr), len, d.T, d.N, d.I, d.H, d.P,
                     reverse);
   };
+  if (d.N == 0) return py::make_tuple(y, h_n, c_n, gates, cells, hid);
   if (is_f32(x))
     run(float{});
   else
@@ -238,6 +251,10 @@ py::tuple lstm_backward_py(const py::object& dy, const py::object& dh_n, const p
                      cptr<T>(gates), cptr<T>(cells), cp<T>(hidp), len, d.T, d.N, d.I, d.H, d.P,
                      reverse);
   };
+  if (d.N == 0) {
+    zero_fill({dw_ih, dw_hh, db_ih, db_hh, dw_hr});
+    return py::make_tuple(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr);
+  }
   if (is_f32(x))
     run(float{});
   else
@@ -267,6 +284,7 @@ py::tuple gru_forward_py(const py::array& x, const py::array& h0, const py::arra
     gru_forward<T>(a, b, g, h, cptr<T>(x), cptr<T>(h0), cptr<T>(w_ih), cptr<T>(w_hh), cp<T>(bi),
                    cp<T>(bh), len, d.T, d.N, d.I, d.H, reverse);
   };
+  if (d.N == 0) return py::make_tuple(y, h_n, gates, hn);
   if (is_f32(x))
     run(float{});
   else
@@ -302,6 +320,10 @@ py::tuple gru_backward_py(const py::object& dy, const py::object& dh_n, const py
                     cptr<T>(w_ih), cptr<T>(w_hh), cptr<T>(y), cptr<T>(gates), cptr<T>(hn), len, d.T,
                     d.N, d.I, d.H, reverse);
   };
+  if (d.N == 0) {
+    zero_fill({dw_ih, dw_hh, db_ih, db_hh});
+    return py::make_tuple(dx, dh0, dw_ih, dw_hh, db_ih, db_hh);
+  }
   if (is_f32(x))
     run(float{});
   else
@@ -336,6 +358,7 @@ py::tuple rnn_forward_py(const py::array& x, const py::array& h0, const py::arra
     rnn_forward<T>(a, b, cptr<T>(x), cptr<T>(h0), cptr<T>(w_ih), cptr<T>(w_hh), cp<T>(bi),
                    cp<T>(bh), len, d.T, d.N, d.I, d.H, reverse, relu);
   };
+  if (d.N == 0) return py::make_tuple(y, h_n);
   if (is_f32(x))
     run(float{});
   else
@@ -370,6 +393,10 @@ py::tuple rnn_backward_py(const py::object& dy, const py::object& dh_n, const py
                     cptr<T>(w_ih), cptr<T>(w_hh), cptr<T>(y), len, d.T, d.N, d.I, d.H, reverse,
                     relu);
   };
+  if (d.N == 0) {
+    zero_fill({dw_ih, dw_hh, db_ih, db_hh});
+    return py::make_tuple(dx, dh0, dw_ih, dw_hh, db_ih, db_hh);
+  }
   if (is_f32(x))
     run(float{});
   else

@@ -50,6 +50,9 @@ py::object run(const py::array& x, const char* op, int64_t cols, Kernel kernel,
     throw out_of_memory(std::string(e.what()));
   }
   py::array v = values ? empty_like_dtype(x, {x.shape(0), cols}) : py::array();
+  // Nothing to select: the kernels would still walk (2^56, 0)'s rows, or size per-thread
+  // buffers for (0, 2^56)'s row length (a failed allocation in a parallel region aborted).
+  if (x.size() == 0) return values ? py::object(py::make_tuple(v, idx)) : py::object(idx);
   int64_t* out = idx.mutable_data();
   const void* in = x.data();
   void* vp = values ? v.mutable_data() : nullptr;

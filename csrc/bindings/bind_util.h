@@ -69,6 +69,19 @@ inline py::array empty_like_dtype(const py::array& a, const std::vector<int64_t>
   }
 }
 
+// a itself when C-contiguous, else a C-contiguous copy. (py::array::ensure returns a null array
+// when the copy fails, e.g. a huge broadcast view: dereferencing that crashed.) NumPy's
+// MemoryError becomes out_of_memory.
+inline py::array c_contiguous(const py::array& a) {
+  if (a.flags() & py::array::c_style) return a;
+  try {
+    return py::module_::import("numpy").attr("ascontiguousarray")(a);
+  } catch (py::error_already_set& e) {
+    if (!e.matches(PyExc_MemoryError)) throw;
+    throw out_of_memory(std::string(e.what()));
+  }
+}
+
 // The byte range [lo, hi) an array's elements span (any strides); empty for size 0.
 inline std::pair<const char*, const char*> byte_range(const py::array& a) {
   const char* lo = static_cast<const char*>(a.data());

@@ -183,7 +183,7 @@ PYBIND11_MODULE(_C, m) {
 
   m.def("set_num_threads", &ember::set_num_threads, py::arg("n"));
   m.def("get_num_threads", &ember::get_num_threads);
-  m.def("omp_max_threads", [] { return omp_get_max_threads(); });
+  m.def("omp_max_threads", &ember::omp_threads_cap);
   m.attr("__version__") = EMBER_VERSION;
   m.attr("compiler") = EMBER_COMPILER;
   m.attr("openmp_version") = _OPENMP;

@@ -712,6 +712,10 @@ _interop_threads = 1
 def set_num_interop_threads(n: int) -> None:
     """Recorded only: ember runs one op at a time (its kernels use ``set_num_threads``)."""
     global _interop_threads
+    if not isinstance(n, _builtins.int) or isinstance(n, _builtins.bool):
+        raise TypeError(f"set_num_interop_threads: n must be an int, got {type(n).__name__}")
+    if n < 1:  # (PyTorch: "set_num_interop_threads expects a positive integer")
+        raise ValueError(f"set_num_interop_threads: n must be >= 1, got {n}")
     _interop_threads = n
 
 

@@ -198,7 +198,9 @@ def _last_two(nd):
     return [-2, -1]
 
 
-def _one(x, n, dim):
+def _one(x, n, dim, op):
+    if n is not None:  # (in s, -1 means "keep the size"; a 1-D transform's n has no such value)
+        _check_points(op, [operator.index(n)])
     return (None if n is None else [n]), [dim]
 
 
@@ -240,11 +242,11 @@ def _c2r(op, x, s, dim, norm, default_dims=_all_dims):
 
 def fft(input, n=None, dim: int = -1, norm=None) -> Tensor:  # noqa: A002
     """The 1-D discrete Fourier transform along ``dim`` (real input becomes complex)."""
-    return _c2c("fft", input, *_one(input, n, dim), norm, False)
+    return _c2c("fft", input, *_one(input, n, dim, "fft"), norm, False)
 
 
 def ifft(input, n=None, dim: int = -1, norm=None) -> Tensor:  # noqa: A002
-    return _c2c("ifft", input, *_one(input, n, dim), norm, True)
+    return _c2c("ifft", input, *_one(input, n, dim, "ifft"), norm, True)
 
 
 def fft2(input, s=None, dim=(-2, -1), norm=None) -> Tensor:  # noqa: A002
@@ -265,12 +267,12 @@ def ifftn(input, s=None, dim=None, norm=None) -> Tensor:  # noqa: A002
 
 def rfft(input, n=None, dim: int = -1, norm=None) -> Tensor:  # noqa: A002
     """The FFT of real input: the n // 2 + 1 non-negative frequencies."""
-    return _r2c("rfft", input, *_one(input, n, dim), norm)
+    return _r2c("rfft", input, *_one(input, n, dim, "rfft"), norm)
 
 
 def irfft(input, n=None, dim: int = -1, norm=None) -> Tensor:  # noqa: A002
     """The inverse of rfft: a real signal of length n (default 2 * (m - 1))."""
-    return _c2r("irfft", input, *_one(input, n, dim), norm)
+    return _c2r("irfft", input, *_one(input, n, dim, "irfft"), norm)
 
 
 def rfft2(input, s=None, dim=(-2, -1), norm=None) -> Tensor:  # noqa: A002
@@ -301,12 +303,12 @@ def _check_norm(norm, op):
 def hfft(input, n=None, dim: int = -1, norm=None) -> Tensor:  # noqa: A002
     """The FFT of a Hermitian-symmetric signal given by its first half: a real result."""
     x = _input(input, "hfft", "c")
-    return _c2r("hfft", _complex.conj(x), *_one(x, n, dim), _check_norm(norm, "hfft"))
+    return _c2r("hfft", _complex.conj(x), *_one(x, n, dim, "hfft"), _check_norm(norm, "hfft"))
 
 
 def ihfft(input, n=None, dim: int = -1, norm=None) -> Tensor:  # noqa: A002
     """The inverse of hfft: the n // 2 + 1 first bins of the inverse FFT of real input."""
-    y = _r2c("ihfft", input, *_one(input, n, dim), _check_norm(norm, "ihfft"))
+    y = _r2c("ihfft", input, *_one(input, n, dim, "ihfft"), _check_norm(norm, "ihfft"))
     return _complex.conj(y)
 
 

@@ -327,6 +327,15 @@ _TORCH_DTYPES = {
 
 def _rebuild_tensor(storage, offset, size, stride, requires_grad=False, *_):
     """A torch tensor's values: ``size`` elements ``stride`` apart from ``offset`` in storage."""
+    size, stride = tuple(size), tuple(stride)
+    # A damaged or crafted file: a negative offset, size or stride, or a stride per dim missing,
+    # made the view below read memory outside the storage (garbage, or a crash).
+    fits = len(size) == len(stride) and isinstance(storage, np.ndarray)
+    if not fits or not all(type(v) is int and v >= 0 for v in (offset, *size, *stride)):
+        raise pickle.UnpicklingError(
+            f"ember.load: a tensor with offset {offset!r}, size {size!r} and stride {stride!r} "
+            "does not fit its storage"
+        )
     itemsize = storage.itemsize
     need = offset + sum((n - 1) * st for n, st in zip(size, stride)) + 1 if all(size) else 0
     if need > storage.size:

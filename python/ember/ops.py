@@ -2568,7 +2568,11 @@ class Permute(Function):
 
 def permute(x, dims) -> Tensor:
     x = _tensor_operand(x)
-    axes = tuple(int(d) % builtins.max(x.ndim, 1) for d in dims)
+    n = builtins.max(x.ndim, 1)
+    bad = [d for d in dims if not -n <= int(d) < n]
+    if bad:  # (the modulo below would wrap dim 5 of a 2-D tensor onto dim 1)
+        raise IndexError(f"permute: dim {bad[0]} is out of range for a tensor with {x.ndim} dims")
+    axes = tuple(int(d) % n for d in dims)
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"permute: dims {tuple(dims)} are not a permutation of {x.ndim} dims")
     return _view(Permute, x, axes)
@@ -3072,6 +3076,8 @@ def repeat(x, *sizes) -> Tensor:
     sizes = _shape_arg(sizes[0] if len(sizes) == 1 else sizes, "repeat")
     if len(sizes) < x.ndim:
         raise ValueError(f"repeat: {len(sizes)} sizes for a tensor with {x.ndim} dims")
+    if builtins.any(s < 0 for s in sizes):  # (expand would read -1 as "keep": a silent no-op)
+        raise ValueError(f"repeat: negative repeat count in {sizes} for shape {x.shape}")
     lead = len(sizes) - x.ndim
     base = reshape(x, (1,) * lead + x.shape)
     expanded = expand(_unsqueeze_all(base), _interleave(sizes, base.shape))
@@ -5975,7 +5981,12 @@ def combinations(x, r: int = 2, with_replacement: bool = False) -> Tensor:
     pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
     if r == 0:
         return Tensor(np.zeros((0,), x.dtype))
-    idx = np.array(list(pick(range(x.shape[0]), r)), np.int64).reshape(-1, r)
+    n = x.shape[0]
+    count = math.comb(n + r - 1, r) if with_replacement else math.comb(n, r)
+    # fromiter with a count allocates the result first: 4096 choose 3 is a MemoryError at once,
+    # not a list of 10^10 tuples growing through all the memory there is
+    flat = itertools.chain.from_iterable(pick(range(n), r))
+    idx = np.fromiter(flat, np.int64, count * r).reshape(-1, r)
     if not idx.size:
         return Tensor(np.zeros((0, r), x.dtype))
     return getitem(x, idx)

@@ -79,6 +79,8 @@ def gradcheck(
     """
     if masked:
         raise ValueError("gradcheck: masked=True is for sparse inputs, which ember lacks")
+    if not 0.0 < eps < float("inf"):  # (0 divided by zero; NaN made every difference NaN)
+        raise ValueError(f"gradcheck: eps must be a positive finite number, got {eps}")
     inputs, checked = _checked_inputs(inputs, "gradcheck")
     for i in checked:
         if inputs[i].dtype not in (np.float64, np.complex128):
@@ -103,9 +105,13 @@ def _check_backward(fn, inputs, checked, eps, atol, rtol, raise_exception, check
     outs = _flat_output(fn(*inputs))
     rng = np.random.default_rng(0)
     weights = [rng.standard_normal(o.shape) for o in outs]
+    # An output that is NaN or infinite at the inputs has no derivative to check (a NaN in the
+    # sum would turn every difference into NaN): it is left out of the reduction.
+    weights = [np.where(np.isfinite(o.data), w, 0.0) for w, o in zip(weights, outs)]
+    finite = [np.isfinite(o.data) for o in outs]
 
     def scalar(values) -> float:
-        return float(sum(np.sum(w * o.data) for w, o in zip(weights, values)))
+        return float(sum(np.sum(w * o.data, where=f) for w, o, f in zip(weights, values, finite)))
 
     loss = None
     for w, o in zip(weights, outs):
@@ -137,7 +143,7 @@ def _check_backward(fn, inputs, checked, eps, atol, rtol, raise_exception, check
                     minus = scalar(_flat_output(fn(*inputs)))
                     flat[k] = orig
                     numeric.reshape(-1)[k] += (plus - minus) / (2 * eps) * (step / eps)
-        bad = np.abs(analytic - numeric) > atol + rtol * np.abs(numeric)
+        bad = ~(np.abs(analytic - numeric) <= atol + rtol * np.abs(numeric))  # NaN: a mismatch
         if bad.any():
             k = int(np.flatnonzero(bad.reshape(-1))[0])
             return _fail(
@@ -175,7 +181,7 @@ def _check_forward(fn, inputs, checked, eps, atol, rtol, raise_exception) -> boo
     for j, (t, p, m) in enumerate(zip(tangents, plus, minus)):
         analytic = np.zeros(p.shape) if t is None else np.asarray(t.data, np.float64)
         numeric = (p - m) / (2 * eps)
-        bad = np.abs(analytic - numeric) > atol + rtol * np.abs(numeric)
+        bad = ~(np.abs(analytic - numeric) <= atol + rtol * np.abs(numeric))  # NaN: a mismatch
         if bad.any():
             k = int(np.flatnonzero(bad.reshape(-1))[0])
             return _fail(

@@ -463,7 +463,7 @@ def _check_nonneg(group: dict, *names: str) -> None:
             v = float(v)
         if isinstance(v, bool) or not isinstance(v, int | float | np.floating | np.integer):
             raise TypeError(f"{k} must be a number, got {v!r}")
-        if v < 0.0:
+        if not v >= 0.0:  # NaN too: it would turn every parameter into NaN without a word
             label = {"lr": "learning rate", "eps": "epsilon value"}.get(k, f"{k} value")
             raise ValueError(f"Invalid {label}: {v}")
 
