@@ -351,3 +351,159 @@ def test_tensor_of_an_array_wraps_it_and_still_checks_odd_dtypes():
     np.testing.assert_array_equal(ember.from_numpy(be).numpy(), [0.0, 1.0, 2.0])
     with pytest.raises(TypeError, match="not <U1|not <U"):
         ember.Tensor(np.array(["a"]))
+
+
+# ---- the one-call paths: ops._float_binary, ops._kernel_unary, in-place kernels ---------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div"])
+def test_float_binary_matches_numpy_for_every_operand_form(name, dtype):
+    f = BINARY[name]
+    ref = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide}[name]
+    a = _x((6, 8), dtype)
+    for b in (_x((6, 8), dtype, 2), _x((8,), dtype, 2), _x((6, 1), dtype, 2), _x((), dtype, 2)):
+        for x, y in ((a, b), (b, a)):
+            got = f(ember.tensor(x), ember.tensor(y))
+            assert got.dtype == dtype and got.grad_fn is None
+            np.testing.assert_array_equal(got.numpy(), ref(x, y))
+    strided = a[:, ::2]  # not contiguous: NumPy's loop
+    np.testing.assert_array_equal(
+        f(ember.tensor(strided), ember.tensor(strided)).numpy(), ref(strided, strided)
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.array([0.0, -0.0, 1.0], dtype)
+        np.testing.assert_array_equal(f(ember.tensor(z), ember.tensor(z)).numpy(), ref(z, z))
+
+
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div"])
+def test_float_binary_promotion_errors_and_node_unchanged(name):
+    f = BINARY[name]
+    a32, a64 = ember.tensor(_x((3, 4), np.float32)), ember.tensor(_x((3, 4), np.float64))
+    assert f(a32, a64).dtype == np.float64 and f(a64, a32).dtype == np.float64
+    for bad in (ember.tensor(np.ones(5, np.float32)), ember.tensor(np.ones(5, np.float32))):
+        with pytest.raises(ValueError, match=r"\(3, 4\).*\(5,\)"):
+            f(a32, bad)
+        with pytest.raises(ValueError, match=r"\(3, 4\).*\(5,\)"):
+            f(ember.tensor(_x((3, 4), np.float32), requires_grad=True), bad)
+        bad.requires_grad_()
+    x = ember.tensor(_x((3, 4), np.float64), requires_grad=True)
+    y = ember.tensor(_x((4,), np.float64, 3) + 0.5, requires_grad=True)
+    out = f(x, y)
+    assert out.grad_fn is not None and out.grad_fn.name().startswith(name.capitalize())
+    assert gradcheck(f, (x, y))
+
+
+def test_float_binary_keeps_forward_ad_and_the_version_check():
+    x = ember.tensor(np.array([0.5, 1.5]))
+    with fa.dual_level():
+        d = fa.make_dual(x, ember.tensor(np.array([1.0, 2.0])))
+        _, tangent = fa.unpack_dual(d * x)
+        np.testing.assert_array_equal(tangent.numpy(), [0.5, 3.0])
+        _, tangent = fa.unpack_dual(x / d)
+        np.testing.assert_allclose(tangent.numpy(), -x.numpy() / x.numpy() ** 2 * [1.0, 2.0])
+    w = ember.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    h = w * 1.0
+    y = h * w  # saves h
+    h.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "exp", "log", "rsqrt", "sin"])
+def test_kernel_unary_no_node_gradient_and_strided(name, dtype):
+    f = UNARY[name]
+    x = _x((4, 6), dtype)
+    want = f(ember.tensor(x, requires_grad=True)).detach().numpy()  # the node's forward
+    np.testing.assert_array_equal(f(ember.tensor(x)).numpy(), want)
+    view = ember.tensor(x)[:, ::2]  # not contiguous: _unary_apply's way (NumPy's exp, log)
+    node = f(ember.tensor(x, requires_grad=True)[:, ::2]).detach().numpy()
+    np.testing.assert_array_equal(f(view).numpy(), node)
+    np.testing.assert_allclose(node, want[:, ::2], rtol=3e-7)
+    if dtype == np.float64:
+        assert gradcheck(f, (ember.tensor(x, requires_grad=True),))
+
+
+KERNEL_INPLACE = ["log", "relu", "sigmoid", "tanh", "sin", "cos", "log1p", "expm1", "rsqrt"]
+KERNEL_INPLACE += ["reciprocal", "square"]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("name", KERNEL_INPLACE)
+def test_named_inplace_kernel_maps_write_the_out_of_place_bits(name, dtype, shape):
+    x = _x(shape, dtype) - 0.02  # (relu: both signs)
+    t = ember.tensor(x)
+    arr = t.numpy()
+    want = getattr(ember.tensor(x), name)().numpy()
+    assert getattr(t, name + "_")() is t and t.numpy() is arr and t.dtype == dtype
+    np.testing.assert_array_equal(arr, want)
+    if shape == (32, 32):
+        base = ember.tensor(x)
+        getattr(base[:, ::2], name + "_")()  # a strided view: the out-of-place copy back
+        strided = getattr(ember.tensor(x)[:, ::2], name)().numpy()  # (NumPy's log, ...)
+        np.testing.assert_array_equal(base.numpy()[:, ::2], strided)
+        np.testing.assert_array_equal(base.numpy()[:, 1::2], x[:, 1::2])
+
+
+def test_named_inplace_kernel_maps_refusals_and_graph():
+    leaf = ember.tensor(np.ones(3, np.float32), requires_grad=True)
+    ro = np.ones(3, np.float32)
+    ro.flags.writeable = False
+    for name in ("relu_", "log_", "rsqrt_"):
+        with pytest.raises(RuntimeError, match="leaf"):
+            getattr(leaf, name)()
+        with pytest.raises(RuntimeError, match="read-only"):
+            getattr(ember.Tensor(ro), name)()
+    x = ember.tensor(np.array([0.5, 2.0]), requires_grad=True)
+    y = x * 1.0
+    y.log_()  # a graph intermediate: recorded
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 1 / x.numpy())
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        ember.tensor(np.array([1, 4])).rsqrt_()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["add_", "sub_", "mul_", "div_"])
+def test_inplace_binary_with_a_tensor_writes_numpys_values(name, dtype):
+    ref = {"add_": np.add, "sub_": np.subtract, "mul_": np.multiply, "div_": np.true_divide}
+    for shape, oshape in (((32, 32), (32, 32)), ((32, 32), (32,)), ((8, 8), (8, 1)), ((5,), ())):
+        x, o = _x(shape, dtype), _x(oshape, dtype, 2)
+        t = ember.tensor(x)
+        arr = t.numpy()
+        assert getattr(t, name)(ember.tensor(o)) is t and t.numpy() is arr
+        np.testing.assert_array_equal(arr, ref[name](x, o))
+    # an operand overlapping the destination: NumPy's buffered values
+    x = _x((40,), dtype)
+    t = ember.tensor(x.copy())
+    getattr(t[1:], name)(t[:-1])
+    want = x.copy()
+    want[1:] = ref[name](x[1:], x[:-1])
+    np.testing.assert_array_equal(t.numpy(), want)
+    t = ember.tensor(x.copy())
+    getattr(t, name)(t)  # self with itself
+    np.testing.assert_array_equal(t.numpy(), ref[name](x, x))
+
+
+def test_inplace_binary_with_a_tensor_refusals_and_graph():
+    a = ember.tensor(np.ones(3, np.float32))
+    with pytest.raises(TypeError, match="bool"):
+        ember.tensor(np.array([True, False])).sub_(ember.tensor(np.array([True, True])))
+    leaf = ember.tensor(np.ones(3, np.float32), requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf"):
+        leaf.add_(a)
+    ro = np.ones(3, np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(RuntimeError, match="read-only"):
+        ember.Tensor(ro).add_(a)
+    with pytest.raises(RuntimeError, match="shape"):
+        a.add_(ember.tensor(np.ones((2, 3), np.float32)))
+    f64 = ember.tensor(np.ones(3, np.float64))
+    assert a.add_(f64).dtype == np.float32 and a.tolist() == [2.0, 2.0, 2.0]
+    w = ember.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    acc = ember.tensor(np.zeros(2))
+    acc.add_(w)  # a value requiring grad added into a plain tensor: recorded
+    (acc * acc).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [2.0, 4.0])

@@ -207,6 +207,34 @@ def _plain_pair(a, b):
     return a, b
 
 
+def _float_binary(fn, a, b):
+    """fn's result (fn: Add, Sub, Mul or Div) for the hot case of a binary op, else None (the
+    general path, which also words the errors): two plain Tensors of one float dtype.
+    Promotion and the bool and integer rules have nothing to do there, so this is
+    _broadcasting's tests in one call (~0.5 us of a ~2.5 us 32x32 add): fn.apply when an
+    operand takes part in autograd, else fn._plain through _bcast (_apply_broadcasting's)."""
+    if type(a) is not Tensor or type(b) is not Tensor:
+        return None
+    da, db = a.data, b.data
+    dt = da.dtype
+    if dt is not db.dtype or dt.kind != "f":
+        return None
+    try:
+        if (a._requires_grad or b._requires_grad) and (
+            _state.enabled or _function._fw_level is not None
+        ):
+            return fn.apply(a, b)
+    except ValueError:  # shapes that do not broadcast: the general path raises its message
+        return None
+    ufunc, call = fn._plain
+    if call is None and da.shape == db.shape and da.size < _SAME_SHAPE_MIN:
+        return Tensor._make(ufunc(da, db), False, None, 0)  # (_bcast's first case)
+    try:
+        return Tensor._make(_bcast(ufunc, da, db, call), False, None, 0)
+    except ValueError:  # shapes that do not broadcast: the general path raises its message
+        return None
+
+
 def _tensor_operand(x) -> Tensor:
     """Any array-like as a Tensor (a NumPy array is wrapped, not copied) with torch.tensor's
     dtypes: for the ops that read the operand's dtype, shape or data. (Not Tensor(x): Tensor(2)
@@ -300,6 +328,14 @@ def _kernel_scalar(s, dtype) -> bool:
     return dtype.char == "d" or not _F32_MAX < builtins.abs(s) < math.inf
 
 
+def _may_overlap(x: np.ndarray, y: np.ndarray) -> bool:
+    """np.may_share_memory(x, y), skipped (~0.3 us) when neither is a view: two arrays that
+    each own their memory (NumPy's, or the kernels' fresh outputs) cannot overlap."""
+    if x.base is None and y.base is None:
+        return x is y
+    return np.may_share_memory(x, y)
+
+
 def _binary_kernel(ufunc, a, b, out=None):
     """``ufunc(a, b)`` by the threaded C++ kernels when they apply, else None: C-contiguous
     float32/float64 arrays of one dtype and one shape, or the larger with a size-1 array, a
@@ -313,13 +349,13 @@ def _binary_kernel(ufunc, a, b, out=None):
         if a.shape == b.shape:
             if a.size < _KERNEL_MIN or not (a.flags.c_contiguous and b.flags.c_contiguous):
                 return None
-            if out is not None and b is not out and np.may_share_memory(b, out):
+            if out is not None and b is not out and _may_overlap(b, out):
                 return None  # (NumPy buffers an overlapping operand)
             return _C.binary(a, b, _BINARY_CODE[ufunc], False, False, out)
         big, small, flip = (a, b, False) if a.size >= b.size else (b, a, True)
         if big.size < _KERNEL_MIN or not big.flags.c_contiguous or (flip and out is not None):
             return None
-        if out is not None and np.may_share_memory(small, out):
+        if out is not None and _may_overlap(small, out):
             return None
         if small.size == 1 and small.ndim <= big.ndim:  # a 0-d or (1, 1) array: one number
             return _C.binary_scalar(big, small.item(), _BINARY_CODE[ufunc], flip, out)
@@ -389,6 +425,8 @@ class Add(Function):
 
 
 def add(a, b, *, alpha=1) -> Tensor:
+    if alpha == 1 and (y := _float_binary(Add, a, b)) is not None:
+        return y
     return _broadcasting(Add, "add", a, b if alpha == 1 else mul(b, alpha))
 
 
@@ -430,6 +468,8 @@ def check_bool_sub(a, b) -> None:
 
 
 def sub(a, b, *, alpha=1) -> Tensor:
+    if alpha == 1 and (y := _float_binary(Sub, a, b)) is not None:
+        return y
     check_bool_sub(a, b)
     return _broadcasting(Sub, "sub", a, b if alpha == 1 else mul(b, alpha))
 
@@ -476,6 +516,8 @@ def _shape_only(a):
 
 
 def mul(a, b) -> Tensor:
+    if (y := _float_binary(Mul, a, b)) is not None:
+        return y
     return _broadcasting(Mul, "mul", a, b)
 
 
@@ -518,6 +560,8 @@ class Div(Function):
 def div(a, b, *, rounding_mode=None) -> Tensor:
     if rounding_mode is not None:  # 'trunc' or 'floor': see the pointwise API section
         return _rounded_div(a, b, rounding_mode)
+    if (y := _float_binary(Div, a, b)) is not None:
+        return y
     if _no_promotion(a, b) and (type(a) is not Tensor or a.data.dtype.kind == "f"):
         # the common case (float operands of one dtype): none of the conversions below apply
         return _apply_broadcasting(Div, "div", a, b)
@@ -1647,10 +1691,20 @@ def _kernel_ok(a) -> bool:
     return type(a) is np.ndarray and (a.dtype is _F32 or a.dtype is _F64) and a.flags.c_contiguous
 
 
-def _kernel_into(name: str, x: np.ndarray, lo: float = 0.0, hi: float = 1.0) -> None:
-    """x := the unary kernel `name` of x, in x's array (x a _kernel_ok, writeable array; lo, hi
-    clamp's bounds)."""
-    _act_forward(name, x, lo, hi, x)
+def _kernel_unary(act: int, fn, x, *args) -> Tensor:
+    """_unary_apply(fn, x, *args) for an op whose _values are the unary kernel number ``act``
+    (_ACT_ID, default alpha and beta) on a _kernel_ok array: a plain float32/float64
+    C-contiguous Tensor outside autograd goes to that kernel straight, the same call _values
+    makes (~0.3 us of frames and tests less: the hot case of exp, log, relu, rsqrt, ...)."""
+    if type(x) is Tensor:
+        d = x.data
+        if (
+            (d.dtype is _F32 or d.dtype is _F64)
+            and (not x._requires_grad or (not _state.enabled and _function._fw_level is None))
+            and d.flags.c_contiguous
+        ):
+            return Tensor._make(_C.activation(d, act, 0.0, 1.0, None), False, None, 0)
+    return _unary_apply(fn, x, *args)
 
 
 # abs and neg: NumPy's own SIMD loop is as fast on one thread and no dearer to reach, so the kernel
@@ -1701,7 +1755,7 @@ class Exp(Function):
 
 
 def exp(x) -> Tensor:
-    return _unary_apply(Exp, _float_input(x))
+    return _kernel_unary(_ACT_ID["exp"], Exp, _float_input(x))
 
 
 class Log(Function):
@@ -1729,7 +1783,7 @@ class Log(Function):
 
 
 def log(x) -> Tensor:
-    return _unary_apply(Log, _float_input(x))
+    return _kernel_unary(_ACT_ID["log"], Log, _float_input(x))
 
 
 class Sqrt(Function):
@@ -1757,7 +1811,7 @@ class Sqrt(Function):
 
 
 def sqrt(x) -> Tensor:
-    return _unary_apply(Sqrt, _float_input(x))
+    return _kernel_unary(_ACT_ID["sqrt"], Sqrt, _float_input(x))
 
 
 class Abs(Function):
@@ -3201,12 +3255,18 @@ _SMOOTH = {  # name: (f, derivative as a function of x and y = f(x))
 }
 
 
+_SMOOTH_KERNELS = ("sin", "cos", "log1p", "expm1", "rsqrt", "reciprocal", "square")
+
+
 def _smooth(name: str):
     f, df = _SMOOTH[name]
+    act = _ACT_ID[name] if name in _SMOOTH_KERNELS else None  # (Elementwise._values' kernel)
 
     def op(x) -> Tensor:
         if type(x) is not Tensor or x.data.dtype.kind != "f":  # (a float Tensor passes as is)
             x = _float_operand(x, name)
+        if act is not None:
+            return _kernel_unary(act, Elementwise, x, f, df)
         return _unary_apply(Elementwise, x, f, df)
 
     op.__name__ = name
@@ -3232,10 +3292,7 @@ asin, acos, atan = _smooth("asin"), _smooth("acos"), _smooth("atan")
 
 _DF_NAME = {df: name for name, (_, df) in (_UNARY | _SMOOTH).items()}
 # the Elementwise ops with a C++ kernel each way (csrc/ops/activation.cpp), by derivative
-_KERNEL_OPS = {
-    _SMOOTH[name][1]: name
-    for name in ("sin", "cos", "log1p", "expm1", "rsqrt", "reciprocal", "square")
-}
+_KERNEL_OPS = {_SMOOTH[name][1]: name for name in _SMOOTH_KERNELS}
 _FROM_OUTPUT = {  # the derivatives that read only y = f(x)
     (_UNARY | _SMOOTH)[name][1]
     for name in ("tan", "expm1", "rsqrt", "reciprocal", "exp2", "erfinv", "frac", "deg2rad")

@@ -784,6 +784,17 @@ class Tensor:
     def _inplace(self, op, other, rebind: bool = True):
         """``x op= y`` (rebind) or a named in-place method ``x.op_(y)`` (no rebind); ``op`` is
         a NumPy ufunc (written straight into x's array) or an ember op (computed, then copied)."""
+        if (
+            type(other) is Tensor
+            and self._ctx is None
+            and not (self._requires_grad or other._requires_grad)
+            and op in _ops._BINARY_CODE
+            and self.data.flags.writeable
+            and _ops._binary_kernel(op, self.data, other.data, self.data) is not None
+        ):
+            # the hot case, two plain float tensors: nothing to record or refuse (see
+            # _needs_record), and the C++ kernel wrote into self (~1 us of checks less)
+            return self
         if op is np.subtract:
             _ops.check_bool_sub(self, other)
         if self._needs_record(other, rebind):
@@ -862,9 +873,10 @@ class Tensor:
         d = self.data
         if type(d) is not np.ndarray or d.dtype.kind != "f":
             return self._assign(ufunc(d))
-        self._needs_record(None, rebind=False)  # (refuses read-only and graph leaves)
+        if self._requires_grad or self._ctx is not None or not d.flags.writeable:
+            self._needs_record(None, rebind=False)  # (refuses read-only and graph leaves)
         if kernel is not None and _ops._kernel_ok(d):
-            _ops._kernel_into(kernel, d, lo, hi)
+            _ops._act_forward(kernel, d, lo, hi, d)  # (out=d: lo, hi are clamp's bounds)
         else:
             ufunc(d, out=d)
         return self
@@ -882,6 +894,8 @@ class Tensor:
         return self._map_(np.exp)  # (NumPy's bits, as before: the kernel's exp rounds its own)
 
     def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002  (PyTorch's names)
+        if type(min) is float and type(max) is float and _ops._kernel_ok(self.data):
+            return self._map_(None, "clamp", min, max)  # (the hot case: no bound to convert)
         if min is None and max is None:
             raise RuntimeError("clamp_: at least one of min or max must not be None")
         min, max = _ops._int_bounds(self.data.dtype, min, max)  # noqa: A001
@@ -1492,10 +1506,21 @@ def _check_inplace_cast(result: np.dtype, out: np.dtype) -> None:
         raise RuntimeError(f"result type {result} can't be cast to the desired output type {out}")
 
 
+# the named in-place maths whose values on a kernel array (ops._kernel_ok) are the unary kernel
+# of their name's (ops._kernel_unary): x.name_() writes them into x's array by _map_, with no
+# temporary copied back
+_KERNEL_MAPS = frozenset(
+    "log relu sigmoid tanh sin cos log1p expm1 rsqrt reciprocal square".split()
+)
+
+
 def _inplace_method(name: str):
     """``x.name_(...)``: x := x.name(...) in x's storage and dtype (no graph: see _needs_record)."""
+    kernel = name if name in _KERNEL_MAPS else None
 
     def method(self, *args, **kwargs):
+        if kernel is not None and not args and not kwargs and _ops._kernel_ok(self.data):
+            return self._map_(None, kernel)
         out = getattr(Tensor, name)(self, *args, **kwargs)
         if out.shape != self.shape:
             raise RuntimeError(

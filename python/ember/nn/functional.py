@@ -340,6 +340,8 @@ _NO_PARAMS: dict = {}
 def _activation(op: str, input, params=_NO_PARAMS) -> Tensor:
     if type(input) is not Tensor or input.data.dtype.kind != "f":  # (a float Tensor as it is)
         input = _float_input(input, op)
+    if params is _NO_PARAMS:  # (Activation._values: the kernel with its default alpha, beta)
+        return ops._kernel_unary(ops._ACT_ID[op], Activation, input, op, params)
     return ops._unary_apply(Activation, input, op, params)
 
 
