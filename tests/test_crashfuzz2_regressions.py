@@ -36,3 +36,17 @@ def test_index_add_rows_refuses_out_of_range_and_int32_indices(bad):
         _C.index_add_rows(out, np.array([0, 1], np.int32), np.ones((2, 4)))
     np.testing.assert_array_equal(out, 0)
 
+
+def test_normal_refuses_a_nan_std():
+    # std NaN passed '!(std < 0)' / 'any(std < 0)' and every sample came out NaN; torch raises.
+    import ember
+
+    with pytest.raises(ValueError, match="normal_fill: std must be >= 0, got nan"):
+        _C.normal_fill(np.zeros(3), 1, 0.0, float("nan"))
+    with pytest.raises(ValueError, match="std must be >= 0"):
+        ember.normal(0.0, float("nan"), (3,))
+    with pytest.raises(ValueError, match="std must be >= 0"):
+        ember.normal(ember.zeros(2), ember.tensor([1.0, float("nan")]))
+    out = np.zeros(4)
+    _C.normal_fill(out, 1, 0.0, 0.0)
+    np.testing.assert_array_equal(out, 0)
