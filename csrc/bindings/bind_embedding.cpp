@@ -78,6 +78,9 @@ void index_add_rows_py(py::array& out, const py::array& indices, const py::array
       throw py::index_error(
           detail::concat(op, ": index ", ip[i], " is out of range for ", V, " rows"));
   require_no_overlap(out, src, op, "out", "src", false);
+  // The indices were range-checked above: rows written into their memory would change them
+  // under the kernel (an index turned garbage wrote out of bounds).
+  require_no_overlap(out, indices, op, "out", "indices", false);
   const bool f32 = is_f32(out);
   void* o = out.mutable_data();
   const void* s = src.data();

@@ -16,7 +16,7 @@ void normal_fill_py(py::array& out, uint64_t key, double mean, double std) {
   require_float(out, op, "out");
   require_contiguous(out, op, "out");
   require_writeable(out, op, "out");
-  EMBER_CHECK(!(std < 0.0), op, ": std must be >= 0, got ", std);
+  EMBER_CHECK(std >= 0.0, op, ": std must be >= 0, got ", std);  // NaN too (all NaN samples)
   const int64_t n = numel_checked(shape_of(out), op);
   const bool f32 = is_f32(out);
   void* y = out.mutable_data();

@@ -374,7 +374,7 @@ def normal(
     """Normal samples, as torch.normal: ``normal(mean, std, size)`` with float mean and std, or
     tensor mean and/or std (broadcast together; the result has their float dtype)."""
     m, s = (np.asarray(v.data if isinstance(v, Tensor) else v) for v in (mean, std))
-    if np.any(s < 0):
+    if not np.all(s >= 0):  # NaN too, as torch (every sample would be NaN)
         raise ValueError(f"normal: std must be >= 0, got {std}")
     if size is None:
         arrays = [v.dtype for v in (mean, std) if isinstance(v, Tensor | np.ndarray)]
