@@ -1,0 +1,92 @@
+"""Hangs on empty data (a fuzz of ember._C) and the small-size fast paths: each checked against
+PyTorch / NumPy, on both sides of any size threshold."""
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as F
+from ember import _C
+
+torch = pytest.importorskip("torch")
+
+
+# ---- group norm with no values per group: the kernels walked all N * C empty channels
+# (forward) or sized (N, C) partials (backward, 2^40 of them) before returning.
+
+
+def test_group_norm_of_empty_groups_with_huge_dims_returns_at_once():
+    x = np.zeros((2**20, 2**20, 0))
+    y, mean, rstd = _C.group_norm_forward(x, None, None, 1, 1e-5)
+    assert y.shape == x.shape and mean.shape == rstd.shape == (2**20, 1)
+    # the statistics of no values, as each empty row gave before: mean 0, rstd 1 / sqrt(eps)
+    # (torch's native_group_norm gives rstd NaN there; neither reaches group_norm's output)
+    assert not mean.any()
+    np.testing.assert_allclose(rstd, 1 / np.sqrt(1e-5))
+    dx, dw, db = _C.group_norm_backward(x, x, mean, rstd, np.ones(2**20), 1)
+    assert dx.shape == x.shape and dw.shape == db.shape == (2**20,)
+    assert not dw.any() and not db.any()
+    with pytest.raises(ValueError, match="divisible by num_groups"):
+        _C.group_norm_forward(np.zeros((2, 6, 0)), None, None, 4, 1e-5)
+
+
+@pytest.mark.parametrize("shape", [(2, 4, 0), (3, 6, 0, 5), (0, 4, 3), (2, 0, 3)])
+def test_group_norm_of_empty_input_matches_torch(shape, threads):
+    G = 2 if shape[1] else 1
+    x = ember.zeros(*shape, requires_grad=True)
+    w = ember.ones(shape[1], requires_grad=True)
+    b = ember.zeros(shape[1], requires_grad=True)
+    tx = torch.zeros(shape, requires_grad=True)
+    tw, tb = torch.ones(shape[1], requires_grad=True), torch.zeros(shape[1], requires_grad=True)
+    ref = torch.nn.functional.group_norm(tx, G, tw, tb)
+    ref.sum().backward()
+    for _ in threads():
+        x.grad = w.grad = b.grad = None
+        y = F.group_norm(x, G, w, b)
+        assert y.shape == tuple(ref.shape)
+        y.sum().backward()
+        assert x.grad.shape == shape
+        # sums over no values: 0 (torch's dw is NaN where its empty-group rstd is NaN)
+        assert not w.grad.numpy().any()
+        np.testing.assert_array_equal(b.grad.numpy(), tb.grad.numpy())
+
+
+# ---- attention with head dim 0: an O(Lq * Lk) walk over scores that feed nothing
+
+
+def test_sdpa_with_no_output_dims_and_huge_length_returns_at_once():
+    L = 2**22  # (the fuzz found 2^28; the old walk was already 2^44 steps here)
+    q = np.zeros((1, L, 0), np.float32)
+    out, lse = _C.sdpa_forward(q, q, q, scale=1.0)
+    assert out.shape == (1, L, 0) and lse.shape == (1, L)
+    dq, dk, dv = _C.sdpa_backward(out, q, q, q, out, lse, scale=1.0)
+    assert dq.shape == dk.shape == dv.shape == (1, L, 0)
+    kd = np.zeros((1, L, 2), np.float32)  # a real key dim, still no output
+    out, lse = _C.sdpa_forward(kd[:, :1], kd, q, scale=1.0)
+    assert out.shape == (1, 1, 0)
+    dq, dk, dv = _C.sdpa_backward(out, kd[:, :1], kd, q, out, lse, scale=1.0)
+    assert not dq.any() and not dk.any() and dv.shape == (1, L, 0)
+    with pytest.raises(ValueError, match="scale must be finite"):
+        _C.sdpa_forward(q, q, q, scale=float("inf"))
+
+
+@pytest.mark.parametrize("E, Ev", [(0, 0), (4, 0), (0, 3)])
+@pytest.mark.parametrize("causal", [False, True])
+def test_sdpa_with_empty_head_dims_matches_torch(E, Ev, causal, threads):
+    rng = np.random.default_rng(0)
+    qn, kn, vn = (
+        rng.standard_normal((2, 5, E)),
+        rng.standard_normal((2, 7, E)),
+        rng.standard_normal((2, 7, Ev)),
+    )
+    tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (qn, kn, vn))
+    ref = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, is_causal=causal, scale=0.5)
+    ref.sum().backward()
+    for _ in threads():
+        q, k, v = (ember.tensor(a, requires_grad=True) for a in (qn, kn, vn))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=causal, scale=0.5)
+        assert y.shape == tuple(ref.shape)
+        np.testing.assert_allclose(y.detach().numpy(), ref.detach().numpy(), rtol=1e-12, atol=1e-12)
+        y.sum().backward()
+        for a, t in ((q, tq), (k, tk), (v, tv)):
+            np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-12)
