@@ -90,3 +90,71 @@ def test_sdpa_with_empty_head_dims_matches_torch(E, Ev, causal, threads):
         y.sum().backward()
         for a, t in ((q, tq), (k, tk), (v, tv)):
             np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+# ---- zeros(32, 32): no keywords, default dtype, below the fill kernel's size: np.zeros straight
+
+
+@pytest.mark.parametrize("shape", [(32, 32), (255, 256), (256, 256), (0, 5), (), (7,)])
+def test_zeros_either_side_of_the_fill_size(shape, threads):
+    for _ in threads():
+        for z in (ember.zeros(*shape), ember.zeros(shape), ember.zeros(list(shape))):
+            ref = torch.zeros(shape)
+            assert z.shape == tuple(ref.shape) and z.dtype == np.float32 and not z.requires_grad
+            np.testing.assert_array_equal(z.numpy(), ref.numpy())
+            assert z.data.flags.c_contiguous and z.data.flags.writeable
+
+
+def test_zeros_keywords_dtypes_and_bad_sizes():
+    ember.set_default_dtype(np.float64)
+    try:
+        assert ember.zeros(3, 2).dtype == np.float64
+    finally:
+        ember.set_default_dtype(np.float32)
+    assert ember.zeros(2, 3, dtype=np.int64).dtype == np.int64
+    z = ember.zeros(size=(2, 3), requires_grad=True)
+    assert z.shape == (2, 3) and z.requires_grad and z.grad_fn is None
+    assert ember.zeros(2, device="cpu").shape == (2,)
+    with ember.device("meta"):
+        assert ember.zeros(2, 3).device.type == "meta"
+    assert "dtype" in str(__import__("inspect").signature(ember.zeros))
+    with pytest.raises(ValueError, match="negative dimension"):
+        ember.zeros(2, -1)
+    with pytest.raises(TypeError, match="sizes must be ints"):
+        ember.zeros(2, 1.5)
+
+
+# ---- x[idx] with an integer index tensor outside the graph: GetItem's forward straight
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32])
+@pytest.mark.parametrize("idx", [[3, 0, 3, -1], [[1, 2], [0, -4]], [2]])
+def test_integer_tensor_index_matches_torch(dtype, idx):
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((5, 3)).astype(np.float32)
+    i = np.array(idx, dtype)
+    y = ember.tensor(a)[ember.tensor(i)]
+    ref = torch.from_numpy(a)[torch.from_numpy(i.astype(np.int64))]
+    assert y.shape == tuple(ref.shape) and not y.requires_grad
+    np.testing.assert_array_equal(y.numpy(), ref.numpy())
+    assert not np.shares_memory(y.data, a)  # a copy, as torch's
+    v = ember.tensor(np.arange(4.0))[ember.tensor(np.array(2))]  # a 0-d index: a 0-d copy
+    assert v.shape == () and float(v) == 2.0
+
+
+def test_integer_tensor_index_gradients_and_errors():
+    a = np.arange(12.0).reshape(4, 3)
+    x = ember.tensor(a, requires_grad=True)
+    i = ember.tensor([1, 1, 3])
+    y = x[i]  # in the graph: the generic path
+    assert y.requires_grad
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 0, 0], [2, 2, 2], [0, 0, 0], [1, 1, 1]])
+    with ember.no_grad():
+        assert not x[i].requires_grad
+    with pytest.raises(IndexError, match=r"shape \(4, 3\)"):
+        ember.tensor(a)[ember.tensor([4])]
+    with pytest.raises(IndexError, match=r"shape \(4, 3\)"):
+        ember.tensor(a)[ember.tensor([-5])]
+    m = ember.tensor([True, False, True, False])  # a mask keeps its own path
+    np.testing.assert_array_equal(ember.tensor(a)[m].numpy(), a[[0, 2]])
