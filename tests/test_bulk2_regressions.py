@@ -158,3 +158,39 @@ def test_integer_tensor_index_gradients_and_errors():
         ember.tensor(a)[ember.tensor([-5])]
     m = ember.tensor([True, False, True, False])  # a mask keeps its own path
     np.testing.assert_array_equal(ember.tensor(a)[m].numpy(), a[[0, 2]])
+
+
+# ---- cat / stack: one thread copies without an OpenMP team; threads split big outputs
+
+
+@pytest.mark.parametrize("rows", [32, 2048])  # 8 KB (one thread) and 512 KB (threads) outputs
+@pytest.mark.parametrize("dim", [0, 1, -1])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.bool_])
+def test_cat_and_stack_match_torch_either_side_of_the_thread_size(rows, dim, dtype, threads):
+    rng = np.random.default_rng(2)
+    parts = [(rng.standard_normal((rows, 32)) * 100).astype(dtype) for _ in range(3)]
+    parts[1] = parts[1][:, :7] if dim else parts[1][:5]  # cat: a different extent along dim
+    ref_cat = torch.cat([torch.from_numpy(p) for p in parts], dim).numpy()
+    same = [parts[0], parts[2], parts[0]]
+    ref_stack = torch.stack([torch.from_numpy(p) for p in same], dim).numpy()
+    for _ in threads():
+        np.testing.assert_array_equal(
+            ember.cat([ember.tensor(p) for p in parts], dim).numpy(), ref_cat
+        )
+        y = ember.stack([ember.tensor(p) for p in same], dim)
+        np.testing.assert_array_equal(y.numpy(), ref_stack)
+
+
+def test_cat_gradients_and_bad_input():
+    a = ember.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    b = ember.tensor(np.ones((1, 3)), requires_grad=True)
+    y = ember.cat([a, b]) * ember.tensor(np.arange(9.0).reshape(3, 3))
+    y.sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(b.grad.numpy(), [[6.0, 7.0, 8.0]])
+    with pytest.raises(ValueError, match=r"shapes \(2, 3\) and \(2, 2\) differ"):
+        _C.concat([np.ones((2, 3)), np.ones((2, 2))], 0, False)
+    with pytest.raises(TypeError, match="expected arrays"):
+        _C.concat([np.ones(2), 3], 0, False)
+    with pytest.raises(IndexError, match="out of range"):
+        _C.concat([np.ones(2)], 2, False)
