@@ -277,6 +277,11 @@ void sdpa_forward(T* out, T* lse, const T* q, const T* k, const T* v, int64_t BH
                   int64_t Lk, int64_t D, int64_t Dv, const SdpaOptions& opt) {
   check_sizes("sdpa_forward", BH, Lq, Lk, D, Dv, opt);
   if (BH == 0 || Lq == 0) return;
+  if (Dv == 0) {  // an empty output (and no gradient to q, k: backward needs no lse), whatever
+    // Lk: the O(Lq Lk) walk of scores that feed nothing is skipped
+    std::fill(lse, lse + BH * Lq, std::numeric_limits<T>::quiet_NaN());
+    return;
+  }
   const T scale = static_cast<T>(opt.scale);
   const bool dropout = opt.dropout_p > 0.0;
   const uint32_t thr = drop_threshold(opt.dropout_p);
@@ -330,7 +335,7 @@ void sdpa_backward(T* dq, T* dk, T* dv, const T* dout, const T* q, const T* k, c
                    int64_t Dv, const SdpaOptions& opt) {
   check_sizes("sdpa_backward", BH, Lq, Lk, D, Dv, opt);
   if (BH == 0) return;
-  if (Lq == 0 || Lk == 0) {  // no pairs: every gradient is 0
+  if (Lq == 0 || Lk == 0 || Dv == 0) {  // no pairs, or no output to depend on q, k: zeros
     std::fill(dq, dq + BH * Lq * D, T(0));
     std::fill(dk, dk + BH * Lk * D, T(0));
     std::fill(dv, dv + BH * Lk * Dv, T(0));

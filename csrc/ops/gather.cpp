@@ -118,15 +118,12 @@ void concat_forward(char* out, const char* const* in, const int64_t* block, int6
   const int64_t width =
       uniform && (block[0] == 4 || block[0] == 8 || block[0] == 2 || block[0] == 1) ? block[0] : 0;
   const int64_t total = outer * row;
+  // One thread runs without an OpenMP team: entering one, even of one thread, was a large part
+  // of a small cat.
   if (width == 0) {
     // Blocks of several elements: threads split the output's bytes (not its rows, which may
     // be one: cat along dim 0), each copying the pieces of blocks that fall in its range.
-    const int nt = threads_for(total, int64_t(1) << 18);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-      const int64_t parts = omp_get_num_threads(), t = omp_get_thread_num();
-      const int64_t lo = total * t / parts / 64 * 64;  // cache-line boundaries between threads
-      const int64_t hi = t + 1 == parts ? total : total * (t + 1) / parts / 64 * 64;
+    auto copy_bytes = [&](int64_t lo, int64_t hi) {
       for (int64_t o = lo / std::max<int64_t>(row, 1); o < outer && o * row < hi; ++o) {
         int64_t at = o * row;  // where block k of row o starts in the output
         for (int64_t k = 0; k < n; at += block[k], ++k) {
@@ -134,13 +131,19 @@ void concat_forward(char* out, const char* const* in, const int64_t* block, int6
           if (s < e) std::copy_n(in[k] + o * block[k] + (s - at), e - s, out + s);
         }
       }
+    };
+    const int nt = threads_for(total, int64_t(1) << 18);
+    if (nt == 1) return copy_bytes(0, total);
+#pragma omp parallel num_threads(nt)
+    {
+      const int64_t parts = omp_get_num_threads(), t = omp_get_thread_num();
+      const int64_t lo = total * t / parts / 64 * 64;  // cache-line boundaries between threads
+      const int64_t hi = t + 1 == parts ? total : total * (t + 1) / parts / 64 * 64;
+      copy_bytes(lo, hi);
     }
     return;
   }
-  const int nt = static_cast<int>(
-      std::min<int64_t>(threads_for(total, int64_t(1) << 18), std::max<int64_t>(outer, 1)));
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t o = 0; o < outer; ++o) {
+  auto copy_row = [&](int64_t o) {
     if (width == 8)
       concat_elements<uint64_t>(out, in, n, o);
     else if (width == 4)
@@ -149,7 +152,15 @@ void concat_forward(char* out, const char* const* in, const int64_t* block, int6
       concat_elements<uint16_t>(out, in, n, o);
     else
       concat_elements<uint8_t>(out, in, n, o);
+  };
+  const int nt = static_cast<int>(
+      std::min<int64_t>(threads_for(total, int64_t(1) << 18), std::max<int64_t>(outer, 1)));
+  if (nt == 1) {
+    for (int64_t o = 0; o < outer; ++o) copy_row(o);
+    return;
   }
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t o = 0; o < outer; ++o) copy_row(o);
 }
 
 }  // namespace ember

@@ -341,6 +341,14 @@ void group_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* w, const T*
                         int64_t C, int64_t S, int64_t G, T eps) {
   check_groups("group_norm_forward", N, C, S, G);
   const int64_t cg = C / G, M = cg * S;
+  if (M == 0) {  // every group is empty: the same statistics for each, and no y to write (the
+    // row loop walked all N * C empty channels)
+    T mu, rs;
+    row_stats(x, 0, eps, mu, rs);
+    std::fill(mean, mean + N * G, mu);
+    std::fill(rstd, rstd + N * G, rs);
+    return;
+  }
   const int nt = threads_for(N * C * S, 1 << 15);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int64_t r = 0; r < N * G; ++r) {
@@ -357,6 +365,12 @@ void group_norm_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* 
                          const T* w, int64_t N, int64_t C, int64_t S, int64_t G) {
   check_groups("group_norm_backward", N, C, S, G);
   const int64_t cg = C / G, M = cg * S;
+  if (M == 0) {  // no values: dx is empty and dw, db sum nothing (the (N, C) partials could be
+    // 2^40 long)
+    if (dw) std::fill(dw, dw + C, T(0));
+    if (db) std::fill(db, db + C, T(0));
+    return;
+  }
   std::vector<T> pa(static_cast<size_t>(N * C)), pb(static_cast<size_t>(N * C));
   const int nt = threads_for(N * C * S, 1 << 15);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)

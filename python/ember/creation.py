@@ -140,10 +140,9 @@ def empty_strided(size, stride, *, dtype=None, requires_grad: bool = False) -> T
     return _new(a, requires_grad)
 
 
-@_takes_device
 def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
     shape, dt = _size(size, "zeros"), _dtype(dtype)
-    if math.prod(shape) * dt.itemsize >= 1 << 18 and dt in _FILL_DTYPES:
+    if math.prod(shape) * dt.itemsize >= _FILL_MIN and dt in _FILL_DTYPES:
         # threads fill (and so first-touch) their own parts: ~2x NumPy's calloc at 2 threads
         out = np.empty(shape, dt)
         _C.fill(out, 0.0)
@@ -152,6 +151,20 @@ def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
 
 
 _FILL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # _C.fill's (native byte order)
+_FILL_MIN = 1 << 18  # bytes
+_zeros = _takes_device(zeros)
+
+
+@functools.wraps(_zeros)
+def zeros(*size, **kwargs) -> Tensor:  # noqa: F811  (the factory above, with a fast front)
+    # zeros(32, 32): int sizes, no keywords, no device context, the default float dtype, below
+    # the fill kernel's size: np.zeros straight (the factory's keyword handling, device and
+    # dtype checks were ~1 us of its 2.5)
+    if not kwargs and not _device._CONTEXT:
+        shape, dt = _size(size, "zeros"), get_default_dtype()
+        if dt in _FILL_DTYPES and math.prod(shape) * dt.itemsize < _FILL_MIN:
+            return Tensor._make(np.zeros(shape, dt), False, None, 0)
+    return _zeros(*size, **kwargs)
 
 
 @_takes_device

@@ -1370,6 +1370,17 @@ class Tensor:
         return _ops.cast(self, _other(other, "type_as").dtype)
 
     def __getitem__(self, index):
+        if type(index) is Tensor and index.data.dtype.kind == "i" and _ops._outside_graph(self):
+            # x[idx], an integer index tensor and no graph: GetItem's forward straight (the
+            # generic apply is ~2.5 us of a 32x32 gather); an IndexError takes the generic path,
+            # which raises it with the shapes
+            try:
+                out = _ops.GetItem.forward(
+                    _ops.GetItem.__new__(_ops.GetItem), self.data, index.data, True
+                )
+                return Tensor._make(out, False, None, 0)
+            except IndexError:
+                pass
         split = _split_int_index(index) if type(index) is tuple else None
         if split is not None:
             return _ops.getitem(_ops.getitem(self, split[0]), split[1])
