@@ -50,3 +50,24 @@ def test_normal_refuses_a_nan_std():
     out = np.zeros(4)
     _C.normal_fill(out, 1, 0.0, 0.0)
     np.testing.assert_array_equal(out, 0)
+
+
+def test_gather_backward_refuses_out_overlapping_index_or_grad():
+    # out holding the index: the adds rewrote the checked indices (a segfault); out being
+    # grad: rows were read after they had been added to (silently wrong sums).
+    buf = np.zeros(12)
+    out = buf.reshape(3, 4)
+    idx = buf[:6].view(np.int64).reshape(3, 2)
+    idx[:] = 0
+    with pytest.raises(ValueError, match="out overlaps the memory of index"):
+        _C.gather_backward(np.full((3, 2), 1e300), idx, 1, 4, out=out)
+    g = np.ones((3, 2))
+    with pytest.raises(ValueError, match="out overlaps the memory of grad"):
+        _C.gather_backward(g, np.array([[1, 1]] * 3), 1, 2, out=g)
+    np.testing.assert_array_equal(g, np.ones((3, 2)))
+    # a separate out still accumulates, as np.add.at
+    dx = np.ones((3, 2))
+    _C.gather_backward(g, np.array([[1, 1]] * 3), 1, 2, out=dx)
+    ref = np.ones((3, 2))
+    np.add.at(ref, (np.arange(3)[:, None], np.array([[1, 1]] * 3)), g)
+    np.testing.assert_array_equal(dx, ref)

@@ -112,6 +112,10 @@ py::array backward_py(const py::array& grad, const py::array& index, int64_t dim
     require_contiguous(dx, op, "out");
     require_shape(dx, shape, op, "out");
     EMBER_CHECK(dx.writeable(), op, ": out must be writeable");
+    // Rows added into out must not change the grad still to be read, nor the indices that
+    // were range-checked above (a changed index wrote out of bounds).
+    require_no_overlap(dx, grad, op, "out", "grad", false);
+    require_no_overlap(dx, index, op, "out", "index", false);
   }
   const bool f32 = is_f32(grad);
   void* out = dx.mutable_data();
