@@ -218,6 +218,22 @@ def randn(*size, generator=None, dtype=None, requires_grad: bool = False) -> Ten
     return _new(random.normal_samples(generator, shape, dt), requires_grad)
 
 
+_randn = randn
+
+
+@functools.wraps(_randn)
+def randn(*size, **kwargs) -> Tensor:  # noqa: F811  (the factory above, with a fast front)
+    # randn(32, 32): int sizes, no keywords, no device context, float32/float64 default: the
+    # samples straight (the factory's keyword handling, size and dtype checks ~2 us of ~8.5)
+    if not kwargs and not _device._CONTEXT:
+        dt = get_default_dtype()
+        if dt in _FILL_DTYPES:
+            return Tensor._make(
+                random.normal_samples(None, _size(size, "randn"), dt), False, None, 0
+            )
+    return _randn(*size, **kwargs)
+
+
 @_takes_device
 def rand(*size, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from ember's seeded generator (or ``generator``)."""

@@ -227,10 +227,24 @@ def _float_binary(fn, a, b):
     except ValueError:  # shapes that do not broadcast: the general path raises its message
         return None
     ufunc, call = fn._plain
-    if call is None and da.shape == db.shape and da.size < _SAME_SHAPE_MIN:
-        return Tensor._make(ufunc(da, db), False, None, 0)  # (_bcast's first case)
-    try:
-        return Tensor._make(_bcast(ufunc, da, db, call), False, None, 0)
+    if da.shape == db.shape:
+        if call is None:
+            if da.size < _SAME_SHAPE_MIN:
+                return Tensor._make(ufunc(da, db), False, None, 0)  # (_bcast's first case)
+        elif (
+            da.size >= _KERNEL_MIN
+            and (dt is _F32 or dt is _F64)
+            and da.flags.c_contiguous
+            and db.flags.c_contiguous
+        ):  # (div: _binary_kernel's first case straight, ~0.7 us of its frames and tests)
+            return Tensor._make(
+                _C.binary(da, db, _BINARY_CODE[ufunc], False, False, None), False, None, 0
+            )
+    try:  # (_bcast's other cases, inlined: its frame is ~0.2 us of a broadcast row's ~2.5)
+        y = _binary_kernel(ufunc, da, db)
+        if y is None:
+            y = ufunc(da, db) if call is None else call(ufunc, da, db)
+        return Tensor._make(y, False, None, 0)
     except ValueError:  # shapes that do not broadcast: the general path raises its message
         return None
 
@@ -1704,6 +1718,8 @@ def _kernel_unary(act: int, fn, x, *args) -> Tensor:
             and d.flags.c_contiguous
         ):
             return Tensor._make(_C.activation(d, act, 0.0, 1.0, None), False, None, 0)
+        if x._requires_grad and _state.enabled:  # a node: _unary_apply's test has no case left
+            return fn.apply(x, *args)
     return _unary_apply(fn, x, *args)
 
 
@@ -2483,6 +2499,16 @@ def _tensors_only(op: str, *args) -> None:
 
 
 def _extremum(a, b, use_max: bool) -> Tensor:
+    if type(a) is Tensor and type(b) is Tensor:
+        da, db = a.data, b.data
+        if (
+            da.dtype is db.dtype
+            and da.dtype.kind == "f"
+            and da.shape == db.shape
+            and da.size < _SAME_SHAPE_MIN
+            and _plain_pair(a, b) is not None
+        ):  # the common call: _bcast's first case straight (the tests below ~1 us)
+            return Tensor._make((np.maximum if use_max else np.minimum)(da, db), False, None, 0)
     op = "maximum" if use_max else "minimum"
     if type(a) is Tensor and type(b) is Tensor and a.data.dtype == b.data.dtype:
         if a.data.dtype.kind == "c":
@@ -3541,10 +3567,17 @@ class CumSum(Function):
 
 def cumsum(x, dim: int, *, dtype=None) -> Tensor:
     """Running sum along dim (torch.cumsum)."""
-    if dtype is None and type(x) is Tensor and x.data.ndim and x.data.dtype.char in "fd":
-        if _outside_graph(x):  # the common case: CumSum.forward straight
-            (axis,) = _axes(dim, x.data.ndim, "cumsum")
-            return Tensor._make(_scan(x.data, axis, False), False, None, 0)
+    if dtype is None and type(x) is Tensor and type(dim) is int:
+        a = x.data
+        nd = a.ndim
+        if -nd <= dim < nd and a.dtype.char in "fd" and _outside_graph(x):
+            # the common case: _scan's kernel call straight (_axes and _scan's frames ~1 us)
+            shape = a.shape
+            d = dim % nd
+            x3 = np.ascontiguousarray(a).reshape(
+                math.prod(shape[:d]), shape[d], math.prod(shape[d + 1 :])
+            )
+            return Tensor._make(_C.cumsum(x3, False).reshape(shape), False, None, 0)
     x = _as_dtype(x, dtype)
     if x.data.dtype == np.bool_:
         x = x.long()
@@ -3757,6 +3790,7 @@ def unbind(x, dim: int = 0) -> tuple:
 
 
 SortResult = namedtuple("SortResult", ["values", "indices"])
+_new_tuple = tuple.__new__
 
 
 def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> SortResult:
@@ -3803,11 +3837,16 @@ def _rows_straight(x, dim):
 
 
 def _straight_result(x: Tensor, pair) -> SortResult:
-    """SortResult of the kernel's (values, indices) lines, in x's leading shape."""
+    """SortResult of the kernel's (values, indices) lines, in x's leading shape (a 2-D x's
+    lines are its shape already)."""
     v, idx = pair
-    shape = x.data.shape[:-1] + (v.shape[1],)
-    return SortResult(Tensor._make(v.reshape(shape), False, None, 0),
-                      Tensor._make(idx.reshape(shape), False, None, 0))  # fmt: skip
+    if x.data.ndim != 2:
+        shape = x.data.shape[:-1] + (v.shape[1],)
+        v, idx = v.reshape(shape), idx.reshape(shape)
+    # (tuple.__new__: the namedtuple's own __new__ is a Python frame, ~0.25 us)
+    return _new_tuple(
+        SortResult, (Tensor._make(v, False, None, 0), Tensor._make(idx, False, None, 0))
+    )
 
 
 def _radix_lines(a: np.ndarray, axis: int) -> bool:
@@ -6482,8 +6521,9 @@ def _real_only(fn):
 
     @functools.wraps(fn)
     def op(x, *args, **kwargs):
-        _complex.refuse(fn.__name__, _data(x))
-        return fn(x, *args, **kwargs)
+        if type(x) is not Tensor or x.data.dtype.kind == "c":  # (a real Tensor: nothing to refuse)
+            _complex.refuse(fn.__name__, _data(x))
+        return fn(x, *args, **kwargs) if kwargs else fn(x, *args)
 
     return op
 

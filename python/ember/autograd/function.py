@@ -483,7 +483,7 @@ class Function:
         parents = []
         any_grad = False
         for a in args:
-            if isinstance(a, Tensor):
+            if type(a) is Tensor or isinstance(a, Tensor):  # (the identity test: most arguments)
                 raw.append(a.data)
                 if a._requires_grad:
                     needs.append(True)
@@ -498,8 +498,10 @@ class Function:
         ctx.needs_input_grad = tuple(needs)
         if cls._tensor_api:
             out = cls._forward_tensors(ctx, args, kwargs)
-        else:
+        elif kwargs:
             out = cls.forward(ctx, *raw, **kwargs)
+        else:  # (no empty dict to unpack: most ops)
+            out = cls.forward(ctx, *raw)
         if not record:
             if _fw_level is not None and any_grad:
                 _forward_ad._refuse_no_grad(cls, parents)
