@@ -260,3 +260,74 @@ def test_randn_front_default_dtype_and_errors():
         ember.randn(2, 1.5)
     with ember.device("meta"):
         assert str(ember.randn(2, 3).device) == "meta"
+
+
+# ---- _C.binary_auto (ops._binary_kernel's first test) -------------------------------------------
+
+_UFUNCS = [np.add, np.subtract, np.multiply, np.true_divide, np.maximum, np.minimum]
+_AUTO_PAIRS = [
+    ((32, 32), (32, 32)),  # one shape
+    ((32, 32), (32,)),  # a row
+    ((32,), (32, 32)),  # a row first (b op a)
+    ((4, 6, 8), (6, 8)),
+    ((4, 6, 8), (1, 6, 8)),
+    ((32, 32), (32, 1)),  # a column
+    ((5, 4, 8), (5, 4, 1)),
+    ((5, 4, 8), (5, 1, 1)),
+    ((16, 9), ()),  # one value: 0-d, (1,), (1, 1)
+    ((1, 1), (16, 9)),
+    ((16, 9), (1,)),
+]
+
+
+@pytest.mark.parametrize("sa, sb", _AUTO_PAIRS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_binary_auto_matches_numpy_and_kernel(sa, sb, dtype):
+    from ember import _C, ops
+
+    a = rng.standard_normal(sa).astype(dtype)
+    b = rng.standard_normal(sb).astype(dtype)
+    if b.size > 2:
+        b.flat[1] = np.nan
+    b.flat[0] = 0.0
+    for code, f in enumerate(_UFUNCS):
+        y = _C.binary_auto(a, b, code)
+        assert y is not None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            _same(y, f(a, b))  # (the kernels give NumPy's bits, NaNs and signed zeros too)
+        _same(ops._binary_kernel(f, a, b), y)  # the entry that calls it
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        (np.ones((32, 32), np.float32), np.ones((32, 32), np.float64)),  # two dtypes
+        (np.ones((32, 32), np.int64), np.ones((32, 32), np.int64)),  # integers
+        (np.ones((32, 32), np.float16), np.ones((32,), np.float16)),
+        (np.ones((3, 5), np.float32), np.ones((5,), np.float32)),  # under 16 elements
+        (np.ones((32, 4), np.float32), np.ones((4,), np.float32)),  # rows under 8
+        (np.ones((32, 32), np.float32), np.ones((64,), np.float32)[::2]),  # a strided row
+        (np.ones((64, 32), np.float32)[::2], np.ones((32,), np.float32)),  # a strided big
+        (np.ones((32, 1), np.float32), np.ones((1, 32), np.float32)),  # an outer product
+        (np.ones((16,), np.float32), np.ones((1, 1, 1), np.float32)),  # more dims than big
+    ],
+)
+def test_binary_auto_declines(a, b):
+    from ember import _C
+
+    assert _C.binary_auto(a, b, 0) is None
+    assert _C.binary_auto(b, a, 0) is None
+
+
+def test_binary_auto_bad_op_and_ops_keep_results():
+    from ember import _C
+
+    a = np.ones((4, 8), np.float32)
+    with pytest.raises(ValueError, match="op must be"):
+        _C.binary_auto(a, a, 9)
+    # declined pairs still compute through the general path
+    x = ember.tensor(rng.standard_normal((32, 32)).astype(np.float32))
+    strided_row = ember.tensor(rng.standard_normal(64).astype(np.float32))[::2]
+    _same(x * strided_row, x.data * strided_row.data)
+    outer = ember.tensor(np.ones((32, 1), np.float32)) + ember.tensor(np.ones((1, 32), np.float32))
+    _same(outer, np.full((32, 32), 2, np.float32))

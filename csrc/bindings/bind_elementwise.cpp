@@ -4,10 +4,12 @@
 //     b of a's shape, or 1-D: a row (n,) of a seen as (a.size / n, n), or with per_row a
 //     column (rows,) of a seen as (rows, a.size / rows)
 //   binary_scalar(a, s, op, flip=False, out=None) -> y (a's shape)         a op s (s op a)
+//   binary_auto(a, b, op) -> y or None    a op b when one of the above takes it as it is
 //   where(cond, a, b) -> y        cond ? a : b, a and b arrays of cond's shape or numbers
 //   copy(x, out=None) -> y        a C-contiguous copy of any numeric dtype
 //   cast(x, dtype) -> y           float32 <-> float64
 //   arange(start, step, n, chunk, dtype) -> y (n,)   torch's float arange, bit for bit
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <string>
@@ -119,6 +121,68 @@ py::array binary_scalar_py(const py::array& a, double s, int op, bool flip, cons
     run_binary<double>(y, a, &s, 1, size, op, 1, flip);
   }
   return y;
+}
+
+// binary_auto: how the smaller operand s (padded with leading 1s to big's rank) repeats over
+// big: a row (form 2) over big's leading dims, or one value per row (form 3) of big's leading
+// dims; rows x n is big seen as a matrix. false when it is neither, or rows are under 8 long
+// (ops._row_or_col's rule, which this mirrors: the Python fallback runs the same test).
+bool row_or_col(const std::vector<int64_t>& big, const std::vector<int64_t>& small, int& form) {
+  const size_t nd = big.size();
+  if (small.size() > nd) return false;
+  std::vector<int64_t> s(nd - small.size(), 1);
+  s.insert(s.end(), small.begin(), small.end());
+  size_t last = nd;
+  while (last && s[last - 1] == 1) --last;
+  int64_t n = 1;
+  if (std::equal(s.begin(), s.begin() + last, big.begin())) {  // a column
+    for (size_t d = last; d < nd; ++d) n *= big[d];
+    form = 3;
+  } else {
+    size_t first = 0;
+    while (first < nd && s[first] == 1) ++first;
+    if (!std::equal(s.begin() + first, s.end(), big.begin() + first)) return false;
+    for (size_t d = first; d < nd; ++d) n *= big[d];
+    form = 2;
+  }
+  return n >= 8;
+}
+
+// ops._binary_kernel's test for two arrays, in one call (its Python tests cost ~1 us of a 32x32
+// broadcast op): a op b by binary / binary_scalar's kernel when both are float32 or both
+// float64, the larger (or a) C-contiguous with at least 16 elements, and the other of its shape
+// (C-contiguous), one value, or a C-contiguous row or column of it; else None (the caller's
+// general path, which gives the same bits where it takes the same kernel).
+py::object binary_auto_py(const py::array& a, const py::array& b, int op) {
+  const char* name = "binary_auto";
+  check_op(op, name);
+  const bool f32 = is_f32(a);
+  if (!(f32 || is_f64(a)) || !same_dtype(a.dtype(), b.dtype())) return py::none();
+  const std::vector<int64_t> sa = shape_of(a), sb = shape_of(b);
+  const bool flip = a.size() < b.size();
+  const py::array& big = flip ? b : a;
+  const py::array& small = flip ? a : b;
+  const int64_t size = big.size();
+  if (size < 16 || !(big.flags() & py::array::c_style)) return py::none();
+  int64_t rows = 1, n = size;
+  int form = 0;
+  if (sa == sb) {
+    if (!(small.flags() & py::array::c_style)) return py::none();
+  } else if (small.size() == 1 && small.ndim() <= big.ndim()) {
+    form = 1;  // one value (its only element: any strides)
+  } else {
+    if (!(small.flags() & py::array::c_style) || !row_or_col(flip ? sb : sa, flip ? sa : sb, form))
+      return py::none();
+    const int64_t len = small.size();
+    rows = form == 3 ? len : size / len;
+    n = form == 3 ? size / len : len;
+  }
+  py::array y = empty_like_dtype(big, shape_of(big));
+  if (f32)
+    run_binary<float>(y, big, cptr<float>(small), rows, n, op, form, flip);
+  else
+    run_binary<double>(y, big, cptr<double>(small), rows, n, op, form, flip);
+  return std::move(y);
 }
 
 // One side of where: an array of cond's shape (its data) or a Python number (into *one).
@@ -274,6 +338,10 @@ void bind_elementwise(py::module_& m) {
         py::arg("flip") = false, py::arg("out") = py::none(),
         "a op s (s op a when flip), a float32/float64 C-contiguous, s rounded to a's dtype; "
         "op as binary's. out: a's dtype and shape, may be a.");
+  m.def("binary_auto", &binary_auto_py, py::arg("a"), py::arg("b"), py::arg("op"),
+        "a op b as binary or binary_scalar compute it when they take a and b as they are: one "
+        "float dtype, the larger C-contiguous with >= 16 elements, the other of its shape, one "
+        "value, or a C-contiguous row or column of it (rows of >= 8); else None. op as binary's.");
   m.def("where", &where_py, py::arg("cond"), py::arg("a"), py::arg("b"),
         "cond bool C-contiguous; a and b float32/float64 C-contiguous arrays of cond's shape "
         "and one dtype, or Python numbers (rounded to the arrays' dtype; not both) -> "

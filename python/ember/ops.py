@@ -357,6 +357,10 @@ def _binary_kernel(ufunc, a, b, out=None):
     (in-place updates: out is a) must be the larger operand, and may not overlap the other."""
     ta, tb = type(a), type(b)
     if ta is np.ndarray and tb is np.ndarray:
+        if out is None:  # the tests below in one C++ call (~1 us less); None: they decide
+            y = _C.binary_auto(a, b, _BINARY_CODE[ufunc])
+            if y is not None:
+                return y
         dt = a.dtype
         if dt is not b.dtype and dt != b.dtype or dt not in _KERNEL_DTYPES:
             return None
@@ -2907,6 +2911,14 @@ def _join(tensors, dim, stack: bool) -> Tensor:
                 return Tensor._make(_C.concat(datas, operator.index(dim), stack)[0], False, None, 0)
             except TypeError:
                 pass  # mixed dtypes (promoted below, or refused with the same error), bad dim
+        elif tensors and type(dim) is int and type(tensors[0]) is Tensor:
+            # Tensors of one float dtype, some requiring grad: the node straight (the general
+            # path below promotes, converts and tests nothing for them, ~1.5 us)
+            dt = tensors[0].data.dtype
+            if dt.kind == "f" and builtins.all(
+                type(t) is Tensor and t.data.dtype is dt for t in tensors
+            ):
+                return Join.apply(*tensors, dim=dim, stack=stack)
     op = "stack" if stack else "cat"
     if isinstance(tensors, Tensor) or not isinstance(tensors, Iterable):
         raise TypeError(f"{op}: expected a sequence of tensors, got {type(tensors).__name__}")
