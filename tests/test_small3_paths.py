@@ -331,3 +331,41 @@ def test_binary_auto_bad_op_and_ops_keep_results():
     _same(x * strided_row, x.data * strided_row.data)
     outer = ember.tensor(np.ones((32, 1), np.float32)) + ember.tensor(np.ones((1, 32), np.float32))
     _same(outer, np.full((32, 32), 2, np.float32))
+
+
+# ---- reshape's int shape, Add/Sub's saved shapes, Parameter.data ------------------------------
+
+
+def test_reshape_int_shape_and_errors():
+    plain, graph = _pair((4, 6))
+    _same(plain.reshape(-1), plain.data.reshape(-1))
+    y = graph.reshape(24)
+    assert y.grad_fn.name() == "ViewBackward0"
+    (y * ember.tensor(np.arange(24, dtype=np.float32))).sum().backward()
+    np.testing.assert_array_equal(graph.grad.numpy(), np.arange(24, dtype=np.float32).reshape(4, 6))
+    _same(plain.view(-1), plain.reshape((-1,)))
+    with pytest.raises(ValueError, match="invalid shape"):
+        plain.reshape(-2)
+    with pytest.raises(ValueError, match="invalid for input of shape"):
+        plain.reshape(5)
+
+
+def test_add_sub_gradients_with_scalars_and_broadcast():
+    x = ember.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    r = ember.tensor(rng.standard_normal(4), requires_grad=True)
+    assert gradcheck(lambda a, b: (a + b) - 2.0 * (b - a) + (1.5 - a), (x, r))
+    y = x + r
+    y.sum().backward()
+    np.testing.assert_array_equal(r.grad.numpy(), np.full(4, 3.0))
+
+
+def test_parameter_data_get_and_set():
+    p = ember.nn.Parameter(np.ones(3, np.float32))
+    assert type(p.data) is np.ndarray and p.requires_grad
+    p.data = ember.tensor([1.0, 2.0, 3.0])  # a Tensor's array, not the Tensor
+    assert type(p.data) is np.ndarray
+    np.testing.assert_array_equal(p.data, [1, 2, 3])
+    p.data = [4.0, 5.0, 6.0]
+    np.testing.assert_array_equal(p.numpy(), [4, 5, 6])
+    (p * p).sum().backward()
+    np.testing.assert_array_equal(p.grad.numpy(), [8, 10, 12])

@@ -426,7 +426,11 @@ class Add(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = (_shape(a), _shape(b))
+        # (two arrays, the common operands: their shapes without _shape's calls)
+        if type(a) is np.ndarray and type(b) is np.ndarray:
+            ctx.shapes = (a.shape, b.shape)
+        else:
+            ctx.shapes = (_shape(a), _shape(b))
         return _bcast(np.add, a, b)
 
     @staticmethod
@@ -453,7 +457,10 @@ class Sub(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = (_shape(a), _shape(b))
+        if type(a) is np.ndarray and type(b) is np.ndarray:  # (see Add.forward)
+            ctx.shapes = (a.shape, b.shape)
+        else:
+            ctx.shapes = (_shape(a), _shape(b))
         return _bcast(np.subtract, a, b)
 
     @staticmethod
@@ -2611,6 +2618,8 @@ def _plain_shape(shape) -> bool:
 
 
 def _shape_arg(shape, op, one_inferred=True):
+    if type(shape) is int:  # x.reshape(-1), x.view(n): as a tuple, the common case below
+        shape = (shape,)
     if type(shape) is tuple and one_inferred and _plain_shape(shape):
         return shape  # the common case, without the conversions below
     if isinstance(shape, int | np.integer):
