@@ -369,3 +369,21 @@ def test_parameter_data_get_and_set():
     np.testing.assert_array_equal(p.numpy(), [4, 5, 6])
     (p * p).sum().backward()
     np.testing.assert_array_equal(p.grad.numpy(), [8, 10, 12])
+
+
+@pytest.mark.parametrize("bounds", [(0.2, 0.8), (None, 0.5), (-0.3, None), (0, 1)])
+def test_clamp_node_forward_matches_and_grads(bounds):
+    a = rng.standard_normal((6, 7)).astype(np.float32)
+    a[0, 0], a[0, 1] = np.nan, -0.0
+    plain, graph = ember.tensor(a), ember.tensor(a.copy()).requires_grad_()
+    y = ember.clamp(graph, *bounds)
+    assert y.grad_fn.name() == "ClampBackward1"
+    _same(y, ember.clamp(plain, *bounds))
+    y.sum().backward()
+    lo, hi = bounds
+    inside = np.ones(a.shape, bool)
+    if lo is not None:
+        inside &= a >= lo
+    if hi is not None:
+        inside &= a <= hi
+    np.testing.assert_array_equal(graph.grad.numpy(), inside.astype(np.float32))

@@ -1904,6 +1904,7 @@ class Clamp(Function):
         if kernel is not None:
             ctx.kernel = kernel
             ctx._broadcast_grad = True
+            return _act_forward("clamp", x, *kernel)  # (_values' kernel call, not tested again)
         return Clamp._values(x, lo, hi)
 
     @staticmethod
@@ -3854,6 +3855,8 @@ def _rows_straight(x, dim):
         return None
     if not a.size or not _outside_graph(x):
         return None
+    if nd == 2 and a.flags.c_contiguous:
+        return a  # (its lines already: no conversion or view to make)
     return np.ascontiguousarray(a).reshape(-1, a.shape[-1])
 
 
