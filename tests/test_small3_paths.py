@@ -387,3 +387,14 @@ def test_clamp_node_forward_matches_and_grads(bounds):
     if hi is not None:
         inside &= a <= hi
     np.testing.assert_array_equal(graph.grad.numpy(), inside.astype(np.float32))
+
+
+@pytest.mark.parametrize("factory", [ember.zeros, ember.ones, ember.empty, ember.rand, ember.randn])
+def test_factory_sizes(factory):
+    assert factory(3, 4).shape == (3, 4) and factory(3, 4).dtype == np.float32
+    assert factory((3, 4)).shape == (3, 4) and factory([2]).shape == (2,)
+    assert factory(np.int64(2), 3).shape == (2, 3)
+    with pytest.raises(ValueError, match=r"negative dimension in size \(3, -1\)"):
+        factory(3, -1)
+    with pytest.raises(TypeError, match="sizes must be ints"):
+        factory(3, 2.0)

@@ -15,8 +15,12 @@ from ember.tensor import Tensor, _as_array, get_default_dtype
 
 
 def _size(shape, op: str) -> tuple:
-    if type(shape) is tuple and all(type(s) is int and s >= 0 for s in shape):
-        return shape  # zeros(32, 128): the checks below pass it unchanged
+    if type(shape) is tuple:  # zeros(32, 128): the checks below pass it unchanged
+        for s in shape:  # (a loop: all() of a generator cost ~0.4 us of a ~2 us zeros)
+            if type(s) is not int or s < 0:
+                break
+        else:
+            return shape
     if len(shape) == 1 and isinstance(shape[0], tuple | list):
         shape = tuple(shape[0])
     try:
