@@ -6534,6 +6534,7 @@ def _in_place(op: str, fn, input, *args) -> Tensor:
     if _inplace.recording(input):
         return _inplace.write(input, fn, args, name=op)
     np.copyto(input.data, fn(input.detach(), *args).data)
+    _inplace.note(input)
     return input
 
 
