@@ -124,6 +124,24 @@ def test_write_into_a_tensor_nothing_saved():
     np.testing.assert_allclose(w.grad.numpy(), x.numpy() + 1, rtol=1e-6)
 
 
+def test_matmul_keeps_an_operand_only_for_the_others_gradient():
+    torch = pytest.importorskip("torch")
+    for lib in (ember, torch):
+        w = lib.randn(3, 4, requires_grad=True)
+        x = lib.randn(4, 2)
+        y = (w @ x).sum()  # only x is saved (for w's gradient)
+        with lib.no_grad():
+            w.mul_(2)
+        y.backward()
+        np.testing.assert_allclose(
+            w.grad.numpy(), np.broadcast_to(x.numpy().sum(1), (3, 4)), rtol=1e-6
+        )
+        y = (w @ x).sum()
+        x.mul_(2)  # ... and x is
+        with pytest.raises(RuntimeError, match=MODIFIED):
+            y.backward()
+
+
 # ---- 2. an optimiser step between forward and backward --------------------------------------
 
 
