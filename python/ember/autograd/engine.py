@@ -726,16 +726,26 @@ def _check_not_overwritten(node) -> None:
     before the last write, so the common values, numbers and shapes, are passed over first)."""
     epoch = node._epoch
     held = _HELD
+    written = _function._written_owners.get
+    owner = _function.array_owner
     for k, v in vars(node).items():
         if k in _NOT_SAVED:
             continue
         if isinstance(v, held):
-            _check_held(node, v, epoch)
-        elif type(v) is tuple or type(v) is list:
-            for a in v:
-                if isinstance(a, held):
-                    _check_held(node, a, epoch)
-        # (values saved through saved_tensors_hooks are the hooks' business, as in torch)
+            v = (v,)
+        elif type(v) is not tuple and type(v) is not list:
+            continue
+        for a in v:
+            if type(a) is not np.ndarray:
+                if not isinstance(a, held):
+                    continue
+                if not isinstance(a, np.ndarray):
+                    a = a.data
+            # (written_since, inlined: an entry is always its live owner's)
+            hit = written(id(a if a.base is None else owner(a)))
+            if hit is not None and hit[1] > epoch:
+                raise _overwritten(node, a)
+    # (values saved through saved_tensors_hooks are the hooks' business, as in torch)
 
 
 _HELD = ()  # (np.ndarray, Tensor), set at the end of this module (Tensor imports it)
@@ -743,18 +753,15 @@ _HELD = ()  # (np.ndarray, Tensor), set at the end of this module (Tensor import
 _NOT_SAVED = frozenset(("parents", "needs_input_grad", "_epoch", "_order", "_out_meta"))
 
 
-def _check_held(node, a, epoch: int) -> None:
-    if type(a) is not np.ndarray:
-        a = a.data
-    if _function.written_since(a, epoch):
-        kind = _TYPE_NAMES.get(a.dtype.name, a.dtype.name)
-        raise RuntimeError(
-            "one of the variables needed for gradient computation has been modified by an "
-            f"inplace operation: [ember.{kind} {list(a.shape)}], saved by {node.name}, was "
-            "written in place after the forward pass saved it (an in-place op, an optimizer "
-            "step, an init function, out=). Call backward() before the write, or write into "
-            "a clone() instead"
-        )
+def _overwritten(node, a: np.ndarray) -> RuntimeError:
+    kind = _TYPE_NAMES.get(a.dtype.name, a.dtype.name)
+    return RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an "
+        f"inplace operation: [ember.{kind} {list(a.shape)}], saved by {node.name}, was "
+        "written in place after the forward pass saved it (an in-place op, an optimizer "
+        "step, an init function, out=). Call backward() before the write, or write into "
+        "a clone() instead"
+    )
 
 
 # torch's legacy type names, for the error message torch users know
