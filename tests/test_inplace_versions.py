@@ -590,3 +590,24 @@ def test_checkpoint_as_torch():
     with ember.no_grad():
         x.mul_(2)
     _raises(y.backward, (2, 4))
+
+
+def test_custom_function_saved_tensor():
+    class Cube(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 3 * x * x * g
+
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    Cube.apply(x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 12.0])
+    y = Cube.apply(x).sum()
+    with ember.no_grad():
+        x.add_(1)
+    _raises(y.backward, (2,))
