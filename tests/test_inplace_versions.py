@@ -611,3 +611,24 @@ def test_custom_function_saved_tensor():
     with ember.no_grad():
         x.add_(1)
     _raises(y.backward, (2,))
+
+
+def test_two_forwards_then_one_backward_through_stateful_layers():
+    # the layers' own state updates (batch norm's running statistics, its batch count) are
+    # not writes a later backward refuses, as in torch
+    emb, lstm = nn.Embedding(10, 6), nn.LSTM(6, 5, batch_first=True)
+    bn, ln, drop, head = nn.BatchNorm1d(5), nn.LayerNorm(5), nn.Dropout(0.2), nn.Linear(5, 1)
+    params = [p for m in (emb, lstm, bn, ln, head) for p in m.parameters()]
+    opt = ember.optim.Adam(params, lr=0.01)
+    idx = ember.tensor(np.random.default_rng(0).integers(0, 10, (4, 3)))
+
+    def loss():
+        h = lstm(emb(idx))[0][:, -1]
+        return head(drop(ln(bn(h)))).pow(2).mean()
+
+    for _ in range(3):
+        total = loss() + loss()
+        total.backward()
+        opt.step()
+        opt.zero_grad()
+    assert np.isfinite(float(total))
