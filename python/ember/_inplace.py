@@ -23,6 +23,13 @@ from ember.autograd import function as _function
 from ember.tensor import Tensor
 
 
+def note(t: Tensor) -> None:
+    """t's array was just written outside the graph, by a NumPy write into it (F.relu_(x) on
+    a plain x, load_state_dict, out=, init): nodes that saved it refuse to backward."""
+    if _function._tracking:
+        _function.note_write(t.data)
+
+
 def recording(x: Tensor, args=(), kwargs=None) -> bool:
     """Whether an in-place op on x must go through the graph: grad mode, and x or a tensor
     argument requires grad."""
@@ -205,6 +212,10 @@ def _swap(args, x, old):
 _UNRECORDED = {
     "requires_grad_", "detach_", "share_memory_", "resize_", "resize_as_", "apply_", "map_",
 }  # fmt: skip
+# ... of which these leave the values alone (torch does not count them as writes either)
+_NOT_WRITES = {"requires_grad_", "detach_", "share_memory_"}
+# methods whose write is noted inside them (fill_, nn.init): noted once, as torch counts one
+_SELF_NOTING = {"zero_", "uniform_", "normal_"}
 # new values that do not depend on the old ones, nor carry a gradient
 _FILLS = {
     "zero_", "normal_", "uniform_", "bernoulli_", "cauchy_", "exponential_", "geometric_",
@@ -243,10 +254,16 @@ _BUILDERS = {"copy_": _copy, "fill_": _fill, "fill_diagonal_": _fill_diagonal}
 
 def install(cls) -> None:
     """Wrap every named in-place method of Tensor so that, when autograd must record it
-    (grad mode, and the tensor or an argument requires grad), it goes through ``write``."""
+    (grad mode, and the tensor or an argument requires grad), it goes through ``write``;
+    else the write is noted (_function.note_write), so that backward refuses nodes that
+    saved the old values. (The augmented assignments and ``x[i] = v`` note their writes
+    themselves: Tensor._inplace, Tensor.__setitem__.)"""
     for name in [n for n in vars(cls) if n.endswith("_") and not n.startswith("_")]:
         method = getattr(cls, name)
-        if name in _UNRECORDED or not callable(method):
+        if name in _NOT_WRITES or not callable(method):
+            continue
+        if name in _UNRECORDED:
+            setattr(cls, name, _noted(name, method))
             continue
         if name in _VIEWS:
             setattr(cls, name, _recorded_view(name, method, getattr(cls, name[:-1])))
@@ -257,21 +274,58 @@ def install(cls) -> None:
         setattr(cls, name, _recorded(name, method, build))
 
 
+# (In the wrappers below, the write is noted after the method returns: a write that raised
+# changed nothing. `_function._tracking` is the one test pure inference pays.)
+
+
 def _recorded(name, method, build):
-    def inplace(self, *args, **kwargs):
-        if recording(self, args, kwargs):
-            return write(self, build, args, kwargs, name)
-        return method(self, *args, **kwargs)
+    if name in _SELF_NOTING:
+
+        def inplace(self, *args, **kwargs):
+            if recording(self, args, kwargs):
+                return write(self, build, args, kwargs, name)
+            return method(self, *args, **kwargs)
+
+    else:
+
+        def inplace(self, *args, **kwargs):
+            if recording(self, args, kwargs):
+                return write(self, build, args, kwargs, name)
+            d = self.data
+            out = method(self, *args, **kwargs)
+            if _function._tracking:
+                _function.note_write(d)
+            return out
 
     inplace.__name__, inplace.__qualname__, inplace.__doc__ = name, name, method.__doc__
     return inplace
 
 
 def _recorded_view(name, method, build):
+    # x.t_() moves no value, but torch counts it as a write (its version counter): nodes
+    # that saved x refuse to backward, here too
     def inplace(self, *args):
         if recording(self):
             return view(self, build, args, name)
-        return method(self, *args)
+        d = self.data  # (the array it had: as_strided_ takes one NumPy gives no base chain)
+        out = method(self, *args)
+        if _function._tracking:
+            _function.note_write(d)
+        return out
+
+    inplace.__name__, inplace.__qualname__, inplace.__doc__ = name, name, method.__doc__
+    return inplace
+
+
+def _noted(name, method):
+    """method, its write into self noted (x += y, x[i] = v, apply_, resize_, ...)."""
+
+    def inplace(self, *args, **kwargs):
+        d = self.data  # (resize_ may give self a new array: the old one is what was saved)
+        out = method(self, *args, **kwargs)
+        if _function._tracking:
+            _function.note_write(d)
+        return out
 
     inplace.__name__, inplace.__qualname__, inplace.__doc__ = name, name, method.__doc__
     return inplace

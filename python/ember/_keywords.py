@@ -124,6 +124,7 @@ def takes_out(fn, aliases: bool):
 
 
 def _write(name: str, result, out):
+    from ember import _inplace
     from ember.autograd import is_grad_enabled
     from ember.tensor import Tensor
 
@@ -153,6 +154,7 @@ def _write(name: str, result, out):
             )
         out.data = np.empty(value.shape, out.data.dtype)
     np.copyto(out.data, value, casting="unsafe")
+    _inplace.note(out)  # nodes that saved out's old values refuse to backward
     return out
 
 

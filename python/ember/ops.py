@@ -540,6 +540,12 @@ def _shape_only(a):
     return _ShapeOnly(a) if type(a) is np.ndarray else a
 
 
+def _stand_in(a: np.ndarray) -> np.ndarray:
+    """A saved operand backward reads only the shape, dtype and views of: a zero broadcast to
+    a's shape (no memory, and not a's: writes into a leave the node valid)."""
+    return np.broadcast_to(np.zeros((), a.dtype), a.shape)
+
+
 def mul(a, b) -> Tensor:
     if (y := _float_binary(Mul, a, b)) is not None:
         return y
@@ -1582,7 +1588,10 @@ class MatMul(Function):
             raise ValueError(
                 f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied ({k_a} != {k_b})"
             )
-        ctx.save_for_backward(a, b)
+        # each operand kept only for the other's gradient, as torch's mm: an in-place write
+        # into w after y = w @ x (x needing no gradient) leaves y's backward valid
+        na, nb = ctx.needs_input_grad
+        ctx.save_for_backward(a if nb else _stand_in(a), b if na else _stand_in(b))
         if not is_float:  # integer matmul: exact in NumPy, no BLAS involved (complex too)
             if a.dtype != b.dtype and np.result_type(a, b).kind == "c":
                 raise TypeError(

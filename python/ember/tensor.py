@@ -262,6 +262,13 @@ class Tensor:
         return self._ctx
 
     @property
+    def _version(self) -> int:
+        """torch's version counter: how many in-place writes this tensor's memory (shared
+        with its views and its base) has taken. Counted from the first recorded graph node or
+        ``_version`` read on (before that nothing needs it, and pure inference pays nothing)."""
+        return _function.version(self.data)
+
+    @property
     def is_leaf(self) -> bool:
         return self._ctx is None
 
@@ -793,7 +800,11 @@ class Tensor:
             and _ops._binary_kernel(op, self.data, other.data, self.data) is not None
         ):
             # the hot case, two plain float tensors: nothing to record or refuse (see
-            # _needs_record), and the C++ kernel wrote into self (~1 us of checks less)
+            # _needs_record), and the C++ kernel wrote into self (~1 us of checks less).
+            # The write is noted for autograd here for x += y (a named x.add_(y) by its
+            # wrapper, ember/_inplace.py).
+            if rebind and _function._tracking:
+                _function.note_write(self.data)
             return self
         if op is np.subtract:
             _ops.check_bool_sub(self, other)
@@ -803,20 +814,26 @@ class Tensor:
             return _inplace.write(self, _INPLACE_OPS.get(op, op), (other,), name=op.__name__)
         if not isinstance(op, np.ufunc):
             np.copyto(self.data, self._inplace_result(op, other).data, casting="unsafe")
-            return self
+        else:
+            self._ufunc_into(op, other)
+        if rebind and _function._tracking:
+            _function.note_write(self.data)
+        return self
+
+    def _ufunc_into(self, op, other) -> None:
+        """self := op(self, other) in self's array, for a NumPy ufunc op."""
         other = other.data if isinstance(other, Tensor) else other
         if type(other) is int and self.data.dtype.kind in "iu":
             other = _ops._wrapped(other, self.data.dtype)  # uint8 += 300 adds 44, as torch
         d = self.data
         if op in _ops._BINARY_CODE and _ops._binary_kernel(op, d, other, d) is not None:
-            return self  # (float arrays: the C++ kernel wrote into self)
+            return  # (float arrays: the C++ kernel wrote into self)
         try:
             op(self.data, other, out=self.data, casting="same_kind")
         except (TypeError, ValueError):  # NumPy refuses int64 into uint8 (torch only a lower
             # category) and integers to negative powers (torch's integer pow takes them)
             result = self._inplace_result(_INPLACE_OPS[op], other)  # (shape, cast checks)
             np.copyto(self.data, result.data, casting="unsafe")
-        return self
 
     def _inplace_result(self, op, other) -> Tensor:
         """op(self, other), checked to fit into self's shape and dtype."""
@@ -1415,8 +1432,10 @@ class Tensor:
         value = value.data if isinstance(value, Tensor) else value
         if split is not None:
             self.data[split[0]][_ops._index_arg(split[1])[0]] = value  # split[0] gives a view
-            return
-        self.data[index] = value
+        else:
+            self.data[index] = value
+        if _function._tracking:  # nodes that saved the old values refuse to backward
+            _function.note_write(self.data)
 
 
 from ember import _complex, _device, _inplace, _layout  # noqa: E402
@@ -1424,6 +1443,7 @@ from ember import creation as _creation  # noqa: E402
 from ember import ops as _ops  # noqa: E402  (ops build on Tensor)
 from ember import random as _random  # noqa: E402
 from ember.autograd import engine as _engine  # noqa: E402
+from ember.autograd import function as _function  # noqa: E402
 from ember.autograd.function import is_grad_enabled  # noqa: E402
 from ember.nn import functional as _F  # noqa: E402
 

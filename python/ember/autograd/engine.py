@@ -440,15 +440,13 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
     idle = _idle_nodes(pending, targets) if capture is not None and not stop else ()
     heapq.heapify(heap)
     heappop, heappush = heapq.heappop, heapq.heappush
-    writes = _function._graph_writes  # in-place writes into graph tensors so far (mostly none)
+    moves = _function._graph_moves  # whether tensors of the graph were ever written in place
     anomaly = _function._anomaly.enabled
     while heap:
         node = heappop(heap)[1]
         if anomaly:
             _function._anomaly.node = node
         grads = pending.pop(node)
-        if writes:
-            _check_not_overwritten(node)
         if node._tensor_hooks is not None:  # (also set by the node's own pre-hooks)
             _node_hooks(node, grads, shared, graph)
         if capture is not None:
@@ -462,6 +460,8 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
                 continue  # (a freed node is fine here: it does not run)
         if node._freed:
             raise _freed_error(node)
+        if node._epoch < _function._graph_writes:  # anything written in place since?
+            _check_not_overwritten(node)
         if graph:
             in_grads = _graph_backward(node, grads)
         elif node._n_out == 1:
@@ -490,7 +490,7 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
                 continue
             if not isinstance(g, np.ndarray) and not graph:  # (a row-sparse gradient passes)
                 g = np.asarray(g)
-            if writes:  # the parent as this node saw it (written in place since?)
+            if moves:  # the parent as this node saw it (moved in the graph since?)
                 ctx, i, shape = _function.version_seen(parent, node._epoch)
                 base = _stale_base(parent, ctx, node._epoch) if ctx is not None else None
                 if base is not None:  # a view read after its base was written: to the base
@@ -541,7 +541,7 @@ def _idle_nodes(roots, targets) -> set:
     parent came from; creation order (parents first) then settles them in one pass."""
     target_nodes = {id(t._ctx) for t in targets if t._ctx is not None}
     target_leaves = {id(t) for t in targets if t._ctx is None}
-    writes = _function._graph_writes
+    moves = _function._graph_moves
     nodes = list(roots)
     edges = dict.fromkeys(map(id, nodes))  # node id -> [(parent, the node it came from)]
     todo = list(nodes)
@@ -551,7 +551,7 @@ def _idle_nodes(roots, targets) -> set:
         for p in node.parents:
             if p is None:
                 continue
-            c = _function.version_seen(p, node._epoch)[0] if writes else p._ctx
+            c = _function.version_seen(p, node._epoch)[0] if moves else p._ctx
             pairs.append((p, c))
             if c is not None and id(c) not in edges:
                 edges[id(c)] = None  # (claimed: walked once)
@@ -723,30 +723,54 @@ def _check_not_overwritten(node) -> None:
     """Refuse a node that holds an array written in place after it was made: it may have
     saved the old values (torch's version-counter check). Nodes keep arrays in attributes,
     in saved_tensors and in tuples or lists of them (a flat scan: it runs on every node made
-    before the last write)."""
-    if node._epoch >= _function._graph_writes:
-        return
+    before the last write, so the common values, numbers and shapes, are passed over first)."""
+    epoch = node._epoch
+    held = _HELD
+    written = _function._written_owners.get
+    owner = _function.array_owner
     for k, v in vars(node).items():
-        if k == "parents":  # (the parents' current values: not what the node saved)
+        if k in _NOT_SAVED:
             continue
-        if type(v) is tuple or type(v) is list or type(v) is _function._Packed:
-            for a in v.items if type(v) is _function._Packed else v:
-                _check_held(node, a)
-        else:
-            _check_held(node, v)
+        if isinstance(v, held):
+            v = (v,)
+        elif type(v) is not tuple and type(v) is not list:
+            continue
+        for a in v:
+            if type(a) is not np.ndarray:
+                if not isinstance(a, held):
+                    continue
+                if not isinstance(a, np.ndarray):
+                    a = a.data
+            # (written_since, inlined: an entry is always its live owner's)
+            hit = written(id(a if a.base is None else owner(a)))
+            if hit is not None and hit[1] > epoch:
+                raise _overwritten(node, a)
+    # (values saved through saved_tensors_hooks are the hooks' business, as in torch)
 
 
-def _check_held(node, a) -> None:
-    if type(a) is not np.ndarray:
-        if not isinstance(a, Tensor):
-            return
-        a = a.data
-    if _function.written_since(a, node._epoch):
-        raise RuntimeError(
-            "one of the variables needed for gradient computation has been modified by an "
-            f"inplace operation: an array of shape {a.shape} that {node.name} saved was "
-            "written in place after it used it. Write into a clone() instead"
-        )
+_HELD = ()  # (np.ndarray, Tensor), set at the end of this module (Tensor imports it)
+# every node's attributes that hold no saved values (parents: the inputs as they are now)
+_NOT_SAVED = frozenset(("parents", "needs_input_grad", "_epoch", "_order", "_out_meta"))
+
+
+def _overwritten(node, a: np.ndarray) -> RuntimeError:
+    kind = _TYPE_NAMES.get(a.dtype.name, a.dtype.name)
+    return RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an "
+        f"inplace operation: [ember.{kind} {list(a.shape)}], saved by {node.name}, was "
+        "written in place after the forward pass saved it (an in-place op, an optimizer "
+        "step, an init function, out=). Call backward() before the write, or write into "
+        "a clone() instead"
+    )
+
+
+# torch's legacy type names, for the error message torch users know
+_TYPE_NAMES = {
+    "float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+    "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
+    "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor",
+    "complex64": "ComplexFloatTensor", "complex128": "ComplexDoubleTensor",
+}  # fmt: skip
 
 
 def _stale_base(view, view_node, epoch: int):
@@ -790,3 +814,5 @@ def _freed_error(node) -> RuntimeError:
 # (circular at import time: tensor.py's ops import this module)
 from ember.autograd import function as _function  # noqa: E402
 from ember.tensor import Tensor  # noqa: E402
+
+_HELD = (np.ndarray, Tensor)

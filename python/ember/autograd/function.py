@@ -265,37 +265,100 @@ class set_grad_enabled(_GradMode):  # noqa: N801
         return wrapper
 
 
-# In-place writes into tensors of the graph (x.relu_(), x[i] = v, outputs[t] = h in a loop)
-# count here. Each node records the count it was made at (_epoch). A written tensor keeps the
-# graph position it had before each write (_versions), so nodes that used it earlier still
-# send their gradient there; the array owner it wrote into is noted, and backward refuses a
-# node that holds an array of an owner written after the node was made (it may have saved the
-# old values), as PyTorch's version counter does. Zero until the first write, so the engine's
-# checks cost nothing before.
+# In-place writes count here: writes into tensors of the graph (x.relu_(), x[i] = v,
+# outputs[t] = h in a loop), and writes outside it (w.mul_(2) under no_grad, an optimiser's
+# step, init, x.exp_() on a plain tensor that a node saved). Each node records the count it was
+# made at (_epoch). A tensor written in the graph keeps the graph position it had before each
+# write (_versions), so nodes that used it earlier still send their gradient there. Every
+# write notes the array owner it wrote into, and backward refuses a node that holds an array
+# of an owner written after the node was made (it may have saved the old values), as
+# PyTorch's version counter does (views share their base's owner, as they share torch's
+# counter). Zero until the first write, so the engine's checks cost nothing before.
 _graph_writes = 0
-_written_owners: dict = {}  # id(owner array) -> (weakref to it, the last write's count)
+_graph_moves = False  # whether note_graph_write ever ran (the engine's version_seen walks)
+# Writes outside the graph are noted only once a node has been recorded (Function.apply sets
+# this) or a _version read: pure inference pays one global test per in-place op.
+_tracking = False
+# id(owner array) -> [weakref to it, the last write's count, how many writes (its _version)]
+_written_owners: dict = {}
 
 
 def array_owner(a):
     """The ndarray at the bottom of a's chain of views: the one its memory belongs to."""
-    while isinstance(a.base, np.ndarray):
-        a = a.base
+    while a.base is not None:
+        b = a.base
+        if not isinstance(b, np.ndarray):
+            # as_strided's view: its base is NumPy's DummyArray, whose base is the array
+            b = getattr(b, "base", None)
+            if not isinstance(b, np.ndarray):
+                break
+        a = b
     return a
+
+
+def note_write(a) -> None:
+    """Array a's memory was just written in place (an in-place method, an optimiser step,
+    ``out=``): nodes made before now that hold any view of it refuse to backward."""
+    global _graph_writes
+    if a.base is not None:
+        a = array_owner(a)
+    _graph_writes += 1
+    # (an entry is always its live owner's: the weakref's callback drops it as the owner dies)
+    hit = _written_owners.get(id(a))
+    if hit is not None:
+        hit[1] = _graph_writes
+        hit[2] += 1
+        return
+    key = id(a)
+    drop = lambda _, key=key: _written_owners.pop(key, None)  # noqa: E731
+    _written_owners[key] = [weakref.ref(a, drop), _graph_writes, 1]
+
+
+def note_step(param_groups) -> None:
+    """An optimiser's step wrote its parameters that have a gradient (the others it skips,
+    as torch's) in place, by C++ kernels or NumPy: one note per parameter."""
+    if not _tracking:
+        return
+    global _graph_writes
+    array = _ARRAY_SLOT.__get__  # (a Parameter's .data is a property: the slot is cheaper)
+    get = _written_owners.get
+    for group in param_groups:
+        for p in group["params"]:
+            if p.grad is not None:
+                a = array(p)
+                hit = None if a.base is not None else get(id(a))
+                if hit is None:
+                    note_write(a)
+                else:  # (note_write, inlined for the common case)
+                    _graph_writes += 1
+                    hit[1] = _graph_writes
+                    hit[2] += 1
+
+
+def version(a) -> int:
+    """How many in-place writes array a's memory has taken since tracking started (the
+    first recorded node or _version read): Tensor._version."""
+    global _tracking
+    _tracking = True
+    a = array_owner(a)
+    hit = _written_owners.get(id(a))
+    return hit[2] if hit is not None and hit[0]() is a else 0
 
 
 def note_graph_write(t, values: bool = True) -> None:
     """t is about to take a new place in the graph (and, with ``values``, new values in its
     array): remember where it was, for the nodes that used it before."""
-    global _graph_writes
-    _graph_writes += 1
+    global _graph_moves
+    _graph_moves = True
+    if values:
+        note_write(t.data)
+    else:
+        global _graph_writes
+        _graph_writes += 1
     # (a leaf's version is dropped: nodes that used the tensor then have no edge to it)
     versions = [v for v in getattr(t, "_versions", None) or () if v[1] is not None]
     versions.append((_graph_writes, t._ctx, t._idx, t.data.shape, values))
     t._versions, t._written = versions, _graph_writes
-    if values:
-        key = id(owner := array_owner(t.data))
-        drop = lambda _, key=key: _written_owners.pop(key, None)  # noqa: E731
-        _written_owners[key] = (weakref.ref(owner, drop), _graph_writes)
 
 
 def version_seen(t, epoch: int) -> tuple:
@@ -308,9 +371,9 @@ def version_seen(t, epoch: int) -> tuple:
 
 
 def written_since(a, epoch: int) -> bool:
-    """Whether array a's memory was written in place (as a graph tensor) after ``epoch``."""
-    while isinstance(a.base, np.ndarray):  # (array_owner, inlined: it runs per saved array)
-        a = a.base
+    """Whether array a's memory was written in place after ``epoch``."""
+    if a.base is not None:
+        a = array_owner(a)
     hit = _written_owners.get(id(a))
     return hit is not None and hit[1] > epoch and hit[0]() is a
 
@@ -477,6 +540,7 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        global _tracking
         ctx = cls.__new__(cls)
         raw = []
         needs = []
@@ -510,6 +574,7 @@ class Function:
             return Tensor._make(out, False, None, 0)
         ctx.parents = tuple(parents)
         ctx._epoch = _graph_writes
+        _tracking = True  # writes from now on are noted (note_write)
         if _anomaly.enabled:  # (detect_anomaly: where the op was called, for backward's errors)
             import traceback
 
@@ -853,6 +918,8 @@ def _in_graph(ctx, t, ident: int):
 
 from ember.autograd import forward_ad as _forward_ad  # noqa: E402
 from ember.tensor import Tensor  # noqa: E402  (circular: Tensor ops are Functions)
+
+_ARRAY_SLOT = Tensor.__dict__["data"]  # the slot a Tensor keeps its array in
 
 # isort: split
 from ember import _complex  # noqa: E402  (after Tensor: it defines Functions)

@@ -184,7 +184,10 @@ class Linear(Function):
             y = np.empty((x2.shape[0], w.shape[0]), dtype=x.dtype)
             y[...] = b
             _C.gemm(x2, w, y, trans_b=True, beta=1.0)
-        ctx.save_for_backward(x2, w)
+        # each operand kept only for the other's gradient, as torch's addmm saves them: an
+        # optimiser step between a first layer's forward and backward leaves it valid
+        nx, nw = ctx.needs_input_grad[:2]
+        ctx.save_for_backward(x2 if nw else ops._shape_only(x2), w if nx else ops._shape_only(w))
         ctx.lead = lead
         return y.reshape(*lead, w.shape[0])
 
@@ -201,8 +204,8 @@ class Linear(Function):
     @staticmethod
     def backward_graph(ctx, g):
         x2, w0 = ctx.saved_tensors
-        x, w = _graph.inputs(ctx, x2.reshape(*ctx.lead, x2.shape[1]), w0)
         nx, nw, nb = ctx.needs_input_grad
+        x, w = _graph.inputs(ctx, x2.reshape(*ctx.lead, x2.shape[1]) if nw else x2, w0)
         g2 = g.reshape(x2.shape[0], w0.shape[0])
         return (
             ops.matmul(g, w) if nx else None,
@@ -3297,6 +3300,9 @@ class BatchNorm(Function):
         ctx.save_for_backward(x, w, mean, invstd)
         ctx.training = training
         ctx.eps = eps
+        # held as torch saves them: a user's write into them before backward is refused
+        # (the kernel's own running-stat updates are not noted, nor counted by torch)
+        ctx.stats = (running_mean, running_var)
         return y
 
     @staticmethod
@@ -6539,6 +6545,7 @@ def _in_place(op: str, fn, input, *args) -> Tensor:
     if _inplace.recording(input):
         return _inplace.write(input, fn, args, name=op)
     np.copyto(input.data, fn(input.detach(), *args).data)
+    _inplace.note(input)
     return input
 
 

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from ember import _lowp, random
+from ember import _inplace, _lowp, random
 from ember.ops import _special
 from ember.random import rng
 from ember.tensor import Tensor
@@ -80,6 +80,7 @@ def _fill(tensor: Tensor, values) -> Tensor:
         raise TypeError(f"init: expected a Tensor, got {type(tensor).__name__}")
     if not tensor.is_meta:  # a meta tensor has no values to set (torch's init skips it too)
         tensor.data[...] = values
+        _inplace.note(tensor)  # nodes that saved the old values refuse to backward
     return tensor
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from ember import _lowp
 from ember._sparse_grad import RowSparseGrad, clear_rows, sparse_rows
+from ember.autograd import function as _function
 from ember.tensor import Tensor
 
 
@@ -76,7 +77,9 @@ def _with_step_hooks(step):
         if not (own or _global_step_pre_hooks or _global_step_post_hooks) or self.__dict__.get(
             "_in_step_hooks"
         ):
-            return step(self, *args, **kwargs)
+            out = step(self, *args, **kwargs)
+            _function.note_step(self.param_groups)  # backward refuses graphs that saved them
+            return out
         pre = own[0] if own else {}
         post = own[1] if own else {}
         self._in_step_hooks = True  # (a subclass's step calling super().step(): hooks once)
@@ -91,6 +94,7 @@ def _with_step_hooks(step):
                         )
                     args, kwargs = res
             out = step(self, *args, **kwargs)
+            _function.note_step(self.param_groups)
             for hook in (*post.values(), *_global_step_post_hooks.values()):
                 hook(self, args, kwargs)
         finally:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ember import _device, _layout, _lowp
+from ember import _device, _inplace, _layout, _lowp
 from ember.autograd.function import Function, is_grad_enabled, no_grad
 from ember.tensor import Tensor, _as_array, get_default_dtype
 
@@ -766,6 +766,7 @@ class Module:
             if not assign:
                 with no_grad():
                     np.copyto(target.data, arr, casting="unsafe")
+                _inplace.note(target)  # as torch's param.copy_: saved old values are refused
             elif name in self._parameters:
                 value = v if isinstance(v, Parameter) else None
                 if value is None:
