@@ -195,7 +195,13 @@ class Linear(Function):
         g2 = _contig(g).reshape(x2.shape[0], w.shape[0])
         dx = _C.gemm(g2, w).reshape(*ctx.lead, w.shape[1]) if nx else None
         dw = _C.gemm(g2, x2, trans_a=True) if nw else None
-        db = g2.sum(axis=0) if nb else None
+        db = None
+        if nb:  # float16 / bfloat16 summed in float32 and rounded once, as torch's
+            db = (
+                g2.sum(axis=0, dtype=np.float32).astype(g2.dtype)
+                if g2.dtype.char in "eE"
+                else g2.sum(axis=0)
+            )
         return dx, dw, db
 
     @staticmethod
@@ -3359,6 +3365,13 @@ def batch_norm(
         raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
     if eps < 0.0:
         raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
+    if x.data.dtype.char in "eE" and any(
+        isinstance(t, Tensor) and t.data.dtype == np.float32
+        for t in (weight, bias, running_mean, running_var)
+    ):  # torch's mixed type (a bf16 conv under autocast feeding a float32 BatchNorm2d):
+        # normalised in float32 and rounded back, the statistics kept in float32
+        y = batch_norm(x.float(), running_mean, running_var, weight, bias, training, momentum, eps)
+        return y.to(x.data.dtype)
     c = x.shape[1]
     args = []
     for t, name in ((weight, "weight"), (bias, "bias")):
