@@ -10,6 +10,9 @@ losses, gradients and final states must agree to 1e-8 relative (see test_trainin
 and float32 runs to 1e-4.
 """
 
+import contextlib
+import warnings
+
 import numpy as np
 import pytest
 
@@ -783,3 +786,53 @@ def test_autocast_mlp_training_follows_torch():
         topt.step()
         eopt.step()
     check_state(tm, em, 1e-5)
+
+
+@contextlib.contextmanager
+def _no_warning(*args, **kwargs):
+    yield
+
+
+_LOWP_NORMS = {
+    "layer_norm": lambda nn: nn.LayerNorm(16),
+    "group_norm": lambda nn: nn.GroupNorm(2, 6),
+    "instance_norm": lambda nn: nn.InstanceNorm1d(6, affine=True, track_running_stats=True),
+    "batch_norm": lambda nn: nn.BatchNorm1d(6),
+    "rms_norm": lambda nn: nn.RMSNorm(16),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_LOWP_NORMS))
+@pytest.mark.parametrize("low", ["bfloat16", "float16"])
+def test_norm_layers_take_16_bit_input_with_float32_parameters(name, low):
+    """A norm layer after a bf16 Linear under autocast gets a 16-bit input and keeps float32
+    parameters: torch normalises in float32 and rounds the output once (layer, group and
+    instance norm refused the mix with TypeError; RMSNorm computed in bfloat16 with bfloat16's
+    eps, ~1e2 ulps off for small activations)."""
+    mk = _LOWP_NORMS[name]
+    torch.manual_seed(0)
+    tm, em = mk(tnn), mk(enn)
+    em.load_state_dict({k: v.detach().numpy().copy() for k, v in tm.state_dict().items()})
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(4, 6, 16)) * 0.05).astype(np.float32)
+    g = rng.normal(size=(4, 6, 16)).astype(np.float32)
+    tdt, edt = getattr(torch, low), getattr(ember, low)
+    tx = torch.from_numpy(x).to(tdt).requires_grad_()
+    ex = ember.tensor(x).to(edt).requires_grad_()
+    with warnings.catch_warnings():  # torch's rms_norm warns once a process: its unfused path
+        warnings.simplefilter("ignore")
+        ty = tm(tx)
+    warns = pytest.warns if name == "rms_norm" else _no_warning
+    with warns(UserWarning, match="Mismatch dtype"):
+        ey = em(ex)
+    assert ey.dtype == edt
+    np.testing.assert_array_equal(np.asarray(ey.float().data), ty.float().detach().numpy())
+    ty.backward(torch.from_numpy(g).to(tdt))
+    ey.backward(ember.tensor(g).to(edt))
+    np.testing.assert_array_equal(np.asarray(ex.grad.float().data), tx.grad.float().numpy())
+    if name != "layer_norm":  # (torch's mixed layer-norm backward rounds its own way)
+        for k, p in em.named_parameters():
+            close(p.grad, dict(tm.named_parameters())[k].grad, f"{k} grad", 1e-5)
+    for k, v in tm.state_dict().items():
+        assert em.state_dict()[k].dtype == v.numpy().dtype  # float32 (num_batches_tracked int64)
+        close(em.state_dict()[k], v, k, 1e-6)

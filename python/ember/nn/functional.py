@@ -43,6 +43,17 @@ class _ComplexInput(TypeError):
     """A complex tensor where a real one is needed (tanh and sigmoid catch it: ember/_complex)."""
 
 
+def _mixed_lowp(x, *params) -> bool:
+    """A float16/bfloat16 input with a float32 parameter or statistic: torch's mixed-type norms
+    (a bf16 Linear or conv under autocast feeding a float32 norm layer) normalise in float32
+    and round the output back to the input's dtype; the statistics stay float32."""
+    return (
+        isinstance(x, Tensor)
+        and x.data.dtype.char in "eE"
+        and any(isinstance(t, Tensor) and t.data.dtype == np.float32 for t in params)
+    )
+
+
 def _float_input(x, op: str, name: str = "input", dtype=None) -> Tensor:
     """x as a float Tensor: arrays and lists are converted (to ``dtype`` when given);
     integer or bool Tensors are refused, as PyTorch refuses them."""
@@ -1751,6 +1762,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
         >>> F.layer_norm(ember.randn(2, 5, 8), (8,)).shape
         (2, 5, 8)
     """
+    if _mixed_lowp(input, weight, bias):
+        return layer_norm(input.float(), normalized_shape, weight, bias, eps).to(input.dtype)
     if (y := _layer_norm_straight(input, normalized_shape, weight, bias, eps)) is not None:
         return y
     shape = _normalized_shape(normalized_shape, "layer_norm")
@@ -3365,11 +3378,7 @@ def batch_norm(
         raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
     if eps < 0.0:
         raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
-    if x.data.dtype.char in "eE" and any(
-        isinstance(t, Tensor) and t.data.dtype == np.float32
-        for t in (weight, bias, running_mean, running_var)
-    ):  # torch's mixed type (a bf16 conv under autocast feeding a float32 BatchNorm2d):
-        # normalised in float32 and rounded back, the statistics kept in float32
+    if _mixed_lowp(x, weight, bias, running_mean, running_var):
         y = batch_norm(x.float(), running_mean, running_var, weight, bias, training, momentum, eps)
         return y.to(x.data.dtype)
     c = x.shape[1]
@@ -4128,6 +4137,8 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
         (2, 6, 4, 4)
     """
     op = "group_norm"
+    if _mixed_lowp(input, weight, bias):
+        return group_norm(input.float(), num_groups, weight, bias, eps).to(input.dtype)
     dtype = None if weight is None else _float_input(weight, op, "weight").dtype
     x = _float_input(input, op, "input", dtype)
     if x.ndim < 2:
@@ -4169,6 +4180,11 @@ def instance_norm(
     Shape: input (N, C, *spatial) -> same shape ((N, C) too without input stats).
     """
     op = "instance_norm"
+    if _mixed_lowp(input, weight, bias, running_mean, running_var):
+        y = instance_norm(
+            input.float(), running_mean, running_var, weight, bias, use_input_stats, momentum, eps
+        )
+        return y.to(input.dtype)
     dtype = None if weight is None else _float_input(weight, op, "weight").dtype
     x = _float_input(input, op, "input", dtype)
     if x.ndim < (3 if use_input_stats else 2):  # (N, C) works from running statistics
@@ -5082,6 +5098,21 @@ def rms_norm(input, normalized_shape, weight=None, eps=None) -> Tensor:
     """
     op = "rms_norm"
     x = _float_input(input, op)
+    if x.data.dtype.char in "eE":  # torch's fused kernel: float32 maths and float32's eps,
+        # rounded once (a bfloat16 composite with bfloat16's eps was up to 1e2 ulps off)
+        if weight is not None and weight.dtype != x.dtype:  # (torch's warning)
+            warnings.warn(
+                f"Mismatch dtype between input and weight: input dtype = {x.dtype}, weight "
+                f"dtype = {weight.dtype}, Cannot dispatch to fused implementation.",
+                UserWarning,
+                stacklevel=2,
+            )
+        if weight is not None and weight.dtype in (_lowp.float16, _lowp.bfloat16):
+            weight = weight.float()
+        with warnings.catch_warnings():  # (warned above)
+            warnings.simplefilter("ignore")
+            y = rms_norm(x.float(), normalized_shape, weight, eps)
+        return y.to(x.data.dtype)
     shape = _normalized_shape(normalized_shape, op)
     if len(shape) > x.ndim or x.shape[x.ndim - len(shape) :] != shape:
         raise ValueError(
