@@ -641,7 +641,7 @@ _LONG = {  # model, batch, loss, optimiser, scheduler
         lambda L, o: L.MultiStepLR(o, [10, 30, 31, 80], gamma=0.7),
     ),
 }
-_SLOW_LONG = {"encoder", "seq2seq"}
+_SLOW_LONG = {"gru", "encoder", "seq2seq"}  # (each ~3-4 s; LSTM covers the packed path)
 
 
 def _long_run(name, steps=100):
