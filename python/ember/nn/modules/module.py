@@ -34,6 +34,9 @@ class _BadName(KeyError, ValueError):
         return str(self.args[0])
 
 
+_ARRAY_SLOT = Tensor.__dict__["data"]  # the slot Tensor keeps its array in
+
+
 class Parameter(Tensor):
     """A Tensor that a Module registers as a learnable parameter (requires_grad by default)."""
 
@@ -47,18 +50,14 @@ class Parameter(Tensor):
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 
-    # ``layer.weight.data = new_values`` (weight surgery, loading by hand) is common torch code:
-    # a parameter's .data takes a Tensor's array (or any array) instead of storing the Tensor.
-    @property
-    def data(self) -> np.ndarray:
-        return _ARRAY_SLOT.__get__(self)
-
-    @data.setter
-    def data(self, value) -> None:
+    def _set_data(self, value) -> None:
         _ARRAY_SLOT.__set__(self, value.data if isinstance(value, Tensor) else np.asarray(value))
 
-
-_ARRAY_SLOT = Tensor.__dict__["data"]  # the slot Tensor keeps its array in
+    # ``layer.weight.data = new_values`` (weight surgery, loading by hand) is common torch code:
+    # a parameter's .data takes a Tensor's array (or any array) instead of storing the Tensor.
+    # The getter is the slot's own C-level __get__ (no Python frame: kernels and optimisers
+    # read p.data dozens of times a training step).
+    data = property(_ARRAY_SLOT.__get__, _set_data, doc="The parameter's NumPy array.")
 
 
 class Buffer(Tensor):
