@@ -10,6 +10,9 @@ losses, gradients and final states must agree to 1e-8 relative (see test_trainin
 and float32 runs to 1e-4.
 """
 
+import contextlib
+import warnings
+
 import numpy as np
 import pytest
 
@@ -490,3 +493,346 @@ def test_conv_autoencoder_transpose_upsample_bce():
         return nn.functional.binary_cross_entropy(m(x), x)
 
     lockstep(ae, lambda r: (r.uniform(size=(3, 1, 8, 8)),), loss, "Adam", dict(lr=1e-2), steps=6)
+
+
+# --------------------------------------------------------------------------------------------
+# long runs: 100 steps of each model, parameter groups at two learning rates, a scheduler,
+# clipping, gradient accumulation and an optimiser + scheduler state_dict reload halfway
+# (into fresh objects on the ember side only: the resumed run must follow torch's unbroken one)
+# --------------------------------------------------------------------------------------------
+
+
+class _RNNCls:
+    def __init__(self, kind):
+        self.kind = kind
+
+    def __call__(self, nn):
+        kind = self.kind
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = getattr(nn, kind)(5, 6, num_layers=2, bidirectional=True)
+                self.fc = nn.Linear(12, 3)
+
+            def forward(self, x, lengths):
+                pk = nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
+                out, h = self.rnn(pk)
+                h = h[0] if kind == "LSTM" else h
+                pad, _ = nn.utils.rnn.pad_packed_sequence(out)
+                return self.fc(h[-2:].transpose(0, 1).reshape(-1, 12)) + 0.01 * pad.mean()
+
+        return M()
+
+
+def _rnn_loss(nn, m, x, lengths, y):
+    lengths = lengths if nn is tnn else lengths.numpy()
+    return nn.functional.cross_entropy(m(x, lengths), y)
+
+
+def _encoder(nn):
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            kw = dict(dropout=0.0, batch_first=True)
+            post = nn.TransformerEncoderLayer(8, 2, 16, norm_first=False, **kw)
+            pre = nn.TransformerEncoderLayer(8, 2, 16, norm_first=True, **kw)
+            self.post = nn.TransformerEncoder(post, 1, enable_nested_tensor=False)
+            self.pre = nn.TransformerEncoder(pre, 1, enable_nested_tensor=False)
+            self.fc = nn.Linear(8, 3)
+
+        def forward(self, x, pad):
+            return self.fc(self.pre(self.post(x, src_key_padding_mask=pad)).mean(1))
+
+    return M()
+
+
+def _enc_batch(r):
+    pad = np.zeros((3, 5), bool)
+    pad[1, 3:] = True
+    return r.normal(size=(3, 5, 8)), pad, r.integers(0, 3, 3)
+
+
+def _seq2seq(nn):
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(7, 8)
+            self.tr = nn.Transformer(8, 2, 1, 1, 16, dropout=0.0, batch_first=True)
+            self.out = nn.Linear(8, 7)
+
+        def forward(self, s, t):
+            mask = self.tr.generate_square_subsequent_mask(t.shape[1], dtype=self.out.weight.dtype)
+            return self.out(self.tr(self.emb(s), self.emb(t), tgt_mask=mask))
+
+    return M()
+
+
+def _s2s_batch(r):
+    s = r.integers(0, 7, (3, 5))
+    return s, s[:, :4], s[:, 1:]
+
+
+def _bag(nn):
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(20, 6, padding_idx=0)
+            self.bag = nn.EmbeddingBag(20, 6, mode="mean")
+            self.fc = nn.Linear(12, 3)
+
+        def forward(self, x, offsets):
+            cat = (torch if nn is tnn else ember).cat
+            return self.fc(cat([self.emb(x).mean(1), self.bag(x.reshape(-1), offsets)], 1))
+
+    return M()
+
+
+_LONG = {  # model, batch, loss, optimiser, scheduler
+    "mlp": (
+        _mlp,
+        lambda r: (r.normal(size=(12, 6)), r.integers(0, 4, 12)),
+        ce,
+        ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3)),
+        lambda L, o: L.OneCycleLR(o, max_lr=[0.05, 0.02], total_steps=120),
+    ),
+    "cnn": (
+        _cnn,
+        lambda r: (r.normal(size=(5, 2, 7, 7)), r.integers(0, 3, 5)),
+        ce,
+        ("RMSprop", dict(lr=1e-3, centered=True, momentum=0.5, weight_decay=1e-2)),
+        lambda L, o: L.CosineAnnealingWarmRestarts(o, T_0=5, T_mult=2, eta_min=1e-5),
+    ),
+    "lstm": (
+        _RNNCls("LSTM"),
+        lambda r: (r.normal(size=(6, 4, 5)), np.array([6, 2, 4, 1]), r.integers(0, 3, 4)),
+        _rnn_loss,
+        ("NAdam", dict(lr=3e-3, weight_decay=1e-2, decoupled_weight_decay=True)),
+        lambda L, o: L.ReduceLROnPlateau(o, factor=0.5, patience=3, threshold=1e-2),
+    ),
+    "gru": (
+        _RNNCls("GRU"),
+        lambda r: (r.normal(size=(6, 4, 5)), np.array([3, 6, 1, 5]), r.integers(0, 3, 4)),
+        _rnn_loss,
+        ("AdamW", dict(lr=3e-3, amsgrad=True, weight_decay=0.1)),
+        lambda L, o: L.CyclicLR(o, 1e-4, 5e-3, step_size_up=9, mode="exp_range", gamma=0.99),
+    ),
+    "encoder": (
+        _encoder,
+        _enc_batch,
+        lambda nn, m, x, pad, y: nn.functional.cross_entropy(m(x, pad), y),
+        ("RAdam", dict(lr=3e-3, weight_decay=1e-2, decoupled_weight_decay=True)),
+        lambda L, o: L.SequentialLR(
+            o, [L.LinearLR(o, 0.1, total_iters=10), L.PolynomialLR(o, 100, 2.0)], [10]
+        ),
+    ),
+    "seq2seq": (
+        _seq2seq,
+        _s2s_batch,
+        lambda nn, m, s, t, y: nn.functional.cross_entropy(m(s, t).reshape(-1, 7), y.reshape(-1)),
+        ("Adamax", dict(lr=3e-3, weight_decay=1e-2)),
+        lambda L, o: L.ChainedScheduler([L.ConstantLR(o, 0.5, 15), L.ExponentialLR(o, 0.99)]),
+    ),
+    "bag": (
+        _bag,
+        lambda r: (r.integers(0, 20, (6, 5)), np.arange(0, 30, 5), r.integers(0, 3, 6)),
+        lambda nn, m, x, offs, y: nn.functional.cross_entropy(m(x, offs), y),
+        ("Adagrad", dict(lr=0.05, lr_decay=1e-2, initial_accumulator_value=0.1)),
+        lambda L, o: L.MultiStepLR(o, [10, 30, 31, 80], gamma=0.7),
+    ),
+}
+_SLOW_LONG = {"gru", "encoder", "seq2seq"}  # (each ~3-4 s; LSTM covers the packed path)
+
+
+def _long_run(name, steps=100):
+    mk, batch, loss, (opt, okw), sched = _LONG[name]
+    tm, em = twin(mk)
+
+    def make(lib, L, m):
+        o = getattr(lib, opt)(_groups(m, okw["lr"]), **okw)
+        return o, sched(L, o)
+
+    topt, tsch = make(torch.optim, torch.optim.lr_scheduler, tm)
+    eopt, esch = make(eoptim, eoptim.lr_scheduler, em)
+    rng = np.random.default_rng(1)
+    for i in range(steps):
+        if i == steps // 2:  # fresh optimiser and scheduler, then their states (torch's order)
+            osd, ssd = eopt.state_dict(), esch.state_dict()
+            eopt, esch = make(eoptim, eoptim.lr_scheduler, em)
+            eopt.load_state_dict(osd)
+            esch.load_state_dict(ssd)
+        topt.zero_grad()
+        eopt.zero_grad()
+        total = 0.0
+        for _ in range(2):  # gradient accumulation over two half-weighted batches
+            b = batch(rng)
+            t = loss(tnn, tm, *[T(tnn, a) for a in b]) / 2
+            e = loss(enn, em, *[T(enn, a) for a in b]) / 2
+            close(e, t, f"loss step {i}", 1e-9)
+            t.backward()
+            e.backward()
+            total += t.item()
+        tn = tnn.utils.clip_grad_norm_(tm.parameters(), 1.0)
+        en = enn.utils.clip_grad_norm_(em.parameters(), 1.0)
+        close(en, tn, f"grad norm step {i}", 1e-9)
+        tnn.utils.clip_grad_value_(tm.parameters(), 0.2)
+        enn.utils.clip_grad_value_(em.parameters(), 0.2)
+        topt.step()
+        eopt.step()
+        plateau = isinstance(tsch, torch.optim.lr_scheduler.ReduceLROnPlateau)
+        tsch.step(*((total,) if plateau else ()))
+        esch.step(*((total,) if plateau else ()))
+        for gt, ge in zip(topt.param_groups, eopt.param_groups):
+            np.testing.assert_allclose(ge["lr"], gt["lr"], rtol=1e-12, err_msg=f"lr step {i}")
+    tsd, esd = tm.state_dict(), em.state_dict()
+    assert list(esd) == list(tsd)
+    for k in tsd:
+        te, ee = tsd[k].numpy().copy(), np.array(esd[k])
+        if k.endswith("in_proj_bias"):  # the key bias: a zero gradient up to rounding noise,
+            n = te.shape[0] // 3  # which Adam-like steps turn into lr-sized moves
+            te[n : 2 * n] = ee[n : 2 * n]
+        close(ee, te, k, 1e-9)
+    tm.eval()
+    em.eval()
+    b = batch(rng)
+    close(loss(enn, em, *[T(enn, a) for a in b]), loss(tnn, tm, *[T(tnn, a) for a in b]), "eval")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.slow) if n in _SLOW_LONG else n for n in _LONG],
+)
+def test_long_run_with_groups_scheduler_clipping_accumulation_resume(name):
+    _long_run(name)
+
+
+# --------------------------------------------------------------------------------------------
+# CPU autocast (bfloat16): the rounding points torch has
+# --------------------------------------------------------------------------------------------
+
+
+def _autocast_twins(mk, x):
+    torch.manual_seed(0)
+    tm, em = mk(tnn), mk(enn)
+    em.load_state_dict({k: v.detach().numpy().copy() for k, v in tm.state_dict().items()})
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        ty = tm(torch.from_numpy(x))
+    with ember.autocast("cpu", dtype=ember.bfloat16):
+        ey = em(ember.tensor(x))
+    return tm, em, ty, ey
+
+
+def test_autocast_linear_bias_gradient_is_summed_in_float32():
+    """A bf16 Linear's bias gradient is the float32 sum of the bf16 output gradients, rounded
+    once (ember summed in bfloat16: one bf16 ulp off, and Adam's steps followed it)."""
+    x = np.random.default_rng(0).normal(size=(64, 10)).astype(np.float32)
+    tm, em, ty, ey = _autocast_twins(lambda nn: nn.Linear(10, 4), x)
+    g = np.random.default_rng(1).normal(size=(64, 4)).astype(np.float32)
+    ty.backward(torch.from_numpy(g).bfloat16())
+    ey.backward(ember.tensor(g).to(ember.bfloat16))
+    np.testing.assert_array_equal(np.asarray(em.bias.grad.data), tm.bias.grad.numpy())
+    np.testing.assert_array_equal(np.asarray(em.weight.grad.data), tm.weight.grad.numpy())
+
+
+def test_autocast_conv_modules_and_batchnorm_mixed_dtype():
+    """nn.Conv* modules run in bfloat16 inside autocast (they had bound F.conv2d at import,
+    before autocast swaps it, and stayed float32), and BatchNorm2d takes the bf16 activations
+    with its float32 parameters and statistics, as torch's mixed-type batch norm."""
+
+    def mk(nn):
+        return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4))
+
+    x = np.random.default_rng(0).normal(size=(4, 1, 6, 6)).astype(np.float32)
+    tm, em, ty, ey = _autocast_twins(mk, x)
+    assert ey.dtype == ember.bfloat16 and ty.dtype == torch.bfloat16
+    np.testing.assert_array_equal(np.asarray(ey.float().data), ty.float().detach().numpy())
+    for k in ("1.running_mean", "1.running_var"):
+        assert em.state_dict()[k].dtype == np.float32
+        close(em.state_dict()[k], tm.state_dict()[k], k, 1e-6)
+    ty.float().sum().backward()
+    ey.float().sum().backward()
+    for k in ("1.weight", "1.bias"):
+        assert em.get_parameter(k).grad.dtype == np.float32
+    close(em[1].bias.grad, tm[1].bias.grad, "bn bias grad", 1e-6)
+    with ember.autocast("cpu", dtype=ember.bfloat16):
+        for m in (enn.Conv1d(1, 2, 3), enn.ConvTranspose2d(1, 2, 3)):
+            shape = (2, 1, 5) if isinstance(m, enn.Conv1d) else (2, 1, 5, 5)
+            assert m(ember.randn(*shape)).dtype == ember.bfloat16
+
+
+def test_autocast_mlp_training_follows_torch():
+    """20 Adam steps of an MLP under bf16 autocast stay on torch's trajectory (to float32
+    rounding: the bf16 rounding points are the same)."""
+
+    def mk(nn):
+        return nn.Sequential(nn.Linear(10, 32), nn.Tanh(), nn.Linear(32, 4))
+
+    torch.manual_seed(0)
+    tm, em = mk(tnn), mk(enn)
+    em.load_state_dict({k: v.detach().numpy().copy() for k, v in tm.state_dict().items()})
+    topt, eopt = torch.optim.Adam(tm.parameters(), 3e-3), eoptim.Adam(em.parameters(), 3e-3)
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        x, y = rng.normal(size=(16, 10)).astype(np.float32), rng.integers(0, 4, 16)
+        topt.zero_grad()
+        eopt.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            t = tnn.functional.cross_entropy(tm(torch.from_numpy(x)), torch.from_numpy(y))
+        with ember.autocast("cpu", dtype=ember.bfloat16):
+            e = enn.functional.cross_entropy(em(ember.tensor(x)), ember.tensor(y))
+        close(e, t, f"loss step {i}", 1e-5)
+        t.backward()
+        e.backward()
+        topt.step()
+        eopt.step()
+    check_state(tm, em, 1e-5)
+
+
+@contextlib.contextmanager
+def _no_warning(*args, **kwargs):
+    yield
+
+
+_LOWP_NORMS = {
+    "layer_norm": lambda nn: nn.LayerNorm(16),
+    "group_norm": lambda nn: nn.GroupNorm(2, 6),
+    "instance_norm": lambda nn: nn.InstanceNorm1d(6, affine=True, track_running_stats=True),
+    "batch_norm": lambda nn: nn.BatchNorm1d(6),
+    "rms_norm": lambda nn: nn.RMSNorm(16),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_LOWP_NORMS))
+@pytest.mark.parametrize("low", ["bfloat16", "float16"])
+def test_norm_layers_take_16_bit_input_with_float32_parameters(name, low):
+    """A norm layer after a bf16 Linear under autocast gets a 16-bit input and keeps float32
+    parameters: torch normalises in float32 and rounds the output once (layer, group and
+    instance norm refused the mix with TypeError; RMSNorm computed in bfloat16 with bfloat16's
+    eps, ~1e2 ulps off for small activations)."""
+    mk = _LOWP_NORMS[name]
+    torch.manual_seed(0)
+    tm, em = mk(tnn), mk(enn)
+    em.load_state_dict({k: v.detach().numpy().copy() for k, v in tm.state_dict().items()})
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(4, 6, 16)) * 0.05).astype(np.float32)
+    g = rng.normal(size=(4, 6, 16)).astype(np.float32)
+    tdt, edt = getattr(torch, low), getattr(ember, low)
+    tx = torch.from_numpy(x).to(tdt).requires_grad_()
+    ex = ember.tensor(x).to(edt).requires_grad_()
+    with warnings.catch_warnings():  # torch's rms_norm warns once a process: its unfused path
+        warnings.simplefilter("ignore")
+        ty = tm(tx)
+    warns = pytest.warns if name == "rms_norm" else _no_warning
+    with warns(UserWarning, match="Mismatch dtype"):
+        ey = em(ex)
+    assert ey.dtype == edt
+    np.testing.assert_array_equal(np.asarray(ey.float().data), ty.float().detach().numpy())
+    ty.backward(torch.from_numpy(g).to(tdt))
+    ey.backward(ember.tensor(g).to(edt))
+    np.testing.assert_array_equal(np.asarray(ex.grad.float().data), tx.grad.float().numpy())
+    if name != "layer_norm":  # (torch's mixed layer-norm backward rounds its own way)
+        for k, p in em.named_parameters():
+            close(p.grad, dict(tm.named_parameters())[k].grad, f"{k} grad", 1e-5)
+    for k, v in tm.state_dict().items():
+        assert em.state_dict()[k].dtype == v.numpy().dtype  # float32 (num_batches_tracked int64)
+        close(em.state_dict()[k], v, k, 1e-6)

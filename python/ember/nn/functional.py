@@ -43,6 +43,17 @@ class _ComplexInput(TypeError):
     """A complex tensor where a real one is needed (tanh and sigmoid catch it: ember/_complex)."""
 
 
+def _mixed_lowp(x, *params) -> bool:
+    """A float16/bfloat16 input with a float32 parameter or statistic: torch's mixed-type norms
+    (a bf16 Linear or conv under autocast feeding a float32 norm layer) normalise in float32
+    and round the output back to the input's dtype; the statistics stay float32."""
+    return (
+        isinstance(x, Tensor)
+        and x.data.dtype.char in "eE"
+        and any(isinstance(t, Tensor) and t.data.dtype == np.float32 for t in params)
+    )
+
+
 def _float_input(x, op: str, name: str = "input", dtype=None) -> Tensor:
     """x as a float Tensor: arrays and lists are converted (to ``dtype`` when given);
     integer or bool Tensors are refused, as PyTorch refuses them."""
@@ -198,7 +209,13 @@ class Linear(Function):
         g2 = _contig(g).reshape(x2.shape[0], w.shape[0])
         dx = _C.gemm(g2, w).reshape(*ctx.lead, w.shape[1]) if nx else None
         dw = _C.gemm(g2, x2, trans_a=True) if nw else None
-        db = g2.sum(axis=0) if nb else None
+        db = None
+        if nb:  # float16 / bfloat16 summed in float32 and rounded once, as torch's
+            db = (
+                g2.sum(axis=0, dtype=np.float32).astype(g2.dtype)
+                if g2.dtype.char in "eE"
+                else g2.sum(axis=0)
+            )
         return dx, dw, db
 
     @staticmethod
@@ -1753,6 +1770,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
         >>> F.layer_norm(ember.randn(2, 5, 8), (8,)).shape
         (2, 5, 8)
     """
+    if _mixed_lowp(input, weight, bias):
+        return layer_norm(input.float(), normalized_shape, weight, bias, eps).to(input.dtype)
     if (y := _layer_norm_straight(input, normalized_shape, weight, bias, eps)) is not None:
         return y
     shape = _normalized_shape(normalized_shape, "layer_norm")
@@ -3370,6 +3389,9 @@ def batch_norm(
         raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
     if eps < 0.0:
         raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
+    if _mixed_lowp(x, weight, bias, running_mean, running_var):
+        y = batch_norm(x.float(), running_mean, running_var, weight, bias, training, momentum, eps)
+        return y.to(x.data.dtype)
     c = x.shape[1]
     args = []
     for t, name in ((weight, "weight"), (bias, "bias")):
@@ -4126,6 +4148,8 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
         (2, 6, 4, 4)
     """
     op = "group_norm"
+    if _mixed_lowp(input, weight, bias):
+        return group_norm(input.float(), num_groups, weight, bias, eps).to(input.dtype)
     dtype = None if weight is None else _float_input(weight, op, "weight").dtype
     x = _float_input(input, op, "input", dtype)
     if x.ndim < 2:
@@ -4167,6 +4191,11 @@ def instance_norm(
     Shape: input (N, C, *spatial) -> same shape ((N, C) too without input stats).
     """
     op = "instance_norm"
+    if _mixed_lowp(input, weight, bias, running_mean, running_var):
+        y = instance_norm(
+            input.float(), running_mean, running_var, weight, bias, use_input_stats, momentum, eps
+        )
+        return y.to(input.dtype)
     dtype = None if weight is None else _float_input(weight, op, "weight").dtype
     x = _float_input(input, op, "input", dtype)
     if x.ndim < (3 if use_input_stats else 2):  # (N, C) works from running statistics
@@ -5080,6 +5109,21 @@ def rms_norm(input, normalized_shape, weight=None, eps=None) -> Tensor:
     """
     op = "rms_norm"
     x = _float_input(input, op)
+    if x.data.dtype.char in "eE":  # torch's fused kernel: float32 maths and float32's eps,
+        # rounded once (a bfloat16 composite with bfloat16's eps was up to 1e2 ulps off)
+        if weight is not None and weight.dtype != x.dtype:  # (torch's warning)
+            warnings.warn(
+                f"Mismatch dtype between input and weight: input dtype = {x.dtype}, weight "
+                f"dtype = {weight.dtype}, Cannot dispatch to fused implementation.",
+                UserWarning,
+                stacklevel=2,
+            )
+        if weight is not None and weight.dtype in (_lowp.float16, _lowp.bfloat16):
+            weight = weight.float()
+        with warnings.catch_warnings():  # (warned above)
+            warnings.simplefilter("ignore")
+            y = rms_norm(x.float(), normalized_shape, weight, eps)
+        return y.to(x.data.dtype)
     shape = _normalized_shape(normalized_shape, op)
     if len(shape) > x.ndim or x.shape[x.ndim - len(shape) :] != shape:
         raise ValueError(

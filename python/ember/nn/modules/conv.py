@@ -162,7 +162,7 @@ class _Conv(_ConvNd):
     """Conv1d/2d/3d: PyTorch's signature; padding_mode other than 'zeros' pads in _padded."""
 
     _nd = 2
-    _conv = staticmethod(F.conv2d)
+    _conv = "conv2d"
 
     def __init__(
         self,
@@ -185,7 +185,8 @@ class _Conv(_ConvNd):
 
     def forward(self, input):
         input, padding = self._padded(input)
-        return self._conv(
+        # F looked up per call: autocast swaps F.conv2d & co. for casting wrappers
+        return getattr(F, self._conv)(
             input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
         )
 
@@ -204,7 +205,7 @@ class Conv1d(_Conv):
     """
 
     _nd = 1
-    _conv = staticmethod(F.conv1d)
+    _conv = "conv1d"
 
 
 class Conv2d(_Conv):
@@ -234,7 +235,7 @@ class Conv2d(_Conv):
     """
 
     _nd = 2
-    _conv = staticmethod(F.conv2d)
+    _conv = "conv2d"
 
 
 class Conv3d(_Conv):
@@ -249,7 +250,7 @@ class Conv3d(_Conv):
     """
 
     _nd = 3
-    _conv = staticmethod(F.conv3d)
+    _conv = "conv3d"
 
 
 class _ConvTransposeNd(_ConvNd):
@@ -257,7 +258,7 @@ class _ConvTransposeNd(_ConvNd):
     output_size=None)`` where output_size picks the output_padding."""
 
     _nd = 2
-    _conv = staticmethod(F.conv_transpose2d)
+    _conv = "conv_transpose2d"
 
     def __init__(
         self,
@@ -280,7 +281,8 @@ class _ConvTransposeNd(_ConvNd):
         )  # fmt: skip
 
     def forward(self, input, output_size=None):
-        return self._conv(
+        # F looked up per call: autocast swaps F.conv2d & co. for casting wrappers
+        return getattr(F, self._conv)(
             input, self.weight, self.bias, self.stride, self.padding,
             self._output_padding(input, output_size), self.groups, self.dilation,
         )  # fmt: skip
@@ -330,7 +332,7 @@ class ConvTranspose1d(_ConvTransposeNd):
     """
 
     _nd = 1
-    _conv = staticmethod(F.conv_transpose1d)
+    _conv = "conv_transpose1d"
 
 
 class ConvTranspose2d(_ConvTransposeNd):
@@ -356,7 +358,7 @@ class ConvTranspose3d(_ConvTransposeNd):
     """
 
     _nd = 3
-    _conv = staticmethod(F.conv_transpose3d)
+    _conv = "conv_transpose3d"
 
 
 class _LazyConvMixin(LazyModuleMixin):

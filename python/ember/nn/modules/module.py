@@ -34,6 +34,9 @@ class _BadName(KeyError, ValueError):
         return str(self.args[0])
 
 
+_ARRAY_SLOT = Tensor.__dict__["data"]  # the slot Tensor keeps its array in
+
+
 class Parameter(Tensor):
     """A Tensor that a Module registers as a learnable parameter (requires_grad by default)."""
 
@@ -54,10 +57,7 @@ class Parameter(Tensor):
     def _set_data(self, value) -> None:
         _ARRAY_SLOT.__set__(self, value.data if isinstance(value, Tensor) else np.asarray(value))
 
-    data = property(Tensor.__dict__["data"].__get__, _set_data, doc="The parameter's array.")
-
-
-_ARRAY_SLOT = Tensor.__dict__["data"]  # the slot Tensor keeps its array in
+    data = property(_ARRAY_SLOT.__get__, _set_data, doc="The parameter's array.")
 
 
 class Buffer(Tensor):
