@@ -2664,6 +2664,8 @@ def squeeze(x, dim=None) -> Tensor:
     x = _tensor_operand(x)
     if dim is None:
         shape = tuple(s for s in x.shape if s != 1)
+    elif isinstance(dim, tuple | list) and not dim:  # no dims named: none squeezed (torch)
+        shape = x.shape
     else:
         axes = _axes(dim, x.ndim, "squeeze")
         shape = tuple(s for i, s in enumerate(x.shape) if not (i in axes and s == 1))
@@ -2711,6 +2713,14 @@ def expand(x, shape) -> Tensor:
 
 
 _BASIC = (slice, int, type(None), type(Ellipsis))
+
+
+def positive_steps(index) -> None:
+    """PyTorch refuses a slice step below 1 in x[...] where NumPy would walk backwards (ember's
+    own ops still index their arrays with negative steps, so only Tensor's [] checks)."""
+    for p in index if type(index) is tuple else (index,):
+        if type(p) is slice and p.step is not None and p.step <= 0:
+            raise ValueError(f"step must be greater than zero, got {p} (flip reverses a dim)")
 
 
 def _index_arg(index):
@@ -2988,6 +2998,11 @@ def masked_fill(x, mask, value) -> Tensor:
     if mask.dtype != np.bool_:
         raise TypeError(f"masked_fill: mask must be bool, got {mask.dtype}")
     x = _tensor_operand(x)
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise ValueError(f"masked_fill: value must be a 0-d tensor, got shape {value.shape}")
+        if value.requires_grad:  # it gets the filled entries' gradient summed, as in torch
+            return where(mask, cast(value, x.dtype), x)
     return where(mask, _fill_value(_data(value), x.dtype), x)
 
 
@@ -3041,8 +3056,9 @@ def _gather_kernel(shape: tuple, dtype, axis: int, index: np.ndarray) -> bool:
     )
 
 
-def gather(x, dim: int, index) -> Tensor:
-    """out[i][j] = x[index[i][j]][j] (dim 0) etc., as torch.gather."""
+def gather(x, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
+    """out[i][j] = x[index[i][j]][j] (dim 0) etc., as torch.gather. ``sparse_grad`` is
+    accepted; the gradient is dense (the same values)."""
     x = _tensor_operand(x)
     index = np.asarray(_data(index))
     if x.ndim == 0 and index.ndim == 0:  # a scalar gathers itself with index 0, as PyTorch
@@ -3052,8 +3068,7 @@ def gather(x, dim: int, index) -> Tensor:
         axis = dim % nd  # the common case, without _axes' general parsing
     else:
         (axis,) = _axes(dim, nd, "gather")
-    if index.dtype.kind not in "iu":
-        raise TypeError(f"gather: index must be integer, got {index.dtype}")
+    _int_array(index, "gather", int32=True)
     if index.ndim != nd:
         raise ValueError(f"gather: index has {index.ndim} dims, input has {nd}")
     index = np.ascontiguousarray(index, dtype=np.int64)
@@ -3741,8 +3756,9 @@ def index_select(x, dim: int, index) -> Tensor:
     if x.ndim == 0 and index.size == 1:  # a scalar selects itself with index 0, as PyTorch
         return reshape(index_select(reshape(x, (1,)), dim, index.reshape(1)), ())
     (axis,) = _axes(dim, x.ndim, "index_select")
-    if index.dtype.kind not in "iu" or index.ndim > 1:
-        raise TypeError(f"index_select: index must be a 1-D integer array, got {index.dtype}")
+    if index.ndim > 1:
+        raise TypeError(f"index_select: index must be a 1-D integer array, got {index.shape}")
+    index = _int_array(index, "index_select", int32=True)
     n = x.shape[axis]
     if index.size and (index.min() < 0 or index.max() >= n):  # no negative indices in torch
         raise IndexError(f"index_select: index out of range for dim {dim} of size {n}")
@@ -3995,10 +4011,15 @@ def _dim(dim, ndim: int, op: str) -> int:
     return axes[0] if axes else 0
 
 
-def _int_array(index, op: str) -> np.ndarray:
+def _int_array(index, op: str, int32: bool | None = None) -> np.ndarray:
+    """index as int64. ``int32`` set: an index argument, int64 only as torch takes it (or
+    int32 too, when True: gather, scatter, index_add/select/reduce); None: any integers."""
     index = np.asarray(_data(index))
     if index.dtype.kind not in "iu":
         raise TypeError(f"{op}: index must be an integer tensor, got {index.dtype}")
+    if int32 is not None and index.dtype != np.int64 and (not int32 or index.dtype != np.int32):
+        want = "int64 or int32" if int32 else "int64"
+        raise TypeError(f"{op}: index must be {want} (as torch), got {index.dtype}")
     return index.astype(np.int64, copy=False)
 
 
@@ -4054,7 +4075,7 @@ def narrow(x, dim: int, start, length: int) -> Tensor:
     n, start = x.shape[axis], operator.index(start)
     if not -n <= start <= n:
         raise IndexError(f"narrow: start {start} out of range [-{n}, {n}] for dim {dim}")
-    start %= builtins.max(n, 1)
+    start += n if start < 0 else 0
     if length < 0 or start + length > n:
         raise ValueError(
             f"narrow: start ({start}) + length ({length}) exceeds dim {dim} of size {n}"
@@ -4524,7 +4545,7 @@ def _scatter_key(op, x, dim, index, src=None):
 def _scatter_index(op, x, dim, index, src=None):
     """(axis, index as int64) after PyTorch's checks of scatter's arguments."""
     axis = _dim(dim, x.ndim, op)
-    index = _int_array(index, op)
+    index = _int_array(index, op, int32=True)
     if index.ndim != x.ndim:
         raise ValueError(f"{op}: index has {index.ndim} dims, self has {x.ndim} (shape {x.shape})")
     if builtins.any(i > n for d, (i, n) in enumerate(zip(index.shape, x.shape)) if d != axis):
@@ -4597,8 +4618,9 @@ class ScatterReduce(Function):
         np.add.at(count, key, 1)
         out = x.copy()
         if not include_self:  # targets start from the reduction's identity
-            big = np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).max
-            small = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+            kind = x.dtype.kind
+            big = np.inf if kind == "f" else True if kind == "b" else np.iinfo(x.dtype).max
+            small = -np.inf if kind == "f" else False if kind == "b" else np.iinfo(x.dtype).min
             ident = {"amax": small, "amin": big}.get(reduce, ufunc.identity)
             out[count > 0] = ident
         ufunc.at(out, key, src)
@@ -4624,13 +4646,19 @@ class ScatterReduce(Function):
             tie_s = src == out[key]
             ties = tie_x.astype(g.dtype)
             np.add.at(ties, key, tie_s)
-            share = g / np.maximum(ties, 1)
-            gx = np.where(tie_x & keep, share, 0)
-            return gx, np.where(tie_s, share[key], 0), None, None, None
-        # prod: d out / d x = product of the srcs there; d out / d src = out / src, and for a zero
-        # src the product of the others, computed directly
-        others = np.ones_like(x)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                # torch's products, not selections: where no value attains the result (a NaN
+                # one) the share is g / 0 and the gradients there NaN, as in torch
+                share = g / ties
+                gx = np.where(keep, tie_x * share, 0)
+                return gx, tie_s * share[key], None, None, None
+        # prod: d out / d x = out / x, x's zeros read as 1 (torch's formula: a NaN or infinite x
+        # gets NaN); d out / d src = out / src, and for a zero src the product of the others
+        masked = np.where(x == 0, np.ones_like(x), x)
+        others = masked.copy()
         np.multiply.at(others, key, src)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            others /= masked
         gs = np.where(src != 0, out[key] / src, 0)
         full = [np.broadcast_to(k, src.shape) for k in key]
         flat_src = src.reshape(-1)
@@ -4662,6 +4690,8 @@ def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool =
         raise ValueError(
             f"scatter_reduce: reduce must be one of {sorted(_REDUCE_UFUNC)}, got {reduce!r}"
         )
+    if reduce == "mean" and x.dtype == np.bool_:
+        raise TypeError("scatter_reduce: reduce='mean' is not implemented for bool, as in torch")
     src = _same_dtype("scatter_reduce", x, _tensor_operand(src))
     key, shape = _scatter_key("scatter_reduce", x, dim, index, src)
     return ScatterReduce.apply(x, _scatter_src(src, shape), key, reduce, bool(include_self))
@@ -4671,7 +4701,7 @@ def _along(op, x, dim, index, source=None):
     """index_add/index_copy/index_fill's checks (only index_fill takes negative indices, as
     PyTorch); the NumPy key of ``index`` along dim."""
     axis = _dim(dim, x.ndim, op)
-    index = _int_array(index, op)
+    index = _int_array(index, op, int32=op in ("index_add", "index_reduce"))
     if index.ndim > 1:
         raise ValueError(f"{op}: index must be 0-D or 1-D, got shape {index.shape}")
     n = x.shape[axis] if x.ndim else 1
@@ -4713,7 +4743,10 @@ def index_fill(x, dim: int, index, value) -> Tensor:
         value = cast(value, x.dtype)
     else:
         value = _fill_value(value, x.dtype)
-    return Put.apply(x, value, _along("index_fill", x, dim, index))
+    key = _along("index_fill", x, dim, index)
+    if key and key[-1].size > 1:  # each entry once: value's gradient counts it once, as torch's
+        key = key[:-1] + (np.unique(key[-1] % x.shape[len(key) - 1]),)
+    return Put.apply(x, value, key)
 
 
 def index_put(x, indices, values, accumulate: bool = False) -> Tensor:
@@ -4733,7 +4766,7 @@ def index_put(x, indices, values, accumulate: bool = False) -> Tensor:
 def take(x, index) -> Tensor:
     """x's entries at flat (row-major) ``index``; the result has index's shape."""
     x = _tensor_operand(x)
-    index = _int_array(index, "take")
+    index = _int_array(index, "take", int32=False)
     n = x.numel()
     if index.size and (index.min() < -n or index.max() >= n):
         raise IndexError(f"take: index out of range for a tensor of {n} elements")
@@ -4744,7 +4777,7 @@ def take_along_dim(x, indices, dim=None) -> Tensor:
     """Pick values along dim at ``indices`` (broadcast against x outside dim); without dim over
     the flattened tensor (torch.take_along_dim)."""
     x = _tensor_operand(x)
-    indices = _int_array(indices, "take_along_dim")
+    indices = _int_array(indices, "take_along_dim", int32=dim is None)
     if dim is None:
         return take(x, indices.reshape(-1))
     axis = _dim(dim, x.ndim, "take_along_dim")
@@ -5683,13 +5716,16 @@ def mv(mat, vec) -> Tensor:
 
 def _scaled_add(op, input, product, beta, alpha) -> Tensor:
     """beta * input + alpha * product, input broadcast to the product's shape; beta = 0 ignores
-    input (NaN in it does not propagate), as PyTorch."""
+    input, and for addmm, addmv and addbmm (BLAS calls in torch) alpha = 0 the product: NaN in
+    what is ignored does not propagate, as in PyTorch."""
     input = _tensor_operand(input)
     if broadcast_shapes(input.shape, product.shape) != product.shape:
         raise ValueError(
             f"{op}: input of shape {input.shape} does not broadcast to {product.shape}"
         )
     out = product if alpha == 1 else product * alpha
+    if alpha == 0 and op in ("addmm", "addmv", "addbmm"):  # zeros, the product's gradient 0
+        out = where(np.zeros(product.shape, bool), product, np.zeros((), product.dtype))
     if beta == 0:
         return out
     return out + (input if beta == 1 else input * beta)
@@ -6117,7 +6153,7 @@ def unravel_index(indices, shape) -> tuple:
 def put(x, index, source, accumulate: bool = False) -> Tensor:
     """x with source written (or added) at flat ``index``, out of place (torch.put)."""
     x = _tensor_operand(x)
-    index = _int_array(index, "put")
+    index = _int_array(index, "put", int32=False)
     source = _same_dtype("put", x, _tensor_operand(source))
     n = x.numel()
     if index.size != source.numel():
