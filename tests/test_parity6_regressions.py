@@ -353,3 +353,129 @@ def test_exp_in_place_has_exp_bits(dtype):
         warnings.simplefilter("error")
         t.exp_()
     np.testing.assert_array_equal(t.numpy(), ember.exp(ember.tensor(a)).numpy())
+
+
+# ---- second batch: quantile, searchsorted, vector_norm, pow/add promotion, split, einsum, linalg
+
+
+def test_quantile_picks_keep_infinities_and_refuse_empty_inputs_and_mixed_q():
+    x = ember.tensor([float("inf")])
+    for interpolation in ("lower", "higher", "nearest"):
+        assert ember.quantile(x, 0.0, interpolation=interpolation).item() == float("inf")
+    y = ember.tensor([0.3, -1.2], dtype=ember.float64, requires_grad=True)
+    q = ember.tensor([0.88, 0.30, 0.05], dtype=ember.float64)
+    ember.quantile(y, q, dim=-1, interpolation="higher").sum().backward()
+    np.testing.assert_array_equal(y.grad.numpy(), [3.0, 0.0])
+    with pytest.raises(IndexError, match="non-empty"):
+        ember.quantile(ember.zeros(0, 3), 0.5, dim=1)
+    with pytest.raises(TypeError, match="dtype"):
+        ember.quantile(ember.zeros(3), ember.tensor([0.5], dtype=ember.float64))
+    torch = _torch()
+    assert torch.quantile(
+        torch.tensor([float("inf")]), 0.0, interpolation="nearest"
+    ).item() == float("inf")
+    ty = torch.tensor([0.3, -1.2], dtype=torch.float64, requires_grad=True)
+    torch.quantile(ty, torch.tensor(q.numpy()), dim=-1, interpolation="higher").sum().backward()
+    _same(y.grad, ty.grad)
+
+
+@pytest.mark.parametrize(
+    "ss, vs", [((0, 4, 0), (0, 4, 3)), ((2, 0), (2, 3)), ((2, 3), (2, 0)), ((0, 0, 4), (0, 0, 2))]
+)
+def test_searchsorted_with_empty_rows_or_sequences(ss, vs):
+    rng = np.random.default_rng(0)
+    s, v = np.sort(rng.standard_normal(ss), -1), rng.standard_normal(vs)
+    e = ember.searchsorted(ember.tensor(s), ember.tensor(v))
+    assert e.shape == vs and e.dtype == ember.int64 and not e.numpy().any()
+    torch = _torch()
+    _same(e, torch.searchsorted(torch.tensor(s), torch.tensor(v)))
+
+
+def test_searchsorted_bool_values_against_numbers():
+    e = ember.searchsorted(ember.tensor([0.0, 1.0]), ember.tensor([True, False]))
+    np.testing.assert_array_equal(e.numpy(), [1, 0])
+    with pytest.raises(TypeError, match="bool"):
+        ember.searchsorted(ember.tensor([False, True]), ember.tensor([True]))
+
+
+def test_vector_norm_of_negative_order_over_an_empty_dim_is_refused():
+    with pytest.raises(ValueError, match="empty"):
+        ember.linalg.vector_norm(ember.zeros(3, 0), ord=-1, dim=1)
+    assert ember.linalg.vector_norm(ember.zeros(3, 0), ord=-1, dim=0).shape == (0,)
+    torch = _torch()
+    with pytest.raises(RuntimeError, match="empty"):
+        torch.linalg.vector_norm(torch.zeros(3, 0), ord=-1, dim=1)
+
+
+@pytest.mark.parametrize(
+    "da, db, b",
+    [
+        ("int8", "uint8", 255),
+        ("uint8", "int32", 2**31 - 1),
+        ("int16", "int64", -(2**63)),
+        ("uint8", "int64", 300),
+    ],
+)
+def test_integer_pow_casts_a_0d_exponent_to_the_result_dtype(da, db, b):
+    a = np.array([2, 0, 3, -1]).astype(da)
+    e = ember.tensor(a) ** ember.tensor(np.array(b).astype(db))
+    assert e.dtype == np.dtype(da)
+    torch = _torch()
+    _same(e, torch.tensor(a) ** torch.tensor(np.array(b).astype(db)))
+
+
+@pytest.mark.parametrize(
+    "da, db", [("uint8", "int8"), ("bool", "bool"), ("int8", "bool"), ("int64", "int32")]
+)
+def test_add_alpha_scales_in_the_result_dtype(da, db):
+    a, b = np.array([4, 0, 3]).astype(da), np.array([-128, 1, 0]).astype(db)
+    e = ember.add(ember.tensor(a), ember.tensor(b), alpha=2)
+    assert e.dtype == np.result_type(a, b) if da != db or da != "bool" else e.dtype == np.bool_
+    torch = _torch()
+    _same(e, torch.add(torch.tensor(a), torch.tensor(b), alpha=2))
+    if "bool" not in (da, db):
+        _same(
+            ember.sub(ember.tensor(a), ember.tensor(b), alpha=3),
+            torch.sub(torch.tensor(a), torch.tensor(b), alpha=3),
+        )
+
+
+def test_split_size_zero_splits_only_an_empty_dim_and_einsum_ellipsis_of_a_scalar():
+    (piece,) = ember.split(ember.zeros(2, 0), 0, 1)
+    assert piece.shape == (2, 0)
+    with pytest.raises(ValueError, match="positive"):
+        ember.split(ember.zeros(3), 0)
+    assert ember.einsum("...->", ember.tensor(3.0)).item() == 3.0
+    np.testing.assert_array_equal(
+        ember.einsum("...,...->...", ember.tensor(2.0), ember.tensor([1.0, 2.0])).numpy(),
+        [2.0, 4.0],
+    )
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (2, 0, 0), (0, 2, 2)])
+def test_lu_cholesky_and_inv_ex_of_empty_batches(shape):
+    # (the shapes torch 2.13 gives)
+    for f, want in [
+        ("inv_ex", [shape, shape[:-2]]),
+        ("cholesky_ex", [shape, shape[:-2]]),
+        ("lu_factor", [shape, shape[:-1]]),
+    ]:
+        out = getattr(ember.linalg, f)(ember.zeros(*shape))
+        assert [tuple(o.shape) for o in out] == want
+
+
+@pytest.mark.parametrize("ord", [1, 2, float("inf")])
+def test_matrix_norm_of_a_matrix_without_entries_is_zero(ord):
+    a = ember.zeros(3, 2, 0, requires_grad=True)
+    n = ember.linalg.matrix_norm(a, ord=ord)
+    np.testing.assert_array_equal(n.detach().numpy(), [0.0, 0.0, 0.0])
+    n.sum().backward()
+    assert a.grad.shape == (3, 2, 0)
+
+
+def test_matrix_power_zero_stays_in_the_graph():
+    a = ember.tensor(np.arange(4.0).reshape(2, 2), requires_grad=True)
+    p = ember.linalg.matrix_power(a, 0)
+    np.testing.assert_array_equal(p.detach().numpy(), np.eye(2))
+    p.sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), np.zeros((2, 2)))

@@ -424,10 +424,19 @@ class Add(Function):
         return (_graph.sum_to(g, sa) if na else None, _graph.sum_to(g, sb) if nb else None)
 
 
+def _times_alpha(a, b, alpha):
+    """alpha * b for add/sub: an integer or bool b is scaled in the dtype of a + b, wrapping
+    there, as torch (uint8 + 2 * int8 is int16; bool + 2 * bool stays bool)."""
+    if isinstance(b, Tensor | np.ndarray) and _kind(b) in "biu":
+        dt = result_type(a, b)
+        return _to_dtype(mul(_to_dtype(b, dt), alpha), dt)
+    return mul(b, alpha)
+
+
 def add(a, b, *, alpha=1) -> Tensor:
     if alpha == 1 and (y := _float_binary(Add, a, b)) is not None:
         return y
-    return _broadcasting(Add, "add", a, b if alpha == 1 else mul(b, alpha))
+    return _broadcasting(Add, "add", a, b if alpha == 1 else _times_alpha(a, b, alpha))
 
 
 class Sub(Function):
@@ -471,7 +480,7 @@ def sub(a, b, *, alpha=1) -> Tensor:
     if alpha == 1 and (y := _float_binary(Sub, a, b)) is not None:
         return y
     check_bool_sub(a, b)
-    return _broadcasting(Sub, "sub", a, b if alpha == 1 else mul(b, alpha))
+    return _broadcasting(Sub, "sub", a, b if alpha == 1 else _times_alpha(a, b, alpha))
 
 
 class Mul(Function):
@@ -682,8 +691,11 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
         raise ValueError("pow: integers to negative integer powers are not allowed")
     if isinstance(a, Tensor) and a.data.dtype.kind in "iu" and type(b) is int:
         _wrapped(b, a.data.dtype, checked=True)  # torch refuses exponents out of the dtype's range
-    if _kind(a) in "biu" and _kind(b) in "iu" and np.any(np.asarray(_data(b)) < 0):
-        return _int_pow_negative(np.asarray(_data(a)), np.asarray(_data(b)))
+    if _kind(a) in "biu" and _kind(b) in "iu":
+        if isinstance(b, Tensor | np.ndarray):  # torch casts the exponent to the result dtype
+            b = _to_dtype(b, result_type(a, b))  # first (a 0-d uint8 255 under int8 is -1)
+        if np.any(np.asarray(_data(b)) < 0):
+            return _int_pow_negative(np.asarray(_data(a)), np.asarray(_data(b)))
     return _broadcasting(Pow, "pow", a, b)
 
 
@@ -2957,7 +2969,7 @@ def split(x, split_size_or_sections, dim: int = 0) -> tuple:
     n = x.shape[axis]
     if isinstance(split_size_or_sections, int | np.integer):
         size = int(split_size_or_sections)
-        if size <= 0:
+        if size < 0 or (size == 0 and n):  # (0 splits an empty dim, as in torch)
             raise ValueError(f"split: split_size must be positive, got {size}")
         sizes = _even_sizes(n, size) if n else [0]  # an empty dim: one empty piece, as PyTorch
     else:
@@ -5096,11 +5108,11 @@ def searchsorted(
     (side='right' / right=True: after equal values)."""
     seq = np.asarray(_data(sorted_sequence))
     v = np.asarray(_data(input))
-    if seq.dtype == np.bool_ or v.dtype == np.bool_ and not isinstance(input, bool):
-        raise TypeError("searchsorted: not implemented for bool tensors")
     # torch compares in result_type(sorted_sequence, input): a Python int or a 0-d integer
     # tensor takes a uint8 sequence's dtype (-1 wraps to 255), a float one makes both float
     dt = result_type(seq, input if isinstance(input, Tensor | int | float) else v)
+    if dt == np.bool_:  # (a bool tensor against numbers compares as numbers, as in torch)
+        raise TypeError("searchsorted: not implemented for bool tensors")
     seq, v = seq.astype(dt, copy=False), v.astype(dt, copy=False)
     if side is not None and side not in ("left", "right") or (side == "left" and right):
         raise ValueError("searchsorted: side must be 'left' or 'right' (and agree with right)")
@@ -5114,9 +5126,12 @@ def searchsorted(
                 f"searchsorted: leading dims of sorted_sequence {seq.shape} and "
                 f"input {v.shape} must match"
             )
-        srts = [None] * seq.size if srt is None else srt.reshape(-1, seq.shape[-1])
-        rows = zip(seq.reshape(-1, seq.shape[-1]), v.reshape(-1, v.shape[-1]), srts)
-        out = np.stack([np.searchsorted(s, r, side, o) for s, r, o in rows]).reshape(v.shape)
+        lead = math.prod(seq.shape[:-1])  # (not -1: a dim may be empty)
+        srts = [None] * lead if srt is None else srt.reshape(lead, seq.shape[-1])
+        rows = zip(seq.reshape(lead, seq.shape[-1]), v.reshape(lead, v.shape[-1]), srts)
+        out = np.zeros(v.shape, np.int64)
+        for o, (s, r, so) in zip(out.reshape(lead, v.shape[-1]), rows):
+            o[...] = np.searchsorted(s, r, side, so)
     return Tensor(np.asarray(out, np.int32 if out_int32 else np.int64))
 
 
@@ -5411,6 +5426,10 @@ def _quantile(op, x, q, dim, keepdim, interpolation, ignore_nan):
     if not _lowp.is_float(x.data.dtype):
         raise TypeError(f"{op}: input must be float32 or float64, got {x.dtype}")
     _lowp.refuse(op, x.data.dtype)
+    if isinstance(q, Tensor) and q.dtype != x.dtype:
+        raise TypeError(f"{op}: q tensor must have the input's dtype {x.dtype}, got {q.dtype}")
+    if not x.data.size:  # (torch refuses any empty input, whichever dim is reduced)
+        raise IndexError(f"{op}: input tensor must be non-empty, got shape {x.shape}")
     qa = np.asarray(_data(q), x.dtype)
     if qa.ndim > 1 or not np.all((qa >= 0) & (qa <= 1)):  # (a NaN q fails too)
         raise ValueError(f"{op}: q must be a scalar or 1-D with values in [0, 1], got {q}")
@@ -5437,7 +5456,10 @@ def _quantile(op, x, q, dim, keepdim, interpolation, ignore_nan):
     weight = np.where(hi > lo, 0.5, 0) if interpolation == "midpoint" else rank - lo
     s = sort(xs, -1).values
     low, high = gather(s, -1, lo.astype(np.int64)), gather(s, -1, hi.astype(np.int64))
-    out = low + (high - low) * weight.astype(x.dtype)
+    if interpolation in ("lower", "higher", "nearest"):  # a pick: inf stays inf, not inf - inf
+        out = low
+    else:
+        out = low + (high - low) * weight.astype(x.dtype)
     if not ignore_nan:
         out = where(nan.any(-1, keepdims=True), np.asarray(np.nan, x.dtype), out)
     out = movedim(out, -1, 0)  # q's dim first
@@ -5906,7 +5928,7 @@ def _einsum_subscripts(equation: str, shapes):
     for i, (sub, shape) in enumerate(zip(subs, shapes)):
         if "..." in sub:
             sub = sub.replace("...", ell[n_ell - (len(shape) - len(sub) + 3) :])
-        if len(sub) != len(shape) or not sub.isalpha():
+        if len(sub) != len(shape) or (sub and not sub.isalpha()):  # ('...' of a 0-d is '')
             raise ValueError(
                 f"einsum: subscripts {subs[i]!r} do not fit operand {i} of shape {shape}"
             )
