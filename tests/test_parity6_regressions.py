@@ -479,3 +479,17 @@ def test_matrix_power_zero_stays_in_the_graph():
     np.testing.assert_array_equal(p.detach().numpy(), np.eye(2))
     p.sum().backward()
     np.testing.assert_array_equal(a.grad.numpy(), np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("db", ["int64", "int32", "int8"])
+def test_integer_trunc_division_is_exact_beyond_2_to_the_53(db):
+    a = np.array([-(2**62) - 1, 2**62 + 3, 7, -7, 0])
+    b = np.array([3, -7, 2, 2, -5]).astype(db)
+    e = ember.div(ember.tensor(a), ember.tensor(b), rounding_mode="trunc")
+    want = [
+        int(x / y) if abs(x) < 2**53 else -(-x // y) if (x < 0) != (y < 0) else x // y
+        for x, y in zip(a.tolist(), b.tolist())
+    ]
+    assert e.numpy().tolist() == want and e.dtype == ember.int64
+    torch = _torch()
+    _same(e, torch.div(torch.tensor(a), torch.tensor(b), rounding_mode="trunc"))

@@ -1084,11 +1084,18 @@ def _rounded_div(input, other, rounding_mode):  # noqa: A002
     a, b = _operands("div", input, other)
     _check_int_divisor("div", a, b)
     if _kind(a) in "biu" and _kind(b) in "biu":  # exact integer division, integer result
-        q = np.floor_divide if rounding_mode == "floor" else lambda x, y: np.trunc(x / y)
+        q = np.floor_divide if rounding_mode == "floor" else _trunc_div_int
         out = np.asarray(q(_data(a), _data(b)))
         return Tensor(out.astype(np.result_type(_data(a), _data(b)), copy=False))
     f = _div_floor if rounding_mode == "floor" else lambda x, y: np.trunc(x / y)
     return Binary.apply(a, b, f, _zero_grads)  # zero gradient, as torch
+
+
+def _trunc_div_int(x, y):
+    """Integer division rounded toward zero, exactly (x / y in float64 loses int64's low bits):
+    floor division, plus one where it rounded a negative inexact quotient down."""
+    q = np.floor_divide(x, y)
+    return np.where((np.fmod(x, y) != 0) & ((np.asarray(x) < 0) != (np.asarray(y) < 0)), q + 1, q)
 
 
 def floor_divide(input, other) -> Tensor:  # noqa: A002
