@@ -5,6 +5,7 @@ values, dtypes, shapes, errors and float64 gradients compared; plus the known le
 another dtype, multinomial's dtype, manual_seed's range, exp_'s bits). Each test asserts the
 expected behaviour directly and, where torch is installed, against torch."""
 
+import operator
 import warnings
 
 import numpy as np
@@ -493,3 +494,24 @@ def test_integer_trunc_division_is_exact_beyond_2_to_the_53(db):
     assert e.numpy().tolist() == want and e.dtype == ember.int64
     torch = _torch()
     _same(e, torch.div(torch.tensor(a), torch.tensor(b), rounding_mode="trunc"))
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        operator.floordiv,
+        operator.mod,
+        operator.lshift,
+        operator.and_,
+        operator.lt,
+        operator.eq,
+        operator.ge,
+        operator.xor,
+    ],
+)
+def test_a_numpy_scalar_on_the_left_of_an_operator_gives_a_tensor(op):
+    r = op(np.int64(7), ember.tensor([3, 4]))
+    assert isinstance(r, ember.Tensor)
+    np.testing.assert_array_equal(r.numpy(), op(np.int64(7), np.array([3, 4])))
+    torch = _torch()
+    _same(r, op(np.int64(7), torch.tensor([3, 4])))

@@ -1445,6 +1445,21 @@ _UFUNCS = {
     np.sqrt: _ops.sqrt,
     np.absolute: _ops.abs,
     np.tanh: _F.tanh,
+    # the other operators, so that a NumPy scalar on the left (np.float32(2) // t, np.int64(1)
+    # < t, np.int64(1) << t) gives a Tensor as torch's does, not an ndarray
+    np.floor_divide: _ops.floor_divide,
+    np.remainder: _ops.remainder,
+    np.less: _ops.lt,
+    np.less_equal: _ops.le,
+    np.greater: _ops.gt,
+    np.greater_equal: _ops.ge,
+    np.equal: _ops.eq,
+    np.not_equal: _ops.ne,
+    np.bitwise_and: _ops.bitwise_and,
+    np.bitwise_or: _ops.bitwise_or,
+    np.bitwise_xor: _ops.bitwise_xor,
+    np.left_shift: _ops.bitwise_left_shift,
+    np.right_shift: _ops.bitwise_right_shift,
 }
 
 
