@@ -515,3 +515,18 @@ def test_a_numpy_scalar_on_the_left_of_an_operator_gives_a_tensor(op):
     np.testing.assert_array_equal(r.numpy(), op(np.int64(7), np.array([3, 4])))
     torch = _torch()
     _same(r, op(np.int64(7), torch.tensor([3, 4])))
+
+
+def test_lerp_gradients_with_infinite_weights_are_torchs_not_nan():
+    a, b = np.array([1.0, 2.0, 3.0]), np.array([4.0, -1.0, 0.0])
+    w = np.array([0.25, np.inf, -np.inf])
+    xs = [ember.tensor(v, requires_grad=True) for v in (a, b, w)]
+    ember.lerp(*xs).backward(ember.ones(3, dtype=ember.float64))  # (its sum is inf - inf)
+    np.testing.assert_array_equal(xs[0].grad.numpy(), 1 - w)  # torch's g * (1 - w)
+    np.testing.assert_array_equal(xs[1].grad.numpy(), w)  # g * w
+    np.testing.assert_array_equal(xs[2].grad.numpy(), b - a)  # g * (end - input)
+    torch = _torch()
+    ts = [torch.tensor(v, requires_grad=True) for v in (a, b, w)]
+    torch.lerp(*ts).backward(torch.ones(3, dtype=torch.float64))
+    for e, t in zip(xs, ts):
+        _same(e.grad, t.grad)

@@ -1340,11 +1340,16 @@ def lerp(input, end, weight) -> Tensor:  # noqa: A002
     """input + weight * (end - input), with PyTorch's two-sided form (exact at 0 and 1)."""
     d = sub(end, input)
     w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
-    low = add(input, mul(weight, d))
-    if np.all(np.abs(w) < 0.5):
-        return low
-    one_minus_w = rsub(weight, 1) if isinstance(weight, Tensor | np.ndarray) else 1 - weight
-    return where(np.abs(w) < 0.5, low, sub(end, mul(d, one_minus_w)))
+    small = np.abs(w) < 0.5
+    if np.all(small):
+        return add(input, mul(weight, d))
+    if not np.any(small):
+        one_minus_w = rsub(weight, 1) if isinstance(weight, Tensor | np.ndarray) else 1 - weight
+        return sub(end, mul(d, one_minus_w))
+    # each side reads only its own weights: the other side's zero gradient times an infinite
+    # weight would make NaN where torch's gradients are g * (1 - w), g * w
+    w_low, w_high = where(small, weight, 0.0), where(small, 1.0, weight)
+    return where(small, add(input, mul(w_low, d)), sub(end, mul(d, rsub(w_high, 1))))
 
 
 def _addc_operands(op, input, tensor1, tensor2, value):  # noqa: A002
