@@ -530,3 +530,20 @@ def test_lerp_gradients_with_infinite_weights_are_torchs_not_nan():
     torch.lerp(*ts).backward(torch.ones(3, dtype=torch.float64))
     for e, t in zip(xs, ts):
         _same(e.grad, t.grad)
+
+
+def test_clamp_below_equal_tensor_bounds_gives_no_gradient_as_torch():
+    x = ember.tensor([-0.5, 0.5, 2.0], dtype=ember.float64, requires_grad=True)
+    lo = ember.tensor([0.0, 0.0, 1.0], dtype=ember.float64, requires_grad=True)
+    hi = ember.tensor([0.0, 1.0, 1.0], dtype=ember.float64, requires_grad=True)
+    y = ember.clamp(x, lo, hi)
+    y.backward(ember.ones(3, dtype=ember.float64))
+    np.testing.assert_array_equal(y.detach().numpy(), [0.0, 0.5, 1.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [0, 1, 0])
+    np.testing.assert_array_equal(lo.grad.numpy(), [0, 0, 0])  # torch: min's only where min < max
+    np.testing.assert_array_equal(hi.grad.numpy(), [0, 0, 1])
+    torch = _torch()
+    ts = [torch.tensor(t.detach().numpy(), requires_grad=True) for t in (x, lo, hi)]
+    torch.clamp(*ts).backward(torch.ones(3, dtype=torch.float64))
+    for e, t in zip((x, lo, hi), ts):
+        _same(e.grad, t.grad)

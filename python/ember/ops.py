@@ -1958,6 +1958,10 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
         # tensor bounds take gradients where they win (ties go to x), as in PyTorch
         y = x if min is None else where(lt(x, min), min, x)
         y = y if max is None else where(gt(y, max), max, y)
+        if min is not None and max is not None:  # torch: x below min == max takes no gradient
+            tie = np.asarray(_data(lt(x, min)) & _data(eq(min, max)))
+            if tie.any():
+                y = where(tie, y.detach(), y)
         if y.data.dtype.kind == "f":  # a NaN in x or a bound gives NaN and no gradient there
             nan = np.isnan(x.data)
             for b in (min, max):
