@@ -1442,11 +1442,11 @@ def _check_index_dtype(op: str, target) -> None:
 
 
 def _class_weight(op: str, weight, c: int, dtype, strict: bool = False):
-    """weight as a (c,) array of dtype; ``strict``: a weight tensor of another dtype is refused,
-    as torch's nll_loss kernel refuses it (class-index targets)."""
+    """weight as a (c,) array of dtype; ``strict``: a weight Tensor of another dtype is refused,
+    as torch's nll_loss kernel refuses it (class-index targets; NumPy arrays are cast)."""
     if weight is None:
         return None
-    if strict and isinstance(weight, Tensor | np.ndarray) and weight.dtype != dtype:
+    if strict and isinstance(weight, Tensor) and weight.dtype != dtype:
         raise TypeError(f"{op}: weight must have the input's dtype {dtype}, got {weight.dtype}")
     w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=dtype)
     if w.shape != (c,):
