@@ -441,6 +441,15 @@ def test_add_alpha_scales_in_the_result_dtype(da, db):
         )
 
 
+@pytest.mark.parametrize("da", ["int8", "int64", "uint8"])
+def test_add_alpha_with_a_python_float_keeps_it_weak(da):
+    e = ember.add(ember.tensor(np.array([1, 0, 1]).astype(da)), 2.5, alpha=2)
+    assert e.dtype == ember.float32  # the default dtype, as int tensor + 5.0
+    np.testing.assert_array_equal(e.numpy(), [6.0, 5.0, 6.0])
+    torch = _torch()
+    _same(e, torch.add(torch.tensor(np.array([1, 0, 1]).astype(da)), 2.5, alpha=2))
+
+
 def test_split_size_zero_splits_only_an_empty_dim_and_einsum_ellipsis_of_a_scalar():
     (piece,) = ember.split(ember.zeros(2, 0), 0, 1)
     assert piece.shape == (2, 0)

@@ -430,6 +430,8 @@ def _times_alpha(a, b, alpha):
     if isinstance(b, Tensor | np.ndarray) and _kind(b) in "biu":
         dt = result_type(a, b)
         return _to_dtype(mul(_to_dtype(b, dt), alpha), dt)
+    if type(b) in (int, float, complex) and type(alpha) in (int, float, complex):
+        return b * alpha  # a Python number stays weak (int tensor + 2.5 * 2 is float32)
     return mul(b, alpha)
 
 
