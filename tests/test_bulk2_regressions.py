@@ -46,8 +46,8 @@ def test_group_norm_of_empty_input_matches_torch(shape, threads):
         assert y.shape == tuple(ref.shape)
         y.sum().backward()
         assert x.grad.shape == shape
-        # sums over no values: 0 (torch's dw is NaN where its empty-group rstd is NaN)
-        assert not w.grad.numpy().any()
+        # torch's dw is NaN where its empty-group rstd is NaN (matched since parity6)
+        np.testing.assert_array_equal(w.grad.numpy(), tw.grad.numpy())
         np.testing.assert_array_equal(b.grad.numpy(), tb.grad.numpy())
 
 

@@ -226,7 +226,7 @@ INPLACE = {
     "sqrt_": (lambda t: t.sqrt_(), np.sqrt),
     "neg_": (lambda t: t.neg_(), np.negative),
     "abs_": (lambda t: t.abs_(), np.abs),
-    "exp_": (lambda t: t.exp_(), np.exp),
+    "exp_": (lambda t: t.exp_(), lambda a: ember.exp(ember.tensor(a)).numpy()),  # exp's bits
     "clamp_": (lambda t: t.clamp_(0.3, 0.9), lambda a: np.clip(a, 0.3, 0.9)),
     "clamp_min_": (lambda t: t.clamp_(min=0.5), lambda a: np.maximum(a, 0.5)),
 }

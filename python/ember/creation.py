@@ -459,7 +459,10 @@ def multinomial(
 ) -> Tensor:
     """Indices drawn from each row of non-negative weights ``input`` (1-D or 2-D; rows need not
     sum to 1), as torch.multinomial: int64 of shape (num_samples,) or (rows, num_samples)."""
-    w = np.asarray(input.data if isinstance(input, Tensor) else input, dtype=np.float64)
+    w = np.asarray(input.data if isinstance(input, Tensor) else input)
+    if not _lowp.is_float(w.dtype):  # (as torch: integer or bool weights are refused)
+        raise TypeError(f"multinomial: input must be floating point, got {w.dtype}")
+    w = w.astype(np.float64)
     if w.ndim not in (1, 2):
         raise ValueError(f"multinomial: input must be 1-D or 2-D, got shape {w.shape}")
     rows = w.reshape(-1, w.shape[-1])

@@ -7,6 +7,7 @@ raises ``LinAlgError`` (a RuntimeError, as torch's); non-square input a ValueErr
 from __future__ import annotations
 
 import builtins
+import math
 from collections import namedtuple
 
 import numpy as np
@@ -227,8 +228,9 @@ def matrix_power(A, n: int) -> Tensor:
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
         raise ValueError(f"matrix_power: expected square matrices, got shape {A.shape}")
     n = int(n)
-    if n == 0:
-        return Tensor(np.broadcast_to(np.eye(A.shape[-1], dtype=A.dtype), A.shape).copy())
+    if n == 0:  # identities, in the graph: A's gradient is 0 (as torch's), not missing
+        eye = np.broadcast_to(np.eye(A.shape[-1], dtype=A.dtype), A.shape)
+        return ops.where(np.zeros(A.shape, bool), A, eye) if A.requires_grad else Tensor(eye.copy())
     if n < 0:
         A, n = inv(A), -n
     out = None
@@ -290,6 +292,9 @@ def vector_norm(x, ord=2, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A
         return (ops.amax if ord > 0 else ops.amin)(ops.abs(x), axes, keepdim)
     if ord > 0:
         return ops.norm(x, ord, axes, keepdim)
+    reduced = [x.shape[a] for a in (axes or range(x.ndim))]
+    if ord < 0 and (not x.data.size if not axes else 0 in reduced):  # (torch's check)
+        raise ValueError(f"linalg.vector_norm: cannot compute the {ord} norm over an empty dim")
     # ord = 0 counts (gradient zero); ord < 0 gives zero entries a zero gradient, as PyTorch
     return ops.NormP.apply(x, float(ord), axes, keepdim)
 
@@ -316,10 +321,14 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False) -> Tensor:  #
     d0, d1 = ops._two_dims("matrix_norm", A.ndim, *dim)
     if ord == "fro":
         out = ops.norm(A, 2, (d0, d1), True)
+    elif ord == 2 and not A.shape[d0] * A.shape[d1]:  # no singular values: 0, as torch
+        out = ops.sum(ops.abs(A), (d0, d1), True)
     elif ord in ("nuc", 2, -2):
         s = _svdvals(ops.movedim(A, (d0, d1), (-2, -1)))
         red = {"nuc": ops.sum, 2: ops.amax, -2: ops.amin}[ord](s, -1, True)
         out = ops.movedim(ops.unsqueeze(red, -1), (-2, -1), (d0, d1))
+    elif ord in (1, np.inf) and not A.shape[d0] * A.shape[d1]:  # no entries: 0, as torch
+        out = ops.sum(ops.abs(A), (d0, d1), True)
     elif ord in (1, -1, np.inf, -np.inf):
         sum_dim, ext_dim = (d0, d1) if ord in (1, -1) else (d1, d0)
         out = (ops.amax if ord > 0 else ops.amin)(ops.sum(ops.abs(A), sum_dim, True), ext_dim, True)
@@ -832,7 +841,7 @@ def _lu_packed(A):
     zero pivot, 1-based, or 0). A zero pivot leaves its column as it is and goes on (as getrf)."""
     *batch, m, n = A.shape
     k = builtins.min(m, n)
-    LU = np.array(A, copy=True).reshape(-1, m, n)
+    LU = np.array(A, copy=True).reshape(math.prod(batch), m, n)  # (not -1: m or n may be 0)
     piv = np.zeros((LU.shape[0], k), np.int32)
     info = np.zeros(LU.shape[0], np.int32)
     rows = np.arange(LU.shape[0])
@@ -855,9 +864,9 @@ def _lu_packed(A):
 def _permutation(pivots, m: int):
     """perm (..., m) with A[perm] = L U from 1-based LAPACK pivots (..., k): the row swaps
     applied in order."""
-    k = pivots.shape[-1]
-    perm = np.array(np.broadcast_to(np.arange(m), pivots.shape[:-1] + (m,))).reshape(-1, m)
-    piv = pivots.reshape(-1, k).astype(np.int64) - 1
+    k, b = pivots.shape[-1], math.prod(pivots.shape[:-1])  # (not -1: m may be 0)
+    perm = np.array(np.broadcast_to(np.arange(m), pivots.shape[:-1] + (m,))).reshape(b, m)
+    piv = pivots.reshape(b, k).astype(np.int64) - 1
     rows = np.arange(perm.shape[0])
     for j in range(k):
         top = perm[:, j].copy()
@@ -1038,7 +1047,7 @@ SolveEx = namedtuple("SolveEx", ["result", "info"])
 def _cholesky_info(A):
     """info (...) of the Cholesky factorisation: the order of the first leading minor that is
     not positive-definite, or 0 (column by column, vectorised over the batch)."""
-    A = np.array(A, np.float64).reshape(-1, *A.shape[-2:])
+    A = np.array(A, np.float64).reshape(math.prod(A.shape[:-2]), *A.shape[-2:])
     n = A.shape[-1]
     info = np.zeros(A.shape[0], np.int32)
     L = np.zeros_like(A)

@@ -446,10 +446,21 @@ class Add(Function):
         return (_graph.sum_to(g, sa) if na else None, _graph.sum_to(g, sb) if nb else None)
 
 
+def _times_alpha(a, b, alpha):
+    """alpha * b for add/sub: an integer or bool b is scaled in the dtype of a + b, wrapping
+    there, as torch (uint8 + 2 * int8 is int16; bool + 2 * bool stays bool)."""
+    if isinstance(b, Tensor | np.ndarray) and _kind(b) in "biu":
+        dt = result_type(a, b)
+        return _to_dtype(mul(_to_dtype(b, dt), alpha), dt)
+    if type(b) in (int, float, complex) and type(alpha) in (int, float, complex):
+        return b * alpha  # a Python number stays weak (int tensor + 2.5 * 2 is float32)
+    return mul(b, alpha)
+
+
 def add(a, b, *, alpha=1) -> Tensor:
     if alpha == 1 and (y := _float_binary(Add, a, b)) is not None:
         return y
-    return _broadcasting(Add, "add", a, b if alpha == 1 else mul(b, alpha))
+    return _broadcasting(Add, "add", a, b if alpha == 1 else _times_alpha(a, b, alpha))
 
 
 class Sub(Function):
@@ -496,7 +507,7 @@ def sub(a, b, *, alpha=1) -> Tensor:
     if alpha == 1 and (y := _float_binary(Sub, a, b)) is not None:
         return y
     check_bool_sub(a, b)
-    return _broadcasting(Sub, "sub", a, b if alpha == 1 else mul(b, alpha))
+    return _broadcasting(Sub, "sub", a, b if alpha == 1 else _times_alpha(a, b, alpha))
 
 
 class Mul(Function):
@@ -713,8 +724,11 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
         raise ValueError("pow: integers to negative integer powers are not allowed")
     if isinstance(a, Tensor) and a.data.dtype.kind in "iu" and type(b) is int:
         _wrapped(b, a.data.dtype, checked=True)  # torch refuses exponents out of the dtype's range
-    if _kind(a) in "biu" and _kind(b) in "iu" and np.any(np.asarray(_data(b)) < 0):
-        return _int_pow_negative(np.asarray(_data(a)), np.asarray(_data(b)))
+    if _kind(a) in "biu" and _kind(b) in "iu":
+        if isinstance(b, Tensor | np.ndarray):  # torch casts the exponent to the result dtype
+            b = _to_dtype(b, result_type(a, b))  # first (a 0-d uint8 255 under int8 is -1)
+        if np.any(np.asarray(_data(b)) < 0):
+            return _int_pow_negative(np.asarray(_data(a)), np.asarray(_data(b)))
     return _broadcasting(Pow, "pow", a, b)
 
 
@@ -1103,11 +1117,18 @@ def _rounded_div(input, other, rounding_mode):  # noqa: A002
     a, b = _operands("div", input, other)
     _check_int_divisor("div", a, b)
     if _kind(a) in "biu" and _kind(b) in "biu":  # exact integer division, integer result
-        q = np.floor_divide if rounding_mode == "floor" else lambda x, y: np.trunc(x / y)
+        q = np.floor_divide if rounding_mode == "floor" else _trunc_div_int
         out = np.asarray(q(_data(a), _data(b)))
         return Tensor(out.astype(np.result_type(_data(a), _data(b)), copy=False))
     f = _div_floor if rounding_mode == "floor" else lambda x, y: np.trunc(x / y)
     return Binary.apply(a, b, f, _zero_grads)  # zero gradient, as torch
+
+
+def _trunc_div_int(x, y):
+    """Integer division rounded toward zero, exactly (x / y in float64 loses int64's low bits):
+    floor division, plus one where it rounded a negative inexact quotient down."""
+    q = np.floor_divide(x, y)
+    return np.where((np.fmod(x, y) != 0) & ((np.asarray(x) < 0) != (np.asarray(y) < 0)), q + 1, q)
 
 
 def floor_divide(input, other) -> Tensor:  # noqa: A002
@@ -1352,11 +1373,16 @@ def lerp(input, end, weight) -> Tensor:  # noqa: A002
     """input + weight * (end - input), with PyTorch's two-sided form (exact at 0 and 1)."""
     d = sub(end, input)
     w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
-    low = add(input, mul(weight, d))
-    if np.all(np.abs(w) < 0.5):
-        return low
-    one_minus_w = rsub(weight, 1) if isinstance(weight, Tensor | np.ndarray) else 1 - weight
-    return where(np.abs(w) < 0.5, low, sub(end, mul(d, one_minus_w)))
+    small = np.abs(w) < 0.5
+    if np.all(small):
+        return add(input, mul(weight, d))
+    if not np.any(small):
+        one_minus_w = rsub(weight, 1) if isinstance(weight, Tensor | np.ndarray) else 1 - weight
+        return sub(end, mul(d, one_minus_w))
+    # each side reads only its own weights: the other side's zero gradient times an infinite
+    # weight would make NaN where torch's gradients are g * (1 - w), g * w
+    w_low, w_high = where(small, weight, 0.0), where(small, 1.0, weight)
+    return where(small, add(input, mul(w_low, d)), sub(end, mul(d, rsub(w_high, 1))))
 
 
 def _addc_operands(op, input, tensor1, tensor2, value):  # noqa: A002
@@ -1971,6 +1997,10 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
         # tensor bounds take gradients where they win (ties go to x), as in PyTorch
         y = x if min is None else where(lt(x, min), min, x)
         y = y if max is None else where(gt(y, max), max, y)
+        if min is not None and max is not None:  # torch: x below min == max takes no gradient
+            tie = np.asarray(_data(lt(x, min)) & _data(eq(min, max)))
+            if tie.any():
+                y = where(tie, y.detach(), y)
         if y.data.dtype.kind == "f":  # a NaN in x or a bound gives NaN and no gradient there
             nan = np.isnan(x.data)
             for b in (min, max):
@@ -2713,6 +2743,8 @@ def squeeze(x, dim=None) -> Tensor:
     x = _tensor_operand(x)
     if dim is None:
         shape = tuple(s for s in x.shape if s != 1)
+    elif isinstance(dim, tuple | list) and not dim:  # no dims named: none squeezed (torch)
+        shape = x.shape
     else:
         axes = _axes(dim, x.ndim, "squeeze")
         shape = tuple(s for i, s in enumerate(x.shape) if not (i in axes and s == 1))
@@ -2760,6 +2792,14 @@ def expand(x, shape) -> Tensor:
 
 
 _BASIC = (slice, int, type(None), type(Ellipsis))
+
+
+def positive_steps(index) -> None:
+    """PyTorch refuses a slice step below 1 in x[...] where NumPy would walk backwards (ember's
+    own ops still index their arrays with negative steps, so only Tensor's [] checks)."""
+    for p in index if type(index) is tuple else (index,):
+        if type(p) is slice and p.step is not None and p.step <= 0:
+            raise ValueError(f"step must be greater than zero, got {p} (flip reverses a dim)")
 
 
 def _index_arg(index):
@@ -3004,7 +3044,7 @@ def split(x, split_size_or_sections, dim: int = 0) -> tuple:
     n = x.shape[axis]
     if isinstance(split_size_or_sections, int | np.integer):
         size = int(split_size_or_sections)
-        if size <= 0:
+        if size < 0 or (size == 0 and n):  # (0 splits an empty dim, as in torch)
             raise ValueError(f"split: split_size must be positive, got {size}")
         sizes = _even_sizes(n, size) if n else [0]  # an empty dim: one empty piece, as PyTorch
     else:
@@ -3045,6 +3085,11 @@ def masked_fill(x, mask, value) -> Tensor:
     if mask.dtype != np.bool_:
         raise TypeError(f"masked_fill: mask must be bool, got {mask.dtype}")
     x = _tensor_operand(x)
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise ValueError(f"masked_fill: value must be a 0-d tensor, got shape {value.shape}")
+        if value.requires_grad:  # it gets the filled entries' gradient summed, as in torch
+            return where(mask, cast(value, x.dtype), x)
     return where(mask, _fill_value(_data(value), x.dtype), x)
 
 
@@ -3098,8 +3143,9 @@ def _gather_kernel(shape: tuple, dtype, axis: int, index: np.ndarray) -> bool:
     )
 
 
-def gather(x, dim: int, index) -> Tensor:
-    """out[i][j] = x[index[i][j]][j] (dim 0) etc., as torch.gather."""
+def gather(x, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
+    """out[i][j] = x[index[i][j]][j] (dim 0) etc., as torch.gather. ``sparse_grad`` is
+    accepted; the gradient is dense (the same values)."""
     x = _tensor_operand(x)
     index = np.asarray(_data(index))
     if x.ndim == 0 and index.ndim == 0:  # a scalar gathers itself with index 0, as PyTorch
@@ -3109,8 +3155,7 @@ def gather(x, dim: int, index) -> Tensor:
         axis = dim % nd  # the common case, without _axes' general parsing
     else:
         (axis,) = _axes(dim, nd, "gather")
-    if index.dtype.kind not in "iu":
-        raise TypeError(f"gather: index must be integer, got {index.dtype}")
+    _int_array(index, "gather", int32=True)
     if index.ndim != nd:
         raise ValueError(f"gather: index has {index.ndim} dims, input has {nd}")
     index = np.ascontiguousarray(index, dtype=np.int64)
@@ -3805,8 +3850,9 @@ def index_select(x, dim: int, index) -> Tensor:
     if x.ndim == 0 and index.size == 1:  # a scalar selects itself with index 0, as PyTorch
         return reshape(index_select(reshape(x, (1,)), dim, index.reshape(1)), ())
     (axis,) = _axes(dim, x.ndim, "index_select")
-    if index.dtype.kind not in "iu" or index.ndim > 1:
-        raise TypeError(f"index_select: index must be a 1-D integer array, got {index.dtype}")
+    if index.ndim > 1:
+        raise TypeError(f"index_select: index must be a 1-D integer array, got {index.shape}")
+    index = _int_array(index, "index_select", int32=True)
     n = x.shape[axis]
     if index.size and (index.min() < 0 or index.max() >= n):  # no negative indices in torch
         raise IndexError(f"index_select: index out of range for dim {dim} of size {n}")
@@ -4067,10 +4113,15 @@ def _dim(dim, ndim: int, op: str) -> int:
     return axes[0] if axes else 0
 
 
-def _int_array(index, op: str) -> np.ndarray:
+def _int_array(index, op: str, int32: bool | None = None) -> np.ndarray:
+    """index as int64. ``int32`` set: an index argument, int64 only as torch takes it (or
+    int32 too, when True: gather, scatter, index_add/select/reduce); None: any integers."""
     index = np.asarray(_data(index))
     if index.dtype.kind not in "iu":
         raise TypeError(f"{op}: index must be an integer tensor, got {index.dtype}")
+    if int32 is not None and index.dtype != np.int64 and (not int32 or index.dtype != np.int32):
+        want = "int64 or int32" if int32 else "int64"
+        raise TypeError(f"{op}: index must be {want} (as torch), got {index.dtype}")
     return index.astype(np.int64, copy=False)
 
 
@@ -4126,7 +4177,7 @@ def narrow(x, dim: int, start, length: int) -> Tensor:
     n, start = x.shape[axis], operator.index(start)
     if not -n <= start <= n:
         raise IndexError(f"narrow: start {start} out of range [-{n}, {n}] for dim {dim}")
-    start %= builtins.max(n, 1)
+    start += n if start < 0 else 0
     if length < 0 or start + length > n:
         raise ValueError(
             f"narrow: start ({start}) + length ({length}) exceeds dim {dim} of size {n}"
@@ -4596,7 +4647,7 @@ def _scatter_key(op, x, dim, index, src=None):
 def _scatter_index(op, x, dim, index, src=None):
     """(axis, index as int64) after PyTorch's checks of scatter's arguments."""
     axis = _dim(dim, x.ndim, op)
-    index = _int_array(index, op)
+    index = _int_array(index, op, int32=True)
     if index.ndim != x.ndim:
         raise ValueError(f"{op}: index has {index.ndim} dims, self has {x.ndim} (shape {x.shape})")
     if builtins.any(i > n for d, (i, n) in enumerate(zip(index.shape, x.shape)) if d != axis):
@@ -4669,8 +4720,9 @@ class ScatterReduce(Function):
         np.add.at(count, key, 1)
         out = x.copy()
         if not include_self:  # targets start from the reduction's identity
-            big = np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).max
-            small = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+            kind = x.dtype.kind
+            big = np.inf if kind == "f" else True if kind == "b" else np.iinfo(x.dtype).max
+            small = -np.inf if kind == "f" else False if kind == "b" else np.iinfo(x.dtype).min
             ident = {"amax": small, "amin": big}.get(reduce, ufunc.identity)
             out[count > 0] = ident
         ufunc.at(out, key, src)
@@ -4696,13 +4748,19 @@ class ScatterReduce(Function):
             tie_s = src == out[key]
             ties = tie_x.astype(g.dtype)
             np.add.at(ties, key, tie_s)
-            share = g / np.maximum(ties, 1)
-            gx = np.where(tie_x & keep, share, 0)
-            return gx, np.where(tie_s, share[key], 0), None, None, None
-        # prod: d out / d x = product of the srcs there; d out / d src = out / src, and for a zero
-        # src the product of the others, computed directly
-        others = np.ones_like(x)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                # torch's products, not selections: where no value attains the result (a NaN
+                # one) the share is g / 0 and the gradients there NaN, as in torch
+                share = g / ties
+                gx = np.where(keep, tie_x * share, 0)
+                return gx, tie_s * share[key], None, None, None
+        # prod: d out / d x = out / x, x's zeros read as 1 (torch's formula: a NaN or infinite x
+        # gets NaN); d out / d src = out / src, and for a zero src the product of the others
+        masked = np.where(x == 0, np.ones_like(x), x)
+        others = masked.copy()
         np.multiply.at(others, key, src)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            others /= masked
         gs = np.where(src != 0, out[key] / src, 0)
         full = [np.broadcast_to(k, src.shape) for k in key]
         flat_src = src.reshape(-1)
@@ -4734,6 +4792,8 @@ def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool =
         raise ValueError(
             f"scatter_reduce: reduce must be one of {sorted(_REDUCE_UFUNC)}, got {reduce!r}"
         )
+    if reduce == "mean" and x.dtype == np.bool_:
+        raise TypeError("scatter_reduce: reduce='mean' is not implemented for bool, as in torch")
     src = _same_dtype("scatter_reduce", x, _tensor_operand(src))
     key, shape = _scatter_key("scatter_reduce", x, dim, index, src)
     return ScatterReduce.apply(x, _scatter_src(src, shape), key, reduce, bool(include_self))
@@ -4743,7 +4803,7 @@ def _along(op, x, dim, index, source=None):
     """index_add/index_copy/index_fill's checks (only index_fill takes negative indices, as
     PyTorch); the NumPy key of ``index`` along dim."""
     axis = _dim(dim, x.ndim, op)
-    index = _int_array(index, op)
+    index = _int_array(index, op, int32=op in ("index_add", "index_reduce"))
     if index.ndim > 1:
         raise ValueError(f"{op}: index must be 0-D or 1-D, got shape {index.shape}")
     n = x.shape[axis] if x.ndim else 1
@@ -4785,7 +4845,10 @@ def index_fill(x, dim: int, index, value) -> Tensor:
         value = cast(value, x.dtype)
     else:
         value = _fill_value(value, x.dtype)
-    return Put.apply(x, value, _along("index_fill", x, dim, index))
+    key = _along("index_fill", x, dim, index)
+    if key and key[-1].size > 1:  # each entry once: value's gradient counts it once, as torch's
+        key = key[:-1] + (np.unique(key[-1] % x.shape[len(key) - 1]),)
+    return Put.apply(x, value, key)
 
 
 def index_put(x, indices, values, accumulate: bool = False) -> Tensor:
@@ -4805,7 +4868,7 @@ def index_put(x, indices, values, accumulate: bool = False) -> Tensor:
 def take(x, index) -> Tensor:
     """x's entries at flat (row-major) ``index``; the result has index's shape."""
     x = _tensor_operand(x)
-    index = _int_array(index, "take")
+    index = _int_array(index, "take", int32=False)
     n = x.numel()
     if index.size and (index.min() < -n or index.max() >= n):
         raise IndexError(f"take: index out of range for a tensor of {n} elements")
@@ -4816,7 +4879,7 @@ def take_along_dim(x, indices, dim=None) -> Tensor:
     """Pick values along dim at ``indices`` (broadcast against x outside dim); without dim over
     the flattened tensor (torch.take_along_dim)."""
     x = _tensor_operand(x)
-    indices = _int_array(indices, "take_along_dim")
+    indices = _int_array(indices, "take_along_dim", int32=dim is None)
     if dim is None:
         return take(x, indices.reshape(-1))
     axis = _dim(dim, x.ndim, "take_along_dim")
@@ -5135,11 +5198,11 @@ def searchsorted(
     (side='right' / right=True: after equal values)."""
     seq = np.asarray(_data(sorted_sequence))
     v = np.asarray(_data(input))
-    if seq.dtype == np.bool_ or v.dtype == np.bool_ and not isinstance(input, bool):
-        raise TypeError("searchsorted: not implemented for bool tensors")
     # torch compares in result_type(sorted_sequence, input): a Python int or a 0-d integer
     # tensor takes a uint8 sequence's dtype (-1 wraps to 255), a float one makes both float
     dt = result_type(seq, input if isinstance(input, Tensor | int | float) else v)
+    if dt == np.bool_:  # (a bool tensor against numbers compares as numbers, as in torch)
+        raise TypeError("searchsorted: not implemented for bool tensors")
     seq, v = seq.astype(dt, copy=False), v.astype(dt, copy=False)
     if side is not None and side not in ("left", "right") or (side == "left" and right):
         raise ValueError("searchsorted: side must be 'left' or 'right' (and agree with right)")
@@ -5153,9 +5216,12 @@ def searchsorted(
                 f"searchsorted: leading dims of sorted_sequence {seq.shape} and "
                 f"input {v.shape} must match"
             )
-        srts = [None] * seq.size if srt is None else srt.reshape(-1, seq.shape[-1])
-        rows = zip(seq.reshape(-1, seq.shape[-1]), v.reshape(-1, v.shape[-1]), srts)
-        out = np.stack([np.searchsorted(s, r, side, o) for s, r, o in rows]).reshape(v.shape)
+        lead = math.prod(seq.shape[:-1])  # (not -1: a dim may be empty)
+        srts = [None] * lead if srt is None else srt.reshape(lead, seq.shape[-1])
+        rows = zip(seq.reshape(lead, seq.shape[-1]), v.reshape(lead, v.shape[-1]), srts)
+        out = np.zeros(v.shape, np.int64)
+        for o, (s, r, so) in zip(out.reshape(lead, v.shape[-1]), rows):
+            o[...] = np.searchsorted(s, r, side, so)
     return Tensor(np.asarray(out, np.int32 if out_int32 else np.int64))
 
 
@@ -5450,6 +5516,10 @@ def _quantile(op, x, q, dim, keepdim, interpolation, ignore_nan):
     if not _lowp.is_float(x.data.dtype):
         raise TypeError(f"{op}: input must be float32 or float64, got {x.dtype}")
     _lowp.refuse(op, x.data.dtype)
+    if isinstance(q, Tensor) and q.dtype != x.dtype:
+        raise TypeError(f"{op}: q tensor must have the input's dtype {x.dtype}, got {q.dtype}")
+    if not x.data.size:  # (torch refuses any empty input, whichever dim is reduced)
+        raise IndexError(f"{op}: input tensor must be non-empty, got shape {x.shape}")
     qa = np.asarray(_data(q), x.dtype)
     if qa.ndim > 1 or not np.all((qa >= 0) & (qa <= 1)):  # (a NaN q fails too)
         raise ValueError(f"{op}: q must be a scalar or 1-D with values in [0, 1], got {q}")
@@ -5476,7 +5546,10 @@ def _quantile(op, x, q, dim, keepdim, interpolation, ignore_nan):
     weight = np.where(hi > lo, 0.5, 0) if interpolation == "midpoint" else rank - lo
     s = sort(xs, -1).values
     low, high = gather(s, -1, lo.astype(np.int64)), gather(s, -1, hi.astype(np.int64))
-    out = low + (high - low) * weight.astype(x.dtype)
+    if interpolation in ("lower", "higher", "nearest"):  # a pick: inf stays inf, not inf - inf
+        out = low
+    else:
+        out = low + (high - low) * weight.astype(x.dtype)
     if not ignore_nan:
         out = where(nan.any(-1, keepdims=True), np.asarray(np.nan, x.dtype), out)
     out = movedim(out, -1, 0)  # q's dim first
@@ -5755,13 +5828,16 @@ def mv(mat, vec) -> Tensor:
 
 def _scaled_add(op, input, product, beta, alpha) -> Tensor:
     """beta * input + alpha * product, input broadcast to the product's shape; beta = 0 ignores
-    input (NaN in it does not propagate), as PyTorch."""
+    input, and for addmm, addmv and addbmm (BLAS calls in torch) alpha = 0 the product: NaN in
+    what is ignored does not propagate, as in PyTorch."""
     input = _tensor_operand(input)
     if broadcast_shapes(input.shape, product.shape) != product.shape:
         raise ValueError(
             f"{op}: input of shape {input.shape} does not broadcast to {product.shape}"
         )
     out = product if alpha == 1 else product * alpha
+    if alpha == 0 and op in ("addmm", "addmv", "addbmm"):  # zeros, the product's gradient 0
+        out = where(np.zeros(product.shape, bool), product, np.zeros((), product.dtype))
     if beta == 0:
         return out
     return out + (input if beta == 1 else input * beta)
@@ -5942,7 +6018,7 @@ def _einsum_subscripts(equation: str, shapes):
     for i, (sub, shape) in enumerate(zip(subs, shapes)):
         if "..." in sub:
             sub = sub.replace("...", ell[n_ell - (len(shape) - len(sub) + 3) :])
-        if len(sub) != len(shape) or not sub.isalpha():
+        if len(sub) != len(shape) or (sub and not sub.isalpha()):  # ('...' of a 0-d is '')
             raise ValueError(
                 f"einsum: subscripts {subs[i]!r} do not fit operand {i} of shape {shape}"
             )
@@ -6189,7 +6265,7 @@ def unravel_index(indices, shape) -> tuple:
 def put(x, index, source, accumulate: bool = False) -> Tensor:
     """x with source written (or added) at flat ``index``, out of place (torch.put)."""
     x = _tensor_operand(x)
-    index = _int_array(index, "put")
+    index = _int_array(index, "put", int32=False)
     source = _same_dtype("put", x, _tensor_operand(source))
     n = x.numel()
     if index.size != source.numel():

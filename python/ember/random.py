@@ -22,9 +22,9 @@ _generator = np.random.default_rng(_initial_seed)
 def manual_seed(seed: int) -> np.random.Generator:
     """Seed ember's generator; the same seed gives the same draws. Returns the generator."""
     global _generator, _initial_seed
-    if not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"manual_seed: seed must be a non-negative int, got {seed!r}")
-    _initial_seed = int(seed)
+    if not isinstance(seed, int | np.integer) or not -(2**63) <= seed < 2**64:
+        raise ValueError(f"manual_seed: seed must be an int in [-2**63, 2**64), got {seed!r}")
+    _initial_seed = int(seed) % 2**64  # (torch reads a negative seed as its uint64 bits)
     _generator = np.random.default_rng(_initial_seed)
     return _generator
 

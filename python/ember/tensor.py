@@ -908,7 +908,8 @@ class Tensor:
         return self._map_(np.sqrt, "sqrt")
 
     def exp_(self) -> Tensor:
-        return self._map_(np.exp)  # (NumPy's bits, as before: the kernel's exp rounds its own)
+        with np.errstate(over="ignore"):  # (exp(1000) is inf, silently, as ember.exp)
+            return self._map_(np.exp, "exp")  # (the kernel's bits, as ember.exp's)
 
     def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002  (PyTorch's names)
         if type(min) is float and type(max) is float and _ops._kernel_ok(self.data):
@@ -1378,8 +1379,8 @@ class Tensor:
     def masked_fill(self, mask, value):
         return _ops.masked_fill(self, mask, value)
 
-    def gather(self, dim: int, index):
-        return _ops.gather(self, dim, index)
+    def gather(self, dim: int, index, *, sparse_grad: bool = False):
+        return _ops.gather(self, dim, index, sparse_grad=sparse_grad)
 
     def repeat(self, *sizes):
         return _ops.repeat(self, *sizes)
@@ -1399,6 +1400,8 @@ class Tensor:
                 return Tensor._make(out, False, None, 0)
             except IndexError:
                 pass
+        if type(index) is tuple or type(index) is slice:
+            _ops.positive_steps(index)
         split = _split_int_index(index) if type(index) is tuple else None
         if split is not None:
             return _ops.getitem(_ops.getitem(self, split[0]), split[1])
@@ -1410,8 +1413,11 @@ class Tensor:
                 "index assignment into a leaf tensor that requires grad is not differentiable; "
                 "wrap it in `with ember.no_grad():` or build the tensor with ember.cat/where"
             )
-        if isinstance(index, Tensor):
-            index = index.data
+        # Tensors inside a tuple key become arrays: NumPy would read a one-element integer
+        # Tensor through __index__ as a plain int (dropping its dim), an empty one as intp
+        index = _ops._index_arg(index)[0]
+        if type(index) is tuple or type(index) is slice:
+            _ops.positive_steps(index)
         split = _split_int_index(index) if type(index) is tuple else None
         if is_grad_enabled() and (
             self._ctx is not None or (isinstance(value, Tensor) and value._requires_grad)
@@ -1460,6 +1466,21 @@ _UFUNCS = {
     np.sqrt: _ops.sqrt,
     np.absolute: _ops.abs,
     np.tanh: _F.tanh,
+    # the other operators, so that a NumPy scalar on the left (np.float32(2) // t, np.int64(1)
+    # < t, np.int64(1) << t) gives a Tensor as torch's does, not an ndarray
+    np.floor_divide: _ops.floor_divide,
+    np.remainder: _ops.remainder,
+    np.less: _ops.lt,
+    np.less_equal: _ops.le,
+    np.greater: _ops.gt,
+    np.greater_equal: _ops.ge,
+    np.equal: _ops.eq,
+    np.not_equal: _ops.ne,
+    np.bitwise_and: _ops.bitwise_and,
+    np.bitwise_or: _ops.bitwise_or,
+    np.bitwise_xor: _ops.bitwise_xor,
+    np.left_shift: _ops.bitwise_left_shift,
+    np.right_shift: _ops.bitwise_right_shift,
 }
 
 
@@ -1475,12 +1496,10 @@ def _split_int_index(index: tuple):
         elif isinstance(p, Tensor | np.ndarray):
             if p.ndim == 0 and p.dtype.kind in "iu":
                 ints = True
-            elif p.ndim:
+            elif p.ndim or p.dtype.kind == "b":
                 arrays = True
-        elif isinstance(p, list):
+        elif isinstance(p, list | bool | np.bool_):  # (x[0, :, False] is (3, 0, 4) in torch)
             arrays = True
-        elif isinstance(p, bool | np.bool_):
-            return None  # x[True, ...] adds a dim: leave NumPy's rule
     if not (ints and arrays):
         return None
     first, rest = [], []
@@ -1491,7 +1510,7 @@ def _split_int_index(index: tuple):
         elif p is Ellipsis:
             first.append(p)
             rest.append(p)
-        elif isinstance(p, int | np.integer) or (
+        elif (isinstance(p, int | np.integer) and not isinstance(p, bool)) or (
             isinstance(p, Tensor | np.ndarray) and p.ndim == 0 and p.dtype.kind in "iu"
         ):
             first.append(int(p))

@@ -1466,9 +1466,13 @@ def _check_index_dtype(op: str, target) -> None:
         raise TypeError(f"{op}: expected target dtype int64 or uint8, got {dt}")
 
 
-def _class_weight(op: str, weight, c: int, dtype):
+def _class_weight(op: str, weight, c: int, dtype, strict: bool = False):
+    """weight as a (c,) array of dtype; ``strict``: a weight Tensor of another dtype is refused,
+    as torch's nll_loss kernel refuses it (class-index targets; NumPy arrays are cast)."""
     if weight is None:
         return None
+    if strict and isinstance(weight, Tensor) and weight.dtype != dtype:
+        raise TypeError(f"{op}: weight must have the input's dtype {dtype}, got {weight.dtype}")
     w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=dtype)
     if w.shape != (c,):
         raise ValueError(f"{op}: weight must have shape ({c},) (one per class), got {w.shape}")
@@ -1492,7 +1496,7 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     if x.ndim == 1 and t.shape == (1,):  # PyTorch reads it as the 0-d target
         t = t.reshape(())
     c = x.shape[1] if x.ndim > 1 else x.shape[0]
-    w = _class_weight("nll_loss", weight, c, x.dtype)
+    w = _class_weight("nll_loss", weight, c, x.dtype, strict=True)
     fused = _fused_rows(x, t, w, ignore_index, reduction, 0.0, True)
     return fused if fused is not None else NLLLoss.apply(x, t, w, int(ignore_index), reduction)
 
@@ -1612,8 +1616,9 @@ def cross_entropy(
         raise ValueError("cross_entropy: input must have at least 1 dimension")
     class_dim = 0 if x.ndim == 1 else 1
     c = x.shape[class_dim]
-    w = _class_weight("cross_entropy", weight, c, x.dtype)
     t_raw = target.data if isinstance(target, Tensor) else np.asarray(target)
+    # (class probabilities promote with the weight; class indices need the input's dtype)
+    w = _class_weight("cross_entropy", weight, c, x.dtype, strict=not _lowp.is_float(t_raw.dtype))
     _check_index_dtype("cross_entropy", t_raw)
     fused = _fused_rows(x, t_raw, w, ignore_index, reduction, label_smoothing, False)
     if fused is not None:
@@ -1636,7 +1641,7 @@ def cross_entropy(
             tgt = tgt * (1 - label_smoothing) + label_smoothing / c
         prod = logp * tgt
         if w is not None:  # composed here, so a weight Tensor gets its gradient (as PyTorch)
-            wt = weight if isinstance(weight, Tensor) and weight.dtype == x.dtype else Tensor(w)
+            wt = weight if isinstance(weight, Tensor) else Tensor(w)
             prod = prod * wt.reshape((c,) + (1,) * (x.ndim - 1 - class_dim))
         loss = -prod.sum(dim=class_dim)
         if reduction == "mean":
@@ -4167,7 +4172,12 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
     weight, bias = _norm_params(op, weight, bias, c, x.dtype)
     if x.data.dtype in (np.float32, np.float64) and x.data.size:
         return GroupNorm.apply(x, weight, bias, g, float(eps))
-    return _affine(_rows_normalized(x, x.shape[0] * g, eps), weight, bias)
+    y = _affine(_rows_normalized(x, x.shape[0] * g, eps), weight, bias)
+    if weight is not None and x.shape[0] and not math.prod(x.shape[2:]):
+        # empty groups: torch's statistics are mean 0, rstd NaN, so weight's gradient is NaN
+        # (bias's 0); this term adds nothing to the empty output but carries that gradient
+        y = y + (weight * math.nan).sum() * 0
+    return y
 
 
 def instance_norm(

@@ -200,8 +200,9 @@ class MultiheadAttention(Module):
     With add_bias_kv / add_zero_attn the masks get a column per extra key that every query may
     attend (PyTorch pads them with 0 / False), and the weights are (N, L, S + extra).
 
-    A query whose keys are all masked gets an attention output of 0 (weights 0): PyTorch's
-    SDPA path returns the same, while its ``need_weights=True`` path returns NaN.
+    A query whose keys are all masked gets NaN weights and output with ``need_weights=True``
+    and an output of 0 without (PyTorch's explicit and SDPA paths; its eval-mode fast path,
+    which gives NaN there too, is not modelled).
 
     Shape:
         query (L, N, E) / (N, L, E) with batch_first / (L, E) unbatched; key (S, N, kdim);
@@ -458,12 +459,8 @@ class MultiheadAttention(Module):
                 a = _additive(m, dtype)
                 add = a if add is None else add + a
         if add is not None:
-            add = np.broadcast_to(add, scores.shape)
-            dead = np.all(add == -np.inf, axis=-1, keepdims=True)  # rows with no key: weights 0
-            add = np.where(dead, 0.0, add).astype(dtype)
-            w = F.softmax(scores + add, dim=-1)
-            if dead.any():
-                w = w * (~dead).astype(dtype)
+            # (a row with no key left softmaxes to NaN, as in torch's need_weights path)
+            w = F.softmax(scores + np.asarray(add, dtype), dim=-1)
         else:
             w = F.softmax(scores, dim=-1)
         wd = F.dropout(w, p) if p > 0 else w
