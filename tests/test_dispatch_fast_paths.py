@@ -135,7 +135,6 @@ def test_take_thresholds(monkeypatch):
         np.array([[1, 0], [-6, 3]]),
         np.array([], np.int64),
         np.array([3], np.int32),  # not intp: x[index] itself
-        np.array([1, 2], np.uint8),
     ],
 )
 def test_integer_array_index_matches_numpy(key):

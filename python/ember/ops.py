@@ -11,6 +11,7 @@ import builtins
 import functools
 import math
 import operator
+import warnings
 from collections import namedtuple
 from collections.abc import Iterable
 
@@ -2802,18 +2803,32 @@ def positive_steps(index) -> None:
             raise ValueError(f"step must be greater than zero, got {p} (flip reverses a dim)")
 
 
+def _index_array(t: Tensor) -> np.ndarray:
+    """An index Tensor's array. A uint8 one is a mask, as in torch (which deprecates it with
+    this warning); NumPy would read it as positions, silently other values."""
+    if t.data.dtype != np.uint8:
+        return t.data
+    warnings.warn(
+        "indexing with dtype uint8 is deprecated, please use a bool tensor instead "
+        "(it is read as a mask, as torch reads it)",
+        UserWarning,
+        stacklevel=4,
+    )
+    return t.data != 0
+
+
 def _index_arg(index):
     """Tensors inside an index become arrays; report whether it is an advanced index."""
     if type(index) in _BASIC:  # the common cases, without the scan below
         return index, False
     if type(index) is Tensor:  # x[idx] / x[mask]: one array, an advanced index
-        return index.data, True
+        return _index_array(index), True
     if type(index) is tuple and builtins.all(type(p) in _BASIC for p in index):
         return index, False
     if isinstance(index, tuple):
-        parts = tuple(p.data if isinstance(p, Tensor) else p for p in index)
+        parts = tuple(_index_array(p) if isinstance(p, Tensor) else p for p in index)
     else:
-        parts = (index.data if isinstance(index, Tensor) else index,)
+        parts = (_index_array(index) if isinstance(index, Tensor) else index,)
     advanced = builtins.any(isinstance(p, np.ndarray | list) for p in parts)
     if isinstance(index, tuple):
         return parts, advanced
@@ -4854,7 +4869,7 @@ def index_fill(x, dim: int, index, value) -> Tensor:
 def index_put(x, indices, values, accumulate: bool = False) -> Tensor:
     """x with x[indices] = values (or += with accumulate, repeats adding up), out of place."""
     x = _tensor_operand(x)
-    key = tuple(np.asarray(_data(i)) for i in indices)
+    key = tuple(_index_array(i) if isinstance(i, Tensor) else np.asarray(i) for i in indices)
     values = _same_dtype("index_put", x, _tensor_operand(values))
     try:
         np.broadcast_to(values.data, x.data[key].shape)

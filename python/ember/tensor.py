@@ -1494,7 +1494,7 @@ def _split_int_index(index: tuple):
         if type(p) is int or isinstance(p, np.integer):
             ints = True
         elif isinstance(p, Tensor | np.ndarray):
-            if p.ndim == 0 and p.dtype.kind in "iu":
+            if p.ndim == 0 and p.dtype.kind in "iu" and not _uint8_tensor(p):
                 ints = True
             elif p.ndim or p.dtype.kind == "b":
                 arrays = True
@@ -1511,14 +1511,23 @@ def _split_int_index(index: tuple):
             first.append(p)
             rest.append(p)
         elif (isinstance(p, int | np.integer) and not isinstance(p, bool)) or (
-            isinstance(p, Tensor | np.ndarray) and p.ndim == 0 and p.dtype.kind in "iu"
+            isinstance(p, Tensor | np.ndarray)
+            and p.ndim == 0
+            and p.dtype.kind in "iu"
+            and not _uint8_tensor(p)
         ):
             first.append(int(p))
         else:
             mask = np.asarray(p.data if isinstance(p, Tensor) else p)
-            first.extend([slice(None)] * (mask.ndim if mask.dtype == np.bool_ else 1))
+            is_mask = mask.dtype == np.bool_ or _uint8_tensor(p)
+            first.extend([slice(None)] * (mask.ndim if is_mask else 1))
             rest.append(p)
     return tuple(first), tuple(rest)
+
+
+def _uint8_tensor(p) -> bool:
+    """A uint8 Tensor in an index is a mask (ops._index_array), as in torch."""
+    return type(p) is Tensor and p.data.dtype == np.uint8
 
 
 _INPLACE_OPS = {np.add: _ops.add, np.subtract: _ops.sub, np.multiply: _ops.mul,
