@@ -417,7 +417,25 @@ def _bcast(ufunc, a, b, call=None):
     y = _binary_kernel(ufunc, a, b)
     if y is not None:
         return y
+    if (ufunc is np.multiply or ufunc is np.true_divide) and (half := _half_by_number(a, b)):
+        # float16 times or over a Python number: torch computes in float32 with the number
+        # unrounded (NumPy rounds it to float16 first: x * 1e5 was inf, x * 3.3333 an ulp off)
+        a, b = half
+        y = ufunc(a, b) if call is None else call(ufunc, a, b)
+        with np.errstate(over="ignore"):
+            return y.astype(np.float16)
     return ufunc(a, b) if call is None else call(ufunc, a, b)
+
+
+def _half_by_number(a, b):
+    """(a, b) in float32 for a float16 array a and a Python number b (or b * a); else None.
+    (torch's add and sub round the number to float16 first, as NumPy, and so does a number
+    divided by a tensor.)"""
+    if type(b) in (float, int) and type(a) is np.ndarray and a.dtype == np.float16:
+        return a.astype(np.float32), np.float32(b)
+    if type(a) in (float, int) and type(b) is np.ndarray and b.dtype == np.float16:
+        return np.float32(a), b.astype(np.float32)
+    return None
 
 
 class Add(Function):

@@ -828,6 +828,9 @@ class Tensor:
         d = self.data
         if op in _ops._BINARY_CODE and _ops._binary_kernel(op, d, other, d) is not None:
             return  # (float arrays: the C++ kernel wrote into self)
+        if (op is np.multiply or op is np.true_divide) and _ops._half_by_number(d, other):
+            np.copyto(d, _ops._bcast(op, d, other))  # (in float32, as torch: see _bcast)
+            return
         try:
             op(self.data, other, out=self.data, casting="same_kind")
         except (TypeError, ValueError):  # NumPy refuses int64 into uint8 (torch only a lower
