@@ -726,6 +726,8 @@ inline T vlog10(T x) {
   constexpr double log10e = 0.4342944819032518;
   return T(vm::log_specials(d, e * hi + (e * lo + lm * log10e)));
 }
+inline constexpr double kFact[] = {1, 1, 2, 6, 24, 120, 720, 5040};  // k!
+
 // 2^x = 2^n 2^r, n = round(x), r = x - n exact in [-1/2, 1/2]: 2^r = exp(r ln2), one rounding of
 // r ln2 (absolute < 2^-54). 2^n as two factors (vexp's way: denormal results rounded once);
 // the clamp makes x > 1025 inf and x < -1080 zero without masks, and keeps NaN.
@@ -735,7 +737,15 @@ inline T vexp2(T x) {
   d = d < -1080.0 ? -1080.0 : d;
   d = d > 1025.0 ? 1025.0 : d;
   const double n = (d + vm::kRoundD) - vm::kRoundD;
-  const double p = 1.0 + vm::expm1_poly((d - n) * 0.6931471805599453);
+  const double t = (d - n) * 0.6931471805599453;
+  double p;
+  if constexpr (sizeof(T) == 4) {  // Taylor to t^8: truncation < 2^-32 relative, |t| <= ln2/2
+    p = 1.0 / 40320;
+    for (int k = 7; k >= 1; --k) p = p * t + 1.0 / kFact[k];  // unrolled: constant trip count
+    p = p * t + 1.0;
+  } else {
+    p = 1.0 + vm::expm1_poly(t);
+  }
   const double n1 = (n * 0.5 + vm::kRoundD) - vm::kRoundD;
   return T(p * vm::pow2i(n1) * vm::pow2i(n - n1));
 }
@@ -757,6 +767,50 @@ inline T vcosh(T x) {
   const double small = 0.5 * e + 0.5 / e;
   return T(a > 20.0 ? vm::half_exp(a) : small);
 }
+namespace vm {
+// atan(a) for a >= 0 (NaN propagates) in double, cephes' reduction with one division: u = a up to
+// tan(pi/8), (a - 1) / (a + 1) (plus pi/4) up to tan(3pi/8), -1/a (plus pi/2) above, so |u| <=
+// tan(pi/8) and atan(u) = u + u z P(z), z = u^2 <= 0.1716, the alternating Taylor series: to
+// u^25 for a float result (truncation < 2^-35 relative), to u^41 for double (< 2^-56).
+template <bool kForFloat>
+inline double atan_nonneg(double a) {
+  const bool lo = a <= 0.41421356237309503, mid = !lo && a <= 2.4142135623730951;
+  const double u = (lo ? a : (mid ? a - 1.0 : -1.0)) / (lo ? 1.0 : (mid ? a + 1.0 : a));
+  // scalar math: pi/4 and pi/2 as hi + lo (the lo part added to the small series first)
+  const double base_hi = lo ? 0.0 : (mid ? 0.78539816339744828 : 1.5707963267948966);
+  const double base_lo = lo ? 0.0 : (mid ? 3.061616997868383e-17 : 6.123233995736766e-17);
+  const double z = u * u;
+  constexpr int kTerms = kForFloat ? 12 : 20;
+  double p = (kTerms % 2 ? -1.0 : 1.0) / (2 * kTerms + 1);
+  // (fully unrolled: GCC's default limit left the 20-term loop rolled, and the map scalar)
+#pragma GCC unroll 32
+  for (int k = kTerms - 1; k >= 1; --k) p = p * z + (k % 2 ? -1.0 : 1.0) / (2 * k + 1);
+  return base_hi + (base_lo + (u + u * (z * p)));
+}
+}  // namespace vm
+
+// atan(x), asin(x) = atan(x / sqrt((1 - x)(1 + x))), acos(x) = 2 atan(sqrt((1 - x) / (1 + x))),
+// in double, rounded once to T: +-1 give +-pi/2 and 0 / pi through the infinite arguments, |x| > 1
+// NaN through the square root of a negative, NaN propagates; the sign put back by copysign
+// (atan(-0) = asin(-0) = -0).
+template <typename T>
+inline T vatan(T x) {
+  const double d = x;
+  return T(std::copysign(vm::atan_nonneg < sizeof(T) == 4 > (std::fabs(d)), d));
+}
+template <typename T>
+inline T vasin(T x) {
+  const double d = x;
+  const double a = std::fabs(d);
+  const double v = a / std::sqrt((1.0 - a) * (1.0 + a));  // (1 - a) exact near 1 (Sterbenz)
+  return T(std::copysign(vm::atan_nonneg < sizeof(T) == 4 > (v), d));
+}
+template <typename T>
+inline T vacos(T x) {
+  const double d = x;
+  return T(2.0 * vm::atan_nonneg < sizeof(T) == 4 > (std::sqrt((1.0 - d) / (1.0 + d))));
+}
+
 // atanh(x) = sign(x) log1p(2|x| / (1 - |x|)) / 2: inf at |x| = 1, NaN beyond (log1p < -1).
 template <typename T>
 inline T vatanh(T x) {

@@ -11,9 +11,9 @@
 // "tanh") | sigmoid | tanh | softplus (beta, threshold) | silu | mish | hardswish | hardtanh (alpha
 // = min_val, beta = max_val) | hardsigmoid | logsigmoid, and the unary maths exp | expm1 | log |
 // log1p | sqrt | rsqrt | reciprocal | abs | neg | square | clamp (alpha = min, beta = max, -inf /
-// inf when absent) | sin | cos | log2 | log10 | exp2 | sinh | cosh | atanh. `saved` is the
-// forward OUTPUT y for sigmoid, tanh, expm1, sqrt, rsqrt, reciprocal and exp2, the forward INPUT x
-// for every other one (exp and neg: no backward).
+// inf when absent) | sin | cos | log2 | log10 | exp2 | sinh | cosh | atanh | atan | asin |
+// acos. `saved` is the forward OUTPUT y for sigmoid, tanh, expm1, sqrt, rsqrt, reciprocal and
+// exp2, the forward INPUT x for every other one (exp and neg: no backward).
 #include <string>
 
 #include "bind_util.h"
@@ -116,15 +116,19 @@ enum class Act {
   exp2,
   sinh,
   cosh,
-  atanh
+  atanh,
+  atan,
+  asin,
+  acos
 };
 constexpr const char* kActNames[] = {
-    "relu",  "leaky_relu", "elu",      "gelu",        "sigmoid",    "tanh", "softplus", "silu",
-    "mish",  "hardswish",  "hardtanh", "hardsigmoid", "logsigmoid", "exp",  "expm1",    "log",
-    "log1p", "sqrt",       "rsqrt",    "reciprocal",  "abs",        "neg",  "square",   "clamp",
-    "sin",   "cos",        "log2",     "log10",       "exp2",       "sinh", "cosh",     "atanh"};
+    "relu",  "leaky_relu", "elu",       "gelu",     "sigmoid",     "tanh",       "softplus",
+    "silu",  "mish",       "hardswish", "hardtanh", "hardsigmoid", "logsigmoid", "exp",
+    "expm1", "log",        "log1p",     "sqrt",     "rsqrt",       "reciprocal", "abs",
+    "neg",   "square",     "clamp",     "sin",      "cos",         "log2",       "log10",
+    "exp2",  "sinh",       "cosh",      "atanh",    "atan",        "asin",       "acos"};
 constexpr int kNumActs = int(sizeof(kActNames) / sizeof(kActNames[0]));
-static_assert(kNumActs == int(Act::atanh) + 1, "kActNames must list every Act");
+static_assert(kNumActs == int(Act::acos) + 1, "kActNames must list every Act");
 
 // The unary maths' id for unary_forward / unary_backward, -1 for the activations.
 int unary_id(Act act) { return act >= Act::exp ? int(act) - int(Act::exp) : -1; }

@@ -321,7 +321,8 @@ void logsigmoid_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scal
 // ---- unary maths: torch.exp, log, sqrt, ... (the Tensor methods, not layers) ----------------
 // op ids (csrc/bindings/bind_activation.cpp names them in this order): 0 exp, 1 expm1, 2 log,
 // 3 log1p, 4 sqrt, 5 rsqrt, 6 reciprocal, 7 abs, 8 neg, 9 square, 10 clamp, 11 sin, 12 cos,
-// 13 log2, 14 log10, 15 exp2, 16 sinh, 17 cosh, 18 atanh (13-18: vecmath.h's double-evaluated
+// 13 log2, 14 log10, 15 exp2, 16 sinh, 17 cosh, 18 atanh, 19 atan, 20 asin, 21 acos (13-21:
+// vecmath.h's double-evaluated
 // forms, float results within a last bit; NumPy's loops were 5-10x slower than PyTorch's).
 
 // x (n) -> y: y = op(x); clamp: min(max(x, lo), hi) as PyTorch's (x's NaN propagates, x is kept
@@ -398,6 +399,15 @@ void unary_forward(T* y, const T* x, int64_t n, int op, T lo, T hi) {
     case 18:
       map1(y, x, n, [](T v) { return vatanh(v); });
       break;
+    case 19:
+      map1(y, x, n, [](T v) { return vatan(v); });
+      break;
+    case 20:
+      map1(y, x, n, [](T v) { return vasin(v); });
+      break;
+    case 21:
+      map1(y, x, n, [](T v) { return vacos(v); });
+      break;
     default:
       EMBER_CHECK(false, "unary_forward: unknown op id ", op);
   }
@@ -408,9 +418,10 @@ void unary_forward(T* y, const T* x, int64_t n, int op, T lo, T hi) {
 // log1p (dy / (x + 1)), abs (dy * sgn(x), sgn(NaN) = 0), square (dy * 2x: 2x may overflow), clamp
 // (dy where lo <= x <= hi, else 0: a NaN x or bound gets 0), sin (dy cos x) and cos (-dy sin x);
 // log2 (dy * (1 / (x ln2))), log10 (dy * (1 / (x ln10))), sinh (dy cosh x), cosh (dy sinh x),
-// atanh (dy * (1 / (1 - x^2))), and exp2 from the OUTPUT (dy * (y ln2)): the roundings of ops.py's
-// NumPy formulas (ln2, ln10 rounded to T), so either path gives the same bits.
-// exp's dy * y and neg's -dy are plain arithmetic, not here.
+// atanh (dy * (1 / (1 - x^2))), atan (dy * (1 / (1 + x^2))), asin (dy * (1 / sqrt(1 - x^2))),
+// acos (dy * (-1 / sqrt(1 - x^2))), and exp2 from the OUTPUT (dy * (y ln2)): the roundings of
+// ops.py's NumPy formulas (ln2, ln10 rounded to T), so either path gives the same bits. exp's dy *
+// y and neg's -dy are plain arithmetic, not here.
 template <typename T>
 void unary_backward(T* dx, const T* dy, const T* s, int64_t n, bool dy_scalar, int op, T lo, T hi) {
   switch (op) {
@@ -465,6 +476,15 @@ void unary_backward(T* dx, const T* dy, const T* s, int64_t n, bool dy_scalar, i
       break;
     case 18:
       map2(dx, dy, s, n, dy_scalar, [](T g, T v) { return g * (T(1) / (T(1) - v * v)); });
+      break;
+    case 19:
+      map2(dx, dy, s, n, dy_scalar, [](T g, T v) { return g * (T(1) / (T(1) + v * v)); });
+      break;
+    case 20:
+      map2(dx, dy, s, n, dy_scalar, [](T g, T v) { return g * (T(1) / std::sqrt(T(1) - v * v)); });
+      break;
+    case 21:
+      map2(dx, dy, s, n, dy_scalar, [](T g, T v) { return g * (T(-1) / std::sqrt(T(1) - v * v)); });
       break;
     default:
       EMBER_CHECK(false, "unary_backward: no backward kernel for op id ", op);

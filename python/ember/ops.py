@@ -3256,7 +3256,8 @@ _SMOOTH = {  # name: (f, derivative as a function of x and y = f(x))
 
 
 _SMOOTH_KERNELS = ("sin", "cos", "log1p", "expm1", "rsqrt", "reciprocal", "square", "log2", "log10")
-_SMOOTH_KERNELS += ("sinh", "cosh", "exp2", "atanh")  # (exp2, atanh: _UNARY's, by derivative)
+_SMOOTH_KERNELS += ("sinh", "cosh", "exp2", "atanh", "atan", "asin", "acos")
+# (exp2 and atanh are _UNARY's: their kernels are found by derivative, see _KERNEL_OPS)
 
 
 def _smooth(name: str):
