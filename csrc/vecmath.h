@@ -751,20 +751,26 @@ inline T vexp2(T x) {
 }
 // sinh(|x|) = (u + u / (u + 1)) / 2 with u = expm1(|x|) up to 20 (no cancellation near 0),
 // exp(|x|) / 2 above (the e^-|x| term is below its last bit); the sign of x put back.
+// A float argument needs no second form: clamped at 90, the first stays finite in double and
+// rounds to inf in float from sinh's overflow point (89.4) on (one exponential, not two).
 template <typename T>
 inline T vsinh(T x) {
+  constexpr bool kF = sizeof(T) == 4;
   const double d = x;
   const double a = std::fabs(d);
-  const double u = vexpm1(std::min(a, 20.0));  // std::min keeps a NaN a
+  const double u = vexpm1(std::min(a, kF ? 90.0 : 20.0));  // std::min keeps a NaN a
   const double small = 0.5 * (u + u / (u + 1.0));
+  if constexpr (kF) return T(std::copysign(small, d));
   return T(std::copysign(a > 20.0 ? vm::half_exp(a) : small, d));
 }
-// cosh(x) = e/2 + 1/(2e) with e = exp(|x|) up to 20, exp(|x|) / 2 above.
+// cosh(x) = e/2 + 1/(2e) with e = exp(|x|) up to 20, exp(|x|) / 2 above (float: as vsinh).
 template <typename T>
 inline T vcosh(T x) {
+  constexpr bool kF = sizeof(T) == 4;
   const double a = std::fabs(double(x));
-  const double e = vexp(std::min(a, 20.0));
+  const double e = vexp(std::min(a, kF ? 90.0 : 20.0));
   const double small = 0.5 * e + 0.5 / e;
+  if constexpr (kF) return T(small);
   return T(a > 20.0 ? vm::half_exp(a) : small);
 }
 namespace vm {
