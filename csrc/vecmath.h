@@ -647,6 +647,184 @@ inline T vsincos(T x) {
   return T(!kCos && d == 0.0 ? d : y);  // sin(-0) = -0 (the polynomial gives +0)
 }
 
+namespace vm {
+
+// log(m) and e with x = 2^e m, m in [sqrt(1/2), sqrt(2)), for finite x > 0 in double (denormals
+// scaled first), fdlibm's form as log_core: log(1 + f) = f - (hfsq - s (hfsq + R)), R the series
+// 2 (z/3 + z^2/5 + ...) in z = s^2 <= 0.0295. kForFloat: to z^6 (truncation < 2^-38 relative,
+// below a float's last bit after one rounding), else to z^11 as log_core.
+template <bool kForFloat>
+inline double log_parts(double x, double& e) {
+  const bool den = x < std::numeric_limits<double>::min();
+  const uint64_t b = as_bits(x * (den ? 18014398509481984.0 : 1.0));  // 2^54
+  // scalar math: the biased exponent as a double via the 2^52 trick, as log_core
+  e = from_bits(uint64_t(0x4330000000000000) | (b >> 52)) - 4503599627370496.0 - 1023.0 -
+      (den ? 54.0 : 0.0);
+  double m = from_bits((b & uint64_t(0x000fffffffffffff)) | uint64_t(0x3ff0000000000000));
+  const bool big = m > 1.4142135623730951;
+  m = m * (big ? 0.5 : 1.0);
+  e = e + (big ? 1.0 : 0.0);
+  const double f = m - 1.0;
+  const double s = f / (2.0 + f);
+  const double z = s * s;
+  double r;
+  if constexpr (kForFloat) {
+    r = 2.0 / 13;
+    for (int k = 11; k >= 3; k -= 2) r = r * z + 2.0 / k;  // unrolled: constant trip count
+  } else {
+    r = 2.0 / 23;
+    for (int k = 21; k >= 3; k -= 2) r = r * z + 2.0 / k;
+  }
+  r = r * z;
+  const double hfsq = 0.5 * f * f;
+  return f - (hfsq - s * (hfsq + r));
+}
+
+// The specials of a logarithm of x as an additive constant on a finite y (see vexp on why):
+// -inf at 0, inf at inf, NaN below 0 or at NaN.
+inline double log_specials(double x, double y) {
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  y = y + (x == 0.0 ? -inf : 0.0);
+  y = y + (x == inf ? inf : 0.0);
+  return y + (x >= 0.0 ? 0.0 : std::numeric_limits<double>::quiet_NaN());
+}
+
+// exp(a) / 2 for 0 <= a (NaN propagates), finite up to sinh / cosh's overflow point (710.48):
+// vexp's reduction with 2^(n-1) as two factors; a is clamped at 711 (inf either way).
+inline double half_exp(double a) {
+  const double ac = std::min(a, 711.0);
+  double n;
+  const double r = reduce_ln2(ac, n);
+  const double p = 1.0 + expm1_poly(r);
+  const double n1 = (n * 0.5 + kRoundD) - kRoundD;
+  return p * pow2i(n1) * pow2i(n - 1.0 - n1);
+}
+
+}  // namespace vm
+
+// log2, log10, exp2, sinh, cosh, atanh: evaluated in double for float and double inputs alike
+// and rounded once to T: float results within a last bit of the correctly rounded value (as
+// PyTorch's, which tests/test_parity2.py holds to 1% of inputs differing), double within ~2 ulp.
+// Each is range reduction on the double vecmath pieces above; specials by selects.
+template <typename T>
+inline T vlog2(T x) {
+  constexpr bool kF = sizeof(T) == 4;
+  const double d = x;
+  double e;
+  const double lm = vm::log_parts<kF>(d, e);
+  // e exact, so powers of two come out exact (lm = 0)
+  return T(vm::log_specials(d, e + lm * 1.4426950408889634));
+}
+template <typename T>
+inline T vlog10(T x) {
+  constexpr bool kF = sizeof(T) == 4;
+  const double d = x;
+  double e;
+  const double lm = vm::log_parts<kF>(d, e);
+  // scalar math: log10(2) = hi + lo, hi with 32 mantissa bits so e * hi is exact
+  constexpr double hi = 0.3010299955494702, lo = 1.1451100898021838e-10;
+  constexpr double log10e = 0.4342944819032518;
+  return T(vm::log_specials(d, e * hi + (e * lo + lm * log10e)));
+}
+inline constexpr double kFact[] = {1, 1, 2, 6, 24, 120, 720, 5040};  // k!
+
+// 2^x = 2^n 2^r, n = round(x), r = x - n exact in [-1/2, 1/2]: 2^r = exp(r ln2), one rounding of
+// r ln2 (absolute < 2^-54). 2^n as two factors (vexp's way: denormal results rounded once);
+// the clamp makes x > 1025 inf and x < -1080 zero without masks, and keeps NaN.
+template <typename T>
+inline T vexp2(T x) {
+  double d = x;
+  d = d < -1080.0 ? -1080.0 : d;
+  d = d > 1025.0 ? 1025.0 : d;
+  const double n = (d + vm::kRoundD) - vm::kRoundD;
+  const double t = (d - n) * 0.6931471805599453;
+  double p;
+  if constexpr (sizeof(T) == 4) {  // Taylor to t^8: truncation < 2^-32 relative, |t| <= ln2/2
+    p = 1.0 / 40320;
+    for (int k = 7; k >= 1; --k) p = p * t + 1.0 / kFact[k];  // unrolled: constant trip count
+    p = p * t + 1.0;
+  } else {
+    p = 1.0 + vm::expm1_poly(t);
+  }
+  const double n1 = (n * 0.5 + vm::kRoundD) - vm::kRoundD;
+  return T(p * vm::pow2i(n1) * vm::pow2i(n - n1));
+}
+// sinh(|x|) = (u + u / (u + 1)) / 2 with u = expm1(|x|) up to 20 (no cancellation near 0),
+// exp(|x|) / 2 above (the e^-|x| term is below its last bit); the sign of x put back.
+// A float argument needs no second form: clamped at 90, the first stays finite in double and
+// rounds to inf in float from sinh's overflow point (89.4) on (one exponential, not two).
+template <typename T>
+inline T vsinh(T x) {
+  constexpr bool kF = sizeof(T) == 4;
+  const double d = x;
+  const double a = std::fabs(d);
+  const double u = vexpm1(std::min(a, kF ? 90.0 : 20.0));  // std::min keeps a NaN a
+  const double small = 0.5 * (u + u / (u + 1.0));
+  if constexpr (kF) return T(std::copysign(small, d));
+  return T(std::copysign(a > 20.0 ? vm::half_exp(a) : small, d));
+}
+// cosh(x) = e/2 + 1/(2e) with e = exp(|x|) up to 20, exp(|x|) / 2 above (float: as vsinh).
+template <typename T>
+inline T vcosh(T x) {
+  constexpr bool kF = sizeof(T) == 4;
+  const double a = std::fabs(double(x));
+  const double e = vexp(std::min(a, kF ? 90.0 : 20.0));
+  const double small = 0.5 * e + 0.5 / e;
+  if constexpr (kF) return T(small);
+  return T(a > 20.0 ? vm::half_exp(a) : small);
+}
+namespace vm {
+// atan(a) for a >= 0 (NaN propagates) in double, cephes' reduction with one division: u = a up to
+// tan(pi/8), (a - 1) / (a + 1) (plus pi/4) up to tan(3pi/8), -1/a (plus pi/2) above, so |u| <=
+// tan(pi/8) and atan(u) = u + u z P(z), z = u^2 <= 0.1716, the alternating Taylor series: to
+// u^25 for a float result (truncation < 2^-35 relative), to u^41 for double (< 2^-56).
+template <bool kForFloat>
+inline double atan_nonneg(double a) {
+  const bool lo = a <= 0.41421356237309503, mid = !lo && a <= 2.4142135623730951;
+  const double u = (lo ? a : (mid ? a - 1.0 : -1.0)) / (lo ? 1.0 : (mid ? a + 1.0 : a));
+  // scalar math: pi/4 and pi/2 as hi + lo (the lo part added to the small series first)
+  const double base_hi = lo ? 0.0 : (mid ? 0.78539816339744828 : 1.5707963267948966);
+  const double base_lo = lo ? 0.0 : (mid ? 3.061616997868383e-17 : 6.123233995736766e-17);
+  const double z = u * u;
+  constexpr int kTerms = kForFloat ? 12 : 20;
+  double p = (kTerms % 2 ? -1.0 : 1.0) / (2 * kTerms + 1);
+  // (fully unrolled: GCC's default limit left the 20-term loop rolled, and the map scalar)
+#pragma GCC unroll 32
+  for (int k = kTerms - 1; k >= 1; --k) p = p * z + (k % 2 ? -1.0 : 1.0) / (2 * k + 1);
+  return base_hi + (base_lo + (u + u * (z * p)));
+}
+}  // namespace vm
+
+// atan(x), asin(x) = atan(x / sqrt((1 - x)(1 + x))), acos(x) = 2 atan(sqrt((1 - x) / (1 + x))),
+// in double, rounded once to T: +-1 give +-pi/2 and 0 / pi through the infinite arguments, |x| > 1
+// NaN through the square root of a negative, NaN propagates; the sign put back by copysign
+// (atan(-0) = asin(-0) = -0).
+template <typename T>
+inline T vatan(T x) {
+  const double d = x;
+  return T(std::copysign(vm::atan_nonneg < sizeof(T) == 4 > (std::fabs(d)), d));
+}
+template <typename T>
+inline T vasin(T x) {
+  const double d = x;
+  const double a = std::fabs(d);
+  const double v = a / std::sqrt((1.0 - a) * (1.0 + a));  // (1 - a) exact near 1 (Sterbenz)
+  return T(std::copysign(vm::atan_nonneg < sizeof(T) == 4 > (v), d));
+}
+template <typename T>
+inline T vacos(T x) {
+  const double d = x;
+  return T(2.0 * vm::atan_nonneg < sizeof(T) == 4 > (std::sqrt((1.0 - d) / (1.0 + d))));
+}
+
+// atanh(x) = sign(x) log1p(2|x| / (1 - |x|)) / 2: inf at |x| = 1, NaN beyond (log1p < -1).
+template <typename T>
+inline T vatanh(T x) {
+  const double d = x;
+  const double a = std::fabs(d);
+  return T(std::copysign(0.5 * vlog1p(2.0 * a / (1.0 - a)), d));
+}
+
 // The standard normal distribution at x: cdf = Phi(x) = erfc(-x/sqrt(2))/2 (relative accuracy in
 // the far left tail) and pdf = exp(-x*x/2)/sqrt(2 pi). float shares one exponential between them.
 template <typename T>

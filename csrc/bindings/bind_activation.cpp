@@ -11,8 +11,9 @@
 // "tanh") | sigmoid | tanh | softplus (beta, threshold) | silu | mish | hardswish | hardtanh (alpha
 // = min_val, beta = max_val) | hardsigmoid | logsigmoid, and the unary maths exp | expm1 | log |
 // log1p | sqrt | rsqrt | reciprocal | abs | neg | square | clamp (alpha = min, beta = max, -inf /
-// inf when absent) | sin | cos. `saved` is the forward OUTPUT y for sigmoid, tanh, expm1, sqrt,
-// rsqrt and reciprocal, the forward INPUT x for every other one (exp and neg: no backward).
+// inf when absent) | sin | cos | log2 | log10 | exp2 | sinh | cosh | atanh | atan | asin |
+// acos. `saved` is the forward OUTPUT y for sigmoid, tanh, expm1, sqrt, rsqrt, reciprocal and
+// exp2, the forward INPUT x for every other one (exp and neg: no backward).
 #include <string>
 
 #include "bind_util.h"
@@ -109,15 +110,25 @@ enum class Act {
   square,
   clamp,
   sin,
-  cos
+  cos,
+  log2,
+  log10,
+  exp2,
+  sinh,
+  cosh,
+  atanh,
+  atan,
+  asin,
+  acos
 };
 constexpr const char* kActNames[] = {
     "relu",  "leaky_relu", "elu",       "gelu",     "sigmoid",     "tanh",       "softplus",
     "silu",  "mish",       "hardswish", "hardtanh", "hardsigmoid", "logsigmoid", "exp",
     "expm1", "log",        "log1p",     "sqrt",     "rsqrt",       "reciprocal", "abs",
-    "neg",   "square",     "clamp",     "sin",      "cos"};
+    "neg",   "square",     "clamp",     "sin",      "cos",         "log2",       "log10",
+    "exp2",  "sinh",       "cosh",      "atanh",    "atan",        "asin",       "acos"};
 constexpr int kNumActs = int(sizeof(kActNames) / sizeof(kActNames[0]));
-static_assert(kNumActs == int(Act::cos) + 1, "kActNames must list every Act");
+static_assert(kNumActs == int(Act::acos) + 1, "kActNames must list every Act");
 
 // The unary maths' id for unary_forward / unary_backward, -1 for the activations.
 int unary_id(Act act) { return act >= Act::exp ? int(act) - int(Act::exp) : -1; }
@@ -373,7 +384,7 @@ void bind_activation(py::module_& m) {
   m.def("activation_backward", &backward_py, py::arg("name"), py::arg("dy"), py::arg("saved"),
         py::arg("alpha") = 0.0, py::arg("beta") = 1.0, py::arg("threshold") = 20.0,
         py::arg("approximate") = "none",
-        "dx for act; saved is the forward OUTPUT y for sigmoid, tanh, expm1, sqrt, rsqrt and "
+        "dx for act; saved is the forward OUTPUT y for sigmoid, tanh, expm1, sqrt, rsqrt, exp2 and "
         "reciprocal, the forward INPUT x for every other one (exp and neg have none). dy has "
         "saved's shape, or holds one value that every element takes (a "
         "full sum's gradient, not filled in). Returns a new dx of saved's shape.");

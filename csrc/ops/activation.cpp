@@ -320,7 +320,10 @@ void logsigmoid_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scal
 
 // ---- unary maths: torch.exp, log, sqrt, ... (the Tensor methods, not layers) ----------------
 // op ids (csrc/bindings/bind_activation.cpp names them in this order): 0 exp, 1 expm1, 2 log,
-// 3 log1p, 4 sqrt, 5 rsqrt, 6 reciprocal, 7 abs, 8 neg, 9 square, 10 clamp, 11 sin, 12 cos.
+// 3 log1p, 4 sqrt, 5 rsqrt, 6 reciprocal, 7 abs, 8 neg, 9 square, 10 clamp, 11 sin, 12 cos,
+// 13 log2, 14 log10, 15 exp2, 16 sinh, 17 cosh, 18 atanh, 19 atan, 20 asin, 21 acos (13-21:
+// vecmath.h's double-evaluated
+// forms, float results within a last bit; NumPy's loops were 5-10x slower than PyTorch's).
 
 // x (n) -> y: y = op(x); clamp: min(max(x, lo), hi) as PyTorch's (x's NaN propagates, x is kept
 // where it ties a bound so clamp(-0.0, min=0) is -0.0, lo > hi gives hi, a NaN bound gives NaN
@@ -378,6 +381,33 @@ void unary_forward(T* y, const T* x, int64_t n, int op, T lo, T hi) {
     case 12:
       sincos_map(y, x, n, true);
       break;
+    case 13:
+      map1(y, x, n, [](T v) { return vlog2(v); });
+      break;
+    case 14:
+      map1(y, x, n, [](T v) { return vlog10(v); });
+      break;
+    case 15:
+      map1(y, x, n, [](T v) { return vexp2(v); });
+      break;
+    case 16:
+      map1(y, x, n, [](T v) { return vsinh(v); });
+      break;
+    case 17:
+      map1(y, x, n, [](T v) { return vcosh(v); });
+      break;
+    case 18:
+      map1(y, x, n, [](T v) { return vatanh(v); });
+      break;
+    case 19:
+      map1(y, x, n, [](T v) { return vatan(v); });
+      break;
+    case 20:
+      map1(y, x, n, [](T v) { return vasin(v); });
+      break;
+    case 21:
+      map1(y, x, n, [](T v) { return vacos(v); });
+      break;
     default:
       EMBER_CHECK(false, "unary_forward: unknown op id ", op);
   }
@@ -386,8 +416,12 @@ void unary_forward(T* y, const T* x, int64_t n, int op, T lo, T hi) {
 // dy, saved (n) -> dx, PyTorch's formulas. saved is the OUTPUT y for expm1 (dy * (y + 1)), sqrt
 // (dy / (2y)), rsqrt (-0.5 dy * y^3) and reciprocal (-dy * y^2); the INPUT x for log (dy / x),
 // log1p (dy / (x + 1)), abs (dy * sgn(x), sgn(NaN) = 0), square (dy * 2x: 2x may overflow), clamp
-// (dy where lo <= x <= hi, else 0: a NaN x or bound gets 0), sin (dy cos x) and cos (-dy sin x).
-// exp's dy * y and neg's -dy are plain arithmetic, not here.
+// (dy where lo <= x <= hi, else 0: a NaN x or bound gets 0), sin (dy cos x) and cos (-dy sin x);
+// log2 (dy * (1 / (x ln2))), log10 (dy * (1 / (x ln10))), sinh (dy cosh x), cosh (dy sinh x),
+// atanh (dy * (1 / (1 - x^2))), atan (dy * (1 / (1 + x^2))), asin (dy * (1 / sqrt(1 - x^2))),
+// acos (dy * (-1 / sqrt(1 - x^2))), and exp2 from the OUTPUT (dy * (y ln2)): the roundings of
+// ops.py's NumPy formulas (ln2, ln10 rounded to T), so either path gives the same bits. exp's dy *
+// y and neg's -dy are plain arithmetic, not here.
 template <typename T>
 void unary_backward(T* dx, const T* dy, const T* s, int64_t n, bool dy_scalar, int op, T lo, T hi) {
   switch (op) {
@@ -422,6 +456,35 @@ void unary_backward(T* dx, const T* dy, const T* s, int64_t n, bool dy_scalar, i
     case 11:
     case 12:
       sincos_backward(dx, dy, s, n, dy_scalar, op == 12);
+      break;
+    case 13:
+      map2(dx, dy, s, n, dy_scalar,
+           [](T g, T v) { return g * (T(1) / (v * T(0.6931471805599453))); });
+      break;
+    case 14:
+      map2(dx, dy, s, n, dy_scalar,
+           [](T g, T v) { return g * (T(1) / (v * T(2.302585092994046))); });
+      break;
+    case 15:
+      map2(dx, dy, s, n, dy_scalar, [](T g, T v) { return g * (v * T(0.6931471805599453)); });
+      break;
+    case 16:
+      map2(dx, dy, s, n, dy_scalar, [](T g, T v) { return g * vcosh(v); });
+      break;
+    case 17:
+      map2(dx, dy, s, n, dy_scalar, [](T g, T v) { return g * vsinh(v); });
+      break;
+    case 18:
+      map2(dx, dy, s, n, dy_scalar, [](T g, T v) { return g * (T(1) / (T(1) - v * v)); });
+      break;
+    case 19:
+      map2(dx, dy, s, n, dy_scalar, [](T g, T v) { return g * (T(1) / (T(1) + v * v)); });
+      break;
+    case 20:
+      map2(dx, dy, s, n, dy_scalar, [](T g, T v) { return g * (T(1) / std::sqrt(T(1) - v * v)); });
+      break;
+    case 21:
+      map2(dx, dy, s, n, dy_scalar, [](T g, T v) { return g * (T(-1) / std::sqrt(T(1) - v * v)); });
       break;
     default:
       EMBER_CHECK(false, "unary_backward: no backward kernel for op id ", op);

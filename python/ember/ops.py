@@ -3390,7 +3390,9 @@ _SMOOTH = {  # name: (f, derivative as a function of x and y = f(x))
 }
 
 
-_SMOOTH_KERNELS = ("sin", "cos", "log1p", "expm1", "rsqrt", "reciprocal", "square")
+_SMOOTH_KERNELS = ("sin", "cos", "log1p", "expm1", "rsqrt", "reciprocal", "square", "log2", "log10")
+_SMOOTH_KERNELS += ("sinh", "cosh", "exp2", "atanh", "atan", "asin", "acos")
+# (exp2 and atanh are _UNARY's: their kernels are found by derivative, see _KERNEL_OPS)
 
 
 def _smooth(name: str):
@@ -3427,7 +3429,7 @@ asin, acos, atan = _smooth("asin"), _smooth("acos"), _smooth("atan")
 
 _DF_NAME = {df: name for name, (_, df) in (_UNARY | _SMOOTH).items()}
 # the Elementwise ops with a C++ kernel each way (csrc/ops/activation.cpp), by derivative
-_KERNEL_OPS = {_SMOOTH[name][1]: name for name in _SMOOTH_KERNELS}
+_KERNEL_OPS = {(_UNARY | _SMOOTH)[name][1]: name for name in _SMOOTH_KERNELS}
 _FROM_OUTPUT = {  # the derivatives that read only y = f(x)
     (_UNARY | _SMOOTH)[name][1]
     for name in ("tan", "expm1", "rsqrt", "reciprocal", "exp2", "erfinv", "frac", "deg2rad")
