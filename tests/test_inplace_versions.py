@@ -636,9 +636,9 @@ def test_two_forwards_then_one_backward_through_stateful_layers():
 
 # ---- which ops hold what: side by side with torch ------------------------------------------
 # (op, whether the write goes into its output rather than its input): ember holds exactly what
-# torch saves for these. Known differences, none a wrong gradient: ember keeps the output of
-# pow, var and sin (stricter: it refuses a write into it), and not the output of norm nor the
-# input of max/avg pooling (its backward never reads them: the gradient stays right).
+# torch saves for these. Known differences, none a wrong gradient: ember does not keep the
+# output of norm nor the input of max/avg pooling (its backward never reads them: the gradient
+# stays right, where torch refuses).
 
 _F = {
     "relu": lambda lib, x: lib.nn.functional.relu(x),
@@ -685,3 +685,53 @@ def test_ops_hold_what_torch_saves(name, into_output):
         pytest.skip("a view of the input: the write is into the input")
     f = _F[name]
     assert _outcome(ember, f, into_output) == _outcome(torch, f, into_output)
+
+
+# Ops keep only what their backward reads, as torch: a no_grad write into the output of an op
+# whose derivative reads only its input (sin, x ** 2, var) is not refused, and the gradient is
+# still the input's.
+_OUTPUT_FREE = {
+    "pow2": lambda x: x**2,
+    "pow2.5": lambda x: x.pow(2.5),
+    "sin": lambda x: x.sin(),
+    "cos": lambda x: x.cos(),
+    "atan": lambda x: x.atan(),
+    "erf": lambda x: x.erf(),
+    "log1p": lambda x: x.log1p(),
+    "sinh": lambda x: x.sinh(),
+    "asinh": lambda x: x.asinh(),
+    "square": lambda x: x.square(),
+    "var": lambda x: x.var(0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_OUTPUT_FREE))
+def test_write_into_an_output_the_backward_does_not_read(name):
+    f = _OUTPUT_FREE[name]
+    x0 = np.array([[0.5, 0.7, 0.9], [0.2, 0.3, 0.4]])
+    x = ember.tensor(x0, requires_grad=True)
+    y = f(x)
+    with ember.no_grad():
+        y.add_(1.0)
+    y.sum().backward()
+    want = ember.tensor(x0, requires_grad=True)
+    f(want).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), want.grad.numpy(), rtol=1e-12)
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(x0, requires_grad=True)
+    ty = f(t)
+    with torch.no_grad():
+        ty.add_(1.0)
+    ty.sum().backward()  # (torch does not refuse either)
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["exp", "tan", "std"])
+def test_write_into_an_output_the_backward_reads_is_refused(name):
+    f = {"exp": lambda x: x.exp(), "tan": lambda x: x.tan(), "std": lambda x: x.std(0)}[name]
+    x = ember.tensor([[0.5, 0.7], [0.2, 0.3]], requires_grad=True)
+    y = f(x)
+    with ember.no_grad():
+        y.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()

@@ -679,7 +679,8 @@ class Pow(Function):
     def forward(ctx, a, b):
         ctx.scalar = type(b) in (int, float) and a.dtype.kind == "f"
         y = Pow._values(a, b)
-        ctx.save_for_backward(a, b, y)
+        # y is read only for b's gradient, as torch keeps it only then
+        ctx.save_for_backward(a, b, y if ctx.needs_input_grad[1] else _shape_only(y))
         return y
 
     @staticmethod
@@ -2374,7 +2375,7 @@ class Var(Function):
                 xc = wide - np.sum(wide, axis=axes, keepdims=True) / count
                 v = np.sum(xc * xc, axis=axes, keepdims=keepdim) / denom
             y = np.asarray(np.sqrt(v) if root else v).astype(x.dtype, copy=False)
-        ctx.save_for_backward(x, y)
+        ctx.save_for_backward(x, y if root else _shape_only(y))  # (std reads y, var does not)
         ctx.meta = (axes, keepdim, count, np.asarray(denom, x.dtype), root)
         return y
 
@@ -3328,9 +3329,12 @@ class Elementwise(Function):
         if kernel is not None and _kernel_ok(x):
             ctx.kernel, ctx._broadcast_grad = kernel, True  # (see _grad_kernel)
         y = Elementwise._values(x, f, df)
-        # where the derivative reads only y, x is not kept, as torch keeps only the result:
-        # writing into x in place afterwards leaves the backward valid
-        ctx.save_for_backward(_shape_only(x) if df in _FROM_OUTPUT else x, y)
+        # where the derivative reads only y, x is not kept, and where it reads only x, y is
+        # not, as torch keeps one of them: an in-place write into the other afterwards leaves
+        # the backward valid
+        ctx.save_for_backward(
+            _shape_only(x) if df in _FROM_OUTPUT else x, _shape_only(y) if df in _FROM_INPUT else y
+        )
         ctx.df = df
         return y
 
@@ -3355,7 +3359,8 @@ class Elementwise(Function):
                 "supported: its second derivative is not defined"
             )
         (x,) = _graph.inputs(ctx, x0)
-        return g * dgraph(x, _graph.output(ctx, y0)), None, None
+        y = None if type(y0) is _ShapeOnly else _graph.output(ctx, y0)  # (see forward)
+        return g * dgraph(x, y), None, None
 
 
 def _in_double(f):
@@ -3434,6 +3439,12 @@ _FROM_OUTPUT = {  # the derivatives that read only y = f(x)
     (_UNARY | _SMOOTH)[name][1]
     for name in ("tan", "expm1", "rsqrt", "reciprocal", "exp2", "erfinv", "frac", "deg2rad")
     + ("rad2deg",)
+}
+_FROM_INPUT = {  # the derivatives that read only x
+    (_UNARY | _SMOOTH)[name][1]
+    for name in ("sin", "cos", "log1p", "log2", "log10", "square", "sinh", "cosh", "asin")
+    + ("acos", "atan", "erf", "erfc", "lgamma", "digamma", "i0", "sinc", "asinh", "acosh")
+    + ("atanh",)
 }
 _LN2, _LN10 = math.log(2), math.log(10)
 
