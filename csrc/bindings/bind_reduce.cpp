@@ -6,7 +6,9 @@
 //   sum_dim(x, lo, hi, keepdim=False, square=False) -> y
 //   extreme_dim(x, lo, hi, keepdim, use_max, indices=False) -> v, or (v, idx int64); n >= 1
 //   var_dim(x, lo, hi, keepdim, denom, root=False) -> y; n >= 1
+//   prod_dim(x, lo, hi, keepdim=False) -> y; an empty n gives 1
 //   cumsum(x (outer, n, inner) float32/float64, C-contiguous, reverse=False) -> y (same)
+//   cumprod(x (outer, n, inner) as cumsum's) -> y (same)
 //   fill(out float32/float64 C-contiguous writeable, value) -> None      out[...] = value
 //   fill_rows(out (rows, n) as fill's, v (rows,) of out's dtype) -> None  out[r, :] = v[r]
 #include "bind_util.h"
@@ -23,6 +25,10 @@ template <typename T>
 void var_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, double denom, bool root);
 template <typename T>
 void cumsum(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool reverse);
+template <typename T>
+void cumprod(T* y, const T* x, int64_t outer, int64_t n, int64_t inner);
+template <typename T>
+void prod_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner);
 template <typename T>
 void fill(T* y, int64_t n, T value);
 template <typename T>
@@ -124,8 +130,27 @@ py::array var_dim_py(const py::array& x, int64_t lo, int64_t hi, bool keepdim, d
   return y;
 }
 
-py::array cumsum_py(const py::array& x, bool reverse) {
-  const char* op = "cumsum";
+py::array prod_dim_py(const py::array& x, int64_t lo, int64_t hi, bool keepdim) {
+  const DimRun d = dim_run(x, lo, hi, keepdim, "prod_dim", false);
+  py::array y = empty_like_dtype(x, d.out_shape);
+  const bool f32 = is_f32(x);
+  void* out = y.mutable_data();
+  const void* in = x.data();
+  {
+    py::gil_scoped_release release;
+    if (f32)
+      prod_dim<float>(static_cast<float*>(out), static_cast<const float*>(in), d.outer, d.n,
+                      d.inner);
+    else
+      prod_dim<double>(static_cast<double*>(out), static_cast<const double*>(in), d.outer, d.n,
+                       d.inner);
+  }
+  return y;
+}
+
+// cumsum (reverse as given) or, when prod, cumprod
+py::array scan_py(const py::array& x, bool reverse, bool prod) {
+  const char* op = prod ? "cumprod" : "cumsum";
   require_float(x, op, "x");
   require_ndim(x, 3, op, "x");
   require_contiguous(x, op, "x");
@@ -136,7 +161,11 @@ py::array cumsum_py(const py::array& x, bool reverse) {
   const void* in = x.data();
   {
     py::gil_scoped_release release;
-    if (f32)
+    if (prod && f32)
+      cumprod<float>(static_cast<float*>(out), static_cast<const float*>(in), outer, n, inner);
+    else if (prod)
+      cumprod<double>(static_cast<double*>(out), static_cast<const double*>(in), outer, n, inner);
+    else if (f32)
       cumsum<float>(static_cast<float*>(out), static_cast<const float*>(in), outer, n, inner,
                     reverse);
     else
@@ -200,9 +229,20 @@ void bind_reduce(py::module_& m) {
         "x float32/float64 C-contiguous, dims [lo, hi) not empty -> y shaped as sum_dim's: "
         "sum((x - mean)^2) / denom over those dims (its square root when root), two passes in "
         "double, rounded once to x's dtype.");
-  m.def("cumsum", &cumsum_py, py::arg("x"), py::arg("reverse") = false,
-        "x (outer, n, inner) float32/float64 C-contiguous -> y (same): the running sum along n "
-        "(from the end when reverse), one addition after another as NumPy's cumsum.");
+  m.def("prod_dim", &prod_dim_py, py::arg("x"), py::arg("lo"), py::arg("hi"),
+        py::arg("keepdim") = false,
+        "x float32/float64 C-contiguous -> y shaped as sum_dim's: the product over dims [lo, hi) "
+        "in x's dtype (1 when they are empty); in lanes over a row, row after row over columns "
+        "(the same bits for any thread count).");
+  m.def(
+      "cumsum", [](const py::array& x, bool reverse) { return scan_py(x, reverse, false); },
+      py::arg("x"), py::arg("reverse") = false,
+      "x (outer, n, inner) float32/float64 C-contiguous -> y (same): the running sum along n "
+      "(from the end when reverse), one addition after another in double, as PyTorch's.");
+  m.def(
+      "cumprod", [](const py::array& x) { return scan_py(x, false, true); }, py::arg("x"),
+      "x (outer, n, inner) float32/float64 C-contiguous -> y (same): the running product along "
+      "n, one multiplication after another in double, rounded per entry, as PyTorch's.");
   m.def("fill", &fill_py, py::arg("out").noconvert(), py::arg("value"),
         "out float32/float64 C-contiguous, writeable: every element := value (rounded to out's "
         "dtype) in place, in full-width vector stores.");

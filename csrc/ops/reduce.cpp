@@ -1,6 +1,6 @@
 // Row sums (the contiguous fast path of sum / mean / 2-norm over trailing dims and of
-// unbroadcast), the cumulative sum, arithmetic with a broadcast row or column, and the fill
-// that is a full sum's gradient.
+// unbroadcast), the cumulative sum and product, the product over dims, arithmetic with a broadcast
+// row or column, and the fill that is a full sum's gradient.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -582,43 +582,50 @@ void var_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, double d
 template void var_dim<float>(float*, const float*, int64_t, int64_t, int64_t, double, bool);
 template void var_dim<double>(double*, const double*, int64_t, int64_t, int64_t, double, bool);
 
-// ---- cumulative sum ------------------------------------------------------------------------
+// ---- cumulative sum / product --------------------------------------------------------------
 // x (outer, n, inner) -> y (same): y[o, i, :] = acc[i] rounded to T, acc[i] = acc[i - 1] +
-// x[o, i, :] from acc[-1] = 0 (reverse: from the end), one addition after another in double, as
-// PyTorch's CPU scan (float32 accumulates in double, and a leading -0 comes out +0). inner > 1
-// vectorises over inner (the running sums in a double buffer); for inner == 1 (the last dim)
-// kRows rows run side by side, hiding the addition's latency.
+// x[o, i, :] from acc[-1] = 0 (Prod: acc[i - 1] * x[o, i, :] from 1; reverse: from the end), one
+// operation after another in double, as PyTorch's CPU scans (at::acc_type: float32 accumulates
+// in double, and a leading -0 sums to +0). inner > 1 vectorises over inner (the running values
+// in a double buffer); for inner == 1 (the last dim) kRows rows run side by side, hiding the
+// operation's latency. Each row is one chain, so every thread count gives the same bits.
 namespace {
 
 constexpr int64_t kRows = 8;
 
-template <typename T>
+template <bool Prod>
+inline double step_acc(double acc, double v) {
+  return Prod ? acc * v : acc + v;
+}
+
+template <bool Prod, typename T>
 EMBER_SIMD void scan_inner(T* y, const T* x, double* acc, int64_t n, int64_t inner, bool reverse) {
   const int64_t first = reverse ? n - 1 : 0, step = reverse ? -inner : inner;
   T* yp = y + first * inner;
   const T* xp = x + first * inner;
-  for (int64_t j = 0; j < inner; ++j) acc[j] = 0;
+  for (int64_t j = 0; j < inner; ++j) acc[j] = Prod ? 1 : 0;
   for (int64_t i = 0; i < n; ++i) {
-    for (int64_t j = 0; j < inner; ++j) yp[j] = static_cast<T>(acc[j] += xp[j]);
+    for (int64_t j = 0; j < inner; ++j)
+      yp[j] = static_cast<T>(acc[j] = step_acc<Prod>(acc[j], xp[j]));
     yp += step;
     xp += step;
   }
 }
 
 // rows (< = kRows) rows of length n, each scanned on its own; the rows advance together.
-template <typename T>
+template <bool Prod, typename T>
 EMBER_SIMD void scan_rows(T* y, const T* x, int64_t rows, int64_t n, bool reverse) {
-  double acc[kRows] = {};
+  double acc[kRows];
+  for (int64_t r = 0; r < kRows; ++r) acc[r] = Prod ? 1 : 0;
   const int64_t first = reverse ? n - 1 : 0, step = reverse ? -1 : 1;
   int64_t i = first;
   for (int64_t c = 0; c < n; ++c, i += step)
-    for (int64_t r = 0; r < rows; ++r) y[r * n + i] = static_cast<T>(acc[r] += x[r * n + i]);
+    for (int64_t r = 0; r < rows; ++r)
+      y[r * n + i] = static_cast<T>(acc[r] = step_acc<Prod>(acc[r], x[r * n + i]));
 }
 
-}  // namespace
-
-template <typename T>
-void cumsum(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool reverse) {
+template <bool Prod, typename T>
+void scan_impl(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool reverse) {
   if (n == 0 || outer == 0 || inner == 0) return;
   if (inner == 1) {
     const int64_t groups = (outer + kRows - 1) / kRows;
@@ -626,14 +633,14 @@ void cumsum(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool reve
     if (nt == 1) {  // (no team, as the sums)
       for (int64_t gi = 0; gi < groups; ++gi) {
         const int64_t r0 = gi * kRows;
-        scan_rows(y + r0 * n, x + r0 * n, std::min(kRows, outer - r0), n, reverse);
+        scan_rows<Prod>(y + r0 * n, x + r0 * n, std::min(kRows, outer - r0), n, reverse);
       }
       return;
     }
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t gi = 0; gi < groups; ++gi) {
       const int64_t r0 = gi * kRows;
-      scan_rows(y + r0 * n, x + r0 * n, std::min(kRows, outer - r0), n, reverse);
+      scan_rows<Prod>(y + r0 * n, x + r0 * n, std::min(kRows, outer - r0), n, reverse);
     }
     return;
   }
@@ -643,12 +650,152 @@ void cumsum(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool reve
     std::vector<double> acc(static_cast<size_t>(inner));
 #pragma omp for schedule(static)
     for (int64_t o = 0; o < outer; ++o)
-      scan_inner(y + o * n * inner, x + o * n * inner, acc.data(), n, inner, reverse);
+      scan_inner<Prod>(y + o * n * inner, x + o * n * inner, acc.data(), n, inner, reverse);
   }
+}
+
+}  // namespace
+
+template <typename T>
+void cumsum(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool reverse) {
+  scan_impl<false>(y, x, outer, n, inner, reverse);
+}
+
+template <typename T>
+void cumprod(T* y, const T* x, int64_t outer, int64_t n, int64_t inner) {
+  scan_impl<true>(y, x, outer, n, inner, false);
 }
 
 template void cumsum<float>(float*, const float*, int64_t, int64_t, int64_t, bool);
 template void cumsum<double>(double*, const double*, int64_t, int64_t, int64_t, bool);
+template void cumprod<float>(float*, const float*, int64_t, int64_t, int64_t);
+template void cumprod<double>(double*, const double*, int64_t, int64_t, int64_t);
+
+// ---- product ----------------------------------------------------------------------------------
+// x (outer, n, inner) -> y (outer, inner): the product over n in T (as PyTorch's CPU prod, which
+// multiplies float32 in float32), 1 for an empty n. Rows (inner == 1): each chunk of kPChunk
+// elements multiplied in kAcc * kW lanes (element i to lane i % (kAcc * kW)), the chunks' lanes
+// multiplied together in chunk order, the lanes folded pairwise: the order depends on n only,
+// so every thread count gives the same bits (a long single row is split by chunks). Columns:
+// row after row, vectorised across inner (NumPy's order). Zeros, infs and NaNs propagate as any
+// order of IEEE products does: 0 * inf is NaN, the sign is the product of the signs.
+namespace {
+
+constexpr int64_t kPChunk = 16 * kBlock;
+
+// lanes (kAcc * kW values) := the lane products of x[0..n), n <= kPChunk
+template <typename T>
+EMBER_SIMD void prod_lanes(T* lanes, const T* x, int64_t n) {
+  constexpr int64_t W = kW<T>, S = kAcc * W;
+  Vec<T> a[kAcc];
+  for (int64_t k = 0; k < kAcc; ++k)
+    for (int64_t j = 0; j < W; ++j) a[k][j] = T(1);
+  int64_t i = 0;
+  for (; i + S <= n; i += S)
+    for (int64_t k = 0; k < kAcc; ++k) {
+      Vec<T> v;
+      load(v, x + i + k * W);
+      a[k] *= v;
+    }
+  for (int64_t k = 0; i + W <= n; i += W, ++k) {
+    Vec<T> v;
+    load(v, x + i);
+    a[k] *= v;
+  }
+  if (i < n) {  // the last < W elements to the last accumulator, padded with ones
+    Vec<T> v;
+    for (int64_t k = 0; k < W; ++k) v[k] = i + k < n ? x[i + k] : T(1);
+    a[kAcc - 1] *= v;
+  }
+  for (int64_t k = 0; k < kAcc; ++k) store(lanes + k * W, a[k]);
+}
+
+template <typename T>
+inline T fold_prod(T* lanes) {
+  for (int64_t w = kAcc * kW<T> / 2; w > 0; w /= 2)
+    for (int64_t k = 0; k < w; ++k) lanes[k] *= lanes[k + w];
+  return lanes[0];
+}
+
+// the product of a row from its chunks' lanes part(c, lanes)
+template <typename T, typename Part>
+inline T chunks_prod(int64_t n, const Part& part) {
+  constexpr int64_t S = kAcc * kW<T>;
+  T acc[S], cur[S];
+  const int64_t chunks = (n + kPChunk - 1) / kPChunk;
+  part(acc, int64_t(0));
+  for (int64_t c = 1; c < chunks; ++c) {
+    part(cur, c);
+    for (int64_t j = 0; j < S; ++j) acc[j] *= cur[j];
+  }
+  return fold_prod(acc);
+}
+
+template <typename T>
+EMBER_SIMD void prod_rows(T* y, const T* x, int64_t rows, int64_t n) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* row = x + r * n;
+    y[r] = chunks_prod<T>(n, [&](T* out, int64_t c) {
+      prod_lanes(out, row + c * kPChunk, std::min(kPChunk, n - c * kPChunk));
+    });
+  }
+}
+
+// n rows of inner values ld apart: y[j] = the product of column j, row after row
+template <typename T>
+EMBER_SIMD void prod_cols(T* y, const T* x, int64_t n, int64_t ld, int64_t inner) {
+  for (int64_t j = 0; j < inner; ++j) y[j] = T(1);
+  for (int64_t r = 0; r < n; ++r) {
+    const T* row = x + r * ld;
+    for (int64_t j = 0; j < inner; ++j) y[j] *= row[j];
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void prod_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner) {
+  if (outer == 0 || inner == 0) return;
+  constexpr int64_t S = kAcc * kW<T>;
+  const int nt = threads_for(outer * n * inner, int64_t(1) << 16);
+  if (inner == 1) {
+    const int64_t chunks = (n + kPChunk - 1) / kPChunk;
+    if (nt == 1) {  // (no team, as the sums)
+      prod_rows(y, x, outer, n);
+    } else if (outer >= nt || chunks < 2 * nt) {
+#pragma omp parallel num_threads(nt)
+      {
+        const int64_t parts = omp_get_num_threads(), t = omp_get_thread_num();
+        const int64_t r0 = outer * t / parts, r1 = outer * (t + 1) / parts;
+        prod_rows(y + r0, x + r0 * n, r1 - r0, n);
+      }
+    } else {  // a few long rows: the chunks in parallel, combined in chunk order as prod_rows
+      std::vector<T> part(static_cast<size_t>(chunks * S));
+      for (int64_t r = 0; r < outer; ++r) {
+        const T* row = x + r * n;
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t c = 0; c < chunks; ++c)
+          prod_lanes(part.data() + c * S, row + c * kPChunk, std::min(kPChunk, n - c * kPChunk));
+        y[r] = chunks_prod<T>(n, [&](T* out, int64_t c) {
+          std::copy(part.data() + c * S, part.data() + (c + 1) * S, out);
+        });
+      }
+    }
+    return;
+  }
+  // threads over outer, or over column ranges when outer is smaller than the team (as max)
+  const int64_t cols = outer >= nt ? 1 : nt;
+  const int64_t items = outer * cols;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t it = 0; it < items; ++it) {
+    const int64_t o = it / cols, c = it % cols;
+    const int64_t j0 = inner * c / cols, j1 = inner * (c + 1) / cols;
+    prod_cols(y + o * inner + j0, x + o * n * inner + j0, n, inner, j1 - j0);
+  }
+}
+
+template void prod_dim<float>(float*, const float*, int64_t, int64_t, int64_t);
+template void prod_dim<double>(double*, const double*, int64_t, int64_t, int64_t);
 
 // ---- fill -----------------------------------------------------------------------------------
 // y (n) = value: a full sum's gradient; fill_rows: one value per row. Compiled per ISA, so the

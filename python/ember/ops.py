@@ -3591,7 +3591,13 @@ def logsumexp(x, dim, keepdim: bool = False) -> Tensor:
 class Prod(Function):
     @staticmethod
     def forward(ctx, x, axis, keepdim):
-        y = np.prod(x, axis=axis, keepdims=keepdim)
+        # float32/float64 contiguous: the C++ product (threaded, in lanes; NumPy's multiplies
+        # one element after another), else NumPy's
+        run = dim_run(x, tuple(range(x.ndim)) if axis is None else (axis,)) if x.ndim else None
+        if run is not None:
+            y = _C.prod_dim(x, run[0], run[1], keepdim and axis is not None)
+        else:
+            y = np.prod(x, axis=axis, keepdims=keepdim)
         ctx.save_for_backward(x, y)
         ctx.meta = (axis, keepdim)
         return y
@@ -5641,6 +5647,12 @@ def _cumprod(x: np.ndarray, axis: int) -> np.ndarray:
     """np.cumprod, float32 accumulated in float64 and rounded per entry, as PyTorch's CPU scan."""
     if not _lowp.is_float(x.dtype):
         return np.cumprod(x, axis=axis)
+    if x.dtype.char in "fd":  # the C++ scan (in double, as _scan's cumsum)
+        shape = x.shape
+        x3 = np.ascontiguousarray(x).reshape(
+            math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :])
+        )
+        return _C.cumprod(x3).reshape(shape)
     return np.cumprod(x, axis=axis, dtype=np.promote_types(x.dtype, np.float64)).astype(x.dtype)
 
 
