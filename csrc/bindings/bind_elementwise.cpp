@@ -9,6 +9,8 @@
 //   copy(x, out=None) -> y        a C-contiguous copy of any numeric dtype
 //   cast(x, dtype) -> y           float32 <-> float64
 //   arange(start, step, n, chunk, dtype) -> y (n,)   torch's float arange, bit for bit
+//   fmod(a, b, out=None) -> y      C's fmod (exact), a and b of one shape and dtype
+//   remainder(a, b, out=None) -> y  torch's remainder (the divisor's sign), as fmod's
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
@@ -30,6 +32,8 @@ template <typename From, typename To>
 void cast_forward(To* y, const From* x, int64_t n);
 template <typename T>
 void arange_forward(T* y, double start, double step, int64_t n, int64_t chunk);
+template <typename T>
+void mod_forward(T* y, const T* a, const T* b, int64_t n, bool rem);
 
 namespace {
 
@@ -99,6 +103,30 @@ py::array binary_py(const py::array& a, const py::array& b, int op, bool per_row
     run_binary<float>(y, a, cptr<float>(b), rows, n, op, form, flip);
   else
     run_binary<double>(y, a, cptr<double>(b), rows, n, op, form, flip);
+  return y;
+}
+
+py::array mod_py(const py::array& a, const py::array& b, const py::object& out, bool rem) {
+  const char* name = rem ? "remainder" : "fmod";
+  require_float(a, name, "a");
+  require_same_dtype(a, b, name);
+  require_contiguous(a, name, "a");
+  require_contiguous(b, name, "b");
+  require_shape(b, shape_of(a), name, "b");
+  const int64_t size = numel_checked(shape_of(a), name);
+  py::array y = output_for(out, a, name, &b, true);
+  if (size == 0) return y;
+  const bool f32 = is_f32(a);
+  void* yp = y.mutable_data();
+  const void* ap = a.data();
+  const void* bp = b.data();
+  py::gil_scoped_release release;
+  if (f32)
+    mod_forward<float>(static_cast<float*>(yp), static_cast<const float*>(ap),
+                       static_cast<const float*>(bp), size, rem);
+  else
+    mod_forward<double>(static_cast<double*>(yp), static_cast<const double*>(ap),
+                        static_cast<const double*>(bp), size, rem);
   return y;
 }
 
@@ -334,6 +362,22 @@ void bind_elementwise(py::module_& m) {
         "or 1-D with a seen as (rows, n): b (n,) repeated over the rows, or (rows,) one value "
         "per row (per_row). op 0 add, 1 sub, 2 mul, 3 div, 4 maximum, 5 minimum (NaN-propagating). "
         "One IEEE operation per element: NumPy's bits. out: a's dtype and shape, may be a or b.");
+  m.def(
+      "fmod",
+      [](const py::array& a, const py::array& b, const py::object& out) {
+        return mod_py(a, b, out, false);
+      },
+      py::arg("a"), py::arg("b"), py::arg("out") = py::none(),
+      "a, b float32/float64 of one shape, C-contiguous -> y: C's fmod(a, b), exact (the "
+      "dividend's sign; NaN for b == 0 or a infinite). out as binary's.");
+  m.def(
+      "remainder",
+      [](const py::array& a, const py::array& b, const py::object& out) {
+        return mod_py(a, b, out, true);
+      },
+      py::arg("a"), py::arg("b"), py::arg("out") = py::none(),
+      "as fmod, then + b where the result is nonzero and its sign differs from b's: torch's "
+      "remainder (the divisor's sign) bit for bit.");
   m.def("binary_scalar", &binary_scalar_py, py::arg("a"), py::arg("s"), py::arg("op"),
         py::arg("flip") = false, py::arg("out") = py::none(),
         "a op s (s op a when flip), a float32/float64 C-contiguous, s rounded to a's dtype; "

@@ -1,7 +1,7 @@
-// Binary elementwise arithmetic (add, sub, mul, div, maximum, minimum) and contiguous copies and
-// casts: the memory-bound ops NumPy runs on one thread. Threads split the flat output range, so
-// each thread also first-touches (page-faults) its own part of a fresh output, which is a large
-// share of the time of a big fresh array (design.md section 3).
+// Binary elementwise arithmetic (add, sub, mul, div, maximum, minimum, fmod, remainder) and
+// contiguous copies and casts: the memory-bound ops NumPy runs on one thread. Threads split the
+// flat output range, so each thread also first-touches (page-faults) its own part of a fresh
+// output, which is a large share of the time of a big fresh array (design.md section 3).
 //
 // Each element is one IEEE operation, as NumPy's and PyTorch's loops compute it, so the bits are
 // theirs for any thread count. The file is built with -ffp-contract=off (CMakeLists.txt): no
@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 #include "common.h"
 #include "vecmath.h"
@@ -135,6 +136,63 @@ EMBER_SIMD void arange_span(T* y, double start, double step, int64_t i0, int64_t
     y[i] = static_cast<T>(std::fma(step, static_cast<double>(i), start));
 }
 
+// ---- fmod / remainder ----
+// fmod(a, b) exactly (it always is representable) without a libm call per element: with
+// q = trunc(a / b) the exact a - q * b is fmod's value. float: in double, a / b rounded can
+// never cross an integer below 2^24 (a float ratio's distance to an integer k is >= 2^-24, the
+// rounding's error < k * 2^-53), and q * b has <= 48 bits, so every step is exact. double: q
+// may be one too large when the quotient is just under an integer (never too small: rounding is
+// monotonic and the integer representable); a - q * b, then still representable, is exact by fma
+// and its sign, opposite to a's, says to add back one b (exact too). Quotients at or past kBig,
+// infinities, NaNs and zero divisors go to std::fmod after the vectorised pass (rare: one flag per
+// block). The result takes a's sign.
+template <typename T>
+inline T fmod_fast(T a, T b) {
+  if constexpr (sizeof(T) == 4) {
+    const double ad = a, bd = b;
+    const double r = ad - std::trunc(ad / bd) * bd;
+    return std::copysign(static_cast<float>(r), a);
+  } else {
+    double r = std::fma(-std::trunc(a / b), b, a);
+    const double ab = std::fabs(b);
+    r = (r != 0 && (r < 0) != (a < 0)) ? r + std::copysign(ab, a) : r;  // q was one too large
+    return std::copysign(r, a);
+  }
+}
+
+template <typename T>
+inline bool fmod_fast_ok(T a, T b) {
+  constexpr T kBig = sizeof(T) == 4 ? T(1 << 24) : T(int64_t(1) << 52);
+  return std::fabs(a / b) < kBig && std::fabs(b) < std::numeric_limits<T>::infinity();
+}
+
+// remainder (torch's): fmod, plus b where it is nonzero and its sign differs from b's
+template <bool Rem, typename T>
+inline T finish_mod(T m, T b) {
+  return Rem && m != 0 && ((b < 0) != (m < 0)) ? m + b : m;
+}
+
+// Blocks of kB through a local buffer: y may be a or b, which the fallback reads again.
+template <bool Rem, typename T>
+EMBER_SIMD void mod_span(T* y, const T* a, const T* b, int64_t n) {
+  constexpr int64_t kB = 256;
+  T r[kB];
+  for (int64_t i0 = 0; i0 < n; i0 += kB) {
+    const int64_t len = std::min(kB, n - i0);
+    const T* ap = a + i0;
+    const T* bp = b + i0;
+    int bad = 0;
+    for (int64_t i = 0; i < len; ++i) {
+      bad |= !fmod_fast_ok(ap[i], bp[i]);
+      r[i] = finish_mod<Rem>(fmod_fast(ap[i], bp[i]), bp[i]);
+    }
+    if (bad)
+      for (int64_t i = 0; i < len; ++i)
+        if (!fmod_fast_ok(ap[i], bp[i])) r[i] = finish_mod<Rem>(std::fmod(ap[i], bp[i]), bp[i]);
+    std::memcpy(y + i0, r, static_cast<size_t>(len) * sizeof(T));
+  }
+}
+
 template <typename From, typename To>
 EMBER_SIMD void cast_span(To* y, const From* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = static_cast<To>(x[i]);
@@ -192,6 +250,21 @@ template void where_forward<float>(float*, const uint8_t*, const float*, const f
                                    bool, bool);
 template void where_forward<double>(double*, const uint8_t*, const double*, const double*, int64_t,
                                     bool, bool);
+
+// a (n), b (n) -> y (n): fmod(a, b) (C's, exact), or torch's remainder when rem (the divisor's
+// sign). y may be a or b itself (each element is read before it is written).
+template <typename T>
+void mod_forward(T* y, const T* a, const T* b, int64_t n, bool rem) {
+  split_flat(n, kMinPerThread / 4, 64 / sizeof(T), [&](int64_t i0, int64_t i1) {
+    if (rem)
+      mod_span<true>(y + i0, a + i0, b + i0, i1 - i0);
+    else
+      mod_span<false>(y + i0, a + i0, b + i0, i1 - i0);
+  });
+}
+
+template void mod_forward<float>(float*, const float*, const float*, int64_t, bool);
+template void mod_forward<double>(double*, const double*, const double*, int64_t, bool);
 
 // x (nbytes) -> y (nbytes): a threaded memcpy (clone, contiguous copies of any dtype).
 void copy_bytes(char* y, const char* x, int64_t nbytes) {

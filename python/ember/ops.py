@@ -1082,8 +1082,34 @@ def _div_floor(a, b):
     return np.where(b == 0, a / b, np.where(div != 0, floor, zero))
 
 
+def _mod_kernel(a, b, rem: bool):
+    """_C's remainder (fmod unless rem) when a and b are float32/float64 arrays of one shape
+    and dtype, C-contiguous (exact, threaded: NumPy's fmod is a libm call per element);
+    else None."""
+    if (
+        type(a) is np.ndarray
+        and type(b) is np.ndarray
+        and a.dtype == b.dtype
+        and a.dtype.char in "fd"
+        and a.shape == b.shape
+        and a.flags.c_contiguous
+        and b.flags.c_contiguous
+    ):
+        return (_C.remainder if rem else _C.fmod)(a, b)
+    return None
+
+
+def _fmod_floats(a, b):
+    """C's fmod (exact)."""
+    y = _mod_kernel(a, b, False)
+    return np.fmod(a, b) if y is None else y
+
+
 def _remainder_floats(a, b):
     """PyTorch's remainder: fmod, plus b where the signs differ (0 % -x is +0, not -0)."""
+    y = _mod_kernel(a, b, True)
+    if y is not None:
+        return y
     if np.result_type(a, b).kind not in "fc" and np.result_type(a, b) != _lowp.bfloat16:
         return np.remainder(a, b)
     mod = np.fmod(a, b)
@@ -1100,7 +1126,7 @@ def _fmod_grads(a, b, y, g):
 
 _GRAD_A_IS_G = {_remainder_grads, _fmod_grads}  # Binary's ops whose gradient in a is g itself
 _remainder = _binary("remainder", _remainder_floats, _remainder_grads, floating=False)
-_fmod = _binary("fmod", np.fmod, _fmod_grads, floating=False)
+_fmod = _binary("fmod", _fmod_floats, _fmod_grads, floating=False)
 
 
 def _check_int_divisor(op: str, a, b) -> None:
