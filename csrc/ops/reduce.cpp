@@ -673,12 +673,13 @@ template void cumprod<double>(double*, const double*, int64_t, int64_t, int64_t)
 
 // ---- product ----------------------------------------------------------------------------------
 // x (outer, n, inner) -> y (outer, inner): the product over n in T (as PyTorch's CPU prod, which
-// multiplies float32 in float32), 1 for an empty n. Rows (inner == 1): each chunk of kPChunk
-// elements multiplied in kAcc * kW lanes (element i to lane i % (kAcc * kW)), the chunks' lanes
-// multiplied together in chunk order, the lanes folded pairwise: the order depends on n only,
-// so every thread count gives the same bits (a long single row is split by chunks). Columns:
-// row after row, vectorised across inner (NumPy's order). Zeros, infs and NaNs propagate as any
-// order of IEEE products does: 0 * inf is NaN, the sign is the product of the signs.
+// multiplies float32 in float32), 1 for an empty n. Rows (inner == 1) shorter than the lanes: in
+// order; longer: each chunk of kPChunk elements multiplied in kAcc * kW lanes (element i to lane
+// i % (kAcc * kW)), the chunks' lanes multiplied together in chunk order, the lanes folded
+// pairwise: the order depends on n only, so every thread count gives the same bits (a long
+// single row is split by chunks). Columns: row after row, vectorised across inner (NumPy's
+// order). Zeros, infs and NaNs propagate as any order of IEEE products does: 0 * inf is NaN, the
+// sign is the product of the signs.
 namespace {
 
 constexpr int64_t kPChunk = 16 * kBlock;
@@ -731,10 +732,18 @@ inline T chunks_prod(int64_t n, const Part& part) {
   return fold_prod(acc);
 }
 
+// (a row shorter than the lanes one element after another, as NumPy's and torch's short
+// products: an intermediate overflow such as 1e200 * 1e200 * 1e-300 stays inf there)
 template <typename T>
 EMBER_SIMD void prod_rows(T* y, const T* x, int64_t rows, int64_t n) {
   for (int64_t r = 0; r < rows; ++r) {
     const T* row = x + r * n;
+    if (n < kAcc * kW<T>) {
+      T p = 1;
+      for (int64_t i = 0; i < n; ++i) p *= row[i];
+      y[r] = p;
+      continue;
+    }
     y[r] = chunks_prod<T>(n, [&](T* out, int64_t c) {
       prod_lanes(out, row + c * kPChunk, std::min(kPChunk, n - c * kPChunk));
     });
