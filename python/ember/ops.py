@@ -927,7 +927,12 @@ class Binary(Function):
             keep = ctx.needs_input_grad[1]
             ctx.save_for_backward(*(v if keep else _shape_only(v) for v in (a, b)), None)
         else:
-            ctx.save_for_backward(a, b, y)
+            # what each gradient reads, as torch keeps it (atan2 / xlogy / fmax: a and b, not y;
+            # copysign: a and y, not b): an in-place write into the other leaves backward valid
+            reads = _BINARY_READS.get(df, "aby")
+            if "b" not in reads and type(b) is np.ndarray:  # (b may be a number)
+                b = _stand_in(b)
+            ctx.save_for_backward(a, b, y if "y" in reads else None)
         ctx.df = df
         return y
 
@@ -957,7 +962,7 @@ class Binary(Function):
         )
         name = _BINARY_NAME.get(ctx.df)
         if name in _BINARY_GRAPH:
-            ga, gb = _BINARY_GRAPH[name](a, b, _graph.output(ctx, y0), g)
+            ga, gb = _BINARY_GRAPH[name](a, b, None if y0 is None else _graph.output(ctx, y0), g)
         elif name in _BINARY_PIECEWISE:  # g times piecewise-constant factors of a and b
             one = np.ones((), g.dtype)
             ga, gb = (g * _graph.constant(np.asarray(d, g.dtype)) for d in ctx.df(a0, b0, y0, one))
@@ -999,7 +1004,12 @@ _BINARY_NAME[_zero_grads] = "div"  # div with a rounding mode
 
 
 def _fmax_grads(a, b, y, g):  # ties and a NaN in b give a the gradient, as torch.fmax
-    pick_a = (a == y) | np.isnan(b)
+    pick_a = (a >= b) | np.isnan(b)  # (from a and b, not y: torch keeps only those)
+    return g * pick_a, g * ~pick_a
+
+
+def _fmin_grads(a, b, y, g):  # as _fmax_grads
+    pick_a = (a <= b) | np.isnan(b)
     return g * pick_a, g * ~pick_a
 
 
@@ -1012,7 +1022,7 @@ def _first_on_ties(f):  # fmax(0.0, -0.0) is the first operand in PyTorch, NumPy
 
 
 fmax = _binary("fmax", _first_on_ties(np.fmax), _fmax_grads, floating=False)
-fmin = _binary("fmin", _first_on_ties(np.fmin), _fmax_grads, floating=False)
+fmin = _binary("fmin", _first_on_ties(np.fmin), _fmin_grads, floating=False)
 
 
 def _atan2_grads(a, b, y, g):
@@ -1038,11 +1048,17 @@ logaddexp2 = _binary(
     lambda a, b, y, g: (g / (1 + np.exp2(b - a)), g / (1 + np.exp2(a - b))),
 )
 copysign = _binary("copysign", np.copysign, _copysign_grads)
+
+
+def _xlogy_grads(a, b, y, g):
+    return g * np.where((a == 0) & (b <= 0), 0, np.log(b)), g * a / b
+
+
 xlogy = _binary(
     "xlogy",
     # log(b) in the common dtype: a float32 b beside a float64 a is logged in float64, as torch
     lambda a, b: np.where((a == 0) & ~np.isnan(b), 0, a * np.log(b, dtype=np.result_type(a, b))),
-    lambda a, b, y, g: (g * np.where((a == 0) & (b <= 0), 0, np.log(b)), g * a / b),
+    _xlogy_grads,
 )
 
 
@@ -1065,6 +1081,13 @@ _BINARY_GRAPH = {  # Binary's gradients in Tensor ops, for create_graph: name: (
     "logaddexp2": lambda a, b, y, g: (g / (1 + exp2(b - a)), g / (1 + exp2(a - b))),
     "xlogy": lambda a, b, y, g: (g * _masked((a == 0) & (b <= 0), 0.0, log, b), g * a / b),
     "xlog1py": lambda a, b, y, g: (g * _masked(a == 0, 0.0, log1p, b), g * a / (1 + b)),
+}
+_BINARY_READS = {  # Binary's gradients that read less than a, b and y
+    _atan2_grads: "ab",
+    _xlogy_grads: "ab",
+    _fmax_grads: "ab",
+    _fmin_grads: "ab",
+    _copysign_grads: "ay",
 }
 _BINARY_PIECEWISE = {"fmax", "fmin", "copysign", "remainder", "fmod", "div"}
 
@@ -1398,7 +1421,11 @@ def nan_to_num(input, nan: float = 0.0, posinf=None, neginf=None) -> Tensor:  # 
     def f(a):
         return np.nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf)
 
-    return Elementwise.apply(x, f, lambda a, y: np.isfinite(a).astype(a.dtype))
+    return Elementwise.apply(x, f, _nan_to_num_grad)
+
+
+def _nan_to_num_grad(a, y):  # (in _FROM_INPUT: y is not kept, as torch keeps only a)
+    return np.isfinite(a).astype(a.dtype)
 
 
 def absolute(input) -> Tensor:  # noqa: A002
@@ -3359,7 +3386,8 @@ class Elementwise(Function):
         # not, as torch keeps one of them: an in-place write into the other afterwards leaves
         # the backward valid
         ctx.save_for_backward(
-            _shape_only(x) if df in _FROM_OUTPUT else x, _shape_only(y) if df in _FROM_INPUT else y
+            _shape_only(x) if df in _FROM_OUTPUT else x,
+            _shape_only(y) if df in _FROM_INPUT else _stand_in(y) if df in _FROM_SHAPE else y,
         )
         ctx.df = df
         return y
@@ -3466,12 +3494,15 @@ _FROM_OUTPUT = {  # the derivatives that read only y = f(x)
     for name in ("tan", "expm1", "rsqrt", "reciprocal", "exp2", "erfinv", "frac", "deg2rad")
     + ("rad2deg",)
 }
+_FROM_SHAPE = {  # (of _FROM_OUTPUT) the constant derivatives: they read only y's shape
+    (_UNARY | _SMOOTH)[name][1] for name in ("frac", "deg2rad", "rad2deg")
+}
 _FROM_INPUT = {  # the derivatives that read only x
     (_UNARY | _SMOOTH)[name][1]
     for name in ("sin", "cos", "log1p", "log2", "log10", "square", "sinh", "cosh", "asin")
     + ("acos", "atan", "erf", "erfc", "lgamma", "digamma", "i0", "sinc", "asinh", "acosh")
     + ("atanh",)
-}
+} | {_nan_to_num_grad}
 _LN2, _LN10 = math.log(2), math.log(10)
 
 

@@ -1121,7 +1121,9 @@ class CosineSimilarity(Function):
         y = _dot(ab[0], ab[1], d) / n[0] / n[1]
         ctx.save_for_backward(a, b)
         ctx.meta = (d, eps, r, n, y)
-        return y.squeeze(d)
+        # (a copy, one value per row: an in-place write into the output, which torch allows,
+        # leaves the y backward reads unchanged)
+        return y.squeeze(d).copy()
 
     @staticmethod
     def backward(ctx, g):
@@ -3444,6 +3446,8 @@ class LSTMLayer(Function):
         )
         ctx.save_for_backward(x, h0, c0, w_ih, w_hh, w_hr, y, gates, cells, hid)
         ctx.opts = (b_ih is not None, lengths, reverse)
+        # (y itself, unlike RNNLayer's and GRULayer's: torch's float32 lstm, mkldnn's, keeps
+        # its output too, so a write into the output refuses there as here)
         return y, h_n, c_n
 
     @staticmethod
@@ -3465,7 +3469,7 @@ class GRULayer(Function):
         y, h_n, gates, hn = _C.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse)
         ctx.save_for_backward(x, h0, w_ih, w_hh, y, gates, hn)
         ctx.opts = (b_ih is not None, lengths, reverse)
-        return y, h_n
+        return y.copy(), h_n  # (see RNNLayer)
 
     @staticmethod
     def backward(ctx, dy, dh_n):
@@ -3486,7 +3490,9 @@ class RNNLayer(Function):
         y, h_n = _C.rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity)
         ctx.save_for_backward(x, h0, w_ih, w_hh, y)
         ctx.opts = (b_ih is not None, lengths, reverse, nonlinearity)
-        return y, h_n
+        # the output is a copy of the y backward reads: torch's (CPU) rnn keeps each step's
+        # hidden state apart from its stacked output, so writing into the output is allowed
+        return y.copy(), h_n
 
     @staticmethod
     def backward(ctx, dy, dh_n):
@@ -4240,7 +4246,10 @@ def instance_norm(
         rv *= 1 - momentum
         rv += momentum * var.astype(rv.dtype, copy=False)
     if x.data.dtype in (np.float32, np.float64) and x.data.size:  # group norm, one per channel
-        return GroupNorm.apply(x, weight, bias, c, float(eps), eps == 0)
+        # weight's copy (c values) is what the node keeps: torch's instance norm saves its
+        # weight.repeat(n), so a write into weight (an optimiser step) leaves backward valid
+        w = weight.clone() if isinstance(weight, Tensor) else weight
+        return GroupNorm.apply(x, w, bias, c, float(eps), eps == 0)
     return _affine(_rows_normalized(x, n * c, eps), weight, bias)
 
 
