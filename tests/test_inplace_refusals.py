@@ -20,6 +20,8 @@ CASES = {
     "fmax out": (lambda lib, a, b: lib.fmax(a, b), [(4, 5), (4, 5)], False, "out"),
     "fmin out": (lambda lib, a, b: lib.fmin(a, b), [(4, 5), (5,)], False, "out"),
     "copysign other": (lambda lib, a, b: lib.copysign(a, b), [(4, 5), (4, 5)], False, ("in", 1)),
+    "logaddexp out": (lambda lib, a, b: lib.logaddexp(a, b), [(4, 5), (5,)], False, "out"),
+    "logaddexp2 out": (lambda lib, a, b: lib.logaddexp2(a, b), [(4, 5), (4, 5)], False, "out"),
     "frac out": (lambda lib, a: lib.frac(a), [(4, 5)], False, "out"),
     "deg2rad out": (lambda lib, a: lib.deg2rad(a), [(4, 5)], False, "out"),
     "nan_to_num out": (lambda lib, a: lib.nan_to_num(a), [(4, 5)], False, "out"),

@@ -1037,16 +1037,16 @@ hypot = _binary("hypot", np.hypot, lambda a, b, y, g: (g * a / y, g * b / y))
 
 
 # PyTorch's g / (1 + e^(b - a)): finite where a is +inf and b is not (e^(a - y) is NaN there)
-logaddexp = _binary(
-    "logaddexp",
-    np.logaddexp,
-    lambda a, b, y, g: (g / (1 + np.exp(b - a)), g / (1 + np.exp(a - b))),
-)
-logaddexp2 = _binary(
-    "logaddexp2",
-    np.logaddexp2,
-    lambda a, b, y, g: (g / (1 + np.exp2(b - a)), g / (1 + np.exp2(a - b))),
-)
+def _logaddexp_grads(a, b, y, g):
+    return g / (1 + np.exp(b - a)), g / (1 + np.exp(a - b))
+
+
+def _logaddexp2_grads(a, b, y, g):
+    return g / (1 + np.exp2(b - a)), g / (1 + np.exp2(a - b))
+
+
+logaddexp = _binary("logaddexp", np.logaddexp, _logaddexp_grads)
+logaddexp2 = _binary("logaddexp2", np.logaddexp2, _logaddexp2_grads)
 copysign = _binary("copysign", np.copysign, _copysign_grads)
 
 
@@ -1088,6 +1088,8 @@ _BINARY_READS = {  # Binary's gradients that read less than a, b and y
     _fmax_grads: "ab",
     _fmin_grads: "ab",
     _copysign_grads: "ay",
+    _logaddexp_grads: "ab",
+    _logaddexp2_grads: "ab",
 }
 _BINARY_PIECEWISE = {"fmax", "fmin", "copysign", "remainder", "fmod", "div"}
 
