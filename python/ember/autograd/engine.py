@@ -741,7 +741,7 @@ def _check_not_overwritten(node) -> None:
                     continue
                 if not isinstance(a, np.ndarray):
                     a = a.data
-            # (written_since, inlined: an entry is always its live owner's)
+            # (an entry is always its live owner's: see function.note_write)
             hit = written(id(a if a.base is None else owner(a)))
             if hit is not None and hit[1] > epoch:
                 raise _overwritten(node, a)

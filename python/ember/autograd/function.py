@@ -319,20 +319,11 @@ def note_step(param_groups) -> None:
     as torch's) in place, by C++ kernels or NumPy: one note per parameter."""
     if not _tracking:
         return
-    global _graph_writes
     array = _ARRAY_SLOT.__get__  # (a Parameter's .data is a property: the slot is cheaper)
-    get = _written_owners.get
     for group in param_groups:
         for p in group["params"]:
             if p.grad is not None:
-                a = array(p)
-                hit = None if a.base is not None else get(id(a))
-                if hit is None:
-                    note_write(a)
-                else:  # (note_write, inlined for the common case)
-                    _graph_writes += 1
-                    hit[1] = _graph_writes
-                    hit[2] += 1
+                note_write(array(p))
 
 
 def version(a) -> int:
@@ -368,14 +359,6 @@ def version_seen(t, epoch: int) -> tuple:
             if count > epoch:
                 return ctx, idx, shape
     return t._ctx, t._idx, t.data.shape
-
-
-def written_since(a, epoch: int) -> bool:
-    """Whether array a's memory was written in place after ``epoch``."""
-    if a.base is not None:
-        a = array_owner(a)
-    hit = _written_owners.get(id(a))
-    return hit is not None and hit[1] > epoch and hit[0]() is a
 
 
 # How many saved_tensors_hooks blocks are open, in all threads (the hooks are per thread).
