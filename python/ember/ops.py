@@ -570,6 +570,21 @@ def _shape_only(a):
     return _ShapeOnly(a) if type(a) is np.ndarray else a
 
 
+class _Held:
+    """An array backward passes to a kernel but whose values reach no gradient asked for:
+    kept outside the values the version check scans, so a write into it after the forward
+    is not refused (torch never saved it)."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, a):
+        self.array = a
+
+
+def _held(a):
+    return a.array if type(a) is _Held else a
+
+
 def _stand_in(a: np.ndarray) -> np.ndarray:
     """A saved operand backward reads only the shape, dtype and views of: a zero broadcast to
     a's shape (no memory, and not a's: writes into a leave the node valid)."""

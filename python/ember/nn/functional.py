@@ -2620,22 +2620,26 @@ class KLDiv(Function):
     # pointwise t (log t - x) (0 where t = 0), or exp(t) (t - x) with log_target
     @staticmethod
     def forward(ctx, x, t, log_target):
-        # x is read only for the target's gradient (as torch, which keeps only the target)
-        ctx.save_for_backward(x if ctx.needs_input_grad[1] else ops._shape_only(x), t)
         ctx.log_target = log_target
         if log_target:
-            return np.exp(t) * (t - x)
+            # keeps exp(t) and t - x, not x and t, as torch's exp(t) * (t - x): writes into
+            # either input after the forward are not refused (the gradients read the copies)
+            et, d = np.exp(t), t - x
+            ctx.save_for_backward(d, et, ops._Held(x), ops._Held(t))  # (x, t: double backward)
+            return et * d
+        # x is read only for the target's gradient (as torch, which keeps only the target)
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else ops._shape_only(x), t)
         with np.errstate(divide="ignore", invalid="ignore"):  # t < 0 gives NaN, as PyTorch
             tlogt = np.where(t == 0, 0, t * np.log(np.where(t == 0, 1, t)))
         return (tlogt - t * x).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
-        x, t = ctx.saved_tensors
         nx, nt, _ = ctx.needs_input_grad  # the target rarely wants a gradient: skip its passes
         if ctx.log_target:
-            et = np.exp(t)
-            return (-g * et if nx else None), (g * et * (t - x + 1) if nt else None), None
+            d, et = ctx.saved_tensors[:2]
+            return (-g * et if nx else None), (g * et * (d + 1) if nt else None), None
+        x, t = ctx.saved_tensors
         gt = None
         if nt:
             gt = np.where(t == 0, 0, g * (np.log(np.where(t == 0, 1, t)) + 1 - x))
@@ -2644,7 +2648,8 @@ class KLDiv(Function):
 
     @staticmethod
     def backward_graph(ctx, g):
-        x0, t0 = ctx.saved_tensors
+        x0, t0 = ctx.saved_tensors[-2:]
+        x0, t0 = ops._held(x0), ops._held(t0)
         x, t = _graph.inputs(ctx, x0, t0)
         if ctx.log_target:
             kl = lambda x, t: ops.exp(t) * (t - x)  # noqa: E731
@@ -3436,6 +3441,20 @@ def _grad_arr(g: np.ndarray, dtype) -> np.ndarray:
     return np.ascontiguousarray(g, dtype=dtype)
 
 
+def _rnn_unsaved(ctx, x, w_ih, w_hh):
+    """w_ih reaches only the input's gradient, and w_hh with one step only h0's: when those
+    want none, the kernels still take them but their values reach no gradient asked for. Held
+    apart from the saved values then, so a write into them before backward is not refused, as
+    torch's per-step products never save them (RNNCell with hx None or no-grad, an RNN layer
+    over an input that needs no gradient)."""
+    needs = ctx.needs_input_grad
+    if not needs[0]:
+        w_ih = ops._Held(w_ih)
+    if x.shape[0] == 1 and not needs[1]:
+        w_hh = ops._Held(w_hh)
+    return w_ih, w_hh
+
+
 class LSTMLayer(Function):
     # x (T,N,I), h0 (N,P), c0 (N,H), w_ih (4H,I), w_hh (4H,P), b_ih, b_hh (4H,) or None,
     # w_hr (P,H) or None (P = H: no projections) -> y (T,N,P), h_n (N,P), c_n (N,H)
@@ -3444,15 +3463,18 @@ class LSTMLayer(Function):
         y, h_n, c_n, gates, cells, hid = _C.lstm_forward(
             x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, w_hr
         )
+        w_ih, w_hh = _rnn_unsaved(ctx, x, w_ih, w_hh)
         ctx.save_for_backward(x, h0, c0, w_ih, w_hh, w_hr, y, gates, cells, hid)
         ctx.opts = (b_ih is not None, lengths, reverse)
-        # (y itself, unlike RNNLayer's and GRULayer's: torch's float32 lstm, mkldnn's, keeps
-        # its output too, so a write into the output refuses there as here)
-        return y, h_n, c_n
+        # a copy of the y backward reads, as RNNLayer's: torch's float64 lstm (and its float32
+        # one with projections or more layers or directions) keeps no output, so a write into
+        # it is allowed (only its float32 mkldnn kernel keeps it and refuses)
+        return y.copy(), h_n, c_n
 
     @staticmethod
     def backward(ctx, dy, dh_n, dc_n):
         x, h0, c0, w_ih, w_hh, w_hr, y, gates, cells, hid = ctx.saved_tensors
+        w_ih, w_hh = ops._held(w_ih), ops._held(w_hh)
         has_bias, lengths, reverse = ctx.opts
         dt = x.dtype
         dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr = _C.lstm_backward(
@@ -3467,6 +3489,7 @@ class GRULayer(Function):
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse):
         y, h_n, gates, hn = _C.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse)
+        w_ih, w_hh = _rnn_unsaved(ctx, x, w_ih, w_hh)
         ctx.save_for_backward(x, h0, w_ih, w_hh, y, gates, hn)
         ctx.opts = (b_ih is not None, lengths, reverse)
         return y.copy(), h_n  # (see RNNLayer)
@@ -3474,6 +3497,7 @@ class GRULayer(Function):
     @staticmethod
     def backward(ctx, dy, dh_n):
         x, h0, w_ih, w_hh, y, gates, hn = ctx.saved_tensors
+        w_ih, w_hh = ops._held(w_ih), ops._held(w_hh)
         has_bias, lengths, reverse = ctx.opts
         dt = x.dtype
         dx, dh0, dw_ih, dw_hh, db_ih, db_hh = _C.gru_backward(
@@ -3488,6 +3512,7 @@ class RNNLayer(Function):
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity):
         y, h_n = _C.rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity)
+        w_ih, w_hh = _rnn_unsaved(ctx, x, w_ih, w_hh)
         ctx.save_for_backward(x, h0, w_ih, w_hh, y)
         ctx.opts = (b_ih is not None, lengths, reverse, nonlinearity)
         # the output is a copy of the y backward reads: torch's (CPU) rnn keeps each step's
@@ -3497,6 +3522,7 @@ class RNNLayer(Function):
     @staticmethod
     def backward(ctx, dy, dh_n):
         x, h0, w_ih, w_hh, y = ctx.saved_tensors
+        w_ih, w_hh = ops._held(w_ih), ops._held(w_hh)
         has_bias, lengths, reverse, nonlinearity = ctx.opts
         dt = x.dtype
         dx, dh0, dw_ih, dw_hh, db_ih, db_hh = _C.rnn_backward(
