@@ -1524,6 +1524,7 @@ class CrossEntropy(Function):
             x, lse = logp, None
         ctx.save_for_backward(x, lse)
         ctx.meta = (meta, wsum)
+        ctx.held = (t, weight)  # (backward reads them: a write into either refuses, as torch)
         return loss
 
     @staticmethod
@@ -4255,7 +4256,11 @@ def instance_norm(
     if not use_input_stats:
         if rm is None or rv is None:
             raise ValueError(f"{op}: running_mean and running_var are needed without input stats")
-        return batch_norm(x, running_mean, running_var, weight, bias, False, momentum, eps)
+        # copies of the statistics and weight, as torch's instance_norm repeats them per
+        # sample: a write into them after the forward is not refused
+        w = weight.clone() if isinstance(weight, Tensor) else weight
+        rm, rv = Tensor(rm.copy()), Tensor(rv.copy())
+        return batch_norm(x, rm, rv, w, bias, False, momentum, eps)
     spatial = math.prod(x.shape[2:])
     if spatial == 1:  # PyTorch's check; empty inputs are fine
         raise ValueError(
