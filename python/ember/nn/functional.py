@@ -1851,18 +1851,28 @@ def _sdpa_mask(attn_mask, batch: tuple, lq: int, lk: int, dtype):
 class ScaledDotProductAttention(Function):
     # q (*, L, E), k (*, S, E), v (*, S, Ev) -> out (*, L, Ev); saves only the row logsumexp
     @staticmethod
-    def forward(ctx, q, k, v, mask, is_causal, scale, dropout_p, seed):
+    def forward(ctx, q, k, v, mask, is_causal, scale, dropout_p, seed, unfused=False):
         batch = q.shape[:-2]
         bh = int(np.prod(batch))
         q3 = _contig(q).reshape(bh, *q.shape[-2:])
         k3 = _contig(k).reshape(bh, *k.shape[-2:])
         v3 = _contig(v).reshape(bh, *v.shape[-2:])
         mbase, moff, msr, msc = mask if mask is not None else (None, None, 0, 0)
+        if unfused:
+            # where torch runs its math path (see _attention) it keeps v and the weights, not
+            # q, k (scaled copies), the output or the mask: copies of those here, so writes
+            # into them after the forward are not refused and leave the gradients as they were
+            q3 = q3.copy() if np.may_share_memory(q3, q) else q3
+            k3 = k3.copy() if np.may_share_memory(k3, k) else k3
+            mbase = None if mbase is None else mbase.copy()
+        else:
+            ctx.mask = mbase  # torch's fused kernel keeps its mask: a write into it refuses
         opts = (mbase, moff, msr, msc, is_causal, scale, dropout_p, seed)
         out, lse = _C.sdpa_forward(q3, k3, v3, *opts)
         ctx.save_for_backward(q3, k3, v3, out, lse)
         ctx.meta = (opts, q.shape, k.shape, v.shape)
-        return out.reshape(*batch, q.shape[-2], v.shape[-1])
+        y = out.reshape(*batch, q.shape[-2], v.shape[-1])
+        return y.copy() if unfused else y
 
     @staticmethod
     def backward(ctx, g):
@@ -1875,6 +1885,7 @@ class ScaledDotProductAttention(Function):
             dq.reshape(qs) if nq else None,
             dk.reshape(ks) if nk else None,
             dv.reshape(vs) if nv else None,
+            None,
             None,
             None,
             None,
@@ -1903,7 +1914,7 @@ class ScaledDotProductAttention(Function):
         def attend(q, k, v):  # the forward in Tensor ops
             return _attention_composed(q, k, v, mask, 0.0, is_causal, scale)
 
-        return _graph.recompute(ctx, (g,), attend, q, k, v) + (None,) * 5
+        return _graph.recompute(ctx, (g,), attend, q, k, v) + (None,) * 6
 
 
 def scaled_dot_product_attention(
@@ -2064,6 +2075,11 @@ def _attention(query, key, value, attn_mask, dropout_p, is_causal, scale) -> Ten
             f"{op}: query, key and value must be at least 2-D (*, L, E), got {q.shape}, "
             f"{k.shape}, {v.shape}"
         )
+    # torch's CPU choice: its fused kernel for 4-D inputs of one batch and head shape and one
+    # head dim, without dropout; else its math path, which keeps other values (see the Function)
+    unfused = not (
+        q.ndim == 4 and q.shape[:-2] == k.shape[:-2] == v.shape[:-2] and q.shape[-1] == v.shape[-1]
+    )
     if not (q.shape[:-2] == k.shape[:-2] == v.shape[:-2]):  # broadcast, as PyTorch
         try:
             batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
@@ -2098,15 +2114,19 @@ def _attention(query, key, value, attn_mask, dropout_p, is_causal, scale) -> Ten
         from ember.random import rng as _global_rng
 
         seed = int(_global_rng().integers(0, 2**63))
+    unfused = unfused or dropout_p > 0
     return ScaledDotProductAttention.apply(
-        q, k, v, mask, bool(is_causal), float(scale), float(dropout_p), seed
+        q, k, v, mask, bool(is_causal), float(scale), float(dropout_p), seed, unfused
     )
 
 
 def _attention_composed(q, k, v, mask: Tensor, dropout_p, is_causal, scale) -> Tensor:
     """softmax(q k^T scale + mask) v from differentiable ops, so a float mask gets its gradient
     (Add reduces it to the mask's shape). Rows with no allowed key give 0, as the kernel."""
-    scores = (q @ k.transpose(-2, -1)) * scale + mask.to(q.dtype)
+    # q and k each scaled by sqrt(scale), as torch's math path: its products keep these copies,
+    # so writes into q or k after the forward are not refused (v is kept, as there)
+    r = math.sqrt(abs(scale))
+    scores = (q * math.copysign(r, scale)) @ (k.transpose(-2, -1) * r) + mask.to(q.dtype)
     lq, lk = scores.shape[-2:]
     blocked = np.isneginf(scores.data)
     if is_causal:
