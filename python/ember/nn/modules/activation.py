@@ -335,12 +335,15 @@ class MultiheadAttention(Module):
                 f"{op}: query, key and value must all be 3-D (batched) or 2-D (unbatched), got "
                 f"{query.shape}, {key.shape}, {value.shape}"
             )
-        if not batched or not self.batch_first:  # (L, E) -> (1, L, E); (L, N, E) -> (N, L, E)
-            query = query.unsqueeze(0) if not batched else query.transpose(0, 1)
-            key = query if same_qk else key.unsqueeze(0) if not batched else key.transpose(0, 1)
-            value = key if same_kv else value.unsqueeze(0) if not batched else value.transpose(0, 1)
-        n, lq, e = query.shape
-        s = key.shape[1]
+        # projected sequence-major, as torch: (L, E) -> (L, 1, E); (N, L, E) -> (L, N, E). The
+        # projections keep their inputs as torch's do: a (L, N, E) input itself (a write into
+        # it refuses), a batch_first one as the contiguous copy of its transpose (not refused)
+        if not batched or self.batch_first:
+            query = query.unsqueeze(1) if not batched else query.transpose(0, 1)
+            key = query if same_qk else key.unsqueeze(1) if not batched else key.transpose(0, 1)
+            value = key if same_kv else value.unsqueeze(1) if not batched else value.transpose(0, 1)
+        lq, n, e = query.shape
+        s = key.shape[0]
         if e != self.embed_dim:
             raise F._AssertionValueError(
                 f"{op}: query's last dim is {e}, expected embed_dim {self.embed_dim}"
@@ -350,10 +353,10 @@ class MultiheadAttention(Module):
                 f"{op}: key/value last dims {key.shape[2]}/{value.shape[2]} must equal kdim/vdim "
                 f"{self.kdim}/{self.vdim}"
             )
-        if key.shape[:2] != (n, s) or value.shape[:2] != (n, s):
+        if key.shape[:2] != (s, n) or value.shape[:2] != (s, n):
             raise F._AssertionValueError(
                 f"{op}: key {key.shape} and value {value.shape} must share batch and length, and "
-                f"the batch must match query {query.shape} (shapes after batch_first handling)"
+                f"the batch must match query {query.shape} (shapes as (length, batch, embed))"
             )
         h, hd = self.num_heads, self.head_dim
 
@@ -403,11 +406,11 @@ class MultiheadAttention(Module):
 
         q, k, v = self._project(query, key, value)
         if self.bias_k is not None:  # one learned key / value appended to every sequence
-            k = ops.cat([k, self.bias_k.expand(n, 1, e)], 1)
-            v = ops.cat([v, self.bias_v.expand(n, 1, e)], 1)
-        q = q.reshape(n, lq, h, hd).permute(0, 2, 1, 3)
-        k = k.reshape(n, k.shape[1], h, hd).permute(0, 2, 1, 3)  # not -1: n may be 0
-        v = v.reshape(n, v.shape[1], h, hd).permute(0, 2, 1, 3)
+            k = ops.cat([k, self.bias_k.expand(1, n, e)], 0)
+            v = ops.cat([v, self.bias_v.expand(1, n, e)], 0)
+        q = q.reshape(lq, n, h, hd).permute(1, 2, 0, 3)
+        k = k.reshape(k.shape[0], n, h, hd).permute(1, 2, 0, 3)  # not -1: n may be 0
+        v = v.reshape(v.shape[0], n, h, hd).permute(1, 2, 0, 3)
         if self.add_zero_attn:  # a zero key / value per head, after the head split
             zero = np.zeros((n, h, 1, hd), dtype)
             k, v = ops.cat([k, zero], 2), ops.cat([v, zero], 2)
