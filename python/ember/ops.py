@@ -6004,7 +6004,20 @@ def kron(a, b) -> Tensor:
     sa, sb = (1,) * (nd - a.ndim) + a.shape, (1,) * (nd - b.ndim) + b.shape
     ai = reshape(a, _interleave(sa, (1,) * nd))  # (a0, 1, a1, 1, ...)
     bi = reshape(b, _interleave((1,) * nd, sb))  # (1, b0, 1, b1, ...)
+    # torch's kron multiplies _unsafe_view's of a and b: the product keeps views with version
+    # counters of their own, so a write into a or b after the forward is not refused and
+    # backward reads the new values; the same here (the product's operands own no memory)
+    ai.data, bi.data = _own_owner(ai.data), _own_owner(bi.data)
     return reshape(ai * bi, tuple(p * q for p, q in zip(sa, sb)))
+
+
+def _own_owner(a: np.ndarray) -> np.ndarray:
+    """a's memory as an array that is its own owner for the in-place version check (torch's
+    _unsafe_view): writes into a's base are not counted as writes into it."""
+    try:
+        return np.asarray(memoryview(a))  # (its base is the memoryview: array_owner stops there)
+    except (TypeError, ValueError, BufferError):  # a dtype without a buffer format: a view
+        return a
 
 
 def tensordot(a, b, dims=2) -> Tensor:
