@@ -2894,9 +2894,15 @@ def positive_steps(index) -> None:
 
 def _index_array(t: Tensor) -> np.ndarray:
     """An index Tensor's array. A uint8 one is a mask, as in torch (which deprecates it with
-    this warning); NumPy would read it as positions, silently other values."""
-    if t.data.dtype != np.uint8:
-        return t.data
+    this warning); NumPy would read it as positions, silently other values. Other dtypes
+    than torch's (int64, int32, uint8, bool) are refused, as torch (NumPy took int8 / int16)."""
+    d = t.data.dtype
+    if d != np.uint8:
+        if d.kind == "b" or (d.kind == "i" and d.itemsize >= 4):
+            return t.data
+        raise IndexError(
+            f"tensors used as indices must be long, int, byte or bool tensors, got {d} (as torch)"
+        )
     warnings.warn(
         "indexing with dtype uint8 is deprecated, please use a bool tensor instead "
         "(it is read as a mask, as torch reads it)",

@@ -1392,7 +1392,12 @@ class Tensor:
         return _ops.cast(self, _other(other, "type_as").dtype)
 
     def __getitem__(self, index):
-        if type(index) is Tensor and index.data.dtype.kind == "i" and _ops._outside_graph(self):
+        if (
+            type(index) is Tensor
+            and (d := index.data.dtype).kind == "i"
+            and d.itemsize >= 4  # (int8 / int16: the generic path refuses them, as torch)
+            and _ops._outside_graph(self)
+        ):
             # x[idx], an integer index tensor and no graph: GetItem's forward straight (the
             # generic apply is ~2.5 us of a 32x32 gather); an IndexError takes the generic path,
             # which raises it with the shapes

@@ -3847,8 +3847,10 @@ def embedding(
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-D, got shape {weight.shape}")
     idx = np.asarray(input.data if isinstance(input, Tensor) else input)
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be integers, got {idx.dtype}")
+    if idx.dtype != np.int64 and idx.dtype != np.int32:  # (as torch: not int8/16, uint8)
+        raise TypeError(
+            f"embedding: indices must be int64 or int32 integers (as torch), got {idx.dtype}"
+        )
     v = weight.shape[0]
     if idx.size and (idx.min() < 0 or idx.max() >= v):
         bad = idx[(idx < 0) | (idx >= v)].reshape(-1)[0]
@@ -6197,6 +6199,17 @@ def embedding_bag(
     idx = np.asarray(input.data if isinstance(input, Tensor) else input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{op}: input must be an integer tensor, got {idx.dtype}")
+    # torch takes int64 or int32 indices, after promoting them with the offsets (a 2-D input's
+    # offsets are of its own dtype): int8 input with int64 offsets passes, alone it does not
+    off_dt = idx.dtype
+    if idx.ndim == 1 and offsets is not None:
+        off_dt = np.asarray(offsets.data if isinstance(offsets, Tensor) else offsets).dtype
+    common = np.promote_types(idx.dtype, off_dt) if off_dt.kind in "iu" else np.dtype(np.int64)
+    if common != np.int64 and common != np.int32 and (idx.ndim == 2) == (offsets is None):
+        raise TypeError(
+            f"{op}: input and offsets must be int64 or int32 (as torch), got {idx.dtype} and "
+            f"{off_dt}"
+        )
     if idx.ndim == 2:
         if offsets is not None:
             raise ValueError(f"{op}: if input is 2-D, then offsets has to be None, got offsets")
@@ -6229,7 +6242,7 @@ def embedding_bag(
             f"{op}: per_sample_weights was not None. per_sample_weights is only supported for "
             f"mode='sum' (got mode='{mode}')"
         )
-    flat = idx.reshape(-1)
+    flat = idx.reshape(-1).astype(common, copy=False)  # (int8 with int64 offsets: promoted)
     lens = (ends - starts).astype(np.int64)
     used = flat[: int(ends[-1])] if nb else flat[:0]  # past the last offset: unused
     bag = np.repeat(np.arange(nb), lens)
