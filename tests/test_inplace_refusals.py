@@ -94,7 +94,8 @@ def test_write_into_a_recurrent_layers_output(kind):
 @pytest.mark.parametrize("kind", ["RNN", "GRU"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_torch_allows_a_write_into_a_recurrent_layers_output(kind, dtype):
-    # (not LSTM: torch's float32 lstm, mkldnn's, keeps its output, and refuses as ember's)
+    # (not LSTM: torch's float32 lstm, mkldnn's, keeps its output and refuses; ember's LSTM
+    # allows the write, as torch's float64 one: test_inplace_refusals2.py)
     torch = pytest.importorskip("torch")
     dt = getattr(torch, dtype)
     rnn = getattr(torch.nn, kind)(3, 4, batch_first=True).to(dt)
