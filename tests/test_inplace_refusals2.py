@@ -345,7 +345,7 @@ def test_embedding_index_dtypes_as_torch(name, dtype):
     assert got.shape == tuple(want.shape)
 
 
-@pytest.mark.parametrize("dtype", SMALL_INTS)
+@pytest.mark.parametrize("dtype", SMALL_INTS + ["bool"])
 def test_embedding_bag_small_ints_with_int64_offsets_promote_as_torch(dtype):
     idx, w = np.array([1, 4, 2, 1], dtype=dtype), np.arange(15.0).reshape(5, 3)
     off = np.array([0, 2])

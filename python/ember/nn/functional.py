@@ -6197,14 +6197,14 @@ def embedding_bag(
     if mode not in ("sum", "mean", "max"):
         raise ValueError(f"{op}: mode has to be one of sum, mean or max, got {mode!r}")
     idx = np.asarray(input.data if isinstance(input, Tensor) else input)
-    if idx.dtype.kind not in "iu":
+    if idx.dtype.kind not in "biu":
         raise TypeError(f"{op}: input must be an integer tensor, got {idx.dtype}")
     # torch takes int64 or int32 indices, after promoting them with the offsets (a 2-D input's
-    # offsets are of its own dtype): int8 input with int64 offsets passes, alone it does not
+    # offsets are of its own dtype): int8 or bool input with int64 offsets passes, alone not
     off_dt = idx.dtype
     if idx.ndim == 1 and offsets is not None:
         off_dt = np.asarray(offsets.data if isinstance(offsets, Tensor) else offsets).dtype
-    common = np.promote_types(idx.dtype, off_dt) if off_dt.kind in "iu" else np.dtype(np.int64)
+    common = np.promote_types(idx.dtype, off_dt) if off_dt.kind in "biu" else np.dtype(np.int64)
     if common != np.int64 and common != np.int32 and (idx.ndim == 2) == (offsets is None):
         raise TypeError(
             f"{op}: input and offsets must be int64 or int32 (as torch), got {idx.dtype} and "
