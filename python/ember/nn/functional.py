@@ -1028,7 +1028,10 @@ class VectorNorm(Function):
         elif p == 2:
             local = x / safe
         else:
-            local = np.sign(x) * np.abs(x) ** (p - 1) / safe ** (p - 1)
+            with np.errstate(divide="ignore"):
+                local = np.sign(x) * np.abs(x) ** (p - 1) / safe ** (p - 1)
+            if p < 1:  # |x|^(p-1) is inf at x = 0: PyTorch's gradient there is 0, not NaN
+                local[x == 0] = 0
         gx = np.where(n == 0, 0, g * local)
         return gx.astype(x.dtype, copy=False), None, None, None
 
