@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import ember
+import ember.nn.functional as F
 
 torch = pytest.importorskip("torch")
 
@@ -45,3 +46,23 @@ def test_norm_gradient_below_order_one_is_zero_at_zero_entries_as_torch(p):
         f = [(np.abs(row + s * d) ** p).sum() ** (1 / p) for s in (1, -1)]
         fd[i] = r[0] * (f[0] - f[1]) / 2e-6
     np.testing.assert_allclose(ge[0], fd, rtol=1e-6)
+
+
+def test_soft_margin_loss_refuses_a_target_that_requires_grad_as_torch():
+    # PyTorch's soft_margin_loss has no target gradient and says so up front
+    x = np.array([0.5, -1.0, 2.0])
+    t = np.array([1.0, -1.0, -1.0])
+    for lib in (torch, ember):
+        tt = lib.tensor(t.copy(), requires_grad=True)
+        with pytest.raises(RuntimeError, match="not differentiable with respect to argument"):
+            lib.nn.functional.soft_margin_loss(lib.tensor(x), tt)
+        with pytest.raises(RuntimeError, match="not differentiable"):
+            lib.nn.SoftMarginLoss()(lib.tensor(x), tt)
+    with torch.no_grad():
+        want = torch.nn.functional.soft_margin_loss(
+            torch.tensor(x), torch.tensor(t, requires_grad=True)
+        )
+    with ember.no_grad():
+        got = F.soft_margin_loss(ember.tensor(x), ember.tensor(t, requires_grad=True))
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-15)
+    np.testing.assert_allclose(got.numpy(), np.log1p(np.exp(-x * t)).mean(), rtol=1e-15)

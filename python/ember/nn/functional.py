@@ -2774,6 +2774,12 @@ def soft_margin_loss(input, target, reduction: str = "mean") -> Tensor:
     """
     op = "soft_margin_loss"
     _check_reduction(op, reduction)
+    if isinstance(target, Tensor) and target.requires_grad and is_grad_enabled():
+        # PyTorch's kernel has no target gradient and refuses one up front
+        raise RuntimeError(
+            f"The function '{op}' is not differentiable with respect to argument 'target'. "
+            "This input cannot have requires_grad True."
+        )
     shape = _float_input(input, op).shape
     x, t = _loss_pair(op, input, target, broadcast="quiet")
     if x.shape != shape:  # PyTorch broadcasts the target to the input's shape only
