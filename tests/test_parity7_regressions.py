@@ -66,3 +66,11 @@ def test_soft_margin_loss_refuses_a_target_that_requires_grad_as_torch():
         got = F.soft_margin_loss(ember.tensor(x), ember.tensor(t, requires_grad=True))
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-15)
     np.testing.assert_allclose(got.numpy(), np.log1p(np.exp(-x * t)).mean(), rtol=1e-15)
+
+
+def test_embedding_bag_of_empty_2d_bags_is_refused_as_torch():
+    w = ember.tensor(np.ones((4, 2)))
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.embedding_bag(torch.zeros((3, 0), dtype=torch.int64), torch.ones(4, 2))
+    with pytest.raises(RuntimeError, match="at least one index"):
+        F.embedding_bag(ember.tensor(np.zeros((3, 0), np.int64)), w)

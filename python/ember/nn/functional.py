@@ -6223,6 +6223,10 @@ def embedding_bag(
         if offsets is not None:
             raise ValueError(f"{op}: if input is 2-D, then offsets has to be None, got offsets")
         nb, length = idx.shape
+        if length == 0:  # PyTorch steps its bag offsets by the bag length, and refuses 0
+            raise RuntimeError(
+                f"{op}: a 2-D input needs bags of at least one index, got {idx.shape}"
+            )
         starts = np.arange(nb) * length
         ends = starts + length
     elif idx.ndim == 1:
