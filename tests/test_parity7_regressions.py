@@ -74,3 +74,79 @@ def test_embedding_bag_of_empty_2d_bags_is_refused_as_torch():
         torch.nn.functional.embedding_bag(torch.zeros((3, 0), dtype=torch.int64), torch.ones(4, 2))
     with pytest.raises(RuntimeError, match="at least one index"):
         F.embedding_bag(ember.tensor(np.zeros((3, 0), np.int64)), w)
+
+
+def _mha_pair(e=4, h=2, **kw):
+    tm = torch.nn.MultiheadAttention(e, h, **kw).double()
+    em = ember.nn.MultiheadAttention(e, h, **kw).double()
+    g = np.random.default_rng(3)
+    with torch.no_grad():
+        for p in tm.parameters():
+            p.copy_(torch.tensor(g.uniform(-0.5, 0.5, tuple(p.shape))))
+    em.load_state_dict({k: ember.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    return tm, em
+
+
+@pytest.mark.parametrize("extra", [{}, {"add_bias_kv": True, "add_zero_attn": True}])
+def test_mha_causal_hint_without_weights_ignores_the_masks_shape_as_torch(extra):
+    # is_causal=True, no key_padding_mask, need_weights=False: PyTorch drops attn_mask for
+    # its kernel's causal flag and checks only its rank, so a mask of another shape is fine
+    tm, em = _mha_pair(**extra)
+    g = np.random.default_rng(4)
+    q, k = g.standard_normal((4, 2, 4)), g.standard_normal((3, 2, 4))
+    mask = np.zeros((4, 1), bool)
+    outs = []
+    for lib, m in ((torch, tm), (ember, em)):
+        qq, kk = lib.tensor(q.copy(), requires_grad=True), lib.tensor(k.copy(), requires_grad=True)
+        y, w = m(qq, kk, kk, attn_mask=lib.tensor(mask), need_weights=False, is_causal=True)
+        assert w is None
+        y.sum().backward()
+        outs.append([y.detach().numpy(), qq.grad.numpy(), kk.grad.numpy()])
+        if not extra:  # the same as the true causal mask (top-left aligned)
+            causal = lib.tensor(np.triu(np.ones((4, 3), bool), 1))
+            y2, _ = m(
+                lib.tensor(q), lib.tensor(k), lib.tensor(k), attn_mask=causal, need_weights=False
+            )
+            np.testing.assert_allclose(y2.detach().numpy(), outs[-1][0], rtol=1e-12)
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="2-D or 3-D"):
+        em(
+            ember.tensor(q),
+            ember.tensor(k),
+            ember.tensor(k),
+            attn_mask=ember.tensor(np.zeros(3, bool)),
+            need_weights=False,
+            is_causal=True,
+        )
+
+
+def test_mha_causal_hint_with_key_padding_mask_runs_the_given_mask_as_torch():
+    # with a key_padding_mask PyTorch merges it into attn_mask and drops the hint: the mask
+    # runs as given, causal or not (ember ran the causal flag instead)
+    tm, em = _mha_pair(e=3, h=1)
+    g = np.random.default_rng(5)
+    q, k = g.standard_normal((4, 3)), g.standard_normal((3, 3))
+    am = np.array([[False, True, False], [True, False, False], [False, False, True], [False] * 3])
+    kpm = np.array([False, False, True])
+    ys = []
+    for lib, m in ((torch, tm), (ember, em)):
+        y, _ = m(
+            lib.tensor(q),
+            lib.tensor(k),
+            lib.tensor(k),
+            attn_mask=lib.tensor(am),
+            key_padding_mask=lib.tensor(kpm),
+            need_weights=False,
+            is_causal=True,
+        )
+        y_plain, _ = m(
+            lib.tensor(q),
+            lib.tensor(k),
+            lib.tensor(k),
+            attn_mask=lib.tensor(am | kpm),
+            need_weights=False,
+        )
+        np.testing.assert_allclose(y.detach().numpy(), y_plain.detach().numpy(), rtol=1e-12)
+        ys.append(y.detach().numpy())
+    np.testing.assert_allclose(ys[1], ys[0], rtol=1e-10, atol=1e-12)

@@ -371,6 +371,12 @@ class MultiheadAttention(Module):
                 )
             kpm = kpm.reshape(n, 1, 1, s)
         am = None
+        if attn_mask is not None and is_causal and kpm is None and not need_weights:
+            # PyTorch drops the hinted mask for its kernel's causal flag without checking its
+            # shape (only its rank): the same causal mask in its place
+            if _mask_array(attn_mask, "attn_mask", dtype).ndim not in (2, 3):
+                raise ValueError(f"{op}: attn_mask must be 2-D or 3-D, got {attn_mask.shape}")
+            attn_mask = np.triu(np.ones((lq, s), bool), 1)
         if attn_mask is not None:
             am = _mask_array(attn_mask, "attn_mask", dtype)
             if am.ndim == 2:
@@ -394,9 +400,10 @@ class MultiheadAttention(Module):
             )
 
         # PyTorch runs the hinted causal mask as the kernel's causal flag (top-left aligned, also
-        # over extra keys) unless key_padding_mask merges into it; an unhinted mask is detected.
+        # over extra keys) unless key_padding_mask merges into it (then the mask itself runs,
+        # causal or not); an unhinted mask is detected.
         extra = (self.bias_k is not None) + bool(self.add_zero_attn)
-        hinted = is_causal and (kpm is None or not extra)
+        hinted = is_causal and kpm is None
         causal = am is not None and (hinted or (not extra and _is_causal_mask(am, lq, s)))
         delta = _mask_delta(
             [(attn_mask, None if am is None else am.shape), (key_padding_mask, (n, 1, 1, s))],
