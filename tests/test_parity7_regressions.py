@@ -1,6 +1,8 @@
 """Regressions found by a randomised differential sweep of ember's nn.functional and nn module
 layer against PyTorch (float64, outputs and gradients)."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -150,3 +152,27 @@ def test_mha_causal_hint_with_key_padding_mask_runs_the_given_mask_as_torch():
         np.testing.assert_allclose(y.detach().numpy(), y_plain.detach().numpy(), rtol=1e-12)
         ys.append(y.detach().numpy())
     np.testing.assert_allclose(ys[1], ys[0], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "size, align_corners",
+    [((0, 1, 2, 3), False), ((1, 0, 2, 3), False), ((0, 1, 2, 3), True), ((1, 1, 1, 0), True),
+     ((0, 2, 2, 2, 2), False), ((0, 1, 1, 3), True), ((1, 0, 1, 3), True)],
+)  # fmt: skip
+def test_affine_grid_refuses_an_empty_batch_or_channels_as_torch(size, align_corners):
+    # PyTorch refuses any size <= 0, N and C included, except after its unit-size warning
+    nd = len(size) - 2
+    theta = np.random.default_rng(0).standard_normal((size[0], nd, nd + 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            want = torch.nn.functional.affine_grid(
+                torch.tensor(theta), size, align_corners=align_corners
+            )
+        except ValueError:
+            with pytest.raises(ValueError, match="positive output size"):
+                F.affine_grid(ember.tensor(theta), size, align_corners=align_corners)
+            return
+        got = F.affine_grid(ember.tensor(theta), size, align_corners=align_corners)
+    assert got.shape == tuple(want.shape)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)

@@ -5897,8 +5897,6 @@ def affine_grid(theta, size, align_corners=None) -> Tensor:
             f"{op}: expected a batch of {nd}D affine matrices of shape (N, {nd}, {nd + 1}) for "
             f"size {list(size)}, got theta of shape {th.shape}"
         )
-    if min(size[2:]) < 1:
-        raise ValueError(f"{op}: size must be positive, got {list(size)}")
     if align_corners and min(size[2:]) == 1:
         warnings.warn(
             "Since version 1.3.0, affine_grid behavior has changed for unit-size grids when "
@@ -5907,6 +5905,8 @@ def affine_grid(theta, size, align_corners=None) -> Tensor:
             UserWarning,
             stacklevel=2,
         )
+    elif min(size) <= 0:  # (as PyTorch, also N and C; not checked after the warning above)
+        raise ValueError(f"{op}: expected non-zero, positive output size, got {list(size)}")
 
     def axis(n):  # the normalised coordinates of n pixels along one axis
         if n == 1:
