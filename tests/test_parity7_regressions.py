@@ -176,3 +176,27 @@ def test_affine_grid_refuses_an_empty_batch_or_channels_as_torch(size, align_cor
         got = F.affine_grid(ember.tensor(theta), size, align_corners=align_corners)
     assert got.shape == tuple(want.shape)
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("stat_dtype", [np.float64, np.float16, np.int64])
+def test_instance_norm_from_running_stats_of_another_dtype_as_torch(stat_dtype):
+    # use_input_stats=False reads running stats of any real dtype (as training does); ember's
+    # eval path handed them to batch_norm, which refuses a dtype other than the input's
+    x = np.random.default_rng(0).standard_normal((3, 2, 4)).astype(np.float32)
+    rm, rv = np.array([1, -2], stat_dtype), np.array([2, 3], stat_dtype)
+    w, b = np.array([0.5, 2.0], np.float32), np.array([0.1, -0.3], np.float32)
+    outs = []
+    for lib in (torch, ember):
+        xt = lib.tensor(x.copy(), requires_grad=True)
+        wt = lib.tensor(w.copy(), requires_grad=True)
+        y = lib.nn.functional.instance_norm(
+            xt, lib.tensor(rm), lib.tensor(rv), wt, lib.tensor(b), use_input_stats=False
+        )
+        assert str(y.dtype).endswith("float32")
+        y.sum().backward()
+        outs.append([y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()])
+    for e, t in zip(outs[1], outs[0]):
+        np.testing.assert_allclose(e, t, rtol=1e-5, atol=1e-6)
+    # NumPy: (x - rm) / sqrt(rv + eps) * w + b per channel
+    want = (x - rm.astype(np.float64)[:, None]) / np.sqrt(rv.astype(np.float64)[:, None] + 1e-5)
+    np.testing.assert_allclose(outs[1][0], want * w[:, None] + b[:, None], rtol=1e-5, atol=1e-6)

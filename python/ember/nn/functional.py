@@ -4288,9 +4288,11 @@ def instance_norm(
         if rm is None or rv is None:
             raise ValueError(f"{op}: running_mean and running_var are needed without input stats")
         # copies of the statistics and weight, as torch's instance_norm repeats them per
-        # sample: a write into them after the forward is not refused
+        # sample: a write into them after the forward is not refused. Statistics of another
+        # real dtype are taken in the input's, as PyTorch (and as in training)
         w = weight.clone() if isinstance(weight, Tensor) else weight
-        rm, rv = Tensor(rm.copy()), Tensor(rv.copy())
+        cast = rm.dtype.kind in "fiu" and rv.dtype.kind in "fiu"
+        rm, rv = (Tensor(a.astype(x.dtype) if cast else a.copy()) for a in (rm, rv))
         return batch_norm(x, rm, rv, w, bias, False, momentum, eps)
     spatial = math.prod(x.shape[2:])
     if spatial == 1:  # PyTorch's check; empty inputs are fine
