@@ -200,3 +200,21 @@ def test_instance_norm_from_running_stats_of_another_dtype_as_torch(stat_dtype):
     # NumPy: (x - rm) / sqrt(rv + eps) * w + b per channel
     want = (x - rm.astype(np.float64)[:, None]) / np.sqrt(rv.astype(np.float64)[:, None] + 1e-5)
     np.testing.assert_allclose(outs[1][0], want * w[:, None] + b[:, None], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+@pytest.mark.parametrize("which", ["attn_mask", "key_padding_mask"])
+def test_mha_refuses_a_float_mask_tensor_of_another_dtype_as_torch(need_weights, which):
+    # PyTorch's kernels refuse a float mask whose dtype is not the query's (float64 mask,
+    # float32 model); ember cast it silently. Bool masks and same-dtype float masks still run.
+    q = np.random.default_rng(0).standard_normal((3, 2, 4)).astype(np.float32)
+    shape = (3, 3) if which == "attn_mask" else (2, 3)
+    for lib in (torch, ember):
+        m = lib.nn.MultiheadAttention(4, 2)
+        x = lib.tensor(q)
+        err = RuntimeError if lib is torch else TypeError
+        with pytest.raises(err, match="dtype"):
+            m(x, x, x, need_weights=need_weights, **{which: lib.tensor(np.zeros(shape))})
+        for ok in (np.zeros(shape, np.float32), np.zeros(shape, bool)):
+            y, _ = m(x, x, x, need_weights=need_weights, **{which: lib.tensor(ok)})
+            assert y.shape == (3, 2, 4)

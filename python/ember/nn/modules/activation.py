@@ -127,6 +127,11 @@ def _mask_array(mask, name: str, dtype):
     if m.dtype == np.bool_:
         return m
     if _lowp.is_float(m.dtype):
+        if isinstance(mask, Tensor) and m.dtype != dtype:  # (PyTorch's kernels refuse it)
+            raise TypeError(
+                f"MultiheadAttention: a float {name} must have the query's dtype {np.dtype(dtype)}"
+                f", got {m.dtype}"
+            )
         return m.astype(dtype, copy=False)
     raise TypeError(f"MultiheadAttention: {name} must be bool or float, got {m.dtype}")
 
