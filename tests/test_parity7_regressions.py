@@ -218,3 +218,24 @@ def test_mha_refuses_a_float_mask_tensor_of_another_dtype_as_torch(need_weights,
         for ok in (np.zeros(shape, np.float32), np.zeros(shape, bool)):
             y, _ = m(x, x, x, need_weights=need_weights, **{which: lib.tensor(ok)})
             assert y.shape == (3, 2, 4)
+
+
+@pytest.mark.parametrize("xdtype, wdtype", [(np.float32, np.float64), (np.float64, np.float32)])
+def test_multi_margin_loss_refuses_a_weight_of_another_dtype_as_torch(xdtype, wdtype):
+    # as nll_loss: torch's multi_margin_loss kernel refuses a weight Tensor of another dtype
+    x, t = np.random.default_rng(0).standard_normal((2, 3)).astype(xdtype), np.array([0, 2])
+    for lib in (torch, ember):
+        with pytest.raises(RuntimeError if lib is torch else TypeError, match="weight|scalar"):
+            lib.nn.MultiMarginLoss(weight=lib.tensor(np.ones(3, wdtype)))(
+                lib.tensor(x), lib.tensor(t)
+            )
+    w = np.array([0.5, 1.0, 2.0])
+    got = F.multi_margin_loss(
+        ember.tensor(x), ember.tensor(t), weight=ember.tensor(w.astype(xdtype))
+    )
+    want = torch.nn.functional.multi_margin_loss(
+        torch.tensor(x), torch.tensor(t), weight=torch.tensor(w.astype(xdtype))
+    )
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+    # NumPy arrays are still cast, as ember's other inputs
+    F.multi_margin_loss(ember.tensor(x), ember.tensor(t), weight=w.astype(wdtype))

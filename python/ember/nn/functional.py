@@ -2631,7 +2631,7 @@ def multi_margin_loss(
     if t.size and (t.min() < 0 or t.max() >= c):
         bad = t[(t < 0) | (t >= c)][0]
         raise ValueError(f"{op}: target {int(bad)} is out of bounds for {c} classes")
-    w = _class_weight(op, weight, c, x.dtype)
+    w = _class_weight(op, weight, c, x.dtype, strict=True)
     return MultiMarginLoss.apply(x, t.reshape(-1), int(p), float(margin), w, reduction)
 
 
