@@ -239,3 +239,45 @@ def test_multi_margin_loss_refuses_a_weight_of_another_dtype_as_torch(xdtype, wd
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
     # NumPy arrays are still cast, as ember's other inputs
     F.multi_margin_loss(ember.tensor(x), ember.tensor(t), weight=w.astype(wdtype))
+
+
+_NO_WEIGHT_GRAD = {
+    "binary_cross_entropy": lambda F, x, t, w: F.binary_cross_entropy(x.sigmoid(), t, w),
+    "bce_with_logits weight": lambda F, x, t, w: F.binary_cross_entropy_with_logits(x, t, w),
+    "bce_with_logits pos_weight": lambda F, x, t, w: F.binary_cross_entropy_with_logits(
+        x, t, pos_weight=w
+    ),
+    "nll_loss": lambda F, x, t, w: F.nll_loss(x, (t[:, 0] > 0.5).long(), w),
+    "cross_entropy": lambda F, x, t, w: F.cross_entropy(x, (t[:, 0] > 0.5).long(), w),
+    "multi_margin_loss": lambda F, x, t, w: F.multi_margin_loss(
+        x, (t[:, 0] > 0.5).long(), weight=w
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_NO_WEIGHT_GRAD))
+def test_loss_weights_without_a_gradient_refuse_requires_grad_as_torch(case):
+    # PyTorch's kernels have no weight (pos_weight) gradient and refuse one that requires grad;
+    # ember left it silently without a gradient. Under no_grad both compute.
+    fn = _NO_WEIGHT_GRAD[case]
+    g = np.random.default_rng(0)
+    x, t, w = g.standard_normal((2, 3)), g.random((2, 3)), g.random(3) + 0.5
+    for lib in (torch, ember):
+        args = lib.tensor(x), lib.tensor(t), lib.tensor(w.copy(), requires_grad=True)
+        with pytest.raises(RuntimeError, match="not differentiable with respect to argument"):
+            fn(lib.nn.functional, *args)
+    with torch.no_grad():
+        want = fn(torch.nn.functional, torch.tensor(x), torch.tensor(t), torch.tensor(w))
+    with ember.no_grad():
+        got = fn(
+            ember.nn.functional,
+            ember.tensor(x),
+            ember.tensor(t),
+            ember.tensor(w, requires_grad=True),
+        )
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+    # weights that do have gradients in PyTorch keep them
+    for lib in (torch, ember):
+        wt = lib.tensor(w.copy(), requires_grad=True)
+        lib.nn.functional.multilabel_soft_margin_loss(lib.tensor(x), lib.tensor(t), wt).backward()
+        assert wt.grad is not None

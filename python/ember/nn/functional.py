@@ -1471,6 +1471,16 @@ def _check_index_dtype(op: str, target) -> None:
         raise TypeError(f"{op}: expected target dtype int64 or uint8, got {dt}")
 
 
+def _refuse_grad(op: str, name: str, t) -> None:
+    """PyTorch's kernels without a gradient for an argument refuse one that requires grad (with
+    grad mode on) rather than leaving it without a gradient."""
+    if isinstance(t, Tensor) and t.requires_grad and is_grad_enabled():
+        raise RuntimeError(
+            f"The function '{op}' is not differentiable with respect to argument '{name}'. "
+            "This input cannot have requires_grad True."
+        )
+
+
 def _class_weight(op: str, weight, c: int, dtype, strict: bool = False):
     """weight as a (c,) array of dtype; ``strict``: a weight Tensor of another dtype is refused,
     as torch's nll_loss kernel refuses it (class-index targets; NumPy arrays are cast)."""
@@ -1478,6 +1488,8 @@ def _class_weight(op: str, weight, c: int, dtype, strict: bool = False):
         return None
     if strict and isinstance(weight, Tensor) and weight.dtype != dtype:
         raise TypeError(f"{op}: weight must have the input's dtype {dtype}, got {weight.dtype}")
+    if strict:
+        _refuse_grad(op, "weight", weight)
     w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=dtype)
     if w.shape != (c,):
         raise ValueError(f"{op}: weight must have shape ({c},) (one per class), got {w.shape}")
@@ -2346,6 +2358,7 @@ def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0) ->
 def _broadcast_weight(op: str, weight, shape, dtype, name: str = "weight"):
     if weight is None:
         return None
+    _refuse_grad(op, name, weight)  # (the BCE kernels have no weight gradient)
     w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=dtype)
     try:
         np.broadcast_shapes(w.shape, shape)
@@ -2774,12 +2787,7 @@ def soft_margin_loss(input, target, reduction: str = "mean") -> Tensor:
     """
     op = "soft_margin_loss"
     _check_reduction(op, reduction)
-    if isinstance(target, Tensor) and target.requires_grad and is_grad_enabled():
-        # PyTorch's kernel has no target gradient and refuses one up front
-        raise RuntimeError(
-            f"The function '{op}' is not differentiable with respect to argument 'target'. "
-            "This input cannot have requires_grad True."
-        )
+    _refuse_grad(op, "target", target)
     shape = _float_input(input, op).shape
     x, t = _loss_pair(op, input, target, broadcast="quiet")
     if x.shape != shape:  # PyTorch broadcasts the target to the input's shape only
