@@ -281,3 +281,35 @@ def test_loss_weights_without_a_gradient_refuse_requires_grad_as_torch(case):
         wt = lib.tensor(w.copy(), requires_grad=True)
         lib.nn.functional.multilabel_soft_margin_loss(lib.tensor(x), lib.tensor(t), wt).backward()
         assert wt.grad is not None
+
+
+@pytest.mark.parametrize(
+    "loss", ["margin_ranking_loss", "cosine_embedding_loss"]
+)  # fmt: skip
+@pytest.mark.parametrize("which", [0, 1, 2])
+def test_ranking_losses_promote_mixed_float_operands_as_torch(loss, which):
+    # PyTorch's composites promote float32 with float64 (ember refused it): value, dtype and
+    # gradients follow torch's
+    g = np.random.default_rng(0)
+    if loss == "margin_ranking_loss":
+        arrays = [g.standard_normal(4), g.standard_normal(4), np.sign(g.standard_normal(4))]
+    else:
+        arrays = [g.standard_normal((3, 4)), g.standard_normal((3, 4)), np.array([1.0, -1, 1])]
+    arrays = [a.astype(np.float64 if i == which else np.float32) for i, a in enumerate(arrays)]
+    outs = []
+    for lib in (torch, ember):
+        xs = [lib.tensor(a.copy(), requires_grad=i < 2) for i, a in enumerate(arrays)]
+        y = getattr(lib.nn.functional, loss)(*xs, margin=0.1, reduction="none")
+        (y * lib.tensor(np.linspace(0.5, 1.5, y.shape[0]))).sum().backward()
+        outs.append([y.detach().numpy()] + [x.grad.numpy() for x in xs[:2]])
+    for e, t in zip(outs[1], outs[0]):
+        assert e.dtype == t.dtype
+        np.testing.assert_allclose(e, t, rtol=1e-6, atol=1e-7)
+
+
+def test_cdist_refuses_operands_of_two_dtypes_as_torch():
+    a, b = np.ones((3, 2), np.float32), np.ones((30, 2))
+    for lib in (torch, ember):
+        for x1, x2 in ((a, b), (b, a)):
+            with pytest.raises(RuntimeError if lib is torch else TypeError, match="type"):
+                lib.cdist(lib.tensor(x1), lib.tensor(x2))

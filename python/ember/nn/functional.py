@@ -2743,8 +2743,7 @@ def cosine_embedding_loss(
     """
     op = "cosine_embedding_loss"
     _check_reduction(op, reduction)
-    x1 = _float_input(input1, op, "input1")
-    x2 = _float_input(input2, op, "input2", x1.dtype)
+    x1, x2 = _float_operands(op, ("input1", "input2"), input1, input2)  # (promoted, as torch)
     if x1.shape != x2.shape or x1.ndim not in (1, 2):
         raise ValueError(
             f"{op}: input1 and input2 must both be (N, D) or (D,), got {x1.shape} and {x2.shape}"
@@ -2768,9 +2767,8 @@ def margin_ranking_loss(
     """
     op = "margin_ranking_loss"
     _check_reduction(op, reduction)
-    x1 = _float_input(input1, op, "input1")
-    x2 = _float_input(input2, op, "input2", x1.dtype)
-    y = _float_input(target, op, "target", x1.dtype)
+    # promoted to one float dtype, as PyTorch's composite -target * (x1 - x2) + margin
+    x1, x2, y = _float_operands(op, ("input1", "input2", "target"), input1, input2, target)
     if not x1.ndim == x2.ndim == y.ndim:
         raise ValueError(
             f"{op}: input1, input2 and target must have the same number of dims, got "
