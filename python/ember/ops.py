@@ -6238,6 +6238,8 @@ def cdist(x1, x2, p: float = 2.0, compute_mode=None) -> Tensor:
         raise ValueError(f"cdist: unknown compute_mode {compute_mode!r}")
     x1, x2 = _float_only("cdist", x1), _float_only("cdist", x2)
     _lowp.refuse("cdist", x1.dtype, x2.dtype)
+    if x1.dtype != x2.dtype:  # PyTorch's kernel does not promote
+        raise TypeError(f"cdist: x1 and x2 must share a dtype, got {x1.dtype} and {x2.dtype}")
     if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
         raise ValueError(
             f"cdist: expected (..., P, M) and (..., R, M), got {x1.shape} and {x2.shape}"
