@@ -689,13 +689,13 @@ inline T vsincos(T x) {
 
 namespace vm {
 
-// log(m) and e with x = 2^e m, m in [sqrt(1/2), sqrt(2)), for finite x > 0 in double (denormals
-// scaled first). kForFloat: division-free, log(1 + f) = f - f^2/2 + f^3 P(f) with P of degree 12
-// interpolating (log1p(f) - f + f^2/2) / f^3 at the Chebyshev nodes of [sqrt(1/2) - 1, sqrt(2) - 1]
-// (mpmath, 40 digits; scratch recipe: solve the Vandermonde system at the 13 nodes): relative
-// error < 2^-38, below a float's last bit after one rounding. Else fdlibm's form as log_core:
-// log(1 + f) = f - (hfsq - s (hfsq + R)), R the series 2 (z/3 + z^2/5 + ...) to z^11 in
-// z = s^2 <= 0.0295, s = f / (2 + f) (one division).
+// log(m) and e with x = 2^e m, m in [sqrt(1/2), sqrt(2)), for finite x > 0 in double (double
+// denormals scaled first). kForFloat: division-free, log(1 + f) = f - f^2/2 + f^3 P(f) with P of
+// degree 12 interpolating (log1p(f) - f + f^2/2) / f^3 at the 13 Chebyshev nodes of
+// [sqrt(1/2) - 1, sqrt(2) - 1] (P(x_k) = g(x_k) solved in mpmath at 40 digits as a Vandermonde
+// system): relative error < 2^-38, below a float's last bit after one rounding. Else fdlibm's form
+// as log_core: log(1 + f) = f - (hfsq - s (hfsq + R)), R the series 2 (z/3 + z^2/5 + ...) to z^11
+// in z = s^2 <= 0.0295, s = f / (2 + f) (one division).
 template <bool kForFloat>
 inline double log_parts(double x, double& e) {
   // (a float argument is never a denormal double: no scaling)
@@ -880,10 +880,10 @@ inline double atan_nonneg(double a) {
 
 namespace vm {
 // asin(s) = s + s z P(z) for 0 <= s <= 1/2, z = s^2, P interpolating (asin(sqrt z) - sqrt z) /
-// z^1.5 at the Chebyshev nodes of [0, 1/4] (mpmath, 40 digits; scratch recipe: solve the
-// Vandermonde system at the nodes): degree 7 for a float result (relative error < 2^-38), 12 for
-// double (< 2^-57). s = a = |x| up to 1/2, else s = sqrt(z) with z = (1 - a) / 2 (exact, Sterbenz):
-// asin(a) = pi/2 - 2 asin(s); big says which. Returns asin(s): one square root, no division.
+// z^1.5 at the Chebyshev nodes of [0, 1/4] (solved as log_parts' P): degree 7 for a float result
+// (relative error < 2^-38), 12 for double (< 2^-57). s = a = |x| up to 1/2, else s = sqrt(z) with z
+// = (1 - a) / 2 (exact, Sterbenz): asin(a) = pi/2 - 2 asin(s); big says which. Returns asin(s): one
+// square root, no division.
 template <bool kForFloat>
 inline double asin_half(double a, bool& big) {
   big = a > 0.5;
