@@ -1,7 +1,11 @@
-// Elementwise exp / expm1 / log / log1p / tanh / sigmoid / erf / erfc / sin / cos (float, double),
-// written as plain inline scalar code that GCC -O3 auto-vectorises WITHOUT fast-math: no libm
-// calls and no branches on the hot path. Each function is range reduction + a polynomial, 2^n
-// built from bits, and branch-free selects (`c ? a : b`) for overflow, underflow, NaN and inf.
+// Elementwise exp / expm1 / log / log1p / tanh / sigmoid / erf / erfc / sin / cos, log2 / log10 /
+// exp2 / sinh / cosh / atan / asin / acos / atanh (float, double), written as plain inline scalar
+// code that GCC -O3 auto-vectorises WITHOUT fast-math: no libm calls and no branches on the hot
+// path. Each function is range reduction + a polynomial, 2^n built from bits, and branch-free
+// selects (`c ? a : b`) for overflow, underflow, NaN and inf. Divisions and square roots are the
+// slow vector instructions (one vdivpd zmm costs as much as ~10 FMAs), so the hot forms avoid
+// them where a polynomial does as well: float log / log1p, log2 / log10 / sinh / cosh for float,
+// asin / acos have none; tanh, erf, atan, atanh and double log keep one.
 // The kernels using them are compiled with -fno-trapping-math (target-wide, see CMakeLists.txt):
 // without it GCC will not if-convert the selects and the loops stay scalar.
 //
@@ -15,14 +19,17 @@
 // EMBER_SIMD is just `flatten` (the baseline build). The clones may contract a*b+c into FMA, so
 // results can differ by an ulp between CPUs, never between runs or thread counts on one machine.
 //
-// Accuracy (measured by tests/test_activation_kernels.py against float64 / mpmath references):
-// float within ~2.5 ulp of std::exp etc., double within ~1e-15 relative. float erf within ~2.5
-// ulp and erfc within ~5 ulp (its own fit: one exponential, no small-x branch); double erf
-// ~1e-15 relative everywhere and erfc up to x ~ 5; beyond that double erfc's relative error
-// grows like x^2 * eps (the rounding of x*x inside exp(-x*x)).
+// Accuracy (measured by tests/test_activation_kernels.py, test_big3_kernels.py and
+// test_vecmath512.py against float64 / mpmath references): float within ~2.5 ulp of std::exp etc.
+// (log ~1.0, log1p ~1.4), double within ~1e-15 relative. float erf within ~2.5 ulp and erfc
+// within ~5 ulp (its own fit: one exponential, no small-x branch); double erf ~1e-15 relative
+// everywhere and erfc up to x ~ 5; beyond that double erfc's relative error grows like x^2 * eps
+// (the rounding of x*x inside exp(-x*x)). sin, cos, log2, log10, exp2, sinh, cosh, atan, asin,
+// acos and atanh of a float are evaluated in double and rounded once (within ~0.5 ulp).
 //
-// The coefficients are Taylor series (exact rationals) except the two erfc tables, Chebyshev
-// fits made with mpmath (the recipe is in the comment above each table).
+// The coefficients are Taylor series (exact rationals) except: float log's (Cephes' logf,
+// Moshier's minimax fit), and the erfc tables, log_parts' and asin_half's polynomials, Chebyshev
+// interpolants made with mpmath (the recipe is in the comment above each).
 #pragma once
 
 #include <algorithm>
@@ -134,32 +141,36 @@ inline T reduce_ln2(T x, T& n) {
   return r - n * consts<T>::ln2_lo;
 }
 
-// log(x) for finite x > 0 with x*scale normal (see vlog), Taylor series of 2*atanh(s). kLo: log(x
-// + c) for a c below x's last bit (vlog1p's rounding error of 1 + x), folded into f = m - 1 as
-// c * 2^-e: one division, where log(x) + c/x took two.
+// log(x) for finite x > 0 with x*scale normal (see vlog). kLo: log(x + c) for a c below x's last
+// bit (vlog1p's rounding error of 1 + x), folded into f = m - 1 as c * 2^-e.
+// float: division-free (a vdivps was the AVX-512 loop's bottleneck): Cephes' logf,
+// log(1 + f) = f - f^2/2 + f^3 P(f) on [sqrt(1/2) - 1, sqrt(2) - 1], P of degree 8 (Moshier's
+// minimax coefficients), in fdlibm's order of additions: the exact f carries the result and every
+// rounded term is a small correction to it (within ~1 ulp). m and e come from integer arithmetic
+// on the bits (x's bits minus those of sqrt(1/2): the exponent field of the difference is e, no
+// compare or select). double: the Taylor series of 2 atanh(s), s = f / (2 + f), one division.
 template <bool kLo = false>
 inline float log_core(float x, float c = 0.0f) {
-  uint32_t b = as_bits(x);
-  float e = static_cast<float>(static_cast<int32_t>(b >> 23)) - 127.0f;
-  float m = from_bits((b & 0x007fffffu) | 0x3f800000u);  // mantissa in [1, 2)
-  // scalar math: m in [sqrt(1/2), sqrt(2)), so |s| <= 0.1716; selects between constants only.
-  const bool big = m > 1.41421356f;
-  m = m * (big ? 0.5f : 1.0f);
-  e = e + (big ? 1.0f : 0.0f);
+  // scalar math: ix's top bits (arithmetic shift) are e with m = x 2^-e in [sqrt(1/2), sqrt(2))
+  const int32_t ix = static_cast<int32_t>(as_bits(x) - 0x3f3504f3u);
+  const int32_t k = ix >> 23;
+  float e = static_cast<float>(k);
+  const float m = from_bits(as_bits(x) - (static_cast<uint32_t>(k) << 23));
   float f = m - 1.0f;
   if constexpr (kLo) f = f + c * pow2i(std::max(-e, -126.0f));
-  float s = f / (2.0f + f);
-  float z = s * s;
-  float r = 2.0f / 11;  // r = 2 (z/3 + z^2/5 + ...): log(1 + f) = 2s + s r (2 atanh(s))
-  r = r * z + 2.0f / 9;
-  r = r * z + 2.0f / 7;
-  r = r * z + 2.0f / 5;
-  r = r * z + 2.0f / 3;
-  r = r * z;
-  // scalar math: fdlibm's form, 2s = f - s f = f - hfsq + s hfsq: the exact f carries the
-  // result and every rounded term is a small correction to it (within ~1 ulp, not 2.5).
-  const float hfsq = 0.5f * f * f;
-  return e * consts<float>::ln2_hi - ((hfsq - (s * (hfsq + r) + e * consts<float>::ln2_lo)) - f);
+  const float z = f * f;
+  float p = 7.0376836292e-2f;
+  p = p * f + -1.1514610310e-1f;
+  p = p * f + 1.1676998740e-1f;
+  p = p * f + -1.2420140846e-1f;
+  p = p * f + 1.4249322787e-1f;
+  p = p * f + -1.6668057665e-1f;
+  p = p * f + 2.0000714765e-1f;
+  p = p * f + -2.4999993993e-1f;
+  p = p * f + 3.3333331174e-1f;
+  const float y = f * z * p;
+  const float hfsq = 0.5f * z;
+  return e * consts<float>::ln2_hi - ((hfsq - (y + e * consts<float>::ln2_lo)) - f);
 }
 template <bool kLo = false>
 inline double log_core(double x, double c = 0.0) {
@@ -236,11 +247,12 @@ inline T vlog(T x) {
   constexpr T lscale = sizeof(T) == 4 ? T(16.635532333438686) : T(37.42994775023705);
   constexpr T inf = std::numeric_limits<T>::infinity();
   const bool den = x < tiny;
-  T y = vm::log_core(x * (den ? scale : T(1))) - (den ? lscale : T(0));
-  // scalar math: specials as additive constants (y is finite here), see vexp on why.
-  y = y + (x == T(0) ? -inf : T(0));
-  y = y + (x == inf ? inf : T(0));
-  return y + (x >= T(0) ? T(0) : std::numeric_limits<T>::quiet_NaN());  // x < 0 or NaN
+  const T y = vm::log_core(x * (den ? scale : T(1))) - (den ? lscale : T(0));
+  // specials: x itself at inf and NaN, -inf at 0, NaN below 0, added to the finite y. scalar
+  // math: `c ? y : sp` would let GCC sink y into a branch it cannot vectorise (see vexp).
+  T sp = x == T(0) ? -inf : x;
+  sp = x < T(0) ? std::numeric_limits<T>::quiet_NaN() : sp;
+  return y + ((x > T(0)) & (x < inf) ? T(0) : sp);
 }
 
 // log(1 + x), accurate near 0.
@@ -252,11 +264,12 @@ inline T vlog1p(T x) {
   T u = T(1) + xc;
   // scalar math: 1 + x = u + c exactly (x - (u-1) is exact, Sterbenz), and log(u + c) is
   // log_core's kLo form (u == 1 gives f = x: log1p(x) ~ x to the last bit). u is never denormal.
-  T y = vm::log_core<true>(u, xc - (u - T(1)));
-  // specials as additive constants (y is finite here), see vexp on why
-  y = y + (u == T(0) ? -inf : T(0));  // x = -1
-  y = y + (x == inf ? inf : T(0));
-  return y + (u >= T(0) ? T(0) : std::numeric_limits<T>::quiet_NaN());  // x < -1 or NaN
+  const T y = vm::log_core<true>(u, xc - (u - T(1)));
+  // specials added to the finite y as vlog's: NaN at NaN, -inf at -1, NaN below, inf at inf (a
+  // second select: GCC does not vectorise this loop with the two masks and-ed into one)
+  T sp = u == T(0) ? -inf : x;
+  sp = u < T(0) ? std::numeric_limits<T>::quiet_NaN() : sp;
+  return y + (u > T(0) ? T(0) : sp) + (x == inf ? inf : T(0));
 }
 
 namespace vm {
@@ -628,65 +641,109 @@ constexpr double kSinCosMax = 524288.0;  // 2^19
 }  // namespace vm
 
 // sin(x) (kCos false) or cos(x) for |x| <= vm::kSinCosMax, always in double (a float argument is
-// widened exactly and the result rounded once: within ~0.5 ulp). x = q pi/2 + r with |r| <= pi/4
-// by Cody-Waite in three 33-bit parts of pi/2 (fdlibm's pio2_1, pio2_2, pio2_3: q * part is exact);
-// q mod 4 picks +-sin(r) or +-cos(r) from q's low bits, without branches. NaN and inf give NaN.
+// widened exactly and the result rounded once: within ~0.5 ulp). NaN and inf give NaN.
+// double: x = q pi/2 + r with |r| <= pi/4 by Cody-Waite in three 33-bit parts of pi/2 (fdlibm's
+// pio2_1, pio2_2, pio2_3: q * part is exact); q mod 4 picks +-sin(r) or +-cos(r) from q's low
+// bits, without branches.
+// float: one polynomial, not two and a select (half the work in the AVX-512 loop): x = n pi + r
+// with n = q (sin) or q + 1/2 (cos), q an integer, |r| <= pi/2, three 33-bit parts of pi (n has
+// at most 20 significant bits, so n * part is exact); sin(x) = (-1)^q sin(r) and cos(x) =
+// -(-1)^q sin(r), sin(r) = r (1 + z P(z)) the Taylor series to r^15 (truncation < 2^-33 relative).
+// sin(-0) = -0 comes out of the arithmetic (r = -0).
 template <bool kCos, typename T>
 inline T vsincos(T x) {
-  constexpr bool kF = sizeof(T) == 4;
   const double d = x;
-  const double qr = d * 0.63661977236758134308 + vm::kRoundD;  // round(x 2/pi) in low bits
-  const double q = qr - vm::kRoundD;
-  const double r = ((d - q * 1.57079632673412561417e+00) - q * 6.07710050630396597660e-11) -
-                   q * 2.02226624871116645580e-21;
-  // scalar math: the quadrant's low two bits; cos(x) = sin(x + pi/2) is quadrant + 1
-  const uint64_t k = vm::as_bits(qr) + (kCos ? 1u : 0u);
-  const double s = vm::sin_poly<kF>(r), c = vm::cos_poly<kF>(r);
-  const double v = (k & 1u) ? c : s;
-  const double y = vm::from_bits(vm::as_bits(v) ^ ((k & 2u) << 62));  // negate in quadrants 2, 3
-  return T(!kCos && d == 0.0 ? d : y);  // sin(-0) = -0 (the polynomial gives +0)
+  if constexpr (sizeof(T) == 4) {
+    constexpr double p1 = 3.14159265346825122833, p2 = 1.21542010126079319532e-10,
+                     p3 = 4.04453249742233291160e-21;  // pi = p1 + p2 + p3 (2 * pio2_k)
+    // scalar math: q = round(x/pi) (cos: round(x/pi - 1/2)) in qr's low mantissa bits
+    const double qr = (d * 0.31830988618379067154 - (kCos ? 0.5 : 0.0)) + vm::kRoundD;
+    double n = qr - vm::kRoundD;
+    if constexpr (kCos) n = n + 0.5;
+    const double r = ((d - n * p1) - n * p2) - n * p3;
+    const double z = r * r;
+    double p = -1.0 / 1307674368000.0;  // -1/15!
+    p = p * z + 1.0 / 6227020800.0;
+    p = p * z + -1.0 / 39916800.0;
+    p = p * z + 1.0 / 362880.0;
+    p = p * z + -1.0 / 5040.0;
+    p = p * z + 1.0 / 120.0;
+    p = p * z + -1.0 / 6.0;
+    const double s = r * (1.0 + z * p);  // a product (1 + z p > 0): keeps r = -0 as -0
+    // scalar math: negate for odd q (cos: even q) via q's low bit in the sign bit
+    const uint64_t flip = ((vm::as_bits(qr) + (kCos ? 1u : 0u)) & 1u) << 63;
+    return T(vm::from_bits(vm::as_bits(s) ^ flip));
+  } else {
+    const double qr = d * 0.63661977236758134308 + vm::kRoundD;  // round(x 2/pi) in low bits
+    const double q = qr - vm::kRoundD;
+    const double r = ((d - q * 1.57079632673412561417e+00) - q * 6.07710050630396597660e-11) -
+                     q * 2.02226624871116645580e-21;
+    // scalar math: the quadrant's low two bits; cos(x) = sin(x + pi/2) is quadrant + 1
+    const uint64_t k = vm::as_bits(qr) + (kCos ? 1u : 0u);
+    const double s = vm::sin_poly<false>(r), c = vm::cos_poly<false>(r);
+    const double v = (k & 1u) ? c : s;
+    const double y = vm::from_bits(vm::as_bits(v) ^ ((k & 2u) << 62));  // negate in quadrants 2, 3
+    return T(!kCos && d == 0.0 ? d : y);  // sin(-0) = -0 (the polynomial gives +0)
+  }
 }
 
 namespace vm {
 
-// log(m) and e with x = 2^e m, m in [sqrt(1/2), sqrt(2)), for finite x > 0 in double (denormals
-// scaled first), fdlibm's form as log_core: log(1 + f) = f - (hfsq - s (hfsq + R)), R the series
-// 2 (z/3 + z^2/5 + ...) in z = s^2 <= 0.0295. kForFloat: to z^6 (truncation < 2^-38 relative,
-// below a float's last bit after one rounding), else to z^11 as log_core.
+// log(m) and e with x = 2^e m, m in [sqrt(1/2), sqrt(2)), for finite x > 0 in double (double
+// denormals scaled first). kForFloat: division-free, log(1 + f) = f - f^2/2 + f^3 P(f) with P of
+// degree 12 interpolating (log1p(f) - f + f^2/2) / f^3 at the 13 Chebyshev nodes of
+// [sqrt(1/2) - 1, sqrt(2) - 1] (P(x_k) = g(x_k) solved in mpmath at 40 digits as a Vandermonde
+// system): relative error < 2^-38, below a float's last bit after one rounding. Else fdlibm's form
+// as log_core: log(1 + f) = f - (hfsq - s (hfsq + R)), R the series 2 (z/3 + z^2/5 + ...) to z^11
+// in z = s^2 <= 0.0295, s = f / (2 + f) (one division).
 template <bool kForFloat>
 inline double log_parts(double x, double& e) {
-  const bool den = x < std::numeric_limits<double>::min();
-  const uint64_t b = as_bits(x * (den ? 18014398509481984.0 : 1.0));  // 2^54
+  // (a float argument is never a denormal double: no scaling)
+  const bool den = !kForFloat && x < std::numeric_limits<double>::min();
+  const uint64_t b = as_bits(kForFloat ? x : x * (den ? 18014398509481984.0 : 1.0));  // 2^54
   // scalar math: the biased exponent as a double via the 2^52 trick, as log_core
-  e = from_bits(uint64_t(0x4330000000000000) | (b >> 52)) - 4503599627370496.0 - 1023.0 -
-      (den ? 54.0 : 0.0);
+  e = from_bits(uint64_t(0x4330000000000000) | (b >> 52)) - 4503599627370496.0 - 1023.0;
+  if constexpr (!kForFloat) e = e - (den ? 54.0 : 0.0);
   double m = from_bits((b & uint64_t(0x000fffffffffffff)) | uint64_t(0x3ff0000000000000));
   const bool big = m > 1.4142135623730951;
   m = m * (big ? 0.5 : 1.0);
   e = e + (big ? 1.0 : 0.0);
   const double f = m - 1.0;
-  const double s = f / (2.0 + f);
-  const double z = s * s;
-  double r;
-  if constexpr (kForFloat) {
-    r = 2.0 / 13;
-    for (int k = 11; k >= 3; k -= 2) r = r * z + 2.0 / k;  // unrolled: constant trip count
-  } else {
-    r = 2.0 / 23;
-    for (int k = 21; k >= 3; k -= 2) r = r * z + 2.0 / k;
-  }
-  r = r * z;
   const double hfsq = 0.5 * f * f;
-  return f - (hfsq - s * (hfsq + r));
+  if constexpr (kForFloat) {
+    double p = 0.04533890921866671;
+    p = p * f + -0.0843496195705873;
+    p = p * f + 0.08527488821766416;
+    p = p * f + -0.08285382849023316;
+    p = p * f + 0.08999034560633898;
+    p = p * f + -0.09996045664006165;
+    p = p * f + 0.11115570033463776;
+    p = p * f + -0.1250031213059721;
+    p = p * f + 0.1428561643238556;
+    p = p * f + -0.1666666031512894;
+    p = p * f + 0.2000000080106479;
+    p = p * f + -0.2500000003142678;
+    p = p * f + 0.3333333333223731;
+    return f - (hfsq - f * (f * f) * p);
+  } else {
+    const double s = f / (2.0 + f);
+    const double z = s * s;
+    double r = 2.0 / 23;
+    for (int k = 21; k >= 3; k -= 2) r = r * z + 2.0 / k;
+    r = r * z;
+    return f - (hfsq - s * (hfsq + r));
+  }
 }
 
 // The specials of a logarithm of x as an additive constant on a finite y (see vexp on why):
-// -inf at 0, inf at inf, NaN below 0 or at NaN.
-inline double log_specials(double x, double y) {
-  constexpr double inf = std::numeric_limits<double>::infinity();
-  y = y + (x == 0.0 ? -inf : 0.0);
-  y = y + (x == inf ? inf : 0.0);
-  return y + (x >= 0.0 ? 0.0 : std::numeric_limits<double>::quiet_NaN());
+// -inf at 0, inf at inf, NaN below 0 or at NaN. Applied in the argument's type (twice the lanes
+// for float).
+template <typename T>
+inline T log_specials(T x, T y) {
+  constexpr T inf = std::numeric_limits<T>::infinity();
+  y = y + (x == T(0) ? -inf : T(0));
+  y = y + (x == inf ? inf : T(0));
+  return y + (x >= T(0) ? T(0) : std::numeric_limits<T>::quiet_NaN());
 }
 
 // exp(a) / 2 for 0 <= a (NaN propagates), finite up to sinh / cosh's overflow point (710.48):
@@ -713,7 +770,7 @@ inline T vlog2(T x) {
   double e;
   const double lm = vm::log_parts<kF>(d, e);
   // e exact, so powers of two come out exact (lm = 0)
-  return T(vm::log_specials(d, e + lm * 1.4426950408889634));
+  return vm::log_specials(x, T(e + lm * 1.4426950408889634));
 }
 template <typename T>
 inline T vlog10(T x) {
@@ -724,7 +781,7 @@ inline T vlog10(T x) {
   // scalar math: log10(2) = hi + lo, hi with 32 mantissa bits so e * hi is exact
   constexpr double hi = 0.3010299955494702, lo = 1.1451100898021838e-10;
   constexpr double log10e = 0.4342944819032518;
-  return T(vm::log_specials(d, e * hi + (e * lo + lm * log10e)));
+  return vm::log_specials(x, T(e * hi + (e * lo + lm * log10e)));
 }
 inline constexpr double kFact[] = {1, 1, 2, 6, 24, 120, 720, 5040};  // k!
 
@@ -749,28 +806,54 @@ inline T vexp2(T x) {
   const double n1 = (n * 0.5 + vm::kRoundD) - vm::kRoundD;
   return T(p * vm::pow2i(n1) * vm::pow2i(n - n1));
 }
-// sinh(|x|) = (u + u / (u + 1)) / 2 with u = expm1(|x|) up to 20 (no cancellation near 0),
-// exp(|x|) / 2 above (the e^-|x| term is below its last bit); the sign of x put back.
-// A float argument needs no second form: clamped at 90, the first stays finite in double and
-// rounds to inf in float from sinh's overflow point (89.4) on (one exponential, not two).
+namespace vm {
+// float sinh / cosh in double without a division: a = n ln2 + r (|r| <= ln2/2, a clamped at 90,
+// where both round to inf in float), exp(+-a) = 2^(+-n) (E +- O) with E = cosh(r), O = sinh(r)
+// (Taylor to r^10 / r^9: truncation < 2^-40 relative), so 2 sinh(a) = E A + O B and 2 cosh(a) =
+// E B + O A with A = 2^n - 2^-n, B = 2^n + 2^-n: no cancellation (n = 0: sinh = O exactly).
+// Returns sinh(a) (kCosh false) or cosh(a) for a >= 0 (NaN propagates).
+template <bool kCosh>
+inline double sinh_cosh_for_float(double a) {
+  double n;
+  const double r = reduce_ln2(std::min(a, 90.0), n);  // std::min keeps a NaN a
+  const double z = r * r;
+  double e = 1.0 / 3628800;
+  e = e * z + 1.0 / 40320;
+  e = e * z + 1.0 / 720;
+  e = e * z + 1.0 / 24;
+  e = e * z + 0.5;
+  e = e * z + 1.0;
+  double o = 1.0 / 362880;
+  o = o * z + 1.0 / 5040;
+  o = o * z + 1.0 / 120;
+  o = o * z + 1.0 / 6;
+  o = r + r * (z * o);
+  // scalar math: 2^(n-1) -+ 2^(-n-1) (|n| <= 130: both normal doubles)
+  const double hi = pow2i(n - 1.0), lo = pow2i(-n - 1.0);
+  const double am = hi - lo, ap = hi + lo;
+  return kCosh ? e * ap + o * am : e * am + o * ap;
+}
+}  // namespace vm
+
+// double: sinh(|x|) = (u + u / (u + 1)) / 2 with u = expm1(|x|) up to 20 (no cancellation near
+// 0), exp(|x|) / 2 above (the e^-|x| term is below its last bit); the sign of x put back.
+// float: vm::sinh_cosh_for_float, rounded once.
 template <typename T>
 inline T vsinh(T x) {
-  constexpr bool kF = sizeof(T) == 4;
   const double d = x;
   const double a = std::fabs(d);
-  const double u = vexpm1(std::min(a, kF ? 90.0 : 20.0));  // std::min keeps a NaN a
+  if constexpr (sizeof(T) == 4) return T(std::copysign(vm::sinh_cosh_for_float<false>(a), d));
+  const double u = vexpm1(std::min(a, 20.0));  // std::min keeps a NaN a
   const double small = 0.5 * (u + u / (u + 1.0));
-  if constexpr (kF) return T(std::copysign(small, d));
   return T(std::copysign(a > 20.0 ? vm::half_exp(a) : small, d));
 }
 // cosh(x) = e/2 + 1/(2e) with e = exp(|x|) up to 20, exp(|x|) / 2 above (float: as vsinh).
 template <typename T>
 inline T vcosh(T x) {
-  constexpr bool kF = sizeof(T) == 4;
   const double a = std::fabs(double(x));
-  const double e = vexp(std::min(a, kF ? 90.0 : 20.0));
+  if constexpr (sizeof(T) == 4) return T(vm::sinh_cosh_for_float<true>(a));
+  const double e = vexp(std::min(a, 20.0));
   const double small = 0.5 * e + 0.5 / e;
-  if constexpr (kF) return T(small);
   return T(a > 20.0 ? vm::half_exp(a) : small);
 }
 namespace vm {
@@ -795,26 +878,71 @@ inline double atan_nonneg(double a) {
 }
 }  // namespace vm
 
-// atan(x), asin(x) = atan(x / sqrt((1 - x)(1 + x))), acos(x) = 2 atan(sqrt((1 - x) / (1 + x))),
-// in double, rounded once to T: +-1 give +-pi/2 and 0 / pi through the infinite arguments, |x| > 1
-// NaN through the square root of a negative, NaN propagates; the sign put back by copysign
-// (atan(-0) = asin(-0) = -0).
+namespace vm {
+// asin(s) = s + s z P(z) for 0 <= s <= 1/2, z = s^2, P interpolating (asin(sqrt z) - sqrt z) /
+// z^1.5 at the Chebyshev nodes of [0, 1/4] (solved as log_parts' P): degree 7 for a float result
+// (relative error < 2^-38), 12 for double (< 2^-57). s = a = |x| up to 1/2, else s = sqrt(z) with z
+// = (1 - a) / 2 (exact, Sterbenz): asin(a) = pi/2 - 2 asin(s); big says which. Returns asin(s): one
+// square root, no division.
+template <bool kForFloat>
+inline double asin_half(double a, bool& big) {
+  big = a > 0.5;
+  const double z = big ? 0.5 - 0.5 * a : a * a;
+  const double s = big ? std::sqrt(z) : a;  // |x| > 1: sqrt of a negative, NaN
+  double p;
+  if constexpr (kForFloat) {
+    p = 0.02930523970533579;
+    p = p * z + 0.0054431851027481075;
+    p = p * z + 0.019306260869368045;
+    p = p * z + 0.022132443623426794;
+    p = p * z + 0.030397634130580702;
+    p = p * z + 0.044642358484883196;
+    p = p * z + 0.07500000598829049;
+    p = p * z + 0.16666666665495086;
+  } else {
+    p = 0.028757851367421566;
+    p = p * z + -0.014851887071247204;
+    p = p * z + 0.01740087944269402;
+    p = p * z + 0.005457506718640358;
+    p = p * z + 0.01032281435018578;
+    p = p * z + 0.011479177415184906;
+    p = p * z + 0.013971212973552933;
+    p = p * z + 0.017352392720869973;
+    p = p * z + 0.02237217294214989;
+    p = p * z + 0.030381944138531247;
+    p = p * z + 0.04464285714635543;
+    p = p * z + 0.07499999999998433;
+    p = p * z + 0.16666666666666669;
+  }
+  return s + s * (z * p);
+}
+}  // namespace vm
+
+// atan(x) in double, rounded once to T, through atan_nonneg: +-inf give +-pi/2, NaN propagates,
+// the sign put back by copysign (atan(-0) = -0).
 template <typename T>
 inline T vatan(T x) {
   const double d = x;
   return T(std::copysign(vm::atan_nonneg < sizeof(T) == 4 > (std::fabs(d)), d));
 }
+// asin(x) = asin(|x|) with x's sign, acos(x) = pi/2 - asin(x) for |x| <= 1/2, 2 asin(s) above,
+// pi - 2 asin(s) below -1/2, through asin_half in double, rounded once to T: +-1 give +-pi/2 and
+// 0 / pi, |x| > 1 NaN (square root of a negative), NaN propagates, asin(-0) = -0.
 template <typename T>
 inline T vasin(T x) {
   const double d = x;
-  const double a = std::fabs(d);
-  const double v = a / std::sqrt((1.0 - a) * (1.0 + a));  // (1 - a) exact near 1 (Sterbenz)
-  return T(std::copysign(vm::atan_nonneg < sizeof(T) == 4 > (v), d));
+  bool big;
+  const double v = vm::asin_half < sizeof(T) == 4 > (std::fabs(d), big);
+  return T(std::copysign(big ? 1.5707963267948966 - 2.0 * v : v, d));
 }
 template <typename T>
 inline T vacos(T x) {
   const double d = x;
-  return T(2.0 * vm::atan_nonneg < sizeof(T) == 4 > (std::sqrt((1.0 - d) / (1.0 + d))));
+  bool big;
+  const double sv = std::copysign(vm::asin_half < sizeof(T) == 4 > (std::fabs(d), big), d);
+  // scalar math: the three forms as c0 + c1 asin(+-s), selects between constants only
+  const double c0 = big ? (d > 0.0 ? 0.0 : 3.141592653589793) : 1.5707963267948966;
+  return T(c0 + (big ? 2.0 : -1.0) * sv);
 }
 
 // atanh(x) = sign(x) log1p(2|x| / (1 - |x|)) / 2: inf at |x| = 1, NaN beyond (log1p < -1).
