@@ -2409,6 +2409,10 @@ class BCEWithLogitsLoss(Function):
     # w ((1 - t) x + (1 + (pw - 1) t) softplus(-x)), softplus(-x) = log1p(exp(-|x|)) + max(-x, 0)
     @staticmethod
     def forward(ctx, x, t, w, pw, reduction):
+        ctx.w, ctx.pw, ctx.reduction = w, pw, reduction
+        if _bce_logits_fused(x, t, w, pw):  # the loss and its reduction in one C++ pass
+            ctx.save_for_backward(x, t, None)
+            return _C.regression_loss_forward(x, t, "bce_logits", 0.0, reduction)
         # softplus(-x) = log1p(exp(-|x|)) + max(-x, 0) (finite for any x), one C++ pass
         # np.asarray: negating a 0-d array gives a NumPy scalar, which the binding refuses
         sp = _C.activation_forward("softplus", _contig(np.asarray(-x)), threshold=math.inf)
@@ -2418,14 +2422,20 @@ class BCEWithLogitsLoss(Function):
         if w is not None:
             loss = loss * w
         ctx.save_for_backward(x, t, sp)
-        ctx.w, ctx.pw, ctx.reduction = w, pw, reduction
         return _reduce_array(loss, reduction, x.dtype)
 
     @staticmethod
     def backward(ctx, g):
         x, t, sp = ctx.saved_tensors
-        sig = _C.activation_forward("sigmoid", _contig(x))
         s = _grad_scale(g, ctx.reduction, x.size)
+        if sp is None:  # (the fused forward's case): s (sigmoid(x) - t) in one C++ pass
+            if ctx.reduction == "none":
+                gx = _C.regression_loss_backward(x, t, _contig(g), "bce_logits")
+            else:  # (s in x's dtype, as the product below: the same bits)
+                gx = _C.regression_loss_backward(x, t, None, "bce_logits", scale=float(s))
+            gt = (-s * x).astype(x.dtype, copy=False) if ctx.needs_input_grad[1] else None
+            return gx, gt, None, None, None
+        sig = _C.activation_forward("sigmoid", _contig(x))
         if ctx.w is not None:
             s = s * ctx.w
         nt = ctx.needs_input_grad[1]  # the target rarely wants a gradient: skip its passes
@@ -2450,6 +2460,20 @@ class BCEWithLogitsLoss(Function):
         gx = s * ((1 - t) - (1 + (pw - 1) * t) * (1 - sigmoid(x)))
         gt = s * (-x + (pw - 1) * softplus(-x, 1.0, math.inf))
         return gx, gt, None, None, None
+
+
+def _bce_logits_fused(x, t, w, pw) -> bool:
+    """Whether _C's fused bce_logits loss takes x and t: no weights, float32/float64 of one
+    dtype and shape, C-contiguous."""
+    return (
+        w is None
+        and pw is None
+        and x.dtype.char in "fd"
+        and t.dtype == x.dtype
+        and t.shape == x.shape
+        and x.flags.c_contiguous
+        and t.flags.c_contiguous
+    )
 
 
 @_torch_loss_params(
