@@ -392,7 +392,8 @@ def test_mod_scalar_and_broadcast_match_numpy_and_torch(dtype, name, threads):
     col = _x((300, 1), dtype, seed=1) + 0.25
     row = _x((257,), dtype, seed=2) - 0.25
     for _ in threads():
-        cases = [(a, 0.7), (a, -3), (a, col), (a, row), (col, a), (a.T, row[:, None])]
+        same = np.abs(_x((300, 257), dtype, seed=3)) + 0.5  # (the straight path)
+        cases = [(a, 0.7), (a, -3), (a, col), (a, row), (col, a), (a.T, row[:, None]), (a, same)]
         if name == "remainder":  # (torch.fmod takes no number first)
             cases.append((2.5, a))
         for x, y in cases:
@@ -501,3 +502,181 @@ def test_bce_with_logits_fused_gradcheck_weights_non_contiguous_empty_errors():
         _C.regression_loss_backward(x, None, None, "bce_logits")
     with pytest.raises(ValueError, match="unknown loss"):
         _C.regression_loss_forward(x, t, "bce")
+
+
+# ---- straight paths of special functions and prod(dim) ------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["erf", "erfc", "erfinv", "lgamma", "digamma", "i0"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_special_straight_matches_recorded_and_torch(name, dtype):
+    x = np.tanh(_x((32, 32), dtype)) if name == "erfinv" else np.abs(_x((32, 32), dtype)) + 0.1
+    y = getattr(ember, name)(ember.tensor(x))
+    assert y.dtype == dtype and y.grad_fn is None
+    rec = getattr(ember, name)(ember.tensor(x, requires_grad=True))  # the recorded path
+    np.testing.assert_array_equal(y.numpy(), rec.detach().numpy())
+    ref = getattr(torch, name)(torch.from_numpy(x)).numpy()
+    tol = dict(rtol=2e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(y.numpy(), ref, **tol)  # (digamma near its root: atol)
+    # other forms keep the general path: non-contiguous, 0-d, integers
+    np.testing.assert_allclose(
+        getattr(ember, name)(ember.tensor(x.T)).numpy(), y.numpy().T, rtol=0, atol=0
+    )
+    assert getattr(ember, name)(ember.tensor(x[0, 0])).shape == ()
+    assert ember.erf(ember.tensor(np.array([1, 2]))).dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_prod_dim_straight_matches_recorded_and_torch(dtype, threads):
+    x = (np.tanh(_x((300, 257), dtype)) * 0.5 + 1).astype(dtype)
+    for _ in threads():
+        for dim in (0, 1, -1):
+            for keepdim in (False, True):
+                y = ember.tensor(x).prod(dim, keepdim)
+                assert y.grad_fn is None and y.dtype == dtype
+                rec = ember.tensor(x, requires_grad=True).prod(dim, keepdim)
+                np.testing.assert_array_equal(y.numpy(), rec.detach().numpy())
+                ref = torch.from_numpy(x).prod(dim, keepdim).numpy()
+                np.testing.assert_allclose(
+                    y.numpy(), ref, rtol=1e-4 if dtype == np.float32 else 1e-12
+                )
+    assert ember.tensor(np.zeros((0, 3), dtype)).prod(0).numpy().tolist() == [1, 1, 1]
+    np.testing.assert_allclose(ember.tensor(x.T).prod(1).numpy(), x.T.prod(1), rtol=1e-5)
+    with pytest.raises(IndexError):
+        ember.tensor(x).prod(2)
+    assert ember.tensor(np.array([[2, 3]], np.int32)).prod(1).dtype == np.int64
+
+
+# ---- kl_div ----------------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides")  # (torch's, and ember's)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", ["batchmean", "mean", "sum"])
+def test_kl_div_fused_matches_torch(dtype, reduction, threads):
+    import ember.nn.functional as F
+
+    rng = np.random.default_rng(10)
+    x = np.log(rng.dirichlet(np.ones(700), 64)).astype(dtype)
+    t = rng.dirichlet(np.ones(700), 64).astype(dtype)
+    t[0, :5] = 0  # 0 log 0 = 0
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    for _ in threads():
+        xe, te = ember.tensor(x, requires_grad=True), ember.tensor(t, requires_grad=True)
+        xt, tt = torch.tensor(x, requires_grad=True), torch.tensor(t, requires_grad=True)
+        y = F.kl_div(xe, te, reduction=reduction)
+        yt = torch.nn.functional.kl_div(xt, tt, reduction=reduction)
+        assert y.shape == () and y.dtype == dtype
+        np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), **tol)
+        y.backward(ember.tensor(np.array(0.7, dtype)))
+        yt.backward(torch.tensor(0.7, dtype=yt.dtype))
+        np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), **tol)
+        # the target's gradient: torch's, except 0 where t == 0 (torch: NaN; see kl_div)
+        gt = te.grad.numpy()
+        assert (gt[0, :5] == 0).all()
+        np.testing.assert_allclose(gt[t != 0], tt.grad.numpy()[t != 0], **tol)
+
+
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides")
+def test_kl_div_fused_gradcheck_double_backward_and_other_forms():
+    import ember.nn.functional as F
+
+    rng = np.random.default_rng(11)
+    x = np.log(rng.dirichlet(np.ones(5), 3))
+    t = rng.dirichlet(np.ones(5), 3)
+    xe, te = ember.tensor(x, requires_grad=True), ember.tensor(t, requires_grad=True)
+    assert gradcheck(lambda a, b: F.kl_div(a, b, reduction="batchmean"), (xe, te))
+    # create_graph: the gradient of the gradient's norm, as torch
+    (g,) = ember.autograd.grad(F.kl_div(xe, te, reduction="sum"), te, create_graph=True)
+    (gg,) = ember.autograd.grad(g.pow(2).sum(), xe)
+    xt, tt = torch.tensor(x, requires_grad=True), torch.tensor(t, requires_grad=True)
+    (g_t,) = torch.autograd.grad(
+        torch.nn.functional.kl_div(xt, tt, reduction="sum"), tt, create_graph=True
+    )
+    (gg_t,) = torch.autograd.grad(g_t.pow(2).sum(), xt)
+    np.testing.assert_allclose(gg.numpy(), gg_t.numpy(), rtol=1e-12)
+    # non-contiguous, broadcast target, log_target, 'none', empty: the general path, as torch
+    cases = [
+        (x.T, t.T, {}),
+        (x, t[0], {}),
+        (x, np.log(t), {"log_target": True}),
+        (x, t, {"reduction": "none"}),
+    ]
+    for a, b, kw in cases:
+        y = F.kl_div(ember.tensor(a), ember.tensor(b), **kw)
+        yt = torch.nn.functional.kl_div(torch.from_numpy(a), torch.from_numpy(b), **kw)
+        np.testing.assert_allclose(y.numpy(), yt.numpy(), rtol=1e-12)
+    e = np.zeros((0, 3))
+    y = F.kl_div(ember.tensor(e), ember.tensor(e), reduction="sum")
+    assert y.item() == 0
+    with pytest.raises(ValueError):
+        F.kl_div(ember.tensor(x), ember.tensor(t[:2]))
+    with pytest.raises(ValueError, match="needs t"):
+        _C.regression_loss_backward(x, None, None, "kl_div")
+
+
+# ---- index_add / scatter_add on the kernels -----------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_index_add_and_scatter_add_match_torch(dtype, threads):
+    rng = np.random.default_rng(12)
+    x = _x((6, 300, 5), dtype)
+    for _ in threads():
+        for dim in (0, 1, 2, -1):
+            n = x.shape[dim]
+            idx = rng.integers(0, n, 2 * n)
+            src_shape = list(x.shape)
+            src_shape[dim] = idx.size
+            src = _x(tuple(src_shape), dtype, seed=13)
+            for alpha in (1, 2.5):
+                y = ember.tensor(x).index_add(
+                    dim, ember.tensor(idx), ember.tensor(src), alpha=alpha
+                )
+                ref = torch.from_numpy(x).index_add(
+                    dim, torch.from_numpy(idx), torch.from_numpy(src), alpha=alpha
+                )
+                np.testing.assert_allclose(y.numpy(), ref.numpy(), rtol=1e-5, atol=1e-5)
+            sidx = rng.integers(0, n, x.shape)
+            y = ember.tensor(x).scatter_add(dim, ember.tensor(sidx), ember.tensor(x * 2))
+            ref = torch.from_numpy(x).scatter_add(
+                dim, torch.from_numpy(sidx), torch.from_numpy(x * 2)
+            )
+            np.testing.assert_allclose(y.numpy(), ref.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_index_add_scatter_add_grads_non_contiguous_and_errors():
+    x = _x((4, 5), np.float64)
+    idx = np.array([4, 0, 4])
+    src = _x((4, 3), np.float64, seed=1)
+    xe, se = ember.tensor(x, requires_grad=True), ember.tensor(src, requires_grad=True)
+    assert gradcheck(lambda a, b: a.index_add(1, ember.tensor(idx), b, alpha=2.0), (xe, se))
+    sidx = np.array([[0, 1, 0, 3, 3], [2, 2, 1, 0, 1]])
+    s2 = ember.tensor(_x((2, 5), np.float64, seed=2), requires_grad=True)
+    assert gradcheck(lambda a, b: a.scatter_add(0, ember.tensor(sidx), b), (xe, s2))
+    xt, st = torch.tensor(x, requires_grad=True), torch.tensor(s2.numpy(), requires_grad=True)
+    ember.tensor(x, requires_grad=True).scatter_add(0, ember.tensor(sidx), s2).pow(
+        2
+    ).sum().backward()
+    xt.scatter_add(0, torch.from_numpy(sidx), st).pow(2).sum().backward()
+    np.testing.assert_allclose(s2.grad.numpy(), st.grad.numpy(), rtol=1e-12)
+    # a non-contiguous self
+    y = ember.tensor(x.T).index_add(0, ember.tensor(idx), ember.tensor(src.T.copy()))
+    ref = torch.from_numpy(x.T.copy()).index_add(
+        0, torch.from_numpy(idx), torch.from_numpy(src.T.copy())
+    )
+    np.testing.assert_allclose(y.numpy(), ref.numpy(), rtol=1e-15)
+    with pytest.raises(IndexError, match="index_add"):
+        ember.tensor(x).index_add(1, ember.tensor([5]), ember.tensor(src[:, :1]))
+    with pytest.raises(IndexError, match="index_add"):
+        ember.tensor(x).index_add(1, ember.tensor([-1]), ember.tensor(src[:, :1]))
+    with pytest.raises(ValueError, match="index_add"):
+        ember.tensor(x).index_add(1, ember.tensor([1]), ember.tensor(src))
+    with pytest.raises(TypeError, match="index_add"):
+        ember.tensor(x).index_add(1, ember.tensor([1.0]), ember.tensor(src[:, :1]))
+    with pytest.raises(IndexError, match="scatter_add"):
+        ember.tensor(x).scatter_add(0, ember.tensor(sidx + 3), ember.tensor(x))
+    with pytest.raises(IndexError, match="scatter_add"):
+        ember.tensor(x).scatter_add(1, ember.tensor(-sidx - 1), ember.tensor(x))
+    with pytest.raises(TypeError, match="scatter_add"):
+        ember.tensor(x).scatter_add(0, ember.tensor(sidx.astype(np.int16)), ember.tensor(x))

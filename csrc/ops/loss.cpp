@@ -8,6 +8,8 @@
 // and binary cross-entropy with logits x (without weights):
 //   4 bce_logits (1 - t) x + softplus(-x)                         sigmoid(x) - t
 //                softplus(-x) = max(-x, 0) + log1p(exp(-|x|)), the softplus kernel's form
+// and the Kullback-Leibler divergence of log-probabilities x from probabilities t:
+//   5 kl_div     (t == 0 ? 0 : t log t) - t x                      -t
 // The forward sum runs over fixed blocks of kBlock elements (8 double partial sums each), added
 // in block order: the result does not depend on the thread count.
 #include <algorithm>
@@ -70,7 +72,7 @@ inline T grad_of(T d, int kind, T p) {
   }
 }
 
-constexpr int kBceLogits = 4;
+constexpr int kBceLogits = 4, kKlDiv = 5;
 
 // the loss of x and t (of d = x - t for the regression losses)
 template <int kind, typename T>
@@ -79,6 +81,8 @@ inline T loss_xt(T x, T t, T p) {
     const T nx = -x;
     const T sp = (nx > T(0) ? nx : T(0)) + vm::log1p_unit(vexp(-std::fabs(nx)));
     return (T(1) - t) * x + sp;
+  } else if constexpr (kind == kKlDiv) {
+    return (t == T(0) ? T(0) : t * vlog(t)) - t * x;  // (t < 0: NaN, as torch's log)
   } else {
     return loss_of(x - t, kind, p);
   }
@@ -89,6 +93,8 @@ template <int kind, typename T>
 inline T grad_xt(T x, T t, T p) {
   if constexpr (kind == kBceLogits)
     return vsigmoid(x) - t;
+  else if constexpr (kind == kKlDiv)
+    return -t;
   else
     return grad_of(x - t, kind, p);
 }
@@ -144,8 +150,8 @@ EMBER_SIMD void backward_range(T* dx, const T* x, const T* t, const T* g, T scal
 }
 
 void check_kind(int kind, double param, const char* op) {
-  EMBER_CHECK(kind >= 0 && kind <= kBceLogits, op, ": unknown loss kind ", kind,
-              " (0 mse, 1 l1, 2 huber, 3 smooth_l1, 4 bce_logits)");
+  EMBER_CHECK(kind >= 0 && kind <= kKlDiv, op, ": unknown loss kind ", kind,
+              " (0 mse, 1 l1, 2 huber, 3 smooth_l1, 4 bce_logits, 5 kl_div)");
   EMBER_CHECK(kind != 2 || param > 0, op, ": huber delta must be positive, got ", param);
   EMBER_CHECK(kind != 3 || param >= 0, op, ": smooth_l1 beta must be >= 0, got ", param);
 }
@@ -181,8 +187,11 @@ double regression_loss_forward(T* loss, T* diff, const T* x, const T* t, int64_t
       case 3:
         s = forward_block<T, 3>(loss, diff, x, t, b, e, p);
         break;
-      default:
+      case kBceLogits:
         s = forward_block<T, kBceLogits>(loss, diff, x, t, b, e, p);
+        break;
+      default:
+        s = forward_block<T, kKlDiv>(loss, diff, x, t, b, e, p);
     }
     part[static_cast<size_t>(k)] = s;
   }
@@ -192,13 +201,13 @@ double regression_loss_forward(T* loss, T* diff, const T* x, const T* t, int64_t
 }
 
 // x, t (n), g (n) or null -> dx (n) = (g ? scale * g : scale) * dl/dx  (mse: d; see the top).
-// t null: x holds d = x - t (forward's diff; not for bce_logits).
+// t null: x holds d = x - t (forward's diff; not for bce_logits and kl_div).
 template <typename T>
 void regression_loss_backward(T* dx, const T* x, const T* t, const T* g, T scale, int64_t n,
                               int kind, double param) {
   check_kind(kind, param, "regression_loss_backward");
   EMBER_CHECK(n >= 0, "regression_loss_backward: negative size ", n);
-  EMBER_CHECK(t || kind != kBceLogits, "regression_loss_backward: bce_logits needs t");
+  EMBER_CHECK(t || kind < kBceLogits, "regression_loss_backward: bce_logits and kl_div need t");
   const T p = static_cast<T>(param);
   const int64_t nblk = (n + kBlock - 1) / kBlock;
   const int nt = threads_for(n, 1 << 16);
@@ -218,8 +227,11 @@ void regression_loss_backward(T* dx, const T* x, const T* t, const T* g, T scale
       case 3:
         backward_range<T, 3>(dx, x, t, g, scale, b, e, p);
         break;
-      default:
+      case kBceLogits:
         backward_range<T, kBceLogits>(dx, x, t, g, scale, b, e, p);
+        break;
+      default:
+        backward_range<T, kKlDiv>(dx, x, t, g, scale, b, e, p);
     }
   }
 }
