@@ -819,19 +819,32 @@ inline T finite_or_zero(T m) {
   return std::isfinite(m) ? m : T(0);
 }
 
-// y[r] = logsumexp of x's row r (rows of n)
+// y[r] = logsumexp of x's row r (rows of n). The max and the sums in kLseW lanes (element i to
+// lane i % kLseW), the exps of a block staged in buf: plain loops that vectorise.
 template <typename T>
 EMBER_SIMD void lse_rows(T* y, const T* x, int64_t rows, int64_t n) {
+  constexpr int64_t kBuf = 256;
+  T buf[kBuf];
   for (int64_t r = 0; r < rows; ++r) {
     const T* row = x + r * n;
-    T mx = -std::numeric_limits<T>::infinity();
-    for (int64_t i = 0; i < n; ++i) mx = row[i] > mx ? row[i] : mx;  // (a NaN: the sum's NaN)
-    const T m = finite_or_zero(mx);
-    T lanes[kLseW] = {};
+    T ml[kLseW];
+    for (int64_t k = 0; k < kLseW; ++k) ml[k] = -std::numeric_limits<T>::infinity();
     int64_t i = 0;
     for (; i + kLseW <= n; i += kLseW)
-      for (int64_t k = 0; k < kLseW; ++k) lanes[k] += vexp(row[i + k] - m);
-    for (int64_t k = 0; i + k < n; ++k) lanes[k] += vexp(row[i + k] - m);
+      for (int64_t k = 0; k < kLseW; ++k) ml[k] = row[i + k] > ml[k] ? row[i + k] : ml[k];
+    for (int64_t k = 0; i + k < n; ++k) ml[k] = row[i + k] > ml[k] ? row[i + k] : ml[k];
+    T mx = ml[0];  // (a NaN is skipped here: the sum's NaN)
+    for (int64_t k = 1; k < kLseW; ++k) mx = ml[k] > mx ? ml[k] : mx;
+    const T m = finite_or_zero(mx);
+    T lanes[kLseW] = {};
+    for (int64_t b = 0; b < n; b += kBuf) {
+      const int64_t len = std::min(kBuf, n - b);
+      for (int64_t j = 0; j < len; ++j) buf[j] = vexp(row[b + j] - m);
+      int64_t j = 0;
+      for (; j + kLseW <= len; j += kLseW)
+        for (int64_t k = 0; k < kLseW; ++k) lanes[k] += buf[j + k];
+      for (int64_t k = 0; j + k < len; ++k) lanes[k] += buf[j + k];
+    }
     for (int64_t w = kLseW / 2; w > 0; w /= 2)
       for (int64_t k = 0; k < w; ++k) lanes[k] += lanes[k + w];
     y[r] = std::log(lanes[0]) + m;
