@@ -11,6 +11,8 @@
 //   arange(start, step, n, chunk, dtype) -> y (n,)   torch's float arange, bit for bit
 //   fmod(a, b, out=None) -> y      C's fmod (exact), a and b of one shape and dtype
 //   remainder(a, b, out=None) -> y  torch's remainder (the divisor's sign), as fmod's
+//   hypot(a, b) -> y               NumPy's hypot, a and b of one dtype, b of a's shape or one value
+//   lerp(a, b, w) -> y             torch's lerp, a, b of one shape, w an array of it or a number
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
@@ -34,6 +36,10 @@ template <typename T>
 void arange_forward(T* y, double start, double step, int64_t n, int64_t chunk);
 template <typename T>
 void mod_forward(T* y, const T* a, const T* b, int64_t n, bool rem);
+template <typename T>
+void hypot_forward(T* y, const T* a, const T* b, int64_t n, bool b_one);
+template <typename T>
+void lerp_forward(T* y, const T* a, const T* b, const T* w, double ws, int64_t n);
 
 namespace {
 
@@ -127,6 +133,75 @@ py::array mod_py(const py::array& a, const py::array& b, const py::object& out, 
   else
     mod_forward<double>(static_cast<double*>(yp), static_cast<const double*>(ap),
                         static_cast<const double*>(bp), size, rem);
+  return y;
+}
+
+py::array hypot_py(const py::array& a, const py::array& b) {
+  const char* name = "hypot";
+  require_float(a, name, "a");
+  require_same_dtype(a, b, name);
+  require_contiguous(a, name, "a");
+  const bool b_one = b.size() == 1 && b.ndim() <= a.ndim();
+  if (!b_one) {
+    require_contiguous(b, name, "b");
+    require_shape(b, shape_of(a), name, "b");
+  }
+  const int64_t size = numel_checked(shape_of(a), name);
+  py::array y = empty_like_dtype(a, shape_of(a));
+  if (size == 0) return y;
+  const bool f32 = is_f32(a);
+  void* yp = y.mutable_data();
+  const void* ap = a.data();
+  const void* bp = b.data();  // (one value: its only element, whatever its strides)
+  py::gil_scoped_release release;
+  if (f32)
+    hypot_forward<float>(static_cast<float*>(yp), static_cast<const float*>(ap),
+                         static_cast<const float*>(bp), size, b_one);
+  else
+    hypot_forward<double>(static_cast<double*>(yp), static_cast<const double*>(ap),
+                          static_cast<const double*>(bp), size, b_one);
+  return y;
+}
+
+py::array lerp_py(const py::array& a, const py::array& b, const py::object& w) {
+  const char* name = "lerp";
+  require_float(a, name, "a");
+  require_same_dtype(a, b, name);
+  require_contiguous(a, name, "a");
+  require_contiguous(b, name, "b");
+  require_shape(b, shape_of(a), name, "b");
+  const bool f32 = is_f32(a);
+  py::array wa;
+  const bool w_array = py::isinstance<py::array>(w);
+  double ws = 0;
+  if (w_array) {
+    wa = py::reinterpret_borrow<py::array>(w);
+    require_same_dtype(a, wa, name);
+    require_contiguous(wa, name, "weight");
+    require_shape(wa, shape_of(a), name, "weight");
+  } else if (py::isinstance<py::float_>(w) || py::isinstance<py::int_>(w)) {
+    ws = w.cast<double>();
+    // (a finite double beyond float's range has no float32 value to round to)
+    EMBER_CHECK(!f32 || !std::isfinite(ws) || std::fabs(ws) <= FLT_MAX, name, ": the weight ", ws,
+                " is out of float32's range");
+  } else {
+    throw py::type_error(std::string(name) + ": weight must be an array or a number, got " +
+                         Py_TYPE(w.ptr())->tp_name);
+  }
+  const int64_t size = numel_checked(shape_of(a), name);
+  py::array y = empty_like_dtype(a, shape_of(a));
+  if (size == 0) return y;
+  void* yp = y.mutable_data();
+  const void* ap = a.data();
+  const void* bp = b.data();
+  const void* wp = w_array ? wa.data() : nullptr;
+  py::gil_scoped_release release;
+  if (f32)
+    lerp_forward<float>(static_cast<float*>(yp), static_cast<const float*>(ap),
+                        static_cast<const float*>(bp), static_cast<const float*>(wp), ws, size);
+  else
+    lerp_forward<double>(static_cast<double*>(yp), static_cast<const double*>(ap),
+                         static_cast<const double*>(bp), static_cast<const double*>(wp), ws, size);
   return y;
 }
 
@@ -378,6 +453,11 @@ void bind_elementwise(py::module_& m) {
       py::arg("a"), py::arg("b"), py::arg("out") = py::none(),
       "as fmod, then + b where the result is nonzero and its sign differs from b's: torch's "
       "remainder (the divisor's sign) bit for bit.");
+  m.def("hypot", &hypot_py, py::arg("a"), py::arg("b"),
+        "a, b float of one dtype (b of a's shape or one value) -> hypot(a, b), NumPy's bits.");
+  m.def("lerp", &lerp_py, py::arg("a"), py::arg("b"), py::arg("weight"),
+        "a, b float of one shape and dtype, weight an array of theirs or a number -> torch's "
+        "lerp (a + w (b - a) for |w| < 0.5, else b - (b - a) (1 - w)).");
   m.def("binary_scalar", &binary_scalar_py, py::arg("a"), py::arg("s"), py::arg("op"),
         py::arg("flip") = false, py::arg("out") = py::none(),
         "a op s (s op a when flip), a float32/float64 C-contiguous, s rounded to a's dtype; "

@@ -3,6 +3,9 @@
 //   gather_forward(x, index int64, dim) -> y (index's shape)        any numeric x, same ndim
 //   gather_backward(grad, index int64, dim, size, out=None) -> dx (grad's shape with `size`
 //       at dim); with out (that shape, grad's dtype, contiguous) grad is scatter-added into it
+//   index_select(x, index int64 (k,), dim) -> y (x's shape with k at dim)   any numeric x
+//   index_select_backward(grad, index, dim, size, out=None) -> dx (grad's shape with `size`
+//       at dim): grad's slices added at index along dim (into out when given: index_add)
 //   concat(arrays, dim, stack) -> (y, sizes)     torch.cat / torch.stack of one dtype
 #include <algorithm>
 #include <string>
@@ -19,6 +22,12 @@ void gather_forward(T* y, const T* x, const int64_t* idx, int64_t outer, int64_t
 template <typename T>
 void gather_backward(T* dx, const T* dy, const int64_t* idx, int64_t outer, int64_t nx, int64_t ni,
                      int64_t inner, bool accumulate);
+template <typename T>
+void index_select_forward(T* y, const T* x, const int64_t* idx, int64_t outer, int64_t nx,
+                          int64_t ni, int64_t inner);
+template <typename T>
+void index_select_backward(T* dx, const T* dy, const int64_t* idx, int64_t outer, int64_t nx,
+                           int64_t ni, int64_t inner, bool accumulate);
 void concat_forward(char* out, const char* const* in, const int64_t* block, int64_t n,
                     int64_t outer);
 
@@ -133,6 +142,110 @@ py::array backward_py(const py::array& grad, const py::array& index, int64_t dim
   return dx;
 }
 
+// index_select's index: 1-D int64, C-contiguous, every value in [0, n) (IndexError otherwise,
+// as PyTorch: no negative indices). One vectorised scan in C++ instead of NumPy's min and max.
+const int64_t* check_select_index(const py::array& index, int64_t n, int64_t dim, const char* op) {
+  if (!same_dtype(index.dtype(), py::dtype::of<int64_t>()))
+    throw py::type_error(std::string(op) + ": index must be int64, got " +
+                         std::string(py::str(index.dtype())));
+  require_contiguous(index, op, "index");
+  EMBER_CHECK(index.ndim() == 1, op, ": index must be 1-D, got ", shape_str(shape_of(index)));
+  const int64_t* ip = cptr<int64_t>(index);
+  const int64_t bad = gather_bad_index(ip, index.size(), n);
+  if (bad >= 0)
+    throw py::index_error(detail::concat(op, ": index ", ip[bad], " out of range [0, ", n,
+                                         ") for dim ", dim, " of size ", n));
+  return ip;
+}
+
+// x's (outer, inner) around dim (checked: 0 <= dim < ndim)
+Fibres fibres(const std::vector<int64_t>& shape, int64_t dim, const char* op) {
+  const int64_t nd = static_cast<int64_t>(shape.size());
+  if (dim < 0 || dim >= nd)
+    throw py::index_error(detail::concat(op, ": dim ", dim, " is out of range for ", nd, " dims"));
+  numel_checked(shape, op);
+  Fibres f;
+  for (int64_t d = 0; d < nd; ++d) {
+    if (d < dim) f.outer *= shape[d];
+    if (d > dim) f.inner *= shape[d];
+  }
+  return f;
+}
+
+template <typename T>
+void select_as(py::array& y, const py::array& x, const int64_t* ip, Fibres f, int64_t nx,
+               int64_t ni) {
+  T* out = static_cast<T*>(y.mutable_data());
+  const T* in = static_cast<const T*>(x.data());
+  py::gil_scoped_release release;
+  index_select_forward<T>(out, in, ip, f.outer, nx, ni, f.inner);
+}
+
+py::array index_select_py(const py::array& x, const py::array& index, int64_t dim) {
+  const char* op = "index_select";
+  const char kind = x.dtype().kind();
+  const auto width = x.itemsize();
+  if ((kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b' && kind != 'c') ||
+      (width != 1 && width != 2 && width != 4 && width != 8))
+    throw py::type_error(std::string(op) + ": x must be a numeric array of 1 to 8 byte elements, " +
+                         "got " + std::string(py::str(x.dtype())));
+  require_contiguous(x, op, "x");
+  std::vector<int64_t> shape = shape_of(x);
+  const Fibres f = fibres(shape, dim, op);
+  const int64_t nx = shape[dim];
+  const int64_t* ip = check_select_index(index, nx, dim, op);
+  shape[dim] = index.size();
+  py::array y = empty_like_dtype(x, shape);
+  if (width == 1) select_as<uint8_t>(y, x, ip, f, nx, index.size());
+  if (width == 2) select_as<uint16_t>(y, x, ip, f, nx, index.size());
+  if (width == 4) select_as<uint32_t>(y, x, ip, f, nx, index.size());
+  if (width == 8) select_as<uint64_t>(y, x, ip, f, nx, index.size());
+  return y;
+}
+
+py::array index_select_backward_py(const py::array& grad, const py::array& index, int64_t dim,
+                                   int64_t size, const py::object& out_arg) {
+  const char* op = "index_select_backward";
+  require_float(grad, op, "grad");
+  require_contiguous(grad, op, "grad");
+  EMBER_CHECK(size >= 0, op, ": size must be >= 0, got ", size);
+  std::vector<int64_t> shape = shape_of(grad);
+  const Fibres f = fibres(shape, dim, op);
+  const int64_t* ip = check_select_index(index, size, dim, op);
+  const int64_t ni = grad.shape(dim);
+  EMBER_CHECK(index.size() == ni, op, ": grad ", shape_str(shape), " has ", ni, " entries at dim ",
+              dim, " for ", index.size(), " indices");
+  shape[dim] = size;
+  const bool accumulate = !out_arg.is_none();
+  if (accumulate) {  // written in place: no conversion, so no silent copy
+    if (!py::isinstance<py::array>(out_arg) ||
+        !same_dtype(py::reinterpret_borrow<py::array>(out_arg).dtype(), grad.dtype()))
+      throw py::type_error(std::string(op) + ": out must be an array of grad's dtype");
+  }
+  py::array dx =
+      accumulate ? py::reinterpret_borrow<py::array>(out_arg) : empty_like_dtype(grad, shape);
+  if (accumulate) {
+    require_contiguous(dx, op, "out");
+    require_shape(dx, shape, op, "out");
+    EMBER_CHECK(dx.writeable(), op, ": out must be writeable");
+    require_no_overlap(dx, grad, op, "out", "grad", false);
+    require_no_overlap(dx, index, op, "out", "index", false);
+  }
+  const bool f32 = is_f32(grad);
+  void* out = dx.mutable_data();
+  const void* g = grad.data();
+  {
+    py::gil_scoped_release release;
+    if (f32)
+      index_select_backward<float>(static_cast<float*>(out), static_cast<const float*>(g), ip,
+                                   f.outer, size, ni, f.inner, accumulate);
+    else
+      index_select_backward<double>(static_cast<double*>(out), static_cast<const double*>(g), ip,
+                                    f.outer, size, ni, f.inner, accumulate);
+  }
+  return dx;
+}
+
 // torch.cat (stack=false) or torch.stack (stack=true) of `arrays` along `dim`; non-contiguous
 // inputs are copied first. cat skips the legacy empty tensors of shape (0,) when others are
 // not, as PyTorch. Returns y and each input's extent along dim (the slice of y its gradient
@@ -217,6 +330,13 @@ void bind_gather(py::module_& m) {
         py::arg("size"), py::arg("out") = py::none(),
         "grad float (index's shape), index int64, size = x.shape[dim] -> dx: zeros with grad "
         "added at the indexed positions (in index order: deterministic).");
+  m.def("index_select", &index_select_py, py::arg("x"), py::arg("index"), py::arg("dim"),
+        "x (any numeric dtype, contiguous), index int64 (k,) in [0, x.shape[dim]) -> y: x's "
+        "slices at index along dim (torch.index_select).");
+  m.def("index_select_backward", &index_select_backward_py, py::arg("grad"), py::arg("index"),
+        py::arg("dim"), py::arg("size"), py::arg("out") = py::none(),
+        "grad float, index int64 (grad.shape[dim],), size -> dx: zeros (or out, in place) with "
+        "grad's slices added at index along dim, in index order (deterministic).");
   m.def("concat", &concat_py, py::arg("arrays"), py::arg("dim"), py::arg("stack") = false,
         "arrays of one dtype -> (y, sizes): torch.cat along dim (stack=False; legacy (0,) "
         "tensors skipped) or torch.stack (a new dim); sizes are each input's extent along dim.");

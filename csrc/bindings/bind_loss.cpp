@@ -1,4 +1,5 @@
-// Bindings for csrc/ops/loss.cpp: the elementwise regression losses (mse, l1, huber, smooth_l1).
+// Bindings for csrc/ops/loss.cpp: the elementwise regression losses (mse, l1, huber, smooth_l1)
+// binary cross-entropy with logits (bce_logits) and the KL divergence (kl_div).
 #include <string>
 
 #include "bind_util.h"
@@ -16,10 +17,11 @@ void regression_loss_backward(T* dx, const T* x, const T* t, const T* g, T scale
 namespace {
 
 int parse_kind(const std::string& name, const char* op) {
-  const char* names[] = {"mse", "l1", "huber", "smooth_l1"};
-  for (int k = 0; k < 4; ++k)
+  const char* names[] = {"mse", "l1", "huber", "smooth_l1", "bce_logits", "kl_div"};
+  for (int k = 0; k < 6; ++k)
     if (name == names[k]) return k;
-  EMBER_CHECK(false, op, ": unknown loss '", name, "' (expected mse, l1, huber or smooth_l1)");
+  EMBER_CHECK(false, op, ": unknown loss '", name,
+              "' (expected mse, l1, huber, smooth_l1, bce_logits or kl_div)");
   return -1;
 }
 
@@ -88,6 +90,7 @@ py::array backward_py(const py::array& x, const py::object& t, const py::object&
   const char* op = "regression_loss_backward";
   const int kind = parse_kind(loss, op);
   if (t.is_none()) {
+    EMBER_CHECK(kind < 4, op, ": ", loss, " needs t");
     require_float(x, op, "x");
     require_contiguous(x, op, "x");
   } else {
@@ -115,7 +118,9 @@ void bind_loss(py::module_& m) {
   m.def("regression_loss_forward", &forward_py, py::arg("x"), py::arg("t"), py::arg("loss"),
         py::arg("param") = 0.0, py::arg("reduction") = "mean", py::arg("keep_diff") = false,
         "Elementwise loss of d = x - t for C-contiguous float x, t of one shape and dtype: loss "
-        "'mse' | 'l1' | 'huber' (param = delta > 0) | 'smooth_l1' (param = beta >= 0) -> the "
+        "'mse' | 'l1' | 'huber' (param = delta > 0) | 'smooth_l1' (param = beta >= 0) | "
+        "'bce_logits' (x logits, t targets: (1 - t) x + softplus(-x)) | 'kl_div' (x log-"
+        "probabilities, t probabilities: t log t - t x, 0 log 0 = 0) -> the "
         "per-element losses ('none') or their 0-d mean / sum (summed in double, in a fixed "
         "order); keep_diff: (that, d) with d = x - t written in the same pass, for "
         "regression_loss_backward with t None.");
@@ -123,7 +128,8 @@ void bind_loss(py::module_& m) {
         py::arg("loss"), py::arg("param") = 0.0, py::arg("scale") = 1.0,
         "dx = scale * grad * dl/dd (grad None: scale * dl/dd), dl/dd = d (mse: the 2 is in "
         "scale), sign(d) (l1), clamp(d, -delta, delta) (huber), clamp(d / beta, -1, 1) "
-        "(smooth_l1; beta 0: sign(d)); t None: x holds d. Returns a new dx of x's shape.");
+        "(smooth_l1; beta 0: sign(d)), sigmoid(x) - t (bce_logits), -t (kl_div); t None: x holds "
+        "d (not for bce_logits and kl_div). Returns a new dx of x's shape.");
 }
 
 }  // namespace ember

@@ -7,6 +7,7 @@
 //   extreme_dim(x, lo, hi, keepdim, use_max, indices=False) -> v, or (v, idx int64); n >= 1
 //   var_dim(x, lo, hi, keepdim, denom, root=False) -> y; n >= 1
 //   prod_dim(x, lo, hi, keepdim=False) -> y; an empty n gives 1
+//   logsumexp_dim(x, lo, hi, keepdim=False) -> y; an empty n gives -inf
 //   cumsum(x (outer, n, inner) float32/float64, C-contiguous, reverse=False) -> y (same)
 //   cumprod(x (outer, n, inner) as cumsum's) -> y (same)
 //   fill(out float32/float64 C-contiguous writeable, value) -> None      out[...] = value
@@ -29,6 +30,8 @@ template <typename T>
 void cumprod(T* y, const T* x, int64_t outer, int64_t n, int64_t inner);
 template <typename T>
 void prod_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner);
+template <typename T>
+void logsumexp_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner);
 template <typename T>
 void fill(T* y, int64_t n, T value);
 template <typename T>
@@ -148,6 +151,24 @@ py::array prod_dim_py(const py::array& x, int64_t lo, int64_t hi, bool keepdim) 
   return y;
 }
 
+py::array logsumexp_dim_py(const py::array& x, int64_t lo, int64_t hi, bool keepdim) {
+  const DimRun d = dim_run(x, lo, hi, keepdim, "logsumexp_dim", false);
+  py::array y = empty_like_dtype(x, d.out_shape);
+  const bool f32 = is_f32(x);
+  void* out = y.mutable_data();
+  const void* in = x.data();
+  {
+    py::gil_scoped_release release;
+    if (f32)
+      logsumexp_dim<float>(static_cast<float*>(out), static_cast<const float*>(in), d.outer, d.n,
+                           d.inner);
+    else
+      logsumexp_dim<double>(static_cast<double*>(out), static_cast<const double*>(in), d.outer, d.n,
+                            d.inner);
+  }
+  return y;
+}
+
 // cumsum (reverse as given) or, when prod, cumprod
 py::array scan_py(const py::array& x, bool reverse, bool prod) {
   const char* op = prod ? "cumprod" : "cumsum";
@@ -229,6 +250,11 @@ void bind_reduce(py::module_& m) {
         "x float32/float64 C-contiguous, dims [lo, hi) not empty -> y shaped as sum_dim's: "
         "sum((x - mean)^2) / denom over those dims (its square root when root), two passes in "
         "double, rounded once to x's dtype.");
+  m.def("logsumexp_dim", &logsumexp_dim_py, py::arg("x"), py::arg("lo"), py::arg("hi"),
+        py::arg("keepdim") = false,
+        "x float32/float64 C-contiguous -> y shaped as sum_dim's: log(sum(exp(x - m))) + m over "
+        "dims [lo, hi), m the largest value (0 if not finite); -inf when they are empty. The "
+        "same bits for any thread count.");
   m.def("prod_dim", &prod_dim_py, py::arg("x"), py::arg("lo"), py::arg("hi"),
         py::arg("keepdim") = false,
         "x float32/float64 C-contiguous -> y shaped as sum_dim's: the product over dims [lo, hi) "

@@ -1,7 +1,7 @@
-// Binary elementwise arithmetic (add, sub, mul, div, maximum, minimum, fmod, remainder) and
-// contiguous copies and casts: the memory-bound ops NumPy runs on one thread. Threads split the
-// flat output range, so each thread also first-touches (page-faults) its own part of a fresh
-// output, which is a large share of the time of a big fresh array (design.md section 3).
+// Binary elementwise arithmetic (add, sub, mul, div, maximum, minimum, fmod, remainder, hypot,
+// lerp) and contiguous copies and casts: the memory-bound ops NumPy runs on one thread. Threads
+// split the flat output range, so each thread also first-touches (page-faults) its own part of a
+// fresh output, which is a large share of the time of a big fresh array (design.md section 3).
 //
 // Each element is one IEEE operation, as NumPy's and PyTorch's loops compute it, so the bits are
 // theirs for any thread count. The file is built with -ffp-contract=off (CMakeLists.txt): no
@@ -193,6 +193,44 @@ EMBER_SIMD void mod_span(T* y, const T* a, const T* b, int64_t n) {
   }
 }
 
+// ---- hypot / lerp ----
+// hypot as glibc's (and so NumPy's) for float: the exact squares summed and rooted in double,
+// rounded once to float; +inf when either side is infinite, even beside a NaN. double: libm's
+// hypot per element (the same call as NumPy's), only threaded.
+template <typename T>
+EMBER_SIMD void hypot_span(T* y, const T* a, const T* b, int64_t n, bool b_one) {
+  for (int64_t i = 0; i < n; ++i) {
+    const T av = a[i], bv = b_one ? b[0] : b[i];
+    if constexpr (sizeof(T) == 4) {
+      const double ad = av, bd = bv;
+      const float r = static_cast<float>(std::sqrt(ad * ad + bd * bd));
+      y[i] = (std::isinf(av) || std::isinf(bv)) ? std::numeric_limits<float>::infinity() : r;
+    } else {
+      y[i] = std::hypot(av, bv);
+    }
+  }
+}
+
+// torch's two-sided lerp, one rounding per operation as ops.lerp's NumPy form:
+// |w| < 0.5: a + w * (b - a), else b - (b - a) * (1 - w)
+template <typename T>
+inline T lerp1(T a, T b, T w, T one_minus_w, bool low) {
+  const T d = b - a;
+  return low ? a + w * d : b - d * one_minus_w;
+}
+
+// weight one number (its own rounding of 1 - w, and its side chosen in double by the caller)
+template <typename T>
+EMBER_SIMD void lerp_span_s(T* y, const T* a, const T* b, T w, T omw, bool low, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = lerp1(a[i], b[i], w, omw, low);
+}
+
+template <typename T>
+EMBER_SIMD void lerp_span_v(T* y, const T* a, const T* b, const T* w, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    y[i] = lerp1(a[i], b[i], w[i], T(1) - w[i], std::fabs(w[i]) < T(0.5));
+}
+
 template <typename From, typename To>
 EMBER_SIMD void cast_span(To* y, const From* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = static_cast<To>(x[i]);
@@ -265,6 +303,36 @@ void mod_forward(T* y, const T* a, const T* b, int64_t n, bool rem) {
 
 template void mod_forward<float>(float*, const float*, const float*, int64_t, bool);
 template void mod_forward<double>(double*, const double*, const double*, int64_t, bool);
+
+// a (n), b (n) or one value (b_one) -> y (n) = hypot(a, b). y may be a or b.
+template <typename T>
+void hypot_forward(T* y, const T* a, const T* b, int64_t n, bool b_one) {
+  split_flat(n, kMinPerThread / 4, 64 / sizeof(T), [&](int64_t i0, int64_t i1) {
+    hypot_span(y + i0, a + i0, b_one ? b : b + i0, i1 - i0, b_one);
+  });
+}
+
+template void hypot_forward<float>(float*, const float*, const float*, int64_t, bool);
+template void hypot_forward<double>(double*, const double*, const double*, int64_t, bool);
+
+// a (n), b (n), weight w (n) or, when w is null, the number ws -> y (n) = lerp(a, b, w)
+// (see lerp1). y may be a, b or w.
+template <typename T>
+void lerp_forward(T* y, const T* a, const T* b, const T* w, double ws, int64_t n) {
+  const T wt = static_cast<T>(ws), omw = static_cast<T>(1.0 - ws);
+  const bool low = std::fabs(ws) < 0.5;
+  split_flat(n, kMinPerThread, 64 / sizeof(T), [&](int64_t i0, int64_t i1) {
+    if (w == nullptr)
+      lerp_span_s(y + i0, a + i0, b + i0, wt, omw, low, i1 - i0);
+    else
+      lerp_span_v(y + i0, a + i0, b + i0, w + i0, i1 - i0);
+  });
+}
+
+template void lerp_forward<float>(float*, const float*, const float*, const float*, double,
+                                  int64_t);
+template void lerp_forward<double>(double*, const double*, const double*, const double*, double,
+                                   int64_t);
 
 // x (nbytes) -> y (nbytes): a threaded memcpy (clone, contiguous copies of any dtype).
 void copy_bytes(char* y, const char* x, int64_t nbytes) {

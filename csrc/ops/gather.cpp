@@ -29,6 +29,24 @@ EMBER_SIMD void gather_slice(T* __restrict y, const T* __restrict x, const int64
     for (int64_t i = 0; i < inner; ++i) y[j * inner + i] = x[idx[j * inner + i] * inner + i];
 }
 
+// y[j] = x[idx[j]] (AVX-512 / AVX2 gather the loads)
+template <typename T>
+EMBER_SIMD void gather_row(T* __restrict y, const T* __restrict x, const int64_t* idx, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) y[j] = x[idx[j]];
+}
+
+// d[idx[j]] += g[j] in j order (repeats add up one after another)
+template <typename T>
+void add_at_row(T* d, const T* g, const int64_t* idx, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) d[idx[j]] += g[j];
+}
+
+// d[i] += g[i]
+template <typename T>
+EMBER_SIMD void add_span(T* __restrict d, const T* __restrict g, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) d[i] += g[i];
+}
+
 }  // namespace
 
 // The first position of idx (n values) outside [0, nx), or -1 when all are valid.
@@ -74,6 +92,76 @@ void gather_backward(T* dx, const T* dy, const int64_t* idx, int64_t outer, int6
   }
 }
 
+// x (outer, nx, inner), idx (ni) in [0, nx) -> y (outer, ni, inner): y[o, j, :] = x[o, idx[j], :]
+// (torch.index_select; T any element type of x's width: a copy, no arithmetic). Threads split
+// the (outer, ni) output rows, each row written by one thread.
+template <typename T>
+void index_select_forward(T* y, const T* x, const int64_t* idx, int64_t outer, int64_t nx,
+                          int64_t ni, int64_t inner) {
+  const int64_t rows = outer * ni;
+  const int nt = static_cast<int>(
+      std::min<int64_t>(threads_for(rows * inner, int64_t(1) << 16), std::max<int64_t>(rows, 1)));
+  if (inner == 1) {  // the last axis: each output row of ni values gathers from x's row
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t o = 0; o < outer; ++o) gather_row(y + o * ni, x + o * nx, idx, ni);
+    return;
+  }
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t o = r / ni, j = r - o * ni;
+    std::copy_n(x + (o * nx + idx[j]) * inner, inner, y + r * inner);
+  }
+}
+
+// dy (outer, ni, inner), idx (ni) in [0, nx) -> dx (outer, nx, inner): dx = 0 (unless
+// accumulate: added into dx's values), then dx[o, idx[j], :] += dy[o, j, :] in j order (repeats
+// add up in np.add.at's order): index_select's backward and index_add. Each thread owns whole
+// outer slices, or (one slice: dim 0) a band of columns, so the sums do not depend on threads.
+template <typename T>
+void index_select_backward(T* dx, const T* dy, const int64_t* idx, int64_t outer, int64_t nx,
+                           int64_t ni, int64_t inner, bool accumulate) {
+  const int nt = threads_for(outer * std::max(nx, ni) * inner, int64_t(1) << 16);
+  auto slice = [&](int64_t o, int64_t c0, int64_t c1) {
+    T* d = dx + o * nx * inner;
+    const T* g = dy + o * ni * inner;
+    if (!accumulate)
+      for (int64_t k = 0; k < nx; ++k) std::fill(d + k * inner + c0, d + k * inner + c1, T(0));
+    if (inner == 1) {
+      add_at_row(d, g, idx, ni);
+      return;
+    }
+    for (int64_t j = 0; j < ni; ++j) add_span(d + idx[j] * inner + c0, g + j * inner + c0, c1 - c0);
+  };
+  if (outer >= nt || inner < 64) {
+    const int n = static_cast<int>(std::min<int64_t>(nt, outer));
+#pragma omp parallel for num_threads(n) schedule(static) if (n > 1)
+    for (int64_t o = 0; o < outer; ++o) slice(o, 0, inner);
+    return;
+  }
+  // few slices, long rows: bands of columns (multiples of 16 elements: whole cache lines)
+  for (int64_t o = 0; o < outer; ++o) {
+#pragma omp parallel num_threads(nt)
+    {
+      const int64_t parts = omp_get_num_threads(), t = omp_get_thread_num();
+      const int64_t step = ((inner + parts - 1) / parts + 15) / 16 * 16;
+      const int64_t c0 = std::min(inner, step * t), c1 = std::min(inner, step * (t + 1));
+      if (c0 < c1) slice(o, c0, c1);
+    }
+  }
+}
+
+template void index_select_forward<uint8_t>(uint8_t*, const uint8_t*, const int64_t*, int64_t,
+                                            int64_t, int64_t, int64_t);
+template void index_select_forward<uint16_t>(uint16_t*, const uint16_t*, const int64_t*, int64_t,
+                                             int64_t, int64_t, int64_t);
+template void index_select_forward<uint32_t>(uint32_t*, const uint32_t*, const int64_t*, int64_t,
+                                             int64_t, int64_t, int64_t);
+template void index_select_forward<uint64_t>(uint64_t*, const uint64_t*, const int64_t*, int64_t,
+                                             int64_t, int64_t, int64_t);
+template void index_select_backward<float>(float*, const float*, const int64_t*, int64_t, int64_t,
+                                           int64_t, int64_t, bool);
+template void index_select_backward<double>(double*, const double*, const int64_t*, int64_t,
+                                            int64_t, int64_t, int64_t, bool);
 template void gather_forward<uint8_t>(uint8_t*, const uint8_t*, const int64_t*, int64_t, int64_t,
                                       int64_t, int64_t);
 template void gather_forward<uint16_t>(uint16_t*, const uint16_t*, const int64_t*, int64_t, int64_t,

@@ -1,10 +1,15 @@
-// Elementwise regression losses of d = x - t, forward and backward side by side, one fused pass
-// each (PyTorch's formulas; `kind` picks the loss):
+// Elementwise losses of x and t, forward and backward side by side, one fused pass each
+// (PyTorch's formulas; `kind` picks the loss). The regression losses of d = x - t:
 //   0 mse        d^2                                             dl/dx = 2 d
 //   1 l1         |d|                                             sign(d)
 //   2 huber      |d| < delta ? d^2 / 2 : delta (|d| - delta / 2)  clamp(d, -delta, delta)
 //   3 smooth_l1  |d| < beta ? d^2 / (2 beta) : |d| - beta / 2     clamp(d / beta, -1, 1)
 //                (beta == 0: |d|)                                 (beta == 0: sign(d))
+// and binary cross-entropy with logits x (without weights):
+//   4 bce_logits (1 - t) x + softplus(-x)                         sigmoid(x) - t
+//                softplus(-x) = max(-x, 0) + log1p(exp(-|x|)), the softplus kernel's form
+// and the Kullback-Leibler divergence of log-probabilities x from probabilities t:
+//   5 kl_div     (t == 0 ? 0 : t log t) - t x                      -t
 // The forward sum runs over fixed blocks of kBlock elements (8 double partial sums each), added
 // in block order: the result does not depend on the thread count.
 #include <algorithm>
@@ -67,11 +72,38 @@ inline T grad_of(T d, int kind, T p) {
   }
 }
 
-// out[i] = loss of x[i] - t[i] over [0, n); kind is a template argument, so the loop is one
+constexpr int kBceLogits = 4, kKlDiv = 5;
+
+// the loss of x and t (of d = x - t for the regression losses)
+template <int kind, typename T>
+inline T loss_xt(T x, T t, T p) {
+  if constexpr (kind == kBceLogits) {
+    const T nx = -x;
+    const T sp = (nx > T(0) ? nx : T(0)) + vm::log1p_unit(vexp(-std::fabs(nx)));
+    return (T(1) - t) * x + sp;
+  } else if constexpr (kind == kKlDiv) {
+    return (t == T(0) ? T(0) : t * vlog(t)) - t * x;  // (t < 0: NaN, as torch's log)
+  } else {
+    return loss_of(x - t, kind, p);
+  }
+}
+
+// dl/dx of x and t, without mse's factor 2
+template <int kind, typename T>
+inline T grad_xt(T x, T t, T p) {
+  if constexpr (kind == kBceLogits)
+    return vsigmoid(x) - t;
+  else if constexpr (kind == kKlDiv)
+    return -t;
+  else
+    return grad_of(x - t, kind, p);
+}
+
+// out[i] = loss of x[i], t[i] over [0, n); kind is a template argument, so the loop is one
 // branch-free map.
 template <typename T, int kind>
 EMBER_SIMD void loss_map(T* out, const T* x, const T* t, int64_t n, T p) {
-  for (int64_t i = 0; i < n; ++i) out[i] = loss_of(x[i] - t[i], kind, p);
+  for (int64_t i = 0; i < n; ++i) out[i] = loss_xt<kind>(x[i], t[i], p);
 }
 
 // vecmath.h's sum_double compiled per ISA (EMBER_SIMD inlines it into each clone).
@@ -112,14 +144,14 @@ EMBER_SIMD void backward_range(T* dx, const T* x, const T* t, const T* g, T scal
   else if (!t)
     for (int64_t i = b; i < e; ++i) dx[i] = scale * grad_of(x[i], kind, p);
   else if (g)
-    for (int64_t i = b; i < e; ++i) dx[i] = (scale * g[i]) * grad_of(x[i] - t[i], kind, p);
+    for (int64_t i = b; i < e; ++i) dx[i] = (scale * g[i]) * grad_xt<kind>(x[i], t[i], p);
   else
-    for (int64_t i = b; i < e; ++i) dx[i] = scale * grad_of(x[i] - t[i], kind, p);
+    for (int64_t i = b; i < e; ++i) dx[i] = scale * grad_xt<kind>(x[i], t[i], p);
 }
 
 void check_kind(int kind, double param, const char* op) {
-  EMBER_CHECK(kind >= 0 && kind <= 3, op, ": unknown loss kind ", kind,
-              " (0 mse, 1 l1, 2 huber, 3 smooth_l1)");
+  EMBER_CHECK(kind >= 0 && kind <= kKlDiv, op, ": unknown loss kind ", kind,
+              " (0 mse, 1 l1, 2 huber, 3 smooth_l1, 4 bce_logits, 5 kl_div)");
   EMBER_CHECK(kind != 2 || param > 0, op, ": huber delta must be positive, got ", param);
   EMBER_CHECK(kind != 3 || param >= 0, op, ": smooth_l1 beta must be >= 0, got ", param);
 }
@@ -152,8 +184,14 @@ double regression_loss_forward(T* loss, T* diff, const T* x, const T* t, int64_t
       case 2:
         s = forward_block<T, 2>(loss, diff, x, t, b, e, p);
         break;
-      default:
+      case 3:
         s = forward_block<T, 3>(loss, diff, x, t, b, e, p);
+        break;
+      case kBceLogits:
+        s = forward_block<T, kBceLogits>(loss, diff, x, t, b, e, p);
+        break;
+      default:
+        s = forward_block<T, kKlDiv>(loss, diff, x, t, b, e, p);
     }
     part[static_cast<size_t>(k)] = s;
   }
@@ -162,13 +200,14 @@ double regression_loss_forward(T* loss, T* diff, const T* x, const T* t, int64_t
   return total;
 }
 
-// x, t (n), g (n) or null -> dx (n) = (g ? scale * g : scale) * dl/dd  (mse: d; see the top).
-// t null: x holds d = x - t (forward's diff).
+// x, t (n), g (n) or null -> dx (n) = (g ? scale * g : scale) * dl/dx  (mse: d; see the top).
+// t null: x holds d = x - t (forward's diff; not for bce_logits and kl_div).
 template <typename T>
 void regression_loss_backward(T* dx, const T* x, const T* t, const T* g, T scale, int64_t n,
                               int kind, double param) {
   check_kind(kind, param, "regression_loss_backward");
   EMBER_CHECK(n >= 0, "regression_loss_backward: negative size ", n);
+  EMBER_CHECK(t || kind < kBceLogits, "regression_loss_backward: bce_logits and kl_div need t");
   const T p = static_cast<T>(param);
   const int64_t nblk = (n + kBlock - 1) / kBlock;
   const int nt = threads_for(n, 1 << 16);
@@ -185,8 +224,14 @@ void regression_loss_backward(T* dx, const T* x, const T* t, const T* g, T scale
       case 2:
         backward_range<T, 2>(dx, x, t, g, scale, b, e, p);
         break;
-      default:
+      case 3:
         backward_range<T, 3>(dx, x, t, g, scale, b, e, p);
+        break;
+      case kBceLogits:
+        backward_range<T, kBceLogits>(dx, x, t, g, scale, b, e, p);
+        break;
+      default:
+        backward_range<T, kKlDiv>(dx, x, t, g, scale, b, e, p);
     }
   }
 }

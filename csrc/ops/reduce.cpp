@@ -1,6 +1,6 @@
 // Row sums (the contiguous fast path of sum / mean / 2-norm over trailing dims and of
-// unbroadcast), the cumulative sum and product, the product over dims, arithmetic with a broadcast
-// row or column, and the fill that is a full sum's gradient.
+// unbroadcast), the cumulative sum and product, the product over dims, logsumexp over dims,
+// arithmetic with a broadcast row or column, and the fill that is a full sum's gradient.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -805,6 +805,102 @@ void prod_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner) {
 
 template void prod_dim<float>(float*, const float*, int64_t, int64_t, int64_t);
 template void prod_dim<double>(double*, const double*, int64_t, int64_t, int64_t);
+
+// ---- logsumexp -------------------------------------------------------------------------------
+// log(sum exp(x - m)) + m with m the largest value (0 when it is not finite, as ops.LogSumExp:
+// a line of -inf gives -inf, one holding +inf gives +inf, a NaN gives NaN). exp is vecmath's,
+// the sums in T in kLseW independent lanes (the order depends on n only).
+namespace {
+
+constexpr int64_t kLseW = 16;
+
+template <typename T>
+inline T finite_or_zero(T m) {
+  return std::isfinite(m) ? m : T(0);
+}
+
+// y[r] = logsumexp of x's row r (rows of n). The max and the sums in kLseW lanes (element i to
+// lane i % kLseW), the exps of a block staged in buf: plain loops that vectorise.
+template <typename T>
+EMBER_SIMD void lse_rows(T* y, const T* x, int64_t rows, int64_t n) {
+  constexpr int64_t kBuf = 256;
+  T buf[kBuf];
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* row = x + r * n;
+    T ml[kLseW];
+    for (int64_t k = 0; k < kLseW; ++k) ml[k] = -std::numeric_limits<T>::infinity();
+    int64_t i = 0;
+    for (; i + kLseW <= n; i += kLseW)
+      for (int64_t k = 0; k < kLseW; ++k) ml[k] = row[i + k] > ml[k] ? row[i + k] : ml[k];
+    for (int64_t k = 0; i + k < n; ++k) ml[k] = row[i + k] > ml[k] ? row[i + k] : ml[k];
+    T mx = ml[0];  // (a NaN is skipped here: the sum's NaN)
+    for (int64_t k = 1; k < kLseW; ++k) mx = ml[k] > mx ? ml[k] : mx;
+    const T m = finite_or_zero(mx);
+    T lanes[kLseW] = {};
+    for (int64_t b = 0; b < n; b += kBuf) {
+      const int64_t len = std::min(kBuf, n - b);
+      for (int64_t j = 0; j < len; ++j) buf[j] = vexp(row[b + j] - m);
+      int64_t j = 0;
+      for (; j + kLseW <= len; j += kLseW)
+        for (int64_t k = 0; k < kLseW; ++k) lanes[k] += buf[j + k];
+      for (int64_t k = 0; j + k < len; ++k) lanes[k] += buf[j + k];
+    }
+    for (int64_t w = kLseW / 2; w > 0; w /= 2)
+      for (int64_t k = 0; k < w; ++k) lanes[k] += lanes[k + w];
+    y[r] = std::log(lanes[0]) + m;
+  }
+}
+
+// n rows of w values ld apart -> y[j], j < w: logsumexp of column j, row after row (m and the
+// running sums in caller storage of 2 w values)
+template <typename T>
+EMBER_SIMD void lse_cols(T* y, const T* x, int64_t n, int64_t ld, int64_t w, T* m, T* sum) {
+  for (int64_t j = 0; j < w; ++j) {
+    m[j] = -std::numeric_limits<T>::infinity();
+    sum[j] = T(0);
+  }
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t j = 0; j < w; ++j) m[j] = x[r * ld + j] > m[j] ? x[r * ld + j] : m[j];
+  for (int64_t j = 0; j < w; ++j) m[j] = finite_or_zero(m[j]);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t j = 0; j < w; ++j) sum[j] += vexp(x[r * ld + j] - m[j]);
+  for (int64_t j = 0; j < w; ++j) y[j] = std::log(sum[j]) + m[j];
+}
+
+}  // namespace
+
+// x (outer, n, inner) -> y (outer, inner): the logsumexp over n (n >= 1). Threads over rows, or
+// over (outer, column block) items; each result computed by one thread in a fixed order.
+template <typename T>
+void logsumexp_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner) {
+  if (outer == 0 || inner == 0) return;
+  const int nt = threads_for(outer * n * inner, int64_t(1) << 14);
+  if (inner == 1) {
+    if (nt == 1) return lse_rows(y, x, outer, n);
+#pragma omp parallel num_threads(nt)
+    {
+      const int64_t parts = omp_get_num_threads(), t = omp_get_thread_num();
+      const int64_t r0 = outer * t / parts, r1 = outer * (t + 1) / parts;
+      lse_rows(y + r0, x + r0 * n, r1 - r0, n);
+    }
+    return;
+  }
+  constexpr int64_t kCols = 256;  // columns per item: their m and sums stay in L1
+  const int64_t blocks = (inner + kCols - 1) / kCols, items = outer * blocks;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    T m[kCols], sum[kCols];
+#pragma omp for schedule(static)
+    for (int64_t it = 0; it < items; ++it) {
+      const int64_t o = it / blocks, j0 = (it % blocks) * kCols;
+      lse_cols(y + o * inner + j0, x + o * n * inner + j0, n, inner, std::min(kCols, inner - j0), m,
+               sum);
+    }
+  }
+}
+
+template void logsumexp_dim<float>(float*, const float*, int64_t, int64_t, int64_t);
+template void logsumexp_dim<double>(double*, const double*, int64_t, int64_t, int64_t);
 
 // ---- fill -----------------------------------------------------------------------------------
 // y (n) = value: a full sum's gradient; fill_rows: one value per row. Compiled per ISA, so the

@@ -2446,6 +2446,10 @@ class BCEWithLogitsLoss(Function):
     # w ((1 - t) x + (1 + (pw - 1) t) softplus(-x)), softplus(-x) = log1p(exp(-|x|)) + max(-x, 0)
     @staticmethod
     def forward(ctx, x, t, w, pw, reduction):
+        ctx.w, ctx.pw, ctx.reduction = w, pw, reduction
+        if _bce_logits_fused(x, t, w, pw):  # the loss and its reduction in one C++ pass
+            ctx.save_for_backward(x, t, None)
+            return _C.regression_loss_forward(x, t, "bce_logits", 0.0, reduction)
         # softplus(-x) = log1p(exp(-|x|)) + max(-x, 0) (finite for any x), one C++ pass
         # np.asarray: negating a 0-d array gives a NumPy scalar, which the binding refuses
         sp = _C.activation_forward("softplus", _contig(np.asarray(-x)), threshold=math.inf)
@@ -2455,14 +2459,20 @@ class BCEWithLogitsLoss(Function):
         if w is not None:
             loss = loss * w
         ctx.save_for_backward(x, t, sp)
-        ctx.w, ctx.pw, ctx.reduction = w, pw, reduction
         return _reduce_array(loss, reduction, x.dtype)
 
     @staticmethod
     def backward(ctx, g):
         x, t, sp = ctx.saved_tensors
-        sig = _C.activation_forward("sigmoid", _contig(x))
         s = _grad_scale(g, ctx.reduction, x.size)
+        if sp is None:  # (the fused forward's case): s (sigmoid(x) - t) in one C++ pass
+            if ctx.reduction == "none":
+                gx = _C.regression_loss_backward(x, t, _contig(g), "bce_logits")
+            else:  # (s in x's dtype, as the product below: the same bits)
+                gx = _C.regression_loss_backward(x, t, None, "bce_logits", scale=float(s))
+            gt = (-s * x).astype(x.dtype, copy=False) if ctx.needs_input_grad[1] else None
+            return gx, gt, None, None, None
+        sig = _C.activation_forward("sigmoid", _contig(x))
         if ctx.w is not None:
             s = s * ctx.w
         nt = ctx.needs_input_grad[1]  # the target rarely wants a gradient: skip its passes
@@ -2487,6 +2497,20 @@ class BCEWithLogitsLoss(Function):
         gx = s * ((1 - t) - (1 + (pw - 1) * t) * (1 - sigmoid(x)))
         gt = s * (-x + (pw - 1) * softplus(-x, 1.0, math.inf))
         return gx, gt, None, None, None
+
+
+def _bce_logits_fused(x, t, w, pw) -> bool:
+    """Whether _C's fused bce_logits loss takes x and t: no weights, float32/float64 of one
+    dtype and shape, C-contiguous."""
+    return (
+        w is None
+        and pw is None
+        and x.dtype.char in "fd"
+        and t.dtype == x.dtype
+        and t.shape == x.shape
+        and x.flags.c_contiguous
+        and t.flags.c_contiguous
+    )
 
 
 @_torch_loss_params(
@@ -2699,6 +2723,39 @@ class KLDiv(Function):
         return _graph.recompute(ctx, (g,), kl, x, t) + (None,)
 
 
+class KLDivSum(Function):
+    # the sum of KLDiv's pointwise t (log t - x) (0 where t = 0), over ``denom`` (mean: the
+    # size, batchmean: the batch, sum: 1): the loss and its sum in one C++ pass (in double)
+    @staticmethod
+    def forward(ctx, x, t, denom):
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else ops._shape_only(x), t)
+        ctx.denom = denom
+        total = _C.regression_loss_forward(x, t, "kl_div", 0.0, "sum")
+        return total if denom == 1 else np.asarray(total / denom, x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, t = ctx.saved_tensors
+        s = g / ctx.denom if ctx.denom != 1 else g  # (in g's dtype, as KLDiv's reduced g)
+        gt = None
+        if ctx.needs_input_grad[1]:
+            gt = np.where(t == 0, 0, s * (np.log(np.where(t == 0, 1, t)) + 1 - x))
+            gt = gt.astype(x.dtype, copy=False)
+        return (-s * t if ctx.needs_input_grad[0] else None), gt, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x0, t0 = ctx.saved_tensors
+        x, t = _graph.inputs(ctx, x0, t0)
+        zero = _graph.constant(t0 == 0)
+
+        def kl(x, t):  # KLDiv's, summed
+            loss = ops.where(zero, 0.0, t * ops.log(ops.where(zero, 1.0, t))) - t * x
+            return loss.sum() / ctx.denom if ctx.denom != 1 else loss.sum()
+
+        return _graph.recompute(ctx, (g,), kl, x, t) + (None,)
+
+
 @_torch_loss_params("input", "target", "size_average", "reduce", "reduction", "log_target")
 def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> Tensor:
     """Kullback-Leibler divergence KL(target || exp(input)) pointwise: target (log target -
@@ -2720,7 +2777,21 @@ def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> 
         )
     n = _float_input(input, op).shape[:1]  # batchmean divides by the input's own batch
     x, t = _loss_pair(op, input, target, broadcast="quiet")
-    loss = KLDiv.apply(x, t, _bool_arg(log_target, "kl_div", "log_target"))
+    log_target = _bool_arg(log_target, "kl_div", "log_target")
+    xd, td = x.data, t.data
+    if (
+        not log_target
+        and reduction != "none"
+        and xd.size
+        and xd.dtype.char in "fd"
+        and td.dtype == xd.dtype
+        and td.shape == xd.shape
+        and xd.flags.c_contiguous
+        and td.flags.c_contiguous
+    ):  # the common call: one fused pass (KLDivSum)
+        denom = xd.size if reduction == "mean" else n[0] if reduction == "batchmean" and n else 1
+        return KLDivSum.apply(x, t, denom)
+    loss = KLDiv.apply(x, t, log_target)
     if reduction == "batchmean":
         return loss.sum() / n[0] if n else loss.sum()
     return _reduce(loss, reduction)
