@@ -66,6 +66,17 @@ Fibres check_index(const py::array& index, const std::vector<int64_t>& shape, in
   return f;
 }
 
+// The kernels move elements by width only: any numeric dtype of 1, 2, 4 or 8 bytes (returned).
+py::ssize_t require_element_bytes(const py::array& x, const char* op) {
+  const char kind = x.dtype().kind();
+  const auto width = x.itemsize();
+  if ((kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b' && kind != 'c') ||
+      (width != 1 && width != 2 && width != 4 && width != 8))
+    throw py::type_error(std::string(op) + ": x must be a numeric array of 1 to 8 byte elements, " +
+                         "got " + std::string(py::str(x.dtype())));
+  return width;
+}
+
 template <typename T>
 void forward_as(py::array& y, const py::array& x, const int64_t* ip, Fibres f, int64_t nx,
                 int64_t ni) {
@@ -77,12 +88,7 @@ void forward_as(py::array& y, const py::array& x, const int64_t* ip, Fibres f, i
 
 py::array forward_py(const py::array& x, const py::array& index, int64_t dim) {
   const char* op = "gather_forward";
-  const char kind = x.dtype().kind();
-  const auto width = x.itemsize();
-  if ((kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b' && kind != 'c') ||
-      (width != 1 && width != 2 && width != 4 && width != 8))
-    throw py::type_error(std::string(op) + ": x must be a numeric array of 1 to 8 byte elements, " +
-                         "got " + std::string(py::str(x.dtype())));
+  const auto width = require_element_bytes(x, op);
   require_contiguous(x, op, "x");
   const std::vector<int64_t> shape = shape_of(x);
   const Fibres f = check_index(index, shape, dim, op);
@@ -183,12 +189,7 @@ void select_as(py::array& y, const py::array& x, const int64_t* ip, Fibres f, in
 
 py::array index_select_py(const py::array& x, const py::array& index, int64_t dim) {
   const char* op = "index_select";
-  const char kind = x.dtype().kind();
-  const auto width = x.itemsize();
-  if ((kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b' && kind != 'c') ||
-      (width != 1 && width != 2 && width != 4 && width != 8))
-    throw py::type_error(std::string(op) + ": x must be a numeric array of 1 to 8 byte elements, " +
-                         "got " + std::string(py::str(x.dtype())));
+  const auto width = require_element_bytes(x, op);
   require_contiguous(x, op, "x");
   std::vector<int64_t> shape = shape_of(x);
   const Fibres f = fibres(shape, dim, op);
