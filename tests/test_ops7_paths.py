@@ -680,3 +680,15 @@ def test_index_add_scatter_add_grads_non_contiguous_and_errors():
         ember.tensor(x).scatter_add(1, ember.tensor(-sidx - 1), ember.tensor(x))
     with pytest.raises(TypeError, match="scatter_add"):
         ember.tensor(x).scatter_add(0, ember.tensor(sidx.astype(np.int16)), ember.tensor(x))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weight", [0.3, 0.7, 2, -1.5])
+def test_lerp_inplace_with_a_number_gives_lerps_bits(dtype, weight):
+    """lerp_ with a Python number weighs in the tensor's dtype, as lerp does (a float64 detour
+    rounded twice and differed from lerp by an ulp in about a third of the elements)."""
+    rng = np.random.default_rng(7)
+    a, b = rng.standard_normal(4096).astype(dtype), rng.standard_normal(4096).astype(dtype)
+    x = ember.tensor(a.copy())
+    x.lerp_(ember.tensor(b), weight)
+    np.testing.assert_array_equal(x.data, ember.lerp(ember.tensor(a), ember.tensor(b), weight).data)

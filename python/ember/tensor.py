@@ -928,6 +928,8 @@ class Tensor:
     def lerp_(self, end, weight) -> Tensor:
         """self += weight * (end - self), with PyTorch's two-sided formula (exact at 0 and 1)."""
         e, w = np.asarray(_ops._data(end)), np.asarray(_ops._data(weight))
+        if type(weight) in (float, int) and self.data.dtype in (np.float32, np.float64):
+            w = w.astype(self.data.dtype)  # a weak number, as in lerp (16-bit: computed wider)
         d = e - self.data
         return self._assign(np.where(np.abs(w) < 0.5, self.data + w * d, e - d * (1 - w)), end)
 
