@@ -1011,11 +1011,14 @@ class Binary(Function):
 _BINARY_NAME = {}  # a Binary op's df: its name (for its graph backward in _BINARY_GRAPH)
 
 
-def _binary(name: str, f, df, floating: bool = True, straight=None, straight_number=False):
+def _binary(
+    name: str, f, df, floating: bool = True, straight=None, straight_number=False, any_shape=False
+):
     """The op ``name``: f(a, b) with gradients df. ``straight(a, b)``, when given, is f on two
     arrays of one float dtype and shape: tensors of those outside the graph take it without
     the operand checks and the node (~10 us of a 32x32 call); with ``straight_number`` also
-    on a float array and a Python number (None: the general path)."""
+    on a float array and a Python number; with ``any_shape`` also on two arrays of shapes
+    that broadcast (None: the general path, whose errors others get)."""
     _BINARY_NAME[df] = name
 
     def op(input, other) -> Tensor:  # noqa: A002
@@ -1024,11 +1027,13 @@ def _binary(name: str, f, df, floating: bool = True, straight=None, straight_num
             if (
                 a.dtype is b.dtype
                 and (a.dtype is _F32 or a.dtype is _F64)
-                and a.shape == b.shape
+                and (any_shape or a.shape == b.shape)
                 and _outside_graph(input)
                 and _outside_graph(other)
             ):
-                return Tensor._make(straight(a, b), False, None, 0)
+                y = straight(a, b)
+                if y is not None:
+                    return Tensor._make(y, False, None, 0)
         elif straight_number and type(input) is Tensor and type(other) in (float, int):
             a = input.data  # a float tensor and a Python number: straight(a, number), or None
             if (a.dtype is _F32 or a.dtype is _F64) and _outside_graph(input):
@@ -1196,7 +1201,13 @@ def _mod_kernel(a, b, rem: bool):
         and a.dtype.char in "fd"
     ):
         return None
-    shape = a.shape if a.shape == b.shape else np.broadcast(a, b).shape
+    if a.shape == b.shape:
+        shape = a.shape
+    else:
+        try:
+            shape = np.broadcast(a, b).shape
+        except ValueError:  # the caller's general path says so in its words
+            return None
     return (_C.remainder if rem else _C.fmod)(_filled(a, shape), _filled(b, shape))
 
 
@@ -1243,6 +1254,7 @@ _remainder = _binary(
     floating=False,
     straight=lambda a, b: _mod_kernel(a, b, True),
     straight_number=True,
+    any_shape=True,
 )
 _fmod = _binary(
     "fmod",
@@ -1251,6 +1263,7 @@ _fmod = _binary(
     floating=False,
     straight=lambda a, b: _mod_kernel(a, b, False),
     straight_number=True,
+    any_shape=True,
 )
 
 
