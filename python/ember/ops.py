@@ -1961,7 +1961,7 @@ def _float_input(x):
 # threaded, output written once) for C-contiguous float32 / float64 arrays, the common case;
 # anything else (strided views, float16, bfloat16, complex, integers) keeps NumPy's loops.
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
-_I64 = np.dtype(np.int64)
+_I64, _I32 = np.dtype(np.int64), np.dtype(np.int32)
 _ACT_ID = {name: i for i, name in enumerate(_C.activation_names)}
 
 
@@ -4932,34 +4932,19 @@ class AddAt(Function):
         # kernel: None for np.add.at, or (path, axis) of a C++ path the caller found to apply,
         # each adding in np.add.at's order (the same sums), 5-20x faster: "rows" (index_add:
         # whole slices along axis) or "scatter" (scatter_add's index covers x outside axis)
-        out = x.copy()
         src = src * alpha if alpha != 1 else src
         ctx.meta = (key, _shape(src), alpha)
         if kernel is None:
+            out = x.copy()
             np.add.at(out, key, src)
         elif kernel[0] == "scatter":
             axis = kernel[1]
             index = np.ascontiguousarray(key[axis], np.int64)
-            try:
-                _C.gather_backward(np.ascontiguousarray(src), index, axis, x.shape[axis], out=out)
-            except IndexError:  # (the range check is the kernel's: scatter_add's words)
-                n = x.shape[axis]
-                raise IndexError(
-                    f"scatter_add: index out of range [0, {n}) for dim {axis} of shape {x.shape}"
-                ) from None
+            out = _scatter_add_kernel(x, axis, index, src)
             ctx.meta = (key, _shape(src), alpha, (index, axis))
         else:  # slices along any axis added in place into out (a fresh C-contiguous copy)
             axis = kernel[1]
-            index = np.ascontiguousarray(key[-1], np.int64)
-            try:
-                _C.index_select_backward(
-                    np.ascontiguousarray(src), index, axis, x.shape[axis], out=out
-                )
-            except IndexError:  # (the range check is the kernel's: index_add's words)
-                n = x.shape[axis]
-                raise IndexError(
-                    f"index_add: index out of range for dim {axis} of size {n}"
-                ) from None
+            out = _index_add_kernel(x, axis, np.ascontiguousarray(key[-1], np.int64), src)
         return out
 
     @staticmethod
@@ -4983,6 +4968,32 @@ class AddAt(Function):
         key, sshape, alpha = ctx.meta[:3]
         add = lambda x, src: AddAt.forward(_graph.scratch(AddAt), x, src, key, alpha)  # noqa: E731
         return _graph_scatter(ctx, g, add, sshape) + (None, None)
+
+
+def _scatter_add_kernel(x, axis, index, src):
+    """x's copy with src added at index along axis (index: C-contiguous int64 of src's shape,
+    covering x outside axis) by the gather-backward kernel, which checks the index's range."""
+    out = x.copy()
+    try:
+        _C.gather_backward(np.ascontiguousarray(src), index, axis, x.shape[axis], out=out)
+    except IndexError:  # (scatter_add's words)
+        n = x.shape[axis]
+        raise IndexError(
+            f"scatter_add: index out of range [0, {n}) for dim {axis} of shape {x.shape}"
+        ) from None
+    return out
+
+
+def _index_add_kernel(x, axis, index, src):
+    """x's copy with src's slices along axis added at index (1-D C-contiguous int64) by the
+    index-select-backward kernel, which checks the index's range."""
+    out = x.copy()
+    try:
+        _C.index_select_backward(np.ascontiguousarray(src), index, axis, x.shape[axis], out=out)
+    except IndexError:  # (index_add's words)
+        n = x.shape[axis]
+        raise IndexError(f"index_add: index out of range for dim {axis} of size {n}") from None
+    return out
 
 
 def _same_dtype(op, x, src):
@@ -5044,8 +5055,43 @@ def scatter(x, dim: int, index, src=None, *, value=None, reduce=None) -> Tensor:
     return scatter_reduce(x, dim, index, expand(v, shape) if src is None else v, "prod")
 
 
+def _straight_add(x, dim, index, src):
+    """(x's data, the axis, index as a C-contiguous int64 array, src's data) when index_add or
+    scatter_add may skip the operand checks and the node (~5-10 us of a 32x32 call): x and
+    src float Tensors of one dtype outside the graph, x not 0-d, dim an int in range, index an
+    int64 or int32 Tensor (the C++ kernels check the index's shape and range); else None."""
+    if not (type(x) is Tensor and type(src) is Tensor and type(index) is Tensor):
+        return None
+    a, s, i = x.data, src.data, index.data
+    nd = a.ndim
+    if not (
+        a.dtype is s.dtype
+        and (a.dtype is _F32 or a.dtype is _F64)
+        and (i.dtype is _I64 or i.dtype is _I32)
+        and type(dim) is int
+        and -nd <= dim < nd
+        and _outside_graph(x)
+        and _outside_graph(src)
+    ):
+        return None
+    return a, dim % nd, np.ascontiguousarray(i, np.int64), s
+
+
 def scatter_add(x, dim: int, index, src) -> Tensor:
     """out = x, then out[index[i][j]][j] += src[i][j] (dim 0) etc.; repeats add up."""
+    go = _straight_add(x, dim, index, src)
+    if go is not None:
+        a, axis, i, s = go
+        # the gather-backward kernel applies when the index covers x outside dim and is no
+        # larger than src (whose leading block it reads): else the general path's checks
+        if (
+            i.ndim == a.ndim
+            and i.shape[:axis] + i.shape[axis + 1 :] == a.shape[:axis] + a.shape[axis + 1 :]
+            and builtins.all(k <= n for k, n in zip(i.shape, s.shape))
+        ):
+            if s.shape != i.shape:
+                s = s[tuple(slice(0, k) for k in i.shape)]
+            return Tensor._make(_scatter_add_kernel(a, axis, i, s), False, None, 0)
     x = _tensor_operand(x)
     src = _same_dtype("scatter_add", x, _tensor_operand(src))
     axis = _dim(dim, x.ndim, "scatter_add") if x.ndim else None
@@ -5188,6 +5234,18 @@ def _along(op, x, dim, index, source=None, check_range=True):
 
 def index_add(x, dim: int, index, source, *, alpha=1) -> Tensor:
     """out = x, then out[..., index[i], ...] += alpha * source[..., i, ...] (repeats add up)."""
+    go = _straight_add(x, dim, index, source)
+    if go is not None and (type(alpha) is int or type(alpha) is float):
+        a, axis, i, s = go
+        # a 0-d or 1-D non-empty index and source of x's shape but the index's length at dim
+        # (else the general path's checks and np.add.at)
+        if (
+            0 < i.size
+            and i.ndim <= 1
+            and s.shape == a.shape[:axis] + (i.size,) + a.shape[axis + 1 :]
+        ):
+            s = s * alpha if alpha != 1 else s  # (as AddAt: alpha in source's dtype)
+            return Tensor._make(_index_add_kernel(a, axis, i.reshape(-1), s), False, None, 0)
     x = _tensor_operand(x)
     source = _same_dtype("index_add", x, _tensor_operand(source))
     fused = x.ndim and x.data.dtype.char in "fd"  # (the kernel checks the index's range)
