@@ -345,9 +345,9 @@ inline double sum_double(const T* a, int64_t n) {
 // accurate term) gives values just below 1 as correctly rounded ones (as PyTorch's, saturating
 // at |x| = 9.01 in float, 19.06 in double); -u / (e + 1) loses the low bits of 1 - e there.
 // u and e share one reduction (as expm1_nonpos; the clamp keeps e > 0, 1 - 2e / (1+e) still
-// rounds to 1). Both branches are one form, one - (b q + c) / (e + 1), with only b, c and one
-// selected: a select of the quotient itself (big ? 1 - s : s) let GCC thread it back through the
-// division and issue two vdivps per vector (the AVX-512 loop's bottleneck).
+// rounds to 1). Both branches are one form, w - (b q + c) / (e + 1), with w = 0 or 1 the one
+// select (b, c follow from it exactly): a select of the quotient itself (big ? 1 - s : s) let GCC
+// thread it back through the division and issue two vdivps per vector (AVX-512 loop bottleneck).
 template <typename T>
 inline T vtanh(T x) {
   using C = vm::consts<T>;
@@ -359,10 +359,10 @@ inline T vtanh(T x) {
   const T q = vm::expm1_poly(r);
   const T p2 = vm::pow2i(n);
   const bool big = a > T(0.5493);  // atanh(1/2) = 0.54931
-  const T one = big ? T(1) : T(0);
-  const T b = big ? T(2) * p2 : p2;
-  const T c = big ? T(2) * p2 : p2 - T(1);
-  const T s = one - (b * q + c) / (p2 * q + (p2 + T(1)));
+  const T w = big ? T(1) : T(0);
+  const T b = p2 + w * p2;
+  const T c = b + (w - T(1));
+  const T s = w - (b * q + c) / (p2 * q + (p2 + T(1)));
   return std::copysign(s, x);
 }
 
