@@ -340,12 +340,14 @@ inline double sum_double(const T* a, int64_t n) {
   return s;
 }
 
-// tanh(|x|) = -u / (u + 2) with u = expm1(-2|x|) while tanh < 1/2 (no cancellation), and
-// 1 - 2e / (1 + e) with e = exp(-2|x|) = u + 1 above: there the one rounding of 1 - (a small,
+// tanh(|x|) = -u / (e + 1) with u = expm1(-2|x|) while tanh < 1/2 (no cancellation), and
+// 1 - 2e / (e + 1) with e = exp(-2|x|) = u + 1 above: there the one rounding of 1 - (a small,
 // accurate term) gives values just below 1 as correctly rounded ones (as PyTorch's, saturating
-// at |x| = 9.01 in float, 19.06 in double); -u / (u + 2) loses the low bits of 2 + u there.
+// at |x| = 9.01 in float, 19.06 in double); -u / (e + 1) loses the low bits of 1 - e there.
 // u and e share one reduction (as expm1_nonpos; the clamp keeps e > 0, 1 - 2e / (1+e) still
-// rounds to 1), and the branches are selected before one division.
+// rounds to 1). Both branches are one form, w - (b q + c) / (e + 1), with w = 0 or 1 the one
+// select (b, c follow from it exactly): a select of the quotient itself (big ? 1 - s : s) let GCC
+// thread it back through the division and issue two vdivps per vector (AVX-512 loop bottleneck).
 template <typename T>
 inline T vtanh(T x) {
   using C = vm::consts<T>;
@@ -356,11 +358,12 @@ inline T vtanh(T x) {
   const T r = vm::reduce_ln2(yc, n);
   const T q = vm::expm1_poly(r);
   const T p2 = vm::pow2i(n);
-  const T u = p2 * q + (p2 - T(1));  // expm1(y)
-  const T e = p2 * q + p2;           // exp(y)
-  const bool big = a > T(0.5493);    // atanh(1/2) = 0.54931
-  const T s = (big ? T(2) * e : -u) / (big ? T(1) + e : u + T(2));
-  return std::copysign(big ? T(1) - s : s, x);
+  const bool big = a > T(0.5493);  // atanh(1/2) = 0.54931
+  const T w = big ? T(1) : T(0);
+  const T b = p2 + w * p2;
+  const T c = b + (w - T(1));
+  const T s = w - (b * q + c) / (p2 * q + (p2 + T(1)));
+  return std::copysign(s, x);
 }
 
 namespace vm {

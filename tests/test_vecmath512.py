@@ -1,9 +1,10 @@
 """csrc/vecmath.h's division-free forms, held to their measured accuracy across the whole range:
 float32 log / log1p (Cephes' polynomial in f, no division), float32 sin / cos (one polynomial
-after a reduction by pi), float32 log2 / log10 (a polynomial in f in double, no division) and
-asin / acos in both dtypes (a polynomial in s^2 and one square root, no division). Inputs run
-through every binade, the denormals, the reduction boundaries and the special values; the
-references are NumPy's float64 (float32 results) and mpmath (float64 asin / acos)."""
+after a reduction by pi), float32 log2 / log10 (a polynomial in f in double, no division),
+asin / acos in both dtypes (a polynomial in s^2 and one square root, no division) and tanh in
+both dtypes (one division for both of its forms). Inputs run through every binade, the
+denormals, the reduction boundaries and the special values; the references are NumPy's float64
+(float32 results) and mpmath (float64 asin / acos / tanh)."""
 
 import mpmath as mp
 import numpy as np
@@ -133,3 +134,30 @@ def test_asin_acos(name, dtype):
     with np.errstate(all="ignore"):
         want = getattr(np, "arc" + name[1:])(sp)
     _same_specials(getattr(ember, name)(ember.tensor(sp)).numpy(), want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tanh_one_division_every_binade(dtype):
+    """tanh = -expm1(-2|x|) / (e + 1) below tanh = 1/2 and 1 - 2e / (e + 1) above (e =
+    exp(-2|x|)) through one division: accurate near 0, at the switch and up to saturation."""
+    if dtype == np.float32:
+        pos = _positive_floats()
+        x = np.concatenate([pos, -pos, np.float32([0.5493, 0.54931, 9.0, 9.01, 9.02, 10.0])])
+        y = ember.tanh(ember.tensor(x)).numpy()
+        assert _ulps(y, np.tanh(x.astype(np.float64))).max() <= 2.0  # measured 1.93
+        # just below saturation 1 - 2e/(1 + e) rounds once: correctly rounded values below 1
+        # (as torch's); -expm1/(1 + e) there would be 1.4 ulp off and saturate at 8.5, not 9.01
+        xs = np.linspace(5, 9.5, 100_001).astype(np.float32)
+        ys = ember.tanh(ember.tensor(xs)).numpy()
+        assert _ulps(ys, np.tanh(xs.astype(np.float64))).max() <= 0.51  # measured 0.50006
+    else:
+        rng = np.random.default_rng(0)
+        mag = np.exp(rng.uniform(-40, 3.5, 3000))  # 4e-18 .. 33: every regime up to saturation
+        x = np.concatenate([mag, -mag, [0.5493, 0.54931, 19.0, 19.06, 19.1, 21.0]])
+        y = ember.tanh(ember.tensor(x)).numpy()
+        mp.mp.dps = 40
+        ref = np.array([float(mp.tanh(mp.mpf(float(v)))) for v in x])
+        assert _ulps(y, ref, np.float64).max() <= 2.5  # measured 2.06
+    assert y.dtype == dtype
+    sp = np.array([0.0, -0.0, 1e-30, -1e-30, 50.0, -50.0, np.inf, -np.inf, np.nan], dtype)
+    _same_specials(ember.tanh(ember.tensor(sp)).numpy(), np.tanh(sp))
