@@ -692,3 +692,29 @@ def test_lerp_inplace_with_a_number_gives_lerps_bits(dtype, weight):
     x = ember.tensor(a.copy())
     x.lerp_(ember.tensor(b), weight)
     np.testing.assert_array_equal(x.data, ember.lerp(ember.tensor(a), ember.tensor(b), weight).data)
+
+
+@pytest.mark.parametrize("kernel", ["index_select_backward", "gather_backward"])
+def test_backward_out_is_checked_never_converted(kernel):
+    """The in-place `out` of both index backwards: added into when valid, refused (not silently
+    copied, which would lose the sums) when of another dtype, shape, layout or read-only."""
+    g = np.ones((2, 3), np.float32)
+    idx = np.array([0, 2, 2], np.int64)
+    if kernel == "gather_backward":
+        idx = np.broadcast_to(idx, g.shape).copy()
+    fn = getattr(_C, kernel)
+    out = np.ones((2, 4), np.float32)
+    fn(g, idx, 1, 4, out)
+    np.testing.assert_array_equal(out, np.ones((2, 4)) + fn(g, idx, 1, 4, None))
+    read_only = np.zeros((2, 4), np.float32)
+    read_only.flags.writeable = False
+    bad = [
+        (np.zeros((2, 4), np.float64), TypeError, "dtype"),
+        ([[0.0] * 4] * 2, TypeError, "dtype"),
+        (np.zeros((2, 5), np.float32), ValueError, "shape"),
+        (np.zeros((4, 2), np.float32).T, ValueError, "contiguous"),
+        (read_only, ValueError, "writeable"),
+    ]
+    for arr, err, word in bad:
+        with pytest.raises(err, match=word):
+            fn(g, idx, 1, 4, arr)

@@ -77,6 +77,25 @@ py::ssize_t require_element_bytes(const py::array& x, const char* op) {
   return width;
 }
 
+// A backward's dx (shape, grad's dtype): fresh when out_arg is None, else out_arg itself, to be
+// added into in place (checked, never converted: a silent copy would lose the sums).
+py::array backward_out(const py::object& out_arg, const py::array& grad, const py::array& index,
+                       const std::vector<int64_t>& shape, const char* op) {
+  if (out_arg.is_none()) return empty_like_dtype(grad, shape);
+  if (!py::isinstance<py::array>(out_arg) ||
+      !same_dtype(py::reinterpret_borrow<py::array>(out_arg).dtype(), grad.dtype()))
+    throw py::type_error(std::string(op) + ": out must be an array of grad's dtype");
+  py::array dx = py::reinterpret_borrow<py::array>(out_arg);
+  require_contiguous(dx, op, "out");
+  require_shape(dx, shape, op, "out");
+  EMBER_CHECK(dx.writeable(), op, ": out must be writeable");
+  // Rows added into out must not change the grad still to be read, nor the indices that were
+  // range-checked (a changed index would write out of bounds).
+  require_no_overlap(dx, grad, op, "out", "grad", false);
+  require_no_overlap(dx, index, op, "out", "index", false);
+  return dx;
+}
+
 template <typename T>
 void forward_as(py::array& y, const py::array& x, const int64_t* ip, Fibres f, int64_t nx,
                 int64_t ni) {
@@ -116,22 +135,7 @@ py::array backward_py(const py::array& grad, const py::array& index, int64_t dim
   const Fibres f = check_index(index, shape, dim, op);
   const int64_t ni = grad.shape(dim);
   const bool accumulate = !out_arg.is_none();
-  if (accumulate) {  // written in place: no conversion, so no silent copy
-    if (!py::isinstance<py::array>(out_arg) ||
-        !same_dtype(py::reinterpret_borrow<py::array>(out_arg).dtype(), grad.dtype()))
-      throw py::type_error(std::string(op) + ": out must be an array of grad's dtype");
-  }
-  py::array dx =
-      accumulate ? py::reinterpret_borrow<py::array>(out_arg) : empty_like_dtype(grad, shape);
-  if (accumulate) {
-    require_contiguous(dx, op, "out");
-    require_shape(dx, shape, op, "out");
-    EMBER_CHECK(dx.writeable(), op, ": out must be writeable");
-    // Rows added into out must not change the grad still to be read, nor the indices that
-    // were range-checked above (a changed index wrote out of bounds).
-    require_no_overlap(dx, grad, op, "out", "grad", false);
-    require_no_overlap(dx, index, op, "out", "index", false);
-  }
+  py::array dx = backward_out(out_arg, grad, index, shape, op);
   const bool f32 = is_f32(grad);
   void* out = dx.mutable_data();
   const void* g = grad.data();
@@ -218,20 +222,7 @@ py::array index_select_backward_py(const py::array& grad, const py::array& index
               dim, " for ", index.size(), " indices");
   shape[dim] = size;
   const bool accumulate = !out_arg.is_none();
-  if (accumulate) {  // written in place: no conversion, so no silent copy
-    if (!py::isinstance<py::array>(out_arg) ||
-        !same_dtype(py::reinterpret_borrow<py::array>(out_arg).dtype(), grad.dtype()))
-      throw py::type_error(std::string(op) + ": out must be an array of grad's dtype");
-  }
-  py::array dx =
-      accumulate ? py::reinterpret_borrow<py::array>(out_arg) : empty_like_dtype(grad, shape);
-  if (accumulate) {
-    require_contiguous(dx, op, "out");
-    require_shape(dx, shape, op, "out");
-    EMBER_CHECK(dx.writeable(), op, ": out must be writeable");
-    require_no_overlap(dx, grad, op, "out", "grad", false);
-    require_no_overlap(dx, index, op, "out", "index", false);
-  }
+  py::array dx = backward_out(out_arg, grad, index, shape, op);
   const bool f32 = is_f32(grad);
   void* out = dx.mutable_data();
   const void* g = grad.data();
