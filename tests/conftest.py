@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 import ember
+from ember import _C
 
 
 @pytest.fixture(autouse=True)
@@ -17,7 +18,7 @@ def rng():
     return np.random.default_rng(1234)
 
 
-# tests/test_gemm.py has a `threads` fixture of its own (one count per test)
+# tests/test_gemm.py and test_gemm512.py have a `threads` fixture of their own (one count per test)
 @pytest.fixture
 def threads():
     """Run a body at 1 and then 2 threads, restoring the setting."""
@@ -30,3 +31,30 @@ def threads():
 
     yield each
     ember.set_num_threads(before)
+
+
+def _gemm_isas():
+    """The GEMM micro-kernel families this CPU runs (the names _C.gemm_set_isa accepts);
+    GEMM_ISAS below, which tests/test_gemm.py imports."""
+    original = _C.gemm_isa()
+    found = []
+    for name in ("avx512", "avx2", "generic"):
+        try:
+            _C.gemm_set_isa(name)
+            found.append(name)
+        except ValueError:
+            pass
+    _C.gemm_set_isa(original)
+    return found
+
+
+GEMM_ISAS = _gemm_isas()
+
+
+@pytest.fixture(params=GEMM_ISAS)
+def isa(request):
+    """Run a test once on each GEMM micro-kernel family this CPU has, restoring the choice."""
+    original = _C.gemm_isa()
+    _C.gemm_set_isa(request.param)
+    yield request.param
+    _C.gemm_set_isa(original)

@@ -192,19 +192,6 @@ def test_col_workspace_tiling_over_output_positions():
     np.testing.assert_allclose(dw, wt.grad.numpy(), rtol=1e-3, atol=1e-2)
 
 
-def _supported_isas():
-    original = _C.gemm_isa()
-    found = []
-    for name in ("avx512", "avx2", "generic"):
-        try:
-            _C.gemm_set_isa(name)
-            found.append(name)
-        except ValueError:
-            pass
-    _C.gemm_set_isa(original)
-    return found
-
-
 # Shapes that cross the fused engine's blocks: K = C*KH*KW > 384 (several depth blocks), P > 512
 # (several column blocks, a partial last panel), O not a multiple of the micro-kernel's rows and
 # more than one dy^T panel with a half-width last one; groups; strided.
@@ -227,7 +214,6 @@ ENGINE_CONFIGS = [
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("isa", _supported_isas())
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("cfg", ENGINE_CONFIGS)
 def test_engine_blocks_isas_threads(cfg, dtype, isa, threads):

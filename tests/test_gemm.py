@@ -7,36 +7,13 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import GEMM_ISAS as ISAS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ember import _C
 
 DTYPES = [np.float32, np.float64]
-
-
-def _supported_isas():
-    original = _C.gemm_isa()
-    found = []
-    for name in ("avx512", "avx2", "generic"):
-        try:
-            _C.gemm_set_isa(name)
-            found.append(name)
-        except ValueError:
-            pass
-    _C.gemm_set_isa(original)
-    return found
-
-
-ISAS = _supported_isas()
-
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    original = _C.gemm_isa()
-    _C.gemm_set_isa(request.param)
-    yield request.param
-    _C.gemm_set_isa(original)
 
 
 @pytest.fixture

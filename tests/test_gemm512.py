@@ -19,27 +19,6 @@ DTYPES = [np.float32, np.float64]
 LAYOUTS = [(False, False), (True, False), (False, True), (True, True)]
 
 
-def _supported_isas():
-    original = _C.gemm_isa()
-    found = []
-    for name in ("avx512", "avx2", "generic"):
-        try:
-            _C.gemm_set_isa(name)
-            found.append(name)
-        except ValueError:
-            pass
-    _C.gemm_set_isa(original)
-    return found
-
-
-@pytest.fixture(params=_supported_isas())
-def isa(request):
-    original = _C.gemm_isa()
-    _C.gemm_set_isa(request.param)
-    yield request.param
-    _C.gemm_set_isa(original)
-
-
 @pytest.fixture
 def threads():
     original = _C.get_num_threads()
