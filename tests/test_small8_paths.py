@@ -57,3 +57,90 @@ def test_batched_matmul_at_one_thread_matches_numpy():
     a = rng.standard_normal((5, 4, 3)).astype(np.float64)
     b = rng.standard_normal((5, 3, 6)).astype(np.float64)
     np.testing.assert_allclose(_C.matmul(a, b, False, False), a @ b, rtol=1e-12)
+
+
+# ---- Tensor's + - * / and parameterless unary methods straight (tensor.py) ------------------
+_SHAPE_PAIRS = [
+    ((32, 32), (32, 32)),  # one shape
+    ((32, 32), ()),  # one value, 0-d
+    ((32, 32), (1, 1)),  # one value, 2-D
+    ((1, 1), (32, 32)),  # one value on the left
+    ((16,), (1, 1)),  # one value of more dims: the result has them
+    ((8, 32), (32,)),  # a row
+    ((8, 32), (8, 1)),  # a column
+    ((1, 32), (8, 1)),  # both broadcast: not the kernel's
+    ((3, 4), (3, 4)),  # under 16 elements
+    ((2, 3, 20), (3, 1)),
+]
+_GENERAL = {"add": "__add__", "sub": "__sub__", "mul": "__mul__", "div": "__truediv__"}
+
+
+def _same(a, b):
+    assert type(a) is ember.Tensor and type(b) is ember.Tensor
+    assert a.dtype == b.dtype and a.shape == b.shape and a.stride() == b.stride()
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert a.requires_grad == b.requires_grad
+
+
+@pytest.mark.parametrize("shapes", _SHAPE_PAIRS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int64])
+@pytest.mark.parametrize("op", list(_GENERAL))
+def test_binary_operators_give_the_general_paths_result(shapes, dtype, op):
+    rng = np.random.default_rng(3)
+    a = (rng.standard_normal(shapes[0]) * 5).astype(dtype)
+    b = (rng.standard_normal(shapes[1]) * 5 + 20).astype(dtype)  # (no 0 divisor)
+    general = getattr(ember.ops, op)
+    for x, y in ((a, b), (a.T, b.T) if a.ndim == b.ndim == 2 else (a, b)):
+        ex, ey = ember.tensor(np.asarray(x)), ember.tensor(np.asarray(y))
+        if not x.flags.c_contiguous:
+            ex = ember.tensor(a).T  # a strided view: the general path's
+        out = getattr(ex, _GENERAL[op])(ey)
+        _same(out, general(ex, ey))
+        ref = getattr(torch.from_numpy(np.ascontiguousarray(ex.numpy())), _GENERAL[op])(
+            torch.from_numpy(ey.numpy())
+        )
+        assert out.shape == tuple(ref.shape)
+        if dtype in (np.float32, np.float64):
+            np.testing.assert_array_equal(out.numpy(), ref.numpy())
+
+
+@pytest.mark.parametrize("op", list(_GENERAL))
+def test_binary_operators_mixed_dtypes_grad_and_errors_as_the_general_path(op):
+    a = ember.tensor(np.linspace(1, 2, 32 * 32, dtype=np.float32).reshape(32, 32))
+    b = ember.tensor(np.linspace(3, 4, 32 * 32).reshape(32, 32))  # float64: promotion
+    meth, general = _GENERAL[op], getattr(ember.ops, op)
+    _same(getattr(a, meth)(b), general(a, b))
+    # a Tensor requiring grad: the node, with torch's gradients
+    x = ember.tensor(a.numpy().astype(np.float64), requires_grad=True)
+    y = ember.tensor(b.numpy(), requires_grad=True)
+    out = getattr(x, meth)(y)
+    assert out.requires_grad and out.grad_fn is not None
+    out.sum().backward()
+    tx = torch.tensor(x.numpy(), requires_grad=True)
+    ty = torch.tensor(y.numpy(), requires_grad=True)
+    getattr(tx, meth)(ty).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(y.grad.numpy(), ty.grad.numpy(), rtol=1e-12)
+    with ember.no_grad():
+        _same(getattr(x, meth)(y), general(x.detach(), y.detach()))
+    # shapes that do not broadcast: the general path's error
+    with pytest.raises(ValueError, match=r"\(32, 32\).*\(3, 32\)|\(3, 32\).*\(32, 32\)"):
+        getattr(a, meth)(ember.tensor(np.ones((3, 32), np.float32)))
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "sqrt", "tanh", "sigmoid", "relu"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int64])
+def test_unary_methods_give_the_general_paths_result(name, dtype):
+    a = (np.random.default_rng(4).random((32, 32)) * 3 + 0.5).astype(dtype)
+    general = {"tanh": ember.nn.functional.tanh, "sigmoid": ember.nn.functional.sigmoid,
+               "relu": ember.nn.functional.relu}.get(name) or getattr(ember.ops, name)  # fmt: skip
+    for t in (ember.tensor(a), ember.tensor(a).T, ember.tensor(a)[:, ::2]):
+        _same(getattr(t, name)(), general(t))
+    if dtype in (np.float32, np.float64):
+        ref = getattr(torch.from_numpy(a), name)().numpy()
+        np.testing.assert_allclose(getattr(ember.tensor(a), name)().numpy(), ref, rtol=2e-6)
+        x = ember.tensor(a.astype(np.float64), requires_grad=True)
+        getattr(x, name)().sum().backward()
+        tx = torch.tensor(a.astype(np.float64), requires_grad=True)
+        getattr(tx, name)().sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
