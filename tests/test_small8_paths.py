@@ -144,3 +144,85 @@ def test_unary_methods_give_the_general_paths_result(name, dtype):
         tx = torch.tensor(a.astype(np.float64), requires_grad=True)
         getattr(tx, name)().sum().backward()
         np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+
+
+# ---- matmul, softmax, hypot and atan2 straight (ops.py, nn/functional.py) ---------------------
+def _layouts(a):
+    """a, its transpose's copy seen transposed (column-major), a strided slice of rows."""
+    big = np.concatenate([a, a])
+    return [a, np.ascontiguousarray(a.T).T, big[::2]]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matmul_straight_matches_the_node_path_and_torch(dtype):
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((32, 24)).astype(dtype)
+    b = rng.standard_normal((24, 16)).astype(dtype)
+    for x in _layouts(a):
+        for y in _layouts(b):
+            ex, ey = ember.tensor(a), ember.tensor(b)
+            ex.data, ey.data = x, y  # (the layouts themselves, not copies)
+            out = ex @ ey
+            node = ember.ops.MatMul.apply(ex, ey)  # the general path
+            _same(out, node)
+            np.testing.assert_allclose(
+                out.numpy(), x @ y, rtol=1e-5 if dtype == np.float32 else 1e-12
+            )
+    with pytest.raises(TypeError, match="one dtype"):
+        ember.tensor(a) @ ember.tensor(b.astype(np.float16))
+    with pytest.raises(ValueError, match="cannot be multiplied"):
+        ember.tensor(a) @ ember.tensor(a)
+    x = ember.tensor(a.astype(np.float64), requires_grad=True)
+    (x @ ember.tensor(b.astype(np.float64))).sum().backward()
+    tx = torch.tensor(a.astype(np.float64), requires_grad=True)
+    (tx @ torch.tensor(b.astype(np.float64))).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("log", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_straight_matches_the_node_path_and_torch(log, dtype):
+    F = ember.nn.functional
+    f, tf = (F.log_softmax, torch.log_softmax) if log else (F.softmax, torch.softmax)
+    a = np.random.default_rng(6).standard_normal((8, 32)).astype(dtype)
+    for x in _layouts(a):
+        t = ember.tensor(a)
+        t.data = x
+        for dim in (0, 1, -1):
+            out = f(t, dim)
+            _same(out, ember.nn.functional.Softmax.apply(t, dim % 2, log))
+            np.testing.assert_allclose(out.numpy(), tf(torch.from_numpy(x.copy()), dim).numpy(),
+                                       rtol=1e-6, atol=1e-7)  # fmt: skip
+    x = ember.tensor(a.astype(np.float64), requires_grad=True)
+    (f(x, 1) * ember.tensor(np.arange(32.0))).sum().backward()
+    tx = torch.tensor(a.astype(np.float64), requires_grad=True)
+    (tf(tx, 1) * torch.arange(32.0, dtype=torch.float64)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    with pytest.raises(IndexError):
+        f(ember.tensor(a), 2)
+
+
+@pytest.mark.parametrize("name", ["hypot", "atan2"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_hypot_atan2_straight_match_torch_and_refuse_complex(name, dtype):
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((32, 32)).astype(dtype)
+    b = rng.standard_normal((32, 32)).astype(dtype)
+    f, tf = getattr(ember, name), getattr(torch, name)
+    for x in _layouts(a):
+        t = ember.tensor(a)
+        t.data = x
+        out = f(t, ember.tensor(b))
+        assert out.dtype == dtype and out.shape == (32, 32) and out.is_contiguous()
+        numpy_f = np.arctan2 if name == "atan2" else np.hypot  # (the general path's f)
+        np.testing.assert_array_equal(out.numpy(), numpy_f(x, b))
+        ref = tf(torch.from_numpy(x.copy()), torch.from_numpy(b)).numpy()
+        np.testing.assert_allclose(out.numpy(), ref, rtol=1e-6, atol=1e-7)
+    x = ember.tensor(a.astype(np.float64), requires_grad=True)
+    f(x, ember.tensor(b.astype(np.float64))).sum().backward()
+    tx = torch.tensor(a.astype(np.float64), requires_grad=True)
+    tf(tx, torch.tensor(b.astype(np.float64))).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+    z = ember.tensor(np.ones(3, np.complex64))
+    with pytest.raises(TypeError, match="complex"):
+        f(z, z)

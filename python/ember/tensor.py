@@ -1426,21 +1426,7 @@ class Tensor:
             _function.note_write(self.data)
 
 
-from ember import _complex, _device, _inplace, _layout  # noqa: E402
-from ember import creation as _creation  # noqa: E402
-from ember import ops as _ops  # noqa: E402  (ops build on Tensor)
-from ember import random as _random  # noqa: E402
-from ember.autograd import engine as _engine  # noqa: E402
-from ember.autograd import function as _function  # noqa: E402
-from ember.autograd.function import is_grad_enabled  # noqa: E402
-from ember.nn import functional as _F  # noqa: E402
-
-# ---- the hot calls straight ---------------------------------------------------------------
-# The commonest small calls -- two plain float tensors combined, a parameterless kernel on
-# one -- by their kernel from the method itself: the general entry's layers of frames and
-# tests cost more than the ~0.5 us kernel call of a 32x32 op (x / y 1.3 -> 0.9 us). Anything
-# else (autograd, other dtypes, strides, broadcasting the kernel does not take) goes on to
-# the general entry, which gives the same result there (tests/test_small8_paths.py).
+# Op outputs outside the graph (ops.py imports _plain: defined before the imports below)
 _new = object.__new__
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
@@ -1457,6 +1443,22 @@ def _plain(data: np.ndarray) -> Tensor:
     return t
 
 
+from ember import _complex, _device, _inplace, _layout  # noqa: E402
+from ember import creation as _creation  # noqa: E402
+from ember import ops as _ops  # noqa: E402  (ops build on Tensor)
+from ember import random as _random  # noqa: E402
+from ember.autograd import engine as _engine  # noqa: E402
+from ember.autograd import function as _function  # noqa: E402
+from ember.autograd.function import is_grad_enabled  # noqa: E402
+from ember.nn import functional as _F  # noqa: E402
+
+
+# ---- the hot calls straight ---------------------------------------------------------------
+# The commonest small calls -- two plain float tensors combined, a parameterless kernel on
+# one -- by their kernel from the method itself: the general entry's layers of frames and
+# tests cost more than the ~0.5 us kernel call of a 32x32 op (x / y 1.3 -> 0.9 us). Anything
+# else (autograd, other dtypes, strides, broadcasting the kernel does not take) goes on to
+# the general entry, which gives the same result there (tests/test_small8_paths.py).
 def _binary_method(code: int, general):
     """``self op other`` (op: _C.binary's code): two Tensors outside autograd by
     _C.binary_auto, whose own tests (one float32/float64 dtype, the larger operand

@@ -21,7 +21,7 @@ from ember import _C, _complex, _lowp, _sparse_grad, ops
 from ember.autograd import graph as _graph
 from ember.autograd.engine import unbroadcast
 from ember.autograd.function import Function, is_grad_enabled
-from ember.tensor import Tensor, get_default_dtype
+from ember.tensor import Tensor, _plain, get_default_dtype
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -474,9 +474,9 @@ def _softmax_straight(x, dim, log: bool):
     n = a.ndim or 1
     if (a.dtype is not _F32 and a.dtype is not _F64) or not -n <= dim < n:
         return None
-    if not ops._outside_graph(x):
+    if x._requires_grad and not ops._outside_graph(x):
         return Softmax.apply(x, dim % n, log)  # (the dim as _dim gives it)
-    return Tensor._make(_C.softmax_forward(_contig(a), dim, log), False, None, 0)
+    return _plain(_C.softmax_forward(a if a.flags.c_contiguous else _contig(a), dim, log))
 
 
 def softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
