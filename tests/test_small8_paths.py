@@ -226,3 +226,88 @@ def test_hypot_atan2_straight_match_torch_and_refuse_complex(name, dtype):
     z = ember.tensor(np.ones(3, np.complex64))
     with pytest.raises(TypeError, match="complex"):
         f(z, z)
+
+
+# ---- autograd nodes made straight: sort/topk, cumsum, binary maths, unary methods -------------
+def _grads_match(f_e, f_t, arrays, rtol=1e-12):
+    xs = [ember.tensor(a, requires_grad=True) for a in arrays]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ye, yt = f_e(*xs), f_t(*ts)
+    ye, yt = (ye[0], yt[0]) if isinstance(ye, tuple) else (ye, yt)
+    assert ye.grad_fn is not None and ye.requires_grad
+    assert ye.shape == tuple(yt.shape) and ye.dtype == np.float64
+    np.testing.assert_allclose(ye.detach().numpy(), yt.detach().numpy(), rtol=1e-12, atol=1e-14)
+    w = np.random.default_rng(9).standard_normal(ye.shape)
+    (ye * ember.tensor(w)).sum().backward()
+    (yt * torch.tensor(w)).sum().backward()
+    for x, t in zip(xs, ts, strict=True):
+        np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=rtol, atol=1e-13)
+
+
+@pytest.mark.parametrize("shape", [(6, 32), (2, 3, 10)])
+def test_sort_topk_cumsum_in_the_graph_match_torch(shape):
+    a = np.random.default_rng(10).standard_normal(shape)
+    _grads_match(lambda x: x.sort(-1), lambda x: x.sort(-1), [a])
+    _grads_match(lambda x: x.sort(-1, descending=True), lambda x: x.sort(-1, descending=True), [a])
+    _grads_match(lambda x: x.topk(3, -1), lambda x: x.topk(3, -1), [a])
+    _grads_match(
+        lambda x: x.topk(2, -1, largest=False), lambda x: x.topk(2, -1, largest=False), [a]
+    )
+    for d in range(-len(shape), len(shape)):
+        _grads_match(lambda x, d=d: x.cumsum(d), lambda x, d=d: x.cumsum(d), [a])
+    # the indices too, and the node's name
+    x = ember.tensor(a, requires_grad=True)
+    v, i = x.topk(3, -1)
+    np.testing.assert_array_equal(i.numpy(), torch.from_numpy(a).topk(3, -1).indices.numpy())
+    assert not i.requires_grad and i.dtype == np.int64
+
+
+def test_binary_maths_matmul_and_unary_methods_in_the_graph_match_torch():
+    rng = np.random.default_rng(11)
+    a, b = rng.standard_normal((8, 16)), rng.standard_normal((8, 16))
+    for name in ("hypot", "atan2"):
+        _grads_match(getattr(ember, name), getattr(torch, name), [a, b])
+    _grads_match(lambda x, y: x @ y.T, lambda x, y: x @ y.T, [a, b])
+    p = np.abs(a) + 0.1
+    for name in ("exp", "log", "sqrt", "tanh", "sigmoid", "relu"):
+        _grads_match(lambda x, n=name: getattr(x, n)(), lambda x, n=name: getattr(x, n)(), [p])
+    # one operand a constant (no grad), float32: the same node and dtype as the general path
+    x = ember.tensor(a.astype(np.float32), requires_grad=True)
+    y = ember.hypot(x, ember.tensor(b.astype(np.float32)))
+    assert y.dtype == np.float32 and y.grad_fn is not None
+
+
+def test_cumsum_along_a_dim_binding_and_its_refusals():
+    x = np.random.default_rng(12).standard_normal((3, 4, 5)).astype(np.float32)
+    for d in (-3, -1, 0, 1, 2):
+        np.testing.assert_array_equal(
+            _C.cumsum(x, False, d), torch.from_numpy(x).cumsum(d).numpy()
+        )  # (torch accumulates float32 in double too)
+    with pytest.raises(ValueError, match="out of range"):
+        _C.cumsum(x, False, 3)
+    with pytest.raises(ValueError, match="contiguous"):
+        _C.cumsum(x.transpose(1, 0, 2), False, 0)
+    with pytest.raises(ValueError, match="3-D"):
+        _C.cumsum(x[0])  # without dim: (outer, n, inner) as before
+    with pytest.raises(IndexError):
+        ember.tensor(x).cumsum(3)
+
+
+@pytest.mark.parametrize("stack", [False, True])
+def test_cat_stack_straight_match_the_general_path(stack):
+    f = ember.stack if stack else ember.cat
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    ta, tb = ember.tensor(a), ember.tensor(a + 1)
+    for dim in (0, 1, -1, np.int64(1)):
+        out = f([ta, tb], dim)
+        ref = (torch.stack if stack else torch.cat)(
+            [torch.from_numpy(a), torch.from_numpy(a + 1)], int(dim)
+        )
+        np.testing.assert_array_equal(out.numpy(), ref.numpy())
+        assert out.dtype == np.float32 and type(out) is ember.Tensor
+    # mixed dtypes are promoted; a Tensor in the graph makes the node; a bad dim is refused
+    assert f([ta, ember.tensor(a.astype(np.float64))]).dtype == np.float64
+    g = ember.tensor(a, requires_grad=True)
+    assert f([g, tb]).grad_fn is not None
+    with pytest.raises(IndexError):
+        f([ta, tb], 3)

@@ -169,14 +169,25 @@ py::array logsumexp_dim_py(const py::array& x, int64_t lo, int64_t hi, bool keep
   return y;
 }
 
-// cumsum (reverse as given) or, when prod, cumprod
-py::array scan_py(const py::array& x, bool reverse, bool prod) {
+// cumsum (reverse as given) or, when prod, cumprod; along dim 1 of a 3-D x when dim is None,
+// else along dim of x as it is (no (outer, n, inner) view to make in Python: ~0.4 us of a
+// 32x32 cumsum).
+py::array scan_py(const py::array& x, bool reverse, bool prod, const py::object& dim) {
   const char* op = prod ? "cumprod" : "cumsum";
   require_float(x, op, "x");
-  require_ndim(x, 3, op, "x");
+  if (dim.is_none()) require_ndim(x, 3, op, "x");
   require_contiguous(x, op, "x");
-  const int64_t outer = x.shape(0), n = x.shape(1), inner = x.shape(2);
-  py::array y = empty_like_dtype(x, {outer, n, inner});
+  int64_t outer = 1, n = 1, inner = 1;
+  if (dim.is_none()) {
+    outer = x.shape(0), n = x.shape(1), inner = x.shape(2);
+  } else {
+    const int64_t nd = x.ndim(), d0 = dim.cast<int64_t>();
+    EMBER_CHECK(-nd <= d0 && d0 < nd, op, ": dim ", d0, " is out of range for shape ",
+                shape_str(shape_of(x)));
+    const int64_t d = d0 < 0 ? d0 + nd : d0;
+    for (int64_t i = 0; i < nd; ++i) (i < d ? outer : i > d ? inner : n) *= x.shape(i);
+  }
+  py::array y = empty_like_dtype(x, shape_of(x));
   const bool f32 = is_f32(x);
   void* out = y.mutable_data();
   const void* in = x.data();
@@ -261,12 +272,17 @@ void bind_reduce(py::module_& m) {
         "in x's dtype (1 when they are empty); in lanes over a row, row after row over columns "
         "(the same bits for any thread count).");
   m.def(
-      "cumsum", [](const py::array& x, bool reverse) { return scan_py(x, reverse, false); },
-      py::arg("x"), py::arg("reverse") = false,
+      "cumsum",
+      [](const py::array& x, bool reverse, const py::object& dim) {
+        return scan_py(x, reverse, false, dim);
+      },
+      py::arg("x"), py::arg("reverse") = false, py::arg("dim") = py::none(),
       "x (outer, n, inner) float32/float64 C-contiguous -> y (same): the running sum along n "
-      "(from the end when reverse), one addition after another in double, as PyTorch's.");
+      "(from the end when reverse), one addition after another in double, as PyTorch's. With "
+      "dim (an int): x of any shape, the running sum along dim.");
   m.def(
-      "cumprod", [](const py::array& x) { return scan_py(x, false, true); }, py::arg("x"),
+      "cumprod", [](const py::array& x) { return scan_py(x, false, true, py::none()); },
+      py::arg("x"),
       "x (outer, n, inner) float32/float64 C-contiguous -> y (same): the running product along "
       "n, one multiplication after another in double, rounded per entry, as PyTorch's.");
   m.def("fill", &fill_py, py::arg("out").noconvert(), py::arg("value"),

@@ -11,7 +11,7 @@ import numpy as np
 
 from ember import _C, _complex, _device, _layout, _lowp, random
 from ember.random import rng
-from ember.tensor import Tensor, _as_array, get_default_dtype
+from ember.tensor import Tensor, _as_array, _plain, get_default_dtype
 
 
 def _size(shape, op: str) -> tuple:
@@ -154,7 +154,9 @@ def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
     return _new(np.zeros(shape, dt), requires_grad)
 
 
-_FILL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # _C.fill's (native byte order)
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_FILL_DTYPES = (_F32, _F64)  # _C.fill's (native byte order; also tested by identity: dtypes
+# of the builtin types are singletons)
 _FILL_MIN = 1 << 18  # bytes
 _zeros = _takes_device(zeros)
 
@@ -166,8 +168,8 @@ def zeros(*size, **kwargs) -> Tensor:  # noqa: F811  (the factory above, with a 
     # dtype checks were ~1 us of its 2.5)
     if not kwargs and not _device._CONTEXT:
         shape, dt = _size(size, "zeros"), get_default_dtype()
-        if dt in _FILL_DTYPES and math.prod(shape) * dt.itemsize < _FILL_MIN:
-            return Tensor._make(np.zeros(shape, dt), False, None, 0)
+        if (dt is _F32 or dt is _F64) and math.prod(shape) * dt.itemsize < _FILL_MIN:
+            return _plain(np.zeros(shape, dt))
     return _zeros(*size, **kwargs)
 
 
@@ -231,10 +233,8 @@ def randn(*size, **kwargs) -> Tensor:  # noqa: F811  (the factory above, with a 
     # samples straight (the factory's keyword handling, size and dtype checks ~2 us of ~8.5)
     if not kwargs and not _device._CONTEXT:
         dt = get_default_dtype()
-        if dt in _FILL_DTYPES:
-            return Tensor._make(
-                random.normal_samples(None, _size(size, "randn"), dt), False, None, 0
-            )
+        if dt is _F32 or dt is _F64:
+            return _plain(random.normal_samples(None, _size(size, "randn"), dt))
     return _randn(*size, **kwargs)
 
 

@@ -950,8 +950,8 @@ class Binary(Function):
 
     @staticmethod
     def forward(ctx, a, b, f, df):
-        with np.errstate(all="ignore"):  # the operands' dtype (np.log(b) may widen a scalar)
-            y = np.asarray(f(a, b)).astype(np.result_type(a, b), copy=False)
+        # the operands' dtype (np.log(b) may widen a scalar); _quiet_all: errstate's cheap form
+        y = np.asarray(_quiet_all(f, a, b)).astype(np.result_type(a, b), copy=False)
         if df in _GRAD_A_IS_G:  # a's gradient is g: a and b only for b's, never y (as torch)
             keep = ctx.needs_input_grad[1]
             ctx.save_for_backward(*(v if keep else _shape_only(v) for v in (a, b)), None)
@@ -1036,14 +1036,17 @@ def _binary(
                 a.dtype is b.dtype
                 and (a.dtype is _F32 or a.dtype is _F64)
                 and (any_shape or a.shape == b.shape)
-                and (
-                    not (input._requires_grad or other._requires_grad)
-                    or (_outside_graph(input) and _outside_graph(other))
-                )  # (the first test alone: ~0.15 us less of a 32x32 call)
             ):
-                y = straight(a, b)
-                if y is not None:
-                    return _plain(y)
+                if not (input._requires_grad or other._requires_grad) or (
+                    _outside_graph(input) and _outside_graph(other)
+                ):  # (the first test alone: ~0.15 us less of a 32x32 call)
+                    y = straight(a, b)
+                    if y is not None:
+                        return _plain(y)
+                elif a.shape == b.shape:
+                    # in autograd: the node on the operands as they are, which the operand
+                    # checks below (~4 us of a 32x32 call) leave unchanged for these
+                    return Binary.apply(input, other, f, df)
         elif straight_number and type(input) is Tensor and type(other) in (float, int):
             a = input.data  # a float tensor and a Python number: straight(a, number), or None
             if (a.dtype is _F32 or a.dtype is _F64) and _outside_graph(input):
@@ -1980,6 +1983,7 @@ def matmul(a, b) -> Tensor:
             if not y.flags.c_contiguous:
                 y = _gemm_operand(y)
             return _plain(_C.gemm(x, y))
+        return MatMul.apply(a, b)  # (_as_operand leaves Tensors as they are)
     return MatMul.apply(_as_operand(a), _as_operand(b))
 
 
@@ -3256,11 +3260,17 @@ class Join(Function):
 
 def _join(tensors, dim, stack: bool) -> Tensor:
     if type(tensors) is list or type(tensors) is tuple:
-        # the common case, Tensors outside the graph, in one pass (~5 us less for 64 of them)
-        datas = [t.data for t in tensors if type(t) is Tensor and not t._requires_grad]
+        # the common case, Tensors outside the graph, in one pass (~5 us less for 64 of them;
+        # a loop: a comprehension's frame is ~0.1 us of a 32x32 cat)
+        datas = []
+        for t in tensors:
+            if type(t) is not Tensor or t._requires_grad:
+                break
+            datas.append(t.data)
         if datas and len(datas) == len(tensors):
             try:
-                return Tensor._make(_C.concat(datas, operator.index(dim), stack)[0], False, None, 0)
+                d = dim if type(dim) is int else operator.index(dim)
+                return _plain(_C.concat(datas, d, stack)[0])
             except TypeError:
                 pass  # mixed dtypes (promoted below, or refused with the same error), bad dim
         elif tensors and type(dim) is int and type(tensors[0]) is Tensor:
@@ -3298,12 +3308,12 @@ def _promote_list(tensors):
 def cat(tensors, dim: int = 0) -> Tensor:
     """Concatenate along an existing dim (legacy empty tensors of shape (0,) are skipped, as
     PyTorch skips them: ``out = cat([out, x])`` starting from an empty one)."""
-    return _join(tensors, dim, stack=False)
+    return _join(tensors, dim, False)
 
 
 def stack(tensors, dim: int = 0) -> Tensor:
     """Join along a new dim; all shapes must be equal."""
-    return _join(tensors, dim, stack=True)
+    return _join(tensors, dim, True)
 
 
 class Split(Function):
@@ -3982,14 +3992,12 @@ def cumsum(x, dim: int, *, dtype=None) -> Tensor:
     if dtype is None and type(x) is Tensor and type(dim) is int:
         a = x.data
         nd = a.ndim
-        if -nd <= dim < nd and a.dtype.char in "fd" and _outside_graph(x):
-            # the common case: _scan's kernel call straight (_axes and _scan's frames ~1 us)
-            shape = a.shape
-            d = dim % nd
-            x3 = np.ascontiguousarray(a).reshape(
-                math.prod(shape[:d]), shape[d], math.prod(shape[d + 1 :])
-            )
-            return Tensor._make(_C.cumsum(x3, False).reshape(shape), False, None, 0)
+        if -nd <= dim < nd and a.dtype.char in "fd":
+            if not x._requires_grad or _outside_graph(x):
+                # the common case: _scan's kernel call straight, along dim of x as it is
+                c = a if a.flags.c_contiguous else np.ascontiguousarray(a)
+                return _plain(_C.cumsum(c, False, dim))
+            return CumSum.apply(x, dim % nd)  # (the node the general path makes for x)
     x = _as_dtype(x, dtype)
     if x.data.dtype == np.bool_:
         x = x.long()
@@ -4259,7 +4267,11 @@ def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> So
     equal values in the order PyTorch's stable or unstable CPU sort gives)."""
     rows = None if stable else _rows_straight(x, dim)
     if rows is not None and (rows.size <= 65536 or _radix_lines(rows, 1)):
+        if x._requires_grad and not _outside_graph(x):
+            return _graph_result(x, _C.sort_indices(rows, descending))
         return _straight_result(x, _C.sort_indices(rows, descending, True))
+    if type(x) is not Tensor or x.data.dtype.kind == "c":  # (_real_only's test, in here)
+        _complex.refuse("sort", _data(x))
     x = _tensor_operand(x)
     (axis,) = _axes(dim, builtins.max(x.ndim, 1), "sort")
     if x.ndim == 0:
@@ -4284,19 +4296,28 @@ def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> So
 def _rows_straight(x, dim):
     """x's lines along dim as C-contiguous (rows, n) for the selection kernels' values-and-indices
     call (the generic path's checks, moves and second gather are ~6 us of a 32x32 sort or
-    topk): a float32/float64 Tensor outside the graph, not empty, dim its last (an int); else
-    None."""
+    topk): a float32/float64 Tensor, not empty, dim its last (an int); else None. (A Tensor
+    in the graph too: its caller then takes the values by the Gather node, _graph_result.)"""
     if type(x) is not Tensor or type(dim) is not int:
         return None
     a = x.data
     nd = a.ndim
     if not nd or (dim != -1 and dim != nd - 1) or (a.dtype is not _F32 and a.dtype is not _F64):
         return None
-    if not a.size or not _outside_graph(x):
+    if not a.size:
         return None
     if nd == 2 and a.flags.c_contiguous:
         return a  # (its lines already: no conversion or view to make)
     return np.ascontiguousarray(a).reshape(-1, a.shape[-1])
+
+
+def _graph_result(x: Tensor, idx: np.ndarray) -> SortResult:
+    """SortResult of the kernel's index lines for an x in the graph: the values by the Gather
+    node along x's last dim, as the general path's _take_along takes them."""
+    a = x.data
+    if a.ndim != 2:
+        idx = idx.reshape(a.shape[:-1] + (idx.shape[1],))
+    return SortResult(Gather.apply(x, a.ndim - 1, idx, unique=True), _plain(idx))
 
 
 def _straight_result(x: Tensor, pair) -> SortResult:
@@ -4307,9 +4328,7 @@ def _straight_result(x: Tensor, pair) -> SortResult:
         shape = x.data.shape[:-1] + (v.shape[1],)
         v, idx = v.reshape(shape), idx.reshape(shape)
     # (tuple.__new__: the namedtuple's own __new__ is a Python frame, ~0.25 us)
-    return _new_tuple(
-        SortResult, (Tensor._make(v, False, None, 0), Tensor._make(idx, False, None, 0))
-    )
+    return _new_tuple(SortResult, (_plain(v), _plain(idx)))
 
 
 def _radix_lines(a: np.ndarray, axis: int) -> bool:
@@ -4401,6 +4420,9 @@ def _from_rows(idx: np.ndarray, shape: tuple, axis: int) -> np.ndarray:
     return lines if axis == len(shape) - 1 else np.moveaxis(lines, -1, axis)
 
 
+sort._real_only = True  # (the refusal is in sort itself, after its straight case)
+
+
 def argsort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
     return sort(x, dim, descending, stable).indices
 
@@ -4409,7 +4431,11 @@ def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) ->
     """The k largest (or smallest) entries along dim and their indices (torch.topk)."""
     rows = _rows_straight(x, dim)
     if rows is not None and type(k) is int and 0 <= k <= rows.shape[1]:
+        if x._requires_grad and not _outside_graph(x):
+            return _graph_result(x, _C.topk_indices(rows, k, largest, sorted))
         return _straight_result(x, _C.topk_indices(rows, k, largest, sorted, True))
+    if type(x) is not Tensor or x.data.dtype.kind == "c":  # (_real_only's test, in here)
+        _complex.refuse("topk", _data(x))
     x = _tensor_operand(x)
     if x.data.dtype == np.bool_:
         raise TypeError("topk: bool tensors are not supported (as in PyTorch)")
@@ -4425,6 +4451,9 @@ def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) ->
     else:
         idx = _from_rows(_C.topk_indices(rows, k, largest, sorted), x.data.shape, axis)
     return SortResult(_take_along(x, axis, idx), Tensor._make(idx, False, None, 0))
+
+
+topk._real_only = True  # (as sort's)
 
 
 def mm(a, b) -> Tensor:
