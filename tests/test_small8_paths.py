@@ -311,3 +311,20 @@ def test_cat_stack_straight_match_the_general_path(stack):
     assert f([g, tb]).grad_fn is not None
     with pytest.raises(IndexError):
         f([ta, tb], 3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("bounds", [(-0.5, 0.5), (None, 0.2), (0, None), (1, -1), (-1, 2.5)])
+def test_clamp_straight_matches_the_node_path_and_torch(dtype, bounds):
+    a = np.random.default_rng(13).standard_normal((8, 16)).astype(dtype)
+    a[0, :3] = [np.nan, -0.0, 0.0]
+    lo, hi = bounds
+    for t in (ember.tensor(a), ember.tensor(a).T):
+        out = t.clamp(lo, hi)
+        _same(out, ember.ops.Clamp.apply(t, lo, hi))  # the general path's node, outside autograd
+        _same(t.clip(lo, hi), out)
+        ref = torch.from_numpy(np.ascontiguousarray(t.numpy())).clamp(lo, hi).numpy()
+        np.testing.assert_array_equal(out.numpy(), ref)
+        np.testing.assert_array_equal(np.signbit(out.numpy()), np.signbit(ref))  # -0.0 kept
+    if dtype == np.float64:
+        _grads_match(lambda x: x.clamp(lo, hi), lambda x: x.clamp(lo, hi), [a[1:]])

@@ -2256,6 +2256,7 @@ class Clamp(Function):
 
 
 _NUMBER_OR_NONE = frozenset((float, int, type(None)))
+_CLAMP = _ACT_ID["clamp"]
 
 
 def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
@@ -2267,6 +2268,13 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
         and type(min) in _NUMBER_OR_NONE
         and type(max) in _NUMBER_OR_NONE
     ):  # the common case (a float tensor, number bounds): none of the conversions below apply
+        d = x.data
+        if not x._requires_grad and (d.dtype is _F32 or d.dtype is _F64) and d.flags.c_contiguous:
+            # Clamp._values' kernel call straight (_clamp_kernel_bounds' bounds): ~0.4 us of
+            # frames less
+            lo = -_INF if min is None else float(min)
+            hi = _INF if max is None else float(max)
+            return _plain(_C.activation(d, _CLAMP, lo, hi, None))
         return _unary_apply(Clamp, x, min, max)
     x = _tensor_operand(x)
     _complex.refuse("clamp", x, min, max)

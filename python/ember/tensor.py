@@ -1199,10 +1199,7 @@ class Tensor:
     def log_softmax(self, dim: int, dtype=None):
         return _F.log_softmax(self, dim, dtype=dtype)
 
-    def clamp(self, min=None, max=None):
-        return _ops.clamp(self, min, max)
-
-    clip = clamp
+    # (clamp, clip: ops.clamp itself, set after the class)
 
     def pow(self, exponent):
         return _ops.pow(self, exponent)
@@ -1498,6 +1495,7 @@ def _unary_method(name: str, general, node, *args):
     return method
 
 
+Tensor.clamp = Tensor.clip = _ops.clamp  # (self is its x: no frame of a method around it)
 Tensor.__add__ = _binary_method(0, _ops.add)
 Tensor.__sub__ = _binary_method(1, _ops.sub)
 Tensor.__mul__ = _binary_method(2, _ops.mul)
