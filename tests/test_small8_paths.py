@@ -328,3 +328,35 @@ def test_clamp_straight_matches_the_node_path_and_torch(dtype, bounds):
         np.testing.assert_array_equal(np.signbit(out.numpy()), np.signbit(ref))  # -0.0 kept
     if dtype == np.float64:
         _grads_match(lambda x: x.clamp(lo, hi), lambda x: x.clamp(lo, hi), [a[1:]])
+
+
+# ---- reduce.cpp's column kernels and fills without a team at one thread ------------------------
+@pytest.mark.parametrize("shape", [(32, 32), (3, 40, 300), (700, 200)])
+def test_column_reductions_do_not_depend_on_the_thread_count(shape):
+    x = np.random.default_rng(14).standard_normal(shape)
+    x32 = x.astype(np.float32)
+    runs = []
+    for nt in (1, 2):
+        ember.set_num_threads(nt)
+        try:
+            t = ember.tensor(x32)
+            g = ember.tensor(x32, requires_grad=True)
+            g.sum(-1).sum().backward()  # fill_rows
+            runs.append(
+                [
+                    t.var(0),
+                    t.prod(0),
+                    t.cumsum(0),
+                    t.logsumexp(0),
+                    g.grad,
+                    ember.zeros(512, 1024),
+                ]  # (zeros: _C.fill)
+            )
+        finally:
+            ember.set_num_threads(1)
+    for a, b in zip(*runs, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    tt = torch.from_numpy(x32)
+    for ours, ref in zip(runs[0][:4], (tt.var(0), tt.prod(0), tt.cumsum(0), tt.logsumexp(0))):
+        np.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=2e-5, atol=1e-6)
+    np.testing.assert_array_equal(runs[0][4].numpy(), np.ones(shape, np.float32))

@@ -563,10 +563,17 @@ void var_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, double d
     }
     return;
   }
+  if (nt == 1) {  // (no team: an inactive parallel region costs ~0.3 us of a small var)
+    std::vector<double> scratch(static_cast<size_t>(2 * inner));
+    for (int64_t o = 0; o < outer; ++o)
+      var_cols(y + o * inner, x + o * n * inner, n, inner, inner, denom, root, scratch.data(),
+               scratch.data() + inner);
+    return;
+  }
   // threads over outer, or over column ranges when outer is smaller than the team (as max)
   const int64_t cols = outer >= nt ? 1 : nt;
   const int64_t items = outer * cols;
-#pragma omp parallel num_threads(nt) if (nt > 1)
+#pragma omp parallel num_threads(nt)
   {
     std::vector<double> scratch(static_cast<size_t>(2 * inner));
 #pragma omp for schedule(static)
@@ -645,7 +652,13 @@ void scan_impl(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool r
     return;
   }
   const int nt = static_cast<int>(std::min<int64_t>(threads_for(outer * n * inner), outer));
-#pragma omp parallel num_threads(nt) if (nt > 1)
+  if (nt == 1) {  // (no team, as above)
+    std::vector<double> acc(static_cast<size_t>(inner));
+    for (int64_t o = 0; o < outer; ++o)
+      scan_inner<Prod>(y + o * n * inner, x + o * n * inner, acc.data(), n, inner, reverse);
+    return;
+  }
+#pragma omp parallel num_threads(nt)
   {
     std::vector<double> acc(static_cast<size_t>(inner));
 #pragma omp for schedule(static)
@@ -792,10 +805,15 @@ void prod_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner) {
     }
     return;
   }
+  if (nt == 1) {  // (no team, as the sums)
+    for (int64_t o = 0; o < outer; ++o)
+      prod_cols(y + o * inner, x + o * n * inner, n, inner, inner);
+    return;
+  }
   // threads over outer, or over column ranges when outer is smaller than the team (as max)
   const int64_t cols = outer >= nt ? 1 : nt;
   const int64_t items = outer * cols;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t it = 0; it < items; ++it) {
     const int64_t o = it / cols, c = it % cols;
     const int64_t j0 = inner * c / cols, j1 = inner * (c + 1) / cols;
@@ -887,7 +905,16 @@ void logsumexp_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner) {
   }
   constexpr int64_t kCols = 256;  // columns per item: their m and sums stay in L1
   const int64_t blocks = (inner + kCols - 1) / kCols, items = outer * blocks;
-#pragma omp parallel num_threads(nt) if (nt > 1)
+  if (nt == 1) {  // (no team, as the rows)
+    T m[kCols], sum[kCols];
+    for (int64_t it = 0; it < items; ++it) {
+      const int64_t o = it / blocks, j0 = (it % blocks) * kCols;
+      lse_cols(y + o * inner + j0, x + o * n * inner + j0, n, inner, std::min(kCols, inner - j0), m,
+               sum);
+    }
+    return;
+  }
+#pragma omp parallel num_threads(nt)
   {
     T m[kCols], sum[kCols];
 #pragma omp for schedule(static)
@@ -918,7 +945,8 @@ EMBER_SIMD void fill_span(T* y, int64_t n, T value) {
 template <typename T>
 void fill(T* y, int64_t n, T value) {
   const int nt = threads_for(n, int64_t(1) << 18);
-#pragma omp parallel num_threads(nt) if (nt > 1)
+  if (nt == 1) return fill_span(y, n, value);  // (no team: ~0.3 us of a small sum's backward)
+#pragma omp parallel num_threads(nt)
   {
     const int64_t parts = omp_get_num_threads(), t = omp_get_thread_num();
     const int64_t i0 = n * t / parts, i1 = n * (t + 1) / parts;
@@ -930,7 +958,11 @@ void fill(T* y, int64_t n, T value) {
 template <typename T>
 void fill_rows(T* y, const T* v, int64_t rows, int64_t n) {
   const int nt = static_cast<int>(std::min<int64_t>(threads_for(rows * n, int64_t(1) << 18), rows));
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  if (nt <= 1) {  // (no team, as fill)
+    for (int64_t r = 0; r < rows; ++r) fill_span(y + r * n, n, v[r]);
+    return;
+  }
+#pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t r = 0; r < rows; ++r) fill_span(y + r * n, n, v[r]);
 }
 
