@@ -8,7 +8,9 @@ from ember import _C
 
 TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-11)}
 DTYPES = [np.float32, np.float64]
-SHAPES = [(8, 5), (4, 3, 7), (3, 4, 5, 6), (1, 2, 3), (2, 3, 1, 1), (5, 16, 9, 9)]
+# S = 81 and 49 take the kernels' 32-lane steps, a 16-lane step and single values; 64 full steps
+SHAPES = [(8, 5), (4, 3, 7), (3, 4, 5, 6), (1, 2, 3), (2, 3, 1, 1), (5, 16, 9, 9), (3, 5, 7, 7)]
+SHAPES += [(2, 3, 64)]
 
 
 def _data(shape, dtype, affine=True, seed=0):

@@ -1,7 +1,7 @@
 // Batch normalisation over (N, C, S): inputs (N,C), (N,C,L) and (N,C,H,W) are viewed as (N, C, S)
 // with S the product of the trailing dimensions. Statistics per channel over N*S values, in one
 // pass of shifted sums in double (shift = the channel's first value, so a large mean does not
-// cancel), with 8 independent lanes so the loop vectorises without reassociation. Parallel over
+// cancel), with 32 independent lanes so the loop vectorises without reassociation. Parallel over
 // channels; each channel's sums run in a fixed order, so results do not depend on the threads.
 #include <algorithm>
 #include <cmath>
@@ -15,59 +15,84 @@ namespace ember {
 
 namespace {
 
-constexpr int kLanes = 8;
+// 32 double accumulators per sum (four 512-bit vectors): GCC 12 vectorises the float -> double
+// lanes at this width; with 8 or 16 lanes it compiled one cvtss2sd per value (scalar, and the
+// bottleneck of the whole op). Rows whose length is not a multiple of 32 (7x7 = 49) take one
+// half-width step and then single values, each into accumulators of their own.
+constexpr int kLanes = 32;
 
-inline double lane_sum(const double* a) {
-  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+// a[0] + ... + a[n-1] for n a power of two, as a tree of halves (a fixed order).
+template <int n>
+inline double lane_sum(double* a) {
+  if constexpr (n == 1) {
+    return a[0];
+  } else {
+    for (int j = 0; j < n / 2; ++j) a[j] += a[j + n / 2];
+    return lane_sum<n / 2>(a);
+  }
 }
 
 // s += sum(x - shift), q += sum((x - shift)^2) over channel c of (N, C, S).
 template <typename T>
 EMBER_SIMD void shifted_sums(const T* x, int64_t N, int64_t C, int64_t S, int64_t c, double shift,
                              double* s, double* q) {
-  double as[kLanes] = {0}, aq[kLanes] = {0};
+  constexpr int L = kLanes, H = kLanes / 2;
+  double as[L] = {0}, aq[L] = {0}, hs[H] = {0}, hq[H] = {0}, ts = 0, tq = 0;
   for (int64_t n = 0; n < N; ++n) {
     const T* p = x + (n * C + c) * S;
     int64_t i = 0;
-    for (; i + kLanes <= S; i += kLanes)
-      for (int j = 0; j < kLanes; ++j) {
+    for (; i + L <= S; i += L)
+      for (int j = 0; j < L; ++j) {
         const double d = double(p[i + j]) - shift;
         as[j] += d;
         aq[j] += d * d;
       }
+    for (; i + H <= S; i += H)
+      for (int j = 0; j < H; ++j) {
+        const double d = double(p[i + j]) - shift;
+        hs[j] += d;
+        hq[j] += d * d;
+      }
     for (; i < S; ++i) {
       const double d = double(p[i]) - shift;
-      as[0] += d;
-      aq[0] += d * d;
+      ts += d;
+      tq += d * d;
     }
   }
-  *s = lane_sum(as);
-  *q = lane_sum(aq);
+  *s = lane_sum<L>(as) + lane_sum<H>(hs) + ts;
+  *q = lane_sum<L>(aq) + lane_sum<H>(hq) + tq;
 }
 
-// a += sum(dy), b += sum(dy * (x - mean)) over channel c.
+// a += sum(dy), b += sum(dy * (x - mean)) over channel c (lanes as shifted_sums).
 template <typename T>
 EMBER_SIMD void grad_sums(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, int64_t c,
                           double mean, double* a, double* b) {
-  double sa[kLanes] = {0}, sb[kLanes] = {0};
+  constexpr int L = kLanes, H = kLanes / 2;
+  double sa[L] = {0}, sb[L] = {0}, ha[H] = {0}, hb[H] = {0}, ta = 0, tb = 0;
   for (int64_t n = 0; n < N; ++n) {
     const T* g = dy + (n * C + c) * S;
     const T* p = x + (n * C + c) * S;
     int64_t i = 0;
-    for (; i + kLanes <= S; i += kLanes)
-      for (int j = 0; j < kLanes; ++j) {
+    for (; i + L <= S; i += L)
+      for (int j = 0; j < L; ++j) {
         const double d = double(g[i + j]);
         sa[j] += d;
         sb[j] += d * (double(p[i + j]) - mean);
       }
+    for (; i + H <= S; i += H)
+      for (int j = 0; j < H; ++j) {
+        const double d = double(g[i + j]);
+        ha[j] += d;
+        hb[j] += d * (double(p[i + j]) - mean);
+      }
     for (; i < S; ++i) {
       const double d = double(g[i]);
-      sa[0] += d;
-      sb[0] += d * (double(p[i]) - mean);
+      ta += d;
+      tb += d * (double(p[i]) - mean);
     }
   }
-  *a = lane_sum(sa);
-  *b = lane_sum(sb);
+  *a = lane_sum<L>(sa) + lane_sum<H>(ha) + ta;
+  *b = lane_sum<L>(sb) + lane_sum<H>(hb) + tb;
 }
 
 // sum(x) over channel c, in plain order (the rare non-finite path of batch_norm_forward).
