@@ -8,9 +8,10 @@ from ember import _C
 
 TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-11)}
 DTYPES = [np.float32, np.float64]
-# S = 81 and 49 take the kernels' 32-lane steps, a 16-lane step and single values; 64 full steps
+# S < 160 takes the kernels' column path (S = 1, 7, 30, 49, 64, 81); S = 169 the per-channel
+# path's 32-lane steps and a padded tail, 256 only full steps
 SHAPES = [(8, 5), (4, 3, 7), (3, 4, 5, 6), (1, 2, 3), (2, 3, 1, 1), (5, 16, 9, 9), (3, 5, 7, 7)]
-SHAPES += [(2, 3, 64)]
+SHAPES += [(2, 3, 64), (2, 3, 13, 13), (3, 2, 16, 16)]
 
 
 def _data(shape, dtype, affine=True, seed=0):
@@ -120,16 +121,22 @@ def test_float32_large_mean_is_accurate():
     np.testing.assert_allclose(y, batch_norm_ref(x, None, None, mean, var, 1e-5), atol=2e-3)
 
 
-def test_thread_count_does_not_change_results():
-    x, w, b, _, _ = _data((16, 8, 16, 16), np.float32)
-    ref = _C.batch_norm_forward(x, w, b, None, None, True)
+# (16, 8, 16, 16): the per-channel path; (64, 12, 7, 7): the column path, whose blocks of whole
+# channels differ between 1 and 2 threads (10 + 2 channels, then 6 + 6)
+@pytest.mark.parametrize("shape", [(16, 8, 16, 16), (64, 12, 7, 7)])
+def test_thread_count_does_not_change_results(shape):
+    x, w, b, _, _ = _data(shape, np.float32)
+    g = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
     old = _C.get_num_threads()
+    out = []
     try:
-        _C.set_num_threads(1)
-        serial = _C.batch_norm_forward(x, w, b, None, None, True)
+        for nt in (1, 2):
+            _C.set_num_threads(nt)
+            y, sm, si = _C.batch_norm_forward(x, w, b, None, None, True)
+            out.append((y, sm, si) + _C.batch_norm_backward(g, x, w, sm, si, True))
     finally:
         _C.set_num_threads(old)
-    for a, s in zip(ref, serial):
+    for a, s in zip(*out):
         np.testing.assert_array_equal(a, s)
 
 
