@@ -90,13 +90,19 @@ inline void row_dev_sums(const T* x, int64_t M, T m, double& sd, double& sq) {
 // the deviations with the corrected two-pass formula (Chan, Golub & LeVeque),
 // var = (sum d^2 - (sum d)^2 / M) / M: no cancellation for a large common offset (x = 1e4 +
 // noise), and the sums run at the row type's full SIMD width.
+// Rows longer than kL1Row values do not stay in L1 between the passes: their m is the mean of
+// the first block only, which removes a common offset as well and saves a pass over the row (the
+// corrected formula is exact for any m; its float rounding grows with (m - mean)^2 / var).
+constexpr int64_t kL1Row = 4096;
+
 template <typename T>
 inline void row_moments(const T* x, int64_t M, T& mean_out, T& var_out) {
   if (M <= 0) {
     mean_out = var_out = T(0);
     return;
   }
-  const T m = T(row_sum(x, M) / double(M));
+  const int64_t M0 = M <= kL1Row ? M : kBlock;
+  const T m = T(row_sum(x, M0) / double(M0));
   double sd, sq;
   row_dev_sums(x, M, m, sd, sq);
   mean_out = T(double(m) + sd / double(M));  // m's own rounding (float sums of 1e4s) corrected
