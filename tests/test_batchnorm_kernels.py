@@ -188,3 +188,22 @@ def test_bad_inputs():
         g(y.astype(np.float64), x, w, sm, si, True)
     with pytest.raises(TypeError):
         g(y, x, w, sm.astype(np.int32), si, True)
+
+
+# ---- huge magnitudes on both paths: the overflow-safe statistics (moments.h) ----
+
+
+@pytest.mark.parametrize("shape", [(3, 2, 5), (2, 3, 200)])  # column path, per-channel path
+@pytest.mark.parametrize("big,dtype", [(1e200, np.float64), (3e38, np.float32)])
+def test_huge_values_give_the_scaled_statistics(shape, big, dtype):
+    x = np.random.default_rng(5).standard_normal(shape)
+    x[:, :, 0] *= big / 4
+    x[1, 0, 1] = -big
+    x = x.astype(dtype)
+    y, sm, si = _C.batch_norm_forward(x, None, None, None, None, True, 0.1, 0.0)
+    k = 2.0 ** -np.ceil(np.log2(big))  # exact: the NumPy reference on x * k cannot overflow
+    xs = x.astype(np.float64) * k
+    m, s = xs.mean((0, 2), keepdims=True), xs.std((0, 2), keepdims=True)
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(y, (xs - m) / s, rtol=tol, atol=tol)
+    np.testing.assert_allclose(sm, m.ravel() / k, rtol=tol)

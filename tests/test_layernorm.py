@@ -184,3 +184,19 @@ def test_bad_inputs():
         _C.layer_norm_forward(np.zeros((4, 4), np.float32)[:, ::2], None, None, 1e-5)
     with pytest.raises(ValueError, match="rstd"):
         _C.layer_norm_backward(a, a, np.zeros(2, np.float32), np.zeros(3, np.float32), None)
+
+
+@pytest.mark.parametrize("big,dtype", [(1e200, np.float64), (3e38, np.float32)])
+def test_long_rows_of_huge_values_give_the_scaled_statistics(big, dtype):
+    # rows past 4096 values (a first-block shift): overflowing sums still take the scaled path
+    x = np.random.default_rng(6).standard_normal((2, 5000))
+    x[:, ::7] *= big / 4
+    x[1, 3] = -big
+    x = x.astype(dtype)
+    y, mean, _ = _C.layer_norm_forward(x, None, None, 0.0)
+    k = 2.0 ** -np.ceil(np.log2(big))  # exact: the NumPy reference on x * k cannot overflow
+    xs = x.astype(np.float64) * k
+    m, s = xs.mean(1, keepdims=True), xs.std(1, keepdims=True)
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(y, (xs - m) / s, rtol=tol, atol=tol)
+    np.testing.assert_allclose(mean, m.ravel() / k, rtol=tol)
