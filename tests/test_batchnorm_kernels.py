@@ -8,7 +8,10 @@ from ember import _C
 
 TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-11)}
 DTYPES = [np.float32, np.float64]
-SHAPES = [(8, 5), (4, 3, 7), (3, 4, 5, 6), (1, 2, 3), (2, 3, 1, 1), (5, 16, 9, 9)]
+# S < 160 takes the kernels' column path (S = 1, 7, 30, 49, 64, 81); S = 169 the per-channel
+# path's 32-lane steps and a padded tail, 256 only full steps
+SHAPES = [(8, 5), (4, 3, 7), (3, 4, 5, 6), (1, 2, 3), (2, 3, 1, 1), (5, 16, 9, 9), (3, 5, 7, 7)]
+SHAPES += [(2, 3, 64), (2, 3, 13, 13), (3, 2, 16, 16)]
 
 
 def _data(shape, dtype, affine=True, seed=0):
@@ -118,16 +121,22 @@ def test_float32_large_mean_is_accurate():
     np.testing.assert_allclose(y, batch_norm_ref(x, None, None, mean, var, 1e-5), atol=2e-3)
 
 
-def test_thread_count_does_not_change_results():
-    x, w, b, _, _ = _data((16, 8, 16, 16), np.float32)
-    ref = _C.batch_norm_forward(x, w, b, None, None, True)
+# (16, 8, 16, 16): the per-channel path; (64, 12, 7, 7): the column path, whose blocks of whole
+# channels differ between 1 and 2 threads (10 + 2 channels, then 6 + 6)
+@pytest.mark.parametrize("shape", [(16, 8, 16, 16), (64, 12, 7, 7)])
+def test_thread_count_does_not_change_results(shape):
+    x, w, b, _, _ = _data(shape, np.float32)
+    g = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
     old = _C.get_num_threads()
+    out = []
     try:
-        _C.set_num_threads(1)
-        serial = _C.batch_norm_forward(x, w, b, None, None, True)
+        for nt in (1, 2):
+            _C.set_num_threads(nt)
+            y, sm, si = _C.batch_norm_forward(x, w, b, None, None, True)
+            out.append((y, sm, si) + _C.batch_norm_backward(g, x, w, sm, si, True))
     finally:
         _C.set_num_threads(old)
-    for a, s in zip(ref, serial):
+    for a, s in zip(*out):
         np.testing.assert_array_equal(a, s)
 
 
@@ -179,3 +188,22 @@ def test_bad_inputs():
         g(y.astype(np.float64), x, w, sm, si, True)
     with pytest.raises(TypeError):
         g(y, x, w, sm.astype(np.int32), si, True)
+
+
+# ---- huge magnitudes on both paths: the overflow-safe statistics (moments.h) ----
+
+
+@pytest.mark.parametrize("shape", [(3, 2, 5), (2, 3, 200)])  # column path, per-channel path
+@pytest.mark.parametrize("big,dtype", [(1e200, np.float64), (3e38, np.float32)])
+def test_huge_values_give_the_scaled_statistics(shape, big, dtype):
+    x = np.random.default_rng(5).standard_normal(shape)
+    x[:, :, 0] *= big / 4
+    x[1, 0, 1] = -big
+    x = x.astype(dtype)
+    y, sm, si = _C.batch_norm_forward(x, None, None, None, None, True, 0.1, 0.0)
+    k = 2.0 ** -np.ceil(np.log2(big))  # exact: the NumPy reference on x * k cannot overflow
+    xs = x.astype(np.float64) * k
+    m, s = xs.mean((0, 2), keepdims=True), xs.std((0, 2), keepdims=True)
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(y, (xs - m) / s, rtol=tol, atol=tol)
+    np.testing.assert_allclose(sm, m.ravel() / k, rtol=tol)

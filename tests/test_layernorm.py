@@ -13,7 +13,7 @@ from ember.nn import functional as F
 DTYPES = [np.float32, np.float64]
 TOL = {np.float32: dict(rtol=2e-4, atol=2e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
 # (input shape, normalized_shape): M below, at and above the 16 and 32 lanes, past a 1024 block,
-# several dims, 1 element.
+# past the 4096 of a row whose statistics take one pass, several dims, 1 element.
 CASES = [
     ((4, 5), (5,)),
     ((3, 7, 16), (16,)),
@@ -23,6 +23,7 @@ CASES = [
     ((2, 2053), (2053,)),
     ((2, 3, 4, 5), (4, 5)),
     ((6, 1000), (1000,)),
+    ((2, 5000), (5000,)),
     ((5, 1), (1,)),
     ((3, 4), (3, 4)),
 ]
@@ -74,6 +75,25 @@ def test_one_pass_statistics_are_stable(dtype, rng):
     y, _, rstd = _C.layer_norm_forward(const, None, None, 1e-5)
     np.testing.assert_allclose(y, 0, atol=1e-6)
     np.testing.assert_allclose(rstd, 1 / np.sqrt(1e-5), rtol=1e-4)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e4])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_long_row_statistics_are_accurate(dtype, offset, rng):
+    """Rows past 4096 values shift by their first block's mean only: one far from the row's
+    (the first 1024 values 8 standard deviations up) or on a large common offset still gives
+    the float64 statistics."""
+    x = rng.standard_normal((3, 9000)) + offset
+    x[:, :1024] += 8
+    x = x.astype(dtype)
+    y, mean, rstd = _C.layer_norm_forward(x, None, None, 1e-5)
+    x64 = x.astype(np.float64)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(mean, x64.mean(1), rtol=tol)
+    np.testing.assert_allclose(rstd, 1 / np.sqrt(x64.var(1) + 1e-5), rtol=tol)
+    # y carries the float32 rounding of a mean near 1e4 (5e-4) times rstd
+    atol = 1e-3 if dtype == np.float32 and offset else 10 * tol
+    np.testing.assert_allclose(y, ref.layer_norm(x64, 1), rtol=tol, atol=atol)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -164,3 +184,19 @@ def test_bad_inputs():
         _C.layer_norm_forward(np.zeros((4, 4), np.float32)[:, ::2], None, None, 1e-5)
     with pytest.raises(ValueError, match="rstd"):
         _C.layer_norm_backward(a, a, np.zeros(2, np.float32), np.zeros(3, np.float32), None)
+
+
+@pytest.mark.parametrize("big,dtype", [(1e200, np.float64), (3e38, np.float32)])
+def test_long_rows_of_huge_values_give_the_scaled_statistics(big, dtype):
+    # rows past 4096 values (a first-block shift): overflowing sums still take the scaled path
+    x = np.random.default_rng(6).standard_normal((2, 5000))
+    x[:, ::7] *= big / 4
+    x[1, 3] = -big
+    x = x.astype(dtype)
+    y, mean, _ = _C.layer_norm_forward(x, None, None, 0.0)
+    k = 2.0 ** -np.ceil(np.log2(big))  # exact: the NumPy reference on x * k cannot overflow
+    xs = x.astype(np.float64) * k
+    m, s = xs.mean(1, keepdims=True), xs.std(1, keepdims=True)
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(y, (xs - m) / s, rtol=tol, atol=tol)
+    np.testing.assert_allclose(mean, m.ravel() / k, rtol=tol)

@@ -196,7 +196,8 @@ def test_batch_norm_functional_matches_numpy():
 
 
 @pytest.mark.parametrize("training", [True, False])
-@pytest.mark.parametrize("shape", [(5, 3), (4, 3, 5), (3, 2, 3, 4)])
+# (2, 2, 13, 13): the kernels' per-channel path (S >= 160), the others their column path
+@pytest.mark.parametrize("shape", [(5, 3), (4, 3, 5), (3, 2, 3, 4), (2, 2, 7, 7), (2, 2, 13, 13)])
 def test_batch_norm_gradcheck(shape, training):
     rng = np.random.default_rng(6)
     c = shape[1]

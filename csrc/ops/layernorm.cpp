@@ -90,17 +90,33 @@ inline void row_dev_sums(const T* x, int64_t M, T m, double& sd, double& sq) {
 // the deviations with the corrected two-pass formula (Chan, Golub & LeVeque),
 // var = (sum d^2 - (sum d)^2 / M) / M: no cancellation for a large common offset (x = 1e4 +
 // noise), and the sums run at the row type's full SIMD width.
+// Rows longer than kL1Row values do not stay in L1 between the passes: their m is the mean of
+// the first block only, which removes a common offset as well and saves a pass over the row (the
+// corrected formula is exact for any m; its float rounding grows with (m - mean)^2 / var).
+constexpr int64_t kL1Row = 4096;
+
 template <typename T>
 inline void row_moments(const T* x, int64_t M, T& mean_out, T& var_out) {
   if (M <= 0) {
     mean_out = var_out = T(0);
     return;
   }
-  const T m = T(row_sum(x, M) / double(M));
+  const int64_t M0 = M <= kL1Row ? M : kBlock;
+  const T m = T(row_sum(x, M0) / double(M0));
   double sd, sq;
   row_dev_sums(x, M, m, sd, sq);
   mean_out = T(double(m) + sd / double(M));  // m's own rounding (float sums of 1e4s) corrected
   var_out = T(std::max((sq - sd * sd / double(M)) / double(M), 0.0));
+}
+
+// The next row, when rows stay in L1 (M <= kL1Row), is prefetched (a touch per cache line)
+// before this one is worked on: the hardware prefetcher follows the loads of a stream and falls
+// idle while a row's passes run in L1. Measured on 8192x768 float32, 1 thread: forward 2.5 ->
+// 1.8 ms, backward 4.4 -> 3.6 ms. A GCC builtin (prefetcht0 on x86), no ISA of its own.
+template <typename T>
+inline void prefetch_row(const T* p, int64_t M) {
+  if (M > kL1Row) return;
+  for (int64_t k = 0; k < M; k += 64 / int64_t(sizeof(T))) __builtin_prefetch(p + k);
 }
 
 // mean and rstd = 1 / sqrt(var + eps) of one row (any eps, as PyTorch: var + eps < 0 gives a
@@ -202,8 +218,10 @@ void layer_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* w, const T*
   if (N == 0) return;
   const int nt = threads_for(mul_checked(N, M, "layer_norm_forward"), 1 << 15);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t r = 0; r < N; ++r)
+  for (int64_t r = 0; r < N; ++r) {
+    if (r + 1 < N) prefetch_row(x + (r + 1) * M, M);
     forward_row(y + r * M, mean + r, rstd + r, x + r * M, w, b, M, eps);
+  }
 }
 
 // dy, x (N, M), mean, rstd (N), w (M) or null -> dx (N, M), dw (M) or null, db (M) or null
@@ -230,6 +248,10 @@ void layer_norm_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* 
     T* pb = want_p ? pw + M : nullptr;
 #pragma omp for schedule(static)
     for (int64_t r = 0; r < N; ++r) {
+      if (r + 1 < N) {
+        prefetch_row(x + (r + 1) * M, M);
+        prefetch_row(dy + (r + 1) * M, M);
+      }
       backward_row(dx + r * M, pw, pb, dy + r * M, x + r * M, mean[r], rstd[r], w, M, invM);
     }
   }

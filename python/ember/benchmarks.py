@@ -476,14 +476,14 @@ for _name in CONV_CASES:
 POOL_SHAPE = (32, 64, 32, 32)
 
 
-def _pool_bn_case(op: str) -> dict:
+def _pool_bn_case(op: str, shape: tuple = POOL_SHAPE) -> dict:
     """max_pool2d(2) / avg_pool2d(2) / batch_norm (training) forward + backward."""
     import ember
     from ember.nn import functional as F
 
     rng = _rng()
-    x = rng.standard_normal(POOL_SHAPE).astype(np.float32)
-    n, c, h, w = POOL_SHAPE
+    x = rng.standard_normal(shape).astype(np.float32)
+    n, c, h, w = shape
     xe = ember.tensor(x, requires_grad=True)
     wgt, bias = np.ones(c, np.float32), np.zeros(c, np.float32)
     we, be = ember.tensor(wgt, requires_grad=True), ember.tensor(bias, requires_grad=True)
@@ -546,6 +546,10 @@ def _pool_bn_case(op: str) -> dict:
 
 for _op in ("max_pool2d", "avg_pool2d", "batch_norm"):
     workload(f"{_op}/32x64x32x32/fwd+bwd", "pool_bn")(lambda o=_op: _pool_bn_case(o))
+# short channels (7x7): batch_norm's column path
+workload("batch_norm/128x256x7x7/fwd+bwd", "pool_bn")(
+    lambda: _pool_bn_case("batch_norm", (128, 256, 7, 7))
+)
 
 
 # ---- LeNet-5 training step ----------------------------------------------------------------
