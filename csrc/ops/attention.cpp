@@ -348,8 +348,8 @@ void sdpa_backward(T* dq, T* dk, T* dv, const T* dout, const T* q, const T* k, c
   std::vector<T> delta(BH * Lq);
   {
     const int nt = threads_for(BH * Lq * Dv, 1 << 15);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t r = 0; r < BH * Lq; ++r) delta[r] = row_dot(dout + r * Dv, out + r * Dv, Dv);
+    parallel_for(nt, BH * Lq,
+                 [&](int64_t r) { delta[r] = row_dot(dout + r * Dv, out + r * Dv, Dv); });
   }
 
   BwdTile<T> tile;

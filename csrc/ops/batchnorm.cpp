@@ -214,8 +214,7 @@ void for_channel_blocks(int64_t N, int64_t C, int64_t S, F&& f) {
   const int64_t kb =
       std::max<int64_t>(1, std::min(kColumns / std::max<int64_t>(S, 1), (C + nt - 1) / nt));
   const int64_t nblk = (C + kb - 1) / kb;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t b = 0; b < nblk; ++b) f(b * kb, std::min(kb, C - b * kb));
+  parallel_for(nt, nblk, [&](int64_t b) { f(b * kb, std::min(kb, C - b * kb)); });
 }
 
 }  // namespace
@@ -286,8 +285,7 @@ void batch_norm_forward(T* y, T* save_mean, T* save_invstd, T* running_mean, T* 
     return;
   }
   const int nt = threads_for(mul_checked(M, C, "batch_norm"), 1 << 14);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t c = 0; c < C; ++c) {
+  parallel_for(nt, C, [&](int64_t c) {
     double mean, invstd, shift = 0, s = 0, q = 0;
     if (training) {
       shift = double(x[c * S]);  // M > 1, so x[0, c, 0] exists
@@ -297,7 +295,7 @@ void batch_norm_forward(T* y, T* save_mean, T* save_invstd, T* running_mean, T* 
     const T m = T(mean);
     const T scale = T((weight ? double(weight[c]) : 1.0) * invstd);
     normalise_channel(y, x, N, C, S, c, m, scale, bias ? bias[c] : T(0));
-  }
+  });
 }
 
 // Backward of  x (N,C,S), weight (C) -> y (N,C,S)  given forward's save_mean (C), save_invstd (C):
@@ -358,15 +356,14 @@ void batch_norm_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, c
     return;
   }
   const int nt = threads_for(mul_checked(M, C, "batch_norm_backward"), 1 << 14);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t c = 0; c < C; ++c) {
+  parallel_for(nt, C, [&](int64_t c) {
     const double mean = double(save_mean[c]);
     double sdy = 0, sdyx = 0, k1, k2, k3, r;
     if (dweight || dbias || (dx && training)) grad_sums(dy, x, N, C, S, c, mean, &sdy, &sdyx);
     coefs(c, sdy, sdyx, &k1, &k2, &k3, &r);
-    if (!dx) continue;
+    if (!dx) return;
     input_grad_channel(dx, dy, x, N, C, S, c, T(k1), T(k2), T(k3), T(mean), T(r), training);
-  }
+  });
 }
 
 template void batch_norm_forward<float>(float*, float*, float*, float*, float*, const float*,

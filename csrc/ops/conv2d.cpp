@@ -2520,12 +2520,11 @@ void backward_batch(T* dx, T* dw, const T* dy, const T* x, const T* w, const Geo
     }
     if (dx) {
       gemm<T>(true, false, g.K, ld, g.O, T(1), w, g.K, dyt, ld, T(0), col, ld, nt);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-      for (int64_t i = 0; i < nb; ++i) {
+      parallel_for(nt, nb, [&](int64_t i) {
         T* dxn = dx + (n0 + i) * g.C * g.H * g.W;
         std::fill(dxn, dxn + g.C * g.H * g.W, T(0));
         col2im_channels(dxn, col + i * g.P, ld, g, 0, g.P, 0, g.C);
-      }
+      });
     }
   }
 }
@@ -2609,8 +2608,7 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   if (db) {
     // db[o] = sum over n, p of dy: double accumulation in a fixed order.
     const int nt = threads_for(g.N * g.O * g.P, int64_t(1) << 20);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t o = 0; o < g.O; ++o) {
+    parallel_for(nt, g.O, [&](int64_t o) {
       double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
       for (int64_t n = 0; n < g.N; ++n) {
         const T* s = dy + (n * g.O + o) * g.P;
@@ -2620,7 +2618,7 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
         for (; p < g.P; ++p) acc[0] += double(s[p]);
       }
       db[o] = T(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
-    }
+    });
   }
   if ((!dx && !dw) || g.N == 0) {
     if (dx) std::fill(dx, dx + g.N * g.C * g.H * g.W, T(0));

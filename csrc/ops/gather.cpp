@@ -81,15 +81,14 @@ template <typename T>
 void gather_backward(T* dx, const T* dy, const int64_t* idx, int64_t outer, int64_t nx, int64_t ni,
                      int64_t inner, bool accumulate) {
   const int nt = gather_threads(outer, outer * std::max(nx, ni) * inner);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t o = 0; o < outer; ++o) {
+  parallel_for(nt, outer, [&](int64_t o) {
     T* d = dx + o * nx * inner;
     const int64_t* io = idx + o * ni * inner;
     const T* g = dy + o * ni * inner;
     if (!accumulate) std::fill(d, d + nx * inner, T(0));
     for (int64_t j = 0; j < ni; ++j)
       for (int64_t i = 0; i < inner; ++i) d[io[j * inner + i] * inner + i] += g[j * inner + i];
-  }
+  });
 }
 
 // x (outer, nx, inner), idx (ni) in [0, nx) -> y (outer, ni, inner): y[o, j, :] = x[o, idx[j], :]
@@ -102,15 +101,13 @@ void index_select_forward(T* y, const T* x, const int64_t* idx, int64_t outer, i
   const int nt = static_cast<int>(
       std::min<int64_t>(threads_for(rows * inner, int64_t(1) << 16), std::max<int64_t>(rows, 1)));
   if (inner == 1) {  // the last axis: each output row of ni values gathers from x's row
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t o = 0; o < outer; ++o) gather_row(y + o * ni, x + o * nx, idx, ni);
+    parallel_for(nt, outer, [&](int64_t o) { gather_row(y + o * ni, x + o * nx, idx, ni); });
     return;
   }
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for(nt, rows, [&](int64_t r) {
     const int64_t o = r / ni, j = r - o * ni;
     std::copy_n(x + (o * nx + idx[j]) * inner, inner, y + r * inner);
-  }
+  });
 }
 
 // dy (outer, ni, inner), idx (ni) in [0, nx) -> dx (outer, nx, inner): dx = 0 (unless
@@ -134,8 +131,7 @@ void index_select_backward(T* dx, const T* dy, const int64_t* idx, int64_t outer
   };
   if (outer >= nt || inner < 64) {
     const int n = static_cast<int>(std::min<int64_t>(nt, outer));
-#pragma omp parallel for num_threads(n) schedule(static) if (n > 1)
-    for (int64_t o = 0; o < outer; ++o) slice(o, 0, inner);
+    parallel_for(n, outer, [&](int64_t o) { slice(o, 0, inner); });
     return;
   }
   // few slices, long rows: bands of columns (multiples of 16 elements: whole cache lines)

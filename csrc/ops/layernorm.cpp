@@ -217,11 +217,10 @@ void layer_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* w, const T*
   EMBER_CHECK(N >= 0 && M >= 0, "layer_norm_forward: negative size (", N, ", ", M, ")");
   if (N == 0) return;
   const int nt = threads_for(mul_checked(N, M, "layer_norm_forward"), 1 << 15);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t r = 0; r < N; ++r) {
+  parallel_for(nt, N, [&](int64_t r) {
     if (r + 1 < N) prefetch_row(x + (r + 1) * M, M);
     forward_row(y + r * M, mean + r, rstd + r, x + r * M, w, b, M, eps);
-  }
+  });
 }
 
 // dy, x (N, M), mean, rstd (N), w (M) or null -> dx (N, M), dw (M) or null, db (M) or null
@@ -372,12 +371,11 @@ void group_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* w, const T*
     return;
   }
   const int nt = threads_for(N * C * S, 1 << 15);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t r = 0; r < N * G; ++r) {
+  parallel_for(nt, N * G, [&](int64_t r) {
     const int64_t c0 = (r % G) * cg;
     group_forward_row(y + r * M, mean + r, rstd + r, x + r * M, w ? w + c0 : nullptr,
                       b ? b + c0 : nullptr, cg, S, eps);
-  }
+  });
 }
 
 // dy, x (N, C, S), mean, rstd (N, G), w (C) or null -> dx (N, C, S), dw (C) or null, db (C) or
@@ -395,12 +393,11 @@ void group_norm_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* 
   }
   std::vector<T> pa(static_cast<size_t>(N * C)), pb(static_cast<size_t>(N * C));
   const int nt = threads_for(N * C * S, 1 << 15);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t r = 0; r < N * G; ++r) {
+  parallel_for(nt, N * G, [&](int64_t r) {
     const int64_t c0 = (r % G) * cg, off = (r / G) * C + c0;
     group_backward_row(dx + r * M, pa.data() + off, pb.data() + off, dy + r * M, x + r * M, mean[r],
                        rstd[r], w ? w + c0 : nullptr, cg, S);
-  }
+  });
   for (int64_t c = 0; c < C; ++c) {
     T sa = 0, sb = 0;
     for (int64_t n = 0; n < N; ++n) {

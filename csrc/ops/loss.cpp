@@ -170,8 +170,7 @@ double regression_loss_forward(T* loss, T* diff, const T* x, const T* t, int64_t
   std::vector<double> part(static_cast<size_t>(nblk));
   const T p = static_cast<T>(param);
   const int nt = threads_for(n, 1 << 16);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t k = 0; k < nblk; ++k) {
+  parallel_for(nt, nblk, [&](int64_t k) {
     const int64_t b = k * kBlock, e = std::min(n, b + kBlock);
     double s;
     switch (kind) {
@@ -194,7 +193,7 @@ double regression_loss_forward(T* loss, T* diff, const T* x, const T* t, int64_t
         s = forward_block<T, kKlDiv>(loss, diff, x, t, b, e, p);
     }
     part[static_cast<size_t>(k)] = s;
-  }
+  });
   double total = 0;
   for (double s : part) total += s;
   return total;
@@ -211,8 +210,7 @@ void regression_loss_backward(T* dx, const T* x, const T* t, const T* g, T scale
   const T p = static_cast<T>(param);
   const int64_t nblk = (n + kBlock - 1) / kBlock;
   const int nt = threads_for(n, 1 << 16);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t k = 0; k < nblk; ++k) {
+  parallel_for(nt, nblk, [&](int64_t k) {
     const int64_t b = k * kBlock, e = std::min(n, b + kBlock);
     switch (kind) {
       case 0:
@@ -233,7 +231,7 @@ void regression_loss_backward(T* dx, const T* x, const T* t, const T* g, T scale
       default:
         backward_range<T, kKlDiv>(dx, x, t, g, scale, b, e, p);
     }
-  }
+  });
 }
 
 template double regression_loss_forward<float>(float*, float*, const float*, const float*, int64_t,

@@ -205,14 +205,13 @@ void max_pool2d_forward(T* y, int64_t* idx, const T* x, int64_t NC, int64_t H, i
     }
     return;
   }
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t pl = 0; pl < NC; ++pl) {
+  parallel_for(nt, NC, [&](int64_t pl) {
     const T* xp = x + pl * H * W;
     T* yp = y + pl * OH * OW;
     int64_t* ip = idx + pl * OH * OW;
     if (two_by_two) {
       max_2x2_plane(yp, ip, xp, W, OH, OW);
-      continue;
+      return;
     }
     for (int64_t oh = 0; oh < OH; ++oh) {
       T* m = yp + oh * OW;  // running maximum and argmax of the output row, in place
@@ -244,7 +243,7 @@ void max_pool2d_forward(T* y, int64_t* idx, const T* x, int64_t NC, int64_t H, i
         }
       }
     }
-  }
+  });
 }
 
 // Backward of  x (NC,H,W) -> y, idx (NC,OH,OW):  dx[idx] += dy per plane (fresh dx). Every index
@@ -313,8 +312,7 @@ void avg_pool2d_forward(T* y, const T* x, int64_t NC, int64_t H, int64_t W, int6
   pool2d_output_size(&OH, &OW, "avg_pool2d", 1, H, W, kh, kw, sh, sw, ph, pw, 1, 1, ceil_mode);
   numel_checked({NC, OH, OW}, "avg_pool2d");
   const int nt = threads_for(NC * OH * OW * kh * kw);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t pl = 0; pl < NC; ++pl) {
+  parallel_for(nt, NC, [&](int64_t pl) {
     const T* xp = x + pl * H * W;
     T* yp = y + pl * OH * OW;
     for (int64_t oh = 0; oh < OH; ++oh) {
@@ -331,7 +329,7 @@ void avg_pool2d_forward(T* y, const T* x, int64_t NC, int64_t H, int64_t W, int6
         yp[oh * OW + ow] = T(s / a.div);
       }
     }
-  }
+  });
 }
 
 // Backward of  x (NC,H,W) -> y (NC,OH,OW) average pooling: dy -> dx (fresh).
@@ -349,13 +347,12 @@ void avg_pool2d_backward(T* dx, const T* dy, int64_t NC, int64_t H, int64_t W, i
       avg_window(0, 0, H, W, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override);
   const bool whole = OH == 1 && OW == 1 && w0.ih0 == 0 && w0.ih1 == H && w0.iw0 == 0 && w0.iw1 == W;
   const int nt = threads_for(NC * OH * OW * kh * kw);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t pl = 0; pl < NC; ++pl) {
+  parallel_for(nt, NC, [&](int64_t pl) {
     T* dp = dx + pl * H * W;
     const T* g = dy + pl * OH * OW;
     if (whole) {
       std::fill(dp, dp + H * W, T(double(g[0]) / w0.div));
-      continue;
+      return;
     }
     std::fill(dp, dp + H * W, T(0));
     for (int64_t oh = 0; oh < OH; ++oh) {
@@ -367,7 +364,7 @@ void avg_pool2d_backward(T* dx, const T* dy, int64_t NC, int64_t H, int64_t W, i
           for (int64_t iw = a.iw0; iw < a.iw1; ++iw) dp[ih * W + iw] += v;
       }
     }
-  }
+  });
 }
 
 namespace {
@@ -411,8 +408,7 @@ void adaptive_avg_pool2d_forward(T* y, const T* x, int64_t NC, int64_t H, int64_
     }
     return;
   }
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t pl = 0; pl < NC; ++pl) {
+  parallel_for(nt, NC, [&](int64_t pl) {
     const T* xp = x + pl * H * W;
     T* yp = y + pl * OH * OW;
     for (int64_t oh = 0; oh < OH; ++oh) {
@@ -427,7 +423,7 @@ void adaptive_avg_pool2d_forward(T* y, const T* x, int64_t NC, int64_t H, int64_
         yp[oh * OW + ow] = T(s / double((h1 - h0) * (w1 - w0)));
       }
     }
-  }
+  });
 }
 
 // Backward of  x (NC,H,W) -> y (NC,OH,OW) adaptive average pooling: dy -> dx (fresh).
@@ -449,8 +445,7 @@ void adaptive_avg_pool2d_backward(T* dx, const T* dy, int64_t NC, int64_t H, int
     }
     return;
   }
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t pl = 0; pl < NC; ++pl) {
+  parallel_for(nt, NC, [&](int64_t pl) {
     T* dp = dx + pl * H * W;
     std::fill(dp, dp + H * W, T(0));
     const T* g = dy + pl * OH * OW;
@@ -463,7 +458,7 @@ void adaptive_avg_pool2d_backward(T* dx, const T* dy, int64_t NC, int64_t H, int
           for (int64_t iw = w0; iw < w1; ++iw) dp[ih * W + iw] += v;
       }
     }
-  }
+  });
 }
 
 template void max_pool2d_forward<float>(float*, int64_t*, const float*, int64_t, int64_t, int64_t,

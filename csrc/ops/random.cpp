@@ -106,8 +106,7 @@ void normal_fill(T* y, int64_t n, uint64_t key, T mean, T std) {
   constexpr int64_t B = kBlock<T>;
   const int64_t full = n / B;
   const int nt = threads_for(n, int64_t(1) << 15);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t b = 0; b < full; ++b) normal_block(y + b * B, b, key, mean, std);
+  parallel_for(nt, full, [&](int64_t b) { normal_block(y + b * B, b, key, mean, std); });
   if (n % B) {
     T last[B];
     normal_block(last, full, key, mean, std);

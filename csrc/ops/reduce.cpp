@@ -451,14 +451,13 @@ void extreme_impl(T* v, int64_t* idx, const T* x, int64_t outer, int64_t n, int6
   // threads over outer, or over column ranges when outer is smaller than the team
   const int64_t cols = outer >= nt ? 1 : nt;
   const int64_t items = outer * cols;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t it = 0; it < items; ++it) {
+  parallel_for(nt, items, [&](int64_t it) {
     const int64_t o = it / cols, c = it % cols;
     const int64_t j0 = inner * c / cols, j1 = inner * (c + 1) / cols;
     const int64_t off = o * inner + j0;
     extreme_cols<Max>(v + off, idx ? idx + off : nullptr, x + o * n * inner + j0, n, inner,
                       j1 - j0);
-  }
+  });
 }
 
 }  // namespace

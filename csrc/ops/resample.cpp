@@ -223,8 +223,7 @@ void pad_forward(T* y, const T* x, const int64_t* maps, const int64_t* xshape,
   const PadView p{maps, off.data(), ys.data(), xstride.data(),   ystride.data(),
                   ndim, a,          b,         b > a ? ml[a] : 0};
   const int nt = static_cast<int>(std::min<int64_t>(threads_for(yn, int64_t(1) << 16), ys[0]));
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t j = 0; j < ys[0]; ++j) {
+  parallel_for(nt, ys[0], [&](int64_t j) {
     T* yj = y + j * ystride[0];
     if (ndim == 2)
       pad_rows(yj, x, maps + j, 1, xstride[0], ml, n, a, b, p.x0, v);
@@ -232,7 +231,7 @@ void pad_forward(T* y, const T* x, const int64_t* maps, const int64_t* xshape,
       std::fill(yj, yj + ystride[0], v);
     else
       pad_block(yj, x + maps[j] * xstride[0], p, 1, v);
-  }
+  });
 }
 
 template void pad_forward<float>(float*, const float*, const int64_t*, const int64_t*,

@@ -232,19 +232,6 @@ EMBER_SIMD void backward_block(T* __restrict dx, const T* __restrict y, const T*
   }
 }
 
-// f(i) for i in [0, n) on nt threads (static schedule). One thread runs the loop without a
-// team: an inactive parallel region (`if (nt > 1)`) still costs ~0.2-0.3 us, a sixth of a
-// 32x32 softmax.
-template <typename F>
-void parallel_for(int nt, int64_t n, F&& f) {
-  if (nt <= 1) {
-    for (int64_t i = 0; i < n; ++i) f(i);
-    return;
-  }
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t i = 0; i < n; ++i) f(i);
-}
-
 // Runs f(task) for every row (inner == 1) or (outer, inner block) task, in parallel when big.
 template <typename F>
 void for_tasks(int64_t outer, int64_t D, int64_t inner, F&& f) {
