@@ -24,8 +24,8 @@
 // (log ~1.0, log1p ~1.4), double within ~1e-15 relative. float erf within ~2.5 ulp and erfc
 // within ~5 ulp (its own fit: one exponential, no small-x branch); double erf ~1e-15 relative
 // everywhere and erfc up to x ~ 5; beyond that double erfc's relative error grows like x^2 * eps
-// (the rounding of x*x inside exp(-x*x)). sin, cos, exp2, sinh, cosh, atan and atanh of a float
-// are evaluated in double and rounded once (within ~0.5 ulp); log2, log10, asin and acos of a
+// (the rounding of x*x inside exp(-x*x)). sin, cos, exp2, sinh, cosh and atanh of a float are
+// evaluated in double and rounded once (within ~0.5 ulp); log2, log10, asin, acos and atan of a
 // float in float with hi + lo parts where it counts (within 0.8 ulp: PyTorch's Sleef u10 bound is
 // 1 ulp; tests/test_vecmath_float32.py runs each SIMD clone).
 //
@@ -911,9 +911,8 @@ inline T vcosh(T x) {
 namespace vm {
 // atan(a) for a >= 0 (NaN propagates) in double, cephes' reduction with one division: u = a up to
 // tan(pi/8), (a - 1) / (a + 1) (plus pi/4) up to tan(3pi/8), -1/a (plus pi/2) above, so |u| <=
-// tan(pi/8) and atan(u) = u + u z P(z), z = u^2 <= 0.1716, the alternating Taylor series: to
-// u^25 for a float result (truncation < 2^-35 relative), to u^41 for double (< 2^-56).
-template <bool kForFloat>
+// tan(pi/8) and atan(u) = u + u z P(z), z = u^2 <= 0.1716, the alternating Taylor series to u^41
+// (truncation < 2^-56 relative).
 inline double atan_nonneg(double a) {
   const bool lo = a <= 0.41421356237309503, mid = !lo && a <= 2.4142135623730951;
   const double u = (lo ? a : (mid ? a - 1.0 : -1.0)) / (lo ? 1.0 : (mid ? a + 1.0 : a));
@@ -921,7 +920,7 @@ inline double atan_nonneg(double a) {
   const double base_hi = lo ? 0.0 : (mid ? 0.78539816339744828 : 1.5707963267948966);
   const double base_lo = lo ? 0.0 : (mid ? 3.061616997868383e-17 : 6.123233995736766e-17);
   const double z = u * u;
-  constexpr int kTerms = kForFloat ? 12 : 20;
+  constexpr int kTerms = 20;
   double p = (kTerms % 2 ? -1.0 : 1.0) / (2 * kTerms + 1);
   // (fully unrolled: GCC's default limit left the 20-term loop rolled, and the map scalar)
 #pragma GCC unroll 32
@@ -1008,12 +1007,59 @@ inline float asin_acos_float(float x) {
 }
 }  // namespace vm
 
-// atan(x) in double, rounded once to T, through atan_nonneg: +-inf give +-pi/2, NaN propagates,
+namespace vm {
+// float atan in float, within ~0.6 ulp. a = |x| = K-interval reduced as Cephes' atanf, with the
+// edges where the numerator is exact: u = a up to 1/2 (K = 0), (a - 1) / (a + 1) up to 2 (K = pi/4,
+// a - 1 exact by Sterbenz), -1/a above (K = pi/2), so |u| <= 1/2 and atan(a) = K + u + t,
+// t = u z P(z), z = u^2 <= 1/4, P of degree 5 least-squares fitted in mpmath to (atan(sqrt z) -
+// sqrt z) / z^1.5 on [0, 1/4] with relative weight (relative error 3.5e-9 with the float
+// coefficients). The quotient num / (dh + dl) (dh + dl = a + 1 exactly, TwoSum) is u = num * inv,
+// inv = 1 / dh (the one division), plus c = (num - (dh + dl) u) inv from an exact residual
+// (12-bit splits: every product exact, so FMA contraction changes nothing); K + u is a Fast2Sum
+// (|K| > |u| or K = 0). inf: u = -0, atan = pi/2; NaN propagates; atan(-0) = -0.
+inline float atan_float(float x) {
+  const float a = std::fabs(x);
+  const bool mid = a > 0.5f, big = a > 2.0f;
+  const float dsum = a + 1.0f;
+  const float bv = dsum - a;
+  const float dsum_lo = (a - (dsum - bv)) + (1.0f - bv);  // TwoSum: a + 1 = dsum + dsum_lo
+  // (one select after another: the nested `big ? .. : (mid ? .. : ..)` left the loop scalar)
+  float num = mid ? a - 1.0f : a, dh = mid ? dsum : 1.0f, dl = mid ? dsum_lo : 0.0f;
+  num = big ? -1.0f : num;
+  dh = big ? a : dh;
+  dl = big ? 0.0f : dl;
+  const float inv = 1.0f / dh;
+  const float u = num * inv;
+  const float dc = std::min(dh, 1.152921504606847e18f);  // 2^60: keeps inf * 0 out of r
+  const float d1 = high_half(dc), d2 = dc - d1, u1 = high_half(u), u2 = u - u1;
+  const float r = ((((num - d1 * u1) - d1 * u2) - d2 * u1) - d2 * u2) - dl * u;
+  const float c = r * inv;
+  const float z = u * u;
+  float p = 0.038587745279073715f;
+  p = p * z + -0.07973846793174744f;
+  p = p * z + 0.10938096046447754f;
+  p = p * z + -0.14271703362464905f;
+  p = p * z + 0.19999468326568604f;
+  p = p * z + -0.33333325386047363f;
+  const float t = u * z * p;
+  // scalar math: K = w pi/4 with w = 0, 1 or 2 (pi/2 = 2 (pi/4) exactly)
+  const float w = (mid ? 1.0f : 0.0f) + (big ? 1.0f : 0.0f);
+  const float khi = w * 7.85398185e-01f, klo = w * -2.18556941e-08f;
+  const float hi = khi + u;
+  const float lo = (khi - hi) + u;
+  return std::copysign(hi + ((lo + klo) + (c + t)), x);
+}
+}  // namespace vm
+
+// atan(x): float vm::atan_float; double through atan_nonneg: +-inf give +-pi/2, NaN propagates,
 // the sign put back by copysign (atan(-0) = -0).
 template <typename T>
 inline T vatan(T x) {
-  const double d = x;
-  return T(std::copysign(vm::atan_nonneg < sizeof(T) == 4 > (std::fabs(d)), d));
+  if constexpr (sizeof(T) == 4) {
+    return vm::atan_float(x);
+  } else {
+    return std::copysign(vm::atan_nonneg(std::fabs(x)), x);
+  }
 }
 // float: vm::asin_acos_float. double: asin(x) = asin(|x|) with x's sign, acos(x) = pi/2 - asin(x)
 // for |x| <= 1/2, 2 asin(s) above, pi - 2 asin(s) below -1/2, through asin_half: +-1 give +-pi/2

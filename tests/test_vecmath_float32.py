@@ -1,5 +1,5 @@
-"""float32 log2 / log10 / asin / acos evaluated in float (csrc/vecmath.h: vm::log_hilo,
-vm::asin_acos_float) and float32 erfc (vectorised in double), in every SIMD clone this CPU runs
+"""float32 log2 / log10 / asin / acos / atan evaluated in float (csrc/vecmath.h: vm::log_hilo,
+vm::asin_acos_float, vm::atan_float) and float32 erfc (vectorised in double), in every SIMD clone this CPU runs
 (_C._vecmath's isa: x86-64-v4, x86-64-v3 and the baseline, whose FMA contraction differs), held to
 <= 1 ulp (PyTorch's Sleef u10 bound) against NumPy's float64 over dense sweeps: every binade down
 to the denormals, next to 1 for the logs, next to +-1/2 and +-1 for asin / acos. Special values
@@ -79,16 +79,33 @@ def test_float32_asin_acos_within_one_ulp(name, isa):
     _same_specials(_C._vecmath(name, sp, isa), want)
 
 
-@pytest.mark.parametrize("name", ["log2", "log10", "asin", "acos"])
+@pytest.mark.parametrize("isa", ISAS)
+def test_float32_atan_within_one_ulp(isa):
+    """atan's three intervals (edges 1/2 and 2, where the reduction switches), every binade."""
+    b = np.arange(0, 0x7F800000, 211, dtype=np.uint32).view(np.float32)
+    steps = np.arange(-50_000, 50_000, dtype=np.float32)
+    edges = [np.float32(e) + steps * np.spacing(np.float32(e)) / 2 for e in (0.5, 1.0, 2.0)]
+    x = np.concatenate([b, *edges])
+    x = np.concatenate([x, -x])
+    y = _C._vecmath("atan", x, isa)
+    assert y.dtype == np.float32
+    assert _ulps(y, np.arctan(x.astype(np.float64))).max() <= 0.75  # measured 0.71
+    sp = np.float32([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, F32.max])
+    _same_specials(
+        _C._vecmath("atan", sp, isa), np.arctan(sp.astype(np.float64)).astype(np.float32)
+    )
+
+
+@pytest.mark.parametrize("name", ["log2", "log10", "asin", "acos", "atan"])
 def test_float32_public_ops_match_the_kernel(name):
     """ember.log2 etc. on float32 tensors run these kernels (the dispatched clone)."""
-    x = _unit_inputs() if name in ("asin", "acos") else _log_inputs()
+    x = _unit_inputs() if name in ("asin", "acos", "atan") else _log_inputs()
     np.testing.assert_array_equal(
         getattr(ember, name)(ember.tensor(x)).numpy(), _C._vecmath(name, x)
     )
 
 
-@pytest.mark.parametrize("name", ["log2", "log10", "asin", "acos", "erfc"])
+@pytest.mark.parametrize("name", ["log2", "log10", "asin", "acos", "atan", "erfc"])
 def test_float32_special_values_as_torch(name):
     torch = pytest.importorskip("torch")
     x = np.float32([0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0, np.inf, -np.inf, np.nan, 1e-45])

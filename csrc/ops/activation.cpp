@@ -323,7 +323,7 @@ void logsigmoid_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scal
 // 3 log1p, 4 sqrt, 5 rsqrt, 6 reciprocal, 7 abs, 8 neg, 9 square, 10 clamp, 11 sin, 12 cos,
 // 13 log2, 14 log10, 15 exp2, 16 sinh, 17 cosh, 18 atanh, 19 atan, 20 asin, 21 acos (13-21:
 // vecmath.h's forms, float results within a last bit: in double, or in float for log2, log10,
-// asin, acos; NumPy's loops were 5-10x slower than PyTorch's).
+// asin, acos, atan; NumPy's loops were 5-10x slower than PyTorch's).
 
 // x (n) -> y: y = op(x); clamp: min(max(x, lo), hi) as PyTorch's (x's NaN propagates, x is kept
 // where it ties a bound so clamp(-0.0, min=0) is -0.0, lo > hi gives hi, a NaN bound gives NaN
@@ -492,7 +492,7 @@ void unary_backward(T* dx, const T* dy, const T* s, int64_t n, bool dy_scalar, i
 }
 
 // Test hook: y = f(x) for one vecmath function (0 exp, 1 expm1, 2 log, 3 log1p, 4 tanh,
-// 5 sigmoid, 6 erf, 7 erfc, 8 log2, 9 log10, 10 asin, 11 acos), serially, in the clone for
+// 5 sigmoid, 6 erf, 7 erfc, 8 log2, 9 log10, 10 asin, 11 acos, 12 atan), serially, in the clone for
 // `isa`: 0 the one EMBER_SIMD's resolver picks, 4 x86-64-v4, 3 x86-64-v3, 1 the baseline (the
 // caller checks that the CPU has it: vecmath_isa_supported), so tests cover every clone's code.
 template <typename T, typename Op>
@@ -564,6 +564,8 @@ void vecmath_apply(T* y, const T* x, int64_t n, int which, int isa) {
       return apply_isa(y, x, n, isa, [](T v) { return vasin(v); });
     case 11:
       return apply_isa(y, x, n, isa, [](T v) { return vacos(v); });
+    case 12:
+      return apply_isa(y, x, n, isa, [](T v) { return vatan(v); });
     default:
       EMBER_CHECK(false, "vecmath_apply: unknown function id ", which);
   }
