@@ -1,8 +1,8 @@
 """The unary kernels log2, log10, exp2, sinh, cosh, atanh, atan, asin, acos (csrc/vecmath.h's
-double-evaluated forms, float32 log2 / log10 / asin / acos / atan in float, in csrc/ops/activation.cpp's
-unary_forward / unary_backward): accuracy in
-ulps against mpmath (50 digits), special values, non-contiguous inputs (NumPy's path), 1 vs 2
-threads on both sides of the threading size, and the gradients."""
+double-evaluated forms, float32 log2 / log10 / asin / acos / atan in float, in
+csrc/ops/activation.cpp's unary_forward / unary_backward): accuracy in ulps against mpmath (50
+digits), special values, non-contiguous inputs (NumPy's path), 1 vs 2 threads on both sides of
+the threading size, and the gradients."""
 
 import numpy as np
 import pytest

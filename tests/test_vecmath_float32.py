@@ -1,9 +1,9 @@
 """float32 log2 / log10 / asin / acos / atan evaluated in float (csrc/vecmath.h: vm::log_hilo,
-vm::asin_acos_float, vm::atan_float) and float32 erfc (vectorised in double), in every SIMD clone this CPU runs
-(_C._vecmath's isa: x86-64-v4, x86-64-v3 and the baseline, whose FMA contraction differs), held to
-<= 1 ulp (PyTorch's Sleef u10 bound) against NumPy's float64 over dense sweeps: every binade down
-to the denormals, next to 1 for the logs, next to +-1/2 and +-1 for asin / acos. Special values
-(0, -0, +-inf, NaN, out of domain) as PyTorch's."""
+vm::asin_acos_float, vm::atan_float) and float32 erfc (vectorised in double), in every SIMD clone
+this CPU runs (_C._vecmath's isa: x86-64-v4, x86-64-v3 and the baseline, whose FMA contraction
+differs), held to <= 1 ulp (PyTorch's Sleef u10 bound) against NumPy's float64 over dense sweeps:
+every binade down to the denormals, next to 1 for the logs, next to +-1/2 and +-1 for asin / acos,
+the interval edges for atan. Special values (0, -0, +-inf, NaN, out of domain) as PyTorch's."""
 
 import math
 
