@@ -24,12 +24,15 @@
 // (log ~1.0, log1p ~1.4), double within ~1e-15 relative. float erf within ~2.5 ulp and erfc
 // within ~5 ulp (its own fit: one exponential, no small-x branch); double erf ~1e-15 relative
 // everywhere and erfc up to x ~ 5; beyond that double erfc's relative error grows like x^2 * eps
-// (the rounding of x*x inside exp(-x*x)). sin, cos, log2, log10, exp2, sinh, cosh, atan, asin,
-// acos and atanh of a float are evaluated in double and rounded once (within ~0.5 ulp).
+// (the rounding of x*x inside exp(-x*x)). sin, cos, exp2, sinh, cosh and atanh of a float are
+// evaluated in double and rounded once (within ~0.5 ulp); log2, log10, asin, acos and atan of a
+// float in float with hi + lo parts where it counts (within 0.8 ulp: PyTorch's Sleef u10 bound is
+// 1 ulp; tests/test_vecmath_float32.py runs each SIMD clone).
 //
 // The coefficients are Taylor series (exact rationals) except: float log's (Cephes' logf,
-// Moshier's minimax fit), and the erfc tables, log_parts' and asin_half's polynomials, Chebyshev
-// interpolants made with mpmath (the recipe is in the comment above each).
+// Moshier's minimax fit, shared by float log2 / log10), the erfc tables and double asin_half's
+// polynomial, Chebyshev interpolants made with mpmath, and float asin's, a weighted least-squares
+// fit in mpmath (the recipe is in the comment above each).
 #pragma once
 
 #include <algorithm>
@@ -42,8 +45,12 @@
     __GNUC__ >= 12
 #define EMBER_SIMD \
   __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), flatten))
+// One clone's ISA by name, for test hooks that run a chosen clone's code (vecmath_apply).
+#define EMBER_SIMD_CLONES 1
+#define EMBER_TARGET(arch) __attribute__((target(arch), flatten))
 #else
 #define EMBER_SIMD __attribute__((flatten))
+#define EMBER_SIMD_CLONES 0
 #endif
 
 namespace ember {
@@ -692,50 +699,27 @@ inline T vsincos(T x) {
 
 namespace vm {
 
-// log(m) and e with x = 2^e m, m in [sqrt(1/2), sqrt(2)), for finite x > 0 in double (double
-// denormals scaled first). kForFloat: division-free, log(1 + f) = f - f^2/2 + f^3 P(f) with P of
-// degree 12 interpolating (log1p(f) - f + f^2/2) / f^3 at the 13 Chebyshev nodes of
-// [sqrt(1/2) - 1, sqrt(2) - 1] (P(x_k) = g(x_k) solved in mpmath at 40 digits as a Vandermonde
-// system): relative error < 2^-38, below a float's last bit after one rounding. Else fdlibm's form
-// as log_core: log(1 + f) = f - (hfsq - s (hfsq + R)), R the series 2 (z/3 + z^2/5 + ...) to z^11
-// in z = s^2 <= 0.0295, s = f / (2 + f) (one division).
-template <bool kForFloat>
+// log(m) and e with x = 2^e m, m in [sqrt(1/2), sqrt(2)), for finite x > 0 in double (denormals
+// scaled first), fdlibm's form as log_core: log(1 + f) = f - (hfsq - s (hfsq + R)), R the series
+// 2 (z/3 + z^2/5 + ...) to z^11 in z = s^2 <= 0.0295, s = f / (2 + f) (one division).
 inline double log_parts(double x, double& e) {
-  // (a float argument is never a denormal double: no scaling)
-  const bool den = !kForFloat && x < std::numeric_limits<double>::min();
-  const uint64_t b = as_bits(kForFloat ? x : x * (den ? 18014398509481984.0 : 1.0));  // 2^54
+  const bool den = x < std::numeric_limits<double>::min();
+  const uint64_t b = as_bits(x * (den ? 18014398509481984.0 : 1.0));  // 2^54
   // scalar math: the biased exponent as a double via the 2^52 trick, as log_core
   e = from_bits(uint64_t(0x4330000000000000) | (b >> 52)) - 4503599627370496.0 - 1023.0;
-  if constexpr (!kForFloat) e = e - (den ? 54.0 : 0.0);
+  e = e - (den ? 54.0 : 0.0);
   double m = from_bits((b & uint64_t(0x000fffffffffffff)) | uint64_t(0x3ff0000000000000));
   const bool big = m > 1.4142135623730951;
   m = m * (big ? 0.5 : 1.0);
   e = e + (big ? 1.0 : 0.0);
   const double f = m - 1.0;
   const double hfsq = 0.5 * f * f;
-  if constexpr (kForFloat) {
-    double p = 0.04533890921866671;
-    p = p * f + -0.0843496195705873;
-    p = p * f + 0.08527488821766416;
-    p = p * f + -0.08285382849023316;
-    p = p * f + 0.08999034560633898;
-    p = p * f + -0.09996045664006165;
-    p = p * f + 0.11115570033463776;
-    p = p * f + -0.1250031213059721;
-    p = p * f + 0.1428561643238556;
-    p = p * f + -0.1666666031512894;
-    p = p * f + 0.2000000080106479;
-    p = p * f + -0.2500000003142678;
-    p = p * f + 0.3333333333223731;
-    return f - (hfsq - f * (f * f) * p);
-  } else {
-    const double s = f / (2.0 + f);
-    const double z = s * s;
-    double r = 2.0 / 23;
-    for (int k = 21; k >= 3; k -= 2) r = r * z + 2.0 / k;
-    r = r * z;
-    return f - (hfsq - s * (hfsq + r));
-  }
+  const double s = f / (2.0 + f);
+  const double z = s * s;
+  double r = 2.0 / 23;
+  for (int k = 21; k >= 3; k -= 2) r = r * z + 2.0 / k;
+  r = r * z;
+  return f - (hfsq - s * (hfsq + r));
 }
 
 // The specials of a logarithm of x as an additive constant on a finite y (see vexp on why):
@@ -762,30 +746,95 @@ inline double half_exp(double a) {
 
 }  // namespace vm
 
-// log2, log10, exp2, sinh, cosh, atanh: evaluated in double for float and double inputs alike
-// and rounded once to T: float results within a last bit of the correctly rounded value (as
-// PyTorch's, which tests/test_parity2.py holds to 1% of inputs differing), double within ~2 ulp.
-// Each is range reduction on the double vecmath pieces above; specials by selects.
+namespace vm {
+// float log2 / log10 without double: x = 2^k (1 + f), 1 + f in [sqrt(1/2), sqrt(2)) (log_core's
+// bits; denormals scaled by 2^24 first), log(1 + f) = f - hfsq + f^3 P(f) (log_core's Cephes P)
+// carried as hi + lo with hi = f - hfsq cut to 12 significant bits, so hi times a 12-bit constant
+// is exact whatever the compiler contracts (fdlibm's e_log2.c / e_log10.c in float, the division
+// replaced by the polynomial). Returns hi; k and lo through the references. Finite x > 0 only
+// (log_specials fixes the rest).
+inline float log_hilo(float x, float& k, float& lo) {
+  // scalar math: the denormal scale 2^24 (or 1) and its exponent 24 (or 0) from one mask: a
+  // select of x itself made GCC run the bit arithmetic below twice and blend
+  const uint32_t den = x < std::numeric_limits<float>::min() ? 24u : 0u;
+  const float xs = x * from_bits(0x3f800000u + (den << 23));
+  const int32_t ix = static_cast<int32_t>(as_bits(xs) - 0x3f3504f3u);  // as log_core
+  const int32_t kk = ix >> 23;
+  k = static_cast<float>(kk - static_cast<int32_t>(den));
+  const float f = from_bits(as_bits(xs) - (static_cast<uint32_t>(kk) << 23)) - 1.0f;
+  const float z = f * f;
+  float p = 7.0376836292e-2f;
+  p = p * f + -1.1514610310e-1f;
+  p = p * f + 1.1676998740e-1f;
+  p = p * f + -1.2420140846e-1f;
+  p = p * f + 1.4249322787e-1f;
+  p = p * f + -1.6668057665e-1f;
+  p = p * f + 2.0000714765e-1f;
+  p = p * f + -2.4999993993e-1f;
+  p = p * f + 3.3333331174e-1f;
+  const float hfsq = 0.5f * z;
+  const float hi = high_half(f - hfsq);
+  lo = ((f - hi) - hfsq) + f * z * p;  // f - hi exact (Sterbenz)
+  return hi;
+}
+// log_specials for the float logs in vlog's form (one select of the special value, added to the
+// finite y): half the mask instructions of three masked adds in the AVX-512 loop.
+inline float log_specials_float(float x, float y) {
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  float sp = x == 0.0f ? -inf : x;
+  sp = x < 0.0f ? std::numeric_limits<float>::quiet_NaN() : sp;
+  return y + ((x > 0.0f) & (x < inf) ? 0.0f : sp);
+}
+// kh + kl + c (hi + lo) with c = chi + clo (chi: c's 12 leading bits, so hi * chi is exact),
+// rounded once at the end: kh + hi * chi is a Fast2Sum (kh = 0, or |kh| > |hi * chi|).
+inline float log_combine(float kh, float kl, float hi, float lo, float chi, float clo) {
+  const float vhi = hi * chi;
+  const float vlo = kl + (lo + hi) * clo + lo * chi;
+  const float w = kh + vhi;
+  return (((kh - w) + vhi) + vlo) + w;
+}
+}  // namespace vm
+
+// log2 and log10 of a float in float (vm::log_hilo: within 0.8 ulp); of a double in double
+// (vm::log_parts: within ~2 ulp), specials by selects.
 template <typename T>
 inline T vlog2(T x) {
-  constexpr bool kF = sizeof(T) == 4;
-  const double d = x;
-  double e;
-  const double lm = vm::log_parts<kF>(d, e);
-  // e exact, so powers of two come out exact (lm = 0)
-  return vm::log_specials(x, T(e + lm * 1.4426950408889634));
+  if constexpr (sizeof(T) == 4) {
+    float k, lo;
+    const float hi = vm::log_hilo(x, k, lo);
+    // 1/ln2 = 0x3fb8b000 + the rest (fdlibm's ivln2hi / ivln2lo); k exact: powers of two exact
+    return vm::log_specials_float(
+        x, vm::log_combine(k, 0.0f, hi, lo, 1.4428710938e+00f, -1.7605285393e-04f));
+  } else {
+    double e;
+    const double lm = vm::log_parts(x, e);
+    // e exact, so powers of two come out exact (lm = 0)
+    return vm::log_specials(x, e + lm * 1.4426950408889634);
+  }
 }
 template <typename T>
 inline T vlog10(T x) {
-  constexpr bool kF = sizeof(T) == 4;
-  const double d = x;
-  double e;
-  const double lm = vm::log_parts<kF>(d, e);
-  // scalar math: log10(2) = hi + lo, hi with 32 mantissa bits so e * hi is exact
-  constexpr double hi = 0.3010299955494702, lo = 1.1451100898021838e-10;
-  constexpr double log10e = 0.4342944819032518;
-  return vm::log_specials(x, T(e * hi + (e * lo + lm * log10e)));
+  if constexpr (sizeof(T) == 4) {
+    float k, lo;
+    const float hi = vm::log_hilo(x, k, lo);
+    // 1/ln10 as ivln10hi + ivln10lo, log10(2) as hi (17 bits: k * hi exact) + lo (fdlibm's)
+    return vm::log_specials_float(
+        x, vm::log_combine(k * 3.0102920532e-01f, k * 7.9034151668e-07f, hi, lo, 4.3432617188e-01f,
+                           -3.1689971365e-05f));
+  } else {
+    double e;
+    const double lm = vm::log_parts(x, e);
+    // scalar math: log10(2) = hi + lo, hi with 32 mantissa bits so e * hi is exact
+    constexpr double hi = 0.3010299955494702, lo = 1.1451100898021838e-10;
+    constexpr double log10e = 0.4342944819032518;
+    return vm::log_specials(x, e * hi + (e * lo + lm * log10e));
+  }
 }
+
+// exp2, sinh, cosh, atanh: evaluated in double for float and double inputs alike and rounded once
+// to T: float results within a last bit of the correctly rounded value (as PyTorch's, which
+// tests/test_parity2.py holds to 1% of inputs differing), double within ~2 ulp. Each is range
+// reduction on the double vecmath pieces above; specials by selects.
 inline constexpr double kFact[] = {1, 1, 2, 6, 24, 120, 720, 5040};  // k!
 
 // 2^x = 2^n 2^r, n = round(x), r = x - n exact in [-1/2, 1/2]: 2^r = exp(r ln2), one rounding of
@@ -862,9 +911,8 @@ inline T vcosh(T x) {
 namespace vm {
 // atan(a) for a >= 0 (NaN propagates) in double, cephes' reduction with one division: u = a up to
 // tan(pi/8), (a - 1) / (a + 1) (plus pi/4) up to tan(3pi/8), -1/a (plus pi/2) above, so |u| <=
-// tan(pi/8) and atan(u) = u + u z P(z), z = u^2 <= 0.1716, the alternating Taylor series: to
-// u^25 for a float result (truncation < 2^-35 relative), to u^41 for double (< 2^-56).
-template <bool kForFloat>
+// tan(pi/8) and atan(u) = u + u z P(z), z = u^2 <= 0.1716, the alternating Taylor series to u^41
+// (truncation < 2^-56 relative).
 inline double atan_nonneg(double a) {
   const bool lo = a <= 0.41421356237309503, mid = !lo && a <= 2.4142135623730951;
   const double u = (lo ? a : (mid ? a - 1.0 : -1.0)) / (lo ? 1.0 : (mid ? a + 1.0 : a));
@@ -872,7 +920,7 @@ inline double atan_nonneg(double a) {
   const double base_hi = lo ? 0.0 : (mid ? 0.78539816339744828 : 1.5707963267948966);
   const double base_lo = lo ? 0.0 : (mid ? 3.061616997868383e-17 : 6.123233995736766e-17);
   const double z = u * u;
-  constexpr int kTerms = kForFloat ? 12 : 20;
+  constexpr int kTerms = 20;
   double p = (kTerms % 2 ? -1.0 : 1.0) / (2 * kTerms + 1);
   // (fully unrolled: GCC's default limit left the 20-term loop rolled, and the map scalar)
 #pragma GCC unroll 32
@@ -882,70 +930,161 @@ inline double atan_nonneg(double a) {
 }  // namespace vm
 
 namespace vm {
-// asin(s) = s + s z P(z) for 0 <= s <= 1/2, z = s^2, P interpolating (asin(sqrt z) - sqrt z) /
-// z^1.5 at the Chebyshev nodes of [0, 1/4] (solved as log_parts' P): degree 7 for a float result
-// (relative error < 2^-38), 12 for double (< 2^-57). s = a = |x| up to 1/2, else s = sqrt(z) with z
-// = (1 - a) / 2 (exact, Sterbenz): asin(a) = pi/2 - 2 asin(s); big says which. Returns asin(s): one
-// square root, no division.
-template <bool kForFloat>
+// double asin(s) = s + s z P(z) for 0 <= s <= 1/2, z = s^2, P of degree 12 interpolating
+// (asin(sqrt z) - sqrt z) / z^1.5 at the 13 Chebyshev nodes of [0, 1/4] (P(x_k) = g(x_k) solved
+// in mpmath at 40 digits as a Vandermonde system; relative error < 2^-57). s = a = |x| up to 1/2,
+// else s = sqrt(z) with z = (1 - a) / 2 (exact, Sterbenz): asin(a) = pi/2 - 2 asin(s); big says
+// which. Returns asin(s): one square root, no division.
 inline double asin_half(double a, bool& big) {
   big = a > 0.5;
   const double z = big ? 0.5 - 0.5 * a : a * a;
   const double s = big ? std::sqrt(z) : a;  // |x| > 1: sqrt of a negative, NaN
-  double p;
-  if constexpr (kForFloat) {
-    p = 0.02930523970533579;
-    p = p * z + 0.0054431851027481075;
-    p = p * z + 0.019306260869368045;
-    p = p * z + 0.022132443623426794;
-    p = p * z + 0.030397634130580702;
-    p = p * z + 0.044642358484883196;
-    p = p * z + 0.07500000598829049;
-    p = p * z + 0.16666666665495086;
-  } else {
-    p = 0.028757851367421566;
-    p = p * z + -0.014851887071247204;
-    p = p * z + 0.01740087944269402;
-    p = p * z + 0.005457506718640358;
-    p = p * z + 0.01032281435018578;
-    p = p * z + 0.011479177415184906;
-    p = p * z + 0.013971212973552933;
-    p = p * z + 0.017352392720869973;
-    p = p * z + 0.02237217294214989;
-    p = p * z + 0.030381944138531247;
-    p = p * z + 0.04464285714635543;
-    p = p * z + 0.07499999999998433;
-    p = p * z + 0.16666666666666669;
-  }
+  double p = 0.028757851367421566;
+  p = p * z + -0.014851887071247204;
+  p = p * z + 0.01740087944269402;
+  p = p * z + 0.005457506718640358;
+  p = p * z + 0.01032281435018578;
+  p = p * z + 0.011479177415184906;
+  p = p * z + 0.013971212973552933;
+  p = p * z + 0.017352392720869973;
+  p = p * z + 0.02237217294214989;
+  p = p * z + 0.030381944138531247;
+  p = p * z + 0.04464285714635543;
+  p = p * z + 0.07499999999998433;
+  p = p * z + 0.16666666666666669;
   return s + s * (z * p);
 }
 }  // namespace vm
 
-// atan(x) in double, rounded once to T, through atan_nonneg: +-inf give +-pi/2, NaN propagates,
+namespace vm {
+// float asin (kAcos false) / acos in float, within ~0.6 ulp. a = |x|; s = a up to 1/2, else s =
+// sqrt(z), z = (1 - a) / 2 (exact), and asin(s) = s + t, t = s z P(z), P of degree 5 least-squares
+// fitted in mpmath to (asin(sqrt z) - sqrt z) / z^1.5 on [0, 1/4] with relative weight, rounded to
+// float (relative error < 2^-29). Every form is K - m (s + c + t) with K = 0, pi/2 or pi and m in
+// {+-1, +-2}: asin = s + t (|x| <= 1/2) or pi/2 - 2 (s + t); acos = pi/2 - (x + t), 2 (s + t) or
+// pi - 2 (s + t). K - m s is a Fast2Sum (|K| > |m s| or K = 0), so the only roundings that count
+// are the last one and sqrt's, which c = (z - s^2) / (2 s) undoes: z - s^2 exact from s's 12-bit
+// split (the products are exact, so FMA contraction changes nothing), 1/s to ~6 bits from the
+// bits and one Newton step (no division: the square root already occupies the divider).
+template <bool kAcos>
+inline float asin_acos_float(float x) {
+  const float a = std::fabs(x);
+  const bool big = a > 0.5f;
+  const float z = big ? 0.5f - 0.5f * a : a * a;
+  const float sq = std::sqrt(z);  // |x| > 1: NaN
+  const float sh = high_half(sq), sl = sq - sh;
+  const float r = ((z - sh * sh) - (sh + sh) * sl) - sl * sl;
+  float y = from_bits(0x7ef311c3u - as_bits(sq));  // scalar math: ~1/sq to 12%
+  y = y * (2.0f - sq * y);
+  const float c = big ? r * (0.5f * y) : 0.0f;
+  // s signed for the small acos (odd t), |x| elsewhere
+  const float s = big ? sq : (kAcos ? x : a);
+  float p = 0.03744102641940117f;
+  p = p * z + 0.014491950161755085f;
+  p = p * z + 0.031793925911188126f;
+  p = p * z + 0.044518522918224335f;
+  p = p * z + 0.07500497251749039f;
+  p = p * z + 0.16666659712791443f;
+  const float t = s * z * p;
+  constexpr float pio2_hi = 1.57079637e+00f, pio2_lo = -4.37113883e-08f;  // pi/2 = hi + lo
+  // scalar math: K = w pi/2 with w = 1 (small acos), 1 - sign(x) (big acos: 0 or 2), 1 (big
+  // asin) or 0, so pi = 2 (pi/2) comes out exact; two selects in all (nested ones cost 10%)
+  float w, m;
+  if constexpr (kAcos) {
+    const float sg = std::copysign(1.0f, x);
+    w = big ? 1.0f - sg : 1.0f;
+    m = big ? -2.0f * sg : 1.0f;
+  } else {
+    w = big ? 1.0f : 0.0f;
+    m = big ? 2.0f : -1.0f;
+  }
+  const float khi = w * pio2_hi, klo = w * pio2_lo;
+  const float ms = m * s;
+  const float hi = khi - ms;
+  const float lo = (khi - hi) - ms;
+  const float v = hi + ((lo + klo) - m * (c + t));
+  return kAcos ? v : std::copysign(v, x);
+}
+}  // namespace vm
+
+namespace vm {
+// float atan in float, within ~0.6 ulp. a = |x| = K-interval reduced as Cephes' atanf, with the
+// edges where the numerator is exact: u = a up to 1/2 (K = 0), (a - 1) / (a + 1) up to 2 (K = pi/4,
+// a - 1 exact by Sterbenz), -1/a above (K = pi/2), so |u| <= 1/2 and atan(a) = K + u + t,
+// t = u z P(z), z = u^2 <= 1/4, P of degree 5 least-squares fitted in mpmath to (atan(sqrt z) -
+// sqrt z) / z^1.5 on [0, 1/4] with relative weight (relative error 3.5e-9 with the float
+// coefficients). The quotient num / (dh + dl) (dh + dl = a + 1 exactly, TwoSum) is u = num * inv,
+// inv = 1 / dh (the one division), plus c = (num - (dh + dl) u) inv from an exact residual
+// (12-bit splits: every product exact, so FMA contraction changes nothing); K + u is a Fast2Sum
+// (|K| > |u| or K = 0). inf: u = -0, atan = pi/2; NaN propagates; atan(-0) = -0.
+inline float atan_float(float x) {
+  const float a = std::fabs(x);
+  const bool mid = a > 0.5f, big = a > 2.0f;
+  const float dsum = a + 1.0f;
+  const float bv = dsum - a;
+  const float dsum_lo = (a - (dsum - bv)) + (1.0f - bv);  // TwoSum: a + 1 = dsum + dsum_lo
+  // (one select after another: the nested `big ? .. : (mid ? .. : ..)` left the loop scalar)
+  float num = mid ? a - 1.0f : a, dh = mid ? dsum : 1.0f, dl = mid ? dsum_lo : 0.0f;
+  num = big ? -1.0f : num;
+  dh = big ? a : dh;
+  dl = big ? 0.0f : dl;
+  const float inv = 1.0f / dh;
+  const float u = num * inv;
+  const float dc = std::min(dh, 1.152921504606847e18f);  // 2^60: keeps inf * 0 out of r
+  const float d1 = high_half(dc), d2 = dc - d1, u1 = high_half(u), u2 = u - u1;
+  const float r = ((((num - d1 * u1) - d1 * u2) - d2 * u1) - d2 * u2) - dl * u;
+  const float c = r * inv;
+  const float z = u * u;
+  float p = 0.038587745279073715f;
+  p = p * z + -0.07973846793174744f;
+  p = p * z + 0.10938096046447754f;
+  p = p * z + -0.14271703362464905f;
+  p = p * z + 0.19999468326568604f;
+  p = p * z + -0.33333325386047363f;
+  const float t = u * z * p;
+  // scalar math: K = w pi/4 with w = 0, 1 or 2 (pi/2 = 2 (pi/4) exactly)
+  const float w = (mid ? 1.0f : 0.0f) + (big ? 1.0f : 0.0f);
+  const float khi = w * 7.85398185e-01f, klo = w * -2.18556941e-08f;
+  const float hi = khi + u;
+  const float lo = (khi - hi) + u;
+  return std::copysign(hi + ((lo + klo) + (c + t)), x);
+}
+}  // namespace vm
+
+// atan(x): float vm::atan_float; double through atan_nonneg: +-inf give +-pi/2, NaN propagates,
 // the sign put back by copysign (atan(-0) = -0).
 template <typename T>
 inline T vatan(T x) {
-  const double d = x;
-  return T(std::copysign(vm::atan_nonneg < sizeof(T) == 4 > (std::fabs(d)), d));
+  if constexpr (sizeof(T) == 4) {
+    return vm::atan_float(x);
+  } else {
+    return std::copysign(vm::atan_nonneg(std::fabs(x)), x);
+  }
 }
-// asin(x) = asin(|x|) with x's sign, acos(x) = pi/2 - asin(x) for |x| <= 1/2, 2 asin(s) above,
-// pi - 2 asin(s) below -1/2, through asin_half in double, rounded once to T: +-1 give +-pi/2 and
-// 0 / pi, |x| > 1 NaN (square root of a negative), NaN propagates, asin(-0) = -0.
+// float: vm::asin_acos_float. double: asin(x) = asin(|x|) with x's sign, acos(x) = pi/2 - asin(x)
+// for |x| <= 1/2, 2 asin(s) above, pi - 2 asin(s) below -1/2, through asin_half: +-1 give +-pi/2
+// and 0 / pi, |x| > 1 NaN (square root of a negative), NaN propagates, asin(-0) = -0.
 template <typename T>
 inline T vasin(T x) {
-  const double d = x;
-  bool big;
-  const double v = vm::asin_half < sizeof(T) == 4 > (std::fabs(d), big);
-  return T(std::copysign(big ? 1.5707963267948966 - 2.0 * v : v, d));
+  if constexpr (sizeof(T) == 4) {
+    return vm::asin_acos_float<false>(x);
+  } else {
+    bool big;
+    const double v = vm::asin_half(std::fabs(x), big);
+    return std::copysign(big ? 1.5707963267948966 - 2.0 * v : v, x);
+  }
 }
 template <typename T>
 inline T vacos(T x) {
-  const double d = x;
-  bool big;
-  const double sv = std::copysign(vm::asin_half < sizeof(T) == 4 > (std::fabs(d), big), d);
-  // scalar math: the three forms as c0 + c1 asin(+-s), selects between constants only
-  const double c0 = big ? (d > 0.0 ? 0.0 : 3.141592653589793) : 1.5707963267948966;
-  return T(c0 + (big ? 2.0 : -1.0) * sv);
+  if constexpr (sizeof(T) == 4) {
+    return vm::asin_acos_float<true>(x);
+  } else {
+    bool big;
+    const double sv = std::copysign(vm::asin_half(std::fabs(x), big), x);
+    // scalar math: the three forms as c0 + c1 asin(+-s), selects between constants only
+    const double c0 = big ? (x > 0.0 ? 0.0 : 3.141592653589793) : 1.5707963267948966;
+    return c0 + (big ? 2.0 : -1.0) * sv;
+  }
 }
 
 // atanh(x) = sign(x) log1p(2|x| / (1 - |x|)) / 2: inf at |x| = 1, NaN beyond (log1p < -1).

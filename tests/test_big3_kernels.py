@@ -1,7 +1,8 @@
 """The unary kernels log2, log10, exp2, sinh, cosh, atanh, atan, asin, acos (csrc/vecmath.h's
-double-evaluated forms in csrc/ops/activation.cpp's unary_forward / unary_backward): accuracy in
-ulps against mpmath (50 digits), special values, non-contiguous inputs (NumPy's path), 1 vs 2
-threads on both sides of the threading size, and the gradients."""
+double-evaluated forms, float32 log2 / log10 / asin / acos / atan in float, in
+csrc/ops/activation.cpp's unary_forward / unary_backward): accuracy in ulps against mpmath (50
+digits), special values, non-contiguous inputs (NumPy's path), 1 vs 2 threads on both sides of
+the threading size, and the gradients."""
 
 import numpy as np
 import pytest
@@ -40,6 +41,9 @@ BOUND = {np.float32: 0.51, np.float64: 2.5}
 # measured up to 3 ulp (samples of 30000): a few roundings before the series (the quotient in
 # atanh's log1p, asin's and acos's square root and quotient)
 BOUND_F64 = {"atanh": 3.5, "asin": 3.5, "acos": 3.5}
+# float32 log2, log10, asin, acos and atan are evaluated in float (PyTorch's Sleef u10 bound is
+# 1 ulp): the dense sweeps of test_vecmath_float32.py measure 0.78, 0.70, 0.615, 0.618 and 0.71
+BOUND_F32 = {"log2": 0.8, "log10": 0.75, "asin": 0.65, "acos": 0.65, "atan": 0.75}
 
 
 def _inputs(name, dtype, n=3000, seed=0):
@@ -106,7 +110,7 @@ def test_accuracy_in_ulps_against_mpmath(name, dtype):
     np.testing.assert_array_equal(y[over], ref_t[over])
     err, fin = _ulp_errors(y, np.where(over, np.nan, ref), dtype)
     assert np.all(np.isfinite(y[fin]))
-    bound = BOUND_F64.get(name, BOUND[dtype]) if dtype == np.float64 else BOUND[dtype]
+    bound = (BOUND_F64 if dtype == np.float64 else BOUND_F32).get(name, BOUND[dtype])
     assert err.max() <= bound, (name, dtype, err.max(), x[fin][err.argmax()])
 
 

@@ -1,7 +1,7 @@
 """csrc/vecmath.h's division-free forms, held to their measured accuracy across the whole range:
 float32 log / log1p (Cephes' polynomial in f, no division), float32 sin / cos (one polynomial
-after a reduction by pi), float32 log2 / log10 (a polynomial in f in double, no division),
-asin / acos in both dtypes (a polynomial in s^2 and one square root, no division) and tanh in
+after a reduction by pi), float32 log2 / log10 (in float, no division), asin / acos in both
+dtypes (a polynomial in s^2 and one square root, no division) and tanh in
 both dtypes (one division for both of its forms). Inputs run through every binade, the
 denormals, the reduction boundaries and the special values; the references are NumPy's float64
 (float32 results) and mpmath (float64 asin / acos / tanh)."""
@@ -88,7 +88,8 @@ def test_float32_sin_cos(name):
 def test_float32_log2_log10_every_binade(name):
     x = _positive_floats()
     y = getattr(ember, name)(ember.tensor(x)).numpy()
-    assert _ulps(y, getattr(np, name)(x.astype(np.float64))).max() <= 0.501
+    # evaluated in float (vm::log_hilo): within PyTorch's 1-ulp bound, measured 0.78 / 0.70
+    assert _ulps(y, getattr(np, name)(x.astype(np.float64))).max() <= 0.8
     if name == "log2":  # exact at the powers of two, denormal ones included
         p = np.ldexp(np.float32(1), np.arange(-149, 128)).astype(np.float32)
         np.testing.assert_array_equal(ember.log2(ember.tensor(p)).numpy(), np.arange(-149, 128))
@@ -123,7 +124,7 @@ def test_asin_acos(name, dtype):
     assert y.dtype == dtype
     if dtype == np.float32:
         ref = getattr(np, "arc" + name[1:])(x.astype(np.float64))
-        assert _ulps(y, ref).max() <= 0.501  # measured 0.500: rounded once from double
+        assert _ulps(y, ref).max() <= 0.65  # measured 0.618: in float (vm::asin_acos_float)
     else:
         mp.mp.dps = 40
         f = getattr(mp, name)

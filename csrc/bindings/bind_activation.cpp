@@ -75,7 +75,8 @@ void logsigmoid_forward(T* y, const T* x, int64_t n);
 template <typename T>
 void logsigmoid_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scalar);
 template <typename T>
-void vecmath_apply(T* y, const T* x, int64_t n, int which);
+void vecmath_apply(T* y, const T* x, int64_t n, int which, int isa);
+bool vecmath_isa_supported(int isa);
 template <typename T>
 void unary_forward(T* y, const T* x, int64_t n, int op, T lo, T hi);
 template <typename T>
@@ -262,15 +263,32 @@ Act act_of(int id, const char* op) {
   return Act(id);
 }
 
+// A fresh C-contiguous array of x's dtype and shape, straight from NumPy's C API with x's own
+// shape pointer: empty_like_dtype's two copies of the shape into std::vectors (and shape_of's for
+// the size) were a measurable part of a 32x32 call. NumPy's MemoryError becomes out_of_memory.
+py::array fresh_like(const py::array& x) {
+  auto& api = py::detail::npy_api::get();
+  PyObject* descr = py::detail::array_proxy(x.ptr())->descr;
+  Py_INCREF(descr);  // PyArray_NewFromDescr steals it
+  PyObject* r = api.PyArray_NewFromDescr_(api.PyArray_Type_, descr, static_cast<int>(x.ndim()),
+                                          x.shape(), nullptr, nullptr, 0, nullptr);
+  if (!r) {
+    py::error_already_set e;
+    if (e.matches(PyExc_MemoryError)) throw out_of_memory(std::string(e.what()));
+    throw e;
+  }
+  return py::reinterpret_steal<py::array>(r);
+}
+
 py::array forward_impl(Act act, const py::array& x, const Params& p, const py::object& out_obj,
                        const char* op) {
   check_params(act, p, op);
   require_float(x, op, "x");
   require_contiguous(x, op, "x");
-  const int64_t n = numel_checked(shape_of(x), op);
+  const int64_t n = x.size();  // an existing array's size: NumPy keeps it within intp
   py::array y;
   if (out_obj.is_none()) {
-    y = empty_like_dtype(x, shape_of(x));
+    y = fresh_like(x);
   } else {
     if (!py::isinstance<py::array>(out_obj))
       throw py::type_error(std::string(op) + ": out must be a numpy array");
@@ -316,10 +334,10 @@ py::array backward_impl(Act act, const py::array& dy, const py::array& saved, co
   require_contiguous(dy, op, "dy");
   require_contiguous(saved, op, "saved");
   // dy of one value with a larger saved: that value for every element (a full sum's gradient)
-  const int64_t n = numel_checked(shape_of(saved), op);
+  const int64_t n = saved.size();  // (as forward_impl)
   const bool dy_scalar = dy.size() == 1 && n > 1;
   if (!dy_scalar) require_shape(saved, shape_of(dy), op, "saved");
-  py::array dx = empty_like_dtype(saved, shape_of(saved));
+  py::array dx = fresh_like(saved);
   if (is_f32(dy))
     run_backward<float>(act, ptr<float>(dx), cptr<float>(dy), cptr<float>(saved), n, dy_scalar, p);
   else
@@ -343,13 +361,16 @@ py::array backward_id_py(const py::array& dy, const py::array& saved, int id, do
   return backward_impl(act_of(id, op), dy, saved, Params{alpha, beta, 20.0, false}, op);
 }
 
-py::array vecmath_py(const std::string& name, const py::array& x) {
+py::array vecmath_py(const std::string& name, const py::array& x, int isa) {
   const char* op = "_vecmath";
-  static const char* names[] = {"exp", "expm1", "log", "log1p", "tanh", "sigmoid", "erf", "erfc"};
+  static const char* names[] = {"exp",  "expm1", "log",   "log1p", "tanh", "sigmoid", "erf",
+                                "erfc", "log2",  "log10", "asin",  "acos", "atan"};
+  constexpr int kNames = int(sizeof(names) / sizeof(names[0]));
   int which = -1;
-  for (int i = 0; i < 8; ++i)
+  for (int i = 0; i < kNames; ++i)
     if (name == names[i]) which = i;
   EMBER_CHECK(which >= 0, op, ": unknown function '", name, "'");
+  EMBER_CHECK(vecmath_isa_supported(isa), op, ": isa ", isa, " is not available on this CPU/build");
   require_float(x, op, "x");
   require_contiguous(x, op, "x");
   const int64_t n = numel_checked(shape_of(x), op);
@@ -358,12 +379,12 @@ py::array vecmath_py(const std::string& name, const py::array& x) {
     float* yp = ptr<float>(y);
     const float* xp = cptr<float>(x);
     py::gil_scoped_release release;
-    vecmath_apply<float>(yp, xp, n, which);
+    vecmath_apply<float>(yp, xp, n, which, isa);
   } else {
     double* yp = ptr<double>(y);
     const double* xp = cptr<double>(x);
     py::gil_scoped_release release;
-    vecmath_apply<double>(yp, xp, n, which);
+    vecmath_apply<double>(yp, xp, n, which, isa);
   }
   return y;
 }
@@ -400,8 +421,19 @@ void bind_activation(py::module_& m) {
         py::arg("alpha"), py::arg("beta"),
         "activation_backward(activation_names[act], dy, saved, alpha, beta), every argument "
         "positional (gelu exact, softplus threshold 20).");
-  m.def("_vecmath", &vecmath_py, py::arg("name"), py::arg("x"),
-        "Test hook: csrc/vecmath.h's exp|expm1|log|log1p|tanh|sigmoid|erf|erfc elementwise.");
+  m.def("_vecmath", &vecmath_py, py::arg("name"), py::arg("x"), py::arg("isa") = 0,
+        "Test hook: csrc/vecmath.h's exp|expm1|log|log1p|tanh|sigmoid|erf|erfc|log2|log10|asin|"
+        "acos|atan elementwise, serially, in the SIMD clone for isa: 0 the one the CPU dispatch "
+        "picks, 4 x86-64-v4 (AVX-512), 3 x86-64-v3 (AVX2 + FMA), 1 the baseline.");
+  m.def(
+      "_vecmath_isas",
+      [] {
+        py::list r;
+        for (int isa : {4, 3, 1})
+          if (vecmath_isa_supported(isa)) r.append(isa);
+        return r;
+      },
+      "Test hook: the clones _vecmath can run on this CPU (empty where there is one build).");
 }
 
 }  // namespace ember

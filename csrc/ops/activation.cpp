@@ -322,8 +322,8 @@ void logsigmoid_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scal
 // op ids (csrc/bindings/bind_activation.cpp names them in this order): 0 exp, 1 expm1, 2 log,
 // 3 log1p, 4 sqrt, 5 rsqrt, 6 reciprocal, 7 abs, 8 neg, 9 square, 10 clamp, 11 sin, 12 cos,
 // 13 log2, 14 log10, 15 exp2, 16 sinh, 17 cosh, 18 atanh, 19 atan, 20 asin, 21 acos (13-21:
-// vecmath.h's double-evaluated
-// forms, float results within a last bit; NumPy's loops were 5-10x slower than PyTorch's).
+// vecmath.h's forms, float results within a last bit: in double, or in float for log2, log10,
+// asin, acos, atan; NumPy's loops were 5-10x slower than PyTorch's).
 
 // x (n) -> y: y = op(x); clamp: min(max(x, lo), hi) as PyTorch's (x's NaN propagates, x is kept
 // where it ties a bound so clamp(-0.0, min=0) is -0.0, lo > hi gives hi, a NaN bound gives NaN
@@ -492,34 +492,80 @@ void unary_backward(T* dx, const T* dy, const T* s, int64_t n, bool dy_scalar, i
 }
 
 // Test hook: y = f(x) for one vecmath function (0 exp, 1 expm1, 2 log, 3 log1p, 4 tanh,
-// 5 sigmoid, 6 erf, 7 erfc).
+// 5 sigmoid, 6 erf, 7 erfc, 8 log2, 9 log10, 10 asin, 11 acos, 12 atan), serially, in the clone for
+// `isa`: 0 the one EMBER_SIMD's resolver picks, 4 x86-64-v4, 3 x86-64-v3, 1 the baseline (the
+// caller checks that the CPU has it: vecmath_isa_supported), so tests cover every clone's code.
+template <typename T, typename Op>
+EMBER_SIMD void apply_simd(T* y, const T* x, int64_t n, Op op) {
+  for (int64_t i = 0; i < n; ++i) y[i] = op(x[i]);
+}
+#if EMBER_SIMD_CLONES
+template <typename T, typename Op>
+EMBER_TARGET("arch=x86-64-v4")
+void apply_v4(T* y, const T* x, int64_t n, Op op) {
+  for (int64_t i = 0; i < n; ++i) y[i] = op(x[i]);
+}
+template <typename T, typename Op>
+EMBER_TARGET("arch=x86-64-v3")
+void apply_v3(T* y, const T* x, int64_t n, Op op) {
+  for (int64_t i = 0; i < n; ++i) y[i] = op(x[i]);
+}
+template <typename T, typename Op>
+__attribute__((flatten)) void apply_base(T* y, const T* x, int64_t n, Op op) {
+  for (int64_t i = 0; i < n; ++i) y[i] = op(x[i]);
+}
+#endif
+
+template <typename T, typename Op>
+void apply_isa(T* y, const T* x, int64_t n, int isa, Op op) {
+#if EMBER_SIMD_CLONES
+  if (isa == 4) return apply_v4(y, x, n, op);
+  if (isa == 3) return apply_v3(y, x, n, op);
+  if (isa == 1) return apply_base(y, x, n, op);
+#endif
+  EMBER_CHECK(isa == 0, "vecmath_apply: isa ", isa, " is not available in this build");
+  apply_simd(y, x, n, op);
+}
+
+// Whether vecmath_apply can run clone `isa` here (0: always).
+bool vecmath_isa_supported(int isa) {
+#if EMBER_SIMD_CLONES
+  if (isa == 4) return __builtin_cpu_supports("x86-64-v4");
+  if (isa == 3) return __builtin_cpu_supports("x86-64-v3");
+  if (isa == 1) return true;
+#endif
+  return isa == 0;
+}
+
 template <typename T>
-void vecmath_apply(T* y, const T* x, int64_t n, int which) {
+void vecmath_apply(T* y, const T* x, int64_t n, int which, int isa) {
   switch (which) {
     case 0:
-      map1(y, x, n, [](T v) { return vexp(v); });
-      break;
+      return apply_isa(y, x, n, isa, [](T v) { return vexp(v); });
     case 1:
-      map1(y, x, n, [](T v) { return vexpm1(v); });
-      break;
+      return apply_isa(y, x, n, isa, [](T v) { return vexpm1(v); });
     case 2:
-      map1(y, x, n, [](T v) { return vlog(v); });
-      break;
+      return apply_isa(y, x, n, isa, [](T v) { return vlog(v); });
     case 3:
-      map1(y, x, n, [](T v) { return vlog1p(v); });
-      break;
+      return apply_isa(y, x, n, isa, [](T v) { return vlog1p(v); });
     case 4:
-      map1(y, x, n, [](T v) { return vtanh(v); });
-      break;
+      return apply_isa(y, x, n, isa, [](T v) { return vtanh(v); });
     case 5:
-      map1(y, x, n, [](T v) { return vsigmoid(v); });
-      break;
+      return apply_isa(y, x, n, isa, [](T v) { return vsigmoid(v); });
     case 6:
-      map1(y, x, n, [](T v) { return verf(v); });
-      break;
+      return apply_isa(y, x, n, isa, [](T v) { return verf(v); });
     case 7:
-      map1(y, x, n, [](T v) { return verfc(v); });
-      break;
+      return apply_isa(y, x, n, isa, [](T v) { return verfc(v); });
+    case 8:
+      return apply_isa(y, x, n, isa, [](T v) { return vlog2(v); });
+    case 9:
+      return apply_isa(y, x, n, isa, [](T v) { return vlog10(v); });
+    case 10:
+      return apply_isa(y, x, n, isa, [](T v) { return vasin(v); });
+    case 11:
+      return apply_isa(y, x, n, isa, [](T v) { return vacos(v); });
+    case 12:
+      return apply_isa(y, x, n, isa, [](T v) { return vatan(v); });
     default:
       EMBER_CHECK(false, "vecmath_apply: unknown function id ", which);
   }
@@ -540,7 +586,7 @@ template void tanh_backward<float>(float*, const float*, const float*, int64_t, 
 template void softplus_forward<float>(float*, const float*, int64_t, float, float);
 template void softplus_backward<float>(float*, const float*, const float*, int64_t, bool, float,
                                        float);
-template void vecmath_apply<float>(float*, const float*, int64_t, int);
+template void vecmath_apply<float>(float*, const float*, int64_t, int, int);
 template void unary_forward<float>(float*, const float*, int64_t, int, float, float);
 template void unary_backward<float>(float*, const float*, const float*, int64_t, bool, int, float,
                                     float);
@@ -573,7 +619,7 @@ template void tanh_backward<double>(double*, const double*, const double*, int64
 template void softplus_forward<double>(double*, const double*, int64_t, double, double);
 template void softplus_backward<double>(double*, const double*, const double*, int64_t, bool,
                                         double, double);
-template void vecmath_apply<double>(double*, const double*, int64_t, int);
+template void vecmath_apply<double>(double*, const double*, int64_t, int, int);
 template void unary_forward<double>(double*, const double*, int64_t, int, double, double);
 template void unary_backward<double>(double*, const double*, const double*, int64_t, bool, int,
                                      double, double);
