@@ -29,15 +29,13 @@ void scatter_add_rows(T* dw, const int64_t* idx, const T* g, int64_t n, int64_t 
   constexpr int64_t kCols = 64;  // the narrowest column range a thread gets
   const int nt = static_cast<int>(
       std::min<int64_t>(threads_for(n * D, int64_t(1) << 16), (D + kCols - 1) / kCols));
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    const int64_t parts = omp_get_num_threads(), t = omp_get_thread_num();
+  parallel_region(nt, [&](int64_t t, int64_t parts) {
     const int64_t j0 = D * t / parts, j1 = D * (t + 1) / parts;
     for (int64_t i = 0; i < n && j1 > j0; ++i) {
       const int64_t row = idx[i];
       if (row != padding_idx) add_into(dw + row * D + j0, g + i * D + j0, j1 - j0);
     }
-  }
+  });
 }
 
 // dw (V, D) = the scatter-add of g's rows into zeros: Embedding's weight gradient (row

@@ -196,13 +196,11 @@ void max_pool2d_forward(T* y, int64_t* idx, const T* x, int64_t NC, int64_t H, i
   const int64_t half_vec = 32 / int64_t(sizeof(T));
   if (two_by_two && 2 * OH == H && 2 * OW == W && OW < 64 && OW % half_vec != 0) {
     const int64_t R = NC * OH, block = std::max<int64_t>(1, 1024 / OW);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
+    parallel_region(nt, [&](int64_t t, int64_t n) {
       std::vector<T> z((2 * block - 1) * OW);
       std::vector<int32_t> off(z.size());
-      const int t = omp_get_thread_num(), n = omp_get_num_threads();
       max_2x2_rows(y, idx, x, R * t / n, R * (t + 1) / n, OH, OW, block, z.data(), off.data());
-    }
+    });
     return;
   }
   parallel_for(nt, NC, [&](int64_t pl) {
