@@ -526,6 +526,10 @@ def default_collate(batch):
                 f"{list(arrays[0].shape)} at entry 0 and {list(a.shape)} at entry "
                 f"{next(i for i, b in enumerate(arrays) if b.shape != arrays[0].shape)}"
             )
+    if isinstance(first, int) and any(isinstance(b, float) for b in batch):
+        # torch makes a batch that starts with a Python int with torch.tensor(batch): a float
+        # among them gives the default float32 (one starting with a float is float64)
+        return Tensor(np.array(batch, np.float32))
     return Tensor(np.stack(arrays))
 
 

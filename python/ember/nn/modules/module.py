@@ -354,6 +354,19 @@ def _built_on_meta_when_asked(init):
     return __init__
 
 
+def _buffer_value(value, name: str):
+    """A buffer holds a Tensor (a NumPy array is taken as one) or None; anything else (a
+    Python number) is refused, as torch, rather than becoming a 0-d buffer."""
+    if value is None or isinstance(value, Tensor):
+        return value
+    if isinstance(value, np.ndarray):
+        return Tensor(value)
+    raise TypeError(
+        f"cannot assign '{type(value).__name__}' object to buffer '{name}' (Tensor, NumPy "
+        "array or None required)"
+    )
+
+
 class Module:
     """Base class of every layer.
 
@@ -428,7 +441,7 @@ class Module:
             )
         elif name in buffers:  # reassigning a buffer keeps it a buffer
             target = buffers
-            value = value if value is None or isinstance(value, Tensor) else Tensor(value)
+            value = _buffer_value(value, name)
         else:
             target = None
         for registry in (params, modules, buffers):
@@ -471,12 +484,13 @@ class Module:
     def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
         """A non-learnable state saved in state_dict (e.g. batch norm's running mean)."""
         self._check_new_name("buffer", name, self._buffers)
-        if tensor is not None and not isinstance(tensor, Tensor):
-            tensor = Tensor(np.asarray(tensor))
+        tensor = _buffer_value(tensor, name)
         for registry in (self._parameters, self._modules):
             registry.pop(name, None)
         self._buffers[name] = tensor
-        if not persistent:
+        if persistent:  # re-registering a name may make it persistent again, as torch
+            self._non_persistent.discard(name)
+        else:
             self._non_persistent.add(name)
         object.__setattr__(self, name, tensor)
 
