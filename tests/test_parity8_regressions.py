@@ -201,3 +201,29 @@ def test_default_collate_python_numbers_dtype_as_torch(batch):
     t = torch.utils.data.default_collate(batch)
     assert str(e.dtype) == str(t.dtype).replace("torch.", "")
     np.testing.assert_array_equal(e.numpy(), t.numpy())
+
+
+# ---- tensor hooks ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("nonleaf", [False, True])
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_tensor_hook_changing_the_dtype_raises_as_torch(nonleaf, create_graph):
+    # ember cast the hook's float32 gradient back to float64 silently
+    for lib in (torch, ember):
+        x = lib.tensor(A, requires_grad=True)
+        h = x * 2 if nonleaf else x
+        h.register_hook(lambda g: g.float())
+        with pytest.raises(RuntimeError, match="changed the type of value"):
+            lib.autograd.grad((h**2).sum(), x, create_graph=create_graph)
+
+
+def test_tensor_hook_keeping_the_dtype_still_replaces_the_gradient():
+    got = []
+    for lib in (torch, ember):
+        x = lib.tensor(A, requires_grad=True)
+        x.register_hook(lambda g: g * 3)
+        (x**2).sum().backward()
+        got.append(x.grad.numpy())
+    np.testing.assert_allclose(got[1], got[0])
+    np.testing.assert_allclose(got[1], 6 * A)
