@@ -227,3 +227,75 @@ def test_tensor_hook_keeping_the_dtype_still_replaces_the_gradient():
         got.append(x.grad.numpy())
     np.testing.assert_allclose(got[1], got[0])
     np.testing.assert_allclose(got[1], 6 * A)
+
+
+def _two_in_two_out(lib):
+    class TwoInTwoOut(lib.nn.Module):
+        def forward(self, a, b):
+            return a * b, a + b
+
+    return TwoInTwoOut()
+
+
+def test_full_backward_hook_sees_none_for_an_output_without_gradient_as_torch():
+    # ember's hook got a zero array for the unused output where torch passes None
+    seen = []
+    for lib in (torch, ember):
+        mod, log = _two_in_two_out(lib), []
+        mod.register_full_backward_hook(
+            lambda m, gi, go, log=log: log.append([None if g is None else g.numpy() for g in go])
+        )
+        a = lib.tensor(A, requires_grad=True)
+        b = lib.tensor(2 * A, requires_grad=True)
+        out, _ = mod(a, b)
+        (out * 3).sum().backward()
+        seen.append((log, a.grad.numpy(), b.grad.numpy()))
+    (t_log, t_ga, t_gb), (e_log, e_ga, e_gb) = seen
+    assert len(e_log) == len(t_log) == 1
+    assert e_log[0][1] is None and t_log[0][1] is None
+    np.testing.assert_allclose(e_log[0][0], t_log[0][0])
+    np.testing.assert_allclose(e_ga, t_ga)
+    np.testing.assert_allclose(e_gb, 3 * A)
+    np.testing.assert_allclose(e_gb, t_gb)
+
+
+def test_zero_grad_keep_detaches_a_gradient_with_a_graph_as_torch():
+    for lib in (torch, ember):
+        lin = lib.nn.Linear(2, 2)
+        lin.weight.grad = lib.ones(2, 2, requires_grad=True) * 2
+        lin.zero_grad(set_to_none=False)
+        assert not lin.weight.grad.requires_grad
+        np.testing.assert_array_equal(lin.weight.grad.numpy(), np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("container", ["ModuleList", "Sequential"])
+def test_container_indexed_by_integer_tensor_as_torch(container):
+    names = []
+    for lib in (torch, ember):
+        mods = [lib.nn.ReLU(), lib.nn.Tanh(), lib.nn.Sigmoid()]
+        c = lib.nn.ModuleList(mods) if container == "ModuleList" else lib.nn.Sequential(*mods)
+        names.append([type(c[i]).__name__ for i in (lib.tensor(1), np.int64(-1), 0)])
+        with pytest.raises(TypeError):
+            c[1.0]
+    assert names[1] == names[0] == ["Tanh", "Sigmoid", "ReLU"]
+
+
+def test_extra_state_key_is_expected_only_when_set_extra_state_is_defined():
+    # torch looks for set_extra_state when loading (get_extra_state when saving)
+    for lib in (torch, ember):
+
+        class SaveOnly(lib.nn.Module):
+            def get_extra_state(self):
+                return 5
+
+        class Both(SaveOnly):
+            def set_extra_state(self, state):
+                self.got = state
+
+        assert list(SaveOnly().state_dict()) == ["_extra_state"]
+        assert SaveOnly().load_state_dict({}).missing_keys == []
+        with pytest.raises(RuntimeError, match="_extra_state"):
+            Both().load_state_dict({})
+        both = Both()
+        both.load_state_dict({"_extra_state": 7})
+        assert both.got == 7

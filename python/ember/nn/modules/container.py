@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections import OrderedDict
 
 from ember.nn.modules.module import Module
@@ -40,6 +41,7 @@ class Sequential(Module):
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return Sequential(OrderedDict(list(self._modules.items())[idx]))
+        idx = operator.index(idx)
         keys = list(self._modules)
         if not -len(keys) <= idx < len(keys):
             raise IndexError(f"index {idx} is out of range for Sequential of length {len(keys)}")
@@ -119,6 +121,7 @@ class ModuleList(Module):
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return ModuleList(list(self._modules.values())[idx])
+        idx = operator.index(idx)  # an int, or a 0-d integer Tensor / NumPy integer, as torch
         n = len(self)
         if not -n <= idx < n:
             raise IndexError(f"index {idx} is out of range for ModuleList of length {n}")

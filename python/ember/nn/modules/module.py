@@ -189,8 +189,11 @@ class _BackwardHookFunction(Function):
     backward hooks, as PyTorch's BackwardHookFunction."""
 
     @staticmethod
-    def forward(ctx, *arrays, hook=None):
+    def forward(ctx, *arrays, hook=None, materialize=True):
         ctx.hook = hook
+        # (the outputs' node: an output that got no gradient reaches the hooks as None, not
+        # zeros, as torch's; an input that needs none still gets zeros there, as torch's)
+        ctx.set_materialize_grads(materialize)
         ctx.mark_non_differentiable(*[i for i, n in enumerate(ctx.needs_input_grad) if not n])
         return arrays
 
@@ -225,11 +228,13 @@ class _BackwardHook:
             res[i] = v
         return tuple(res)
 
-    def _apply(self, args, hook):
+    def _apply(self, args, hook, materialize=True):
         idx = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
         if not (any(args[i].requires_grad for i in idx) and is_grad_enabled()):
             return args, None
-        new = _BackwardHookFunction.apply(*(args[i] for i in idx), hook=hook)
+        new = _BackwardHookFunction.apply(
+            *(args[i] for i in idx), hook=hook, materialize=materialize
+        )
         out = list(args)
         for i, t in zip(idx, new):
             out[i] = t
@@ -242,7 +247,9 @@ class _BackwardHook:
 
     def setup_output_hook(self, result):
         is_tuple = isinstance(result, tuple)
-        res, self.output_index = self._apply(result if is_tuple else (result,), self._output_hook)
+        res, self.output_index = self._apply(
+            result if is_tuple else (result,), self._output_hook, materialize=False
+        )
         self.n_outputs = len(res)
         return res if is_tuple else res[0]
 
@@ -596,6 +603,8 @@ class Module:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
+                if p.grad.requires_grad:  # torch detaches a gradient that carries a graph
+                    p.grad.detach_()
                 p.grad.data[...] = 0
 
     def to(self, *args, dtype=None, device=None, non_blocking: bool = False, memory_format=None):
@@ -790,7 +799,8 @@ class Module:
                 self._buffers[name] = v if isinstance(v, Tensor) else Tensor(arr)
                 object.__setattr__(self, name, self._buffers[name])
         extra_key = prefix + "_extra_state"
-        if self._has_extra_state():
+        # as torch: the key is expected when the class can take it back (set_extra_state)
+        if type(self).set_extra_state is not Module.set_extra_state:
             if extra_key in state_dict:
                 self.set_extra_state(state_dict[extra_key])
             elif strict:
