@@ -299,3 +299,32 @@ def test_extra_state_key_is_expected_only_when_set_extra_state_is_defined():
         both = Both()
         both.load_state_dict({"_extra_state": 7})
         assert both.got == 7
+
+
+# ---- nn.utils.parametrizations.orthogonal ----------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (5, 3), (3, 5)])
+def test_orthogonal_cayley_map_as_torch(shape):
+    # ember refused orthogonal_map="cayley" (NotImplementedError); values and gradients of the
+    # original against torch, with torch's base (its random completion for non-square ones)
+    rng = np.random.default_rng(0)
+    w, x, orig = rng.standard_normal(shape), rng.standard_normal((2, shape[1])), None
+    got = []
+    for lib in (torch, ember):
+        lin = lib.nn.Linear(shape[1], shape[0], bias=False).double()
+        with lib.no_grad():
+            lin.weight.copy_(lib.tensor(w))
+        lib.nn.utils.parametrizations.orthogonal(lin, orthogonal_map="cayley")
+        p = lin.parametrizations.weight
+        with lib.no_grad():
+            p.original.copy_(lib.tensor(0.3 * rng.standard_normal(shape) if orig is None else orig))
+        orig = p.original.detach().numpy().copy()
+        if lib is ember:
+            p[0].base.data[...] = got[0][2]
+        (lin(lib.tensor(x)) ** 2).sum().backward()
+        got.append((lin.weight.detach().numpy(), p.original.grad.numpy(), p[0].base.numpy()))
+    np.testing.assert_allclose(got[1][0], got[0][0], atol=1e-12)
+    np.testing.assert_allclose(got[1][1], got[0][1], atol=1e-10)
+    q = got[1][0] if shape[0] >= shape[1] else got[1][0].T
+    np.testing.assert_allclose(q.T @ q, np.eye(min(shape)), atol=1e-12)
