@@ -328,3 +328,20 @@ def test_orthogonal_cayley_map_as_torch(shape):
     np.testing.assert_allclose(got[1][1], got[0][1], atol=1e-10)
     q = got[1][0] if shape[0] >= shape[1] else got[1][0].T
     np.testing.assert_allclose(q.T @ q, np.eye(min(shape)), atol=1e-12)
+
+
+# ---- distributions ---------------------------------------------------------------------------
+
+
+def test_multinomial_log_prob_counts_n_from_the_value_as_torch():
+    # a count below total_count is in torch's support; its n! is the value's own sum (ember
+    # used total_count). Against torch and the closed form.
+    probs = np.array([[0.1, 0.2, 0.3, 0.4], [0.5, 0.25, 0.25, 0.0]])
+    value = np.array([[1.0, 1, 1, 1], [5, 0, 0, 0]])
+    got = [
+        lib.distributions.Multinomial(5, lib.tensor(probs)).log_prob(lib.tensor(value)).numpy()
+        for lib in (torch, ember)
+    ]
+    np.testing.assert_allclose(got[1], got[0], rtol=1e-12)
+    np.testing.assert_allclose(got[1][0], np.log(24 * 0.1 * 0.2 * 0.3 * 0.4), rtol=1e-12)
+    np.testing.assert_allclose(got[1][1], 5 * np.log(0.5), rtol=1e-12)
