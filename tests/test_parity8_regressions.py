@@ -356,7 +356,6 @@ def test_multinomial_log_prob_counts_n_from_the_value_as_torch():
         (lambda x: x.detach() * 2, False),  # numerical gradient 2, analytic none: a mismatch
         (lambda x: x.detach() * 0, True),  # both zero
         (lambda x: (x > 0).long(), True),  # an integer output is not checked
-        (lambda x: ((x > 0).long(), x**2), True),
     ],
 )
 def test_gradcheck_with_outputs_outside_the_graph_as_torch(fn, expected):
@@ -370,3 +369,11 @@ def test_gradcheck_with_outputs_outside_the_graph_as_torch(fn, expected):
     if not expected:
         with pytest.raises(RuntimeError, match="differs from finite differences"):
             ember.autograd.gradcheck(fn, (ember.tensor(A[0], requires_grad=True),))
+
+
+def test_gradcheck_skips_an_integer_output_beside_a_float_one():
+    # (torch 2.13 itself fails here with an IndexError)
+    x = ember.tensor(A[0], requires_grad=True)
+    assert ember.autograd.gradcheck(lambda t: ((t > 0).long(), t**2), (x,))
+    with pytest.raises(RuntimeError, match="differs from finite differences"):
+        ember.autograd.gradcheck(lambda t: ((t > 0).long(), t.detach() ** 2), (x,))
