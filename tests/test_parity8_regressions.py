@@ -377,3 +377,23 @@ def test_gradcheck_skips_an_integer_output_beside_a_float_one():
     assert ember.autograd.gradcheck(lambda t: ((t > 0).long(), t**2), (x,))
     with pytest.raises(RuntimeError, match="differs from finite differences"):
         ember.autograd.gradcheck(lambda t: ((t > 0).long(), t.detach() ** 2), (x,))
+
+
+def test_default_collate_promotes_mixed_tensor_dtypes_as_torch_stack():
+    # int64 with float32 is float32 in torch (NumPy's np.stack made float64)
+    batch = [[1, 2], [1.5, 2.0]]
+    e = ember.utils.data.default_collate([ember.tensor(batch[0]), ember.tensor(batch[1])])
+    t = torch.utils.data.default_collate([torch.tensor(batch[0]), torch.tensor(batch[1])])
+    assert str(e.dtype) == str(t.dtype).replace("torch.", "") == "float32"
+    np.testing.assert_array_equal(e.numpy(), t.numpy())
+
+
+@pytest.mark.parametrize("name", ["batch_size", "sampler", "batch_sampler", "drop_last", "dataset"])
+def test_dataloader_batching_attributes_are_frozen_after_init_as_torch(name):
+    for lib in (torch, ember):
+        data = lib.utils.data.TensorDataset(lib.arange(6.0))
+        loader = lib.utils.data.DataLoader(data, batch_size=2)
+        with pytest.raises(ValueError, match=f"{name} attribute should not be set"):
+            setattr(loader, name, getattr(loader, name))
+        loader.collate_fn = lambda b: len(b)  # the others may change, as in torch
+        assert list(loader) == [2, 2, 2]
