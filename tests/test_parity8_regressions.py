@@ -397,3 +397,43 @@ def test_dataloader_batching_attributes_are_frozen_after_init_as_torch(name):
             setattr(loader, name, getattr(loader, name))
         loader.collate_fn = lambda b: len(b)  # the others may change, as in torch
         assert list(loader) == [2, 2, 2]
+
+
+def test_custom_function_save_for_backward_refuses_non_tensors_as_torch():
+    for lib in (torch, ember):
+
+        class G(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x, 3)
+                return x * 2
+
+            @staticmethod
+            def backward(ctx, g):
+                return g
+
+        with pytest.raises(TypeError, match="save_for_backward can only save"):
+            G.apply(lib.tensor(A, requires_grad=True))
+
+
+def test_custom_function_integer_outputs_do_not_require_grad_as_torch():
+    # ember's integer output required grad (and met backward as a float gradient)
+    got = []
+    for lib in (torch, ember):
+
+        class G(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x * 2, (x > 0).long(), x > 1
+
+            @staticmethod
+            def backward(ctx, g, g_int, g_bool):
+                return g * 2
+
+        x = lib.tensor(A, requires_grad=True)
+        y, i, b = G.apply(x)
+        (y**2).sum().backward()
+        got.append(([t.requires_grad for t in (y, i, b)], x.grad.numpy()))
+    assert got[1][0] == got[0][0] == [True, False, False]
+    np.testing.assert_allclose(got[1][1], got[0][1])
+    np.testing.assert_allclose(got[1][1], 8 * A)

@@ -553,9 +553,25 @@ class Function:
                 out = cls.forward(*inputs, **kwargs)
                 cls.setup_context(ctx, inputs, out)
         outs = tuple(out) if isinstance(out, tuple | list) else (out,)
-        non_diff = ctx.__dict__.get("_non_diff")
-        if non_diff:  # torch's ctx.mark_non_differentiable names outputs: ember's apply, positions
-            ctx._non_diff = tuple(i for i, o in enumerate(outs) if any(o is t for t in non_diff))
+        saved = ctx.__dict__.get("saved_tensors", ())
+        if not isinstance(saved, _Packed):
+            for i, s in enumerate(saved):
+                if s is not None and not isinstance(s, Tensor):
+                    raise TypeError(
+                        "save_for_backward can only save variables, but argument "
+                        f"{i} is of type {type(s).__name__}"
+                    )
+        # torch's ctx.mark_non_differentiable names outputs (ember's apply takes positions);
+        # integer and bool outputs never carry a gradient either, as torch's
+        non_diff = ctx.__dict__.get("_non_diff") or ()
+        nd = tuple(
+            i
+            for i, o in enumerate(outs)
+            if isinstance(o, Tensor)
+            and (o.data.dtype.kind in "biu" or any(o is t for t in non_diff))
+        )
+        if nd or non_diff:
+            ctx._non_diff = nd
         if any(ctx.needs_input_grad) and _state.enabled:  # a node: for backward_graph's _in_graph
             seen = tuple((a, b) for a, b in zip(inputs, args) if isinstance(b, Tensor))
             ctx._made = (seen, outs)
