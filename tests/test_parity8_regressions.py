@@ -437,3 +437,33 @@ def test_custom_function_integer_outputs_do_not_require_grad_as_torch():
     assert got[1][0] == got[0][0] == [True, False, False]
     np.testing.assert_allclose(got[1][1], got[0][1])
     np.testing.assert_allclose(got[1][1], 8 * A)
+
+
+def test_full_backward_hooks_allow_double_backward_as_torch():
+    # a gradient penalty through a model with full backward (pre) hooks: ember refused
+    # create_graph=True through the hook node (NotImplementedError)
+    rng = np.random.default_rng(3)
+    w1, w2, x0 = (
+        rng.standard_normal((4, 3)),
+        rng.standard_normal((2, 4)),
+        rng.standard_normal((5, 3)),
+    )
+    got = []
+    for lib in (torch, ember):
+        model = lib.nn.Sequential(
+            lib.nn.Linear(3, 4, bias=False), lib.nn.Tanh(), lib.nn.Linear(4, 2, bias=False)
+        ).double()
+        with lib.no_grad():
+            model[0].weight.copy_(lib.tensor(w1))
+            model[2].weight.copy_(lib.tensor(w2))
+        seen = []
+        model[1].register_full_backward_hook(lambda m, gi, go: (gi[0] * 2,))
+        model[2].register_full_backward_pre_hook(lambda m, go: (go[0] + 1,))
+        model.register_full_backward_hook(lambda m, gi, go, seen=seen: seen.append(len(gi)))
+        x = lib.tensor(x0, requires_grad=True)
+        (g,) = lib.autograd.grad((model(x) ** 2).sum(), x, create_graph=True)
+        (g**2).sum().backward()
+        got.append((g.detach().numpy(), model[0].weight.grad.numpy(), x.grad.numpy(), seen))
+    for e, t in zip(got[1][:3], got[0][:3]):
+        np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-12)
+    assert got[1][3] == got[0][3]

@@ -201,12 +201,21 @@ class _BackwardHookFunction(Function):
     def backward(ctx, *grads):
         return ctx.hook(ctx, grads)
 
+    @staticmethod
+    def backward_graph(ctx, *grads):
+        # create_graph: the hooks see, and may return, the recorded gradient Tensors
+        return ctx.hook(ctx, grads, graph=True)
+
 
 def _wrap(g):
-    return None if g is None else Tensor._make(g, False, None, 0)
+    return g if g is None or isinstance(g, Tensor) else Tensor._make(g, False, None, 0)
 
 
-def _unwrap(g):
+def _unwrap(g, graph: bool = False):
+    """A hook's gradient for the engine: its array, or in the recording pass the Tensor (a
+    returned array then becomes a constant Tensor)."""
+    if graph:
+        return g if g is None or isinstance(g, Tensor) else Tensor(np.asarray(g))
     return g.data if isinstance(g, Tensor) else g
 
 
@@ -253,7 +262,7 @@ class _BackwardHook:
         self.n_outputs = len(res)
         return res if is_tuple else res[0]
 
-    def _input_hook(self, ctx, grads):
+    def _input_hook(self, ctx, grads, graph=False):
         if self.grad_outputs is None:  # the gradient did not pass through the outputs
             return grads
         res = self._pack(self.input_index, map(_wrap, grads), self.n_inputs)
@@ -268,9 +277,9 @@ class _BackwardHook:
                 )
             res = out
         self.grad_outputs = None
-        return tuple(_unwrap(res[i]) for i in self.input_index)
+        return tuple(_unwrap(res[i], graph) for i in self.input_index)
 
-    def _output_hook(self, ctx, grads):
+    def _output_hook(self, ctx, grads, graph=False):
         self.grad_outputs = self._pack(self.output_index, map(_wrap, grads), self.n_outputs)
         for hook in self.pre_hooks:
             out = hook(self.module, self.grad_outputs)
@@ -299,7 +308,7 @@ class _BackwardHook:
                         "always return None or None for all gradients."
                     )
             self.grad_outputs = None
-        return tuple(_unwrap(local[i]) for i in self.output_index)
+        return tuple(_unwrap(local[i], graph) for i in self.output_index)
 
 
 # Per-module hook dictionaries (PyTorch's attribute names); _CALL_HOOK_DICTS are the ones
