@@ -467,3 +467,38 @@ def test_full_backward_hooks_allow_double_backward_as_torch():
     for e, t in zip(got[1][:3], got[0][:3]):
         np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-12)
     assert got[1][3] == got[0][3]
+
+
+# ---- ember.func ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fn, in_dims, out_dims, shapes",
+    [
+        (lambda x: x * 2, 0, 0, [(0, 3)]),
+        (lambda x: (x * 2, x.sum()), 0, (1, 0), [(0, 3, 2)]),
+        (lambda x, y: x @ y, (1, None), 0, [(3, 0, 2), (2, 4)]),
+        (lambda x: {"s": x.sum(), "m": x.T}, -1, 0, [(2, 3, 0)]),
+    ],
+)
+def test_vmap_over_an_empty_batch_as_torch(fn, in_dims, out_dims, shapes):
+    # ember's loop made no result to stack (IndexError)
+    def run(lib):
+        args = [lib.ones(*s, dtype=lib.float64) for s in shapes]
+        out = lib.func.vmap(fn, in_dims=in_dims, out_dims=out_dims)(*args)
+        return out
+
+    e, t = run(ember), run(torch)
+    flat_e = list(e.values()) if isinstance(e, dict) else e if isinstance(e, tuple) else [e]
+    flat_t = list(t.values()) if isinstance(t, dict) else t if isinstance(t, tuple) else [t]
+    assert [tuple(a.shape) for a in flat_e] == [tuple(a.shape) for a in flat_t]
+    assert all(a.numel() == 0 for a in flat_e)
+
+
+def test_func_grad_refuses_repeated_argnums_as_torch():
+    for lib in (torch, ember):
+        x = lib.tensor(A[0])
+        with pytest.raises(RuntimeError, match="argnums elements must be unique"):
+            lib.func.grad(lambda a, b: (a * b).sum(), argnums=(0, 0))(x, x)
+        with pytest.raises(RuntimeError, match="argnums elements must be unique"):
+            lib.func.grad(lambda a, b: (a * b).sum(), argnums=(1, -1))(x, x)
