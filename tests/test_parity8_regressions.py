@@ -502,3 +502,22 @@ def test_func_grad_refuses_repeated_argnums_as_torch():
             lib.func.grad(lambda a, b: (a * b).sum(), argnums=(0, 0))(x, x)
         with pytest.raises(RuntimeError, match="argnums elements must be unique"):
             lib.func.grad(lambda a, b: (a * b).sum(), argnums=(1, -1))(x, x)
+
+
+def test_parameter_list_holds_non_tensor_values_as_torch():
+    # ember refused anything but a Tensor (TypeError); torch keeps other values as plain
+    # attributes: listed and indexed, not parameters, not in state_dict
+    got = []
+    for lib in (torch, ember):
+        plist = lib.nn.ParameterList([lib.nn.Parameter(lib.ones(2)), 3, "x", lib.zeros(1), None])
+        row = [len(plist), [type(v).__name__ for v in plist], list(plist.state_dict())]
+        plist[1] = lib.ones(3)  # a Tensor over a plain value becomes a parameter
+        row += [list(plist.state_dict()), [k for k, _ in plist.named_parameters()]]
+        row += [len(plist[1:4]), type(plist[-1]).__name__, plist[2]]
+        with pytest.raises(TypeError, match="cannot assign 'int' as parameter '0'"):
+            plist[0] = 5
+        with pytest.raises(IndexError):
+            plist[5]
+        got.append(row)
+    assert got[1] == got[0]
+    assert got[1][1] == ["Parameter", "int", "str", "Parameter", "NoneType"]
