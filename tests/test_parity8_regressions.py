@@ -521,3 +521,53 @@ def test_parameter_list_holds_non_tensor_values_as_torch():
         got.append(row)
     assert got[1] == got[0]
     assert got[1][1] == ["Parameter", "int", "str", "Parameter", "NoneType"]
+
+
+def test_global_registration_hooks_see_every_registration_as_torch():
+    # torch.nn.modules.module.register_module_{buffer,parameter,module}_registration_hook
+    # were missing
+    logs = []
+    for lib in (torch, ember):
+        mod, log = lib.nn.modules.module, []
+        handles = [
+            mod.register_module_buffer_registration_hook(
+                lambda m, n, b, log=log: log.append(("b", type(m).__name__, n))
+            ),
+            mod.register_module_parameter_registration_hook(
+                lambda m, n, p, log=log: log.append(("p", type(m).__name__, n))
+            ),
+            mod.register_module_module_registration_hook(
+                lambda m, n, s, log=log: log.append(("m", type(m).__name__, n))
+            ),
+        ]
+        try:
+            seq = lib.nn.Sequential(lib.nn.Linear(2, 2, bias=False), lib.nn.BatchNorm1d(2))
+            seq.append(lib.nn.ReLU())
+            seq[1].running_mean = lib.zeros(2)
+            mlist = lib.nn.ModuleList([lib.nn.Tanh()])
+            mlist[0] = lib.nn.ReLU()
+        finally:
+            for h in handles:
+                h.remove()
+        lib.nn.Linear(2, 2)  # removed: no more calls
+        logs.append(log)
+    assert logs[1] == logs[0]
+    assert ("b", "BatchNorm1d", "num_batches_tracked") in logs[1]
+
+
+def test_registration_hook_may_replace_the_value():
+    for lib in (torch, ember):
+        mod = lib.nn.modules.module
+        made = []
+
+        def swap(m, name, p, made=made, lib=lib):
+            made.append(lib.nn.Parameter(p.detach().clone()))
+            return made[-1]
+
+        handle = mod.register_module_parameter_registration_hook(swap)
+        try:
+            lin = lib.nn.Linear(3, 2)
+        finally:
+            handle.remove()
+        assert lin.weight is made[0] and lin.bias is made[1]
+        assert [p is q for p, q in zip(lin.parameters(), made)] == [True, True]

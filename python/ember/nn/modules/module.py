@@ -184,6 +184,44 @@ def register_module_full_backward_hook(hook) -> RemovableHandle:
     return _register(_global_backward_hooks, hook, _GLOBAL_OWNER)
 
 
+# Registration hooks (torch's register_module_*_registration_hook): hook(module, name, value)
+# runs when any module registers a buffer / parameter / submodule, and may return a
+# replacement value.
+_global_buffer_registration_hooks: OrderedDict = OrderedDict()
+_global_parameter_registration_hooks: OrderedDict = OrderedDict()
+_global_module_registration_hooks: OrderedDict = OrderedDict()
+
+
+class _NoOwner:
+    @staticmethod
+    def _refresh_hooked():
+        pass
+
+
+def register_module_buffer_registration_hook(hook) -> RemovableHandle:
+    """``hook(module, name, buffer) -> None or a replacement``, for every buffer registered."""
+    return _register(_global_buffer_registration_hooks, hook, _NoOwner)
+
+
+def register_module_parameter_registration_hook(hook) -> RemovableHandle:
+    """``hook(module, name, param) -> None or a replacement``, for every parameter registered."""
+    return _register(_global_parameter_registration_hooks, hook, _NoOwner)
+
+
+def register_module_module_registration_hook(hook) -> RemovableHandle:
+    """``hook(module, name, submodule) -> None or a replacement``, for every submodule
+    registered."""
+    return _register(_global_module_registration_hooks, hook, _NoOwner)
+
+
+def _registered(hooks, module, name, value):
+    for hook in list(hooks.values()):
+        out = hook(module, name, value)
+        if out is not None:
+            value = out
+    return value
+
+
 class _BackwardHookFunction(Function):
     """Identity on a module's input (or output) Tensors whose backward runs the module's
     backward hooks, as PyTorch's BackwardHookFunction."""
@@ -464,6 +502,15 @@ class Module:
             if registry is not target:
                 registry.pop(name, None)
         if target is not None:
+            hooks = (
+                _global_parameter_registration_hooks
+                if target is params
+                else _global_module_registration_hooks
+                if target is modules
+                else _global_buffer_registration_hooks
+            )
+            if hooks:
+                value = _registered(hooks, self, name, value)
             target[name] = value  # a reassigned name keeps its place (state_dict order)
         object.__setattr__(self, name, value)
 
@@ -501,6 +548,8 @@ class Module:
         """A non-learnable state saved in state_dict (e.g. batch norm's running mean)."""
         self._check_new_name("buffer", name, self._buffers)
         tensor = _buffer_value(tensor, name)
+        if _global_buffer_registration_hooks:
+            tensor = _registered(_global_buffer_registration_hooks, self, name, tensor)
         for registry in (self._parameters, self._modules):
             registry.pop(name, None)
         self._buffers[name] = tensor
@@ -514,6 +563,8 @@ class Module:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
         self._check_new_name("module", name, self._modules)
+        if _global_module_registration_hooks:
+            module = _registered(_global_module_registration_hooks, self, name, module)
         self._modules[name] = module
         object.__setattr__(self, name, module)
 
