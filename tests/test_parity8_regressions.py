@@ -571,3 +571,39 @@ def test_registration_hook_may_replace_the_value():
             handle.remove()
         assert lin.weight is made[0] and lin.bias is made[1]
         assert [p is q for p, q in zip(lin.parameters(), made)] == [True, True]
+
+
+@pytest.mark.parametrize("with_module", [False, True])
+def test_private_load_state_dict_pre_hook_renames_keys_as_torch(with_module):
+    # Module._register_load_state_dict_pre_hook (torch's older API, still used to migrate
+    # checkpoints) was missing
+    got = []
+    for lib in (torch, ember):
+        seq = lib.nn.Sequential(lib.nn.Linear(2, 1))
+        calls = []
+
+        def rename(*args, calls=calls):
+            sd, prefix = args[1:3] if with_module else args[:2]
+            calls.append((type(args[0]).__name__ if with_module else None, prefix))
+            if prefix + "w" in sd:
+                sd[prefix + "weight"] = sd.pop(prefix + "w")
+
+        seq[0]._register_load_state_dict_pre_hook(rename, with_module=with_module)
+        res = seq.load_state_dict({"0.w": lib.full((1, 2), 3.0), "0.bias": lib.zeros(1)})
+        got.append((calls, list(res.missing_keys), seq[0].weight.detach().numpy().tolist()))
+    assert got[1] == got[0]
+    assert got[1][2] == [[3.0, 3.0]]
+
+
+def test_private_state_dict_hook_may_return_a_new_state_dict_as_torch():
+    keys = []
+    for lib in (torch, ember):
+        lin = lib.nn.Linear(2, 1)
+        lin._register_state_dict_hook(
+            lambda m, sd, prefix, md: {k + "_x": v for k, v in sd.items()}
+        )
+        keys.append(sorted(lin.state_dict()))
+        lin.register_state_dict_post_hook(lambda m, sd, prefix, md: {})
+        with pytest.raises(RuntimeError, match="must return None"):
+            lin.state_dict()
+    assert keys[1] == keys[0] == ["bias_x", "weight_x"]

@@ -222,6 +222,26 @@ def _registered(hooks, module, name, value):
     return value
 
 
+class _PrivateStateDictHook:
+    """A ``_register_state_dict_hook`` hook: its return value may replace the state_dict."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+
+class _WithoutModule:
+    """A ``_register_load_state_dict_pre_hook`` hook called without the module."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, module, *args):
+        return self.fn(*args)
+
+
 class _BackwardHookFunction(Function):
     """Identity on a module's input (or output) Tensors whose backward runs the module's
     backward hooks, as PyTorch's BackwardHookFunction."""
@@ -809,7 +829,10 @@ class Module:
                     destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars
                 )
         for hook in self._state_dict_hooks.values():
-            if hook(self, destination, prefix, local_metadata) is not None:
+            got = hook(self, destination, prefix, local_metadata)
+            if isinstance(hook, _PrivateStateDictHook):  # torch's old API: may replace it
+                destination = destination if got is None else got
+            elif got is not None:
                 raise RuntimeError("state_dict post-hook must return None")
         return destination
 
@@ -1116,6 +1139,18 @@ class Module:
         """Run ``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
         unexpected_keys, error_msgs)`` before this module loads its entries."""
         return _register(self._load_state_dict_pre_hooks, hook, self)
+
+    def _register_state_dict_hook(self, hook) -> RemovableHandle:
+        """torch's older, private post-hook: ``hook(module, state_dict, prefix,
+        local_metadata)`` may return a state_dict that replaces the one being built."""
+        return _register(self._state_dict_hooks, _PrivateStateDictHook(hook), self)
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module: bool = False):
+        """torch's older, private pre-hook: ``hook(state_dict, prefix, local_metadata,
+        strict, missing_keys, unexpected_keys, error_msgs)``, the module first when
+        ``with_module``."""
+        fn = hook if with_module else _WithoutModule(hook)
+        return _register(self._load_state_dict_pre_hooks, fn, self)
 
     def register_load_state_dict_post_hook(self, hook) -> RemovableHandle:
         """Run ``hook(module, incompatible_keys)`` after this module and its children were
