@@ -186,8 +186,8 @@ def test_parameter_list():
     np.testing.assert_array_equal(net.ps[1].numpy(), -1)
     with pytest.raises(IndexError):
         net.ps[3]
-    with pytest.raises(TypeError):
-        net.ps.append(3.0)
+    net.ps.append(3.0)  # as torch: a plain value is held, not made a parameter
+    assert net.ps[3] == 3.0 and len(list(net.parameters())) == 3
 
 
 def test_parameter_dict():

@@ -404,4 +404,4 @@ def test_parametrizations_orthogonal_errors_and_assignment():
     with pytest.raises(ValueError, match="orthogonal_map has to be one of"):
         U.parametrizations.orthogonal(nn.Linear(2, 2), orthogonal_map="qr")
     with pytest.raises(NotImplementedError, match="use_trivialization"):
-        U.parametrizations.orthogonal(nn.Linear(2, 2), orthogonal_map="cayley")
+        U.parametrizations.orthogonal(nn.Linear(2, 2), use_trivialization=False)

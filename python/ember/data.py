@@ -6,6 +6,7 @@ given, so a seed fixes every epoch's order."""
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import math
 import warnings
@@ -526,6 +527,17 @@ def default_collate(batch):
                 f"{list(arrays[0].shape)} at entry 0 and {list(a.shape)} at entry "
                 f"{next(i for i, b in enumerate(arrays) if b.shape != arrays[0].shape)}"
             )
+    if isinstance(first, Tensor) and len({a.dtype for a in arrays}) > 1:
+        # torch.stack's type promotion (int64 with float32 is float32; NumPy's would be
+        # float64)
+        from ember.ops import promote_types
+
+        dtype = functools.reduce(promote_types, (a.dtype for a in arrays))
+        return Tensor(np.stack(arrays).astype(dtype, copy=False))
+    if isinstance(first, int) and any(isinstance(b, float) for b in batch):
+        # torch makes a batch that starts with a Python int with torch.tensor(batch): a float
+        # among them gives the default float32 (one starting with a float is float64)
+        return Tensor(np.array(batch, np.float32))
     return Tensor(np.stack(arrays))
 
 
@@ -663,8 +675,25 @@ class DataLoader:
         )
         if collate_fn is None:
             collate_fn = default_collate if self._auto_collation else default_convert
-        self._default_collate = collate_fn is default_collate
         self.collate_fn = collate_fn
+        self._initialized = True
+
+    # as torch: what decides the batches is fixed once the loader is made
+    _FROZEN = (
+        "batch_size",
+        "batch_sampler",
+        "sampler",
+        "drop_last",
+        "dataset",
+        "persistent_workers",
+    )
+
+    def __setattr__(self, name, value):
+        if name in self._FROZEN and self.__dict__.get("_initialized"):
+            raise ValueError(
+                f"{name} attribute should not be set after {type(self).__name__} is initialized"
+            )
+        super().__setattr__(name, value)
 
     def __len__(self) -> int:
         if self._iterable:
@@ -698,7 +727,8 @@ class DataLoader:
             batches = self.batch_sampler._batches()
         else:
             batches = (np.asarray(b, dtype=np.int64) for b in self.batch_sampler)
-        fast = self._default_collate and hasattr(self.dataset, "_get_batch")
+        # (collate_fn may be replaced after the loader is made, as in torch)
+        fast = self.collate_fn is default_collate and hasattr(self.dataset, "_get_batch")
         for idx in batches:
             if fast:
                 batch = self.dataset._get_batch(idx)

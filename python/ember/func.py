@@ -88,7 +88,10 @@ def _argnums(argnums, nargs: int, op: str) -> tuple:
             raise ValueError(
                 f"{op}: Got argnums={argnums} but only {nargs} positional inputs were given"
             )
-    return tuple(n % nargs for n in nums)
+    out = tuple(n % nargs for n in nums)
+    if len(set(out)) != len(out):  # one input twice: its gradient would be ambiguous
+        raise RuntimeError(f"{op}: argnums elements must be unique, got {argnums}")
+    return out
 
 
 def _leaf(x, op: str) -> Tensor:
@@ -379,6 +382,8 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=N
                 f"got sizes {sorted(sizes)} for the mapped dimension"
             )
         (batch,) = sizes
+        if batch == 0:
+            return _empty_batch(func, leaves, dims, spec, kwargs, out_dims)
         state = _random.get_rng_state()
         results = []
         for i in range(batch):
@@ -411,6 +416,25 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=N
         return _unflatten(stacked, out_spec)
 
     return wrapper
+
+
+def _empty_batch(func, leaves, dims, spec, kwargs, out_dims):
+    """vmap over a batch of 0: f runs once on a zero slice for the outputs' shapes, and each
+    output is an empty stack of them (torch runs f on the empty batch itself)."""
+    sliced = [
+        x
+        if d is None
+        else Tensor(np.zeros(x.shape[: d % x.dim()] + x.shape[d % x.dim() + 1 :], x.data.dtype))
+        for x, d in zip(leaves, dims)
+    ]
+    outs, out_spec = _flatten(func(*_unflatten(sliced, spec), **kwargs))
+    odims = [out_dims] * len(outs) if isinstance(out_dims, int) else list(_flatten(out_dims)[0])
+    empty = []
+    for o, d in zip(outs, odims, strict=True):
+        shape = list(o.shape)
+        shape.insert(d % (len(shape) + 1), 0)
+        empty.append(Tensor(np.zeros(shape, o.data.dtype)))
+    return _unflatten(empty, out_spec)
 
 
 def stack_module_state(models) -> tuple[dict, dict]:

@@ -128,6 +128,7 @@ def _run_pre_hooks(hooks: _Hooks, g):
     for fn in list(hooks.pre.values()):
         out = fn(Tensor._make(g, False, None, 0))
         if out is not None:
+            _check_hook_dtype(fn, out, g.dtype)
             out = np.asarray(out.data if isinstance(out, Tensor) else out, dtype=g.dtype)
             if out.shape != g.shape:
                 raise RuntimeError(
@@ -137,10 +138,21 @@ def _run_pre_hooks(hooks: _Hooks, g):
     return g
 
 
+def _check_hook_dtype(fn, out, dtype) -> None:
+    """A tensor hook may not change the gradient's dtype (torch raises; a silent cast would
+    drop precision)."""
+    if isinstance(out, Tensor) and out.data.dtype != dtype:
+        raise RuntimeError(
+            f"hook {getattr(fn, '__name__', fn)!r} has changed the type of value (was "
+            f"{np.dtype(dtype).name} got {out.data.dtype.name})"
+        )
+
+
 def _run_graph_pre_hooks(hooks: _Hooks, g):
     for fn in list(hooks.pre.values()):
         out = fn(g)
         if out is not None:
+            _check_hook_dtype(fn, out, g.data.dtype)
             if not isinstance(out, Tensor):
                 out = Tensor(np.asarray(out, dtype=g.dtype))
             if out.shape != g.shape:

@@ -100,8 +100,8 @@ class enable_grad(_GradMode):  # noqa: N801
 
 
 class inference_mode(no_grad):  # noqa: N801
-    """PyTorch's inference_mode: here the same as ``no_grad`` (``inference_mode(False)`` is a
-    no-op block)."""
+    """PyTorch's inference_mode: here the same as ``no_grad``. ``inference_mode(False)`` turns
+    grad mode on inside its block, as torch's (even within no_grad or inference_mode)."""
 
     def __new__(cls, mode=True):
         if callable(mode):  # bare ``@inference_mode``
@@ -110,7 +110,7 @@ class inference_mode(no_grad):  # noqa: N801
 
     def __init__(self, mode: bool = True):
         self._inference = bool(mode)
-        self._mode = False if mode else is_grad_enabled()
+        self._mode = not mode
 
     def __enter__(self):
         self._was_inference = _state.inference
@@ -401,6 +401,17 @@ def _split(args) -> tuple:
     return raw, tuple(needs), tuple(parents), any_grad
 
 
+def _check_grad_count(ctx, out) -> None:
+    """A custom backward may return trailing Nones past its inputs (torch allows them), not
+    more gradients: those would be silently dropped."""
+    n = len(ctx.needs_input_grad)
+    if isinstance(out, tuple | list) and len(out) > n and any(o is not None for o in out[n:]):
+        raise RuntimeError(
+            f"function {type(ctx).__name__}Backward returned an incorrect number of gradients "
+            f"(expected {n}, got {len(out)})"
+        )
+
+
 class Function:
     """Base class of every differentiable op; see the module docstring."""
 
@@ -488,12 +499,21 @@ class Function:
         if cls.__module__.partition(".")[0] == "ember":
             return
         cls._tensor_api = True
-        if "backward" in cls.__dict__:
-            user_backward = cls.__dict__["backward"].__func__
+        if "vjp" in cls.__dict__:  # torch's alias of backward
+            if "backward" in cls.__dict__:
+                raise TypeError(
+                    f"{cls.__name__}: implementing both 'backward' and 'vjp' for a custom "
+                    "Function is not allowed"
+                )
+            cls.backward = cls.__dict__["vjp"]
+        if "backward" in cls.__dict__ or "vjp" in cls.__dict__:
+            user_backward = cls.backward
+            user_backward = getattr(user_backward, "__func__", user_backward)
 
             def backward(ctx, *grads):
                 with no_grad():
                     out = user_backward(ctx, *(None if g is None else Tensor(g) for g in grads))
+                _check_grad_count(ctx, out)
                 if isinstance(out, tuple | list):
                     return tuple(o.data if isinstance(o, Tensor) else o for o in out)
                 return out.data if isinstance(out, Tensor) else out
@@ -510,9 +530,11 @@ class Function:
                 ids = saved.ids() if isinstance(saved, _Packed) else map(id, saved)
                 ctx.saved_tensors = tuple(_in_graph(ctx, s, i) for s, i in zip(saved, ids))
                 try:
-                    return user_backward(ctx, *grads)
+                    out = user_backward(ctx, *grads)
                 finally:
                     ctx.saved_tensors = saved
+                _check_grad_count(ctx, out)
+                return out
 
             cls.backward_graph = staticmethod(backward_graph)
         if "apply" not in cls.__dict__:
@@ -531,9 +553,25 @@ class Function:
                 out = cls.forward(*inputs, **kwargs)
                 cls.setup_context(ctx, inputs, out)
         outs = tuple(out) if isinstance(out, tuple | list) else (out,)
-        non_diff = ctx.__dict__.get("_non_diff")
-        if non_diff:  # torch's ctx.mark_non_differentiable names outputs: ember's apply, positions
-            ctx._non_diff = tuple(i for i, o in enumerate(outs) if any(o is t for t in non_diff))
+        saved = ctx.__dict__.get("saved_tensors", ())
+        if not isinstance(saved, _Packed):
+            for i, s in enumerate(saved):
+                if s is not None and not isinstance(s, Tensor):
+                    raise TypeError(
+                        "save_for_backward can only save variables, but argument "
+                        f"{i} is of type {type(s).__name__}"
+                    )
+        # torch's ctx.mark_non_differentiable names outputs (ember's apply takes positions);
+        # integer and bool outputs never carry a gradient either, as torch's
+        non_diff = ctx.__dict__.get("_non_diff") or ()
+        nd = tuple(
+            i
+            for i, o in enumerate(outs)
+            if isinstance(o, Tensor)
+            and (o.data.dtype.kind in "biu" or any(o is t for t in non_diff))
+        )
+        if nd or non_diff:
+            ctx._non_diff = nd
         if any(ctx.needs_input_grad) and _state.enabled:  # a node: for backward_graph's _in_graph
             seen = tuple((a, b) for a, b in zip(inputs, args) if isinstance(b, Tensor))
             ctx._made = (seen, outs)

@@ -399,7 +399,8 @@ class Multinomial(_OverCategories):
         logits, value = ember.broadcast_tensors(self.logits, value.to(self.logits.dtype))
         # a count of 0 on an impossible category (logit -inf) contributes 0, not nan
         logits = ember.where((value == 0) & (logits == -math.inf), 0.0, logits)
-        log_factorial_n = math.lgamma(self.total_count + 1)
+        # n! from the value's own count, as torch (the support allows sums below total_count)
+        log_factorial_n = ember.lgamma(value.sum(-1) + 1)
         log_factorial_xs = ember.lgamma(value + 1).sum(-1)
         return log_factorial_n - log_factorial_xs + (logits * value).sum(-1)
 

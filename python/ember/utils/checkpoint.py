@@ -26,7 +26,7 @@ _ANCHOR = Tensor(np.zeros(()), requires_grad=True)
 
 def _outputs(out, op: str) -> tuple:
     outs = out if isinstance(out, tuple | list) else (out,)
-    if not all(isinstance(o, Tensor) for o in outs):
+    if not outs or not all(isinstance(o, Tensor) for o in outs):
         kinds = [type(o).__name__ for o in outs]
         raise TypeError(
             f"{op}: the function must return a Tensor or a tuple of Tensors, got {kinds}"
@@ -91,12 +91,26 @@ class _Run:
     def __init__(self, fn, args, kwargs):
         self.fn, self.args, self.kwargs = fn, args, kwargs
         self.tuple_out = False  # whether fn returned a tuple (else one Tensor)
+        self.others = ()  # fn's non-Tensor outputs by position: they pass through, as torch's
 
     def __call__(self, *tensors):
         it = iter(tensors)
         out = self.fn(*[next(it) if isinstance(a, Tensor) else a for a in self.args], **self.kwargs)
         self.tuple_out = isinstance(out, tuple | list)
-        return out
+        outs = tuple(out) if self.tuple_out else (out,)
+        if self.tuple_out:  # the node carries the Tensors only
+            self.others = tuple((i, o) for i, o in enumerate(outs) if not isinstance(o, Tensor))
+            outs = tuple(o for o in outs if isinstance(o, Tensor)) or outs
+        return outs
+
+    def rebuild(self, tensors: tuple):
+        """fn's output again: the node's Tensors with the non-Tensor outputs put back."""
+        if not self.tuple_out:
+            return tensors[0]
+        out = list(tensors)
+        for i, o in self.others:
+            out.insert(i, o)
+        return tuple(out)
 
 
 def checkpoint(function, *args, use_reentrant: bool | None = None, context_fn=None,
@@ -111,8 +125,7 @@ def checkpoint(function, *args, use_reentrant: bool | None = None, context_fn=No
         return function(*args, **kwargs)
     run = _Run(function, args, kwargs)
     tensors = [a for a in args if isinstance(a, Tensor)]
-    out = _Checkpoint.apply(_ANCHOR, run, preserve_rng_state, *tensors)
-    return out if run.tuple_out else out[0]
+    return run.rebuild(_Checkpoint.apply(_ANCHOR, run, preserve_rng_state, *tensors))
 
 
 def checkpoint_sequential(functions, segments: int, input, use_reentrant: bool | None = None,  # noqa: A002

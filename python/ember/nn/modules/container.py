@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections import OrderedDict
 
 from ember.nn.modules.module import Module
@@ -40,6 +41,7 @@ class Sequential(Module):
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return Sequential(OrderedDict(list(self._modules.items())[idx]))
+        idx = operator.index(idx)
         keys = list(self._modules)
         if not -len(keys) <= idx < len(keys):
             raise IndexError(f"index {idx} is out of range for Sequential of length {len(keys)}")
@@ -119,6 +121,7 @@ class ModuleList(Module):
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return ModuleList(list(self._modules.values())[idx])
+        idx = operator.index(idx)  # an int, or a 0-d integer Tensor / NumPy integer, as torch
         n = len(self)
         if not -n <= idx < n:
             raise IndexError(f"index {idx} is out of range for ModuleList of length {n}")
@@ -241,35 +244,47 @@ def _parameters_repr(items) -> str:
 
 
 class ParameterList(Module):
-    """A list of parameters registered under "0", "1", ... (plain Tensors become Parameters)."""
+    """A list of parameters registered under "0", "1", ... (plain Tensors become Parameters).
+    As torch's, other values (numbers, strings, None) may be held too: they are kept as plain
+    attributes, listed and indexed but not parameters (nor in state_dict)."""
 
     def __init__(self, values=None):
         super().__init__()
+        self._size = 0
         if values is not None:
             self.extend(values)
 
+    def _key(self, idx) -> str:
+        idx = operator.index(idx)
+        n = self._size
+        if not -n <= idx < n:
+            raise IndexError(f"index {idx} is out of range for ParameterList of length {n}")
+        return str(idx % n)
+
     def __getitem__(self, idx):
         if isinstance(idx, slice):
-            return ParameterList(list(self._parameters.values())[idx])
-        n = len(self)
-        if not -n <= idx < n:
-            raise IndexError(f"index {idx} is out of range for ParameterList of length {n}")
-        return self._parameters[str(idx % n)]
+            return ParameterList([self[i] for i in range(*idx.indices(self._size))])
+        return getattr(self, self._key(idx))
 
     def __setitem__(self, idx, param):
-        n = len(self)
-        if not -n <= idx < n:
-            raise IndexError(f"index {idx} is out of range for ParameterList of length {n}")
-        self.register_parameter(str(idx % n), _as_parameter(param))
+        self._set(self._key(idx), param)
+
+    def _set(self, key: str, value) -> None:
+        from ember.tensor import Tensor
+
+        # (Module.__setattr__: a Parameter replaces a plain value; a plain value over a
+        # Parameter is refused, as torch's)
+        setattr(self, key, _as_parameter(value) if isinstance(value, Tensor) else value)
 
     def __len__(self) -> int:
-        return len(self._parameters)
+        return self._size
 
     def __iter__(self):
-        return iter(self._parameters.values())
+        return iter([self[i] for i in range(self._size)])
 
     def append(self, value) -> ParameterList:
-        self.register_parameter(str(len(self)), _as_parameter(value))
+        self._size += 1
+        self._set(str(self._size - 1), value)
         return self
 
     def extend(self, values) -> ParameterList:
@@ -280,7 +295,14 @@ class ParameterList(Module):
     __iadd__ = extend
 
     def extra_repr(self) -> str:
-        return _parameters_repr(self._parameters.items())
+        from ember.tensor import Tensor
+
+        return "\n".join(
+            _parameters_repr([(str(i), v)])
+            if isinstance(v, Tensor)
+            else f"  ({i}): Object of type: {type(v).__name__}"
+            for i, v in enumerate(self)
+        )
 
 
 class ParameterDict(Module):

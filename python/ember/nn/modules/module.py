@@ -184,13 +184,74 @@ def register_module_full_backward_hook(hook) -> RemovableHandle:
     return _register(_global_backward_hooks, hook, _GLOBAL_OWNER)
 
 
+# Registration hooks (torch's register_module_*_registration_hook): hook(module, name, value)
+# runs when any module registers a buffer / parameter / submodule, and may return a
+# replacement value.
+_global_buffer_registration_hooks: OrderedDict = OrderedDict()
+_global_parameter_registration_hooks: OrderedDict = OrderedDict()
+_global_module_registration_hooks: OrderedDict = OrderedDict()
+
+
+class _NoOwner:
+    @staticmethod
+    def _refresh_hooked():
+        pass
+
+
+def register_module_buffer_registration_hook(hook) -> RemovableHandle:
+    """``hook(module, name, buffer) -> None or a replacement``, for every buffer registered."""
+    return _register(_global_buffer_registration_hooks, hook, _NoOwner)
+
+
+def register_module_parameter_registration_hook(hook) -> RemovableHandle:
+    """``hook(module, name, param) -> None or a replacement``, for every parameter registered."""
+    return _register(_global_parameter_registration_hooks, hook, _NoOwner)
+
+
+def register_module_module_registration_hook(hook) -> RemovableHandle:
+    """``hook(module, name, submodule) -> None or a replacement``, for every submodule
+    registered."""
+    return _register(_global_module_registration_hooks, hook, _NoOwner)
+
+
+def _registered(hooks, module, name, value):
+    for hook in list(hooks.values()):
+        out = hook(module, name, value)
+        if out is not None:
+            value = out
+    return value
+
+
+class _PrivateStateDictHook:
+    """A ``_register_state_dict_hook`` hook: its return value may replace the state_dict."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+
+class _WithoutModule:
+    """A ``_register_load_state_dict_pre_hook`` hook called without the module."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, module, *args):
+        return self.fn(*args)
+
+
 class _BackwardHookFunction(Function):
     """Identity on a module's input (or output) Tensors whose backward runs the module's
     backward hooks, as PyTorch's BackwardHookFunction."""
 
     @staticmethod
-    def forward(ctx, *arrays, hook=None):
+    def forward(ctx, *arrays, hook=None, materialize=True):
         ctx.hook = hook
+        # (the outputs' node: an output that got no gradient reaches the hooks as None, not
+        # zeros, as torch's; an input that needs none still gets zeros there, as torch's)
+        ctx.set_materialize_grads(materialize)
         ctx.mark_non_differentiable(*[i for i, n in enumerate(ctx.needs_input_grad) if not n])
         return arrays
 
@@ -198,12 +259,21 @@ class _BackwardHookFunction(Function):
     def backward(ctx, *grads):
         return ctx.hook(ctx, grads)
 
+    @staticmethod
+    def backward_graph(ctx, *grads):
+        # create_graph: the hooks see, and may return, the recorded gradient Tensors
+        return ctx.hook(ctx, grads, graph=True)
+
 
 def _wrap(g):
-    return None if g is None else Tensor._make(g, False, None, 0)
+    return g if g is None or isinstance(g, Tensor) else Tensor._make(g, False, None, 0)
 
 
-def _unwrap(g):
+def _unwrap(g, graph: bool = False):
+    """A hook's gradient for the engine: its array, or in the recording pass the Tensor (a
+    returned array then becomes a constant Tensor)."""
+    if graph:
+        return g if g is None or isinstance(g, Tensor) else Tensor(np.asarray(g))
     return g.data if isinstance(g, Tensor) else g
 
 
@@ -225,11 +295,13 @@ class _BackwardHook:
             res[i] = v
         return tuple(res)
 
-    def _apply(self, args, hook):
+    def _apply(self, args, hook, materialize=True):
         idx = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
         if not (any(args[i].requires_grad for i in idx) and is_grad_enabled()):
             return args, None
-        new = _BackwardHookFunction.apply(*(args[i] for i in idx), hook=hook)
+        new = _BackwardHookFunction.apply(
+            *(args[i] for i in idx), hook=hook, materialize=materialize
+        )
         out = list(args)
         for i, t in zip(idx, new):
             out[i] = t
@@ -242,11 +314,13 @@ class _BackwardHook:
 
     def setup_output_hook(self, result):
         is_tuple = isinstance(result, tuple)
-        res, self.output_index = self._apply(result if is_tuple else (result,), self._output_hook)
+        res, self.output_index = self._apply(
+            result if is_tuple else (result,), self._output_hook, materialize=False
+        )
         self.n_outputs = len(res)
         return res if is_tuple else res[0]
 
-    def _input_hook(self, ctx, grads):
+    def _input_hook(self, ctx, grads, graph=False):
         if self.grad_outputs is None:  # the gradient did not pass through the outputs
             return grads
         res = self._pack(self.input_index, map(_wrap, grads), self.n_inputs)
@@ -261,9 +335,9 @@ class _BackwardHook:
                 )
             res = out
         self.grad_outputs = None
-        return tuple(_unwrap(res[i]) for i in self.input_index)
+        return tuple(_unwrap(res[i], graph) for i in self.input_index)
 
-    def _output_hook(self, ctx, grads):
+    def _output_hook(self, ctx, grads, graph=False):
         self.grad_outputs = self._pack(self.output_index, map(_wrap, grads), self.n_outputs)
         for hook in self.pre_hooks:
             out = hook(self.module, self.grad_outputs)
@@ -292,7 +366,7 @@ class _BackwardHook:
                         "always return None or None for all gradients."
                     )
             self.grad_outputs = None
-        return tuple(_unwrap(local[i]) for i in self.output_index)
+        return tuple(_unwrap(local[i], graph) for i in self.output_index)
 
 
 # Per-module hook dictionaries (PyTorch's attribute names); _CALL_HOOK_DICTS are the ones
@@ -352,6 +426,19 @@ def _built_on_meta_when_asked(init):
                 building["meta"].pop().to_empty(device="meta")
 
     return __init__
+
+
+def _buffer_value(value, name: str):
+    """A buffer holds a Tensor (a NumPy array is taken as one) or None; anything else (a
+    Python number) is refused, as torch, rather than becoming a 0-d buffer."""
+    if value is None or isinstance(value, Tensor):
+        return value
+    if isinstance(value, np.ndarray):
+        return Tensor(value)
+    raise TypeError(
+        f"cannot assign '{type(value).__name__}' object to buffer '{name}' (Tensor, NumPy "
+        "array or None required)"
+    )
 
 
 class Module:
@@ -428,13 +515,22 @@ class Module:
             )
         elif name in buffers:  # reassigning a buffer keeps it a buffer
             target = buffers
-            value = value if value is None or isinstance(value, Tensor) else Tensor(value)
+            value = _buffer_value(value, name)
         else:
             target = None
         for registry in (params, modules, buffers):
             if registry is not target:
                 registry.pop(name, None)
         if target is not None:
+            hooks = (
+                _global_parameter_registration_hooks
+                if target is params
+                else _global_module_registration_hooks
+                if target is modules
+                else _global_buffer_registration_hooks
+            )
+            if hooks:
+                value = _registered(hooks, self, name, value)
             target[name] = value  # a reassigned name keeps its place (state_dict order)
         object.__setattr__(self, name, value)
 
@@ -471,12 +567,15 @@ class Module:
     def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
         """A non-learnable state saved in state_dict (e.g. batch norm's running mean)."""
         self._check_new_name("buffer", name, self._buffers)
-        if tensor is not None and not isinstance(tensor, Tensor):
-            tensor = Tensor(np.asarray(tensor))
+        tensor = _buffer_value(tensor, name)
+        if _global_buffer_registration_hooks:
+            tensor = _registered(_global_buffer_registration_hooks, self, name, tensor)
         for registry in (self._parameters, self._modules):
             registry.pop(name, None)
         self._buffers[name] = tensor
-        if not persistent:
+        if persistent:  # re-registering a name may make it persistent again, as torch
+            self._non_persistent.discard(name)
+        else:
             self._non_persistent.add(name)
         object.__setattr__(self, name, tensor)
 
@@ -484,6 +583,8 @@ class Module:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
         self._check_new_name("module", name, self._modules)
+        if _global_module_registration_hooks:
+            module = _registered(_global_module_registration_hooks, self, name, module)
         self._modules[name] = module
         object.__setattr__(self, name, module)
 
@@ -582,6 +683,8 @@ class Module:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
+                if p.grad.requires_grad:  # torch detaches a gradient that carries a graph
+                    p.grad.detach_()
                 p.grad.data[...] = 0
 
     def to(self, *args, dtype=None, device=None, non_blocking: bool = False, memory_format=None):
@@ -726,7 +829,10 @@ class Module:
                     destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars
                 )
         for hook in self._state_dict_hooks.values():
-            if hook(self, destination, prefix, local_metadata) is not None:
+            got = hook(self, destination, prefix, local_metadata)
+            if isinstance(hook, _PrivateStateDictHook):  # torch's old API: may replace it
+                destination = destination if got is None else got
+            elif got is not None:
                 raise RuntimeError("state_dict post-hook must return None")
         return destination
 
@@ -776,7 +882,8 @@ class Module:
                 self._buffers[name] = v if isinstance(v, Tensor) else Tensor(arr)
                 object.__setattr__(self, name, self._buffers[name])
         extra_key = prefix + "_extra_state"
-        if self._has_extra_state():
+        # as torch: the key is expected when the class can take it back (set_extra_state)
+        if type(self).set_extra_state is not Module.set_extra_state:
             if extra_key in state_dict:
                 self.set_extra_state(state_dict[extra_key])
             elif strict:
@@ -1032,6 +1139,18 @@ class Module:
         """Run ``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
         unexpected_keys, error_msgs)`` before this module loads its entries."""
         return _register(self._load_state_dict_pre_hooks, hook, self)
+
+    def _register_state_dict_hook(self, hook) -> RemovableHandle:
+        """torch's older, private post-hook: ``hook(module, state_dict, prefix,
+        local_metadata)`` may return a state_dict that replaces the one being built."""
+        return _register(self._state_dict_hooks, _PrivateStateDictHook(hook), self)
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module: bool = False):
+        """torch's older, private pre-hook: ``hook(state_dict, prefix, local_metadata,
+        strict, missing_keys, unexpected_keys, error_msgs)``, the module first when
+        ``with_module``."""
+        fn = hook if with_module else _WithoutModule(hook)
+        return _register(self._load_state_dict_pre_hooks, fn, self)
 
     def register_load_state_dict_post_hook(self, hook) -> RemovableHandle:
         """Run ``hook(module, incompatible_keys)`` after this module and its children were

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember import linalg as _linalg
 from ember.autograd.function import Function
 from ember.creation import zeros
 from ember.nn.modules.module import Module
@@ -151,11 +152,16 @@ class _Orthogonal(Module):
         if transposed:
             x = x.T
             n, k = k, n
-        if self.orthogonal_map == "matrix_exp":
+        if self.orthogonal_map in ("matrix_exp", "cayley"):
             x = x.tril()
             if n != k:
                 x = cat([x, zeros(n, n - k, dtype=x.dtype)], dim=1)
-            q = _MatrixExp.apply(x - x.T)
+            a = x - x.T  # skew-symmetric
+            if self.orthogonal_map == "matrix_exp":
+                q = _MatrixExp.apply(a)
+            else:  # Cayley: (I - A/2)^-1 (I + A/2)
+                eye = Tensor(np.eye(n, dtype=x.dtype))
+                q = _linalg.solve(eye - a * 0.5, eye + a * 0.5)
             if n != k:
                 q = q[:, :k]
         else:  # householder: Q = H_1 ... H_k, H_i = I - tau_i v_i v_i^T, v_i unit-diagonal
@@ -201,9 +207,9 @@ def orthogonal(module, name="weight", orthogonal_map=None, *, use_trivialization
     """Reparametrize the matrix ``module.<name>`` as an orthogonal one (orthonormal columns,
     or rows when it is wide), starting from the orthogonalised current weight.
 
-    ``orthogonal_map``: ``"matrix_exp"`` (the default for square matrices) or
+    ``orthogonal_map``: ``"matrix_exp"`` (the default for square matrices), ``"cayley"`` or
     ``"householder"`` (the default otherwise). ember supports PyTorch's default
-    ``use_trivialization=True`` only, on single (2-D) matrices, and not ``"cayley"``.
+    ``use_trivialization=True`` only, on single (2-D) matrices.
     """
     weight = getattr(module, name, None)
     if not isinstance(weight, Tensor):
@@ -221,11 +227,8 @@ def orthogonal(module, name="weight", orthogonal_map=None, *, use_trivialization
             'orthogonal_map has to be one of "matrix_exp", "cayley", "householder". '
             f"Got: {orthogonal_map}"
         )
-    if orthogonal_map == "cayley" or not use_trivialization:
-        raise NotImplementedError(
-            "orthogonal: ember implements the matrix_exp and householder maps with "
-            "use_trivialization=True"
-        )
+    if not use_trivialization:
+        raise NotImplementedError("orthogonal: ember implements use_trivialization=True only")
     orth = _Orthogonal(weight, orthogonal_map)
     parametrize.register_parametrization(module, name, orth, unsafe=True)
     return module
