@@ -183,6 +183,38 @@ def test_same_results_on_one_and_two_threads(kind, dtype):
             np.testing.assert_array_equal(g1[k], g2[k])
 
 
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_unsaved_forward_same_bits(kind, dtype, threads):
+    # save=False (no gradient wanted) keeps gates / cells / hn in workspaces and returns None for
+    # them: y and the final state must be the saving call's bits, padded steps included, and
+    # the NumPy loop's values.
+    p = make_params(kind, 6, 40, 8, 64, dtype, True, seed=7)
+    lengths = np.arange(40, dtype=np.int64) % 6 + 1
+    old = _C.get_num_threads()
+    try:
+        _C.set_num_threads(threads)
+        for rev in (False, True):
+            args = (p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"], lengths, rev)
+            if kind == "lstm":
+                full = _C.lstm_forward(p["x"], p["h0"], p["c0"], *args)
+                bare = _C.lstm_forward(p["x"], p["h0"], p["c0"], *args, None, False)
+                assert bare[3:] == (None, None, None)
+                n_out = 3
+            else:
+                full = _C.gru_forward(p["x"], p["h0"], *args)
+                bare = _C.gru_forward(p["x"], p["h0"], *args, save=False)
+                assert bare[2:] == (None, None)
+                n_out = 2
+            for a, b in zip(full[:n_out], bare[:n_out]):
+                np.testing.assert_array_equal(a, b)
+            for o, r in zip(bare[:n_out], reference_forward(kind, p, lengths, rev)):
+                np.testing.assert_allclose(o, r, **TOL[dtype])
+    finally:
+        _C.set_num_threads(old)
+
+
 # ---- gradients against float64 finite differences -------------------------------------------
 
 

@@ -27,10 +27,13 @@
 //         hid (T, N, H) = o * tanh(c_t), the unprojected output (dW_hr is one GEMM with it).
 //   GRU:  gates (T, N, 3H) activated (r, z, n); hn (T, N, H) = W_hn h_{t-1} + b_hn.
 //   RNN:  nothing beyond y (the activation's derivative is a function of y).
+// Null gates / cells (LSTM) or gates / hn (GRU) save nothing (no gradient wanted: no_grad,
+// inference): kept workspaces stand in, the same bits of y and the final state.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "common.h"
@@ -455,6 +458,12 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, 
   const Steps st{T_, reverse, lengths};
   const std::vector<T> bias = sum_bias(b_ih, b_hh, GH);
   const T* b = bias.data();
+  // Nothing saved (gates / cells null: no gradient wanted): the gates live in a kept workspace
+  // and each step's cells in one (N, H) scratch, no fresh arrays to fill.
+  std::optional<Workspace<T>> gates_ws;
+  if (!gates) gates = gates_ws.emplace(T_ * N * GH).data();
+  std::vector<T> cell_scratch(cells ? 0 : static_cast<size_t>(N * H));
+  auto cells_at = [&](int64_t t) { return cells ? cells + t * N * H : cell_scratch.data(); };
   // Input projection of all steps at once, straight into the gates buffer.
   gemm<T>(false, true, T_ * N, GH, I, T(1), x, I, w_ih, I, T(0), gates, GH);
   // h_n / c_n carry the running state.
@@ -476,7 +485,7 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, 
         const int64_t t = st.t_of(s);
         T* g = gates + t * N * GH;
         T* yt = y + t * N * H;
-        T* ct = cells + t * N * H;
+        T* ct = cells_at(t);
         for (int64_t q = 0; q < 4; ++q)
           gemm_packed_cols<T>(N, T(1), cur, H, whh, q * H + u0, q * H + u1, T(1), g, GH);
         for (int64_t n = 0; n < N; ++n) {
@@ -511,7 +520,7 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, 
     T* yt = y + t * N * P;
     T* ht = w_hr ? hid + t * N * H : yt;  // this step's o * tanh(c)
     T* hs = w_hr ? scratch.data() : h_n;  // and the pass's running copy of it
-    T* ct = cells + t * N * H;
+    T* ct = cells_at(t);
     for_each_block(N, H, 10, [&](int64_t n, int64_t j0, int64_t j1) {
       T* gi = g + n * GH;
       T* hr = ht + n * H;
@@ -629,6 +638,10 @@ void gru_forward(T* y, T* h_n, T* gates, T* hn, const T* x, const T* h0, const T
   std::vector<T> zi, zh;
   const T* bi = or_zeros(b_ih, zi, GH);
   const T* bh = or_zeros(b_hh, zh, GH);
+  // Nothing saved (gates / hn null), as in lstm_forward.
+  std::optional<Workspace<T>> gates_ws;
+  if (!gates) gates = gates_ws.emplace(T_ * N * GH).data();
+  std::vector<T> hn_scratch(hn ? 0 : static_cast<size_t>(N * H));
   gemm<T>(false, true, T_ * N, GH, I, T(1), x, I, w_ih, I, T(0), gates, GH);
   std::memcpy(h_n, h0, sizeof(T) * N * H);
   const PackedB<T> whh(true, H, GH, w_hh, H);
@@ -637,7 +650,7 @@ void gru_forward(T* y, T* h_n, T* gates, T* hn, const T* x, const T* h0, const T
     T* g = gates + t * N * GH;
     gemm_packed<T>(N, T(1), h_n, H, whh, T(0), hh.data(), GH);
     T* yt = y + t * N * H;
-    T* hnt = hn + t * N * H;
+    T* hnt = hn ? hn + t * N * H : hn_scratch.data();
     for_each_block(N, H, 10, [&](int64_t n, int64_t j0, int64_t j1) {
       T* gr = g + n * GH;
       T* yr = yt + n * H;
