@@ -215,6 +215,23 @@ def test_unsaved_forward_same_bits(kind, dtype, threads):
         _C.set_num_threads(old)
 
 
+def test_unsaved_forward_with_projections_same_bits():
+    # The projected LSTM's own loop (w_hr) with save=False: hid is still returned (the loop
+    # writes each step's m_t there), gates / cells are not; y and the states keep their bits.
+    p = make_params("lstm", 5, 6, 4, 8, np.float64, True, seed=3)
+    rng = np.random.default_rng(4)
+    w_hr = rng.uniform(-0.3, 0.3, (3, 8))
+    h0 = rng.uniform(-0.5, 0.5, (6, 3))
+    w_hh = rng.uniform(-0.3, 0.3, (32, 3))
+    lengths = np.array([5, 2, 4, 1, 3, 5], dtype=np.int64)
+    args = (p["x"], h0, p["c0"], p["w_ih"], w_hh, p["b_ih"], p["b_hh"], lengths, True, w_hr)
+    full = _C.lstm_forward(*args)
+    bare = _C.lstm_forward(*args, save=False)
+    assert bare[3] is None and bare[4] is None and bare[5].shape == (5, 6, 8)
+    for a, b in zip(full[:3] + full[5:], bare[:3] + bare[5:]):
+        np.testing.assert_array_equal(a, b)
+
+
 # ---- gradients against float64 finite differences -------------------------------------------
 
 
