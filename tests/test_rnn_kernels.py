@@ -161,10 +161,11 @@ def test_deterministic_and_fresh_outputs(kind):
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_same_results_on_one_and_two_threads(kind, dtype):
-    # H = 64: whole GEMM panels for every ISA, and enough work per step for two threads to split
-    # the LSTM time loop by hidden units; the results must not depend on the thread count.
-    p = make_params(kind, 5, 40, 8, 64, dtype, True, seed=5)
-    lengths = np.arange(40, dtype=np.int64) % 5 + 1
+    # H = 64: whole GEMM panels for every ISA, and enough work per step (N = 48) for two threads
+    # to split the LSTM and GRU time loops by hidden units; the results must not depend on the
+    # thread count.
+    p = make_params(kind, 5, 48, 8, 64, dtype, True, seed=5)
+    lengths = np.arange(48, dtype=np.int64) % 5 + 1
     old = _C.get_num_threads()
     res = []
     try:
@@ -190,8 +191,8 @@ def test_unsaved_forward_same_bits(kind, dtype, threads):
     # save=False (no gradient wanted) keeps gates / cells / hn in workspaces and returns None for
     # them: y and the final state must be the saving call's bits, padded steps included, and
     # the NumPy loop's values.
-    p = make_params(kind, 6, 40, 8, 64, dtype, True, seed=7)
-    lengths = np.arange(40, dtype=np.int64) % 6 + 1
+    p = make_params(kind, 6, 48, 8, 64, dtype, True, seed=7)  # (threaded loops, see above)
+    lengths = np.arange(48, dtype=np.int64) % 6 + 1
     old = _C.get_num_threads()
     try:
         _C.set_num_threads(threads)
