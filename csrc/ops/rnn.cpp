@@ -171,6 +171,8 @@ const T* or_zeros(const T* p, std::vector<T>& zeros, int64_t n) {
 // An uninitialised buffer (every element is written before it is read: no memset). Up to 64 MiB
 // it is a per-thread block kept between calls: a fresh multi-megabyte allocation is fresh pages
 // from the OS, and their first-touch faults cost ~1 ms per backward of the benchmark's LSTM.
+// 64-byte aligned: rows of G*H values then start on a cache line, and no vector of the pointwise
+// passes splits one (the LSTM forward without saves: 3% less time than at malloc's 16 bytes).
 template <typename T>
 class Workspace {
  public:
@@ -180,15 +182,15 @@ class Workspace {
     if (bytes <= (size_t(64) << 20) && !c.busy) {
       if (c.bytes < bytes) {
         c.p.reset();
-        c.p.reset(new unsigned char[bytes]);
+        c.p.reset(new unsigned char[bytes + 64]);
         c.bytes = bytes;
       }
       c.busy = true;
       cached_ = true;
-      p_ = reinterpret_cast<T*>(c.p.get());
+      p_ = aligned(c.p.get());
     } else {
-      own_.reset(new T[static_cast<size_t>(n)]);
-      p_ = own_.get();
+      own_.reset(new unsigned char[bytes + 64]);
+      p_ = aligned(own_.get());
     }
   }
   ~Workspace() {
@@ -208,7 +210,11 @@ class Workspace {
     thread_local Cache c;
     return c;
   }
-  std::unique_ptr<T[]> own_;
+  static T* aligned(unsigned char* p) {
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    return reinterpret_cast<T*>(p + (64 - a % 64) % 64);
+  }
+  std::unique_ptr<unsigned char[]> own_;
   T* p_ = nullptr;
   bool cached_ = false;
 };
