@@ -194,6 +194,40 @@ def test_matches_pytorch(mode, cfg, dtype, with_hx, with_lengths, rng):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_no_grad_forward_matches_grad_forward_and_pytorch(mode, rng):
+    # Under no_grad (or with nothing requiring a gradient) the layers save nothing for backward
+    # and return the kernel's output without a copy: the same bits as the recorded forward,
+    # torch's values, and an output free to write into.
+    torch, tm, em = _torch_pair(
+        mode, np.float32, input_size=5, hidden_size=8, num_layers=2, bidirectional=True
+    )
+    x = rng.standard_normal((6, 3, 5)).astype(np.float32)
+    lengths = [6, 2, 4]
+    y_rec, h_rec = em(ember.tensor(x, requires_grad=True), lengths=lengths)
+    assert y_rec.requires_grad
+    with ember.no_grad():
+        y_ng, h_ng = em(ember.tensor(x), lengths=lengths)
+    for p in em.parameters():
+        p.requires_grad_(False)
+    y_eval, h_eval = em(ember.tensor(x), lengths=lengths)
+    assert not y_ng.requires_grad and not y_eval.requires_grad
+    states = lambda h: h if mode == "LSTM" else (h,)  # noqa: E731
+    for y, h in ((y_ng, h_ng), (y_eval, h_eval)):
+        np.testing.assert_array_equal(y.numpy(), y_rec.detach().numpy())
+        for a, b in zip(states(h), states(h_rec)):
+            np.testing.assert_array_equal(a.numpy(), b.detach().numpy())
+    packed = torch.nn.utils.rnn.pack_padded_sequence(torch.tensor(x), lengths, enforce_sorted=False)
+    with torch.no_grad():
+        yp, h_t = tm(packed)
+    y_t, _ = torch.nn.utils.rnn.pad_packed_sequence(yp, total_length=6)
+    np.testing.assert_allclose(y_ng.numpy(), y_t.numpy(), **TOL[np.float32])
+    for a, b in zip(states(h_ng), states(h_t)):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), **TOL[np.float32])
+    y_ng.numpy()[:] = 0.0  # a plain array of its own: writable
+    assert y_rec.detach().numpy().any()
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_unbatched_input_matches_pytorch(mode, rng):
     torch, tm, em = _torch_pair(
         mode, np.float64, input_size=3, hidden_size=4, num_layers=2, bidirectional=True

@@ -161,10 +161,11 @@ def test_deterministic_and_fresh_outputs(kind):
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_same_results_on_one_and_two_threads(kind, dtype):
-    # H = 64: whole GEMM panels for every ISA, and enough work per step for two threads to split
-    # the LSTM time loop by hidden units; the results must not depend on the thread count.
-    p = make_params(kind, 5, 40, 8, 64, dtype, True, seed=5)
-    lengths = np.arange(40, dtype=np.int64) % 5 + 1
+    # H = 64: whole GEMM panels for every ISA, and enough work per step (N = 48) for two threads
+    # to split the LSTM and GRU time loops by hidden units; the results must not depend on the
+    # thread count.
+    p = make_params(kind, 5, 48, 8, 64, dtype, True, seed=5)
+    lengths = np.arange(48, dtype=np.int64) % 5 + 1
     old = _C.get_num_threads()
     res = []
     try:
@@ -181,6 +182,55 @@ def test_same_results_on_one_and_two_threads(kind, dtype):
             np.testing.assert_array_equal(a, b)
         for k in g1:
             np.testing.assert_array_equal(g1[k], g2[k])
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_unsaved_forward_same_bits(kind, dtype, threads):
+    # save=False (no gradient wanted) keeps gates / cells / hn in workspaces and returns None for
+    # them: y and the final state must be the saving call's bits, padded steps included, and
+    # the NumPy loop's values.
+    p = make_params(kind, 6, 48, 8, 64, dtype, True, seed=7)  # (threaded loops, see above)
+    lengths = np.arange(48, dtype=np.int64) % 6 + 1
+    old = _C.get_num_threads()
+    try:
+        _C.set_num_threads(threads)
+        for rev in (False, True):
+            args = (p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"], lengths, rev)
+            if kind == "lstm":
+                full = _C.lstm_forward(p["x"], p["h0"], p["c0"], *args)
+                bare = _C.lstm_forward(p["x"], p["h0"], p["c0"], *args, None, False)
+                assert bare[3:] == (None, None, None)
+                n_out = 3
+            else:
+                full = _C.gru_forward(p["x"], p["h0"], *args)
+                bare = _C.gru_forward(p["x"], p["h0"], *args, save=False)
+                assert bare[2:] == (None, None)
+                n_out = 2
+            for a, b in zip(full[:n_out], bare[:n_out]):
+                np.testing.assert_array_equal(a, b)
+            for o, r in zip(bare[:n_out], reference_forward(kind, p, lengths, rev)):
+                np.testing.assert_allclose(o, r, **TOL[dtype])
+    finally:
+        _C.set_num_threads(old)
+
+
+def test_unsaved_forward_with_projections_same_bits():
+    # The projected LSTM's own loop (w_hr) with save=False: hid is still returned (the loop
+    # writes each step's m_t there), gates / cells are not; y and the states keep their bits.
+    p = make_params("lstm", 5, 6, 4, 8, np.float64, True, seed=3)
+    rng = np.random.default_rng(4)
+    w_hr = rng.uniform(-0.3, 0.3, (3, 8))
+    h0 = rng.uniform(-0.5, 0.5, (6, 3))
+    w_hh = rng.uniform(-0.3, 0.3, (32, 3))
+    lengths = np.array([5, 2, 4, 1, 3, 5], dtype=np.int64)
+    args = (p["x"], h0, p["c0"], p["w_ih"], w_hh, p["b_ih"], p["b_hh"], lengths, True, w_hr)
+    full = _C.lstm_forward(*args)
+    bare = _C.lstm_forward(*args, save=False)
+    assert bare[3] is None and bare[4] is None and bare[5].shape == (5, 6, 8)
+    for a, b in zip(full[:3] + full[5:], bare[:3] + bare[5:]):
+        np.testing.assert_array_equal(a, b)
 
 
 # ---- gradients against float64 finite differences -------------------------------------------

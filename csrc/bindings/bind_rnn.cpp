@@ -177,7 +177,7 @@ std::optional<py::array> lstm_w_hr(const py::object& w_hr, const char* op) {
 py::tuple lstm_forward_py(const py::array& x, const py::array& h0, const py::array& c0,
                           const py::array& w_ih, const py::array& w_hh, const py::object& b_ih,
                           const py::object& b_hh, const py::object& lengths, bool reverse,
-                          const py::object& w_hr) {
+                          const py::object& w_hr, bool save) {
   const char* op = "lstm_forward";
   const std::optional<py::array> whr_a = lstm_w_hr(w_hr, op);
   const bool proj = whr_a.has_value();
@@ -190,14 +190,19 @@ py::tuple lstm_forward_py(const py::array& x, const py::array& h0, const py::arr
   py::array y = empty_like_dtype(x, {d.T, d.N, d.P});
   py::array h_n = empty_like_dtype(x, {d.N, d.P});
   py::array c_n = empty_like_dtype(x, {d.N, d.H});
-  py::array gates = empty_like_dtype(x, {d.T, d.N, d.GH()});
-  py::array cells = empty_like_dtype(x, {d.T, d.N, d.H});
+  // save = false (no gradient wanted): no gates / cells to return, the kernel keeps them in
+  // workspaces (hid, with projections, is still made: the kernel writes every step's there).
+  const auto saved = [&](std::vector<int64_t> shape) {
+    return save ? py::object(empty_like_dtype(x, std::move(shape))) : py::none();
+  };
+  py::object gates = saved({d.T, d.N, d.GH()});
+  py::object cells = saved({d.T, d.N, d.H});
   py::object hid = proj ? py::object(empty_like_dtype(x, {d.T, d.N, d.H})) : py::none();
   const void* whr = proj ? whr_a->data() : nullptr;
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    T *py_ = ptr<T>(y), *hn = ptr<T>(h_n), *cn = ptr<T>(c_n), *g = ptr<T>(gates),
-      *cs = ptr<T>(cells), *hd = mp<T>(hid);
+    T *py_ = ptr<T>(y), *hn = ptr<T>(h_n), *cn = ptr<T>(c_n), *g = mp<T>(gates), *cs = mp<T>(cells),
+      *hd = mp<T>(hid);
     py::gil_scoped_release release;
     lstm_forward<T>(py_, hn, cn, g, cs, hd, cptr<T>(x), cptr<T>(h0), cptr<T>(c0), cptr<T>(w_ih),
                     cptr<T>(w_hh), cp<T>(bi), cp<T>(bh), cp<T>(whr), len, d.T, d.N, d.I, d.H, d.P,
@@ -266,7 +271,7 @@ py::tuple lstm_backward_py(const py::object& dy, const py::object& dh_n, const p
 
 py::tuple gru_forward_py(const py::array& x, const py::array& h0, const py::array& w_ih,
                          const py::array& w_hh, const py::object& b_ih, const py::object& b_hh,
-                         const py::object& lengths, bool reverse) {
+                         const py::object& lengths, bool reverse, bool save) {
   const char* op = "gru_forward";
   const Dims d = check_core(x, w_ih, w_hh, 3, op);
   check_arg(h0, x, {d.N, d.H}, op, "h0");
@@ -275,11 +280,12 @@ py::tuple gru_forward_py(const py::array& x, const py::array& h0, const py::arra
   const int64_t* len = check_lengths(lengths, d, op);
   py::array y = empty_like_dtype(x, {d.T, d.N, d.H});
   py::array h_n = empty_like_dtype(x, {d.N, d.H});
-  py::array gates = empty_like_dtype(x, {d.T, d.N, d.GH()});
-  py::array hn = empty_like_dtype(x, {d.T, d.N, d.H});
+  // save = false: no gates / hn returned (as lstm_forward's).
+  py::object gates = save ? py::object(empty_like_dtype(x, {d.T, d.N, d.GH()})) : py::none();
+  py::object hn = save ? py::object(empty_like_dtype(x, {d.T, d.N, d.H})) : py::none();
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    T *a = ptr<T>(y), *b = ptr<T>(h_n), *g = ptr<T>(gates), *h = ptr<T>(hn);
+    T *a = ptr<T>(y), *b = ptr<T>(h_n), *g = mp<T>(gates), *h = mp<T>(hn);
     py::gil_scoped_release release;
     gru_forward<T>(a, b, g, h, cptr<T>(x), cptr<T>(h0), cptr<T>(w_ih), cptr<T>(w_hh), cp<T>(bi),
                    cp<T>(bh), len, d.T, d.N, d.I, d.H, reverse);
@@ -410,12 +416,13 @@ void bind_rnn(py::module_& m) {
   m.def("lstm_forward", &lstm_forward_py, py::arg("x"), py::arg("h0"), py::arg("c0"),
         py::arg("w_ih"), py::arg("w_hh"), py::arg("b_ih") = py::none(),
         py::arg("b_hh") = py::none(), py::arg("lengths") = py::none(), py::arg("reverse") = false,
-        py::arg("w_hr") = py::none(),
+        py::arg("w_hr") = py::none(), py::arg("save") = true,
         "One LSTM layer, one direction, over a whole sequence. x (T, N, I), h0/c0 (N, H), "
         "w_ih (4H, I), w_hh (4H, H), b_ih/b_hh (4H,) or None, lengths int64 (N,) or None, "
         "w_hr (P, H) or None -> (y (T, N, H), h_n (N, H), c_n (N, H), gates (T, N, 4H), "
         "cells (T, N, H), hid None). With w_hr (projections): h0, h_n (N, P), w_hh (4H, P), "
-        "y (T, N, P), hid (T, N, H) the unprojected output.");
+        "y (T, N, P), hid (T, N, H) the unprojected output. save=False (no gradient "
+        "wanted): gates and cells are None.");
   m.def("lstm_backward", &lstm_backward_py, py::arg("dy"), py::arg("dh_n"), py::arg("dc_n"),
         py::arg("x"), py::arg("h0"), py::arg("c0"), py::arg("w_ih"), py::arg("w_hh"),
         py::arg("has_bias"), py::arg("lengths"), py::arg("reverse"), py::arg("y"), py::arg("gates"),
@@ -424,10 +431,10 @@ void bind_rnn(py::module_& m) {
         "db_ih, db_hh, dw_hr); db_* are None when has_bias is False, dw_hr when w_hr is None.");
   m.def("gru_forward", &gru_forward_py, py::arg("x"), py::arg("h0"), py::arg("w_ih"),
         py::arg("w_hh"), py::arg("b_ih") = py::none(), py::arg("b_hh") = py::none(),
-        py::arg("lengths") = py::none(), py::arg("reverse") = false,
+        py::arg("lengths") = py::none(), py::arg("reverse") = false, py::arg("save") = true,
         "One GRU layer, one direction. x (T, N, I), h0 (N, H), w_ih (3H, I), w_hh (3H, H), "
         "b_ih/b_hh (3H,) or None, lengths int64 (N,) or None -> (y (T, N, H), h_n (N, H), "
-        "gates (T, N, 3H), hn (T, N, H)).");
+        "gates (T, N, 3H), hn (T, N, H)); save=False: gates and hn are None.");
   m.def("gru_backward", &gru_backward_py, py::arg("dy"), py::arg("dh_n"), py::arg("x"),
         py::arg("h0"), py::arg("w_ih"), py::arg("w_hh"), py::arg("has_bias"), py::arg("lengths"),
         py::arg("reverse"), py::arg("y"), py::arg("gates"), py::arg("hn"),

@@ -6,11 +6,11 @@
 // null, G = 4 (LSTM), 3 (GRU), 1 (RNN). Every kernel is one big GEMM for the input projection of
 // all T steps, then per step one GEMM for the hidden projection (W_hh packed once per call:
 // PackedB) and ONE fused pointwise pass (an EMBER_SIMD row worker). On several threads the LSTM
-// (forward and backward) splits each step by hidden units instead (its GEMM columns and pointwise
-// pass, one barrier a step); every path gives the same bits. Backward stores the pre-activation
-// gradients of every step (T, N, G*H), runs the per-step GEMM dh_{t-1} += dgates_t @ W_hh, and
-// after the loop makes dx, dW_ih and dW_hh with one big GEMM each (dW_hh: one GEMM over the shifted
-// outputs plus one over h0). Memory is linear in T.
+// (forward and backward) and the GRU forward split each step by hidden units instead (its GEMM
+// columns and pointwise pass, one barrier a step); every path gives the same bits. Backward stores
+// the pre-activation gradients of every step (T, N, G*H), runs the per-step GEMM dh_{t-1} +=
+// dgates_t @ W_hh, and after the loop makes dx, dW_ih and dW_hh with one big GEMM each (dW_hh: one
+// GEMM over the shifted outputs plus one over h0). Memory is linear in T.
 //
 // reverse: steps run t = T-1 .. 0. lengths (N) int64 in [1, T] or null (all T): steps
 // t >= lengths[n] leave sequence n's state unchanged and output zeros (pack_padded_sequence
@@ -27,10 +27,13 @@
 //         hid (T, N, H) = o * tanh(c_t), the unprojected output (dW_hr is one GEMM with it).
 //   GRU:  gates (T, N, 3H) activated (r, z, n); hn (T, N, H) = W_hn h_{t-1} + b_hn.
 //   RNN:  nothing beyond y (the activation's derivative is a function of y).
+// Null gates / cells (LSTM) or gates / hn (GRU) save nothing (no gradient wanted: no_grad,
+// inference): kept workspaces stand in, the same bits of y and the final state.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "common.h"
@@ -168,6 +171,8 @@ const T* or_zeros(const T* p, std::vector<T>& zeros, int64_t n) {
 // An uninitialised buffer (every element is written before it is read: no memset). Up to 64 MiB
 // it is a per-thread block kept between calls: a fresh multi-megabyte allocation is fresh pages
 // from the OS, and their first-touch faults cost ~1 ms per backward of the benchmark's LSTM.
+// 64-byte aligned: rows of G*H values then start on a cache line, and no vector of the pointwise
+// passes splits one (the LSTM forward without saves: 3% less time than at malloc's 16 bytes).
 template <typename T>
 class Workspace {
  public:
@@ -177,15 +182,15 @@ class Workspace {
     if (bytes <= (size_t(64) << 20) && !c.busy) {
       if (c.bytes < bytes) {
         c.p.reset();
-        c.p.reset(new unsigned char[bytes]);
+        c.p.reset(new unsigned char[bytes + 64]);
         c.bytes = bytes;
       }
       c.busy = true;
       cached_ = true;
-      p_ = reinterpret_cast<T*>(c.p.get());
+      p_ = aligned(c.p.get());
     } else {
-      own_.reset(new T[static_cast<size_t>(n)]);
-      p_ = own_.get();
+      own_.reset(new unsigned char[bytes + 64]);
+      p_ = aligned(own_.get());
     }
   }
   ~Workspace() {
@@ -205,7 +210,11 @@ class Workspace {
     thread_local Cache c;
     return c;
   }
-  std::unique_ptr<T[]> own_;
+  static T* aligned(unsigned char* p) {
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    return reinterpret_cast<T*>(p + (64 - a % 64) % 64);
+  }
+  std::unique_ptr<unsigned char[]> own_;
   T* p_ = nullptr;
   bool cached_ = false;
 };
@@ -281,11 +290,12 @@ EMBER_SIMD void lstm_bwd_row(T* __restrict dgi, T* __restrict dgf, T* __restrict
 }
 
 // GRU forward: gr/gz/gn hold the input projection (activated gates written back), hr/hz/hn_ the
-// hidden projection of this step, bi*/bh* the two biases.
+// hidden projection of this step, bi*/bh* the two biases; the new state goes to yr and hs, from
+// the previous one hp (a separate buffer: the callers double-buffer the state).
 template <typename T>
 EMBER_SIMD void gru_fwd_row(T* __restrict gr, T* __restrict gz, T* __restrict gn, T* __restrict hnr,
-                            T* __restrict yr, T* __restrict hs, const T* __restrict hr,
-                            const T* __restrict hz, const T* __restrict hn_,
+                            T* __restrict yr, T* __restrict hs, const T* __restrict hp,
+                            const T* __restrict hr, const T* __restrict hz, const T* __restrict hn_,
                             const T* __restrict bir, const T* __restrict biz,
                             const T* __restrict bin, const T* __restrict bhr,
                             const T* __restrict bhz, const T* __restrict bhn, int64_t j0,
@@ -297,7 +307,7 @@ EMBER_SIMD void gru_fwd_row(T* __restrict gr, T* __restrict gz, T* __restrict gn
     const T ahn = hn_[j] + bhn[j];
     const T r = sigmoid(ar), z = sigmoid(az);
     const T nv = tanh_(ain + r * ahn);
-    const T h = (T(1) - z) * nv + z * hs[j];
+    const T h = (T(1) - z) * nv + z * hp[j];
     gr[j] = r;
     gz[j] = z;
     gn[j] = nv;
@@ -455,6 +465,12 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, 
   const Steps st{T_, reverse, lengths};
   const std::vector<T> bias = sum_bias(b_ih, b_hh, GH);
   const T* b = bias.data();
+  // Nothing saved (gates / cells null: no gradient wanted): the gates live in a kept workspace
+  // and each step's cells in one (N, H) scratch, no fresh arrays to fill.
+  std::optional<Workspace<T>> gates_ws;
+  if (!gates) gates = gates_ws.emplace(T_ * N * GH).data();
+  std::vector<T> cell_scratch(cells ? 0 : static_cast<size_t>(N * H));
+  auto cells_at = [&](int64_t t) { return cells ? cells + t * N * H : cell_scratch.data(); };
   // Input projection of all steps at once, straight into the gates buffer.
   gemm<T>(false, true, T_ * N, GH, I, T(1), x, I, w_ih, I, T(0), gates, GH);
   // h_n / c_n carry the running state.
@@ -476,7 +492,7 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, 
         const int64_t t = st.t_of(s);
         T* g = gates + t * N * GH;
         T* yt = y + t * N * H;
-        T* ct = cells + t * N * H;
+        T* ct = cells_at(t);
         for (int64_t q = 0; q < 4; ++q)
           gemm_packed_cols<T>(N, T(1), cur, H, whh, q * H + u0, q * H + u1, T(1), g, GH);
         for (int64_t n = 0; n < N; ++n) {
@@ -511,7 +527,7 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, 
     T* yt = y + t * N * P;
     T* ht = w_hr ? hid + t * N * H : yt;  // this step's o * tanh(c)
     T* hs = w_hr ? scratch.data() : h_n;  // and the pass's running copy of it
-    T* ct = cells + t * N * H;
+    T* ct = cells_at(t);
     for_each_block(N, H, 10, [&](int64_t n, int64_t j0, int64_t j1) {
       T* gi = g + n * GH;
       T* hr = ht + n * H;
@@ -629,30 +645,61 @@ void gru_forward(T* y, T* h_n, T* gates, T* hn, const T* x, const T* h0, const T
   std::vector<T> zi, zh;
   const T* bi = or_zeros(b_ih, zi, GH);
   const T* bh = or_zeros(b_hh, zh, GH);
+  // Nothing saved (gates / hn null), as in lstm_forward.
+  std::optional<Workspace<T>> gates_ws;
+  if (!gates) gates = gates_ws.emplace(T_ * N * GH).data();
+  std::vector<T> hn_scratch(hn ? 0 : static_cast<size_t>(N * H));
   gemm<T>(false, true, T_ * N, GH, I, T(1), x, I, w_ih, I, T(0), gates, GH);
   std::memcpy(h_n, h0, sizeof(T) * N * H);
   const PackedB<T> whh(true, H, GH, w_hh, H);
-  for (int64_t s = 0; s < T_; ++s) {
+  // The state is double-buffered (every unit's GEMM reads all of it): step s reads cur, writes
+  // nxt. Row n, units [j0, j1) of step s's pointwise pass:
+  const Workspace<T> hbuf(N * H);
+  auto pointwise = [&](int64_t s, const T* cur, T* nxt, int64_t n, int64_t j0, int64_t j1) {
     const int64_t t = st.t_of(s);
-    T* g = gates + t * N * GH;
-    gemm_packed<T>(N, T(1), h_n, H, whh, T(0), hh.data(), GH);
-    T* yt = y + t * N * H;
-    T* hnt = hn + t * N * H;
-    for_each_block(N, H, 10, [&](int64_t n, int64_t j0, int64_t j1) {
-      T* gr = g + n * GH;
-      T* yr = yt + n * H;
-      T* hnr = hnt + n * H;
-      if (!st.valid(t, n)) {
-        for (int64_t k = 0; k < 3; ++k) zero_range(gr + k * H, j0, j1);
-        zero_range(yr, j0, j1);
-        zero_range(hnr, j0, j1);
-        return;
+    T* gr = gates + (t * N + n) * GH;
+    T* yr = y + (t * N + n) * H;
+    T* hnr = hn ? hn + (t * N + n) * H : hn_scratch.data() + n * H;
+    if (!st.valid(t, n)) {
+      for (int64_t k = 0; k < 3; ++k) zero_range(gr + k * H, j0, j1);
+      zero_range(yr, j0, j1);
+      zero_range(hnr, j0, j1);
+      std::copy(cur + n * H + j0, cur + n * H + j1, nxt + n * H + j0);
+      return;
+    }
+    const T* hhr = hh.data() + n * GH;
+    gru_fwd_row(gr, gr + H, gr + 2 * H, hnr, yr, nxt + n * H, cur + n * H, hhr, hhr + H,
+                hhr + 2 * H, bi, bi + H, bi + 2 * H, bh, bh + H, bh + 2 * H, j0, j1);
+  };
+  T* cur = h_n;
+  T* nxt = hbuf.data();
+  if (const int nt = unit_threads(N, GH, H, whh.nr); nt > 1) {
+    // Split by hidden units as in lstm_forward: a thread's GEMM columns (its units of r, z and
+    // n), its pointwise pass, one barrier a step.
+#pragma omp parallel num_threads(nt) firstprivate(cur, nxt)
+    {
+      const int64_t np = H / whh.nr, k = omp_get_thread_num(), team = omp_get_num_threads();
+      const int64_t u0 = np * k / team * whh.nr, u1 = np * (k + 1) / team * whh.nr;
+      for (int64_t s = 0; s < T_; ++s) {
+        for (int64_t q = 0; q < 3; ++q)
+          gemm_packed_cols<T>(N, T(1), cur, H, whh, q * H + u0, q * H + u1, T(0), hh.data(), GH);
+        for (int64_t n = 0; n < N; ++n) pointwise(s, cur, nxt, n, u0, u1);
+#pragma omp barrier
+        std::swap(cur, nxt);
       }
-      const T* hhr = hh.data() + n * GH;
-      gru_fwd_row(gr, gr + H, gr + 2 * H, hnr, yr, h_n + n * H, hhr, hhr + H, hhr + 2 * H, bi,
-                  bi + H, bi + 2 * H, bh, bh + H, bh + 2 * H, j0, j1);
-    });
+      if (cur != h_n)
+        for (int64_t n = 0; n < N; ++n)
+          std::copy(cur + n * H + u0, cur + n * H + u1, h_n + n * H + u0);
+    }
+    return;
   }
+  for (int64_t s = 0; s < T_; ++s) {
+    gemm_packed<T>(N, T(1), cur, H, whh, T(0), hh.data(), GH);
+    for_each_block(N, H, 10,
+                   [&](int64_t n, int64_t j0, int64_t j1) { pointwise(s, cur, nxt, n, j0, j1); });
+    std::swap(cur, nxt);
+  }
+  if (cur != h_n) std::memcpy(h_n, cur, sizeof(T) * N * H);
 }
 
 // Differentiates gru_forward. dy (T,N,H), dh_n (N,H) may be null (zeros) -> dx (T,N,I), dh0 (N,H),

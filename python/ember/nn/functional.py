@@ -3548,6 +3548,12 @@ def _grad_arr(g: np.ndarray, dtype) -> np.ndarray:
     return np.ascontiguousarray(g, dtype=dtype)
 
 
+def _rnn_records(ctx) -> bool:
+    """Whether the layer's call is recorded for backward: when not (no_grad, or no input wants
+    a gradient), the kernel saves nothing and the output needs no copy."""
+    return is_grad_enabled() and any(ctx.needs_input_grad)
+
+
 def _rnn_unsaved(ctx, x, w_ih, w_hh):
     """w_ih reaches only the input's gradient, and w_hh with one step only h0's: when those
     want none, the kernels still take them but their values reach no gradient asked for. Held
@@ -3567,9 +3573,12 @@ class LSTMLayer(Function):
     # w_hr (P,H) or None (P = H: no projections) -> y (T,N,P), h_n (N,P), c_n (N,H)
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, reverse):
+        save = _rnn_records(ctx)
         y, h_n, c_n, gates, cells, hid = _C.lstm_forward(
-            x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, w_hr
+            x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, w_hr, save
         )
+        if not save:
+            return y, h_n, c_n
         w_ih, w_hh = _rnn_unsaved(ctx, x, w_ih, w_hh)
         ctx.save_for_backward(x, h0, c0, w_ih, w_hh, w_hr, y, gates, cells, hid)
         ctx.opts = (b_ih is not None, lengths, reverse)
@@ -3595,7 +3604,10 @@ class GRULayer(Function):
     # x (T,N,I), h0 (N,H), w_ih (3H,I), w_hh (3H,H), b_ih, b_hh (3H,) or None -> y, h_n
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse):
-        y, h_n, gates, hn = _C.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse)
+        save = _rnn_records(ctx)
+        y, h_n, gates, hn = _C.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, save)
+        if not save:
+            return y, h_n
         w_ih, w_hh = _rnn_unsaved(ctx, x, w_ih, w_hh)
         ctx.save_for_backward(x, h0, w_ih, w_hh, y, gates, hn)
         ctx.opts = (b_ih is not None, lengths, reverse)
@@ -3619,6 +3631,8 @@ class RNNLayer(Function):
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity):
         y, h_n = _C.rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity)
+        if not _rnn_records(ctx):
+            return y, h_n
         w_ih, w_hh = _rnn_unsaved(ctx, x, w_ih, w_hh)
         ctx.save_for_backward(x, h0, w_ih, w_hh, y)
         ctx.opts = (b_ih is not None, lengths, reverse, nonlinearity)
