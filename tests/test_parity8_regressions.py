@@ -607,3 +607,25 @@ def test_private_state_dict_hook_may_return_a_new_state_dict_as_torch():
         with pytest.raises(RuntimeError, match="must return None"):
             lin.state_dict()
     assert keys[1] == keys[0] == ["bias_x", "weight_x"]
+
+
+# ---- double backward of the norms (found by the sweep, fixed by the lead) --------------------
+
+
+@pytest.mark.parametrize("affine", [False, True])
+def test_instance_norm_double_backward_as_torch(affine):
+    # GroupNorm's graph backward returned one None too few for instance_norm's extra argument
+    rng = np.random.default_rng(1)
+    xn, wn, bn = rng.standard_normal((2, 3, 5)), rng.standard_normal(3), rng.standard_normal(3)
+
+    def run(lib, F):
+        x = lib.tensor(xn, requires_grad=True)
+        w, b = (lib.tensor(wn), lib.tensor(bn)) if affine else (None, None)
+        (g,) = lib.autograd.grad(
+            (F.instance_norm(x, weight=w, bias=b) ** 3).sum(), x, create_graph=True
+        )
+        (h,) = lib.autograd.grad((g * g).sum(), x)
+        return g.detach().numpy(), h.numpy()
+
+    for e, t in zip(run(ember, ember.nn.functional), run(torch, torch.nn.functional)):
+        np.testing.assert_allclose(e, t, rtol=1e-9, atol=1e-9)
