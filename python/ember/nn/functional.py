@@ -4292,10 +4292,8 @@ class GroupNorm(Function):
             y = y if w is None else y * w.reshape(per_channel)
             return y if b is None else y + b.reshape(per_channel)
 
-        # None for groups, eps and (instance_norm's) flat_is_zero
-        return _graph.recompute(ctx, (g,), norm, x, w, b) + (None,) * (
-            len(ctx.needs_input_grad) - 3
-        )
+        rest = (None,) * (len(ctx.needs_input_grad) - 3)  # groups, eps (instance_norm: + flat)
+        return _graph.recompute(ctx, (g,), norm, x, w, b) + rest
 
 
 def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
