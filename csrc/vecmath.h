@@ -210,9 +210,28 @@ inline double log_core(double x, double c = 0.0) {
 }  // namespace vm
 
 // exp(x): 0 below the denormal range, inf above log(max), NaN propagates.
+// float: clamped to [-104, 88.75] by min / max (NaN flows through both), 2^n as two factors
+// 2^(n>>1) * 2^(n - (n>>1)) built by integer arithmetic on n taken straight from the rounding
+// sum's bits (n in [-150, 128], each factor normal), so denormals come out rounded once and no
+// mask is needed: exp(-104) = 6.8e-46 rounds to 0, exp(88.75) * 2^-128 > 1 overflows to inf. A
+// third fewer vector instructions than the double form below (the AVX-512 loop's bottleneck).
 template <typename T>
 inline T vexp(T x) {
   using C = vm::consts<T>;
+  if constexpr (sizeof(T) == 4) {
+    const float xc = std::min(std::max(x, C::exp_lo), C::exp_hi);
+    const float z = xc * C::log2e + vm::kRoundF;  // scalar math: round-to-nearest in z's bits
+    const float n = z - vm::kRoundF;
+    float r = xc - n * C::ln2_hi;  // exact (Cody-Waite)
+    r = r - n * C::ln2_lo;
+    const float p = 1.0f + vm::expm1_poly(r);
+    // scalar math: z's bits minus those of kRoundF are n exactly (same exponent, |n| < 2^22).
+    const int32_t ni = static_cast<int32_t>(vm::as_bits(z) - vm::as_bits(vm::kRoundF));
+    const int32_t n1 = ni >> 1;
+    const float s1 = vm::from_bits(static_cast<uint32_t>(n1 + 127) << 23);
+    const float s2 = vm::from_bits(static_cast<uint32_t>(ni - n1 + 127) << 23);
+    return p * s1 * s2;
+  }
   T xc = x < C::exp_lo ? C::exp_lo : x;
   xc = xc > C::exp_hi ? C::exp_hi : xc;
   T n;
