@@ -374,6 +374,8 @@ class Tensor:
         """The shape (PyTorch's ``size()``), or the length of one dimension."""
         if dim is None:
             return Size(self.data.shape)
+        if type(dim) is not int:
+            dim = _ops._index_dim(dim, "size")  # (True is no dim, as torch)
         return self.data.shape[dim]
 
     def numel(self) -> int:
