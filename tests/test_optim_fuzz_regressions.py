@@ -150,7 +150,7 @@ def test_adafactor_on_an_empty_parameter():
     # (PyTorch divides by zero here; ember steps it as a no-op)
     p, q = _p(np.zeros((0, 3))), _p([1.0, 2.0])
     opt = EO.Adafactor([p, q])
-    p.grad, q.grad = ember.zeros(0, 3), ember.tensor(np.array([0.5, -0.5]))
+    p.grad, q.grad = ember.zeros(0, 3, dtype=p.dtype), ember.tensor(np.array([0.5, -0.5]))
     opt.step()
     assert opt.state[p]["step"] == 1.0 and opt.state[p]["row_var"].shape == (0, 1)
     assert np.all(q.numpy() != [1.0, 2.0])

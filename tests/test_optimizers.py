@@ -194,11 +194,13 @@ def test_closure_is_evaluated_with_grad():
     assert loss.item() == 4.0 and p.numpy()[0] == 1.0
 
 
-def test_update_is_in_place_and_grad_cast():
+def test_update_is_in_place_and_grad_strided():
     p = nn.Parameter(np.ones(4, np.float32))
     storage = p.data
     opt = optim.Adam([p], lr=0.1)
-    p.grad = ember.tensor(np.ones(8)[::2])  # float64, strided: converted explicitly
+    with pytest.raises(TypeError, match="different type"):  # a float64 grad: refused, as torch
+        p.grad = ember.tensor(np.ones(4))
+    p.grad = ember.from_numpy(np.ones(8, np.float32)[::2])  # strided: converted explicitly
     opt.step()
     assert p.data is storage and p.dtype == np.float32
     np.testing.assert_allclose(p.numpy(), 0.9, rtol=1e-6)

@@ -120,7 +120,68 @@ def takes_out(fn, aliases: bool):
             return type(result)(*written) if hasattr(result, "_fields") else tuple(written)
         return _write(name, result, out)
 
-    return op
+    return _direct(fn, op) or op
+
+
+_UNSET = object()  # a dim/keepdim not given (so axis=/keepdims= may name it instead)
+
+
+def _direct(fn, general):
+    """A wrapper generated with ``fn``'s own parameters (plus ``out``, and ``axis``/``keepdims``
+    where fn takes dim/keepdim): the common call (no ``out``, no NumPy names) reaches ``fn``
+    without packing ``*args``/``**kwargs``, which cost ~0.1 us of a 32x32 ember.cat; any other
+    call goes to ``general`` (takes_out's wrapper) with the arguments given. None where the
+    signature does not fit (varargs, positional-only, a dim/keepdim without a default)."""
+    code = getattr(fn, "__code__", None)
+    if code is None or code.co_flags & 0x0C or code.co_posonlyargcount:  # *args / **kwargs
+        return None
+    npos, nkw = code.co_argcount, code.co_kwonlyargcount
+    names = code.co_varnames[: npos + nkw]
+    if {"out", "axis", "keepdims", "fn", "general", "given", "_UNSET"} & set(names):
+        return None
+    pos_defaults = fn.__defaults__ or ()
+    kw_defaults = fn.__kwdefaults__ or {}
+    ns = {"fn": fn, "general": general, "_UNSET": _UNSET}
+    params, forward = [], []
+    for i, n in enumerate(names):
+        if i == npos:
+            params.append("*")
+        j = i - (npos - len(pos_defaults))
+        has_default = n in kw_defaults if i >= npos else j >= 0
+        value = kw_defaults.get(n) if i >= npos else (pos_defaults[j] if has_default else None)
+        arg = n
+        if n in ("dim", "keepdim"):  # given or not: general needs to know (axis= names dim)
+            if not has_default:
+                return None
+            ns[f"_d_{n}"] = value
+            params.append(f"{n}=_UNSET")
+            arg = f"(_d_{n} if {n} is _UNSET else {n})"
+        elif has_default:
+            ns[f"_d_{n}"] = value
+            params.append(f"{n}=_d_{n}")
+        else:
+            params.append(n)
+        forward.append(arg if i < npos else f"{n}={arg}")
+    if npos == len(names):
+        params.append("*")
+    params.append("out=None")
+    given = [f"{n!r}: {n}" for n in names]
+    if any(n in ("dim", "keepdim") for n in names):  # NumPy's names, as general takes them
+        params += ["axis=_UNSET", "keepdims=_UNSET"]
+        given += ["'axis': axis", "'keepdims': keepdims"]
+        plain = "out is None and axis is _UNSET and keepdims is _UNSET"
+    else:
+        plain = "out is None"
+    # (no **kwargs: an unknown keyword is Python's own TypeError, naming the function)
+    src = (
+        f"def {fn.__name__}({', '.join(params)}):\n"
+        f"    if {plain}:\n"
+        f"        return fn({', '.join(forward)})\n"
+        f"    given = {{k: v for k, v in {{{', '.join(given)}}}.items() if v is not _UNSET}}\n"
+        f"    return general(out=out, **given)\n"
+    )
+    exec(src, ns)  # noqa: S102 (our own parameter names, from fn's code object)
+    return functools.wraps(fn)(ns[fn.__name__])
 
 
 def _write(name: str, result, out):

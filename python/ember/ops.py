@@ -2468,16 +2468,28 @@ def clone(x) -> Tensor:
 # ---- reductions ---------------------------------------------------------------------------
 
 
+def _index_dim(d, op: str) -> int:
+    """One dim as an int: Python and NumPy integers, as torch; a bool is refused (torch's
+    TypeError: True is not read as dim 1), as are floats and other non-integers."""
+    if isinstance(d, bool | np.bool_):
+        raise TypeError(f"{op}: dim must be an int, not bool ({d!r})")
+    try:
+        return operator.index(d)
+    except TypeError:
+        raise TypeError(f"{op}: dim must be an int, got {type(d).__name__} ({d!r})") from None
+
+
 def _axes(dim, ndim: int, op: str):
     """PyTorch's dim argument (None, int or sequence) as a tuple of NumPy axes."""
     if dim is None or (isinstance(dim, list | tuple) and not dim):
         return tuple(range(ndim))  # PyTorch: dim=[] reduces everything
     if type(dim) is int and -ndim <= dim < ndim:  # the common case needs none of the checks
         return (dim % ndim,)
-    dims = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
+    # (a bool or float is one bad dim, refused by _index_dim, not an iterable)
+    dims = (dim,) if isinstance(dim, int | np.integer | np.bool_ | float) else tuple(dim)
     out = []
     for d in dims:
-        d = int(d)
+        d = _index_dim(d, op)
         if not -builtins.max(ndim, 1) <= d < builtins.max(ndim, 1):
             raise IndexError(f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions")
         out.append(d % builtins.max(ndim, 1) if ndim else 0)
@@ -2987,10 +2999,14 @@ class Permute(Function):
 def permute(x, dims) -> Tensor:
     x = _tensor_operand(x)
     n = builtins.max(x.ndim, 1)
-    bad = [d for d in dims if not -n <= int(d) < n]
-    if bad:  # (the modulo below would wrap dim 5 of a 2-D tensor onto dim 1)
-        raise IndexError(f"permute: dim {bad[0]} is out of range for a tensor with {x.ndim} dims")
-    axes = tuple(int(d) % n for d in dims)
+    axes = []
+    for d in dims:  # (one loop: a comprehension's frame is a tenth of this cheap view)
+        if type(d) is not int:
+            d = _index_dim(d, "permute")  # NumPy ints, as torch; a bool or float is refused
+        if not -n <= d < n:  # (the modulo below would wrap dim 5 of a 2-D tensor onto dim 1)
+            raise IndexError(f"permute: dim {d} is out of range for a tensor with {x.ndim} dims")
+        axes.append(d % n)
+    axes = tuple(axes)
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"permute: dims {tuple(dims)} are not a permutation of {x.ndim} dims")
     return _view(Permute, x, axes)
@@ -3039,6 +3055,8 @@ def squeeze(x, dim=None) -> Tensor:
 def unsqueeze(x, dim: int) -> Tensor:
     x = _tensor_operand(x)
     n = x.ndim + 1
+    if type(dim) is not int:
+        dim = _index_dim(dim, "unsqueeze")
     if not -n <= dim < n:
         raise IndexError(f"unsqueeze: dim {dim} is out of range for {x.ndim} dims")
     dim %= n
@@ -3277,7 +3295,7 @@ def _join(tensors, dim, stack: bool) -> Tensor:
             datas.append(t.data)
         if datas and len(datas) == len(tensors):
             try:
-                d = dim if type(dim) is int else operator.index(dim)
+                d = dim if type(dim) is int else _index_dim(dim, "cat")
                 return _plain(_C.concat(datas, d, stack)[0])
             except TypeError:
                 pass  # mixed dtypes (promoted below, or refused with the same error), bad dim
@@ -3293,7 +3311,7 @@ def _join(tensors, dim, stack: bool) -> Tensor:
     if isinstance(tensors, Tensor) or not isinstance(tensors, Iterable):
         raise TypeError(f"{op}: expected a sequence of tensors, got {type(tensors).__name__}")
     tensors = _promote_list([_tensor_operand(t) for t in tensors])
-    dim = operator.index(dim)
+    dim = _index_dim(dim, op)
     if tensors and tensors[0].data.dtype.kind == "c":  # (no complex copy kernel: as float pairs)
         return _complex.join(tensors, dim, stack)
     if builtins.any(t._requires_grad for t in tensors):
@@ -4530,7 +4548,7 @@ def equal(a, b) -> bool:
 def _dim(dim, ndim: int, op: str) -> int:
     """One dim as a NumPy axis; IndexError when out of range, as PyTorch (a 0-d tensor takes
     dims 0 and -1)."""
-    axes = _axes(operator.index(dim), ndim, op)
+    axes = _axes(dim if type(dim) is int else _index_dim(dim, op), ndim, op)
     return axes[0] if axes else 0
 
 

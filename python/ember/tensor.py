@@ -198,7 +198,7 @@ class Tensor:
     # note_graph_write). _fw: set only on dual leaves, their forward-AD
     # tangent (autograd/forward_ad.py).
     __slots__ = (
-        "data", "grad", "_requires_grad", "_ctx", "_idx", "_hooks", "_written", "_versions",
+        "data", "_grad", "_requires_grad", "_ctx", "_idx", "_hooks", "_written", "_versions",
         "_fw",
         "__weakref__",
     )  # fmt: skip
@@ -216,7 +216,7 @@ class Tensor:
         if dtype is None and isinstance(data, list | tuple):
             dtype = get_default_dtype()  # torch.Tensor([1, 2]) is float32, as PyTorch's
         self.data = _as_array(data, dtype, copy=False)
-        self.grad = None
+        self._grad = None
         self._ctx = None
         self._idx = 0
         self._requires_grad = False
@@ -230,7 +230,7 @@ class Tensor:
         # (a row-sparse gradient keeps its subclass: it marks embedding(sparse=True)'s rows)
         d = type(data)
         t.data = data if d is np.ndarray or d is RowSparseGrad else np.asarray(data)
-        t.grad = None
+        t._grad = None
         t._requires_grad = requires_grad
         t._ctx = ctx
         t._idx = idx
@@ -256,6 +256,36 @@ class Tensor:
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         self.requires_grad = requires_grad
         return self
+
+    @property
+    def grad(self):
+        """The accumulated gradient: a Tensor of this tensor's shape and dtype, or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        # torch's checks (RuntimeError there): a Tensor of the same shape and dtype, or None.
+        # NumPy arrays are refused as torch does: a bare array would break accumulation.
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    "assigned grad expected to be a Tensor or None but got grad of type "
+                    f"{type(value).__name__}"
+                )
+            if value is self:
+                raise ValueError("can't assign a tensor as its own grad")
+            got, want = value.data, self.data
+            if got.shape != want.shape:
+                raise ValueError(
+                    f"assigned grad has data of a different size: a gradient of shape "
+                    f"{tuple(got.shape)} for a tensor of shape {tuple(want.shape)}"
+                )
+            if got.dtype != want.dtype:
+                raise TypeError(
+                    f"assigned grad has data of a different type: a gradient of dtype "
+                    f"{got.dtype} for a tensor of dtype {want.dtype}"
+                )
+        self._grad = value
 
     @property
     def grad_fn(self):
@@ -344,6 +374,8 @@ class Tensor:
         """The shape (PyTorch's ``size()``), or the length of one dimension."""
         if dim is None:
             return Size(self.data.shape)
+        if type(dim) is not int:
+            dim = _ops._index_dim(dim, "size")  # (True is no dim, as torch)
         return self.data.shape[dim]
 
     def numel(self) -> int:
@@ -1433,7 +1465,7 @@ def _plain(data: np.ndarray) -> Tensor:
     for an ndarray, without its staticmethod call and type test."""
     t = _new(Tensor)
     t.data = data
-    t.grad = None
+    t._grad = None
     t._requires_grad = False
     t._ctx = None
     t._idx = 0

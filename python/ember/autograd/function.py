@@ -649,7 +649,7 @@ class Function:
         ctx._order = next(_creation_order)
         if type(out) is np.ndarray:  # one array, most ops: Tensor._make inlined
             res = _new(Tensor)
-            res.data, res.grad, res._requires_grad, res._ctx, res._idx = out, None, True, ctx, 0
+            res.data, res._grad, res._requires_grad, res._ctx, res._idx = out, None, True, ctx, 0
             if out.dtype.kind != "c":
                 if _fw_level is not None:
                     _forward_ad._propagate(ctx, res)

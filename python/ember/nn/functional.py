@@ -171,7 +171,7 @@ def _float_operands(op: str, names, *inputs, ints_alone: bool = True) -> list:
 
 
 def _dim(dim, ndim: int, op: str) -> int:
-    if not isinstance(dim, int | np.integer):
+    if not isinstance(dim, int | np.integer) or isinstance(dim, bool):  # (True is no dim: torch)
         raise TypeError(f"{op}: dim must be an int, got {dim!r}")
     n = max(ndim, 1)
     if not -n <= dim < n:
