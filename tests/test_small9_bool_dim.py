@@ -83,3 +83,15 @@ def _value(r):
 def test_int_and_numpy_int_dims_are_accepted_as_torch(name, dim):
     t, e = _calls(torch)[name](dim), _calls(ember)[name](dim)
     np.testing.assert_allclose(_value(e), _value(t), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["fft", "rfft", "ifft", "fftn", "fftshift", "ifftshift"])
+def test_fft_bool_dim_is_refused_as_torch(name):
+    for lib in (ember, torch):
+        with pytest.raises(TypeError):
+            getattr(lib.fft, name)(lib.ones(3, 4), dim=True)
+    # ints and NumPy ints still name a dim
+    np.testing.assert_allclose(
+        getattr(ember.fft, name)(ember.ones(3, 4), dim=np.int64(1)).numpy(),
+        getattr(torch.fft, name)(torch.ones(3, 4), dim=1).resolve_conj().numpy(),
+    )

@@ -167,7 +167,7 @@ def _plan(x: Tensor, s, dim, op: str, default_dims):
         dims = [dim] if isinstance(dim, int | np.integer) else list(dim)
     axes = []
     for d in dims:
-        d = operator.index(d)
+        d = ops._index_dim(d, op)  # a bool dim is refused (TypeError), as torch
         if not -nd <= d < nd:
             raise IndexError(f"{op}: dim {d} is out of range for a tensor with {nd} dims")
         axes.append(d % nd)
