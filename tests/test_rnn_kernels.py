@@ -160,12 +160,14 @@ def test_deterministic_and_fresh_outputs(kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_same_results_on_one_and_two_threads(kind, dtype):
-    # H = 64: whole GEMM panels for every ISA, and enough work per step (N = 48) for two threads
-    # to split the LSTM and GRU time loops by hidden units; the results must not depend on the
-    # thread count.
-    p = make_params(kind, 5, 48, 8, 64, dtype, True, seed=5)
-    lengths = np.arange(48, dtype=np.int64) % 5 + 1
+@pytest.mark.parametrize("N, H", [(48, 64), (6, 192)])
+def test_same_results_on_one_and_two_threads(kind, dtype, N, H):
+    # H a multiple of 64: whole GEMM panels for every ISA, and enough work per step for two
+    # threads. N = 48 (several MR row blocks): the LSTM / GRU forward loops split by sequences,
+    # the LSTM backward by hidden units; N = 6 (one row block): every loop splits by hidden
+    # units. The results must not depend on the thread count.
+    p = make_params(kind, 5, N, 8, H, dtype, True, seed=5)
+    lengths = np.arange(N, dtype=np.int64) % 5 + 1
     old = _C.get_num_threads()
     res = []
     try:

@@ -430,6 +430,7 @@ PackedB<T>::PackedB(bool trans_b, int64_t K_, int64_t N_, const T* B, int64_t ld
   const Kernel<T>& k = current_kernel<T>();
   kern = &k;
   nr = k.nr;
+  mr = k.mr;
   if (K <= 0 || N <= 0) return;
   const int64_t ncol_pad = (N + k.nr - 1) / k.nr * k.nr;
   const size_t bytes = (static_cast<size_t>(K * ncol_pad) * sizeof(T) + 63) / 64 * 64;

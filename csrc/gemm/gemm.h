@@ -29,6 +29,7 @@ class PackedB {
   T* data = nullptr;           // per KC block: ceil(N / NR) panels of kc x NR (64-byte aligned)
   const void* kern = nullptr;  // the gemm_detail::Kernel<T> it was packed for
   int nr = 1;                  // its panel width NR
+  int mr = 1;                  // its row block MR (rows split at multiples of it get the same bits)
 };
 
 template <typename T>
