@@ -148,6 +148,20 @@ inline T reduce_ln2(T x, T& n) {
   return r - n * consts<T>::ln2_lo;
 }
 
+// Cephes' P(f) of logf (see log_core): log(1 + f) = f - f^2/2 + f^3 P(f).
+inline float log_poly(float f) {
+  float p = 7.0376836292e-2f;
+  p = p * f + -1.1514610310e-1f;
+  p = p * f + 1.1676998740e-1f;
+  p = p * f + -1.2420140846e-1f;
+  p = p * f + 1.4249322787e-1f;
+  p = p * f + -1.6668057665e-1f;
+  p = p * f + 2.0000714765e-1f;
+  p = p * f + -2.4999993993e-1f;
+  p = p * f + 3.3333331174e-1f;
+  return p;
+}
+
 // log(x) for finite x > 0 with x*scale normal (see vlog). kLo: log(x + c) for a c below x's last
 // bit (vlog1p's rounding error of 1 + x), folded into f = m - 1 as c * 2^-e.
 // float: division-free (a vdivps was the AVX-512 loop's bottleneck): Cephes' logf,
@@ -166,15 +180,7 @@ inline float log_core(float x, float c = 0.0f) {
   float f = m - 1.0f;
   if constexpr (kLo) f = f + c * pow2i(std::max(-e, -126.0f));
   const float z = f * f;
-  float p = 7.0376836292e-2f;
-  p = p * f + -1.1514610310e-1f;
-  p = p * f + 1.1676998740e-1f;
-  p = p * f + -1.2420140846e-1f;
-  p = p * f + 1.4249322787e-1f;
-  p = p * f + -1.6668057665e-1f;
-  p = p * f + 2.0000714765e-1f;
-  p = p * f + -2.4999993993e-1f;
-  p = p * f + 3.3333331174e-1f;
+  const float p = log_poly(f);
   const float y = f * z * p;
   const float hfsq = 0.5f * z;
   return e * consts<float>::ln2_hi - ((hfsq - (y + e * consts<float>::ln2_lo)) - f);
@@ -782,15 +788,7 @@ inline float log_hilo(float x, float& k, float& lo) {
   k = static_cast<float>(kk - static_cast<int32_t>(den));
   const float f = from_bits(as_bits(xs) - (static_cast<uint32_t>(kk) << 23)) - 1.0f;
   const float z = f * f;
-  float p = 7.0376836292e-2f;
-  p = p * f + -1.1514610310e-1f;
-  p = p * f + 1.1676998740e-1f;
-  p = p * f + -1.2420140846e-1f;
-  p = p * f + 1.4249322787e-1f;
-  p = p * f + -1.6668057665e-1f;
-  p = p * f + 2.0000714765e-1f;
-  p = p * f + -2.4999993993e-1f;
-  p = p * f + 3.3333331174e-1f;
+  const float p = log_poly(f);
   const float hfsq = 0.5f * z;
   const float hi = high_half(f - hfsq);
   lo = ((f - hi) - hfsq) + f * z * p;  // f - hi exact (Sterbenz)
