@@ -51,6 +51,25 @@ def _gemm_isas():
 GEMM_ISAS = _gemm_isas()
 
 
+def check_gemm(got, a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, c0=None):
+    """got == alpha * op(a) @ op(b) + beta * c0 within a rounding-error bound (gamma_K): the
+    float64 NumPy oracle of tests/test_gemm.py and tests/test_gemm512.py."""
+    a64 = np.asarray(a, np.float64)
+    b64 = np.asarray(b, np.float64)
+    a64, b64 = (a64.T if trans_a else a64), (b64.T if trans_b else b64)
+    want = alpha * (a64 @ b64)
+    size = abs(alpha) * (np.abs(a64) @ np.abs(b64))
+    if beta != 0.0:
+        want = want + beta * c0.astype(np.float64)
+        size = size + abs(beta) * np.abs(c0.astype(np.float64))
+    eps = np.finfo(got.dtype).eps
+    bound = (a64.shape[1] + 3) * eps * size + np.finfo(got.dtype).tiny
+    assert got.shape == want.shape
+    assert got.dtype == np.dtype(a.dtype)
+    err = np.abs(got.astype(np.float64) - want)
+    assert np.all(err <= bound), f"max error {err.max()} (bound {bound.max()})"
+
+
 @pytest.fixture(params=GEMM_ISAS)
 def isa(request):
     """Run a test once on each GEMM micro-kernel family this CPU has, restoring the choice."""

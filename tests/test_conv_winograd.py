@@ -6,6 +6,7 @@ import contextlib
 
 import numpy as np
 import pytest
+from conftest import GEMM_ISAS
 from reference_conv import conv2d_backward_ref, conv2d_ref
 
 import ember
@@ -110,23 +111,10 @@ def test_weight_grad_two_threads(dtype):
         np.testing.assert_allclose(dw, ref, **TOL[dtype])
 
 
-def _isas():
-    """The GEMM ISAs this CPU runs (the rule for dw depends on it)."""
-    original, out = _C.gemm_isa(), []
-    for name in ("avx512", "avx2", "generic"):
-        try:
-            _C.gemm_set_isa(name)
-            out.append(name)
-        except ValueError:
-            pass
-    _C.gemm_set_isa(original)
-    return out
-
-
 # The automatic rule: Winograd where it wins (>= 16 channels on both sides at 24x24 outputs,
 # >= 32 at 16x16, >= 48 from 6x6; dw also >= 256 tiles, and with AVX2 >= 64 channels), the
 # direct engines elsewhere. Results identical to one forced mode and not to the other.
-@pytest.mark.parametrize("isa", _isas())
+@pytest.mark.parametrize("isa", GEMM_ISAS)
 @pytest.mark.parametrize(
     "xs, O, chosen, dw_chosen",
     [

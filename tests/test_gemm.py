@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 from conftest import GEMM_ISAS as ISAS
+from conftest import check_gemm as check
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,23 +35,6 @@ def rand(rng, shape, dtype):
 
 def op(x, trans):
     return x.T if trans else x
-
-
-def check(got, a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, c0=None):
-    """got == alpha * op(a) @ op(b) + beta * c0 within a rounding-error bound (gamma_K)."""
-    a64 = op(np.asarray(a, np.float64), trans_a)
-    b64 = op(np.asarray(b, np.float64), trans_b)
-    want = alpha * (a64 @ b64)
-    size = abs(alpha) * (np.abs(a64) @ np.abs(b64))
-    if beta != 0.0:
-        want = want + beta * c0.astype(np.float64)
-        size = size + abs(beta) * np.abs(c0.astype(np.float64))
-    eps = np.finfo(got.dtype).eps
-    bound = (a64.shape[1] + 3) * eps * size + np.finfo(got.dtype).tiny
-    assert got.shape == want.shape
-    assert got.dtype == np.dtype(a.dtype)
-    err = np.abs(got.astype(np.float64) - want)
-    assert np.all(err <= bound), f"max error {err.max()} (bound {bound.max()})"
 
 
 def operands(rng, M, N, K, ta, tb, dtype):

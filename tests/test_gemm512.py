@@ -6,6 +6,7 @@ tests still check correctness, only less precisely at the new edges."""
 
 import numpy as np
 import pytest
+from conftest import check_gemm as _check
 
 from ember import _C
 
@@ -30,22 +31,6 @@ def _operands(rng, M, N, K, ta, tb, dtype):
     a = rng.standard_normal((K, M) if ta else (M, K)).astype(dtype)
     b = rng.standard_normal((N, K) if tb else (K, N)).astype(dtype)
     return a, b
-
-
-def _check(got, a, b, ta, tb, alpha=1.0, beta=0.0, c0=None):
-    """got == alpha * op(a) @ op(b) + beta * c0 within the rounding bound gamma_K."""
-    a64 = (a.T if ta else a).astype(np.float64)
-    b64 = (b.T if tb else b).astype(np.float64)
-    want = alpha * (a64 @ b64)
-    size = abs(alpha) * (np.abs(a64) @ np.abs(b64))
-    if beta != 0.0:
-        want = want + beta * c0.astype(np.float64)
-        size = size + abs(beta) * np.abs(c0.astype(np.float64))
-    eps = np.finfo(got.dtype).eps
-    bound = (a64.shape[1] + 3) * eps * size + np.finfo(got.dtype).tiny
-    err = np.abs(got.astype(np.float64) - want)
-    assert got.shape == want.shape
-    assert np.all(err <= bound), f"max error {err.max()} (bound {bound.max()})"
 
 
 def _edge_shapes(isa, dtype):

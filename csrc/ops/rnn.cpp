@@ -394,6 +394,14 @@ void zero_range(T* p, int64_t j0, int64_t j1) {
   std::fill(p + j0, p + j1, T(0));
 }
 
+// The last h into h_n, hidden units [u0, u1) of each of the N rows (a thread's share of the split
+// by units), unless the time loop already left it there.
+template <typename T>
+void copy_units(T* h_n, const T* h, int64_t N, int64_t H, int64_t u0, int64_t u1) {
+  if (h == h_n) return;
+  for (int64_t n = 0; n < N; ++n) std::copy(h + n * H + u0, h + n * H + u1, h_n + n * H + u0);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -551,9 +559,7 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, 
 #pragma omp barrier
         std::swap(cur, nxt);
       }
-      if (cur != h_n)
-        for (int64_t n = 0; n < N; ++n)
-          std::copy(cur + n * H + u0, cur + n * H + u1, h_n + n * H + u0);
+      copy_units(h_n, cur, N, H, u0, u1);
     }
     return;
   }
@@ -746,9 +752,7 @@ void gru_forward(T* y, T* h_n, T* gates, T* hn, const T* x, const T* h0, const T
 #pragma omp barrier
         std::swap(cur, nxt);
       }
-      if (cur != h_n)
-        for (int64_t n = 0; n < N; ++n)
-          std::copy(cur + n * H + u0, cur + n * H + u1, h_n + n * H + u0);
+      copy_units(h_n, cur, N, H, u0, u1);
     }
     return;
   }
