@@ -369,7 +369,9 @@ EMBER_SIMD T ce_forward_row(T* __restrict logp, T* lse, const T* __restrict x, i
   *lse = m + ls;
   if (logp)
     for (int64_t j = 0; j < C; ++j) logp[j] = (x[j] - m) - ls;
-  T loss = (1 - eps) * (w ? w[t] : T(1)) * ((m - x[t]) + ls);
+  // -(w_t logp_t), as torch's nll: a certain prediction's loss is -0 there too (the same bits
+  // as (m - x_t) + ls otherwise)
+  T loss = -((1 - eps) * (w ? w[t] : T(1)) * ((x[t] - m) - ls));
   if (eps > 0) loss += eps / T(C) * (row_wdist(x, w, C, m) + ls * sw);
   return loss;
 }
@@ -443,7 +445,7 @@ inline void ce_forward_lanes(T* __restrict loss, T* __restrict lse, T* __restric
       if (eps > 0) l -= eps / T(C) * d[j];
     } else {
       lse[j] = m[j] + ls[j];
-      l = (1 - eps) * wt * ((m[j] - xt) + ls[j]);
+      l = -((1 - eps) * wt * ((xt - m[j]) - ls[j]));  // (-w_t logp_t, as the rows')
       if (eps > 0) l += eps / T(C) * (d[j] + ls[j] * sw);
     }
     loss[j] = l;
