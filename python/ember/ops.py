@@ -5727,7 +5727,9 @@ def searchsorted(
         raise ValueError("searchsorted: side must be 'left' or 'right' (and agree with right)")
     side = side or ("right" if right else "left")
     srt = None if sorter is None else _int_array(sorter, "searchsorted")
-    if seq.ndim <= 1:
+    if seq.dtype.kind == "f" and seq.size and np.isnan(seq).any():
+        out = _nan_sequence_bound(seq, v, side == "right", srt)
+    elif seq.ndim <= 1:
         out = np.searchsorted(seq, v, side, srt)
     else:
         if v.shape[:-1] != seq.shape[:-1]:
@@ -5742,6 +5744,35 @@ def searchsorted(
         for o, (s, r, so) in zip(out.reshape(lead, v.shape[-1]), rows):
             o[...] = np.searchsorted(s, r, side, so)
     return Tensor(np.asarray(out, np.int32 if out_int32 else np.int64))
+
+
+def _nan_sequence_bound(seq: np.ndarray, v: np.ndarray, right: bool, srt) -> np.ndarray:
+    """searchsorted of a sequence holding NaN (where torch.sort puts them, last), as torch's
+    binary search: NumPy orders NaN above everything, torch's lower bound steps right while
+    !(mid >= value) (upper: !(mid > value)), so a NaN it meets sends the search right
+    (searchsorted([0, 1, nan], inf) is 3 in torch, 2 in NumPy). Vectorised over all values,
+    one step per halving."""
+    n = seq.shape[-1]
+    if seq.ndim > 1 and v.shape[:-1] != seq.shape[:-1]:
+        raise ValueError(
+            f"searchsorted: leading dims of sorted_sequence {seq.shape} and "
+            f"input {v.shape} must match"
+        )
+    rows = seq.reshape(-1, n)
+    if srt is not None:  # the sequence in sorted order, row by row
+        rows = np.take_along_axis(rows, np.asarray(srt).reshape(-1, n), axis=1)
+    vals = v.reshape(rows.shape[0], -1) if seq.ndim > 1 else v.reshape(1, -1)
+    lo = np.zeros(vals.shape, np.int64)
+    hi = np.full(vals.shape, n, np.int64)
+    row = np.arange(rows.shape[0])[:, None]
+    with np.errstate(invalid="ignore"):
+        while (active := lo < hi).any():
+            mid = lo + (hi - lo) // 2
+            m = rows[row, np.minimum(mid, n - 1)]
+            step = ~(m > vals) if right else ~(m >= vals)
+            lo = np.where(active & step, mid + 1, lo)
+            hi = np.where(active & ~step, mid, hi)
+    return lo.reshape(v.shape)
 
 
 def bucketize(input, boundaries, *, out_int32: bool = False, right: bool = False) -> Tensor:  # noqa: A002
