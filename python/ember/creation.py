@@ -10,6 +10,7 @@ import operator
 import numpy as np
 
 from ember import _C, _complex, _device, _layout, _lowp, random
+from ember import ops as _ops
 from ember.random import rng
 from ember.tensor import Tensor, _as_array, _plain, get_default_dtype
 
@@ -188,6 +189,8 @@ def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
     elif dtype is None and isinstance(fill_value, complex | np.complexfloating):
         dtype = _complex.default_complex()
     _check_fill("full", fill_value, _dtype(dtype))
+    if type(fill_value) is int and np.dtype(_dtype(dtype)).kind in "iu":  # uint8 -1: 255
+        fill_value = _ops._fill_value(fill_value, _dtype(dtype))
     return _new(np.full(_size((size,), "full"), fill_value, _dtype(dtype)), requires_grad)
 
 

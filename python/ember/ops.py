@@ -90,13 +90,12 @@ def _promote(a, b):
 def _wrapped(x: int, dtype, checked: bool = False):
     """A Python int operand of an integer tensor, as torch casts it to the tensor's dtype: wrapped
     modulo 2**bits where out of range (uint8 + -1 adds 255, and uint8 < -1 compares with 255).
-    Checked (torch's clamp and pow bounds) refuses values that no 8/16/32/64-bit type of the
-    width, signed or not, holds."""
+    Checked (torch's fills, clamp and pow bounds: c10::overflows) refuses values outside the
+    dtype's range, except that an unsigned one wraps negatives down to -max (uint8: -255)."""
     info = np.iinfo(dtype)
     if info.min <= x <= info.max:
         return x
-    bits = info.bits
-    if not -(2 ** (bits - 1 if checked else 63)) <= x < 2 ** (bits if checked else 64):
+    if not (info.min == 0 and -info.max <= x < 0) if checked else not -(2**63) <= x < 2**64:
         raise RuntimeError(
             f"value {x} cannot be converted to type {np.dtype(dtype)} without overflow"
         )

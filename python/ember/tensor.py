@@ -1447,6 +1447,8 @@ class Tensor:
         if not self.data.flags.writeable:
             raise self._read_only()
         value = value.data if isinstance(value, Tensor) else value
+        if type(value) is int and self.data.dtype.kind in "iu":  # uint8 t[0] = -1 writes 255
+            value = _ops._fill_value(value, self.data.dtype)
         if split is not None:
             self.data[split[0]][_ops._index_arg(split[1])[0]] = value  # split[0] gives a view
         else:
