@@ -255,3 +255,44 @@ def test_int_scalar_writes_match_torch(dtype, value, stored):
                 write()
             continue
         np.testing.assert_array_equal(write().numpy(), want)
+
+
+# ---- floating-only ops refuse integer and bool operands, as torch -------------------------------
+
+FLOAT_ONLY = [  # (op, extra args); torch raises NotImplementedError ("not implemented for 'Char'")
+    ("logaddexp", ()),
+    ("logaddexp2", ()),
+    ("hypot", ()),
+    ("nextafter", ()),  # (it returned an int8 tensor)
+    ("lerp", (0.5,)),
+]
+INT_PAIRS = [
+    (np.array([1, 2], np.int8), np.array([2, 3], np.int8)),
+    (np.array([1, 2], np.int64), np.array([2, 3], np.int32)),
+    (np.array([True, False]), np.array([False, False])),
+]
+
+
+@pytest.mark.parametrize("op,extra", FLOAT_ONLY)
+@pytest.mark.parametrize("a,b", INT_PAIRS)
+def test_float_only_ops_refuse_integer_operands(op, extra, a, b):
+    with pytest.raises(TypeError, match=op):
+        getattr(ember, op)(ember.tensor(a), ember.tensor(b), *extra)
+    # a floating operand makes the pair floating: computed, as in torch
+    if op != "lerp":  # (torch's lerp wants one dtype)
+        got = getattr(ember, op)(ember.tensor(a), ember.tensor(b.astype(np.float32)), *extra)
+        assert got.dtype == ember.float32
+        want = {
+            "logaddexp": np.logaddexp,
+            "logaddexp2": np.logaddexp2,
+            "hypot": np.hypot,
+            "nextafter": np.nextafter,
+        }[op](a.astype(np.float32), b.astype(np.float32))
+        np.testing.assert_array_equal(got.numpy(), want)
+
+
+def test_trace_refuses_bool_and_sums_integers_to_int64():
+    with pytest.raises(TypeError, match="bool"):
+        ember.trace(ember.tensor(np.eye(3, dtype=bool)))
+    got = ember.trace(ember.tensor(np.full((3, 3), 200, np.uint8)))
+    assert got.dtype == ember.int64 and got.item() == 600

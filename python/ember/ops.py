@@ -1056,6 +1056,8 @@ def _binary(
             _complex.refuse(name, _data(input))
         if name in ("fmax", "fmin"):
             _tensors_only(name, input, other)
+        elif name in _FLOAT_ONLY:
+            _refuse_integral(name, input, other)
         pair = _float_pair_operands if floating else _operands
         return Binary.apply(*pair(name, input, other), f, df)
 
@@ -1063,6 +1065,21 @@ def _binary(
     op.__name__ = name
     op.__doc__ = f"Elementwise {name}, as torch.{name} (broadcasting, with gradients)."
     return op
+
+
+# torch implements these for floating (and complex) dtypes only: integer or bool operands
+# (after promotion) raise NotImplementedError there, where NumPy would compute a float result
+# (or, for nextafter, an integer one)
+_FLOAT_ONLY = frozenset(("logaddexp", "logaddexp2", "hypot", "nextafter", "lerp"))
+
+
+def _refuse_integral(op: str, a, b) -> None:
+    known = Tensor | np.ndarray | bool | int | float | complex | np.generic
+    if isinstance(a, known) and isinstance(b, known) and result_type(a, b).kind in "biu":
+        raise TypeError(
+            f"{op}: not implemented for integer or bool operands ({result_type(a, b)}), as in "
+            "torch; convert them to a floating dtype first"
+        )
 
 
 def _zero_grads(a, b, y, g):
@@ -1638,6 +1655,7 @@ def lerp(input, end, weight) -> Tensor:  # noqa: A002
     y = _lerp_straight(input, end, weight)
     if y is not None:
         return y
+    _refuse_integral("lerp", input, end)
     d = sub(end, input)
     w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
     small = np.abs(w) < 0.5
@@ -1683,6 +1701,7 @@ def addcdiv(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
 
 def nextafter(input, other) -> Tensor:  # noqa: A002
     """The next float after input towards other (no gradient)."""
+    _refuse_integral("nextafter", input, other)
     a, b = _operands("nextafter", input, other)
     return Tensor(np.asarray(np.nextafter(_data(a), _data(b))).astype(np.result_type(a, b)))
 
@@ -5581,6 +5600,8 @@ def trace(x) -> Tensor:
     x = _tensor_operand(x)
     if x.ndim != 2:
         raise ValueError(f"trace: expected a 2-D tensor, got shape {x.shape}")
+    if x.data.dtype == np.bool_:  # (torch: "trace" not implemented for 'Bool'; sum counts)
+        raise TypeError("trace: not implemented for bool tensors")
     return sum(Diagonal.apply(x, 0, 0, 1))
 
 
