@@ -296,3 +296,44 @@ def test_trace_refuses_bool_and_sums_integers_to_int64():
         ember.trace(ember.tensor(np.eye(3, dtype=bool)))
     got = ember.trace(ember.tensor(np.full((3, 3), 200, np.uint8)))
     assert got.dtype == ember.int64 and got.item() == 600
+
+
+# ---- comparisons take torch's result dtype (0-d tensors, NumPy scalars) ---------------------
+
+COMPARE = [  # (tensor, other (array: a 0-d tensor; np.generic: a NumPy scalar))
+    (np.array([0.1, 0.2], np.float32), np.array(0.1)),  # float64 0-d: compared in float32
+    (np.array([0.1, 0.2], np.float32), np.float64(0.1)),  # a NumPy scalar is a number
+    (np.array([1, 100, -24], np.int8), np.array(1000, np.int16)),  # 1000 -> int8 -24
+    (np.array([1, 100, 0], np.int8), np.array(2**40)),  # 2**40 -> int8 0
+    (np.array([1, 200, 44], np.uint8), np.int64(300)),  # 300 -> uint8 44
+    (np.array([3.0, 0.5], np.float64), np.array(0.5, np.float32)),  # (already float64)
+]
+
+
+def _cast_like_torch(x, other):
+    """other as torch casts it to x's dtype: a 0-d tensor or number of x's category."""
+    return np.array(other).astype(x.dtype)
+
+
+@pytest.mark.parametrize("x,other", COMPARE)
+def test_comparisons_cast_zero_dim_and_numpy_scalars_to_the_result_dtype(x, other):
+    o = _cast_like_torch(x, other)
+    rhs = ember.tensor(other) if isinstance(other, np.ndarray) else other
+    for name, f in [("eq", np.equal), ("lt", np.less), ("ge", np.greater_equal)]:
+        got = getattr(ember, name)(ember.tensor(x), rhs)
+        np.testing.assert_array_equal(got.numpy(), f(x, o), err_msg=name)
+        got = getattr(ember, name)(rhs, ember.tensor(x))  # the 0-d / scalar first
+        np.testing.assert_array_equal(got.numpy(), f(o, x), err_msg=name)
+    np.testing.assert_array_equal((ember.tensor(x) == rhs).numpy(), x == o)
+
+
+def test_comparisons_match_torch():
+    torch = pytest.importorskip("torch")
+    for x, other in COMPARE:
+        t_other = torch.from_numpy(other) if isinstance(other, np.ndarray) else other
+        e_other = ember.tensor(other) if isinstance(other, np.ndarray) else other
+        for name in ("eq", "lt", "ge", "ne"):
+            np.testing.assert_array_equal(
+                getattr(ember, name)(ember.tensor(x), e_other).numpy(),
+                getattr(torch, name)(torch.from_numpy(x), t_other).numpy(),
+            )

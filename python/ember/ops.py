@@ -2394,8 +2394,20 @@ def compare(ufunc, a, b=None) -> Tensor:
     """Comparisons and logical ops: bool results, outside the graph."""
     if ufunc in _ORDERING:
         _complex.refuse(ufunc.__name__, _data(a), _data(b))
+    if isinstance(b, np.generic) and not isinstance(b, np.bool_):
+        b = b.item()  # torch reads a NumPy scalar as a Python number: x32 == np.float64(0.1)
     if type(b) is int and _data(a).dtype.kind in "iu":
         b = _wrapped(b, _data(a).dtype)  # as torch casts it (uint8 < -1 compares with 255)
+    elif (
+        isinstance(a, Tensor | np.ndarray)
+        and isinstance(b, Tensor | np.ndarray)
+        and (a.ndim == 0) != (b.ndim == 0)
+        and a.dtype != b.dtype
+    ):
+        # both in torch's result dtype: a 0-d tensor of the other's category takes its dtype
+        # (float32 x == float64 0-d 0.1 holds where x is 0.1f; an int8 x < int16 0-d 1000
+        # compares with 1000 wrapped to -24)
+        a, b = _promote(a, b)
     out = ufunc(_data(a)) if b is None else ufunc(_data(a), _data(b))
     return Tensor._make(out, False, None, 0)
 
