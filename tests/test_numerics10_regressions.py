@@ -337,3 +337,22 @@ def test_comparisons_match_torch():
                 getattr(ember, name)(ember.tensor(x), e_other).numpy(),
                 getattr(torch, name)(torch.from_numpy(x), t_other).numpy(),
             )
+
+
+@pytest.mark.parametrize("op", ["remainder", "fmod"])
+@pytest.mark.parametrize(
+    "divisor", [np.array(2**40), np.array(256, np.int16), np.array(-512, np.int32)]
+)
+def test_int_zero_dim_divisor_cast_to_zero_raises(op, divisor):
+    # a 0-d integer divisor takes the int8 dividend's dtype (torch's result type): 2**40, 256
+    # and -512 become 0, and torch raises ZeroDivisionError; ember checked the uncast value
+    # and returned NumPy's silent 0
+    x = ember.tensor(np.array([1, 2], np.int8))
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        getattr(ember, op)(x, ember.tensor(divisor))
+    # a 0-d divisor that stays nonzero: computed with its cast value, as torch
+    got = getattr(ember, op)(ember.tensor(np.array([7, -7], np.int8)), ember.tensor(divisor + 3))
+    d = np.array(divisor + 3).astype(np.int8)
+    want = np.fmod([7, -7], d) if op == "fmod" else np.remainder([7, -7], d)
+    assert got.dtype == ember.int8
+    np.testing.assert_array_equal(got.numpy(), want)

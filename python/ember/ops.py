@@ -1322,6 +1322,8 @@ def _check_int_divisor(op: str, a, b) -> None:
         raise TypeError(f"{op}: not implemented for two bool operands")
     if type(b) is int and isinstance(a, Tensor | np.ndarray) and _kind(a) in "iu":
         b = _wrapped(b, a.dtype)  # as the division will see it
+    elif isinstance(a, Tensor | np.ndarray) and isinstance(b, Tensor | np.ndarray):
+        a, b = _promote(a, b)  # (so is a 0-d divisor: int8 % 0-d int64 256 divides by 0)
     if (
         _kind(a) in "biu"
         and _kind(b) in "biu"
