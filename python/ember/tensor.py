@@ -1254,8 +1254,8 @@ class Tensor:
     def polygamma(self, n: int):
         return _ops.polygamma(n, self)
 
-    def where(self, condition, y):
-        return _ops.where(condition, self, y)
+    def where(self, condition, other):
+        return _ops.where(condition, self, other)
 
     def neg(self):
         return _ops.neg(self)
@@ -1279,15 +1279,15 @@ class Tensor:
     def std(self, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):
         return _ops.std(self, dim, unbiased, keepdim, correction=correction)
 
-    def max(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+    def max(self, dim=None, keepdim: bool = False, *, other=None, axis=None, keepdims=None):
         if axis is not None or keepdims is not None:
             dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
-        return _ops.max(self, dim, keepdim)
+        return _ops.max(self, dim, keepdim, other=other)
 
-    def min(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+    def min(self, dim=None, keepdim: bool = False, *, other=None, axis=None, keepdims=None):
         if axis is not None or keepdims is not None:
             dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
-        return _ops.min(self, dim, keepdim)
+        return _ops.min(self, dim, keepdim, other=other)
 
     def argmax(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
         if axis is not None or keepdims is not None:

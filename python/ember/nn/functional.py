@@ -1167,9 +1167,9 @@ def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8) -> Tensor:
     return CosineSimilarity.apply(a, b, d, float(eps))
 
 
-def one_hot(tensor, num_classes: int = -1) -> Tensor:
-    """int64 (..., num_classes) with a 1 at each index of ``tensor`` (num_classes=-1: max + 1)."""
-    idx = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+def one_hot(input, num_classes: int = -1) -> Tensor:  # noqa: A002 (torch's name)
+    """int64 (..., num_classes) with a 1 at each index of ``input`` (num_classes=-1: max + 1)."""
+    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected an integer index tensor, got {idx.dtype}")
     if idx.size == 0 and num_classes in (-1, 0):  # (PyTorch refuses 0 here too)
