@@ -294,6 +294,18 @@ def test_lstsq_keyword_names():
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-10)
 
 
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "special.softmax"])
+def test_softmax_dtype_third(name):
+    """torch.softmax(input, dim, dtype) takes dtype third (F.softmax has _stacklevel there):
+    ember.softmax, which is F.softmax, must not drop it."""
+    fn = _resolve(ember, name)
+    t = ember.tensor(X)
+    got = fn(t, 1, ember.float32)
+    assert got.dtype == ember.float32
+    want = _resolve(ember, name)(t.float(), 1)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+
+
 def test_keyword_errors():
     t = ember.tensor(X)
     with pytest.raises(TypeError, match="multiple values"):

@@ -481,6 +481,8 @@ def _softmax_straight(x, dim, log: bool):
 
 def softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim``; finite for any finite logits."""
+    if type(_stacklevel) is not int:  # a dtype third: torch.softmax(x, dim, dtype), = ember's
+        dtype = _stacklevel
     if dtype is None and (y := _softmax_straight(input, dim, False)) is not None:
         return y
     x = _softmax_input(input, dtype, "softmax")
@@ -492,6 +494,8 @@ def softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> 
 
 def log_softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """x - logsumexp(x) along ``dim``, computed without overflow."""
+    if type(_stacklevel) is not int:  # a dtype third: torch.log_softmax(x, dim, dtype), = ember's
+        dtype = _stacklevel
     if dtype is None and (y := _softmax_straight(input, dim, True)) is not None:
         return y
     x = _softmax_input(input, dtype, "log_softmax")
