@@ -146,6 +146,14 @@ ROWS = [
     ("Tensor.transpose", dict(self=X, dim0=1, dim1=0)),
     ("Tensor.flatten", dict(self=B, start_dim=1)),
     ("Tensor.copysign", dict(self=X, other=-1.0)),
+    # the methods whose sizes are varargs take them by torch's keyword too
+    ("Tensor.reshape", dict(self=X, shape=(4, 3))),
+    ("Tensor.view", dict(self=X, size=(2, 6))),
+    ("Tensor.permute", dict(self=B, dims=(1, 2, 0))),
+    ("Tensor.expand", dict(self=X[:1], size=(2, 3, 4))),
+    ("Tensor.repeat", dict(self=X, repeats=(2, 1))),
+    ("Tensor.new_zeros", dict(self=X, size=(2,))),
+    ("Tensor.new_ones", dict(self=X, size=(2, 1))),
 ]
 
 # the core rows, against NumPy (run without torch too)
