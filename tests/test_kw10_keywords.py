@@ -92,6 +92,8 @@ ROWS = [
     ("allclose", dict(input=X, other=X)),
     ("result_type", dict(tensor=X, other=2)),
     ("cat", dict(tensors=[X, Y], dim=0)),
+    ("arange", dict(end=5)),
+    ("arange", dict(start=1.0, end=7, step=2)),
     ("stack", dict(tensors=[X, Y], dim=1)),
     ("split", dict(tensor=X, split_size_or_sections=2, dim=1)),
     ("chunk", dict(input=X, chunks=2, dim=1)),
@@ -154,6 +156,7 @@ ROWS = [
     ("Tensor.repeat", dict(self=X, repeats=(2, 1))),
     ("Tensor.new_zeros", dict(self=X, size=(2,))),
     ("Tensor.new_ones", dict(self=X, size=(2, 1))),
+    ("Tensor.split", dict(self=X, split_size=3, dim=1)),
 ]
 
 # the core rows, against NumPy (run without torch too)
@@ -314,6 +317,16 @@ def test_softmax_dtype_third(name):
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
 
 
+def test_randint_keyword_names():
+    """torch.randint(high=, size=) and (low=, high=, size=): the range and the shape (the
+    values are ember's own random stream)."""
+    r = ember.randint(high=5, size=(200,))
+    assert r.shape == (200,) and r.dtype == ember.int64
+    assert 0 <= int(r.min()) and int(r.max()) < 5
+    r = ember.randint(low=3, high=5, size=(2, 50))
+    assert r.shape == (2, 50) and 3 <= int(r.min()) and int(r.max()) < 5
+
+
 def test_keyword_errors():
     t = ember.tensor(X)
     with pytest.raises(TypeError, match="multiple values"):
@@ -322,6 +335,8 @@ def test_keyword_errors():
         ember.sum(input=t, dims=1)
     with pytest.raises(TypeError):
         ember.add(t, other=t, input=t)
+    with pytest.raises(TypeError, match="end"):
+        ember.arange()
 
 
 def test_out_and_numpy_names_with_torch_names():

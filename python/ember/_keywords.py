@@ -101,6 +101,8 @@ add allclose cross dist div divide equal inner kron matmul maximum minimum mul s
         "x=tensor": "split",
         "array=ndarray": "from_numpy",
         "tensor1=tensor tensor2=other": "result_type",
+        "d=device": "set_default_device",
+        "state=new_state": "set_rng_state",
     },
     "ember.linalg": {
         "A=input": """

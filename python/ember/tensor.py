@@ -1379,8 +1379,8 @@ class Tensor:
     def expand(self, *sizes, size=None):  # (size=: torch's keyword)
         return _ops.expand(self, sizes[0] if len(sizes) == 1 else sizes or size)
 
-    def split(self, split_size_or_sections, dim: int = 0):
-        return _ops.split(self, split_size_or_sections, dim)
+    def split(self, split_size, dim: int = 0):  # (torch's method calls it split_size)
+        return _ops.split(self, split_size, dim)
 
     def chunk(self, chunks: int, dim: int = 0):
         return _ops.chunk(self, chunks, dim)
