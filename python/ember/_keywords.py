@@ -10,6 +10,11 @@
   is refused, and so is ``out=`` while autograd records (a differentiable input, or an ``out``
   that requires grad).
 
+- torch's parameter names (``ember.exp(input=t)``, ``ember.add(input=a, other=b)``,
+  ``ember.linalg.cholesky(input=A)``) where ember's code calls them ``x``, ``a``, ``A``, ...:
+  install() renames the parameters in the function's code object (``TORCH_NAMES``), so a
+  positional call runs exactly the code it ran before, with no wrapper.
+
 The hottest Tensor methods (``sum``, ``mean``, ...) take ``axis``/``keepdims`` in their own
 signatures (``numpy_names``) rather than through a wrapper's extra call."""
 
@@ -59,6 +64,83 @@ shifted_chebyshev_polynomial_t shifted_chebyshev_polynomial_u shifted_chebyshev_
 shifted_chebyshev_polynomial_w hermite_polynomial_h hermite_polynomial_he laguerre_polynomial_l
 legendre_polynomial_p
 """.split()
+
+
+# torch's keyword names where ember's parameters have their own (torch 2.13's Python bindings,
+# which call aten's ``self`` ``input``; torch.linalg is mixed: inv/solve take ``A``, cholesky and
+# norm ``input``). By module, "old=new ..." -> the functions renamed so.
+TORCH_NAMES = {
+    "ember": {
+        "x=input": """
+abs acos adjoint all amax amin aminmax any argmax argmin argsort argwhere asin atan bincount
+broadcast_to ceil chunk clamp clone combinations conj conj_physical corrcoef cos cosh
+count_nonzero cov cummax cummin cumprod cumsum diag diag_embed diagflat diagonal
+diagonal_scatter diff exp expm1 flatten flip fliplr flipud floor frobenius_norm gather histc
+histogram imag index_add index_copy index_fill index_put index_reduce index_select isfinite
+isinf isnan kthvalue log log10 log1p log2 logcumsumexp logsumexp masked_fill masked_scatter
+masked_select mean median mode moveaxis movedim msort nanmean nanmedian nanquantile nansum
+narrow narrow_copy nonzero nonzero_static norm permute pinverse prod put quantile ravel real
+reciprocal renorm repeat_interleave reshape roll rot90 round rsqrt scatter scatter_add
+scatter_reduce select select_scatter sign sin sinh slice_scatter sort split_with_sizes sqrt
+square squeeze std std_mean sum swapaxes t take take_along_dim tan tile topk trace transpose
+tril triu trunc unbind unflatten unsafe_chunk unsafe_split unsafe_split_with_sizes unsqueeze
+var var_mean view_as_complex view_as_real dsplit hsplit vsplit tensor_split max min""",
+        "a=input b=other": """
+add allclose cross dist div divide equal inner kron matmul maximum minimum mul sub vdot where""",
+        "a=input b=mat2": "bmm mm",
+        "a=input b=vec2": "ger outer",
+        "a=input b=tensor": "dot",
+        "a=input b=exponent": "pow",
+        "a=input": "neg negative",
+        "A=input": "cholesky det inverse logdet matrix_exp matrix_power qr slogdet svd",
+        "t=input": "empty_like full_like get_device ones_like rand_like randn_like zeros_like",
+        "b=input": "lu_solve triangular_solve",
+        "mat=input": "mv",
+        "L=input": "cholesky_inverse",
+        "B=input L=input2": "cholesky_solve",
+        "x=tensor": "split",
+        "array=ndarray": "from_numpy",
+        "tensor1=tensor tensor2=other": "result_type",
+        "d=device": "set_default_device",
+        "state=new_state": "set_rng_state",
+    },
+    "ember.linalg": {
+        "A=input": """
+cholesky cholesky_ex cond eig eigh eigvals eigvalsh householder_product ldl_factor ldl_factor_ex
+matrix_exp matrix_norm matrix_power matrix_rank norm pinv solve_triangular tensorinv""",
+        "a=input b=other": "cross matmul",
+        "x=input": "vector_norm",
+        "A=input B=b": "lstsq",
+        "A=input B=other": "tensorsolve",
+    },
+    "ember.special": {
+        "x=input": "expm1 log1p logsumexp round",
+        "input=x": """
+airy_ai scaled_modified_bessel_k0 scaled_modified_bessel_k1 spherical_bessel_j0""",
+    },
+}
+
+
+def _rename(fn, names: dict) -> None:
+    """fn (and each function it wraps, functools.wraps' ``__wrapped__``) with its parameters
+    renamed old -> new in place: the same bytecode (locals are addressed by slot, not name), so
+    calls cost what they did; ``inspect.signature`` and Python's own errors say the new names."""
+    done, name = False, fn.__name__
+    while fn is not None:
+        code = fn.__code__
+        params = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+        if names.keys() <= set(params):
+            if set(names.values()) & set(code.co_varnames):
+                raise RuntimeError(f"{fn.__qualname__}: a local is already called {names}")
+            new = tuple(names.get(n, n) for n in code.co_varnames)
+            cells = tuple(names.get(n, n) for n in code.co_cellvars)  # (an argument a closure uses)
+            fn.__code__ = code.replace(co_varnames=new, co_cellvars=cells)
+            done = True
+        elif set(names.values()) <= set(params):
+            done = True  # the same function under another name, renamed already
+        fn = getattr(fn, "__wrapped__", None)
+    if not done:  # the table is out of date: say so at import, not in a user's call
+        raise RuntimeError(f"_keywords.TORCH_NAMES: {name} has no parameters {list(names)}")
 
 
 def numpy_names(dim, keepdim, axis, keepdims):
@@ -225,8 +307,13 @@ def _params(fn) -> tuple:
 
 
 def install(namespace: dict, out_names) -> None:
-    """In a module's globals: ``out=`` on ``out_names`` and NumPy's names on every public
-    function that takes ``dim`` or ``keepdim``, as torch's functions take them."""
+    """In a module's globals: torch's parameter names (TORCH_NAMES), ``out=`` on ``out_names``
+    and NumPy's names on every public function that takes ``dim`` or ``keepdim``, as torch's
+    functions take them."""
+    for spec, names in TORCH_NAMES.get(namespace["__name__"], {}).items():
+        renames = dict(pair.split("=") for pair in spec.split())
+        for name in names.split():
+            _rename(namespace[name], renames)
     out_names = set(out_names)
     for name, fn in list(namespace.items()):
         if name.startswith("_") or not isinstance(fn, types.FunctionType):

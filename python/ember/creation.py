@@ -252,10 +252,12 @@ def rand(*size, generator=None, dtype=None, requires_grad: bool = False) -> Tens
 
 
 @_takes_device
-def randint(low, high=None, size=(), generator=None, dtype=np.int64) -> Tensor:
+def randint(low=None, high=None, size=(), generator=None, dtype=np.int64) -> Tensor:
     """Integers uniform in [low, high): ``randint(low, high, size)`` or, as torch,
-    ``randint(high, size)``."""
-    if isinstance(high, tuple | list) and size == ():
+    ``randint(high, size)`` (and ``randint(high=h, size=s)``)."""
+    if low is None:  # randint(high=..., size=...), torch's keywords
+        low = 0
+    elif isinstance(high, tuple | list) and size == ():
         low, high, size = 0, low, high  # randint(high, size)
     elif high is None:
         low, high = 0, low
@@ -288,10 +290,14 @@ def randperm(n: int, generator=None, dtype=np.int64) -> Tensor:
 
 
 @_takes_device
-def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
+def arange(start=None, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
     """Values from start to end (exclusive); int64 for int arguments, else float32."""
     if end is None:
         start, end = 0, start
+    elif start is None:  # arange(end=n), torch's keyword
+        start = 0
+    if end is None:
+        raise TypeError("arange() missing required argument 'end'")
     start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     if step == 0:
         raise ValueError("arange: step must be nonzero")

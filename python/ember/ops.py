@@ -2830,13 +2830,14 @@ def _extreme(x, dim, keepdim, use_max, name):
     return MaxMin(*ExtremeDim.apply(x, axis, keepdim, use_max))
 
 
-def max(x, dim=None, keepdim: bool = False):  # noqa: A001
-    """The largest element, or (values, indices) along ``dim``, or elementwise with a tensor."""
-    return _extreme(x, dim, keepdim, True, "max")
+def max(x, dim=None, keepdim: bool = False, *, other=None):  # noqa: A001
+    """The largest element, or (values, indices) along ``dim``, or elementwise with a tensor
+    (``other``, or in dim's place as torch.max(a, b))."""
+    return _extreme(x, dim if other is None else other, keepdim, True, "max")
 
 
-def min(x, dim=None, keepdim: bool = False):  # noqa: A001
-    return _extreme(x, dim, keepdim, False, "min")
+def min(x, dim=None, keepdim: bool = False, *, other=None):  # noqa: A001
+    return _extreme(x, dim if other is None else other, keepdim, False, "min")
 
 
 class Maximum(Function):
@@ -4638,7 +4639,8 @@ def swapaxes(x, axis0: int, axis1: int) -> Tensor:
     return transpose(x, axis0, axis1)
 
 
-swapdims = swapaxes
+def swapdims(input, dim0: int, dim1: int) -> Tensor:  # noqa: A002 (torch's names differ from swapaxes')
+    return transpose(input, dim0, dim1)
 
 
 def narrow(x, dim: int, start, length: int) -> Tensor:
@@ -7234,10 +7236,10 @@ def _real_only(fn):
     """fn, refusing complex input (orderings, and reductions not defined for complex here)."""
 
     @functools.wraps(fn)
-    def op(x, *args, **kwargs):
-        if type(x) is not Tensor or x.data.dtype.kind == "c":  # (a real Tensor: nothing to refuse)
-            _complex.refuse(fn.__name__, _data(x))
-        return fn(x, *args, **kwargs) if kwargs else fn(x, *args)
+    def op(input, *args, **kwargs):  # noqa: A002 (torch's name, which input= gives)
+        if type(input) is not Tensor or input.data.dtype.kind == "c":  # (a real Tensor: no refusal)
+            _complex.refuse(fn.__name__, _data(input))
+        return fn(input, *args, **kwargs) if kwargs else fn(input, *args)
 
     return op
 

@@ -477,9 +477,8 @@ def _log_ndtr(x):
 def _nograd(name, f, doc):
     """A torch.special function torch gives no gradient: its result does not require grad."""
 
-    def op(input) -> Tensor:  # noqa: A002
-        x = _float_operand(input, name)
-        return Tensor(_f64(f)(x.data))
+    def op(input) -> Tensor:  # noqa: A002 (some are torch's x: _keywords.TORCH_NAMES)
+        return Tensor(_f64(f)(_float_operand(input, name).data))
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
@@ -690,8 +689,8 @@ def _legendre(x, n):
 
 
 def _polynomial(name, f, doc):
-    def op(input, n) -> Tensor:  # noqa: A002
-        x, m = _float_pair_operands(name, input, n)
+    def op(x, n) -> Tensor:  # (torch's names)
+        x, m = _float_pair_operands(name, x, n)
         xd, md = np.asarray(_data(x)), np.asarray(_data(m))
         dtype = np.result_type(_data(x), _data(m))
         if dtype not in (np.float32, np.float64):
@@ -704,7 +703,7 @@ def _polynomial(name, f, doc):
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc + (
-        " n: a tensor or number, broadcast with input, truncated to an integer (n < 0 gives 0);"
+        " n: a tensor or number, broadcast with x, truncated to an integer (n < 0 gives 0);"
         " no gradient (torch has none)."
     )
     return op

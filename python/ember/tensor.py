@@ -1030,17 +1030,20 @@ class Tensor:
         return _creation.multinomial(self, num_samples, replacement, generator=generator)
 
     # ---- new tensors like this one, and shape helpers --------------------------------------
-    def new_zeros(self, *size, dtype=None, requires_grad: bool = False):
-        return _creation.zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    def new_zeros(self, *sizes, size=None, dtype=None, requires_grad: bool = False):
+        sizes = sizes or (size,)  # (size=: torch's keyword)
+        return _creation.zeros(*sizes, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
-    def new_ones(self, *size, dtype=None, requires_grad: bool = False):
-        return _creation.ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    def new_ones(self, *sizes, size=None, dtype=None, requires_grad: bool = False):
+        sizes = sizes or (size,)  # (size=: torch's keyword)
+        return _creation.ones(*sizes, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
     def new_full(self, size, fill_value, dtype=None, requires_grad: bool = False):
         return _creation.full(size, fill_value, dtype or self.dtype, requires_grad=requires_grad)
 
-    def new_empty(self, *size, dtype=None, requires_grad: bool = False):
-        return _creation.empty(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    def new_empty(self, *sizes, size=None, dtype=None, requires_grad: bool = False):
+        sizes = sizes or (size,)  # (size=: torch's keyword)
+        return _creation.empty(*sizes, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
     def new_tensor(self, data, dtype=None, requires_grad: bool = False):
         return _creation.tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
@@ -1254,8 +1257,8 @@ class Tensor:
     def polygamma(self, n: int):
         return _ops.polygamma(n, self)
 
-    def where(self, condition, y):
-        return _ops.where(condition, self, y)
+    def where(self, condition, other):
+        return _ops.where(condition, self, other)
 
     def neg(self):
         return _ops.neg(self)
@@ -1279,15 +1282,15 @@ class Tensor:
     def std(self, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):
         return _ops.std(self, dim, unbiased, keepdim, correction=correction)
 
-    def max(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+    def max(self, dim=None, keepdim: bool = False, *, other=None, axis=None, keepdims=None):
         if axis is not None or keepdims is not None:
             dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
-        return _ops.max(self, dim, keepdim)
+        return _ops.max(self, dim, keepdim, other=other)
 
-    def min(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
+    def min(self, dim=None, keepdim: bool = False, *, other=None, axis=None, keepdims=None):
         if axis is not None or keepdims is not None:
             dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
-        return _ops.min(self, dim, keepdim)
+        return _ops.min(self, dim, keepdim, other=other)
 
     def argmax(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
         if axis is not None or keepdims is not None:
@@ -1300,15 +1303,15 @@ class Tensor:
         return _ops.argmin(self, dim, keepdim)
 
     # ---- shapes and views -----------------------------------------------------------------
-    def reshape(self, *shape):
-        return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
+    def reshape(self, *sizes, shape=None):  # (shape=: torch's keyword)
+        return _ops.reshape(self, sizes[0] if len(sizes) == 1 else sizes or shape)
 
-    def view(self, *shape, dtype=None):
+    def view(self, *shape, size=None, dtype=None):
         """The same data in another shape. As torch's, it never copies: a shape the strides
         cannot give (a transposed tensor flattened) raises; use reshape() there.
         ``view(dtype)`` reinterprets the bytes instead (not differentiable, as torch's)."""
-        if dtype is not None and not shape:
-            shape = (dtype,)
+        if not shape and (size is not None or dtype is not None):  # torch's keywords
+            shape = (dtype if size is None else size,)
         if len(shape) == 1 and _is_dtype(shape[0]):
             return self._view_as_dtype(np.dtype(shape[0]))
         out = _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
@@ -1339,8 +1342,8 @@ class Tensor:
     def transpose(self, dim0: int, dim1: int):
         return _ops.transpose(self, dim0, dim1)
 
-    def permute(self, *dims):
-        return _ops.permute(self, dims[0] if len(dims) == 1 else dims)
+    def permute(self, *order, dims=None):  # (dims=: torch's keyword)
+        return _ops.permute(self, order[0] if len(order) == 1 else order or dims)
 
     @property
     def T(self):  # noqa: N802 (PyTorch's name)
@@ -1373,11 +1376,11 @@ class Tensor:
             dim = axis
         return _ops.unsqueeze(self, dim)
 
-    def expand(self, *shape):
-        return _ops.expand(self, shape[0] if len(shape) == 1 else shape)
+    def expand(self, *sizes, size=None):  # (size=: torch's keyword)
+        return _ops.expand(self, sizes[0] if len(sizes) == 1 else sizes or size)
 
-    def split(self, split_size_or_sections, dim: int = 0):
-        return _ops.split(self, split_size_or_sections, dim)
+    def split(self, split_size, dim: int = 0):  # (torch's method calls it split_size)
+        return _ops.split(self, split_size, dim)
 
     def chunk(self, chunks: int, dim: int = 0):
         return _ops.chunk(self, chunks, dim)
@@ -1388,8 +1391,8 @@ class Tensor:
     def gather(self, dim: int, index, *, sparse_grad: bool = False):
         return _ops.gather(self, dim, index, sparse_grad=sparse_grad)
 
-    def repeat(self, *sizes):
-        return _ops.repeat(self, *sizes)
+    def repeat(self, *sizes, repeats=None):  # (repeats=: torch's keyword)
+        return _ops.repeat(self, *(sizes or (repeats,)))
 
     def type_as(self, other):
         return _ops.cast(self, _other(other, "type_as").dtype)

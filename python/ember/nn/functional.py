@@ -481,6 +481,8 @@ def _softmax_straight(x, dim, log: bool):
 
 def softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim``; finite for any finite logits."""
+    if type(_stacklevel) is not int:  # a dtype third: torch.softmax(x, dim, dtype), = ember's
+        dtype = _stacklevel
     if dtype is None and (y := _softmax_straight(input, dim, False)) is not None:
         return y
     x = _softmax_input(input, dtype, "softmax")
@@ -492,6 +494,8 @@ def softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> 
 
 def log_softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """x - logsumexp(x) along ``dim``, computed without overflow."""
+    if type(_stacklevel) is not int:  # a dtype third: torch.log_softmax(x, dim, dtype), = ember's
+        dtype = _stacklevel
     if dtype is None and (y := _softmax_straight(input, dim, True)) is not None:
         return y
     x = _softmax_input(input, dtype, "log_softmax")
@@ -1167,9 +1171,9 @@ def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8) -> Tensor:
     return CosineSimilarity.apply(a, b, d, float(eps))
 
 
-def one_hot(tensor, num_classes: int = -1) -> Tensor:
-    """int64 (..., num_classes) with a 1 at each index of ``tensor`` (num_classes=-1: max + 1)."""
-    idx = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+def one_hot(input, num_classes: int = -1) -> Tensor:  # noqa: A002 (torch's name)
+    """int64 (..., num_classes) with a 1 at each index of ``input`` (num_classes=-1: max + 1)."""
+    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected an integer index tensor, got {idx.dtype}")
     if idx.size == 0 and num_classes in (-1, 0):  # (PyTorch refuses 0 here too)
