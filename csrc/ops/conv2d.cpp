@@ -2468,9 +2468,10 @@ void depthwise_small_weight_grad(T* dw, const T* dy, const T* x, const Geom& g, 
 // image for 16 columns, and the weight gradient's per-image depth of 16 rewrites the whole
 // (K, O) partial per image. Here a block of nb images is one GEMM: the block's im2col side by
 // side, col (K, nb*P) (column i*P + p: image i, position p), so
-//   Y (O, nb*P) = w @ col,  dw += dY @ col^T,  dcol = w^T @ dY, then col2im per image,
+//   Y (O, nb*P) = w @ col,  dw += dY @ col^T,
 // with dY (O, nb*P) the block's dy side by side. The GEMM threads itself (deterministic for a
-// given thread count); im2col, col2im and the copies are parallel over rows or images.
+// given thread count); im2col and the copies are parallel over rows or images. The input
+// gradient dcol = w^T @ dY runs a panel's worth of images at a time (input_grad_images).
 // Measured on Zen 5 (1 thread): 4x4 outputs 0.70x -> 1.16x torch (128 -> 256 channels, k4s2p1),
 // 256 -> 256 at 4x4 1.6x faster, 256 -> 512 1x1 stride 2 1.9x. But from 7x7 outputs, or with
 // fewer than 128 output channels (64 -> 64 at 4x4 0.8x, 16 -> 32 0.6x), the explicit im2col (a
@@ -2582,43 +2583,102 @@ void forward_batch(T* y, const T* x, const T* w, const T* b, const Geom& g, int 
   }
 }
 
+// bp[q][o][j] = column q*NR + j of dY (O, L), the images of dy side by side (column c is
+// position c % P of image c / P): O x NR panels, zero past L.
+template <typename T>
+EMBER_SIMD void pack_dy_images(T* __restrict bp, const T* __restrict dy, int64_t O, int64_t P,
+                               int64_t L, int NR) {
+  for (int64_t q0 = 0; q0 < L; q0 += NR) {
+    const int64_t nr = std::min<int64_t>(NR, L - q0);
+    T* d = bp + q0 * O;
+    for (int64_t o = 0; o < O; ++o) {
+      for (int64_t j = 0; j < nr;) {
+        const int64_t i = (q0 + j) / P, p = (q0 + j) % P, n = std::min(P - p, nr - j);
+        copy_run(d + o * NR + j, dy + (i * O + o) * P + p, n);
+        j += n;
+      }
+      for (int64_t j = nr; j < NR; ++j) d[o * NR + j] = T(0);
+    }
+  }
+}
+
+// The batch engine's input gradient, a group of images per task: their P columns side by side
+// make two NR panels (4 images of 4x4), dcol (K, nb*P) = w^T @ dY through the micro-kernel into
+// a per-thread col that stays in L2, then col2im per image through dx's phase planes. (One
+// GEMM over the batch wrote all of dcol, 4 MiB at 128 -> 256 channels from 8x8 to 4x4, and
+// col2im read it back from memory: 1 thread 4.2 -> 3.6-3.8 ms, torch 3.6. One NR panel per
+// task streamed all of w^T per 32 columns: 3.8-4.0.) Each image is one thread's.
+template <typename T>
+void input_grad_images(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
+  const Kernel<T> kern = micro_kernel<T>();
+  const int MR = kern.mr, NR = kern.nr;
+  const int64_t nbi = std::max<int64_t>(1, 2 * NR / g.P), Lb = nbi * g.P;
+  const int64_t Kp = round_up(g.K, MR), tasks = (g.N + nbi - 1) / nbi;
+  nt = int(std::min<int64_t>(nt, tasks));
+  const Phases ph = make_phases(g, sizeof(T));
+  const int64_t wt_n = Kp * g.O, col_n = Kp * Lb + kSlack, bp_n = g.O * round_up(Lb, NR);
+  const int64_t xs_n = ph.buffer(g);
+  const size_t per_thread = size_t(col_n + bp_n + xs_n) * sizeof(T) + 3 * 64;
+  char* cur = align64(Workspace::get(size_t(wt_n) * sizeof(T) + size_t(nt) * per_thread + 128));
+  T* wt = carve<T>(&cur, wt_n);
+  char* thread_base = cur;
+  // wt[panel i][o][r] = w[o][i*MR + r] (zero for rows past K): w^T as MR-row panels.
+  for (int64_t i0 = 0; i0 < Kp; i0 += MR)
+    for (int64_t o = 0; o < g.O; ++o)
+      for (int r = 0; r < MR; ++r)
+        wt[i0 * g.O + o * MR + r] = i0 + r < g.K ? w[o * g.K + i0 + r] : T(0);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    char* tc = thread_base + per_thread * size_t(omp_get_thread_num());
+    T* col = carve<T>(&tc, col_n);
+    T* bp = carve<T>(&tc, bp_n);
+    T* xs = carve<T>(&tc, xs_n);
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < tasks; ++t) {
+      const int64_t n0 = t * nbi, nb = std::min(nbi, g.N - n0), L = nb * g.P;
+      pack_dy_images(bp, dy + n0 * g.O * g.P, g.O, g.P, L, NR);
+      for (int64_t i0 = 0; i0 < g.K; i0 += kern.mc)  // a block of w^T panels in L2
+        for (int64_t q0 = 0; q0 < L; q0 += NR) {     // meets each B panel in L1
+          const int nr = int(std::min<int64_t>(NR, L - q0));
+          for (int64_t ir = i0; ir < std::min(g.K, i0 + kern.mc); ir += MR) {
+            const int mr = int(std::min<int64_t>(MR, g.K - ir));
+            kern.panel_a(g.O, T(1), wt + ir * g.O, MR, bp + q0 * g.O, NR, T(0), col + ir * L + q0,
+                         L, mr, nr);
+          }
+        }
+      for (int64_t i = 0; i < nb; ++i) {
+        T* dxn = dx + (n0 + i) * g.C * g.H * g.W;
+        if (xs_n) {
+          std::fill(xs, xs + xs_n, T(0));
+          col2im_phase_add(xs, col + i * g.P, L, g, ph, 0, g.P);
+          unphase(dxn, xs, g, ph);
+        } else {
+          std::fill(dxn, dxn + g.C * g.H * g.W, T(0));
+          col2im_channels(dxn, col + i * g.P, L, g, 0, g.P, 0, g.C);
+        }
+      }
+    }
+  }
+}
+
 template <typename T>
 void backward_batch(T* dx, T* dw, const T* dy, const T* x, const T* w, const Geom& g, int nt) {
-  const int64_t nbmax = batch_images(g, sizeof(T));
-  T* dyt;
-  T* col = batch_workspace(g, nbmax, &dyt);
-  const Phases ph = dx ? make_phases(g, sizeof(T)) : Phases{};  // for col2im_phase_add
-  const int64_t xs_n = ph.buffer(g);
-  const std::unique_ptr<T[]> xs_all = xs_n ? depthwise_workspace<T>(xs_n, nt) : nullptr;
-  for (int64_t n0 = 0; n0 < g.N; n0 += nbmax) {
-    const int64_t nb = std::min(nbmax, g.N - n0), ld = nb * g.P;
+  if (dw) {
+    const int64_t nbmax = batch_images(g, sizeof(T));
+    T* dyt;
+    T* col = batch_workspace(g, nbmax, &dyt);
+    for (int64_t n0 = 0; n0 < g.N; n0 += nbmax) {
+      const int64_t nb = std::min(nbmax, g.N - n0), ld = nb * g.P;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t i = 0; i < nb; ++i)  // dY[o][i*P ..] = dy[n0 + i][o]
-      for (int64_t o = 0; o < g.O; ++o)
-        std::copy(dy + ((n0 + i) * g.O + o) * g.P, dy + ((n0 + i) * g.O + o + 1) * g.P,
-                  dyt + o * ld + i * g.P);
-    if (dw) {
+      for (int64_t i = 0; i < nb; ++i)  // dY[o][i*P ..] = dy[n0 + i][o]
+        for (int64_t o = 0; o < g.O; ++o)
+          std::copy(dy + ((n0 + i) * g.O + o) * g.P, dy + ((n0 + i) * g.O + o + 1) * g.P,
+                    dyt + o * ld + i * g.P);
       batch_im2col(col, x, g, n0, nb, nt);
       gemm<T>(false, true, g.O, g.K, ld, T(1), dyt, ld, col, ld, n0 > 0 ? T(1) : T(0), dw, g.K, nt);
     }
-    if (dx) {
-      gemm<T>(true, false, g.K, ld, g.O, T(1), w, g.K, dyt, ld, T(0), col, ld, nt);
-      parallel_region(nt, [&](int tid, int nth) {
-        T* xs = xs_all ? xs_all.get() + tid * xs_n : nullptr;
-        for (int64_t i = nb * tid / nth; i < nb * (tid + 1) / nth; ++i) {
-          T* dxn = dx + (n0 + i) * g.C * g.H * g.W;
-          if (xs) {
-            std::fill(xs, xs + xs_n, T(0));
-            col2im_phase_add(xs, col + i * g.P, ld, g, ph, 0, g.P);
-            unphase(dxn, xs, g, ph);
-          } else {
-            std::fill(dxn, dxn + g.C * g.H * g.W, T(0));
-            col2im_channels(dxn, col + i * g.P, ld, g, 0, g.P, 0, g.C);
-          }
-        }
-      });
-    }
   }
+  if (dx) input_grad_images(dx, dy, w, g, nt);  // after dw: it reuses the workspace
 }
 
 // ---------------------------------------------------------------- dense engine
