@@ -11,7 +11,8 @@
 // - fused engine (every other non-1x1 case, and the weight gradient): the col matrix is never
 //   formed whole; each thread builds one cache-sized block of it directly in the layout the
 //   GEMM micro-kernel reads (gemm/gemm_internal.h: the same micro-kernels and ISA as ember's
-//   GEMM), and runs the micro-kernel over it. dw^T += col @ dy^T per block, col2im for dx.
+//   GEMM), and runs the micro-kernel over it. dw^T += col @ dy^T per block; for dx, col2im
+//   adds dcol rows into dx's stride phases as contiguous runs (col2im_phase_add).
 // - Winograd engine (3x3, stride 1, one group, >= 16-48 channels by plane size; dx and dw too):
 //   F(2x2, 3x3), 16 GEMMs on transformed tiles; only on finite operands (its transforms would
 //   turn an inf into NaN). See "Winograd engine" below.
