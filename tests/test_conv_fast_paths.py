@@ -249,6 +249,43 @@ BATCH = [
 ]
 
 
+# The fused engine's input gradient accumulates col2im in the phase planes of dx (strided,
+# dilated, padded, several column blocks, unused phases, one image, no image).
+FUSED_DX = [
+    ((3, 6, 16, 16), (12, 6, 4, 4), (2, 2), (1, 1), (1, 1), 1),  # DCGAN-like, 8x8 outputs
+    ((2, 3, 33, 35), (8, 3, 4, 4), (2, 2), (1, 1), (1, 1), 1),  # 16x17: several column blocks
+    ((2, 4, 11, 9), (5, 4, 3, 2), (2, 3), (0, 2, 1, 0), (2, 1), 1),  # odd, dilated, asymmetric
+    ((2, 3, 9, 9), (4, 3, 1, 1), (2, 2), (0, 0), (1, 1), 1),  # 1x1 stride 2: one phase of four
+    ((2, 2, 10, 10), (3, 2, 2, 2), (3, 3), (1, 1), (2, 2), 1),  # a phase no tap reads
+    ((3, 4, 12, 12), (6, 2, 4, 4), (2, 2), (1, 1), (1, 1), 2),  # groups
+    ((2, 1, 28, 28), (6, 1, 5, 5), (1, 1), (0, 0), (1, 1), 1),  # stride 1 (LeNet)
+    ((1, 3, 16, 16), (8, 3, 4, 4), (2, 2), (1, 1), (1, 1), 1),  # one image
+    ((0, 3, 16, 16), (8, 3, 4, 4), (2, 2), (1, 1), (1, 1), 1),  # no image
+]
+
+
+def test_fused_engine_input_gradient_gradcheck():
+    rng = np.random.default_rng(6)
+    shapes = ((2, 2, 7, 6), (3, 2, 4, 3))
+    args = [ember.tensor(rng.standard_normal(s), requires_grad=True) for s in shapes]
+    assert gradcheck(lambda x, w: F.conv2d(x, w, None, 2, 1), args)
+    assert gradcheck(lambda x, w: F.conv2d(x, w, None, (2, 3), (1, 0), (2, 1)), args)
+    # the transposed convolution's forward is the input gradient (DCGAN's generator)
+    shapes = ((2, 3, 4, 3), (3, 2, 4, 4))
+    args = [ember.tensor(rng.standard_normal(s), requires_grad=True) for s in shapes]
+    assert gradcheck(lambda x, w: F.conv_transpose2d(x, w, None, 2, 1), args)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cfg", FUSED_DX + BATCH[:2], ids=lambda c: f"{c[0]}-{c[1]}-s{c[2]}")
+def test_input_gradient_same_at_1_and_2_threads(cfg, dtype):
+    # every image's dx is one thread's work, in a fixed order: the thread count changes no bit
+    x, w, b, kw = _data(cfg, dtype)
+    (_, dx1, _, _), _ = _run(x, w, b, kw, 1)
+    (_, dx2, _, _), _ = _run(x, w, b, kw, 2)
+    np.testing.assert_array_equal(dx1, dx2)
+
+
 def test_batch_engine_gradcheck_conv_and_transposed():
     rng = np.random.default_rng(5)
     shapes = ((2, 2, 4, 4), (128, 2, 3, 3), (128,))
@@ -265,7 +302,7 @@ def test_batch_engine_gradcheck_conv_and_transposed():
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     "cfg",
-    DENSE + DEPTHWISE + SAME + BATCH,
+    DENSE + DEPTHWISE + SAME + BATCH + FUSED_DX,
     ids=lambda c: f"{c[0]}-{c[1]}-s{c[2]}-p{c[3]}-d{c[4]}-g{c[5]}",
 )
 def test_engines_vs_numpy_and_torch(cfg, dtype, threads):

@@ -11,7 +11,8 @@
 // - fused engine (every other non-1x1 case, and the weight gradient): the col matrix is never
 //   formed whole; each thread builds one cache-sized block of it directly in the layout the
 //   GEMM micro-kernel reads (gemm/gemm_internal.h: the same micro-kernels and ISA as ember's
-//   GEMM), and runs the micro-kernel over it. dw^T += col @ dy^T per block, col2im for dx.
+//   GEMM), and runs the micro-kernel over it. dw^T += col @ dy^T per block; for dx, col2im
+//   adds dcol rows into dx's stride phases as contiguous runs (col2im_phase_add).
 // - Winograd engine (3x3, stride 1, one group, >= 16-48 channels by plane size; dx and dw too):
 //   F(2x2, 3x3), 16 GEMMs on transformed tiles; only on finite operands (its transforms would
 //   turn an inf into NaN). See "Winograd engine" below.
@@ -527,6 +528,64 @@ EMBER_SIMD void im2col_block(T* __restrict col, const T* xs, const T* x, const G
   for (int64_t k = 0; k < g.K; ++k) phase_row(col + k * (p1 - p0), xs, g, ph, k, p0, p1);
 }
 
+// col2im through phase planes, the adjoint of phase_row: dcol row k over output positions [p0,
+// p1) is added to the phase planes xs (zeroed first by the caller) as runs of OW contiguous
+// values; then unphase copies the planes' interior into dx. The strided col2im scatter
+// (d[ow * sw + iwoff] += s[ow], runs of 4 at a 4x4 output) was a third of the stride-2 input
+// gradient. Each dx value still gets its contributions in the order of col2im_channels (column
+// block, then k): the same bits.
+template <typename T>
+inline void add_run(T* __restrict d, const T* __restrict s, int64_t n) {
+  if (n == 4) {  // a fixed count is one vector add; a loop of n would stay scalar
+    for (int u = 0; u < 4; ++u) d[u] += s[u];
+  } else if (n == 8) {
+    for (int u = 0; u < 8; ++u) d[u] += s[u];
+  } else {
+    for (int64_t u = 0; u < n; ++u) d[u] += s[u];
+  }
+}
+
+template <typename T>
+EMBER_SIMD void col2im_phase_add(T* __restrict xs, const T* __restrict col, int64_t L,
+                                 const Geom& g, const Phases& ph, int64_t p0, int64_t p1) {
+  for (int64_t k = 0; k < g.K; ++k) {
+    T* dst = xs + ph.koff[size_t(k)];
+    const T* row = col + k * L - p0;  // row[p]
+    int64_t oh = p0 / g.OW, ow0 = p0 - oh * g.OW;
+    for (int64_t p = p0; p < p1; ++oh, ow0 = 0) {
+      const int64_t n = std::min(g.OW - ow0, p1 - p);
+      add_run(dst + oh * ph.Ws + ow0, row + p, n);
+      p += n;
+    }
+  }
+}
+
+// dx (Cg, H, W) = the interior of phase planes xs (zero where no tap reaches: unused phases).
+template <typename T>
+EMBER_SIMD void unphase(T* __restrict dx, const T* __restrict xs, const Geom& g, const Phases& ph) {
+  for (int64_t c = 0; c < g.Cg; ++c)
+    for (int64_t ih = 0; ih < g.H; ++ih) {
+      T* d = dx + (c * g.H + ih) * g.W;
+      const int64_t a = (ih + g.pt) % g.sh, i = (ih + g.pt) / g.sh;
+      if (!ph.used_h[size_t(a)] || ph.cols.size() < 3 * size_t(g.sw)) std::fill(d, d + g.W, T(0));
+      if (!ph.used_h[size_t(a)]) continue;
+      for (size_t u = 0; u < ph.cols.size(); u += 3) {
+        const int64_t b = ph.cols[u];
+        const T* s = xs + c * ph.chan + (a * g.sw + b) * ph.Hs * ph.Ws + i * ph.Ws;
+        // columns iw = sw*j + b - pl, j in [jlo, jhi) (the phase's interior)
+        const int64_t jlo = ph.cols[u + 1], jhi = ph.cols[u + 2];
+        T* dd = d + b - g.pl;
+        if (g.sw == 1) {
+          for (int64_t j = jlo; j < jhi; ++j) dd[j] = s[j];
+        } else if (g.sw == 2) {  // a constant stride vectorises (permutes)
+          for (int64_t j = jlo; j < jhi; ++j) dd[2 * j] = s[j];
+        } else {
+          for (int64_t j = jlo; j < jhi; ++j) dd[g.sw * j] = s[j];
+        }
+      }
+    }
+}
+
 // Rows [k0, kend) of one kc x NR panel from phase planes xs: row k is the blocks of Bytes
 // bytes at columns blk_j from xs + koff[k] + blk_src, zero from column width on.
 template <int64_t Bytes, typename T>
@@ -740,8 +799,9 @@ void backward_engine(T* dx, T* dw, const T* dy, const T* x, const T* w, const Ge
   const int64_t part_n = dw ? wnumel : 0;
   const Phases ph = make_phases(g, sizeof(T));
   const int64_t xs_n = dw ? ph.buffer(g) : 0;
+  const int64_t dxs_n = dx ? ph.buffer(g) : 0;  // dx's phase planes (col2im_phase_add)
   const T* x_end = x + g.N * g.C * g.H * g.W;
-  const size_t per_thread = size_t(col_n + bp_n + part_n + xs_n) * sizeof(T) + 4 * 64;
+  const size_t per_thread = size_t(col_n + bp_n + part_n + xs_n + dxs_n) * sizeof(T) + 5 * 64;
   char* cur = align64(Workspace::get(size_t(wt_n) * sizeof(T) + size_t(nt) * per_thread + 128));
   T* wt = carve<T>(&cur, wt_n);
   char* thread_base = cur;
@@ -772,6 +832,7 @@ void backward_engine(T* dx, T* dw, const T* dy, const T* x, const T* w, const Ge
     T* part = thread_part(tid);
     carve<T>(&tc, part_n);
     T* xs_buf = carve<T>(&tc, xs_n);
+    T* dxs = carve<T>(&tc, dxs_n);
     int64_t xs_of = -1;
     if (dw) std::fill(part, part + part_n, T(0));
     // Rows K..Kp of col are read by the kernel (their results are never stored): keep them zero.
@@ -783,7 +844,10 @@ void backward_engine(T* dx, T* dw, const T* dy, const T* x, const T* w, const Ge
       const T* dyg = dy + (n * g.O + gi * g.Og) * g.P;
       T* dxg = dx ? dx + (n * g.C + gi * g.Cg) * g.H * g.W : nullptr;
       T* dwt = dw ? part + gi * g.K * g.Og : nullptr;
-      if (dxg) std::fill(dxg, dxg + g.Cg * g.H * g.W, T(0));
+      if (dxg && dxs_n)
+        std::fill(dxs, dxs + dxs_n, T(0));
+      else if (dxg)
+        std::fill(dxg, dxg + g.Cg * g.H * g.W, T(0));
       for (int64_t p0 = 0; p0 < g.P; p0 += L_blk) {
         const int64_t L = std::min(L_blk, g.P - p0);
         if (dwt) {
@@ -811,9 +875,13 @@ void backward_engine(T* dx, T* dw, const T* dy, const T* x, const T* w, const Ge
                            col + ir * L + q0, L, mr, nr);
             }
           }
-          col2im_add(dxg, col, g, p0, p0 + L, 1);
+          if (dxs_n)
+            col2im_phase_add(dxs, col, L, g, ph, p0, p0 + L);
+          else
+            col2im_add(dxg, col, g, p0, p0 + L, 1);
         }
       }
+      if (dxg && dxs_n) unphase(dxg, dxs, g, ph);
     }
     if (dw) {
       // dw[gi][o][k] = sum over threads, in thread order, of part[gi][k][o].
@@ -2401,9 +2469,10 @@ void depthwise_small_weight_grad(T* dw, const T* dy, const T* x, const Geom& g, 
 // image for 16 columns, and the weight gradient's per-image depth of 16 rewrites the whole
 // (K, O) partial per image. Here a block of nb images is one GEMM: the block's im2col side by
 // side, col (K, nb*P) (column i*P + p: image i, position p), so
-//   Y (O, nb*P) = w @ col,  dw += dY @ col^T,  dcol = w^T @ dY, then col2im per image,
+//   Y (O, nb*P) = w @ col,  dw += dY @ col^T,
 // with dY (O, nb*P) the block's dy side by side. The GEMM threads itself (deterministic for a
-// given thread count); im2col, col2im and the copies are parallel over rows or images.
+// given thread count); im2col and the copies are parallel over rows or images. The input
+// gradient dcol = w^T @ dY runs a panel's worth of images at a time (input_grad_images).
 // Measured on Zen 5 (1 thread): 4x4 outputs 0.70x -> 1.16x torch (128 -> 256 channels, k4s2p1),
 // 256 -> 256 at 4x4 1.6x faster, 256 -> 512 1x1 stride 2 1.9x. But from 7x7 outputs, or with
 // fewer than 128 output channels (64 -> 64 at 4x4 0.8x, 16 -> 32 0.6x), the explicit im2col (a
@@ -2420,28 +2489,38 @@ inline int64_t batch_images(const Geom& g, size_t elem) {
   return std::clamp<int64_t>(kBatchBytes / std::max<int64_t>(per, 1), 1, g.N);
 }
 
+// d[0 .. n) = s[0 .. n); a fixed count of 4 or 8 (4x4, 8x8 outputs) is one vector move.
+template <typename T>
+inline void copy_run(T* __restrict d, const T* __restrict s, int64_t n) {
+  if (n == 4) {
+    for (int u = 0; u < 4; ++u) d[u] = s[u];
+  } else if (n == 8) {
+    for (int u = 0; u < 8; ++u) d[u] = s[u];
+  } else {
+    for (int64_t u = 0; u < n; ++u) d[u] = s[u];
+  }
+}
+
 // col (K, ld) columns [i*P, (i+1)*P) = im2col of image n0 + i, for i < nb; rows [k0, k1).
-// xp (Hp x Wp, border zero) given: each (channel, image) plane is zero-padded into it once and
-// its KH*KW rows are plain strided reads, with no bounds checks (a 4x4 output's row is four
-// runs of four: col_row's per-run checks were a fifth of the forward at 128 -> 256, 8x8 to
-// 4x4). Without: col_row per row and image.
+// With phase planes of one channel (ph1 for g1, g with one channel; xs its buffer, border
+// zero): each (channel, image) plane is split into its stride phases once and its KH*KW rows
+// are runs of OW contiguous values, no bounds checks, no strided gathers (a 4x4 output's row
+// is four runs of four: col_row's per-run checks were a fifth of the forward at 128 -> 256, 8x8
+// to 4x4, and the stride-2 gathers after them another tenth). Without: col_row per row and image.
 template <typename T>
 EMBER_SIMD void im2col_batch(T* col, int64_t ld, const T* x, const Geom& g, int64_t n0, int64_t nb,
-                             int64_t k0, int64_t k1, T* xp) {
+                             int64_t k0, int64_t k1, T* xs, const Geom& g1, const Phases& ph1) {
   const int64_t KK = g.KH * g.KW;
-  if (xp) {
-    const int64_t Wp = g.W + g.pl + g.pr;
+  if (xs) {
+    const T* x_end = x + g.N * g.C * g.H * g.W;
     for (int64_t c = k0 / KK; c * KK < k1; ++c) {
       const int64_t ka = std::max(k0, c * KK), kb = std::min(k1, (c + 1) * KK);
       for (int64_t i = 0; i < nb; ++i) {
-        const T* xc = x + ((n0 + i) * g.C + c) * g.H * g.W;
-        for (int64_t h = 0; h < g.H; ++h)
-          std::copy(xc + h * g.W, xc + (h + 1) * g.W, xp + (h + g.pt) * Wp + g.pl);
+        fill_phases(xs, x + ((n0 + i) * g.C + c) * g.H * g.W, x_end, g1, ph1, false);
         for (int64_t k = ka; k < kb; ++k) {
-          const T* s = xp + (k / g.KW) % g.KH * g.dh * Wp + k % g.KW * g.dw;
+          const T* src = xs + ph1.koff[size_t(k - c * KK)];
           T* d = col + k * ld + i * g.P;
-          for (int64_t oh = 0; oh < g.OH; ++oh)
-            for (int64_t ow = 0; ow < g.OW; ++ow) d[oh * g.OW + ow] = s[oh * g.sh * Wp + ow * g.sw];
+          for (int64_t oh = 0; oh < g.OH; ++oh) copy_run(d + oh * g.OW, src + oh * ph1.Ws, g.OW);
         }
       }
     }
@@ -2457,19 +2536,22 @@ EMBER_SIMD void im2col_batch(T* col, int64_t ld, const T* x, const Geom& g, int6
   }
 }
 
-constexpr int64_t kBatchMaxPadded = int64_t(1) << 16;  // padded plane values, at most
+constexpr int64_t kBatchMaxPadded = int64_t(1) << 16;  // phase plane values, at most
 
 template <typename T>
 void batch_im2col(T* col, const T* x, const Geom& g, int64_t n0, int64_t nb, int nt) {
   const int64_t ld = nb * g.P;
-  const double hw = double(g.H + g.pt + g.pb) * double(g.W + g.pl + g.pr);
-  const int64_t per = hw <= double(kBatchMaxPadded) ? int64_t(hw) : 0;
-  const std::unique_ptr<T[]> ws = per ? depthwise_workspace<T>(per, nt) : nullptr;
+  Geom g1 = g;  // one channel: the phase planes of one (channel, image) plane
+  g1.Cg = 1;
+  g1.K = g.KH * g.KW;
+  const Phases ph1 = make_phases(g1, sizeof(T));
+  const int64_t per = ph1.Hs > 0 && ph1.chan <= kBatchMaxPadded ? ph1.buffer(g1) : 0;
+  const std::unique_ptr<T[]> ws = per ? depthwise_workspace<T>(per, nt) : nullptr;  // zeroed
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
     im2col_batch(col, ld, x, g, n0, nb, g.K * tid / nth, g.K * (tid + 1) / nth,
-                 per ? ws.get() + tid * per : static_cast<T*>(nullptr));
+                 per ? ws.get() + tid * per : static_cast<T*>(nullptr), g1, ph1);
   }
 }
 
@@ -2502,31 +2584,102 @@ void forward_batch(T* y, const T* x, const T* w, const T* b, const Geom& g, int 
   }
 }
 
+// bp[q][o][j] = column q*NR + j of dY (O, L), the images of dy side by side (column c is
+// position c % P of image c / P): O x NR panels, zero past L.
+template <typename T>
+EMBER_SIMD void pack_dy_images(T* __restrict bp, const T* __restrict dy, int64_t O, int64_t P,
+                               int64_t L, int NR) {
+  for (int64_t q0 = 0; q0 < L; q0 += NR) {
+    const int64_t nr = std::min<int64_t>(NR, L - q0);
+    T* d = bp + q0 * O;
+    for (int64_t o = 0; o < O; ++o) {
+      for (int64_t j = 0; j < nr;) {
+        const int64_t i = (q0 + j) / P, p = (q0 + j) % P, n = std::min(P - p, nr - j);
+        copy_run(d + o * NR + j, dy + (i * O + o) * P + p, n);
+        j += n;
+      }
+      for (int64_t j = nr; j < NR; ++j) d[o * NR + j] = T(0);
+    }
+  }
+}
+
+// The batch engine's input gradient, a group of images per task: their P columns side by side
+// make two NR panels (4 images of 4x4), dcol (K, nb*P) = w^T @ dY through the micro-kernel into
+// a per-thread col that stays in L2, then col2im per image through dx's phase planes. (One
+// GEMM over the batch wrote all of dcol, 4 MiB at 128 -> 256 channels from 8x8 to 4x4, and
+// col2im read it back from memory: 1 thread 4.2 -> 3.6-3.8 ms, torch 3.6. One NR panel per
+// task streamed all of w^T per 32 columns: 3.8-4.0.) Each image is one thread's.
+template <typename T>
+void input_grad_images(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
+  const Kernel<T> kern = micro_kernel<T>();
+  const int MR = kern.mr, NR = kern.nr;
+  const int64_t nbi = std::max<int64_t>(1, 2 * NR / g.P), Lb = nbi * g.P;
+  const int64_t Kp = round_up(g.K, MR), tasks = (g.N + nbi - 1) / nbi;
+  nt = int(std::min<int64_t>(nt, tasks));
+  const Phases ph = make_phases(g, sizeof(T));
+  const int64_t wt_n = Kp * g.O, col_n = Kp * Lb + kSlack, bp_n = g.O * round_up(Lb, NR);
+  const int64_t xs_n = ph.buffer(g);
+  const size_t per_thread = size_t(col_n + bp_n + xs_n) * sizeof(T) + 3 * 64;
+  char* cur = align64(Workspace::get(size_t(wt_n) * sizeof(T) + size_t(nt) * per_thread + 128));
+  T* wt = carve<T>(&cur, wt_n);
+  char* thread_base = cur;
+  // wt[panel i][o][r] = w[o][i*MR + r] (zero for rows past K): w^T as MR-row panels.
+  for (int64_t i0 = 0; i0 < Kp; i0 += MR)
+    for (int64_t o = 0; o < g.O; ++o)
+      for (int r = 0; r < MR; ++r)
+        wt[i0 * g.O + o * MR + r] = i0 + r < g.K ? w[o * g.K + i0 + r] : T(0);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    char* tc = thread_base + per_thread * size_t(omp_get_thread_num());
+    T* col = carve<T>(&tc, col_n);
+    T* bp = carve<T>(&tc, bp_n);
+    T* xs = carve<T>(&tc, xs_n);
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < tasks; ++t) {
+      const int64_t n0 = t * nbi, nb = std::min(nbi, g.N - n0), L = nb * g.P;
+      pack_dy_images(bp, dy + n0 * g.O * g.P, g.O, g.P, L, NR);
+      for (int64_t i0 = 0; i0 < g.K; i0 += kern.mc)  // a block of w^T panels in L2
+        for (int64_t q0 = 0; q0 < L; q0 += NR) {     // meets each B panel in L1
+          const int nr = int(std::min<int64_t>(NR, L - q0));
+          for (int64_t ir = i0; ir < std::min(g.K, i0 + kern.mc); ir += MR) {
+            const int mr = int(std::min<int64_t>(MR, g.K - ir));
+            kern.panel_a(g.O, T(1), wt + ir * g.O, MR, bp + q0 * g.O, NR, T(0), col + ir * L + q0,
+                         L, mr, nr);
+          }
+        }
+      for (int64_t i = 0; i < nb; ++i) {
+        T* dxn = dx + (n0 + i) * g.C * g.H * g.W;
+        if (xs_n) {
+          std::fill(xs, xs + xs_n, T(0));
+          col2im_phase_add(xs, col + i * g.P, L, g, ph, 0, g.P);
+          unphase(dxn, xs, g, ph);
+        } else {
+          std::fill(dxn, dxn + g.C * g.H * g.W, T(0));
+          col2im_channels(dxn, col + i * g.P, L, g, 0, g.P, 0, g.C);
+        }
+      }
+    }
+  }
+}
+
 template <typename T>
 void backward_batch(T* dx, T* dw, const T* dy, const T* x, const T* w, const Geom& g, int nt) {
-  const int64_t nbmax = batch_images(g, sizeof(T));
-  T* dyt;
-  T* col = batch_workspace(g, nbmax, &dyt);
-  for (int64_t n0 = 0; n0 < g.N; n0 += nbmax) {
-    const int64_t nb = std::min(nbmax, g.N - n0), ld = nb * g.P;
+  if (dw) {
+    const int64_t nbmax = batch_images(g, sizeof(T));
+    T* dyt;
+    T* col = batch_workspace(g, nbmax, &dyt);
+    for (int64_t n0 = 0; n0 < g.N; n0 += nbmax) {
+      const int64_t nb = std::min(nbmax, g.N - n0), ld = nb * g.P;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t i = 0; i < nb; ++i)  // dY[o][i*P ..] = dy[n0 + i][o]
-      for (int64_t o = 0; o < g.O; ++o)
-        std::copy(dy + ((n0 + i) * g.O + o) * g.P, dy + ((n0 + i) * g.O + o + 1) * g.P,
-                  dyt + o * ld + i * g.P);
-    if (dw) {
+      for (int64_t i = 0; i < nb; ++i)  // dY[o][i*P ..] = dy[n0 + i][o]
+        for (int64_t o = 0; o < g.O; ++o)
+          std::copy(dy + ((n0 + i) * g.O + o) * g.P, dy + ((n0 + i) * g.O + o + 1) * g.P,
+                    dyt + o * ld + i * g.P);
       batch_im2col(col, x, g, n0, nb, nt);
       gemm<T>(false, true, g.O, g.K, ld, T(1), dyt, ld, col, ld, n0 > 0 ? T(1) : T(0), dw, g.K, nt);
     }
-    if (dx) {
-      gemm<T>(true, false, g.K, ld, g.O, T(1), w, g.K, dyt, ld, T(0), col, ld, nt);
-      parallel_for(nt, nb, [&](int64_t i) {
-        T* dxn = dx + (n0 + i) * g.C * g.H * g.W;
-        std::fill(dxn, dxn + g.C * g.H * g.W, T(0));
-        col2im_channels(dxn, col + i * g.P, ld, g, 0, g.P, 0, g.C);
-      });
-    }
   }
+  if (dx) input_grad_images(dx, dy, w, g, nt);  // after dw: it reuses the workspace
 }
 
 // ---------------------------------------------------------------- dense engine
