@@ -127,3 +127,25 @@ def test_topk_refuses_a_bool_or_float_k(dt):
     want = torch.topk(torch.arange(5).to(getattr(torch, dt)), 2)
     np.testing.assert_array_equal(got.values.numpy(), want.values.numpy())
     np.testing.assert_array_equal(got.indices.numpy(), want.indices.numpy())
+
+
+# ---- _C.cumsum's dim (the straight path's argument) -----------------------------------------
+@pytest.mark.parametrize(
+    ("dim", "error", "match"),
+    [
+        (1.5, TypeError, "cumsum: dim must be an int, got float"),
+        ("1", TypeError, "cumsum: dim must be an int, got str"),
+        (True, TypeError, "cumsum: dim must be an int, got bool"),
+        (2, ValueError, "cumsum: dim 2 is out of range for shape \\(3, 4\\)"),
+        (-3, ValueError, "cumsum: dim -3 is out of range"),
+        (2**70, ValueError, "cumsum: dim 1180591620717411303424 is out of range"),
+    ],
+)
+def test_c_cumsum_dim_is_checked(dim, error, match):
+    # a float or str dim leaked pybind11's RuntimeError "Unable to cast ... to C++ type '?'",
+    # True was read as dim 1
+    with pytest.raises(error, match=match):
+        _C.cumsum(np.ones((3, 4)), False, dim)
+    x = np.arange(12.0).reshape(3, 4)
+    for d in (np.int64(1), -2):
+        np.testing.assert_array_equal(_C.cumsum(x, False, d), np.cumsum(x, int(d)))
