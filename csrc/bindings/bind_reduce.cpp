@@ -181,7 +181,19 @@ py::array scan_py(const py::array& x, bool reverse, bool prod, const py::object&
   if (dim.is_none()) {
     outer = x.shape(0), n = x.shape(1), inner = x.shape(2);
   } else {
-    const int64_t nd = x.ndim(), d0 = dim.cast<int64_t>();
+    // an int (NumPy's too); a bool or float is a TypeError, not True read as dim 1 or
+    // pybind11's RuntimeError "Unable to cast"
+    if (PyBool_Check(dim.ptr()) || !PyIndex_Check(dim.ptr()))
+      throw py::type_error(std::string(op) + ": dim must be an int, got " +
+                           std::string(py::str(py::type::of(dim).attr("__name__"))));
+    int64_t d0 = 0;
+    try {
+      d0 = dim.cast<int64_t>();
+    } catch (const py::cast_error&) {  // past int64: out of range of any shape
+      throw py::value_error(std::string(op) + ": dim " + std::string(py::str(dim)) +
+                            " is out of range for shape " + shape_str(shape_of(x)));
+    }
+    const int64_t nd = x.ndim();
     EMBER_CHECK(-nd <= d0 && d0 < nd, op, ": dim ", d0, " is out of range for shape ",
                 shape_str(shape_of(x)));
     const int64_t d = d0 < 0 ? d0 + nd : d0;

@@ -54,7 +54,11 @@ def _convert(a, memo: dict):
         if a.dtype == float16 or a.dtype == bfloat16:
             hit = memo.get(id(a))
             if hit is None:  # the same array twice (an in-place out=x) gets one copy
-                hit = memo[id(a)] = (a, np.ascontiguousarray(a, np.float32))
+                tmp = np.array(a, np.float32, order="C")  # (not ascontiguousarray: 0-dim kept)
+                # a read-only array's copy too: a kernel writing into it refuses it, as it
+                # refuses a read-only float32 array (a writeable copy lost the update silently)
+                tmp.flags.writeable = a.flags.writeable
+                hit = memo[id(a)] = (a, tmp)
             return hit[1]
         if a.dtype.kind == "f":
             memo[None] = None  # a float32/float64 array too: a mixed call stays refused

@@ -2511,6 +2511,13 @@ def _index_dim(d, op: str) -> int:
         raise TypeError(f"{op}: dim must be an int, got {type(d).__name__} ({d!r})") from None
 
 
+def _axis(dim, ndim: int, op: str) -> int:
+    """One dim as a NumPy axis: an int, as torch (None or a list is refused, not read as all
+    dims or its first)."""
+    (axis,) = _axes(dim if type(dim) is int else _index_dim(dim, op), ndim, op)
+    return axis
+
+
 def _axes(dim, ndim: int, op: str):
     """PyTorch's dim argument (None, int or sequence) as a tuple of NumPy axes."""
     if dim is None or (isinstance(dim, list | tuple) and not dim):
@@ -2821,7 +2828,7 @@ def _extreme(x, dim, keepdim, use_max, name):
     if x.ndim == 0:  # dim 0 or -1 of a scalar, as PyTorch allows
         _axes(dim, 0, name)
         return MaxMin(x, Tensor(np.zeros((), np.int64)))
-    (axis,) = _axes(dim, x.ndim, name)
+    axis = _axis(dim, x.ndim, name)
     if x.shape[axis] == 0:
         raise IndexError(f"{name}: dim {dim} of shape {x.shape} is empty: nothing to reduce")
     if _outside_graph(x):
@@ -2927,7 +2934,7 @@ def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
     if x.ndim == 0:
         _axes(dim, 0, "argmax")
         return Tensor(np.zeros((), np.int64))
-    (axis,) = _axes(dim, x.ndim, "argmax")
+    axis = _axis(dim, x.ndim, "argmax")
     if x.data.dtype.char in "fd" and x.shape[axis]:
         idx = _extreme_along(x.data, axis, True, True, keepdim)[1]
         return Tensor._make(idx, False, None, 0)
@@ -2945,7 +2952,7 @@ def argmin(x, dim=None, keepdim: bool = False) -> Tensor:
     if x.ndim == 0:
         _axes(dim, 0, "argmin")
         return Tensor(np.zeros((), np.int64))
-    (axis,) = _axes(dim, x.ndim, "argmin")
+    axis = _axis(dim, x.ndim, "argmin")
     if x.data.dtype.char in "fd" and x.shape[axis]:
         idx = _extreme_along(x.data, axis, False, True, keepdim)[1]
         return Tensor._make(idx, False, None, 0)
@@ -3402,7 +3409,7 @@ class Split(Function):
 def split(x, split_size_or_sections, dim: int = 0) -> tuple:
     """Pieces of ``split_size`` along dim (the last may be smaller), or of the given sizes."""
     x = _tensor_operand(x)
-    (axis,) = _axes(dim, x.ndim, "split")
+    axis = _axis(dim, x.ndim, "split")
     n = x.shape[axis]
     if isinstance(split_size_or_sections, int | np.integer):
         size = int(split_size_or_sections)
@@ -3434,7 +3441,7 @@ def chunk(x, chunks: int, dim: int = 0) -> tuple:
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
     x = _tensor_operand(x)
-    (axis,) = _axes(dim, x.data.ndim, "chunk")
+    axis = _axis(dim, x.data.ndim, "chunk")
     n = x.data.shape[axis]
     if n == 0:  # PyTorch: ``chunks`` empty pieces
         return _split(x, axis, [0] * chunks)
@@ -3516,7 +3523,7 @@ def gather(x, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
     if type(dim) is int and -nd <= dim < nd:
         axis = dim % nd  # the common case, without _axes' general parsing
     else:
-        (axis,) = _axes(dim, nd, "gather")
+        axis = _axis(dim, nd, "gather")
     _int_array(index, "gather", int32=True)
     if index.ndim != nd:
         raise ValueError(f"gather: index has {index.ndim} dims, input has {nd}")
@@ -4009,7 +4016,7 @@ def prod(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     if dim is None or x.ndim == 0:
         _axes(dim, x.ndim, "prod")
         return _int_total(Prod.apply(x, None, False), dtype)
-    (axis,) = _axes(dim, x.ndim, "prod")
+    axis = _axis(dim, x.ndim, "prod")
     return _int_total(Prod.apply(x, axis, keepdim), dtype)
 
 
@@ -4060,7 +4067,7 @@ def cumsum(x, dim: int, *, dtype=None) -> Tensor:
     x = _as_dtype(x, dtype)
     if x.data.dtype == np.bool_:
         x = x.long()
-    (axis,) = _axes(dim, builtins.max(x.ndim, 1), "cumsum")
+    axis = _axis(dim, builtins.max(x.ndim, 1), "cumsum")
     if x.ndim == 0:
         return _int_total(x.clone(), dtype)
     return _int_total(CumSum.apply(x, axis), dtype)
@@ -4298,7 +4305,7 @@ def index_select(x, dim: int, index) -> Tensor:
     index = np.asarray(_data(index))
     if x.ndim == 0 and index.size == 1:  # a scalar selects itself with index 0, as PyTorch
         return reshape(index_select(reshape(x, (1,)), dim, index.reshape(1)), ())
-    (axis,) = _axes(dim, x.ndim, "index_select")
+    axis = _axis(dim, x.ndim, "index_select")
     if index.ndim > 1:
         raise TypeError(f"index_select: index must be a 1-D integer array, got {index.shape}")
     index = np.ascontiguousarray(_int_array(index, "index_select", int32=True).reshape(-1))
@@ -4313,7 +4320,7 @@ def index_select(x, dim: int, index) -> Tensor:
 def unbind(x, dim: int = 0) -> tuple:
     """The slices along dim, that dim removed (torch.unbind)."""
     x = _tensor_operand(x)
-    (axis,) = _axes(dim, x.ndim, "unbind")
+    axis = _axis(dim, x.ndim, "unbind")
     return tuple(getitem(x, (slice(None),) * axis + (i,)) for i in range(x.shape[axis]))
 
 
@@ -4332,7 +4339,7 @@ def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> So
     if type(x) is not Tensor or x.data.dtype.kind == "c":  # (_real_only's test, in here)
         _complex.refuse("sort", _data(x))
     x = _tensor_operand(x)
-    (axis,) = _axes(dim, builtins.max(x.ndim, 1), "sort")
+    axis = _axis(dim, builtins.max(x.ndim, 1), "sort")
     if x.ndim == 0:
         return SortResult(x.clone(), Tensor(np.zeros((), np.int64)))
     a = x.data
@@ -4498,7 +4505,15 @@ def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) ->
     x = _tensor_operand(x)
     if x.data.dtype == np.bool_:
         raise TypeError("topk: bool tensors are not supported (as in PyTorch)")
-    (axis,) = _axes(dim, builtins.max(x.ndim, 1), "topk")
+    if type(k) is not int:  # torch: an int (True is not read as k 1)
+        try:
+            n = operator.index(k) if not isinstance(k, bool | np.bool_) else None
+        except TypeError:
+            n = None
+        if n is None:
+            raise TypeError(f"topk: k must be an int, got {type(k).__name__} ({k!r})")
+        k = n
+    axis = _axis(dim, builtins.max(x.ndim, 1), "topk")
     n = x.shape[axis] if x.ndim else 1
     if not 0 <= k <= n:
         raise ValueError(f"topk: k ({k}) out of range for dim {dim} of size {n}")
