@@ -69,6 +69,24 @@ CASES = {
     "div_ then pow_": lambda L, x, w: (x * w).div_(w + 3).pow_(2),
     "addcmul_ and lerp_": lambda L, x, w: (x * 1).addcmul_(w, x, value=0.5).lerp_(w, 0.25),
     "where after a write": lambda L, x, w: L.where(x > 0, (x * 1).exp_(), w),
+    # the piecewise activations in place write y into x's array and their node saves y
+    "F.leaky_relu inplace, earlier consumer": lambda L, x, w: (
+        lambda h: (
+            lambda a: _then(
+                lambda h: L.nn.functional.leaky_relu(h, 0.2, inplace=True), lambda h: a * h
+            )(h)
+        )(h * 3)
+    )(x * 1),
+    "leaky_relu_ slope 0 over exp's saved output": lambda L, x, w: (
+        L.nn.functional.leaky_relu_((x * w).exp() - 2, 0.0) * x
+    ),
+    "hardtanh_ over tanh's saved output": lambda L, x, w: (
+        L.nn.functional.hardtanh_((x * w).tanh() * 3, -1.0, 1.5) * w
+    ),
+    "relu6 inplace then relu_": lambda L, x, w: (
+        L.nn.functional.relu6(x * w * 2, inplace=True).sub_(3).relu_() * x
+    ),
+    "ReLU(inplace) on a transposed view": lambda L, x, w: L.nn.ReLU(inplace=True)((x * w).t()) * 2,
 }
 
 
@@ -101,6 +119,14 @@ MORE = {
         lambda L, x, w: (
             L.where(L.tensor([[True, False, False], [False] * 3]), 0.0, L.softmax(x, -1)) * w
         ),  # fmt: skip
+    ),
+    "leaky_relu_ with a negative slope (torch's backward refuses)": (
+        lambda L, x, w: L.nn.functional.leaky_relu_(x * w, -0.3) * x,
+        lambda L, x, w: L.nn.functional.leaky_relu(x * w, -0.3) * x,
+    ),
+    "leaky_relu inplace, then its saved output written": (
+        lambda L, x, w: L.nn.functional.leaky_relu(x * w, 0.2, inplace=True).mul_(w) * x,
+        lambda L, x, w: L.nn.functional.leaky_relu(x * w, 0.2) * w * x,
     ),
     "x.mul_(x)": (
         lambda L, x, w: _then(lambda h: h.mul_(h), lambda h: h)(x * w),

@@ -45,8 +45,12 @@ def recording(x: Tensor, args=(), kwargs=None) -> bool:
     return False
 
 
-def write(x: Tensor, build, args=(), kwargs=None, name: str = "in-place op") -> Tensor:
-    """x := build(x_old, *args, **kwargs) in x's array, recorded in the graph; returns x."""
+def write(
+    x: Tensor, build, args=(), kwargs=None, name: str = "in-place op", reads_output=False
+) -> Tensor:
+    """x := build(x_old, *args, **kwargs) in x's array, recorded in the graph; returns x.
+    ``reads_output``: build's node saves only its output (relu_), so x's old values are not
+    copied for it, and build may write its result straight into x's array."""
     kwargs = kwargs or {}
     if x._requires_grad and x._ctx is None:
         raise _leaf_error(name)
@@ -55,6 +59,15 @@ def write(x: Tensor, build, args=(), kwargs=None, name: str = "in-place op") -> 
     root, chain = view_root(x)
     if root is not None:
         return _write_through_view(x, root, chain, build, args, kwargs, name)
+    if reads_output:
+        old = Tensor._make(x.data, x._requires_grad, x._ctx, x._idx)
+        _noting_write(x, None)  # (before build, which may write x's array)
+        new = _fit(build(old, *_swap(args, x, old), **_swap(kwargs, x, old)), x, name)
+        _take(x, new)
+        # the old values are gone: the node's input keeps its shape and dtype, and no longer
+        # shares x's memory (which would read as x being a view of it)
+        old.data = np.broadcast_to(np.zeros((), x.data.dtype), x.shape)
+        return x
     old = Tensor._make(x.data.copy(), x._requires_grad, x._ctx, x._idx)
     new = _fit(build(old, *_swap(args, x, old), **_swap(kwargs, x, old)), x, name)
     _commit(x, new, old.data)
@@ -125,10 +138,21 @@ def preserve_saved(node, arr: np.ndarray, old: np.ndarray | None = None) -> None
 
 def _commit(x: Tensor, new: Tensor, old: np.ndarray) -> None:
     """x's array takes new's values and x takes new's place in the graph."""
+    _noting_write(x, old)
+    _take(x, new)
+
+
+def _noting_write(x: Tensor, old: np.ndarray | None) -> None:
+    """x's array is about to change: what x's node saved of it keeps the old values, and the
+    nodes that used it before refuse to backward."""
     if x._ctx is not None:
         preserve_saved(x._ctx, x.data, old)
     _function.note_graph_write(x)
-    np.copyto(x.data, new.data)
+
+
+def _take(x: Tensor, new: Tensor) -> None:
+    if new.data is not x.data:
+        np.copyto(x.data, new.data)
     x._ctx, x._idx, x._requires_grad = new._ctx, new._idx, new._requires_grad
 
 
@@ -222,6 +246,8 @@ _FILLS = {
     "log_normal_", "random_",
 }  # fmt: skip
 _VIEWS = {"t_", "transpose_", "swapaxes_", "swapdims_", "squeeze_", "unsqueeze_", "as_strided_"}
+# ops whose node saves only their output (relu's y > 0 where x > 0): no copy of the old values
+_READS_OUTPUT = {"relu_"}
 
 
 def _over(t, values):
@@ -287,10 +313,11 @@ def _recorded(name, method, build):
             return method(self, *args, **kwargs)
 
     else:
+        reads_output = name in _READS_OUTPUT
 
         def inplace(self, *args, **kwargs):
             if recording(self, args, kwargs):
-                return write(self, build, args, kwargs, name)
+                return write(self, build, args, kwargs, name, reads_output)
             d = self.data
             out = method(self, *args, **kwargs)
             if _function._tracking:

@@ -292,9 +292,12 @@ class Activation(Function):
         x = _contig(x)
         if params is _NO_PARAMS:  # (relu, tanh, ...: _values' kernel call, its tests skipped)
             y = _C.activation(x, ops._ACT_ID[name], 0.0, 1.0, None)
+        elif "saves_y" in params:  # in place (_in_place's piecewise): y into x's own array
+            a, b = params.get("alpha", 0.0), params.get("beta", 1.0)
+            y = _C.activation(x, ops._ACT_ID[name], a, b, x)
         else:
             y = Activation._values(x, name, params)
-        ctx.save_for_backward(y if name in Activation._FROM_OUTPUT else x)
+        ctx.save_for_backward(y if name in Activation._FROM_OUTPUT or "saves_y" in params else x)
         ctx.act, ctx.params = name, params
         return y
 
@@ -371,7 +374,7 @@ def _activation(op: str, input, params=_NO_PARAMS) -> Tensor:
 def relu(input, inplace: bool = False) -> Tensor:
     """max(x, 0), elementwise."""
     if inplace:  # the input takes the result and is returned, as PyTorch
-        return _in_place("relu", relu, input)
+        return _in_place("relu", relu, input, piecewise=("relu", {}))
     if type(input) is not Tensor or input.data.dtype.kind != "f":  # (a float Tensor: no check)
         if _integer_tensor(input):  # integers stay integers, as in PyTorch (no gradient to carry)
             return Tensor(np.maximum(input.data, 0).astype(input.data.dtype))
@@ -381,7 +384,9 @@ def relu(input, inplace: bool = False) -> Tensor:
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x if x > 0 else negative_slope * x."""
     if inplace:  # the input takes the result and is returned, as PyTorch
-        return _in_place("leaky_relu", leaky_relu, input, negative_slope)
+        return _in_place(
+            "leaky_relu", leaky_relu, input, negative_slope, piecewise=_leaky(negative_slope)
+        )
     return _activation("leaky_relu", input, {"alpha": float(negative_slope)})
 
 
@@ -623,7 +628,9 @@ def celu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     """x clamped to [min_val, max_val]; the gradient is 1 strictly inside, 0 elsewhere."""
     if inplace:  # the input takes the result and is returned, as PyTorch
-        return _in_place("hardtanh", hardtanh, input, min_val, max_val)
+        return _in_place(
+            "hardtanh", hardtanh, input, min_val, max_val, piecewise=_clamped(min_val, max_val)
+        )
     if min_val > max_val:
         raise ValueError("hardtanh: min_val cannot be greater than max_val")
     if _integer_tensor(input):  # integers stay integers, as in PyTorch (no gradient to carry)
@@ -634,7 +641,7 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
 def relu6(input, inplace: bool = False) -> Tensor:
     """min(max(x, 0), 6)."""
     if inplace:  # the input takes the result and is returned, as PyTorch
-        return _in_place("relu6", relu6, input)
+        return _in_place("relu6", relu6, input, piecewise=_clamped(0.0, 6.0))
     return hardtanh(input, 0.0, 6.0)
 
 
@@ -6773,23 +6780,38 @@ def fractional_max_pool3d_with_indices(
     )
 
 
-def _in_place(op: str, fn, input, *args) -> Tensor:
+def _in_place(op: str, fn, input, *args, piecewise=None) -> Tensor:
     """PyTorch's foo_(input, ...): input takes fn(input, ...)'s values and returns itself,
-    recorded in the graph when input requires grad (ember/_inplace.py)."""
+    recorded in the graph when input requires grad (ember/_inplace.py). ``piecewise``: (the
+    activation, its params) when its output picks the same linear piece as its input (relu,
+    leaky_relu with a slope >= 0, hardtanh): its node then saves y, as torch's relu_ does, and
+    the input's old values need no copy."""
     from ember import _inplace
 
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
     if _inplace.recording(input):
+        if piecewise is not None and input.data.dtype.char in "fd":
+            act, params = piecewise[0], {**piecewise[1], "saves_y": True}
+            build = lambda t: ops._unary_apply(Activation, t, act, params)  # noqa: E731
+            return _inplace.write(input, build, name=op, reads_output=True)
         return _inplace.write(input, fn, args, name=op)
     np.copyto(input.data, fn(input.detach(), *args).data)
     _inplace.note(input)
     return input
 
 
+def _leaky(slope):  # a negative slope flips the sign, so y does not pick x's piece
+    return ("leaky_relu", {"alpha": float(slope)}) if slope >= 0 else None
+
+
+def _clamped(lo, hi):  # (lo > hi is refused by hardtanh itself)
+    return ("hardtanh", {"alpha": float(lo), "beta": float(hi)}) if lo <= hi else None
+
+
 def relu_(input) -> Tensor:
     """In-place relu."""
-    return _in_place("relu_", relu, input)
+    return _in_place("relu_", relu, input, piecewise=("relu", {}))
 
 
 def elu_(input, alpha: float = 1.0) -> Tensor:
@@ -6809,12 +6831,16 @@ def celu_(input, alpha: float = 1.0) -> Tensor:
 
 def leaky_relu_(input, negative_slope: float = 0.01) -> Tensor:
     """In-place leaky_relu."""
-    return _in_place("leaky_relu_", leaky_relu, input, negative_slope)
+    return _in_place(
+        "leaky_relu_", leaky_relu, input, negative_slope, piecewise=_leaky(negative_slope)
+    )
 
 
 def hardtanh_(input, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     """In-place hardtanh."""
-    return _in_place("hardtanh_", hardtanh, input, min_val, max_val)
+    return _in_place(
+        "hardtanh_", hardtanh, input, min_val, max_val, piecewise=_clamped(min_val, max_val)
+    )
 
 
 def threshold_(input, threshold: float, value: float) -> Tensor:
