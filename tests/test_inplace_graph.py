@@ -365,3 +365,34 @@ def test_gradient_penalty_through_in_place_activations_matches_torch():
 
     for e, t in zip(run(ember), run(torch), strict=True):
         np.testing.assert_allclose(e, t, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "method, kwargs",
+    [
+        ("unsqueeze_", {"dim": 1}),
+        ("squeeze_", {"dim": 0}),
+        ("transpose_", {"dim0": 0, "dim1": 2}),
+        ("swapdims_", {"dim0": 1, "dim1": 2}),
+        ("swapaxes_", {"axis0": 0, "axis1": 1}),
+    ],
+)
+def test_in_place_views_take_torch_keywords(method, kwargs):
+    torch = pytest.importorskip("torch")
+    x0 = np.arange(6.0).reshape(1, 2, 3)
+
+    def run(lib, grad):
+        x = lib.tensor(x0.copy(), requires_grad=grad)
+        h = x * 2 if grad else x
+        out = getattr(h, method)(**kwargs)
+        assert out is h
+        if grad:
+            (h * lib.tensor(np.arange(h.numel(), dtype=float).reshape(h.shape))).sum().backward()
+            return h.detach().numpy(), x.grad.numpy()
+        return h.numpy(), None
+
+    for grad in (False, True):
+        (e, eg), (t, tg) = run(ember, grad), run(torch, grad)
+        np.testing.assert_array_equal(e, t)
+        if grad:
+            np.testing.assert_array_equal(eg, tg)

@@ -53,6 +53,10 @@ ROWS = [
     ("zeros_like", dict(input=X)),
     ("ones_like", dict(input=X)),
     ("full_like", dict(input=X, fill_value=2.5)),
+    ("view_copy", dict(input=X, size=(4, 3))),
+    ("alias_copy", dict(input=X)),
+    ("expand_copy", dict(input=X[:1], size=(2, 4))),
+    ("split_copy", dict(input=X, split_size=2, dim=1)),
     # reductions and sorting
     ("sum", dict(input=X, dim=1, keepdim=True)),
     ("mean", dict(input=X, dim=0)),

@@ -240,7 +240,12 @@ def binomial(count, prob, generator=None):
 
 
 # ---- the *_copy forms: the view op's result, always in memory of its own ------------------
-_VIEWS = {"view": lambda x, *shape: x.view(*shape), "alias": lambda x: x}
+_VIEWS = {
+    "view": lambda input, *size, **kw: input.view(*size, **kw),  # noqa: A006
+    "alias": lambda input: input,  # noqa: A006
+    "expand": lambda input, size, *, implicit=False: input.expand(size),  # noqa: A006
+    "split": lambda input, split_size, dim=0: input.split(split_size, dim),  # noqa: A006
+}
 
 
 def _copy_of(name: str):

@@ -74,11 +74,11 @@ def write(
     return x
 
 
-def view(x: Tensor, build, args=(), name: str = "in-place view op") -> Tensor:
+def view(x: Tensor, build, args=(), name: str = "in-place view op", kwargs=None) -> Tensor:
     """x.t_(), x.unsqueeze_(0), ...: x becomes build(x) (a view of the same memory)."""
     if x._requires_grad and x._ctx is None:
         raise _leaf_error(name)
-    new = build(Tensor._make(x.data, x._requires_grad, x._ctx, x._idx), *args)
+    new = build(Tensor._make(x.data, x._requires_grad, x._ctx, x._idx), *args, **(kwargs or {}))
     _function.note_graph_write(x, values=False)
     x.data, x._ctx, x._idx = new.data, new._ctx, new._idx
     return x
@@ -331,11 +331,11 @@ def _recorded(name, method, build):
 def _recorded_view(name, method, build):
     # x.t_() moves no value, but torch counts it as a write (its version counter): nodes
     # that saved x refuse to backward, here too
-    def inplace(self, *args):
+    def inplace(self, *args, **kwargs):
         if recording(self):
-            return view(self, build, args, name)
+            return view(self, build, args, name, kwargs)
         d = self.data  # (the array it had: as_strided_ takes one NumPy gives no base chain)
-        out = method(self, *args)
+        out = method(self, *args, **kwargs)
         if _function._tracking:
             _function.note_write(d)
         return out

@@ -7164,9 +7164,9 @@ def _view_in_place(name: str, op):
     """x.t_(), x.squeeze_(0), ...: x itself takes the new view of its data (outside the graph,
     as the other named in-place methods)."""
 
-    def method(x: Tensor, *args) -> Tensor:
+    def method(x: Tensor, *args, **kwargs) -> Tensor:
         x._needs_record(None, rebind=False)
-        x.data = op(x, *args).data
+        x.data = op(x, *args, **kwargs).data
         return x
 
     method.__name__ = name
@@ -7176,7 +7176,8 @@ def _view_in_place(name: str, op):
 
 t_ = _view_in_place("t_", t)
 transpose_ = _view_in_place("transpose_", transpose)
-swapaxes_ = swapdims_ = _view_in_place("swapaxes_", swapaxes)
+swapaxes_ = _view_in_place("swapaxes_", swapaxes)
+swapdims_ = _view_in_place("swapdims_", swapdims)
 squeeze_ = _view_in_place("squeeze_", squeeze)
 unsqueeze_ = _view_in_place("unsqueeze_", unsqueeze)
 
