@@ -1067,9 +1067,9 @@ def _binary(
     return op
 
 
-# torch implements these for floating (and complex) dtypes only: integer or bool operands
-# (after promotion) raise NotImplementedError there, where NumPy would compute a float result
-# (or, for nextafter, an integer one)
+# torch implements these for floating (and complex) dtypes only and refuses integer or bool
+# operands (after promotion), where NumPy would compute a float result (or, for nextafter, an
+# integer one): ember refuses them with a TypeError
 _FLOAT_ONLY = frozenset(("logaddexp", "logaddexp2", "hypot", "nextafter", "lerp"))
 
 
