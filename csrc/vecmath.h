@@ -23,7 +23,7 @@
 // test_vecmath512.py against float64 / mpmath references): float within ~2.5 ulp of std::exp etc.
 // (log ~1.0, log1p ~1.4), double within ~1e-15 relative. float erf within ~2.5 ulp; float erfc
 // is evaluated in double and rounded once (vm::erfc_float, within ~0.5 ulp; the normal CDF of
-// GELU keeps the float fit erfc_scaled64, within ~5 ulp: one exponential, no small-x branch);
+// GELU has its own float fit, vm::normal_tail64, within ~6 ulp: one exponential, no branch);
 // double erf ~1e-15 relative
 // everywhere and erfc up to x ~ 5; beyond that double erfc's relative error grows like x^2 * eps
 // (the rounding of x*x inside exp(-x*x)). sin, cos, exp2, sinh, cosh and atanh of a float are
@@ -1159,8 +1159,52 @@ inline T vatanh(T x) {
   return T(std::copysign(0.5 * vlog1p(2.0 * a / (1.0 - a)), d));
 }
 
+namespace vm {
+// float: P(t) = 2^-64 Phi(-z) exp(z*z/2) / t for z >= 0, t = 1/(1 + 0.35 z) in [1/6.075, 1]: a
+// polynomial of degree 8 in t fitted in mpmath/numpy (Lawson's iteratively reweighted least
+// squares for the relative error at 800 Chebyshev nodes, each coefficient rounded to float in
+// turn and the rest refitted), max rel. error 1.7e-7 with float Horner. The 2^-64 is folded in:
+// see normal_tail64.
+inline float normal_tail_poly(float t) {
+  constexpr float s = kTwoM64f;
+  float p = -0.029158223420381546f * s;
+  p = p * t + 0.14403249323368073f * s;
+  p = p * t + -0.25584208965301514f * s;
+  p = p * t + 0.15932300686836243f * s;
+  p = p * t + -0.023214472457766533f * s;
+  p = p * t + 0.10555332899093628f * s;
+  p = p * t + 0.11982109397649765f * s;
+  p = p * t + 0.1398635357618332f * s;
+  p = p * t + 0.139621302485466f * s;
+  return p;
+}
+
+// float: Phi(-z) for z = |x| (NaN propagates) as t P(t) e64 with e64 = 2^64 exp(-z*z/2) (returned
+// too: the normal pdf needs it), one division and one exponential, no select but the clamp: z is
+// clamped at 14.5, where Phi(-z) < 2^-150 rounds to 0 (and 2^(n+64) stays normal); the last
+// product rounds a denormal result once. The reduction r = -z*z/2 - n ln2 is written so that FMA
+// contraction computes z * (-z/2) - n*ln2_hi in one rounding (n*ln2_hi, exact, is kept out of
+// the contraction by its second, multiplicative use): exp(-z*z/2) to a few ulp down to the
+// underflow without the cost of an exact split of z*z. Without FMA (the baseline clone) z*z is
+// rounded first: relative error up to z*z/2 * 2^-24 (~60 ulp near z = 11, where Phi ~ 1e-28).
+inline float normal_tail64(float x, float& e64) {
+  const float z = std::min(std::fabs(x), 14.5f);
+  const float t = 1.0f / (1.0f + 0.35f * z);
+  const float hz = -0.5f * z;
+  const float k = z * (hz * consts<float>::log2e) + kRoundF;  // n in k's low mantissa bits
+  const float n = k - kRoundF;
+  const float nh = n * consts<float>::ln2_hi;
+  float r = z * hz - nh;
+  r = r - nh * (consts<float>::ln2_lo / consts<float>::ln2_hi);
+  // scalar math: 2^(n+64) built from k's bits as pow2i does (n + 64 >= -88: normal)
+  e64 = exp_poly6(r) * from_bits((as_bits(k) + (127u + 64u)) << 23);
+  return t * normal_tail_poly(t) * e64;
+}
+}  // namespace vm
+
 // The standard normal distribution at x: cdf = Phi(x) = erfc(-x/sqrt(2))/2 (relative accuracy in
-// the far left tail) and pdf = exp(-x*x/2)/sqrt(2 pi). float shares one exponential between them.
+// the far left tail) and pdf = exp(-x*x/2)/sqrt(2 pi). float: vm::normal_tail64 (within ~6 ulp,
+// the pdf sharing its exponential).
 template <typename T>
 struct NormalCdfPdf {
   T cdf, pdf;
@@ -1171,9 +1215,8 @@ inline NormalCdfPdf<T> vnormal(T x) {
   constexpr T kRsqrt2Pi = T(0.39894228040143267794);  // 1/sqrt(2 pi)
   if constexpr (sizeof(T) == 4) {
     float e64;
-    const float half_tail =
-        vm::erfc_scaled64(std::fabs(x), kRsqrt2, 0.5f, e64) * (0.5f * vm::kTwoM64f);
-    return {x < 0.0f ? half_tail : 1.0f - half_tail, e64 * (kRsqrt2Pi * vm::kTwoM64f)};
+    const float tail = vm::normal_tail64(x, e64);
+    return {x < 0.0f ? tail : 1.0f - tail, e64 * (kRsqrt2Pi * vm::kTwoM64f)};
   } else {
     return {T(0.5) * verfc(-x * kRsqrt2), vexp(T(-0.5) * x * x) * kRsqrt2Pi};
   }

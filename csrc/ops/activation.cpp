@@ -492,7 +492,8 @@ void unary_backward(T* dx, const T* dy, const T* s, int64_t n, bool dy_scalar, i
 }
 
 // Test hook: y = f(x) for one vecmath function (0 exp, 1 expm1, 2 log, 3 log1p, 4 tanh,
-// 5 sigmoid, 6 erf, 7 erfc, 8 log2, 9 log10, 10 asin, 11 acos, 12 atan), serially, in the clone for
+// 5 sigmoid, 6 erf, 7 erfc, 8 log2, 9 log10, 10 asin, 11 acos, 12 atan, 13 gelu (exact),
+// 14 gelu_grad: its derivative), serially, in the clone for
 // `isa`: 0 the one EMBER_SIMD's resolver picks, 4 x86-64-v4, 3 x86-64-v3, 1 the baseline (the
 // caller checks that the CPU has it: vecmath_isa_supported), so tests cover every clone's code.
 template <typename T, typename Op>
@@ -566,6 +567,13 @@ void vecmath_apply(T* y, const T* x, int64_t n, int which, int isa) {
       return apply_isa(y, x, n, isa, [](T v) { return vacos(v); });
     case 12:
       return apply_isa(y, x, n, isa, [](T v) { return vatan(v); });
+    case 13:  // GELU forward x Phi(x)
+      return apply_isa(y, x, n, isa, [](T v) { return v * vnormal(v).cdf; });
+    case 14:  // GELU's derivative Phi(x) + x phi(x) (as gelu_backward with dy = 1)
+      return apply_isa(y, x, n, isa, [](T v) {
+        const NormalCdfPdf<T> p = vnormal(v);
+        return p.cdf + (v - v != T(0) ? v * T(0) : v * p.pdf);
+      });
     default:
       EMBER_CHECK(false, "vecmath_apply: unknown function id ", which);
   }
