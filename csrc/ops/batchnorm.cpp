@@ -21,17 +21,6 @@ namespace {
 // 32-lane step from a padded copy whose padding adds exact zeros, so short rows stay vectorised.
 constexpr int kLanes = 32;
 
-// a[0] + ... + a[n-1] for n a power of two, as a tree of halves (a fixed order).
-template <int n>
-inline double lane_sum(double* a) {
-  if constexpr (n == 1) {
-    return a[0];
-  } else {
-    for (int j = 0; j < n / 2; ++j) a[j] += a[j + n / 2];
-    return lane_sum<n / 2>(a);
-  }
-}
-
 // as += p - shift, aq += (p - shift)^2 lane by lane over kLanes values.
 template <typename T>
 inline void shifted_step(const T* p, double shift, double* as, double* aq) {

@@ -30,21 +30,6 @@ constexpr int kLanes = 32;
 constexpr int kSumLanes = 32;
 constexpr int64_t kBlock = 1024;
 
-// s[0] + ... + s[n-1] for n a power of two, as a tree of halves: log2(n) vector adds. A chain of
-// n dependent scalar adds (the strict order without fast-math) cost ~100 cycles per row sum, more
-// than the sums' own work for rows of a few hundred elements.
-// Recursive, so every step has a constant trip count and unrolls into register adds (a loop
-// over the widths stayed a loop of scalar adds through the stack).
-template <int n, typename T>
-inline T lane_sum(T* s) {
-  if constexpr (n == 1) {
-    return s[0];
-  } else {
-    for (int j = 0; j < n / 2; ++j) s[j] += s[j + n / 2];
-    return lane_sum<n / 2>(s);
-  }
-}
-
 template <typename T>
 inline double row_sum(const T* x, int64_t M) {
   double total = 0;

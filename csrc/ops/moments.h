@@ -1,5 +1,6 @@
-// Normalisation statistics that cannot overflow: the rare-path fallback of layer, group and batch
-// norm when a finite row's fast sums overflowed (|x| above ~1e154 in float64, where (x - mean)^2
+// Normalisation statistics shared by layer, group and batch norm: lane_sum, the fixed-order sum of
+// a vector of lane accumulators, and moments that cannot overflow: the rare-path fallback used
+// when a finite row's fast sums overflowed (|x| above ~1e154 in float64, where (x - mean)^2
 // is out of range). The values are scaled by an exact power of two, 2^-e with e the exponent of
 // max |x|, so the scaled moments are those of numbers in [-2, 2]; mean and rstd are scaled back
 // exactly. PyTorch returns NaN or 0 there (its variance overflows); this gives the finite result.
@@ -9,6 +10,21 @@
 #include <cstdint>
 
 namespace ember {
+
+// s[0] + ... + s[n-1] for n a power of two, as a tree of halves (a fixed order): log2(n) vector
+// adds, where a chain of n dependent scalar adds (the strict order without fast-math) cost ~100
+// cycles per row sum in layer norm, more than the sums' own work for rows of a few hundred values.
+// Recursive, so every step has a constant trip count and unrolls into register adds (a loop over
+// the widths stayed a loop of scalar adds through the stack). Layer, group and batch norm's sums.
+template <int n, typename T>
+inline T lane_sum(T* s) {
+  if constexpr (n == 1) {
+    return s[0];
+  } else {
+    for (int j = 0; j < n / 2; ++j) s[j] += s[j + n / 2];
+    return lane_sum<n / 2>(s);
+  }
+}
 
 // Values x[b * stride + i] for b < nb, i < len (a row: nb = 1; a batch-norm channel: nb = N,
 // stride = C * S). Returns false (outputs untouched) when a value is NaN or infinite: those
