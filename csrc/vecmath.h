@@ -19,9 +19,10 @@
 // EMBER_SIMD is just `flatten` (the baseline build). The clones may contract a*b+c into FMA, so
 // results can differ by an ulp between CPUs, never between runs or thread counts on one machine.
 //
-// Accuracy (measured by tests/test_activation_kernels.py, test_big3_kernels.py and
-// test_vecmath512.py against float64 / mpmath references): float within ~2.5 ulp of std::exp etc.
-// (log ~1.0, log1p ~1.4), double within ~1e-15 relative. float erf within ~2.5 ulp; float erfc
+// Accuracy (measured by tests/test_activation_kernels.py, test_big3_kernels.py,
+// test_vecmath512.py and test_vecmath13.py against float64 / mpmath references): float within
+// ~2.5 ulp of std::exp etc. (log ~1.0, log1p ~1.4, tanh ~1.1), double within ~1e-15 relative.
+// float erf within ~1 ulp (vm::erf_float: PyTorch's, MKL's, is within 1.0); float erfc
 // is evaluated in double and rounded once (vm::erfc_float, within ~0.5 ulp; the normal CDF of
 // GELU has its own float fit, vm::normal_tail64, within ~6 ulp: one exponential, no branch);
 // double erf ~1e-15 relative
@@ -32,7 +33,8 @@
 // 1 ulp; tests/test_vecmath_float32.py runs each SIMD clone).
 //
 // The coefficients are Taylor series (exact rationals) except: float log's (Cephes' logf,
-// Moshier's minimax fit, shared by float log2 / log10), the erfc tables and double asin_half's
+// Moshier's minimax fit, shared by float log2 / log10), float tanh's, erf's and sin / cos's
+// (Lawson fits, see each), the erfc tables and double asin_half's
 // polynomial, Chebyshev interpolants made with mpmath, and float asin's, a weighted least-squares
 // fit in mpmath (the recipe is in the comment above each).
 #pragma once
@@ -374,30 +376,73 @@ inline double sum_double(const T* a, int64_t n) {
   return s;
 }
 
-// tanh(|x|) = -u / (e + 1) with u = expm1(-2|x|) while tanh < 1/2 (no cancellation), and
-// 1 - 2e / (e + 1) with e = exp(-2|x|) = u + 1 above: there the one rounding of 1 - (a small,
-// accurate term) gives values just below 1 as correctly rounded ones (as PyTorch's, saturating
-// at |x| = 9.01 in float, 19.06 in double); -u / (e + 1) loses the low bits of 1 - e there.
-// u and e share one reduction (as expm1_nonpos; the clamp keeps e > 0, 1 - 2e / (1+e) still
-// rounds to 1). Both branches are one form, w - (b q + c) / (e + 1), with w = 0 or 1 the one
+namespace vm {
+// float tanh, within ~1.05 ulp (FMA clones and baseline alike), no select but the branch blend:
+// |x| < 3/4: tanh(x) = x + x z P(z), z = x^2, P of degree 5 fitted to (tanh(x) - x) / x^3
+// (relative error of tanh < 2^-28.9); above: 1 - 2 / (E + 1) with E = exp(2|x|) = 2^n (1 + p),
+// p = expm1(r) (|r| <= ln2/2) a degree-6 polynomial r + r^2 Q(r) fitted for the relative error of
+// 1 + p (< 2^-28.2), and E + 1 = 2^n p + (2^n + 1) with one rounding (2^n + 1 exact). The error
+// is the rounding of E + 1, the quotient's and the last subtraction's (tanh in [0.63, 1): no
+// cancellation). |x| is clamped at 10 by a plain min (tanh rounds to 1 from 9.01 on; the
+// clamp keeps 2^n finite); a NaN x takes the polynomial side of the blend and propagates. The fits:
+// Lawson's iteratively reweighted least squares (numpy) on 2000 Chebyshev nodes against mpmath,
+// each coefficient rounded to float in turn and the rest refitted. tanh(-0) = -0, +-inf -> +-1.
+inline float tanh_float(float x) {
+  const float a = std::fabs(x);
+  const float z = x * x;
+  float p = 0.001736935693770647f;
+  p = p * z + -0.007657255046069622f;
+  p = p * z + 0.021452033892273903f;
+  p = p * z + -0.053892724215984344f;
+  p = p * z + 0.1333269476890564f;
+  p = p * z + -0.33333316445350647f;
+  const float small = x + x * (z * p);
+  const float t2 = 2.0f * (a < 10.0f ? a : 10.0f);  // minps: a NaN a gives 10 (see above)
+  // scalar math: n = round(2|x| log2e) in k's low mantissa bits; 2^n from k's bits as pow2i does
+  const float k = t2 * consts<float>::log2e + kRoundF;
+  const float n = k - kRoundF;
+  float r = t2 - n * consts<float>::ln2_hi;  // exact (Cody-Waite)
+  r = r - n * consts<float>::ln2_lo;
+  float q = 0.001381455920636654f;
+  q = q * r + 0.008368735201656818f;
+  q = q * r + 0.04166838899254799f;
+  q = q * r + 0.1666652113199234f;
+  q = q * r + 0.4999999403953552f;
+  const float em1 = r + r * r * q;
+  const float p2 = from_bits((as_bits(k) + 127u) << 23);
+  const float big = 1.0f - 2.0f / (p2 * em1 + (p2 + 1.0f));
+  return std::copysign(a >= 0.75f ? big : small, x);
+}
+}  // namespace vm
+
+// tanh(x). float: vm::tanh_float. double: tanh(|x|) = -u / (e + 1) with u = expm1(-2|x|) while
+// tanh < 1/2 (no cancellation), and 1 - 2e / (e + 1) with e = exp(-2|x|) = u + 1 above: there the
+// one rounding of 1 - (a small, accurate term) gives values just below 1 as correctly rounded
+// ones (as PyTorch's, saturating at |x| = 19.06 in double); -u / (e + 1) loses the low bits of
+// 1 - e there. u and e share one reduction (as expm1_nonpos; the clamp keeps e > 0, 1 - 2e / (1+e)
+// still rounds to 1). Both branches are one form, w - (b q + c) / (e + 1), with w = 0 or 1 the one
 // select (b, c follow from it exactly): a select of the quotient itself (big ? 1 - s : s) let GCC
-// thread it back through the division and issue two vdivps per vector (AVX-512 loop bottleneck).
+// thread it back through the division and issue two divisions per vector.
 template <typename T>
 inline T vtanh(T x) {
-  using C = vm::consts<T>;
-  const T a = std::fabs(x);
-  const T y = T(-2) * a;
-  const T yc = y < C::expm1_lo ? C::expm1_lo : y;
-  T n;
-  const T r = vm::reduce_ln2(yc, n);
-  const T q = vm::expm1_poly(r);
-  const T p2 = vm::pow2i(n);
-  const bool big = a > T(0.5493);  // atanh(1/2) = 0.54931
-  const T w = big ? T(1) : T(0);
-  const T b = p2 + w * p2;
-  const T c = b + (w - T(1));
-  const T s = w - (b * q + c) / (p2 * q + (p2 + T(1)));
-  return std::copysign(s, x);
+  if constexpr (sizeof(T) == 4) {
+    return vm::tanh_float(x);
+  } else {
+    using C = vm::consts<T>;
+    const T a = std::fabs(x);
+    const T y = T(-2) * a;
+    const T yc = y < C::expm1_lo ? C::expm1_lo : y;
+    T n;
+    const T r = vm::reduce_ln2(yc, n);
+    const T q = vm::expm1_poly(r);
+    const T p2 = vm::pow2i(n);
+    const bool big = a > T(0.5493);  // atanh(1/2) = 0.54931
+    const T w = big ? T(1) : T(0);
+    const T b = p2 + w * p2;
+    const T c = b + (w - T(1));
+    const T s = w - (b * q + c) / (p2 * q + (p2 + T(1)));
+    return std::copysign(s, x);
+  }
 }
 
 namespace vm {
@@ -423,18 +468,8 @@ inline T vsigmoid(T x) {
 
 namespace vm {
 
-// erf(x) for |x| <= 1/2: x * (Taylor series in x^2), coefficients (-1)^n 2/sqrt(pi)/(n! (2n+1)).
-inline float erf_small(float x) {
-  float z = x * x;
-  float p = 0.00012055332981789664f;
-  p = p * z + -0.0008548327023450853f;
-  p = p * z + 0.005223977625442188f;
-  p = p * z + -0.026866170645131252f;
-  p = p * z + 0.11283791670955126f;
-  p = p * z + -0.37612638903183754f;
-  p = p * z + 1.1283791670955126f;
-  return x * p;
-}
+// erf(x) for |x| <= 1/2 (double): x * (Taylor series in x^2), coefficients
+// (-1)^n 2/sqrt(pi)/(n! (2n+1)).
 inline double erf_small(double x) {
   double z = x * x;
   double p = 9.422759064650411e-11;
@@ -529,31 +564,9 @@ inline T erfc_tail(T x) {
   return t * exp_hilo<T, true>(-xh * xh, p - xl * (x + xh));
 }
 
-// float: Q(t) = erfc(z) * exp(z*z) / t for z >= 0, t = 2/(2+z) in (0, 1], in u = 2t - 1: a
-// Chebyshev interpolant (mpmath, 40 nodes, 50 digits) of degree 10 converted to monomials; max
-// rel. error 1.4e-7 with float Horner, Q(u = 1) = 1 exactly. The fit:
-//   Q = lambda t: erfc(2/t - 2) * exp((2/t - 2)**2) / t; u_k = cos(pi (k + 1/2) / 40);
-//   c_j = (2/40) sum_k Q((u_k + 1)/2) cos(pi j (k + 1/2) / 40) (c_0 halved);
-//   numpy.polynomial.chebyshev.cheb2poly(c[:11]), highest power first below.
-inline float erfc_q(float t) {
-  const float u = 2.0f * t - 1.0f;
-  float p = 4.216119850752875e-05f;
-  p = p * u + -3.660187576315366e-05f;
-  p = p * u + -0.00029938272200524807f;
-  p = p * u + 0.00043067047954536974f;
-  p = p * u + 0.0015291571617126465f;
-  p = p * u + -0.003243451938033104f;
-  p = p * u + -0.010751626454293728f;
-  p = p * u + 0.018221668899059296f;
-  p = p * u + 0.13973572850227356f;
-  p = p * u + 0.34358030557632446f;
-  p = p * u + 0.5107913613319397f;
-  return p;
-}
-
 // float: exp(r) for |r| <= ~ln2/2, degree 6: the Chebyshev interpolant of exp on [-ln2/2, ln2/2]
 // (numpy chebfit at 40 Chebyshev nodes, cheb2poly, rescaled to r, rounded to float): max rel.
-// error 1e-7 with float Horner, two multiplies fewer than 1 + expm1_poly (erfc_scaled64 only).
+// error 1e-7 with float Horner, two multiplies fewer than 1 + expm1_poly (normal_tail64 only).
 inline float exp_poly6(float r) {
   float p = 0.001394858118146658f;
   p = p * r + 0.008375128731131554f;
@@ -564,40 +577,18 @@ inline float exp_poly6(float r) {
   return p * r + 1.0f;
 }
 
-// float: 2^64 * erfc(s*z) for z >= 0 (NaN propagates) and s = 1 or 1/sqrt(2) (s2 = s*s, exact),
-// as t * Q(t) * e64 with e64 = 2^64 * exp(-s2*z*z) (returned too: the normal pdf needs it). The
-// caller's constant takes the 2^-64, so a denormal result is rounded once. The square comes from
-// z's exact split, not from the rounded a = s*z, so the result is erfc of the exact s*z (t's own
-// rounding cancels to first order). z is clamped where erfc(s*z) < 2^-150 (rounds to 0), which
-// keeps 2^(n+64) normal.
-inline float erfc_scaled64(float z, float s, float s2, float& e64) {
-  const float zmax = 10.2f / s;
-  z = z > zmax ? zmax : z;  // keeps NaN
-  const float a = z * s;
-  const float t = 2.0f / (2.0f + a);
-  const float zh = high_half(z);  // scalar math: z*z = hi + lo with hi = zh*zh exact
-  const float hi = zh * zh, lo = (z - zh) * (z + zh);
-  // exp(-s2 (hi + lo)), reduced as in exp_hilo: k holds n = round(-s2 (hi + lo) log2e) in its low
-  // mantissa bits, and -s2*hi - n*ln2_hi is exact (few significant bits on both sides).
-  const float k = (hi + lo) * (-s2 * consts<float>::log2e) + kRoundF;
-  const float n = k - kRoundF;
-  const float r = (hi * -s2 - n * consts<float>::ln2_hi) + (lo * -s2 - n * consts<float>::ln2_lo);
-  // scalar math: 2^(n+64) built from k's bits as pow2i does (n + 64 >= -87: normal)
-  e64 = exp_poly6(r) * from_bits((as_bits(k) + (127u + 64u)) << 23);
-  return t * erfc_q(t) * e64;
-}
-
 constexpr float kTwoM64f = 5.421010862427522e-20f;  // 2^-64
 
-// float erfc, evaluated in double and rounded once (within ~0.5 ulp; float erfc_scaled64 is
-// ~5 ulp off): erfc(z) = t Q(t) exp(-z^2) for z = |x|, t = 2/(2+z), as erfc_scaled64 but with Q a
-// degree-14 Chebyshev interpolant (the recipe above erfc_q, 60 nodes, 50 digits, degree 14;
-// relative error 2.1e-10), z^2 exact in double (z has 24 significant bits) and exp of it by the
-// Taylor series to r^9 (truncation < 1e-11 relative); 2 - erfc(|x|) for x < 0. z is clamped at
-// 10.1 (erfc < 2^-151 there: rounds to 0; keeps NaN), so 2^n stays a normal double. t is the
-// float quotient refined by one Newton step in double (relative error ~4e-15): a vdivpd per 8
-// lanes cost as much as the rest of the loop. ~30 double operations, against verfc<double>'s
-// 26-term tail, its division and two branches (2.6x slower).
+// float erfc, evaluated in double and rounded once (within ~0.5 ulp): erfc(z) = t Q(t) exp(-z^2)
+// for z = |x|, t = 2/(2+z), Q(t) = erfc(z) exp(z^2) / t in u = 2t - 1 a degree-14 Chebyshev
+// interpolant (mpmath, 50 digits: Q at the 60 Chebyshev nodes u_k = cos(pi (k + 1/2) / 60),
+// c_j = (2/60) sum_k Q(u_k) cos(pi j (k + 1/2) / 60) with c_0 halved, numpy's cheb2poly of c[:15],
+// highest power first below; relative error 2.1e-10), z^2 exact in double (z has 24 significant
+// bits) and exp of it by the Taylor series to r^9 (truncation < 1e-11 relative); 2 - erfc(|x|)
+// for x < 0. z is clamped at 10.1 (erfc < 2^-151 there: rounds to 0; keeps NaN), so 2^n stays a
+// normal double. t is the float quotient refined by one Newton step in double (relative error
+// ~4e-15): a vdivpd per 8 lanes cost as much as the rest of the loop. ~30 double operations,
+// against verfc<double>'s 26-term tail, its division and two branches (2.6x slower).
 inline float erfc_float(float x) {
   const float zf = std::min(std::fabs(x), 10.1f);
   const double d = x, z = zf;
@@ -637,21 +628,58 @@ inline float erfc_float(float x) {
 
 }  // namespace vm
 
-// erf(x): odd, erf(+-inf) = +-1, NaN propagates.
+namespace vm {
+// float erf without a division, within ~0.96 ulp (FMA clones; ~1.3 without FMA), Juffa's form:
+// |x| < 1: erf(x) = x + x Q(x^2), Q of degree 6 fitted to erf(x)/x - 1 (relative error of erf
+// < 2^-29); |x| >= 1: erf(a) = 1 - exp(-R(a)), R of degree 6 fitted to -log(erfc(a)) on [1, 4]
+// (erf's absolute error < 0.02 ulp), a clamped at 4 where erf rounds to 1. exp(-R) = 2^n (1 + p),
+// p = expm1(r) (n in [-26, -2]), so 1 - exp(-R) = (1 - 2^n) - 2^n p: 1 - 2^n and 2^n p exact, one
+// rounding. Both fits: Lawson's iteratively reweighted least squares (numpy) on 2000 Chebyshev
+// nodes against mpmath's erf / erfc, each coefficient rounded to float in turn and the rest
+// refitted. erf(-0) = -0, erf(+-inf) = +-1, NaN propagates (through the clamp: std::min keeps it).
+inline float erf_float(float x) {
+  const float a = std::fabs(x);
+  const float z = x * x;
+  float q = 7.853861461626366e-05f;
+  q = q * z + -0.0008010193705558777f;
+  q = q * z + 0.005188327748328447f;
+  q = q * z + -0.026853812858462334f;
+  q = q * z + 0.1128358542919159f;
+  q = q * z + -0.3761262595653534f;
+  q = q * z + 0.12837916612625122f;
+  const float small = x + x * q;
+  const float t = std::min(a, 4.0f);
+  float rr = -0.0001855740265455097f;
+  rr = rr * t + 0.0029396074824035168f;
+  rr = rr * t + -0.02180531993508339f;
+  rr = rr * t + 0.10303737223148346f;
+  rr = rr * t + 0.6382256746292114f;
+  rr = rr * t + 1.1270400285720825f;
+  rr = rr * t + 0.0003537283046171069f;
+  // scalar math: n = round(-R log2e) in k's low mantissa bits; 2^n from k's bits as pow2i does
+  const float k = rr * -consts<float>::log2e + kRoundF;
+  const float n = k - kRoundF;
+  float r = -rr - n * consts<float>::ln2_hi;  // exact (Cody-Waite)
+  r = r - n * consts<float>::ln2_lo;
+  const float p2 = from_bits((as_bits(k) + 127u) << 23);
+  const float tail = (1.0f - p2) - p2 * expm1_poly(r);
+  return std::copysign(a < 1.0f ? small : tail, x);
+}
+}  // namespace vm
+
+// erf(x): odd, erf(+-inf) = +-1, NaN propagates. float: vm::erf_float.
 template <typename T>
 inline T verf(T x) {
-  T a = std::fabs(x);
-  T small = vm::erf_small(a < T(0.5) ? x : T(0.5));
-  T tail;
   if constexpr (sizeof(T) == 4) {
-    float e64;
-    tail = vm::erfc_scaled64(a > 0.5f ? a : 0.5f, 1.0f, 1.0f, e64) * vm::kTwoM64f;
+    return vm::erf_float(x);
   } else {
-    tail = vm::erfc_tail(vm::tail_arg(a));
+    T a = std::fabs(x);
+    T small = vm::erf_small(a < T(0.5) ? x : T(0.5));
+    T tail = vm::erfc_tail(vm::tail_arg(a));
+    T w = a < T(0.5) ? T(1) : T(0);  // scalar math: blend by a 0/1 weight, both sides finite
+    T y = w * small + (T(1) - w) * std::copysign(T(1) - tail, x);
+    return y + (x != x ? x : T(-0.0));  // adding -0 keeps erf(-0) = -0
   }
-  T w = a < T(0.5) ? T(1) : T(0);  // scalar math: blend by a 0/1 weight, both sides finite
-  T y = w * small + (T(1) - w) * std::copysign(T(1) - tail, x);
-  return y + (x != x ? x : T(-0.0));  // adding -0 keeps erf(-0) = -0
 }
 
 // erfc(x) = 1 - erf(x), with relative accuracy for large positive x (no cancellation); float:
@@ -728,29 +756,27 @@ constexpr double kSinCosMax = 524288.0;  // 2^19
 // pio2_1, pio2_2, pio2_3: q * part is exact); q mod 4 picks +-sin(r) or +-cos(r) from q's low
 // bits, without branches.
 // float: one polynomial, not two and a select (half the work in the AVX-512 loop): x = n pi + r
-// with n = q (sin) or q + 1/2 (cos), q an integer, |r| <= pi/2, three 33-bit parts of pi (n has
-// at most 20 significant bits, so n * part is exact); sin(x) = (-1)^q sin(r) and cos(x) =
-// -(-1)^q sin(r), sin(r) = r (1 + z P(z)) the Taylor series to r^15 (truncation < 2^-33 relative).
-// sin(-0) = -0 comes out of the arithmetic (r = -0).
+// with n = q (sin) or q + 1/2 (cos), q an integer, |r| <= pi/2, by Cody-Waite in two parts of pi
+// (p1 has 31 significant bits and n at most 19, so n * p1 is exact; p2 = pi - p1 rounded, so r is
+// off by < n 2^-86); sin(x) = (-1)^q sin(r) and cos(x) = -(-1)^q sin(r), sin(r) = r (1 + z P(z)),
+// P of degree 4 Lawson-fitted (numpy, float64) for the relative error on |r| <= pi/2: < 2^-35
+// (the Taylor series needs degree 6). sin(-0) = -0 comes out of the arithmetic (r = -0).
 template <bool kCos, typename T>
 inline T vsincos(T x) {
   const double d = x;
   if constexpr (sizeof(T) == 4) {
-    constexpr double p1 = 3.14159265346825122833, p2 = 1.21542010126079319532e-10,
-                     p3 = 4.04453249742233291160e-21;  // pi = p1 + p2 + p3 (2 * pio2_k)
+    constexpr double p1 = 3.14159265346825122833, p2 = 1.2154201013012384e-10;  // pi = p1 + p2
     // scalar math: q = round(x/pi) (cos: round(x/pi - 1/2)) in qr's low mantissa bits
     const double qr = (d * 0.31830988618379067154 - (kCos ? 0.5 : 0.0)) + vm::kRoundD;
     double n = qr - vm::kRoundD;
     if constexpr (kCos) n = n + 0.5;
-    const double r = ((d - n * p1) - n * p2) - n * p3;
+    const double r = (d - n * p1) - n * p2;
     const double z = r * r;
-    double p = -1.0 / 1307674368000.0;  // -1/15!
-    p = p * z + 1.0 / 6227020800.0;
-    p = p * z + -1.0 / 39916800.0;
-    p = p * z + 1.0 / 362880.0;
-    p = p * z + -1.0 / 5040.0;
-    p = p * z + 1.0 / 120.0;
-    p = p * z + -1.0 / 6.0;
+    double p = -2.388743132587571e-08;
+    p = p * z + 2.7525302441092545e-06;
+    p = p * z + -0.00019840866652501448;
+    p = p * z + 0.008333331097029675;
+    p = p * z + -0.16666666625884463;
     const double s = r * (1.0 + z * p);  // a product (1 + z p > 0): keeps r = -0 as -0
     // scalar math: negate for odd q (cos: even q) via q's low bit in the sign bit
     const uint64_t flip = ((vm::as_bits(qr) + (kCos ? 1u : 0u)) & 1u) << 63;

@@ -4,7 +4,7 @@
 // Also the Hurwitz zeta function and the orthogonal polynomials' three-term recurrences
 // (poly_recurrence), one loop of deg steps per element as torch's.
 // NumPy has none of these and SciPy is not a dependency. Each value is computed in double and
-// stored as T, except erf: vecmath.h's vectorised verf in T (float within 4 ulp, double within
+// stored as T, except erf: vecmath.h's vectorised verf in T (float within ~1 ulp, double within
 // 1e-15 relative), ~20x faster than std::erf one value at a time, and float erfc (vectorised in
 // double, see erfc_span_float). These are compute-bound, so
 // threads start at a few thousand elements.
