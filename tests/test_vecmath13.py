@@ -2,9 +2,9 @@
 float path) against float64 NumPy / math references over dense bit-pattern sweeps: every float in
 the windows where the formulas switch (tanh's |x| = 3/4 and the old 0.549 edge, erf's |x| = 1),
 strided sweeps elsewhere down to the denormals, sin / cos arguments up to float32's largest
-(Cody-Waite up to 2^19, std::sin / std::cos above). tanh and erf run in every SIMD clone this CPU
-has (_C._vecmath's isa; the baseline has no FMA, so its bounds are its own); sin and cos through
-ember's op (the clone the CPU dispatch picks). Special values as PyTorch's; float32 results within
+(Cody-Waite up to 2^19, std::sin / std::cos above). Each runs in every SIMD clone this CPU has
+(_C._vecmath's isa; the baseline has no FMA, so tanh's and erf's bounds are its own), and the op
+users call gives the dispatched clone's bits. Special values as PyTorch's; float32 results within
 2 ulp of PyTorch's where torch is installed."""
 
 import numpy as np
@@ -42,8 +42,12 @@ def _sweep(windows, strided):
     return np.concatenate([x, -x])
 
 
-def _sin_cos(name, x):
-    return _C.activation_forward(name, np.ascontiguousarray(x, dtype=np.float32))
+def _sin_cos(name, x, isa=0):
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    y = _C._vecmath(name, x, isa)
+    if isa == 0:  # the op users call runs the same clone
+        np.testing.assert_array_equal(_C.activation_forward(name, x), y)
+    return y
 
 
 @pytest.mark.parametrize("isa", ISAS)
@@ -77,8 +81,9 @@ def test_tanh_erf_clones_agree(isa):
         assert np.max(np.abs(a.astype(np.float64) - b) / ulp) <= 1.0, name
 
 
+@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("name", ["sin", "cos"])
-def test_sin_cos_float32_ulp(name):
+def test_sin_cos_float32_ulp(name, isa):
     fn = getattr(np, name)
     x = _sweep(
         [(1.5, 1.6), (3.1, 3.2)],  # around pi/2 and pi: sin / cos's zeros, the reduction's edges
@@ -89,12 +94,12 @@ def test_sin_cos_float32_ulp(name):
             (524288.0, F32.max, 9973),  # past 2^19: std::sin / std::cos
         ],
     )
-    e = _ulps(_sin_cos(name, x), fn(x.astype(np.float64)))
+    e = _ulps(_sin_cos(name, x, isa), fn(x.astype(np.float64)))
     assert np.max(e) <= 0.501, float(x[np.argmax(e)])  # evaluated in double, rounded once
     # float32 multiples of pi's nearest neighbours: where the reduction cancels most
     k = np.arange(1, 200_000, dtype=np.float64)
     xs = (k * np.pi).astype(np.float32)
-    e = _ulps(_sin_cos(name, xs), fn(xs.astype(np.float64)))
+    e = _ulps(_sin_cos(name, xs, isa), fn(xs.astype(np.float64)))
     assert np.max(e) <= 0.501
 
 
@@ -111,11 +116,11 @@ def test_special_values():
         np.testing.assert_array_equal(e[7:], [1, -1])
         c = _C._vecmath("erfc", x, isa)
         np.testing.assert_array_equal(c[[0, 1, 2, 3, 4, 7, 8]], [0, 2, nan, 1, 1, 0, 2])
-    s = _sin_cos("sin", x)
-    np.testing.assert_array_equal(s[:5], [nan, nan, nan, 0, 0])
-    assert np.signbit(s[4]) and not np.signbit(s[3])
-    np.testing.assert_array_equal(s[5:7], x[5:7])
-    np.testing.assert_array_equal(_sin_cos("cos", x)[:5], [nan, nan, nan, 1, 1])
+        s = _sin_cos("sin", x, isa)
+        np.testing.assert_array_equal(s[:5], [nan, nan, nan, 0, 0])
+        assert np.signbit(s[4]) and not np.signbit(s[3])
+        np.testing.assert_array_equal(s[5:7], x[5:7])
+        np.testing.assert_array_equal(_sin_cos("cos", x, isa)[:5], [nan, nan, nan, 1, 1])
 
 
 @pytest.mark.parametrize("name", ["tanh", "erf", "erfc", "sin", "cos"])

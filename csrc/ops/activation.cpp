@@ -574,6 +574,16 @@ void vecmath_apply(T* y, const T* x, int64_t n, int which, int isa) {
         const NormalCdfPdf<T> p = vnormal(v);
         return p.cdf + (v - v != T(0) ? v * T(0) : v * p.pdf);
       });
+    case 15:  // sin, cos: the clone's vsincos, then std::sin / std::cos past kSinCosMax as the op
+    case 16:
+      if (which == 15)
+        apply_isa(y, x, n, isa, [](T v) { return vsincos<false>(v); });
+      else
+        apply_isa(y, x, n, isa, [](T v) { return vsincos<true>(v); });
+      for (int64_t i = 0; i < n; ++i)
+        if (std::fabs(x[i]) > T(vm::kSinCosMax))
+          y[i] = T(which == 16 ? std::cos(double(x[i])) : std::sin(double(x[i])));
+      return;
     default:
       EMBER_CHECK(false, "vecmath_apply: unknown function id ", which);
   }
