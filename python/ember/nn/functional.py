@@ -6355,6 +6355,8 @@ def embedding_bag(
         raise ValueError(f"{op}: input has to be 1-D or 2-D, got shape {idx.shape}")
     if scale_grad_by_freq and mode == "max":
         raise ValueError(f"{op}: max mode does not support scaling the gradient by the frequency")
+    if sparse and mode == "max":  # torch's check and type
+        raise ValueError(f"{op}: max mode does not support sparse weights")
     if per_sample_weights is not None and mode != "sum":
         raise NotImplementedError(
             f"{op}: per_sample_weights was not None. per_sample_weights is only supported for "

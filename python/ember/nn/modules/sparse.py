@@ -48,8 +48,9 @@ class Embedding(Module):
     ):
         super().__init__()
         _device.check(device)
-        num_embeddings = _check_size("Embedding", "num_embeddings", num_embeddings)
-        embedding_dim = _check_size("Embedding", "embedding_dim", embedding_dim)
+        # 0 is allowed, as torch (an empty table or zero-width vectors)
+        num_embeddings = _check_size("Embedding", "num_embeddings", num_embeddings, 0)
+        embedding_dim = _check_size("Embedding", "embedding_dim", embedding_dim, 0)
         if padding_idx is not None:
             if isinstance(padding_idx, bool):  # as F.embedding (PyTorch's int argument)
                 raise TypeError("Embedding: padding_idx must be int, not bool")

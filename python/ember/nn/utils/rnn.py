@@ -51,6 +51,9 @@ class PackedSequence(NamedTuple):
     def is_cuda(self) -> bool:
         return False
 
+    def is_pinned(self) -> bool:
+        return False
+
 
 def _pack(x: Tensor, lens: np.ndarray, sorted_indices) -> PackedSequence:
     """x (T, N, *) time-major padded, lens (N,) -> PackedSequence; sorted_indices None means the
@@ -73,6 +76,19 @@ def _unpack(sequence, op: str, total_length=None, padding_value=0.0) -> tuple[Te
     if not isinstance(sequence, PackedSequence):
         raise TypeError(f"{op}: expected a PackedSequence, got {type(sequence).__name__}")
     data, bs = sequence.data, np.asarray(sequence.batch_sizes).astype(np.int64)
+    # a hand-made PackedSequence: batch_sizes must describe data (torch fails inside its kernel)
+    if (
+        bs.ndim != 1
+        or bs.size == 0
+        or bs.min() < 1
+        or np.any(np.diff(bs) > 0)
+        or data.ndim < 1
+        or bs.sum() != data.shape[0]
+    ):
+        raise ValueError(
+            f"{op}: batch_sizes {bs.tolist()} must be positive and non-increasing and sum to "
+            f"the rows of data {tuple(data.shape)}"
+        )
     t, n = bs.shape[0], int(bs[0])
     if total_length is not None:
         if total_length < t:
@@ -95,14 +111,20 @@ def _unpack(sequence, op: str, total_length=None, padding_value=0.0) -> tuple[Te
     return padded.reshape(t, n, *data.shape[1:]), lens
 
 
-def _lengths(lengths, op: str) -> np.ndarray:
+def _lengths(lengths, op: str, floats: bool = False, least: int = 1) -> np.ndarray:
+    """lengths -> int64 (N,), each >= least. floats: real lengths are truncated to int64 (as
+    torch's pack_padded_sequence converts them with as_tensor(lengths, dtype=int64))."""
     arr = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
-    if arr.dtype.kind not in "iu":
+    if arr.dtype.kind not in ("iuf" if floats else "iu"):
         raise TypeError(f"{op}: lengths must be integers, got {arr.dtype}")
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{op}: lengths must be a non-empty 1-D sequence, got shape {arr.shape}")
-    if arr.min() < 1:
-        raise ValueError(f"{op}: every length must be >= 1, got {int(arr.min())}")
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{op}: lengths must be finite, got {arr.tolist()}")
+        arr = np.trunc(arr)
+    if arr.min() < least:
+        raise ValueError(f"{op}: every length must be >= {least}, got {int(arr.min())}")
     return arr.astype(np.int64)
 
 
@@ -119,7 +141,7 @@ def pack_padded_sequence(input, lengths, batch_first: bool = False, enforce_sort
     """
     op = "pack_padded_sequence"
     x = input if isinstance(input, Tensor) else Tensor(np.asarray(input))
-    lens = _lengths(lengths, op)
+    lens = _lengths(lengths, op, floats=True)
     if x.ndim < 2:
         raise ValueError(f"{op}: input must have at least 2 dims, got shape {x.shape}")
     if batch_first:
@@ -173,6 +195,8 @@ def pad_sequence(
     tmax = max(s.shape[0] for s in seqs)
     rows = []
     for s in seqs:
+        if s.dtype != seqs[0].dtype:  # torch's output takes the first sequence's dtype
+            s = s.to(seqs[0].dtype)
         if s.shape[0] < tmax:
             pad = Tensor(np.full((tmax - s.shape[0],) + tail, padding_value, dtype=s.dtype))
             s = ops.cat([s, pad] if padding_side == "right" else [pad, s], dim=0)
@@ -182,7 +206,7 @@ def pad_sequence(
 
 def unpad_sequence(padded_sequences, lengths, batch_first: bool = False) -> list:
     """The inverse of pad_sequence: the list of tensors (lengths[i], *) from a padded batch."""
-    lens = _lengths(lengths, "unpad_sequence")
+    lens = _lengths(lengths, "unpad_sequence", least=0)  # (an empty sequence, as torch)
     x = padded_sequences if batch_first else padded_sequences.transpose(0, 1)
     if lens.shape[0] != x.shape[0] or lens.max() > x.shape[1]:
         raise ValueError(

@@ -1,0 +1,171 @@
+"""Differences from PyTorch 2.13 found by a differential sweep of the recurrent layers, packed
+sequences, embeddings and seq2seq decoding; each test compares with torch (or states the error
+ember must give where torch has none)."""
+
+import numpy as np
+import pytest
+
+import ember
+from ember import nn
+from ember.nn import functional as F
+from ember.nn import seq2seq
+from ember.nn.utils import rnn as rnn_utils
+
+torch = pytest.importorskip("torch")
+
+
+def _from_torch(e, t):
+    e.load_state_dict({k: v.detach().numpy().copy() for k, v in t.state_dict().items()})
+    return e
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_flat_weights_follow_the_parameters_as_torch(kind):
+    t, e = getattr(torch.nn, kind)(3, 4, 2), getattr(nn, kind)(3, 4, 2)
+    _from_torch(e, t)
+    w = np.random.default_rng(0).standard_normal(tuple(t.weight_hh_l1.shape)).astype(np.float32)
+    t.weight_hh_l1 = torch.nn.Parameter(torch.tensor(w))
+    e.weight_hh_l1 = nn.Parameter(w.copy())
+    assert len(e._flat_weights) == len(t._flat_weights)
+    for a, b in zip(t._flat_weights, e._flat_weights):
+        np.testing.assert_array_equal(a.detach().numpy(), b.numpy())
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_a_non_bool_bidirectional_builds_and_forward_refuses_as_torch(kind):
+    t, e = getattr(torch.nn, kind)(2, 3, bidirectional=1), getattr(nn, kind)(2, 3, bidirectional=1)
+    assert repr(e) == repr(t)  # "..., bidirectional=1)"
+    assert len(list(e.parameters())) == len(list(t.parameters()))
+    with pytest.raises(TypeError):
+        t(torch.zeros(1, 2, 2))
+    with pytest.raises(TypeError, match="bidirectional should be of type bool"):
+        e(ember.zeros(1, 2, 2))
+
+
+@pytest.mark.parametrize("kind", ["RNNCell", "LSTMCell", "GRUCell"])
+def test_cell_repr_shows_a_non_bool_bias_as_torch(kind):
+    for bias in (False, 0, 1):
+        assert repr(getattr(nn, kind)(3, 4, bias=bias)) == repr(
+            getattr(torch.nn, kind)(3, 4, bias=bias)
+        )
+
+
+def test_pack_padded_sequence_truncates_real_lengths_as_torch():
+    x = np.random.default_rng(0).standard_normal((4, 3, 2)).astype(np.float32)
+    for lengths in ([3.7, 2.2, 1.0], np.array([4.0, 2.9, 1.5])):
+        pt = torch.nn.utils.rnn.pack_padded_sequence(torch.tensor(x), torch.as_tensor(lengths))
+        pe = rnn_utils.pack_padded_sequence(ember.tensor(x), lengths)
+        np.testing.assert_array_equal(pe.data.numpy(), pt.data.numpy())
+        np.testing.assert_array_equal(pe.batch_sizes.numpy(), pt.batch_sizes.numpy())
+    with pytest.raises(ValueError, match="finite"):
+        rnn_utils.pack_padded_sequence(ember.tensor(x), [np.nan, 2.0, 1.0])
+
+
+def test_unpad_sequence_takes_an_empty_sequence_as_torch():
+    x = np.random.default_rng(0).standard_normal((4, 3, 2))
+    out_t = torch.nn.utils.rnn.unpad_sequence(torch.tensor(x), torch.tensor([4, 0, 2]))
+    out_e = rnn_utils.unpad_sequence(ember.tensor(x), ember.tensor(np.array([4, 0, 2])))
+    assert [tuple(o.shape) for o in out_e] == [tuple(o.shape) for o in out_t]
+    for a, b in zip(out_e, out_t):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_pad_sequence_takes_the_first_sequences_dtype_as_torch():
+    a, b = np.ones((2, 3), np.float32), np.full((1, 3), 2.5)
+    for seqs in ((a, b), (b, a), (np.ones((1, 2), np.int64), np.full((2, 2), 2.7))):
+        yt = torch.nn.utils.rnn.pad_sequence([torch.tensor(s) for s in seqs])
+        ye = rnn_utils.pad_sequence([ember.tensor(s) for s in seqs])
+        assert ye.dtype == yt.numpy().dtype
+        np.testing.assert_array_equal(ye.numpy(), yt.numpy())
+
+
+def test_packed_sequence_is_pinned_as_torch():
+    p = rnn_utils.pack_sequence([ember.ones(2, 1), ember.ones(1, 1)])
+    assert p.is_pinned() is False
+
+
+@pytest.mark.parametrize("batch_sizes", [[2, 3], [3, 0, 2], [3, 3]])
+def test_a_packed_sequence_whose_batch_sizes_do_not_fit_is_refused(batch_sizes):
+    # torch fails inside its kernel (RuntimeError) or reads past data; ember names the problem
+    data = np.zeros((5, 2), np.float32)
+    packed = rnn_utils.PackedSequence(ember.tensor(data), ember.tensor(np.array(batch_sizes)))
+    with pytest.raises(ValueError, match="batch_sizes"):
+        nn.GRU(2, 3)(packed)
+    with pytest.raises(ValueError, match="batch_sizes"):
+        rnn_utils.pad_packed_sequence(packed)
+
+
+@pytest.mark.parametrize("size", [(0, 3), (4, 0)])
+def test_embedding_with_an_empty_table_or_zero_width_as_torch(size):
+    idx = [] if size[0] == 0 else [1, 3]
+    yt = torch.nn.Embedding(*size)(torch.tensor(idx, dtype=torch.long))
+    ye = nn.Embedding(*size)(np.array(idx, np.int64))
+    assert ye.shape == tuple(yt.shape)
+    yb = nn.EmbeddingBag(*size)(np.array([idx], np.int64).reshape(1, -1)) if idx else None
+    if yb is not None:
+        assert yb.shape == tuple(torch.nn.EmbeddingBag(*size)(torch.tensor([idx])).shape)
+
+
+def test_embedding_bag_max_mode_refuses_sparse_as_torch():
+    w = np.ones((4, 2), np.float32)
+    with pytest.raises(ValueError):
+        torch.nn.functional.embedding_bag(
+            torch.tensor([[0, 1]]), torch.tensor(w), mode="max", sparse=True
+        )
+    with pytest.raises(ValueError, match="max mode does not support sparse"):
+        F.embedding_bag(np.array([[0, 1]]), ember.tensor(w), mode="max", sparse=True)
+    with pytest.raises(ValueError, match="max mode does not support sparse"):
+        nn.EmbeddingBag(4, 2, mode="max", sparse=True)(np.array([[0, 1]]))
+
+
+# ---- seq2seq / decoding: bad input gets a clear error naming the argument ---------------------
+
+
+@pytest.fixture
+def model():
+    ember.manual_seed(0)
+    return seq2seq.Seq2Seq(10, 12, 4, 5)
+
+
+_SRC, _TGT = np.array([[1, 2, 3], [4, 5, 0]]), np.array([[1, 2], [1, 3]])
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda m: m(np.array([1, 2, 3]), _TGT), "src must be"),
+        (lambda m: m(np.zeros((2, 0), np.int64), _TGT), "src must be"),
+        (lambda m: m(_SRC, _TGT[:1]), "tgt_in must be"),
+        (lambda m: m(_SRC, np.zeros((2, 0), np.int64)), "tgt_in must be"),
+        (lambda m: m(_SRC, _TGT, teacher_forcing_ratio=2), "teacher_forcing_ratio"),
+        (lambda m: m.greedy(_SRC, 20, 2, 5), "bos"),
+        (lambda m: m.greedy(_SRC, True, 2, 5), "bos"),
+        (lambda m: m.beam_search(_SRC, 1, 50, 5), "eos"),
+        (lambda m: m.beam_search(_SRC, 1, 2, 5, beam_width=True), "beam_width"),
+        (lambda m: m.beam_search(_SRC, 1, 2, 5, length_penalty=float("nan")), "length_penalty"),
+    ],
+)
+def test_seq2seq_bad_input_is_refused_clearly(model, call, match):
+    with pytest.raises(ValueError, match=match):
+        call(model)
+
+
+def test_decoding_checks_what_step_fn_returns():
+    def rows(extra):
+        return lambda t, s: (np.zeros((len(t) + extra, 5)), s)
+
+    with pytest.raises(ValueError, match=r"log-probabilities \(4, V\) for 4 tokens"):
+        seq2seq.beam_search(rows(1), None, 1, 2, 3)
+    with pytest.raises(ValueError, match=r"\(1, V\) for 1 tokens"):
+        seq2seq.greedy_decode(rows(1), None, 1, 2, 3)
+    with pytest.raises(ValueError, match="eos .7. must be below the vocabulary size 5"):
+        seq2seq.greedy_decode(rows(0), None, 1, 7, 3)
+    with pytest.raises(TypeError, match="must return a pair"):
+        seq2seq.beam_search(lambda t, s: "x", None, 1, 2, 3)
+    with pytest.raises(TypeError, match="length_penalty must be a number"):
+        seq2seq.beam_search(rows(0), None, 1, 2, 3, length_penalty="a")
+    # a well-formed step_fn still decodes: a fixed distribution picks eos (3) first; the
+    # result is padded with eos while the other beam runs on
+    lp = np.log(np.array([0.05, 0.05, 0.1, 0.7, 0.1]))
+    toks, _ = seq2seq.beam_search(lambda t, s: (np.tile(lp, (len(t), 1)), s), None, 1, 3, 4, 2)
+    assert toks.shape[0] == 1 and (toks == 3).all()
