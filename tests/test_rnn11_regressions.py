@@ -169,3 +169,54 @@ def test_decoding_checks_what_step_fn_returns():
     lp = np.log(np.array([0.05, 0.05, 0.1, 0.7, 0.1]))
     toks, _ = seq2seq.beam_search(lambda t, s: (np.tile(lp, (len(t), 1)), s), None, 1, 3, 4, 2)
     assert toks.shape[0] == 1 and (toks == 3).all()
+
+
+# ---- double backward (create_graph=True) through the fused layers, as torch's CPU RNNs -------
+
+
+@pytest.mark.parametrize(
+    "kind, kw, packed",
+    [
+        ("LSTM", dict(num_layers=2, bidirectional=True), True),
+        ("LSTM", dict(proj_size=2, bias=False), False),
+        ("GRU", dict(bidirectional=True), True),
+        ("RNN", dict(nonlinearity="tanh", num_layers=2), False),
+        ("RNN", dict(nonlinearity="relu", bidirectional=True), True),
+    ],
+)
+def test_double_backward_through_recurrent_layers_matches_torch(kind, kw, packed):
+    torch.manual_seed(0)
+    t = getattr(torch.nn, kind)(2, 3, **kw).double()
+    e = _from_torch(getattr(nn, kind)(2, 3, **kw).double(), t)
+    x = np.random.default_rng(1).standard_normal((4, 3, 2))
+    lens = [2, 4, 1]
+    res = []
+    for lib, mod in ((torch, t), (ember, e)):
+        xx = lib.tensor(x, requires_grad=True)
+        inp = xx
+        if packed:
+            utils = torch.nn.utils.rnn if lib is torch else rnn_utils
+            inp = utils.pack_padded_sequence(xx, lens, enforce_sorted=False)
+        out, state = mod(inp)
+        out = out.data if packed else out
+        h = state[0] if kind == "LSTM" else state
+        w = mod.weight_hh_l0
+        gx, gw = lib.autograd.grad(out.sin().sum() + (h * h).sum(), (xx, w), create_graph=True)
+        ((gx * gx).sum() + (gw * gw).sum()).backward()
+        res.append([gx, gw, xx.grad] + [p.grad for p in mod.parameters()])
+    for a, b in zip(*res):
+        np.testing.assert_allclose(b.numpy(), a.detach().numpy(), rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["LSTMCell", "GRUCell", "RNNCell"])
+def test_cell_double_backward_passes_gradgradcheck(kind):
+    ember.manual_seed(0)
+    cell = getattr(nn, kind)(2, 3).double()
+    x = ember.randn(2, 2, dtype=np.float64, requires_grad=True)
+    h = ember.randn(2, 3, dtype=np.float64, requires_grad=True)
+
+    def f(x, h):
+        out = cell(x, (h, h * 0.5) if kind == "LSTMCell" else h)
+        return out[0] * out[1] if kind == "LSTMCell" else out
+
+    assert ember.autograd.gradgradcheck(f, (x, h))
