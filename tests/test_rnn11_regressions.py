@@ -220,3 +220,43 @@ def test_cell_double_backward_passes_gradgradcheck(kind):
         return out[0] * out[1] if kind == "LSTMCell" else out
 
     assert ember.autograd.gradgradcheck(f, (x, h))
+
+
+def test_packed_sequence_constructor_and_conversions_as_torch():
+    data = np.random.default_rng(0).standard_normal((5, 2)).astype(np.float32)
+    bs, order = np.array([3, 2]), np.array([2, 0, 1])
+    pt = torch.nn.utils.rnn.PackedSequence(
+        torch.tensor(data), torch.tensor(bs), torch.tensor(order)
+    )
+    pe = rnn_utils.PackedSequence(ember.tensor(data), ember.tensor(bs), ember.tensor(order))
+    np.testing.assert_array_equal(pe.unsorted_indices.numpy(), pt.unsorted_indices.numpy())
+    pair = rnn_utils.PackedSequence((ember.tensor(data), ember.tensor(bs)))
+    np.testing.assert_array_equal(pair.batch_sizes.numpy(), bs)
+    assert pair.sorted_indices is None and pair.unsorted_indices is None
+    for conv in ("double", "float", "half", "long", "int", "short", "byte", "char"):
+        got, want = getattr(pe, conv)(), getattr(pt, conv)()
+        assert isinstance(got, rnn_utils.PackedSequence)
+        np.testing.assert_array_equal(got.data.numpy(), want.data.numpy())
+        np.testing.assert_array_equal(got.unsorted_indices.numpy(), want.unsorted_indices.numpy())
+    assert pe.pin_memory() is pe
+    with pytest.raises(TypeError, match="data, batch_sizes"):
+        rnn_utils.PackedSequence(ember.tensor(data))
+
+
+def test_embedding_looks_up_an_integer_table_as_torch():
+    w = np.arange(15).reshape(5, 3)
+    idx = np.array([[1, 4], [0, 1]])
+    want = torch.nn.functional.embedding(torch.tensor(idx), torch.tensor(w), padding_idx=1)
+    got = F.embedding(ember.tensor(idx), ember.tensor(w), padding_idx=1)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    np.testing.assert_array_equal(
+        F.embedding(ember.tensor(idx), ember.tensor(w > 6)).numpy(),
+        torch.nn.functional.embedding(torch.tensor(idx), torch.tensor(w > 6)).numpy(),
+    )
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.embedding(torch.tensor(idx), torch.tensor(w), max_norm=1.0)
+    with pytest.raises(TypeError, match="max_norm needs a floating point weight"):
+        F.embedding(ember.tensor(idx), ember.tensor(w), max_norm=1.0)
+    with pytest.raises(IndexError):
+        F.embedding(ember.tensor(np.array([5])), ember.tensor(w))

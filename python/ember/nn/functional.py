@@ -4030,7 +4030,10 @@ def embedding(
 
     Shape: input (*) -> (*, embedding_dim).
     """
-    weight = _float_input(weight, "embedding", "weight")
+    # an integer or bool table is looked up as torch does (no gradient: it cannot want one)
+    int_table = isinstance(weight, Tensor) and weight.data.dtype.kind in "biu"
+    if not int_table:
+        weight = _float_input(weight, "embedding", "weight")
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-D, got shape {weight.shape}")
     idx = np.asarray(input.data if isinstance(input, Tensor) else input)
@@ -4048,6 +4051,12 @@ def embedding(
         if not -v <= padding_idx < v:
             raise ValueError(f"embedding: padding_idx must be within num_embeddings ({v})")
         padding_idx = int(padding_idx) % v
+    if int_table:
+        if max_norm is not None:
+            raise TypeError(
+                f"embedding: max_norm needs a floating point weight, got {weight.dtype}"
+            )
+        return Tensor(weight.data[idx])
     if max_norm is not None and idx.size:
         uniq = np.unique(idx)
         rows = weight.data[uniq]

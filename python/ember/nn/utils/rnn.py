@@ -17,7 +17,14 @@ import numpy as np
 from ember.tensor import Tensor
 
 
-class PackedSequence(NamedTuple):
+class _PackedSequenceFields(NamedTuple):
+    data: Tensor
+    batch_sizes: Tensor
+    sorted_indices: Tensor | None = None
+    unsorted_indices: Tensor | None = None
+
+
+class PackedSequence(_PackedSequenceFields):
     """A packed batch, as PyTorch's.
 
     Attributes:
@@ -27,25 +34,61 @@ class PackedSequence(NamedTuple):
         sorted_indices: int64 Tensor (N,), the batch order of ``data`` (longest first, ties in
             batch order), or None when the batch was already sorted (``enforce_sorted=True``).
         unsorted_indices: the inverse permutation, or None.
+
+    As torch's constructor: ``PackedSequence(data, batch_sizes, sorted_indices)`` computes
+    unsorted_indices, and ``PackedSequence((data, batch_sizes))`` takes the pair.
     """
 
-    data: Tensor
-    batch_sizes: Tensor
-    sorted_indices: Tensor | None = None
-    unsorted_indices: Tensor | None = None
+    __slots__ = ()
+
+    def __new__(cls, data, batch_sizes=None, sorted_indices=None, unsorted_indices=None):
+        if unsorted_indices is None:
+            unsorted_indices = invert_permutation(sorted_indices)
+        if batch_sizes is None:
+            if not (isinstance(data, list | tuple) and len(data) == 2):
+                raise TypeError("PackedSequence: give (data, batch_sizes), or data and batch_sizes")
+            data, batch_sizes = data
+        return super().__new__(cls, data, batch_sizes, sorted_indices, unsorted_indices)
 
     # PyTorch's conversions: they apply to data; the index fields stay as they are
+    def _data_as(self, data) -> PackedSequence:
+        return self._replace(data=data)
+
     def to(self, *args, **kwargs) -> PackedSequence:
-        return self._replace(data=self.data.to(*args, **kwargs))
+        return self._data_as(self.data.to(*args, **kwargs))
 
     def cpu(self) -> PackedSequence:
         return self
 
-    def float(self) -> PackedSequence:
-        return self._replace(data=self.data.float())
+    def cuda(self, *args, **kwargs) -> PackedSequence:
+        return self._data_as(self.data.cuda(*args, **kwargs))  # (refuses: CPU only)
+
+    def pin_memory(self) -> PackedSequence:
+        return self
 
     def double(self) -> PackedSequence:
-        return self._replace(data=self.data.double())
+        return self._data_as(self.data.double())
+
+    def float(self) -> PackedSequence:
+        return self._data_as(self.data.float())
+
+    def half(self) -> PackedSequence:
+        return self._data_as(self.data.half())
+
+    def long(self) -> PackedSequence:
+        return self._data_as(self.data.long())
+
+    def int(self) -> PackedSequence:
+        return self._data_as(self.data.int())
+
+    def short(self) -> PackedSequence:
+        return self._data_as(self.data.short())
+
+    def char(self) -> PackedSequence:
+        return self._data_as(self.data.char())
+
+    def byte(self) -> PackedSequence:
+        return self._data_as(self.data.byte())
 
     @property
     def is_cuda(self) -> bool:
