@@ -2,6 +2,8 @@
 sequences, embeddings and seq2seq decoding; each test compares with torch (or states the error
 ember must give where torch has none)."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -260,3 +262,43 @@ def test_embedding_looks_up_an_integer_table_as_torch():
         F.embedding(ember.tensor(idx), ember.tensor(w), max_norm=1.0)
     with pytest.raises(IndexError):
         F.embedding(ember.tensor(np.array([5])), ember.tensor(w))
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_forward_mode_ad_through_recurrent_layers_matches_torch(kind):
+    torch.manual_seed(0)
+    t = getattr(torch.nn, kind)(2, 3, bidirectional=True).double()
+    e = _from_torch(getattr(nn, kind)(2, 3, bidirectional=True).double(), t)
+    rng = np.random.default_rng(0)
+    x, v = rng.standard_normal((3, 2, 2)), rng.standard_normal((3, 2, 2))
+    from ember.autograd import forward_ad as efa
+
+    with warnings.catch_warnings():  # (torch's forward_ad module warns about torch.jit)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import torch.autograd.forward_ad as tfa
+
+        with tfa.dual_level():
+            x_dual = tfa.make_dual(torch.tensor(x), torch.tensor(v))
+            want = tfa.unpack_dual(t(x_dual)[0]).tangent
+    with efa.dual_level():
+        got = efa.unpack_dual(e(efa.make_dual(ember.tensor(x), ember.tensor(v)))[0]).tangent
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("max_norm", [0.1, 100.0])
+def test_embedding_max_norm_is_an_in_place_write_as_torch(max_norm):
+    # torch's embedding_renorm_ bumps the weight's version (even when no row changes): a node
+    # that saved the weight before refuses to backward instead of using the new values
+    w0 = np.random.default_rng(0).standard_normal((5, 3)) * 3
+    for lib, fn in ((torch, torch.nn.functional.embedding), (ember, F.embedding)):
+        w = lib.tensor(w0.copy(), requires_grad=True)
+        saved = (w * w).sum()
+        version = w._version
+        fn(lib.tensor(np.array([1, 2])), w, max_norm=max_norm)
+        assert w._version == version + 1
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            saved.backward()
+    # the lookups themselves keep nothing of the weight: two renormalising lookups backward
+    emb = nn.Embedding(5, 3, max_norm=1.0)
+    (emb(np.array([1])).sum() + emb(np.array([1, 2])).sum()).backward()
+    np.testing.assert_array_equal(emb.weight.grad.numpy()[1:3], [[2, 2, 2], [1, 1, 1]])

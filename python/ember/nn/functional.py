@@ -4077,6 +4077,12 @@ def embedding(
         if big.any():
             scale = (max_norm / (norms[big] + 1e-7)).astype(rows.dtype)
             weight.data[uniq[big]] = rows[big] * scale[:, None]
+    if max_norm is not None:
+        # an in-place write, as torch's embedding_renorm_ (which counts one even when no row
+        # changes): nodes that saved the weight before now refuse to backward, as torch's
+        from ember.autograd import function as _function
+
+        _function.note_write(weight.data)
     return Embedding.apply(
         idx.astype(np.int64, copy=False),
         weight,
