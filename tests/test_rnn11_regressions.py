@@ -302,3 +302,26 @@ def test_embedding_max_norm_is_an_in_place_write_as_torch(max_norm):
     emb = nn.Embedding(5, 3, max_norm=1.0)
     (emb(np.array([1])).sum() + emb(np.array([1, 2])).sum()).backward()
     np.testing.assert_array_equal(emb.weight.grad.numpy()[1:3], [[2, 2, 2], [1, 1, 1]])
+
+
+def test_lstm_cell_refuses_a_state_pair_holding_none_as_torch():
+    x, h = np.ones((4, 2), np.float32), np.ones((4, 3), np.float32)
+    for hx in ((h, None), (None, None)):
+        with pytest.raises(AttributeError):
+            torch.nn.LSTMCell(2, 3)(
+                torch.tensor(x), tuple(None if a is None else torch.tensor(a) for a in hx)
+            )
+        with pytest.raises(TypeError, match="hx must be None or a tuple"):
+            nn.LSTMCell(2, 3)(
+                ember.tensor(x), tuple(None if a is None else ember.tensor(a) for a in hx)
+            )
+
+
+def test_embedding_freeze_without_weight_and_a_non_int_padding_idx_as_torch():
+    assert torch.nn.Embedding(3, 2, _freeze=True).weight.requires_grad is False
+    assert nn.Embedding(3, 2, _freeze=True).weight.requires_grad is False
+    for cls in (nn.Embedding, nn.EmbeddingBag):
+        with pytest.raises(IndexError):
+            getattr(torch.nn, cls.__name__)(3, 2, padding_idx=1.0)
+        with pytest.raises(TypeError, match="padding_idx must be int"):
+            cls(3, 2, padding_idx=1.0)

@@ -487,6 +487,9 @@ class LSTMCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, 4, device, dtype)
 
     def forward(self, input, hx=None):
+        if isinstance(hx, tuple | list) and any(s is None for s in hx):
+            # torch takes hx None or two tensors, never a pair holding None
+            raise TypeError("LSTMCell: hx must be None or a tuple (h_0, c_0) of two tensors")
         return F.lstm_cell(input, hx, *self._w())
 
 

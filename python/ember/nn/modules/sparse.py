@@ -52,8 +52,11 @@ class Embedding(Module):
         num_embeddings = _check_size("Embedding", "num_embeddings", num_embeddings, 0)
         embedding_dim = _check_size("Embedding", "embedding_dim", embedding_dim, 0)
         if padding_idx is not None:
-            if isinstance(padding_idx, bool):  # as F.embedding (PyTorch's int argument)
-                raise TypeError("Embedding: padding_idx must be int, not bool")
+            # an int, as F.embedding (torch fails indexing the weight with a float or bool)
+            if isinstance(padding_idx, bool) or not isinstance(padding_idx, int | np.integer):
+                raise TypeError(
+                    f"Embedding: padding_idx must be int, not {type(padding_idx).__name__}"
+                )
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(
                     f"Embedding: padding_idx must be within num_embeddings ({num_embeddings}), "
@@ -70,7 +73,9 @@ class Embedding(Module):
         self.sparse = sparse
         dtype = np.dtype(dtype or get_default_dtype())
         if _weight is None:
-            self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype))
+            self.weight = Parameter(
+                np.empty((num_embeddings, embedding_dim), dtype), requires_grad=not _freeze
+            )
             self.reset_parameters()
         else:
             w = np.array(_weight.data if isinstance(_weight, Tensor) else _weight)
