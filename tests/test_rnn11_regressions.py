@@ -325,3 +325,10 @@ def test_embedding_freeze_without_weight_and_a_non_int_padding_idx_as_torch():
             getattr(torch.nn, cls.__name__)(3, 2, padding_idx=1.0)
         with pytest.raises(TypeError, match="padding_idx must be int"):
             cls(3, 2, padding_idx=1.0)
+
+
+def test_rnn_base_refuses_an_unknown_mode_as_torch():
+    with pytest.raises(ValueError, match="Unrecognized RNN mode"):
+        torch.nn.RNNBase("FOO", 2, 3)
+    with pytest.raises(ValueError, match="Unrecognized RNN mode: FOO"):
+        nn.RNNBase("FOO", 2, 3)

@@ -82,6 +82,8 @@ class RNNBase(Module):
         super().__init__()
         _device.check(device)
         cls = type(self).__name__
+        if mode not in _GATES:
+            raise ValueError(f"{cls}: Unrecognized RNN mode: {mode}")
         self.mode = mode
         self.input_size = _check_size(cls, "input_size", input_size)
         self.hidden_size = _check_size(cls, "hidden_size", hidden_size)
