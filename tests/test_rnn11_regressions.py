@@ -241,6 +241,7 @@ def test_packed_sequence_constructor_and_conversions_as_torch():
         np.testing.assert_array_equal(got.data.numpy(), want.data.numpy())
         np.testing.assert_array_equal(got.unsorted_indices.numpy(), want.unsorted_indices.numpy())
     assert pe.pin_memory() is pe
+    assert pe.float() is pe and pe.to(np.float32) is pe and pe.double() is not pe
     with pytest.raises(TypeError, match="data, batch_sizes"):
         rnn_utils.PackedSequence(ember.tensor(data))
 

@@ -52,7 +52,8 @@ class PackedSequence(_PackedSequenceFields):
 
     # PyTorch's conversions: they apply to data; the index fields stay as they are
     def _data_as(self, data) -> PackedSequence:
-        return self._replace(data=data)
+        # as torch: a conversion that leaves data as it is returns this PackedSequence
+        return self if data is self.data else self._replace(data=data)
 
     def to(self, *args, **kwargs) -> PackedSequence:
         return self._data_as(self.data.to(*args, **kwargs))
