@@ -333,3 +333,33 @@ def test_rnn_base_refuses_an_unknown_mode_as_torch():
         torch.nn.RNNBase("FOO", 2, 3)
     with pytest.raises(ValueError, match="Unrecognized RNN mode: FOO"):
         nn.RNNBase("FOO", 2, 3)
+
+
+def test_packing_functions_check_their_flags_and_total_length_as_torch():
+    x = np.random.default_rng(0).standard_normal((4, 3, 2)).astype(np.float32)
+    tr, xt, xe = torch.nn.utils.rnn, torch.tensor(x), ember.tensor(x)
+    pt, pe = tr.pack_padded_sequence(xt, [4, 2, 1]), rnn_utils.pack_padded_sequence(xe, [4, 2, 1])
+    bad = [
+        (lambda: tr.pack_padded_sequence(xt, [4, 2, 1], batch_first=1),
+         lambda: rnn_utils.pack_padded_sequence(xe, [4, 2, 1], batch_first=1)),
+        (lambda: tr.pad_packed_sequence(pt, batch_first=1),
+         lambda: rnn_utils.pad_packed_sequence(pe, batch_first=1)),
+        (lambda: tr.pad_sequence([xt[0]], batch_first=1),
+         lambda: rnn_utils.pad_sequence([xe[0]], batch_first=1)),
+        (lambda: tr.pad_packed_sequence(pt, total_length=5.0),
+         lambda: rnn_utils.pad_packed_sequence(pe, total_length=5.0)),
+        (lambda: tr.pad_packed_sequence(pt, padding_value="a"),
+         lambda: rnn_utils.pad_packed_sequence(pe, padding_value="a")),
+    ]  # fmt: skip
+    for t_call, e_call in bad:
+        with pytest.raises(TypeError):
+            t_call()
+        with pytest.raises(TypeError, match="must be"):
+            e_call()
+    # what torch takes: an int 0-d tensor as total_length, a bool as padding_value
+    for kw_t, kw_e in (
+        (dict(total_length=torch.tensor(6)), dict(total_length=ember.tensor(np.array(6)))),
+        (dict(padding_value=True), dict(padding_value=True)),
+    ):
+        want = tr.pad_packed_sequence(pt, **kw_t)[0]
+        np.testing.assert_array_equal(rnn_utils.pad_packed_sequence(pe, **kw_e)[0].numpy(), want)

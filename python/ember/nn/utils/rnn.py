@@ -119,6 +119,14 @@ def _unpack(sequence, op: str, total_length=None, padding_value=0.0) -> tuple[Te
 
     if not isinstance(sequence, PackedSequence):
         raise TypeError(f"{op}: expected a PackedSequence, got {type(sequence).__name__}")
+    total_length = _total_length(total_length, op)
+    if not isinstance(padding_value, int | float | np.number):  # (a bool is a number)
+        if not (isinstance(padding_value, Tensor) and padding_value.ndim == 0):
+            raise TypeError(
+                f"{op}: argument 'padding_value' must be a number, not "
+                f"{type(padding_value).__name__}"
+            )
+        padding_value = padding_value.item()
     data, bs = sequence.data, np.asarray(sequence.batch_sizes).astype(np.int64)
     # a hand-made PackedSequence: batch_sizes must describe data (torch fails inside its kernel)
     if (
@@ -155,6 +163,24 @@ def _unpack(sequence, op: str, total_length=None, padding_value=0.0) -> tuple[Te
     return padded.reshape(t, n, *data.shape[1:]), lens
 
 
+def _flag(v, op: str, name: str) -> bool:
+    """A bool argument: torch's C++ functions refuse anything else (1, None) with TypeError."""
+    if not isinstance(v, bool | np.bool_):
+        raise TypeError(f"{op}: argument '{name}' must be bool, not {type(v).__name__}")
+    return bool(v)
+
+
+def _total_length(v, op: str):
+    """None or an int (a 0-d integer Tensor too, as torch's argument parser takes it)."""
+    if v is None:
+        return None
+    if isinstance(v, Tensor) and v.ndim == 0:
+        v = v.data[()]
+    if not isinstance(v, int | np.integer):
+        raise TypeError(f"{op}: argument 'total_length' must be int, not {type(v).__name__}")
+    return int(v)
+
+
 def _lengths(lengths, op: str, floats: bool = False, least: int = 1) -> np.ndarray:
     """lengths -> int64 (N,), each >= least. floats: real lengths are truncated to int64 (as
     torch's pack_padded_sequence converts them with as_tensor(lengths, dtype=int64))."""
@@ -186,6 +212,7 @@ def pack_padded_sequence(input, lengths, batch_first: bool = False, enforce_sort
     op = "pack_padded_sequence"
     x = input if isinstance(input, Tensor) else Tensor(np.asarray(input))
     lens = _lengths(lengths, op, floats=True)
+    batch_first = _flag(batch_first, op, "batch_first")
     if x.ndim < 2:
         raise ValueError(f"{op}: input must have at least 2 dims, got shape {x.shape}")
     if batch_first:
@@ -212,7 +239,9 @@ def pad_packed_sequence(
     Returns: (padded (T, N, *) or (N, T, *), lengths int64 Tensor (N,)); T = total_length or
     max(lengths); padded steps hold ``padding_value``.
     """
-    x, lens = _unpack(sequence, "pad_packed_sequence", total_length, padding_value)
+    op = "pad_packed_sequence"
+    batch_first = _flag(batch_first, op, "batch_first")
+    x, lens = _unpack(sequence, op, total_length, padding_value)
     if batch_first:
         x = x.transpose(0, 1)
     return x, Tensor(lens)
@@ -227,6 +256,7 @@ def pad_sequence(
     from ember import ops
 
     op = "pad_sequence"
+    batch_first = _flag(batch_first, op, "batch_first")
     if padding_side not in ("left", "right"):
         raise ValueError(f"{op}: padding_side must be 'left' or 'right', got {padding_side!r}")
     seqs = [s if isinstance(s, Tensor) else Tensor(np.asarray(s)) for s in sequences]
