@@ -363,3 +363,15 @@ def test_packing_functions_check_their_flags_and_total_length_as_torch():
     ):
         want = tr.pad_packed_sequence(pt, **kw_t)[0]
         np.testing.assert_array_equal(rnn_utils.pad_packed_sequence(pe, **kw_e)[0].numpy(), want)
+
+
+def test_embedding_from_pretrained_shares_the_given_weight_as_torch():
+    w0 = np.random.default_rng(0).standard_normal((3, 2)).astype(np.float32) * 4
+    for cls in ("Embedding", "EmbeddingBag"):
+        wt, we = torch.tensor(w0.copy()), ember.tensor(w0.copy())
+        mt = getattr(torch.nn, cls).from_pretrained(wt, max_norm=1.0)
+        me = getattr(nn, cls).from_pretrained(we, max_norm=1.0)
+        assert mt.weight.data_ptr() == wt.data_ptr() and np.shares_memory(me.weight.data, we.data)
+        idx = [[0, 2]] if cls == "EmbeddingBag" else [0, 2]
+        mt(torch.tensor(idx)), me(ember.tensor(np.array(idx)))
+        np.testing.assert_allclose(we.numpy(), wt.numpy(), rtol=1e-6)  # renormalised in place

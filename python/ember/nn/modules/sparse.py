@@ -78,7 +78,8 @@ class Embedding(Module):
             )
             self.reset_parameters()
         else:
-            w = np.array(_weight.data if isinstance(_weight, Tensor) else _weight)
+            # the given array itself, not a copy: torch's Parameter(_weight) shares its storage
+            w = np.asarray(_weight.data if isinstance(_weight, Tensor) else _weight)
             if w.shape != (num_embeddings, embedding_dim):
                 raise ValueError(
                     f"Embedding: _weight must have shape {(num_embeddings, embedding_dim)}, "
@@ -103,7 +104,8 @@ class Embedding(Module):
         scale_grad_by_freq: bool = False,
         sparse: bool = False,
     ):
-        """An Embedding holding a copy of ``embeddings`` (2-D); frozen unless freeze=False."""
+        """An Embedding whose weight is ``embeddings`` (2-D; shared, not copied, as torch's);
+        frozen unless freeze=False."""
         w = np.asarray(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
         if w.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got {w.shape}")
@@ -179,7 +181,8 @@ class EmbeddingBag(Embedding):
         include_last_offset: bool = False,
         padding_idx=None,
     ):
-        """An EmbeddingBag holding a copy of ``embeddings`` (2-D); frozen unless freeze=False."""
+        """An EmbeddingBag whose weight is ``embeddings`` (2-D; shared, as torch's); frozen
+        unless freeze=False."""
         w = np.asarray(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
         if w.ndim != 2:
             raise ValueError(f"EmbeddingBag.from_pretrained: embeddings must be 2-D, got {w.shape}")
