@@ -375,3 +375,16 @@ def test_embedding_from_pretrained_shares_the_given_weight_as_torch():
         idx = [[0, 2]] if cls == "EmbeddingBag" else [0, 2]
         mt(torch.tensor(idx)), me(ember.tensor(np.array(idx)))
         np.testing.assert_allclose(we.numpy(), wt.numpy(), rtol=1e-6)  # renormalised in place
+
+
+def test_double_backward_through_inter_layer_dropout():
+    # torch differentiates its dropout mask twice too; the mask is fixed by the seed per call
+    ember.manual_seed(0)
+    lstm = nn.LSTM(2, 3, 2, dropout=0.5).double()
+    x = ember.randn(3, 2, 2, dtype=np.float64, requires_grad=True)
+
+    def f(x):
+        ember.manual_seed(1)
+        return lstm(x)[0]
+
+    assert ember.autograd.gradgradcheck(f, (x,))

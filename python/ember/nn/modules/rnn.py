@@ -43,6 +43,10 @@ class _LayerDropout(Function):
     def backward(ctx, g):
         return g * ctx.mask, None
 
+    @staticmethod
+    def backward_graph(ctx, g):  # linear in g: the same product, recorded (double backward)
+        return g * Tensor(ctx.mask), None
+
 
 def _check_proj_size(cls: str, mode: str, v, hidden_size: int) -> int:
     # PyTorch's messages: an LSTM with projections needs 0 <= proj_size < hidden_size.
