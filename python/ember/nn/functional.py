@@ -3579,6 +3579,79 @@ def _rnn_unsaved(ctx, x, w_ih, w_hh):
     return w_ih, w_hh
 
 
+class _GraphArgs:
+    """A layer's array arguments, for its backward_graph only. Not a tuple, so the in-place
+    write check (which scans a node's tuples) passes over them: it guards the values in
+    saved_tensors, which the first-order backward reads (_rnn_unsaved leaves out the ones it
+    does not)."""
+
+    __slots__ = ("arrays",)
+
+    def __init__(self, *arrays):
+        self.arrays = arrays
+
+
+def _rnn_unrolled(mode, lengths, reverse, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
+    """The layer's forward in Tensor ops, one step at a time: what backward_graph
+    differentiates for create_graph=True (double backward), as torch's non-fused CPU RNNs are.
+    mode: 'lstm', 'gru', 'tanh' or 'relu'. -> (y, h_n) or (y, h_n, c_n) for the LSTM."""
+    xw = x @ w_ih.transpose(0, 1)
+    if b_ih is not None:
+        xw = xw + b_ih
+    w_hh_t = w_hh.transpose(0, 1)
+    t_len, hs = x.shape[0], w_hh.shape[0] // {"lstm": 4, "gru": 3}.get(mode, 1)
+    mask = None if lengths is None else np.arange(t_len)[:, None, None] < lengths[None, :, None]
+    h, c, ys = h0, c0, [None] * t_len
+    for t in reversed(range(t_len)) if reverse else range(t_len):
+        hw = h @ w_hh_t
+        if b_hh is not None:
+            hw = hw + b_hh
+        if mode == "lstm":
+            gates = xw[t] + hw
+            i, f = gates[:, :hs].sigmoid(), gates[:, hs : 2 * hs].sigmoid()
+            g, o = gates[:, 2 * hs : 3 * hs].tanh(), gates[:, 3 * hs :].sigmoid()
+            c_new = f * c + i * g
+            h_new = o * c_new.tanh()
+            if w_hr is not None:
+                h_new = h_new @ w_hr.transpose(0, 1)
+        elif mode == "gru":
+            xt = xw[t]
+            r = (xt[:, :hs] + hw[:, :hs]).sigmoid()
+            z = (xt[:, hs : 2 * hs] + hw[:, hs : 2 * hs]).sigmoid()
+            n = (xt[:, 2 * hs :] + r * hw[:, 2 * hs :]).tanh()
+            h_new = (1 - z) * n + z * h
+        else:
+            pre = xw[t] + hw
+            h_new = pre.tanh() if mode == "tanh" else pre.relu()
+        if mask is None:
+            h, ys[t] = h_new, h_new
+            if mode == "lstm":
+                c = c_new
+        else:  # padded steps keep the state and output zeros
+            m = Tensor(mask[t].astype(x.dtype))
+            h, ys[t] = m * h_new + (1 - m) * h, m * h_new
+            if mode == "lstm":
+                c = m * c_new + (1 - m) * c
+    y = ops.stack(ys)
+    return (y, h, c) if mode == "lstm" else (y, h)
+
+
+def _rnn_backward_graph(ctx, grads, mode):
+    """backward_graph of a layer Function: its unrolled forward, differentiated recording."""
+    # ctx.consts.arrays: the forward's array arguments in order (LSTM: x, h0, c0, w_ih, w_hh, b_ih,
+    # b_hh, w_hr; GRU / RNN: x, h0, w_ih, w_hh, b_ih, b_hh); the others get no gradient
+    args = _graph.inputs(ctx, *ctx.consts.arrays)
+    lengths, reverse = ctx.opts[1], ctx.opts[2]
+
+    def unrolled(*a):
+        if mode != "lstm":  # no c0, no w_hr
+            a = (a[0], a[1], None, *a[2:], None)
+        return _rnn_unrolled(mode, lengths, reverse, *a)
+
+    out = _graph.recompute(ctx, grads, unrolled, *args)
+    return out + (None,) * (len(ctx.parents) - len(out))
+
+
 class LSTMLayer(Function):
     # x (T,N,I), h0 (N,P), c0 (N,H), w_ih (4H,I), w_hh (4H,P), b_ih, b_hh (4H,) or None,
     # w_hr (P,H) or None (P = H: no projections) -> y (T,N,P), h_n (N,P), c_n (N,H)
@@ -3590,6 +3663,7 @@ class LSTMLayer(Function):
         )
         if not save:
             return y, h_n, c_n
+        ctx.consts = _GraphArgs(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
         w_ih, w_hh = _rnn_unsaved(ctx, x, w_ih, w_hh)
         ctx.save_for_backward(x, h0, c0, w_ih, w_hh, w_hr, y, gates, cells, hid)
         ctx.opts = (b_ih is not None, lengths, reverse)
@@ -3610,6 +3684,10 @@ class LSTMLayer(Function):
         )  # fmt: skip
         return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr, None, None
 
+    @staticmethod
+    def backward_graph(ctx, dy, dh_n, dc_n):
+        return _rnn_backward_graph(ctx, (dy, dh_n, dc_n), "lstm")
+
 
 class GRULayer(Function):
     # x (T,N,I), h0 (N,H), w_ih (3H,I), w_hh (3H,H), b_ih, b_hh (3H,) or None -> y, h_n
@@ -3619,6 +3697,7 @@ class GRULayer(Function):
         y, h_n, gates, hn = _C.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, save)
         if not save:
             return y, h_n
+        ctx.consts = _GraphArgs(x, h0, w_ih, w_hh, b_ih, b_hh)
         w_ih, w_hh = _rnn_unsaved(ctx, x, w_ih, w_hh)
         ctx.save_for_backward(x, h0, w_ih, w_hh, y, gates, hn)
         ctx.opts = (b_ih is not None, lengths, reverse)
@@ -3636,6 +3715,10 @@ class GRULayer(Function):
         )  # fmt: skip
         return dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None
 
+    @staticmethod
+    def backward_graph(ctx, dy, dh_n):
+        return _rnn_backward_graph(ctx, (dy, dh_n), "gru")
+
 
 class RNNLayer(Function):
     # x (T,N,I), h0 (N,H), w_ih (H,I), w_hh (H,H), b_ih, b_hh (H,) or None -> y, h_n
@@ -3644,6 +3727,7 @@ class RNNLayer(Function):
         y, h_n = _C.rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, nonlinearity)
         if not _rnn_records(ctx):
             return y, h_n
+        ctx.consts = _GraphArgs(x, h0, w_ih, w_hh, b_ih, b_hh)
         w_ih, w_hh = _rnn_unsaved(ctx, x, w_ih, w_hh)
         ctx.save_for_backward(x, h0, w_ih, w_hh, y)
         ctx.opts = (b_ih is not None, lengths, reverse, nonlinearity)
@@ -3662,6 +3746,10 @@ class RNNLayer(Function):
             x, h0, w_ih, w_hh, has_bias, lengths, reverse, nonlinearity, y,
         )  # fmt: skip
         return dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, dy, dh_n):
+        return _rnn_backward_graph(ctx, (dy, dh_n), ctx.opts[3])
 
 
 def _rnn_lengths(lengths, n: int, t: int, op: str):
@@ -3954,7 +4042,10 @@ def embedding(
 
     Shape: input (*) -> (*, embedding_dim).
     """
-    weight = _float_input(weight, "embedding", "weight")
+    # an integer or bool table is looked up as torch does (no gradient: it cannot want one)
+    int_table = isinstance(weight, Tensor) and weight.data.dtype.kind in "biu"
+    if not int_table:
+        weight = _float_input(weight, "embedding", "weight")
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-D, got shape {weight.shape}")
     idx = np.asarray(input.data if isinstance(input, Tensor) else input)
@@ -3972,6 +4063,12 @@ def embedding(
         if not -v <= padding_idx < v:
             raise ValueError(f"embedding: padding_idx must be within num_embeddings ({v})")
         padding_idx = int(padding_idx) % v
+    if int_table:
+        if max_norm is not None:
+            raise TypeError(
+                f"embedding: max_norm needs a floating point weight, got {weight.dtype}"
+            )
+        return Tensor(weight.data[idx])
     if max_norm is not None and idx.size:
         uniq = np.unique(idx)
         rows = weight.data[uniq]
@@ -3980,6 +4077,12 @@ def embedding(
         if big.any():
             scale = (max_norm / (norms[big] + 1e-7)).astype(rows.dtype)
             weight.data[uniq[big]] = rows[big] * scale[:, None]
+    if max_norm is not None:
+        # an in-place write, as torch's embedding_renorm_ (which counts one even when no row
+        # changes): nodes that saved the weight before now refuse to backward, as torch's
+        from ember.autograd import function as _function
+
+        _function.note_write(weight.data)
     return Embedding.apply(
         idx.astype(np.int64, copy=False),
         weight,
@@ -6355,6 +6458,8 @@ def embedding_bag(
         raise ValueError(f"{op}: input has to be 1-D or 2-D, got shape {idx.shape}")
     if scale_grad_by_freq and mode == "max":
         raise ValueError(f"{op}: max mode does not support scaling the gradient by the frequency")
+    if sparse and mode == "max":  # torch's check and type
+        raise ValueError(f"{op}: max mode does not support sparse weights")
     if per_sample_weights is not None and mode != "sum":
         raise NotImplementedError(
             f"{op}: per_sample_weights was not None. per_sample_weights is only supported for "

@@ -129,6 +129,9 @@ class Encoder(Module):
                        dtype=dtype)  # fmt: skip
 
     def forward(self, src, lengths=None):
+        shape = np.shape(src.data if isinstance(src, Tensor) else src)
+        if len(shape) != 2 or shape[1] < 1:
+            raise ValueError(f"Encoder: src must be (N, S) token ids with S >= 1, got {shape}")
         out, state = self.rnn(self.embedding(src), lengths=lengths)
         if self.cell == "lstm":
             return out, (state[0][-1], state[1][-1])
@@ -184,8 +187,15 @@ class AttnDecoder(Module):
 
     def forward(self, tgt_in, state, memory, teacher_forcing_ratio: float = 1.0):
         tgt = np.asarray(tgt_in.data if isinstance(tgt_in, Tensor) else tgt_in)
-        if tgt.ndim != 2:
-            raise ValueError(f"AttnDecoder: tgt_in must be (N, T) token ids, got {tgt.shape}")
+        n = memory[0].shape[0]
+        if tgt.ndim != 2 or tgt.shape[0] != n or tgt.shape[1] < 1:
+            raise ValueError(
+                f"AttnDecoder: tgt_in must be (N, T) token ids with N = {n} (the source batch) "
+                f"and T >= 1, got {tgt.shape}"
+            )
+        r = teacher_forcing_ratio
+        if isinstance(r, bool) or not isinstance(r, int | float) or not 0 <= r <= 1:
+            raise ValueError(f"AttnDecoder: teacher_forcing_ratio must lie in [0, 1], got {r!r}")
         logits = []
         tokens = tgt[:, 0]
         for t in range(tgt.shape[1]):
@@ -233,6 +243,12 @@ class Seq2Seq(Module):
         state, memory = self.encode(src, src_lengths)
         return self.decoder(tgt_in, state, memory, teacher_forcing_ratio)
 
+    def _check_tokens(self, bos, eos):
+        v = self.decoder.out.out_features
+        for name, t in (("bos", bos), ("eos", eos)):
+            if isinstance(t, int | np.integer) and not isinstance(t, bool) and t >= v:
+                raise ValueError(f"Seq2Seq: {name} ({t}) must be below tgt_vocab ({v})")
+
     def _step_fn(self):
         def step(tokens, st):
             state, memory = st
@@ -244,6 +260,7 @@ class Seq2Seq(Module):
     @no_grad()
     def greedy(self, src, bos: int, eos: int, max_len: int, src_lengths=None):
         """Greedy decoding -> tokens (N, L) (after EOS: EOS)."""
+        self._check_tokens(bos, eos)
         st = self.encode(src, src_lengths)
         return greedy_decode(self._step_fn(), st, bos, eos, max_len, batch_size=len(src))
 
@@ -251,6 +268,7 @@ class Seq2Seq(Module):
     def beam_search(self, src, bos: int, eos: int, max_len: int, beam_width: int = 4,
                     length_penalty: float = 0.0, src_lengths=None):  # fmt: skip
         """Beam search -> (tokens (N, L), normalised log-probabilities (N,))."""
+        self._check_tokens(bos, eos)
         st = self.encode(src, src_lengths)
         return beam_search(self._step_fn(), st, bos, eos, max_len, beam_width, length_penalty,
                            batch_size=len(src))  # fmt: skip
@@ -273,20 +291,34 @@ def _map_state(state, fn):
     raise TypeError(f"decoding: cannot index a state of type {type(state).__name__}")
 
 
-def _log_probs(lp) -> np.ndarray:
+def _step(step_fn, tokens, state, eos) -> tuple[np.ndarray, object]:
+    """One call of step_fn, checked: -> (log-probabilities (B, V) float64, new state)."""
+    out = step_fn(tokens, state)
+    if not isinstance(out, tuple | list) or len(out) != 2:
+        raise TypeError("decoding: step_fn must return a pair (log_probs, new_state)")
+    lp, state = out
     a = np.asarray(lp.data if isinstance(lp, Tensor) else lp, dtype=np.float64)
-    if a.ndim != 2:
-        raise ValueError(f"decoding: step_fn must return log-probabilities (B, V), got {a.shape}")
-    return a
+    if a.ndim != 2 or a.shape[0] != tokens.shape[0]:
+        raise ValueError(
+            f"decoding: step_fn must return log-probabilities ({tokens.shape[0]}, V) for "
+            f"{tokens.shape[0]} tokens, got {a.shape}"
+        )
+    if eos >= a.shape[1]:
+        raise ValueError(f"decoding: eos ({eos}) must be below the vocabulary size {a.shape[1]}")
+    return a, state
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int | np.integer) and not isinstance(v, bool)
 
 
 def _check_decode_args(bos, eos, max_len, batch_size):
     for name, v in (("bos", bos), ("eos", eos)):
-        if not isinstance(v, int | np.integer) or v < 0:
+        if not _is_int(v) or v < 0:
             raise ValueError(f"decoding: {name} must be a token id >= 0, got {v!r}")
-    if not isinstance(max_len, int | np.integer) or max_len < 1:
+    if not _is_int(max_len) or max_len < 1:
         raise ValueError(f"decoding: max_len must be an int >= 1, got {max_len!r}")
-    if not isinstance(batch_size, int | np.integer) or batch_size < 1:
+    if not _is_int(batch_size) or batch_size < 1:
         raise ValueError(f"decoding: batch_size must be an int >= 1, got {batch_size!r}")
 
 
@@ -306,8 +338,8 @@ def greedy_decode(step_fn, state, bos: int, eos: int, max_len: int, batch_size: 
     done = np.zeros(batch_size, dtype=bool)
     out = []
     for _ in range(max_len):
-        lp, state = step_fn(tokens, state)
-        tokens = _log_probs(lp).argmax(1).astype(np.int64)
+        lp, state = _step(step_fn, tokens, state, eos)
+        tokens = lp.argmax(1).astype(np.int64)
         tokens[done] = eos
         out.append(tokens)
         done |= tokens == eos
@@ -337,10 +369,13 @@ def beam_search(step_fn, state, bos: int, eos: int, max_len: int, beam_width: in
     the normalised log-probabilities of the chosen hypotheses).
     """
     _check_decode_args(bos, eos, max_len, batch_size)
-    if not isinstance(beam_width, int | np.integer) or beam_width < 1:
+    if not _is_int(beam_width) or beam_width < 1:
         raise ValueError(f"beam_search: beam_width must be an int >= 1, got {beam_width!r}")
-    if length_penalty < 0:
-        raise ValueError(f"beam_search: length_penalty must be >= 0, got {length_penalty}")
+    lpen = length_penalty
+    if isinstance(lpen, bool) or not isinstance(lpen, int | float | np.floating | np.integer):
+        raise TypeError(f"beam_search: length_penalty must be a number, got {lpen!r}")
+    if not 0 <= lpen < np.inf:  # (NaN fails too)
+        raise ValueError(f"beam_search: length_penalty must be finite and >= 0, got {lpen}")
     n, k = batch_size, int(beam_width)
     state = _map_state(state, lambda a: np.repeat(a, k, axis=0))
     scores = np.full((n, k), -np.inf)
@@ -351,8 +386,7 @@ def beam_search(step_fn, state, bos: int, eos: int, max_len: int, beam_width: in
     tokens = np.full(n * k, bos, dtype=np.int64)
     rows = np.arange(n)[:, None]
     for _ in range(max_len):
-        lp, state = step_fn(tokens, state)
-        lp = _log_probs(lp)
+        lp, state = _step(step_fn, tokens, state, eos)
         v = lp.shape[1]
         lp = lp.reshape(n, k, v)
         lp[finished] = -np.inf  # an ended hypothesis continues only with eos, at no cost

@@ -43,6 +43,10 @@ class _LayerDropout(Function):
     def backward(ctx, g):
         return g * ctx.mask, None
 
+    @staticmethod
+    def backward_graph(ctx, g):  # linear in g: the same product, recorded (double backward)
+        return g * Tensor(ctx.mask), None
+
 
 def _check_proj_size(cls: str, mode: str, v, hidden_size: int) -> int:
     # PyTorch's messages: an LSTM with projections needs 0 <= proj_size < hidden_size.
@@ -82,6 +86,8 @@ class RNNBase(Module):
         super().__init__()
         _device.check(device)
         cls = type(self).__name__
+        if mode not in _GATES:
+            raise ValueError(f"{cls}: Unrecognized RNN mode: {mode}")
         self.mode = mode
         self.input_size = _check_size(cls, "input_size", input_size)
         self.hidden_size = _check_size(cls, "hidden_size", hidden_size)
@@ -103,11 +109,8 @@ class RNNBase(Module):
                 f"num_layers={num_layers}",
                 stacklevel=3,
             )
-        for name, v in (
-            ("bias", bias),
-            ("batch_first", batch_first),
-            ("bidirectional", bidirectional),
-        ):
+        # (torch checks these two here; bidirectional=1 builds a layer that forward refuses)
+        for name, v in (("bias", bias), ("batch_first", batch_first)):
             if not isinstance(v, bool):
                 raise TypeError(f"{cls}: {name} should be of type bool, got: {type(v).__name__}")
         self.bias = bias
@@ -146,6 +149,12 @@ class RNNBase(Module):
         so that code calling it (common after ``.to()`` / DataParallel) runs unchanged."""
 
     @property
+    def _flat_weights(self):
+        """The parameters in ``_flat_weights_names`` order (torch's attribute, which code
+        reading the weights of a fused layer uses); always the current ones."""
+        return [getattr(self, n, None) for n in self._flat_weights_names]
+
+    @property
     def all_weights(self):
         d = 2 if self.bidirectional else 1
         names = self._flat_weights_names
@@ -167,8 +176,8 @@ class RNNBase(Module):
             s += ", batch_first=True"
         if self.dropout != 0:
             s += f", dropout={self.dropout}"
-        if self.bidirectional:
-            s += ", bidirectional=True"
+        if self.bidirectional is not False:  # as given, as torch: bidirectional=1 shows 1
+            s += f", bidirectional={self.bidirectional}"
         return s
 
     # ---- forward --------------------------------------------------------------------------
@@ -201,6 +210,11 @@ class RNNBase(Module):
 
     def forward(self, input, hx=None, lengths=None):
         cls = type(self).__name__
+        if not isinstance(self.bidirectional, bool):  # torch builds the layer, its kernel refuses
+            raise TypeError(
+                f"{cls}: bidirectional should be of type bool, got: "
+                f"{type(self.bidirectional).__name__}"
+            )
         packed = isinstance(input, PackedSequence)
         if packed:
             if lengths is not None:
@@ -403,7 +417,7 @@ class RNNCellBase(Module):
         cls = type(self).__name__
         self.input_size = _check_size(cls, "input_size", input_size)
         self.hidden_size = _check_size(cls, "hidden_size", hidden_size)
-        self.bias = bool(bias)
+        self.bias = bias  # as given, as torch (bias=1 shows in the repr)
         dtype = np.dtype(dtype or get_default_dtype())
         g = gates * self.hidden_size
         self.weight_ih = Parameter(np.empty((g, self.input_size), dtype))
@@ -423,8 +437,8 @@ class RNNCellBase(Module):
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
-        if not self.bias:
-            s += ", bias=False"
+        if self.bias is not True:
+            s += f", bias={self.bias}"
         nl = getattr(self, "nonlinearity", "tanh")
         if nl != "tanh":
             s += f", nonlinearity={nl}"  # unquoted, as PyTorch
@@ -479,6 +493,9 @@ class LSTMCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, 4, device, dtype)
 
     def forward(self, input, hx=None):
+        if isinstance(hx, tuple | list) and any(s is None for s in hx):
+            # torch takes hx None or two tensors, never a pair holding None
+            raise TypeError("LSTMCell: hx must be None or a tuple (h_0, c_0) of two tensors")
         return F.lstm_cell(input, hx, *self._w())
 
 

@@ -48,11 +48,15 @@ class Embedding(Module):
     ):
         super().__init__()
         _device.check(device)
-        num_embeddings = _check_size("Embedding", "num_embeddings", num_embeddings)
-        embedding_dim = _check_size("Embedding", "embedding_dim", embedding_dim)
+        # 0 is allowed, as torch (an empty table or zero-width vectors)
+        num_embeddings = _check_size("Embedding", "num_embeddings", num_embeddings, 0)
+        embedding_dim = _check_size("Embedding", "embedding_dim", embedding_dim, 0)
         if padding_idx is not None:
-            if isinstance(padding_idx, bool):  # as F.embedding (PyTorch's int argument)
-                raise TypeError("Embedding: padding_idx must be int, not bool")
+            # an int, as F.embedding (torch fails indexing the weight with a float or bool)
+            if isinstance(padding_idx, bool) or not isinstance(padding_idx, int | np.integer):
+                raise TypeError(
+                    f"Embedding: padding_idx must be int, not {type(padding_idx).__name__}"
+                )
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(
                     f"Embedding: padding_idx must be within num_embeddings ({num_embeddings}), "
@@ -69,10 +73,13 @@ class Embedding(Module):
         self.sparse = sparse
         dtype = np.dtype(dtype or get_default_dtype())
         if _weight is None:
-            self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype))
+            self.weight = Parameter(
+                np.empty((num_embeddings, embedding_dim), dtype), requires_grad=not _freeze
+            )
             self.reset_parameters()
         else:
-            w = np.array(_weight.data if isinstance(_weight, Tensor) else _weight)
+            # the given array itself, not a copy: torch's Parameter(_weight) shares its storage
+            w = np.asarray(_weight.data if isinstance(_weight, Tensor) else _weight)
             if w.shape != (num_embeddings, embedding_dim):
                 raise ValueError(
                     f"Embedding: _weight must have shape {(num_embeddings, embedding_dim)}, "
@@ -97,7 +104,8 @@ class Embedding(Module):
         scale_grad_by_freq: bool = False,
         sparse: bool = False,
     ):
-        """An Embedding holding a copy of ``embeddings`` (2-D); frozen unless freeze=False."""
+        """An Embedding whose weight is ``embeddings`` (2-D; shared, not copied, as torch's);
+        frozen unless freeze=False."""
         w = np.asarray(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
         if w.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got {w.shape}")
@@ -173,7 +181,8 @@ class EmbeddingBag(Embedding):
         include_last_offset: bool = False,
         padding_idx=None,
     ):
-        """An EmbeddingBag holding a copy of ``embeddings`` (2-D); frozen unless freeze=False."""
+        """An EmbeddingBag whose weight is ``embeddings`` (2-D; shared, as torch's); frozen
+        unless freeze=False."""
         w = np.asarray(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
         if w.ndim != 2:
             raise ValueError(f"EmbeddingBag.from_pretrained: embeddings must be 2-D, got {w.shape}")

@@ -17,7 +17,14 @@ import numpy as np
 from ember.tensor import Tensor
 
 
-class PackedSequence(NamedTuple):
+class _PackedSequenceFields(NamedTuple):
+    data: Tensor
+    batch_sizes: Tensor
+    sorted_indices: Tensor | None = None
+    unsorted_indices: Tensor | None = None
+
+
+class PackedSequence(_PackedSequenceFields):
     """A packed batch, as PyTorch's.
 
     Attributes:
@@ -27,28 +34,68 @@ class PackedSequence(NamedTuple):
         sorted_indices: int64 Tensor (N,), the batch order of ``data`` (longest first, ties in
             batch order), or None when the batch was already sorted (``enforce_sorted=True``).
         unsorted_indices: the inverse permutation, or None.
+
+    As torch's constructor: ``PackedSequence(data, batch_sizes, sorted_indices)`` computes
+    unsorted_indices, and ``PackedSequence((data, batch_sizes))`` takes the pair.
     """
 
-    data: Tensor
-    batch_sizes: Tensor
-    sorted_indices: Tensor | None = None
-    unsorted_indices: Tensor | None = None
+    __slots__ = ()
+
+    def __new__(cls, data, batch_sizes=None, sorted_indices=None, unsorted_indices=None):
+        if unsorted_indices is None:
+            unsorted_indices = invert_permutation(sorted_indices)
+        if batch_sizes is None:
+            if not (isinstance(data, list | tuple) and len(data) == 2):
+                raise TypeError("PackedSequence: give (data, batch_sizes), or data and batch_sizes")
+            data, batch_sizes = data
+        return super().__new__(cls, data, batch_sizes, sorted_indices, unsorted_indices)
 
     # PyTorch's conversions: they apply to data; the index fields stay as they are
+    def _data_as(self, data) -> PackedSequence:
+        # as torch: a conversion that leaves data as it is returns this PackedSequence
+        return self if data is self.data else self._replace(data=data)
+
     def to(self, *args, **kwargs) -> PackedSequence:
-        return self._replace(data=self.data.to(*args, **kwargs))
+        return self._data_as(self.data.to(*args, **kwargs))
 
     def cpu(self) -> PackedSequence:
         return self
 
-    def float(self) -> PackedSequence:
-        return self._replace(data=self.data.float())
+    def cuda(self, *args, **kwargs) -> PackedSequence:
+        return self._data_as(self.data.cuda(*args, **kwargs))  # (refuses: CPU only)
+
+    def pin_memory(self) -> PackedSequence:
+        return self
 
     def double(self) -> PackedSequence:
-        return self._replace(data=self.data.double())
+        return self._data_as(self.data.double())
+
+    def float(self) -> PackedSequence:
+        return self._data_as(self.data.float())
+
+    def half(self) -> PackedSequence:
+        return self._data_as(self.data.half())
+
+    def long(self) -> PackedSequence:
+        return self._data_as(self.data.long())
+
+    def int(self) -> PackedSequence:
+        return self._data_as(self.data.int())
+
+    def short(self) -> PackedSequence:
+        return self._data_as(self.data.short())
+
+    def char(self) -> PackedSequence:
+        return self._data_as(self.data.char())
+
+    def byte(self) -> PackedSequence:
+        return self._data_as(self.data.byte())
 
     @property
     def is_cuda(self) -> bool:
+        return False
+
+    def is_pinned(self) -> bool:
         return False
 
 
@@ -72,7 +119,28 @@ def _unpack(sequence, op: str, total_length=None, padding_value=0.0) -> tuple[Te
 
     if not isinstance(sequence, PackedSequence):
         raise TypeError(f"{op}: expected a PackedSequence, got {type(sequence).__name__}")
+    total_length = _total_length(total_length, op)
+    if not isinstance(padding_value, int | float | np.number):  # (a bool is a number)
+        if not (isinstance(padding_value, Tensor) and padding_value.ndim == 0):
+            raise TypeError(
+                f"{op}: argument 'padding_value' must be a number, not "
+                f"{type(padding_value).__name__}"
+            )
+        padding_value = padding_value.item()
     data, bs = sequence.data, np.asarray(sequence.batch_sizes).astype(np.int64)
+    # a hand-made PackedSequence: batch_sizes must describe data (torch fails inside its kernel)
+    if (
+        bs.ndim != 1
+        or bs.size == 0
+        or bs.min() < 1
+        or np.any(np.diff(bs) > 0)
+        or data.ndim < 1
+        or bs.sum() != data.shape[0]
+    ):
+        raise ValueError(
+            f"{op}: batch_sizes {bs.tolist()} must be positive and non-increasing and sum to "
+            f"the rows of data {tuple(data.shape)}"
+        )
     t, n = bs.shape[0], int(bs[0])
     if total_length is not None:
         if total_length < t:
@@ -95,14 +163,38 @@ def _unpack(sequence, op: str, total_length=None, padding_value=0.0) -> tuple[Te
     return padded.reshape(t, n, *data.shape[1:]), lens
 
 
-def _lengths(lengths, op: str) -> np.ndarray:
+def _flag(v, op: str, name: str) -> bool:
+    """A bool argument: torch's C++ functions refuse anything else (1, None) with TypeError."""
+    if not isinstance(v, bool | np.bool_):
+        raise TypeError(f"{op}: argument '{name}' must be bool, not {type(v).__name__}")
+    return bool(v)
+
+
+def _total_length(v, op: str):
+    """None or an int (a 0-d integer Tensor too, as torch's argument parser takes it)."""
+    if v is None:
+        return None
+    if isinstance(v, Tensor) and v.ndim == 0:
+        v = v.data[()]
+    if not isinstance(v, int | np.integer):
+        raise TypeError(f"{op}: argument 'total_length' must be int, not {type(v).__name__}")
+    return int(v)
+
+
+def _lengths(lengths, op: str, floats: bool = False, least: int = 1) -> np.ndarray:
+    """lengths -> int64 (N,), each >= least. floats: real lengths are truncated to int64 (as
+    torch's pack_padded_sequence converts them with as_tensor(lengths, dtype=int64))."""
     arr = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
-    if arr.dtype.kind not in "iu":
+    if arr.dtype.kind not in ("iuf" if floats else "iu"):
         raise TypeError(f"{op}: lengths must be integers, got {arr.dtype}")
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{op}: lengths must be a non-empty 1-D sequence, got shape {arr.shape}")
-    if arr.min() < 1:
-        raise ValueError(f"{op}: every length must be >= 1, got {int(arr.min())}")
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{op}: lengths must be finite, got {arr.tolist()}")
+        arr = np.trunc(arr)
+    if arr.min() < least:
+        raise ValueError(f"{op}: every length must be >= {least}, got {int(arr.min())}")
     return arr.astype(np.int64)
 
 
@@ -119,7 +211,8 @@ def pack_padded_sequence(input, lengths, batch_first: bool = False, enforce_sort
     """
     op = "pack_padded_sequence"
     x = input if isinstance(input, Tensor) else Tensor(np.asarray(input))
-    lens = _lengths(lengths, op)
+    lens = _lengths(lengths, op, floats=True)
+    batch_first = _flag(batch_first, op, "batch_first")
     if x.ndim < 2:
         raise ValueError(f"{op}: input must have at least 2 dims, got shape {x.shape}")
     if batch_first:
@@ -146,7 +239,9 @@ def pad_packed_sequence(
     Returns: (padded (T, N, *) or (N, T, *), lengths int64 Tensor (N,)); T = total_length or
     max(lengths); padded steps hold ``padding_value``.
     """
-    x, lens = _unpack(sequence, "pad_packed_sequence", total_length, padding_value)
+    op = "pad_packed_sequence"
+    batch_first = _flag(batch_first, op, "batch_first")
+    x, lens = _unpack(sequence, op, total_length, padding_value)
     if batch_first:
         x = x.transpose(0, 1)
     return x, Tensor(lens)
@@ -161,6 +256,7 @@ def pad_sequence(
     from ember import ops
 
     op = "pad_sequence"
+    batch_first = _flag(batch_first, op, "batch_first")
     if padding_side not in ("left", "right"):
         raise ValueError(f"{op}: padding_side must be 'left' or 'right', got {padding_side!r}")
     seqs = [s if isinstance(s, Tensor) else Tensor(np.asarray(s)) for s in sequences]
@@ -173,6 +269,8 @@ def pad_sequence(
     tmax = max(s.shape[0] for s in seqs)
     rows = []
     for s in seqs:
+        if s.dtype != seqs[0].dtype:  # torch's output takes the first sequence's dtype
+            s = s.to(seqs[0].dtype)
         if s.shape[0] < tmax:
             pad = Tensor(np.full((tmax - s.shape[0],) + tail, padding_value, dtype=s.dtype))
             s = ops.cat([s, pad] if padding_side == "right" else [pad, s], dim=0)
@@ -182,7 +280,7 @@ def pad_sequence(
 
 def unpad_sequence(padded_sequences, lengths, batch_first: bool = False) -> list:
     """The inverse of pad_sequence: the list of tensors (lengths[i], *) from a padded batch."""
-    lens = _lengths(lengths, "unpad_sequence")
+    lens = _lengths(lengths, "unpad_sequence", least=0)  # (an empty sequence, as torch)
     x = padded_sequences if batch_first else padded_sequences.transpose(0, 1)
     if lens.shape[0] != x.shape[0] or lens.max() > x.shape[1]:
         raise ValueError(
