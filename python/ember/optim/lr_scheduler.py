@@ -474,7 +474,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         return [self.eta_min + (b - self.eta_min) * c for b in self.base_lrs]
 
     def step(self, epoch=None) -> None:
-        self._step_count += 1
+        # PyTorch's override never counts its steps: state_dict()["_step_count"] stays 0
         if epoch is None and self.last_epoch < 0:
             epoch = 0
         if epoch is None:

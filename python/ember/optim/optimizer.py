@@ -311,10 +311,7 @@ class Optimizer:
                 ids.append(index[id(p)])
             groups.append({**{k: v for k, v in g.items() if k != "params"}, "params": ids})
         state = {
-            index[id(p)]: {
-                k: (v.copy() if isinstance(v, np.ndarray) else copy.deepcopy(v))
-                for k, v in s.items()
-            }
+            index[id(p)]: {k: _export_state(k, v) for k, v in s.items()}
             for p, s in self.state.items()
             if id(p) in index  # only parameters with state, as PyTorch (no empty entries)
         }
@@ -364,7 +361,9 @@ class Optimizer:
     def _load_state_value(self, p: Tensor, i, k: str, v):
         """A loaded state entry, as this optimizer keeps it: arrays cast to p's dtype and
         shaped like p. Optimisers whose state is shaped otherwise override this."""
-        if isinstance(v, np.ndarray | Tensor) and np.ndim(v) > 0:
+        if isinstance(v, np.ndarray) and v.ndim == 0 and (k in _SCALAR_TENSORS or p.ndim > 0):
+            return v.item()  # a counter or scalar (step, eta, mu) as a Python number
+        if isinstance(v, np.ndarray | Tensor):
             arr = np.array(v.data if isinstance(v, Tensor) else v, dtype=p.dtype)
             if arr.shape != p.shape:
                 raise ValueError(
@@ -480,15 +479,39 @@ def _check_adam_family(group: dict) -> None:
     _check_betas(group["betas"])
 
 
+# state entries PyTorch keeps as 0-d float tensors (of its scalar dtype) although they are
+# counters or scalars: Python numbers here, Tensors in state_dict() as in torch's
+_SCALAR_TENSORS = frozenset({"step", "eta", "mu", "mu_product"})
+
+
+def _export_state(k: str, v):
+    """A copy of state entry ``k`` as torch's state_dict holds it: arrays (also inside lists,
+    and 0-d NumPy scalars) as Tensors, ``step``/``eta``/``mu`` as 0-d Tensors of PyTorch's
+    scalar dtype (float32, float64 under set_default_dtype(float64)), other values as they
+    are. ``load_state_dict`` reads the Tensors back into NumPy state."""
+    if isinstance(v, np.ndarray | np.generic):
+        return Tensor(np.array(v))
+    if isinstance(v, list | tuple):
+        return type(v)(_export_state("", x) for x in v)
+    if k in _SCALAR_TENSORS and isinstance(v, int | float) and not isinstance(v, bool):
+        from ember.tensor import get_default_dtype
+
+        dt = np.float64 if get_default_dtype() == np.float64 else np.float32
+        return Tensor(np.array(v, dtype=dt))
+    return copy.deepcopy(v)
+
+
 def _from_foreign(v):
-    """A state value from another library's state_dict (a torch optimizer's holds tensors) in
-    NumPy: arrays as arrays, 0-d ones as Python numbers, lists and tuples entry by entry."""
+    """A state value from a state_dict (ember's and torch's hold tensors) in NumPy: tensors
+    as arrays (0-d ones too: ``_load_state_value`` makes counters Python numbers), lists and
+    tuples entry by entry."""
     if isinstance(v, list | tuple):
         return type(v)(_from_foreign(x) for x in v)
-    if isinstance(v, np.ndarray | np.generic | Tensor) or not hasattr(v, "__array__"):
+    if isinstance(v, Tensor):
+        v = v.data
+    if isinstance(v, np.generic) or not hasattr(v, "__array__"):
         return v
-    a = np.asarray(v).copy()  # a copy: the loaded state never shares the saved dict's storage
-    return a.item() if a.ndim == 0 else a
+    return np.asarray(v).copy()  # a copy: the loaded state never shares the saved dict's
 
 
 def _cast_state(v, dtype):

@@ -1,0 +1,226 @@
+"""Training-loop details a PyTorch user relies on, against PyTorch 2.13: what an optimiser's
+state_dict() holds (Tensors, PyTorch's types and defaults in param_groups), resuming from it
+and from an ember.save checkpoint, and scheduler state_dicts.
+
+Twin models get PyTorch's initial weights; every step's loss, parameters and optimiser state
+must agree to 1e-9 relative (float64).
+"""
+
+import copy
+
+import numpy as np
+import pytest
+
+import ember
+
+torch = pytest.importorskip("torch")
+
+RTOL, ATOL = 1e-9, 1e-10
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _torch_one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _np(x):
+    if isinstance(x, torch.Tensor):
+        return x.detach().numpy()
+    return np.asarray(x.detach().numpy() if isinstance(x, ember.Tensor) else x)
+
+
+def _kinds(x, path=""):
+    """{path: kind} of a nested state_dict: tensors by dtype and shape, others by type."""
+    out = {}
+    if isinstance(x, dict):
+        for k, v in x.items():
+            out.update(_kinds(v, f"{path}/{k}"))
+    elif isinstance(x, list | tuple):
+        out[path] = type(x).__name__
+        for i, v in enumerate(x):
+            out.update(_kinds(v, f"{path}/{i}"))
+    elif isinstance(x, torch.Tensor | ember.Tensor):
+        out[path] = ("tensor", str(x.dtype).split(".")[-1], tuple(x.shape))
+    else:
+        out[path] = type(x).__name__
+    return out
+
+
+def _flat(x, path=""):
+    out = {}
+    if isinstance(x, dict):
+        for k, v in x.items():
+            out.update(_flat(v, f"{path}/{k}"))
+    elif isinstance(x, list | tuple):
+        for i, v in enumerate(x):
+            out.update(_flat(v, f"{path}/{i}"))
+    else:
+        out[path] = x
+    return out
+
+
+def _snap(x):
+    """A copy of a nested state_dict with every tensor as a NumPy array."""
+    if isinstance(x, dict):
+        return {k: _snap(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return type(x)(_snap(v) for v in x)
+    if isinstance(x, torch.Tensor | ember.Tensor):
+        return _np(x).copy()
+    return x
+
+
+def assert_same(t, e, what):
+    ft, fe = _flat(t), _flat(e)
+    assert sorted(ft) == sorted(fe), what
+    for k, a in ft.items():
+        b = fe[k]
+        if isinstance(a, torch.Tensor | ember.Tensor | np.ndarray | float) and not isinstance(
+            a, bool
+        ):
+            np.testing.assert_allclose(_np(b), _np(a), rtol=RTOL, atol=ATOL, err_msg=what + k)
+        else:
+            assert a == b, what + k
+
+
+def _twins(build):
+    torch.manual_seed(0)
+    tm, em = build(torch.nn).double(), build(ember.nn).double()
+    em.load_state_dict({k: ember.tensor(v.numpy().copy()) for k, v in tm.state_dict().items()})
+    return tm, em
+
+
+def _mlp(nn):
+    return nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 3))
+
+
+_OPTS = [
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
+    ("Adam", dict(lr=1e-2)),
+    ("AdamW", dict(lr=1e-2, amsgrad=True)),
+    ("RMSprop", dict(lr=1e-2, centered=True)),
+    ("Adagrad", dict(lr=0.1)),
+    ("Adadelta", dict(lr=1.0)),
+    ("Adamax", dict(lr=1e-2)),
+    ("NAdam", dict(lr=1e-2)),
+    ("RAdam", dict(lr=1e-2)),
+    ("ASGD", dict(lr=1e-2, t0=2)),
+    ("Rprop", dict(lr=1e-2)),
+    ("Adafactor", dict(lr=1e-2)),
+    ("LBFGS", dict(lr=0.5, max_iter=3)),
+]
+
+
+def _run(L, model, opt, steps, rng, start=None):
+    """``steps`` cross-entropy steps of ``opt`` (an optimiser of library L); yields records."""
+    for _ in range(steps):
+        x, y = L.tensor(rng.normal(size=(6, 5))), L.tensor(rng.integers(0, 3, 6))
+
+        def closure(x=x, y=y):
+            opt.zero_grad()
+            loss = L.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            return loss
+
+        loss = opt.step(closure)
+        yield loss.item(), _snap(model.state_dict()), _snap(opt.state_dict())
+
+
+@pytest.mark.parametrize("name, kw", _OPTS, ids=[o for o, _ in _OPTS])
+def test_optimizer_state_dict_holds_tensors_and_torch_defaults(name, kw):
+    """state_dict() holds Tensors where torch's does (exp_avg, and step as a 0-d float32
+    Tensor), param_groups keep PyTorch's defaults (weight_decay=0, an int), and the values
+    follow torch's step for step."""
+    tm, em = _twins(_mlp)
+    to, eo = (
+        getattr(torch.optim, name)(tm.parameters(), **kw),
+        getattr(ember.optim, name)(em.parameters(), **kw),
+    )
+    for i, (t, e) in enumerate(zip(_run(torch, tm, to, 3, np.random.default_rng(1)),
+                                   _run(ember, em, eo, 3, np.random.default_rng(1)))):  # fmt: skip
+        assert_same(t, e, f"step {i}")
+    tk, ek = _kinds(to.state_dict()), _kinds(eo.state_dict())
+    if name == "LBFGS":  # ("t" is the Python lr, int or float as given, in torch)
+        tk.pop("/state/0/t"), ek.pop("/state/0/t")
+    assert ek == tk
+    sd = eo.state_dict()
+    first = sd["state"].get(0, {})
+    if "step" in first:
+        assert first["step"].item() == 3.0 and first["step"].dtype == ember.float32
+
+
+@pytest.mark.parametrize("name, kw", _OPTS, ids=[o for o, _ in _OPTS])
+@pytest.mark.parametrize("via", ["state_dict", "save"])
+def test_resume_from_own_state_dict_equals_uninterrupted_run(name, kw, via, tmp_path):
+    """Train 3 steps, rebuild model and optimiser from state_dicts (directly, or through an
+    ember.save / ember.load checkpoint), train 3 more: the same as torch doing the same."""
+    runs = []
+    for L, model in zip((torch, ember), _twins(_mlp)):
+        opt = getattr(L.optim, name)(model.parameters(), **kw)
+        rng = np.random.default_rng(2)
+        list(_run(L, model, opt, 3, rng))
+        ck = {"model": model.state_dict(), "opt": opt.state_dict(), "epoch": 3}
+        if via == "save":
+            L.save(ck, tmp_path / f"{L.__name__}.pt")
+            ck = L.load(tmp_path / f"{L.__name__}.pt")
+        else:
+            ck = copy.deepcopy(ck)
+        model = _mlp(L.nn).double()
+        model.load_state_dict(ck["model"])
+        opt = getattr(L.optim, name)(model.parameters(), **kw)
+        opt.load_state_dict(ck["opt"])
+        runs.append(_run(L, model, opt, 3, rng))
+    for i, (t, e) in enumerate(zip(*runs)):
+        assert_same(t, e, f"resumed step {i}")
+
+
+def test_state_dict_of_a_0d_parameter_round_trips():
+    """A scalar parameter's Adam state is 0-d: it loads back as an array, not a number."""
+    p = ember.tensor(1.5, dtype=ember.float64, requires_grad=True)
+    tp = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+    o, to = ember.optim.Adam([p], lr=0.1), torch.optim.Adam([tp], lr=0.1)
+    for q, opt in ((p, o), (tp, to)):
+        (q * q).backward()
+        opt.step()
+    o2 = ember.optim.Adam([p], lr=0.1)
+    o2.load_state_dict(o.state_dict())
+    to.zero_grad()
+    o2.zero_grad()
+    for q, opt in ((p, o2), (tp, to)):
+        (q * q).backward()
+        opt.step()
+    np.testing.assert_allclose(_np(p), _np(tp), rtol=RTOL)
+    assert_same(to.state_dict(), o2.state_dict(), "0-d")
+
+
+def test_save_checkpoint_takes_the_tensor_state_dict(tmp_path):
+    """ember.io.save_checkpoint / load_checkpoint with the Tensors state_dict() now holds."""
+    from ember import io
+
+    em = _mlp(ember.nn).double()
+    o = ember.optim.Adam(em.parameters(), lr=1e-2)
+    list(_run(ember, em, o, 2, np.random.default_rng(3)))
+    io.save_checkpoint(tmp_path / "c.safetensors", model=em, optimizer=o)
+    o2 = ember.optim.Adam(em.parameters(), lr=1e-2)
+    io.load_checkpoint(tmp_path / "c.safetensors", optimizer=o2)
+    assert_same(o.state_dict(), o2.state_dict(), "checkpoint")
+
+
+def test_cosine_warm_restarts_state_dict_keeps_step_count_zero():
+    """PyTorch's CosineAnnealingWarmRestarts.step never counts: its state_dict's _step_count
+    stays 0 whatever the steps."""
+    sds = []
+    for L in (torch, ember):
+        o = L.optim.SGD([L.zeros(2, requires_grad=True)], lr=0.1)
+        s = L.optim.lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2)
+        for _ in range(5):
+            o.step()
+            s.step()
+        sds.append({k: v for k, v in s.state_dict().items() if k != "optimizer"})
+    assert sds[1].keys() == sds[0].keys()
+    for k, v in sds[0].items():
+        assert sds[1][k] == pytest.approx(v, rel=1e-12), k
