@@ -224,3 +224,26 @@ def test_cosine_warm_restarts_state_dict_keeps_step_count_zero():
     assert sds[1].keys() == sds[0].keys()
     for k, v in sds[0].items():
         assert sds[1][k] == pytest.approx(v, rel=1e-12), k
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_clip_grad_norm_scales_with_torchs_rounding(dtype):
+    """The clip coefficient is reciprocal(total + 1e-6) * max_norm in the norm's dtype, as
+    PyTorch's Tensor.__rtruediv__ computes it: with the inf-norm (no summation order to
+    differ) the clipped gradients are bit-identical to torch's."""
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        shapes = [tuple(rng.integers(1, 20, 2)) for _ in range(rng.integers(1, 4))]
+        grads = [(rng.normal(size=s) * rng.uniform(0.1, 10)).astype(dtype) for s in shapes]
+        max_norm = float(rng.uniform(0.1, 3))
+        ps = []
+        for L in (torch, ember):
+            params = [L.zeros(s, dtype=getattr(L, dtype), requires_grad=True) for s in shapes]
+            for p, g in zip(params, grads):
+                p.grad = L.tensor(g.copy())
+            n = L.nn.utils.clip_grad_norm_(params, max_norm, norm_type=float("inf"))
+            ps.append((_np(n), [_np(p.grad) for p in params]))
+        (tn, tg), (en, eg) = ps
+        assert en.dtype == tn.dtype and en == tn
+        for a, b in zip(tg, eg):
+            np.testing.assert_array_equal(b, a)
