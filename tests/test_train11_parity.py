@@ -247,3 +247,58 @@ def test_clip_grad_norm_scales_with_torchs_rounding(dtype):
         assert en.dtype == tn.dtype and en == tn
         for a, b in zip(tg, eg):
             np.testing.assert_array_equal(b, a)
+
+
+def _user_adam(L):
+    """A user's optimiser written as PyTorch's docs show: Tensors in self.state."""
+
+    class UserAdam(L.optim.Optimizer):
+        def __init__(self, params, lr=1e-2, betas=(0.9, 0.999), eps=1e-8):
+            super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
+
+        @L.no_grad()
+        def step(self, closure=None):
+            for group in self.param_groups:
+                b1, b2 = group["betas"]
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    st = self.state[p]
+                    if len(st) == 0:
+                        st["step"] = L.tensor(0.0)
+                        st["exp_avg"] = L.zeros_like(p)
+                        st["exp_avg_sq"] = L.zeros_like(p)
+                    st["step"] += 1
+                    st["exp_avg"].lerp_(p.grad, 1 - b1)
+                    st["exp_avg_sq"].mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+                    t = st["step"].item()
+                    denom = (st["exp_avg_sq"].sqrt() / (1 - b2**t) ** 0.5).add_(group["eps"])
+                    p.addcdiv_(st["exp_avg"], denom, value=-group["lr"] / (1 - b1**t))
+
+    return UserAdam
+
+
+def test_user_optimizer_subclass_keeps_tensor_state_through_load_state_dict():
+    """A user's Optimizer subclass storing Tensors gets Tensors back from load_state_dict
+    (step kept as saved, the rest in the parameter's dtype), so its step() goes on working
+    and a resumed run follows torch's."""
+    runs = []
+    for L, model in zip((torch, ember), _twins(_mlp)):
+        opt = _user_adam(L)(model.parameters())
+        rng = np.random.default_rng(4)
+        out = []
+        for i in range(6):
+            if i == 3:
+                sd = opt.state_dict()
+                opt = _user_adam(L)(model.parameters())
+                opt.load_state_dict(sd)
+                assert isinstance(opt.state[next(iter(model.parameters()))]["step"], L.Tensor)
+            x, y = L.tensor(rng.normal(size=(6, 5))), L.tensor(rng.integers(0, 3, 6))
+            opt.zero_grad()
+            loss = L.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            out.append((loss.item(), _snap(model.state_dict()), _snap(opt.state_dict())))
+        runs.append(out)
+    for i, (t, e) in enumerate(zip(*runs)):
+        assert_same(t, e, f"step {i}")

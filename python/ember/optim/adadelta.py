@@ -31,6 +31,8 @@ class Adadelta(Optimizer):
     State per parameter: ``step``, ``square_avg``, ``acc_delta``.
     """
 
+    _numpy_state = True
+
     def __init__(
         self,
         params,

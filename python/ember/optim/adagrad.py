@@ -31,6 +31,8 @@ class Adagrad(Optimizer):
     State per parameter: ``step``, ``sum`` (made when the optimiser is, as PyTorch does).
     """
 
+    _numpy_state = True
+
     def __init__(
         self,
         params,

@@ -36,6 +36,8 @@ class Adam(Optimizer):
     amsgrad, ``max_exp_avg_sq``.
     """
 
+    _numpy_state = True
+
     _sparse_error = "Adam does not support sparse gradients, please consider SparseAdam instead"
 
     def __init__(

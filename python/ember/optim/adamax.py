@@ -28,6 +28,8 @@ class Adamax(Optimizer):
     State per parameter (PyTorch's names): ``step``, ``exp_avg``, ``exp_inf``.
     """
 
+    _numpy_state = True
+
     def __init__(
         self,
         params,

@@ -39,6 +39,8 @@ class ASGD(Optimizer):
     PyTorch keeps them), ``ax``.
     """
 
+    _numpy_state = True
+
     def __init__(
         self,
         params,

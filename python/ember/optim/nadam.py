@@ -37,6 +37,8 @@ class NAdam(Optimizer):
     PyTorch keeps it, in the parameter's dtype once loaded), ``exp_avg``, ``exp_avg_sq``.
     """
 
+    _numpy_state = True
+
     def __init__(
         self,
         params,

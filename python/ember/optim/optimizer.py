@@ -120,6 +120,10 @@ class Optimizer:
     # complex parameters are stepped as their (..., 2) real views, as torch's optimisers do
     # (exact for the elementwise ones; the others refuse complex parameters)
     _steps_complex = True
+    # ember's own optimisers keep their state as NumPy arrays and Python numbers (their fused
+    # kernels update it in place) and set this; a user's subclass keeps what its step() stores
+    # (Tensors, as in torch), and load_state_dict gives it Tensors back
+    _numpy_state = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -349,9 +353,12 @@ class Optimizer:
             p = by_index.get(int(i))
             if p is None:
                 raise ValueError(f"load_state_dict: state for unknown parameter index {i}")
-            new_state[p] = {
-                k: self._load_state_value(p, i, k, _from_foreign(v)) for k, v in s.items()
-            }
+            if self._numpy_state:
+                new_state[p] = {
+                    k: self._load_state_value(p, i, k, _from_foreign(v)) for k, v in s.items()
+                }
+            else:
+                new_state[p] = {k: _as_tensor_state(p, k, v) for k, v in s.items()}
         self.state = new_state
         for saved, own in zip(groups, self.param_groups):
             for k, v in saved.items():
@@ -498,6 +505,20 @@ def _export_state(k: str, v):
 
         dt = np.float64 if get_default_dtype() == np.float64 else np.float32
         return Tensor(np.array(v, dtype=dt))
+    return copy.deepcopy(v)
+
+
+def _as_tensor_state(p: Tensor, k: str, v):
+    """A user optimiser's loaded state entry, as torch.optim.Optimizer.load_state_dict
+    makes it: tensors (ember's or torch's) as ember Tensors, cast to a float parameter's dtype
+    except ``step``; lists entry by entry; anything else copied."""
+    if isinstance(v, list | tuple):
+        return type(v)(_as_tensor_state(p, k, x) for x in v)
+    if isinstance(v, Tensor) or (hasattr(v, "__array__") and not isinstance(v, np.generic)):
+        a = np.array(v.data if isinstance(v, Tensor) else np.asarray(v))
+        if k != "step" and a.dtype.kind == "f" and _lowp.is_float(p.data.dtype):
+            a = a.astype(p.data.dtype)
+        return Tensor(a)
     return copy.deepcopy(v)
 
 

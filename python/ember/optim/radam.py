@@ -33,6 +33,8 @@ class RAdam(Optimizer):
     State per parameter (PyTorch's names): ``step``, ``exp_avg``, ``exp_avg_sq``.
     """
 
+    _numpy_state = True
+
     def __init__(
         self,
         params,

@@ -33,6 +33,8 @@ class RMSprop(Optimizer):
     ``grad_avg`` (centered).
     """
 
+    _numpy_state = True
+
     def __init__(
         self,
         params,

@@ -33,6 +33,8 @@ class SGD(Optimizer):
     State per parameter: ``momentum_buffer`` (none without momentum), as PyTorch's.
     """
 
+    _numpy_state = True
+
     def __init__(
         self,
         params,
