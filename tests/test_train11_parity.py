@@ -302,3 +302,37 @@ def test_user_optimizer_subclass_keeps_tensor_state_through_load_state_dict():
         runs.append(out)
     for i, (t, e) in enumerate(zip(*runs)):
         assert_same(t, e, f"step {i}")
+
+
+_GROUP_SCHEDS = {
+    "Cosine": lambda LS, o: LS.CosineAnnealingLR(o, T_max=2),
+    "Lambda": lambda LS, o: LS.LambdaLR(o, lambda e: 0.9**e),
+    "Multiplicative": lambda LS, o: LS.MultiplicativeLR(o, lambda e: 0.9),
+    "WarmRestarts": lambda LS, o: LS.CosineAnnealingWarmRestarts(o, T_0=3),
+    "Step": lambda LS, o: LS.StepLR(o, 2, 0.5),
+}
+
+
+@pytest.mark.parametrize("name", list(_GROUP_SCHEDS))
+def test_scheduler_after_add_param_group_follows_torch(name):
+    """A parameter group added after the scheduler was made: schedulers that close over one
+    value per group (base_lrs, lambdas) raise PyTorch's ValueError (its strict zips) at the
+    steps torch does; the chainable ones go on scheduling every group."""
+    res = []
+    for L in (torch, ember):
+        a, b = L.zeros(2, requires_grad=True), L.zeros(3, requires_grad=True)
+        o = L.optim.SGD([a], lr=0.1, momentum=0.9)
+        s = _GROUP_SCHEDS[name](L.optim.lr_scheduler, o)
+        out = []
+        for i in range(7):
+            o.step()
+            try:
+                s.step()
+                out.append([g["lr"] for g in o.param_groups])
+            except ValueError:
+                out.append("ValueError")
+            if i == 1:
+                o.add_param_group({"params": [b], "lr": 0.05})
+        res.append(out)
+    for t, e in zip(*res):
+        assert e == t if t == "ValueError" else e == pytest.approx(t, rel=1e-12)
