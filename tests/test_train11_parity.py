@@ -336,3 +336,72 @@ def test_scheduler_after_add_param_group_follows_torch(name):
         res.append(out)
     for t, e in zip(*res):
         assert e == t if t == "ValueError" else e == pytest.approx(t, rel=1e-12)
+
+
+def _cnn(nn):
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1, bias=False),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Dropout(0.0),
+        nn.Linear(4 * 3 * 3, 3),
+    )
+
+
+def _user_script(L, model, tmp_path):
+    """A training script as a PyTorch user writes it, with ``L`` standing for ``torch``: no
+    decay on biases and norms, SGD nesterov, OneCycleLR per optimiser step, gradient
+    accumulation over two micro-batches, clipping, eval after each epoch, a checkpoint
+    saved with L.save and resumed into fresh objects mid-run."""
+
+    def make(model):
+        decay = [p for n, p in model.named_parameters() if p.ndim > 1]
+        no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
+        opt = L.optim.SGD(
+            [{"params": decay, "weight_decay": 1e-3}, {"params": no_decay, "weight_decay": 0}],
+            lr=0.05,
+            momentum=0.9,
+            nesterov=True,
+        )
+        return opt, L.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=12)
+
+    rng = np.random.default_rng(5)
+    data = [(rng.normal(size=(4, 1, 6, 6)), rng.integers(0, 3, 4)) for _ in range(8)]
+    crit = L.nn.CrossEntropyLoss(label_smoothing=0.1)
+    opt, sched = make(model)
+    out = []
+    for epoch in range(3):
+        if epoch == 2:  # resume from a checkpoint, as a restarted job would
+            L.save({"m": model.state_dict(), "o": opt.state_dict(), "s": sched.state_dict()},
+                   tmp_path / f"{L.__name__}.pt")  # fmt: skip
+            ck = L.load(tmp_path / f"{L.__name__}.pt")
+            model = _cnn(L.nn).double()
+            model.load_state_dict(ck["m"])
+            opt, sched = make(model)
+            opt.load_state_dict(ck["o"])
+            sched.load_state_dict(ck["s"])
+        model.train()
+        opt.zero_grad(set_to_none=epoch % 2 == 0)
+        for i, (x, y) in enumerate(data):
+            loss = crit(model(L.tensor(x)), L.tensor(y)) / 2
+            loss.backward()
+            if i % 2 == 1:
+                norm = L.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+                opt.step()
+                sched.step()
+                opt.zero_grad()
+                out.append((loss.item(), norm.item(), sched.get_last_lr()))
+        model.eval()
+        with L.no_grad():
+            val = crit(model(L.tensor(data[0][0])), L.tensor(data[0][1])).item()
+        out.append((val, _snap(model.state_dict()), _snap(opt.state_dict())))
+    return out
+
+
+def test_user_training_script_with_accumulation_clipping_and_resume(tmp_path):
+    t, e = (_user_script(L, m, tmp_path) for L, m in zip((torch, ember), _twins(_cnn)))
+    assert len(t) == len(e)
+    for i, (a, b) in enumerate(zip(t, e)):
+        assert_same(a, b, f"record {i}")
