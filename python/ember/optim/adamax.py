@@ -10,6 +10,7 @@ from ember.optim.optimizer import (
     _check_adam_family,
     _check_implementation_flags,
     _run_closure,
+    _tensor_lr,
 )
 
 
@@ -66,12 +67,13 @@ class Adamax(Optimizer):
             state = self.state[p]
             beta1, beta2 = group["betas"]
             t = _advance(state, p, "exp_avg", "exp_inf")
+            lr, _ = _tensor_lr(group["lr"], 1.0 - float(beta1) ** t)  # (torch's Tensor-lr rounding)
             _C.adamax_step(
                 p.data,
                 state["exp_avg"],
                 state["exp_inf"],
                 g,
-                lr=float(group["lr"]),
+                lr=lr,
                 beta1=float(beta1),
                 beta2=float(beta2),
                 eps=float(group["eps"]),

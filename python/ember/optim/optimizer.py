@@ -445,6 +445,22 @@ def _advance(state: dict, p: Tensor, *buffers: str, **filled: float) -> float:
     return state["step"]
 
 
+def _tensor_lr(lr, bias_correction1: float = 1.0, weight_decay: float = 0.0):
+    """PyTorch keeps a Tensor lr a tensor inside step(): ``lr / bias_correction1`` and the
+    decoupled decay ``1 - lr * weight_decay`` are computed, and rounded, in the lr's dtype
+    (float32 for ``torch.tensor(0.01)``). Returns the lr to hand a kernel that divides by
+    ``bias_correction1`` itself (so it gets that rounded step size), and the rounded decay
+    factor (None without decay). A Python lr comes back unchanged."""
+    if not isinstance(lr, Tensor):
+        return float(lr), (1.0 - float(lr) * weight_decay) if weight_decay else None
+    a = np.asarray(lr.data)
+    ft = a.dtype.type if a.dtype.kind == "f" else np.float64
+    lr_t = ft(a.item())
+    step = ft(lr_t / ft(bias_correction1))
+    shrink = ft(ft(1) - lr_t * ft(weight_decay)) if weight_decay else None
+    return float(step) * bias_correction1, None if shrink is None else float(shrink)
+
+
 def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
     """start += weight * (end - start) in place, with PyTorch's two-sided formula (exact
     ``end`` at weight 1)."""
