@@ -414,6 +414,7 @@ _TENSOR_LR = [
     ("NAdam", dict()),
     ("RAdam", dict(decoupled_weight_decay=True, weight_decay=0.05)),
     ("Adamax", dict(weight_decay=0.01)),
+    ("ASGD", dict(t0=2, weight_decay=0.01)),
 ]
 
 
@@ -421,7 +422,8 @@ _TENSOR_LR = [
 def test_float32_tensor_lr_rounds_as_torch(name, kw):
     """lr=tensor(0.01) (float32) on float64 parameters: torch computes lr / (1 - beta1^t) and
     the decoupled decay 1 - lr * weight_decay as float32 tensor arithmetic, and ember rounds
-    the same (without it the parameters drift ~1e-8 relative per step)."""
+    the same (without it the parameters drift ~1e-8 relative per step); ASGD's eta is
+    float32 arithmetic from the lr tensor."""
     rng = np.random.default_rng(0)
     p0, grads = rng.normal(size=(3, 4)), [rng.normal(size=(3, 4)) for _ in range(4)]
     out = []
