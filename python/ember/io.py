@@ -165,15 +165,28 @@ def save_checkpoint(path, model=None, optimizer=None, scheduler=None, **extra) -
         scalars = {}
         for idx, s in sd["state"].items():
             for k, v in s.items():
+                v = v.data if isinstance(v, Tensor) else v  # (state_dict() holds Tensors)
                 if isinstance(v, np.ndarray) and v.ndim > 0:
                     tensors[f"{_OPT_PREFIX}{idx}.{k}"] = np.asarray(v, order="C")
                 else:
-                    scalars.setdefault(str(idx), {})[k] = v
+                    scalars.setdefault(str(idx), {})[k] = _plain(v)
         meta["optimizer"] = to_json({"param_groups": sd["param_groups"], "scalars": scalars})
     if scheduler is not None:
         meta["scheduler"] = to_json(scheduler.state_dict())
     meta["extra"] = to_json(extra)
     _atomic_write(path, st.save(tensors, metadata=meta))
+
+
+def _plain(v):
+    """A JSON-able copy of a scalar optimiser state entry (0-d arrays as numbers, Tensors
+    inside LBFGS's lists as arrays)."""
+    if isinstance(v, Tensor):
+        v = v.data
+    if isinstance(v, np.ndarray) and v.ndim == 0:
+        return v.item()
+    if isinstance(v, list | tuple):
+        return type(v)(_plain(x) for x in v)
+    return v
 
 
 def load_checkpoint(path, model=None, optimizer=None, scheduler=None) -> dict:

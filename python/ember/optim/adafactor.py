@@ -56,6 +56,8 @@ class Adafactor(Optimizer):
     ``variance``.
     """
 
+    _numpy_state = True
+
     def __init__(
         self,
         params,

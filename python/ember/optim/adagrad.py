@@ -31,13 +31,15 @@ class Adagrad(Optimizer):
     State per parameter: ``step``, ``sum`` (made when the optimiser is, as PyTorch does).
     """
 
+    _numpy_state = True
+
     def __init__(
         self,
         params,
         lr: float = 1e-2,
-        lr_decay: float = 0.0,
-        weight_decay: float = 0.0,
-        initial_accumulator_value: float = 0.0,
+        lr_decay: float = 0,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
         eps: float = 1e-10,
         foreach: bool | None = None,
         *,

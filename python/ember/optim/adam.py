@@ -10,6 +10,7 @@ from ember.optim.optimizer import (
     _check_adam_family,
     _check_implementation_flags,
     _run_closure,
+    _tensor_lr,
 )
 from ember.tensor import Tensor
 
@@ -36,6 +37,8 @@ class Adam(Optimizer):
     amsgrad, ``max_exp_avg_sq``.
     """
 
+    _numpy_state = True
+
     _sparse_error = "Adam does not support sparse gradients, please consider SparseAdam instead"
 
     def __init__(
@@ -44,7 +47,7 @@ class Adam(Optimizer):
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
-        weight_decay: float = 0.0,
+        weight_decay: float = 0,
         amsgrad: bool = False,
         *,
         maximize: bool = False,
@@ -86,18 +89,25 @@ class Adam(Optimizer):
             beta1, beta2 = group["betas"]
             amsgrad = group["amsgrad"]
             t = _advance(state, p, "exp_avg", "exp_avg_sq", *(("max_exp_avg_sq",) * amsgrad))
+            lr, wd = group["lr"], float(group["weight_decay"])
+            decoupled = bool(group["decoupled_weight_decay"])
+            if isinstance(lr, Tensor):  # torch's rounding of a Tensor lr's step size and decay
+                lr, shrink = _tensor_lr(lr, 1.0 - float(beta1) ** t, wd if decoupled else 0.0)
+                if shrink is not None:
+                    p.data *= p.data.dtype.type(shrink)
+                    wd = 0.0
             _C.adam_step(
                 p.data,
                 state["exp_avg"],
                 state["exp_avg_sq"],
                 state.get("max_exp_avg_sq") if amsgrad else None,
                 g,
-                lr=float(group["lr"]),
+                lr=float(lr),
                 beta1=float(beta1),
                 beta2=float(beta2),
                 eps=float(group["eps"]),
-                weight_decay=float(group["weight_decay"]),
-                decoupled=bool(group["decoupled_weight_decay"]),
+                weight_decay=wd,
+                decoupled=decoupled,
                 maximize=bool(group["maximize"]),
                 step=int(t),
             )

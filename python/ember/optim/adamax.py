@@ -10,6 +10,7 @@ from ember.optim.optimizer import (
     _check_adam_family,
     _check_implementation_flags,
     _run_closure,
+    _tensor_lr,
 )
 
 
@@ -28,13 +29,15 @@ class Adamax(Optimizer):
     State per parameter (PyTorch's names): ``step``, ``exp_avg``, ``exp_inf``.
     """
 
+    _numpy_state = True
+
     def __init__(
         self,
         params,
         lr: float = 2e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
-        weight_decay: float = 0.0,
+        weight_decay: float = 0,
         foreach: bool | None = None,
         *,
         maximize: bool = False,
@@ -64,12 +67,13 @@ class Adamax(Optimizer):
             state = self.state[p]
             beta1, beta2 = group["betas"]
             t = _advance(state, p, "exp_avg", "exp_inf")
+            lr, _ = _tensor_lr(group["lr"], 1.0 - float(beta1) ** t)  # (torch's Tensor-lr rounding)
             _C.adamax_step(
                 p.data,
                 state["exp_avg"],
                 state["exp_inf"],
                 g,
-                lr=float(group["lr"]),
+                lr=lr,
                 beta1=float(beta1),
                 beta2=float(beta2),
                 eps=float(group["eps"]),

@@ -13,6 +13,7 @@ from ember.optim.optimizer import (
     _check_nonneg,
     _run_closure,
 )
+from ember.tensor import Tensor
 
 
 def _f32(v: float) -> float:
@@ -39,6 +40,8 @@ class ASGD(Optimizer):
     PyTorch keeps them), ``ax``.
     """
 
+    _numpy_state = True
+
     def __init__(
         self,
         params,
@@ -46,7 +49,7 @@ class ASGD(Optimizer):
         lambd: float = 1e-4,
         alpha: float = 0.75,
         t0: float = 1e6,
-        weight_decay: float = 0.0,
+        weight_decay: float = 0,
         foreach: bool | None = None,
         maximize: bool = False,
         differentiable: bool = False,
@@ -88,6 +91,11 @@ class ASGD(Optimizer):
                 weight_decay=float(group["weight_decay"]),
                 maximize=bool(group["maximize"]),
             )
-            state["eta"] = _f32(lr / ((1 + lambd * lr * t) ** group["alpha"]))
+            if isinstance(group["lr"], Tensor):  # torch's float32 tensor arithmetic, op by op
+                f = np.asarray(group["lr"].data).dtype.type
+                lr_t = f(lr)
+                state["eta"] = _f32(lr_t / (f(1) + f(lambd) * lr_t * f(t)) ** f(group["alpha"]))
+            else:
+                state["eta"] = _f32(lr / ((1 + lambd * lr * t) ** group["alpha"]))
             state["mu"] = _f32(1 / max(1, t - group["t0"]))
         return loss

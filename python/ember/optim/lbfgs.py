@@ -158,6 +158,8 @@ class LBFGS(Optimizer):
         >>> opt.step(closure)
     """
 
+    _numpy_state = True
+
     _sparse_error = None  # PyTorch flattens sparse gradients into its dense vector
 
     def __init__(

@@ -200,7 +200,7 @@ class LRScheduler:
                 self.last_epoch = epoch
                 closed = getattr(self, "_get_closed_form_lr", None)
                 values = closed() if closed is not None else self.get_lr()
-        for group, lr in zip(self.optimizer.param_groups, values):
+        for group, lr in zip(self.optimizer.param_groups, values, strict=True):
             _set_lr(group, lr)
         self._last_lr = _lrs(self.optimizer)
 
@@ -254,7 +254,10 @@ class LambdaLR(_LambdaBase):
 
     def get_lr(self) -> list:
         _warn_get_lr_called_within_step(self)
-        return [base * fn(self.last_epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs)]
+        return [
+            base * fn(self.last_epoch)
+            for fn, base in zip(self.lr_lambdas, self.base_lrs, strict=True)
+        ]
 
 
 class MultiplicativeLR(_LambdaBase):
@@ -266,7 +269,7 @@ class MultiplicativeLR(_LambdaBase):
             return _lrs(self.optimizer)
         return [
             g["lr"] * fn(self.last_epoch)
-            for fn, g in zip(self.lr_lambdas, self.optimizer.param_groups)
+            for fn, g in zip(self.lr_lambdas, self.optimizer.param_groups, strict=True)
         ]
 
 
@@ -433,11 +436,14 @@ class CosineAnnealingLR(LRScheduler):
         if self._is_initial:
             return _lrs(self.optimizer)
         if self._step_count == 1 and t > 0:
-            return [lo + (b - lo) * (1 + math.cos(t * math.pi / T)) / 2 for b in self.base_lrs]
+            return [
+                lo + (b - lo) * (1 + math.cos(t * math.pi / T)) / 2
+                for b, _ in zip(self.base_lrs, groups, strict=True)
+            ]
         if (t - 1 - T) % (2 * T) == 0:
             return [
                 g["lr"] + (b - lo) * (1 - math.cos(math.pi / T)) / 2
-                for b, g in zip(self.base_lrs, groups)
+                for b, g in zip(self.base_lrs, groups, strict=True)
             ]
         return [
             (1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T)) * (g["lr"] - lo)
@@ -474,7 +480,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         return [self.eta_min + (b - self.eta_min) * c for b in self.base_lrs]
 
     def step(self, epoch=None) -> None:
-        self._step_count += 1
+        # PyTorch's override never counts its steps: state_dict()["_step_count"] stays 0
         if epoch is None and self.last_epoch < 0:
             epoch = 0
         if epoch is None:
@@ -499,7 +505,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         self.last_epoch = math.floor(epoch)
         with _enable_get_lr_call(self):
             values = self.get_lr()
-        for group, lr in zip(self.optimizer.param_groups, values):
+        for group, lr in zip(self.optimizer.param_groups, values, strict=True):
             _set_lr(group, lr)
         self._last_lr = _lrs(self.optimizer)
 
@@ -709,7 +715,9 @@ def _init_momentum(sched, optimizer, base_momentum, max_momentum, last_epoch) ->
     sched.base_momentums = _per_group("base_momentum", optimizer, base_momentum)
     sched.max_momentums = _per_group("max_momentum", optimizer, max_momentum)
     if last_epoch == -1:
-        for hi, lo, g in zip(sched.max_momentums, sched.base_momentums, optimizer.param_groups):
+        for hi, lo, g in zip(
+            sched.max_momentums, sched.base_momentums, optimizer.param_groups, strict=True
+        ):
             _set_momentum(g, sched.use_beta1, hi)
             g["max_momentum"], g["base_momentum"] = hi, lo
 
@@ -739,7 +747,7 @@ class CyclicLR(LRScheduler):
         self.optimizer = optimizer
         base_lrs = _per_group("base_lr", optimizer, base_lr)
         if last_epoch == -1:
-            for lr, g in zip(base_lrs, optimizer.param_groups):
+            for lr, g in zip(base_lrs, optimizer.param_groups, strict=True):
                 _set_lr(g, lr)
         self.max_lrs = _per_group("max_lr", optimizer, max_lr)
         up = float(step_size_up)
@@ -787,11 +795,12 @@ class CyclicLR(LRScheduler):
             scale = (x - 1) / (self.step_ratio - 1)
         arg = cycle if self.scale_mode == "cycle" else self.last_epoch
         lrs = [
-            b + (m - b) * scale * self.scale_fn(arg) for b, m in zip(self.base_lrs, self.max_lrs)
+            b + (m - b) * scale * self.scale_fn(arg)
+            for b, m in zip(self.base_lrs, self.max_lrs, strict=True)
         ]
         if self.cycle_momentum:
             for lo, hi, g in zip(
-                self.base_momentums, self.max_momentums, self.optimizer.param_groups
+                self.base_momentums, self.max_momentums, self.optimizer.param_groups, strict=True
             ):
                 _set_momentum(g, self.use_beta1, hi - (hi - lo) * scale * self.scale_fn(arg))
         return lrs

@@ -63,6 +63,8 @@ class Muon(Optimizer):
     State per parameter: ``momentum_buffer``, as PyTorch's.
     """
 
+    _numpy_state = True
+
     def __init__(
         self,
         params,

@@ -12,6 +12,7 @@ from ember.optim.optimizer import (
     _check_adam_family,
     _check_implementation_flags,
     _run_closure,
+    _tensor_lr,
 )
 from ember.tensor import Tensor
 
@@ -37,13 +38,15 @@ class NAdam(Optimizer):
     PyTorch keeps it, in the parameter's dtype once loaded), ``exp_avg``, ``exp_avg_sq``.
     """
 
+    _numpy_state = True
+
     def __init__(
         self,
         params,
         lr: float = 2e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
-        weight_decay: float = 0.0,
+        weight_decay: float = 0,
         momentum_decay: float = 4e-3,
         decoupled_weight_decay: bool = False,
         *,
@@ -96,6 +99,18 @@ class NAdam(Optimizer):
             prod = prod if isinstance(prod, np.generic) else np.float32(prod)
             state["mu_product"] = prod * prod.dtype.type(mu)
             mu_product = float(state["mu_product"])
+            wd, decoupled = float(group["weight_decay"]), bool(group["decoupled_weight_decay"])
+            cg = -lr * (1.0 - mu) / (1.0 - mu_product)
+            cm = (-lr * mu_next) / (1.0 - mu_product * mu_next)
+            if isinstance(group["lr"], Tensor):
+                # torch computes these with the lr tensor: each operation rounded to its dtype
+                ft = np.asarray(group["lr"].data).dtype.type
+                nlr = -ft(lr)
+                cg = float(nlr * ft(1.0 - mu) / ft(1.0 - mu_product))
+                cm = float(nlr * ft(mu_next) / ft(1.0 - mu_product * mu_next))
+                if decoupled and wd:
+                    p.data *= p.data.dtype.type(_tensor_lr(group["lr"], 1.0, wd)[1])
+                    wd = 0.0
             _C.nadam_step(
                 p.data,
                 state["exp_avg"],
@@ -105,11 +120,11 @@ class NAdam(Optimizer):
                 beta1=float(beta1),
                 beta2=float(beta2),
                 eps=float(group["eps"]),
-                weight_decay=float(group["weight_decay"]),
-                decoupled=bool(group["decoupled_weight_decay"]),
+                weight_decay=wd,
+                decoupled=decoupled,
                 maximize=bool(group["maximize"]),
                 bc2=1.0 - beta2**t,
-                cg=-lr * (1.0 - mu) / (1.0 - mu_product),
-                cm=(-lr * mu_next) / (1.0 - mu_product * mu_next),
+                cg=cg,
+                cm=cm,
             )
         return loss

@@ -120,6 +120,10 @@ class Optimizer:
     # complex parameters are stepped as their (..., 2) real views, as torch's optimisers do
     # (exact for the elementwise ones; the others refuse complex parameters)
     _steps_complex = True
+    # ember's own optimisers keep their state as NumPy arrays and Python numbers (their fused
+    # kernels update it in place) and set this; a user's subclass keeps what its step() stores
+    # (Tensors, as in torch), and load_state_dict gives it Tensors back
+    _numpy_state = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -311,10 +315,7 @@ class Optimizer:
                 ids.append(index[id(p)])
             groups.append({**{k: v for k, v in g.items() if k != "params"}, "params": ids})
         state = {
-            index[id(p)]: {
-                k: (v.copy() if isinstance(v, np.ndarray) else copy.deepcopy(v))
-                for k, v in s.items()
-            }
+            index[id(p)]: {k: _export_state(k, v) for k, v in s.items()}
             for p, s in self.state.items()
             if id(p) in index  # only parameters with state, as PyTorch (no empty entries)
         }
@@ -352,9 +353,12 @@ class Optimizer:
             p = by_index.get(int(i))
             if p is None:
                 raise ValueError(f"load_state_dict: state for unknown parameter index {i}")
-            new_state[p] = {
-                k: self._load_state_value(p, i, k, _from_foreign(v)) for k, v in s.items()
-            }
+            if self._numpy_state:
+                new_state[p] = {
+                    k: self._load_state_value(p, i, k, _from_foreign(v)) for k, v in s.items()
+                }
+            else:
+                new_state[p] = {k: _as_tensor_state(p, k, v) for k, v in s.items()}
         self.state = new_state
         for saved, own in zip(groups, self.param_groups):
             for k, v in saved.items():
@@ -364,7 +368,9 @@ class Optimizer:
     def _load_state_value(self, p: Tensor, i, k: str, v):
         """A loaded state entry, as this optimizer keeps it: arrays cast to p's dtype and
         shaped like p. Optimisers whose state is shaped otherwise override this."""
-        if isinstance(v, np.ndarray | Tensor) and np.ndim(v) > 0:
+        if isinstance(v, np.ndarray) and v.ndim == 0 and (k in _SCALAR_TENSORS or p.ndim > 0):
+            return v.item()  # a counter or scalar (step, eta, mu) as a Python number
+        if isinstance(v, np.ndarray | Tensor):
             arr = np.array(v.data if isinstance(v, Tensor) else v, dtype=p.dtype)
             if arr.shape != p.shape:
                 raise ValueError(
@@ -439,6 +445,22 @@ def _advance(state: dict, p: Tensor, *buffers: str, **filled: float) -> float:
     return state["step"]
 
 
+def _tensor_lr(lr, bias_correction1: float = 1.0, weight_decay: float = 0.0):
+    """PyTorch keeps a Tensor lr a tensor inside step(): ``lr / bias_correction1`` and the
+    decoupled decay ``1 - lr * weight_decay`` are computed, and rounded, in the lr's dtype
+    (float32 for ``torch.tensor(0.01)``). Returns the lr to hand a kernel that divides by
+    ``bias_correction1`` itself (so it gets that rounded step size), and the rounded decay
+    factor (None without decay). A Python lr comes back unchanged."""
+    if not isinstance(lr, Tensor):
+        return float(lr), (1.0 - float(lr) * weight_decay) if weight_decay else None
+    a = np.asarray(lr.data)
+    ft = a.dtype.type if a.dtype.kind == "f" else np.float64
+    lr_t = ft(a.item())
+    step = ft(lr_t / ft(bias_correction1))
+    shrink = ft(ft(1) - lr_t * ft(weight_decay)) if weight_decay else None
+    return float(step) * bias_correction1, None if shrink is None else float(shrink)
+
+
 def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
     """start += weight * (end - start) in place, with PyTorch's two-sided formula (exact
     ``end`` at weight 1)."""
@@ -480,15 +502,53 @@ def _check_adam_family(group: dict) -> None:
     _check_betas(group["betas"])
 
 
+# state entries PyTorch keeps as 0-d float tensors (of its scalar dtype) although they are
+# counters or scalars: Python numbers here, Tensors in state_dict() as in torch's
+_SCALAR_TENSORS = frozenset({"step", "eta", "mu", "mu_product"})
+
+
+def _export_state(k: str, v):
+    """A copy of state entry ``k`` as torch's state_dict holds it: arrays (also inside lists,
+    and 0-d NumPy scalars) as Tensors, ``step``/``eta``/``mu`` as 0-d Tensors of PyTorch's
+    scalar dtype (float32, float64 under set_default_dtype(float64)), other values as they
+    are. ``load_state_dict`` reads the Tensors back into NumPy state."""
+    if isinstance(v, np.ndarray | np.generic):
+        return Tensor(np.array(v))
+    if isinstance(v, list | tuple):
+        return type(v)(_export_state("", x) for x in v)
+    if k in _SCALAR_TENSORS and isinstance(v, int | float) and not isinstance(v, bool):
+        from ember.tensor import get_default_dtype
+
+        dt = np.float64 if get_default_dtype() == np.float64 else np.float32
+        return Tensor(np.array(v, dtype=dt))
+    return copy.deepcopy(v)
+
+
+def _as_tensor_state(p: Tensor, k: str, v):
+    """A user optimiser's loaded state entry, as torch.optim.Optimizer.load_state_dict
+    makes it: tensors (ember's or torch's) as ember Tensors, cast to a float parameter's dtype
+    except ``step``; lists entry by entry; anything else copied."""
+    if isinstance(v, list | tuple):
+        return type(v)(_as_tensor_state(p, k, x) for x in v)
+    if isinstance(v, Tensor) or (hasattr(v, "__array__") and not isinstance(v, np.generic)):
+        a = np.array(v.data if isinstance(v, Tensor) else np.asarray(v))
+        if k != "step" and a.dtype.kind == "f" and _lowp.is_float(p.data.dtype):
+            a = a.astype(p.data.dtype)
+        return Tensor(a)
+    return copy.deepcopy(v)
+
+
 def _from_foreign(v):
-    """A state value from another library's state_dict (a torch optimizer's holds tensors) in
-    NumPy: arrays as arrays, 0-d ones as Python numbers, lists and tuples entry by entry."""
+    """A state value from a state_dict (ember's and torch's hold tensors) in NumPy: tensors
+    as arrays (0-d ones too: ``_load_state_value`` makes counters Python numbers), lists and
+    tuples entry by entry."""
     if isinstance(v, list | tuple):
         return type(v)(_from_foreign(x) for x in v)
-    if isinstance(v, np.ndarray | np.generic | Tensor) or not hasattr(v, "__array__"):
+    if isinstance(v, Tensor):
+        v = v.data
+    if isinstance(v, np.generic) or not hasattr(v, "__array__"):
         return v
-    a = np.asarray(v).copy()  # a copy: the loaded state never shares the saved dict's storage
-    return a.item() if a.ndim == 0 else a
+    return np.asarray(v).copy()  # a copy: the loaded state never shares the saved dict's
 
 
 def _cast_state(v, dtype):

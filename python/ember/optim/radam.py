@@ -10,7 +10,9 @@ from ember.optim.optimizer import (
     _check_adam_family,
     _check_implementation_flags,
     _run_closure,
+    _tensor_lr,
 )
+from ember.tensor import Tensor
 
 
 class RAdam(Optimizer):
@@ -33,13 +35,15 @@ class RAdam(Optimizer):
     State per parameter (PyTorch's names): ``step``, ``exp_avg``, ``exp_avg_sq``.
     """
 
+    _numpy_state = True
+
     def __init__(
         self,
         params,
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
-        weight_decay: float = 0.0,
+        weight_decay: float = 0,
         decoupled_weight_decay: bool = False,
         *,
         foreach: bool | None = None,
@@ -71,6 +75,11 @@ class RAdam(Optimizer):
             state = self.state[p]
             beta1, beta2 = group["betas"]
             t = _advance(state, p, "exp_avg", "exp_avg_sq")
+            wd, decoupled = float(group["weight_decay"]), bool(group["decoupled_weight_decay"])
+            if isinstance(group["lr"], Tensor) and decoupled and wd:
+                # torch's decay factor 1 - lr * weight_decay, rounded in a Tensor lr's dtype
+                p.data *= p.data.dtype.type(_tensor_lr(group["lr"], 1.0, wd)[1])
+                wd = 0.0
             _C.radam_step(
                 p.data,
                 state["exp_avg"],
@@ -80,8 +89,8 @@ class RAdam(Optimizer):
                 beta1=float(beta1),
                 beta2=float(beta2),
                 eps=float(group["eps"]),
-                weight_decay=float(group["weight_decay"]),
-                decoupled=bool(group["decoupled_weight_decay"]),
+                weight_decay=wd,
+                decoupled=decoupled,
                 maximize=bool(group["maximize"]),
                 step=int(t),
             )

@@ -29,6 +29,8 @@ class Rprop(Optimizer):
     State per parameter (PyTorch's names): ``step``, ``prev``, ``step_size``.
     """
 
+    _numpy_state = True
+
     def __init__(
         self,
         params,

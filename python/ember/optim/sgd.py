@@ -33,13 +33,15 @@ class SGD(Optimizer):
     State per parameter: ``momentum_buffer`` (none without momentum), as PyTorch's.
     """
 
+    _numpy_state = True
+
     def __init__(
         self,
         params,
         lr: float = 1e-3,
-        momentum: float = 0.0,
-        dampening: float = 0.0,
-        weight_decay: float = 0.0,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
         nesterov: bool = False,
         *,
         maximize: bool = False,

@@ -29,6 +29,8 @@ class SparseAdam(Optimizer):
     State per parameter (PyTorch's names): ``step``, ``exp_avg``, ``exp_avg_sq``.
     """
 
+    _numpy_state = True
+
     _sparse_error = None
 
     def __init__(

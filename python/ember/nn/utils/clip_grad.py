@@ -71,6 +71,8 @@ def get_total_norm(
         per = [s**0.5 for s in _C.sum_squares([np.ascontiguousarray(g) for g in arrays])]
     else:
         per = [_vector_norm(g, norm_type) for g in arrays]
+    # each norm rounded to its gradient's dtype first, as PyTorch's per-tensor norms are
+    per = [float(np.asarray(v).astype(np.abs(g[:0]).dtype)) for v, g in zip(per, arrays)]
     total = _vector_norm(np.asarray(per), norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(
@@ -88,8 +90,12 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm, foreach=None)
     max_norm = float(max_norm)
     if max_norm < 0 or math.isnan(max_norm):
         raise ValueError(f"clip_grads_with_norm_: max_norm must be >= 0, got {max_norm}")
-    total = float(total_norm.item() if isinstance(total_norm, Tensor) else total_norm)
-    coef = min(max_norm / (total + 1e-6), 1.0)
+    total = np.asarray(total_norm.data if isinstance(total_norm, Tensor) else total_norm)
+    # PyTorch's arithmetic in the norm's dtype: max_norm / (total + 1e-6) is Tensor.__rtruediv__,
+    # reciprocal(total + 1e-6) * max_norm, each step rounded (to float32 for float32 norms)
+    ft = total.dtype.type if total.dtype.kind == "f" else np.float64
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        coef = float(min(ft(1.0) / (ft(total) + ft(1e-6)) * ft(max_norm), ft(1.0)))
     if coef < 1.0 or math.isnan(coef):
         with np.errstate(invalid="ignore"):  # inf * 0 -> nan, silently as PyTorch
             for g in grads:
