@@ -20,7 +20,7 @@ import numpy as np
 from ember import _C, _complex, _lowp, _sparse_grad, ops
 from ember.autograd import graph as _graph
 from ember.autograd.engine import unbroadcast
-from ember.autograd.function import Function, is_grad_enabled
+from ember.autograd.function import Function, is_grad_enabled, no_grad
 from ember.tensor import Tensor, _plain, get_default_dtype
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -3293,6 +3293,90 @@ def _pool_input(input, op: str) -> Tensor:
     return x if x.data.flags.c_contiguous else x.contiguous()
 
 
+def _first_taps(n: int, k: int, s: int, p: int, d: int, out: int):
+    """Per output position of a pooled axis: the first window tap at or past 0 (PyTorch's
+    start index) and whether the window holds no input element (every tap in the padding,
+    possible only with dilation)."""
+    start = np.arange(out, dtype=np.int64) * s - p
+    first = np.where(start < 0, start + (-start + d - 1) // d * d, start)
+    return first, first >= n
+
+
+def _empty_window_index(idx: np.ndarray, sizes, k, s, p, d) -> np.ndarray:
+    """idx with PyTorch's index at each window that holds no input element: its first taps'
+    flat position (d0 * H + h0) * W + w0, which may lie past the end or alias another element
+    (torch's backward sends that window's gradient there). The kernels store -1."""
+    taps = [_first_taps(*a) for a in zip(sizes, k, s, p, d, idx.shape[-len(sizes) :])]
+    if not any(e.any() for _, e in taps):
+        return idx
+    flat = np.zeros((), np.int64)
+    empty = np.zeros((), bool)
+    for axis, (n, (first, e)) in enumerate(zip(sizes, taps)):
+        shape = [1] * len(sizes)
+        shape[axis] = -1
+        flat = flat * n + first.reshape(shape)
+        empty = empty | e.reshape(shape)
+    return np.where(empty, flat, idx)
+
+
+def _pool_out(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """PyTorch's pooled size of an axis (pooling_output_shape): a ceil_mode window that would
+    start in the right padding is dropped."""
+    span = n + 2 * p - d * (k - 1) - 1
+    o = (-(-span // s) if ceil_mode else span // s) + 1
+    return o - 1 if ceil_mode and (o - 1) * s >= n + p else o
+
+
+def _has_empty_window(sizes, k, s, p, d, ceil_mode) -> bool:
+    if max(d) == 1 or min(sizes, default=0) < 1:
+        return False
+    for a in zip(sizes, k, s, p, d):
+        o = _pool_out(*a, ceil_mode)
+        if o > 0 and _first_taps(*a, o)[1].any():
+            return True
+    return False
+
+
+def _spill_gather(v: np.ndarray, idx: np.ndarray, nd: int) -> np.ndarray:
+    """v (.., *S) at idx (.., *O) flat per plane, PyTorch's way for an index past its plane:
+    into the next planes' memory (0 past the end of v)."""
+    plane = math.prod(v.shape[-nd:])
+    pos = idx.reshape(-1, math.prod(idx.shape[-nd:])) + plane * np.arange(
+        math.prod(idx.shape[:-nd]), dtype=np.int64
+    ).reshape(-1, 1)
+    inside = pos < v.size
+    out = np.where(inside, v.reshape(-1)[np.where(inside, pos, 0)], 0)
+    return out.reshape(idx.shape).astype(v.dtype, copy=False), pos, inside
+
+
+class _MaxAt(Function):
+    """A max pool whose maxima y and PyTorch indices idx are computed (x (.., *S) -> y, idx
+    (.., *O), idx flat into prod(S) per plane), for the windows that hold no input element
+    (dilation): PyTorch's backward adds their gradient at its index for them, the first taps'
+    position, which may alias another element or spill into the next plane."""
+
+    @staticmethod
+    def forward(ctx, x, y, idx, nd):
+        ctx.save_for_backward(idx)
+        ctx.shape, ctx.nd = x.shape, nd
+        return y.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        (idx,) = ctx.saved_tensors
+        _, pos, inside = _spill_gather(np.zeros(ctx.shape, g.dtype), idx, ctx.nd)
+        total = math.prod(ctx.shape)
+        w = g.reshape(pos.shape)[inside]
+        dx = np.bincount(pos[inside], weights=w, minlength=total)[:total]
+        return dx.reshape(ctx.shape).astype(g.dtype, copy=False), None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (idx,) = ctx.saved_tensors
+        fwd = lambda v: _spill_gather(v, idx, ctx.nd)[0]  # noqa: E731
+        return _graph.linear(ctx, g, fwd), None, None, None
+
+
 class MaxPool2d(Function):
     # x (.., H, W) -> y (.., OH, OW), indices (.., OH, OW) int64 flat into H*W
     @staticmethod
@@ -3342,7 +3426,13 @@ def max_pool2d(
         return (y.to(input.dtype), idx) if return_indices else y.to(input.dtype)
     x = _pool_input(input, "max_pool2d")
     k, s, p, d = _pool_args("max_pool2d", kernel_size, stride, padding, dilation)
-    y, idx = MaxPool2d.apply(x, k, s, p, d, _bool_arg(ceil_mode, "max_pool2d", "ceil_mode"))
+    ceil_mode = _bool_arg(ceil_mode, "max_pool2d", "ceil_mode")
+    if _has_empty_window(x.shape[-2:], k, s, p, d, ceil_mode):  # (rare: PyTorch's indices)
+        y, idx = _C.max_pool2d_forward(x.data, k, s, p, d, ceil_mode)
+        idx = _empty_window_index(idx, x.shape[-2:], k, s, p, d)
+        y = _MaxAt.apply(x, y, idx, 2)
+        return (y, Tensor(idx)) if return_indices else y
+    y, idx = MaxPool2d.apply(x, k, s, p, d, ceil_mode)
     return (y, idx) if return_indices else y
 
 
@@ -4132,9 +4222,10 @@ class ConvTranspose2d(Function):
         ) + (None,) * 5
 
 
-def _transposed_size(op, x, weight, stride, padding, dilation, out_pad) -> tuple:
+def _transposed_size(op, x, weight, stride, padding, dilation, out_pad, groups=1) -> tuple:
     """The output size per spatial axis, (n - 1) s - 2 p + d (k - 1) + o + 1; PyTorch refuses
-    an empty spatial input and any output size < 1 (an empty output too)."""
+    an empty spatial input and any negative output size. A size of 0 it refuses too, except
+    for an empty batch and where it runs oneDNN, which returns an empty output."""
     k = len(stride)
     ins, ks = x.shape[-k:], weight.shape[-k:]
     if 0 in ins:
@@ -4143,12 +4234,36 @@ def _transposed_size(op, x, weight, stride, padding, dilation, out_pad) -> tuple
         (n - 1) * s - 2 * p + d * (kk - 1) + o + 1
         for n, s, p, d, kk, o in zip(ins, stride, padding, dilation, ks, out_pad)
     )
-    if min(out) < 1:
+    lowest = 0 if x.shape[0] == 0 or _onednn(x, ks, stride, dilation, out_pad, groups) else 1
+    if min(out) < lowest:
         raise ValueError(
             f"{op}: input {x.shape} and weight {weight.shape} give a non-positive output size "
-            f"{out}: too small (every size must be >= 1)"
+            f"{out}: too small (every size must be >= {lowest})"
         )
     return out
+
+
+def _onednn(x, ks, stride, dilation, out_pad, groups) -> bool:
+    """Whether PyTorch's CPU transposed convolution runs oneDNN (its use_mkldnn): float32,
+    output_padding below the stride, a kernel other than 1x1 or a stride, dilation or thread
+    count (torch's default follows OMP_NUM_THREADS, as ember's) that favours it, and one of
+    groups > 1, a kernel over 3x3, a batch over 1 or a large input."""
+    if x.data.dtype != np.float32 or any(o >= s for o, s in zip(out_pad, stride)):
+        return False
+    from ember import get_num_threads
+
+    last2 = (1,) * (2 - len(ks)) + tuple(ks[-2:])
+    strided = max(stride) > 1 or max(dilation) > 1
+    favoured = strided or last2 != (1, 1) or x.shape[0] >= 16 or get_num_threads() > 1
+    big = min(last2) > 3 or x.shape[0] > 1 or math.prod(x.shape[:4]) > 20480
+    return favoured and (groups > 1 or big)
+
+
+def _empty_conv(shape, *operands) -> Tensor:
+    """The empty output of a convolution with nothing to compute (an empty batch or a 0 output
+    size), on the graph of its operands: their gradients are zeros, as PyTorch's."""
+    link = sum((t.sum() * 0 for t in operands if t is not None), Tensor(np.zeros((), np.float64)))
+    return Tensor(np.zeros(shape, operands[0].data.dtype)) + link.to(operands[0].data.dtype)
 
 
 def conv_transpose2d(
@@ -4189,7 +4304,8 @@ def conv_transpose2d(
         raise ValueError(f"{op}: stride and dilation must be >= 1, got {stride}, {dilation}")
     if min(padding) < 0 or min(out_pad) < 0:
         raise ValueError(f"{op}: padding and output_padding must be >= 0")
-    if any(o >= max(s, d) for o, s, d in zip(out_pad, stride, dilation)):
+    # (PyTorch skips this check for an empty batch)
+    if x.shape[0] and any(o >= max(s, d) for o, s, d in zip(out_pad, stride, dilation)):
         raise ValueError(
             f"{op}: output_padding {out_pad} must be smaller than either stride {stride} or "
             f"dilation {dilation}"
@@ -4199,13 +4315,16 @@ def conv_transpose2d(
         (n - 1) * s + d * (k - 1) + 1
         for n, s, d, k in zip(x.shape[2:], stride, dilation, weight.shape[2:])
     )
-    out_hw = _transposed_size(op, x, weight, stride, padding, dilation, out_pad)
+    out_hw = _transposed_size(op, x, weight, stride, padding, dilation, out_pad, groups)
     if bias is not None:
         bias = _float_input(bias, op, "bias", weight.dtype)
         cout = weight.shape[1] * groups
         if bias.shape != (cout,):
             raise ValueError(f"{op}: bias must have shape ({cout},), got {bias.shape}")
         bias = bias.contiguous()
+    if x.shape[0] == 0 or 0 in out_hw:
+        y = _empty_conv((x.shape[0], weight.shape[1] * groups, *out_hw), x, weight, bias)
+        return y.squeeze(0) if unbatched else y
     if extra:
         # conv2d's input gradient cannot give this size: compute the uncropped output, then
         # crop `padding` rows in front and keep out_hw (zeros past the last tap's reach).
@@ -4382,6 +4501,8 @@ def instance_norm(
         )
     n, c = x.shape[:2]
     weight, bias = _norm_params(op, weight, bias, c, x.dtype)
+    if n == 0 and (weight is not None or bias is not None):  # PyTorch's IndexError
+        raise ValueError(f"{op}: an empty batch {x.shape} cannot take a weight or bias")
     rm = _stat_array(running_mean, op, "running_mean")
     rv = _stat_array(running_var, op, "running_var")
     for a, name in ((rm, "running_mean"), (rv, "running_var")):
@@ -4403,7 +4524,10 @@ def instance_norm(
             f"{op}: expected more than 1 spatial element when training, got input {x.shape}"
         )
     axes = tuple(range(2, x.ndim))
-    if x.data.size == 0:  # no statistics to fold in (PyTorch leaves them as they are)
+    if x.data.size == 0:  # no statistics to fold in: PyTorch leaves them as they are, but
+        for a in (rm, rv) if n == 0 else ():  # an empty batch's mean of means is NaN
+            if a is not None:
+                a[...] = np.nan
         rm = rv = None
     if rm is not None:
         rm *= 1 - momentum
@@ -4745,6 +4869,8 @@ def pixel_unshuffle(input, downscale_factor: int) -> Tensor:
             f"pixel_unshuffle: height and width of input {x.shape} must be divisible by "
             f"downscale_factor={r}"
         )
+    if x.data.size == 0:  # PyTorch returns an empty input as it is (a copy), unshuffled
+        return x.clone()
     k = len(lead)
     y = x.reshape(*lead, c, h // r, r, w // r, r)
     y = y.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3)  # (.., C, r, r, H/r, W/r)
@@ -5515,10 +5641,14 @@ def _pool3d(x: Tensor, pool2d, depth_args: tuple, hw_args: tuple, with_indices: 
     y, idx_d = pool2d(y, *depth_args, return_indices=True)
     od = y.shape[-2]
     idx_d = idx_d.data.reshape(-1, od, oh * ow)  # d * (OH*OW) + j
-    src_d = idx_d // (oh * ow)
+    src_d = np.clip(idx_d // (oh * ow), 0, d - 1)  # (an empty window's is replaced below)
     idx_hw = idx_hw.data.reshape(-1, d, oh * ow)
     hw = np.take_along_axis(idx_hw, src_d, axis=1)
     idx = (src_d * (h * w) + hw).reshape(*lead, od, oh, ow)
+    if pool2d is max_pool2d:
+        # kernel, stride, padding, dilation as (depth, h, w) triples
+        k, s, p, dil = ((a[0], *b) for a, b in zip(depth_args[:4], hw_args[:4]))
+        idx = _empty_window_index(idx, (d, h, w), k, s, p, dil)
     return y.reshape(*lead, od, oh, ow), Tensor(idx)
 
 
@@ -5569,6 +5699,11 @@ def max_pool3d(
             )
     hw = (k[1:], s[1:], p[1:], d[1:], ceil_mode)
     depth = ((k[0], 1), (s[0], 1), (p[0], 0), (d[0], 1), ceil_mode)
+    if _has_empty_window(x.shape[-3:], k, s, p, d, ceil_mode):  # PyTorch's gradient there
+        with no_grad():
+            y, idx = _pool3d(x.detach(), max_pool2d, depth, hw, True)
+        y = _MaxAt.apply(x, y.data, idx.data, 3)
+        return (y, idx) if return_indices else y
     return _pool3d(x, max_pool2d, depth, hw, bool(return_indices))
 
 
@@ -5819,11 +5954,12 @@ def conv_transpose1d(
         )
     s, d = _single(stride, op, "stride"), _single(dilation, op, "dilation")
     p, o = _single(padding, op, "padding"), _single(output_padding, op, "output_padding")
-    if o >= max(s, d):
+    if o >= max(s, d) and (x.ndim == 2 or x.shape[0]):  # (not checked for an empty batch)
         raise ValueError(
             f"{op}: output_padding {o} must be smaller than either stride {s} or dilation {d}"
         )
-    _transposed_size(op, x, weight, (s,), (p,), (d,), (o,))
+    batched = x if x.ndim == 3 else x.unsqueeze(0)
+    _transposed_size(op, batched, weight, (s,), (p,), (d,), (o,), _int_arg(groups, op, "groups"))
     y = conv_transpose2d(
         x.unsqueeze(-2), weight.unsqueeze(-2), bias, (1, s), (0, p), (0, o), groups, (1, d)
     )
@@ -5854,11 +5990,19 @@ def conv_transpose3d(
     )
     if min(p) < 0 or min(o) < 0:
         raise ValueError(f"{op}: padding and output_padding must be >= 0")
-    if any(oo >= max(ss, dd) for oo, ss, dd in zip(o, s, d)):
+    if x.shape[0] and any(oo >= max(ss, dd) for oo, ss, dd in zip(o, s, d)):  # (as 2-D)
         raise ValueError(
             f"{op}: output_padding {o} must be smaller than either stride {s} or dilation {d}"
         )
-    out_d = _transposed_size(op, x, weight, s, p, d, o)[0]
+    out = _transposed_size(op, x, weight, s, p, d, o, _int_arg(groups, op, "groups"))
+    if x.shape[0] == 0 or 0 in out:
+        if weight.shape[0] % max(_int_arg(groups, op, "groups"), 1):
+            raise ValueError(f"{op}: in_channels {weight.shape[0]} not divisible by groups")
+        if bias is not None:
+            bias = _float_input(bias, op, "bias", weight.dtype)
+        y = _empty_conv((x.shape[0], weight.shape[1] * groups, *out), x, weight, bias)
+        return y.squeeze(0) if unbatched else y
+    out_d = out[0]
     n, cin, depth, h, w = x.shape
     kd = weight.shape[2]
     full = (depth - 1) * s[0] + d[0] * (kd - 1) + 1
@@ -6736,6 +6880,8 @@ def fractional_max_pool2d(
     ``kernel_size`` at pseudo-random starts that shrink the input to ``output_size`` (or
     ``output_ratio`` times it). The starts come from ``_random_samples`` (N, C, 2) in [0, 1),
     else from ember's generator; indices are flat into H*W."""
+    if output_size is None and isinstance(output_ratio, int | float):  # as PyTorch's
+        raise TypeError("fractional_max_pool2d: output_ratio must be a pair, not a number")
     y, idx = _fractional_max_pool(
         "fractional_max_pool2d", 2, input, kernel_size, output_size, output_ratio,
         _random_samples,

@@ -1,0 +1,170 @@
+"""Regressions found by a differential ember-vs-PyTorch harness over random convolution, pooling,
+normalisation and padding configurations: each case once differed from torch 2.13."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn as nn
+import ember.nn.functional as F
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+
+def _pair(x, grad=True):
+    """The same float64 values as an ember and a torch leaf."""
+    return ember.tensor(x, requires_grad=grad), torch.tensor(x, requires_grad=grad)
+
+
+# ---- max pooling: windows that hold no input element (dilation, padding) ----------------------
+# torch's index for such a window is its first taps' position (which may alias another element
+# or lie past the plane), and its backward adds the window's gradient there; ember stored -1.
+# (Only cases whose indices stay inside the input: past its end torch writes out of bounds.)
+EMPTY_WINDOW_POOLS = [
+    # (shape, kernel, stride, padding, dilation, ceil_mode)
+    ((1, 2, 6, 1), (4, 2), (2, 3), (2, 1), (1, 2), True),  # aliases the next row
+    ((2, 3, 5, 5), 3, 2, 1, 2, True),
+    ((1, 1, 4, 3, 1), (2, 3, 2), None, (0, 1, 1), (2, 2, 2), False),  # 3-D
+    ((1, 1, 4, 3, 1), (3, 1, 2), None, (1, 0, 1), (2, 2, 2), True),
+    ((1, 1, 6, 1, 2), (1, 2, 3), (3, 1, 1), (0, 1, 1), (2, 2, 1), False),
+]
+
+
+@pytest.mark.parametrize("case", EMPTY_WINDOW_POOLS)
+def test_max_pool_empty_window_index_and_gradient(case):
+    shape, k, s, p, d, ceil_mode = case
+    nd = len(shape) - 2
+    x = np.random.default_rng(0).standard_normal(shape)
+    xe, xt = _pair(x)
+    ye, ie = getattr(F, f"max_pool{nd}d")(xe, k, s, p, d, ceil_mode, True)
+    yt, it = getattr(TF, f"max_pool{nd}d")(xt, k, s, p, d, ceil_mode, True)
+    np.testing.assert_array_equal(ye.numpy(), yt.detach().numpy())
+    np.testing.assert_array_equal(ie.numpy(), it.numpy())
+    assert it.max() < x[0, 0].size  # (the case is safe for torch's backward)
+    w = np.random.default_rng(1).standard_normal(yt.shape)
+    ye.backward(ember.tensor(w))  # (the maxima hold -inf: no weighted sum)
+    yt.backward(torch.tensor(w))
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_max_pool_empty_window_spills_into_next_plane():
+    # torch's index past a plane sends the gradient into the next plane's memory (its flat
+    # scatter); past the last plane it writes out of bounds, which ember drops
+    x = ember.tensor(np.arange(4.0).reshape(2, 2, 1), requires_grad=True)
+    y, idx = F.max_pool1d(x, 2, 3, 1, 2, True, True)
+    np.testing.assert_array_equal(idx.numpy(), np.ones((2, 2, 1), np.int64))
+    assert np.isneginf(y.numpy()).all()
+    y.backward(ember.tensor(np.array([1.0, 2.0, 3.0, 4.0]).reshape(2, 2, 1)))
+    np.testing.assert_array_equal(x.grad.numpy().ravel(), [0.0, 1.0, 2.0, 3.0])
+
+
+def test_max_pool_empty_window_gradcheck():
+    x = ember.tensor(np.random.default_rng(2).standard_normal((2, 3, 5, 5)), requires_grad=True)
+    assert ember.autograd.gradcheck(lambda t: F.max_pool2d(t, 3, 2, 1, 2, True), (x,))
+
+
+# ---- transposed convolution: an empty batch, and a 0 output size --------------------------------
+@pytest.mark.parametrize(
+    "nd, x_shape, w_shape, kw",
+    [
+        # an empty batch: no output_padding check, a 0-sized output (torch, any dtype)
+        (2, (0, 6, 4, 4), (6, 1, 1, 1), {"stride": (1, 2), "output_padding": (0, 2),
+                                          "groups": 3, "dilation": (2, 2)}),
+        (1, (0, 2, 2), (2, 2, 1), {"padding": 1}),
+        (3, (0, 2, 2, 2, 2), (2, 2, 1, 1, 1), {"padding": (0, 0, 1), "output_padding": (1, 0, 0)}),
+        # float32 1-D / 2-D on torch's oneDNN path (batch > 1 or groups > 1): an empty output
+        (2, (2, 2, 2, 4), (2, 2, 1, 1), {"stride": (1, 2), "padding": 1, "output_padding": (0, 1),
+                                          "groups": 2}),
+        (1, (2, 2, 2), (2, 2, 3), {"padding": 2}),
+        (3, (2, 1, 3, 5, 3), (1, 2, 2, 2, 2), {"padding": (1, 1, 2), "dilation": (2, 2, 1)}),
+    ],
+)  # fmt: skip
+def test_conv_transpose_empty_output(nd, x_shape, w_shape, kw):
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    dtype = np.float32 if x_shape[0] else np.float64
+    xe, xt = _pair(x.astype(dtype))
+    we, wt = _pair(w.astype(dtype))
+    ye = getattr(F, f"conv_transpose{nd}d")(xe, we, **kw)
+    yt = getattr(TF, f"conv_transpose{nd}d")(xt, wt, **kw)
+    assert ye.shape == tuple(yt.shape) and ye.dtype == dtype
+    ye.sum().backward()
+    yt.sum().backward()
+    np.testing.assert_array_equal(xe.grad.numpy(), xt.grad.numpy())
+    np.testing.assert_array_equal(we.grad.numpy(), wt.grad.numpy())
+
+
+@pytest.mark.parametrize(
+    "nd, x_shape, w_shape, kw",
+    [
+        (1, (2, 2, 2), (2, 2, 1), {"padding": 1}),  # float64: refused
+        (2, (1, 2, 2, 2), (2, 2, 3, 3), {"padding": 2}),  # batch 1, groups 1, small kernel
+        # output_padding >= stride (allowed as dilation is larger): not oneDNN
+        (
+            3,
+            (2, 1, 3, 5, 3),
+            (1, 2, 2, 2, 2),
+            {"padding": (1, 1, 2), "output_padding": (1, 0, 0), "dilation": (2, 2, 1)},
+        ),
+        (2, (2, 2, 2, 2), (2, 2, 1, 1), {"padding": 3}),  # negative size
+    ],
+)
+def test_conv_transpose_too_small_refused(nd, x_shape, w_shape, kw):
+    rng = np.random.default_rng(4)
+    dtype = np.float64 if nd == 1 else np.float32
+    x, w = rng.standard_normal(x_shape).astype(dtype), rng.standard_normal(w_shape).astype(dtype)
+    with pytest.raises(RuntimeError):
+        getattr(TF, f"conv_transpose{nd}d")(torch.tensor(x), torch.tensor(w), **kw)
+    with pytest.raises(ValueError, match="output size"):
+        getattr(F, f"conv_transpose{nd}d")(ember.tensor(x), ember.tensor(w), **kw)
+
+
+# ---- instance norm with an empty batch ----------------------------------------------------------
+def test_instance_norm_empty_batch_running_stats_nan():
+    x = np.zeros((0, 2, 3), np.float32)
+    rm, rv = ember.zeros(2), ember.ones(2)
+    F.instance_norm(ember.tensor(x), rm, rv, use_input_stats=True)
+    trm, trv = torch.zeros(2), torch.ones(2)
+    TF.instance_norm(torch.tensor(x), trm, trv, use_input_stats=True)
+    np.testing.assert_array_equal(rm.numpy(), trm.numpy())  # all NaN
+    np.testing.assert_array_equal(rv.numpy(), trv.numpy())
+    m = nn.InstanceNorm1d(2, track_running_stats=True)
+    m(ember.tensor(x))
+    assert np.isnan(m.running_mean.numpy()).all()
+    # a spatially empty but non-empty batch leaves them alone (as torch)
+    F.instance_norm(ember.zeros(2, 2, 0), rm2 := ember.zeros(2), ember.ones(2))
+    np.testing.assert_array_equal(rm2.numpy(), np.zeros(2, np.float32))
+
+
+def test_instance_norm_empty_batch_with_affine_refused():
+    x = np.zeros((0, 2, 3), np.float32)
+    with pytest.raises(IndexError):
+        TF.instance_norm(torch.tensor(x), None, None, torch.ones(2), torch.ones(2))
+    with pytest.raises(ValueError, match="empty batch"):
+        F.instance_norm(ember.tensor(x), None, None, ember.ones(2), ember.ones(2))
+    with pytest.raises(ValueError, match="empty batch"):
+        nn.InstanceNorm1d(2, affine=True)(ember.tensor(x))
+
+
+# ---- pixel_unshuffle of an empty input: torch returns it unchanged ------------------------------
+@pytest.mark.parametrize("shape", [(0, 2, 4, 2), (1, 0, 2, 4, 4), (2, 0, 6, 6)])
+def test_pixel_unshuffle_empty(shape):
+    r = 2
+    ye = F.pixel_unshuffle(ember.zeros(*shape), r)
+    assert ye.shape == tuple(TF.pixel_unshuffle(torch.zeros(shape), r).shape)
+    assert nn.PixelUnshuffle(r)(ember.zeros(*shape)).shape == ye.shape
+    with pytest.raises(ValueError):  # the divisibility checks still apply
+        F.pixel_unshuffle(ember.zeros(0, 2, 4, 3), 2)
+
+
+def test_fractional_max_pool2d_scalar_ratio():
+    x = np.random.default_rng(5).standard_normal((1, 1, 8, 8)).astype(np.float32)
+    with pytest.raises(TypeError):
+        TF.fractional_max_pool2d(torch.tensor(x), 2, output_ratio=0.5)
+    with pytest.raises(TypeError):
+        F.fractional_max_pool2d(ember.tensor(x), 2, output_ratio=0.5)
+    # the module takes a number (a pair for the functional), as torch's
+    assert nn.FractionalMaxPool2d(2, output_ratio=0.5)(ember.tensor(x)).shape == (1, 1, 4, 4)
