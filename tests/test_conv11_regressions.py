@@ -168,3 +168,49 @@ def test_fractional_max_pool2d_scalar_ratio():
         F.fractional_max_pool2d(ember.tensor(x), 2, output_ratio=0.5)
     # the module takes a number (a pair for the functional), as torch's
     assert nn.FractionalMaxPool2d(2, output_ratio=0.5)(ember.tensor(x)).shape == (1, 1, 4, 4)
+
+
+# ---- double backward ----------------------------------------------------------------------------
+def test_conv_transpose3d_double_backward():
+    # its composition hands conv2d non-contiguous slices in the double-backward graph
+    rng = np.random.default_rng(6)
+    x, w, b = rng.standard_normal((2, 2, 3, 4, 2)), rng.standard_normal((2, 2, 3, 2, 2)), None
+    kw = {"stride": 2, "padding": 1, "output_padding": 1, "dilation": 2}
+    xe, xt = _pair(x)
+    we, wt = _pair(w)
+    ye = F.conv_transpose3d(xe, we, b, **kw)
+    yt = TF.conv_transpose3d(xt, wt, b, **kw)
+    u = rng.standard_normal(yt.shape)
+    ge = ember.autograd.grad((ye * ember.tensor(u)).sum(), [xe, we], create_graph=True)
+    gt = torch.autograd.grad((yt * torch.tensor(u)).sum(), [xt, wt], create_graph=True)
+    v = [rng.standard_normal(g.shape) for g in gt]
+    he = ember.autograd.grad(sum((g * ember.tensor(a)).sum() for g, a in zip(ge, v)), [xe, we])
+    ht = torch.autograd.grad(sum((g * torch.tensor(a)).sum() for g, a in zip(gt, v)), [xt, wt])
+    for a, b_ in zip(he, ht):
+        np.testing.assert_allclose(a.numpy(), b_.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda F, x: F.pad(x, (1, 2), "reflect"),
+        lambda F, x: F.pad(x, (-1, 2), "reflect"),
+        lambda F, x: F.pad(x, (2, 2), "replicate"),
+        lambda F, x: F.pad(x, (1, -1, 2, 0), "replicate"),
+        lambda F, x: F.adaptive_avg_pool1d(x[0], 3),
+        lambda F, x: F.adaptive_avg_pool2d(x, (3, 2)),
+        lambda F, x: F.adaptive_avg_pool3d(x[None], (1, 3, 2)),
+    ],
+)
+def test_linear_pad_and_pool_gradient_keeps_its_input(fn):
+    # torch's reflect / replicate pad and adaptive average pool backward keep their input: the
+    # gradient requires grad under create_graph and its own gradient is 0 (ember's had no graph)
+    x = np.random.default_rng(7).standard_normal((2, 3, 5))
+    xe, xt = _pair(x)
+    (ge,) = ember.autograd.grad(fn(F, xe).sum(), xe, create_graph=True)
+    (gt,) = torch.autograd.grad(fn(TF, xt).sum(), xt, create_graph=True)
+    assert ge.requires_grad and gt.requires_grad
+    np.testing.assert_allclose(ge.numpy(), gt.detach().numpy())
+    (he,) = ember.autograd.grad((ge * ge).sum(), xe, allow_unused=True)
+    (ht,) = torch.autograd.grad((gt * gt).sum(), xt, allow_unused=True)
+    np.testing.assert_array_equal(he.numpy(), ht.numpy())  # zeros

@@ -3136,6 +3136,7 @@ class Conv2d(Function):
     # x (N,C,H,W), w (O,C/g,KH,KW), b (O) -> y (N,O,OH,OW); padding (top, bottom, left, right)
     @staticmethod
     def forward(ctx, x, w, b, stride, padding, dilation, groups):
+        x, w = _contig(x), _contig(w)  # (a double backward's operands may be views)
         y = _C.conv2d_forward(x, w, b, stride, padding, dilation, groups)
         ctx.save_for_backward(x, w)
         ctx.args = (stride, padding, dilation, groups)
@@ -3175,9 +3176,10 @@ class _Conv2dGrad(Function):
 
     @staticmethod
     def forward(ctx, g, x, w, args):
+        g, x, w = _contig(g), _contig(x), _contig(w)
         ctx.save_for_backward(g, x, w)
         ctx.args = args
-        dx, dw, _ = _C.conv2d_backward(_contig(g), x, w, *args, need_bias=False)
+        dx, dw, _ = _C.conv2d_backward(g, x, w, *args, need_bias=False)
         return dx, dw
 
     @staticmethod
@@ -3328,8 +3330,8 @@ def _pool_out(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
 
 
 def _has_empty_window(sizes, k, s, p, d, ceil_mode) -> bool:
-    if max(d) == 1 or min(sizes, default=0) < 1:
-        return False
+    if max(d) == 1 or min(sizes, default=0) < 1 or min(k + s + d) < 1 or min(p) < 0:
+        return False  # (no empty window, or a bad configuration the kernel refuses)
     for a in zip(sizes, k, s, p, d):
         o = _pool_out(*a, ceil_mode)
         if o > 0 and _first_taps(*a, o)[1].any():
@@ -3506,7 +3508,8 @@ class AdaptiveAvgPool2d(Function):
     def backward_graph(ctx, g):
         out = g.shape[-2:]
         pool_map = lambda v: _C.adaptive_avg_pool2d_forward(_contig(v), out)  # noqa: E731
-        return _graph.linear(ctx, g, pool_map), None
+        # x kept in the graph (its gradient 0), as torch's backward keeps it
+        return _graph.linear(ctx, g, pool_map, mask_of=ctx.parents[0]), None
 
 
 def adaptive_avg_pool2d(input, output_size) -> Tensor:
@@ -4183,6 +4186,7 @@ class ConvTranspose2d(Function):
     # x (N,Cin,H,W), w (Cin,Cout/g,KH,KW), b (Cout) -> y (N,Cout,OH,OW): conv2d's input gradient
     @staticmethod
     def forward(ctx, x, w, b, stride, padding, dilation, groups, out_hw):
+        x, w = _contig(x), _contig(w)
         out_shape = (x.shape[0], w.shape[1] * groups) + out_hw
         shape_only = np.empty(out_shape, x.dtype)  # conv2d_backward reads only its shape here
         args = (stride, padding, dilation, groups)
@@ -4578,8 +4582,10 @@ class Gather(Function):
     # x (.., n_in, ..) -> y (.., n_out, ..) along ``axis``: y = sum_t take(x, idx_t) * w_t
     # (w_t None: weight 1); one C++ pass each way for float32 / float64
     @staticmethod
-    def forward(ctx, x, axis, taps):
-        ctx.axis, ctx.taps, ctx.n_in = axis, taps, x.shape[axis]
+    def forward(ctx, x, axis, taps, keep_input=False):
+        # keep_input: x stays in the double-backward graph (a reflect / replicate pad: torch's
+        # backward keeps its input, so the gradient's gradient is 0, not "unused")
+        ctx.axis, ctx.taps, ctx.n_in, ctx.keep_input = axis, taps, x.shape[axis], keep_input
         if x.dtype in (np.float32, np.float64):
             if len(taps) == 1:  # nearest, padding: a view (np.stack copies, ~1 us)
                 idx = np.ascontiguousarray(taps[0][0], np.int64)[None]
@@ -4606,19 +4612,20 @@ class Gather(Function):
         if ctx.packed is not None:
             idx, w, dtype = ctx.packed
             g = _contig(g.astype(dtype, copy=False))
-            return _C.gather_axis_backward(g, ctx.axis, idx, w, ctx.n_in), None, None
+            return _C.gather_axis_backward(g, ctx.axis, idx, w, ctx.n_in), None, None, None
         tail = (1,) * (g.ndim - ctx.axis - 1)
         dx = None
         for idx, w in ctx.taps:
             gw = g if w is None else g * w.reshape(-1, *tail)
             d = _scatter_axis(gw, idx, ctx.n_in, ctx.axis)
             dx = d if dx is None else dx + d
-        return dx, None, None
+        return dx, None, None, None
 
     @staticmethod
     def backward_graph(ctx, g):
         fwd = lambda v: Gather.forward(_graph.scratch(Gather), v, ctx.axis, ctx.taps)  # noqa: E731
-        return _graph.linear(ctx, g, fwd), None, None
+        keep = ctx.parents[0] if ctx.keep_input else None
+        return _graph.linear(ctx, g, fwd, mask_of=keep), None, None, None
 
 
 def _gather_axis(x: Tensor, axis: int, taps) -> Tensor:
@@ -4923,7 +4930,8 @@ class EdgePad(Function):
     # adjoint, axis by axis in reverse, a centre slice copy plus a few adds: the same sums as
     # Gather's (at most two terms each).
     @staticmethod
-    def forward(ctx, x, maps):
+    def forward(ctx, x, maps, keep_input=False):
+        ctx.keep_input = keep_input  # reflect / replicate: torch's backward keeps its input
         if x.dtype.char in "fd":  # the same maps, every axis in one C++ pass
             full = [np.arange(n, dtype=np.int64) for n in x.shape]
             for axis, _, idx in maps:
@@ -4958,7 +4966,7 @@ class EdgePad(Function):
             d = g[pre + (slice(lo, lo + n),)].copy()
             d[pre + (src,)] += g[pre + (border,)]  # src has no repeats: plain fancy += is exact
             g = d
-        return g, None
+        return g, None, None
 
     @staticmethod
     def backward_graph(ctx, g):
@@ -4968,7 +4976,9 @@ class EdgePad(Function):
             idx[lo : lo + n], idx[border] = np.arange(n), src
             maps.append((axis, lo, idx))
         fwd = lambda v: EdgePad.forward(_graph.scratch(EdgePad), v, maps)  # noqa: E731
-        return _graph.linear(ctx, g, fwd), None
+        # (so a gradient of a reflect / replicate pad's gradient is 0, not "unused", as torch)
+        keep = ctx.parents[0] if ctx.keep_input else None
+        return _graph.linear(ctx, g, fwd, mask_of=keep), None, None
 
 
 def _pad_edges(x: Tensor, specs, mode: str) -> Tensor:
@@ -4979,9 +4989,9 @@ def _pad_edges(x: Tensor, specs, mode: str) -> Tensor:
         lo >= 0 and hi >= 0 and np.bincount(m[2]).max(initial=0) <= 2
         for m, (_, lo, hi) in zip(maps, specs)
     ):
-        return EdgePad.apply(x, tuple(maps))
+        return EdgePad.apply(x, tuple(maps), mode != "circular")
     for d, lo, hi in specs:
-        x = _gather_axis(x, d, _pad_taps(x.shape[d], lo, hi, mode))
+        x = Gather.apply(x, d % x.ndim, _pad_taps(x.shape[d], lo, hi, mode), mode != "circular")
     return x
 
 
