@@ -214,3 +214,30 @@ def test_linear_pad_and_pool_gradient_keeps_its_input(fn):
     (he,) = ember.autograd.grad((ge * ge).sum(), xe, allow_unused=True)
     (ht,) = torch.autograd.grad((gt * gt).sum(), xt, allow_unused=True)
     np.testing.assert_array_equal(he.numpy(), ht.numpy())  # zeros
+
+
+# ---- integer convolution ------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8])
+@pytest.mark.parametrize("op", ["conv1d", "conv2d", "conv3d", "conv_transpose2d"])
+def test_integer_convolution(op, dtype):
+    # torch convolves one-integer-dtype operands in integer arithmetic (uint8 wraps);
+    # transposed: int64 only (others NotImplementedError)
+    nd = int(op[-2])
+    rng = np.random.default_rng(8)
+    x = rng.integers(0, 40, (2, 2) + (5,) * nd).astype(dtype)
+    w = rng.integers(0, 5, (2, 2) + (3,) * nd).astype(dtype)
+    b = rng.integers(0, 9, 2).astype(dtype)
+    kw = {"stride": 2, "padding": 1}
+    args_t = (torch.tensor(x), torch.tensor(w), torch.tensor(b))
+    args_e = (ember.tensor(x), ember.tensor(w), ember.tensor(b))
+    if op.startswith("conv_transpose") and dtype != np.int64:
+        with pytest.raises(NotImplementedError):
+            getattr(TF, op)(*args_t, **kw)
+        with pytest.raises(TypeError, match="int64"):
+            getattr(F, op)(*args_e, **kw)
+        return
+    yt, ye = getattr(TF, op)(*args_t, **kw), getattr(F, op)(*args_e, **kw)
+    assert ye.dtype == dtype
+    np.testing.assert_array_equal(ye.numpy(), yt.numpy())
+    with pytest.raises(TypeError):  # mixed dtypes stay refused
+        getattr(F, op)(args_e[0], ember.tensor(w.astype(np.float32)))

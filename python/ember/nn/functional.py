@@ -3208,6 +3208,33 @@ class _Conv2dGrad(Function):
         )
 
 
+def _integer_conv(op: str, int64_only: bool = False):
+    """PyTorch convolves integer tensors too (input, weight and bias of one integer dtype;
+    transposed: int64 only) in integer arithmetic, wrapping on overflow. ember convolves them
+    in float64 (exact while every sum stays below 2**53) and wraps the result to the dtype."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def conv(input, weight, bias=None, *args, **kwargs):
+            if not (_is_int(input) and _is_int(weight)):
+                return fn(input, weight, bias, *args, **kwargs)
+            dt = input.data.dtype
+            if weight.data.dtype != dt or (bias is not None and np.dtype(bias.dtype) != dt):
+                raise TypeError(
+                    f"{op}: input {dt}, weight {weight.data.dtype} and bias must have one dtype"
+                )
+            if int64_only and dt != np.int64:
+                raise TypeError(f"{op}: integer input must be int64, got {dt}")
+            as_f = lambda t: None if t is None else t.to(np.float64)  # noqa: E731
+            y = fn(as_f(input), as_f(weight), as_f(bias), *args, **kwargs).data
+            return Tensor(np.rint(y).astype(np.int64).astype(dt))
+
+        return conv
+
+    return wrap
+
+
+@_integer_conv("conv2d")
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """2-D convolution (cross-correlation, as PyTorch) over an NCHW batch.
 
@@ -4102,6 +4129,7 @@ def _seq_input(input, op: str, dtype=None) -> Tensor:
     return x
 
 
+@_integer_conv("conv1d")
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """1-D convolution over (N, C, L) or unbatched (C, L): weight (O, C/groups, K), bias (O,).
     padding: int, 'valid', 'same' (stride 1) or 'full'. Output length
@@ -4270,6 +4298,7 @@ def _empty_conv(shape, *operands) -> Tensor:
     return Tensor(np.zeros(shape, operands[0].data.dtype)) + link.to(operands[0].data.dtype)
 
 
+@_integer_conv("conv_transpose2d", int64_only=True)
 def conv_transpose2d(
     input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
 ) -> Tensor:
@@ -5889,6 +5918,7 @@ def _conv3d_operands(op: str, input, weight, stride, dilation):
     return (x.unsqueeze(0) if unbatched else x), weight, unbatched, s, d
 
 
+@_integer_conv("conv3d")
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """3-D convolution over (N, C, D, H, W) or unbatched (C, D, H, W): weight
     (O, C/groups, KD, KH, KW), bias (O,). padding: int, triple, 'valid' or 'same' (stride 1).
@@ -5946,6 +5976,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     return y.squeeze(0) if unbatched else y
 
 
+@_integer_conv("conv_transpose1d", int64_only=True)
 def conv_transpose1d(
     input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
 ) -> Tensor:
@@ -5976,6 +6007,7 @@ def conv_transpose1d(
     return y.squeeze(-2)
 
 
+@_integer_conv("conv_transpose3d", int64_only=True)
 def conv_transpose3d(
     input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
 ) -> Tensor:
