@@ -241,3 +241,21 @@ def test_integer_convolution(op, dtype):
     np.testing.assert_array_equal(ye.numpy(), yt.numpy())
     with pytest.raises(TypeError):  # mixed dtypes stay refused
         getattr(F, op)(args_e[0], ember.tensor(w.astype(np.float32)))
+
+
+# ---- batch norm of an empty input in eval mode without running statistics ----------------------
+@pytest.mark.parametrize("shape", [(0, 3, 3), (0, 3), (2, 3, 0)])
+def test_batch_norm_eval_empty_input_without_stats(shape):
+    x = np.zeros(shape)
+    we, wt = _pair(np.ones(3))
+    ye = F.batch_norm(ember.tensor(x), None, None, we, None, training=False)
+    yt = TF.batch_norm(torch.tensor(x), None, None, wt, None, training=False)
+    assert ye.shape == tuple(yt.shape) and ye.dtype == np.float64
+    ye.sum().backward()
+    yt.sum().backward()
+    np.testing.assert_array_equal(we.grad.numpy(), wt.grad.numpy())
+    rm = ember.zeros(3)  # a lone running_mean is left alone
+    F.batch_norm(ember.tensor(x.astype(np.float32)), rm, None, training=False)
+    np.testing.assert_array_equal(rm.numpy(), np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match="required"):  # a non-empty input still needs them
+        F.batch_norm(ember.zeros(2, 3), None, None, training=False)

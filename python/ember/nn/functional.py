@@ -3655,7 +3655,11 @@ def batch_norm(
     rm = _stat_array(running_mean, op, "running_mean")
     rv = _stat_array(running_var, op, "running_var")
     if not training and (rm is None or rv is None):
-        raise ValueError(f"{op}: running_mean and running_var are required when not training")
+        if x.data.size:
+            raise ValueError(f"{op}: running_mean and running_var are required when not training")
+        # nothing to normalise: PyTorch returns the empty result without them (batch statistics
+        # of nothing, which touch no running statistic)
+        training, rm, rv = True, None, None
     # strided running statistics (a stepped or flipped view): the kernel updates contiguous
     # copies, written back below, as PyTorch updates them in place
     rm_c, rv_c = (None if a is None else np.ascontiguousarray(a) for a in (rm, rv))
