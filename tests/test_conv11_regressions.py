@@ -259,3 +259,74 @@ def test_batch_norm_eval_empty_input_without_stats(shape):
     np.testing.assert_array_equal(rm.numpy(), np.zeros(3, np.float32))
     with pytest.raises(ValueError, match="required"):  # a non-empty input still needs them
         F.batch_norm(ember.zeros(2, 3), None, None, training=False)
+
+
+# ---- empty channel / image dims -----------------------------------------------------------------
+@pytest.mark.parametrize(
+    "op, x_shape, w_shape, kw",
+    [
+        ("conv2d", (2, 0, 5, 4), (3, 0, 2, 2), {"padding": 1}),  # torch: (N, 0, OH, OW)
+        ("conv2d", (0, 5, 4), (3, 0, 2, 2), {}),  # unbatched
+        ("conv1d", (2, 0, 5), (3, 0, 2), {}),
+        ("conv3d", (2, 0, 3, 5, 4), (3, 0, 2, 2, 2), {"padding": (1, 0, 0)}),
+    ],
+)
+def test_conv_without_input_channels(op, x_shape, w_shape, kw):
+    outs = []
+    for lib, fn in ((ember, F), (torch, TF)):
+        x, w = lib.zeros(*x_shape, requires_grad=True), lib.ones(*w_shape, requires_grad=True)
+        b = lib.ones(w_shape[0], requires_grad=True)
+        y = getattr(fn, op)(x, w, b, **kw)
+        y.sum().backward()
+        outs.append((tuple(y.shape), b.grad.numpy(), tuple(x.grad.shape), tuple(w.grad.shape)))
+    (ye, be, xe, we), (yt, bt, xt, wt) = outs
+    assert (ye, xe, we) == (yt, xt, wt)
+    np.testing.assert_array_equal(be, bt)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda M: M.conv2d(M_zeros(M, 2, 2, 0, 4), M_ones(M, 3, 2, 2, 2), padding=1),
+        lambda M: M.conv1d(M_zeros(M, 2, 2, 0), M_ones(M, 3, 2, 2), padding=1),
+        lambda M: M.conv3d(M_zeros(M, 2, 2, 0, 5, 4), M_ones(M, 3, 2, 2, 2, 2), padding=1),
+        lambda M: M.conv_transpose2d(M_zeros(M, 2, 0, 5, 4), M_ones(M, 0, 3, 2, 2)),
+        lambda M: M.conv_transpose3d(M_zeros(M, 2, 0, 3, 4, 4), M_ones(M, 0, 3, 2, 2, 2)),
+        lambda M: M.unfold(M_zeros(M, 2, 0, 5, 4), 2),
+        lambda M: M.unfold(M_zeros(M, 0, 5, 4), 2),
+        lambda M: M.fold(M_zeros(M, 2, 0, 4), (3, 3), 2),
+        lambda M: M.max_unpool2d(M_zeros(M, 2, 0, 2, 2), M_idx(M, 2, 0, 2, 2), 2),
+        lambda M: M.max_unpool1d(M_zeros(M, 1, 0, 2), M_idx(M, 1, 0, 2), 2),
+        lambda M: M.max_unpool3d(M_zeros(M, 1, 0, 2, 2, 2), M_idx(M, 1, 0, 2, 2, 2), 2),
+    ],
+)
+def test_empty_dims_torch_refuses(call):
+    with pytest.raises((RuntimeError, ValueError)):
+        call(TF)
+    with pytest.raises(ValueError):
+        call(F)
+
+
+def M_zeros(M, *shape):
+    return torch.zeros(shape) if M is TF else ember.zeros(*shape)
+
+
+def M_ones(M, *shape):
+    return torch.ones(shape) if M is TF else ember.ones(*shape)
+
+
+def M_idx(M, *shape):
+    return (
+        torch.zeros(shape, dtype=torch.int64)
+        if M is TF
+        else ember.tensor(np.zeros(shape, np.int64))
+    )
+
+
+def test_empty_batch_and_unbatched_unpool_still_work():
+    for shape in [(0, 1, 2, 2), (0, 2, 2)]:
+        ye = F.max_unpool2d(ember.zeros(*shape), M_idx(F, *shape), 2)
+        yt = TF.max_unpool2d(torch.zeros(shape), M_idx(TF, *shape), 2)
+        assert ye.shape == tuple(yt.shape)
+    assert F.unfold(ember.zeros(0, 2, 5, 4), 2).shape == (0, 8, 12)
+    assert F.fold(ember.zeros(0, 4, 4), (3, 3), 2).shape == (0, 1, 3, 3)

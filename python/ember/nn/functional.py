@@ -3208,6 +3208,14 @@ class _Conv2dGrad(Function):
         )
 
 
+def _no_empty_image(op: str, x: Tensor) -> None:
+    """PyTorch's convolutions take an empty batch or channel dim, not an empty image."""
+    if x.shape[0] and x.shape[1] and 0 in x.shape[2:]:
+        raise ValueError(
+            f"{op}: only zero batch or zero channel inputs are supported, got input {x.shape}"
+        )
+
+
 def _integer_conv(op: str, int64_only: bool = False):
     """PyTorch convolves integer tensors too (input, weight and bias of one integer dtype;
     transposed: int64 only) in integer arithmetic, wrapping on overflow. ember convolves them
@@ -3289,6 +3297,21 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
         bias = _float_input(bias, op, "bias", weight.dtype)
         if bias.shape != (weight.shape[0],):
             raise ValueError(f"{op}: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    _no_empty_image(op, x)
+    if x.shape[1] == 0 and weight.shape[1] == 0 and weight.shape[0] % groups == 0:
+        # no input channels: PyTorch returns an empty (N, 0, OH, OW), whatever the weight's O
+        out = [
+            (n + lo + hi - d * (k - 1) - 1) // s + 1
+            for n, lo, hi, d, k, s in zip(x.shape[2:], pad[::2], pad[1::2], dilation,
+                                          weight.shape[2:], stride)
+        ]  # fmt: skip
+        if min(out) < 1:
+            raise ValueError(
+                f"{op}: kernel {weight.shape[2:]} (dilation {dilation}) is larger than the "
+                f"padded input {x.shape[2:]} (padding {pad})"
+            )
+        y = _empty_conv((x.shape[0], 0, *out), x, weight, bias)
+        return y.squeeze(0) if unbatched else y
     # Validates channels, groups, and a kernel larger than the padded input (ValueError).
     _C.conv2d_output_size(x.shape, weight.shape, stride, pad, dilation, groups)
     x, weight = x.contiguous(), weight.contiguous()
@@ -4330,8 +4353,10 @@ def conv_transpose2d(
             f"{op}: input {x.shape} has {x.shape[1]} channels but weight {weight.shape} "
             f"expects {weight.shape[0]}"
         )
-    if weight.shape[0] % groups:
-        raise ValueError(f"{op}: in_channels {weight.shape[0]} not divisible by groups={groups}")
+    if weight.shape[0] % groups or weight.shape[0] == 0:  # (PyTorch refuses no channels)
+        raise ValueError(
+            f"{op}: in_channels {weight.shape[0]} must be positive and divisible by groups={groups}"
+        )
     stride, dilation = _pair(_one(stride), op, "stride"), _pair(_one(dilation), op, "dilation")
     padding, out_pad = (
         _pair(_one(padding), op, "padding"),
@@ -5253,6 +5278,8 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
         raise ValueError(f"{op}: input must be 3-D (C, H, W) or 4-D (N, C, H, W), got {x.shape}")
     if unbatched:
         x = x.unsqueeze(0)
+    if 0 in x.shape[1:]:  # as PyTorch: only the batch may be empty
+        raise ValueError(f"{op}: expected non-empty dims except the batch, got {x.shape}")
     args = _block_args(op, x.shape[2:], kernel_size, dilation, padding, stride)
     y = Unfold.apply(x.contiguous(), *args)
     return y.squeeze(0) if unbatched else y
@@ -5276,6 +5303,8 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Te
         )
     if unbatched:
         x = x.unsqueeze(0)
+    if x.shape[1] == 0:  # as PyTorch
+        raise ValueError(f"{op}: expected a non-empty dim 1 (C * kernel elements), got {x.shape}")
     hw = _pair(output_size, op, "output_size")
     k, d, p, s, out = _block_args(op, hw, kernel_size, dilation, padding, stride)
     if x.shape[1] % (k[0] * k[1]):
@@ -5860,6 +5889,8 @@ def _unpool(op, x: Tensor, indices, k, s, p, output_size, nd: int) -> Tensor:
         raise TypeError(f"{op}: indices must be an int64 integer tensor, got {idx.dtype}")
     if idx.shape != x.shape:
         raise ValueError(f"{op}: indices shape {idx.shape} must equal input shape {x.shape}")
+    if 0 in x.shape[1:]:  # (the leading dim, batch or unbatched channels, may be empty)
+        raise ValueError(f"{op}: expected non-empty dims after the first, got input {x.shape}")
     dims = x.shape[-nd:]
     default = tuple((n - 1) * ss - 2 * pp + kk for n, ss, pp, kk in zip(dims, s, p, k))
     if output_size is None:
@@ -5944,6 +5975,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     kd = weight.shape[2]
     if min(weight.shape[2:]) < 1:
         raise ValueError(f"{op}: weight {weight.shape} has an empty kernel")
+    _no_empty_image(op, x)
     if isinstance(padding, str):
         if padding not in ("valid", "same"):
             raise ValueError(f"{op}: padding must be an int, a triple, 'valid' or 'same'")
@@ -5976,7 +6008,8 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
         bias = _float_input(bias, op, "bias", weight.dtype)
         if bias.shape != (weight.shape[0],):
             raise ValueError(f"{op}: bias must have shape ({weight.shape[0]},), got {bias.shape}")
-        y = y + bias.reshape(-1, 1, 1, 1)
+        # (no input channels: an empty output without them, bias still on the graph)
+        y = _empty_conv(y.shape, y, bias) if c == 0 else y + bias.reshape(-1, 1, 1, 1)
     return y.squeeze(0) if unbatched else y
 
 
@@ -6030,6 +6063,8 @@ def conv_transpose3d(
             f"{op}: input {x.shape} has {x.shape[1]} channels but weight {weight.shape} "
             f"expects {weight.shape[0]}"
         )
+    if weight.shape[0] == 0:  # (as conv_transpose2d)
+        raise ValueError(f"{op}: in_channels must be positive, got weight {weight.shape}")
     p, o = (
         _triple(_one(padding), op, "padding"),
         _triple(_one(output_padding), op, "output_padding"),
