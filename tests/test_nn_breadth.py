@@ -254,7 +254,7 @@ def test_functional_gradcheck(name):
 def test_fractional_max_pool_draws_from_embers_generator():
     x = ember.tensor(_r(2, 3, 9, 8))
     ember.manual_seed(5)
-    a = F.fractional_max_pool2d(x, 2, output_ratio=0.5, return_indices=True)
+    a = F.fractional_max_pool2d(x, 2, output_ratio=(0.5, 0.5), return_indices=True)
     ember.manual_seed(5)
     samples = np.random.default_rng(5).random((2, 3, 2)).astype(np.float64)
     b = TF.fractional_max_pool2d(

@@ -20,7 +20,7 @@ import numpy as np
 from ember import _C, _complex, _lowp, _sparse_grad, ops
 from ember.autograd import graph as _graph
 from ember.autograd.engine import unbroadcast
-from ember.autograd.function import Function, is_grad_enabled
+from ember.autograd.function import Function, is_grad_enabled, no_grad
 from ember.tensor import Tensor, _plain, get_default_dtype
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -3136,6 +3136,7 @@ class Conv2d(Function):
     # x (N,C,H,W), w (O,C/g,KH,KW), b (O) -> y (N,O,OH,OW); padding (top, bottom, left, right)
     @staticmethod
     def forward(ctx, x, w, b, stride, padding, dilation, groups):
+        x, w = _contig(x), _contig(w)  # (a double backward's operands may be views)
         y = _C.conv2d_forward(x, w, b, stride, padding, dilation, groups)
         ctx.save_for_backward(x, w)
         ctx.args = (stride, padding, dilation, groups)
@@ -3175,9 +3176,10 @@ class _Conv2dGrad(Function):
 
     @staticmethod
     def forward(ctx, g, x, w, args):
+        g, x, w = _contig(g), _contig(x), _contig(w)
         ctx.save_for_backward(g, x, w)
         ctx.args = args
-        dx, dw, _ = _C.conv2d_backward(_contig(g), x, w, *args, need_bias=False)
+        dx, dw, _ = _C.conv2d_backward(g, x, w, *args, need_bias=False)
         return dx, dw
 
     @staticmethod
@@ -3206,6 +3208,41 @@ class _Conv2dGrad(Function):
         )
 
 
+def _no_empty_image(op: str, x: Tensor) -> None:
+    """PyTorch's convolutions take an empty batch or channel dim, not an empty image."""
+    if x.shape[0] and x.shape[1] and 0 in x.shape[2:]:
+        raise ValueError(
+            f"{op}: only zero batch or zero channel inputs are supported, got input {x.shape}"
+        )
+
+
+def _integer_conv(op: str, int64_only: bool = False):
+    """PyTorch convolves integer tensors too (input, weight and bias of one integer dtype;
+    transposed: int64 only) in integer arithmetic, wrapping on overflow. ember convolves them
+    in float64 (exact while every sum stays below 2**53) and wraps the result to the dtype."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def conv(input, weight, bias=None, *args, **kwargs):
+            if not (_is_int(input) and _is_int(weight)):
+                return fn(input, weight, bias, *args, **kwargs)
+            dt = input.data.dtype
+            if weight.data.dtype != dt or (bias is not None and np.dtype(bias.dtype) != dt):
+                raise TypeError(
+                    f"{op}: input {dt}, weight {weight.data.dtype} and bias must have one dtype"
+                )
+            if int64_only and dt != np.int64:
+                raise TypeError(f"{op}: integer input must be int64, got {dt}")
+            as_f = lambda t: None if t is None else t.to(np.float64)  # noqa: E731
+            y = fn(as_f(input), as_f(weight), as_f(bias), *args, **kwargs).data
+            return Tensor(np.rint(y).astype(np.int64).astype(dt))
+
+        return conv
+
+    return wrap
+
+
+@_integer_conv("conv2d")
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """2-D convolution (cross-correlation, as PyTorch) over an NCHW batch.
 
@@ -3260,6 +3297,21 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
         bias = _float_input(bias, op, "bias", weight.dtype)
         if bias.shape != (weight.shape[0],):
             raise ValueError(f"{op}: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    _no_empty_image(op, x)
+    if x.shape[1] == 0 and weight.shape[1] == 0 and weight.shape[0] % groups == 0:
+        # no input channels: PyTorch returns an empty (N, 0, OH, OW), whatever the weight's O
+        out = [
+            (n + lo + hi - d * (k - 1) - 1) // s + 1
+            for n, lo, hi, d, k, s in zip(x.shape[2:], pad[::2], pad[1::2], dilation,
+                                          weight.shape[2:], stride)
+        ]  # fmt: skip
+        if min(out) < 1:
+            raise ValueError(
+                f"{op}: kernel {weight.shape[2:]} (dilation {dilation}) is larger than the "
+                f"padded input {x.shape[2:]} (padding {pad})"
+            )
+        y = _empty_conv((x.shape[0], 0, *out), x, weight, bias)
+        return y.squeeze(0) if unbatched else y
     # Validates channels, groups, and a kernel larger than the padded input (ValueError).
     _C.conv2d_output_size(x.shape, weight.shape, stride, pad, dilation, groups)
     x, weight = x.contiguous(), weight.contiguous()
@@ -3291,6 +3343,90 @@ def _pool_input(input, op: str) -> Tensor:
     if x.ndim not in (3, 4):
         raise ValueError(f"{op}: input must be 3-D (C, H, W) or 4-D (N, C, H, W), got {x.shape}")
     return x if x.data.flags.c_contiguous else x.contiguous()
+
+
+def _first_taps(n: int, k: int, s: int, p: int, d: int, out: int):
+    """Per output position of a pooled axis: the first window tap at or past 0 (PyTorch's
+    start index) and whether the window holds no input element (every tap in the padding,
+    possible only with dilation)."""
+    start = np.arange(out, dtype=np.int64) * s - p
+    first = np.where(start < 0, start + (-start + d - 1) // d * d, start)
+    return first, first >= n
+
+
+def _empty_window_index(idx: np.ndarray, sizes, k, s, p, d) -> np.ndarray:
+    """idx with PyTorch's index at each window that holds no input element: its first taps'
+    flat position (d0 * H + h0) * W + w0, which may lie past the end or alias another element
+    (torch's backward sends that window's gradient there). The kernels store -1."""
+    taps = [_first_taps(*a) for a in zip(sizes, k, s, p, d, idx.shape[-len(sizes) :])]
+    if not any(e.any() for _, e in taps):
+        return idx
+    flat = np.zeros((), np.int64)
+    empty = np.zeros((), bool)
+    for axis, (n, (first, e)) in enumerate(zip(sizes, taps)):
+        shape = [1] * len(sizes)
+        shape[axis] = -1
+        flat = flat * n + first.reshape(shape)
+        empty = empty | e.reshape(shape)
+    return np.where(empty, flat, idx)
+
+
+def _pool_out(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """PyTorch's pooled size of an axis (pooling_output_shape): a ceil_mode window that would
+    start in the right padding is dropped."""
+    span = n + 2 * p - d * (k - 1) - 1
+    o = (-(-span // s) if ceil_mode else span // s) + 1
+    return o - 1 if ceil_mode and (o - 1) * s >= n + p else o
+
+
+def _has_empty_window(sizes, k, s, p, d, ceil_mode) -> bool:
+    if max(d) == 1 or min(sizes, default=0) < 1 or min(k + s + d) < 1 or min(p) < 0:
+        return False  # (no empty window, or a bad configuration the kernel refuses)
+    for a in zip(sizes, k, s, p, d):
+        o = _pool_out(*a, ceil_mode)
+        if o > 0 and _first_taps(*a, o)[1].any():
+            return True
+    return False
+
+
+def _spill_gather(v: np.ndarray, idx: np.ndarray, nd: int) -> np.ndarray:
+    """v (.., *S) at idx (.., *O) flat per plane, PyTorch's way for an index past its plane:
+    into the next planes' memory (0 past the end of v)."""
+    plane = math.prod(v.shape[-nd:])
+    pos = idx.reshape(-1, math.prod(idx.shape[-nd:])) + plane * np.arange(
+        math.prod(idx.shape[:-nd]), dtype=np.int64
+    ).reshape(-1, 1)
+    inside = pos < v.size
+    out = np.where(inside, v.reshape(-1)[np.where(inside, pos, 0)], 0)
+    return out.reshape(idx.shape).astype(v.dtype, copy=False), pos, inside
+
+
+class _MaxAt(Function):
+    """A max pool whose maxima y and PyTorch indices idx are computed (x (.., *S) -> y, idx
+    (.., *O), idx flat into prod(S) per plane), for the windows that hold no input element
+    (dilation): PyTorch's backward adds their gradient at its index for them, the first taps'
+    position, which may alias another element or spill into the next plane."""
+
+    @staticmethod
+    def forward(ctx, x, y, idx, nd):
+        ctx.save_for_backward(idx)
+        ctx.shape, ctx.nd = x.shape, nd
+        return y.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        (idx,) = ctx.saved_tensors
+        _, pos, inside = _spill_gather(np.zeros(ctx.shape, g.dtype), idx, ctx.nd)
+        total = math.prod(ctx.shape)
+        w = g.reshape(pos.shape)[inside]
+        dx = np.bincount(pos[inside], weights=w, minlength=total)[:total]
+        return dx.reshape(ctx.shape).astype(g.dtype, copy=False), None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        (idx,) = ctx.saved_tensors
+        fwd = lambda v: _spill_gather(v, idx, ctx.nd)[0]  # noqa: E731
+        return _graph.linear(ctx, g, fwd), None, None, None
 
 
 class MaxPool2d(Function):
@@ -3342,7 +3478,13 @@ def max_pool2d(
         return (y.to(input.dtype), idx) if return_indices else y.to(input.dtype)
     x = _pool_input(input, "max_pool2d")
     k, s, p, d = _pool_args("max_pool2d", kernel_size, stride, padding, dilation)
-    y, idx = MaxPool2d.apply(x, k, s, p, d, _bool_arg(ceil_mode, "max_pool2d", "ceil_mode"))
+    ceil_mode = _bool_arg(ceil_mode, "max_pool2d", "ceil_mode")
+    if _has_empty_window(x.shape[-2:], k, s, p, d, ceil_mode):  # (rare: PyTorch's indices)
+        y, idx = _C.max_pool2d_forward(x.data, k, s, p, d, ceil_mode)
+        idx = _empty_window_index(idx, x.shape[-2:], k, s, p, d)
+        y = _MaxAt.apply(x, y, idx, 2)
+        return (y, Tensor(idx)) if return_indices else y
+    y, idx = MaxPool2d.apply(x, k, s, p, d, ceil_mode)
     return (y, idx) if return_indices else y
 
 
@@ -3416,7 +3558,8 @@ class AdaptiveAvgPool2d(Function):
     def backward_graph(ctx, g):
         out = g.shape[-2:]
         pool_map = lambda v: _C.adaptive_avg_pool2d_forward(_contig(v), out)  # noqa: E731
-        return _graph.linear(ctx, g, pool_map), None
+        # x kept in the graph (its gradient 0), as torch's backward keeps it
+        return _graph.linear(ctx, g, pool_map, mask_of=ctx.parents[0]), None
 
 
 def adaptive_avg_pool2d(input, output_size) -> Tensor:
@@ -3535,7 +3678,11 @@ def batch_norm(
     rm = _stat_array(running_mean, op, "running_mean")
     rv = _stat_array(running_var, op, "running_var")
     if not training and (rm is None or rv is None):
-        raise ValueError(f"{op}: running_mean and running_var are required when not training")
+        if x.data.size:
+            raise ValueError(f"{op}: running_mean and running_var are required when not training")
+        # nothing to normalise: PyTorch returns the empty result without them (batch statistics
+        # of nothing, which touch no running statistic)
+        training, rm, rv = True, None, None
     # strided running statistics (a stepped or flipped view): the kernel updates contiguous
     # copies, written back below, as PyTorch updates them in place
     rm_c, rv_c = (None if a is None else np.ascontiguousarray(a) for a in (rm, rv))
@@ -4112,6 +4259,7 @@ def _seq_input(input, op: str, dtype=None) -> Tensor:
     return x
 
 
+@_integer_conv("conv1d")
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """1-D convolution over (N, C, L) or unbatched (C, L): weight (O, C/groups, K), bias (O,).
     padding: int, 'valid', 'same' (stride 1) or 'full'. Output length
@@ -4196,6 +4344,7 @@ class ConvTranspose2d(Function):
     # x (N,Cin,H,W), w (Cin,Cout/g,KH,KW), b (Cout) -> y (N,Cout,OH,OW): conv2d's input gradient
     @staticmethod
     def forward(ctx, x, w, b, stride, padding, dilation, groups, out_hw):
+        x, w = _contig(x), _contig(w)
         out_shape = (x.shape[0], w.shape[1] * groups) + out_hw
         shape_only = np.empty(out_shape, x.dtype)  # conv2d_backward reads only its shape here
         args = (stride, padding, dilation, groups)
@@ -4235,9 +4384,10 @@ class ConvTranspose2d(Function):
         ) + (None,) * 5
 
 
-def _transposed_size(op, x, weight, stride, padding, dilation, out_pad) -> tuple:
+def _transposed_size(op, x, weight, stride, padding, dilation, out_pad, groups=1) -> tuple:
     """The output size per spatial axis, (n - 1) s - 2 p + d (k - 1) + o + 1; PyTorch refuses
-    an empty spatial input and any output size < 1 (an empty output too)."""
+    an empty spatial input and any negative output size. A size of 0 it refuses too, except
+    for an empty batch and where it runs oneDNN, which returns an empty output."""
     k = len(stride)
     ins, ks = x.shape[-k:], weight.shape[-k:]
     if 0 in ins:
@@ -4246,14 +4396,39 @@ def _transposed_size(op, x, weight, stride, padding, dilation, out_pad) -> tuple
         (n - 1) * s - 2 * p + d * (kk - 1) + o + 1
         for n, s, p, d, kk, o in zip(ins, stride, padding, dilation, ks, out_pad)
     )
-    if min(out) < 1:
+    lowest = 0 if x.shape[0] == 0 or _onednn(x, ks, stride, dilation, out_pad, groups) else 1
+    if min(out) < lowest:
         raise ValueError(
             f"{op}: input {x.shape} and weight {weight.shape} give a non-positive output size "
-            f"{out}: too small (every size must be >= 1)"
+            f"{out}: too small (every size must be >= {lowest})"
         )
     return out
 
 
+def _onednn(x, ks, stride, dilation, out_pad, groups) -> bool:
+    """Whether PyTorch's CPU transposed convolution runs oneDNN (its use_mkldnn): float32,
+    output_padding below the stride, a kernel other than 1x1 or a stride, dilation or thread
+    count (torch's default follows OMP_NUM_THREADS, as ember's) that favours it, and one of
+    groups > 1, a kernel over 3x3, a batch over 1 or a large input."""
+    if x.data.dtype != np.float32 or any(o >= s for o, s in zip(out_pad, stride)):
+        return False
+    from ember import get_num_threads
+
+    last2 = (1,) * (2 - len(ks)) + tuple(ks[-2:])
+    strided = max(stride) > 1 or max(dilation) > 1
+    favoured = strided or last2 != (1, 1) or x.shape[0] >= 16 or get_num_threads() > 1
+    big = min(last2) > 3 or x.shape[0] > 1 or math.prod(x.shape[:4]) > 20480
+    return favoured and (groups > 1 or big)
+
+
+def _empty_conv(shape, *operands) -> Tensor:
+    """The empty output of a convolution with nothing to compute (an empty batch or a 0 output
+    size), on the graph of its operands: their gradients are zeros, as PyTorch's."""
+    link = sum((t.sum() * 0 for t in operands if t is not None), Tensor(np.zeros((), np.float64)))
+    return Tensor(np.zeros(shape, operands[0].data.dtype)) + link.to(operands[0].data.dtype)
+
+
+@_integer_conv("conv_transpose2d", int64_only=True)
 def conv_transpose2d(
     input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
 ) -> Tensor:
@@ -4281,8 +4456,10 @@ def conv_transpose2d(
             f"{op}: input {x.shape} has {x.shape[1]} channels but weight {weight.shape} "
             f"expects {weight.shape[0]}"
         )
-    if weight.shape[0] % groups:
-        raise ValueError(f"{op}: in_channels {weight.shape[0]} not divisible by groups={groups}")
+    if weight.shape[0] % groups or weight.shape[0] == 0:  # (PyTorch refuses no channels)
+        raise ValueError(
+            f"{op}: in_channels {weight.shape[0]} must be positive and divisible by groups={groups}"
+        )
     stride, dilation = _pair(_one(stride), op, "stride"), _pair(_one(dilation), op, "dilation")
     padding, out_pad = (
         _pair(_one(padding), op, "padding"),
@@ -4292,7 +4469,8 @@ def conv_transpose2d(
         raise ValueError(f"{op}: stride and dilation must be >= 1, got {stride}, {dilation}")
     if min(padding) < 0 or min(out_pad) < 0:
         raise ValueError(f"{op}: padding and output_padding must be >= 0")
-    if any(o >= max(s, d) for o, s, d in zip(out_pad, stride, dilation)):
+    # (PyTorch skips this check for an empty batch)
+    if x.shape[0] and any(o >= max(s, d) for o, s, d in zip(out_pad, stride, dilation)):
         raise ValueError(
             f"{op}: output_padding {out_pad} must be smaller than either stride {stride} or "
             f"dilation {dilation}"
@@ -4302,13 +4480,16 @@ def conv_transpose2d(
         (n - 1) * s + d * (k - 1) + 1
         for n, s, d, k in zip(x.shape[2:], stride, dilation, weight.shape[2:])
     )
-    out_hw = _transposed_size(op, x, weight, stride, padding, dilation, out_pad)
+    out_hw = _transposed_size(op, x, weight, stride, padding, dilation, out_pad, groups)
     if bias is not None:
         bias = _float_input(bias, op, "bias", weight.dtype)
         cout = weight.shape[1] * groups
         if bias.shape != (cout,):
             raise ValueError(f"{op}: bias must have shape ({cout},), got {bias.shape}")
         bias = bias.contiguous()
+    if x.shape[0] == 0 or 0 in out_hw:
+        y = _empty_conv((x.shape[0], weight.shape[1] * groups, *out_hw), x, weight, bias)
+        return y.squeeze(0) if unbatched else y
     if extra:
         # conv2d's input gradient cannot give this size: compute the uncropped output, then
         # crop `padding` rows in front and keep out_hw (zeros past the last tap's reach).
@@ -4485,6 +4666,8 @@ def instance_norm(
         )
     n, c = x.shape[:2]
     weight, bias = _norm_params(op, weight, bias, c, x.dtype)
+    if n == 0 and (weight is not None or bias is not None):  # PyTorch's IndexError
+        raise ValueError(f"{op}: an empty batch {x.shape} cannot take a weight or bias")
     rm = _stat_array(running_mean, op, "running_mean")
     rv = _stat_array(running_var, op, "running_var")
     for a, name in ((rm, "running_mean"), (rv, "running_var")):
@@ -4506,7 +4689,10 @@ def instance_norm(
             f"{op}: expected more than 1 spatial element when training, got input {x.shape}"
         )
     axes = tuple(range(2, x.ndim))
-    if x.data.size == 0:  # no statistics to fold in (PyTorch leaves them as they are)
+    if x.data.size == 0:  # no statistics to fold in: PyTorch leaves them as they are, but
+        for a in (rm, rv) if n == 0 else ():  # an empty batch's mean of means is NaN
+            if a is not None:
+                a[...] = np.nan
         rm = rv = None
     if rm is not None:
         rm *= 1 - momentum
@@ -4557,8 +4743,10 @@ class Gather(Function):
     # x (.., n_in, ..) -> y (.., n_out, ..) along ``axis``: y = sum_t take(x, idx_t) * w_t
     # (w_t None: weight 1); one C++ pass each way for float32 / float64
     @staticmethod
-    def forward(ctx, x, axis, taps):
-        ctx.axis, ctx.taps, ctx.n_in = axis, taps, x.shape[axis]
+    def forward(ctx, x, axis, taps, keep_input=False):
+        # keep_input: x stays in the double-backward graph (a reflect / replicate pad: torch's
+        # backward keeps its input, so the gradient's gradient is 0, not "unused")
+        ctx.axis, ctx.taps, ctx.n_in, ctx.keep_input = axis, taps, x.shape[axis], keep_input
         if x.dtype in (np.float32, np.float64):
             if len(taps) == 1:  # nearest, padding: a view (np.stack copies, ~1 us)
                 idx = np.ascontiguousarray(taps[0][0], np.int64)[None]
@@ -4585,19 +4773,20 @@ class Gather(Function):
         if ctx.packed is not None:
             idx, w, dtype = ctx.packed
             g = _contig(g.astype(dtype, copy=False))
-            return _C.gather_axis_backward(g, ctx.axis, idx, w, ctx.n_in), None, None
+            return _C.gather_axis_backward(g, ctx.axis, idx, w, ctx.n_in), None, None, None
         tail = (1,) * (g.ndim - ctx.axis - 1)
         dx = None
         for idx, w in ctx.taps:
             gw = g if w is None else g * w.reshape(-1, *tail)
             d = _scatter_axis(gw, idx, ctx.n_in, ctx.axis)
             dx = d if dx is None else dx + d
-        return dx, None, None
+        return dx, None, None, None
 
     @staticmethod
     def backward_graph(ctx, g):
         fwd = lambda v: Gather.forward(_graph.scratch(Gather), v, ctx.axis, ctx.taps)  # noqa: E731
-        return _graph.linear(ctx, g, fwd), None, None
+        keep = ctx.parents[0] if ctx.keep_input else None
+        return _graph.linear(ctx, g, fwd, mask_of=keep), None, None, None
 
 
 def _gather_axis(x: Tensor, axis: int, taps) -> Tensor:
@@ -4848,6 +5037,8 @@ def pixel_unshuffle(input, downscale_factor: int) -> Tensor:
             f"pixel_unshuffle: height and width of input {x.shape} must be divisible by "
             f"downscale_factor={r}"
         )
+    if x.data.size == 0:  # PyTorch returns an empty input as it is (a copy), unshuffled
+        return x.clone()
     k = len(lead)
     y = x.reshape(*lead, c, h // r, r, w // r, r)
     y = y.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3)  # (.., C, r, r, H/r, W/r)
@@ -4900,7 +5091,8 @@ class EdgePad(Function):
     # adjoint, axis by axis in reverse, a centre slice copy plus a few adds: the same sums as
     # Gather's (at most two terms each).
     @staticmethod
-    def forward(ctx, x, maps):
+    def forward(ctx, x, maps, keep_input=False):
+        ctx.keep_input = keep_input  # reflect / replicate: torch's backward keeps its input
         if x.dtype.char in "fd":  # the same maps, every axis in one C++ pass
             full = [np.arange(n, dtype=np.int64) for n in x.shape]
             for axis, _, idx in maps:
@@ -4935,7 +5127,7 @@ class EdgePad(Function):
             d = g[pre + (slice(lo, lo + n),)].copy()
             d[pre + (src,)] += g[pre + (border,)]  # src has no repeats: plain fancy += is exact
             g = d
-        return g, None
+        return g, None, None
 
     @staticmethod
     def backward_graph(ctx, g):
@@ -4945,7 +5137,9 @@ class EdgePad(Function):
             idx[lo : lo + n], idx[border] = np.arange(n), src
             maps.append((axis, lo, idx))
         fwd = lambda v: EdgePad.forward(_graph.scratch(EdgePad), v, maps)  # noqa: E731
-        return _graph.linear(ctx, g, fwd), None
+        # (so a gradient of a reflect / replicate pad's gradient is 0, not "unused", as torch)
+        keep = ctx.parents[0] if ctx.keep_input else None
+        return _graph.linear(ctx, g, fwd, mask_of=keep), None, None
 
 
 def _pad_edges(x: Tensor, specs, mode: str) -> Tensor:
@@ -4956,9 +5150,9 @@ def _pad_edges(x: Tensor, specs, mode: str) -> Tensor:
         lo >= 0 and hi >= 0 and np.bincount(m[2]).max(initial=0) <= 2
         for m, (_, lo, hi) in zip(maps, specs)
     ):
-        return EdgePad.apply(x, tuple(maps))
+        return EdgePad.apply(x, tuple(maps), mode != "circular")
     for d, lo, hi in specs:
-        x = _gather_axis(x, d, _pad_taps(x.shape[d], lo, hi, mode))
+        x = Gather.apply(x, d % x.ndim, _pad_taps(x.shape[d], lo, hi, mode), mode != "circular")
     return x
 
 
@@ -5187,6 +5381,8 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
         raise ValueError(f"{op}: input must be 3-D (C, H, W) or 4-D (N, C, H, W), got {x.shape}")
     if unbatched:
         x = x.unsqueeze(0)
+    if 0 in x.shape[1:]:  # as PyTorch: only the batch may be empty
+        raise ValueError(f"{op}: expected non-empty dims except the batch, got {x.shape}")
     args = _block_args(op, x.shape[2:], kernel_size, dilation, padding, stride)
     y = Unfold.apply(x.contiguous(), *args)
     return y.squeeze(0) if unbatched else y
@@ -5210,6 +5406,8 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Te
         )
     if unbatched:
         x = x.unsqueeze(0)
+    if x.shape[1] == 0:  # as PyTorch
+        raise ValueError(f"{op}: expected a non-empty dim 1 (C * kernel elements), got {x.shape}")
     hw = _pair(output_size, op, "output_size")
     k, d, p, s, out = _block_args(op, hw, kernel_size, dilation, padding, stride)
     if x.shape[1] % (k[0] * k[1]):
@@ -5618,10 +5816,14 @@ def _pool3d(x: Tensor, pool2d, depth_args: tuple, hw_args: tuple, with_indices: 
     y, idx_d = pool2d(y, *depth_args, return_indices=True)
     od = y.shape[-2]
     idx_d = idx_d.data.reshape(-1, od, oh * ow)  # d * (OH*OW) + j
-    src_d = idx_d // (oh * ow)
+    src_d = np.clip(idx_d // (oh * ow), 0, d - 1)  # (an empty window's is replaced below)
     idx_hw = idx_hw.data.reshape(-1, d, oh * ow)
     hw = np.take_along_axis(idx_hw, src_d, axis=1)
     idx = (src_d * (h * w) + hw).reshape(*lead, od, oh, ow)
+    if pool2d is max_pool2d:
+        # kernel, stride, padding, dilation as (depth, h, w) triples
+        k, s, p, dil = ((a[0], *b) for a, b in zip(depth_args[:4], hw_args[:4]))
+        idx = _empty_window_index(idx, (d, h, w), k, s, p, dil)
     return y.reshape(*lead, od, oh, ow), Tensor(idx)
 
 
@@ -5672,6 +5874,11 @@ def max_pool3d(
             )
     hw = (k[1:], s[1:], p[1:], d[1:], ceil_mode)
     depth = ((k[0], 1), (s[0], 1), (p[0], 0), (d[0], 1), ceil_mode)
+    if _has_empty_window(x.shape[-3:], k, s, p, d, ceil_mode):  # PyTorch's gradient there
+        with no_grad():
+            y, idx = _pool3d(x.detach(), max_pool2d, depth, hw, True)
+        y = _MaxAt.apply(x, y.data, idx.data, 3)
+        return (y, idx) if return_indices else y
     return _pool3d(x, max_pool2d, depth, hw, bool(return_indices))
 
 
@@ -5785,6 +5992,8 @@ def _unpool(op, x: Tensor, indices, k, s, p, output_size, nd: int) -> Tensor:
         raise TypeError(f"{op}: indices must be an int64 integer tensor, got {idx.dtype}")
     if idx.shape != x.shape:
         raise ValueError(f"{op}: indices shape {idx.shape} must equal input shape {x.shape}")
+    if 0 in x.shape[1:]:  # (the leading dim, batch or unbatched channels, may be empty)
+        raise ValueError(f"{op}: expected non-empty dims after the first, got input {x.shape}")
     dims = x.shape[-nd:]
     default = tuple((n - 1) * ss - 2 * pp + kk for n, ss, pp, kk in zip(dims, s, p, k))
     if output_size is None:
@@ -5847,6 +6056,7 @@ def _conv3d_operands(op: str, input, weight, stride, dilation):
     return (x.unsqueeze(0) if unbatched else x), weight, unbatched, s, d
 
 
+@_integer_conv("conv3d")
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """3-D convolution over (N, C, D, H, W) or unbatched (C, D, H, W): weight
     (O, C/groups, KD, KH, KW), bias (O,). padding: int, triple, 'valid' or 'same' (stride 1).
@@ -5868,6 +6078,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     kd = weight.shape[2]
     if min(weight.shape[2:]) < 1:
         raise ValueError(f"{op}: weight {weight.shape} has an empty kernel")
+    _no_empty_image(op, x)
     if isinstance(padding, str):
         if padding not in ("valid", "same"):
             raise ValueError(f"{op}: padding must be an int, a triple, 'valid' or 'same'")
@@ -5900,10 +6111,12 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
         bias = _float_input(bias, op, "bias", weight.dtype)
         if bias.shape != (weight.shape[0],):
             raise ValueError(f"{op}: bias must have shape ({weight.shape[0]},), got {bias.shape}")
-        y = y + bias.reshape(-1, 1, 1, 1)
+        # (no input channels: an empty output without them, bias still on the graph)
+        y = _empty_conv(y.shape, y, bias) if c == 0 else y + bias.reshape(-1, 1, 1, 1)
     return y.squeeze(0) if unbatched else y
 
 
+@_integer_conv("conv_transpose1d", int64_only=True)
 def conv_transpose1d(
     input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
 ) -> Tensor:
@@ -5922,17 +6135,19 @@ def conv_transpose1d(
         )
     s, d = _single(stride, op, "stride"), _single(dilation, op, "dilation")
     p, o = _single(padding, op, "padding"), _single(output_padding, op, "output_padding")
-    if o >= max(s, d):
+    if o >= max(s, d) and (x.ndim == 2 or x.shape[0]):  # (not checked for an empty batch)
         raise ValueError(
             f"{op}: output_padding {o} must be smaller than either stride {s} or dilation {d}"
         )
-    _transposed_size(op, x, weight, (s,), (p,), (d,), (o,))
+    batched = x if x.ndim == 3 else x.unsqueeze(0)
+    _transposed_size(op, batched, weight, (s,), (p,), (d,), (o,), _int_arg(groups, op, "groups"))
     y = conv_transpose2d(
         x.unsqueeze(-2), weight.unsqueeze(-2), bias, (1, s), (0, p), (0, o), groups, (1, d)
     )
     return y.squeeze(-2)
 
 
+@_integer_conv("conv_transpose3d", int64_only=True)
 def conv_transpose3d(
     input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
 ) -> Tensor:
@@ -5951,17 +6166,27 @@ def conv_transpose3d(
             f"{op}: input {x.shape} has {x.shape[1]} channels but weight {weight.shape} "
             f"expects {weight.shape[0]}"
         )
+    if weight.shape[0] == 0:  # (as conv_transpose2d)
+        raise ValueError(f"{op}: in_channels must be positive, got weight {weight.shape}")
     p, o = (
         _triple(_one(padding), op, "padding"),
         _triple(_one(output_padding), op, "output_padding"),
     )
     if min(p) < 0 or min(o) < 0:
         raise ValueError(f"{op}: padding and output_padding must be >= 0")
-    if any(oo >= max(ss, dd) for oo, ss, dd in zip(o, s, d)):
+    if x.shape[0] and any(oo >= max(ss, dd) for oo, ss, dd in zip(o, s, d)):  # (as 2-D)
         raise ValueError(
             f"{op}: output_padding {o} must be smaller than either stride {s} or dilation {d}"
         )
-    out_d = _transposed_size(op, x, weight, s, p, d, o)[0]
+    out = _transposed_size(op, x, weight, s, p, d, o, _int_arg(groups, op, "groups"))
+    if x.shape[0] == 0 or 0 in out:
+        if weight.shape[0] % max(_int_arg(groups, op, "groups"), 1):
+            raise ValueError(f"{op}: in_channels {weight.shape[0]} not divisible by groups")
+        if bias is not None:
+            bias = _float_input(bias, op, "bias", weight.dtype)
+        y = _empty_conv((x.shape[0], weight.shape[1] * groups, *out), x, weight, bias)
+        return y.squeeze(0) if unbatched else y
+    out_d = out[0]
     n, cin, depth, h, w = x.shape
     kd = weight.shape[2]
     full = (depth - 1) * s[0] + d[0] * (kd - 1) + 1
@@ -6841,6 +7066,8 @@ def fractional_max_pool2d(
     ``kernel_size`` at pseudo-random starts that shrink the input to ``output_size`` (or
     ``output_ratio`` times it). The starts come from ``_random_samples`` (N, C, 2) in [0, 1),
     else from ember's generator; indices are flat into H*W."""
+    if output_size is None and isinstance(output_ratio, int | float):  # as PyTorch's
+        raise TypeError("fractional_max_pool2d: output_ratio must be a pair, not a number")
     y, idx = _fractional_max_pool(
         "fractional_max_pool2d", 2, input, kernel_size, output_size, output_ratio,
         _random_samples,
