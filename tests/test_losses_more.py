@@ -394,3 +394,28 @@ def test_functional_losses_take_pytorchs_legacy_arguments(case):
         assert bool(kw) == any("size_average and reduce" in str(w.message) for w in got)
     with pytest.raises(TypeError, match="multiple values"):
         ef(*inputs, *full, reduction="sum")
+
+
+def test_kl_div_and_mha_masks_warn_as_pytorch():
+    """PyTorch's deprecation warnings: kl_div's reduction='mean' (nn.KLDivLoss's default) and
+    MultiheadAttention given a bool padding mask with a float attention mask."""
+    x = ember.tensor(np.log(np.full((2, 3), 1 / 3)))
+    t = ember.tensor(np.full((2, 3), 1 / 3))
+    with pytest.warns(UserWarning, match="'batchmean' divides only by the batch size"):
+        F.kl_div(x, t)
+    with pytest.warns(UserWarning, match="'batchmean' divides only by the batch size"):
+        nn.KLDivLoss()(x, t)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        F.kl_div(x, t, reduction="batchmean")  # the other reductions stay quiet
+        nn.KLDivLoss(reduction="sum")(x, t)
+    mha = nn.MultiheadAttention(4, 2, batch_first=True)
+    q = ember.randn(2, 3, 4)
+    kpm = ember.zeros(2, 3, dtype=ember.bool)
+    causal = nn.Transformer.generate_square_subsequent_mask(3)  # float -inf / 0
+    with pytest.warns(UserWarning, match="mismatched key_padding_mask and attn_mask"):
+        out_mixed, _ = mha(q, q, q, key_padding_mask=kpm, attn_mask=causal)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out_bool, _ = mha(q, q, q, key_padding_mask=kpm, attn_mask=causal.isinf())
+    np.testing.assert_allclose(out_mixed.detach().numpy(), out_bool.detach().numpy(), atol=1e-6)

@@ -2786,6 +2786,14 @@ def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> 
         raise ValueError(
             f"{op}: reduction must be one of {_REDUCTIONS + ('batchmean',)}, got {reduction!r}"
         )
+    if reduction == "mean":  # PyTorch's warning, word for word
+        warnings.warn(
+            "reduction: 'mean' divides the total loss by both the batch size and the support "
+            "size.'batchmean' divides only by the batch size, and aligns with the KL div math "
+            "definition.'mean' will be changed to behave the same as 'batchmean' in the next "
+            "major release.",
+            stacklevel=2,
+        )
     n = _float_input(input, op).shape[:1]  # batchmean divides by the input's own batch
     x, t = _loss_pair(op, input, target, broadcast="quiet")
     log_target = _bool_arg(log_target, "kl_div", "log_target")

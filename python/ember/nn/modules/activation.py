@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -134,6 +135,20 @@ def _mask_array(mask, name: str, dtype):
             )
         return m.astype(dtype, copy=False)
     raise TypeError(f"MultiheadAttention: {name} must be bool or float, got {m.dtype}")
+
+
+def _warn_mismatched(key_padding_mask, attn_mask) -> None:
+    """PyTorch's deprecation warning for masks of different dtypes (a bool padding mask with a
+    float causal mask, say); both still work."""
+    kd, ad = (
+        getattr(m, "dtype", None) or np.asarray(m).dtype for m in (key_padding_mask, attn_mask)
+    )
+    if kd != ad:
+        warnings.warn(
+            "Support for mismatched key_padding_mask and attn_mask is deprecated. Use same type "
+            "for both instead.",
+            stacklevel=3,
+        )
 
 
 def _is_causal_mask(m: np.ndarray, lq: int, lk: int) -> bool:
@@ -365,6 +380,8 @@ class MultiheadAttention(Module):
             )
         h, hd = self.num_heads, self.head_dim
 
+        if key_padding_mask is not None and attn_mask is not None:
+            _warn_mismatched(key_padding_mask, attn_mask)
         kpm = None
         if key_padding_mask is not None:
             kpm = _mask_array(key_padding_mask, "key_padding_mask", dtype)
