@@ -25,7 +25,21 @@ avg_pool1d, max_pool1d, max_pool2d, max_pool3d = (
     F.max_pool3d,
 )
 adaptive_avg_pool1d = F.adaptive_avg_pool1d
-dropout, alpha_dropout, feature_alpha_dropout = F.dropout, F.alpha_dropout, F.feature_alpha_dropout
+
+
+# torch.dropout and kin take (input, p, train), all required: F's (p=0.5, training=True) names
+def dropout(input, p: float, train: bool) -> Tensor:  # noqa: A002
+    return F.dropout(input, p, train)
+
+
+def alpha_dropout(input, p: float, train: bool) -> Tensor:  # noqa: A002
+    return F.alpha_dropout(input, p, train)
+
+
+def feature_alpha_dropout(input, p: float, train: bool) -> Tensor:  # noqa: A002
+    return F.feature_alpha_dropout(input, p, train)
+
+
 layer_norm, group_norm, rms_norm = F.layer_norm, F.group_norm, F.rms_norm
 bilinear, celu, selu, prelu, rrelu = F.bilinear, F.celu, F.selu, F.prelu, F.rrelu
 hardshrink, threshold = F.hardshrink, F.threshold
@@ -347,7 +361,11 @@ def lu_solve(b, LU_data, LU_pivots):  # noqa: N803
 
 
 def nuclear_norm(input, dim=None, keepdim: bool = False):  # noqa: A002
+    """torch's two overloads: (input, keepdim=False) and (input, dim, keepdim=False)."""
     from ember import linalg
+
+    if isinstance(dim, bool):  # nuclear_norm(x, True): the first overload's keepdim
+        dim, keepdim = None, dim
 
     return linalg.matrix_norm(input, "nuc", (-2, -1) if dim is None else dim, keepdim)
 

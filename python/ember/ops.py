@@ -4924,8 +4924,36 @@ class _RepeatEach(Function):
         return _graph.linear(ctx, g, lambda v: np.repeat(v, r, axis)), None, None
 
 
-def tensor_split(x, indices_or_sections, dim: int = 0) -> tuple:
+def _split_spec(name, indices_or_sections, sections, indices, tensor_indices_or_sections):
+    """The one of torch's spellings given: ``sections=``, ``indices=``,
+    ``tensor_indices_or_sections=`` (its three overloads) or positionally."""
+    given = [
+        v
+        for v in (indices_or_sections, sections, indices, tensor_indices_or_sections)
+        if v is not None
+    ]
+    if len(given) != 1:
+        raise TypeError(
+            f"{name}(): takes one of indices_or_sections, sections, indices or "
+            f"tensor_indices_or_sections, got {len(given)}"
+        )
+    return given[0]
+
+
+def tensor_split(
+    x,
+    indices_or_sections=None,
+    dim: int = 0,
+    *,
+    sections=None,
+    indices=None,
+    tensor_indices_or_sections=None,
+) -> tuple:
     """Split into n nearly equal parts (the first n % size one longer), or at the given indices."""
+    if indices_or_sections is None or sections is not None or indices is not None:
+        indices_or_sections = _split_spec(
+            "tensor_split", indices_or_sections, sections, indices, tensor_indices_or_sections
+        )
     x = _tensor_operand(x)
     axis = _dim(dim, x.ndim, "tensor_split")
     n = x.shape[axis]
@@ -4949,7 +4977,9 @@ def tensor_split(x, indices_or_sections, dim: int = 0) -> tuple:
 
 
 def _dir_split(name: str, dim: int, min_dims: int):
-    def op(x, indices_or_sections) -> tuple:
+    def op(x, indices_or_sections=None, *, sections=None, indices=None) -> tuple:
+        if indices_or_sections is None or sections is not None or indices is not None:
+            indices_or_sections = _split_spec(name, indices_or_sections, sections, indices, None)
         x = _tensor_operand(x)
         if x.ndim < min_dims:
             raise ValueError(f"{name}: needs a tensor of >= {min_dims} dims, got shape {x.shape}")
@@ -5027,8 +5057,8 @@ def concat(tensors, dim: int = 0) -> Tensor:
     return cat(tensors, dim)
 
 
-def concatenate(tensors, axis: int = 0) -> Tensor:
-    return cat(tensors, axis)
+def concatenate(tensors, dim: int = 0) -> Tensor:
+    return cat(tensors, dim)
 
 
 def t(x) -> Tensor:
@@ -6933,8 +6963,10 @@ def cholesky_solve(B, L, upper: bool = False) -> Tensor:
 
 
 def cholesky_inverse(L, upper: bool = False) -> Tensor:
-    """inv(A) given A's Cholesky factor."""
-    return _linalg.inv(_from_cholesky(L, upper))
+    """inv(A) given A's Cholesky factor: only its lower (or, with upper, upper) triangle is
+    read, as LAPACK's potri that torch calls."""
+    L = _tensor_operand(L)
+    return _linalg.inv(_from_cholesky(triu(L) if upper else tril(L), upper))
 
 
 def index_reduce(x, dim: int, index, source, reduce: str, *, include_self: bool = True):

@@ -1126,9 +1126,13 @@ class Tensor:
             size, stride, dtype=dtype or self.dtype, requires_grad=requires_grad
         )
 
-    def resize_(self, *sizes) -> Tensor:
-        """Give x the shape ``sizes`` in place, keeping its elements in row-major order (new
-        ones are zeros; PyTorch leaves them uninitialised)."""
+    def resize_(self, *sizes, size=None, memory_format=None) -> Tensor:
+        """Give x the shape ``sizes`` (or ``size=``) in place, keeping its elements in row-major
+        order (new ones are zeros; PyTorch leaves them uninitialised)."""
+        if size is not None:
+            if sizes:
+                raise TypeError("resize_(): got multiple values for argument 'size'")
+            sizes = (size,)
         shape = tuple(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else sizes
         if self._requires_grad:
             raise RuntimeError(
@@ -1139,6 +1143,10 @@ class Tensor:
         data = np.zeros(n, self.dtype)
         data[: min(n, flat.size)] = flat[:n]
         self.data = data.reshape(shape)
+        if memory_format is not None:  # (channels_last: the same values, NHWC strides)
+            from ember import _layout
+
+            self.data = _layout.relayout(self.data, memory_format)
         return self
 
     def resize_as_(self, other) -> Tensor:

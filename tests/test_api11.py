@@ -1,0 +1,168 @@
+"""torch 2.13's call forms and dtype rules that ember used to refuse or get wrong: optional and
+keyword parameters (torch's overloads), result and ``out=`` dtypes, and the autograd API's
+hooks and inference tensors. Each row runs in torch and in ember and compares."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as EF
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+rng = np.random.default_rng(11)
+X3 = rng.standard_normal((4, 6, 6))
+A = rng.standard_normal((4, 3))
+SQ = rng.standard_normal((3, 3))
+SPD = SQ @ SQ.T + 3 * np.eye(3)
+
+
+def _flat(r):
+    if isinstance(r, tuple | list):
+        return [a for v in r for a in _flat(v)]
+    return [np.asarray(r.detach().numpy() if isinstance(r, torch.Tensor) else r.numpy())]
+
+
+def same(t, e, atol=1e-7):
+    """torch's result t and ember's e: the same structure, shapes, dtypes and values."""
+    ft, fe = _flat(t), _flat(e)
+    assert len(ft) == len(fe)
+    for a, b in zip(ft, fe, strict=True):
+        assert a.shape == b.shape
+        assert str(a.dtype) == str(b.dtype)
+        np.testing.assert_allclose(b, a, atol=atol, rtol=1e-6)
+
+
+# (what, call): call(lib) runs in torch and in ember (lib is the module)
+CALLS = [
+    ("dropout(input, p, train)", lambda m: m.dropout(m.tensor(X3), 0.5, False)),
+    ("dropout train= kw", lambda m: m.dropout(m.tensor(X3), p=0.0, train=True)),
+    ("alpha_dropout", lambda m: m.alpha_dropout(m.tensor(X3), 0.3, False)),
+    ("concatenate(tensors=)", lambda m: m.concatenate(tensors=[m.tensor(A), m.tensor(A)], dim=1)),
+    ("concatenate axis=", lambda m: m.concatenate([m.tensor(A), m.tensor(A)], axis=1)),
+    ("hsplit(sections=)", lambda m: m.hsplit(m.tensor(X3), sections=2)),
+    ("hsplit(indices=)", lambda m: m.hsplit(m.tensor(X3), indices=[1, 3])),
+    ("vsplit(sections=)", lambda m: m.vsplit(m.tensor(X3), sections=2)),
+    ("vsplit(indices=)", lambda m: m.vsplit(m.tensor(X3), indices=[3])),
+    ("dsplit(sections=)", lambda m: m.dsplit(m.tensor(X3), sections=3)),
+    ("dsplit(indices=)", lambda m: m.dsplit(m.tensor(X3), indices=[1, 5])),
+    ("Tensor.hsplit(sections=)", lambda m: m.tensor(X3).hsplit(sections=3)),
+    ("tensor_split(sections=)", lambda m: m.tensor_split(m.tensor(X3), sections=4, dim=1)),
+    ("tensor_split(indices=)", lambda m: m.tensor_split(m.tensor(X3), indices=[1, 4], dim=2)),
+    (
+        "tensor_split(tensor_indices_or_sections=)",
+        lambda m: m.tensor_split(m.tensor(X3), tensor_indices_or_sections=m.tensor([1, 4]), dim=2),
+    ),
+    ("Tensor.tensor_split(indices=)", lambda m: m.tensor(X3).tensor_split(indices=[2], dim=1)),
+    ("pinv(A, rcond)", lambda m: m.linalg.pinv(m.tensor(A), 0.5)),
+    ("pinv(rcond=)", lambda m: m.linalg.pinv(m.tensor(A), rcond=0.3)),
+    ("pinv(atol=)", lambda m: m.linalg.pinv(m.tensor(A), atol=1.0)),
+    ("pinv(rtol=)", lambda m: m.linalg.pinv(m.tensor(A), rtol=0.5)),
+    ("pinv(hermitian=True)", lambda m: m.linalg.pinv(m.tensor(SQ), hermitian=True)),
+    ("pinv(A, rcond, hermitian)", lambda m: m.linalg.pinv(m.tensor(SPD), 0.2, True)),
+    (
+        "pinv(atol=tensor) batched",
+        lambda m: m.linalg.pinv(m.tensor(np.stack([A, 2 * A])), atol=m.tensor([0.0, 3.0])),
+    ),
+    ("pinverse(rcond=)", lambda m: m.pinverse(m.tensor(A), rcond=0.4)),
+    ("matrix_rank(A, tol)", lambda m: m.linalg.matrix_rank(m.tensor(A), 1.0)),
+    ("matrix_rank(tol=)", lambda m: m.linalg.matrix_rank(m.tensor(A), tol=1.0)),
+    ("matrix_rank(atol=, rtol=)", lambda m: m.linalg.matrix_rank(m.tensor(A), atol=0.1, rtol=0.5)),
+    ("matrix_rank(hermitian=)", lambda m: m.linalg.matrix_rank(m.tensor(SQ), hermitian=True)),
+    (
+        "matrix_rank(hermitian, atol)",
+        lambda m: m.linalg.matrix_rank(m.tensor(SPD), hermitian=True, atol=4.0),
+    ),
+    ("Tensor.resize_(size=)", lambda m: m.tensor(X3).resize_(size=(2, 3))),
+    (
+        "resize_(memory_format=)",
+        lambda m: m.tensor(X3).resize_((1, 2, 3, 4), memory_format=m.channels_last).stride(),
+    ),
+    ("nuclear_norm(x, True)", lambda m: m.nuclear_norm(m.tensor(A), True)),
+    ("nuclear_norm(x, dim, True)", lambda m: m.nuclear_norm(m.tensor(X3), (0, 2), True)),
+    ("nuclear_norm(x, keepdim=)", lambda m: m.nuclear_norm(m.tensor(A), keepdim=True)),
+]
+
+
+@pytest.mark.parametrize("what,call", CALLS, ids=[c[0] for c in CALLS])
+def test_torch_call_forms(what, call):
+    with warnings.catch_warnings():  # (torch's nuclear_norm: deprecated, "left for JIT")
+        warnings.simplefilter("ignore")
+        t = call(torch)
+    e = call(ember)
+    if isinstance(t, tuple) and all(isinstance(v, int) for v in t):  # strides
+        assert t == e
+    else:
+        same(t, e)
+
+
+def _garbage(M, keep_lower):
+    """M's triangle kept, the other filled with values a full read would use."""
+    junk = np.full_like(M, 7.0)
+    return np.tril(M) + np.triu(junk, 1) if keep_lower else np.triu(M) + np.tril(junk, -1)
+
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_inverse_reads_one_triangle(upper):
+    L = np.linalg.cholesky(SPD)
+    F = L.T if upper else L
+    given = _garbage(F, keep_lower=not upper)
+    want = torch.cholesky_inverse(torch.tensor(given), upper=upper)
+    got = ember.cholesky_inverse(ember.tensor(given), upper=upper)
+    same(want, got, atol=1e-10)
+    np.testing.assert_allclose(got.numpy(), np.linalg.inv(SPD), atol=1e-10)
+
+
+@pytest.mark.parametrize("driver", [None, "gels", "gelsy", "gelsd", "gelss"])
+@pytest.mark.parametrize("deficient", [False, True])
+def test_lstsq_driver_outputs(driver, deficient):
+    """Which of residuals / rank / singular_values torch fills in depends on the driver."""
+    M = rng.standard_normal((2, 5, 3))
+    if deficient:
+        M[1, :, 2] = M[1, :, 1]
+    B = rng.standard_normal((2, 5, 2))
+    t = torch.linalg.lstsq(torch.tensor(M), torch.tensor(B), driver=driver)
+    e = ember.linalg.lstsq(ember.tensor(M), ember.tensor(B), driver=driver)
+    if deficient and driver == "gels":  # (gels assumes full rank: its numbers are garbage)
+        assert t.residuals.shape == e.residuals.shape
+        t, e = t[2:], e[2:]
+    same(tuple(t), tuple(e), atol=1e-8)
+
+
+def test_lstsq_rcond_and_bad_driver():
+    t = torch.linalg.lstsq(torch.tensor(A), torch.tensor(A[:, :2]), 0.5, driver="gelsd")
+    e = ember.linalg.lstsq(ember.tensor(A), ember.tensor(A[:, :2]), 0.5, driver="gelsd")
+    same(tuple(t), tuple(e), atol=1e-8)
+    with pytest.raises(ValueError, match="driver"):
+        ember.linalg.lstsq(ember.tensor(A), ember.tensor(A), driver="gesv")
+
+
+def test_pinv_hermitian_gradient_is_torchs():
+    """hermitian=True goes through eigh in torch: its gradient (not pinv's own) is matched."""
+    W = rng.standard_normal((3, 3))
+    ta = torch.tensor(SPD + 0.3 * SQ, requires_grad=True)
+    (torch.linalg.pinv(ta, hermitian=True) * torch.tensor(W)).sum().backward()
+    ea = ember.tensor(SPD + 0.3 * SQ, requires_grad=True)
+    (ember.linalg.pinv(ea, hermitian=True) * ember.tensor(W)).sum().backward()
+    np.testing.assert_allclose(ea.grad.numpy(), ta.grad.numpy(), atol=1e-9)
+
+
+def test_call_form_refusals():
+    x = ember.tensor(X3)
+    with pytest.raises(TypeError):
+        ember.linalg.pinv(ember.tensor(A), 0.5, atol=0.1)  # (no torch overload takes both)
+    with pytest.raises(TypeError):
+        ember.tensor_split(x, 2, sections=2)
+    with pytest.raises(TypeError):
+        ember.hsplit(x)
+    with pytest.raises(ValueError, match="divisible"):
+        ember.hsplit(x, sections=4)
+    with pytest.raises(TypeError):
+        x.resize_((2, 3), size=(2, 3))
+    with pytest.raises(TypeError):  # torch.dropout's p and train are required
+        ember.dropout(x)
+    with pytest.raises(TypeError):  # F.dropout's is training=, as torch's
+        EF.dropout(x, 0.5, train=False)
