@@ -166,3 +166,152 @@ def test_call_form_refusals():
         ember.dropout(x)
     with pytest.raises(TypeError):  # F.dropout's is training=, as torch's
         EF.dropout(x, 0.5, train=False)
+
+
+# ---- torch parameters ember lacked (the sweep: /work/scratch/api11/sweep.py) -----------------
+X4 = rng.standard_normal((2, 3, 4, 5))
+IDX = np.array([[0, 2], [1, 0], [2, 2]])
+
+PARAMS = [
+    (
+        "new_zeros(device=, layout=)",
+        lambda m: m.tensor(A).new_zeros(2, 3, device="cpu", layout=m.strided),
+    ),
+    ("new_ones(size=, device=)", lambda m: m.tensor(A).new_ones(size=(2,), device=m.device("cpu"))),
+    ("new_full(pin_memory=)", lambda m: m.tensor(A).new_full((2,), 1.5, pin_memory=False)),
+    (
+        "new_empty(device=).shape",
+        lambda m: tuple(m.tensor(A).new_empty((2, 1), device="cpu").shape),
+    ),
+    ("new_tensor(device=)", lambda m: m.tensor(A).new_tensor([1, 2], device="cpu")),
+    (
+        "new_empty_strided(device=).stride",
+        lambda m: m.tensor(A).new_empty_strided((2, 3), (1, 2), device="cpu").stride(),
+    ),
+    ("sum_to_size(size=)", lambda m: m.tensor(X3).sum_to_size(size=(1, 6, 1))),
+    ("type(dtype, non_blocking)", lambda m: m.tensor(A).type(m.float32, non_blocking=True)),
+    (
+        "cpu(memory_format=).stride",
+        lambda m: m.tensor(X4).cpu(memory_format=m.channels_last).stride(),
+    ),
+    (
+        "clone(memory_format=).stride",
+        lambda m: m.clone(m.tensor(X4), memory_format=m.channels_last).stride(),
+    ),
+    (
+        "zeros_like(memory_format=cl).stride",
+        lambda m: m.zeros_like(m.tensor(X4), memory_format=m.channels_last).stride(),
+    ),
+    (
+        "ones_like(preserve_format) of channels_last",
+        lambda m: m.ones_like(m.tensor(X4).contiguous(memory_format=m.channels_last)).stride(),
+    ),
+    (
+        "empty_like(preserve_format) of channels_last",
+        lambda m: m.empty_like(
+            m.tensor(X4).contiguous(memory_format=m.channels_last), memory_format=m.preserve_format
+        ).stride(),
+    ),
+    (
+        "empty(memory_format=).stride",
+        lambda m: m.empty(2, 3, 4, 5, memory_format=m.channels_last).stride(),
+    ),
+    (
+        "full_like(memory_format=contiguous)",
+        lambda m: m.full_like(m.tensor(A), 2.0, memory_format=m.contiguous_format),
+    ),
+    (
+        "vector_norm(dtype=)",
+        lambda m: m.linalg.vector_norm(m.tensor(A, dtype=m.float16), dtype=m.float32),
+    ),
+    (
+        "vector_norm(input=, dtype=)",
+        lambda m: m.linalg.vector_norm(input=m.tensor(A), ord=1, dtype=m.float64),
+    ),
+    (
+        "matrix_norm(dtype=)",
+        lambda m: m.linalg.matrix_norm(m.tensor(A, dtype=m.float32), dtype=m.float64),
+    ),
+    (
+        "linalg.norm(dtype=)",
+        lambda m: m.linalg.norm(m.tensor(A, dtype=m.float32), dim=1, dtype=m.float64),
+    ),
+    ("svd(driver=None)", lambda m: m.linalg.svd(m.tensor(A), full_matrices=False, driver=None).S),
+    ("svdvals(driver=None)", lambda m: m.linalg.svdvals(m.tensor(A), driver=None)),
+]
+
+
+@pytest.mark.parametrize("what,call", PARAMS, ids=[c[0] for c in PARAMS])
+def test_torch_parameters(what, call):
+    t, e = call(torch), call(ember)
+    if isinstance(t, tuple):  # strides or shapes
+        assert t == e
+    else:
+        same(t, e, atol=1e-6)
+
+
+def _out(m, dtype, shape=(1,)):
+    return m.empty(shape, dtype=dtype)
+
+
+OUTS = [
+    ("argmax", lambda m, o: m.argmax(m.tensor(A), 1, out=o), "int64"),
+    ("argmin", lambda m, o: m.argmin(m.tensor(A), dim=0, out=o), "int64"),
+    ("argsort", lambda m, o: m.argsort(m.tensor(A), stable=True, dim=1, out=o), "int64"),
+    (
+        "scatter",
+        lambda m, o: m.scatter(m.tensor(A), 1, m.tensor(IDX[:, :1]), 5.0, out=o),
+        "float64",
+    ),
+    (
+        "scatter_add",
+        lambda m, o: m.scatter_add(m.tensor(A), 1, m.tensor(IDX), m.tensor(A), out=o),
+        "float64",
+    ),
+    (
+        "index_add",
+        lambda m, o: m.index_add(m.tensor(A), 0, m.tensor([0, 0]), m.tensor(A[:2]), out=o),
+        "float64",
+    ),
+    ("slogdet", lambda m, o: m.slogdet(m.tensor(SPD), out=o), ("float64", "float64")),
+    ("polar", lambda m, o: m.polar(m.tensor(A), m.tensor(A), out=o), "complex128"),
+    ("nuclear_norm", lambda m, o: m.nuclear_norm(m.tensor(A), out=o), "float64"),
+]
+
+
+@pytest.mark.parametrize("what,call,dtype", OUTS, ids=[c[0] for c in OUTS])
+def test_more_out_functions(what, call, dtype):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (the resize warning; nuclear_norm's deprecation)
+        dts = dtype if isinstance(dtype, tuple) else (dtype,)
+        to = tuple(_out(torch, getattr(torch, d), (0,)) for d in dts)
+        eo = tuple(_out(ember, getattr(ember, d), (0,)) for d in dts)
+        t = call(torch, to if isinstance(dtype, tuple) else to[0])
+        e = call(ember, eo if isinstance(dtype, tuple) else eo[0])
+    same(t, e, atol=1e-9)
+    assert (e is eo[0]) if not isinstance(dtype, tuple) else all(a is b for a, b in zip(e, eo))
+
+
+def test_eig_out():
+    M = torch.tensor(SQ)
+    to = (torch.empty(0, dtype=torch.complex128), torch.empty(0, dtype=torch.complex128))
+    eo = (ember.empty(0, dtype=ember.complex128), ember.empty(0, dtype=ember.complex128))
+    torch.linalg.eigvals(M, out=to[0])
+    ember.linalg.eigvals(ember.tensor(SQ), out=eo[0])
+    np.testing.assert_allclose(np.sort_complex(eo[0].numpy()), np.sort_complex(to[0].numpy()))
+    ember.linalg.eig(ember.tensor(SQ), out=eo)
+    np.testing.assert_allclose(SQ @ eo[1].numpy(), eo[1].numpy() * eo[0].numpy(), atol=1e-10)
+
+
+def test_parameter_refusals():
+    a32 = ember.tensor(A, dtype=ember.float64)
+    with pytest.raises(ValueError, match="narrowing"):  # torch refuses float64 -> float32
+        ember.linalg.vector_norm(a32, dtype=ember.float32)
+    with pytest.raises(ValueError, match="driver"):
+        ember.linalg.svd(a32, driver="gesvd")
+    with pytest.raises(ValueError, match="layout"):
+        a32.new_zeros(2, layout="sparse_coo")
+    with pytest.raises(RuntimeError, match="rank 4"):  # as torch
+        ember.zeros_like(a32, memory_format=ember.channels_last)
+    with pytest.raises(TypeError):  # torch.zeros has no memory_format
+        ember.zeros(2, memory_format=ember.contiguous_format)

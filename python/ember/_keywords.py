@@ -46,12 +46,15 @@ randn randperm range reciprocal remainder renorm round row_stack rsqrt searchsor
 sign signbit sin sinc sinh slice_scatter softmax sort sqrt square stack std sub subtract sum svd
 take take_along_dim tan tanh tensordot threshold topk tril triu true_divide trunc var vdot
 vstack where xlogy zeros
+argmax argmin argsort complex frobenius_norm hardshrink index_add index_copy index_reduce lu_unpack
+nonzero_static nuclear_norm polar scatter scatter_add scatter_reduce slice_copy slogdet
+triangular_solve
 """.split()
 LINALG = """
 cholesky cond cross det eigh eigvalsh inv matmul matrix_norm matrix_power matrix_rank multi_dot
 norm pinv qr slogdet solve solve_triangular svd svdvals tensorinv tensorsolve vecdot vector_norm
 cholesky_ex householder_product inv_ex ldl_factor ldl_factor_ex ldl_solve lu lu_factor
-lu_factor_ex lu_solve solve_ex
+lu_factor_ex lu_solve solve_ex eig eigvals
 """.split()
 SPECIAL = """
 digamma entr erf erfc erfinv exp2 expit expm1 gammainc gammaincc gammaln i0 log1p logit

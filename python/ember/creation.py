@@ -39,6 +39,9 @@ def _takes_device(fn):
     ``size=`` where they are ``*size`` (``torch.randn(size=(2, 3))``)."""
     first = next(iter(inspect.signature(fn).parameters.values()), None)
     sizes = first is not None and first.kind is first.VAR_POSITIONAL and first.name == "size"
+    # torch.empty and the *_like factories also take memory_format= (the new tensor's strides)
+    like = fn.__name__.endswith("_like")
+    formats = like or fn.__name__ == "empty"
 
     @functools.wraps(fn)
     def factory(*args, device=None, layout=None, pin_memory=False, **kwargs):
@@ -48,12 +51,35 @@ def _takes_device(fn):
             if args:
                 raise TypeError(f"{fn.__name__}() got multiple values for argument 'size'")
             args = (kwargs.pop("size"),)
+        # (the *_like default, preserve_format, lays a channels_last input's copy out so too)
+        fmt = None
+        if formats:
+            fmt = kwargs.pop("memory_format", _layout.preserve_format if like else None)
         meta = _device.meta_by_default() if device is None else _device.is_meta_device(device)
         if meta:  # (made, then dropped)
             return fn(*args, **kwargs).to("meta")
-        return fn(*args, **kwargs)
+        out = fn(*args, **kwargs)
+        if fmt is None:
+            return out
+        return _laid_out(out, fmt, args[0] if args else kwargs.get("input"))
 
     return factory
+
+
+def _laid_out(out: Tensor, fmt, like) -> Tensor:
+    """A fresh factory result in memory format ``fmt``; preserve_format (the *_like default)
+    follows ``like``'s layout: channels_last in, channels_last out, as torch."""
+    if fmt is _layout.preserve_format:
+        like = like.data if isinstance(like, Tensor) else like
+        if not isinstance(like, np.ndarray) or like.flags.c_contiguous:
+            return out
+        fmt = next(
+            (f for f in (_layout.channels_last, _layout.channels_last_3d) if like.ndim == f.rank),
+            _layout.contiguous_format,
+        )
+        fmt = fmt if _layout.is_in(like, fmt) else _layout.contiguous_format
+    out.data = _layout.relayout(out.data, fmt)
+    return out
 
 
 def _new(data: np.ndarray, requires_grad: bool) -> Tensor:

@@ -283,10 +283,26 @@ def cross(a, b, *, dim: int = -1) -> Tensor:
 # ---- norms ----------------------------------------------------------------------------------
 
 
-def vector_norm(x, ord=2, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A002
+def _in_dtype(op: str, x, dtype):
+    """x cast to a norm's ``dtype=`` first (with its gradient), which torch allows only
+    without narrowing: float16 -> float32 is fine, float64 -> float32 is refused."""
+    if dtype is None:
+        return x
+    x, dt = ops._tensor_operand(x), np.dtype(dtype)
+    if x.dtype != dt:
+        if ops.promote_types(x.dtype, dt) != dt:
+            raise ValueError(
+                f"linalg.{op}: the dtype of the input ({x.dtype}) should be convertible without "
+                f"narrowing to the specified dtype ({dt})"
+            )
+        x = ops.cast(x, dt)
+    return x
+
+
+def vector_norm(x, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A002
     """(sum |x|^ord)^(1/ord) over dim (all entries by default); ord = inf, -inf: max, min |x|;
-    ord = 0: the count of non-zeros."""
-    x = _moduli("vector_norm", x)
+    ord = 0: the count of non-zeros. With ``dtype``, x is cast to it first."""
+    x = _moduli("vector_norm", _in_dtype("vector_norm", x, dtype))
     axes = ops._axes(dim, x.ndim, "vector_norm")
     if ord in (np.inf, -np.inf):
         return (ops.amax if ord > 0 else ops.amin)(ops.abs(x), axes, keepdim)
@@ -310,9 +326,10 @@ def _svdvals(A) -> Tensor:
     return svd(A, full_matrices=False).S
 
 
-def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False) -> Tensor:  # noqa: A002
+def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A002
     """'fro', 'nuc', 2 / -2 (largest / smallest singular value), 1 / -1 (max / min column
-    sum of |A|), inf / -inf (max / min row sum) over the two dims."""
+    sum of |A|), inf / -inf (max / min row sum) over the two dims (A cast to ``dtype`` first)."""
+    A = _in_dtype("matrix_norm", A, dtype)
     if ord in ("nuc", 2, -2) and ops._kind(A) == "c":
         raise TypeError(f"linalg.matrix_norm: ord={ord!r} of complex matrices is not supported")
     A = _moduli("matrix_norm", A)  # the other norms read only |A|
@@ -337,9 +354,9 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False) -> Tensor:  #
     return out if keepdim else ops.squeeze(out, (d0, d1))
 
 
-def norm(A, ord=None, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A002
+def norm(A, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A002
     """vector_norm over one dim (or all entries when ord is None), matrix_norm over two."""
-    A = ops._tensor_operand(A)
+    A = ops._tensor_operand(_in_dtype("norm", A, dtype))
     if A.data.dtype.kind != "c":
         A = ops._float_only("norm", A)
     if dim is None and ord is None:
@@ -655,16 +672,26 @@ class SVDFn(Function):
         return gA, None
 
 
-def svd(A, full_matrices: bool = True) -> SVD:
+def _no_driver(op: str, driver) -> None:
+    if driver is not None:  # (torch's driver= picks a cuSOLVER routine)
+        raise ValueError(
+            f"linalg.{op}: keyword argument `driver=` is only supported on CUDA inputs with "
+            f"cuSOLVER backend, got {driver!r}"
+        )
+
+
+def svd(A, full_matrices: bool = True, *, driver=None) -> SVD:
     """A = U diag(S) Vh with S descending; gradients as PyTorch's (the singular vectors need
     distinct singular values, and full_matrices=False when A is not square)."""
+    _no_driver("svd", driver)
     A = _lapack_float("svd", A)
     if A.ndim < 2:
         raise ValueError(f"linalg.svd: A must have >= 2 dims, got shape {A.shape}")
     return SVD(*SVDFn.apply(A, bool(full_matrices)))
 
 
-def svdvals(A) -> Tensor:
+def svdvals(A, *, driver=None) -> Tensor:
+    _no_driver("svdvals", driver)
     return _svdvals(A)
 
 

@@ -2491,7 +2491,9 @@ class Clone(Function):
         return g
 
 
-def clone(x) -> Tensor:
+def clone(x, *, memory_format=None) -> Tensor:
+    if memory_format is not None:  # (Tensor.clone's, which lays the copy out)
+        return _tensor_operand(x).clone(memory_format)
     if type(x) is Tensor and not x._requires_grad:  # outside autograd: the copy, no node
         return Tensor._make(_copy(x.data), False, None, 0)
     return Clone.apply(_tensor_operand(x))

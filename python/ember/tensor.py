@@ -469,8 +469,9 @@ class Tensor:
             )
         return bool(self.data.reshape(-1)[0])
 
-    def sum_to_size(self, *size):
+    def sum_to_size(self, *sizes, size=None):
         """Sum this tensor down to ``size`` (which must expand to its shape), with gradients."""
+        size = sizes or (size,)  # (size=: torch's keyword)
         size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], tuple | list) else size
         lead = self.ndim - len(size)
         if lead < 0 or any(s != 1 and s != n for s, n in zip(size, self.shape[lead:])):
@@ -575,8 +576,9 @@ class Tensor:
             raise NotImplementedError("Cannot copy out of meta tensor; no data!")
         return None
 
-    def cpu(self) -> Tensor:
-        return self._to_device(_device.CPU, None) or self
+    def cpu(self, memory_format=None) -> Tensor:
+        out = self._to_device(_device.CPU, None) or self
+        return out if memory_format is None else out._in_layout(memory_format)
 
     @property
     def device(self):
@@ -1030,23 +1032,104 @@ class Tensor:
         return _creation.multinomial(self, num_samples, replacement, generator=generator)
 
     # ---- new tensors like this one, and shape helpers --------------------------------------
-    def new_zeros(self, *sizes, size=None, dtype=None, requires_grad: bool = False):
+    # (device=, layout=, pin_memory=: checked by the factories, as torch.zeros's)
+    def new_zeros(
+        self,
+        *sizes,
+        size=None,
+        dtype=None,
+        requires_grad: bool = False,
+        device=None,
+        layout=None,
+        pin_memory=False,
+    ):
         sizes = sizes or (size,)  # (size=: torch's keyword)
-        return _creation.zeros(*sizes, dtype=dtype or self.dtype, requires_grad=requires_grad)
+        return _creation.zeros(
+            *sizes,
+            dtype=dtype or self.dtype,
+            requires_grad=requires_grad,
+            device=device,
+            layout=layout,
+            pin_memory=pin_memory,
+        )
 
-    def new_ones(self, *sizes, size=None, dtype=None, requires_grad: bool = False):
+    def new_ones(
+        self,
+        *sizes,
+        size=None,
+        dtype=None,
+        requires_grad: bool = False,
+        device=None,
+        layout=None,
+        pin_memory=False,
+    ):
         sizes = sizes or (size,)  # (size=: torch's keyword)
-        return _creation.ones(*sizes, dtype=dtype or self.dtype, requires_grad=requires_grad)
+        return _creation.ones(
+            *sizes,
+            dtype=dtype or self.dtype,
+            requires_grad=requires_grad,
+            device=device,
+            layout=layout,
+            pin_memory=pin_memory,
+        )
 
-    def new_full(self, size, fill_value, dtype=None, requires_grad: bool = False):
-        return _creation.full(size, fill_value, dtype or self.dtype, requires_grad=requires_grad)
+    def new_full(
+        self,
+        size,
+        fill_value,
+        dtype=None,
+        requires_grad: bool = False,
+        device=None,
+        layout=None,
+        pin_memory=False,
+    ):
+        return _creation.full(
+            size,
+            fill_value,
+            dtype or self.dtype,
+            requires_grad=requires_grad,
+            device=device,
+            layout=layout,
+            pin_memory=pin_memory,
+        )
 
-    def new_empty(self, *sizes, size=None, dtype=None, requires_grad: bool = False):
+    def new_empty(
+        self,
+        *sizes,
+        size=None,
+        dtype=None,
+        requires_grad: bool = False,
+        device=None,
+        layout=None,
+        pin_memory=False,
+    ):
         sizes = sizes or (size,)  # (size=: torch's keyword)
-        return _creation.empty(*sizes, dtype=dtype or self.dtype, requires_grad=requires_grad)
+        return _creation.empty(
+            *sizes,
+            dtype=dtype or self.dtype,
+            requires_grad=requires_grad,
+            device=device,
+            layout=layout,
+            pin_memory=pin_memory,
+        )
 
-    def new_tensor(self, data, dtype=None, requires_grad: bool = False):
-        return _creation.tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    def new_tensor(
+        self,
+        data,
+        dtype=None,
+        requires_grad: bool = False,
+        device=None,
+        layout=None,
+        pin_memory=False,
+    ):
+        return _creation.tensor(
+            data,
+            dtype=dtype or self.dtype,
+            requires_grad=requires_grad,
+            device=device,
+            layout=layout,
+            pin_memory=pin_memory,
+        )
 
     def expand_as(self, other):
         return _ops.expand(self, _other(other, "expand_as").shape)
@@ -1057,8 +1140,9 @@ class Tensor:
     def reshape_as(self, other):
         return _ops.reshape(self, _other(other, "reshape_as").shape)
 
-    def type(self, dtype=None):
-        """Without an argument the type name (e.g. 'ember.float32'); with one, a cast."""
+    def type(self, dtype=None, non_blocking: bool = False):
+        """Without an argument the type name (e.g. 'ember.float32'); with one, a cast
+        (``non_blocking`` matters only for GPU copies)."""
         return f"ember.{self.dtype.name}" if dtype is None else self.to(dtype)
 
     def half(self):
@@ -1121,10 +1205,14 @@ class Tensor:
             return _creation.tensor(args[0], dtype=self.dtype)
         return _creation.zeros(*args, dtype=self.dtype)
 
-    def new_empty_strided(self, size, stride, *, dtype=None, requires_grad: bool = False):
+    def new_empty_strided(
+        self, size, stride, *, dtype=None, requires_grad=False, device=None, layout=None,
+        pin_memory=False,
+    ):  # fmt: skip
         return _creation.empty_strided(
-            size, stride, dtype=dtype or self.dtype, requires_grad=requires_grad
-        )
+            size, stride, dtype=dtype or self.dtype, requires_grad=requires_grad, device=device,
+            layout=layout, pin_memory=pin_memory,
+        )  # fmt: skip
 
     def resize_(self, *sizes, size=None, memory_format=None) -> Tensor:
         """Give x the shape ``sizes`` (or ``size=``) in place, keeping its elements in row-major
