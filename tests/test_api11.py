@@ -315,3 +315,120 @@ def test_parameter_refusals():
         ember.zeros_like(a32, memory_format=ember.channels_last)
     with pytest.raises(TypeError):  # torch.zeros has no memory_format
         ember.zeros(2, memory_format=ember.contiguous_format)
+
+
+# ---- dtype rules ------------------------------------------------------------------------------
+LOWP_VALUES = np.concatenate([[0.1, 100.1, 0.3, -2.9, 1e-3], np.linspace(0.5, 3, 301)])
+
+
+@pytest.mark.parametrize("low", ["float16", "bfloat16"])
+@pytest.mark.parametrize("scalar_dtype", ["float32", "float64"])
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
+@pytest.mark.parametrize("scalar_first", [False, True])
+def test_lowp_with_0d_float_tensor(low, scalar_dtype, op, scalar_first):
+    """torch keeps the 16-bit dtype; mul and div with the 0-d operand second read it at
+    float32 and round once, the other cases round it to 16 bits first: bit for bit."""
+
+    def run(m):
+        x = m.tensor(LOWP_VALUES).to(getattr(m, low))
+        s = m.tensor(0.1, dtype=getattr(m, scalar_dtype))
+        y = getattr(m, op)(*((s, x) if scalar_first else (x, s)))
+        assert str(y.dtype).split(".")[-1] == low
+        return y.float()
+
+    same(run(torch), run(ember), atol=0)
+
+
+def test_lowp_with_0d_tensor_gradient():
+    """The scalar's gradient flows through the float32 path (in its own dtype)."""
+    tx = torch.tensor(LOWP_VALUES).half()
+    ts = torch.tensor(0.1, requires_grad=True)
+    (tx * ts).float().sum().backward()
+    ex = ember.tensor(LOWP_VALUES).half()
+    es = ember.tensor(0.1, requires_grad=True)
+    (ex * es).float().sum().backward()
+    assert es.grad.dtype == ember.float32
+    np.testing.assert_allclose(es.grad.numpy(), ts.grad.numpy(), rtol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "what,call",
+    [
+        ("int8 + np.bool_", lambda m: m.tensor([1, 2], dtype=m.int8) + np.bool_(True)),
+        ("np.bool_ * int8", lambda m: np.bool_(True) * m.tensor([1, 2], dtype=m.int8)),
+        ("bool * np.bool_", lambda m: m.tensor([True, False]) * np.bool_(True)),
+        ("float16 + np.bool_", lambda m: m.tensor([1.5], dtype=m.float16) + np.bool_(True)),
+        ("int8 + np.int64", lambda m: m.tensor([1], dtype=m.int8) + np.int64(300)),
+        ("int8 == np.bool_", lambda m: m.tensor([1, 0], dtype=m.int8) == np.bool_(True)),
+    ],
+)
+def test_numpy_scalar_operands(what, call):
+    """torch 2.13 reads a NumPy bool scalar as a Python float (int8 + np.bool_ is float32)."""
+    same(call(torch), call(ember))
+
+
+# ---- out= dtypes, op by op as torch: cast, refuse, or compute in out's dtype -----------------
+OF = np.array([[0.5, 1.5], [2.5, -3.5]], np.float32)
+OI = np.array([[1, 2], [3, -4]], np.int64)
+OB = OF > 1
+OUT_CALLS = {
+    "add f": lambda m, o: m.add(m.tensor(OF), m.tensor(OF), out=o),
+    "add i": lambda m, o: m.add(m.tensor(OI), m.tensor(OI), out=o),
+    "sub i": lambda m, o: m.sub(m.tensor(OI), 1, out=o),
+    "mul i": lambda m, o: m.mul(m.tensor(OI), 3, out=o),
+    "div i": lambda m, o: m.div(m.tensor(OI), m.tensor(OI), out=o),
+    "div floor": lambda m, o: m.div(m.tensor(OI), 2, rounding_mode="floor", out=o),
+    "matmul f": lambda m, o: m.matmul(m.tensor(OF), m.tensor(OF), out=o),
+    "mm i": lambda m, o: m.mm(m.tensor(OI), m.tensor(OI), out=o),
+    "sum f": lambda m, o: m.sum(m.tensor(OF), 1, out=o),
+    "sum i": lambda m, o: m.sum(m.tensor(OI), 1, out=o),
+    "sum b": lambda m, o: m.sum(m.tensor(OB), 1, out=o),
+    "prod i": lambda m, o: m.prod(m.tensor(OI), 1, out=o),
+    "mean f": lambda m, o: m.mean(m.tensor(OF), 1, out=o),
+    "exp f": lambda m, o: m.exp(m.tensor(OF), out=o),
+    "exp i": lambda m, o: m.exp(m.tensor(OI), out=o),
+    "cumsum f": lambda m, o: m.cumsum(m.tensor(OF), 1, out=o),
+    "cumsum i": lambda m, o: m.cumsum(m.tensor(OI), 1, out=o),
+    "clamp numbers": lambda m, o: m.clamp(m.tensor(OF), 0, 1, out=o),
+    "clamp min=": lambda m, o: m.clamp(m.tensor(OI), min=0, out=o),
+    "clamp tensors": lambda m, o: m.clamp(m.tensor(OF), m.tensor(0.0), m.tensor(1.0), out=o),
+    "where": lambda m, o: m.where(m.tensor(OB), m.tensor(OF), m.tensor(OF) * 2, out=o),
+    "cat i": lambda m, o: m.cat([m.tensor(OI), m.tensor(OI)], out=o),
+    "stack f": lambda m, o: m.stack([m.tensor(OF), m.tensor(OF)], out=o),
+    "abs i": lambda m, o: m.abs(m.tensor(OI), out=o),
+    "neg f": lambda m, o: m.neg(m.tensor(OF), out=o),
+    "floor f": lambda m, o: m.floor(m.tensor(OF), out=o),
+    "argmax": lambda m, o: m.argmax(m.tensor(OF), 1, out=o),
+    "amax": lambda m, o: m.amax(m.tensor(OF), 1, out=o),
+    "maximum": lambda m, o: m.maximum(m.tensor(OF), m.tensor(OF), out=o),
+    "eq": lambda m, o: m.eq(m.tensor(OF), 0.5, out=o),
+    "tanh i": lambda m, o: m.tanh(m.tensor(OI), out=o),
+}
+OUT_DTYPES = ["float16", "float32", "float64", "int32", "int64", "uint8", "bool", "complex64"]
+
+
+@pytest.mark.parametrize("dtype", OUT_DTYPES)
+@pytest.mark.parametrize("what", list(OUT_CALLS))
+def test_out_dtype_rules(what, dtype):
+    def run(m):
+        o = m.empty(0, dtype=getattr(m, dtype))
+        try:
+            OUT_CALLS[what](m, o)
+        except (RuntimeError, TypeError, ValueError, NotImplementedError) as e:
+            return type(e)
+        return o.to(m.complex128).numpy() if dtype != "complex64" else o.numpy()
+
+    t, e = run(torch), run(ember)
+    if isinstance(t, type):
+        assert isinstance(e, type), f"torch refuses ({t.__name__}), ember wrote {e}"
+    else:
+        assert not isinstance(e, type), f"torch writes {t}, ember refused"
+        np.testing.assert_array_equal(e, t)
+
+
+def test_max_dim_out_is_strict_binary_max_casts():
+    f64 = ember.empty(0, dtype=ember.float64)
+    with pytest.raises(RuntimeError, match="dtype"):
+        ember.max(ember.tensor(OF), 1, out=(f64, ember.empty(0, dtype=ember.int64)))
+    ember.max(ember.tensor(OF), ember.tensor(OF), out=f64)
+    np.testing.assert_array_equal(f64.numpy(), OF.astype(np.float64))

@@ -144,8 +144,28 @@ def _no_promotion(a, b) -> bool:
 def _broadcasting(fn, op: str, a, b) -> Tensor:
     """Apply a broadcasting Function; a shape mismatch becomes a ValueError naming both shapes."""
     if not _no_promotion(a, b):
-        a, b = _promote(_as_operand(a), _as_operand(b))
+        a, b = _as_operand(a), _as_operand(b)
+        if (op == "mul" or op == "div") and (low := _lowp_with_scalar(a, b)) is not None:
+            # float16/bfloat16 times or over a 0-d float tensor: torch's CPU mul and div read
+            # that second operand at float32 (their opmath type) rather than rounded to 16
+            # bits, compute in float32 and round once (f16 * tensor(0.1) uses 0.1f, not f16's
+            # 0.09998); add and sub, and the 0-d tensor first, round it (measured, torch 2.13)
+            y = _apply_broadcasting(fn, op, _recast(a, _F32), _recast(b, _F32))
+            return cast(y, low) if isinstance(y, Tensor) else y
+        a, b = _promote(a, b)
     return _apply_broadcasting(fn, op, a, b)
+
+
+def _lowp_with_scalar(a, b):
+    """The 16-bit float dtype of a dimensioned operand ``a`` whose partner ``b`` is a 0-d
+    float tensor (or array) of another dtype, else None."""
+    if not (isinstance(a, Tensor | np.ndarray) and isinstance(b, Tensor | np.ndarray)):
+        return None
+    if b.ndim or not a.ndim:
+        return None
+    if a.dtype in _lowp.LOWP and a.dtype != b.dtype and _kind(b) == "f":
+        return a.dtype
+    return None
 
 
 def _apply_broadcasting(fn, op: str, a, b) -> Tensor:
@@ -275,8 +295,10 @@ def _as_operand(x):
     if type(x) is Tensor:  # the common case, before the isinstance chain
         return x
     if isinstance(x, np.generic) and x.dtype.kind in "biufc":
-        # a NumPy scalar is a Python scalar to PyTorch: x * np.float64(2) stays float32
-        return x.item()
+        # a NumPy scalar is a Python scalar to PyTorch: x * np.float64(2) stays float32; and
+        # torch's argument parser reads np.bool_ as a float (int8_tensor + np.bool_(True) is
+        # float32 in torch 2.13), not as a Python bool
+        return float(x) if x.dtype.kind == "b" else x.item()
     if isinstance(x, Tensor | np.ndarray | int | float | bool | complex):
         return x
     return _tensor_operand(x)
