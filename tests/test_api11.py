@@ -432,3 +432,102 @@ def test_max_dim_out_is_strict_binary_max_casts():
         ember.max(ember.tensor(OF), 1, out=(f64, ember.empty(0, dtype=ember.int64)))
     ember.max(ember.tensor(OF), ember.tensor(OF), out=f64)
     np.testing.assert_array_equal(f64.numpy(), OF.astype(np.float64))
+
+
+# ---- autograd API: multi-grad hooks, inference tensors -----------------------------------------
+def _multi_hook_run(m, mode):
+    a = m.tensor([1.0, 2.0], requires_grad=True)
+    b = m.tensor([3.0, 4.0], requires_grad=True)
+    c = m.tensor([5.0], requires_grad=True)
+    seen = []
+
+    def record(g):
+        if mode == "all":
+            seen.append(tuple(None if v is None else v.tolist() for v in g))
+        else:
+            seen.append(g.tolist())
+
+    h = m.autograd.graph.register_multi_grad_hook((a, b, c), record, mode=mode)
+    (a * b).sum().backward()
+    (a * 2 + c).sum().backward()
+    (c * 3).sum().backward()
+    h.remove()
+    (a * b).sum().backward()  # (removed: not seen)
+    return seen, a.grad.tolist()
+
+
+@pytest.mark.parametrize("mode", ["all", "any"])
+def test_register_multi_grad_hook(mode):
+    assert _multi_hook_run(ember, mode) == _multi_hook_run(torch, mode)
+
+
+def test_register_multi_grad_hook_refusals():
+    a = ember.tensor([1.0], requires_grad=True)
+    with pytest.raises(ValueError, match="mode"):
+        ember.autograd.graph.register_multi_grad_hook((a,), print, mode="some")
+    with pytest.raises(RuntimeError, match="require grad"):
+        ember.autograd.graph.register_multi_grad_hook((a, ember.tensor([1.0])), print)
+
+
+INFERENCE_CASES = [
+    ("requires_grad_", lambda m, x, w: x.requires_grad_()),
+    ("requires_grad =", lambda m, x, w: setattr(x, "requires_grad", True)),
+    ("saved by mul", lambda m, x, w: (w * x).sum().backward()),
+    ("saved by matmul", lambda m, x, w: (x @ w).backward()),
+    ("add saves nothing", lambda m, x, w: (w + x).sum().backward()),
+    ("add_", lambda m, x, w: x.add_(1)),
+    ("mul_ by a graph tensor", lambda m, x, w: x.mul_(w)),
+    ("clone is normal", lambda m, x, w: x.clone().requires_grad_()),
+    ("clone in a graph", lambda m, x, w: (w * x.clone()).sum().backward()),
+    ("no_grad tensor is normal", lambda m, x, w: (m.ones(3) * 2).requires_grad_()),
+]
+
+
+@pytest.mark.parametrize("what,call", INFERENCE_CASES, ids=[c[0] for c in INFERENCE_CASES])
+def test_inference_tensors(what, call):
+    """Tensors made under inference_mode(): is_inference(), and what torch refuses for them
+    outside the mode (RuntimeError with its message) or allows."""
+
+    def run(m):
+        with m.inference_mode():
+            x = m.ones(3) * 2
+        assert x.is_inference()
+        w = m.ones(3, requires_grad=True)
+        try:
+            call(m, x, w)
+        except RuntimeError as e:
+            return str(e).split(".")[0]
+        return None
+
+    assert run(ember) == run(torch)
+
+
+def test_inference_mode_inside():
+    """Inside the mode the same tensors take in-place writes and requires_grad; tensors made
+    under no_grad or inference_mode(False) are normal."""
+    with ember.inference_mode():
+        x = ember.ones(3)
+        x.add_(1)
+        with ember.inference_mode(False):
+            y = ember.ones(2)
+    with ember.no_grad():
+        z = ember.ones(2)
+    np.testing.assert_array_equal(x.numpy(), [2, 2, 2])
+    assert x.is_inference() and not y.is_inference() and not z.is_inference()
+    assert not ember.ones(2).is_inference()  # (the block closed: nothing marked)
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_eigh_gradient_is_torchs(symmetric):
+    """eigh's backward projects V^T gV on the skew-symmetric matrices, as torch's: a symmetric
+    gA (for any A: only its lower triangle was read)."""
+    M = SQ @ SQ.T if symmetric else SQ
+    W, W2 = rng.standard_normal((3, 3)), rng.standard_normal(3)
+    grads = []
+    for m in (torch, ember):
+        a = m.tensor(M, requires_grad=True)
+        w, V = m.linalg.eigh(a)
+        ((V * m.tensor(W)).sum() + (w * m.tensor(W2)).sum()).backward()
+        grads.append(a.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], atol=1e-10)
+    np.testing.assert_allclose(grads[1], grads[1].T, atol=1e-10)

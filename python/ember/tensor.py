@@ -199,7 +199,7 @@ class Tensor:
     # tangent (autograd/forward_ad.py).
     __slots__ = (
         "data", "_grad", "_requires_grad", "_ctx", "_idx", "_hooks", "_written", "_versions",
-        "_fw",
+        "_fw", "_inference",
         "__weakref__",
     )  # fmt: skip
     __array_priority__ = 1000  # NumPy defers to our operators: ndarray + Tensor -> Tensor
@@ -250,6 +250,11 @@ class Tensor:
         if not value and self._ctx is not None:
             raise RuntimeError(
                 "you can only change requires_grad of leaf tensors; use .detach() instead"
+            )
+        if value and getattr(self, "_inference", False) and not _autograd_state().inference:
+            raise RuntimeError(
+                "Setting requires_grad=True on inference tensor outside InferenceMode is not "
+                "allowed."
             )
         self._requires_grad = bool(value)
 
@@ -1189,7 +1194,10 @@ class Tensor:
     is_mkldnn = is_nested = is_ipu = is_maia = is_mtia = is_vulkan = property(lambda self: False)
 
     def is_inference(self) -> bool:
-        return False
+        """Whether this tensor was made inside ``inference_mode()`` (autograd/function.py):
+        outside the mode it may not require grad, be written in place, or be saved for
+        backward by a recorded op, as torch's inference tensors."""
+        return getattr(self, "_inference", False)
 
     # complex parts: views, settable (x.imag = v writes into x), as torch's (ember/_complex.py)
     real = property(
@@ -1669,6 +1677,12 @@ _UFUNCS = {
     np.left_shift: _ops.bitwise_left_shift,
     np.right_shift: _ops.bitwise_right_shift,
 }
+
+
+def _autograd_state():
+    from ember.autograd.function import _state
+
+    return _state
 
 
 def _split_int_index(index: tuple):
