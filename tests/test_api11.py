@@ -238,13 +238,26 @@ PARAMS = [
     ),
     ("svd(driver=None)", lambda m: m.linalg.svd(m.tensor(A), full_matrices=False, driver=None).S),
     ("svdvals(driver=None)", lambda m: m.linalg.svdvals(m.tensor(A), driver=None)),
+    (
+        "layer_norm(..., cudnn_enable)",
+        lambda m: m.layer_norm(m.tensor(X3), (6,), m.ones(6, dtype=m.float64), None, 1e-5, False),
+    ),
+    (
+        "group_norm(..., cudnn_enabled)",
+        lambda m: m.group_norm(m.tensor(X4), 3, None, None, 1e-5, True),
+    ),
+    (
+        "randint(dtype=float, requires_grad=)",
+        lambda m: m.randint(0, 3, (2,), dtype=m.float32, requires_grad=True).requires_grad,
+    ),
+    ("randperm(requires_grad=False)", lambda m: m.randperm(4, requires_grad=False).shape),
 ]
 
 
 @pytest.mark.parametrize("what,call", PARAMS, ids=[c[0] for c in PARAMS])
 def test_torch_parameters(what, call):
     t, e = call(torch), call(ember)
-    if isinstance(t, tuple):  # strides or shapes
+    if isinstance(t, tuple | bool):  # strides, shapes or flags
         assert t == e
     else:
         same(t, e, atol=1e-6)
@@ -315,6 +328,8 @@ def test_parameter_refusals():
         ember.zeros_like(a32, memory_format=ember.channels_last)
     with pytest.raises(TypeError):  # torch.zeros has no memory_format
         ember.zeros(2, memory_format=ember.contiguous_format)
+    with pytest.raises(RuntimeError, match="floating point"):
+        ember.randint(0, 3, (2,), requires_grad=True)
 
 
 # ---- dtype rules ------------------------------------------------------------------------------

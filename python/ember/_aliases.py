@@ -40,7 +40,18 @@ def feature_alpha_dropout(input, p: float, train: bool) -> Tensor:  # noqa: A002
     return F.feature_alpha_dropout(input, p, train)
 
 
-layer_norm, group_norm, rms_norm = F.layer_norm, F.group_norm, F.rms_norm
+rms_norm = F.rms_norm
+
+
+# torch.layer_norm and torch.group_norm take a last cudnn flag (ignored on the CPU)
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True):  # noqa: A002
+    return F.layer_norm(input, normalized_shape, weight, bias, eps)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled=True):  # noqa: A002
+    return F.group_norm(input, num_groups, weight, bias, eps)
+
+
 bilinear, celu, selu, prelu, rrelu = F.bilinear, F.celu, F.selu, F.prelu, F.rrelu
 hardshrink, threshold = F.hardshrink, F.threshold
 pixel_shuffle, pixel_unshuffle, channel_shuffle = (

@@ -49,7 +49,7 @@ take take_along_dim tan tanh tensordot threshold topk tril triu true_divide trun
 vstack where xlogy zeros
 argmax argmin argsort complex frobenius_norm hardshrink index_add index_copy index_reduce lu_unpack
 nonzero_static nuclear_norm polar scatter scatter_add scatter_reduce slice_copy slogdet
-triangular_solve
+triangular_solve isin lu_solve
 """.split()
 LINALG = """
 cholesky cond cross det eigh eigvalsh inv matmul matrix_norm matrix_power matrix_rank multi_dot

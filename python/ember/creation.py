@@ -278,7 +278,9 @@ def rand(*size, generator=None, dtype=None, requires_grad: bool = False) -> Tens
 
 
 @_takes_device
-def randint(low=None, high=None, size=(), generator=None, dtype=np.int64) -> Tensor:
+def randint(
+    low=None, high=None, size=(), generator=None, dtype=np.int64, requires_grad=False
+) -> Tensor:
     """Integers uniform in [low, high): ``randint(low, high, size)`` or, as torch,
     ``randint(high, size)`` (and ``randint(high=h, size=s)``)."""
     if low is None:  # randint(high=..., size=...), torch's keywords
@@ -290,9 +292,12 @@ def randint(low=None, high=None, size=(), generator=None, dtype=np.int64) -> Ten
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
     shape, dt = _size((size,), "randint"), np.dtype(dtype)
-    if dt.kind in "iu":
-        return Tensor(rng(generator).integers(low, high, shape, dtype=dt))
-    return Tensor(rng(generator).integers(low, high, shape).astype(dt))  # float dtypes, as torch
+    if dt.kind in "iu":  # (requires_grad=True: the setter refuses it, as torch)
+        return Tensor(
+            rng(generator).integers(low, high, shape, dtype=dt), requires_grad=requires_grad
+        )
+    draws = rng(generator).integers(low, high, shape).astype(dt)  # float dtypes, as torch
+    return Tensor(draws, requires_grad=requires_grad)
 
 
 @_takes_device
@@ -309,10 +314,10 @@ def randint_like(input, low=0, high=None, *, generator=None, dtype=None) -> Tens
 
 
 @_takes_device
-def randperm(n: int, generator=None, dtype=np.int64) -> Tensor:
+def randperm(n: int, generator=None, dtype=np.int64, requires_grad=False) -> Tensor:
     if n < 0:
         raise ValueError(f"randperm: n must be >= 0, got {n}")
-    return Tensor(rng(generator).permutation(n).astype(dtype))
+    return Tensor(rng(generator).permutation(n).astype(dtype), requires_grad=requires_grad)
 
 
 @_takes_device
