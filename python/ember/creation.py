@@ -51,17 +51,19 @@ def _takes_device(fn):
             if args:
                 raise TypeError(f"{fn.__name__}() got multiple values for argument 'size'")
             args = (kwargs.pop("size"),)
-        # (the *_like default, preserve_format, lays a channels_last input's copy out so too)
-        fmt = None
-        if formats:
-            fmt = kwargs.pop("memory_format", _layout.preserve_format if like else None)
+        fmt = kwargs.pop("memory_format", None) if formats else None
         meta = _device.meta_by_default() if device is None else _device.is_meta_device(device)
         if meta:  # (made, then dropped)
             return fn(*args, **kwargs).to("meta")
         out = fn(*args, **kwargs)
-        if fmt is None:
+        if not formats:
             return out
-        return _laid_out(out, fmt, args[0] if args else kwargs.get("input"))
+        src = args[0] if args else kwargs.get("input")
+        if fmt is None:  # the *_like default, preserve_format: a channels_last input's too
+            if not like or type(src) is not Tensor or src.data.ndim < 4:  # (cheapest first)
+                return out
+            fmt = _layout.preserve_format
+        return _laid_out(out, fmt, src)
 
     return factory
 
