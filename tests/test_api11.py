@@ -382,6 +382,20 @@ def test_numpy_scalar_operands(what, call):
     same(call(torch), call(ember))
 
 
+@pytest.mark.parametrize("write", ["iadd", "add_"])
+def test_numpy_bool_in_place_into_int_refused(write):
+    for m in (torch, ember):
+        t = m.tensor([1, 2], dtype=m.int8)
+        with pytest.raises(RuntimeError, match="can't be cast"):
+            if write == "iadd":
+                t += np.bool_(True)
+            else:
+                t.add_(np.bool_(True))
+    f = ember.tensor([1.0, 2.0])
+    f += np.bool_(True)
+    np.testing.assert_array_equal(f.numpy(), [2.0, 3.0])
+
+
 # ---- out= dtypes, op by op as torch: cast, refuse, or compute in out's dtype -----------------
 OF = np.array([[0.5, 1.5], [2.5, -3.5]], np.float32)
 OI = np.array([[1, 2], [3, -4]], np.int64)

@@ -851,6 +851,8 @@ class Tensor:
     def _ufunc_into(self, op, other) -> None:
         """self := op(self, other) in self's array, for a NumPy ufunc op."""
         other = other.data if isinstance(other, Tensor) else other
+        if type(other) is np.bool_:  # a float to torch (ops._as_operand): int8 += it refuses
+            other = float(other)
         if type(other) is int and self.data.dtype.kind in "iu":
             other = _ops._wrapped(other, self.data.dtype)  # uint8 += 300 adds 44, as torch
         d = self.data
