@@ -157,6 +157,8 @@ def test_call_form_refusals():
     with pytest.raises(TypeError):
         ember.tensor_split(x, 2, sections=2)
     with pytest.raises(TypeError):
+        ember.tensor_split(x, 2, tensor_indices_or_sections=ember.tensor([1]))
+    with pytest.raises(TypeError):
         ember.hsplit(x)
     with pytest.raises(ValueError, match="divisible"):
         ember.hsplit(x, sections=4)
@@ -507,6 +509,7 @@ INFERENCE_CASES = [
     ("add_", lambda m, x, w: x.add_(1)),
     ("mul_ by a graph tensor", lambda m, x, w: x.mul_(w)),
     ("clone is normal", lambda m, x, w: x.clone().requires_grad_()),
+    ("detach stays inference", lambda m, x, w: x.detach().requires_grad_()),
     ("clone in a graph", lambda m, x, w: (w * x.clone()).sum().backward()),
     ("no_grad tensor is normal", lambda m, x, w: (m.ones(3) * 2).requires_grad_()),
 ]

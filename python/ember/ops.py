@@ -4974,7 +4974,8 @@ def tensor_split(
     tensor_indices_or_sections=None,
 ) -> tuple:
     """Split into n nearly equal parts (the first n % size one longer), or at the given indices."""
-    if indices_or_sections is None or sections is not None or indices is not None:
+    if indices_or_sections is None or not (sections is indices is tensor_indices_or_sections):
+        # (any keyword spelling: exactly one may be given, as torch's overloads)
         indices_or_sections = _split_spec(
             "tensor_split", indices_or_sections, sections, indices, tensor_indices_or_sections
         )

@@ -349,8 +349,11 @@ class Tensor:
         return self._ctx is not None and hooks is not None and hooks.retain
 
     def detach(self) -> Tensor:
-        """The same data (no copy), cut from the graph."""
-        return Tensor._make(self.data, False, None, 0)
+        """The same data (no copy), cut from the graph (an inference tensor's stays one)."""
+        t = Tensor._make(self.data, False, None, 0)
+        if _function._inference_made and getattr(self, "_inference", False):
+            t._inference = True
+        return t
 
     def detach_(self) -> Tensor:
         self._ctx = None

@@ -696,7 +696,7 @@ class Function:
                 return tuple(Tensor._make(o, False, None, 0) for o in out)
             return Tensor._make(out, False, None, 0)
         ctx.parents = parents
-        if _inference_made:  # (one test of a global per recorded op until then)
+        if _inference_made:  # (a global tested per recorded op; the scan once one exists)
             _refuse_inference_saved(args, getattr(ctx, "saved_tensors", ()))
         if _graph_writes:  # (else the class default, 0)
             ctx._epoch = _graph_writes
