@@ -542,10 +542,12 @@ def test_inference_mode_inside():
         x.add_(1)
         with ember.inference_mode(False):
             y = ember.ones(2)
+        lit = ember.tensor([1.0, 2.0])
     with ember.no_grad():
         z = ember.ones(2)
     np.testing.assert_array_equal(x.numpy(), [2, 2, 2])
-    assert x.is_inference() and not y.is_inference() and not z.is_inference()
+    assert x.is_inference() and lit.is_inference()
+    assert not y.is_inference() and not z.is_inference()
     assert not ember.ones(2).is_inference()  # (the block closed: nothing marked)
 
 

@@ -142,7 +142,7 @@ class inference_mode(no_grad):  # noqa: N801
 
 _open_blocks = [0]  # inference_mode blocks open, in every thread
 _inference_made = False  # an inference tensor was ever made: the checks on them then run
-_plain_make = None  # Tensor._make as defined (set at the first block)
+_plain_make = _plain_init = None  # Tensor._make and __init__ as defined (set at the first block)
 
 
 def _make_marking(data, requires_grad, ctx, idx):
@@ -155,13 +155,23 @@ def _make_marking(data, requires_grad, ctx, idx):
     return t
 
 
+def _init_marking(self, *args, **kwargs):
+    """Tensor.__init__ likewise (ember.tensor([...]), Parameter(...) in the mode)."""
+    global _inference_made
+    _plain_init(self, *args, **kwargs)
+    if _state.inference:
+        self._inference = _inference_made = True
+
+
 def _inference_blocks(step: int) -> None:
-    global _plain_make
+    global _plain_make, _plain_init
     with _blocks_lock:
         if _plain_make is None:
-            _plain_make = Tensor._make
+            _plain_make, _plain_init = Tensor._make, Tensor.__init__
         _open_blocks[0] += step
-        Tensor._make = staticmethod(_make_marking if _open_blocks[0] else _plain_make)
+        on = _open_blocks[0] > 0
+        Tensor._make = staticmethod(_make_marking if on else _plain_make)
+        Tensor.__init__ = _init_marking if on else _plain_init
 
 
 _blocks_lock = threading.Lock()
