@@ -253,6 +253,13 @@ PARAMS = [
         lambda m: m.randint(0, 3, (2,), dtype=m.float32, requires_grad=True).requires_grad,
     ),
     ("randperm(requires_grad=False)", lambda m: m.randperm(4, requires_grad=False).shape),
+    (
+        "tril_indices(pin_memory, requires_grad)",
+        lambda m: m.tril_indices(3, 3, pin_memory=False, requires_grad=False),
+    ),
+    ("isin(test_element=)", lambda m: m.isin(m.tensor([1.0, 2.0]), test_element=1.0)),
+    ("isin(element=)", lambda m: m.isin(element=2.0, test_elements=m.tensor([1.0, 2.0]))),
+    ("expand(implicit=)", lambda m: m.tensor([1.0, 2.0]).expand(3, 2, implicit=True)),
 ]
 
 

@@ -1779,8 +1779,26 @@ def gammaincc(input, other) -> Tensor:  # noqa: A002
     return GammaInc.apply(*_float_pair_operands("gammaincc", input, other), True)
 
 
-def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool = False):
-    """Whether each element occurs in test_elements (a bool tensor)."""
+def isin(
+    elements=None,
+    test_elements=None,
+    *,
+    assume_unique: bool = False,
+    invert: bool = False,
+    element=None,
+    test_element=None,
+):
+    """Whether each element occurs in test_elements (a bool tensor); torch's scalar
+    overloads name a number ``element`` or ``test_element``."""
+    if element is not None or test_element is not None:
+        if (element is not None and elements is not None) or (
+            test_element is not None and test_elements is not None
+        ):
+            raise TypeError("isin(): got both a tensor and a scalar for one argument")
+        elements = element if element is not None else elements
+        test_elements = test_element if test_element is not None else test_elements
+    if elements is None or test_elements is None:
+        raise TypeError("isin(): missing elements or test_elements")
     e, t = np.asarray(_data(elements)), np.asarray(_data(test_elements))
     return Tensor(np.asarray(np.isin(e, t, assume_unique=assume_unique, invert=invert)))
 
@@ -5570,7 +5588,10 @@ def count_nonzero(x, dim=None) -> Tensor:
 
 
 def _tri_indices(name, f):
-    def op(row: int, col: int, offset: int = 0, *, dtype=np.int64, device=None, layout=None):
+    def op(
+        row: int, col: int, offset: int = 0, *, dtype=np.int64, device=None, layout=None,
+        pin_memory=False, requires_grad=False,
+    ):  # fmt: skip
         from ember import _device, _layout
 
         if device is not None:
@@ -5578,7 +5599,8 @@ def _tri_indices(name, f):
         _layout.check_layout(layout, name)
         if row < 0 or col < 0:
             raise ValueError(f"{name}: row ({row}) and col ({col}) must be non-negative")
-        return Tensor(np.stack(f(row, offset, col)).astype(dtype).reshape(2, -1))
+        out = np.stack(f(row, offset, col)).astype(dtype).reshape(2, -1)
+        return Tensor(out, requires_grad=requires_grad)  # (the setter refuses it for ints)
 
     op.__name__ = name
     op.__doc__ = f"The (2, N) row-major indices of the {name[:4]} triangle (torch.{name})."

@@ -1485,7 +1485,8 @@ class Tensor:
             dim = axis
         return _ops.unsqueeze(self, dim)
 
-    def expand(self, *sizes, size=None):  # (size=: torch's keyword)
+    def expand(self, *sizes, size=None, implicit: bool = False):  # (size=: torch's keyword)
+        # (implicit: torch's tracer flag, no effect on the result)
         return _ops.expand(self, sizes[0] if len(sizes) == 1 else sizes or size)
 
     def split(self, split_size, dim: int = 0):  # (torch's method calls it split_size)
