@@ -515,6 +515,8 @@ INFERENCE_CASES = [
     ("add saves nothing", lambda m, x, w: (w + x).sum().backward()),
     ("add_", lambda m, x, w: x.add_(1)),
     ("mul_ by a graph tensor", lambda m, x, w: x.mul_(w)),
+    ("+=", lambda m, x, w: x.__iadd__(1)),
+    ("index assignment", lambda m, x, w: x.__setitem__(0, 5.0)),
     ("clone is normal", lambda m, x, w: x.clone().requires_grad_()),
     ("detach stays inference", lambda m, x, w: x.detach().requires_grad_()),
     ("clone in a graph", lambda m, x, w: (w * x.clone()).sum().backward()),

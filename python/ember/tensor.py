@@ -822,6 +822,8 @@ class Tensor:
     def _inplace(self, op, other, rebind: bool = True):
         """``x op= y`` (rebind) or a named in-place method ``x.op_(y)`` (no rebind); ``op`` is
         a NumPy ufunc (written straight into x's array) or an ember op (computed, then copied)."""
+        if _function._inference_made:  # (an inference tensor outside the mode: refused)
+            _function.refuse_inference_write(self)
         if (
             type(other) is Tensor
             and self._ctx is None
@@ -1532,6 +1534,8 @@ class Tensor:
         return _ops.getitem(self, index)
 
     def __setitem__(self, index, value):
+        if _function._inference_made:  # (an inference tensor outside the mode: refused)
+            _function.refuse_inference_write(self)
         if is_grad_enabled() and self._requires_grad and self._ctx is None:
             raise RuntimeError(
                 "index assignment into a leaf tensor that requires grad is not differentiable; "
