@@ -25,8 +25,33 @@ avg_pool1d, max_pool1d, max_pool2d, max_pool3d = (
     F.max_pool3d,
 )
 adaptive_avg_pool1d = F.adaptive_avg_pool1d
-dropout, alpha_dropout, feature_alpha_dropout = F.dropout, F.alpha_dropout, F.feature_alpha_dropout
-layer_norm, group_norm, rms_norm = F.layer_norm, F.group_norm, F.rms_norm
+
+
+# torch.dropout and kin take (input, p, train), all required: F's (p=0.5, training=True) names
+def dropout(input, p: float, train: bool) -> Tensor:  # noqa: A002
+    return F.dropout(input, p, train)
+
+
+def alpha_dropout(input, p: float, train: bool) -> Tensor:  # noqa: A002
+    return F.alpha_dropout(input, p, train)
+
+
+def feature_alpha_dropout(input, p: float, train: bool) -> Tensor:  # noqa: A002
+    return F.feature_alpha_dropout(input, p, train)
+
+
+rms_norm = F.rms_norm
+
+
+# torch.layer_norm and torch.group_norm take a last cudnn flag (ignored on the CPU)
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True):  # noqa: A002
+    return F.layer_norm(input, normalized_shape, weight, bias, eps)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled=True):  # noqa: A002
+    return F.group_norm(input, num_groups, weight, bias, eps)
+
+
 bilinear, celu, selu, prelu, rrelu = F.bilinear, F.celu, F.selu, F.prelu, F.rrelu
 hardshrink, threshold = F.hardshrink, F.threshold
 pixel_shuffle, pixel_unshuffle, channel_shuffle = (
@@ -347,7 +372,11 @@ def lu_solve(b, LU_data, LU_pivots):  # noqa: N803
 
 
 def nuclear_norm(input, dim=None, keepdim: bool = False):  # noqa: A002
+    """torch's two overloads: (input, keepdim=False) and (input, dim, keepdim=False)."""
     from ember import linalg
+
+    if isinstance(dim, bool):  # nuclear_norm(x, True): the first overload's keepdim
+        dim, keepdim = None, dim
 
     return linalg.matrix_norm(input, "nuc", (-2, -1) if dim is None else dim, keepdim)
 

@@ -308,6 +308,8 @@ def _recorded(name, method, build):
     if name in _SELF_NOTING:
 
         def inplace(self, *args, **kwargs):
+            if _function._inference_made:
+                _function.refuse_inference_write(self)
             if recording(self, args, kwargs):
                 return write(self, build, args, kwargs, name)
             return method(self, *args, **kwargs)
@@ -316,6 +318,8 @@ def _recorded(name, method, build):
         reads_output = name in _READS_OUTPUT
 
         def inplace(self, *args, **kwargs):
+            if _function._inference_made:
+                _function.refuse_inference_write(self)
             if recording(self, args, kwargs):
                 return write(self, build, args, kwargs, name, reads_output)
             d = self.data
@@ -332,6 +336,8 @@ def _recorded_view(name, method, build):
     # x.t_() moves no value, but torch counts it as a write (its version counter): nodes
     # that saved x refuse to backward, here too
     def inplace(self, *args, **kwargs):
+        if _function._inference_made:
+            _function.refuse_inference_write(self)
         if recording(self):
             return view(self, build, args, name, kwargs)
         d = self.data  # (the array it had: as_strided_ takes one NumPy gives no base chain)
@@ -348,6 +354,8 @@ def _noted(name, method):
     """method, its write into self noted (x += y, x[i] = v, apply_, resize_, ...)."""
 
     def inplace(self, *args, **kwargs):
+        if _function._inference_made:
+            _function.refuse_inference_write(self)
         d = self.data  # (resize_ may give self a new array: the old one is what was saved)
         out = method(self, *args, **kwargs)
         if _function._tracking:

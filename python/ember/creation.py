@@ -39,6 +39,9 @@ def _takes_device(fn):
     ``size=`` where they are ``*size`` (``torch.randn(size=(2, 3))``)."""
     first = next(iter(inspect.signature(fn).parameters.values()), None)
     sizes = first is not None and first.kind is first.VAR_POSITIONAL and first.name == "size"
+    # torch.empty and the *_like factories also take memory_format= (the new tensor's strides)
+    like = fn.__name__.endswith("_like")
+    formats = like or fn.__name__ == "empty"
 
     @functools.wraps(fn)
     def factory(*args, device=None, layout=None, pin_memory=False, **kwargs):
@@ -48,12 +51,37 @@ def _takes_device(fn):
             if args:
                 raise TypeError(f"{fn.__name__}() got multiple values for argument 'size'")
             args = (kwargs.pop("size"),)
+        fmt = kwargs.pop("memory_format", None) if formats else None
         meta = _device.meta_by_default() if device is None else _device.is_meta_device(device)
         if meta:  # (made, then dropped)
             return fn(*args, **kwargs).to("meta")
-        return fn(*args, **kwargs)
+        out = fn(*args, **kwargs)
+        if not formats:
+            return out
+        src = args[0] if args else kwargs.get("input")
+        if fmt is None:  # the *_like default, preserve_format: a channels_last input's too
+            if not like or type(src) is not Tensor or src.data.ndim < 4:  # (cheapest first)
+                return out
+            fmt = _layout.preserve_format
+        return _laid_out(out, fmt, src)
 
     return factory
+
+
+def _laid_out(out: Tensor, fmt, like) -> Tensor:
+    """A fresh factory result in memory format ``fmt``; preserve_format (the *_like default)
+    follows ``like``'s layout: channels_last in, channels_last out, as torch."""
+    if fmt is _layout.preserve_format:
+        like = like.data if isinstance(like, Tensor) else like
+        if not isinstance(like, np.ndarray) or like.flags.c_contiguous:
+            return out
+        fmt = next(
+            (f for f in (_layout.channels_last, _layout.channels_last_3d) if like.ndim == f.rank),
+            _layout.contiguous_format,
+        )
+        fmt = fmt if _layout.is_in(like, fmt) else _layout.contiguous_format
+    out.data = _layout.relayout(out.data, fmt)
+    return out
 
 
 def _new(data: np.ndarray, requires_grad: bool) -> Tensor:
@@ -252,7 +280,9 @@ def rand(*size, generator=None, dtype=None, requires_grad: bool = False) -> Tens
 
 
 @_takes_device
-def randint(low=None, high=None, size=(), generator=None, dtype=np.int64) -> Tensor:
+def randint(
+    low=None, high=None, size=(), generator=None, dtype=np.int64, requires_grad=False
+) -> Tensor:
     """Integers uniform in [low, high): ``randint(low, high, size)`` or, as torch,
     ``randint(high, size)`` (and ``randint(high=h, size=s)``)."""
     if low is None:  # randint(high=..., size=...), torch's keywords
@@ -264,9 +294,12 @@ def randint(low=None, high=None, size=(), generator=None, dtype=np.int64) -> Ten
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
     shape, dt = _size((size,), "randint"), np.dtype(dtype)
-    if dt.kind in "iu":
-        return Tensor(rng(generator).integers(low, high, shape, dtype=dt))
-    return Tensor(rng(generator).integers(low, high, shape).astype(dt))  # float dtypes, as torch
+    if dt.kind in "iu":  # (requires_grad=True: the setter refuses it, as torch)
+        return Tensor(
+            rng(generator).integers(low, high, shape, dtype=dt), requires_grad=requires_grad
+        )
+    draws = rng(generator).integers(low, high, shape).astype(dt)  # float dtypes, as torch
+    return Tensor(draws, requires_grad=requires_grad)
 
 
 @_takes_device
@@ -283,10 +316,10 @@ def randint_like(input, low=0, high=None, *, generator=None, dtype=None) -> Tens
 
 
 @_takes_device
-def randperm(n: int, generator=None, dtype=np.int64) -> Tensor:
+def randperm(n: int, generator=None, dtype=np.int64, requires_grad=False) -> Tensor:
     if n < 0:
         raise ValueError(f"randperm: n must be >= 0, got {n}")
-    return Tensor(rng(generator).permutation(n).astype(dtype))
+    return Tensor(rng(generator).permutation(n).astype(dtype), requires_grad=requires_grad)
 
 
 @_takes_device

@@ -283,10 +283,26 @@ def cross(a, b, *, dim: int = -1) -> Tensor:
 # ---- norms ----------------------------------------------------------------------------------
 
 
-def vector_norm(x, ord=2, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A002
+def _in_dtype(op: str, x, dtype):
+    """x cast to a norm's ``dtype=`` first (with its gradient), which torch allows only
+    without narrowing: float16 -> float32 is fine, float64 -> float32 is refused."""
+    if dtype is None:
+        return x
+    x, dt = ops._tensor_operand(x), np.dtype(dtype)
+    if x.dtype != dt:
+        if ops.promote_types(x.dtype, dt) != dt:
+            raise ValueError(
+                f"linalg.{op}: the dtype of the input ({x.dtype}) should be convertible without "
+                f"narrowing to the specified dtype ({dt})"
+            )
+        x = ops.cast(x, dt)
+    return x
+
+
+def vector_norm(x, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A002
     """(sum |x|^ord)^(1/ord) over dim (all entries by default); ord = inf, -inf: max, min |x|;
-    ord = 0: the count of non-zeros."""
-    x = _moduli("vector_norm", x)
+    ord = 0: the count of non-zeros. With ``dtype``, x is cast to it first."""
+    x = _moduli("vector_norm", _in_dtype("vector_norm", x, dtype))
     axes = ops._axes(dim, x.ndim, "vector_norm")
     if ord in (np.inf, -np.inf):
         return (ops.amax if ord > 0 else ops.amin)(ops.abs(x), axes, keepdim)
@@ -310,9 +326,10 @@ def _svdvals(A) -> Tensor:
     return svd(A, full_matrices=False).S
 
 
-def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False) -> Tensor:  # noqa: A002
+def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A002
     """'fro', 'nuc', 2 / -2 (largest / smallest singular value), 1 / -1 (max / min column
-    sum of |A|), inf / -inf (max / min row sum) over the two dims."""
+    sum of |A|), inf / -inf (max / min row sum) over the two dims (A cast to ``dtype`` first)."""
+    A = _in_dtype("matrix_norm", A, dtype)
     if ord in ("nuc", 2, -2) and ops._kind(A) == "c":
         raise TypeError(f"linalg.matrix_norm: ord={ord!r} of complex matrices is not supported")
     A = _moduli("matrix_norm", A)  # the other norms read only |A|
@@ -337,9 +354,9 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False) -> Tensor:  #
     return out if keepdim else ops.squeeze(out, (d0, d1))
 
 
-def norm(A, ord=None, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A002
+def norm(A, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A002
     """vector_norm over one dim (or all entries when ord is None), matrix_norm over two."""
-    A = ops._tensor_operand(A)
+    A = ops._tensor_operand(_in_dtype("norm", A, dtype))
     if A.data.dtype.kind != "c":
         A = ops._float_only("norm", A)
     if dim is None and ord is None:
@@ -483,9 +500,13 @@ class EighFn(Function):
     @staticmethod
     def backward(ctx, gL, gV):
         L, V = ctx.saved_tensors
-        # gA = V (diag(gL) + (V^T gV) / E) V^T with E_ij = L_j - L_i (0 on the diagonal)
+        # gA = V (diag(gL) + skew(V^T gV) / E) V^T with E_ij = L_j - L_i (0 on the diagonal),
+        # skew(M) = (M - M^T) / 2: torch's projection onto the orthogonal group's tangent
+        # space (V's columns' signs and a repeated eigenvalue's basis are arbitrary), which
+        # makes gA symmetric, as torch's linalg_eig_backward
         E = L[..., None, :] - L[..., :, None]
-        inner = np.where(E == 0, 0, (_mT(V) @ gV) / E)
+        VtgV = _mT(V) @ gV
+        inner = np.where(E == 0, 0, 0.5 * (VtgV - _mT(VtgV)) / E)
         inner = inner + gL[..., None, :] * np.eye(L.shape[-1], dtype=L.dtype)
         return V @ inner @ _mT(V), None
 
@@ -495,6 +516,7 @@ class EighFn(Function):
         L, V = _graph.output(ctx, L0, 0), _graph.output(ctx, V0, 1)
         E = ops.unsqueeze(L, -2) - ops.unsqueeze(L, -1)
         VtgV = ops.matmul(_tmT(V), gV)
+        VtgV = 0.5 * (VtgV - _tmT(VtgV))
         inner = ops._masked(E == 0, 0.0, lambda e: VtgV / e, E)
         inner = inner + ops.unsqueeze(gL, -2) * _graph.constant(
             np.eye(L0.shape[-1], dtype=L0.dtype)
@@ -650,32 +672,47 @@ class SVDFn(Function):
         return gA, None
 
 
-def svd(A, full_matrices: bool = True) -> SVD:
+def _no_driver(op: str, driver) -> None:
+    if driver is not None:  # (torch's driver= picks a cuSOLVER routine)
+        raise ValueError(
+            f"linalg.{op}: keyword argument `driver=` is only supported on CUDA inputs with "
+            f"cuSOLVER backend, got {driver!r}"
+        )
+
+
+def svd(A, full_matrices: bool = True, *, driver=None) -> SVD:
     """A = U diag(S) Vh with S descending; gradients as PyTorch's (the singular vectors need
     distinct singular values, and full_matrices=False when A is not square)."""
+    _no_driver("svd", driver)
     A = _lapack_float("svd", A)
     if A.ndim < 2:
         raise ValueError(f"linalg.svd: A must have >= 2 dims, got shape {A.shape}")
     return SVD(*SVDFn.apply(A, bool(full_matrices)))
 
 
-def svdvals(A) -> Tensor:
+def svdvals(A, *, driver=None) -> Tensor:
+    _no_driver("svdvals", driver)
     return _svdvals(A)
 
 
 def _cutoff(S, m, n, atol, rtol):
     """PyTorch's threshold for 'zero' singular values: max(atol, rtol * largest), rtol
     defaulting to eps * max(m, n) when atol is not given."""
-    if rtol is None:
-        rtol = np.finfo(S.dtype).eps * builtins.max(m, n) if atol is None or atol == 0 else 0.0
+    if rtol is None:  # (per matrix: 0 where its atol > 0)
+        rtol = np.finfo(S.dtype).eps * builtins.max(m, n)
+        rtol = rtol if atol is None else np.where(np.asarray(atol) > 0, 0.0, rtol)
     smax = S.max(-1, keepdims=True) if S.shape[-1] else np.zeros(S.shape[:-1] + (1,), S.dtype)
     return np.maximum(0.0 if atol is None else atol, rtol * smax)
 
 
 class Pinv(Function):
+    """A's pseudo-inverse; with ``hermitian`` that of the symmetric matrix A's lower triangle
+    gives (torch's eigh path), whose gradient torch still takes by the formula below with A
+    as given."""
+
     @staticmethod
-    def forward(ctx, A, atol, rtol):
-        A_svd, bad = _finite_stand_in(A)
+    def forward(ctx, A, atol, rtol, hermitian=False):
+        A_svd, bad = _finite_stand_in(np.tril(A) + _mT(np.tril(A, -1)) if hermitian else A)
         U, S, Vh = np.linalg.svd(A_svd, full_matrices=False)
         keep = S > _cutoff(S, A.shape[-2], A.shape[-1], atol, rtol)
         with np.errstate(divide="ignore"):
@@ -694,7 +731,7 @@ class Pinv(Function):
         first = -Pt @ g @ Pt
         second = (gt - A @ (P @ gt)) @ (P @ Pt)
         third = (Pt @ P) @ (gt - (gt @ P) @ A)
-        return first + second + third, None, None
+        return first + second + third, None, None, None
 
     @staticmethod
     def backward_graph(ctx, g):
@@ -705,24 +742,56 @@ class Pinv(Function):
         first = -mm(mm(Pt, g), Pt)
         second = mm(gt - mm(A, mm(P, gt)), mm(P, Pt))
         third = mm(mm(Pt, P), gt - mm(mm(gt, P), A))
-        return first + second + third, None, None
+        return first + second + third, None, None, None
 
 
-def pinv(A, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
+def _tolerances(op, A, rcond_name, rcond, atol, rtol):
+    """(atol, rtol) as arrays broadcasting against A's batch of singular values: torch's
+    positional ``rcond``/``tol`` overload is (atol=0, rtol=rcond) for pinv and (atol=tol,
+    rtol=0) for matrix_rank."""
+    if rcond is not None:
+        if atol is not None or rtol is not None:
+            raise TypeError(f"linalg.{op}(): {rcond_name} cannot be given with atol or rtol")
+        atol, rtol = (0.0, rcond) if rcond_name == "rcond" else (rcond, 0.0)
+
+    def one(v):  # a tensor tolerance is one per matrix of the batch: (..., 1) against S
+        return None if v is None else np.asarray(ops._data(v), A.dtype)[..., None]
+
+    return one(atol), one(rtol)
+
+
+def _hermitian(A: Tensor) -> Tensor:
+    """The symmetric matrix A's lower triangle gives (LAPACK's syevd reads only that), as
+    torch's hermitian=True paths."""
+    return ops.tril(A) + ops.transpose(ops.tril(A, -1), -2, -1)
+
+
+def pinv(A, rcond=None, hermitian: bool = False, *, atol=None, rtol=None) -> Tensor:
     """Moore-Penrose pseudo-inverse: singular values up to max(atol, rtol * largest) count as
-    zero."""
+    zero (``rcond`` is torch's older spelling of rtol, with atol 0). With ``hermitian`` A is
+    taken as symmetric: its lower triangle is read, as torch's eigh path."""
     A = _lapack_float("pinv", A)
     if A.ndim < 2:
         raise ValueError(f"linalg.pinv: A must have >= 2 dims, got shape {A.shape}")
-    return Pinv.apply(A, atol, rtol)
+    atol, rtol = _tolerances("pinv", A, "rcond", rcond, atol, rtol)
+    if hermitian and A.shape[-1] != A.shape[-2]:
+        raise ValueError(f"linalg.pinv: hermitian A must be square, got shape {A.shape}")
+    return Pinv.apply(A, atol, rtol, bool(hermitian))
 
 
-def matrix_rank(A, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
-    """The number of singular values above max(atol, rtol * largest) (int64)."""
+def matrix_rank(A, tol=None, hermitian: bool = False, *, atol=None, rtol=None) -> Tensor:
+    """The number of singular values (|eigenvalues| with ``hermitian``) above max(atol, rtol *
+    largest) (int64); ``tol`` is torch's older spelling of atol, with rtol 0."""
     A = _lapack_float("matrix_rank", A)
     if A.ndim < 2:
         raise ValueError(f"linalg.matrix_rank: A must have >= 2 dims, got shape {A.shape}")
-    S = np.linalg.svd(A.data, compute_uv=False)
+    atol, rtol = _tolerances("matrix_rank", A, "tol", tol, atol, rtol)
+    if hermitian:
+        if A.shape[-1] != A.shape[-2]:
+            raise ValueError(f"linalg.matrix_rank: hermitian A must be square, got {A.shape}")
+        S = np.abs(np.linalg.eigvalsh(_hermitian(A).data))
+    else:
+        S = np.linalg.svd(A.data, compute_uv=False)
     rank = np.sum(S > _cutoff(S, A.shape[-2], A.shape[-1], atol, rtol), -1)
     return Tensor(np.asarray(rank, np.int64))
 
@@ -748,7 +817,17 @@ Lstsq = namedtuple("Lstsq", ["solution", "residuals", "rank", "singular_values"]
 
 def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
     """The least-squares solution X of A X = B (minimum norm when A is rank-deficient), through
-    the pseudo-inverse; residuals, rank and singular values as NumPy's lstsq gives them."""
+    the pseudo-inverse. What else is filled in follows torch's LAPACK ``driver`` (default
+    'gelsy'): rank for all but 'gels', singular values for 'gelsd'/'gelss' only, residuals
+    when A is tall (m > n) except with 'gelsy', and (but for 'gels', which assumes it) every
+    matrix has full rank; the rest are empty."""
+    if driver is None:
+        driver = "gelsy"
+    if driver not in ("gels", "gelsy", "gelsd", "gelss"):
+        raise ValueError(
+            f"linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss), "
+            f"got {driver!r}"
+        )
     A = _lapack_float("linalg.lstsq", A)
     B = _lapack_float("linalg.lstsq", B)
     vector = B.ndim == A.ndim - 1
@@ -758,10 +837,15 @@ def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
     X = ops.matmul(pinv(A, rtol=rcond), Bm)
     S = np.linalg.svd(A.data, compute_uv=False)
     rank = np.sum(S > _cutoff(S, A.shape[-2], A.shape[-1], None, rcond), -1)
-    full = A.shape[-2] > A.shape[-1] and bool(np.all(rank == A.shape[-1]))
-    residuals = ops.sum((ops.matmul(A, X) - Bm) ** 2, -2) if full else Tensor(np.zeros(0, A.dtype))
+    tall = A.shape[-2] > A.shape[-1] and driver != "gelsy"
+    if tall and (driver == "gels" or bool(np.all(rank == A.shape[-1]))):
+        residuals = ops.sum((ops.matmul(A, X) - Bm) ** 2, -2)
+    else:
+        residuals = Tensor(np.zeros(0, A.dtype))
     X = ops.squeeze(X, -1) if vector else X
-    return Lstsq(X, residuals, Tensor(np.asarray(rank, np.int64)), Tensor(S))
+    rank = np.zeros(0, np.int64) if driver == "gels" else np.asarray(rank, np.int64)
+    S = S if driver in ("gelsd", "gelss") else np.zeros(0, S.dtype)
+    return Lstsq(X, residuals, Tensor(rank), Tensor(S))
 
 
 def cond(A, p=None) -> Tensor:

@@ -144,8 +144,28 @@ def _no_promotion(a, b) -> bool:
 def _broadcasting(fn, op: str, a, b) -> Tensor:
     """Apply a broadcasting Function; a shape mismatch becomes a ValueError naming both shapes."""
     if not _no_promotion(a, b):
-        a, b = _promote(_as_operand(a), _as_operand(b))
+        a, b = _as_operand(a), _as_operand(b)
+        if (op == "mul" or op == "div") and (low := _lowp_with_scalar(a, b)) is not None:
+            # float16/bfloat16 times or over a 0-d float tensor: torch's CPU mul and div read
+            # that second operand at float32 (their opmath type) rather than rounded to 16
+            # bits, compute in float32 and round once (f16 * tensor(0.1) uses 0.1f, not f16's
+            # 0.09998); add and sub, and the 0-d tensor first, round it (measured, torch 2.13)
+            y = _apply_broadcasting(fn, op, _recast(a, _F32), _recast(b, _F32))
+            return cast(y, low) if isinstance(y, Tensor) else y
+        a, b = _promote(a, b)
     return _apply_broadcasting(fn, op, a, b)
+
+
+def _lowp_with_scalar(a, b):
+    """The 16-bit float dtype of a dimensioned operand ``a`` whose partner ``b`` is a 0-d
+    float tensor (or array) of another dtype, else None."""
+    if not (isinstance(a, Tensor | np.ndarray) and isinstance(b, Tensor | np.ndarray)):
+        return None
+    if b.ndim or not a.ndim:
+        return None
+    if a.dtype in _lowp.LOWP and a.dtype != b.dtype and _kind(b) == "f":
+        return a.dtype
+    return None
 
 
 def _apply_broadcasting(fn, op: str, a, b) -> Tensor:
@@ -275,8 +295,10 @@ def _as_operand(x):
     if type(x) is Tensor:  # the common case, before the isinstance chain
         return x
     if isinstance(x, np.generic) and x.dtype.kind in "biufc":
-        # a NumPy scalar is a Python scalar to PyTorch: x * np.float64(2) stays float32
-        return x.item()
+        # a NumPy scalar is a Python scalar to PyTorch: x * np.float64(2) stays float32; and
+        # torch's argument parser reads np.bool_ as a float (int8_tensor + np.bool_(True) is
+        # float32 in torch 2.13), not as a Python bool
+        return float(x) if x.dtype.kind == "b" else x.item()
     if isinstance(x, Tensor | np.ndarray | int | float | bool | complex):
         return x
     return _tensor_operand(x)
@@ -1757,8 +1779,26 @@ def gammaincc(input, other) -> Tensor:  # noqa: A002
     return GammaInc.apply(*_float_pair_operands("gammaincc", input, other), True)
 
 
-def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool = False):
-    """Whether each element occurs in test_elements (a bool tensor)."""
+def isin(
+    elements=None,
+    test_elements=None,
+    *,
+    assume_unique: bool = False,
+    invert: bool = False,
+    element=None,
+    test_element=None,
+):
+    """Whether each element occurs in test_elements (a bool tensor); torch's scalar
+    overloads name a number ``element`` or ``test_element``."""
+    if element is not None or test_element is not None:
+        if (element is not None and elements is not None) or (
+            test_element is not None and test_elements is not None
+        ):
+            raise TypeError("isin(): got both a tensor and a scalar for one argument")
+        elements = element if element is not None else elements
+        test_elements = test_element if test_element is not None else test_elements
+    if elements is None or test_elements is None:
+        raise TypeError("isin(): missing elements or test_elements")
     e, t = np.asarray(_data(elements)), np.asarray(_data(test_elements))
     return Tensor(np.asarray(np.isin(e, t, assume_unique=assume_unique, invert=invert)))
 
@@ -2491,7 +2531,9 @@ class Clone(Function):
         return g
 
 
-def clone(x) -> Tensor:
+def clone(x, *, memory_format=None) -> Tensor:
+    if memory_format is not None:  # (Tensor.clone's, which lays the copy out)
+        return _tensor_operand(x).clone(memory_format)
     if type(x) is Tensor and not x._requires_grad:  # outside autograd: the copy, no node
         return Tensor._make(_copy(x.data), False, None, 0)
     return Clone.apply(_tensor_operand(x))
@@ -4924,8 +4966,37 @@ class _RepeatEach(Function):
         return _graph.linear(ctx, g, lambda v: np.repeat(v, r, axis)), None, None
 
 
-def tensor_split(x, indices_or_sections, dim: int = 0) -> tuple:
+def _split_spec(name, indices_or_sections, sections, indices, tensor_indices_or_sections):
+    """The one of torch's spellings given: ``sections=``, ``indices=``,
+    ``tensor_indices_or_sections=`` (its three overloads) or positionally."""
+    given = [
+        v
+        for v in (indices_or_sections, sections, indices, tensor_indices_or_sections)
+        if v is not None
+    ]
+    if len(given) != 1:
+        raise TypeError(
+            f"{name}(): takes one of indices_or_sections, sections, indices or "
+            f"tensor_indices_or_sections, got {len(given)}"
+        )
+    return given[0]
+
+
+def tensor_split(
+    x,
+    indices_or_sections=None,
+    dim: int = 0,
+    *,
+    sections=None,
+    indices=None,
+    tensor_indices_or_sections=None,
+) -> tuple:
     """Split into n nearly equal parts (the first n % size one longer), or at the given indices."""
+    if indices_or_sections is None or not (sections is indices is tensor_indices_or_sections):
+        # (any keyword spelling: exactly one may be given, as torch's overloads)
+        indices_or_sections = _split_spec(
+            "tensor_split", indices_or_sections, sections, indices, tensor_indices_or_sections
+        )
     x = _tensor_operand(x)
     axis = _dim(dim, x.ndim, "tensor_split")
     n = x.shape[axis]
@@ -4949,7 +5020,9 @@ def tensor_split(x, indices_or_sections, dim: int = 0) -> tuple:
 
 
 def _dir_split(name: str, dim: int, min_dims: int):
-    def op(x, indices_or_sections) -> tuple:
+    def op(x, indices_or_sections=None, *, sections=None, indices=None) -> tuple:
+        if indices_or_sections is None or sections is not None or indices is not None:
+            indices_or_sections = _split_spec(name, indices_or_sections, sections, indices, None)
         x = _tensor_operand(x)
         if x.ndim < min_dims:
             raise ValueError(f"{name}: needs a tensor of >= {min_dims} dims, got shape {x.shape}")
@@ -5027,8 +5100,8 @@ def concat(tensors, dim: int = 0) -> Tensor:
     return cat(tensors, dim)
 
 
-def concatenate(tensors, axis: int = 0) -> Tensor:
-    return cat(tensors, axis)
+def concatenate(tensors, dim: int = 0) -> Tensor:
+    return cat(tensors, dim)
 
 
 def t(x) -> Tensor:
@@ -5515,7 +5588,10 @@ def count_nonzero(x, dim=None) -> Tensor:
 
 
 def _tri_indices(name, f):
-    def op(row: int, col: int, offset: int = 0, *, dtype=np.int64, device=None, layout=None):
+    def op(
+        row: int, col: int, offset: int = 0, *, dtype=np.int64, device=None, layout=None,
+        pin_memory=False, requires_grad=False,
+    ):  # fmt: skip
         from ember import _device, _layout
 
         if device is not None:
@@ -5523,7 +5599,8 @@ def _tri_indices(name, f):
         _layout.check_layout(layout, name)
         if row < 0 or col < 0:
             raise ValueError(f"{name}: row ({row}) and col ({col}) must be non-negative")
-        return Tensor(np.stack(f(row, offset, col)).astype(dtype).reshape(2, -1))
+        out = np.stack(f(row, offset, col)).astype(dtype).reshape(2, -1)
+        return Tensor(out, requires_grad=requires_grad)  # (the setter refuses it for ints)
 
     op.__name__ = name
     op.__doc__ = f"The (2, N) row-major indices of the {name[:4]} triangle (torch.{name})."
@@ -6933,8 +7010,10 @@ def cholesky_solve(B, L, upper: bool = False) -> Tensor:
 
 
 def cholesky_inverse(L, upper: bool = False) -> Tensor:
-    """inv(A) given A's Cholesky factor."""
-    return _linalg.inv(_from_cholesky(L, upper))
+    """inv(A) given A's Cholesky factor: only its lower (or, with upper, upper) triangle is
+    read, as LAPACK's potri that torch calls."""
+    L = _tensor_operand(L)
+    return _linalg.inv(_from_cholesky(triu(L) if upper else tril(L), upper))
 
 
 def index_reduce(x, dim: int, index, source, reduce: str, *, include_self: bool = True):

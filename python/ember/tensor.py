@@ -199,7 +199,7 @@ class Tensor:
     # tangent (autograd/forward_ad.py).
     __slots__ = (
         "data", "_grad", "_requires_grad", "_ctx", "_idx", "_hooks", "_written", "_versions",
-        "_fw",
+        "_fw", "_inference",
         "__weakref__",
     )  # fmt: skip
     __array_priority__ = 1000  # NumPy defers to our operators: ndarray + Tensor -> Tensor
@@ -250,6 +250,11 @@ class Tensor:
         if not value and self._ctx is not None:
             raise RuntimeError(
                 "you can only change requires_grad of leaf tensors; use .detach() instead"
+            )
+        if value and getattr(self, "_inference", False) and not _autograd_state().inference:
+            raise RuntimeError(
+                "Setting requires_grad=True on inference tensor outside InferenceMode is not "
+                "allowed."
             )
         self._requires_grad = bool(value)
 
@@ -344,8 +349,11 @@ class Tensor:
         return self._ctx is not None and hooks is not None and hooks.retain
 
     def detach(self) -> Tensor:
-        """The same data (no copy), cut from the graph."""
-        return Tensor._make(self.data, False, None, 0)
+        """The same data (no copy), cut from the graph (an inference tensor's stays one)."""
+        t = Tensor._make(self.data, False, None, 0)
+        if _function._inference_made and getattr(self, "_inference", False):
+            t._inference = True
+        return t
 
     def detach_(self) -> Tensor:
         self._ctx = None
@@ -469,8 +477,9 @@ class Tensor:
             )
         return bool(self.data.reshape(-1)[0])
 
-    def sum_to_size(self, *size):
+    def sum_to_size(self, *sizes, size=None):
         """Sum this tensor down to ``size`` (which must expand to its shape), with gradients."""
+        size = sizes or (size,)  # (size=: torch's keyword)
         size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], tuple | list) else size
         lead = self.ndim - len(size)
         if lead < 0 or any(s != 1 and s != n for s, n in zip(size, self.shape[lead:])):
@@ -575,8 +584,9 @@ class Tensor:
             raise NotImplementedError("Cannot copy out of meta tensor; no data!")
         return None
 
-    def cpu(self) -> Tensor:
-        return self._to_device(_device.CPU, None) or self
+    def cpu(self, memory_format=None) -> Tensor:
+        out = self._to_device(_device.CPU, None) or self
+        return out if memory_format is None else out._in_layout(memory_format)
 
     @property
     def device(self):
@@ -812,6 +822,8 @@ class Tensor:
     def _inplace(self, op, other, rebind: bool = True):
         """``x op= y`` (rebind) or a named in-place method ``x.op_(y)`` (no rebind); ``op`` is
         a NumPy ufunc (written straight into x's array) or an ember op (computed, then copied)."""
+        if _function._inference_made:  # (an inference tensor outside the mode: refused)
+            _function.refuse_inference_write(self)
         if (
             type(other) is Tensor
             and self._ctx is None
@@ -844,6 +856,8 @@ class Tensor:
     def _ufunc_into(self, op, other) -> None:
         """self := op(self, other) in self's array, for a NumPy ufunc op."""
         other = other.data if isinstance(other, Tensor) else other
+        if type(other) is np.bool_:  # a float to torch (ops._as_operand): int8 += it refuses
+            other = float(other)
         if type(other) is int and self.data.dtype.kind in "iu":
             other = _ops._wrapped(other, self.data.dtype)  # uint8 += 300 adds 44, as torch
         d = self.data
@@ -1030,23 +1044,104 @@ class Tensor:
         return _creation.multinomial(self, num_samples, replacement, generator=generator)
 
     # ---- new tensors like this one, and shape helpers --------------------------------------
-    def new_zeros(self, *sizes, size=None, dtype=None, requires_grad: bool = False):
+    # (device=, layout=, pin_memory=: checked by the factories, as torch.zeros's)
+    def new_zeros(
+        self,
+        *sizes,
+        size=None,
+        dtype=None,
+        requires_grad: bool = False,
+        device=None,
+        layout=None,
+        pin_memory=False,
+    ):
         sizes = sizes or (size,)  # (size=: torch's keyword)
-        return _creation.zeros(*sizes, dtype=dtype or self.dtype, requires_grad=requires_grad)
+        return _creation.zeros(
+            *sizes,
+            dtype=dtype or self.dtype,
+            requires_grad=requires_grad,
+            device=device,
+            layout=layout,
+            pin_memory=pin_memory,
+        )
 
-    def new_ones(self, *sizes, size=None, dtype=None, requires_grad: bool = False):
+    def new_ones(
+        self,
+        *sizes,
+        size=None,
+        dtype=None,
+        requires_grad: bool = False,
+        device=None,
+        layout=None,
+        pin_memory=False,
+    ):
         sizes = sizes or (size,)  # (size=: torch's keyword)
-        return _creation.ones(*sizes, dtype=dtype or self.dtype, requires_grad=requires_grad)
+        return _creation.ones(
+            *sizes,
+            dtype=dtype or self.dtype,
+            requires_grad=requires_grad,
+            device=device,
+            layout=layout,
+            pin_memory=pin_memory,
+        )
 
-    def new_full(self, size, fill_value, dtype=None, requires_grad: bool = False):
-        return _creation.full(size, fill_value, dtype or self.dtype, requires_grad=requires_grad)
+    def new_full(
+        self,
+        size,
+        fill_value,
+        dtype=None,
+        requires_grad: bool = False,
+        device=None,
+        layout=None,
+        pin_memory=False,
+    ):
+        return _creation.full(
+            size,
+            fill_value,
+            dtype or self.dtype,
+            requires_grad=requires_grad,
+            device=device,
+            layout=layout,
+            pin_memory=pin_memory,
+        )
 
-    def new_empty(self, *sizes, size=None, dtype=None, requires_grad: bool = False):
+    def new_empty(
+        self,
+        *sizes,
+        size=None,
+        dtype=None,
+        requires_grad: bool = False,
+        device=None,
+        layout=None,
+        pin_memory=False,
+    ):
         sizes = sizes or (size,)  # (size=: torch's keyword)
-        return _creation.empty(*sizes, dtype=dtype or self.dtype, requires_grad=requires_grad)
+        return _creation.empty(
+            *sizes,
+            dtype=dtype or self.dtype,
+            requires_grad=requires_grad,
+            device=device,
+            layout=layout,
+            pin_memory=pin_memory,
+        )
 
-    def new_tensor(self, data, dtype=None, requires_grad: bool = False):
-        return _creation.tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    def new_tensor(
+        self,
+        data,
+        dtype=None,
+        requires_grad: bool = False,
+        device=None,
+        layout=None,
+        pin_memory=False,
+    ):
+        return _creation.tensor(
+            data,
+            dtype=dtype or self.dtype,
+            requires_grad=requires_grad,
+            device=device,
+            layout=layout,
+            pin_memory=pin_memory,
+        )
 
     def expand_as(self, other):
         return _ops.expand(self, _other(other, "expand_as").shape)
@@ -1057,8 +1152,9 @@ class Tensor:
     def reshape_as(self, other):
         return _ops.reshape(self, _other(other, "reshape_as").shape)
 
-    def type(self, dtype=None):
-        """Without an argument the type name (e.g. 'ember.float32'); with one, a cast."""
+    def type(self, dtype=None, non_blocking: bool = False):
+        """Without an argument the type name (e.g. 'ember.float32'); with one, a cast
+        (``non_blocking`` matters only for GPU copies)."""
         return f"ember.{self.dtype.name}" if dtype is None else self.to(dtype)
 
     def half(self):
@@ -1105,7 +1201,10 @@ class Tensor:
     is_mkldnn = is_nested = is_ipu = is_maia = is_mtia = is_vulkan = property(lambda self: False)
 
     def is_inference(self) -> bool:
-        return False
+        """Whether this tensor was made inside ``inference_mode()`` (autograd/function.py):
+        outside the mode it may not require grad, be written in place, or be saved for
+        backward by a recorded op, as torch's inference tensors."""
+        return getattr(self, "_inference", False)
 
     # complex parts: views, settable (x.imag = v writes into x), as torch's (ember/_complex.py)
     real = property(
@@ -1121,14 +1220,22 @@ class Tensor:
             return _creation.tensor(args[0], dtype=self.dtype)
         return _creation.zeros(*args, dtype=self.dtype)
 
-    def new_empty_strided(self, size, stride, *, dtype=None, requires_grad: bool = False):
+    def new_empty_strided(
+        self, size, stride, *, dtype=None, requires_grad=False, device=None, layout=None,
+        pin_memory=False,
+    ):  # fmt: skip
         return _creation.empty_strided(
-            size, stride, dtype=dtype or self.dtype, requires_grad=requires_grad
-        )
+            size, stride, dtype=dtype or self.dtype, requires_grad=requires_grad, device=device,
+            layout=layout, pin_memory=pin_memory,
+        )  # fmt: skip
 
-    def resize_(self, *sizes) -> Tensor:
-        """Give x the shape ``sizes`` in place, keeping its elements in row-major order (new
-        ones are zeros; PyTorch leaves them uninitialised)."""
+    def resize_(self, *sizes, size=None, memory_format=None) -> Tensor:
+        """Give x the shape ``sizes`` (or ``size=``) in place, keeping its elements in row-major
+        order (new ones are zeros; PyTorch leaves them uninitialised)."""
+        if size is not None:
+            if sizes:
+                raise TypeError("resize_(): got multiple values for argument 'size'")
+            sizes = (size,)
         shape = tuple(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else sizes
         if self._requires_grad:
             raise RuntimeError(
@@ -1139,6 +1246,10 @@ class Tensor:
         data = np.zeros(n, self.dtype)
         data[: min(n, flat.size)] = flat[:n]
         self.data = data.reshape(shape)
+        if memory_format is not None:  # (channels_last: the same values, NHWC strides)
+            from ember import _layout
+
+            self.data = _layout.relayout(self.data, memory_format)
         return self
 
     def resize_as_(self, other) -> Tensor:
@@ -1376,7 +1487,8 @@ class Tensor:
             dim = axis
         return _ops.unsqueeze(self, dim)
 
-    def expand(self, *sizes, size=None):  # (size=: torch's keyword)
+    def expand(self, *sizes, size=None, implicit: bool = False):  # (size=: torch's keyword)
+        # (implicit: torch's tracer flag, no effect on the result)
         return _ops.expand(self, sizes[0] if len(sizes) == 1 else sizes or size)
 
     def split(self, split_size, dim: int = 0):  # (torch's method calls it split_size)
@@ -1422,6 +1534,8 @@ class Tensor:
         return _ops.getitem(self, index)
 
     def __setitem__(self, index, value):
+        if _function._inference_made:  # (an inference tensor outside the mode: refused)
+            _function.refuse_inference_write(self)
         if is_grad_enabled() and self._requires_grad and self._ctx is None:
             raise RuntimeError(
                 "index assignment into a leaf tensor that requires grad is not differentiable; "
@@ -1573,6 +1687,12 @@ _UFUNCS = {
     np.left_shift: _ops.bitwise_left_shift,
     np.right_shift: _ops.bitwise_right_shift,
 }
+
+
+def _autograd_state():
+    from ember.autograd.function import _state
+
+    return _state
 
 
 def _split_int_index(index: tuple):

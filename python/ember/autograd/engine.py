@@ -385,15 +385,24 @@ def _run(tensors, grads, retain_graph: bool, targets, create_graph: bool = False
     try:
         with np.errstate(all="ignore"):
             if not create_graph:
-                return _run_pass(tensors, grads, retain_graph, targets, False, stop)
-            with _function.enable_grad():
-                return _run_pass(tensors, grads, retain_graph, targets, True, stop)
+                out = _run_pass(tensors, grads, retain_graph, targets, False, stop)
+            else:
+                with _function.enable_grad():
+                    out = _run_pass(tensors, grads, retain_graph, targets, True, stop)
+        while _pass_end:  # (register_multi_grad_hook's, queued by hooks during the pass)
+            _pass_end.pop(0)()
+        return out
     except Exception:
+        _pass_end.clear()
         if _function._anomaly.enabled and _function._anomaly.node is not None:
             _warn_forward_stack(_function._anomaly.node)
         raise
     finally:
         _function._anomaly.node = None
+
+
+# Callbacks to run once the current backward pass has finished (torch's queue_callback)
+_pass_end: list = []
 
 
 def _check_nan(node, in_grads) -> None:

@@ -100,8 +100,14 @@ class enable_grad(_GradMode):  # noqa: N801
 
 
 class inference_mode(no_grad):  # noqa: N801
-    """PyTorch's inference_mode: here the same as ``no_grad``. ``inference_mode(False)`` turns
-    grad mode on inside its block, as torch's (even within no_grad or inference_mode)."""
+    """PyTorch's inference_mode: ``no_grad``, and the tensors made inside are inference tensors
+    (``is_inference()``): outside the mode they may not require grad, be written in place or be
+    saved for backward by a recorded op (RuntimeError, torch's messages). ``inference_mode(False)``
+    turns grad mode on inside its block, as torch's (even within no_grad or inference_mode).
+
+    While a block is open (in any thread), ``Tensor._make`` is swapped for a version that marks
+    its tensors when the calling thread is in the mode, so tensors made outside the mode pay
+    nothing for it."""
 
     def __new__(cls, mode=True):
         if callable(mode):  # bare ``@inference_mode``
@@ -115,10 +121,12 @@ class inference_mode(no_grad):  # noqa: N801
     def __enter__(self):
         self._was_inference = _state.inference
         _state.inference = self._inference
+        _inference_blocks(+1)
         return super().__enter__()
 
     def __exit__(self, *exc):
         _state.inference = self._was_inference
+        _inference_blocks(-1)
         return super().__exit__(*exc)
 
     def __call__(self, fn):
@@ -130,6 +138,65 @@ class inference_mode(no_grad):  # noqa: N801
                 return fn(*args, **kwargs)
 
         return wrapper
+
+
+_open_blocks = [0]  # inference_mode blocks open, in every thread
+_inference_made = False  # an inference tensor was ever made: the checks on them then run
+_plain_make = _plain_init = None  # Tensor._make and __init__ as defined (set at the first block)
+
+
+def _make_marking(data, requires_grad, ctx, idx):
+    """Tensor._make while an inference_mode block is open: its tensors made in the mode (in
+    this thread) are marked as inference tensors."""
+    global _inference_made
+    t = _plain_make(data, requires_grad, ctx, idx)
+    if _state.inference:
+        t._inference = _inference_made = True
+    return t
+
+
+def _init_marking(self, *args, **kwargs):
+    """Tensor.__init__ likewise (ember.tensor([...]), Parameter(...) in the mode)."""
+    global _inference_made
+    _plain_init(self, *args, **kwargs)
+    if _state.inference:
+        self._inference = _inference_made = True
+
+
+def _inference_blocks(step: int) -> None:
+    global _plain_make, _plain_init
+    with _blocks_lock:
+        if _plain_make is None:
+            _plain_make, _plain_init = Tensor._make, Tensor.__init__
+        _open_blocks[0] += step
+        on = _open_blocks[0] > 0
+        Tensor._make = staticmethod(_make_marking if on else _plain_make)
+        Tensor.__init__ = _init_marking if on else _plain_init
+
+
+_blocks_lock = threading.Lock()
+
+
+def _refuse_inference_saved(args, saved) -> None:
+    """A recorded op saved an inference tensor's array (torch: only what is saved counts: an
+    inference tensor added to a graph tensor is fine, multiplied is not)."""
+    ids = {id(a.data) for a in args if isinstance(a, Tensor) and getattr(a, "_inference", False)}
+    if ids and any(id(s) in ids for s in saved if isinstance(s, np.ndarray)):
+        raise RuntimeError(
+            "Inference tensors cannot be saved for backward. Please do not use Tensors created "
+            "in inference mode in computation tracked by autograd. To work around this, you can "
+            "make a clone to get a normal tensor and use it in autograd, or use "
+            "`torch.no_grad()` instead of `torch.inference_mode()`."
+        )
+
+
+def refuse_inference_write(t) -> None:
+    """An in-place write into an inference tensor outside inference_mode (torch refuses it)."""
+    if getattr(t, "_inference", False) and not _state.inference:
+        raise RuntimeError(
+            "Inplace update to inference tensor outside InferenceMode is not allowed. You can "
+            "make a clone to get a normal tensor before doing inplace update."
+        )
 
 
 class set_multithreading_enabled:  # noqa: N801
@@ -639,6 +706,8 @@ class Function:
                 return tuple(Tensor._make(o, False, None, 0) for o in out)
             return Tensor._make(out, False, None, 0)
         ctx.parents = parents
+        if _inference_made:  # (a global tested per recorded op; the scan once one exists)
+            _refuse_inference_saved(args, getattr(ctx, "saved_tensors", ()))
         if _graph_writes:  # (else the class default, 0)
             ctx._epoch = _graph_writes
         _tracking = True  # writes from now on are noted (note_write)

@@ -167,6 +167,65 @@ def increment_version(tensor) -> None:
     _fn.note_write(tensor.data)
 
 
+# ---- hooks on several tensors --------------------------------------------------------------------
+
+
+class _MultiHandle:
+    """register_multi_grad_hook's handle: ``remove()`` unregisters the hook from every tensor."""
+
+    def __init__(self, handles):
+        self._handles = handles
+
+    def remove(self) -> None:
+        for h in self._handles:
+            h.remove()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
+
+
+def register_multi_grad_hook(tensors, fn, *, mode: str = "all"):
+    """``fn`` called once per backward pass that reaches ``tensors``, as torch's: with
+    ``mode="all"``, ``fn(grads)`` after the pass has computed their gradients (a tuple aligned
+    with ``tensors``, None for one the pass did not reach); with ``mode="any"``, ``fn(grad)``
+    with the first of their gradients computed. ``fn``'s result is ignored (the gradients are
+    not changed). Returns a handle whose ``remove()`` unregisters it."""
+    from ember.autograd import engine
+
+    if mode not in ("all", "any"):
+        raise ValueError(f"register_multi_grad_hook: mode must be 'all' or 'any', got {mode!r}")
+    tensors = tuple(tensors)
+    for t in tensors:
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError("register_multi_grad_hook: every tensor must require grad")
+    grads: list = [None] * len(tensors)
+    state = {"queued": False}
+
+    def finish():
+        got = tuple(grads)
+        grads[:] = [None] * len(tensors)
+        state["queued"] = False
+        if mode == "all":
+            fn(got)
+
+    def hook_for(i):
+        def hook(g):
+            if not state["queued"]:  # the first of this pass: reset (and call) at its end
+                state["queued"] = True
+                engine._pass_end.append(finish)
+                if mode == "any":
+                    fn(g)
+            grads[i] = g
+
+        return hook
+
+    return _MultiHandle([t.register_hook(hook_for(i)) for i, t in enumerate(tensors)])
+
+
 # ---- saved-tensor hooks ------------------------------------------------------------------------
 
 
