@@ -18,6 +18,18 @@ def rng():
     return np.random.default_rng(1234)
 
 
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """For training-parity files (pytestmark = usefixtures): their models are tiny, so torch's
+    intra-op threads only fight ember's OpenMP threads for the two cores (and spin after each
+    op), doubling a file's time under load."""
+    torch = pytest.importorskip("torch")
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 # tests/test_gemm.py and test_gemm512.py have a `threads` fixture of their own (one count per test)
 @pytest.fixture
 def threads():

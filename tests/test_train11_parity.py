@@ -18,12 +18,7 @@ torch = pytest.importorskip("torch")
 RTOL, ATOL = 1e-9, 1e-10
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _torch_one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _np(x):
@@ -32,33 +27,24 @@ def _np(x):
     return np.asarray(x.detach().numpy() if isinstance(x, ember.Tensor) else x)
 
 
-def _kinds(x, path=""):
-    """{path: kind} of a nested state_dict: tensors by dtype and shape, others by type."""
+def _flat(x, path="", kind=False):
+    """{path: leaf} of a nested state_dict; with ``kind`` {path: kind} instead, tensors by
+    dtype and shape, lists/tuples and other leaves by type."""
     out = {}
     if isinstance(x, dict):
         for k, v in x.items():
-            out.update(_kinds(v, f"{path}/{k}"))
+            out.update(_flat(v, f"{path}/{k}", kind))
     elif isinstance(x, list | tuple):
-        out[path] = type(x).__name__
+        if kind:
+            out[path] = type(x).__name__
         for i, v in enumerate(x):
-            out.update(_kinds(v, f"{path}/{i}"))
+            out.update(_flat(v, f"{path}/{i}", kind))
+    elif not kind:
+        out[path] = x
     elif isinstance(x, torch.Tensor | ember.Tensor):
         out[path] = ("tensor", str(x.dtype).split(".")[-1], tuple(x.shape))
     else:
         out[path] = type(x).__name__
-    return out
-
-
-def _flat(x, path=""):
-    out = {}
-    if isinstance(x, dict):
-        for k, v in x.items():
-            out.update(_flat(v, f"{path}/{k}"))
-    elif isinstance(x, list | tuple):
-        for i, v in enumerate(x):
-            out.update(_flat(v, f"{path}/{i}"))
-    else:
-        out[path] = x
     return out
 
 
@@ -143,7 +129,7 @@ def test_optimizer_state_dict_holds_tensors_and_torch_defaults(name, kw):
     for i, (t, e) in enumerate(zip(_run(torch, tm, to, 3, np.random.default_rng(1)),
                                    _run(ember, em, eo, 3, np.random.default_rng(1)))):  # fmt: skip
         assert_same(t, e, f"step {i}")
-    tk, ek = _kinds(to.state_dict()), _kinds(eo.state_dict())
+    tk, ek = _flat(to.state_dict(), kind=True), _flat(eo.state_dict(), kind=True)
     if name == "LBFGS":  # ("t" is the Python lr, int or float as given, in torch)
         tk.pop("/state/0/t"), ek.pop("/state/0/t")
     assert ek == tk

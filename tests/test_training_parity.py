@@ -22,14 +22,7 @@ RTOL = 1e-8
 ATOL = 1e-10
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _torch_one_thread():
-    """These models are tiny: torch's intra-op threads only fight ember's OpenMP threads for
-    the two cores (and spin after each op), doubling the file's time under load."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _np(v):

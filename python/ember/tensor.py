@@ -1044,104 +1044,24 @@ class Tensor:
         return _creation.multinomial(self, num_samples, replacement, generator=generator)
 
     # ---- new tensors like this one, and shape helpers --------------------------------------
-    # (device=, layout=, pin_memory=: checked by the factories, as torch.zeros's)
-    def new_zeros(
-        self,
-        *sizes,
-        size=None,
-        dtype=None,
-        requires_grad: bool = False,
-        device=None,
-        layout=None,
-        pin_memory=False,
-    ):
+    # (**factory: requires_grad=, device=, layout=, pin_memory=, checked by the factories)
+    def new_zeros(self, *sizes, size=None, dtype=None, **factory):
         sizes = sizes or (size,)  # (size=: torch's keyword)
-        return _creation.zeros(
-            *sizes,
-            dtype=dtype or self.dtype,
-            requires_grad=requires_grad,
-            device=device,
-            layout=layout,
-            pin_memory=pin_memory,
-        )
+        return _creation.zeros(*sizes, dtype=dtype or self.dtype, **factory)
 
-    def new_ones(
-        self,
-        *sizes,
-        size=None,
-        dtype=None,
-        requires_grad: bool = False,
-        device=None,
-        layout=None,
-        pin_memory=False,
-    ):
-        sizes = sizes or (size,)  # (size=: torch's keyword)
-        return _creation.ones(
-            *sizes,
-            dtype=dtype or self.dtype,
-            requires_grad=requires_grad,
-            device=device,
-            layout=layout,
-            pin_memory=pin_memory,
-        )
+    def new_ones(self, *sizes, size=None, dtype=None, **factory):
+        sizes = sizes or (size,)
+        return _creation.ones(*sizes, dtype=dtype or self.dtype, **factory)
 
-    def new_full(
-        self,
-        size,
-        fill_value,
-        dtype=None,
-        requires_grad: bool = False,
-        device=None,
-        layout=None,
-        pin_memory=False,
-    ):
-        return _creation.full(
-            size,
-            fill_value,
-            dtype or self.dtype,
-            requires_grad=requires_grad,
-            device=device,
-            layout=layout,
-            pin_memory=pin_memory,
-        )
+    def new_full(self, size, fill_value, dtype=None, **factory):
+        return _creation.full(size, fill_value, dtype or self.dtype, **factory)
 
-    def new_empty(
-        self,
-        *sizes,
-        size=None,
-        dtype=None,
-        requires_grad: bool = False,
-        device=None,
-        layout=None,
-        pin_memory=False,
-    ):
-        sizes = sizes or (size,)  # (size=: torch's keyword)
-        return _creation.empty(
-            *sizes,
-            dtype=dtype or self.dtype,
-            requires_grad=requires_grad,
-            device=device,
-            layout=layout,
-            pin_memory=pin_memory,
-        )
+    def new_empty(self, *sizes, size=None, dtype=None, **factory):
+        sizes = sizes or (size,)
+        return _creation.empty(*sizes, dtype=dtype or self.dtype, **factory)
 
-    def new_tensor(
-        self,
-        data,
-        dtype=None,
-        requires_grad: bool = False,
-        device=None,
-        layout=None,
-        pin_memory=False,
-    ):
-        return _creation.tensor(
-            data,
-            dtype=dtype or self.dtype,
-            requires_grad=requires_grad,
-            device=device,
-            layout=layout,
-            pin_memory=pin_memory,
-        )
+    def new_tensor(self, data, dtype=None, **factory):
+        return _creation.tensor(data, dtype=dtype or self.dtype, **factory)
 
     def expand_as(self, other):
         return _ops.expand(self, _other(other, "expand_as").shape)
@@ -1220,14 +1140,8 @@ class Tensor:
             return _creation.tensor(args[0], dtype=self.dtype)
         return _creation.zeros(*args, dtype=self.dtype)
 
-    def new_empty_strided(
-        self, size, stride, *, dtype=None, requires_grad=False, device=None, layout=None,
-        pin_memory=False,
-    ):  # fmt: skip
-        return _creation.empty_strided(
-            size, stride, dtype=dtype or self.dtype, requires_grad=requires_grad, device=device,
-            layout=layout, pin_memory=pin_memory,
-        )  # fmt: skip
+    def new_empty_strided(self, size, stride, *, dtype=None, **factory):
+        return _creation.empty_strided(size, stride, dtype=dtype or self.dtype, **factory)
 
     def resize_(self, *sizes, size=None, memory_format=None) -> Tensor:
         """Give x the shape ``sizes`` (or ``size=``) in place, keeping its elements in row-major
