@@ -1,0 +1,59 @@
+"""Regressions from fuzz11's bad-input sweep of this session's conv/pool/norm, RNN, optim and
+clip_grad changes, each against torch."""
+
+import math
+
+import numpy as np
+import pytest
+
+import ember
+from ember.nn.utils import clip_grad_norm_
+
+torch = pytest.importorskip("torch")
+
+
+def _clip_both(grads, max_norm, norm_type):
+    """clip_grad_norm_ on Tensors holding ``grads`` in torch and ember: (norms, grads) each."""
+    out = []
+    for lib in (torch, ember):
+        ps = []
+        for g in grads:
+            p = lib.tensor(g).requires_grad_(True)
+            p.grad = lib.tensor(g)
+            ps.append(p)
+        fn = torch.nn.utils.clip_grad_norm_ if lib is torch else clip_grad_norm_
+        n = fn(ps, max_norm, norm_type=norm_type)
+        out.append((np.asarray(n.detach().numpy()), [np.asarray(p.grad.numpy()) for p in ps]))
+    return out
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, math.inf, -math.inf, 0.5, -1.0])
+@pytest.mark.parametrize(
+    "grads",
+    [
+        [np.array(3.0, np.float32)],  # a 0-d gradient (was IndexError)
+        [np.array([3.0, -4.0], np.float32)],
+        [np.array([2.0], np.float32), np.array([1.0, 2.0], np.float64)],
+        [np.array([0.1, -0.2, 0.05], np.float16)],
+    ],
+)
+@pytest.mark.parametrize("max_norm", [1.0, 1e-8])
+def test_clip_grad_norm_edge_cases_as_torch(grads, norm_type, max_norm):
+    (tn, tg), (en, eg) = _clip_both(grads, max_norm, norm_type)
+    assert en.dtype == tn.dtype
+    np.testing.assert_allclose(en, tn, rtol=1e-6)
+    for a, b in zip(eg, tg):
+        assert a.dtype == b.dtype
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=0)
+
+
+@pytest.mark.parametrize("norm_type", [math.inf, -math.inf])
+def test_clip_grad_norm_inf_norm_of_empty_gradient_raises(norm_type):
+    p = ember.zeros(0, requires_grad=True)
+    p.grad = ember.zeros(0)
+    tp = torch.zeros(0, requires_grad=True)
+    tp.grad = torch.zeros(0)
+    with pytest.raises(RuntimeError):
+        torch.nn.utils.clip_grad_norm_([tp], 1.0, norm_type=norm_type)
+    with pytest.raises(RuntimeError, match="empty"):
+        clip_grad_norm_([p], 1.0, norm_type=norm_type)
