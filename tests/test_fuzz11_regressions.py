@@ -83,3 +83,21 @@ def test_optimizer_tensor_lr_of_other_dtypes_as_torch(name, lr_dtype):
         out.append(p.detach().numpy().copy() if lib is torch else p.numpy())
     assert np.isfinite(out[1]).all()
     np.testing.assert_allclose(out[1], out[0], rtol=2e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "name, x_shape, w_shape",
+    [
+        ("conv1d", (1, 2, 5), (0, 2, 2)),
+        ("conv2d", (1, 2, 4, 4), (0, 2, 2, 2)),
+        ("conv2d", (0, 2, 4, 4), (0, 2, 2, 2)),
+        ("conv3d", (1, 2, 3, 3, 3), (0, 2, 2, 2, 2)),
+        ("conv1d", (1, 0, 4), (0, 0, 2)),
+    ],
+)
+def test_conv_weight_without_output_channels_raises_as_torch(name, x_shape, w_shape):
+    # ember returned an empty output; torch refuses a weight with fewer than `groups` filters
+    with pytest.raises(RuntimeError, match="at least 1 at dimension 0"):
+        getattr(torch.nn.functional, name)(torch.ones(x_shape), torch.ones(w_shape))
+    with pytest.raises(ValueError, match="at least 1 at dimension 0"):
+        getattr(ember.nn.functional, name)(ember.ones(x_shape), ember.ones(w_shape))

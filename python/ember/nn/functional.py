@@ -3273,6 +3273,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     groups = _int_arg(groups, op, "groups")
     if groups < 1:
         raise ValueError(f"{op}: groups must be >= 1, got {groups}")
+    if weight.shape[0] < groups:  # an empty O too (PyTorch refuses it, even with C = 0)
+        raise ValueError(
+            f"{op}: given groups={groups}, expected weight to be at least {groups} at "
+            f"dimension 0, got weight of size {weight.shape}"
+        )
     unbatched = False
     if x.ndim == 3:
         # PyTorch accepts an unbatched (C, H, W) image; anything else 3-D is refused.
@@ -6070,6 +6075,11 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     groups = _int_arg(groups, op, "groups")
     if groups < 1:
         raise ValueError(f"{op}: groups must be >= 1, got {groups}")
+    if weight.shape[0] < groups:  # an empty O too (PyTorch refuses it, even with C = 0)
+        raise ValueError(
+            f"{op}: given groups={groups}, expected weight to be at least {groups} at "
+            f"dimension 0, got weight of size {weight.shape}"
+        )
     if x.shape[1] != weight.shape[1] * groups:
         raise ValueError(
             f"{op}: given groups={groups}, weight of size {weight.shape}, expected input "
