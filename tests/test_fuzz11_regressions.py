@@ -101,3 +101,36 @@ def test_conv_weight_without_output_channels_raises_as_torch(name, x_shape, w_sh
         getattr(torch.nn.functional, name)(torch.ones(x_shape), torch.ones(w_shape))
     with pytest.raises(ValueError, match="at least 1 at dimension 0"):
         getattr(ember.nn.functional, name)(ember.ones(x_shape), ember.ones(w_shape))
+
+
+@pytest.mark.parametrize(
+    "name, nd, dtype",
+    [(f"conv{n}d", n, dt) for n in (1, 2, 3) for dt in (np.int64, np.int32)]
+    + [("conv_transpose2d", 2, np.int64)],  # torch's transposed convolution: int64 only
+)
+def test_integer_conv_exact_beyond_2_to_53_as_torch(name, nd, dtype):
+    # ember's float64 convolution rounded sums past 2**53 (2**53 + 1 came back as 2**53);
+    # torch's integer kernels are exact and wrap modulo the dtype
+    rng = np.random.default_rng(nd)
+    info = np.iinfo(dtype)
+    x = rng.integers(info.min, info.max, (2, 2) + (4,) * nd, dtype=dtype, endpoint=True)
+    w = rng.integers(info.min, info.max, (2, 2) + (2,) * nd, dtype=dtype, endpoint=True)
+    b = rng.integers(info.min, info.max, (2,), dtype=dtype, endpoint=True)
+    x.flat[0], w.flat[0] = 2**30 + 1, 3  # also a product that float64 alone gets right
+    kw = {"stride": 2, "padding": 1}
+    want = getattr(torch.nn.functional, name)(
+        torch.tensor(x), torch.tensor(w), torch.tensor(b), **kw
+    ).numpy()
+    got = getattr(ember.nn.functional, name)(
+        ember.tensor(x), ember.tensor(w), ember.tensor(b), **kw
+    ).numpy()
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+def test_integer_conv1d_of_2_to_53_plus_1():
+    x = np.array([[[2**53 + 1, 1, 2**53 + 1]]], np.int64)
+    w = np.array([[[1, 1]]], np.int64)
+    want = torch.nn.functional.conv1d(torch.tensor(x), torch.tensor(w)).numpy()
+    got = ember.nn.functional.conv1d(ember.tensor(x), ember.tensor(w)).numpy()
+    np.testing.assert_array_equal(got, want)  # 2**53 + 2 each, not 2**53
