@@ -134,3 +134,32 @@ def test_integer_conv1d_of_2_to_53_plus_1():
     want = torch.nn.functional.conv1d(torch.tensor(x), torch.tensor(w)).numpy()
     got = ember.nn.functional.conv1d(ember.tensor(x), ember.tensor(w)).numpy()
     np.testing.assert_array_equal(got, want)  # 2**53 + 2 each, not 2**53
+
+
+def test_save_checkpoint_with_a_tensor_lr(tmp_path):
+    # a Tensor lr in param_groups made save_checkpoint fail (not JSON serializable); it comes
+    # back as a Tensor of its dtype and the resumed run follows the uninterrupted one
+    def run(steps, opt=None, model=None):
+        ember.manual_seed(0)
+        model = model or ember.nn.Linear(3, 2)
+        opt = opt or ember.optim.Adam(model.parameters(), lr=ember.tensor(0.01))
+        x = ember.tensor(np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3))
+        for _ in range(steps):
+            opt.zero_grad()
+            (model(x) ** 2).mean().backward()
+            opt.step()
+        return model, opt
+
+    whole, _ = run(4)
+    half, opt = run(2)
+    path = tmp_path / "c.safetensors"
+    ember.io.save_checkpoint(path, half, opt, epoch=2)
+    ember.manual_seed(0)
+    model = ember.nn.Linear(3, 2)
+    opt2 = ember.optim.Adam(model.parameters(), lr=0.5)
+    assert ember.io.load_checkpoint(path, model, opt2) == {"epoch": 2}
+    lr = opt2.param_groups[0]["lr"]
+    assert isinstance(lr, ember.Tensor) and lr.dtype == ember.float32
+    run(2, opt2, model)
+    for a, b in zip(whole.parameters(), model.parameters()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
