@@ -163,3 +163,33 @@ def test_save_checkpoint_with_a_tensor_lr(tmp_path):
     run(2, opt2, model)
     for a, b in zip(whole.parameters(), model.parameters()):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize(
+    "dtypes, norm_type",
+    [
+        (("float16", "float32"), 2.0),  # sum_squares refused the float16 one (TypeError)
+        (("float16", "float64"), 2.0),
+        (("bfloat16",), 1.0),  # the coefficient was computed in float64, not bfloat16
+        (("bfloat16", "bfloat16"), 3.0),
+        (("float16", "bfloat16", "float32"), math.inf),  # float16 grads times a float32 coef
+    ],
+)
+def test_clip_grad_norm_low_precision_and_mixed_dtypes_as_torch(dtypes, norm_type):
+    rng = np.random.default_rng(len(dtypes))
+    values = [rng.standard_normal(5) * 30 for _ in dtypes]
+    out = []
+    for lib in (torch, ember):
+        ps = []
+        for dt, v in zip(dtypes, values):
+            p = lib.nn.Parameter(lib.tensor(v).to(getattr(lib, dt)))
+            p.grad = lib.tensor(v).to(getattr(lib, dt))
+            ps.append(p)
+        fn = torch.nn.utils.clip_grad_norm_ if lib is torch else clip_grad_norm_
+        n = fn(ps, 0.7, norm_type=norm_type)
+        out.append((str(n.dtype).split(".")[-1], float(n), [p.grad.float().numpy() for p in ps]))
+    assert out[1][0] == out[0][0]
+    assert out[1][1] == pytest.approx(out[0][1], rel=1e-6)
+    for dt, a, b in zip(dtypes, out[1][2], out[0][2]):
+        # float16/bfloat16 grads bit for bit; float32/64 within an ulp of the total norm's
+        np.testing.assert_allclose(a, b, rtol=0 if dt in ("float16", "bfloat16") else 3e-7)

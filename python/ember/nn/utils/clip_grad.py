@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from ember import _C
+from ember import _C, _lowp
 from ember.tensor import Tensor
 
 
@@ -72,7 +72,7 @@ def get_total_norm(
     dtype = np.result_type(*arrays)  # float32 and float64 gradients: float64, as PyTorch's stack
     if dtype.kind == "c":  # complex gradients: the norm of their moduli, a real number
         dtype = np.abs(np.zeros(0, dtype)).dtype
-    if norm_type == 2.0 and all(g.dtype.kind == "f" for g in arrays):
+    if norm_type == 2.0 and all(g.dtype in (np.float32, np.float64) for g in arrays):
         # the sums of squares in float64 in one C++ call, without a float64 copy of each
         per = [s**0.5 for s in _C.sum_squares([np.ascontiguousarray(g) for g in arrays])]
     else:
@@ -101,7 +101,9 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm, foreach=None)
     total = np.asarray(total_norm.data if isinstance(total_norm, Tensor) else total_norm)
     # PyTorch's arithmetic in the norm's dtype: max_norm / (total + 1e-6) is Tensor.__rtruediv__,
     # reciprocal(total + 1e-6) * max_norm, each step rounded (to float32 for float32 norms)
-    ft = total.dtype.type if total.dtype.kind == "f" else np.float64
+    ft = (
+        total.dtype.type if total.dtype.kind == "f" or total.dtype == _lowp.bfloat16 else np.float64
+    )
     # float16 steps are computed in float32 (PyTorch's opmath) and rounded to float16, so a tiny
     # max_norm is not flushed to zero before the multiplication
     mt = np.float32 if np.dtype(ft).itemsize < 4 else ft
@@ -111,7 +113,11 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm, foreach=None)
     if coef < 1.0 or math.isnan(coef):
         with np.errstate(invalid="ignore"):  # inf * 0 -> nan, silently as PyTorch
             for g in grads:
-                g *= g.dtype.type(coef)
+                if g.dtype.itemsize == 2:  # float16 / bfloat16: in float32, rounded once (the
+                    # coefficient is not rounded to the gradient's dtype first, as PyTorch's)
+                    g[...] = (g.astype(np.float32) * np.float32(coef)).astype(g.dtype)
+                else:
+                    g *= g.dtype.type(coef)
 
 
 def clip_grad_norm_(
