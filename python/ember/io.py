@@ -66,6 +66,8 @@ class _Encoder(json.JSONEncoder):
             return o.item()
         if isinstance(o, np.ndarray):
             return {"__ndarray__": o.tolist(), "dtype": str(o.dtype)}
+        if isinstance(o, Tensor):  # a Tensor lr in param_groups (torch allows one)
+            return {"__tensor__": o.data.tolist(), "dtype": str(o.data.dtype)}
         return super().default(o)
 
     def encode(self, o):
@@ -98,6 +100,8 @@ def _untag(o):
             return tuple(_untag(v) for v in o["__tuple__"])
         if "__ndarray__" in o:
             return np.asarray(o["__ndarray__"], dtype=o["dtype"])
+        if "__tensor__" in o:
+            return Tensor(np.asarray(o["__tensor__"], dtype=o["dtype"]))
     return o
 
 

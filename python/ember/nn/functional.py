@@ -3224,10 +3224,43 @@ def _no_empty_image(op: str, x: Tensor) -> None:
         )
 
 
+def _abs_max(a) -> int:
+    """max |a| of an int64 array as a Python int (no overflow at -2**63); 0 for None/empty."""
+    if a is None or a.size == 0:
+        return 0
+    return max(-int(a.min()), int(a.max()))
+
+
+def _exact_int_conv(fn, x: np.ndarray, w: np.ndarray, terms: int, args, kwargs) -> np.ndarray:
+    """The int64 convolution fn(x, w) modulo 2**64, as PyTorch's wrapping integer kernels: x and
+    w (two's complement, as uint64) are split into k-bit pieces small enough that each float64
+    convolution of a piece pair is exact (2k bits per product plus the sum of ``terms``), and
+    the pieces' results are shifted into place and added in uint64, which wraps."""
+    k = (53 - terms.bit_length()) // 2
+    mask = np.uint64((1 << k) - 1)
+
+    def pieces(a):
+        u = a.view(np.uint64)
+        return [((u >> np.uint64(s)) & mask).astype(np.float64) for s in range(0, 64, k)]
+
+    xs, ws = pieces(x), pieces(w)
+    acc = None
+    for i, xp in enumerate(xs):
+        for j, wp in enumerate(ws):
+            shift = k * (i + j)
+            if shift >= 64:  # a multiple of 2**64: nothing modulo 2**64
+                break
+            part = np.rint(fn(Tensor(xp), Tensor(wp), None, *args, **kwargs).data)
+            part = part.astype(np.uint64) << np.uint64(shift)
+            acc = part if acc is None else acc + part
+    return acc.view(np.int64)
+
+
 def _integer_conv(op: str, int64_only: bool = False):
     """PyTorch convolves integer tensors too (input, weight and bias of one integer dtype;
     transposed: int64 only) in integer arithmetic, wrapping on overflow. ember convolves them
-    in float64 (exact while every sum stays below 2**53) and wraps the result to the dtype."""
+    in float64 when every sum stays below 2**53 (exact), else in exact float64 pieces (see
+    _exact_int_conv), and wraps the result to the dtype."""
 
     def wrap(fn):
         @functools.wraps(fn)
@@ -3241,9 +3274,19 @@ def _integer_conv(op: str, int64_only: bool = False):
                 )
             if int64_only and dt != np.int64:
                 raise TypeError(f"{op}: integer input must be int64, got {dt}")
-            as_f = lambda t: None if t is None else t.to(np.float64)  # noqa: E731
-            y = fn(as_f(input), as_f(weight), as_f(bias), *args, **kwargs).data
-            return Tensor(np.rint(y).astype(np.int64).astype(dt))
+            x64, w64 = input.data.astype(np.int64), weight.data.astype(np.int64)
+            b64 = None if bias is None else bias.data.astype(np.int64)
+            terms = max(w64.size, 1)  # at least as many as any output sums
+            bound = _abs_max(x64) * _abs_max(w64) * terms + _abs_max(b64)
+            if bound < 2**53:  # every sum exact in float64
+                f64 = lambda a: None if a is None else Tensor(a.astype(np.float64))  # noqa: E731
+                y = np.rint(fn(f64(x64), f64(w64), f64(b64), *args, **kwargs).data)
+                return Tensor(y.astype(np.int64).astype(dt))
+            y = _exact_int_conv(fn, x64, w64, terms, args, kwargs)
+            if b64 is not None:  # bias on the channel axis, before the weight.ndim - 2 spatial
+                b = b64.reshape((-1,) + (1,) * (w64.ndim - 2)).view(np.uint64)
+                y = (y.view(np.uint64) + b).view(np.int64)
+            return Tensor(y.astype(dt))
 
         return conv
 
@@ -3281,6 +3324,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     groups = _int_arg(groups, op, "groups")
     if groups < 1:
         raise ValueError(f"{op}: groups must be >= 1, got {groups}")
+    if weight.shape[0] < groups:  # an empty O too (PyTorch refuses it, even with C = 0)
+        raise ValueError(
+            f"{op}: given groups={groups}, expected weight to be at least {groups} at "
+            f"dimension 0, got weight of size {weight.shape}"
+        )
     unbatched = False
     if x.ndim == 3:
         # PyTorch accepts an unbatched (C, H, W) image; anything else 3-D is refused.
@@ -6078,6 +6126,11 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     groups = _int_arg(groups, op, "groups")
     if groups < 1:
         raise ValueError(f"{op}: groups must be >= 1, got {groups}")
+    if weight.shape[0] < groups:  # an empty O too (PyTorch refuses it, even with C = 0)
+        raise ValueError(
+            f"{op}: given groups={groups}, expected weight to be at least {groups} at "
+            f"dimension 0, got weight of size {weight.shape}"
+        )
     if x.shape[1] != weight.shape[1] * groups:
         raise ValueError(
             f"{op}: given groups={groups}, weight of size {weight.shape}, expected input "

@@ -11,6 +11,7 @@ from ember.optim.optimizer import (
     _advance,
     _check_implementation_flags,
     _check_nonneg,
+    _lr_dtype,
     _run_closure,
 )
 from ember.tensor import Tensor
@@ -92,7 +93,7 @@ class ASGD(Optimizer):
                 maximize=bool(group["maximize"]),
             )
             if isinstance(group["lr"], Tensor):  # torch's float32 tensor arithmetic, op by op
-                f = np.asarray(group["lr"].data).dtype.type
+                f = _lr_dtype(group["lr"])
                 lr_t = f(lr)
                 state["eta"] = _f32(lr_t / (f(1) + f(lambd) * lr_t * f(t)) ** f(group["alpha"]))
             else:

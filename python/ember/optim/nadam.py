@@ -11,6 +11,7 @@ from ember.optim.optimizer import (
     _advance,
     _check_adam_family,
     _check_implementation_flags,
+    _lr_dtype,
     _run_closure,
     _tensor_lr,
 )
@@ -104,7 +105,7 @@ class NAdam(Optimizer):
             cm = (-lr * mu_next) / (1.0 - mu_product * mu_next)
             if isinstance(group["lr"], Tensor):
                 # torch computes these with the lr tensor: each operation rounded to its dtype
-                ft = np.asarray(group["lr"].data).dtype.type
+                ft = _lr_dtype(group["lr"])
                 nlr = -ft(lr)
                 cg = float(nlr * ft(1.0 - mu) / ft(1.0 - mu_product))
                 cm = float(nlr * ft(mu_next) / ft(1.0 - mu_product * mu_next))

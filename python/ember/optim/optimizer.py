@@ -445,6 +445,15 @@ def _advance(state: dict, p: Tensor, *buffers: str, **filled: float) -> float:
     return state["step"]
 
 
+def _lr_dtype(lr: Tensor):
+    """The NumPy type PyTorch's arithmetic on a Tensor lr is rounded to: a floating lr's own
+    dtype; an integer or bool lr times a Python float gives the default dtype (float32)."""
+    from ember.tensor import get_default_dtype
+
+    dt = np.asarray(lr.data).dtype
+    return dt.type if dt.kind == "f" else np.dtype(get_default_dtype()).type
+
+
 def _tensor_lr(lr, bias_correction1: float = 1.0, weight_decay: float = 0.0):
     """PyTorch keeps a Tensor lr a tensor inside step(): ``lr / bias_correction1`` and the
     decoupled decay ``1 - lr * weight_decay`` are computed, and rounded, in the lr's dtype
@@ -453,11 +462,13 @@ def _tensor_lr(lr, bias_correction1: float = 1.0, weight_decay: float = 0.0):
     factor (None without decay). A Python lr comes back unchanged."""
     if not isinstance(lr, Tensor):
         return float(lr), (1.0 - float(lr) * weight_decay) if weight_decay else None
-    a = np.asarray(lr.data)
-    ft = a.dtype.type if a.dtype.kind == "f" else np.float64
-    lr_t = ft(a.item())
-    step = ft(lr_t / ft(bias_correction1))
-    shrink = ft(ft(1) - lr_t * ft(weight_decay)) if weight_decay else None
+    ft = _lr_dtype(lr)
+    lr_t = ft(np.asarray(lr.data).item())
+    # each operation rounded to ft, a float16 one computed in float32 first (torch's opmath:
+    # the Python scalar is not rounded to float16 on its own)
+    mt = np.float32 if np.dtype(ft).itemsize < 4 else ft
+    step = ft(mt(lr_t) / mt(bias_correction1))
+    shrink = ft(mt(1) - mt(ft(mt(lr_t) * mt(weight_decay)))) if weight_decay else None
     return float(step) * bias_correction1, None if shrink is None else float(shrink)
 
 

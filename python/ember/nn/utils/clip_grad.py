@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from ember import _C
+from ember import _C, _lowp
 from ember.tensor import Tensor
 
 
@@ -59,20 +59,28 @@ def get_total_norm(
             raise TypeError(f"get_total_norm: expected Tensors, got {type(t).__name__}")
         arrays.append(t.data)
     norm_type = float(norm_type)
+    # PyTorch's nan norm is |x| for one element, 0 for none and nan otherwise: refused instead
     if math.isnan(norm_type):
         raise ValueError(f"get_total_norm: norm_type must be a number, got {norm_type}")
     if not arrays:
         return Tensor(np.asarray(0.0, dtype=np.float32))
+    if math.isinf(norm_type) and any(a.size == 0 for a in arrays):
+        raise RuntimeError(
+            f"get_total_norm: cannot compute the {norm_type} norm of an empty tensor "
+            "(its max/min has no identity), as PyTorch"
+        )
     dtype = np.result_type(*arrays)  # float32 and float64 gradients: float64, as PyTorch's stack
     if dtype.kind == "c":  # complex gradients: the norm of their moduli, a real number
         dtype = np.abs(np.zeros(0, dtype)).dtype
-    if norm_type == 2.0 and all(g.dtype.kind == "f" for g in arrays):
+    if norm_type == 2.0 and all(g.dtype in (np.float32, np.float64) for g in arrays):
         # the sums of squares in float64 in one C++ call, without a float64 copy of each
         per = [s**0.5 for s in _C.sum_squares([np.ascontiguousarray(g) for g in arrays])]
     else:
         per = [_vector_norm(g, norm_type) for g in arrays]
     # each norm rounded to its gradient's dtype first, as PyTorch's per-tensor norms are
-    per = [float(np.asarray(v).astype(np.abs(g[:0]).dtype)) for v, g in zip(per, arrays)]
+    per = [
+        float(np.asarray(v).astype(np.abs(g.reshape(-1)[:0]).dtype)) for v, g in zip(per, arrays)
+    ]
     total = _vector_norm(np.asarray(per), norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(
@@ -93,13 +101,23 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm, foreach=None)
     total = np.asarray(total_norm.data if isinstance(total_norm, Tensor) else total_norm)
     # PyTorch's arithmetic in the norm's dtype: max_norm / (total + 1e-6) is Tensor.__rtruediv__,
     # reciprocal(total + 1e-6) * max_norm, each step rounded (to float32 for float32 norms)
-    ft = total.dtype.type if total.dtype.kind == "f" else np.float64
+    ft = (
+        total.dtype.type if total.dtype.kind == "f" or total.dtype == _lowp.bfloat16 else np.float64
+    )
+    # float16 steps are computed in float32 (PyTorch's opmath) and rounded to float16, so a tiny
+    # max_norm is not flushed to zero before the multiplication
+    mt = np.float32 if np.dtype(ft).itemsize < 4 else ft
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        coef = float(min(ft(1.0) / (ft(total) + ft(1e-6)) * ft(max_norm), ft(1.0)))
+        den = ft(mt(total) + mt(1e-6))
+        coef = float(min(ft(ft(mt(1.0) / mt(den)) * mt(max_norm)), ft(1.0)))
     if coef < 1.0 or math.isnan(coef):
         with np.errstate(invalid="ignore"):  # inf * 0 -> nan, silently as PyTorch
             for g in grads:
-                g *= g.dtype.type(coef)
+                if g.dtype.itemsize == 2:  # float16 / bfloat16: in float32, rounded once (the
+                    # coefficient is not rounded to the gradient's dtype first, as PyTorch's)
+                    g[...] = (g.astype(np.float32) * np.float32(coef)).astype(g.dtype)
+                else:
+                    g *= g.dtype.type(coef)
 
 
 def clip_grad_norm_(
