@@ -18,7 +18,7 @@ RTOL = 1e-9  # normwise; wrong rules show up at 1e-3 or more
 
 
 # the shared array conversion, one-thread-torch fixture, normwise comparison and twin builder
-from test_training_parity import _torch_one_thread  # noqa: E402, F401
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 from test_training_parity_options import close, twin  # noqa: E402
 
 

@@ -12,7 +12,9 @@ import ember.optim as eoptim
 torch = pytest.importorskip("torch")
 tnn = torch.nn
 
-from test_torchaudit_layers import _torch_one_thread, close, compare  # noqa: E402, F401
+from test_torchaudit_layers import close, compare  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 R = np.random.default_rng(3)
 N, C = 5, 4

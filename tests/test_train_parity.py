@@ -22,7 +22,7 @@ import ember.optim as eoptim
 
 torch = pytest.importorskip("torch")
 
-from test_training_parity import _torch_one_thread  # noqa: E402, F401
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 from test_training_parity_options import (  # noqa: E402
     T,
     _mlp,

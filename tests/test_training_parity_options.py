@@ -24,7 +24,9 @@ RTOL = 1e-8
 
 
 # the shared array conversion and the module's autouse one-thread-torch fixture
-from test_training_parity import _np, _torch_one_thread  # noqa: E402, F401
+from test_training_parity import _np  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def close(e, t, what, rtol=RTOL):
