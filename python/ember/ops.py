@@ -4967,8 +4967,8 @@ class _RepeatEach(Function):
 
 
 def _split_spec(name, indices_or_sections, sections, indices, tensor_indices_or_sections):
-    """The one of torch's spellings given: ``sections=``, ``indices=``,
-    ``tensor_indices_or_sections=`` (its three overloads) or positionally."""
+    """The one of torch's spellings given: positionally, ``sections=``, ``indices=`` or
+    ``tensor_indices_or_sections=`` (its three overloads); exactly one may be given."""
     given = [
         v
         for v in (indices_or_sections, sections, indices, tensor_indices_or_sections)
@@ -4992,11 +4992,9 @@ def tensor_split(
     tensor_indices_or_sections=None,
 ) -> tuple:
     """Split into n nearly equal parts (the first n % size one longer), or at the given indices."""
-    if indices_or_sections is None or not (sections is indices is tensor_indices_or_sections):
-        # (any keyword spelling: exactly one may be given, as torch's overloads)
-        indices_or_sections = _split_spec(
-            "tensor_split", indices_or_sections, sections, indices, tensor_indices_or_sections
-        )
+    indices_or_sections = _split_spec(
+        "tensor_split", indices_or_sections, sections, indices, tensor_indices_or_sections
+    )
     x = _tensor_operand(x)
     axis = _dim(dim, x.ndim, "tensor_split")
     n = x.shape[axis]
@@ -5021,8 +5019,7 @@ def tensor_split(
 
 def _dir_split(name: str, dim: int, min_dims: int):
     def op(x, indices_or_sections=None, *, sections=None, indices=None) -> tuple:
-        if indices_or_sections is None or sections is not None or indices is not None:
-            indices_or_sections = _split_spec(name, indices_or_sections, sections, indices, None)
+        indices_or_sections = _split_spec(name, indices_or_sections, sections, indices, None)
         x = _tensor_operand(x)
         if x.ndim < min_dims:
             raise ValueError(f"{name}: needs a tensor of >= {min_dims} dims, got shape {x.shape}")

@@ -5917,11 +5917,7 @@ def max_pool3d(
             f"{op}: pad should be at most half of kernel size, but got pad={p}, kernel_size={k}"
         )
     if 0 not in x.shape[-4:]:  # named as 3-D here, not by the 2-D passes below
-        out = []
-        for n, kk, ss, pp, dd in zip(x.shape[-3:], k, s, p, d):
-            span = n + 2 * pp - dd * (kk - 1) - 1
-            o = (-(-span // ss) if ceil_mode else span // ss) + 1
-            out.append(o - 1 if ceil_mode and (o - 1) * ss >= n + pp else o)
+        out = [_pool_out(*a, ceil_mode) for a in zip(x.shape[-3:], k, s, p, d)]
         if min(out) < 1:
             c, size = x.shape[-4], "x".join(map(str, x.shape[-3:]))
             raise ValueError(
