@@ -726,7 +726,8 @@ def test_clip_grad_norm_mixed_dtypes_promotes_like_torch():
 
 def test_get_worker_info_for_a_sharding_iterable_dataset():
     """The usual sharding IterableDataset (torch's docs' pattern) asks get_worker_info(); in
-    the process that makes the batches the answer is None, in both libraries."""
+    the main process the answer is None, in each worker its id and count, in both libraries
+    (so two workers interleave their shards' batches)."""
 
     def make(data_mod):
         class Shards(data_mod.IterableDataset):
@@ -738,10 +739,12 @@ def test_get_worker_info_for_a_sharding_iterable_dataset():
 
         return Shards()
 
-    t = [b.tolist() for b in tdata.DataLoader(make(tdata), batch_size=3)]
+    for workers in (0, 2):
+        t = [b.tolist() for b in tdata.DataLoader(make(tdata), batch_size=3, num_workers=workers)]
+        e = ember.data.DataLoader(make(ember.data), batch_size=3, num_workers=workers)
+        assert [b.tolist() for b in e] == t
+    assert t == [[0, 2, 4], [1, 3, 5], [6]]
     assert ember.data.get_worker_info() is None and tdata.get_worker_info() is None
-    e = [b.tolist() for b in ember.data.DataLoader(make(ember.data), batch_size=3, num_workers=2)]
-    assert e == t
     import ember.utils.data as eud
 
     assert eud.get_worker_info is ember.data.get_worker_info

@@ -5,15 +5,26 @@ given, so a seed fixes every epoch's order."""
 
 from __future__ import annotations
 
+import atexit
 import bisect
+import dataclasses
 import functools
 import itertools
 import math
+import multiprocessing
+import multiprocessing.queues
+import os
+import queue
+import random
+import sys
+import traceback
 import warnings
+import weakref
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from ember import random as _random
 from ember.nn.functional import _AssertionValueError
 from ember.random import rng as _rng
 from ember.tensor import Tensor
@@ -41,10 +52,33 @@ __all__ = [
 ]
 
 
-def get_worker_info():
-    """None: as PyTorch's answer in the main process, where ember's DataLoader makes every
-    batch (so an IterableDataset that shards by worker id yields everything once)."""
-    return None
+@dataclasses.dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """What ``get_worker_info()`` tells a DataLoader worker process about itself (torch's
+    fields): its ``id`` in [0, num_workers), ``num_workers``, the ``seed`` its random
+    generators were seeded with (``base_seed + id``) and its own copy of the ``dataset``."""
+
+    id: int
+    num_workers: int
+    seed: int
+    dataset: object
+    rng: object = None  # (torch's thread workers' generators; ember's workers are processes)
+    worker_method: str | None = "multiprocessing"
+
+
+_worker_info: WorkerInfo | None = None  # set once in each worker process
+
+
+class _AssertionTypeError(TypeError, AssertionError):
+    """A wrong type, where torch asserts (so ``except AssertionError`` catches it too)."""
+
+
+def get_worker_info() -> WorkerInfo | None:
+    """In a DataLoader worker process, its ``WorkerInfo`` (id, num_workers, seed, dataset);
+    in the main process, None. An IterableDataset shards its stream by it (each worker
+    runs its own copy of the dataset's ``__iter__``), and a ``worker_init_fn`` can use it
+    to configure the worker's copy of the dataset."""
+    return _worker_info
 
 
 class Dataset:
@@ -80,7 +114,7 @@ class ConcatDataset(Dataset):
             raise _AssertionValueError("datasets should not be an empty iterable")
         for d in self.datasets:
             if isinstance(d, IterableDataset):
-                raise TypeError("ConcatDataset does not support IterableDataset")
+                raise _AssertionTypeError("ConcatDataset does not support IterableDataset")
         self.cumulative_sizes = list(itertools.accumulate(len(d) for d in self.datasets))
 
     def __len__(self) -> int:
@@ -106,7 +140,7 @@ class ChainDataset(IterableDataset):
     def __iter__(self):
         for d in self.datasets:
             if not isinstance(d, IterableDataset):
-                raise TypeError("ChainDataset only supports IterableDataset")
+                raise _AssertionTypeError("ChainDataset only supports IterableDataset")
             yield from d
 
     def __len__(self) -> int:
@@ -142,7 +176,9 @@ class StackDataset(Dataset):
 
 # ---- samplers ----------------------------------------------------------------------------
 def _check_generator(generator, who: str):
-    if generator is not None and not isinstance(generator, np.random.Generator):
+    if generator is None or generator is _random.default_generator:  # (the global stream)
+        return
+    if not isinstance(generator, np.random.Generator):
         raise TypeError(
             f"{who}: generator must be an ember.Generator (or a numpy.random.Generator)"
         )
@@ -545,6 +581,475 @@ def _to_tensors(batch):
     return [Tensor(np.ascontiguousarray(b)) for b in batch]  # a list, as default_collate
 
 
+# ---- fetching batches (in the main process or in a worker) ---------------------------------
+class _MapFetcher:
+    """One batch of a map-style dataset from a batch of indices (auto-collation) or one
+    sample from one index. TensorDatasets (and Subsets of them) under default_collate are
+    batched by one fancy-indexing per array instead of item by item."""
+
+    def __init__(self, dataset, auto_collation: bool, collate_fn, drop_last: bool):
+        self.dataset, self.auto_collation, self.collate_fn = dataset, auto_collation, collate_fn
+        self.fast = collate_fn is default_collate and hasattr(dataset, "_get_batch")
+
+    def __call__(self, index):
+        if not self.auto_collation:
+            return self.collate_fn(self.dataset[index])
+        if self.fast:
+            batch = self.dataset._get_batch(index)
+            if batch is not None:
+                return _to_tensors(batch)
+        return self.collate_fn([self.dataset[int(i)] for i in index])
+
+
+class _StreamFetcher:
+    """The next batch (``batch_size`` samples, or one sample when batch_size is None) of an
+    IterableDataset's stream; StopIteration once it is spent (a short last batch is dropped
+    with ``drop_last``)."""
+
+    def __init__(self, dataset, auto_collation: bool, collate_fn, drop_last: bool, batch_size):
+        self.it = iter(dataset)
+        self.auto_collation, self.collate_fn = auto_collation, collate_fn
+        self.drop_last, self.batch_size, self.ended = drop_last, batch_size, False
+
+    def __call__(self, index=None):
+        if self.ended:
+            raise StopIteration
+        if not self.auto_collation:
+            return self.collate_fn(next(self.it))
+        batch = list(itertools.islice(self.it, self.batch_size))
+        if len(batch) < self.batch_size:
+            self.ended = True
+            if not batch or self.drop_last:
+                raise StopIteration
+        return self.collate_fn(batch)
+
+
+def _make_fetcher(dataset, iterable, auto_collation, collate_fn, drop_last, batch_size):
+    if iterable:
+        return _StreamFetcher(dataset, auto_collation, collate_fn, drop_last, batch_size)
+    return _MapFetcher(dataset, auto_collation, collate_fn, drop_last)
+
+
+# ---- worker processes (torch.utils.data._utils.worker) -------------------------------------
+# How long a blocked queue read waits before it looks whether the process at the other end
+# is still alive (torch's MP_STATUS_CHECK_INTERVAL).
+_STATUS_INTERVAL = 5.0
+_python_exiting = False  # workers are left to multiprocessing's own exit handler then
+
+
+def _set_python_exiting() -> None:
+    global _python_exiting
+    _python_exiting = True
+
+
+atexit.register(_set_python_exiting)
+
+
+class _KeyErrorMessage(str):
+    """A KeyError's message shown as written (KeyError repr()s its argument)."""
+
+    def __repr__(self):
+        return self
+
+
+class _ExceptionWrapper:
+    """An exception raised in a worker, carried to the main process as its type and its
+    traceback's text and raised there again as torch's ExceptionWrapper does: the same type,
+    with "Caught <Type> in DataLoader worker process <id>." and the original traceback as
+    its message (a RuntimeError when the type cannot be built from one message)."""
+
+    def __init__(self, where: str):
+        exc_type, exc, tb = sys.exc_info()
+        self.exc_msg = "".join(traceback.format_exception(exc_type, exc, tb))
+        self.where = where
+        try:  # (a class defined in a function cannot cross to the main process)
+            multiprocessing.reduction.ForkingPickler.dumps(exc_type)
+            self.exc_type = exc_type
+        except Exception:
+            self.exc_type = RuntimeError
+
+    def reraise(self):
+        msg = f"Caught {self.exc_type.__name__} {self.where}.\nOriginal {self.exc_msg}"
+        if self.exc_type is KeyError:
+            msg = _KeyErrorMessage(msg)
+        try:
+            exc = self.exc_type(msg)
+        except Exception:
+            raise RuntimeError(msg) from None
+        raise exc
+
+
+def _where(worker_id) -> str:
+    return f"in DataLoader worker process {worker_id}"
+
+
+class _ResultQueue(multiprocessing.queues.Queue):
+    """The workers' result queue. Queue.put pickles in a background thread, where a batch
+    that cannot be pickled would vanish and leave the main process waiting for ever; here
+    the pickling error goes back in its place, raised in the main process as any other
+    worker exception."""
+
+    def _on_queue_feeder_error(self, e, obj):
+        if isinstance(obj, tuple) and len(obj) == 2 and not isinstance(obj[1], _ExceptionWrapper):
+            wid = _worker_info.id if _worker_info is not None else "?"
+            self.put((obj[0], _ExceptionWrapper(_where(wid))))
+        else:
+            super()._on_queue_feeder_error(e, obj)
+
+
+class _ResumeIteration:
+    """Sent to persistent workers at the start of each later epoch: begin the stream anew."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _IterableDatasetStopIteration:
+    worker_id: int
+
+
+def _generate_state(base_seed: int, worker_id: int) -> list[int]:
+    """The 4 x 32-bit seed torch's workers give ``numpy.random.seed`` (SeedSequence's hash
+    of (worker_id, base_seed), written out in torch.utils.data._utils.worker), so NumPy's
+    global draws in a worker differ between workers and follow the loader's seed."""
+    mask = 0xFFFFFFFF
+    entropy = [worker_id, base_seed & mask, base_seed >> 32, 0]
+    hash_const = 0x43B0D7E5
+
+    def hash_(value):
+        nonlocal hash_const
+        value = (value ^ hash_const) & mask
+        hash_const = (hash_const * 0x931E8875) & mask
+        value = (value * hash_const) & mask
+        return (value ^ (value >> 16)) & mask
+
+    def mix(x, y):
+        r = ((0xCA01F9DD * x) - (0x4973F715 * y)) & mask
+        return (r ^ (r >> 16)) & mask
+
+    pool = [hash_(e) for e in entropy]
+    for i_src in range(4):
+        for i_dst in range(4):
+            if i_src != i_dst:
+                pool[i_dst] = mix(pool[i_dst], hash_(pool[i_src]))
+    out, hash_b = [], 0x8B51F9DD
+    for v in pool:
+        v = (v ^ hash_b) & mask
+        hash_b = (hash_b * 0x58F38DED) & mask
+        v = (v * hash_b) & mask
+        out.append((v ^ (v >> 16)) & mask)
+    return out
+
+
+def _worker_loop(
+    iterable, dataset, index_queue, data_queue, done_event, auto_collation, collate_fn,
+    drop_last, batch_size, base_seed, init_fn, worker_id, num_workers,
+):  # fmt: skip
+    """A worker process: seeds its generators as torch's workers do (Python's ``random``
+    and ember's with ``base_seed + worker_id``, NumPy's global one with _generate_state),
+    calls ``init_fn(worker_id)``, then turns each (task number, indices) read from
+    ``index_queue`` into (task number, batch) on ``data_queue`` until it reads None."""
+    global _worker_info
+    try:
+        from ember import set_num_threads
+
+        set_num_threads(1)  # (as torch: num_workers processes share the cores)
+        seed = base_seed + worker_id
+        random.seed(seed)
+        _random.manual_seed(seed)
+        np.random.seed(_generate_state(base_seed, worker_id))
+        _worker_info = WorkerInfo(id=worker_id, num_workers=num_workers, seed=seed, dataset=dataset)
+        init_error = None
+        try:
+            if init_fn is not None:
+                init_fn(worker_id)
+            fetch = _make_fetcher(
+                dataset, iterable, auto_collation, collate_fn, drop_last, batch_size
+            )
+        except Exception:
+            init_error = _ExceptionWrapper(_where(worker_id))  # (raised for the first task)
+        iteration_end = False
+        parent = os.getppid()
+        while os.getppid() == parent:  # (an orphan stops: nobody would read its batches)
+            try:
+                r = index_queue.get(timeout=_STATUS_INTERVAL)
+            except queue.Empty:
+                continue
+            if isinstance(r, _ResumeIteration):
+                data_queue.put((r, None))
+                iteration_end = False
+                fetch = _make_fetcher(
+                    dataset, iterable, auto_collation, collate_fn, drop_last, batch_size
+                )
+                continue
+            if r is None:
+                break
+            if done_event.is_set() or iteration_end:
+                continue
+            idx, index = r
+            if init_error is not None:
+                data, init_error = init_error, None
+            else:
+                try:
+                    data = fetch(index)
+                except StopIteration:
+                    if not iterable:
+                        data = _ExceptionWrapper(_where(worker_id))
+                    else:
+                        data, iteration_end = _IterableDatasetStopIteration(worker_id), True
+                except Exception:
+                    data = _ExceptionWrapper(_where(worker_id))
+            data_queue.put((idx, data))
+            del data, idx, index, r  # (the batch is not kept alive while waiting)
+    except KeyboardInterrupt:
+        pass  # (the main process handles Ctrl-C and shuts the workers down)
+    if done_event.is_set():
+        data_queue.cancel_join_thread()
+        data_queue.close()
+
+
+def _cpu_count() -> int | None:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count()
+
+
+class _MultiProcessingDataLoaderIter:
+    """Iterates over a DataLoader with ``num_workers`` worker processes, as torch's iterator
+    of that name: the main process walks the sampler and deals the batches' indices to the
+    workers in turn, keeping ``prefetch_factor`` tasks per worker in flight; each worker
+    fetches and collates its batch and sends it back pickled (ember Tensors pickle as their
+    NumPy arrays). Batches come back in the sampler's order (``in_order=True``) or as they
+    are ready. The workers end with the epoch, or live on for the next one with
+    ``persistent_workers``, and are shut down when the iterator is deleted."""
+
+    def __init__(self, loader):
+        self._workers, self._index_queues = [], []
+        self._workers_status = [True] * loader.num_workers
+        self._dataset = loader.dataset
+        self._iterable = loader._iterable
+        self._num_workers = loader.num_workers
+        self._prefetch_factor = loader.prefetch_factor
+        self._in_order = loader.in_order
+        self._timeout = loader.timeout
+        self._persistent_workers = loader.persistent_workers
+        self._index_sampler = loader._index_sampler
+        self._base_seed = loader._draw_base_seed()
+        if self._prefetch_factor <= 0:
+            raise _AssertionValueError(
+                "prefetch_factor must be greater than 0 for MultiProcessingDataLoaderIter"
+            )
+        ctx = loader.multiprocessing_context or multiprocessing.get_context()
+        self._worker_result_queue = _ResultQueue(ctx=ctx)
+        self._workers_done_event = ctx.Event()
+        # The workers are shut down when this iterator is collected, through a finalizer
+        # rather than __del__: one that holds the queues itself runs before the garbage
+        # collector finalizes anything, while __del__ in a reference cycle (an iterator held
+        # by a worker exception's traceback) may run after the queues' pipes were closed,
+        # and the workers would never read their stop message. Made before any worker
+        # starts, so a failure to start one still stops the others.
+        self._shutdown_workers = weakref.finalize(
+            self, _shutdown_workers, self._workers, self._index_queues,
+            self._workers_done_event, self._workers_status, self._persistent_workers,
+        )  # fmt: skip
+        self._shutdown_workers.atexit = False  # (multiprocessing ends daemonic workers then)
+        for i in range(self._num_workers):
+            index_queue = ctx.Queue()
+            index_queue.cancel_join_thread()  # (indices still queued at exit are dropped)
+            w = ctx.Process(
+                target=_worker_loop,
+                args=(
+                    self._iterable, self._dataset, index_queue, self._worker_result_queue,
+                    self._workers_done_event, loader._auto_collation, loader.collate_fn,
+                    loader.drop_last, loader.batch_size, self._base_seed,
+                    loader.worker_init_fn, i, self._num_workers,
+                ),
+                daemon=True,
+            )  # fmt: skip
+            w.start()
+            self._index_queues.append(index_queue)
+            self._workers.append(w)
+        self._data_queue = self._worker_result_queue
+        self._reset(loader, first_iter=True)
+
+    def __iter__(self):
+        return self
+
+    def __len__(self) -> int:
+        return len(self._index_sampler)
+
+    def __getstate__(self):
+        raise NotImplementedError(f"{type(self).__name__} cannot be pickled")
+
+    def _reset(self, loader, first_iter: bool = False) -> None:
+        self._sampler_iter = loader._index_iter()
+        self._num_yielded = 0
+        self._IterableDataset_len_called = loader._IterableDataset_len_called
+        self._send_idx = 0  # the next task to send to a worker
+        self._rcvd_idx = 0  # the next task to return
+        self._task_info = {}  # task -> (worker,) while out, (worker, data) once back early
+        self._tasks_outstanding = 0
+        self._workers_status[:] = [True] * self._num_workers  # (the finalizer's list too)
+        self._workers_num_tasks = [0] * self._num_workers
+        self._worker_queue_idx_cycle = itertools.cycle(range(self._num_workers))
+        if not first_iter:  # persistent workers: drain last epoch's batches, restart streams
+            for q in self._index_queues:
+                q.put(_ResumeIteration())
+            resumed = 0
+            while resumed < self._num_workers:
+                idx, _ = self._get_data()
+                resumed += isinstance(idx, _ResumeIteration)
+        for _ in range(self._prefetch_factor * self._num_workers):
+            self._try_put_index()
+
+    def _try_get_data(self, timeout=None):
+        try:
+            return True, self._data_queue.get(timeout=timeout or _STATUS_INTERVAL)
+        except Exception as e:
+            # a worker that died (killed, segfault, os._exit) never answers: say so
+            failed = [
+                w
+                for wid, w in enumerate(self._workers)
+                if self._workers_status[wid] and not w.is_alive()
+            ]
+            for w in failed:
+                self._mark_worker_as_unavailable(self._workers.index(w))
+            if failed:
+                pids = ", ".join(str(w.pid) for w in failed)
+                raise RuntimeError(f"DataLoader worker (pid(s) {pids}) exited unexpectedly") from e
+            if isinstance(e, queue.Empty):
+                return False, None
+            raise
+
+    def _get_data(self):
+        if self._timeout > 0:
+            ok, data = self._try_get_data(self._timeout)
+            if not ok:
+                raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds")
+            return data
+        while True:
+            ok, data = self._try_get_data()
+            if ok:
+                return data
+
+    def __next__(self):
+        data = self._next_data()
+        self._num_yielded += 1
+        _check_stream_length(self, self._num_workers)
+        return data
+
+    def _next_data(self):
+        while True:
+            # skip tasks whose worker's stream ended (an IterableDataset replica ran out)
+            while self._rcvd_idx < self._send_idx:
+                info = self._task_info.get(self._rcvd_idx)
+                if info and (len(info) == 2 or self._workers_status[info[0]]):
+                    break
+                self._task_info.pop(self._rcvd_idx, None)
+                self._rcvd_idx += 1
+            else:
+                if not self._persistent_workers:
+                    self._shutdown_workers()
+                raise StopIteration
+            if len(self._task_info[self._rcvd_idx]) == 2:  # it came back early
+                worker_id, data = self._task_info.pop(self._rcvd_idx)
+                self._rcvd_idx += 1
+                return self._process_data(data, worker_id)
+            idx, data = self._get_data()
+            self._tasks_outstanding -= 1
+            if self._iterable and isinstance(data, _IterableDatasetStopIteration):
+                if self._persistent_workers:
+                    self._workers_status[data.worker_id] = False
+                else:
+                    self._mark_worker_as_unavailable(data.worker_id)
+                self._try_put_index()
+                continue
+            if idx != self._rcvd_idx:
+                if not self._in_order:
+                    worker_id = self._task_info.pop(idx)[0]
+                    return self._process_data(data, worker_id)
+                self._task_info[idx] += (data,)  # hold it until its turn
+            else:
+                worker_id = self._task_info.pop(idx)[0]
+                self._rcvd_idx += 1
+                return self._process_data(data, worker_id)
+
+    def _try_put_index(self) -> None:
+        max_tasks = self._prefetch_factor * self._num_workers
+        try:
+            index = next(self._sampler_iter)
+        except StopIteration:
+            return
+        for _ in range(self._num_workers):  # the next active worker (with room, out of order)
+            worker = next(self._worker_queue_idx_cycle)
+            if self._workers_status[worker] and (
+                self._in_order
+                or self._workers_num_tasks[worker] < max_tasks // sum(self._workers_status)
+            ):
+                break
+        else:
+            return
+        self._index_queues[worker].put((self._send_idx, index))
+        self._task_info[self._send_idx] = (worker,)
+        self._workers_num_tasks[worker] += 1
+        self._tasks_outstanding += 1
+        self._send_idx += 1
+
+    def _process_data(self, data, worker_id):
+        self._workers_num_tasks[worker_id] -= 1
+        self._try_put_index()
+        if isinstance(data, _ExceptionWrapper):
+            data.reraise()
+        return data
+
+    def _mark_worker_as_unavailable(self, worker_id: int) -> None:
+        self._index_queues[worker_id].put(None)  # (the worker exits once it reads this)
+        self._workers_status[worker_id] = False
+
+
+def _shutdown_workers(workers, index_queues, done_event, workers_status, persistent) -> None:
+    """Stop a loader iterator's workers: each reads None and exits; one that does not
+    within _STATUS_INTERVAL is terminated. (Skipped while Python exits: multiprocessing
+    terminates daemonic processes itself then.)"""
+    if _python_exiting:
+        return
+    try:
+        done_event.set()  # (workers skip the tasks still queued)
+        for worker_id, q in enumerate(index_queues):
+            if persistent or workers_status[worker_id]:
+                q.put(None)
+                workers_status[worker_id] = False
+        for w in workers:
+            w.join(timeout=_STATUS_INTERVAL)
+        for q in index_queues:
+            q.cancel_join_thread()
+            q.close()
+    finally:
+        for w in workers:
+            if w.is_alive():
+                w.terminate()
+                w.join(timeout=_STATUS_INTERVAL)
+            if w.exitcode is not None:
+                w.close()
+
+
+def _check_stream_length(it, num_workers: int) -> None:
+    """torch's warning when an IterableDataset yields more batches than len(DataLoader) said
+    (with workers, usually replicas that each yield the whole stream)."""
+    n = it._IterableDataset_len_called
+    if it._iterable and n is not None and it._num_yielded > n:
+        msg = (
+            f"Length of IterableDataset {it._dataset} was reported to be {n}"
+            f"(when accessing len(dataloader)), but {it._num_yielded} samples have been "
+            "fetched. "
+        )
+        if num_workers > 0:
+            msg += (
+                "For multiprocessing data-loading, this could be caused by not properly "
+                "configuring the IterableDataset replica at each worker (shard the stream "
+                "by get_worker_info() in __iter__)."
+            )
+        warnings.warn(msg, stacklevel=3)
+
+
 class DataLoader:
     """Iterates over ``dataset`` in batches (PyTorch's arguments, in PyTorch's order).
 
@@ -562,10 +1067,26 @@ class DataLoader:
             sampler and drop_last).
         drop_last: drop the last, incomplete batch.
         collate_fn: turns a list of samples into a batch (default: ``default_collate``).
-        num_workers, pin_memory, timeout, worker_init_fn, multiprocessing_context,
-        prefetch_factor, persistent_workers, pin_memory_device, in_order: accepted for
-            PyTorch compatibility; batches are always made in this process (the kernels are
-            multi-threaded already, and there is no device memory to pin).
+        num_workers: worker processes that make the batches (0: this process makes them).
+            Each worker holds its own copy of the dataset, seeds Python's ``random`` and
+            ember's generator with ``base_seed + worker_id`` and NumPy's global one from
+            both (as torch's workers do), then calls ``worker_init_fn(worker_id)``;
+            ``get_worker_info()`` describes the worker inside it. ``base_seed`` is drawn
+            once per epoch from ``generator`` (else ember's generator), by every loader, so
+            one seed gives the same order with any number of workers. An IterableDataset is
+            run whole in every worker: shard it by ``get_worker_info()``.
+        pin_memory: accepted; ember has no device memory to pin (torch's warning).
+        timeout: seconds to wait for a worker's batch before a RuntimeError (0: no limit).
+        worker_init_fn: called in each worker with its id before it makes any batch.
+        multiprocessing_context: the start method ('fork', 'spawn', 'forkserver') or a
+            multiprocessing context (default: multiprocessing's default start method).
+            With 'spawn'/'forkserver' the dataset, collate_fn and worker_init_fn are
+            pickled, so they must be importable (no lambdas, no local classes).
+        generator: the stream for shuffling and for the workers' base seed.
+        prefetch_factor: batches each worker works ahead (default 2 with workers).
+        persistent_workers: keep the workers (and their dataset copies) between epochs.
+        pin_memory_device: accepted (deprecated in torch).
+        in_order: return the batches in the sampler's order (True) or as they are ready.
 
     Example::
 
@@ -620,6 +1141,15 @@ class DataLoader:
             raise ValueError("persistent_workers option needs num_workers > 0")
         if timeout < 0:
             raise ValueError("timeout option should be non-negative")
+        if num_workers > 0 and prefetch_factor is None:
+            prefetch_factor = 2
+        elif prefetch_factor is not None and prefetch_factor < 0:
+            raise ValueError("prefetch_factor option should be non-negative")
+        self.num_workers = num_workers
+        self.multiprocessing_context = multiprocessing_context  # (checked by its setter)
+        self.worker_init_fn = worker_init_fn
+        self.in_order = in_order
+        self.pin_memory_device = pin_memory_device
         self._iterable = isinstance(dataset, IterableDataset)
         if self._iterable:
             if shuffle not in (False, None):
@@ -665,7 +1195,6 @@ class DataLoader:
         self.sampler = sampler
         self.batch_sampler = batch_sampler
         self.generator = generator
-        self.num_workers = num_workers
         self.timeout = timeout
         self.pin_memory = pin_memory
         self.prefetch_factor = prefetch_factor
@@ -676,7 +1205,62 @@ class DataLoader:
         if collate_fn is None:
             collate_fn = default_collate if self._auto_collation else default_convert
         self.collate_fn = collate_fn
+        self._IterableDataset_len_called = None  # len(loader) of a stream, for a warning
+        self._iterator = None  # the iterator whose workers persist (persistent_workers)
         self._initialized = True
+        self.check_worker_number_rationality()
+
+    @property
+    def multiprocessing_context(self):
+        return self._multiprocessing_context
+
+    @multiprocessing_context.setter
+    def multiprocessing_context(self, ctx) -> None:
+        # torch's checks: a start method's name or a context, and only with workers
+        if ctx is not None:
+            if self.num_workers == 0:
+                raise ValueError(
+                    "multiprocessing_context can only be used with multi-process loading "
+                    f"(num_workers > 0), but got num_workers={self.num_workers}"
+                )
+            if isinstance(ctx, str):
+                methods = multiprocessing.get_all_start_methods()
+                if ctx not in methods:
+                    raise ValueError(
+                        "multiprocessing_context option should specify a valid start method "
+                        f"in {methods!r}, but got multiprocessing_context={ctx!r}"
+                    )
+                ctx = multiprocessing.get_context(ctx)
+            if not isinstance(ctx, multiprocessing.context.BaseContext):
+                raise TypeError(
+                    "multiprocessing_context option should be a valid context object or a "
+                    f"string specifying the start method, but got multiprocessing_context={ctx}"
+                )
+        super().__setattr__("_multiprocessing_context", ctx)
+
+    def check_worker_number_rationality(self) -> None:
+        """torch's warning when there are more workers than CPUs this process may use."""
+        if not self.num_workers:
+            return
+        cpus = _cpu_count()
+        if cpus is None or self.num_workers > cpus:
+            cpuset = (
+                "" if hasattr(os, "sched_getaffinity") else " (`cpuset` is not taken into account)"
+            )
+            suggest = (
+                f"Our suggested max number of worker in current system is {cpus}{cpuset}, "
+                "which is smaller than what this DataLoader is going to create."
+                if cpus is not None
+                else "DataLoader is not able to compute a suggested max number of worker in "
+                "current system."
+            )
+            warnings.warn(
+                f"This DataLoader will create {self.num_workers} worker processes in total. "
+                f"{suggest} Please be aware that excessive worker creation might get "
+                "DataLoader running slow or even freeze, lower the worker number to avoid "
+                "potential slowness/freeze if necessary.",
+                stacklevel=2,
+            )
 
     # as torch: what decides the batches is fixed once the loader is made
     _FROZEN = (
@@ -697,7 +1281,9 @@ class DataLoader:
 
     def __len__(self) -> int:
         if self._iterable:
-            n = len(self.dataset)
+            # (a stream that yields more than this gets torch's warning: see
+            # _check_stream_length)
+            n = self._IterableDataset_len_called = len(self.dataset)
             if self.batch_size is None:
                 return n
             return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
@@ -707,43 +1293,78 @@ class DataLoader:
 
     def __iter__(self):
         if self.pin_memory:  # as PyTorch without an accelerator (ember never has one)
+            if self.pin_memory_device:
+                warnings.warn(
+                    "pin_memory_device is deprecated, the current accelerator will be used as "
+                    f"the device,ignore pin_memory_device='{self.pin_memory_device}'.",
+                    stacklevel=2,
+                )
             warnings.warn(
                 "'pin_memory' argument is set as true but no accelerator is found, then device "
                 "pinned memory won't be used.",
                 UserWarning,
                 stacklevel=2,
             )
-        return self._iter()
+        if self.num_workers == 0:
+            return _SingleProcessDataLoaderIter(self)
+        if self.persistent_workers:
+            if self._iterator is None:
+                super().__setattr__("_iterator", _MultiProcessingDataLoaderIter(self))
+            else:
+                self._iterator._reset(self)
+            return self._iterator
+        self.check_worker_number_rationality()
+        return _MultiProcessingDataLoaderIter(self)
 
-    def _iter(self):
+    @property
+    def _index_sampler(self):
+        """What yields each fetch's index: the batch sampler (auto-collation), else the
+        sampler; None for an IterableDataset (its fetches take no index)."""
         if self._iterable:
-            yield from self._iter_stream()
-            return
-        if self.batch_sampler is None:  # batch_size=None: one sample at a time
-            for i in self.sampler:
-                yield self.collate_fn(self.dataset[i])
-            return
-        if isinstance(self.batch_sampler, BatchSampler):
-            batches = self.batch_sampler._batches()
-        else:
-            batches = (np.asarray(b, dtype=np.int64) for b in self.batch_sampler)
-        # (collate_fn may be replaced after the loader is made, as in torch)
-        fast = self.collate_fn is default_collate and hasattr(self.dataset, "_get_batch")
-        for idx in batches:
-            if fast:
-                batch = self.dataset._get_batch(idx)
-                if batch is not None:
-                    yield _to_tensors(batch)
-                    continue
-            yield self.collate_fn([self.dataset[int(i)] for i in idx])
+            return None
+        return self.batch_sampler if self.batch_sampler is not None else self.sampler
 
-    def _iter_stream(self):
-        it = iter(self.dataset)
-        if self.batch_size is None:
-            for sample in it:
-                yield self.collate_fn(sample)
-            return
-        while batch := list(itertools.islice(it, self.batch_size)):
-            if self.drop_last and len(batch) < self.batch_size:
-                return
-            yield self.collate_fn(batch)
+    def _index_iter(self):
+        """One epoch of fetch indices: index arrays per batch, single indices without
+        batching, and for an IterableDataset None for ever (the stream decides the end)."""
+        if self._iterable:
+            return itertools.repeat(None)
+        if self.batch_sampler is None:
+            return iter(self.sampler)
+        if isinstance(self.batch_sampler, BatchSampler):
+            return self.batch_sampler._batches()
+        return (np.asarray(b, dtype=np.int64) for b in self.batch_sampler)
+
+    def _draw_base_seed(self) -> int:
+        """The workers' base seed: one draw per epoch from the loader's generator (else
+        ember's), made with or without workers, as torch's iterators do, so the same seed
+        gives the same shuffle order at any num_workers."""
+        return int(_rng(self.generator).integers(0, 2**63, dtype=np.int64))
+
+
+class _SingleProcessDataLoaderIter:
+    """Iterates over a DataLoader in this process (num_workers=0)."""
+
+    def __init__(self, loader):
+        if loader.timeout != 0:
+            raise _AssertionValueError("_SingleProcessDataLoaderIter requires timeout == 0")
+        self._base_seed = loader._draw_base_seed()  # (drawn, as torch, though unused here)
+        self._dataset, self._iterable = loader.dataset, loader._iterable
+        self._IterableDataset_len_called = loader._IterableDataset_len_called
+        self._num_yielded = 0
+        self._indices = loader._index_iter()
+        # (collate_fn may be replaced after the loader is made, as in torch: read it now)
+        self._fetch = _make_fetcher(
+            loader.dataset, loader._iterable, loader._auto_collation, loader.collate_fn,
+            loader.drop_last, loader.batch_size,
+        )  # fmt: skip
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        data = self._fetch(next(self._indices))
+        if self._iterable:
+            self._num_yielded += 1
+            _check_stream_length(self, 0)
+        return data
