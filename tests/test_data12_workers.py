@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 import ember
+import ember.creation
 import ember.data as ED
 
 torch = pytest.importorskip("torch")
@@ -440,26 +441,20 @@ def test_iterable_replicas_and_the_length_warning_as_torch():
     assert res[0] == res[1] == [0, 1, 2, 3]
 
 
-def _spawn_init(worker_id):
-    info = ED.get_worker_info()
-    info.dataset.init_ids.append(worker_id + 10 * info.num_workers)
-
-
 @pytest.mark.parametrize(
     "ctx", ["spawn", multiprocessing.get_context("fork")], ids=["spawn", "fork-ctx"]
 )
 def test_start_methods(ctx):
+    # (only ember's own functions and data here: a spawned worker imports what it unpickles,
+    # and this module would bring torch. ember.rand is a wrapper pickle cannot find by name:
+    # ember.creation.rand is the function itself)
     loader = ED.DataLoader(
-        InitSeen(), batch_size=None, num_workers=1, worker_init_fn=_spawn_init,
-        multiprocessing_context=ctx,
+        [(1,), (2,)], batch_size=None, num_workers=1, collate_fn=ember.creation.rand,
+        worker_init_fn=ember.manual_seed, multiprocessing_context=ctx,
     )  # fmt: skip
     got = [b.tolist() for b in loader]
-    assert got == [[10]] * 4
-    x = np.arange(10, dtype=np.float64)
-    loader = ED.DataLoader(
-        ED.TensorDataset(x), batch_size=4, num_workers=1, multiprocessing_context=ctx
-    )
-    assert [b[0].tolist() for b in loader] == [x[:4].tolist(), x[4:8].tolist(), x[8:].tolist()]
+    ember.manual_seed(0)  # (the worker's init fn reseeded its ember generator with its id)
+    assert got == [ember.rand(1).tolist(), ember.rand(2).tolist()]
 
 
 def test_multiprocessing_context_and_worker_count_checks_as_torch():
@@ -746,3 +741,95 @@ def test_loader_lengths_and_argument_errors_as_torch():
         for lib in (ED, TD):
             with pytest.raises(ValueError, match=f"{name} attribute should not be set"):
                 setattr(lib.DataLoader(list(range(3))), name, 2)
+
+
+class Big(ED.Dataset):
+    """Samples large enough that their batches travel through shared-memory files."""
+
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, i):
+        return {
+            "f64": np.full((200, 300), i, np.float64),
+            "f16": np.full(90000, i, np.float16),
+            "i8t": ember.tensor(np.full((300, 300), i, np.int8)).transpose(0, 1),
+            "small": np.float32(i),
+        }
+
+
+def _shm_files():
+    return [f for f in os.listdir(ED._SHM_DIR) if f.startswith(f"ember-dl-{os.getpid()}-")]
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="no /dev/shm: batches use the pipe")
+def test_large_batches_through_shared_memory_leave_no_files():
+    at0 = [_struct(b) for b in ED.DataLoader(Big(), batch_size=2)]
+    loader = ED.DataLoader(Big(), batch_size=2, num_workers=2)
+    got = list(loader)
+    assert [_struct(b) for b in got] == at0
+    arr = got[0]["f64"].numpy()
+    assert type(arr.base).__name__ == "mmap"  # (it came through a file)
+    assert type(got[0]["small"].numpy().base).__name__ != "mmap"  # (small: the pipe)
+    assert arr.flags.writeable and _shm_files() == []
+    got[0]["f64"].add_(1)  # (the file is gone: the mapping is this array's own memory)
+    assert arr[0, 0, 0] == 1 and got[1]["f64"].numpy()[0, 0, 0] == 2
+    # batches still in flight when the loop breaks are swept with the workers
+    for _ in ED.DataLoader(Big(), batch_size=1, num_workers=2, prefetch_factor=3):
+        time.sleep(0.2)  # (the workers fill their prefetch)
+        break
+    assert _shm_files() == []
+
+
+def test_collate_keeps_mutable_container_types_as_torch():
+    class Tagged(list):
+        pass
+
+    for b in (
+        [collections.defaultdict(int, a=1), collections.defaultdict(int, a=2)],
+        [Tagged([1, 2.0]), Tagged([3, 4.0])],
+    ):
+        e, t = _both(lambda lib, b=b: lib.default_collate(b))
+        assert type(e) is type(t) and _struct(e) == _struct(t)
+        e, t = _both(lambda lib, b=b: lib.default_convert(b))
+        assert [type(x) for x in e] == [type(x) for x in t] and _struct(e) == _struct(t)
+    assert ED.default_collate([collections.defaultdict(list, a=1)] * 2)["missing"] == []
+
+
+def test_getitems_batched_reads_as_torch():
+    def make(lib):
+        class Batched(lib.Dataset):
+            def __init__(self):
+                self.calls = []
+
+            def __len__(self):
+                return 7
+
+            def __getitem__(self, i):
+                raise AssertionError("read one by one")
+
+            def __getitems__(self, indices):
+                self.calls.append(list(indices))
+                return [(i, float(i) / 2) for i in indices]
+
+        return Batched()
+
+    for kw in (dict(batch_size=3), dict(batch_size=2, shuffle=False, drop_last=True)):
+        (e, t) = _both(make)
+        eb = [_struct(b) for b in ED.DataLoader(e, **kw)]
+        tb = [_struct(b) for b in TD.DataLoader(t, **kw)]
+        assert eb == tb and e.calls == t.calls
+    e, t = _both(lambda lib: lib.Subset(make(lib), [6, 2, 4]))
+    assert e.__getitems__([2, 0]) == t.__getitems__([2, 0]) and e.dataset.calls == [[4, 6]]
+    for args, kwargs in [((make, range(7)), {}), ((), dict(a=make, b=range(7)))]:
+
+        def stack(lib, args=args, kwargs=kwargs):
+            real = [a(lib) if a is make else a for a in args]
+            named = {k: v(lib) if v is make else v for k, v in kwargs.items()}
+            return lib.StackDataset(*real, **named).__getitems__([5, 1])
+
+        e, t = _both(stack)
+        assert e == t
+    # through the workers too
+    w = [_struct(b) for b in ED.DataLoader(make(ED), batch_size=3, num_workers=2)]
+    assert w == [_struct(b) for b in TD.DataLoader(make(TD), batch_size=3)]

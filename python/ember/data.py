@@ -7,20 +7,26 @@ from __future__ import annotations
 
 import atexit
 import bisect
+import contextlib
+import copy
 import dataclasses
 import functools
+import glob
+import io
 import itertools
 import math
+import mmap
 import multiprocessing
 import multiprocessing.queues
 import os
+import pickle
 import queue
 import random
 import sys
 import traceback
 import warnings
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, MutableMapping, MutableSequence, Sequence
 
 import numpy as np
 
@@ -85,7 +91,7 @@ class Dataset:
     """Map-style dataset: ``__getitem__(i)`` and ``__len__()``; ``a + b`` concatenates."""
 
     def __getitem__(self, index):
-        raise NotImplementedError
+        raise NotImplementedError("Subclasses of Dataset should implement __getitem__.")
 
     def __len__(self) -> int:  # (PyTorch's Dataset has none: len() is a TypeError)
         raise TypeError(f"object of type '{type(self).__name__}' has no len()")
@@ -169,6 +175,26 @@ class StackDataset(Dataset):
         if isinstance(self.datasets, dict):
             return {k: d[index] for k, d in self.datasets.items()}
         return tuple(d[index] for d in self.datasets)
+
+    def __getitems__(self, indices: list) -> list:
+        """The samples at ``indices``, each dataset read through its own ``__getitems__``
+        when it has one (DataLoader's batched read, as torch's)."""
+        named = isinstance(self.datasets, dict)
+        columns = {}
+        for key, d in self.datasets.items() if named else enumerate(self.datasets):
+            if callable(getattr(d, "__getitems__", None)):
+                items = d.__getitems__(indices)
+                if len(items) != len(indices):
+                    raise ValueError(
+                        "Nested dataset's output size mismatch. "
+                        f"Expected {len(indices)}, got {len(items)}"
+                    )
+                columns[key] = items
+            else:
+                columns[key] = [d[i] for i in indices]
+        if named:
+            return [{k: col[j] for k, col in columns.items()} for j in range(len(indices))]
+        return [tuple(col[j] for col in columns.values()) for j in range(len(indices))]
 
     def __len__(self) -> int:
         return self._length
@@ -458,6 +484,13 @@ class Subset(Dataset):
             return self.dataset._get_batch(self._idx[indices])
         return None
 
+    def __getitems__(self, indices: list) -> list:
+        """The samples at ``indices`` (DataLoader's batched read), through the dataset's own
+        ``__getitems__`` when it has one, as torch's."""
+        if callable(getattr(self.dataset, "__getitems__", None)):
+            return self.dataset.__getitems__([self.indices[i] for i in indices])
+        return [self.dataset[self.indices[i]] for i in indices]
+
     def __len__(self) -> int:
         return len(self._idx)
 
@@ -500,9 +533,19 @@ def random_split(dataset, lengths: Sequence[int | float], generator=None) -> lis
 
 
 def _same_type(template, items):
-    """``items`` in a container of ``template``'s type, as PyTorch's collate keeps it
-    (a plain dict / list when that type cannot be built from one)."""
+    """``items`` in a container of ``template``'s type, as PyTorch's collate keeps it: a
+    mutable one copied and filled (so a defaultdict keeps its default), another built from
+    the items, and a plain dict / list when that fails."""
     try:
+        if isinstance(template, MutableMapping):
+            clone = copy.copy(template)
+            clone.update(items)
+            return clone
+        if isinstance(template, MutableSequence):
+            clone = copy.copy(template)
+            for i, item in enumerate(items):
+                clone[i] = item
+            return clone
         return type(template)(items)
     except TypeError:
         return dict(items) if isinstance(items, dict) else list(items)
@@ -590,6 +633,9 @@ class _MapFetcher:
     def __init__(self, dataset, auto_collation: bool, collate_fn, drop_last: bool):
         self.dataset, self.auto_collation, self.collate_fn = dataset, auto_collation, collate_fn
         self.fast = collate_fn is default_collate and hasattr(dataset, "_get_batch")
+        # torch's batched read: a dataset's __getitems__(list of indices) -> list of samples
+        getitems = getattr(dataset, "__getitems__", None)
+        self.getitems = getitems if callable(getitems) else None
 
     def __call__(self, index):
         if not self.auto_collation:
@@ -598,6 +644,8 @@ class _MapFetcher:
             batch = self.dataset._get_batch(index)
             if batch is not None:
                 return _to_tensors(batch)
+        if self.getitems is not None:
+            return self.collate_fn(self.getitems(np.asarray(index).tolist()))
         return self.collate_fn([self.dataset[int(i)] for i in index])
 
 
@@ -635,14 +683,18 @@ def _make_fetcher(dataset, iterable, auto_collation, collate_fn, drop_last, batc
 # is still alive (torch's MP_STATUS_CHECK_INTERVAL).
 _STATUS_INTERVAL = 5.0
 _python_exiting = False  # workers are left to multiprocessing's own exit handler then
+_iterator_ids = itertools.count()
+_live_shm_prefixes: set[str] = set()  # iterators whose workers may have files in flight
 
 
-def _set_python_exiting() -> None:
+def _at_exit() -> None:
     global _python_exiting
     _python_exiting = True
+    for prefix in list(_live_shm_prefixes):
+        _sweep_shm(prefix)
 
 
-atexit.register(_set_python_exiting)
+atexit.register(_at_exit)
 
 
 class _KeyErrorMessage(str):
@@ -681,6 +733,79 @@ class _ExceptionWrapper:
 
 def _where(worker_id) -> str:
     return f"in DataLoader worker process {worker_id}"
+
+
+# Large arrays in a worker's batch travel through shared-memory files rather than the pipe:
+# pickled through a pipe, a batch is copied four times (into the pickle, through the
+# kernel twice, out of the pickle); through /dev/shm once. Files are named by the main
+# process's pid, the iterator and the worker, unlinked by the main process as it maps them,
+# and any left over (batches in flight at shutdown) are swept when the workers stop.
+_SHM_DIR = "/dev/shm"
+_SHM_MIN_BYTES = 1 << 18  # (smaller arrays cost less through the pipe than a file)
+_shm_names = itertools.count()  # (in a worker: its files' serial numbers)
+
+
+def _shm_array(path: str, shape, dtype) -> np.ndarray:
+    """The array a worker left in the shared-memory file ``path`` (the file is removed; the
+    memory lives as long as the array)."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.unlink(path)
+        # (mapping every page at once: a page fault each costs more than the copy saved)
+        flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+        buf = mmap.mmap(fd, math.prod(shape) * np.dtype(dtype).itemsize, flags=flags)
+    finally:
+        os.close(fd)
+    return np.ndarray(shape, dtype, buffer=buf)
+
+
+class _ShmPickler(pickle.Pickler):
+    def __init__(self, file, prefix: str):
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.prefix = prefix
+
+    def reducer_override(self, obj):
+        if type(obj) is not np.ndarray or obj.nbytes < _SHM_MIN_BYTES or obj.dtype.hasobject:
+            return NotImplemented
+        path = f"{_SHM_DIR}/{self.prefix}{next(_shm_names)}"
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except OSError:
+            return NotImplemented
+        # written, not mapped: a write fills the file's pages several times faster than
+        # page faults on a fresh mapping, and a full /dev/shm is an OSError, not a SIGBUS
+        view = memoryview(np.ascontiguousarray(obj).reshape(-1).view(np.uint8))
+        try:
+            while view:
+                view = view[os.write(fd, view) :]
+        except OSError:
+            os.unlink(path)
+            return NotImplemented  # (through the pipe after all)
+        finally:
+            os.close(fd)
+        return _shm_array, (path, obj.shape, obj.dtype)
+
+
+class _Batch:
+    """A worker's batch on its way to the main process (see _ShmPickler)."""
+
+    __slots__ = ("data", "prefix")
+
+    def __init__(self, data, prefix: str):
+        self.data, self.prefix = data, prefix
+
+    def __reduce__(self):
+        f = io.BytesIO()
+        _ShmPickler(f, self.prefix).dump(self.data)
+        return pickle.loads, (f.getvalue(),)
+
+
+def _sweep_shm(prefix: str) -> None:
+    """Remove the shared-memory files of batches that were never received."""
+    if prefix:
+        for path in glob.glob(f"{_SHM_DIR}/{glob.escape(prefix)}*"):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
 
 class _ResultQueue(multiprocessing.queues.Queue):
@@ -741,7 +866,7 @@ def _generate_state(base_seed: int, worker_id: int) -> list[int]:
 
 def _worker_loop(
     iterable, dataset, index_queue, data_queue, done_event, auto_collation, collate_fn,
-    drop_last, batch_size, base_seed, init_fn, worker_id, num_workers,
+    drop_last, batch_size, base_seed, init_fn, worker_id, num_workers, shm_prefix,
 ):  # fmt: skip
     """A worker process: seeds its generators as torch's workers do (Python's ``random``
     and ember's with ``base_seed + worker_id``, NumPy's global one with _generate_state),
@@ -797,6 +922,10 @@ def _worker_loop(
                         data, iteration_end = _IterableDatasetStopIteration(worker_id), True
                 except Exception:
                     data = _ExceptionWrapper(_where(worker_id))
+            if shm_prefix and not isinstance(
+                data, _ExceptionWrapper | _IterableDatasetStopIteration
+            ):
+                data = _Batch(data, f"{shm_prefix}{worker_id}-")
             data_queue.put((idx, data))
             del data, idx, index, r  # (the batch is not kept alive while waiting)
     except KeyboardInterrupt:
@@ -846,10 +975,15 @@ class _MultiProcessingDataLoaderIter:
         # by a worker exception's traceback) may run after the queues' pipes were closed,
         # and the workers would never read their stop message. Made before any worker
         # starts, so a failure to start one still stops the others.
+        self._shm_prefix = (
+            f"ember-dl-{os.getpid()}-{next(_iterator_ids)}-" if os.path.isdir(_SHM_DIR) else ""
+        )
         self._shutdown_workers = weakref.finalize(
             self, _shutdown_workers, self._workers, self._index_queues,
             self._workers_done_event, self._workers_status, self._persistent_workers,
+            self._shm_prefix,
         )  # fmt: skip
+        _live_shm_prefixes.add(self._shm_prefix)
         self._shutdown_workers.atexit = False  # (multiprocessing ends daemonic workers then)
         for i in range(self._num_workers):
             index_queue = ctx.Queue()
@@ -860,7 +994,7 @@ class _MultiProcessingDataLoaderIter:
                     self._iterable, self._dataset, index_queue, self._worker_result_queue,
                     self._workers_done_event, loader._auto_collation, loader.collate_fn,
                     loader.drop_last, loader.batch_size, self._base_seed,
-                    loader.worker_init_fn, i, self._num_workers,
+                    loader.worker_init_fn, i, self._num_workers, self._shm_prefix,
                 ),
                 daemon=True,
             )  # fmt: skip
@@ -1005,7 +1139,9 @@ class _MultiProcessingDataLoaderIter:
         self._workers_status[worker_id] = False
 
 
-def _shutdown_workers(workers, index_queues, done_event, workers_status, persistent) -> None:
+def _shutdown_workers(
+    workers, index_queues, done_event, workers_status, persistent, shm_prefix
+) -> None:
     """Stop a loader iterator's workers: each reads None and exits; one that does not
     within _STATUS_INTERVAL is terminated. (Skipped while Python exits: multiprocessing
     terminates daemonic processes itself then.)"""
@@ -1029,6 +1165,8 @@ def _shutdown_workers(workers, index_queues, done_event, workers_status, persist
                 w.join(timeout=_STATUS_INTERVAL)
             if w.exitcode is not None:
                 w.close()
+        _sweep_shm(shm_prefix)
+        _live_shm_prefixes.discard(shm_prefix)
 
 
 def _check_stream_length(it, num_workers: int) -> None:
