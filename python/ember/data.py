@@ -1,7 +1,8 @@
 """Datasets, samplers and batching with PyTorch's names (torch.utils.data): map-style and
-iterable datasets, the samplers, DataLoader, default_collate / default_convert. Every random
-draw comes from ember's generator (``ember.manual_seed``) or from the NumPy ``generator``
-given, so a seed fixes every epoch's order."""
+iterable datasets, the samplers, DataLoader (in this process, or in ``num_workers`` worker
+processes as torch's), default_collate / default_convert. Every random draw comes from
+ember's generator (``ember.manual_seed``) or from the NumPy ``generator`` given, so a seed
+fixes every epoch's order, whatever the number of workers."""
 
 from __future__ import annotations
 
