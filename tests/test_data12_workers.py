@@ -442,7 +442,14 @@ def test_iterable_replicas_and_the_length_warning_as_torch():
 
 
 @pytest.mark.parametrize(
-    "ctx", ["spawn", multiprocessing.get_context("fork")], ids=["spawn", "fork-ctx"]
+    "ctx",
+    [
+        "spawn",
+        multiprocessing.get_context("fork"),
+        # (its server process lives on until pytest exits)
+        pytest.param("forkserver", marks=pytest.mark.slow),
+    ],
+    ids=["spawn", "fork-ctx", "forkserver"],
 )
 def test_start_methods(ctx):
     # (only ember's own functions and data here: a spawned worker imports what it unpickles,
