@@ -1445,7 +1445,7 @@ class DataLoader:
                 stacklevel=2,
             )
         if self.num_workers == 0:
-            return _SingleProcessDataLoaderIter(self)
+            return _single_process_iter(self)
         if self.persistent_workers:
             if self._iterator is None:
                 super().__setattr__("_iterator", _MultiProcessingDataLoaderIter(self))
@@ -1481,29 +1481,38 @@ class DataLoader:
         return int(_rng(self.generator).integers(0, 2**63, dtype=np.int64))
 
 
-class _SingleProcessDataLoaderIter:
-    """Iterates over a DataLoader in this process (num_workers=0)."""
+def _single_process_iter(loader):
+    """num_workers=0: the batches made in this process, lazily. For a map-style dataset
+    a C-level ``map`` over the sampler's indices, so nothing of ours runs per batch besides
+    the fetch itself."""
+    if loader.timeout != 0:
+        raise _AssertionValueError("_SingleProcessDataLoaderIter requires timeout == 0")
+    loader._draw_base_seed()  # (drawn, as by torch's iterators, though no worker uses it)
+    # (collate_fn may be replaced after the loader is made, as in torch: read it now)
+    fetch = _make_fetcher(
+        loader.dataset, loader._iterable, loader._auto_collation, loader.collate_fn,
+        loader.drop_last, loader.batch_size,
+    )  # fmt: skip
+    if loader._iterable:
+        return _StreamIter(loader, fetch)
+    if not loader._auto_collation:  # batch_size=None: each sample through collate_fn alone
+        return map(loader.collate_fn, map(loader.dataset.__getitem__, loader._index_iter()))
+    return map(fetch, loader._index_iter())
 
-    def __init__(self, loader):
-        if loader.timeout != 0:
-            raise _AssertionValueError("_SingleProcessDataLoaderIter requires timeout == 0")
-        self._base_seed = loader._draw_base_seed()  # (drawn, as torch, though unused here)
-        self._dataset, self._iterable = loader.dataset, loader._iterable
+
+class _StreamIter:
+    """An IterableDataset's batches in this process, counted for torch's length warning."""
+
+    def __init__(self, loader, fetch):
+        self._dataset, self._iterable, self._fetch = loader.dataset, True, fetch
         self._IterableDataset_len_called = loader._IterableDataset_len_called
         self._num_yielded = 0
-        self._indices = loader._index_iter()
-        # (collate_fn may be replaced after the loader is made, as in torch: read it now)
-        self._fetch = _make_fetcher(
-            loader.dataset, loader._iterable, loader._auto_collation, loader.collate_fn,
-            loader.drop_last, loader.batch_size,
-        )  # fmt: skip
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        data = self._fetch(next(self._indices))
-        if self._iterable:
-            self._num_yielded += 1
-            _check_stream_length(self, 0)
+        data = self._fetch()
+        self._num_yielded += 1
+        _check_stream_length(self, 0)
         return data
