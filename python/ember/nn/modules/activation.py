@@ -570,7 +570,9 @@ class MultiheadAttention(Module):
     def _explicit(self, q, k, v, am, kpm, p, delta=None):
         """The attention with its weights materialised (need_weights=True)."""
         dtype = self.out_proj.weight.dtype
-        scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(self.head_dim))
+        # q scaled before the product, as torch's path: an (L, E) pass, not an (L, S) one
+        # forward and backward (a few % of a training step)
+        scores = (q * (1.0 / math.sqrt(self.head_dim))) @ k.transpose(-2, -1)
         if delta is not None:
             scores = scores + delta
         add = None
