@@ -681,6 +681,28 @@ def test_encoder_layer_eval_fast_path_nan(norm_first, float_kpm):
     _close(eo.numpy(), to, 1e-5)
 
 
+@pytest.mark.parametrize("kind", ["src_mask", "src_key_padding_mask", "3d"])
+def test_encoder_layer_fast_path_reads_float_masks_as_bool(kind):
+    # torch's fused layer masks out every key whose float mask entry is non-zero (a finite
+    # bias too): different values from its ordinary path, which ember gave
+    tl, el = _enc_pair()
+    x = torch.randn(2, 3, 4)
+    m = torch.tensor([[0.0, -5.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 7.0]])
+    if kind == "src_key_padding_mask":
+        m = m[[0, 2]]
+    elif kind == "3d":
+        m = torch.zeros(4, 3, 3)
+        m[1, 0, 2] = -3.0
+    kw = "src_key_padding_mask" if kind == "src_key_padding_mask" else "src_mask"
+    with torch.no_grad():
+        to = tl(x, **{kw: m})
+    with ember.no_grad():
+        eo = el(_et(x), **{kw: _et(m)})
+    assert (to - tl(x, **{kw: m})).abs().max() > 1e-3  # (the two torch paths do differ)
+    _close(eo.numpy(), to, 1e-5)
+    _close(el(_et(x), **{kw: _et(m)}).numpy(), tl(x, **{kw: m}), 1e-5)
+
+
 def test_encoder_layer_fast_path_ignores_is_causal():
     tl, el = _enc_pair()
     x = torch.randn(2, 3, 4)

@@ -74,6 +74,10 @@ def _canonical_mask(mask, name: str, other, other_name: str, dtype):
     return Tensor(np.where(m, -np.inf, 0.0).astype(np.dtype(dtype)))
 
 
+def _nonzero(mask):
+    return None if mask is None else Tensor(np.asarray(getattr(mask, "data", mask)) != 0)
+
+
 def _seq_len(x, batch_first: bool) -> int:
     shape = np.shape(x.data if isinstance(x, Tensor) else x)
     if not shape:
@@ -164,9 +168,10 @@ class TransformerEncoderLayer(Module):
 
     def _sa_block(self, x, attn_mask, key_padding_mask, is_causal, fast=False):
         if fast:  # (no hooks to run: the fast path requires none)
-            x = self.self_attn._attend(
-                x, x, x, key_padding_mask, False, attn_mask, True, False, True
-            )
+            # torch's fused layer reads its (canonical, float) masks as bool: any non-zero
+            # entry masks its key out, -inf or not (a finite additive bias included)
+            am, kpm = (_nonzero(m) for m in (attn_mask, key_padding_mask))
+            x = self.self_attn._attend(x, x, x, kpm, False, am, True, False, True)
             return self.dropout1(x[0])
         x = self.self_attn(
             x,
