@@ -1844,6 +1844,13 @@ def _sdpa_mask(attn_mask, batch: tuple, lq: int, lk: int, dtype):
     if m.dtype == np.bool_:
         pass
     elif _lowp.is_float(m.dtype):
+        # PyTorch takes a float mask of float32 or the query's dtype (a NumPy array, float64 by
+        # default, is converted as any other input)
+        if isinstance(attn_mask, Tensor) and m.dtype not in (np.float32, np.dtype(dtype)):
+            raise TypeError(
+                "scaled_dot_product_attention: expected attn_mask dtype to be bool or float32 or "
+                f"to match the query's dtype {np.dtype(dtype)}, got {m.dtype}"
+            )
         m = m.astype(dtype, copy=False)
     else:
         raise TypeError(
@@ -1965,7 +1972,9 @@ def scaled_dot_product_attention(
         dropout_p: dropout on the attention weights, applied whenever > 0 (as PyTorch's
             functional form: pass 0.0 in evaluation). The mask comes from ember's generator.
         is_causal: query i attends to keys j <= i (top-left aligned, as PyTorch). Giving
-            both is_causal and attn_mask is an error, as in PyTorch.
+            both is_causal and attn_mask is an error, as in PyTorch, except where PyTorch's
+            fused CPU kernel runs (4-D inputs, a 2-D or 4-D mask: see _flash_takes), which
+            applies both.
         scale: defaults to 1 / sqrt(E).
         enable_gqa: grouped-query attention: key and value's heads (dim -3) are repeated to
             match query's, whose head count they must divide.
@@ -1996,9 +2005,12 @@ def scaled_dot_product_attention(
         upper_left = attn_mask.variant == CausalVariant.UPPER_LEFT or lq == lk
         attn_mask, is_causal = (None, True) if upper_left else (attn_mask._materialize(), False)
     if is_causal and attn_mask is not None:
-        raise ValueError(
-            "scaled_dot_product_attention: give attn_mask or is_causal=True, not both (as PyTorch)"
-        )
+        if not _flash_takes(query, key, value, attn_mask, dropout_p, enable_gqa):
+            raise ValueError(
+                "scaled_dot_product_attention: give attn_mask or is_causal=True, not both (as "
+                "PyTorch's math path; its fused CPU kernel, for 4-D inputs and a 2-D or 4-D "
+                "mask, applies both)"
+            )
     if enable_gqa:
         op = "scaled_dot_product_attention"
         query = _float_input(query, op, "query")
@@ -2014,6 +2026,34 @@ def scaled_dot_product_attention(
         key = key.repeat_interleave(hq // hk, dim=-3)
         value = value.repeat_interleave(hq // hv, dim=-3)
     return _attention(query, key, value, attn_mask, dropout_p, is_causal, scale)
+
+
+def _flash_takes(query, key, value, attn_mask, dropout_p, enable_gqa) -> bool:
+    """Whether PyTorch accepts attn_mask with is_causal here: its fused CPU kernel
+    (sdp_utils_cpp's use_flash_attention_cpp) applies both (a key takes part only if both
+    allow it) and runs for 4-D inputs with one batch, key/value heads equal to or (enable_gqa)
+    dividing the query's, one head dim, unit last-dim strides, no dropout, and a mask of 2 dims
+    or 4 broadcast ones that needs no gradient; an empty attention returns before any check."""
+    arrs = [getattr(t, "data", t) for t in (query, key, value)]
+    if any(0 in np.shape(a) for a in arrs):  # torch returns before any of its checks
+        return True
+    if any(np.ndim(a) != 4 for a in arrs) or dropout_p > 0:
+        return False
+    (b, hq, _, e), (bk, hk, lk, ek), (bv, hv, _, ev) = (np.shape(a) for a in arrs)
+    heads_ok = hq == hk == hv or (enable_gqa and hk == hv and hk > 0 and hq % hk == 0)
+    if not (b == bk == bv and heads_ok and e == ek == ev):
+        return False
+    if any(
+        isinstance(a, np.ndarray) and a.shape[-1] > 1 and a.strides[-1] != a.itemsize for a in arrs
+    ):
+        return False
+    m = attn_mask
+    if isinstance(m, Tensor) and m.requires_grad:
+        return False
+    ms = np.shape(getattr(m, "data", m))
+    if len(ms) not in (2, 4) or ms[-2] not in (1, np.shape(arrs[0])[-2]) or ms[-1] not in (1, lk):
+        return False
+    return len(ms) == 2 or (ms[0] in (1, b) and ms[1] in (1, hq))
 
 
 def multi_head_attention_forward(
@@ -2051,10 +2091,22 @@ def multi_head_attention_forward(
     from ember.nn.modules.module import Module
 
     op = "multi_head_attention_forward"
-    if static_k is not None or static_v is not None:
-        raise NotImplementedError(f"{op}: static_k / static_v are not supported")
     t = lambda w: w if w is None or isinstance(w, Tensor) else Tensor(np.asarray(w))  # noqa: E731
     e = int(np.shape(query)[-1])
+    static_k, static_v = t(static_k), t(static_v)
+    if static_k is not None or static_v is not None:
+        if bias_k is not None or bias_v is not None:  # (AssertionError in PyTorch)
+            raise _AssertionValueError(f"{op}: bias cannot be added to static key / value")
+        bsz = int(np.shape(query)[1]) if np.ndim(query) == 3 else 1
+        h_dim = e // num_heads if num_heads > 0 else 0
+        for name, st in (("static_k", static_k), ("static_v", static_v)):
+            if st is not None and (
+                st.ndim != 3 or st.shape[0] != bsz * num_heads or st.shape[2] != h_dim
+            ):
+                raise _AssertionValueError(
+                    f"{op}: expecting {name} of shape (batch * num_heads, S, head_dim) = "
+                    f"({bsz * num_heads}, S, {h_dim}), got {st.shape}"
+                )
     if e != embed_dim_to_check:  # (PyTorch asserts these: AssertionError)
         raise _AssertionValueError(
             f"{op}: was expecting embedding dimension of {embed_dim_to_check}, got {e}"
@@ -2077,6 +2129,7 @@ def multi_head_attention_forward(
     m.embed_dim, m.num_heads, m.head_dim = e, num_heads, e // num_heads
     m.add_zero_attn, m.dropout, m.batch_first = bool(add_zero_attn), float(dropout_p), False
     m.train(bool(training))
+    m._static_kv = (static_k, static_v)
     return m(
         query,
         key,
@@ -2130,10 +2183,12 @@ def _attention(query, key, value, attn_mask, dropout_p, is_causal, scale) -> Ten
     mask = None
     if attn_mask is not None:
         mask = _sdpa_mask(attn_mask, q.shape[:-2], q.shape[-2], k.shape[-2], q.dtype)
+        # (no logits, no mask gradient: torch leaves an empty attention's mask without one)
+        empty = q.shape[-2] == 0 or k.shape[-2] == 0
         if isinstance(attn_mask, Tensor) and attn_mask.requires_grad and mask[0].dtype != bool:
             from ember.autograd import is_grad_enabled
 
-            if is_grad_enabled():  # the fused kernel has no mask gradient
+            if is_grad_enabled() and not empty:  # the fused kernel has no mask gradient
                 return _attention_composed(q, k, v, attn_mask, dropout_p, is_causal, scale)
     seed = 0
     if dropout_p > 0:

@@ -191,6 +191,25 @@ def _additive(m: np.ndarray, dtype) -> np.ndarray:
     return np.where(m, -np.inf, 0.0).astype(dtype) if m.dtype == np.bool_ else m
 
 
+def _nan_dead_rows(out, am, kpm, lq: int):
+    """out (N, L, E) with NaN in the rows of queries that, in some head, may attend no key: as
+    PyTorch's fast paths return them (no gradient flows there: they run without one)."""
+    from ember.tensor import Tensor
+
+    blocked = None
+    for m in (am, kpm):
+        if m is not None:
+            b = m if m.dtype == np.bool_ else np.isneginf(m)
+            blocked = b if blocked is None else blocked | b
+    blocked = np.broadcast_to(blocked, blocked.shape[:-2] + (lq, blocked.shape[-1]))
+    dead = blocked.all(-1)  # (L,), (N, H, L) or (N, 1, L)
+    if dead.ndim == 3:  # out_proj mixes the heads: one dead head spoils the row
+        dead = dead.any(1)
+    if not dead.any():
+        return out
+    return Tensor(np.where(dead[..., None], np.nan, out.data).astype(out.dtype, copy=False))
+
+
 class MultiheadAttention(Module):
     """Multi-head attention (Vaswani et al., 2017) with PyTorch's arguments, masks and
     parameter names (``in_proj_weight``, ``in_proj_bias``, ``out_proj.weight``/``bias``, or
@@ -221,8 +240,9 @@ class MultiheadAttention(Module):
     attend (PyTorch pads them with 0 / False), and the weights are (N, L, S + extra).
 
     A query whose keys are all masked gets NaN weights and output with ``need_weights=True``
-    and an output of 0 without (PyTorch's explicit and SDPA paths; its eval-mode fast path,
-    which gives NaN there too, is not modelled).
+    and an output of 0 without (PyTorch's explicit and SDPA paths), except where PyTorch takes
+    its eval-mode fast path (see ``_fast_path``), which gives NaN there too and ignores
+    is_causal.
 
     Shape:
         query (L, N, E) / (N, L, E) with batch_first / (L, E) unbatched; key (S, N, kdim);
@@ -236,6 +256,8 @@ class MultiheadAttention(Module):
         >>> out.shape, w.shape
         ((2, 5, 16), (2, 5, 5))
     """
+
+    _static_kv = (None, None)  # (set only by F.multi_head_attention_forward)
 
     def __init__(
         self,
@@ -343,8 +365,63 @@ class MultiheadAttention(Module):
         average_attn_weights: bool = True,
         is_causal: bool = False,
     ):
+        fast = self._fast_path(query, key, value, key_padding_mask, attn_mask)
+        return self._attend(
+            query,
+            key,
+            value,
+            key_padding_mask,
+            need_weights,
+            attn_mask,
+            average_attn_weights,
+            is_causal,
+            fast,
+        )
+
+    def _fast_path(self, query, key, value, key_padding_mask, attn_mask) -> bool:
+        """PyTorch's conditions for its eval-mode fast path (torch._native_multi_head_attention),
+        which differs in two visible ways: it ignores is_causal (the mask, if any, runs as
+        given; none is no error), and a query whose keys are all masked gets a NaN output row
+        (also without need_weights, where the other path gives 0). Float masks keep torch off
+        it."""
+        from ember.autograd.function import is_grad_enabled
+        from ember.tensor import Tensor
+
+        def is_float(m):
+            return m is not None and _lowp.is_float(np.asarray(getattr(m, "data", m)).dtype)
+
+        if is_float(attn_mask) or is_float(key_padding_mask) or self.training:
+            return False
+        w, b = self.in_proj_weight, self.in_proj_bias
+        if not (query is key and key is value and isinstance(query, Tensor)):
+            return False
+        if w is None or b is None or query.dtype != w.dtype or query.dtype != b.dtype:
+            return False
+        if query.ndim != 3 or self.num_heads % 2 or not self.batch_first:
+            return False
+        if self.bias_k is not None or self.add_zero_attn or not self._qkv_same_embed_dim:
+            return False
+        args = (query, w, b, self.out_proj.weight, self.out_proj.bias)
+        return not (is_grad_enabled() and any(getattr(t, "requires_grad", False) for t in args))
+
+    def _attend(
+        self,
+        query,
+        key,
+        value,
+        key_padding_mask,
+        need_weights,
+        attn_mask,
+        average_attn_weights,
+        is_causal,
+        fast,
+    ):
+        """forward, told whether PyTorch would take its fast path (see _fast_path; the encoder
+        layer has its own conditions for it)."""
         op = "MultiheadAttention"
         dtype = self.out_proj.weight.dtype
+        if fast:
+            is_causal = False
         same_qk, same_kv = key is query, value is key
         query = F._float_input(query, op, "query", dtype)
         key = query if same_qk else F._float_input(key, op, "key", dtype)
@@ -379,6 +456,9 @@ class MultiheadAttention(Module):
                 f"the batch must match query {query.shape} (shapes as (length, batch, embed))"
             )
         h, hd = self.num_heads, self.head_dim
+        static_k, static_v = self._static_kv
+        if static_k is not None:  # the keys' length is the given keys' (the masks' S)
+            s = static_k.shape[1]
 
         if key_padding_mask is not None and attn_mask is not None:
             _warn_mismatched(key_padding_mask, attn_mask)
@@ -440,6 +520,12 @@ class MultiheadAttention(Module):
         q = q.reshape(lq, n, h, hd).permute(1, 2, 0, 3)
         k = k.reshape(k.shape[0], n, h, hd).permute(1, 2, 0, 3)  # not -1: n may be 0
         v = v.reshape(v.shape[0], n, h, hd).permute(1, 2, 0, 3)
+        # F.multi_head_attention_forward's static keys / values, (N * H, S, head_dim), replace
+        # the projected ones (which are still computed, as torch does, and left unused)
+        if static_k is not None:
+            k = static_k.reshape(n, h, static_k.shape[1], hd)
+        if static_v is not None:
+            v = static_v.reshape(n, h, static_v.shape[1], hd)
         if self.add_zero_attn:  # a zero key / value per head, after the head split
             zero = np.zeros((n, h, 1, hd), dtype)
             k, v = ops.cat([k, zero], 2), ops.cat([v, zero], 2)
@@ -460,6 +546,8 @@ class MultiheadAttention(Module):
             attn = F._attention(q, k, v, mask, p, causal, None)
         out = attn.permute(0, 2, 1, 3).reshape(n, lq, e)
         out = self.out_proj(out)
+        if fast and not need_weights and (am is not None or kpm is not None):
+            out = _nan_dead_rows(out, am, kpm, lq)
         if not batched:
             out = out[0]
         elif not self.batch_first:
@@ -482,7 +570,9 @@ class MultiheadAttention(Module):
     def _explicit(self, q, k, v, am, kpm, p, delta=None):
         """The attention with its weights materialised (need_weights=True)."""
         dtype = self.out_proj.weight.dtype
-        scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(self.head_dim))
+        # q scaled before the product, as torch's path: an (L, E) pass, not an (L, S) one
+        # forward and backward (a few % of a training step)
+        scores = (q * (1.0 / math.sqrt(self.head_dim))) @ k.transpose(-2, -1)
         if delta is not None:
             scores = scores + delta
         add = None

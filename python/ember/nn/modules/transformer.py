@@ -5,9 +5,11 @@ encoder-decoder ``Transformer``, and the causal-mask helper."""
 from __future__ import annotations
 
 import copy
+import warnings
 
 import numpy as np
 
+from ember import _lowp
 from ember.autograd.function import is_grad_enabled
 from ember.nn import functional as F
 from ember.nn import init
@@ -47,6 +49,33 @@ def _detect_causal(mask, is_causal, size: int) -> bool:
         return False
     m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
     return _is_causal_mask(m, size, size)
+
+
+def _canonical_mask(mask, name: str, other, other_name: str, dtype):
+    """PyTorch's F._canonical_mask, run by its encoder stack and layer before attention: warns
+    once when the padding mask's dtype differs from the attention mask's (``other``), then
+    turns a bool mask (True = not allowed) into the float one it means (-inf / 0) of ``dtype``,
+    so the layers below see two float masks and do not warn again."""
+    if mask is None:
+        return None
+    m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    if m.dtype != np.bool_ and not _lowp.is_float(m.dtype):
+        raise F._AssertionValueError(f"only bool and floating types of {name} are supported")
+    if other is not None:
+        od = other.data.dtype if isinstance(other, Tensor) else np.asarray(other).dtype
+        if od != m.dtype:
+            warnings.warn(
+                f"Support for mismatched {name} and {other_name} is deprecated. Use same type "
+                "for both instead.",
+                stacklevel=3,
+            )
+    if m.dtype != np.bool_:
+        return mask
+    return Tensor(np.where(m, -np.inf, 0.0).astype(np.dtype(dtype)))
+
+
+def _nonzero(mask):
+    return None if mask is None else Tensor(np.asarray(getattr(mask, "data", mask)) != 0)
 
 
 def _seq_len(x, batch_first: bool) -> int:
@@ -104,16 +133,46 @@ class TransformerEncoderLayer(Module):
         self.batch_first = batch_first
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal: bool = False):
+        dtype = self.linear1.weight.dtype
+        src_key_padding_mask = _canonical_mask(
+            src_key_padding_mask, "src_key_padding_mask", src_mask, "src_mask", dtype
+        )
+        src_mask = _canonical_mask(src_mask, "src_mask", None, "", dtype)
+        fast = self._fast_path(src)
         x = src
         if self.norm_first:
-            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
+            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal, fast)
             x = x + self._ff_block(self.norm2(x))
         else:
-            x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
+            x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal, fast))
             x = self.norm2(x + self._ff_block(x))
         return x
 
-    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
+    def _fast_path(self, src) -> bool:
+        """PyTorch's conditions for its eval-mode fused layer
+        (torch._transformer_encoder_layer_fwd), whose attention ignores is_causal and gives a
+        query with no key left NaN (see MultiheadAttention._fast_path); its other values are
+        the same."""
+        attn = self.self_attn
+        if self.training or np.ndim(getattr(src, "data", src)) != 3 or not attn.batch_first:
+            return False
+        if attn.in_proj_bias is None or not attn._qkv_same_embed_dim or attn.num_heads % 2:
+            return False
+        if not _relu_or_gelu(self.activation) or self.norm1.eps != self.norm2.eps:
+            return False
+        if any(m._forward_hooks or m._forward_pre_hooks for m in self.modules()):
+            return False
+        params = (src, *self.self_attn.parameters(), *self.linear1.parameters())
+        params += (*self.linear2.parameters(), *self.norm1.parameters(), *self.norm2.parameters())
+        return not (is_grad_enabled() and any(getattr(p, "requires_grad", False) for p in params))
+
+    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal, fast=False):
+        if fast:  # (no hooks to run: the fast path requires none)
+            # torch's fused layer reads its (canonical, float) masks as bool: any non-zero
+            # entry masks its key out, -inf or not (a finite additive bias included)
+            am, kpm = (_nonzero(m) for m in (attn_mask, key_padding_mask))
+            x = self.self_attn._attend(x, x, x, kpm, False, am, True, False, True)
+            return self.dropout1(x[0])
         x = self.self_attn(
             x,
             x,
@@ -237,6 +296,10 @@ def _clones(module: Module, n: int) -> ModuleList:
     return ModuleList([copy.deepcopy(module) for _ in range(n)])
 
 
+def _relu_or_gelu(activation) -> bool:
+    return activation in (F.relu, F.gelu) or isinstance(activation, (ReLU, GELU))
+
+
 def _nested_eligible(layer) -> bool:
     """PyTorch's TransformerEncoder.__init__ conditions for its nested-tensor fast path."""
     attn = getattr(layer, "self_attn", None)
@@ -246,7 +309,7 @@ def _nested_eligible(layer) -> bool:
         and attn.batch_first
         and attn._qkv_same_embed_dim
         and attn.in_proj_bias is not None
-        and (layer.activation in (F.relu, F.gelu) or isinstance(layer.activation, (ReLU, GELU)))
+        and _relu_or_gelu(layer.activation)
         and layer.norm1.eps == layer.norm2.eps
         and attn.num_heads % 2 == 0
     )
@@ -308,6 +371,12 @@ class TransformerEncoder(Module):
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
         first = self.layers[0] if len(self.layers) else None
         bf = getattr(first, "batch_first", False)
+        # (the layers' dtype: MultiheadAttention computes in it and wants float masks in it)
+        dtype = next((p.dtype for p in self.parameters()), get_default_dtype())
+        src_key_padding_mask = _canonical_mask(
+            src_key_padding_mask, "src_key_padding_mask", mask, "mask", dtype
+        )
+        mask = _canonical_mask(mask, "mask", None, "", dtype)
         causal = _detect_causal(mask, is_causal, _seq_len(src, bf))
         valid = self._nested_valid(src, mask, src_key_padding_mask)
         if valid is not None:
