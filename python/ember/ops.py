@@ -542,6 +542,11 @@ def _times_alpha(a, b, alpha):
     if isinstance(b, Tensor | np.ndarray) and _kind(b) in "biu":
         dt = result_type(a, b)
         return _to_dtype(mul(_to_dtype(b, dt), alpha), dt)
+    if type(b) is bool and isinstance(a, Tensor | np.ndarray):
+        # torch wraps the bool as a 0-d bool tensor: alpha * b is computed in a + b's dtype
+        # (int32 0-d + True * 2 stays int32, a bool tensor stays bool; was int64)
+        dt = result_type(a, b)
+        return np.asarray(np.asarray(b * alpha).astype(dt))
     if type(b) in (int, float, complex) and type(alpha) in (int, float, complex):
         return b * alpha  # a Python number stays weak (int tensor + 2.5 * 2 is float32)
     return mul(b, alpha)
@@ -3476,7 +3481,10 @@ def _join(tensors, dim, stack: bool) -> Tensor:
         for t in tensors:
             if type(t) is not Tensor or t._requires_grad:
                 break
-            datas.append(t.data)
+            d = t.data
+            if datas and d.dtype is not datas[0].dtype and d.dtype != datas[0].dtype:
+                break  # (_C.concat's dtype test takes float16 and bfloat16 for one: promote)
+            datas.append(d)
         if datas and len(datas) == len(tensors):
             try:
                 d = dim if type(dim) is int else _index_dim(dim, "cat")
@@ -3505,13 +3513,14 @@ def _join(tensors, dim, stack: bool) -> Tensor:
 
 def _promote_list(tensors):
     """All members in one dtype, as torch.cat: the highest category present (bool < integer <
-    float) decides, and within it the widest of its members' dtypes (float32 with float64 is
-    float64; an int64 with float32 is float32)."""
+    float < complex) decides, and within it the widest of its members' dtypes (float32 with
+    float64 is float64; an int64 with float32 is float32; complex64 with float64 is
+    complex128 and float16 with bfloat16 float32, as promote_types: NumPy's result_type of the
+    top category alone missed those two)."""
     dtypes = [t.data.dtype for t in tensors]
     if not tensors or len(set(dtypes)) == 1:
         return tensors  # one dtype: nothing to promote
-    top = builtins.max(_category(d) for d in dtypes)
-    target = np.result_type(*[d for d in dtypes if _category(d) == top])
+    target = functools.reduce(promote_types, dtypes)
     return [t if t.data.dtype == target else cast(t, target) for t in tensors]
 
 
@@ -3602,8 +3611,16 @@ def masked_fill(x, mask, value) -> Tensor:
         if value.ndim:
             raise ValueError(f"masked_fill: value must be a 0-d tensor, got shape {value.shape}")
         if value.requires_grad:  # it gets the filled entries' gradient summed, as in torch
-            return where(mask, cast(value, x.dtype), x)
-    return where(mask, _fill_value(_data(value), x.dtype), x)
+            return _c_order(where(mask, cast(value, x.dtype), x))
+    return _c_order(where(mask, _fill_value(_data(value), x.dtype), x))
+
+
+def _c_order(t: Tensor) -> Tensor:
+    """t's array in C order: torch's masked_fill fills a contiguous clone of its input (a
+    transposed input gives a C-contiguous result, unlike the elementwise ops)."""
+    if not t.data.flags.c_contiguous:
+        t.data = np.ascontiguousarray(t.data)
+    return t
 
 
 class Gather(Function):
