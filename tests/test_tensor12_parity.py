@@ -229,6 +229,14 @@ def test_float_of_tensor_requiring_grad_warns_once(monkeypatch):
     tensor_module = sys.modules["ember.tensor"]
     monkeypatch.setattr(tensor_module, "_FLOAT_OF_GRAD_WARNED", [False])
     t = ember.tensor(2.0, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not under no_grad (an optimiser's step), as torch
+        with ember.no_grad():
+            assert float(t) == 2.0
+        with ember.inference_mode():
+            assert float(t * 1) == 2.0
+        with torch.no_grad():
+            assert float(torch.tensor(2.0, requires_grad=True)) == 2.0
     with pytest.warns(UserWarning, match="requires_grad=True to a scalar"):
         assert float(t) == 2.0
     with warnings.catch_warnings():

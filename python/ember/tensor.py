@@ -682,9 +682,10 @@ class Tensor:
         return bool(self.data)
 
     def __float__(self) -> float:
-        if self._requires_grad and not _FLOAT_OF_GRAD_WARNED[0]:
+        if self._requires_grad and not _FLOAT_OF_GRAD_WARNED[0] and is_grad_enabled():
             # torch 2.13 warns on float() (not int(), bool() or item()) of a tensor that
-            # requires grad, once per process (TORCH_WARN_ONCE)
+            # requires grad while grad mode is on (not under no_grad, as in an optimiser's
+            # step), once per process (TORCH_WARN_ONCE)
             _FLOAT_OF_GRAD_WARNED[0] = True
             warnings.warn(
                 "Converting a tensor with requires_grad=True to a scalar may lead to unexpected "
