@@ -58,7 +58,7 @@ def test_models_under_autocast_match_torch(name, dname, edt, tdt):
     eps = float(ember.finfo(edt).eps)
     scale = np.abs(_np(yt)).max()
     np.testing.assert_allclose(_np(ye), _np(yt), atol=8 * eps * scale, rtol=8 * eps)
-    np.testing.assert_allclose(float(le), lt.item(), rtol=4 * eps)
+    np.testing.assert_allclose(le.item(), lt.item(), rtol=4 * eps)
     gscale = max(np.abs(_np(p.grad)).max() for p in pt.values())
     for k, p in pe.items():
         assert p.dtype == np.float32 and p.grad.dtype == np.float32, k  # as torch's
@@ -170,6 +170,6 @@ def test_a_training_step_under_autocast_updates_float32_weights():
             loss = F.cross_entropy(model(x), t)
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     assert all(p.dtype == np.float32 for p in model.parameters())
     assert losses[-1] < 0.8 * losses[0]

@@ -430,7 +430,7 @@ def test_reinforce_learns_the_best_arm():
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(D.Categorical(logits=logits).probs[2]) > 0.9
+    assert D.Categorical(logits=logits).probs[2].item() > 0.9
 
 
 def test_gaussian_fit_by_rsample_elbo():
@@ -446,7 +446,7 @@ def test_gaussian_fit_by_rsample_elbo():
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert abs(float(m) - 2.0) < 0.1 and abs(float(log_s.exp()) - 0.5) < 0.1
+    assert abs(m.item() - 2.0) < 0.1 and abs(log_s.exp().item() - 0.5) < 0.1
 
 
 def test_binomial_inhomogeneous_total_count():

@@ -260,7 +260,7 @@ def test_a_half_model_trains_as_torch(dname, edt, tdt):
                 loss.backward()
                 o.step()
                 if L is ember:
-                    losses.append(float(loss))
+                    losses.append(loss.item())
         assert losses[-1] < losses[0]
         for (k, pe), pt in zip(em.named_parameters(), tm.parameters()):
             assert pe.dtype == edt, k

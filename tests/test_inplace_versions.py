@@ -504,12 +504,12 @@ def test_training_loop_is_never_refused(name):
             return loss
 
         if name == "LBFGS":
-            losses.append(float(opt.step(closure)))
+            losses.append(opt.step(closure).item())
         else:
             for half in (xs[:8], xs[8:]):  # gradient accumulation over two forwards
                 loss = ((model(half) - target[: len(half)]) ** 2).mean()
                 loss.backward()
-            losses.append(float(loss))
+            losses.append(loss.item())
             opt.step()
             opt.zero_grad()
     assert all(np.isfinite(losses))
@@ -631,7 +631,7 @@ def test_two_forwards_then_one_backward_through_stateful_layers():
         total.backward()
         opt.step()
         opt.zero_grad()
-    assert np.isfinite(float(total))
+    assert np.isfinite(total.item())
 
 
 # ---- which ops hold what: side by side with torch ------------------------------------------

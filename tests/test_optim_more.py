@@ -100,7 +100,7 @@ def test_lbfgs_trajectory_matches_torch_float64(problem, cfg):
     for _ in range(4):
         loss = pair.opt.step(pair.closure)
         tloss = pair.topt.step(pair.tclosure).detach()
-        assert float(loss) == pytest.approx(tloss.item(), rel=1e-10, abs=1e-14)
+        assert loss.item() == pytest.approx(tloss.item(), rel=1e-10, abs=1e-14)
         for a, b in zip(*pair.params()):
             np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
         state, tstate = pair.opt.state[pair.ps[0]], pair.topt.state[pair.tps[0]]
@@ -154,7 +154,7 @@ def test_lbfgs_stops_at_a_stationary_point_after_one_evaluation():
         loss.backward()
         return loss
 
-    assert float(opt.step(closure)) == 0.0
+    assert opt.step(closure).item() == 0.0
     assert len(calls) == 1 and opt.state[p] == {"func_evals": 1, "n_iter": 0}
     np.testing.assert_array_equal(p.numpy(), 1.0)
 

@@ -867,12 +867,8 @@ for _name in (
 ):  # fmt: skip
     if hasattr(Tensor, _name):
         globals()[_name] = _inplace_function(_name)
-celu_, selu_, rrelu_, threshold_ = (
-    nn.functional.celu_,
-    nn.functional.selu_,
-    nn.functional.rrelu_,
-    nn.functional.threshold_,
-)
+celu_, selu_, threshold_ = nn.functional.celu_, nn.functional.selu_, nn.functional.threshold_
+from ember._aliases import rrelu_  # noqa: E402  (torch.rrelu_ takes generator=)
 
 
 def dropout_(input, p: float, train: bool) -> Tensor:

@@ -52,7 +52,19 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enable
     return F.group_norm(input, num_groups, weight, bias, eps)
 
 
-bilinear, celu, selu, prelu, rrelu = F.bilinear, F.celu, F.selu, F.prelu, F.rrelu
+bilinear, celu, selu, prelu = F.bilinear, F.celu, F.selu, F.prelu
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, generator=None):  # noqa: A002
+    """torch.rrelu: F.rrelu with torch's fifth argument, ``generator`` (not ``inplace``)."""
+    return F._rrelu(input, lower, upper, training, False, generator)
+
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False, generator=None):  # noqa: A002
+    """torch.rrelu_: rrelu in place, slopes drawn from ``generator``."""
+    return F._rrelu(input, lower, upper, training, True, generator)
+
+
 hardshrink, threshold = F.hardshrink, F.threshold
 pixel_shuffle, pixel_unshuffle, channel_shuffle = (
     F.pixel_shuffle,

@@ -113,7 +113,6 @@ add allclose cross dist div divide equal inner kron matmul maximum minimum mul s
 cholesky cholesky_ex cond eig eigh eigvals eigvalsh householder_product ldl_factor ldl_factor_ex
 matrix_exp matrix_norm matrix_power matrix_rank norm pinv solve_triangular tensorinv""",
         "a=input b=other": "cross matmul",
-        "x=input": "vector_norm",
         "A=input B=b": "lstsq",
         "A=input B=other": "tensorsolve",
     },

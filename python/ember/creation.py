@@ -9,7 +9,7 @@ import operator
 
 import numpy as np
 
-from ember import _C, _complex, _device, _layout, _lowp, random
+from ember import _C, _complex, _device, _layout, _lowp, _strides, random
 from ember import ops as _ops
 from ember.random import rng
 from ember.tensor import Tensor, _as_array, _plain, get_default_dtype
@@ -59,8 +59,11 @@ def _takes_device(fn):
         if not formats:
             return out
         src = args[0] if args else kwargs.get("input")
-        if fmt is None:  # the *_like default, preserve_format: a channels_last input's too
-            if not like or type(src) is not Tensor or src.data.ndim < 4:  # (cheapest first)
+        if fmt is None:  # the *_like default, preserve_format: a strided input's layout
+            if not like or type(src) is not Tensor:
+                return out
+            d = src.data  # (a fresh array under 4-d: C-contiguous, see ops._laid; cheapest first)
+            if (d.base is None and d.ndim < 4) or d.flags.c_contiguous:
                 return out
             fmt = _layout.preserve_format
         return _laid_out(out, fmt, src)
@@ -70,16 +73,18 @@ def _takes_device(fn):
 
 def _laid_out(out: Tensor, fmt, like) -> Tensor:
     """A fresh factory result in memory format ``fmt``; preserve_format (the *_like default)
-    follows ``like``'s layout: channels_last in, channels_last out, as torch."""
+    follows ``like``'s layout as torch's empty_like: a dense input's strides (permuted,
+    channels_last), else dense strides in its dim order (_strides.preserved)."""
     if fmt is _layout.preserve_format:
         like = like.data if isinstance(like, Tensor) else like
         if not isinstance(like, np.ndarray) or like.flags.c_contiguous:
             return out
-        fmt = next(
-            (f for f in (_layout.channels_last, _layout.channels_last_3d) if like.ndim == f.rank),
-            _layout.contiguous_format,
-        )
-        fmt = fmt if _layout.is_in(like, fmt) else _layout.contiguous_format
+        if out.data.shape != like.shape:
+            return out
+        laid = _strides.empty(like.shape, _strides.preserved(like), out.data.dtype)
+        np.copyto(laid, out.data)
+        out.data = laid
+        return out
     out.data = _layout.relayout(out.data, fmt)
     return out
 

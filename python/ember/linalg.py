@@ -299,9 +299,25 @@ def _in_dtype(op: str, x, dtype):
     return x
 
 
-def vector_norm(x, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A002
+def vector_norm(
+    x=None,
+    ord=2,  # noqa: A002
+    dim=None,
+    keepdim: bool = False,
+    *,
+    dtype=None,
+    input=None,  # noqa: A002
+) -> Tensor:
     """(sum |x|^ord)^(1/ord) over dim (all entries by default); ord = inf, -inf: max, min |x|;
-    ord = 0: the count of non-zeros. With ``dtype``, x is cast to it first."""
+    ord = 0: the count of non-zeros. With ``dtype``, x is cast to it first. torch documents
+    the tensor as ``x`` and its parser also takes it as ``input=``: both are accepted."""
+    if (x is None) == (input is None):
+        raise TypeError(
+            "linalg.vector_norm() takes the tensor once, as x (or input=)"
+            if x is not None
+            else "linalg.vector_norm() missing 1 required argument: 'x'"
+        )
+    x = input if x is None else x
     x = _moduli("vector_norm", _in_dtype("vector_norm", x, dtype))
     axes = ops._axes(dim, x.ndim, "vector_norm")
     if ord in (np.inf, -np.inf):

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ember import _C, _complex, _lowp
+from ember import _C, _complex, _lowp, _strides
 from ember.autograd import function as _function
 from ember.autograd import graph as _graph
 from ember.autograd.engine import dim_run, reduce_sum, unbroadcast
@@ -52,7 +52,7 @@ def _kind(x) -> str:
 
 def _to_dtype(x, dtype):
     if isinstance(x, Tensor):
-        return Tensor._make(x.data.astype(dtype), False, None, 0)
+        return Tensor._make(_astype(x.data, dtype), False, None, 0)
     if isinstance(x, np.ndarray):
         return x.astype(dtype)
     return x  # a Python int or bool stays weak, as in PyTorch
@@ -176,11 +176,33 @@ def _apply_broadcasting(fn, op: str, a, b) -> Tensor:
     try:
         plain = fn._plain
         if plain is not None and (arrays := _plain_pair(a, b)) is not None:
-            return Tensor._make(_bcast(plain[0], *arrays, plain[1]), False, None, 0)
-        return fn.apply(a, b)
+            y = _bcast(plain[0], *arrays, plain[1])
+            a, b = arrays
+            if (type(a) is _ND and a.base is not None) or (type(b) is _ND and b.base is not None):
+                y = _laid(y, arrays)  # (a view among the operands: see _laid)
+            return Tensor._make(y, False, None, 0)
+        out = fn.apply(a, b)
     except ValueError:
         _check_broadcast(op, _data(a), _data(b))
         raise
+    if isinstance(out, Tensor):
+        out.data = _laid(out.data, (_data(a), _data(b)))
+    return out
+
+
+_ND = np.ndarray  # (one global lookup in the hot tests before _laid's call)
+
+
+def _laid(y, arrays):
+    """An elementwise result ``y`` of ``arrays`` (arrays and Python numbers) with torch's
+    strides: NumPy's order='K' layout differs from torch's for some non-contiguous inputs
+    (see _strides); C-contiguous inputs leave it as it is."""
+    for a in arrays:
+        # (a view's base test first: ~30 ns where the flags cost ~150; an array an op made
+        # fresh is C-contiguous but for NumPy's order='K' results, left as NumPy lays them)
+        if type(a) is np.ndarray and a.base is not None and not a.flags.c_contiguous:
+            return _strides.as_torch(y, arrays) if type(y) is np.ndarray else y
+    return y
 
 
 _PLAIN_OPERANDS = frozenset((float, int, np.ndarray))  # (bool, complex: the node's path)
@@ -204,8 +226,15 @@ def _unary_apply(fn, x, *args) -> Tensor:
     if type(x) is Tensor and (
         not x._requires_grad or (not _state.enabled and _function._fw_level is None)
     ):
-        return Tensor._make(fn._values(x.data, *args), False, None, 0)
-    return fn.apply(x, *args)
+        a = x.data
+        y = fn._values(a, *args)
+        if a.base is not None and not a.flags.c_contiguous and type(y) is np.ndarray:
+            y = _strides.as_torch(y, (a,))  # (see _laid)
+        return Tensor._make(y, False, None, 0)
+    out = fn.apply(x, *args)
+    if isinstance(out, Tensor) and isinstance(x, Tensor):
+        out.data = _laid(out.data, (x.data,))
+    return out
 
 
 def _plain_pair(a, b):
@@ -244,6 +273,7 @@ def _float_binary(fn, a, b):
             and a._requires_grad
             and (_state.enabled or _function._fw_level is not None)
             and a.data.dtype.kind == "f"
+            and (a.data.base is None or a.data.flags.c_contiguous)  # (else _laid's path)
         ):
             return fn.apply(a, b)
         return None
@@ -255,14 +285,21 @@ def _float_binary(fn, a, b):
         if (a._requires_grad or b._requires_grad) and (
             _state.enabled or _function._fw_level is not None
         ):
+            if (da.base is not None or db.base is not None) and not (
+                da.flags.c_contiguous and db.flags.c_contiguous
+            ):
+                return None  # (_apply_broadcasting lays the result out as torch: _laid)
             return fn.apply(a, b)
     except ValueError:  # shapes that do not broadcast: the general path raises its message
         return None
     ufunc, call = fn._plain
     if da.shape == db.shape:
         if call is None:
-            if da.size < _SAME_SHAPE_MIN:
-                return Tensor._make(ufunc(da, db), False, None, 0)  # (_bcast's first case)
+            if da.size < _SAME_SHAPE_MIN:  # (_bcast's first case)
+                y = ufunc(da, db)
+                if da.base is not None or db.base is not None:
+                    y = _laid(y, (da, db))
+                return Tensor._make(y, False, None, 0)
         elif (
             da.size >= _KERNEL_MIN
             and (dt is _F32 or dt is _F64)
@@ -276,6 +313,7 @@ def _float_binary(fn, a, b):
         y = _binary_kernel(ufunc, da, db)
         if y is None:
             y = ufunc(da, db) if call is None else call(ufunc, da, db)
+            y = _laid(y, (da, db))
         return Tensor._make(y, False, None, 0)
     except ValueError:  # shapes that do not broadcast: the general path raises its message
         return None
@@ -504,6 +542,11 @@ def _times_alpha(a, b, alpha):
     if isinstance(b, Tensor | np.ndarray) and _kind(b) in "biu":
         dt = result_type(a, b)
         return _to_dtype(mul(_to_dtype(b, dt), alpha), dt)
+    if type(b) is bool and isinstance(a, Tensor | np.ndarray):
+        # torch wraps the bool as a 0-d bool tensor: alpha * b is computed in a + b's dtype
+        # (int32 0-d + True * 2 stays int32, a bool tensor stays bool; was int64)
+        dt = result_type(a, b)
+        return np.asarray(np.asarray(b * alpha).astype(dt))
     if type(b) in (int, float, complex) and type(alpha) in (int, float, complex):
         return b * alpha  # a Python number stays weak (int tensor + 2.5 * 2 is float32)
     return mul(b, alpha)
@@ -1200,12 +1243,17 @@ def _xlogy_grads(a, b, y, g):
     return g * np.where((a == 0) & (b <= 0), 0, np.log(b)), g * a / b
 
 
-xlogy = _binary(
-    "xlogy",
-    # log(b) in the common dtype: a float32 b beside a float64 a is logged in float64, as torch
-    lambda a, b: np.where((a == 0) & ~np.isnan(b), 0, a * np.log(b, dtype=np.result_type(a, b))),
-    _xlogy_grads,
-)
+def _xlogy(a, b):
+    # log(b) in the common dtype: a float32 b beside a float64 a is logged in float64, as torch;
+    # bfloat16 (no NumPy log loop for it) in float32, rounded once
+    dt = np.result_type(a, b)
+    if dt == _lowp.bfloat16:
+        f32 = np.dtype(np.float32)
+        return _xlogy(np.asarray(a, f32), np.asarray(b, f32)).astype(dt)
+    return np.where((a == 0) & ~np.isnan(b), 0, a * np.log(b, dtype=dt))
+
+
+xlogy = _binary("xlogy", _xlogy, _xlogy_grads)
 
 
 def _masked(cond, value, f, x):
@@ -2101,9 +2149,9 @@ def _kernel_unary(act: int, fn, x, *args) -> Tensor:
             and d.flags.c_contiguous
         ):
             return Tensor._make(_C.activation(d, act, 0.0, 1.0, None), False, None, 0)
-        if x._requires_grad and _state.enabled:  # a node: _unary_apply's test has no case left
-            return fn.apply(x, *args)
-    return _unary_apply(fn, x, *args)
+        if x._requires_grad and _state.enabled and (d.base is None or d.flags.c_contiguous):
+            return fn.apply(x, *args)  # a node: _unary_apply's test has no case left
+    return _unary_apply(fn, x, *args)  # (which also lays a strided x's result out as torch)
 
 
 # abs and neg: NumPy's own SIMD loop is as fast on one thread and no dearer to reach, so the kernel
@@ -2338,6 +2386,15 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
         return _unary_apply(Clamp, x, min, max)
     x = _tensor_operand(x)
     _complex.refuse("clamp", x, min, max)
+    # a NumPy scalar bound is a Python number to torch (int8 x clamped to np.float32(1.5) is
+    # float32, not 1.5 cut to int8; bool x with np.int64(2) computes in int64), and its
+    # parser reads an np.bool_ as a float
+    if isinstance(min, np.generic) and min.dtype.kind in "biuf":
+        min = float(min) if min.dtype.kind == "b" else min.item()  # noqa: A001
+    if isinstance(max, np.generic) and max.dtype.kind in "biuf":
+        max = float(max) if max.dtype.kind == "b" else max.item()  # noqa: A001
+    if _kind(x) == "b" and builtins.all(type(v) in (bool, type(None)) for v in (min, max)):
+        raise TypeError("clamp: not implemented for 'Bool' tensors with bool bounds (as torch)")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         # tensor bounds take gradients where they win (ties go to x), as in PyTorch
         y = x if min is None else where(lt(x, min), min, x)
@@ -2425,8 +2482,18 @@ def where(condition, a=None, b=None) -> Tensor:
         a, b = _promote(a, b)
     if (arrays := _plain_pair(a, b)) is not None:  # no node, as _apply_broadcasting
         cond = np.asarray(_data(condition), dtype=bool)
-        return Tensor._make(_where(cond, *arrays), False, None, 0)
-    return Where.apply(_data(condition), a, b)
+        y = _where(cond, *arrays)
+        a, b = arrays
+        if (
+            cond.base is not None
+            or (type(a) is _ND and a.base is not None)
+            or (type(b) is _ND and b.base is not None)
+        ):
+            y = _laid(y, (cond, a, b))  # (see _laid)
+        return Tensor._make(y, False, None, 0)
+    out = Where.apply(_data(condition), a, b)
+    out.data = _laid(out.data, (np.asarray(_data(condition)), _data(a), _data(b)))
+    return out
 
 
 _ORDERING = {np.less, np.less_equal, np.greater, np.greater_equal}
@@ -2450,7 +2517,10 @@ def compare(ufunc, a, b=None) -> Tensor:
         # (float32 x == float64 0-d 0.1 holds where x is 0.1f; an int8 x < int16 0-d 1000
         # compares with 1000 wrapped to -24)
         a, b = _promote(a, b)
-    out = ufunc(_data(a)) if b is None else ufunc(_data(a), _data(b))
+    a, b = _data(a), _data(b)
+    out = ufunc(a) if b is None else ufunc(a, b)
+    if (type(a) is _ND and a.base is not None) or (type(b) is _ND and b.base is not None):
+        out = _laid(out, (a,) if b is None else (a, b))  # (see _laid)
     return Tensor._make(out, False, None, 0)
 
 
@@ -2469,15 +2539,20 @@ def _copy(x: np.ndarray) -> np.ndarray:
 
 
 def _astype(x: np.ndarray, dtype) -> np.ndarray:
-    """x.astype(dtype): float32 <-> float64 of a large C-contiguous array by _C.cast."""
-    if (
-        x.nbytes >= _COPY_MIN
-        and x.dtype in _KERNEL_DTYPES
-        and dtype in _KERNEL_DTYPES
-        and x.flags.c_contiguous
-    ):
-        return _C.cast(x, dtype)
-    return x.astype(dtype)
+    """x.astype(dtype): float32 <-> float64 of a large C-contiguous array by _C.cast; a
+    strided x laid out as torch's .to(dtype) (preserve_format, as clone)."""
+    if type(x) is not np.ndarray or x.base is None or x.flags.c_contiguous:  # (see _laid)
+        if (
+            x.nbytes >= _COPY_MIN
+            and x.dtype in _KERNEL_DTYPES
+            and dtype in _KERNEL_DTYPES
+            and x.flags.c_contiguous
+        ):
+            return _C.cast(x, dtype)
+        return x.astype(dtype)
+    out = _strides.empty(x.shape, _strides.preserved(x), dtype)
+    np.copyto(out, x, casting="unsafe")
+    return out
 
 
 class Cast(Function):
@@ -2517,26 +2592,44 @@ def cast(x, dtype) -> Tensor:
     return out
 
 
+def _clone_array(x: np.ndarray) -> np.ndarray:
+    """x's copy laid out as torch's clone (preserve_format): x's own strides when x is dense,
+    else dense in x's dim order (_strides.preserved); C order for a C-contiguous x."""
+    if type(x) is not np.ndarray or x.base is None or x.flags.c_contiguous:  # (see _laid)
+        return _copy(x)
+    out = _strides.empty(x.shape, _strides.preserved(x), x.dtype)
+    np.copyto(out, x)
+    return out
+
+
 class Clone(Function):
     @staticmethod
-    def forward(ctx, x):
-        return _copy(x)
+    def forward(ctx, x, c_order=False):
+        return _copy(x) if c_order else _clone_array(x)
 
     @staticmethod
     def backward(ctx, g):
-        return g
+        return g, None
 
     @staticmethod
     def backward_graph(ctx, g):
-        return g
+        return g, None
 
 
 def clone(x, *, memory_format=None) -> Tensor:
     if memory_format is not None:  # (Tensor.clone's, which lays the copy out)
         return _tensor_operand(x).clone(memory_format)
     if type(x) is Tensor and not x._requires_grad:  # outside autograd: the copy, no node
-        return Tensor._make(_copy(x.data), False, None, 0)
+        d = x.data  # (an array owning its memory: _copy straight, see _clone_array)
+        return Tensor._make(_copy(d) if d.base is None else _clone_array(d), False, None, 0)
     return Clone.apply(_tensor_operand(x))
+
+
+def contiguous_copy(x: Tensor) -> Tensor:
+    """x's copy in C order (Tensor.contiguous() of a strided x), in the graph as clone."""
+    if not x._requires_grad:
+        return Tensor._make(_copy(x.data), False, None, 0)
+    return Clone.apply(x, True)
 
 
 # ---- reductions ---------------------------------------------------------------------------
@@ -3149,7 +3242,21 @@ class Expand(Function):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
-        return np.broadcast_to(x, shape)
+        y = np.broadcast_to(x, shape)
+        lead = len(shape) - x.ndim
+        if (
+            1 in shape
+            and 1 in x.shape
+            and builtins.any(n == 1 and shape[lead + i] == 1 for i, n in enumerate(x.shape))
+        ):
+            # NumPy gives every size-1 dim stride 0, torch only the expanded ones: a kept
+            # size-1 dim keeps its stride (torch's stride(), and the layout rules that read it)
+            st = [0] * lead + [
+                0 if n == 1 and shape[lead + i] != 1 else s
+                for i, (n, s) in enumerate(zip(x.shape, x.strides, strict=True))
+            ]
+            y = np.lib.stride_tricks.as_strided(x, shape, st, writeable=False)
+        return y
 
     @staticmethod
     def backward(ctx, g):
@@ -3374,7 +3481,10 @@ def _join(tensors, dim, stack: bool) -> Tensor:
         for t in tensors:
             if type(t) is not Tensor or t._requires_grad:
                 break
-            datas.append(t.data)
+            d = t.data
+            if datas and d.dtype is not datas[0].dtype and d.dtype != datas[0].dtype:
+                break  # (_C.concat's dtype test takes float16 and bfloat16 for one: promote)
+            datas.append(d)
         if datas and len(datas) == len(tensors):
             try:
                 d = dim if type(dim) is int else _index_dim(dim, "cat")
@@ -3403,13 +3513,14 @@ def _join(tensors, dim, stack: bool) -> Tensor:
 
 def _promote_list(tensors):
     """All members in one dtype, as torch.cat: the highest category present (bool < integer <
-    float) decides, and within it the widest of its members' dtypes (float32 with float64 is
-    float64; an int64 with float32 is float32)."""
+    float < complex) decides, and within it the widest of its members' dtypes (float32 with
+    float64 is float64; an int64 with float32 is float32; complex64 with float64 is
+    complex128 and float16 with bfloat16 float32, as promote_types: NumPy's result_type of the
+    top category alone missed those two)."""
     dtypes = [t.data.dtype for t in tensors]
     if not tensors or len(set(dtypes)) == 1:
         return tensors  # one dtype: nothing to promote
-    top = builtins.max(_category(d) for d in dtypes)
-    target = np.result_type(*[d for d in dtypes if _category(d) == top])
+    target = functools.reduce(promote_types, dtypes)
     return [t if t.data.dtype == target else cast(t, target) for t in tensors]
 
 
@@ -3500,8 +3611,16 @@ def masked_fill(x, mask, value) -> Tensor:
         if value.ndim:
             raise ValueError(f"masked_fill: value must be a 0-d tensor, got shape {value.shape}")
         if value.requires_grad:  # it gets the filled entries' gradient summed, as in torch
-            return where(mask, cast(value, x.dtype), x)
-    return where(mask, _fill_value(_data(value), x.dtype), x)
+            return _c_order(where(mask, cast(value, x.dtype), x))
+    return _c_order(where(mask, _fill_value(_data(value), x.dtype), x))
+
+
+def _c_order(t: Tensor) -> Tensor:
+    """t's array in C order: torch's masked_fill fills a contiguous clone of its input (a
+    transposed input gives a C-contiguous result, unlike the elementwise ops)."""
+    if not t.data.flags.c_contiguous:
+        t.data = np.ascontiguousarray(t.data)
+    return t
 
 
 class Gather(Function):

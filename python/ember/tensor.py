@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 
 import numpy as np
 
@@ -172,6 +173,9 @@ class Size(tuple):
 
 def _is_dtype(a) -> bool:
     return isinstance(a, np.dtype) or (isinstance(a, type) and issubclass(a, np.generic))
+
+
+_FLOAT_OF_GRAD_WARNED = [False]  # float() of a tensor requiring grad warned once (as torch)
 
 
 class Tensor:
@@ -625,7 +629,7 @@ class Tensor:
     def contiguous(self, memory_format=None) -> Tensor:
         if memory_format is not None:
             return self._in_layout(memory_format)
-        return self if self.data.flags.c_contiguous else _ops.clone(self)
+        return self if self.data.flags.c_contiguous else _ops.contiguous_copy(self)
 
     def copy_(self, src) -> Tensor:
         """Copy src's values into this tensor's storage, in place (recorded when src is in the
@@ -678,6 +682,17 @@ class Tensor:
         return bool(self.data)
 
     def __float__(self) -> float:
+        if self._requires_grad and not _FLOAT_OF_GRAD_WARNED[0] and is_grad_enabled():
+            # torch 2.13 warns on float() (not int(), bool() or item()) of a tensor that
+            # requires grad while grad mode is on (not under no_grad, as in an optimiser's
+            # step), once per process (TORCH_WARN_ONCE)
+            _FLOAT_OF_GRAD_WARNED[0] = True
+            warnings.warn(
+                "Converting a tensor with requires_grad=True to a scalar may lead to unexpected "
+                "behavior.\nConsider using tensor.detach() first.",
+                UserWarning,
+                stacklevel=2,
+            )
         return float(self.item())
 
     def __int__(self) -> int:

@@ -145,22 +145,57 @@ _inference_made = False  # an inference tensor was ever made: the checks on them
 _plain_make = _plain_init = None  # Tensor._make and __init__ as defined (set at the first block)
 
 
-def _make_marking(data, requires_grad, ctx, idx):
-    """Tensor._make while an inference_mode block is open: its tensors made in the mode (in
-    this thread) are marked as inference tensors."""
+# The memory of inference tensors: id(owning array) -> a weak reference to it. A tensor made
+# outside the mode on that memory (a view: x[0], x.t(), x.view(...)) is an inference tensor
+# too, as torch's views of one are.
+_inference_memory: dict = {}
+
+
+def _owner(data):
+    """The array owning ``data``'s memory (data itself when it owns it; as_strided's views
+    hold their array through an interface object's ``base``)."""
+    while True:
+        base = data.base
+        if not isinstance(base, np.ndarray):
+            base = getattr(base, "base", None)
+            if not isinstance(base, np.ndarray):
+                return data
+        data = base
+
+
+def _on_inference_memory(data) -> bool:
+    ref = _inference_memory.get(id(owner := _owner(data)))
+    return ref is not None and ref() is owner
+
+
+def _mark(t, data) -> None:
+    """Mark t (made on ``data``) an inference tensor in the mode, or a view of one outside it."""
     global _inference_made
-    t = _plain_make(data, requires_grad, ctx, idx)
     if _state.inference:
         t._inference = _inference_made = True
+        # only memory the tensor owns: a view made in the mode of a normal tensor must not
+        # turn that tensor's later views into inference tensors
+        if type(data) is np.ndarray and data.base is None and id(data) not in _inference_memory:
+            key = id(data)
+            _inference_memory[key] = weakref.ref(
+                data, lambda _, k=key: _inference_memory.pop(k, None)
+            )
+    elif _inference_memory and type(data) is np.ndarray and _on_inference_memory(data):
+        t._inference = True
+
+
+def _make_marking(data, requires_grad, ctx, idx):
+    """Tensor._make once an inference_mode block was opened: its tensors made in the mode (in
+    this thread) are marked as inference tensors, and views of them made outside it."""
+    t = _plain_make(data, requires_grad, ctx, idx)
+    _mark(t, data)
     return t
 
 
 def _init_marking(self, *args, **kwargs):
     """Tensor.__init__ likewise (ember.tensor([...]), Parameter(...) in the mode)."""
-    global _inference_made
     _plain_init(self, *args, **kwargs)
-    if _state.inference:
-        self._inference = _inference_made = True
+    _mark(self, self.data)
 
 
 def _inference_blocks(step: int) -> None:
@@ -169,7 +204,8 @@ def _inference_blocks(step: int) -> None:
         if _plain_make is None:
             _plain_make, _plain_init = Tensor._make, Tensor.__init__
         _open_blocks[0] += step
-        on = _open_blocks[0] > 0
+        # once inference tensors exist, their views made outside the mode are marked too
+        on = _open_blocks[0] > 0 or bool(_inference_memory)
         Tensor._make = staticmethod(_make_marking if on else _plain_make)
         Tensor.__init__ = _init_marking if on else _plain_init
 
@@ -193,9 +229,10 @@ def _refuse_inference_saved(args, saved) -> None:
 def refuse_inference_write(t) -> None:
     """An in-place write into an inference tensor outside inference_mode (torch refuses it)."""
     if getattr(t, "_inference", False) and not _state.inference:
-        raise RuntimeError(
-            "Inplace update to inference tensor outside InferenceMode is not allowed. You can "
-            "make a clone to get a normal tensor before doing inplace update."
+        raise RuntimeError(  # (torch's words, run together as torch's are)
+            "Inplace update to inference tensor outside InferenceMode is not allowed.You can "
+            "make a clone to get a normal tensor before doing inplace update.See "
+            "https://github.com/pytorch/rfcs/pull/17 for more details."
         )
 
 

@@ -997,16 +997,31 @@ def rrelu(
 ) -> Tensor:
     """Randomized leaky ReLU (Xu et al., 2015): x if x > 0 else a * x, with a ~ U(lower, upper)
     drawn per element while training (ember's generator) and a = (lower + upper) / 2 otherwise."""
+    if type(inplace) is not bool and inplace is not None and not isinstance(inplace, int):
+        # torch.rrelu's fifth argument is generator= (ember.rrelu is this function): a
+        # Generator there is not a truthy inplace flag
+        raise TypeError(
+            f"rrelu: inplace must be a bool, got {type(inplace).__name__}; pass a generator "
+            "as ember.rrelu(..., generator=g)"
+        )
+    return _rrelu(input, lower, upper, training, inplace, None)
+
+
+def _rrelu(input, lower, upper, training, inplace, generator) -> Tensor:  # noqa: A002
+    """rrelu's body; ``generator`` (torch.rrelu's keyword) draws the slopes (None: the
+    global stream that ember.manual_seed seeds)."""
     if inplace:  # the input takes the result and is returned, as PyTorch
-        return _in_place("rrelu", rrelu, input, lower, upper, training)
+        return _in_place(
+            "rrelu", lambda x, *a: _rrelu(x, *a, False, generator), input, lower, upper, training
+        )
     if not lower <= upper:
         raise ValueError(f"rrelu: lower ({lower}) must be <= upper ({upper})")
     x = _float_input(input, "rrelu")
     if not training:
         return leaky_relu(x, (lower + upper) / 2)
-    from ember.random import rng as _global_rng
+    from ember.random import rng as _rng
 
-    a = _global_rng().uniform(lower, upper, x.shape).astype(x.dtype)
+    a = _rng(generator).uniform(lower, upper, x.shape).astype(x.dtype)
     slope = np.where(x.data > 0, 1, a).astype(x.dtype)
     return _Noise.apply(x, slope, None)
 

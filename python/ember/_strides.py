@@ -1,0 +1,169 @@
+"""torch's output strides for copies and elementwise results (``.stride()`` as torch's).
+
+NumPy lays a ufunc's result out in the inputs' order too (order='K'), but not by torch's
+rules: a broadcast (stride-0) dim, equal strides and size-1 dims order differently, so a
+result whose inputs are not all C-contiguous is checked here and re-laid out when the two
+disagree. C-contiguous inputs (the common case) cost one flags test each.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _elem_strides(a: np.ndarray) -> tuple:
+    return tuple(s // a.itemsize for s in a.strides)
+
+
+def non_overlapping_and_dense(shape, strides) -> bool:
+    """c10's compute_non_overlapping_and_dense: the dims of size 2 and more, sorted by
+    stride, tile memory without gaps or overlap."""
+    dims = sorted((d for d in range(len(shape)) if shape[d] >= 2), key=lambda d: strides[d])
+    need = 1
+    for d in dims:
+        if strides[d] != need:
+            return False
+        need *= shape[d]
+    return True
+
+
+def _order(shape, strides_list) -> list:
+    """The dims fastest first, as TensorIterator's reorder_dimensions (and infer_dense_strides)
+    sort them: by stride, a stride-0 (broadcast) dim ambiguous (it keeps its place), equal
+    strides putting the smaller size first; each operand in turn breaks the ties the ones
+    before it left. The same insertion sort as torch's, so the same order."""
+    ndim = len(shape)
+    perm = list(range(ndim - 1, -1, -1))
+
+    def should_swap(d0, d1):
+        for st in strides_list:
+            s0, s1 = st[d0], st[d1]
+            if s0 == 0 or s1 == 0:
+                continue
+            if s0 != s1:
+                return -1 if s0 < s1 else 1
+            if shape[d0] > shape[d1]:
+                return 1
+        return 0
+
+    for i in range(1, ndim):
+        d1 = i
+        for d0 in range(i - 1, -1, -1):
+            c = should_swap(perm[d0], perm[d1])
+            if c > 0:
+                perm[d0], perm[d1] = perm[d1], perm[d0]
+                d1 = d0
+            elif c < 0:
+                break
+    return perm
+
+
+def _from_order(shape, perm, skip_small: bool) -> tuple:
+    """Dense strides laying dims out in ``perm`` order (fastest first). infer_dense_strides
+    steps over sizes 0 and 1 (skip_small); TensorIterator's compatible_stride multiplies by
+    every size."""
+    out = [0] * len(shape)
+    step = 1
+    for d in perm:
+        out[d] = step
+        if not skip_small or shape[d] > 1:
+            step *= shape[d]
+    return tuple(out)
+
+
+def _contiguous(shape) -> tuple:
+    out, step = [0] * len(shape), 1
+    for d in range(len(shape) - 1, -1, -1):
+        out[d] = step
+        step *= max(shape[d], 1)
+    return tuple(out)
+
+
+def preserved(a: np.ndarray) -> tuple:
+    """The strides of torch's preserve_format copy of ``a`` (clone, empty_like and the other
+    *_like factories): a's own when a is non-overlapping and dense, else dense strides in a's
+    dim order (infer_dense_strides: an expanded dim keeps its place)."""
+    key = (a.shape, a.strides, a.itemsize)
+    want = _PRESERVED.get(key)
+    if want is None:
+        st = _elem_strides(a)
+        if non_overlapping_and_dense(a.shape, st):
+            want = st
+        else:
+            want = _from_order(a.shape, _order(a.shape, [st]), True)
+        if len(_PRESERVED) >= _CACHE_MAX:
+            _PRESERVED.clear()
+        _PRESERVED[key] = want
+    return want
+
+
+def _channels_last(a: np.ndarray) -> bool:
+    return a.ndim in (4, 5) and np.moveaxis(a, 1, -1).flags.c_contiguous
+
+
+def elementwise(shape, arrays) -> tuple | None:
+    """The strides of torch's TensorIterator output for inputs ``arrays`` (NumPy arrays; a
+    Python number is a 0-d operand, as torch wraps it) broadcast to ``shape``; None for
+    C-contiguous."""
+    arrays = [a if type(a) is np.ndarray else np.empty(()) for a in arrays]
+    same = all(a.shape == shape for a in arrays)
+    if same:  # fast_set_up: all contiguous, all channels_last, or one dense layout shared
+        if all(a.flags.c_contiguous for a in arrays):
+            return None
+        if all(_channels_last(a) for a in arrays):
+            perm = [1, *range(len(shape) - 1, 1, -1), 0]
+            return _from_order(shape, perm, False)
+        first = _elem_strides(arrays[0])
+        if non_overlapping_and_dense(shape, first) and all(
+            _elem_strides(a) == first for a in arrays[1:]
+        ):
+            return first
+    ndim = len(shape)
+    strides_list = []
+    for a in arrays:
+        off = ndim - a.ndim
+        st = [0] * off + [
+            0 if n == 1 and shape[off + i] != 1 else s // a.itemsize
+            for i, (n, s) in enumerate(zip(a.shape, a.strides, strict=True))
+        ]
+        strides_list.append(st)
+    if ndim == 1:
+        return (1,)
+    return _from_order(shape, _order(shape, strides_list), False)
+
+
+def empty(shape, strides, dtype) -> np.ndarray:
+    """A fresh array of ``shape`` with element ``strides`` (dense: a permutation of C order,
+    or torch's strides for a size-0 tensor)."""
+    dtype = np.dtype(dtype)
+    n = 1
+    for s in shape:
+        n *= s
+    buf = np.empty(n, dtype)
+    return np.ndarray(shape, dtype, buf, 0, tuple(s * dtype.itemsize for s in strides))
+
+
+_CACHE: dict = {}  # (shape, the operands' shapes and strides) -> elementwise's strides
+_PRESERVED: dict = {}  # (shape, strides, itemsize) -> preserved's strides
+_CACHE_MAX = 4096
+
+
+def as_torch(y: np.ndarray, arrays) -> np.ndarray:
+    """The elementwise result ``y`` of ``arrays`` laid out as torch's would be (itself when
+    it already is). Callers test first that some input is not C-contiguous. The layouts a
+    program uses repeat, so torch's rule (a sort in Python, some us) runs once for each."""
+    key = (
+        y.shape,
+        *((a.shape, a.strides, a.itemsize) if type(a) is np.ndarray else 0 for a in arrays),
+    )
+    want = _CACHE.get(key)
+    if want is None:
+        want = elementwise(y.shape, arrays) or _contiguous(y.shape)
+        if len(_CACHE) >= _CACHE_MAX:
+            _CACHE.clear()
+        _CACHE[key] = want
+    if _elem_strides(y) == want:
+        return y
+    out = empty(y.shape, want, y.dtype)
+    np.copyto(out, y)
+    return out
