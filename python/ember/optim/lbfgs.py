@@ -30,13 +30,19 @@ def _arrays(v):
     return v
 
 
-def _tensors(v):
+def _tensors(v, old=None):
     """A value as the state holds it, as torch's: arrays and NumPy scalars as Tensors (no
-    copy), lists entry by entry, Python numbers as they are."""
+    copy; the state's Tensor ``old`` itself where it already holds that array, as torch
+    keeps updating its tensors in place), lists entry by entry, Python numbers as they are."""
     if isinstance(v, np.ndarray | np.generic):
+        if isinstance(old, Tensor) and old.data is v:
+            return old
         return _wrap(np.asarray(v))
     if isinstance(v, list):
-        return [_tensors(x) for x in v]
+        held = (
+            {id(t.data): t for t in old if isinstance(t, Tensor)} if isinstance(old, list) else {}
+        )
+        return [_tensors(x, held.get(id(x))) for x in v]
     return v
 
 
@@ -375,14 +381,13 @@ class LBFGS(Optimizer):
                 break
 
         if al is not None:
-            state["al"] = _tensors(al)
-        state["d"] = _tensors(d)
+            state["al"] = _tensors(al, state.get("al"))
+        state["d"] = _tensors(d, state.get("d"))
         state["t"] = float(t) if isinstance(t, np.generic) else t
-        state["old_dirs"] = _tensors(old_dirs)
-        state["old_stps"] = _tensors(old_stps)
-        state["ro"] = _tensors(ro)
-        state["H_diag"] = _tensors(H_diag)
-        state["prev_flat_grad"] = _tensors(prev_flat_grad)
+        for k, v in (("old_dirs", old_dirs), ("old_stps", old_stps), ("ro", ro)):
+            state[k] = _tensors(v, state.get(k))
+        state["H_diag"] = _tensors(H_diag, state.get("H_diag"))
+        state["prev_flat_grad"] = _tensors(prev_flat_grad, state.get("prev_flat_grad"))
         state["prev_loss"] = prev_loss
         return orig_loss
 

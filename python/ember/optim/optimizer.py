@@ -82,6 +82,7 @@ def _with_step_hooks(step):
             return out
         pre = own[0] if own else {}
         post = own[1] if own else {}
+        args = (self, *args)  # as torch's: the hooks see step's arguments with self first
         self._in_step_hooks = True  # (a subclass's step calling super().step(): hooks once)
         try:
             for hook in (*_global_step_pre_hooks.values(), *pre.values()):
@@ -93,7 +94,7 @@ def _with_step_hooks(step):
                             f"but got {res}."
                         )
                     args, kwargs = res
-            out = step(self, *args, **kwargs)
+            out = step(*args, **kwargs)
             _function.note_step(self.param_groups)
             for hook in (*post.values(), *_global_step_post_hooks.values()):
                 hook(self, args, kwargs)
@@ -410,14 +411,14 @@ class Optimizer:
         return _wrap(a.astype(dt, copy=False))
 
     def __repr__(self) -> str:
-        lines = [f"{type(self).__name__} ("]
+        # torch's, character for character (a blank line between groups)
+        out = f"{type(self).__name__} ("
         for i, g in enumerate(self.param_groups):
-            lines.append(f"Parameter Group {i}")
+            out += f"\nParameter Group {i}\n"
             for k in sorted(g):
                 if k != "params":
-                    lines.append(f"    {k}: {g[k]}")
-        lines.append(")")
-        return "\n".join(lines)
+                    out += f"    {k}: {g[k]}\n"
+        return out + ")"
 
 
 # ---- helpers shared by the fused optimisers --------------------------------------------------
