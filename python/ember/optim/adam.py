@@ -112,7 +112,7 @@ class Adam(Optimizer):
                 weight_decay=wd,
                 decoupled=decoupled,
                 maximize=bool(group["maximize"]),
-                step=int(t),
+                step=t,
             )
         return loss
 

@@ -80,6 +80,6 @@ class Adamax(Optimizer):
                 eps=float(group["eps"]),
                 weight_decay=float(group["weight_decay"]),
                 maximize=bool(group["maximize"]),
-                step=int(t),
+                step=t,
             )
         return loss

@@ -93,6 +93,6 @@ class RAdam(Optimizer):
                 weight_decay=wd,
                 decoupled=decoupled,
                 maximize=bool(group["maximize"]),
-                step=int(t),
+                step=t,
             )
         return loss
