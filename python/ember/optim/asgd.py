@@ -7,7 +7,6 @@ from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
     Optimizer,
     _advance,
-    _buffer,
     _check_implementation_flags,
     _check_nonneg,
     _lr_dtype,
@@ -79,15 +78,14 @@ class ASGD(Optimizer):
             lr, lambd = float(group["lr"]), float(group["lambd"])
             if not state:  # PyTorch's order of the entries
                 state.update(step=_scalar(0.0), eta=_scalar(lr), mu=_scalar(1.0))
-            t, ax = _advance(state, p, "ax")
-            eta, mu = _buffer(state, "eta"), _buffer(state, "mu")
+            t, eta, mu, ax = _advance(state, p, "eta", "mu", "ax")
             _C.asgd_step(
                 p.data,
                 ax,
                 g,
-                eta=eta.item(),
+                eta=float(eta),
                 lambd=lambd,
-                mu=mu.item(),
+                mu=float(mu),
                 weight_decay=float(group["weight_decay"]),
                 maximize=bool(group["maximize"]),
             )
