@@ -1,5 +1,7 @@
 """SGD against PyTorch and a NumPy transcription of its update; optimiser state and errors."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -86,7 +88,9 @@ def test_state_dict_round_trip_continues_identically():
         o1.step()
     p2 = nn.Parameter(p1.numpy().copy())
     o2 = ember.optim.SGD([p2], lr=0.5)
-    o2.load_state_dict(o1.state_dict())
+    # (a deep copy: as torch's, state_dict() holds the live state Tensors and loading shares
+    # them, so two optimisers stepping from one state_dict would update the same buffers)
+    o2.load_state_dict(copy.deepcopy(o1.state_dict()))
     assert o2.param_groups[0]["lr"] == 0.1 and o2.param_groups[0]["momentum"] == 0.9
     for g in grads[3:]:
         for p, o in ((p1, o1), (p2, o2)):

@@ -1,6 +1,8 @@
 """LBFGS, Adafactor and swa_utils (AveragedModel, SWALR, update_bn) against torch.optim: the
 trajectories, the state and its state_dict round trip, the lr sequences and the errors."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -182,7 +184,8 @@ def test_lbfgs_state_dict_resumes_identically(ls):
     for _ in range(2):
         opt.step(closure)
     assert all(p.data is a for p, a in zip(ps, arrays))  # updated in place
-    saved, sd = [p.numpy().copy() for p in ps], opt.state_dict()
+    # (a deep copy: as torch's, state_dict() holds the live state, which the next steps change)
+    saved, sd = [p.numpy().copy() for p in ps], copy.deepcopy(opt.state_dict())
     assert list(sd["state"]) == [0]
     for _ in range(2):
         opt.step(closure)
@@ -327,7 +330,7 @@ def test_adafactor_updates_in_place_and_resumes_from_state_dict(rng):
     arrays = [p.data for p in ps]
     run(ps, opt, grads[:3])
     assert all(p.data is a for p, a in zip(ps, arrays))  # in place: references stay valid
-    saved = ([p.numpy().copy() for p in ps], opt.state_dict())
+    saved = ([p.numpy().copy() for p in ps], copy.deepcopy(opt.state_dict()))  # (live state)
     run(ps, opt, grads[3:])
     ps2, opt2 = make()
     for p, v in zip(ps2, saved[0]):

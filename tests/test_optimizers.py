@@ -2,6 +2,8 @@
 transcriptions of PyTorch's formulas and against torch.optim itself over 100 steps; their
 state, param groups, state_dict, the kernels' in-place contracts and the errors."""
 
+import copy
+
 import numpy as np
 import pytest
 import reference_optim as ref
@@ -135,7 +137,9 @@ def test_state_dict_round_trip_continues_identically(name, kw):
     _, o1, p1 = _run(name, kw, p0, grads[:4], np.float32)
     p2 = nn.Parameter(p1.numpy().copy())
     o2 = getattr(optim, name)([p2], lr=0.123)
-    o2.load_state_dict(o1.state_dict())
+    # (a deep copy: as torch's, state_dict() holds the live state Tensors and loading shares
+    # them, so two optimisers stepping from one state_dict would update the same buffers)
+    o2.load_state_dict(copy.deepcopy(o1.state_dict()))
     assert o2.param_groups[0]["lr"] == o1.param_groups[0]["lr"]
     for g in grads[4:]:
         for p, o in ((p1, o1), (p2, o2)):
@@ -144,15 +148,18 @@ def test_state_dict_round_trip_continues_identically(name, kw):
     np.testing.assert_array_equal(p1.numpy(), p2.numpy())
 
 
-def test_state_dict_is_a_copy():
+def test_state_dict_holds_the_live_state_and_a_deepcopy_is_a_snapshot():
+    # torch's state_dict() returns the state Tensors themselves (a later step shows in it);
+    # copy.deepcopy keeps a snapshot
     p = nn.Parameter(np.zeros(3))
     o = optim.Adam([p], lr=0.1)
     p.grad = ember.tensor(np.ones(3))
     o.step()
-    sd = o.state_dict()
+    sd, snap = o.state_dict(), copy.deepcopy(o.state_dict())
     o.step()
-    assert sd["state"][0]["step"] == 1.0 and o.state[p]["step"] == 2.0
-    assert not np.shares_memory(sd["state"][0]["exp_avg"], o.state[p]["exp_avg"])
+    assert sd["state"][0]["step"].item() == 2.0 and snap["state"][0]["step"].item() == 1.0
+    assert sd["state"][0]["exp_avg"] is o.state[p]["exp_avg"]
+    assert not np.shares_memory(snap["state"][0]["exp_avg"], o.state[p]["exp_avg"])
 
 
 def test_param_groups_with_their_own_hyperparameters():

@@ -1,6 +1,8 @@
 """ASGD, Adamax, NAdam, RAdam and Rprop against NumPy transcriptions of PyTorch's formulas and
 against torch.optim itself over 100 steps; state names, state_dict, param groups, errors."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -218,7 +220,9 @@ def test_state_dict_round_trip_continues_identically(name, kw):
     _, o1, p1 = _run(name, kw, p0, grads[:4], np.float32)
     p2 = nn.Parameter(p1.numpy().copy())
     o2 = getattr(optim, name)([p2], lr=0.123)
-    o2.load_state_dict(o1.state_dict())
+    # (a deep copy: as torch's, state_dict() holds the live state Tensors and loading shares
+    # them, so two optimisers stepping from one state_dict would update the same buffers)
+    o2.load_state_dict(copy.deepcopy(o1.state_dict()))
     assert o2.param_groups[0]["lr"] == o1.param_groups[0]["lr"]
     for g in grads[4:]:
         for p, o in ((p1, o1), (p2, o2)):

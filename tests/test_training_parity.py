@@ -8,6 +8,8 @@ libraries differ only in summation order, and a real mismatch in a rule (a missi
 correction, an off-by-one in a schedule) shows up as 1e-3 or more within a few steps.
 """
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -500,12 +502,10 @@ def test_checkpoint_resume_and_zero_grad_in_loop():
         if i == 9:
             ckpt = (
                 {k: _np(v).copy() for k, v in em.state_dict().items()},
-                eopt.state_dict(),
+                copy.deepcopy(eopt.state_dict()),  # (as torch's: the live state otherwise)
                 esch.state_dict(),
             )
     assert_same_state(tm, em)
-
-    import copy
 
     em2 = _mlp(enn, 0.0).double()
     em2.load_state_dict(ckpt[0])

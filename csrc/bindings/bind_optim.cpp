@@ -79,7 +79,7 @@ void sgd_impl(py::array& p, const py::object& buf, const py::array& g, double lr
 template <typename T>
 void adam_impl(py::array& p, py::array& m, py::array& v, const py::object& vmax, const py::array& g,
                double lr, double beta1, double beta2, double eps, double weight_decay,
-               bool decoupled, bool maximize, int64_t step) {
+               bool decoupled, bool maximize, double step) {
   check_like(m, p, "adam_step", "exp_avg", true);
   check_like(v, p, "adam_step", "exp_avg_sq", true);
   T* vm = optional_state<T>(vmax, p, "adam_step", "max_exp_avg_sq");
@@ -163,10 +163,10 @@ void bind_optim(py::module_& m) {
       "adam_step",
       [](py::array& p, py::array& exp_avg, py::array& exp_avg_sq, const py::object& max_sq,
          const py::array& g, double lr, double beta1, double beta2, double eps, double weight_decay,
-         bool decoupled, bool maximize, int64_t step) {
+         bool decoupled, bool maximize, double step) {
         check_param(p, "adam_step");
         check_like(g, p, "adam_step", "grad", false);
-        EMBER_CHECK(step >= 1, "adam_step: step must be >= 1, got ", step);
+        EMBER_CHECK(step > 0, "adam_step: step must be > 0, got ", step);
         if (is_f32(p))
           adam_impl<float>(p, exp_avg, exp_avg_sq, max_sq, g, lr, beta1, beta2, eps, weight_decay,
                            decoupled, maximize, step);
@@ -255,8 +255,8 @@ void bind_optim(py::module_& m) {
   m.def(
       "adamax_step",
       [](py::array& p, py::array& exp_avg, py::array& exp_inf, const py::array& g, double lr,
-         double beta1, double beta2, double eps, double weight_decay, bool maximize, int64_t step) {
-        EMBER_CHECK(step >= 1, "adamax_step: step must be >= 1, got ", step);
+         double beta1, double beta2, double eps, double weight_decay, bool maximize, double step) {
+        EMBER_CHECK(step > 0, "adamax_step: step must be > 0, got ", step);
         three_buffer(p, exp_avg, exp_inf, g, "adamax_step", "exp_avg", "exp_inf",
                      [=](auto* pp, auto* m, auto* u, const auto* gg, int64_t n) {
                        adamax_step(pp, m, u, gg, n, lr, beta1, beta2, eps, weight_decay, maximize,
@@ -288,8 +288,8 @@ void bind_optim(py::module_& m) {
       "radam_step",
       [](py::array& p, py::array& exp_avg, py::array& exp_avg_sq, const py::array& g, double lr,
          double beta1, double beta2, double eps, double weight_decay, bool decoupled, bool maximize,
-         int64_t step) {
-        EMBER_CHECK(step >= 1, "radam_step: step must be >= 1, got ", step);
+         double step) {
+        EMBER_CHECK(step > 0, "radam_step: step must be > 0, got ", step);
         three_buffer(p, exp_avg, exp_avg_sq, g, "radam_step", "exp_avg", "exp_avg_sq",
                      [=](auto* pp, auto* m, auto* v, const auto* gg, int64_t n) {
                        radam_step(pp, m, v, gg, n, lr, beta1, beta2, eps, weight_decay, decoupled,

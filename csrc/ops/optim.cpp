@@ -94,9 +94,9 @@ void sgd_step(T* p, T* buf, const T* g, int64_t n, double lr, double momentum, d
 template <typename T>
 void adam_step(T* p, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq, const T* g, int64_t n, double lr,
                double beta1, double beta2, double eps, double weight_decay, bool decoupled,
-               bool maximize, int64_t step) {
-  const double bc1 = 1.0 - std::pow(beta1, static_cast<double>(step));
-  const double bc2 = 1.0 - std::pow(beta2, static_cast<double>(step));
+               bool maximize, double step) {
+  const double bc1 = 1.0 - std::pow(beta1, step);
+  const double bc2 = 1.0 - std::pow(beta2, step);
   const T nstep = static_cast<T>(-(lr / bc1)), bc2s = static_cast<T>(std::sqrt(bc2));
   const T w1 = static_cast<T>(1.0 - beta1), b2 = static_cast<T>(beta2);
   const T w2 = static_cast<T>(1.0 - beta2), ep = static_cast<T>(eps);
@@ -234,8 +234,8 @@ void rmsprop_step(T* p, T* square_avg, T* grad_avg, T* buf, const T* g, int64_t 
 //   p = p - (lr / (1 - beta1^step)) * exp_avg / exp_inf
 template <typename T>
 void adamax_step(T* p, T* exp_avg, T* exp_inf, const T* g, int64_t n, double lr, double beta1,
-                 double beta2, double eps, double weight_decay, bool maximize, int64_t step) {
-  const double bc1 = 1.0 - std::pow(beta1, static_cast<double>(step));
+                 double beta2, double eps, double weight_decay, bool maximize, double step) {
+  const double bc1 = 1.0 - std::pow(beta1, step);
   const T nclr = static_cast<T>(-(lr / bc1)), w1 = static_cast<T>(1.0 - beta1);
   const T b2 = static_cast<T>(beta2), ep = static_cast<T>(eps);
   const T wd = static_cast<T>(weight_decay), sign = maximize ? T(-1) : T(1);
@@ -300,8 +300,8 @@ void nadam_step(T* p, T* exp_avg, T* exp_avg_sq, const T* g, int64_t n, double l
 template <typename T>
 void radam_step(T* p, T* exp_avg, T* exp_avg_sq, const T* g, int64_t n, double lr, double beta1,
                 double beta2, double eps, double weight_decay, bool decoupled, bool maximize,
-                int64_t step) {
-  const double t = static_cast<double>(step);
+                double step) {
+  const double t = step;
   const double bc1 = 1.0 - std::pow(beta1, t), bc2 = 1.0 - std::pow(beta2, t);
   const double rho_inf = 2.0 / (1.0 - beta2) - 1.0;
   const double rho_t = rho_inf - 2.0 * t * std::pow(beta2, t) / bc2;
@@ -386,7 +386,7 @@ void asgd_step(T* p, T* ax, const T* g, int64_t n, double eta, double lambd, dou
 template void sgd_step<float>(float*, float*, const float*, int64_t, double, double, double, double,
                               bool, bool, bool);
 template void adam_step<float>(float*, float*, float*, float*, const float*, int64_t, double,
-                               double, double, double, double, bool, bool, int64_t);
+                               double, double, double, double, bool, bool, double);
 template void adagrad_step<float>(float*, float*, const float*, int64_t, double, double, double,
                                   bool);
 template void adadelta_step<float>(float*, float*, float*, const float*, int64_t, double, double,
@@ -396,7 +396,7 @@ template void rmsprop_step<float>(float*, float*, float*, float*, const float*, 
 template void sgd_step<double>(double*, double*, const double*, int64_t, double, double, double,
                                double, bool, bool, bool);
 template void adam_step<double>(double*, double*, double*, double*, const double*, int64_t, double,
-                                double, double, double, double, bool, bool, int64_t);
+                                double, double, double, double, bool, bool, double);
 template void adagrad_step<double>(double*, double*, const double*, int64_t, double, double, double,
                                    bool);
 template void adadelta_step<double>(double*, double*, double*, const double*, int64_t, double,
@@ -405,19 +405,19 @@ template void rmsprop_step<double>(double*, double*, double*, double*, const dou
                                    double, double, double, double, double, bool);
 
 template void adamax_step<float>(float*, float*, float*, const float*, int64_t, double, double,
-                                 double, double, double, bool, int64_t);
+                                 double, double, double, bool, double);
 template void nadam_step<float>(float*, float*, float*, const float*, int64_t, double, double,
                                 double, double, double, bool, bool, double, double, double);
 template void radam_step<float>(float*, float*, float*, const float*, int64_t, double, double,
-                                double, double, double, bool, bool, int64_t);
+                                double, double, double, bool, bool, double);
 template void rprop_step<float>(float*, float*, float*, const float*, int64_t, double, double,
                                 double, double, bool);
 template void adamax_step<double>(double*, double*, double*, const double*, int64_t, double, double,
-                                  double, double, double, bool, int64_t);
+                                  double, double, double, bool, double);
 template void nadam_step<double>(double*, double*, double*, const double*, int64_t, double, double,
                                  double, double, double, bool, bool, double, double, double);
 template void radam_step<double>(double*, double*, double*, const double*, int64_t, double, double,
-                                 double, double, double, bool, bool, int64_t);
+                                 double, double, double, bool, bool, double);
 template void rprop_step<double>(double*, double*, double*, const double*, int64_t, double, double,
                                  double, double, bool);
 template void asgd_step<float>(float*, float*, const float*, int64_t, double, double, double,

@@ -16,7 +16,7 @@ void sgd_step(T* p, T* buf, const T* g, int64_t n, double lr, double momentum, d
 template <typename T>
 void adam_step(T* p, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq, const T* g, int64_t n, double lr,
                double beta1, double beta2, double eps, double weight_decay, bool decoupled,
-               bool maximize, int64_t step);
+               bool maximize, double step);
 
 template <typename T>
 void adagrad_step(T* p, T* sum, const T* g, int64_t n, double clr, double eps, double weight_decay,
@@ -32,7 +32,7 @@ void rmsprop_step(T* p, T* square_avg, T* grad_avg, T* buf, const T* g, int64_t 
 
 template <typename T>
 void adamax_step(T* p, T* exp_avg, T* exp_inf, const T* g, int64_t n, double lr, double beta1,
-                 double beta2, double eps, double weight_decay, bool maximize, int64_t step);
+                 double beta2, double eps, double weight_decay, bool maximize, double step);
 
 template <typename T>
 void nadam_step(T* p, T* exp_avg, T* exp_avg_sq, const T* g, int64_t n, double lr, double beta1,
@@ -42,7 +42,7 @@ void nadam_step(T* p, T* exp_avg, T* exp_avg_sq, const T* g, int64_t n, double l
 template <typename T>
 void radam_step(T* p, T* exp_avg, T* exp_avg_sq, const T* g, int64_t n, double lr, double beta1,
                 double beta2, double eps, double weight_decay, bool decoupled, bool maximize,
-                int64_t step);
+                double step);
 
 template <typename T>
 void rprop_step(T* p, T* prev, T* step_size, const T* g, int64_t n, double etaminus, double etaplus,

@@ -31,7 +31,8 @@ class Adadelta(Optimizer):
     State per parameter: ``step``, ``square_avg``, ``acc_delta``.
     """
 
-    _numpy_state = True
+    _p_shaped_state = True
+    _scalar_keys = frozenset({"step"})
 
     def __init__(
         self,
@@ -69,11 +70,11 @@ class Adadelta(Optimizer):
         loss = _run_closure(closure)
         for group, p, g in self._params_with_grad():
             state = self.state[p]
-            _advance(state, p, "square_avg", "acc_delta")
+            _, square_avg, acc_delta = _advance(state, p, "square_avg", "acc_delta")
             _C.adadelta_step(
                 p.data,
-                state["square_avg"],
-                state["acc_delta"],
+                square_avg,
+                acc_delta,
                 g,
                 lr=float(group["lr"]),
                 rho=float(group["rho"]),

@@ -14,11 +14,13 @@ from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
     Optimizer,
     _advance,
-    _cast_state,
+    _buffer,
     _check_implementation_flags,
     _grad_array,
     _lerp_,
     _run_closure,
+    _scalar,
+    _wrap,
 )
 
 
@@ -51,12 +53,12 @@ class Adafactor(Optimizer):
         foreach: PyTorch's implementation switch, accepted (same step).
         maximize: ascend instead of descend.
 
-    State per parameter (PyTorch's names): ``step`` and ``row_var`` (shape ``(..., m, 1)``)
-    with ``col_var`` (``(..., 1, n)``) for parameters of two or more dimensions, else
-    ``variance``.
+    State per parameter (PyTorch's names and Tensors, made at the first step): ``step`` (0-d
+    float32) and ``row_var`` (shape ``(..., m, 1)``) with ``col_var`` (``(..., 1, n)``) for
+    parameters of two or more dimensions, else ``variance``.
     """
 
-    _numpy_state = True
+    _scalar_keys = frozenset({"step"})
 
     def __init__(
         self,
@@ -98,11 +100,6 @@ class Adafactor(Optimizer):
             if not ok:
                 raise ValueError(f"{what} but is: {value}")
 
-    def _load_state_value(self, p, i, k, v):
-        if k == "step":
-            return float(v)
-        return _cast_state(v, p.dtype)  # row_var / col_var are not shaped like p
-
     @no_grad()
     def step(self, closure=None):
         loss = _run_closure(closure)
@@ -119,15 +116,16 @@ class Adafactor(Optimizer):
                     g = -g
                 state = self.state[p]
                 if not state:
-                    state["step"] = 0.0
+                    state["step"] = _scalar(0.0)
                     if g.ndim > 1:
-                        state["row_var"] = np.zeros(g.shape[:-1] + (1,), g.dtype)
-                        state["col_var"] = np.zeros(g.shape[:-2] + (1,) + g.shape[-1:], g.dtype)
+                        state["row_var"] = _wrap(np.zeros(g.shape[:-1] + (1,), g.dtype))
+                        col_shape = g.shape[:-2] + (1,) + g.shape[-1:]
+                        state["col_var"] = _wrap(np.zeros(col_shape, g.dtype))
                     else:
-                        state["variance"] = np.zeros_like(g)
+                        state["variance"] = _wrap(np.zeros_like(g))
                 if eps1 is None:  # as PyTorch: the first parameter's dtype sets it
                     eps1 = float(np.finfo(p.data.dtype).eps)
-                t = _advance(state, p)
+                (t,) = _advance(state, p)
                 if p.data.size == 0:  # nothing to update (PyTorch divides by zero here)
                     continue
                 one_minus_beta2_t = t**beta2_decay
@@ -137,14 +135,15 @@ class Adafactor(Optimizer):
                     p.data *= 1 - lr * weight_decay
 
                 if g.ndim > 1:
-                    row_var, col_var = state["row_var"], state["col_var"]
+                    row_var, col_var = _buffer(state, "row_var"), _buffer(state, "col_var")
                     _lerp_(row_var, _norm(g, -1) ** 2 / g.shape[-1], one_minus_beta2_t)
                     _lerp_(col_var, _norm(g, -2) ** 2 / g.shape[-2], one_minus_beta2_t)
                     var_estimate = row_var * col_var  # the outer product R C
                     var_estimate /= np.maximum(row_var.mean(axis=-2, keepdims=True), eps1)
                 else:
-                    _lerp_(state["variance"], g * g, one_minus_beta2_t)
-                    var_estimate = state["variance"].copy()
+                    variance = _buffer(state, "variance")
+                    _lerp_(variance, g * g, one_minus_beta2_t)
+                    var_estimate = variance.copy()
 
                 update = 1 / np.sqrt(np.maximum(var_estimate, eps1 * eps1))
                 update *= g

@@ -7,10 +7,13 @@ from ember._sparse_grad import sparse_rows
 from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
     Optimizer,
+    _advance,
     _check_implementation_flags,
     _check_nonneg,
     _run_closure,
+    _scalar,
     _state_like,
+    _wrap,
 )
 
 
@@ -28,10 +31,12 @@ class Adagrad(Optimizer):
         foreach, fused: PyTorch's implementation switches, accepted (same step);
             differentiable=True is refused.
 
-    State per parameter: ``step``, ``sum`` (made when the optimiser is, as PyTorch does).
+    State per parameter: ``step`` (a 0-d float32 Tensor), ``sum`` (a Tensor like the
+    parameter), both made when the optimiser is, as PyTorch does.
     """
 
-    _numpy_state = True
+    _p_shaped_state = True
+    _scalar_keys = frozenset({"step"})
 
     def __init__(
         self,
@@ -66,7 +71,8 @@ class Adagrad(Optimizer):
 
     def _init_state(self, group: dict, p) -> None:
         # (the group's own initial_accumulator_value: PyTorch reads only the default's)
-        self.state[p].update(step=0.0, sum=_state_like(p, group["initial_accumulator_value"]))
+        init = group["initial_accumulator_value"]
+        self.state[p].update(step=_scalar(0.0), sum=_wrap(_state_like(p, init)))
 
     def _check_sparse_grad(self, group: dict, p) -> None:
         # sparse gradients are accepted: only their rows change, as with the dense update
@@ -83,11 +89,11 @@ class Adagrad(Optimizer):
             state = self.state[p]
             if not state:  # a parameter of a group added after __init__
                 self._init_state(group, p)
-            state["step"] = float(state["step"]) + 1.0
-            clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+            t, acc = _advance(state, p, "sum")
+            clr = group["lr"] / (1 + (t - 1) * group["lr_decay"])
             _C.adagrad_step(
                 p.data,
-                state["sum"],
+                acc,
                 g,
                 clr=float(clr),
                 eps=float(group["eps"]),

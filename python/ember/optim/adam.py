@@ -33,11 +33,12 @@ class Adam(Optimizer):
             differentiable=True is refused.
         decoupled_weight_decay: AdamW's decay of the weights instead of the gradient.
 
-    State per parameter (PyTorch's names): ``step``, ``exp_avg``, ``exp_avg_sq`` and, with
-    amsgrad, ``max_exp_avg_sq``.
+    State per parameter (PyTorch's names and Tensors, made at the first step): ``step`` (0-d
+    float32), ``exp_avg``, ``exp_avg_sq`` and, with amsgrad, ``max_exp_avg_sq``.
     """
 
-    _numpy_state = True
+    _p_shaped_state = True
+    _scalar_keys = frozenset({"step"})
 
     _sparse_error = "Adam does not support sparse gradients, please consider SparseAdam instead"
 
@@ -88,7 +89,9 @@ class Adam(Optimizer):
             state = self.state[p]
             beta1, beta2 = group["betas"]
             amsgrad = group["amsgrad"]
-            t = _advance(state, p, "exp_avg", "exp_avg_sq", *(("max_exp_avg_sq",) * amsgrad))
+            t, m, v, *vmax = _advance(
+                state, p, "exp_avg", "exp_avg_sq", *(("max_exp_avg_sq",) * amsgrad)
+            )
             lr, wd = group["lr"], float(group["weight_decay"])
             decoupled = bool(group["decoupled_weight_decay"])
             if isinstance(lr, Tensor):  # torch's rounding of a Tensor lr's step size and decay
@@ -98,9 +101,9 @@ class Adam(Optimizer):
                     wd = 0.0
             _C.adam_step(
                 p.data,
-                state["exp_avg"],
-                state["exp_avg_sq"],
-                state.get("max_exp_avg_sq") if amsgrad else None,
+                m,
+                v,
+                vmax[0] if amsgrad else None,
                 g,
                 lr=float(lr),
                 beta1=float(beta1),
@@ -109,7 +112,7 @@ class Adam(Optimizer):
                 weight_decay=wd,
                 decoupled=decoupled,
                 maximize=bool(group["maximize"]),
-                step=int(t),
+                step=t,
             )
         return loss
 

@@ -29,7 +29,8 @@ class Adamax(Optimizer):
     State per parameter (PyTorch's names): ``step``, ``exp_avg``, ``exp_inf``.
     """
 
-    _numpy_state = True
+    _p_shaped_state = True
+    _scalar_keys = frozenset({"step"})
 
     def __init__(
         self,
@@ -66,12 +67,12 @@ class Adamax(Optimizer):
         for group, p, g in self._params_with_grad():
             state = self.state[p]
             beta1, beta2 = group["betas"]
-            t = _advance(state, p, "exp_avg", "exp_inf")
+            t, exp_avg, exp_inf = _advance(state, p, "exp_avg", "exp_inf")
             lr, _ = _tensor_lr(group["lr"], 1.0 - float(beta1) ** t)  # (torch's Tensor-lr rounding)
             _C.adamax_step(
                 p.data,
-                state["exp_avg"],
-                state["exp_inf"],
+                exp_avg,
+                exp_inf,
                 g,
                 lr=lr,
                 beta1=float(beta1),
@@ -79,6 +80,6 @@ class Adamax(Optimizer):
                 eps=float(group["eps"]),
                 weight_decay=float(group["weight_decay"]),
                 maximize=bool(group["maximize"]),
-                step=int(t),
+                step=t,
             )
         return loss

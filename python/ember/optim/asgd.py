@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from ember import _C
 from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
@@ -13,12 +11,10 @@ from ember.optim.optimizer import (
     _check_nonneg,
     _lr_dtype,
     _run_closure,
+    _scalar,
+    _scalar_dtype,
 )
 from ember.tensor import Tensor
-
-
-def _f32(v: float) -> float:
-    return float(np.float32(v))  # PyTorch keeps eta and mu as float32 scalars
 
 
 class ASGD(Optimizer):
@@ -37,11 +33,12 @@ class ASGD(Optimizer):
         t0: the step at which averaging starts. weight_decay: L2 penalty (>= 0).
         maximize: ascend instead of descend.
 
-    State per parameter (PyTorch's names): ``step``, ``eta``, ``mu`` (float32-rounded, as
-    PyTorch keeps them), ``ax``.
+    State per parameter (PyTorch's names and Tensors, made at the first step): ``step``,
+    ``eta``, ``mu`` (0-d float32 Tensors), ``ax`` (like the parameter).
     """
 
-    _numpy_state = True
+    _p_shaped_state = True
+    _scalar_keys = frozenset({"step", "eta", "mu"})
 
     def __init__(
         self,
@@ -80,23 +77,27 @@ class ASGD(Optimizer):
             state = self.state[p]
             lr, lambd = float(group["lr"]), float(group["lambd"])
             if not state:  # PyTorch's order of the entries
-                state.update(step=0.0, eta=_f32(lr), mu=1.0)
-            t = _advance(state, p, "ax")
+                state.update(step=_scalar(0.0), eta=_scalar(lr), mu=_scalar(1.0))
+            t, eta, mu, ax = _advance(state, p, "eta", "mu", "ax")
             _C.asgd_step(
                 p.data,
-                state["ax"],
+                ax,
                 g,
-                eta=float(state["eta"]),
+                eta=float(eta),
                 lambd=lambd,
-                mu=float(state["mu"]),
+                mu=float(mu),
                 weight_decay=float(group["weight_decay"]),
                 maximize=bool(group["maximize"]),
             )
+            # written into the state Tensors (torch's eta.copy_, mu.copy_), each value first
+            # rounded to the dtype torch computes it in: a Tensor lr's for eta, else the
+            # default scalar dtype (float32 as a rule)
+            sd = _scalar_dtype()
             if isinstance(group["lr"], Tensor):  # torch's float32 tensor arithmetic, op by op
                 f = _lr_dtype(group["lr"])
                 lr_t = f(lr)
-                state["eta"] = _f32(lr_t / (f(1) + f(lambd) * lr_t * f(t)) ** f(group["alpha"]))
+                eta[()] = lr_t / (f(1) + f(lambd) * lr_t * f(t)) ** f(group["alpha"])
             else:
-                state["eta"] = _f32(lr / ((1 + lambd * lr * t) ** group["alpha"]))
-            state["mu"] = _f32(1 / max(1, t - group["t0"]))
+                eta[()] = sd(lr / ((1 + lambd * lr * t) ** group["alpha"]))
+            mu[()] = sd(1 / max(1, t - group["t0"]))
         return loss

@@ -13,11 +13,37 @@ import numpy as np
 from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
     Optimizer,
-    _cast_state,
     _check_nonneg,
     _grad_array,
     _run_closure,
+    _wrap,
 )
+from ember.tensor import Tensor
+
+
+def _arrays(v):
+    """A state value for the NumPy maths: a Tensor's array (no copy), lists entry by entry."""
+    if isinstance(v, Tensor):
+        return v.data
+    if isinstance(v, list):
+        return [_arrays(x) for x in v]
+    return v
+
+
+def _tensors(v, old=None):
+    """A value as the state holds it, as torch's: arrays and NumPy scalars as Tensors (no
+    copy; the state's Tensor ``old`` itself where it already holds that array, as torch
+    keeps updating its tensors in place), lists entry by entry, Python numbers as they are."""
+    if isinstance(v, np.ndarray | np.generic):
+        if isinstance(old, Tensor) and old.data is v:
+            return old
+        return _wrap(np.asarray(v))
+    if isinstance(v, list):
+        held = (
+            {id(t.data): t for t in old if isinstance(t, Tensor)} if isinstance(old, list) else {}
+        )
+        return [_tensors(x, held.get(id(x))) for x in v]
+    return v
 
 
 def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
@@ -146,9 +172,10 @@ class LBFGS(Optimizer):
         history_size: how many past updates are kept (default: 100).
         line_search_fn: None (fixed step ``lr``) or ``'strong_wolfe'``.
 
-    State (PyTorch's names, held on the first parameter): ``func_evals``, ``n_iter``, ``d``,
-    ``t``, ``old_dirs``, ``old_stps``, ``ro``, ``H_diag``, ``prev_flat_grad``, ``prev_loss``
-    and ``al``.
+    State (PyTorch's names, held on the first parameter): ``func_evals``, ``n_iter`` (ints),
+    ``d``, ``prev_flat_grad`` (flat Tensors), ``old_dirs``, ``old_stps`` (lists of them),
+    ``ro``, ``al`` (lists of 0-d Tensors), ``H_diag`` (1, then a 0-d Tensor), ``t``,
+    ``prev_loss`` (Python floats; torch's ``t`` is sometimes a 0-d tensor).
 
     Example::
 
@@ -157,8 +184,6 @@ class LBFGS(Optimizer):
         ...     opt.zero_grad(); loss = loss_fn(model(x), y); loss.backward(); return loss
         >>> opt.step(closure)
     """
-
-    _numpy_state = True
 
     _sparse_error = None  # PyTorch flattens sparse gradients into its dense vector
 
@@ -201,9 +226,6 @@ class LBFGS(Optimizer):
             raise ValueError(f"Invalid history_size: {h!r} (must be a positive int)")
         if group["line_search_fn"] not in (None, "strong_wolfe"):
             raise RuntimeError("only 'strong_wolfe' is supported")
-
-    def _load_state_value(self, p, i, k, v):
-        return _cast_state(v, p.dtype)  # flat vectors and lists of them, not p-shaped
 
     # ---- the parameters as one flat vector --------------------------------------------------
     def _gather_flat_grad(self) -> np.ndarray:
@@ -258,14 +280,17 @@ class LBFGS(Optimizer):
         if np.abs(flat_grad).max() <= tolerance_grad:
             return orig_loss
 
-        d = state.get("d")
+        # the state's Tensors as arrays (the same memory: edits to them are seen)
+        d = _arrays(state.get("d"))
         t = state.get("t")
-        old_dirs = state.get("old_dirs")
-        old_stps = state.get("old_stps")
-        ro = state.get("ro")
-        H_diag = state.get("H_diag")
-        prev_flat_grad = state.get("prev_flat_grad")
+        t = t.item() if isinstance(t, Tensor) else t
+        old_dirs = _arrays(state.get("old_dirs"))
+        old_stps = _arrays(state.get("old_stps"))
+        ro = _arrays(state.get("ro"))
+        H_diag = _arrays(state.get("H_diag"))
+        prev_flat_grad = _arrays(state.get("prev_flat_grad"))
         prev_loss = state.get("prev_loss")
+        al = _arrays(state.get("al"))
 
         n_iter = 0
         while n_iter < max_iter:
@@ -293,9 +318,8 @@ class LBFGS(Optimizer):
 
                 # two-loop recursion: d = -H g
                 num_old = len(old_dirs)
-                if "al" not in state:
-                    state["al"] = [None] * history_size
-                al = state["al"]
+                if "al" not in state:  # (made here, as torch's, for the state's key order)
+                    state["al"] = al = [None] * history_size
                 q = -flat_grad
                 for i in range(num_old - 1, -1, -1):
                     al[i] = old_stps[i].dot(q) * ro[i]
@@ -356,13 +380,14 @@ class LBFGS(Optimizer):
             if abs(loss - prev_loss) < tolerance_change:
                 break
 
-        state["d"] = d
-        state["t"] = t
-        state["old_dirs"] = old_dirs
-        state["old_stps"] = old_stps
-        state["ro"] = ro
-        state["H_diag"] = H_diag
-        state["prev_flat_grad"] = prev_flat_grad
+        if al is not None:
+            state["al"] = _tensors(al, state.get("al"))
+        state["d"] = _tensors(d, state.get("d"))
+        state["t"] = float(t) if isinstance(t, np.generic) else t
+        for k, v in (("old_dirs", old_dirs), ("old_stps", old_stps), ("ro", ro)):
+            state[k] = _tensors(v, state.get(k))
+        state["H_diag"] = _tensors(H_diag, state.get("H_diag"))
+        state["prev_flat_grad"] = _tensors(prev_flat_grad, state.get("prev_flat_grad"))
         state["prev_loss"] = prev_loss
         return orig_loss
 

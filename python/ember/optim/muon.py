@@ -14,7 +14,15 @@ import math
 import numpy as np
 
 from ember.autograd.function import no_grad
-from ember.optim.optimizer import Optimizer, _check_nonneg, _lerp_, _run_closure, _state_like
+from ember.optim.optimizer import (
+    Optimizer,
+    _buffer,
+    _check_nonneg,
+    _lerp_,
+    _run_closure,
+    _state_like,
+    _wrap,
+)
 
 _NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 
@@ -60,10 +68,11 @@ class Muon(Optimizer):
         ns_steps: iterations (< 100, default 5).
         adjust_lr_fn: None / "original" or "match_rms_adamw" (see ``_adjusted_lr``).
 
-    State per parameter: ``momentum_buffer``, as PyTorch's.
+    State per parameter: ``momentum_buffer``, a Tensor like the parameter made at the first
+    step, as PyTorch's.
     """
 
-    _numpy_state = True
+    _p_shaped_state = True
 
     def __init__(
         self,
@@ -113,8 +122,8 @@ class Muon(Optimizer):
             lr, mom = float(group["lr"]), float(group["momentum"])
             state = self.state[p]
             if "momentum_buffer" not in state:
-                state["momentum_buffer"] = _state_like(p)
-            buf = state["momentum_buffer"]
+                state["momentum_buffer"] = _wrap(_state_like(p))
+            buf = _buffer(state, "momentum_buffer")
             _lerp_(buf, g, 1 - mom)
             update = buf
             if group["nesterov"]:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from ember import _C, _lowp
+from ember import _C
 from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
     Optimizer,
     _advance,
+    _buffer,
     _check_adam_family,
     _check_implementation_flags,
     _lr_dtype,
     _run_closure,
+    _scalar,
     _tensor_lr,
 )
 from ember.tensor import Tensor
@@ -35,11 +35,13 @@ class NAdam(Optimizer):
         decoupled_weight_decay: decay the weights (NAdamW) instead of the gradient.
         maximize: ascend instead of descend.
 
-    State per parameter (PyTorch's names): ``step``, ``mu_product`` (a float32 scalar, as
-    PyTorch keeps it, in the parameter's dtype once loaded), ``exp_avg``, ``exp_avg_sq``.
+    State per parameter (PyTorch's names and Tensors, made at the first step): ``step``,
+    ``mu_product`` (0-d float32 Tensors; mu_product in the parameter's dtype once loaded, as
+    PyTorch's), ``exp_avg``, ``exp_avg_sq``.
     """
 
-    _numpy_state = True
+    _p_shaped_state = True
+    _scalar_keys = frozenset({"step", "mu_product"})
 
     def __init__(
         self,
@@ -76,12 +78,6 @@ class NAdam(Optimizer):
         if not group["momentum_decay"] >= 0.0:
             raise ValueError(f"Invalid momentum_decay value: {group['momentum_decay']}")
 
-    def _load_state_value(self, p, i, k, v):
-        if k == "mu_product":  # PyTorch's load_state_dict casts it to a float parameter's dtype
-            dt = p.data.dtype if _lowp.is_float(p.data.dtype) else np.dtype(np.float32)
-            return dt.type(float(v.data if isinstance(v, Tensor) else v))
-        return super()._load_state_value(p, i, k, v)
-
     @no_grad()
     def step(self, closure=None):
         loss = _run_closure(closure)
@@ -90,16 +86,17 @@ class NAdam(Optimizer):
             beta1, beta2 = group["betas"]
             lr, psi = float(group["lr"]), float(group["momentum_decay"])
             if not state:  # PyTorch's order of the entries
-                state.update(step=0.0, mu_product=np.float32(1.0))
-            t = _advance(state, p, "exp_avg", "exp_avg_sq")
+                state.update(step=_scalar(0.0), mu_product=_scalar(1.0))
+            t, exp_avg, exp_avg_sq = _advance(state, p, "exp_avg", "exp_avg_sq")
             mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
             mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
-            # The product of the mus is multiplied in its own precision, as PyTorch's 0-d
-            # tensor: float32 from the start, the parameter's dtype after load_state_dict.
-            prod = state["mu_product"]
-            prod = prod if isinstance(prod, np.generic) else np.float32(prod)
-            state["mu_product"] = prod * prod.dtype.type(mu)
-            mu_product = float(state["mu_product"])
+            # The product of the mus is multiplied in place in its own precision, as PyTorch's
+            # 0-d tensor: float32 from the start, the parameter's dtype after load_state_dict.
+            # (two floats of at most 24 bits multiply exactly in Python's double: the store
+            # into the array rounds once, as torch's float32 product)
+            prod = _buffer(state, "mu_product")
+            prod[()] = prod.item() * float(prod.dtype.type(mu))
+            mu_product = prod.item()
             wd, decoupled = float(group["weight_decay"]), bool(group["decoupled_weight_decay"])
             cg = -lr * (1.0 - mu) / (1.0 - mu_product)
             cm = (-lr * mu_next) / (1.0 - mu_product * mu_next)
@@ -114,8 +111,8 @@ class NAdam(Optimizer):
                     wd = 0.0
             _C.nadam_step(
                 p.data,
-                state["exp_avg"],
-                state["exp_avg_sq"],
+                exp_avg,
+                exp_avg_sq,
                 g,
                 lr=lr,
                 beta1=float(beta1),

@@ -12,7 +12,7 @@ import numpy as np
 from ember import _lowp
 from ember._sparse_grad import RowSparseGrad, clear_rows, sparse_rows
 from ember.autograd import function as _function
-from ember.tensor import Tensor
+from ember.tensor import Tensor, get_default_dtype
 
 
 class _Required:
@@ -82,6 +82,7 @@ def _with_step_hooks(step):
             return out
         pre = own[0] if own else {}
         post = own[1] if own else {}
+        args = (self, *args)  # as torch's: the hooks see step's arguments with self first
         self._in_step_hooks = True  # (a subclass's step calling super().step(): hooks once)
         try:
             for hook in (*_global_step_pre_hooks.values(), *pre.values()):
@@ -93,7 +94,7 @@ def _with_step_hooks(step):
                             f"but got {res}."
                         )
                     args, kwargs = res
-            out = step(self, *args, **kwargs)
+            out = step(*args, **kwargs)
             _function.note_step(self.param_groups)
             for hook in (*post.values(), *_global_step_post_hooks.values()):
                 hook(self, args, kwargs)
@@ -120,10 +121,12 @@ class Optimizer:
     # complex parameters are stepped as their (..., 2) real views, as torch's optimisers do
     # (exact for the elementwise ones; the others refuse complex parameters)
     _steps_complex = True
-    # ember's own optimisers keep their state as NumPy arrays and Python numbers (their fused
-    # kernels update it in place) and set this; a user's subclass keeps what its step() stores
-    # (Tensors, as in torch), and load_state_dict gives it Tensors back
-    _numpy_state = False
+    # state entries that load_state_dict turns from plain numbers into 0-d Tensors (torch's
+    # __setstate__ does so for each optimiser's step counter and its scalar state)
+    _scalar_keys: frozenset = frozenset()
+    # optimisers whose state Tensors (but the scalar ones) are shaped like their parameter set
+    # this: load_state_dict then refuses another shape at once (torch fails at the next step)
+    _p_shaped_state = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -281,19 +284,23 @@ class Optimizer:
                         p.data = arr
 
     def _as_real(self, group, p):
-        """A complex parameter's step on its real view (state buffers are real, (..., 2))."""
+        """A complex parameter's step on its real view. Its state Tensors stay complex and
+        shaped like p, as torch's: during the step each holds its (..., 2) real view (the same
+        memory), and buffers the step creates from the real view get their complex form back."""
         arr = p.data
         g = _grad_array(p)
         p.data = _real_view(np.ascontiguousarray(arr))
-        state = self.state.get(p, {})
-        for k, v in state.items():  # (buffers made complex at construction: Adagrad's sum)
-            if isinstance(v, np.ndarray) and v.dtype.kind == "c" and v.shape == arr.shape:
-                state[k] = _real_view(np.ascontiguousarray(v))
+        for v in self.state.get(p, {}).values():
+            if isinstance(v, Tensor) and v.data.dtype.kind == "c" and v.data.shape == arr.shape:
+                v.data = _real_view(np.ascontiguousarray(v.data))
         try:
             yield group, p, _real_view(g)
         finally:
             np.copyto(arr, p.data.view(arr.dtype).reshape(arr.shape))
             p.data = arr
+            for v in self.state.get(p, {}).values():
+                if isinstance(v, Tensor) and v.data.shape == arr.shape + (2,):
+                    v.data = v.data.view(arr.dtype).reshape(arr.shape)
 
     # ---- state_dict: state keyed by the parameter's position across groups ----------------
     def state_dict(self) -> dict:
@@ -314,8 +321,11 @@ class Optimizer:
                 index.setdefault(id(p), len(index))
                 ids.append(index[id(p)])
             groups.append({**{k: v for k, v in g.items() if k != "params"}, "params": ids})
+        # As torch's, the state is not copied: its Tensors are the live ones, so a later step
+        # shows in the returned dict (deepcopy it for a snapshot). Only NumPy arrays (a user
+        # optimiser's) are copied into Tensors.
         state = {
-            index[id(p)]: {k: _export_state(k, v) for k, v in s.items()}
+            index[id(p)]: _export_state(s)
             for p, s in self.state.items()
             if id(p) in index  # only parameters with state, as PyTorch (no empty entries)
         }
@@ -353,42 +363,62 @@ class Optimizer:
             p = by_index.get(int(i))
             if p is None:
                 raise ValueError(f"load_state_dict: state for unknown parameter index {i}")
-            if self._numpy_state:
-                new_state[p] = {
-                    k: self._load_state_value(p, i, k, _from_foreign(v)) for k, v in s.items()
-                }
-            else:
-                new_state[p] = {k: _as_tensor_state(p, k, v) for k, v in s.items()}
+            group = next(g for g in self.param_groups if any(q is p for q in g["params"]))
+            step32 = bool(group.get("capturable") or group.get("fused"))
+            new_state[p] = {k: self._load_state_value(p, k, v, step32) for k, v in s.items()}
+            for k, v in new_state[p].items() if self._p_shaped_state else ():
+                if isinstance(v, Tensor) and k not in self._scalar_keys and v.shape != p.shape:
+                    raise ValueError(
+                        f"load_state_dict: state {k!r} of parameter {i} has shape "
+                        f"{tuple(v.shape)}, the parameter has shape {tuple(p.shape)}"
+                    )
         self.state = new_state
         for saved, own in zip(groups, self.param_groups):
             for k, v in saved.items():
                 if k != "params":
-                    own[k] = v
+                    own[k] = copy.deepcopy(v)
 
-    def _load_state_value(self, p: Tensor, i, k: str, v):
-        """A loaded state entry, as this optimizer keeps it: arrays cast to p's dtype and
-        shaped like p. Optimisers whose state is shaped otherwise override this."""
-        if isinstance(v, np.ndarray) and v.ndim == 0 and (k in _SCALAR_TENSORS or p.ndim > 0):
-            return v.item()  # a counter or scalar (step, eta, mu) as a Python number
-        if isinstance(v, np.ndarray | Tensor):
-            arr = np.array(v.data if isinstance(v, Tensor) else v, dtype=p.dtype)
-            if arr.shape != p.shape:
-                raise ValueError(
-                    f"load_state_dict: state {k!r} of parameter {i} has shape "
-                    f"{arr.shape}, the parameter has shape {p.shape}"
-                )
-            return arr
-        return copy.deepcopy(v)
+    def _load_state_value(self, p: Tensor, k, v, step32: bool = False):
+        """A loaded state entry, by torch's rule: tensors (ember's, torch's or NumPy arrays)
+        become ember Tensors cast to a float parameter's dtype, except ``step`` (kept, or
+        float32 in a capturable or fused group). An ember Tensor already of that dtype is taken
+        as it is, not copied (torch's ``value.to(dtype)``); others are copied. Lists and dicts
+        entry by entry; numbers under ``_scalar_keys`` become 0-d Tensors of the scalar dtype,
+        as torch's ``__setstate__`` makes them; anything else is copied."""
+        if isinstance(v, dict):
+            return {kk: self._load_state_value(p, kk, vv, step32) for kk, vv in v.items()}
+        if isinstance(v, list | tuple):
+            return type(v)(self._load_state_value(p, None, x, step32) for x in v)
+        if k in self._scalar_keys and isinstance(v, int | float | np.generic):
+            if not isinstance(v, bool | np.bool_):
+                v = np.array(v, dtype=_scalar_dtype())
+        if isinstance(v, np.generic | str) or not hasattr(v, "__array__"):
+            return copy.deepcopy(v)
+        if isinstance(v, Tensor):
+            a = v.data
+        else:  # a NumPy array or another library's tensor: always copied
+            if hasattr(v, "detach") and hasattr(v, "numpy"):  # torch's (any requires_grad)
+                v = v.detach().cpu().numpy()
+            a = np.array(v)
+        if k == "step":
+            dt = np.dtype(np.float32) if step32 else a.dtype
+        elif _lowp.is_float(p.data.dtype):
+            dt = p.data.dtype
+        else:
+            dt = a.dtype
+        if isinstance(v, Tensor) and a.dtype == dt:
+            return v
+        return _wrap(a.astype(dt, copy=False))
 
     def __repr__(self) -> str:
-        lines = [f"{type(self).__name__} ("]
+        # torch's, character for character (a blank line between groups)
+        out = f"{type(self).__name__} ("
         for i, g in enumerate(self.param_groups):
-            lines.append(f"Parameter Group {i}")
+            out += f"\nParameter Group {i}\n"
             for k in sorted(g):
                 if k != "params":
-                    lines.append(f"    {k}: {g[k]}")
-        lines.append(")")
-        return "\n".join(lines)
+                    out += f"    {k}: {g[k]}\n"
+        return out + ")"
 
 
 # ---- helpers shared by the fused optimisers --------------------------------------------------
@@ -430,26 +460,79 @@ def _state_like(p: Tensor, fill: float = 0.0) -> np.ndarray:
     return np.full(p.data.shape, fill, dtype=p.data.dtype)
 
 
-def _advance(state: dict, p: Tensor, *buffers: str, **filled: float) -> float:
-    """Count one more step in ``state`` (PyTorch's ``step``, from 0), first creating any of the
-    named buffers it lacks, shaped like ``p``: zeros, or the value given by keyword.
-    Returns the new step count."""
-    state.setdefault("step", 0.0)
+# ---- the live state: Tensors, as torch's, whose NumPy storage the fused kernels update -----
+
+
+def _scalar_dtype():
+    """torch's ``_get_scalar_dtype()``: float64 under set_default_dtype(float64), else float32."""
+    return np.float64 if get_default_dtype() == np.float64 else np.float32
+
+
+def _wrap(a: np.ndarray) -> Tensor:
+    """A state Tensor over ``a`` itself (no copy)."""
+    return Tensor._make(a, False, None, 0)
+
+
+def _scalar(v, dtype=None) -> Tensor:
+    """A 0-d state Tensor (torch's ``step``, ``eta``, ``mu``, ``mu_product``)."""
+    return _wrap(np.array(v, dtype=dtype or _scalar_dtype()))
+
+
+def _buffer(state: dict, k: str) -> np.ndarray:
+    """The array of state Tensor ``k``, for a kernel to update in place: whatever Tensor the
+    state holds now (one the user assigned or edited in place too), read at every step and
+    never copied. A strided Tensor is made contiguous in place, and an array or a number put
+    there by hand is wrapped as a Tensor first, so the state always holds what is updated."""
+    v = state[k]
+    if type(v) is Tensor:
+        a = v.data
+        if a.flags.c_contiguous:
+            return a
+    if isinstance(v, Tensor):
+        v.data = np.ascontiguousarray(v.data)
+        return v.data
+    if isinstance(v, np.ndarray):
+        v = state[k] = _wrap(np.ascontiguousarray(v))
+        return v.data
+    if isinstance(v, int | float | np.generic) and not isinstance(v, bool):
+        v = state[k] = _scalar(v)
+        return v.data
+    raise TypeError(f"optimizer state {k!r} must be a Tensor, got {type(v).__name__}")
+
+
+def _count(state: dict) -> float:
+    """``state['step'] += 1`` in place, in the step Tensor's dtype (float32 stops counting at
+    2**24, as torch's), and the new count as a Python float (torch's ``step_t.item()``)."""
+    s = state["step"]
+    a = s.data if type(s) is Tensor else _buffer(state, "step")
+    a[()] = float(a) + 1.0
+    return float(a)
+
+
+def _advance(state: dict, p: Tensor, *buffers: str) -> list:
+    """Count one more step in ``state`` (torch's ``step``: a 0-d float32 Tensor from 0), first
+    creating any of the named buffers it lacks as zero Tensors shaped like ``p``. Returns
+    ``[step count, array of each buffer...]``: the arrays the state Tensors hold now, for a
+    kernel to update in place. (One call for the whole per-parameter bookkeeping, as it runs
+    for every parameter at every step. A strided Tensor put there by hand is left to the
+    kernel's binding, which refuses it with a ValueError, rather than checked here.)"""
+    s = state.get("step")
+    if s is None:
+        s = state["step"] = _scalar(0.0)
+    a = s.data if type(s) is Tensor else _buffer(state, "step")
+    a[()] = float(a) + 1.0
+    out = [float(a)]
     for name in buffers:
-        if name not in state:
-            state[name] = _state_like(p)
-    for name, fill in filled.items():
-        if name not in state:
-            state[name] = _state_like(p, fill)
-    state["step"] = float(state["step"]) + 1.0
-    return state["step"]
+        v = state.get(name)
+        if v is None:
+            v = state[name] = _wrap(_state_like(p))
+        out.append(v.data if type(v) is Tensor else _buffer(state, name))
+    return out
 
 
 def _lr_dtype(lr: Tensor):
     """The NumPy type PyTorch's arithmetic on a Tensor lr is rounded to: a floating lr's own
     dtype; an integer or bool lr times a Python float gives the default dtype (float32)."""
-    from ember.tensor import get_default_dtype
-
     dt = np.asarray(lr.data).dtype
     return dt.type if dt.kind == "f" else np.dtype(get_default_dtype()).type
 
@@ -513,60 +596,15 @@ def _check_adam_family(group: dict) -> None:
     _check_betas(group["betas"])
 
 
-# state entries PyTorch keeps as 0-d float tensors (of its scalar dtype) although they are
-# counters or scalars: Python numbers here, Tensors in state_dict() as in torch's
-_SCALAR_TENSORS = frozenset({"step", "eta", "mu", "mu_product"})
-
-
-def _export_state(k: str, v):
-    """A copy of state entry ``k`` as torch's state_dict holds it: arrays (also inside lists,
-    and 0-d NumPy scalars) as Tensors, ``step``/``eta``/``mu`` as 0-d Tensors of PyTorch's
-    scalar dtype (float32, float64 under set_default_dtype(float64)), other values as they
-    are. ``load_state_dict`` reads the Tensors back into NumPy state."""
-    if isinstance(v, np.ndarray | np.generic):
-        return Tensor(np.array(v))
-    if isinstance(v, list | tuple):
-        return type(v)(_export_state("", x) for x in v)
-    if k in _SCALAR_TENSORS and isinstance(v, int | float) and not isinstance(v, bool):
-        from ember.tensor import get_default_dtype
-
-        dt = np.float64 if get_default_dtype() == np.float64 else np.float32
-        return Tensor(np.array(v, dtype=dt))
-    return copy.deepcopy(v)
-
-
-def _as_tensor_state(p: Tensor, k: str, v):
-    """A user optimiser's loaded state entry, as torch.optim.Optimizer.load_state_dict
-    makes it: tensors (ember's or torch's) as ember Tensors, cast to a float parameter's dtype
-    except ``step``; lists entry by entry; anything else copied."""
-    if isinstance(v, list | tuple):
-        return type(v)(_as_tensor_state(p, k, x) for x in v)
-    if isinstance(v, Tensor) or (hasattr(v, "__array__") and not isinstance(v, np.generic)):
-        a = np.array(v.data if isinstance(v, Tensor) else np.asarray(v))
-        if k != "step" and a.dtype.kind == "f" and _lowp.is_float(p.data.dtype):
-            a = a.astype(p.data.dtype)
-        return Tensor(a)
-    return copy.deepcopy(v)
-
-
-def _from_foreign(v):
-    """A state value from a state_dict (ember's and torch's hold tensors) in NumPy: tensors
-    as arrays (0-d ones too: ``_load_state_value`` makes counters Python numbers), lists and
-    tuples entry by entry."""
-    if isinstance(v, list | tuple):
-        return type(v)(_from_foreign(x) for x in v)
-    if isinstance(v, Tensor):
-        v = v.data
-    if isinstance(v, np.generic) or not hasattr(v, "__array__"):
-        return v
-    return np.asarray(v).copy()  # a copy: the loaded state never shares the saved dict's
-
-
-def _cast_state(v, dtype):
-    """A copy of a state entry with every array (also inside lists) cast to ``dtype``: the
-    loading rule of optimisers whose state is not shaped like their parameters."""
-    if isinstance(v, np.ndarray | Tensor):
-        return np.array(v.data if isinstance(v, Tensor) else v, dtype=dtype)
-    if isinstance(v, list | tuple):
-        return type(v)(_cast_state(x, dtype) for x in v)
-    return copy.deepcopy(v)
+def _export_state(s):
+    """A parameter's state (or one entry) as state_dict() gives it: itself, as torch's, unless
+    it holds NumPy arrays (a user optimiser's), which are copied into Tensors."""
+    if isinstance(s, np.ndarray):
+        return Tensor(np.array(s))
+    if isinstance(s, dict | list | tuple):
+        items = list(s.items() if isinstance(s, dict) else enumerate(s))
+        new = [(k, _export_state(v)) for k, v in items]
+        if all(n is v for (_, n), (_, v) in zip(new, items)):
+            return s
+        return dict(new) if isinstance(s, dict) else type(s)(v for _, v in new)
+    return s

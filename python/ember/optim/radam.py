@@ -35,7 +35,8 @@ class RAdam(Optimizer):
     State per parameter (PyTorch's names): ``step``, ``exp_avg``, ``exp_avg_sq``.
     """
 
-    _numpy_state = True
+    _p_shaped_state = True
+    _scalar_keys = frozenset({"step"})
 
     def __init__(
         self,
@@ -74,7 +75,7 @@ class RAdam(Optimizer):
         for group, p, g in self._params_with_grad():
             state = self.state[p]
             beta1, beta2 = group["betas"]
-            t = _advance(state, p, "exp_avg", "exp_avg_sq")
+            t, exp_avg, exp_avg_sq = _advance(state, p, "exp_avg", "exp_avg_sq")
             wd, decoupled = float(group["weight_decay"]), bool(group["decoupled_weight_decay"])
             if isinstance(group["lr"], Tensor) and decoupled and wd:
                 # torch's decay factor 1 - lr * weight_decay, rounded in a Tensor lr's dtype
@@ -82,8 +83,8 @@ class RAdam(Optimizer):
                 wd = 0.0
             _C.radam_step(
                 p.data,
-                state["exp_avg"],
-                state["exp_avg_sq"],
+                exp_avg,
+                exp_avg_sq,
                 g,
                 lr=float(group["lr"]),
                 beta1=float(beta1),
@@ -92,6 +93,6 @@ class RAdam(Optimizer):
                 weight_decay=wd,
                 decoupled=decoupled,
                 maximize=bool(group["maximize"]),
-                step=int(t),
+                step=t,
             )
         return loss

@@ -33,7 +33,8 @@ class RMSprop(Optimizer):
     ``grad_avg`` (centered).
     """
 
-    _numpy_state = True
+    _p_shaped_state = True
+    _scalar_keys = frozenset({"step"})
 
     def __init__(
         self,
@@ -75,12 +76,14 @@ class RMSprop(Optimizer):
             mom, centered = group["momentum"], group["centered"]
             # (momentum or centering may be switched on after the first step)
             extra = ("momentum_buffer",) * (mom > 0) + ("grad_avg",) * centered
-            _advance(state, p, "square_avg", *extra)
+            _, square_avg, *bufs = _advance(state, p, "square_avg", *extra)
+            buf = bufs[0] if mom > 0 else None
+            grad_avg = bufs[-1] if centered else None
             _C.rmsprop_step(
                 p.data,
-                state["square_avg"],
-                state["grad_avg"] if centered else None,
-                state["momentum_buffer"] if mom > 0 else None,
+                square_avg,
+                grad_avg,
+                buf,
                 g,
                 lr=float(group["lr"]),
                 alpha=float(group["alpha"]),

@@ -10,6 +10,9 @@ from ember.optim.optimizer import (
     _check_implementation_flags,
     _check_nonneg,
     _run_closure,
+    _scalar,
+    _state_like,
+    _wrap,
 )
 
 
@@ -29,7 +32,8 @@ class Rprop(Optimizer):
     State per parameter (PyTorch's names): ``step``, ``prev``, ``step_size``.
     """
 
-    _numpy_state = True
+    _p_shaped_state = True
+    _scalar_keys = frozenset({"step"})
 
     def __init__(
         self,
@@ -70,11 +74,17 @@ class Rprop(Optimizer):
             state = self.state[p]
             etaminus, etaplus = group["etas"]
             lo, hi = group["step_sizes"]
-            _advance(state, p, "prev", step_size=float(group["lr"]))
+            if not state:  # torch's entries, in its order
+                state.update(
+                    step=_scalar(0.0),
+                    prev=_wrap(_state_like(p)),
+                    step_size=_wrap(_state_like(p, float(group["lr"]))),
+                )
+            _, prev, step_size = _advance(state, p, "prev", "step_size")
             _C.rprop_step(
                 p.data,
-                state["prev"],
-                state["step_size"],
+                prev,
+                step_size,
                 g,
                 etaminus=float(etaminus),
                 etaplus=float(etaplus),

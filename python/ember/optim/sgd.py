@@ -7,11 +7,14 @@ from ember._sparse_grad import sparse_rows
 from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
     Optimizer,
+    _buffer,
     _check_implementation_flags,
     _check_nonneg,
     _run_closure,
     _state_like,
+    _wrap,
 )
+from ember.tensor import Tensor
 
 
 class SGD(Optimizer):
@@ -30,10 +33,11 @@ class SGD(Optimizer):
         foreach, fused: PyTorch's implementation switches, accepted (same step);
             differentiable=True is refused.
 
-    State per parameter: ``momentum_buffer`` (none without momentum), as PyTorch's.
+    State per parameter: ``momentum_buffer``, a Tensor like the parameter made at the first
+    step (no state without momentum), as PyTorch's.
     """
 
-    _numpy_state = True
+    _p_shaped_state = True
 
     def __init__(
         self,
@@ -83,10 +87,12 @@ class SGD(Optimizer):
             buf, first = None, False
             if mom != 0:  # without momentum there is no state (as PyTorch)
                 state = self.state[p]
-                buf = state.get("momentum_buffer")
-                if buf is None:
-                    buf = state["momentum_buffer"] = _state_like(p)
+                # (None, set by hand too, starts the buffer again from the gradient, as torch)
+                if state.get("momentum_buffer") is None:
+                    state["momentum_buffer"] = _wrap(_state_like(p))
                     first = True
+                buf = state["momentum_buffer"]
+                buf = buf.data if type(buf) is Tensor else _buffer(state, "momentum_buffer")
             _C.sgd_step(
                 p.data,
                 buf,

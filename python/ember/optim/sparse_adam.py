@@ -8,7 +8,16 @@ import numpy as np
 
 from ember._sparse_grad import sparse_rows
 from ember.autograd.function import no_grad
-from ember.optim.optimizer import Optimizer, _advance, _check_adam_family, _run_closure
+from ember.optim.optimizer import (
+    Optimizer,
+    _buffer,
+    _check_adam_family,
+    _count,
+    _run_closure,
+    _state_like,
+    _wrap,
+)
+from ember.tensor import Tensor
 
 
 class SparseAdam(Optimizer):
@@ -26,11 +35,11 @@ class SparseAdam(Optimizer):
         lr: learning rate (>= 0). betas: (beta1, beta2), each in [0, 1). eps: >= 0.
         maximize: ascend instead of descend.
 
-    State per parameter (PyTorch's names): ``step``, ``exp_avg``, ``exp_avg_sq``.
+    State per parameter (PyTorch's names, made at the first step): ``step`` (a Python int,
+    as PyTorch's), ``exp_avg``, ``exp_avg_sq`` (Tensors like the parameter).
     """
 
-    _numpy_state = True
-
+    _p_shaped_state = True
     _sparse_error = None
 
     def __init__(
@@ -58,11 +67,18 @@ class SparseAdam(Optimizer):
                 )
             state = self.state[p]
             beta1, beta2 = group["betas"]
-            t = _advance(state, p, "exp_avg", "exp_avg_sq")
+            if not state:  # torch's: a Python int step, Tensors like p
+                state.update(
+                    step=0, exp_avg=_wrap(_state_like(p)), exp_avg_sq=_wrap(_state_like(p))
+                )
+            if isinstance(state["step"], Tensor):  # (loaded as a Tensor: counted in place)
+                t = _count(state)
+            else:
+                t = state["step"] = state["step"] + 1
             if rows.size == 0:
                 continue
             gr = -g[rows] if group["maximize"] else g[rows]
-            m, v = state["exp_avg"], state["exp_avg_sq"]
+            m, v = _buffer(state, "exp_avg"), _buffer(state, "exp_avg_sq")
             # PyTorch's order of operations: old += (1 - b) * (new - old), computed as updates
             m_old, v_old = m[rows], v[rows]
             dm = (gr - m_old) * (1 - beta1)
