@@ -1,9 +1,10 @@
 """csrc/vecmath.h's float64 sin / cos near multiples of pi/2 (vsincos: the four-part reduction
 with the two rounding subtractions' errors kept, fdlibm's pio2_3t last) against mpmath at 60
 digits: the doubles nearest k pi/2 and their neighbours for k up to the Cody-Waite bound
-(|x| <= 2^19) and past it (std::sin / std::cos there); erfinv (verfinv: Giles' start and Halley
-steps, vectorised) in both dtypes against mpmath; float32 exp2 (in float) against NumPy's
-float64. Each in every SIMD clone (_C._vecmath's isa), special values as PyTorch's."""
+(|x| <= 2^19) and past it (std::sin / std::cos there), plus ordinary arguments; erfinv
+(verfinv: Giles' start and Halley steps, vectorised) in both dtypes against mpmath; float32
+exp2 (in float) against NumPy's float64. Each in every SIMD clone (_C._vecmath's isa),
+special values as PyTorch's."""
 
 import mpmath as mp
 import numpy as np
@@ -34,7 +35,11 @@ def _near_multiples_of_half_pi():
     with mp.workdps(60):
         x = np.array([float(mp.mpf(int(k)) * mp.pi / 2) for k in ks])
     x = np.concatenate([x, np.nextafter(x, 0), np.nextafter(x, np.inf)])
-    return np.concatenate([x, -x])
+    # x - q p1 = 0 or one ulp (the first part of pi/2 times q): the Fast2Sums' other order
+    qp1 = rng.integers(1, 333_000, 300) * 1.57079632673412561417
+    qp1 = np.concatenate([qp1, np.nextafter(qp1, 0), np.nextafter(qp1, np.inf)])
+    ordinary = np.concatenate([rng.uniform(-4, 4, 1000), rng.uniform(-5e5, 5e5, 1000)])
+    return np.concatenate([x, -x, qp1, ordinary])
 
 
 X64 = _near_multiples_of_half_pi()
