@@ -27,8 +27,9 @@
 // GELU has its own float fit, vm::normal_tail64, within ~6 ulp: one exponential, no branch);
 // double erf ~1e-15 relative
 // everywhere and erfc up to x ~ 5; beyond that double erfc's relative error grows like x^2 * eps
-// (the rounding of x*x inside exp(-x*x)). sin, cos, exp2, sinh, cosh and atanh of a float are
-// evaluated in double and rounded once (within ~0.5 ulp); log2, log10, asin, acos and atan of a
+// (the rounding of x*x inside exp(-x*x)). sin, cos, sinh, cosh, atanh and erfinv of a float are
+// evaluated in double and rounded once (within ~0.5 ulp); exp2 (within 0.9 ulp with FMA, 1.1
+// without), log2, log10, asin, acos and atan of a
 // float in float with hi + lo parts where it counts (within 0.8 ulp: PyTorch's Sleef u10 bound is
 // 1 ulp; tests/test_vecmath_float32.py runs each SIMD clone).
 //
@@ -698,12 +699,67 @@ inline T verfc(T x) {
   }
 }
 
+// erfinv(y), evaluated in double for float and double y: Giles' single-precision approximation
+// ("Approximating the erfinv function", GPU Computing Gems, 2011: a polynomial in w - 2.5 for
+// w = -log(1 - y^2) < 5, in sqrt(w) - 3 above, relative error ~1e-7 up to w = 16, i.e. every
+// float y < 1) as the start, x0 = sqrt(w - log(w pi/4) / 2) beyond (1 - |y| < 1.2e-7, doubles
+// only: erfc(x) ~ exp(-x^2) / (x sqrt(pi)) solved to first order, ~1e-3), then Halley steps on
+// f(x) = erf(x) - |y| (one for float, two for double: cubic convergence). f is erf_small(x) - |y|
+// below x = 1/2 and (1 - |y|) - erfc(x) above (1 - |y| exact there: no cancellation as |y| -> 1);
+// f / f' = f sqrt(pi)/2 exp(x^2) without a division, and the Halley step x - d / (1 + x d) as
+// x - d + x d^2 (the same to third order). |y| = 1 gives +-inf, |y| > 1 and NaN give NaN,
+// erfinv(-0) = -0. Double: within ~2 ulp; float: rounded once from a ~1e-14 value.
+template <typename T>
+inline T verfinv(T y) {
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  const double d = y, a = std::fabs(d);
+  const double w = -vlog((1.0 - a) * (1.0 + a));  // +inf at |y| = 1, NaN beyond
+  const double w1 = w - 2.5;
+  double p1 = 2.81022636e-08;
+  p1 = p1 * w1 + 3.43273939e-07;
+  p1 = p1 * w1 + -3.5233877e-06;
+  p1 = p1 * w1 + -4.39150654e-06;
+  p1 = p1 * w1 + 0.00021858087;
+  p1 = p1 * w1 + -0.00125372503;
+  p1 = p1 * w1 + -0.00417768164;
+  p1 = p1 * w1 + 0.246640727;
+  p1 = p1 * w1 + 1.50140941;
+  const double w2 = std::sqrt(w) - 3.0;
+  double p2 = -0.000200214257;
+  p2 = p2 * w2 + 0.000100950558;
+  p2 = p2 * w2 + 0.00134934322;
+  p2 = p2 * w2 + -0.00367342844;
+  p2 = p2 * w2 + 0.00573950773;
+  p2 = p2 * w2 + -0.0076224613;
+  p2 = p2 * w2 + 0.00943887047;
+  p2 = p2 * w2 + 1.00167406;
+  p2 = p2 * w2 + 2.83297682;
+  double x = (w < 5.0 ? p1 : p2) * a;
+  if constexpr (sizeof(T) == 8) {
+    const double xa = std::sqrt(w - 0.5 * vlog(w * 0.78539816339744831));
+    x = w > 16.0 ? xa : x;
+  }
+  // (steps written out, not a loop: GCC vectorises no loop holding a loop)
+  const auto halley = [a](double v) {
+    const bool sm = v < 0.5;
+    const double fs = vm::erf_small(sm ? v : 0.5) - a;
+    const double fc = (1.0 - a) - vm::erfc_tail(vm::tail_arg(v));
+    const double dd = (sm ? fs : fc) * (0.88622692545275801 * vexp(v * v));  // f / f'
+    return v - dd + v * (dd * dd);
+  };
+  x = halley(x);
+  if constexpr (sizeof(T) == 8) x = halley(x);
+  x = a == 1.0 ? inf : x;
+  x = a <= 1.0 ? x : std::numeric_limits<double>::quiet_NaN();  // |y| > 1 and NaN
+  return T(std::copysign(x, d));
+}
+
 namespace vm {
 
 // sin(r) and cos(r) for |r| <= pi/4 in double, Taylor series: to r^9 / r^10 for a float result
 // (truncation < 2e-9 relative: the final rounding to float dominates), to r^17 / r^20 for double.
 template <bool kForFloat>
-inline double sin_poly(double r) {
+inline double sin_poly(double r, double rl = 0.0) {
   const double z = r * r;
   double p;
   if constexpr (kForFloat) {
@@ -720,10 +776,10 @@ inline double sin_poly(double r) {
     p = p * z + 1.0 / 120.0;
   }
   p = p * z + -1.0 / 6;
-  return r + r * (z * p);
+  return r + (r * (z * p) + rl * (1.0 - 0.5 * z));
 }
 template <bool kForFloat>
-inline double cos_poly(double r) {
+inline double cos_poly(double r, double rl = 0.0) {
   const double z = r * r;
   double p;
   if constexpr (kForFloat) {
@@ -741,7 +797,9 @@ inline double cos_poly(double r) {
     p = p * z + -1.0 / 720.0;
   }
   p = p * z + 1.0 / 24;
-  return 1.0 + z * (-0.5 + z * p);
+  // fdlibm's order: 1 - z/2 as w plus its exact rounding error, then the small terms
+  const double hz = 0.5 * z, w = 1.0 - hz;
+  return w + (((1.0 - w) - hz) + (z * (z * p) - r * rl));
 }
 
 // |x| up to which vsincos reduces correctly: q = round(x * 2/pi) < 2^19, so q times each 33-bit
@@ -784,11 +842,28 @@ inline T vsincos(T x) {
   } else {
     const double qr = d * 0.63661977236758134308 + vm::kRoundD;  // round(x 2/pi) in low bits
     const double q = qr - vm::kRoundD;
-    const double r = ((d - q * 1.57079632673412561417e+00) - q * 6.07710050630396597660e-11) -
-                     q * 2.02226624871116645580e-21;
+    // x - q pi/2 with pi/2 = p1 + p2 + p3 + p3t (fdlibm's pio2_1, pio2_2, pio2_3, pio2_3t: ~150
+    // bits): each q * part is exact (33-bit parts, |q| < 2^19) and x - q p1 too; the two
+    // subtractions that round keep their errors (Fast2Sum: exact where the minuend is the larger
+    // or the difference is exact by Sterbenz, i.e. whenever it cancels; a full TwoSum measured no
+    // better and cost 20% more), which join q p3t in the low part rl.
+    // Near a multiple of pi/2 (x - q pi/2 down to ~2^-60 for |x| < 2^19) r = rh + rl then keeps
+    // its ~53 leading bits where the plain three-part sum kept only those above 2^-100 or so.
+    const double r1 = d - q * 1.57079632673412561417e+00;
+    const double w2 = q * 6.07710050630396597660e-11;
+    const double r2 = r1 - w2;
+    const double e2 = (r1 - r2) - w2;  // Fast2Sum: r1 - w2 = r2 + e2 (see above)
+    const double w3 = q * 2.02226624871116645580e-21;
+    const double r3 = r2 - w3;
+    const double e3 = (r2 - r3) - w3;  // r2 - w3 = r3 + e3
+    const double rl0 = (e2 + e3) - q * 8.47842766036889956997e-32;
+    const double rh = r3 + rl0;
+    const double rl = (r3 - rh) + rl0;  // Fast2Sum (|rl0| < ulp(r3))
     // scalar math: the quadrant's low two bits; cos(x) = sin(x + pi/2) is quadrant + 1
     const uint64_t k = vm::as_bits(qr) + (kCos ? 1u : 0u);
-    const double s = vm::sin_poly<false>(r), c = vm::cos_poly<false>(r);
+    // sin(rh + rl) = sin(rh) + rl cos(rh), cos(rh + rl) = cos(rh) - rl sin(rh), to first order
+    // (rl^2 is below rh's last bit squared)
+    const double s = vm::sin_poly<false>(rh, rl), c = vm::cos_poly<false>(rh, rl);
     const double v = (k & 1u) ? c : s;
     const double y = vm::from_bits(vm::as_bits(v) ^ ((k & 2u) << 62));  // negate in quadrants 2, 3
     return T(!kCos && d == 0.0 ? d : y);  // sin(-0) = -0 (the polynomial gives +0)
@@ -921,32 +996,48 @@ inline T vlog10(T x) {
   }
 }
 
-// exp2, sinh, cosh, atanh: evaluated in double for float and double inputs alike and rounded once
-// to T: float results within a last bit of the correctly rounded value (as PyTorch's, which
-// tests/test_parity2.py holds to 1% of inputs differing), double within ~2 ulp. Each is range
-// reduction on the double vecmath pieces above; specials by selects.
-inline constexpr double kFact[] = {1, 1, 2, 6, 24, 120, 720, 5040};  // k!
+// sinh, cosh, atanh (and exp2 of a double): evaluated in double for float and double inputs alike
+// and rounded once to T: float results within a last bit of the correctly rounded value (as
+// PyTorch's, which tests/test_parity2.py holds to 1% of inputs differing), double within ~2 ulp.
+// Each is range reduction on the double vecmath pieces above; specials by selects.
 
-// 2^x = 2^n 2^r, n = round(x), r = x - n exact in [-1/2, 1/2]: 2^r = exp(r ln2), one rounding of
-// r ln2 (absolute < 2^-54). 2^n as two factors (vexp's way: denormal results rounded once);
-// the clamp makes x > 1025 inf and x < -1080 zero without masks, and keeps NaN.
+// 2^x = 2^n 2^r, n = round(x), r = x - n exact in [-1/2, 1/2]. float, in float (the double form
+// ran at 0.46x PyTorch's speed): 2^r = 1 + r P(r), P the Taylor series of (2^r - 1) / r to r^6
+// (coefficients ln2^k / k!, truncation < 6e-9 relative), so r ln2 is never rounded: within 0.87
+// ulp with FMA (PyTorch's: 0.83), 1.1 without; x clamped to [-151, 129] (0 and inf beyond, NaN
+// kept by the std::min / std::max clamps) and 2^n as vexp's two factors (denormals rounded once).
+// double: 2^r = exp(r ln2), one rounding of r ln2 (absolute < 2^-54), 2^n as two factors; the
+// clamp makes x > 1025 inf and x < -1080 zero without masks, and keeps NaN.
 template <typename T>
 inline T vexp2(T x) {
-  double d = x;
-  d = d < -1080.0 ? -1080.0 : d;
-  d = d > 1025.0 ? 1025.0 : d;
-  const double n = (d + vm::kRoundD) - vm::kRoundD;
-  const double t = (d - n) * 0.6931471805599453;
-  double p;
-  if constexpr (sizeof(T) == 4) {  // Taylor to t^8: truncation < 2^-32 relative, |t| <= ln2/2
-    p = 1.0 / 40320;
-    for (int k = 7; k >= 1; --k) p = p * t + 1.0 / kFact[k];  // unrolled: constant trip count
-    p = p * t + 1.0;
+  if constexpr (sizeof(T) == 4) {
+    const float xc = std::min(std::max(x, -151.0f), 129.0f);
+    const float z = xc + vm::kRoundF;  // scalar math: round(x) in z's low mantissa bits
+    const float n = z - vm::kRoundF;
+    const float r = xc - n;  // exact
+    float p = 1.5252733804059841e-05f;
+    p = p * r + 0.00015403530393381608f;
+    p = p * r + 0.0013333558146428443f;
+    p = p * r + 0.009618129107628477f;
+    p = p * r + 0.05550410866482158f;
+    p = p * r + 0.2402265069591007f;
+    p = p * r + 0.6931471805599453f;
+    // scalar math: 2^n as 2^(n>>1) 2^(n - (n>>1)) from z's bits, as vexp
+    const int32_t ni = static_cast<int32_t>(vm::as_bits(z) - vm::as_bits(vm::kRoundF));
+    const int32_t n1 = ni >> 1;
+    const float s1 = vm::from_bits(static_cast<uint32_t>(n1 + 127) << 23);
+    const float s2 = vm::from_bits(static_cast<uint32_t>(ni - n1 + 127) << 23);
+    return (1.0f + r * p) * s1 * s2;
   } else {
-    p = 1.0 + vm::expm1_poly(t);
+    double d = x;
+    d = d < -1080.0 ? -1080.0 : d;
+    d = d > 1025.0 ? 1025.0 : d;
+    const double n = (d + vm::kRoundD) - vm::kRoundD;
+    const double t = (d - n) * 0.6931471805599453;
+    const double p = 1.0 + vm::expm1_poly(t);
+    const double n1 = (n * 0.5 + vm::kRoundD) - vm::kRoundD;
+    return T(p * vm::pow2i(n1) * vm::pow2i(n - n1));
   }
-  const double n1 = (n * 0.5 + vm::kRoundD) - vm::kRoundD;
-  return T(p * vm::pow2i(n1) * vm::pow2i(n - n1));
 }
 namespace vm {
 // float sinh / cosh in double without a division: a = n ln2 + r (|r| <= ln2/2, a clamped at 90,

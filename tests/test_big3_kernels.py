@@ -43,7 +43,8 @@ BOUND = {np.float32: 0.51, np.float64: 2.5}
 BOUND_F64 = {"atanh": 3.5, "asin": 3.5, "acos": 3.5}
 # float32 log2, log10, asin, acos and atan are evaluated in float (PyTorch's Sleef u10 bound is
 # 1 ulp): the dense sweeps of test_vecmath_float32.py measure 0.78, 0.70, 0.615, 0.618 and 0.71
-BOUND_F32 = {"log2": 0.8, "log10": 0.75, "asin": 0.65, "acos": 0.65, "atan": 0.75}
+# and exp2 (tests/test_vecmath14.py: 0.87 with FMA, 1.1 in the baseline clone; PyTorch's 0.83)
+BOUND_F32 = {"log2": 0.8, "log10": 0.75, "asin": 0.65, "acos": 0.65, "atan": 0.75, "exp2": 1.15}
 
 
 def _inputs(name, dtype, n=3000, seed=0):

@@ -493,7 +493,7 @@ void unary_backward(T* dx, const T* dy, const T* s, int64_t n, bool dy_scalar, i
 
 // Test hook: y = f(x) for one vecmath function (0 exp, 1 expm1, 2 log, 3 log1p, 4 tanh,
 // 5 sigmoid, 6 erf, 7 erfc, 8 log2, 9 log10, 10 asin, 11 acos, 12 atan, 13 gelu (exact),
-// 14 gelu_grad: its derivative), serially, in the clone for
+// 14 gelu_grad: its derivative, 15 sin, 16 cos, 17 erfinv, 18 exp2), serially, in the clone for
 // `isa`: 0 the one EMBER_SIMD's resolver picks, 4 x86-64-v4, 3 x86-64-v3, 1 the baseline (the
 // caller checks that the CPU has it: vecmath_isa_supported), so tests cover every clone's code.
 template <typename T, typename Op>
@@ -584,6 +584,10 @@ void vecmath_apply(T* y, const T* x, int64_t n, int which, int isa) {
         if (std::fabs(x[i]) > T(vm::kSinCosMax))
           y[i] = T(which == 16 ? std::cos(double(x[i])) : std::sin(double(x[i])));
       return;
+    case 17:
+      return apply_isa(y, x, n, isa, [](T v) { return verfinv(v); });
+    case 18:
+      return apply_isa(y, x, n, isa, [](T v) { return vexp2(v); });
     default:
       EMBER_CHECK(false, "vecmath_apply: unknown function id ", which);
   }

@@ -1170,12 +1170,15 @@ def _register_tensor_ops() -> None:
     def unary(name):
         return lib_fns(lambda lib: getattr(lib, name))
 
+    def unit():  # (-1, 1): erfinv's domain
+        return [np.tanh(_tensor_op_arrays()[1])]
+
     unary_cases = [
         ("exp", np.exp, one), ("expm1", np.expm1, one), ("log", np.log, positive),
         ("log1p", np.log1p, positive), ("sqrt", np.sqrt, positive),
         ("rsqrt", lambda x: 1 / np.sqrt(x), positive), ("reciprocal", np.reciprocal, positive),
         ("abs", np.abs, one), ("neg", np.negative, one), ("sin", np.sin, one),
-        ("cos", np.cos, one),
+        ("cos", np.cos, one), ("exp2", np.exp2, one), ("erfinv", None, unit),
     ]  # fmt: skip
     for name, numpy_fn, make in unary_cases:
         add(name, unary(name), numpy_fn, make, False)
