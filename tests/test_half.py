@@ -283,6 +283,12 @@ def test_kernels_take_16_bit_arrays_directly():
             _C.gemm(a.astype(dt), b)
     with pytest.raises(TypeError, match="gemm"):
         _C.gemm(a.astype(np.int64), b.astype(np.int64))
+    # float16 with bfloat16 stays refused too: one float32 run would read both alike and
+    # round the result to the first's dtype (the Python layer promotes the pair to float32)
+    with pytest.raises(TypeError, match="gemm"):
+        _C.gemm(a.astype(np.float16), b.astype(ember.bfloat16))
+    with pytest.raises(TypeError, match="cat: expected all tensors of dtype float16"):
+        _C.concat([a.astype(np.float16), a.astype(ember.bfloat16)], 0)
     assert _C.gemm.__name__ == "gemm" and "gemm(" in _C.gemm.__doc__
 
 

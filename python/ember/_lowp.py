@@ -86,6 +86,8 @@ def call_f32(error, fn, *args, **kwargs):
     kwargs = {k: _convert(v, memo) for k, v in kwargs.items()}
     if not memo or None in memo:
         raise error
+    if len({orig.dtype for orig, _ in memo.values()}) > 1:
+        raise error  # float16 with bfloat16: promoted to float32 by the Python layer, as torch
     out = fn(*args, **kwargs)
     # (an np.empty placeholder's garbage NaNs would warn, as a cast of NaN to bfloat16 does)
     with np.errstate(invalid="ignore"):
