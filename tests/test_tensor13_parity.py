@@ -179,3 +179,15 @@ def test_detached_inference_tensor_is_writable_but_its_views_are_not():
 
     e, t = _both(run)
     assert e == t
+
+
+def test_op_results_in_inference_mode_are_inference_tensors():
+    def run(lib):
+        a, b = lib.ones(4, 6), lib.ones(6, 3)
+        with lib.inference_mode():  # (ops' fast paths, fresh arrays and views of temporaries)
+            outs = [a @ b, lib.zeros(3), lib.cat([a, a]), lib.softmax(a, 1), a.cumsum(1)]
+            outs += [a.sort(1)[0], lib.stack([a, a]), (a + 1).flatten(), a.t().reshape(-1)]
+        return [o.is_inference() for o in outs]
+
+    e, t = _both(run)
+    assert e == t

@@ -1547,7 +1547,12 @@ def _plain(data: np.ndarray) -> Tensor:
     t._requires_grad = False
     t._ctx = None
     t._idx = 0
+    if _marking:  # (inference_mode: as Tensor._make's marking, set by autograd.function)
+        _function._mark(t, data)
     return t
+
+
+_marking = False  # an inference_mode block is open, or inference tensors exist
 
 
 from ember import _complex, _device, _inplace, _layout  # noqa: E402

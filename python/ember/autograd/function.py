@@ -29,6 +29,7 @@ Example::
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 import weakref
 
@@ -217,6 +218,7 @@ def _inference_blocks(step: int) -> None:
         on = _open_blocks[0] > 0 or bool(_inference_memory)
         Tensor._make = staticmethod(_make_marking if on else _plain_make)
         Tensor.__init__ = _init_marking if on else _plain_init
+        sys.modules["ember.tensor"]._marking = on  # (its _plain: ops' fast results)
 
 
 _blocks_lock = threading.Lock()
