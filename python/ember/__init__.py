@@ -1057,3 +1057,11 @@ _keywords.install(vars(special), _keywords.SPECIAL)
 from ember import _inplace  # noqa: E402
 
 _inplace.install(Tensor)
+
+# pickle finds every public function by its name (wrappers and factory-made functions say where
+# they live), as spawn DataLoader workers need (ember/_keywords.py)
+_keywords.name_for_pickle(__name__, globals())
+for _module in (linalg, special, fft, nn.functional):
+    _keywords.name_for_pickle(_module.__name__, vars(_module))
+_keywords.name_for_pickle("ember.tensor", vars(Tensor), "Tensor.")
+del _module

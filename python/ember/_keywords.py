@@ -22,6 +22,7 @@ signatures (``numpy_names``) rather than through a wrapper's extra call."""
 from __future__ import annotations
 
 import functools
+import sys
 import types
 import warnings
 
@@ -376,3 +377,24 @@ def install_methods(cls, skip) -> None:
             and ("keepdim" in _params(fn) or "dim" in _params(fn))
         ):
             setattr(cls, name, takes_numpy_names(fn))
+
+
+def _found_by_name(fn) -> bool:
+    """Whether pickle finds ``fn`` where its __module__ and __qualname__ say it is."""
+    obj = sys.modules.get(fn.__module__)
+    for part in fn.__qualname__.split("."):
+        obj = getattr(obj, part, None)
+    return obj is fn
+
+
+def name_for_pickle(module: str, namespace: dict, prefix: str = "") -> None:
+    """Point the public functions of ``namespace`` (a module's globals, or a class's dict with
+    ``prefix`` "Class.") that pickle cannot find by name at where they live: wrappers
+    (functools.wraps copies the wrapped function's module and name) and functions made by
+    factories (``_unary.<locals>.op``). Pickle sends functions by name, as to spawn DataLoader
+    workers, and ``pickle.loads(pickle.dumps(ember.rand)) is ember.rand`` as torch's."""
+    for name, fn in list(namespace.items()):
+        fn = getattr(fn, "__func__", fn)  # (a class's staticmethods)
+        if name.startswith("_") or not isinstance(fn, types.FunctionType) or _found_by_name(fn):
+            continue
+        fn.__module__, fn.__qualname__ = module, prefix + name

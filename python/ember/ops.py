@@ -3118,7 +3118,8 @@ def _view(fn, x, arg) -> Tensor:
     if x._requires_grad and _state.enabled:
         return fn.apply(x, arg)
     d = x.data
-    return Tensor._make(d.reshape(arg) if fn is Reshape else d.transpose(arg), False, None, 0)
+    out = Tensor._make(d.reshape(arg) if fn is Reshape else d.transpose(arg), False, None, 0)
+    return _function.view_made(out, x) if _function._open_blocks[0] else out
 
 
 def _plain_shape(shape) -> bool:

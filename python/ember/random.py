@@ -8,6 +8,7 @@ import contextlib
 import numpy as np
 
 from ember import _C
+from ember._device import device as _device
 
 
 def _fresh_seed() -> int:
@@ -19,14 +20,22 @@ _initial_seed = _fresh_seed()
 _generator = np.random.default_rng(_initial_seed)
 
 
-def manual_seed(seed: int) -> np.random.Generator:
-    """Seed ember's generator; the same seed gives the same draws. Returns the generator."""
+def _seed_bits(seed) -> int:
+    """torch's seeds: ints in [-2**63, 2**64), a negative one read as its uint64 bits."""
+    if not isinstance(seed, int | np.integer):
+        raise TypeError(f"manual_seed expected an int, but got {type(seed).__name__}")
+    if not -(2**63) <= seed < 2**64:
+        raise ValueError(f"manual_seed: seed must be an int in [-2**63, 2**64), got {seed}")
+    return int(seed) % 2**64
+
+
+def manual_seed(seed: int) -> _DefaultGenerator:
+    """Seed ember's generator; the same seed gives the same draws. Returns
+    ``ember.default_generator``, as torch.manual_seed returns torch.default_generator."""
     global _generator, _initial_seed
-    if not isinstance(seed, int | np.integer) or not -(2**63) <= seed < 2**64:
-        raise ValueError(f"manual_seed: seed must be an int in [-2**63, 2**64), got {seed!r}")
-    _initial_seed = int(seed) % 2**64  # (torch reads a negative seed as its uint64 bits)
+    _initial_seed = _seed_bits(seed)
     _generator = np.random.default_rng(_initial_seed)
-    return _generator
+    return default_generator
 
 
 def seed() -> int:
@@ -45,7 +54,7 @@ class _DefaultGenerator:
     """``torch.default_generator``: ember's global stream as an object with a Generator's
     methods; ``generator=ember.default_generator`` draws from the global stream."""
 
-    device = "cpu"
+    device = _device("cpu")
 
     def manual_seed(self, seed: int) -> _DefaultGenerator:
         manual_seed(seed)
@@ -145,12 +154,10 @@ class Generator(np.random.Generator):
             raise RuntimeError(f"ember.Generator: only the CPU is supported, got {device!r}")
         self._initial_seed = _fresh_seed()
         super().__init__(np.random.PCG64(self._initial_seed))
-        self.device = "cpu"
+        self.device = _device("cpu")
 
     def manual_seed(self, seed: int) -> Generator:
-        if not isinstance(seed, int | np.integer) or seed < 0:
-            raise ValueError(f"manual_seed: seed must be a non-negative int, got {seed!r}")
-        self._initial_seed = int(seed)
+        self._initial_seed = _seed_bits(seed)
         self.bit_generator.state = np.random.PCG64(self._initial_seed).state
         return self
 

@@ -353,16 +353,44 @@ class Tensor:
         return self._ctx is not None and hooks is not None and hooks.retain
 
     def detach(self) -> Tensor:
-        """The same data (no copy), cut from the graph (an inference tensor's stays one)."""
+        """The same data (no copy), cut from the graph. As torch's: a normal tensor's stays
+        normal (made in inference_mode too), an inference tensor's stays one, which outside the
+        mode may yet be written in place (its views may not): ``_inference`` "detached"."""
         t = Tensor._make(self.data, False, None, 0)
-        if _function._inference_made and getattr(self, "_inference", False):
-            t._inference = True
+        if _function._inference_made:
+            inference = getattr(self, "_inference", False)
+            if inference and not _autograd_state().inference:
+                inference = "detached"
+            t._inference = inference
         return t
 
     def detach_(self) -> Tensor:
         self._ctx = None
         self._requires_grad = False
         return self
+
+    # ---- pickling and copying -------------------------------------------------------------
+    # As torch: a pickle (or copy.copy) holds the values with their strides, dtype, subclass,
+    # requires_grad and attributes -- never the graph, hooks or ``.grad``: an op's output comes
+    # back as a leaf. deepcopy copies the memory and ``.grad`` and refuses non-leaves.
+    def __reduce_ex__(self, protocol):
+        return _rebuild_tensor, (type(self), _strided_payload(self.data), self._requires_grad,
+                                 _extra_state(self))  # fmt: skip
+
+    def __deepcopy__(self, memo):
+        import copy
+
+        if self._ctx is not None:
+            raise RuntimeError(
+                "Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                "protocol at the moment."
+            )
+        payload, state = copy.deepcopy((_strided_payload(self.data), _extra_state(self)), memo)
+        new = _rebuild_tensor(type(self), payload, self._requires_grad, state)
+        memo[id(self)] = new
+        if self._grad is not None and not _is_parameter(self):  # (torch's Parameter drops it)
+            new._grad = copy.deepcopy(self._grad, memo)
+        return new
 
     # ---- array facts ----------------------------------------------------------------------
     @property
@@ -1139,7 +1167,7 @@ class Tensor:
         """Whether this tensor was made inside ``inference_mode()`` (autograd/function.py):
         outside the mode it may not require grad, be written in place, or be saved for
         backward by a recorded op, as torch's inference tensors."""
-        return getattr(self, "_inference", False)
+        return bool(getattr(self, "_inference", False))
 
     # complex parts: views, settable (x.imag = v writes into x), as torch's (ember/_complex.py)
     real = property(
@@ -1459,8 +1487,10 @@ class Tensor:
             _ops.positive_steps(index)
         split = _split_int_index(index) if type(index) is tuple else None
         if split is not None:
-            return _ops.getitem(_ops.getitem(self, split[0]), split[1])
-        return _ops.getitem(self, index)
+            out = _ops.getitem(_ops.getitem(self, split[0]), split[1])
+        else:
+            out = _ops.getitem(self, index)
+        return _function.view_made(out, self) if _function._open_blocks[0] else out
 
     def __setitem__(self, index, value):
         if _function._inference_made:  # (an inference tensor outside the mode: refused)
@@ -1517,7 +1547,12 @@ def _plain(data: np.ndarray) -> Tensor:
     t._requires_grad = False
     t._ctx = None
     t._idx = 0
+    if _marking:  # (inference_mode: as Tensor._make's marking, set by autograd.function)
+        _function._mark(t, data)
     return t
+
+
+_marking = False  # an inference_mode block is open, or inference tensors exist
 
 
 from ember import _complex, _device, _inplace, _layout  # noqa: E402
@@ -1668,6 +1703,63 @@ def _split_int_index(index: tuple):
 def _uint8_tensor(p) -> bool:
     """A uint8 Tensor in an index is a mask (ops._index_array), as in torch."""
     return type(p) is Tensor and p.data.dtype == np.uint8
+
+
+_TENSOR_SLOTS = frozenset(Tensor.__slots__)
+
+
+def _strided_payload(a: np.ndarray):
+    """What a pickle holds of ``a``: ``a`` itself when NumPy's pickle keeps its layout (C or
+    Fortran order), else the span of memory ``a`` views and its strides, so a transposed or
+    sliced tensor (or an expanded one's stride 0) comes back with torch's strides."""
+    if a.flags.c_contiguous or a.flags.f_contiguous:
+        return a
+    step = a.itemsize
+    if any(s < 0 or s % step for s in a.strides):  # (not torch's layouts: stored C-ordered)
+        return np.ascontiguousarray(a)
+    span = 1 + sum((n - 1) * s // step for n, s in zip(a.shape, a.strides, strict=True))
+    # (through raw bytes: as_strided keeps only plain dtypes, not bfloat16)
+    # (writeable if a is: a copy.copy shares a's memory, as torch's)
+    raw = np.lib.stride_tricks.as_strided(a.view(f"V{step}"), (span,), (step,))
+    return raw, a.dtype, a.shape, a.strides, a.flags.writeable
+
+
+def _from_payload(payload) -> np.ndarray:
+    if isinstance(payload, np.ndarray):
+        return payload
+    raw, dtype, shape, strides, writeable = payload
+    # (an expanded tensor, stride 0, stays read-only)
+    return np.lib.stride_tricks.as_strided(raw, shape, strides, writeable=writeable).view(dtype)
+
+
+def _extra_state(t: Tensor) -> dict | None:
+    """A subclass's own attributes (its extra slots, its __dict__) for pickle and deepcopy."""
+    state = {}
+    for cls in type(t).__mro__[:-2]:  # (up to Tensor, whose slots are pickled as above)
+        for name in getattr(cls, "__slots__", ()):
+            if name not in _TENSOR_SLOTS and hasattr(t, name):
+                state[name] = getattr(t, name)
+    state.update(getattr(t, "__dict__", {}))
+    return state or None
+
+
+def _is_parameter(t: Tensor) -> bool:
+    from ember.nn import Parameter
+
+    return isinstance(t, Parameter)
+
+
+def _rebuild_tensor(cls, payload, requires_grad: bool, state) -> Tensor:
+    """Unpickle a Tensor (or subclass, whose __init__ is not run, as torch's rebuild): a leaf."""
+    t = object.__new__(cls)
+    Tensor.__dict__["data"].__set__(t, _from_payload(payload))
+    t._grad = None
+    t._ctx = None
+    t._idx = 0
+    t._requires_grad = requires_grad
+    for name, value in (state or {}).items():
+        object.__setattr__(t, name, value)
+    return t
 
 
 _INPLACE_OPS = {np.add: _ops.add, np.subtract: _ops.sub, np.multiply: _ops.mul,

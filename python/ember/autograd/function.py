@@ -29,6 +29,7 @@ Example::
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 import weakref
 
@@ -184,6 +185,15 @@ def _mark(t, data) -> None:
         t._inference = True
 
 
+def view_made(out, src):
+    """``out``, a view op's result on ``src`` (indexing, reshape, view, permute): one made in
+    the mode on src's memory is an inference tensor only if src is one (torch keeps the views
+    of a normal tensor normal; ops' fresh results are marked by _mark)."""
+    if _state.inference and _owner(out.data) is _owner(src.data):
+        out._inference = bool(getattr(src, "_inference", False))
+    return out
+
+
 def _make_marking(data, requires_grad, ctx, idx):
     """Tensor._make once an inference_mode block was opened: its tensors made in the mode (in
     this thread) are marked as inference tensors, and views of them made outside it."""
@@ -208,6 +218,7 @@ def _inference_blocks(step: int) -> None:
         on = _open_blocks[0] > 0 or bool(_inference_memory)
         Tensor._make = staticmethod(_make_marking if on else _plain_make)
         Tensor.__init__ = _init_marking if on else _plain_init
+        sys.modules["ember.tensor"]._marking = on  # (its _plain: ops' fast results)
 
 
 _blocks_lock = threading.Lock()
@@ -228,7 +239,8 @@ def _refuse_inference_saved(args, saved) -> None:
 
 def refuse_inference_write(t) -> None:
     """An in-place write into an inference tensor outside inference_mode (torch refuses it)."""
-    if getattr(t, "_inference", False) and not _state.inference:
+    # (not a detach()ed inference tensor, _inference "detached": torch lets it be written)
+    if getattr(t, "_inference", False) is True and not _state.inference:
         raise RuntimeError(  # (torch's words, run together as torch's are)
             "Inplace update to inference tensor outside InferenceMode is not allowed.You can "
             "make a clone to get a normal tensor before doing inplace update.See "
