@@ -102,3 +102,61 @@ def test_transformer_encoder_float64_with_default_float32_causal_mask():
             want = tm(x, mask, kpm_)
             got = em(_et(x), _et(mask), _et(kpm_))
         np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-9, atol=1e-9)
+
+
+# An empty batch with a mask that has the batch dim (a key_padding_mask of batch 0, say): the
+# kernel's stride check refused the mask of no elements (ValueError); torch returns the empty
+# output, and no mask gradient.
+@pytest.mark.parametrize("mshape", [(0, 1, 3, 4), (0, 2, 3, 4), (3, 4)])
+def test_sdpa_empty_batch_with_mask(mshape):
+    q, k = ember.randn(0, 2, 3, 2, requires_grad=True), ember.randn(0, 2, 4, 2)
+    m = ember.randn(*mshape, requires_grad=True)
+    for causal in (False, True):
+        out = ember.nn.functional.scaled_dot_product_attention(q, k, k, m, is_causal=causal)
+        assert out.shape == (0, 2, 3, 2)
+        out.sum().backward()
+        assert m.grad is None
+        tm = torch.randn(mshape, requires_grad=True)
+        t = torch.nn.functional.scaled_dot_product_attention(
+            torch.randn(0, 2, 3, 2),
+            torch.randn(0, 2, 4, 2),
+            torch.randn(0, 2, 4, 2),
+            tm,
+            is_causal=causal,
+        )
+        assert tuple(t.shape) == out.shape
+
+
+def test_mha_and_encoder_empty_batch_with_padding_mask():
+    torch.manual_seed(0)
+    tm = torch.nn.MultiheadAttention(4, 2, batch_first=True, dtype=torch.float64).eval()
+    em = enn.MultiheadAttention(4, 2, batch_first=True, dtype=np.float64).eval()
+    _load(em, tm)
+    x, kpm = torch.randn(0, 3, 4, dtype=torch.float64), torch.zeros(0, 3, dtype=torch.bool)
+    for need in (False, True):
+        with torch.no_grad(), ember.no_grad():
+            want = tm(x, x, x, key_padding_mask=kpm, need_weights=need)[0]
+            ex = _et(x)
+            got = em(ex, ex, ex, key_padding_mask=_et(kpm), need_weights=need)[0]
+        assert got.shape == tuple(want.shape)
+    el = enn.TransformerEncoderLayer(4, 2, 8, 0.0, batch_first=True, dtype=np.float64)
+    enc = enn.TransformerEncoder(el, 2, enable_nested_tensor=False).eval()
+    with ember.no_grad():
+        assert enc(_et(x), src_key_padding_mask=_et(kpm)).shape == (0, 3, 4)
+
+
+# A head dim E of 0 alone is no empty attention for torch (its output is the mean of v): it
+# refuses attn_mask with is_causal there; ember took it for empty and returned.
+def test_sdpa_zero_head_dim_mask_with_is_causal_refused_as_torch():
+    q, k, v = torch.randn(1, 2, 3, 0), torch.randn(1, 2, 4, 0), torch.randn(1, 2, 4, 2)
+    m = torch.rand(3, 4) < 0.5
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.scaled_dot_product_attention(q, k, v, m, is_causal=True)
+    with pytest.raises(ValueError, match="not both"):
+        ember.nn.functional.scaled_dot_product_attention(
+            _et(q), _et(k), _et(v), _et(m), is_causal=True
+        )
+    # without is_causal both give the mean of the allowed values
+    want = torch.nn.functional.scaled_dot_product_attention(q, k, v, m)
+    got = ember.nn.functional.scaled_dot_product_attention(_et(q), _et(k), _et(v), _et(m))
+    np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-6)
