@@ -160,3 +160,22 @@ def test_sdpa_zero_head_dim_mask_with_is_causal_refused_as_torch():
     want = torch.nn.functional.scaled_dot_product_attention(q, k, v, m)
     got = ember.nn.functional.scaled_dot_product_attention(_et(q), _et(k), _et(v), _et(m))
     np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-6)
+
+
+# torch's eval fast path of the encoder layer (torch._transformer_encoder_layer_fwd) knows only
+# relu and exact gelu: a GELU(approximate="tanh") module runs there as the exact one.
+def test_encoder_layer_fast_path_tanh_gelu_runs_exact():
+    torch.manual_seed(0)
+    kw = dict(dim_feedforward=8, dropout=0.0, batch_first=True)
+    tl = torch.nn.TransformerEncoderLayer(
+        4, 2, activation=torch.nn.GELU(approximate="tanh"), dtype=torch.float64, **kw
+    ).eval()
+    el = enn.TransformerEncoderLayer(
+        4, 2, activation=enn.GELU(approximate="tanh"), dtype=np.float64, **kw
+    ).eval()
+    _load(el, tl)
+    x = torch.randn(2, 3, 4, dtype=torch.float64) * 3
+    with torch.no_grad(), ember.no_grad():  # the fast path
+        np.testing.assert_allclose(el(_et(x)).numpy(), tl(x).numpy(), rtol=1e-10, atol=1e-10)
+    want = tl(x)  # grad mode with parameters requiring grad: the module's tanh gelu
+    np.testing.assert_allclose(el(_et(x)).detach().numpy(), want.detach().numpy(), atol=1e-10)
