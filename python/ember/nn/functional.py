@@ -2050,7 +2050,9 @@ def _flash_takes(query, key, value, attn_mask, dropout_p, enable_gqa) -> bool:
     dividing the query's, one head dim, unit last-dim strides, no dropout, and a mask of 2 dims
     or 4 broadcast ones that needs no gradient; an empty attention returns before any check."""
     arrs = [getattr(t, "data", t) for t in (query, key, value)]
-    if any(0 in np.shape(a) for a in arrs):  # torch returns before any of its checks
+    # torch returns before any of its checks when a size is 0, except the head dim E alone
+    qs, ks, vs = (np.shape(a) for a in arrs)
+    if 0 in qs[:-1] or 0 in ks[:-1] or 0 in vs:
         return True
     if any(np.ndim(a) != 4 for a in arrs) or dropout_p > 0:
         return False
@@ -2198,13 +2200,16 @@ def _attention(query, key, value, attn_mask, dropout_p, is_causal, scale) -> Ten
     mask = None
     if attn_mask is not None:
         mask = _sdpa_mask(attn_mask, q.shape[:-2], q.shape[-2], k.shape[-2], q.dtype)
-        # (no logits, no mask gradient: torch leaves an empty attention's mask without one)
-        empty = q.shape[-2] == 0 or k.shape[-2] == 0
+        # (no logits or no output, no mask gradient: torch leaves an empty attention's mask
+        # without one)
+        empty = q.shape[-2] == 0 or k.shape[-2] == 0 or 0 in q.shape[:-2] or v.shape[-1] == 0
         if isinstance(attn_mask, Tensor) and attn_mask.requires_grad and mask[0].dtype != bool:
             from ember.autograd import is_grad_enabled
 
             if is_grad_enabled() and not empty:  # the fused kernel has no mask gradient
                 return _attention_composed(q, k, v, attn_mask, dropout_p, is_causal, scale)
+        if mask[0].size == 0:  # nothing to read: an empty batch too (the kernel refused it)
+            mask = None
     seed = 0
     if dropout_p > 0:
         from ember.random import rng as _global_rng

@@ -119,22 +119,42 @@ class Softplus(Module):
 # ---- attention (attention branch) ---------------------------------------------------------
 
 
-def _mask_array(mask, name: str, dtype):
+def _mask_array(mask, name: str):
     """A MultiheadAttention mask as a NumPy array: bool (True = not allowed, PyTorch's MHA
-    convention) or float (added to the logits) of the model's dtype."""
+    convention) or float (added to the logits) in its own dtype (see _float_masks)."""
     from ember.tensor import Tensor
 
     m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
-    if m.dtype == np.bool_:
+    if m.dtype == np.bool_ or _lowp.is_float(m.dtype):
         return m
-    if _lowp.is_float(m.dtype):
-        if isinstance(mask, Tensor) and m.dtype != dtype:  # (PyTorch's kernels refuse it)
-            raise TypeError(
-                f"MultiheadAttention: a float {name} must have the query's dtype {np.dtype(dtype)}"
-                f", got {m.dtype}"
-            )
-        return m.astype(dtype, copy=False)
     raise TypeError(f"MultiheadAttention: {name} must be bool or float, got {m.dtype}")
+
+
+def _float_masks(masks, dtype, need_weights: bool):
+    """PyTorch's dtype rule for the masks, as arrays with the floats in ``dtype``. It adds its
+    masks to the logits as they are: a bool mask becomes a float one of the query's dtype, the
+    two are summed (promoting), and the sum must have the query's dtype (need_weights: baddbmm)
+    or be float32 or the query's (scaled_dot_product_attention). A float32 causal mask with a
+    float64 model works so; a NumPy array is converted as any other input."""
+    from ember.tensor import Tensor
+
+    q = np.dtype(dtype)
+    seen = [
+        m.dtype if isinstance(src, Tensor) and m.dtype != np.bool_ else q
+        for src, m in masks
+        if m is not None
+    ]
+    if seen:
+        merged = seen[0] if len(seen) == 1 else ops.promote_types(*seen)
+        if merged != q and (need_weights or merged != np.float32):
+            names = " and ".join(f"{m.dtype}" for src, m in masks if m is not None)
+            raise TypeError(
+                f"MultiheadAttention: float masks ({names}) add up to {merged}, which the "
+                f"{q} logits do not take (PyTorch takes the query's dtype"
+                f"{'' if need_weights else ' or float32'}"
+                f"{' with need_weights=True' if need_weights else ''})"
+            )
+    return [m if m is None or m.dtype == np.bool_ else m.astype(q, copy=False) for _, m in masks]
 
 
 def _warn_mismatched(key_padding_mask, attn_mask) -> None:
@@ -464,7 +484,7 @@ class MultiheadAttention(Module):
             _warn_mismatched(key_padding_mask, attn_mask)
         kpm = None
         if key_padding_mask is not None:
-            kpm = _mask_array(key_padding_mask, "key_padding_mask", dtype)
+            kpm = _mask_array(key_padding_mask, "key_padding_mask")
             want = (n, s) if batched else (s,)
             if kpm.shape != want:
                 raise F._AssertionValueError(
@@ -476,11 +496,11 @@ class MultiheadAttention(Module):
         if attn_mask is not None and is_causal and kpm is None and not need_weights:
             # PyTorch drops the hinted mask for its kernel's causal flag without checking its
             # shape (only its rank): the same causal mask in its place
-            if _mask_array(attn_mask, "attn_mask", dtype).ndim not in (2, 3):
+            if _mask_array(attn_mask, "attn_mask").ndim not in (2, 3):
                 raise ValueError(f"{op}: attn_mask must be 2-D or 3-D, got {attn_mask.shape}")
             attn_mask = np.triu(np.ones((lq, s), bool), 1)
         if attn_mask is not None:
-            am = _mask_array(attn_mask, "attn_mask", dtype)
+            am = _mask_array(attn_mask, "attn_mask")
             if am.ndim == 2:
                 if am.shape != (lq, s):
                     raise ValueError(
@@ -500,6 +520,7 @@ class MultiheadAttention(Module):
                 f"{op}: is_causal is a hint that attn_mask is the causal mask: give attn_mask too "
                 "(as PyTorch)"
             )
+        am, kpm = _float_masks([(attn_mask, am), (key_padding_mask, kpm)], dtype, need_weights)
 
         # PyTorch runs the hinted causal mask as the kernel's causal flag (top-left aligned, also
         # over extra keys) unless key_padding_mask merges into it (then the mask itself runs,

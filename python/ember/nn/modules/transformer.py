@@ -142,10 +142,10 @@ class TransformerEncoderLayer(Module):
         x = src
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal, fast)
-            x = x + self._ff_block(self.norm2(x))
+            x = x + self._ff_block(self.norm2(x), fast)
         else:
             x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal, fast))
-            x = self.norm2(x + self._ff_block(x))
+            x = self.norm2(x + self._ff_block(x, fast))
         return x
 
     def _fast_path(self, src) -> bool:
@@ -184,8 +184,11 @@ class TransformerEncoderLayer(Module):
         )[0]
         return self.dropout1(x)
 
-    def _ff_block(self, x):
-        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
+    def _ff_block(self, x, fast=False):
+        # torch's fused layer knows only relu and exact gelu: a GELU(approximate="tanh") module
+        # runs there as the exact one
+        act = F.gelu if fast and isinstance(self.activation, GELU) else self.activation
+        x = self.linear2(self.dropout(act(self.linear1(x))))
         return self.dropout2(x)
 
 
