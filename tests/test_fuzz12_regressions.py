@@ -179,3 +179,55 @@ def test_encoder_layer_fast_path_tanh_gelu_runs_exact():
         np.testing.assert_allclose(el(_et(x)).numpy(), tl(x).numpy(), rtol=1e-10, atol=1e-10)
     want = tl(x)  # grad mode with parameters requiring grad: the module's tanh gelu
     np.testing.assert_allclose(el(_et(x)).detach().numpy(), want.detach().numpy(), atol=1e-10)
+
+
+# add/sub alpha (found by fuzz12, fixed by the lead): alpha * other is computed in the dtype
+# of self + other, as torch (in-place add_ scaled a uint8 other in uint8: 254 for -3; a
+# float16 other was scaled in float16), and torch's alpha rules are enforced.
+_ALPHA_CASES = [
+    (lambda m: m.tensor([1.0, 2.0]), lambda m: m.tensor(np.array([3, 4], np.uint8)), -1),
+    (lambda m: m.tensor([1.0, 2.0]), lambda m: m.tensor(np.array([3, 4], np.int8)), 100),
+    (lambda m: m.tensor([0.0]), lambda m: m.tensor(np.array([1.0009765625], np.float16)), 3),
+    (lambda m: m.tensor(np.array([1, 2], np.int16)), lambda m: np.float32(1.5), -1),
+    (lambda m: m.tensor([1, 2]), lambda m: 2.5, 2),
+    (lambda m: m.tensor([1, 2]), lambda m: m.tensor([1, 3]), 0.5),
+    (lambda m: m.tensor([1, 2]), lambda m: m.tensor([1, 3]), np.float64(2)),
+    (lambda m: m.tensor([1, 2]), lambda m: m.tensor([1, 3]), np.int64(2)),
+    (lambda m: m.tensor([1, 2]), lambda m: m.tensor([1, 3]), 1.0),
+    (lambda m: m.tensor([1.0, 2.0]), lambda m: m.tensor([1.0, 3.0]), True),
+    (lambda m: m.tensor([True]), lambda m: m.tensor([True]), True),
+    (lambda m: m.tensor([1.0, 2.0]), lambda m: 2.5, 1j),
+    (lambda m: m.tensor(np.array([1, 2], np.uint8)), lambda m: m.tensor(np.array([1, 3], np.uint8)), -1),
+    (lambda m: m.tensor(np.array([1.0, 2.0])), lambda m: m.tensor(np.array([5, -7], np.int32)), 3),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", range(len(_ALPHA_CASES)))
+@pytest.mark.parametrize("form", ["add", "sub", "add_", "sub_"])
+def test_add_sub_alpha_as_torch(case, form):
+    make_a, make_b, alpha = _ALPHA_CASES[case]
+
+    def run(m):
+        a, b = make_a(m), make_b(m)
+        if form.endswith("_"):
+            return getattr(a, form)(b, alpha=alpha)
+        return getattr(m, form)(a, b, alpha=alpha)
+
+    try:
+        want = run(torch)
+    except RuntimeError:
+        with pytest.raises((TypeError, RuntimeError)):
+            run(ember)
+        return
+    got = run(ember)
+    assert str(got.dtype) == str(want.dtype).replace("torch.", "")
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_add_alpha_gradient_reaches_a_narrower_other():
+    a = ember.tensor([1.0, 2.0], requires_grad=True)
+    b = ember.tensor(np.array([0.5, 0.25], np.float16), requires_grad=True)
+    ember.add(a, b, alpha=3).sum().backward()
+    assert b.grad.dtype == np.float16
+    np.testing.assert_array_equal(b.grad.numpy(), [3.0, 3.0])
+    np.testing.assert_array_equal(a.grad.numpy(), [1.0, 1.0])

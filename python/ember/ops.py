@@ -537,15 +537,38 @@ class Add(Function):
 
 
 def _times_alpha(a, b, alpha):
-    """alpha * b for add/sub: an integer or bool b is scaled in the dtype of a + b, wrapping
-    there, as torch (uint8 + 2 * int8 is int16; bool + 2 * bool stays bool)."""
-    if isinstance(b, Tensor | np.ndarray) and _kind(b) in "biu":
-        dt = result_type(a, b)
-        return _to_dtype(mul(_to_dtype(b, dt), alpha), dt)
-    if type(b) is bool and isinstance(a, Tensor | np.ndarray):
+    """alpha * b for add/sub (and add_/sub_): computed in the dtype of a + b, as torch, so an
+    integer or bool b wraps there (uint8 + 2 * int8 is int16; bool + 2 * bool stays bool) and a
+    narrower float b is widened first (float32 + 3 * float16 is 3 * b in float32). torch's
+    alpha rules: no float alpha for an integer result, no complex alpha for a real one, a bool
+    alpha only for a bool result."""
+    if isinstance(b, np.number):
+        b = b.item()  # a NumPy number is a Python number to torch (weak in promotion)
+    dt = result_type(a, b)
+    alpha_kind = (
+        _kind(alpha) if isinstance(alpha, Tensor | np.ndarray)
+        else "b" if isinstance(alpha, bool | np.bool_)
+        else "c" if isinstance(alpha, complex | np.complexfloating)
+        else "f" if isinstance(alpha, float | np.floating) else "i"
+    )  # fmt: skip
+    result_kind = "f" if dt == _lowp.bfloat16 else dt.kind
+    if alpha_kind == "b" and result_kind != "b":
+        raise TypeError("Boolean alpha only supported for Boolean results.")
+    if alpha_kind in "fc" and result_kind in "biu":
+        raise TypeError(
+            "For integral input tensors, argument alpha must not be a floating point number."
+        )
+    if alpha_kind == "c" and result_kind != "c":
+        raise TypeError(
+            "For non-complex input tensors, argument alpha must not be a complex number."
+        )
+    if isinstance(b, Tensor | np.ndarray) and b.dtype != dt:
+        if _kind(b) in "biu":  # (wraps in dt; no gradient to an integer b)
+            return _to_dtype(mul(_to_dtype(b, dt), alpha), dt)
+        return mul(cast(b, dt) if isinstance(b, Tensor) else b.astype(dt), alpha)
+    if type(b) is bool:
         # torch wraps the bool as a 0-d bool tensor: alpha * b is computed in a + b's dtype
         # (int32 0-d + True * 2 stays int32, a bool tensor stays bool; was int64)
-        dt = result_type(a, b)
         return np.asarray(np.asarray(b * alpha).astype(dt))
     if type(b) in (int, float, complex) and type(alpha) in (int, float, complex):
         return b * alpha  # a Python number stays weak (int tensor + 2.5 * 2 is float32)
@@ -553,9 +576,11 @@ def _times_alpha(a, b, alpha):
 
 
 def add(a, b, *, alpha=1) -> Tensor:
-    if alpha == 1 and (y := _float_binary(Add, a, b)) is not None:
+    if type(alpha) is not int or alpha != 1:  # (alpha=1.0 or True is checked, as torch)
+        return _broadcasting(Add, "add", a, _times_alpha(a, b, alpha))
+    if (y := _float_binary(Add, a, b)) is not None:
         return y
-    return _broadcasting(Add, "add", a, b if alpha == 1 else _times_alpha(a, b, alpha))
+    return _broadcasting(Add, "add", a, b)
 
 
 class Sub(Function):
@@ -599,10 +624,12 @@ def check_bool_sub(a, b) -> None:
 
 
 def sub(a, b, *, alpha=1) -> Tensor:
-    if alpha == 1 and (y := _float_binary(Sub, a, b)) is not None:
+    if type(alpha) is int and alpha == 1 and (y := _float_binary(Sub, a, b)) is not None:
         return y
     check_bool_sub(a, b)
-    return _broadcasting(Sub, "sub", a, b if alpha == 1 else _times_alpha(a, b, alpha))
+    if type(alpha) is not int or alpha != 1:
+        b = _times_alpha(a, b, alpha)
+    return _broadcasting(Sub, "sub", a, b)
 
 
 class Mul(Function):

@@ -942,12 +942,14 @@ class Tensor:
     # PyTorch's named in-place methods as NumPy writes (EMA weights, hand-written optimiser
     # steps, init); ember/_inplace.py wraps each to record it when autograd must.
     def add_(self, other, *, alpha=1) -> Tensor:
-        scaled = other if alpha == 1 else other * alpha
-        return self._inplace(np.add, scaled, rebind=False)
+        if type(alpha) is not int or alpha != 1:  # (alpha in a + b's dtype, as torch)
+            other = _ops._times_alpha(self, other, alpha)
+        return self._inplace(np.add, other, rebind=False)
 
     def sub_(self, other, *, alpha=1) -> Tensor:
-        scaled = other if alpha == 1 else other * alpha
-        return self._inplace(np.subtract, scaled, rebind=False)
+        if type(alpha) is not int or alpha != 1:  # (alpha in a + b's dtype, as torch)
+            other = _ops._times_alpha(self, other, alpha)
+        return self._inplace(np.subtract, other, rebind=False)
 
     def mul_(self, other) -> Tensor:
         return self._inplace(np.multiply, other, rebind=False)
