@@ -365,7 +365,7 @@ py::array vecmath_py(const std::string& name, const py::array& x, int isa) {
   const char* op = "_vecmath";
   static const char* names[] = {"exp",       "expm1", "log",   "log1p",  "tanh", "sigmoid", "erf",
                                 "erfc",      "log2",  "log10", "asin",   "acos", "atan",    "gelu",
-                                "gelu_grad", "sin",   "cos",   "erfinv", "exp2"};
+                                "gelu_grad", "sin",   "cos",   "erfinv", "exp2", "lgamma"};
   constexpr int kNames = int(sizeof(names) / sizeof(names[0]));
   int which = -1;
   for (int i = 0; i < kNames; ++i)
@@ -424,7 +424,8 @@ void bind_activation(py::module_& m) {
         "positional (gelu exact, softplus threshold 20).");
   m.def("_vecmath", &vecmath_py, py::arg("name"), py::arg("x"), py::arg("isa") = 0,
         "Test hook: csrc/vecmath.h's exp|expm1|log|log1p|tanh|sigmoid|erf|erfc|log2|log10|asin|"
-        "acos|atan|gelu|gelu_grad|sin|cos|erfinv|exp2 elementwise, serially, in the SIMD clone for "
+        "acos|atan|gelu|gelu_grad|sin|cos|erfinv|exp2|lgamma (float32 only) elementwise, serially, "
+        "in the SIMD clone for "
         "isa: 0 the one the CPU dispatch "
         "picks, 4 x86-64-v4 (AVX-512), 3 x86-64-v3 (AVX2 + FMA), 1 the baseline.");
   m.def(

@@ -493,9 +493,10 @@ void unary_backward(T* dx, const T* dy, const T* s, int64_t n, bool dy_scalar, i
 
 // Test hook: y = f(x) for one vecmath function (0 exp, 1 expm1, 2 log, 3 log1p, 4 tanh,
 // 5 sigmoid, 6 erf, 7 erfc, 8 log2, 9 log10, 10 asin, 11 acos, 12 atan, 13 gelu (exact),
-// 14 gelu_grad: its derivative, 15 sin, 16 cos, 17 erfinv, 18 exp2), serially, in the clone for
-// `isa`: 0 the one EMBER_SIMD's resolver picks, 4 x86-64-v4, 3 x86-64-v3, 1 the baseline (the
-// caller checks that the CPU has it: vecmath_isa_supported), so tests cover every clone's code.
+// 14 gelu_grad: its derivative, 15 sin, 16 cos, 17 erfinv, 18 exp2, 19 lgamma), serially, in the
+// clone for `isa`: 0 the one EMBER_SIMD's resolver picks, 4 x86-64-v4, 3 x86-64-v3, 1 the baseline
+// (the caller checks that the CPU has it: vecmath_isa_supported), so tests cover every clone's
+// code.
 template <typename T, typename Op>
 EMBER_SIMD void apply_simd(T* y, const T* x, int64_t n, Op op) {
   for (int64_t i = 0; i < n; ++i) y[i] = op(x[i]);
@@ -588,6 +589,10 @@ void vecmath_apply(T* y, const T* x, int64_t n, int which, int isa) {
       return apply_isa(y, x, n, isa, [](T v) { return verfinv(v); });
     case 18:
       return apply_isa(y, x, n, isa, [](T v) { return vexp2(v); });
+    case 19:  // float only: double lgamma is libm's lgamma_r (see special.cpp)
+      if constexpr (sizeof(T) == 4) return apply_isa(y, x, n, isa, [](T v) { return vlgamma(v); });
+      EMBER_CHECK(false, "vecmath_apply: lgamma is float32 only");
+      return;
     default:
       EMBER_CHECK(false, "vecmath_apply: unknown function id ", which);
   }
