@@ -184,6 +184,7 @@ def test_encoder_layer_fast_path_tanh_gelu_runs_exact():
 # add/sub alpha (found by fuzz12, fixed by the lead): alpha * other is computed in the dtype
 # of self + other, as torch (in-place add_ scaled a uint8 other in uint8: 254 for -3; a
 # float16 other was scaled in float16), and torch's alpha rules are enforced.
+_u8 = lambda m, v: m.tensor(np.array(v, np.uint8))  # noqa: E731
 _ALPHA_CASES = [
     (lambda m: m.tensor([1.0, 2.0]), lambda m: m.tensor(np.array([3, 4], np.uint8)), -1),
     (lambda m: m.tensor([1.0, 2.0]), lambda m: m.tensor(np.array([3, 4], np.int8)), 100),
@@ -197,7 +198,7 @@ _ALPHA_CASES = [
     (lambda m: m.tensor([1.0, 2.0]), lambda m: m.tensor([1.0, 3.0]), True),
     (lambda m: m.tensor([True]), lambda m: m.tensor([True]), True),
     (lambda m: m.tensor([1.0, 2.0]), lambda m: 2.5, 1j),
-    (lambda m: m.tensor(np.array([1, 2], np.uint8)), lambda m: m.tensor(np.array([1, 3], np.uint8)), -1),
+    (lambda m: _u8(m, [1, 2]), lambda m: _u8(m, [1, 3]), -1),
     (lambda m: m.tensor(np.array([1.0, 2.0])), lambda m: m.tensor(np.array([5, -7], np.int32)), 3),
 ]  # fmt: skip
 
