@@ -24,6 +24,7 @@ import pickle
 import queue
 import random
 import sys
+import time
 import traceback
 import warnings
 import weakref
@@ -704,6 +705,8 @@ def _make_fetcher(dataset, iterable, auto_collation, collate_fn, drop_last, batc
 # How long a blocked queue read waits before it looks whether the process at the other end
 # is still alive (torch's MP_STATUS_CHECK_INTERVAL).
 _STATUS_INTERVAL = 5.0
+# How often the main process, waiting for a batch, looks whether a worker died.
+_WORKER_POLL = 0.5
 _python_exiting = False  # workers are left to multiprocessing's own exit handler then
 _iterator_ids = itertools.count()
 _live_shm_prefixes: set[str] = set()  # iterators whose workers may have files in flight
@@ -1076,15 +1079,19 @@ class _MultiProcessingDataLoaderIter:
             raise
 
     def _get_data(self):
-        if self._timeout > 0:
-            ok, data = self._try_get_data(self._timeout)
-            if not ok:
-                raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds")
-            return data
+        # read in slices of _WORKER_POLL seconds, looking after each whether a worker died,
+        # so one that did is reported within that (torch's SIGCHLD handler tells at once),
+        # not after _STATUS_INTERVAL or the loader's whole timeout
+        deadline = time.monotonic() + self._timeout if self._timeout > 0 else None
         while True:
-            ok, data = self._try_get_data()
+            wait = _WORKER_POLL
+            if deadline is not None:
+                wait = min(wait, max(deadline - time.monotonic(), 1e-3))
+            ok, data = self._try_get_data(wait)
             if ok:
                 return data
+            if deadline is not None and time.monotonic() >= deadline:
+                raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds")
 
     def __next__(self):
         data = self._next_data()
