@@ -271,13 +271,7 @@ class Optimizer:
                 if p.grad is not None:
                     self._check_sparse_grad(group, p)
                     arr = p.data
-                    strided = [
-                        v
-                        for v in (p, *self.state.get(p, {}).values())
-                        if isinstance(v, Tensor)
-                        and not v.data.flags.c_contiguous
-                        and v.data.flags.writeable
-                    ]
+                    strided = _strided(p, self.state.get(p))
                     if not strided:
                         if arr.dtype.kind == "c":
                             yield from self._as_real(group, p)
@@ -464,6 +458,19 @@ def _run_closure(closure):
 
     with enable_grad():
         return closure()
+
+
+def _strided(p: Tensor, state: dict | None) -> list:
+    """p and those of its state Tensors whose arrays are writeable but not C-contiguous (the
+    fused kernels refuse them). Run for every parameter at every step, so an array that owns
+    its memory (all the state a step creates) is taken as contiguous without a flags look-up."""
+    out = []
+    for v in (p, *state.values()) if state else (p,):
+        if isinstance(v, Tensor):
+            a = v.data
+            if a.base is not None and not a.flags.c_contiguous and a.flags.writeable:
+                out.append(v)
+    return out
 
 
 def _real_view(a: np.ndarray) -> np.ndarray:
