@@ -462,13 +462,12 @@ def _run_closure(closure):
 
 def _strided(p: Tensor, state: dict | None) -> list:
     """p and those of its state Tensors whose arrays are writeable but not C-contiguous (the
-    fused kernels refuse them). Run for every parameter at every step, so an array that owns
-    its memory (all the state a step creates) is taken as contiguous without a flags look-up."""
+    fused kernels refuse them): run for every parameter at every step."""
     out = []
     for v in (p, *state.values()) if state else (p,):
         if isinstance(v, Tensor):
-            a = v.data
-            if a.base is not None and not a.flags.c_contiguous and a.flags.writeable:
+            flags = v.data.flags
+            if not flags.c_contiguous and flags.writeable:
                 out.append(v)
     return out
 
