@@ -24,6 +24,7 @@ import pickle
 import queue
 import random
 import sys
+import time
 import traceback
 import warnings
 import weakref
@@ -101,12 +102,10 @@ class Dataset:
         return ConcatDataset([self, other])
 
 
-class IterableDataset(Dataset):
+class IterableDataset(Dataset, Iterable):
     """A dataset that is a stream: ``__iter__()`` yields the samples (DataLoader batches
-    them in order); ``a + b`` chains."""
-
-    def __iter__(self):
-        raise NotImplementedError
+    them in order); ``a + b`` chains. Abstract, as torch's (an ``Iterable``): a subclass
+    defines ``__iter__``, and ``IterableDataset()`` itself is a TypeError."""
 
     def __add__(self, other):
         return ChainDataset([self, other])
@@ -359,7 +358,9 @@ class DistributedSampler(Sampler):
 
 class WeightedRandomSampler(Sampler):
     """``num_samples`` indices in [0, len(weights)) drawn with probabilities proportional to
-    ``weights`` (need not sum to one), with or without ``replacement``."""
+    ``weights`` (need not sum to one), with or without ``replacement``. As torch's, the
+    weights' values (negative, infinite, NaN, all zero) are checked when it is iterated,
+    with torch.multinomial's RuntimeErrors."""
 
     def __init__(self, weights, num_samples: int, replacement: bool = True, generator=None):
         if not _positive_int(num_samples):
@@ -375,15 +376,6 @@ class WeightedRandomSampler(Sampler):
             raise ValueError(
                 f"weights should be a 1d sequence but given weights have shape {w.shape}"
             )
-        if w.size == 0 or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-            raise RuntimeError(
-                "WeightedRandomSampler: weights must be finite, non-negative and not all zero"
-            )
-        if not replacement and num_samples > np.count_nonzero(w):
-            raise RuntimeError(
-                "WeightedRandomSampler: cannot sample n_sample > prob_dist.size(-1) samples "
-                "without replacement"
-            )
         _check_generator(generator, "WeightedRandomSampler")
         self.weights = Tensor(w)
         self.num_samples = int(num_samples)
@@ -391,9 +383,35 @@ class WeightedRandomSampler(Sampler):
         self.generator = generator
 
     def _indices(self):
+        # the weights are checked here, as torch.multinomial checks them at iteration, with
+        # its errors in its order
+        w, n = self.weights.data, self.num_samples
+        if not self.replacement and n > w.size:
+            raise RuntimeError(
+                "cannot sample n_sample > prob_dist.size(-1) samples without replacement"
+            )
+        ok = (w >= 0) & np.isfinite(w)  # (NaN fails w >= 0: torch's "< 0" message)
+        if (not self.replacement or n == 1) and not ok.all():
+            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+        if not ok.all():
+            bad = w[np.argmin(ok)]
+            raise RuntimeError(
+                "invalid multinomial distribution (encountering probability entry "
+                + ("< 0)" if not bad >= 0 else "= infinity or NaN)")
+            )
+        if not (w.size and w.max() > 0):  # (the sum > 0 of non-negative weights)
+            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
         rng = _rng(self.generator)
-        w = self.weights.data
-        return rng.choice(w.size, size=self.num_samples, replace=self.replacement, p=w / w.sum())
+        p = w / w.max()  # (scaled first: a sum of huge weights would overflow)
+        p /= p.sum()
+        nonzero = np.count_nonzero(w)
+        if self.replacement or n <= nonzero:
+            return rng.choice(w.size, size=n, replace=self.replacement, p=p)
+        # without replacement and fewer positive weights than samples: torch gives every
+        # positive-weight index (in weighted random order), then zero-weight ones (here in
+        # index order; torch's order among them is its top-k's)
+        first = rng.choice(w.size, size=nonzero, replace=False, p=p)
+        return np.concatenate([first, np.flatnonzero(w == 0)[: n - nonzero]])
 
     def __iter__(self):
         return iter(self._indices().tolist())
@@ -498,7 +516,11 @@ class Subset(Dataset):
 
 def random_split(dataset, lengths: Sequence[int | float], generator=None) -> list[Subset]:
     """Split ``dataset`` into non-overlapping random Subsets of the given lengths (or
-    fractions summing to 1, the remainder spread round-robin as PyTorch does)."""
+    fractions summing to 1, the remainder spread round-robin as PyTorch does).
+
+    A negative length is a ValueError. (PyTorch 2.13 takes lengths that sum to len(dataset)
+    with a negative one, ``[-1, 11]`` of 10, and slices its permutation with them: splits of
+    9 and 1 indices, or ``[11, -1]`` gives all 10 and none, not the lengths asked for.)"""
     n = len(dataset)
     lengths = list(lengths)
     if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:  # fractions (PyTorch's test)
@@ -683,6 +705,8 @@ def _make_fetcher(dataset, iterable, auto_collation, collate_fn, drop_last, batc
 # How long a blocked queue read waits before it looks whether the process at the other end
 # is still alive (torch's MP_STATUS_CHECK_INTERVAL).
 _STATUS_INTERVAL = 5.0
+# How often the main process, waiting for a batch, looks whether a worker died.
+_WORKER_POLL = 0.5
 _python_exiting = False  # workers are left to multiprocessing's own exit handler then
 _iterator_ids = itertools.count()
 _live_shm_prefixes: set[str] = set()  # iterators whose workers may have files in flight
@@ -1055,15 +1079,19 @@ class _MultiProcessingDataLoaderIter:
             raise
 
     def _get_data(self):
-        if self._timeout > 0:
-            ok, data = self._try_get_data(self._timeout)
-            if not ok:
-                raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds")
-            return data
+        # read in slices of _WORKER_POLL seconds, looking after each whether a worker died,
+        # so one that did is reported within that (torch's SIGCHLD handler tells at once),
+        # not after _STATUS_INTERVAL or the loader's whole timeout
+        deadline = time.monotonic() + self._timeout if self._timeout > 0 else None
         while True:
-            ok, data = self._try_get_data()
+            wait = _WORKER_POLL
+            if deadline is not None:
+                wait = min(wait, max(deadline - time.monotonic(), 1e-3))
+            ok, data = self._try_get_data(wait)
             if ok:
                 return data
+            if deadline is not None and time.monotonic() >= deadline:
+                raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds")
 
     def __next__(self):
         data = self._next_data()
@@ -1496,8 +1524,22 @@ def _single_process_iter(loader):
     if loader._iterable:
         return _StreamIter(loader, fetch)
     if not loader._auto_collation:  # batch_size=None: each sample through collate_fn alone
-        return map(loader.collate_fn, map(loader.dataset.__getitem__, loader._index_iter()))
-    return map(fetch, loader._index_iter())
+        it = _SingleProcessDataLoaderIter(
+            loader.collate_fn, map(loader.dataset.__getitem__, loader._index_iter())
+        )
+    else:
+        it = _SingleProcessDataLoaderIter(fetch, loader._index_iter())
+    it._index_sampler = loader._index_sampler
+    return it
+
+
+class _SingleProcessDataLoaderIter(map):
+    """A map-style dataset's batches in this process: a C-level ``map`` (nothing of ours
+    runs per batch) with torch's ``len()``, the epoch's number of batches (the index
+    sampler's length, however many were taken already)."""
+
+    def __len__(self) -> int:
+        return len(self._index_sampler)
 
 
 class _StreamIter:

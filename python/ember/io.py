@@ -182,12 +182,11 @@ def save_checkpoint(path, model=None, optimizer=None, scheduler=None, **extra) -
 
 
 def _plain(v):
-    """A JSON-able copy of a scalar optimiser state entry (0-d arrays as numbers, Tensors
-    inside LBFGS's lists as arrays)."""
+    """A JSON-able copy of a scalar optimiser state entry: Tensors (0-d ones too, and those
+    inside LBFGS's lists) as arrays, which keep their dtype through JSON (a float64
+    ``mu_product`` comes back float64, a float32 ``step`` float32)."""
     if isinstance(v, Tensor):
         v = v.data
-    if isinstance(v, np.ndarray) and v.ndim == 0:
-        return v.item()
     if isinstance(v, list | tuple):
         return type(v)(_plain(x) for x in v)
     return v

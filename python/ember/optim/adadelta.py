@@ -31,6 +31,10 @@ class Adadelta(Optimizer):
     State per parameter: ``step``, ``square_avg``, ``acc_delta``.
     """
 
+    _setstate_defaults = dict(  # (torch's __setstate__)
+        foreach=None, maximize=False, differentiable=False, capturable=False
+    )
+
     _p_shaped_state = True
     _scalar_keys = frozenset({"step"})
 

@@ -58,6 +58,8 @@ class Adafactor(Optimizer):
     parameters of two or more dimensions, else ``variance``.
     """
 
+    _setstate_defaults = dict(foreach=None)  # (torch's __setstate__)
+
     _scalar_keys = frozenset({"step"})
 
     def __init__(

@@ -35,6 +35,10 @@ class Adagrad(Optimizer):
     parameter), both made when the optimiser is, as PyTorch does.
     """
 
+    _setstate_defaults = dict(  # (torch's __setstate__)
+        foreach=None, maximize=False, differentiable=False, fused=None
+    )
+
     _p_shaped_state = True
     _scalar_keys = frozenset({"step"})
 

@@ -37,6 +37,16 @@ class Adam(Optimizer):
     float32), ``exp_avg``, ``exp_avg_sq`` and, with amsgrad, ``max_exp_avg_sq``.
     """
 
+    _setstate_defaults = dict(  # (torch's __setstate__)
+        amsgrad=False,
+        maximize=False,
+        foreach=None,
+        capturable=False,
+        differentiable=False,
+        decoupled_weight_decay=False,
+        fused=None,
+    )
+
     _p_shaped_state = True
     _scalar_keys = frozenset({"step"})
 
@@ -121,6 +131,16 @@ class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): before the Adam update,
     ``p = p * (1 - lr * weight_decay)``. Same arguments as Adam; weight_decay defaults to 1e-2.
     """
+
+    _setstate_defaults = dict(  # (torch's __setstate__)
+        amsgrad=False,
+        maximize=False,
+        foreach=None,
+        capturable=False,
+        differentiable=False,
+        decoupled_weight_decay=True,
+        fused=None,
+    )
 
     def __init__(
         self,

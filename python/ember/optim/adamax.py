@@ -29,6 +29,10 @@ class Adamax(Optimizer):
     State per parameter (PyTorch's names): ``step``, ``exp_avg``, ``exp_inf``.
     """
 
+    _setstate_defaults = dict(  # (torch's __setstate__)
+        foreach=None, maximize=False, differentiable=False, capturable=False
+    )
+
     _p_shaped_state = True
     _scalar_keys = frozenset({"step"})
 

@@ -37,6 +37,10 @@ class ASGD(Optimizer):
     ``eta``, ``mu`` (0-d float32 Tensors), ``ax`` (like the parameter).
     """
 
+    _setstate_defaults = dict(  # (torch's __setstate__)
+        foreach=None, maximize=False, differentiable=False, capturable=False
+    )
+
     _p_shaped_state = True
     _scalar_keys = frozenset({"step", "eta", "mu"})
 

@@ -174,8 +174,9 @@ class LBFGS(Optimizer):
 
     State (PyTorch's names, held on the first parameter): ``func_evals``, ``n_iter`` (ints),
     ``d``, ``prev_flat_grad`` (flat Tensors), ``old_dirs``, ``old_stps`` (lists of them),
-    ``ro``, ``al`` (lists of 0-d Tensors), ``H_diag`` (1, then a 0-d Tensor), ``t``,
-    ``prev_loss`` (Python floats; torch's ``t`` is sometimes a 0-d tensor).
+    ``ro``, ``al`` (lists of 0-d Tensors), ``H_diag`` (1, then a 0-d Tensor), ``t`` (of
+    torch's type: a 0-d Tensor after a first step of ``lr / sum|g|`` or a line search's
+    interpolated step, else the Python number ``lr`` or a float), ``prev_loss`` (a float).
 
     Example::
 
@@ -210,12 +211,11 @@ class LBFGS(Optimizer):
             line_search_fn=line_search_fn,
         )
         super().__init__(params, defaults)
-        self._params = self.param_groups[0]["params"]
-
-    def add_param_group(self, param_group: dict) -> None:
-        if self.param_groups:
+        # as torch: several groups are refused here; one added later by add_param_group is
+        # accepted and refused by step()
+        if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
-        super().add_param_group(param_group)
+        self._params = self.param_groups[0]["params"]
 
     def _validate(self, group: dict) -> None:
         _check_nonneg(group, "lr")
@@ -260,8 +260,15 @@ class LBFGS(Optimizer):
     @no_grad()
     def step(self, closure):
         """One L-BFGS step (up to ``max_iter`` iterations); returns the closure's first loss."""
+        if len(self.param_groups) != 1:  # (torch's error, and type, for an added group)
+            raise AssertionError(
+                f"Expected exactly one param_group, but got {len(self.param_groups)}"
+            )
         group = self.param_groups[0]
-        lr = float(group["lr"])
+        # the step length keeps torch's types (an int lr gives an int ``t``, a Tensor lr a
+        # 0-d one: here a NumPy scalar, as every 0-d tensor of torch's arithmetic below)
+        lr = group["lr"]
+        lr = lr.data.reshape(())[()] if isinstance(lr, Tensor) else lr
         max_iter, max_eval = group["max_iter"], group["max_eval"]
         tolerance_grad, tolerance_change = group["tolerance_grad"], group["tolerance_change"]
         line_search_fn, history_size = group["line_search_fn"], group["history_size"]
@@ -283,7 +290,7 @@ class LBFGS(Optimizer):
         # the state's Tensors as arrays (the same memory: edits to them are seen)
         d = _arrays(state.get("d"))
         t = state.get("t")
-        t = t.item() if isinstance(t, Tensor) else t
+        t = t.data[()] if isinstance(t, Tensor) else t
         old_dirs = _arrays(state.get("old_dirs"))
         old_stps = _arrays(state.get("old_stps"))
         ro = _arrays(state.get("ro"))
@@ -383,7 +390,7 @@ class LBFGS(Optimizer):
         if al is not None:
             state["al"] = _tensors(al, state.get("al"))
         state["d"] = _tensors(d, state.get("d"))
-        state["t"] = float(t) if isinstance(t, np.generic) else t
+        state["t"] = _tensors(t, state.get("t"))  # a 0-d Tensor where torch's is one
         for k, v in (("old_dirs", old_dirs), ("old_stps", old_stps), ("ro", ro)):
             state[k] = _tensors(v, state.get(k))
         state["H_diag"] = _tensors(H_diag, state.get("H_diag"))

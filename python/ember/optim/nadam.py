@@ -40,6 +40,14 @@ class NAdam(Optimizer):
     PyTorch's), ``exp_avg``, ``exp_avg_sq``.
     """
 
+    _setstate_defaults = dict(  # (torch's __setstate__)
+        maximize=False,
+        foreach=None,
+        capturable=False,
+        differentiable=False,
+        decoupled_weight_decay=False,
+    )
+
     _p_shaped_state = True
     _scalar_keys = frozenset({"step", "mu_product"})
 

@@ -127,6 +127,9 @@ class Optimizer:
     # optimisers whose state Tensors (but the scalar ones) are shaped like their parameter set
     # this: load_state_dict then refuses another shape at once (torch fails at the next step)
     _p_shaped_state = False
+    # the group entries torch's __setstate__ sets by default when a loaded state dict's
+    # param_groups lack them (the implementation flags and a few options, per optimiser)
+    _setstate_defaults: dict = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -268,20 +271,31 @@ class Optimizer:
                 if p.grad is not None:
                     self._check_sparse_grad(group, p)
                     arr = p.data
-                    if arr.dtype.kind == "c":
-                        yield from self._as_real(group, p)
+                    strided = _strided(p, self.state.get(p))
+                    if not strided:
+                        if arr.dtype.kind == "c":
+                            yield from self._as_real(group, p)
+                        else:
+                            yield group, p, _grad_array(p)
                         continue
-                    if arr.flags.c_contiguous or not arr.flags.writeable:
-                        yield group, p, _grad_array(p)
-                        continue
-                    # a strided parameter (from_numpy of a transposed or flipped array): the
-                    # fused kernels update a C-contiguous copy, written back into its storage
-                    p.data = np.ascontiguousarray(arr)
+                    # a strided parameter (from_numpy of a transposed or flipped array) or
+                    # state Tensor (one assigned by hand, ``zeros(4, 3).t()``): the fused
+                    # kernels update C-contiguous copies, written back into their storage
+                    # after the step, so the Tensor, and every view of its memory, sees the
+                    # update, as torch's in-place step
+                    held = [(v, v.data) for v in strided]
+                    for v, a in held:
+                        v.data = np.ascontiguousarray(a)
                     try:
-                        yield group, p, _grad_array(p)
+                        if arr.dtype.kind == "c":
+                            yield from self._as_real(group, p)
+                        else:
+                            yield group, p, _grad_array(p)
                     finally:
-                        np.copyto(arr, p.data)
-                        p.data = arr
+                        for v, a in held:
+                            if v.data.shape == a.shape:
+                                np.copyto(a, v.data)
+                            v.data = a
 
     def _as_real(self, group, p):
         """A complex parameter's step on its real view. Its state Tensors stay complex and
@@ -324,10 +338,12 @@ class Optimizer:
         # As torch's, the state is not copied: its Tensors are the live ones, so a later step
         # shows in the returned dict (deepcopy it for a snapshot). Only NumPy arrays (a user
         # optimiser's) are copied into Tensors.
+        # (a key that is no Tensor, state load_state_dict kept for an unknown index, stays
+        # under that key, as torch's)
         state = {
-            index[id(p)]: _export_state(s)
+            (index[id(p)] if isinstance(p, Tensor) else p): _export_state(s)
             for p, s in self.state.items()
-            if id(p) in index  # only parameters with state, as PyTorch (no empty entries)
+            if id(p) in index or not isinstance(p, Tensor)
         }
         return {"state": state, "param_groups": groups}
 
@@ -360,9 +376,10 @@ class Optimizer:
                 by_index[i] = p
         new_state: dict = defaultdict(dict)
         for i, s in state_dict["state"].items():
-            p = by_index.get(int(i))
-            if p is None:
-                raise ValueError(f"load_state_dict: state for unknown parameter index {i}")
+            p = by_index.get(i)
+            if p is None:  # as torch: kept as it is, under its own key
+                new_state[i] = s
+                continue
             group = next(g for g in self.param_groups if any(q is p for q in g["params"]))
             step32 = bool(group.get("capturable") or group.get("fused"))
             new_state[p] = {k: self._load_state_value(p, k, v, step32) for k, v in s.items()}
@@ -373,10 +390,19 @@ class Optimizer:
                         f"{tuple(v.shape)}, the parameter has shape {tuple(p.shape)}"
                     )
         self.state = new_state
+        # as torch: each group becomes (a copy of) the saved one with this optimiser's
+        # parameters (a hyper-parameter it lacks is not taken from the defaults), then gets
+        # the flags torch's __setstate__ fills in
+        new_groups = []
         for saved, own in zip(groups, self.param_groups):
-            for k, v in saved.items():
-                if k != "params":
-                    own[k] = copy.deepcopy(v)
+            g = copy.deepcopy({k: v for k, v in saved.items()})
+            g["params"] = own["params"]
+            if "param_names" in own and "param_names" not in g:
+                g["param_names"] = own["param_names"]
+            for k, v in self._setstate_defaults.items():
+                g.setdefault(k, v)
+            new_groups.append(g)
+        self.param_groups[:] = new_groups
 
     def _load_state_value(self, p: Tensor, k, v, step32: bool = False):
         """A loaded state entry, by torch's rule: tensors (ember's, torch's or NumPy arrays)
@@ -432,6 +458,18 @@ def _run_closure(closure):
 
     with enable_grad():
         return closure()
+
+
+def _strided(p: Tensor, state: dict | None) -> list:
+    """p and those of its state Tensors whose arrays are writeable but not C-contiguous (the
+    fused kernels refuse them): run for every parameter at every step."""
+    out = []
+    for v in (p, *state.values()) if state else (p,):
+        if isinstance(v, Tensor):
+            flags = v.data.flags
+            if not flags.c_contiguous and flags.writeable:
+                out.append(v)
+    return out
 
 
 def _real_view(a: np.ndarray) -> np.ndarray:
@@ -514,8 +552,8 @@ def _advance(state: dict, p: Tensor, *buffers: str) -> list:
     creating any of the named buffers it lacks as zero Tensors shaped like ``p``. Returns
     ``[step count, array of each buffer...]``: the arrays the state Tensors hold now, for a
     kernel to update in place. (One call for the whole per-parameter bookkeeping, as it runs
-    for every parameter at every step. A strided Tensor put there by hand is left to the
-    kernel's binding, which refuses it with a ValueError, rather than checked here.)"""
+    for every parameter at every step. A strided Tensor put there by hand is made
+    contiguous for the step by ``_params_with_grad``.)"""
     s = state.get("step")
     if s is None:
         s = state["step"] = _scalar(0.0)

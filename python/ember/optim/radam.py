@@ -35,6 +35,14 @@ class RAdam(Optimizer):
     State per parameter (PyTorch's names): ``step``, ``exp_avg``, ``exp_avg_sq``.
     """
 
+    _setstate_defaults = dict(  # (torch's __setstate__)
+        foreach=None,
+        maximize=False,
+        differentiable=False,
+        decoupled_weight_decay=False,
+        capturable=False,
+    )
+
     _p_shaped_state = True
     _scalar_keys = frozenset({"step"})
 

@@ -33,6 +33,15 @@ class RMSprop(Optimizer):
     ``grad_avg`` (centered).
     """
 
+    _setstate_defaults = dict(  # (torch's __setstate__)
+        momentum=0,
+        centered=False,
+        foreach=None,
+        maximize=False,
+        differentiable=False,
+        capturable=False,
+    )
+
     _p_shaped_state = True
     _scalar_keys = frozenset({"step"})
 

@@ -32,6 +32,10 @@ class Rprop(Optimizer):
     State per parameter (PyTorch's names): ``step``, ``prev``, ``step_size``.
     """
 
+    _setstate_defaults = dict(  # (torch's __setstate__)
+        foreach=None, maximize=False, differentiable=False, capturable=False
+    )
+
     _p_shaped_state = True
     _scalar_keys = frozenset({"step"})
 

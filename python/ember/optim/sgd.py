@@ -37,6 +37,10 @@ class SGD(Optimizer):
     step (no state without momentum), as PyTorch's.
     """
 
+    _setstate_defaults = dict(  # (torch's __setstate__)
+        nesterov=False, maximize=False, foreach=None, differentiable=False, fused=False
+    )
+
     _p_shaped_state = True
 
     def __init__(
