@@ -562,10 +562,11 @@ def _times_alpha(a, b, alpha):
         raise TypeError(
             "For non-complex input tensors, argument alpha must not be a complex number."
         )
-    if isinstance(b, Tensor | np.ndarray) and b.dtype != dt:
+    if isinstance(b, Tensor | np.ndarray):
         if _kind(b) in "biu":  # (wraps in dt; no gradient to an integer b)
             return _to_dtype(mul(_to_dtype(b, dt), alpha), dt)
-        return mul(cast(b, dt) if isinstance(b, Tensor) else b.astype(dt), alpha)
+        if b.dtype != dt:
+            return mul(cast(b, dt) if isinstance(b, Tensor) else b.astype(dt), alpha)
     if type(b) is bool:
         # torch wraps the bool as a 0-d bool tensor: alpha * b is computed in a + b's dtype
         # (int32 0-d + True * 2 stays int32, a bool tensor stays bool; was int64)
