@@ -132,15 +132,7 @@ class AdamW(Adam):
     ``p = p * (1 - lr * weight_decay)``. Same arguments as Adam; weight_decay defaults to 1e-2.
     """
 
-    _setstate_defaults = dict(  # (torch's __setstate__)
-        amsgrad=False,
-        maximize=False,
-        foreach=None,
-        capturable=False,
-        differentiable=False,
-        decoupled_weight_decay=True,
-        fused=None,
-    )
+    _setstate_defaults = dict(Adam._setstate_defaults, decoupled_weight_decay=True)
 
     def __init__(
         self,
