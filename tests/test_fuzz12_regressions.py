@@ -232,3 +232,24 @@ def test_add_alpha_gradient_reaches_a_narrower_other():
     assert b.grad.dtype == np.float16
     np.testing.assert_array_equal(b.grad.numpy(), [3.0, 3.0])
     np.testing.assert_array_equal(a.grad.numpy(), [1.0, 1.0])
+
+
+# Tensor.permute's varargs as torch's: one int is one dim (x.permute(0) of a 1-D x; was
+# "'int' object is not iterable"), one sequence is the dims, dims= the keyword
+@pytest.mark.parametrize("shape, args, kw", [
+    ((4,), (0,), {}), ((4,), ((0,),), {}), ((4,), (np.int64(0),), {}),
+    ((2, 3), (1, 0), {}), ((2, 3), ([1, 0],), {}), ((2, 3), (), {"dims": (1, 0)}), ((), ((),), {}),
+])  # fmt: skip
+def test_permute_call_forms_as_torch(shape, args, kw):
+    x = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
+    got = ember.tensor(x).permute(*args, **kw)
+    want = torch.tensor(x).permute(*args, **kw)
+    assert got.shape == tuple(want.shape)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_permute_of_one_int_on_a_matrix_is_refused_as_torch():
+    with pytest.raises(RuntimeError):
+        torch.randn(2, 3).permute(0)
+    with pytest.raises(ValueError, match="not a permutation"):
+        ember.randn(2, 3).permute(0)

@@ -1413,7 +1413,9 @@ class Tensor:
         return _ops.transpose(self, dim0, dim1)
 
     def permute(self, *order, dims=None):  # (dims=: torch's keyword)
-        return _ops.permute(self, order[0] if len(order) == 1 else order or dims)
+        if len(order) == 1 and not isinstance(order[0], int | np.integer):
+            order = order[0]  # x.permute((1, 0)), and x.permute(0) of a 1-D x as torch
+        return _ops.permute(self, order if dims is None else dims)
 
     @property
     def T(self):  # noqa: N802 (PyTorch's name)
