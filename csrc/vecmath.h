@@ -190,21 +190,40 @@ inline float log_core(float x, float c = 0.0f) {
   const float hfsq = 0.5f * z;
   return e * consts<float>::ln2_hi - ((hfsq - (y + e * consts<float>::ln2_lo)) - f);
 }
+// e and m with x = 2^e m, m in [sqrt(1/2), sqrt(2)), for a positive normal double x. scalar math:
+// as the float form, k = e + 1023 from the bits of x minus those of sqrt(1/2), biased by 1023 so
+// that a logical shift does (AVX2 has no 64-bit arithmetic shift), and e as a double via the
+// 2^52 trick (no cvtqq2pd): no compare or select (8% of log's time). m stays in that range and e
+// finite for every x (0, inf, NaN, negative: the bits above 52 go to k), so log_core's y is
+// finite and the callers' selects decide.
+inline double log_split(double x, double& m) {
+  const uint64_t b = as_bits(x);
+  const uint64_t k = (b - uint64_t(0x3fe6a09e667f3bcd) + (uint64_t(1023) << 52)) >> 52;
+  m = from_bits(b - ((k - uint64_t(1023)) << 52));
+  return from_bits(uint64_t(0x4330000000000000) | k) - (4503599627370496.0 + 1023.0);
+}
 template <bool kLo = false>
 inline double log_core(double x, double c = 0.0) {
-  uint64_t b = as_bits(x);
-  // scalar math: the biased exponent (< 2^11) as a double via the 2^52 trick (no cvtqq2pd).
-  double e = from_bits(uint64_t(0x4330000000000000) | (b >> 52)) - 4503599627370496.0 - 1023.0;
-  double m = from_bits((b & uint64_t(0x000fffffffffffff)) | uint64_t(0x3ff0000000000000));
-  const bool big = m > 1.4142135623730951;
-  m = m * (big ? 0.5 : 1.0);
-  e = e + (big ? 1.0 : 0.0);
+  double m, e;
+  if constexpr (kLo) {
+    // (log1p: log_split's form made GCC evaluate this function twice, once for each side of the
+    // clamp below, and blend the two: 25% slower)
+    const uint64_t b = as_bits(x);
+    // scalar math: the biased exponent (< 2^11) as a double via the 2^52 trick (no cvtqq2pd).
+    e = from_bits(uint64_t(0x4330000000000000) | (b >> 52)) - 4503599627370496.0 - 1023.0;
+    m = from_bits((b & uint64_t(0x000fffffffffffff)) | uint64_t(0x3ff0000000000000));
+    const bool big = m > 1.4142135623730951;
+    m = m * (big ? 0.5 : 1.0);
+    e = e + (big ? 1.0 : 0.0);
+  } else {
+    e = log_split(x, m);
+  }
   double f = m - 1.0;
   if constexpr (kLo) f = f + c * pow2i(std::max(-e, -1022.0));
   double s = f / (2.0 + f);
   double z = s * s;
-  double p = 1.0 / 23;
-  p = p * z + 1.0 / 21;
+  // the series to s^21 (z^10 / 21): the next term is below 6e-19 relative (z <= 0.0295)
+  double p = 1.0 / 21;
   p = p * z + 1.0 / 19;
   p = p * z + 1.0 / 17;
   p = p * z + 1.0 / 15;
@@ -225,7 +244,8 @@ inline double log_core(double x, double c = 0.0) {
 // 2^(n>>1) * 2^(n - (n>>1)) built by integer arithmetic on n taken straight from the rounding
 // sum's bits (n in [-150, 128], each factor normal), so denormals come out rounded once and no
 // mask is needed: exp(-104) = 6.8e-46 rounds to 0, exp(88.75) * 2^-128 > 1 overflows to inf. A
-// third fewer vector instructions than the double form below (the AVX-512 loop's bottleneck).
+// third fewer vector instructions than 2^n by pow2i and an underflow mask (the AVX-512 loop's
+// bottleneck). double: the same form (see below).
 template <typename T>
 inline T vexp(T x) {
   using C = vm::consts<T>;
@@ -242,20 +262,37 @@ inline T vexp(T x) {
     const float s1 = vm::from_bits(static_cast<uint32_t>(n1 + 127) << 23);
     const float s2 = vm::from_bits(static_cast<uint32_t>(ni - n1 + 127) << 23);
     return p * s1 * s2;
+  } else {
+    // double: the float form's clamp and two factors, with n's halves taken from z's bits by
+    // logical shifts (AVX2 has no 64-bit arithmetic shift): z's low 12 bits hold n mod 2^12
+    // (kRoundD's mantissa is 2^51 + n), so (b >> 1) + 1023 and b - (b >> 1) + 1023, shifted into
+    // the exponent field, are 2^floor(n/2) and 2^ceil(n/2) (the bits above shift out). n in
+    // [-1076, 1024]: both factors normal; exp(-746) * 2^-1076 rounds to 0 and exp(709.8) > max
+    // overflows to inf with no mask. exp(r) = 1 + r + r^2 P(r), P of degree 10 interpolating
+    // (exp(r) - 1 - r) / r^2 at its 11 Chebyshev nodes on [-ln2/2, ln2/2] (mpmath, 50 digits;
+    // relative error of exp < 4e-19): a term fewer than 1 + expm1_poly's Taylor series.
+    const double xc = std::min(std::max(x, C::exp_lo), C::exp_hi);
+    const double z = xc * C::log2e + vm::kRoundD;  // scalar math: round-to-nearest in z's bits
+    const double n = z - vm::kRoundD;
+    double r = xc - n * C::ln2_hi;  // exact (Cody-Waite)
+    r = r - n * C::ln2_lo;
+    double p = 2.0914717341716378e-09;
+    p = p * r + 2.5105259538448494e-08;
+    p = p * r + 2.755727357010214e-07;
+    p = p * r + 2.7557255297969643e-06;
+    p = p * r + 2.4801587325605324e-05;
+    p = p * r + 0.0001984126987490126;
+    p = p * r + 0.001388888888888373;
+    p = p * r + 0.008333333333326112;
+    p = p * r + 0.04166666666666667;
+    p = p * r + 0.1666666666666667;
+    p = p * r + 0.5;
+    const double e = 1.0 + (r + r * r * p);
+    const uint64_t b = vm::as_bits(z);
+    const double s1 = vm::from_bits(((b >> 1) + uint64_t(1023)) << 52);
+    const double s2 = vm::from_bits((b - (b >> 1) + uint64_t(1023)) << 52);
+    return e * s1 * s2;
   }
-  T xc = x < C::exp_lo ? C::exp_lo : x;
-  xc = xc > C::exp_hi ? C::exp_hi : xc;
-  T n;
-  T r = vm::reduce_ln2(xc, n);
-  T p = T(1) + vm::expm1_poly(r);
-  // scalar math: 2^n as two factors so that denormal results (n < min exponent) come out right.
-  constexpr T round = sizeof(T) == 4 ? T(vm::kRoundF) : T(vm::kRoundD);
-  T n1 = (n * T(0.5) + round) - round;
-  T y = p * vm::pow2i(n1) * vm::pow2i(n - n1);
-  // x > exp_hi already gave inf (exp_hi is past the overflow point) and NaN flowed through the
-  // clamps; only the underflow needs a mask. scalar math: a select between constants times y,
-  // because `c ? 0 : y` lets GCC sink y's computation into a branch it cannot vectorise.
-  return y * (x < C::exp_lo ? T(0) : T(1));
 }
 
 // exp(x) - 1, accurate near 0; -1 below, inf above the overflow point, NaN propagates.
@@ -877,33 +914,28 @@ namespace vm {
 // 2 (z/3 + z^2/5 + ...) to z^11 in z = s^2 <= 0.0295, s = f / (2 + f) (one division).
 inline double log_parts(double x, double& e) {
   const bool den = x < std::numeric_limits<double>::min();
-  const uint64_t b = as_bits(x * (den ? 18014398509481984.0 : 1.0));  // 2^54
-  // scalar math: the biased exponent as a double via the 2^52 trick, as log_core
-  e = from_bits(uint64_t(0x4330000000000000) | (b >> 52)) - 4503599627370496.0 - 1023.0;
-  e = e - (den ? 54.0 : 0.0);
-  double m = from_bits((b & uint64_t(0x000fffffffffffff)) | uint64_t(0x3ff0000000000000));
-  const bool big = m > 1.4142135623730951;
-  m = m * (big ? 0.5 : 1.0);
-  e = e + (big ? 1.0 : 0.0);
+  double m;
+  e = log_split(x * (den ? 18014398509481984.0 : 1.0), m) - (den ? 54.0 : 0.0);  // 2^54
   const double f = m - 1.0;
   const double hfsq = 0.5 * f * f;
   const double s = f / (2.0 + f);
   const double z = s * s;
-  double r = 2.0 / 23;
-  for (int k = 21; k >= 3; k -= 2) r = r * z + 2.0 / k;
+  double r = 2.0 / 21;  // (the next term, 2 z^11 / 23, is below 6e-19 relative: z <= 0.0295)
+  for (int k = 19; k >= 3; k -= 2) r = r * z + 2.0 / k;
   r = r * z;
   return f - (hfsq - s * (hfsq + r));
 }
 
-// The specials of a logarithm of x as an additive constant on a finite y (see vexp on why):
-// -inf at 0, inf at inf, NaN below 0 or at NaN. Applied in the argument's type (twice the lanes
-// for float).
+// The specials of a logarithm of x added to a finite y, in vlog's form (see vexp on why): one
+// select of the special value (-inf at 0, x itself at inf and NaN, NaN below 0) where x is not
+// positive and finite: half the mask instructions of three masked adds in the AVX-512 loop (and
+// 15% of double log2's time). Applied in the argument's type (twice the lanes for float).
 template <typename T>
 inline T log_specials(T x, T y) {
   constexpr T inf = std::numeric_limits<T>::infinity();
-  y = y + (x == T(0) ? -inf : T(0));
-  y = y + (x == inf ? inf : T(0));
-  return y + (x >= T(0) ? T(0) : std::numeric_limits<T>::quiet_NaN());
+  T sp = x == T(0) ? -inf : x;
+  sp = x < T(0) ? std::numeric_limits<T>::quiet_NaN() : sp;
+  return y + ((x > T(0)) & (x < inf) ? T(0) : sp);
 }
 
 // exp(a) / 2 for 0 <= a (NaN propagates), finite up to sinh / cosh's overflow point (710.48):
@@ -942,14 +974,6 @@ inline float log_hilo(float x, float& k, float& lo) {
   lo = ((f - hi) - hfsq) + f * z * p;  // f - hi exact (Sterbenz)
   return hi;
 }
-// log_specials for the float logs in vlog's form (one select of the special value, added to the
-// finite y): half the mask instructions of three masked adds in the AVX-512 loop.
-inline float log_specials_float(float x, float y) {
-  constexpr float inf = std::numeric_limits<float>::infinity();
-  float sp = x == 0.0f ? -inf : x;
-  sp = x < 0.0f ? std::numeric_limits<float>::quiet_NaN() : sp;
-  return y + ((x > 0.0f) & (x < inf) ? 0.0f : sp);
-}
 // kh + kl + c (hi + lo) with c = chi + clo (chi: c's 12 leading bits, so hi * chi is exact),
 // rounded once at the end: kh + hi * chi is a Fast2Sum (kh = 0, or |kh| > |hi * chi|).
 inline float log_combine(float kh, float kl, float hi, float lo, float chi, float clo) {
@@ -968,7 +992,7 @@ inline T vlog2(T x) {
     float k, lo;
     const float hi = vm::log_hilo(x, k, lo);
     // 1/ln2 = 0x3fb8b000 + the rest (fdlibm's ivln2hi / ivln2lo); k exact: powers of two exact
-    return vm::log_specials_float(
+    return vm::log_specials(
         x, vm::log_combine(k, 0.0f, hi, lo, 1.4428710938e+00f, -1.7605285393e-04f));
   } else {
     double e;
@@ -983,9 +1007,8 @@ inline T vlog10(T x) {
     float k, lo;
     const float hi = vm::log_hilo(x, k, lo);
     // 1/ln10 as ivln10hi + ivln10lo, log10(2) as hi (17 bits: k * hi exact) + lo (fdlibm's)
-    return vm::log_specials_float(
-        x, vm::log_combine(k * 3.0102920532e-01f, k * 7.9034151668e-07f, hi, lo, 4.3432617188e-01f,
-                           -3.1689971365e-05f));
+    return vm::log_specials(x, vm::log_combine(k * 3.0102920532e-01f, k * 7.9034151668e-07f, hi, lo,
+                                               4.3432617188e-01f, -3.1689971365e-05f));
   } else {
     double e;
     const double lm = vm::log_parts(x, e);
@@ -1268,12 +1291,52 @@ inline T vacos(T x) {
   }
 }
 
-// atanh(x) = sign(x) log1p(2|x| / (1 - |x|)) / 2: inf at |x| = 1, NaN beyond (log1p < -1).
+namespace vm {
+// float atanh in double, rounded once (the same values as the double form below on 3M inputs,
+// 1.8x faster: one division, not two). atanh(a) = log(N / D) / 2 with N = 1 + a, D = 1 - a exact
+// in double; with N = 2^eN mN, D = 2^eD mD (log_split, no division) and M = mN / mD in [1/2, 2],
+// log(M) = 2 atanh(s), s = (mN - mD) / (mN + mD) in [-1/3, 1/3], the series of 2 atanh(s) in
+// s^2 <= 1/9 to s^21 (truncation < 1e-11 relative). Below a = 0.03, where log(N / D) would lose
+// the low bits of a, atanh's own series to a^9 (truncation < 1e-16 relative). |x| = 1 gives
+// +-inf, |x| > 1 and NaN give NaN, atanh(-0) = -0.
+inline float atanh_float(float x) {
+  const double d = x, a = std::fabs(d);
+  double mn, md;
+  const double en = log_split(1.0 + a, mn);
+  const double ed = log_split(1.0 - a, md);  // D <= 0 (|x| >= 1, NaN): finite, replaced below
+  const double s = (mn - md) / (mn + md);
+  const double z = s * s;
+  double p = 1.0 / 21;
+  p = p * z + 1.0 / 19;
+  p = p * z + 1.0 / 17;
+  p = p * z + 1.0 / 15;
+  p = p * z + 1.0 / 13;
+  p = p * z + 1.0 / 11;
+  p = p * z + 1.0 / 9;
+  p = p * z + 1.0 / 7;
+  p = p * z + 1.0 / 5;
+  p = p * z + 1.0 / 3;
+  const double big = 0.5 * ((en - ed) * 0.69314718055994531) + (s + s * (z * p));
+  const double z2 = d * d;
+  const double small = a + a * z2 * (1.0 / 3 + z2 * (1.0 / 5 + z2 * (1.0 / 7 + z2 * (1.0 / 9))));
+  double y = a < 0.03 ? small : big;
+  y = a < 1.0 ? y
+              : (a == 1.0 ? std::numeric_limits<double>::infinity()
+                          : std::numeric_limits<double>::quiet_NaN());
+  return float(std::copysign(y, d));
+}
+}  // namespace vm
+
+// atanh(x): float vm::atanh_float; double sign(x) log1p(2|x| / (1 - |x|)) / 2: inf at |x| = 1,
+// NaN beyond (log1p < -1).
 template <typename T>
 inline T vatanh(T x) {
-  const double d = x;
-  const double a = std::fabs(d);
-  return T(std::copysign(0.5 * vlog1p(2.0 * a / (1.0 - a)), d));
+  if constexpr (sizeof(T) == 4) {
+    return vm::atanh_float(x);
+  } else {
+    const double a = std::fabs(x);
+    return std::copysign(0.5 * vlog1p(2.0 * a / (1.0 - a)), x);
+  }
 }
 
 namespace vm {
