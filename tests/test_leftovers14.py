@@ -77,3 +77,60 @@ def test_clamp_tensor_bounds_strides(pair):
     got = ember.clamp(ex[a], ex[b], ex[b] + 3)
     assert got.stride() == want.stride()
     np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+# ---- out= ------------------------------------------------------------------------------------
+
+
+def _out_call(lib, name, out):
+    one = lib.ones
+    calls = {
+        "addmm": lambda: lib.addmm(one(2, 3), one(2, 4), one(4, 3), out=out),
+        "addmv": lambda: lib.addmv(one(2), one(2, 3), one(3), out=out),
+        "gather": lambda: lib.gather(one(2, 3), 1, lib.zeros(2, 3, dtype=lib.int64), out=out),
+        "index_select": lambda: lib.index_select(one(2, 3), 1, lib.tensor([0, 1, 2]), out=out),
+        "cross": lambda: lib.linalg.cross(one(2, 3), one(2, 3), out=out),
+        "take": lambda: lib.take(one(2, 3), lib.tensor([[0, 1, 2], [3, 4, 5]]), out=out),
+        "sort": lambda: lib.sort(one(2, 3), out=(out, lib.zeros(2, 3, dtype=lib.int64))),
+        "topk": lambda: lib.topk(one(2, 3), 3, out=(out, lib.zeros(2, 3, dtype=lib.int64))),
+    }
+    return calls[name]()
+
+
+@pytest.mark.parametrize(
+    "name", ["addmm", "addmv", "gather", "index_select", "cross", "take", "sort", "topk"]
+)
+def test_out_of_another_dtype_is_refused_where_torch_refuses(name):
+    shape = (2,) if name == "addmv" else (2, 3)
+    with pytest.raises(RuntimeError):
+        _out_call(torch, name, torch.zeros(shape, dtype=torch.float64))
+    with pytest.raises(RuntimeError, match="dtype"):
+        _out_call(ember, name, ember.zeros(shape, dtype=ember.float64))
+    got = ember.zeros(shape)  # float32: written
+    _out_call(ember, name, got)
+    want = torch.zeros(shape)
+    _out_call(torch, name, want)
+    np.testing.assert_allclose(got.numpy(), want.numpy())
+
+
+def test_median_values_out_is_strict():
+    with pytest.raises(RuntimeError):
+        tidx = torch.zeros((), dtype=torch.int64)
+        torch.median(torch.ones(3), 0, out=(torch.zeros((), dtype=torch.float64), tidx))
+    idx = ember.zeros((), dtype=ember.int64)
+    with pytest.raises(RuntimeError, match="dtype"):
+        ember.median(ember.ones(3), 0, out=(ember.zeros((), dtype=ember.float64), idx))
+
+
+@pytest.mark.parametrize("name", ["arange", "linspace"])
+@pytest.mark.parametrize("dtype", ["float32", "int64"])
+def test_range_out_of_the_right_size_keeps_its_shape(name, dtype):
+    def call(lib):
+        out = lib.full((2, 3), 7, dtype=getattr(lib, dtype))
+        r = lib.arange(6, out=out) if name == "arange" else lib.linspace(0, 5, 6, out=out)
+        assert r is out
+        return out
+
+    want, got = call(torch), call(ember)
+    assert got.shape == tuple(want.shape) and got.dtype == getattr(ember, dtype)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
