@@ -134,3 +134,48 @@ def test_range_out_of_the_right_size_keeps_its_shape(name, dtype):
     want, got = call(torch), call(ember)
     assert got.shape == tuple(want.shape) and got.dtype == getattr(ember, dtype)
     np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+# ---- new tensors from expanded or transposed inputs ----------------------------------------
+
+
+def _strided(lib, kind):
+    if kind == "col":
+        return lib.arange(1.0, 4.0).reshape(3, 1).expand(3, 4)
+    if kind == "row":
+        return lib.arange(1.0, 5.0).reshape(1, 4).expand(3, 4)
+    return lib.arange(1.0, 13.0).reshape(4, 3).t()
+
+
+_FROM_STRIDED = {
+    "nan_to_num": lambda x: x.nan_to_num(),
+    "nan_to_num_args": lambda x: x.nan_to_num(0.0, 1.0, -1.0),
+    "roll": lambda x: x.roll(1, 0),
+    "logcumsumexp": lambda x: x.logcumsumexp(1),
+    "repeat": lambda x: x.repeat(1, 2),
+    "repeat_ones": lambda x: x.repeat(1, 1),
+    "cumsum": lambda x: x.cumsum(1),
+    "sum_keepdim": lambda x: x.sum(1, keepdim=True),
+    "lerp": lambda x: x.lerp(x * 2, 0.25),
+}
+
+
+@pytest.mark.parametrize("kind", ["col", "row", "t"])
+@pytest.mark.parametrize("name", sorted(_FROM_STRIDED))
+def test_new_tensor_from_strided_input_has_torchs_layout(name, kind):
+    f = _FROM_STRIDED[name]
+    want, got = f(_strided(torch, kind)), f(_strided(ember, kind))
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+    assert got.is_contiguous() == want.is_contiguous()
+    if want.numel() and min(want.shape) > 1:
+        assert got.stride() == want.stride()
+    if want.is_contiguous():
+        np.testing.assert_allclose(got.view(-1).numpy(), want.view(-1).numpy(), rtol=1e-6)
+
+
+def test_repeat_of_expanded_input_is_a_copy():
+    x = ember.ones(3, 1).expand(3, 4)
+    r = x.repeat(1, 2)
+    r[0, 0] = 5.0  # a view of x's stride-0 storage would write many places
+    assert float(r.sum()) == 3 * 8 - 1 + 5
+    assert float(x.sum()) == 12

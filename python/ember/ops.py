@@ -1712,7 +1712,9 @@ def nan_to_num(input, nan: float = 0.0, posinf=None, neginf=None) -> Tensor:  # 
     def f(a):
         return np.nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf)
 
-    return Elementwise.apply(x, f, _nan_to_num_grad)
+    out = Elementwise.apply(x, f, _nan_to_num_grad)
+    out.data = _laid(out.data, (x.data,))  # (NumPy's order='K' of an expanded x: see _laid)
+    return out
 
 
 def _nan_to_num_grad(a, y):  # (in _FROM_INPUT: y is not kept, as torch keeps only a)
@@ -1759,9 +1761,10 @@ def _lerp_straight(input, end, weight):  # noqa: A002
         w = w if w.flags.c_contiguous else np.ascontiguousarray(w)
     else:
         return None
-    a = a if a.flags.c_contiguous else np.ascontiguousarray(a)
-    b = b if b.flags.c_contiguous else np.ascontiguousarray(b)
-    return Tensor._make(_C.lerp(a, b, w), False, None, 0)
+    if a.flags.c_contiguous and b.flags.c_contiguous:
+        return Tensor._make(_C.lerp(a, b, w), False, None, 0)
+    y = _C.lerp(np.ascontiguousarray(a), np.ascontiguousarray(b), w)
+    return Tensor._make(_strides.as_torch(y, (a, b, w)), False, None, 0)  # (torch's layout)
 
 
 def lerp(input, end, weight) -> Tensor:  # noqa: A002
@@ -3824,7 +3827,10 @@ def repeat(x, *sizes) -> Tensor:
     base = reshape(x, (1,) * lead + x.shape)
     expanded = expand(_unsqueeze_all(base), _interleave(sizes, base.shape))
     out = reshape(expanded, tuple(s * d for s, d in zip(sizes, base.shape)))
-    return clone(out) if builtins.all(s == 1 for s in sizes) else out  # always a copy (torch)
+    if out.data.flags.c_contiguous and not builtins.all(s == 1 for s in sizes):
+        return out  # (reshape's copy)
+    # always a new C-contiguous tensor, as torch (reshape of an expanded x can be a view)
+    return contiguous_copy(out) if not out.data.flags.c_contiguous else clone(out)
 
 
 def _unsqueeze_all(x):
@@ -5036,7 +5042,7 @@ class Roll(Function):
     @staticmethod
     def forward(ctx, x, shifts, axes):
         ctx.meta = (shifts, axes)
-        return np.roll(x, shifts, axes)
+        return np.ascontiguousarray(np.roll(x, shifts, axes))  # (torch's: C order)
 
     @staticmethod
     def backward(ctx, g):
@@ -6506,6 +6512,7 @@ class LogCumSumExp(Function):
     @staticmethod
     def forward(ctx, x, axis):
         y = np.logaddexp.accumulate(x + 0.0, axis=axis)  # -0 -> +0: PyTorch starts from -inf
+        y = np.ascontiguousarray(y)  # (torch's C order, whatever x's layout)
         ctx.save_for_backward(x, y)
         ctx.axis = axis
         return y
