@@ -179,3 +179,50 @@ def test_repeat_of_expanded_input_is_a_copy():
     r[0, 0] = 5.0  # a view of x's stride-0 storage would write many places
     assert float(r.sum()) == 3 * 8 - 1 + 5
     assert float(x.sum()) == 12
+
+
+# ---- views made in inference_mode ------------------------------------------------------------
+
+_VIEWS = {
+    "squeeze": lambda L, x: x.squeeze(0),
+    "unsqueeze": lambda L, x: x.unsqueeze(0),
+    "expand": lambda L, x: x.expand(2, 3, 4),
+    "narrow": lambda L, x: x.narrow(1, 0, 2),
+    "select": lambda L, x: x.select(1, 0),
+    "unbind": lambda L, x: x.unbind(1)[2],
+    "split": lambda L, x: x.split(2, 2)[1],
+    "chunk": lambda L, x: x.chunk(2, 2)[0],
+    "diagonal": lambda L, x: x.diagonal(0, 1, 2),
+    "t": lambda L, x: x[0].t(),
+    "transpose": lambda L, x: x.transpose(1, 2),
+    "fn_squeeze": lambda L, x: L.squeeze(x, 0),
+    "fn_narrow": lambda L, x: L.narrow(x, 1, 0, 2),
+    "fn_select": lambda L, x: L.select(x, 1, 0),
+    "fn_unbind": lambda L, x: L.unbind(x, 1)[0],
+    "fn_chunk": lambda L, x: L.chunk(x, 2, 2)[1],
+    "fn_diagonal": lambda L, x: L.diagonal(x, 0, 1, 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_VIEWS))
+def test_views_in_inference_mode_keep_the_source_kind(name):
+    f = _VIEWS[name]
+    before = (ember.Tensor.squeeze, ember.squeeze, ember.Tensor.narrow)
+    got = []
+    for lib in (torch, ember):
+        normal = lib.ones(1, 3, 4)
+        with lib.inference_mode():
+            inf = lib.ones(1, 3, 4)
+            of_normal, of_inf, fresh = f(lib, normal), f(lib, inf), f(lib, normal) + 1
+        got.append((of_normal.is_inference(), of_inf.is_inference(), fresh.is_inference()))
+    assert got[1] == got[0]
+    # outside the mode the ops are as defined (no wrapper left behind)
+    assert before == (ember.Tensor.squeeze, ember.squeeze, ember.Tensor.narrow)
+
+
+def test_view_of_normal_tensor_made_in_inference_mode_can_be_written_after():
+    x = ember.zeros(1, 3)
+    with ember.inference_mode():
+        v = x.squeeze(0)
+    v.add_(1)  # torch allows it: v is a normal tensor
+    np.testing.assert_array_equal(x.numpy(), np.ones((1, 3), np.float32))
