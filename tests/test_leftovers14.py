@@ -226,3 +226,98 @@ def test_view_of_normal_tensor_made_in_inference_mode_can_be_written_after():
         v = x.squeeze(0)
     v.add_(1)  # torch allows it: v is a normal tensor
     np.testing.assert_array_equal(x.numpy(), np.ones((1, 3), np.float32))
+
+
+# ---- pickled views ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["t", "slice", "step", "expand", "narrow"])
+def test_pickled_view_keeps_values_and_strides(kind):
+    import pickle
+
+    def view(lib):
+        x = lib.arange(12.0).reshape(3, 4)
+        return {
+            "t": lambda: x.t(),
+            "slice": lambda: x[1:, 1:3],
+            "step": lambda: x[:, ::2],
+            "expand": lambda: lib.arange(3.0).reshape(3, 1).expand(3, 4),
+            "narrow": lambda: x.narrow(0, 1, 2),
+        }[kind]()
+
+    want = pickle.loads(pickle.dumps(view(torch)))
+    got = pickle.loads(pickle.dumps(view(ember)))
+    assert got.stride() == want.stride() and got.is_contiguous() == want.is_contiguous()
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+# ---- seeds and generator state ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [1.5, 2.0, "3", True, np.int64(4)])
+def test_manual_seed_reads_int_of_its_argument_as_torch(seed):
+    torch.manual_seed(seed)  # (torch's int(seed))
+    ember.manual_seed(seed)
+    a = ember.rand(4)
+    ember.manual_seed(int(seed))
+    np.testing.assert_array_equal(a.numpy(), ember.rand(4).numpy())
+
+
+@pytest.mark.parametrize("seed", [None, [1]])
+def test_manual_seed_refuses_what_int_refuses(seed):
+    with pytest.raises(TypeError):
+        torch.manual_seed(seed)
+    with pytest.raises(TypeError):
+        ember.manual_seed(seed)
+
+
+@pytest.mark.parametrize("seed", [1.5, True, "3"])
+def test_generator_manual_seed_takes_only_an_int(seed):
+    for lib in (torch, ember):
+        with pytest.raises(RuntimeError, match="expected a long"):
+            lib.Generator().manual_seed(seed)
+        with pytest.raises(RuntimeError, match="expected a long"):
+            lib.default_generator.manual_seed(seed)
+
+
+@pytest.mark.parametrize("which", ["generator", "default", "global"])
+def test_generator_state_is_a_uint8_tensor_that_round_trips(which):
+    g = ember.Generator().manual_seed(11)
+    get, put, draw = {
+        "generator": (g.get_state, g.set_state, lambda: ember.rand(7, generator=g)),
+        "default": (
+            ember.default_generator.get_state,
+            ember.default_generator.set_state,
+            lambda: ember.rand(7),
+        ),
+        "global": (ember.get_rng_state, ember.set_rng_state, lambda: ember.randn(7)),
+    }[which]
+    draw()
+    state = get()
+    assert isinstance(state, ember.Tensor) and state.dtype == ember.uint8 and state.ndim == 1
+    a = draw()
+    put(state)
+    np.testing.assert_array_equal(draw().numpy(), a.numpy())
+    assert ember.equal(get(), get()) and not ember.equal(state, get())
+    ts = torch.get_rng_state()
+    assert isinstance(ts, torch.Tensor) and ts.dtype == torch.uint8 and ts.ndim == 1
+
+
+def test_generator_set_state_refuses_bad_input_as_torch():
+    g, tg = ember.Generator(), torch.Generator()
+    with pytest.raises(TypeError):
+        tg.set_state([1, 2])
+    with pytest.raises(TypeError, match="ByteTensor"):
+        g.set_state([1, 2])
+    with pytest.raises(TypeError, match="ByteTensor"):
+        g.set_state({"bit_generator": "PCG64"})
+    with pytest.raises(TypeError):
+        tg.set_state(torch.zeros(5056))
+    with pytest.raises(TypeError, match="ByteTensor"):
+        g.set_state(g.get_state().float())
+    with pytest.raises(RuntimeError):
+        tg.set_state(torch.zeros(10, dtype=torch.uint8))
+    with pytest.raises(RuntimeError, match="size"):
+        g.set_state(ember.zeros(10, dtype=ember.uint8))
+    with pytest.raises(RuntimeError, match="Invalid"):
+        g.set_state(ember.zeros(g.get_state().shape[0], dtype=ember.uint8))
