@@ -321,3 +321,47 @@ def test_generator_set_state_refuses_bad_input_as_torch():
         g.set_state(ember.zeros(10, dtype=ember.uint8))
     with pytest.raises(RuntimeError, match="Invalid"):
         g.set_state(ember.zeros(g.get_state().shape[0], dtype=ember.uint8))
+
+
+# ---- complex input ---------------------------------------------------------------------------
+
+_COMPLEX_VALS = np.array([[1 + 2j, -0.5 + 0.1j, 0.3 - 1j, 0.0], [2 - 1j, 0.1 + 0.1j, -1 + 0j, 3j]])
+_COMPLEX_OPS = {
+    "cumprod": lambda L, x: L.cumprod(x, 1),
+    "exp2": lambda L, x: L.exp2(x),
+    "logaddexp": lambda L, x: L.logaddexp(x, x * 0.5 - 1j),
+    "logsumexp": lambda L, x: L.logsumexp(x, 1),
+    "logsumexp_all_keepdim": lambda L, x: L.logsumexp(x, (0, 1), keepdim=True),
+    "logcumsumexp": lambda L, x: L.logcumsumexp(x, 1),
+    "sinc": lambda L, x: L.sinc(x),
+    "method_cumprod": lambda L, x: x.cumprod(0),
+    "method_logsumexp": lambda L, x: x.logsumexp(0),
+}
+
+
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+@pytest.mark.parametrize("name", sorted(_COMPLEX_OPS))
+def test_complex_input_values_and_gradients_as_torch(name, dtype):
+    f = _COMPLEX_OPS[name]
+    res = []
+    for lib in (torch, ember):
+        x = lib.tensor(_COMPLEX_VALS.astype(dtype), requires_grad=True)
+        y = f(lib, x)
+        w = np.linspace(0.3, 1.7, y.numel()).reshape(tuple(y.shape)) * (1 - 0.5j)
+        (y * lib.tensor(w.astype(dtype))).abs().sum().backward()
+        res.append((y.detach().numpy(), x.grad.resolve_conj().numpy(), str(y.dtype)))
+    (tv, tg, tdt), (ev, eg, edt) = res
+    assert edt == tdt.replace("torch.", "")
+    tol = 1e-4 if dtype == "complex64" else 1e-10
+    np.testing.assert_allclose(ev, tv, rtol=tol, atol=tol)
+    np.testing.assert_allclose(eg, tg, rtol=10 * tol, atol=10 * tol)
+
+
+@pytest.mark.parametrize("name", ["kthvalue", "cummax", "cummin"])
+def test_complex_input_still_refused_where_torch_refuses(name):
+    x = _COMPLEX_VALS.astype(np.complex64)
+    args = (2, 1) if name == "kthvalue" else (1,)
+    with pytest.raises(RuntimeError):
+        getattr(torch, name)(torch.tensor(x), *args)
+    with pytest.raises(TypeError, match="complex"):
+        getattr(ember, name)(ember.tensor(x), *args)

@@ -1611,7 +1611,12 @@ def _unary(name: str):
                 return Tensor._make(_C.special(name, a, 0), False, None, 0)
         if name == "frac" and _tensor_operand(input).data.dtype.kind in "iub":  # (as torch)
             raise TypeError(f"frac: not implemented for {_tensor_operand(input).dtype} input")
-        x = _float_operand(input, name)
+        try:
+            x = _float_operand(input, name)
+        except TypeError:
+            if name in _COMPLEX_FORMS and _kind(input) == "c":  # (torch's complex form)
+                return _COMPLEX_FORMS[name](None, _tensor_operand(input))
+            raise
         return _unary_apply(Elementwise, x, lambda a: np.asarray(f(a), a.dtype), df)
 
     op.__name__ = name
@@ -7506,12 +7511,66 @@ _EXTRAS = (
 )  # fmt: skip
 
 
+def _complex_logaddexp(a, b):
+    """torch's complex logaddexp: the operand of larger real part plus log1p(exp(other - it))."""
+    first = (_complex.real(a) >= _complex.real(_tensor_operand(b))).detach()
+    hi, lo = where(first, a, b), where(first, b, a)
+    return add(hi, log1p(exp(sub(lo, hi))))
+
+
+def _complex_logsumexp(fn, x, dim, keepdim=False):
+    """torch's: log(sum(exp(x - m))) + m, m the (real) max of x's real parts (0 where infinite)."""
+    axes = _axes(dim, x.ndim, "logsumexp")
+    m = amax(_complex.real(x), axes, keepdim=True).detach()
+    m = where(isinf(m), 0.0, m)
+    y = add(log(sum(exp(sub(x, m)), axes, keepdim=True)), m)
+    return y if keepdim else squeeze(y, axes)
+
+
+def _complex_logcumsumexp(fn, x, dim):
+    """torch's scan: y[0] = x[0], y[i] = logaddexp(y[i - 1], x[i]) along dim (its branch of the
+    log, as torch's; a Python loop of ops: complex input only)."""
+    if x.ndim == 0:
+        return getitem(x, ...)
+    axis = _dim(dim, x.ndim, "logcumsumexp")
+    if x.shape[axis] == 0:
+        return clone(x)
+    parts = unbind(x, axis)
+    out = [parts[0]]
+    for p in parts[1:]:
+        out.append(_complex_logaddexp(out[-1], p))
+    return stack(out, axis)
+
+
+def _complex_sinc(fn, x):
+    """sin(pi x) / (pi x), 1 at 0 (torch's complex sinc)."""
+    zero = (x == 0).detach()
+    px = mul(where(zero, 1.0, x), float(np.pi))
+    return where(zero, 1.0 + 0j, div(sin(px), px)).to(x.dtype)
+
+
+# complex input to ops real-only otherwise: torch's forms (fn: the real op)
+_COMPLEX_FORMS = {
+    "cumprod": lambda fn, x, *args, **kwargs: (
+        fn.__wrapped__(x, *args, **kwargs) if hasattr(fn, "__wrapped__") else fn(x, *args, **kwargs)
+    ),
+    "exp2": lambda fn, x: exp(mul(x, _LN2)),
+    "sinc": _complex_sinc,
+    "logaddexp": lambda fn, a, b: _complex_logaddexp(_tensor_operand(a), b),
+    "logsumexp": _complex_logsumexp,
+    "logcumsumexp": _complex_logcumsumexp,
+}
+
+
 def _real_only(fn):
     """fn, refusing complex input (orderings, and reductions not defined for complex here)."""
 
     @functools.wraps(fn)
     def op(input, *args, **kwargs):  # noqa: A002 (torch's name, which input= gives)
         if type(input) is not Tensor or input.data.dtype.kind == "c":  # (a real Tensor: no refusal)
+            form = _COMPLEX_FORMS.get(fn.__name__)
+            if form is not None and _kind(input) == "c":  # (torch's complex form)
+                return form(fn, input, *args, **kwargs)
             _complex.refuse(fn.__name__, _data(input))
         return fn(input, *args, **kwargs) if kwargs else fn(input, *args)
 
