@@ -7551,9 +7551,7 @@ def _complex_sinc(fn, x):
 
 # complex input to ops real-only otherwise: torch's forms (fn: the real op)
 _COMPLEX_FORMS = {
-    "cumprod": lambda fn, x, *args, **kwargs: (
-        fn.__wrapped__(x, *args, **kwargs) if hasattr(fn, "__wrapped__") else fn(x, *args, **kwargs)
-    ),
+    "cumprod": lambda fn, x, *args, **kwargs: fn(x, *args, **kwargs),  # (its own node's)
     "exp2": lambda fn, x: exp(mul(x, _LN2)),
     "sinc": _complex_sinc,
     "logaddexp": lambda fn, a, b: _complex_logaddexp(_tensor_operand(a), b),
