@@ -365,3 +365,19 @@ def test_complex_input_still_refused_where_torch_refuses(name):
         getattr(torch, name)(torch.tensor(x), *args)
     with pytest.raises(TypeError, match="complex"):
         getattr(ember, name)(ember.tensor(x), *args)
+
+
+# ---- keywords --------------------------------------------------------------------------------
+
+
+def test_to_takes_torchs_tensor_keyword():
+    want = torch.ones(2).to(tensor=torch.zeros(2, dtype=torch.float64))
+    got = ember.ones(2).to(tensor=ember.zeros(2, dtype=ember.float64))
+    assert str(got.dtype) == str(want.dtype).replace("torch.", "")
+    with pytest.raises(TypeError):
+        ember.ones(2).to(other=ember.zeros(2))  # (not a torch keyword either)
+
+
+@pytest.mark.parametrize("name", ["zeros", "ones", "empty", "rand", "randn"])
+def test_factories_take_size_keyword(name):
+    assert getattr(ember, name)(size=(2, 3)).shape == tuple(getattr(torch, name)(size=(2, 3)).shape)

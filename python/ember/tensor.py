@@ -584,9 +584,13 @@ class Tensor:
         non_blocking: bool = False,
         copy: bool = False,
         memory_format=None,
+        tensor=None,
     ):
-        """A cast to a dtype (``to(np.float64)``, ``to(other_tensor)``) and/or a memory format;
-        "cpu" changes nothing, "meta" gives a shape-only tensor, other devices are refused."""
+        """A cast to a dtype (``to(np.float64)``, ``to(other_tensor)``, torch's
+        ``to(tensor=other)``) and/or a memory format; "cpu" changes nothing, "meta" gives a
+        shape-only tensor, other devices are refused."""
+        if tensor is not None:
+            args = (tensor, *args)
         dtype, device = _device.parse_to_device(args, dtype, device)
         if device is not None:
             out = self._to_device(device, dtype)
