@@ -381,3 +381,64 @@ def test_to_takes_torchs_tensor_keyword():
 @pytest.mark.parametrize("name", ["zeros", "ones", "empty", "rand", "randn"])
 def test_factories_take_size_keyword(name):
     assert getattr(ember, name)(size=(2, 3)).shape == tuple(getattr(torch, name)(size=(2, 3)).shape)
+
+
+# ---- small ones ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        lambda L: (L.zeros(3, 1), lambda x: x.expand(3, 4).narrow(1, 0, 2).fill_(2)),
+        lambda L: (L.zeros(2, 3), lambda x: x[:, 1:2].expand(2, 5).fill_(7)),
+        lambda L: (L.ones(2, 3), lambda x: x[:, 1:2].expand(2, 5).zero_()),
+        lambda L: (L.arange(6.0).reshape(2, 3), lambda x: x.t()[:, :1].expand(3, 4).fill_(5)),
+    ],
+)
+def test_fill_of_an_expanded_view_writes_the_memory_it_views(case):
+    res = []
+    for lib in (torch, ember):
+        base, f = case(lib)
+        out = f(base)
+        res.append((base.numpy().copy(), out.numpy().copy()))
+    np.testing.assert_array_equal(res[1][0], res[0][0])
+    np.testing.assert_array_equal(res[1][1], res[0][1])
+
+
+def test_add_into_an_expanded_view_still_refused():
+    with pytest.raises(RuntimeError):
+        torch.zeros(3, 1).expand(3, 4).add_(1)
+    with pytest.raises(RuntimeError):
+        ember.zeros(3, 1).expand(3, 4).add_(1)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda L: L.ones(3).lerp_(L.zeros(3, dtype=L.float64), 0.5),
+        lambda L: L.ones(3, dtype=L.float16).lerp_(L.zeros(3), 0.5),
+        lambda L: L.ones(3).lerp_(L.zeros(3), L.full((3,), 0.5, dtype=L.float64)),
+        lambda L: L.lerp(L.ones(3), L.zeros(3, dtype=L.float64), 0.5),
+        lambda L: L.lerp(L.ones(3, dtype=L.float64), L.zeros(3, dtype=L.float64), L.ones(3)),
+    ],
+)
+def test_lerp_refuses_other_dtypes_as_torch(call):
+    with pytest.raises(RuntimeError, match="expected dtype"):
+        call(torch)
+    with pytest.raises(RuntimeError, match="expected dtype"):
+        call(ember)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_lerp_keeps_dtype_and_values(dtype):
+    res = []
+    for lib in (torch, ember):
+        dt = getattr(lib, dtype)
+        x = lib.tensor([1.0, -2.0, 3.5], dtype=dt)
+        x.lerp_(lib.tensor([0.5, 4.0, -1.0], dtype=dt), 0.3)
+        y = lib.lerp(x, lib.zeros(3, dtype=dt), lib.tensor(0.75, dtype=lib.float64))
+        res.append((str(x.dtype), x.float().numpy(), str(y.dtype), y.float().numpy()))
+    (a, b, c, d), (e, f, g, h) = res
+    assert (e, g) == (a.replace("torch.", ""), c.replace("torch.", ""))
+    np.testing.assert_allclose(f, b, rtol=1e-2 if "16" in dtype else 1e-6)
+    np.testing.assert_allclose(h, d, rtol=1e-2 if "16" in dtype else 1e-6)

@@ -1772,12 +1772,22 @@ def _lerp_straight(input, end, weight):  # noqa: A002
     return Tensor._make(_strides.as_torch(y, (a, b, w)), False, None, 0)  # (torch's layout)
 
 
+def lerp_dtypes(input, end, weight) -> None:  # noqa: A002
+    """torch's lerp takes end, and a weight tensor of some dims, of input's own dtype only (a
+    0-d weight tensor is read as a number)."""
+    dt = _data(input).dtype if isinstance(input, Tensor | np.ndarray) else None
+    for name, v, need in (("end", end, True), ("weight", weight, _shape(weight) != ())):
+        if dt is not None and need and isinstance(v, Tensor | np.ndarray) and v.dtype != dt:
+            raise RuntimeError(f"lerp: expected dtype {dt} for `{name}` but got dtype {v.dtype}")
+
+
 def lerp(input, end, weight) -> Tensor:  # noqa: A002
     """input + weight * (end - input), with PyTorch's two-sided form (exact at 0 and 1)."""
     y = _lerp_straight(input, end, weight)
     if y is not None:
         return y
     _refuse_integral("lerp", input, end)
+    lerp_dtypes(input, end, weight)
     d = sub(end, input)
     w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
     small = np.abs(w) < 0.5
