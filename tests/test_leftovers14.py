@@ -442,3 +442,28 @@ def test_lerp_keeps_dtype_and_values(dtype):
     assert (e, g) == (a.replace("torch.", ""), c.replace("torch.", ""))
     np.testing.assert_allclose(f, b, rtol=1e-2 if "16" in dtype else 1e-6)
     np.testing.assert_allclose(h, d, rtol=1e-2 if "16" in dtype else 1e-6)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda x: x.sum(1),
+        lambda x: x.sum(1, keepdim=True),
+        lambda x: x.sum(0),
+        lambda x: x.mean(2),
+        lambda x: x.mean((0, 2)),
+        lambda x: x.amax(1),
+        lambda x: x.amin((1, 2)),
+        lambda x: x.prod(1),
+    ],
+)
+@pytest.mark.parametrize("grad", [False, True])
+def test_reductions_of_permuted_input_are_c_contiguous(f, grad):
+    res = []
+    for lib in (torch, ember):
+        x = lib.arange(1.0, 25.0, dtype=lib.float64).reshape(4, 3, 2).requires_grad_(grad)
+        y = f(x.permute(2, 1, 0))
+        res.append((y.stride(), y.detach().reshape(-1).numpy()))
+        y.view(-1)  # (torch's is contiguous)
+    assert res[1][0] == res[0][0]
+    np.testing.assert_allclose(res[1][1], res[0][1])

@@ -2778,11 +2778,17 @@ def _expand_grad(g, shape, axes, keepdim, view: bool = False):
     return np.broadcast_to(g, shape)
 
 
+def _c_result(y):
+    """A reduction's result in C order, as torch's (NumPy's keeps a permuted input's layout,
+    so x.permute(...).sum(1).view(-1) failed). Results of fewer than 2 dims always are."""
+    return y if y.ndim < 2 or y.flags.c_contiguous else y.copy()
+
+
 class Sum(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         ctx.meta = (x.shape, axes, keepdim)
-        return reduce_sum(x, axes, keepdim)
+        return _c_result(reduce_sum(x, axes, keepdim))
 
     @staticmethod
     def backward(ctx, g):
@@ -2814,7 +2820,7 @@ def sum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A
     if dtype is None and type(x) is Tensor and x.data.dtype.char in "fd":  # the common case
         axes = _axes(dim, x.data.ndim, "sum")
         if _outside_graph(x):  # Sum.forward's result
-            return Tensor._make(reduce_sum(x.data, axes, keepdim), False, None, 0)
+            return Tensor._make(_c_result(reduce_sum(x.data, axes, keepdim)), False, None, 0)
         return Sum.apply(x, axes, keepdim)
     x = _as_dtype(x, dtype)
     axes = _axes(dim, x.ndim, "sum")
@@ -2836,12 +2842,12 @@ class Mean(Function):
         if count and x.dtype.char in "fd":  # NumPy's mean: the sum, then one division
             # by the count in x's dtype: a full reduction's NumPy scalar divides by a scalar
             # ~10x faster than np.true_divide(..., dtype=) does (same rounding)
-            return reduce_sum(x, axes, keepdim) / x.dtype.type(count)
+            return _c_result(reduce_sum(x, axes, keepdim)) / x.dtype.type(count)
         if count and x.dtype.char in "eE":  # float16 / bfloat16: in float32, rounded once
             return (reduce_sum(x.astype(np.float32), axes, keepdim) / count).astype(x.dtype)
         if not count:  # nothing to average: NaN, without NumPy's "Mean of empty slice" warning
             return np.full(np.sum(x, axis=axes, keepdims=keepdim).shape, np.nan, x.dtype)
-        return np.mean(x, axis=axes, keepdims=keepdim)
+        return _c_result(np.mean(x, axis=axes, keepdims=keepdim))
 
     @staticmethod
     def backward(ctx, g):
@@ -2866,7 +2872,7 @@ def mean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         a = x.data
         axes = _axes(dim, a.ndim, "mean")
         if _outside_graph(x) and a.size:  # divided as Mean.forward divides
-            y = reduce_sum(a, axes, keepdim)
+            y = _c_result(reduce_sum(a, axes, keepdim))
             return Tensor._make(y / a.dtype.type(a.size // builtins.max(y.size, 1)), False, None, 0)
         return Mean.apply(x, axes, keepdim)
     x = _as_dtype(x, dtype)
@@ -4188,7 +4194,7 @@ class Prod(Function):
         if run is not None:
             y = _C.prod_dim(x, run[0], run[1], keepdim and axis is not None)
         else:
-            y = np.prod(x, axis=axis, keepdims=keepdim)
+            y = _c_result(np.prod(x, axis=axis, keepdims=keepdim))
         ctx.save_for_backward(x, y)
         ctx.meta = (axis, keepdim)
         return y
@@ -6221,8 +6227,10 @@ def _amax_amin(x, dim, keepdim, use_max, op):
         raise IndexError(f"{op}: cannot reduce over an empty dim of shape {x.shape}")
     if _outside_graph(x):
         y = AMax.forward(AMax.__new__(AMax), x.data, axes, keepdim, use_max)
-        return Tensor._make(y, False, None, 0)
-    return AMax.apply(x, axes, keepdim, use_max)
+        return Tensor._make(_c_result(y), False, None, 0)
+    out = AMax.apply(x, axes, keepdim, use_max)
+    out.data = _c_result(out.data)
+    return out
 
 
 def amax(x, dim=(), keepdim: bool = False) -> Tensor:
