@@ -467,3 +467,29 @@ def test_reductions_of_permuted_input_are_c_contiguous(f, grad):
         y.view(-1)  # (torch's is contiguous)
     assert res[1][0] == res[0][0]
     np.testing.assert_allclose(res[1][1], res[0][1])
+
+
+_SORT_INPUTS = {
+    "contiguous": lambda L: L.arange(60.0).reshape(3, 4, 5) % 7,
+    "transposed": lambda L: (L.arange(12.0) % 5).reshape(4, 3).t(),
+    "permuted": lambda L: (L.arange(24.0) % 7).reshape(4, 3, 2).permute(2, 0, 1),
+    "sliced": lambda L: (L.arange(24.0) % 5).reshape(3, 8)[:, ::2],
+    "expanded": lambda L: L.arange(3.0).reshape(3, 1).expand(3, 4),
+    "int_transposed": lambda L: (L.arange(12) % 5).reshape(4, 3).t(),
+}
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+@pytest.mark.parametrize("kind", sorted(_SORT_INPUTS))
+def test_sort_and_topk_results_laid_out_as_torch(kind, dim):
+    t, e = _SORT_INPUTS[kind](torch), _SORT_INPUTS[kind](ember)
+    for f in (
+        lambda x: x.sort(dim),
+        lambda x: x.sort(dim, descending=True),
+        lambda x: x.sort(dim=dim, stable=True),
+        lambda x: x.topk(2, dim),
+    ):
+        want, got = f(t), f(e)
+        assert (got[0].stride(), got[1].stride()) == (want[0].stride(), want[1].stride())
+        np.testing.assert_array_equal(got[0].numpy(), want[0].numpy())
+    assert e.argsort(dim, stable=True).stride() == t.argsort(dim, stable=True).stride()

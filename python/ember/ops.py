@@ -4578,8 +4578,11 @@ def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> So
     rows = None if stable else _rows_straight(x, dim)
     if rows is not None and (rows.size <= 65536 or _radix_lines(rows, 1)):
         if x._requires_grad and not _outside_graph(x):
-            return _graph_result(x, _C.sort_indices(rows, descending))
-        return _straight_result(x, _C.sort_indices(rows, descending, True))
+            res = _graph_result(x, _C.sort_indices(rows, descending))
+        else:
+            res = _straight_result(x, _C.sort_indices(rows, descending, True))
+        a = x.data
+        return _sort_laid(res, a) if a.base is not None and not a.flags.c_contiguous else res
     if type(x) is not Tensor or x.data.dtype.kind == "c":  # (_real_only's test, in here)
         _complex.refuse("sort", _data(x))
     x = _tensor_operand(x)
@@ -4600,7 +4603,22 @@ def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> So
         # PyTorch radix-sorts long 1-D integer tensors ascending, which is stable.
         radix = x.ndim == 1 and x.numel() >= 32768 and a.dtype.kind in "iu" and not descending
         idx = _argsort(a, axis, descending, stable or radix)
-    return SortResult(_take_along(x, axis, idx), Tensor._make(idx, False, None, 0))
+    idx = np.ascontiguousarray(idx)  # (a moved axis' lines: torch's are laid out as x)
+    res = SortResult(_take_along(x, axis, idx), Tensor._make(idx, False, None, 0))
+    return res if a.flags.c_contiguous else _sort_laid(res, a)
+
+
+def _sort_laid(res: SortResult, a: np.ndarray) -> SortResult:
+    """sort's values and indices laid out as torch's: as its input ``a`` (a preserve_format
+    clone of it, sorted in place)."""
+    want = _strides.preserved(a)
+    for t in res:
+        d = t.data
+        if tuple(s // d.itemsize for s in d.strides) != want:
+            out = _strides.empty(d.shape, want, d.dtype)
+            np.copyto(out, d)
+            t.data = out
+    return res
 
 
 def _rows_straight(x, dim):
@@ -4768,6 +4786,7 @@ def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) ->
         idx = _argsort(x.data, axis, largest).take(range(k), axis)
     else:
         idx = _from_rows(_C.topk_indices(rows, k, largest, sorted), x.data.shape, axis)
+    idx = np.ascontiguousarray(idx)  # (torch's topk results are C-contiguous)
     return SortResult(_take_along(x, axis, idx), Tensor._make(idx, False, None, 0))
 
 
