@@ -492,4 +492,4 @@ def test_sort_and_topk_results_laid_out_as_torch(kind, dim):
         want, got = f(t), f(e)
         assert (got[0].stride(), got[1].stride()) == (want[0].stride(), want[1].stride())
         np.testing.assert_array_equal(got[0].numpy(), want[0].numpy())
-    assert e.argsort(dim, stable=True).stride() == t.argsort(dim, stable=True).stride()
+    assert e.argsort(dim=dim, stable=True).stride() == t.argsort(dim=dim, stable=True).stride()
