@@ -323,7 +323,7 @@ def test_linear_with_a_strided_weight_view(view):
     "write",
     [
         lambda t: t.add_(1.0),
-        lambda t: t.zero_(),
+        # (not zero_/fill_: torch fills an expanded view's memory; test_leftovers14 checks it)
         lambda t: t.copy_(ember.ones(2, 3)),
         lambda t: t.sigmoid_(),
         lambda t: t.clamp_(0, 1),

@@ -83,10 +83,13 @@ def test_writing_a_diagonal_of_a_graph_tensor_matches_torch():
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
 
 
-def test_diagonal_of_a_broadcast_tensor_refuses_writes():
-    x = ember.ones(3, 3).expand(2, 3, 3)
+def test_diagonal_of_a_broadcast_tensor_fills_its_memory_and_refuses_other_writes():
+    base = ember.ones(3, 3)
+    x = base.expand(2, 3, 3)
+    x.diagonal(0, 1, 2).zero_()  # torch fills the memory an expanded view sees
+    np.testing.assert_array_equal(base.numpy(), 1 - np.eye(3, dtype=np.float32))
     with pytest.raises(RuntimeError, match="read-only"):
-        x.diagonal(0, 1, 2).zero_()
+        x.diagonal(0, 1, 2).add_(1)
 
 
 def test_view_dtype_reinterprets_the_bytes():

@@ -204,7 +204,7 @@ def takes_out(fn, aliases: bool):
         strict = (
             name in STRICT_OUT
             or (name in _CLAMPS and not any(hasattr(a, "shape") for a in bounds))
-            or (name in ("max", "min") and isinstance(result, tuple))
+            or (name in ("max", "min", "median", "nanmedian") and isinstance(result, tuple))
         )
         if isinstance(result, tuple):
             if not (isinstance(out, tuple | list) and len(out) == len(result)):
@@ -232,14 +232,18 @@ float_power floor frac frobenius_norm hardshrink heaviside histc inner inv inver
 logcumsumexp matmul matrix_norm mm bmm mv dot vdot msort multinomial nan_to_num nanquantile neg
 negative nonzero norm nuclear_norm quantile round searchsorted sgn sign slice_copy
 slice_scatter softmax solve svdvals tensordot tril triu trunc vecdot vector_norm where
+addmm addmv baddbmm addbmm cross linalg_cross take masked_select index_add index_select scatter
+gather narrow_copy sort topk cummax cummin kthvalue mode
 """.split()
 )
 # torch's clamp family is strict with number bounds, casting with tensor bounds; max and min
-# strict in their (values, indices) form, casting in their binary one
+# (and median, nanmedian) strict in their (values, indices) form, casting in their binary one
 _CLAMPS = frozenset(("clamp", "clip", "clamp_min", "clamp_max"))
+# torch's range factories fill an out= of the right size in its own shape (and dtype)
+_RANGES = ("arange", "linspace", "logspace")
 # reductions that, given out= and no dtype=, compute in out's dtype (torch's
 # get_dtype_from_result): sum(float_x, out=int_tensor) sums the truncated values
-_IN_OUT_DTYPE = frozenset(("sum", "prod", "cumsum", "cumprod", "nansum"))
+_IN_OUT_DTYPE = frozenset(("sum", "prod", "cumsum", "cumprod", "nansum", *_RANGES))
 
 
 def _direct(fn, general):
@@ -326,6 +330,8 @@ def _write(name: str, result, out, strict: bool = False):
         )
     if not out.data.flags.writeable:
         raise ValueError(f"{name}(): out is a read-only tensor")
+    if name in _RANGES and out.data.size == value.size:
+        value = value.reshape(out.shape)
     if out.shape != value.shape:
         if out.data.size:
             warnings.warn(

@@ -390,9 +390,9 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=N
             if randomness == "same":
                 _random.set_rng_state(state)
             sliced = [x if d is None else x.select(d, i) for x, d in zip(leaves, dims)]
-            before = _random.get_rng_state() if randomness == "error" else None
+            before = _random.get_rng_state().tolist() if randomness == "error" else None
             out = func(*_unflatten(sliced, spec), **kwargs)
-            if before is not None and _random.get_rng_state() != before:
+            if before is not None and _random.get_rng_state().tolist() != before:
                 raise RuntimeError(
                     "vmap: called random operation while in randomness error mode. Please "
                     "either use the 'same' or 'different' randomness flags on vmap or perform "

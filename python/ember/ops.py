@@ -951,7 +951,11 @@ def _bool_result(name: str, ufunc):
         a, b = _operands(name, input, other)
         if ufunc in _ORDERING:
             _complex.refuse(name, a, b)
-        return Tensor._make(np.asarray(ufunc(_data(a), _data(b))), False, None, 0)
+        a, b = _data(a), _data(b)
+        y = np.asarray(ufunc(a, b))
+        if (type(a) is _ND and a.base is not None) or (type(b) is _ND and b.base is not None):
+            y = _laid(y, (a, b))  # (see _laid)
+        return Tensor._make(y, False, None, 0)
 
     op.__name__ = name
     op.__doc__ = f"Elementwise {name} with broadcasting: a bool tensor, no gradient."
@@ -982,8 +986,11 @@ def _integer_op(name: str, ufunc):
         if builtins.any(_kind(x) not in "biu" for x in args):
             kinds = [np.asarray(_data(x)).dtype.name for x in args]
             raise TypeError(f"{name}: needs integer or bool operands, got {', '.join(kinds)}")
-        args = args if ufunc is np.invert else _promote(a, b)
-        return Tensor._make(np.asarray(ufunc(*map(_data, args))), False, None, 0)
+        args = tuple(map(_data, args if ufunc is np.invert else _promote(a, b)))
+        y = np.asarray(ufunc(*args))
+        if builtins.any(type(x) is _ND and x.base is not None for x in args):
+            y = _laid(y, args)  # (see _laid)
+        return Tensor._make(y, False, None, 0)
 
     op.__name__ = name
     op.__doc__ = f"Elementwise {name} with broadcasting (no gradient)."
@@ -1044,6 +1051,8 @@ class Binary(Function):
     def forward(ctx, a, b, f, df):
         # the operands' dtype (np.log(b) may widen a scalar); _quiet_all: errstate's cheap form
         y = np.asarray(_quiet_all(f, a, b)).astype(np.result_type(a, b), copy=False)
+        if (type(a) is _ND and a.base is not None) or (type(b) is _ND and b.base is not None):
+            y = _laid(y, (a, b))  # (see _laid)
         if df in _GRAD_A_IS_G:  # a's gradient is g: a and b only for b's, never y (as torch)
             keep = ctx.needs_input_grad[1]
             ctx.save_for_backward(*(v if keep else _shape_only(v) for v in (a, b)), None)
@@ -1134,6 +1143,8 @@ def _binary(
                 ):  # (the first test alone: ~0.15 us less of a 32x32 call)
                     y = straight(a, b)
                     if y is not None:
+                        if a.base is not None or b.base is not None:
+                            y = _laid(y, (a, b))  # (see _laid)
                         return _plain(y)
                 elif a.shape == b.shape:
                     # in autograd: the node on the operands as they are, which the operand
@@ -1144,6 +1155,8 @@ def _binary(
             if (a.dtype is _F32 or a.dtype is _F64) and _outside_graph(input):
                 y = straight(a, other)
                 if y is not None:
+                    if a.base is not None:
+                        y = _laid(y, (a, other))  # (see _laid)
                     return Tensor._make(y, False, None, 0)
         if real_only and (type(input) is not Tensor or input.data.dtype.kind == "c"):
             _complex.refuse(name, _data(input))
@@ -1454,8 +1467,9 @@ def _rounded_div(input, other, rounding_mode):  # noqa: A002
     _check_int_divisor("div", a, b)
     if _kind(a) in "biu" and _kind(b) in "biu":  # exact integer division, integer result
         q = np.floor_divide if rounding_mode == "floor" else _trunc_div_int
-        out = np.asarray(q(_data(a), _data(b)))
-        return Tensor(out.astype(np.result_type(_data(a), _data(b)), copy=False))
+        a, b = _data(a), _data(b)
+        out = np.asarray(q(a, b)).astype(np.result_type(a, b), copy=False)
+        return Tensor(_laid(out, (a, b)))
     f = _div_floor if rounding_mode == "floor" else lambda x, y: np.trunc(x / y)
     return Binary.apply(a, b, f, _zero_grads)  # zero gradient, as torch
 
@@ -1533,7 +1547,7 @@ def heaviside(input, values) -> Tensor:  # noqa: A002
         raise TypeError(f"heaviside: input ({a.dtype}) and values ({b.dtype}) must share a dtype")
     _check_broadcast("heaviside", a.data, b.data)
     y = np.where(a.data == 0, b.data, a.data > 0)  # NaN -> 0 as PyTorch (NumPy's is NaN)
-    return Tensor(np.asarray(y).astype(a.dtype, copy=False))
+    return Tensor(_laid(np.asarray(y).astype(a.dtype, copy=False), (a.data, b.data)))
 
 
 def _special(name: str, x, order: int = 0):
@@ -1597,7 +1611,12 @@ def _unary(name: str):
                 return Tensor._make(_C.special(name, a, 0), False, None, 0)
         if name == "frac" and _tensor_operand(input).data.dtype.kind in "iub":  # (as torch)
             raise TypeError(f"frac: not implemented for {_tensor_operand(input).dtype} input")
-        x = _float_operand(input, name)
+        try:
+            x = _float_operand(input, name)
+        except TypeError:
+            if name in _COMPLEX_FORMS and _kind(input) == "c":  # (torch's complex form)
+                return _COMPLEX_FORMS[name](None, _tensor_operand(input))
+            raise
         return _unary_apply(Elementwise, x, lambda a: np.asarray(f(a), a.dtype), df)
 
     op.__name__ = name
@@ -1698,7 +1717,9 @@ def nan_to_num(input, nan: float = 0.0, posinf=None, neginf=None) -> Tensor:  # 
     def f(a):
         return np.nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf)
 
-    return Elementwise.apply(x, f, _nan_to_num_grad)
+    out = Elementwise.apply(x, f, _nan_to_num_grad)
+    out.data = _laid(out.data, (x.data,))  # (NumPy's order='K' of an expanded x: see _laid)
+    return out
 
 
 def _nan_to_num_grad(a, y):  # (in _FROM_INPUT: y is not kept, as torch keeps only a)
@@ -1745,9 +1766,19 @@ def _lerp_straight(input, end, weight):  # noqa: A002
         w = w if w.flags.c_contiguous else np.ascontiguousarray(w)
     else:
         return None
-    a = a if a.flags.c_contiguous else np.ascontiguousarray(a)
-    b = b if b.flags.c_contiguous else np.ascontiguousarray(b)
-    return Tensor._make(_C.lerp(a, b, w), False, None, 0)
+    if a.flags.c_contiguous and b.flags.c_contiguous:
+        return Tensor._make(_C.lerp(a, b, w), False, None, 0)
+    y = _C.lerp(np.ascontiguousarray(a), np.ascontiguousarray(b), w)
+    return Tensor._make(_strides.as_torch(y, (a, b, w)), False, None, 0)  # (torch's layout)
+
+
+def lerp_dtypes(input, end, weight) -> None:  # noqa: A002
+    """torch's lerp takes end, and a weight tensor of some dims, of input's own dtype only (a
+    0-d weight tensor is read as a number)."""
+    dt = _data(input).dtype if isinstance(input, Tensor | np.ndarray) else None
+    for name, v, need in (("end", end, True), ("weight", weight, _shape(weight) != ())):
+        if dt is not None and need and isinstance(v, Tensor | np.ndarray) and v.dtype != dt:
+            raise RuntimeError(f"lerp: expected dtype {dt} for `{name}` but got dtype {v.dtype}")
 
 
 def lerp(input, end, weight) -> Tensor:  # noqa: A002
@@ -1756,6 +1787,7 @@ def lerp(input, end, weight) -> Tensor:  # noqa: A002
     if y is not None:
         return y
     _refuse_integral("lerp", input, end)
+    lerp_dtypes(input, end, weight)
     d = sub(end, input)
     w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
     small = np.abs(w) < 0.5
@@ -1803,7 +1835,8 @@ def nextafter(input, other) -> Tensor:  # noqa: A002
     """The next float after input towards other (no gradient)."""
     _refuse_integral("nextafter", input, other)
     a, b = _operands("nextafter", input, other)
-    return Tensor(np.asarray(np.nextafter(_data(a), _data(b))).astype(np.result_type(a, b)))
+    a, b = _data(a), _data(b)
+    return Tensor(_laid(np.asarray(np.nextafter(a, b)).astype(np.result_type(a, b)), (a, b)))
 
 
 def mvlgamma(input, p: int) -> Tensor:  # noqa: A002
@@ -1847,12 +1880,18 @@ class GammaInc(Function):
 def gammainc(input, other) -> Tensor:  # noqa: A002
     """The regularised lower incomplete gamma function P(input, other), as
     torch.special.gammainc; differentiable in ``other`` only (as PyTorch)."""
-    return GammaInc.apply(*_float_pair_operands("gammainc", input, other), False)
+    a, b = _float_pair_operands("gammainc", input, other)
+    out = GammaInc.apply(a, b, False)
+    out.data = _laid(out.data, (_data(a), _data(b)))  # (see _laid)
+    return out
 
 
 def gammaincc(input, other) -> Tensor:  # noqa: A002
     """The regularised upper incomplete gamma function Q = 1 - P, as torch.special.gammaincc."""
-    return GammaInc.apply(*_float_pair_operands("gammaincc", input, other), True)
+    a, b = _float_pair_operands("gammaincc", input, other)
+    out = GammaInc.apply(a, b, True)
+    out.data = _laid(out.data, (_data(a), _data(b)))  # (see _laid)
+    return out
 
 
 def isin(
@@ -2437,6 +2476,7 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
                 nan = nan | np.isnan(_data(b)) if b is not None else nan
             if nan.any():
                 y = where(nan, np.asarray(np.nan, y.dtype), y)
+        y.data = _laid(y.data, (x.data, _data(min), _data(max)))  # (see _laid)
         return y
     if _kind(x) in "biu" and builtins.any(isinstance(v, float) for v in (min, max)):
         x = _to_dtype(x, get_default_dtype())  # an int tensor clamped to a float bound
@@ -2738,11 +2778,17 @@ def _expand_grad(g, shape, axes, keepdim, view: bool = False):
     return np.broadcast_to(g, shape)
 
 
+def _c_result(y):
+    """A reduction's result in C order, as torch's (NumPy's keeps a permuted input's layout,
+    so x.permute(...).sum(1).view(-1) failed). Results of fewer than 2 dims always are."""
+    return y if y.ndim < 2 or y.flags.c_contiguous else y.copy()
+
+
 class Sum(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         ctx.meta = (x.shape, axes, keepdim)
-        return reduce_sum(x, axes, keepdim)
+        return _c_result(reduce_sum(x, axes, keepdim))
 
     @staticmethod
     def backward(ctx, g):
@@ -2774,7 +2820,7 @@ def sum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A
     if dtype is None and type(x) is Tensor and x.data.dtype.char in "fd":  # the common case
         axes = _axes(dim, x.data.ndim, "sum")
         if _outside_graph(x):  # Sum.forward's result
-            return Tensor._make(reduce_sum(x.data, axes, keepdim), False, None, 0)
+            return Tensor._make(_c_result(reduce_sum(x.data, axes, keepdim)), False, None, 0)
         return Sum.apply(x, axes, keepdim)
     x = _as_dtype(x, dtype)
     axes = _axes(dim, x.ndim, "sum")
@@ -2796,12 +2842,12 @@ class Mean(Function):
         if count and x.dtype.char in "fd":  # NumPy's mean: the sum, then one division
             # by the count in x's dtype: a full reduction's NumPy scalar divides by a scalar
             # ~10x faster than np.true_divide(..., dtype=) does (same rounding)
-            return reduce_sum(x, axes, keepdim) / x.dtype.type(count)
+            return _c_result(reduce_sum(x, axes, keepdim)) / x.dtype.type(count)
         if count and x.dtype.char in "eE":  # float16 / bfloat16: in float32, rounded once
             return (reduce_sum(x.astype(np.float32), axes, keepdim) / count).astype(x.dtype)
         if not count:  # nothing to average: NaN, without NumPy's "Mean of empty slice" warning
             return np.full(np.sum(x, axis=axes, keepdims=keepdim).shape, np.nan, x.dtype)
-        return np.mean(x, axis=axes, keepdims=keepdim)
+        return _c_result(np.mean(x, axis=axes, keepdims=keepdim))
 
     @staticmethod
     def backward(ctx, g):
@@ -2826,7 +2872,7 @@ def mean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         a = x.data
         axes = _axes(dim, a.ndim, "mean")
         if _outside_graph(x) and a.size:  # divided as Mean.forward divides
-            y = reduce_sum(a, axes, keepdim)
+            y = _c_result(reduce_sum(a, axes, keepdim))
             return Tensor._make(y / a.dtype.type(a.size // builtins.max(y.size, 1)), False, None, 0)
         return Mean.apply(x, axes, keepdim)
     x = _as_dtype(x, dtype)
@@ -3059,7 +3105,10 @@ def _extremum(a, b, use_max: bool) -> Tensor:
             and da.size < _SAME_SHAPE_MIN
             and _plain_pair(a, b) is not None
         ):  # the common call: _bcast's first case straight (the tests below ~1 us)
-            return Tensor._make((np.maximum if use_max else np.minimum)(da, db), False, None, 0)
+            y = (np.maximum if use_max else np.minimum)(da, db)
+            if da.base is not None or db.base is not None:
+                y = _laid(y, (da, db))  # (see _laid)
+            return Tensor._make(y, False, None, 0)
     op = "maximum" if use_max else "minimum"
     if type(a) is Tensor and type(b) is Tensor and a.data.dtype == b.data.dtype:
         if a.data.dtype.kind == "c":
@@ -3071,8 +3120,10 @@ def _extremum(a, b, use_max: bool) -> Tensor:
     try:
         if (arrays := _plain_pair(a, b)) is not None:  # the ufunc without the node
             y = _bcast(np.maximum if use_max else np.minimum, *arrays)
-            return Tensor._make(y, False, None, 0)
-        return Maximum.apply(a, b, use_max)
+            return Tensor._make(_laid(y, arrays), False, None, 0)
+        out = Maximum.apply(a, b, use_max)
+        out.data = _laid(out.data, (_data(a), _data(b)))
+        return out
     except ValueError:
         _check_broadcast(op, _data(a), _data(b))
         raise
@@ -3797,7 +3848,10 @@ def repeat(x, *sizes) -> Tensor:
     base = reshape(x, (1,) * lead + x.shape)
     expanded = expand(_unsqueeze_all(base), _interleave(sizes, base.shape))
     out = reshape(expanded, tuple(s * d for s, d in zip(sizes, base.shape)))
-    return clone(out) if builtins.all(s == 1 for s in sizes) else out  # always a copy (torch)
+    if out.data.flags.c_contiguous and not builtins.all(s == 1 for s in sizes):
+        return out  # (reshape's copy)
+    # always a new C-contiguous tensor, as torch (reshape of an expanded x can be a view)
+    return contiguous_copy(out) if not out.data.flags.c_contiguous else clone(out)
 
 
 def _unsqueeze_all(x):
@@ -4140,7 +4194,7 @@ class Prod(Function):
         if run is not None:
             y = _C.prod_dim(x, run[0], run[1], keepdim and axis is not None)
         else:
-            y = np.prod(x, axis=axis, keepdims=keepdim)
+            y = _c_result(np.prod(x, axis=axis, keepdims=keepdim))
         ctx.save_for_backward(x, y)
         ctx.meta = (axis, keepdim)
         return y
@@ -4524,8 +4578,11 @@ def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> So
     rows = None if stable else _rows_straight(x, dim)
     if rows is not None and (rows.size <= 65536 or _radix_lines(rows, 1)):
         if x._requires_grad and not _outside_graph(x):
-            return _graph_result(x, _C.sort_indices(rows, descending))
-        return _straight_result(x, _C.sort_indices(rows, descending, True))
+            res = _graph_result(x, _C.sort_indices(rows, descending))
+        else:
+            res = _straight_result(x, _C.sort_indices(rows, descending, True))
+        a = x.data
+        return _sort_laid(res, a) if a.base is not None and not a.flags.c_contiguous else res
     if type(x) is not Tensor or x.data.dtype.kind == "c":  # (_real_only's test, in here)
         _complex.refuse("sort", _data(x))
     x = _tensor_operand(x)
@@ -4546,7 +4603,22 @@ def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> So
         # PyTorch radix-sorts long 1-D integer tensors ascending, which is stable.
         radix = x.ndim == 1 and x.numel() >= 32768 and a.dtype.kind in "iu" and not descending
         idx = _argsort(a, axis, descending, stable or radix)
-    return SortResult(_take_along(x, axis, idx), Tensor._make(idx, False, None, 0))
+    idx = np.ascontiguousarray(idx)  # (a moved axis' lines: torch's are laid out as x)
+    res = SortResult(_take_along(x, axis, idx), Tensor._make(idx, False, None, 0))
+    return res if a.flags.c_contiguous else _sort_laid(res, a)
+
+
+def _sort_laid(res: SortResult, a: np.ndarray) -> SortResult:
+    """sort's values and indices laid out as torch's: as its input ``a`` (a preserve_format
+    clone of it, sorted in place)."""
+    want = _strides.preserved(a)
+    for t in res:
+        d = t.data
+        if tuple(s // d.itemsize for s in d.strides) != want:
+            out = _strides.empty(d.shape, want, d.dtype)
+            np.copyto(out, d)
+            t.data = out
+    return res
 
 
 def _rows_straight(x, dim):
@@ -4714,6 +4786,7 @@ def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) ->
         idx = _argsort(x.data, axis, largest).take(range(k), axis)
     else:
         idx = _from_rows(_C.topk_indices(rows, k, largest, sorted), x.data.shape, axis)
+    idx = np.ascontiguousarray(idx)  # (torch's topk results are C-contiguous)
     return SortResult(_take_along(x, axis, idx), Tensor._make(idx, False, None, 0))
 
 
@@ -5009,7 +5082,7 @@ class Roll(Function):
     @staticmethod
     def forward(ctx, x, shifts, axes):
         ctx.meta = (shifts, axes)
-        return np.roll(x, shifts, axes)
+        return np.ascontiguousarray(np.roll(x, shifts, axes))  # (torch's: C order)
 
     @staticmethod
     def backward(ctx, g):
@@ -6173,8 +6246,10 @@ def _amax_amin(x, dim, keepdim, use_max, op):
         raise IndexError(f"{op}: cannot reduce over an empty dim of shape {x.shape}")
     if _outside_graph(x):
         y = AMax.forward(AMax.__new__(AMax), x.data, axes, keepdim, use_max)
-        return Tensor._make(y, False, None, 0)
-    return AMax.apply(x, axes, keepdim, use_max)
+        return Tensor._make(_c_result(y), False, None, 0)
+    out = AMax.apply(x, axes, keepdim, use_max)
+    out.data = _c_result(out.data)
+    return out
 
 
 def amax(x, dim=(), keepdim: bool = False) -> Tensor:
@@ -6479,6 +6554,7 @@ class LogCumSumExp(Function):
     @staticmethod
     def forward(ctx, x, axis):
         y = np.logaddexp.accumulate(x + 0.0, axis=axis)  # -0 -> +0: PyTorch starts from -inf
+        y = np.ascontiguousarray(y)  # (torch's C order, whatever x's layout)
         ctx.save_for_backward(x, y)
         ctx.axis = axis
         return y
@@ -7472,12 +7548,64 @@ _EXTRAS = (
 )  # fmt: skip
 
 
+def _complex_logaddexp(a, b):
+    """torch's complex logaddexp: the operand of larger real part plus log1p(exp(other - it))."""
+    first = (_complex.real(a) >= _complex.real(_tensor_operand(b))).detach()
+    hi, lo = where(first, a, b), where(first, b, a)
+    return add(hi, log1p(exp(sub(lo, hi))))
+
+
+def _complex_logsumexp(fn, x, dim, keepdim=False):
+    """torch's: log(sum(exp(x - m))) + m, m the (real) max of x's real parts (0 where infinite)."""
+    axes = _axes(dim, x.ndim, "logsumexp")
+    m = amax(_complex.real(x), axes, keepdim=True).detach()
+    m = where(isinf(m), 0.0, m)
+    y = add(log(sum(exp(sub(x, m)), axes, keepdim=True)), m)
+    return y if keepdim else squeeze(y, axes)
+
+
+def _complex_logcumsumexp(fn, x, dim):
+    """torch's scan: y[0] = x[0], y[i] = logaddexp(y[i - 1], x[i]) along dim (its branch of the
+    log, as torch's; a Python loop of ops: complex input only)."""
+    if x.ndim == 0:
+        return getitem(x, ...)
+    axis = _dim(dim, x.ndim, "logcumsumexp")
+    if x.shape[axis] == 0:
+        return clone(x)
+    parts = unbind(x, axis)
+    out = [parts[0]]
+    for p in parts[1:]:
+        out.append(_complex_logaddexp(out[-1], p))
+    return stack(out, axis)
+
+
+def _complex_sinc(fn, x):
+    """sin(pi x) / (pi x), 1 at 0 (torch's complex sinc)."""
+    zero = (x == 0).detach()
+    px = mul(where(zero, 1.0, x), float(np.pi))
+    return where(zero, 1.0 + 0j, div(sin(px), px)).to(x.dtype)
+
+
+# complex input to ops real-only otherwise: torch's forms (fn: the real op)
+_COMPLEX_FORMS = {
+    "cumprod": lambda fn, x, *args, **kwargs: fn(x, *args, **kwargs),  # (its own node's)
+    "exp2": lambda fn, x: exp(mul(x, _LN2)),
+    "sinc": _complex_sinc,
+    "logaddexp": lambda fn, a, b: _complex_logaddexp(_tensor_operand(a), b),
+    "logsumexp": _complex_logsumexp,
+    "logcumsumexp": _complex_logcumsumexp,
+}
+
+
 def _real_only(fn):
     """fn, refusing complex input (orderings, and reductions not defined for complex here)."""
 
     @functools.wraps(fn)
     def op(input, *args, **kwargs):  # noqa: A002 (torch's name, which input= gives)
         if type(input) is not Tensor or input.data.dtype.kind == "c":  # (a real Tensor: no refusal)
+            form = _COMPLEX_FORMS.get(fn.__name__)
+            if form is not None and _kind(input) == "c":  # (torch's complex form)
+                return form(fn, input, *args, **kwargs)
             _complex.refuse(fn.__name__, _data(input))
         return fn(input, *args, **kwargs) if kwargs else fn(input, *args)
 

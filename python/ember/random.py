@@ -22,8 +22,9 @@ _generator = np.random.default_rng(_initial_seed)
 
 def _seed_bits(seed) -> int:
     """torch's seeds: ints in [-2**63, 2**64), a negative one read as its uint64 bits."""
-    if not isinstance(seed, int | np.integer):
-        raise TypeError(f"manual_seed expected an int, but got {type(seed).__name__}")
+    if not isinstance(seed, int | np.integer) or isinstance(seed, bool | np.bool_):
+        # (Generator.manual_seed's words; torch's RuntimeError)
+        raise RuntimeError(f"manual_seed expected a long, but got {type(seed).__name__}")
     if not -(2**63) <= seed < 2**64:
         raise ValueError(f"manual_seed: seed must be an int in [-2**63, 2**64), got {seed}")
     return int(seed) % 2**64
@@ -33,7 +34,7 @@ def manual_seed(seed: int) -> _DefaultGenerator:
     """Seed ember's generator; the same seed gives the same draws. Returns
     ``ember.default_generator``, as torch.manual_seed returns torch.default_generator."""
     global _generator, _initial_seed
-    _initial_seed = _seed_bits(seed)
+    _initial_seed = _seed_bits(int(seed))  # (torch's int(seed): 1.5 seeds as 1, "3" as 3)
     _generator = np.random.default_rng(_initial_seed)
     return default_generator
 
@@ -57,7 +58,7 @@ class _DefaultGenerator:
     device = _device("cpu")
 
     def manual_seed(self, seed: int) -> _DefaultGenerator:
-        manual_seed(seed)
+        manual_seed(_seed_bits(seed))  # (a Generator's: an int, not int(seed))
         return self
 
     def seed(self) -> int:
@@ -66,10 +67,10 @@ class _DefaultGenerator:
     def initial_seed(self) -> int:
         return initial_seed()
 
-    def get_state(self) -> dict:
+    def get_state(self):
         return get_rng_state()
 
-    def set_state(self, state: dict) -> _DefaultGenerator:
+    def set_state(self, state) -> _DefaultGenerator:
         set_rng_state(state)
         return self
 
@@ -115,12 +116,59 @@ def normal_samples(
     return out
 
 
-def get_rng_state() -> dict:
-    return _generator.bit_generator.state
+# A generator's state as torch's: a uint8 Tensor (torch's is mt19937's 5056 bytes; ember's
+# streams are NumPy's PCG64, whose state is these four little-endian fields)
+_STATE_FIELDS = ((16, "state"), (16, "inc"), (8, "has_uint32"), (8, "uinteger"))
+_STATE_SIZE = sum(n for n, _ in _STATE_FIELDS)
 
 
-def set_rng_state(state: dict) -> None:
-    _generator.bit_generator.state = state
+def _state_bytes(bit_generator):
+    from ember.tensor import Tensor
+
+    st = bit_generator.state
+    if st.get("bit_generator") != "PCG64":  # (a NumPy generator passed in: its dict)
+        return st
+    values = (st["state"]["state"], st["state"]["inc"], st["has_uint32"], st["uinteger"])
+    raw = b"".join(int(v).to_bytes(n, "little") for (n, _), v in zip(_STATE_FIELDS, values))
+    return Tensor(np.frombuffer(raw, np.uint8).copy())
+
+
+def _set_state_bytes(bit_generator, state) -> None:
+    """Set ``bit_generator`` from get_state()'s uint8 Tensor, refused as torch refuses."""
+    from ember.tensor import Tensor
+
+    if not isinstance(state, Tensor):
+        raise TypeError(f"expected an ember.ByteTensor, but got {type(state).__name__}")
+    if state.dtype != np.uint8:
+        raise TypeError("RNG state must be an ember.ByteTensor (dtype uint8)")
+    raw = np.ascontiguousarray(state.data).reshape(-1).tobytes()
+    if len(raw) != _STATE_SIZE:
+        raise RuntimeError(
+            f"Expected a generator state of size {_STATE_SIZE} but found the input RNG state "
+            f"size to be {len(raw)}"
+        )
+    v, at = [], 0
+    for n, _ in _STATE_FIELDS:
+        v.append(int.from_bytes(raw[at : at + n], "little"))
+        at += n
+    if v[1] % 2 == 0 or v[2] > 1 or v[3] >= 2**32:  # (PCG64's increment is odd)
+        raise RuntimeError("Invalid PCG64 state")
+    bit_generator.state = {
+        "bit_generator": "PCG64",
+        "state": {"state": v[0], "inc": v[1]},
+        "has_uint32": v[2],
+        "uinteger": v[3],
+    }
+
+
+def get_rng_state():
+    """The global stream's state: a uint8 Tensor, as torch.get_rng_state."""
+    return _state_bytes(_generator.bit_generator)
+
+
+def set_rng_state(state) -> None:
+    """Restore the global stream from get_rng_state()'s uint8 Tensor."""
+    _set_state_bytes(_generator.bit_generator, state)
 
 
 @contextlib.contextmanager
@@ -146,7 +194,8 @@ class Generator(np.random.Generator):
         >>> g = ember.Generator().manual_seed(42)
         >>> train, val = ember.data.random_split(ds, [0.8, 0.2], generator=g)
 
-    ``get_state()`` / ``set_state()`` hold NumPy's bit-generator state (a dict), not bytes.
+    ``get_state()`` / ``set_state()`` take a uint8 Tensor, as torch's (NumPy's PCG64 state in
+    48 bytes, not torch's mt19937 bytes).
     """
 
     def __init__(self, device="cpu"):
@@ -169,9 +218,9 @@ class Generator(np.random.Generator):
     def initial_seed(self) -> int:
         return self._initial_seed
 
-    def get_state(self) -> dict:
-        return self.bit_generator.state
+    def get_state(self):
+        return _state_bytes(self.bit_generator)
 
-    def set_state(self, state: dict) -> Generator:
-        self.bit_generator.state = state
+    def set_state(self, state) -> Generator:
+        _set_state_bytes(self.bit_generator, state)
         return self

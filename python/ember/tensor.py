@@ -584,9 +584,13 @@ class Tensor:
         non_blocking: bool = False,
         copy: bool = False,
         memory_format=None,
+        tensor=None,
     ):
-        """A cast to a dtype (``to(np.float64)``, ``to(other_tensor)``) and/or a memory format;
-        "cpu" changes nothing, "meta" gives a shape-only tensor, other devices are refused."""
+        """A cast to a dtype (``to(np.float64)``, ``to(other_tensor)``, torch's
+        ``to(tensor=other)``) and/or a memory format; "cpu" changes nothing, "meta" gives a
+        shape-only tensor, other devices are refused."""
+        if tensor is not None:
+            args = (tensor, *args)
         dtype, device = _device.parse_to_device(args, dtype, device)
         if device is not None:
             out = self._to_device(device, dtype)
@@ -674,10 +678,14 @@ class Tensor:
         return self.fill_(0)
 
     def fill_(self, value) -> Tensor:
-        self._needs_record(None, rebind=False)  # graph tensors: refuse, not wrong gradients
-        self.data[...] = (
-            value.data if isinstance(value, Tensor) else _ops._fill_value(value, self.dtype)
-        )
+        d = self.data
+        if not d.flags.writeable:  # an expand()ed tensor: torch fills the memory it views
+            d = _expanded_alias(d)
+            if d is None:
+                raise self._read_only()
+        if d is self.data or self._requires_grad:
+            self._needs_record(None, rebind=False)  # graph tensors: refuse, not wrong gradients
+        d[...] = value.data if isinstance(value, Tensor) else _ops._fill_value(value, self.dtype)
         return self
 
     def __repr__(self) -> str:
@@ -1007,6 +1015,7 @@ class Tensor:
 
     def lerp_(self, end, weight) -> Tensor:
         """self += weight * (end - self), with PyTorch's two-sided formula (exact at 0 and 1)."""
+        _ops.lerp_dtypes(self, end, weight)
         e, w = np.asarray(_ops._data(end)), np.asarray(_ops._data(weight))
         if type(weight) in (float, int) and self.data.dtype in (np.float32, np.float64):
             w = w.astype(self.data.dtype)  # a weak number, as in lerp (16-bit: computed wider)
@@ -1710,6 +1719,22 @@ def _uint8_tensor(p) -> bool:
 
 
 _TENSOR_SLOTS = frozenset(Tensor.__slots__)
+
+
+def _expanded_alias(a: np.ndarray):
+    """A writeable array on the elements a read-only ``a`` views when ``a`` is an expanded
+    (stride-0) view of writeable memory (its stride-0 dims kept at size 1), else None."""
+    if 0 not in a.strides or not a.size:
+        return None
+    owner = a
+    while isinstance(owner.base, np.ndarray):
+        owner = owner.base
+    if not owner.flags.writeable or not (owner.flags.c_contiguous or owner.flags.f_contiguous):
+        return None
+    v = a[tuple(slice(0, 1) if s == 0 else slice(None) for s in a.strides)]
+    start = v.__array_interface__["data"][0] - owner.__array_interface__["data"][0]
+    flat = owner.reshape(-1, order="A").view(np.uint8)
+    return np.lib.stride_tricks.as_strided(flat[start:].view(a.dtype), v.shape, v.strides)
 
 
 def _strided_payload(a: np.ndarray):

@@ -28,6 +28,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import itertools
 import sys
 import threading
@@ -194,6 +195,50 @@ def view_made(out, src):
     return out
 
 
+# The view ops whose results, made in the mode on a normal tensor, stay normal (torch's); the
+# others (indexing, reshape, view, permute, detach) call view_made themselves. These are
+# wrapped only while a block is open (_swap_views), so outside the mode they cost nothing.
+_VIEW_OPS = (
+    "squeeze unsqueeze expand expand_as narrow select unbind split split_with_sizes "
+    "tensor_split hsplit vsplit dsplit chunk diagonal t transpose swapaxes swapdims movedim "
+    "moveaxis as_strided unfold"
+).split()
+_unwrapped_views: dict = {}  # (namespace, name) -> the op as defined, while wrapped
+
+
+def _view_marking(fn):
+    """``fn`` (a view op taking its source first), its results passed through view_made."""
+
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        src = args[0] if args else kwargs.get("input")
+        if isinstance(src, Tensor) and _state.inference:
+            for o in out if isinstance(out, tuple | list) else (out,):
+                if isinstance(o, Tensor):
+                    view_made(o, src)
+        return out
+
+    return op
+
+
+def _swap_views(on: bool) -> None:
+    """Wrap (on) or restore the view ops of Tensor and the ember namespace."""
+    if on == bool(_unwrapped_views):
+        return
+    if not on:
+        for (ns, name), fn in _unwrapped_views.items():
+            setattr(ns, name, fn)
+        _unwrapped_views.clear()
+        return
+    for ns in (Tensor, sys.modules["ember"]):
+        for name in _VIEW_OPS:
+            fn = ns.__dict__.get(name) if ns is Tensor else getattr(ns, name, None)
+            if callable(fn) and not isinstance(fn, property | staticmethod | classmethod):
+                _unwrapped_views[(ns, name)] = fn
+                setattr(ns, name, _view_marking(fn))
+
+
 def _make_marking(data, requires_grad, ctx, idx):
     """Tensor._make once an inference_mode block was opened: its tensors made in the mode (in
     this thread) are marked as inference tensors, and views of them made outside it."""
@@ -219,6 +264,7 @@ def _inference_blocks(step: int) -> None:
         Tensor._make = staticmethod(_make_marking if on else _plain_make)
         Tensor.__init__ = _init_marking if on else _plain_init
         sys.modules["ember.tensor"]._marking = on  # (its _plain: ops' fast results)
+        _swap_views(_open_blocks[0] > 0)
 
 
 _blocks_lock = threading.Lock()
