@@ -1613,15 +1613,18 @@ def _fused_rows(x: Tensor, t: np.ndarray, w, ignore_index, reduction, label_smoo
         return None  # the composed path's empty result
     if t.dtype != np.int64 or not t.flags.c_contiguous:
         t = np.ascontiguousarray(t, dtype=np.int64)
-    bad = (t != ignore_index) & ((t < 0) | (t >= xd.shape[1]))
-    if bad.any():  # (the kernel checks too, but PyTorch's error is an IndexError)
-        c = xd.shape[1]
-        raise _IndexValueError(
-            f"nll_loss: target {int(t[bad][0])} is out of bounds for {c} classes"
-        )
     w = None if w is None else _contig(w)
     meta = (t, w, int(ignore_index), reduction, float(label_smoothing), log_input)
-    return CrossEntropy.apply(x if xd.flags.c_contiguous else x.contiguous(), meta)
+    try:  # the kernel checks every target before it writes anything: no NumPy pass here
+        return CrossEntropy.apply(x if xd.flags.c_contiguous else x.contiguous(), meta)
+    except ValueError:
+        bad = (t != ignore_index) & ((t < 0) | (t >= xd.shape[1]))
+        if bad.any():  # PyTorch's error is an IndexError
+            c = xd.shape[1]
+            raise _IndexValueError(
+                f"nll_loss: target {int(t[bad][0])} is out of bounds for {c} classes"
+            ) from None
+        raise
 
 
 @_torch_loss_params(
