@@ -6177,14 +6177,55 @@ def _conv3d_operands(op: str, input, weight, stride, dilation):
     return (x.unsqueeze(0) if unbatched else x), weight, unbatched, s, d
 
 
+class _DepthTaps(Function):
+    # x (N, C, D, H, W) -> (N*OD, C*KD, H, W): out[n*OD + i, c*KD + a] = x[n, c, i*s - p + a*d]
+    # (zero outside [0, D)): conv3d's depth taps laid out as conv2d input channels
+    @staticmethod
+    def _ranges(depth, kd, od, s, d, p):
+        # per tap a: the outputs [i0, i1) whose source depth i*s - p + a*d lies in the input
+        for a in range(kd):
+            off = a * d - p
+            i0, i1 = max(0, -(off // s)), min(od, (depth - 1 - off) // s + 1)
+            if i1 > i0:
+                yield a, i0, i1, i0 * s + off
+
+    @staticmethod
+    def forward(ctx, x, kd, od, s, d, p):
+        n, c, depth = x.shape[:3]
+        out = np.zeros((n, od, c, kd) + x.shape[3:], x.dtype)
+        xt = x.transpose(0, 2, 1, 3, 4)  # (N, D, C, H, W): a view
+        for a, i0, i1, src in _DepthTaps._ranges(depth, kd, od, s, d, p):
+            out[:, i0:i1, :, a] = xt[:, src : src + s * (i1 - i0 - 1) + 1 : s]
+        ctx.meta = (x.shape, kd, od, s, d, p)
+        return out.reshape(n * od, c * kd, *x.shape[3:])
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, kd, od, s, d, p = ctx.meta
+        n, c, depth = shape[:3]
+        g6 = g.reshape(n, od, c, kd, *shape[3:])
+        dxt = np.zeros((n, depth, c) + shape[3:], g.dtype)
+        for a, i0, i1, src in _DepthTaps._ranges(depth, kd, od, s, d, p):
+            dxt[:, src : src + s * (i1 - i0 - 1) + 1 : s] += g6[:, i0:i1, :, a]
+        return np.ascontiguousarray(dxt.transpose(0, 2, 1, 3, 4)), None, None, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        _, kd, od, s, d, p = ctx.meta
+
+        def fwd(v):  # linear: the same taps of a direction v
+            return _DepthTaps.forward(_graph.scratch(_DepthTaps), v, kd, od, s, d, p)
+
+        return _graph.linear(ctx, g, fwd), None, None, None, None, None
+
+
 @_integer_conv("conv3d")
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """3-D convolution over (N, C, D, H, W) or unbatched (C, D, H, W): weight
     (O, C/groups, KD, KH, KW), bias (O,). padding: int, triple, 'valid' or 'same' (stride 1).
 
-    Computed as the sum over kernel depth a of conv2d(depth slices a*dilation + stride*i,
-    weight[:, :, a]): rare enough not to justify its own kernel, and gradients come from
-    conv2d's. Output size per axis: (n + 2 padding - dilation (k - 1) - 1) // stride + 1.
+    Computed as one conv2d over the depth slices a*dilation + stride*i stacked as channels
+    (c, a): rare enough not to justify its own kernel, and gradients come from conv2d's. Output size per axis: (n + 2 padding - dilation (k - 1) - 1) // stride + 1.
     """
     op = "conv3d"
     x, weight, unbatched, s, d = _conv3d_operands(op, input, weight, stride, dilation)
@@ -6217,28 +6258,29 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
         if min(p) < 0:
             raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
         depth_pad, hw_pad = (p[0], p[0]), p[1:]
-    if depth_pad != (0, 0):
-        x = pad(x, (0, 0, 0, 0) + depth_pad)
-    n, c, dp = x.shape[:3]
+    n, c = x.shape[:2]
+    dp = x.shape[2] + depth_pad[0] + depth_pad[1]
     od = (dp - d[0] * (kd - 1) - 1) // s[0] + 1
     if od < 1:
         raise ValueError(
             f"{op}: kernel depth {kd} (dilation {d[0]}) is larger than the padded input depth {dp}"
         )
-    y = None
-    for a in range(kd):
-        start = a * d[0]
-        sl = x[:, :, start : start + s[0] * (od - 1) + 1 : s[0]]  # (N, C, OD, H, W)
-        sl = sl.transpose(1, 2).reshape(n * od, c, *x.shape[3:])
-        t = conv2d(sl, weight[:, :, a], None, s[1:], hw_pad, d[1:], groups)
-        y = t if y is None else y + t
-    y = y.reshape(n, od, *y.shape[1:]).transpose(1, 2)
     if bias is not None:
         bias = _float_input(bias, op, "bias", weight.dtype)
         if bias.shape != (weight.shape[0],):
             raise ValueError(f"{op}: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    # one conv2d whose input channels are (c, a) pairs: the depth taps a beside each channel,
+    # (N*OD, C*KD, H, W), against weight (O, C/g*KD, KH, KW) (a plain reshape, the same (c, a)
+    # order; each group's channels stay contiguous): one GEMM of depth C*KD*KH*KW instead of KD
+    # shallow convolutions, their sum, a padded copy and a bias pass
+    xu = _DepthTaps.apply(x, kd, od, s[0], d[0], depth_pad[0])
+    wu = weight.reshape(weight.shape[0], weight.shape[1] * kd, *weight.shape[3:])
+    with_bias = bias is not None and c > 0
+    y = conv2d(xu, wu, bias if with_bias else None, s[1:], hw_pad, d[1:], groups)
+    y = y.reshape(n, od, *y.shape[1:]).transpose(1, 2)
+    if bias is not None and not with_bias:
         # (no input channels: an empty output without them, bias still on the graph)
-        y = _empty_conv(y.shape, y, bias) if c == 0 else y + bias.reshape(-1, 1, 1, 1)
+        y = _empty_conv(y.shape, y, bias)
     return y.squeeze(0) if unbatched else y
 
 
