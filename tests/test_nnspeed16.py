@@ -393,3 +393,73 @@ def test_ctc_kernel_checks():
         _C.ctc_loss_backward(np.ones(2), lp, ext, ones, three, alpha, nll, False)
     with pytest.raises(TypeError, match="float64"):
         _C.ctc_loss_backward(np.ones(1, np.float32), lp, ext, ones, three, alpha, nll, False)
+
+
+# ---- conv3d through one conv2d over the depth taps ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "stride, padding, dilation, groups",
+    [(1, 1, 1, 1), (2, 0, 1, 2), (1, (3, 0, 1), (2, 1, 1), 1), (2, 2, 2, 4), (1, "same", 2, 2)],
+)
+def test_conv3d_matches_torch(stride, padding, dilation, groups):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal((2, 4, 7, 6, 5))
+    w = rng.standard_normal((8, 4 // groups, 3, 2, 3))
+    b = rng.standard_normal(8)
+    xe, we, be = _leaf(x), _leaf(w), _leaf(b)
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    y = F.conv3d(xe, we, be, **kw)
+    g = rng.standard_normal(y.shape)
+    y.backward(ember.tensor(g))
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    yt = torch.nn.functional.conv3d(xt, wt, bt, **kw)
+    yt.backward(torch.tensor(g))
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    for e, t in ((xe, xt), (we, wt), (be, bt)):
+        np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_conv3d_against_a_direct_sum_and_by_finite_differences():
+    rng = np.random.default_rng(16)
+    x = rng.standard_normal((1, 2, 5, 3, 3))
+    w = rng.standard_normal((3, 2, 2, 1, 1))
+    y = F.conv3d(ember.tensor(x), ember.tensor(w), padding=(1, 0, 0), stride=(2, 1, 1)).numpy()
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (0, 0), (0, 0)))
+    ref = np.stack(
+        [np.einsum("ncdhw,ocd->nohw", xp[:, :, 2 * i : 2 * i + 2], w[..., 0, 0]) for i in range(3)],
+        axis=2,
+    )
+    np.testing.assert_allclose(y, ref, rtol=1e-12)
+    args = (_leaf(x[:, :, :4]), _leaf(w))
+    assert gradcheck(lambda a, b: F.conv3d(a, b, padding=1, stride=(2, 1, 1)), args)
+
+
+def test_conv3d_refuses_a_kernel_deeper_than_the_padded_input():
+    with pytest.raises(ValueError, match="larger than the padded input depth"):
+        F.conv3d(ember.zeros(1, 1, 2, 3, 3), ember.zeros(1, 1, 4, 1, 1), padding=(0, 0, 0))
+    with pytest.raises(ValueError, match="bias"):
+        F.conv3d(ember.zeros(1, 1, 2, 3, 3), ember.zeros(2, 1, 1, 1, 1), ember.zeros(3))
+
+
+# ---- two-tap gather along the last axis (linear interpolation) ----------------------------
+
+
+def test_two_tap_last_axis_gather_matches_numpy_and_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal((3, 4, 9)).astype(np.float32)
+    idx = rng.integers(0, 9, (2, 13))
+    w = rng.random((2, 13)).astype(np.float32)
+    ref = x[..., idx[0]] * w[0]
+    ref += x[..., idx[1]] * w[1]
+    np.testing.assert_allclose(_C.gather_axis_forward(x, -1, idx, w), ref, rtol=1e-6, atol=1e-7)
+    xe = _leaf(x)
+    y = F.interpolate(xe, size=17, mode="linear", align_corners=False)
+    y.sum().backward()
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.nn.functional.interpolate(xt, size=17, mode="linear", align_corners=False)
+    yt.sum().backward()
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-6, atol=1e-6)
