@@ -6225,7 +6225,8 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     (O, C/groups, KD, KH, KW), bias (O,). padding: int, triple, 'valid' or 'same' (stride 1).
 
     Computed as one conv2d over the depth slices a*dilation + stride*i stacked as channels
-    (c, a): rare enough not to justify its own kernel, and gradients come from conv2d's. Output size per axis: (n + 2 padding - dilation (k - 1) - 1) // stride + 1.
+    (c, a): rare enough not to justify its own kernel, and gradients come from conv2d's.
+    Output size per axis: (n + 2 padding - dilation (k - 1) - 1) // stride + 1.
     """
     op = "conv3d"
     x, weight, unbatched, s, d = _conv3d_operands(op, input, weight, stride, dilation)
