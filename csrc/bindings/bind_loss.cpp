@@ -1,6 +1,13 @@
 // Bindings for csrc/ops/loss.cpp: the elementwise regression losses (mse, l1, huber, smooth_l1)
-// binary cross-entropy with logits (bce_logits) and the KL divergence (kl_div).
+// binary cross-entropy with logits (bce_logits) and the KL divergence (kl_div); ctc_loss's
+// recursions:
+//   ctc_loss_forward(log_probs (T, N, C), ext (N, L) int64, in_len (N,), ext_len (N,))
+//       -> (nll (N,) float64, alpha (T, N, L) float64)
+//   ctc_loss_backward(g (N,) float64, log_probs, ext, in_len, ext_len, alpha, nll,
+//       zero_infinity) -> grad (T, N, C) of log_probs' dtype
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "bind_util.h"
 
@@ -13,6 +20,15 @@ double regression_loss_forward(T* loss, T* diff, const T* x, const T* t, int64_t
 template <typename T>
 void regression_loss_backward(T* dx, const T* x, const T* t, const T* g, T scale, int64_t n,
                               int kind, double param);
+template <typename T>
+void ctc_loss_forward(double* nll, double* alpha, const T* lp, const int64_t* ext,
+                      const int64_t* in_len, const int64_t* ext_len, int64_t Tm, int64_t N,
+                      int64_t C, int64_t L);
+template <typename T>
+void ctc_loss_backward(T* grad, const double* g, const T* lp, const int64_t* ext,
+                       const int64_t* in_len, const int64_t* ext_len, const double* alpha,
+                       const double* nll, bool zero_infinity, int64_t Tm, int64_t N, int64_t C,
+                       int64_t L);
 
 namespace {
 
@@ -112,6 +128,94 @@ py::array backward_py(const py::array& x, const py::object& t, const py::object&
                    : backward_t<double>(x, t, grad, scale, kind, param, n);
 }
 
+void require_i64(const py::array& a, const std::vector<int64_t>& shape, const char* op,
+                 const char* name) {
+  if (!same_dtype(a.dtype(), py::dtype::of<int64_t>()))
+    throw py::type_error(std::string(op) + ": " + name + " must be int64, got " +
+                         std::string(py::str(a.dtype())));
+  require_contiguous(a, op, name);
+  require_shape(a, shape, op, name);
+}
+
+struct CtcSizes {
+  int64_t T, N, C, L;
+};
+
+// log_probs (T, N, C) float, ext (N, L) int64 in [0, C), in_len in [1, T], ext_len in [1, L].
+CtcSizes check_ctc(const py::array& lp, const py::array& ext, const py::array& in_len,
+                   const py::array& ext_len, const char* op) {
+  require_float(lp, op, "log_probs");
+  require_ndim(lp, 3, op, "log_probs");
+  require_contiguous(lp, op, "log_probs");
+  const int64_t T = lp.shape(0), N = lp.shape(1), C = lp.shape(2);
+  require_ndim(ext, 2, op, "ext");
+  const int64_t L = ext.shape(1);
+  require_i64(ext, {N, L}, op, "ext");
+  require_i64(in_len, {N}, op, "in_len");
+  require_i64(ext_len, {N}, op, "ext_len");
+  numel_checked({T, N, std::max(C, L)}, op);
+  const int64_t *e = cptr<int64_t>(ext), *il = cptr<int64_t>(in_len), *el = cptr<int64_t>(ext_len);
+  for (int64_t k = 0; k < N * L; ++k)
+    EMBER_CHECK(e[k] >= 0 && e[k] < C, op, ": label ", e[k], " is out of range for ", C,
+                " classes");
+  for (int64_t n = 0; n < N; ++n) {
+    EMBER_CHECK(il[n] >= 1 && il[n] <= T, op, ": in_len ", il[n], " is not in [1, ", T, "]");
+    EMBER_CHECK(el[n] >= 1 && el[n] <= L, op, ": ext_len ", el[n], " is not in [1, ", L, "]");
+  }
+  return {T, N, C, L};
+}
+
+py::tuple ctc_forward_py(const py::array& lp, const py::array& ext, const py::array& in_len,
+                         const py::array& ext_len) {
+  const char* op = "ctc_loss_forward";
+  const CtcSizes z = check_ctc(lp, ext, in_len, ext_len, op);
+  py::array_t<double> nll({z.N}), alpha({z.T, z.N, z.L});
+  double *np_ = nll.mutable_data(), *ap = alpha.mutable_data();
+  const int64_t *e = cptr<int64_t>(ext), *il = cptr<int64_t>(in_len), *el = cptr<int64_t>(ext_len);
+  const bool f32 = is_f32(lp);
+  const void* l = lp.data();
+  {
+    py::gil_scoped_release release;
+    if (f32)
+      ctc_loss_forward<float>(np_, ap, static_cast<const float*>(l), e, il, el, z.T, z.N, z.C, z.L);
+    else
+      ctc_loss_forward<double>(np_, ap, static_cast<const double*>(l), e, il, el, z.T, z.N, z.C,
+                               z.L);
+  }
+  return py::make_tuple(nll, alpha);
+}
+
+py::array ctc_backward_py(const py::array& g, const py::array& lp, const py::array& ext,
+                          const py::array& in_len, const py::array& ext_len, const py::array& alpha,
+                          const py::array& nll, bool zero_infinity) {
+  const char* op = "ctc_loss_backward";
+  const CtcSizes z = check_ctc(lp, ext, in_len, ext_len, op);
+  for (const auto& [a, name, shape] :
+       {std::tuple<const py::array&, const char*, std::vector<int64_t>>{g, "g", {z.N}},
+        {alpha, "alpha", {z.T, z.N, z.L}},
+        {nll, "nll", {z.N}}}) {
+    if (!same_dtype(a.dtype(), py::dtype::of<double>()))
+      throw py::type_error(std::string(op) + ": " + name + " must be float64, got " +
+                           std::string(py::str(a.dtype())));
+    require_contiguous(a, op, name);
+    require_shape(a, shape, op, name);
+  }
+  py::array grad = empty_like_dtype(lp, {z.T, z.N, z.C});
+  const int64_t *e = cptr<int64_t>(ext), *il = cptr<int64_t>(in_len), *el = cptr<int64_t>(ext_len);
+  const double *gp = cptr<double>(g), *ap = cptr<double>(alpha), *np_ = cptr<double>(nll);
+  const bool f32 = is_f32(lp);
+  const void* l = lp.data();
+  void* out = grad.mutable_data();
+  py::gil_scoped_release release;
+  if (f32)
+    ctc_loss_backward<float>(static_cast<float*>(out), gp, static_cast<const float*>(l), e, il, el,
+                             ap, np_, zero_infinity, z.T, z.N, z.C, z.L);
+  else
+    ctc_loss_backward<double>(static_cast<double*>(out), gp, static_cast<const double*>(l), e, il,
+                              el, ap, np_, zero_infinity, z.T, z.N, z.C, z.L);
+  return grad;
+}
+
 }  // namespace
 
 void bind_loss(py::module_& m) {
@@ -130,6 +234,16 @@ void bind_loss(py::module_& m) {
         "scale), sign(d) (l1), clamp(d, -delta, delta) (huber), clamp(d / beta, -1, 1) "
         "(smooth_l1; beta 0: sign(d)), sigmoid(x) - t (bce_logits), -t (kl_div); t None: x holds "
         "d (not for bce_logits and kl_div). Returns a new dx of x's shape.");
+  m.def("ctc_loss_forward", &ctc_forward_py, py::arg("log_probs"), py::arg("ext"),
+        py::arg("in_len"), py::arg("ext_len"),
+        "log_probs (T, N, C) float, ext (N, L) int64 blank-interleaved targets, in_len (N,) in "
+        "[1, T], ext_len (N,) in [1, L] -> (nll (N,), alpha (T, N, L)), both float64: the CTC "
+        "forward recursion in log space.");
+  m.def("ctc_loss_backward", &ctc_backward_py, py::arg("g"), py::arg("log_probs"), py::arg("ext"),
+        py::arg("in_len"), py::arg("ext_len"), py::arg("alpha"), py::arg("nll"),
+        py::arg("zero_infinity"),
+        "g (N,) float64 and ctc_loss_forward's inputs and outputs -> grad (T, N, C): PyTorch's "
+        "CTC gradient (exp(lp) - the posterior of each class), times g, 0 past in_len.");
 }
 
 }  // namespace ember

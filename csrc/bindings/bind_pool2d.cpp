@@ -31,6 +31,9 @@ template <typename T>
 void adaptive_avg_pool2d_forward(T* y, const T* x, int64_t NC, int64_t H, int64_t W, int64_t OH,
                                  int64_t OW);
 template <typename T>
+void adaptive_max_pool2d_forward(T* y, int64_t* idx, const T* x, int64_t NC, int64_t H, int64_t W,
+                                 int64_t OH, int64_t OW);
+template <typename T>
 void adaptive_avg_pool2d_backward(T* dx, const T* dy, int64_t NC, int64_t H, int64_t W, int64_t OH,
                                   int64_t OW);
 
@@ -246,6 +249,37 @@ py::array adapt_fwd_py(const py::array& x, const V& output_size) {
 }
 
 template <typename T>
+void run_adapt_max_fwd(py::array& y, py::array& idx, const py::array& x, const Planes& p,
+                       int64_t OH, int64_t OW) {
+  T* yp = ptr<T>(y);
+  int64_t* ip = ptr<int64_t>(idx);
+  const T* xp = cptr<T>(x);
+  py::gil_scoped_release release;
+  adaptive_max_pool2d_forward<T>(yp, ip, xp, p.N * p.C, p.H, p.W, OH, OW);
+}
+
+py::tuple adapt_max_fwd_py(const py::array& x, const V& output_size) {
+  const char* op = "adaptive_max_pool2d";
+  check_input(x, op, "input");
+  const V xs = shape_of(x);
+  const Planes p = planes_of(xs, op, "input");
+  const Pair o = pair_of(output_size, op, "output_size");
+  EMBER_CHECK(p.C > 0 && p.H > 0 && p.W > 0, op,
+              ": expected non-empty (C, H, W) for non-batch dimensions, got input ", shape_str(xs));
+  EMBER_CHECK(o.h >= 0 && o.w >= 0, op, ": output_size must be non-negative, got (", o.h, ", ", o.w,
+              ")");
+  const V ys = out_shape(xs, o.h, o.w);
+  numel_checked(ys, op);
+  py::array y = empty_like_dtype(x, ys);
+  py::array idx = py::array(py::dtype::of<int64_t>(), ys);
+  if (is_f32(x))
+    run_adapt_max_fwd<float>(y, idx, x, p, o.h, o.w);
+  else
+    run_adapt_max_fwd<double>(y, idx, x, p, o.h, o.w);
+  return py::make_tuple(y, idx);
+}
+
+template <typename T>
 void run_adapt_bwd(py::array& dx, const py::array& dy, const Planes& p, int64_t OH, int64_t OW) {
   T* dxp = ptr<T>(dx);
   const T* dyp = cptr<T>(dy);
@@ -295,6 +329,9 @@ void bind_pool2d(py::module_& m) {
         py::arg("divisor_override") = py::none(), "grad_output -> grad_input of input_shape.");
   m.def("adaptive_avg_pool2d_forward", &adapt_fwd_py, py::arg("input"), py::arg("output_size"),
         "input (N,C,H,W) or (C,H,W) -> (.., OH, OW) with PyTorch's adaptive windows.");
+  m.def("adaptive_max_pool2d_forward", &adapt_max_fwd_py, py::arg("input"), py::arg("output_size"),
+        "input (N,C,H,W) or (C,H,W) -> (output, indices) (.., OH, OW) with PyTorch's adaptive "
+        "windows; indices int64, the flat argmax into H*W (max_pool2d_backward takes them).");
   m.def("adaptive_avg_pool2d_backward", &adapt_bwd_py, py::arg("grad_output"),
         py::arg("input_shape"), "grad_output (.., OH, OW) -> grad_input of input_shape.");
 }

@@ -25,6 +25,15 @@ void gather_axis_backward(T* dx, const T* g, const int64_t* idx, const T* w, int
 template <typename T>
 void pad_forward(T* y, const T* x, const int64_t* maps, const int64_t* xshape,
                  const int64_t* yshape, int64_t ndim, T v);
+template <typename T>
+void point_taps_forward(T* y, const T* x, const int64_t* idx, const T* w, int64_t N, int64_t C,
+                        int64_t M, int64_t K, int64_t P);
+template <typename T>
+void point_taps_backward(T* dx, const T* g, const int64_t* idx, const T* w, int64_t N, int64_t C,
+                         int64_t M, int64_t K, int64_t P);
+template <typename T>
+void point_taps_dot(T* d, const T* x, const T* g, const int64_t* idx, int64_t N, int64_t C,
+                    int64_t M, int64_t K, int64_t P);
 
 namespace {
 
@@ -209,6 +218,114 @@ py::array pad_constant_py(const py::array& x, const std::vector<std::pair<int64_
   return run_pad(x, y, all, value);
 }
 
+// idx (N, K, P) int64 in [-1, M), contiguous; returns (N, K, P).
+std::vector<int64_t> check_point_taps(const py::array& idx, int64_t M, const char* op) {
+  if (!same_dtype(idx.dtype(), py::dtype::of<int64_t>()))
+    throw py::type_error(std::string(op) + ": idx must be int64, got " +
+                         std::string(py::str(idx.dtype())));
+  require_ndim(idx, 3, op, "idx");
+  require_contiguous(idx, op, "idx");
+  const int64_t* ip = cptr<int64_t>(idx);
+  for (int64_t k = 0; k < static_cast<int64_t>(idx.size()); ++k)
+    EMBER_CHECK(ip[k] >= -1 && ip[k] < M, op, ": index ", ip[k], " is out of range for ", M,
+                " input positions");
+  return shape_of(idx);
+}
+
+// x (N, C, M), idx (N, K, P), w (N, K, P) -> y (N, C, P)
+py::array point_taps_forward_py(const py::array& x, const py::array& idx, const py::array& w) {
+  const char* op = "point_taps_forward";
+  require_float(x, op, "x");
+  require_ndim(x, 3, op, "x");
+  require_contiguous(x, op, "x");
+  const int64_t N = x.shape(0), C = x.shape(1), M = x.shape(2);
+  const auto s = check_point_taps(idx, M, op);
+  EMBER_CHECK(s[0] == N, op, ": idx ", shape_str(s), " does not match x ", shape_str(shape_of(x)));
+  require_float(w, op, "w");
+  require_same_dtype(x, w, op);
+  require_contiguous(w, op, "w");
+  require_shape(w, s, op, "w");
+  const int64_t K = s[1], P = s[2];
+  py::array y = empty_like_dtype(x, {N, C, P});
+  const bool f32 = is_f32(x);
+  void* yp = y.mutable_data();
+  const void *xp = x.data(), *wp = w.data();
+  const int64_t* ip = cptr<int64_t>(idx);
+  py::gil_scoped_release release;
+  if (f32)
+    point_taps_forward<float>(static_cast<float*>(yp), static_cast<const float*>(xp), ip,
+                              static_cast<const float*>(wp), N, C, M, K, P);
+  else
+    point_taps_forward<double>(static_cast<double*>(yp), static_cast<const double*>(xp), ip,
+                               static_cast<const double*>(wp), N, C, M, K, P);
+  return y;
+}
+
+// g (N, C, P), idx (N, K, P), w (N, K, P), M -> dx (N, C, M)
+py::array point_taps_backward_py(const py::array& g, const py::array& idx, const py::array& w,
+                                 int64_t M) {
+  const char* op = "point_taps_backward";
+  require_float(g, op, "g");
+  require_ndim(g, 3, op, "g");
+  require_contiguous(g, op, "g");
+  EMBER_CHECK(M >= 0, op, ": M must be >= 0, got ", M);
+  const int64_t N = g.shape(0), C = g.shape(1), P = g.shape(2);
+  const auto s = check_point_taps(idx, M, op);
+  EMBER_CHECK(s[0] == N && s[2] == P, op, ": idx ", shape_str(s), " does not match g ",
+              shape_str(shape_of(g)));
+  require_float(w, op, "w");
+  require_same_dtype(g, w, op);
+  require_contiguous(w, op, "w");
+  require_shape(w, s, op, "w");
+  const int64_t K = s[1];
+  numel_checked({N, C, M}, op);
+  py::array dx = empty_like_dtype(g, {N, C, M});
+  const bool f32 = is_f32(g);
+  void* dp = dx.mutable_data();
+  const void *gp = g.data(), *wp = w.data();
+  const int64_t* ip = cptr<int64_t>(idx);
+  py::gil_scoped_release release;
+  if (f32)
+    point_taps_backward<float>(static_cast<float*>(dp), static_cast<const float*>(gp), ip,
+                               static_cast<const float*>(wp), N, C, M, K, P);
+  else
+    point_taps_backward<double>(static_cast<double*>(dp), static_cast<const double*>(gp), ip,
+                                static_cast<const double*>(wp), N, C, M, K, P);
+  return dx;
+}
+
+// x (N, C, M), g (N, C, P), idx (N, K, P) -> d (N, K, P)
+py::array point_taps_dot_py(const py::array& x, const py::array& g, const py::array& idx) {
+  const char* op = "point_taps_dot";
+  require_float(x, op, "x");
+  require_ndim(x, 3, op, "x");
+  require_contiguous(x, op, "x");
+  require_float(g, op, "g");
+  require_same_dtype(x, g, op);
+  require_ndim(g, 3, op, "g");
+  require_contiguous(g, op, "g");
+  const int64_t N = x.shape(0), C = x.shape(1), M = x.shape(2), P = g.shape(2);
+  EMBER_CHECK(g.shape(0) == N && g.shape(1) == C, op, ": g ", shape_str(shape_of(g)),
+              " does not match x ", shape_str(shape_of(x)));
+  const auto s = check_point_taps(idx, M, op);
+  EMBER_CHECK(s[0] == N && s[2] == P, op, ": idx ", shape_str(s), " does not match g ",
+              shape_str(shape_of(g)));
+  const int64_t K = s[1];
+  py::array d = empty_like_dtype(x, {N, K, P});
+  const bool f32 = is_f32(x);
+  void* dp = d.mutable_data();
+  const void *xp = x.data(), *gp = g.data();
+  const int64_t* ip = cptr<int64_t>(idx);
+  py::gil_scoped_release release;
+  if (f32)
+    point_taps_dot<float>(static_cast<float*>(dp), static_cast<const float*>(xp),
+                          static_cast<const float*>(gp), ip, N, C, M, K, P);
+  else
+    point_taps_dot<double>(static_cast<double*>(dp), static_cast<const double*>(xp),
+                           static_cast<const double*>(gp), ip, N, C, M, K, P);
+  return d;
+}
+
 }  // namespace
 
 void bind_resample(py::module_& m) {
@@ -226,6 +343,14 @@ void bind_resample(py::module_& m) {
   m.def("pad_constant", &pad_constant_py, py::arg("x"), py::arg("pads"), py::arg("value") = 0.0,
         "x float, pads: one (lo, hi) per dim (negative: crop) -> y: x shifted by lo, new cells "
         "= value (pad_forward with the maps j - lo).");
+  m.def("point_taps_forward", &point_taps_forward_py, py::arg("x"), py::arg("idx"), py::arg("w"),
+        "x (N, C, M), idx (N, K, P) int64 in [-1, M), w (N, K, P) -> y (N, C, P): y[n, c, p] = "
+        "sum_k w[n, k, p] x[n, c, idx[n, k, p]] in k order, idx -1 reading 0 (grid_sample).");
+  m.def("point_taps_backward", &point_taps_backward_py, py::arg("g"), py::arg("idx"), py::arg("w"),
+        py::arg("M"), "The adjoint of point_taps_forward in x: g (N, C, P) -> dx (N, C, M).");
+  m.def("point_taps_dot", &point_taps_dot_py, py::arg("x"), py::arg("g"), py::arg("idx"),
+        "x (N, C, M), g (N, C, P), idx (N, K, P) -> (N, K, P): sum_c x[n, c, idx] g[n, c, p] "
+        "(0 where idx is -1): each tap's value dotted with the output gradient.");
 }
 
 }  // namespace ember

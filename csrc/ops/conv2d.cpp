@@ -1231,13 +1231,18 @@ constexpr int64_t kWinoBytes = int64_t(4) << 20;  // at most, per thread, unless
 // wins only from 64 channels (EPYC, 1 thread, Winograd vs direct dw against torch: 16 -> 16 at
 // 32x32 0.76x vs 0.92x, 32 -> 64 at 16x16 0.8x vs 1.15x; 64 -> 64 at 32x32 1.48x vs 1.16x,
 // 128 -> 128 at 28x28 1.7x vs 1.14x).
+// On planes under 14x14 the weight gradient's tiles stay few per image (ResNet's last stage,
+// 512 -> 512 at 7x7, batch 16 or 32: 256-512 tiles with a quarter of them padding): the direct
+// engine won there at every size measured (AVX-512, 1 thread, Winograd / direct time: 512 at
+// 7x7 batch 16 1.3, 256 at 7x7 batch 32 1.3, 64 at 8x8 batch 16 1.05, 64 at 12x12 batch 8 1.1),
+// while 14x14 and 28x28 kept Winograd ahead (256 at 14x14 batch 16 0.94, 128 at 28x28 0.9).
 inline bool wino_wins(const Geom& g, bool weight_grad) {
   const int64_t m = std::min(g.OH, g.OW), ch = std::min(g.C, g.O);
   const int64_t tiles = g.N * ((g.OH + 1) / 2) * ((g.OW + 1) / 2);
   const bool wins = (m >= 24 && ch >= 16) || (m >= 16 && ch >= 32) || (m >= 6 && ch >= 48);
   if (!weight_grad) return wins;
   const bool avx2 = std::strcmp(gemm_isa(), "avx2") == 0;
-  return wins && tiles >= 256 && (!avx2 || ch >= 64);
+  return wins && m >= 14 && tiles >= 256 && (!avx2 || ch >= 64);
 }
 
 // 3x3, stride 1, no dilation, one group, and the mode allows it (for the forward and dx, or for

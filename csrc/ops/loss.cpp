@@ -10,10 +10,12 @@
 //                softplus(-x) = max(-x, 0) + log1p(exp(-|x|)), the softplus kernel's form
 // and the Kullback-Leibler divergence of log-probabilities x from probabilities t:
 //   5 kl_div     (t == 0 ? 0 : t log t) - t x                      -t
+// ctc_loss's forward (alpha) and backward (beta, gradient) recursions sit at the end.
 // The forward sum runs over fixed blocks of kBlock elements (8 double partial sums each), added
 // in block order: the result does not depend on the thread count.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "common.h"
@@ -242,5 +244,128 @@ template void regression_loss_backward<float>(float*, const float*, const float*
                                               float, int64_t, int, double);
 template void regression_loss_backward<double>(double*, const double*, const double*, const double*,
                                                double, int64_t, int, double);
+
+// ---- CTC ------------------------------------------------------------------------------------
+// Graves et al. (2006) in log space, in double, with PyTorch's three-term log-sum-exp. Each sample
+// is independent: one thread per sample, so the result does not depend on the thread count.
+
+namespace {
+
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+
+// log(exp(a) + exp(b) + exp(c)) as PyTorch's CTC forms it: shifted by the largest (0 when all
+// are -inf, giving -inf), one log for the three terms. A NaN argument gives NaN.
+inline double logsumexp3(double a, double b, double c) {
+  double m = std::max(a, std::max(b, c));
+  if (m == kNegInf) m = 0.0;
+  auto ex = [m](double v) { return v == kNegInf ? 0.0 : std::exp(v - m); };
+  return std::log(ex(a) + ex(b) + ex(c)) + m;
+}
+
+// Extended label s may be reached from s - 2: a label (odd s) that is not a repeat.
+inline bool ctc_skip(const int64_t* ext, int64_t s) {
+  return s >= 2 && (s % 2) == 1 && ext[s] != ext[s - 2];
+}
+
+}  // namespace
+
+// lp (T, N, C) log-probabilities, ext (N, L) blank-interleaved targets in [0, C), in_len (N,) in
+// [1, T], ext_len (N,) in [1, L] -> nll (N,), alpha (T, N, L) (-inf beyond each sample's
+// in_len and ext_len): alpha[t, s] = log of the summed probability of the prefixes that end in
+// extended label s at step t.
+template <typename T>
+void ctc_loss_forward(double* nll, double* alpha, const T* lp, const int64_t* ext,
+                      const int64_t* in_len, const int64_t* ext_len, int64_t Tm, int64_t N,
+                      int64_t C, int64_t L) {
+  std::fill(alpha, alpha + Tm * N * L, kNegInf);
+  parallel_for(threads_for(Tm * N * L * 8), N, [&](int64_t n) {
+    const int64_t* e = ext + n * L;
+    const int64_t Tn = in_len[n], Ln = ext_len[n];
+    auto emit = [&](int64_t t, int64_t s) { return double(lp[(t * N + n) * C + e[s]]); };
+    double* a0 = alpha + n * L;
+    a0[0] = emit(0, 0);
+    if (Ln > 1) a0[1] = emit(0, 1);
+    for (int64_t t = 1; t < Tn; ++t) {
+      const double* a = alpha + ((t - 1) * N + n) * L;
+      double* at = alpha + (t * N + n) * L;
+      for (int64_t s = 0; s < Ln; ++s) {
+        at[s] = logsumexp3(a[s], s > 0 ? a[s - 1] : kNegInf, ctc_skip(e, s) ? a[s - 2] : kNegInf) +
+                emit(t, s);
+      }
+    }
+    const double* last = alpha + ((Tn - 1) * N + n) * L;
+    nll[n] = -logsumexp3(last[Ln - 1], Ln > 1 ? last[Ln - 2] : kNegInf, kNegInf);
+  });
+}
+
+// PyTorch's gradient of nll in lp (exact for the logits behind a log_softmax):
+// grad[t, n, c] = g[n] (exp(lp) - exp(log(sum over s labelled c of alpha beta) + nll - lp)) for
+// t < in_len, 0 beyond; 0 throughout where zero_infinity and nll is infinite. beta runs the
+// recursion backwards from each sample's last step.
+template <typename T>
+void ctc_loss_backward(T* grad, const double* g, const T* lp, const int64_t* ext,
+                       const int64_t* in_len, const int64_t* ext_len, const double* alpha,
+                       const double* nll, bool zero_infinity, int64_t Tm, int64_t N, int64_t C,
+                       int64_t L) {
+  parallel_for(threads_for(Tm * N * (L + C) * 8), N, [&](int64_t n) {
+    const int64_t* e = ext + n * L;
+    const int64_t Tn = in_len[n], Ln = ext_len[n];
+    for (int64_t t = Tn; t < Tm; ++t)
+      std::fill(grad + (t * N + n) * C, grad + (t * N + n + 1) * C, T(0));
+    if (zero_infinity && std::isinf(nll[n])) {
+      for (int64_t t = 0; t < Tn; ++t)
+        std::fill(grad + (t * N + n) * C, grad + (t * N + n + 1) * C, T(0));
+      return;
+    }
+    std::vector<double> beta(static_cast<size_t>(2 * L), kNegInf), acc(static_cast<size_t>(C));
+    std::vector<double> ab(static_cast<size_t>(L));
+    double* b = beta.data();  // beta at t + 1
+    double* bt = b + L;       // beta at t
+    for (int64_t t = Tn - 1; t >= 0; --t) {
+      const T* lpt = lp + (t * N + n) * C;
+      for (int64_t s = 0; s < Ln; ++s) {
+        double nxt;
+        if (t == Tn - 1) {
+          nxt = (s == Ln - 1 || s == Ln - 2) ? 0.0 : kNegInf;
+        } else {
+          nxt = logsumexp3(b[s], s + 1 < L ? b[s + 1] : kNegInf,
+                           s + 2 < L && ctc_skip(e, s + 2) ? b[s + 2] : kNegInf);
+        }
+        bt[s] = nxt + double(lpt[e[s]]);
+      }
+      // log sum over the positions labelled c of alpha beta, shifted by their max
+      const double* at = alpha + (t * N + n) * L;
+      double m = kNegInf;
+      for (int64_t s = 0; s < L; ++s) {
+        ab[s] = at[s] + bt[s];
+        if (ab[s] > m || ab[s] != ab[s]) m = ab[s];
+      }
+      if (!std::isfinite(m)) m = 0.0;
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for (int64_t s = 0; s < L; ++s) acc[e[s]] += std::exp(ab[s] - m);
+      T* gt = grad + (t * N + n) * C;
+      for (int64_t c = 0; c < C; ++c) {
+        const double l = double(lpt[c]);
+        const double lcab = std::log(acc[c]) + m;
+        gt[c] = T((std::exp(l) - std::exp(lcab + nll[n] - l)) * g[n]);
+      }
+      std::swap(b, bt);
+      std::fill(bt, bt + L, kNegInf);
+    }
+  });
+}
+
+template void ctc_loss_forward<float>(double*, double*, const float*, const int64_t*,
+                                      const int64_t*, const int64_t*, int64_t, int64_t, int64_t,
+                                      int64_t);
+template void ctc_loss_forward<double>(double*, double*, const double*, const int64_t*,
+                                       const int64_t*, const int64_t*, int64_t, int64_t, int64_t,
+                                       int64_t);
+template void ctc_loss_backward<float>(float*, const double*, const float*, const int64_t*,
+                                       const int64_t*, const int64_t*, const double*, const double*,
+                                       bool, int64_t, int64_t, int64_t, int64_t);
+template void ctc_loss_backward<double>(double*, const double*, const double*, const int64_t*,
+                                        const int64_t*, const int64_t*, const double*,
+                                        const double*, bool, int64_t, int64_t, int64_t, int64_t);
 
 }  // namespace ember

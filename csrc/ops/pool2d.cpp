@@ -459,6 +459,43 @@ void adaptive_avg_pool2d_backward(T* dx, const T* dy, int64_t NC, int64_t H, int
   });
 }
 
+// x (NC,H,W) -> y, idx (NC,OH,OW): adaptive max pooling over the windows of
+// adaptive_avg_pool2d_forward, idx the flat argmax into H*W by PyTorch's scan (row-major; a later
+// element wins if greater or NaN: the first maximum, or the last NaN).
+template <typename T>
+void adaptive_max_pool2d_forward(T* y, int64_t* idx, const T* x, int64_t NC, int64_t H, int64_t W,
+                                 int64_t OH, int64_t OW) {
+  EMBER_CHECK(H > 0 && W > 0, "adaptive_max_pool2d: expected non-empty (H, W), got (", H, ", ", W,
+              ")");
+  EMBER_CHECK(OH >= 0 && OW >= 0 && OH < kMaxParam && OW < kMaxParam,
+              "adaptive_max_pool2d: output size must be in [0, 2^31), got (", OH, ", ", OW, ")");
+  numel_checked({NC, OH, OW}, "adaptive_max_pool2d");
+  parallel_for(threads_for(NC * std::max(H * W, OH * OW)), NC, [&](int64_t pl) {
+    const T* xp = x + pl * H * W;
+    T* yp = y + pl * OH * OW;
+    int64_t* ip = idx + pl * OH * OW;
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      const int64_t h0 = ad_start(oh, H, OH), h1 = ad_end(oh, H, OH);
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const int64_t w0 = ad_start(ow, W, OW), w1 = ad_end(ow, W, OW);
+        int64_t at = h0 * W + w0;
+        T m = xp[at];
+        for (int64_t ih = h0; ih < h1; ++ih)
+          for (int64_t iw = w0; iw < w1; ++iw) {
+            const T v = xp[ih * W + iw];
+            if (v > m || v != v) m = v, at = ih * W + iw;
+          }
+        yp[oh * OW + ow] = m;
+        ip[oh * OW + ow] = at;
+      }
+    }
+  });
+}
+
+template void adaptive_max_pool2d_forward<float>(float*, int64_t*, const float*, int64_t, int64_t,
+                                                 int64_t, int64_t, int64_t);
+template void adaptive_max_pool2d_forward<double>(double*, int64_t*, const double*, int64_t,
+                                                  int64_t, int64_t, int64_t, int64_t);
 template void max_pool2d_forward<float>(float*, int64_t*, const float*, int64_t, int64_t, int64_t,
                                         int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                                         int64_t, int64_t, bool);

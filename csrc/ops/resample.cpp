@@ -27,6 +27,16 @@ void check_taps(const char* op, const int64_t* idx, int64_t taps, int64_t n_in, 
 template <typename T>
 EMBER_SIMD void forward_slice(T* __restrict y, const T* __restrict x, const int64_t* idx,
                               const T* w, int64_t taps, int64_t n_out, int64_t inner) {
+  if (inner == 1 && w && taps == 2) {  // linear along the last axis: both taps in one pass
+    const int64_t *i0 = idx, *i1 = idx + n_out;
+    const T *w0 = w, *w1 = w + n_out;
+    for (int64_t j = 0; j < n_out; ++j) {
+      T acc = x[i0[j]] * w0[j];  // (the taps' order and roundings of the loop below)
+      acc += x[i1[j]] * w1[j];
+      y[j] = acc;
+    }
+    return;
+  }
   for (int64_t t = 0; t < taps; ++t) {
     const int64_t* it = idx + t * n_out;
     const T* wt = w ? w + t * n_out : nullptr;
@@ -238,5 +248,103 @@ template void pad_forward<float>(float*, const float*, const int64_t*, const int
                                  const int64_t*, int64_t, float);
 template void pad_forward<double>(double*, const double*, const int64_t*, const int64_t*,
                                   const int64_t*, int64_t, double);
+
+// ---- point taps: grid_sample's gather ------------------------------------------------------
+// Every output point p of image n reads K input positions idx[n, k, p] in [-1, M) (-1: a tap
+// outside the image, which reads nothing) with weights w[n, k, p], the same for all C channels.
+
+namespace {
+
+// One channel plane: y[p] = sum_k w[k, p] x[idx[k, p]] in k order, a tap outside reading 0
+// (0 * w: NaN where a non-finite grid point made w NaN, as PyTorch).
+template <typename T>
+EMBER_SIMD void taps_plane(T* __restrict y, const T* __restrict x, const int64_t* idx, const T* w,
+                           int64_t K, int64_t P) {
+  std::fill(y, y + P, T(0));
+  for (int64_t k = 0; k < K; ++k) {
+    const int64_t* it = idx + k * P;
+    const T* wt = w + k * P;
+    for (int64_t p = 0; p < P; ++p) {  // (an unconditional load, then a select: a gather)
+      const T v = x[it[p] >= 0 ? it[p] : 0];
+      y[p] += (it[p] >= 0 ? v : T(0)) * wt[p];
+    }
+  }
+}
+
+// Its adjoint for one plane: dx (M) = 0, then dx[idx[k, p]] += g[p] w[k, p] in (k, p) order.
+template <typename T>
+EMBER_SIMD void taps_plane_adjoint(T* __restrict dx, const T* __restrict g, const int64_t* idx,
+                                   const T* w, int64_t M, int64_t K, int64_t P) {
+  std::fill(dx, dx + M, T(0));
+  for (int64_t k = 0; k < K; ++k) {
+    const int64_t* it = idx + k * P;
+    const T* wt = w + k * P;
+    for (int64_t p = 0; p < P; ++p)
+      if (it[p] >= 0) dx[it[p]] += g[p] * wt[p];
+  }
+}
+
+// One tap row: d[p] = sum_c x[c, idx[p]] g[c, p] over the channels in order (0 outside).
+template <typename T>
+EMBER_SIMD void taps_dot_row(T* __restrict d, const T* __restrict x, const T* __restrict g,
+                             const int64_t* it, int64_t C, int64_t M, int64_t P) {
+  std::fill(d, d + P, T(0));
+  for (int64_t c = 0; c < C; ++c) {
+    const T* xc = x + c * M;
+    const T* gc = g + c * P;
+    for (int64_t p = 0; p < P; ++p) {
+      const T v = xc[it[p] >= 0 ? it[p] : 0];
+      d[p] += (it[p] >= 0 ? v : T(0)) * gc[p];
+    }
+  }
+}
+
+}  // namespace
+
+// x (N, C, M), idx (N, K, P) in [-1, M), w (N, K, P) -> y (N, C, P):
+// y[n, c, p] = sum_k w[n, k, p] x[n, c, idx[n, k, p]] (a tap outside reads 0), taps in order.
+template <typename T>
+void point_taps_forward(T* y, const T* x, const int64_t* idx, const T* w, int64_t N, int64_t C,
+                        int64_t M, int64_t K, int64_t P) {
+  parallel_for(threads_for(N * C * K * P), N * C, [&](int64_t nc) {
+    const int64_t n = nc / C;
+    taps_plane(y + nc * P, x + nc * M, idx + n * K * P, w + n * K * P, K, P);
+  });
+}
+
+// The adjoint in x: g (N, C, P) -> dx (N, C, M). One thread per (n, c) plane.
+template <typename T>
+void point_taps_backward(T* dx, const T* g, const int64_t* idx, const T* w, int64_t N, int64_t C,
+                         int64_t M, int64_t K, int64_t P) {
+  parallel_for(threads_for(N * C * (K * P + M)), N * C, [&](int64_t nc) {
+    const int64_t n = nc / C;
+    taps_plane_adjoint(dx + nc * M, g + nc * P, idx + n * K * P, w + n * K * P, M, K, P);
+  });
+}
+
+// x (N, C, M), g (N, C, P), idx (N, K, P) -> d (N, K, P) = sum_c x[n, c, idx] g[n, c, p]: each
+// tap's value dotted with the output gradient over the channels (the grid's gradient is the
+// weights' derivatives times these). One thread per (n, k) row.
+template <typename T>
+void point_taps_dot(T* d, const T* x, const T* g, const int64_t* idx, int64_t N, int64_t C,
+                    int64_t M, int64_t K, int64_t P) {
+  parallel_for(threads_for(N * C * K * P), N * K, [&](int64_t nk) {
+    const int64_t n = nk / K;
+    taps_dot_row(d + nk * P, x + n * C * M, g + n * C * P, idx + nk * P, C, M, P);
+  });
+}
+
+template void point_taps_forward<float>(float*, const float*, const int64_t*, const float*, int64_t,
+                                        int64_t, int64_t, int64_t, int64_t);
+template void point_taps_forward<double>(double*, const double*, const int64_t*, const double*,
+                                         int64_t, int64_t, int64_t, int64_t, int64_t);
+template void point_taps_backward<float>(float*, const float*, const int64_t*, const float*,
+                                         int64_t, int64_t, int64_t, int64_t, int64_t);
+template void point_taps_backward<double>(double*, const double*, const int64_t*, const double*,
+                                          int64_t, int64_t, int64_t, int64_t, int64_t);
+template void point_taps_dot<float>(float*, const float*, const float*, const int64_t*, int64_t,
+                                    int64_t, int64_t, int64_t, int64_t);
+template void point_taps_dot<double>(double*, const double*, const double*, const int64_t*, int64_t,
+                                     int64_t, int64_t, int64_t, int64_t);
 
 }  // namespace ember

@@ -1549,6 +1549,40 @@ def _nnops_cases():
             lambda F, a, b, f=loss, kw=kw: getattr(F, f)(a, b, **kw),
             lambda F, a, b, f=loss, kw=kw: getattr(F, f)(a, b, **kw),
         )
+    bag_w, bag_i = r(50000, 256), rng.integers(0, 50000, 4096)
+    for mode in ("mean", "max"):
+        cases[f"embedding_bag/{mode}/50000x256/256bags"] = (
+            (bag_w, bag_i, np.arange(0, 4096, 16)),
+            lambda F, w, i, o, m=mode: F.embedding_bag(i, w, o, mode=m),
+            lambda F, w, i, o, m=mode: F.embedding_bag(i, w, o, mode=m),
+        )
+    grid = (rng.random((16, 32, 32, 2)) * 2.2 - 1.1).astype(np.float32)
+    cases["grid_sample/bilinear/16x32x64x64"] = (
+        (r(16, 32, 64, 64), grid),
+        lambda F, x, g: F.grid_sample(x, g, align_corners=False),
+        lambda F, x, g: F.grid_sample(x, g, align_corners=False),
+        None,
+        (0, 1),
+    )
+    cases["adaptive_max_pool2d/16x256x14x14->4"] = (
+        (r(16, 256, 14, 14),),
+        lambda F, a: F.adaptive_max_pool2d(a, 4),
+        lambda F, a: F.adaptive_max_pool2d(a, 4),
+    )
+    ctc_in = r(50, 16, 20)
+    ctc_args = (rng.integers(1, 20, (16, 30)), np.full(16, 50), rng.integers(10, 30, 16))
+    cases["ctc_loss/T50xN16xC20"] = (
+        (ctc_in, *ctc_args),
+        lambda F, a, t, il, tl: F.ctc_loss(F.log_softmax(a, 2), t, il, tl),
+        lambda F, a, t, il, tl: F.ctc_loss(F.log_softmax(a, 2), t, il, tl),
+    )
+    cases["conv3d/k3/4x16x16x32x32"] = (
+        (r(4, 16, 16, 32, 32), r(32, 16, 3, 3, 3)),
+        lambda F, x, w: F.conv3d(x, w, padding=1),
+        lambda F, x, w: F.conv3d(x, w, padding=1),
+        None,
+        (0, 1),
+    )
     return cases
 
 
@@ -1573,6 +1607,12 @@ for _name in (
     "interpolate/bilinear_x2/16x64x32x32",
     "binary_cross_entropy_with_logits/64x4096",
     "kl_div/64x4096",
+    "embedding_bag/mean/50000x256/256bags",
+    "embedding_bag/max/50000x256/256bags",
+    "grid_sample/bilinear/16x32x64x64",
+    "adaptive_max_pool2d/16x256x14x14->4",
+    "ctc_loss/T50xN16xC20",
+    "conv3d/k3/4x16x16x32x32",
 ):
     workload(f"nnops/{_name}/fwd+bwd", "nnops")(lambda n=_name: _nnop_case(*_nnops_cases()[n]))
 

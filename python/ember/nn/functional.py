@@ -1613,15 +1613,18 @@ def _fused_rows(x: Tensor, t: np.ndarray, w, ignore_index, reduction, label_smoo
         return None  # the composed path's empty result
     if t.dtype != np.int64 or not t.flags.c_contiguous:
         t = np.ascontiguousarray(t, dtype=np.int64)
-    bad = (t != ignore_index) & ((t < 0) | (t >= xd.shape[1]))
-    if bad.any():  # (the kernel checks too, but PyTorch's error is an IndexError)
-        c = xd.shape[1]
-        raise _IndexValueError(
-            f"nll_loss: target {int(t[bad][0])} is out of bounds for {c} classes"
-        )
     w = None if w is None else _contig(w)
     meta = (t, w, int(ignore_index), reduction, float(label_smoothing), log_input)
-    return CrossEntropy.apply(x if xd.flags.c_contiguous else x.contiguous(), meta)
+    try:  # the kernel checks every target before it writes anything: no NumPy pass here
+        return CrossEntropy.apply(x if xd.flags.c_contiguous else x.contiguous(), meta)
+    except ValueError:
+        bad = (t != ignore_index) & ((t < 0) | (t >= xd.shape[1]))
+        if bad.any():  # PyTorch's error is an IndexError
+            c = xd.shape[1]
+            raise _IndexValueError(
+                f"nll_loss: target {int(t[bad][0])} is out of bounds for {c} classes"
+            ) from None
+        raise
 
 
 @_torch_loss_params(
@@ -5572,18 +5575,10 @@ class AdaptiveMaxPool2d(Function):
     # x (B, H, W) -> y, idx (B, OH, OW): window i spans [floor(i H / OH), ceil((i+1) H / OH))
     @staticmethod
     def forward(ctx, x, out):
-        b, h, w = x.shape
-        (oh, ow), rows = out, np.arange(b)
-        y = np.empty((b, oh, ow), x.dtype)
-        idx = np.empty((b, oh, ow), np.int64)
-        for i in range(oh):
-            h0, h1 = i * h // oh, -(-(i + 1) * h // oh)
-            for j in range(ow):
-                w0, w1 = j * w // ow, -(-(j + 1) * w // ow)
-                win = x[:, h0:h1, w0:w1].reshape(b, (h1 - h0) * (w1 - w0))  # b may be 0
-                a = _argmax_as_torch(win, 1)  # the first maximum in row-major order
-                y[:, i, j] = win[rows, a]
-                idx[:, i, j] = (h0 + a // (w1 - w0)) * w + w0 + a % (w1 - w0)
+        # the first maximum in row-major order (the last NaN), as PyTorch (pool2d.cpp); as
+        # (B, 1, H, W), so that B may be 0
+        y, idx = _C.adaptive_max_pool2d_forward(_contig(x)[:, None], out)
+        y, idx = y[:, 0], idx[:, 0]
         ctx.save_for_backward(idx)
         ctx.shape = x.shape
         ctx.mark_non_differentiable(1)
@@ -5593,9 +5588,8 @@ class AdaptiveMaxPool2d(Function):
     def backward(ctx, g, _gidx=None):
         (idx,) = ctx.saved_tensors
         b, h, w = ctx.shape
-        n_out = idx[0].size if b else math.prod(idx.shape[1:])
-        dx = _scatter_last(g.reshape(b, n_out), idx.reshape(b, n_out), h * w)
-        return dx.reshape(ctx.shape).astype(g.dtype, copy=False), None
+        dx = _C.max_pool2d_backward(_contig(g)[:, None], idx[:, None], (b, 1, h, w))
+        return dx[:, 0], None
 
     @staticmethod
     def backward_graph(ctx, g, gidx):
@@ -6183,14 +6177,56 @@ def _conv3d_operands(op: str, input, weight, stride, dilation):
     return (x.unsqueeze(0) if unbatched else x), weight, unbatched, s, d
 
 
+class _DepthTaps(Function):
+    # x (N, C, D, H, W) -> (N*OD, C*KD, H, W): out[n*OD + i, c*KD + a] = x[n, c, i*s - p + a*d]
+    # (zero outside [0, D)): conv3d's depth taps laid out as conv2d input channels
+    @staticmethod
+    def _ranges(depth, kd, od, s, d, p):
+        # per tap a: the outputs [i0, i1) whose source depth i*s - p + a*d lies in the input
+        for a in range(kd):
+            off = a * d - p
+            i0, i1 = max(0, -(off // s)), min(od, (depth - 1 - off) // s + 1)
+            if i1 > i0:
+                yield a, i0, i1, i0 * s + off
+
+    @staticmethod
+    def forward(ctx, x, kd, od, s, d, p):
+        n, c, depth = x.shape[:3]
+        out = np.zeros((n, od, c, kd) + x.shape[3:], x.dtype)
+        xt = x.transpose(0, 2, 1, 3, 4)  # (N, D, C, H, W): a view
+        for a, i0, i1, src in _DepthTaps._ranges(depth, kd, od, s, d, p):
+            out[:, i0:i1, :, a] = xt[:, src : src + s * (i1 - i0 - 1) + 1 : s]
+        ctx.meta = (x.shape, kd, od, s, d, p)
+        return out.reshape(n * od, c * kd, *x.shape[3:])
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, kd, od, s, d, p = ctx.meta
+        n, c, depth = shape[:3]
+        g6 = g.reshape(n, od, c, kd, *shape[3:])
+        dxt = np.zeros((n, depth, c) + shape[3:], g.dtype)
+        for a, i0, i1, src in _DepthTaps._ranges(depth, kd, od, s, d, p):
+            dxt[:, src : src + s * (i1 - i0 - 1) + 1 : s] += g6[:, i0:i1, :, a]
+        return np.ascontiguousarray(dxt.transpose(0, 2, 1, 3, 4)), None, None, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        _, kd, od, s, d, p = ctx.meta
+
+        def fwd(v):  # linear: the same taps of a direction v
+            return _DepthTaps.forward(_graph.scratch(_DepthTaps), v, kd, od, s, d, p)
+
+        return _graph.linear(ctx, g, fwd), None, None, None, None, None
+
+
 @_integer_conv("conv3d")
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """3-D convolution over (N, C, D, H, W) or unbatched (C, D, H, W): weight
     (O, C/groups, KD, KH, KW), bias (O,). padding: int, triple, 'valid' or 'same' (stride 1).
 
-    Computed as the sum over kernel depth a of conv2d(depth slices a*dilation + stride*i,
-    weight[:, :, a]): rare enough not to justify its own kernel, and gradients come from
-    conv2d's. Output size per axis: (n + 2 padding - dilation (k - 1) - 1) // stride + 1.
+    Computed as one conv2d over the depth slices a*dilation + stride*i stacked as channels
+    (c, a): rare enough not to justify its own kernel, and gradients come from conv2d's.
+    Output size per axis: (n + 2 padding - dilation (k - 1) - 1) // stride + 1.
     """
     op = "conv3d"
     x, weight, unbatched, s, d = _conv3d_operands(op, input, weight, stride, dilation)
@@ -6223,28 +6259,29 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
         if min(p) < 0:
             raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
         depth_pad, hw_pad = (p[0], p[0]), p[1:]
-    if depth_pad != (0, 0):
-        x = pad(x, (0, 0, 0, 0) + depth_pad)
-    n, c, dp = x.shape[:3]
+    n, c = x.shape[:2]
+    dp = x.shape[2] + depth_pad[0] + depth_pad[1]
     od = (dp - d[0] * (kd - 1) - 1) // s[0] + 1
     if od < 1:
         raise ValueError(
             f"{op}: kernel depth {kd} (dilation {d[0]}) is larger than the padded input depth {dp}"
         )
-    y = None
-    for a in range(kd):
-        start = a * d[0]
-        sl = x[:, :, start : start + s[0] * (od - 1) + 1 : s[0]]  # (N, C, OD, H, W)
-        sl = sl.transpose(1, 2).reshape(n * od, c, *x.shape[3:])
-        t = conv2d(sl, weight[:, :, a], None, s[1:], hw_pad, d[1:], groups)
-        y = t if y is None else y + t
-    y = y.reshape(n, od, *y.shape[1:]).transpose(1, 2)
     if bias is not None:
         bias = _float_input(bias, op, "bias", weight.dtype)
         if bias.shape != (weight.shape[0],):
             raise ValueError(f"{op}: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    # one conv2d whose input channels are (c, a) pairs: the depth taps a beside each channel,
+    # (N*OD, C*KD, H, W), against weight (O, C/g*KD, KH, KW) (a plain reshape, the same (c, a)
+    # order; each group's channels stay contiguous): one GEMM of depth C*KD*KH*KW instead of KD
+    # shallow convolutions, their sum, a padded copy and a bias pass
+    xu = _DepthTaps.apply(x, kd, od, s[0], d[0], depth_pad[0])
+    wu = weight.reshape(weight.shape[0], weight.shape[1] * kd, *weight.shape[3:])
+    with_bias = bias is not None and c > 0
+    y = conv2d(xu, wu, bias if with_bias else None, s[1:], hw_pad, d[1:], groups)
+    y = y.reshape(n, od, *y.shape[1:]).transpose(1, 2)
+    if bias is not None and not with_bias:
         # (no input channels: an empty output without them, bias still on the graph)
-        y = _empty_conv(y.shape, y, bias) if c == 0 else y + bias.reshape(-1, 1, 1, 1)
+        y = _empty_conv(y.shape, y, bias)
     return y.squeeze(0) if unbatched else y
 
 
@@ -6554,10 +6591,13 @@ class GridSample(Function):
             base = [np.floor(ci) for ci in coords]
             frac = [ci - b for ci, b in zip(coords, base)]
             bits = list(itertools.product((0, 1), repeat=nd))
-        xf = x.reshape(n, c, math.prod(sizes))
-        out = np.zeros((n, c, coords[0].shape[1]), x.dtype)
+        m, p = math.prod(sizes), coords[0].shape[1]
+        # every tap's flat input position (-1 outside) and weight per point: the gather over
+        # the channels and its adjoints run in C++ (resample.cpp, point_taps_*)
+        idx = np.empty((n, len(bits), p), np.int64)
+        wk = np.empty((n, len(bits), p), x.dtype)
         taps = []
-        for bit in bits:
+        for k, bit in enumerate(bits):
             ok, flat, wts, dwts = True, 0, [], []  # per axis: weight, d weight / d coordinate
             for a in range(nd):
                 if cubic:
@@ -6570,43 +6610,42 @@ class GridSample(Function):
                         wts.append(frac[a] if bit[a] else 1 - frac[a])
                         dwts.append(1.0 if bit[a] else -1.0)
                 inside = (i >= 0) & (i < sizes[a])  # (False for a NaN or huge coordinate,
-                ok = ok & inside  # whose cast to int64 would be junk: index 0 read, masked)
+                ok = ok & inside  # whose cast to int64 would be junk: never read)
                 flat = flat * sizes[a] + np.where(inside, i, 0).astype(np.int64)
-            w = np.prod(wts, axis=0) if wts else np.ones(ok.shape)
-            val = np.take_along_axis(xf, flat[:, None, :], axis=2) * ok[:, None, :]
-            out += (val * w[:, None, :]).astype(x.dtype, copy=False)
-            taps.append((dwts, flat, ok, wts, val))
-        ctx.state = (taps, slopes, mode, x.shape, grid.shape)
+            idx[:, k] = np.where(ok, flat, -1)
+            wk[:, k] = np.prod(wts, axis=0) if wts else 1
+            taps.append((dwts, wts))
+        xf = x.reshape(n, c, m)
+        out = _C.point_taps_forward(xf, idx, wk)
+        if ctx.needs_input_grad[1] and mode != "nearest":  # the taps' values, for d grid
+            ctx.save_for_backward(xf)
+        ctx.state = (taps, idx, wk, slopes, mode, x.shape, grid.shape)
         return out.reshape(n, c, *grid.shape[1:-1])
 
     @staticmethod
     @np.errstate(invalid="ignore", over="ignore")
     def backward(ctx, g):
-        taps, slopes, mode, shape, gshape = ctx.state
+        taps, idx, wk, slopes, mode, shape, gshape = ctx.state
         n, c = shape[:2]
         m = int(np.prod(shape[2:]))
         nd = len(shape) - 2
         if g.size == 0:  # no batch, channel or output point: nothing flows back
             dx, dgrid = np.zeros(shape, g.dtype), np.zeros(gshape, g.dtype)
             return dx, dgrid, None, None, None
-        g = g.reshape(n, c, -1)
+        g = _contig(g.reshape(n, c, -1))
         dx = dgrid = None
         if ctx.needs_input_grad[0]:
-            dx = 0
-            for _, flat, ok, wts, _ in taps:
-                w = np.prod(wts, axis=0) if wts else 1.0
-                contrib = g * np.where(ok, w, 0)[:, None, :]  # (a NaN weight outside: 0)
-                idx = np.broadcast_to(flat[:, None, :], contrib.shape)
-                dx = dx + _scatter_last(contrib.reshape(n * c, -1), idx.reshape(n * c, -1), m)
-            dx = dx.reshape(shape).astype(g.dtype, copy=False)
+            dx = _C.point_taps_backward(g, idx, wk.astype(g.dtype, copy=False), m).reshape(shape)
         if ctx.needs_input_grad[1]:
             dgrid = np.zeros(gshape, g.dtype)
             if mode != "nearest":  # d weight / d coordinate a: the other axes' weights times
-                for a in range(nd):  # axis a's weight's derivative
+                (xf,) = ctx.saved_tensors  # axis a's weight's derivative, times sum_c x g
+                dots = _C.point_taps_dot(xf, g.astype(xf.dtype, copy=False), idx)
+                for a in range(nd):
                     acc = 0
-                    for dwts, _, _, wts, val in taps:
+                    for k, (dwts, wts) in enumerate(taps):
                         others = np.prod([w for b, w in enumerate(wts) if b != a], axis=0)
-                        acc = acc + (val * (others * dwts[a])[:, None, :] * g).sum(1)
+                        acc = acc + dots[:, k] * (others * dwts[a])
                     dgrid[..., nd - 1 - a] = (acc * slopes[a]).reshape(gshape[:-1])
         return dx, dgrid, None, None, None
 
@@ -6614,15 +6653,13 @@ class GridSample(Function):
     def backward_graph(ctx, g):
         if ctx.needs_input_grad[1]:  # the weights' own derivatives in the grid: not written
             raise NotImplementedError("double backward through grid_sample's grid is not supported")
-        taps, _, _, shape, gshape = ctx.state
+        _, idx, wk, _, _, shape, gshape = ctx.state
         n, c = shape[:2]
 
         def fwd(v):  # forward on a direction v, the grid fixed: linear in v
-            vf, out = v.reshape(n, c, -1), 0
-            for _, flat, ok, wts, _ in taps:
-                w = (np.prod(wts, axis=0) if wts else 1.0) * ok
-                out = out + np.take_along_axis(vf, flat[:, None, :], axis=2) * w[:, None, :]
-            return np.asarray(out, v.dtype).reshape(n, c, *gshape[1:-1])
+            vf = _contig(np.asarray(v).reshape(n, c, -1))
+            out = _C.point_taps_forward(vf, idx, wk.astype(vf.dtype, copy=False))
+            return out.reshape(n, c, *gshape[1:-1])
 
         return _graph.linear(ctx, g, fwd), None, None, None, None
 
@@ -6695,6 +6732,55 @@ class _BagSum(Function):
         nbags = g.shape[0]
         fwd = lambda v: _BagSum.forward(_graph.scratch(_BagSum), v, ctx.bag, nbags)  # noqa: E731
         return _graph.linear(ctx, g, fwd), None, None
+
+
+class _EmbeddingBagSum(Function):
+    # weight (V, D), flat (T,) int64, bounds (B+1,) -> (B, D): each bag's sum of the rows it
+    # indexes (padding_idx left out; mean: over their count), fused in C++ (embedding.cpp)
+    @staticmethod
+    def forward(ctx, weight, flat, bounds, pad, mean):
+        ctx.meta = (flat, bounds, weight.shape[0], pad, mean)
+        return _C.embedding_bag_forward(_contig(weight), flat, bounds, pad, mean)
+
+    @staticmethod
+    def backward(ctx, g):
+        flat, bounds, v, pad, mean = ctx.meta
+        dw = _C.embedding_bag_backward(_contig(g), flat, bounds, v, pad, mean)
+        return dw, None, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        flat, bounds, _, pad, mean = ctx.meta
+        fwd = lambda w: _C.embedding_bag_forward(_contig(w), flat, bounds, pad, mean)  # noqa: E731
+        return _graph.linear(ctx, g, fwd), None, None, None, None
+
+
+class _EmbeddingBagMax(Function):
+    # weight (V, D), flat (T,) int64, bounds (B+1,) -> (B, D): each bag's per-column max over
+    # its rows (padding_idx left out; empty: 0), the gradient to the first maximal row as
+    # PyTorch; fused in C++ (embedding.cpp)
+    @staticmethod
+    def forward(ctx, weight, flat, bounds, pad):
+        out, arg = _C.embedding_bag_max_forward(_contig(weight), flat, bounds, pad)
+        ctx.meta = (arg, weight.shape[0])
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        arg, v = ctx.meta
+        return _C.embedding_bag_max_backward(_contig(g), arg, v), None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        arg, _ = ctx.meta
+        b, d = np.nonzero(arg >= 0)
+
+        def fwd(w):  # the weight's values at each bag's maxima (empty bags: 0)
+            out = np.zeros(arg.shape, w.dtype)
+            out[b, d] = w[arg[b, d], d]
+            return out
+
+        return _graph.linear(ctx, g, fwd, mask_of=ctx.parents[0]), None, None, None
 
 
 class _BagMax(Function):
@@ -6825,6 +6911,31 @@ def embedding_bag(
     flat = idx.reshape(-1).astype(common, copy=False)  # (int8 with int64 offsets: promoted)
     lens = (ends - starts).astype(np.int64)
     used = flat[: int(ends[-1])] if nb else flat[:0]  # past the last offset: unused
+    if (
+        max_norm is None
+        and not scale_grad_by_freq
+        and not sparse
+        and per_sample_weights is None
+        and isinstance(weight, Tensor)
+        and weight.ndim == 2
+        and weight.dtype in (np.float32, np.float64)
+        and used.dtype in (np.int32, np.int64)
+    ):
+        # sum / mean of plain rows: one C++ pass per bag (no (T, D) lookup, no np.add.at);
+        # the errors are embedding's, so a bad index or padding_idx falls through to it below
+        v = weight.shape[0]
+        pad_ok = padding_idx is None or (
+            isinstance(padding_idx, int | np.integer)
+            and not isinstance(padding_idx, bool)
+            and -v <= padding_idx < v
+        )
+        if pad_ok and (not used.size or (used.min() >= 0 and used.max() < v)):
+            pad = -1 if padding_idx is None else int(padding_idx) % v
+            bounds = np.ascontiguousarray(np.r_[starts[:1], ends] if nb else [0], np.int64)
+            used = np.ascontiguousarray(used, np.int64)
+            if mode == "max":
+                return _EmbeddingBagMax.apply(weight, used, bounds, pad)
+            return _EmbeddingBagSum.apply(weight, used, bounds, pad, mode == "mean")
     bag = np.repeat(np.arange(nb), lens)
     # dense gradients with scale_grad_by_freq are scaled below, as torch scales them
     freq_in_lookup = scale_grad_by_freq and sparse  # (which torch refuses in backward)
@@ -6883,76 +6994,21 @@ class CTCLoss(Function):
     # by the log-space forward recursion; backward runs the backward recursion.
     @staticmethod
     def forward(ctx, lp, ext, in_len, ext_len, zero_infinity):
-        t_max, n, _ = lp.shape
-        lmax = ext.shape[1]
-        rows = np.arange(n)[:, None]
-        ninf = np.full((n, lmax), -np.inf)
-        s = np.arange(lmax)
-        # a label may be skipped to from two back when it is not blank and not a repeat
-        skip = np.zeros((n, lmax), bool)
-        skip[:, 2:] = (ext[:, 2:] != ext[:, :-2]) & (s[2:] % 2 == 1)
-        valid = s[None, :] < ext_len[:, None]
-        emit = lp[:, rows, ext]  # (T, N, L): each extended label's log-probability
-        alpha = np.full((t_max, n, lmax), -np.inf)
-        alpha[0, :, 0] = emit[0, :, 0]
-        if lmax > 1:  # lmax == 1: every target is empty, only the blank path
-            alpha[0, :, 1] = np.where(ext_len > 1, emit[0, :, 1], -np.inf)
-        for t in range(1, t_max):
-            a = alpha[t - 1]
-            prev = np.logaddexp(a, np.concatenate([ninf[:, :1], a[:, :-1]], 1))
-            prev = np.logaddexp(
-                prev, np.where(skip, np.concatenate([ninf[:, :2], a[:, :-2]], 1), -np.inf)
-            )
-            alpha[t] = np.where(valid, prev + emit[t], -np.inf)
-        last = alpha[in_len - 1, np.arange(n)]  # (N, L) at each sample's final step
-        end = np.take_along_axis(last, (ext_len - 1)[:, None], 1)[:, 0]
-        end2 = np.take_along_axis(last, np.maximum(ext_len - 2, 0)[:, None], 1)[:, 0]
-        nll = -np.logaddexp(end, np.where(ext_len > 1, end2, -np.inf))
-        ctx.state = (lp, ext, in_len, ext_len, alpha, emit, skip, valid, nll, zero_infinity)
+        ext, in_len, ext_len = (np.ascontiguousarray(a, np.int64) for a in (ext, in_len, ext_len))
+        nll, alpha = _C.ctc_loss_forward(_contig(lp), ext, in_len, ext_len)  # loss.cpp
+        ctx.state = (lp, ext, in_len, ext_len, alpha, nll, zero_infinity)
         if zero_infinity:
             nll = np.where(np.isinf(nll), 0.0, nll)
         return nll.astype(lp.dtype)
 
     @staticmethod
     def backward(ctx, g):
-        lp, ext, in_len, ext_len, alpha, emit, skip, valid, nll, zero_infinity = ctx.state
-        t_max, n, c = lp.shape
-        lmax = ext.shape[1]
-        beta = np.full((t_max, n, lmax), -np.inf)
-        ninf = np.full((n, lmax), -np.inf)
-        idx = np.arange(n)
-        start = np.full((n, lmax), -np.inf)  # beta at each sample's final step
-        start[idx, ext_len - 1] = 0.0
-        start[idx[ext_len > 1], ext_len[ext_len > 1] - 2] = 0.0
-        skip_next = np.zeros_like(skip)
-        skip_next[:, :-2] = skip[:, 2:]
-        for t in range(t_max - 1, -1, -1):
-            if t == t_max - 1:
-                b = ninf
-            else:
-                b = beta[t + 1]
-            nxt = np.logaddexp(b, np.concatenate([b[:, 1:], ninf[:, :1]], 1))
-            nxt = np.logaddexp(
-                nxt, np.where(skip_next, np.concatenate([b[:, 2:], ninf[:, :2]], 1), -np.inf)
-            )
-            nxt = np.where((in_len - 1 == t)[:, None], start, nxt)
-            beta[t] = np.where(valid & (t < in_len)[:, None], nxt + emit[t], -np.inf)
-        # log of sum over positions s labelled c of alpha * beta (each holds emit once)
-        ab = alpha + beta
-        m = ab.max(axis=2, keepdims=True)
-        m = np.where(np.isfinite(m), m, 0.0)
-        acc = np.zeros((t_max, n, c))
-        np.add.at(acc, (slice(None), idx[:, None], ext), np.exp(ab - m))
-        lcab = np.log(acc) + m
-        # PyTorch's gradient: exp(lp) - posterior (the logits' gradient through
-        # log_softmax; it differs from d nll / d lp by exp(lp), which log_softmax's
-        # backward removes)
-        grad = np.exp(lp) - np.exp(lcab + nll[None, :, None] - lp)
-        grad = np.where((np.arange(t_max)[:, None] < in_len[None, :])[:, :, None], grad, 0.0)
-        if zero_infinity:
-            grad = np.where(np.isinf(nll)[None, :, None], 0.0, grad)
-        grad = grad * g[None, :, None]
-        return grad.astype(lp.dtype), None, None, None, None
+        lp, ext, in_len, ext_len, alpha, nll, zero_infinity = ctx.state
+        g = np.ascontiguousarray(g, np.float64)
+        grad = _C.ctc_loss_backward(
+            g, _contig(lp), ext, in_len, ext_len, alpha, nll, bool(zero_infinity)
+        )
+        return grad, None, None, None, None
 
 
 def _lengths(v, n: int, op: str, name: str) -> np.ndarray:
