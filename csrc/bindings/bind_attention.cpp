@@ -1,8 +1,9 @@
 // Bindings for csrc/ops/attention.cpp.
 //
-//   sdpa_forward(q (BH, Lq, D), k (BH, Lk, D), v (BH, Lk, Dv), mask=None, mask_off=None,
-//                mask_sr=0, mask_sc=0, is_causal=False, scale=1.0, dropout_p=0.0, seed=0)
-//       -> (out (BH, Lq, Dv), lse (BH, Lq))
+//   sdpa_forward(q (BH, Lq, D), k (BH/g, Lk, D), v (BH/g, Lk, Dv), mask=None, mask_off=None,
+//                mask_sr=0, mask_sc=0, is_causal=False, scale=1.0, dropout_p=0.0, seed=0,
+//                kv_group=g=1) -> (out (BH, Lq, Dv), lse (BH, Lq))
+//       (kv_group: grouped-query attention, query head bh reads key/value head bh / g)
 //   sdpa_backward(dout, q, k, v, out, lse, <the same mask and options>) -> (dq, dk, dv)
 //   sdpa_dropout_mask(BH, Lq, Lk, p, seed) -> keep (BH, Lq, Lk) uint8
 //
@@ -22,8 +23,8 @@ struct Args {
   int64_t BH, Lq, Lk, D, Dv;
 };
 
-void check_qkv(const py::array& q, const py::array& k, const py::array& v, const char* op,
-               Args& a) {
+void check_qkv(const py::array& q, const py::array& k, const py::array& v, int64_t kv_group,
+               const char* op, Args& a) {
   require_float(q, op, "q");
   require_same_dtype(q, k, op);
   require_same_dtype(q, v, op);
@@ -36,9 +37,12 @@ void check_qkv(const py::array& q, const py::array& k, const py::array& v, const
   a.D = q.shape(2);
   a.Lk = k.shape(1);
   a.Dv = v.shape(2);
-  EMBER_CHECK(k.shape(0) == a.BH && v.shape(0) == a.BH, op, ": batch sizes differ: q ",
-              shape_str(shape_of(q)), ", k ", shape_str(shape_of(k)), ", v ",
-              shape_str(shape_of(v)));
+  EMBER_CHECK(kv_group >= 1 && kv_group <= std::max<int64_t>(a.BH, 1) && a.BH % kv_group == 0, op,
+              ": kv_group ", kv_group, " must be >= 1 and divide q's ", a.BH, " heads");
+  a.opt.kv_group = kv_group;
+  EMBER_CHECK(k.shape(0) * kv_group == a.BH && v.shape(0) * kv_group == a.BH, op,
+              ": batch sizes differ (kv_group ", kv_group, "): q ", shape_str(shape_of(q)), ", k ",
+              shape_str(shape_of(k)), ", v ", shape_str(shape_of(v)));
   EMBER_CHECK(k.shape(2) == a.D, op, ": q and k head dims differ: q ", shape_str(shape_of(q)),
               ", k ", shape_str(shape_of(k)));
   EMBER_CHECK(v.shape(1) == a.Lk, op, ": k and v sequence lengths differ: k ",
@@ -109,11 +113,11 @@ py::tuple forward_t(const py::array& q, const py::array& k, const py::array& v, 
 
 py::tuple forward_py(const py::array& q, const py::array& k, const py::array& v,
                      const py::object& mask, const py::object& mask_off, int64_t mask_sr,
-                     int64_t mask_sc, bool is_causal, double scale, double dropout_p,
-                     uint64_t seed) {
+                     int64_t mask_sc, bool is_causal, double scale, double dropout_p, uint64_t seed,
+                     int64_t kv_group) {
   const char* op = "sdpa_forward";
   Args a;
-  check_qkv(q, k, v, op, a);
+  check_qkv(q, k, v, kv_group, op, a);
   check_mask(mask, mask_off, mask_sr, mask_sc, q, op, a);
   check_options(is_causal, scale, dropout_p, seed, op, a);
   return is_f32(q) ? forward_t<float>(q, k, v, a) : forward_t<double>(q, k, v, a);
@@ -124,8 +128,9 @@ py::tuple backward_t(const py::array& dout, const py::array& q, const py::array&
                      const py::array& v, const py::array& out, const py::array& lse,
                      const Args& a) {
   py::array dq = empty_like_dtype(q, {a.BH, a.Lq, a.D});
-  py::array dk = empty_like_dtype(q, {a.BH, a.Lk, a.D});
-  py::array dv = empty_like_dtype(q, {a.BH, a.Lk, a.Dv});
+  const int64_t bhk = a.BH / a.opt.kv_group;
+  py::array dk = empty_like_dtype(q, {bhk, a.Lk, a.D});
+  py::array dv = empty_like_dtype(q, {bhk, a.Lk, a.Dv});
   T *dqp = ptr<T>(dq), *dkp = ptr<T>(dk), *dvp = ptr<T>(dv);
   const T *gp = cptr<T>(dout), *qp = cptr<T>(q), *kp = cptr<T>(k), *vp = cptr<T>(v);
   const T *op = cptr<T>(out), *lp = cptr<T>(lse);
@@ -140,10 +145,10 @@ py::tuple backward_py(const py::array& dout, const py::array& q, const py::array
                       const py::array& v, const py::array& out, const py::array& lse,
                       const py::object& mask, const py::object& mask_off, int64_t mask_sr,
                       int64_t mask_sc, bool is_causal, double scale, double dropout_p,
-                      uint64_t seed) {
+                      uint64_t seed, int64_t kv_group) {
   const char* op = "sdpa_backward";
   Args a;
-  check_qkv(q, k, v, op, a);
+  check_qkv(q, k, v, kv_group, op, a);
   for (auto [arr, n] :
        {std::pair<const py::array*, const char*>{&dout, "dout"}, {&out, "out"}, {&lse, "lse"}}) {
     require_same_dtype(q, *arr, op);
@@ -164,13 +169,13 @@ void bind_attention(py::module_& m) {
   m.def("sdpa_forward", &forward_py, py::arg("q"), py::arg("k"), py::arg("v"),
         py::arg("mask") = py::none(), py::arg("mask_off") = py::none(), py::arg("mask_sr") = 0,
         py::arg("mask_sc") = 0, py::arg("is_causal") = false, py::arg("scale") = 1.0,
-        py::arg("dropout_p") = 0.0, py::arg("seed") = 0,
+        py::arg("dropout_p") = 0.0, py::arg("seed") = 0, py::arg("kv_group") = 1,
         "Flash-style attention of C-contiguous (BH, L, D) arrays: returns (out, lse).");
   m.def("sdpa_backward", &backward_py, py::arg("dout"), py::arg("q"), py::arg("k"), py::arg("v"),
         py::arg("out"), py::arg("lse"), py::arg("mask") = py::none(),
         py::arg("mask_off") = py::none(), py::arg("mask_sr") = 0, py::arg("mask_sc") = 0,
         py::arg("is_causal") = false, py::arg("scale") = 1.0, py::arg("dropout_p") = 0.0,
-        py::arg("seed") = 0, "Gradients of sdpa_forward: (dq, dk, dv).");
+        py::arg("seed") = 0, py::arg("kv_group") = 1, "Gradients of sdpa_forward: (dq, dk, dv).");
   m.def(
       "sdpa_dropout_mask",
       [](int64_t BH, int64_t Lq, int64_t Lk, double p, uint64_t seed) {

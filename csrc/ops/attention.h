@@ -18,9 +18,11 @@ struct SdpaOptions {
   double scale = 1.0;
   double dropout_p = 0.0;  // probability of dropping an attention weight (training)
   uint64_t seed = 0;       // dropout: keep(bh, i, j) is a hash of (seed, bh, i, j)
+  int64_t kv_group = 1;    // grouped-query attention: query head bh reads k, v head bh / kv_group
 };
 
-// q (BH, Lq, D), k (BH, Lk, D), v (BH, Lk, Dv) -> out (BH, Lq, Dv), lse (BH, Lq)
+// q (BH, Lq, D), k (BH/g, Lk, D), v (BH/g, Lk, Dv) -> out (BH, Lq, Dv), lse (BH, Lq), with
+// g = opt.kv_group (1: one key/value head per query head)
 // out = dropout(softmax(scale * q k^T + mask)) v, never materialising the Lq x Lk matrix;
 // lse = logsumexp of each row of the masked logits (-inf for a row with every key masked,
 // whose output is 0, as PyTorch's CPU kernels return).
@@ -28,7 +30,8 @@ template <typename T>
 void sdpa_forward(T* out, T* lse, const T* q, const T* k, const T* v, int64_t BH, int64_t Lq,
                   int64_t Lk, int64_t D, int64_t Dv, const SdpaOptions& opt);
 
-// dout (BH, Lq, Dv), q, k, v, out, lse as above -> dq (BH, Lq, D), dk (BH, Lk, D), dv (BH, Lk, Dv)
+// dout (BH, Lq, Dv), q, k, v, out, lse as above -> dq (BH, Lq, D), dk (BH/g, Lk, D),
+// dv (BH/g, Lk, Dv): a key/value head's gradient sums its g query heads' (in head order)
 // Recomputes P tile by tile from lse (FlashAttention-2); Delta = rowsum(dout * out).
 template <typename T>
 void sdpa_backward(T* dq, T* dk, T* dv, const T* dout, const T* q, const T* k, const T* v,

@@ -1902,12 +1902,13 @@ def _sdpa_mask(attn_mask, batch: tuple, lq: int, lk: int, dtype):
 class ScaledDotProductAttention(Function):
     # q (*, L, E), k (*, S, E), v (*, S, Ev) -> out (*, L, Ev); saves only the row logsumexp
     @staticmethod
-    def forward(ctx, q, k, v, mask, is_causal, scale, dropout_p, seed, unfused=False):
+    def forward(ctx, q, k, v, mask, is_causal, scale, dropout_p, seed, unfused=False, group=1):
+        # group: grouped-query attention, k and v with 1 / group of q's heads (dim -3)
         batch = q.shape[:-2]
         bh = int(np.prod(batch))
         q3 = _contig(q).reshape(bh, *q.shape[-2:])
-        k3 = _contig(k).reshape(bh, *k.shape[-2:])
-        v3 = _contig(v).reshape(bh, *v.shape[-2:])
+        k3 = _contig(k).reshape(bh // group, *k.shape[-2:])
+        v3 = _contig(v).reshape(bh // group, *v.shape[-2:])
         mbase, moff, msr, msc = mask if mask is not None else (None, None, 0, 0)
         if unfused:
             # where torch runs its math path (see _attention) it keeps v and the weights, not
@@ -1918,7 +1919,7 @@ class ScaledDotProductAttention(Function):
             mbase = None if mbase is None else mbase.copy()
         else:
             ctx.mask = mbase  # torch's fused kernel keeps its mask: a write into it refuses
-        opts = (mbase, moff, msr, msc, is_causal, scale, dropout_p, seed)
+        opts = (mbase, moff, msr, msc, is_causal, scale, dropout_p, seed, group)
         out, lse = _C.sdpa_forward(q3, k3, v3, *opts)
         ctx.save_for_backward(q3, k3, v3, out, lse)
         ctx.meta = (opts, q.shape, k.shape, v.shape)
@@ -1942,12 +1943,13 @@ class ScaledDotProductAttention(Function):
             None,
             None,
             None,
+            None,
         )
 
     @staticmethod
     def backward_graph(ctx, g):
         opts, qs, ks, vs = ctx.meta
-        mask_base, moff, msr, msc, is_causal, scale, dropout_p, _ = opts
+        mask_base, moff, msr, msc, is_causal, scale, dropout_p, _, group = opts
         if dropout_p > 0:  # the kernel's dropout mask is not reproduced in Tensor ops
             return Function.backward_graph(ctx, g)  # refuses
         q3, k3, v3 = ctx.saved_tensors[:3]
@@ -1963,9 +1965,11 @@ class ScaledDotProductAttention(Function):
         mask = _graph.constant(mask)
 
         def attend(q, k, v):  # the forward in Tensor ops
+            if group > 1:
+                k, v = (t.repeat_interleave(group, dim=-3) for t in (k, v))
             return _attention_composed(q, k, v, mask, 0.0, is_causal, scale)
 
-        return _graph.recompute(ctx, (g,), attend, q, k, v) + (None,) * 6
+        return _graph.recompute(ctx, (g,), attend, q, k, v) + (None,) * 7
 
 
 def scaled_dot_product_attention(
@@ -2041,6 +2045,9 @@ def scaled_dot_product_attention(
                 f"must divide the query's; got query {query.shape}, key {key.shape}, "
                 f"value {value.shape}"
             )
+        if hk == hv and hq > 0 and query.shape[:-3] == key.shape[:-3] == value.shape[:-3]:
+            # the kernel reads each key/value head for its hq / hk query heads: no copies
+            return _attention(query, key, value, attn_mask, dropout_p, is_causal, scale, hq // hk)
         key = key.repeat_interleave(hq // hk, dim=-3)
         value = value.repeat_interleave(hq // hv, dim=-3)
     return _attention(query, key, value, attn_mask, dropout_p, is_causal, scale)
@@ -2162,9 +2169,11 @@ def multi_head_attention_forward(
     )
 
 
-def _attention(query, key, value, attn_mask, dropout_p, is_causal, scale) -> Tensor:
+def _attention(query, key, value, attn_mask, dropout_p, is_causal, scale, group=1) -> Tensor:
     """scaled_dot_product_attention without the PyTorch rule against attn_mask with is_causal:
-    here both apply (a key takes part only if both allow it), as MultiheadAttention needs."""
+    here both apply (a key takes part only if both allow it), as MultiheadAttention needs.
+    group > 1: grouped-query attention, key and value (at least 3-D, the batch dims before -3
+    query's) with 1 / group of query's heads (dim -3), each read by `group` query heads."""
     op = "scaled_dot_product_attention"
     q = _float_input(query, op, "query")
     k = _float_input(key, op, "key", q.dtype)
@@ -2174,12 +2183,15 @@ def _attention(query, key, value, attn_mask, dropout_p, is_causal, scale) -> Ten
             f"{op}: query, key and value must be at least 2-D (*, L, E), got {q.shape}, "
             f"{k.shape}, {v.shape}"
         )
+    # k's and v's leading dims as the query heads see them (grouped: dim -3 times group)
+    ks, vs = ((*t.shape[:-3], t.shape[-3] * group, *t.shape[-2:]) if group > 1 else t.shape
+              for t in (k, v))  # fmt: skip
     # torch's CPU choice: its fused kernel for 4-D inputs of one batch and head shape and one
     # head dim, without dropout; else its math path, which keeps other values (see the Function)
     unfused = not (
-        q.ndim == 4 and q.shape[:-2] == k.shape[:-2] == v.shape[:-2] and q.shape[-1] == v.shape[-1]
+        q.ndim == 4 and q.shape[:-2] == ks[:-2] == vs[:-2] and q.shape[-1] == v.shape[-1]
     )
-    if not (q.shape[:-2] == k.shape[:-2] == v.shape[:-2]):  # broadcast, as PyTorch
+    if not (q.shape[:-2] == ks[:-2] == vs[:-2]):  # broadcast, as PyTorch
         try:
             batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
         except ValueError:
@@ -2210,6 +2222,8 @@ def _attention(query, key, value, attn_mask, dropout_p, is_causal, scale) -> Ten
             from ember.autograd import is_grad_enabled
 
             if is_grad_enabled() and not empty:  # the fused kernel has no mask gradient
+                if group > 1:
+                    k, v = (t.repeat_interleave(group, dim=-3) for t in (k, v))
                 return _attention_composed(q, k, v, attn_mask, dropout_p, is_causal, scale)
         if mask[0].size == 0:  # nothing to read: an empty batch too (the kernel refused it)
             mask = None
@@ -2220,7 +2234,7 @@ def _attention(query, key, value, attn_mask, dropout_p, is_causal, scale) -> Ten
         seed = int(_global_rng().integers(0, 2**63))
     unfused = unfused or dropout_p > 0
     return ScaledDotProductAttention.apply(
-        q, k, v, mask, bool(is_causal), float(scale), float(dropout_p), seed, unfused
+        q, k, v, mask, bool(is_causal), float(scale), float(dropout_p), seed, unfused, group
     )
 
 

@@ -592,8 +592,12 @@ class MultiheadAttention(Module):
         """The attention with its weights materialised (need_weights=True)."""
         dtype = self.out_proj.weight.dtype
         # q scaled before the product, as torch's path: an (L, E) pass, not an (L, S) one
-        # forward and backward (a few % of a training step)
-        scores = (q * (1.0 / math.sqrt(self.head_dim))) @ k.transpose(-2, -1)
+        # forward and backward (a few % of a training step). q, k, v are head views of the
+        # projections: one contiguous copy each here, which the products (and their backward)
+        # then read in place, where each product copied them itself, k by a transposing copy
+        q = (q * (1.0 / math.sqrt(self.head_dim))).contiguous()
+        k, v = k.contiguous(), v.contiguous()
+        scores = q @ k.transpose(-2, -1)
         if delta is not None:
             scores = scores + delta
         add = None
