@@ -1790,6 +1790,26 @@ def _addc_operands(op, input, tensor1, tensor2, value):  # noqa: A002
 
 
 def addcmul(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
+    if type(input) is Tensor and type(tensor1) is Tensor and type(tensor2) is Tensor:
+        # the common call (three same-shape C-contiguous float tensors, no graph) in three
+        # NumPy passes in torch's order, value * t1 * t2 + input (~15 us less at 32x32)
+        a, b, c = input.data, tensor1.data, tensor2.data
+        if (
+            type(value) in (int, float)
+            and a.dtype.char in "fd"
+            and a.dtype == b.dtype == c.dtype
+            and a.shape == b.shape == c.shape
+            and a.flags.c_contiguous
+            and b.flags.c_contiguous
+            and c.flags.c_contiguous
+            and _outside_graph(input)
+            and _outside_graph(tensor1)
+            and _outside_graph(tensor2)
+        ):
+            y = np.multiply(b, a.dtype.type(value))
+            y *= c
+            y += a
+            return Tensor._make(y, False, None, 0)
     t1, t2, value = _addc_operands("addcmul", input, tensor1, tensor2, value)
     return add(input, mul(t1, t2), alpha=value)
 
@@ -4435,12 +4455,41 @@ tril = _triangle("tril", lower=True)
 triu = _triangle("triu", lower=False)
 
 
+def _flip_copy(a: np.ndarray, axes) -> np.ndarray:
+    """a reversed along axes, a copy laid out as torch's flip lays it (empty_like(a) with
+    preserve_format: C order for a C-contiguous a). One NumPy copy of the reversed view;
+    cloning the view instead costs ~10x, its negative strides read as a transposed layout."""
+    v = a[tuple(slice(None, None, -1) if d in axes else slice(None) for d in range(a.ndim))]
+    if a.flags.c_contiguous:
+        return v.copy()
+    out = _strides.empty(a.shape, _strides.preserved(a), a.dtype)
+    np.copyto(out, v)
+    return out
+
+
+class Flip(Function):
+    @staticmethod
+    def forward(ctx, x, axes):
+        ctx.axes = axes
+        return _flip_copy(x, axes)
+
+    @staticmethod
+    def backward(ctx, g):  # flip is its own adjoint
+        return _flip_copy(g, ctx.axes), None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return flip(g, ctx.axes), None
+
+
 def flip(x, dims) -> Tensor:
-    """Reverse the order along dims (torch.flip)."""
+    """Reverse the order along dims (torch.flip): a copy, as torch's."""
     x = _tensor_operand(x)
-    axes = _axes(dims, x.ndim, "flip")
-    index = tuple(slice(None, None, -1) if d in axes else slice(None) for d in range(x.ndim))
-    return clone(getitem(x, index))  # a copy, as torch's: writing into it leaves x alone
+    # (dims=[] flips nothing, as torch's: not _axes' "every dim" of a reduction)
+    axes = () if isinstance(dims, list | tuple) and not dims else _axes(dims, x.ndim, "flip")
+    if _outside_graph(x):
+        return Tensor._make(_flip_copy(x.data, axes), False, None, 0)
+    return Flip.apply(x, axes)
 
 
 class IndexSelect(Function):
@@ -6399,6 +6448,19 @@ def _running_extreme(op, x, dim, ufunc):
     axis = _dim(dim, x.ndim, op)
     if x.ndim == 0:
         return SortResult(getitem(x, ...), Tensor(np.zeros((), np.int64)))
+    a = x.data
+    if a.dtype.char in "fd" and a.size:  # one C++ pass for the values and the positions
+        shape = a.shape
+        v, idx = _C.cumextreme(
+            np.ascontiguousarray(a).reshape(
+                math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :])
+            ),
+            ufunc is np.maximum,
+        )
+        idx = idx.reshape(shape)
+        if _outside_graph(x):
+            return SortResult(Tensor._make(v.reshape(shape), False, None, 0), Tensor(idx))
+        return SortResult(gather(x, axis, idx), Tensor(idx))
     run = ufunc.accumulate(x.data, axis=axis)
     hit = (x.data == run) | (np.isnan(x.data) if x.data.dtype.kind == "f" else False)
     pos = np.arange(x.shape[axis]).reshape((-1,) + (1,) * (x.ndim - axis - 1))
@@ -6839,7 +6901,11 @@ def _einsum_gemm(subs, arrays, out):
         a3 = _einsum1(sa, "".join(batch + fa + summed), a).reshape(nb, m, k)
         b3 = _einsum1(sb, "".join(batch + summed + fb), b).reshape(nb, k, n)
         a3, b3, is_float = _float_pair("einsum", a3, b3)
-        c3 = _mm(a3, b3) if is_float and a3.size and b3.size else np.matmul(a3, b3)
+        if is_float and m == 1 and n == 1:  # batched dot products ('ij,ij->i'): the products
+            # summed along each row, not nb 1 x 1 GEMMs (~40x faster at 256 x 512)
+            c3 = reduce_sum(a3.reshape(nb, k) * b3.reshape(nb, k), (1,), False).reshape(nb, 1, 1)
+        else:
+            c3 = _mm(a3, b3) if is_float and a3.size and b3.size else np.matmul(a3, b3)
         ops = [("".join(batch + fa + fb), c3.reshape([size[c] for c in batch + fa + fb]))] + ops[2:]
     sub, a = ops[0]
     return np.asarray(_einsum1(sub, out, a))

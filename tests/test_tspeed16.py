@@ -1,0 +1,220 @@
+"""The fast paths of tspeed16: flip's one-copy path, cummax/cummin's C++ scan, multinomial's
+all-rows draw, addcmul's three-pass path and einsum's batched dot products; each against torch
+(values, dtypes, strides, gradients) or, for the draws, against the weights they follow."""
+
+import numpy as np
+import pytest
+
+import ember
+from ember import _C
+
+torch = pytest.importorskip("torch")
+
+
+def _views(t):
+    """x itself, transposed and sliced with a step: C-contiguous and strided inputs."""
+    return [t, t.transpose(0, -1), t[:, ::2]]
+
+
+# ---- flip ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dims", [(0,), (1,), (-1,), (0, 2), (), [2, 0, 1]])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.bool_])
+def test_flip_values_and_strides_match_torch(dims, dtype):
+    a = (np.random.default_rng(0).standard_normal((3, 4, 5)) * 3).astype(dtype)
+    for e, t in zip(_views(ember.tensor(a)), _views(torch.tensor(a))):
+        y, ty = e.flip(dims), t.flip(dims)
+        np.testing.assert_array_equal(y.numpy(), ty.numpy())
+        assert y.dtype == e.dtype and tuple(y.stride()) == ty.stride()
+
+
+def test_flip_is_a_copy_and_takes_0d_and_empty():
+    x = ember.tensor([1.0, 2.0, 3.0])
+    y = x.flip(0)
+    y[0] = 9.0
+    assert x.numpy().tolist() == [1.0, 2.0, 3.0]
+    assert ember.tensor(3.0).flip(0).item() == torch.tensor(3.0).flip(0).item()
+    assert ember.tensor(3.0).flip(()).item() == 3.0
+    assert ember.zeros(0, 3).flip(0).shape == (0, 3)
+    with pytest.raises(IndexError):
+        ember.zeros(2, 3).flip(2)
+    with pytest.raises(ValueError, match="twice"):
+        ember.zeros(2, 3).flip((0, 0))
+
+
+def test_flip_gradients_first_and_second_order():
+    a = np.random.default_rng(1).standard_normal((3, 4))
+    assert ember.autograd.gradcheck(
+        lambda t: t.flip((0, 1)) * ember.tensor(a), (ember.tensor(a, requires_grad=True),)
+    )
+    x = ember.tensor(a, requires_grad=True)
+    (g,) = ember.autograd.grad(x.flip(1).pow(3).sum(), x, create_graph=True)
+    g.sum().backward()
+    xt = torch.tensor(a, requires_grad=True)
+    (gt,) = torch.autograd.grad(xt.flip(1).pow(3).sum(), xt, create_graph=True)
+    gt.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+
+
+# ---- cummax / cummin -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("op", ["cummax", "cummin"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cummax_cummin_match_torch_with_ties_and_nans(op, dtype):
+    rng = np.random.default_rng(2)
+    a = rng.integers(0, 4, (5, 6, 7)).astype(dtype)  # many ties
+    a[1, 2, 3] = a[2, 4, 1] = a[2, 5, 1] = np.nan  # a NaN sticks; a later NaN takes the index
+    a[0, 0, :] = np.nan
+    for e, t in zip(_views(ember.tensor(a)), _views(torch.tensor(a))):
+        for d in range(-3, 3):
+            (v, i), (tv, ti) = getattr(ember, op)(e, d), getattr(torch, op)(t, d)
+            np.testing.assert_array_equal(v.numpy(), tv.numpy())
+            np.testing.assert_array_equal(i.numpy(), ti.numpy())
+            assert v.dtype == e.dtype and i.dtype == ember.int64
+            assert tuple(v.stride()) == tv.stride() and tuple(i.stride()) == ti.stride()
+
+
+def test_cummax_long_rows_sorted_and_reversed():
+    # the last-dim row scan and the vectorised inner scan, over more rows than one group
+    a = np.concatenate([np.arange(40.0)[None].repeat(11, 0), -np.arange(40.0)[None]], 0)
+    for x in (a, a.T.copy(), np.random.default_rng(3).standard_normal((13, 300))):
+        for d in (0, 1):
+            v, i = ember.cummax(ember.tensor(x), d)
+            tv, ti = torch.cummax(torch.tensor(x), d)
+            np.testing.assert_array_equal(v.numpy(), tv.numpy())
+            np.testing.assert_array_equal(i.numpy(), ti.numpy())
+
+
+def test_cummax_other_inputs_and_gradient():
+    for a in (np.array(2.5), np.zeros((0, 3)), np.array([[3, 1, 4, 1, 5]])):
+        for d in [0] if a.ndim < 2 else [0, 1]:
+            v, i = ember.cummax(ember.tensor(a), d)
+            tv, ti = torch.cummax(torch.tensor(a), d)
+            assert v.shape == tuple(tv.shape) and v.dtype == ember.tensor(a).dtype
+            np.testing.assert_array_equal(v.numpy(), tv.numpy())
+            np.testing.assert_array_equal(i.numpy(), ti.numpy())
+    x = ember.tensor(np.random.default_rng(4).standard_normal((4, 5)), requires_grad=True)
+    assert ember.autograd.gradcheck(lambda t: ember.cummax(t, 1)[0], (x,))
+    assert ember.autograd.gradcheck(lambda t: ember.cummin(t, 0)[0], (x,))
+    with pytest.raises(IndexError):
+        ember.cummax(ember.zeros(2, 3), 2)
+
+
+def test_cumextreme_kernel_checks_its_input():
+    with pytest.raises(ValueError, match="cummax"):
+        _C.cumextreme(np.zeros((2, 3), np.float32), True)
+    with pytest.raises(TypeError):
+        _C.cumextreme(np.zeros((2, 3, 1), np.int64), True)
+    with pytest.raises(ValueError, match="cummin"):
+        _C.cumextreme(np.zeros((2, 3, 4), np.float32)[:, :, ::2], False)
+
+
+# ---- multinomial ---------------------------------------------------------------------------
+
+
+def test_multinomial_with_replacement_follows_each_row():
+    ember.manual_seed(0)
+    p = np.array([[0.0, 1.0, 3.0, 0.0, 4.0, 2.0], [5.0, 0.0, 0.0, 1.0, 0.0, 4.0]])
+    draws = ember.multinomial(ember.tensor(p, dtype=ember.float32), 40000, True).numpy()
+    assert draws.dtype == np.int64 and draws.shape == (2, 40000)
+    for row, w in zip(draws, p):
+        freq = np.bincount(row, minlength=6) / row.size
+        np.testing.assert_allclose(freq, w / w.sum(), atol=0.01)
+        assert (freq[w == 0] == 0).all()
+    # the draws are independent of their position: the first and last columns agree
+    many = ember.multinomial(ember.tensor(np.tile(p[0], (30000, 1))), 4, True).numpy()
+    for col in (0, 3):
+        np.testing.assert_allclose(
+            np.bincount(many[:, col], minlength=6) / 30000, p[0] / p[0].sum(), atol=0.012
+        )
+
+
+def test_multinomial_without_replacement_draws_in_sequence():
+    ember.manual_seed(1)
+    p = np.array([0.0, 1.0, 3.0, 0.0, 4.0, 2.0])
+    d = ember.multinomial(ember.tensor(np.tile(p, (40000, 1))), 2).numpy()
+    q = p / p.sum()
+    np.testing.assert_allclose(np.bincount(d[:, 0], minlength=6) / len(d), q, atol=0.01)
+    first = d[:, 0] == 4  # P(second = j | first = 4) = q_j / (1 - q_4)
+    second = np.bincount(d[first, 1], minlength=6) / first.sum()
+    want = np.where(np.arange(6) == 4, 0, q / (1 - q[4]))
+    np.testing.assert_allclose(second, want, atol=0.02)
+    rows = ember.multinomial(ember.tensor(np.tile(p, (50, 1))), 4).numpy()
+    assert all(sorted(r) == [1, 2, 4, 5] for r in rows)  # every positive category once
+    assert ember.multinomial(ember.tensor([1.0, 2.0]), 2).numpy().tolist() in ([0, 1], [1, 0])
+
+
+def test_multinomial_edges_and_errors():
+    assert ember.multinomial(ember.ones(0, 3), 2).shape == (0, 2)
+    assert ember.multinomial(ember.ones(0, 3), 2, True).shape == (0, 2)
+    assert ember.multinomial(ember.tensor([1e-30, 1.0]), 50, True).numpy().tolist() == [1] * 50
+    # more draws than positive weights: those first, then the zero-weight ones, as torch
+    for w in ([0.0, 1.0, 1.0], [[0.0, 1.0, 1.0], [2.0, 0.0, 0.0]]):
+        d = ember.multinomial(ember.tensor(w), 3).numpy().reshape(-1, 3)
+        t = torch.multinomial(torch.tensor(w), 3).numpy().reshape(-1, 3)
+        for r, tr, wr in zip(d, t, np.reshape(w, (-1, 3))):
+            assert sorted(r) == sorted(tr) == [0, 1, 2]
+            assert (wr[r[: np.count_nonzero(wr)]] > 0).all()
+    for bad in ([1.0, np.inf], [1.0, np.nan], [1.0, -0.5]):
+        with pytest.raises(ValueError, match="finite and non-negative"):
+            ember.multinomial(ember.tensor(bad), 1, True)
+    with pytest.raises(ValueError, match="positive total"):
+        ember.multinomial(ember.tensor([[1.0, 1.0], [0.0, 0.0]]), 1, True)
+
+
+# ---- addcmul -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("value", [1, 0.5, -2.7, 3])
+def test_addcmul_fast_path_matches_torch(dtype, value):
+    a, b, c = (np.random.default_rng(5).standard_normal((3, 17, 9)).astype(dtype) for _ in "abc")
+    y = ember.addcmul(ember.tensor(a), ember.tensor(b), ember.tensor(c), value=value)
+    ty = torch.addcmul(torch.tensor(a), torch.tensor(b), torch.tensor(c), value=value)
+    assert y.dtype == ember.tensor(a).dtype and tuple(y.stride()) == ty.stride()
+    tol = 1e-6 if dtype == np.float32 else 1e-14  # (torch fuses the last multiply-add)
+    np.testing.assert_allclose(y.numpy(), ty.numpy(), rtol=tol, atol=tol)
+
+
+def test_addcmul_other_calls_keep_their_paths():
+    a = np.random.default_rng(6).standard_normal((4, 3))
+    x, t1, t2 = (ember.tensor(a * k, requires_grad=True) for k in (1.0, 2.0, 3.0))
+    assert ember.autograd.gradcheck(lambda u, v, w: ember.addcmul(u, v, w, value=0.3), (x, t1, t2))
+    ints = ember.addcmul(ember.tensor([1, 2]), ember.tensor([3, 4]), ember.tensor([5, 6]))
+    assert ints.dtype == ember.int64 and ints.numpy().tolist() == [16, 26]
+    mixed = ember.addcmul(ember.zeros(2, 3), ember.ones(3), ember.ones(2, 1, dtype=ember.float64))
+    assert mixed.dtype == ember.float64 and mixed.shape == (2, 3)
+    e = ember.tensor(a)
+    y = ember.addcmul(e.T, e.T, e.T, value=2)  # strided operands
+    np.testing.assert_allclose(y.numpy(), a.T + 2 * a.T * a.T, rtol=1e-12)
+
+
+# ---- einsum: batched dot products ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "eq, shapes",
+    [
+        ("ij,ij->i", [(5, 7), (5, 7)]),
+        ("i,i->", [(6,), (6,)]),
+        ("bij,bij->b", [(2, 3, 4), (2, 3, 4)]),
+        ("ij,ij->i", [(0, 3), (0, 3)]),
+        ("ij,ij->i", [(3, 0), (3, 0)]),
+        ("bi,bi->b", [(4, 5), (1, 5)]),
+        ("ji,ij->i", [(7, 5), (5, 7)]),
+    ],
+)
+def test_einsum_batched_dot_matches_torch(eq, shapes):
+    rng = np.random.default_rng(7)
+    arrs = [rng.standard_normal(s) for s in shapes]
+    for dt in (np.float32, np.float64):
+        y = ember.einsum(eq, *[ember.tensor(a.astype(dt)) for a in arrs])
+        ty = torch.einsum(eq, *[torch.tensor(a.astype(dt)) for a in arrs])
+        assert y.shape == tuple(ty.shape) and y.dtype == ember.tensor(arrs[0].astype(dt)).dtype
+        np.testing.assert_allclose(y.numpy(), ty.numpy(), rtol=1e-5, atol=1e-5)
+    xs = [ember.tensor(a, requires_grad=True) for a in arrs]
+    assert ember.autograd.gradcheck(lambda *v: ember.einsum(eq, *v), xs)
+    i = np.arange(6).reshape(2, 3)
+    assert ember.einsum("ij,ij->i", ember.tensor(i), ember.tensor(i)).numpy().tolist() == [5, 50]
