@@ -218,3 +218,67 @@ def test_einsum_batched_dot_matches_torch(eq, shapes):
     assert ember.autograd.gradcheck(lambda *v: ember.einsum(eq, *v), xs)
     i = np.arange(6).reshape(2, 3)
     assert ember.einsum("ij,ij->i", ember.tensor(i), ember.tensor(i)).numpy().tolist() == [5, 50]
+
+
+# ---- take_along_dim, outer, tensordot: the common calls' shorter paths --------------------
+
+
+@pytest.mark.parametrize(
+    "ishape, dim", [((3, 4, 2), -1), ((1, 4, 5), 0), ((3, 1, 7), 2), ((3, 4, 5), 1), ((1, 1, 3), 2)]
+)
+def test_take_along_dim_matches_torch(ishape, dim):
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((3, 4, 5))
+    i = rng.integers(0, a.shape[dim], ishape)
+    for e, t in ((a, a), (a.astype(np.float32), a.astype(np.float32)), (a > 0, a > 0)):
+        y = ember.take_along_dim(ember.tensor(e), ember.tensor(i), dim)
+        ty = torch.take_along_dim(torch.tensor(t), torch.tensor(i), dim)
+        np.testing.assert_array_equal(y.numpy(), ty.numpy())
+        assert tuple(y.stride()) == ty.stride() and y.dtype == ember.tensor(e).dtype
+    idx = ember.tensor(i)
+    x = ember.tensor(a, requires_grad=True)
+    assert ember.autograd.gradcheck(lambda v: ember.take_along_dim(v, idx, dim), (x,))
+    with pytest.raises(IndexError):
+        ember.take_along_dim(ember.tensor(a), ember.tensor(i + 9), dim)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("n1, n2", [(5, 7), (0, 3), (3, 0), (1, 1), (0, 0)])
+def test_outer_matches_torch_with_strides(dtype, n1, n2):
+    rng = np.random.default_rng(9)
+    a, b = ((rng.standard_normal(n) * 4).astype(dtype) for n in (n1, n2))
+    y = ember.outer(ember.tensor(a), ember.tensor(b))
+    ty = torch.outer(torch.tensor(a), torch.tensor(b))
+    np.testing.assert_array_equal(y.numpy(), ty.numpy())
+    assert y.numpy().dtype == dtype
+    if dtype != np.int64:  # (the generic path's strides for empty results are not torch's)
+        assert tuple(y.stride()) == ty.stride()
+    with pytest.raises(ValueError, match="1-D"):
+        ember.outer(ember.tensor(a).reshape(1, -1), ember.tensor(b))
+
+
+def test_outer_strided_mixed_and_gradient():
+    v = np.random.default_rng(10).standard_normal(8)
+    e, t = ember.tensor(v), torch.tensor(v)
+    np.testing.assert_array_equal(
+        ember.outer(e[::2], e[1::2]).numpy(), torch.outer(t[::2], t[1::2]).numpy()
+    )
+    m = ember.outer(ember.ones(2), ember.ones(3, dtype=ember.float64))  # promoted
+    assert m.dtype == ember.float64 and m.numpy().tolist() == [[1.0] * 3] * 2
+    a = ember.tensor(v[:3], requires_grad=True)
+    b = ember.tensor(v[3:], requires_grad=True)
+    assert ember.autograd.gradcheck(ember.outer, (a, b))
+
+
+def test_tensordot_matches_torch():
+    rng = np.random.default_rng(11)
+    a, b = rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 3, 5))
+    for dims in (([1, 2], [1, 0]), 1, ([2], [0]), 0):
+        y = ember.tensordot(ember.tensor(a), ember.tensor(b), dims=dims)
+        ty = torch.tensordot(torch.tensor(a), torch.tensor(b), dims=dims)
+        np.testing.assert_allclose(y.numpy(), ty.numpy(), rtol=1e-12, atol=1e-12)
+    assert (
+        ember.tensordot(ember.ones(2, 0), ember.ones(0, 3), 1).numpy().tolist() == [[0.0] * 3] * 2
+    )
+    xs = (ember.tensor(a, requires_grad=True), ember.tensor(b, requires_grad=True))
+    assert ember.autograd.gradcheck(lambda u, v: ember.tensordot(u, v, ([1, 2], [1, 0])), xs)

@@ -5723,12 +5723,17 @@ def take_along_dim(x, indices, dim=None) -> Tensor:
             f"take_along_dim: indices {indices.shape} and input {x.shape} "
             "must have the same number of dims"
         )
-    shape = list(
-        broadcast_shapes(tuple(np.delete(x.shape, axis)), tuple(np.delete(indices.shape, axis)))
-    )
-    xs = expand(x, tuple(shape[:axis] + [x.shape[axis]] + shape[axis:]))
-    idx = np.broadcast_to(indices, tuple(shape[:axis] + [indices.shape[axis]] + shape[axis:]))
-    return gather(xs, axis, np.where(idx < 0, idx + x.shape[axis], idx))
+    n = x.shape[axis]
+    if indices.shape[:axis] + indices.shape[axis + 1 :] != x.shape[:axis] + x.shape[axis + 1 :]:
+        rest = broadcast_shapes(
+            x.shape[:axis] + x.shape[axis + 1 :], indices.shape[:axis] + indices.shape[axis + 1 :]
+        )
+        x = expand(x, rest[:axis] + (n,) + rest[axis:])
+        indices = np.broadcast_to(indices, rest[:axis] + (indices.shape[axis],) + rest[axis:])
+    # (the same shapes outside dim, the common call: no expand or broadcast, ~2x faster small)
+    if indices.size and indices.min() < 0:
+        indices = np.where(indices < 0, indices + n, indices)
+    return gather(x, axis, indices)
 
 
 def _bool_mask(op, mask):
@@ -6701,6 +6706,20 @@ def inner(a, b) -> Tensor:
 
 def outer(a, b) -> Tensor:
     """a[i] * b[j] of two 1-D tensors."""
+    if type(a) is Tensor and type(b) is Tensor:  # the common call: one NumPy product (~10 us
+        # less at 128 x 128 than the reshapes and broadcasting mul)
+        x, y = a.data, b.data
+        if (
+            x.ndim == 1
+            and y.ndim == 1
+            and x.dtype.char in "fd"
+            and x.dtype == y.dtype
+            and _outside_graph(a)
+            and _outside_graph(b)
+        ):
+            # (C strides when empty too, as torch's; NumPy gives an empty array zero strides)
+            out = _strides.empty((x.size, y.size), (builtins.max(y.size, 1), 1), x.dtype)
+            return Tensor._make(np.multiply(x[:, None], y[None, :], out=out), False, None, 0)
     a, b = _tensor_operand(a), _tensor_operand(b)
     if a.ndim != 1 or b.ndim != 1:
         raise ValueError(f"outer: expected 1-D tensors, got shapes {a.shape} and {b.shape}")
@@ -6797,7 +6816,7 @@ def tensordot(a, b, dims=2) -> Tensor:
     fa = [d for d in range(a.ndim) if d not in da]
     fb = [d for d in range(b.ndim) if d not in db]
     m, k, n = (
-        int(np.prod(s))
+        math.prod(s)
         for s in ([a.shape[d] for d in fa], [a.shape[d] for d in da], [b.shape[d] for d in fb])
     )  # (no -1: k may be 0)
     a2 = reshape(permute(a, fa + list(da)), (m, k))
