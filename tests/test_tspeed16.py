@@ -282,3 +282,83 @@ def test_tensordot_matches_torch():
     )
     xs = (ember.tensor(a, requires_grad=True), ember.tensor(b, requires_grad=True))
     assert ember.autograd.gradcheck(lambda u, v: ember.tensordot(u, v, ([1, 2], [1, 0])), xs)
+
+
+# ---- scatter_reduce: the C++ kernel --------------------------------------------------------
+
+
+@pytest.mark.parametrize("reduce", ["sum", "prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_scatter_reduce_matches_torch(reduce, include_self, dim):
+    rng = np.random.default_rng(12)
+    for dt in (np.float32, np.float64):
+        x = rng.standard_normal((4, 5, 6)).astype(dt)
+        ishape = list(x.shape)
+        ishape[dim] = 7  # more sources than targets: repeats, and targets left alone
+        index = rng.integers(0, x.shape[dim], ishape)
+        src = rng.standard_normal(ishape).astype(dt)
+        src.flat[3] = np.nan  # a NaN wins amax / amin and poisons the rest
+        y = ember.tensor(x).scatter_reduce(
+            dim, ember.tensor(index), ember.tensor(src), reduce, include_self=include_self
+        )
+        ty = torch.tensor(x).scatter_reduce(
+            dim, torch.tensor(index), torch.tensor(src), reduce, include_self=include_self
+        )
+        assert y.dtype == ember.tensor(x).dtype and tuple(y.stride()) == ty.stride()
+        tol = 1e-6 if dt == np.float32 else 1e-13
+        np.testing.assert_allclose(y.numpy(), ty.numpy(), rtol=tol, atol=tol)
+        if reduce in ("sum", "amax", "amin"):  # one combination order: the same bits
+            np.testing.assert_array_equal(y.numpy(), ty.numpy())
+
+
+@pytest.mark.parametrize("reduce", ["sum", "prod", "mean", "amax", "amin"])
+def test_scatter_reduce_gradients_and_other_inputs(reduce):
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((3, 4)) + 3
+    src = rng.standard_normal((3, 6)) + 3
+    idx = ember.tensor(rng.integers(0, 4, (3, 6)))
+    xs = (ember.tensor(x, requires_grad=True), ember.tensor(src, requires_grad=True))
+    for inc in (True, False):
+        assert ember.autograd.gradcheck(
+            lambda a, b, inc=inc: a.scatter_reduce(1, idx, b, reduce, include_self=inc), xs
+        )
+    # strided x, a larger src (its leading block is read), int32 index: the kernel's path too
+    xt = np.ascontiguousarray(x.T).T
+    big = rng.standard_normal((5, 7))
+    i32 = rng.integers(0, 3, (5, 4)).astype(np.int32)
+    y = ember.tensor(xt).scatter_reduce(0, ember.tensor(i32), ember.tensor(big), reduce)
+    ty = torch.tensor(xt).scatter_reduce(0, torch.tensor(i32).long(), torch.tensor(big), reduce)
+    np.testing.assert_allclose(y.numpy(), ty.numpy(), rtol=1e-13)
+    # an index smaller than x outside dim and integer x keep the NumPy path: still torch's
+    small = rng.integers(0, 4, (2, 3))
+    y = ember.tensor(x).scatter_reduce(1, ember.tensor(small), ember.tensor(src), reduce)
+    ty = torch.tensor(x).scatter_reduce(1, torch.tensor(small), torch.tensor(src), reduce)
+    np.testing.assert_allclose(y.numpy(), ty.numpy(), rtol=1e-13)
+    xi, si = rng.integers(-9, 9, (3, 4)), rng.integers(-9, 9, (3, 6))
+    y = ember.tensor(xi).scatter_reduce(1, idx, ember.tensor(si), reduce)
+    ty = torch.tensor(xi).scatter_reduce(1, torch.tensor(idx.numpy()), torch.tensor(si), reduce)
+    np.testing.assert_array_equal(y.numpy(), ty.numpy())
+
+
+def test_scatter_reduce_errors_and_kernel_checks():
+    x, src = ember.zeros(3, 4), ember.ones(3, 4)
+    with pytest.raises(IndexError):
+        x.scatter_reduce(1, ember.tensor(np.full((3, 4), 4)), src, "amax")
+    with pytest.raises(IndexError):
+        x.scatter_reduce(1, ember.tensor(np.full((3, 4), -1)), src, "sum")
+    with pytest.raises(ValueError, match="reduce"):
+        x.scatter_reduce(1, ember.zeros(3, 4, dtype=ember.int64), src, "max")
+    a, i = np.zeros((3, 4), np.float32), np.zeros((3, 4), np.int64)
+    with pytest.raises(ValueError, match="reduce"):
+        _C.scatter_reduce(a, a, i, 1, "mean")
+    with pytest.raises(TypeError):
+        _C.scatter_reduce(a, a.astype(np.float64), i, 1, "sum")
+    with pytest.raises(ValueError):
+        _C.scatter_reduce(a, a[:, :2], i, 1, "sum")  # src not of index's shape
+    with pytest.raises(ValueError):
+        _C.scatter_reduce(a, a[:2], i[:2], 1, "sum")  # index not x's shape outside dim
+    e = ember.zeros(0, 3).scatter_reduce(
+        0, ember.zeros(0, 3, dtype=ember.int64), ember.zeros(0, 3), "sum"
+    )
+    assert e.shape == (0, 3)

@@ -5531,18 +5531,24 @@ _REDUCE_UFUNC = {
 
 class ScatterReduce(Function):
     @staticmethod
-    def forward(ctx, x, src, key, reduce, include_self):
-        ufunc = _REDUCE_UFUNC[reduce]
-        count = np.zeros(x.shape, np.int64)
-        np.add.at(count, key, 1)
-        out = x.copy()
-        if not include_self:  # targets start from the reduction's identity
-            kind = x.dtype.kind
-            big = np.inf if kind == "f" else True if kind == "b" else np.iinfo(x.dtype).max
-            small = -np.inf if kind == "f" else False if kind == "b" else np.iinfo(x.dtype).min
-            ident = {"amax": small, "amin": big}.get(reduce, ufunc.identity)
-            out[count > 0] = ident
-        ufunc.at(out, key, src)
+    def forward(ctx, x, src, key, reduce, include_self, fast=None):
+        if fast is not None:  # (axis, int64 index): one C++ pass for the values and counts
+            out, count = _C.scatter_reduce(
+                x, np.ascontiguousarray(src), fast[1], fast[0],
+                "sum" if reduce == "mean" else reduce, include_self,
+            )  # fmt: skip
+        else:
+            ufunc = _REDUCE_UFUNC[reduce]
+            count = np.zeros(x.shape, np.int64)
+            np.add.at(count, key, 1)
+            out = x.copy()
+            if not include_self:  # targets start from the reduction's identity
+                kind = x.dtype.kind
+                big = np.inf if kind == "f" else True if kind == "b" else np.iinfo(x.dtype).max
+                small = -np.inf if kind == "f" else False if kind == "b" else np.iinfo(x.dtype).min
+                ident = {"amax": small, "amin": big}.get(reduce, ufunc.identity)
+                out[count > 0] = ident
+            ufunc.at(out, key, src)
         if reduce == "mean":
             n = np.maximum(count + include_self, 1)
             out = (out // n if x.dtype.kind in "iu" else out / n).astype(x.dtype)  # (n is int64)
@@ -5613,7 +5619,13 @@ def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool =
         raise TypeError("scatter_reduce: reduce='mean' is not implemented for bool, as in torch")
     src = _same_dtype("scatter_reduce", x, _tensor_operand(src))
     key, shape = _scatter_key("scatter_reduce", x, dim, index, src)
-    return ScatterReduce.apply(x, _scatter_src(src, shape), key, reduce, bool(include_self))
+    fast, a = None, x.data
+    if a.dtype.char in "fd" and a.ndim:  # the C++ kernel: index of x's shape outside dim
+        axis = _dim(dim, a.ndim, "scatter_reduce")
+        if shape[:axis] + shape[axis + 1 :] == a.shape[:axis] + a.shape[axis + 1 :]:
+            fast = (axis, np.ascontiguousarray(key[axis], np.int64))
+    src = _scatter_src(src, shape)
+    return ScatterReduce.apply(x, src, key, reduce, bool(include_self), fast=fast)
 
 
 def _along(op, x, dim, index, source=None, check_range=True):
