@@ -7,9 +7,10 @@
 //   index_select_backward(grad, index, dim, size, out=None) -> dx (grad's shape with `size`
 //       at dim): grad's slices added at index along dim (into out when given: index_add)
 //   concat(arrays, dim, stack) -> (y, sizes)     torch.cat / torch.stack of one dtype
-//   scatter_reduce(x, src, index int64, dim, reduce, include_self) -> (out, count int64): x's
-//       C-order copy with src reduced in at index along dim (index and src of one shape, x's
-//       outside dim), count the number of src values each entry took
+//   scatter_reduce(x, src, index int64, dim, reduce, include_self, counts) -> (out, count):
+//       x's C-order copy with src reduced in at index along dim (index and src of one shape,
+//       x's outside dim), count (int64, or None unless counts or not include_self) the number
+//       of src values each entry took
 #include <algorithm>
 #include <string>
 
@@ -198,7 +199,8 @@ void select_as(py::array& y, const py::array& x, const int64_t* ip, Fibres f, in
 }
 
 py::tuple scatter_reduce_py(const py::array& x, const py::array& src, const py::array& index,
-                            int64_t dim, const std::string& reduce, bool include_self) {
+                            int64_t dim, const std::string& reduce, bool include_self,
+                            bool counts) {
   const char* op = "scatter_reduce";
   require_float(x, op, "x");
   require_same_dtype(x, src, op);
@@ -220,11 +222,13 @@ py::tuple scatter_reduce_py(const py::array& x, const py::array& src, const py::
   const int64_t ni = index.shape(dim), nx = shape[dim];
   py::array out = py::array(x.dtype(), std::vector<py::ssize_t>(shape.begin(), shape.end()));
   out[py::make_tuple(py::ellipsis())] = x;  // (x's copy, whatever its strides)
-  py::array_t<int64_t> count(std::vector<py::ssize_t>(shape.begin(), shape.end()));
-  std::fill(count.mutable_data(), count.mutable_data() + count.size(), int64_t(0));
+  counts = counts || !include_self;         // (the first-hit test reads them)
+  py::array_t<int64_t> count(counts ? std::vector<py::ssize_t>(shape.begin(), shape.end())
+                                    : std::vector<py::ssize_t>{0});
+  int64_t* c = counts ? count.mutable_data() : nullptr;
+  if (counts) std::fill(c, c + count.size(), int64_t(0));
   const bool f32 = is_f32(x);
   void* o = out.mutable_data();
-  int64_t* c = count.mutable_data();
   const void* s = src.data();
   const int64_t* ip = cptr<int64_t>(index);
   {
@@ -236,6 +240,7 @@ py::tuple scatter_reduce_py(const py::array& x, const py::array& src, const py::
       scatter_reduce_forward<double>(static_cast<double*>(o), c, static_cast<const double*>(s), ip,
                                      f.outer, nx, ni, f.inner, code, include_self);
   }
+  if (!counts) return py::make_tuple(out, py::none());
   return py::make_tuple(out, count);
 }
 
@@ -371,11 +376,11 @@ void bind_gather(py::module_& m) {
         "grad float (index's shape), index int64, size = x.shape[dim] -> dx: zeros with grad "
         "added at the indexed positions (in index order: deterministic).");
   m.def("scatter_reduce", &scatter_reduce_py, py::arg("x"), py::arg("src"), py::arg("index"),
-        py::arg("dim"), py::arg("reduce"), py::arg("include_self") = true,
+        py::arg("dim"), py::arg("reduce"), py::arg("include_self") = true, py::arg("counts") = true,
         "x float, src (x's dtype, index's shape, contiguous), index int64 (x's shape outside "
         "dim, in [0, x.shape[dim])), reduce 'sum'/'prod'/'amax'/'amin' -> (out, count int64): "
         "torch.scatter_reduce's result in C order (in index order: deterministic) and the "
-        "number of src values each entry took.");
+        "number of src values each entry took (None unless counts or not include_self).");
   m.def("index_select", &index_select_py, py::arg("x"), py::arg("index"), py::arg("dim"),
         "x (any numeric dtype, contiguous), index int64 (k,) in [0, x.shape[dim]) -> y: x's "
         "slices at index along dim (torch.index_select).");

@@ -5533,9 +5533,10 @@ class ScatterReduce(Function):
     @staticmethod
     def forward(ctx, x, src, key, reduce, include_self, fast=None):
         if fast is not None:  # (axis, int64 index): one C++ pass for the values and counts
+            # (the counts only where the forward reads them; backward counts for itself)
             out, count = _C.scatter_reduce(
                 x, np.ascontiguousarray(src), fast[1], fast[0],
-                "sum" if reduce == "mean" else reduce, include_self,
+                "sum" if reduce == "mean" else reduce, include_self, reduce == "mean",
             )  # fmt: skip
         else:
             ufunc = _REDUCE_UFUNC[reduce]
@@ -5552,14 +5553,19 @@ class ScatterReduce(Function):
         if reduce == "mean":
             n = np.maximum(count + include_self, 1)
             out = (out // n if x.dtype.kind in "iu" else out / n).astype(x.dtype)  # (n is int64)
-        ctx.save_for_backward(x, src, out, count)
+        ctx.save_for_backward(x, src, out)
         ctx.meta = (key, reduce, include_self)
+        ctx.count = count
         return out
 
     @staticmethod
     def backward(ctx, g):
-        x, src, out, count = ctx.saved_tensors
+        x, src, out = ctx.saved_tensors
         key, reduce, include_self = ctx.meta
+        count = ctx.count
+        if count is None:  # (the C++ forward skipped them)
+            count = np.zeros(x.shape, np.int64)
+            np.add.at(count, key, 1)
         keep = (count == 0) | include_self  # where x's own value takes part
         if reduce in ("sum", "mean"):
             if reduce == "mean":  # counts in g's dtype: float32 stays float32
