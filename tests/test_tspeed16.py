@@ -362,3 +362,22 @@ def test_scatter_reduce_errors_and_kernel_checks():
         0, ember.zeros(0, 3, dtype=ember.int64), ember.zeros(0, 3), "sum"
     )
     assert e.shape == (0, 3)
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "amax", "amin", "prod"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_reduce_gradients_with_ties_match_torch(reduce, include_self):
+    rng = np.random.default_rng(14)
+    x = rng.integers(1, 4, (3, 5)).astype(np.float64)  # ties between x and src values
+    src = rng.integers(1, 4, (3, 4)).astype(np.float64)
+    index = rng.integers(0, 5, (3, 4))
+    w = rng.standard_normal((3, 5))
+    grads = []
+    for lib in (ember, torch):
+        a = lib.tensor(x, requires_grad=True)
+        b = lib.tensor(src, requires_grad=True)
+        y = a.scatter_reduce(1, lib.tensor(index), b, reduce, include_self=include_self)
+        (y * lib.tensor(w)).sum().backward()
+        grads.append((a.grad.numpy(), b.grad.numpy()))
+    for e, t in zip(*grads):
+        np.testing.assert_allclose(e, t, rtol=1e-12, atol=1e-12)

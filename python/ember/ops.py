@@ -5555,34 +5555,49 @@ class ScatterReduce(Function):
             out = (out // n if x.dtype.kind in "iu" else out / n).astype(x.dtype)  # (n is int64)
         ctx.save_for_backward(x, src, out)
         ctx.meta = (key, reduce, include_self)
-        ctx.count = count
+        ctx.count, ctx.fast = count, fast
         return out
 
     @staticmethod
     def backward(ctx, g):
         x, src, out = ctx.saved_tensors
         key, reduce, include_self = ctx.meta
-        count = ctx.count
-        if count is None:  # (the C++ forward skipped them)
-            count = np.zeros(x.shape, np.int64)
-            np.add.at(count, key, 1)
+        count, fast = ctx.count, ctx.fast
+        if fast is None:
+
+            def pick(a):
+                return a[key]
+
+        else:  # the C++ forward's (axis, int64 index): gathers and sums by the kernels
+
+            def pick(a):
+                return np.take_along_axis(a, fast[1], fast[0])
+
+        if count is None:  # (the C++ forward skipped them: fast is set)
+            _, count = _C.scatter_reduce(
+                x, np.ascontiguousarray(src), fast[1], fast[0], "sum", True, True
+            )
         keep = (count == 0) | include_self  # where x's own value takes part
         if reduce in ("sum", "mean"):
             if reduce == "mean":  # counts in g's dtype: float32 stays float32
                 g = g / np.maximum(count + include_self, 1).astype(g.dtype)
-            return np.where(keep, g, 0), np.array(g[key]), None, None, None
+            return np.where(keep, g, 0), np.array(pick(g)), None, None, None
         if reduce in ("amax", "amin"):
             # shared evenly among the tied values; like PyTorch, an excluded self still counts
             tie_x = x == out
-            tie_s = src == out[key]
+            tie_s = src == pick(out)
             ties = tie_x.astype(g.dtype)
-            np.add.at(ties, key, tie_s)
+            if fast is None or ties.dtype.char not in "fd":
+                np.add.at(ties, key, tie_s)
+            else:  # (whole counts: the same sums as np.add.at's)
+                s = np.ascontiguousarray(tie_s, g.dtype)
+                ties = _C.scatter_reduce(ties, s, fast[1], fast[0], "sum")[0]
             with np.errstate(divide="ignore", invalid="ignore"):
                 # torch's products, not selections: where no value attains the result (a NaN
                 # one) the share is g / 0 and the gradients there NaN, as in torch
                 share = g / ties
                 gx = np.where(keep, tie_x * share, 0)
-                return gx, tie_s * share[key], None, None, None
+                return gx, tie_s * pick(share), None, None, None
         # prod: d out / d x = out / x, x's zeros read as 1 (torch's formula: a NaN or infinite x
         # gets NaN); d out / d src = out / src, and for a zero src the product of the others
         masked = np.where(x == 0, np.ones_like(x), x)
