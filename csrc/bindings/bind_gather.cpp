@@ -7,6 +7,10 @@
 //   index_select_backward(grad, index, dim, size, out=None) -> dx (grad's shape with `size`
 //       at dim): grad's slices added at index along dim (into out when given: index_add)
 //   concat(arrays, dim, stack) -> (y, sizes)     torch.cat / torch.stack of one dtype
+//   scatter_reduce(x, src, index int64, dim, reduce, include_self, counts) -> (out, count):
+//       x's C-order copy with src reduced in at index along dim (index and src of one shape,
+//       x's outside dim), count (int64, or None unless counts or not include_self) the number
+//       of src values each entry took
 #include <algorithm>
 #include <string>
 
@@ -28,6 +32,9 @@ void index_select_forward(T* y, const T* x, const int64_t* idx, int64_t outer, i
 template <typename T>
 void index_select_backward(T* dx, const T* dy, const int64_t* idx, int64_t outer, int64_t nx,
                            int64_t ni, int64_t inner, bool accumulate);
+template <typename T>
+void scatter_reduce_forward(T* out, int64_t* count, const T* src, const int64_t* idx, int64_t outer,
+                            int64_t nx, int64_t ni, int64_t inner, char op, bool include_self);
 void concat_forward(char* out, const char* const* in, const int64_t* block, int64_t n,
                     int64_t outer);
 
@@ -191,6 +198,52 @@ void select_as(py::array& y, const py::array& x, const int64_t* ip, Fibres f, in
   index_select_forward<T>(out, in, ip, f.outer, nx, ni, f.inner);
 }
 
+py::tuple scatter_reduce_py(const py::array& x, const py::array& src, const py::array& index,
+                            int64_t dim, const std::string& reduce, bool include_self,
+                            bool counts) {
+  const char* op = "scatter_reduce";
+  require_float(x, op, "x");
+  require_same_dtype(x, src, op);
+  require_contiguous(src, op, "src");
+  char code = 0;
+  if (reduce == "sum")
+    code = '+';
+  else if (reduce == "prod")
+    code = '*';
+  else if (reduce == "amax")
+    code = '>';
+  else if (reduce == "amin")
+    code = '<';
+  EMBER_CHECK(code != 0, op, ": reduce must be 'sum', 'prod', 'amax' or 'amin', got '", reduce,
+              "'");
+  const std::vector<int64_t> shape = shape_of(x);
+  require_shape(src, shape_of(index), op, "src");
+  const Fibres f = check_index(index, shape, dim, op);  // (int64, contiguous, in range)
+  const int64_t ni = index.shape(dim), nx = shape[dim];
+  py::array out = py::array(x.dtype(), std::vector<py::ssize_t>(shape.begin(), shape.end()));
+  out[py::make_tuple(py::ellipsis())] = x;  // (x's copy, whatever its strides)
+  counts = counts || !include_self;         // (the first-hit test reads them)
+  py::array_t<int64_t> count(counts ? std::vector<py::ssize_t>(shape.begin(), shape.end())
+                                    : std::vector<py::ssize_t>{0});
+  int64_t* c = counts ? count.mutable_data() : nullptr;
+  if (counts) std::fill(c, c + count.size(), int64_t(0));
+  const bool f32 = is_f32(x);
+  void* o = out.mutable_data();
+  const void* s = src.data();
+  const int64_t* ip = cptr<int64_t>(index);
+  {
+    py::gil_scoped_release release;
+    if (f32)
+      scatter_reduce_forward<float>(static_cast<float*>(o), c, static_cast<const float*>(s), ip,
+                                    f.outer, nx, ni, f.inner, code, include_self);
+    else
+      scatter_reduce_forward<double>(static_cast<double*>(o), c, static_cast<const double*>(s), ip,
+                                     f.outer, nx, ni, f.inner, code, include_self);
+  }
+  if (!counts) return py::make_tuple(out, py::none());
+  return py::make_tuple(out, count);
+}
+
 py::array index_select_py(const py::array& x, const py::array& index, int64_t dim) {
   const char* op = "index_select";
   const auto width = require_element_bytes(x, op);
@@ -322,6 +375,12 @@ void bind_gather(py::module_& m) {
         py::arg("size"), py::arg("out") = py::none(),
         "grad float (index's shape), index int64, size = x.shape[dim] -> dx: zeros with grad "
         "added at the indexed positions (in index order: deterministic).");
+  m.def("scatter_reduce", &scatter_reduce_py, py::arg("x"), py::arg("src"), py::arg("index"),
+        py::arg("dim"), py::arg("reduce"), py::arg("include_self") = true, py::arg("counts") = true,
+        "x float, src (x's dtype, index's shape, contiguous), index int64 (x's shape outside "
+        "dim, in [0, x.shape[dim])), reduce 'sum'/'prod'/'amax'/'amin' -> (out, count int64): "
+        "torch.scatter_reduce's result in C order (in index order: deterministic) and the "
+        "number of src values each entry took (None unless counts or not include_self).");
   m.def("index_select", &index_select_py, py::arg("x"), py::arg("index"), py::arg("dim"),
         "x (any numeric dtype, contiguous), index int64 (k,) in [0, x.shape[dim]) -> y: x's "
         "slices at index along dim (torch.index_select).");

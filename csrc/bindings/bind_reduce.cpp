@@ -10,6 +10,7 @@
 //   logsumexp_dim(x, lo, hi, keepdim=False) -> y; an empty n gives -inf
 //   cumsum(x (outer, n, inner) float32/float64, C-contiguous, reverse=False) -> y (same)
 //   cumprod(x (outer, n, inner) as cumsum's) -> y (same)
+//   cumextreme(x (outer, n, inner) as cumsum's, use_max) -> (v (same), idx int64 (same))
 //   fill(out float32/float64 C-contiguous writeable, value) -> None      out[...] = value
 //   fill_rows(out (rows, n) as fill's, v (rows,) of out's dtype) -> None  out[r, :] = v[r]
 #include "bind_util.h"
@@ -28,6 +29,9 @@ template <typename T>
 void cumsum(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool reverse);
 template <typename T>
 void cumprod(T* y, const T* x, int64_t outer, int64_t n, int64_t inner);
+template <typename T>
+void cumextreme(T* v, int64_t* idx, const T* x, int64_t outer, int64_t n, int64_t inner,
+                bool use_max);
 template <typename T>
 void prod_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner);
 template <typename T>
@@ -219,6 +223,31 @@ py::array scan_py(const py::array& x, bool reverse, bool prod, const py::object&
   return y;
 }
 
+// cummax (use_max) / cummin along dim 1 of a 3-D x: the running values and their positions
+py::tuple cumextreme_py(const py::array& x, bool use_max) {
+  const char* op = use_max ? "cummax" : "cummin";
+  require_float(x, op, "x");
+  require_ndim(x, 3, op, "x");
+  require_contiguous(x, op, "x");
+  const int64_t outer = x.shape(0), n = x.shape(1), inner = x.shape(2);
+  py::array v = empty_like_dtype(x, shape_of(x));
+  py::array_t<int64_t> idx(std::vector<py::ssize_t>{x.shape(0), x.shape(1), x.shape(2)});
+  const bool f32 = is_f32(x);
+  void* out = v.mutable_data();
+  int64_t* ip = idx.mutable_data();
+  const void* in = x.data();
+  {
+    py::gil_scoped_release release;
+    if (f32)
+      cumextreme<float>(static_cast<float*>(out), ip, static_cast<const float*>(in), outer, n,
+                        inner, use_max);
+    else
+      cumextreme<double>(static_cast<double*>(out), ip, static_cast<const double*>(in), outer, n,
+                         inner, use_max);
+  }
+  return py::make_tuple(v, idx);
+}
+
 void fill_py(py::array& out, double value) {
   const char* op = "fill";
   require_float(out, op, "out");
@@ -297,6 +326,10 @@ void bind_reduce(py::module_& m) {
       py::arg("x"),
       "x (outer, n, inner) float32/float64 C-contiguous -> y (same): the running product along "
       "n, one multiplication after another in double, rounded per entry, as PyTorch's.");
+  m.def("cumextreme", &cumextreme_py, py::arg("x"), py::arg("use_max"),
+        "x (outer, n, inner) float32/float64 C-contiguous -> (v, idx int64), both x's shape: "
+        "the running max (min unless use_max) along dim 1 and the position it was last taken "
+        "at; a tie moves the position on and a NaN sticks, as PyTorch's cummax/cummin.");
   m.def("fill", &fill_py, py::arg("out").noconvert(), py::arg("value"),
         "out float32/float64 C-contiguous, writeable: every element := value (rounded to out's "
         "dtype) in place, in full-width vector stores.");

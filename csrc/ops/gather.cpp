@@ -91,6 +91,59 @@ void gather_backward(T* dx, const T* dy, const int64_t* idx, int64_t outer, int6
   });
 }
 
+namespace {
+
+template <char Op, typename T>
+inline T scatter_combine(T a, T v) {
+  if (Op == '+') return a + v;
+  if (Op == '*') return a * v;
+  if (v != v || a != a) return v != v ? v : a;  // amax / amin: a NaN wins
+  return Op == '>' ? std::max(a, v) : std::min(a, v);
+}
+
+// One outer slice; count may be null (include_self then required: no first-hit test).
+template <char Op, typename T>
+void scatter_slice(T* d, int64_t* c, const T* s, const int64_t* io, int64_t ni, int64_t inner,
+                   bool include_self) {
+  for (int64_t j = 0; j < ni; ++j)
+    for (int64_t i = 0; i < inner; ++i) {
+      const int64_t t = io[j * inner + i] * inner + i;
+      const T v = s[j * inner + i];
+      d[t] = (!include_self && c[t] == 0) ? v : scatter_combine<Op>(d[t], v);
+      if (c) c[t] += 1;
+    }
+}
+
+}  // namespace
+
+// out (outer, nx, inner) holding x's values, src and idx (outer, ni, inner) with idx in [0, nx)
+// -> out, count: for j in order, t = out[o, idx[o, j, i], i] becomes src[o, j, i] combined into
+// t by `op` ('+' sum, '*' prod, '>' amax, '<' amin, as torch.scatter_reduce: a NaN in either
+// wins amax and amin), count[o, :, i] (zeroed by the caller; may be null when include_self)
+// the number of src values each target took. Without include_self a target's first src value
+// replaces x's instead of combining. Threads split outer (each slice of out is one thread's),
+// so every thread count gives the same bits (the combinations at a target run in j order, as
+// np.ufunc.at's).
+template <typename T>
+void scatter_reduce_forward(T* out, int64_t* count, const T* src, const int64_t* idx, int64_t outer,
+                            int64_t nx, int64_t ni, int64_t inner, char op, bool include_self) {
+  const int nt = gather_threads(outer, outer * std::max(nx, ni) * inner);
+  parallel_for(nt, outer, [&](int64_t o) {
+    T* d = out + o * nx * inner;
+    int64_t* c = count ? count + o * nx * inner : nullptr;
+    const int64_t* io = idx + o * ni * inner;
+    const T* s = src + o * ni * inner;
+    if (op == '+')
+      scatter_slice<'+'>(d, c, s, io, ni, inner, include_self);
+    else if (op == '*')
+      scatter_slice<'*'>(d, c, s, io, ni, inner, include_self);
+    else if (op == '>')
+      scatter_slice<'>'>(d, c, s, io, ni, inner, include_self);
+    else
+      scatter_slice<'<'>(d, c, s, io, ni, inner, include_self);
+  });
+}
+
 // x (outer, nx, inner), idx (ni) in [0, nx) -> y (outer, ni, inner): y[o, j, :] = x[o, idx[j], :]
 // (torch.index_select; T any element type of x's width: a copy, no arithmetic). Threads split
 // the (outer, ni) output rows, each row written by one thread.
@@ -168,6 +221,10 @@ template void gather_forward<uint64_t>(uint64_t*, const uint64_t*, const int64_t
                                        int64_t, int64_t);
 template void gather_backward<float>(float*, const float*, const int64_t*, int64_t, int64_t,
                                      int64_t, int64_t, bool);
+template void scatter_reduce_forward<float>(float*, int64_t*, const float*, const int64_t*, int64_t,
+                                            int64_t, int64_t, int64_t, char, bool);
+template void scatter_reduce_forward<double>(double*, int64_t*, const double*, const int64_t*,
+                                             int64_t, int64_t, int64_t, int64_t, char, bool);
 template void gather_backward<double>(double*, const double*, const int64_t*, int64_t, int64_t,
                                       int64_t, int64_t, bool);
 

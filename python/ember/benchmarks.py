@@ -1091,6 +1091,10 @@ def _register_tensor_ops() -> None:
         idx = lib.tensor(rows_key())
         return lambda x, s: x.index_add(0, idx, s)
 
+    def scatter_amax(lib):  # each row's values reduced into random positions of itself
+        idx = lib.tensor(_rng().integers(0, 1024, (256, 1024)))
+        return lambda x: x.scatter_reduce(-1, idx, x, "amax")
+
     cases = [
         ("sum_all", lambda: same(lambda x: x.sum()), np.sum, one),
         ("sum_lastdim", lambda: same(lambda x: x.sum(-1)), lambda x: x.sum(-1), one),
@@ -1112,6 +1116,12 @@ def _register_tensor_ops() -> None:
         ("stack_64x1024", lib_fns(lambda lib: lambda *xs: lib.stack(xs, 1)),
          lambda *xs: np.stack(xs, 1), pieces),
         ("index_add_1k_rows", lib_fns(index_add), None, with_rows),
+        ("cummax_lastdim", lib_fns(lambda lib: lambda x: lib.cummax(x, -1)[0]), None, one),
+        ("flip_dim0", lambda: same(lambda x: x.flip(0)),
+         lambda x: np.ascontiguousarray(x[::-1]), one),
+        ("einsum_rowdot", lib_fns(lambda lib: lambda x, y: lib.einsum("ij,ij->i", x, y)),
+         lambda x, y: np.einsum("ij,ij->i", x, y), pair(1000)),
+        ("scatter_reduce_amax_lastdim", lib_fns(scatter_amax), None, one),
         # binary arithmetic and copies at 1M elements (memory-bound: threads and first touch)
         # and at 32 x 32 (the per-call cost)
         *[(f"{op}_{n}x{n}", lambda f=f: same(f), u, pair(n))
