@@ -8,6 +8,7 @@
 //   where(cond, a, b) -> y        cond ? a : b, a and b arrays of cond's shape or numbers
 //   copy(x, out=None) -> y        a C-contiguous copy of any numeric dtype
 //   cast(x, dtype) -> y           float32 <-> float64
+//   cast16(x, y, bf16)            float32 <-> float16/bfloat16 bits, into y
 //   arange(start, step, n, chunk, dtype) -> y (n,)   torch's float arange, bit for bit
 //   fmod(a, b, out=None) -> y      C's fmod (exact), a and b of one shape and dtype
 //   remainder(a, b, out=None) -> y  torch's remainder (the divisor's sign), as fmod's
@@ -32,6 +33,8 @@ void where_forward(T* y, const uint8_t* cond, const T* a, const T* b, int64_t n,
 void copy_bytes(char* y, const char* x, int64_t nbytes);
 template <typename From, typename To>
 void cast_forward(To* y, const From* x, int64_t n);
+void cast16_forward(uint16_t* y, const float* x, int64_t n, bool bf16);
+void cast16_forward(float* y, const uint16_t* x, int64_t n, bool bf16);
 template <typename T>
 void arange_forward(T* y, double start, double step, int64_t n, int64_t chunk);
 template <typename T>
@@ -375,6 +378,30 @@ py::array copy_py(const py::array& x, const py::object& out) {
   return y;
 }
 
+// x float32 -> y uint16 (16-bit float bits), or x uint16 -> y float32; same size, C-contiguous.
+void cast16_py(const py::array& x, py::array& y, bool bf16) {
+  const char* name = "cast16";
+  require_contiguous(x, name, "x");
+  require_contiguous(y, name, "y");
+  require_writeable(y, name, "y");
+  const bool narrow = is_f32(x) && same_dtype(y.dtype(), py::dtype::of<uint16_t>());
+  if (!narrow && !(same_dtype(x.dtype(), py::dtype::of<uint16_t>()) && is_f32(y)))
+    throw py::type_error(
+        std::string(name) + ": needs float32 x and uint16 y, or the reverse, got " +
+        std::string(py::str(x.dtype())) + " and " + std::string(py::str(y.dtype())));
+  const int64_t n = numel_checked(shape_of(x), name);
+  EMBER_CHECK(n == numel_checked(shape_of(y), name), name, ": x has ", n, " elements, y ",
+              y.size());
+  if (n == 0) return;
+  void* yp = y.mutable_data();
+  const void* xp = x.data();
+  py::gil_scoped_release release;
+  if (narrow)
+    cast16_forward(static_cast<uint16_t*>(yp), static_cast<const float*>(xp), n, bf16);
+  else
+    cast16_forward(static_cast<float*>(yp), static_cast<const uint16_t*>(xp), n, bf16);
+}
+
 py::array cast_py(const py::array& x, const py::object& dtype) {
   const char* name = "cast";
   require_float(x, name, "x");
@@ -476,6 +503,9 @@ void bind_elementwise(py::module_& m) {
   m.def("cast", &cast_py, py::arg("x"), py::arg("dtype"),
         "x float32/float64 C-contiguous -> x as dtype (float32 or float64; round to nearest "
         "as NumPy's astype).");
+  m.def("cast16", &cast16_py, py::arg("x"), py::arg("y"), py::arg("bf16"),
+        "x float32 -> y uint16 as float16 (or bfloat16) bits, or x uint16 bits -> y float32, "
+        "written into y: torch's conversions bit for bit (round to nearest even).");
   m.def("arange", &arange_py, py::arg("start"), py::arg("step"), py::arg("n"), py::arg("chunk"),
         py::arg("dtype"),
         "-> y (n,) float32/float64: start + step * i bit for bit as torch's CPU arange, its "

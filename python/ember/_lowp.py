@@ -14,9 +14,31 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 
+from . import _C
+
 bfloat16 = np.dtype(ml_dtypes.bfloat16)
 float16 = np.dtype(np.float16)
 LOWP = (float16, bfloat16)
+_KERNEL_MIN = 1 << 12  # elements: below it NumPy's astype costs less than the call
+
+
+def widen(a: np.ndarray) -> np.ndarray:
+    """A 16-bit float array's float32 copy in C order (0-d kept; exact). Large C-contiguous
+    arrays go through _C.cast16: NumPy's astype has no SIMD for these dtypes."""
+    if a.size >= _KERNEL_MIN and a.flags.c_contiguous:
+        out = np.empty(a.shape, np.float32)
+        _C.cast16(a.view(np.uint16), out, a.dtype == bfloat16)
+        return out
+    return np.array(a, np.float32, order="C")
+
+
+def narrow(r: np.ndarray, dt) -> np.ndarray:
+    """A float32 array rounded to dt (float16 or bfloat16) to nearest even, as torch's."""
+    if r.size >= _KERNEL_MIN and r.flags.c_contiguous:
+        out = np.empty(r.shape, dt)
+        _C.cast16(r, out.view(np.uint16), dt == bfloat16)
+        return out
+    return r.astype(dt)
 
 
 class UnsupportedDtypeError(TypeError, RuntimeError):
@@ -44,7 +66,7 @@ def draw(method, shape, dt):
     """A NumPy Generator draw (``rng.standard_normal``, ``rng.random``) of dtype dt: 16-bit
     floats are drawn in float32 and rounded, as torch does (NumPy draws only float32/64)."""
     if dt == float16 or dt == bfloat16:
-        return method(shape, dtype=np.float32).astype(dt)
+        return narrow(method(shape, dtype=np.float32), dt)
     return method(shape, dtype=dt)
 
 
@@ -54,7 +76,7 @@ def _convert(a, memo: dict):
         if a.dtype == float16 or a.dtype == bfloat16:
             hit = memo.get(id(a))
             if hit is None:  # the same array twice (an in-place out=x) gets one copy
-                tmp = np.array(a, np.float32, order="C")  # (not ascontiguousarray: 0-dim kept)
+                tmp = widen(a)
                 # a read-only array's copy too: a kernel writing into it refuses it, as it
                 # refuses a read-only float32 array (a writeable copy lost the update silently)
                 tmp.flags.writeable = a.flags.writeable
@@ -70,7 +92,7 @@ def _convert(a, memo: dict):
 
 def _round(r, dt):
     if isinstance(r, np.ndarray):
-        return r.astype(dt) if r.dtype == np.float32 else r
+        return narrow(r, dt) if r.dtype == np.float32 else r
     if isinstance(r, tuple | list):
         return type(r)(_round(v, dt) for v in r)
     return r

@@ -2627,7 +2627,8 @@ def _copy(x: np.ndarray) -> np.ndarray:
 
 
 def _astype(x: np.ndarray, dtype) -> np.ndarray:
-    """x.astype(dtype): float32 <-> float64 of a large C-contiguous array by _C.cast; a
+    """x.astype(dtype): float32 <-> float64 of a large C-contiguous array by _C.cast, float32
+    <-> float16/bfloat16 by _lowp's kernel; a
     strided x laid out as torch's .to(dtype) (preserve_format, as clone)."""
     if type(x) is not np.ndarray or x.base is None or x.flags.c_contiguous:  # (see _laid)
         if (
@@ -2637,6 +2638,10 @@ def _astype(x: np.ndarray, dtype) -> np.ndarray:
             and x.flags.c_contiguous
         ):
             return _C.cast(x, dtype)
+        if x.dtype == np.float32 and (dtype == _lowp.float16 or dtype == _lowp.bfloat16):
+            return _lowp.narrow(x, dtype)
+        if dtype == np.float32 and (x.dtype == _lowp.float16 or x.dtype == _lowp.bfloat16):
+            return _lowp.widen(x)
         return x.astype(dtype)
     out = _strides.empty(x.shape, _strides.preserved(x), dtype)
     np.copyto(out, x, casting="unsafe")
