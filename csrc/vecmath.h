@@ -25,9 +25,9 @@
 // float erf within ~1 ulp (vm::erf_float: PyTorch's, MKL's, is within 1.0); float erfc
 // is evaluated in double and rounded once (vm::erfc_float, within ~0.5 ulp; the normal CDF of
 // GELU has its own float fit, vm::normal_tail64, within ~6 ulp: one exponential, no branch);
-// double erf ~1e-15 relative
-// everywhere and erfc up to x ~ 5; beyond that double erfc's relative error grows like x^2 * eps
-// (the rounding of x*x inside exp(-x*x)). sin, cos, sinh, cosh, atanh and erfinv of a float are
+// double erf within ~0.8 ulp and erfc within ~1.3 ulp (vm::erfc_tail64; 4 without FMA), to
+// erfc's underflow at 27.3.
+// sin, cos, sinh, cosh, atanh and erfinv of a float are
 // evaluated in double and rounded once (within ~0.5 ulp); exp2 (within 0.9 ulp with FMA, 1.1
 // without), log2, log10, asin, acos and atan of a
 // float in float with hi + lo parts where it counts (within 0.8 ulp: PyTorch's Sleef u10 bound is
@@ -705,34 +705,140 @@ inline float erf_float(float x) {
 }
 }  // namespace vm
 
-// erf(x): odd, erf(+-inf) = +-1, NaN propagates. float: vm::erf_float.
+namespace vm {
+// double erf / erfc (within ~1 ulp, one division, no branch): mpmath Chebyshev interpolants (40
+// digits, 64 nodes, converted to monomials in mpmath) of the function named at each, truncated
+// where the coefficients fall below 5e-18 relative.
+// erf(x) / x - 1 in w = x^2 - 1/2 for |x| < 1 (z = x^2 clamped to 1: finite for every x), 14
+// terms, relative error < 1e-18: erf(x) = x + x q, the exact x carrying the result.
+inline double erf_small_q(double z) {
+  const double w = z - 0.5;
+  double q = -4.2320376764874594e-12;
+  q = q * w + 5.958930743134941e-11;
+  q = q * w + -7.764158544428486e-10;
+  q = q * w + 9.387629307975112e-09;
+  q = q * w + -1.0420476887166901e-07;
+  q = q * w + 1.0536449530022297e-06;
+  q = q * w + -9.614808525668017e-06;
+  q = q * w + 7.829649525455366e-05;
+  q = q * w + -0.0005611894221277472;
+  q = q * w + 0.0034802744966656173;
+  q = q * w + -0.018283884489152538;
+  q = q * w + 0.07940998675593483;
+  q = q * w + -0.2810721780454342;
+  q = q * w + -0.03453126133013269;
+  return q;
+}
+
+// erfc(a) for a >= 1/2 (a clamped to [1/2, 27.3]: erfc(27.3) rounds to 0; NaN gives a finite
+// value the callers replace) as exp(-a^2) F(a), F(a) = erfcx(a) = erfc(a) exp(a^2): below 2.25 a
+// polynomial in a - 1.375 (22 terms; erfcx is entire, no division needed), above it t Q(t) with
+// t = 1/(a + 1) and Q = erfcx / t, 19 terms in t - 0.1715 (Q varies by only ~10% over the
+// interval, so Q's sensitivity to t's rounding is small; the t in front is corrected to ~1e-32 by
+// one Newton step on the exact sum a + 1 = s + slo). One Horner loop with the coefficients
+// selected per lane (a blend per term instead of a second polynomial). exp(-a^2): a^2 split
+// exactly as ah^2 + al (a + ah) (ah: a's high 26 bits), Cody-Waite reduction of the sum, vexp's
+// degree-10 polynomial, and F folded in before the scaling by 2^n (applied as 2^(n+64) 2^-64) so
+// subnormal results are rounded once.
+inline double erfc_tail64(double a) {
+  double ac = a > 0.5 ? a : 0.5;
+  ac = ac < 27.3 ? ac : 27.3;  // NaN -> 27.3
+  const bool near = ac < 2.25;
+  const double s = ac + 1.0;
+  const double slo = (ac - s) + 1.0;  // s + slo = a + 1 exactly where used (Fast2Sum: a >= 1)
+  const double t = 1.0 / s;
+  const double tlo = t * ((1.0 - t * s) - t * slo);  // 1/(a + 1) = t + tlo to ~2^-104
+  const double w = near ? ac - 1.375 : t - 0.17151399836912204;
+  double p = near ? -3.141638743169313e-11 : 0.0;
+  p = p * w + (near ? 1.268101922571656e-10 : 0.0);
+  p = p * w + (near ? -3.760122547452094e-10 : 0.0);
+  p = p * w + (near ? 1.465319088454379e-09 : 6342.888258000139);
+  p = p * w + (near ? -5.812688959184358e-09 : -3361.0437432182216);
+  p = p * w + (near ? 2.1703172282370077e-08 : -506.7096603135793);
+  p = p * w + (near ? -7.902534176497297e-08 : 905.9571495877386);
+  p = p * w + (near ? 2.8180817506738153e-07 : -210.31071915894498);
+  p = p * w + (near ? -9.803146104451408e-07 : -111.13747531389197);
+  p = p * w + (near ? 3.3208558149084202e-06 : 84.18464410227325);
+  p = p * w + (near ? -1.0938167018412609e-05 : -4.15237939381426);
+  p = p * w + (near ? 3.4965021224215366e-05 : -18.82388331004939);
+  p = p * w + (near ? -0.00010823683665623062 : 7.159470710104134);
+  p = p * w + (near ? 0.00032365077695782325 : 3.032702714072415);
+  p = p * w + (near ? -0.0009320855810800551 : -3.033606893692671);
+  p = p * w + (near ? 0.002576220779139076 : -0.24010073822478548);
+  p = p * w + (near ? -0.006804603105297797 : 1.2018128730975703);
+  p = p * w + (near ? 0.017084991607393477 : -0.09227327010254323);
+  p = p * w + (near ? -0.040503371223401044 : -0.6281857006260839);
+  p = p * w + (near ? 0.08986211864695712 : 0.02888694171783365);
+  p = p * w + (near ? -0.18431546997466777 : 0.6228399153602558);
+  // The constant term as hi + lo (its rounding alone was ~0.8 ulp of F) and the sum kept as
+  // ph + pl (Fast2Sum); with t = th + tl the same way, ph th is exact (26-bit halves) and F, the
+  // exponential's 1 + em1 and the scaling meet in one final rounding.
+  p = p * w + (near ? -1.1732996290661889e-17 : -5.3853528192958526e-17);
+  const double c0 = near ? 0.3432958898621254 : 0.6672461878264315;
+  const double ps = c0 + p;
+  const double ph = high_half(ps);
+  const double pl = ((c0 - ps) + p) + (ps - ph);
+  const double tt = near ? 1.0 : t;
+  const double th = high_half(tt);
+  const double tl = (tt - th) + (near ? 0.0 : tlo);
+  const double fh = ph * th;  // exact
+  const double fl = ph * tl + pl * tt;
+  const double ah = high_half(ac);
+  const double al = ac - ah;
+  const double hi = -(ah * ah);  // exact
+  const double lo = -(al * (ac + ah));
+  const double n = ((hi + lo) * consts<double>::log2e + kRoundD) - kRoundD;
+  // r + rl = (hi - n ln2_hi) + (lo - n ln2_lo) by 2Sum: r's rounding (up to 0.35 ulp of the
+  // result) is kept
+  const double r1 = hi - n * consts<double>::ln2_hi;  // exact (Cody-Waite)
+  const double r2 = lo - n * consts<double>::ln2_lo;
+  const double r = r1 + r2;
+  const double rb = r - r1;
+  const double rl = (r1 - (r - rb)) + (r2 - rb);
+  double e = 2.0914717341716378e-09;
+  e = e * r + 2.5105259538448494e-08;
+  e = e * r + 2.755727357010214e-07;
+  e = e * r + 2.7557255297969643e-06;
+  e = e * r + 2.4801587325605324e-05;
+  e = e * r + 0.0001984126987490126;
+  e = e * r + 0.001388888888888373;
+  e = e * r + 0.008333333333326112;
+  e = e * r + 0.04166666666666667;
+  e = e * r + 0.1666666666666667;
+  e = e * r + 0.5;
+  const double em1 = r + (rl + r * r * e);
+  return (fh + (fl + (fh + fl) * em1)) * pow2i(n + 64.0) * 5.421010862427522e-20;  // 2^-64
+}
+}  // namespace vm
+
+// erf(x): odd, erf(+-inf) = +-1, NaN propagates, erf(-0) = -0. float: vm::erf_float; double:
+// x + x q(x^2) below 1, 1 - erfc(|x|) above (erfc(1) = 0.157: its error shrinks 4x in erf's ulp).
 template <typename T>
 inline T verf(T x) {
   if constexpr (sizeof(T) == 4) {
     return vm::erf_float(x);
   } else {
-    T a = std::fabs(x);
-    T small = vm::erf_small(a < T(0.5) ? x : T(0.5));
-    T tail = vm::erfc_tail(vm::tail_arg(a));
-    T w = a < T(0.5) ? T(1) : T(0);  // scalar math: blend by a 0/1 weight, both sides finite
-    T y = w * small + (T(1) - w) * std::copysign(T(1) - tail, x);
-    return y + (x != x ? x : T(-0.0));  // adding -0 keeps erf(-0) = -0
+    const double a = std::fabs(x);
+    const double small = x + x * vm::erf_small_q(std::min(x * x, 1.0));
+    const double big = std::copysign(1.0 - vm::erfc_tail64(a), x);
+    return (a < 1.0 ? small : big) + (x != x ? x : -0.0);  // adding -0 keeps erf(-0) = -0
   }
 }
 
 // erfc(x) = 1 - erf(x), with relative accuracy for large positive x (no cancellation); float:
-// vm::erfc_float.
+// vm::erfc_float. double: |x| < 1/2 from erf's small form as fdlibm arranges it (x - 1/2 exact
+// above 1/4), vm::erfc_tail64(|x|) above, 2 - that for x <= -1/2 (erfc in [1.52, 2]).
 template <typename T>
 inline T verfc(T x) {
   if constexpr (sizeof(T) == 4) {
     return vm::erfc_float(x);
   } else {
-    T a = std::fabs(x);
-    T small = T(1) - vm::erf_small(a < T(0.5) ? a : T(0.5));
-    T w = a < T(0.5) ? T(1) : T(0);
-    T tail = w * small + (T(1) - w) * vm::erfc_tail(vm::tail_arg(a));
-    tail = tail + (x != x ? x : T(0));
-    return tail * (x < T(0) ? T(-1) : T(1)) + (x < T(0) ? T(2) : T(0));  // 2 - tail or tail
+    const double a = std::fabs(x);
+    const double y = x * vm::erf_small_q(std::min(x * x, 1.0));
+    const double small = x >= 0.25 ? 0.5 - ((x - 0.5) + y) : 1.0 - (x + y);
+    const double tail = vm::erfc_tail64(a);
+    const double big = x < 0.0 ? 2.0 - tail : tail;
+    return (a < 0.5 ? small : big) + (x != x ? x : 0.0);
   }
 }
 

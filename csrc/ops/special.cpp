@@ -4,10 +4,9 @@
 // Also the Hurwitz zeta function and the orthogonal polynomials' three-term recurrences
 // (poly_recurrence), one loop of deg steps per element as torch's.
 // NumPy has none of these and SciPy is not a dependency. Each value is computed in double and
-// stored as T, except erf: vecmath.h's vectorised verf in T (float within ~1 ulp, double within
-// 1e-15 relative), ~20x faster than std::erf one value at a time, float erfc (vectorised in
-// double, see erfc_span_float) and erfinv (vecmath.h's verfinv) and float lgamma (vlgamma). These
-// are compute-bound, so threads start at a few thousand elements.
+// stored as T, except erf and erfc: vecmath.h's vectorised verf / verfc in T (within ~1.3 ulp),
+// ~20x faster than std::erf one value at a time, erfinv (vecmath.h's verfinv) and float lgamma
+// (vlgamma). These are compute-bound, so threads start at a few thousand elements.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -179,10 +178,11 @@ template <typename T>
 EMBER_SIMD void erf_span(T* y, const T* x, int64_t b, int64_t e) {
   for (int64_t i = b; i < e; ++i) y[i] = verf(x[i]);
 }
-// y[i] = erfc(x[i]) for float: vecmath's verfc<float> (vm::erfc_float: in double, relative
-// error < 3e-10, rounded once) -- within a last bit like std::erfc in double, which ran one value
-// at a time at 1/20 of PyTorch's speed. (double keeps std::erfc: verfc's far tail is ~x^2 eps.)
-EMBER_SIMD void erfc_span_float(float* y, const float* x, int64_t b, int64_t e) {
+// y[i] = erfc(x[i]): vecmath's verfc (float: vm::erfc_float, in double, relative error < 3e-10,
+// rounded once; double: vm::erfc_tail64, within ~1 ulp) -- std::erfc ran one value at a time at
+// 1/20 of PyTorch's speed.
+template <typename T>
+EMBER_SIMD void erfc_span(T* y, const T* x, int64_t b, int64_t e) {
   for (int64_t i = b; i < e; ++i) y[i] = verfc(x[i]);
 }
 // y[i] = lgamma(x[i]) for float: vecmath's vlgamma (in double, branch-free, within ~0.5 ulp),
@@ -204,7 +204,7 @@ template <typename T>
 void special_forward(T* y, const T* x, int64_t n, int which, int order) {
   EMBER_CHECK(which >= 0 && which <= 7, "special_forward: unknown function id ", which);
   EMBER_CHECK(order >= 0, "special_forward: polygamma order must be >= 0, got ", order);
-  if (which == 0 || which == 2 || (which <= 3 && sizeof(T) == 4)) {  // vectorised, a chunk a thread
+  if (which <= 2 || (which == 3 && sizeof(T) == 4)) {  // vectorised, a chunk a thread
     const int nt = threads_for(n, int64_t(1) << 15);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
@@ -216,9 +216,11 @@ void special_forward(T* y, const T* x, int64_t n, int which, int order) {
         if (which == 3)
           lgamma_span_float(y, x, b, e);
         else if (which == 1)
-          erfc_span_float(y, x, b, e);
+          erfc_span(y, x, b, e);
         else
           erf_span(y, x, b, e);
+      } else if (which == 1) {
+        erfc_span(y, x, b, e);
       } else {
         erf_span(y, x, b, e);
       }
@@ -231,12 +233,6 @@ void special_forward(T* y, const T* x, int64_t n, int which, int order) {
     const double v = static_cast<double>(x[i]);
     double r;
     switch (which) {
-      case 0:
-        r = std::erf(v);
-        break;
-      case 1:
-        r = std::erfc(v);
-        break;
       case 3: {
         int sign;  // lgamma_r: std::lgamma writes the global signgam (a race across threads)
         r = lgamma_r(v, &sign);
