@@ -37,7 +37,7 @@ void check_qkv(const py::array& q, const py::array& k, const py::array& v, int64
   a.D = q.shape(2);
   a.Lk = k.shape(1);
   a.Dv = v.shape(2);
-  EMBER_CHECK(kv_group >= 1 && kv_group <= std::max<int64_t>(a.BH, 1) && a.BH % kv_group == 0, op,
+  EMBER_CHECK(kv_group >= 1 && a.BH % kv_group == 0, op,  // (an empty batch: any group)
               ": kv_group ", kv_group, " must be >= 1 and divide q's ", a.BH, " heads");
   a.opt.kv_group = kv_group;
   EMBER_CHECK(k.shape(0) * kv_group == a.BH && v.shape(0) * kv_group == a.BH, op,

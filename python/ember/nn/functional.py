@@ -6551,7 +6551,7 @@ def _reflect(coord: np.ndarray, lo2: float, hi2: float):
     return np.where(even, extra + mn, span - extra + mn), np.where(even, sign, -sign)
 
 
-def _source_index(g: np.ndarray, n: int, padding_mode: str, align_corners: bool):
+def _source_index(g: np.ndarray, n: int, padding_mode: str, align_corners: bool, nd: int = 2):
     """Normalised grid coordinates -> pixel coordinates along an axis of n pixels, after the
     padding mode, and the derivative of that map (for the grid's gradient)."""
     if align_corners:
@@ -6563,7 +6563,13 @@ def _source_index(g: np.ndarray, n: int, padding_mode: str, align_corners: bool)
         dc = dc * dr
     if padding_mode in ("border", "reflection"):  # clip_coordinates_set_grad
         inside = (c > 0) & (c < n - 1)
-        c, dc = np.clip(c, 0, n - 1), dc * inside
+        # a NaN coordinate clips as torch's: to 0 in 2-D (its vector kernel's clamp_min(0, in)),
+        # to n - 1 in 3-D (its scalar std::min(n - 1, std::max(in, 0)))
+        if nd == 3:
+            c = np.fmin(np.maximum(c, 0), n - 1)
+        else:
+            c = np.minimum(np.fmax(c, 0), n - 1)
+        dc = dc * inside
     return c, dc
 
 
@@ -6591,7 +6597,9 @@ class GridSample(Function):
         for a in range(nd):
             # grid's last dim is (x, y[, z]); (no -1: n or the output may be empty)
             g = grid[..., nd - 1 - a].reshape(n, math.prod(grid.shape[1:-1]))
-            ci, dci = _source_index(g, sizes[a], "zeros" if cubic else padding_mode, align_corners)
+            ci, dci = _source_index(
+                g, sizes[a], "zeros" if cubic else padding_mode, align_corners, nd
+            )
             coords.append(ci)
             slopes.append(dci)
         if mode == "nearest":
@@ -6628,6 +6636,8 @@ class GridSample(Function):
                 flat = flat * sizes[a] + np.where(inside, i, 0).astype(np.int64)
             idx[:, k] = np.where(ok, flat, -1)
             wk[:, k] = np.prod(wts, axis=0) if wts else 1
+            if nd == 3:  # torch's 3-D kernel skips a tap outside (its 2-D one adds 0 * weight,
+                wk[:, k] = np.where(ok, wk[:, k], 0)  # NaN for a NaN / inf coordinate)
             taps.append((dwts, wts))
         xf = x.reshape(n, c, m)
         out = _C.point_taps_forward(xf, idx, wk)
@@ -7103,7 +7113,10 @@ def ctc_loss(
     if n == 0 or t_max == 0:
         raise ValueError(f"{op}: log_probs tensor must not be empty, got shape {lp.shape}")
     zero_infinity = _bool_arg(zero_infinity, op, "zero_infinity")
-    nll = CTCLoss.apply(lp.contiguous(), ext, np.maximum(in_len, 1), ext_len, zero_infinity)
+    # an empty input runs as one step against an empty target (always possible), so its
+    # replaced loss below sends back 0, not 0 * the NaN gradient of an impossible alignment
+    run_len = np.where(in_len > 0, ext_len, 1)
+    nll = CTCLoss.apply(lp.contiguous(), ext, np.maximum(in_len, 1), run_len, zero_infinity)
     if (in_len == 0).any():  # as PyTorch: loss 0 for an empty target, else inf; no gradient
         inf = 0.0 if zero_infinity else np.inf
         none = Tensor(np.where(tg_len > 0, inf, 0.0).astype(lp.dtype))
