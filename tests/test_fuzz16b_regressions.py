@@ -122,3 +122,12 @@ def test_in_place_index_writes_allowed_as_torch(k):
     ALLOWED[k](torch, tx)
     ALLOWED[k](ember, x)
     np.testing.assert_array_equal(x.numpy(), tx.numpy())
+
+
+@pytest.mark.parametrize("shape", [(2, 0), (0,)])
+@pytest.mark.parametrize("replacement", [True, False])
+def test_multinomial_without_categories_is_refused(shape, replacement):
+    with pytest.raises(RuntimeError):
+        torch.multinomial(torch.ones(shape), 1, replacement)
+    with pytest.raises(ValueError, match="no categories"):
+        ember.multinomial(ember.ones(shape), 1, replacement)
