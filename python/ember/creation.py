@@ -512,8 +512,10 @@ def multinomial(
     w = w.astype(np.float64)
     if w.ndim not in (1, 2):
         raise ValueError(f"multinomial: input must be 1-D or 2-D, got shape {w.shape}")
-    rows = w.reshape(-1, w.shape[-1])
-    n = rows.shape[1]
+    n = w.shape[-1]
+    if n == 0:  # (reshape(-1, 0) is ambiguous: it raised NumPy's error)
+        raise ValueError(f"multinomial: input of shape {w.shape} has no categories to draw from")
+    rows = w.reshape(-1, n)
     if num_samples <= 0:
         raise ValueError(f"multinomial: num_samples must be positive, got {num_samples}")
     if not replacement and num_samples > n:

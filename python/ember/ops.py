@@ -15,6 +15,7 @@ import warnings
 from collections import namedtuple
 from collections.abc import Iterable
 
+import ml_dtypes
 import numpy as np
 
 from ember import _C, _complex, _lowp, _strides
@@ -1715,6 +1716,12 @@ def nan_to_num(input, nan: float = 0.0, posinf=None, neginf=None) -> Tensor:  # 
         return x.clone()
 
     def f(a):
+        if a.dtype == _lowp.bfloat16:  # (NumPy's nan_to_num leaves ml_dtypes' kind 'V' as is)
+            big = float(ml_dtypes.finfo(a.dtype).max)
+            hi, lo = big if posinf is None else posinf, -big if neginf is None else neginf
+            return np.nan_to_num(a.astype(np.float32), nan=nan, posinf=hi, neginf=lo).astype(
+                a.dtype
+            )
         return np.nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf)
 
     out = Elementwise.apply(x, f, _nan_to_num_grad)
@@ -2490,7 +2497,7 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
             tie = np.asarray(_data(lt(x, min)) & _data(eq(min, max)))
             if tie.any():
                 y = where(tie, y.detach(), y)
-        if y.data.dtype.kind == "f":  # a NaN in x or a bound gives NaN and no gradient there
+        if _lowp.is_float(y.data.dtype):  # a NaN in x or a bound: NaN and no gradient there
             nan = np.isnan(x.data)
             for b in (min, max):
                 nan = nan | np.isnan(_data(b)) if b is not None else nan
@@ -5622,10 +5629,16 @@ class ScatterReduce(Function):
             np.add.at(count, key, 1)
             out = x.copy()
             if not include_self:  # targets start from the reduction's identity
-                kind = x.dtype.kind
-                big = np.inf if kind == "f" else True if kind == "b" else np.iinfo(x.dtype).max
-                small = -np.inf if kind == "f" else False if kind == "b" else np.iinfo(x.dtype).min
-                ident = {"amax": small, "amin": big}.get(reduce, ufunc.identity)
+                ident = ufunc.identity
+                if reduce in ("amax", "amin"):  # (not complex: refused by scatter_reduce)
+                    kind = "f" if _lowp.is_float(x.dtype) else x.dtype.kind  # (bfloat16: 'V')
+                    if kind == "f":
+                        lo, hi = -np.inf, np.inf
+                    elif kind == "b":
+                        lo, hi = False, True
+                    else:
+                        lo, hi = np.iinfo(x.dtype).min, np.iinfo(x.dtype).max
+                    ident = lo if reduce == "amax" else hi
                 out[count > 0] = ident
             ufunc.at(out, key, src)
         if reduce == "mean":
@@ -5713,6 +5726,10 @@ def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool =
     if reduce not in _REDUCE_UFUNC:
         raise ValueError(
             f"scatter_reduce: reduce must be one of {sorted(_REDUCE_UFUNC)}, got {reduce!r}"
+        )
+    if reduce in ("amax", "amin") and x.dtype.kind == "c":
+        raise TypeError(
+            f"scatter_reduce: reduce={reduce!r} is not implemented for complex, as in torch"
         )
     if reduce == "mean" and x.dtype == np.bool_:
         raise TypeError("scatter_reduce: reduce='mean' is not implemented for bool, as in torch")
@@ -6222,8 +6239,31 @@ def bucketize(input, boundaries, *, out_int32: bool = False, right: bool = False
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)
 
 
-def _in_place(name: str, op):
+def _dense(a: np.ndarray) -> bool:
+    """a's elements fill the bytes they span (no gaps, no repeats: torch's non-overlapping
+    and dense)."""
+    span = a.itemsize + builtins.sum((n - 1) * abs(s) for n, s in zip(a.shape, a.strides))
+    return span == a.nbytes
+
+
+def _refuse_overlap(name: str, x: Tensor, args) -> None:
+    """torch's assert_no_overlap for in-place index/scatter writes: a tensor argument sharing
+    x's memory is refused where both are dense (where torch can tell; a strided view passes
+    there too). Else the writes read sources they already changed: silently wrong values."""
+    d = x.data
+    for a in args:
+        if isinstance(a, Tensor) and a.data.size and d.size and _dense(a.data) and _dense(d):
+            if np.may_share_memory(d, a.data):
+                raise RuntimeError(
+                    f"{name}: unsupported operation: some elements of the input tensor and the "
+                    "written-to tensor refer to a single memory location; clone() the input"
+                )
+
+
+def _in_place(name: str, op, no_overlap: bool = False):
     def method(x: Tensor, *args, **kwargs) -> Tensor:
+        if no_overlap:  # (the index/scatter writes torch checks)
+            _refuse_overlap(name, x, (*args, *kwargs.values()))
         out = op(x, *args, **kwargs)
         deps = [a for a in (*args, *kwargs.values()) if isinstance(a, Tensor) and a.requires_grad]
         return x._assign(out.data, deps[0] if deps else None)
@@ -6233,8 +6273,8 @@ def _in_place(name: str, op):
     return method
 
 
-scatter_ = _in_place("scatter_", scatter)
-_scatter_add_copy = _in_place("scatter_add_", scatter_add)
+scatter_ = _in_place("scatter_", scatter, no_overlap=True)
+_scatter_add_copy = _in_place("scatter_add_", scatter_add, no_overlap=True)
 
 
 def scatter_add_(x: Tensor, dim: int, index, src) -> Tensor:
@@ -6242,6 +6282,7 @@ def scatter_add_(x: Tensor, dim: int, index, src) -> Tensor:
     index covers it outside dim takes the gather-backward kernel's sums directly: no copy of x
     and no copy back (the same additions in the same order)."""
     d = x.data
+    _refuse_overlap("scatter_add_", x, (index, src))
     if isinstance(src, Tensor) and d.dtype.char in "fd" and d.ndim and d.flags.c_contiguous:
         _same_dtype("scatter_add", x, src)
         axis, idx = _scatter_index("scatter_add", x, dim, index, src)
@@ -6260,7 +6301,7 @@ def scatter_add_(x: Tensor, dim: int, index, src) -> Tensor:
     return _scatter_add_copy(x, dim, index, src)
 
 
-_index_add_copy = _in_place("index_add_", index_add)
+_index_add_copy = _in_place("index_add_", index_add, no_overlap=True)
 
 
 def index_add_(x: Tensor, dim: int, index, source, *, alpha=1) -> Tensor:
@@ -6268,6 +6309,7 @@ def index_add_(x: Tensor, dim: int, index, source, *, alpha=1) -> Tensor:
     float tensor (dim 0) are added into it directly by the row kernel: no copy of x and no copy
     back (the same additions in the same order)."""
     d = x.data
+    _refuse_overlap("index_add_", x, (index, source))
     plain = isinstance(source, Tensor) and type(alpha) in (int, float)
     if plain and d.dtype.char in "fd" and d.ndim and d.flags.c_contiguous:
         _same_dtype("index_add", x, source)
@@ -6567,7 +6609,8 @@ def _running_extreme(op, x, dim, ufunc):
     if x.ndim == 0:
         return SortResult(getitem(x, ...), Tensor(np.zeros((), np.int64)))
     a = x.data
-    if a.dtype.char in "fd" and a.size:  # one C++ pass for the values and the positions
+    if _lowp.is_float(a.dtype) and a.size:  # one C++ pass for the values and positions
+        # (16-bit floats through _C's float32 copies: exact, the values are picked, not made)
         shape = a.shape
         v, idx = _C.cumextreme(
             np.ascontiguousarray(a).reshape(
@@ -6579,8 +6622,9 @@ def _running_extreme(op, x, dim, ufunc):
         if _outside_graph(x):
             return SortResult(Tensor._make(v.reshape(shape), False, None, 0), Tensor(idx))
         return SortResult(gather(x, axis, idx), Tensor(idx))
-    run = ufunc.accumulate(x.data, axis=axis)
-    hit = (x.data == run) | (np.isnan(x.data) if x.data.dtype.kind == "f" else False)
+    a = np.ascontiguousarray(a)  # (C-order positions: torch's result layout)
+    run = ufunc.accumulate(a, axis=axis)
+    hit = (a == run) | (np.isnan(a) if _lowp.is_float(a.dtype) else False)
     pos = np.arange(x.shape[axis]).reshape((-1,) + (1,) * (x.ndim - axis - 1))
     idx = np.maximum.accumulate(np.where(hit, pos, 0), axis=axis).astype(np.int64)
     return SortResult(gather(x, axis, idx), Tensor(idx))
@@ -6596,14 +6640,15 @@ def cummin(x, dim: int):
 
 def _cumprod(x: np.ndarray, axis: int) -> np.ndarray:
     """np.cumprod, float32 accumulated in float64 and rounded per entry, as PyTorch's CPU scan."""
-    if not _lowp.is_float(x.dtype):
-        return np.cumprod(x, axis=axis)
+    if not _lowp.is_float(x.dtype):  # (C order, as torch's result whatever x's layout)
+        return np.cumprod(np.ascontiguousarray(x), axis=axis)
     if x.dtype.char in "fd":  # the C++ scan (in double, as _scan's cumsum)
         shape = x.shape
         x3 = np.ascontiguousarray(x).reshape(
             math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :])
         )
         return _C.cumprod(x3).reshape(shape)
+    x = np.ascontiguousarray(x)
     return np.cumprod(x, axis=axis, dtype=np.promote_types(x.dtype, np.float64)).astype(x.dtype)
 
 
@@ -7610,12 +7655,12 @@ def adjoint(x) -> Tensor:
     return conj(transpose(x, -2, -1))
 
 
-index_copy_ = _in_place("index_copy_", index_copy)
+index_copy_ = _in_place("index_copy_", index_copy, no_overlap=True)
 index_fill_ = _in_place("index_fill_", index_fill)
 index_reduce_ = _in_place("index_reduce_", index_reduce)
 masked_scatter_ = _in_place("masked_scatter_", masked_scatter)
-scatter_reduce_ = _in_place("scatter_reduce_", scatter_reduce)
-put_ = _in_place("put_", put)
+scatter_reduce_ = _in_place("scatter_reduce_", scatter_reduce, no_overlap=True)
+put_ = _in_place("put_", put, no_overlap=True)
 addmm_ = _in_place("addmm_", addmm)
 addmv_ = _in_place("addmv_", addmv)
 addbmm_ = _in_place("addbmm_", addbmm)
@@ -7798,7 +7843,7 @@ Tensor.as_strided_ = _as_strided_
 Tensor.flip = _varargs_dims(flip)
 Tensor.tile = _varargs_dims(tile)
 # index_put_ (module level) is __setitem__'s graph helper; the method is PyTorch's
-Tensor.index_put_ = _in_place("index_put_", index_put)
+Tensor.index_put_ = _in_place("index_put_", index_put, no_overlap=True)
 Tensor.mH = property(adjoint)  # real tensors: the conjugate transpose is the transpose
 Tensor.H = property(lambda x: conj(t(x)))
 
