@@ -72,3 +72,20 @@ def test_sdpa_gqa_empty_batch(hq, hk):
     assert tuple(got.shape) == tuple(want.shape)
     got.sum().backward()
     assert tuple(ke.grad.shape) == tuple(k.shape) and tuple(ve.grad.shape) == tuple(v.shape)
+
+
+@pytest.mark.parametrize("wdt", [ember.int64, ember.int32, ember.bool, ember.complex64])
+def test_embedding_bag_refuses_a_weight_that_is_not_real_floating(wdt):
+    weight = ember.ones(3, 2, dtype=wdt)
+    with pytest.raises(TypeError, match="weight must be a floating-point tensor"):
+        F.embedding_bag(ember.tensor([0, 1]), weight, ember.tensor([0]))
+
+
+def test_embedding_bag_include_last_offset_needs_an_offset():
+    with pytest.raises(RuntimeError, match="number of offset should be at least 1"):
+        F.embedding_bag(
+            ember.tensor([0, 1]),
+            ember.randn(3, 2),
+            ember.tensor([], dtype=ember.int64),
+            include_last_offset=True,
+        )

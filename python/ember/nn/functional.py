@@ -6883,6 +6883,9 @@ def embedding_bag(
     idx = np.asarray(input.data if isinstance(input, Tensor) else input)
     if idx.dtype.kind not in "biu":
         raise TypeError(f"{op}: input must be an integer tensor, got {idx.dtype}")
+    wdt = weight.dtype if isinstance(weight, Tensor) else np.asarray(weight).dtype
+    if not _lowp.is_float(wdt):  # (torch: a RuntimeError naming the scalar types it takes)
+        raise TypeError(f"{op}: weight must be a floating-point tensor, got {wdt}")
     # torch takes int64 or int32 indices, after promoting them with the offsets (a 2-D input's
     # offsets are of its own dtype): int8 or bool input with int64 offsets passes, alone not
     off_dt = idx.dtype
@@ -6911,6 +6914,8 @@ def embedding_bag(
         if off.ndim != 1 or off.dtype.kind not in "iu":
             raise ValueError(f"{op}: offsets has to be a 1-D integer tensor, got {off.shape}")
         off = off.astype(np.int64)
+        if include_last_offset and off.size == 0:  # torch's check and words
+            raise RuntimeError("include_last_offset: number of offset should be at least 1")
         if off.size and off[0] != 0:
             raise ValueError(f"{op}: offsets[0] has to be 0, got {int(off[0])}")
         bounds = off if include_last_offset else np.r_[off, idx.size]
