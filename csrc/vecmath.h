@@ -121,6 +121,23 @@ inline double expm1_poly(double r) {
   return r + r * r * p;
 }
 
+// P(r) of exp(r) = 1 + r + r^2 P(r) for |r| <= ln2/2 in double: degree 10, interpolating
+// (exp(r) - 1 - r) / r^2 at its 11 Chebyshev nodes (mpmath, 50 digits; exp's relative error
+// < 4e-19), a term fewer than expm1_poly's Taylor series.
+inline double exp_poly_d(double r) {
+  double p = 2.0914717341716378e-09;
+  p = p * r + 2.5105259538448494e-08;
+  p = p * r + 2.755727357010214e-07;
+  p = p * r + 2.7557255297969643e-06;
+  p = p * r + 2.4801587325605324e-05;
+  p = p * r + 0.0001984126987490126;
+  p = p * r + 0.001388888888888373;
+  p = p * r + 0.008333333333326112;
+  p = p * r + 0.04166666666666667;
+  p = p * r + 0.1666666666666667;
+  return p * r + 0.5;
+}
+
 template <typename T>
 struct consts;
 template <>
@@ -268,25 +285,13 @@ inline T vexp(T x) {
     // (kRoundD's mantissa is 2^51 + n), so (b >> 1) + 1023 and b - (b >> 1) + 1023, shifted into
     // the exponent field, are 2^floor(n/2) and 2^ceil(n/2) (the bits above shift out). n in
     // [-1076, 1024]: both factors normal; exp(-746) * 2^-1076 rounds to 0 and exp(709.8) > max
-    // overflows to inf with no mask. exp(r) = 1 + r + r^2 P(r), P of degree 10 interpolating
-    // (exp(r) - 1 - r) / r^2 at its 11 Chebyshev nodes on [-ln2/2, ln2/2] (mpmath, 50 digits;
-    // relative error of exp < 4e-19): a term fewer than 1 + expm1_poly's Taylor series.
+    // overflows to inf with no mask. exp(r) = 1 + r + r^2 P(r) (vm::exp_poly_d).
     const double xc = std::min(std::max(x, C::exp_lo), C::exp_hi);
     const double z = xc * C::log2e + vm::kRoundD;  // scalar math: round-to-nearest in z's bits
     const double n = z - vm::kRoundD;
     double r = xc - n * C::ln2_hi;  // exact (Cody-Waite)
     r = r - n * C::ln2_lo;
-    double p = 2.0914717341716378e-09;
-    p = p * r + 2.5105259538448494e-08;
-    p = p * r + 2.755727357010214e-07;
-    p = p * r + 2.7557255297969643e-06;
-    p = p * r + 2.4801587325605324e-05;
-    p = p * r + 0.0001984126987490126;
-    p = p * r + 0.001388888888888373;
-    p = p * r + 0.008333333333326112;
-    p = p * r + 0.04166666666666667;
-    p = p * r + 0.1666666666666667;
-    p = p * r + 0.5;
+    const double p = vm::exp_poly_d(r);
     const double e = 1.0 + (r + r * r * p);
     const uint64_t b = vm::as_bits(z);
     const double s1 = vm::from_bits(((b >> 1) + uint64_t(1023)) << 52);
@@ -795,17 +800,7 @@ inline double erfc_tail64(double a) {
   const double r = r1 + r2;
   const double rb = r - r1;
   const double rl = (r1 - (r - rb)) + (r2 - rb);
-  double e = 2.0914717341716378e-09;
-  e = e * r + 2.5105259538448494e-08;
-  e = e * r + 2.755727357010214e-07;
-  e = e * r + 2.7557255297969643e-06;
-  e = e * r + 2.4801587325605324e-05;
-  e = e * r + 0.0001984126987490126;
-  e = e * r + 0.001388888888888373;
-  e = e * r + 0.008333333333326112;
-  e = e * r + 0.04166666666666667;
-  e = e * r + 0.1666666666666667;
-  e = e * r + 0.5;
+  const double e = exp_poly_d(r);
   const double em1 = r + (rl + r * r * e);
   return (fh + (fl + (fh + fl) * em1)) * pow2i(n + 64.0) * 5.421010862427522e-20;  // 2^-64
 }

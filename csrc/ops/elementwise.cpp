@@ -236,27 +236,15 @@ EMBER_SIMD void cast_span(To* y, const From* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = static_cast<To>(x[i]);
 }
 
-inline uint32_t bits_of(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  return u;
-}
-
-inline float float_of(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
-
 // float -> IEEE half bits, rounded to nearest even by the FPU itself (c10::Half's
 // fp16_ieee_from_fp32_value, so NaN becomes 0x7E00 with its sign, as torch's): branch-free, so
 // it vectorises.
 inline uint16_t half_bits(float f) {
   float base = (std::fabs(f) * 0x1.0p+112f) * 0x1.0p-110f;  // overflow to inf, keep subnormals
-  const uint32_t w = bits_of(f), shl1_w = w + w, sign = w & 0x80000000u;
+  const uint32_t w = vm::as_bits(f), shl1_w = w + w, sign = w & 0x80000000u;
   const uint32_t bias = std::max(shl1_w & 0xFF000000u, 0x71000000u);
-  base = float_of((bias >> 1) + 0x07800000u) + base;  // the add rounds at half's precision
-  const uint32_t bits = bits_of(base);
+  base = vm::from_bits((bias >> 1) + 0x07800000u) + base;  // the add rounds at half's precision
+  const uint32_t bits = vm::as_bits(base);
   const uint32_t nonsign = ((bits >> 13) & 0x00007C00u) + (bits & 0x00000FFFu);
   return static_cast<uint16_t>((sign >> 16) | (shl1_w > 0xFF000000u ? 0x7E00u : nonsign));
 }
@@ -264,14 +252,14 @@ inline uint16_t half_bits(float f) {
 // IEEE half bits -> float, exact (c10's fp16_ieee_to_fp32_value).
 inline float float_of_half(uint16_t h) {
   const uint32_t w = static_cast<uint32_t>(h) << 16, sign = w & 0x80000000u, two_w = w + w;
-  const float normal = float_of((two_w >> 4) + (0xE0u << 23)) * 0x1.0p-112f;
-  const float subnormal = float_of((two_w >> 17) | (126u << 23)) - 0.5f;
-  return float_of(sign | bits_of(two_w < (1u << 27) ? subnormal : normal));
+  const float normal = vm::from_bits((two_w >> 4) + (0xE0u << 23)) * 0x1.0p-112f;
+  const float subnormal = vm::from_bits((two_w >> 17) | (126u << 23)) - 0.5f;
+  return vm::from_bits(sign | vm::as_bits(two_w < (1u << 27) ? subnormal : normal));
 }
 
 // float -> bfloat16 bits, rounded to nearest even; NaN becomes 0x7FC0 (c10::BFloat16's rule).
 inline uint16_t bf16_bits(float f) {
-  const uint32_t u = bits_of(f);
+  const uint32_t u = vm::as_bits(f);
   const uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
   return static_cast<uint16_t>(f != f ? 0x7FC0u : rounded);
 }
@@ -285,7 +273,7 @@ EMBER_SIMD void narrow16_span(uint16_t* y, const float* x, int64_t n, bool bf16)
 
 EMBER_SIMD void widen16_span(float* y, const uint16_t* x, int64_t n, bool bf16) {
   if (bf16)
-    for (int64_t i = 0; i < n; ++i) y[i] = float_of(static_cast<uint32_t>(x[i]) << 16);
+    for (int64_t i = 0; i < n; ++i) y[i] = vm::from_bits(static_cast<uint32_t>(x[i]) << 16);
   else
     for (int64_t i = 0; i < n; ++i) y[i] = float_of_half(x[i]);
 }
