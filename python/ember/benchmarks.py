@@ -1001,6 +1001,12 @@ def _tensor_op_case(ember_fn, torch_fn, numpy_fn, arrays, backward: bool) -> dic
     return impls
 
 
+def _lowp_bfloat16():
+    import ml_dtypes
+
+    return ml_dtypes.bfloat16
+
+
 def _tensor_op_arrays():
     rng = _rng()
     x = rng.standard_normal((256, 1024)).astype(np.float32)
@@ -1122,6 +1128,11 @@ def _register_tensor_ops() -> None:
         ("einsum_rowdot", lib_fns(lambda lib: lambda x, y: lib.einsum("ij,ij->i", x, y)),
          lambda x, y: np.einsum("ij,ij->i", x, y), pair(1000)),
         ("scatter_reduce_amax_lastdim", lib_fns(scatter_amax), None, one),
+        # 16-bit casts (what every float16/bfloat16 op pays on the way in and out)
+        ("to_float16", lib_fns(lambda lib: lambda x: x.to(lib.float16)),
+         lambda x: x.astype(np.float16), one),
+        ("to_bfloat16", lib_fns(lambda lib: lambda x: x.to(lib.bfloat16)),
+         lambda x: x.astype(_lowp_bfloat16()), one),
         # binary arithmetic and copies at 1M elements (memory-bound: threads and first touch)
         # and at 32 x 32 (the per-call cost)
         *[(f"{op}_{n}x{n}", lambda f=f: same(f), u, pair(n))
