@@ -184,6 +184,21 @@ inline float log_poly(float f) {
   return p;
 }
 
+// 1/3 + z/5 + ... + z^9/21: atanh(s) = s + s z P(z) with z = s^2 (log's series in s =
+// (m-1)/(m+1), log m = 2 atanh(s)); for z <= 0.0295 the next term is below 6e-19 relative.
+inline double atanh_series(double z) {
+  double p = 1.0 / 21;
+  p = p * z + 1.0 / 19;
+  p = p * z + 1.0 / 17;
+  p = p * z + 1.0 / 15;
+  p = p * z + 1.0 / 13;
+  p = p * z + 1.0 / 11;
+  p = p * z + 1.0 / 9;
+  p = p * z + 1.0 / 7;
+  p = p * z + 1.0 / 5;
+  return p * z + 1.0 / 3;
+}
+
 // log(x) for finite x > 0 with x*scale normal (see vlog). kLo: log(x + c) for a c below x's last
 // bit (vlog1p's rounding error of 1 + x), folded into f = m - 1 as c * 2^-e.
 // float: division-free (a vdivps was the AVX-512 loop's bottleneck): Cephes' logf,
@@ -240,16 +255,7 @@ inline double log_core(double x, double c = 0.0) {
   double s = f / (2.0 + f);
   double z = s * s;
   // the series to s^21 (z^10 / 21): the next term is below 6e-19 relative (z <= 0.0295)
-  double p = 1.0 / 21;
-  p = p * z + 1.0 / 19;
-  p = p * z + 1.0 / 17;
-  p = p * z + 1.0 / 15;
-  p = p * z + 1.0 / 13;
-  p = p * z + 1.0 / 11;
-  p = p * z + 1.0 / 9;
-  p = p * z + 1.0 / 7;
-  p = p * z + 1.0 / 5;
-  p = p * z + 1.0 / 3;
+  const double p = atanh_series(z);
   double lm = 2.0 * s + 2.0 * s * z * p;
   return e * consts<double>::ln2_hi + (lm + e * consts<double>::ln2_lo);
 }
@@ -1407,16 +1413,7 @@ inline float atanh_float(float x) {
   const double ed = log_split(1.0 - a, md);  // D <= 0 (|x| >= 1, NaN): finite, replaced below
   const double s = (mn - md) / (mn + md);
   const double z = s * s;
-  double p = 1.0 / 21;
-  p = p * z + 1.0 / 19;
-  p = p * z + 1.0 / 17;
-  p = p * z + 1.0 / 15;
-  p = p * z + 1.0 / 13;
-  p = p * z + 1.0 / 11;
-  p = p * z + 1.0 / 9;
-  p = p * z + 1.0 / 7;
-  p = p * z + 1.0 / 5;
-  p = p * z + 1.0 / 3;
+  const double p = atanh_series(z);
   const double big = 0.5 * ((en - ed) * 0.69314718055994531) + (s + s * (z * p));
   const double z2 = d * d;
   const double small = a + a * z2 * (1.0 / 3 + z2 * (1.0 / 5 + z2 * (1.0 / 7 + z2 * (1.0 / 9))));
