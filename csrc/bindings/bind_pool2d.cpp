@@ -220,6 +220,27 @@ py::array avg_bwd_py(const py::array& dy, const V& input_shape, const V& kernel_
 
 // ---- adaptive average pooling ----
 
+// Adaptive pooling's input, output size and output shape (..., OH, OW), checked in torch's words.
+struct Adaptive {
+  Planes p;
+  Pair o;
+  V ys;
+};
+
+Adaptive adaptive_of(const py::array& x, const V& output_size, const char* op) {
+  check_input(x, op, "input");
+  const V xs = shape_of(x);
+  const Planes p = planes_of(xs, op, "input");
+  const Pair o = pair_of(output_size, op, "output_size");
+  EMBER_CHECK(p.C > 0 && p.H > 0 && p.W > 0, op,
+              ": expected non-empty (C, H, W) for non-batch dimensions, got input ", shape_str(xs));
+  EMBER_CHECK(o.h >= 0 && o.w >= 0, op, ": output_size must be non-negative, got (", o.h, ", ", o.w,
+              ")");
+  V ys = out_shape(xs, o.h, o.w);
+  numel_checked(ys, op);
+  return {p, o, std::move(ys)};
+}
+
 template <typename T>
 void run_adapt_fwd(py::array& y, const py::array& x, const Planes& p, int64_t OH, int64_t OW) {
   T* yp = ptr<T>(y);
@@ -230,21 +251,12 @@ void run_adapt_fwd(py::array& y, const py::array& x, const Planes& p, int64_t OH
 
 py::array adapt_fwd_py(const py::array& x, const V& output_size) {
   const char* op = "adaptive_avg_pool2d";
-  check_input(x, op, "input");
-  const V xs = shape_of(x);
-  const Planes p = planes_of(xs, op, "input");
-  const Pair o = pair_of(output_size, op, "output_size");
-  EMBER_CHECK(p.C > 0 && p.H > 0 && p.W > 0, op,
-              ": expected non-empty (C, H, W) for non-batch dimensions, got input ", shape_str(xs));
-  EMBER_CHECK(o.h >= 0 && o.w >= 0, op, ": output_size must be non-negative, got (", o.h, ", ", o.w,
-              ")");
-  const V ys = out_shape(xs, o.h, o.w);
-  numel_checked(ys, op);
-  py::array y = empty_like_dtype(x, ys);
+  const Adaptive a = adaptive_of(x, output_size, op);
+  py::array y = empty_like_dtype(x, a.ys);
   if (is_f32(x))
-    run_adapt_fwd<float>(y, x, p, o.h, o.w);
+    run_adapt_fwd<float>(y, x, a.p, a.o.h, a.o.w);
   else
-    run_adapt_fwd<double>(y, x, p, o.h, o.w);
+    run_adapt_fwd<double>(y, x, a.p, a.o.h, a.o.w);
   return y;
 }
 
@@ -260,22 +272,13 @@ void run_adapt_max_fwd(py::array& y, py::array& idx, const py::array& x, const P
 
 py::tuple adapt_max_fwd_py(const py::array& x, const V& output_size) {
   const char* op = "adaptive_max_pool2d";
-  check_input(x, op, "input");
-  const V xs = shape_of(x);
-  const Planes p = planes_of(xs, op, "input");
-  const Pair o = pair_of(output_size, op, "output_size");
-  EMBER_CHECK(p.C > 0 && p.H > 0 && p.W > 0, op,
-              ": expected non-empty (C, H, W) for non-batch dimensions, got input ", shape_str(xs));
-  EMBER_CHECK(o.h >= 0 && o.w >= 0, op, ": output_size must be non-negative, got (", o.h, ", ", o.w,
-              ")");
-  const V ys = out_shape(xs, o.h, o.w);
-  numel_checked(ys, op);
-  py::array y = empty_like_dtype(x, ys);
-  py::array idx = py::array(py::dtype::of<int64_t>(), ys);
+  const Adaptive a = adaptive_of(x, output_size, op);
+  py::array y = empty_like_dtype(x, a.ys);
+  py::array idx = py::array(py::dtype::of<int64_t>(), a.ys);
   if (is_f32(x))
-    run_adapt_max_fwd<float>(y, idx, x, p, o.h, o.w);
+    run_adapt_max_fwd<float>(y, idx, x, a.p, a.o.h, a.o.w);
   else
-    run_adapt_max_fwd<double>(y, idx, x, p, o.h, o.w);
+    run_adapt_max_fwd<double>(y, idx, x, a.p, a.o.h, a.o.w);
   return py::make_tuple(y, idx);
 }
 

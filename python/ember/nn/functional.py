@@ -6796,15 +6796,20 @@ class _EmbeddingBagMax(Function):
 
     @staticmethod
     def backward_graph(ctx, g):
-        arg, _ = ctx.meta
-        b, d = np.nonzero(arg >= 0)
+        return _at_bag_maxima(ctx, g, ctx.meta[0]), None, None, None
 
-        def fwd(w):  # the weight's values at each bag's maxima (empty bags: 0)
-            out = np.zeros(arg.shape, w.dtype)
-            out[b, d] = w[arg[b, d], d]
-            return out
 
-        return _graph.linear(ctx, g, fwd, mask_of=ctx.parents[0]), None, None, None
+def _at_bag_maxima(ctx, g, arg):
+    """A max bag's gradient with a graph: linear in g through the source's values at each bag's
+    maxima (arg (B, D): the source row of each maximum, -1 for an empty bag, which gives 0)."""
+    b, d = np.nonzero(arg >= 0)
+
+    def fwd(src):
+        out = np.zeros(arg.shape, src.dtype)
+        out[b, d] = src[arg[b, d], d]
+        return out
+
+    return _graph.linear(ctx, g, fwd, mask_of=ctx.parents[0])
 
 
 class _BagMax(Function):
@@ -6840,15 +6845,7 @@ class _BagMax(Function):
 
     @staticmethod
     def backward_graph(ctx, g):
-        arg, _ = ctx.state
-        b, d = np.nonzero(arg >= 0)
-
-        def fwd(v):  # the rows' values at each bag's maxima (empty bags: 0)
-            out = np.zeros(arg.shape, v.dtype)
-            out[b, d] = v[arg[b, d], d]
-            return out
-
-        return _graph.linear(ctx, g, fwd, mask_of=ctx.parents[0]), None, None
+        return _at_bag_maxima(ctx, g, ctx.state[0]), None, None
 
 
 def embedding_bag(
