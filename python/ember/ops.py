@@ -7126,7 +7126,13 @@ def einsum(equation: str, *operands) -> Tensor:
         raise TypeError(f"einsum: the equation must be a string, got {type(equation).__name__}")
     if len(operands) == 1 and isinstance(operands[0], list | tuple):
         operands = operands[0]
-    ts = _promote_list([_tensor_operand(o) for o in operands])
+    ts = [_tensor_operand(o) for o in operands]
+    dtypes = list(dict.fromkeys(t.dtype for t in ts))
+    if len(dtypes) > 1:  # torch refuses rather than promotes, as matmul does
+        raise TypeError(
+            f"einsum: expected operands of one dtype, got {', '.join(map(str, dtypes))} "
+            "(as torch: convert with .to())"
+        )
     subs, out = _einsum_subscripts(equation, [t.shape for t in ts])
     size = {}
     for sub, t in zip(subs, ts):
