@@ -1,0 +1,138 @@
+"""grid_sample's bilinear / nearest path whole in C++ (coordinates, padding modes, taps and the
+gather: resample.cpp grid_sample_forward / grid_sample_taps): values and gradients against
+PyTorch in 2-D and 3-D for every padding mode, float64 finite-difference gradients, exact .5
+ties of nearest, the same result on one and two threads, and the checks at the C++ boundary."""
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as F
+from ember import _C
+from ember.autograd import gradcheck
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+
+def _threads(n, fn):
+    before = ember.get_num_threads()
+    try:
+        ember.set_num_threads(n)
+        return fn()
+    finally:
+        ember.set_num_threads(before)
+
+
+def _case(nd, dtype, seed=0, n=2, c=3, pts=300):
+    rng = np.random.default_rng(seed)
+    sizes = (5, 6, 7)[:nd] if nd == 3 else (9, 11)
+    x = rng.standard_normal((n, c, *sizes)).astype(dtype)
+    # several blocks of 256 points, a third of them outside [-1, 1]
+    out = (pts,) if nd == 2 else (3, pts // 3)
+    grid = (rng.random((n, *out, nd)) * 3.0 - 1.5).astype(dtype)
+    grid = grid.reshape(n, *([1] * (nd - len(out))), *out, nd)
+    return x, grid
+
+
+@pytest.mark.parametrize("nd", [2, 3])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_grid_sample_values_and_gradients_as_torch(nd, mode, padding_mode, align_corners, dtype):
+    x, grid = _case(nd, dtype)
+    kw = dict(mode=mode, padding_mode=padding_mode, align_corners=align_corners)
+    tx = torch.from_numpy(x).requires_grad_(True)
+    tg = torch.from_numpy(grid).requires_grad_(mode == "bilinear")
+    want = TF.grid_sample(tx, tg, **kw)
+    gout = np.random.default_rng(1).standard_normal(tuple(want.shape)).astype(dtype)
+    want.backward(torch.from_numpy(gout))
+    ex = ember.tensor(x, requires_grad=True)
+    eg = ember.tensor(grid, requires_grad=mode == "bilinear")
+    got = F.grid_sample(ex, eg, **kw)
+    got.backward(ember.tensor(gout))
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), **tol)
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), **tol)
+    if mode == "bilinear":
+        np.testing.assert_allclose(eg.grad.numpy(), tg.grad.numpy(), rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("nd", [2, 3])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+def test_grid_sample_float64_gradcheck(nd, padding_mode):
+    x, grid = _case(nd, np.float64, seed=2, n=1, c=2, pts=12)
+    grid = grid * 0.9  # (off the kinks at the borders)
+    xe = ember.tensor(x, requires_grad=True)
+    ge = ember.tensor(grid, requires_grad=True)
+    assert gradcheck(
+        lambda a, b: F.grid_sample(a, b, padding_mode=padding_mode, align_corners=False), (xe, ge)
+    )
+
+
+@pytest.mark.parametrize("nd", [2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+def test_grid_sample_nearest_at_exact_half_ties_as_torch(nd, dtype, align_corners, padding_mode):
+    # grid points whose source coordinate is (or is next to) k + 0.5: torch rounds the exact
+    # ties half to even, after forming the 2-D coordinate with one FMA
+    for n in (3, 5, 7, 10, 13, 31):
+        i = np.arange(-n, 2 * n)
+        g = (2 * i + 2) / n - 1 if not align_corners else 2 * (i + 0.5) / (n - 1) - 1
+        g = g.astype(dtype)
+        g = np.concatenate([g, np.nextafter(g, dtype(np.inf)), np.nextafter(g, -dtype(np.inf))])
+        grid = np.zeros((1, *([1] * (nd - 1)), len(g), nd), dtype)
+        for a in range(nd):
+            grid[..., a] = np.roll(g, 3 * a)
+        x = np.arange(float(n**nd), dtype=dtype).reshape(1, 1, *([n] * nd))
+        kw = dict(mode="nearest", padding_mode=padding_mode, align_corners=align_corners)
+        want = TF.grid_sample(torch.from_numpy(x), torch.from_numpy(grid), **kw).numpy()
+        got = F.grid_sample(ember.tensor(x), ember.tensor(grid), **kw).numpy()
+        np.testing.assert_array_equal(got, want)
+
+
+def test_grid_sample_same_on_one_and_two_threads():
+    x, grid = _case(2, np.float32, seed=3, n=4, c=16, pts=2000)
+
+    def run():
+        xe = ember.tensor(x, requires_grad=True)
+        ge = ember.tensor(grid, requires_grad=True)
+        y = F.grid_sample(xe, ge, align_corners=False)
+        y.sum().backward()
+        return y.numpy(), xe.grad.numpy(), ge.grad.numpy()
+
+    for a, b in zip(_threads(1, run), _threads(2, run)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_grid_sample_taps_match_the_forward():
+    # the backward's taps (grid_sample_taps) gather to the forward's output
+    x, grid = _case(3, np.float64, seed=4)
+    for mode in ("bilinear", "nearest"):
+        idx, w, frac, slope = _C.grid_sample_taps(grid, list(x.shape[2:]), mode, "border", False)
+        k = 8 if mode == "bilinear" else 1
+        assert idx.shape == w.shape == (2, k, grid[0, ..., 0].size)
+        assert frac.shape == slope.shape == (2, 3, grid[0, ..., 0].size)
+        y = _C.point_taps_forward(x.reshape(2, 3, -1), idx, w)
+        want = _C.grid_sample_forward(x, grid, mode, "border", False)
+        np.testing.assert_array_equal(y, want.reshape(y.shape))
+
+
+def test_grid_sample_c_boundary_checks():
+    x, grid = _case(2, np.float32)
+    with pytest.raises(ValueError, match="mode"):
+        _C.grid_sample_forward(x, grid, "bicubic", "zeros", False)
+    with pytest.raises(ValueError, match="padding_mode"):
+        _C.grid_sample_taps(grid, [9, 11], "bilinear", "wrap", False)
+    with pytest.raises(TypeError):
+        _C.grid_sample_forward(x, grid.astype(np.float64), "bilinear", "zeros", False)
+    with pytest.raises(ValueError, match="grid"):
+        _C.grid_sample_forward(x, grid[..., :1].copy(), "bilinear", "zeros", False)
+    with pytest.raises(ValueError, match="does not match"):
+        _C.grid_sample_forward(x, np.concatenate([grid, grid]), "bilinear", "zeros", False)
+    with pytest.raises(ValueError, match="4-D or 5-D"):
+        _C.grid_sample_forward(x[0], grid, "bilinear", "zeros", False)
+    with pytest.raises(ValueError, match="empty"):
+        _C.grid_sample_taps(grid, [9, 0], "bilinear", "zeros", False)
