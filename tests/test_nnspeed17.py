@@ -136,3 +136,53 @@ def test_grid_sample_c_boundary_checks():
         _C.grid_sample_forward(x[0], grid, "bilinear", "zeros", False)
     with pytest.raises(ValueError, match="empty"):
         _C.grid_sample_taps(grid, [9, 0], "bilinear", "zeros", False)
+
+
+# ---- ctc_loss: each recursion step one vector loop (loss.cpp ctc_step) ----------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["none", "mean"])
+def test_ctc_loss_long_and_ragged_targets_as_torch(dtype, reduction):
+    # extended lengths 1 .. 61 (not multiples of the 8 vector lanes), repeats (no skip) and input
+    # lengths shorter than T
+    rng = np.random.default_rng(5)
+    t_max, n, c = 70, 7, 6
+    logits = rng.standard_normal((t_max, n, c))
+    lp = (logits - np.log(np.exp(logits).sum(-1, keepdims=True))).astype(dtype)
+    tl = np.array([0, 1, 3, 8, 17, 30, 22])
+    il = np.array([5, 9, 70, 40, 70, 65, 70])
+    tg = rng.integers(1, 3, (n, 30))  # few classes: many repeats
+    tlp = torch.from_numpy(lp).requires_grad_(True)
+    want = TF.ctc_loss(
+        tlp, torch.from_numpy(tg), torch.from_numpy(il), torch.from_numpy(tl), reduction=reduction
+    )
+    want.sum().backward()
+    lpe = ember.tensor(lp, requires_grad=True)
+    got = F.ctc_loss(lpe, ember.tensor(tg), ember.tensor(il), ember.tensor(tl), reduction=reduction)
+    got.sum().backward()
+    # (torch runs a float32 input in float32, ember in double: torch is the one ~3e-5 off)
+    tol = dict(rtol=1e-3, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), **tol)
+    np.testing.assert_allclose(lpe.grad.numpy(), tlp.grad.numpy(), **tol)
+
+
+def test_ctc_loss_float64_gradcheck_and_threads():
+    rng = np.random.default_rng(6)
+    logits = rng.standard_normal((12, 3, 4))
+    lp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    tg, il, tl = rng.integers(1, 4, (3, 5)), np.array([12, 10, 12]), np.array([5, 2, 4])
+
+    def loss(x):  # through log_softmax: torch's (and ember's) ctc gradient is exact for logits
+        return F.ctc_loss(F.log_softmax(x, 2), ember.tensor(tg), ember.tensor(il), ember.tensor(tl))
+
+    assert gradcheck(loss, (ember.tensor(lp, requires_grad=True),))
+
+    def run():
+        x = ember.tensor(lp, requires_grad=True)
+        y = loss(x)
+        y.backward()
+        return y.numpy(), x.grad.numpy()
+
+    for a, b in zip(_threads(1, run), _threads(2, run)):
+        np.testing.assert_array_equal(a, b)
