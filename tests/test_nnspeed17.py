@@ -186,3 +186,41 @@ def test_ctc_loss_float64_gradcheck_and_threads():
 
     for a, b in zip(_threads(1, run), _threads(2, run)):
         np.testing.assert_array_equal(a, b)
+
+
+# ---- grouped-query decoding: a group's query heads as one task's rows (attention.cpp) --------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("lq,hq,hk", [(1, 8, 2), (1, 6, 3), (2, 4, 2), (1, 4, 1), (3, 4, 2)])
+def test_gqa_decode_same_bits_as_repeated_heads_and_torch(dtype, lq, hq, hk):
+    rng = np.random.default_rng(7)
+    q = rng.standard_normal((2, hq, lq, 16)).astype(dtype)
+    k = rng.standard_normal((2, hk, 300, 16)).astype(dtype)
+    v = rng.standard_normal((2, hk, 300, 12)).astype(dtype)
+    got = F.scaled_dot_product_attention(
+        ember.tensor(q), ember.tensor(k), ember.tensor(v), enable_gqa=True
+    ).numpy()
+    rep = hq // hk  # every query head with its own copy of its key/value head: no grouping
+    kr, vr = np.repeat(k, rep, axis=1), np.repeat(v, rep, axis=1)
+    plain = F.scaled_dot_product_attention(ember.tensor(q), ember.tensor(kr), ember.tensor(vr))
+    np.testing.assert_array_equal(got, plain.numpy())
+    want = TF.scaled_dot_product_attention(
+        torch.from_numpy(q), torch.from_numpy(k), torch.from_numpy(v), enable_gqa=True
+    ).numpy()
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(got, want, **tol)
+
+
+def test_gqa_decode_gradients_as_torch():
+    rng = np.random.default_rng(8)
+    q, k, v = (rng.standard_normal(s) for s in ((1, 4, 1, 8), (1, 2, 40, 8), (1, 2, 40, 8)))
+    tq, tk, tv = (torch.from_numpy(a).requires_grad_(True) for a in (q, k, v))
+    TF.scaled_dot_product_attention(tq, tk, tv, enable_gqa=True).sum().backward()
+    eq, ek, ev = (ember.tensor(a, requires_grad=True) for a in (q, k, v))
+    F.scaled_dot_product_attention(eq, ek, ev, enable_gqa=True).sum().backward()
+    for e, t in ((eq, tq), (ek, tk), (ev, tv)):
+        np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert gradcheck(
+        lambda a, b, c: F.scaled_dot_product_attention(a, b, c, enable_gqa=True), (eq, ek, ev)
+    )
