@@ -224,3 +224,36 @@ def test_gqa_decode_gradients_as_torch():
     assert gradcheck(
         lambda a, b, c: F.scaled_dot_product_attention(a, b, c, enable_gqa=True), (eq, ek, ev)
     )
+
+
+# ---- max_pool1d without a graph: one C++ pass per row (pool2d.cpp max_pool1d_forward) ---------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k,s", [(1, 1), (2, 2), (3, 2), (3, 1), (5, 3), (4, 7)])
+def test_max_pool1d_no_grad_as_torch(dtype, k, s):
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((3, 4, 37)).astype(dtype)
+    x[0, 0, 5] = np.nan  # a NaN wins its windows
+    x[1, 2, 10:13] = np.inf
+    x[2, 1, 0] = -np.inf
+    want = TF.max_pool1d(torch.from_numpy(x), k, s).numpy()
+    with ember.no_grad():
+        got = F.max_pool1d(ember.tensor(x), k, s).numpy()
+    np.testing.assert_array_equal(got, want)
+    got2d = F.max_pool1d(ember.tensor(x[0]), k, s).numpy()  # (C, L), no graph to build
+    np.testing.assert_array_equal(got2d, want[0])
+
+
+def test_max_pool1d_forward_c_boundary_checks():
+    x = np.zeros((2, 5), np.float32)
+    with pytest.raises(ValueError, match="shorter"):
+        _C.max_pool1d_forward(x, 6, 1)
+    with pytest.raises(ValueError, match=">= 1"):
+        _C.max_pool1d_forward(x, 2, 0)
+    with pytest.raises(ValueError, match=">= 1"):
+        _C.max_pool1d_forward(x, 0, 1)
+    with pytest.raises(TypeError):
+        _C.max_pool1d_forward(x.astype(np.int32), 2, 1)
+    with pytest.raises(ValueError):
+        _C.max_pool1d_forward(np.zeros((4, 6), np.float32)[:, ::2], 2, 1)  # not contiguous
