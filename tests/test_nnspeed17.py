@@ -257,3 +257,28 @@ def test_max_pool1d_forward_c_boundary_checks():
         _C.max_pool1d_forward(x.astype(np.int32), 2, 1)
     with pytest.raises(ValueError):
         _C.max_pool1d_forward(np.zeros((4, 6), np.float32)[:, ::2], 2, 1)  # not contiguous
+
+
+@pytest.mark.parametrize("zero_infinity", [False, True])
+def test_ctc_loss_target_holding_the_blank_gradient_as_torch(zero_infinity):
+    # torch's last step assigns the last label's alpha * beta to its class: a target label equal
+    # to the blank drops the final blank's term from the gradient (the loss is unchanged)
+    rng = np.random.default_rng(10)
+    for trial in range(60):
+        t_max, c, s = int(rng.integers(1, 9)), int(rng.integers(2, 4)), int(rng.integers(1, 5))
+        lg = rng.standard_normal((t_max, 2, c))
+        lp = lg - np.log(np.exp(lg).sum(-1, keepdims=True))
+        tg, il = rng.integers(0, c, (2, s)), rng.integers(1, t_max + 1, 2)
+        tl, blank = rng.integers(0, s + 1, 2), int(rng.integers(0, c))
+        kw = dict(blank=blank, reduction="sum", zero_infinity=zero_infinity)
+        tlp = torch.from_numpy(lp).requires_grad_(True)
+        args = [torch.from_numpy(a) for a in (tg, il, tl)]
+        want = TF.ctc_loss(tlp, *args, **kw)
+        want.backward()
+        lpe = ember.tensor(lp, requires_grad=True)
+        got = F.ctc_loss(lpe, *[ember.tensor(a) for a in (tg, il, tl)], **kw)
+        got.backward()
+        np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(
+            lpe.grad.numpy(), tlp.grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=f"trial {trial}"
+        )

@@ -382,6 +382,10 @@ void ctc_loss_backward(T* grad, const double* g, const T* lp, const int64_t* ext
       ctc_exp_shift(ex.data(), ab.data(), m, L);
       std::fill(acc.begin(), acc.end(), 0.0);
       for (int64_t s = 0; s < L; ++s) acc[e[s]] += ex[s];
+      // PyTorch's last step assigns the last label's term rather than adding it: a target label
+      // equal to the blank drops the final blank's term (its loss is the same, its gradient
+      // differs; matched here)
+      if (t == Tn - 1 && Ln > 1 && e[Ln - 2] == e[Ln - 1]) acc[e[Ln - 1]] = ex[Ln - 2];
       ctc_grad_row(grad + (t * N + n) * C, lpt, acc.data(), m, nll[n], g[n], C);
       std::swap(b, bt);
       std::fill(bt, bt + W, kNegInf);
