@@ -17,6 +17,8 @@ void max_pool2d_forward(T* y, int64_t* idx, const T* x, int64_t NC, int64_t H, i
                         int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
                         int64_t dh, int64_t dw, bool ceil_mode);
 template <typename T>
+void max_pool1d_forward(T* y, const T* x, int64_t R, int64_t L, int64_t k, int64_t s);
+template <typename T>
 void max_pool2d_backward(T* dx, const T* dy, const int64_t* idx, int64_t NC, int64_t H, int64_t W,
                          int64_t OH, int64_t OW);
 template <typename T>
@@ -109,6 +111,31 @@ py::tuple max_fwd_py(const py::array& x, const V& kernel_size, const V& stride, 
   else
     run_max_fwd<double>(y, idx, x, p, k, s, pad, d, ceil_mode);
   return py::make_tuple(y, idx);
+}
+
+// x (..., L) -> (..., n): windows of kernel_size at stride along the last axis, no padding
+py::array max1d_fwd_py(const py::array& x, int64_t k, int64_t s) {
+  const char* op = "max_pool1d";
+  check_input(x, op, "input");
+  EMBER_CHECK(x.ndim() >= 1, op, ": input must have at least one dim, got a 0-d array");
+  const V xs = shape_of(x);
+  const int64_t L = xs.back();
+  EMBER_CHECK(k >= 1 && s >= 1, op, ": kernel_size and stride must be >= 1, got ", k, " and ", s);
+  EMBER_CHECK(L >= k, op, ": input ", shape_str(xs), " is shorter than kernel_size ", k);
+  const int64_t n = (L - k) / s + 1, R = L > 0 ? static_cast<int64_t>(x.size()) / L : 0;
+  V ys = xs;
+  ys.back() = n;
+  py::array y = empty_like_dtype(x, ys);
+  const bool f32 = is_f32(x);
+  void* yp = y.mutable_data();
+  const void* xp = x.data();
+  py::gil_scoped_release release;
+  if (f32)
+    max_pool1d_forward<float>(static_cast<float*>(yp), static_cast<const float*>(xp), R, L, k, s);
+  else
+    max_pool1d_forward<double>(static_cast<double*>(yp), static_cast<const double*>(xp), R, L, k,
+                               s);
+  return y;
 }
 
 template <typename T>
@@ -319,6 +346,10 @@ void bind_pool2d(py::module_& m) {
         py::arg("ceil_mode") = false,
         "input (N,C,H,W) or (C,H,W) -> (output, indices): indices int64, PyTorch's flat argmax "
         "into H*W (-1 for a window holding no input element).");
+  m.def("max_pool1d_forward", &max1d_fwd_py, py::arg("input"), py::arg("kernel_size"),
+        py::arg("stride"),
+        "input (..., L) -> (..., (L - kernel_size) // stride + 1): the max of each window along "
+        "the last axis (a NaN wins), no indices, no padding (max_pool1d without a graph).");
   m.def("max_pool2d_backward", &max_bwd_py, py::arg("grad_output"), py::arg("indices"),
         py::arg("input_shape"),
         "grad_output and indices (.., OH, OW) -> grad_input of input_shape.");

@@ -32,6 +32,12 @@ template <typename T>
 void point_taps_backward(T* dx, const T* g, const int64_t* idx, const T* w, int64_t N, int64_t C,
                          int64_t M, int64_t K, int64_t P);
 template <typename T>
+void grid_sample_taps(int64_t* idx, T* w, T* frac, T* slope, const T* grid, int64_t N, int64_t P,
+                      const int64_t* sizes, int nd, bool nearest, int padding, bool align);
+template <typename T>
+void grid_sample_forward(T* y, const T* x, const T* grid, int64_t N, int64_t C, int64_t P,
+                         const int64_t* sizes, int nd, bool nearest, int padding, bool align);
+template <typename T>
 void point_taps_dot(T* d, const T* x, const T* g, const int64_t* idx, int64_t N, int64_t C,
                     int64_t M, int64_t K, int64_t P);
 
@@ -326,6 +332,112 @@ py::array point_taps_dot_py(const py::array& x, const py::array& g, const py::ar
   return d;
 }
 
+// grid_sample's mode ("bilinear" / "nearest") and padding_mode -> (nearest, padding code)
+std::pair<bool, int> grid_modes(const std::string& mode, const std::string& padding,
+                                const char* op) {
+  if (mode != "bilinear" && mode != "nearest")
+    throw py::value_error(std::string(op) + ": mode must be 'bilinear' or 'nearest', got '" + mode +
+                          "'");
+  int pad = -1;
+  if (padding == "zeros") pad = 0;
+  if (padding == "border") pad = 1;
+  if (padding == "reflection") pad = 2;
+  if (pad < 0)
+    throw py::value_error(std::string(op) +
+                          ": padding_mode must be 'zeros', 'border' or 'reflection', got '" +
+                          padding + "'");
+  return {mode == "nearest", pad};
+}
+
+// grid (N, *O, nd) float, contiguous, nd 2 or 3 -> (N, P = prod O)
+std::pair<int64_t, int64_t> check_grid(const py::array& grid, int64_t nd, const char* op) {
+  require_float(grid, op, "grid");
+  require_contiguous(grid, op, "grid");
+  EMBER_CHECK((nd == 2 || nd == 3) && grid.ndim() == nd + 2 && grid.shape(nd + 1) == nd, op,
+              ": expected a grid (N, H_out, W_out, 2) or (N, D_out, H_out, W_out, 3), got ",
+              shape_str(shape_of(grid)));
+  int64_t P = 1;
+  for (int64_t d = 1; d <= nd; ++d) P = mul_checked(P, grid.shape(d), op);
+  return {grid.shape(0), P};
+}
+
+// x (N, C, *S), grid (N, *O, nd) -> y (N, C, *O)
+py::array grid_sample_forward_py(const py::array& x, const py::array& grid, const std::string& mode,
+                                 const std::string& padding, bool align) {
+  const char* op = "grid_sample_forward";
+  const auto [nearest, pad] = grid_modes(mode, padding, op);
+  require_float(x, op, "x");
+  require_contiguous(x, op, "x");
+  require_same_dtype(x, grid, op);
+  const int64_t nd = x.ndim() - 2;
+  EMBER_CHECK(nd == 2 || nd == 3, op, ": expected a 4-D or 5-D input, got ",
+              shape_str(shape_of(x)));
+  const auto [N, P] = check_grid(grid, nd, op);
+  EMBER_CHECK(N == x.shape(0), op, ": grid ", shape_str(shape_of(grid)), " does not match input ",
+              shape_str(shape_of(x)));
+  std::vector<int64_t> sizes(nd), yshape{N, x.shape(1)};
+  for (int64_t a = 0; a < nd; ++a) {
+    sizes[a] = x.shape(a + 2);
+    EMBER_CHECK(sizes[a] >= 1, op, ": input ", shape_str(shape_of(x)), " has an empty spatial dim");
+    yshape.push_back(grid.shape(a + 1));
+  }
+  const int64_t C = x.shape(1);
+  numel_checked(yshape, op);
+  py::array y = empty_like_dtype(x, yshape);
+  const bool f32 = is_f32(x);
+  void* yp = y.mutable_data();
+  const void *xp = x.data(), *gp = grid.data();
+  const int nd_i = static_cast<int>(nd);
+  py::gil_scoped_release release;
+  if (f32)
+    grid_sample_forward<float>(static_cast<float*>(yp), static_cast<const float*>(xp),
+                               static_cast<const float*>(gp), N, C, P, sizes.data(), nd_i, nearest,
+                               pad, align);
+  else
+    grid_sample_forward<double>(static_cast<double*>(yp), static_cast<const double*>(xp),
+                                static_cast<const double*>(gp), N, C, P, sizes.data(), nd_i,
+                                nearest, pad, align);
+  return y;
+}
+
+// grid (N, *O, nd), sizes (nd) -> idx (N, K, P) int64, w (N, K, P), frac (N, nd, P),
+// slope (N, nd, P)
+py::tuple grid_sample_taps_py(const py::array& grid, const std::vector<int64_t>& sizes,
+                              const std::string& mode, const std::string& padding, bool align) {
+  const char* op = "grid_sample_taps";
+  const auto [nearest, pad] = grid_modes(mode, padding, op);
+  const int64_t nd = static_cast<int64_t>(sizes.size());
+  const auto [N, P] = check_grid(grid, nd, op);
+  int64_t M = 1;
+  for (int64_t s : sizes) {
+    EMBER_CHECK(s >= 1, op, ": sizes ", shape_str(sizes), " has an empty dim");
+    M = mul_checked(M, s, op);
+  }
+  const int64_t K = nearest ? 1 : int64_t(1) << nd;
+  numel_checked({N, K, P}, op);
+  py::array idx(py::dtype::of<int64_t>(), std::vector<int64_t>{N, K, P});
+  py::array w = empty_like_dtype(grid, {N, K, P});
+  py::array frac = empty_like_dtype(grid, {N, nd, P});
+  py::array slope = empty_like_dtype(grid, {N, nd, P});
+  int64_t* ip = static_cast<int64_t*>(idx.mutable_data());
+  void *wp = w.mutable_data(), *fp = frac.mutable_data(), *sp = slope.mutable_data();
+  const void* gp = grid.data();
+  const bool f32 = is_f32(grid);
+  const int nd_i = static_cast<int>(nd);
+  {
+    py::gil_scoped_release release;
+    if (f32)
+      grid_sample_taps<float>(ip, static_cast<float*>(wp), static_cast<float*>(fp),
+                              static_cast<float*>(sp), static_cast<const float*>(gp), N, P,
+                              sizes.data(), nd_i, nearest, pad, align);
+    else
+      grid_sample_taps<double>(ip, static_cast<double*>(wp), static_cast<double*>(fp),
+                               static_cast<double*>(sp), static_cast<const double*>(gp), N, P,
+                               sizes.data(), nd_i, nearest, pad, align);
+  }
+  return py::make_tuple(idx, w, frac, slope);
+}
+
 }  // namespace
 
 void bind_resample(py::module_& m) {
@@ -351,6 +463,15 @@ void bind_resample(py::module_& m) {
   m.def("point_taps_dot", &point_taps_dot_py, py::arg("x"), py::arg("g"), py::arg("idx"),
         "x (N, C, M), g (N, C, P), idx (N, K, P) -> (N, K, P): sum_c x[n, c, idx] g[n, c, p] "
         "(0 where idx is -1): each tap's value dotted with the output gradient.");
+  m.def("grid_sample_forward", &grid_sample_forward_py, py::arg("x"), py::arg("grid"),
+        py::arg("mode"), py::arg("padding_mode"), py::arg("align_corners"),
+        "x (N, C, *S), grid (N, *O, nd) of normalised (x, y[, z]), nd 2 or 3 -> y (N, C, *O): "
+        "grid_sample 'bilinear' / 'nearest' with padding 'zeros' / 'border' / 'reflection'.");
+  m.def("grid_sample_taps", &grid_sample_taps_py, py::arg("grid"), py::arg("sizes"),
+        py::arg("mode"), py::arg("padding_mode"), py::arg("align_corners"),
+        "grid (N, *O, nd), the input's spatial sizes -> (idx (N, K, P) int64 in [-1, M), w "
+        "(N, K, P), frac (N, nd, P), slope (N, nd, P)): grid_sample's taps (K = 2^nd bilinear, 1 "
+        "nearest), each axis's fraction past the lower tap and d coordinate / d grid.");
 }
 
 }  // namespace ember

@@ -133,15 +133,15 @@ EMBER_CLONES void scores_few_rows(T* S, const T* Q, const T* K, int64_t nq, int6
     for (int64_t r = 0; r < nq; ++r) S[r * nk + c] = scale * row_dot(Q + r * D, K + c * D, D);
 }
 
-// O (nq x Dv) += P V for a few rows of P (nq x nk) and V (nk x Dv), key by key.
+// O (nq x Dv) += P V for a few rows of P (nq x nk) and V (nk x Dv), key by key: each key's V
+// row is read once for all the rows (each output still sums its keys in order).
 template <typename T>
 EMBER_CLONES void pv_few_rows(T* O, const T* P, const T* V, int64_t nq, int64_t nk, int64_t Dv) {
-  for (int64_t r = 0; r < nq; ++r) {
-    T* o = O + r * Dv;
-    const T* p = P + r * nk;
-    for (int64_t c = 0; c < nk; ++c) {
-      const T pc = p[c];
-      const T* vc = V + c * Dv;
+  for (int64_t c = 0; c < nk; ++c) {
+    const T* vc = V + c * Dv;
+    for (int64_t r = 0; r < nq; ++r) {
+      T* __restrict o = O + r * Dv;
+      const T pc = P[r * nk + c];
       for (int64_t d = 0; d < Dv; ++d) o[d] += pc * vc[d];
     }
   }
@@ -306,6 +306,16 @@ void sdpa_forward(T* out, T* lse, const T* q, const T* k, const T* v, int64_t BH
   if (Dv == 0) {  // an empty output (and no gradient to q, k: backward needs no lse), whatever
     // Lk: the O(Lq Lk) walk of scores that feed nothing is skipped
     std::fill(lse, lse + BH * Lq, std::numeric_limits<T>::quiet_NaN());
+    return;
+  }
+  if (opt.kv_group > 1 && Lq * opt.kv_group <= kFewRows && !opt.bool_mask && !opt.float_mask &&
+      !opt.causal && opt.dropout_p == 0.0) {
+    // grouped-query decoding: a key/value head's g query heads (consecutive, so their rows are
+    // one (g Lq, D) block of q, out and lse) run as one task's rows, so that each K and V tile
+    // is read once per group, not once per query head. Each row's arithmetic is unchanged.
+    SdpaOptions one = opt;
+    one.kv_group = 1;
+    sdpa_forward(out, lse, q, k, v, BH / opt.kv_group, Lq * opt.kv_group, Lk, D, Dv, one);
     return;
   }
   const T scale = static_cast<T>(opt.scale);

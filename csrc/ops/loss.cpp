@@ -247,7 +247,9 @@ template void regression_loss_backward<double>(double*, const double*, const dou
 
 // ---- CTC ------------------------------------------------------------------------------------
 // Graves et al. (2006) in log space, in double, with PyTorch's three-term log-sum-exp. Each sample
-// is independent: one thread per sample, so the result does not depend on the thread count.
+// is independent: one thread per sample, so the result does not depend on the thread count. A
+// step of either recursion (every extended label s at one t) is one vectorised loop (ctc_step,
+// vexp / vlog: within ~1e-15 relative of libm's).
 
 namespace {
 
@@ -258,13 +260,40 @@ constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 inline double logsumexp3(double a, double b, double c) {
   double m = std::max(a, std::max(b, c));
   if (m == kNegInf) m = 0.0;
-  auto ex = [m](double v) { return v == kNegInf ? 0.0 : std::exp(v - m); };
-  return std::log(ex(a) + ex(b) + ex(c)) + m;
+  auto ex = [m](double v) { return v == kNegInf ? 0.0 : vexp(v - m); };
+  return vlog(ex(a) + ex(b) + ex(c)) + m;
 }
 
 // Extended label s may be reached from s - 2: a label (odd s) that is not a repeat.
 inline bool ctc_skip(const int64_t* ext, int64_t s) {
   return s >= 2 && (s % 2) == 1 && ext[s] != ext[s - 2];
+}
+
+// out[s] = logsumexp3(p0[s], p1[s], use2[s] ? p2[s] : -inf) + em[s] for s < n: one step of the
+// alpha (p1 = p0 - 1, p2 = p0 - 2) or beta (p1 = p0 + 1, p2 = p0 + 2) recursion.
+EMBER_SIMD void ctc_step(double* __restrict out, const double* __restrict p0,
+                         const double* __restrict p1, const double* __restrict p2,
+                         const int64_t* __restrict use2, const double* __restrict em, int64_t n) {
+  for (int64_t s = 0; s < n; ++s)
+    out[s] = logsumexp3(p0[s], p1[s], use2[s] ? p2[s] : kNegInf) + em[s];
+}
+
+// e[s] = exp(v[s] - m) for s < n.
+EMBER_SIMD void ctc_exp_shift(double* __restrict e, const double* __restrict v, double m,
+                              int64_t n) {
+  for (int64_t s = 0; s < n; ++s) e[s] = vexp(v[s] - m);
+}
+
+// One step's gradient row: gt[c] = (exp(lp[c]) - exp(log(acc[c]) + m + nll - lp[c])) * g.
+template <typename T>
+EMBER_SIMD void ctc_grad_row(T* __restrict gt, const T* __restrict lpt,
+                             const double* __restrict acc, double m, double nll, double g,
+                             int64_t C) {
+  for (int64_t c = 0; c < C; ++c) {
+    const double l = double(lpt[c]);
+    const double lcab = vlog(acc[c]) + m;
+    gt[c] = T((vexp(l) - vexp(lcab + nll - l)) * g);
+  }
 }
 
 }  // namespace
@@ -281,17 +310,23 @@ void ctc_loss_forward(double* nll, double* alpha, const T* lp, const int64_t* ex
   parallel_for(threads_for(Tm * N * L * 8), N, [&](int64_t n) {
     const int64_t* e = ext + n * L;
     const int64_t Tn = in_len[n], Ln = ext_len[n];
+    // the previous step's alpha behind two -inf (s - 1, s - 2 before the first label); each step
+    // runs over Ln rounded up to 8 lanes (-inf beyond Ln), so the vector loop has no scalar tail
+    const int64_t n8 = (Ln + 7) / 8 * 8;
+    std::vector<double> prev(static_cast<size_t>(n8 + 2), kNegInf), em(n8, 0.0), cur(n8);
+    std::vector<int64_t> skip(static_cast<size_t>(n8), 0);  // (as wide as a double: 8 lanes)
+    for (int64_t s = 0; s < Ln; ++s) skip[s] = ctc_skip(e, s);
     auto emit = [&](int64_t t, int64_t s) { return double(lp[(t * N + n) * C + e[s]]); };
     double* a0 = alpha + n * L;
     a0[0] = emit(0, 0);
     if (Ln > 1) a0[1] = emit(0, 1);
     for (int64_t t = 1; t < Tn; ++t) {
       const double* a = alpha + ((t - 1) * N + n) * L;
-      double* at = alpha + (t * N + n) * L;
-      for (int64_t s = 0; s < Ln; ++s) {
-        at[s] = logsumexp3(a[s], s > 0 ? a[s - 1] : kNegInf, ctc_skip(e, s) ? a[s - 2] : kNegInf) +
-                emit(t, s);
-      }
+      std::copy(a, a + Ln, prev.data() + 2);
+      for (int64_t s = 0; s < Ln; ++s) em[s] = emit(t, s);
+      const double* p = prev.data() + 2;
+      ctc_step(cur.data(), p, p - 1, p - 2, skip.data(), em.data(), n8);
+      std::copy(cur.data(), cur.data() + Ln, alpha + (t * N + n) * L);
     }
     const double* last = alpha + ((Tn - 1) * N + n) * L;
     nll[n] = -logsumexp3(last[Ln - 1], Ln > 1 ? last[Ln - 2] : kNegInf, kNegInf);
@@ -317,21 +352,24 @@ void ctc_loss_backward(T* grad, const double* g, const T* lp, const int64_t* ext
         std::fill(grad + (t * N + n) * C, grad + (t * N + n + 1) * C, T(0));
       return;
     }
-    std::vector<double> beta(static_cast<size_t>(2 * L), kNegInf), acc(static_cast<size_t>(C));
-    std::vector<double> ab(static_cast<size_t>(L));
+    // beta at t + 1 and at t, each followed by two -inf (s + 1, s + 2 past the last label);
+    // a step runs over Ln rounded up to 8 lanes (as the forward's)
+    const int64_t n8 = (Ln + 7) / 8 * 8, W = std::max(n8, L) + 2;
+    std::vector<double> beta(static_cast<size_t>(2 * W), kNegInf), acc(static_cast<size_t>(C));
+    std::vector<double> ab(static_cast<size_t>(L)), ex(static_cast<size_t>(L)), em(W, 0.0);
+    std::vector<int64_t> skip2(static_cast<size_t>(W), 0);  // s + 2 reachable from s
+    for (int64_t s = 0; s < L; ++s) skip2[s] = s + 2 < L && ctc_skip(e, s + 2);
     double* b = beta.data();  // beta at t + 1
-    double* bt = b + L;       // beta at t
+    double* bt = b + W;       // beta at t
     for (int64_t t = Tn - 1; t >= 0; --t) {
       const T* lpt = lp + (t * N + n) * C;
-      for (int64_t s = 0; s < Ln; ++s) {
-        double nxt;
-        if (t == Tn - 1) {
-          nxt = (s == Ln - 1 || s == Ln - 2) ? 0.0 : kNegInf;
-        } else {
-          nxt = logsumexp3(b[s], s + 1 < L ? b[s + 1] : kNegInf,
-                           s + 2 < L && ctc_skip(e, s + 2) ? b[s + 2] : kNegInf);
-        }
-        bt[s] = nxt + double(lpt[e[s]]);
+      for (int64_t s = 0; s < Ln; ++s) em[s] = double(lpt[e[s]]);
+      if (t == Tn - 1) {
+        for (int64_t s = 0; s < Ln; ++s)
+          bt[s] = ((s == Ln - 1 || s == Ln - 2) ? 0.0 : kNegInf) + em[s];
+      } else {
+        ctc_step(bt, b, b + 1, b + 2, skip2.data(), em.data(), n8);
+        std::fill(bt + Ln, bt + W, kNegInf);  // (the lanes past Ln: -inf, as beyond the labels)
       }
       // log sum over the positions labelled c of alpha beta, shifted by their max
       const double* at = alpha + (t * N + n) * L;
@@ -341,16 +379,16 @@ void ctc_loss_backward(T* grad, const double* g, const T* lp, const int64_t* ext
         if (ab[s] > m || ab[s] != ab[s]) m = ab[s];
       }
       if (!std::isfinite(m)) m = 0.0;
+      ctc_exp_shift(ex.data(), ab.data(), m, L);
       std::fill(acc.begin(), acc.end(), 0.0);
-      for (int64_t s = 0; s < L; ++s) acc[e[s]] += std::exp(ab[s] - m);
-      T* gt = grad + (t * N + n) * C;
-      for (int64_t c = 0; c < C; ++c) {
-        const double l = double(lpt[c]);
-        const double lcab = std::log(acc[c]) + m;
-        gt[c] = T((std::exp(l) - std::exp(lcab + nll[n] - l)) * g[n]);
-      }
+      for (int64_t s = 0; s < L; ++s) acc[e[s]] += ex[s];
+      // PyTorch's last step assigns the last label's term rather than adding it: a target label
+      // equal to the blank drops the final blank's term (its loss is the same, its gradient
+      // differs; matched here)
+      if (t == Tn - 1 && Ln > 1 && e[Ln - 2] == e[Ln - 1]) acc[e[Ln - 1]] = ex[Ln - 2];
+      ctc_grad_row(grad + (t * N + n) * C, lpt, acc.data(), m, nll[n], g[n], C);
       std::swap(b, bt);
-      std::fill(bt, bt + L, kNegInf);
+      std::fill(bt, bt + W, kNegInf);
     }
   });
 }

@@ -527,4 +527,35 @@ template void adaptive_avg_pool2d_forward<double>(double*, const double*, int64_
 template void adaptive_avg_pool2d_backward<double>(double*, const double*, int64_t, int64_t,
                                                    int64_t, int64_t, int64_t);
 
+// ---- 1-D max pooling without indices (max_pool1d when no graph needs them) ----------------
+
+namespace {
+
+// One row: y[j] = max_{i < k} x[j s + i], a NaN winning (kept once met, as the 2-D kernel).
+template <typename T>
+EMBER_SIMD void max1d_row(T* __restrict y, const T* __restrict x, int64_t n, int64_t k, int64_t s) {
+  for (int64_t j = 0; j < n; ++j) y[j] = x[j * s];
+  for (int64_t i = 1; i < k; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      const T v = x[j * s + i];
+      y[j] = (v > y[j] || v != v) ? v : y[j];
+    }
+}
+
+}  // namespace
+
+// x (R, L) -> y (R, n), n = (L - k) / s + 1 >= 1: every row's windows of k at stride s.
+template <typename T>
+void max_pool1d_forward(T* y, const T* x, int64_t R, int64_t L, int64_t k, int64_t s) {
+  EMBER_CHECK(R >= 0 && k >= 1 && s >= 1 && L >= k, "max_pool1d_forward: bad sizes (rows ", R,
+              ", length ", L, ", kernel ", k, ", stride ", s, ")");
+  const int64_t n = (L - k) / s + 1;
+  parallel_for(threads_for(mul_checked(R, n * k, "max_pool1d_forward")), R,
+               [&](int64_t r) { max1d_row(y + r * n, x + r * L, n, k, s); });
+}
+
+template void max_pool1d_forward<float>(float*, const float*, int64_t, int64_t, int64_t, int64_t);
+template void max_pool1d_forward<double>(double*, const double*, int64_t, int64_t, int64_t,
+                                         int64_t);
+
 }  // namespace ember

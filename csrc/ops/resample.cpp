@@ -3,6 +3,8 @@
 // nearest and padding, two for linear, four for cubic, more for antialiasing). Forward and its
 // adjoint side by side; parallel over `outer`.
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "common.h"
@@ -257,12 +259,12 @@ namespace {
 
 // One channel plane: y[p] = sum_k w[k, p] x[idx[k, p]] in k order, a tap outside reading 0
 // (0 * w: NaN where a non-finite grid point made w NaN, as PyTorch).
-template <typename T>
-EMBER_SIMD void taps_plane(T* __restrict y, const T* __restrict x, const int64_t* idx, const T* w,
+template <typename T, typename I>
+EMBER_SIMD void taps_plane(T* __restrict y, const T* __restrict x, const I* idx, const T* w,
                            int64_t K, int64_t P) {
   std::fill(y, y + P, T(0));
   for (int64_t k = 0; k < K; ++k) {
-    const int64_t* it = idx + k * P;
+    const I* it = idx + k * P;
     const T* wt = w + k * P;
     for (int64_t p = 0; p < P; ++p) {  // (an unconditional load, then a select: a gather)
       const T v = x[it[p] >= 0 ? it[p] : 0];
@@ -333,6 +335,233 @@ void point_taps_dot(T* d, const T* x, const T* g, const int64_t* idx, int64_t N,
     taps_dot_row(d + nk * P, x + n * C * M, g + n * C * P, idx + nk * P, C, M, P);
   });
 }
+
+// ---- grid_sample: source coordinates and taps from the grid -------------------------------
+// A block of points at a time: each axis's source coordinates (and their slopes d/dgrid), then
+// every tap's flat position and weight, then the gather over the channels. The unnormalising
+// multiply-add follows torch's kernels: its vectorised 2-D kernel fuses (g + 1) * n / 2 - 1/2
+// into one FMA (align_corners=False), its scalar 3-D kernel rounds ((g + 1) * n - 1) / 2 step by
+// step; the 3-D coordinates are therefore plain (not EMBER_SIMD) code, which, compiled for the
+// baseline ISA, has no FMA to contract into.
+
+namespace {
+
+// PyTorch's reflect_coordinates: c reflected into [lo2 / 2, hi2 / 2], *d = its slope (+-1).
+template <typename T>
+inline T reflect(T c, T lo2, T hi2, T* d) {
+  if (lo2 == hi2) {
+    *d = T(0);
+    return T(0);
+  }
+  const T mn = lo2 / 2, span = (hi2 - lo2) / 2;
+  const bool below = c < mn;
+  const T a = below ? mn - c : c - mn;
+  const T extra = std::fmod(a, span), flips = std::floor(a / span);
+  const bool even = std::fmod(flips, T(2)) == T(0);  // (false for NaN / inf: the odd branch)
+  *d = (even == !below) ? T(1) : T(-1);
+  return even ? extra + mn : span - extra + mn;
+}
+
+// The unnormalised c along an axis of n pixels -> after the padding mode (0 zeros, 1 border,
+// 2 reflection); *slope (d c / d g on entry) times the padding's derivative.
+template <typename T>
+inline T pad_coord(T c, int64_t n, int padding, bool align, int nd, T* slope) {
+  const T nt = static_cast<T>(n);
+  if (padding == 2) {
+    T dr;
+    c = align ? reflect(c, T(0), T(2) * (nt - T(1)), &dr)
+              : reflect(c, T(-1), T(2) * nt - T(1), &dr);
+    *slope *= dr;
+  }
+  if (padding != 0) {  // clip_coordinates_set_grad
+    const bool inside = c > T(0) && c < nt - T(1);
+    // a NaN coordinate clips as torch's: to 0 in 2-D (its vector kernel's clamp_min(0, in)),
+    // to n - 1 in 3-D (its scalar std::min(n - 1, std::max(in, 0)))
+    if (c != c)
+      c = nd == 3 ? nt - T(1) : T(0);
+    else
+      c = std::min(std::max(c, T(0)), nt - T(1));
+    if (!inside) *slope = T(0);
+  }
+  return c;
+}
+
+// 2-D: component `comp` of bl grid points (stride 2) -> source coordinates c and slopes.
+template <typename T>
+EMBER_SIMD void coords_2d(T* __restrict c, T* __restrict slope, const T* __restrict g, int64_t bl,
+                          int64_t n, int padding, bool align) {
+  const T nt = static_cast<T>(n);
+  const T half = align ? (nt - T(1)) / T(2) : nt / T(2);
+  for (int64_t p = 0; p < bl; ++p) {
+    const T gp = g[2 * p] + T(1);
+    c[p] = align ? gp * half : std::fma(gp, half, T(-0.5));
+  }
+  std::fill(slope, slope + bl, half);
+  if (padding != 0)
+    for (int64_t p = 0; p < bl; ++p) c[p] = pad_coord(c[p], n, padding, align, 2, &slope[p]);
+}
+
+// 3-D: the same, unfused (see above).
+template <typename T>
+void coords_3d(T* c, T* slope, const T* g, int64_t bl, int64_t n, int padding, bool align) {
+  const T nt = static_cast<T>(n);
+  for (int64_t p = 0; p < bl; ++p) {
+    const T gp = g[3 * p] + T(1);
+    slope[p] = align ? (nt - T(1)) / T(2) : nt / T(2);
+    c[p] = align ? gp / T(2) * (nt - T(1)) : (gp * nt - T(1)) / T(2);
+    c[p] = pad_coord(c[p], n, padding, align, 3, &slope[p]);
+  }
+}
+
+constexpr int64_t kGridBlock = 256;  // points per block: its taps stay in L1 across channels
+
+// Per axis a (D,) H, W the coordinates c[a * bl + p] -> K = 2^ND (bilinear) or 1 (nearest) taps:
+// idx[k * bl + p] the flat position (-1 outside), w its weight, frac[a * bl + p] the fraction
+// past the lower tap. Tap k's bit (ND - 1 - a) picks axis a's upper neighbour.
+template <int ND, typename T, typename I>
+EMBER_SIMD void block_taps(I* __restrict idx, T* __restrict w, T* __restrict frac,
+                           const T* __restrict c, int64_t bl, const int64_t* sizes, bool nearest) {
+  T base[ND * kGridBlock], hi[ND];
+  for (int64_t q = 0; q < ND * bl; ++q) {
+    base[q] = nearest ? std::nearbyint(c[q]) : std::floor(c[q]);  // nearbyint: halves to even
+    frac[q] = c[q] - base[q];
+  }
+  for (int a = 0; a < ND; ++a) hi[a] = static_cast<T>(sizes[a]);
+  const int K = nearest ? 1 : 1 << ND;
+  for (int k = 0; k < K; ++k) {
+    T off[ND];
+    for (int a = 0; a < ND; ++a) off[a] = T((k >> (ND - 1 - a)) & 1);
+    for (int64_t p = 0; p < bl; ++p) {
+      bool ok = true;
+      int64_t flat = 0;
+      T wt = T(1);
+#pragma GCC unroll 3
+      for (int a = 0; a < ND; ++a) {
+        const T i = base[a * bl + p] + off[a];
+        // (false for a NaN or huge coordinate, whose cast would be junk: never read)
+        const bool inside = i >= T(0) && i < hi[a];
+        ok = ok && inside;
+        flat = flat * sizes[a] + (inside ? static_cast<int64_t>(i) : 0);
+        const T fr = frac[a * bl + p];
+        const T wa = off[a] != T(0) ? fr : T(1) - fr;
+        wt = a == 0 ? wa : wt * wa;
+      }
+      idx[k * bl + p] = ok ? static_cast<I>(flat) : I(-1);
+      // torch's 3-D kernel skips a tap outside (its 2-D one adds 0 * weight, NaN for a NaN /
+      // inf coordinate); nearest's single tap weighs 1
+      w[k * bl + p] = (ND == 3 && !ok) ? T(0) : nearest ? T(1) : wt;
+    }
+  }
+}
+
+// y[c, p] = sum_k w[k, p] x[c, idx[k, p]] for a block's K taps, in k order (0 * w outside):
+// channel by channel, so that the gathers from one plane hit L1 (point by point over the
+// channels, a random grid's reads span every plane: measured 1.5x slower).
+template <int K, typename T, typename I>
+EMBER_SIMD void block_gather(T* __restrict y, const T* __restrict x, const I* __restrict idx,
+                             const T* __restrict w, int64_t C, int64_t xs, int64_t ys, int64_t bl) {
+  for (int64_t ch = 0; ch < C; ++ch) {
+    const T* xc = x + ch * xs;
+    T* yc = y + ch * ys;
+    for (int64_t p = 0; p < bl; ++p) {  // (an unconditional load, then a select)
+      T acc = T(0);
+      for (int k = 0; k < K; ++k) {
+        const I j = idx[k * bl + p];
+        const T v = xc[j >= 0 ? j : 0];
+        acc += (j >= 0 ? v : T(0)) * w[k * bl + p];
+      }
+      yc[p] = acc;
+    }
+  }
+}
+
+// The taps of points [p0, p0 + bl) of image n.
+template <typename T, typename I>
+void grid_block(I* idx, T* w, T* frac, T* slope, const T* grid, int64_t P, int64_t n, int64_t p0,
+                int64_t bl, const int64_t* sizes, int nd, bool nearest, int padding, bool align) {
+  T c[3 * kGridBlock];
+  for (int a = 0; a < nd; ++a) {
+    const T* g = grid + (n * P + p0) * nd + (nd - 1 - a);  // grid's last dim is x, y[, z]
+    if (nd == 2)
+      coords_2d(c + a * bl, slope + a * bl, g, bl, sizes[a], padding, align);
+    else
+      coords_3d(c + a * bl, slope + a * bl, g, bl, sizes[a], padding, align);
+  }
+  if (nd == 2)
+    block_taps<2>(idx, w, frac, c, bl, sizes, nearest);
+  else
+    block_taps<3>(idx, w, frac, c, bl, sizes, nearest);
+}
+
+}  // namespace
+
+// grid (N, P, nd) -> idx (N, K, P) in [-1, M), w (N, K, P), frac (N, nd, P), slope (N, nd, P):
+// grid_sample's taps (bilinear K = 2^nd, nearest K = 1) for its backward.
+template <typename T>
+void grid_sample_taps(int64_t* idx, T* w, T* frac, T* slope, const T* grid, int64_t N, int64_t P,
+                      const int64_t* sizes, int nd, bool nearest, int padding, bool align) {
+  const int64_t K = nearest ? 1 : int64_t(1) << nd, B = kGridBlock;
+  const int64_t nb = (P + B - 1) / B;
+  parallel_for(threads_for(N * P * K * 8), N * nb, [&](int64_t job) {
+    const int64_t n = job / nb, p0 = (job % nb) * B, bl = std::min(B, P - p0);
+    int64_t ik[8 * kGridBlock];
+    T wk[8 * kGridBlock], fr[3 * kGridBlock], sl[3 * kGridBlock];
+    grid_block(ik, wk, fr, sl, grid, P, n, p0, bl, sizes, nd, nearest, padding, align);
+    for (int64_t k = 0; k < K; ++k) {
+      std::copy(ik + k * bl, ik + (k + 1) * bl, idx + (n * K + k) * P + p0);
+      std::copy(wk + k * bl, wk + (k + 1) * bl, w + (n * K + k) * P + p0);
+    }
+    for (int a = 0; a < nd; ++a) {
+      std::copy(fr + a * bl, fr + (a + 1) * bl, frac + (n * nd + a) * P + p0);
+      std::copy(sl + a * bl, sl + (a + 1) * bl, slope + (n * nd + a) * P + p0);
+    }
+  });
+}
+
+// x (N, C, M = prod sizes), grid (N, P, nd) -> y (N, C, P): grid_sample bilinear / nearest,
+// the taps of a block of points made once (int32 positions: 16-lane gathers) and read by every
+// channel. Each output is the k-ordered sum point_taps_forward makes.
+template <typename T>
+void grid_sample_forward(T* y, const T* x, const T* grid, int64_t N, int64_t C, int64_t P,
+                         const int64_t* sizes, int nd, bool nearest, int padding, bool align) {
+  const int64_t K = nearest ? 1 : int64_t(1) << nd, B = kGridBlock;
+  int64_t M = 1;
+  for (int a = 0; a < nd; ++a) M *= sizes[a];
+  const int64_t nb = (P + B - 1) / B;
+  const bool narrow = M <= INT32_MAX;
+  parallel_for(threads_for(N * C * K * P), N * nb, [&](int64_t job) {
+    const int64_t n = job / nb, p0 = (job % nb) * B, bl = std::min(B, P - p0);
+    int32_t i32[8 * kGridBlock];
+    int64_t i64[8 * kGridBlock];
+    T w[8 * kGridBlock], fr[3 * kGridBlock], sl[3 * kGridBlock];
+    T* yb = y + n * C * P + p0;
+    const T* xb = x + n * C * M;
+    auto gather = [&](const auto* idx) {
+      if (K == 1)
+        block_gather<1>(yb, xb, idx, w, C, M, P, bl);
+      else if (K == 4)
+        block_gather<4>(yb, xb, idx, w, C, M, P, bl);
+      else
+        block_gather<8>(yb, xb, idx, w, C, M, P, bl);
+    };
+    if (narrow) {
+      grid_block(i32, w, fr, sl, grid, P, n, p0, bl, sizes, nd, nearest, padding, align);
+      gather(i32);
+    } else {
+      grid_block(i64, w, fr, sl, grid, P, n, p0, bl, sizes, nd, nearest, padding, align);
+      gather(i64);
+    }
+  });
+}
+
+template void grid_sample_taps<float>(int64_t*, float*, float*, float*, const float*, int64_t,
+                                      int64_t, const int64_t*, int, bool, int, bool);
+template void grid_sample_taps<double>(int64_t*, double*, double*, double*, const double*, int64_t,
+                                       int64_t, const int64_t*, int, bool, int, bool);
+template void grid_sample_forward<float>(float*, const float*, const float*, int64_t, int64_t,
+                                         int64_t, const int64_t*, int, bool, int, bool);
+template void grid_sample_forward<double>(double*, const double*, const double*, int64_t, int64_t,
+                                          int64_t, const int64_t*, int, bool, int, bool);
 
 template void point_taps_forward<float>(float*, const float*, const int64_t*, const float*, int64_t,
                                         int64_t, int64_t, int64_t, int64_t);

@@ -4453,7 +4453,10 @@ def max_pool1d(
         p == 0 and d == 1 and not ceil_mode and not return_indices and n_out >= 1 and x.data.size
     )
     if plain and not (x.requires_grad and is_grad_enabled()):
-        # no graph, no indices: the max of k strided views (NaN wins, as the kernel)
+        # no graph, no indices: each window's max in one pass (NaN wins, as the 2-D kernel): C++
+        # for float32 / float64, else the max of k strided views
+        if x.data.dtype.char in "fd":
+            return Tensor(_C.max_pool1d_forward(_contig(x.data), k, s))
         span = s * (n_out - 1) + 1
         y = x.data[..., 0:span:s].copy()
         for i in range(1, k):
@@ -6583,73 +6586,106 @@ def _tap_index(i: np.ndarray, n: int, padding_mode: str, align_corners: bool) ->
     return np.trunc(i)
 
 
+def _grid_taps_numpy(x, grid, mode, padding_mode, align_corners):
+    """grid_sample's taps in NumPy (bicubic; bilinear and nearest run in C++): per tap the
+    per-axis weights and their derivatives, the flat positions (-1 outside) and weights."""
+    n, sizes = x.shape[0], x.shape[2:]
+    nd = len(sizes)
+    cubic = mode == "bicubic"
+    coords, slopes = [], []  # per spatial axis (D,) H, W: source coordinates, d/dgrid
+    for a in range(nd):
+        # grid's last dim is (x, y[, z]); (no -1: n or the output may be empty)
+        g = grid[..., nd - 1 - a].reshape(n, math.prod(grid.shape[1:-1]))
+        ci, dci = _source_index(g, sizes[a], "zeros" if cubic else padding_mode, align_corners, nd)
+        coords.append(ci)
+        slopes.append(dci)
+    if mode == "nearest":
+        base = [np.rint(ci) for ci in coords]  # nearbyint: halves to even, as PyTorch
+        frac, bits = None, [(0,) * nd]
+    elif cubic:
+        base = [np.floor(ci) for ci in coords]
+        frac = [_cubic_weights(ci - b) for ci, b in zip(coords, base)]
+        bits = list(itertools.product(range(4), repeat=nd))
+    else:
+        base = [np.floor(ci) for ci in coords]
+        frac = [ci - b for ci, b in zip(coords, base)]
+        bits = list(itertools.product((0, 1), repeat=nd))
+    p = coords[0].shape[1]
+    # every tap's flat input position (-1 outside) and weight per point: the gather over
+    # the channels and its adjoints run in C++ (resample.cpp, point_taps_*)
+    idx = np.empty((n, len(bits), p), np.int64)
+    wk = np.empty((n, len(bits), p), x.dtype)
+    taps = []
+    for k, bit in enumerate(bits):
+        ok, flat, wts, dwts = True, 0, [], []  # per axis: weight, d weight / d coordinate
+        for a in range(nd):
+            if cubic:
+                i = _tap_index(base[a] + bit[a] - 1, sizes[a], padding_mode, align_corners)
+                wts.append(frac[a][bit[a]][0])
+                dwts.append(frac[a][bit[a]][1])
+            else:
+                i = base[a] + bit[a]
+                if frac is not None:
+                    wts.append(frac[a] if bit[a] else 1 - frac[a])
+                    dwts.append(1.0 if bit[a] else -1.0)
+            inside = (i >= 0) & (i < sizes[a])  # (False for a NaN or huge coordinate,
+            ok = ok & inside  # whose cast to int64 would be junk: never read)
+            flat = flat * sizes[a] + np.where(inside, i, 0).astype(np.int64)
+        idx[:, k] = np.where(ok, flat, -1)
+        wk[:, k] = np.prod(wts, axis=0) if wts else 1
+        if nd == 3:  # torch's 3-D kernel skips a tap outside (its 2-D one adds 0 * weight,
+            wk[:, k] = np.where(ok, wk[:, k], 0)  # NaN for a NaN / inf coordinate)
+        taps.append((dwts, wts))
+    return taps, idx, wk, slopes
+
+
+def _grid_taps(ctx):
+    """The taps of ctx's grid_sample, made once for its backward: (taps, idx, wk, slopes) as
+    _grid_taps_numpy's (bicubic's are made by its forward); bilinear / nearest from C++
+    (resample.cpp, grid_sample_taps)."""
+    if ctx.taps is None:
+        x_shape, grid, mode, padding_mode, align_corners = ctx.args
+        nd = len(x_shape) - 2
+        idx, wk, frac, slope = _C.grid_sample_taps(
+            grid, list(x_shape[2:]), mode, padding_mode, align_corners
+        )
+        taps = []  # per tap k (axis 0 its high bit): per axis the weight, d weight / d coord
+        for k in range(idx.shape[1]):
+            bits = [(k >> (nd - 1 - a)) & 1 for a in range(nd)] if mode != "nearest" else []
+            wts = [frac[:, a] if b else 1 - frac[:, a] for a, b in enumerate(bits)]
+            taps.append(([1.0 if b else -1.0 for b in bits], wts))
+        ctx.taps = (taps, idx, wk, list(slope.transpose(1, 0, 2)))
+    return ctx.taps
+
+
 class GridSample(Function):
     # x (N, C, *S) with 2 or 3 spatial dims, grid (N, *O, nd) of normalised (x, y[, z])
     # -> y (N, C, *O): each output reads the 2^nd corners around its source point (bilinear /
-    # trilinear weights), the 4 x 4 pixels around it (bicubic) or the nearest one
+    # trilinear weights), the 4 x 4 pixels around it (bicubic) or the nearest one. Bilinear and
+    # nearest run whole in C++ (resample.cpp, grid_sample_forward); the backward's taps are
+    # made when it runs (_grid_taps)
     @staticmethod
     @np.errstate(invalid="ignore", over="ignore")  # a NaN / inf grid point: silent, as PyTorch
     def forward(ctx, x, grid, mode, padding_mode, align_corners):
-        n, c, sizes = x.shape[0], x.shape[1], x.shape[2:]
-        nd = len(sizes)
-        cubic = mode == "bicubic"
-        coords, slopes = [], []  # per spatial axis (D,) H, W: source coordinates, d/dgrid
-        for a in range(nd):
-            # grid's last dim is (x, y[, z]); (no -1: n or the output may be empty)
-            g = grid[..., nd - 1 - a].reshape(n, math.prod(grid.shape[1:-1]))
-            ci, dci = _source_index(
-                g, sizes[a], "zeros" if cubic else padding_mode, align_corners, nd
-            )
-            coords.append(ci)
-            slopes.append(dci)
-        if mode == "nearest":
-            base = [np.rint(ci) for ci in coords]  # nearbyint: halves to even, as PyTorch
-            frac, bits = None, [(0,) * nd]
-        elif cubic:
-            base = [np.floor(ci) for ci in coords]
-            frac = [_cubic_weights(ci - b) for ci, b in zip(coords, base)]
-            bits = list(itertools.product(range(4), repeat=nd))
+        n, c = x.shape[:2]
+        ctx.args = (x.shape, grid, mode, padding_mode, align_corners)
+        ctx.taps = None
+        if mode != "bicubic":
+            out = _C.grid_sample_forward(x, grid, mode, padding_mode, align_corners)
         else:
-            base = [np.floor(ci) for ci in coords]
-            frac = [ci - b for ci, b in zip(coords, base)]
-            bits = list(itertools.product((0, 1), repeat=nd))
-        m, p = math.prod(sizes), coords[0].shape[1]
-        # every tap's flat input position (-1 outside) and weight per point: the gather over
-        # the channels and its adjoints run in C++ (resample.cpp, point_taps_*)
-        idx = np.empty((n, len(bits), p), np.int64)
-        wk = np.empty((n, len(bits), p), x.dtype)
-        taps = []
-        for k, bit in enumerate(bits):
-            ok, flat, wts, dwts = True, 0, [], []  # per axis: weight, d weight / d coordinate
-            for a in range(nd):
-                if cubic:
-                    i = _tap_index(base[a] + bit[a] - 1, sizes[a], padding_mode, align_corners)
-                    wts.append(frac[a][bit[a]][0])
-                    dwts.append(frac[a][bit[a]][1])
-                else:
-                    i = base[a] + bit[a]
-                    if frac is not None:
-                        wts.append(frac[a] if bit[a] else 1 - frac[a])
-                        dwts.append(1.0 if bit[a] else -1.0)
-                inside = (i >= 0) & (i < sizes[a])  # (False for a NaN or huge coordinate,
-                ok = ok & inside  # whose cast to int64 would be junk: never read)
-                flat = flat * sizes[a] + np.where(inside, i, 0).astype(np.int64)
-            idx[:, k] = np.where(ok, flat, -1)
-            wk[:, k] = np.prod(wts, axis=0) if wts else 1
-            if nd == 3:  # torch's 3-D kernel skips a tap outside (its 2-D one adds 0 * weight,
-                wk[:, k] = np.where(ok, wk[:, k], 0)  # NaN for a NaN / inf coordinate)
-            taps.append((dwts, wts))
-        xf = x.reshape(n, c, m)
-        out = _C.point_taps_forward(xf, idx, wk)
+            ctx.taps = _grid_taps_numpy(x, grid, mode, padding_mode, align_corners)
+            xf = x.reshape(n, c, math.prod(x.shape[2:]))
+            out = _C.point_taps_forward(xf, ctx.taps[1], ctx.taps[2])
+            out = out.reshape(n, c, *grid.shape[1:-1])
         if ctx.needs_input_grad[1] and mode != "nearest":  # the taps' values, for d grid
-            ctx.save_for_backward(xf)
-        ctx.state = (taps, idx, wk, slopes, mode, x.shape, grid.shape)
-        return out.reshape(n, c, *grid.shape[1:-1])
+            ctx.save_for_backward(x.reshape(n, c, math.prod(x.shape[2:])))
+        return out
 
     @staticmethod
     @np.errstate(invalid="ignore", over="ignore")
     def backward(ctx, g):
-        taps, idx, wk, slopes, mode, shape, gshape = ctx.state
+        shape, grid, mode = ctx.args[:3]
+        gshape = grid.shape
         n, c = shape[:2]
         m = int(np.prod(shape[2:]))
         nd = len(shape) - 2
@@ -6657,6 +6693,7 @@ class GridSample(Function):
             dx, dgrid = np.zeros(shape, g.dtype), np.zeros(gshape, g.dtype)
             return dx, dgrid, None, None, None
         g = _contig(g.reshape(n, c, -1))
+        taps, idx, wk, slopes = _grid_taps(ctx)
         dx = dgrid = None
         if ctx.needs_input_grad[0]:
             dx = _C.point_taps_backward(g, idx, wk.astype(g.dtype, copy=False), m).reshape(shape)
@@ -6677,7 +6714,8 @@ class GridSample(Function):
     def backward_graph(ctx, g):
         if ctx.needs_input_grad[1]:  # the weights' own derivatives in the grid: not written
             raise NotImplementedError("double backward through grid_sample's grid is not supported")
-        _, idx, wk, _, _, shape, gshape = ctx.state
+        _, idx, wk, _ = _grid_taps(ctx)
+        shape, gshape = ctx.args[0], ctx.args[1].shape
         n, c = shape[:2]
 
         def fwd(v):  # forward on a direction v, the grid fixed: linear in v
