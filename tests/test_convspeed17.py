@@ -132,3 +132,79 @@ def test_bad_mode():
     with pytest.raises(ValueError, match="conv2d_set_batch_dw"):
         _C.conv2d_set_batch_dw("sometimes")
     assert _C.conv2d_set_batch_dw("auto") == "auto"
+
+
+# The grouped direct engine (G > 1, at most 16 output channels and depth 512 per group, column
+# stride 1): forward, and dx as the same engine on dy (stride 1, padding within the kernel's
+# reach). dw stays on the fused engine; checked here too since the same call computes it.
+GROUPED = [
+    ((8, 256, 28, 28), 256, (3, 3), (1, 1), (1, 1), (1, 1), 32),  # ResNeXt, flat blocks
+    ((2, 12, 9, 7), 18, (3, 3), (1, 1), (1, 1), (1, 1), 3),  # odd sizes, Og = 6 (one block)
+    ((3, 8, 10, 11), 12, (3, 2), (2, 1), (1, 0), (1, 2), 2),  # row stride 2: blocks per row
+    ((2, 40, 6, 6), 40, (5, 5), (1, 1), (2, 2), (1, 1), 4),  # Og = 10: two blocks
+    ((1, 6, 5, 40), 6, (1, 3), (1, 1), (0, 1), (1, 1), 3),  # batch 1, conv1d-like, 40 wide
+    ((2, 64, 14, 14), 64, (3, 3), (1, 1), (1, 1), (1, 1), 4),  # Og = 16, 14 wide
+    ((2, 6, 7, 9), 6, (3, 3), (1, 1), (3, 0), (1, 1), 2),  # padding past the reach: dx fused
+    ((2, 4, 8, 8), 6, (3, 3), (1, 1), (2, 2), (2, 2), 2),  # dilation 2
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cfg", GROUPED)
+def test_grouped_direct_vs_numpy_and_torch(cfg, dtype):
+    xs, O, k, stride, padding, dilation, groups = cfg
+    x, w, dy = _data(xs, O, k, groups, dtype, stride, padding, dilation, seed=7)
+    b = np.random.default_rng(8).standard_normal(O).astype(dtype)
+    y_r = conv2d_ref(x, w, b, stride, padding, dilation, groups)
+    dx_r, dw_r, db_r = conv2d_backward_ref(dy, x, w, stride, padding, dilation, groups)
+    got = {}
+    for nt in (1, 2):
+        with threads(nt):
+            y = _C.conv2d_forward(x, w, b, stride, padding, dilation, groups)
+            got[nt] = (y,) + _C.conv2d_backward(dy, x, w, stride, padding, dilation, groups)
+        for a, r in zip(got[nt], (y_r, dx_r, dw_r, db_r)):
+            np.testing.assert_allclose(a, r, **TOL[dtype])
+    for a1, a2 in zip(got[1][:2], got[2][:2]):  # y and dx: each output one sum, any thread count
+        np.testing.assert_array_equal(a1, a2)
+    torch = pytest.importorskip("torch")
+    yt = torch.nn.functional.conv2d(
+        torch.from_numpy(x),
+        torch.from_numpy(w),
+        torch.from_numpy(b),
+        stride,
+        padding,
+        dilation,
+        groups,
+    )
+    np.testing.assert_allclose(got[1][0], yt.numpy(), **TOL[dtype])
+
+
+@pytest.mark.parametrize("stride, padding", [(1, 1), (2, 1)])
+def test_grouped_direct_gradcheck(stride, padding):
+    rng = np.random.default_rng(9)
+    x, w, b = (
+        ember.tensor(a, requires_grad=True)
+        for a in (
+            rng.standard_normal((2, 4, 5, 6)),
+            rng.standard_normal((6, 2, 3, 3)) * 0.3,
+            rng.standard_normal(6),
+        )
+    )
+    assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride, padding, groups=2), [x, w, b])
+
+
+def test_grouped_direct_non_finite_input_like_torch():
+    # an inf in x reaches the outputs whose windows hold it (and NaN where it meets opposite
+    # signs), nowhere else: the junk lanes that read it are dropped
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((2, 8, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
+    x[1, 5, 4, 0] = np.inf
+    x[0, 2, 8, 8] = np.nan
+    y = _C.conv2d_forward(x, w, None, (1, 1), (1, 1), (1, 1), 2)
+    yt = torch.nn.functional.conv2d(
+        torch.from_numpy(x).double(), torch.from_numpy(w).double(), None, 1, 1, 1, 2
+    )
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(yt.numpy()))
+    np.testing.assert_array_equal(np.isinf(y), np.isinf(yt.numpy()))
