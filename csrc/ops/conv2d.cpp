@@ -2728,9 +2728,12 @@ constexpr int64_t kGdBlock = 8;   // output channels per register block
 constexpr int64_t kGdMaxOg = 16;  // at most this many output channels per group
 constexpr int64_t kGdMaxK = 512;  // and this GEMM depth (Cg * KH * KW)
 
+constexpr double kGdMaxPadded = double(1 << 22);  // values of one group's padded planes
+
 bool grouped_direct_ok(const Geom& g) {
   return g.G > 1 && g.sw == 1 && g.Og <= kGdMaxOg && g.K <= kGdMaxK && g.KH * g.KW > 1 && g.K > 0 &&
-         g.OW > 0 && g.OH > 0;
+         g.OW > 0 && g.OH > 0 &&
+         double(g.Cg) * double(g.H + g.pt + g.pb) * double(g.W + g.pl + g.pr) <= kGdMaxPadded;
 }
 
 // out[o][v] for o < kGdBlock, v < V (V = two vectors) as above; xr = x_pad at (c 0, row oh*sh,
