@@ -23,6 +23,7 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
                      int64_t sw, int64_t pt, int64_t pb, int64_t pl, int64_t pr, int64_t dh,
                      int64_t dwl, int64_t groups);
 int conv2d_set_winograd(int mode);
+int conv2d_set_batch_dw(int mode);
 
 namespace {
 
@@ -180,6 +181,21 @@ void bind_conv2d(py::module_& m) {
       "Where 3x3 stride-1 convolutions run the Winograd F(2x2, 3x3) engine: 'auto' (where it is "
       "faster, the default), 'always' (wherever it applies: tests) or 'never'. Returns the "
       "previous mode.");
+  m.def(
+      "conv2d_set_batch_dw",
+      [](const std::string& mode) {
+        const char* names[] = {"never", "auto", "always"};
+        int m = -1;
+        for (int i = 0; i < 3; ++i)
+          if (mode == names[i]) m = i;
+        EMBER_CHECK(m >= 0, "conv2d_set_batch_dw: mode must be 'auto', 'always' or 'never', got '",
+                    mode, "'");
+        return std::string(names[conv2d_set_batch_dw(m)]);
+      },
+      py::arg("mode"),
+      "Where the weight gradient of a one-group convolution runs the batch engine (a block of "
+      "images' im2col side by side, one GEMM): 'auto' (small output planes with a large dw, the "
+      "default), 'always' (wherever it applies: tests) or 'never'. Returns the previous mode.");
   m.def(
       "conv2d_output_size",
       [](const V& input_shape, const V& weight_shape, const V& stride, const V& padding,

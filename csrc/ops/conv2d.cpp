@@ -19,6 +19,11 @@
 // - depthwise engines (groups == C): direct sums of shifted planes, no GEMM; outputs at most 15
 //   wide of an input exactly stride times their size (stride 1 'same', or stride 2 halving)
 //   gather x (or its stride phases) with masked taps (see "phase-plane-sized depthwise").
+// - batch engine (one group, output planes of at most 16 positions; and the weight gradient
+//   alone of small planes with a large dw, batch_dw_ok): a block of images' im2col side by side,
+//   one GEMM. See "batch engine" below.
+// - grouped direct engine (G > 1 with at most 16 output channels per group, column stride 1;
+//   dx of stride 1 alike): register blocks of 8 channels x 2 vectors over every (channel, tap).
 // - 1x1 convolutions with stride 1 and no padding call gemm() on x[n, g] (Cg, H*W) directly;
 //   one image with more threads than (image, group) tasks runs the older tiled path
 //   (im2col/col2im parallel inside, the GEMM's own threads).
@@ -2489,6 +2494,25 @@ bool batch_ok(const Geom& g) {
   return g.G == 1 && !g.direct && g.K > 0 && g.P <= kBatchMaxP && g.O >= kBatchMinO && g.N > 1;
 }
 
+// The weight gradient alone through the batch engine: output planes of up to 64 positions
+// (7x7, 8x8) with a dw^T partial (K, O) over kBatchDwBytes. Image by image the fused engine's
+// micro-kernel calls are P deep and read and write the whole partial per image (ResNet's last
+// stage, 512 -> 512 at 7x7: 9 MiB, 49 deep); a block of images makes it nb * P deep. Measured
+// (1 thread, loaded 2-core Xeon, ratio to torch): 512 -> 512 at 7x7 batch 16 0.5-0.67x ->
+// 0.85-1.0x, 256 -> 512 3x3 stride 2 from 14x14 0.74x -> 1.1x; 256 -> 256 at 8x8 (2.4 MiB
+// partial) no better. The forward and dx stay on their engines (Winograd was faster there).
+constexpr int64_t kBatchDwMaxP = 64;
+constexpr double kBatchDwBytes = double(4 << 20);
+// 0: never, 1: by the rule above, 2: wherever the batch engine applies (tests).
+std::atomic<int> g_batch_dw{1};
+
+bool batch_dw_ok(const Geom& g, size_t elem) {
+  const int mode = g_batch_dw.load(std::memory_order_relaxed);
+  if (mode == 0 || g.G != 1 || g.direct || g.K == 0 || g.N < 2) return false;
+  return mode == 2 || (g.P <= kBatchDwMaxP && g.O >= kBatchMinO &&
+                       double(g.K) * double(g.O) * double(elem) >= kBatchDwBytes);
+}
+
 inline int64_t batch_images(const Geom& g, size_t elem) {
   const int64_t per = g.K * g.P * int64_t(elem);
   return std::clamp<int64_t>(kBatchBytes / std::max<int64_t>(per, 1), 1, g.N);
@@ -2687,6 +2711,166 @@ void backward_batch(T* dx, T* dw, const T* dy, const T* x, const T* w, const Geo
   if (dx) input_grad_images(dx, dy, w, g, nt);  // after dw: it reuses the workspace
 }
 
+// ---------------------------------------------------------------- grouped direct engine
+// Groups of few channels (ResNeXt's 32 groups of 8 -> 8 at 28x28): per group the GEMM is
+// (Og, K) @ (K, P) with Og = 8 and K = 72, so the fused engine builds an im2col panel for every
+// 8 rows of output and the micro-kernel runs one short tile per panel (12 GMAC/s where one group
+// of 256 -> 256 ran 70). Here each (image, group) copies its Cg input planes into one zero-padded
+// buffer once, and a block of 8 output channels x V positions of one output row accumulates
+// in registers over every (channel, tap), reading the padded rows in place:
+//   acc[o][v] = b[o] + sum over c, kh, kw (in that order) of w[o, c, kh, kw] *
+//               x_pad[c, oh*sh + kh*dh, ow0 + v + kw*dw].
+// Column stride 1 only (the reads are contiguous runs). With row stride 1 the blocks run across
+// rows of the padded layout (shift engine's numbering); otherwise a row's last block runs whole.
+// Extra lanes read the next padded row or the buffer's zero slack and are dropped. Each output is
+// the same sum whatever the thread count.
+constexpr int64_t kGdBlock = 8;   // output channels per register block
+constexpr int64_t kGdMaxOg = 16;  // at most this many output channels per group
+constexpr int64_t kGdMaxK = 512;  // and this GEMM depth (Cg * KH * KW)
+
+constexpr double kGdMaxPadded = double(1 << 22);  // values of one group's padded planes
+
+bool grouped_direct_ok(const Geom& g) {
+  return g.G > 1 && g.sw == 1 && g.Og <= kGdMaxOg && g.K <= kGdMaxK && g.KH * g.KW > 1 && g.K > 0 &&
+         g.OW > 0 && g.OH > 0 &&
+         double(g.Cg) * double(g.H + g.pt + g.pb) * double(g.W + g.pl + g.pr) <= kGdMaxPadded;
+}
+
+// out[o][v] for o < kGdBlock, v < V (V = two vectors) as above; xr = x_pad at (c 0, row oh*sh,
+// column ow0), toff[t] the tap offsets, cs the channel stride; wk[(c * KK + t) * kGdBlock + o].
+// The 16 accumulators are GCC vectors (plain loops over acc[8][V] were not kept in registers:
+// 8x slower); each lane is the scalar sum above.
+template <typename T>
+EMBER_SIMD void gd_block(T* __restrict out, const T* __restrict xr, const int64_t* toff, int64_t KK,
+                         int64_t Cg, int64_t cs, const T* __restrict wk, const T* __restrict b8) {
+  typedef T Vec __attribute__((vector_size(64)));
+  constexpr int L = 64 / int(sizeof(T));
+  Vec acc[kGdBlock][2];
+  for (int o = 0; o < kGdBlock; ++o) acc[o][0] = acc[o][1] = Vec{} + b8[o];
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t t = 0; t < KK; ++t) {
+      const T* sx = xr + c * cs + toff[t];
+      const T* wv = wk + (c * KK + t) * kGdBlock;
+      Vec x0, x1;
+      std::memcpy(&x0, sx, sizeof(Vec));
+      std::memcpy(&x1, sx + L, sizeof(Vec));
+      for (int o = 0; o < kGdBlock; ++o) {  // scalar math: acc[o][v] += wv[o] * sx[v]
+        acc[o][0] += wv[o] * x0;
+        acc[o][1] += wv[o] * x1;
+      }
+    }
+  for (int o = 0; o < kGdBlock; ++o) {
+    std::memcpy(out + o * 2 * L, &acc[o][0], sizeof(Vec));
+    std::memcpy(out + o * 2 * L + L, &acc[o][1], sizeof(Vec));
+  }
+}
+
+// y (N, O, OH, OW) = conv(x, w) + b for G > 1 groups of few channels; threads over (image,
+// group) tasks.
+template <typename T>
+void forward_grouped_direct(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt) {
+  constexpr int64_t V = 2 * 64 / int64_t(sizeof(T));
+  const int64_t KK = g.KH * g.KW, Hp = g.H + g.pt + g.pb, Wp = g.W + g.pl + g.pr;
+  const int64_t nob = (g.Og + kGdBlock - 1) / kGdBlock, tasks = g.N * g.G;
+  const int64_t cs = Hp * Wp, xp_n = g.Cg * cs + V + Wp + kSlack;
+  nt = int(std::min<int64_t>(nt, tasks));
+  // wk[gi][ob][c][t][o % 8] = w[gi*Og + ob*8 + o][c][t], zero past Og; bk likewise for b.
+  const int64_t wk_n = g.G * nob * g.K * kGdBlock, bk_n = g.G * nob * kGdBlock;
+  std::vector<int64_t> toff(static_cast<size_t>(KK));
+  for (int64_t t = 0; t < KK; ++t) toff[size_t(t)] = (t / g.KW) * g.dh * Wp + (t % g.KW) * g.dw;
+  const size_t per_thread = size_t(xp_n + kGdBlock * V) * sizeof(T) + 2 * 64;
+  char* cur =
+      align64(Workspace::get(size_t(wk_n + bk_n) * sizeof(T) + size_t(nt) * per_thread + 3 * 64));
+  T* wk = carve<T>(&cur, wk_n);
+  T* bk = carve<T>(&cur, bk_n);
+  char* thread_base = cur;
+  for (int64_t gi = 0; gi < g.G; ++gi)
+    for (int64_t ob = 0; ob < nob; ++ob)
+      for (int64_t o = 0; o < kGdBlock; ++o) {
+        const int64_t oo = ob * kGdBlock + o, at = (gi * nob + ob) * kGdBlock + o;
+        const bool live = oo < g.Og;
+        bk[at] = live && b ? b[gi * g.Og + oo] : T(0);
+        for (int64_t k = 0; k < g.K; ++k)
+          wk[(gi * nob + ob) * g.K * kGdBlock + k * kGdBlock + o] =
+              live ? w[(gi * g.Og + oo) * g.K + k] : T(0);
+      }
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    char* tc = thread_base + per_thread * size_t(omp_get_thread_num());
+    T* xp = carve<T>(&tc, xp_n);
+    T* tile = carve<T>(&tc, kGdBlock * V);
+    std::fill(xp, xp + xp_n, T(0));  // the border and slack stay zero: tasks write the interior
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < tasks; ++t) {
+      const int64_t n = t / g.G, gi = t % g.G;
+      const T* xg = x + (n * g.C + gi * g.Cg) * g.H * g.W;
+      for (int64_t c = 0; c < g.Cg; ++c)
+        for (int64_t i = 0; i < g.H; ++i)
+          std::copy(xg + (c * g.H + i) * g.W, xg + (c * g.H + i + 1) * g.W,
+                    xp + c * cs + (i + g.pt) * Wp + g.pl);
+      for (int64_t ob = 0; ob < nob; ++ob) {
+        const T* wkb = wk + (gi * nob + ob) * g.K * kGdBlock;
+        const T* b8 = bk + (gi * nob + ob) * kGdBlock;
+        const int64_t olive = std::min(kGdBlock, g.Og - ob * kGdBlock);
+        T* yb = y + (n * g.O + gi * g.Og + ob * kGdBlock) * g.P;
+        if (g.sh == 1) {
+          // Stride 1: blocks run along q = oh * Wp + ow across rows (the columns ow >= OW
+          // are junk, dropped): a 14-wide row fills half a block, 16 of them seven.
+          const int64_t Q = (g.OH - 1) * Wp + g.OW;
+          for (int64_t q0 = 0; q0 < Q; q0 += V) {
+            gd_block(tile, xp + q0, toff.data(), KK, g.Cg, cs, wkb, b8);
+            const int64_t q1 = std::min(Q, q0 + V);
+            for (int64_t oh = q0 / Wp, q = q0; q < q1; ++oh) {  // row segments of the block
+              const int64_t ow = q - oh * Wp, end = std::min(q1, (oh + 1) * Wp);
+              const int64_t m = std::min(end, oh * Wp + g.OW) - q;
+              for (int64_t o = 0; o < olive && m > 0; ++o)
+                std::copy(tile + o * V + (q - q0), tile + o * V + (q - q0) + m,
+                          yb + o * g.P + oh * g.OW + ow);
+              q = end;
+            }
+          }
+          continue;
+        }
+        for (int64_t oh = 0; oh < g.OH; ++oh)
+          for (int64_t ow0 = 0; ow0 < g.OW; ow0 += V) {
+            gd_block(tile, xp + oh * g.sh * Wp + ow0, toff.data(), KK, g.Cg, cs, wkb, b8);
+            const int64_t m = std::min(V, g.OW - ow0);
+            for (int64_t o = 0; o < olive; ++o)
+              std::copy(tile + o * V, tile + o * V + m, yb + o * g.P + oh * g.OW + ow0);
+          }
+      }
+    }
+  }
+}
+
+// dx of a stride-1 grouped convolution as the grouped direct forward of dy with the weights
+// transposed per group and flipped (input_grad_forward's identity), when that stays in the
+// engine's range (the transposed padding dh*(KH-1) - pt etc. non-negative).
+inline Geom transposed_geom(const Geom& g) {
+  const int64_t eh = g.dh * (g.KH - 1), ew = g.dw * (g.KW - 1);
+  return make_geom(g.N, g.O, g.OH, g.OW, g.C, g.KH, g.KW, 1, 1, eh - g.pt, eh - g.pb, ew - g.pl,
+                   ew - g.pr, g.dh, g.dw, g.G);
+}
+inline bool grouped_dx_ok(const Geom& g) {
+  const int64_t eh = g.dh * (g.KH - 1), ew = g.dw * (g.KW - 1);
+  if (g.sh != 1 || g.sw != 1 || g.pt > eh || g.pb > eh || g.pl > ew || g.pr > ew) return false;
+  return grouped_direct_ok(transposed_geom(g));
+}
+
+template <typename T>
+void input_grad_grouped(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
+  const int64_t KK = g.KH * g.KW;
+  std::unique_ptr<T[]> wf(new T[size_t(g.O * g.K)]);  // (C, Og, KH, KW)
+  for (int64_t gi = 0; gi < g.G; ++gi)
+    for (int64_t c = 0; c < g.Cg; ++c)
+      for (int64_t o = 0; o < g.Og; ++o) {
+        const T* src = w + ((gi * g.Og + o) * g.Cg + c) * KK;
+        T* d = wf.get() + ((gi * g.Cg + c) * g.Og + o) * KK;
+        for (int64_t k = 0; k < KK; ++k) d[k] = src[KK - 1 - k];
+      }
+  forward_grouped_direct(dx, dy, wf.get(), static_cast<const T*>(nullptr), transposed_geom(g), nt);
+}
+
 // ---------------------------------------------------------------- dense engine
 // A kernel that covers the whole (unpadded) input, one group: the output is 1x1 and im2col of
 // image n is x[n] itself, so the convolution is one GEMM over the batch instead of N GEMMs with
@@ -2730,6 +2914,7 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* b, int64_t N, int64_t
   if (wino_ok(g) && all_finite(x, g.N * g.C * g.H * g.W) && all_finite(w, g.O * g.K))
     return forward_winograd(y, x, w, b, g, plan.nt);
   if (batch_ok(g)) return forward_batch(y, x, w, b, g, plan.nt);
+  if (grouped_direct_ok(g)) return forward_grouped_direct(y, x, w, b, g, plan.nt);
   if (!g.direct && g.K > 0) {
     if (shift_ok(g, g.Cg) && !shift_wasteful(g, micro_kernel<T>().nr))
       return forward_shift(y, x, w, b, g, plan.nt);
@@ -2818,10 +3003,21 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
     return;
   }
   if (batch_ok(g)) return backward_batch(dx, dw, dy, x, w, g, plan.nt);
+  if (dw && batch_dw_ok(g, sizeof(T))) {
+    backward_batch<T>(nullptr, dw, dy, x, w, g, plan.nt);
+    if (dx)
+      conv2d_backward<T>(dx, nullptr, nullptr, dy, x, w, N, C, H, W, O, KH, KW, sh, sw, pt, pb, pl,
+                         pr, dh, dwl, groups);
+    return;
+  }
   if (!g.direct && g.K > 0 && (plan.nt == 1 || g.N * g.G >= plan.nt)) {
     if (dx && shift_wasteful(g, micro_kernel<T>().nr) && transposed_ok(g) && w_finite()) {
       if (dw) backward_engine<T>(nullptr, dw, dy, x, w, g, plan.nt);
       return input_grad_forward(dx, dy, w, g, plan.nt);
+    }
+    if (dx && grouped_dx_ok(g) && w_finite()) {
+      if (dw) backward_engine<T>(nullptr, dw, dy, x, w, g, plan.nt);
+      return input_grad_grouped(dx, dy, w, g, plan.nt);
     }
     if (dx && shift_ok(g, g.Og) && w_finite()) {
       if (dw) backward_engine<T>(nullptr, dw, dy, x, w, g, plan.nt);
@@ -2868,6 +3064,13 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
 int conv2d_set_winograd(int mode) {
   EMBER_CHECK(mode >= 0 && mode <= 2, "conv2d_set_winograd: mode must be 0, 1 or 2, got ", mode);
   return g_winograd.exchange(mode);
+}
+
+// Where the weight gradient alone runs the batch engine: 0 never, 1 by batch_dw_ok's rule (the
+// default), 2 wherever it applies (one group, not 1x1-direct, N > 1). Returns the previous mode.
+int conv2d_set_batch_dw(int mode) {
+  EMBER_CHECK(mode >= 0 && mode <= 2, "conv2d_set_batch_dw: mode must be 0, 1 or 2, got ", mode);
+  return g_batch_dw.exchange(mode);
 }
 
 template void conv2d_forward<float>(float*, const float*, const float*, const float*, int64_t,
