@@ -397,3 +397,61 @@ def test_take_along_dim_masked_select_tile_cummax(rng):
         ember.from_numpy(a).repeat(-1, 2)
     with pytest.raises(IndexError):
         ember.cummax(ember.from_numpy(a), 2)
+
+
+# ---- histc, 1-D float sorts ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_histc_matches_torch(dtype, rng):
+    edges = np.linspace(-3, 3, 101).astype(dtype)  # values on (and beside) bin edges
+    a = np.concatenate(
+        [
+            rng.standard_normal(5000).astype(dtype),
+            edges,
+            np.nextafter(edges, np.inf),
+            np.nextafter(edges, -np.inf),
+            np.array([np.nan, np.inf, -np.inf, 7.0], dtype),
+        ]
+    )
+    for x in (a, a[:5300].reshape(10, -1)[:, ::2], a[:0]):
+        for bins, lo, hi in ((100, -3, 3), (7, -1.5, 2.25), (1, 0, 1), (30, 0, 0)):
+            xx = x[np.isfinite(x)] if (lo, hi) == (0, 0) else x  # (a data range must be finite)
+            got = ember.histc(ember.from_numpy(xx), bins, lo, hi)
+            want = torch.histc(_tt(xx), bins, lo, hi)
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+            assert got.numpy().dtype == xx.dtype
+    np.testing.assert_array_equal(
+        ember.histc(ember.from_numpy(np.full(5, 2.0, dtype)), 4).numpy(),
+        torch.histc(_tt(np.full(5, 2.0, dtype)), 4).numpy(),
+    )
+    with pytest.raises(ValueError):
+        ember.histc(ember.from_numpy(a), 0, -1, 1)
+    with pytest.raises(ValueError):
+        ember.histc(ember.from_numpy(a), 10, 2, 1)
+    with pytest.raises(ValueError):
+        _C.histc(a, 10, 1.0, 1.0)
+    with pytest.raises(TypeError):
+        _C.histc(np.zeros(4, np.int64), 10, 0.0, 1.0)
+
+
+def test_histc_threads_identical(rng, threads):
+    a = rng.standard_normal(300_000).astype(np.float32)
+    outs = [ember.histc(ember.from_numpy(a), 50, -2, 2).numpy() for _ in threads()]
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_long_1d_float_sort_matches_torch(descending, rng):
+    a = np.round(rng.standard_normal(70_000), 2).astype(np.float32)  # many ties
+    a[::997] = np.nan
+    a[::1013] = -0.0
+    for x in (a, a[::-1], a[::2]):
+        got = ember.sort(ember.from_numpy(x), descending=descending)
+        want = torch.sort(_tt(x), descending=descending)
+        np.testing.assert_array_equal(got.values.numpy(), want.values.numpy())
+        np.testing.assert_array_equal(got.indices.numpy(), want.indices.numpy())
+        np.testing.assert_array_equal(
+            ember.argsort(ember.from_numpy(x), descending=descending).numpy(),
+            want.indices.numpy(),
+        )

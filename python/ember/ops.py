@@ -4814,8 +4814,10 @@ def _straight_result(x: Tensor, pair) -> SortResult:
 def _radix_lines(a: np.ndarray, axis: int) -> bool:
     """Whether _C.sort_indices beats NumPy's argsort (and _argsort's tie checks) on big a: float32
     lines of up to 4096 (it radix-sorts a line of distinct values, ~2x NumPy's SIMD argsort
-    with the checks; longer lines of float32 hold ties more often, which it sorts again)."""
-    return a.dtype.char == "f" and 2 <= a.shape[axis] <= 4096
+    with the checks; longer lines of float32 hold ties more often, which it sorts again), or
+    one float32 line (a long one holds ties: the pair sort runs either way, and NumPy's
+    passes first only add to it, ~1.3x)."""
+    return a.dtype.char == "f" and (2 <= a.shape[axis] <= 4096 or a.size == a.shape[axis])
 
 
 def _take_along(x: Tensor, axis: int, idx: np.ndarray) -> Tensor:
@@ -4890,6 +4892,8 @@ def _select_rows(a: np.ndarray, axis: int):
         kernel_dtype = np.float64 if a.dtype == np.float64 else np.float32
     last = axis == a.ndim - 1  # the common case needs no moveaxis (~2 us)
     lines = a if last else np.moveaxis(a, axis, -1)
+    if not lines.flags.c_contiguous and lines.dtype == kernel_dtype:
+        lines = _copy(lines)  # (a matrix's columns: the tiled transpose, ~3x NumPy's copy)
     return np.ascontiguousarray(lines, kernel_dtype).reshape(-1, a.shape[axis])
 
 
@@ -6343,6 +6347,11 @@ def histc(x, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002
         lo, hi = float(a.min()), float(a.max())
     if lo == hi:
         lo, hi = lo - 1, hi + 1
+    if a.dtype.char in "fd" and type(bins) is int and a.dtype.type(lo) < a.dtype.type(hi):
+        # torch's own binning in x's dtype (its bin of a value near an edge, not NumPy's
+        # float64 one), counted in C++
+        counts = _C.histc(np.ascontiguousarray(a).reshape(-1), bins, lo, hi)
+        return Tensor._make(counts.astype(a.dtype), False, None, 0)
     return Tensor(np.histogram(a, bins, (lo, hi))[0].astype(a.dtype))
 
 
@@ -6429,7 +6438,7 @@ def bucketize(input, boundaries, *, out_int32: bool = False, right: bool = False
 def _dense(a: np.ndarray) -> bool:
     """a's elements fill the bytes they span (no gaps, no repeats: torch's non-overlapping
     and dense)."""
-    span = a.itemsize + builtins.sum((n - 1) * abs(s) for n, s in zip(a.shape, a.strides))
+    span = a.itemsize + builtins.sum((n - 1) * builtins.abs(s) for n, s in zip(a.shape, a.strides))
     return span == a.nbytes
 
 
@@ -6677,13 +6686,18 @@ def _median_dim(op, x, dim, keepdim, ignore_nan):
     """median / nanmedian along dim by _C's selection (PyTorch's nth_element on (value,
     position): its entry and index among ties), ~10x faster than a full stable argsort; the
     sort's path for dtypes the kernel cannot order exactly (uint64)."""
-    rows = _rows_straight(x, dim)
-    if rows is not None and not keepdim and (x.data.ndim == 2 or x.data.ndim == 1):
+    if type(x) is Tensor and type(dim) is int and _outside_graph(x):
         # the common call outside the graph: the kernel's values and indices straight
-        if _outside_graph(x):
-            v, idx = _C.median_indices(rows, ignore_nan, True)
-            shape = x.data.shape[:-1]
-            return _new_tuple(SortResult, (_plain(v.reshape(shape)), _plain(idx.reshape(shape))))
+        a = x.data
+        nd = a.ndim
+        if nd and -nd <= dim < nd and a.shape[dim] and _selectable(a.dtype):
+            axis = dim % nd
+            v, idx = _C.median_indices(_select_rows(a, axis), ignore_nan, True)
+            shape = a.shape[:axis] + ((1,) if keepdim else ()) + a.shape[axis + 1 :]
+            v = v.reshape(shape)  # (the kernel's dtype: x's, or int64 / float32 exactly)
+            return _new_tuple(
+                SortResult, (_plain(v.astype(a.dtype, copy=False)), _plain(idx.reshape(shape)))
+            )
     x = _tensor_operand(x)
     if _selectable(x.data.dtype):
         kernel = lambda rows: _C.median_indices(rows, ignore_nan)  # noqa: E731
