@@ -455,3 +455,77 @@ def test_long_1d_float_sort_matches_torch(descending, rng):
             ember.argsort(ember.from_numpy(x), descending=descending).numpy(),
             want.indices.numpy(),
         )
+
+
+# ---- tensordot, scatter_reduce straight paths -------------------------------------------------
+
+
+def test_tensordot_straight_matches_general_and_torch(rng):
+    a = rng.standard_normal((4, 6, 5)).astype(np.float32)
+    b = rng.standard_normal((5, 6, 3)).astype(np.float32)
+    for dims in (([1, 2], [1, 0]), ((2,), (0,)), 1, 0, ([-1, 1], [0, -2])):
+        got = ember.tensordot(ember.from_numpy(a), ember.from_numpy(b), dims=dims).numpy()
+        want = torch.tensordot(_tt(a), _tt(b), dims=dims).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+        ea = ember.tensor(a, requires_grad=True)  # (the general path, in the graph)
+        general = ember.tensordot(ea, ember.from_numpy(b), dims=dims).detach().numpy()
+        np.testing.assert_array_equal(got, general)
+    with pytest.raises(ValueError):
+        ember.tensordot(ember.from_numpy(a), ember.from_numpy(b), dims=([0], [0]))
+    with pytest.raises(ValueError):
+        ember.tensordot(ember.from_numpy(a), ember.from_numpy(b), dims=4)
+
+
+@pytest.mark.parametrize("reduce", ["sum", "prod", "amax", "amin", "mean"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_reduce_straight_matches_torch(reduce, include_self, rng):
+    x = rng.standard_normal((5, 7)).astype(np.float32)
+    src = rng.standard_normal((5, 7)).astype(np.float32)
+    src[1, 2] = np.nan
+    idx = rng.integers(0, 7, (5, 7))
+    for xv in (x, x[::-1]):
+        got = ember.from_numpy(xv).scatter_reduce(
+            1,
+            ember.from_numpy(idx),
+            ember.from_numpy(src.T.copy().T),
+            reduce,
+            include_self=include_self,
+        )
+        want = _tt(xv).scatter_reduce(1, _tt(idx), _tt(src), reduce, include_self=include_self)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-6)
+    bad = idx.copy()
+    bad[0, 0] = 7
+    with pytest.raises(IndexError):
+        ember.from_numpy(x).scatter_reduce(1, ember.from_numpy(bad), ember.from_numpy(src), reduce)
+
+
+# ---- 16-bit sums ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dt", ["float16", "bfloat16"])
+def test_lowp_sum_values_and_gradients(dt, rng):
+    a = rng.standard_normal((16, 70)).astype(np.float32)
+    for dims, keepdim in ((None, False), (1, False), (0, True), ((0, 1), False)):
+        x = ember.tensor(a, requires_grad=True)
+        tx = torch.tensor(a, requires_grad=True)
+        y = x.to(getattr(ember, dt))
+        ty = tx.to(getattr(torch, dt))
+        s = y.sum() if dims is None else y.sum(dims, keepdim)
+        ts = ty.sum() if dims is None else ty.sum(dims, keepdim)
+        assert s.dtype == getattr(ember, dt) and tuple(s.shape) == tuple(ts.shape)
+        np.testing.assert_allclose(
+            s.float().detach().numpy(), ts.float().detach().numpy(), rtol=1e-2, atol=1e-2
+        )
+        g = rng.standard_normal(tuple(ts.shape)).astype(np.float32)
+        s.backward(ember.from_numpy(g).to(getattr(ember, dt)))
+        ts.backward(torch.from_numpy(g).to(getattr(torch, dt)))
+        np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+    # double backward through the 16-bit sum: d/dx sum_i (sum_j h(x_ij))^2, h the rounding
+    b = a[:3, :4]
+    x, tx = ember.tensor(b, requires_grad=True), torch.tensor(b, requires_grad=True)
+    (gx,) = ember.autograd.grad(x.half().sum(1).float().pow(2).sum(), (x,), create_graph=True)
+    (tgx,) = torch.autograd.grad(tx.half().sum(1).float().pow(2).sum(), (tx,), create_graph=True)
+    np.testing.assert_array_equal(gx.detach().numpy(), tgx.detach().numpy())
+    gx.pow(2).sum().backward()
+    tgx.pow(2).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-3)

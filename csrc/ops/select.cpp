@@ -424,6 +424,29 @@ void kthvalue_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, int64_t
   });
 }
 
+namespace {
+
+// The position at q[k] after std::nth_element on q[j] = (x[j], j) ordered by (value, position),
+// NaN last when nan (nanmedian's comparator: PyTorch's, on the positions).
+template <typename T, typename P>
+int64_t median_select(std::pair<T, P>* q, const T* x, int64_t n, int64_t k, bool nan) {
+  using Q = std::pair<T, P>;
+  for (int64_t j = 0; j < n; ++j) q[j] = {x[j], static_cast<P>(j)};
+  if (!nan) {
+    std::nth_element(q, q + k, q + n, [](const Q& a, const Q& b) {
+      return a.first < b.first || (a.first == b.first && a.second < b.second);
+    });
+  } else {
+    std::nth_element(q, q + k, q + n, [](const Q& a, const Q& b) {
+      return a.first < b.first || (a.first == b.first && a.second < b.second) ||
+             (is_nan(b.first) && !is_nan(a.first));
+    });
+  }
+  return static_cast<int64_t>(q[k].second);
+}
+
+}  // namespace
+
 // x (rows, n) -> idx (rows,): the position of each row's lower median, as torch.median (ignore_nan
 // false: the first NaN when the row holds one) and torch.nanmedian (the median of the non-NaN
 // entries). PyTorch runs std::nth_element on the positions with the order (value, position),
@@ -445,20 +468,15 @@ void median_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, bool igno
       idx[r] = first_nan;
       return;
     }
-    for (int64_t j = 0; j < n; ++j) q[j] = {xr[j], j};
     // C++ division truncates: an all-NaN row takes position 0, as PyTorch's
     const int64_t k = (n - nan_count - 1) / 2;
-    if (nan_count == 0) {
-      std::nth_element(q, q + k, q + n, [](const Entry<T>& a, const Entry<T>& b) {
-        return a.first < b.first || (a.first == b.first && a.second < b.second);
-      });
+    if (n <= INT32_MAX) {  // (32-bit positions compare as 64-bit ones: the same steps)
+      thread_local std::vector<std::pair<T, int32_t>> q32;
+      q32.resize(static_cast<size_t>(n));
+      idx[r] = median_select(q32.data(), xr, n, k, nan_count > 0);
     } else {
-      std::nth_element(q, q + k, q + n, [](const Entry<T>& a, const Entry<T>& b) {
-        return a.first < b.first || (a.first == b.first && a.second < b.second) ||
-               (is_nan(b.first) && !is_nan(a.first));
-      });
+      idx[r] = median_select(q, xr, n, k, nan_count > 0);
     }
-    idx[r] = q[k].second;
   });
 }
 
