@@ -7,6 +7,7 @@
 //   binary_auto(a, b, op) -> y or None    a op b when one of the above takes it as it is
 //   where(cond, a, b) -> y        cond ? a : b, a and b arrays of cond's shape or numbers
 //   copy(x, out=None) -> y        a C-contiguous copy of any numeric dtype
+//   transpose_copy(x) -> y        x (rows, cols).T as a C-contiguous (cols, rows), any numeric
 //   cast(x, dtype) -> y           float32 <-> float64
 //   cast16(x, y, bf16)            float32 <-> float16/bfloat16 bits, into y
 //   arange(start, step, n, chunk, dtype) -> y (n,)   torch's float arange, bit for bit
@@ -31,6 +32,8 @@ template <typename T>
 void where_forward(T* y, const uint8_t* cond, const T* a, const T* b, int64_t n, bool a_one,
                    bool b_one);
 void copy_bytes(char* y, const char* x, int64_t nbytes);
+template <typename T>
+void transpose_copy(T* y, const T* x, int64_t rows, int64_t cols);
 template <typename From, typename To>
 void cast_forward(To* y, const From* x, int64_t n);
 void cast16_forward(uint16_t* y, const float* x, int64_t n, bool bf16);
@@ -378,6 +381,35 @@ py::array copy_py(const py::array& x, const py::object& out) {
   return y;
 }
 
+template <typename T>
+void transpose_as(py::array& y, const py::array& x, int64_t rows, int64_t cols) {
+  T* yp = static_cast<T*>(y.mutable_data());
+  const T* xp = static_cast<const T*>(x.data());
+  py::gil_scoped_release release;
+  transpose_copy<T>(yp, xp, rows, cols);
+}
+
+py::array transpose_py(const py::array& x) {
+  const char* name = "transpose_copy";
+  const char kind = x.dtype().kind();
+  const auto width = x.itemsize();
+  if ((kind != 'b' && kind != 'i' && kind != 'u' && kind != 'f' && kind != 'c') ||
+      (width != 1 && width != 2 && width != 4 && width != 8))
+    throw py::type_error(std::string(name) + ": x must be numeric of 1 to 8 byte elements, got " +
+                         std::string(py::str(x.dtype())));
+  require_ndim(x, 2, name, "x");
+  require_contiguous(x, name, "x");
+  numel_checked(shape_of(x), name);
+  const int64_t rows = x.shape(0), cols = x.shape(1);
+  py::array y = empty_like_dtype(x, {cols, rows});
+  if (rows * cols == 0) return y;
+  if (width == 1) transpose_as<uint8_t>(y, x, rows, cols);
+  if (width == 2) transpose_as<uint16_t>(y, x, rows, cols);
+  if (width == 4) transpose_as<uint32_t>(y, x, rows, cols);
+  if (width == 8) transpose_as<uint64_t>(y, x, rows, cols);
+  return y;
+}
+
 // x float32 -> y uint16 (16-bit float bits), or x uint16 -> y float32; same size, C-contiguous.
 void cast16_py(const py::array& x, py::array& y, bool bf16) {
   const char* name = "cast16";
@@ -500,6 +532,9 @@ void bind_elementwise(py::module_& m) {
   m.def("copy", &copy_py, py::arg("x"), py::arg("out") = py::none(),
         "x C-contiguous, any numeric dtype -> a C-contiguous copy (into out when given: x's "
         "dtype and shape), threads over the bytes.");
+  m.def("transpose_copy", &transpose_py, py::arg("x"),
+        "x (rows, cols) C-contiguous, numeric of 1 to 8 byte elements -> x.T as a new "
+        "C-contiguous (cols, rows) array (tiled, threads over bands of rows).");
   m.def("cast", &cast_py, py::arg("x"), py::arg("dtype"),
         "x float32/float64 C-contiguous -> x as dtype (float32 or float64; round to nearest "
         "as NumPy's astype).");

@@ -6,6 +6,9 @@
 //   index_select(x, index int64 (k,), dim) -> y (x's shape with k at dim)   any numeric x
 //   index_select_backward(grad, index, dim, size, out=None) -> dx (grad's shape with `size`
 //       at dim): grad's slices added at index along dim (into out when given: index_add)
+//   scatter(out, src, index int64, dim) -> None: out[..., index[j], ...] = src[j] along dim in
+//       place (torch.scatter_; a repeated index keeps the last value), any numeric dtype;
+//       index and src of one shape, out's outside dim
 //   concat(arrays, dim, stack) -> (y, sizes)     torch.cat / torch.stack of one dtype
 //   scatter_reduce(x, src, index int64, dim, reduce, include_self, counts) -> (out, count):
 //       x's C-order copy with src reduced in at index along dim (index and src of one shape,
@@ -32,6 +35,9 @@ void index_select_forward(T* y, const T* x, const int64_t* idx, int64_t outer, i
 template <typename T>
 void index_select_backward(T* dx, const T* dy, const int64_t* idx, int64_t outer, int64_t nx,
                            int64_t ni, int64_t inner, bool accumulate);
+template <typename T>
+void scatter_forward(T* out, const T* src, const int64_t* idx, int64_t outer, int64_t nx,
+                     int64_t ni, int64_t inner);
 template <typename T>
 void scatter_reduce_forward(T* out, int64_t* count, const T* src, const int64_t* idx, int64_t outer,
                             int64_t nx, int64_t ni, int64_t inner, char op, bool include_self);
@@ -196,6 +202,36 @@ void select_as(py::array& y, const py::array& x, const int64_t* ip, Fibres f, in
   const T* in = static_cast<const T*>(x.data());
   py::gil_scoped_release release;
   index_select_forward<T>(out, in, ip, f.outer, nx, ni, f.inner);
+}
+
+template <typename T>
+void scatter_as(py::array& out, const py::array& src, const int64_t* ip, Fibres f, int64_t nx,
+                int64_t ni) {
+  T* o = static_cast<T*>(out.mutable_data());
+  const T* s = static_cast<const T*>(src.data());
+  py::gil_scoped_release release;
+  scatter_forward<T>(o, s, ip, f.outer, nx, ni, f.inner);
+}
+
+void scatter_py(py::array out, const py::array& src, const py::array& index, int64_t dim) {
+  const char* op = "scatter";
+  const auto width = require_element_bytes(out, op);
+  require_same_dtype(out, src, op);
+  require_contiguous(out, op, "out");
+  require_contiguous(src, op, "src");
+  EMBER_CHECK(out.writeable(), op, ": out must be writeable");
+  require_shape(src, shape_of(index), op, "src");
+  const std::vector<int64_t> shape = shape_of(out);
+  const Fibres f = check_index(index, shape, dim, op);  // (int64, contiguous, in range)
+  // the writes must not change src or the range-checked indices while they are read
+  require_no_overlap(out, src, op, "out", "src", false);
+  require_no_overlap(out, index, op, "out", "index", false);
+  const int64_t ni = index.shape(dim), nx = shape[dim];
+  const int64_t* ip = cptr<int64_t>(index);
+  if (width == 1) scatter_as<uint8_t>(out, src, ip, f, nx, ni);
+  if (width == 2) scatter_as<uint16_t>(out, src, ip, f, nx, ni);
+  if (width == 4) scatter_as<uint32_t>(out, src, ip, f, nx, ni);
+  if (width == 8) scatter_as<uint64_t>(out, src, ip, f, nx, ni);
 }
 
 py::tuple scatter_reduce_py(const py::array& x, const py::array& src, const py::array& index,
@@ -381,6 +417,10 @@ void bind_gather(py::module_& m) {
         "dim, in [0, x.shape[dim])), reduce 'sum'/'prod'/'amax'/'amin' -> (out, count int64): "
         "torch.scatter_reduce's result in C order (in index order: deterministic) and the "
         "number of src values each entry took (None unless counts or not include_self).");
+  m.def("scatter", &scatter_py, py::arg("out").noconvert(), py::arg("src"), py::arg("index"),
+        py::arg("dim"),
+        "out[..., index[j], ...] = src[j] along dim in place (torch.scatter_), any numeric dtype; "
+        "a repeated index keeps the last value.");
   m.def("index_select", &index_select_py, py::arg("x"), py::arg("index"), py::arg("dim"),
         "x (any numeric dtype, contiguous), index int64 (k,) in [0, x.shape[dim]) -> y: x's "
         "slices at index along dim (torch.index_select).");

@@ -13,6 +13,11 @@
 //   cumextreme(x (outer, n, inner) as cumsum's, use_max) -> (v (same), idx int64 (same))
 //   fill(out float32/float64 C-contiguous writeable, value) -> None      out[...] = value
 //   fill_rows(out (rows, n) as fill's, v (rows,) of out's dtype) -> None  out[r, :] = v[r]
+//   histc(x float32/float64 C-contiguous, bins, lo, hi) -> counts (bins,) int64   torch.histc's
+//   bins
+#include <cmath>
+#include <vector>
+
 #include "bind_util.h"
 
 namespace ember {
@@ -38,6 +43,8 @@ template <typename T>
 void logsumexp_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner);
 template <typename T>
 void fill(T* y, int64_t n, T value);
+template <typename T>
+void histc_counts(int64_t* counts, const T* x, int64_t n, int64_t bins, T lo, T hi);
 template <typename T>
 void fill_rows(T* y, const T* v, int64_t rows, int64_t n);
 
@@ -284,6 +291,29 @@ void fill_rows_py(py::array& out, const py::array& v) {
     fill_rows<double>(static_cast<double*>(y), static_cast<const double*>(vp), rows, n);
 }
 
+py::array_t<int64_t> histc_py(const py::array& x, int64_t bins, double lo, double hi) {
+  const char* op = "histc";
+  require_float(x, op, "x");
+  require_contiguous(x, op, "x");
+  EMBER_CHECK(bins > 0, op, ": bins must be positive, got ", bins);
+  const int64_t n = numel_checked(shape_of(x), op);
+  const bool f32 = is_f32(x);
+  // the range in x's dtype, as torch's bin edges (a float32 range must stay ordered there)
+  const double l = f32 ? static_cast<float>(lo) : lo, h = f32 ? static_cast<float>(hi) : hi;
+  EMBER_CHECK(std::isfinite(l) && std::isfinite(h) && l < h, op, ": range [", lo, ", ", hi,
+              "] must be finite and increasing in x's dtype");
+  py::array_t<int64_t> counts(std::vector<py::ssize_t>{bins});
+  int64_t* c = counts.mutable_data();
+  const void* in = x.data();
+  py::gil_scoped_release release;
+  if (f32)
+    histc_counts<float>(c, static_cast<const float*>(in), n, bins, static_cast<float>(l),
+                        static_cast<float>(h));
+  else
+    histc_counts<double>(c, static_cast<const double*>(in), n, bins, l, h);
+  return counts;
+}
+
 }  // namespace
 
 void bind_reduce(py::module_& m) {
@@ -330,6 +360,8 @@ void bind_reduce(py::module_& m) {
         "x (outer, n, inner) float32/float64 C-contiguous -> (v, idx int64), both x's shape: "
         "the running max (min unless use_max) along dim 1 and the position it was last taken "
         "at; a tie moves the position on and a NaN sticks, as PyTorch's cummax/cummin.");
+  m.def("histc", &histc_py, py::arg("x"), py::arg("bins"), py::arg("lo"), py::arg("hi"),
+        "torch.histc's counts of x over [lo, hi] in `bins` equal bins, as int64 (bins,).");
   m.def("fill", &fill_py, py::arg("out").noconvert(), py::arg("value"),
         "out float32/float64 C-contiguous, writeable: every element := value (rounded to out's "
         "dtype) in place, in full-width vector stores.");

@@ -2,8 +2,10 @@
 //
 //   topk_indices(x, k, largest, sorted, values=False) -> idx (rows, k) int64, or (v, idx)
 //   sort_indices(x, descending, values=False) -> idx (rows, n) int64, or (v, idx)  (unstable)
+//   stable_sort_indices(x, descending, values=False) -> as sort_indices, a stable sort
 //   kthvalue_indices(x, k) -> idx (rows,) int64   (k 0-based)
 //   mode_indices(x) -> idx (rows,) int64
+//   median_indices(x, ignore_nan, values=False) -> idx (rows,) int64, or (v (rows, 1), idx)
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -19,9 +21,13 @@ void topk_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, int64_t k, 
 template <typename T>
 void sort_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, bool descending);
 template <typename T>
+void stable_sort_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, bool descending);
+template <typename T>
 void kthvalue_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, int64_t k);
 template <typename T>
 void mode_indices(int64_t* idx, const T* x, int64_t rows, int64_t n);
+template <typename T>
+void median_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, bool ignore_nan);
 template <typename T>
 void take_rows(T* y, const T* x, const int64_t* idx, int64_t rows, int64_t n, int64_t cols);
 
@@ -93,6 +99,14 @@ py::object sort_py(const py::array& x, bool descending, bool values) {
       [&](int64_t* idx, const auto* in) { sort_indices(idx, in, rows, n, descending); }, values);
 }
 
+py::object stable_sort_py(const py::array& x, bool descending, bool values) {
+  const int64_t rows = x.ndim() == 2 ? x.shape(0) : 0, n = x.ndim() == 2 ? x.shape(1) : 0;
+  return run(
+      x, "stable_sort_indices", n,
+      [&](int64_t* idx, const auto* in) { stable_sort_indices(idx, in, rows, n, descending); },
+      values);
+}
+
 py::object kthvalue_py(const py::array& x, int64_t k) {
   const int64_t rows = x.ndim() == 2 ? x.shape(0) : 0, n = x.ndim() == 2 ? x.shape(1) : 0;
   EMBER_CHECK(x.ndim() != 2 || (0 <= k && k < n), "kthvalue_indices: k (", k,
@@ -108,6 +122,15 @@ py::object mode_py(const py::array& x) {
              [&](int64_t* idx, const auto* in) { mode_indices(idx, in, rows, n); });
 }
 
+py::object median_py(const py::array& x, bool ignore_nan, bool values) {
+  const int64_t rows = x.ndim() == 2 ? x.shape(0) : 0, n = x.ndim() == 2 ? x.shape(1) : 0;
+  EMBER_CHECK(x.ndim() != 2 || n > 0, "median_indices: rows must not be empty");
+  // (values: the kernel's positions are (rows,) = (rows, 1) laid out, read as one column)
+  return run(
+      x, "median_indices", values ? 1 : -1,
+      [&](int64_t* idx, const auto* in) { median_indices(idx, in, rows, n, ignore_nan); }, values);
+}
+
 }  // namespace
 
 void bind_select(py::module_& m) {
@@ -118,10 +141,19 @@ void bind_select(py::module_& m) {
   m.def("sort_indices", &sort_py, py::arg("x"), py::arg("descending"), py::arg("values") = false,
         "Each row's sorting permutation by an unstable sort, ties as torch.sort(stable=False); "
         "with values, (the sorted rows, permutation).");
+  m.def("stable_sort_indices", &stable_sort_py, py::arg("x"), py::arg("descending"),
+        py::arg("values") = false,
+        "Each row's sorting permutation by a stable sort, as torch.sort(stable=True); with "
+        "values, (the sorted rows, permutation).");
   m.def("kthvalue_indices", &kthvalue_py, py::arg("x"), py::arg("k"),
         "Position of the k-th smallest (0-based) entry of each row, as torch.kthvalue.");
   m.def("mode_indices", &mode_py, py::arg("x"),
         "Position of each row's most frequent value, as torch.mode.");
+  m.def("median_indices", &median_py, py::arg("x"), py::arg("ignore_nan"),
+        py::arg("values") = false,
+        "Position of each row's lower median, as torch.median (the first NaN when the row holds "
+        "one) or torch.nanmedian (ignore_nan); with values, ((rows, 1) medians, (rows, 1) "
+        "positions).");
 }
 
 }  // namespace ember

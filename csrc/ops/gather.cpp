@@ -91,6 +91,22 @@ void gather_backward(T* dx, const T* dy, const int64_t* idx, int64_t outer, int6
   });
 }
 
+// out (outer, nx, inner), src and idx (outer, ni, inner) with idx in [0, nx) -> out with
+// out[o, idx[o, j, i], i] = src[o, j, i] for j in order (a repeated target keeps its last
+// value, as torch.scatter's CPU loop). T is any element type (a copy). Threads split outer.
+template <typename T>
+void scatter_forward(T* out, const T* src, const int64_t* idx, int64_t outer, int64_t nx,
+                     int64_t ni, int64_t inner) {
+  const int nt = gather_threads(outer, outer * ni * inner);
+  parallel_for(nt, outer, [&](int64_t o) {
+    T* d = out + o * nx * inner;
+    const int64_t* io = idx + o * ni * inner;
+    const T* s = src + o * ni * inner;
+    for (int64_t j = 0; j < ni; ++j)
+      for (int64_t i = 0; i < inner; ++i) d[io[j * inner + i] * inner + i] = s[j * inner + i];
+  });
+}
+
 namespace {
 
 template <char Op, typename T>
@@ -219,6 +235,14 @@ template void gather_forward<uint32_t>(uint32_t*, const uint32_t*, const int64_t
                                        int64_t, int64_t);
 template void gather_forward<uint64_t>(uint64_t*, const uint64_t*, const int64_t*, int64_t, int64_t,
                                        int64_t, int64_t);
+template void scatter_forward<uint8_t>(uint8_t*, const uint8_t*, const int64_t*, int64_t, int64_t,
+                                       int64_t, int64_t);
+template void scatter_forward<uint16_t>(uint16_t*, const uint16_t*, const int64_t*, int64_t,
+                                        int64_t, int64_t, int64_t);
+template void scatter_forward<uint32_t>(uint32_t*, const uint32_t*, const int64_t*, int64_t,
+                                        int64_t, int64_t, int64_t);
+template void scatter_forward<uint64_t>(uint64_t*, const uint64_t*, const int64_t*, int64_t,
+                                        int64_t, int64_t, int64_t);
 template void gather_backward<float>(float*, const float*, const int64_t*, int64_t, int64_t,
                                      int64_t, int64_t, bool);
 template void scatter_reduce_forward<float>(float*, int64_t*, const float*, const int64_t*, int64_t,

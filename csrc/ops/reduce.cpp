@@ -1070,4 +1070,34 @@ template void fill<double>(double*, int64_t, double);
 template void fill_rows<float>(float*, const float*, int64_t, int64_t);
 template void fill_rows<double>(double*, const double*, int64_t, int64_t);
 
+// x (n) -> counts (bins): torch.histc's bins over [lo, hi] (the caller's range, lo < hi), as
+// PyTorch's CPU kernel computes them in x's dtype: an entry outside [lo, hi] (or NaN) is skipped,
+// else its bin is int64((x - lo) * bins / (hi - lo)), the last edge falling in the last bin.
+// Threads count into histograms of their own, added in thread order (integers: exact).
+template <typename T>
+void histc_counts(int64_t* counts, const T* x, int64_t n, int64_t bins, T lo, T hi) {
+  const int nt = threads_for(n, int64_t(1) << 16);
+  std::vector<int64_t> part(static_cast<size_t>(nt) * static_cast<size_t>(bins), 0);
+  const T width = hi - lo;
+  const T nb = static_cast<T>(bins);  // (int64 * float converts the integer, as torch's)
+  auto run = [&](int t, int parts) {
+    int64_t* h = part.data() + static_cast<int64_t>(t) * bins;
+    const int64_t i0 = n * t / parts, i1 = n * (t + 1) / parts;
+    for (int64_t i = i0; i < i1; ++i) {
+      const T v = x[i];
+      if (!(v >= lo && v <= hi)) continue;
+      int64_t pos = static_cast<int64_t>((v - lo) * nb / width);
+      if (pos >= bins) pos = bins - 1;  // (hi itself; rounding cannot pass it further)
+      ++h[pos];
+    }
+  };
+  parallel_region(nt, run);
+  for (int64_t b = 0; b < bins; ++b) counts[b] = 0;
+  for (int t = 0; t < nt; ++t)
+    for (int64_t b = 0; b < bins; ++b) counts[b] += part[static_cast<size_t>(t) * bins + b];
+}
+
+template void histc_counts<float>(int64_t*, const float*, int64_t, int64_t, float, float);
+template void histc_counts<double>(int64_t*, const double*, int64_t, int64_t, double, double);
+
 }  // namespace ember

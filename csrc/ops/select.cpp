@@ -296,6 +296,23 @@ bool sort_distinct_row(int64_t* idx, uint64_t* buf, uint64_t* tmp, const float* 
 
 }  // namespace
 
+namespace {
+
+// idx[0, n) = the permutation std::sort leaves the pairs (x[j], j) in, by torch's comparator on
+// the values (NaN largest). q: n pairs of scratch; P the position type.
+template <typename T, typename P>
+void pair_sort_row(int64_t* idx, std::pair<T, P>* q, const T* x, int64_t n, bool descending) {
+  using Q = std::pair<T, P>;
+  for (int64_t j = 0; j < n; ++j) q[j] = {x[j], static_cast<P>(j)};
+  if (descending)
+    std::sort(q, q + n, [](const Q& a, const Q& b) { return gt_or_nan(a.first, b.first); });
+  else
+    std::sort(q, q + n, [](const Q& a, const Q& b) { return gt_or_nan(b.first, a.first); });
+  for (int64_t j = 0; j < n; ++j) idx[j] = static_cast<int64_t>(q[j].second);
+}
+
+}  // namespace
+
 // x (rows, n) -> idx (rows, n): each row's ascending (descending) order by an unstable
 // introsort, as torch.sort(stable=False); NaN last ascending, first descending.
 template <typename T>
@@ -307,13 +324,93 @@ void sort_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, bool descen
       if (sort_distinct_row(idx + r * n, buf.data(), buf.data() + n, x + r * n, n, descending))
         return;
     }
-    for (int64_t j = 0; j < n; ++j) q[j] = {x[r * n + j], j};
-    if (descending)
-      std::sort(q, q + n, Before<T, true>());
-    else
-      std::sort(q, q + n, Before<T, false>());
-    for (int64_t j = 0; j < n; ++j) idx[r * n + j] = q[j].second;
+    if (n <= INT32_MAX) {
+      // std::sort's steps depend only on the comparisons, which read the values alone, so
+      // 32-bit positions give the same permutation with fewer bytes moved (float: 8 a pair,
+      // not 16; ~1.3x faster on long rows)
+      thread_local std::vector<std::pair<T, int32_t>> q32;
+      q32.resize(static_cast<size_t>(n));
+      pair_sort_row(idx + r * n, q32.data(), x + r * n, n, descending);
+      return;
+    }
+    pair_sort_row(idx + r * n, q, x + r * n, n, descending);
   });
+}
+
+namespace {
+
+// An order key of v as an unsigned integer: keys compare as torch's stable sort compares the
+// values (ascending, NaN last, every NaN equal; -0 equal to +0); descending flips the numbers'
+// keys and puts NaN first, as torch.sort(descending=True).
+template <typename T>
+uint64_t order_key(T v, bool descending) {
+  uint64_t key;
+  if constexpr (std::is_same_v<T, int64_t>) {
+    key = static_cast<uint64_t>(v) ^ (uint64_t(1) << 63);  // scalar math: signed -> unsigned order
+  } else {
+    if (v != v) return descending ? 0 : ~uint64_t(0);
+    using U = std::conditional_t<std::is_same_v<T, float>, uint32_t, uint64_t>;
+    constexpr int top = 8 * sizeof(U) - 1;
+    const U b = vm::as_bits(v + T(0));  // -0 + 0 is +0
+    // scalar math: negative floats count down (flip them all), positive ones above them
+    key = static_cast<uint64_t>((b >> top) ? U(~b) : U(b | (U(1) << top)));
+  }
+  // (numbers' keys stay clear of 0 and ~0, which NaN takes: a float key fits 32 or 64 bits
+  // but its extremes are NaN bit patterns; an int64 key may be 0 or ~0, and has no NaN)
+  return descending ? ~key : key;
+}
+
+struct KeyPos {
+  uint64_t key;
+  int64_t pos;
+};
+
+// buf[0, n) sorted by key, stably: LSD radix a byte a pass (the counts of all eight bytes from
+// one read; passes where every key shares the byte are skipped, so small integers take one or
+// two). tmp: n entries of scratch.
+void radix_sort_stable(KeyPos* buf, KeyPos* tmp, int64_t n) {
+  std::vector<int64_t> start(8 * 257, 0);
+  for (int64_t j = 0; j < n; ++j)
+    for (int p = 0; p < 8; ++p) ++start[p * 257 + ((buf[j].key >> (8 * p)) & 0xff) + 1];
+  KeyPos* src = buf;
+  for (int p = 0; p < 8; ++p) {
+    int64_t* s = start.data() + p * 257;
+    if (std::find(s + 1, s + 257, n) != s + 257) continue;  // one bucket: in order already
+    for (int d = 1; d < 257; ++d) s[d] += s[d - 1];
+    const int shift = 8 * p;
+    for (int64_t j = 0; j < n; ++j) tmp[s[(src[j].key >> shift) & 0xff]++] = src[j];
+    std::swap(src, tmp);
+  }
+  if (src != buf) std::copy(src, src + n, buf);
+}
+
+}  // namespace
+
+// x (rows, n) -> idx (rows, n): each row's stable ascending (descending) order, as
+// torch.sort(stable=True) (and torch's radix sort of long 1-D integer tensors): NaN last
+// ascending, first descending, equal values in their order. The stable order is unique, so any
+// stable algorithm gives it: a radix sort of order keys (std::stable_sort on short rows).
+template <typename T>
+void stable_sort_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, bool descending) {
+  const int nt = threads_for(rows * n * 8);
+  auto run = [&](int64_t r0, int64_t r1) {
+    std::vector<KeyPos> buf(2 * static_cast<size_t>(n));
+    for (int64_t r = r0; r < r1; ++r) {
+      KeyPos* b = buf.data();
+      for (int64_t j = 0; j < n; ++j) b[j] = {order_key(x[r * n + j], descending), j};
+      if (n < 128)
+        std::stable_sort(b, b + n, [](const KeyPos& a, const KeyPos& c) { return a.key < c.key; });
+      else
+        radix_sort_stable(b, b + n, n);
+      for (int64_t j = 0; j < n; ++j) idx[r * n + j] = b[j].pos;
+    }
+  };
+  if (nt == 1 || rows == 1) return run(0, rows);
+#pragma omp parallel num_threads(nt)
+  {
+    const int64_t parts = omp_get_num_threads(), t = omp_get_thread_num();
+    run(rows * t / parts, rows * (t + 1) / parts);
+  }
 }
 
 // x (rows, n) -> idx (rows,): the position of the k-th smallest (0-based k) entry of each row.
@@ -324,6 +421,62 @@ void kthvalue_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, int64_t
     for (int64_t j = 0; j < n; ++j) ix[j] = j;
     quickselect(v, ix, n, k);
     idx[r] = ix[k];
+  });
+}
+
+namespace {
+
+// The position at q[k] after std::nth_element on q[j] = (x[j], j) ordered by (value, position),
+// NaN last when nan (nanmedian's comparator: PyTorch's, on the positions).
+template <typename T, typename P>
+int64_t median_select(std::pair<T, P>* q, const T* x, int64_t n, int64_t k, bool nan) {
+  using Q = std::pair<T, P>;
+  for (int64_t j = 0; j < n; ++j) q[j] = {x[j], static_cast<P>(j)};
+  if (!nan) {
+    std::nth_element(q, q + k, q + n, [](const Q& a, const Q& b) {
+      return a.first < b.first || (a.first == b.first && a.second < b.second);
+    });
+  } else {
+    std::nth_element(q, q + k, q + n, [](const Q& a, const Q& b) {
+      return a.first < b.first || (a.first == b.first && a.second < b.second) ||
+             (is_nan(b.first) && !is_nan(a.first));
+    });
+  }
+  return static_cast<int64_t>(q[k].second);
+}
+
+}  // namespace
+
+// x (rows, n) -> idx (rows,): the position of each row's lower median, as torch.median (ignore_nan
+// false: the first NaN when the row holds one) and torch.nanmedian (the median of the non-NaN
+// entries). PyTorch runs std::nth_element on the positions with the order (value, position),
+// NaN last for nanmedian; the same nth_element on (value, position) pairs compares the same
+// pairs in the same steps, so it leaves the same entry at the middle (also among all-NaN rows,
+// where every pair is equivalent), without the indirect loads.
+template <typename T>
+void median_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, bool ignore_nan) {
+  for_rows<T>(rows, n, [&](int64_t r, Entry<T>* q, T*, int64_t*) {
+    const T* xr = x + r * n;
+    int64_t nan_count = 0, first_nan = -1;
+    for (int64_t j = 0; j < n; ++j) {
+      if (is_nan(xr[j])) {
+        if (first_nan < 0) first_nan = j;
+        ++nan_count;
+      }
+    }
+    if (!ignore_nan && first_nan >= 0) {
+      idx[r] = first_nan;
+      return;
+    }
+    // C++ division truncates: an all-NaN row takes position 0, as PyTorch's
+    const int64_t k = (n - nan_count - 1) / 2;
+    if (n <= INT32_MAX) {  // (32-bit positions compare as 64-bit ones: the same steps)
+      thread_local std::vector<std::pair<T, int32_t>> q32;
+      q32.resize(static_cast<size_t>(n));
+      idx[r] = median_select(q32.data(), xr, n, k, nan_count > 0);
+    } else {
+      idx[r] = median_select(q, xr, n, k, nan_count > 0);
+    }
   });
 }
 
@@ -369,15 +522,21 @@ template void take_rows<int64_t>(int64_t*, const int64_t*, const int64_t*, int64
 template void topk_indices<float>(int64_t*, const float*, int64_t, int64_t, int64_t, bool, bool);
 template void kthvalue_indices<float>(int64_t*, const float*, int64_t, int64_t, int64_t);
 template void mode_indices<float>(int64_t*, const float*, int64_t, int64_t);
+template void median_indices<float>(int64_t*, const float*, int64_t, int64_t, bool);
 template void sort_indices<float>(int64_t*, const float*, int64_t, int64_t, bool);
+template void stable_sort_indices<float>(int64_t*, const float*, int64_t, int64_t, bool);
 template void topk_indices<double>(int64_t*, const double*, int64_t, int64_t, int64_t, bool, bool);
 template void kthvalue_indices<double>(int64_t*, const double*, int64_t, int64_t, int64_t);
 template void mode_indices<double>(int64_t*, const double*, int64_t, int64_t);
+template void median_indices<double>(int64_t*, const double*, int64_t, int64_t, bool);
 template void sort_indices<double>(int64_t*, const double*, int64_t, int64_t, bool);
+template void stable_sort_indices<double>(int64_t*, const double*, int64_t, int64_t, bool);
 template void topk_indices<int64_t>(int64_t*, const int64_t*, int64_t, int64_t, int64_t, bool,
                                     bool);
 template void kthvalue_indices<int64_t>(int64_t*, const int64_t*, int64_t, int64_t, int64_t);
 template void mode_indices<int64_t>(int64_t*, const int64_t*, int64_t, int64_t);
+template void median_indices<int64_t>(int64_t*, const int64_t*, int64_t, int64_t, bool);
 template void sort_indices<int64_t>(int64_t*, const int64_t*, int64_t, int64_t, bool);
+template void stable_sort_indices<int64_t>(int64_t*, const int64_t*, int64_t, int64_t, bool);
 
 }  // namespace ember

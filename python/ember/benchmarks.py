@@ -1129,6 +1129,11 @@ def _register_tensor_ops() -> None:
         ("einsum_rowdot", lib_fns(lambda lib: lambda x, y: lib.einsum("ij,ij->i", x, y)),
          lambda x, y: np.einsum("ij,ij->i", x, y), pair(1000)),
         ("scatter_reduce_amax_lastdim", lib_fns(scatter_amax), None, one),
+        ("median_lastdim", lib_fns(lambda lib: lambda x: lib.median(x, -1)[0]), None, one),
+        ("sort_stable_lastdim", lib_fns(lambda lib: lambda x: lib.sort(x, dim=-1, stable=True)[0]),
+         lambda x: np.sort(x, -1, kind="stable"), one),
+        ("transpose_contiguous", lambda: same(lambda x: x.T.contiguous()),
+         lambda x: np.ascontiguousarray(x.T), one),
         # 16-bit casts (what every float16/bfloat16 op pays on the way in and out)
         ("to_float16", lib_fns(lambda lib: lambda x: x.to(lib.float16)),
          lambda x: x.astype(np.float16), one),

@@ -1747,36 +1747,82 @@ def ldexp(input, other) -> Tensor:  # noqa: A002
     return mul(x if x.dtype == dt else cast(x, dt), e)
 
 
-def _lerp_straight(input, end, weight):  # noqa: A002
-    """lerp's values by _C.lerp (one rounding per operation, as the composition below: its bits)
-    when input and end are tensors of one float dtype and shape outside the graph, and weight a
-    Python number or such a tensor of theirs; else None."""
+def _lerp_operands(input, end, weight):  # noqa: A002
+    """(a, b, w) for _C.lerp when input and end are Tensors of one float dtype and shape and
+    weight a Python number (kernel-exact) or such a Tensor of theirs (w its C-contiguous array);
+    else None."""
     if type(input) is not Tensor or type(end) is not Tensor:
         return None
     a, b = input.data, end.data
-    if not (
-        a.dtype is b.dtype
-        and (a.dtype is _F32 or a.dtype is _F64)
-        and a.shape == b.shape
-        and _outside_graph(input)
-        and _outside_graph(end)
-    ):
+    if not (a.dtype is b.dtype and (a.dtype is _F32 or a.dtype is _F64) and a.shape == b.shape):
         return None
     if type(weight) is float or type(weight) is int:
         if not _kernel_scalar(weight, a.dtype):
             return None
-        w = weight
-    elif type(weight) is Tensor and _outside_graph(weight):
+        return a, b, weight
+    if type(weight) is Tensor:
         w = weight.data
         if w.dtype is not a.dtype or w.shape != a.shape:
             return None
-        w = w if w.flags.c_contiguous else np.ascontiguousarray(w)
-    else:
-        return None
+        return a, b, w if w.flags.c_contiguous else np.ascontiguousarray(w)
+    return None
+
+
+def _lerp_values(a, b, w):
+    """_C.lerp's values, laid out as torch's (a's layout when a, b are strided)."""
     if a.flags.c_contiguous and b.flags.c_contiguous:
-        return Tensor._make(_C.lerp(a, b, w), False, None, 0)
+        return _C.lerp(a, b, w)
     y = _C.lerp(np.ascontiguousarray(a), np.ascontiguousarray(b), w)
-    return Tensor._make(_strides.as_torch(y, (a, b, w)), False, None, 0)  # (torch's layout)
+    return _strides.as_torch(y, (a, b) if type(w) is not np.ndarray else (a, b, w))
+
+
+def _lerp_straight(input, end, weight):  # noqa: A002
+    """lerp's values by _C.lerp (one rounding per operation, as the composition below: its bits)
+    when _lerp_operands takes the operands and none is in the graph; else None."""
+    ops = _lerp_operands(input, end, weight)
+    if ops is None or not (_outside_graph(input) and _outside_graph(end)):
+        return None
+    if type(weight) is Tensor and not _outside_graph(weight):
+        return None
+    return Tensor._make(_lerp_values(*ops), False, None, 0)
+
+
+class Lerp(Function):
+    """lerp by _C.lerp, its gradients torch's formulas: g * (1 - w), g * w and g * (end - input)
+    (one node, where the two-sided composition below took seven and rounded g - g * w)."""
+
+    @staticmethod
+    def forward(ctx, a, b, w):
+        scalar = type(w) is not np.ndarray
+        if not scalar and not w.flags.c_contiguous:
+            w = np.ascontiguousarray(w)
+        ctx.save_for_backward(a, b, None if scalar else w)
+        ctx.meta = w if scalar else None
+        return _lerp_values(a, b, w)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, w = ctx.saved_tensors
+        na, nb, nw = ctx.needs_input_grad[:3]
+        dt = g.dtype.type
+        if w is None:  # a number: 1 - w in double, then a scalar of g's dtype (as torch's)
+            w = ctx.meta
+            return (g * dt(1 - w) if na else None, g * dt(w) if nb else None, None)
+        return (
+            g * (dt(1) - w) if na else None,
+            g * w if nb else None,
+            g * (b - a) if nw else None,
+        )
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        a0, b0, w0 = ctx.saved_tensors
+        na, nb, nw = ctx.needs_input_grad[:3]
+        if w0 is None:
+            w = ctx.meta
+            return (g * (1 - w) if na else None, g * w if nb else None, None)
+        a, b, w = _graph.inputs(ctx, a0, b0, w0)
+        return (g * (1 - w) if na else None, g * w if nb else None, g * (b - a) if nw else None)
 
 
 def lerp_dtypes(input, end, weight) -> None:  # noqa: A002
@@ -1793,6 +1839,10 @@ def lerp(input, end, weight) -> Tensor:  # noqa: A002
     y = _lerp_straight(input, end, weight)
     if y is not None:
         return y
+    if _function._fw_level is None:  # (forward-mode AD: the composition's tangents below)
+        ops = _lerp_operands(input, end, weight)
+        if ops is not None:
+            return Lerp.apply(input, end, weight if type(weight) is Tensor else ops[2])
     _refuse_integral("lerp", input, end)
     lerp_dtypes(input, end, weight)
     d = sub(end, input)
@@ -2628,8 +2678,11 @@ _COPY_MIN = 1 << 18
 
 def _copy(x: np.ndarray) -> np.ndarray:
     """x.copy() (C order): a large C-contiguous numeric array by the threaded _C.copy."""
-    if x.nbytes >= _COPY_MIN and x.flags.c_contiguous and x.dtype.kind in "biufc":
-        return _C.copy(x)
+    if x.nbytes >= _COPY_MIN and x.dtype.kind in "biufc":
+        if x.flags.c_contiguous:
+            return _C.copy(x)
+        if x.ndim == 2 and x.flags.f_contiguous and x.itemsize <= 8:
+            return _C.transpose_copy(x.T)  # (a transposed matrix: the tiled kernel, ~3x)
     return x.copy()
 
 
@@ -2816,11 +2869,30 @@ def _c_result(y):
     return y if y.ndim < 2 or y.flags.c_contiguous else y.copy()
 
 
+def _reduce_sum(a: np.ndarray, axes: tuple, keepdim: bool) -> np.ndarray:
+    """reduce_sum, and for dims in several runs of a C-contiguous float array (x.sum((0, 2)))
+    the sum_dim kernel once per run, the last run first (~4x NumPy's strided sum; NumPy's and
+    torch's orders differ from it in the last bits, as they do from one another)."""
+    if len(axes) > 1 and a.size >= 1024 and a.dtype.char in "fd" and a.flags.c_contiguous:
+        runs = []
+        for d in sorted(axes):
+            if runs and runs[-1][1] == d:
+                runs[-1][1] = d + 1
+            else:
+                runs.append([d, d + 1])
+        if len(runs) > 1:
+            y = a
+            for lo, hi in reversed(runs):
+                y = _C.sum_dim(y, lo, hi, True, False)
+            return y if keepdim else y.reshape([n for i, n in enumerate(a.shape) if i not in axes])
+    return reduce_sum(a, axes, keepdim)
+
+
 class Sum(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         ctx.meta = (x.shape, axes, keepdim)
-        return _c_result(reduce_sum(x, axes, keepdim))
+        return _c_result(_reduce_sum(x, axes, keepdim))
 
     @staticmethod
     def backward(ctx, g):
@@ -2831,6 +2903,29 @@ class Sum(Function):
     def backward_graph(ctx, g):
         _, axes, keepdim = ctx.meta
         return _graph.linear(ctx, g, lambda v: reduce_sum(v, axes, keepdim)), None, None
+
+
+class SumLowp(Function):
+    """sum of a float16 / bfloat16 x: in float32, rounded once, as torch's; the gradient
+    expanded in x's dtype, as torch's (one node where cast, Sum and cast took three, and the
+    gradient was expanded in float32 and narrowed: the same values)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        if ctx is not None:
+            ctx.meta = (x.shape, axes, keepdim)
+        y = np.asarray(_c_result(_reduce_sum(_astype(x, _F32), axes, keepdim)))
+        return _astype(y, x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, axes, keepdim = ctx.meta
+        return _expand_grad(g, shape, axes, keepdim, _reads_broadcast(ctx)), None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        _, axes, keepdim = ctx.meta
+        return _graph.linear(ctx, g, lambda v: SumLowp.forward(None, v, axes, keepdim)), None, None
 
 
 def _as_dtype(x, dtype) -> Tensor:
@@ -2852,12 +2947,14 @@ def sum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A
     if dtype is None and type(x) is Tensor and x.data.dtype.char in "fd":  # the common case
         axes = _axes(dim, x.data.ndim, "sum")
         if _outside_graph(x):  # Sum.forward's result
-            return Tensor._make(_c_result(reduce_sum(x.data, axes, keepdim)), False, None, 0)
+            return Tensor._make(_c_result(_reduce_sum(x.data, axes, keepdim)), False, None, 0)
         return Sum.apply(x, axes, keepdim)
     x = _as_dtype(x, dtype)
     axes = _axes(dim, x.ndim, "sum")
     if x.data.dtype.char in "eE":  # float16 / bfloat16: summed in float32, as torch's
-        return cast(Sum.apply(cast(x, np.dtype(np.float32)), axes, keepdim), x.data.dtype)
+        if _outside_graph(x):
+            return Tensor._make(SumLowp.forward(None, x.data, axes, keepdim), False, None, 0)
+        return SumLowp.apply(x, axes, keepdim)
     if x.data.dtype == np.bool_:
         x = x.long()
     return _int_total(Sum.apply(x, axes, keepdim), dtype)
@@ -2874,7 +2971,7 @@ class Mean(Function):
         if count and x.dtype.char in "fd":  # NumPy's mean: the sum, then one division
             # by the count in x's dtype: a full reduction's NumPy scalar divides by a scalar
             # ~10x faster than np.true_divide(..., dtype=) does (same rounding)
-            return _c_result(reduce_sum(x, axes, keepdim)) / x.dtype.type(count)
+            return _c_result(_reduce_sum(x, axes, keepdim)) / x.dtype.type(count)
         if count and x.dtype.char in "eE":  # float16 / bfloat16: in float32, rounded once
             return (reduce_sum(x.astype(np.float32), axes, keepdim) / count).astype(x.dtype)
         if not count:  # nothing to average: NaN, without NumPy's "Mean of empty slice" warning
@@ -2904,7 +3001,7 @@ def mean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         a = x.data
         axes = _axes(dim, a.ndim, "mean")
         if _outside_graph(x) and a.size:  # divided as Mean.forward divides
-            y = _c_result(reduce_sum(a, axes, keepdim))
+            y = _c_result(_reduce_sum(a, axes, keepdim))
             return Tensor._make(y / a.dtype.type(a.size // builtins.max(y.size, 1)), False, None, 0)
         return Mean.apply(x, axes, keepdim)
     x = _as_dtype(x, dtype)
@@ -3870,6 +3967,15 @@ def index_put_(x: Tensor, key, value) -> None:
 
 def repeat(x, *sizes) -> Tensor:
     """Tile x: repeat(2, 1) doubles dim 0 (torch.Tensor.repeat)."""
+    if type(x) is Tensor and _outside_graph(x):
+        # the common call, counts as ints: np.tile's C-order copy (~5x less Python than the
+        # reshape, expand and copy below, the same values and layout)
+        reps = sizes[0] if len(sizes) == 1 and type(sizes[0]) in (tuple, list) else sizes
+        if len(reps) >= x.data.ndim and builtins.all(type(s) is int and s >= 0 for s in reps):
+            y = np.tile(x.data, reps)  # (all ones: NumPy's copy keeps x's order; torch's is C)
+            return Tensor._make(
+                y if y.flags.c_contiguous else np.ascontiguousarray(y), False, None, 0
+            )
     x = _tensor_operand(x)
     sizes = _shape_arg(sizes[0] if len(sizes) == 1 else sizes, "repeat")
     if len(sizes) < x.ndim:
@@ -4663,7 +4769,17 @@ def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> So
     else:
         # PyTorch radix-sorts long 1-D integer tensors ascending, which is stable.
         radix = x.ndim == 1 and x.numel() >= 32768 and a.dtype.kind in "iu" and not descending
-        idx = _argsort(a, axis, descending, stable or radix)
+        rows = _select_rows(a, axis) if a.size and a.dtype.kind != "c" else None
+        if rows is not None and (stable or radix):
+            # the stable order is unique: _C's radix sort of order keys gives it (~2-10x
+            # NumPy's stable argsort, which _argsort would run after its quicksort)
+            idx = _from_rows(_C.stable_sort_indices(rows, descending), a.shape, axis)
+        elif rows is not None and a.dtype.kind in "biu":
+            # integers hold ties on most lines: PyTorch's introsort order straight by _C,
+            # not after NumPy's argsort and the tie checks
+            idx = _from_rows(_C.sort_indices(rows, descending), a.shape, axis)
+        else:
+            idx = _argsort(a, axis, descending, stable or radix)
     idx = np.ascontiguousarray(idx)  # (a moved axis' lines: torch's are laid out as x)
     res = SortResult(_take_along(x, axis, idx), Tensor._make(idx, False, None, 0))
     return res if a.flags.c_contiguous else _sort_laid(res, a)
@@ -4723,8 +4839,10 @@ def _straight_result(x: Tensor, pair) -> SortResult:
 def _radix_lines(a: np.ndarray, axis: int) -> bool:
     """Whether _C.sort_indices beats NumPy's argsort (and _argsort's tie checks) on big a: float32
     lines of up to 4096 (it radix-sorts a line of distinct values, ~2x NumPy's SIMD argsort
-    with the checks; longer lines of float32 hold ties more often, which it sorts again)."""
-    return a.dtype.char == "f" and 2 <= a.shape[axis] <= 4096
+    with the checks; longer lines of float32 hold ties more often, which it sorts again), or
+    one float32 line (a long one holds ties: the pair sort runs either way, and NumPy's
+    passes first only add to it, ~1.3x)."""
+    return a.dtype.char == "f" and (2 <= a.shape[axis] <= 4096 or a.size == a.shape[axis])
 
 
 def _take_along(x: Tensor, axis: int, idx: np.ndarray) -> Tensor:
@@ -4791,15 +4909,28 @@ def _stable_argsort_slow(a: np.ndarray, axis: int, descending: bool) -> np.ndarr
 def _select_rows(a: np.ndarray, axis: int):
     """a as C-contiguous (rows, n) lines along axis in a dtype of _C's selection kernels (which
     break ties as PyTorch's CPU kernels), or None for a dtype they cannot order exactly."""
-    if (a.dtype.kind == "f" and a.dtype.itemsize <= 8) or a.dtype == _lowp.bfloat16:
-        kernel_dtype = np.float64 if a.dtype == np.float64 else np.float32
-    elif a.dtype.kind in "bi" or (a.dtype.kind == "u" and a.dtype.itemsize < 8):
+    if not _selectable(a.dtype):
+        return None
+    if a.dtype.kind in "biu":
         kernel_dtype = np.int64
     else:
-        return None
+        kernel_dtype = np.float64 if a.dtype == np.float64 else np.float32
     last = axis == a.ndim - 1  # the common case needs no moveaxis (~2 us)
     lines = a if last else np.moveaxis(a, axis, -1)
+    if not lines.flags.c_contiguous and lines.dtype == kernel_dtype:
+        lines = _copy(lines)  # (a matrix's columns: the tiled transpose, ~3x NumPy's copy)
     return np.ascontiguousarray(lines, kernel_dtype).reshape(-1, a.shape[axis])
+
+
+def _selectable(dt: np.dtype) -> bool:
+    """Whether _select_rows can hand lines of dtype dt to _C's kernels (in a dtype that orders
+    them exactly: not uint64 nor complex)."""
+    return (
+        (dt.kind == "f" and dt.itemsize <= 8)
+        or dt == _lowp.bfloat16
+        or dt.kind in "bi"
+        or (dt.kind == "u" and dt.itemsize < 8)
+    )
 
 
 def _from_rows(idx: np.ndarray, shape: tuple, axis: int) -> np.ndarray:
@@ -5134,6 +5265,8 @@ def as_strided(input, size, stride, storage_offset: int = 0) -> Tensor:  # noqa:
 
 def tile(x, dims) -> Tensor:
     """Repeat x along each dim; fewer dims than x has are padded with 1s in front."""
+    if type(x) is Tensor and type(dims) in (tuple, list) and len(dims) <= x.data.ndim:
+        return repeat(x, (1,) * (x.data.ndim - len(dims)) + tuple(dims))
     x = _tensor_operand(x)
     dims = _shape_arg(dims, "tile")
     return repeat(x, (1,) * (x.ndim - len(dims)) + dims)
@@ -5532,6 +5665,10 @@ def _scatter_src(src, shape):
 def scatter(x, dim: int, index, src=None, *, value=None, reduce=None) -> Tensor:
     """out = x, then out[index[i][j]][j] = src[i][j] (dim 0) etc.; ``src`` may be a scalar
     ``value``; reduce='add' or 'multiply' combines instead of overwriting (torch.scatter)."""
+    if reduce is None and type(x) is Tensor and type(index) is Tensor and type(dim) is int:
+        out = _straight_scatter(x, dim, index, src if value is None else value)
+        if out is not None:
+            return out
     x = _tensor_operand(x)
     if src is not None and not isinstance(src, Tensor | np.ndarray):
         src, value = None, src
@@ -5547,6 +5684,49 @@ def scatter(x, dim: int, index, src=None, *, value=None, reduce=None) -> Tensor:
     if reduce != "multiply":
         raise ValueError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
     return scatter_reduce(x, dim, index, expand(v, shape) if src is None else v, "prod")
+
+
+def _straight_scatter(x, dim, index, src):
+    """scatter's common call by _C.scatter (a C-order copy of x written at the index, which the
+    kernel range-checks: ~5-10x NumPy's fancy-index assignment), or None for the general path:
+    x and a src Tensor of its dtype (or a Python number) outside the graph, x not 0-d, an
+    int64/int32 index of x's ndim covering x outside dim and no larger than src."""
+    a, i = x.data, index.data
+    nd = a.ndim
+    if not (
+        nd
+        and -nd <= dim < nd
+        and (i.dtype is _I64 or i.dtype is _I32)
+        and i.ndim == nd
+        and a.dtype.char in _SELECT_CHARS
+        and _outside_graph(x)
+    ):
+        return None
+    axis = dim % nd
+    if i.shape[:axis] + i.shape[axis + 1 :] != a.shape[:axis] + a.shape[axis + 1 :]:
+        return None
+    if type(src) is Tensor:
+        s = src.data
+        if s.dtype is not a.dtype or s.ndim != nd or not _outside_graph(src):
+            return None
+        if s.shape != i.shape:
+            if not builtins.all(k <= n for k, n in zip(i.shape, s.shape)):
+                return None
+            s = s[tuple(slice(0, k) for k in i.shape)]
+        s = np.ascontiguousarray(s)
+    elif type(src) in (int, float, bool):
+        s = np.full(i.shape, _fill_value(src, x.dtype), a.dtype)
+    else:
+        return None
+    out = a.copy()  # (C order, as the general path's)
+    try:
+        _C.scatter(out, s, np.ascontiguousarray(i, np.int64), axis)
+    except IndexError:  # (the general path's words)
+        n = a.shape[axis]
+        raise IndexError(
+            f"scatter: index out of range [0, {n}) for dim {dim} of shape {x.shape}"
+        ) from None
+    return Tensor._make(out, False, None, 0)
 
 
 def _straight_add(x, dim, index, src):
@@ -5722,6 +5902,19 @@ class ScatterReduce(Function):
 def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool = True) -> Tensor:
     """Reduce src's entries into x at index along dim: reduce in 'sum', 'prod', 'mean', 'amax',
     'amin'; include_self=False leaves x's own values at the targets out (torch.scatter_reduce)."""
+    if reduce in ("sum", "prod", "amax", "amin") and type(include_self) is bool:
+        go = _straight_add(x, dim, index, src)  # (its conditions: ScatterReduce's fast ones)
+        if go is not None:
+            a, axis, i, s = go
+            if (
+                i.ndim == a.ndim
+                and i.shape == s.shape
+                and i.shape[:axis] + i.shape[axis + 1 :] == a.shape[:axis] + a.shape[axis + 1 :]
+            ):
+                # the common call outside the graph: the kernel straight (~4x less Python)
+                s = np.ascontiguousarray(s)
+                out = _C.scatter_reduce(a, s, i, axis, reduce, include_self, False)[0]
+                return Tensor._make(out, False, None, 0)
     x = _tensor_operand(x)
     if reduce not in _REDUCE_UFUNC:
         raise ValueError(
@@ -5819,6 +6012,23 @@ def index_put(x, indices, values, accumulate: bool = False) -> Tensor:
     x = _tensor_operand(x)
     key = tuple(_index_array(i) if isinstance(i, Tensor) else np.asarray(i) for i in indices)
     values = _same_dtype("index_put", x, _tensor_operand(values))
+    if accumulate and len(key) == 1 and x.data.dtype.char in "fd" and x.ndim:
+        # one integer index along dim 0 with values of the indexed shape: index_add's kernel
+        # (the same sums in the same order as np.add.at, ~3x faster; no x[key] gather to
+        # check the shapes), negatives wrapped first; others (and bad indices) below
+        i, n = key[0], x.shape[0]
+        if (
+            i.dtype.kind in "iu"
+            and i.ndim == 1
+            and values.shape == (i.size,) + x.shape[1:]
+            and (not i.size or (-n <= i.min() and i.max() < n))
+        ):
+            i = np.ascontiguousarray(i, np.int64)
+            if i.size and i.min() < 0:
+                i = np.where(i < 0, i + n, i)
+            if _outside_graph(x) and _outside_graph(values):
+                return Tensor._make(_index_add_kernel(x.data, 0, i, values.data), False, None, 0)
+            return AddAt.apply(x, values, (i,), 1, kernel=("rows", 0))
     try:
         np.broadcast_to(values.data, x.data[key].shape)
     except (IndexError, ValueError) as e:
@@ -5841,6 +6051,21 @@ def take(x, index) -> Tensor:
 def take_along_dim(x, indices, dim=None) -> Tensor:
     """Pick values along dim at ``indices`` (broadcast against x outside dim); without dim over
     the flattened tensor (torch.take_along_dim)."""
+    if type(x) is Tensor and type(indices) is Tensor and type(dim) is int:
+        # the common call (an int64 index of x's shape outside dim, none negative) straight
+        # to the gather kernel, which range-checks it: ~3x less Python at 32x32
+        a, i = x.data, indices.data
+        nd = a.ndim
+        if i.dtype is _I64 and i.ndim == nd and -nd <= dim < nd:
+            axis = dim % nd
+            if _gather_kernel(a.shape, a.dtype, axis, i):
+                try:
+                    if _outside_graph(x):
+                        y = _C.gather_forward(np.ascontiguousarray(a), i, axis)
+                        return Tensor._make(y, False, None, 0)
+                    return Gather.apply(x, axis, i, kernel=True)
+                except IndexError:  # (a negative index wraps: the general path below)
+                    pass
     x = _tensor_operand(x)
     indices = _int_array(indices, "take_along_dim", int32=dim is None)
     if dim is None:
@@ -5873,6 +6098,10 @@ def _bool_mask(op, mask):
 
 def masked_select(x, mask) -> Tensor:
     """The 1-D tensor of x's entries where mask (broadcast with x) is True."""
+    if type(x) is Tensor and type(mask) is Tensor and _outside_graph(x):
+        a, m = x.data, mask.data
+        if m.dtype == np.bool_ and m.shape == a.shape and a.ndim:  # the common call: one
+            return Tensor._make(a[m], False, None, 0)  # NumPy mask read (~5x less Python)
     x = _tensor_operand(x)
     mask = _bool_mask("masked_select", mask)
     shape = broadcast_shapes(x.shape, mask.shape)
@@ -6156,6 +6385,11 @@ def histc(x, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002
         lo, hi = float(a.min()), float(a.max())
     if lo == hi:
         lo, hi = lo - 1, hi + 1
+    if a.dtype.char in "fd" and type(bins) is int and a.dtype.type(lo) < a.dtype.type(hi):
+        # torch's own binning in x's dtype (its bin of a value near an edge, not NumPy's
+        # float64 one), counted in C++
+        counts = _C.histc(np.ascontiguousarray(a).reshape(-1), bins, lo, hi)
+        return Tensor._make(counts.astype(a.dtype), False, None, 0)
     return Tensor(np.histogram(a, bins, (lo, hi))[0].astype(a.dtype))
 
 
@@ -6242,7 +6476,7 @@ def bucketize(input, boundaries, *, out_int32: bool = False, right: bool = False
 def _dense(a: np.ndarray) -> bool:
     """a's elements fill the bytes they span (no gaps, no repeats: torch's non-overlapping
     and dense)."""
-    span = a.itemsize + builtins.sum((n - 1) * abs(s) for n, s in zip(a.shape, a.strides))
+    span = a.itemsize + builtins.sum((n - 1) * builtins.abs(s) for n, s in zip(a.shape, a.strides))
     return span == a.nbytes
 
 
@@ -6475,7 +6709,7 @@ def median(x, dim=None, keepdim: bool = False):
     _no_bool_median("median", x, dim)
     if dim is None:
         return _global_median("median", x, False)
-    return _order_stat("median", x, dim, keepdim, _median_rank(False))
+    return _median_dim("median", x, dim, keepdim, False)
 
 
 def nanmedian(x, dim=None, keepdim: bool = False):
@@ -6483,7 +6717,30 @@ def nanmedian(x, dim=None, keepdim: bool = False):
     _no_bool_median("nanmedian", x, dim)
     if dim is None:
         return _global_median("nanmedian", x, True)
-    return _order_stat("nanmedian", x, dim, keepdim, _median_rank(True))
+    return _median_dim("nanmedian", x, dim, keepdim, True)
+
+
+def _median_dim(op, x, dim, keepdim, ignore_nan):
+    """median / nanmedian along dim by _C's selection (PyTorch's nth_element on (value,
+    position): its entry and index among ties), ~10x faster than a full stable argsort; the
+    sort's path for dtypes the kernel cannot order exactly (uint64)."""
+    if type(x) is Tensor and type(dim) is int and _outside_graph(x):
+        # the common call outside the graph: the kernel's values and indices straight
+        a = x.data
+        nd = a.ndim
+        if nd and -nd <= dim < nd and a.shape[dim] and _selectable(a.dtype):
+            axis = dim % nd
+            v, idx = _C.median_indices(_select_rows(a, axis), ignore_nan, True)
+            shape = a.shape[:axis] + ((1,) if keepdim else ()) + a.shape[axis + 1 :]
+            v = v.reshape(shape)  # (the kernel's dtype: x's, or int64 / float32 exactly)
+            return _new_tuple(
+                SortResult, (_plain(v.astype(a.dtype, copy=False)), _plain(idx.reshape(shape)))
+            )
+    x = _tensor_operand(x)
+    if _selectable(x.data.dtype):
+        kernel = lambda rows: _C.median_indices(rows, ignore_nan)  # noqa: E731
+        return _selection(op, x, dim, keepdim, kernel)
+    return _order_stat(op, x, dim, keepdim, _median_rank(ignore_nan))
 
 
 def _global_median(op, x, ignore_nan):
@@ -6495,7 +6752,22 @@ def _global_median(op, x, ignore_nan):
         if dt.kind == "b":
             return Tensor(np.asarray(True))
         return x.sum() * math.nan  # (in the graph: x's gradient, empty, flows as torch's)
-    value = _order_stat(op, x.detach(), 0, False, _median_rank(ignore_nan)).values.data
+    a = x.data
+    if a.dtype.kind in "iuf" and a.dtype.itemsize <= 8:
+        # no index to report: the value alone is unique, so NumPy's introselect on the values
+        # finds it (~3x the pair selection, which orders positions among ties too)
+        nan = np.isnan(a) if a.dtype.kind == "f" else None
+        if nan is not None and nan.any():
+            vals = a[~nan] if ignore_nan else None
+        else:
+            vals = a
+        if vals is None or not vals.size:  # median of a NaN, or nanmedian of all NaN
+            value = np.asarray(np.nan, a.dtype)
+        else:
+            k = (vals.size - 1) // 2
+            value = np.asarray(np.partition(vals, k)[k])
+    else:
+        value = _median_dim(op, x.detach(), 0, False, ignore_nan).values.data
     return ReduceExtreme.apply(x, False, value)  # ties share the gradient, as PyTorch
 
 
@@ -6604,6 +6876,21 @@ def nanquantile(x, q, dim=None, keepdim: bool = False, *, interpolation: str = "
 
 def _running_extreme(op, x, dim, ufunc):
     """cummax/cummin: the running extreme and the index it was last reached at (a NaN wins)."""
+    if type(x) is Tensor and type(dim) is int and _outside_graph(x):
+        a = x.data
+        nd = a.ndim
+        if (a.dtype is _F32 or a.dtype is _F64) and a.size and -nd <= dim < nd:
+            # the common call: the kernel and two plain Tensors (~3x less Python at 32x32)
+            axis, shape = dim % nd, a.shape
+            outer = 1
+            for n in shape[:axis]:
+                outer *= n
+            lines = np.ascontiguousarray(a).reshape(outer, shape[axis], -1)
+            v, idx = _C.cumextreme(lines, ufunc is np.maximum)
+            return _new_tuple(
+                SortResult,
+                (Tensor._make(v.reshape(shape), False, None, 0), _plain(idx.reshape(shape))),
+            )
     x = _tensor_operand(x)
     axis = _dim(dim, x.ndim, op)
     if x.ndim == 0:
@@ -6957,8 +7244,54 @@ def _own_owner(a: np.ndarray) -> np.ndarray:
         return a
 
 
+def _td_axes(d, nd: int):
+    """tensordot's dim list d (ints in range, no repeats) as axes, else None."""
+    if type(d) not in (list, tuple) or not builtins.all(
+        type(i) is int and -nd <= i < nd for i in d
+    ):
+        return None
+    axes = tuple(i % nd for i in d)
+    return axes if len(set(axes)) == len(axes) else None
+
+
+def _tensordot_straight(x: np.ndarray, y: np.ndarray, dims):
+    """tensordot's product of float arrays of one dtype as the general path computes it (the
+    same operands to the same GEMM), without its Tensor reshapes and permutes (~4x less Python
+    at 4x16x16); None for other operands and for bad dims (the general path's errors)."""
+    if x.dtype is not y.dtype or not (x.dtype is _F32 or x.dtype is _F64):
+        return None
+    if type(dims) is int:
+        if not 0 <= dims <= builtins.min(x.ndim, y.ndim):
+            return None
+        da, db = tuple(range(x.ndim - dims, x.ndim)), tuple(range(dims))
+    elif type(dims) in (list, tuple) and len(dims) == 2:
+        da, db = _td_axes(dims[0], x.ndim), _td_axes(dims[1], y.ndim)
+        if da is None or db is None:
+            return None
+    else:
+        return None
+    if len(da) != len(db) or builtins.any(x.shape[i] != y.shape[j] for i, j in zip(da, db)):
+        return None
+    fa = [d for d in range(x.ndim) if d not in da]
+    fb = [d for d in range(y.ndim) if d not in db]
+    m = math.prod([x.shape[d] for d in fa])
+    k = math.prod([x.shape[d] for d in da])
+    n = math.prod([y.shape[d] for d in fb])
+    x2 = x.transpose(fa + list(da)).reshape(m, k)
+    y2 = y.transpose(list(db) + fb).reshape(k, n)
+    out = _C.gemm(
+        x2 if x2.flags.c_contiguous else _gemm_operand(x2),
+        y2 if y2.flags.c_contiguous else _gemm_operand(y2),
+    )
+    return out.reshape(tuple(x.shape[d] for d in fa) + tuple(y.shape[d] for d in fb))
+
+
 def tensordot(a, b, dims=2) -> Tensor:
     """Contract the last ``dims`` dims of a with the first of b, or the listed dim pairs."""
+    if type(a) is Tensor and type(b) is Tensor and _outside_graph(a) and _outside_graph(b):
+        y = _tensordot_straight(a.data, b.data, dims)
+        if y is not None:
+            return _plain(y)
     a, b = _tensor_operand(a), _tensor_operand(b)
     if isinstance(dims, int | np.integer):
         if not 0 <= dims <= builtins.min(a.ndim, b.ndim):
