@@ -208,15 +208,16 @@ void weight_product(bool trans_w, int64_t M, int64_t N, int64_t K, const T* a, i
   }
 }
 
-// W_hh for the time loop: packed once for all the steps (PackedB), or, for a single step over
-// at most kFewRows rows (a cell), read in place by weight_product: there packing it would cost
-// more than the step. mul: c (M, N) = a @ op(W) + beta c (op as PackedB's trans_b).
+// W_hh for the time loop: packed once for all the steps (PackedB), or, for a single step (a cell),
+// used through weight_product: in place for a few rows, else by gemm, whose packing goes into a
+// kept per-thread buffer (PackedB's fresh allocation cost LSTMCell batch 32 ~10% a call).
+// mul: c (M, N) = a @ op(W) + beta c (op as PackedB's trans_b).
 template <typename T>
 class StepWeight {
  public:
-  StepWeight(bool trans, int64_t K, int64_t N, const T* w, int64_t steps, int64_t rows)
+  StepWeight(bool trans, int64_t K, int64_t N, const T* w, int64_t steps)
       : trans_(trans), K_(K), N_(N), w_(w) {
-    if (steps > 1 || rows > kFewRows) packed_.emplace(trans, K, N, w, trans ? K : N);
+    if (steps > 1) packed_.emplace(trans, K, N, w, trans ? K : N);
   }
   bool direct() const { return !packed_; }
   const PackedB<T>& packed() const { return *packed_; }
@@ -621,7 +622,7 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, 
   // h_n / c_n carry the running state.
   std::memcpy(h_n, h0, sizeof(T) * N * P);
   std::memcpy(c_n, c0, sizeof(T) * N * H);
-  const StepWeight<T> whh(true, P, GH, w_hh, T_, N);  // packed once for every step
+  const StepWeight<T> whh(true, P, GH, w_hh, T_);  // packed once for all the steps
   if (const int nt = w_hr || whh.direct() ? 1 : batch_threads(N, GH, H, whh.packed().mr); nt > 1) {
     // Each thread runs the plain loop on its own sequences [n0, n1): their state never leaves
     // the thread, so the steps need no barrier and no h crosses cores (the benchmark's LSTM
@@ -751,7 +752,7 @@ void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* dw_hr, T* db_ih
   // dh0 / dc0 carry the running gradient of the state, backwards through the steps.
   copy_or_zero(dh0, dh_n, N * H);
   copy_or_zero(dc0, dc_n, N * H);
-  const StepWeight<T> whh(false, GH, H, w_hh, T_, N);
+  const StepWeight<T> whh(false, GH, H, w_hh, T_);
   // The bias gradient, summed step by step while dgates_t is in cache (column_sum after the
   // loop would read all of dgates again): row n, gate columns q H + [j0, j1) of step s, in the
   // order s = T-1 .. 0, n = 0 .. N-1 on any number of threads.
@@ -829,7 +830,7 @@ void gru_forward(T* y, T* h_n, T* gates, T* hn, const T* x, const T* h0, const T
   std::vector<T> hn_scratch(hn ? 0 : static_cast<size_t>(N * H));
   weight_product(true, T_ * N, GH, I, x, I, w_ih, T(0), gates, GH);
   std::memcpy(h_n, h0, sizeof(T) * N * H);
-  const StepWeight<T> whh(true, H, GH, w_hh, T_, N);
+  const StepWeight<T> whh(true, H, GH, w_hh, T_);
   // The state is double-buffered (every unit's GEMM reads all of it): step s reads cur, writes
   // nxt. Row n, units [j0, j1) of step s's pointwise pass:
   const Workspace<T> hbuf(N * H);
@@ -913,7 +914,7 @@ void gru_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T
   T* const dgh = dgi + T_ * N * GH;
   const std::vector<T> zeros(dy ? 0 : static_cast<size_t>(H), T(0));  // dy == null
   copy_or_zero(dh0, dh_n, N * H);
-  const StepWeight<T> whh(false, GH, H, w_hh, T_, N);
+  const StepWeight<T> whh(false, GH, H, w_hh, T_);
   for (int64_t s = T_ - 1; s >= 0; --s) {
     const int64_t t = st.t_of(s);
     const T* g = gates + t * N * GH;
@@ -957,7 +958,7 @@ void rnn_forward(T* y, T* h_n, const T* x, const T* h0, const T* w_ih, const T* 
   // The input projection goes straight into y; each step overwrites its slice with h_t.
   weight_product(true, T_ * N, H, I, x, I, w_ih, T(0), y, H);
   std::memcpy(h_n, h0, sizeof(T) * N * H);
-  const StepWeight<T> whh(true, H, H, w_hh, T_, N);
+  const StepWeight<T> whh(true, H, H, w_hh, T_);
   for (int64_t s = 0; s < T_; ++s) {
     const int64_t t = st.t_of(s);
     T* yt = y + t * N * H;
@@ -985,7 +986,7 @@ void rnn_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T
   const Workspace<T> dgates(T_ * N * H);
   const std::vector<T> zeros(dy ? 0 : static_cast<size_t>(H), T(0));  // dy == null
   copy_or_zero(dh0, dh_n, N * H);
-  const StepWeight<T> whh(false, H, H, w_hh, T_, N);
+  const StepWeight<T> whh(false, H, H, w_hh, T_);
   for (int64_t s = T_ - 1; s >= 0; --s) {
     const int64_t t = st.t_of(s);
     const T* yt = y + t * N * H;
