@@ -166,3 +166,141 @@ def test_cell_few_rows_same_bits_on_one_and_two_threads(mode, n, rng):
         ember.set_num_threads(old)
     for a, b in zip(*results, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+# ---- packed sequences: run in the packing's sorted order, per-step products skip the finished --
+
+
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported")  # torch's note
+@pytest.mark.parametrize(
+    "mode,cfg",
+    [
+        (mode, cfg)
+        for mode in ("LSTM", "GRU", "RNN_TANH", "RNN_RELU")
+        for cfg in ({}, {"bidirectional": True, "num_layers": 2}, {"batch_first": True})
+    ]
+    + [("LSTM", {"proj_size": 4})],
+)
+@pytest.mark.parametrize("enforce_sorted", [False, True])
+def test_packed_matches_pytorch(mode, cfg, enforce_sorted, rng):
+    torch = pytest.importorskip("torch")
+    kw = dict(cfg)
+    if mode.startswith("RNN"):
+        kw["nonlinearity"] = mode[4:].lower()
+    name = mode[:3] if mode.startswith("RNN") else mode
+    tm = getattr(torch.nn, name)(6, 9, **kw)
+    em = getattr(nn, name)(6, 9, **kw)
+    em.load_state_dict({k: v.detach().numpy().copy() for k, v in tm.state_dict().items()})
+    T, N = 7, 5
+    lens = np.array([7, 6, 4, 4, 1]) if enforce_sorted else np.array([3, 7, 1, 4, 4])
+    bf = cfg.get("batch_first", False)
+    x = rng.standard_normal((N, T, 6) if bf else (T, N, 6)).astype(np.float32)
+    d = 2 if cfg.get("bidirectional") else 1
+    hsz = cfg.get("proj_size", 9)
+    h0 = rng.uniform(-1, 1, (d * cfg.get("num_layers", 1), N, hsz)).astype(np.float32)
+    c0 = rng.uniform(-1, 1, (d * cfg.get("num_layers", 1), N, 9)).astype(np.float32)
+    tx, th, tc = (torch.tensor(a, requires_grad=True) for a in (x, h0, c0))
+    ex, eh, ec = (ember.tensor(a, requires_grad=True) for a in (x, h0, c0))
+    tp = torch.nn.utils.rnn.pack_padded_sequence(
+        tx, torch.tensor(lens), batch_first=bf, enforce_sorted=enforce_sorted
+    )
+    ep = nn.utils.rnn.pack_padded_sequence(ex, lens, batch_first=bf, enforce_sorted=enforce_sorted)
+    to, ts = tm(tp, (th, tc) if mode == "LSTM" else th)
+    eo, es = em(ep, (eh, ec) if mode == "LSTM" else eh)
+    np.testing.assert_allclose(eo.data.numpy(), to.data.detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(eo.batch_sizes.numpy(), to.batch_sizes.numpy())
+    if not enforce_sorted:
+        np.testing.assert_array_equal(eo.sorted_indices.numpy(), to.sorted_indices.numpy())
+        np.testing.assert_array_equal(eo.unsorted_indices.numpy(), to.unsorted_indices.numpy())
+    ts = ts if mode == "LSTM" else (ts,)
+    es = es if mode == "LSTM" else (es,)
+    for a, b in zip(es, ts, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-5, atol=1e-5)
+    ey, _ = nn.utils.rnn.pad_packed_sequence(eo, batch_first=bf)
+    ty, _ = torch.nn.utils.rnn.pad_packed_sequence(to, batch_first=bf)
+    dy = rng.standard_normal(tuple(ty.shape)).astype(np.float32)
+    dss = [rng.standard_normal(tuple(s.shape)).astype(np.float32) for s in ts]
+    (ty * torch.tensor(dy)).sum().add(
+        sum((s * torch.tensor(g)).sum() for s, g in zip(ts, dss))
+    ).backward()
+    (
+        (ey * ember.tensor(dy)).sum() + sum((s * ember.tensor(g)).sum() for s, g in zip(es, dss))
+    ).backward()
+    tol = dict(rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), **tol)
+    np.testing.assert_allclose(eh.grad.numpy(), th.grad.numpy(), **tol)
+    if mode == "LSTM":
+        np.testing.assert_allclose(ec.grad.numpy(), tc.grad.numpy(), **tol)
+    tparams = dict(tm.named_parameters())
+    for pname, p in em.named_parameters():
+        np.testing.assert_allclose(
+            p.grad.numpy(), tparams[pname].grad.numpy(), **tol, err_msg=pname
+        )
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN_TANH"])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("lens", [[5, 5, 3, 1], [5, 2, 2, 2], [2, 5, 1, 3], [1, 1, 1, 1]])
+def test_kernel_lengths_prefix_and_not_match_numpy_float64(mode, reverse, lens, rng):
+    """Non-increasing lengths (the rows still running are a prefix: shorter per-step products)
+    and any other order give the NumPy reference's values; gradcheck covers the gradients."""
+    from ember.nn import functional as F
+
+    T, N, I, H = 5, 4, 3, 6
+    g = {"LSTM": 4, "GRU": 3}.get(mode, 1)
+    x = rng.standard_normal((T, N, I))
+    h0 = rng.uniform(-1, 1, (N, H))
+    c0 = rng.uniform(-1, 1, (N, H))
+    w_ih = rng.uniform(-0.5, 0.5, (g * H, I))
+    w_hh = rng.uniform(-0.5, 0.5, (g * H, H))
+    b_ih, b_hh = rng.uniform(-0.5, 0.5, (2, g * H))
+    lens = np.array(lens)
+    if mode == "LSTM":
+        y, (h, c) = F.lstm_layer(x, (h0, c0), w_ih, w_hh, b_ih, b_hh, lengths=lens, reverse=reverse)
+        ry, rh, rc = lstm_ref(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lens, reverse)
+        np.testing.assert_allclose(c.numpy(), rc, rtol=1e-12, atol=1e-12)
+    elif mode == "GRU":
+        y, h = F.gru_layer(x, h0, w_ih, w_hh, b_ih, b_hh, lengths=lens, reverse=reverse)
+        ry, rh = gru_ref(x, h0, w_ih, w_hh, b_ih, b_hh, lens, reverse)
+    else:
+        y, h = F.rnn_layer(x, h0, w_ih, w_hh, b_ih, b_hh, lengths=lens, reverse=reverse)
+        ry, rh = rnn_ref(x, h0, w_ih, w_hh, b_ih, b_hh, lens, reverse)
+    np.testing.assert_allclose(y.numpy(), ry, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(h.numpy(), rh, rtol=1e-12, atol=1e-12)
+
+    args = [ember.tensor(a, requires_grad=True) for a in (x, h0, c0, w_ih, w_hh, b_ih, b_hh)]
+
+    def fn(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+        if mode == "LSTM":
+            y, (h, c) = F.lstm_layer(x, (h0, c0), w_ih, w_hh, b_ih, b_hh, lens, reverse)
+            return y, h, c
+        f = F.gru_layer if mode == "GRU" else F.rnn_layer
+        y, h = f(x, h0, w_ih, w_hh, b_ih, b_hh, lens, reverse)
+        return y, h + 0 * c0.sum()
+
+    assert gradcheck(fn, tuple(args), atol=1e-6, rtol=1e-4)
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN_TANH"])
+def test_packed_same_bits_on_one_and_two_threads(mode, rng):
+    name = mode[:3] if mode.startswith("RNN") else mode
+    m = getattr(nn, name)(32, 128)  # large enough for the time loop's two-thread split
+    x = rng.standard_normal((20, 24, 32)).astype(np.float32)
+    lens = rng.integers(1, 21, 24)
+    results = []
+    old = ember.get_num_threads()
+    try:
+        for nt in (1, 2):
+            ember.set_num_threads(nt)
+            m.zero_grad()
+            xe = ember.tensor(x, requires_grad=True)
+            p = nn.utils.rnn.pack_padded_sequence(xe, lens, enforce_sorted=False)
+            out, _ = m(p)
+            (out.data * out.data).sum().backward()
+            results.append(
+                [out.data.numpy(), xe.grad.numpy()] + [q.grad.numpy() for q in m.parameters()]
+            )
+    finally:
+        ember.set_num_threads(old)
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -84,6 +84,18 @@ struct Steps {
   bool first(int64_t t, int64_t n) const { return reverse ? t == len(n) - 1 : t == 0; }
   // The step processed just before t (only meaningful when !first(t, n)).
   int64_t prev(int64_t t) const { return reverse ? t + 1 : t - 1; }
+  // The rows of the per-step GEMMs at step t: when the sequences still running are the first
+  // ones (lengths that do not increase along the batch: a PackedSequence's sorted order, which
+  // the recurrent layers keep), only those; the finished ones' rows of the product are never
+  // read (forward) or are zero (backward), so skipping them changes no value. Else N.
+  int64_t rows(int64_t t, int64_t N) const {
+    if (!lengths) return N;
+    int64_t r = 0;
+    while (r < N && lengths[r] > t) ++r;
+    for (int64_t n = r; n < N; ++n)
+      if (lengths[n] > t) return N;  // not a prefix
+    return r;
+  }
 };
 
 // out (C) = sum over R rows of a (R, C); threads over column blocks, each column summed in row
@@ -639,8 +651,10 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, 
         T* g = gates + t * N * GH;
         T* yt = y + t * N * H;
         T* ct = cells_at(t);
-        gemm_packed_cols<T>(n1 - n0, T(1), h_n + n0 * H, H, whh.packed(), 0, GH, T(1), g + n0 * GH,
-                            GH);
+        const int64_t m1 = std::min(n1, st.rows(t, N));
+        if (m1 > n0)
+          gemm_packed_cols<T>(m1 - n0, T(1), h_n + n0 * H, H, whh.packed(), 0, GH, T(1),
+                              g + n0 * GH, GH);
         for (int64_t n = n0; n < n1; ++n) {
           T* gi = g + n * GH;
           if (!st.valid(t, n)) {
@@ -673,8 +687,9 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, 
         T* g = gates + t * N * GH;
         T* yt = y + t * N * H;
         T* ct = cells_at(t);
+        const int64_t m = st.rows(t, N);
         for (int64_t q = 0; q < 4; ++q)
-          gemm_packed_cols<T>(N, T(1), cur, H, whh.packed(), q * H + u0, q * H + u1, T(1), g, GH);
+          gemm_packed_cols<T>(m, T(1), cur, H, whh.packed(), q * H + u0, q * H + u1, T(1), g, GH);
         for (int64_t n = 0; n < N; ++n) {
           T* gi = g + n * GH;
           if (!st.valid(t, n)) {
@@ -701,7 +716,7 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, 
   for (int64_t s = 0; s < T_; ++s) {
     const int64_t t = st.t_of(s);
     T* g = gates + t * N * GH;
-    whh.mul(N, h_n, P, T(1), g, GH);
+    whh.mul(st.rows(t, N), h_n, P, T(1), g, GH);
     T* yt = y + t * N * P;
     T* ht = w_hr ? hid + t * N * H : yt;  // this step's o * tanh(c)
     T* hs = w_hr ? scratch.data() : h_n;  // and the pass's running copy of it
@@ -793,7 +808,8 @@ void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* dw_hr, T* db_ih
           for (int64_t n = 0; n < N; ++n) add_db(s, n, u0, u1);
 #pragma omp barrier
         const T* dg = dgates.data() + st.t_of(s) * N * GH;
-        gemm_packed_cols<T>(N, T(1), dg, GH, whh.packed(), u0, u1, T(1), dh0, H);
+        gemm_packed_cols<T>(st.rows(st.t_of(s), N), T(1), dg, GH, whh.packed(), u0, u1, T(1), dh0,
+                            H);
       }
     }
   } else {
@@ -801,7 +817,7 @@ void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* dw_hr, T* db_ih
       for_each_block(N, H, 10, [&](int64_t n, int64_t j0, int64_t j1) { pointwise(s, n, j0, j1); });
       if (!db.empty())
         for (int64_t n = 0; n < N; ++n) add_db(s, n, 0, H);
-      whh.mul(N, dgates.data() + st.t_of(s) * N * GH, GH, T(1), dh0, H);
+      whh.mul(st.rows(st.t_of(s), N), dgates.data() + st.t_of(s) * N * GH, GH, T(1), dh0, H);
     }
   }
   finish_backward(dx, dw_ih, dw_hh, db_ih, db_hh, dgates.data(), dgates.data(), x, y, h0, w_ih, st,
@@ -861,8 +877,10 @@ void gru_forward(T* y, T* h_n, T* gates, T* hn, const T* x, const T* h0, const T
       const int64_t n0 = std::min(N, nb * k / team * mr),
                     n1 = std::min(N, nb * (k + 1) / team * mr);
       for (int64_t s = 0; s < T_ && n1 > n0; ++s) {
-        gemm_packed_cols<T>(n1 - n0, T(1), cur + n0 * H, H, whh.packed(), 0, GH, T(0),
-                            hh.data() + n0 * GH, GH);
+        const int64_t m1 = std::min(n1, st.rows(st.t_of(s), N));
+        if (m1 > n0)
+          gemm_packed_cols<T>(m1 - n0, T(1), cur + n0 * H, H, whh.packed(), 0, GH, T(0),
+                              hh.data() + n0 * GH, GH);
         for (int64_t n = n0; n < n1; ++n) pointwise(s, cur, nxt, n, 0, H);
         std::swap(cur, nxt);
       }
@@ -879,8 +897,9 @@ void gru_forward(T* y, T* h_n, T* gates, T* hn, const T* x, const T* h0, const T
       const int64_t k = omp_get_thread_num(), team = omp_get_num_threads();
       const int64_t u0 = np * k / team * nr, u1 = np * (k + 1) / team * nr;
       for (int64_t s = 0; s < T_; ++s) {
+        const int64_t m = st.rows(st.t_of(s), N);
         for (int64_t q = 0; q < 3; ++q)
-          gemm_packed_cols<T>(N, T(1), cur, H, whh.packed(), q * H + u0, q * H + u1, T(0),
+          gemm_packed_cols<T>(m, T(1), cur, H, whh.packed(), q * H + u0, q * H + u1, T(0),
                               hh.data(), GH);
         for (int64_t n = 0; n < N; ++n) pointwise(s, cur, nxt, n, u0, u1);
 #pragma omp barrier
@@ -891,7 +910,7 @@ void gru_forward(T* y, T* h_n, T* gates, T* hn, const T* x, const T* h0, const T
     return;
   }
   for (int64_t s = 0; s < T_; ++s) {
-    whh.mul(N, cur, H, T(0), hh.data(), GH);
+    whh.mul(st.rows(st.t_of(s), N), cur, H, T(0), hh.data(), GH);
     for_each_block(N, H, 10,
                    [&](int64_t n, int64_t j0, int64_t j1) { pointwise(s, cur, nxt, n, j0, j1); });
     std::swap(cur, nxt);
@@ -939,7 +958,7 @@ void gru_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T
       gru_bwd_row(dir, dir + H, dir + 2 * H, dhr_, dhr_ + H, dhr_ + 2 * H, dh0 + n * H, gr, gr + H,
                   gr + 2 * H, hnt + n * H, hp, dyr, j0, j1);
     });
-    whh.mul(N, dh_, GH, T(1), dh0, H);
+    whh.mul(st.rows(t, N), dh_, GH, T(1), dh0, H);
   }
   finish_backward(dx, dw_ih, dw_hh, db_ih, db_hh, dgi, dgh, x, y, h0, w_ih, st, N, I, H, GH);
 }
@@ -962,7 +981,7 @@ void rnn_forward(T* y, T* h_n, const T* x, const T* h0, const T* w_ih, const T* 
   for (int64_t s = 0; s < T_; ++s) {
     const int64_t t = st.t_of(s);
     T* yt = y + t * N * H;
-    whh.mul(N, h_n, H, T(1), yt, H);
+    whh.mul(st.rows(t, N), h_n, H, T(1), yt, H);
     for_each_block(N, H, relu ? 1 : 5, [&](int64_t n, int64_t j0, int64_t j1) {
       T* yr = yt + n * H;
       if (!st.valid(t, n)) {
@@ -1001,7 +1020,7 @@ void rnn_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T
       const T* dyr = dyt ? dyt + n * H : zeros.data();
       rnn_bwd_row(dgr, dh0 + n * H, yt + n * H, dyr, relu, j0, j1);
     });
-    whh.mul(N, dg, H, T(1), dh0, H);
+    whh.mul(st.rows(t, N), dg, H, T(1), dh0, H);
   }
   finish_backward(dx, dw_ih, dw_hh, db_ih, db_hh, dgates.data(), dgates.data(), x, y, h0, w_ih, st,
                   N, I, H, H);
