@@ -84,6 +84,18 @@ struct Steps {
   bool first(int64_t t, int64_t n) const { return reverse ? t == len(n) - 1 : t == 0; }
   // The step processed just before t (only meaningful when !first(t, n)).
   int64_t prev(int64_t t) const { return reverse ? t + 1 : t - 1; }
+  // The rows of the per-step GEMMs at step t: when the sequences still running are the first
+  // ones (lengths that do not increase along the batch: a PackedSequence's sorted order, which
+  // the recurrent layers keep), only those; the finished ones' rows of the product are never
+  // read (forward) or are zero (backward), so skipping them changes no value. Else N.
+  int64_t rows(int64_t t, int64_t N) const {
+    if (!lengths) return N;
+    int64_t r = 0;
+    while (r < N && lengths[r] > t) ++r;
+    for (int64_t n = r; n < N; ++n)
+      if (lengths[n] > t) return N;  // not a prefix
+    return r;
+  }
 };
 
 // out (C) = sum over R rows of a (R, C); threads over column blocks, each column summed in row
@@ -105,6 +117,135 @@ void column_sum(T* out, const T* a, int64_t R, int64_t C) {
     for (int64_t c = c0; c < c1; ++c) out[c] = acc[c - c0];
   }
 }
+
+// ---- Products with few rows --------------------------------------------------------------------
+// A cell (one step, T = 1) over a small batch multiplies each weight matrix by a few rows only:
+// packing the matrix for the GEMM (W_hh, 4H x H: 1 MiB at H = 256; W_ih the same way inside
+// gemm) costs several times the product there, so up to kFewRows rows the weights are read in
+// place (LSTMCell, I 128, H 256, batch 1: the kernel went from 140 to ~25 us a call).
+constexpr int64_t kFewRows = 4;
+
+// One lane-vector's partial sums added in a fixed tree.
+template <typename T, int L>
+inline T lane_sum(T (&s)[L]) {
+  for (int h = L / 2; h > 0; h /= 2)
+    for (int l = 0; l < h; ++l) s[l] += s[l + h];
+  return s[0];
+}
+
+// c (M, N) = a (M, K) @ W^T (+ c if acc), W (N, K) row-major: dot products along W's rows j for
+// the output columns j in [j0, j1), four rows of W at a time (four independent chains sharing
+// the loads of a). Partial sums in L lanes added in a fixed tree: vectorises without
+// reassociation, the same bits on any number of threads.
+template <typename T>
+EMBER_SIMD void few_rows_wt(T* __restrict c, int64_t ldc, const T* __restrict a, int64_t lda,
+                            const T* __restrict w, int64_t K, int64_t M, int64_t j0, int64_t j1,
+                            bool acc) {
+  constexpr int L = 64 / static_cast<int>(sizeof(T));  // one 512-bit vector
+  for (int64_t j = j0; j < j1; j += 4) {
+    const int64_t nj = std::min<int64_t>(4, j1 - j);
+    // Short blocks repeat their last row (the extra sums are dropped).
+    const T* w0 = w + j * K;
+    const T* w1 = w + (j + std::min<int64_t>(1, nj - 1)) * K;
+    const T* w2 = w + (j + std::min<int64_t>(2, nj - 1)) * K;
+    const T* w3 = w + (j + std::min<int64_t>(3, nj - 1)) * K;
+    for (int64_t m = 0; m < M; ++m) {  // the four rows of W stay in L1 for every row of a
+      const T* ar = a + m * lda;
+      T* cr = c + m * ldc;
+      T s0[L], s1[L], s2[L], s3[L];
+      for (int l = 0; l < L; ++l) s0[l] = s1[l] = s2[l] = s3[l] = T(0);
+      int64_t k = 0;
+      for (; k + L <= K; k += L)
+        for (int l = 0; l < L; ++l) {
+          const T x = ar[k + l];
+          s0[l] += x * w0[k + l];
+          s1[l] += x * w1[k + l];
+          s2[l] += x * w2[k + l];
+          s3[l] += x * w3[k + l];
+        }
+      for (int l = 0; k + l < K; ++l) {
+        const T x = ar[k + l];
+        s0[l] += x * w0[k + l];
+        s1[l] += x * w1[k + l];
+        s2[l] += x * w2[k + l];
+        s3[l] += x * w3[k + l];
+      }
+      const T r[4] = {lane_sum(s0), lane_sum(s1), lane_sum(s2), lane_sum(s3)};
+      for (int64_t q = 0; q < nj; ++q)  // not acc: c is never read (it may hold garbage)
+        cr[j + q] = acc ? cr[j + q] + r[q] : r[q];
+    }
+  }
+}
+
+// c (M, N) = a (M, K) @ W (+ c if acc), W (K, N) row-major: the rows of W scaled by a's entries
+// and added in order k = 0 .. K-1, output columns [j0, j1).
+template <typename T>
+EMBER_SIMD void few_rows_w(T* __restrict c, int64_t ldc, const T* __restrict a, int64_t lda,
+                           const T* __restrict w, int64_t K, int64_t N, int64_t M, int64_t j0,
+                           int64_t j1, bool acc) {
+  for (int64_t m = 0; m < M; ++m) {
+    T* cr = c + m * ldc;
+    if (!acc)
+      for (int64_t j = j0; j < j1; ++j) cr[j] = T(0);
+    for (int64_t k = 0; k < K; ++k) {
+      const T s = a[m * lda + k];
+      const T* wr = w + k * N;
+      for (int64_t j = j0; j < j1; ++j) cr[j] += s * wr[j];
+    }
+  }
+}
+
+// c (M, N) = a (M, K) @ op(W) + beta c with beta 0 or 1: op(W) = W^T for trans_w (W (N, K)),
+// else W (W (K, N)). The GEMM, or for at most kFewRows rows the weights in place; threads split
+// the output columns (every element gets the same arithmetic on any number of threads).
+template <typename T>
+void weight_product(bool trans_w, int64_t M, int64_t N, int64_t K, const T* a, int64_t lda,
+                    const T* w, T beta, T* c, int64_t ldc) {
+  if (M > kFewRows) {
+    gemm<T>(false, trans_w, M, N, K, T(1), a, lda, w, trans_w ? K : N, beta, c, ldc);
+    return;
+  }
+  if (M <= 0 || N <= 0) return;
+  constexpr int64_t JB = 64;
+  const int64_t nb = (N + JB - 1) / JB;
+  const int nt = static_cast<int>(std::min<int64_t>(threads_for(M * N * K, int64_t(1) << 18), nb));
+  const bool acc = beta != T(0);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t b = 0; b < nb; ++b) {
+    const int64_t j0 = b * JB, j1 = std::min(N, j0 + JB);
+    if (trans_w)
+      few_rows_wt(c, ldc, a, lda, w, K, M, j0, j1, acc);
+    else
+      few_rows_w(c, ldc, a, lda, w, K, N, M, j0, j1, acc);
+  }
+}
+
+// W_hh for the time loop: packed once for all the steps (PackedB), or, for a single step (a cell),
+// used through weight_product: in place for a few rows, else by gemm, whose packing goes into a
+// kept per-thread buffer (PackedB's fresh allocation cost LSTMCell batch 32 ~10% a call).
+// mul: c (M, N) = a @ op(W) + beta c (op as PackedB's trans_b).
+template <typename T>
+class StepWeight {
+ public:
+  StepWeight(bool trans, int64_t K, int64_t N, const T* w, int64_t steps)
+      : trans_(trans), K_(K), N_(N), w_(w) {
+    if (steps > 1) packed_.emplace(trans, K, N, w, trans ? K : N);
+  }
+  bool direct() const { return !packed_; }
+  const PackedB<T>& packed() const { return *packed_; }
+  void mul(int64_t M, const T* a, int64_t lda, T beta, T* c, int64_t ldc) const {
+    if (packed_)
+      gemm_packed<T>(M, T(1), a, lda, *packed_, beta, c, ldc);
+    else
+      weight_product(trans_, M, N_, K_, a, lda, w_, beta, c, ldc);
+  }
+
+ private:
+  bool trans_;
+  int64_t K_, N_;
+  const T* w_;
+  std::optional<PackedB<T>> packed_;
+};
 
 // dw_hh (GH, H) = sum_t dgh_t^T h_{t-1}: one GEMM pairing each step with the previous step's
 // output y (rows whose previous step is padding pair with y = 0), plus one GEMM for the rows
@@ -134,7 +275,7 @@ void finish_backward(T* dx, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T* dgi
                      const T* x, const T* y, const T* h0, const T* w_ih, const Steps& st, int64_t N,
                      int64_t I, int64_t H, int64_t GH, const T* db = nullptr) {
   const int64_t TN = st.T * N;
-  gemm<T>(false, false, TN, I, GH, T(1), dgi, GH, w_ih, I, T(0), dx, I);
+  weight_product(false, TN, I, GH, dgi, GH, w_ih, T(0), dx, I);
   gemm<T>(true, false, GH, I, TN, T(1), dgi, GH, x, I, T(0), dw_ih, I);
   hidden_weight_grad(dw_hh, dgh, y, h0, st, N, H, GH);
   if (db) {
@@ -482,35 +623,51 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, 
   const Steps st{T_, reverse, lengths};
   const std::vector<T> bias = sum_bias(b_ih, b_hh, GH);
   const T* b = bias.data();
-  // Nothing saved (gates / cells null: no gradient wanted): the gates live in a kept workspace
-  // and each step's cells in one (N, H) scratch, no fresh arrays to fill.
+  // Nothing saved (gates / cells null: no gradient wanted): each step's gates live in one
+  // (N, 4H) kept workspace and its cells in one (N, H) scratch, no fresh arrays to fill.
+  // The input projection is made step by step, just before the step reads it (W_ih packed once,
+  // as W_hh): one GEMM over all T steps wrote a (T, N, 4H) buffer far larger than the caches and
+  // read it back a step at a time (T 200: ~15 us a step more than T 10 at N 32, H 256). Below 8
+  // sequences a step's product has too few rows for the GEMM's row blocks (batch 1: 0.74x torch
+  // step by step): one GEMM over all steps then.
+  const bool step_proj = N >= 8;
   std::optional<Workspace<T>> gates_ws;
-  if (!gates) gates = gates_ws.emplace(T_ * N * GH).data();
+  if (!gates) gates_ws.emplace(step_proj ? N * GH : T_ * N * GH);
+  auto gates_at = [&](int64_t t) {
+    return gates ? gates + t * N * GH : gates_ws->data() + (step_proj ? 0 : t * N * GH);
+  };
   std::vector<T> cell_scratch(cells ? 0 : static_cast<size_t>(N * H));
   auto cells_at = [&](int64_t t) { return cells ? cells + t * N * H : cell_scratch.data(); };
-  // Input projection of all steps at once, straight into the gates buffer.
-  gemm<T>(false, true, T_ * N, GH, I, T(1), x, I, w_ih, I, T(0), gates, GH);
+  const StepWeight<T> wih(true, I, GH, w_ih, step_proj ? T_ : 1);
+  if (!step_proj) weight_product(true, T_ * N, GH, I, x, I, w_ih, T(0), gates_at(0), GH);
   // h_n / c_n carry the running state.
   std::memcpy(h_n, h0, sizeof(T) * N * P);
   std::memcpy(c_n, c0, sizeof(T) * N * H);
-  const PackedB<T> whh(true, P, GH, w_hh, P);  // packed once for every step
-  if (const int nt = w_hr ? 1 : batch_threads(N, GH, H, whh.mr); nt > 1) {
+  const StepWeight<T> whh(true, P, GH, w_hh, T_);  // packed once for all the steps
+  if (const int nt = w_hr || whh.direct() ? 1 : batch_threads(N, GH, H, whh.packed().mr); nt > 1) {
     // Each thread runs the plain loop on its own sequences [n0, n1): their state never leaves
     // the thread, so the steps need no barrier and no h crosses cores (the benchmark's LSTM
     // forward at 2 threads went from level with torch under the split by units below to ~1.15x
     // torch). Each reads all of the packed W_hh a step (1 MiB at H = 256): it stays in L2.
 #pragma omp parallel num_threads(nt)
     {
-      const int64_t mr = whh.mr, nb = (N + mr - 1) / mr;
+      const int64_t mr = whh.packed().mr, nb = (N + mr - 1) / mr;
       const int64_t k = omp_get_thread_num(), team = omp_get_num_threads();
       const int64_t n0 = std::min(N, nb * k / team * mr),
                     n1 = std::min(N, nb * (k + 1) / team * mr);
       for (int64_t s = 0; s < T_ && n1 > n0; ++s) {
         const int64_t t = st.t_of(s);
-        T* g = gates + t * N * GH;
+        T* g = gates_at(t);
         T* yt = y + t * N * H;
         T* ct = cells_at(t);
-        gemm_packed_cols<T>(n1 - n0, T(1), h_n + n0 * H, H, whh, 0, GH, T(1), g + n0 * GH, GH);
+        const int64_t m1 = std::min(n1, st.rows(t, N));
+        if (m1 > n0) {
+          if (step_proj)
+            gemm_packed_cols<T>(m1 - n0, T(1), x + (t * N + n0) * I, I, wih.packed(), 0, GH, T(0),
+                                g + n0 * GH, GH);
+          gemm_packed_cols<T>(m1 - n0, T(1), h_n + n0 * H, H, whh.packed(), 0, GH, T(1),
+                              g + n0 * GH, GH);
+        }
         for (int64_t n = n0; n < n1; ++n) {
           T* gi = g + n * GH;
           if (!st.valid(t, n)) {
@@ -526,24 +683,30 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, 
     }
     return;
   }
-  if (const int nt = w_hr ? 1 : unit_threads(N, GH, H, whh.nr); nt > 1) {
+  if (const int nt = w_hr || whh.direct() ? 1 : unit_threads(N, GH, H, whh.packed().nr); nt > 1) {
     // Each thread owns the hidden units [u0, u1) (whole NR panels) in all four gates: a step is
     // its GEMM columns for those units, their pointwise pass, and one barrier. h is double-
     // buffered (the GEMM reads all of it); c is only ever touched by its owner.
     const Workspace<T> hbuf(N * H);
 #pragma omp parallel num_threads(nt)
     {
-      const int64_t np = H / whh.nr, k = omp_get_thread_num(), team = omp_get_num_threads();
-      const int64_t u0 = np * k / team * whh.nr, u1 = np * (k + 1) / team * whh.nr;
+      const int64_t nr = whh.packed().nr, np = H / nr;
+      const int64_t k = omp_get_thread_num(), team = omp_get_num_threads();
+      const int64_t u0 = np * k / team * nr, u1 = np * (k + 1) / team * nr;
       T* cur = h_n;
       T* nxt = hbuf.data();
       for (int64_t s = 0; s < T_; ++s) {
         const int64_t t = st.t_of(s);
-        T* g = gates + t * N * GH;
+        T* g = gates_at(t);
         T* yt = y + t * N * H;
         T* ct = cells_at(t);
-        for (int64_t q = 0; q < 4; ++q)
-          gemm_packed_cols<T>(N, T(1), cur, H, whh, q * H + u0, q * H + u1, T(1), g, GH);
+        const int64_t m = st.rows(t, N);
+        for (int64_t q = 0; q < 4; ++q) {
+          if (step_proj)
+            gemm_packed_cols<T>(m, T(1), x + t * N * I, I, wih.packed(), q * H + u0, q * H + u1,
+                                T(0), g, GH);
+          gemm_packed_cols<T>(m, T(1), cur, H, whh.packed(), q * H + u0, q * H + u1, T(1), g, GH);
+        }
         for (int64_t n = 0; n < N; ++n) {
           T* gi = g + n * GH;
           if (!st.valid(t, n)) {
@@ -569,8 +732,9 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, 
   std::vector<T> scratch(w_hr ? static_cast<size_t>(N * H) : 0);
   for (int64_t s = 0; s < T_; ++s) {
     const int64_t t = st.t_of(s);
-    T* g = gates + t * N * GH;
-    gemm_packed<T>(N, T(1), h_n, P, whh, T(1), g, GH);
+    T* g = gates_at(t);
+    if (step_proj) wih.mul(st.rows(t, N), x + t * N * I, I, T(0), g, GH);
+    whh.mul(st.rows(t, N), h_n, P, T(1), g, GH);
     T* yt = y + t * N * P;
     T* ht = w_hr ? hid + t * N * H : yt;  // this step's o * tanh(c)
     T* hs = w_hr ? scratch.data() : h_n;  // and the pass's running copy of it
@@ -621,7 +785,7 @@ void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* dw_hr, T* db_ih
   // dh0 / dc0 carry the running gradient of the state, backwards through the steps.
   copy_or_zero(dh0, dh_n, N * H);
   copy_or_zero(dc0, dc_n, N * H);
-  const PackedB<T> whh(false, GH, H, w_hh, H);
+  const StepWeight<T> whh(false, GH, H, w_hh, T_);
   // The bias gradient, summed step by step while dgates_t is in cache (column_sum after the
   // loop would read all of dgates again): row n, gate columns q H + [j0, j1) of step s, in the
   // order s = T-1 .. 0, n = 0 .. N-1 on any number of threads.
@@ -647,21 +811,23 @@ void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* dw_hr, T* db_ih
                  gi + 2 * H, gi + 3 * H, cells + r * H, cpr, dyr, j0, j1);
   };
   // Padded rows have zero dgates, so their carried dh passes through the GEMM unchanged.
-  if (const int nt = unit_threads(N, GH, H, whh.nr); nt > 1) {
+  if (const int nt = whh.direct() ? 1 : unit_threads(N, GH, H, whh.packed().nr); nt > 1) {
     // Split by hidden units as in lstm_forward: a thread's pointwise pass reads and writes only
     // its units of dh / dc; the barrier makes the whole dgates_t ready for every thread's GEMM
     // columns (its units of dh).
 #pragma omp parallel num_threads(nt)
     {
-      const int64_t np = H / whh.nr, k = omp_get_thread_num(), team = omp_get_num_threads();
-      const int64_t u0 = np * k / team * whh.nr, u1 = np * (k + 1) / team * whh.nr;
+      const int64_t nr = whh.packed().nr, np = H / nr;
+      const int64_t k = omp_get_thread_num(), team = omp_get_num_threads();
+      const int64_t u0 = np * k / team * nr, u1 = np * (k + 1) / team * nr;
       for (int64_t s = T_ - 1; s >= 0; --s) {
         for (int64_t n = 0; n < N; ++n) pointwise(s, n, u0, u1);
         if (!db.empty())
           for (int64_t n = 0; n < N; ++n) add_db(s, n, u0, u1);
 #pragma omp barrier
         const T* dg = dgates.data() + st.t_of(s) * N * GH;
-        gemm_packed_cols<T>(N, T(1), dg, GH, whh, u0, u1, T(1), dh0, H);
+        gemm_packed_cols<T>(st.rows(st.t_of(s), N), T(1), dg, GH, whh.packed(), u0, u1, T(1), dh0,
+                            H);
       }
     }
   } else {
@@ -669,7 +835,7 @@ void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* dw_hr, T* db_ih
       for_each_block(N, H, 10, [&](int64_t n, int64_t j0, int64_t j1) { pointwise(s, n, j0, j1); });
       if (!db.empty())
         for (int64_t n = 0; n < N; ++n) add_db(s, n, 0, H);
-      gemm_packed<T>(N, T(1), dgates.data() + st.t_of(s) * N * GH, GH, whh, T(1), dh0, H);
+      whh.mul(st.rows(st.t_of(s), N), dgates.data() + st.t_of(s) * N * GH, GH, T(1), dh0, H);
     }
   }
   finish_backward(dx, dw_ih, dw_hh, db_ih, db_hh, dgates.data(), dgates.data(), x, y, h0, w_ih, st,
@@ -696,9 +862,9 @@ void gru_forward(T* y, T* h_n, T* gates, T* hn, const T* x, const T* h0, const T
   std::optional<Workspace<T>> gates_ws;
   if (!gates) gates = gates_ws.emplace(T_ * N * GH).data();
   std::vector<T> hn_scratch(hn ? 0 : static_cast<size_t>(N * H));
-  gemm<T>(false, true, T_ * N, GH, I, T(1), x, I, w_ih, I, T(0), gates, GH);
+  weight_product(true, T_ * N, GH, I, x, I, w_ih, T(0), gates, GH);
   std::memcpy(h_n, h0, sizeof(T) * N * H);
-  const PackedB<T> whh(true, H, GH, w_hh, H);
+  const StepWeight<T> whh(true, H, GH, w_hh, T_);
   // The state is double-buffered (every unit's GEMM reads all of it): step s reads cur, writes
   // nxt. Row n, units [j0, j1) of step s's pointwise pass:
   const Workspace<T> hbuf(N * H);
@@ -720,17 +886,19 @@ void gru_forward(T* y, T* h_n, T* gates, T* hn, const T* x, const T* h0, const T
   };
   T* cur = h_n;
   T* nxt = hbuf.data();
-  if (const int nt = batch_threads(N, GH, H, whh.mr); nt > 1) {
+  if (const int nt = whh.direct() ? 1 : batch_threads(N, GH, H, whh.packed().mr); nt > 1) {
     // Split by sequences as in lstm_forward: the plain loop on rows [n0, n1), no barrier.
 #pragma omp parallel num_threads(nt) firstprivate(cur, nxt)
     {
-      const int64_t mr = whh.mr, nb = (N + mr - 1) / mr;
+      const int64_t mr = whh.packed().mr, nb = (N + mr - 1) / mr;
       const int64_t k = omp_get_thread_num(), team = omp_get_num_threads();
       const int64_t n0 = std::min(N, nb * k / team * mr),
                     n1 = std::min(N, nb * (k + 1) / team * mr);
       for (int64_t s = 0; s < T_ && n1 > n0; ++s) {
-        gemm_packed_cols<T>(n1 - n0, T(1), cur + n0 * H, H, whh, 0, GH, T(0), hh.data() + n0 * GH,
-                            GH);
+        const int64_t m1 = std::min(n1, st.rows(st.t_of(s), N));
+        if (m1 > n0)
+          gemm_packed_cols<T>(m1 - n0, T(1), cur + n0 * H, H, whh.packed(), 0, GH, T(0),
+                              hh.data() + n0 * GH, GH);
         for (int64_t n = n0; n < n1; ++n) pointwise(s, cur, nxt, n, 0, H);
         std::swap(cur, nxt);
       }
@@ -738,16 +906,19 @@ void gru_forward(T* y, T* h_n, T* gates, T* hn, const T* x, const T* h0, const T
     }
     return;
   }
-  if (const int nt = unit_threads(N, GH, H, whh.nr); nt > 1) {
+  if (const int nt = whh.direct() ? 1 : unit_threads(N, GH, H, whh.packed().nr); nt > 1) {
     // Split by hidden units as in lstm_forward: a thread's GEMM columns (its units of r, z and
     // n), its pointwise pass, one barrier a step.
 #pragma omp parallel num_threads(nt) firstprivate(cur, nxt)
     {
-      const int64_t np = H / whh.nr, k = omp_get_thread_num(), team = omp_get_num_threads();
-      const int64_t u0 = np * k / team * whh.nr, u1 = np * (k + 1) / team * whh.nr;
+      const int64_t nr = whh.packed().nr, np = H / nr;
+      const int64_t k = omp_get_thread_num(), team = omp_get_num_threads();
+      const int64_t u0 = np * k / team * nr, u1 = np * (k + 1) / team * nr;
       for (int64_t s = 0; s < T_; ++s) {
+        const int64_t m = st.rows(st.t_of(s), N);
         for (int64_t q = 0; q < 3; ++q)
-          gemm_packed_cols<T>(N, T(1), cur, H, whh, q * H + u0, q * H + u1, T(0), hh.data(), GH);
+          gemm_packed_cols<T>(m, T(1), cur, H, whh.packed(), q * H + u0, q * H + u1, T(0),
+                              hh.data(), GH);
         for (int64_t n = 0; n < N; ++n) pointwise(s, cur, nxt, n, u0, u1);
 #pragma omp barrier
         std::swap(cur, nxt);
@@ -757,7 +928,7 @@ void gru_forward(T* y, T* h_n, T* gates, T* hn, const T* x, const T* h0, const T
     return;
   }
   for (int64_t s = 0; s < T_; ++s) {
-    gemm_packed<T>(N, T(1), cur, H, whh, T(0), hh.data(), GH);
+    whh.mul(st.rows(st.t_of(s), N), cur, H, T(0), hh.data(), GH);
     for_each_block(N, H, 10,
                    [&](int64_t n, int64_t j0, int64_t j1) { pointwise(s, cur, nxt, n, j0, j1); });
     std::swap(cur, nxt);
@@ -780,7 +951,7 @@ void gru_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T
   T* const dgh = dgi + T_ * N * GH;
   const std::vector<T> zeros(dy ? 0 : static_cast<size_t>(H), T(0));  // dy == null
   copy_or_zero(dh0, dh_n, N * H);
-  const PackedB<T> whh(false, GH, H, w_hh, H);
+  const StepWeight<T> whh(false, GH, H, w_hh, T_);
   for (int64_t s = T_ - 1; s >= 0; --s) {
     const int64_t t = st.t_of(s);
     const T* g = gates + t * N * GH;
@@ -805,7 +976,7 @@ void gru_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T
       gru_bwd_row(dir, dir + H, dir + 2 * H, dhr_, dhr_ + H, dhr_ + 2 * H, dh0 + n * H, gr, gr + H,
                   gr + 2 * H, hnt + n * H, hp, dyr, j0, j1);
     });
-    gemm_packed<T>(N, T(1), dh_, GH, whh, T(1), dh0, H);
+    whh.mul(st.rows(t, N), dh_, GH, T(1), dh0, H);
   }
   finish_backward(dx, dw_ih, dw_hh, db_ih, db_hh, dgi, dgh, x, y, h0, w_ih, st, N, I, H, GH);
 }
@@ -822,13 +993,13 @@ void rnn_forward(T* y, T* h_n, const T* x, const T* h0, const T* w_ih, const T* 
   const std::vector<T> bias = sum_bias(b_ih, b_hh, H);
   const T* b = bias.data();
   // The input projection goes straight into y; each step overwrites its slice with h_t.
-  gemm<T>(false, true, T_ * N, H, I, T(1), x, I, w_ih, I, T(0), y, H);
+  weight_product(true, T_ * N, H, I, x, I, w_ih, T(0), y, H);
   std::memcpy(h_n, h0, sizeof(T) * N * H);
-  const PackedB<T> whh(true, H, H, w_hh, H);
+  const StepWeight<T> whh(true, H, H, w_hh, T_);
   for (int64_t s = 0; s < T_; ++s) {
     const int64_t t = st.t_of(s);
     T* yt = y + t * N * H;
-    gemm_packed<T>(N, T(1), h_n, H, whh, T(1), yt, H);
+    whh.mul(st.rows(t, N), h_n, H, T(1), yt, H);
     for_each_block(N, H, relu ? 1 : 5, [&](int64_t n, int64_t j0, int64_t j1) {
       T* yr = yt + n * H;
       if (!st.valid(t, n)) {
@@ -852,7 +1023,7 @@ void rnn_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T
   const Workspace<T> dgates(T_ * N * H);
   const std::vector<T> zeros(dy ? 0 : static_cast<size_t>(H), T(0));  // dy == null
   copy_or_zero(dh0, dh_n, N * H);
-  const PackedB<T> whh(false, H, H, w_hh, H);
+  const StepWeight<T> whh(false, H, H, w_hh, T_);
   for (int64_t s = T_ - 1; s >= 0; --s) {
     const int64_t t = st.t_of(s);
     const T* yt = y + t * N * H;
@@ -867,7 +1038,7 @@ void rnn_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T
       const T* dyr = dyt ? dyt + n * H : zeros.data();
       rnn_bwd_row(dgr, dh0 + n * H, yt + n * H, dyr, relu, j0, j1);
     });
-    gemm_packed<T>(N, T(1), dg, H, whh, T(1), dh0, H);
+    whh.mul(st.rows(t, N), dg, H, T(1), dh0, H);
   }
   finish_backward(dx, dw_ih, dw_hh, db_ih, db_hh, dgates.data(), dgates.data(), x, y, h0, w_ih, st,
                   N, I, H, H);

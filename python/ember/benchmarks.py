@@ -777,6 +777,57 @@ workload("lstm/T50-N32-I128-H256/fwd+bwd", "rnn")(lambda: _rnn_case("lstm", True
 workload("gru/T50-N32-I128-H256/fwd", "rnn")(lambda: _rnn_case("gru", False))
 
 
+# A decoder's loop: nn.LSTMCell called for 50 steps (input 128, hidden 256, float32, no grad),
+# the per-call cost (one step of a small batch: weights read in place, no packing) beside torch.
+def _lstm_cell_case(n: int) -> dict:
+    import ember
+    from ember import nn
+
+    steps, i, h = 50, 128, 256
+    rng = _rng()
+    xs = rng.standard_normal((steps, n, i)).astype(np.float32)
+    ember.manual_seed(0)
+    cell = nn.LSTMCell(i, h)
+    w = {k: v.numpy() for k, v in cell.state_dict().items()}
+    xe = [ember.tensor(x) for x in xs]
+
+    def ours():
+        with ember.no_grad():
+            state = None
+            for x in xe:
+                state = cell(x, state)
+
+    def numpy_loop():
+        hh = cc = np.zeros((n, h), np.float32)
+        b = w["bias_ih"] + w["bias_hh"]
+        for x in xs:
+            a = x @ w["weight_ih"].T + hh @ w["weight_hh"].T + b
+            ig, fg = _sig(a[:, :h]), _sig(a[:, h : 2 * h])
+            gg, og = np.tanh(a[:, 2 * h : 3 * h]), _sig(a[:, 3 * h :])
+            cc = fg * cc + ig * gg
+            hh = og * np.tanh(cc)
+
+    impls = {"ember": ours, "numpy": numpy_loop}
+    torch = _torch()
+    if torch is not None:
+        tcell = torch.nn.LSTMCell(i, h)
+        tcell.load_state_dict({k: torch.from_numpy(v) for k, v in w.items()})
+        txs = [torch.from_numpy(x) for x in xs]
+
+        def theirs():
+            with torch.no_grad():
+                state = None
+                for x in txs:
+                    state = tcell(x, state)
+
+        impls["torch"] = theirs
+    return impls
+
+
+workload("lstmcell/N1-I128-H256/50steps/fwd", "rnn")(lambda: _lstm_cell_case(1))
+workload("lstmcell/N32-I128-H256/50steps/fwd", "rnn")(lambda: _lstm_cell_case(32))
+
+
 # ---- whole training steps of common models (ember against torch: the same model code) ------
 
 

@@ -4161,6 +4161,12 @@ def lstm_layer(input, hx, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, revers
     """
     op = "lstm"
     w_ih, w_hh, b_ih, b_hh, w_hr, h, p = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 4, w_hr)
+    return _lstm_layer(op, input, hx, w_ih, w_hh, b_ih, b_hh, w_hr, h, p, lengths, reverse)
+
+
+def _lstm_layer(op, input, hx, w_ih, w_hh, b_ih, b_hh, w_hr, h, p, lengths, reverse):
+    """lstm_layer after _rnn_weights (the cell checks its weights once, not twice: a decoder
+    calls it every step)."""
     x = _rnn_input(op, input, w_ih)
     n = x.shape[1]
     if hx is None:
@@ -4183,6 +4189,11 @@ def gru_layer(input, hx, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, reverse
     """
     op = "gru"
     w_ih, w_hh, b_ih, b_hh, _, h, _ = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 3)
+    return _gru_layer(op, input, hx, w_ih, w_hh, b_ih, b_hh, h, lengths, reverse)
+
+
+def _gru_layer(op, input, hx, w_ih, w_hh, b_ih, b_hh, h, lengths, reverse):
+    """gru_layer after _rnn_weights (see _lstm_layer)."""
     x = _rnn_input(op, input, w_ih)
     h0 = _rnn_state(op, hx, "h0", x.shape[1], h, w_ih.dtype)
     lens = _rnn_lengths(lengths, x.shape[1], x.shape[0], op)
@@ -4202,6 +4213,11 @@ def rnn_layer(
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"{op}: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
     w_ih, w_hh, b_ih, b_hh, _, h, _ = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 1)
+    return _rnn_layer(op, input, hx, w_ih, w_hh, b_ih, b_hh, h, lengths, reverse, nonlinearity)
+
+
+def _rnn_layer(op, input, hx, w_ih, w_hh, b_ih, b_hh, h, lengths, reverse, nonlinearity):
+    """rnn_layer after _rnn_weights (see _lstm_layer)."""
     x = _rnn_input(op, input, w_ih)
     h0 = _rnn_state(op, hx, "h0", x.shape[1], h, w_ih.dtype)
     lens = _rnn_lengths(lengths, x.shape[1], x.shape[0], op)
@@ -4236,7 +4252,9 @@ def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
     if not isinstance(hx, tuple | list) or len(hx) != 2:
         raise TypeError(f"{op}: hx must be a tuple (h, c) or None")
     states = [s if s is None or not unb else _unbatched_state(op, s, h) for s in hx]
-    y, (h_n, c_n) = lstm_layer(x, tuple(states), w_ih, w_hh, b_ih, b_hh)
+    _, (h_n, c_n) = _lstm_layer(
+        op, x, tuple(states), w_ih, w_hh, b_ih, b_hh, None, h, h, None, False
+    )
     return _unbatch(h_n, unb), _unbatch(c_n, unb)
 
 
@@ -4256,7 +4274,7 @@ def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
     x = x.reshape(1, 1, -1) if unb else x.reshape(1, *x.shape)
     if hx is not None and unb:
         hx = _unbatched_state(op, hx, h)
-    _, h_n = gru_layer(x, hx, w_ih, w_hh, b_ih, b_hh)
+    _, h_n = _gru_layer(op, x, hx, w_ih, w_hh, b_ih, b_hh, h, None, False)
     return _unbatch(h_n, unb)
 
 
@@ -4269,7 +4287,7 @@ def rnn_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     x = x.reshape(1, 1, -1) if unb else x.reshape(1, *x.shape)
     if hx is not None and unb:
         hx = _unbatched_state(op, hx, h)
-    _, h_n = rnn_layer(x, hx, w_ih, w_hh, b_ih, b_hh, nonlinearity=nonlinearity)
+    _, h_n = _rnn_layer(op, x, hx, w_ih, w_hh, b_ih, b_hh, h, None, False, nonlinearity)
     return _unbatch(h_n, unb)
 
 

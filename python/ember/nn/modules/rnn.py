@@ -219,8 +219,11 @@ class RNNBase(Module):
         if packed:
             if lengths is not None:
                 raise ValueError(f"{cls}: pass lengths either in the PackedSequence or as lengths")
-            sorted_indices = input.sorted_indices
-            input, lengths = _unpack(input, cls)
+            # Unpacked in the packing's sorted order (longest first), as torch runs it: the
+            # kernels' per-step products then skip the sequences already finished (their
+            # rows are the last ones); the states are permuted in and out below.
+            sorted_indices, unsorted_indices = input.sorted_indices, input.unsorted_indices
+            input, lengths = _unpack(input._replace(sorted_indices=None), cls)
         dtype = self.weight_ih_l0.dtype
         x = F._float_input(input, cls, "input", dtype)
         if x.ndim not in (2, 3):
@@ -264,6 +267,13 @@ class RNNBase(Module):
                 h0 = h0.unsqueeze(1)
                 c0 = c0.unsqueeze(1) if c0 is not None else None
 
+        if packed and sorted_indices is not None:
+            si = np.asarray(
+                sorted_indices.data if isinstance(sorted_indices, Tensor) else sorted_indices
+            )
+            h0 = None if h0 is None else h0[:, si]
+            c0 = None if c0 is None else c0[:, si]
+
         weights = self.all_weights
         layer_in = x
         hs, cs = [], []
@@ -296,7 +306,18 @@ class RNNBase(Module):
             h_n = h_n.squeeze(1)
             c_n = c_n.squeeze(1) if c_n is not None else None
         elif packed:
-            output = _pack(output, lengths, sorted_indices)
+            output = _pack(output, lengths, None)
+            if sorted_indices is not None:
+                output = PackedSequence(
+                    output.data, output.batch_sizes, sorted_indices, unsorted_indices
+                )
+                ui = np.asarray(
+                    unsorted_indices.data
+                    if isinstance(unsorted_indices, Tensor)
+                    else unsorted_indices
+                )
+                h_n = h_n[:, ui]
+                c_n = None if c_n is None else c_n[:, ui]
         elif self.batch_first:
             output = output.transpose(0, 1)
         return output, ((h_n, c_n) if self.mode == "LSTM" else h_n)
