@@ -2039,7 +2039,8 @@ def scaled_dot_product_attention(
         key = _float_input(key, op, "key", query.dtype)
         value = _float_input(value, op, "value", query.dtype)
         hq, hk, hv = (t.shape[-3] if t.ndim >= 3 else None for t in (query, key, value))
-        if None in (hq, hk, hv) or hq % hk or hq % hv:
+        # (0 key / value heads divide nothing: a clear error, not a ZeroDivisionError)
+        if None in (hq, hk, hv) or 0 in (hk, hv) or hq % hk or hq % hv:
             raise ValueError(
                 "scaled_dot_product_attention: with enable_gqa the key and value heads (dim -3) "
                 f"must divide the query's; got query {query.shape}, key {key.shape}, "
