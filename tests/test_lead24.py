@@ -31,3 +31,22 @@ def test_einsum_of_one_dtype_still_works_for_each_kind():
         out = ember.einsum("ij,jk->ik", ember.tensor(a), ember.tensor(b))
         assert out.dtype == np.dtype(dt)
         np.testing.assert_allclose(out.numpy(), a @ b, rtol=1e-5)
+
+
+def test_ctc_kernel_refuses_an_even_extended_target_length():
+    # 2 * S + 1 labels: blank, l1, blank, l2, blank; an even count is not such a target
+    lp = np.log(np.full((4, 1, 3), 1 / 3, np.float32))
+    ext = np.array([[0, 1, 0, 2, 0]], np.int64)
+    in_len = np.array([4], np.int64)
+    with pytest.raises(ValueError, match="ext_len 2 is even"):
+        ember._C.ctc_loss_forward(lp, ext, in_len, np.array([2], np.int64))
+    nll, _ = ember._C.ctc_loss_forward(lp, ext, in_len, np.array([5], np.int64))
+    torch = pytest.importorskip("torch")
+    want = torch.nn.functional.ctc_loss(
+        torch.tensor(lp),
+        torch.tensor([[1, 2]]),
+        torch.tensor([4]),
+        torch.tensor([2]),
+        reduction="none",
+    )
+    np.testing.assert_allclose(nll, want.numpy(), rtol=1e-6)

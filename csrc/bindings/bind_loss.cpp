@@ -141,7 +141,7 @@ struct CtcSizes {
   int64_t T, N, C, L;
 };
 
-// log_probs (T, N, C) float, ext (N, L) int64 in [0, C), in_len in [1, T], ext_len in [1, L].
+// log_probs (T, N, C) float, ext (N, L) int64 in [0, C), in_len in [1, T], ext_len odd, in [1, L].
 CtcSizes check_ctc(const py::array& lp, const py::array& ext, const py::array& in_len,
                    const py::array& ext_len, const char* op) {
   require_float(lp, op, "log_probs");
@@ -161,6 +161,8 @@ CtcSizes check_ctc(const py::array& lp, const py::array& ext, const py::array& i
   for (int64_t n = 0; n < N; ++n) {
     EMBER_CHECK(il[n] >= 1 && il[n] <= T, op, ": in_len ", il[n], " is not in [1, ", T, "]");
     EMBER_CHECK(el[n] >= 1 && el[n] <= L, op, ": ext_len ", el[n], " is not in [1, ", L, "]");
+    EMBER_CHECK(el[n] % 2 == 1, op, ": ext_len ", el[n],
+                " is even (a blank-interleaved target has 2 * target_length + 1 labels)");
   }
   return {T, N, C, L};
 }
