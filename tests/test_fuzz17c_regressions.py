@@ -55,3 +55,15 @@ def test_non_finite_padding_double_backward(mode, rng):
         )
     for a, b in zip(*results, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_rnn_cell_bad_nonlinearity_named_by_rnn_cell():
+    # rnn_cell stopped checking nonlinearity when it began calling _rnn_layer (which skips
+    # rnn_layer's checks): the error came from the C++ boundary, named rnn_forward.
+    import ember.nn.functional as F
+
+    x = ember.tensor(np.zeros((2, 3), np.float32))
+    w_ih = ember.tensor(np.zeros((4, 3), np.float32))
+    w_hh = ember.tensor(np.zeros((4, 4), np.float32))
+    with pytest.raises(ValueError, match="rnn_cell: nonlinearity must be 'tanh' or 'relu'"):
+        F.rnn_cell(x, None, w_ih, w_hh, nonlinearity="gelu")

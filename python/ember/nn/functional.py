@@ -4301,6 +4301,8 @@ def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
 def rnn_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     """One Elman RNN step. input (N, I) or (I,), hx (N, H) / (H,) or None -> h'."""
     op = "rnn_cell"
+    if nonlinearity not in ("tanh", "relu"):  # (rnn_layer's check: _rnn_layer skips it)
+        raise ValueError(f"{op}: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
     w_ih, w_hh, b_ih, b_hh, _, h, _ = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 1)
     x = _cell_input(op, input, w_ih)
     unb = x.ndim == 1
