@@ -3891,12 +3891,15 @@ def _rnn_unrolled(mode, lengths, reverse, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_h
     """The layer's forward in Tensor ops, one step at a time: what backward_graph
     differentiates for create_graph=True (double backward), as torch's non-fused CPU RNNs are.
     mode: 'lstm', 'gru', 'tanh' or 'relu'. -> (y, h_n) or (y, h_n, c_n) for the LSTM."""
+    t_len = x.shape[0]
+    mask = None if lengths is None else np.arange(t_len)[:, None, None] < lengths[None, :, None]
+    if mask is not None:  # padding zeroed, as _rnn_masked_x: a nan there would reach every grad
+        x = ops.where(mask, x, 0.0)
     xw = x @ w_ih.transpose(0, 1)
     if b_ih is not None:
         xw = xw + b_ih
     w_hh_t = w_hh.transpose(0, 1)
-    t_len, hs = x.shape[0], w_hh.shape[0] // {"lstm": 4, "gru": 3}.get(mode, 1)
-    mask = None if lengths is None else np.arange(t_len)[:, None, None] < lengths[None, :, None]
+    hs = w_hh.shape[0] // {"lstm": 4, "gru": 3}.get(mode, 1)
     h, c, ys = h0, c0, [None] * t_len
     for t in reversed(range(t_len)) if reverse else range(t_len):
         hw = h @ w_hh_t
@@ -3948,6 +3951,20 @@ def _rnn_backward_graph(ctx, grads, mode):
     return out + (None,) * (len(ctx.parents) - len(out))
 
 
+def _rnn_masked_x(x, lengths):
+    """x for the kernels' backward, its padded steps (t >= lengths[n]) zeroed when any of them is
+    not finite: dW_ih = sum dgates^T x pairs those steps with zero gradients, and 0 * inf or nan
+    is nan (padding must change no gradient; a packed input's padding is zeros already)."""
+    if lengths is None:
+        return x
+    pad = np.arange(x.shape[0])[:, None] >= lengths[None, :]
+    if np.isfinite(x[pad]).all():
+        return x
+    x = x.copy()
+    x[pad] = 0
+    return x
+
+
 class LSTMLayer(Function):
     # x (T,N,I), h0 (N,P), c0 (N,H), w_ih (4H,I), w_hh (4H,P), b_ih, b_hh (4H,) or None,
     # w_hr (P,H) or None (P = H: no projections) -> y (T,N,P), h_n (N,P), c_n (N,H)
@@ -3973,6 +3990,7 @@ class LSTMLayer(Function):
         x, h0, c0, w_ih, w_hh, w_hr, y, gates, cells, hid = ctx.saved_tensors
         w_ih, w_hh = ops._held(w_ih), ops._held(w_hh)
         has_bias, lengths, reverse = ctx.opts
+        x = _rnn_masked_x(x, lengths)
         dt = x.dtype
         dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr = _C.lstm_backward(
             _grad_arr(dy, dt), _grad_arr(dh_n, dt), _grad_arr(dc_n, dt),
@@ -4004,6 +4022,7 @@ class GRULayer(Function):
         x, h0, w_ih, w_hh, y, gates, hn = ctx.saved_tensors
         w_ih, w_hh = ops._held(w_ih), ops._held(w_hh)
         has_bias, lengths, reverse = ctx.opts
+        x = _rnn_masked_x(x, lengths)
         dt = x.dtype
         dx, dh0, dw_ih, dw_hh, db_ih, db_hh = _C.gru_backward(
             _grad_arr(dy, dt), _grad_arr(dh_n, dt),
@@ -4036,6 +4055,7 @@ class RNNLayer(Function):
         x, h0, w_ih, w_hh, y = ctx.saved_tensors
         w_ih, w_hh = ops._held(w_ih), ops._held(w_hh)
         has_bias, lengths, reverse, nonlinearity = ctx.opts
+        x = _rnn_masked_x(x, lengths)
         dt = x.dtype
         dx, dh0, dw_ih, dw_hh, db_ih, db_hh = _C.rnn_backward(
             _grad_arr(dy, dt), _grad_arr(dh_n, dt),
@@ -4282,6 +4302,8 @@ def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
 def rnn_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     """One Elman RNN step. input (N, I) or (I,), hx (N, H) / (H,) or None -> h'."""
     op = "rnn_cell"
+    if nonlinearity not in ("tanh", "relu"):  # (rnn_layer's check: _rnn_layer skips it)
+        raise ValueError(f"{op}: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
     w_ih, w_hh, b_ih, b_hh, _, h, _ = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 1)
     x = _cell_input(op, input, w_ih)
     unb = x.ndim == 1
