@@ -304,27 +304,3 @@ def test_packed_same_bits_on_one_and_two_threads(mode, rng):
         ember.set_num_threads(old)
     for a, b in zip(*results, strict=True):
         np.testing.assert_array_equal(a, b)
-
-
-@pytest.mark.parametrize("reverse", [False, True])
-@pytest.mark.parametrize("lens", [None, [6, 6, 5, 5, 4, 3, 3, 2, 1], [2, 6, 1, 3, 6, 5, 4, 4, 2]])
-@pytest.mark.parametrize("grad", [False, True])
-def test_lstm_step_by_step_projection_matches_numpy(reverse, lens, grad, rng):
-    """Batch >= 8: the LSTM forward projects the input a step at a time (no saves: into one
-    step's workspace); below, one product over all steps. Both against the reference."""
-    from ember.nn import functional as F
-
-    T, I, H = 6, 5, 7
-    for n in (9, 7):
-        x = rng.standard_normal((T, n, I))
-        h0, c0 = rng.uniform(-1, 1, (2, n, H))
-        w_ih = rng.uniform(-0.5, 0.5, (4 * H, I))
-        w_hh = rng.uniform(-0.5, 0.5, (4 * H, H))
-        b_ih, b_hh = rng.uniform(-0.5, 0.5, (2, 4 * H))
-        ln = None if lens is None else np.array(lens)[:n]
-        xe = ember.tensor(x, requires_grad=grad)
-        with ember.set_grad_enabled(grad):
-            y, (h, c) = F.lstm_layer(xe, (h0, c0), w_ih, w_hh, b_ih, b_hh, ln, reverse)
-        ry, rh, rc = lstm_ref(x, h0, c0, w_ih, w_hh, b_ih, b_hh, ln, reverse)
-        for a, b in ((y, ry), (h, rh), (c, rc)):
-            np.testing.assert_allclose(a.numpy(), b, rtol=1e-12, atol=1e-12)

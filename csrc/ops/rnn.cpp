@@ -623,23 +623,14 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, 
   const Steps st{T_, reverse, lengths};
   const std::vector<T> bias = sum_bias(b_ih, b_hh, GH);
   const T* b = bias.data();
-  // Nothing saved (gates / cells null: no gradient wanted): each step's gates live in one
-  // (N, 4H) kept workspace and its cells in one (N, H) scratch, no fresh arrays to fill.
-  // The input projection is made step by step, just before the step reads it (W_ih packed once,
-  // as W_hh): one GEMM over all T steps wrote a (T, N, 4H) buffer far larger than the caches and
-  // read it back a step at a time (T 200: ~15 us a step more than T 10 at N 32, H 256). Below 8
-  // sequences a step's product has too few rows for the GEMM's row blocks (batch 1: 0.74x torch
-  // step by step): one GEMM over all steps then.
-  const bool step_proj = N >= 8;
+  // Nothing saved (gates / cells null: no gradient wanted): the gates live in a kept workspace
+  // and each step's cells in one (N, H) scratch, no fresh arrays to fill.
   std::optional<Workspace<T>> gates_ws;
-  if (!gates) gates_ws.emplace(step_proj ? N * GH : T_ * N * GH);
-  auto gates_at = [&](int64_t t) {
-    return gates ? gates + t * N * GH : gates_ws->data() + (step_proj ? 0 : t * N * GH);
-  };
+  if (!gates) gates = gates_ws.emplace(T_ * N * GH).data();
   std::vector<T> cell_scratch(cells ? 0 : static_cast<size_t>(N * H));
   auto cells_at = [&](int64_t t) { return cells ? cells + t * N * H : cell_scratch.data(); };
-  const StepWeight<T> wih(true, I, GH, w_ih, step_proj ? T_ : 1);
-  if (!step_proj) weight_product(true, T_ * N, GH, I, x, I, w_ih, T(0), gates_at(0), GH);
+  // Input projection of all steps at once, straight into the gates buffer.
+  weight_product(true, T_ * N, GH, I, x, I, w_ih, T(0), gates, GH);
   // h_n / c_n carry the running state.
   std::memcpy(h_n, h0, sizeof(T) * N * P);
   std::memcpy(c_n, c0, sizeof(T) * N * H);
@@ -657,17 +648,13 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, 
                     n1 = std::min(N, nb * (k + 1) / team * mr);
       for (int64_t s = 0; s < T_ && n1 > n0; ++s) {
         const int64_t t = st.t_of(s);
-        T* g = gates_at(t);
+        T* g = gates + t * N * GH;
         T* yt = y + t * N * H;
         T* ct = cells_at(t);
         const int64_t m1 = std::min(n1, st.rows(t, N));
-        if (m1 > n0) {
-          if (step_proj)
-            gemm_packed_cols<T>(m1 - n0, T(1), x + (t * N + n0) * I, I, wih.packed(), 0, GH, T(0),
-                                g + n0 * GH, GH);
+        if (m1 > n0)
           gemm_packed_cols<T>(m1 - n0, T(1), h_n + n0 * H, H, whh.packed(), 0, GH, T(1),
                               g + n0 * GH, GH);
-        }
         for (int64_t n = n0; n < n1; ++n) {
           T* gi = g + n * GH;
           if (!st.valid(t, n)) {
@@ -697,16 +684,12 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, 
       T* nxt = hbuf.data();
       for (int64_t s = 0; s < T_; ++s) {
         const int64_t t = st.t_of(s);
-        T* g = gates_at(t);
+        T* g = gates + t * N * GH;
         T* yt = y + t * N * H;
         T* ct = cells_at(t);
         const int64_t m = st.rows(t, N);
-        for (int64_t q = 0; q < 4; ++q) {
-          if (step_proj)
-            gemm_packed_cols<T>(m, T(1), x + t * N * I, I, wih.packed(), q * H + u0, q * H + u1,
-                                T(0), g, GH);
+        for (int64_t q = 0; q < 4; ++q)
           gemm_packed_cols<T>(m, T(1), cur, H, whh.packed(), q * H + u0, q * H + u1, T(1), g, GH);
-        }
         for (int64_t n = 0; n < N; ++n) {
           T* gi = g + n * GH;
           if (!st.valid(t, n)) {
@@ -732,8 +715,7 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, 
   std::vector<T> scratch(w_hr ? static_cast<size_t>(N * H) : 0);
   for (int64_t s = 0; s < T_; ++s) {
     const int64_t t = st.t_of(s);
-    T* g = gates_at(t);
-    if (step_proj) wih.mul(st.rows(t, N), x + t * N * I, I, T(0), g, GH);
+    T* g = gates + t * N * GH;
     whh.mul(st.rows(t, N), h_n, P, T(1), g, GH);
     T* yt = y + t * N * P;
     T* ht = w_hr ? hid + t * N * H : yt;  // this step's o * tanh(c)
