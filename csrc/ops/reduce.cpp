@@ -1073,10 +1073,11 @@ template void fill_rows<double>(double*, const double*, int64_t, int64_t);
 // x (n) -> counts (bins): torch.histc's bins over [lo, hi] (the caller's range, lo < hi), as
 // PyTorch's CPU kernel computes them in x's dtype: an entry outside [lo, hi] (or NaN) is skipped,
 // else its bin is int64((x - lo) * bins / (hi - lo)), the last edge falling in the last bin.
-// Threads count into histograms of their own, added in thread order (integers: exact).
+// Threads count into histograms of their own, added in thread order (integers: exact); more
+// bins than entries count on one thread (no per-thread copies of a huge histogram).
 template <typename T>
 void histc_counts(int64_t* counts, const T* x, int64_t n, int64_t bins, T lo, T hi) {
-  const int nt = threads_for(n, int64_t(1) << 16);
+  const int nt = bins > n ? 1 : threads_for(n, int64_t(1) << 16);
   std::vector<int64_t> part(static_cast<size_t>(nt) * static_cast<size_t>(bins), 0);
   const T width = hi - lo;
   const T nb = static_cast<T>(bins);  // (int64 * float converts the integer, as torch's)

@@ -6381,10 +6381,19 @@ def histc(x, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002
     if bins <= 0 or min > max:
         raise ValueError(f"histc: bins ({bins}) must be positive and min ({min}) <= max ({max})")
     lo, hi = float(min), float(max)
+    given = lo != hi  # (a range of the caller's, not the data's widened by 1)
     if lo == hi and a.size:
         lo, hi = float(a.min()), float(a.max())
     if lo == hi:
         lo, hi = lo - 1, hi + 1
+    if a.dtype.char in "fd" and type(bins) is int:
+        lo_t, hi_t = a.dtype.type(lo), a.dtype.type(hi)
+        if given and lo_t == hi_t and np.isfinite(lo_t):
+            # the caller's range rounds to one value in x's dtype (float32 [1, 1 + 1e-9]):
+            # torch's bin 0 takes the entries equal to it (NumPy refused: "Too many bins")
+            counts = np.zeros(bins, a.dtype)
+            counts[0] = np.count_nonzero(a == lo_t)
+            return Tensor._make(counts, False, None, 0)
     if a.dtype.char in "fd" and type(bins) is int and a.dtype.type(lo) < a.dtype.type(hi):
         # torch's own binning in x's dtype (its bin of a value near an edge, not NumPy's
         # float64 one), counted in C++
