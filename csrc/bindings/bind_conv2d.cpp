@@ -151,6 +151,16 @@ py::tuple backward_py(const py::array& dy, const py::array& x, const py::array& 
                         need_db ? py::object(db) : none);
 }
 
+// An engine switch ('never' | 'auto' | 'always') by name; returns the previous mode's name.
+std::string set_mode(int (*set)(int), const std::string& mode, const char* op) {
+  const char* names[] = {"never", "auto", "always"};
+  int m = -1;
+  for (int i = 0; i < 3; ++i)
+    if (mode == names[i]) m = i;
+  EMBER_CHECK(m >= 0, op, ": mode must be 'auto', 'always' or 'never', got '", mode, "'");
+  return names[set(m)];
+}
+
 }  // namespace
 
 void bind_conv2d(py::module_& m) {
@@ -169,13 +179,7 @@ void bind_conv2d(py::module_& m) {
   m.def(
       "conv2d_set_winograd",
       [](const std::string& mode) {
-        const char* names[] = {"never", "auto", "always"};
-        int m = -1;
-        for (int i = 0; i < 3; ++i)
-          if (mode == names[i]) m = i;
-        EMBER_CHECK(m >= 0, "conv2d_set_winograd: mode must be 'auto', 'always' or 'never', got '",
-                    mode, "'");
-        return std::string(names[conv2d_set_winograd(m)]);
+        return set_mode(conv2d_set_winograd, mode, "conv2d_set_winograd");
       },
       py::arg("mode"),
       "Where 3x3 stride-1 convolutions run the Winograd F(2x2, 3x3) engine: 'auto' (where it is "
@@ -184,13 +188,7 @@ void bind_conv2d(py::module_& m) {
   m.def(
       "conv2d_set_batch_dw",
       [](const std::string& mode) {
-        const char* names[] = {"never", "auto", "always"};
-        int m = -1;
-        for (int i = 0; i < 3; ++i)
-          if (mode == names[i]) m = i;
-        EMBER_CHECK(m >= 0, "conv2d_set_batch_dw: mode must be 'auto', 'always' or 'never', got '",
-                    mode, "'");
-        return std::string(names[conv2d_set_batch_dw(m)]);
+        return set_mode(conv2d_set_batch_dw, mode, "conv2d_set_batch_dw");
       },
       py::arg("mode"),
       "Where the weight gradient of a one-group convolution runs the batch engine (a block of "

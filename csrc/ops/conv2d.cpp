@@ -1155,9 +1155,17 @@ inline bool transposed_ok(const Geom& g) {
          g.pt <= eh && g.pb <= eh && g.pl <= ew && g.pr <= ew;
 }
 
+// dx of a stride-1 convolution is the forward convolution of dy (O channels) with the weights
+// transposed per group and flipped, padded dh*(KH-1) - pt etc.: that geometry and those weights.
+inline Geom transposed_geom(const Geom& g) {
+  const int64_t eh = g.dh * (g.KH - 1), ew = g.dw * (g.KW - 1);
+  return make_geom(g.N, g.O, g.OH, g.OW, g.C, g.KH, g.KW, 1, 1, eh - g.pt, eh - g.pb, ew - g.pl,
+                   ew - g.pr, g.dh, g.dw, g.G);
+}
+
 template <typename T>
-void input_grad_forward(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
-  const int64_t KK = g.KH * g.KW, eh = g.dh * (g.KH - 1), ew = g.dw * (g.KW - 1);
+std::unique_ptr<T[]> flipped_weights(const T* w, const Geom& g) {
+  const int64_t KK = g.KH * g.KW;
   std::unique_ptr<T[]> wf(new T[size_t(g.O * g.K)]);  // (C, Og, KH, KW)
   for (int64_t gi = 0; gi < g.G; ++gi)
     for (int64_t c = 0; c < g.Cg; ++c)
@@ -1166,9 +1174,13 @@ void input_grad_forward(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
         T* d = wf.get() + ((gi * g.Cg + c) * g.Og + o) * KK;
         for (int64_t k = 0; k < KK; ++k) d[k] = src[KK - 1 - k];
       }
-  const Geom gt = make_geom(g.N, g.O, g.OH, g.OW, g.C, g.KH, g.KW, 1, 1, eh - g.pt, eh - g.pb,
-                            ew - g.pl, ew - g.pr, g.dh, g.dw, g.G);
-  forward_engine(dx, dy, wf.get(), static_cast<const T*>(nullptr), gt, nt);
+  return wf;
+}
+
+template <typename T>
+void input_grad_forward(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
+  forward_engine(dx, dy, flipped_weights(w, g).get(), static_cast<const T*>(nullptr),
+                 transposed_geom(g), nt);
 }
 
 // Whether every value of x (n) is finite (x * 0 is NaN exactly for inf and NaN), in per-lane
@@ -2846,11 +2858,6 @@ void forward_grouped_direct(T* y, const T* x, const T* w, const T* b, const Geom
 // dx of a stride-1 grouped convolution as the grouped direct forward of dy with the weights
 // transposed per group and flipped (input_grad_forward's identity), when that stays in the
 // engine's range (the transposed padding dh*(KH-1) - pt etc. non-negative).
-inline Geom transposed_geom(const Geom& g) {
-  const int64_t eh = g.dh * (g.KH - 1), ew = g.dw * (g.KW - 1);
-  return make_geom(g.N, g.O, g.OH, g.OW, g.C, g.KH, g.KW, 1, 1, eh - g.pt, eh - g.pb, ew - g.pl,
-                   ew - g.pr, g.dh, g.dw, g.G);
-}
 inline bool grouped_dx_ok(const Geom& g) {
   const int64_t eh = g.dh * (g.KH - 1), ew = g.dw * (g.KW - 1);
   if (g.sh != 1 || g.sw != 1 || g.pt > eh || g.pb > eh || g.pl > ew || g.pr > ew) return false;
@@ -2859,16 +2866,8 @@ inline bool grouped_dx_ok(const Geom& g) {
 
 template <typename T>
 void input_grad_grouped(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
-  const int64_t KK = g.KH * g.KW;
-  std::unique_ptr<T[]> wf(new T[size_t(g.O * g.K)]);  // (C, Og, KH, KW)
-  for (int64_t gi = 0; gi < g.G; ++gi)
-    for (int64_t c = 0; c < g.Cg; ++c)
-      for (int64_t o = 0; o < g.Og; ++o) {
-        const T* src = w + ((gi * g.Og + o) * g.Cg + c) * KK;
-        T* d = wf.get() + ((gi * g.Cg + c) * g.Og + o) * KK;
-        for (int64_t k = 0; k < KK; ++k) d[k] = src[KK - 1 - k];
-      }
-  forward_grouped_direct(dx, dy, wf.get(), static_cast<const T*>(nullptr), transposed_geom(g), nt);
+  forward_grouped_direct(dx, dy, flipped_weights(w, g).get(), static_cast<const T*>(nullptr),
+                         transposed_geom(g), nt);
 }
 
 // ---------------------------------------------------------------- dense engine

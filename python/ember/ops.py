@@ -2905,10 +2905,10 @@ class Sum(Function):
         return _graph.linear(ctx, g, lambda v: reduce_sum(v, axes, keepdim)), None, None
 
 
-class SumLowp(Function):
+class SumLowp(Sum):
     """sum of a float16 / bfloat16 x: in float32, rounded once, as torch's; the gradient
-    expanded in x's dtype, as torch's (one node where cast, Sum and cast took three, and the
-    gradient was expanded in float32 and narrowed: the same values)."""
+    expanded in x's dtype, as torch's (Sum's backward; one node where cast, Sum and cast took
+    three, and the gradient was expanded in float32 and narrowed: the same values)."""
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
@@ -2916,11 +2916,6 @@ class SumLowp(Function):
             ctx.meta = (x.shape, axes, keepdim)
         y = np.asarray(_c_result(_reduce_sum(_astype(x, _F32), axes, keepdim)))
         return _astype(y, x.dtype)
-
-    @staticmethod
-    def backward(ctx, g):
-        shape, axes, keepdim = ctx.meta
-        return _expand_grad(g, shape, axes, keepdim, _reads_broadcast(ctx)), None, None
 
     @staticmethod
     def backward_graph(ctx, g):

@@ -922,6 +922,7 @@ _NAMES = {
     "Activation": lambda c: "".join(p.capitalize() for p in c.act.split("_")) + "Backward0",
     "Softmax": lambda c: "LogSoftmaxBackward0" if c.log else "SoftmaxBackward0",
     "Sum": _sum_name("Sum"),
+    "SumLowp": _sum_name("Sum"),
     "Mean": _sum_name("Mean"),
     "Pow": lambda c: "PowBackward0" if c.scalar else "PowBackward1",
     "Square": "PowBackward0",
