@@ -53,6 +53,7 @@ def write(
     copied for it, and build may write its result straight into x's array."""
     kwargs = kwargs or {}
     if x._requires_grad and x._ctx is None:
+        _function.refuse_no_grad_view_write(x)
         raise _leaf_error(name)
     if not x.data.flags.writeable:
         raise x._read_only()
@@ -77,6 +78,7 @@ def write(
 def view(x: Tensor, build, args=(), name: str = "in-place view op", kwargs=None) -> Tensor:
     """x.t_(), x.unsqueeze_(0), ...: x becomes build(x) (a view of the same memory)."""
     if x._requires_grad and x._ctx is None:
+        _function.refuse_no_grad_view_write(x)
         raise _leaf_error(name)
     new = build(Tensor._make(x.data, x._requires_grad, x._ctx, x._idx), *args, **(kwargs or {}))
     _function.note_graph_write(x, values=False)
@@ -110,6 +112,7 @@ def view_root(x: Tensor):
     if t is x:
         return None, ()
     if t._ctx is None:
+        _function.refuse_no_grad_view_write(t, chained=True)
         raise RuntimeError(
             "a view of a leaf Variable that requires grad is being used in an in-place operation."
         )

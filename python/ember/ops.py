@@ -3322,6 +3322,8 @@ def _view(fn, x, arg) -> Tensor:
         return fn.apply(x, arg)
     d = x.data
     out = Tensor._make(d.reshape(arg) if fn is Reshape else d.transpose(arg), False, None, 0)
+    if x._requires_grad:  # (grad mode off: the view still requires grad, as torch's)
+        _function.no_grad_view(out, (x,))
     return _function.view_made(out, x) if _function._open_blocks[0] else out
 
 
@@ -3790,7 +3792,11 @@ def _split(x: Tensor, axis: int, sizes) -> tuple:
     _view): its pieces are plain views."""
     if x._requires_grad and _state.enabled:
         return Split.apply(x, axis, tuple(sizes))
-    return tuple(Tensor._make(p, False, None, 0) for p in _pieces(x.data, axis, sizes))
+    out = tuple(Tensor._make(p, False, None, 0) for p in _pieces(x.data, axis, sizes))
+    if x._requires_grad:  # (grad mode off: the pieces still require grad, as torch's)
+        for t in out:
+            _function.no_grad_view(t, (x,))
+    return out
 
 
 def chunk(x, chunks: int, dim: int = 0) -> tuple:

@@ -200,10 +200,11 @@ class Tensor:
     # _written / _versions: set only on tensors written in place while in the graph, the last
     # write's count and the graph positions before each write (autograd.function's
     # note_graph_write). _fw: set only on dual leaves, their forward-AD
-    # tangent (autograd/forward_ad.py).
+    # tangent (autograd/forward_ad.py). _no_grad_view: set only on a view made with grad mode
+    # off of a tensor that requires grad (autograd.function's no_grad_view).
     __slots__ = (
         "data", "_grad", "_requires_grad", "_ctx", "_idx", "_hooks", "_written", "_versions",
-        "_fw", "_inference",
+        "_fw", "_inference", "_no_grad_view",
         "__weakref__",
     )  # fmt: skip
     __array_priority__ = 1000  # NumPy defers to our operators: ndarray + Tensor -> Tensor
@@ -857,6 +858,7 @@ class Tensor:
         if not is_grad_enabled():
             return False
         if self._requires_grad and self._ctx is None:
+            _function.refuse_no_grad_view_write(self)
             raise RuntimeError(
                 "a leaf tensor that requires grad is being used in an in-place operation; "
                 "wrap it in `with ember.no_grad():` or use an out-of-place op"
@@ -1509,6 +1511,7 @@ class Tensor:
         if _function._inference_made:  # (an inference tensor outside the mode: refused)
             _function.refuse_inference_write(self)
         if is_grad_enabled() and self._requires_grad and self._ctx is None:
+            _function.refuse_no_grad_view_write(self, chained=True)  # (torch: x[i] is a view)
             raise RuntimeError(
                 "index assignment into a leaf tensor that requires grad is not differentiable; "
                 "wrap it in `with ember.no_grad():` or build the tensor with ember.cat/where"

@@ -723,6 +723,8 @@ def _gather(leaves: dict, leaf, g, capture) -> None:
 
 def _deliver(leaf, g, shared: _Shared, capture) -> None:
     """A leaf's gradient of the pass: accumulated, or captured for autograd.grad."""
+    if getattr(leaf, "_no_grad_view", None) is not None:
+        return  # a view made under no_grad: as torch's, it requires grad but takes none
     if capture is not None:
         k = id(leaf)
         if k in capture:

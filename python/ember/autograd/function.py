@@ -36,6 +36,8 @@ import weakref
 
 import numpy as np
 
+from ember import _lowp
+
 
 class _State(threading.local):
     # The class default serves every thread that never set it: a plain threading.local
@@ -193,6 +195,41 @@ def view_made(out, src):
     if _state.inference and _owner(out.data) is _owner(src.data):
         out._inference = bool(getattr(src, "_inference", False))
     return out
+
+
+def no_grad_view(out, srcs):
+    """``out`` (a Tensor made with grad mode off from ``srcs``, tensors that require grad): as
+    torch's, a view of one of them (x[1:], x.t(), x.view(...) under no_grad or inference_mode)
+    still requires grad, a leaf without grad_fn whose gradient goes nowhere and which refuses
+    in-place writes in grad mode (``_no_grad_view`` names the mode it was made in)."""
+    d = out.data
+    if d.base is not None and (d.dtype.kind in "fc" or d.dtype == _lowp.bfloat16):
+        owner = _owner(d)
+        if any(p is not None and _owner(p.data) is owner for p in srcs):
+            out._requires_grad = True
+            out._no_grad_view = "inference mode" if _state.inference else "no_grad mode"
+    return out
+
+
+def refuse_no_grad_view_write(t, chained: bool = False) -> None:
+    """An in-place write in grad mode into a view made under no_grad/inference_mode (or into
+    a view of one: ``chained``): torch refuses it as ambiguous."""
+    mode = getattr(t, "_no_grad_view", None)
+    if mode is None:
+        return
+    grad = "with grad mode enabled" if mode == "no_grad mode" else "in normal mode"
+    block = "no_grad" if mode == "no_grad mode" else "inference_mode"
+    what = (
+        f"a view of a view which was created in {mode}"
+        if chained
+        else f"A view was created in {mode}"
+    )
+    raise RuntimeError(
+        f"{what} and is being modified inplace {grad}. Given that this use case is ambiguous "
+        "and error-prone, it is forbidden. You can clarify your code by moving both the view "
+        f"and the inplace either both inside the {block} block (if you don't want the inplace "
+        "to be tracked) or both outside (if you want the inplace to be tracked)."
+    )
 
 
 # The view ops whose results, made in the mode on a normal tensor, stay normal (torch's); the
@@ -795,8 +832,14 @@ class Function:
         else:  # (no empty dict to unpack: most ops)
             out = cls.forward(ctx, *raw)
         if not record:
-            if _fw_level is not None and any_grad:
-                _forward_ad._refuse_no_grad(cls, parents)
+            if any_grad:  # grad mode off on a tensor that requires grad: views still require it
+                if _fw_level is not None:
+                    _forward_ad._refuse_no_grad(cls, parents)
+                if isinstance(out, tuple):
+                    return tuple(
+                        no_grad_view(Tensor._make(o, False, None, 0), parents) for o in out
+                    )
+                return no_grad_view(Tensor._make(out, False, None, 0), parents)
             if isinstance(out, tuple):
                 return tuple(Tensor._make(o, False, None, 0) for o in out)
             return Tensor._make(out, False, None, 0)
