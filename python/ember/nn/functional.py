@@ -3233,12 +3233,58 @@ def _conv_padding(padding, kernel, stride, dilation, op: str = "conv2d"):
     return ph, ph, pw, pw
 
 
+def _nonfinite_weight(y: np.ndarray, w: np.ndarray, padded: bool) -> bool:
+    """Whether a float32 convolution's zero padding may have met an inf/NaN weight: PyTorch's
+    oneDNN kernels skip the padded taps, where ember's engines (as torch's float64 im2col path)
+    multiply them by the weight (0 * NaN), giving NaN where torch's float32 results are finite
+    (see _skip_padded_taps). Both the weight and the output y must hold a non-finite value:
+    the smaller is tested first, a pass far cheaper than the convolution that made y."""
+    if not padded or y.dtype == np.float64:
+        return False
+    a, b = (w, y) if w.size <= y.size else (y, w)
+    return not np.isfinite(a).all() and not np.isfinite(b).all()
+
+
+def _skip_padded_taps(y: np.ndarray, x: np.ndarray, w: np.ndarray, finite_conv, stride, pad,
+                      dilation, groups: int) -> None:  # fmt: skip
+    """y (N, O, *S) := conv(x, w) over the in-bounds taps only, in place: ``finite_conv(w_f)``
+    (the engine's convolution with w's inf/NaN entries zeroed, bias included) plus each inf/NaN
+    entry times the inputs it meets inside x (N, C, *I). ``pad``: the low padding per spatial
+    axis. Rare (non-finite weights), so NumPy, one pass per kernel tap holding such entries.
+    An input holding inf/NaN itself keeps the engine's result (0 * inf is NaN either way)."""
+    bad = ~np.isfinite(w)
+    if not bad.any() or not np.isfinite(x).all():
+        return
+    y[...] = finite_conv(np.where(bad, 0, w).astype(w.dtype))
+    o_per_group, c_per_group = w.shape[0] // groups, w.shape[1]
+    for tap in zip(*np.nonzero(bad.any(axis=0))):  # (c, k_1, ..., k_n) holding a bad entry
+        out_sl, in_sl = [slice(None), None], [slice(None), slice(None)]
+        for k, s, p, d, n_in, n_out in zip(tap[1:], stride, pad, dilation, x.shape[2:],
+                                           y.shape[2:]):  # fmt: skip
+            off = k * d - p  # output i reads input i * s + off
+            lo, hi = max(0, -(off // s)), min(n_out, (n_in - 1 - off) // s + 1)
+            if lo >= hi:
+                break
+            out_sl.append(slice(lo, hi))
+            in_sl.append(slice(lo * s + off, (hi - 1) * s + off + 1, s))
+        else:
+            out_sl[1] = o = np.nonzero(bad[(slice(None), *tap)])[0]
+            vals = w[(o, *tap)].reshape((1, -1) + (1,) * (x.ndim - 2))
+            src = x[:, (o // o_per_group) * c_per_group + tap[0]][tuple(in_sl)]
+            with np.errstate(invalid="ignore"):  # (inf * 0, inf - inf: NaN, as torch's)
+                y[tuple(out_sl)] += vals * src
+
+
 class Conv2d(Function):
     # x (N,C,H,W), w (O,C/g,KH,KW), b (O) -> y (N,O,OH,OW); padding (top, bottom, left, right)
     @staticmethod
     def forward(ctx, x, w, b, stride, padding, dilation, groups):
         x, w = _contig(x), _contig(w)  # (a double backward's operands may be views)
         y = _C.conv2d_forward(x, w, b, stride, padding, dilation, groups)
+        if _nonfinite_weight(y, w, any(padding)):
+            lo = padding[::2] if len(padding) == 4 else padding  # ((h, w) from conv_transpose2d)
+            _skip_padded_taps(y, x, w, lambda wf: _C.conv2d_forward(x, wf, b, stride, padding,
+                              dilation, groups), stride, lo, dilation, groups)  # fmt: skip
         ctx.save_for_backward(x, w)
         ctx.args = (stride, padding, dilation, groups)
         ctx.has_bias = b is not None
@@ -4555,6 +4601,10 @@ class ConvTranspose2d(Function):
         nx, nw, nb = ctx.needs_input_grad[:3]
         g = _contig(g.astype(x.dtype, copy=False))
         dx = _C.conv2d_forward(g, w, None, *ctx.args) if nx else None
+        stride, pad, dilation, groups = ctx.args  # (pad: (h, w))
+        if nx and _nonfinite_weight(dx, w, any(pad)):  # (as Conv2d.forward's)
+            _skip_padded_taps(dx, g, w, lambda wf: _C.conv2d_forward(g, wf, None, *ctx.args),
+                              stride, pad, dilation, groups)  # fmt: skip
         dw = None
         if nw:
             _, dw, _ = _C.conv2d_backward(
@@ -6337,6 +6387,11 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     with_bias = bias is not None and c > 0
     y = conv2d(xu, wu, bias if with_bias else None, s[1:], hw_pad, d[1:], groups)
     y = y.reshape(n, od, *y.shape[1:]).transpose(1, 2)
+    pad = (depth_pad[0], *_conv_padding(hw_pad, weight.shape[3:], s[1:], d[1:], op)[::2])
+    if _nonfinite_weight(y.data, weight.data, any(pad)):  # (see Conv2d.forward: the depth too)
+        with no_grad():
+            fin = lambda wf: conv3d(x, wf, bias, s, padding, d, groups).data  # noqa: E731
+            _skip_padded_taps(y.data, x.data, weight.data, fin, s, pad, d, groups)
     if bias is not None and not with_bias:
         # (no input channels: an empty output without them, bias still on the graph)
         y = _empty_conv(y.shape, y, bias)
