@@ -3538,6 +3538,36 @@ def _index_arg(index):
     return parts[0], advanced
 
 
+def check_empty_masks(index, shape) -> None:
+    """NumPy takes an empty bool mask of any length (read as no positions); torch refuses a mask
+    whose shape is not that of the dims it indexes, empty or not (IndexError, as NumPy's own
+    for a nonempty one). ``index``: _index_arg's, for a tensor of ``shape``."""
+    parts = index if type(index) is tuple else (index,)
+    if not builtins.any(
+        type(p) is np.ndarray and p.dtype == np.bool_ and not p.size for p in parts
+    ):
+        return
+    masks = [type(p) is np.ndarray and p.dtype == np.bool_ for p in parts]
+    used = builtins.sum(p.ndim if m else 1 for p, m in zip(parts, masks) if p is not None
+                        and p is not Ellipsis)  # fmt: skip
+    dim = 0
+    for p, m in zip(parts, masks):
+        if p is None:
+            continue
+        if p is Ellipsis:
+            dim += len(shape) - used
+        elif not m:
+            dim += 1
+        else:
+            for j, n in enumerate(p.shape):
+                if dim + j >= len(shape) or shape[dim + j] != n:
+                    raise IndexError(
+                        f"The shape of the mask {list(p.shape)} at index {j} does not match the "
+                        f"shape of the indexed tensor {list(shape)} at index {dim + j}"
+                    )
+            dim += p.ndim
+
+
 class GetItem(Function):
     @staticmethod
     def forward(ctx, x, index, advanced):
@@ -3626,6 +3656,8 @@ def _index_rows(index, shape):
 
 def getitem(x, index) -> Tensor:
     index, advanced = _index_arg(index)
+    if advanced:
+        check_empty_masks(index, x.shape)
     try:
         return GetItem.apply(x, index, advanced)
     except IndexError as e:
@@ -6012,6 +6044,7 @@ def index_put(x, indices, values, accumulate: bool = False) -> Tensor:
     """x with x[indices] = values (or += with accumulate, repeats adding up), out of place."""
     x = _tensor_operand(x)
     key = tuple(_index_array(i) if isinstance(i, Tensor) else np.asarray(i) for i in indices)
+    check_empty_masks(key, x.shape)
     values = _same_dtype("index_put", x, _tensor_operand(values))
     if accumulate and len(key) == 1 and x.data.dtype.char in "fd" and x.ndim:
         # one integer index along dim 0 with values of the indexed shape: index_add's kernel

@@ -1518,7 +1518,9 @@ class Tensor:
             )
         # Tensors inside a tuple key become arrays: NumPy would read a one-element integer
         # Tensor through __index__ as a plain int (dropping its dim), an empty one as intp
-        index = _ops._index_arg(index)[0]
+        index, advanced = _ops._index_arg(index)
+        if advanced:
+            _ops.check_empty_masks(index, self.shape)
         if type(index) is tuple or type(index) is slice:
             _ops.positive_steps(index)
         split = _split_int_index(index) if type(index) is tuple else None
