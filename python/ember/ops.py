@@ -6422,11 +6422,13 @@ def histc(x, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002
         lo, hi = lo - 1, hi + 1
     if a.dtype.char in "fd" and type(bins) is int:
         lo_t, hi_t = a.dtype.type(lo), a.dtype.type(hi)
-        if given and lo_t == hi_t and np.isfinite(lo_t):
-            # the caller's range rounds to one value in x's dtype (float32 [1, 1 + 1e-9]):
-            # torch's bin 0 takes the entries equal to it (NumPy refused: "Too many bins")
+        if lo_t == hi_t and np.isfinite(lo_t):
+            # the range rounds to one value in x's dtype (NumPy refused: "Too many bins"):
+            # torch's bin 0 takes the entries equal to it for the caller's range (float32
+            # [1, 1 + 1e-9]), its middle bin for the data's one value widened by 1 (float32
+            # 3e30 +- 1: its binning divides 0 by 0 there)
             counts = np.zeros(bins, a.dtype)
-            counts[0] = np.count_nonzero(a == lo_t)
+            counts[0 if given else bins // 2] = np.count_nonzero(a == lo_t)
             return Tensor._make(counts, False, None, 0)
     if a.dtype.char in "fd" and type(bins) is int and a.dtype.type(lo) < a.dtype.type(hi):
         # torch's own binning in x's dtype (its bin of a value near an edge, not NumPy's
