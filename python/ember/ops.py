@@ -5953,7 +5953,8 @@ def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool =
         raise ValueError(
             f"scatter_reduce: reduce must be one of {sorted(_REDUCE_UFUNC)}, got {reduce!r}"
         )
-    if reduce in ("amax", "amin") and x.dtype.kind == "c":
+    if reduce in ("amax", "amin") and x.dtype.kind == "c" and np.size(_data(index)):
+        # (an empty index reduces nothing: torch returns x's values, complex or not)
         raise TypeError(
             f"scatter_reduce: reduce={reduce!r} is not implemented for complex, as in torch"
         )
@@ -8146,7 +8147,18 @@ _COMPLEX_FORMS = {
     "logaddexp": lambda fn, a, b: _complex_logaddexp(_tensor_operand(a), b),
     "logsumexp": _complex_logsumexp,
     "logcumsumexp": _complex_logcumsumexp,
+    "cummax": lambda fn, x, *args, **kwargs: _unordered_complex(fn, x, *args, **kwargs),
+    "cummin": lambda fn, x, *args, **kwargs: _unordered_complex(fn, x, *args, **kwargs),
 }
+
+
+def _unordered_complex(fn, x, *args, **kwargs):
+    """cummax/cummin of a complex tensor with nothing to order, 0-d or empty: torch takes it
+    (and refuses any other complex tensor)."""
+    x = _tensor_operand(x)
+    if x.ndim and x.data.size:
+        _complex.refuse(fn.__name__, x.data)
+    return fn(x, *args, **kwargs)
 
 
 def _real_only(fn):
