@@ -203,12 +203,19 @@ def no_grad_view(out, srcs):
     still requires grad, a leaf without grad_fn whose gradient goes nowhere and which refuses
     in-place writes in grad mode (``_no_grad_view`` names the mode it was made in)."""
     d = out.data
-    if d.base is not None and (d.dtype.kind in "fc" or d.dtype == _lowp.bfloat16):
-        owner = _owner(d)
-        if any(p is not None and _owner(p.data) is owner for p in srcs):
-            out._requires_grad = True
-            out._no_grad_view = "inference mode" if _state.inference else "no_grad mode"
+    base = d.base
+    if base is None:  # (a fresh array: most ops)
+        return out
+    for p in srcs:  # (base is p's array: most views, without the walk to the owners)
+        if p is not None and (base is p.data or _owner(d) is _owner(p.data)):
+            if d.dtype.kind in "fc" or d.dtype == _lowp.bfloat16:
+                out._requires_grad = True
+                out._no_grad_view = _MADE_IN[_state.inference]
+            break
     return out
+
+
+_MADE_IN = ("no_grad mode", "inference mode")  # (by _state.inference)
 
 
 def refuse_no_grad_view_write(t, chained: bool = False) -> None:
