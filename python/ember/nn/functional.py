@@ -2542,6 +2542,12 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") ->
             f"max {np.nanmax(xd) if not np.all(np.isnan(xd)) else 'nan'}); for logits use "
             "binary_cross_entropy_with_logits"
         )
+    td = t.data  # PyTorch refuses targets outside [0, 1] (NaN too) as it refuses such inputs
+    if td.size and not (td.min() >= 0 and td.max() <= 1):
+        raise ValueError(
+            "binary_cross_entropy: all elements of target should be between 0 and 1 "
+            f"(got min {td.min()}, max {td.max()})"
+        )
     w = _broadcast_weight("binary_cross_entropy", weight, x.shape, x.dtype)
     return BCELoss.apply(x, t, w, reduction)
 
