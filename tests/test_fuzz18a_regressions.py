@@ -27,3 +27,58 @@ def test_binary_cross_entropy_target_check_matches_torch():
         torch.nn.functional.binary_cross_entropy(torch.tensor([0.5]), torch.tensor([1.5]))
     with pytest.raises(ValueError, match="target should be between 0 and 1"):
         F.binary_cross_entropy(ember.tensor([0.5]), ember.tensor([1.5]))
+
+
+def test_soft_margin_loss_is_in_the_input_dtype():
+    # a float64 target (NumPy's default) with float32 outputs used to give a float64 loss;
+    # PyTorch's soft_margin_loss allocates its result like the input
+    x = np.array([0.5, -1.0, 2.0], dtype=np.float32)
+    y = np.array([1.0, -1.0, -1.0])
+    xt = ember.tensor(x, requires_grad=True)
+    out = F.soft_margin_loss(xt, ember.tensor(y), reduction="none")
+    assert out.dtype == ember.float32
+    np.testing.assert_allclose(out.numpy(), np.log1p(np.exp(-x * y)), rtol=1e-6)
+    out.sum().backward()
+    assert xt.grad.dtype == ember.float32
+    np.testing.assert_allclose(xt.grad.numpy(), -y / (1 + np.exp(x * y)), rtol=1e-6)
+    # a float64 input keeps float64 with a float32 target
+    assert F.soft_margin_loss(ember.tensor(y), ember.tensor(x)).dtype == ember.float64
+
+
+@pytest.mark.parametrize(
+    ("op", "zero_d_input"),
+    [
+        ("kl_div", False),
+        ("kl_div", True),
+        ("poisson_nll_loss", False),
+        ("poisson_nll_loss", True),
+        ("multilabel_soft_margin_loss", False),  # (its input needs a class dim)
+    ],
+)
+def test_a_0d_float64_operand_does_not_widen_a_float32_loss(op, zero_d_input):
+    # PyTorch's promotion: these losses combine input and target without broadcasting them
+    # first, so a 0-d float64 operand leaves the other's float32 (ember gave float64)
+    rng = np.random.default_rng(0)
+    nd = rng.random((2, 3)).astype(np.float32) + 0.1
+    zd = np.array(0.3)
+    x, t = (zd, nd) if zero_d_input else (nd, zd)
+    xt = ember.tensor(x, requires_grad=True)
+    out = getattr(F, op)(xt, ember.tensor(t), reduction="sum")
+    assert out.dtype == ember.float32
+    xs, ts = np.broadcast_arrays(x.astype(np.float64), t.astype(np.float64))
+    if op == "kl_div":
+        ref = (ts * (np.log(ts) - xs)).sum()
+    elif op == "poisson_nll_loss":
+        ref = (np.exp(xs) - ts * xs).sum()
+    else:
+        ref = (np.log1p(np.exp(-xs)) * ts + np.log1p(np.exp(xs)) * (1 - ts)).sum(-1).sum() / 3
+    np.testing.assert_allclose(out.item(), ref, rtol=1e-5)
+    out.backward()
+    assert xt.grad.dtype == xt.dtype and xt.grad.shape == xt.shape
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor(x, requires_grad=True)
+    tout = getattr(torch.nn.functional, op)(tx, torch.tensor(t), reduction="sum")
+    assert tout.dtype == torch.float32
+    tout.backward()
+    np.testing.assert_allclose(out.item(), tout.item(), rtol=1e-5)
+    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-5)

@@ -1357,6 +1357,11 @@ def _loss_pair(op, input, target, broadcast: str | None = None):
         if op in _FLOAT_TARGET_ONLY:
             raise TypeError(f"{op}: target must be floating point, got {t.dtype}")
         t = ops.cast(t, x.data.dtype)  # PyTorch promotes an integer target to input's dtype
+    elif t.data.dtype != x.data.dtype and broadcast == "quiet" and (x.ndim == 0) != (t.ndim == 0):
+        # these losses compute on the operands as given (no broadcast_tensors first), so by
+        # PyTorch's promotion a 0-d float operand does not widen the other's float dtype
+        dt = t.data.dtype if x.ndim == 0 else x.data.dtype
+        x, t = ops.cast(x, dt), ops.cast(t, dt)
     elif t.data.dtype != x.data.dtype and op in _WIDEST_FLOAT:
         wide = np.promote_types(x.data.dtype, t.data.dtype)
         x, t = ops.cast(x, wide), ops.cast(t, wide)
@@ -2979,6 +2984,8 @@ def soft_margin_loss(input, target, reduction: str = "mean") -> Tensor:
     x, t = _loss_pair(op, input, target, broadcast="quiet")
     if x.shape != shape:  # PyTorch broadcasts the target to the input's shape only
         raise ValueError(f"{op}: target does not broadcast to the input's shape {shape}")
+    if t.data.dtype != x.data.dtype:  # PyTorch's loss is in the input's dtype (out=like input)
+        t = ops.cast(t, x.data.dtype)
     return _reduce(softplus(-x * t), reduction)
 
 
