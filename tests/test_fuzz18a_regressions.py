@@ -82,3 +82,51 @@ def test_a_0d_float64_operand_does_not_widen_a_float32_loss(op, zero_d_input):
     tout.backward()
     np.testing.assert_allclose(out.item(), tout.item(), rtol=1e-5)
     np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-5)
+
+
+def test_gaussian_nll_loss_dtype_follows_pytorchs_promotion():
+    # a 0-d float64 target left a float32 prediction's loss float64; PyTorch computes
+    # (input - target) first, where a 0-d operand does not widen the other, then with var
+    x = np.array([0.5, -1.0, 2.0], dtype=np.float32)
+    xt = ember.tensor(x, requires_grad=True)
+    var = ember.tensor(np.full(3, 0.5, dtype=np.float32))
+    out = F.gaussian_nll_loss(xt, ember.tensor(np.array(0.25)), var, reduction="sum")
+    assert out.dtype == ember.float32
+    np.testing.assert_allclose(
+        out.item(), (0.5 * (np.log(0.5) + (x - 0.25) ** 2 / 0.5)).sum(), 1e-6
+    )
+    out.backward()
+    assert xt.grad.dtype == ember.float32
+    np.testing.assert_allclose(xt.grad.numpy(), (x - 0.25) / 0.5, rtol=1e-6)
+    # a per-sample float64 var (unsqueezed to (N, 1) first) does widen it, as PyTorch's
+    x2 = ember.tensor(np.ones((4, 3), np.float32))
+    v2 = ember.tensor(np.full(4, 2.0))
+    assert F.gaussian_nll_loss(x2, x2, v2).dtype == ember.float64
+    # an integer input with a 0-d float64 target: (input - target) is float64
+    out = F.gaussian_nll_loss(
+        ember.tensor(np.array([1, 2])), ember.tensor(np.array(0.5)), ember.tensor(np.float32(1.0))
+    )
+    assert out.dtype == ember.float64
+    torch = pytest.importorskip("torch")
+    tout = torch.nn.functional.gaussian_nll_loss(
+        torch.tensor([1, 2]), torch.tensor(0.5, dtype=torch.float64), torch.tensor(1.0)
+    )
+    assert tout.dtype == torch.float64
+    np.testing.assert_allclose(out.item(), tout.item(), rtol=1e-12)
+
+
+def test_pairwise_distance_0d_operand_does_not_widen():
+    a = np.arange(12, dtype=np.float32).reshape(3, 4) / 7
+    out = F.pairwise_distance(ember.tensor(a), ember.tensor(np.array(0.5)))
+    assert out.dtype == ember.float32
+    np.testing.assert_allclose(out.numpy(), np.linalg.norm(a - 0.5 + 1e-6, axis=-1), rtol=1e-6)
+    # two 0-d operands: the wider, as PyTorch
+    assert F.pairwise_distance(ember.tensor(np.float32(1)), ember.tensor(np.array(0.5))).dtype == (
+        ember.float64
+    )
+    torch = pytest.importorskip("torch")
+    t = torch.nn.functional.pairwise_distance(
+        torch.from_numpy(a), torch.tensor(0.5, dtype=torch.float64)
+    )
+    assert t.dtype == torch.float32
+    np.testing.assert_allclose(out.numpy(), t.numpy(), rtol=1e-6)

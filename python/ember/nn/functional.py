@@ -155,12 +155,18 @@ def _as_float(x):
     return ops.cast(x, get_default_dtype()) if _is_int(x) else x
 
 
-def _float_operands(op: str, names, *inputs, ints_alone: bool = True) -> list:
+def _float_operands(
+    op: str, names, *inputs, ints_alone: bool = True, dim0_weak: bool = False
+) -> list:
     """inputs in one float dtype, as PyTorch's type promotion: the widest float dtype among
     them, integer inputs taking it (the default float dtype when all are integers, which
-    ints_alone=False refuses as PyTorch's ops needing a float operand). Bools are refused."""
+    ints_alone=False refuses as PyTorch's ops needing a float operand). Bools are refused.
+    ``dim0_weak``: for ops that combine the operands without broadcasting them first, 0-d
+    float operands count only when no float operand has dims (PyTorch's rule for 0-d tensors)."""
     xs = [x if _is_int(x) else _float_input(x, op, n) for x, n in zip(inputs, names)]
     floats = [x.data.dtype for x in xs if not _is_int(x)]
+    if dim0_weak and any(x.ndim for x in xs if not _is_int(x)):
+        floats = [x.data.dtype for x in xs if not _is_int(x) and x.ndim]
     if not floats and not ints_alone:
         got = ", ".join(str(x.dtype) for x in xs)
         raise TypeError(f"{op}: expected a floating point operand, got {got}")
@@ -3065,9 +3071,24 @@ def gaussian_nll_loss(
     if _is_int(var):  # PyTorch clamps var's float copy in place into its integer dtype
         raise TypeError(f"{op}: var must be a floating point tensor, got {var.dtype}")
     # one float dtype, as PyTorch's promotion (an integer input or target takes it)
-    floats = (input, target) + ((var,) if isinstance(var, Tensor) else ())
-    input, target, *v = _float_operands(op, ("input", "target", "var"), *floats)
-    var = v[0] if v else var
+    ishape = tuple(getattr(input, "shape", ()))
+    if isinstance(var, Tensor) and ishape and var.shape == ishape[:-1]:
+        var = var.unsqueeze(-1)  # (one variance per sample: torch unsqueezes it first)
+    # one float dtype, by PyTorch's promotion in its composite's order: (input - target), a 0-d
+    # one not widening the other, then that with var (likewise)
+    input, target = _float_operands(op, ("input", "target"), input, target, dim0_weak=True)
+    if isinstance(var, Tensor):
+        diff_nd = max(input.ndim, target.ndim)
+        v = _float_input(var, op, "var")
+        if v.ndim == 0 and diff_nd:
+            dt = input.data.dtype
+        elif diff_nd == 0 and v.ndim:
+            dt = v.data.dtype
+        else:
+            dt = np.promote_types(input.data.dtype, v.data.dtype)
+        input, target, var = (
+            x if x.data.dtype == dt else ops.cast(x, dt) for x in (input, target, v)
+        )
     shape = input.shape  # var is checked against input's own shape
     x, t = _loss_pair(op, input, target, "quiet")
     if isinstance(var, int | float):
@@ -3107,7 +3128,7 @@ def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool =
     """
     op = "pairwise_distance"
     keepdim = _bool_arg(keepdim, op, "keepdim")
-    a, b = _float_operands(op, ("x1", "x2"), x1, x2)
+    a, b = _float_operands(op, ("x1", "x2"), x1, x2, dim0_weak=True)  # (x1 - x2: torch's rule)
     if a.ndim == 0 and b.ndim == 0:  # PyTorch: the norm of the one difference
         return _pnorm(a.reshape(1) - b.reshape(1) + eps, float(p)).reshape(())
     if (p < 0 or p == np.inf) and 0 in (a.shape[-1], b.shape[-1]):
