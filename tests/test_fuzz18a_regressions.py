@@ -130,3 +130,28 @@ def test_pairwise_distance_0d_operand_does_not_widen():
     )
     assert t.dtype == torch.float32
     np.testing.assert_allclose(out.numpy(), t.numpy(), rtol=1e-6)
+
+
+def test_bce_with_logits_loss_has_the_targets_float_dtype():
+    # PyTorch builds the loss in place on (1 - target): float64 logits with float32 targets
+    # give a float32 loss (ember gave float64); the input's gradient keeps the input's dtype
+    x = np.array([0.3, -2.0, 5.0])
+    t = np.array([1.0, 0.0, 1.0], dtype=np.float32)
+    xt = ember.tensor(x, requires_grad=True)
+    out = F.binary_cross_entropy_with_logits(xt, ember.tensor(t), reduction="none")
+    assert out.dtype == ember.float32
+    ref = np.log1p(np.exp(-x)) + (1 - t) * x
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-6)
+    out.sum().backward()
+    assert xt.grad.dtype == ember.float64
+    np.testing.assert_allclose(xt.grad.numpy(), 1 / (1 + np.exp(-x)) - t, rtol=1e-12)
+    # float32 logits with float64 targets: float64, as before
+    assert F.binary_cross_entropy_with_logits(ember.tensor(t), ember.tensor(x)).dtype == (
+        ember.float64
+    )
+    torch = pytest.importorskip("torch")
+    tout = torch.nn.functional.binary_cross_entropy_with_logits(
+        torch.tensor(x), torch.tensor(t), reduction="none"
+    )
+    assert tout.dtype == torch.float32
+    np.testing.assert_allclose(out.numpy(), tout.numpy(), rtol=1e-6)

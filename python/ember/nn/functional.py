@@ -2653,7 +2653,13 @@ def binary_cross_entropy_with_logits(
     x, t = _loss_pair(op, input, target)
     w = _broadcast_weight(op, weight, x.shape, x.dtype)
     pw = _broadcast_weight(op, pos_weight, x.shape, x.dtype, "pos_weight")
-    return BCEWithLogitsLoss.apply(x, t, w, pw, reduction)
+    loss = BCEWithLogitsLoss.apply(x, t, w, pw, reduction)
+    # PyTorch builds the loss in place on (1 - target): it has the target's float dtype (a
+    # float64 input with a float32 target gives float32)
+    tdt = target.data.dtype if isinstance(target, Tensor) else None
+    if tdt is not None and _lowp.is_float(tdt) and tdt != loss.data.dtype:
+        loss = ops.cast(loss, tdt)
+    return loss
 
 
 class HingeEmbeddingLoss(Function):
