@@ -155,12 +155,18 @@ def _as_float(x):
     return ops.cast(x, get_default_dtype()) if _is_int(x) else x
 
 
-def _float_operands(op: str, names, *inputs, ints_alone: bool = True) -> list:
+def _float_operands(
+    op: str, names, *inputs, ints_alone: bool = True, dim0_weak: bool = False
+) -> list:
     """inputs in one float dtype, as PyTorch's type promotion: the widest float dtype among
     them, integer inputs taking it (the default float dtype when all are integers, which
-    ints_alone=False refuses as PyTorch's ops needing a float operand). Bools are refused."""
+    ints_alone=False refuses as PyTorch's ops needing a float operand). Bools are refused.
+    ``dim0_weak``: for ops that combine the operands without broadcasting them first, 0-d
+    float operands count only when no float operand has dims (PyTorch's rule for 0-d tensors)."""
     xs = [x if _is_int(x) else _float_input(x, op, n) for x, n in zip(inputs, names)]
     floats = [x.data.dtype for x in xs if not _is_int(x)]
+    if dim0_weak and any(x.ndim for x in xs if not _is_int(x)):
+        floats = [x.data.dtype for x in xs if not _is_int(x) and x.ndim]
     if not floats and not ints_alone:
         got = ", ".join(str(x.dtype) for x in xs)
         raise TypeError(f"{op}: expected a floating point operand, got {got}")
@@ -1357,6 +1363,11 @@ def _loss_pair(op, input, target, broadcast: str | None = None):
         if op in _FLOAT_TARGET_ONLY:
             raise TypeError(f"{op}: target must be floating point, got {t.dtype}")
         t = ops.cast(t, x.data.dtype)  # PyTorch promotes an integer target to input's dtype
+    elif t.data.dtype != x.data.dtype and broadcast == "quiet" and (x.ndim == 0) != (t.ndim == 0):
+        # these losses compute on the operands as given (no broadcast_tensors first), so by
+        # PyTorch's promotion a 0-d float operand does not widen the other's float dtype
+        dt = t.data.dtype if x.ndim == 0 else x.data.dtype
+        x, t = ops.cast(x, dt), ops.cast(t, dt)
     elif t.data.dtype != x.data.dtype and op in _WIDEST_FLOAT:
         wide = np.promote_types(x.data.dtype, t.data.dtype)
         x, t = ops.cast(x, wide), ops.cast(t, wide)
@@ -2542,6 +2553,12 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") ->
             f"max {np.nanmax(xd) if not np.all(np.isnan(xd)) else 'nan'}); for logits use "
             "binary_cross_entropy_with_logits"
         )
+    td = t.data  # PyTorch refuses targets outside [0, 1] (NaN too) as it refuses such inputs
+    if td.size and not (td.min() >= 0 and td.max() <= 1):
+        raise ValueError(
+            "binary_cross_entropy: all elements of target should be between 0 and 1 "
+            f"(got min {td.min()}, max {td.max()})"
+        )
     w = _broadcast_weight("binary_cross_entropy", weight, x.shape, x.dtype)
     return BCELoss.apply(x, t, w, reduction)
 
@@ -2636,7 +2653,13 @@ def binary_cross_entropy_with_logits(
     x, t = _loss_pair(op, input, target)
     w = _broadcast_weight(op, weight, x.shape, x.dtype)
     pw = _broadcast_weight(op, pos_weight, x.shape, x.dtype, "pos_weight")
-    return BCEWithLogitsLoss.apply(x, t, w, pw, reduction)
+    loss = BCEWithLogitsLoss.apply(x, t, w, pw, reduction)
+    # PyTorch builds the loss in place on (1 - target): it has the target's float dtype (a
+    # float64 input with a float32 target gives float32)
+    tdt = target.data.dtype if isinstance(target, Tensor) else None
+    if tdt is not None and _lowp.is_float(tdt) and tdt != loss.data.dtype:
+        loss = ops.cast(loss, tdt)
+    return loss
 
 
 class HingeEmbeddingLoss(Function):
@@ -2973,6 +2996,8 @@ def soft_margin_loss(input, target, reduction: str = "mean") -> Tensor:
     x, t = _loss_pair(op, input, target, broadcast="quiet")
     if x.shape != shape:  # PyTorch broadcasts the target to the input's shape only
         raise ValueError(f"{op}: target does not broadcast to the input's shape {shape}")
+    if t.data.dtype != x.data.dtype:  # PyTorch's loss is in the input's dtype (out=like input)
+        t = ops.cast(t, x.data.dtype)
     return _reduce(softplus(-x * t), reduction)
 
 
@@ -3052,9 +3077,24 @@ def gaussian_nll_loss(
     if _is_int(var):  # PyTorch clamps var's float copy in place into its integer dtype
         raise TypeError(f"{op}: var must be a floating point tensor, got {var.dtype}")
     # one float dtype, as PyTorch's promotion (an integer input or target takes it)
-    floats = (input, target) + ((var,) if isinstance(var, Tensor) else ())
-    input, target, *v = _float_operands(op, ("input", "target", "var"), *floats)
-    var = v[0] if v else var
+    ishape = tuple(getattr(input, "shape", ()))
+    if isinstance(var, Tensor) and ishape and var.shape == ishape[:-1]:
+        var = var.unsqueeze(-1)  # (one variance per sample: torch unsqueezes it first)
+    # one float dtype, by PyTorch's promotion in its composite's order: (input - target), a 0-d
+    # one not widening the other, then that with var (likewise)
+    input, target = _float_operands(op, ("input", "target"), input, target, dim0_weak=True)
+    if isinstance(var, Tensor):
+        diff_nd = max(input.ndim, target.ndim)
+        v = _float_input(var, op, "var")
+        if v.ndim == 0 and diff_nd:
+            dt = input.data.dtype
+        elif diff_nd == 0 and v.ndim:
+            dt = v.data.dtype
+        else:
+            dt = np.promote_types(input.data.dtype, v.data.dtype)
+        input, target, var = (
+            x if x.data.dtype == dt else ops.cast(x, dt) for x in (input, target, v)
+        )
     shape = input.shape  # var is checked against input's own shape
     x, t = _loss_pair(op, input, target, "quiet")
     if isinstance(var, int | float):
@@ -3094,7 +3134,7 @@ def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool =
     """
     op = "pairwise_distance"
     keepdim = _bool_arg(keepdim, op, "keepdim")
-    a, b = _float_operands(op, ("x1", "x2"), x1, x2)
+    a, b = _float_operands(op, ("x1", "x2"), x1, x2, dim0_weak=True)  # (x1 - x2: torch's rule)
     if a.ndim == 0 and b.ndim == 0:  # PyTorch: the norm of the one difference
         return _pnorm(a.reshape(1) - b.reshape(1) + eps, float(p)).reshape(())
     if (p < 0 or p == np.inf) and 0 in (a.shape[-1], b.shape[-1]):
