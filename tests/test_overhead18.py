@@ -1,0 +1,152 @@
+"""The cheaper per-call paths (RNN cells, nll_loss / cross_entropy, small autograd graphs and
+small ops) give exactly the numbers and gradients of PyTorch and of the composed reference,
+see in-place weight edits between calls, behave under no_grad and with any mix of inputs that
+require grad, and still refuse bad input with the same errors."""
+
+import numpy as np
+import pytest
+
+import ember
+from ember import nn
+from ember.nn import functional as F
+
+torch = pytest.importorskip("torch")
+
+CELLS = ["LSTMCell", "GRUCell", "RNNCell"]
+
+
+def _pair(kind, i=5, h=7, bias=True, dtype=np.float64):
+    cell = getattr(nn, kind)(i, h, bias=bias, dtype=dtype)
+    tcell = getattr(torch.nn, kind)(i, h, bias=bias, dtype=getattr(torch, np.dtype(dtype).name))
+    with torch.no_grad():
+        for name, p in tcell.named_parameters():
+            p.copy_(torch.from_numpy(getattr(cell, name).numpy()))
+    return cell, tcell
+
+
+def _state(kind, s):
+    return s if kind != "LSTMCell" or s is None else (s, s * 0.5)
+
+
+def _flat(out):
+    return out if isinstance(out, tuple) else (out,)
+
+
+@pytest.mark.parametrize("kind", CELLS)
+@pytest.mark.parametrize("batched", [True, False])
+@pytest.mark.parametrize("with_hx", [True, False])
+@pytest.mark.parametrize("grads", ["all", "input", "weights", "none"])
+def test_cells_match_torch_values_and_grads(kind, batched, with_hx, grads, rng):
+    cell, tcell = _pair(kind)
+    shape_x, shape_h = ((3, 5), (3, 7)) if batched else ((5,), (7,))
+    x = rng.standard_normal(shape_x)
+    h = rng.standard_normal(shape_h)
+    want_x = grads in ("all", "input")
+    for p in cell.parameters():
+        p.requires_grad_(grads in ("all", "weights"))
+    for p in tcell.parameters():
+        p.requires_grad_(grads in ("all", "weights"))
+    xe = ember.tensor(x, requires_grad=want_x)
+    he = ember.tensor(h, requires_grad=want_x)
+    xt = torch.tensor(x, requires_grad=want_x)
+    ht = torch.tensor(h, requires_grad=want_x)
+    oe = _flat(cell(xe, _state(kind, he) if with_hx else None))
+    ot = _flat(tcell(xt, _state(kind, ht) if with_hx else None))
+    for a, b in zip(oe, ot):
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-12)
+    if grads == "none":
+        assert all(not o.requires_grad for o in oe)
+        return
+    sum(o.sum() * (k + 1) for k, o in enumerate(oe)).backward()
+    sum(o.sum() * (k + 1) for k, o in enumerate(ot)).backward()
+    pairs = list(zip(cell.parameters(), tcell.parameters()))
+    if want_x:
+        pairs += [(xe, xt)] + ([(he, ht)] if with_hx else [])
+    for a, b in pairs:
+        if b.grad is None:
+            assert a.grad is None
+        else:
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", CELLS)
+def test_cells_see_in_place_weight_edits_and_new_arrays(kind, rng):
+    cell, tcell = _pair(kind)
+    x = rng.standard_normal((2, 5))
+    for step in range(3):
+        with ember.no_grad():
+            oe = _flat(cell(ember.tensor(x)))
+        with torch.no_grad():
+            ot = _flat(tcell(torch.tensor(x)))
+        for a, b in zip(oe, ot):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-12)
+        # edit every weight in place between calls (values only: the kernels read them anew)
+        with ember.no_grad(), torch.no_grad():
+            for p, tp in zip(cell.parameters(), tcell.parameters()):
+                p.mul_(1.5 - step * 0.25)
+                tp.mul_(1.5 - step * 0.25)
+    # a new (non-contiguous) array in place of a weight is used, and a wrong shape refused
+    w = rng.standard_normal(cell.weight_hh.shape[::-1]).T
+    cell.weight_hh.data = w
+    with torch.no_grad():
+        tcell.weight_hh.copy_(torch.from_numpy(np.ascontiguousarray(w)))
+    oe, ot = _flat(cell(ember.tensor(x))), _flat(tcell(torch.tensor(x)))
+    for a, b in zip(oe, ot):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12)
+    cell.weight_hh.data = np.zeros((3, 4))
+    with pytest.raises(ValueError, match="w_hh must have shape"):
+        cell(ember.tensor(x))
+
+
+@pytest.mark.parametrize("kind", CELLS)
+def test_cells_non_contiguous_inputs_and_states(kind, rng):
+    cell, tcell = _pair(kind)
+    x = rng.standard_normal((5, 4)).T  # (4, 5), a transposed view
+    h = rng.standard_normal((7, 4)).T
+    xe, he = ember.tensor(x, requires_grad=True), ember.tensor(h, requires_grad=True)
+    xt = torch.tensor(np.ascontiguousarray(x), requires_grad=True)
+    ht = torch.tensor(np.ascontiguousarray(h), requires_grad=True)
+    xe2, he2 = xe.transpose(0, 1).transpose(0, 1), he.transpose(0, 1).transpose(0, 1)
+    oe = _flat(cell(xe2, _state(kind, he2)))
+    ot = _flat(tcell(xt, _state(kind, ht)))
+    for a, b in zip(oe, ot):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12)
+    oe[0].sum().backward()
+    ot[0].sum().backward()
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(he.grad.numpy(), ht.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", CELLS)
+def test_cells_refuse_bad_input(kind, rng):
+    cell, _ = _pair(kind)
+    with pytest.raises(ValueError, match="inconsistent input_size"):
+        cell(ember.randn(2, 4, dtype=ember.float64))
+    with pytest.raises(ValueError, match="1-D or 2-D"):
+        cell(ember.randn(1, 2, 5, dtype=ember.float64))
+    with pytest.raises(TypeError, match="expected float64"):
+        cell(ember.randn(2, 5))  # float32 input, float64 weights
+    with pytest.raises(TypeError, match="floating point"):
+        cell(ember.tensor(np.ones((2, 5), np.int64)))
+    bad_h = ember.randn(3, 7, dtype=ember.float64)
+    with pytest.raises(ValueError, match="Expected h0 of shape"):
+        cell(ember.randn(2, 5, dtype=ember.float64), _state(kind, bad_h))
+    with pytest.raises(ValueError, match="state must be 1-D"):
+        cell(
+            ember.randn(5, dtype=ember.float64),
+            _state(kind, ember.randn(1, 7, dtype=ember.float64)),
+        )
+    if kind == "LSTMCell":
+        with pytest.raises(TypeError, match="hx must be"):
+            F.lstm_cell(ember.randn(2, 5, dtype=ember.float64), ember.randn(2, 7), *cell._w())
+        good = ember.randn(2, 7, dtype=ember.float64)
+        with pytest.raises(ValueError, match="Expected c0 of shape"):
+            cell(
+                ember.randn(2, 5, dtype=ember.float64),
+                (good, ember.randn(2, 6, dtype=ember.float64)),
+            )
+    with pytest.raises(ValueError, match="b_ih and b_hh"):
+        w = cell._w()
+        getattr(F, kind[:-4].lower() + "_cell")(
+            ember.randn(2, 5, dtype=ember.float64), None, w[0], w[1], w[2], None
+        )
