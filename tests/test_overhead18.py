@@ -150,3 +150,61 @@ def test_cells_refuse_bad_input(kind, rng):
         getattr(F, kind[:-4].lower() + "_cell")(
             ember.randn(2, 5, dtype=ember.float64), None, w[0], w[1], w[2], None
         )
+
+
+@pytest.mark.parametrize(
+    "dtype, nan",
+    [(np.float32, False), (np.float32, True), (np.float64, True), (np.int64, False),
+     (np.int32, False)],
+)  # fmt: skip
+def test_global_median_outside_and_inside_graph(dtype, nan, rng):
+    a = (rng.standard_normal((8, 9)) * 10).astype(dtype)
+    if nan:
+        a[2, 3] = np.nan
+    for fn in ("median", "nanmedian"):
+        want = getattr(torch, fn)(torch.from_numpy(a))
+        got = getattr(ember, fn)(ember.tensor(a))  # outside the graph
+        assert got.dtype == want.numpy().dtype and got.shape == ()
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+        with ember.no_grad():
+            np.testing.assert_array_equal(getattr(ember, fn)(ember.tensor(a)).numpy(), want.numpy())
+        if a.dtype.kind == "f":  # in the graph: the same value, ties share the gradient
+            xe = ember.tensor(a, requires_grad=True)
+            xt = torch.tensor(a, requires_grad=True)
+            ye, yt = getattr(ember, fn)(xe), getattr(torch, fn)(xt)
+            np.testing.assert_array_equal(ye.detach().numpy(), yt.detach().numpy())
+            ye.backward()
+            yt.backward()
+            np.testing.assert_array_equal(xe.grad.numpy(), xt.grad.numpy())
+    with pytest.raises(TypeError, match="bool"):
+        ember.tensor(a > 0).median()
+
+
+@pytest.mark.parametrize("n, m", [(5, 7), (0, 3), (4, 0)])
+def test_outer_values_strides_and_grad(n, m, rng):
+    a, b = rng.standard_normal(n).astype(np.float32), rng.standard_normal(m).astype(np.float32)
+    got = ember.outer(ember.tensor(a), ember.tensor(b))
+    want = torch.outer(torch.from_numpy(a), torch.from_numpy(b))
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert got.stride() == want.stride() and got.dtype == want.numpy().dtype
+    xa = ember.tensor(a, requires_grad=True)
+    ember.outer(xa, ember.tensor(b)).sum().backward()
+    np.testing.assert_allclose(xa.grad.numpy(), np.full(n, b.sum()), rtol=1e-6)
+    with pytest.raises(ValueError, match="1-D"):
+        ember.outer(ember.tensor(np.ones((2, 2))), ember.tensor(b))
+
+
+def test_index_put_and_scatter_in_place_still_refuse_overlap(rng):
+    m = rng.standard_normal((6, 6))
+    for make in (lambda t: t, lambda t: t.T, lambda t: t[:, ::2]):
+        xe, xt = make(ember.tensor(m.copy())), make(torch.tensor(m.copy()))
+        rows = np.array([0, 2])
+        v = rng.standard_normal((2, xe.shape[1]))
+        xe.index_put_((ember.tensor(rows),), ember.tensor(v))
+        xt.index_put_((torch.from_numpy(rows),), torch.from_numpy(v))
+        np.testing.assert_array_equal(xe.numpy(), xt.numpy())
+    x = ember.tensor(m.copy())
+    with pytest.raises(RuntimeError, match="single memory location"):
+        x.scatter_(1, ember.tensor(np.zeros((6, 6), np.int64)), x)
+    with pytest.raises(RuntimeError, match="single memory location"):
+        x.T.scatter_(1, ember.tensor(np.zeros((6, 6), np.int64)), x)
