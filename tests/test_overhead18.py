@@ -208,3 +208,38 @@ def test_index_put_and_scatter_in_place_still_refuse_overlap(rng):
         x.scatter_(1, ember.tensor(np.zeros((6, 6), np.int64)), x)
     with pytest.raises(RuntimeError, match="single memory location"):
         x.T.scatter_(1, ember.tensor(np.zeros((6, 6), np.int64)), x)
+
+
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_index_put_values_and_errors(accumulate, rng):
+    m = rng.standard_normal((5, 4))
+    cases = [
+        ((np.array([0, 3, -1]),), rng.standard_normal((3, 4))),
+        ((np.array([[1, 2], [0, 4]]),), rng.standard_normal((2, 2, 4))),
+        ((np.array([1, 2]),), rng.standard_normal(4)),  # broadcast values
+        ((np.array([1, 2]), np.array([0, 3])), rng.standard_normal(2)),
+        ((np.array([True, False, True, False, False]),), rng.standard_normal((2, 4))),
+    ]
+    for key, v in cases:
+        xe, xt = ember.tensor(m.copy()), torch.tensor(m.copy())
+        xe.index_put_(tuple(ember.tensor(k) for k in key), ember.tensor(v), accumulate)
+        xt.index_put_(tuple(torch.from_numpy(k) for k in key), torch.from_numpy(v), accumulate)
+        np.testing.assert_allclose(xe.numpy(), xt.numpy(), rtol=1e-15)
+        # out of place, in the graph: values' gradient
+        ve = ember.tensor(v, requires_grad=True)
+        vt = torch.tensor(v, requires_grad=True)
+        ke = tuple(ember.tensor(k) for k in key)
+        kt = tuple(torch.from_numpy(k) for k in key)
+        (ember.tensor(m).index_put(ke, ve, accumulate) * 2).sum().backward()
+        (torch.tensor(m).index_put(kt, vt, accumulate) * 2).sum().backward()
+        np.testing.assert_allclose(ve.grad.numpy(), vt.grad.numpy())
+    x = ember.tensor(m.copy())
+    with pytest.raises(IndexError, match="index 5 is out of bounds"):
+        x.index_put_((ember.tensor([0, 5]),), ember.ones(2, 4, dtype=ember.float64), accumulate)
+    with pytest.raises(IndexError, match="index -6 is out of bounds"):
+        x.index_put_((ember.tensor([-6]),), ember.ones(4, dtype=ember.float64), accumulate)
+    with pytest.raises(ValueError, match="do not fit the indexed shape"):
+        x.index_put_((ember.tensor([0, 1]),), ember.ones(3, 4, dtype=ember.float64), accumulate)
+    with pytest.raises(ValueError, match="do not fit the indexed shape"):
+        x.index_put_((ember.tensor([0, 1]),), ember.ones(1, 2, 4, dtype=ember.float64), accumulate)
+    np.testing.assert_array_equal(x.numpy(), m)  # nothing written by a refused call

@@ -6024,13 +6024,22 @@ def index_put(x, indices, values, accumulate: bool = False) -> Tensor:
             if _outside_graph(x) and _outside_graph(values):
                 return Tensor._make(_index_add_kernel(x.data, 0, i, values.data), False, None, 0)
             return AddAt.apply(x, values, (i,), 1, kernel=("rows", 0))
+    fit = f"index_put: values {values.shape} do not fit the indexed shape"
     try:
-        np.broadcast_to(values.data, x.data[key].shape)
+        k = key[0] if len(key) == 1 else None
+        if k is not None and k.dtype.kind in "iu" and x.ndim:
+            # one integer index: the indexed shape without the gather (bounds: below)
+            shape = k.shape + x.data.shape[1:]
+        else:
+            shape = x.data[key].shape
+        if values.data.shape != shape:
+            np.broadcast_to(values.data, shape)
     except (IndexError, ValueError) as e:
-        raise type(e)(
-            f"index_put: values {values.shape} do not fit the indexed shape: {e}"
-        ) from None
-    return AddAt.apply(x, values, key, 1) if accumulate else Put.apply(x, values, key)
+        raise type(e)(f"{fit}: {e}") from None
+    try:
+        return AddAt.apply(x, values, key, 1) if accumulate else Put.apply(x, values, key)
+    except IndexError as e:  # an index out of bounds (found by the write itself)
+        raise IndexError(f"{fit}: {e}") from None
 
 
 def take(x, index) -> Tensor:
