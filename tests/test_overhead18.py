@@ -243,3 +243,55 @@ def test_index_put_values_and_errors(accumulate, rng):
     with pytest.raises(ValueError, match="do not fit the indexed shape"):
         x.index_put_((ember.tensor([0, 1]),), ember.ones(1, 2, 4, dtype=ember.float64), accumulate)
     np.testing.assert_array_equal(x.numpy(), m)  # nothing written by a refused call
+
+
+@pytest.mark.parametrize("fn", ["nll_loss", "cross_entropy"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("mode", ["grad", "no_grad", "plain"])
+def test_class_losses_match_torch(fn, reduction, mode, rng):
+    x = rng.standard_normal((6, 5)).astype(np.float32)
+    y = rng.integers(0, 5, 6)
+    y[2] = -100  # ignored
+    w = rng.uniform(0.5, 2, 5).astype(np.float32)
+    for kw in ({}, {"weight": w}):
+        xe = ember.tensor(x, requires_grad=mode != "plain")
+        xt = torch.tensor(x, requires_grad=mode != "plain")
+        kwe = {k: ember.tensor(v) for k, v in kw.items()}
+        kwt = {k: torch.from_numpy(v) for k, v in kw.items()}
+        if mode == "no_grad":
+            with ember.no_grad():
+                le = getattr(F, fn)(xe, ember.tensor(y), reduction=reduction, **kwe)
+            assert not le.requires_grad
+        else:
+            le = getattr(F, fn)(xe, ember.tensor(y), reduction=reduction, **kwe)
+        lt = getattr(torch.nn.functional, fn)(xt, torch.from_numpy(y), reduction=reduction, **kwt)
+        assert le.dtype == lt.detach().numpy().dtype and le.shape == tuple(lt.shape)
+        np.testing.assert_allclose(le.numpy(), lt.detach().numpy(), rtol=1e-6, atol=1e-7)
+        if mode == "grad":
+            le.sum().backward()
+            lt.sum().backward()
+            np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("fn", ["nll_loss", "cross_entropy"])
+def test_class_losses_target_dtypes_and_errors(fn, rng):
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    loss = getattr(F, fn)
+    want = getattr(torch.nn.functional, fn)(torch.from_numpy(x), torch.tensor([0, 2, 1, 1]))
+    got = loss(ember.tensor(x), ember.tensor(np.array([0, 2, 1, 1], np.uint8)))
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+    got = loss(ember.tensor(x), [0, 2, 1, 1])  # a list of ints: int64
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+    with pytest.raises(TypeError, match="int64 or uint8"):
+        loss(ember.tensor(x), ember.tensor(np.array([0, 2, 1, 1], np.int32)))
+    with pytest.raises(TypeError, match="int64 or uint8"):
+        loss(ember.tensor(x), ember.tensor(np.array([0, 1, 1, 1], bool)))
+    with pytest.raises(IndexError, match="out of bounds"):
+        loss(ember.tensor(x), ember.tensor([0, 3, 1, 1]))
+    with ember.no_grad(), pytest.raises(IndexError, match="out of bounds"):
+        loss(ember.tensor(x, requires_grad=True), ember.tensor([0, -2, 1, 1]))
+    with pytest.raises(ValueError, match="target shape"):
+        loss(ember.tensor(x), ember.tensor([0, 1, 1]))
+    if fn == "nll_loss":
+        with pytest.raises(TypeError, match="integers"):
+            loss(ember.tensor(x), ember.tensor(np.array([0.0, 1, 1, 1])))
