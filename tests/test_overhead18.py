@@ -295,3 +295,29 @@ def test_class_losses_target_dtypes_and_errors(fn, rng):
     if fn == "nll_loss":
         with pytest.raises(TypeError, match="integers"):
             loss(ember.tensor(x), ember.tensor(np.array([0.0, 1, 1, 1])))
+
+
+@pytest.mark.parametrize("kind", CELLS)
+def test_cell_batch_one_same_bits_on_one_and_two_threads(kind, rng):
+    # a batch-1 step's products split their output columns over the threads: every element
+    # gets the same arithmetic, so the same bits (and torch's values)
+    cell, tcell = _pair(kind, 128, 256, dtype=np.float32)
+    x = rng.standard_normal((1, 128)).astype(np.float32)
+    h = rng.standard_normal((1, 256)).astype(np.float32)
+    prev = ember.get_num_threads()
+    outs = []
+    try:
+        for nt in (1, 2):
+            ember.set_num_threads(nt)
+            with ember.no_grad():
+                outs.append(
+                    [o.numpy() for o in _flat(cell(ember.tensor(x), _state(kind, ember.tensor(h))))]
+                )
+    finally:
+        ember.set_num_threads(prev)
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)
+    with torch.no_grad():
+        want = _flat(tcell(torch.from_numpy(x), _state(kind, torch.from_numpy(h))))
+    for a, b in zip(outs[0], want):
+        np.testing.assert_allclose(a, b.numpy(), rtol=1e-5, atol=1e-6)
