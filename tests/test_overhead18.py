@@ -321,3 +321,19 @@ def test_cell_batch_one_same_bits_on_one_and_two_threads(kind, rng):
         want = _flat(tcell(torch.from_numpy(x), _state(kind, torch.from_numpy(h))))
     for a, b in zip(outs[0], want):
         np.testing.assert_allclose(a, b.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_cross_entropy_label_smoothing_and_ignore_index(grad, rng):
+    x = rng.standard_normal((7, 4, 3))  # (N, C, d1): positions
+    y = rng.integers(0, 4, (7, 3))
+    y[1, 2] = 2
+    xe, xt = ember.tensor(x, requires_grad=grad), torch.tensor(x, requires_grad=grad)
+    kw = dict(label_smoothing=0.15, ignore_index=2)
+    le = F.cross_entropy(xe, ember.tensor(y), **kw)
+    lt = torch.nn.functional.cross_entropy(xt, torch.from_numpy(y), **kw)
+    np.testing.assert_allclose(le.detach().numpy(), lt.detach().numpy(), rtol=1e-12)
+    if grad:
+        le.backward()
+        lt.backward()
+        np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-14)

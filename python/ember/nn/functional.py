@@ -1616,11 +1616,12 @@ def _fused_rows(x: Tensor, t: np.ndarray, w, ignore_index, reduction, label_smoo
     if t.dtype != np.int64 or not t.flags.c_contiguous:
         t = np.ascontiguousarray(t, dtype=np.int64)
     w = None if w is None else _contig(w)
-    meta = (t, w, int(ignore_index), reduction, float(label_smoothing), log_input)
+    ignore, smoothing = int(ignore_index), float(label_smoothing)
+    meta = (t, w, ignore, reduction, smoothing, log_input)
     try:  # the kernel checks every target before it writes anything: no NumPy pass here
         if ops._outside_graph(x):  # no node to record: the kernel's loss straight (~1.5 us)
             loss = _C.cross_entropy_forward(
-                _contig(xd), t, w, meta[2], meta[4], reduction, log_input, False
+                _contig(xd), t, w, ignore, smoothing, reduction, log_input, False
             )[0]
             return Tensor._make(loss, False, None, 0)
         return CrossEntropy.apply(x if xd.flags.c_contiguous else x.contiguous(), meta)
