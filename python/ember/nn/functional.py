@@ -1543,8 +1543,10 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     """
     _check_reduction("nll_loss", reduction)
     x = _float_input(input, "nll_loss")
-    _check_index_dtype("nll_loss", target)
-    t = _targets("nll_loss", target)
+    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if t.dtype != np.int64:  # (int64, most targets, needs neither check nor cast)
+        _check_index_dtype("nll_loss", t)
+        t = _targets("nll_loss", t)
     if x.ndim == 0:
         raise ValueError("nll_loss: input must have at least 1 dimension")
     if x.ndim == 1 and t.shape == (1,):  # PyTorch reads it as the 0-d target
@@ -1625,8 +1627,14 @@ def _fused_rows(x: Tensor, t: np.ndarray, w, ignore_index, reduction, label_smoo
     if t.dtype != np.int64 or not t.flags.c_contiguous:
         t = np.ascontiguousarray(t, dtype=np.int64)
     w = None if w is None else _contig(w)
-    meta = (t, w, int(ignore_index), reduction, float(label_smoothing), log_input)
+    ignore, smoothing = int(ignore_index), float(label_smoothing)
+    meta = (t, w, ignore, reduction, smoothing, log_input)
     try:  # the kernel checks every target before it writes anything: no NumPy pass here
+        if ops._outside_graph(x):  # no node to record: the kernel's loss straight (~1.5 us)
+            loss = _C.cross_entropy_forward(
+                _contig(xd), t, w, ignore, smoothing, reduction, log_input, False
+            )[0]
+            return Tensor._make(loss, False, None, 0)
         return CrossEntropy.apply(x if xd.flags.c_contiguous else x.contiguous(), meta)
     except ValueError:
         bad = (t != ignore_index) & ((t < 0) | (t >= xd.shape[1]))
@@ -4213,6 +4221,12 @@ def _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, gates, w_hr=None):
         for name, b in (("b_ih", b_ih), ("b_hh", b_hh)):
             if b.shape != (gates * h,):
                 raise ValueError(f"{op}: {name} must have shape ({gates * h},), got {b.shape}")
+    # contiguous here, once, so the layers and cells pass them to _C as they are
+    w_ih, w_hh = _contig_t(w_ih), _contig_t(w_hh)
+    if b_ih is not None:
+        b_ih, b_hh = _contig_t(b_ih), _contig_t(b_hh)
+    if w_hr is not None:
+        w_hr = _contig_t(w_hr)
     return w_ih, w_hh, b_ih, b_hh, w_hr, h, p
 
 
@@ -4236,9 +4250,9 @@ def _rnn_state(op, s, name, n, h, dtype):
     s = _float_input(s, op, name, dtype)
     if s.shape != (n, h):
         raise ValueError(f"{op}: Expected {name} of shape {(n, h)}, got {s.shape}")
-    if isinstance(s, Tensor) and not s.requires_grad:
+    if not s._requires_grad:
         return _contig(s.data)
-    return s
+    return _contig_t(s)
 
 
 def _contig_t(t):
@@ -4283,8 +4297,9 @@ def _lstm_layer(op, input, hx, w_ih, w_hh, b_ih, b_hh, w_hr, h, p, lengths, reve
     h0 = _rnn_state(op, hx[0], "h0", n, p, w_ih.dtype)
     c0 = _rnn_state(op, hx[1], "c0", n, h, w_ih.dtype)
     lens = _rnn_lengths(lengths, n, x.shape[0], op)
-    args = [_contig_t(a) for a in (x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)]
-    y, h_n, c_n = LSTMLayer.apply(*args, lens, bool(reverse))
+    # (the weights and states are contiguous already: _rnn_weights, _rnn_state)
+    x = _contig_t(x)
+    y, h_n, c_n = LSTMLayer.apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lens, bool(reverse))
     return y, (h_n, c_n)
 
 
@@ -4304,8 +4319,8 @@ def _gru_layer(op, input, hx, w_ih, w_hh, b_ih, b_hh, h, lengths, reverse):
     x = _rnn_input(op, input, w_ih)
     h0 = _rnn_state(op, hx, "h0", x.shape[1], h, w_ih.dtype)
     lens = _rnn_lengths(lengths, x.shape[1], x.shape[0], op)
-    args = [_contig_t(a) for a in (x, h0, w_ih, w_hh, b_ih, b_hh)]
-    return GRULayer.apply(*args, lens, bool(reverse))
+    x = _contig_t(x)  # (the weights and h0 are contiguous already)
+    return GRULayer.apply(x, h0, w_ih, w_hh, b_ih, b_hh, lens, bool(reverse))
 
 
 def rnn_layer(
@@ -4328,19 +4343,24 @@ def _rnn_layer(op, input, hx, w_ih, w_hh, b_ih, b_hh, h, lengths, reverse, nonli
     x = _rnn_input(op, input, w_ih)
     h0 = _rnn_state(op, hx, "h0", x.shape[1], h, w_ih.dtype)
     lens = _rnn_lengths(lengths, x.shape[1], x.shape[0], op)
-    args = [_contig_t(a) for a in (x, h0, w_ih, w_hh, b_ih, b_hh)]
-    return RNNLayer.apply(*args, lens, bool(reverse), nonlinearity)
+    x = _contig_t(x)  # (the weights and h0 are contiguous already)
+    return RNNLayer.apply(x, h0, w_ih, w_hh, b_ih, b_hh, lens, bool(reverse), nonlinearity)
 
 
 def _cell_input(op, input, w_ih):
+    """A cell's input, checked -> (x as one contiguous step (1, N, I), whether it was
+    unbatched (I,)). The layer's own input checks would repeat these, so the cells call the
+    Functions directly: a decoder calls a cell every step, and the checks are most of its cost."""
     x = _float_input(input, op, "input", w_ih.dtype)
-    if x.ndim not in (1, 2):
-        raise ValueError(f"{op}: input must be 1-D or 2-D (batch, input_size), got {x.shape}")
-    if x.shape[-1] != w_ih.shape[1]:
+    shape = x.data.shape
+    if len(shape) not in (1, 2):
+        raise ValueError(f"{op}: input must be 1-D or 2-D (batch, input_size), got {shape}")
+    if shape[-1] != w_ih.data.shape[1]:
         raise ValueError(
-            f"{op}: input has inconsistent input_size: got {x.shape[-1]} expected {w_ih.shape[1]}"
+            f"{op}: input has inconsistent input_size: got {shape[-1]} expected {w_ih.shape[1]}"
         )
-    return x
+    unb = len(shape) == 1
+    return _contig_t(x.reshape(1, 1, -1) if unb else x.reshape(1, *shape)), unb
 
 
 def _unbatch(t, unbatched):
@@ -4352,16 +4372,16 @@ def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
     -> (h', c')."""
     op = "lstm_cell"
     w_ih, w_hh, b_ih, b_hh, _, h, _ = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 4)
-    x = _cell_input(op, input, w_ih)
-    unb = x.ndim == 1
-    x = x.reshape(1, 1, -1) if unb else x.reshape(1, *x.shape)
+    x, unb = _cell_input(op, input, w_ih)
     hx = (None, None) if hx is None else hx
     if not isinstance(hx, tuple | list) or len(hx) != 2:
         raise TypeError(f"{op}: hx must be a tuple (h, c) or None")
-    states = [s if s is None or not unb else _unbatched_state(op, s, h) for s in hx]
-    _, (h_n, c_n) = _lstm_layer(
-        op, x, tuple(states), w_ih, w_hh, b_ih, b_hh, None, h, h, None, False
-    )
+    if unb:
+        hx = [s if s is None else _unbatched_state(op, s, h) for s in hx]
+    n, dt = x.data.shape[1], x.data.dtype
+    h0 = _rnn_state(op, hx[0], "h0", n, h, dt)
+    c0 = _rnn_state(op, hx[1], "c0", n, h, dt)
+    _, h_n, c_n = LSTMLayer.apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, None, None, False)
     return _unbatch(h_n, unb), _unbatch(c_n, unb)
 
 
@@ -4376,27 +4396,25 @@ def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
     """One GRU step. input (N, I) or (I,), hx (N, H) / (H,) or None -> h'."""
     op = "gru_cell"
     w_ih, w_hh, b_ih, b_hh, _, h, _ = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 3)
-    x = _cell_input(op, input, w_ih)
-    unb = x.ndim == 1
-    x = x.reshape(1, 1, -1) if unb else x.reshape(1, *x.shape)
+    x, unb = _cell_input(op, input, w_ih)
     if hx is not None and unb:
         hx = _unbatched_state(op, hx, h)
-    _, h_n = _gru_layer(op, x, hx, w_ih, w_hh, b_ih, b_hh, h, None, False)
+    h0 = _rnn_state(op, hx, "h0", x.data.shape[1], h, x.data.dtype)
+    _, h_n = GRULayer.apply(x, h0, w_ih, w_hh, b_ih, b_hh, None, False)
     return _unbatch(h_n, unb)
 
 
 def rnn_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     """One Elman RNN step. input (N, I) or (I,), hx (N, H) / (H,) or None -> h'."""
     op = "rnn_cell"
-    if nonlinearity not in ("tanh", "relu"):  # (rnn_layer's check: _rnn_layer skips it)
+    if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"{op}: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
     w_ih, w_hh, b_ih, b_hh, _, h, _ = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 1)
-    x = _cell_input(op, input, w_ih)
-    unb = x.ndim == 1
-    x = x.reshape(1, 1, -1) if unb else x.reshape(1, *x.shape)
+    x, unb = _cell_input(op, input, w_ih)
     if hx is not None and unb:
         hx = _unbatched_state(op, hx, h)
-    _, h_n = _rnn_layer(op, x, hx, w_ih, w_hh, b_ih, b_hh, h, None, False, nonlinearity)
+    h0 = _rnn_state(op, hx, "h0", x.data.shape[1], h, x.data.dtype)
+    _, h_n = RNNLayer.apply(x, h0, w_ih, w_hh, b_ih, b_hh, None, False, nonlinearity)
     return _unbatch(h_n, unb)
 
 
