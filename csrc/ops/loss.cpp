@@ -292,7 +292,8 @@ EMBER_SIMD void ctc_grad_row(T* __restrict gt, const T* __restrict lpt,
   for (int64_t c = 0; c < C; ++c) {
     const double l = double(lpt[c]);
     const double lcab = vlog(acc[c]) + m;
-    gt[c] = T((vexp(l) - vexp(lcab + nll - l)) * g);
+    // each term rounded to T first, as torch: a float32 exp(l) past FLT_MAX is inf there too
+    gt[c] = (T(vexp(l)) - T(vexp(lcab + nll - l))) * T(g);
   }
 }
 

@@ -1613,6 +1613,12 @@ def _fused_rows(x: Tensor, t: np.ndarray, w, ignore_index, reduction, label_smoo
     integer targets (N,) / (N, d1, ...), as one CrossEntropy node; None for any other layout
     (the composed path handles it)."""
     xd = x.data
+    if xd.ndim == 1 and t.shape in ((), (1,)) and t.dtype.kind in "iu":
+        # unbatched (C,) input, as PyTorch: a batch of one row (so an ignored target with
+        # non-finite logits gives 0, not 0 x NaN)
+        row = (x.unsqueeze(0), t.reshape(1), w, ignore_index, reduction, label_smoothing)
+        one = _fused_rows(*row, log_input)
+        return one.reshape(()) if one is not None and reduction == "none" else one
     if xd.ndim < 2 or t.dtype.kind not in "iu" or xd.dtype.char not in "fd":
         return None
     if t.shape != (xd.shape[0],) + xd.shape[2:]:
