@@ -1567,10 +1567,13 @@ inline bool wino_dx_ok(const Geom& g) {
 template <typename T>
 void input_grad_winograd(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
   std::unique_ptr<T[]> wf(new T[size_t(g.O * g.K)]);  // (C, O, 3, 3), flipped
-  for (int64_t c = 0; c < g.C; ++c)
+  // In blocks of 16 input channels: 16 write streams, reads in runs of 144 values (a loop over
+  // c per o read 36 bytes per 18 KiB stride at 512 channels: a tenth of dx at 7x7).
+  for (int64_t c0 = 0; c0 < g.C; c0 += 16)
     for (int64_t o = 0; o < g.O; ++o)
-      for (int64_t k = 0; k < 9; ++k)
-        wf[size_t((c * g.O + o) * 9 + k)] = w[(o * g.C + c) * 9 + 8 - k];
+      for (int64_t c = c0; c < std::min(g.C, c0 + 16); ++c)
+        for (int64_t k = 0; k < 9; ++k)
+          wf[size_t((c * g.O + o) * 9 + k)] = w[(o * g.C + c) * 9 + 8 - k];
   forward_winograd(dx, dy, wf.get(), static_cast<const T*>(nullptr), wino_dx_geom(g), nt);
 }
 
