@@ -3145,6 +3145,53 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   }
 }
 
+// conv3d's depth taps (python/ember/nn/functional.py composes conv3d as one conv2d whose input
+// channels are (c, a) pairs): x (N, C, D, HW) -> out (N, OD, C, KD, HW),
+//   out[n, i, c, a] = x[n, c, i*s - p + a*d]  (zero outside [0, D)).
+// Plane copies, threads over (image, output depth) rows (NumPy's serial copies were a seventh of
+// conv3d's forward and backward at 2 threads).
+template <typename T>
+void conv3d_depth_taps(T* out, const T* x, int64_t N, int64_t C, int64_t D, int64_t HW, int64_t KD,
+                       int64_t OD, int64_t s, int64_t d, int64_t p) {
+  const int nt = threads_for(N * OD * C * KD * HW, int64_t(1) << 16);
+  parallel_for(nt, N * OD, [&](int64_t ni) {
+    const int64_t n = ni / OD, i = ni % OD;
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t a = 0; a < KD; ++a) {
+        T* dst = out + ((ni * C + c) * KD + a) * HW;
+        const int64_t z = i * s - p + a * d;
+        if (z >= 0 && z < D) {
+          const T* src = x + ((n * C + c) * D + z) * HW;
+          std::copy(src, src + HW, dst);
+        } else {
+          std::fill(dst, dst + HW, T(0));
+        }
+      }
+  });
+}
+
+// The adjoint: g (N, OD, C, KD, HW) -> dx (N, C, D, HW), dx[n, c, z] = the sum of the g[n, i, c,
+// a] with i*s - p + a*d = z, added in order of a (NumPy's per-tap scatter-adds: the same bits).
+// Threads over (image, channel) planes of dx.
+template <typename T>
+void conv3d_depth_taps_backward(T* dx, const T* g, int64_t N, int64_t C, int64_t D, int64_t HW,
+                                int64_t KD, int64_t OD, int64_t s, int64_t d, int64_t p) {
+  const int nt = threads_for(N * OD * C * KD * HW, int64_t(1) << 16);
+  parallel_for(nt, N * C, [&](int64_t nc) {
+    const int64_t n = nc / C, c = nc % C;
+    T* dp = dx + nc * D * HW;
+    std::fill(dp, dp + D * HW, T(0));
+    for (int64_t a = 0; a < KD; ++a)
+      for (int64_t i = 0; i < OD; ++i) {
+        const int64_t z = i * s - p + a * d;
+        if (z < 0 || z >= D) continue;
+        T* __restrict dst = dp + z * HW;
+        const T* __restrict src = g + (((n * OD + i) * C + c) * KD + a) * HW;
+        for (int64_t k = 0; k < HW; ++k) dst[k] += src[k];
+      }
+  });
+}
+
 // Where the Winograd engine runs: 0 never, 1 where it wins (the default), 2 wherever it applies.
 // Returns the previous mode.
 int conv2d_set_winograd(int mode) {
@@ -3175,5 +3222,16 @@ template void conv2d_backward<double>(double*, double*, double*, const double*, 
                                       const double*, int64_t, int64_t, int64_t, int64_t, int64_t,
                                       int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                                       int64_t, int64_t, int64_t, int64_t);
+
+template void conv3d_depth_taps<float>(float*, const float*, int64_t, int64_t, int64_t, int64_t,
+                                       int64_t, int64_t, int64_t, int64_t, int64_t);
+template void conv3d_depth_taps<double>(double*, const double*, int64_t, int64_t, int64_t, int64_t,
+                                        int64_t, int64_t, int64_t, int64_t, int64_t);
+template void conv3d_depth_taps_backward<float>(float*, const float*, int64_t, int64_t, int64_t,
+                                                int64_t, int64_t, int64_t, int64_t, int64_t,
+                                                int64_t);
+template void conv3d_depth_taps_backward<double>(double*, const double*, int64_t, int64_t, int64_t,
+                                                 int64_t, int64_t, int64_t, int64_t, int64_t,
+                                                 int64_t);
 
 }  // namespace ember
