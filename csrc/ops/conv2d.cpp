@@ -24,6 +24,8 @@
 //   one GEMM. See "batch engine" below.
 // - grouped direct engine (G > 1 with at most 16 output channels per group, column stride 1;
 //   dx of stride 1 alike): register blocks of 8 channels x 2 vectors over every (channel, tap).
+// - dilation split (stride 1, one group, dilated, sizes and padding multiples of the dilation):
+//   the N*dh*dw dilation-phase images convolved undilated, where that reaches Winograd.
 // - 1x1 convolutions with stride 1 and no padding call gemm() on x[n, g] (Cg, H*W) directly;
 //   one image with more threads than (image, group) tasks runs the older tiled path
 //   (im2col/col2im parallel inside, the GEMM's own threads).
