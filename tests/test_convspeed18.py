@@ -144,6 +144,26 @@ def test_dilated_gradcheck_float64():
         assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, padding=2, dilation=2), (x, w, b))
 
 
+# 5x5 (25 taps) forwards take the fused engine instead of the shift engine
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "xs, O", [((2, 32, 12, 12), 16), ((3, 16, 9, 7), 24), ((4, 64, 16, 16), 64)]
+)
+def test_5x5_forward_vs_numpy_and_threads(xs, O, dtype):
+    x, w, b, dy = _data(xs, O, (5, 5), dtype, (2, 2), (1, 1), seed=6)
+    ref = (conv2d_ref(x, w, b, (1, 1), (2, 2), (1, 1)),) + tuple(
+        conv2d_backward_ref(dy, x, w, (1, 1), (2, 2), (1, 1))
+    )
+    outs = []
+    for nt in (1, 2):
+        with threads(nt):
+            outs.append(_all(x, w, b, dy, (2, 2), (1, 1)))
+    for got, r in zip(outs[0], ref):
+        np.testing.assert_allclose(got, r, **TOL[dtype])
+    for a, c in zip(outs[0][:2], outs[1][:2]):  # y and dx: the same bits on any thread count
+        np.testing.assert_array_equal(a, c)
+
+
 # Winograd with transformed weights outweighing the tiles: one block of tiles per thread.
 # (x shape, out channels); 3x3, padding 1.
 BIG_U = [

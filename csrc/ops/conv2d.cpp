@@ -4,10 +4,11 @@
 //   y[n, g] (Og, P) = w[g] (Og, K) @ col (K, P),  K = Cg*KH*KW, P = OH*OW,
 // where col is im2col of x[n, g] (rows (c, kh, kw), columns (oh, ow)). The ways to run it:
 // - shift engine (stride 1, >= 16 channels on the GEMM depth, planes wide enough that its junk
-//   columns stay under a quarter): no im2col at all; KH*KW GEMMs on the zero-padded planes,
-//   which the micro-kernel reads in place (forward), and dx accumulated into shifted views of a
-//   padded plane (no col2im). See "shift engine" below. On smaller planes (8x8) the forward runs
-//   the fused engine, and dx the fused forward engine on dy with the flipped weights.
+//   columns stay under a quarter; the forward only below 25 taps): no im2col at all; KH*KW GEMMs on
+//   the zero-padded planes, which the micro-kernel reads in place (forward), and dx accumulated
+//   into shifted views of a padded plane (no col2im). See "shift engine" below. On smaller planes
+//   (8x8) the forward runs the fused engine, and dx the fused forward engine on dy with the flipped
+//   weights.
 // - fused engine (every other non-1x1 case, and the weight gradient): the col matrix is never
 //   formed whole; each thread builds one cache-sized block of it directly in the layout the
 //   GEMM micro-kernel reads (gemm/gemm_internal.h: the same micro-kernels and ISA as ember's
@@ -944,6 +945,12 @@ inline int64_t shift_off(const Geom& g, const Shift& s, int64_t kk) {
 // Stride 1 and enough channels on the GEMM's depth (input channels for the forward, output
 // channels for dx) that the KH*KW short-depth GEMMs run near the micro-kernel's peak.
 inline bool shift_ok(const Geom& g, int64_t depth) { return g.sh == 1 && g.sw == 1 && depth >= 16; }
+
+// Kernels of 25 taps or more (5x5) forward through the fused engine: its one GEMM of depth
+// Cg*KH*KW ran 1.05-1.2x faster than 25 GEMMs of depth Cg re-reading the output tile (AVX-512,
+// 1 thread, CPU clock: 16 -> 32, 32 -> 64 and 64 -> 64 channels at 32x32, 128 -> 128 at 16x16;
+// 7x7 at 32 channels even).
+inline bool shift_many_taps(const Geom& g) { return g.KH * g.KW >= 25; }
 
 // Whether the shift engine's junk columns (the padding columns of each row, then rounding to whole
 // NR panels) exceed a quarter of the output (8x8, padding 1: 96 columns computed per 64 outputs):
@@ -2992,7 +2999,7 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* b, int64_t N, int64_t
   if (batch_ok(g)) return forward_batch(y, x, w, b, g, plan.nt);
   if (grouped_direct_ok(g)) return forward_grouped_direct(y, x, w, b, g, plan.nt);
   if (!g.direct && g.K > 0) {
-    if (shift_ok(g, g.Cg) && !shift_wasteful(g, micro_kernel<T>().nr))
+    if (shift_ok(g, g.Cg) && !shift_wasteful(g, micro_kernel<T>().nr) && !shift_many_taps(g))
       return forward_shift(y, x, w, b, g, plan.nt);
     return forward_engine(y, x, w, b, g, plan.nt);
   }
