@@ -1,4 +1,5 @@
-// Bindings for csrc/ops/conv2d.cpp: conv2d_forward, conv2d_backward, conv2d_output_size.
+// Bindings for csrc/ops/conv2d.cpp: conv2d_forward, conv2d_backward, conv2d_output_size,
+// conv3d_depth_taps and its backward.
 #include <pybind11/stl.h>
 
 #include <tuple>
@@ -22,6 +23,12 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
                      int64_t H, int64_t W, int64_t O, int64_t KH, int64_t KW, int64_t sh,
                      int64_t sw, int64_t pt, int64_t pb, int64_t pl, int64_t pr, int64_t dh,
                      int64_t dwl, int64_t groups);
+template <typename T>
+void conv3d_depth_taps(T* out, const T* x, int64_t N, int64_t C, int64_t D, int64_t HW, int64_t KD,
+                       int64_t OD, int64_t s, int64_t d, int64_t p);
+template <typename T>
+void conv3d_depth_taps_backward(T* dx, const T* g, int64_t N, int64_t C, int64_t D, int64_t HW,
+                                int64_t KD, int64_t OD, int64_t s, int64_t d, int64_t p);
 int conv2d_set_winograd(int mode);
 int conv2d_set_batch_dw(int mode);
 
@@ -161,6 +168,67 @@ std::string set_mode(int (*set)(int), const std::string& mode, const char* op) {
   return names[set(m)];
 }
 
+// conv3d's depth-tap sizes: (kd, od, stride, dilation, padding) all in range for depth D.
+void check_depth_taps(int64_t D, int64_t kd, int64_t od, int64_t s, int64_t d, int64_t p,
+                      const char* op) {
+  EMBER_CHECK(kd >= 1 && od >= 1 && s >= 1 && d >= 1 && p >= 0, op,
+              ": need kd, od, stride, dilation >= 1 and padding >= 0, got kd=", kd, ", od=", od,
+              ", stride=", s, ", dilation=", d, ", padding=", p);
+  EMBER_CHECK(D >= 0, op, ": negative depth ", D);
+}
+
+// x (N, C, D, H, W) -> (N*OD, C*KD, H, W): conv3d's depth taps as conv2d input channels.
+py::array depth_taps_py(const py::array& x, int64_t kd, int64_t od, int64_t s, int64_t d,
+                        int64_t p) {
+  const char* op = "conv3d_depth_taps";
+  require_float(x, op, "input");
+  require_ndim(x, 5, op, "input");
+  require_contiguous(x, op, "input");
+  check_depth_taps(x.shape(2), kd, od, s, d, p, op);
+  const int64_t N = x.shape(0), C = x.shape(1), D = x.shape(2), H = x.shape(3), W = x.shape(4);
+  const int64_t rows = mul_checked(N, od, op), chans = mul_checked(C, kd, op);
+  numel_checked({rows, chans, H, W}, op);
+  py::array out = empty_like_dtype(x, {rows, chans, H, W});
+  void* op_ = out.mutable_data();
+  const void* xp = x.data();
+  const bool f32 = is_f32(x);
+  py::gil_scoped_release release;
+  if (f32)
+    conv3d_depth_taps<float>(static_cast<float*>(op_), static_cast<const float*>(xp), N, C, D,
+                             H * W, kd, od, s, d, p);
+  else
+    conv3d_depth_taps<double>(static_cast<double*>(op_), static_cast<const double*>(xp), N, C, D,
+                              H * W, kd, od, s, d, p);
+  return out;
+}
+
+// g (N*OD, C*KD, H, W) -> dx (N, C, D, H, W), the adjoint; x_shape = (N, C, D, H, W).
+py::array depth_taps_backward_py(const py::array& g, const std::vector<int64_t>& x_shape,
+                                 int64_t kd, int64_t od, int64_t s, int64_t d, int64_t p) {
+  const char* op = "conv3d_depth_taps_backward";
+  require_float(g, op, "grad");
+  require_ndim(g, 4, op, "grad");
+  require_contiguous(g, op, "grad");
+  EMBER_CHECK(x_shape.size() == 5, op, ": x_shape must have 5 values, got ", x_shape.size());
+  for (int64_t v : x_shape) EMBER_CHECK(v >= 0, op, ": negative size in x_shape");
+  const int64_t N = x_shape[0], C = x_shape[1], D = x_shape[2], H = x_shape[3], W = x_shape[4];
+  check_depth_taps(D, kd, od, s, d, p, op);
+  require_shape(g, {mul_checked(N, od, op), mul_checked(C, kd, op), H, W}, op, "grad");
+  numel_checked({N, C, D, H, W}, op);
+  py::array dx = empty_like_dtype(g, {N, C, D, H, W});
+  void* dp = dx.mutable_data();
+  const void* gp = g.data();
+  const bool f32 = is_f32(g);
+  py::gil_scoped_release release;
+  if (f32)
+    conv3d_depth_taps_backward<float>(static_cast<float*>(dp), static_cast<const float*>(gp), N, C,
+                                      D, H * W, kd, od, s, d, p);
+  else
+    conv3d_depth_taps_backward<double>(static_cast<double*>(dp), static_cast<const double*>(gp), N,
+                                       C, D, H * W, kd, od, s, d, p);
+  return dx;
+}
+
 }  // namespace
 
 void bind_conv2d(py::module_& m) {
@@ -176,6 +244,14 @@ void bind_conv2d(py::module_& m) {
         py::arg("need_weight") = true, py::arg("need_bias") = true,
         "grad_output (N,O,OH,OW), input, weight -> (grad_input, grad_weight, grad_bias), each a "
         "fresh array or None when not needed.");
+  m.def("conv3d_depth_taps", &depth_taps_py, py::arg("input"), py::arg("kd"), py::arg("od"),
+        py::arg("stride"), py::arg("dilation"), py::arg("padding"),
+        "input (N,C,D,H,W) -> (N*OD, C*KD, H, W): out[n*OD + i, c*KD + a] = input[n, c, i*stride "
+        "- padding + a*dilation] (zero outside [0, D)), conv3d's depth taps as conv2d channels.");
+  m.def("conv3d_depth_taps_backward", &depth_taps_backward_py, py::arg("grad"), py::arg("x_shape"),
+        py::arg("kd"), py::arg("od"), py::arg("stride"), py::arg("dilation"), py::arg("padding"),
+        "The adjoint of conv3d_depth_taps: grad (N*OD, C*KD, H, W) -> (N, C, D, H, W), each "
+        "input depth's taps added in order of the tap.");
   m.def(
       "conv2d_set_winograd",
       [](const std::string& mode) {

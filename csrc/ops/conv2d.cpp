@@ -4,10 +4,11 @@
 //   y[n, g] (Og, P) = w[g] (Og, K) @ col (K, P),  K = Cg*KH*KW, P = OH*OW,
 // where col is im2col of x[n, g] (rows (c, kh, kw), columns (oh, ow)). The ways to run it:
 // - shift engine (stride 1, >= 16 channels on the GEMM depth, planes wide enough that its junk
-//   columns stay under a quarter): no im2col at all; KH*KW GEMMs on the zero-padded planes,
-//   which the micro-kernel reads in place (forward), and dx accumulated into shifted views of a
-//   padded plane (no col2im). See "shift engine" below. On smaller planes (8x8) the forward runs
-//   the fused engine, and dx the fused forward engine on dy with the flipped weights.
+//   columns stay under a quarter; the forward only below 25 taps): no im2col at all; KH*KW GEMMs on
+//   the zero-padded planes, which the micro-kernel reads in place (forward), and dx accumulated
+//   into shifted views of a padded plane (no col2im). See "shift engine" below. On smaller planes
+//   (8x8) the forward runs the fused engine, and dx the fused forward engine on dy with the flipped
+//   weights.
 // - fused engine (every other non-1x1 case, and the weight gradient): the col matrix is never
 //   formed whole; each thread builds one cache-sized block of it directly in the layout the
 //   GEMM micro-kernel reads (gemm/gemm_internal.h: the same micro-kernels and ISA as ember's
@@ -24,6 +25,8 @@
 //   one GEMM. See "batch engine" below.
 // - grouped direct engine (G > 1 with at most 16 output channels per group, column stride 1;
 //   dx of stride 1 alike): register blocks of 8 channels x 2 vectors over every (channel, tap).
+// - dilation split (stride 1, one group, dilated, sizes and padding multiples of the dilation):
+//   the N*dh*dw dilation-phase images convolved undilated, where that reaches Winograd.
 // - 1x1 convolutions with stride 1 and no padding call gemm() on x[n, g] (Cg, H*W) directly;
 //   one image with more threads than (image, group) tasks runs the older tiled path
 //   (im2col/col2im parallel inside, the GEMM's own threads).
@@ -943,6 +946,12 @@ inline int64_t shift_off(const Geom& g, const Shift& s, int64_t kk) {
 // channels for dx) that the KH*KW short-depth GEMMs run near the micro-kernel's peak.
 inline bool shift_ok(const Geom& g, int64_t depth) { return g.sh == 1 && g.sw == 1 && depth >= 16; }
 
+// Kernels of 25 taps or more (5x5) forward through the fused engine: its one GEMM of depth
+// Cg*KH*KW ran 1.05-1.2x faster than 25 GEMMs of depth Cg re-reading the output tile (AVX-512,
+// 1 thread, CPU clock: 16 -> 32, 32 -> 64 and 64 -> 64 channels at 32x32, 128 -> 128 at 16x16;
+// 7x7 at 32 channels even).
+inline bool shift_many_taps(const Geom& g) { return g.KH * g.KW >= 25; }
+
 // Whether the shift engine's junk columns (the padding columns of each row, then rounding to whole
 // NR panels) exceed a quarter of the output (8x8, padding 1: 96 columns computed per 64 outputs):
 // then the fused engine's im2col costs less.
@@ -1478,7 +1487,11 @@ void forward_winograd(T* y, const T* x, const T* w, const T* b, const Geom& g, i
   // Tiles per block: kWinoTiles, fewer when a block's V and M (16 * (C + O) values a tile)
   // would pass kWinoBytes (C or O in the thousands).
   const int64_t fit = kWinoBytes / (16 * (C + O) * int64_t(sizeof(T))) / NR * NR;
-  const int64_t nb = even_block(wn.tiles, std::clamp<int64_t>(fit, NR, kWinoTiles), NR);
+  int64_t nb = even_block(wn.tiles, std::clamp<int64_t>(fit, NR, kWinoTiles), NR);
+  // Each block streams all of U through the cache: when U outweighs the V and M of every tile
+  // (ResNet's last stage, 512 -> 512 at 7x7, batch 16: 16 MiB of U, 256 tiles), one block
+  // per thread reads it the fewest times. Each tile's M is the same sum in any block.
+  if (Op * C >= (C + O) * wn.tiles) nb = round_up((wn.tiles + nt - 1) / nt, NR);
   const int64_t blocks = (wn.tiles + nb - 1) / nb;
   const int64_t kc_blk = even_block(C, kern.kc, 1);
   nt = int(std::min<int64_t>(nt, blocks));
@@ -1525,16 +1538,23 @@ void forward_winograd(T* y, const T* x, const T* w, const T* b, const Geom& g, i
           const int64_t kc = std::min(kc_blk, C - c0);
           const T beta = c0 > 0 ? T(1) : T(0);
           const T* a = up + xi * ux + c0 * MR;
-          for (int64_t q = 0; q < np; ++q) {
+          const auto tile = [&](int64_t q, int64_t ir) {
             const int nr = int(std::min<int64_t>(NR, len - q * NR));
             const auto fn = 2 * nr <= NR ? kern.panel_a_half : kern.panel_a;
             const T* bq = vp + xi * vx + q * C * NR + c0 * NR;
-            for (int64_t ir = 0; ir < O; ir += MR) {
-              const int mr = int(std::min<int64_t>(MR, O - ir));
-              fn(kc, T(1), a + ir * C, MR, bq, NR, beta, mb + (ir * 16 + xi) * nb + q * NR, 16 * nb,
-                 mr, nr);
-            }
-          }
+            const int mr = int(std::min<int64_t>(MR, O - ir));
+            fn(kc, T(1), a + ir * C, MR, bq, NR, beta, mb + (ir * 16 + xi) * nb + q * NR, 16 * nb,
+               mr, nr);
+          };
+          // U[xi]'s rows outermost when they outnumber the block's tiles: an MR-row panel of U
+          // stays in L1 over the block's V panels (L2), instead of all of U[xi] streaming
+          // through per panel of tiles (512 -> 512 at 7x7: 1.09x). The same products.
+          if (Op > np * NR)
+            for (int64_t ir = 0; ir < O; ir += MR)
+              for (int64_t q = 0; q < np; ++q) tile(q, ir);
+          else
+            for (int64_t q = 0; q < np; ++q)
+              for (int64_t ir = 0; ir < O; ir += MR) tile(q, ir);
         }
       // Y = A^T M A (+ b)
       wino_outputs(y, mb, nb, b, g, wn, t0, t1);
@@ -1556,10 +1576,13 @@ inline bool wino_dx_ok(const Geom& g) {
 template <typename T>
 void input_grad_winograd(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
   std::unique_ptr<T[]> wf(new T[size_t(g.O * g.K)]);  // (C, O, 3, 3), flipped
-  for (int64_t c = 0; c < g.C; ++c)
+  // In blocks of 16 input channels: 16 write streams, reads in runs of 144 values (a loop over
+  // c per o read 36 bytes per 18 KiB stride at 512 channels: a tenth of dx at 7x7).
+  for (int64_t c0 = 0; c0 < g.C; c0 += 16)
     for (int64_t o = 0; o < g.O; ++o)
-      for (int64_t k = 0; k < 9; ++k)
-        wf[size_t((c * g.O + o) * 9 + k)] = w[(o * g.C + c) * 9 + 8 - k];
+      for (int64_t c = c0; c < std::min(g.C, c0 + 16); ++c)
+        for (int64_t k = 0; k < 9; ++k)
+          wf[size_t((c * g.O + o) * 9 + k)] = w[(o * g.C + c) * 9 + 8 - k];
   forward_winograd(dx, dy, wf.get(), static_cast<const T*>(nullptr), wino_dx_geom(g), nt);
 }
 
@@ -2894,6 +2917,57 @@ void backward_dense(T* dx, T* dw, const T* dy, const T* x, const T* w, const Geo
   if (dw) gemm<T>(true, false, g.O, g.K, g.N, T(1), dy, g.O, x, g.K, T(0), dw, g.K, nt);
 }
 
+// ---------------------------------------------------------------- dilation split
+// A stride-1 convolution dilated by (dh, dw) never mixes rows of different residues mod dh (nor
+// columns mod dw): with H, W and the padding multiples of the dilation, output phase (a, b)
+// (rows a + dh*i, columns b + dw*j) is the undilated convolution of input phase (a, b), padded
+// pt/dh etc. So the N images become N*dh*dw phase images of (H/dh, W/dw) and the convolution an
+// undilated one, which Winograd takes (DeepLab-style 3x3 with dilation 2 at 28x28: 256 -> 256
+// channels 0.77x torch on the shift engine). Only where the split geometry reaches Winograd:
+// elsewhere the shift engine runs dilated planes as fast as split ones, without the copies.
+// Each output is its phase image's result, the same bits whatever the thread count.
+inline bool dilation_split(const Geom& g, Geom* s) {
+  if (g.G != 1 || g.sh != 1 || g.sw != 1 || (g.dh == 1 && g.dw == 1) || g.H % g.dh != 0 ||
+      g.W % g.dw != 0 || g.pt % g.dh != 0 || g.pb % g.dh != 0 || g.pl % g.dw != 0 ||
+      g.pr % g.dw != 0 || g.N == 0 || g.C == 0 || g.O == 0)
+    return false;
+  *s = make_geom(g.N * g.dh * g.dw, g.C, g.H / g.dh, g.W / g.dw, g.O, g.KH, g.KW, 1, 1, g.pt / g.dh,
+                 g.pb / g.dh, g.pl / g.dw, g.pr / g.dw, 1, 1, 1);
+  return true;
+}
+
+// Between (N, C, H, W) planes x and their dilation phases xs ((N*dh*dw, C, H/dh, W/dw), phase
+// image (n*dh + a)*dw + b holding x[n][c][a + dh*i][b + dw*j]): to_phases copies x into xs,
+// else xs back into x. Threads over the (image, channel) planes.
+template <typename T>
+void dilation_phases(T* xs, T* x, int64_t N, int64_t C, int64_t H, int64_t W, int64_t dh,
+                     int64_t dw, bool to_phases) {
+  const int64_t Hs = H / dh, Ws = W / dw, ps = Hs * Ws;
+  const int nt = threads_for(N * C * H * W, int64_t(1) << 18);
+  parallel_for(nt, N * C, [&](int64_t nc) {
+    const int64_t n = nc / C, c = nc % C;
+    T* xp = x + nc * H * W;
+    for (int64_t a = 0; a < dh; ++a)
+      for (int64_t b = 0; b < dw; ++b) {
+        T* sp = xs + (((n * dh + a) * dw + b) * C + c) * ps;
+        for (int64_t i = 0; i < Hs; ++i) {
+          T* row = xp + (a + dh * i) * W + b;
+          T* srow = sp + i * Ws;
+          if (to_phases)
+            for (int64_t j = 0; j < Ws; ++j) srow[j] = row[dw * j];
+          else
+            for (int64_t j = 0; j < Ws; ++j) row[dw * j] = srow[j];
+        }
+      }
+  });
+}
+
+// Owned buffers for the split copies (the engines' Workspace is busy in the inner call).
+template <typename T>
+std::unique_ptr<T[]> split_buffer(int64_t n) {
+  return std::unique_ptr<T[]>(new T[size_t(std::max<int64_t>(n, 1))]);
+}
+
 }  // namespace
 
 // x (N,C,H,W), w (O,C/g,KH,KW), b (O) or null -> y (N,O,OH,OW)
@@ -2910,12 +2984,22 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* b, int64_t N, int64_t
   if (depthwise_small_ok(g)) return depthwise_small_forward(y, x, w, b, g, small_threads(g));
   if (depthwise_ok(g)) return depthwise_forward(y, x, w, b, g, plan.nt);
   if (dense_ok(g)) return forward_dense(y, x, w, b, g, plan.nt);
+  Geom gs;
+  if (dilation_split(g, &gs) && wino_ok(gs)) {
+    const int64_t xn = g.N * g.C * g.H * g.W, yn = g.N * g.O * g.P;
+    std::unique_ptr<T[]> xs = split_buffer<T>(xn), ys = split_buffer<T>(yn);
+    dilation_phases(xs.get(), const_cast<T*>(x), N, C, H, W, dh, dw, true);
+    conv2d_forward<T>(ys.get(), xs.get(), w, b, gs.N, C, gs.H, gs.W, O, KH, KW, 1, 1, gs.pt, gs.pb,
+                      gs.pl, gs.pr, 1, 1, 1);
+    dilation_phases(ys.get(), y, N, O, g.OH, g.OW, dh, dw, false);
+    return;
+  }
   if (wino_ok(g) && all_finite(x, g.N * g.C * g.H * g.W) && all_finite(w, g.O * g.K))
     return forward_winograd(y, x, w, b, g, plan.nt);
   if (batch_ok(g)) return forward_batch(y, x, w, b, g, plan.nt);
   if (grouped_direct_ok(g)) return forward_grouped_direct(y, x, w, b, g, plan.nt);
   if (!g.direct && g.K > 0) {
-    if (shift_ok(g, g.Cg) && !shift_wasteful(g, micro_kernel<T>().nr))
+    if (shift_ok(g, g.Cg) && !shift_wasteful(g, micro_kernel<T>().nr) && !shift_many_taps(g))
       return forward_shift(y, x, w, b, g, plan.nt);
     return forward_engine(y, x, w, b, g, plan.nt);
   }
@@ -2986,6 +3070,18 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   if (depthwise_ok(g) && (!dw || all_finite(x, xn)) && (!dx || w_finite()))
     return depthwise_backward(dx, dw, dy, x, w, g, plan.nt);
   if (dense_ok(g)) return backward_dense(dx, dw, dy, x, w, g, plan.nt);
+  Geom gs;
+  if (dilation_split(g, &gs) && ((dx && wino_dx_ok(gs)) || (dw && wino_ok(gs, true)))) {
+    const int64_t yn = g.N * g.O * g.P;
+    std::unique_ptr<T[]> xs = split_buffer<T>(dw ? xn : 0), dys = split_buffer<T>(yn),
+                         dxs = split_buffer<T>(dx ? xn : 0);
+    dilation_phases(dys.get(), const_cast<T*>(dy), N, O, g.OH, g.OW, dh, dwl, true);
+    if (dw) dilation_phases(xs.get(), const_cast<T*>(x), N, C, H, W, dh, dwl, true);
+    conv2d_backward<T>(dx ? dxs.get() : nullptr, dw, nullptr, dys.get(), dw ? xs.get() : x, w, gs.N,
+                       C, gs.H, gs.W, O, KH, KW, 1, 1, gs.pt, gs.pb, gs.pl, gs.pr, 1, 1, 1);
+    if (dx) dilation_phases(dxs.get(), dx, N, C, H, W, dh, dwl, false);
+    return;
+  }
   const bool wino_dx = dx && wino_dx_ok(g) && w_finite() && all_finite(dy, dyn);
   const bool wino_dw = dw && wino_ok(g, true) && all_finite(dy, dyn) && all_finite(x, xn);
   if (wino_dx || wino_dw) {  // the other gradient, if needed, by whichever engine takes it
@@ -3058,6 +3154,53 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
   }
 }
 
+// conv3d's depth taps (python/ember/nn/functional.py composes conv3d as one conv2d whose input
+// channels are (c, a) pairs): x (N, C, D, HW) -> out (N, OD, C, KD, HW),
+//   out[n, i, c, a] = x[n, c, i*s - p + a*d]  (zero outside [0, D)).
+// Plane copies, threads over (image, output depth) rows (NumPy's serial copies were a seventh of
+// conv3d's forward and backward at 2 threads).
+template <typename T>
+void conv3d_depth_taps(T* out, const T* x, int64_t N, int64_t C, int64_t D, int64_t HW, int64_t KD,
+                       int64_t OD, int64_t s, int64_t d, int64_t p) {
+  const int nt = threads_for(N * OD * C * KD * HW, int64_t(1) << 16);
+  parallel_for(nt, N * OD, [&](int64_t ni) {
+    const int64_t n = ni / OD, i = ni % OD;
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t a = 0; a < KD; ++a) {
+        T* dst = out + ((ni * C + c) * KD + a) * HW;
+        const int64_t z = i * s - p + a * d;
+        if (z >= 0 && z < D) {
+          const T* src = x + ((n * C + c) * D + z) * HW;
+          std::copy(src, src + HW, dst);
+        } else {
+          std::fill(dst, dst + HW, T(0));
+        }
+      }
+  });
+}
+
+// The adjoint: g (N, OD, C, KD, HW) -> dx (N, C, D, HW), dx[n, c, z] = the sum of the g[n, i, c,
+// a] with i*s - p + a*d = z, added in order of a (NumPy's per-tap scatter-adds: the same bits).
+// Threads over (image, channel) planes of dx.
+template <typename T>
+void conv3d_depth_taps_backward(T* dx, const T* g, int64_t N, int64_t C, int64_t D, int64_t HW,
+                                int64_t KD, int64_t OD, int64_t s, int64_t d, int64_t p) {
+  const int nt = threads_for(N * OD * C * KD * HW, int64_t(1) << 16);
+  parallel_for(nt, N * C, [&](int64_t nc) {
+    const int64_t n = nc / C, c = nc % C;
+    T* dp = dx + nc * D * HW;
+    std::fill(dp, dp + D * HW, T(0));
+    for (int64_t a = 0; a < KD; ++a)
+      for (int64_t i = 0; i < OD; ++i) {
+        const int64_t z = i * s - p + a * d;
+        if (z < 0 || z >= D) continue;
+        T* __restrict dst = dp + z * HW;
+        const T* __restrict src = g + (((n * OD + i) * C + c) * KD + a) * HW;
+        for (int64_t k = 0; k < HW; ++k) dst[k] += src[k];
+      }
+  });
+}
+
 // Where the Winograd engine runs: 0 never, 1 where it wins (the default), 2 wherever it applies.
 // Returns the previous mode.
 int conv2d_set_winograd(int mode) {
@@ -3088,5 +3231,16 @@ template void conv2d_backward<double>(double*, double*, double*, const double*, 
                                       const double*, int64_t, int64_t, int64_t, int64_t, int64_t,
                                       int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                                       int64_t, int64_t, int64_t, int64_t);
+
+template void conv3d_depth_taps<float>(float*, const float*, int64_t, int64_t, int64_t, int64_t,
+                                       int64_t, int64_t, int64_t, int64_t, int64_t);
+template void conv3d_depth_taps<double>(double*, const double*, int64_t, int64_t, int64_t, int64_t,
+                                        int64_t, int64_t, int64_t, int64_t, int64_t);
+template void conv3d_depth_taps_backward<float>(float*, const float*, int64_t, int64_t, int64_t,
+                                                int64_t, int64_t, int64_t, int64_t, int64_t,
+                                                int64_t);
+template void conv3d_depth_taps_backward<double>(double*, const double*, int64_t, int64_t, int64_t,
+                                                 int64_t, int64_t, int64_t, int64_t, int64_t,
+                                                 int64_t);
 
 }  // namespace ember

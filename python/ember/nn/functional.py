@@ -6351,35 +6351,18 @@ def _conv3d_operands(op: str, input, weight, stride, dilation):
 
 class _DepthTaps(Function):
     # x (N, C, D, H, W) -> (N*OD, C*KD, H, W): out[n*OD + i, c*KD + a] = x[n, c, i*s - p + a*d]
-    # (zero outside [0, D)): conv3d's depth taps laid out as conv2d input channels
-    @staticmethod
-    def _ranges(depth, kd, od, s, d, p):
-        # per tap a: the outputs [i0, i1) whose source depth i*s - p + a*d lies in the input
-        for a in range(kd):
-            off = a * d - p
-            i0, i1 = max(0, -(off // s)), min(od, (depth - 1 - off) // s + 1)
-            if i1 > i0:
-                yield a, i0, i1, i0 * s + off
-
+    # (zero outside [0, D)): conv3d's depth taps laid out as conv2d input channels, copied by
+    # threaded plane copies in C++ (_C.conv3d_depth_taps and its adjoint)
     @staticmethod
     def forward(ctx, x, kd, od, s, d, p):
-        n, c, depth = x.shape[:3]
-        out = np.zeros((n, od, c, kd) + x.shape[3:], x.dtype)
-        xt = x.transpose(0, 2, 1, 3, 4)  # (N, D, C, H, W): a view
-        for a, i0, i1, src in _DepthTaps._ranges(depth, kd, od, s, d, p):
-            out[:, i0:i1, :, a] = xt[:, src : src + s * (i1 - i0 - 1) + 1 : s]
         ctx.meta = (x.shape, kd, od, s, d, p)
-        return out.reshape(n * od, c * kd, *x.shape[3:])
+        return _C.conv3d_depth_taps(np.ascontiguousarray(x), kd, od, s, d, p)
 
     @staticmethod
     def backward(ctx, g):
         shape, kd, od, s, d, p = ctx.meta
-        n, c, depth = shape[:3]
-        g6 = g.reshape(n, od, c, kd, *shape[3:])
-        dxt = np.zeros((n, depth, c) + shape[3:], g.dtype)
-        for a, i0, i1, src in _DepthTaps._ranges(depth, kd, od, s, d, p):
-            dxt[:, src : src + s * (i1 - i0 - 1) + 1 : s] += g6[:, i0:i1, :, a]
-        return np.ascontiguousarray(dxt.transpose(0, 2, 1, 3, 4)), None, None, None, None, None
+        dx = _C.conv3d_depth_taps_backward(np.ascontiguousarray(g), list(shape), kd, od, s, d, p)
+        return dx, None, None, None, None, None
 
     @staticmethod
     def backward_graph(ctx, g):
