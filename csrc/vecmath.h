@@ -21,7 +21,10 @@
 //
 // Accuracy (measured by tests/test_activation_kernels.py, test_big3_kernels.py,
 // test_vecmath512.py and test_vecmath13.py against float64 / mpmath references): float within
-// ~2.5 ulp of std::exp etc. (log ~1.0, log1p ~1.4, tanh ~1.1), double within ~1e-15 relative.
+// ~2.5 ulp of std::exp etc. (log ~1.0, log1p ~1.4, tanh ~1.1), double within ~1e-15 relative;
+// the double exp / log / log2 / log10 of torch.exp etc. within ~0.72 / 0.56 / 0.58 / 0.57 ulp
+// (0.67 / 0.68 / 0.63 for the logs without FMA; test_vecmath18.py; vlog, which the fused
+// kernels use, ~1.85).
 // float erf within ~1 ulp (vm::erf_float: PyTorch's, MKL's, is within 1.0); float erfc
 // is evaluated in double and rounded once (vm::erfc_float, within ~0.5 ulp; the normal CDF of
 // GELU has its own float fit, vm::normal_tail64, within ~6 ulp: one exponential, no branch);
@@ -138,6 +141,14 @@ inline double exp_poly_d(double r) {
   return p * r + 0.5;
 }
 
+// exp(r) = 1 + r + r^2 P(r) for |r| <= ln2/2 with 1 + r as t + tl (Fast2Sum: exact), so the one
+// rounding that counts is the last: double exp within ~0.72 ulp (1 + (r + r^2 P) was 0.9).
+inline double one_plus_expm1(double r) {
+  const double t = 1.0 + r;
+  const double tl = (1.0 - t) + r;
+  return t + (tl + r * r * exp_poly_d(r));
+}
+
 template <typename T>
 struct consts;
 template <>
@@ -199,6 +210,18 @@ inline double atanh_series(double z) {
   return p * z + 1.0 / 3;
 }
 
+// fdlibm's e_log.c R(z) / z for z = s^2 <= 0.0295: Lg1 + Lg2 z + ... + Lg7 z^6, a minimax fit of
+// (2 atanh(s) / s - 2) / z (|error| < 2^-58.45): three terms fewer than 2 atanh_series(z).
+inline double log_lg(double z) {
+  double p = 1.479819860511658591e-01;
+  p = p * z + 1.531383769920937332e-01;
+  p = p * z + 1.818357216161805012e-01;
+  p = p * z + 2.222219843214978396e-01;
+  p = p * z + 2.857142874366239149e-01;
+  p = p * z + 3.999999999940941908e-01;
+  return p * z + 6.666666666666735130e-01;
+}
+
 // log(x) for finite x > 0 with x*scale normal (see vlog). kLo: log(x + c) for a c below x's last
 // bit (vlog1p's rounding error of 1 + x), folded into f = m - 1 as c * 2^-e.
 // float: division-free (a vdivps was the AVX-512 loop's bottleneck): Cephes' logf,
@@ -206,7 +229,8 @@ inline double atanh_series(double z) {
 // minimax coefficients), in fdlibm's order of additions: the exact f carries the result and every
 // rounded term is a small correction to it (within ~1 ulp). m and e come from integer arithmetic
 // on the bits (x's bits minus those of sqrt(1/2): the exponent field of the difference is e, no
-// compare or select). double: the Taylor series of 2 atanh(s), s = f / (2 + f), one division.
+// compare or select). double: 2 atanh(s) = 2s + s R(s^2) (fdlibm's R), s = f / (2 + f), one
+// division.
 template <bool kLo = false>
 inline float log_core(float x, float c = 0.0f) {
   // scalar math: ix's top bits (arithmetic shift) are e with m = x 2^-e in [sqrt(1/2), sqrt(2))
@@ -254,9 +278,8 @@ inline double log_core(double x, double c = 0.0) {
   if constexpr (kLo) f = f + c * pow2i(std::max(-e, -1022.0));
   double s = f / (2.0 + f);
   double z = s * s;
-  // the series to s^21 (z^10 / 21): the next term is below 6e-19 relative (z <= 0.0295)
-  const double p = atanh_series(z);
-  double lm = 2.0 * s + 2.0 * s * z * p;
+  // 2 atanh(s) = 2s + s R(z), R by fdlibm's minimax polynomial (log_lg)
+  double lm = 2.0 * s + s * (z * log_lg(z));
   return e * consts<double>::ln2_hi + (lm + e * consts<double>::ln2_lo);
 }
 
@@ -291,14 +314,13 @@ inline T vexp(T x) {
     // (kRoundD's mantissa is 2^51 + n), so (b >> 1) + 1023 and b - (b >> 1) + 1023, shifted into
     // the exponent field, are 2^floor(n/2) and 2^ceil(n/2) (the bits above shift out). n in
     // [-1076, 1024]: both factors normal; exp(-746) * 2^-1076 rounds to 0 and exp(709.8) > max
-    // overflows to inf with no mask. exp(r) = 1 + r + r^2 P(r) (vm::exp_poly_d).
+    // overflows to inf with no mask. exp(r) = 1 + r + r^2 P(r) (vm::one_plus_expm1).
     const double xc = std::min(std::max(x, C::exp_lo), C::exp_hi);
     const double z = xc * C::log2e + vm::kRoundD;  // scalar math: round-to-nearest in z's bits
     const double n = z - vm::kRoundD;
     double r = xc - n * C::ln2_hi;  // exact (Cody-Waite)
     r = r - n * C::ln2_lo;
-    const double p = vm::exp_poly_d(r);
-    const double e = 1.0 + (r + r * r * p);
+    const double e = vm::one_plus_expm1(r);
     const uint64_t b = vm::as_bits(z);
     const double s1 = vm::from_bits(((b >> 1) + uint64_t(1023)) << 52);
     const double s2 = vm::from_bits((b - (b >> 1) + uint64_t(1023)) << 52);
@@ -356,6 +378,63 @@ inline T vlog1p(T x) {
   sp = u < T(0) ? std::numeric_limits<T>::quiet_NaN() : sp;
   return y + (u > T(0) ? T(0) : sp) + (x == inf ? inf : T(0));
 }
+
+// Double exp / log / log2 / log10 in two passes (the unary kernels' split maps, activation.cpp):
+// the hot loop runs a form valid only on the usual range, with no clamp, mask or special-value
+// select, and a scan redoes the rare lanes outside it (NaN, +-inf, 0, negatives, denormals, exp's
+// |x| > 708) with the full form: vm::exp_full (vexp but for subnormal results), log_specials of
+// vm::log_acc<false>, vlog2, vlog10. Those selects were a quarter of the AVX-512 loop's
+// instructions, and these loops are bound by instruction throughput (a vdivpd included: a float
+// division and Newton steps instead measured slower). Results are the full forms' bits: the same
+// arithmetic on every lane both accept.
+namespace vm {
+// exp(x) for |x| <= kExpNormalMax (NaN: any NaN): 2^n (n in [-1022, 1022]) is one normal
+// factor built from z's bits (kRoundD's mantissa holds 2^51 + n: + 1023 and the shift leave
+// n + 1023 in the exponent field); vexp's reduction and polynomial, so vexp's bits.
+constexpr double kExpNormalMax = 708.0;
+inline double exp_normal(double x) {
+  using C = consts<double>;
+  const double z = x * C::log2e + kRoundD;  // scalar math: round-to-nearest in z's bits
+  const double n = z - kRoundD;
+  double r = x - n * C::ln2_hi;  // exact (Cody-Waite)
+  r = r - n * C::ln2_lo;
+  return one_plus_expm1(r) * from_bits((as_bits(z) + uint64_t(1023)) << 52);
+}
+// exp(x) for every double x, the split's full form: vexp, except that results in the subnormal
+// range (x < log(DBL_MIN) = -708.396) are rounded once. vexp rounds 1 + expm1(r) to 53 bits and
+// then the product with 2^n to the subnormal's fewer (up to 0.86 of its last place; PyTorch's
+// ~0.5): here 2^(n + 1022) exp(r) = v + vl (r's rounding error kept too) is kept as a sum and,
+// below 1, rounded at 2^-52 by adding 1 (glibc's exp's special case), so the scaling by 2^-1022
+// is exact. Branch-free (it vectorises: a block of the split map with any out-of-range lane runs
+// it on every lane), the subnormal form on x clamped into its range, then one select.
+inline double exp_full(double x) {
+  using C = consts<double>;
+  const double xs = std::min(std::max(x, -746.0), -708.39);  // NaN: the select below drops it
+  const double z = xs * C::log2e + kRoundD;  // scalar math: round-to-nearest in z's bits
+  const double n = z - kRoundD;              // in [-1077, -1022]
+  const double r1 = xs - n * C::ln2_hi;      // exact (Cody-Waite)
+  const double r = r1 - n * C::ln2_lo;
+  const double rl = (r1 - r) - n * C::ln2_lo;  // r's rounding error (r1 - r exact)
+  const double t = 1.0 + r;
+  const double el = ((1.0 - t) + r) + (rl + r * r * exp_poly_d(r));  // exp(r1 - n ln2_lo) = t + el
+  const double scale = pow2i(n + 1022.0);                            // >= 2^-55: normal
+  const double a = scale * t, b = scale * el;                        // exact
+  const double v = a + b;
+  const double vl = (a - v) + b;  // Fast2Sum (|a| > |b|)
+  const double hi = 1.0 + v;
+  const double lo = ((1.0 - hi) + v) + vl;
+  // v >= 1: a normal result, rounded once already; below, (hi + lo) - 1 is exact
+  const double sub = (v >= 1.0 ? v : (hi + lo) - 1.0) * 2.2250738585072014e-308;  // 2^-1022
+  const double y = vexp(x);
+  return (x < -708.39) & (x >= -746.0) ? sub : y;
+}
+
+// Whether x is a normal positive finite double (the logs' hot-loop range): one subtraction and
+// one unsigned compare on the bits (negatives and NaN have larger bit patterns than +inf).
+inline bool positive_normal(double x) {
+  return as_bits(x) - uint64_t(0x0010000000000000) < uint64_t(0x7fe0000000000000);
+}
+}  // namespace vm
 
 namespace vm {
 
@@ -1060,23 +1139,6 @@ inline T vsincos(T x) {
 
 namespace vm {
 
-// log(m) and e with x = 2^e m, m in [sqrt(1/2), sqrt(2)), for finite x > 0 in double (denormals
-// scaled first), fdlibm's form as log_core: log(1 + f) = f - (hfsq - s (hfsq + R)), R the series
-// 2 (z/3 + z^2/5 + ...) to z^11 in z = s^2 <= 0.0295, s = f / (2 + f) (one division).
-inline double log_parts(double x, double& e) {
-  const bool den = x < std::numeric_limits<double>::min();
-  double m;
-  e = log_split(x * (den ? 18014398509481984.0 : 1.0), m) - (den ? 54.0 : 0.0);  // 2^54
-  const double f = m - 1.0;
-  const double hfsq = 0.5 * f * f;
-  const double s = f / (2.0 + f);
-  const double z = s * s;
-  double r = 2.0 / 21;  // (the next term, 2 z^11 / 23, is below 6e-19 relative: z <= 0.0295)
-  for (int k = 19; k >= 3; k -= 2) r = r * z + 2.0 / k;
-  r = r * z;
-  return f - (hfsq - s * (hfsq + r));
-}
-
 // The specials of a logarithm of x added to a finite y, in vlog's form (see vexp on why): one
 // select of the special value (-inf at 0, x itself at inf and NaN, NaN below 0) where x is not
 // positive and finite: half the mask instructions of three masked adds in the AVX-512 loop (and
@@ -1135,8 +1197,69 @@ inline float log_combine(float kh, float kl, float hi, float lo, float chi, floa
 }
 }  // namespace vm
 
+namespace vm {
+// log(m) = hi + lo with x = 2^e m, m in [sqrt(1/2), sqrt(2)), for a finite double x > 0 (kNormal:
+// normal, no denormal scaling): FreeBSD's e_log2.c / k_log.h split of fdlibm's log, log(1 + f) =
+// f - hfsq + s (hfsq + R), R = z log_lg(z), z = s^2, s = f / (2 + f) (one division), with hi = f -
+// hfsq cut to its 21 leading bits, so hi times a 32-bit constant is exact, and lo the rest (f - hi
+// and that minus hfsq exact). The logs below carry hi + lo through their constant as hi + lo parts
+// and round once at the end: within ~0.55 ulp where e + log(m) / ln2 rounded was ~1.5 and
+// log_core's 2s + s R ~1.85 (PyTorch, MKL's, ~0.55).
+template <bool kNormal>
+inline double log_hilo64(double x, double& e, double& lo) {
+  double m;
+  if constexpr (kNormal) {
+    e = log_split(x, m);
+  } else {
+    const bool den = x < std::numeric_limits<double>::min();
+    e = log_split(x * (den ? 18014398509481984.0 : 1.0), m) - (den ? 54.0 : 0.0);  // 2^54
+  }
+  const double f = m - 1.0;
+  const double hfsq = 0.5 * f * f;
+  const double s = f / (2.0 + f);
+  const double z = s * s;
+  const double r = s * (hfsq + z * log_lg(z));
+  const double hi = from_bits(as_bits(f - hfsq) & uint64_t(0xffffffff00000000));
+  lo = ((f - hi) - hfsq) + r;
+  return hi;
+}
+// The natural log, log2 and log10 of a finite double x > 0 (kNormal: normal too) from
+// log_hilo64: e c + (hi + lo) d for c = ln2 / 1 / log10(2), d = 1 / (1/ln2) / (1/ln10), each
+// constant as a 32-bit hi part (e and hi have at most 21 significant bits: the products with it
+// exact) and a lo part, the leading sum by Fast2Sum (|e c| >= |hi d| unless e = 0), one final
+// rounding. No specials (log_specials adds them).
+template <bool kNormal>
+inline double log_acc(double x) {
+  double e, lo;
+  const double hi = log_hilo64<kNormal>(x, e, lo);
+  const double y2 = e * consts<double>::ln2_hi;  // exact
+  const double w = y2 + hi;
+  return w + (((y2 - w) + hi) + (lo + e * consts<double>::ln2_lo));
+}
+template <bool kNormal>
+inline double log2_acc(double x) {
+  double e, lo;
+  const double hi = log_hilo64<kNormal>(x, e, lo);
+  constexpr double ch = 1.4426950407214463, cl = 1.6751713164886512e-10;  // 1/ln2 = ch + cl
+  const double vh = hi * ch;                                              // exact
+  const double w = e + vh;  // e exact, so powers of two come out exact (hi = lo = 0)
+  return w + (((e - w) + vh) + ((lo + hi) * cl + lo * ch));
+}
+template <bool kNormal>
+inline double log10_acc(double x) {
+  double e, lo;
+  const double hi = log_hilo64<kNormal>(x, e, lo);
+  constexpr double ch = 0.4342944818781689, cl = 2.5082946711645275e-11;   // 1/ln10
+  constexpr double th = 0.3010299956658855, tl = -1.9043128467164274e-12;  // log10(2)
+  const double y2 = e * th;                                                // exact
+  const double vh = hi * ch;                                               // exact
+  const double w = y2 + vh;
+  return w + (((y2 - w) + vh) + (e * tl + (lo + hi) * cl + lo * ch));
+}
+}  // namespace vm
+
 // log2 and log10 of a float in float (vm::log_hilo: within 0.8 ulp); of a double in double
-// (vm::log_parts: within ~2 ulp), specials by selects.
+// (vm::log2_acc / log10_acc: within ~0.55 ulp), specials by selects.
 template <typename T>
 inline T vlog2(T x) {
   if constexpr (sizeof(T) == 4) {
@@ -1146,10 +1269,7 @@ inline T vlog2(T x) {
     return vm::log_specials(
         x, vm::log_combine(k, 0.0f, hi, lo, 1.4428710938e+00f, -1.7605285393e-04f));
   } else {
-    double e;
-    const double lm = vm::log_parts(x, e);
-    // e exact, so powers of two come out exact (lm = 0)
-    return vm::log_specials(x, e + lm * 1.4426950408889634);
+    return vm::log_specials(x, vm::log2_acc<false>(x));
   }
 }
 template <typename T>
@@ -1161,12 +1281,7 @@ inline T vlog10(T x) {
     return vm::log_specials(x, vm::log_combine(k * 3.0102920532e-01f, k * 7.9034151668e-07f, hi, lo,
                                                4.3432617188e-01f, -3.1689971365e-05f));
   } else {
-    double e;
-    const double lm = vm::log_parts(x, e);
-    // scalar math: log10(2) = hi + lo, hi with 32 mantissa bits so e * hi is exact
-    constexpr double hi = 0.3010299955494702, lo = 1.1451100898021838e-10;
-    constexpr double log10e = 0.4342944819032518;
-    return vm::log_specials(x, e * hi + (e * lo + lm * log10e));
+    return vm::log_specials(x, vm::log10_acc<false>(x));
   }
 }
 

@@ -363,9 +363,10 @@ py::array backward_id_py(const py::array& dy, const py::array& saved, int id, do
 
 py::array vecmath_py(const std::string& name, const py::array& x, int isa) {
   const char* op = "_vecmath";
-  static const char* names[] = {"exp",       "expm1", "log",   "log1p",  "tanh", "sigmoid", "erf",
-                                "erfc",      "log2",  "log10", "asin",   "acos", "atan",    "gelu",
-                                "gelu_grad", "sin",   "cos",   "erfinv", "exp2", "lgamma"};
+  static const char* names[] = {
+      "exp",  "expm1",  "log",  "log1p",  "tanh",      "sigmoid",   "erf",        "erfc",
+      "log2", "log10",  "asin", "acos",   "atan",      "gelu",      "gelu_grad",  "sin",
+      "cos",  "erfinv", "exp2", "lgamma", "exp_split", "log_split", "log2_split", "log10_split"};
   constexpr int kNames = int(sizeof(names) / sizeof(names[0]));
   int which = -1;
   for (int i = 0; i < kNames; ++i)
@@ -424,7 +425,9 @@ void bind_activation(py::module_& m) {
         "positional (gelu exact, softplus threshold 20).");
   m.def("_vecmath", &vecmath_py, py::arg("name"), py::arg("x"), py::arg("isa") = 0,
         "Test hook: csrc/vecmath.h's exp|expm1|log|log1p|tanh|sigmoid|erf|erfc|log2|log10|asin|"
-        "acos|atan|gelu|gelu_grad|sin|cos|erfinv|exp2|lgamma (float32 only) elementwise, serially, "
+        "acos|atan|gelu|gelu_grad|sin|cos|erfinv|exp2|lgamma (float32 only)|exp_split|log_split|"
+        "log2_split|log10_split (float64 only: the two-pass forms of the unary kernels) "
+        "elementwise, serially, "
         "in the SIMD clone for "
         "isa: 0 the one the CPU dispatch "
         "picks, 4 x86-64-v4 (AVX-512), 3 x86-64-v3 (AVX2 + FMA), 1 the baseline.");

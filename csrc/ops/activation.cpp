@@ -85,6 +85,55 @@ EMBER_SIMD void sincos_range(T* y, const T* x, int64_t b, int64_t e) {
   }
 }
 
+// y = fast(x) over [b, e) in blocks that stay in L1, or full(x) over a block with any x outside
+// fast's range (!in(x)): vecmath.h's split double exp / logs (the hot loop free of special-value
+// selects; a block of NaN or -inf runs at the full form's speed). The scan comes first and each
+// loop reads x[i] before writing y[i], so y may be x (in-place ops).
+template <typename T, typename Fast, typename Full, typename In>
+EMBER_SIMD void split_range(T* y, const T* x, int64_t b, int64_t e, Fast fast, Full full, In in) {
+  for (int64_t b0 = b; b0 < e; b0 += 2048) {
+    const int64_t e0 = std::min(e, b0 + 2048);
+    int out = 0;
+    for (int64_t i = b0; i < e0; ++i) out |= !in(x[i]);
+    if (out)
+      for (int64_t i = b0; i < e0; ++i) y[i] = full(x[i]);
+    else
+      for (int64_t i = b0; i < e0; ++i) y[i] = fast(x[i]);
+  }
+}
+template <typename T, typename Fast, typename Full, typename In>
+void split_map(T* y, const T* x, int64_t n, Fast fast, Full full, In in) {
+  parallel_chunks(n, [&](int64_t b, int64_t e) { split_range(y, x, b, e, fast, full, in); });
+}
+// The split forms' parts (vecmath.h, above vm::exp_normal), shared with the test hook.
+struct ExpSplit {
+  static double fast(double v) { return vm::exp_normal(v); }
+  static double full(double v) { return vm::exp_full(v); }
+  static bool in(double v) { return std::fabs(v) <= vm::kExpNormalMax; }
+};
+// torch.log of a double: vm::log_acc (~0.55 ulp), not vlog's ~1.85-ulp form the fused kernels use
+struct LogSplit {
+  static double fast(double v) { return vm::log_acc<true>(v); }
+  static double full(double v) { return vm::log_specials(v, vm::log_acc<false>(v)); }
+  static bool in(double v) { return vm::positive_normal(v); }
+};
+struct Log2Split {
+  static double fast(double v) { return vm::log2_acc<true>(v); }
+  static double full(double v) { return vlog2(v); }
+  static bool in(double v) { return vm::positive_normal(v); }
+};
+struct Log10Split {
+  static double fast(double v) { return vm::log10_acc<true>(v); }
+  static double full(double v) { return vlog10(v); }
+  static bool in(double v) { return vm::positive_normal(v); }
+};
+template <typename S>
+void split_map(double* y, const double* x, int64_t n) {
+  split_map(
+      y, x, n, [](double v) { return S::fast(v); }, [](double v) { return S::full(v); },
+      [](double v) { return S::in(v); });
+}
+
 template <typename T>
 void sincos_map(T* y, const T* x, int64_t n, bool cosine) {
   parallel_chunks(n, [&](int64_t b, int64_t e) {
@@ -336,13 +385,19 @@ template <typename T>
 void unary_forward(T* y, const T* x, int64_t n, int op, T lo, T hi) {
   switch (op) {
     case 0:
-      map1(y, x, n, [](T v) { return vexp(v); });
+      if constexpr (sizeof(T) == 8)
+        split_map<ExpSplit>(y, x, n);
+      else
+        map1(y, x, n, [](T v) { return vexp(v); });
       break;
     case 1:
       map1(y, x, n, [](T v) { return v == T(0) ? v : T(vexpm1(double(v))); });
       break;
     case 2:
-      map1(y, x, n, [](T v) { return vlog(v); });
+      if constexpr (sizeof(T) == 8)
+        split_map<LogSplit>(y, x, n);
+      else
+        map1(y, x, n, [](T v) { return vlog(v); });
       break;
     case 3:
       map1(y, x, n, [](T v) { return v == T(0) ? v : vlog1p(v); });
@@ -382,10 +437,16 @@ void unary_forward(T* y, const T* x, int64_t n, int op, T lo, T hi) {
       sincos_map(y, x, n, true);
       break;
     case 13:
-      map1(y, x, n, [](T v) { return vlog2(v); });
+      if constexpr (sizeof(T) == 8)
+        split_map<Log2Split>(y, x, n);
+      else
+        map1(y, x, n, [](T v) { return vlog2(v); });
       break;
     case 14:
-      map1(y, x, n, [](T v) { return vlog10(v); });
+      if constexpr (sizeof(T) == 8)
+        split_map<Log10Split>(y, x, n);
+      else
+        map1(y, x, n, [](T v) { return vlog10(v); });
       break;
     case 15:
       map1(y, x, n, [](T v) { return vexp2(v); });
@@ -493,7 +554,8 @@ void unary_backward(T* dx, const T* dy, const T* s, int64_t n, bool dy_scalar, i
 
 // Test hook: y = f(x) for one vecmath function (0 exp, 1 expm1, 2 log, 3 log1p, 4 tanh,
 // 5 sigmoid, 6 erf, 7 erfc, 8 log2, 9 log10, 10 asin, 11 acos, 12 atan, 13 gelu (exact),
-// 14 gelu_grad: its derivative, 15 sin, 16 cos, 17 erfinv, 18 exp2, 19 lgamma), serially, in the
+// 14 gelu_grad: its derivative, 15 sin, 16 cos, 17 erfinv, 18 exp2, 19 lgamma; 20-23 float64
+// exp, log, log2, log10 split as the unary kernels run them), serially, in the
 // clone for `isa`: 0 the one EMBER_SIMD's resolver picks, 4 x86-64-v4, 3 x86-64-v3, 1 the baseline
 // (the caller checks that the CPU has it: vecmath_isa_supported), so tests cover every clone's
 // code.
@@ -539,8 +601,28 @@ bool vecmath_isa_supported(int isa) {
   return isa == 0;
 }
 
+// A split form (split_map) in clone `isa`, lane by lane: the fast form in its range, the full one
+// outside (double only). The kernels also run the full form on in-range lanes that share a block
+// with an out-of-range one: the tests hold the two to the same bits there.
+template <typename S>
+void apply_split(double* y, const double* x, int64_t n, int isa) {
+  apply_isa(y, x, n, isa, [](double v) { return S::fast(v); });
+  for (int64_t i = 0; i < n; ++i)
+    if (!S::in(x[i])) apply_isa(y + i, x + i, 1, isa, [](double v) { return S::full(v); });
+}
+
 template <typename T>
 void vecmath_apply(T* y, const T* x, int64_t n, int which, int isa) {
+  if (which >= 20 && which <= 23) {  // exp, log, log2, log10 as the float64 kernels split them
+    EMBER_CHECK(sizeof(T) == 8, "vecmath_apply: the split forms are float64 only");
+    if constexpr (sizeof(T) == 8) {
+      if (which == 20) apply_split<ExpSplit>(y, x, n, isa);
+      if (which == 21) apply_split<LogSplit>(y, x, n, isa);
+      if (which == 22) apply_split<Log2Split>(y, x, n, isa);
+      if (which == 23) apply_split<Log10Split>(y, x, n, isa);
+    }
+    return;
+  }
   switch (which) {
     case 0:
       return apply_isa(y, x, n, isa, [](T v) { return vexp(v); });
