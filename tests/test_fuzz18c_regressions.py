@@ -274,3 +274,21 @@ def test_median_and_outer_outside_graph():
     assert ember.outer(ember.ones(0), ember.ones(3)).shape == (0, 3)
     with pytest.raises((ValueError, RuntimeError)):
         ember.outer(ember.tensor(1.0), ember.ones(3))
+
+
+@pytest.mark.parametrize("fn, gates", [("lstm_cell", 4), ("gru_cell", 3), ("rnn_cell", 1)])
+def test_cell_unbatched_array_state_cast_as_batched(fn, gates):
+    # a float64 array or list state of a float32 cell is cast (as a batched one is); the
+    # unbatched one was refused as float64
+    rng = np.random.default_rng(5)
+    w_ih = rng.standard_normal((gates * 4, 3)).astype(np.float32)
+    w_hh = rng.standard_normal((gates * 4, 4)).astype(np.float32)
+    x, h = rng.standard_normal(3).astype(np.float32), rng.standard_normal(4)
+    hx = (h, h.tolist()) if fn == "lstm_cell" else h.tolist()
+    hb = (h[None], h[None]) if fn == "lstm_cell" else h[None]
+    got = getattr(F, fn)(x, hx, w_ih, w_hh)
+    want = getattr(F, fn)(x[None], hb, w_ih, w_hh)
+    got, want = (got, want) if fn == "lstm_cell" else ((got,), (want,))
+    for g, w in zip(got, want):
+        assert g.shape == (4,) and g.dtype == ember.float32
+        np.testing.assert_array_equal(g.data, w.data[0])

@@ -4404,7 +4404,8 @@ def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
 
 
 def _unbatched_state(op, s, h):
-    s = s if isinstance(s, Tensor) else Tensor(np.asarray(s))
+    # (an array or list stays one: _rnn_state casts it to the cell's dtype, as a batched one)
+    s = s if isinstance(s, Tensor) else np.asarray(s)
     if s.ndim != 1:
         raise ValueError(f"{op}: for 1-D input the state must be 1-D ({h},), got {s.shape}")
     return s.reshape(1, -1)
