@@ -292,3 +292,34 @@ def test_cell_unbatched_array_state_cast_as_batched(fn, gates):
     for g, w in zip(got, want):
         assert g.shape == (4,) and g.dtype == ember.float32
         np.testing.assert_array_equal(g.data, w.data[0])
+
+
+@pytest.mark.parametrize("kind", ["LSTMCell", "GRUCell", "RNNCell"])
+def test_cell_inference_state_refused_when_recorded(kind):
+    # torch refuses to save an inference tensor for backward; the state reached the layer as a
+    # bare array, so ember took it and recorded the step
+    cell = getattr(ember.nn, kind)(3, 4)
+    with ember.inference_mode():
+        h = ember.ones(2, 4)
+    hx = (h, h) if kind == "LSTMCell" else h
+    with pytest.raises(RuntimeError, match="Inference tensors cannot be saved"):
+        cell(ember.ones(2, 3), hx)
+    with ember.no_grad():  # nothing recorded: fine, the same values as a plain state
+        got = cell(ember.ones(2, 3), hx)
+        want = cell(
+            ember.ones(2, 3), (ember.ones(2, 4),) * 2 if kind == "LSTMCell" else ember.ones(2, 4)
+        )
+    for g, w in zip(
+        got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)
+    ):
+        np.testing.assert_array_equal(g.data, w.data)
+
+
+def test_cell_inference_state_as_torch():
+    torch = pytest.importorskip("torch")
+    for lib in (torch, ember):
+        cell = lib.nn.GRUCell(3, 4)
+        with lib.inference_mode():
+            h = lib.ones(2, 4)
+        with pytest.raises(RuntimeError):
+            cell(lib.ones(2, 3), h)

@@ -4268,8 +4268,9 @@ def _rnn_state(op, s, name, n, h, dtype):
     s = _float_input(s, op, name, dtype)
     if s.shape != (n, h):
         raise ValueError(f"{op}: Expected {name} of shape {(n, h)}, got {s.shape}")
-    if not s._requires_grad:
+    if not s._requires_grad and not getattr(s, "_inference", False):
         return _contig(s.data)
+    # (an inference tensor stays one: the recorded layer refuses to save it, as torch)
     return _contig_t(s)
 
 
