@@ -6809,6 +6809,8 @@ def _global_median(op, x, ignore_nan):
     if x.numel() == 0:  # PyTorch: NaN in x's dtype, converted as x86 converts it
         dt = x.data.dtype
         if dt.kind in "iu":  # the most negative int64 / int32, 0 for narrower integers
+            if dt == np.uint64:  # (x86's NaN -> uint64 is 2^63, as torch's)
+                return Tensor(np.asarray(1 << 63, dt))
             return Tensor(np.asarray(np.iinfo(dt).min if dt.itemsize >= 4 else 0, dt))
         if dt.kind == "b":
             return Tensor(np.asarray(True))

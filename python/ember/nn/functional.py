@@ -145,6 +145,16 @@ def _check_reduction(op: str, reduction: str) -> None:
         raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
+def _check_ignore_index(op: str, ignore_index) -> int:
+    """ignore_index as an int64 (torch's argument type): a float is refused, not truncated (1.5
+    ignored class 1), and one past int64 is a ValueError (pybind's TypeError named no argument)."""
+    if not isinstance(ignore_index, int | np.integer):
+        raise TypeError(f"{op}: ignore_index must be an int, got {type(ignore_index).__name__}")
+    if not -(2**63) <= ignore_index < 2**63:
+        raise ValueError(f"{op}: ignore_index {ignore_index} does not fit in int64")
+    return int(ignore_index)
+
+
 def _is_int(x) -> bool:
     """An integer (not bool) Tensor: PyTorch computes float ops of it in a float dtype."""
     return isinstance(x, Tensor) and x.data.dtype.kind in "iu"
@@ -1542,6 +1552,7 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     Shape: input (N, C) or (N, C, d1, ...) or (C,); target (N,) / (N, d1, ...) / () of ints.
     """
     _check_reduction("nll_loss", reduction)
+    ignore_index = _check_ignore_index("nll_loss", ignore_index)
     x = _float_input(input, "nll_loss")
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
     if t.dtype != np.int64:  # (int64, most targets, needs neither check nor cast)
@@ -1681,6 +1692,7 @@ def cross_entropy(
         label_smoothing: in [0, 1]: mixes the target with the uniform distribution.
     """
     _check_reduction("cross_entropy", reduction)
+    ignore_index = _check_ignore_index("cross_entropy", ignore_index)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     x = _float_input(input, "cross_entropy")
@@ -4256,8 +4268,9 @@ def _rnn_state(op, s, name, n, h, dtype):
     s = _float_input(s, op, name, dtype)
     if s.shape != (n, h):
         raise ValueError(f"{op}: Expected {name} of shape {(n, h)}, got {s.shape}")
-    if not s._requires_grad:
+    if not s._requires_grad and not getattr(s, "_inference", False):
         return _contig(s.data)
+    # (an inference tensor stays one: the recorded layer refuses to save it, as torch)
     return _contig_t(s)
 
 
@@ -4392,7 +4405,8 @@ def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
 
 
 def _unbatched_state(op, s, h):
-    s = s if isinstance(s, Tensor) else Tensor(np.asarray(s))
+    # (an array or list stays one: _rnn_state casts it to the cell's dtype, as a batched one)
+    s = s if isinstance(s, Tensor) else np.asarray(s)
     if s.ndim != 1:
         raise ValueError(f"{op}: for 1-D input the state must be 1-D ({h},), got {s.shape}")
     return s.reshape(1, -1)
