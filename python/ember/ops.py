@@ -2905,12 +2905,18 @@ class Sum(Function):
         return _graph.linear(ctx, g, lambda v: reduce_sum(v, axes, keepdim)), None, None
 
 
+_U16 = np.dtype(np.uint16)
+
+
 def _sum16(a: np.ndarray, axes: tuple, keepdim: bool) -> np.ndarray:
     """The float32 sums of a float16 / bfloat16 array: _reduce_sum of its float32 copy, bit for
     bit. Where that runs the sum_dim kernel on the copy (1024 elements and more, C order, the
     dims in ascending runs), _C.sum_dim16 reads the 16-bit values instead, widening a block at
     a time: no float32 copy (a fresh array twice a's size: most of the time of a large sum)."""
     if a.size >= 1024 and a.flags.c_contiguous and axes:
+        lo, hi = axes[0], axes[-1] + 1
+        if hi - lo == len(axes) and (hi - lo == 1 or axes == tuple(range(lo, hi))):  # one run
+            return _C.sum_dim16(a.view(_U16), lo, hi, keepdim, False, a.dtype == _lowp.bfloat16)
         runs = []
         for d in sorted(axes):
             if runs and runs[-1][1] == d:
@@ -2920,7 +2926,7 @@ def _sum16(a: np.ndarray, axes: tuple, keepdim: bool) -> np.ndarray:
         if len(runs) > 1 or list(axes) == sorted(axes):  # (_reduce_sum's kernel calls)
             lo, hi = runs[-1]  # the last run first, as _reduce_sum
             bf16 = a.dtype == _lowp.bfloat16
-            y = _C.sum_dim16(a.view(np.uint16), lo, hi, keepdim or len(runs) > 1, False, bf16)
+            y = _C.sum_dim16(a.view(_U16), lo, hi, keepdim or len(runs) > 1, False, bf16)
             if len(runs) == 1:
                 return y
             for lo, hi in reversed(runs[:-1]):
@@ -2938,7 +2944,8 @@ class SumLowp(Sum):
     def forward(ctx, x, axes, keepdim):
         if ctx is not None:
             ctx.meta = (x.shape, axes, keepdim)
-        return _astype(_sum16(x, axes, keepdim), x.dtype)
+        y = _sum16(x, axes, keepdim)
+        return y.astype(x.dtype) if y.ndim == 0 else _astype(y, x.dtype)  # (_astype's, for 0-d)
 
     @staticmethod
     def backward_graph(ctx, g):
