@@ -12,8 +12,8 @@
 //   concat(arrays, dim, stack) -> (y, sizes)     torch.cat / torch.stack of one dtype
 //   scatter_reduce(x, src, index int64, dim, reduce, include_self, counts) -> (out, count):
 //       x's C-order copy with src reduced in at index along dim (index and src of one shape,
-//       x's outside dim), count (int64, or None unless counts or not include_self) the number
-//       of src values each entry took
+//       x's outside dim; reduce 'sum', 'prod', 'mean', 'amax' or 'amin'), count (int64, or
+//       None unless counts or not include_self) the number of src values each entry took
 #include <algorithm>
 #include <string>
 
@@ -250,15 +250,18 @@ py::tuple scatter_reduce_py(const py::array& x, const py::array& src, const py::
     code = '>';
   else if (reduce == "amin")
     code = '<';
-  EMBER_CHECK(code != 0, op, ": reduce must be 'sum', 'prod', 'amax' or 'amin', got '", reduce,
-              "'");
+  else if (reduce == "mean")
+    code = 'm';
+  EMBER_CHECK(code != 0, op, ": reduce must be 'sum', 'prod', 'mean', 'amax' or 'amin', got '",
+              reduce, "'");
   const std::vector<int64_t> shape = shape_of(x);
   require_shape(src, shape_of(index), op, "src");
   const Fibres f = check_index(index, shape, dim, op);  // (int64, contiguous, in range)
   const int64_t ni = index.shape(dim), nx = shape[dim];
   py::array out = py::array(x.dtype(), std::vector<py::ssize_t>(shape.begin(), shape.end()));
   out[py::make_tuple(py::ellipsis())] = x;  // (x's copy, whatever its strides)
-  counts = counts || !include_self;         // (the first-hit test reads them)
+  // (the first-hit test reads them; a mean counts in the kernel's scratch)
+  counts = counts || (!include_self && code != 'm');
   py::array_t<int64_t> count(counts ? std::vector<py::ssize_t>(shape.begin(), shape.end())
                                     : std::vector<py::ssize_t>{0});
   int64_t* c = counts ? count.mutable_data() : nullptr;
@@ -414,9 +417,9 @@ void bind_gather(py::module_& m) {
   m.def("scatter_reduce", &scatter_reduce_py, py::arg("x"), py::arg("src"), py::arg("index"),
         py::arg("dim"), py::arg("reduce"), py::arg("include_self") = true, py::arg("counts") = true,
         "x float, src (x's dtype, index's shape, contiguous), index int64 (x's shape outside "
-        "dim, in [0, x.shape[dim])), reduce 'sum'/'prod'/'amax'/'amin' -> (out, count int64): "
-        "torch.scatter_reduce's result in C order (in index order: deterministic) and the "
-        "number of src values each entry took (None unless counts or not include_self).");
+        "dim, in [0, x.shape[dim])), reduce 'sum'/'prod'/'mean'/'amax'/'amin' -> (out, count "
+        "int64): torch.scatter_reduce's result in C order (in index order: deterministic) and "
+        "the number of src values each entry took (None unless counts or not include_self).");
   m.def("scatter", &scatter_py, py::arg("out").noconvert(), py::arg("src"), py::arg("index"),
         py::arg("dim"),
         "out[..., index[j], ...] = src[j] along dim in place (torch.scatter_), any numeric dtype; "

@@ -4,6 +4,8 @@
 //   (outer, n, inner) with n the product of those dims; the output has x's shape without them
 //   (size 1 when keepdim):
 //   sum_dim(x, lo, hi, keepdim=False, square=False) -> y
+//   sum_dim16(x uint16, lo, hi, keepdim=False, square=False, bf16=False) -> y float32: sum_dim
+//       of the float32 values of x's float16 (bfloat16) bits, without a float32 copy of x
 //   extreme_dim(x, lo, hi, keepdim, use_max, indices=False) -> v, or (v, idx int64); n >= 1
 //   var_dim(x, lo, hi, keepdim, denom, root=False) -> y; n >= 1
 //   prod_dim(x, lo, hi, keepdim=False) -> y; an empty n gives 1
@@ -16,6 +18,7 @@
 //   histc(x float32/float64 C-contiguous, bins, lo, hi) -> counts (bins,) int64   torch.histc's
 //   bins
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "bind_util.h"
@@ -25,6 +28,8 @@ namespace ember {
 // csrc/ops/reduce.cpp (instantiated there for float and double).
 template <typename T>
 void sum_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool square);
+void sum_dim16(float* y, const uint16_t* x, int64_t outer, int64_t n, int64_t inner, bool square,
+               bool bf16);
 template <typename T>
 void extreme_dim(T* v, int64_t* idx, const T* x, int64_t outer, int64_t n, int64_t inner,
                  bool use_max);
@@ -56,9 +61,14 @@ struct DimRun {
   std::vector<int64_t> out_shape;
 };
 
+// (x float32/float64 unless bits16: uint16, the bits of float16 / bfloat16 values)
 DimRun dim_run(const py::array& x, int64_t lo, int64_t hi, bool keepdim, const char* op,
-               bool nonempty) {
-  require_float(x, op, "x");
+               bool nonempty, bool bits16 = false) {
+  if (!bits16)
+    require_float(x, op, "x");
+  else if (!same_dtype(x.dtype(), py::dtype::of<uint16_t>()))
+    throw py::type_error(std::string(op) + ": x must be uint16 (16-bit float bits), got " +
+                         std::string(py::str(x.dtype())));
   require_contiguous(x, op, "x");
   const int64_t nd = x.ndim();
   EMBER_CHECK(0 <= lo && lo < hi && hi <= nd, op, ": dims [", lo, ", ", hi,
@@ -98,6 +108,17 @@ py::array sum_dim_py(const py::array& x, int64_t lo, int64_t hi, bool keepdim, b
       sum_dim<double>(static_cast<double*>(out), static_cast<const double*>(in), d.outer, d.n,
                       d.inner, square);
   }
+  return y;
+}
+
+py::array sum_dim16_py(const py::array& x, int64_t lo, int64_t hi, bool keepdim, bool square,
+                       bool bf16) {
+  const DimRun d = dim_run(x, lo, hi, keepdim, "sum_dim16", false, true);
+  py::array_t<float> y(std::vector<py::ssize_t>(d.out_shape.begin(), d.out_shape.end()));
+  float* out = y.mutable_data();
+  const uint16_t* in = static_cast<const uint16_t*>(x.data());
+  py::gil_scoped_release release;
+  sum_dim16(out, in, d.outer, d.n, d.inner, square, bf16);
   return y;
 }
 
@@ -322,6 +343,11 @@ void bind_reduce(py::module_& m) {
         "x float32/float64 C-contiguous -> y: the sum over dims [lo, hi) (of squares when "
         "square: each x*x rounded, then summed) in x's dtype, those dims dropped (size 1 when "
         "keepdim); blocked pairwise (error ~ log2(n) ulp; the same bits for any thread count).");
+  m.def("sum_dim16", &sum_dim16_py, py::arg("x"), py::arg("lo"), py::arg("hi"),
+        py::arg("keepdim") = false, py::arg("square") = false, py::arg("bf16") = false,
+        "x uint16 C-contiguous, the bits of float16 (bfloat16 when bf16) values -> y float32: "
+        "sum_dim of x's float32 values, bit for bit, widened a block at a time (no float32 "
+        "copy of x); the caller rounds to 16 bits.");
   m.def("extreme_dim", &extreme_dim_py, py::arg("x"), py::arg("lo"), py::arg("hi"),
         py::arg("keepdim"), py::arg("use_max"), py::arg("indices") = false,
         "x float32/float64 C-contiguous, dims [lo, hi) not empty -> v the max (min unless "

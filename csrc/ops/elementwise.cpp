@@ -271,14 +271,15 @@ EMBER_SIMD void narrow16_span(uint16_t* y, const float* x, int64_t n, bool bf16)
     for (int64_t i = 0; i < n; ++i) y[i] = half_bits(x[i]);
 }
 
+}  // namespace
+
+// (not file-local: reduce.cpp's 16-bit sums widen a block at a time with it)
 EMBER_SIMD void widen16_span(float* y, const uint16_t* x, int64_t n, bool bf16) {
   if (bf16)
     for (int64_t i = 0; i < n; ++i) y[i] = vm::from_bits(static_cast<uint32_t>(x[i]) << 16);
   else
     for (int64_t i = 0; i < n; ++i) y[i] = float_of_half(x[i]);
 }
-
-}  // namespace
 
 // a (rows, n) op b -> y (rows, n), y may be a itself (each element is read before it is written)
 //   form 0: b (rows, n)      form 1: b (1,), one value

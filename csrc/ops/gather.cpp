@@ -3,6 +3,7 @@
 // inner, and each output element reads one position of its own (outer, :, inner) fibre.
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "common.h"
 #include "vecmath.h"
@@ -118,8 +119,8 @@ inline T scatter_combine(T a, T v) {
 }
 
 // One outer slice; count may be null (include_self then required: no first-hit test).
-template <char Op, typename T>
-void scatter_slice(T* d, int64_t* c, const T* s, const int64_t* io, int64_t ni, int64_t inner,
+template <char Op, typename T, typename C>
+void scatter_slice(T* d, C* c, const T* s, const int64_t* io, int64_t ni, int64_t inner,
                    bool include_self) {
   for (int64_t j = 0; j < ni; ++j)
     for (int64_t i = 0; i < inner; ++i) {
@@ -130,6 +131,14 @@ void scatter_slice(T* d, int64_t* c, const T* s, const int64_t* io, int64_t ni, 
     }
 }
 
+// d[t] := d[t] / max(c[t] + self, 1) over a slice, in double and rounded once (float: the
+// float division by the count, exactly: double rounding is harmless for a quotient).
+template <typename T, typename C>
+EMBER_SIMD void mean_slice(T* d, const C* c, int64_t n, int64_t self) {
+  for (int64_t t = 0; t < n; ++t)
+    d[t] = static_cast<T>(double(d[t]) / std::max(double(c[t]) + double(self), 1.0));
+}
+
 }  // namespace
 
 // out (outer, nx, inner) holding x's values, src and idx (outer, ni, inner) with idx in [0, nx)
@@ -137,19 +146,31 @@ void scatter_slice(T* d, int64_t* c, const T* s, const int64_t* io, int64_t ni, 
 // t by `op` ('+' sum, '*' prod, '>' amax, '<' amin, as torch.scatter_reduce: a NaN in either
 // wins amax and amin), count[o, :, i] (zeroed by the caller; may be null when include_self)
 // the number of src values each target took. Without include_self a target's first src value
-// replaces x's instead of combining. Threads split outer (each slice of out is one thread's),
-// so every thread count gives the same bits (the combinations at a target run in j order, as
-// np.ufunc.at's).
+// replaces x's instead of combining. 'm' (mean, count required) is the sum divided by the count
+// (plus one with include_self; at least 1), as torch's: in double and rounded once, which for
+// float is the float division of the float sum by the count. Threads split outer (each slice of
+// out is one thread's), so every thread count gives the same bits (the combinations at a target
+// run in j order, as np.ufunc.at's). A mean without count counts in a slice of scratch (double:
+// exact to 2^53) instead of a whole int64 array.
 template <typename T>
 void scatter_reduce_forward(T* out, int64_t* count, const T* src, const int64_t* idx, int64_t outer,
                             int64_t nx, int64_t ni, int64_t inner, char op, bool include_self) {
   const int nt = gather_threads(outer, outer * std::max(nx, ni) * inner);
+  const int64_t self = include_self ? 1 : 0;
   parallel_for(nt, outer, [&](int64_t o) {
     T* d = out + o * nx * inner;
     int64_t* c = count ? count + o * nx * inner : nullptr;
     const int64_t* io = idx + o * ni * inner;
     const T* s = src + o * ni * inner;
-    if (op == '+')
+    if (op == 'm' && c) {  // (the slice's sums while they are in cache, then their means)
+      scatter_slice<'+'>(d, c, s, io, ni, inner, include_self);
+      mean_slice(d, c, nx * inner, self);
+    } else if (op == 'm') {
+      thread_local std::vector<double> scratch;
+      scratch.assign(static_cast<size_t>(nx * inner), 0.0);
+      scatter_slice<'+'>(d, scratch.data(), s, io, ni, inner, include_self);
+      mean_slice(d, scratch.data(), nx * inner, self);
+    } else if (op == '+')
       scatter_slice<'+'>(d, c, s, io, ni, inner, include_self);
     else if (op == '*')
       scatter_slice<'*'>(d, c, s, io, ni, inner, include_self);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "common.h"
@@ -97,6 +98,46 @@ constexpr int kLevels = 48;                        // 2^48 partials: more than a
 constexpr int64_t kChunkBlocks = 16;               // blocks per chunk (a thread's share of a row)
 constexpr int64_t kChunk = kChunkBlocks * kBlock;  // elements per chunk
 
+}  // namespace
+
+// csrc/ops/elementwise.cpp: y[i] = the float value of the float16 (bfloat16) bits x[i], exact
+void widen16_span(float* y, const uint16_t* x, int64_t n, bool bf16);
+
+namespace {
+
+// Where the sums below read x. Plain: the T values in place. Wide16: float16 / bfloat16 bits,
+// widened to float a block (or a few rows) at a time into the caller's buffer: exact, so a
+// 16-bit array sums as its float32 copy would, bit for bit, without that copy's pass over
+// memory (twice the 16-bit array's bytes, written fresh).
+template <typename T>
+struct Plain {
+  const T* x;
+  Plain at(int64_t off) const { return {x + off}; }
+  // x[i, i + n) as T (buf unused)
+  const T* span(int64_t i, int64_t, T*) const { return x + i; }
+  // k rows of w values from row r (rows ld apart in x) and their stride (buf unused)
+  const T* rows(int64_t r, int64_t, int64_t ld, int64_t, T*, int64_t& stride) const {
+    stride = ld;
+    return x + r * ld;
+  }
+};
+
+struct Wide16 {
+  const uint16_t* x;
+  bool bf16;
+  Wide16 at(int64_t off) const { return {x + off, bf16}; }
+  const float* span(int64_t i, int64_t n, float* buf) const {
+    widen16_span(buf, x + i, n, bf16);
+    return buf;
+  }
+  const float* rows(int64_t r, int64_t k, int64_t ld, int64_t w, float* buf,
+                    int64_t& stride) const {
+    for (int64_t q = 0; q < k; ++q) widen16_span(buf + q * w, x + (r + q) * ld, w, bf16);
+    stride = w;
+    return buf;
+  }
+};
+
 // a := the sums of x[0..n) (of x^2 when Square), n <= kBlock, in kAcc * kW lanes: element i
 // goes to lane i % (kAcc * kW) (a tail of whole vectors to the first accumulators, the last < kW
 // elements to the last accumulator). Each lane adds at most kBlock / (kAcc * kW) = 16 (float)
@@ -147,27 +188,27 @@ inline T fold_lanes(const T* lanes) {
 }
 
 // lanes := the lane sums of x[0..n), n <= kChunk: its blocks' lanes through a cascade.
-template <bool Square, typename T>
-inline void chunk_lanes(T* lanes, const T* x, int64_t n) {
+template <bool Square, typename T, typename Src>
+inline void chunk_lanes(T* lanes, const Src& x, int64_t n) {
   constexpr int64_t S = kAcc * kW<T>;
   T storage[5 * S];  // <= 16 blocks
   Cascade<T> c(storage, S);
-  T acc[S];
+  T acc[S], buf[kBlock];
   int64_t b = 0;
   for (; b + kBlock <= n; b += kBlock) {  // whole blocks: the loops' bounds known
-    block_lanes<Square>(acc, x + b, kBlock);
+    block_lanes<Square>(acc, x.span(b, kBlock, buf), kBlock);
     c.push(acc);
   }
   if (b < n) {
-    block_lanes<Square>(acc, x + b, n - b);
+    block_lanes<Square>(acc, x.span(b, n - b, buf), n - b);
     c.push(acc);
   }
   c.total(lanes, nullptr);
 }
 
-template <bool Square, typename T>
-EMBER_SIMD void chunk_part(T* lanes, const T* x, int64_t n) {
-  chunk_lanes<Square>(lanes, x, n);
+template <bool Square, typename T, typename Src>
+EMBER_SIMD void chunk_part(T* lanes, const Src x, int64_t n) {
+  chunk_lanes<Square, T>(lanes, x, n);
 }
 
 // The sum of a row from its chunks' lane sums part(c): whole chunks through a cascade (a full
@@ -190,21 +231,22 @@ inline T chunks_total(int64_t n, const Part& part) {
   return fold_lanes(acc);
 }
 
-template <bool Square, typename T>
-inline T row_sum(const T* x, int64_t n) {
+template <bool Square, typename T, typename Src>
+inline T row_sum(const Src& x, int64_t n) {
   if (n <= kBlock) {
     Vec<T> a[kAcc];
-    block_acc<Square>(a, x, n);
+    T buf[kBlock];
+    block_acc<Square>(a, x.span(0, n, buf), n);
     return fold_acc<T>(a);
   }
   return chunks_total<T>(n, [&](T* out, int64_t c) {
-    chunk_lanes<Square>(out, x + c * kChunk, std::min(kChunk, n - c * kChunk));
+    chunk_lanes<Square, T>(out, x.at(c * kChunk), std::min(kChunk, n - c * kChunk));
   });
 }
 
-template <bool Square, typename T>
-EMBER_SIMD void row_sums(T* y, const T* x, int64_t rows, int64_t n) {
-  for (int64_t r = 0; r < rows; ++r) y[r] = row_sum<Square>(x + r * n, n);
+template <bool Square, typename T, typename Src>
+EMBER_SIMD void row_sums(T* y, const Src x, int64_t rows, int64_t n) {
+  for (int64_t r = 0; r < rows; ++r) y[r] = row_sum<Square, T>(x.at(r * n), n);
 }
 
 // x (rows, n) -> y (rows): y[r] = sum of x[r, :] (of x[r, :]^2 when square) in T. Blocks of kBlock
@@ -212,13 +254,13 @@ EMBER_SIMD void row_sums(T* y, const T* x, int64_t rows, int64_t n) {
 // folded pairwise at the end: the error grows like log2(n) (NumPy's pairwise sum is the same
 // idea), and the order depends on n only, so every thread count gives the same bits. Threads
 // over rows; a few long rows are split by chunks instead (the same tree).
-template <bool Square, typename T>
-void sum_rows_impl(T* y, const T* x, int64_t rows, int64_t n) {
+template <bool Square, typename T, typename Src>
+void sum_rows_impl(T* y, const Src& x, int64_t rows, int64_t n) {
   constexpr int64_t S = kAcc * kW<T>;
   const int64_t nchunks = (n + kChunk - 1) / kChunk;
   const int nt = threads_for(rows * n, int64_t(1) << 16);
   if (nt == 1) {  // (no team: entering even a one-thread region costs ~0.5 us)
-    row_sums<Square>(y, x, rows, n);
+    row_sums<Square, T>(y, x, rows, n);
     return;
   }
   if (rows >= nt || nchunks < 2 * nt) {
@@ -226,16 +268,17 @@ void sum_rows_impl(T* y, const T* x, int64_t rows, int64_t n) {
     {
       const int64_t parts = omp_get_num_threads(), t = omp_get_thread_num();
       const int64_t r0 = rows * t / parts, r1 = rows * (t + 1) / parts;
-      row_sums<Square>(y + r0, x + r0 * n, r1 - r0, n);
+      row_sums<Square, T>(y + r0, x.at(r0 * n), r1 - r0, n);
     }
     return;
   }
   std::vector<T> part(static_cast<size_t>(nchunks * S));
   for (int64_t r = 0; r < rows; ++r) {
-    const T* row = x + r * n;
+    const Src row = x.at(r * n);
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t c = 0; c < nchunks; ++c)
-      chunk_part<Square>(part.data() + c * S, row + c * kChunk, std::min(kChunk, n - c * kChunk));
+      chunk_part<Square, T>(part.data() + c * S, row.at(c * kChunk),
+                            std::min(kChunk, n - c * kChunk));
     y[r] = chunks_total<T>(n, [&](T* out, int64_t c) {
       std::copy(part.data() + c * S, part.data() + (c + 1) * S, out);
     });
@@ -247,25 +290,28 @@ void sum_rows_impl(T* y, const T* x, int64_t rows, int64_t n) {
 // w values, L1/L2 resident; measured ~15% faster than strips of columns in registers, whose reads
 // jump between rows), and the block sums merged by a cascade (storage: cascade_levels(blocks) * w
 // values): the additions form a pairwise tree over blocks, as the row sums': error ~ log2(n) ulp.
-template <bool Square, typename T>
-EMBER_SIMD void panel_sum(T* y, const T* __restrict x, int64_t n, int64_t ld, int64_t w,
-                          T* __restrict storage, T* __restrict acc) {
+// buf: 4 * w values of scratch for a Wide16 x (unused by Plain).
+template <bool Square, typename T, typename Src>
+EMBER_SIMD void panel_sum(T* y, const Src x, int64_t n, int64_t ld, int64_t w,
+                          T* __restrict storage, T* __restrict acc, T* __restrict buf) {
   Cascade<T> c(storage, w);
   for (int64_t r0 = 0; r0 < n; r0 += kRowBlock) {
     const int64_t r1 = std::min(n, r0 + kRowBlock);
     for (int64_t j = 0; j < w; ++j) acc[j] = 0;
     int64_t r = r0;
     for (; r + 4 <= r1; r += 4) {  // four rows a pass: acc read and written a quarter as often
-      const T* __restrict a = x + r * ld;
-      const T* __restrict b = a + ld;
-      const T* __restrict c2 = b + ld;
-      const T* __restrict d = c2 + ld;
+      int64_t st;
+      const T* __restrict a = x.rows(r, 4, ld, w, buf, st);
+      const T* __restrict b = a + st;
+      const T* __restrict c2 = b + st;
+      const T* __restrict d = c2 + st;
       for (int64_t j = 0; j < w; ++j)
         acc[j] += Square ? (a[j] * a[j] + b[j] * b[j]) + (c2[j] * c2[j] + d[j] * d[j])
                          : (a[j] + b[j]) + (c2[j] + d[j]);
     }
     for (; r < r1; ++r) {
-      const T* __restrict row = x + r * ld;
+      int64_t st;
+      const T* __restrict row = x.rows(r, 1, ld, w, buf, st);
       for (int64_t j = 0; j < w; ++j) acc[j] += Square ? row[j] * row[j] : row[j];
     }
     c.push(acc);
@@ -277,34 +323,51 @@ EMBER_SIMD void panel_sum(T* y, const T* __restrict x, int64_t n, int64_t ld, in
 // rows (contiguous reads) unless outer is smaller than the team, then column ranges of whole
 // strips. Each column is summed in the same order however the panels fall, so every thread count
 // gives the same bits.
-template <bool Square, typename T>
-void sum_cols_impl(T* y, const T* x, int64_t outer, int64_t n, int64_t inner) {
+template <bool Square, typename T, typename Src>
+void sum_cols_impl(T* y, const Src& x, int64_t outer, int64_t n, int64_t inner) {
   constexpr int64_t S = kAcc * kW<T>;
   const int nt = threads_for(outer * n * inner, int64_t(1) << 16);
   const int64_t strips = (inner + S - 1) / S;
   const int64_t panels = outer >= nt ? 1 : std::min<int64_t>(nt, strips);
   const int64_t items = outer * panels;
   const int64_t levels = cascade_levels((n + kRowBlock - 1) / kRowBlock);
-  const int64_t need = (levels + 1) * inner;
+  const int64_t wide = std::is_same_v<Src, Plain<T>> ? 0 : 4;  // rows of widening buffer
+  const int64_t need = (levels + 1 + wide) * inner;
   if (nt == 1 && need <= 4096) {  // small: no team, no allocation (~1 us of a 32x32 sum)
     T scratch[4096];
     for (int64_t o = 0; o < outer; ++o)
-      panel_sum<Square>(y + o * inner, x + o * n * inner, n, inner, inner, scratch,
-                        scratch + levels * inner);
+      panel_sum<Square, T>(y + o * inner, x.at(o * n * inner), n, inner, inner, scratch,
+                           scratch + levels * inner, scratch + (levels + 1) * inner);
     return;
   }
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     std::vector<T> scratch(static_cast<size_t>(need));
+    T* s = scratch.data();
 #pragma omp for schedule(static)
     for (int64_t it = 0; it < items; ++it) {
       const int64_t o = it / panels, p = it % panels;
       const int64_t c0 = std::min(inner, strips * p / panels * S);
       const int64_t c1 = std::min(inner, strips * (p + 1) / panels * S);
       if (c1 > c0)
-        panel_sum<Square>(y + o * inner + c0, x + o * n * inner + c0, n, inner, c1 - c0,
-                          scratch.data(), scratch.data() + levels * inner);
+        panel_sum<Square, T>(y + o * inner + c0, x.at(o * n * inner + c0), n, inner, c1 - c0, s,
+                             s + levels * inner, s + (levels + 1) * inner);
     }
+  }
+}
+
+template <typename T, typename Src>
+void sum_dim_impl(T* y, const Src& x, int64_t outer, int64_t n, int64_t inner, bool square) {
+  if (outer == 0 || inner == 0) return;
+  if (inner == 1) {
+    if (square)
+      sum_rows_impl<true, T>(y, x, outer, n);
+    else
+      sum_rows_impl<false, T>(y, x, outer, n);
+  } else if (square) {
+    sum_cols_impl<true, T>(y, x, outer, n, inner);
+  } else {
+    sum_cols_impl<false, T>(y, x, outer, n, inner);
   }
 }
 
@@ -313,17 +376,15 @@ void sum_cols_impl(T* y, const T* x, int64_t outer, int64_t n, int64_t inner) {
 // x (outer, n, inner) -> y (outer, inner): the sum over n (of squares when square) in T.
 template <typename T>
 void sum_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool square) {
-  if (outer == 0 || inner == 0) return;
-  if (inner == 1) {
-    if (square)
-      sum_rows_impl<true>(y, x, outer, n);
-    else
-      sum_rows_impl<false>(y, x, outer, n);
-  } else if (square) {
-    sum_cols_impl<true>(y, x, outer, n, inner);
-  } else {
-    sum_cols_impl<false>(y, x, outer, n, inner);
-  }
+  sum_dim_impl(y, Plain<T>{x}, outer, n, inner, square);
+}
+
+// x (outer, n, inner) float16 (bf16: bfloat16) bits -> y (outer, inner) float32: sum_dim<float>
+// of x's float32 values, bit for bit, widening a block at a time (torch sums 16-bit floats in
+// float32 too; the caller rounds).
+void sum_dim16(float* y, const uint16_t* x, int64_t outer, int64_t n, int64_t inner, bool square,
+               bool bf16) {
+  sum_dim_impl(y, Wide16{x, bf16}, outer, n, inner, square);
 }
 
 template void sum_dim<float>(float*, const float*, int64_t, int64_t, int64_t, bool);

@@ -2905,6 +2905,36 @@ class Sum(Function):
         return _graph.linear(ctx, g, lambda v: reduce_sum(v, axes, keepdim)), None, None
 
 
+_U16 = np.dtype(np.uint16)
+
+
+def _sum16(a: np.ndarray, axes: tuple, keepdim: bool) -> np.ndarray:
+    """The float32 sums of a float16 / bfloat16 array: _reduce_sum of its float32 copy, bit for
+    bit. Where that runs the sum_dim kernel on the copy (1024 elements and more, C order, the
+    dims in ascending runs), _C.sum_dim16 reads the 16-bit values instead, widening a block at
+    a time: no float32 copy (a fresh array twice a's size: most of the time of a large sum)."""
+    if a.size >= 1024 and a.flags.c_contiguous and axes:
+        lo, hi = axes[0], axes[-1] + 1
+        if hi - lo == len(axes) and (hi - lo == 1 or axes == tuple(range(lo, hi))):  # one run
+            return _C.sum_dim16(a.view(_U16), lo, hi, keepdim, False, a.dtype == _lowp.bfloat16)
+        runs = []
+        for d in sorted(axes):
+            if runs and runs[-1][1] == d:
+                runs[-1][1] = d + 1
+            else:
+                runs.append([d, d + 1])
+        if len(runs) > 1 or list(axes) == sorted(axes):  # (_reduce_sum's kernel calls)
+            lo, hi = runs[-1]  # the last run first, as _reduce_sum
+            bf16 = a.dtype == _lowp.bfloat16
+            y = _C.sum_dim16(a.view(_U16), lo, hi, keepdim or len(runs) > 1, False, bf16)
+            if len(runs) == 1:
+                return y
+            for lo, hi in reversed(runs[:-1]):
+                y = _C.sum_dim(y, lo, hi, True, False)
+            return y if keepdim else y.reshape([n for i, n in enumerate(a.shape) if i not in axes])
+    return np.asarray(_c_result(_reduce_sum(_astype(a, _F32), axes, keepdim)))
+
+
 class SumLowp(Sum):
     """sum of a float16 / bfloat16 x: in float32, rounded once, as torch's; the gradient
     expanded in x's dtype, as torch's (Sum's backward; one node where cast, Sum and cast took
@@ -2914,8 +2944,8 @@ class SumLowp(Sum):
     def forward(ctx, x, axes, keepdim):
         if ctx is not None:
             ctx.meta = (x.shape, axes, keepdim)
-        y = np.asarray(_c_result(_reduce_sum(_astype(x, _F32), axes, keepdim)))
-        return _astype(y, x.dtype)
+        y = _sum16(x, axes, keepdim)
+        return y.astype(x.dtype) if y.ndim == 0 else _astype(y, x.dtype)  # (_astype's, for 0-d)
 
     @staticmethod
     def backward_graph(ctx, g):
@@ -2939,11 +2969,14 @@ def _int_total(out: Tensor, dtype) -> Tensor:
 
 
 def sum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
-    if dtype is None and type(x) is Tensor and x.data.dtype.char in "fd":  # the common case
+    if dtype is None and type(x) is Tensor and x.data.dtype.char in "fdeE":  # the common case
         axes = _axes(dim, x.data.ndim, "sum")
+        lowp = x.data.dtype.char in "eE"  # float16 / bfloat16: summed in float32, as torch's
         if _outside_graph(x):  # Sum.forward's result
+            if lowp:
+                return Tensor._make(SumLowp.forward(None, x.data, axes, keepdim), False, None, 0)
             return Tensor._make(_c_result(_reduce_sum(x.data, axes, keepdim)), False, None, 0)
-        return Sum.apply(x, axes, keepdim)
+        return (SumLowp if lowp else Sum).apply(x, axes, keepdim)
     x = _as_dtype(x, dtype)
     axes = _axes(dim, x.ndim, "sum")
     if x.data.dtype.char in "eE":  # float16 / bfloat16: summed in float32, as torch's
@@ -5831,11 +5864,11 @@ class ScatterReduce(Function):
     @staticmethod
     def forward(ctx, x, src, key, reduce, include_self, fast=None):
         if fast is not None:  # (axis, int64 index): one C++ pass for the values and counts
-            # (the counts only where the forward reads them; backward counts for itself)
+            # (the counts only where the forward reads them, means divided there too; backward
+            # counts for itself)
             out, count = _C.scatter_reduce(
-                x, np.ascontiguousarray(src), fast[1], fast[0],
-                "sum" if reduce == "mean" else reduce, include_self, reduce == "mean",
-            )  # fmt: skip
+                x, np.ascontiguousarray(src), fast[1], fast[0], reduce, include_self, False
+            )
         else:
             ufunc = _REDUCE_UFUNC[reduce]
             count = np.zeros(x.shape, np.int64)
@@ -5854,9 +5887,9 @@ class ScatterReduce(Function):
                     ident = lo if reduce == "amax" else hi
                 out[count > 0] = ident
             ufunc.at(out, key, src)
-        if reduce == "mean":
-            n = np.maximum(count + include_self, 1)
-            out = (out // n if x.dtype.kind in "iu" else out / n).astype(x.dtype)  # (n is int64)
+            if reduce == "mean":
+                n = np.maximum(count + include_self, 1)  # (int64: the division in float64)
+                out = (out // n if x.dtype.kind in "iu" else out / n).astype(x.dtype)
         ctx.save_for_backward(x, src, out)
         ctx.meta = (key, reduce, include_self)
         ctx.count, ctx.fast = count, fast
@@ -5935,7 +5968,7 @@ class ScatterReduce(Function):
 def scatter_reduce(x, dim: int, index, src, reduce: str, *, include_self: bool = True) -> Tensor:
     """Reduce src's entries into x at index along dim: reduce in 'sum', 'prod', 'mean', 'amax',
     'amin'; include_self=False leaves x's own values at the targets out (torch.scatter_reduce)."""
-    if reduce in ("sum", "prod", "amax", "amin") and type(include_self) is bool:
+    if reduce in _REDUCE_UFUNC and type(include_self) is bool:
         go = _straight_add(x, dim, index, src)  # (its conditions: ScatterReduce's fast ones)
         if go is not None:
             a, axis, i, s = go
