@@ -2869,17 +2869,23 @@ def _c_result(y):
     return y if y.ndim < 2 or y.flags.c_contiguous else y.copy()
 
 
+def _dim_runs(axes: tuple) -> list:
+    """The reduced dims as ascending runs of adjacent dims [lo, hi): (0, 2, 3) -> [0, 1], [2, 4]."""
+    runs = []
+    for d in sorted(axes):
+        if runs and runs[-1][1] == d:
+            runs[-1][1] = d + 1
+        else:
+            runs.append([d, d + 1])
+    return runs
+
+
 def _reduce_sum(a: np.ndarray, axes: tuple, keepdim: bool) -> np.ndarray:
     """reduce_sum, and for dims in several runs of a C-contiguous float array (x.sum((0, 2)))
     the sum_dim kernel once per run, the last run first (~4x NumPy's strided sum; NumPy's and
     torch's orders differ from it in the last bits, as they do from one another)."""
     if len(axes) > 1 and a.size >= 1024 and a.dtype.char in "fd" and a.flags.c_contiguous:
-        runs = []
-        for d in sorted(axes):
-            if runs and runs[-1][1] == d:
-                runs[-1][1] = d + 1
-            else:
-                runs.append([d, d + 1])
+        runs = _dim_runs(axes)
         if len(runs) > 1:
             y = a
             for lo, hi in reversed(runs):
@@ -2917,12 +2923,7 @@ def _sum16(a: np.ndarray, axes: tuple, keepdim: bool) -> np.ndarray:
         lo, hi = axes[0], axes[-1] + 1
         if hi - lo == len(axes) and (hi - lo == 1 or axes == tuple(range(lo, hi))):  # one run
             return _C.sum_dim16(a.view(_U16), lo, hi, keepdim, False, a.dtype == _lowp.bfloat16)
-        runs = []
-        for d in sorted(axes):
-            if runs and runs[-1][1] == d:
-                runs[-1][1] = d + 1
-            else:
-                runs.append([d, d + 1])
+        runs = _dim_runs(axes)
         if len(runs) > 1 or list(axes) == sorted(axes):  # (_reduce_sum's kernel calls)
             lo, hi = runs[-1]  # the last run first, as _reduce_sum
             bf16 = a.dtype == _lowp.bfloat16
