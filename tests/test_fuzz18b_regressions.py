@@ -67,3 +67,19 @@ def test_against_torch():
             root = "RuntimeError"
         out[lib] = (unused, ga.tolist(), gv, len(seen), root)
     assert out[ember] == out[torch]
+
+
+@pytest.mark.parametrize("reduce", ["amax", "amin"])
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+def test_scatter_reduce_complex_empty_index_without_self(reduce, dtype):
+    # behave18 took an empty index for complex amax/amin; include_self=False then failed
+    # building the (real-only) identity: nothing is targeted, x's values come back (torch's)
+    dt = getattr(ember, dtype)
+    x = ember.tensor([1 + 2j, -3j, 0.5], dtype=dt)
+    out = x.scatter_reduce(
+        0, ember.zeros(0, dtype=ember.long), ember.ones(0, dtype=dt), reduce, include_self=False
+    )
+    assert out.dtype == dt
+    np.testing.assert_array_equal(out.numpy(), x.numpy())
+    with pytest.raises(TypeError, match="not implemented for complex"):
+        x.scatter_reduce(0, ember.tensor([0]), ember.ones(1, dtype=dt), reduce, include_self=False)
