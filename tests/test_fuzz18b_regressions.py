@@ -83,3 +83,14 @@ def test_scatter_reduce_complex_empty_index_without_self(reduce, dtype):
     np.testing.assert_array_equal(out.numpy(), x.numpy())
     with pytest.raises(TypeError, match="not implemented for complex"):
         x.scatter_reduce(0, ember.tensor([0]), ember.ones(1, dtype=dt), reduce, include_self=False)
+
+
+def test_no_grad_view_takes_its_gradient_once_asked_to():
+    # v.requires_grad_() on a view made under no_grad gives it an accumulator, as torch's
+    a, v = _no_grad_view(ember)
+    v.requires_grad_()
+    ((v * 2).sum() + a.sum()).backward()
+    np.testing.assert_array_equal(v.grad.numpy(), [2.0, 2.0])
+    np.testing.assert_array_equal(a.grad.numpy(), [1.0, 1.0, 1.0])
+    with pytest.raises(RuntimeError):  # still no in-place write in grad mode
+        v.add_(1)
