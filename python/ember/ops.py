@@ -5877,9 +5877,9 @@ class ScatterReduce(Function):
             out = x.copy()
             if not include_self:  # targets start from the reduction's identity
                 ident = ufunc.identity
-                if reduce in ("amax", "amin"):  # (not complex: refused by scatter_reduce)
+                if reduce in ("amax", "amin"):  # (complex: only with an empty index)
                     kind = "f" if _lowp.is_float(x.dtype) else x.dtype.kind  # (bfloat16: 'V')
-                    if kind == "f":
+                    if kind in "fc":
                         lo, hi = -np.inf, np.inf
                     elif kind == "b":
                         lo, hi = False, True

@@ -261,6 +261,10 @@ class Tensor:
                 "Setting requires_grad=True on inference tensor outside InferenceMode is not "
                 "allowed."
             )
+        if value and getattr(self, "_no_grad_view", None) is not None:
+            # asked for explicitly, a view made under no_grad takes its gradient, as torch's
+            # (which still refuses in-place writes to it: the leaf's refusal here)
+            self._no_grad_view = None
         self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:

@@ -451,6 +451,11 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
             shared.add(g)
         ctx = t._ctx
         if ctx is None:  # a leaf: its gradient is grad itself
+            if getattr(t, "_no_grad_view", None) is not None:
+                raise RuntimeError(
+                    f"element {n} of tensors does not require grad and does not have a grad_fn "
+                    "(a view made under no_grad takes no gradient, as torch's)"
+                )
             _gather(leaves, t, g, capture)
             continue
         if ctx._freed:
@@ -585,7 +590,10 @@ def _idle_nodes(roots, targets) -> set:
     gradient is taken as it arrives there. One walk collects the nodes and the node each
     parent came from; creation order (parents first) then settles them in one pass."""
     target_nodes = {id(t._ctx) for t in targets if t._ctx is not None}
-    target_leaves = {id(t) for t in targets if t._ctx is None}
+    # (a view made under no_grad is no target: it takes no gradient, so nothing runs for it)
+    target_leaves = {
+        id(t) for t in targets if t._ctx is None and getattr(t, "_no_grad_view", None) is None
+    }
     moves = _function._graph_moves
     nodes = list(roots)
     edges = dict.fromkeys(map(id, nodes))  # node id -> [(parent, the node it came from)]
@@ -717,14 +725,14 @@ def _gather(leaves: dict, leaf, g, capture) -> None:
     k = id(leaf)
     if capture is not None and k not in capture and getattr(leaf, "_hooks", None) is None:
         return  # autograd.grad was not asked for this leaf, and no hook wants its gradient
+    if getattr(leaf, "_no_grad_view", None) is not None:
+        return  # a view made under no_grad, as torch's, requires grad but takes none (no hooks)
     prev = leaves.get(k)
     leaves[k] = (leaf, g if prev is None else prev[1] + g)
 
 
 def _deliver(leaf, g, shared: _Shared, capture) -> None:
     """A leaf's gradient of the pass: accumulated, or captured for autograd.grad."""
-    if getattr(leaf, "_no_grad_view", None) is not None:
-        return  # a view made under no_grad: as torch's, it requires grad but takes none
     if capture is not None:
         k = id(leaf)
         if k in capture:
