@@ -66,3 +66,24 @@ def test_ctc_float32_gradient_overflows_as_torch():
     np.testing.assert_array_equal(np.sign(ga[np.isinf(ga)]), np.sign(gb[np.isinf(gb)]))
     # exp(lp) > FLT_MAX exactly where lp > log(FLT_MAX): those entries' gradients are +inf
     assert np.all(np.isposinf(ga[lp.astype(np.float64) > np.log(np.finfo(np.float32).max)]))
+
+
+def test_expand_without_repeats_is_writable_as_torch():
+    x = ember.arange(12.0).reshape(3, 4)
+    x.detach().expand_as(x).add_(1)  # same shape: a plain view, written through
+    np.testing.assert_array_equal(x.numpy(), np.arange(12.0).reshape(3, 4) + 1)
+    y = ember.arange(4.0)
+    y.expand(1, 1, 4).mul_(2)  # only size-1 dims added
+    np.testing.assert_array_equal(y.numpy(), np.arange(4.0) * 2)
+    with pytest.raises(RuntimeError):  # an entry read more than once stays read-only
+        ember.arange(4.0).reshape(1, 4).expand(3, 4).add_(1)
+
+
+def test_expand_write_through_graph_gradient():
+    a = ember.arange(4.0, requires_grad=True)
+    b = a * 2
+    b.expand(1, 4).mul_(3)  # b := 3 b through the view
+    b.sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), np.full(4, 6.0))
+    with pytest.raises(RuntimeError):  # a leaf that requires grad refuses, as torch
+        ember.arange(4.0, requires_grad=True).expand(1, 4).mul_(3)

@@ -3496,6 +3496,10 @@ class Expand(Function):
                 for i, (n, s) in enumerate(zip(x.shape, x.strides, strict=True))
             ]
             y = np.lib.stride_tricks.as_strided(x, shape, st, writeable=False)
+        if x.flags.writeable and builtins.all(s or n < 2 for n, s in zip(shape, y.strides)):
+            # no entry read twice (only size-1 dims added or kept): torch lets in-place ops
+            # write through it, as through any view
+            y = np.lib.stride_tricks.as_strided(x, shape, y.strides, writeable=True)
         return y
 
     @staticmethod
