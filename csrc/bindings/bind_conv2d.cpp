@@ -175,6 +175,12 @@ void check_depth_taps(int64_t D, int64_t kd, int64_t od, int64_t s, int64_t d, i
               ": need kd, od, stride, dilation >= 1 and padding >= 0, got kd=", kd, ", od=", od,
               ", stride=", s, ", dilation=", d, ", padding=", p);
   EMBER_CHECK(D >= 0, op, ": negative depth ", D);
+  // The kernels index depth i*s - p + a*d for i < od, a < kd: its largest value must fit in int64
+  // (stride = dilation = 2**62 wrapped round to a negative, undefined behaviour).
+  const int64_t reach = mul_checked(od - 1, s, op), span = mul_checked(kd - 1, d, op);
+  EMBER_CHECK(reach <= std::numeric_limits<int64_t>::max() - span, op,
+              ": depth index overflows int64 (od=", od, ", stride=", s, ", kd=", kd,
+              ", dilation=", d, ")");
 }
 
 // x (N, C, D, H, W) -> (N*OD, C*KD, H, W): conv3d's depth taps as conv2d input channels.
