@@ -113,8 +113,11 @@ def test_dilated_shape_the_split_serves():
     np.testing.assert_allclose(outs[0][0], y_r, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(outs[0][1], dx_r, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(outs[0][2], dw_r, rtol=1e-4, atol=5e-4)
-    for a, c in zip(*outs):
+    # y and dx are bit-identical on 1 and 2 threads; dw's reduction over the batch is split
+    # by thread count (design.md asks the same bits for a fixed count only)
+    for a, c in zip(outs[0][:2], outs[1][:2]):
         np.testing.assert_array_equal(a, c)
+    np.testing.assert_allclose(outs[1][2], outs[0][2], rtol=1e-4, atol=5e-4)
 
 
 @pytest.mark.parametrize("where", ["x", "w", "dy"])

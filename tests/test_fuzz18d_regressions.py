@@ -88,6 +88,11 @@ def test_conv3d_depth_stride_dilation_noncontiguous_gradcheck():
         assert abs((fp - fm) / (2 * eps) - dx[idx]) < 1e-6
 
 
+# ember's and torch's float64 exp/log are each within ~0.7 ulp of the true value, so they may
+# differ by up to 2 ulp (torch's own path also varies with its thread count)
+_TWO_ULP = 4.5e-16
+
+
 @pytest.mark.parametrize("fn", ["exp", "log", "log2", "log10"])
 def test_float64_exp_log_specials_at_block_edges(fn):
     rng = np.random.default_rng(3)
@@ -96,17 +101,21 @@ def test_float64_exp_log_specials_at_block_edges(fn):
     for i, v in zip([0, 2046, 2047, 2048, 2049, 4095, 4096, 4099, 100, 3000], specials):
         x[i] = v
     ref = getattr(torch, fn)(torch.tensor(x)).numpy()
-    np.testing.assert_allclose(getattr(ember, fn)(ember.tensor(x)).numpy(), ref, rtol=3e-16, atol=0)
+    np.testing.assert_allclose(
+        getattr(ember, fn)(ember.tensor(x)).numpy(), ref, rtol=_TWO_ULP, atol=0
+    )
     a = ember.tensor(x.copy())
     getattr(a, fn + "_")()
-    np.testing.assert_allclose(a.numpy(), ref, rtol=3e-16, atol=0)
+    np.testing.assert_allclose(a.numpy(), ref, rtol=_TWO_ULP, atol=0)
     big = ember.tensor(np.repeat(x, 2))
     getattr(big[::2], fn + "_")()
-    np.testing.assert_allclose(big[::2].numpy(), ref, rtol=3e-16, atol=0)
+    np.testing.assert_allclose(big[::2].numpy(), ref, rtol=_TWO_ULP, atol=0)
     np.testing.assert_array_equal(big[1::2].numpy(), x)  # the other half untouched
     assert getattr(ember, fn)(ember.tensor(np.zeros(0))).shape == (0,)
     r0 = getattr(torch, fn)(torch.tensor(2.5, dtype=torch.float64)).item()
-    assert getattr(ember, fn)(ember.tensor(np.float64(2.5))).item() == pytest.approx(r0, rel=3e-16)
+    assert getattr(ember, fn)(ember.tensor(np.float64(2.5))).item() == pytest.approx(
+        r0, rel=_TWO_ULP
+    )
 
 
 @pytest.mark.parametrize("C", [3, 2047, 2049])
