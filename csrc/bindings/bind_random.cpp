@@ -1,6 +1,8 @@
 // Bindings for csrc/ops/random.cpp.
 //
 //   normal_fill(out float32/float64 C-contiguous writeable, key uint64, mean=0, std=1) -> None
+//   multinomial_check(w float32/float64 (rows, n) C-contiguous) -> None, or ValueError
+//   multinomial_draw(w as above, u float64 (rows, k) C-contiguous) -> int64 (rows, k)
 #include "bind_util.h"
 
 namespace ember {
@@ -8,6 +10,11 @@ namespace ember {
 // csrc/ops/random.cpp (instantiated there for float and double).
 template <typename T>
 void normal_fill(T* y, int64_t n, uint64_t key, T mean, T std);
+template <typename T>
+std::pair<int64_t, int> multinomial_check(const T* w, int64_t rows, int64_t n);
+template <typename T>
+void multinomial_draw(const T* w, int64_t rows, int64_t n, const double* u, int64_t k,
+                      int64_t* out);
 
 namespace {
 
@@ -28,6 +35,55 @@ void normal_fill_py(py::array& out, uint64_t key, double mean, double std) {
     normal_fill<double>(static_cast<double*>(y), n, key, mean, std);
 }
 
+void require_weights(const py::array& w, const char* op) {
+  require_float(w, op, "weights");
+  require_contiguous(w, op, "weights");
+  require_ndim(w, 2, op, "weights");
+  EMBER_CHECK(w.shape(1) > 0, op, ": weights of shape (", w.shape(0), ", 0) have no categories");
+}
+
+void multinomial_check_py(const py::array& w) {
+  const char* op = "multinomial";
+  require_weights(w, op);
+  const int64_t rows = w.shape(0), n = w.shape(1);
+  const bool f32 = is_f32(w);  // (dtype checks need the GIL)
+  std::pair<int64_t, int> bad;
+  {
+    py::gil_scoped_release release;
+    bad = f32 ? multinomial_check(static_cast<const float*>(w.data()), rows, n)
+              : multinomial_check(static_cast<const double*>(w.data()), rows, n);
+  }
+  EMBER_CHECK(bad.second != 1, op,
+              ": weights must be finite and non-negative, with a finite total (row ", bad.first,
+              " of ", rows, ")");
+  EMBER_CHECK(bad.second != 2, op, ": every row must have a positive total weight (row ", bad.first,
+              " of ", rows, " sums to 0)");
+}
+
+py::array multinomial_draw_py(const py::array& w, const py::array& u) {
+  const char* op = "multinomial_draw";
+  require_weights(w, op);
+  if (!is_f64(u))
+    throw py::type_error(std::string(op) + ": u must be float64, got " +
+                         std::string(py::str(u.dtype())));
+  require_contiguous(u, op, "u");
+  require_ndim(u, 2, op, "u");
+  const int64_t rows = w.shape(0), n = w.shape(1), k = u.shape(1);
+  EMBER_CHECK(u.shape(0) == rows, op, ": u has ", u.shape(0), " rows, weights ", rows);
+  py::array_t<int64_t> out({rows, k});
+  const auto* ud = static_cast<const double*>(u.data());
+  int64_t* o = out.mutable_data();
+  const bool f32 = is_f32(w);
+  {
+    py::gil_scoped_release release;
+    if (f32)
+      multinomial_draw(static_cast<const float*>(w.data()), rows, n, ud, k, o);
+    else
+      multinomial_draw(static_cast<const double*>(w.data()), rows, n, ud, k, o);
+  }
+  return out;
+}
+
 }  // namespace
 
 void bind_random(py::module_& m) {
@@ -36,6 +92,14 @@ void bind_random(py::module_& m) {
         "out float32/float64 C-contiguous, writeable; key a uint64 (one draw from ember's "
         "generator): out := mean + std * N(0, 1) samples by Box-Muller on the SplitMix64 stream "
         "of key, element i a function of (key, i) alone (the same bits for any thread count).");
+  m.def("multinomial_check", &multinomial_check_py, py::arg("w").noconvert(),
+        "w float32/float64 (rows, n > 0) C-contiguous: ValueError naming the first row with a "
+        "negative or non-finite weight, or a zero total.");
+  m.def("multinomial_draw", &multinomial_draw_py, py::arg("w").noconvert(),
+        py::arg("u").noconvert(),
+        "w as multinomial_check passes it, u float64 (rows, k) uniforms in [0, 1): int64 "
+        "(rows, k), row r's draw j the first category whose running total (in double) passes "
+        "u[r, j] times the row's total.");
 }
 
 }  // namespace ember

@@ -16,9 +16,16 @@
 // The layout: counters go in blocks of kCtrs; block b writes outputs [b * kBlock, (b + 1) * kBlock)
 // as kPairs cosine runs and kPairs sine runs of kCtrs each, contiguous runs so stores vectorise.
 // Threads split whole blocks; a short last block is computed whole and its head copied.
+//
+// Also multinomial draws with replacement, by inverse CDF as torch's: the running totals of a
+// row in double, and for each uniform u the first category whose running total passes u times
+// the row's total (a binary search), so zero-weight categories are never drawn.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
+#include <utility>
+#include <vector>
 
 #include "common.h"
 #include "vecmath.h"
@@ -116,5 +123,111 @@ void normal_fill(T* y, int64_t n, uint64_t key, T mean, T std) {
 
 template void normal_fill<float>(float*, int64_t, uint64_t, float, float);
 template void normal_fill<double>(double*, int64_t, uint64_t, double, double);
+
+namespace {
+
+constexpr int64_t kLanes = 8;  // independent add chains: a double add's latency is 4 cycles
+
+// c[i] := the running total of x[0..i] in double. A single chain of adds would wait on each
+// one: kLanes segments keep their own running totals side by side, then each takes the sum of
+// the segments before it. Non-decreasing, and c[i] == c[i-1] exactly where x[i] == 0.
+template <typename T>
+EMBER_SIMD void running_totals(const T* x, int64_t n, double* c) {
+  const int64_t m = n / kLanes;  // segment length; the last segment takes the remainder too
+  double s[kLanes] = {};
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < kLanes; ++j) c[j * m + i] = s[j] += double(x[j * m + i]);
+  for (int64_t i = kLanes * m; i < n; ++i) c[i] = s[kLanes - 1] += double(x[i]);
+  for (int64_t j = 1; j < kLanes && m > 0; ++j) {
+    const double before = c[j * m - 1];
+    const int64_t end = j == kLanes - 1 ? n : (j + 1) * m;
+    for (int64_t i = j * m; i < end; ++i) c[i] += before;
+  }
+}
+
+}  // namespace
+
+// 1 if a weight of x (n) is negative or not finite (or, for double, the total passes double's
+// range: float's cannot), 2 if none is positive, else 0. Lane counts, so the loop vectorises.
+template <typename T>
+EMBER_SIMD int check_row(const T* x, int64_t n) {
+  constexpr T kMax = std::numeric_limits<T>::max();
+  int32_t bad[kLanes] = {}, positive[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int64_t j = 0; j < kLanes; ++j) {
+      bad[j] |= !(x[i + j] >= T(0) && x[i + j] <= kMax);  // NaN fails both
+      positive[j] |= x[i + j] > T(0);
+    }
+  for (; i < n; ++i) {
+    bad[0] |= !(x[i] >= T(0) && x[i] <= kMax);
+    positive[0] |= x[i] > T(0);
+  }
+  int32_t any_bad = 0, any_positive = 0;
+  for (int64_t j = 0; j < kLanes; ++j) {
+    any_bad |= bad[j];
+    any_positive |= positive[j];
+  }
+  if (!any_bad && sizeof(T) == 8) {
+    double total[kLanes] = {}, sum = 0.0;
+    for (i = 0; i + kLanes <= n; i += kLanes)
+      for (int64_t j = 0; j < kLanes; ++j) total[j] += double(x[i + j]);
+    for (; i < n; ++i) sum += double(x[i]);
+    for (int64_t j = 0; j < kLanes; ++j) sum += total[j];
+    any_bad = std::isinf(sum);
+  }
+  return any_bad ? 1 : any_positive ? 0 : 2;
+}
+
+// The first row of w (rows x n) that cannot be drawn from, with check_row's why; {-1, 0} when
+// every row can.
+template <typename T>
+std::pair<int64_t, int> multinomial_check(const T* w, int64_t rows, int64_t n) {
+  std::vector<int> why(static_cast<size_t>(rows), 0);
+  parallel_for(threads_for(rows * n), rows,
+               [&](int64_t r) { why[static_cast<size_t>(r)] = check_row(w + r * n, n); });
+  for (int64_t r = 0; r < rows; ++r)
+    if (why[static_cast<size_t>(r)]) return {r, why[static_cast<size_t>(r)]};
+  return {-1, 0};
+}
+
+// out[r, j] := the category of row r (of w, rows x n, checked by multinomial_check) for uniform
+// u[r, j] in [0, 1).
+template <typename T>
+void multinomial_draw(const T* w, int64_t rows, int64_t n, const double* u, int64_t k,
+                      int64_t* out) {
+  auto draw = [n](const double* c, double ur) -> int64_t {
+    const double total = c[n - 1];
+    const double x = ur * total;  // (u outside [0, 1) or NaN still lands on a positive weight)
+    const double* hit = std::upper_bound(c, c + n, x > 0.0 ? x : 0.0);
+    // ur * total rounded up to the total: the last positive category (where c reaches it)
+    if (hit == c + n) hit = std::lower_bound(c, c + n, total);
+    return hit - c;
+  };
+  const int64_t log_n = 64 - __builtin_clzll(uint64_t(n));
+  const int nt = threads_for(rows * (n + k * log_n));
+  if (rows >= nt) {  // rows over threads, a running-total buffer each
+    parallel_region(nt, [&](int tid, int team) {
+      std::vector<double> c(static_cast<size_t>(n));
+      for (int64_t r = tid; r < rows; r += team) {
+        running_totals(w + r * n, n, c.data());
+        for (int64_t j = 0; j < k; ++j) out[r * k + j] = draw(c.data(), u[r * k + j]);
+      }
+    });
+  } else {  // few rows: each row's draws over threads
+    std::vector<double> c(static_cast<size_t>(n));
+    for (int64_t r = 0; r < rows; ++r) {
+      running_totals(w + r * n, n, c.data());
+      parallel_for(nt, k, [&](int64_t j) { out[r * k + j] = draw(c.data(), u[r * k + j]); });
+    }
+  }
+}
+
+template std::pair<int64_t, int> multinomial_check<float>(const float*, int64_t, int64_t);
+template std::pair<int64_t, int> multinomial_check<double>(const double*, int64_t, int64_t);
+template void multinomial_draw<float>(const float*, int64_t, int64_t, const double*, int64_t,
+                                      int64_t*);
+template void multinomial_draw<double>(const double*, int64_t, int64_t, const double*, int64_t,
+                                       int64_t*);
 
 }  // namespace ember

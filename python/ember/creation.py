@@ -509,13 +509,11 @@ def multinomial(
     w = np.asarray(input.data if isinstance(input, Tensor) else input)
     if not _lowp.is_float(w.dtype):  # (as torch: integer or bool weights are refused)
         raise TypeError(f"multinomial: input must be floating point, got {w.dtype}")
-    w = w.astype(np.float64)
     if w.ndim not in (1, 2):
         raise ValueError(f"multinomial: input must be 1-D or 2-D, got shape {w.shape}")
     n = w.shape[-1]
     if n == 0:  # (reshape(-1, 0) is ambiguous: it raised NumPy's error)
         raise ValueError(f"multinomial: input of shape {w.shape} has no categories to draw from")
-    rows = w.reshape(-1, n)
     if num_samples <= 0:
         raise ValueError(f"multinomial: num_samples must be positive, got {num_samples}")
     if not replacement and num_samples > n:
@@ -523,39 +521,21 @@ def multinomial(
             f"multinomial: cannot draw {num_samples} samples without replacement from {n} "
             "categories"
         )
-    totals = rows.sum(axis=1)  # (finite exactly when every weight is: float64 sums)
-    if not np.isfinite(totals).all() or rows.min(initial=0) < 0:
-        raise ValueError("multinomial: weights must be finite and non-negative")
-    if np.any(totals <= 0):
-        raise ValueError("multinomial: every row must have a positive total weight")
+    # float32 or float64 rows (16-bit weights widen exactly), checked before any draw so a
+    # refused call leaves the generator where it was
+    rows = np.ascontiguousarray(
+        w.reshape(-1, n), np.float64 if w.dtype == np.float64 else np.float32
+    )
+    _C.multinomial_check(rows)
     g = rng(generator)
     nr = rows.shape[0]
-    # every row at once (a generator call per row cost ~50 us a row)
-    if replacement:  # inverse CDF: the first category whose running total passes u
-        # one search of the rows' normalised running totals laid end to end, row r shifted by
-        # 2r so that it lies past the one before
-        shift = 2.0 * np.arange(nr)[:, None]
-        cdf = np.cumsum(rows, axis=1)
-        cdf /= totals[:, None]
-        cdf += shift
-        u = g.random((nr, num_samples))
-        order = np.argsort(u, axis=1)  # sorted keys: NumPy's search narrows from the last hit
-        u = np.take_along_axis(u, order, 1)
-        u += shift
-        found = np.searchsorted(cdf.reshape(-1), u.reshape(-1), side="right").reshape(u.shape)
-        found -= n * np.arange(nr)[:, None]
-        out = np.empty_like(found)
-        np.put_along_axis(out, order, found, 1)  # each draw back in its place
-        past = out >= n  # a u past a last running total rounded below 1: the last positive
-        if past.any():
-            last = n - 1 - np.argmax(rows[:, ::-1] > 0, axis=1)
-            out = np.minimum(out, last[:, None])
-        out = out.astype(np.int64, copy=False)
+    if replacement:  # inverse CDF in C++: the first category whose running total passes u
+        out = _C.multinomial_draw(rows, g.random((nr, num_samples)))
     else:  # torch's own draw: the num_samples largest of w / Exp(1), largest first, which
         # samples categories one after another without replacement in proportion to w (and,
         # as torch's, zero-weight ones last once the others are drawn)
         with np.errstate(divide="ignore"):
-            keys = -(rows / g.standard_exponential((nr, n)))
+            keys = -(rows.astype(np.float64) / g.standard_exponential((nr, n)))
         if num_samples < n:
             top = np.argpartition(keys, num_samples - 1, axis=1)[:, :num_samples]
             keys = np.take_along_axis(keys, top, 1)

@@ -1,0 +1,144 @@
+"""Session 26's lead changes: multinomial with replacement drawn by the C++ inverse-CDF kernel
+(_C.multinomial_check, _C.multinomial_draw)."""
+
+import numpy as np
+import pytest
+
+import ember
+from ember import _C
+
+
+def reference_draw(w, u):
+    """NumPy's inverse CDF: the first category whose running total passes u * total, the last
+    positive one when u * total rounds up to the total. Exact for integer weights (every
+    running total is exact, so the kernel's summation order cannot matter)."""
+    c = np.cumsum(w.astype(np.float64), axis=1)
+    out = np.empty(u.shape, np.int64)
+    for r in range(w.shape[0]):
+        out[r] = np.searchsorted(c[r], u[r] * c[r, -1], side="right")
+        out[r] = np.minimum(out[r], np.searchsorted(c[r], c[r, -1], side="left"))
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (5, 64), (2, 1000), (40, 9)])
+def test_draw_is_the_inverse_cdf(dtype, shape):
+    rng = np.random.default_rng(shape[1])
+    w = rng.integers(0, 4, shape).astype(dtype)
+    w[:, rng.integers(0, shape[1])] = 1  # every row has a positive weight
+    u = rng.random((shape[0], 50))
+    u[:, 0], u[:, 1] = 0.0, np.nextafter(1.0, 0.0)  # the two ends
+    np.testing.assert_array_equal(_C.multinomial_draw(w, u), reference_draw(w, u))
+
+
+def test_zero_weights_are_never_drawn():
+    w = np.zeros((4, 300), np.float32)
+    w[0, 0] = w[1, -1] = w[2, 150] = 1.0
+    w[3, [7, 8, 299]] = [1e-30, 2.0, 1e-30]
+    u = np.random.default_rng(0).random((4, 5000))
+    u[:, :2] = [0.0, np.nextafter(1.0, 0.0)]
+    got = _C.multinomial_draw(w, u)
+    for r in range(4):
+        assert np.all(w[r, got[r]] > 0)
+    assert set(got[0]) == {0} and set(got[1]) == {299} and set(got[2]) == {150}
+
+
+@pytest.mark.parametrize("dtype", [ember.float16, ember.bfloat16, ember.float32, ember.float64])
+def test_frequencies_follow_the_weights(dtype):
+    p = np.array([[0.1, 0.0, 0.6, 0.3], [5.0, 1.0, 0.0, 4.0]])
+    n = 40000
+    draws = ember.multinomial(ember.tensor(p, dtype=dtype), n, True).numpy()
+    for r in range(2):
+        freq = np.bincount(draws[r], minlength=4) / n
+        expected = p[r] / p[r].sum()
+        assert np.all(np.abs(freq - expected) < 5 * np.sqrt(expected * (1 - expected) / n) + 1e-12)
+        assert freq[expected == 0].sum() == 0
+
+
+def test_one_row_many_draws_same_on_one_and_two_threads():
+    w = np.random.default_rng(1).random((1, 5000))
+    u = np.random.default_rng(2).random((1, 300000))
+    many = np.random.default_rng(3).random((64, 3000)), np.random.default_rng(4).random((64, 40))
+    ember.set_num_threads(1)
+    try:
+        one = _C.multinomial_draw(w, u), _C.multinomial_draw(*many)
+    finally:
+        ember.set_num_threads(2)
+    two = _C.multinomial_draw(w, u), _C.multinomial_draw(*many)
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fixed_seed_gives_the_same_draws():
+    w = ember.rand(8, 100)
+    ember.manual_seed(5)
+    a = ember.multinomial(w, 20, True)
+    ember.manual_seed(5)
+    b = ember.multinomial(w, 20, True)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ([1.0, -1e-30], "non-negative"),
+        ([1.0, np.nan], "non-negative"),
+        ([np.inf, 1.0], "non-negative"),
+        ([-np.inf, 1.0], "non-negative"),
+        ([1e308, 1e308], "finite total"),  # (torch draws the last category every time)
+        ([0.0, -0.0], "positive total"),
+    ],
+)
+def test_bad_weights_are_refused_before_any_draw(row, message):
+    w = np.array([[1.0, 1.0], row], np.float64)
+    g = ember.Generator().manual_seed(3)
+    state = g.get_state()
+    with pytest.raises(ValueError, match=message):
+        ember.multinomial(ember.tensor(w), 3, True, generator=g)
+    np.testing.assert_array_equal(g.get_state().numpy(), state.numpy())
+    if np.isfinite(row).all() and abs(sum(row)) < 1e300:  # float32 rows too
+        with pytest.raises(ValueError, match=message):
+            ember.multinomial(ember.tensor(w, dtype=ember.float32), 3, True)
+
+
+def test_noncontiguous_and_one_dim_weights():
+    w = ember.tensor(np.random.default_rng(0).random((30, 6))).t()  # (6, 30), transposed
+    ember.manual_seed(0)
+    a = ember.multinomial(w, 7, True)
+    ember.manual_seed(0)
+    b = ember.multinomial(w.contiguous(), 7, True)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert ember.multinomial(ember.tensor([0.0, 2.0]), 5, True).numpy().tolist() == [1] * 5
+
+
+@pytest.mark.parametrize(
+    "w, u, error",
+    [
+        (np.ones((2, 3), np.int64), np.zeros((2, 1)), TypeError),
+        (np.ones((2, 3), np.float16), np.zeros((2, 1)), TypeError),  # (mixed with float64 u)
+        (np.ones((3, 2)).T, np.zeros((2, 1)), ValueError),  # not C-contiguous
+        (np.ones(3), np.zeros((1, 1)), ValueError),
+        (np.ones((2, 0)), np.zeros((2, 1)), ValueError),
+        (np.ones((2, 3)), np.zeros((2, 1), np.float32), TypeError),
+        (np.ones((2, 3)), np.zeros((3, 1)), ValueError),
+        (np.ones((2, 3)), np.zeros(2), ValueError),
+    ],
+)
+def test_kernel_refuses_bad_arrays(w, u, error):
+    with pytest.raises(error):
+        _C.multinomial_draw(w, u)
+    if u.shape == (2, 1) and u.dtype == np.float64 and w.dtype != np.float16:
+        with pytest.raises(error):
+            _C.multinomial_check(w)
+
+
+def test_check_widens_16_bit_weights_as_every_kernel():
+    _C.multinomial_check(np.ones((2, 3), np.float16))
+    with pytest.raises(ValueError, match="row 1"):
+        _C.multinomial_check(np.array([[1, 0], [0, 0]], np.float16))
+
+
+def test_u_outside_the_unit_interval_still_draws_a_positive_category():
+    w = np.array([[0.0, 1.0, 0.0, 2.0, 0.0]])
+    got = _C.multinomial_draw(w, np.array([[-1.0, 1.0, 7.0, np.nan, np.inf, -np.inf]]))
+    assert got.tolist() == [[1, 3, 3, 1, 3, 1]]
