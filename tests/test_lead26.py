@@ -142,3 +142,47 @@ def test_u_outside_the_unit_interval_still_draws_a_positive_category():
     w = np.array([[0.0, 1.0, 0.0, 2.0, 0.0]])
     got = _C.multinomial_draw(w, np.array([[-1.0, 1.0, 7.0, np.nan, np.inf, -np.inf]]))
     assert got.tolist() == [[1, 3, 3, 1, 3, 1]]
+
+
+# ---- sort: float32 rows with ties by 64-bit words (order key above position) -----------------
+
+
+def tied_rows(seed, n, levels):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, levels, n).astype(np.float32) - levels // 2
+    for value in (np.nan, -0.0, 0.0, np.inf, -np.inf, -np.nan):
+        x[rng.integers(0, n, max(1, n // 50))] = value
+    return x
+
+
+@pytest.mark.parametrize("n", [3, 64, 65, 255, 256, 1000, 16383, 16384, 70000])
+@pytest.mark.parametrize("levels", [2, 37, 100000])
+@pytest.mark.parametrize("descending", [False, True])
+def test_sort_with_ties_is_torchs_permutation(n, levels, descending):
+    torch = pytest.importorskip("torch")
+    x = tied_rows(n + levels, n, levels)
+    got = ember.sort(ember.tensor(x), descending=descending)
+    want = torch.sort(torch.tensor(x), descending=descending)
+    np.testing.assert_array_equal(got.indices.numpy(), want.indices.numpy())
+    np.testing.assert_array_equal(got.values.numpy(), want.values.numpy())
+
+
+def test_sort_with_ties_orders_values_and_keeps_ties_together():
+    # independent of torch: the values come out ordered (NaN last), each index once
+    for n in (100, 20000):
+        x = tied_rows(n, n, 50)
+        idx = ember.sort(ember.tensor(x)).indices.numpy()
+        assert sorted(idx.tolist()) == list(range(n))
+        v = x[idx]
+        finite = v[~np.isnan(v)]
+        assert np.all(finite[1:] >= finite[:-1]) and np.isnan(v[len(finite) :]).all()
+
+
+def test_sort_of_tied_rows_same_on_one_and_two_threads():
+    x = np.stack([tied_rows(s, 3000, 20) for s in range(16)])
+    ember.set_num_threads(1)
+    try:
+        one = ember.sort(ember.tensor(x), dim=1).indices.numpy()
+    finally:
+        ember.set_num_threads(2)
+    np.testing.assert_array_equal(one, ember.sort(ember.tensor(x), dim=1).indices.numpy())

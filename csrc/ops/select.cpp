@@ -220,6 +220,15 @@ void topk_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, int64_t k, 
 
 namespace {
 
+// x's place in torch's sort order as an unsigned key: negative floats count down (flip them
+// all), positive ones above them, -0 as +0, every NaN one key above +inf; descending flips the
+// keys, so NaN comes first as torch.sort(descending=True) puts it.
+inline uint32_t float_order_key(float x, bool descending) {
+  const uint32_t b = vm::as_bits(x + 0.0f);  // -0 + 0 is +0
+  uint32_t key = x != x ? 0xffffffffu : (b >> 31) ? ~b : b | 0x80000000u;
+  return descending ? ~key : key;
+}
+
 // buf[0, n) sorted by bits 32..63 (stable): LSD radix, a byte a pass. The four bytes' counts
 // come from one read (four independent chains: a row's values often share their top bytes, so
 // a single count chain waits on each store), and passes where every value shares the byte are
@@ -274,10 +283,7 @@ bool sort_distinct_row(int64_t* idx, uint64_t* buf, uint64_t* tmp, const float* 
   int32_t ranked[kRankMax];
   for (int64_t j = 0; j < n; ++j) {
     if (x[j] != x[j]) return false;
-    const uint32_t b = vm::as_bits(x[j] + 0.0f);  // -0 + 0 is +0
-    // scalar math: negative floats count down (flip them all), positive ones above them
-    uint32_t key = (b >> 31) ? ~b : b | 0x80000000u;
-    if (descending) key = ~key;
+    const uint32_t key = float_order_key(x[j], descending);
     if (n <= kRankMax)
       ranked[j] = static_cast<int32_t>(key ^ 0x80000000u);  // signed compares keep the order
     else
@@ -292,6 +298,30 @@ bool sort_distinct_row(int64_t* idx, uint64_t* buf, uint64_t* tmp, const float* 
     if ((buf[j] >> 32) == (buf[j - 1] >> 32)) return false;
   for (int64_t j = 0; j < n; ++j) idx[j] = int64_t(buf[j] & 0xffffffffu);
   return true;
+}
+
+// A long row with a tie: is one likely? Then the radix attempt above (which would fail) is
+// skipped. Ties among the first kTieSample keys prove one (exact); none proves nothing. Worth
+// it from rows of 16 samples (on shorter ones the sample's sort costs what the attempt does).
+constexpr int64_t kTieSample = 1024;
+bool has_early_tie(const float* x, int64_t n) {
+  const int64_t m = std::min(n, kTieSample);
+  uint32_t key[kTieSample];
+  for (int64_t j = 0; j < m; ++j) key[j] = float_order_key(x[j], false);  // (NaN: one key)
+  std::sort(key, key + m);
+  return std::adjacent_find(key, key + m) != key + m;
+}
+
+// The permutation pair_sort_row leaves a float32 row in (n <= UINT32_MAX), faster: std::sort
+// on 64-bit words (order key above position) comparing only the keys. Keys compare as torch's
+// comparator compares the values (every NaN one key, -0 equal to +0), and std::sort's steps
+// follow from its comparisons alone, so the permutation is the same; a word compares and moves
+// more cheaply than a (float, position) pair with the NaN test (~1.3x on rows with ties).
+void key_sort_row(int64_t* idx, uint64_t* buf, const float* x, int64_t n, bool descending) {
+  for (int64_t j = 0; j < n; ++j)
+    buf[j] = (uint64_t(float_order_key(x[j], descending)) << 32) | uint64_t(j);
+  std::sort(buf, buf + n, [](uint64_t a, uint64_t b) { return (a >> 32) < (b >> 32); });
+  for (int64_t j = 0; j < n; ++j) idx[j] = int64_t(buf[j] & 0xffffffffu);
 }
 
 }  // namespace
@@ -321,8 +351,14 @@ void sort_indices(int64_t* idx, const T* x, int64_t rows, int64_t n, bool descen
     if constexpr (std::is_same_v<T, float>) {
       thread_local std::vector<uint64_t> buf;
       buf.resize(2 * static_cast<size_t>(n));
-      if (sort_distinct_row(idx + r * n, buf.data(), buf.data() + n, x + r * n, n, descending))
+      if (n <= int64_t(UINT32_MAX)) {
+        const bool tie = n >= 16 * kTieSample && has_early_tie(x + r * n, n);
+        if (!tie &&
+            sort_distinct_row(idx + r * n, buf.data(), buf.data() + n, x + r * n, n, descending))
+          return;
+        key_sort_row(idx + r * n, buf.data(), x + r * n, n, descending);
         return;
+      }
     }
     if (n <= INT32_MAX) {
       // std::sort's steps depend only on the comparisons, which read the values alone, so
