@@ -186,3 +186,55 @@ def test_sort_of_tied_rows_same_on_one_and_two_threads():
     finally:
         ember.set_num_threads(2)
     np.testing.assert_array_equal(one, ember.sort(ember.tensor(x), dim=1).indices.numpy())
+
+
+# ---- x[:, i]: full slices around one integer array by the index_select kernel ---------------
+
+
+@pytest.mark.parametrize(
+    "dtype", [np.float32, np.float64, np.int64, np.int32, np.float16, np.uint8]
+)
+@pytest.mark.parametrize(
+    "shape, axis, ishape", [((5, 7), 1, (9,)), ((3, 4, 6), 2, (2, 3)), ((4, 5, 2, 3), 1, (6,))]
+)
+def test_column_select_matches_numpy_and_torch(dtype, shape, axis, ishape):
+    rng = np.random.default_rng(axis)
+    x = (rng.standard_normal(shape) * 5).astype(dtype)
+    idx = rng.integers(-shape[axis], shape[axis], ishape)  # negative positions too
+    key = (slice(None),) * axis + (idx,)
+    got = ember.tensor(x)[(slice(None),) * axis + (ember.tensor(idx),)].numpy()
+    np.testing.assert_array_equal(got, x[key])
+    assert got.dtype == x.dtype
+    torch = pytest.importorskip("torch")
+    want = torch.tensor(x)[(slice(None),) * axis + (torch.tensor(idx),)].numpy()
+    np.testing.assert_array_equal(got, want)
+
+
+def test_column_select_of_a_transposed_tensor_and_with_trailing_slices():
+    x = np.arange(60.0).reshape(5, 12)
+    idx = np.array([3, 0, 3, 11])
+    t = ember.tensor(x).t()  # (12, 5), not contiguous
+    np.testing.assert_array_equal(t[:, ember.tensor([4, 0])].numpy(), x.T[:, [4, 0]])
+    y = ember.tensor(x.reshape(5, 3, 4))
+    np.testing.assert_array_equal(y[:, idx % 3, :].numpy(), x.reshape(5, 3, 4)[:, idx % 3, :])
+
+
+def test_column_select_gradient_adds_repeats():
+    from ember.autograd import gradcheck
+
+    x = ember.tensor(np.random.default_rng(0).standard_normal((4, 6)), requires_grad=True)
+    idx = ember.tensor([5, 0, 5, -1, 2])  # 5 three times (-1 is 5)
+    assert gradcheck(lambda v: v[:, idx] * 1.5, (x,))
+    x[:, idx].sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy()[0], [1.0, 0.0, 1.0, 0.0, 0.0, 3.0])
+
+
+@pytest.mark.parametrize("bad", [[4], [-5], [0, 9]])
+def test_column_select_out_of_range_is_an_index_error(bad):
+    with pytest.raises(IndexError, match="out of bounds"):
+        ember.zeros(3, 4)[:, ember.tensor(bad)]
+
+
+def test_column_select_empty_index_and_empty_tensor():
+    assert ember.zeros(3, 4)[:, ember.tensor([], dtype=ember.int64)].shape == (3, 0)
+    assert ember.zeros(0, 4)[:, ember.tensor([1, 2])].shape == (0, 2)
