@@ -238,3 +238,25 @@ def test_column_select_out_of_range_is_an_index_error(bad):
 def test_column_select_empty_index_and_empty_tensor():
     assert ember.zeros(3, 4)[:, ember.tensor([], dtype=ember.int64)].shape == (3, 0)
     assert ember.zeros(0, 4)[:, ember.tensor([1, 2])].shape == (0, 2)
+
+
+# ---- tril/triu: float rows through _C.where (a Python zero) ---------------------------------
+
+
+@pytest.mark.parametrize("name", ["tril", "triu"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int64, np.bool_])
+@pytest.mark.parametrize("shape", [(5, 7), (64, 48), (3, 40, 40)])
+@pytest.mark.parametrize("diagonal", [0, 2, -3])
+def test_triangles_keep_dtype_and_match_numpy(name, dtype, shape, diagonal):
+    x = (np.random.default_rng(1).standard_normal(shape) * 3).astype(dtype)
+    x.reshape(-1)[::7] = np.nan if dtype in (np.float32, np.float64) else x.reshape(-1)[::7]
+    got = getattr(ember, name)(ember.tensor(x), diagonal).numpy()
+    want = getattr(np, name)(x, diagonal)  # (the dropped NaN becomes 0, as torch's)
+    assert got.dtype == x.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+def test_triangle_gradient_is_the_mask():
+    x = ember.tensor(np.ones((40, 30)), requires_grad=True)
+    ember.triu(x, 1).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.triu(np.ones((40, 30)), 1))
