@@ -985,12 +985,12 @@ inline T finite_or_zero(T m) {
 }
 
 // y[r] = logsumexp of x's row r (rows of n). The max and the sums in kLseW lanes (element i to
-// lane i % kLseW), the exps of a block staged in buf: plain loops that vectorise; each block's
-// lanes pushed into a cascade (a row of one block: its lanes exactly).
+// lane i % kLseW): plain loops that vectorise; each block of kBuf elements' lanes pushed into a
+// cascade (a row of one block: its lanes exactly).
 template <typename T>
 EMBER_SIMD void lse_rows(T* y, const T* x, int64_t rows, int64_t n) {
   constexpr int64_t kBuf = 256;
-  T buf[kBuf], levels[kLevels * kLseW];
+  T levels[kLevels * kLseW];
   for (int64_t r = 0; r < rows; ++r) {
     const T* row = x + r * n;
     T ml[kLseW];
@@ -1006,12 +1006,12 @@ EMBER_SIMD void lse_rows(T* y, const T* x, int64_t rows, int64_t n) {
     Cascade<T> c(levels, kLseW);
     for (int64_t b = 0; b < n; b += kBuf) {
       const int64_t len = std::min(kBuf, n - b);
-      for (int64_t j = 0; j < len; ++j) buf[j] = vexp(row[b + j] - m);
+      const T* blk = row + b;
       for (int64_t k = 0; k < kLseW; ++k) lanes[k] = T(0);
       int64_t j = 0;
       for (; j + kLseW <= len; j += kLseW)
-        for (int64_t k = 0; k < kLseW; ++k) lanes[k] += buf[j + k];
-      for (int64_t k = 0; j + k < len; ++k) lanes[k] += buf[j + k];
+        for (int64_t k = 0; k < kLseW; ++k) lanes[k] += vexp(blk[j + k] - m);
+      for (int64_t k = 0; j + k < len; ++k) lanes[k] += vexp(blk[j + k] - m);
       c.push(lanes);
     }
     if (n > 0) c.total(lanes, nullptr);
