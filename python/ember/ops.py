@@ -3452,6 +3452,8 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     e = _axes(end_dim, nd, "flatten")[0]
     if s > e:
         raise ValueError("flatten: start_dim cannot come after end_dim")
+    if s == e:  # nothing to merge: x itself, as torch's (x.flatten() is x for a 1-d x)
+        return x
     return _view(Reshape, x, shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :])
 
 

@@ -1,0 +1,81 @@
+"""Behaviour matched to PyTorch 2.13: views made under no_grad whose memory is written after,
+flatten of one dim, index_put's keys and layout, recorded losses and inference tensors."""
+
+import numpy as np
+import pytest
+
+import ember
+
+torch = pytest.importorskip("torch")
+
+REBASED = "A view was created in no_grad mode and its base or another view of its base"
+
+
+def _no_grad_view(lib, write):
+    """a, v = a[1:] made under no_grad, then ``write`` (base, other view, v) under no_grad."""
+    a = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    with lib.no_grad():
+        v, u = a[1:], a[:2]
+    with lib.no_grad():
+        {"base": a, "other": u, "self": v}[write].mul_(2)
+    return a, v
+
+
+@pytest.mark.parametrize("write", ["base", "other", "self"])
+def test_no_grad_view_written_after_refuses_backward(write):
+    for lib in (torch, ember):
+        a, v = _no_grad_view(lib, write)
+        with pytest.raises(RuntimeError, match=REBASED):
+            (v * 2).sum().backward()
+        a, v = _no_grad_view(lib, write)
+        with pytest.raises(RuntimeError, match=REBASED):
+            v.grad_fn  # noqa: B018
+        # outside grad mode the view still reads (the values the write left)
+        with lib.no_grad():
+            np.testing.assert_allclose(
+                np.asarray(v.sum().item()), 10.0 if write != "other" else 7.0
+            )
+
+
+def test_no_grad_view_unwritten_takes_no_gradient():
+    for lib in (torch, ember):
+        a = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        with lib.no_grad():
+            v = a[1:]
+        other = lib.ones(3)
+        other.mul_(2)  # a write elsewhere leaves v usable
+        (v * 2).sum().backward()
+        assert v.requires_grad and v.grad is None and a.grad is None
+
+
+def test_inference_mode_view_written_after_refuses_backward():
+    for lib in (torch, ember):
+        a = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        with lib.inference_mode():
+            v = a[1:]
+        with lib.no_grad():
+            a.mul_(2)
+        with pytest.raises(RuntimeError, match="A view was created in inference mode"):
+            (v * 2).sum().backward()
+
+
+def test_no_grad_view_requires_grad_false_and_detach_():
+    for lib in (torch, ember):
+        a = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        with lib.no_grad():
+            v = a[1:]
+        v.requires_grad_(False)  # torch: the view requires grad through its base
+        assert v.requires_grad
+        with pytest.raises(RuntimeError, match="Can't detach views in-place"):
+            v.detach_()
+
+
+def test_flatten_of_one_dim_is_the_tensor():
+    for lib in (torch, ember):
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        assert x.flatten() is x and lib.flatten(x) is x
+        y = lib.zeros(2, 3, 4)
+        assert y.flatten(1, 1) is y and y.flatten(-1, -1) is y
+        assert y.flatten(1, 2) is not y
+        s = lib.tensor(1.0)
+        assert s.flatten() is not s and tuple(s.flatten().shape) == (1,)
