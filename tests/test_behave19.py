@@ -79,3 +79,51 @@ def test_flatten_of_one_dim_is_the_tensor():
         assert y.flatten(1, 2) is not y
         s = lib.tensor(1.0)
         assert s.flatten() is not s and tuple(s.flatten().shape) == (1,)
+
+
+@pytest.mark.parametrize(
+    "key", [lambda lib: (lib.tensor([0, 1]), 1), lambda lib: (1,), lambda lib: (None,)]
+)
+def test_index_put_refuses_non_tensor_index(key):
+    for lib in (torch, ember):
+        x = lib.zeros(3, 4)
+        with pytest.raises(TypeError, match="expected Tensor as element"):
+            x.index_put(key(lib), lib.tensor(5.0))
+        with pytest.raises(TypeError, match="expected Tensor as element"):
+            x.index_put_(key(lib), lib.tensor(5.0))
+
+
+@pytest.mark.parametrize("k", [True, False])
+def test_index_put_on_zero_dim_refuses_key(k):
+    for lib in (torch, ember):
+        s = lib.tensor(3.0)
+        with pytest.raises(IndexError, match="too many indices for tensor of dimension 0"):
+            s.index_put((lib.tensor(k),), lib.tensor(5.0))
+        s[lib.tensor(k)] = 7.0  # (setitem with a 0-d mask is fine)
+        assert s.item() == (7.0 if k else 3.0)
+
+
+@pytest.mark.parametrize("accumulate", [False, True])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda lib: lib.arange(12.0).reshape(3, 4).t(),
+        lambda lib: lib.arange(24.0).reshape(2, 3, 4).permute(2, 0, 1),
+        lambda lib: lib.arange(24.0).reshape(2, 3, 4)[:, ::2],
+    ],
+)
+def test_index_put_keeps_layout(make, accumulate):
+    outs = []
+    for lib in (torch, ember):
+        x = make(lib).requires_grad_()
+        y = x.index_put((lib.tensor([0, 1]),), lib.tensor(9.0), accumulate=accumulate)
+        (y * lib.arange(float(y.numel())).reshape(y.shape)).sum().backward()
+        outs.append((tuple(y.stride()), y.detach().numpy(), x.grad.numpy()))
+    (ts, ty, tg), (es, ey, eg) = outs
+    assert es == ts
+    np.testing.assert_array_equal(ey, ty)
+    np.testing.assert_array_equal(eg, tg)
+    # NumPy: x with rows 0 and 1 set to (or plus) 9
+    ref = np.array(make(ember).numpy())
+    ref[[0, 1]] = ref[[0, 1]] + 9 if accumulate else 9
+    np.testing.assert_array_equal(ey, ref)

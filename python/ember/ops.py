@@ -6082,8 +6082,30 @@ def index_fill(x, dim: int, index, value) -> Tensor:
 
 
 def index_put(x, indices, values, accumulate: bool = False) -> Tensor:
-    """x with x[indices] = values (or += with accumulate, repeats adding up), out of place."""
+    """x with x[indices] = values (or += with accumulate, repeats adding up), out of place,
+    laid out as x (torch's clone of x, preserve_format)."""
     x = _tensor_operand(x)
+    for n, i in enumerate(indices):  # (torch takes Tensors only; ember arrays and lists too)
+        if not isinstance(i, Tensor | np.ndarray | list | tuple):
+            raise TypeError(
+                f"index_put: expected Tensor as element {n} in argument 0, but got "
+                f"{type(i).__name__}"
+            )
+    if x.ndim == 0 and len(indices):  # (x[True] is fine, index_put's key on a 0-d x is not)
+        raise IndexError(
+            f"index_put: too many indices for tensor of dimension 0 (got {len(indices)})"
+        )
+    out = _index_put(x, indices, values, accumulate)
+    a, y = x.data, out.data
+    if not a.flags.c_contiguous:
+        want = _strides.preserved(a)
+        if _strides._elem_strides(y) != want:  # (nothing saved the fresh result: relaid)
+            out.data = _strides.empty(y.shape, want, y.dtype)
+            np.copyto(out.data, y)
+    return out
+
+
+def _index_put(x, indices, values, accumulate: bool) -> Tensor:
     key = tuple(_index_array(i) if isinstance(i, Tensor) else np.asarray(i) for i in indices)
     check_empty_masks(key, x.shape)
     values = _same_dtype("index_put", x, _tensor_operand(values))
