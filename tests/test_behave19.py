@@ -127,3 +127,41 @@ def test_index_put_keeps_layout(make, accumulate):
     ref = np.array(make(ember).numpy())
     ref[[0, 1]] = ref[[0, 1]] + 9 if accumulate else 9
     np.testing.assert_array_equal(ey, ref)
+
+
+def _loss_pair(lib):
+    import importlib
+
+    return importlib.import_module("torch.nn.functional" if lib is torch else "ember.nn.functional")
+
+
+@pytest.mark.parametrize("what", ["weight", "target"])
+@pytest.mark.parametrize("fn", ["nll_loss", "cross_entropy"])
+def test_recorded_class_loss_refuses_inference_tensors(fn, what):
+    x0 = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    for lib in (torch, ember):
+        loss = getattr(_loss_pair(lib), fn)
+        with lib.inference_mode():
+            w, t = lib.ones(3), lib.tensor([0, 1, 2, 0])
+        args = {"weight": (lib.tensor([0, 1, 2, 0]), w), "target": (t, None)}[what]
+        x = lib.tensor(x0, requires_grad=True)
+        with pytest.raises(RuntimeError, match="Inference tensors cannot be saved for backward"):
+            loss(x, args[0], weight=args[1])
+        with lib.no_grad():  # nothing recorded: the same values as with normal tensors
+            got = loss(x, args[0], weight=args[1]).item()
+        np.testing.assert_allclose(got, loss(x.detach(), lib.tensor([0, 1, 2, 0])).item())
+
+
+@pytest.mark.parametrize("fn", ["nll_loss", "cross_entropy"])
+def test_class_loss_target_types(fn):
+    x0 = np.random.default_rng(1).standard_normal((2, 3, 4)).astype(np.float32)
+    for lib in (torch, ember):
+        loss = getattr(_loss_pair(lib), fn)
+        with pytest.raises(TypeError, match="must be Tensor, not list"):
+            loss(lib.tensor(x0[:, :, 0]), [0, 1])
+        # uint8 class indices: (N, C) input only
+        got = loss(lib.tensor(x0[:, :, 0]), lib.tensor([0, 2], dtype=lib.uint8)).item()
+        want = loss(lib.tensor(x0[:, :, 0]), lib.tensor([0, 2])).item()
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+        with pytest.raises((TypeError, RuntimeError), match="expected scalar type Long"):
+            loss(lib.tensor(x0), lib.zeros(2, 4, dtype=lib.uint8))
