@@ -165,3 +165,40 @@ def test_class_loss_target_types(fn):
         np.testing.assert_allclose(got, want, rtol=1e-6)
         with pytest.raises((TypeError, RuntimeError), match="expected scalar type Long"):
             loss(lib.tensor(x0), lib.zeros(2, 4, dtype=lib.uint8))
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "uint32", "uint64"])
+@pytest.mark.parametrize("op", ["median", "nanmedian"])
+def test_median_of_wide_unsigned_refused(dtype, op):
+    for lib in (torch, ember):
+        x = lib.tensor([[3, 1, 2, 7]], dtype=getattr(lib, dtype))
+        with pytest.raises((TypeError, NotImplementedError), match="not implemented for"):
+            getattr(x, op)()
+        with pytest.raises((TypeError, NotImplementedError), match="not implemented for"):
+            getattr(x, op)(1)
+    # uint8 still works (torch's kernels cover it): the lower median, as NumPy's sorted middle
+    got = ember.tensor([3, 1, 2, 7], dtype=ember.uint8).median().item()
+    assert got == np.sort([3, 1, 2, 7])[1] == torch.tensor([3, 1, 2, 7], dtype=torch.uint8).median()
+
+
+@pytest.mark.parametrize("keepdim", [True, False])
+@pytest.mark.parametrize("op", ["std", "var", "logsumexp", "norm", "norm1", "any", "all"])
+def test_reduction_of_permuted_input_is_c_ordered(op, keepdim):
+    outs = []
+    for lib in (torch, ember):
+        a = lib.arange(24.0).reshape(2, 3, 4).permute(2, 0, 1)
+        if op in ("any", "all"):
+            r = getattr(a > 3, op)(1, keepdim=keepdim)
+        elif op == "norm1":
+            r = a.norm(p=1, dim=1, keepdim=keepdim)
+        elif op == "norm":
+            r = a.norm(dim=1, keepdim=keepdim)
+        else:
+            r = getattr(a, op)(1, keepdim=keepdim)
+        outs.append((tuple(r.shape), tuple(r.stride()), r.numpy()))
+    assert outs[1][:2] == outs[0][:2]
+    np.testing.assert_allclose(outs[1][2], outs[0][2], rtol=1e-6)
+    # NumPy: the result's values follow a's, whatever its layout
+    a = np.arange(24.0).reshape(2, 3, 4).transpose(2, 0, 1)
+    if op == "var":
+        np.testing.assert_allclose(outs[1][2], a.var(1, ddof=1, keepdims=keepdim), rtol=1e-6)

@@ -3057,7 +3057,7 @@ class Var(Function):
             with np.errstate(divide="ignore", invalid="ignore"):  # an empty dim: nan, no warning
                 xc = wide - np.sum(wide, axis=axes, keepdims=True) / count
                 v = np.sum(xc * xc, axis=axes, keepdims=keepdim) / denom
-            y = np.asarray(np.sqrt(v) if root else v).astype(x.dtype, copy=False)
+            y = _c_result(np.asarray(np.sqrt(v) if root else v).astype(x.dtype, copy=False))
         ctx.save_for_backward(x, y if root else _shape_only(y))  # (std reads y, var does not)
         ctx.meta = (axes, keepdim, count, np.asarray(denom, x.dtype), root)
         return y
@@ -4358,7 +4358,7 @@ class LogSumExp(Function):
                 lse = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
         ctx.save_for_backward(x, lse)
         ctx.meta = (axes, keepdim)
-        return lse if keepdim else np.squeeze(lse, axis=axes)
+        return _c_result(lse if keepdim else np.squeeze(lse, axis=axes))
 
     @staticmethod
     def backward(ctx, g):
@@ -4575,7 +4575,7 @@ class NormP(Function):
         else:
             with np.errstate(divide="ignore"):  # p < 0: |0|^p is inf, and the norm is 0
                 y = np.sum(np.abs(x) ** p, axis=axes, keepdims=keepdim) ** (1 / p)
-        y = np.asarray(y)
+        y = _c_result(np.asarray(y))
         ctx.save_for_backward(x, y)
         return y
 
@@ -4632,12 +4632,12 @@ class Norm2(Function):
     def forward(ctx, x, axes, keepdim):
         if x.dtype.char in "eE":  # float16 / bfloat16: in float32 (no overflow), y rounded
             s = reduce_sum(x.astype(np.float32), axes, keepdim, square=True)
-            y = np.sqrt(s).astype(x.dtype)
+            y = _c_result(np.sqrt(s).astype(x.dtype))
             ctx.save_for_backward(x, s, y)
             ctx.meta = (axes, keepdim)
             return np.asarray(y)
         s = reduce_sum(x, axes, keepdim, square=True)
-        y = np.sqrt(s)
+        y = _c_result(np.sqrt(s))
         ctx.save_for_backward(x, s, y)
         ctx.meta = (axes, keepdim)
         return np.asarray(y)
@@ -5106,7 +5106,8 @@ def _truth_axes(dim, ndim: int, op: str):
 
 def _truth(a: np.ndarray, result) -> Tensor:
     """all/any's result: bool, but uint8 for a uint8 input, as PyTorch's."""
-    return Tensor(np.asarray(result).astype(np.uint8 if a.dtype == np.uint8 else np.bool_))
+    dtype = np.uint8 if a.dtype == np.uint8 else np.bool_
+    return Tensor(_c_result(np.asarray(result).astype(dtype)))
 
 
 def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
@@ -6818,8 +6819,12 @@ def _order_stat(op, x, dim, keepdim, rank):
 
 def _no_bool_median(op, x, dim) -> None:
     x = _data(x)
-    if np.asarray(x).dtype == np.bool_ and (dim is not None or np.size(x)):
+    dt = np.asarray(x).dtype
+    if dt == np.bool_ and (dim is not None or np.size(x)):
         raise TypeError(f"{op}: not implemented for bool tensors")  # (as torch)
+    if dt.kind == "u" and dt != np.uint8 and (dim is not None or np.size(x)):
+        # (torch's barebones unsigned types: its median kernels are not built for them)
+        raise TypeError(f"{op}: not implemented for {dt} tensors (as torch)")
 
 
 def median(x, dim=None, keepdim: bool = False):
