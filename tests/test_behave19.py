@@ -202,3 +202,34 @@ def test_reduction_of_permuted_input_is_c_ordered(op, keepdim):
     a = np.arange(24.0).reshape(2, 3, 4).transpose(2, 0, 1)
     if op == "var":
         np.testing.assert_allclose(outs[1][2], a.var(1, ddof=1, keepdims=keepdim), rtol=1e-6)
+
+
+@pytest.mark.parametrize("i", [-1, -12, -13, 12])
+def test_take_along_dim_flat_refuses_negative_and_past_end(i):
+    for lib in (torch, ember):
+        x = lib.arange(12.0).reshape(3, 4)
+        with pytest.raises((IndexError, RuntimeError), match="out of"):
+            lib.take_along_dim(x, lib.tensor([i]))
+    # in range: NumPy's flat pick
+    got = ember.take_along_dim(ember.arange(12.0).reshape(3, 4), ember.tensor([11, 0])).numpy()
+    np.testing.assert_array_equal(got, np.arange(12.0)[[11, 0]])
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_low_precision_logcumsumexp_bits(dtype):
+    a = (np.random.default_rng(2).standard_normal((3, 64)) * 4).astype(np.float32)
+    want = torch.logcumsumexp(torch.tensor(a).to(getattr(torch, dtype)), 1).float().numpy()
+    got = ember.logcumsumexp(ember.tensor(a).to(getattr(ember, dtype)), 1).float().numpy()
+    np.testing.assert_array_equal(got, want)
+    # NumPy float64 reference on the rounded input, within the dtype's rounding
+    a_low = ember.tensor(a).to(getattr(ember, dtype)).float().numpy().astype(np.float64)
+    np.testing.assert_allclose(got, np.logaddexp.accumulate(a_low, 1), rtol=1e-2)
+
+
+def test_complex_logcumsumexp_branch_on_tied_real_parts():
+    c = np.array([1 + 3j, 1 - 3j, -2 + 3.1j, 0.5 - 3.1j, 0.5 + 2j])
+    want = torch.logcumsumexp(torch.tensor(c), 0).numpy()
+    got = ember.logcumsumexp(ember.tensor(c), 0).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    # the same numbers up to the log's branch: exp of each is the running sum of exp(c)
+    np.testing.assert_allclose(np.exp(got), np.cumsum(np.exp(c)), rtol=1e-12)

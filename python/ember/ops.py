@@ -6176,6 +6176,11 @@ def take_along_dim(x, indices, dim=None) -> Tensor:
     x = _tensor_operand(x)
     indices = _int_array(indices, "take_along_dim", int32=dim is None)
     if dim is None:
+        if indices.size and indices.min() < 0:  # (torch gathers from the flat x: no wrapping)
+            raise IndexError(
+                f"take_along_dim: index {int(indices.min())} is out of bounds for dimension 0 "
+                f"with size {x.numel()}"
+            )
         return take(x, indices.reshape(-1))
     axis = _dim(dim, x.ndim, "take_along_dim")
     if indices.ndim != x.ndim:
@@ -7130,7 +7135,10 @@ def cumprod(x, dim: int, *, dtype=None) -> Tensor:
 class LogCumSumExp(Function):
     @staticmethod
     def forward(ctx, x, axis):
-        y = np.logaddexp.accumulate(x + 0.0, axis=axis)  # -0 -> +0: PyTorch starts from -inf
+        if x.dtype.itemsize < 4:  # float16 / bfloat16: accumulated in float32, as torch's
+            y = np.logaddexp.accumulate(x.astype(np.float32) + 0.0, axis=axis).astype(x.dtype)
+        else:
+            y = np.logaddexp.accumulate(x + 0.0, axis=axis)  # -0 -> +0: PyTorch starts from -inf
         y = np.ascontiguousarray(y)  # (torch's C order, whatever x's layout)
         ctx.save_for_backward(x, y)
         ctx.axis = axis
@@ -8224,7 +8232,8 @@ def _complex_logcumsumexp(fn, x, dim):
     parts = unbind(x, axis)
     out = [parts[0]]
     for p in parts[1:]:
-        out.append(_complex_logaddexp(out[-1], p))
+        # (the new entry first: on a tie of real parts torch's scan takes it as the larger)
+        out.append(_complex_logaddexp(p, out[-1]))
     return stack(out, axis)
 
 
