@@ -212,8 +212,13 @@ def no_grad_view(out, srcs):
             if d.dtype.kind in "fc" or d.dtype == _lowp.bfloat16:
                 out._requires_grad = True
                 # (the mode, and its memory's version: a later write to the base or to any of
-                # its views makes the view unusable in grad mode, see rebased_no_grad_view)
-                out._no_grad_view = (_MADE_IN[_state.inference], version(d))
+                # its views makes the view unusable in grad mode, see rebased_no_grad_view.
+                # Reading it starts write tracking, except in inference_mode: pure inference
+                # keeps its one test per in-place op, and such a view is checked only once
+                # something else started tracking, a recorded node or a _version read)
+                inference = _state.inference
+                seen = version(d) if _tracking or not inference else None
+                out._no_grad_view = (_MADE_IN[inference], seen)
             break
     return out
 
@@ -227,7 +232,7 @@ def rebased_no_grad_view(t) -> None:
     refuses to use it in grad mode (its grad_fn would have to be rebuilt from a base whose
     write was never recorded)."""
     mark = getattr(t, "_no_grad_view", None)
-    if mark is None or version(t.data) == mark[1]:
+    if mark is None or mark[1] is None or version(t.data) == mark[1]:
         return
     mode = mark[0]
     grad = "with grad mode enabled" if mode == "no_grad mode" else "in normal mode"
