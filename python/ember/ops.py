@@ -3057,7 +3057,7 @@ class Var(Function):
             with np.errstate(divide="ignore", invalid="ignore"):  # an empty dim: nan, no warning
                 xc = wide - np.sum(wide, axis=axes, keepdims=True) / count
                 v = np.sum(xc * xc, axis=axes, keepdims=keepdim) / denom
-            y = np.asarray(np.sqrt(v) if root else v).astype(x.dtype, copy=False)
+            y = _c_result(np.asarray(np.sqrt(v) if root else v).astype(x.dtype, copy=False))
         ctx.save_for_backward(x, y if root else _shape_only(y))  # (std reads y, var does not)
         ctx.meta = (axes, keepdim, count, np.asarray(denom, x.dtype), root)
         return y
@@ -3452,6 +3452,8 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     e = _axes(end_dim, nd, "flatten")[0]
     if s > e:
         raise ValueError("flatten: start_dim cannot come after end_dim")
+    if s == e:  # nothing to merge: x itself, as torch's (x.flatten() is x for a 1-d x)
+        return x
     return _view(Reshape, x, shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :])
 
 
@@ -4399,7 +4401,7 @@ class LogSumExp(Function):
                 lse = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
         ctx.save_for_backward(x, lse)
         ctx.meta = (axes, keepdim)
-        return lse if keepdim else np.squeeze(lse, axis=axes)
+        return _c_result(lse if keepdim else np.squeeze(lse, axis=axes))
 
     @staticmethod
     def backward(ctx, g):
@@ -4616,7 +4618,7 @@ class NormP(Function):
         else:
             with np.errstate(divide="ignore"):  # p < 0: |0|^p is inf, and the norm is 0
                 y = np.sum(np.abs(x) ** p, axis=axes, keepdims=keepdim) ** (1 / p)
-        y = np.asarray(y)
+        y = _c_result(np.asarray(y))
         ctx.save_for_backward(x, y)
         return y
 
@@ -4673,12 +4675,12 @@ class Norm2(Function):
     def forward(ctx, x, axes, keepdim):
         if x.dtype.char in "eE":  # float16 / bfloat16: in float32 (no overflow), y rounded
             s = reduce_sum(x.astype(np.float32), axes, keepdim, square=True)
-            y = np.sqrt(s).astype(x.dtype)
+            y = _c_result(np.sqrt(s).astype(x.dtype))
             ctx.save_for_backward(x, s, y)
             ctx.meta = (axes, keepdim)
             return np.asarray(y)
         s = reduce_sum(x, axes, keepdim, square=True)
-        y = np.sqrt(s)
+        y = _c_result(np.sqrt(s))
         ctx.save_for_backward(x, s, y)
         ctx.meta = (axes, keepdim)
         return np.asarray(y)
@@ -5150,7 +5152,8 @@ def _truth_axes(dim, ndim: int, op: str):
 
 def _truth(a: np.ndarray, result) -> Tensor:
     """all/any's result: bool, but uint8 for a uint8 input, as PyTorch's."""
-    return Tensor(np.asarray(result).astype(np.uint8 if a.dtype == np.uint8 else np.bool_))
+    dtype = np.uint8 if a.dtype == np.uint8 else np.bool_
+    return Tensor(_c_result(np.asarray(result).astype(dtype)))
 
 
 def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
@@ -6126,8 +6129,30 @@ def index_fill(x, dim: int, index, value) -> Tensor:
 
 
 def index_put(x, indices, values, accumulate: bool = False) -> Tensor:
-    """x with x[indices] = values (or += with accumulate, repeats adding up), out of place."""
+    """x with x[indices] = values (or += with accumulate, repeats adding up), out of place,
+    laid out as x (torch's clone of x, preserve_format)."""
     x = _tensor_operand(x)
+    for n, i in enumerate(indices):  # (torch takes Tensors only; ember arrays and lists too)
+        if not isinstance(i, Tensor | np.ndarray | list | tuple):
+            raise TypeError(
+                f"index_put: expected Tensor as element {n} in argument 0, but got "
+                f"{type(i).__name__}"
+            )
+    if x.ndim == 0 and len(indices):  # (x[True] is fine, index_put's key on a 0-d x is not)
+        raise IndexError(
+            f"index_put: too many indices for tensor of dimension 0 (got {len(indices)})"
+        )
+    out = _index_put(x, indices, values, accumulate)
+    a, y = x.data, out.data
+    if not a.flags.c_contiguous:
+        want = _strides.preserved(a)
+        if _strides._elem_strides(y) != want:  # (nothing saved the fresh result: relaid)
+            out.data = _strides.empty(y.shape, want, y.dtype)
+            np.copyto(out.data, y)
+    return out
+
+
+def _index_put(x, indices, values, accumulate: bool) -> Tensor:
     key = tuple(_index_array(i) if isinstance(i, Tensor) else np.asarray(i) for i in indices)
     check_empty_masks(key, x.shape)
     values = _same_dtype("index_put", x, _tensor_operand(values))
@@ -6197,6 +6222,11 @@ def take_along_dim(x, indices, dim=None) -> Tensor:
     x = _tensor_operand(x)
     indices = _int_array(indices, "take_along_dim", int32=dim is None)
     if dim is None:
+        if indices.size and indices.min() < 0:  # (torch gathers from the flat x: no wrapping)
+            raise IndexError(
+                f"take_along_dim: index {int(indices.min())} is out of bounds for dimension 0 "
+                f"with size {x.numel()}"
+            )
         return take(x, indices.reshape(-1))
     axis = _dim(dim, x.ndim, "take_along_dim")
     if indices.ndim != x.ndim:
@@ -6840,8 +6870,12 @@ def _order_stat(op, x, dim, keepdim, rank):
 
 def _no_bool_median(op, x, dim) -> None:
     x = _data(x)
-    if np.asarray(x).dtype == np.bool_ and (dim is not None or np.size(x)):
+    dt = np.asarray(x).dtype
+    if dt == np.bool_ and (dim is not None or np.size(x)):
         raise TypeError(f"{op}: not implemented for bool tensors")  # (as torch)
+    if dt.kind == "u" and dt != np.uint8 and (dim is not None or np.size(x)):
+        # (torch's barebones unsigned types: its median kernels are not built for them)
+        raise TypeError(f"{op}: not implemented for {dt} tensors (as torch)")
 
 
 def median(x, dim=None, keepdim: bool = False):
@@ -7147,7 +7181,10 @@ def cumprod(x, dim: int, *, dtype=None) -> Tensor:
 class LogCumSumExp(Function):
     @staticmethod
     def forward(ctx, x, axis):
-        y = np.logaddexp.accumulate(x + 0.0, axis=axis)  # -0 -> +0: PyTorch starts from -inf
+        if x.dtype.itemsize < 4:  # float16 / bfloat16: accumulated in float32, as torch's
+            y = np.logaddexp.accumulate(x.astype(np.float32) + 0.0, axis=axis).astype(x.dtype)
+        else:
+            y = np.logaddexp.accumulate(x + 0.0, axis=axis)  # -0 -> +0: PyTorch starts from -inf
         y = np.ascontiguousarray(y)  # (torch's C order, whatever x's layout)
         ctx.save_for_backward(x, y)
         ctx.axis = axis
@@ -8241,7 +8278,8 @@ def _complex_logcumsumexp(fn, x, dim):
     parts = unbind(x, axis)
     out = [parts[0]]
     for p in parts[1:]:
-        out.append(_complex_logaddexp(out[-1], p))
+        # (the new entry first: on a tie of real parts torch's scan takes it as the larger)
+        out.append(_complex_logaddexp(p, out[-1]))
     return stack(out, axis)
 
 

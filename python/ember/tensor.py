@@ -261,7 +261,9 @@ class Tensor:
                 "Setting requires_grad=True on inference tensor outside InferenceMode is not "
                 "allowed."
             )
-        if value and getattr(self, "_no_grad_view", None) is not None:
+        if getattr(self, "_no_grad_view", None) is not None:
+            if not value:  # (torch's view requires grad through its base: no effect)
+                return
             # asked for explicitly, a view made under no_grad takes its gradient, as torch's
             # (which still refuses in-place writes to it: the leaf's refusal here)
             self._no_grad_view = None
@@ -303,6 +305,8 @@ class Tensor:
 
     @property
     def grad_fn(self):
+        if self._requires_grad and _function._graph_writes:  # (no write yet: nothing to check)
+            _function.rebased_no_grad_view(self)
         return self._ctx
 
     @property
@@ -314,6 +318,8 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
+        if self._requires_grad and _function._graph_writes:
+            _function.rebased_no_grad_view(self)
         return self._ctx is None
 
     def backward(
@@ -370,6 +376,17 @@ class Tensor:
         return t
 
     def detach_(self) -> Tensor:
+        # (torch refuses every view; ember knows those made under no_grad of a tensor that
+        # requires grad: its own modules return graph views where torch's do not, e.g. an
+        # RNN's h_n, which training loops detach_())
+        if getattr(self, "_no_grad_view", None) is not None:
+            raise RuntimeError(  # (torch's words)
+                "Can't detach views in-place. Use detach() instead. If you are using "
+                "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is set "
+                "as True, gradients are views of DDP buckets, and hence detach_() cannot be "
+                "called on these gradients. To fix this error, please refer to the Optimizer."
+                "zero_grad() function in torch/optim/optimizer.py as the solution."
+            )
         self._ctx = None
         self._requires_grad = False
         return self

@@ -726,7 +726,10 @@ def _gather(leaves: dict, leaf, g, capture) -> None:
     if capture is not None and k not in capture and getattr(leaf, "_hooks", None) is None:
         return  # autograd.grad was not asked for this leaf, and no hook wants its gradient
     if getattr(leaf, "_no_grad_view", None) is not None:
-        return  # a view made under no_grad, as torch's, requires grad but takes none (no hooks)
+        # a view made under no_grad, as torch's, requires grad but takes none (no hooks); one
+        # whose memory was written since may not have been used at all (torch refuses the op)
+        _function.rebased_no_grad_view(leaf)
+        return
     prev = leaves.get(k)
     leaves[k] = (leaf, g if prev is None else prev[1] + g)
 

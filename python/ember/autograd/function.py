@@ -201,7 +201,8 @@ def no_grad_view(out, srcs):
     """``out`` (a Tensor made with grad mode off from ``srcs``, tensors that require grad): as
     torch's, a view of one of them (x[1:], x.t(), x.view(...) under no_grad or inference_mode)
     still requires grad, a leaf without grad_fn whose gradient goes nowhere and which refuses
-    in-place writes in grad mode (``_no_grad_view`` names the mode it was made in)."""
+    in-place writes in grad mode (``_no_grad_view``: the mode it was made in, and the version
+    of its memory then)."""
     d = out.data
     base = d.base
     if base is None:  # (a fresh array: most ops)
@@ -210,7 +211,14 @@ def no_grad_view(out, srcs):
         if p is not None and (base is p.data or _owner(d) is _owner(p.data)):
             if d.dtype.kind in "fc" or d.dtype == _lowp.bfloat16:
                 out._requires_grad = True
-                out._no_grad_view = _MADE_IN[_state.inference]
+                # (the mode, and its memory's version: a later write to the base or to any of
+                # its views makes the view unusable in grad mode, see rebased_no_grad_view.
+                # Reading it starts write tracking, except in inference_mode: pure inference
+                # keeps its one test per in-place op, and such a view is checked only once
+                # something else started tracking, a recorded node or a _version read)
+                inference = _state.inference
+                seen = version(d) if _tracking or not inference else None
+                out._no_grad_view = (_MADE_IN[inference], seen)
             break
     return out
 
@@ -218,12 +226,33 @@ def no_grad_view(out, srcs):
 _MADE_IN = ("no_grad mode", "inference mode")  # (by _state.inference)
 
 
+def rebased_no_grad_view(t) -> None:
+    """t, a view made under no_grad/inference_mode of a tensor that requires grad, whose
+    memory (its base, another view of it, or t itself) was written in place since: torch
+    refuses to use it in grad mode (its grad_fn would have to be rebuilt from a base whose
+    write was never recorded)."""
+    mark = getattr(t, "_no_grad_view", None)
+    if mark is None or mark[1] is None or version(t.data) == mark[1]:
+        return
+    mode = mark[0]
+    grad = "with grad mode enabled" if mode == "no_grad mode" else "in normal mode"
+    block = "no_grad" if mode == "no_grad mode" else "inference_mode"
+    raise RuntimeError(
+        f"A view was created in {mode} and its base or another view of its base has been "
+        f"modified inplace {grad}. Given that this use case is ambiguous and error-prone, it "
+        "is forbidden. You can clarify your code by moving both the view and the inplace "
+        f"either both inside the {block} block (if you don't want the inplace to be tracked) "
+        "or both outside (if you want the inplace to be tracked)."
+    )
+
+
 def refuse_no_grad_view_write(t, chained: bool = False) -> None:
     """An in-place write in grad mode into a view made under no_grad/inference_mode (or into
     a view of one: ``chained``): torch refuses it as ambiguous."""
-    mode = getattr(t, "_no_grad_view", None)
-    if mode is None:
+    mark = getattr(t, "_no_grad_view", None)
+    if mark is None:
         return
+    mode = mark[0]
     grad = "with grad mode enabled" if mode == "no_grad mode" else "in normal mode"
     block = "no_grad" if mode == "no_grad mode" else "inference_mode"
     what = (

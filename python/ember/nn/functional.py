@@ -18,6 +18,7 @@ import ml_dtypes
 import numpy as np
 
 from ember import _C, _complex, _lowp, _sparse_grad, ops
+from ember.autograd import function as _autograd_function
 from ember.autograd import graph as _graph
 from ember.autograd.engine import unbroadcast
 from ember.autograd.function import Function, is_grad_enabled, no_grad
@@ -1518,6 +1519,24 @@ def _check_index_dtype(op: str, target) -> None:
         raise TypeError(f"{op}: expected target dtype int64 or uint8, got {dt}")
 
 
+def _check_class_loss_args(op: str, x: Tensor, target, weight) -> None:
+    """torch's checks of nll_loss / cross_entropy's target and weight: the target a Tensor (or
+    a NumPy array, as ember's inputs may be), uint8 class indices only for (N, C) or (C,)
+    input, and no inference tensor among those a recorded loss keeps for backward."""
+    if not isinstance(target, Tensor | np.ndarray):
+        raise TypeError(
+            f"{op}(): argument 'target' (position 2) must be Tensor, not {type(target).__name__}"
+        )
+    if x.ndim > 2 and np.asarray(target.data if isinstance(target, Tensor) else target).dtype == (
+        np.uint8
+    ):
+        raise TypeError(f"{op}: expected scalar type Long but found Byte (target, input {x.shape})")
+    if _autograd_function._inference_made and x.requires_grad and is_grad_enabled():
+        for t in (target, weight):
+            if isinstance(t, Tensor) and getattr(t, "_inference", False):
+                _autograd_function._refuse_inference_saved((t,), (t.data,))
+
+
 def _refuse_grad(op: str, name: str, t) -> None:
     """PyTorch's kernels without a gradient for an argument refuse one that requires grad (with
     grad mode on) rather than leaving it without a gradient."""
@@ -1554,6 +1573,7 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     _check_reduction("nll_loss", reduction)
     ignore_index = _check_ignore_index("nll_loss", ignore_index)
     x = _float_input(input, "nll_loss")
+    _check_class_loss_args("nll_loss", x, target, weight)
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
     if t.dtype != np.int64:  # (int64, most targets, needs neither check nor cast)
         _check_index_dtype("nll_loss", t)
@@ -1698,6 +1718,7 @@ def cross_entropy(
     x = _float_input(input, "cross_entropy")
     if x.ndim == 0:
         raise ValueError("cross_entropy: input must have at least 1 dimension")
+    _check_class_loss_args("cross_entropy", x, target, weight)
     class_dim = 0 if x.ndim == 1 else 1
     c = x.shape[class_dim]
     t_raw = target.data if isinstance(target, Tensor) else np.asarray(target)
