@@ -150,3 +150,24 @@ def test_bad_target_still_raises():
     t[1, 2, 3] = 3
     with pytest.raises((ValueError, IndexError), match="out of bounds"):
         F.nll_loss(x, ember.tensor(t))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batch_engine_weight_grad_one_block(dtype):
+    # 7x7 planes with a 4.5 MiB dw (the batch engine's weight gradient): 12 images, now one
+    # block of im2col (was two): against torch, and the same bits at any thread count
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((12, 256, 7, 7)).astype(dtype)
+    w = (rng.standard_normal((512, 256, 3, 3)) / 48).astype(dtype)
+    dy = rng.standard_normal((12, 512, 7, 7)).astype(dtype)
+    args = (dy, x, w, (1, 1), (1, 1), (1, 1), 1, False, True, False)
+    with threads(1):
+        ref = _C.conv2d_backward(*args)[1]
+    for nt in (2, 3):
+        with threads(nt):
+            np.testing.assert_array_equal(_C.conv2d_backward(*args)[1], ref)
+    t = [torch.from_numpy(a) for a in (dy, x, w)]
+    expect = torch.ops.aten.convolution_backward(
+        *t, [512], (1, 1), (1, 1), (1, 1), False, [0, 0], 1, [False, True, False]
+    )[1]
+    np.testing.assert_allclose(ref, expect.numpy(), **TOL[dtype])

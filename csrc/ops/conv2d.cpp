@@ -2568,10 +2568,15 @@ bool batch_dw_ok(const Geom& g, size_t elem) {
                        double(g.K) * double(g.O) * double(elem) >= kBatchDwBytes);
 }
 
-inline int64_t batch_images(const Geom& g, size_t elem) {
+inline int64_t batch_images(const Geom& g, size_t elem, int64_t bytes = kBatchBytes) {
   const int64_t per = g.K * g.P * int64_t(elem);
-  return std::clamp<int64_t>(kBatchBytes / std::max<int64_t>(per, 1), 1, g.N);
+  return std::clamp<int64_t>(bytes / std::max<int64_t>(per, 1), 1, g.N);
 }
+
+// The weight gradient's blocks may be larger: each block re-reads and re-writes the whole dw
+// (9 MiB at 512 -> 512) and runs three parallel regions; ResNet's last stage at batch 16 (14 MiB
+// of col) then runs as one block.
+constexpr int64_t kBatchDwColBytes = int64_t(16) << 20;
 
 // d[0 .. n) = s[0 .. n); a fixed count of 4 or 8 (4x4, 8x8 outputs) is one vector move.
 template <typename T>
@@ -2749,7 +2754,7 @@ void input_grad_images(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
 template <typename T>
 void backward_batch(T* dx, T* dw, const T* dy, const T* x, const T* w, const Geom& g, int nt) {
   if (dw) {
-    const int64_t nbmax = batch_images(g, sizeof(T));
+    const int64_t nbmax = batch_images(g, sizeof(T), kBatchDwColBytes);
     T* dyt;
     T* col = batch_workspace(g, nbmax, &dyt);
     for (int64_t n0 = 0; n0 < g.N; n0 += nbmax) {
