@@ -1301,29 +1301,54 @@ inline void wino_runs(const Wino& wn, int64_t t0, int64_t t1, int64_t cut, F f) 
 }
 
 // up[xi][o / MR][c][o % MR] = (G w[o][c] G^T)[xi]: the 16 A operands as p-major MR-row panels,
-// rows past O zero, U[xi] ux apart.
+// rows past O zero, U[xi] ux apart. One MR-row panel [o0, o0 + MR) of which mr rows are real:
+// per channel the panel's 9 taps transposed to MR lanes, transformed as vectors, and stored as
+// 16 runs of MR values (one per U[xi], each advancing with c). The transform was written one
+// (o, c) pair at a time, 16 scattered values each: at 512 -> 512 it cost more than all of the
+// batch-1 GEMMs. flip: w is (C, O, 3, 3) and tap j of (o, c) is w[c][o][8 - j] (dx's weights,
+// input_grad_winograd: read in place, no flipped copy).
+constexpr int kWinoMaxMR = 32;
+
 template <typename T>
-void wino_weights(T* up, int64_t ux, const T* w, const Geom& g, int MR) {
-  const int64_t C = g.C;
-  std::fill(up, up + 16 * ux, T(0));
+EMBER_SIMD void wino_weights_panel(T* __restrict up, int64_t ux, const T* __restrict w, int64_t C,
+                                   int64_t O, int64_t o0, int64_t mr, int MR, bool flip) {
   const T h = T(0.5);
-  for (int64_t o = 0; o < g.O; ++o)
-    for (int64_t c = 0; c < C; ++c) {
-      const T* k = w + (o * C + c) * 9;
-      T gg[4][3];  // G g
-      for (int j = 0; j < 3; ++j) {
-        gg[0][j] = k[j];
-        gg[1][j] = h * (k[j] + k[3 + j] + k[6 + j]);
-        gg[2][j] = h * (k[j] - k[3 + j] + k[6 + j]);
-        gg[3][j] = k[6 + j];
+  for (int64_t c = 0; c < C; ++c) {
+    T k[9][kWinoMaxMR];
+    for (int64_t r = 0; r < MR; ++r)
+      for (int j = 0; j < 9; ++j)
+        k[j][r] = r >= mr ? T(0)
+                  : flip  ? w[(c * O + o0 + r) * 9 + 8 - j]
+                          : w[((o0 + r) * C + c) * 9 + j];
+    T gg[4][3][kWinoMaxMR];  // G g
+    for (int j = 0; j < 3; ++j)
+      for (int64_t r = 0; r < MR; ++r) {
+        gg[0][j][r] = k[j][r];
+        gg[1][j][r] = h * (k[j][r] + k[3 + j][r] + k[6 + j][r]);
+        gg[2][j][r] = h * (k[j][r] - k[3 + j][r] + k[6 + j][r]);
+        gg[3][j][r] = k[6 + j][r];
       }
-      T* d = up + (o - o % MR) * C + c * MR + o % MR;
-      for (int i = 0; i < 4; ++i) {  // (G g) G^T
-        const T u[4] = {gg[i][0], h * (gg[i][0] + gg[i][1] + gg[i][2]),
-                        h * (gg[i][0] - gg[i][1] + gg[i][2]), gg[i][2]};
-        for (int j = 0; j < 4; ++j) d[(4 * i + j) * ux] = u[j];
+    T* d = up + o0 * C + c * MR;
+    for (int i = 0; i < 4; ++i)  // (G g) G^T
+      for (int64_t r = 0; r < MR; ++r) {
+        const T a = gg[i][0][r], b = gg[i][1][r], e = gg[i][2][r];
+        d[(4 * i) * ux + r] = a;
+        d[(4 * i + 1) * ux + r] = h * (a + b + e);
+        d[(4 * i + 2) * ux + r] = h * (a - b + e);
+        d[(4 * i + 3) * ux + r] = e;
       }
-    }
+  }
+}
+
+// Threads over the panels (each writes only its own).
+template <typename T>
+void wino_weights(T* up, int64_t ux, const T* w, const Geom& g, int MR, int nt, bool flip) {
+  EMBER_CHECK(MR <= kWinoMaxMR, "conv2d: micro-kernel MR ", MR, " above ", kWinoMaxMR);
+  const int64_t panels = (g.O + MR - 1) / MR;
+  nt = int(std::clamp<int64_t>(g.O * g.C / 4096, 1, std::min<int64_t>(nt, panels)));
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t q = 0; q < panels; ++q)
+    wino_weights_panel(up, ux, w, g.C, g.O, q * MR, std::min<int64_t>(MR, g.O - q * MR), MR, flip);
 }
 
 // d[0 .. n) = s[0 .. n) for n < 256 / sizeof(T) (two vectors of 128 bytes), as fixed-size
@@ -1477,9 +1502,11 @@ EMBER_SIMD void wino_outputs(T* y, const T* mb, int64_t nb, const T* b, const Ge
     });
 }
 
-// y (N, O, OH, OW) = conv(x, w) + b through F(2x2, 3x3); threads over blocks of tiles.
+// y (N, O, OH, OW) = conv(x, w) + b through F(2x2, 3x3); threads over blocks of tiles. flip:
+// w is (C, O, 3, 3), each filter flipped (wino_weights_panel).
 template <typename T>
-void forward_winograd(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt) {
+void forward_winograd(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt,
+                      bool flip = false) {
   const Kernel<T> kern = micro_kernel<T>();
   const int MR = kern.mr, NR = kern.nr;
   const Wino wn(g);
@@ -1511,7 +1538,7 @@ void forward_winograd(T* y, const T* x, const T* w, const T* b, const Geom& g, i
   T* zero = carve<T>(&cur, zero_n);
   char* thread_base = cur;
   std::fill(zero, zero + zero_n, T(0));
-  wino_weights(up, ux, w, g, MR);
+  wino_weights(up, ux, w, g, MR, nt, flip);
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     char* tc = thread_base + per_thread * size_t(omp_get_thread_num());
@@ -1575,15 +1602,8 @@ inline bool wino_dx_ok(const Geom& g) {
 
 template <typename T>
 void input_grad_winograd(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
-  std::unique_ptr<T[]> wf(new T[size_t(g.O * g.K)]);  // (C, O, 3, 3), flipped
-  // In blocks of 16 input channels: 16 write streams, reads in runs of 144 values (a loop over
-  // c per o read 36 bytes per 18 KiB stride at 512 channels: a tenth of dx at 7x7).
-  for (int64_t c0 = 0; c0 < g.C; c0 += 16)
-    for (int64_t o = 0; o < g.O; ++o)
-      for (int64_t c = c0; c < std::min(g.C, c0 + 16); ++c)
-        for (int64_t k = 0; k < 9; ++k)
-          wf[size_t((c * g.O + o) * 9 + k)] = w[(o * g.C + c) * 9 + 8 - k];
-  forward_winograd(dx, dy, wf.get(), static_cast<const T*>(nullptr), wino_dx_geom(g), nt);
+  // w (O, C, 3, 3) read as the flipped (C, O, 3, 3) by the weight transform itself
+  forward_winograd(dx, dy, w, static_cast<const T*>(nullptr), wino_dx_geom(g), nt, true);
 }
 
 // Weight gradient. Forward is Y = A^T (U . V) A with U = G g G^T, so
@@ -2548,10 +2568,15 @@ bool batch_dw_ok(const Geom& g, size_t elem) {
                        double(g.K) * double(g.O) * double(elem) >= kBatchDwBytes);
 }
 
-inline int64_t batch_images(const Geom& g, size_t elem) {
+inline int64_t batch_images(const Geom& g, size_t elem, int64_t bytes = kBatchBytes) {
   const int64_t per = g.K * g.P * int64_t(elem);
-  return std::clamp<int64_t>(kBatchBytes / std::max<int64_t>(per, 1), 1, g.N);
+  return std::clamp<int64_t>(bytes / std::max<int64_t>(per, 1), 1, g.N);
 }
+
+// The weight gradient's blocks may be larger: each block re-reads and re-writes the whole dw
+// (9 MiB at 512 -> 512) and runs three parallel regions; ResNet's last stage at batch 16 (14 MiB
+// of col) then runs as one block.
+constexpr int64_t kBatchDwColBytes = int64_t(16) << 20;
 
 // d[0 .. n) = s[0 .. n); a fixed count of 4 or 8 (4x4, 8x8 outputs) is one vector move.
 template <typename T>
@@ -2729,7 +2754,7 @@ void input_grad_images(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
 template <typename T>
 void backward_batch(T* dx, T* dw, const T* dy, const T* x, const T* w, const Geom& g, int nt) {
   if (dw) {
-    const int64_t nbmax = batch_images(g, sizeof(T));
+    const int64_t nbmax = batch_images(g, sizeof(T), kBatchDwColBytes);
     T* dyt;
     T* col = batch_workspace(g, nbmax, &dyt);
     for (int64_t n0 = 0; n0 < g.N; n0 += nbmax) {
