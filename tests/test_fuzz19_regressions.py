@@ -92,3 +92,17 @@ def test_sdpa_scale_of_wrong_type_is_a_clear_type_error():
         F.scaled_dot_product_attention(q, q, q, scale="x")
     with pytest.raises(TypeError):
         torch.nn.functional.scaled_dot_product_attention(*(torch.ones(2, 3, 4),) * 3, scale="x")
+
+
+def test_layer_norm_with_a_size_zero_dim_as_torch():
+    # torch builds LayerNorm(0) and normalises an empty input to an empty output; ember refused
+    em, tm = nn.LayerNorm((3, 0)), torch.nn.LayerNorm((3, 0))
+    assert repr(em) == repr(tm)
+    assert em.weight.shape == tuple(tm.weight.shape) == (3, 0)
+    x = ember.tensor(np.zeros((2, 3, 0), np.float32), requires_grad=True)
+    y = em(x)
+    assert y.shape == tuple(tm(torch.zeros(2, 3, 0)).shape)
+    y.sum().backward()
+    assert x.grad.shape == (2, 3, 0)
+    with pytest.raises(ValueError, match="non-negative"):
+        nn.LayerNorm(-3)
