@@ -2269,6 +2269,8 @@ def _attention(query, key, value, attn_mask, dropout_p, is_causal, scale, group=
         raise ValueError(f"{op}: dropout_p must be in [0, 1], got {dropout_p}")
     if scale is None:
         scale = 1.0 / np.sqrt(q.shape[-1]) if q.shape[-1] > 0 else 1.0
+    elif not isinstance(scale, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{op}: scale must be a float or None, got {type(scale).__name__}")
     elif not np.isfinite(scale):
         raise ValueError(f"{op}: scale must be finite, got {scale}")
     mask = None

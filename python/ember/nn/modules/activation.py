@@ -10,7 +10,7 @@ import numpy as np
 from ember import _lowp, ops
 from ember.nn import functional as F
 from ember.nn import init
-from ember.nn.modules.linear import Linear
+from ember.nn.modules.linear import NonDynamicallyQuantizableLinear
 from ember.nn.modules.module import Module, Parameter, _check_size
 from ember.tensor import get_default_dtype
 
@@ -327,7 +327,7 @@ class MultiheadAttention(Module):
             self.in_proj_bias = Parameter(np.empty(3 * e, dtype))
         else:
             self.register_parameter("in_proj_bias", None)
-        self.out_proj = Linear(e, e, bias=bias, dtype=dtype)
+        self.out_proj = NonDynamicallyQuantizableLinear(e, e, bias=bias, dtype=dtype)
         if add_bias_kv:
             self.bias_k = Parameter(np.empty((1, 1, e), dtype))
             self.bias_v = Parameter(np.empty((1, 1, e), dtype))
@@ -351,12 +351,6 @@ class MultiheadAttention(Module):
             init.xavier_normal_(self.bias_v)
 
     reset_parameters = _reset_parameters
-
-    def extra_repr(self) -> str:
-        return (
-            f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, "
-            f"batch_first={self.batch_first}"
-        )
 
     # ---- projections ----------------------------------------------------------------------
     def _project(self, query, key, value):

@@ -88,9 +88,10 @@ class AdaptiveLogSoftmaxWithLoss(Module):
             for layer in projection:
                 layer.reset_parameters()
 
-    def forward(self, input, target):
-        x = input if isinstance(input, Tensor) else Tensor(np.asarray(input))
-        t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    def forward(self, input_, target_):
+        # (PyTorch's argument names, so keyword calls work)
+        x = input_ if isinstance(input_, Tensor) else Tensor(np.asarray(input_))
+        t = np.asarray(target_.data if isinstance(target_, Tensor) else target_)
         op = type(self).__name__
         if t.ndim == 1:
             if x.shape[0] != t.shape[0]:

@@ -183,8 +183,12 @@ class SyncBatchNorm(_BatchNorm):
         process_group=None,
         device=None,
         dtype=None,
+        *,
+        bias: bool = True,
     ):
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+        super().__init__(
+            num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias
+        )
         self.process_group = process_group
 
     def _check_input_dim(self, input) -> None:
@@ -200,7 +204,7 @@ class SyncBatchNorm(_BatchNorm):
         if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
             out = cls(
                 module.num_features, module.eps, module.momentum, module.affine,
-                module.track_running_stats, process_group,
+                module.track_running_stats, process_group, bias=module.bias is not None,
             )  # fmt: skip
             for name in ("weight", "bias"):
                 if getattr(module, name, None) is not None:

@@ -78,6 +78,11 @@ class Linear(Module):
         )
 
 
+class NonDynamicallyQuantizableLinear(Linear):
+    """A Linear under PyTorch's name for MultiheadAttention.out_proj (which its quantization
+    tooling leaves alone); kept so the module prints as PyTorch's does."""
+
+
 class Bilinear(Module):
     """y = x1^T A x2 + b, as ``torch.nn.Bilinear``: weight (out_features, in1_features,
     in2_features) and bias (out_features,), both U(-1/sqrt(in1_features), 1/sqrt(in1_features)).

@@ -40,9 +40,10 @@ class LayerNorm(Module):
     ):
         super().__init__()
         shape = F._normalized_shape(normalized_shape, "LayerNorm")
-        if not shape or any(d < 1 for d in shape):
+        # (a size-0 dim is allowed, as torch: its layer norm of an empty input is empty)
+        if not shape or any(d < 0 for d in shape):
             raise ValueError(
-                f"LayerNorm: normalized_shape must be non-empty and positive, got {shape}"
+                f"LayerNorm: normalized_shape must be non-empty and non-negative, got {shape}"
             )
         self.normalized_shape = shape
         self.eps = eps
