@@ -260,3 +260,36 @@ def test_triangle_gradient_is_the_mask():
     x = ember.tensor(np.ones((40, 30)), requires_grad=True)
     ember.triu(x, 1).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.triu(np.ones((40, 30)), 1))
+
+
+# ---- printing: torch's padding of True, elision, and empty tensors' size and dtype ------------
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.array([[True]]),
+        np.array([True, False]),
+        np.ones(2000, bool),
+        np.zeros(2000, np.float32),
+        np.arange(2000),
+        np.zeros((2000, 2000), np.float32),
+        np.zeros((0, 3), np.int64),
+        np.zeros((0, 3), np.float32),
+        np.zeros(0, np.float64),
+        np.zeros(0, bool),
+        np.zeros((3, 0, 2), np.float32),
+    ],
+    ids=lambda a: f"{a.dtype}{a.shape}",
+)
+def test_repr_as_torch(array):
+    torch = pytest.importorskip("torch")
+    want = repr(torch.tensor(array)).replace("torch.", "")  # (ember's dtypes print as NumPy's)
+    assert repr(ember.tensor(array)) == want
+
+
+def test_repr_by_hand():
+    assert repr(ember.tensor([True, True])) == "tensor([True, True])"
+    assert repr(ember.tensor([True, False])) == "tensor([ True, False])"
+    assert repr(ember.zeros(0, 2)) == "tensor([], size=(0, 2))"
+    assert repr(ember.arange(3000))[:40] == "tensor([   0,    1,    2,  ..., 2997, 29"

@@ -716,9 +716,18 @@ class Tensor:
             d = d.astype(np.float32)  # exact; NumPy prints ml_dtypes' values at full length
         if d.dtype.kind == "f" and np.any(np.isfinite(d) & (d != np.round(d))):
             opts = {"floatmode": "fixed", **opts}  # 1.5000 as torch, unless all are whole
+        elif d.dtype == np.bool_ and d.size and d.all():
+            # NumPy pads True to False's width ("[ True]"); torch only when a False is there
+            opts = {"formatter": {"bool": str}, **opts}
         body = np.array2string(d, separator=", ", prefix="tensor(", **opts)
+        if d.size > opts.get("threshold", 1000):
+            body = body.replace(", ..., ", ",  ..., ")  # (torch's elision inside a row)
         extra = ""
-        if self.data.dtype not in (np.float32, np.int64, np.bool_, np.complex64):
+        if d.size == 0 and d.shape != (0,):
+            extra += f", size={tuple(d.shape)}"  # (an empty body does not show it, as torch)
+        if self.data.dtype not in (np.float32, np.int64, np.bool_, np.complex64) or (
+            d.size == 0 and self.data.dtype != np.float32
+        ):
             extra += f", dtype={self.data.dtype}"
         if self._ctx is not None:
             extra += f", grad_fn=<{self._ctx.name}>"
