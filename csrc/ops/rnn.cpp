@@ -6,10 +6,10 @@
 // null, G = 4 (LSTM), 3 (GRU), 1 (RNN). Every kernel is one big GEMM for the input projection of
 // all T steps, then per step one GEMM for the hidden projection (W_hh packed once per call:
 // PackedB) and ONE fused pointwise pass (an EMBER_SIMD row worker). On several threads the LSTM
-// and GRU forwards split the batch (each thread runs that loop on its own sequences, whole MR row
-// blocks of the GEMM: no barrier, no state crossing cores); with too few sequences for that, and
-// in the LSTM backward, each step is split by hidden units instead (its GEMM columns and
-// pointwise pass, one barrier a step). Every path gives the same bits. Backward stores
+// forward and backward and the GRU forward split the batch (each thread runs that loop on its own
+// sequences, whole MR row blocks of the GEMM: no barrier, no state crossing cores); with too few
+// sequences for that, each step is split by hidden units instead (its GEMM columns and pointwise
+// pass, one barrier a step). Every path gives the same bits. Backward stores
 // the pre-activation gradients of every step (T, N, G*H), runs the per-step GEMM dh_{t-1} +=
 // dgates_t @ W_hh, and after the loop makes dx, dW_ih and dW_hh with one big GEMM each (dW_hh: one
 // GEMM over the shifted outputs plus one over h0). Memory is linear in T.
@@ -771,13 +771,19 @@ void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* dw_hr, T* db_ih
   copy_or_zero(dc0, dc_n, N * H);
   const StepWeight<T> whh(false, GH, H, w_hh, T_);
   // The bias gradient, summed step by step while dgates_t is in cache (column_sum after the
-  // loop would read all of dgates again): row n, gate columns q H + [j0, j1) of step s, in the
-  // order s = T-1 .. 0, n = 0 .. N-1 on any number of threads.
-  std::vector<T> db(db_ih || db_hh ? static_cast<size_t>(GH) : 0, T(0));
+  // loop would read all of dgates again): one partial sum per block of rb rows (the GEMM's MR
+  // row blocks, which the split by sequences keeps whole; one block on the other paths), each
+  // in the order s = T-1 .. 0, n ascending, then the blocks in order: the same bits on any
+  // number of threads. Row n, gate columns q H + [j0, j1) of step s:
+  const int64_t rb = whh.direct() ? std::max<int64_t>(N, 1) : whh.packed().mr;
+  const int64_t nblk = (N + rb - 1) / rb;
+  const bool want_db = db_ih || db_hh;
+  std::vector<T> dbp(want_db ? static_cast<size_t>(std::max<int64_t>(nblk, 1) * GH) : 0, T(0));
   auto add_db = [&](int64_t s, int64_t n, int64_t j0, int64_t j1) {
     const T* dg = dgates.data() + (st.t_of(s) * N + n) * GH;
+    T* d = dbp.data() + (n / rb) * GH;
     for (int64_t q = 0; q < 4; ++q)
-      for (int64_t j = q * H + j0; j < q * H + j1; ++j) db[j] += dg[j];
+      for (int64_t j = q * H + j0; j < q * H + j1; ++j) d[j] += dg[j];
   };
   // Row n, units [j0, j1) of step s's pointwise pass.
   auto pointwise = [&](int64_t s, int64_t n, int64_t j0, int64_t j1) {
@@ -795,10 +801,33 @@ void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* dw_hr, T* db_ih
                  gi + 2 * H, gi + 3 * H, cells + r * H, cpr, dyr, j0, j1);
   };
   // Padded rows have zero dgates, so their carried dh passes through the GEMM unchanged.
-  if (const int nt = whh.direct() ? 1 : unit_threads(N, GH, H, whh.packed().nr); nt > 1) {
-    // Split by hidden units as in lstm_forward: a thread's pointwise pass reads and writes only
-    // its units of dh / dc; the barrier makes the whole dgates_t ready for every thread's GEMM
-    // columns (its units of dh).
+  if (!whh.direct() && (nblk > 1 || num_threads() == 1)) {
+    // Split by sequences as in lstm_forward (one thread: the same loop over all rows): a row's
+    // dh_{t-1} needs only its own dgates_t, so a thread runs the whole time loop on its whole
+    // MR row blocks [n0, n1) with no barrier (T50 N32 H256 at 2 threads: the split by units
+    // below spent a barrier and a full repack of dgates_t per thread every step).
+    const int nt = batch_threads(N, GH, H, whh.packed().mr);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+      const int64_t k = omp_get_thread_num(), team = omp_get_num_threads();
+      const int64_t n0 = std::min(N, nblk * k / team * rb),
+                    n1 = std::min(N, nblk * (k + 1) / team * rb);
+      for (int64_t s = T_ - 1; s >= 0 && n1 > n0; --s) {
+        const int64_t t = st.t_of(s);
+        for (int64_t n = n0; n < n1; ++n) {
+          pointwise(s, n, 0, H);
+          if (want_db) add_db(s, n, 0, H);
+        }
+        const int64_t m1 = std::min(n1, st.rows(t, N));
+        if (m1 > n0)
+          gemm_packed_cols<T>(m1 - n0, T(1), dgates.data() + (t * N + n0) * GH, GH, whh.packed(), 0,
+                              H, T(1), dh0 + n0 * H, H);
+      }
+    }
+  } else if (const int nt = whh.direct() ? 1 : unit_threads(N, GH, H, whh.packed().nr); nt > 1) {
+    // One row block on several threads: split by hidden units as in lstm_forward. A thread's
+    // pointwise pass reads and writes only its units of dh / dc; the barrier makes the whole
+    // dgates_t ready for every thread's GEMM columns (its units of dh).
 #pragma omp parallel num_threads(nt)
     {
       const int64_t nr = whh.packed().nr, np = H / nr;
@@ -806,7 +835,7 @@ void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* dw_hr, T* db_ih
       const int64_t u0 = np * k / team * nr, u1 = np * (k + 1) / team * nr;
       for (int64_t s = T_ - 1; s >= 0; --s) {
         for (int64_t n = 0; n < N; ++n) pointwise(s, n, u0, u1);
-        if (!db.empty())
+        if (want_db)
           for (int64_t n = 0; n < N; ++n) add_db(s, n, u0, u1);
 #pragma omp barrier
         const T* dg = dgates.data() + st.t_of(s) * N * GH;
@@ -817,13 +846,16 @@ void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* dw_hr, T* db_ih
   } else {
     for (int64_t s = T_ - 1; s >= 0; --s) {
       for_each_block(N, H, 10, [&](int64_t n, int64_t j0, int64_t j1) { pointwise(s, n, j0, j1); });
-      if (!db.empty())
+      if (want_db)
         for (int64_t n = 0; n < N; ++n) add_db(s, n, 0, H);
       whh.mul(st.rows(st.t_of(s), N), dgates.data() + st.t_of(s) * N * GH, GH, T(1), dh0, H);
     }
   }
+  // The blocks' partial bias gradients, added in block order.
+  for (int64_t b = 1; b < nblk && want_db; ++b)
+    for (int64_t j = 0; j < GH; ++j) dbp[j] += dbp[b * GH + j];
   finish_backward(dx, dw_ih, dw_hh, db_ih, db_hh, dgates.data(), dgates.data(), x, y, h0, w_ih, st,
-                  N, I, H, GH, db.empty() ? nullptr : db.data());
+                  N, I, H, GH, want_db ? dbp.data() : nullptr);
 }
 
 // ---------------------------------------------------------------------------------------------
