@@ -293,3 +293,113 @@ def test_repr_by_hand():
     assert repr(ember.tensor([True, False])) == "tensor([ True, False])"
     assert repr(ember.zeros(0, 2)) == "tensor([], size=(0, 2))"
     assert repr(ember.arange(3000))[:40] == "tensor([   0,    1,    2,  ..., 2997, 29"
+
+
+# ---- rms_norm by layer norm's kernels with no mean (_C.rms_norm_forward / _backward) ---------
+
+
+def rms_reference(x, shape, w, eps):
+    dims = tuple(range(x.ndim - len(shape), x.ndim))
+    y = x / np.sqrt((x * x).mean(dims, keepdims=True) + eps)
+    return y if w is None else y * w
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "shape, k", [((4, 7), 1), ((3, 5, 33), 1), ((2, 3, 4, 5), 2), ((5, 2100), 1), ((9,), 1)]
+)
+@pytest.mark.parametrize("affine, eps", [(True, None), (False, 1e-5), (True, 0.5)])
+def test_rms_norm_values_and_gradients(dtype, shape, k, affine, eps):
+    rng = np.random.default_rng(len(shape) + k)
+    ns = shape[-k:]
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    w = rng.standard_normal(ns).astype(dtype) if affine else None
+    g = rng.standard_normal(shape).astype(dtype)
+    e = float(np.finfo(dtype).eps) if eps is None else eps
+    ex = ember.tensor(x, requires_grad=True)
+    ew = ember.tensor(w, requires_grad=True) if affine else None
+    y = ember.nn.functional.rms_norm(ex, ns, ew, eps)
+    tol = dict(rtol=2e-5, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.numpy(), rms_reference(x.astype(np.float64), ns, w, e), **tol)
+    assert y.dtype == x.dtype
+    y.backward(ember.tensor(g))
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor(x, requires_grad=True)
+    tw = torch.tensor(w, requires_grad=True) if affine else None
+    ty = torch.nn.functional.rms_norm(tx, ns, tw, eps)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), **tol)
+    if affine:
+        np.testing.assert_allclose(ew.grad.numpy(), tw.grad.numpy(), **tol)
+
+
+def test_rms_norm_gradcheck_and_double_backward():
+    from ember.autograd import gradcheck, gradgradcheck
+
+    rng = np.random.default_rng(3)
+    x = ember.tensor(rng.standard_normal((3, 2, 5)), requires_grad=True)
+    w = ember.tensor(rng.standard_normal((2, 5)), requires_grad=True)
+    f = lambda a, b: ember.nn.functional.rms_norm(a, (2, 5), b, 1e-3)  # noqa: E731
+    assert gradcheck(f, (x, w))
+    assert gradgradcheck(f, (x, w))
+
+
+def test_rms_norm_rows_same_bits_on_one_and_two_threads():
+    x = np.random.default_rng(4).standard_normal((64, 3000)).astype(np.float32)
+    w = np.random.default_rng(5).standard_normal(3000).astype(np.float32)
+    g = np.random.default_rng(6).standard_normal((64, 3000)).astype(np.float32)
+    outs = []
+    for n in (1, 2):
+        ember.set_num_threads(n)
+        try:
+            y, r = _C.rms_norm_forward(x, w, 1e-6)
+            outs.append((y, r) + _C.rms_norm_backward(g, x, r, w, True))
+        finally:
+            ember.set_num_threads(2)
+    for a, b in zip(outs[0][:3], outs[1][:3], strict=True):  # y, rstd, dx: row by row
+        np.testing.assert_array_equal(a, b)
+    # dw sums per-thread partial rows (as layer norm's): fixed for a thread count, not across
+    np.testing.assert_allclose(outs[0][3], outs[1][3], rtol=1e-5, atol=1e-5)
+
+
+def test_rms_norm_special_values_as_torchs_composite():
+    torch = pytest.importorskip("torch")
+    x = np.array([[1e20, 1.0, -2.0], [np.inf, 1.0, 0.0], [np.nan, 1.0, 2.0], [0.0, 0.0, 0.0]])
+    for dtype in (np.float32, np.float64):
+        got = ember.nn.functional.rms_norm(ember.tensor(x.astype(dtype)), (3,)).numpy()
+        want = torch.nn.functional.rms_norm(torch.tensor(x.astype(dtype)), (3,)).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-6, equal_nan=True)
+
+
+def test_rms_norm_other_paths_still_work():
+    x = ember.randn(2, 6)
+    assert ember.nn.functional.rms_norm(x.half(), (6,)).dtype == ember.float16
+    with pytest.warns(UserWarning, match="Mismatch dtype"):
+        y = ember.nn.functional.rms_norm(x.double(), (6,), ember.ones(6))
+    assert y.dtype == ember.float64
+    assert ember.nn.functional.rms_norm(ember.zeros(0, 6), (6,)).shape == (0, 6)
+
+
+@pytest.mark.parametrize(
+    "call, error",
+    [
+        (lambda: _C.rms_norm_forward(np.ones((2, 3), np.int64), None, 1e-5), TypeError),
+        (lambda: _C.rms_norm_forward(np.ones(3), None, 1e-5), ValueError),
+        (lambda: _C.rms_norm_forward(np.ones((3, 2)).T, None, 1e-5), ValueError),
+        (lambda: _C.rms_norm_forward(np.ones((2, 3)), np.ones(4), 1e-5), ValueError),
+        (lambda: _C.rms_norm_forward(np.ones((2, 3)), np.ones(3, np.float32), 1e-5), TypeError),
+        (lambda: _C.rms_norm_forward(np.ones((2, 3)), [1.0, 2.0, 3.0], 1e-5), TypeError),
+        (
+            lambda: _C.rms_norm_backward(np.ones((2, 3)), np.ones((2, 3)), np.ones(3), None),
+            ValueError,
+        ),
+        (
+            lambda: _C.rms_norm_backward(np.ones((2, 4)), np.ones((2, 3)), np.ones(2), None),
+            ValueError,
+        ),
+    ],
+)
+def test_rms_norm_kernels_refuse_bad_arrays(call, error):
+    with pytest.raises(error):
+        call()

@@ -3,6 +3,8 @@
 //   layer_norm_forward(x (N, M), weight (M) | None, bias (M) | None, eps) -> (y, mean, rstd)
 //   layer_norm_backward(dy, x, mean, rstd, weight | None, want_dw, want_db) -> (dx, dw|None,
 //   db|None)
+//   rms_norm_forward(x (N, M), weight (M) | None, eps) -> (y, rstd)
+//   rms_norm_backward(dy, x, rstd, weight | None, want_dw) -> (dx, dw|None)
 #include <array>
 
 #include "bind_util.h"
@@ -134,6 +136,57 @@ py::tuple backward_py(const py::array& dy, const py::array& x, const py::array& 
                    : backward_t<double>(dy, x, mean, rstd, weight, want_dw, want_db);
 }
 
+// RMS norm: layer norm's kernels with no mean (null).
+py::tuple rms_forward_py(const py::array& x, const py::object& weight, double eps) {
+  const char* op = "rms_norm_forward";
+  require_float(x, op, "x");
+  require_contiguous(x, op, "x");
+  require_ndim(x, 2, op, "x");
+  const int64_t N = x.shape(0), M = x.shape(1);
+  check_optional_vec(weight, x, M, op, "weight");
+  py::array y = empty_like_dtype(x, {N, M}), rstd = empty_like_dtype(x, {N});
+  const bool f32 = is_f32(x);
+  void *yp = y.mutable_data(), *rp = rstd.mutable_data();
+  const void *xp = x.data(), *wp = weight.is_none() ? nullptr : weight.cast<py::array>().data();
+  {
+    py::gil_scoped_release release;
+    if (f32)
+      layer_norm_forward<float>(static_cast<float*>(yp), nullptr, static_cast<float*>(rp),
+                                static_cast<const float*>(xp), static_cast<const float*>(wp),
+                                nullptr, N, M, static_cast<float>(eps));
+    else
+      layer_norm_forward<double>(static_cast<double*>(yp), nullptr, static_cast<double*>(rp),
+                                 static_cast<const double*>(xp), static_cast<const double*>(wp),
+                                 nullptr, N, M, eps);
+  }
+  return py::make_tuple(y, rstd);
+}
+
+template <typename T>
+py::tuple rms_backward_t(const py::array& dy, const py::array& x, const py::array& rstd,
+                         const py::object& w, bool want_dw) {
+  const int64_t N = x.shape(0), M = x.shape(1);
+  py::tuple r = norm_backward<T>(
+      dy, x, rstd, rstd, w, M, want_dw, false,
+      [N, M](T* dx, T* dw, T* db, const T* g, const T* xp, const T*, const T* r, const T* wp) {
+        layer_norm_backward<T>(dx, dw, db, g, xp, nullptr, r, wp, N, M);
+      });
+  return py::make_tuple(r[0], r[1]);
+}
+
+py::tuple rms_backward_py(const py::array& dy, const py::array& x, const py::array& rstd,
+                          const py::object& weight, bool want_dw) {
+  const char* op = "rms_norm_backward";
+  check_grad_arrays(dy, x, rstd, rstd, op);
+  require_ndim(x, 2, op, "x");
+  const int64_t N = x.shape(0), M = x.shape(1);
+  require_shape(dy, {N, M}, op, "dy");
+  require_shape(rstd, {N}, op, "rstd");
+  check_optional_vec(weight, x, M, op, "weight");
+  return is_f32(x) ? rms_backward_t<float>(dy, x, rstd, weight, want_dw)
+                   : rms_backward_t<double>(dy, x, rstd, weight, want_dw);
+}
+
 // (N, C, S) of an (N, C, *) array; checks the group count.
 std::array<int64_t, 3> ncs_groups(const py::array& x, int64_t G, const char* op) {
   EMBER_CHECK(x.ndim() >= 2, op, ": x must be at least 2-D (N, C, *), got shape ",
@@ -209,6 +262,12 @@ void bind_layernorm(py::module_& m) {
   m.def("layer_norm_backward", &backward_py, py::arg("dy"), py::arg("x"), py::arg("mean"),
         py::arg("rstd"), py::arg("weight"), py::arg("want_dw") = true, py::arg("want_db") = true,
         "Gradients of layer_norm_forward: (dx, dw or None, db or None).");
+  m.def("rms_norm_forward", &rms_forward_py, py::arg("x"), py::arg("weight"), py::arg("eps"),
+        "RMS norm of each row of a C-contiguous (N, M) array; weight (M,) or None. Returns (y, "
+        "rstd), rstd = 1/sqrt(mean(x^2) + eps).");
+  m.def("rms_norm_backward", &rms_backward_py, py::arg("dy"), py::arg("x"), py::arg("rstd"),
+        py::arg("weight"), py::arg("want_dw") = true,
+        "Gradients of rms_norm_forward: (dx, dw or None).");
   m.def("group_norm_forward", &gn_forward_py, py::arg("x"), py::arg("weight"), py::arg("bias"),
         py::arg("num_groups"), py::arg("eps"),
         "Group norm of a C-contiguous (N, C, *) array, C divisible by num_groups; weight/bias (C,) "

@@ -46,6 +46,23 @@ inline double row_sum(const T* x, int64_t M) {
   return total;
 }
 
+// sum x^2 over a row, blocked as row_sum (RMS norm's statistic).
+template <typename T>
+inline double row_sq_sum(const T* x, int64_t M) {
+  double total = 0;
+  for (int64_t b0 = 0; b0 < M; b0 += kBlock) {
+    const int64_t b1 = std::min(M, b0 + kBlock);
+    T s[kSumLanes] = {};
+    int64_t i = b0;
+    for (; i + kSumLanes <= b1; i += kSumLanes)
+      for (int j = 0; j < kSumLanes; ++j) s[j] += x[i + j] * x[i + j];
+    T block = 0;
+    for (; i < b1; ++i) block += x[i] * x[i];
+    total += double(block + lane_sum<kSumLanes>(s));
+  }
+  return total;
+}
+
 // sum (x - m) and sum (x - m)^2 over a row, blocked as row_sum.
 template <typename T>
 inline void row_dev_sums(const T* x, int64_t M, T m, double& sd, double& sq) {
@@ -121,12 +138,18 @@ inline void row_stats(const T* x, int64_t M, T eps, T& mu, T& rs) {
 
 // One row of the forward: the statistics, then y. The row workers are compiled per ISA
 // (EMBER_SIMD, see vecmath.h: flatten inlines row_moments into each clone).
+// mean null: RMS norm's row, mu = 0 and rs = 1 / sqrt(mean(x^2) + eps) (x^2 overflowing to
+// inf gives rs = 0, as torch's composite).
 template <typename T>
 EMBER_SIMD void forward_row(T* __restrict yr, T* mean, T* rstd, const T* __restrict xr,
                             const T* __restrict w, const T* __restrict b, int64_t M, T eps) {
-  T mu, rs;
-  row_stats(xr, M, eps, mu, rs);
-  *mean = mu;
+  T mu = T(0), rs;
+  if (mean) {
+    row_stats(xr, M, eps, mu, rs);
+    *mean = mu;
+  } else {
+    rs = T(1) / std::sqrt(T(row_sq_sum(xr, M) / double(M)) + eps);
+  }
   *rstd = rs;
   if (w && b)
     for (int64_t i = 0; i < M; ++i) yr[i] = (xr[i] - mu) * rs * w[i] + b[i];
@@ -143,7 +166,7 @@ EMBER_SIMD void forward_row(T* __restrict yr, T* mean, T* rstd, const T* __restr
 template <typename T>
 EMBER_SIMD void backward_row(T* __restrict dr, T* __restrict pw, T* __restrict pb,
                              const T* __restrict gr, const T* __restrict xr, T mu, T rs,
-                             const T* __restrict w, int64_t M, T invM) {
+                             const T* __restrict w, int64_t M, T invM, bool centred) {
   const bool want_p = pw != nullptr;
   constexpr int L = kLanes;
   T sg[L] = {}, sgx[L] = {};
@@ -164,7 +187,7 @@ EMBER_SIMD void backward_row(T* __restrict dr, T* __restrict pw, T* __restrict p
   }
   s1 += lane_sum<L>(sg);
   s2 += lane_sum<L>(sgx);
-  const T m1 = s1 * invM, m2 = s2 * invM;
+  const T m1 = centred ? s1 * invM : T(0), m2 = s2 * invM;  // (RMS norm: no mean to follow)
   // dx, and the dw/db partial rows in the same pass (w null: weight 1).
   if (want_p && w)
     for (int64_t c = 0; c < M; ++c) {
@@ -196,6 +219,7 @@ EMBER_SIMD void backward_row(T* __restrict dr, T* __restrict pw, T* __restrict p
 
 // x (N, M), w (M) or null, b (M) or null -> y (N, M), mean (N), rstd (N)
 // y = (x - mean) * rstd * w + b, rstd = 1 / sqrt(var + eps) with the biased variance.
+// mean null: RMS norm, y = x * rstd * w, rstd = 1 / sqrt(mean(x^2) + eps).
 template <typename T>
 void layer_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* w, const T* b, int64_t N,
                         int64_t M, T eps) {
@@ -204,13 +228,14 @@ void layer_norm_forward(T* y, T* mean, T* rstd, const T* x, const T* w, const T*
   const int nt = threads_for(mul_checked(N, M, "layer_norm_forward"), 1 << 15);
   parallel_for(nt, N, [&](int64_t r) {
     if (r + 1 < N) prefetch_row(x + (r + 1) * M, M);
-    forward_row(y + r * M, mean + r, rstd + r, x + r * M, w, b, M, eps);
+    forward_row(y + r * M, mean ? mean + r : nullptr, rstd + r, x + r * M, w, b, M, eps);
   });
 }
 
 // dy, x (N, M), mean, rstd (N), w (M) or null -> dx (N, M), dw (M) or null, db (M) or null
 // From y = xhat * w + b, xhat = (x - mean) * rstd, g = dy * w:
 //   dx = rstd * (g - mean(g) - xhat * mean(g * xhat)),  dw = sum_rows dy * xhat,  db = sum_rows dy.
+// mean null: RMS norm's, xhat = x * rstd and no mean(g) term (nothing was subtracted).
 template <typename T>
 void layer_norm_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* mean, const T* rstd,
                          const T* w, int64_t N, int64_t M) {
@@ -236,7 +261,8 @@ void layer_norm_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* 
         prefetch_row(x + (r + 1) * M, M);
         prefetch_row(dy + (r + 1) * M, M);
       }
-      backward_row(dx + r * M, pw, pb, dy + r * M, x + r * M, mean[r], rstd[r], w, M, invM);
+      backward_row(dx + r * M, pw, pb, dy + r * M, x + r * M, mean ? mean[r] : T(0), rstd[r], w, M,
+                   invM, mean != nullptr);
     }
   }
   if (!want_p) return;

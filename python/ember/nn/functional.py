@@ -1840,6 +1840,45 @@ class LayerNorm(Function):
         return _graph.recompute(ctx, (g,), norm, *args) + (None, None)
 
 
+class RmsNorm(Function):
+    # x (*, *normalized_shape), w (normalized_shape) or None -> y, over the last m elements:
+    # layer norm's kernels with no mean subtracted
+    @staticmethod
+    def forward(ctx, x, w, m, eps):
+        x2 = _contig(x).reshape(-1, m)
+        wf = None if w is None else _contig(w).reshape(m)
+        y, rstd = _C.rms_norm_forward(x2, wf, eps)
+        ctx.save_for_backward(x2, rstd, wf)
+        ctx.eps = eps
+        ctx.shapes = (x.shape, None if w is None else w.shape)
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        x2, rstd, wf = ctx.saved_tensors
+        xs, ws = ctx.shapes
+        nw = ctx.needs_input_grad[1]
+        g2 = _contig(g.astype(x2.dtype, copy=False)).reshape(x2.shape)
+        dx, dw = _C.rms_norm_backward(g2, x2, rstd, wf, bool(nw))
+        return dx.reshape(xs), dw.reshape(ws) if nw else None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x2 = ctx.saved_tensors[0]
+        xs, ws = ctx.shapes
+        x, w = _graph.inputs(ctx, x2.reshape(xs), ctx.saved_tensors[2])
+
+        def norm(x, w):  # the forward in Tensor ops
+            xr = x.reshape(x2.shape)
+            y = (xr * ((xr * xr).mean(1, keepdim=True) + ctx.eps).rsqrt()).reshape(xs)
+            return y if w is None else y * w
+
+        return _graph.recompute(ctx, (g,), norm, x, None if w is None else w.reshape(ws)) + (
+            None,
+            None,
+        )
+
+
 def _layer_norm_straight(x, shape, w, b, eps):
     """layer_norm's common call -- float32/float64 Tensors of one dtype outside the graph, shapes
     that fit -- by the kernel straight (the checks and apply are ~7 us of a 32x32 call), or
@@ -5952,12 +5991,16 @@ def rms_norm(input, normalized_shape, weight=None, eps=None) -> Tensor:
             f"[*, {', '.join(map(str, shape))}], but got input of size {x.shape}"
         )
     eps = float(np.finfo(x.dtype).eps) if eps is None else float(eps)
-    dims = tuple(range(x.ndim - len(shape), x.ndim))
-    y = x * ((x * x).mean(dims, keepdim=True) + eps).rsqrt() if dims else x
     if weight is not None:
         weight = _float_input(weight, op, "weight")
         if weight.shape != shape:
             raise ValueError(f"{op}: weight must have shape {shape}, got {weight.shape}")
+    m = math.prod(shape)
+    if x.data.dtype.char in "fd" and x.size and (weight is None or weight.dtype == x.dtype):
+        return RmsNorm.apply(x, weight, m, eps)  # the fused kernel (the composite: 3 passes more)
+    dims = tuple(range(x.ndim - len(shape), x.ndim))
+    y = x * ((x * x).mean(dims, keepdim=True) + eps).rsqrt() if dims else x
+    if weight is not None:
         if weight.dtype != x.dtype:  # PyTorch returns input's dtype (warning for float64)
             if x.dtype == np.float64:
                 warnings.warn(
