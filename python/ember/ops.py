@@ -3335,6 +3335,8 @@ def argmin(x, dim=None, keepdim: bool = False) -> Tensor:
 
 
 class Reshape(Function):
+    _reusable = True  # (backward reads shapes alone)
+
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
@@ -3397,6 +3399,8 @@ def reshape(x, shape) -> Tensor:
 
 
 class Permute(Function):
+    _reusable = True  # (backward reads shapes alone)
+
     @staticmethod
     def forward(ctx, x, dims):
         ctx.dims = dims
@@ -3481,6 +3485,8 @@ def unsqueeze(x, dim: int) -> Tensor:
 
 
 class Expand(Function):
+    _reusable = True  # (backward reads shapes alone)
+
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
@@ -3609,6 +3615,8 @@ def check_empty_masks(index, shape) -> None:
 
 
 class GetItem(Function):
+    _reusable = True  # (backward reads shapes alone)
+
     @staticmethod
     def forward(ctx, x, index, advanced):
         ctx.meta = (x.shape, x.dtype, index, advanced)
@@ -5292,6 +5300,8 @@ def unfold(x, dimension: int, size: int, step: int) -> Tensor:
 
 
 class Unfold(Function):
+    _reusable = True  # (backward reads shapes alone)
+
     @staticmethod
     def forward(ctx, x, axis, size, step):
         ctx.meta = (x.shape, axis, size, step)
@@ -5317,6 +5327,7 @@ class Unfold(Function):
 
 
 class AsStrided(Function):
+    _reusable = True  # (backward reads shapes alone)
     """A strided view of x's elements taken in row-major order (as torch.as_strided of a
     contiguous tensor); backward adds each view element's gradient to the element it reads."""
 
@@ -6341,6 +6352,8 @@ def _write_diagonal(shape, dtype, values, offset, d1, d2):
 
 
 class Diagonal(Function):
+    _reusable = True  # (backward reads shapes alone)
+
     @staticmethod
     def forward(ctx, x, offset, d1, d2):
         ctx.meta = (x.shape, offset, d1, d2)
