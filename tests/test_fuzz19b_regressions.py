@@ -109,3 +109,23 @@ def test_detach_in_place_in_inference_mode_is_a_no_op():
         np.testing.assert_allclose(np.asarray(u.grad.tolist()), [2.0, 2.0])
         with pytest.raises(RuntimeError, match="Can't detach views in-place"):
             v.detach_()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bool", "int64", "complex128"])
+def test_column_index_of_an_empty_tensor_reads_no_position(dtype):
+    # x[:, i] of an x with no elements: torch reads nothing, so refuses no position; ember
+    # refused the out-of-range ones (NumPy's bounds check)
+    x = np.zeros((2, 3, 0, 4), dtype)
+    i = np.array([[1], [-4], [0]])
+    want = torch.from_numpy(x)[:, torch.from_numpy(i)]
+    got = ember.tensor(x)[:, ember.tensor(i)]
+    assert tuple(got.shape) == tuple(want.shape) == (2, 3, 1, 0, 4)
+    assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+    if dtype.startswith("float"):
+        e = ember.zeros(0, 4, dtype=getattr(ember, dtype), requires_grad=True)
+        e[:, ember.tensor([5, -9])].sum().backward()
+        assert tuple(e.grad.shape) == (0, 4)
+    with pytest.raises(IndexError):  # (a non-empty x still refuses them, as torch)
+        ember.zeros(2, 3)[:, ember.tensor([3])]
+    with pytest.raises(IndexError):
+        torch.zeros(2, 3)[:, torch.tensor([3])]

@@ -3626,6 +3626,8 @@ class GetItem(Function):
                 return out
         if advanced and type(index) is tuple:
             picked = _axis_select(x.shape, index)
+            if picked is not None and not x.size:  # (torch reads no position: none is refused)
+                return np.empty(picked[2], x.dtype)
             if picked is not None and x.dtype.char in _SELECT_CHARS:
                 axis, idx, shape = picked
                 a = x if x.flags.c_contiguous else np.ascontiguousarray(x)
@@ -3715,7 +3717,9 @@ def _axis_select(shape, index):
     n, picked = shape[axis], index[axis]
     idx = np.ascontiguousarray(picked.reshape(-1), np.int64)
     if idx.size and (idx.min() < -n or idx.max() >= n):
-        return None
+        if math.prod(shape):
+            return None
+        idx = np.zeros_like(idx)  # an empty x: no position is read, none is out of range
     if idx.size and idx.min() < 0:
         idx = np.where(idx < 0, idx + n, idx)
     return axis, idx, shape[:axis] + picked.shape + shape[axis + 1 :]
