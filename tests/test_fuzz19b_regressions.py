@@ -129,3 +129,12 @@ def test_column_index_of_an_empty_tensor_reads_no_position(dtype):
         ember.zeros(2, 3)[:, ember.tensor([3])]
     with pytest.raises(IndexError):
         torch.zeros(2, 3)[:, torch.tensor([3])]
+
+
+def test_advanced_index_node_still_freed_after_backward():
+    for lib in (torch, ember):  # (torch's IndexBackward saves the index: freed as any other)
+        x = lib.ones(3, requires_grad=True)
+        y = x[lib.tensor([0, 2])]
+        y.sum().backward()
+        with pytest.raises(RuntimeError, match="second time"):
+            y.sum().backward()

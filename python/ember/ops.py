@@ -3615,11 +3615,13 @@ def check_empty_masks(index, shape) -> None:
 
 
 class GetItem(Function):
-    _reusable = True  # (backward reads shapes alone)
+    _reusable = True  # (basic indexing's backward reads shapes alone)
 
     @staticmethod
     def forward(ctx, x, index, advanced):
         ctx.meta = (x.shape, x.dtype, index, advanced)
+        if advanced:  # (torch's IndexBackward saves the index tensors, freed after backward)
+            ctx._reusable = False
         if advanced and type(index) is np.ndarray:
             out = _take(x, index)
             if out is not None:  # a fresh array: none of the checks below apply
