@@ -3335,6 +3335,8 @@ def argmin(x, dim=None, keepdim: bool = False) -> Tensor:
 
 
 class Reshape(Function):
+    _reusable = True  # (backward reads shapes alone)
+
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
@@ -3397,6 +3399,8 @@ def reshape(x, shape) -> Tensor:
 
 
 class Permute(Function):
+    _reusable = True  # (backward reads shapes alone)
+
     @staticmethod
     def forward(ctx, x, dims):
         ctx.dims = dims
@@ -3481,6 +3485,8 @@ def unsqueeze(x, dim: int) -> Tensor:
 
 
 class Expand(Function):
+    _reusable = True  # (backward reads shapes alone)
+
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
@@ -3609,15 +3615,21 @@ def check_empty_masks(index, shape) -> None:
 
 
 class GetItem(Function):
+    _reusable = True  # (basic indexing's backward reads shapes alone)
+
     @staticmethod
     def forward(ctx, x, index, advanced):
         ctx.meta = (x.shape, x.dtype, index, advanced)
+        if advanced:  # (torch's IndexBackward saves the index tensors, freed after backward)
+            ctx._reusable = False
         if advanced and type(index) is np.ndarray:
             out = _take(x, index)
             if out is not None:  # a fresh array: none of the checks below apply
                 return out
         if advanced and type(index) is tuple:
             picked = _axis_select(x.shape, index)
+            if picked is not None and not x.size:  # (torch reads no position: none is refused)
+                return np.empty(picked[2], x.dtype)
             if picked is not None and x.dtype.char in _SELECT_CHARS:
                 axis, idx, shape = picked
                 a = x if x.flags.c_contiguous else np.ascontiguousarray(x)
@@ -3707,7 +3719,9 @@ def _axis_select(shape, index):
     n, picked = shape[axis], index[axis]
     idx = np.ascontiguousarray(picked.reshape(-1), np.int64)
     if idx.size and (idx.min() < -n or idx.max() >= n):
-        return None
+        if math.prod(shape):
+            return None
+        idx = np.zeros_like(idx)  # an empty x: no position is read, none is out of range
     if idx.size and idx.min() < 0:
         idx = np.where(idx < 0, idx + n, idx)
     return axis, idx, shape[:axis] + picked.shape + shape[axis + 1 :]
@@ -5292,6 +5306,8 @@ def unfold(x, dimension: int, size: int, step: int) -> Tensor:
 
 
 class Unfold(Function):
+    _reusable = True  # (backward reads shapes alone)
+
     @staticmethod
     def forward(ctx, x, axis, size, step):
         ctx.meta = (x.shape, axis, size, step)
@@ -5317,6 +5333,7 @@ class Unfold(Function):
 
 
 class AsStrided(Function):
+    _reusable = True  # (backward reads shapes alone)
     """A strided view of x's elements taken in row-major order (as torch.as_strided of a
     contiguous tensor); backward adds each view element's gradient to the element it reads."""
 
@@ -6341,6 +6358,8 @@ def _write_diagonal(shape, dtype, values, offset, d1, d2):
 
 
 class Diagonal(Function):
+    _reusable = True  # (backward reads shapes alone)
+
     @staticmethod
     def forward(ctx, x, offset, d1, d2):
         ctx.meta = (x.shape, offset, d1, d2)

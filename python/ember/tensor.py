@@ -376,6 +376,8 @@ class Tensor:
         return t
 
     def detach_(self) -> Tensor:
+        if _autograd_state().inference:  # (torch's inference mode skips autograd's detach_:
+            return self  # the tensor keeps its grad_fn and requires_grad, views included)
         # (torch refuses every view; ember knows those made under no_grad of a tensor that
         # requires grad: its own modules return graph views where torch's do not, e.g. an
         # RNN's h_n, which training loops detach_())

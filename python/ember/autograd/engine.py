@@ -525,7 +525,7 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
             raise RuntimeError(
                 f"{node.name}.backward returned {len(in_grads)} gradients for {len(parents)} inputs"
             )
-        if not retain_graph:  # free what backward needed
+        if not retain_graph and not node._reusable:  # free what backward needed
             node.saved_tensors = None
             node.parents = ()
             node._freed = True

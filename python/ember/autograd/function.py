@@ -219,11 +219,17 @@ def no_grad_view(out, srcs):
                 inference = _state.inference
                 seen = version(d) if _tracking or not inference else None
                 out._no_grad_view = (_MADE_IN[inference], seen)
+                if seen is not None:
+                    global _no_grad_views_made
+                    _no_grad_views_made = True
             break
     return out
 
 
 _MADE_IN = ("no_grad mode", "inference mode")  # (by _state.inference)
+# A view with a version to check was ever made: recorded ops then check their parents (torch
+# refuses a rebased view as an op's input in grad mode, not only at backward)
+_no_grad_views_made = False
 
 
 def rebased_no_grad_view(t) -> None:
@@ -658,6 +664,10 @@ class Function:
     needs_input_grad: tuple
     _n_out = 1  # set per node only for tuple outputs
     _epoch = 0  # _graph_writes when the node was made
+    # backward reads shapes alone (the view ops): as torch's nodes that save no tensors, such a
+    # node is not freed after backward, so a view taken once (w[0] outside a training loop)
+    # serves every later backward
+    _reusable = False
     _order: int  # minus the node's creation count (see _creation_order)
     _tensor_hooks = None  # {output index: (weakref to the tensor, its _Hooks)}: engine.hooks_of
     _freed = False  # set once backward has run through the node (without retain_graph)
@@ -884,6 +894,10 @@ class Function:
             _refuse_inference_saved(args, getattr(ctx, "saved_tensors", ()))
         if _graph_writes:  # (else the class default, 0)
             ctx._epoch = _graph_writes
+            if _no_grad_views_made:
+                for p in parents:
+                    if p is not None and p._ctx is None:
+                        rebased_no_grad_view(p)
         _tracking = True  # writes from now on are noted (note_write)
         if _anomaly.enabled:  # (detect_anomaly: where the op was called, for backward's errors)
             import traceback
