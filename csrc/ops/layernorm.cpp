@@ -30,7 +30,8 @@ constexpr int kLanes = 32;
 constexpr int kSumLanes = 32;
 constexpr int64_t kBlock = 1024;
 
-template <typename T>
+// kSquare: sum x^2 (RMS norm's statistic) in the same blocks.
+template <typename T, bool kSquare = false>
 inline double row_sum(const T* x, int64_t M) {
   double total = 0;
   for (int64_t b0 = 0; b0 < M; b0 += kBlock) {
@@ -38,26 +39,9 @@ inline double row_sum(const T* x, int64_t M) {
     T s[kSumLanes] = {};
     int64_t i = b0;
     for (; i + kSumLanes <= b1; i += kSumLanes)
-      for (int j = 0; j < kSumLanes; ++j) s[j] += x[i + j];
+      for (int j = 0; j < kSumLanes; ++j) s[j] += kSquare ? x[i + j] * x[i + j] : x[i + j];
     T block = 0;
-    for (; i < b1; ++i) block += x[i];
-    total += double(block + lane_sum<kSumLanes>(s));
-  }
-  return total;
-}
-
-// sum x^2 over a row, blocked as row_sum (RMS norm's statistic).
-template <typename T>
-inline double row_sq_sum(const T* x, int64_t M) {
-  double total = 0;
-  for (int64_t b0 = 0; b0 < M; b0 += kBlock) {
-    const int64_t b1 = std::min(M, b0 + kBlock);
-    T s[kSumLanes] = {};
-    int64_t i = b0;
-    for (; i + kSumLanes <= b1; i += kSumLanes)
-      for (int j = 0; j < kSumLanes; ++j) s[j] += x[i + j] * x[i + j];
-    T block = 0;
-    for (; i < b1; ++i) block += x[i] * x[i];
+    for (; i < b1; ++i) block += kSquare ? x[i] * x[i] : x[i];
     total += double(block + lane_sum<kSumLanes>(s));
   }
   return total;
@@ -148,7 +132,7 @@ EMBER_SIMD void forward_row(T* __restrict yr, T* mean, T* rstd, const T* __restr
     row_stats(xr, M, eps, mu, rs);
     *mean = mu;
   } else {
-    rs = T(1) / std::sqrt(T(row_sq_sum(xr, M) / double(M)) + eps);
+    rs = T(1) / std::sqrt(T(row_sum<T, true>(xr, M) / double(M)) + eps);
   }
   *rstd = rs;
   if (w && b)
