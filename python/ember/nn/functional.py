@@ -5996,7 +5996,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None) -> Tensor:
         if weight.shape != shape:
             raise ValueError(f"{op}: weight must have shape {shape}, got {weight.shape}")
     m = math.prod(shape)
-    if x.data.dtype.char in "fd" and x.size and (weight is None or weight.dtype == x.dtype):
+    if x.data.dtype.char in "fd" and x.data.size and (weight is None or weight.dtype == x.dtype):
         return RmsNorm.apply(x, weight, m, eps)  # the fused kernel (the composite: 3 passes more)
     dims = tuple(range(x.ndim - len(shape), x.ndim))
     y = x * ((x * x).mean(dims, keepdim=True) + eps).rsqrt() if dims else x
