@@ -1,3 +1,5 @@
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -28,6 +30,28 @@ def torch_one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+# Context managers the conv test files import (one setting for a block, restored after).
+@contextlib.contextmanager
+def at_threads(n):
+    """ember's thread count n inside the block."""
+    old = _C.get_num_threads()
+    _C.set_num_threads(n)
+    try:
+        yield
+    finally:
+        _C.set_num_threads(old)
+
+
+@contextlib.contextmanager
+def winograd(mode):
+    """conv2d's Winograd choice ('always', 'never', 'auto') inside the block."""
+    old = _C.conv2d_set_winograd(mode)
+    try:
+        yield
+    finally:
+        _C.conv2d_set_winograd(old)
 
 
 # tests/test_gemm.py and test_gemm512.py have a `threads` fixture of their own (one count per test)

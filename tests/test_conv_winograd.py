@@ -2,11 +2,9 @@
 weight gradients against the NumPy reference and PyTorch, where the automatic rule picks it, thread
 independence, gradcheck and its accuracy next to the direct engines."""
 
-import contextlib
-
 import numpy as np
 import pytest
-from conftest import GEMM_ISAS
+from conftest import GEMM_ISAS, at_threads, winograd
 from reference_conv import conv2d_backward_ref, conv2d_ref
 
 import ember
@@ -16,25 +14,6 @@ from ember.nn import functional as F
 
 TOL = {np.float32: dict(rtol=1e-4, atol=1e-4), np.float64: dict(rtol=1e-10, atol=1e-10)}
 DTYPES = [np.float32, np.float64]
-
-
-@contextlib.contextmanager
-def winograd(mode):
-    old = _C.conv2d_set_winograd(mode)
-    try:
-        yield
-    finally:
-        _C.conv2d_set_winograd(old)
-
-
-@contextlib.contextmanager
-def threads(n):
-    old = _C.get_num_threads()
-    _C.set_num_threads(n)
-    try:
-        yield
-    finally:
-        _C.set_num_threads(old)
 
 
 # (x shape, out channels, padding (top, bottom, left, right), bias)
@@ -86,7 +65,7 @@ def test_threads_give_identical_results(dtype):
     dy = np.random.default_rng(3).standard_normal((3, 33, 30, 29)).astype(dtype)
     out = []
     for n in (1, 2):
-        with winograd("always"), threads(n):
+        with winograd("always"), at_threads(n):
             y = _C.conv2d_forward(x, w, b, padding=padding)
             dx = _C.conv2d_backward(dy, x, w, padding=padding, need_weight=False)[0]
         out.append((y, dx))
@@ -101,7 +80,7 @@ def test_weight_grad_two_threads(dtype):
     dy = np.random.default_rng(10).standard_normal((4, 33, 30, 29)).astype(dtype)
     dws = []
     for n in (1, 2, 2):
-        with winograd("always"), threads(n):
+        with winograd("always"), at_threads(n):
             dws.append(_C.conv2d_backward(dy, x, w, padding=padding, need_input=False)[1])
     np.testing.assert_array_equal(dws[1], dws[2])  # deterministic for a thread count
     ref = conv2d_backward_ref(
@@ -228,7 +207,7 @@ def test_non_finite_operands_match_torch(xs, O, padding, mode, where, value, dty
     arr = {"x": x, "w": w, "dy": dy}[where]
     arr[(1, 2, 1, 2) if where == "w" else (1, 1, 2, 3)] = value
     pad = (padding,) * 4
-    with winograd(mode), threads(threads_):
+    with winograd(mode), at_threads(threads_):
         y = _C.conv2d_forward(x, w, None, padding=pad)
         dx, dw, _ = _C.conv2d_backward(dy, x, w, padding=pad, need_bias=False)
     # torch in float64 (its im2col convolution): its float32 one (oneDNN) skips the padding,

@@ -7,6 +7,7 @@ import contextlib
 
 import numpy as np
 import pytest
+from conftest import at_threads
 from reference_conv import conv2d_backward_ref, conv2d_ref
 
 import ember
@@ -24,16 +25,6 @@ def batch_dw(mode):
         yield
     finally:
         _C.conv2d_set_batch_dw(old)
-
-
-@contextlib.contextmanager
-def threads(n):
-    old = _C.get_num_threads()
-    _C.set_num_threads(n)
-    try:
-        yield
-    finally:
-        _C.set_num_threads(old)
 
 
 def _data(xs, O, k, groups, dtype, stride, padding, dilation, seed=0):
@@ -67,7 +58,7 @@ def test_forced_vs_numpy(cfg, dtype):
     x, w, dy = _data(xs, O, k, groups, dtype, stride, padding, dilation)
     dx_r, dw_r, db_r = conv2d_backward_ref(dy, x, w, stride, padding, dilation, groups)
     for nt in (1, 2):
-        with batch_dw("always"), threads(nt):
+        with batch_dw("always"), at_threads(nt):
             dx, dw, db = _C.conv2d_backward(dy, x, w, stride, padding, dilation, groups)
             dw_only = _C.conv2d_backward(dy, x, w, stride, padding, dilation, groups, False)[1]
         np.testing.assert_allclose(dx, dx_r, **TOL[dtype])
@@ -95,7 +86,7 @@ def test_auto_shapes_vs_torch(xs, O, stride, dtype):
     got = {}
     for mode in ("auto", "never"):
         for nt in (1, 2):
-            with batch_dw(mode), threads(nt):
+            with batch_dw(mode), at_threads(nt):
                 got[mode, nt] = _C.conv2d_backward(dy, x, w, stride, (1, 1), need_bias=False)
     np.testing.assert_array_equal(got["auto", 1][0], got["never", 1][0])  # dx: another engine
     tol = dict(rtol=1e-4, atol=2e-4) if dtype == np.float32 else TOL[dtype]
@@ -105,7 +96,7 @@ def test_auto_shapes_vs_torch(xs, O, stride, dtype):
         np.testing.assert_allclose(dw, wt.grad.numpy(), **tol)
         np.testing.assert_allclose(got["never", nt][1], wt.grad.numpy(), **tol)
     # deterministic: the same bits again
-    with threads(2):
+    with at_threads(2):
         again = _C.conv2d_backward(dy, x, w, stride, (1, 1), need_bias=False)
     np.testing.assert_array_equal(again[1], got["auto", 2][1])
 
@@ -159,7 +150,7 @@ def test_grouped_direct_vs_numpy_and_torch(cfg, dtype):
     dx_r, dw_r, db_r = conv2d_backward_ref(dy, x, w, stride, padding, dilation, groups)
     got = {}
     for nt in (1, 2):
-        with threads(nt):
+        with at_threads(nt):
             y = _C.conv2d_forward(x, w, b, stride, padding, dilation, groups)
             got[nt] = (y,) + _C.conv2d_backward(dy, x, w, stride, padding, dilation, groups)
         for a, r in zip(got[nt], (y_r, dx_r, dw_r, db_r)):

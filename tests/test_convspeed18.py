@@ -5,10 +5,9 @@ thread count, the results must not); conv3d's depth taps as C++ plane copies. Ag
 reference and PyTorch, 1 vs 2 threads bit-equality, float64 gradcheck, non-finite inputs as the
 unsplit engines give them, and the taps' argument errors."""
 
-import contextlib
-
 import numpy as np
 import pytest
+from conftest import at_threads, winograd
 from reference_conv import conv2d_backward_ref, conv2d_ref
 
 import ember
@@ -17,25 +16,6 @@ from ember.autograd import gradcheck
 from ember.nn import functional as F
 
 TOL = {np.float32: dict(rtol=2e-4, atol=2e-4), np.float64: dict(rtol=1e-10, atol=1e-10)}
-
-
-@contextlib.contextmanager
-def winograd(mode):
-    old = _C.conv2d_set_winograd(mode)
-    try:
-        yield
-    finally:
-        _C.conv2d_set_winograd(old)
-
-
-@contextlib.contextmanager
-def threads(n):
-    old = _C.get_num_threads()
-    _C.set_num_threads(n)
-    try:
-        yield
-    finally:
-        _C.set_num_threads(old)
 
 
 def _data(xs, O, k, dtype, padding, dilation, seed=0):
@@ -78,7 +58,7 @@ def test_dilated_vs_numpy_and_threads(cfg, dtype):
     for mode in ("always", "auto", "never"):
         outs = []
         for nt in (1, 2):
-            with winograd(mode), threads(nt):
+            with winograd(mode), at_threads(nt):
                 outs.append(_all(x, w, b, dy, padding, dilation))
         for got, ref in zip(outs[0], (y_r, dx_r, dw_r, db_r)):
             np.testing.assert_allclose(got, ref, **TOL[dtype])
@@ -108,7 +88,7 @@ def test_dilated_shape_the_split_serves():
     dx_r, dw_r, _ = conv2d_backward_ref(dy, x, w, (1, 1), (2, 2), (2, 2))
     outs = []
     for nt in (1, 2):
-        with threads(nt):
+        with at_threads(nt):
             outs.append(_all(x, w, b, dy, (2, 2), (2, 2)))
     np.testing.assert_allclose(outs[0][0], y_r, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(outs[0][1], dx_r, rtol=1e-4, atol=1e-4)
@@ -159,7 +139,7 @@ def test_5x5_forward_vs_numpy_and_threads(xs, O, dtype):
     )
     outs = []
     for nt in (1, 2):
-        with threads(nt):
+        with at_threads(nt):
             outs.append(_all(x, w, b, dy, (2, 2), (1, 1)))
     for got, r in zip(outs[0], ref):
         np.testing.assert_allclose(got, r, **TOL[dtype])
@@ -185,7 +165,7 @@ def test_winograd_big_weights_threads(cfg, dtype):
     dx_r, dw_r, db_r = conv2d_backward_ref(dy, x, w, (1, 1), (1, 1), (1, 1))
     outs = []
     for nt in (1, 2):
-        with winograd("always"), threads(nt):
+        with winograd("always"), at_threads(nt):
             outs.append(_all(x, w, b, dy, (1, 1), (1, 1)))
     for got, ref in zip(outs[0], (y_r, dx_r, dw_r, db_r)):
         np.testing.assert_allclose(got, ref, **TOL[dtype])
@@ -198,7 +178,7 @@ def test_winograd_resnet_last_stage_vs_torch():
     x, w, b, dy = _data((2, 512, 7, 7), 512, (3, 3), np.float32, (1, 1), (1, 1), seed=4)
     outs = []
     for nt in (1, 2):
-        with threads(nt):
+        with at_threads(nt):
             outs.append(_all(x, w, b, dy, (1, 1), (1, 1)))
     tx, tw, tb, tdy = map(torch.from_numpy, (x, w, b, dy))
     ty = torch.nn.functional.conv2d(tx, tw, tb, 1, 1)
@@ -254,7 +234,7 @@ def test_depth_taps_vs_numpy(cfg, dtype):
     x.reshape(-1)[0] = np.inf
     g = rng.standard_normal((xs[0] * od, xs[1] * kd) + xs[3:]).astype(dtype)
     for nt in (1, 2):
-        with threads(nt):
+        with at_threads(nt):
             np.testing.assert_array_equal(
                 _C.conv3d_depth_taps(x, kd, od, s, d, p), _taps_ref(x, kd, od, s, d, p)
             )

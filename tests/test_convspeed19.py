@@ -2,10 +2,9 @@
 weights flipped in place), grid_sample's gathers as vector gathers, and nll_loss / cross_entropy
 sums in 8 lanes: the same values as PyTorch, and the same bits at any thread count."""
 
-import contextlib
-
 import numpy as np
 import pytest
+from conftest import at_threads, winograd
 
 import ember
 from ember import _C
@@ -14,25 +13,6 @@ from ember.nn import functional as F
 torch = pytest.importorskip("torch")
 
 TOL = {np.float32: dict(rtol=1e-4, atol=1e-4), np.float64: dict(rtol=1e-10, atol=1e-10)}
-
-
-@contextlib.contextmanager
-def threads(n):
-    old = _C.get_num_threads()
-    _C.set_num_threads(n)
-    try:
-        yield
-    finally:
-        _C.set_num_threads(old)
-
-
-@contextlib.contextmanager
-def winograd(mode):
-    old = _C.conv2d_set_winograd(mode)
-    try:
-        yield
-    finally:
-        _C.conv2d_set_winograd(old)
 
 
 def _conv_all(x, w, b, dy, pad):
@@ -62,10 +42,10 @@ def test_winograd_weight_panels_match_torch_and_threads(dtype, shape):
     ty = torch.nn.functional.conv2d(tx, tw, torch.from_numpy(b), padding=pads)
     ty.backward(torch.from_numpy(dy))
     with winograd("always"):  # wherever it applies
-        with threads(1):
+        with at_threads(1):
             ref = _conv_all(x, w, b, dy, pads)
         for nt in (2, 3):
-            with threads(nt):
+            with at_threads(nt):
                 got = _conv_all(x, w, b, dy, pads)
             np.testing.assert_array_equal(got[0], ref[0])  # y and dx: the same bits
             np.testing.assert_array_equal(got[1], ref[1])
@@ -101,9 +81,9 @@ def test_grid_sample_forward_threads_same_bits():
     rng = np.random.default_rng(6)
     x = ember.tensor(rng.standard_normal((4, 8, 32, 32)).astype(np.float32))
     g = ember.tensor(rng.uniform(-1.1, 1.1, (4, 40, 40, 2)).astype(np.float32))
-    with threads(1):
+    with at_threads(1):
         ref = F.grid_sample(x, g, align_corners=False).numpy()
-    with threads(2):
+    with at_threads(2):
         np.testing.assert_array_equal(F.grid_sample(x, g, align_corners=False).numpy(), ref)
 
 
@@ -120,11 +100,11 @@ def test_segmentation_losses_match_torch_and_threads(dtype, reduction, weighted,
     t[0, :2] = -100
     w = rng.uniform(0.5, 2, 6).astype(dtype) if weighted else None
     kw = dict(reduction=reduction)
-    with threads(1):
+    with at_threads(1):
         ref = getattr(F, fn)(
             ember.tensor(x), ember.tensor(t), None if w is None else ember.tensor(w), **kw
         ).numpy()
-    with threads(2):
+    with at_threads(2):
         got = getattr(F, fn)(
             ember.tensor(x), ember.tensor(t), None if w is None else ember.tensor(w), **kw
         ).numpy()
@@ -161,10 +141,10 @@ def test_batch_engine_weight_grad_one_block(dtype):
     w = (rng.standard_normal((512, 256, 3, 3)) / 48).astype(dtype)
     dy = rng.standard_normal((12, 512, 7, 7)).astype(dtype)
     args = (dy, x, w, (1, 1), (1, 1), (1, 1), 1, False, True, False)
-    with threads(1):
+    with at_threads(1):
         ref = _C.conv2d_backward(*args)[1]
     for nt in (2, 3):
-        with threads(nt):
+        with at_threads(nt):
             np.testing.assert_array_equal(_C.conv2d_backward(*args)[1], ref)
     t = [torch.from_numpy(a) for a in (dy, x, w)]
     expect = torch.ops.aten.convolution_backward(
