@@ -227,6 +227,15 @@ def no_grad_view(out, srcs):
 
 
 _MADE_IN = ("no_grad mode", "inference mode")  # (by _state.inference)
+
+
+def _mode_words(mode: str) -> tuple[str, str]:
+    """(the grad mode a write came in, the block's name) for torch's no-grad-view messages."""
+    if mode == "no_grad mode":
+        return "with grad mode enabled", "no_grad"
+    return "in normal mode", "inference_mode"
+
+
 # A view with a version to check was ever made: recorded ops then check their parents (torch
 # refuses a rebased view as an op's input in grad mode, not only at backward)
 _no_grad_views_made = False
@@ -241,8 +250,7 @@ def rebased_no_grad_view(t) -> None:
     if mark is None or mark[1] is None or version(t.data) == mark[1]:
         return
     mode = mark[0]
-    grad = "with grad mode enabled" if mode == "no_grad mode" else "in normal mode"
-    block = "no_grad" if mode == "no_grad mode" else "inference_mode"
+    grad, block = _mode_words(mode)
     raise RuntimeError(
         f"A view was created in {mode} and its base or another view of its base has been "
         f"modified inplace {grad}. Given that this use case is ambiguous and error-prone, it "
@@ -259,8 +267,7 @@ def refuse_no_grad_view_write(t, chained: bool = False) -> None:
     if mark is None:
         return
     mode = mark[0]
-    grad = "with grad mode enabled" if mode == "no_grad mode" else "in normal mode"
-    block = "no_grad" if mode == "no_grad mode" else "inference_mode"
+    grad, block = _mode_words(mode)
     what = (
         f"a view of a view which was created in {mode}"
         if chained
