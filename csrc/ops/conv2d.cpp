@@ -1301,7 +1301,8 @@ inline void wino_runs(const Wino& wn, int64_t t0, int64_t t1, int64_t cut, F f) 
 }
 
 // up[xi][o / MR][c][o % MR] = (G w[o][c] G^T)[xi]: the 16 A operands as p-major MR-row panels,
-// rows past O zero, U[xi] ux apart. One MR-row panel [o0, o0 + MR) of which mr rows are real:
+// rows past O zero, U[xi] ux apart. One MR-row panel [o0, o0 + MR) of which mr rows are real,
+// written from up (the panel's first value in U[0]):
 // per channel the panel's 9 taps transposed to MR lanes, transformed as vectors, and stored as
 // 16 runs of MR values (one per U[xi], each advancing with c). The transform was written one
 // (o, c) pair at a time, 16 scattered values each: at 512 -> 512 it cost more than all of the
@@ -1309,18 +1310,33 @@ inline void wino_runs(const Wino& wn, int64_t t0, int64_t t1, int64_t cut, F f) 
 // input_grad_winograd: read in place, no flipped copy).
 constexpr int kWinoMaxMR = 32;
 
-template <typename T>
-EMBER_SIMD void wino_weights_panel(T* __restrict up, int64_t ux, const T* __restrict w, int64_t C,
-                                   int64_t O, int64_t o0, int64_t mr, int MR, bool flip) {
+// The transform of channels [0, C) of one panel, every row real (rows past mr read as zero
+// when the panel is partial). MR a compile-time constant (MRV > 0; the micro-kernels' 4, 6 and
+// 8) makes every loop fixed-size: the 9 x MR gather becomes whole vector moves and the panel
+// transform ran ~2x faster (512 -> 512: it was ~2 of the 4.7 ms of a batch-1 forward).
+template <int MRV, typename T>
+inline void wino_weights_rows(T* __restrict up, int64_t ux, const T* __restrict w, int64_t C,
+                              int64_t O, int64_t o0, int64_t mr, int MRR, bool flip) {
+  constexpr bool fixed = MRV > 0;
+  const int64_t MR = fixed ? MRV : MRR;
   const T h = T(0.5);
   for (int64_t c = 0; c < C; ++c) {
-    T k[9][kWinoMaxMR];
-    for (int64_t r = 0; r < MR; ++r)
-      for (int j = 0; j < 9; ++j)
-        k[j][r] = r >= mr ? T(0)
-                  : flip  ? w[(c * O + o0 + r) * 9 + 8 - j]
-                          : w[((o0 + r) * C + c) * 9 + j];
-    T gg[4][3][kWinoMaxMR];  // G g
+    T k[9][fixed ? MRV : kWinoMaxMR];
+    if (fixed && flip) {
+      const T* s = w + (c * O + o0) * 9;  // the panel's rows: 9 * MR values in a row
+      for (int64_t r = 0; r < MR; ++r)
+        for (int j = 0; j < 9; ++j) k[j][r] = s[r * 9 + 8 - j];
+    } else if (fixed) {
+      for (int64_t r = 0; r < MR; ++r)
+        for (int j = 0; j < 9; ++j) k[j][r] = w[((o0 + r) * C + c) * 9 + j];
+    } else {
+      for (int64_t r = 0; r < MR; ++r)
+        for (int j = 0; j < 9; ++j)
+          k[j][r] = r >= mr ? T(0)
+                    : flip  ? w[(c * O + o0 + r) * 9 + 8 - j]
+                            : w[((o0 + r) * C + c) * 9 + j];
+    }
+    T gg[4][3][fixed ? MRV : kWinoMaxMR];  // G g
     for (int j = 0; j < 3; ++j)
       for (int64_t r = 0; r < MR; ++r) {
         gg[0][j][r] = k[j][r];
@@ -1328,7 +1344,7 @@ EMBER_SIMD void wino_weights_panel(T* __restrict up, int64_t ux, const T* __rest
         gg[2][j][r] = h * (k[j][r] - k[3 + j][r] + k[6 + j][r]);
         gg[3][j][r] = k[6 + j][r];
       }
-    T* d = up + o0 * C + c * MR;
+    T* d = up + c * MR;
     for (int i = 0; i < 4; ++i)  // (G g) G^T
       for (int64_t r = 0; r < MR; ++r) {
         const T a = gg[i][0][r], b = gg[i][1][r], e = gg[i][2][r];
@@ -1340,6 +1356,15 @@ EMBER_SIMD void wino_weights_panel(T* __restrict up, int64_t ux, const T* __rest
   }
 }
 
+template <typename T>
+EMBER_SIMD void wino_weights_panel(T* __restrict up, int64_t ux, const T* __restrict w, int64_t C,
+                                   int64_t O, int64_t o0, int64_t mr, int MR, bool flip) {
+  if (mr == MR && MR == 8) return wino_weights_rows<8>(up, ux, w, C, O, o0, mr, MR, flip);
+  if (mr == MR && MR == 6) return wino_weights_rows<6>(up, ux, w, C, O, o0, mr, MR, flip);
+  if (mr == MR && MR == 4) return wino_weights_rows<4>(up, ux, w, C, O, o0, mr, MR, flip);
+  wino_weights_rows<0>(up, ux, w, C, O, o0, mr, MR, flip);
+}
+
 // Threads over the panels (each writes only its own).
 template <typename T>
 void wino_weights(T* up, int64_t ux, const T* w, const Geom& g, int MR, int nt, bool flip) {
@@ -1348,7 +1373,8 @@ void wino_weights(T* up, int64_t ux, const T* w, const Geom& g, int MR, int nt, 
   nt = int(std::clamp<int64_t>(g.O * g.C / 4096, 1, std::min<int64_t>(nt, panels)));
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int64_t q = 0; q < panels; ++q)
-    wino_weights_panel(up, ux, w, g.C, g.O, q * MR, std::min<int64_t>(MR, g.O - q * MR), MR, flip);
+    wino_weights_panel(up + q * MR * g.C, ux, w, g.C, g.O, q * MR,
+                       std::min<int64_t>(MR, g.O - q * MR), MR, flip);
 }
 
 // d[0 .. n) = s[0 .. n) for n < 256 / sizeof(T) (two vectors of 128 bytes), as fixed-size
@@ -1502,6 +1528,98 @@ EMBER_SIMD void wino_outputs(T* y, const T* mb, int64_t nb, const T* b, const Ge
     });
 }
 
+// Few tiles, many channels (ResNet's last stage, 512 -> 512 at 7x7, batch 1-8: 16-128 tiles):
+// writing all of U (16 MiB) and reading it back cost more than the GEMMs (batch 1, 1 thread:
+// ~6 of 7.5 ms), and a batch of one block left the second thread idle. Here U is never whole:
+// V of every tile is made once (threads over panels of tiles), then tasks of R output channels
+// each transform their own rows of U into a buffer that stays in L2 and run them over all the
+// tiles, then write their outputs (threads over tasks). Which task or thread computes an output
+// never changes its sums: the same bits on any thread count.
+constexpr int64_t kWinoRowsBytes = int64_t(512) << 10;  // one task's rows of U, at most
+constexpr int64_t kWinoRowsV = int64_t(16) << 20;       // V of all tiles, at most
+
+// Where U outweighs V and M (as forward_winograd's one-block-per-thread rule), V not too large
+// (every task re-reads it from L2 / L3). 512 -> 512 at 7x7, 1 thread, CPU time: batch 1 7.5 ->
+// 3.9 ms (torch ~3), batch 8 17.5 -> 16 (torch ~15.8), batch 16 (256 tiles, 8 MiB of V) even.
+inline bool wino_rows_ok(const Wino& wn, const Geom& g, int NR, size_t elem) {
+  const int64_t tp = (wn.tiles + NR - 1) / NR * NR;
+  return double(16) * double(g.C) * double(tp) * double(elem) <= double(kWinoRowsV) &&
+         g.O * g.C >= (g.C + g.O) * wn.tiles;
+}
+
+template <typename T>
+void forward_winograd_rows(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt,
+                           bool flip) {
+  const Kernel<T> kern = micro_kernel<T>();
+  const int MR = kern.mr, NR = kern.nr;
+  const Wino wn(g);
+  const int64_t C = g.C, O = g.O, pad = 64 / int64_t(sizeof(T));
+  const int64_t np = (wn.tiles + NR - 1) / NR, tp = np * NR;  // tile panels, tiles rounded up
+  const int64_t kc_blk = even_block(C, kern.kc, 1);
+  const int64_t R = std::clamp<int64_t>(kWinoRowsBytes / (16 * C * int64_t(sizeof(T))) / MR * MR,
+                                        MR, round_up(O, MR));
+  const int64_t tasks = (O + R - 1) / R;
+  const int64_t vx = C * tp + pad, ux = R * C + pad, zero_n = g.W + 1;  // (see forward_winograd)
+  const int64_t up_n = 16 * ux, mb_n = R * 16 * tp + pad, t_n = 4 * wino_tn(wn, sizeof(T));
+  const int64_t wr_n = (NR + 2) * int64_t(sizeof(WinoRow) / sizeof(T)) + 1;  // rows of a panel
+  const size_t per_thread = size_t(up_n + mb_n + t_n + wr_n) * sizeof(T) + 4 * 64;
+  char* cur = align64(
+      Workspace::get(size_t(16 * vx + zero_n) * sizeof(T) + size_t(nt) * per_thread + 3 * 64));
+  T* vp = carve<T>(&cur, 16 * vx);  // vp[xi][panel][c][NR]
+  T* zero = carve<T>(&cur, zero_n);
+  char* thread_base = cur;
+  std::fill(zero, zero + zero_n, T(0));
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    char* tc = thread_base + per_thread * size_t(omp_get_thread_num());
+    T* up = carve<T>(&tc, up_n);  // up[xi][row panel][c][MR]: this task's rows of U
+    T* mb = carve<T>(&tc, mb_n);  // mb[row][xi][tile]
+    T* tmp = carve<T>(&tc, t_n);
+    WinoRow* wr = reinterpret_cast<WinoRow*>(carve<T>(&tc, wr_n));
+    std::fill(tmp, tmp + t_n, T(0));
+#pragma omp for schedule(static)
+    for (int64_t q = 0; q < np; ++q) {
+      const int64_t t0 = q * NR, len = std::min<int64_t>(NR, wn.tiles - t0);
+      wino_input(vp + q * C * NR, vx, tmp, wr, x, zero, g, wn, t0, t0 + len, NR);
+      if (len < NR)  // the micro-kernel reads whole panels
+        for (int64_t xi = 0; xi < 16; ++xi)
+          for (int64_t c = 0; c < C; ++c) {
+            T* v = vp + xi * vx + (q * C + c) * NR;
+            std::fill(v + len, v + NR, T(0));
+          }
+    }
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t o0 = task * R, rows = std::min(R, O - o0);
+      for (int64_t ir = 0; ir < rows; ir += MR)
+        wino_weights_panel(up + ir * C, ux, w, C, O, o0 + ir, std::min<int64_t>(MR, rows - ir), MR,
+                           flip);
+      // M[xi] = U[xi] @ V[xi]: an MR-row panel of U[xi] stays in L1 over the tiles
+      for (int64_t xi = 0; xi < 16; ++xi)
+        for (int64_t c0 = 0; c0 < C; c0 += kc_blk) {
+          const int64_t kc = std::min(kc_blk, C - c0);
+          const T beta = c0 > 0 ? T(1) : T(0);
+          for (int64_t ir = 0; ir < rows; ir += MR) {
+            const int mr = int(std::min<int64_t>(MR, rows - ir));
+            for (int64_t q = 0; q < np; ++q) {
+              const int nr = int(std::min<int64_t>(NR, wn.tiles - q * NR));
+              const auto fn = 2 * nr <= NR ? kern.panel_a_half : kern.panel_a;
+              fn(kc, T(1), up + xi * ux + ir * C + c0 * MR, MR, vp + xi * vx + (q * C + c0) * NR,
+                 NR, beta, mb + (ir * 16 + xi) * tp + q * NR, 16 * tp, mr, nr);
+            }
+          }
+        }
+      // Y = A^T M A (+ b) for these rows
+      for (int64_t r = 0; r < rows; ++r)
+        wino_runs(wn, 0, wn.tiles, tp,
+                  [&](int64_t n, int64_t th, int64_t tw0, int64_t tw1, int64_t j) {
+                    wino_output(y + (n * O + o0 + r) * g.P, mb + r * 16 * tp + j, tp,
+                                b ? b[o0 + r] : T(0), g, th, tw0, tw1);
+                  });
+    }
+  }
+}
+
 // y (N, O, OH, OW) = conv(x, w) + b through F(2x2, 3x3); threads over blocks of tiles. flip:
 // w is (C, O, 3, 3), each filter flipped (wino_weights_panel).
 template <typename T>
@@ -1510,6 +1628,7 @@ void forward_winograd(T* y, const T* x, const T* w, const T* b, const Geom& g, i
   const Kernel<T> kern = micro_kernel<T>();
   const int MR = kern.mr, NR = kern.nr;
   const Wino wn(g);
+  if (wino_rows_ok(wn, g, NR, sizeof(T))) return forward_winograd_rows(y, x, w, b, g, nt, flip);
   const int64_t C = g.C, O = g.O, Op = round_up(O, MR);
   // Tiles per block: kWinoTiles, fewer when a block's V and M (16 * (C + O) values a tile)
   // would pass kWinoBytes (C or O in the thousands).
