@@ -5479,11 +5479,7 @@ class EdgePad(Function):
             full = [np.arange(n, dtype=np.int64) for n in x.shape]
             for axis, _, idx in maps:
                 full[axis] = np.ascontiguousarray(idx, dtype=np.int64)
-            ctx.meta = [
-                (axis, lo, x.shape[axis], b, idx[b])
-                for axis, lo, idx in maps
-                for b in [np.r_[0:lo, lo + x.shape[axis] : idx.size]]
-            ]
+            ctx.maps, ctx.xshape = maps, x.shape  # the borders only when a backward asks
             return _C.pad_forward(np.ascontiguousarray(x), full)
         shape, centre = list(x.shape), [slice(None)] * x.ndim
         for axis, lo, idx in maps:
@@ -5503,8 +5499,20 @@ class EdgePad(Function):
         return y
 
     @staticmethod
+    def _meta(ctx):
+        # per axis: (axis, lo, n, its border positions in y, the x positions they copy)
+        if not hasattr(ctx, "meta"):
+            ctx.meta = [
+                (axis, lo, n, b, idx[b])
+                for axis, lo, idx in ctx.maps
+                for n in [ctx.xshape[axis]]
+                for b in [np.r_[0:lo, lo + n : idx.size]]
+            ]
+        return ctx.meta
+
+    @staticmethod
     def backward(ctx, g):
-        for axis, lo, n, border, src in reversed(ctx.meta):
+        for axis, lo, n, border, src in reversed(EdgePad._meta(ctx)):
             pre = (slice(None),) * axis
             d = g[pre + (slice(lo, lo + n),)].copy()
             d[pre + (src,)] += g[pre + (border,)]  # src has no repeats: plain fancy += is exact
@@ -5514,7 +5522,7 @@ class EdgePad(Function):
     @staticmethod
     def backward_graph(ctx, g):
         maps = []  # forward's maps again, from meta: y's centre copies x, its border meta's src
-        for axis, lo, n, border, src in ctx.meta:
+        for axis, lo, n, border, src in EdgePad._meta(ctx):
             idx = np.empty(n + border.size, np.int64)
             idx[lo : lo + n], idx[border] = np.arange(n), src
             maps.append((axis, lo, idx))
