@@ -143,3 +143,31 @@ def test_edge_pad_matches_torch(mode, pads):
             np.testing.assert_allclose(g.detach().numpy(), tg.detach().numpy(), rtol=1e-12)
             (gg,) = ember.autograd.grad((g * ex).sum(), ex)
             np.testing.assert_allclose(gg.numpy(), tgg.numpy(), atol=1e-12)
+
+
+# Pads whose borders read an input position several times now take EdgePad too (a replicate
+# edge, reflect's overlapping sides): the backward adds those one border position at a time
+@pytest.mark.parametrize(
+    "mode, shape, pads",
+    [
+        ("reflect", (2, 3, 3), (2, 2)),
+        ("replicate", (1, 2, 3, 4), (3, 4, 2, 5)),
+        ("reflect", (1, 2, 3, 4), (3, 3, 2, 1)),
+        ("circular", (1, 2, 3, 4), (4, 4, 3, 3)),
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_edge_pad_repeated_sources_match_torch(mode, shape, pads, dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(shape).astype(dtype)
+    tx = torch.from_numpy(x).requires_grad_()
+    ty = torch.nn.functional.pad(tx, pads, mode=mode)
+    dy = rng.standard_normal(tuple(ty.shape)).astype(dtype)
+    ty.backward(torch.from_numpy(dy))
+    ex = ember.tensor(x, requires_grad=True)
+    y = F.pad(ex, pads, mode=mode)
+    y.backward(ember.tensor(dy))
+    np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+    tol = 1e-2 if dtype == np.float16 else 1e-5
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), rtol=tol, atol=tol)

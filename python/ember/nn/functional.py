@@ -5468,10 +5468,10 @@ class ConstantPad(Function):
 
 class EdgePad(Function):
     # x -> y padded along several axes at once: y's centre is x, and axis by axis in the given
-    # order, border position k of the axis copies its position idx[k] (at lo + idx[k] in y), each
-    # input position feeding at most one border position. One copy of x plus the borders; the
-    # adjoint, axis by axis in reverse, a centre slice copy plus a few adds: the same sums as
-    # Gather's (at most two terms each).
+    # order, border position k of the axis copies its position idx[k] (at lo + idx[k] in y). One
+    # copy of x plus the borders; the adjoint, axis by axis in reverse, a centre slice copy plus a
+    # few adds (one per border position in order where an input position feeds several: a
+    # replicate pad's edge).
     @staticmethod
     def forward(ctx, x, maps, keep_input=False):
         ctx.keep_input = keep_input  # reflect / replicate: torch's backward keeps its input
@@ -5515,7 +5515,11 @@ class EdgePad(Function):
         for axis, lo, n, border, src in reversed(EdgePad._meta(ctx)):
             pre = (slice(None),) * axis
             d = g[pre + (slice(lo, lo + n),)].copy()
-            d[pre + (src,)] += g[pre + (border,)]  # src has no repeats: plain fancy += is exact
+            if np.unique(src).size == src.size:  # no repeats: plain fancy += is exact
+                d[pre + (src,)] += g[pre + (border,)]
+            else:
+                for b, j in zip(border.tolist(), src.tolist()):
+                    d[pre + (j,)] += g[pre + (b,)]
             g = d
         return g, None, None
 
@@ -5534,12 +5538,9 @@ class EdgePad(Function):
 
 def _pad_edges(x: Tensor, specs, mode: str) -> Tensor:
     """Reflect / replicate / circular padding of (axis, lo, hi) in order: one EdgePad node when
-    every axis has non-negative pads whose borders do not overlap, else a gather per axis."""
-    maps = [(d, lo, _pad_taps(x.shape[d], lo, hi, mode)[0][0]) for d, lo, hi in specs]
-    if all(
-        lo >= 0 and hi >= 0 and np.bincount(m[2]).max(initial=0) <= 2
-        for m, (_, lo, hi) in zip(maps, specs)
-    ):
+    every pad is non-negative, else a gather per axis (negative pads crop)."""
+    if all(lo >= 0 and hi >= 0 for _, lo, hi in specs):
+        maps = [(d, lo, _pad_taps(x.shape[d], lo, hi, mode)[0][0]) for d, lo, hi in specs]
         return EdgePad.apply(x, tuple(maps), mode != "circular")
     for d, lo, hi in specs:
         x = Gather.apply(x, d % x.ndim, _pad_taps(x.shape[d], lo, hi, mode), mode != "circular")
