@@ -171,3 +171,46 @@ def test_edge_pad_repeated_sources_match_torch(mode, shape, pads, dtype):
     np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
     tol = 1e-2 if dtype == np.float16 else 1e-5
     np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batch1_weight_grad_gemm_matches_torch_and_threads(dtype):
+    # one image of ResNet's last stage: dw by one GEMM that writes it (the batch engine's rule
+    # now from batch 1), against torch, and the same bits at any thread count
+    torch = pytest.importorskip("torch")
+    x, w, _, dy, pads = _case((1, 256, 512, 7, 7, 1), dtype, seed=7)
+    args = (dy, x, w, (1, 1), pads, (1, 1), 1, False, True, False)
+    with at_threads(1):
+        ref = _C.conv2d_backward(*args)[1]
+    for nt in (2, 3):
+        with at_threads(nt):
+            np.testing.assert_array_equal(_C.conv2d_backward(*args)[1], ref)
+    t = [torch.from_numpy(a) for a in (dy, x, w)]
+    expect = torch.ops.aten.convolution_backward(
+        *t, None, [1, 1], list(pads), [1, 1], False, [0, 0], 1, [False, True, False]
+    )[1]
+    np.testing.assert_allclose(ref, expect.numpy(), **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batch_dw", ["always", "never"])
+def test_weight_grad_one_image_and_groups_match_reference(dtype, batch_dw):
+    # the batch engine at N = 1 ('always'), and the fused engine's per-thread partials reduced
+    # a cache line of output channels at a time (groups, 21 channels a group: a partial line)
+    rng = np.random.default_rng(8)
+    for n, c, o, groups, h in ((1, 6, 20, 1, 9), (8, 12, 63, 3, 17)):  # (the second: 2 threads)
+        x = rng.standard_normal((n, c, h, 8)).astype(dtype)
+        w = rng.standard_normal((o, c // groups, 3, 3)).astype(dtype)
+        dy = rng.standard_normal((n, o, h, 8)).astype(dtype)
+        args = (dy, x, w, (1, 1), (1, 1), (1, 1), groups, True, True, True)
+        old = _C.conv2d_set_batch_dw(batch_dw)
+        try:
+            for nt in (1, 2):
+                with at_threads(nt):
+                    dx, dw, db = _C.conv2d_backward(*args)
+                ref = conv2d_backward_ref(dy, x, w, padding=(1, 1), groups=groups)
+                np.testing.assert_allclose(dx, ref[0], **TOL[dtype])
+                np.testing.assert_allclose(dw, ref[1], **TOL[dtype])
+                np.testing.assert_allclose(db, dy.sum((0, 2, 3)), **TOL[dtype])
+        finally:
+            _C.conv2d_set_batch_dw(old)
