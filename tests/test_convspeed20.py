@@ -214,3 +214,24 @@ def test_weight_grad_one_image_and_groups_match_reference(dtype, batch_dw):
                 np.testing.assert_allclose(db, dy.sum((0, 2, 3)), **TOL[dtype])
         finally:
             _C.conv2d_set_batch_dw(old)
+
+
+@pytest.mark.parametrize(
+    "mode, shape, pads",
+    [("replicate", (2, 3, 6, 5), (3, 4, 2, 5)), ("reflect", (1, 2, 3, 4), (3, 3, 2, 2))],
+)
+def test_edge_pad_repeated_sources_same_bits_as_gather(mode, shape, pads):
+    # each repeated source's sum in y's order: the bits of a gather per axis
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal(shape).astype(np.float32)
+    a = ember.tensor(x, requires_grad=True)
+    y = F.pad(a, pads, mode=mode)
+    g = ember.tensor(rng.standard_normal(y.shape).astype(np.float32))
+    y.backward(g)
+    b = ember.tensor(x, requires_grad=True)
+    z = b
+    for axis, (lo, hi) in ((2, pads[2:]), (3, pads[:2])):
+        z = F._gather_axis(z, axis, F._pad_taps(z.shape[axis], lo, hi, mode))
+    z.backward(g)
+    np.testing.assert_array_equal(y.detach().numpy(), z.detach().numpy())
+    np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())

@@ -5470,8 +5470,8 @@ class EdgePad(Function):
     # x -> y padded along several axes at once: y's centre is x, and axis by axis in the given
     # order, border position k of the axis copies its position idx[k] (at lo + idx[k] in y). One
     # copy of x plus the borders; the adjoint, axis by axis in reverse, a centre slice copy plus a
-    # few adds (one per border position in order where an input position feeds several: a
-    # replicate pad's edge).
+    # few adds: the same sums as Gather's (where an input position feeds several, a replicate
+    # pad's edge, in y's order: the terms before the centre's, the centre's, those after).
     @staticmethod
     def forward(ctx, x, maps, keep_input=False):
         ctx.keep_input = keep_input  # reflect / replicate: torch's backward keeps its input
@@ -5517,9 +5517,18 @@ class EdgePad(Function):
             d = g[pre + (slice(lo, lo + n),)].copy()
             if np.unique(src).size == src.size:  # no repeats: plain fancy += is exact
                 d[pre + (src,)] += g[pre + (border,)]
-            else:
+            else:  # a replicate edge: each sum in y's order, as Gather's (its bits)
+                before = {}  # the terms before the centre's, summed first
                 for b, j in zip(border.tolist(), src.tolist()):
-                    d[pre + (j,)] += g[pre + (b,)]
+                    if b < lo and j in before:
+                        before[j] += g[pre + (b,)]
+                    elif b < lo:
+                        before[j] = g[pre + (b,)].copy()
+                for j, t in before.items():
+                    d[pre + (j,)] += t
+                for b, j in zip(border.tolist(), src.tolist()):
+                    if b >= lo:
+                        d[pre + (j,)] += g[pre + (b,)]
             g = d
         return g, None, None
 
