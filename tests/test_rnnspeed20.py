@@ -104,3 +104,67 @@ def test_lstm_no_grad_matches_pytorch(threads, n, h, rng):
     np.testing.assert_allclose(ye.numpy(), yt.numpy(), **tol)
     np.testing.assert_allclose(hne.numpy(), hnt.numpy(), **tol)
     np.testing.assert_allclose(cne.numpy(), cnt.numpy(), **tol)
+
+
+def _gru_args(rng, t, n, i, h, dtype):
+    s = 1.0 / np.sqrt(h)
+    x = rng.standard_normal((t, n, i)).astype(dtype)
+    h0 = rng.uniform(-1, 1, (n, h)).astype(dtype)
+    w_ih = rng.uniform(-s, s, (3 * h, i)).astype(dtype)
+    w_hh = rng.uniform(-s, s, (3 * h, h)).astype(dtype)
+    b = [rng.uniform(-s, s, 3 * h).astype(dtype) for _ in range(2)]
+    return x, h0, w_ih, w_hh, b[0], b[1]
+
+
+@pytest.mark.parametrize(
+    "n, h, lengths, reverse",
+    [
+        (32, 128, None, False),
+        (13, 128, None, True),  # a partial last row block
+        (11, 136, [6, 6, 5, 5, 4, 3, 3, 2, 2, 1, 1], False),  # H % NR != 0, a sorted prefix
+        (11, 128, [2, 6, 1, 6, 3, 5, 1, 4, 6, 2, 1], True),  # lengths not a prefix
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gru_backward_split_by_sequences_same_bits(n, h, lengths, reverse, dtype, rng):
+    """On 2 threads gru_backward runs its time loop split by whole GEMM row blocks of the batch:
+    every gradient is the bits of the 1-thread loop."""
+    t = 6
+    x, h0, w_ih, w_hh, b_ih, b_hh = _gru_args(rng, t, n, 9, h, dtype)
+    lens = None if lengths is None else np.array(lengths, np.int64)
+    dy = rng.standard_normal((t, n, h)).astype(dtype)
+    dhn = rng.standard_normal((n, h)).astype(dtype)
+    got = []
+    for threads in (1, 2):
+        with at_threads(threads):
+            y, _, gates, hn = _C.gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, lens, reverse)
+            got.append(
+                _C.gru_backward(dy, dhn, x, h0, w_ih, w_hh, True, lens, reverse, y, gates, hn)
+            )
+    for a, b in zip(*got):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("n", [32, 13])
+def test_gru_backward_matches_pytorch(threads, n, rng):
+    torch = pytest.importorskip("torch")
+    t, i, h = 6, 16, 128
+    tm = torch.nn.GRU(i, h)
+    em = nn.GRU(i, h, dtype=np.float32)
+    em.load_state_dict({k: v.detach().numpy().copy() for k, v in tm.state_dict().items()})
+    x = rng.standard_normal((t, n, i)).astype(np.float32)
+    h0 = rng.uniform(-1, 1, (1, n, h)).astype(np.float32)
+    dy = rng.standard_normal((t, n, h)).astype(np.float32)
+    xt, h0t = (torch.tensor(a, requires_grad=True) for a in (x, h0))
+    (tm(xt, h0t)[0] * torch.tensor(dy)).sum().backward()
+    with at_threads(threads):
+        xe, h0e = (ember.tensor(a, requires_grad=True) for a in (x, h0))
+        (em(xe, h0e)[0] * ember.tensor(dy)).sum().backward()
+    tol = {"rtol": 2e-4, "atol": 2e-5}
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), **tol)
+    np.testing.assert_allclose(h0e.grad.numpy(), h0t.grad.numpy(), **tol)
+    for name, p in tm.named_parameters():
+        np.testing.assert_allclose(
+            dict(em.named_parameters())[name].grad.numpy(), p.grad.numpy(), **tol
+        )

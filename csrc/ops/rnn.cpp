@@ -971,31 +971,50 @@ void gru_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T
   const std::vector<T> zeros(dy ? 0 : static_cast<size_t>(H), T(0));  // dy == null
   copy_or_zero(dh0, dh_n, N * H);
   const StepWeight<T> whh(false, GH, H, w_hh, T_);
-  for (int64_t s = T_ - 1; s >= 0; --s) {
-    const int64_t t = st.t_of(s);
-    const T* g = gates + t * N * GH;
-    const T* hnt = hn + t * N * H;
-    T* di = dgi + t * N * GH;
-    T* dh_ = dgh + t * N * GH;
-    const T* yp = s > 0 ? y + st.prev(t) * N * H : nullptr;  // previous step's output
-    const T* dyt = dy ? dy + t * N * H : nullptr;
-    for_each_block(N, H, 8, [&](int64_t n, int64_t j0, int64_t j1) {
-      T* dir = di + n * GH;
-      T* dhr_ = dh_ + n * GH;
-      if (!st.valid(t, n)) {
-        for (int64_t k = 0; k < 3; ++k) {
-          zero_range(dir + k * H, j0, j1);
-          zero_range(dhr_ + k * H, j0, j1);
-        }
-        return;
+  // Row n, units [j0, j1) of step s's pointwise pass.
+  auto pointwise = [&](int64_t s, int64_t n, int64_t j0, int64_t j1) {
+    const int64_t t = st.t_of(s), r = t * N + n;
+    T* dir = dgi + r * GH;
+    T* dhr_ = dgh + r * GH;
+    if (!st.valid(t, n)) {
+      for (int64_t k = 0; k < 3; ++k) {
+        zero_range(dir + k * H, j0, j1);
+        zero_range(dhr_ + k * H, j0, j1);
       }
-      const T* gr = g + n * GH;
-      const T* hp = st.first(t, n) ? h0 + n * H : yp + n * H;
-      const T* dyr = dyt ? dyt + n * H : zeros.data();
-      gru_bwd_row(dir, dir + H, dir + 2 * H, dhr_, dhr_ + H, dhr_ + 2 * H, dh0 + n * H, gr, gr + H,
-                  gr + 2 * H, hnt + n * H, hp, dyr, j0, j1);
-    });
-    whh.mul(st.rows(t, N), dh_, GH, T(1), dh0, H);
+      return;
+    }
+    const T* gr = gates + r * GH;
+    // The previous step's output, or h0 at the sequence's first step.
+    const T* hp = st.first(t, n) ? h0 + n * H : y + (st.prev(t) * N + n) * H;
+    const T* dyr = dy ? dy + r * H : zeros.data();
+    gru_bwd_row(dir, dir + H, dir + 2 * H, dhr_, dhr_ + H, dhr_ + 2 * H, dh0 + n * H, gr, gr + H,
+                gr + 2 * H, hn + r * H, hp, dyr, j0, j1);
+  };
+  if (const int nt = whh.direct() ? 1 : batch_threads(N, GH, H, whh.packed().mr); nt > 1) {
+    // Split by sequences as in lstm_backward: a thread runs the whole time loop on its whole MR
+    // row blocks [n0, n1), no barrier (was a pointwise pass and a GEMM, two parallel regions, a
+    // step). Padded rows have zero gradients, so their carried dh passes through unchanged.
+#pragma omp parallel num_threads(nt)
+    {
+      const int64_t mr = whh.packed().mr, nb = (N + mr - 1) / mr;
+      const int64_t k = omp_get_thread_num(), team = omp_get_num_threads();
+      const int64_t n0 = std::min(N, nb * k / team * mr),
+                    n1 = std::min(N, nb * (k + 1) / team * mr);
+      for (int64_t s = T_ - 1; s >= 0 && n1 > n0; --s) {
+        const int64_t t = st.t_of(s);
+        for (int64_t n = n0; n < n1; ++n) pointwise(s, n, 0, H);
+        const int64_t m1 = std::min(n1, st.rows(t, N));
+        if (m1 > n0)
+          gemm_packed_cols<T>(m1 - n0, T(1), dgh + (t * N + n0) * GH, GH, whh.packed(), 0, H, T(1),
+                              dh0 + n0 * H, H);
+      }
+    }
+  } else {
+    for (int64_t s = T_ - 1; s >= 0; --s) {
+      for_each_block(N, H, 8, [&](int64_t n, int64_t j0, int64_t j1) { pointwise(s, n, j0, j1); });
+      const int64_t t = st.t_of(s);
+      whh.mul(st.rows(t, N), dgh + t * N * GH, GH, T(1), dh0, H);
+    }
   }
   finish_backward(dx, dw_ih, dw_hh, db_ih, db_hh, dgi, dgh, x, y, h0, w_ih, st, N, I, H, GH);
 }
