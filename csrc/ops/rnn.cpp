@@ -6,7 +6,7 @@
 // null, G = 4 (LSTM), 3 (GRU), 1 (RNN). Every kernel is one big GEMM for the input projection of
 // all T steps, then per step one GEMM for the hidden projection (W_hh packed once per call:
 // PackedB) and ONE fused pointwise pass (an EMBER_SIMD row worker). On several threads the LSTM
-// forward and backward and the GRU forward split the batch (each thread runs that loop on its own
+// and GRU forward and backward split the batch (each thread runs that loop on its own
 // sequences, whole MR row blocks of the GEMM: no barrier, no state crossing cores); with too few
 // sequences for that, each step is split by hidden units instead (its GEMM columns and pointwise
 // pass, one barrier a step). Every path gives the same bits. Backward stores
