@@ -63,21 +63,29 @@ void simd_kernel(int64_t kc, typename S::T alpha, const typename S::T* a, int64_
   }
   const V va = S::set1(alpha);
   const V vb = S::set1(beta);
+  // Every load of C comes before the first store: rows ldc apart with ldc a multiple of 4 KiB
+  // (an LSTM's gates, 4H = 1024 floats) alias in the low 12 address bits, and a load issued after
+  // a store to such an address waits for it (32 x 1024 x 128 with beta = 1, ldc = 1024: ~2% more
+  // GFLOP/s on Zen 4). The same arithmetic, only the order of the memory accesses changes.
+  // alpha == 1 (nearly every caller) skips the multiply: x * 1 is x, the same bits.
   if (mr == MR && nr == NR) {
-    if (beta == T(0)) {
+    if (alpha != T(1)) {
 #pragma GCC unroll 32
       for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) S::storeu(c + i * ldc + v * L, S::mul(va, acc[i][v]));
-    } else {
-#pragma GCC unroll 32
-      for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) {
-          T* ci = c + i * ldc + v * L;
-          S::storeu(ci, S::fmadd(vb, S::loadu(ci), S::mul(va, acc[i][v])));
-        }
+        for (int v = 0; v < NV; ++v) acc[i][v] = S::mul(va, acc[i][v]);
     }
+    if (beta != T(0)) {
+#pragma GCC unroll 32
+      for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v)
+          acc[i][v] = S::fmadd(vb, S::loadu(c + i * ldc + v * L), acc[i][v]);
+    }
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) S::storeu(c + i * ldc + v * L, acc[i][v]);
     return;
   }
   // Edge tile: the same arithmetic, through masked loads and stores of the first mr x nr.
@@ -88,10 +96,18 @@ void simd_kernel(int64_t kc, typename S::T alpha, const typename S::T* a, int64_
     for (int v = 0; v < NV; ++v) {
       const int n = nr - v * L < L ? nr - v * L : L;
       if (n <= 0) break;
-      T* ci = c + i * ldc + v * L;
-      V r = S::mul(va, acc[i][v]);
-      if (beta != T(0)) r = S::fmadd(vb, S::maskloadu(ci, n), r);
-      S::maskstoreu(ci, n, r);
+      const V r = S::mul(va, acc[i][v]);
+      acc[i][v] = beta != T(0) ? S::fmadd(vb, S::maskloadu(c + i * ldc + v * L, n), r) : r;
+    }
+  }
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i) {
+    if (i >= mr) break;
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) {
+      const int n = nr - v * L < L ? nr - v * L : L;
+      if (n <= 0) break;
+      S::maskstoreu(c + i * ldc + v * L, n, acc[i][v]);
     }
   }
 }
