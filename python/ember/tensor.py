@@ -379,9 +379,14 @@ class Tensor:
         if _autograd_state().inference:  # (torch's inference mode skips autograd's detach_:
             return self  # the tensor keeps its grad_fn and requires_grad, views included)
         # (torch refuses every view; ember knows those made under no_grad of a tensor that
-        # requires grad: its own modules return graph views where torch's do not, e.g. an
-        # RNN's h_n, which training loops detach_())
-        if getattr(self, "_no_grad_view", None) is not None:
+        # requires grad, and a graph view by its node's input. Not a view ember's own modules
+        # return from a fresh buffer where torch's do not, e.g. an RNN's h_n, which training
+        # loops detach_(); nor, unlike torch, a view of a tensor outside the graph)
+        ctx = self._ctx  # a graph view: its node's input shares its memory (x[0], x.view(-1))
+        if getattr(self, "_no_grad_view", None) is not None or (
+            ctx is not None
+            and any(p is not None and np.may_share_memory(p.data, self.data) for p in ctx.parents)
+        ):
             raise RuntimeError(  # (torch's words)
                 "Can't detach views in-place. Use detach() instead. If you are using "
                 "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is set "

@@ -577,6 +577,8 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
             if new is not g and not graph:
                 shared.add(new)  # a hook's result may be the caller's array: copy it
             g = new
+        if capture is None and not leaf._requires_grad:
+            continue  # (detach_()ed or requires_grad_(False) since: torch's AccumulateGrad skips)
         _deliver(leaf, g, shared, capture)
         if hooks is not None and capture is None:
             for fn in list(hooks.post.values()):

@@ -1,0 +1,100 @@
+"""Views, detach_, in-place writes and friends, each against PyTorch 2.13's behaviour."""
+
+import numpy as np
+import pytest
+
+import ember
+
+DETACH_VIEW = "Can't detach views in-place"
+
+
+def _both(torch):
+    return ((torch, torch.ones), (ember, ember.ones))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda x: x.view(-1),
+        lambda x: x[0],
+        lambda x: x.t(),
+        lambda x: x.reshape(6),
+        lambda x: x.unbind(0)[1],
+        lambda x: x.split(1)[0],
+        lambda x: x.flatten(),
+        lambda x: x.unsqueeze(0),
+    ],
+)
+def test_detach_inplace_refuses_graph_views(make):
+    torch = pytest.importorskip("torch")
+    for lib, ones in _both(torch):
+        for x in (ones(3, 2, requires_grad=True) * 2, ones(3, 2, requires_grad=True)):
+            y = make(x)
+            with pytest.raises(RuntimeError, match=DETACH_VIEW):
+                y.detach_()
+            assert y.requires_grad  # (left as it was)
+
+
+def test_detach_inplace_of_non_views_and_rnn_states():
+    torch = pytest.importorskip("torch")
+    for lib, ones in _both(torch):
+        x = ones(3, 2, requires_grad=True) * 2
+        for t in (x, x.detach(), x + 1):
+            assert t.detach_() is t and not t.requires_grad and t.grad_fn is None
+        # an RNN's final states are fresh tensors in torch: training loops detach_() them
+        for cls in (lib.nn.RNN, lib.nn.GRU):
+            _, h = cls(3, 4)(ones(5, 1, 3))
+            assert not h.detach_().requires_grad
+        _, (h, c) = lib.nn.LSTM(3, 4)(ones(5, 1, 3))
+        assert not h.detach_().requires_grad and not c.detach_().requires_grad
+
+
+def test_leaf_detached_in_place_after_use_takes_no_gradient():
+    torch = pytest.importorskip("torch")
+    for lib, ones in _both(torch):
+        a = ones(3, requires_grad=True)
+        y = (a * a).sum()
+        a.detach_()
+        y.backward()
+        assert a.grad is None and not a.requires_grad
+        # requiring grad again before backward: the gradient arrives, as torch's
+        b = ones(3, requires_grad=True)
+        y = (b * b).sum()
+        b.detach_()
+        b.requires_grad_()
+        y.backward()
+        np.testing.assert_allclose(np.asarray(b.grad), [2.0, 2.0, 2.0])
+        # requires_grad_(False) on the leaf after use: likewise no gradient
+        c = ones(3, requires_grad=True)
+        y = (c * 3).sum()
+        c.requires_grad_(False)
+        y.backward()
+        assert c.grad is None
+
+
+def _encoder(lib, mask_rows, seed=0):
+    rng = np.random.default_rng(seed)
+    layer = lib.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    enc = lib.nn.TransformerEncoder(layer, 2, enable_nested_tensor=True)
+    for p in enc.parameters():
+        p.data = lib.tensor(rng.standard_normal(tuple(p.shape)).astype(np.float32) * 0.3)
+    enc.eval()
+    x = lib.tensor(rng.standard_normal((2, 3, 8)).astype(np.float32))
+    m = np.zeros((2, 3), bool)
+    m[mask_rows] = True
+    with lib.no_grad():
+        return enc(x, src_key_padding_mask=lib.tensor(m))
+
+
+@pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors")
+def test_transformer_encoder_fast_path_fully_padded():
+    torch = pytest.importorskip("torch")
+    # one sequence all padding: its rows come out zero on the nested fast path, as torch's
+    got, want = _encoder(ember, [0]), _encoder(torch, [0])
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-5)
+    assert not np.any(got.numpy()[0])
+    # every sequence all padding: torch's nested tensor cannot be padded back
+    with pytest.raises(RuntimeError, match="at least one constituent tensor"):
+        _encoder(torch, slice(None))
+    with pytest.raises(RuntimeError, match=r"at least one constituent tensor.*\(2, 3, 8\)"):
+        _encoder(ember, slice(None))
