@@ -27,7 +27,7 @@ def _both(torch):
 )
 def test_detach_inplace_refuses_graph_views(make):
     torch = pytest.importorskip("torch")
-    for lib, ones in _both(torch):
+    for _, ones in _both(torch):
         for x in (ones(3, 2, requires_grad=True) * 2, ones(3, 2, requires_grad=True)):
             y = make(x)
             with pytest.raises(RuntimeError, match=DETACH_VIEW):
@@ -51,7 +51,7 @@ def test_detach_inplace_of_non_views_and_rnn_states():
 
 def test_leaf_detached_in_place_after_use_takes_no_gradient():
     torch = pytest.importorskip("torch")
-    for lib, ones in _both(torch):
+    for _, ones in _both(torch):
         a = ones(3, requires_grad=True)
         y = (a * a).sum()
         a.detach_()
