@@ -98,3 +98,76 @@ def test_transformer_encoder_fast_path_fully_padded():
         _encoder(torch, slice(None))
     with pytest.raises(RuntimeError, match=r"at least one constituent tensor.*\(2, 3, 8\)"):
         _encoder(ember, slice(None))
+
+
+OVERLAP = "more than one element of the written-to tensor refers to a single memory location"
+
+_EXPANDED_WRITES = [
+    # (write, whether torch refuses it): a write is refused when the written-to tensor has a
+    # stride-0 dim of size 2 or more; fill_/zero_ fill the memory anyway
+    (lambda x: x.__setitem__(0, 5.0), True),
+    (lambda x: x.__setitem__((slice(None), 0), 5.0), False),
+    (lambda x: x.__setitem__((0, 1), 5.0), False),
+    (lambda x: x.__setitem__((slice(None), slice(0, 2)), 5.0), True),
+    (lambda x: x.__setitem__((0, slice(0, 1)), 7.0), False),
+    (lambda x: x.__setitem__(slice(1, 2), 3.0), True),
+    (lambda x: x.__setitem__((slice(None), slice(1, 2)), 3.0), False),
+    (lambda x: x.__setitem__(Ellipsis, 1.0), True),
+    (lambda x: x.add_(1), True),
+    (lambda x: x[0].add_(1), True),
+    (lambda x: x[:, 0].add_(1), False),
+    (lambda x: x[:, 0].copy_(x[:, 0] * 0 + 1), False),
+    (lambda x: x[1:2].mul_(2), True),
+    (lambda x: x[:, 1:2].mul_(2), False),
+    (lambda x: x.exp_(), True),
+    (lambda x: x.clamp_(0, 1), True),
+    (lambda x: x.fill_(1), False),
+    (lambda x: x[0].zero_(), False),
+    (lambda x: x.t()[0, 1:].sub_(1), False),
+    (lambda x: x.t()[1:, 0].sub_(1), True),
+]
+
+
+@pytest.mark.parametrize("write, refused", _EXPANDED_WRITES)
+def test_writes_into_an_expanded_tensor_as_torch(write, refused):
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (torch, ember):
+        base = lib.arange(3.0).reshape(3, 1)
+        x = base.expand(3, 4)
+        if refused:
+            with pytest.raises(RuntimeError, match=OVERLAP):
+                write(x)
+        else:
+            write(x)
+        results.append(base.tolist())
+    assert results[0] == results[1]
+
+
+def test_writes_into_an_expanded_graph_tensor_as_torch():
+    torch = pytest.importorskip("torch")
+    got = []
+    for lib in (torch, ember):
+        a = lib.tensor([[1.0], [2.0], [3.0]], requires_grad=True)
+        b = a * 2
+        y = b.expand(3, 4)
+        y[:, 0].mul_(3)
+        y[1, 1] = 4.0
+        with pytest.raises(RuntimeError, match=OVERLAP):
+            y[2] = 1.0
+        (y * lib.arange(12.0).reshape(3, 4)).sum().backward()
+        got.append((b.tolist(), a.grad.tolist()))
+    assert got[0] == got[1]
+
+
+def test_overlapping_windows_stay_read_only():
+    # (torch writes them in its loop's order; ember keeps refusing them, as NumPy's)
+    x = ember.arange(8.0)
+    with pytest.raises(RuntimeError, match="read-only"):
+        x.unfold(0, 3, 1).mul_(2)
+    # a read-only NumPy array's memory stays read-only
+    a = np.ones(3, np.float32)
+    a.flags.writeable = False
+    t = ember.from_numpy(np.broadcast_to(a, (2, 3)))
+    with pytest.raises(RuntimeError, match="read-only"):
+        t[:, 0] = 2.0

@@ -56,7 +56,7 @@ def write(
         _function.refuse_no_grad_view_write(x)
         raise _leaf_error(name)
     if not x.data.flags.writeable:
-        raise x._read_only()
+        x._writeable()
     root, chain = view_root(x)
     if root is not None:
         return _write_through_view(x, root, chain, build, args, kwargs, name)

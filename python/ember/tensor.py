@@ -711,7 +711,8 @@ class Tensor:
         if not d.flags.writeable:  # an expand()ed tensor: torch fills the memory it views
             d = _expanded_alias(d)
             if d is None:
-                raise self._read_only()
+                self._writeable()
+                d = self.data
         if d is self.data or self._requires_grad:
             self._needs_record(None, rebind=False)  # graph tensors: refuse, not wrong gradients
         d[...] = value.data if isinstance(value, Tensor) else _ops._fill_value(value, self.dtype)
@@ -880,6 +881,19 @@ class Tensor:
             "broadcast view, or a read-only NumPy array): clone() it first"
         )
 
+    def _writeable(self) -> None:
+        """Before an in-place write into self's read-only array: as torch, a view of an
+        expand()ed tensor (``x[:, 0]`` of a (3, 1) expanded to (3, 4)) writes the memory it
+        views, unless two of its own elements are one memory location; self then holds a
+        writeable alias of the same memory. Else raise."""
+        alias = _writeable_alias(self.data)
+        if alias is None:
+            raise self._read_only()
+        _check_no_internal_overlap(alias)
+        if not _distinct(alias):  # (overlapping windows: torch's result hangs on its loop order)
+            raise self._read_only()
+        self.data = alias
+
     def _records(self, other) -> bool:
         """Whether self op= other is a graph op (recorded by ember/_inplace.py's write)."""
         graph = self._ctx is not None or (isinstance(other, Tensor) and other._requires_grad)
@@ -891,7 +905,7 @@ class Tensor:
         when nothing is recorded (ember/_inplace.py records the others before calling them),
         except those with no gradient (apply_, map_), which are refused on graph tensors."""
         if not self.data.flags.writeable and not (rebind and self._records(other)):
-            raise self._read_only()
+            self._writeable()
         if not is_grad_enabled():
             return False
         if self._requires_grad and self._ctx is None:
@@ -1569,23 +1583,39 @@ class Tensor:
             if split is not None:  # one key of flat positions, in torch's layout
                 flat = np.arange(self.data.size).reshape(self.shape)
                 index = np.unravel_index(flat[split[0]][_ops._index_arg(split[1])[0]], self.shape)
+            if not self.data.flags.writeable and split is None and not advanced:
+                # an expand()ed graph view: torch's x[i] = v is x[i].copy_(v), refused only if
+                # x[i] itself repeats a memory location
+                src = value if isinstance(value, Tensor) else Tensor(np.asarray(value, self.dtype))
+                self[index].copy_(src)
+                return
             if self._ctx is not None and _inplace.view_root(self)[0] is not None:
                 # a view of another graph tensor (h[:, 0][1] = v): that tensor changes too
                 _inplace.write(self, _inplace.put, (index, value), name="index assignment")
                 return
             _ops.index_put_(self, index, value)
             return
-        if not self.data.flags.writeable:
-            raise self._read_only()
+        d = self.data
+        if not d.flags.writeable:
+            alias = _writeable_alias(d) if split is None and not advanced else None
+            if alias is None:
+                raise self._read_only()
+            # torch's x[i] = v: x[i].copy_(v), refused only if x[i] repeats a memory location
+            key = index if type(index) is tuple else (index,)
+            d = alias[key if any(k is ... for k in key) else (*key, ...)]  # (0-d: a view too)
+            _check_no_internal_overlap(d)
+            if not _distinct(d):
+                raise self._read_only()
+            index = ...
         value = value.data if isinstance(value, Tensor) else value
         if type(value) is int and self.data.dtype.kind in "iu":  # uint8 t[0] = -1 writes 255
             value = _ops._fill_value(value, self.data.dtype)
         if split is not None:
-            self.data[split[0]][_ops._index_arg(split[1])[0]] = value  # split[0] gives a view
+            d[split[0]][_ops._index_arg(split[1])[0]] = value  # split[0] gives a view
         else:
-            self.data[index] = value
+            d[index] = value
         if _function._tracking:  # nodes that saved the old values refuse to backward
-            _function.note_write(self.data)
+            _function.note_write(d)
 
 
 # Op outputs outside the graph (ops.py imports _plain: defined before the imports below)
@@ -1777,6 +1807,46 @@ def _expanded_alias(a: np.ndarray):
     start = v.__array_interface__["data"][0] - owner.__array_interface__["data"][0]
     flat = owner.reshape(-1, order="A").view(np.uint8)
     return np.lib.stride_tricks.as_strided(flat[start:].view(a.dtype), v.shape, v.strides)
+
+
+def _writeable_alias(a: np.ndarray):
+    """A writeable array with ``a``'s shape and strides on the memory a read-only ``a`` views
+    (an expand()ed tensor or a view of one), when that memory is a writeable array's; else
+    None (a read-only NumPy array stays read-only)."""
+    owner = _function.array_owner(a)
+    if (
+        owner is a
+        or not owner.flags.writeable
+        or not (owner.flags.c_contiguous or owner.flags.f_contiguous)
+        or any(st < 0 for st in a.strides)
+    ):
+        return None
+    start = a.__array_interface__["data"][0] - owner.__array_interface__["data"][0]
+    raw = owner.reshape(-1, order="A").view(np.uint8)
+    return np.ndarray(a.shape, a.dtype, raw, start, a.strides)
+
+
+def _check_no_internal_overlap(a: np.ndarray) -> None:
+    """torch's assert_no_internal_overlap: a written-to tensor with a stride-0 dim of size 2 or
+    more (an expand()ed one) is refused."""
+    if any(st == 0 and n > 1 for n, st in zip(a.shape, a.strides, strict=True)):
+        raise RuntimeError(
+            "unsupported operation: more than one element of the written-to tensor refers to a "
+            f"single memory location (a tensor of shape {tuple(a.shape)} and strides "
+            f"{tuple(st // a.itemsize for st in a.strides)}). Please clone() the tensor before "
+            "performing the operation."
+        )
+
+
+def _distinct(a: np.ndarray) -> bool:
+    """Whether no two elements of ``a`` share memory, by the sufficient test: its dims of size
+    2 or more, by stride, each step past the whole span of the smaller ones."""
+    span = a.itemsize
+    for st, n in sorted((abs(st), n) for n, st in zip(a.shape, a.strides, strict=True) if n > 1):
+        if st < span:
+            return False
+        span = st * (n - 1) + span
+    return True
 
 
 def _strided_payload(a: np.ndarray):
