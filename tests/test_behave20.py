@@ -171,3 +171,39 @@ def test_overlapping_windows_stay_read_only():
     t = ember.from_numpy(np.broadcast_to(a, (2, 3)))
     with pytest.raises(RuntimeError, match="read-only"):
         t[:, 0] = 2.0
+
+
+def _layout(t):
+    return tuple(t.shape), tuple(t.stride()), t.storage_offset(), t.untyped_storage().nbytes()
+
+
+def test_deepcopy_of_views_keeps_offsets_and_sharing_as_torch():
+    import copy
+
+    torch = pytest.importorskip("torch")
+    got = []
+    for lib in (torch, ember):
+        base = lib.arange(12.0).reshape(3, 4)
+        v = base[1:, 1:3]
+        row, col = base[1], base.t()
+        one = copy.deepcopy(v)
+        b2, r2, c2 = copy.deepcopy((base, row, col))  # one deepcopy: one storage, shared
+        r2[0] = 100.0
+        e = copy.deepcopy(lib.ones(3).expand(2, 3))
+        with lib.no_grad():
+            p = lib.ones(3, 4, requires_grad=True)[1]
+        pc = copy.deepcopy(p)
+        got.append(
+            (
+                [_layout(t) for t in (one, r2, c2, e, pc)],
+                one.tolist(),
+                b2.tolist(),
+                c2.tolist(),
+                pc.requires_grad,
+            )
+        )
+    assert got[0] == got[1]
+    # the original is untouched, and a deepcopy of a graph view is refused as torch's
+    x = ember.ones(2, 2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="graph leaves"):
+        copy.deepcopy(x[0])

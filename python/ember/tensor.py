@@ -414,7 +414,10 @@ class Tensor:
                 "Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
                 "protocol at the moment."
             )
-        payload, state = copy.deepcopy((_strided_payload(self.data), _extra_state(self)), memo)
+        # (the memory it views, whole: views deep-copied together share their copy, each at
+        # its offset, as torch's storages in one deepcopy)
+        payload = _storage_payload(self.data) or _strided_payload(self.data)
+        payload, state = copy.deepcopy((payload, _extra_state(self)), memo)
         new = _rebuild_tensor(type(self), payload, self._requires_grad, state)
         memo[id(self)] = new
         if self._grad is not None and not _is_parameter(self):  # (torch's Parameter drops it)
@@ -1865,9 +1868,32 @@ def _strided_payload(a: np.ndarray):
     return raw, a.dtype, a.shape, a.strides, a.flags.writeable
 
 
+def _storage_payload(a: np.ndarray):
+    """(the array owning a's memory, a's byte offset in it, dtype, shape, strides, writeable)
+    for a view of a contiguous owner, else None."""
+    if a.base is None:
+        return None
+    owner = _function.array_owner(a)
+    if (
+        owner is a
+        or owner.dtype.hasobject
+        or not (owner.flags.c_contiguous or owner.flags.f_contiguous)
+        or any(st < 0 for st in a.strides)
+    ):
+        return None
+    start = a.__array_interface__["data"][0] - owner.__array_interface__["data"][0]
+    return owner, start, a.dtype, a.shape, a.strides, a.flags.writeable
+
+
 def _from_payload(payload) -> np.ndarray:
     if isinstance(payload, np.ndarray):
         return payload
+    if len(payload) == 6:  # (_storage_payload's)
+        owner, start, dtype, shape, strides, writeable = payload
+        raw = owner.reshape(-1, order="A").view(np.uint8)
+        a = np.ndarray(shape, dtype, raw, start, strides)
+        a.flags.writeable = writeable
+        return a
     raw, dtype, shape, strides, writeable = payload
     # (an expanded tensor, stride 0, stays read-only)
     return np.lib.stride_tricks.as_strided(raw, shape, strides, writeable=writeable).view(dtype)
