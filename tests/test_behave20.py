@@ -207,3 +207,46 @@ def test_deepcopy_of_views_keeps_offsets_and_sharing_as_torch():
     x = ember.ones(2, 2, requires_grad=True)
     with pytest.raises(RuntimeError, match="graph leaves"):
         copy.deepcopy(x[0])
+
+
+NO_GRAD_VIEW = "view of a view which was created in no_grad mode and its base"
+
+
+def _view_of_no_grad_view(lib):
+    a = lib.ones(4, requires_grad=True).clone()
+    with lib.no_grad():
+        v = a[1:]
+    return a, v, v[1:]  # (w, made in grad mode: a graph view of the no-grad view v)
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        lambda w: w.grad_fn,
+        lambda w: w * 2,
+        lambda w: w.sum(),
+        lambda w: w[0:],
+        lambda w: w.is_leaf,
+    ],
+)
+def test_view_of_a_no_grad_view_is_refused_once_its_base_is_written(use):
+    torch = pytest.importorskip("torch")
+    for lib in (torch, ember):
+        a, _, w = _view_of_no_grad_view(lib)
+        a.mul_(2)
+        with pytest.raises(RuntimeError, match=NO_GRAD_VIEW):
+            use(w)
+        with lib.no_grad():  # (not in no_grad mode, nor through detach())
+            assert (w * 2).tolist() == [4.0, 4.0]
+        assert w.detach().tolist() == [2.0, 2.0]
+
+
+def test_ops_recorded_before_the_write_still_backward():
+    torch = pytest.importorskip("torch")
+    for lib in (torch, ember):
+        a, v, w = _view_of_no_grad_view(lib)
+        y = (w * 2).sum() + (a * 3).sum()
+        a2 = a.detach()  # (the leaf's clone a is written; the graph read w and a before)
+        a2.add_(1)
+        y.backward()  # torch: fine, v takes no gradient
+        assert v.grad is None and w.requires_grad

@@ -201,10 +201,11 @@ class Tensor:
     # write's count and the graph positions before each write (autograd.function's
     # note_graph_write). _fw: set only on dual leaves, their forward-AD
     # tangent (autograd/forward_ad.py). _no_grad_view: set only on a view made with grad mode
-    # off of a tensor that requires grad (autograd.function's no_grad_view).
+    # off of a tensor that requires grad (autograd.function's no_grad_view); _chained_view: on
+    # a graph view of such a view, its mark (autograd.function's chained_mark).
     __slots__ = (
         "data", "_grad", "_requires_grad", "_ctx", "_idx", "_hooks", "_written", "_versions",
-        "_fw", "_inference", "_no_grad_view",
+        "_fw", "_inference", "_no_grad_view", "_chained_view",
         "__weakref__",
     )  # fmt: skip
     __array_priority__ = 1000  # NumPy defers to our operators: ndarray + Tensor -> Tensor
