@@ -250,3 +250,25 @@ def test_ops_recorded_before_the_write_still_backward():
         a2.add_(1)
         y.backward()  # torch: fine, v takes no gradient
         assert v.grad is None and w.requires_grad
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: m.zeros(2, 3).t().unsqueeze(2),
+        lambda m: m.zeros(2, 3).unsqueeze(2),
+        lambda m: m.zeros(2, 3).t().unsqueeze(1),
+        lambda m: m.zeros(3).expand(1, 3),
+        lambda m: m.zeros(3).expand(1, 1, 3),
+        lambda m: m.zeros(3, 1).expand(2, 3, 1),
+        lambda m: m.zeros(2, 1, 3).expand(1, 2, 4, 3),
+        lambda m: m.zeros(1, 3).t().expand(1, 3, 1),
+        lambda m: m.zeros(0, 3),
+        lambda m: m.zeros(2, 0, 3),
+        lambda m: m.zeros(0),
+        lambda m: m.zeros(1, 0),
+    ],
+)
+def test_strides_of_size_one_and_empty_dims_as_torch(make):
+    torch = pytest.importorskip("torch")
+    assert make(ember).stride() == make(torch).stride()

@@ -475,7 +475,14 @@ class Tensor:
 
     def stride(self, dim: int | None = None):
         """Steps between elements along each dim, in elements (as torch), not bytes."""
-        strides = tuple(s // self.data.itemsize for s in self.data.strides)
+        d = self.data
+        if d.size:
+            strides = tuple(s // d.itemsize for s in d.strides)
+        else:  # (NumPy's are all 0: torch's of a fresh empty tensor, each size counted >= 1)
+            strides, step = [0] * d.ndim, 1
+            for i in range(d.ndim - 1, -1, -1):
+                strides[i], step = step, step * max(d.shape[i], 1)
+            strides = tuple(strides)
         return strides if dim is None else strides[dim]
 
     def data_ptr(self) -> int:
