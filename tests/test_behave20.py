@@ -272,3 +272,20 @@ def test_ops_recorded_before_the_write_still_backward():
 def test_strides_of_size_one_and_empty_dims_as_torch(make):
     torch = pytest.importorskip("torch")
     assert make(ember).stride() == make(torch).stride()
+
+
+def test_fill_through_an_expanded_view_of_a_leaf_as_torch():
+    torch = pytest.importorskip("torch")
+    got = []
+    for lib in (torch, ember):
+        leaf = lib.ones(3, 4, requires_grad=True)
+        e = leaf[..., :1].expand(3, 2)
+        with lib.no_grad():
+            e.zero_()  # (torch fills the memory an expanded view sees, graph view or not)
+            lib.ones(3, 4, requires_grad=True)[:1].expand(3, 4).fill_(2.0)
+            leaf[:1].expand(3, 4).fill_(2.0)
+        for write in (lambda: e.zero_(), lambda: e.add_(1), lambda: e[:, 0].mul_(2)):
+            with pytest.raises(RuntimeError, match="a view of a leaf Variable"):
+                write()
+        got.append(leaf.tolist())
+    assert got[0] == got[1]

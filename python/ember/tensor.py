@@ -724,8 +724,8 @@ class Tensor:
             if d is None:
                 self._writeable()
                 d = self.data
-        if d is self.data or self._requires_grad:
-            self._needs_record(None, rebind=False)  # graph tensors: refuse, not wrong gradients
+        if d is self.data or self._requires_grad:  # graph tensors: refuse, not wrong gradients
+            self._needs_record(None, rebind=False, writeable=d is not self.data)
         d[...] = value.data if isinstance(value, Tensor) else _ops._fill_value(value, self.dtype)
         return self
 
@@ -910,12 +910,12 @@ class Tensor:
         graph = self._ctx is not None or (isinstance(other, Tensor) and other._requires_grad)
         return graph and is_grad_enabled()
 
-    def _needs_record(self, other, rebind: bool) -> bool:
+    def _needs_record(self, other, rebind: bool, writeable: bool = False) -> bool:
         """Whether an in-place update of self by other must be recorded in the graph. A leaf
         that requires grad is refused (as PyTorch). Named methods (x.add_(y)) get here only
         when nothing is recorded (ember/_inplace.py records the others before calling them),
         except those with no gradient (apply_, map_), which are refused on graph tensors."""
-        if not self.data.flags.writeable and not (rebind and self._records(other)):
+        if not (writeable or self.data.flags.writeable) and not (rebind and self._records(other)):
             self._writeable()
         if not is_grad_enabled():
             return False
