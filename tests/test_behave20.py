@@ -284,8 +284,8 @@ def test_fill_through_an_expanded_view_of_a_leaf_as_torch():
             e.zero_()  # (torch fills the memory an expanded view sees, graph view or not)
             lib.ones(3, 4, requires_grad=True)[:1].expand(3, 4).fill_(2.0)
             leaf[:1].expand(3, 4).fill_(2.0)
-        for write in (lambda: e.zero_(), lambda: e.add_(1), lambda: e[:, 0].mul_(2)):
+        for write in (lambda v: v.zero_(), lambda v: v.add_(1), lambda v: v[:, 0].mul_(2)):
             with pytest.raises(RuntimeError, match="a view of a leaf Variable"):
-                write()
+                write(e)
         got.append(leaf.tolist())
     assert got[0] == got[1]
