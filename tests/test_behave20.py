@@ -289,3 +289,18 @@ def test_fill_through_an_expanded_view_of_a_leaf_as_torch():
                 write(e)
         got.append(leaf.tolist())
     assert got[0] == got[1]
+
+
+def test_detach_inplace_keeps_the_edges_recorded_before_it():
+    torch = pytest.importorskip("torch")
+    got = []
+    for lib in (torch, ember):
+        leaf = lib.ones(3, 4, requires_grad=True)
+        y = leaf * 2
+        u, z = y[0], y * 3  # a view and an op recorded before y.detach_()
+        r = y.unbind()[1]
+        y.detach_()
+        w = y * 5  # after: outside the graph
+        ((u * 1.5).sum() + z.sum() + r.sum()).backward()
+        got.append((leaf.grad.tolist(), w.requires_grad, y.is_leaf, u.grad_fn is not None))
+    assert got[0] == got[1]

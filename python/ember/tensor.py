@@ -395,6 +395,8 @@ class Tensor:
                 "called on these gradients. To fix this error, please refer to the Optimizer."
                 "zero_grad() function in torch/optim/optimizer.py as the solution."
             )
+        if ctx is not None:  # nodes recorded before (its views' too) keep their edge, as torch's
+            _function.note_graph_write(self, values=False)
         self._ctx = None
         self._requires_grad = False
         return self
