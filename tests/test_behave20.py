@@ -267,6 +267,14 @@ def test_ops_recorded_before_the_write_still_backward():
         lambda m: m.zeros(2, 0, 3),
         lambda m: m.zeros(0),
         lambda m: m.zeros(1, 0),
+        lambda m: m.zeros(2, 3)[None],
+        lambda m: m.zeros(2, 3)[:, None],
+        lambda m: m.zeros(2, 3).t()[:, None, :],
+        lambda m: m.zeros(2, 3)[None, 0],
+        lambda m: m.zeros(2, 3).t()[None, 1, None, 0],
+        lambda m: m.zeros(2, 3)[..., None],
+        lambda m: m.zeros(4, 1, 3)[:, :, ::2][None, ..., None],
+        lambda m: m.zeros(())[None],
     ],
 )
 def test_strides_of_size_one_and_empty_dims_as_torch(make):

@@ -3624,6 +3624,32 @@ def check_empty_masks(index, shape) -> None:
             dim += p.ndim
 
 
+def _none_strides(x: np.ndarray, index, out: np.ndarray) -> np.ndarray:
+    """``out = x[index]`` (a basic index with None) with torch's strides for the new dims:
+    torch unsqueezes as it walks the index, so a None's stride is the size * stride of the
+    dim of x it stands before (1 at the end), where NumPy gives 0."""
+    key = index if type(index) is tuple else (index,)
+    items = []
+    for k in key:
+        if k is Ellipsis:
+            items += [slice(None)] * (
+                x.ndim - builtins.sum(j is not None and j is not ... for j in key)
+            )
+        else:
+            items.append(k)
+    st, i, o = list(out.strides), 0, 0  # (i: x's dim, o: out's)
+    for k in items:
+        if k is None:
+            st[o] = x.shape[i] * x.strides[i] if i < x.ndim else x.itemsize
+            o += 1
+        else:
+            i += 1
+            o += isinstance(k, slice)
+    if tuple(st) == out.strides:
+        return out
+    return np.lib.stride_tricks.as_strided(out, strides=st, writeable=out.flags.writeable)
+
+
 class GetItem(Function):
     _reusable = True  # (basic indexing's backward reads shapes alone)
 
@@ -3651,6 +3677,8 @@ class GetItem(Function):
             return x[(*index, Ellipsis) if type(index) is tuple else (index, Ellipsis)]
         if not isinstance(out, np.ndarray) or (advanced and np.may_share_memory(out, x)):
             return np.array(out)  # a scalar, or a 0-d integer array index that made a view
+        if not advanced and (index is None or (type(index) is tuple and None in index)):
+            return _none_strides(x, index, out)
         return out  # a basic index's view, or advanced indexing's fresh array
 
     @staticmethod
