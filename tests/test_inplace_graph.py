@@ -201,7 +201,7 @@ def test_a_node_that_saved_the_old_values_refuses_to_backward():
         (lambda x: ember.nn.functional.relu(x, inplace=True), "leaf Variable"),
         (lambda x: ember.zeros(2, 3, dtype=ember.int64).add_(x * 1.5), "can't be cast"),
         (lambda x: (x * 1).add_(ember.ones(4, 2, 3)), "doesn't match the broadcast shape"),
-        (lambda x: (x * 1)[:1].expand(2, 3).mul_(2), "read-only"),
+        (lambda x: (x * 1)[:1].expand(2, 3).mul_(2), "more than one element"),
     ],
 )
 def test_bad_in_place_writes_raise(call, match):

@@ -55,9 +55,9 @@ def write(
     if x._requires_grad and x._ctx is None:
         _function.refuse_no_grad_view_write(x)
         raise _leaf_error(name)
+    root, chain = view_root(x)  # (first: a view of a leaf is refused as that, as torch's)
     if not x.data.flags.writeable:
-        raise x._read_only()
-    root, chain = view_root(x)
+        x._writeable()
     if root is not None:
         return _write_through_view(x, root, chain, build, args, kwargs, name)
     if reads_output:

@@ -3481,7 +3481,15 @@ def unsqueeze(x, dim: int) -> Tensor:
     if not -n <= dim < n:
         raise IndexError(f"unsqueeze: dim {dim} is out of range for {x.ndim} dims")
     dim %= n
-    return _view(Reshape, x, x.shape[:dim] + (1,) + x.shape[dim:])
+    out = _view(Reshape, x, x.shape[:dim] + (1,) + x.shape[dim:])
+    d = out.data
+    if dim == n - 1 and n > 1 and d.strides[-1] != d.itemsize:
+        # torch gives a new last dim stride 1 (NumPy's reshape may repeat the one before it)
+        d = np.lib.stride_tricks.as_strided(
+            d, strides=d.strides[:-1] + (d.itemsize,), writeable=d.flags.writeable
+        )
+        out.data = d
+    return out
 
 
 class Expand(Function):
@@ -3491,19 +3499,21 @@ class Expand(Function):
     def forward(ctx, x, shape):
         ctx.shape = x.shape
         y = np.broadcast_to(x, shape)
-        lead = len(shape) - x.ndim
-        if (
-            1 in shape
-            and 1 in x.shape
-            and builtins.any(n == 1 and shape[lead + i] == 1 for i, n in enumerate(x.shape))
-        ):
+        if 1 in shape:
             # NumPy gives every size-1 dim stride 0, torch only the expanded ones: a kept
-            # size-1 dim keeps its stride (torch's stride(), and the layout rules that read it)
-            st = [0] * lead + [
-                0 if n == 1 and shape[lead + i] != 1 else s
-                for i, (n, s) in enumerate(zip(x.shape, x.strides, strict=True))
-            ]
-            y = np.lib.stride_tricks.as_strided(x, shape, st, writeable=False)
+            # size-1 dim keeps its stride, a new one takes the next dim's size * stride
+            # (torch's inferExpandGeometry: its stride(), and the layout rules that read it)
+            st = list(y.strides)
+            lead = len(shape) - x.ndim
+            for i in range(len(shape) - 1, -1, -1):
+                if shape[i] == 1:
+                    d = i - lead
+                    if d >= 0:
+                        st[i] = x.strides[d]
+                    else:
+                        st[i] = shape[i + 1] * st[i + 1] if i + 1 < len(shape) else x.itemsize
+            if tuple(st) != y.strides:
+                y = np.lib.stride_tricks.as_strided(x, shape, st, writeable=False)
         if x.flags.writeable and builtins.all(s or n < 2 for n, s in zip(shape, y.strides)):
             # no entry read twice (only size-1 dims added or kept): torch lets in-place ops
             # write through it, as through any view
@@ -3614,6 +3624,32 @@ def check_empty_masks(index, shape) -> None:
             dim += p.ndim
 
 
+def _none_strides(x: np.ndarray, index, out: np.ndarray) -> np.ndarray:
+    """``out = x[index]`` (a basic index with None) with torch's strides for the new dims:
+    torch unsqueezes as it walks the index, so a None's stride is the size * stride of the
+    dim of x it stands before (1 at the end), where NumPy gives 0."""
+    key = index if type(index) is tuple else (index,)
+    items = []
+    for k in key:
+        if k is Ellipsis:
+            items += [slice(None)] * (
+                x.ndim - builtins.sum(j is not None and j is not ... for j in key)
+            )
+        else:
+            items.append(k)
+    st, i, o = list(out.strides), 0, 0  # (i: x's dim, o: out's)
+    for k in items:
+        if k is None:
+            st[o] = x.shape[i] * x.strides[i] if i < x.ndim else x.itemsize
+            o += 1
+        else:
+            i += 1
+            o += isinstance(k, slice)
+    if tuple(st) == out.strides:
+        return out
+    return np.lib.stride_tricks.as_strided(out, strides=st, writeable=out.flags.writeable)
+
+
 class GetItem(Function):
     _reusable = True  # (basic indexing's backward reads shapes alone)
 
@@ -3641,6 +3677,8 @@ class GetItem(Function):
             return x[(*index, Ellipsis) if type(index) is tuple else (index, Ellipsis)]
         if not isinstance(out, np.ndarray) or (advanced and np.may_share_memory(out, x)):
             return np.array(out)  # a scalar, or a 0-d integer array index that made a view
+        if not advanced and (index is None or (type(index) is tuple and None in index)):
+            return _none_strides(x, index, out)
         return out  # a basic index's view, or advanced indexing's fresh array
 
     @staticmethod

@@ -201,10 +201,11 @@ class Tensor:
     # write's count and the graph positions before each write (autograd.function's
     # note_graph_write). _fw: set only on dual leaves, their forward-AD
     # tangent (autograd/forward_ad.py). _no_grad_view: set only on a view made with grad mode
-    # off of a tensor that requires grad (autograd.function's no_grad_view).
+    # off of a tensor that requires grad (autograd.function's no_grad_view); _chained_view: on
+    # a graph view of such a view, its mark (autograd.function's chained_mark).
     __slots__ = (
         "data", "_grad", "_requires_grad", "_ctx", "_idx", "_hooks", "_written", "_versions",
-        "_fw", "_inference", "_no_grad_view",
+        "_fw", "_inference", "_no_grad_view", "_chained_view",
         "__weakref__",
     )  # fmt: skip
     __array_priority__ = 1000  # NumPy defers to our operators: ndarray + Tensor -> Tensor
@@ -379,9 +380,14 @@ class Tensor:
         if _autograd_state().inference:  # (torch's inference mode skips autograd's detach_:
             return self  # the tensor keeps its grad_fn and requires_grad, views included)
         # (torch refuses every view; ember knows those made under no_grad of a tensor that
-        # requires grad: its own modules return graph views where torch's do not, e.g. an
-        # RNN's h_n, which training loops detach_())
-        if getattr(self, "_no_grad_view", None) is not None:
+        # requires grad, and a graph view by its node's input. Not a view ember's own modules
+        # return from a fresh buffer where torch's do not, e.g. an RNN's h_n, which training
+        # loops detach_(); nor, unlike torch, a view of a tensor outside the graph)
+        ctx = self._ctx  # a graph view: its node's input shares its memory (x[0], x.view(-1))
+        if getattr(self, "_no_grad_view", None) is not None or (
+            ctx is not None
+            and any(p is not None and np.may_share_memory(p.data, self.data) for p in ctx.parents)
+        ):
             raise RuntimeError(  # (torch's words)
                 "Can't detach views in-place. Use detach() instead. If you are using "
                 "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is set "
@@ -389,6 +395,8 @@ class Tensor:
                 "called on these gradients. To fix this error, please refer to the Optimizer."
                 "zero_grad() function in torch/optim/optimizer.py as the solution."
             )
+        if ctx is not None:  # nodes recorded before (its views' too) keep their edge, as torch's
+            _function.note_graph_write(self, values=False)
         self._ctx = None
         self._requires_grad = False
         return self
@@ -409,7 +417,10 @@ class Tensor:
                 "Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
                 "protocol at the moment."
             )
-        payload, state = copy.deepcopy((_strided_payload(self.data), _extra_state(self)), memo)
+        # (the memory it views, whole: views deep-copied together share their copy, each at
+        # its offset, as torch's storages in one deepcopy)
+        payload = _storage_payload(self.data) or _strided_payload(self.data)
+        payload, state = copy.deepcopy((payload, _extra_state(self)), memo)
         new = _rebuild_tensor(type(self), payload, self._requires_grad, state)
         memo[id(self)] = new
         if self._grad is not None and not _is_parameter(self):  # (torch's Parameter drops it)
@@ -466,7 +477,14 @@ class Tensor:
 
     def stride(self, dim: int | None = None):
         """Steps between elements along each dim, in elements (as torch), not bytes."""
-        strides = tuple(s // self.data.itemsize for s in self.data.strides)
+        d = self.data
+        if d.size:
+            strides = tuple(s // d.itemsize for s in d.strides)
+        else:  # (NumPy's are all 0: torch's of a fresh empty tensor, each size counted >= 1)
+            strides, step = [0] * d.ndim, 1
+            for i in range(d.ndim - 1, -1, -1):
+                strides[i], step = step, step * max(d.shape[i], 1)
+            strides = tuple(strides)
         return strides if dim is None else strides[dim]
 
     def data_ptr(self) -> int:
@@ -706,9 +724,10 @@ class Tensor:
         if not d.flags.writeable:  # an expand()ed tensor: torch fills the memory it views
             d = _expanded_alias(d)
             if d is None:
-                raise self._read_only()
-        if d is self.data or self._requires_grad:
-            self._needs_record(None, rebind=False)  # graph tensors: refuse, not wrong gradients
+                self._writeable()
+                d = self.data
+        if d is self.data or self._requires_grad:  # graph tensors: refuse, not wrong gradients
+            self._needs_record(None, rebind=False, writeable=d is not self.data)
         d[...] = value.data if isinstance(value, Tensor) else _ops._fill_value(value, self.dtype)
         return self
 
@@ -875,18 +894,31 @@ class Tensor:
             "broadcast view, or a read-only NumPy array): clone() it first"
         )
 
+    def _writeable(self) -> None:
+        """Before an in-place write into self's read-only array: as torch, a view of an
+        expand()ed tensor (``x[:, 0]`` of a (3, 1) expanded to (3, 4)) writes the memory it
+        views, unless two of its own elements are one memory location; self then holds a
+        writeable alias of the same memory. Else raise."""
+        alias = _writeable_alias(self.data)
+        if alias is None:
+            raise self._read_only()
+        _check_no_internal_overlap(alias)
+        if not _distinct(alias):  # (overlapping windows: torch's result hangs on its loop order)
+            raise self._read_only()
+        self.data = alias
+
     def _records(self, other) -> bool:
         """Whether self op= other is a graph op (recorded by ember/_inplace.py's write)."""
         graph = self._ctx is not None or (isinstance(other, Tensor) and other._requires_grad)
         return graph and is_grad_enabled()
 
-    def _needs_record(self, other, rebind: bool) -> bool:
+    def _needs_record(self, other, rebind: bool, writeable: bool = False) -> bool:
         """Whether an in-place update of self by other must be recorded in the graph. A leaf
         that requires grad is refused (as PyTorch). Named methods (x.add_(y)) get here only
         when nothing is recorded (ember/_inplace.py records the others before calling them),
         except those with no gradient (apply_, map_), which are refused on graph tensors."""
-        if not self.data.flags.writeable and not (rebind and self._records(other)):
-            raise self._read_only()
+        if not (writeable or self.data.flags.writeable) and not (rebind and self._records(other)):
+            self._writeable()
         if not is_grad_enabled():
             return False
         if self._requires_grad and self._ctx is None:
@@ -1564,23 +1596,39 @@ class Tensor:
             if split is not None:  # one key of flat positions, in torch's layout
                 flat = np.arange(self.data.size).reshape(self.shape)
                 index = np.unravel_index(flat[split[0]][_ops._index_arg(split[1])[0]], self.shape)
+            if not self.data.flags.writeable and split is None and not advanced:
+                # an expand()ed graph view: torch's x[i] = v is x[i].copy_(v), refused only if
+                # x[i] itself repeats a memory location
+                src = value if isinstance(value, Tensor) else Tensor(np.asarray(value, self.dtype))
+                self[index].copy_(src)
+                return
             if self._ctx is not None and _inplace.view_root(self)[0] is not None:
                 # a view of another graph tensor (h[:, 0][1] = v): that tensor changes too
                 _inplace.write(self, _inplace.put, (index, value), name="index assignment")
                 return
             _ops.index_put_(self, index, value)
             return
-        if not self.data.flags.writeable:
-            raise self._read_only()
+        d = self.data
+        if not d.flags.writeable:
+            alias = _writeable_alias(d) if split is None and not advanced else None
+            if alias is None:
+                raise self._read_only()
+            # torch's x[i] = v: x[i].copy_(v), refused only if x[i] repeats a memory location
+            key = index if type(index) is tuple else (index,)
+            d = alias[key if any(k is ... for k in key) else (*key, ...)]  # (0-d: a view too)
+            _check_no_internal_overlap(d)
+            if not _distinct(d):
+                raise self._read_only()
+            index = ...
         value = value.data if isinstance(value, Tensor) else value
         if type(value) is int and self.data.dtype.kind in "iu":  # uint8 t[0] = -1 writes 255
             value = _ops._fill_value(value, self.data.dtype)
         if split is not None:
-            self.data[split[0]][_ops._index_arg(split[1])[0]] = value  # split[0] gives a view
+            d[split[0]][_ops._index_arg(split[1])[0]] = value  # split[0] gives a view
         else:
-            self.data[index] = value
+            d[index] = value
         if _function._tracking:  # nodes that saved the old values refuse to backward
-            _function.note_write(self.data)
+            _function.note_write(d)
 
 
 # Op outputs outside the graph (ops.py imports _plain: defined before the imports below)
@@ -1774,6 +1822,46 @@ def _expanded_alias(a: np.ndarray):
     return np.lib.stride_tricks.as_strided(flat[start:].view(a.dtype), v.shape, v.strides)
 
 
+def _writeable_alias(a: np.ndarray):
+    """A writeable array with ``a``'s shape and strides on the memory a read-only ``a`` views
+    (an expand()ed tensor or a view of one), when that memory is a writeable array's; else
+    None (a read-only NumPy array stays read-only)."""
+    owner = _function.array_owner(a)
+    if (
+        owner is a
+        or not owner.flags.writeable
+        or not (owner.flags.c_contiguous or owner.flags.f_contiguous)
+        or any(st < 0 for st in a.strides)
+    ):
+        return None
+    start = a.__array_interface__["data"][0] - owner.__array_interface__["data"][0]
+    raw = owner.reshape(-1, order="A").view(np.uint8)
+    return np.ndarray(a.shape, a.dtype, raw, start, a.strides)
+
+
+def _check_no_internal_overlap(a: np.ndarray) -> None:
+    """torch's assert_no_internal_overlap: a written-to tensor with a stride-0 dim of size 2 or
+    more (an expand()ed one) is refused."""
+    if any(st == 0 and n > 1 for n, st in zip(a.shape, a.strides, strict=True)):
+        raise RuntimeError(
+            "unsupported operation: more than one element of the written-to tensor refers to a "
+            f"single memory location (a tensor of shape {tuple(a.shape)} and strides "
+            f"{tuple(st // a.itemsize for st in a.strides)}). Please clone() the tensor before "
+            "performing the operation."
+        )
+
+
+def _distinct(a: np.ndarray) -> bool:
+    """Whether no two elements of ``a`` share memory, by the sufficient test: its dims of size
+    2 or more, by stride, each step past the whole span of the smaller ones."""
+    span = a.itemsize
+    for st, n in sorted((abs(st), n) for n, st in zip(a.shape, a.strides, strict=True) if n > 1):
+        if st < span:
+            return False
+        span = st * (n - 1) + span
+    return True
+
+
 def _strided_payload(a: np.ndarray):
     """What a pickle holds of ``a``: ``a`` itself when NumPy's pickle keeps its layout (C or
     Fortran order), else the span of memory ``a`` views and its strides, so a transposed or
@@ -1790,9 +1878,32 @@ def _strided_payload(a: np.ndarray):
     return raw, a.dtype, a.shape, a.strides, a.flags.writeable
 
 
+def _storage_payload(a: np.ndarray):
+    """(the array owning a's memory, a's byte offset in it, dtype, shape, strides, writeable)
+    for a view of a contiguous owner, else None."""
+    if a.base is None:
+        return None
+    owner = _function.array_owner(a)
+    if (
+        owner is a
+        or owner.dtype.hasobject
+        or not (owner.flags.c_contiguous or owner.flags.f_contiguous)
+        or any(st < 0 for st in a.strides)
+    ):
+        return None
+    start = a.__array_interface__["data"][0] - owner.__array_interface__["data"][0]
+    return owner, start, a.dtype, a.shape, a.strides, a.flags.writeable
+
+
 def _from_payload(payload) -> np.ndarray:
     if isinstance(payload, np.ndarray):
         return payload
+    if len(payload) == 6:  # (_storage_payload's)
+        owner, start, dtype, shape, strides, writeable = payload
+        raw = owner.reshape(-1, order="A").view(np.uint8)
+        a = np.ndarray(shape, dtype, raw, start, strides)
+        a.flags.writeable = writeable
+        return a
     raw, dtype, shape, strides, writeable = payload
     # (an expanded tensor, stride 0, stays read-only)
     return np.lib.stride_tricks.as_strided(raw, shape, strides, writeable=writeable).view(dtype)

@@ -577,6 +577,8 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
             if new is not g and not graph:
                 shared.add(new)  # a hook's result may be the caller's array: copy it
             g = new
+        if capture is None and not leaf._requires_grad:
+            continue  # (detach_()ed or requires_grad_(False) since: torch's AccumulateGrad skips)
         _deliver(leaf, g, shared, capture)
         if hooks is not None and capture is None:
             for fn in list(hooks.post.values()):
@@ -726,9 +728,9 @@ def _gather(leaves: dict, leaf, g, capture) -> None:
     if capture is not None and k not in capture and getattr(leaf, "_hooks", None) is None:
         return  # autograd.grad was not asked for this leaf, and no hook wants its gradient
     if getattr(leaf, "_no_grad_view", None) is not None:
-        # a view made under no_grad, as torch's, requires grad but takes none (no hooks); one
-        # whose memory was written since may not have been used at all (torch refuses the op)
-        _function.rebased_no_grad_view(leaf)
+        # a view made under no_grad, as torch's, requires grad but takes none (no hooks). A
+        # write into its memory since is fine: the ops that read it were recorded before it
+        # (one recorded after is refused as it is made, as torch's)
         return
     prev = leaves.get(k)
     leaves[k] = (leaf, g if prev is None else prev[1] + g)

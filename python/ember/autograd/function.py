@@ -247,17 +247,38 @@ def rebased_no_grad_view(t) -> None:
     refuses to use it in grad mode (its grad_fn would have to be rebuilt from a base whose
     write was never recorded)."""
     mark = getattr(t, "_no_grad_view", None)
+    what = "A view was created"
+    if mark is None:  # a graph view of such a view (torch: "a view of a view")
+        mark = getattr(t, "_chained_view", None)
+        if mark is not None and t._ctx is not None:
+            what = f"Output {t._idx} of {t._ctx.name} is a view of a view which was created"
     if mark is None or mark[1] is None or version(t.data) == mark[1]:
         return
     mode = mark[0]
     grad, block = _mode_words(mode)
     raise RuntimeError(
-        f"A view was created in {mode} and its base or another view of its base has been "
+        f"{what} in {mode} and its base or another view of its base has been "
         f"modified inplace {grad}. Given that this use case is ambiguous and error-prone, it "
         "is forbidden. You can clarify your code by moving both the view and the inplace "
         f"either both inside the {block} block (if you don't want the inplace to be tracked) "
         "or both outside (if you want the inplace to be tracked)."
     )
+
+
+def chained_mark(parents, out):
+    """The no-grad-view mark (see no_grad_view) a recorded op's result ``out`` (an array or
+    a tuple of them) inherits as a view of a parent that has one (``w = v[1:]`` of ``v``
+    made under no_grad): torch refuses such a view too once the memory is written. Else
+    None."""
+    for p in parents:
+        if p is None:
+            continue
+        mark = getattr(p, "_no_grad_view", None) or getattr(p, "_chained_view", None)
+        if mark is not None and mark[1] is not None:
+            for o in out if isinstance(out, tuple) else (out,):
+                if isinstance(o, np.ndarray) and np.may_share_memory(o, p.data):
+                    return mark
+    return None
 
 
 def refuse_no_grad_view_write(t, chained: bool = False) -> None:
@@ -903,7 +924,7 @@ class Function:
             ctx._epoch = _graph_writes
             if _no_grad_views_made:
                 for p in parents:
-                    if p is not None and p._ctx is None:
+                    if p is not None:
                         rebased_no_grad_view(p)
         _tracking = True  # writes from now on are noted (note_write)
         if _anomaly.enabled:  # (detect_anomaly: where the op was called, for backward's errors)
@@ -911,9 +932,12 @@ class Function:
 
             ctx._fw_stack = traceback.format_stack()[:-2]
         ctx._order = next(_creation_order)
+        chained = chained_mark(parents, out) if _no_grad_views_made else None
         if type(out) is np.ndarray:  # one array, most ops: Tensor._make inlined
             res = _new(Tensor)
             res.data, res._grad, res._requires_grad, res._ctx, res._idx = out, None, True, ctx, 0
+            if chained is not None:
+                res._chained_view = chained
             if out.dtype.kind != "c":
                 if _fw_level is not None:
                     _forward_ad._propagate(ctx, res)
@@ -930,6 +954,9 @@ class Function:
             first = res[0] if res else None
         else:
             first = res = Tensor._make(out, True, ctx, 0)
+        if chained is not None and type(out) is not np.ndarray:  # (split, unbind: each a view)
+            for t in res if isinstance(res, tuple) else (res,):
+                t._chained_view = chained
         # a complex output: torch's conjugate gradient convention (ember/_complex.py)
         if first is not None and first.data.dtype.kind == "c" and not cls._complex_native:
             if not cls._tensor_api:

@@ -297,10 +297,12 @@ class RNNBase(Module):
                 layer_in = _LayerDropout.apply(layer_in, self.dropout)
 
         output = layer_in
-        h_n = ops.stack(hs) if ld > 1 else hs[0].unsqueeze(0)
+        # (stacked even for one state: a fresh tensor, not a view, as torch's h_n, which
+        # training loops detach_())
+        h_n = ops.stack(hs)
         c_n = None
         if self.mode == "LSTM":
-            c_n = ops.stack(cs) if ld > 1 else cs[0].unsqueeze(0)
+            c_n = ops.stack(cs)
         if unbatched:
             output = output.squeeze(1)
             h_n = h_n.squeeze(1)

@@ -383,6 +383,11 @@ class TransformerEncoder(Module):
         causal = _detect_causal(mask, is_causal, _seq_len(src, bf))
         valid = self._nested_valid(src, mask, src_key_padding_mask)
         if valid is not None:
+            if not valid.any():  # (torch's nested tensor of empty sequences cannot be padded)
+                raise RuntimeError(
+                    "to_padded_tensor: at least one constituent tensor should have non-zero "
+                    f"numel (every sequence of src {tuple(src.shape)} is padding)"
+                )
             src_key_padding_mask = Tensor(~valid)
         out = src
         for mod in self.layers:
