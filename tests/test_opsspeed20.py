@@ -289,3 +289,49 @@ def test_sum_of_transposed_against_torch_and_grad(rng):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     x = ember.tensor(rng.standard_normal((40, 30)), requires_grad=True)
     assert ember.autograd.gradcheck(lambda v: v.t().sum(0) * ember.arange(40.0), (x,))
+
+
+# ---- randperm ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 255, 256, 257, 1000, 100_003])
+def test_randperm_is_a_permutation_and_seeded(n):
+    ember.manual_seed(7)
+    a = ember.randperm(n)
+    ember.manual_seed(7)
+    b = ember.randperm(n)
+    assert a.dtype == np.int64 and a.shape == (n,)
+    assert np.array_equal(np.sort(a.numpy()), np.arange(n)) and ember.equal(a, b)
+    g = ember.Generator().manual_seed(3)
+    c = ember.randperm(n, generator=g)
+    assert np.array_equal(c.numpy(), ember.randperm(n, generator=ember.Generator().manual_seed(3)))
+
+
+def test_randperm_draws_advance_and_are_uniform():
+    ember.manual_seed(0)
+    counts = np.zeros((4, 4))
+    first = None
+    for _ in range(8000):  # each value at each position ~1/4 of the time
+        p = ember.randperm(4).numpy()
+        counts[np.arange(4), p] += 1
+        first = p if first is None else first
+    assert np.abs(counts / 8000 - 0.25).max() < 0.03
+    assert not all(np.array_equal(first, ember.randperm(4).numpy()) for _ in range(5))
+
+
+def test_randperm_dtypes_and_errors():
+    torch = pytest.importorskip("torch")
+    for dt, tdt in ((ember.float32, torch.float32), (ember.int32, torch.int32)):
+        got = ember.randperm(10, dtype=dt)
+        assert got.dtype == np.dtype(dt) and sorted(got.tolist()) == list(range(10))
+        assert str(torch.randperm(10, dtype=tdt).dtype).endswith(np.dtype(dt).name)
+    with pytest.raises(ValueError, match="n must be >= 0"):
+        ember.randperm(-1)
+    with pytest.raises(TypeError):
+        ember.randperm(3.0)
+    with pytest.raises(TypeError):
+        torch.randperm(3.0)
+    with pytest.raises(TypeError, match="int64"):
+        _C.randperm_fill(np.empty(3, np.int32), 1)
+    with pytest.raises(ValueError, match="contiguous"):
+        _C.randperm_fill(np.empty(6, np.int64)[::2], 1)
