@@ -335,3 +335,78 @@ def test_randperm_dtypes_and_errors():
         _C.randperm_fill(np.empty(3, np.int32), 1)
     with pytest.raises(ValueError, match="contiguous"):
         _C.randperm_fill(np.empty(6, np.int64)[::2], 1)
+
+
+# ---- logsumexp over short rows, x.sum(), gather outside the graph ---------------------------
+
+
+def _lse_reference(x):
+    """log(sum(exp(x - m))) + m in float64, m the largest finite-or-zero value, as the kernel."""
+    x = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        m = np.nanmax(np.where(np.isnan(x), -np.inf, x), axis=-1, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0.0)
+        return (np.log(np.exp(x - m).sum(-1, keepdims=True)) + m)[..., 0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 2, 5, 15, 16, 17, 33, 255, 256, 257])
+def test_logsumexp_rows_against_reference_and_threads(rng, dtype, n):
+    x = (rng.standard_normal((300, n)) * 20).astype(dtype)
+    x[0, 0] = np.nan
+    x[1] = -np.inf
+    x[2, n // 2] = np.inf
+    x[3] = -0.0
+    x[4, -1] = np.finfo(dtype).max
+    x[5] = -1e30
+    want = _lse_reference(x)
+    with at_threads(1):
+        one = ember.logsumexp(ember.tensor(x), -1).numpy()
+    with at_threads(2):
+        two = ember.logsumexp(ember.tensor(x), -1).numpy()
+    assert _bits_equal(one, two)
+    assert np.isnan(one[0]) and one[1] == -np.inf and one[2] == np.inf
+    tol = 2e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(one[3:], want[3:], rtol=tol, atol=0)
+
+
+def test_logsumexp_short_rows_against_torch_and_strided(rng):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((4096, 16)).astype(np.float32)
+    got = ember.logsumexp(ember.tensor(x), -1).numpy()
+    np.testing.assert_allclose(got, torch.logsumexp(torch.from_numpy(x), -1).numpy(), rtol=1e-6)
+    xt = rng.standard_normal((7, 40)).astype(np.float32)
+    got = ember.logsumexp(ember.tensor(xt).t(), 1, keepdim=True).numpy()
+    want = torch.logsumexp(torch.from_numpy(xt).t(), 1, keepdim=True).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert ember.logsumexp(ember.zeros((0, 5)), -1).shape == (0,)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_full_sum_fast_path_matches_reduce_sum(rng, dtype):
+    for shape in ((1024,), (32, 32), (4, 16, 16), (1000,), (3, 5)):
+        a = _with_specials(rng.standard_normal(shape).astype(dtype))[..., ::-1].copy()
+        a[~np.isfinite(a)] = 1.0  # (-0.0 and a subnormal stay)
+        for t in (1, 2):
+            with at_threads(t):
+                got = ember.tensor(a).sum().numpy()
+            want = reduce_sum(a, tuple(range(a.ndim)))
+            assert type(got) is np.ndarray and _bits_equal(got, want)
+    x = ember.ones((32, 32), requires_grad=True)
+    x.sum().backward()
+    assert np.array_equal(x.grad.numpy(), np.ones((32, 32), np.float32))
+
+
+def test_gather_outside_graph_matches_torch(rng):
+    torch = pytest.importorskip("torch")
+    for dtype in (np.float32, np.float64, np.int64, np.int16, np.bool_):
+        x = (rng.standard_normal((6, 9)) * 10).astype(dtype)
+        idx = rng.integers(0, 9, (6, 4))
+        got = ember.gather(ember.tensor(x), 1, ember.tensor(idx)).numpy()
+        want = torch.gather(torch.from_numpy(x), 1, torch.from_numpy(idx)).numpy()
+        assert _bits_equal(got, want)
+    with pytest.raises(IndexError):
+        ember.gather(ember.ones((2, 3)), 1, ember.tensor([[0, 3]]))
+    x = ember.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    idx = ember.tensor([[0, 0], [1, 3], [2, 2]])
+    assert ember.autograd.gradcheck(lambda v: ember.gather(v, 1, idx), (x,))
