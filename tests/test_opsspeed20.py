@@ -405,6 +405,17 @@ def test_gather_outside_graph_matches_torch(rng):
         got = ember.gather(ember.tensor(x), 1, ember.tensor(idx)).numpy()
         want = torch.gather(torch.from_numpy(x), 1, torch.from_numpy(idx)).numpy()
         assert _bits_equal(got, want)
+    x = rng.standard_normal((8, 10)).astype(np.float32)
+    tx = torch.from_numpy(x)
+    idx = rng.integers(0, 4, (10, 8))
+    cases = [  # strided input, transposed index, int32 index, negative dim
+        (ember.tensor(x).t(), -1, ember.tensor(idx[:, :5]), tx.t(), torch.from_numpy(idx[:, :5])),
+        (ember.tensor(x), 0, ember.tensor(idx).t(), tx, torch.from_numpy(idx).t()),
+        (ember.tensor(x), 1, ember.tensor(idx[:8].astype(np.int32)), tx, None),
+    ]
+    for ex, d, ei, t_x, t_i in cases:
+        t_i = torch.from_numpy(idx[:8]) if t_i is None else t_i
+        assert _bits_equal(ember.gather(ex, d, ei).numpy(), torch.gather(t_x, d, t_i).numpy())
     with pytest.raises(IndexError):
         ember.gather(ember.ones((2, 3)), 1, ember.tensor([[0, 3]]))
     x = ember.tensor(rng.standard_normal((3, 4)), requires_grad=True)
