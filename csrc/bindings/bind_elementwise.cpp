@@ -5,9 +5,11 @@
 //     column (rows,) of a seen as (rows, a.size / rows)
 //   binary_scalar(a, s, op, flip=False, out=None) -> y (a's shape)         a op s (s op a)
 //   binary_auto(a, b, op) -> y or None    a op b when one of the above takes it as it is
+//   outer(a, b, op) -> y (m, n)   a (m,) and b (n,): y[i, j] = a[i] op b[j]
 //   where(cond, a, b) -> y        cond ? a : b, a and b arrays of cond's shape or numbers
 //   copy(x, out=None) -> y        a C-contiguous copy of any numeric dtype
 //   transpose_copy(x) -> y        x (rows, cols).T as a C-contiguous (cols, rows), any numeric
+//   flip_last(x) -> y             x with its last dim reversed, C-contiguous, any numeric
 //   cast(x, dtype) -> y           float32 <-> float64
 //   cast16(x, y, bf16)            float32 <-> float16/bfloat16 bits, into y
 //   arange(start, step, n, chunk, dtype) -> y (n,)   torch's float arange, bit for bit
@@ -34,6 +36,8 @@ void where_forward(T* y, const uint8_t* cond, const T* a, const T* b, int64_t n,
 void copy_bytes(char* y, const char* x, int64_t nbytes);
 template <typename T>
 void transpose_copy(T* y, const T* x, int64_t rows, int64_t cols);
+template <typename T>
+void flip_last(T* y, const T* x, int64_t rows, int64_t n);
 template <typename From, typename To>
 void cast_forward(To* y, const From* x, int64_t n);
 void cast16_forward(uint16_t* y, const float* x, int64_t n, bool bf16);
@@ -115,6 +119,26 @@ py::array binary_py(const py::array& a, const py::array& b, int op, bool per_row
     run_binary<float>(y, a, cptr<float>(b), rows, n, op, form, flip);
   else
     run_binary<double>(y, a, cptr<double>(b), rows, n, op, form, flip);
+  return y;
+}
+
+py::array outer_py(const py::array& a, const py::array& b, int op) {
+  const char* name = "outer";
+  check_op(op, name);
+  require_float(a, name, "a");
+  require_same_dtype(a, b, name);
+  require_ndim(a, 1, name, "a");
+  require_ndim(b, 1, name, "b");
+  require_contiguous(a, name, "a");
+  require_contiguous(b, name, "b");
+  const int64_t rows = a.shape(0), n = b.shape(0);
+  numel_checked({rows, n}, name);
+  py::array y = empty_like_dtype(a, {rows, n});
+  if (rows * n == 0) return y;
+  if (is_f32(a))
+    run_binary<float>(y, a, cptr<float>(b), rows, n, op, 4, false);
+  else
+    run_binary<double>(y, a, cptr<double>(b), rows, n, op, 4, false);
   return y;
 }
 
@@ -410,6 +434,36 @@ py::array transpose_py(const py::array& x) {
   return y;
 }
 
+template <typename T>
+void flip_as(py::array& y, const py::array& x, int64_t rows, int64_t n) {
+  T* yp = static_cast<T*>(y.mutable_data());
+  const T* xp = static_cast<const T*>(x.data());
+  py::gil_scoped_release release;
+  flip_last<T>(yp, xp, rows, n);
+}
+
+py::array flip_py(const py::array& x) {
+  const char* name = "flip_last";
+  const char kind = x.dtype().kind();
+  const auto width = x.itemsize();
+  if ((kind != 'b' && kind != 'i' && kind != 'u' && kind != 'f' && kind != 'c') ||
+      (width != 1 && width != 2 && width != 4 && width != 8))
+    throw py::type_error(std::string(name) + ": x must be numeric of 1 to 8 byte elements, got " +
+                         std::string(py::str(x.dtype())));
+  EMBER_CHECK(x.ndim() >= 1, name, ": x must have at least 1 dim, got a 0-d array");
+  require_contiguous(x, name, "x");
+  const int64_t size = numel_checked(shape_of(x), name);
+  py::array y = empty_like_dtype(x, shape_of(x));
+  const int64_t n = x.shape(x.ndim() - 1);
+  if (size == 0) return y;
+  const int64_t rows = size / n;
+  if (width == 1) flip_as<uint8_t>(y, x, rows, n);
+  if (width == 2) flip_as<uint16_t>(y, x, rows, n);
+  if (width == 4) flip_as<uint32_t>(y, x, rows, n);
+  if (width == 8) flip_as<uint64_t>(y, x, rows, n);
+  return y;
+}
+
 // x float32 -> y uint16 (16-bit float bits), or x uint16 -> y float32; same size, C-contiguous.
 void cast16_py(const py::array& x, py::array& y, bool bf16) {
   const char* name = "cast16";
@@ -525,6 +579,9 @@ void bind_elementwise(py::module_& m) {
         "a op b as binary or binary_scalar compute it when they take a and b as they are: one "
         "float dtype, the larger C-contiguous with >= 16 elements, the other of its shape, one "
         "value, or a C-contiguous row or column of it (rows of >= 8); else None. op as binary's.");
+  m.def("outer", &outer_py, py::arg("a"), py::arg("b"), py::arg("op"),
+        "a (m,), b (n,) float32/float64 C-contiguous of one dtype -> y (m, n) = a[i] op b[j]; "
+        "op as binary's, one IEEE operation per element.");
   m.def("where", &where_py, py::arg("cond"), py::arg("a"), py::arg("b"),
         "cond bool C-contiguous; a and b float32/float64 C-contiguous arrays of cond's shape "
         "and one dtype, or Python numbers (rounded to the arrays' dtype; not both) -> "
@@ -535,6 +592,9 @@ void bind_elementwise(py::module_& m) {
   m.def("transpose_copy", &transpose_py, py::arg("x"),
         "x (rows, cols) C-contiguous, numeric of 1 to 8 byte elements -> x.T as a new "
         "C-contiguous (cols, rows) array (tiled, threads over bands of rows).");
+  m.def("flip_last", &flip_py, py::arg("x"),
+        "x (..., n) C-contiguous, numeric of 1 to 8 byte elements, >= 1 dim -> a new "
+        "C-contiguous copy with the last dim reversed (threads over rows).");
   m.def("cast", &cast_py, py::arg("x"), py::arg("dtype"),
         "x float32/float64 C-contiguous -> x as dtype (float32 or float64; round to nearest "
         "as NumPy's astype).");

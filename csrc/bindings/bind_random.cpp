@@ -1,6 +1,7 @@
 // Bindings for csrc/ops/random.cpp.
 //
 //   normal_fill(out float32/float64 C-contiguous writeable, key uint64, mean=0, std=1) -> None
+//   randperm_fill(out int64 (n,) C-contiguous writeable, key uint64) -> None
 //   multinomial_check(w float32/float64 (rows, n) C-contiguous) -> None, or ValueError
 //   multinomial_draw(w as above, u float64 (rows, k) C-contiguous) -> int64 (rows, k)
 #include "bind_util.h"
@@ -10,6 +11,7 @@ namespace ember {
 // csrc/ops/random.cpp (instantiated there for float and double).
 template <typename T>
 void normal_fill(T* y, int64_t n, uint64_t key, T mean, T std);
+void randperm_fill(int64_t* y, int64_t n, uint64_t key);
 template <typename T>
 std::pair<int64_t, int> multinomial_check(const T* w, int64_t rows, int64_t n);
 template <typename T>
@@ -33,6 +35,20 @@ void normal_fill_py(py::array& out, uint64_t key, double mean, double std) {
                        static_cast<float>(std));
   else
     normal_fill<double>(static_cast<double*>(y), n, key, mean, std);
+}
+
+void randperm_fill_py(py::array& out, uint64_t key) {
+  const char* op = "randperm_fill";
+  if (!same_dtype(out.dtype(), py::dtype::of<int64_t>()))
+    throw py::type_error(std::string(op) + ": out must be int64, got " +
+                         std::string(py::str(out.dtype())));
+  require_ndim(out, 1, op, "out");
+  require_contiguous(out, op, "out");
+  require_writeable(out, op, "out");
+  const int64_t n = out.shape(0);
+  int64_t* y = static_cast<int64_t*>(out.mutable_data());
+  py::gil_scoped_release release;
+  randperm_fill(y, n, key);
 }
 
 void require_weights(const py::array& w, const char* op) {
@@ -92,6 +108,10 @@ void bind_random(py::module_& m) {
         "out float32/float64 C-contiguous, writeable; key a uint64 (one draw from ember's "
         "generator): out := mean + std * N(0, 1) samples by Box-Muller on the SplitMix64 stream "
         "of key, element i a function of (key, i) alone (the same bits for any thread count).");
+  m.def("randperm_fill", &randperm_fill_py, py::arg("out").noconvert(), py::arg("key"),
+        "out int64 (n,) C-contiguous, writeable; key a uint64 (one draw from ember's generator): "
+        "out := a uniformly random permutation of 0..n-1 (Fisher-Yates on the Philox stream of "
+        "key, Lemire's bounded integers), a function of (key, n) alone.");
   m.def("multinomial_check", &multinomial_check_py, py::arg("w").noconvert(),
         "w float32/float64 (rows, n > 0) C-contiguous: ValueError naming the first row with a "
         "negative or non-finite weight, or a zero total.");

@@ -15,6 +15,10 @@
 #include "common.h"
 #include "vecmath.h"
 
+#if EMBER_SIMD_CLONES
+#include <immintrin.h>
+#endif
+
 namespace ember {
 
 namespace {
@@ -44,6 +48,14 @@ EMBER_SIMD void span_vv(T* y, const T* a, const T* b, int64_t n) {
 template <int Op, bool Flip, typename T>
 EMBER_SIMD void span_vs(T* y, const T* a, T c, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = Flip ? apply<Op>(c, a[i]) : apply<Op>(a[i], c);
+}
+
+// y[r, j] = a[r] op b[j] (b op a when Flip) over rows of n: one call for many short rows
+template <int Op, bool Flip, typename T>
+EMBER_SIMD void span_outer(T* y, const T* a, const T* b, int64_t rows, int64_t n) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < n; ++j)
+      y[r * n + j] = Flip ? apply<Op>(b[j], a[r]) : apply<Op>(a[r], b[j]);
 }
 
 // Elements per thread below which another thread costs more than it saves (fork/join ~2 us on
@@ -82,10 +94,18 @@ void binary_range(T* y, const T* a, const T* b, int64_t n, int form, int64_t i0,
     span_vs<Op, Flip>(y + i0, a + i0, b[0], i1 - i0);
     return;
   }
-  // row (form 2) or column (form 3): the range as row segments
+  // row (form 2), column (form 3) or outer (form 4): the range as row segments
   for (int64_t i = i0; i < i1;) {
     const int64_t r = i / n, j = i - r * n, len = std::min(n - j, i1 - i);
-    if (form == 3)
+    if (form == 4 && j == 0 && len == n) {  // whole rows in one call
+      const int64_t whole = (i1 - i) / n;
+      span_outer<Op, Flip>(y + i, a + r, b, whole, n);
+      i += whole * n;
+      continue;
+    }
+    if (form == 4)  // y[r, j] = a[r] op b[j]
+      span_vs<Op, !Flip>(y + i, b + j, a[r], len);
+    else if (form == 3)
       span_vs<Op, Flip>(y + i, a + i, b[r], len);
     else if (Flip)
       span_vv<Op>(y + i, b + j, a + i, len);
@@ -271,6 +291,26 @@ EMBER_SIMD void narrow16_span(uint16_t* y, const float* x, int64_t n, bool bf16)
     for (int64_t i = 0; i < n; ++i) y[i] = half_bits(x[i]);
 }
 
+#if EMBER_SIMD_CLONES
+// float -> half bits by F16C's conversion instruction, 8 at a time (half_bits costs ~15 vector
+// operations an element: ~2x torch's time, which uses this instruction too). It rounds to
+// nearest even as half_bits does; a NaN first becomes the quiet NaN 0x7FC00000 with its sign,
+// whose conversion is half_bits' 0x7E00 (the instruction would keep some payload bits).
+EMBER_TARGET("arch=x86-64-v3") void narrow_half_f16c(uint16_t* y, const float* x, int64_t n) {
+  const __m256 quiet = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FC00000));
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {  // scalar math: y[i] = half_bits(x[i])
+    __m256 v = _mm256_loadu_ps(x + i);
+    const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+    v = _mm256_blendv_ps(v, _mm256_or_ps(_mm256_and_ps(v, sign), quiet), nan);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i),
+                     _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+  }
+  for (; i < n; ++i) y[i] = half_bits(x[i]);
+}
+#endif
+
 }  // namespace
 
 // (not file-local: reduce.cpp's 16-bit sums widen a block at a time with it)
@@ -284,6 +324,7 @@ EMBER_SIMD void widen16_span(float* y, const uint16_t* x, int64_t n, bool bf16) 
 // a (rows, n) op b -> y (rows, n), y may be a itself (each element is read before it is written)
 //   form 0: b (rows, n)      form 1: b (1,), one value
 //   form 2: b (n,) a row     form 3: b (rows,) one value per row
+//   form 4: a (rows,) and b (n,): y[r, j] = a[r] op b[j] (outer)
 // flip: y = b op a. op: 0 add, 1 sub, 2 mul, 3 div, 4 maximum, 5 minimum.
 template <typename T>
 void binary_forward(T* y, const T* a, const T* b, int64_t rows, int64_t n, int op, int form,
@@ -385,19 +426,31 @@ void copy_bytes(char* y, const char* x, int64_t nbytes) {
 }
 
 // x (rows, cols) -> y (cols, rows) = x's transpose, T any element type (a copy by width).
-// Tiles of 32x32 keep the strided side's cache lines in use until every element of them is
-// written (an element-by-element transpose touches a new line per element: ~3x slower on a
-// 2048x4096 float32). Threads split the bands of 32 output rows.
+// Bands of 64 output rows (threads split them), walked in 16x16 tiles through a local buffer:
+// fixed-size tiles the compiler unrolls, and at most 16 lines of each side live at once. With
+// a power-of-two row length those lines all fall in one L1 set, so 32x32 tiles read element by
+// element thrashed (1024x1024 float32 ~3x slower than these).
 template <typename T>
 void transpose_copy(T* y, const T* x, int64_t rows, int64_t cols) {
-  constexpr int64_t B = 32;
+  constexpr int64_t B = 64, M = 16;
   const int64_t bands = (cols + B - 1) / B;
   parallel_for(threads_for(rows * cols, int64_t(1) << 16), bands, [&](int64_t band) {
     const int64_t c0 = band * B, c1 = std::min(cols, c0 + B);
-    for (int64_t r0 = 0; r0 < rows; r0 += B) {
-      const int64_t r1 = std::min(rows, r0 + B);
-      for (int64_t c = c0; c < c1; ++c)
-        for (int64_t r = r0; r < r1; ++r) y[c * rows + r] = x[r * cols + c];
+    for (int64_t r0 = 0; r0 < rows; r0 += M) {
+      const int64_t r1 = std::min(rows, r0 + M);
+      for (int64_t cc = c0; cc < c1; cc += M) {
+        if (r1 - r0 == M && c1 - cc >= M) {
+          T t[M][M];
+          for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = 0; j < M; ++j) t[j][i] = x[(r0 + i) * cols + cc + j];
+          for (int64_t j = 0; j < M; ++j)
+            for (int64_t i = 0; i < M; ++i) y[(cc + j) * rows + r0 + i] = t[j][i];
+          continue;
+        }
+        const int64_t ce = std::min(c1, cc + M);  // an edge tile
+        for (int64_t c = cc; c < ce; ++c)
+          for (int64_t r = r0; r < r1; ++r) y[c * rows + r] = x[r * cols + c];
+      }
     }
   });
 }
@@ -406,6 +459,24 @@ template void transpose_copy<uint8_t>(uint8_t*, const uint8_t*, int64_t, int64_t
 template void transpose_copy<uint16_t>(uint16_t*, const uint16_t*, int64_t, int64_t);
 template void transpose_copy<uint32_t>(uint32_t*, const uint32_t*, int64_t, int64_t);
 template void transpose_copy<uint64_t>(uint64_t*, const uint64_t*, int64_t, int64_t);
+
+// x (rows, n) -> y (rows, n), each row reversed (torch.flip of the last dim), T any element type
+// (a copy by width). NumPy copies a reversed view element by element (~3x slower).
+template <typename T>
+EMBER_SIMD void reverse_span(T* y, const T* x, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) y[j] = x[n - 1 - j];
+}
+
+template <typename T>
+void flip_last(T* y, const T* x, int64_t rows, int64_t n) {
+  parallel_for(threads_for(rows * n, kMinPerThread), rows,
+               [&](int64_t r) { reverse_span(y + r * n, x + r * n, n); });
+}
+
+template void flip_last<uint8_t>(uint8_t*, const uint8_t*, int64_t, int64_t);
+template void flip_last<uint16_t>(uint16_t*, const uint16_t*, int64_t, int64_t);
+template void flip_last<uint32_t>(uint32_t*, const uint32_t*, int64_t, int64_t);
+template void flip_last<uint64_t>(uint64_t*, const uint64_t*, int64_t, int64_t);
 
 // x (n) -> y (n) converted (float <-> double: round to nearest, as NumPy's astype).
 template <typename From, typename To>
@@ -420,6 +491,14 @@ template void cast_forward<double, float>(float*, const double*, int64_t);
 // x (n) float32 -> y (n) float16 or bfloat16 bits (narrow), or back (widen): as torch's
 // c10::Half / c10::BFloat16 conversions, bit for bit (NumPy's astype has no SIMD for them).
 void cast16_forward(uint16_t* y, const float* x, int64_t n, bool bf16) {
+#if EMBER_SIMD_CLONES
+  static const bool f16c = __builtin_cpu_supports("x86-64-v3");
+  if (!bf16 && f16c) {
+    split_flat(n, kMinPerThread, 32,
+               [&](int64_t i0, int64_t i1) { narrow_half_f16c(y + i0, x + i0, i1 - i0); });
+    return;
+  }
+#endif
   split_flat(n, kMinPerThread, 32,
              [&](int64_t i0, int64_t i1) { narrow16_span(y + i0, x + i0, i1 - i0, bf16); });
 }

@@ -17,6 +17,8 @@
 // as kPairs cosine runs and kPairs sine runs of kCtrs each, contiguous runs so stores vectorise.
 // Threads split whole blocks; a short last block is computed whole and its head copied.
 //
+// randperm_fill: Fisher-Yates on the same stream's words (Lemire's bounded integers).
+//
 // Also multinomial draws with replacement, by inverse CDF as torch's: the running totals of a
 // row in double, and for each uniform u the first category whose running total passes u times
 // the row's total (a binary search), so zero-weight categories are never drawn.
@@ -123,6 +125,71 @@ void normal_fill(T* y, int64_t n, uint64_t key, T mean, T std) {
 
 template void normal_fill<float>(float*, int64_t, uint64_t, float, float);
 template void normal_fill<double>(double*, int64_t, uint64_t, double, double);
+
+namespace {
+
+EMBER_SIMD void philox_words(uint32_t (&w)[4][kCtrs], int64_t b, uint64_t key) {
+  philox_block(w, uint64_t(b) * kCtrs, key);
+}
+
+// The stream's words in order (counter block by block, then word w[k][j] at k * kCtrs + j).
+struct WordStream {
+  alignas(32) uint32_t w[4][kCtrs];
+  uint64_t key;
+  int64_t block = 0, pos = 4 * kCtrs;
+  uint32_t next() {
+    if (pos == 4 * kCtrs) {
+      philox_words(w, block++, key);
+      pos = 0;
+    }
+    const int64_t p = pos++;
+    return w[p / kCtrs][p % kCtrs];
+  }
+  // uniform in [0, s), s >= 1: Lemire's multiply-shift, a word rejected in the biased part
+  uint64_t below(uint64_t s) {
+    if (s <= 0xFFFFFFFFu) {
+      const uint32_t s32 = uint32_t(s);
+      uint64_t m = uint64_t(next()) * s32;
+      if (uint32_t(m) < s32) {
+        const uint32_t t = (0u - s32) % s32;
+        while (uint32_t(m) < t) m = uint64_t(next()) * s32;
+      }
+      return m >> 32;
+    }
+    auto draw = [&] {
+      const uint64_t hi = next();
+      return static_cast<unsigned __int128>((hi << 32) | next()) * s;
+    };
+    unsigned __int128 m = draw();
+    if (uint64_t(m) < s) {
+      const uint64_t t = (0 - s) % s;
+      while (uint64_t(m) < t) m = draw();
+    }
+    return uint64_t(m >> 64);
+  }
+};
+
+}  // namespace
+
+// y (n) := a uniformly random permutation of 0..n-1 on stream `key`, a function of (key, n)
+// alone: Fisher-Yates from the top, swap position i with j uniform in [0, i]. The j of a batch
+// of positions are drawn first, so the swaps can prefetch their random targets (a permutation
+// of 1M int64 is 8 MiB: every swap would wait on memory; NumPy's and torch's ~2x slower).
+void randperm_fill(int64_t* y, int64_t n, uint64_t key) {
+  for (int64_t i = 0; i < n; ++i) y[i] = i;
+  WordStream words{};
+  words.key = key;
+  constexpr int64_t kBatch = 256, kAhead = 16;
+  int64_t js[kBatch];
+  for (int64_t top = n - 1; top > 0; top -= kBatch) {
+    const int64_t len = std::min(kBatch, top);  // positions top, top - 1, ..., top - len + 1
+    for (int64_t k = 0; k < len; ++k) js[k] = int64_t(words.below(uint64_t(top - k) + 1));
+    for (int64_t k = 0; k < len; ++k) {
+      if (k + kAhead < len) __builtin_prefetch(y + js[k + kAhead], 1);
+      std::swap(y[top - k], y[js[k]]);
+    }
+  }
+}
 
 namespace {
 

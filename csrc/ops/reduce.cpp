@@ -990,6 +990,38 @@ inline T finite_or_zero(T m) {
 template <typename T>
 EMBER_SIMD void lse_rows(T* y, const T* x, int64_t rows, int64_t n) {
   constexpr int64_t kBuf = 256;
+  constexpr T kNegInf = -std::numeric_limits<T>::infinity();
+  if (n <= kBuf) {  // a row of one block: the steps below without the cascade (its one push
+    // is the lanes themselves), the tail padded to whole lanes, which add +0 (the same bits;
+    // rows of 16: ~2x, of 5: ~4x)
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* row = x + r * n;
+      const int64_t full = n / kLseW * kLseW;
+      T ml[kLseW], lanes[kLseW], tail[kLseW];
+      for (int64_t k = 0; k < kLseW; ++k) tail[k] = kNegInf;
+      std::memcpy(tail, row + full, static_cast<size_t>(n - full) * sizeof(T));
+      for (int64_t k = 0; k < kLseW; ++k) ml[k] = kNegInf;
+      for (int64_t i = 0; i < full; i += kLseW)
+        for (int64_t k = 0; k < kLseW; ++k) ml[k] = row[i + k] > ml[k] ? row[i + k] : ml[k];
+      for (int64_t k = 0; k < kLseW; ++k) ml[k] = tail[k] > ml[k] ? tail[k] : ml[k];
+      T mx = ml[0];
+      for (int64_t k = 1; k < kLseW; ++k) mx = ml[k] > mx ? ml[k] : mx;
+      const T m = finite_or_zero(mx);
+      for (int64_t k = 0; k < kLseW; ++k) lanes[k] = T(0);
+      for (int64_t i = 0; i < full; i += kLseW)
+        for (int64_t k = 0; k < kLseW; ++k) lanes[k] += vexp(row[i + k] - m);
+      if (full < n)  // (the padding's exp taken of 0, not -inf: an underflow to 0 is slow)
+        for (int64_t k = 0; k < kLseW; ++k) {
+          const bool in = full + k < n;
+          const T e = vexp(in ? tail[k] - m : T(0));
+          lanes[k] += in ? e : T(0);
+        }
+      for (int64_t w = kLseW / 2; w > 0; w /= 2)
+        for (int64_t k = 0; k < w; ++k) lanes[k] += lanes[k + w];
+      y[r] = std::log(lanes[0]) + m;
+    }
+    return;
+  }
   T levels[kLevels * kLseW];
   for (int64_t r = 0; r < rows; ++r) {
     const T* row = x + r * n;

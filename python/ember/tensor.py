@@ -631,6 +631,10 @@ class Tensor:
         """A cast to a dtype (``to(np.float64)``, ``to(other_tensor)``, torch's
         ``to(tensor=other)``) and/or a memory format; "cpu" changes nothing, "meta" gives a
         shape-only tensor, other devices are refused."""
+        if len(args) == 1 and type(args[0]) is type and not copy and memory_format is None:
+            dt = _TO_DTYPES.get(args[0])  # the common .to(float16): no device parsing (~1.5 us)
+            if dt is not None and dtype is None and device is None and tensor is None:
+                return self if dt == self.dtype else _ops.cast(self, dt)
         if tensor is not None:
             args = (tensor, *args)
         dtype, device = _device.parse_to_device(args, dtype, device)
@@ -1803,6 +1807,11 @@ def _uint8_tensor(p) -> bool:
     return type(p) is Tensor and p.data.dtype == np.uint8
 
 
+# .to(t) of these scalar types takes a fast path (Tensor.to)
+_TO_DTYPES = {
+    t: np.dtype(t)
+    for t in (np.float16, _lowp.bfloat16.type, np.float32, np.float64, np.int32, np.int64)
+}
 _TENSOR_SLOTS = frozenset(Tensor.__slots__)
 
 
