@@ -3143,7 +3143,7 @@ def poisson_nll_loss(
     """
     op = "poisson_nll_loss"
     _check_reduction(op, reduction)
-    if isinstance(eps, bool) or not isinstance(eps, int | float | np.floating | np.integer):
+    if not isinstance(eps, int | float | np.floating | np.integer):  # (a bool passes: torch)
         raise TypeError(f"{op}: eps must be a float, got {eps!r}")
     x, t = _loss_pair(op, input, target, broadcast="quiet")
     loss = x.exp() - t * x if log_input else x - t * (x + eps).log()
