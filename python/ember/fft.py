@@ -198,9 +198,16 @@ def _last_two(nd):
     return [-2, -1]
 
 
+def _index(op: str, n) -> int:
+    """n as an int; a bool is refused, as torch's argument parser does."""
+    if isinstance(n, bool | np.bool_):
+        raise TypeError(f"{op}: n must be an int, not bool")
+    return operator.index(n)
+
+
 def _one(x, n, dim, op):
     if n is not None:  # (in s, -1 means "keep the size"; a 1-D transform's n has no such value)
-        _check_points(op, [operator.index(n)])
+        _check_points(op, [_index(op, n)])
     return (None if n is None else [n]), [dim]
 
 
@@ -340,7 +347,7 @@ def _freq_dtype(dtype):
 def _freqs(op: str, n, d, dtype, half: bool) -> np.ndarray:
     """torch's frequencies: the integer bins in ``dtype`` times that dtype's 1 / (n d) (a d
     of 0 gives infinities and a NaN, as torch's, not an error)."""
-    n = operator.index(n)
+    n = _index(op, n)
     if n < 0:
         raise ValueError(f"{op}: n must be non-negative, got {n}")
     dt = _freq_dtype(dtype)

@@ -121,7 +121,12 @@ def det(A) -> Tensor:
 class Inv(Function):
     @staticmethod
     def forward(ctx, A):
+        # a matrix with a NaN / inf entry inverts to NaN, as torch's (LAPACK's pivot search can
+        # skip a NaN column and leave other entries finite)
+        A, bad = _finite_stand_in(A)
         Y = _lapack("inv", np.linalg.inv, A)
+        if bad.any():
+            Y = np.where(bad, np.nan, Y).astype(Y.dtype, copy=False)
         ctx.save_for_backward(Y)
         return Y
 
@@ -172,7 +177,10 @@ def slogdet(A) -> SlogDet:
 class Solve(Function):
     @staticmethod
     def forward(ctx, A, B):
-        X = _lapack("solve", np.linalg.solve, A, B)
+        As, bad = _finite_stand_in(A)  # NaN solutions for non-finite A, as Inv
+        X = _lapack("solve", np.linalg.solve, As, B)
+        if bad.any():
+            X = np.where(bad, np.nan, X).astype(X.dtype, copy=False)
         ctx.save_for_backward(A, X)
         ctx.shapes = (A.shape, B.shape)
         return X
@@ -227,6 +235,8 @@ def matrix_power(A, n: int) -> Tensor:
     A = ops._tensor_operand(A)
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
         raise ValueError(f"matrix_power: expected square matrices, got shape {A.shape}")
+    if isinstance(n, bool) or not isinstance(n, int | np.integer):  # (int(2.7) would be 2)
+        raise TypeError(f"matrix_power: n must be an int, got {n!r}")
     n = int(n)
     if n == 0:  # identities, in the graph: A's gradient is 0 (as torch's), not missing
         eye = np.broadcast_to(np.eye(A.shape[-1], dtype=A.dtype), A.shape)
@@ -320,13 +330,13 @@ def vector_norm(
     x = input if x is None else x
     x = _moduli("vector_norm", _in_dtype("vector_norm", x, dtype))
     axes = ops._axes(dim, x.ndim, "vector_norm")
+    reduced = [x.shape[a] for a in (axes or range(x.ndim))]
+    if (ord < 0 or ord == np.inf) and (not x.data.size if not axes else 0 in reduced):
+        raise ValueError(f"linalg.vector_norm: cannot compute the {ord} norm over an empty dim")
     if ord in (np.inf, -np.inf):
         return (ops.amax if ord > 0 else ops.amin)(ops.abs(x), axes, keepdim)
     if ord > 0:
         return ops.norm(x, ord, axes, keepdim)
-    reduced = [x.shape[a] for a in (axes or range(x.ndim))]
-    if ord < 0 and (not x.data.size if not axes else 0 in reduced):  # (torch's check)
-        raise ValueError(f"linalg.vector_norm: cannot compute the {ord} norm over an empty dim")
     # ord = 0 counts (gradient zero); ord < 0 gives zero entries a zero gradient, as PyTorch
     return ops.NormP.apply(x, float(ord), axes, keepdim)
 
@@ -848,7 +858,7 @@ def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
     B = _lapack_float("linalg.lstsq", B)
     vector = B.ndim == A.ndim - 1
     Bm = ops.unsqueeze(B, -1) if vector else B
-    if A.ndim < 2 or Bm.shape[-2] != A.shape[-2]:
+    if A.ndim < 2 or not 0 <= A.ndim - B.ndim <= 1 or Bm.shape[-2] != A.shape[-2]:
         raise ValueError(f"linalg.lstsq: A {A.shape} and B {B.shape} do not fit A X = B")
     X = ops.matmul(pinv(A, rtol=rcond), Bm)
     S = np.linalg.svd(A.data, compute_uv=False)
@@ -866,7 +876,7 @@ def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
 
 def cond(A, p=None) -> Tensor:
     """Condition number: largest over smallest singular value (p None or 2, -2 the inverse),
-    else matrix_norm(A, p) * matrix_norm(inv(A), p)."""
+    else matrix_norm(A, p) * matrix_norm(inv(A), p), inf where A is singular (as torch)."""
     A = _lapack_float("linalg.cond", A)
     if p in (None, 2, -2):
         s = svdvals(A)
@@ -874,7 +884,11 @@ def cond(A, p=None) -> Tensor:
             return Tensor(np.zeros(s.shape[:-1], A.dtype))
         hi, lo = ops.amax(s, -1), ops.amin(s, -1)
         return hi / lo if p != -2 else lo / hi
-    return matrix_norm(A, p) * matrix_norm(inv(A), p)
+    A = _square("cond", A)
+    inv_A, info = inv_ex(A)
+    c = matrix_norm(A, p) * matrix_norm(inv_A, p)
+    singular = np.asarray(info.data) > 0
+    return ops.where(Tensor(singular), np.inf, c) if singular.any() else c  # inf, as torch
 
 
 def matrix_exp(A) -> Tensor:

@@ -7,7 +7,7 @@ from functools import partial
 
 import numpy as np
 
-from ember import _C, _lowp
+from ember import _C, _complex, _lowp
 from ember.autograd import Function
 from ember.autograd.engine import unbroadcast
 from ember.nn.functional import log_softmax, softmax
@@ -75,7 +75,8 @@ def entr(input) -> Tensor:  # noqa: A002
 
     def f(a):
         with np.errstate(all="ignore"):
-            return np.where(a > 0, -a * np.log(a), np.where(a == 0, 0, -np.inf)).astype(a.dtype)
+            y = np.where(a > 0, -a * np.log(a), np.where(a == 0, 0, -np.inf))
+            return np.where(np.isnan(a), a, y).astype(a.dtype)  # (NaN stays NaN, as torch)
 
     def df(a, y):
         return -(1 + np.log(a))
@@ -87,11 +88,6 @@ def entr(input) -> Tensor:  # noqa: A002
 def ndtr(input) -> Tensor:  # noqa: A002
     """The standard normal CDF, 0.5 erfc(-x / sqrt 2) (accurate in the left tail)."""
     return mul(erfc(-_float_operand(input, "ndtr") / math.sqrt(2)), 0.5)
-
-
-def ndtri(input) -> Tensor:  # noqa: A002
-    """The inverse of ndtr: sqrt 2 erfinv(2p - 1)."""
-    return mul(erfinv(_float_operand(input, "ndtri") * 2 - 1), math.sqrt(2))
 
 
 xlog1py = _binary(
@@ -474,6 +470,51 @@ def _log_ndtr(x):
     return np.where(x < -1, left, np.log1p(-_erfc64(t) / 2))
 
 
+# fmt: off
+_NDTRI_P0 = [-5.99633501014107895267e1, 9.80010754185999661536e1, -5.66762857469070293439e1,
+             1.39312609387279679503e1, -1.23916583867381258016e0]
+_NDTRI_Q0 = [1.0, 1.95448858338141759834e0, 4.67627912898881538453e0, 8.63602421390890590575e1,
+             -2.25462687854119370527e2, 2.00260212380060660359e2, -8.20372256168333339912e1,
+             1.59056225126211695515e1, -1.18331621121330003142e0]
+_NDTRI_P1 = [4.05544892305962419923e0, 3.15251094599893866154e1, 5.71628192246421288162e1,
+             4.40805073893200834700e1, 1.46849561928858024014e1, 2.18663306850790267539e0,
+             -1.40256079171354495875e-1, -3.50424626827848203418e-2, -8.57456785154685413611e-4]
+_NDTRI_Q1 = [1.0, 1.57799883256466749731e1, 4.53907635128879210584e1, 4.13172038254672030440e1,
+             1.50425385692907503408e1, 2.50464946208309415979e0, -1.42182922854787788574e-1,
+             -3.80806407691578277194e-2, -9.33259480895457427372e-4]
+_NDTRI_P2 = [3.23774891776946035970e0, 6.91522889068984211695e0, 3.93881025292474443415e0,
+             1.33303460815807542389e0, 2.01485389549179081538e-1, 1.23716634817820021358e-2,
+             3.01581553508235416007e-4, 2.65806974686737550832e-6, 6.23974539184983293730e-9]
+_NDTRI_Q2 = [1.0, 6.02427039364742014255e0, 3.67983563856160859403e0, 1.37702099489081330271e0,
+             2.16236993594496635890e-1, 1.34204006088543189037e-2, 3.28014464682127739104e-4,
+             2.89247864745380683936e-6, 6.79019408009981274425e-9]
+# fmt: on
+
+
+def _ndtri(p):
+    """Cephes' ndtri (as torch's calc_ndtri): a rational function of p - 1/2 in the middle, of
+    1 / sqrt(-2 ln q) in the tails, with q = min(p, 1 - p) (erfinv(2p - 1) is -inf in float32
+    from p = 3e-8 down, as 2p - 1 rounds to -1)."""
+    e2 = 0.1353352832366127  # e^-2
+    upper = p > 1 - e2
+    q = np.where(upper, 1 - p, p)
+    y = q - 0.5
+    y2 = y * y
+    mid = (y + y * (y2 * _polevl(y2, _NDTRI_P0) / _polevl(y2, _NDTRI_Q0))) * math.sqrt(2 * math.pi)
+    qt = np.where((q > 0) & (q <= e2), q, e2)  # (keeps the tail's logs finite elsewhere)
+    x = np.sqrt(-2 * np.log(qt))
+    z = 1 / x
+    x1 = np.where(
+        x < 8,
+        z * _polevl(z, _NDTRI_P1) / _polevl(z, _NDTRI_Q1),
+        z * _polevl(z, _NDTRI_P2) / _polevl(z, _NDTRI_Q2),
+    )
+    tail = x - np.log(x) / x - x1
+    r = np.where(q > e2, mid, np.where(upper, tail, -tail))
+    r = np.where(p == 0, -np.inf, np.where(p == 1, np.inf, r))
+    return np.where((p < 0) | (p > 1) | np.isnan(p), np.nan, r)
+
+
 def _nograd(name, f, doc):
     """A torch.special function torch gives no gradient: its result does not require grad."""
 
@@ -529,12 +570,21 @@ erfcx = _smooth(
     lambda x, y: 2 * x * y - 2 / math.sqrt(math.pi),
     "The scaled complementary error function e^(x^2) erfc(x).",
 )
+# d log_ndtr / dx = pdf / cdf = sqrt(2 / pi) / erfcx(-x / sqrt 2): torch's exp(-(y + x^2 / 2))
+# cancels catastrophically far left (0.4 instead of 1e9 at x = -1e9 in float32)
 log_ndtr = _smooth(
     "log_ndtr",
     _log_ndtr,
-    lambda x, y: np.exp(-(y + x * x / 2)) / math.sqrt(2 * math.pi),
-    lambda x, y: exp(-(y + x * x / 2)) / math.sqrt(2 * math.pi),
+    lambda x, y: _f64(lambda v: math.sqrt(2 / math.pi) / _erfcx(-v * math.sqrt(0.5)))(x),
+    lambda x, y: math.sqrt(2 / math.pi) / erfcx(-x * math.sqrt(0.5)),
     "The log of the standard normal CDF, accurate far into the left tail.",
+)
+ndtri = _smooth(
+    "ndtri",
+    _ndtri,
+    lambda x, y: math.sqrt(2 * math.pi) * np.exp(y * y / 2),  # 1 / pdf(ndtri(p)), as torch
+    lambda x, y: math.sqrt(2 * math.pi) * exp(y * y / 2),
+    "The inverse of ndtr (Cephes' rational approximations, accurate in both tails).",
 )
 i1 = _i1  # ember's I1 (gradient I0 - I1 / x, 1/2 at 0), within 1e-15 of torch's
 
@@ -592,6 +642,7 @@ def zeta(input, other) -> Tensor:  # noqa: A002
     """The Hurwitz zeta function zeta(x, q) = sum_k (k + q)^-x (torch.special.zeta); the
     gradient flows to ``other`` (q) only: for ``input`` torch has none and neither have we."""
     x, q = _float_pair_operands("zeta", input, other)
+    _complex.refuse("zeta", x, q)  # (real only, as torch)
     _lowp.refuse("zeta", *(getattr(v, "dtype", None) for v in (x, q)))  # (numbers pass)
     return _Zeta.apply(x, q)
 

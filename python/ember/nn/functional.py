@@ -701,8 +701,8 @@ def tanhshrink(input) -> Tensor:
 
 def softshrink(input, lambd: float = 0.5) -> Tensor:
     """x - lambd if x > lambd, x + lambd if x < -lambd, else 0 (lambd >= 0)."""
-    if not lambd >= 0:
-        raise ValueError(f"softshrink: lambd must be >= 0, got {lambd}")
+    if not 0 <= lambd < np.inf:  # (torch: in [0, the dtype's largest finite value])
+        raise ValueError(f"softshrink: lambd must be >= 0 and finite, got {lambd}")
     lam = float(lambd)
     return _pointwise(
         "softshrink",
@@ -828,7 +828,7 @@ class PReLU(Function):
     # x if x > 0 else w * x; w has 1 entry or one per channel (dim 1 of x)
     @staticmethod
     def forward(ctx, x, w):
-        wb = w.reshape((-1,) + (1,) * (x.ndim - 2)) if w.size > 1 else w.reshape(())
+        wb = w.reshape((-1,) + (1,) * (x.ndim - 2)) if w.size != 1 else w.reshape(())  # (0: C = 0)
         ctx.save_for_backward(x, wb)
         ctx.wshape = w.shape
         return np.where(x > 0, x, wb * x).astype(x.dtype, copy=False)
@@ -1370,6 +1370,8 @@ def _loss_pair(op, input, target, broadcast: str | None = None):
         input = ops.cast(input, target.data.dtype)  # a float target's (an integer one: refused)
     x = _float_input(input, op)
     t = _float_input(target, op, "target", x.dtype) if not isinstance(target, Tensor) else target
+    if t.data.dtype.kind == "c":  # (a cast would drop the imaginary part silently)
+        raise TypeError(f"{op}: target must be real, got {t.dtype}")
     if not _lowp.is_float(t.data.dtype):
         if op in _FLOAT_TARGET_ONLY:
             raise TypeError(f"{op}: target must be floating point, got {t.dtype}")
@@ -1749,8 +1751,8 @@ def cross_entropy(
             wt = weight if isinstance(weight, Tensor) else Tensor(w)
             prod = prod * wt.reshape((c,) + (1,) * (x.ndim - 1 - class_dim))
         loss = -prod.sum(dim=class_dim)
-        if reduction == "mean":
-            return loss.sum() / (x.data.size // c)
+        if reduction == "mean":  # over the samples: 0 / 0 = NaN without classes, as torch
+            return loss.sum() / (x.data.size // c if c else np.nan)
         return _reduce(loss, reduction)
 
     t = _targets("cross_entropy", target)
@@ -3141,6 +3143,8 @@ def poisson_nll_loss(
     """
     op = "poisson_nll_loss"
     _check_reduction(op, reduction)
+    if not isinstance(eps, int | float | np.floating | np.integer):  # (a bool passes: torch)
+        raise TypeError(f"{op}: eps must be a float, got {eps!r}")
     x, t = _loss_pair(op, input, target, broadcast="quiet")
     loss = x.exp() - t * x if log_input else x - t * (x + eps).log()
     if full:
