@@ -571,8 +571,9 @@ def test_more_pointwise_forms():
     assert gradcheck(lambda x, y, z: ember.lerp(x, y, z), (p, q, r))
     assert gradcheck(lambda x, y, z: ember.addcdiv(x, y, z + 3, value=0.5), (p, q, r))
     assert gradcheck(lambda x: ember.mvlgamma(x + 1, 2), (p,))
-    with pytest.raises(ValueError, match="mvlgamma"):
-        ember.mvlgamma(ember.tensor([0.5]), 3)
+    # torch 2.13 has no domain check: lgamma's values (inf at its poles)
+    edge = np.array([0.5, 0.1, -3.2])
+    _same(ember.mvlgamma(ember.tensor(edge), 3), torch.mvlgamma(_t(edge), 3), 1e-12)
     for name in ["sin", "tanh", "sigmoid", "log1p", "relu", "floor", "rsqrt", "square"]:
         t, ref = ember.tensor(a), _t(a)
         assert getattr(t, name + "_")() is t

@@ -1921,8 +1921,6 @@ def mvlgamma(input, p: int) -> Tensor:  # noqa: A002
     x = _float_operand(input, "mvlgamma")
     if not isinstance(p, int) or p < 1:
         raise ValueError(f"mvlgamma: p must be an int >= 1, got {p!r}")
-    if not np.all(x.data > (p - 1) / 2):
-        raise ValueError(f"mvlgamma: all elements must be greater than (p-1)/2 = {(p - 1) / 2}")
     out = lgamma(x)
     for i in range(1, p):
         out = add(out, lgamma(sub(x, i / 2)))
@@ -1937,7 +1935,8 @@ class GammaInc(Function):
         a2, x2 = (np.ascontiguousarray(v) for v in np.broadcast_arrays(a, x))
         ctx.save_for_backward(a, x)
         ctx.upper = upper
-        return _C.gammainc(a2, x2, upper)
+        # (ascontiguousarray makes 0-d operands 1-d: the result takes the broadcast shape back)
+        return _C.gammainc(a2, x2, upper).reshape(np.broadcast_shapes(a.shape, x.shape))
 
     @staticmethod
     def backward(ctx, g):
@@ -2500,7 +2499,7 @@ class Clamp(Function):
             mask &= x >= lo
         if hi is not None:
             mask &= x <= hi
-        return g * mask, None, None
+        return np.where(mask, g, g.dtype.type(0)), None, None  # (g * mask: inf * 0 = NaN)
 
     @staticmethod
     def backward_graph(ctx, g):
@@ -7828,7 +7827,9 @@ def cdist(x1, x2, p: float = 2.0, compute_mode=None) -> Tensor:
     d = unsqueeze(x1, -2) - unsqueeze(x2, -3)
     n = _linalg.vector_norm(d, p, -1)
     if p == 0:  # PyTorch's cdist backward gives the count a zero gradient (its norm's: none)
-        return where(np.ones(n.shape, bool), n.detach(), sum(d, -1))
+        count = n.data.copy()
+        count[np.isnan(d.data).any(-1)] = np.nan  # (NaN, not counted as differing: PyTorch's)
+        return where(np.ones(n.shape, bool), Tensor(count), sum(d, -1))
     return n
 
 

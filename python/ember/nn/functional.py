@@ -1215,11 +1215,15 @@ def one_hot(input, num_classes: int = -1) -> Tensor:  # noqa: A002 (torch's name
     idx = input.data if isinstance(input, Tensor) else np.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected an integer index tensor, got {idx.dtype}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
+        raise TypeError(
+            f"one_hot: num_classes must be int, not {type(num_classes).__name__}"
+        )  # (-1.0 == -1: checked before the value)
     if idx.size == 0 and num_classes in (-1, 0):  # (PyTorch refuses 0 here too)
         raise ValueError("one_hot: can not infer the number of classes from an empty tensor")
     if num_classes == -1:
         num_classes = int(idx.max()) + 1
-    elif isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
+    elif num_classes < 0:
         raise ValueError(
             f"one_hot: num_classes must be a non-negative int or -1, got {num_classes!r}"
         )
@@ -6719,6 +6723,7 @@ def pdist(input, p: float = 2.0) -> Tensor:
     d = x[i] - x[j]
     if p == 0:  # the count of differing coordinates: piecewise constant, a zero gradient
         count = (d.data != 0).sum(-1).astype(x.dtype)
+        count[np.isnan(d.data).any(-1)] = np.nan  # (a NaN coordinate: NaN, as PyTorch's kernel)
         return ops.where(np.ones(count.shape, bool), Tensor(count), d.sum(-1))
     if p == 2:  # sqrt has an infinite slope at 0; PyTorch gives identical rows gradient 0
         sq = (d * d).sum(-1)
