@@ -61,3 +61,19 @@ def test_one_hot_refuses_a_non_int_num_classes_as_torch(num_classes):
         torch.nn.functional.one_hot(torch.tensor([1]), num_classes)
     with pytest.raises(TypeError, match="num_classes must be int"):
         F.one_hot(ember.tensor([1]), num_classes)
+
+
+@pytest.mark.parametrize("dim", [None, 0, 1, (0, 1), -1])
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("p", [2, 2.0, "fro"])
+def test_two_norm_fast_path_matches_torch(dim, keepdim, p):
+    x = np.random.default_rng(1).standard_normal((5, 7)).astype(np.float32)
+    x[0] = 0.0
+    want = torch.norm(torch.tensor(x), p, dim, keepdim).numpy()
+    np.testing.assert_allclose(ember.norm(ember.tensor(x), p, dim, keepdim).numpy(), want, 1e-6)
+    if p != "fro":
+        got = ember.linalg.vector_norm(ember.tensor(x), p, dim, keepdim).numpy()
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, 1e-6)
+    with pytest.raises(IndexError):
+        ember.linalg.vector_norm(ember.tensor(x), 2, 3)

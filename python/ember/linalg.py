@@ -328,6 +328,8 @@ def vector_norm(
             else "linalg.vector_norm() missing 1 required argument: 'x'"
         )
     x = input if x is None else x
+    if ord == 2 and dtype is None and type(x) is Tensor and x.data.dtype.char in "fd":
+        return ops.norm(x, 2, dim, keepdim)  # the common call: ops.norm's fast path outside a graph
     x = _moduli("vector_norm", _in_dtype("vector_norm", x, dtype))
     axes = ops._axes(dim, x.ndim, "vector_norm")
     reduced = [x.shape[a] for a in (axes or range(x.ndim))]

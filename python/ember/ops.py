@@ -4661,11 +4661,14 @@ def cumsum(x, dim: int, *, dtype=None) -> Tensor:
     return _int_total(CumSum.apply(x, axis), dtype)
 
 
+_NORM2_P = (str, int, float)
+
+
 def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     """Vector p-norm over dim (all elements by default): p = 'fro' or 2, 1, inf, -inf, or any
     number, negative too (sum(|x|^p)^(1/p), torch.norm). The gradient at a zero vector is
     zero, as PyTorch's."""
-    if type(p) is str and p == "fro" and type(x) is Tensor and x.data.dtype.char in "fd":
+    if type(p) in _NORM2_P and p in (2, "fro") and type(x) is Tensor and x.data.dtype.char in "fd":
         if _outside_graph(x):  # the common case: Norm2.forward straight
             axes = _axes(dim, x.data.ndim, "norm")
             y = Norm2.forward(Norm2.__new__(Norm2), x.data, axes, keepdim)
