@@ -264,12 +264,14 @@ void hidden_weight_grad(T* dw_hh, const T* dgh, const T* y, const T* h0, const S
     const T* B = st.reverse ? y + N * H : y;
     gemm<T>(true, false, GH, H, (T_ - 1) * N, T(1), A, GH, B, H, T(0), dw_hh, H);
   }
-  std::vector<T> g0(static_cast<size_t>(N * GH));
-  for (int64_t n = 0; n < N; ++n) {
+  // (one step, a cell: every sequence's first step is step 0, the rows are dgh as it is)
+  std::vector<T> g0(static_cast<size_t>(T_ > 1 ? N * GH : 0));
+  for (int64_t n = 0; n < N && T_ > 1; ++n) {
     const int64_t t = st.reverse ? st.len(n) - 1 : 0;
     std::memcpy(g0.data() + n * GH, dgh + (t * N + n) * GH, sizeof(T) * GH);
   }
-  gemm<T>(true, false, GH, H, N, T(1), g0.data(), GH, h0, H, T_ > 1 ? T(1) : T(0), dw_hh, H);
+  gemm<T>(true, false, GH, H, N, T(1), T_ > 1 ? g0.data() : dgh, GH, h0, H, T_ > 1 ? T(1) : T(0),
+          dw_hh, H);
 }
 
 // After the time loop: dx = dgi @ W_ih (null dx: not wanted, skipped), dW_ih = dgi^T x, dW_hh,
