@@ -20,7 +20,7 @@ void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* dw_hr, T* db_ih
                    const T* dy, const T* dh_n, const T* dc_n, const T* x, const T* h0, const T* c0,
                    const T* w_ih, const T* w_hh, const T* w_hr, const T* y, const T* gates,
                    const T* cells, const T* hid, const int64_t* lengths, int64_t T_, int64_t N,
-                   int64_t I, int64_t H, int64_t P, bool reverse);
+                   int64_t I, int64_t H, int64_t P, bool reverse, bool want_dh0);
 template <typename T>
 void gru_forward(T* y, T* h_n, T* gates, T* hn, const T* x, const T* h0, const T* w_ih,
                  const T* w_hh, const T* b_ih, const T* b_hh, const int64_t* lengths, int64_t T_,
@@ -29,7 +29,7 @@ template <typename T>
 void gru_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T* dy, const T* dh_n,
                   const T* x, const T* h0, const T* w_ih, const T* w_hh, const T* y, const T* gates,
                   const T* hn, const int64_t* lengths, int64_t T_, int64_t N, int64_t I, int64_t H,
-                  bool reverse);
+                  bool reverse, bool want_dh0);
 template <typename T>
 void rnn_forward(T* y, T* h_n, const T* x, const T* h0, const T* w_ih, const T* w_hh, const T* b_ih,
                  const T* b_hh, const int64_t* lengths, int64_t T_, int64_t N, int64_t I, int64_t H,
@@ -38,7 +38,7 @@ template <typename T>
 void rnn_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T* dy, const T* dh_n,
                   const T* x, const T* h0, const T* w_ih, const T* w_hh, const T* y,
                   const int64_t* lengths, int64_t T_, int64_t N, int64_t I, int64_t H, bool reverse,
-                  bool relu);
+                  bool relu, bool want_dh0);
 
 namespace {
 
@@ -221,7 +221,7 @@ py::tuple lstm_backward_py(const py::object& dy, const py::object& dh_n, const p
                            const py::array& w_ih, const py::array& w_hh, bool has_bias,
                            const py::object& lengths, bool reverse, const py::array& y,
                            const py::array& gates, const py::array& cells, const py::object& w_hr,
-                           const py::object& hid) {
+                           const py::object& hid, bool need_dx, bool need_dh0) {
   const char* op = "lstm_backward";
   const std::optional<py::array> whr_a = lstm_w_hr(w_hr, op);
   const bool proj = whr_a.has_value();
@@ -238,7 +238,8 @@ py::tuple lstm_backward_py(const py::object& dy, const py::object& dh_n, const p
   const void* dcp = optional_arg(dc_n, x, {d.N, d.H}, op, "dc_n");
   const int64_t* len = check_lengths(lengths, d, op);
   const void* whr = proj ? whr_a->data() : nullptr;
-  py::array dx = empty_like_dtype(x, {d.T, d.N, d.I});
+  // (dx not wanted: None, its GEMM skipped; dh0 not wanted: None, the last step's GEMM skipped)
+  py::object dx = need_dx ? py::object(empty_like_dtype(x, {d.T, d.N, d.I})) : py::none();
   py::array dh0 = empty_like_dtype(x, {d.N, d.P});
   py::array dc0 = empty_like_dtype(x, {d.N, d.H});
   py::array dw_ih = empty_like_dtype(x, {d.GH(), d.I});
@@ -248,23 +249,25 @@ py::tuple lstm_backward_py(const py::object& dy, const py::object& dh_n, const p
   py::object dw_hr = proj ? py::object(empty_like_dtype(x, {d.P, d.H})) : py::none();
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    T *a = ptr<T>(dx), *b = ptr<T>(dh0), *c = ptr<T>(dc0), *e = ptr<T>(dw_ih), *f = ptr<T>(dw_hh),
+    T *a = mp<T>(dx), *b = ptr<T>(dh0), *c = ptr<T>(dc0), *e = ptr<T>(dw_ih), *f = ptr<T>(dw_hh),
       *r = mp<T>(dw_hr), *g = mp<T>(db_ih), *h = mp<T>(db_hh);
     py::gil_scoped_release release;
     lstm_backward<T>(a, b, c, e, f, r, g, h, cp<T>(dyp), cp<T>(dhp), cp<T>(dcp), cptr<T>(x),
                      cptr<T>(h0), cptr<T>(c0), cptr<T>(w_ih), cptr<T>(w_hh), cp<T>(whr), cptr<T>(y),
                      cptr<T>(gates), cptr<T>(cells), cp<T>(hidp), len, d.T, d.N, d.I, d.H, d.P,
-                     reverse);
+                     reverse, need_dh0);
   };
   if (d.N == 0) {
     zero_fill({dw_ih, dw_hh, db_ih, db_hh, dw_hr});
-    return py::make_tuple(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr);
+    return py::make_tuple(dx, need_dh0 ? py::object(dh0) : py::none(), dc0, dw_ih, dw_hh, db_ih,
+                          db_hh, dw_hr);
   }
   if (is_f32(x))
     run(float{});
   else
     run(double{});
-  return py::make_tuple(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr);
+  return py::make_tuple(dx, need_dh0 ? py::object(dh0) : py::none(), dc0, dw_ih, dw_hh, db_ih,
+                        db_hh, dw_hr);
 }
 
 // ---- GRU ------------------------------------------------------------------------------------
@@ -301,7 +304,8 @@ py::tuple gru_forward_py(const py::array& x, const py::array& h0, const py::arra
 py::tuple gru_backward_py(const py::object& dy, const py::object& dh_n, const py::array& x,
                           const py::array& h0, const py::array& w_ih, const py::array& w_hh,
                           bool has_bias, const py::object& lengths, bool reverse,
-                          const py::array& y, const py::array& gates, const py::array& hn) {
+                          const py::array& y, const py::array& gates, const py::array& hn,
+                          bool need_dx, bool need_dh0) {
   const char* op = "gru_backward";
   const Dims d = check_core(x, w_ih, w_hh, 3, op);
   check_arg(h0, x, {d.N, d.H}, op, "h0");
@@ -311,7 +315,8 @@ py::tuple gru_backward_py(const py::object& dy, const py::object& dh_n, const py
   const void* dyp = optional_arg(dy, x, {d.T, d.N, d.H}, op, "dy");
   const void* dhp = optional_arg(dh_n, x, {d.N, d.H}, op, "dh_n");
   const int64_t* len = check_lengths(lengths, d, op);
-  py::array dx = empty_like_dtype(x, {d.T, d.N, d.I});
+  // (dx not wanted: None, its GEMM skipped; dh0 not wanted: None, the last step's GEMM skipped)
+  py::object dx = need_dx ? py::object(empty_like_dtype(x, {d.T, d.N, d.I})) : py::none();
   py::array dh0 = empty_like_dtype(x, {d.N, d.H});
   py::array dw_ih = empty_like_dtype(x, {d.GH(), d.I});
   py::array dw_hh = empty_like_dtype(x, {d.GH(), d.H});
@@ -319,22 +324,22 @@ py::tuple gru_backward_py(const py::object& dy, const py::object& dh_n, const py
   py::object db_hh = has_bias ? py::object(empty_like_dtype(x, {d.GH()})) : py::none();
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    T *a = ptr<T>(dx), *b = ptr<T>(dh0), *e = ptr<T>(dw_ih), *f = ptr<T>(dw_hh), *g = mp<T>(db_ih),
+    T *a = mp<T>(dx), *b = ptr<T>(dh0), *e = ptr<T>(dw_ih), *f = ptr<T>(dw_hh), *g = mp<T>(db_ih),
       *h = mp<T>(db_hh);
     py::gil_scoped_release release;
     gru_backward<T>(a, b, e, f, g, h, cp<T>(dyp), cp<T>(dhp), cptr<T>(x), cptr<T>(h0),
                     cptr<T>(w_ih), cptr<T>(w_hh), cptr<T>(y), cptr<T>(gates), cptr<T>(hn), len, d.T,
-                    d.N, d.I, d.H, reverse);
+                    d.N, d.I, d.H, reverse, need_dh0);
   };
   if (d.N == 0) {
     zero_fill({dw_ih, dw_hh, db_ih, db_hh});
-    return py::make_tuple(dx, dh0, dw_ih, dw_hh, db_ih, db_hh);
+    return py::make_tuple(dx, need_dh0 ? py::object(dh0) : py::none(), dw_ih, dw_hh, db_ih, db_hh);
   }
   if (is_f32(x))
     run(float{});
   else
     run(double{});
-  return py::make_tuple(dx, dh0, dw_ih, dw_hh, db_ih, db_hh);
+  return py::make_tuple(dx, need_dh0 ? py::object(dh0) : py::none(), dw_ih, dw_hh, db_ih, db_hh);
 }
 
 // ---- Elman RNN ------------------------------------------------------------------------------
@@ -375,7 +380,8 @@ py::tuple rnn_forward_py(const py::array& x, const py::array& h0, const py::arra
 py::tuple rnn_backward_py(const py::object& dy, const py::object& dh_n, const py::array& x,
                           const py::array& h0, const py::array& w_ih, const py::array& w_hh,
                           bool has_bias, const py::object& lengths, bool reverse,
-                          const std::string& nonlinearity, const py::array& y) {
+                          const std::string& nonlinearity, const py::array& y, bool need_dx,
+                          bool need_dh0) {
   const char* op = "rnn_backward";
   const bool relu = check_nonlinearity(nonlinearity, op);
   const Dims d = check_core(x, w_ih, w_hh, 1, op);
@@ -384,7 +390,8 @@ py::tuple rnn_backward_py(const py::object& dy, const py::object& dh_n, const py
   const void* dyp = optional_arg(dy, x, {d.T, d.N, d.H}, op, "dy");
   const void* dhp = optional_arg(dh_n, x, {d.N, d.H}, op, "dh_n");
   const int64_t* len = check_lengths(lengths, d, op);
-  py::array dx = empty_like_dtype(x, {d.T, d.N, d.I});
+  // (dx not wanted: None, its GEMM skipped; dh0 not wanted: None, the last step's GEMM skipped)
+  py::object dx = need_dx ? py::object(empty_like_dtype(x, {d.T, d.N, d.I})) : py::none();
   py::array dh0 = empty_like_dtype(x, {d.N, d.H});
   py::array dw_ih = empty_like_dtype(x, {d.GH(), d.I});
   py::array dw_hh = empty_like_dtype(x, {d.GH(), d.H});
@@ -392,22 +399,22 @@ py::tuple rnn_backward_py(const py::object& dy, const py::object& dh_n, const py
   py::object db_hh = has_bias ? py::object(empty_like_dtype(x, {d.GH()})) : py::none();
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    T *a = ptr<T>(dx), *b = ptr<T>(dh0), *e = ptr<T>(dw_ih), *f = ptr<T>(dw_hh), *g = mp<T>(db_ih),
+    T *a = mp<T>(dx), *b = ptr<T>(dh0), *e = ptr<T>(dw_ih), *f = ptr<T>(dw_hh), *g = mp<T>(db_ih),
       *h = mp<T>(db_hh);
     py::gil_scoped_release release;
     rnn_backward<T>(a, b, e, f, g, h, cp<T>(dyp), cp<T>(dhp), cptr<T>(x), cptr<T>(h0),
                     cptr<T>(w_ih), cptr<T>(w_hh), cptr<T>(y), len, d.T, d.N, d.I, d.H, reverse,
-                    relu);
+                    relu, need_dh0);
   };
   if (d.N == 0) {
     zero_fill({dw_ih, dw_hh, db_ih, db_hh});
-    return py::make_tuple(dx, dh0, dw_ih, dw_hh, db_ih, db_hh);
+    return py::make_tuple(dx, need_dh0 ? py::object(dh0) : py::none(), dw_ih, dw_hh, db_ih, db_hh);
   }
   if (is_f32(x))
     run(float{});
   else
     run(double{});
-  return py::make_tuple(dx, dh0, dw_ih, dw_hh, db_ih, db_hh);
+  return py::make_tuple(dx, need_dh0 ? py::object(dh0) : py::none(), dw_ih, dw_hh, db_ih, db_hh);
 }
 
 }  // namespace
@@ -427,8 +434,11 @@ void bind_rnn(py::module_& m) {
         py::arg("x"), py::arg("h0"), py::arg("c0"), py::arg("w_ih"), py::arg("w_hh"),
         py::arg("has_bias"), py::arg("lengths"), py::arg("reverse"), py::arg("y"), py::arg("gates"),
         py::arg("cells"), py::arg("w_hr") = py::none(), py::arg("hid") = py::none(),
+        py::arg("need_dx") = true, py::arg("need_dh0") = true,
         "Backward of lstm_forward (dy/dh_n/dc_n may be None) -> (dx, dh0, dc0, dw_ih, dw_hh, "
-        "db_ih, db_hh, dw_hr); db_* are None when has_bias is False, dw_hr when w_hr is None.");
+        "db_ih, db_hh, dw_hr); db_* are None when has_bias is False, dw_hr when w_hr is None, dx / "
+        "dh0 "
+        "when need_dx / need_dh0 is False (their GEMMs skipped).");
   m.def("gru_forward", &gru_forward_py, py::arg("x"), py::arg("h0"), py::arg("w_ih"),
         py::arg("w_hh"), py::arg("b_ih") = py::none(), py::arg("b_hh") = py::none(),
         py::arg("lengths") = py::none(), py::arg("reverse") = false, py::arg("save") = true,
@@ -438,8 +448,10 @@ void bind_rnn(py::module_& m) {
   m.def("gru_backward", &gru_backward_py, py::arg("dy"), py::arg("dh_n"), py::arg("x"),
         py::arg("h0"), py::arg("w_ih"), py::arg("w_hh"), py::arg("has_bias"), py::arg("lengths"),
         py::arg("reverse"), py::arg("y"), py::arg("gates"), py::arg("hn"),
+        py::arg("need_dx") = true, py::arg("need_dh0") = true,
         "Backward of gru_forward (dy/dh_n may be None) -> (dx, dh0, dw_ih, dw_hh, db_ih, "
-        "db_hh); db_* are None when has_bias is False.");
+        "db_hh); db_* are None when has_bias is False, dx / dh0 when need_dx / need_dh0 is "
+        "False (their GEMMs skipped).");
   m.def("rnn_forward", &rnn_forward_py, py::arg("x"), py::arg("h0"), py::arg("w_ih"),
         py::arg("w_hh"), py::arg("b_ih") = py::none(), py::arg("b_hh") = py::none(),
         py::arg("lengths") = py::none(), py::arg("reverse") = false,
@@ -449,9 +461,11 @@ void bind_rnn(py::module_& m) {
         "(y (T, N, H), h_n (N, H)).");
   m.def("rnn_backward", &rnn_backward_py, py::arg("dy"), py::arg("dh_n"), py::arg("x"),
         py::arg("h0"), py::arg("w_ih"), py::arg("w_hh"), py::arg("has_bias"), py::arg("lengths"),
-        py::arg("reverse"), py::arg("nonlinearity"), py::arg("y"),
+        py::arg("reverse"), py::arg("nonlinearity"), py::arg("y"), py::arg("need_dx") = true,
+        py::arg("need_dh0") = true,
         "Backward of rnn_forward (dy/dh_n may be None) -> (dx, dh0, dw_ih, dw_hh, db_ih, "
-        "db_hh); db_* are None when has_bias is False.");
+        "db_hh); db_* are None when has_bias is False, dx / dh0 when need_dx / need_dh0 is "
+        "False (their GEMMs skipped).");
 }
 
 }  // namespace ember

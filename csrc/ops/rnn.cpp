@@ -12,7 +12,9 @@
 // pass, one barrier a step). Every path gives the same bits. Backward stores
 // the pre-activation gradients of every step (T, N, G*H), runs the per-step GEMM dh_{t-1} +=
 // dgates_t @ W_hh, and after the loop makes dx, dW_ih and dW_hh with one big GEMM each (dW_hh: one
-// GEMM over the shifted outputs plus one over h0). Memory is linear in T.
+// GEMM over the shifted outputs plus one over h0). Memory is linear in T. Gradients nobody wants
+// are not made: dx null skips its GEMM; want_dh0 false skips the last step's dh GEMM (dh0 is then
+// garbage), a third of a cell's backward products (torch's unfused cell skips them too).
 //
 // reverse: steps run t = T-1 .. 0. lengths (N) int64 in [1, T] or null (all T): steps
 // t >= lengths[n] leave sequence n's state unchanged and output zeros (pack_padded_sequence
@@ -262,22 +264,24 @@ void hidden_weight_grad(T* dw_hh, const T* dgh, const T* y, const T* h0, const S
     const T* B = st.reverse ? y + N * H : y;
     gemm<T>(true, false, GH, H, (T_ - 1) * N, T(1), A, GH, B, H, T(0), dw_hh, H);
   }
-  std::vector<T> g0(static_cast<size_t>(N * GH));
-  for (int64_t n = 0; n < N; ++n) {
+  // (one step, a cell: every sequence's first step is step 0, the rows are dgh as it is)
+  std::vector<T> g0(static_cast<size_t>(T_ > 1 ? N * GH : 0));
+  for (int64_t n = 0; n < N && T_ > 1; ++n) {
     const int64_t t = st.reverse ? st.len(n) - 1 : 0;
     std::memcpy(g0.data() + n * GH, dgh + (t * N + n) * GH, sizeof(T) * GH);
   }
-  gemm<T>(true, false, GH, H, N, T(1), g0.data(), GH, h0, H, T_ > 1 ? T(1) : T(0), dw_hh, H);
+  gemm<T>(true, false, GH, H, N, T(1), T_ > 1 ? g0.data() : dgh, GH, h0, H, T_ > 1 ? T(1) : T(0),
+          dw_hh, H);
 }
 
-// After the time loop: dx = dgi @ W_ih, dW_ih = dgi^T x, dW_hh, biases. db (dgh == dgi only):
-// the bias gradient already summed by the caller, or null.
+// After the time loop: dx = dgi @ W_ih (null dx: not wanted, skipped), dW_ih = dgi^T x, dW_hh,
+// biases. db (dgh == dgi only): the bias gradient already summed by the caller, or null.
 template <typename T>
 void finish_backward(T* dx, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T* dgi, const T* dgh,
                      const T* x, const T* y, const T* h0, const T* w_ih, const Steps& st, int64_t N,
                      int64_t I, int64_t H, int64_t GH, const T* db = nullptr) {
   const int64_t TN = st.T * N;
-  weight_product(false, TN, I, GH, dgi, GH, w_ih, T(0), dx, I);
+  if (dx) weight_product(false, TN, I, GH, dgi, GH, w_ih, T(0), dx, I);
   gemm<T>(true, false, GH, I, TN, T(1), dgi, GH, x, I, T(0), dw_ih, I);
   hidden_weight_grad(dw_hh, dgh, y, h0, st, N, H, GH);
   if (db) {
@@ -759,7 +763,7 @@ void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* dw_hr, T* db_ih
                    const T* dy, const T* dh_n, const T* dc_n, const T* x, const T* h0, const T* c0,
                    const T* w_ih, const T* w_hh, const T* w_hr, const T* y, const T* gates,
                    const T* cells, const T* hid, const int64_t* lengths, int64_t T_, int64_t N,
-                   int64_t I, int64_t H, int64_t P, bool reverse) {
+                   int64_t I, int64_t H, int64_t P, bool reverse, bool want_dh0) {
   const int64_t GH = 4 * H;
   const Steps st{T_, reverse, lengths};
   if (w_hr) {
@@ -822,7 +826,7 @@ void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* dw_hr, T* db_ih
           if (want_db) add_db(s, n, 0, H);
         }
         const int64_t m1 = std::min(n1, st.rows(t, N));
-        if (m1 > n0)
+        if (m1 > n0 && (s > 0 || want_dh0))
           gemm_packed_cols<T>(m1 - n0, T(1), dgates.data() + (t * N + n0) * GH, GH, whh.packed(), 0,
                               H, T(1), dh0 + n0 * H, H);
       }
@@ -842,8 +846,9 @@ void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* dw_hr, T* db_ih
           for (int64_t n = 0; n < N; ++n) add_db(s, n, u0, u1);
 #pragma omp barrier
         const T* dg = dgates.data() + st.t_of(s) * N * GH;
-        gemm_packed_cols<T>(st.rows(st.t_of(s), N), T(1), dg, GH, whh.packed(), u0, u1, T(1), dh0,
-                            H);
+        if (s > 0 || want_dh0)
+          gemm_packed_cols<T>(st.rows(st.t_of(s), N), T(1), dg, GH, whh.packed(), u0, u1, T(1), dh0,
+                              H);
       }
     }
   } else {
@@ -851,7 +856,8 @@ void lstm_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* dw_hr, T* db_ih
       for_each_block(N, H, 10, [&](int64_t n, int64_t j0, int64_t j1) { pointwise(s, n, j0, j1); });
       if (want_db)
         for (int64_t n = 0; n < N; ++n) add_db(s, n, 0, H);
-      whh.mul(st.rows(st.t_of(s), N), dgates.data() + st.t_of(s) * N * GH, GH, T(1), dh0, H);
+      if (s > 0 || want_dh0)
+        whh.mul(st.rows(st.t_of(s), N), dgates.data() + st.t_of(s) * N * GH, GH, T(1), dh0, H);
     }
   }
   // The blocks' partial bias gradients, added in block order.
@@ -962,7 +968,7 @@ template <typename T>
 void gru_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T* dy, const T* dh_n,
                   const T* x, const T* h0, const T* w_ih, const T* w_hh, const T* y, const T* gates,
                   const T* hn, const int64_t* lengths, int64_t T_, int64_t N, int64_t I, int64_t H,
-                  bool reverse) {
+                  bool reverse, bool want_dh0) {
   const int64_t GH = 3 * H;
   const Steps st{T_, reverse, lengths};
   const Workspace<T> dgs(2 * T_ * N * GH);  // dgi, then dgh
@@ -1004,7 +1010,7 @@ void gru_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T
         const int64_t t = st.t_of(s);
         for (int64_t n = n0; n < n1; ++n) pointwise(s, n, 0, H);
         const int64_t m1 = std::min(n1, st.rows(t, N));
-        if (m1 > n0)
+        if (m1 > n0 && (s > 0 || want_dh0))
           gemm_packed_cols<T>(m1 - n0, T(1), dgh + (t * N + n0) * GH, GH, whh.packed(), 0, H, T(1),
                               dh0 + n0 * H, H);
       }
@@ -1013,7 +1019,7 @@ void gru_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T
     for (int64_t s = T_ - 1; s >= 0; --s) {
       for_each_block(N, H, 8, [&](int64_t n, int64_t j0, int64_t j1) { pointwise(s, n, j0, j1); });
       const int64_t t = st.t_of(s);
-      whh.mul(st.rows(t, N), dgh + t * N * GH, GH, T(1), dh0, H);
+      if (s > 0 || want_dh0) whh.mul(st.rows(t, N), dgh + t * N * GH, GH, T(1), dh0, H);
     }
   }
   finish_backward(dx, dw_ih, dw_hh, db_ih, db_hh, dgi, dgh, x, y, h0, w_ih, st, N, I, H, GH);
@@ -1056,7 +1062,7 @@ template <typename T>
 void rnn_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T* dy, const T* dh_n,
                   const T* x, const T* h0, const T* w_ih, const T* w_hh, const T* y,
                   const int64_t* lengths, int64_t T_, int64_t N, int64_t I, int64_t H, bool reverse,
-                  bool relu) {
+                  bool relu, bool want_dh0) {
   const Steps st{T_, reverse, lengths};
   const Workspace<T> dgates(T_ * N * H);
   const std::vector<T> zeros(dy ? 0 : static_cast<size_t>(H), T(0));  // dy == null
@@ -1076,7 +1082,7 @@ void rnn_backward(T* dx, T* dh0, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T
       const T* dyr = dyt ? dyt + n * H : zeros.data();
       rnn_bwd_row(dgr, dh0 + n * H, yt + n * H, dyr, relu, j0, j1);
     });
-    whh.mul(st.rows(t, N), dg, H, T(1), dh0, H);
+    if (s > 0 || want_dh0) whh.mul(st.rows(t, N), dg, H, T(1), dh0, H);
   }
   finish_backward(dx, dw_ih, dw_hh, db_ih, db_hh, dgates.data(), dgates.data(), x, y, h0, w_ih, st,
                   N, I, H, H);
@@ -1095,13 +1101,13 @@ template void lstm_backward(float*, float*, float*, float*, float*, float*, floa
                             const float*, const float*, const float*, const float*, const float*,
                             const float*, const float*, const float*, const float*, const float*,
                             const float*, const float*, const float*, const int64_t*, int64_t,
-                            int64_t, int64_t, int64_t, int64_t, bool);
+                            int64_t, int64_t, int64_t, int64_t, bool, bool);
 template void lstm_backward(double*, double*, double*, double*, double*, double*, double*, double*,
                             const double*, const double*, const double*, const double*,
                             const double*, const double*, const double*, const double*,
                             const double*, const double*, const double*, const double*,
                             const double*, const int64_t*, int64_t, int64_t, int64_t, int64_t,
-                            int64_t, bool);
+                            int64_t, bool, bool);
 template void gru_forward(float*, float*, float*, float*, const float*, const float*, const float*,
                           const float*, const float*, const float*, const int64_t*, int64_t,
                           int64_t, int64_t, int64_t, bool);
@@ -1111,11 +1117,11 @@ template void gru_forward(double*, double*, double*, double*, const double*, con
 template void gru_backward(float*, float*, float*, float*, float*, float*, const float*,
                            const float*, const float*, const float*, const float*, const float*,
                            const float*, const float*, const float*, const int64_t*, int64_t,
-                           int64_t, int64_t, int64_t, bool);
+                           int64_t, int64_t, int64_t, bool, bool);
 template void gru_backward(double*, double*, double*, double*, double*, double*, const double*,
                            const double*, const double*, const double*, const double*,
                            const double*, const double*, const double*, const double*,
-                           const int64_t*, int64_t, int64_t, int64_t, int64_t, bool);
+                           const int64_t*, int64_t, int64_t, int64_t, int64_t, bool, bool);
 template void rnn_forward(float*, float*, const float*, const float*, const float*, const float*,
                           const float*, const float*, const int64_t*, int64_t, int64_t, int64_t,
                           int64_t, bool, bool);
@@ -1125,10 +1131,10 @@ template void rnn_forward(double*, double*, const double*, const double*, const 
 template void rnn_backward(float*, float*, float*, float*, float*, float*, const float*,
                            const float*, const float*, const float*, const float*, const float*,
                            const float*, const int64_t*, int64_t, int64_t, int64_t, int64_t, bool,
-                           bool);
+                           bool, bool);
 template void rnn_backward(double*, double*, double*, double*, double*, double*, const double*,
                            const double*, const double*, const double*, const double*,
                            const double*, const double*, const int64_t*, int64_t, int64_t, int64_t,
-                           int64_t, bool, bool);
+                           int64_t, bool, bool, bool);
 
 }  // namespace ember

@@ -4049,7 +4049,7 @@ def _rnn_unsaved(ctx, x, w_ih, w_hh):
     apart from the saved values then, so a write into them before backward is not refused, as
     torch's per-step products never save them (RNNCell with hx None or no-grad, an RNN layer
     over an input that needs no gradient)."""
-    needs = ctx.needs_input_grad
+    needs = ctx.needs_input_grad  # (backward asks the kernels for dx, dh0 only where wanted)
     if not needs[0]:
         w_ih = ops._Held(w_ih)
     if x.shape[0] == 1 and not needs[1]:
@@ -4177,6 +4177,7 @@ class LSTMLayer(Function):
         dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr = _C.lstm_backward(
             _grad_arr(dy, dt), _grad_arr(dh_n, dt), _grad_arr(dc_n, dt),
             x, h0, c0, w_ih, w_hh, has_bias, lengths, reverse, y, gates, cells, w_hr, hid,
+            *ctx.needs_input_grad[:2],
         )  # fmt: skip
         return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr, None, None
 
@@ -4208,7 +4209,7 @@ class GRULayer(Function):
         dt = x.dtype
         dx, dh0, dw_ih, dw_hh, db_ih, db_hh = _C.gru_backward(
             _grad_arr(dy, dt), _grad_arr(dh_n, dt),
-            x, h0, w_ih, w_hh, has_bias, lengths, reverse, y, gates, hn,
+            x, h0, w_ih, w_hh, has_bias, lengths, reverse, y, gates, hn, *ctx.needs_input_grad[:2],
         )  # fmt: skip
         return dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None
 
@@ -4242,6 +4243,7 @@ class RNNLayer(Function):
         dx, dh0, dw_ih, dw_hh, db_ih, db_hh = _C.rnn_backward(
             _grad_arr(dy, dt), _grad_arr(dh_n, dt),
             x, h0, w_ih, w_hh, has_bias, lengths, reverse, nonlinearity, y,
+            *ctx.needs_input_grad[:2],
         )  # fmt: skip
         return dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None, None
 
