@@ -42,3 +42,19 @@ def test_randperm_out_takes_and_checks_outs_dtype():
         warnings.simplefilter("ignore")  # (torch's resize warning)
         with pytest.raises(RuntimeError, match="int8 without overflow"):
             ember.randperm(200, out=ember.empty(3, dtype=ember.int8))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda z: z((1, 2)).transpose(0, 1)[..., None].unsqueeze(-1),  # a size-1 dim's stride 2
+        lambda z: z((1, 1, 3)).expand(2, 1, 3, 3).unsqueeze(-4),  # before an expanded size-1 dim
+        lambda z: z((2, 3)).t().unsqueeze(1),
+        lambda z: z((2, 1, 3))[::2].unsqueeze(2),
+    ],
+)
+def test_unsqueeze_keeps_torchs_strides_of_size_one_dims(make):
+    torch = pytest.importorskip("torch")
+    e, t = make(ember.zeros), make(torch.zeros)  # (was: NumPy's reshape rewrote them)
+    assert e.shape == tuple(t.shape) and e.stride() == t.stride()
+    assert e.is_contiguous() == t.is_contiguous()
