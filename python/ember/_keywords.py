@@ -242,8 +242,9 @@ _CLAMPS = frozenset(("clamp", "clip", "clamp_min", "clamp_max"))
 # torch's range factories fill an out= of the right size in its own shape (and dtype)
 _RANGES = ("arange", "linspace", "logspace")
 # reductions that, given out= and no dtype=, compute in out's dtype (torch's
-# get_dtype_from_result): sum(float_x, out=int_tensor) sums the truncated values
-_IN_OUT_DTYPE = frozenset(("sum", "prod", "cumsum", "cumprod", "nansum", *_RANGES))
+# get_dtype_from_result): sum(float_x, out=int_tensor) sums the truncated values; randperm
+# makes out's dtype (and checks n against it: an int8 out holds at most 128)
+_IN_OUT_DTYPE = frozenset(("sum", "prod", "cumsum", "cumprod", "nansum", "randperm", *_RANGES))
 
 
 def _direct(fn, general):

@@ -325,6 +325,17 @@ def randperm(n: int, generator=None, dtype=np.int64, requires_grad=False) -> Ten
     n = operator.index(n)  # (torch's TypeError for a float n)
     if n < 0:
         raise ValueError(f"randperm: n must be >= 0, got {n}")
+    dt = np.dtype(dtype)
+    if dt.kind in "bc":  # (torch's "not implemented for 'Bool'")
+        raise RuntimeError(f"randperm: not implemented for {dt}")
+    # torch's bounds: the largest value n - 1 must fit the dtype (floats: every integer up to it)
+    top = {"e": 2049, "f": 2**24 + 1, "d": 2**53 + 1}.get(dt.char)
+    if top is None and dt.kind in "iu" and n - 1 > np.iinfo(dt).max:
+        raise RuntimeError(
+            f"randperm: value {n - 1} cannot be converted to type {dt} without overflow"
+        )
+    if top is not None and n > top:
+        raise RuntimeError(f"randperm: n cannot be greater than {top} for {dt}, got {n}")
     # Fisher-Yates in C++ keyed by one draw of the generator's stream (~2.5x NumPy's permutation)
     data = np.empty(n, np.int64)
     _C.randperm_fill(data, rng(generator).bit_generator.random_raw())

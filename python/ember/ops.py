@@ -3500,13 +3500,13 @@ def unsqueeze(x, dim: int) -> Tensor:
         raise IndexError(f"unsqueeze: dim {dim} is out of range for {x.ndim} dims")
     dim %= n
     out = _view(Reshape, x, x.shape[:dim] + (1,) + x.shape[dim:])
-    d = out.data
-    if dim == n - 1 and n > 1 and d.strides[-1] != d.itemsize:
-        # torch gives a new last dim stride 1 (NumPy's reshape may repeat the one before it)
-        d = np.lib.stride_tricks.as_strided(
-            d, strides=d.strides[:-1] + (d.itemsize,), writeable=d.flags.writeable
-        )
-        out.data = d
+    d, st = out.data, x.data.strides
+    if dim == n - 1 or 1 in x.shape or 0 in st:
+        # torch's strides: the new dim's is size * stride of the dim it stands before (1 at the
+        # end), the others x's (NumPy's reshape may rewrite a size-1 dim's, repeat the last one)
+        want = st[:dim] + ((x.shape[dim] * st[dim]) if dim < n - 1 else d.itemsize,) + st[dim:]
+        if d.strides != want and d.size:
+            out.data = np.lib.stride_tricks.as_strided(d, strides=want, writeable=d.flags.writeable)
     return out
 
 

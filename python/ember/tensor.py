@@ -1053,6 +1053,7 @@ class Tensor:
             return self._assign(ufunc(d))
         if self._requires_grad or self._ctx is not None or not d.flags.writeable:
             self._needs_record(None, rebind=False)  # (refuses read-only and graph leaves)
+            d = self.data  # (a view of an expand()ed tensor: now its writeable alias)
         if kernel is not None and _ops._kernel_ok(d):
             _ops._act_forward(kernel, d, lo, hi, d)  # (out=d: lo, hi are clamp's bounds)
         else:
