@@ -54,6 +54,24 @@ def winograd(mode):
         _C.conv2d_set_winograd(old)
 
 
+def check_weight_grad(dy, x, w, pads, tol):
+    """conv2d's weight gradient (stride and dilation 1, one group): the same bits at 1, 2 and 3
+    threads, and torch's values within tol (assert_allclose's keywords); returns it."""
+    torch = pytest.importorskip("torch")
+    args = (dy, x, w, (1, 1), tuple(pads), (1, 1), 1, False, True, False)
+    with at_threads(1):
+        ref = _C.conv2d_backward(*args)[1]
+    for nt in (2, 3):
+        with at_threads(nt):
+            np.testing.assert_array_equal(_C.conv2d_backward(*args)[1], ref)
+    t = [torch.from_numpy(a) for a in (dy, x, w)]
+    expect = torch.ops.aten.convolution_backward(
+        *t, None, [1, 1], list(pads), [1, 1], False, [0, 0], 1, [False, True, False]
+    )[1]
+    np.testing.assert_allclose(ref, expect.numpy(), **tol)
+    return ref
+
+
 # tests/test_gemm.py and test_gemm512.py have a `threads` fixture of their own (one count per test)
 @pytest.fixture
 def threads():

@@ -4,7 +4,7 @@ weights: against torch and the NumPy references, the same bits at any thread cou
 
 import numpy as np
 import pytest
-from conftest import at_threads, winograd
+from conftest import at_threads, check_weight_grad, winograd
 from reference_conv import conv2d_backward_ref, conv2d_ref
 
 import ember
@@ -177,19 +177,8 @@ def test_edge_pad_repeated_sources_match_torch(mode, shape, pads, dtype):
 def test_batch1_weight_grad_gemm_matches_torch_and_threads(dtype):
     # one image of ResNet's last stage: dw by one GEMM that writes it (the batch engine's rule
     # now from batch 1), against torch, and the same bits at any thread count
-    torch = pytest.importorskip("torch")
     x, w, _, dy, pads = _case((1, 256, 512, 7, 7, 1), dtype, seed=7)
-    args = (dy, x, w, (1, 1), pads, (1, 1), 1, False, True, False)
-    with at_threads(1):
-        ref = _C.conv2d_backward(*args)[1]
-    for nt in (2, 3):
-        with at_threads(nt):
-            np.testing.assert_array_equal(_C.conv2d_backward(*args)[1], ref)
-    t = [torch.from_numpy(a) for a in (dy, x, w)]
-    expect = torch.ops.aten.convolution_backward(
-        *t, None, [1, 1], list(pads), [1, 1], False, [0, 0], 1, [False, True, False]
-    )[1]
-    np.testing.assert_allclose(ref, expect.numpy(), **TOL[dtype])
+    check_weight_grad(dy, x, w, pads, TOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

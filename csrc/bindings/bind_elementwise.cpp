@@ -405,6 +405,18 @@ py::array copy_py(const py::array& x, const py::object& out) {
   return y;
 }
 
+// The element width of x, which the byte-moving kernels (transpose, flip) take as any numeric
+// dtype of 1, 2, 4 or 8 bytes.
+inline int64_t require_plain_elements(const py::array& x, const char* name) {
+  const char kind = x.dtype().kind();
+  const auto width = x.itemsize();
+  if ((kind != 'b' && kind != 'i' && kind != 'u' && kind != 'f' && kind != 'c') ||
+      (width != 1 && width != 2 && width != 4 && width != 8))
+    throw py::type_error(std::string(name) + ": x must be numeric of 1 to 8 byte elements, got " +
+                         std::string(py::str(x.dtype())));
+  return width;
+}
+
 template <typename T>
 void transpose_as(py::array& y, const py::array& x, int64_t rows, int64_t cols) {
   T* yp = static_cast<T*>(y.mutable_data());
@@ -415,12 +427,7 @@ void transpose_as(py::array& y, const py::array& x, int64_t rows, int64_t cols) 
 
 py::array transpose_py(const py::array& x) {
   const char* name = "transpose_copy";
-  const char kind = x.dtype().kind();
-  const auto width = x.itemsize();
-  if ((kind != 'b' && kind != 'i' && kind != 'u' && kind != 'f' && kind != 'c') ||
-      (width != 1 && width != 2 && width != 4 && width != 8))
-    throw py::type_error(std::string(name) + ": x must be numeric of 1 to 8 byte elements, got " +
-                         std::string(py::str(x.dtype())));
+  const auto width = require_plain_elements(x, name);
   require_ndim(x, 2, name, "x");
   require_contiguous(x, name, "x");
   numel_checked(shape_of(x), name);
@@ -444,12 +451,7 @@ void flip_as(py::array& y, const py::array& x, int64_t rows, int64_t n) {
 
 py::array flip_py(const py::array& x) {
   const char* name = "flip_last";
-  const char kind = x.dtype().kind();
-  const auto width = x.itemsize();
-  if ((kind != 'b' && kind != 'i' && kind != 'u' && kind != 'f' && kind != 'c') ||
-      (width != 1 && width != 2 && width != 4 && width != 8))
-    throw py::type_error(std::string(name) + ": x must be numeric of 1 to 8 byte elements, got " +
-                         std::string(py::str(x.dtype())));
+  const auto width = require_plain_elements(x, name);
   EMBER_CHECK(x.ndim() >= 1, name, ": x must have at least 1 dim, got a 0-d array");
   require_contiguous(x, name, "x");
   const int64_t size = numel_checked(shape_of(x), name);
