@@ -2984,17 +2984,7 @@ def sum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A
         if _outside_graph(x):  # Sum.forward's result
             if lowp:
                 return Tensor._make(SumLowp.forward(None, x.data, axes, keepdim), False, None, 0)
-            a = x.data
-            if (
-                a.ndim == 2
-                and axes
-                and a.size >= 1024
-                and a.flags.f_contiguous
-                and not a.flags.c_contiguous
-            ):  # x.t().sum(d): reduce_sum's kernel call for a permuted view, straight (~6 us less)
-                y = _C.sum_dim(a.T, 1 - builtins.max(axes), 2 - builtins.min(axes), keepdim, False)
-                return Tensor._make(np.ascontiguousarray(y.T) if keepdim else y, False, None, 0)
-            return Tensor._make(_c_result(_reduce_sum(a, axes, keepdim)), False, None, 0)
+            return Tensor._make(_c_result(_reduce_sum(x.data, axes, keepdim)), False, None, 0)
         return (SumLowp if lowp else Sum).apply(x, axes, keepdim)
     x = _as_dtype(x, dtype)
     axes = _axes(dim, x.ndim, "sum")

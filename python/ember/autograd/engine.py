@@ -37,6 +37,9 @@ def reduce_sum(a: np.ndarray, axes: tuple, keepdims: bool = False, square: bool 
     if run is not None:
         return _C.sum_dim(a, run[0], run[1], keepdims, square)
     if a.size >= 1024 and axes and not a.flags.c_contiguous and a.dtype.char in "fd":
+        if a.ndim == 2 and a.flags.f_contiguous:  # x.t(): the general case's call, ~6 us sooner
+            y = _C.sum_dim(a.T, 1 - max(axes), 2 - min(axes), keepdims, square)
+            return np.ascontiguousarray(y.T) if keepdims else y
         # a permuted view (x.T, x.permute(...)): reduced as the C-contiguous array it views.
         # NumPy adds such a strided reduction row after row (x.T.sum(1) of a (1000, 10000)
         # float32 with a 1e4 offset: 2e-6 relative error, torch 2e-7, the kernel 1e-7)
