@@ -45,13 +45,18 @@ def at_threads(n):
 
 
 @contextlib.contextmanager
-def winograd(mode):
-    """conv2d's Winograd choice ('always', 'never', 'auto') inside the block."""
-    old = _C.conv2d_set_winograd(mode)
+def swapped(setter, value):
+    """setter(value) inside the block; setter returns the setting it replaced, restored after."""
+    old = setter(value)
     try:
         yield
     finally:
-        _C.conv2d_set_winograd(old)
+        setter(old)
+
+
+def winograd(mode):
+    """conv2d's Winograd choice ('always', 'never', 'auto') inside the block."""
+    return swapped(_C.conv2d_set_winograd, mode)
 
 
 def check_weight_grad(dy, x, w, pads, tol):

@@ -3,11 +3,9 @@
 reference and PyTorch, at the shapes the automatic rule picks and, forced, at edge shapes; thread
 independence; float64 gradcheck through the forced path."""
 
-import contextlib
-
 import numpy as np
 import pytest
-from conftest import at_threads
+from conftest import at_threads, swapped
 from reference_conv import conv2d_backward_ref, conv2d_ref
 
 import ember
@@ -18,13 +16,8 @@ from ember.nn import functional as F
 TOL = {np.float32: dict(rtol=1e-4, atol=1e-4), np.float64: dict(rtol=1e-10, atol=1e-10)}
 
 
-@contextlib.contextmanager
 def batch_dw(mode):
-    old = _C.conv2d_set_batch_dw(mode)
-    try:
-        yield
-    finally:
-        _C.conv2d_set_batch_dw(old)
+    return swapped(_C.conv2d_set_batch_dw, mode)
 
 
 def _data(xs, O, k, groups, dtype, stride, padding, dilation, seed=0):
