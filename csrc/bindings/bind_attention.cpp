@@ -183,7 +183,9 @@ void bind_attention(py::module_& m) {
         const int64_t n = numel_checked({BH, Lq, Lk}, "sdpa_dropout_mask");
         py::array_t<uint8_t> keep({BH, Lq, Lk});
         (void)n;
-        sdpa_dropout_mask(keep.mutable_data(), BH, Lq, Lk, p, seed);
+        uint8_t* out = keep.mutable_data();
+        py::gil_scoped_release release;
+        sdpa_dropout_mask(out, BH, Lq, Lk, p, seed);
         return keep;
       },
       py::arg("BH"), py::arg("Lq"), py::arg("Lk"), py::arg("p"), py::arg("seed"),
