@@ -4133,11 +4133,12 @@ def _rnn_backward_graph(ctx, grads, mode):
     return out + (None,) * (len(ctx.parents) - len(out))
 
 
-def _rnn_masked_x(x, lengths):
+def _rnn_masked_x(x, lengths, need_dw=True):
     """x for the kernels' backward, its padded steps (t >= lengths[n]) zeroed when any of them is
     not finite: dW_ih = sum dgates^T x pairs those steps with zero gradients, and 0 * inf or nan
-    is nan (padding must change no gradient; a packed input's padding is zeros already)."""
-    if lengths is None:
+    is nan (padding must change no gradient; a packed input's padding is zeros already). x
+    reaches dW_ih only: without weight gradients (need_dw False) it is not read."""
+    if lengths is None or not need_dw:
         return x
     pad = np.arange(x.shape[0])[:, None] >= lengths[None, :]
     if np.isfinite(x[pad]).all():
@@ -4160,24 +4161,33 @@ class LSTMLayer(Function):
             return y, h_n, c_n
         ctx.consts = _GraphArgs(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
         w_ih, w_hh = _rnn_unsaved(ctx, x, w_ih, w_hh)
+        need_dw = any(ctx.needs_input_grad[3:8])
+        if need_dw:
+            # a copy of the y backward reads, as RNNLayer's: torch's float64 lstm (and its
+            # float32 one with projections or more layers or directions) keeps no output, so a
+            # write into it is allowed (only its float32 mkldnn kernel keeps it and refuses)
+            out = y.copy()
+        else:
+            # no weight wants a gradient (frozen): backward skips their products, and x, h0 and
+            # y reach only those, so it reads none of them. Held apart from the values the
+            # in-place write check guards (as torch's per-step products whose weights need no
+            # gradient never save them), y not copied.
+            x, h0, y = ops._Held(x), ops._Held(h0), ops._Held(y)
+            out = y.array
         ctx.save_for_backward(x, h0, c0, w_ih, w_hh, w_hr, y, gates, cells, hid)
-        ctx.opts = (b_ih is not None, lengths, reverse)
-        # a copy of the y backward reads, as RNNLayer's: torch's float64 lstm (and its float32
-        # one with projections or more layers or directions) keeps no output, so a write into
-        # it is allowed (only its float32 mkldnn kernel keeps it and refuses)
-        return y.copy(), h_n, c_n
+        ctx.opts = (b_ih is not None, lengths, reverse, need_dw)
+        return out, h_n, c_n
 
     @staticmethod
     def backward(ctx, dy, dh_n, dc_n):
-        x, h0, c0, w_ih, w_hh, w_hr, y, gates, cells, hid = ctx.saved_tensors
-        w_ih, w_hh = ops._held(w_ih), ops._held(w_hh)
-        has_bias, lengths, reverse = ctx.opts
-        x = _rnn_masked_x(x, lengths)
+        x, h0, c0, w_ih, w_hh, w_hr, y, gates, cells, hid = map(ops._held, ctx.saved_tensors)
+        has_bias, lengths, reverse, need_dw = ctx.opts
+        x = _rnn_masked_x(x, lengths, need_dw)
         dt = x.dtype
         dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr = _C.lstm_backward(
             _grad_arr(dy, dt), _grad_arr(dh_n, dt), _grad_arr(dc_n, dt),
             x, h0, c0, w_ih, w_hh, has_bias, lengths, reverse, y, gates, cells, w_hr, hid,
-            *ctx.needs_input_grad[:2],
+            *ctx.needs_input_grad[:2], need_dw,
         )  # fmt: skip
         return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr, None, None
 
@@ -4196,20 +4206,23 @@ class GRULayer(Function):
             return y, h_n
         ctx.consts = _GraphArgs(x, h0, w_ih, w_hh, b_ih, b_hh)
         w_ih, w_hh = _rnn_unsaved(ctx, x, w_ih, w_hh)
+        need_dw = any(ctx.needs_input_grad[2:6])
+        if not need_dw:  # (backward reads y and h0, the previous states, but not x)
+            x = ops._Held(x)
         ctx.save_for_backward(x, h0, w_ih, w_hh, y, gates, hn)
-        ctx.opts = (b_ih is not None, lengths, reverse)
+        ctx.opts = (b_ih is not None, lengths, reverse, need_dw)
         return y.copy(), h_n  # (see RNNLayer)
 
     @staticmethod
     def backward(ctx, dy, dh_n):
-        x, h0, w_ih, w_hh, y, gates, hn = ctx.saved_tensors
-        w_ih, w_hh = ops._held(w_ih), ops._held(w_hh)
-        has_bias, lengths, reverse = ctx.opts
-        x = _rnn_masked_x(x, lengths)
+        x, h0, w_ih, w_hh, y, gates, hn = map(ops._held, ctx.saved_tensors)
+        has_bias, lengths, reverse, need_dw = ctx.opts
+        x = _rnn_masked_x(x, lengths, need_dw)
         dt = x.dtype
         dx, dh0, dw_ih, dw_hh, db_ih, db_hh = _C.gru_backward(
             _grad_arr(dy, dt), _grad_arr(dh_n, dt),
             x, h0, w_ih, w_hh, has_bias, lengths, reverse, y, gates, hn, *ctx.needs_input_grad[:2],
+            need_dw,
         )  # fmt: skip
         return dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None
 
@@ -4227,23 +4240,25 @@ class RNNLayer(Function):
             return y, h_n
         ctx.consts = _GraphArgs(x, h0, w_ih, w_hh, b_ih, b_hh)
         w_ih, w_hh = _rnn_unsaved(ctx, x, w_ih, w_hh)
+        need_dw = any(ctx.needs_input_grad[2:6])
+        if not need_dw:  # (backward reads y, the activations' derivative, but not x nor h0)
+            x, h0 = ops._Held(x), ops._Held(h0)
         ctx.save_for_backward(x, h0, w_ih, w_hh, y)
-        ctx.opts = (b_ih is not None, lengths, reverse, nonlinearity)
+        ctx.opts = (b_ih is not None, lengths, reverse, nonlinearity, need_dw)
         # the output is a copy of the y backward reads: torch's (CPU) rnn keeps each step's
         # hidden state apart from its stacked output, so writing into the output is allowed
         return y.copy(), h_n
 
     @staticmethod
     def backward(ctx, dy, dh_n):
-        x, h0, w_ih, w_hh, y = ctx.saved_tensors
-        w_ih, w_hh = ops._held(w_ih), ops._held(w_hh)
-        has_bias, lengths, reverse, nonlinearity = ctx.opts
-        x = _rnn_masked_x(x, lengths)
+        x, h0, w_ih, w_hh, y = map(ops._held, ctx.saved_tensors)
+        has_bias, lengths, reverse, nonlinearity, need_dw = ctx.opts
+        x = _rnn_masked_x(x, lengths, need_dw)
         dt = x.dtype
         dx, dh0, dw_ih, dw_hh, db_ih, db_hh = _C.rnn_backward(
             _grad_arr(dy, dt), _grad_arr(dh_n, dt),
             x, h0, w_ih, w_hh, has_bias, lengths, reverse, nonlinearity, y,
-            *ctx.needs_input_grad[:2],
+            *ctx.needs_input_grad[:2], need_dw,
         )  # fmt: skip
         return dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None, None
 
