@@ -339,3 +339,74 @@ def test_write_into_input_after_frozen_forward(mode, dtype, rng):
     x.add_(1.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.sum().backward()
+
+
+# ---- the cells' direct calls outside a graph and their weights checked once ------------------
+
+
+def _cell(name, dtype=np.float32):
+    name, _, act = name.partition("_")
+    return getattr(nn, name)(5, 6, dtype=dtype, **({"nonlinearity": act} if act else {}))
+
+
+@pytest.mark.parametrize("name", ["LSTMCell", "GRUCell", "RNNCell", "RNNCell_relu"])
+@pytest.mark.parametrize("batch", [None, 1, 3])
+@pytest.mark.parametrize("with_hx", [False, True])
+def test_cell_direct_same_bits(name, batch, with_hx, rng):
+    """Outside a graph (no_grad, or nothing requiring grad) the kernel is called directly: the
+    bits of the recorded call, outputs that require no grad, unbatched shapes kept."""
+    m = _cell(name)
+    x = rng.standard_normal((5,) if batch is None else (batch, 5)).astype(np.float32)
+    hshape = (6,) if batch is None else (batch, 6)
+    hs = [ember.tensor(rng.standard_normal(hshape).astype(np.float32))
+          for _ in range(2 if name == "LSTMCell" else 1)]  # fmt: skip
+    hx = (tuple(hs) if name == "LSTMCell" else hs[0]) if with_hx else None
+    rec = m(ember.tensor(x), hx)
+    rec = rec if isinstance(rec, tuple) else (rec,)
+    assert all(o.requires_grad and o.grad_fn is not None for o in rec)
+    with ember.no_grad():
+        direct = m(ember.tensor(x, requires_grad=True), hx)
+    m.requires_grad_(False)
+    bare = m(ember.tensor(x), hx)
+    for outs in (direct, bare):
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        for a, b in zip(rec, outs):
+            assert not b.requires_grad and b.grad_fn is None
+            assert b.shape == a.shape
+            np.testing.assert_array_equal(a.data, b.data)
+
+
+@pytest.mark.parametrize("name", ["LSTMCell", "GRUCell", "RNNCell"])
+def test_cell_weights_rechecked_when_replaced(name, rng):
+    """The weights are checked once while the parameters and their arrays stay the same: a
+    parameter given a new array (wrong shape, non-contiguous, another dtype) or replaced is
+    checked again, with F's messages."""
+    op = {"LSTMCell": "lstm_cell", "GRUCell": "gru_cell", "RNNCell": "rnn_cell"}[name]
+    m = _cell(name)
+    x = ember.tensor(rng.standard_normal((2, 5)), dtype=ember.float32)
+    ref = m(x)
+    ref = (ref if isinstance(ref, tuple) else (ref,))[0].data
+    good = m.weight_hh.data
+    m.weight_hh.data = np.zeros((good.shape[0], 7), np.float32)
+    with pytest.raises(ValueError, match=rf"{op}: w_hh must have shape"):
+        m(x)
+    m.weight_hh.data = np.asfortranarray(good)  # non-contiguous: made contiguous, same values
+    out = m(x)
+    np.testing.assert_array_equal((out if isinstance(out, tuple) else (out,))[0].data, ref)
+    m.weight_hh.data = good
+    m.weight_ih = nn.Parameter(np.zeros((good.shape[0], 4), np.float32))
+    with pytest.raises(ValueError, match=rf"{op}: input has inconsistent input_size"):
+        m(x)
+    m.weight_ih = nn.Parameter(np.zeros((good.shape[0], 5), np.float64))
+    with pytest.raises(TypeError, match=rf"{op}: w_hh is float32, expected float64"):
+        m(x)
+    m.double()
+    out = m(x.double())
+    assert (out if isinstance(out, tuple) else (out,))[0].dtype == ember.float64
+
+
+def test_rnn_cell_nonlinearity_attribute_checked(rng):
+    m = nn.RNNCell(5, 6)
+    m.nonlinearity = "gelu"
+    with pytest.raises(ValueError, match="rnn_cell: nonlinearity must be 'tanh' or 'relu'"):
+        m(ember.randn(2, 5))
