@@ -164,6 +164,22 @@ void zero_fill(std::initializer_list<py::object> arrays) {
     }
 }
 
+// The weight and bias gradients of a backward, dW_ih (G*H, I), dW_hh (G*H, P), db_ih, db_hh (G*H):
+// fresh arrays, or None when not wanted (need_dw false: frozen weights, the kernel skips their
+// products) and for the biases without has_bias.
+struct WeightGrads {
+  py::object w_ih, w_hh, b_ih, b_hh;
+  WeightGrads(const py::array& x, const Dims& d, bool need_dw, bool has_bias, int64_t P) {
+    const auto make = [&](bool want, std::vector<int64_t> shape) {
+      return want ? py::object(empty_like_dtype(x, std::move(shape))) : py::none();
+    };
+    w_ih = make(need_dw, {d.GH(), d.I});
+    w_hh = make(need_dw, {d.GH(), P});
+    b_ih = make(need_dw && has_bias, {d.GH()});
+    b_hh = make(need_dw && has_bias, {d.GH()});
+  }
+};
+
 // ---- LSTM ----------------------------------------------------------------------------------
 
 // w_hr: None (no projections) or a (P, H) array.
@@ -221,7 +237,7 @@ py::tuple lstm_backward_py(const py::object& dy, const py::object& dh_n, const p
                            const py::array& w_ih, const py::array& w_hh, bool has_bias,
                            const py::object& lengths, bool reverse, const py::array& y,
                            const py::array& gates, const py::array& cells, const py::object& w_hr,
-                           const py::object& hid, bool need_dx, bool need_dh0) {
+                           const py::object& hid, bool need_dx, bool need_dh0, bool need_dw) {
   const char* op = "lstm_backward";
   const std::optional<py::array> whr_a = lstm_w_hr(w_hr, op);
   const bool proj = whr_a.has_value();
@@ -238,19 +254,17 @@ py::tuple lstm_backward_py(const py::object& dy, const py::object& dh_n, const p
   const void* dcp = optional_arg(dc_n, x, {d.N, d.H}, op, "dc_n");
   const int64_t* len = check_lengths(lengths, d, op);
   const void* whr = proj ? whr_a->data() : nullptr;
-  // (dx not wanted: None, its GEMM skipped; dh0 not wanted: None, the last step's GEMM skipped)
+  // (dx not wanted: None, its GEMM skipped; dh0 not wanted: None, the last step's GEMM skipped;
+  // weights not wanted: their gradients None, their GEMMs skipped)
   py::object dx = need_dx ? py::object(empty_like_dtype(x, {d.T, d.N, d.I})) : py::none();
   py::array dh0 = empty_like_dtype(x, {d.N, d.P});
   py::array dc0 = empty_like_dtype(x, {d.N, d.H});
-  py::array dw_ih = empty_like_dtype(x, {d.GH(), d.I});
-  py::array dw_hh = empty_like_dtype(x, {d.GH(), d.P});
-  py::object db_ih = has_bias ? py::object(empty_like_dtype(x, {d.GH()})) : py::none();
-  py::object db_hh = has_bias ? py::object(empty_like_dtype(x, {d.GH()})) : py::none();
-  py::object dw_hr = proj ? py::object(empty_like_dtype(x, {d.P, d.H})) : py::none();
+  const WeightGrads w(x, d, need_dw, has_bias, d.P);
+  py::object dw_hr = need_dw && proj ? py::object(empty_like_dtype(x, {d.P, d.H})) : py::none();
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    T *a = mp<T>(dx), *b = ptr<T>(dh0), *c = ptr<T>(dc0), *e = ptr<T>(dw_ih), *f = ptr<T>(dw_hh),
-      *r = mp<T>(dw_hr), *g = mp<T>(db_ih), *h = mp<T>(db_hh);
+    T *a = mp<T>(dx), *b = ptr<T>(dh0), *c = ptr<T>(dc0), *e = mp<T>(w.w_ih), *f = mp<T>(w.w_hh),
+      *r = mp<T>(dw_hr), *g = mp<T>(w.b_ih), *h = mp<T>(w.b_hh);
     py::gil_scoped_release release;
     lstm_backward<T>(a, b, c, e, f, r, g, h, cp<T>(dyp), cp<T>(dhp), cp<T>(dcp), cptr<T>(x),
                      cptr<T>(h0), cptr<T>(c0), cptr<T>(w_ih), cptr<T>(w_hh), cp<T>(whr), cptr<T>(y),
@@ -258,16 +272,14 @@ py::tuple lstm_backward_py(const py::object& dy, const py::object& dh_n, const p
                      reverse, need_dh0);
   };
   if (d.N == 0) {
-    zero_fill({dw_ih, dw_hh, db_ih, db_hh, dw_hr});
-    return py::make_tuple(dx, need_dh0 ? py::object(dh0) : py::none(), dc0, dw_ih, dw_hh, db_ih,
-                          db_hh, dw_hr);
-  }
-  if (is_f32(x))
+    zero_fill({w.w_ih, w.w_hh, w.b_ih, w.b_hh, dw_hr});
+  } else if (is_f32(x)) {
     run(float{});
-  else
+  } else {
     run(double{});
-  return py::make_tuple(dx, need_dh0 ? py::object(dh0) : py::none(), dc0, dw_ih, dw_hh, db_ih,
-                        db_hh, dw_hr);
+  }
+  return py::make_tuple(dx, need_dh0 ? py::object(dh0) : py::none(), dc0, w.w_ih, w.w_hh, w.b_ih,
+                        w.b_hh, dw_hr);
 }
 
 // ---- GRU ------------------------------------------------------------------------------------
@@ -305,7 +317,7 @@ py::tuple gru_backward_py(const py::object& dy, const py::object& dh_n, const py
                           const py::array& h0, const py::array& w_ih, const py::array& w_hh,
                           bool has_bias, const py::object& lengths, bool reverse,
                           const py::array& y, const py::array& gates, const py::array& hn,
-                          bool need_dx, bool need_dh0) {
+                          bool need_dx, bool need_dh0, bool need_dw) {
   const char* op = "gru_backward";
   const Dims d = check_core(x, w_ih, w_hh, 3, op);
   check_arg(h0, x, {d.N, d.H}, op, "h0");
@@ -315,31 +327,29 @@ py::tuple gru_backward_py(const py::object& dy, const py::object& dh_n, const py
   const void* dyp = optional_arg(dy, x, {d.T, d.N, d.H}, op, "dy");
   const void* dhp = optional_arg(dh_n, x, {d.N, d.H}, op, "dh_n");
   const int64_t* len = check_lengths(lengths, d, op);
-  // (dx not wanted: None, its GEMM skipped; dh0 not wanted: None, the last step's GEMM skipped)
+  // (dx not wanted: None, its GEMM skipped; dh0 not wanted: None, the last step's GEMM skipped;
+  // weights not wanted: their gradients None, their GEMMs skipped)
   py::object dx = need_dx ? py::object(empty_like_dtype(x, {d.T, d.N, d.I})) : py::none();
   py::array dh0 = empty_like_dtype(x, {d.N, d.H});
-  py::array dw_ih = empty_like_dtype(x, {d.GH(), d.I});
-  py::array dw_hh = empty_like_dtype(x, {d.GH(), d.H});
-  py::object db_ih = has_bias ? py::object(empty_like_dtype(x, {d.GH()})) : py::none();
-  py::object db_hh = has_bias ? py::object(empty_like_dtype(x, {d.GH()})) : py::none();
+  const WeightGrads w(x, d, need_dw, has_bias, d.H);
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    T *a = mp<T>(dx), *b = ptr<T>(dh0), *e = ptr<T>(dw_ih), *f = ptr<T>(dw_hh), *g = mp<T>(db_ih),
-      *h = mp<T>(db_hh);
+    T *a = mp<T>(dx), *b = ptr<T>(dh0), *e = mp<T>(w.w_ih), *f = mp<T>(w.w_hh), *g = mp<T>(w.b_ih),
+      *h = mp<T>(w.b_hh);
     py::gil_scoped_release release;
     gru_backward<T>(a, b, e, f, g, h, cp<T>(dyp), cp<T>(dhp), cptr<T>(x), cptr<T>(h0),
                     cptr<T>(w_ih), cptr<T>(w_hh), cptr<T>(y), cptr<T>(gates), cptr<T>(hn), len, d.T,
                     d.N, d.I, d.H, reverse, need_dh0);
   };
   if (d.N == 0) {
-    zero_fill({dw_ih, dw_hh, db_ih, db_hh});
-    return py::make_tuple(dx, need_dh0 ? py::object(dh0) : py::none(), dw_ih, dw_hh, db_ih, db_hh);
-  }
-  if (is_f32(x))
+    zero_fill({w.w_ih, w.w_hh, w.b_ih, w.b_hh});
+  } else if (is_f32(x)) {
     run(float{});
-  else
+  } else {
     run(double{});
-  return py::make_tuple(dx, need_dh0 ? py::object(dh0) : py::none(), dw_ih, dw_hh, db_ih, db_hh);
+  }
+  return py::make_tuple(dx, need_dh0 ? py::object(dh0) : py::none(), w.w_ih, w.w_hh, w.b_ih,
+                        w.b_hh);
 }
 
 // ---- Elman RNN ------------------------------------------------------------------------------
@@ -381,7 +391,7 @@ py::tuple rnn_backward_py(const py::object& dy, const py::object& dh_n, const py
                           const py::array& h0, const py::array& w_ih, const py::array& w_hh,
                           bool has_bias, const py::object& lengths, bool reverse,
                           const std::string& nonlinearity, const py::array& y, bool need_dx,
-                          bool need_dh0) {
+                          bool need_dh0, bool need_dw) {
   const char* op = "rnn_backward";
   const bool relu = check_nonlinearity(nonlinearity, op);
   const Dims d = check_core(x, w_ih, w_hh, 1, op);
@@ -390,31 +400,29 @@ py::tuple rnn_backward_py(const py::object& dy, const py::object& dh_n, const py
   const void* dyp = optional_arg(dy, x, {d.T, d.N, d.H}, op, "dy");
   const void* dhp = optional_arg(dh_n, x, {d.N, d.H}, op, "dh_n");
   const int64_t* len = check_lengths(lengths, d, op);
-  // (dx not wanted: None, its GEMM skipped; dh0 not wanted: None, the last step's GEMM skipped)
+  // (dx not wanted: None, its GEMM skipped; dh0 not wanted: None, the last step's GEMM skipped;
+  // weights not wanted: their gradients None, their GEMMs skipped)
   py::object dx = need_dx ? py::object(empty_like_dtype(x, {d.T, d.N, d.I})) : py::none();
   py::array dh0 = empty_like_dtype(x, {d.N, d.H});
-  py::array dw_ih = empty_like_dtype(x, {d.GH(), d.I});
-  py::array dw_hh = empty_like_dtype(x, {d.GH(), d.H});
-  py::object db_ih = has_bias ? py::object(empty_like_dtype(x, {d.GH()})) : py::none();
-  py::object db_hh = has_bias ? py::object(empty_like_dtype(x, {d.GH()})) : py::none();
+  const WeightGrads w(x, d, need_dw, has_bias, d.H);
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    T *a = mp<T>(dx), *b = ptr<T>(dh0), *e = ptr<T>(dw_ih), *f = ptr<T>(dw_hh), *g = mp<T>(db_ih),
-      *h = mp<T>(db_hh);
+    T *a = mp<T>(dx), *b = ptr<T>(dh0), *e = mp<T>(w.w_ih), *f = mp<T>(w.w_hh), *g = mp<T>(w.b_ih),
+      *h = mp<T>(w.b_hh);
     py::gil_scoped_release release;
     rnn_backward<T>(a, b, e, f, g, h, cp<T>(dyp), cp<T>(dhp), cptr<T>(x), cptr<T>(h0),
                     cptr<T>(w_ih), cptr<T>(w_hh), cptr<T>(y), len, d.T, d.N, d.I, d.H, reverse,
                     relu, need_dh0);
   };
   if (d.N == 0) {
-    zero_fill({dw_ih, dw_hh, db_ih, db_hh});
-    return py::make_tuple(dx, need_dh0 ? py::object(dh0) : py::none(), dw_ih, dw_hh, db_ih, db_hh);
-  }
-  if (is_f32(x))
+    zero_fill({w.w_ih, w.w_hh, w.b_ih, w.b_hh});
+  } else if (is_f32(x)) {
     run(float{});
-  else
+  } else {
     run(double{});
-  return py::make_tuple(dx, need_dh0 ? py::object(dh0) : py::none(), dw_ih, dw_hh, db_ih, db_hh);
+  }
+  return py::make_tuple(dx, need_dh0 ? py::object(dh0) : py::none(), w.w_ih, w.w_hh, w.b_ih,
+                        w.b_hh);
 }
 
 }  // namespace
@@ -434,11 +442,11 @@ void bind_rnn(py::module_& m) {
         py::arg("x"), py::arg("h0"), py::arg("c0"), py::arg("w_ih"), py::arg("w_hh"),
         py::arg("has_bias"), py::arg("lengths"), py::arg("reverse"), py::arg("y"), py::arg("gates"),
         py::arg("cells"), py::arg("w_hr") = py::none(), py::arg("hid") = py::none(),
-        py::arg("need_dx") = true, py::arg("need_dh0") = true,
+        py::arg("need_dx") = true, py::arg("need_dh0") = true, py::arg("need_dw") = true,
         "Backward of lstm_forward (dy/dh_n/dc_n may be None) -> (dx, dh0, dc0, dw_ih, dw_hh, "
         "db_ih, db_hh, dw_hr); db_* are None when has_bias is False, dw_hr when w_hr is None, dx / "
-        "dh0 "
-        "when need_dx / need_dh0 is False (their GEMMs skipped).");
+        "dh0 when need_dx / need_dh0 is False, the weight and bias gradients when need_dw is "
+        "False (their GEMMs skipped; x, h0, y and hid are then not read).");
   m.def("gru_forward", &gru_forward_py, py::arg("x"), py::arg("h0"), py::arg("w_ih"),
         py::arg("w_hh"), py::arg("b_ih") = py::none(), py::arg("b_hh") = py::none(),
         py::arg("lengths") = py::none(), py::arg("reverse") = false, py::arg("save") = true,
@@ -448,10 +456,10 @@ void bind_rnn(py::module_& m) {
   m.def("gru_backward", &gru_backward_py, py::arg("dy"), py::arg("dh_n"), py::arg("x"),
         py::arg("h0"), py::arg("w_ih"), py::arg("w_hh"), py::arg("has_bias"), py::arg("lengths"),
         py::arg("reverse"), py::arg("y"), py::arg("gates"), py::arg("hn"),
-        py::arg("need_dx") = true, py::arg("need_dh0") = true,
+        py::arg("need_dx") = true, py::arg("need_dh0") = true, py::arg("need_dw") = true,
         "Backward of gru_forward (dy/dh_n may be None) -> (dx, dh0, dw_ih, dw_hh, db_ih, "
         "db_hh); db_* are None when has_bias is False, dx / dh0 when need_dx / need_dh0 is "
-        "False (their GEMMs skipped).");
+        "False, dw_* and db_* when need_dw is False (their GEMMs skipped; x is then not read).");
   m.def("rnn_forward", &rnn_forward_py, py::arg("x"), py::arg("h0"), py::arg("w_ih"),
         py::arg("w_hh"), py::arg("b_ih") = py::none(), py::arg("b_hh") = py::none(),
         py::arg("lengths") = py::none(), py::arg("reverse") = false,
@@ -462,10 +470,11 @@ void bind_rnn(py::module_& m) {
   m.def("rnn_backward", &rnn_backward_py, py::arg("dy"), py::arg("dh_n"), py::arg("x"),
         py::arg("h0"), py::arg("w_ih"), py::arg("w_hh"), py::arg("has_bias"), py::arg("lengths"),
         py::arg("reverse"), py::arg("nonlinearity"), py::arg("y"), py::arg("need_dx") = true,
-        py::arg("need_dh0") = true,
+        py::arg("need_dh0") = true, py::arg("need_dw") = true,
         "Backward of rnn_forward (dy/dh_n may be None) -> (dx, dh0, dw_ih, dw_hh, db_ih, "
         "db_hh); db_* are None when has_bias is False, dx / dh0 when need_dx / need_dh0 is "
-        "False (their GEMMs skipped).");
+        "False, dw_* and db_* when need_dw is False (their GEMMs skipped; x and h0 are then not "
+        "read).");
 }
 
 }  // namespace ember

@@ -14,7 +14,10 @@
 // dgates_t @ W_hh, and after the loop makes dx, dW_ih and dW_hh with one big GEMM each (dW_hh: one
 // GEMM over the shifted outputs plus one over h0). Memory is linear in T. Gradients nobody wants
 // are not made: dx null skips its GEMM; want_dh0 false skips the last step's dh GEMM (dh0 is then
-// garbage), a third of a cell's backward products (torch's unfused cell skips them too).
+// garbage), a third of a cell's backward products (torch's unfused cell skips them too); null
+// weight and bias gradients (frozen weights) skip theirs, about half of a layer's backward
+// products (x is then not read, nor what only dW_hh / dW_hr read: the LSTM's y, h0 and hid, the
+// RNN's h0).
 //
 // reverse: steps run t = T-1 .. 0. lengths (N) int64 in [1, T] or null (all T): steps
 // t >= lengths[n] leave sequence n's state unchanged and output zeros (pack_padded_sequence
@@ -274,16 +277,17 @@ void hidden_weight_grad(T* dw_hh, const T* dgh, const T* y, const T* h0, const S
           dw_hh, H);
 }
 
-// After the time loop: dx = dgi @ W_ih (null dx: not wanted, skipped), dW_ih = dgi^T x, dW_hh,
-// biases. db (dgh == dgi only): the bias gradient already summed by the caller, or null.
+// After the time loop: dx = dgi @ W_ih, dW_ih = dgi^T x, dW_hh, biases; each null one is not
+// wanted and skipped (frozen weights: x, y and h0 are then not read). db (dgh == dgi only): the
+// bias gradient already summed by the caller, or null.
 template <typename T>
 void finish_backward(T* dx, T* dw_ih, T* dw_hh, T* db_ih, T* db_hh, const T* dgi, const T* dgh,
                      const T* x, const T* y, const T* h0, const T* w_ih, const Steps& st, int64_t N,
                      int64_t I, int64_t H, int64_t GH, const T* db = nullptr) {
   const int64_t TN = st.T * N;
   if (dx) weight_product(false, TN, I, GH, dgi, GH, w_ih, T(0), dx, I);
-  gemm<T>(true, false, GH, I, TN, T(1), dgi, GH, x, I, T(0), dw_ih, I);
-  hidden_weight_grad(dw_hh, dgh, y, h0, st, N, H, GH);
+  if (dw_ih) gemm<T>(true, false, GH, I, TN, T(1), dgi, GH, x, I, T(0), dw_ih, I);
+  if (dw_hh) hidden_weight_grad(dw_hh, dgh, y, h0, st, N, H, GH);
   if (db) {
     if (db_ih) std::memcpy(db_ih, db, sizeof(T) * GH);
     if (db_hh) std::memcpy(db_hh, db, sizeof(T) * GH);
@@ -606,7 +610,7 @@ void lstm_proj_backward(T* dx, T* dh0, T* dc0, T* dw_ih, T* dw_hh, T* dw_hr, T* 
     });
     gemm_packed<T>(N, T(1), dg, GH, whh, T(1), dh0, P);
   }
-  gemm<T>(true, false, P, H, T_ * N, T(1), dhp, P, hid, H, T(0), dw_hr, H);
+  if (dw_hr) gemm<T>(true, false, P, H, T_ * N, T(1), dhp, P, hid, H, T(0), dw_hr, H);
   finish_backward(dx, dw_ih, dw_hh, db_ih, db_hh, dgates, dgates, x, y, h0, w_ih, st, N, I, P, GH);
 }
 

@@ -4133,11 +4133,12 @@ def _rnn_backward_graph(ctx, grads, mode):
     return out + (None,) * (len(ctx.parents) - len(out))
 
 
-def _rnn_masked_x(x, lengths):
+def _rnn_masked_x(x, lengths, need_dw=True):
     """x for the kernels' backward, its padded steps (t >= lengths[n]) zeroed when any of them is
     not finite: dW_ih = sum dgates^T x pairs those steps with zero gradients, and 0 * inf or nan
-    is nan (padding must change no gradient; a packed input's padding is zeros already)."""
-    if lengths is None:
+    is nan (padding must change no gradient; a packed input's padding is zeros already). x
+    reaches dW_ih only: without weight gradients (need_dw False) it is not read."""
+    if lengths is None or not need_dw:
         return x
     pad = np.arange(x.shape[0])[:, None] >= lengths[None, :]
     if np.isfinite(x[pad]).all():
@@ -4160,24 +4161,33 @@ class LSTMLayer(Function):
             return y, h_n, c_n
         ctx.consts = _GraphArgs(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
         w_ih, w_hh = _rnn_unsaved(ctx, x, w_ih, w_hh)
+        need_dw = any(ctx.needs_input_grad[3:8])
+        if need_dw:
+            # a copy of the y backward reads, as RNNLayer's: torch's float64 lstm (and its
+            # float32 one with projections or more layers or directions) keeps no output, so a
+            # write into it is allowed (only its float32 mkldnn kernel keeps it and refuses)
+            out = y.copy()
+        else:
+            # no weight wants a gradient (frozen): backward skips their products, and x, h0 and
+            # y reach only those, so it reads none of them. Held apart from the values the
+            # in-place write check guards (as torch's per-step products whose weights need no
+            # gradient never save them), y not copied.
+            x, h0, y = ops._Held(x), ops._Held(h0), ops._Held(y)
+            out = y.array
         ctx.save_for_backward(x, h0, c0, w_ih, w_hh, w_hr, y, gates, cells, hid)
-        ctx.opts = (b_ih is not None, lengths, reverse)
-        # a copy of the y backward reads, as RNNLayer's: torch's float64 lstm (and its float32
-        # one with projections or more layers or directions) keeps no output, so a write into
-        # it is allowed (only its float32 mkldnn kernel keeps it and refuses)
-        return y.copy(), h_n, c_n
+        ctx.opts = (b_ih is not None, lengths, reverse, need_dw)
+        return out, h_n, c_n
 
     @staticmethod
     def backward(ctx, dy, dh_n, dc_n):
-        x, h0, c0, w_ih, w_hh, w_hr, y, gates, cells, hid = ctx.saved_tensors
-        w_ih, w_hh = ops._held(w_ih), ops._held(w_hh)
-        has_bias, lengths, reverse = ctx.opts
-        x = _rnn_masked_x(x, lengths)
+        x, h0, c0, w_ih, w_hh, w_hr, y, gates, cells, hid = map(ops._held, ctx.saved_tensors)
+        has_bias, lengths, reverse, need_dw = ctx.opts
+        x = _rnn_masked_x(x, lengths, need_dw)
         dt = x.dtype
         dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr = _C.lstm_backward(
             _grad_arr(dy, dt), _grad_arr(dh_n, dt), _grad_arr(dc_n, dt),
             x, h0, c0, w_ih, w_hh, has_bias, lengths, reverse, y, gates, cells, w_hr, hid,
-            *ctx.needs_input_grad[:2],
+            *ctx.needs_input_grad[:2], need_dw,
         )  # fmt: skip
         return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr, None, None
 
@@ -4196,20 +4206,23 @@ class GRULayer(Function):
             return y, h_n
         ctx.consts = _GraphArgs(x, h0, w_ih, w_hh, b_ih, b_hh)
         w_ih, w_hh = _rnn_unsaved(ctx, x, w_ih, w_hh)
+        need_dw = any(ctx.needs_input_grad[2:6])
+        if not need_dw:  # (backward reads y and h0, the previous states, but not x)
+            x = ops._Held(x)
         ctx.save_for_backward(x, h0, w_ih, w_hh, y, gates, hn)
-        ctx.opts = (b_ih is not None, lengths, reverse)
+        ctx.opts = (b_ih is not None, lengths, reverse, need_dw)
         return y.copy(), h_n  # (see RNNLayer)
 
     @staticmethod
     def backward(ctx, dy, dh_n):
-        x, h0, w_ih, w_hh, y, gates, hn = ctx.saved_tensors
-        w_ih, w_hh = ops._held(w_ih), ops._held(w_hh)
-        has_bias, lengths, reverse = ctx.opts
-        x = _rnn_masked_x(x, lengths)
+        x, h0, w_ih, w_hh, y, gates, hn = map(ops._held, ctx.saved_tensors)
+        has_bias, lengths, reverse, need_dw = ctx.opts
+        x = _rnn_masked_x(x, lengths, need_dw)
         dt = x.dtype
         dx, dh0, dw_ih, dw_hh, db_ih, db_hh = _C.gru_backward(
             _grad_arr(dy, dt), _grad_arr(dh_n, dt),
             x, h0, w_ih, w_hh, has_bias, lengths, reverse, y, gates, hn, *ctx.needs_input_grad[:2],
+            need_dw,
         )  # fmt: skip
         return dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None
 
@@ -4227,23 +4240,25 @@ class RNNLayer(Function):
             return y, h_n
         ctx.consts = _GraphArgs(x, h0, w_ih, w_hh, b_ih, b_hh)
         w_ih, w_hh = _rnn_unsaved(ctx, x, w_ih, w_hh)
+        need_dw = any(ctx.needs_input_grad[2:6])
+        if not need_dw:  # (backward reads y, the activations' derivative, but not x nor h0)
+            x, h0 = ops._Held(x), ops._Held(h0)
         ctx.save_for_backward(x, h0, w_ih, w_hh, y)
-        ctx.opts = (b_ih is not None, lengths, reverse, nonlinearity)
+        ctx.opts = (b_ih is not None, lengths, reverse, nonlinearity, need_dw)
         # the output is a copy of the y backward reads: torch's (CPU) rnn keeps each step's
         # hidden state apart from its stacked output, so writing into the output is allowed
         return y.copy(), h_n
 
     @staticmethod
     def backward(ctx, dy, dh_n):
-        x, h0, w_ih, w_hh, y = ctx.saved_tensors
-        w_ih, w_hh = ops._held(w_ih), ops._held(w_hh)
-        has_bias, lengths, reverse, nonlinearity = ctx.opts
-        x = _rnn_masked_x(x, lengths)
+        x, h0, w_ih, w_hh, y = map(ops._held, ctx.saved_tensors)
+        has_bias, lengths, reverse, nonlinearity, need_dw = ctx.opts
+        x = _rnn_masked_x(x, lengths, need_dw)
         dt = x.dtype
         dx, dh0, dw_ih, dw_hh, db_ih, db_hh = _C.rnn_backward(
             _grad_arr(dy, dt), _grad_arr(dh_n, dt),
             x, h0, w_ih, w_hh, has_bias, lengths, reverse, nonlinearity, y,
-            *ctx.needs_input_grad[:2],
+            *ctx.needs_input_grad[:2], need_dw,
         )  # fmt: skip
         return dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None, None, None
 
@@ -4439,9 +4454,9 @@ def _rnn_layer(op, input, hx, w_ih, w_hh, b_ih, b_hh, h, lengths, reverse, nonli
 
 
 def _cell_input(op, input, w_ih):
-    """A cell's input, checked -> (x as one contiguous step (1, N, I), whether it was
-    unbatched (I,)). The layer's own input checks would repeat these, so the cells call the
-    Functions directly: a decoder calls a cell every step, and the checks are most of its cost."""
+    """A cell's input, checked -> (x, whether it was unbatched (I,)). The layer's own input
+    checks would repeat these, so the cells call the Functions directly: a decoder calls a cell
+    every step, and the checks are most of its cost."""
     x = _float_input(input, op, "input", w_ih.dtype)
     shape = x.data.shape
     if len(shape) not in (1, 2):
@@ -4450,8 +4465,36 @@ def _cell_input(op, input, w_ih):
         raise ValueError(
             f"{op}: input has inconsistent input_size: got {shape[-1]} expected {w_ih.shape[1]}"
         )
-    unb = len(shape) == 1
-    return _contig_t(x.reshape(1, 1, -1) if unb else x.reshape(1, *shape)), unb
+    return x, len(shape) == 1
+
+
+def _cell_step(x, unbatched):
+    """A recorded cell's input as one contiguous step (1, N, I)."""
+    return _contig_t(x.reshape(1, 1, -1) if unbatched else x.reshape(1, *x.data.shape))
+
+
+def _cell_direct(*args) -> bool:
+    """Whether a cell's call is outside any graph (grad mode off, or no argument requires grad,
+    and no forward-mode AD): the kernel is then called directly, without Function.apply and
+    the Tensor ops around it (what apply would do there: the same kernel call, fresh arrays
+    wrapped; ~5 us of a call)."""
+    if _autograd_function._fw_level is not None:
+        return False
+    if not is_grad_enabled():
+        return True
+    for a in args:
+        if isinstance(a, Tensor) and a._requires_grad:
+            return False
+    return True
+
+
+def _raw(t):
+    return t.data if isinstance(t, Tensor) else t
+
+
+def _cell_out(a, unbatched):
+    """A direct call's output array (1, N, H) or (N, H) as the cell's Tensor."""
+    return Tensor._make(a.reshape(a.shape[-1]) if unbatched else a, False, None, 0)
 
 
 def _unbatch(t, unbatched):
@@ -4463,15 +4506,28 @@ def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
     -> (h', c')."""
     op = "lstm_cell"
     w_ih, w_hh, b_ih, b_hh, _, h, _ = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 4)
+    return _lstm_cell(op, input, hx, w_ih, w_hh, b_ih, b_hh, h)
+
+
+def _lstm_cell(op, input, hx, w_ih, w_hh, b_ih, b_hh, h):
+    """lstm_cell after _rnn_weights (nn.LSTMCell checks its weights once, not every step)."""
     x, unb = _cell_input(op, input, w_ih)
     hx = (None, None) if hx is None else hx
     if not isinstance(hx, tuple | list) or len(hx) != 2:
         raise TypeError(f"{op}: hx must be a tuple (h, c) or None")
     if unb:
         hx = [s if s is None else _unbatched_state(op, s, h) for s in hx]
-    n, dt = x.data.shape[1], x.data.dtype
+    shape, dt = x.data.shape, x.data.dtype
+    n = 1 if unb else shape[0]
     h0 = _rnn_state(op, hx[0], "h0", n, h, dt)
     c0 = _rnn_state(op, hx[1], "c0", n, h, dt)
+    if _cell_direct(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+        _, h_n, c_n, _, _, _ = _C.lstm_forward(
+            _contig(x.data.reshape(1, n, shape[-1])), _raw(h0), _raw(c0), w_ih.data, w_hh.data,
+            _raw(b_ih), _raw(b_hh), None, False, None, False,
+        )  # fmt: skip
+        return _cell_out(h_n, unb), _cell_out(c_n, unb)
+    x = _cell_step(x, unb)
     _, h_n, c_n = LSTMLayer.apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, None, None, False)
     return _unbatch(h_n, unb), _unbatch(c_n, unb)
 
@@ -4488,11 +4544,24 @@ def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
     """One GRU step. input (N, I) or (I,), hx (N, H) / (H,) or None -> h'."""
     op = "gru_cell"
     w_ih, w_hh, b_ih, b_hh, _, h, _ = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 3)
+    return _gru_cell(op, input, hx, w_ih, w_hh, b_ih, b_hh, h)
+
+
+def _gru_cell(op, input, hx, w_ih, w_hh, b_ih, b_hh, h):
+    """gru_cell after _rnn_weights (see _lstm_cell)."""
     x, unb = _cell_input(op, input, w_ih)
     if hx is not None and unb:
         hx = _unbatched_state(op, hx, h)
-    h0 = _rnn_state(op, hx, "h0", x.data.shape[1], h, x.data.dtype)
-    _, h_n = GRULayer.apply(x, h0, w_ih, w_hh, b_ih, b_hh, None, False)
+    shape = x.data.shape
+    n = 1 if unb else shape[0]
+    h0 = _rnn_state(op, hx, "h0", n, h, x.data.dtype)
+    if _cell_direct(x, h0, w_ih, w_hh, b_ih, b_hh):
+        h_n = _C.gru_forward(
+            _contig(x.data.reshape(1, n, shape[-1])), _raw(h0), w_ih.data, w_hh.data, _raw(b_ih),
+            _raw(b_hh), None, False, False,
+        )[1]  # fmt: skip
+        return _cell_out(h_n, unb)
+    _, h_n = GRULayer.apply(_cell_step(x, unb), h0, w_ih, w_hh, b_ih, b_hh, None, False)
     return _unbatch(h_n, unb)
 
 
@@ -4502,10 +4571,24 @@ def rnn_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"{op}: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
     w_ih, w_hh, b_ih, b_hh, _, h, _ = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 1)
+    return _rnn_cell(op, input, hx, w_ih, w_hh, b_ih, b_hh, h, nonlinearity)
+
+
+def _rnn_cell(op, input, hx, w_ih, w_hh, b_ih, b_hh, h, nonlinearity):
+    """rnn_cell after _rnn_weights (see _lstm_cell)."""
     x, unb = _cell_input(op, input, w_ih)
     if hx is not None and unb:
         hx = _unbatched_state(op, hx, h)
-    h0 = _rnn_state(op, hx, "h0", x.data.shape[1], h, x.data.dtype)
+    shape = x.data.shape
+    n = 1 if unb else shape[0]
+    h0 = _rnn_state(op, hx, "h0", n, h, x.data.dtype)
+    if _cell_direct(x, h0, w_ih, w_hh, b_ih, b_hh):
+        h_n = _C.rnn_forward(
+            _contig(x.data.reshape(1, n, shape[-1])), _raw(h0), w_ih.data, w_hh.data, _raw(b_ih),
+            _raw(b_hh), None, False, nonlinearity,
+        )[1]  # fmt: skip
+        return _cell_out(h_n, unb)
+    x = _cell_step(x, unb)
     _, h_n = RNNLayer.apply(x, h0, w_ih, w_hh, b_ih, b_hh, None, False, nonlinearity)
     return _unbatch(h_n, unb)
 

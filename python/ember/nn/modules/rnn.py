@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 import warnings
 
 import numpy as np
@@ -470,6 +471,23 @@ class RNNCellBase(Module):
     def _w(self):
         return self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
 
+    def _checked_w(self, op: str, gates: int):
+        """(w_ih, w_hh, b_ih, b_hh, hidden_size) as F._rnn_weights checks them: once while the
+        parameters and their arrays stay the same objects (a decoder calls the cell every step;
+        the checks were ~3 us of a call). A parameter replaced, or its array (``.data =``,
+        ``.to()``), is checked again."""
+        w = self._w()
+        key = (*w, *(None if p is None else p.data for p in w))
+        hit = self.__dict__.get("_w_checked")
+        if hit is not None and all(map(operator.is_, hit[0], key)):
+            return hit[1]
+        w_ih, w_hh, b_ih, b_hh, _, h, _ = F._rnn_weights(op, *w, gates)
+        checked = (w_ih, w_hh, b_ih, b_hh, h)
+        # (not kept when a weight had to be made contiguous: that copy is a recorded op)
+        if all(map(operator.is_, checked, w)):
+            self._w_checked = (key, checked)
+        return checked
+
 
 class RNNCell(RNNCellBase):
     """One Elman RNN step: h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh).
@@ -493,7 +511,10 @@ class RNNCell(RNNCellBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, input, hx=None):
-        return F.rnn_cell(input, hx, *self._w(), nonlinearity=self.nonlinearity)
+        nl = self.nonlinearity
+        if nl not in ("tanh", "relu"):  # (an attribute: it may have been changed since)
+            raise ValueError(f"rnn_cell: nonlinearity must be 'tanh' or 'relu', got {nl!r}")
+        return F._rnn_cell("rnn_cell", input, hx, *self._checked_w("rnn_cell", 1), nl)
 
 
 class LSTMCell(RNNCellBase):
@@ -519,7 +540,7 @@ class LSTMCell(RNNCellBase):
         if isinstance(hx, tuple | list) and any(s is None for s in hx):
             # torch takes hx None or two tensors, never a pair holding None
             raise TypeError("LSTMCell: hx must be None or a tuple (h_0, c_0) of two tensors")
-        return F.lstm_cell(input, hx, *self._w())
+        return F._lstm_cell("lstm_cell", input, hx, *self._checked_w("lstm_cell", 4))
 
 
 class GRUCell(RNNCellBase):
@@ -540,4 +561,4 @@ class GRUCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, 3, device, dtype)
 
     def forward(self, input, hx=None):
-        return F.gru_cell(input, hx, *self._w())
+        return F._gru_cell("gru_cell", input, hx, *self._checked_w("gru_cell", 3))
