@@ -854,6 +854,17 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
     if type(a) is Tensor and (type(b) is float or type(b) is int) and a.data.dtype.kind == "f":
         # the common x ** 2: a float tensor and a Python number need none of the checks below
         return _unary_apply(Pow, a, b)
+    if type(a) is Tensor and type(b) is Tensor and a.data.dtype.kind == "f":
+        if a.data.dtype is b.data.dtype:  # two float tensors of one dtype: nothing to check
+            if _outside_graph(a) and _outside_graph(b):  # Pow's forward without the node
+                x, e = a.data, b.data
+                try:
+                    y = _quiet_pow(np.power, x, e)
+                except ValueError:
+                    _check_broadcast("pow", x, e)
+                    raise
+                return _plain(_laid(y, (x, e)))
+            return _apply_broadcasting(Pow, "pow", a, b)
     a, b = _as_operand(a), _as_operand(b)
     if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
         a = _tensor_operand(a)  # pow(2, 3): a tensor, as for any two numbers
@@ -2234,6 +2245,18 @@ def matmul(a, b) -> Tensor:
             if not y.flags.c_contiguous:
                 y = _gemm_operand(y)
             return _plain(_C.gemm(x, y))
+        if (
+            x.ndim == 3
+            and y.ndim == 3
+            and (dt is _F32 or dt is _F64)
+            and x.shape[0] == y.shape[0]
+            and x.shape[2] == y.shape[1]
+            and (
+                not (a._requires_grad or b._requires_grad)
+                or (not _state.enabled and _function._fw_level is None)
+            )
+        ):  # bmm's shapes outside the graph: the forward's _mm straight (~3 us of a small one)
+            return _plain(_mm(x, y))
         return MatMul.apply(a, b)  # (_as_operand leaves Tensors as they are)
     return MatMul.apply(_as_operand(a), _as_operand(b))
 
@@ -3995,6 +4018,23 @@ def chunk(x, chunks: int, dim: int = 0) -> tuple:
 
 def masked_fill(x, mask, value) -> Tensor:
     """x with ``value`` where ``mask`` (broadcast) is True; no gradient flows there."""
+    if (
+        type(x) is Tensor
+        and type(mask) is Tensor
+        and (type(value) is float or type(value) is int)
+        and _outside_graph(x)
+    ):
+        # the common call, a float tensor and a bool mask of its shape: the fill straight
+        # (where()'s operand checks were ~3 us of an 8x8 one); the same values as below
+        a, m = x.data, mask.data
+        if (
+            (a.dtype is _F32 or a.dtype is _F64)
+            and m.dtype == np.bool_
+            and m.shape == a.shape
+            and a.flags.c_contiguous
+            and m.flags.c_contiguous
+        ):
+            return _plain(_where(m, float(_fill_value(value, a.dtype)), a))
     mask = np.asarray(_data(mask))
     if mask.dtype != np.bool_:
         raise TypeError(f"masked_fill: mask must be bool, got {mask.dtype}")
@@ -5201,7 +5241,10 @@ def mm(a, b) -> Tensor:
 
 def bmm(a, b) -> Tensor:
     """Batched matrix product of (B, n, m) and (B, m, p) (torch.bmm: no broadcasting)."""
-    sa, sb = _shape(_data(a)), _shape(_data(b))
+    if type(a) is Tensor and type(b) is Tensor:
+        sa, sb = a.data.shape, b.data.shape
+    else:
+        sa, sb = _shape(_data(a)), _shape(_data(b))
     if len(sa) != 3 or len(sb) != 3 or sa[0] != sb[0]:
         raise ValueError(f"bmm: expected (B, n, m) and (B, m, p), got shapes {sa} and {sb}")
     return matmul(a, b)
@@ -7741,6 +7784,50 @@ def _einsum_subscripts(equation: str, shapes):
     return subs, out
 
 
+@functools.lru_cache(maxsize=256)
+def _einsum2_plan(equation: str, shape_a: tuple, shape_b: tuple):
+    """_einsum_gemm's steps for two operands of these shapes, as (transpose of a or None,
+    a's (batch, M, K), of b, b's (batch, K, N), the product's shape, its transpose to the
+    output or None), or None where einsum's general path is needed: a letter repeated in or
+    summed within one operand, a size-1 dim to broadcast, a batched dot product, a bad
+    equation (which that path reports)."""
+    try:
+        subs, out = _einsum_subscripts(equation, [shape_a, shape_b])
+    except ValueError:
+        return None
+    (sa, sb), both = subs, set(subs[0]) | set(subs[1])
+    if len(set(sa)) < len(sa) or len(set(sb)) < len(sb) or not set(out) <= both:
+        return None
+    if len(set(out)) < len(out) or not set(sa) <= set(sb) | set(out):
+        return None  # (a letter summed within a alone: _einsum1's np.einsum)
+    if not set(sb) <= set(sa) | set(out):
+        return None
+    size = dict(zip(sa, shape_a))
+    for c, n in zip(sb, shape_b):
+        if size.setdefault(c, n) != n:
+            return None  # (broadcast size-1 dims, or a mismatch the general path reports)
+    rest = set(out)
+    batch = [c for c in sa if c in sb and c in rest]
+    summed = [c for c in sa if c in sb and c not in rest]
+    fa, fb = [c for c in sa if c not in sb], [c for c in sb if c not in sa]
+    nb, m, n, k = (math.prod(size[c] for c in cs) for cs in (batch, fa, fb, summed))
+    if m == 1 and n == 1:
+        return None  # (_einsum_gemm's batched dot products)
+
+    def perm(sub, to):
+        return None if sub == to else tuple(sub.index(c) for c in to)
+
+    prod = "".join(batch + fa + fb)
+    return (
+        perm(sa, "".join(batch + fa + summed)),
+        (nb, m, k),
+        perm(sb, "".join(batch + summed + fb)),
+        (nb, k, n),
+        tuple(size[c] for c in prod),
+        perm(prod, out),
+    )
+
+
 def einsum(equation: str, *operands) -> Tensor:
     """Einstein summation, as torch.einsum ('ij,jk->ik', ellipses and broadcasting of size-1
     dims included)."""
@@ -7748,6 +7835,21 @@ def einsum(equation: str, *operands) -> Tensor:
         raise TypeError(f"einsum: the equation must be a string, got {type(equation).__name__}")
     if len(operands) == 1 and isinstance(operands[0], list | tuple):
         operands = operands[0]
+    if len(operands) == 2 and type(operands[0]) is Tensor and type(operands[1]) is Tensor:
+        x, y = operands[0].data, operands[1].data
+        if (
+            (x.dtype is _F32 or x.dtype is _F64)
+            and x.dtype is y.dtype
+            and _outside_graph(operands[0])
+            and _outside_graph(operands[1])
+            and (plan := _einsum2_plan(equation, x.shape, y.shape)) is not None
+        ):  # the common product of two, planned once per equation and shapes (~2x at 8x8)
+            pa, sa, pb, sb, sc, pc = plan
+            a3 = (x if pa is None else x.transpose(pa)).reshape(sa)
+            b3 = (y if pb is None else y.transpose(pb)).reshape(sb)
+            c3 = _mm(a3, b3) if a3.size and b3.size else np.matmul(a3, b3)
+            c = c3.reshape(sc)
+            return _plain(np.asarray(c if pc is None else c.transpose(pc)))
     ts = [_tensor_operand(o) for o in operands]
     dtypes = list(dict.fromkeys(t.dtype for t in ts))
     if len(dtypes) > 1:  # torch refuses rather than promotes, as matmul does
