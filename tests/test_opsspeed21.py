@@ -295,3 +295,63 @@ def test_einsum_two_gradient():
     x = ember.tensor(np.random.default_rng(0).standard_normal((2, 3, 4)), requires_grad=True)
     y = ember.tensor(np.random.default_rng(1).standard_normal((2, 4, 3)), requires_grad=True)
     assert gradcheck(lambda u, v: ember.einsum("bij,bjk->bki", u, v), (x, y))
+
+
+# ---- comparisons and where ------------------------------------------------------------------
+
+
+_CMP = ["__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__"]
+
+
+@pytest.mark.parametrize("op", _CMP)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compare_float_tensors(rng, op, dtype):
+    x = rng.standard_normal((6, 5)).astype(dtype)
+    y = x.copy()
+    y[::2] = rng.standard_normal((3, 5))
+    x[0, :3] = [np.nan, np.inf, -np.inf]
+    y[1, :2] = [np.nan, np.inf]
+    ex, ey, tx, ty = ember.tensor(x), ember.tensor(y), torch.tensor(x), torch.tensor(y)
+    _same(getattr(ex, op)(ey), getattr(tx, op)(ty))
+    _same(getattr(ex, op)(0.1), getattr(tx, op)(0.1))  # 0.1 read as float32 for float32 x
+    _same(getattr(ex, op)(float("nan")), getattr(tx, op)(float("nan")))
+    _same(getattr(ex.t(), op)(ey.t()), getattr(tx.t(), op)(ty.t()))  # views: torch's strides
+    assert getattr(ex.t(), op)(ey.t()).stride() == getattr(tx.t(), op)(ty.t()).stride()
+    _same(getattr(ex, op)(ey[0]), getattr(tx, op)(ty[0]))  # broadcast
+    _same(getattr(ex, op)(ey[:, :1]), getattr(tx, op)(ty[:, :1]))
+    z = np.array(0.1, np.float64 if dtype == np.float32 else np.float32)  # mixed: general path
+    _same(getattr(ex, op)(ember.tensor(z)), getattr(tx, op)(torch.tensor(z)))
+
+
+def test_compare_errors():
+    with pytest.raises(ValueError, match="broadcast"):
+        ember.lt(ember.randn(3, 4), ember.randn(2, 4))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(0,), (7,), (8, 8), (3, 4, 5)])
+def test_where_float_tensors(rng, dtype, shape):
+    x = rng.standard_normal(shape).astype(dtype)
+    y = rng.standard_normal(shape).astype(dtype)
+    x.flat[::3] = np.nan
+    c = rng.random(shape) > 0.5
+    _same(
+        ember.where(ember.tensor(c), ember.tensor(x), ember.tensor(y)),
+        torch.where(torch.tensor(c), torch.tensor(x), torch.tensor(y)),
+    )
+
+
+def test_where_views_broadcast_and_errors(rng):
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    y = rng.standard_normal((6,)).astype(np.float32)
+    c = rng.random((6, 4)) > 0.5
+    e = ember.where(ember.tensor(c).t(), ember.tensor(x), ember.tensor(y))
+    t = torch.where(torch.tensor(c).t(), torch.tensor(x), torch.tensor(y))
+    _same(e, t)
+    assert e.stride() == t.stride()
+    with pytest.raises(ValueError, match="broadcast"):
+        ember.where(ember.tensor(c), ember.tensor(x), ember.tensor(y))
+    a = ember.tensor(np.linspace(-1, 1, 12).reshape(3, 4), requires_grad=True)
+    b = ember.tensor(np.linspace(2, 3, 4), requires_grad=True)
+    m = ember.tensor(np.arange(12).reshape(3, 4) % 2 == 0)
+    assert gradcheck(lambda u, v: ember.where(m, u, v), (a, b))
