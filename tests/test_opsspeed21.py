@@ -355,3 +355,51 @@ def test_where_views_broadcast_and_errors(rng):
     b = ember.tensor(np.linspace(2, 3, 4), requires_grad=True)
     m = ember.tensor(np.arange(12).reshape(3, 4) % 2 == 0)
     assert gradcheck(lambda u, v: ember.where(m, u, v), (a, b))
+
+
+# ---- gather's backward / scatter_add along the last axis (the kernel's inner == 1 loop) ------
+
+
+@pytest.mark.parametrize("dim", [-1, 1, 0])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scatter_add_matches_torch(rng, dim, dtype):
+    x = rng.standard_normal((5, 7)).astype(dtype)
+    src = rng.standard_normal((5, 7)).astype(dtype)
+    src[0, 0], src[1, 1] = np.nan, np.inf
+    idx = rng.integers(0, 5 if dim == 0 else 7, (5, 7))
+    idx[2] = idx[2, 0]  # repeated targets add up in index order
+    e = ember.tensor(x).scatter_add(dim, ember.tensor(idx), ember.tensor(src))
+    t = torch.tensor(x).scatter_add(dim, torch.tensor(idx), torch.tensor(src))
+    _same(e, t)
+    # a smaller index (its leading block of src), an empty one, a strided src
+    e = ember.tensor(x).scatter_add(dim, ember.tensor(idx[:3, :4]), ember.tensor(src))
+    _same(e, torch.tensor(x).scatter_add(dim, torch.tensor(idx[:3, :4]), torch.tensor(src)))
+    e0 = ember.tensor(x).scatter_add(dim, ember.tensor(idx[:0, :0]), ember.tensor(src))
+    _same(e0, torch.tensor(x))
+    s2 = np.ascontiguousarray(src.T)
+    e = ember.tensor(x).scatter_add(dim, ember.tensor(idx), ember.tensor(s2).t())
+    _same(e, torch.tensor(x).scatter_add(dim, torch.tensor(idx), torch.tensor(s2).t()))
+
+
+def test_scatter_add_errors():
+    x, src = ember.zeros(3, 4), ember.ones(3, 4)
+    with pytest.raises(IndexError, match="out of range"):
+        x.scatter_add(1, ember.tensor(np.full((3, 4), 4)), src)
+    with pytest.raises(IndexError, match="out of range"):
+        x.scatter_add(-1, ember.tensor(np.full((3, 4), -1)), src)
+
+
+def test_gather_last_axis_backward(rng):
+    x = rng.standard_normal((4, 6))
+    idx = rng.integers(0, 6, (4, 9))  # repeats: their gradients add up
+    ex = ember.tensor(x, requires_grad=True)
+    tx = torch.tensor(x, requires_grad=True)
+    g = rng.standard_normal((4, 9))
+    ember.gather(ex, -1, ember.tensor(idx)).backward(ember.tensor(g))
+    torch.gather(tx, -1, torch.tensor(idx)).backward(torch.tensor(g))
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    ex32 = ember.tensor(x.astype(np.float32), requires_grad=True)
+    ember.gather(ex32, 1, ember.tensor(idx)).sum().backward()
+    np.testing.assert_array_equal(ex32.grad.numpy(), np.bincount(
+        (idx + 6 * np.arange(4)[:, None]).ravel(), minlength=24).reshape(4, 6))  # fmt: skip
+    assert gradcheck(lambda t: ember.gather(t, -1, ember.tensor(idx)), (ex,))

@@ -6044,9 +6044,12 @@ def scatter_add(x, dim: int, index, src) -> Tensor:
         # the gather-backward kernel applies when the index covers x outside dim and is no
         # larger than src (whose leading block it reads): else the general path's checks
         if (
-            i.ndim == a.ndim
-            and i.shape[:axis] + i.shape[axis + 1 :] == a.shape[:axis] + a.shape[axis + 1 :]
-            and builtins.all(k <= n for k, n in zip(i.shape, s.shape))
+            (i.shape == a.shape and i.shape == s.shape)
+            or (  # (the common call, tested first)
+                i.ndim == a.ndim
+                and i.shape[:axis] + i.shape[axis + 1 :] == a.shape[:axis] + a.shape[axis + 1 :]
+                and builtins.all(k <= n for k, n in zip(i.shape, s.shape))
+            )
         ):
             if s.shape != i.shape:
                 s = s[tuple(slice(0, k) for k in i.shape)]
