@@ -403,3 +403,43 @@ def test_gather_last_axis_backward(rng):
     np.testing.assert_array_equal(ex32.grad.numpy(), np.bincount(
         (idx + 6 * np.arange(4)[:, None]).ravel(), minlength=24).reshape(4, 6))  # fmt: skip
     assert gradcheck(lambda t: ember.gather(t, -1, ember.tensor(idx)), (ex,))
+
+
+@pytest.mark.parametrize("shape", [(), (0,), (1,), (7,), (8, 8), (3, 0, 2), (5, 6, 7)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_small_full_sum(rng, shape, dtype):
+    x = rng.standard_normal(shape).astype(dtype)
+    if x.size > 2:
+        x.flat[1] = np.inf
+    for a in (x, x.T):  # (a transposed view too)
+        e = ember.tensor(a).sum()
+        assert e.shape == () and e.dtype == dtype
+        np.testing.assert_array_equal(e.numpy(), np.add.reduce(a, axis=tuple(range(a.ndim))))
+        g = ember.tensor(a, requires_grad=True).sum().detach()  # the node's: the same bits
+        np.testing.assert_array_equal(e.numpy(), g.numpy())
+        np.testing.assert_allclose(e.numpy(), torch.tensor(a).sum().numpy(), rtol=1e-5)
+    t = ember.tensor(rng.standard_normal(shape), requires_grad=True)
+    assert gradcheck(lambda u: u.sum(), (t,))
+    with ember.no_grad():
+        assert not t.sum().requires_grad
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1, -2])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_argmax_dim(rng, dim, keepdim):
+    for dtype in (np.float32, np.float64):
+        x = rng.integers(-2, 3, (5, 6)).astype(dtype)  # ties: the first index wins
+        x[1, 2], x[3, 0] = np.nan, np.inf
+        for a in (x, np.ascontiguousarray(x.T).T):
+            _same(ember.tensor(a).argmax(dim, keepdim), torch.tensor(a).argmax(dim, keepdim))
+            _same(ember.argmax(ember.tensor(a), dim), torch.argmax(torch.tensor(a), dim))
+
+
+def test_argmax_dim_errors_and_edges():
+    with pytest.raises(IndexError):
+        ember.randn(3, 4).argmax(2)
+    with pytest.raises(IndexError):
+        ember.randn(3, 4).argmax(-3)
+    _same(ember.tensor(np.float32(2.0)).argmax(0), torch.tensor(2.0).argmax(0))
+    e = ember.tensor(np.zeros((0, 3), np.float32)).argmax(1)
+    assert e.shape == (0,) and e.dtype == ember.int64
