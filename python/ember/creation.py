@@ -207,12 +207,22 @@ def zeros(*size, **kwargs) -> Tensor:  # noqa: F811  (the factory above, with a 
     return _zeros(*size, **kwargs)
 
 
-@_takes_device
 def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
     return _new(np.ones(_size(size, "ones"), _dtype(dtype)), requires_grad)
 
 
-@_takes_device
+_ones = _takes_device(ones)
+
+
+@functools.wraps(_ones)
+def ones(*size, **kwargs) -> Tensor:  # noqa: F811  (as zeros: a fast front, ~1 us of 2)
+    if not kwargs and not _device._CONTEXT:
+        dt = get_default_dtype()
+        if dt is _F32 or dt is _F64:
+            return _plain(np.ones(_size(size, "ones"), dt))
+    return _ones(*size, **kwargs)
+
+
 def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
     """As torch.full: without dtype, a bool fill gives bool, an int fill int64, else float32."""
     if dtype is None and isinstance(fill_value, bool | np.bool_):
@@ -225,6 +235,26 @@ def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
     if type(fill_value) is int and np.dtype(_dtype(dtype)).kind in "iu":  # uint8 -1: 255
         fill_value = _ops._fill_value(fill_value, _dtype(dtype))
     return _new(np.full(_size((size,), "full"), fill_value, _dtype(dtype)), requires_grad)
+
+
+_full = _takes_device(full)
+
+
+@functools.wraps(_full)
+def full(*args, **kwargs) -> Tensor:  # noqa: F811  (a fast front for full(size, 0.5))
+    # a Python float fill, no dtype: the default float dtype, none of the checks apply
+    # (~2 us of 3.5 at 8x8)
+    if not kwargs and len(args) == 2 and type(args[1]) is float and not _device._CONTEXT:
+        size, dt = args[0], get_default_dtype()
+        if type(size) is tuple and (dt is _F32 or dt is _F64):
+            for s in size:  # (as _size's first test: non-negative ints pass unchanged)
+                if type(s) is not int or s < 0:
+                    break
+            else:
+                out = np.empty(size, dt)
+                out.fill(args[1])  # (np.full's copy of a 0-d array is ~0.5 us more)
+                return _plain(out)
+    return _full(*args, **kwargs)
 
 
 def _check_fill(op: str, value, dtype) -> None:
@@ -342,7 +372,6 @@ def randperm(n: int, generator=None, dtype=np.int64, requires_grad=False) -> Ten
     return Tensor(data.astype(dtype, copy=False), requires_grad=requires_grad)
 
 
-@_takes_device
 def arange(start=None, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
     """Values from start to end (exclusive); int64 for int arguments, else float32."""
     if end is None:
@@ -378,6 +407,20 @@ def arange(start=None, end=None, step=1, dtype=None, requires_grad: bool = False
     except ValueError:  # NumPy's "Maximum allowed size exceeded"
         raise ValueError(f"arange: {start} -> {end} (step {step}) has too many values") from None
     return _new(data, requires_grad)
+
+
+_arange = _takes_device(arange)
+
+
+@functools.wraps(_arange)
+def arange(*args, **kwargs) -> Tensor:  # noqa: F811  (a fast front for arange(n), arange(a, b))
+    # Python int bounds with step 1 and no keywords: int64 values, none of the checks can fail
+    # (~3.5 us of 5.5 at n = 64)
+    if not kwargs and 0 < len(args) <= 2 and not _device._CONTEXT:
+        start, end = (0, args[0]) if len(args) == 1 else args
+        if type(start) is int and type(end) is int and -(2**62) < start <= end < 2**62:
+            return _plain(np.arange(start, end, dtype=np.int64))
+    return _arange(*args, **kwargs)
 
 
 def _float_range(start: float, step: float, n: int, dtype: np.dtype) -> np.ndarray:
@@ -436,10 +479,22 @@ def full_like(t, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
     return Tensor(np.full(t.shape, fill_value, dtype or t.dtype), requires_grad=requires_grad)
 
 
-@_takes_device
 def empty_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
     t = np.asarray(t)
     return Tensor(np.empty(t.shape, dtype or t.dtype), requires_grad=requires_grad)
+
+
+_empty_like = _takes_device(empty_like)
+
+
+@functools.wraps(_empty_like)
+def empty_like(*args, **kwargs) -> Tensor:  # noqa: F811  (a fast front for empty_like(x))
+    # a C-contiguous float Tensor alone: its shape and dtype, no layout to preserve (~1 us of 1.7)
+    if not kwargs and len(args) == 1 and type(args[0]) is Tensor and not _device._CONTEXT:
+        d = args[0].data
+        if (d.dtype is _F32 or d.dtype is _F64) and d.flags.c_contiguous:
+            return _plain(np.empty(d.shape, d.dtype))
+    return _empty_like(*args, **kwargs)
 
 
 def _float_like(t, dtype, op: str) -> tuple:

@@ -854,6 +854,17 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
     if type(a) is Tensor and (type(b) is float or type(b) is int) and a.data.dtype.kind == "f":
         # the common x ** 2: a float tensor and a Python number need none of the checks below
         return _unary_apply(Pow, a, b)
+    if type(a) is Tensor and type(b) is Tensor and a.data.dtype.kind == "f":
+        if a.data.dtype is b.data.dtype:  # two float tensors of one dtype: nothing to check
+            if _outside_graph(a) and _outside_graph(b):  # Pow's forward without the node
+                x, e = a.data, b.data
+                try:
+                    y = _quiet_pow(np.power, x, e)
+                except ValueError:
+                    _check_broadcast("pow", x, e)
+                    raise
+                return _plain(_laid(y, (x, e)))
+            return _apply_broadcasting(Pow, "pow", a, b)
     a, b = _as_operand(a), _as_operand(b)
     if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
         a = _tensor_operand(a)  # pow(2, 3): a tensor, as for any two numbers
@@ -2234,6 +2245,18 @@ def matmul(a, b) -> Tensor:
             if not y.flags.c_contiguous:
                 y = _gemm_operand(y)
             return _plain(_C.gemm(x, y))
+        if (
+            x.ndim == 3
+            and y.ndim == 3
+            and (dt is _F32 or dt is _F64)
+            and x.shape[0] == y.shape[0]
+            and x.shape[2] == y.shape[1]
+            and (
+                not (a._requires_grad or b._requires_grad)
+                or (not _state.enabled and _function._fw_level is None)
+            )
+        ):  # bmm's shapes outside the graph: the forward's _mm straight (~3 us of a small one)
+            return _plain(_mm(x, y))
         return MatMul.apply(a, b)  # (_as_operand leaves Tensors as they are)
     return MatMul.apply(_as_operand(a), _as_operand(b))
 
@@ -2619,6 +2642,28 @@ def where(condition, a=None, b=None) -> Tensor:
     nonzero(condition, as_tuple=True)."""
     if a is None and b is None:
         return nonzero(condition, as_tuple=True)
+    if type(condition) is Tensor and type(a) is Tensor and type(b) is Tensor:
+        c, x, y = condition.data, a.data, b.data
+        if (
+            c.dtype == np.bool_
+            and (x.dtype is _F32 or x.dtype is _F64)
+            and x.dtype is y.dtype
+            and _outside_graph(a)
+            and _outside_graph(b)
+        ):  # a bool mask and two float tensors of one dtype: the general path's values,
+            # without its operand checks (~1 us of an 8x8 one)
+            if (
+                c.shape == x.shape == y.shape
+                and c.size >= _KERNEL_MIN
+                and c.flags.c_contiguous
+                and x.flags.c_contiguous
+                and y.flags.c_contiguous
+            ):
+                return _plain(_C.where(c, x, y))  # (_where's choice, its tests made here)
+            out = _where(c, x, y)
+            if c.base is not None or x.base is not None or y.base is not None:
+                out = _laid(out, (c, x, y))  # (see _laid)
+            return _plain(out)
     a, b = _as_operand(a), _as_operand(b)
     if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
         a = np.asarray(a, get_default_dtype() if isinstance(a, float) else None)  # two scalars
@@ -2645,6 +2690,16 @@ _ORDERING = {np.less, np.less_equal, np.greater, np.greater_equal}
 
 def compare(ufunc, a, b=None) -> Tensor:
     """Comparisons and logical ops: bool results, outside the graph."""
+    if type(a) is Tensor and (type(b) is Tensor or type(b) is float):
+        # two real float tensors of one dtype, or one and a Python float: none of the checks
+        # below applies (~0.8 us of an 8x8 x < y)
+        x = a.data
+        y = b if type(b) is float else b.data
+        if (x.dtype is _F32 or x.dtype is _F64) and (y is b or y.dtype is x.dtype):
+            out = ufunc(x, y)
+            if x.base is not None or (y is not b and y.base is not None):
+                out = _laid(out, (x, y))  # (see _laid)
+            return _plain(out)
     if ufunc in _ORDERING:
         _complex.refuse(ufunc.__name__, _data(a), _data(b))
     if isinstance(b, np.generic) and not isinstance(b, np.bool_):
@@ -2978,6 +3033,9 @@ def sum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A
         if a.size >= 1024 and a.dtype.char in "fd" and a.flags.c_contiguous and _outside_graph(x):
             # reduce_sum's kernel call for every dim, straight (~1 us of a small sum)
             return Tensor._make(_C.sum_dim(a, 0, a.ndim, False, False), False, None, 0)
+        if a.size < 1024 and a.dtype.char in "fd" and _outside_graph(x):
+            # reduce_sum's NumPy call for a small one, straight (~1 us of 2.5 at 8x8)
+            return Tensor._make(np.add.reduce(a, axis=tuple(range(a.ndim))), False, None, 0)
     if dtype is None and type(x) is Tensor and x.data.dtype.char in "fdeE":  # the common case
         axes = _axes(dim, x.data.ndim, "sum")
         lowp = x.data.dtype.char in "eE"  # float16 / bfloat16: summed in float32, as torch's
@@ -3304,6 +3362,10 @@ def minimum(a, b) -> Tensor:
 
 
 def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
+    if type(x) is Tensor and type(dim) is int and x.data.dtype.char in "fd":
+        a = x.data  # x.argmax(1) of a float tensor: the kernel call below, straight (~1 us)
+        if -a.ndim <= dim < a.ndim and a.shape[dim]:
+            return _plain(_extreme_along(a, dim % a.ndim, True, True, keepdim)[1])
     x = _tensor_operand(x)
     _complex.refuse("argmax", x)
     if x.data.dtype == np.bool_:
@@ -3995,6 +4057,23 @@ def chunk(x, chunks: int, dim: int = 0) -> tuple:
 
 def masked_fill(x, mask, value) -> Tensor:
     """x with ``value`` where ``mask`` (broadcast) is True; no gradient flows there."""
+    if (
+        type(x) is Tensor
+        and type(mask) is Tensor
+        and (type(value) is float or type(value) is int)
+        and _outside_graph(x)
+    ):
+        # the common call, a float tensor and a bool mask of its shape: the fill straight
+        # (where()'s operand checks were ~3 us of an 8x8 one); the same values as below
+        a, m = x.data, mask.data
+        if (
+            (a.dtype is _F32 or a.dtype is _F64)
+            and m.dtype == np.bool_
+            and m.shape == a.shape
+            and a.flags.c_contiguous
+            and m.flags.c_contiguous
+        ):
+            return _plain(_where(m, float(_fill_value(value, a.dtype)), a))
     mask = np.asarray(_data(mask))
     if mask.dtype != np.bool_:
         raise TypeError(f"masked_fill: mask must be bool, got {mask.dtype}")
@@ -5201,7 +5280,10 @@ def mm(a, b) -> Tensor:
 
 def bmm(a, b) -> Tensor:
     """Batched matrix product of (B, n, m) and (B, m, p) (torch.bmm: no broadcasting)."""
-    sa, sb = _shape(_data(a)), _shape(_data(b))
+    if type(a) is Tensor and type(b) is Tensor:
+        sa, sb = a.data.shape, b.data.shape
+    else:
+        sa, sb = _shape(_data(a)), _shape(_data(b))
     if len(sa) != 3 or len(sb) != 3 or sa[0] != sb[0]:
         raise ValueError(f"bmm: expected (B, n, m) and (B, m, p), got shapes {sa} and {sb}")
     return matmul(a, b)
@@ -5969,9 +6051,12 @@ def scatter_add(x, dim: int, index, src) -> Tensor:
         # the gather-backward kernel applies when the index covers x outside dim and is no
         # larger than src (whose leading block it reads): else the general path's checks
         if (
-            i.ndim == a.ndim
-            and i.shape[:axis] + i.shape[axis + 1 :] == a.shape[:axis] + a.shape[axis + 1 :]
-            and builtins.all(k <= n for k, n in zip(i.shape, s.shape))
+            (i.shape == a.shape and i.shape == s.shape)
+            or (  # (the common call, tested first)
+                i.ndim == a.ndim
+                and i.shape[:axis] + i.shape[axis + 1 :] == a.shape[:axis] + a.shape[axis + 1 :]
+                and builtins.all(k <= n for k, n in zip(i.shape, s.shape))
+            )
         ):
             if s.shape != i.shape:
                 s = s[tuple(slice(0, k) for k in i.shape)]
@@ -7741,6 +7826,50 @@ def _einsum_subscripts(equation: str, shapes):
     return subs, out
 
 
+@functools.lru_cache(maxsize=256)
+def _einsum2_plan(equation: str, shape_a: tuple, shape_b: tuple):
+    """_einsum_gemm's steps for two operands of these shapes, as (transpose of a or None,
+    a's (batch, M, K), of b, b's (batch, K, N), the product's shape, its transpose to the
+    output or None), or None where einsum's general path is needed: a letter repeated in or
+    summed within one operand, a size-1 dim to broadcast, a batched dot product, a bad
+    equation (which that path reports)."""
+    try:
+        subs, out = _einsum_subscripts(equation, [shape_a, shape_b])
+    except ValueError:
+        return None
+    (sa, sb), both = subs, set(subs[0]) | set(subs[1])
+    if len(set(sa)) < len(sa) or len(set(sb)) < len(sb) or not set(out) <= both:
+        return None
+    if len(set(out)) < len(out) or not set(sa) <= set(sb) | set(out):
+        return None  # (a letter summed within a alone: _einsum1's np.einsum)
+    if not set(sb) <= set(sa) | set(out):
+        return None
+    size = dict(zip(sa, shape_a))
+    for c, n in zip(sb, shape_b):
+        if size.setdefault(c, n) != n:
+            return None  # (broadcast size-1 dims, or a mismatch the general path reports)
+    rest = set(out)
+    batch = [c for c in sa if c in sb and c in rest]
+    summed = [c for c in sa if c in sb and c not in rest]
+    fa, fb = [c for c in sa if c not in sb], [c for c in sb if c not in sa]
+    nb, m, n, k = (math.prod(size[c] for c in cs) for cs in (batch, fa, fb, summed))
+    if m == 1 and n == 1:
+        return None  # (_einsum_gemm's batched dot products)
+
+    def perm(sub, to):
+        return None if sub == to else tuple(sub.index(c) for c in to)
+
+    prod = "".join(batch + fa + fb)
+    return (
+        perm(sa, "".join(batch + fa + summed)),
+        (nb, m, k),
+        perm(sb, "".join(batch + summed + fb)),
+        (nb, k, n),
+        tuple(size[c] for c in prod),
+        perm(prod, out),
+    )
+
+
 def einsum(equation: str, *operands) -> Tensor:
     """Einstein summation, as torch.einsum ('ij,jk->ik', ellipses and broadcasting of size-1
     dims included)."""
@@ -7748,6 +7877,21 @@ def einsum(equation: str, *operands) -> Tensor:
         raise TypeError(f"einsum: the equation must be a string, got {type(equation).__name__}")
     if len(operands) == 1 and isinstance(operands[0], list | tuple):
         operands = operands[0]
+    if len(operands) == 2 and type(operands[0]) is Tensor and type(operands[1]) is Tensor:
+        x, y = operands[0].data, operands[1].data
+        if (
+            (x.dtype is _F32 or x.dtype is _F64)
+            and x.dtype is y.dtype
+            and _outside_graph(operands[0])
+            and _outside_graph(operands[1])
+            and (plan := _einsum2_plan(equation, x.shape, y.shape)) is not None
+        ):  # the common product of two, planned once per equation and shapes (~2x at 8x8)
+            pa, sa, pb, sb, sc, pc = plan
+            a3 = (x if pa is None else x.transpose(pa)).reshape(sa)
+            b3 = (y if pb is None else y.transpose(pb)).reshape(sb)
+            c3 = _mm(a3, b3) if a3.size and b3.size else np.matmul(a3, b3)
+            c = c3.reshape(sc)
+            return _plain(np.asarray(c if pc is None else c.transpose(pc)))
     ts = [_tensor_operand(o) for o in operands]
     dtypes = list(dict.fromkeys(t.dtype for t in ts))
     if len(dtypes) > 1:  # torch refuses rather than promotes, as matmul does
