@@ -374,3 +374,14 @@ def test_seq2seq_learns_to_reverse_variable_length_sequences():
     out = np.asarray(model.greedy(src, bos, eos, length + 1, src_lengths=lens))
     hits = [np.array_equal(out[i, : k + 1], tgt[i, : k + 1]) for i, k in enumerate(lens)]
     assert np.mean(hits) > 0.9  # chance is ~1e-3; 0.9 after 150 steps, 1.0 after 400
+
+
+def test_fit_stops_on_a_non_finite_loss_before_the_step_corrupts_the_weights():
+    X, y = _digits(n=64)
+    X[40] = np.inf  # the second batch gives an infinite loss
+    model = E.nn.Linear(64, 10).double()
+    loader = ember.data.DataLoader(ember.data.TensorDataset(E.t(X), E.t(y)), batch_size=32)
+    opt = ember.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(FloatingPointError, match="epoch 0, batch 1"):
+        ember.train.fit(model, E.nn.CrossEntropyLoss(), opt, loader, verbose=0)
+    assert np.isfinite(model.weight.numpy()).all()  # one good step, then stopped
