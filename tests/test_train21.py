@@ -385,3 +385,13 @@ def test_fit_stops_on_a_non_finite_loss_before_the_step_corrupts_the_weights():
     with pytest.raises(FloatingPointError, match="epoch 0, batch 1"):
         ember.train.fit(model, E.nn.CrossEntropyLoss(), opt, loader, verbose=0)
     assert np.isfinite(model.weight.numpy()).all()  # one good step, then stopped
+
+
+def test_compare_with_torch_example_runs_and_agrees():
+    import runpy
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "compare_with_torch.py"
+    r = runpy.run_path(str(path))["main"](["--steps", "6", "--quiet"])
+    assert r["max_rel_diff"] < 1e-12 and r["first_step_over_1e-6"] is None
+    assert r["ember_accuracy"] == r["torch_accuracy"]
