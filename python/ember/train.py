@@ -247,6 +247,11 @@ class Trainer:
             x, y = _split_batch(batch)
             out = self.model(x)
             loss = self.loss_fn(out, y)
+            lv = float(loss.item())
+            if not math.isfinite(lv):  # before the step, so the weights stay finite
+                raise FloatingPointError(
+                    f"fit: the loss became {lv} at epoch {self.epoch}, batch {i}"
+                )
             self.optimizer.zero_grad()
             loss.backward()
             params = [p for g in self.optimizer.param_groups for p in g["params"]]
@@ -258,11 +263,6 @@ class Trainer:
             if self.scheduler is not None and self.scheduler_interval == "batch":
                 self.scheduler.step()
             n = len(out.data) if getattr(out, "ndim", 0) else 1
-            lv = float(loss.item())
-            if not math.isfinite(lv):
-                raise FloatingPointError(
-                    f"fit: the loss became {lv} at epoch {self.epoch}, batch {i}"
-                )
             total, count = total + lv * n, count + n
             c = _correct(out, y)
             if c is not None:
