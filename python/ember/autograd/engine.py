@@ -31,6 +31,12 @@ def reduce_sum(a: np.ndarray, axes: tuple, keepdims: bool = False, square: bool 
     (blocked pairwise over rows, vectorised across columns: several times NumPy's, whose
     pairwise sum does not vectorise and whose column sums add row after row). The rounding can
     differ from NumPy's in the last bits."""
+    if keepdims and not a.flags.c_contiguous and a.ndim > 1:
+        # the kept dims of a permuted input's sum would keep its strides (x.t().sum(0, True):
+        # (1, 1) where torch's C-ordered result has (3, 1)): summed without, then reshaped
+        y = np.ascontiguousarray(reduce_sum(a, axes, False, square))
+        kept = range(a.ndim) if axes is None else [d % a.ndim for d in axes]
+        return y.reshape([1 if i in kept else n for i, n in enumerate(a.shape)])
     # (below 1024 elements NumPy's order: small sums keep the bits torch-parity trajectories
     # such as L-BFGS on Rosenbrock were matched with)
     run = dim_run(a, axes) if a.size >= 1024 else None
@@ -528,10 +534,15 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
             raise RuntimeError(
                 f"{node.name}.backward returned {len(in_grads)} gradients for {len(parents)} inputs"
             )
-        if not retain_graph and not node._reusable:  # free what backward needed
-            node.saved_tensors = None
-            node.parents = ()
-            node._freed = True
+        # free what backward needed; a node that saved no values (add, sum, the views) is
+        # left whole, as torch's: a second backward may run through it
+        if not retain_graph and not node._reusable and _saves_values(node):
+            if node._tensor_api:  # a custom Function: refused only if backward reads them
+                node.saved_tensors = _FreedSaved(node)
+            else:
+                node.saved_tensors = None
+                node.parents = ()
+                node._freed = True
         for parent, g in zip(parents, in_grads):
             if parent is None or g is None:
                 continue
@@ -814,6 +825,8 @@ def _check_not_overwritten(node) -> None:
 _HELD = ()  # (np.ndarray, Tensor), set at the end of this module (Tensor imports it)
 # every node's attributes that hold no saved values (parents: the inputs as they are now)
 _NOT_SAVED = frozenset(("parents", "needs_input_grad", "_epoch", "_order", "_out_meta"))
+# (and for _saves_values: saved_tensors, read first; a custom Function's forward record)
+_NOT_KEPT = _NOT_SAVED | {"saved_tensors", "_made"}
 
 
 def _overwritten(node, a: np.ndarray) -> RuntimeError:
@@ -866,11 +879,56 @@ def _to_base(g: np.ndarray, view, base) -> np.ndarray:
     return out.reshape(base.data.shape)
 
 
+def _saves_values(node) -> bool:
+    """Whether the node keeps values (not only shapes and options) for its backward: as
+    torch's nodes with saved variables, only such a node is freed by a pass without
+    retain_graph and refuses the next. A number saved beside an array counts (torch saves
+    ``x * 2``'s 2 as a tensor); a shape-only stand-in does not."""
+    d = node.__dict__
+    if "_reusable" in d:  # (set False by the node itself: advanced indexing's index arrays)
+        return True
+    saved = d.get("saved_tensors")
+    if saved is not None and type(saved) is not tuple:  # (hooks' packed values; freed ones)
+        return True
+    if saved:
+        for s in saved:
+            if s is not None and type(s).__name__ != "_ShapeOnly":
+                return True
+    if node._tensor_api:  # a custom Function saves through save_for_backward alone
+        return False
+    held = _HELD
+    for k, v in d.items():
+        if k in _NOT_KEPT:
+            continue
+        if isinstance(v, held):
+            return True
+        if (type(v) is tuple or type(v) is list) and any(isinstance(a, held) for a in v):
+            return True
+    return False
+
+
+class _FreedSaved:
+    """A custom Function's ctx.saved_tensors once a pass without retain_graph freed them:
+    reading them raises, as torch's (a backward that does not read them runs again)."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node):
+        self.node = node
+
+    def __iter__(self, *_):
+        raise _freed_error(self.node)
+
+    __getitem__ = __len__ = __iter__
+
+
 def _freed_error(node) -> RuntimeError:
-    return RuntimeError(
-        f"Trying to backward through the graph a second time (at {node.name}): its saved "
-        "values were freed after the first backward. Pass retain_graph=True to the first "
-        "backward() if you need to call backward twice."
+    return RuntimeError(  # (torch's words, and the node)
+        "Trying to backward through the graph a second time (or directly access saved "
+        "tensors after they have already been freed). Saved intermediate values of the graph "
+        "are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if "
+        f"you need to backward through the graph a second time or if you need to access saved "
+        f"tensors after calling backward. (at {node.name})"
     )
 
 
