@@ -171,3 +171,21 @@ def test_pickled_view_keeps_its_storage_offset_and_its_own_copy(view):
         a.fill_(-1)  # (each view pickled holds its own storage, as torch's)
         out.append((a.stride(), a.storage_offset(), a.is_contiguous(), b.numpy().tolist()))
     assert out[0] == out[1]
+
+
+def test_a_kept_node_does_not_keep_the_activations_it_read():
+    import gc
+    import weakref
+
+    w = ember.ones(64, 64, requires_grad=True)
+    h = w * 2  # (a node that saves values: freed by the pass)
+    y = h + h  # (kept: a second backward may run through it)
+    loss = y.sum()
+    ref = weakref.ref(h.data)
+    del h, y
+    loss.backward()
+    gc.collect()
+    assert ref() is None  # (torch's edges hold no tensor either)
+    with pytest.raises(RuntimeError, match=SECOND):  # (the freed node, reached again)
+        loss.backward()
+    np.testing.assert_allclose(w.grad.numpy(), 4 * np.ones((64, 64)))

@@ -543,6 +543,8 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
                 node.saved_tensors = None
                 node.parents = ()
                 node._freed = True
+        elif not retain_graph and not node._reusable:
+            node.parents = _light(parents)  # (kept, but not its inputs' memory)
         for parent, g in zip(parents, in_grads):
             if parent is None or g is None:
                 continue
@@ -879,6 +881,34 @@ def _to_base(g: np.ndarray, view, base) -> np.ndarray:
     return out.reshape(base.data.shape)
 
 
+def _light(parents) -> tuple:
+    """A node's inputs once a pass kept it: each non-leaf as its grad_fn, output index, shape,
+    dtype and in-place history alone (a zero-stride stand-in of its array), as torch's edges,
+    which hold no tensor: a chain of adds kept whole would keep every activation it read
+    alive as long as the loss is. Leaves stay (torch's AccumulateGrad holds them too)."""
+    out = []
+    for p in parents:
+        if p is not None and p._ctx is not None and p.data.base is not _NOTHING:
+            d = p.data
+            key = (d.shape, d.dtype)
+            z = _stand_ins.get(key)
+            if z is None:
+                if len(_stand_ins) > 512:  # (bounded: a few shapes recur in a model)
+                    _stand_ins.clear()
+                z = _stand_ins[key] = np.ndarray(d.shape, d.dtype, _NOTHING, 0, (0,) * d.ndim)
+            e = Tensor._make(z, True, p._ctx, p._idx)
+            if getattr(p, "_written", None) is not None:
+                e._written, e._versions = p._written, p._versions
+            p = e
+        out.append(p)
+    return tuple(out)
+
+
+_NOTHING = np.zeros(64, np.uint8)  # (the stand-ins' one element, shared)
+_NOTHING.flags.writeable = False
+_stand_ins: dict = {}  # (shape, dtype) -> a zero-stride array of _NOTHING
+
+
 def _saves_values(node) -> bool:
     """Whether the node keeps values (not only shapes and options) for its backward: as
     torch's nodes with saved variables, only such a node is freed by a pass without
@@ -896,15 +926,21 @@ def _saves_values(node) -> bool:
                 return True
     if node._tensor_api:  # a custom Function saves through save_for_backward alone
         return False
-    held = _HELD
+    plain = _PLAIN
     for k, v in d.items():
-        if k in _NOT_KEPT:
-            continue
-        if isinstance(v, held):
-            return True
-        if (type(v) is tuple or type(v) is list) and any(isinstance(a, held) for a in v):
+        t = type(v)
+        if t is tuple or t is list:
+            if k in _NOT_KEPT:
+                continue
+            for a in v:
+                if type(a) not in plain and isinstance(a, _HELD):
+                    return True
+        elif t not in plain and isinstance(v, _HELD):
             return True
     return False
+
+
+_PLAIN = frozenset((int, float, bool, tuple, type(None), str))  # (never saved values)
 
 
 class _FreedSaved:
