@@ -34,9 +34,10 @@ def reduce_sum(a: np.ndarray, axes: tuple, keepdims: bool = False, square: bool 
     if keepdims and not a.flags.c_contiguous and a.ndim > 1:
         # the kept dims of a permuted input's sum would keep its strides (x.t().sum(0, True):
         # (1, 1) where torch's C-ordered result has (3, 1)): summed without, then reshaped
-        y = np.ascontiguousarray(reduce_sum(a, axes, False, square))
-        kept = range(a.ndim) if axes is None else [d % a.ndim for d in axes]
-        return y.reshape([1 if i in kept else n for i, n in enumerate(a.shape)])
+        shape = list(a.shape)
+        for d in range(a.ndim) if axes is None else axes:
+            shape[d] = 1
+        return reduce_sum(a, axes, False, square).reshape(shape)
     # (below 1024 elements NumPy's order: small sums keep the bits torch-parity trajectories
     # such as L-BFGS on Rosenbrock were matched with)
     run = dim_run(a, axes) if a.size >= 1024 else None
