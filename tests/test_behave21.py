@@ -189,3 +189,16 @@ def test_a_kept_node_does_not_keep_the_activations_it_read():
     with pytest.raises(RuntimeError, match=SECOND):  # (the freed node, reached again)
         loss.backward()
     np.testing.assert_allclose(w.grad.numpy(), 4 * np.ones((64, 64)))
+
+
+def test_inference_tensors_have_no_version_counter():
+    torch = pytest.importorskip("torch")
+    for lib in (torch, ember):
+        with lib.inference_mode():
+            x = lib.ones(3)
+            with pytest.raises(RuntimeError, match="do not track version counter"):
+                getattr(x, "_version")  # noqa: B009 (a read that raises)
+        for t in (x, x[0]):
+            with pytest.raises(RuntimeError, match="do not track version counter"):
+                getattr(t, "_version")  # noqa: B009 (a read that raises)
+        assert x.detach()._version == 0  # (outside the mode: a normal tensor's counter)

@@ -315,6 +315,8 @@ class Tensor:
         """torch's version counter: how many in-place writes this tensor's memory (shared
         with its views and its base) has taken. Counted from the first recorded graph node or
         ``_version`` read on (before that nothing needs it, and pure inference pays nothing)."""
+        if getattr(self, "_inference", False) is True:  # (not once detached outside the mode)
+            raise RuntimeError("Inference tensors do not track version counter.")
         return _function.version(self.data)
 
     @property
