@@ -315,6 +315,8 @@ class Tensor:
         """torch's version counter: how many in-place writes this tensor's memory (shared
         with its views and its base) has taken. Counted from the first recorded graph node or
         ``_version`` read on (before that nothing needs it, and pure inference pays nothing)."""
+        if getattr(self, "_inference", False) is True:  # (not once detached outside the mode)
+            raise RuntimeError("Inference tensors do not track version counter.")
         return _function.version(self.data)
 
     @property
@@ -404,10 +406,17 @@ class Tensor:
     # ---- pickling and copying -------------------------------------------------------------
     # As torch: a pickle (or copy.copy) holds the values with their strides, dtype, subclass,
     # requires_grad and attributes -- never the graph, hooks or ``.grad``: an op's output comes
-    # back as a leaf. deepcopy copies the memory and ``.grad`` and refuses non-leaves.
+    # back as a leaf. A view holds the memory it views, whole, and its offset there (torch's
+    # storage: storage_offset() survives; views pickled together each hold their own copy, as
+    # torch's, hence a new array object per view). deepcopy copies the memory and ``.grad``
+    # and refuses non-leaves.
     def __reduce_ex__(self, protocol):
-        return _rebuild_tensor, (type(self), _strided_payload(self.data), self._requires_grad,
-                                 _extra_state(self))  # fmt: skip
+        payload = _storage_payload(self.data)
+        if payload is None:
+            payload = _strided_payload(self.data)
+        else:
+            payload = (payload[0].view(), *payload[1:])
+        return _rebuild_tensor, (type(self), payload, self._requires_grad, _extra_state(self))
 
     def __deepcopy__(self, memo):
         import copy
@@ -1530,6 +1539,8 @@ class Tensor:
 
     def expand(self, *sizes, size=None, implicit: bool = False):  # (size=: torch's keyword)
         # (implicit: torch's tracer flag, no effect on the result)
+        if not sizes and size is None:  # (x.expand(()) and x.expand(size=()) are a 0-d's own)
+            raise TypeError('expand() missing 1 required positional arguments: "size"')
         return _ops.expand(self, sizes[0] if len(sizes) == 1 else sizes or size)
 
     def split(self, split_size, dim: int = 0):  # (torch's method calls it split_size)

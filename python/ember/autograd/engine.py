@@ -31,6 +31,13 @@ def reduce_sum(a: np.ndarray, axes: tuple, keepdims: bool = False, square: bool 
     (blocked pairwise over rows, vectorised across columns: several times NumPy's, whose
     pairwise sum does not vectorise and whose column sums add row after row). The rounding can
     differ from NumPy's in the last bits."""
+    if keepdims and not a.flags.c_contiguous and a.ndim > 1:
+        # the kept dims of a permuted input's sum would keep its strides (x.t().sum(0, True):
+        # (1, 1) where torch's C-ordered result has (3, 1)): summed without, then reshaped
+        shape = list(a.shape)
+        for d in range(a.ndim) if axes is None else axes:
+            shape[d] = 1
+        return reduce_sum(a, axes, False, square).reshape(shape)
     # (below 1024 elements NumPy's order: small sums keep the bits torch-parity trajectories
     # such as L-BFGS on Rosenbrock were matched with)
     run = dim_run(a, axes) if a.size >= 1024 else None
@@ -528,10 +535,17 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
             raise RuntimeError(
                 f"{node.name}.backward returned {len(in_grads)} gradients for {len(parents)} inputs"
             )
-        if not retain_graph and not node._reusable:  # free what backward needed
-            node.saved_tensors = None
-            node.parents = ()
-            node._freed = True
+        # free what backward needed; a node that saved no values (add, sum, the views) is
+        # left whole, as torch's: a second backward may run through it
+        if not retain_graph and not node._reusable and _saves_values(node):
+            if node._tensor_api:  # a custom Function: refused only if backward reads them
+                node.saved_tensors = _FreedSaved(node)
+            else:
+                node.saved_tensors = None
+                node.parents = ()
+                node._freed = True
+        elif not retain_graph and not node._reusable:
+            node.parents = _light(parents)  # (kept, but not its inputs' memory)
         for parent, g in zip(parents, in_grads):
             if parent is None or g is None:
                 continue
@@ -814,6 +828,8 @@ def _check_not_overwritten(node) -> None:
 _HELD = ()  # (np.ndarray, Tensor), set at the end of this module (Tensor imports it)
 # every node's attributes that hold no saved values (parents: the inputs as they are now)
 _NOT_SAVED = frozenset(("parents", "needs_input_grad", "_epoch", "_order", "_out_meta"))
+# (and for _saves_values: saved_tensors, read first; a custom Function's forward record)
+_NOT_KEPT = _NOT_SAVED | {"saved_tensors", "_made"}
 
 
 def _overwritten(node, a: np.ndarray) -> RuntimeError:
@@ -866,11 +882,90 @@ def _to_base(g: np.ndarray, view, base) -> np.ndarray:
     return out.reshape(base.data.shape)
 
 
+def _light(parents) -> tuple:
+    """A node's inputs once a pass kept it: each non-leaf as its grad_fn, output index, shape,
+    dtype and in-place history alone (a zero-stride stand-in of its array), as torch's edges,
+    which hold no tensor: a chain of adds kept whole would keep every activation it read
+    alive as long as the loss is. Leaves stay (torch's AccumulateGrad holds them too)."""
+    out = []
+    for p in parents:
+        if p is not None and p._ctx is not None and p.data.base is not _NOTHING:
+            d = p.data
+            key = (d.shape, d.dtype)
+            z = _stand_ins.get(key)
+            if z is None:
+                if len(_stand_ins) > 512:  # (bounded: a few shapes recur in a model)
+                    _stand_ins.clear()
+                z = _stand_ins[key] = np.ndarray(d.shape, d.dtype, _NOTHING, 0, (0,) * d.ndim)
+            e = Tensor._make(z, True, p._ctx, p._idx)
+            if getattr(p, "_written", None) is not None:
+                e._written, e._versions = p._written, p._versions
+            p = e
+        out.append(p)
+    return tuple(out)
+
+
+_NOTHING = np.zeros(64, np.uint8)  # (the stand-ins' one element, shared)
+_NOTHING.flags.writeable = False
+_stand_ins: dict = {}  # (shape, dtype) -> a zero-stride array of _NOTHING
+
+
+def _saves_values(node) -> bool:
+    """Whether the node keeps values (not only shapes and options) for its backward: as
+    torch's nodes with saved variables, only such a node is freed by a pass without
+    retain_graph and refuses the next. A number saved beside an array counts (torch saves
+    ``x * 2``'s 2 as a tensor); a shape-only stand-in does not."""
+    d = node.__dict__
+    if "_reusable" in d:  # (set False by the node itself: advanced indexing's index arrays)
+        return True
+    saved = d.get("saved_tensors")
+    if saved is not None and type(saved) is not tuple:  # (hooks' packed values; freed ones)
+        return True
+    if saved:
+        for s in saved:
+            if s is not None and type(s).__name__ != "_ShapeOnly":
+                return True
+    if node._tensor_api:  # a custom Function saves through save_for_backward alone
+        return False
+    plain = _PLAIN
+    for k, v in d.items():
+        t = type(v)
+        if t is tuple or t is list:
+            if k in _NOT_KEPT:
+                continue
+            for a in v:
+                if type(a) not in plain and isinstance(a, _HELD):
+                    return True
+        elif t not in plain and isinstance(v, _HELD):
+            return True
+    return False
+
+
+_PLAIN = frozenset((int, float, bool, tuple, type(None), str))  # (never saved values)
+
+
+class _FreedSaved:
+    """A custom Function's ctx.saved_tensors once a pass without retain_graph freed them:
+    reading them raises, as torch's (a backward that does not read them runs again)."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node):
+        self.node = node
+
+    def __iter__(self, *_):
+        raise _freed_error(self.node)
+
+    __getitem__ = __len__ = __iter__
+
+
 def _freed_error(node) -> RuntimeError:
-    return RuntimeError(
-        f"Trying to backward through the graph a second time (at {node.name}): its saved "
-        "values were freed after the first backward. Pass retain_graph=True to the first "
-        "backward() if you need to call backward twice."
+    return RuntimeError(  # (torch's words, and the node)
+        "Trying to backward through the graph a second time (or directly access saved "
+        "tensors after they have already been freed). Saved intermediate values of the graph "
+        "are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if "
+        f"you need to backward through the graph a second time or if you need to access saved "
+        f"tensors after calling backward. (at {node.name})"
     )
 
 
