@@ -2670,7 +2670,6 @@ void depthwise_small_weight_grad(T* dw, const T* dy, const T* x, const Geom& g, 
 // fewer than 128 output channels (64 -> 64 at 4x4 0.8x, 16 -> 32 0.6x), the explicit im2col (a
 // pass per output channel's worth of GEMM less) costs more than the wider GEMM gains.
 constexpr int64_t kBatchMaxP = 16, kBatchMinO = 128;
-constexpr int64_t kBatchBytes = int64_t(4) << 20;  // col per block, at most (unless one image)
 
 bool batch_ok(const Geom& g) {
   return g.G == 1 && !g.direct && g.K > 0 && g.P <= kBatchMaxP && g.O >= kBatchMinO && g.N > 1;
@@ -2697,15 +2696,11 @@ bool batch_dw_ok(const Geom& g, size_t elem) {
                        double(g.K) * double(g.O) * double(elem) >= kBatchDwBytes);
 }
 
-inline int64_t batch_images(const Geom& g, size_t elem, int64_t bytes = kBatchBytes) {
-  const int64_t per = g.K * g.P * int64_t(elem);
-  return std::clamp<int64_t>(bytes / std::max<int64_t>(per, 1), 1, g.N);
-}
-
-// The weight gradient's blocks may be larger: each block re-reads and re-writes the whole dw
-// (9 MiB at 512 -> 512) and runs three parallel regions; ResNet's last stage at batch 16 (14 MiB
-// of col) then runs as one block.
-constexpr int64_t kBatchDwColBytes = int64_t(16) << 20;
+// The weight gradient's image blocks: dY^T of a block (L x O, as NR-column panels) stays in L2
+// beside the rows of im2col being multiplied; col blocks of kBatchDwColBlock bytes at most.
+constexpr int64_t kBatchDwL = 512;                        // columns (image positions) per block
+constexpr int64_t kBatchDwColBlock = int64_t(128) << 10;  // one task's rows of col
+constexpr int64_t kBatchDwPanels = int64_t(256) << 10;    // dY^T panels met per row panel of col
 
 // d[0 .. n) = s[0 .. n); a fixed count of 4 or 8 (4x4, 8x8 outputs) is one vector move.
 template <typename T>
@@ -2717,69 +2712,6 @@ inline void copy_run(T* __restrict d, const T* __restrict s, int64_t n) {
   } else {
     for (int64_t u = 0; u < n; ++u) d[u] = s[u];
   }
-}
-
-// col (K, ld) columns [i*P, (i+1)*P) = im2col of image n0 + i, for i < nb; rows [k0, k1).
-// With phase planes of one channel (ph1 for g1, g with one channel; xs its buffer, border
-// zero): each (channel, image) plane is split into its stride phases once and its KH*KW rows
-// are runs of OW contiguous values, no bounds checks, no strided gathers (a 4x4 output's row
-// is four runs of four: col_row's per-run checks were a fifth of the forward at 128 -> 256, 8x8
-// to 4x4, and the stride-2 gathers after them another tenth). Without: col_row per row and image.
-template <typename T>
-EMBER_SIMD void im2col_batch(T* col, int64_t ld, const T* x, const Geom& g, int64_t n0, int64_t nb,
-                             int64_t k0, int64_t k1, T* xs, const Geom& g1, const Phases& ph1) {
-  const int64_t KK = g.KH * g.KW;
-  if (xs) {
-    const T* x_end = x + g.N * g.C * g.H * g.W;
-    for (int64_t c = k0 / KK; c * KK < k1; ++c) {
-      const int64_t ka = std::max(k0, c * KK), kb = std::min(k1, (c + 1) * KK);
-      for (int64_t i = 0; i < nb; ++i) {
-        fill_phases(xs, x + ((n0 + i) * g.C + c) * g.H * g.W, x_end, g1, ph1, false);
-        for (int64_t k = ka; k < kb; ++k) {
-          const T* src = xs + ph1.koff[size_t(k - c * KK)];
-          T* d = col + k * ld + i * g.P;
-          for (int64_t oh = 0; oh < g.OH; ++oh) copy_run(d + oh * g.OW, src + oh * ph1.Ws, g.OW);
-        }
-      }
-    }
-    return;
-  }
-  for (int64_t k = k0; k < k1; ++k) {
-    const int64_t c = k / KK, kh = (k / g.KW) % g.KH, kw = k % g.KW;
-    int64_t lo, hi;
-    valid_cols(g, kw, &lo, &hi);
-    for (int64_t i = 0; i < nb; ++i)
-      col_row(col + k * ld + i * g.P, x + ((n0 + i) * g.C + c) * g.H * g.W, g, kh, kw, lo, hi, 0,
-              g.P);
-  }
-}
-
-constexpr int64_t kBatchMaxPadded = int64_t(1) << 16;  // phase plane values, at most
-
-template <typename T>
-void batch_im2col(T* col, const T* x, const Geom& g, int64_t n0, int64_t nb, int nt) {
-  const int64_t ld = nb * g.P;
-  Geom g1 = g;  // one channel: the phase planes of one (channel, image) plane
-  g1.Cg = 1;
-  g1.K = g.KH * g.KW;
-  const Phases ph1 = make_phases(g1, sizeof(T));
-  const int64_t per = ph1.Hs > 0 && ph1.chan <= kBatchMaxPadded ? ph1.buffer(g1) : 0;
-  const std::unique_ptr<T[]> ws = per ? depthwise_workspace<T>(per, nt) : nullptr;  // zeroed
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-    im2col_batch(col, ld, x, g, n0, nb, g.K * tid / nth, g.K * (tid + 1) / nth,
-                 per ? ws.get() + tid * per : static_cast<T*>(nullptr), g1, ph1);
-  }
-}
-
-// col (K, nbmax*P) then Y or dY (O, nbmax*P); returns col.
-template <typename T>
-T* batch_workspace(const Geom& g, int64_t nbmax, T** yt) {
-  const size_t coln = size_t(g.K) * size_t(nbmax * g.P), yn = size_t(g.O) * size_t(nbmax * g.P);
-  T* col = reinterpret_cast<T*>(Workspace::get((coln + yn) * sizeof(T)));
-  *yt = col + coln;
-  return col;
 }
 
 // fill_phases of one small plane (g1: one channel), each phase row's values copied exactly: its
@@ -2810,6 +2742,44 @@ EMBER_SIMD void fill_phases_exact(T* __restrict xs, const T* __restrict x, const
     }
   }
 }
+
+// col (rows, ld) columns [i*P, (i+1)*P) = im2col of image n0 + i, for i < nb; rows [k0, k1) of
+// im2col at rows k - kbase of col.
+// With phase planes of one channel (ph1 for g1, g with one channel; xs its buffer, border
+// zero): each (channel, image) plane is split into its stride phases once and its KH*KW rows
+// are runs of OW contiguous values, no bounds checks, no strided gathers (a 4x4 output's row
+// is four runs of four: col_row's per-run checks were a fifth of the forward at 128 -> 256, 8x8
+// to 4x4, and the stride-2 gathers after them another tenth). Without: col_row per row and image.
+template <typename T>
+EMBER_SIMD void im2col_batch(T* col, int64_t ld, const T* x, const Geom& g, int64_t n0, int64_t nb,
+                             int64_t k0, int64_t k1, int64_t kbase, T* xs, const Geom& g1,
+                             const Phases& ph1) {
+  const int64_t KK = g.KH * g.KW;
+  if (xs) {
+    for (int64_t c = k0 / KK; c * KK < k1; ++c) {
+      const int64_t ka = std::max(k0, c * KK), kb = std::min(k1, (c + 1) * KK);
+      for (int64_t i = 0; i < nb; ++i) {
+        fill_phases_exact(xs, x + ((n0 + i) * g.C + c) * g.H * g.W, g1, ph1, false);
+        for (int64_t k = ka; k < kb; ++k) {
+          const T* src = xs + ph1.koff[size_t(k - c * KK)];
+          T* d = col + (k - kbase) * ld + i * g.P;
+          for (int64_t oh = 0; oh < g.OH; ++oh) copy_run(d + oh * g.OW, src + oh * ph1.Ws, g.OW);
+        }
+      }
+    }
+    return;
+  }
+  for (int64_t k = k0; k < k1; ++k) {
+    const int64_t c = k / KK, kh = (k / g.KW) % g.KH, kw = k % g.KW;
+    int64_t lo, hi;
+    valid_cols(g, kw, &lo, &hi);
+    for (int64_t i = 0; i < nb; ++i)
+      col_row(col + (k - kbase) * ld + i * g.P, x + ((n0 + i) * g.C + c) * g.H * g.W, g, kh, kw, lo,
+              hi, 0, g.P);
+  }
+}
+
+constexpr int64_t kBatchMaxPadded = int64_t(1) << 16;  // phase plane values, at most
 
 // bp = rows [k0, k0+kc) of the batch im2col (column i*P + p: image n0 + i, position p; i < nb)
 // as the micro-kernel's kc x NR panels, zero past column nb*P: the forward's B operand built in
@@ -3012,23 +2982,81 @@ void input_grad_images(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
   }
 }
 
+// The batch engine's weight gradient: per block of nb images (L = nb*P columns)
+//   dw^T (K, O) += col (K, L) @ dY^T (L, O),
+// dY^T packed once per block as NR-column panels (L2); the tasks, blocks of kb rows of col, build
+// their rows with im2col_batch into a per-thread buffer (L2) and run the micro-kernel on them in
+// place (rows_a), each row panel meeting the panels of dY^T. col is never formed whole and never
+// packed (gemm() on an explicit col wrote it, 4 MiB at 128 -> 256 channels from 8x8 to 4x4, then
+// read and repacked it transposed). dw^T is transposed into dw at the end. Each element is one
+// micro-kernel sum per image block whatever the thread count: the same bits on any.
 template <typename T>
-void backward_batch(T* dx, T* dw, const T* dy, const T* x, const T* w, const Geom& g, int nt) {
-  if (dw) {
-    const int64_t nbmax = batch_images(g, sizeof(T), kBatchDwColBytes);
-    T* dyt;
-    T* col = batch_workspace(g, nbmax, &dyt);
-    for (int64_t n0 = 0; n0 < g.N; n0 += nbmax) {
-      const int64_t nb = std::min(nbmax, g.N - n0), ld = nb * g.P;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-      for (int64_t i = 0; i < nb; ++i)  // dY[o][i*P ..] = dy[n0 + i][o]
-        for (int64_t o = 0; o < g.O; ++o)
-          std::copy(dy + ((n0 + i) * g.O + o) * g.P, dy + ((n0 + i) * g.O + o + 1) * g.P,
-                    dyt + o * ld + i * g.P);
-      batch_im2col(col, x, g, n0, nb, nt);
-      gemm<T>(false, true, g.O, g.K, ld, T(1), dyt, ld, col, ld, n0 > 0 ? T(1) : T(0), dw, g.K, nt);
+void weight_grad_batch(T* dw, const T* dy, const T* x, const Geom& g, int nt) {
+  const Kernel<T> kern = micro_kernel<T>();
+  const int MR = kern.mr, NR = kern.nr;
+  const int64_t elem = int64_t(sizeof(T));
+  const int64_t nbi = std::clamp<int64_t>(kBatchDwL / g.P, 1, g.N), Lmax = nbi * g.P;
+  const int64_t kb = std::max<int64_t>(MR, kBatchDwColBlock / (Lmax * elem) / MR * MR);
+  const int64_t kblocks = (g.K + kb - 1) / kb, Ogp = round_up(g.O, NR);
+  const int64_t oc = std::max<int64_t>(NR, kBatchDwPanels / (Lmax * elem) / NR * NR);
+  nt = int(std::min<int64_t>(nt, kblocks));
+  Geom g1 = g;  // one channel: the phase planes of one (channel, image) plane
+  g1.Cg = 1;
+  g1.K = g.KH * g.KW;
+  const Phases ph1 = make_phases(g1, sizeof(T));
+  const int64_t xs_n = ph1.Hs > 0 && ph1.chan <= kBatchMaxPadded ? ph1.buffer(g1) : 0;
+  const int64_t dwt_n = g.K * g.O, dyt_n = g.O * Lmax, bp_n = Lmax * Ogp, col_n = kb * Lmax;
+  const size_t per_thread = size_t(col_n + xs_n) * sizeof(T) + 2 * 64;
+  char* cur = align64(
+      Workspace::get(size_t(dwt_n + dyt_n + bp_n) * sizeof(T) + size_t(nt) * per_thread + 4 * 64));
+  T* dwt = carve<T>(&cur, dwt_n);
+  T* dyt = carve<T>(&cur, dyt_n);
+  T* bp = carve<T>(&cur, bp_n);
+  char* thread_base = cur;
+  for (int64_t n0 = 0; n0 < g.N; n0 += nbi) {
+    const int64_t nb = std::min(nbi, g.N - n0), L = nb * g.P;
+    const T beta = n0 > 0 ? T(1) : T(0);
+    for (int64_t i = 0; i < nb; ++i)  // dY[o][i*P ..] = dy[n0 + i][o]
+      for (int64_t o = 0; o < g.O; ++o)
+        std::copy(dy + ((n0 + i) * g.O + o) * g.P, dy + ((n0 + i) * g.O + o + 1) * g.P,
+                  dyt + o * L + i * g.P);
+    pack_dy_t(bp, dyt, L, 0, L, g.O, NR, kern.pack_t);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+      char* tc = thread_base + per_thread * size_t(omp_get_thread_num());
+      T* col = carve<T>(&tc, col_n);
+      T* xs = carve<T>(&tc, xs_n);
+      std::fill(col, col + col_n, T(0));  // rows past k1: read, never stored
+      std::fill(xs, xs + xs_n, T(0));     // the phase planes' border stays zero
+#pragma omp for schedule(static)
+      for (int64_t t = 0; t < kblocks; ++t) {
+        const int64_t k0 = t * kb, k1 = std::min(g.K, k0 + kb);
+        im2col_batch(col, L, x, g, n0, nb, k0, k1, k0, xs_n ? xs : nullptr, g1, ph1);
+        for (int64_t o0 = 0; o0 < g.O; o0 += oc)
+          for (int64_t ir = k0; ir < k1; ir += MR) {
+            const int mr = int(std::min<int64_t>(MR, k1 - ir));
+            for (int64_t q0 = o0; q0 < std::min(g.O, o0 + oc); q0 += NR) {
+              const int nr = int(std::min<int64_t>(NR, g.O - q0)), W = panel_width(nr, NR);
+              const auto fn = W < NR ? kern.rows_a_half : kern.rows_a;
+              fn(L, T(1), col + (ir - k0) * L, L, bp + q0 * L, W, beta, dwt + ir * g.O + q0, g.O,
+                 mr, nr);
+            }
+          }
+      }
     }
   }
+  constexpr int64_t B = 16;  // dw (O, K) = dwt^T, in B x B blocks
+  const int tnt = threads_for(dwt_n, int64_t(1) << 18);
+  parallel_for(std::min(tnt, nt), (g.O + B - 1) / B, [&](int64_t ob) {
+    for (int64_t k0 = 0; k0 < g.K; k0 += B)
+      for (int64_t o = ob * B; o < std::min(g.O, ob * B + B); ++o)
+        for (int64_t k = k0; k < std::min(g.K, k0 + B); ++k) dw[o * g.K + k] = dwt[k * g.O + o];
+  });
+}
+
+template <typename T>
+void backward_batch(T* dx, T* dw, const T* dy, const T* x, const T* w, const Geom& g, int nt) {
+  if (dw) weight_grad_batch(dw, dy, x, g, nt);
   if (dx) input_grad_images(dx, dy, w, g, nt);  // after dw: it reuses the workspace
 }
 
