@@ -21,8 +21,8 @@
 //   wide of an input exactly stride times their size (stride 1 'same', or stride 2 halving)
 //   gather x (or its stride phases) with masked taps (see "phase-plane-sized depthwise").
 // - batch engine (one group, output planes of at most 16 positions; and the weight gradient
-//   alone of small planes with a large dw, batch_dw_ok): a block of images' im2col side by side,
-//   one GEMM. See "batch engine" below.
+//   alone of planes of at most 64, batch_dw_ok): a block of images' im2col side by side, one
+//   GEMM. See "batch engine" below.
 // - grouped direct engine (G > 1 with at most 16 output channels per group, column stride 1;
 //   dx of stride 1 alike): register blocks of 8 channels x 2 vectors over every (channel, tap).
 // - dilation split (stride 1, one group, dilated, sizes and padding multiples of the dilation):
@@ -2676,24 +2676,23 @@ bool batch_ok(const Geom& g) {
 }
 
 // The weight gradient alone through the batch engine: output planes of up to 64 positions
-// (7x7, 8x8) with a dw^T partial (K, O) over kBatchDwBytes. Image by image the fused engine's
-// micro-kernel calls are P deep and read and write the whole partial per image (ResNet's last
-// stage, 512 -> 512 at 7x7: 9 MiB, 49 deep); a block of images makes it nb * P deep. Measured
-// (1 thread, loaded 2-core Xeon, ratio to torch): 512 -> 512 at 7x7 batch 16 0.5-0.67x ->
-// 0.85-1.0x, 256 -> 512 3x3 stride 2 from 14x14 0.74x -> 1.1x; 256 -> 256 at 8x8 (2.4 MiB
-// partial) no better. One image too: its GEMM writes dw itself, where the fused engine zeroed,
-// accumulated and transposed a 9 MiB partial (batch 1 at 512 -> 512, 1 thread, CPU time: 10.7
-// -> ~2.9 ms, torch ~5.2). The forward and dx stay on their engines (Winograd was faster there).
+// (7x7, 8x8). Image by image the fused engine's micro-kernel calls are P deep and read and write
+// the whole (K, O) partial per image (ResNet's last stage, 512 -> 512 at 7x7: 9 MiB, 49 deep); a
+// block of images makes them nb * P deep. Since weight_grad_batch stopped forming col whole it
+// wins at every size of such planes measured (EPYC Zen 4, 1 thread, CPU time, fused -> batch,
+// torch): DCGAN's 64 -> 128 k4s2p1 16x16 batch 32 6.7 -> 5.7 ms (5.7), 64 -> 64 at 8x8 1.6 ->
+// 0.9 (1.25), 256 -> 256 3x3 at 8x8 25.9 -> 23.8 (24.3), batch 2 of 64 -> 128 0.84 -> 0.39
+// (0.72), 8 -> 8 channels 0.10 -> 0.08; 512 -> 512 at 7x7 batch 16 ~49 -> ~40 (~52). From 10x10
+// outputs on it did not (64 -> 64 3x3 stride 2 from 20x20: 1.78 -> 1.85 ms). The forward and dx
+// stay on their engines.
 constexpr int64_t kBatchDwMaxP = 64;
-constexpr double kBatchDwBytes = double(4 << 20);
 // 0: never, 1: by the rule above, 2: wherever the batch engine applies (tests).
 std::atomic<int> g_batch_dw{1};
 
-bool batch_dw_ok(const Geom& g, size_t elem) {
+bool batch_dw_ok(const Geom& g) {
   const int mode = g_batch_dw.load(std::memory_order_relaxed);
   if (mode == 0 || g.G != 1 || g.direct || g.K == 0) return false;
-  return mode == 2 || (g.P <= kBatchDwMaxP && g.O >= kBatchMinO &&
-                       double(g.K) * double(g.O) * double(elem) >= kBatchDwBytes);
+  return mode == 2 || g.P <= kBatchDwMaxP;
 }
 
 // The weight gradient's image blocks: dY^T of a block (L x O, as NR-column panels) stays in L2
@@ -3412,7 +3411,7 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
     return;
   }
   if (batch_ok(g)) return backward_batch(dx, dw, dy, x, w, g, plan.nt);
-  if (dw && batch_dw_ok(g, sizeof(T))) {
+  if (dw && batch_dw_ok(g)) {
     backward_batch<T>(nullptr, dw, dy, x, w, g, plan.nt);
     if (dx)
       conv2d_backward<T>(dx, nullptr, nullptr, dy, x, w, N, C, H, W, O, KH, KW, sh, sw, pt, pb, pl,
