@@ -79,7 +79,9 @@ def test_auto_rule_boundary(side, taken):
     auto, always, never = (_dw(dy, x, w, (1, 1), (1, 1), m, 1) for m in ("auto", "always", "never"))
     assert not np.array_equal(always, never)  # else the test could not tell them apart
     np.testing.assert_array_equal(auto, always if taken else never)
-    np.testing.assert_allclose(auto, conv2d_backward_ref(dy, x, w, (1, 1), (1, 1))[1], **TOL[np.float32])
+    np.testing.assert_allclose(
+        auto, conv2d_backward_ref(dy, x, w, (1, 1), (1, 1))[1], **TOL[np.float32]
+    )
 
 
 def test_gradcheck_float64():
@@ -87,3 +89,26 @@ def test_gradcheck_float64():
     x = ember.tensor(rng.standard_normal((2, 3, 6, 6)), requires_grad=True)
     w = ember.tensor(rng.standard_normal((4, 3, 4, 4)) * 0.3, requires_grad=True)
     assert gradcheck(lambda a, b: F.conv2d(a, b, None, 2, 1), [x, w])  # 3x3 outputs: auto
+
+
+# Winograd's forward checks w's finiteness inside its weight transform (no pass of its own): an
+# inf/NaN weight must still send the convolution to the engine that would run without Winograd.
+# (x shape, out channels): one block of rows of U per task (batch 1, few tiles), blocks of tiles
+@pytest.mark.parametrize("xs, O", [((1, 24, 4, 4), 20), ((3, 16, 10, 10), 16)])
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_winograd_nonfinite_weight_falls_back(xs, O, bad):
+    x, w, _ = _data(xs, O, (3, 3), (1, 1), (1, 1), np.float32, seed=7)
+    args = (None, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    for i, wi in enumerate((w, w.copy())):
+        if i:
+            wi[O - 1, 3, 1, 2] = bad  # in the last (possibly partial) row panel
+        got = {}
+        for mode in ("always", "never"):
+            with swapped(_C.conv2d_set_winograd, mode), at_threads(2):
+                got[mode] = _C.conv2d_forward(x, wi, *args)
+        if i:  # the fallback: the other engine's bits, NaN/inf where it has them
+            np.testing.assert_array_equal(got["always"], got["never"])
+        else:
+            assert not np.array_equal(got["always"], got["never"])  # Winograd did run
+            np.testing.assert_allclose(got["always"], conv2d_ref(x, wi, None, (1, 1), (1, 1)),
+                                       **TOL[np.float32])  # fmt: skip

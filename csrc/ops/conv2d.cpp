@@ -1320,12 +1320,15 @@ constexpr int kWinoMaxMR = 32;
 // when the panel is partial). MR a compile-time constant (MRV > 0; the micro-kernels' 4, 6 and
 // 8) makes every loop fixed-size: the 9 x MR gather becomes whole vector moves and the panel
 // transform ran ~2x faster (512 -> 512: it was ~2 of the 4.7 ms of a batch-1 forward).
+// Returns the sum of the panel's weights times zero: 0 when they are all finite, else NaN (the
+// finiteness check rides on the transform's one read of w instead of a pass of its own).
 template <int MRV, typename T>
-inline void wino_weights_rows(T* __restrict up, int64_t ux, const T* __restrict w, int64_t C,
-                              int64_t O, int64_t o0, int64_t mr, int MRR, bool flip) {
+inline T wino_weights_rows(T* __restrict up, int64_t ux, const T* __restrict w, int64_t C,
+                           int64_t O, int64_t o0, int64_t mr, int MRR, bool flip) {
   constexpr bool fixed = MRV > 0;
   const int64_t MR = fixed ? MRV : MRR;
   const T h = T(0.5);
+  T nonfinite[fixed ? MRV : kWinoMaxMR] = {};
   for (int64_t c = 0; c < C; ++c) {
     T k[9][fixed ? MRV : kWinoMaxMR];
     if (fixed && flip) {
@@ -1342,6 +1345,8 @@ inline void wino_weights_rows(T* __restrict up, int64_t ux, const T* __restrict 
                     : flip  ? w[(c * O + o0 + r) * 9 + 8 - j]
                             : w[((o0 + r) * C + c) * 9 + j];
     }
+    for (int j = 0; j < 9; ++j)
+      for (int64_t r = 0; r < MR; ++r) nonfinite[r] += k[j][r] * T(0);
     T gg[4][3][fixed ? MRV : kWinoMaxMR];  // G g
     for (int j = 0; j < 3; ++j)
       for (int64_t r = 0; r < MR; ++r) {
@@ -1360,27 +1365,39 @@ inline void wino_weights_rows(T* __restrict up, int64_t ux, const T* __restrict 
         d[(4 * i + 3) * ux + r] = e;
       }
   }
+  T sum = T(0);
+  for (int64_t r = 0; r < MR; ++r) sum += nonfinite[r];
+  return sum;
 }
 
 template <typename T>
-EMBER_SIMD void wino_weights_panel(T* __restrict up, int64_t ux, const T* __restrict w, int64_t C,
+EMBER_SIMD bool wino_weights_panel(T* __restrict up, int64_t ux, const T* __restrict w, int64_t C,
                                    int64_t O, int64_t o0, int64_t mr, int MR, bool flip) {
-  if (mr == MR && MR == 8) return wino_weights_rows<8>(up, ux, w, C, O, o0, mr, MR, flip);
-  if (mr == MR && MR == 6) return wino_weights_rows<6>(up, ux, w, C, O, o0, mr, MR, flip);
-  if (mr == MR && MR == 4) return wino_weights_rows<4>(up, ux, w, C, O, o0, mr, MR, flip);
-  wino_weights_rows<0>(up, ux, w, C, O, o0, mr, MR, flip);
+  T z;  // 0 when the panel's weights are finite
+  if (mr == MR && MR == 8)
+    z = wino_weights_rows<8>(up, ux, w, C, O, o0, mr, MR, flip);
+  else if (mr == MR && MR == 6)
+    z = wino_weights_rows<6>(up, ux, w, C, O, o0, mr, MR, flip);
+  else if (mr == MR && MR == 4)
+    z = wino_weights_rows<4>(up, ux, w, C, O, o0, mr, MR, flip);
+  else
+    z = wino_weights_rows<0>(up, ux, w, C, O, o0, mr, MR, flip);
+  return z == T(0);
 }
 
-// Threads over the panels (each writes only its own).
+// Threads over the panels (each writes only its own). Returns whether every weight is finite.
 template <typename T>
-void wino_weights(T* up, int64_t ux, const T* w, const Geom& g, int MR, int nt, bool flip) {
+bool wino_weights(T* up, int64_t ux, const T* w, const Geom& g, int MR, int nt, bool flip) {
   EMBER_CHECK(MR <= kWinoMaxMR, "conv2d: micro-kernel MR ", MR, " above ", kWinoMaxMR);
   const int64_t panels = (g.O + MR - 1) / MR;
   nt = int(std::clamp<int64_t>(g.O * g.C / 4096, 1, std::min<int64_t>(nt, panels)));
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  bool finite = true;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1) reduction(&& : finite)
   for (int64_t q = 0; q < panels; ++q)
-    wino_weights_panel(up + q * MR * g.C, ux, w, g.C, g.O, q * MR,
-                       std::min<int64_t>(MR, g.O - q * MR), MR, flip);
+    finite = wino_weights_panel(up + q * MR * g.C, ux, w, g.C, g.O, q * MR,
+                                std::min<int64_t>(MR, g.O - q * MR), MR, flip) &&
+             finite;
+  return finite;
 }
 
 // d[0 .. n) = s[0 .. n) for n < 256 / sizeof(T) (two vectors of 128 bytes), as fixed-size
@@ -1553,8 +1570,9 @@ inline bool wino_rows_ok(const Wino& wn, const Geom& g, int NR, size_t elem) {
          g.O * g.C >= (g.C + g.O) * wn.tiles;
 }
 
+// Returns false, y unspecified, when a weight is not finite (checked by the weight transform).
 template <typename T>
-void forward_winograd_rows(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt,
+bool forward_winograd_rows(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt,
                            bool flip) {
   const Kernel<T> kern = micro_kernel<T>();
   const int MR = kern.mr, NR = kern.nr;
@@ -1575,7 +1593,8 @@ void forward_winograd_rows(T* y, const T* x, const T* w, const T* b, const Geom&
   T* zero = carve<T>(&cur, zero_n);
   char* thread_base = cur;
   std::fill(zero, zero + zero_n, T(0));
-#pragma omp parallel num_threads(nt) if (nt > 1)
+  bool finite = true;
+#pragma omp parallel num_threads(nt) if (nt > 1) reduction(&& : finite)
   {
     char* tc = thread_base + per_thread * size_t(omp_get_thread_num());
     T* up = carve<T>(&tc, up_n);  // up[xi][row panel][c][MR]: this task's rows of U
@@ -1598,8 +1617,9 @@ void forward_winograd_rows(T* y, const T* x, const T* w, const T* b, const Geom&
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t o0 = task * R, rows = std::min(R, O - o0);
       for (int64_t ir = 0; ir < rows; ir += MR)
-        wino_weights_panel(up + ir * C, ux, w, C, O, o0 + ir, std::min<int64_t>(MR, rows - ir), MR,
-                           flip);
+        finite = wino_weights_panel(up + ir * C, ux, w, C, O, o0 + ir,
+                                    std::min<int64_t>(MR, rows - ir), MR, flip) &&
+                 finite;
       // M[xi] = U[xi] @ V[xi]: an MR-row panel of U[xi] stays in L1 over the tiles
       for (int64_t xi = 0; xi < 16; ++xi)
         for (int64_t c0 = 0; c0 < C; c0 += kc_blk) {
@@ -1624,12 +1644,14 @@ void forward_winograd_rows(T* y, const T* x, const T* w, const T* b, const Geom&
                   });
     }
   }
+  return finite;
 }
 
 // y (N, O, OH, OW) = conv(x, w) + b through F(2x2, 3x3); threads over blocks of tiles. flip:
-// w is (C, O, 3, 3), each filter flipped (wino_weights_panel).
+// w is (C, O, 3, 3), each filter flipped (wino_weights_panel). Returns false, y unspecified,
+// when a weight is not finite.
 template <typename T>
-void forward_winograd(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt,
+bool forward_winograd(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt,
                       bool flip = false) {
   const Kernel<T> kern = micro_kernel<T>();
   const int MR = kern.mr, NR = kern.nr;
@@ -1663,7 +1685,7 @@ void forward_winograd(T* y, const T* x, const T* w, const T* b, const Geom& g, i
   T* zero = carve<T>(&cur, zero_n);
   char* thread_base = cur;
   std::fill(zero, zero + zero_n, T(0));
-  wino_weights(up, ux, w, g, MR, nt, flip);
+  if (!wino_weights(up, ux, w, g, MR, nt, flip)) return false;
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     char* tc = thread_base + per_thread * size_t(omp_get_thread_num());
@@ -1712,6 +1734,7 @@ void forward_winograd(T* y, const T* x, const T* w, const T* b, const Geom& g, i
       wino_outputs(y, mb, nb, b, g, wn, t0, t1);
     }
   }
+  return true;
 }
 
 // dx of a 3x3 stride-1 convolution with padding <= 2 is the 3x3 stride-1 convolution of dy with
@@ -1727,7 +1750,8 @@ inline bool wino_dx_ok(const Geom& g) {
 
 template <typename T>
 void input_grad_winograd(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
-  // w (O, C, 3, 3) read as the flipped (C, O, 3, 3) by the weight transform itself
+  // w (O, C, 3, 3) read as the flipped (C, O, 3, 3) by the weight transform itself; the caller
+  // checked that w is finite
   forward_winograd(dx, dy, w, static_cast<const T*>(nullptr), wino_dx_geom(g), nt, true);
 }
 
@@ -3307,8 +3331,10 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* b, int64_t N, int64_t
     dilation_phases(ys.get(), y, N, O, g.OH, g.OW, dh, dw, false);
     return;
   }
-  if (wino_ok(g) && all_finite(x, g.N * g.C * g.H * g.W) && all_finite(w, g.O * g.K))
-    return forward_winograd(y, x, w, b, g, plan.nt);
+  // (w's finiteness is checked by the weight transform: else y is recomputed below)
+  if (wino_ok(g) && all_finite(x, g.N * g.C * g.H * g.W) &&
+      forward_winograd(y, x, w, b, g, plan.nt))
+    return;
   if (batch_ok(g)) return forward_batch(y, x, w, b, g, plan.nt);
   if (grouped_direct_ok(g)) return forward_grouped_direct(y, x, w, b, g, plan.nt);
   if (!g.direct && g.K > 0) {
