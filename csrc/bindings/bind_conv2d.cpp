@@ -274,7 +274,7 @@ void bind_conv2d(py::module_& m) {
       },
       py::arg("mode"),
       "Where the weight gradient of a one-group convolution runs the batch engine (a block of "
-      "images' im2col side by side, one GEMM): 'auto' (small output planes with a large dw, the "
+      "images' im2col side by side, one GEMM): 'auto' (output planes of at most 64 positions, the "
       "default), 'always' (wherever it applies: tests) or 'never'. Returns the previous mode.");
   m.def(
       "conv2d_output_size",

@@ -21,8 +21,8 @@
 //   wide of an input exactly stride times their size (stride 1 'same', or stride 2 halving)
 //   gather x (or its stride phases) with masked taps (see "phase-plane-sized depthwise").
 // - batch engine (one group, output planes of at most 16 positions; and the weight gradient
-//   alone of small planes with a large dw, batch_dw_ok): a block of images' im2col side by side,
-//   one GEMM. See "batch engine" below.
+//   alone of planes of at most 64, batch_dw_ok): a block of images' im2col side by side, one
+//   GEMM. See "batch engine" below.
 // - grouped direct engine (G > 1 with at most 16 output channels per group, column stride 1;
 //   dx of stride 1 alike): register blocks of 8 channels x 2 vectors over every (channel, tap).
 // - dilation split (stride 1, one group, dilated, sizes and padding multiples of the dilation):
@@ -1320,12 +1320,15 @@ constexpr int kWinoMaxMR = 32;
 // when the panel is partial). MR a compile-time constant (MRV > 0; the micro-kernels' 4, 6 and
 // 8) makes every loop fixed-size: the 9 x MR gather becomes whole vector moves and the panel
 // transform ran ~2x faster (512 -> 512: it was ~2 of the 4.7 ms of a batch-1 forward).
+// Returns the sum of the panel's weights times zero: 0 when they are all finite, else NaN (the
+// finiteness check rides on the transform's one read of w instead of a pass of its own).
 template <int MRV, typename T>
-inline void wino_weights_rows(T* __restrict up, int64_t ux, const T* __restrict w, int64_t C,
-                              int64_t O, int64_t o0, int64_t mr, int MRR, bool flip) {
+inline T wino_weights_rows(T* __restrict up, int64_t ux, const T* __restrict w, int64_t C,
+                           int64_t O, int64_t o0, int64_t mr, int MRR, bool flip) {
   constexpr bool fixed = MRV > 0;
   const int64_t MR = fixed ? MRV : MRR;
   const T h = T(0.5);
+  T nonfinite[fixed ? MRV : kWinoMaxMR] = {};
   for (int64_t c = 0; c < C; ++c) {
     T k[9][fixed ? MRV : kWinoMaxMR];
     if (fixed && flip) {
@@ -1342,6 +1345,8 @@ inline void wino_weights_rows(T* __restrict up, int64_t ux, const T* __restrict 
                     : flip  ? w[(c * O + o0 + r) * 9 + 8 - j]
                             : w[((o0 + r) * C + c) * 9 + j];
     }
+    for (int j = 0; j < 9; ++j)
+      for (int64_t r = 0; r < MR; ++r) nonfinite[r] += k[j][r] * T(0);
     T gg[4][3][fixed ? MRV : kWinoMaxMR];  // G g
     for (int j = 0; j < 3; ++j)
       for (int64_t r = 0; r < MR; ++r) {
@@ -1360,27 +1365,39 @@ inline void wino_weights_rows(T* __restrict up, int64_t ux, const T* __restrict 
         d[(4 * i + 3) * ux + r] = e;
       }
   }
+  T sum = T(0);
+  for (int64_t r = 0; r < MR; ++r) sum += nonfinite[r];
+  return sum;
 }
 
 template <typename T>
-EMBER_SIMD void wino_weights_panel(T* __restrict up, int64_t ux, const T* __restrict w, int64_t C,
+EMBER_SIMD bool wino_weights_panel(T* __restrict up, int64_t ux, const T* __restrict w, int64_t C,
                                    int64_t O, int64_t o0, int64_t mr, int MR, bool flip) {
-  if (mr == MR && MR == 8) return wino_weights_rows<8>(up, ux, w, C, O, o0, mr, MR, flip);
-  if (mr == MR && MR == 6) return wino_weights_rows<6>(up, ux, w, C, O, o0, mr, MR, flip);
-  if (mr == MR && MR == 4) return wino_weights_rows<4>(up, ux, w, C, O, o0, mr, MR, flip);
-  wino_weights_rows<0>(up, ux, w, C, O, o0, mr, MR, flip);
+  T z;  // 0 when the panel's weights are finite
+  if (mr == MR && MR == 8)
+    z = wino_weights_rows<8>(up, ux, w, C, O, o0, mr, MR, flip);
+  else if (mr == MR && MR == 6)
+    z = wino_weights_rows<6>(up, ux, w, C, O, o0, mr, MR, flip);
+  else if (mr == MR && MR == 4)
+    z = wino_weights_rows<4>(up, ux, w, C, O, o0, mr, MR, flip);
+  else
+    z = wino_weights_rows<0>(up, ux, w, C, O, o0, mr, MR, flip);
+  return z == T(0);
 }
 
-// Threads over the panels (each writes only its own).
+// Threads over the panels (each writes only its own). Returns whether every weight is finite.
 template <typename T>
-void wino_weights(T* up, int64_t ux, const T* w, const Geom& g, int MR, int nt, bool flip) {
+bool wino_weights(T* up, int64_t ux, const T* w, const Geom& g, int MR, int nt, bool flip) {
   EMBER_CHECK(MR <= kWinoMaxMR, "conv2d: micro-kernel MR ", MR, " above ", kWinoMaxMR);
   const int64_t panels = (g.O + MR - 1) / MR;
   nt = int(std::clamp<int64_t>(g.O * g.C / 4096, 1, std::min<int64_t>(nt, panels)));
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  bool finite = true;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1) reduction(&& : finite)
   for (int64_t q = 0; q < panels; ++q)
-    wino_weights_panel(up + q * MR * g.C, ux, w, g.C, g.O, q * MR,
-                       std::min<int64_t>(MR, g.O - q * MR), MR, flip);
+    finite = wino_weights_panel(up + q * MR * g.C, ux, w, g.C, g.O, q * MR,
+                                std::min<int64_t>(MR, g.O - q * MR), MR, flip) &&
+             finite;
+  return finite;
 }
 
 // d[0 .. n) = s[0 .. n) for n < 256 / sizeof(T) (two vectors of 128 bytes), as fixed-size
@@ -1553,8 +1570,9 @@ inline bool wino_rows_ok(const Wino& wn, const Geom& g, int NR, size_t elem) {
          g.O * g.C >= (g.C + g.O) * wn.tiles;
 }
 
+// Returns false, y unspecified, when a weight is not finite (checked by the weight transform).
 template <typename T>
-void forward_winograd_rows(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt,
+bool forward_winograd_rows(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt,
                            bool flip) {
   const Kernel<T> kern = micro_kernel<T>();
   const int MR = kern.mr, NR = kern.nr;
@@ -1575,7 +1593,8 @@ void forward_winograd_rows(T* y, const T* x, const T* w, const T* b, const Geom&
   T* zero = carve<T>(&cur, zero_n);
   char* thread_base = cur;
   std::fill(zero, zero + zero_n, T(0));
-#pragma omp parallel num_threads(nt) if (nt > 1)
+  bool finite = true;
+#pragma omp parallel num_threads(nt) if (nt > 1) reduction(&& : finite)
   {
     char* tc = thread_base + per_thread * size_t(omp_get_thread_num());
     T* up = carve<T>(&tc, up_n);  // up[xi][row panel][c][MR]: this task's rows of U
@@ -1598,8 +1617,9 @@ void forward_winograd_rows(T* y, const T* x, const T* w, const T* b, const Geom&
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t o0 = task * R, rows = std::min(R, O - o0);
       for (int64_t ir = 0; ir < rows; ir += MR)
-        wino_weights_panel(up + ir * C, ux, w, C, O, o0 + ir, std::min<int64_t>(MR, rows - ir), MR,
-                           flip);
+        finite = wino_weights_panel(up + ir * C, ux, w, C, O, o0 + ir,
+                                    std::min<int64_t>(MR, rows - ir), MR, flip) &&
+                 finite;
       // M[xi] = U[xi] @ V[xi]: an MR-row panel of U[xi] stays in L1 over the tiles
       for (int64_t xi = 0; xi < 16; ++xi)
         for (int64_t c0 = 0; c0 < C; c0 += kc_blk) {
@@ -1624,12 +1644,14 @@ void forward_winograd_rows(T* y, const T* x, const T* w, const T* b, const Geom&
                   });
     }
   }
+  return finite;
 }
 
 // y (N, O, OH, OW) = conv(x, w) + b through F(2x2, 3x3); threads over blocks of tiles. flip:
-// w is (C, O, 3, 3), each filter flipped (wino_weights_panel).
+// w is (C, O, 3, 3), each filter flipped (wino_weights_panel). Returns false, y unspecified,
+// when a weight is not finite.
 template <typename T>
-void forward_winograd(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt,
+bool forward_winograd(T* y, const T* x, const T* w, const T* b, const Geom& g, int nt,
                       bool flip = false) {
   const Kernel<T> kern = micro_kernel<T>();
   const int MR = kern.mr, NR = kern.nr;
@@ -1663,7 +1685,7 @@ void forward_winograd(T* y, const T* x, const T* w, const T* b, const Geom& g, i
   T* zero = carve<T>(&cur, zero_n);
   char* thread_base = cur;
   std::fill(zero, zero + zero_n, T(0));
-  wino_weights(up, ux, w, g, MR, nt, flip);
+  if (!wino_weights(up, ux, w, g, MR, nt, flip)) return false;
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     char* tc = thread_base + per_thread * size_t(omp_get_thread_num());
@@ -1712,6 +1734,7 @@ void forward_winograd(T* y, const T* x, const T* w, const T* b, const Geom& g, i
       wino_outputs(y, mb, nb, b, g, wn, t0, t1);
     }
   }
+  return true;
 }
 
 // dx of a 3x3 stride-1 convolution with padding <= 2 is the 3x3 stride-1 convolution of dy with
@@ -1727,7 +1750,8 @@ inline bool wino_dx_ok(const Geom& g) {
 
 template <typename T>
 void input_grad_winograd(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
-  // w (O, C, 3, 3) read as the flipped (C, O, 3, 3) by the weight transform itself
+  // w (O, C, 3, 3) read as the flipped (C, O, 3, 3) by the weight transform itself; the caller
+  // checked that w is finite
   forward_winograd(dx, dy, w, static_cast<const T*>(nullptr), wino_dx_geom(g), nt, true);
 }
 
@@ -2670,42 +2694,36 @@ void depthwise_small_weight_grad(T* dw, const T* dy, const T* x, const Geom& g, 
 // fewer than 128 output channels (64 -> 64 at 4x4 0.8x, 16 -> 32 0.6x), the explicit im2col (a
 // pass per output channel's worth of GEMM less) costs more than the wider GEMM gains.
 constexpr int64_t kBatchMaxP = 16, kBatchMinO = 128;
-constexpr int64_t kBatchBytes = int64_t(4) << 20;  // col per block, at most (unless one image)
 
 bool batch_ok(const Geom& g) {
   return g.G == 1 && !g.direct && g.K > 0 && g.P <= kBatchMaxP && g.O >= kBatchMinO && g.N > 1;
 }
 
 // The weight gradient alone through the batch engine: output planes of up to 64 positions
-// (7x7, 8x8) with a dw^T partial (K, O) over kBatchDwBytes. Image by image the fused engine's
-// micro-kernel calls are P deep and read and write the whole partial per image (ResNet's last
-// stage, 512 -> 512 at 7x7: 9 MiB, 49 deep); a block of images makes it nb * P deep. Measured
-// (1 thread, loaded 2-core Xeon, ratio to torch): 512 -> 512 at 7x7 batch 16 0.5-0.67x ->
-// 0.85-1.0x, 256 -> 512 3x3 stride 2 from 14x14 0.74x -> 1.1x; 256 -> 256 at 8x8 (2.4 MiB
-// partial) no better. One image too: its GEMM writes dw itself, where the fused engine zeroed,
-// accumulated and transposed a 9 MiB partial (batch 1 at 512 -> 512, 1 thread, CPU time: 10.7
-// -> ~2.9 ms, torch ~5.2). The forward and dx stay on their engines (Winograd was faster there).
+// (7x7, 8x8). Image by image the fused engine's micro-kernel calls are P deep and read and write
+// the whole (K, O) partial per image (ResNet's last stage, 512 -> 512 at 7x7: 9 MiB, 49 deep); a
+// block of images makes them nb * P deep. Since weight_grad_batch stopped forming col whole it
+// wins at every size of such planes measured (EPYC Zen 4, 1 thread, CPU time, fused -> batch,
+// torch): DCGAN's 64 -> 128 k4s2p1 16x16 batch 32 6.7 -> 5.7 ms (5.7), 64 -> 64 at 8x8 1.6 ->
+// 0.9 (1.25), 256 -> 256 3x3 at 8x8 25.9 -> 23.8 (24.3), batch 2 of 64 -> 128 0.84 -> 0.39
+// (0.72), 8 -> 8 channels 0.10 -> 0.08; 512 -> 512 at 7x7 batch 16 ~49 -> ~40 (~52). From 10x10
+// outputs on it did not (64 -> 64 3x3 stride 2 from 20x20: 1.78 -> 1.85 ms). The forward and dx
+// stay on their engines.
 constexpr int64_t kBatchDwMaxP = 64;
-constexpr double kBatchDwBytes = double(4 << 20);
 // 0: never, 1: by the rule above, 2: wherever the batch engine applies (tests).
 std::atomic<int> g_batch_dw{1};
 
-bool batch_dw_ok(const Geom& g, size_t elem) {
+bool batch_dw_ok(const Geom& g) {
   const int mode = g_batch_dw.load(std::memory_order_relaxed);
   if (mode == 0 || g.G != 1 || g.direct || g.K == 0) return false;
-  return mode == 2 || (g.P <= kBatchDwMaxP && g.O >= kBatchMinO &&
-                       double(g.K) * double(g.O) * double(elem) >= kBatchDwBytes);
+  return mode == 2 || g.P <= kBatchDwMaxP;
 }
 
-inline int64_t batch_images(const Geom& g, size_t elem, int64_t bytes = kBatchBytes) {
-  const int64_t per = g.K * g.P * int64_t(elem);
-  return std::clamp<int64_t>(bytes / std::max<int64_t>(per, 1), 1, g.N);
-}
-
-// The weight gradient's blocks may be larger: each block re-reads and re-writes the whole dw
-// (9 MiB at 512 -> 512) and runs three parallel regions; ResNet's last stage at batch 16 (14 MiB
-// of col) then runs as one block.
-constexpr int64_t kBatchDwColBytes = int64_t(16) << 20;
+// The weight gradient's image blocks: dY^T of a block (L x O, as NR-column panels) stays in L2
+// beside the rows of im2col being multiplied; col blocks of kBatchDwColBlock bytes at most.
+constexpr int64_t kBatchDwL = 512;                        // columns (image positions) per block
+constexpr int64_t kBatchDwColBlock = int64_t(128) << 10;  // one task's rows of col
+constexpr int64_t kBatchDwPanels = int64_t(256) << 10;    // dY^T panels met per row panel of col
 
 // d[0 .. n) = s[0 .. n); a fixed count of 4 or 8 (4x4, 8x8 outputs) is one vector move.
 template <typename T>
@@ -2717,69 +2735,6 @@ inline void copy_run(T* __restrict d, const T* __restrict s, int64_t n) {
   } else {
     for (int64_t u = 0; u < n; ++u) d[u] = s[u];
   }
-}
-
-// col (K, ld) columns [i*P, (i+1)*P) = im2col of image n0 + i, for i < nb; rows [k0, k1).
-// With phase planes of one channel (ph1 for g1, g with one channel; xs its buffer, border
-// zero): each (channel, image) plane is split into its stride phases once and its KH*KW rows
-// are runs of OW contiguous values, no bounds checks, no strided gathers (a 4x4 output's row
-// is four runs of four: col_row's per-run checks were a fifth of the forward at 128 -> 256, 8x8
-// to 4x4, and the stride-2 gathers after them another tenth). Without: col_row per row and image.
-template <typename T>
-EMBER_SIMD void im2col_batch(T* col, int64_t ld, const T* x, const Geom& g, int64_t n0, int64_t nb,
-                             int64_t k0, int64_t k1, T* xs, const Geom& g1, const Phases& ph1) {
-  const int64_t KK = g.KH * g.KW;
-  if (xs) {
-    const T* x_end = x + g.N * g.C * g.H * g.W;
-    for (int64_t c = k0 / KK; c * KK < k1; ++c) {
-      const int64_t ka = std::max(k0, c * KK), kb = std::min(k1, (c + 1) * KK);
-      for (int64_t i = 0; i < nb; ++i) {
-        fill_phases(xs, x + ((n0 + i) * g.C + c) * g.H * g.W, x_end, g1, ph1, false);
-        for (int64_t k = ka; k < kb; ++k) {
-          const T* src = xs + ph1.koff[size_t(k - c * KK)];
-          T* d = col + k * ld + i * g.P;
-          for (int64_t oh = 0; oh < g.OH; ++oh) copy_run(d + oh * g.OW, src + oh * ph1.Ws, g.OW);
-        }
-      }
-    }
-    return;
-  }
-  for (int64_t k = k0; k < k1; ++k) {
-    const int64_t c = k / KK, kh = (k / g.KW) % g.KH, kw = k % g.KW;
-    int64_t lo, hi;
-    valid_cols(g, kw, &lo, &hi);
-    for (int64_t i = 0; i < nb; ++i)
-      col_row(col + k * ld + i * g.P, x + ((n0 + i) * g.C + c) * g.H * g.W, g, kh, kw, lo, hi, 0,
-              g.P);
-  }
-}
-
-constexpr int64_t kBatchMaxPadded = int64_t(1) << 16;  // phase plane values, at most
-
-template <typename T>
-void batch_im2col(T* col, const T* x, const Geom& g, int64_t n0, int64_t nb, int nt) {
-  const int64_t ld = nb * g.P;
-  Geom g1 = g;  // one channel: the phase planes of one (channel, image) plane
-  g1.Cg = 1;
-  g1.K = g.KH * g.KW;
-  const Phases ph1 = make_phases(g1, sizeof(T));
-  const int64_t per = ph1.Hs > 0 && ph1.chan <= kBatchMaxPadded ? ph1.buffer(g1) : 0;
-  const std::unique_ptr<T[]> ws = per ? depthwise_workspace<T>(per, nt) : nullptr;  // zeroed
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-    im2col_batch(col, ld, x, g, n0, nb, g.K * tid / nth, g.K * (tid + 1) / nth,
-                 per ? ws.get() + tid * per : static_cast<T*>(nullptr), g1, ph1);
-  }
-}
-
-// col (K, nbmax*P) then Y or dY (O, nbmax*P); returns col.
-template <typename T>
-T* batch_workspace(const Geom& g, int64_t nbmax, T** yt) {
-  const size_t coln = size_t(g.K) * size_t(nbmax * g.P), yn = size_t(g.O) * size_t(nbmax * g.P);
-  T* col = reinterpret_cast<T*>(Workspace::get((coln + yn) * sizeof(T)));
-  *yt = col + coln;
-  return col;
 }
 
 // fill_phases of one small plane (g1: one channel), each phase row's values copied exactly: its
@@ -2810,6 +2765,44 @@ EMBER_SIMD void fill_phases_exact(T* __restrict xs, const T* __restrict x, const
     }
   }
 }
+
+// col (rows, ld) columns [i*P, (i+1)*P) = im2col of image n0 + i, for i < nb; rows [k0, k1) of
+// im2col at rows k - kbase of col.
+// With phase planes of one channel (ph1 for g1, g with one channel; xs its buffer, border
+// zero): each (channel, image) plane is split into its stride phases once and its KH*KW rows
+// are runs of OW contiguous values, no bounds checks, no strided gathers (a 4x4 output's row
+// is four runs of four: col_row's per-run checks were a fifth of the forward at 128 -> 256, 8x8
+// to 4x4, and the stride-2 gathers after them another tenth). Without: col_row per row and image.
+template <typename T>
+EMBER_SIMD void im2col_batch(T* col, int64_t ld, const T* x, const Geom& g, int64_t n0, int64_t nb,
+                             int64_t k0, int64_t k1, int64_t kbase, T* xs, const Geom& g1,
+                             const Phases& ph1) {
+  const int64_t KK = g.KH * g.KW;
+  if (xs) {
+    for (int64_t c = k0 / KK; c * KK < k1; ++c) {
+      const int64_t ka = std::max(k0, c * KK), kb = std::min(k1, (c + 1) * KK);
+      for (int64_t i = 0; i < nb; ++i) {
+        fill_phases_exact(xs, x + ((n0 + i) * g.C + c) * g.H * g.W, g1, ph1, false);
+        for (int64_t k = ka; k < kb; ++k) {
+          const T* src = xs + ph1.koff[size_t(k - c * KK)];
+          T* d = col + (k - kbase) * ld + i * g.P;
+          for (int64_t oh = 0; oh < g.OH; ++oh) copy_run(d + oh * g.OW, src + oh * ph1.Ws, g.OW);
+        }
+      }
+    }
+    return;
+  }
+  for (int64_t k = k0; k < k1; ++k) {
+    const int64_t c = k / KK, kh = (k / g.KW) % g.KH, kw = k % g.KW;
+    int64_t lo, hi;
+    valid_cols(g, kw, &lo, &hi);
+    for (int64_t i = 0; i < nb; ++i)
+      col_row(col + (k - kbase) * ld + i * g.P, x + ((n0 + i) * g.C + c) * g.H * g.W, g, kh, kw, lo,
+              hi, 0, g.P);
+  }
+}
+
+constexpr int64_t kBatchMaxPadded = int64_t(1) << 16;  // phase plane values, at most
 
 // bp = rows [k0, k0+kc) of the batch im2col (column i*P + p: image n0 + i, position p; i < nb)
 // as the micro-kernel's kc x NR panels, zero past column nb*P: the forward's B operand built in
@@ -3012,23 +3005,81 @@ void input_grad_images(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
   }
 }
 
+// The batch engine's weight gradient: per block of nb images (L = nb*P columns)
+//   dw^T (K, O) += col (K, L) @ dY^T (L, O),
+// dY^T packed once per block as NR-column panels (L2); the tasks, blocks of kb rows of col, build
+// their rows with im2col_batch into a per-thread buffer (L2) and run the micro-kernel on them in
+// place (rows_a), each row panel meeting the panels of dY^T. col is never formed whole and never
+// packed (gemm() on an explicit col wrote it, 4 MiB at 128 -> 256 channels from 8x8 to 4x4, then
+// read and repacked it transposed). dw^T is transposed into dw at the end. Each element is one
+// micro-kernel sum per image block whatever the thread count: the same bits on any.
 template <typename T>
-void backward_batch(T* dx, T* dw, const T* dy, const T* x, const T* w, const Geom& g, int nt) {
-  if (dw) {
-    const int64_t nbmax = batch_images(g, sizeof(T), kBatchDwColBytes);
-    T* dyt;
-    T* col = batch_workspace(g, nbmax, &dyt);
-    for (int64_t n0 = 0; n0 < g.N; n0 += nbmax) {
-      const int64_t nb = std::min(nbmax, g.N - n0), ld = nb * g.P;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-      for (int64_t i = 0; i < nb; ++i)  // dY[o][i*P ..] = dy[n0 + i][o]
-        for (int64_t o = 0; o < g.O; ++o)
-          std::copy(dy + ((n0 + i) * g.O + o) * g.P, dy + ((n0 + i) * g.O + o + 1) * g.P,
-                    dyt + o * ld + i * g.P);
-      batch_im2col(col, x, g, n0, nb, nt);
-      gemm<T>(false, true, g.O, g.K, ld, T(1), dyt, ld, col, ld, n0 > 0 ? T(1) : T(0), dw, g.K, nt);
+void weight_grad_batch(T* dw, const T* dy, const T* x, const Geom& g, int nt) {
+  const Kernel<T> kern = micro_kernel<T>();
+  const int MR = kern.mr, NR = kern.nr;
+  const int64_t elem = int64_t(sizeof(T));
+  const int64_t nbi = std::clamp<int64_t>(kBatchDwL / g.P, 1, g.N), Lmax = nbi * g.P;
+  const int64_t kb = std::max<int64_t>(MR, kBatchDwColBlock / (Lmax * elem) / MR * MR);
+  const int64_t kblocks = (g.K + kb - 1) / kb, Ogp = round_up(g.O, NR);
+  const int64_t oc = std::max<int64_t>(NR, kBatchDwPanels / (Lmax * elem) / NR * NR);
+  nt = int(std::min<int64_t>(nt, kblocks));
+  Geom g1 = g;  // one channel: the phase planes of one (channel, image) plane
+  g1.Cg = 1;
+  g1.K = g.KH * g.KW;
+  const Phases ph1 = make_phases(g1, sizeof(T));
+  const int64_t xs_n = ph1.Hs > 0 && ph1.chan <= kBatchMaxPadded ? ph1.buffer(g1) : 0;
+  const int64_t dwt_n = g.K * g.O, dyt_n = g.O * Lmax, bp_n = Lmax * Ogp, col_n = kb * Lmax;
+  const size_t per_thread = size_t(col_n + xs_n) * sizeof(T) + 2 * 64;
+  char* cur = align64(
+      Workspace::get(size_t(dwt_n + dyt_n + bp_n) * sizeof(T) + size_t(nt) * per_thread + 4 * 64));
+  T* dwt = carve<T>(&cur, dwt_n);
+  T* dyt = carve<T>(&cur, dyt_n);
+  T* bp = carve<T>(&cur, bp_n);
+  char* thread_base = cur;
+  for (int64_t n0 = 0; n0 < g.N; n0 += nbi) {
+    const int64_t nb = std::min(nbi, g.N - n0), L = nb * g.P;
+    const T beta = n0 > 0 ? T(1) : T(0);
+    for (int64_t i = 0; i < nb; ++i)  // dY[o][i*P ..] = dy[n0 + i][o]
+      for (int64_t o = 0; o < g.O; ++o)
+        std::copy(dy + ((n0 + i) * g.O + o) * g.P, dy + ((n0 + i) * g.O + o + 1) * g.P,
+                  dyt + o * L + i * g.P);
+    pack_dy_t(bp, dyt, L, 0, L, g.O, NR, kern.pack_t);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+      char* tc = thread_base + per_thread * size_t(omp_get_thread_num());
+      T* col = carve<T>(&tc, col_n);
+      T* xs = carve<T>(&tc, xs_n);
+      std::fill(col, col + col_n, T(0));  // rows past k1: read, never stored
+      std::fill(xs, xs + xs_n, T(0));     // the phase planes' border stays zero
+#pragma omp for schedule(static)
+      for (int64_t t = 0; t < kblocks; ++t) {
+        const int64_t k0 = t * kb, k1 = std::min(g.K, k0 + kb);
+        im2col_batch(col, L, x, g, n0, nb, k0, k1, k0, xs_n ? xs : nullptr, g1, ph1);
+        for (int64_t o0 = 0; o0 < g.O; o0 += oc)
+          for (int64_t ir = k0; ir < k1; ir += MR) {
+            const int mr = int(std::min<int64_t>(MR, k1 - ir));
+            for (int64_t q0 = o0; q0 < std::min(g.O, o0 + oc); q0 += NR) {
+              const int nr = int(std::min<int64_t>(NR, g.O - q0)), W = panel_width(nr, NR);
+              const auto fn = W < NR ? kern.rows_a_half : kern.rows_a;
+              fn(L, T(1), col + (ir - k0) * L, L, bp + q0 * L, W, beta, dwt + ir * g.O + q0, g.O,
+                 mr, nr);
+            }
+          }
+      }
     }
   }
+  constexpr int64_t B = 16;  // dw (O, K) = dwt^T, in B x B blocks
+  const int tnt = threads_for(dwt_n, int64_t(1) << 18);
+  parallel_for(std::min(tnt, nt), (g.O + B - 1) / B, [&](int64_t ob) {
+    for (int64_t k0 = 0; k0 < g.K; k0 += B)
+      for (int64_t o = ob * B; o < std::min(g.O, ob * B + B); ++o)
+        for (int64_t k = k0; k < std::min(g.K, k0 + B); ++k) dw[o * g.K + k] = dwt[k * g.O + o];
+  });
+}
+
+template <typename T>
+void backward_batch(T* dx, T* dw, const T* dy, const T* x, const T* w, const Geom& g, int nt) {
+  if (dw) weight_grad_batch(dw, dy, x, g, nt);
   if (dx) input_grad_images(dx, dy, w, g, nt);  // after dw: it reuses the workspace
 }
 
@@ -3280,8 +3331,10 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* b, int64_t N, int64_t
     dilation_phases(ys.get(), y, N, O, g.OH, g.OW, dh, dw, false);
     return;
   }
-  if (wino_ok(g) && all_finite(x, g.N * g.C * g.H * g.W) && all_finite(w, g.O * g.K))
-    return forward_winograd(y, x, w, b, g, plan.nt);
+  // (w's finiteness is checked by the weight transform: else y is recomputed below)
+  if (wino_ok(g) && all_finite(x, g.N * g.C * g.H * g.W) &&
+      forward_winograd(y, x, w, b, g, plan.nt))
+    return;
   if (batch_ok(g)) return forward_batch(y, x, w, b, g, plan.nt);
   if (grouped_direct_ok(g)) return forward_grouped_direct(y, x, w, b, g, plan.nt);
   if (!g.direct && g.K > 0) {
@@ -3384,7 +3437,7 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, i
     return;
   }
   if (batch_ok(g)) return backward_batch(dx, dw, dy, x, w, g, plan.nt);
-  if (dw && batch_dw_ok(g, sizeof(T))) {
+  if (dw && batch_dw_ok(g)) {
     backward_batch<T>(nullptr, dw, dy, x, w, g, plan.nt);
     if (dx)
       conv2d_backward<T>(dx, nullptr, nullptr, dy, x, w, N, C, H, W, O, KH, KW, sh, sw, pt, pb, pl,
