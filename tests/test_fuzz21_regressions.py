@@ -1,0 +1,55 @@
+"""Regressions found by fuzz21's differential hunt against PyTorch (optimisers, lr schedulers,
+nn.init, Module API and containers, nn.utils, data, transformer/attention modules)."""
+
+import numpy as np
+import pytest
+
+import ember
+
+torch = pytest.importorskip("torch")
+
+_OPTIMS = ["SGD", "Adam", "AdamW", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "RMSprop"]
+_OPTIMS += ["Rprop", "ASGD"]
+
+
+@pytest.mark.parametrize("name", _OPTIMS)
+def test_complex_0d_parameter_steps_as_torch(name):
+    # a 0-d complex parameter: its (2,) real view (was: NumPy's "Changing the dtype of a 0d
+    # array" ValueError, then a (1, 2) view the kernels refused)
+    p0 = np.array(1.0 + 2.0j, np.complex128)
+    v0 = np.array([0.5 - 1.0j, 2.0j], np.complex128)
+    e = [ember.nn.Parameter(ember.tensor(p0.copy())), ember.nn.Parameter(ember.tensor(v0.copy()))]
+    t = [torch.nn.Parameter(torch.tensor(p0.copy())), torch.nn.Parameter(torch.tensor(v0.copy()))]
+    eo = getattr(ember.optim, name)(e, lr=0.1)
+    to = getattr(torch.optim, name)(t, lr=0.1)
+    for step in range(3):
+        for ps, lib in ((e, ember), (t, torch)):
+            ps[0].grad = lib.tensor(np.array(0.5 - 1.0j * step, np.complex128))
+            ps[1].grad = lib.tensor(np.array([1.0 + 1.0j, -2.0 + step * 1j], np.complex128))
+        eo.step()
+        to.step()
+    for a, b in zip(e, t):
+        assert a.shape == tuple(b.shape)
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-12)
+    # the state keeps the parameter's complex shape
+    for k, v in eo.state[e[0]].items():
+        tv = to.state[t[0]][k]
+        assert tuple(v.shape) == tuple(tv.shape), k
+
+
+def test_modulelist_repr_compresses_repeated_children():
+    # torch's ModuleList repr: a run of equal children is one line "(a-b): n x ..."
+    for lib in (ember, torch):
+        nn = lib.nn
+        m = nn.Sequential(
+            nn.ModuleList([nn.ReLU(), nn.ReLU(), nn.Tanh(), nn.Linear(1, 1), nn.Linear(1, 1)]),
+            nn.ModuleList(),
+        )
+        if lib is ember:
+            got = repr(m)
+        else:
+            want = repr(m)
+    assert got == want
+    assert "(0-1): 2 x ReLU()" in got and "(3-4): 2 x Linear(" in got
+    enc = ember.nn.TransformerEncoder(ember.nn.TransformerEncoderLayer(4, 2, 8), 3)
+    assert "(layers): ModuleList(\n    (0-2): 3 x TransformerEncoderLayer(\n" in repr(enc)
