@@ -168,6 +168,23 @@ class ModuleList(Module):
     def __iadd__(self, modules) -> ModuleList:
         return self.extend(modules)
 
+    def __repr__(self) -> str:
+        # torch's: a run of equal children is one line, "(0-5): 6 x TransformerEncoderLayer(...)"
+        reprs = [repr(m) for m in self]
+        if not reprs:
+            return type(self).__name__ + "()"
+        runs = []  # [first index, last index, repr]
+        for i, r in enumerate(reprs):
+            if runs and runs[-1][2] == r:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, r])
+        lines = [
+            (f"({a}): {r}" if a == b else f"({a}-{b}): {b - a + 1} x {r}").replace("\n", "\n  ")
+            for a, b, r in runs
+        ]
+        return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
+
 
 class ModuleDict(Module):
     """A dict of modules, registered under their keys."""
