@@ -53,3 +53,16 @@ def test_modulelist_repr_compresses_repeated_children():
     assert "(0-1): 2 x ReLU()" in got and "(3-4): 2 x Linear(" in got
     enc = ember.nn.TransformerEncoder(ember.nn.TransformerEncoderLayer(4, 2, 8), 3)
     assert "(layers): ModuleList(\n    (0-2): 3 x TransformerEncoderLayer(\n" in repr(enc)
+
+
+def test_modulelist_setitem_out_of_range_raises():
+    # was: l[5] = m wrapped round (5 % len) and silently replaced another entry
+    for lib in (ember, torch):
+        nn = lib.nn
+        lst = nn.ModuleList([nn.ReLU(), nn.Tanh()])
+        for idx in (2, 5, -3):
+            with pytest.raises(IndexError, match="out of range"):
+                lst[idx] = nn.GELU()
+        assert [type(m).__name__ for m in lst] == ["ReLU", "Tanh"]
+        lst[-1] = nn.GELU()
+        assert [type(m).__name__ for m in lst] == ["ReLU", "GELU"]
