@@ -66,3 +66,22 @@ def test_modulelist_setitem_out_of_range_raises():
         assert [type(m).__name__ for m in lst] == ["ReLU", "Tanh"]
         lst[-1] = nn.GELU()
         assert [type(m).__name__ for m in lst] == ["ReLU", "GELU"]
+
+
+@pytest.mark.parametrize(
+    "lengths, enforce_sorted",
+    [([3, 5, 1, 4], True), ([0, 1, 1, 1], False), ([2, 1, 1, 1, 1], False), ([[2, 1, 1, 1]], True)],
+    ids=["unsorted", "zero", "too-many", "2-d"],
+)
+def test_pack_padded_sequence_bad_lengths_raise_runtime_error_too(lengths, enforce_sorted):
+    # torch raises RuntimeError for these; ember's ValueError is now a RuntimeError as well, so
+    # torch code catching RuntimeError still works
+    pack = ember.nn.utils.rnn.pack_padded_sequence
+    with pytest.raises(RuntimeError):
+        torch.nn.utils.rnn.pack_padded_sequence(
+            torch.zeros(5, 4, 2), lengths, False, enforce_sorted
+        )
+    with pytest.raises(RuntimeError, match="pack_padded_sequence"):
+        pack(ember.zeros(5, 4, 2), lengths, False, enforce_sorted)
+    with pytest.raises(ValueError, match="pack_padded_sequence"):
+        pack(ember.zeros(5, 4, 2), lengths, False, enforce_sorted)
