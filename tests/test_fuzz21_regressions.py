@@ -85,3 +85,19 @@ def test_pack_padded_sequence_bad_lengths_raise_runtime_error_too(lengths, enfor
         pack(ember.zeros(5, 4, 2), lengths, False, enforce_sorted)
     with pytest.raises(ValueError, match="pack_padded_sequence"):
         pack(ember.zeros(5, 4, 2), lengths, False, enforce_sorted)
+
+
+def test_load_state_dict_strict_message_is_torchs():
+    # torch's wording to the character: double-quoted keys and a closing '. ' (was: repr quotes)
+    msgs = []
+    for lib in (ember, torch):
+        nn = lib.nn
+        m = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+        sd = dict(m.state_dict())
+        del sd["0.bias"], sd["1.weight"]
+        sd["extra"] = lib.zeros(1)
+        with pytest.raises(RuntimeError) as info:
+            m.load_state_dict(sd)
+        msgs.append(str(info.value))
+    assert msgs[0] == msgs[1]
+    assert 'Missing key(s) in state_dict: "0.bias", "1.weight". ' in msgs[0]
