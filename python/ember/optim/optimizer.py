@@ -303,10 +303,10 @@ class Optimizer:
         memory), and buffers the step creates from the real view get their complex form back."""
         arr = p.data
         g = _grad_array(p)
-        p.data = _real_view(np.ascontiguousarray(arr))
+        p.data = _real_view(arr)
         for v in self.state.get(p, {}).values():
             if isinstance(v, Tensor) and v.data.dtype.kind == "c" and v.data.shape == arr.shape:
-                v.data = _real_view(np.ascontiguousarray(v.data))
+                v.data = _real_view(v.data)
         try:
             yield group, p, _real_view(g)
         finally:
@@ -473,8 +473,10 @@ def _strided(p: Tensor, state: dict | None) -> list:
 
 
 def _real_view(a: np.ndarray) -> np.ndarray:
-    """A C-contiguous complex array's (..., 2) real view."""
-    return a.view(a.real.dtype).reshape(a.shape + (2,))
+    """A C-contiguous complex array's (..., 2) real view (a 0-d one's too: NumPy refuses
+    to view a 0-d array as a smaller dtype, so through its 1-element reshape)."""
+    shape = a.shape  # (np.ascontiguousarray makes a 0-d array 1-d: the caller's shape kept)
+    return np.ascontiguousarray(a).reshape(shape or (1,)).view(a.real.dtype).reshape(shape + (2,))
 
 
 def _grad_array(p: Tensor) -> np.ndarray:

@@ -118,17 +118,21 @@ class ModuleList(Module):
         if modules is not None:
             self.extend(modules)
 
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return ModuleList(list(self._modules.values())[idx])
+    def _key(self, idx) -> str:
         idx = operator.index(idx)  # an int, or a 0-d integer Tensor / NumPy integer, as torch
         n = len(self)
         if not -n <= idx < n:
             raise IndexError(f"index {idx} is out of range for ModuleList of length {n}")
-        return self._modules[str(idx % n)]
+        return str(idx % n)
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return ModuleList(list(self._modules.values())[idx])
+        return self._modules[self._key(idx)]
 
     def __setitem__(self, idx, module):
-        self.add_module(str(idx % len(self)), module)
+        # (an index past the end is refused, as torch's: it wrapped round onto another entry)
+        self.add_module(self._key(idx), module)
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -167,6 +171,23 @@ class ModuleList(Module):
 
     def __iadd__(self, modules) -> ModuleList:
         return self.extend(modules)
+
+    def __repr__(self) -> str:
+        # torch's: a run of equal children is one line, "(0-5): 6 x TransformerEncoderLayer(...)"
+        reprs = [repr(m) for m in self]
+        if not reprs:
+            return type(self).__name__ + "()"
+        runs = []  # [first index, last index, repr]
+        for i, r in enumerate(reprs):
+            if runs and runs[-1][2] == r:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, r])
+        lines = [
+            (f"({a}): {r}" if a == b else f"({a}-{b}): {b - a + 1} x {r}").replace("\n", "\n  ")
+            for a, b, r in runs
+        ]
+        return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
 class ModuleDict(Module):

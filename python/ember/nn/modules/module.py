@@ -1012,13 +1012,13 @@ class Module:
                     raise RuntimeError("load_state_dict post-hook must return None")
 
         load(self, state_dict)
-        if strict:
+        if strict:  # torch's wording to the character ('"a", "b". '): user code matches on it
             if unexpected:
-                errors.insert(
-                    0, "Unexpected key(s) in state_dict: " + ", ".join(map(repr, unexpected))
-                )
+                keys = ", ".join(f'"{k}"' for k in unexpected)
+                errors.insert(0, f"Unexpected key(s) in state_dict: {keys}. ")
             if missing:
-                errors.insert(0, "Missing key(s) in state_dict: " + ", ".join(map(repr, missing)))
+                keys = ", ".join(f'"{k}"' for k in missing)
+                errors.insert(0, f"Missing key(s) in state_dict: {keys}. ")
         if errors:
             raise RuntimeError(
                 f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"

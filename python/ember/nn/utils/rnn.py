@@ -163,6 +163,11 @@ def _unpack(sequence, op: str, total_length=None, padding_value=0.0) -> tuple[Te
     return padded.reshape(t, n, *data.shape[1:]), lens
 
 
+class _LengthsError(ValueError, RuntimeError):
+    """Bad lengths: torch raises RuntimeError here, ember's convention is ValueError; both
+    catch it."""
+
+
 def _flag(v, op: str, name: str) -> bool:
     """A bool argument: torch's C++ functions refuse anything else (1, None) with TypeError."""
     if not isinstance(v, bool | np.bool_):
@@ -188,13 +193,15 @@ def _lengths(lengths, op: str, floats: bool = False, least: int = 1) -> np.ndarr
     if arr.dtype.kind not in ("iuf" if floats else "iu"):
         raise TypeError(f"{op}: lengths must be integers, got {arr.dtype}")
     if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"{op}: lengths must be a non-empty 1-D sequence, got shape {arr.shape}")
+        raise _LengthsError(
+            f"{op}: lengths must be a non-empty 1-D sequence, got shape {arr.shape}"
+        )
     if arr.dtype.kind == "f":
         if not np.isfinite(arr).all():
             raise ValueError(f"{op}: lengths must be finite, got {arr.tolist()}")
         arr = np.trunc(arr)
     if arr.min() < least:
-        raise ValueError(f"{op}: every length must be >= {least}, got {int(arr.min())}")
+        raise _LengthsError(f"{op}: every length must be >= {least}, got {int(arr.min())}")
     return arr.astype(np.int64)
 
 
@@ -219,11 +226,11 @@ def pack_padded_sequence(input, lengths, batch_first: bool = False, enforce_sort
         x = x.transpose(0, 1)
     t, n = x.shape[0], x.shape[1]
     if lens.shape[0] != n:
-        raise ValueError(f"{op}: got {lens.shape[0]} lengths for a batch of {n}")
+        raise _LengthsError(f"{op}: got {lens.shape[0]} lengths for a batch of {n}")
     if lens.max() > t:
-        raise ValueError(f"{op}: length {int(lens.max())} exceeds the sequence length {t}")
+        raise _LengthsError(f"{op}: length {int(lens.max())} exceeds the sequence length {t}")
     if enforce_sorted and np.any(np.diff(lens) > 0):
-        raise ValueError(
+        raise _LengthsError(
             f"{op}: `lengths` array must be sorted in decreasing order when `enforce_sorted` "
             "is True. You can pass `enforce_sorted=False` to pack_padded_sequence and/or "
             "pack_sequence to sidestep this requirement if you do not need ONNX exportability."
