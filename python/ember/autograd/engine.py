@@ -537,15 +537,14 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
             )
         # free what backward needed; a node that saved no values (add, sum, the views) is
         # left whole, as torch's: a second backward may run through it
-        if not retain_graph and not node._reusable and _saves_values(node):
-            if node._tensor_api:  # a custom Function: refused only if backward reads them
-                node.saved_tensors = _FreedSaved(node)
-            else:
-                node.saved_tensors = None
-                node.parents = ()
-                node._freed = True
-        elif not retain_graph and not node._reusable:
-            node.parents = _light(parents)  # (kept, but not its inputs' memory)
+        if not retain_graph and not node._reusable:
+            if _saves_values(node):
+                if node._tensor_api:  # a custom Function: refused only if backward reads them
+                    node.saved_tensors = _FreedSaved(node)
+                else:
+                    node.saved_tensors = None
+                    node._freed = True
+            node.parents = _light(parents)  # (its edges kept, as torch's, not their memory)
         for parent, g in zip(parents, in_grads):
             if parent is None or g is None:
                 continue
@@ -883,13 +882,22 @@ def _to_base(g: np.ndarray, view, base) -> np.ndarray:
 
 
 def _light(parents) -> tuple:
-    """A node's inputs once a pass kept it: each non-leaf as its grad_fn, output index, shape,
-    dtype and in-place history alone (a zero-stride stand-in of its array), as torch's edges,
-    which hold no tensor: a chain of adds kept whole would keep every activation it read
-    alive as long as the loss is. Leaves stay (torch's AccumulateGrad holds them too)."""
+    """A node's inputs once a pass is through it: each large non-leaf as its grad_fn, output
+    index, shape, dtype and in-place history alone (a zero-stride stand-in of its array), as
+    torch's edges, which hold no tensor: a chain of adds kept whole would otherwise keep every
+    activation it read alive as long as the loss is. Leaves that take a gradient stay (torch's
+    AccumulateGrad holds them too), constants go; small inputs stay as they are (a stand-in
+    costs ~1 us, their memory little)."""
+    for p in parents:
+        if p is not None and (p._ctx is not None or not p._requires_grad) and p.data.nbytes >= 4096:
+            break
+    else:
+        return parents
     out = []
     for p in parents:
-        if p is not None and p._ctx is not None and p.data.base is not _NOTHING:
+        if p is not None and p._ctx is None and not p._requires_grad:
+            p = None  # (a constant input: no edge, as torch's)
+        elif p is not None and p._ctx is not None and p.data.base is not _NOTHING:
             d = p.data
             key = (d.shape, d.dtype)
             z = _stand_ins.get(key)
@@ -919,29 +927,23 @@ def _saves_values(node) -> bool:
     if "_reusable" in d:  # (set False by the node itself: advanced indexing's index arrays)
         return True
     saved = d.get("saved_tensors")
-    if saved is not None and type(saved) is not tuple:  # (hooks' packed values; freed ones)
-        return True
-    if saved:
+    if saved is not None:
+        if type(saved) is not tuple:  # (hooks' packed values; freed ones)
+            return True
         for s in saved:
             if s is not None and type(s).__name__ != "_ShapeOnly":
                 return True
     if node._tensor_api:  # a custom Function saves through save_for_backward alone
         return False
-    plain = _PLAIN
+    held = _HELD
     for k, v in d.items():
-        t = type(v)
-        if t is tuple or t is list:
-            if k in _NOT_KEPT:
-                continue
-            for a in v:
-                if type(a) not in plain and isinstance(a, _HELD):
-                    return True
-        elif t not in plain and isinstance(v, _HELD):
+        if isinstance(v, held):
             return True
+        if (type(v) is tuple or type(v) is list) and k not in _NOT_KEPT:
+            for a in v:
+                if isinstance(a, held):
+                    return True
     return False
-
-
-_PLAIN = frozenset((int, float, bool, tuple, type(None), str))  # (never saved values)
 
 
 class _FreedSaved:

@@ -1044,7 +1044,7 @@ def _sum_name(op):
 # PyTorch's node names where ember's class name is not already torch's op name (the rest are
 # "<Class>Backward0": AddBackward0, MulBackward0, ExpBackward0, ...).
 _NAMES = {
-    "Linear": lambda c: "AddmmBackward0" if c.parents[2] is not None else "MmBackward0",
+    "Linear": lambda c: "AddmmBackward0" if c.has_bias else "MmBackward0",
     "MatMul": "MmBackward0",
     "Activation": lambda c: "".join(p.capitalize() for p in c.act.split("_")) + "Backward0",
     "Softmax": lambda c: "LogSoftmaxBackward0" if c.log else "SoftmaxBackward0",

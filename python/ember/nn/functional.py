@@ -216,7 +216,7 @@ class Linear(Function):
         # optimiser step between a first layer's forward and backward leaves it valid
         nx, nw = ctx.needs_input_grad[:2]
         ctx.save_for_backward(x2 if nw else ops._shape_only(x2), w if nx else ops._shape_only(w))
-        ctx.lead = lead
+        ctx.lead, ctx.has_bias = lead, b is not None  # (has_bias names the node after backward)
         return y.reshape(*lead, w.shape[0])
 
     @staticmethod
