@@ -35,7 +35,7 @@ import numpy as np
 from ember import random as _random
 from ember.nn.functional import _AssertionValueError
 from ember.random import rng as _rng
-from ember.tensor import Tensor
+from ember.tensor import Tensor, _extra_state, _rebuild_tensor, _strided_payload
 
 __all__ = [
     "BatchSampler",
@@ -790,6 +790,11 @@ class _ShmPickler(pickle.Pickler):
         self.prefix = prefix
 
     def reducer_override(self, obj):
+        if isinstance(obj, Tensor) and obj.data.base is not None:
+            # a view crosses as its own elements, not its storage (a pickle's rule, as torch's):
+            # a dataset's row would otherwise carry the whole dataset, sample after sample
+            payload = _strided_payload(obj.data)
+            return _rebuild_tensor, (type(obj), payload, obj._requires_grad, _extra_state(obj))
         if type(obj) is not np.ndarray or obj.nbytes < _SHM_MIN_BYTES or obj.dtype.hasobject:
             return NotImplemented
         path = f"{_SHM_DIR}/{self.prefix}{next(_shm_names)}"
