@@ -104,3 +104,12 @@ def test_worker_sends_a_view_as_its_own_elements():
         (x,) = got[i]
         np.testing.assert_array_equal(x.numpy(), big[i].numpy())
         assert x.untyped_storage().nbytes() == 4000
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_pack_padded_sequence_non_finite_length_is_a_runtime_error_as_torch(bad):
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError):
+        torch.nn.utils.rnn.pack_padded_sequence(torch.zeros(3, 2, 1), [bad, 1.0])
+    with pytest.raises(RuntimeError, match="lengths must be finite"):
+        ember.nn.utils.rnn.pack_padded_sequence(ember.zeros(3, 2, 1), [bad, 1.0])

@@ -198,7 +198,7 @@ def _lengths(lengths, op: str, floats: bool = False, least: int = 1) -> np.ndarr
         )
     if arr.dtype.kind == "f":
         if not np.isfinite(arr).all():
-            raise ValueError(f"{op}: lengths must be finite, got {arr.tolist()}")
+            raise _LengthsError(f"{op}: lengths must be finite, got {arr.tolist()}")
         arr = np.trunc(arr)
     if arr.min() < least:
         raise _LengthsError(f"{op}: every length must be >= {least}, got {int(arr.min())}")
