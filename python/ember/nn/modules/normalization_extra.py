@@ -41,7 +41,8 @@ class GroupNorm(Module):
     ):
         super().__init__()
         num_groups = _check_size("GroupNorm", "num_groups", num_groups)
-        num_channels = _check_size("GroupNorm", "num_channels", num_channels)
+        # torch allows no channels (an empty layer over (N, 0, *) inputs)
+        num_channels = _check_size("GroupNorm", "num_channels", num_channels, minimum=0)
         if num_channels % num_groups:
             raise ValueError(
                 f"GroupNorm: num_channels ({num_channels}) must be divisible by "
