@@ -4544,24 +4544,30 @@ def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
     """One GRU step. input (N, I) or (I,), hx (N, H) / (H,) or None -> h'."""
     op = "gru_cell"
     w_ih, w_hh, b_ih, b_hh, _, h, _ = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 3)
-    return _gru_cell(op, input, hx, w_ih, w_hh, b_ih, b_hh, h)
+    return _h_cell(op, input, hx, w_ih, w_hh, b_ih, b_hh, h, None)
 
 
-def _gru_cell(op, input, hx, w_ih, w_hh, b_ih, b_hh, h):
-    """gru_cell after _rnn_weights (see _lstm_cell)."""
+def _h_cell(op, input, hx, w_ih, w_hh, b_ih, b_hh, h, nonlinearity):
+    """gru_cell (nonlinearity None) or rnn_cell after _rnn_weights (see _lstm_cell)."""
     x, unb = _cell_input(op, input, w_ih)
     if hx is not None and unb:
         hx = _unbatched_state(op, hx, h)
     shape = x.data.shape
     n = 1 if unb else shape[0]
     h0 = _rnn_state(op, hx, "h0", n, h, x.data.dtype)
+    gru = nonlinearity is None
     if _cell_direct(x, h0, w_ih, w_hh, b_ih, b_hh):
-        h_n = _C.gru_forward(
+        kernel, last = (_C.gru_forward, False) if gru else (_C.rnn_forward, nonlinearity)
+        h_n = kernel(  # (last: the GRU's save flag, the RNN's nonlinearity)
             _contig(x.data.reshape(1, n, shape[-1])), _raw(h0), w_ih.data, w_hh.data, _raw(b_ih),
-            _raw(b_hh), None, False, False,
+            _raw(b_hh), None, False, last,
         )[1]  # fmt: skip
         return _cell_out(h_n, unb)
-    _, h_n = GRULayer.apply(_cell_step(x, unb), h0, w_ih, w_hh, b_ih, b_hh, None, False)
+    x = _cell_step(x, unb)
+    if gru:
+        _, h_n = GRULayer.apply(x, h0, w_ih, w_hh, b_ih, b_hh, None, False)
+    else:
+        _, h_n = RNNLayer.apply(x, h0, w_ih, w_hh, b_ih, b_hh, None, False, nonlinearity)
     return _unbatch(h_n, unb)
 
 
@@ -4571,26 +4577,7 @@ def rnn_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"{op}: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
     w_ih, w_hh, b_ih, b_hh, _, h, _ = _rnn_weights(op, w_ih, w_hh, b_ih, b_hh, 1)
-    return _rnn_cell(op, input, hx, w_ih, w_hh, b_ih, b_hh, h, nonlinearity)
-
-
-def _rnn_cell(op, input, hx, w_ih, w_hh, b_ih, b_hh, h, nonlinearity):
-    """rnn_cell after _rnn_weights (see _lstm_cell)."""
-    x, unb = _cell_input(op, input, w_ih)
-    if hx is not None and unb:
-        hx = _unbatched_state(op, hx, h)
-    shape = x.data.shape
-    n = 1 if unb else shape[0]
-    h0 = _rnn_state(op, hx, "h0", n, h, x.data.dtype)
-    if _cell_direct(x, h0, w_ih, w_hh, b_ih, b_hh):
-        h_n = _C.rnn_forward(
-            _contig(x.data.reshape(1, n, shape[-1])), _raw(h0), w_ih.data, w_hh.data, _raw(b_ih),
-            _raw(b_hh), None, False, nonlinearity,
-        )[1]  # fmt: skip
-        return _cell_out(h_n, unb)
-    x = _cell_step(x, unb)
-    _, h_n = RNNLayer.apply(x, h0, w_ih, w_hh, b_ih, b_hh, None, False, nonlinearity)
-    return _unbatch(h_n, unb)
+    return _h_cell(op, input, hx, w_ih, w_hh, b_ih, b_hh, h, nonlinearity)
 
 
 # ---- embedding ----------------------------------------------------------------------------

@@ -471,6 +471,10 @@ class RNNCellBase(Module):
     def _w(self):
         return self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
 
+    def _apply(self, *args, **kwargs):  # (.to()/.double(): the checked weights are old ones)
+        self.__dict__.pop("_w_checked", None)
+        return super()._apply(*args, **kwargs)
+
     def _checked_w(self, op: str, gates: int):
         """(w_ih, w_hh, b_ih, b_hh, hidden_size) as F._rnn_weights checks them: once while the
         parameters and their arrays stay the same objects (a decoder calls the cell every step;
@@ -514,7 +518,7 @@ class RNNCell(RNNCellBase):
         nl = self.nonlinearity
         if nl not in ("tanh", "relu"):  # (an attribute: it may have been changed since)
             raise ValueError(f"rnn_cell: nonlinearity must be 'tanh' or 'relu', got {nl!r}")
-        return F._rnn_cell("rnn_cell", input, hx, *self._checked_w("rnn_cell", 1), nl)
+        return F._h_cell("rnn_cell", input, hx, *self._checked_w("rnn_cell", 1), nl)
 
 
 class LSTMCell(RNNCellBase):
@@ -561,4 +565,4 @@ class GRUCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, 3, device, dtype)
 
     def forward(self, input, hx=None):
-        return F._gru_cell("gru_cell", input, hx, *self._checked_w("gru_cell", 3))
+        return F._h_cell("gru_cell", input, hx, *self._checked_w("gru_cell", 3), None)
