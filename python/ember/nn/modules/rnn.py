@@ -471,10 +471,6 @@ class RNNCellBase(Module):
     def _w(self):
         return self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
 
-    def _apply(self, *args, **kwargs):  # (.to()/.double(): the checked weights are old ones)
-        self.__dict__.pop("_w_checked", None)
-        return super()._apply(*args, **kwargs)
-
     def _checked_w(self, op: str, gates: int):
         """(w_ih, w_hh, b_ih, b_hh, hidden_size) as F._rnn_weights checks them: once while the
         parameters and their arrays stay the same objects (a decoder calls the cell every step;
