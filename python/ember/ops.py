@@ -863,6 +863,8 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
                 except ValueError:
                     _check_broadcast("pow", x, e)
                     raise
+                if type(y) is not _ND:  # (two 0-d arrays give a NumPy scalar: read-only)
+                    return Tensor._make(y, False, None, 0)
                 return _plain(_laid(y, (x, e)))
             return _apply_broadcasting(Pow, "pow", a, b)
     a, b = _as_operand(a), _as_operand(b)
@@ -1155,6 +1157,8 @@ def _binary(
                 ):  # (the first test alone: ~0.15 us less of a 32x32 call)
                     y = straight(a, b)
                     if y is not None:
+                        if type(y) is not _ND:  # (0-d operands: a NumPy scalar, read-only)
+                            return Tensor._make(y, False, None, 0)
                         if a.base is not None or b.base is not None:
                             y = _laid(y, (a, b))  # (see _laid)
                         return _plain(y)
@@ -2697,6 +2701,8 @@ def compare(ufunc, a, b=None) -> Tensor:
         y = b if type(b) is float else b.data
         if (x.dtype is _F32 or x.dtype is _F64) and (y is b or y.dtype is x.dtype):
             out = ufunc(x, y)
+            if type(out) is not _ND:  # (a 0-d x: a NumPy bool, read-only)
+                return Tensor._make(out, False, None, 0)
             if x.base is not None or (y is not b and y.base is not None):
                 out = _laid(out, (x, y))  # (see _laid)
             return _plain(out)
@@ -7815,6 +7821,14 @@ def _einsum_subscripts(equation: str, shapes):
             raise ValueError(
                 f"einsum: subscripts {subs[i]!r} do not fit operand {i} of shape {shape}"
             )
+        if len(set(sub)) < len(sub):  # a diagonal: torch refuses sizes that differ (even a 1)
+            size = {}
+            for c, n in zip(sub, shape):
+                if size.setdefault(c, n) != n:
+                    raise ValueError(
+                        f"einsum: subscript {c} is repeated for operand {i} but the sizes "
+                        f"don't match, {size[c]} != {n} (shape {shape})"
+                    )
         subs[i] = sub
     if arrow:
         out = rhs.replace("...", ell)

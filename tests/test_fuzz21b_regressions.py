@@ -1,0 +1,76 @@
+"""Regressions from a differential fuzz (against torch 2.13) of the fast paths landed in round 21:
+0-d results of the straight binary paths, and einsum's repeated subscripts."""
+
+import operator
+
+import numpy as np
+import pytest
+
+import ember
+
+torch = pytest.importorskip("torch")
+
+
+_CASES = [(op, "tensor") for op in (ember.pow, ember.float_power, ember.atan2)] + [
+    (op, other)
+    for op in (operator.pow, operator.lt, operator.ge, operator.eq, operator.ne)
+    for other in ("tensor", "float")
+]
+
+
+@pytest.mark.parametrize("op, other", _CASES)
+def test_zero_dim_fast_path_results_are_writable_arrays(op, other):
+    # two 0-d arrays through a ufunc give a NumPy scalar: the straight paths wrapped it as the
+    # tensor's data, so an in-place op on the result raised "in-place update of a read-only
+    # tensor"; torch's 0-d results are ordinary tensors
+    a, b = ember.tensor(2.0), (ember.tensor(3.0) if other == "tensor" else 3.0)
+    ta, tb = torch.tensor(2.0), (torch.tensor(3.0) if other == "tensor" else 3.0)
+    tname = {ember.pow: "pow", ember.float_power: "float_power", ember.atan2: "atan2"}
+    r = op(a, b)
+    t = getattr(torch, tname[op])(ta, tb) if op in tname else op(ta, tb)
+    assert type(r.data) is np.ndarray and r.data.flags.writeable
+    assert r.shape == () and np.asarray(r.data).dtype == t.numpy().dtype
+    if r.dtype == ember.bool:
+        r.logical_not_()
+        t.logical_not_()
+    else:
+        r.mul_(2)
+        t.mul_(2)
+    np.testing.assert_allclose(r.numpy(), t.numpy(), rtol=1e-6)
+
+
+def test_zero_dim_compare_under_float64_default():
+    ember.set_default_dtype(ember.float64)
+    try:
+        r = ember.tensor(0.5) < ember.tensor(1.5)
+    finally:
+        ember.set_default_dtype(ember.float32)
+    r[...] = False  # a writable 0-d bool array
+    assert r.item() is False
+
+
+@pytest.mark.parametrize(
+    "eq, sa, sb",
+    [
+        ("e,dad", (3,), (3, 0, 1)),  # the size-1 repeat torch refuses too
+        ("i,jj->ij", (2,), (2, 3)),
+        ("ii,ij->j", (3, 2), (3, 4)),
+    ],
+)
+def test_einsum_repeated_subscript_sizes_differ(eq, sa, sb):
+    # a letter repeated within one operand over dims of different sizes: torch raises;
+    # ember took NumPy's diagonal over the shorter one and returned values
+    a, b = np.ones(sa, np.float32), np.ones(sb, np.float32)
+    with pytest.raises(RuntimeError, match="repeated for operand 1|repeated for operand 0"):
+        torch.einsum(eq, torch.tensor(a), torch.tensor(b))
+    with pytest.raises(ValueError, match=r"subscript \w is repeated for operand \d.*sizes"):
+        ember.einsum(eq, ember.tensor(a), ember.tensor(b))
+
+
+def test_einsum_one_operand_repeated_subscript_sizes_differ():
+    with pytest.raises(ValueError, match=r"subscript i is repeated for operand 0.*3 != 1"):
+        ember.einsum("ii->i", ember.ones(3, 1))
+    x = np.arange(9.0).reshape(3, 3)
+    np.testing.assert_array_equal(
+        ember.einsum("ii->i", ember.tensor(x)).numpy(), torch.einsum("ii->i", torch.tensor(x))
+    )
