@@ -74,3 +74,21 @@ def test_einsum_one_operand_repeated_subscript_sizes_differ():
     np.testing.assert_array_equal(
         ember.einsum("ii->i", ember.tensor(x)).numpy(), torch.einsum("ii->i", torch.tensor(x))
     )
+
+
+@pytest.mark.parametrize(
+    "call",
+    ["zeros(True)", "ones((True,))", "full((True,), 0.5)", "randn([True])", "empty(True)"],
+)
+def test_factory_refuses_a_bool_first_size(call):
+    # torch's size parser refuses a bool in the first position (ember's operator.index took
+    # it as 1); torch.zeros(2, True) is (2, 1) in both
+    with pytest.raises(TypeError, match="tuple of ints"):
+        eval("torch." + call)
+    with pytest.raises(TypeError, match="sizes must be ints"):
+        eval("ember." + call)
+
+
+def test_factory_takes_a_bool_later_size_as_torch():
+    for call in ["zeros(2, True)", "ones([2, False])", "full((2, True), 0.5)"]:
+        assert eval("ember." + call).shape == tuple(eval("torch." + call).shape)

@@ -25,6 +25,8 @@ def _size(shape, op: str) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], tuple | list):
         shape = tuple(shape[0])
     try:
+        if shape and type(shape[0]) is bool:  # (torch refuses a bool first size, takes others)
+            raise TypeError
         shape = tuple(operator.index(s) for s in shape)
     except TypeError:
         raise TypeError(f"{op}: sizes must be ints, got {shape!r}") from None
