@@ -92,3 +92,57 @@ def test_factory_refuses_a_bool_first_size(call):
 def test_factory_takes_a_bool_later_size_as_torch():
     for call in ["zeros(2, True)", "ones([2, False])", "full((2, True), 0.5)"]:
         assert eval("ember." + call).shape == tuple(eval("torch." + call).shape)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("value", [1e39, -1e300, 70000.0, 70000])
+def test_fill_beyond_the_dtype_range_is_refused(dtype, value):
+    # NumPy cast such a fill to inf (with a RuntimeWarning); torch refuses a finite value
+    # beyond the range of a float32/float16/bfloat16 fill (inf and NaN fill as they are)
+    tdt, edt = getattr(torch, dtype), getattr(ember, dtype)
+    tm, em = torch.tensor([True, False]), ember.tensor([True, False])
+    outcomes = []
+    for fill in (
+        lambda: torch.zeros(2, dtype=tdt).masked_fill(tm, value),
+        lambda: torch.zeros(2, dtype=tdt).fill_(value),
+    ):
+        try:
+            outcomes.append(fill().float().numpy())
+        except RuntimeError as e:
+            assert "without overflow" in str(e)
+            outcomes.append(None)
+    for fill, want in zip(
+        (
+            lambda: ember.zeros(2, dtype=edt).masked_fill(em, value),
+            lambda: ember.zeros(2, dtype=edt).fill_(value),
+        ),
+        outcomes,
+    ):
+        if want is None:
+            with pytest.raises(RuntimeError, match="without overflow"):
+                fill()
+        else:
+            np.testing.assert_array_equal(fill().float().numpy(), want)
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), 3.4e38])
+def test_fill_of_inf_nan_and_in_range_values_still_fills(value):
+    m = ember.tensor([True, False])
+    got = ember.zeros(2).masked_fill(m, value).numpy()
+    want = torch.zeros(2).masked_fill(torch.tensor([True, False]), value).numpy()
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(ember.full((2,), value).numpy(), torch.full((2,), value))
+
+
+def test_full_float32_beyond_range_is_refused():
+    for call in ("full((2,), 1e39)", "full((2,), -1e300, dtype={m}.float32)"):
+        with pytest.raises(RuntimeError, match="without overflow"):
+            eval("torch." + call.format(m="torch"))
+        with pytest.raises(RuntimeError, match="without overflow"):
+            eval("ember." + call.format(m="ember"))
+    with pytest.raises(RuntimeError, match="without overflow"):
+        ember.full_like(ember.zeros(2), 1e39)
+    with pytest.raises(RuntimeError, match="without overflow"):
+        ember.zeros(3).index_fill(0, ember.tensor([1]), 1e39)
+    # float64 takes it; float16's full fills inf as torch's does
+    assert ember.full((1,), 1e300, dtype=ember.float64).item() == 1e300

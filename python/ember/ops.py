@@ -103,11 +103,30 @@ def _wrapped(x: int, dtype, checked: bool = False):
     return np.array(x & (2**64 - 1), np.uint64).astype(dtype)  # a 0-d array: NumPy keeps dtype
 
 
+# The largest finite fill of each narrower float dtype (by dtype and by scalar type): torch
+# refuses a finite one beyond it, where NumPy casts it to inf with a RuntimeWarning
+_FILL_TOP = {
+    k: float(ml_dtypes.finfo(d).max)
+    for d in (np.float16, np.float32, ml_dtypes.bfloat16)
+    for k in (d, np.dtype(d))
+}
+
+
 def _fill_value(value, dtype) -> np.ndarray:
     """A fill value (a number, array or 0-d tensor's data) as dtype, a Python int wrapped as
-    torch casts it (filling uint8 with -2 writes 254; 300 overflows)."""
+    torch casts it (filling uint8 with -2 writes 254; 300 overflows), a finite real number
+    beyond a float16/bfloat16/float32 dtype's range refused as torch does."""
     if type(value) is int and np.dtype(dtype).kind in "iu":
         value = _wrapped(value, dtype, checked=True)
+    elif (top := _FILL_TOP.get(dtype)) is not None:
+        v = value
+        if type(v) is not float and type(v) is not int:  # (a NumPy number, a 0-d array)
+            real = np.ndim(v) == 0 and np.asarray(v).dtype.kind in "iuf"
+            v = float(v) if real else 0.0
+        if (v > top or v < -top) and v - v == 0:  # (v - v: NaN for inf; abs is ops.abs here)
+            raise RuntimeError(
+                f"value cannot be converted to type {np.dtype(dtype)} without overflow"
+            )
     return np.asarray(value, dtype)
 
 
