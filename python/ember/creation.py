@@ -25,6 +25,8 @@ def _size(shape, op: str) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], tuple | list):
         shape = tuple(shape[0])
     try:
+        if shape and type(shape[0]) is bool:  # (torch refuses a bool first size, takes others)
+            raise TypeError
         shape = tuple(operator.index(s) for s in shape)
     except TypeError:
         raise TypeError(f"{op}: sizes must be ints, got {shape!r}") from None
@@ -189,6 +191,7 @@ def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
 
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_F32_TOP = float(np.finfo(np.float32).max)
 _FILL_DTYPES = (_F32, _F64)  # _C.fill's (native byte order; also tested by identity: dtypes
 # of the builtin types are singletons)
 _FILL_MIN = 1 << 18  # bytes
@@ -251,6 +254,8 @@ def full(*args, **kwargs) -> Tensor:  # noqa: F811  (a fast front for full(size,
                 if type(s) is not int or s < 0:
                     break
             else:
+                if dt is _F32 and abs(args[1]) > _F32_TOP:
+                    return _full(*args, **kwargs)  # (its overflow check)
                 out = np.empty(size, dt)
                 out.fill(args[1])  # (np.full's copy of a 0-d array is ~0.5 us more)
                 return _plain(out)
@@ -262,6 +267,9 @@ def _check_fill(op: str, value, dtype) -> None:
     if np.dtype(dtype).kind in "iu" and isinstance(value, float | np.floating):
         if not np.isfinite(value):
             raise ValueError(f"{op}: value {value} cannot be converted to {np.dtype(dtype)}")
+    elif np.dtype(dtype) == _F32 and type(value) is float and abs(value) > _F32_TOP:
+        if not math.isinf(value):  # (torch's float32 full refuses it; float16's fills inf)
+            raise RuntimeError("value cannot be converted to type float32 without overflow")
 
 
 @_takes_device

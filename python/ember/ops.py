@@ -103,11 +103,30 @@ def _wrapped(x: int, dtype, checked: bool = False):
     return np.array(x & (2**64 - 1), np.uint64).astype(dtype)  # a 0-d array: NumPy keeps dtype
 
 
+# The largest finite fill of each narrower float dtype (by dtype and by scalar type): torch
+# refuses a finite one beyond it, where NumPy casts it to inf with a RuntimeWarning
+_FILL_TOP = {
+    k: float(ml_dtypes.finfo(d).max)
+    for d in (np.float16, np.float32, ml_dtypes.bfloat16)
+    for k in (d, np.dtype(d))
+}
+
+
 def _fill_value(value, dtype) -> np.ndarray:
     """A fill value (a number, array or 0-d tensor's data) as dtype, a Python int wrapped as
-    torch casts it (filling uint8 with -2 writes 254; 300 overflows)."""
+    torch casts it (filling uint8 with -2 writes 254; 300 overflows), a finite real number
+    beyond a float16/bfloat16/float32 dtype's range refused as torch does."""
     if type(value) is int and np.dtype(dtype).kind in "iu":
         value = _wrapped(value, dtype, checked=True)
+    elif (top := _FILL_TOP.get(dtype)) is not None:
+        v = value
+        if type(v) is not float and type(v) is not int:  # (a NumPy number, a 0-d array)
+            real = np.ndim(v) == 0 and np.asarray(v).dtype.kind in "iuf"
+            v = float(v) if real else 0.0
+        if (v > top or v < -top) and v - v == 0:  # (v - v: NaN for inf; abs is ops.abs here)
+            raise RuntimeError(
+                f"value cannot be converted to type {np.dtype(dtype)} without overflow"
+            )
     return np.asarray(value, dtype)
 
 
@@ -863,6 +882,8 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
                 except ValueError:
                     _check_broadcast("pow", x, e)
                     raise
+                if type(y) is not _ND:  # (two 0-d arrays give a NumPy scalar: read-only)
+                    return Tensor._make(y, False, None, 0)
                 return _plain(_laid(y, (x, e)))
             return _apply_broadcasting(Pow, "pow", a, b)
     a, b = _as_operand(a), _as_operand(b)
@@ -1155,6 +1176,8 @@ def _binary(
                 ):  # (the first test alone: ~0.15 us less of a 32x32 call)
                     y = straight(a, b)
                     if y is not None:
+                        if type(y) is not _ND:  # (0-d operands: a NumPy scalar, read-only)
+                            return Tensor._make(y, False, None, 0)
                         if a.base is not None or b.base is not None:
                             y = _laid(y, (a, b))  # (see _laid)
                         return _plain(y)
@@ -2697,6 +2720,8 @@ def compare(ufunc, a, b=None) -> Tensor:
         y = b if type(b) is float else b.data
         if (x.dtype is _F32 or x.dtype is _F64) and (y is b or y.dtype is x.dtype):
             out = ufunc(x, y)
+            if type(out) is not _ND:  # (a 0-d x: a NumPy bool, read-only)
+                return Tensor._make(out, False, None, 0)
             if x.base is not None or (y is not b and y.base is not None):
                 out = _laid(out, (x, y))  # (see _laid)
             return _plain(out)
@@ -7815,6 +7840,14 @@ def _einsum_subscripts(equation: str, shapes):
             raise ValueError(
                 f"einsum: subscripts {subs[i]!r} do not fit operand {i} of shape {shape}"
             )
+        if len(set(sub)) < len(sub):  # a diagonal: torch refuses sizes that differ (even a 1)
+            size = {}
+            for c, n in zip(sub, shape):
+                if size.setdefault(c, n) != n:
+                    raise ValueError(
+                        f"einsum: subscript {c} is repeated for operand {i} but the sizes "
+                        f"don't match, {size[c]} != {n} (shape {shape})"
+                    )
         subs[i] = sub
     if arrow:
         out = rhs.replace("...", ell)
