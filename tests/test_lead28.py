@@ -113,3 +113,26 @@ def test_pack_padded_sequence_non_finite_length_is_a_runtime_error_as_torch(bad)
         torch.nn.utils.rnn.pack_padded_sequence(torch.zeros(3, 2, 1), [bad, 1.0])
     with pytest.raises(RuntimeError, match="lengths must be finite"):
         ember.nn.utils.rnn.pack_padded_sequence(ember.zeros(3, 2, 1), [bad, 1.0])
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda a: a.reshape(3, 2),
+        lambda a: a.t(),
+        lambda a: a.flatten(),
+        lambda a: ember.nn.GRUCell(3, 4)(a),
+        lambda a: ember.nn.LSTMCell(3, 4)(a)[0],
+    ],
+)
+def test_forward_ad_views_and_cells_under_no_grad_refuse_not_drop(f):
+    # (fuzz21b: the fast view path dropped a dual tensor's tangent under no_grad; every other
+    # op refuses, ember's named limit)
+    from ember.autograd import forward_ad as fwad
+
+    x, t = ember.randn(2, 3), ember.ones(2, 3)
+    with fwad.dual_level():
+        xd = fwad.make_dual(x, t)
+        assert fwad.unpack_dual(f(xd)).tangent is not None  # (grad mode on: carried)
+        with ember.no_grad(), pytest.raises(RuntimeError, match="forward-mode AD through"):
+            f(xd)

@@ -3449,8 +3449,8 @@ class Reshape(Function):
 def _view(fn, x, arg) -> Tensor:
     """fn.apply(x, arg) for the view Functions (Reshape, Permute): a tensor outside the graph
     skips the generic apply's argument scan and node (~1 us of a ~2 us view)."""
-    if x._requires_grad and _state.enabled:
-        return fn.apply(x, arg)
+    if (x._requires_grad and _state.enabled) or _function._fw_level is not None:
+        return fn.apply(x, arg)  # (forward-mode AD: apply carries or refuses the tangent)
     d = x.data
     out = Tensor._make(d.reshape(arg) if fn is Reshape else d.transpose(arg), False, None, 0)
     if x._requires_grad:  # (grad mode off: the view still requires grad, as torch's)
