@@ -123,20 +123,24 @@ def preserve_saved(node, arr: np.ndarray, old: np.ndarray | None = None) -> None
     """arr (the output of ``node``) is about to be overwritten: whatever node saved of it
     becomes a copy of the old values (``old`` where it is arr itself)."""
 
-    def keep(v):
-        if isinstance(v, np.ndarray):
-            if v is arr and old is not None:
-                return old
-            return v.copy() if np.may_share_memory(v, arr) else v
-        if isinstance(v, tuple | list) and any(isinstance(i, np.ndarray) for i in v):
-            return type(v)(keep(i) for i in v)
-        return v
-
     for k, v in list(vars(node).items()):
         if k != "parents":
-            kept = keep(v)
+            kept = _kept(v, arr, old)
             if kept is not v:
                 setattr(node, k, kept)
+
+
+def _kept(v, arr: np.ndarray, old: np.ndarray | None):
+    """preserve_saved's value for v. (A module function: a nested one calling itself would be
+    a reference cycle holding arr until the collector runs, so every in-place activation's
+    2 MiB output was freed late and the next one page-faulted fresh memory.)"""
+    if isinstance(v, np.ndarray):
+        if v is arr and old is not None:
+            return old
+        return v.copy() if np.may_share_memory(v, arr) else v
+    if isinstance(v, tuple | list) and any(isinstance(i, np.ndarray) for i in v):
+        return type(v)(_kept(i, arr, old) for i in v)
+    return v
 
 
 def _commit(x: Tensor, new: Tensor, old: np.ndarray) -> None:
