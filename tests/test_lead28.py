@@ -155,3 +155,20 @@ def test_in_place_activation_frees_its_memory_without_the_collector(act):
     finally:
         gc.enable()
     assert w.grad is not None
+
+
+@pytest.mark.parametrize("clock", ["cpu", "wall"])
+def test_bench_times_a_microsecond_call_above_zero(clock):
+    # (`python -m ember bench --only tensorops --clock cpu` divided by an ember time of 0 s:
+    # one sub-microsecond call is below the CPU clock's granularity)
+    from ember.benchmarks import CLOCKS, format_table, time_calls
+
+    calls = {"a": 0}
+
+    def tiny():
+        calls["a"] += 1
+
+    t = time_calls({"ember": tiny, "torch": tiny}, min_time=0.01, clock=CLOCKS[clock])
+    assert 0 < t["ember"] < 1e-4 and 0 < t["torch"] < 1e-4
+    assert calls["a"] > 10  # (samples repeat the call)
+    assert "x" in format_table([("w", t)])
