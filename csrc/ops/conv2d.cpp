@@ -2804,6 +2804,23 @@ EMBER_SIMD void im2col_batch(T* col, int64_t ld, const T* x, const Geom& g, int6
 
 constexpr int64_t kBatchMaxPadded = int64_t(1) << 16;  // phase plane values, at most
 
+// The batch engines copy x one (channel, image) plane at a time: that plane's geometry, its
+// phase planes, and their buffer's values (0: too large, im2col reads x directly).
+struct PlanePhases {
+  Geom g;
+  Phases ph;
+  int64_t values;
+};
+
+inline PlanePhases plane_phases(const Geom& g, size_t elem) {
+  PlanePhases one{g, {}, 0};
+  one.g.Cg = 1;
+  one.g.K = g.KH * g.KW;
+  one.ph = make_phases(one.g, elem);
+  one.values = one.ph.Hs > 0 && one.ph.chan <= kBatchMaxPadded ? one.ph.buffer(one.g) : 0;
+  return one;
+}
+
 // bp = rows [k0, k0+kc) of the batch im2col (column i*P + p: image n0 + i, position p; i < nb)
 // as the micro-kernel's kc x NR panels, zero past column nb*P: the forward's B operand built in
 // place, with no col matrix and no separate packing pass. Through one channel's phase planes as
@@ -2877,11 +2894,8 @@ void forward_batch(T* y, const T* x, const T* w, const T* b, const Geom& g, int 
       std::clamp<int64_t>(std::min(kBatchNc / g.P, (g.N + nt - 1) / std::max(nt, 1)), 1, g.N);
   const int64_t blocks = (g.N + nbi - 1) / nbi;
   nt = int(std::min<int64_t>(nt, blocks));
-  Geom g1 = g;  // one channel: the phase planes of one (channel, image) plane
-  g1.Cg = 1;
-  g1.K = g.KH * g.KW;
-  const Phases ph1 = make_phases(g1, sizeof(T));
-  const int64_t xs_n = ph1.Hs > 0 && ph1.chan <= kBatchMaxPadded ? ph1.buffer(g1) : 0;
+  const PlanePhases one = plane_phases(g, sizeof(T));
+  const int64_t xs_n = one.values;
   const int64_t O_full = g.O / MR * MR, edge_n = O_full < g.O ? MR * g.K : 0;
   const int64_t bp_n = kc_blk * round_up(nbi * g.P, NR) + kSlack, yt_n = g.O * nbi * g.P;
   const size_t per_thread = size_t(bp_n + yt_n + xs_n) * sizeof(T) + 3 * 64;
@@ -2904,7 +2918,7 @@ void forward_batch(T* y, const T* x, const T* w, const T* b, const Geom& g, int 
       const int64_t n0 = t * nbi, nb = std::min(nbi, g.N - n0), L = nb * g.P;
       for (int64_t pc = 0; pc < g.K; pc += kc_blk) {
         const int64_t kc = std::min(kc_blk, g.K - pc);
-        batch_panels(bp, x, g, n0, nb, pc, kc, xs, &fresh, g1, ph1, NR);
+        batch_panels(bp, x, g, n0, nb, pc, kc, xs, &fresh, one.g, one.ph, NR);
         const T beta = pc > 0 ? T(1) : T(0);
         for (int64_t ic = 0; ic < g.O; ic += mc_blk)
           for (int64_t jr = 0; jr < L; jr += NR) {
@@ -3041,11 +3055,8 @@ void weight_grad_batch(T* dw, const T* dy, const T* x, const Geom& g, int nt) {
   const int64_t kblocks = (g.K + kb - 1) / kb, Ogp = round_up(g.O, NR);
   const int64_t oc = std::max<int64_t>(NR, kBatchDwPanels / (Lmax * elem) / NR * NR);
   nt = int(std::min<int64_t>(nt, kblocks));
-  Geom g1 = g;  // one channel: the phase planes of one (channel, image) plane
-  g1.Cg = 1;
-  g1.K = g.KH * g.KW;
-  const Phases ph1 = make_phases(g1, sizeof(T));
-  const int64_t xs_n = ph1.Hs > 0 && ph1.chan <= kBatchMaxPadded ? ph1.buffer(g1) : 0;
+  const PlanePhases one = plane_phases(g, sizeof(T));
+  const int64_t xs_n = one.values;
   const int64_t dwt_n = g.K * g.O, dyt_n = g.O * Lmax, bp_n = Lmax * Ogp, col_n = kb * Lmax;
   const size_t per_thread = size_t(col_n + xs_n) * sizeof(T) + 2 * 64;
   char* cur = align64(
@@ -3072,7 +3083,7 @@ void weight_grad_batch(T* dw, const T* dy, const T* x, const Geom& g, int nt) {
 #pragma omp for schedule(static)
       for (int64_t t = 0; t < kblocks; ++t) {
         const int64_t k0 = t * kb, k1 = std::min(g.K, k0 + kb);
-        im2col_batch(col, L, x, g, n0, nb, k0, k1, k0, xs_n ? xs : nullptr, g1, ph1);
+        im2col_batch(col, L, x, g, n0, nb, k0, k1, k0, xs_n ? xs : nullptr, one.g, one.ph);
         for (int64_t o0 = 0; o0 < g.O; o0 += oc)
           for (int64_t ir = k0; ir < k1; ir += MR) {
             const int mr = int(std::min<int64_t>(MR, k1 - ir));
