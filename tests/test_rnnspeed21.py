@@ -53,6 +53,18 @@ def _run(m, x, hx, lengths=None):
     return [o.data for o in outs], [g.data for g in grads]
 
 
+def _check_frozen_same_bits(m, x, hx, lengths):
+    """m frozen gives the trainable m's outputs and input/state gradients bit for bit, and its
+    parameters no gradient."""
+    full = _run(m, x, hx, lengths)
+    m.zero_grad(set_to_none=True)
+    m.requires_grad_(False)
+    frozen = _run(m, x, hx, lengths)
+    for a, b in zip(full[0] + full[1], frozen[0] + frozen[1]):
+        np.testing.assert_array_equal(a, b)
+    assert all(p.grad is None for p in m.parameters())
+
+
 CONFIGS = [
     dict(num_layers=2),
     dict(bidirectional=True),
@@ -78,13 +90,7 @@ def test_layers_frozen_same_bits(mode, cfg, lengths, with_hx, rng):
         hx = [rng.standard_normal((layers, 3, 8)).astype(np.float32)]
         if mode == "LSTM":
             hx.append(rng.standard_normal((layers, 3, 8)).astype(np.float32))
-    full = _run(m, x, hx, lengths)
-    m.zero_grad(set_to_none=True)
-    m.requires_grad_(False)
-    frozen = _run(m, x, hx, lengths)
-    for a, b in zip(full[0] + full[1], frozen[0] + frozen[1]):
-        np.testing.assert_array_equal(a, b)
-    assert all(p.grad is None for p in m.parameters())
+    _check_frozen_same_bits(m, x, hx, lengths)
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
@@ -95,13 +101,7 @@ def test_lstm_proj_frozen_same_bits(bidirectional, lengths, rng):
     x = rng.standard_normal((4, 3, 5)).astype(np.float32)
     hx = [rng.standard_normal((2 * d, 3, 4)).astype(np.float32),
           rng.standard_normal((2 * d, 3, 9)).astype(np.float32)]  # fmt: skip
-    full = _run(m, x, hx, lengths)
-    m.zero_grad(set_to_none=True)
-    m.requires_grad_(False)
-    frozen = _run(m, x, hx, lengths)
-    for a, b in zip(full[0] + full[1], frozen[0] + frozen[1]):
-        np.testing.assert_array_equal(a, b)
-    assert all(p.grad is None for p in m.parameters())
+    _check_frozen_same_bits(m, x, hx, lengths)
 
 
 @pytest.mark.parametrize("mode", MODES)
