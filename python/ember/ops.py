@@ -2253,33 +2253,23 @@ def matmul(a, b) -> Tensor:
                 f"matmul: expected operands of one dtype, got {a.dtype} {tuple(a.shape)} and "
                 f"{b.dtype} {tuple(b.shape)} (as torch: convert one with .to())"
             )
-        if (
-            x.ndim == 2
-            and y.ndim == 2
-            and (dt is _F32 or dt is _F64)
-            and x.shape[1] == y.shape[0]
-            and (
-                not (a._requires_grad or b._requires_grad)
-                or (not _state.enabled and _function._fw_level is None)
-            )  # (both _outside_graph)
-        ):  # the common 2-D product outside the graph: the GEMM straight (apply is ~3 us)
-            if not x.flags.c_contiguous:  # (as _gemm_operand leaves a C-contiguous one)
-                x = _gemm_operand(x)
-            if not y.flags.c_contiguous:
-                y = _gemm_operand(y)
-            return _plain(_C.gemm(x, y))
-        if (
-            x.ndim == 3
-            and y.ndim == 3
-            and (dt is _F32 or dt is _F64)
-            and x.shape[0] == y.shape[0]
-            and x.shape[2] == y.shape[1]
-            and (
-                not (a._requires_grad or b._requires_grad)
-                or (not _state.enabled and _function._fw_level is None)
-            )
-        ):  # bmm's shapes outside the graph: the forward's _mm straight (~3 us of a small one)
-            return _plain(_mm(x, y))
+        if (dt is _F32 or dt is _F64) and (
+            not (a._requires_grad or b._requires_grad)
+            or (not _state.enabled and _function._fw_level is None)
+        ):  # (both _outside_graph) the common products outside the graph (apply is ~3 us):
+            if x.ndim == 2 and y.ndim == 2 and x.shape[1] == y.shape[0]:  # the GEMM straight
+                if not x.flags.c_contiguous:  # (as _gemm_operand leaves a C-contiguous one)
+                    x = _gemm_operand(x)
+                if not y.flags.c_contiguous:
+                    y = _gemm_operand(y)
+                return _plain(_C.gemm(x, y))
+            if (
+                x.ndim == 3
+                and y.ndim == 3
+                and x.shape[0] == y.shape[0]
+                and x.shape[2] == y.shape[1]
+            ):
+                return _plain(_mm(x, y))  # bmm's shapes: the forward's _mm straight
         return MatMul.apply(a, b)  # (_as_operand leaves Tensors as they are)
     return MatMul.apply(_as_operand(a), _as_operand(b))
 
