@@ -347,7 +347,7 @@ def test_invalid_parameters_and_values_are_value_errors():
         D.Bernoulli()
     with pytest.raises(ValueError, match="not both"):
         D.Categorical(probs=ember.ones(2), logits=ember.ones(2))
-    with pytest.raises(ValueError, match="low>= high"):
+    with pytest.raises(ValueError, match="low .*LessThan"):
         D.Uniform(1.0, 0.0)
     with pytest.raises(ValueError, match="support"):
         D.Exponential(1.0).log_prob(ember.tensor(-1.0))

@@ -70,7 +70,9 @@ class MixtureSameFamily(Distribution):
 
     mixture_distribution = property(lambda self: self._mixture_distribution)
     component_distribution = property(lambda self: self._component_distribution)
-    support = property(lambda self: self._component_distribution.support)
+    support = property(
+        lambda self: constraints.MixtureSameFamilyConstraint(self._component_distribution.support)
+    )
 
     def _pad(self, x):  # a dim for the components, before the event dims
         return x.unsqueeze(-1 - self._event_ndims)
@@ -114,11 +116,12 @@ class MixtureSameFamily(Distribution):
     def expand(self, batch_shape, _instance=None):
         batch_shape = _shape(batch_shape)
         k = self._component_distribution._batch_shape[-1]
-        return MixtureSameFamily(
+        new = MixtureSameFamily(
             self._mixture_distribution.expand(batch_shape),
             self._component_distribution.expand(batch_shape + (k,)),
             validate_args=False,
         )
+        return self._expanded(new)
 
     def __repr__(self):
         return (
@@ -181,7 +184,10 @@ class RelaxedBernoulli(TransformedDistribution):
 
     def expand(self, batch_shape, _instance=None):
         b = self.base_dist.expand(batch_shape)
-        return RelaxedBernoulli(b.temperature, **{b._given: getattr(b, b._given)})
+        new = RelaxedBernoulli(
+            b.temperature, **{b._given: getattr(b, b._given)}, validate_args=False
+        )
+        return self._expanded(new)
 
 
 class ExpRelaxedCategorical(Distribution):
@@ -219,11 +225,12 @@ class ExpRelaxedCategorical(Distribution):
         batch_shape = _shape(batch_shape)
         given = self._categorical._given
         p = getattr(self._categorical, given)
-        return type(self)(
+        new = type(self)(
             self.temperature.expand(batch_shape),
             **{given: p.expand(batch_shape + (p.shape[-1],))},
             validate_args=False,
         )
+        return self._expanded(new)
 
 
 class RelaxedOneHotCategorical(TransformedDistribution):
@@ -245,7 +252,10 @@ class RelaxedOneHotCategorical(TransformedDistribution):
     def expand(self, batch_shape, _instance=None):
         b = self.base_dist.expand(batch_shape)
         given = b._categorical._given
-        return RelaxedOneHotCategorical(b.temperature, **{given: getattr(b._categorical, given)})
+        new = RelaxedOneHotCategorical(
+            b.temperature, **{given: getattr(b._categorical, given)}, validate_args=False
+        )
+        return self._expanded(new)
 
 
 class OneHotCategoricalStraightThrough(OneHotCategorical):
@@ -298,7 +308,9 @@ class HalfCauchy(TransformedDistribution):
     __repr__ = Distribution.__repr__
 
     def expand(self, batch_shape, _instance=None):
-        return HalfCauchy(self.scale.expand(_shape(batch_shape)), validate_args=False)
+        return self._expanded(
+            HalfCauchy(self.scale.expand(_shape(batch_shape)), validate_args=False)
+        )
 
 
 class Weibull(TransformedDistribution):

@@ -98,7 +98,8 @@ class LogNormal(Distribution):
         return self.base_dist.log_prob(y) - y
 
     def cdf(self, value):
-        return self.base_dist.cdf(self._checked(value).log())
+        # validated in the base's space, as torch's TransformedDistribution (cdf(0) is 0)
+        return self.base_dist.cdf(_as_tensor(value).log())
 
     def icdf(self, value):
         return self.base_dist.icdf(value).exp()
@@ -108,18 +109,20 @@ class LogNormal(Distribution):
 
 
 class Uniform(Distribution):
-    arg_constraints = {"low": constraints.dependent, "high": constraints.dependent}
     has_rsample = True
 
     def __init__(self, low, high, validate_args=None):
         self.low, self.high = _broadcast_all(low, high)
         super().__init__(self.low.shape, validate_args=validate_args)
-        if self._validate_args and not bool((self.low < self.high).all()):
-            raise ValueError("Uniform is not defined when low>= high")
 
     @property
+    def arg_constraints(self):
+        return {"low": constraints.less_than(self.high), "high": constraints.greater_than(self.low)}
+
+    @constraints.dependent_property(is_discrete=False, event_dim=0)
     def support(self):
-        return constraints.half_open_interval(self.low, self.high)
+        # closed, as torch's: log_prob(high) is -inf rather than an error
+        return constraints.interval(self.low, self.high)
 
     mean = property(lambda self: (self.high + self.low) / 2)
     mode = property(lambda self: ember.full_like(self.high, float("nan")))
@@ -300,7 +303,10 @@ class Gumbel(_LocScale):
         return (-((self.loc - self._checked(value)) / self.scale).exp()).exp()
 
     def icdf(self, value):
-        return self.loc - self.scale * (-value.log()).log()
+        # torch inverts through its Uniform(tiny, 1 - eps) base: finite at 0 and 1
+        finfo = np.finfo(self.loc.dtype)
+        u = value * (1 - finfo.eps - finfo.tiny) + finfo.tiny
+        return self.loc - self.scale * (-u.log()).log()
 
     def entropy(self):
         return self.scale.log() + (1 + _EULER_GAMMA)
@@ -336,7 +342,8 @@ class Gamma(ExponentialFamily):
         return ember.special.gammainc(self.concentration, self.rate * self._checked(value))
 
     def log_prob(self, value):
-        value = self._checked(value)
+        # numbers are taken as tensors before the check, as torch's Gamma does
+        value = self._checked(_as_tensor(value, self.rate.dtype))
         c, r = self.concentration, self.rate
         return ember.xlogy(c, r) + ember.xlogy(c - 1, value) - r * value - ember.lgamma(c)
 

@@ -204,9 +204,10 @@ class OneHotCategorical(_OverCategories):
 
     def expand(self, batch_shape, _instance=None):
         p = getattr(self, self._given)
-        return type(self)(
+        new = type(self)(
             **{self._given: p.expand(_shape(batch_shape) + (p.shape[-1],))}, validate_args=False
         )
+        return self._expanded(new)
 
     @property
     def mode(self):
@@ -231,7 +232,7 @@ class OneHotCategorical(_OverCategories):
         return values.expand((n,) + self._batch_shape + (n,)) if expand else values
 
     def __repr__(self):
-        return repr(self._categorical).replace("Categorical", "OneHotCategorical", 1)
+        return repr(self._categorical).replace("Categorical", type(self).__name__, 1)
 
 
 class Poisson(ExponentialFamily):
@@ -375,6 +376,11 @@ class Multinomial(_OverCategories):
     def __init__(self, total_count: int = 1, probs=None, logits=None, validate_args=None):
         if isinstance(total_count, bool) or not isinstance(total_count, int):
             raise NotImplementedError("inhomogeneous total_count is not supported")
+        if total_count < 0:  # torch's inner Binomial refuses it, whatever validate_args
+            raise ValueError(
+                f"Expected parameter total_count of distribution Multinomial to satisfy the "
+                f"constraint IntegerGreaterThan(lower_bound=0), but found {total_count}"
+            )
         self.total_count = total_count
         super().__init__(probs, logits, validate_args)
 
@@ -385,7 +391,9 @@ class Multinomial(_OverCategories):
     def expand(self, batch_shape, _instance=None):
         p = getattr(self._categorical, self._given)
         p = p.expand(_shape(batch_shape) + (p.shape[-1],))
-        return Multinomial(self.total_count, **{self._given: p}, validate_args=False)
+        return self._expanded(
+            Multinomial(self.total_count, **{self._given: p}, validate_args=False)
+        )
 
     def sample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
@@ -419,7 +427,7 @@ class NegativeBinomial(_Trials):
     ``probs``."""
 
     arg_constraints = {
-        "total_count": constraints.nonnegative,
+        "total_count": constraints.greater_than_eq(0),
         "probs": constraints.half_open_interval(0.0, 1.0),
         "logits": constraints.real,
     }

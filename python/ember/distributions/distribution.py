@@ -195,7 +195,13 @@ class Distribution:
         for name, event_dims in self._expand_params().items():
             p = self.__dict__[name]
             params[name] = p.expand(batch_shape + tuple(p.shape[p.dim() - event_dims :]))
-        return type(self)(**params, validate_args=False)
+        return self._expanded(type(self)(**params, validate_args=False))
+
+    def _expanded(self, new):
+        """``new`` (built without checks) validating as this distribution does, as torch's
+        expand keeps ``_validate_args``."""
+        new._validate_args = self._validate_args
+        return new
 
     def _expand_params(self) -> dict:
         """The constructor's arguments as given: {name: number of event dims}."""
@@ -277,7 +283,9 @@ class Independent(Distribution):
         base = self.base_dist.expand(
             batch_shape + self._event_shape[: self.reinterpreted_batch_ndims]
         )
-        return Independent(base, self.reinterpreted_batch_ndims, validate_args=False)
+        return self._expanded(
+            Independent(base, self.reinterpreted_batch_ndims, validate_args=False)
+        )
 
     def sample(self, sample_shape=()):
         return self.base_dist.sample(sample_shape)
@@ -392,9 +400,11 @@ class TransformedDistribution(Distribution):
         return sign * (value - 0.5) + 0.5
 
     def cdf(self, value):
-        y = self._checked(value)
+        y = value if isinstance(value, Tensor) else _as_tensor(value)
         for t in reversed(self.transforms):
             y = t.inv(y)
+        if self._validate_args:  # in the base's space, as torch's (cdf(0) of a Weibull is 0)
+            self.base_dist._validate_sample(y)
         return self._monotonize(self.base_dist.cdf(y))
 
     def icdf(self, value):
@@ -408,7 +418,7 @@ class TransformedDistribution(Distribution):
         for t in reversed(self.transforms):
             shape = tuple(t.inverse_shape(shape))
         base = self.base_dist.expand(shape[: len(shape) - len(self.base_dist._event_shape)])
-        return TransformedDistribution(base, self.transforms, validate_args=False)
+        return self._expanded(TransformedDistribution(base, self.transforms, validate_args=False))
 
     def __repr__(self):
         return f"TransformedDistribution({self.base_dist!r}, {self.transforms!r})"

@@ -82,11 +82,6 @@ class LowRankMultivariateNormal(Distribution):
     def _expand_params(self):
         return {"loc": 1, "cov_factor": 2, "cov_diag": 1}
 
-    def expand(self, batch_shape, _instance=None):
-        new = super().expand(batch_shape)
-        new._validate_args = self._validate_args
-        return new
-
     mean = property(lambda self: self.loc)
     mode = property(lambda self: self.loc)
 
@@ -240,8 +235,7 @@ class Wishart(ExponentialFamily):
             **{self._given: self.__dict__[self._given].expand(batch + (p, p))},
             validate_args=False,
         )
-        new._validate_args = self._validate_args
-        return new
+        return self._expanded(new)
 
     def _full(self, m):
         return m.expand(self._batch_shape + self._event_shape)
@@ -376,8 +370,7 @@ class LKJCholesky(Distribution):
         new = LKJCholesky(
             self.dim, self.concentration.expand(_shape(batch_shape)), validate_args=False
         )
-        new._validate_args = self._validate_args
-        return new
+        return self._expanded(new)
 
     def sample(self, sample_shape=()):
         with ember.no_grad():

@@ -75,8 +75,7 @@ class ContinuousBernoulli(ExponentialFamily):
     def expand(self, batch_shape, _instance=None):
         param = self.__dict__[self._given].expand(tuple(batch_shape))
         new = ContinuousBernoulli(**{self._given: param}, lims=self._lims, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expanded(new)
 
     param_shape = property(lambda self: self.__dict__[self._given].size())
 
@@ -168,9 +167,7 @@ class _Reconstructed(TransformedDistribution):
     __repr__ = Distribution.__repr__
 
     def expand(self, batch_shape, _instance=None):
-        new = Distribution.expand(self, batch_shape)
-        new._validate_args = self._validate_args
-        return new
+        return Distribution.expand(self, batch_shape)
 
 
 class InverseGamma(_Reconstructed):
