@@ -166,3 +166,24 @@ def test_gamma_log_prob_takes_a_number_as_torch(name):
     )
     t, e = _pair(name, **params)
     np.testing.assert_allclose(e.log_prob(0.5).numpy(), t.log_prob(0.5).numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("given", ["covariance_matrix", "scale_tril", "precision_matrix"])
+def test_wishart_single_value_against_a_batch_of_p_matrices(given):
+    # batch (2,) of 2 x 2 matrices: a (2, 2) value, and the identity behind precision_matrix,
+    # were read as two vectors by cholesky_solve (wrong log_prob and precision_matrix)
+    rs = np.random.RandomState(0)
+    m = rs.randn(2, 2, 2)
+    cov = m @ np.swapaxes(m, -1, -2) + 2 * np.eye(2)
+    param = {
+        "covariance_matrix": cov,
+        "scale_tril": np.linalg.cholesky(cov),
+        "precision_matrix": np.linalg.inv(cov),
+    }[given]
+    t, e = _pair("Wishart", df=[3.0, 5.0], **{given: param})
+    x = np.array([[2.0, 0.5], [0.5, 1.0]])
+    np.testing.assert_allclose(
+        e.log_prob(ember.tensor(x)).numpy(), t.log_prob(torch.tensor(x)).numpy(), rtol=1e-12
+    )
+    np.testing.assert_allclose(e.precision_matrix.numpy(), np.linalg.inv(cov), rtol=1e-12)
+    np.testing.assert_allclose(e.precision_matrix.numpy(), t.precision_matrix.numpy(), rtol=1e-12)

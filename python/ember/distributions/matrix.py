@@ -255,8 +255,7 @@ class Wishart(ExponentialFamily):
     def precision_matrix(self):
         if "precision_matrix" in self.__dict__:
             return self.__dict__["precision_matrix"]
-        eye = _eye_like(self._event_shape[-1], self._unbroadcasted_scale_tril)
-        return self._full(ember.cholesky_solve(eye, self._unbroadcasted_scale_tril))
+        return self._full(ember.cholesky_inverse(self._unbroadcasted_scale_tril))
 
     def _df_matrix(self):
         return self.df.reshape(self._batch_shape + (1, 1))
@@ -311,11 +310,11 @@ class Wishart(ExponentialFamily):
         value = self._checked(value)
         nu = self.df
         p, norm = self._log_norm_terms()
-        trace = (
-            ember.cholesky_solve(value, self._unbroadcasted_scale_tril)
-            .diagonal(dim1=-2, dim2=-1)
-            .sum(-1)
-        )
+        L = self._unbroadcasted_scale_tril
+        # value broadcast to L's batch first: a (p, p) value against a batch of p factors
+        # would otherwise read as p vectors (ember.cholesky_solve goes through linalg.solve)
+        value_b = value.expand(ember.broadcast_shapes(tuple(value.shape), tuple(L.shape)))
+        trace = ember.cholesky_solve(value_b, L).diagonal(dim1=-2, dim2=-1).sum(-1)
         return (
             -nu * norm
             - ember.mvlgamma(nu / 2, p)
