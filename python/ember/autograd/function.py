@@ -227,6 +227,36 @@ def no_grad_view(out, srcs):
 
 
 _MADE_IN = ("no_grad mode", "inference mode")  # (by _state.inference)
+_LEAF_VIEW = "a leaf's view"  # (the mark of a view whose base took requires_grad_ later)
+
+
+def mark_view(out, src) -> None:
+    """``out`` (a Tensor made outside the graph on the array ``out.data``) views ``src``'s
+    memory: link it (``_view_of``: detach_ refuses views, and a view follows its base's
+    later requires_grad_, as torch's)."""
+    b = out.data.base
+    if b is not None and type(src) is Tensor and (b is (d := src.data) or b is d.base):
+        out._view_of = src
+        src._viewed = True
+
+
+def views_follow(base) -> None:
+    """``base`` was just made to require grad: its views made before (``_view_of``, found
+    through the collector's referrers, which runs only for a tensor that was viewed) require
+    grad too, as torch's do through their base: leaves without grad_fn whose gradient goes
+    nowhere and which refuse in-place writes (no_grad_view's behaviour)."""
+    import gc
+
+    todo = [base]
+    while todo:
+        t = todo.pop()
+        for v in gc.get_referrers(t):
+            if isinstance(v, Tensor) and getattr(v, "_view_of", None) is t and v._ctx is None:
+                if not v._requires_grad and (v.data.dtype.kind in "fc"):
+                    v._requires_grad = True
+                    v._no_grad_view = (_LEAF_VIEW, None)
+                if getattr(v, "_viewed", False):
+                    todo.append(v)
 
 
 def _mode_words(mode: str) -> tuple[str, str]:
@@ -288,6 +318,10 @@ def refuse_no_grad_view_write(t, chained: bool = False) -> None:
     if mark is None:
         return
     mode = mark[0]
+    if mode is _LEAF_VIEW:
+        raise RuntimeError(
+            "a view of a leaf Variable that requires grad is being used in an in-place operation."
+        )
     grad, block = _mode_words(mode)
     what = (
         f"a view of a view which was created in {mode}"
@@ -898,6 +932,10 @@ class Function:
             parents = (a if ra else None, None, None)
             any_grad = ra
         record = any_grad and _state.enabled  # is_grad_enabled(), inlined
+        if _fw_level is not None and any_grad and not record:  # (dual inputs under no_grad)
+            out = _forward_ad._no_grad_apply(cls, parents, args, kwargs)
+            if out is not None:
+                return out
         ctx.needs_input_grad = needs
         if cls._tensor_api:
             out = cls._forward_tensors(ctx, args, kwargs)
@@ -907,16 +945,27 @@ class Function:
             out = cls.forward(ctx, *raw)
         if not record:
             if any_grad:  # grad mode off on a tensor that requires grad: views still require it
-                if _fw_level is not None:
-                    _forward_ad._refuse_no_grad(cls, parents)
                 if isinstance(out, tuple):
                     return tuple(
                         no_grad_view(Tensor._make(o, False, None, 0), parents) for o in out
                     )
                 return no_grad_view(Tensor._make(out, False, None, 0), parents)
             if isinstance(out, tuple):
-                return tuple(Tensor._make(o, False, None, 0) for o in out)
-            return Tensor._make(out, False, None, 0)
+                res = tuple(Tensor._make(o, False, None, 0) for o in out)
+                for o in res:
+                    mark_view(o, a)
+                return res
+            res = Tensor._make(out, False, None, 0)
+            # a view of the first argument (x[0], x.unsqueeze(0)): mark_view, inlined
+            if (
+                type(out) is np.ndarray
+                and (b := out.base) is not None
+                and type(a) is Tensor
+                and (b is (d := a.data) or b is d.base)
+            ):
+                res._view_of = a
+                a._viewed = True
+            return res
         ctx.parents = parents
         if _inference_made:  # (a global tested per recorded op; the scan once one exists)
             _refuse_inference_saved(args, getattr(ctx, "saved_tensors", ()))
