@@ -45,6 +45,21 @@ def test_view_made_before_requires_grad_follows_its_base(name):
             v.detach_()
 
 
+@pytest.mark.parametrize("off", ["detach_", "requires_grad_false"])
+def test_views_follow_their_base_back_when_it_stops_requiring_grad(off):
+    torch = pytest.importorskip("torch")
+    for lib in (torch, ember):
+        a = lib.ones(3, 4)
+        v = a.unsqueeze(0)
+        w = v[0, 1:]  # (a view of the view follows too)
+        a.requires_grad_()
+        assert v.requires_grad and w.requires_grad
+        a.detach_() if off == "detach_" else a.requires_grad_(False)
+        assert not v.requires_grad and not w.requires_grad
+        w.mul_(2)  # (plain views again: writable)
+        assert a[1, 0].item() == 2
+
+
 def test_views_of_a_tensor_that_is_not_made_to_require_grad_stay_plain():
     a = ember.ones(3, 4)
     v = a[0]
@@ -160,3 +175,19 @@ def test_leaf_grad_from_a_transposed_gradient_is_c_contiguous_as_torch(name):
         got.append(w.grad)
     assert got[1].stride() == got[0].stride() and got[1].is_contiguous()
     np.testing.assert_allclose(got[1].numpy(), got[0].numpy(), rtol=1e-12)
+
+
+_INDEXES = [
+    (0,), (slice(1, None),), (slice(None),), (None,), (Ellipsis,), (0, slice(1, None)),
+    (slice(1, None), 0), (slice(None), slice(None)), (slice(None), slice(0, 4)),
+    (Ellipsis, None), (0, None, slice(None)), (1, Ellipsis, None, slice(None)),
+    (Ellipsis, slice(1, 3)), (2, 3, 4), ([0, 1],), (slice(None), [0]), (0, [1]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("index", _INDEXES, ids=repr)
+def test_indexing_node_names_are_torchs(index):
+    torch = pytest.importorskip("torch")
+    index = index[0] if len(index) == 1 else index
+    names = [lib.ones(3, 4, 5, requires_grad=True)[index].grad_fn.name() for lib in (torch, ember)]
+    assert names[1] == names[0]

@@ -269,8 +269,8 @@ class Tensor:
             # asked for explicitly, a view made under no_grad takes its gradient, as torch's
             # (which still refuses in-place writes to it: the leaf's refusal here)
             self._no_grad_view = None
-        if value and not self._requires_grad and getattr(self, "_viewed", False):
-            _function.views_follow(self)
+        if bool(value) != self._requires_grad and getattr(self, "_viewed", False):
+            _function.views_follow(self, bool(value))
         self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -405,6 +405,8 @@ class Tensor:
             )
         if ctx is not None:  # nodes recorded before (its views' too) keep their edge, as torch's
             _function.note_graph_write(self, values=False)
+        if self._requires_grad and getattr(self, "_viewed", False):
+            _function.views_follow(self, False)
         self._ctx = None
         self._requires_grad = False
         return self

@@ -240,11 +240,12 @@ def mark_view(out, src) -> None:
         src._viewed = True
 
 
-def views_follow(base) -> None:
-    """``base`` was just made to require grad: its views made before (``_view_of``, found
-    through the collector's referrers, which runs only for a tensor that was viewed) require
-    grad too, as torch's do through their base: leaves without grad_fn whose gradient goes
-    nowhere and which refuse in-place writes (no_grad_view's behaviour)."""
+def views_follow(base, on: bool = True) -> None:
+    """``base`` was just made to require grad (``on``) or not (requires_grad_(False),
+    detach_()): its views made before (``_view_of``, found through the collector's referrers,
+    which runs only for a tensor that was viewed) follow it, as torch's do through their base:
+    on, leaves without grad_fn whose gradient goes nowhere and which refuse in-place writes
+    (no_grad_view's behaviour); off, plain views again."""
     import gc
 
     todo = [base]
@@ -252,9 +253,12 @@ def views_follow(base) -> None:
         t = todo.pop()
         for v in gc.get_referrers(t):
             if isinstance(v, Tensor) and getattr(v, "_view_of", None) is t and v._ctx is None:
-                if not v._requires_grad and (v.data.dtype.kind in "fc"):
+                if on and not v._requires_grad and v.data.dtype.kind in "fc":
                     v._requires_grad = True
                     v._no_grad_view = (_LEAF_VIEW, None)
+                elif not on and (getattr(v, "_no_grad_view", None) or ("",))[0] is _LEAF_VIEW:
+                    v._requires_grad = False
+                    v._no_grad_view = None
                 if getattr(v, "_viewed", False):
                     todo.append(v)
 
@@ -1092,6 +1096,33 @@ def _sum_name(op):
 
 # PyTorch's node names where ember's class name is not already torch's op name (the rest are
 # "<Class>Backward0": AddBackward0, MulBackward0, ExpBackward0, ...).
+def _getitem_name(node) -> str:
+    """torch's node for a basic index: the last view its indexing applied (an int's select, a
+    slice's, a None's unsqueeze; in a tuple a slice over a whole dim applies none), else an
+    alias; an advanced index's IndexBackward0."""
+    shape, _, index, advanced = node.meta
+    if advanced or type(index) is bool:
+        return "IndexBackward0"
+    if type(index) is not tuple:  # (a single slice is applied even when it is whole)
+        index = (index, True)
+    parts = [p for p in index if p is not True]
+    if any(type(p) is bool for p in parts):
+        return "IndexBackward0"
+    last, dim = "AliasBackward0", 0
+    for i, p in enumerate(parts):
+        if p is Ellipsis:
+            dim = len(shape) - sum(1 for q in parts[i + 1 :] if q is not None and q is not Ellipsis)
+        elif p is None:
+            last = "UnsqueezeBackward0"
+        elif type(p) is slice:
+            if index[-1] is True or p.indices(shape[dim]) != (0, shape[dim], 1):
+                last = "SliceBackward0"
+            dim += 1
+        else:
+            last, dim = "SelectBackward0", dim + 1
+    return last
+
+
 _NAMES = {
     "Linear": lambda c: "AddmmBackward0" if c.has_bias else "MmBackward0",
     "MatMul": "MmBackward0",
@@ -1105,7 +1136,7 @@ _NAMES = {
     "Clamp": "ClampBackward1",
     "Reshape": "ViewBackward0",
     "Cast": "ToCopyBackward0",
-    "GetItem": "IndexBackward0",
+    "GetItem": _getitem_name,
     "Join": lambda c: "StackBackward0" if c.meta[2] else "CatBackward0",
     "Conv2d": "ConvolutionBackward0",
     "MaxPool2d": "MaxPool2DWithIndicesBackward0",
