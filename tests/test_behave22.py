@@ -191,3 +191,29 @@ def test_indexing_node_names_are_torchs(index):
     index = index[0] if len(index) == 1 else index
     names = [lib.ones(3, 4, 5, requires_grad=True)[index].grad_fn.name() for lib in (torch, ember)]
     assert names[1] == names[0]
+
+
+_WRITES = {
+    "mul_": lambda y: y.mul_(2),
+    "iadd": lambda y: y.__iadd__(1),
+    "setitem": lambda y: y.__setitem__(0, 1.0),
+    "copy_": lambda y: y.copy_(ember.zeros(2, 3)),
+    "zero_": lambda y: y.zero_(),
+    "relu_": lambda y: ember.nn.functional.relu_(y),
+    "init": lambda y: ember.nn.init.ones_(y),
+    "view": lambda y: y[0].mul_(2),
+}
+
+
+@pytest.mark.parametrize("name", list(_WRITES))
+def test_forward_ad_in_place_write_under_no_grad_refuses_rather_than_keep_a_stale_tangent(name):
+    # (torch updates the tangent; ember computes tangents from recorded nodes only)
+    with fwad.dual_level():
+        xd = fwad.make_dual(ember.ones(2, 3), ember.ones(2, 3))
+        with ember.no_grad():
+            y = xd * 1
+            with pytest.raises(RuntimeError, match="in-place operation under no_grad on a dual"):
+                _WRITES[name](y)
+            z = ember.ones(2, 3)  # (a tensor without a tangent: written as before)
+            _WRITES[name](z)
+        assert fwad.unpack_dual(y).tangent.numpy().tolist() == [[1.0] * 3] * 2

@@ -941,6 +941,8 @@ class Tensor:
         if not (writeable or self.data.flags.writeable) and not (rebind and self._records(other)):
             self._writeable()
         if not is_grad_enabled():
+            if _function._fw_level is not None and self._requires_grad:
+                _forward_ad.refuse_no_grad_write(self)
             return False
         if self._requires_grad and self._ctx is None:
             _function.refuse_no_grad_view_write(self)
@@ -1604,6 +1606,8 @@ class Tensor:
                 "index assignment into a leaf tensor that requires grad is not differentiable; "
                 "wrap it in `with ember.no_grad():` or build the tensor with ember.cat/where"
             )
+        if _function._fw_level is not None and self._requires_grad and not is_grad_enabled():
+            _forward_ad.refuse_no_grad_write(self)
         # Tensors inside a tuple key become arrays: NumPy would read a one-element integer
         # Tensor through __index__ as a plain int (dropping its dim), an empty one as intp
         index, advanced = _ops._index_arg(index)
@@ -1682,6 +1686,7 @@ from ember import creation as _creation  # noqa: E402
 from ember import ops as _ops  # noqa: E402  (ops build on Tensor)
 from ember import random as _random  # noqa: E402
 from ember.autograd import engine as _engine  # noqa: E402
+from ember.autograd import forward_ad as _forward_ad  # noqa: E402
 from ember.autograd import function as _function  # noqa: E402
 from ember.autograd.function import is_grad_enabled  # noqa: E402
 from ember.nn import functional as _F  # noqa: E402

@@ -193,6 +193,16 @@ def _no_grad_apply(cls, parents, args, kwargs):
     return tuple(outs) if isinstance(res, tuple) else outs[0]
 
 
+def refuse_no_grad_write(t) -> None:
+    """An in-place write under no_grad into a dual tensor: its tangent would keep the old
+    values' (torch updates it; ember computes tangents from recorded nodes only)."""
+    if _tangent(t) is not None:
+        raise RuntimeError(
+            "an in-place operation under no_grad on a dual tensor: ember cannot update its "
+            "forward-AD tangent there; use the out-of-place op (or leave the no_grad block)"
+        )
+
+
 def _propagate(ctx, res) -> None:
     """Set the tangents of ``res`` (ctx's outputs, a Tensor or a tuple) from its inputs'."""
     tangents = [None if p is None else _tangent(p) for p in ctx.parents]

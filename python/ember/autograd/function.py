@@ -251,8 +251,10 @@ def views_follow(base, on: bool = True) -> None:
     todo = [base]
     while todo:
         t = todo.pop()
+        t._viewed = False  # (views made since are marked anew: no second walk for none)
         for v in gc.get_referrers(t):
             if isinstance(v, Tensor) and getattr(v, "_view_of", None) is t and v._ctx is None:
+                t._viewed = True
                 if on and not v._requires_grad and v.data.dtype.kind in "fc":
                     v._requires_grad = True
                     v._no_grad_view = (_LEAF_VIEW, None)
