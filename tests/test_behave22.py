@@ -60,6 +60,19 @@ def test_views_follow_their_base_back_when_it_stops_requiring_grad(off):
         assert a[1, 0].item() == 2
 
 
+def test_a_view_of_a_view_links_its_root_and_holds_no_chain():
+    import weakref
+
+    a = ember.ones(3, 4)
+    mid = a[0]
+    ref = weakref.ref(mid)
+    w = mid[1:].unsqueeze(0)
+    del mid
+    assert ref() is None  # (as torch's _base: the root, not the views between)
+    a.requires_grad_()
+    assert w.requires_grad
+
+
 def test_views_of_a_tensor_that_is_not_made_to_require_grad_stay_plain():
     a = ember.ones(3, 4)
     v = a[0]

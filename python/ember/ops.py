@@ -3460,6 +3460,8 @@ def _view(fn, x, arg) -> Tensor:
     if x._requires_grad:  # (grad mode off: the view still requires grad, as torch's)
         _function.no_grad_view(out, (x,))
     elif (b := a.base) is d or (b is not None and b is d.base):  # (function.mark_view, inlined)
+        if d.base is not None:  # (a view of a view: its root, as torch's _base)
+            x = getattr(x, "_view_of", x)
         out._view_of = x
         x._viewed = True
     return _function.view_made(out, x) if _function._open_blocks[0] else out

@@ -232,10 +232,12 @@ _LEAF_VIEW = "a leaf's view"  # (the mark of a view whose base took requires_gra
 
 def mark_view(out, src) -> None:
     """``out`` (a Tensor made outside the graph on the array ``out.data``) views ``src``'s
-    memory: link it (``_view_of``: detach_ refuses views, and a view follows its base's
-    later requires_grad_, as torch's)."""
+    memory: link it to its root (``_view_of``, torch's ``_base``: detach_ refuses views, and
+    a view follows its base's later requires_grad_, as torch's)."""
     b = out.data.base
     if b is not None and type(src) is Tensor and (b is (d := src.data) or b is d.base):
+        if d.base is not None:  # (a view of a view: its root, as torch's _base; no chain)
+            src = getattr(src, "_view_of", src)
         out._view_of = src
         src._viewed = True
 
@@ -969,6 +971,8 @@ class Function:
                 and type(a) is Tensor
                 and (b is (d := a.data) or b is d.base)
             ):
+                if d.base is not None:  # (a view of a view: its root, as torch's _base)
+                    a = getattr(a, "_view_of", a)
                 res._view_of = a
                 a._viewed = True
             return res
