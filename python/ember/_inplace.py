@@ -28,6 +28,10 @@ def note(t: Tensor) -> None:
     a plain x, load_state_dict, out=, init): nodes that saved it refuse to backward."""
     if _function._tracking:
         _function.note_write(t.data)
+    if _function._fw_level is not None and t._requires_grad:  # (a dual's stale tangent)
+        from ember.autograd import forward_ad
+
+        forward_ad.refuse_no_grad_write(t)
 
 
 def recording(x: Tensor, args=(), kwargs=None) -> bool:

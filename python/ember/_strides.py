@@ -79,6 +79,21 @@ def _contiguous(shape) -> tuple:
     return tuple(out)
 
 
+def c_order(y: np.ndarray) -> np.ndarray:
+    """``y``, C-contiguous by NumPy's flag (which passes over the strides of size-1 dims),
+    with torch's contiguous strides for those dims too (the product of the later sizes)."""
+    key = (y.shape, y.itemsize)
+    want = _C_ORDER.get(key)
+    if want is None:
+        want = tuple(s * y.itemsize for s in _contiguous(y.shape))
+        if len(_C_ORDER) >= _CACHE_MAX:
+            _C_ORDER.clear()
+        _C_ORDER[key] = want
+    if y.strides == want or y.size == 0:
+        return y
+    return np.ndarray(y.shape, y.dtype, y, 0, want)
+
+
 def preserved(a: np.ndarray) -> tuple:
     """The strides of torch's preserve_format copy of ``a`` (clone, empty_like and the other
     *_like factories): a's own when a is non-overlapping and dense, else dense strides in a's
@@ -145,6 +160,7 @@ def empty(shape, strides, dtype) -> np.ndarray:
 
 _CACHE: dict = {}  # (shape, the operands' shapes and strides) -> elementwise's strides
 _PRESERVED: dict = {}  # (shape, strides, itemsize) -> preserved's strides
+_C_ORDER: dict = {}  # (shape, itemsize) -> C-contiguous strides in bytes
 _CACHE_MAX = 4096
 
 

@@ -2153,6 +2153,8 @@ def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 class MatMul(Function):
+    b_cols = False  # (b a column-major 2-D operand needing a gradient: w.t())
+
     @staticmethod
     def forward(ctx, a_in, b_in):
         a, b, is_float = _float_pair("matmul", a_in, b_in)
@@ -2171,6 +2173,8 @@ class MatMul(Function):
         # into w after y = w @ x (x needing no gradient) leaves y's backward valid
         na, nb = ctx.needs_input_grad
         ctx.save_for_backward(a if nb else _stand_in(a), b if na else _stand_in(b))
+        if nb and b.ndim == 2 and b.strides[0] < b.strides[1]:  # (x @ w.t(): see backward)
+            ctx.b_cols = True
         if not is_float:  # integer matmul: exact in NumPy, no BLAS involved (complex too)
             if a.dtype != b.dtype and np.result_type(a, b).kind == "c":
                 raise TypeError(
@@ -2218,7 +2222,12 @@ class MatMul(Function):
             ga = unbroadcast(ga, a2.shape).reshape(a.shape)
         if nb:
             if g2.ndim == 2 and a2.ndim == 2:
-                gb = _C.gemm(_gemm_operand(a2), _gemm_operand(g2), trans_a=True)
+                if ctx.b_cols:  # (x @ w.t(): torch's layout)
+                    # b is column-major: its gradient too, (g^T a)^T, so w.t()'s backward
+                    # hands w a row-major .grad without a transposing copy
+                    gb = _C.gemm(_gemm_operand(g2), _gemm_operand(a2), trans_a=True).T
+                else:
+                    gb = _C.gemm(_gemm_operand(a2), _gemm_operand(g2), trans_a=True)
             else:
                 gb = _mm(np.swapaxes(a2, -1, -2), g2)
             gb = unbroadcast(gb, b2.shape).reshape(b.shape)
@@ -2939,7 +2948,11 @@ def _expand_grad(g, shape, axes, keepdim, view: bool = False):
 def _c_result(y):
     """A reduction's result in C order, as torch's (NumPy's keeps a permuted input's layout,
     so x.permute(...).sum(1).view(-1) failed). Results of fewer than 2 dims always are."""
-    return y if y.ndim < 2 or y.flags.c_contiguous else y.copy()
+    if y.ndim < 2:
+        return y
+    if not y.flags.c_contiguous:
+        return y.copy()
+    return _strides.c_order(y) if 1 in y.shape else y  # (torch's strides for size-1 dims)
 
 
 def _dim_runs(axes: tuple) -> list:
@@ -3442,9 +3455,15 @@ def _view(fn, x, arg) -> Tensor:
     if (x._requires_grad and _state.enabled) or _function._fw_level is not None:
         return fn.apply(x, arg)  # (forward-mode AD: apply carries or refuses the tangent)
     d = x.data
-    out = Tensor._make(d.reshape(arg) if fn is Reshape else d.transpose(arg), False, None, 0)
+    a = d.reshape(arg) if fn is Reshape else d.transpose(arg)
+    out = Tensor._make(a, False, None, 0)
     if x._requires_grad:  # (grad mode off: the view still requires grad, as torch's)
         _function.no_grad_view(out, (x,))
+    elif (b := a.base) is d or (b is not None and b is d.base):  # (function.mark_view, inlined)
+        if d.base is not None:  # (a view of a view: its root, as torch's _base)
+            x = getattr(x, "_view_of", x)
+        out._view_of = x
+        x._viewed = True
     return _function.view_made(out, x) if _function._open_blocks[0] else out
 
 
@@ -4049,12 +4068,14 @@ def _even_sizes(n: int, size: int) -> list:
 def _split(x: Tensor, axis: int, sizes) -> tuple:
     """Split.apply(x, axis, sizes); a tensor outside the graph skips the generic apply (as
     _view): its pieces are plain views."""
-    if x._requires_grad and _state.enabled:
-        return Split.apply(x, axis, tuple(sizes))
+    if x._requires_grad and (_state.enabled or _function._fw_level is not None):
+        return Split.apply(x, axis, tuple(sizes))  # (forward-mode AD: apply carries tangents)
     out = tuple(Tensor._make(p, False, None, 0) for p in _pieces(x.data, axis, sizes))
-    if x._requires_grad:  # (grad mode off: the pieces still require grad, as torch's)
-        for t in out:
+    for t in out:
+        if x._requires_grad:  # (grad mode off: the pieces still require grad, as torch's)
             _function.no_grad_view(t, (x,))
+        else:
+            _function.mark_view(t, x)
     return out
 
 

@@ -202,10 +202,11 @@ class Tensor:
     # note_graph_write). _fw: set only on dual leaves, their forward-AD
     # tangent (autograd/forward_ad.py). _no_grad_view: set only on a view made with grad mode
     # off of a tensor that requires grad (autograd.function's no_grad_view); _chained_view: on
-    # a graph view of such a view, its mark (autograd.function's chained_mark).
+    # a graph view of such a view, its mark (autograd.function's chained_mark). _view_of: on
+    # a view made outside the graph, its source; _viewed: on that source (function.mark_view).
     __slots__ = (
         "data", "_grad", "_requires_grad", "_ctx", "_idx", "_hooks", "_written", "_versions",
-        "_fw", "_inference", "_no_grad_view", "_chained_view",
+        "_fw", "_inference", "_no_grad_view", "_chained_view", "_view_of", "_viewed",
         "__weakref__",
     )  # fmt: skip
     __array_priority__ = 1000  # NumPy defers to our operators: ndarray + Tensor -> Tensor
@@ -268,6 +269,8 @@ class Tensor:
             # asked for explicitly, a view made under no_grad takes its gradient, as torch's
             # (which still refuses in-place writes to it: the leaf's refusal here)
             self._no_grad_view = None
+        if bool(value) != self._requires_grad and getattr(self, "_viewed", False):
+            _function.views_follow(self, bool(value))
         self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -382,11 +385,14 @@ class Tensor:
         if _autograd_state().inference:  # (torch's inference mode skips autograd's detach_:
             return self  # the tensor keeps its grad_fn and requires_grad, views included)
         # (torch refuses every view; ember knows those made under no_grad of a tensor that
-        # requires grad, and a graph view by its node's input. Not a view ember's own modules
-        # return from a fresh buffer where torch's do not, e.g. an RNN's h_n, which training
-        # loops detach_(); nor, unlike torch, a view of a tensor outside the graph)
+        # requires grad, a graph view by its node's input, and a view made outside the graph
+        # by its link (_view_of). Not a view ember's own modules return from a fresh buffer
+        # where torch's do not, e.g. an RNN's h_n, which training loops detach_())
         ctx = self._ctx  # a graph view: its node's input shares its memory (x[0], x.view(-1))
-        if getattr(self, "_no_grad_view", None) is not None or (
+        if (
+            getattr(self, "_no_grad_view", None) is not None
+            or getattr(self, "_view_of", None) is not None
+        ) or (
             ctx is not None
             and any(p is not None and np.may_share_memory(p.data, self.data) for p in ctx.parents)
         ):
@@ -399,6 +405,8 @@ class Tensor:
             )
         if ctx is not None:  # nodes recorded before (its views' too) keep their edge, as torch's
             _function.note_graph_write(self, values=False)
+        if self._requires_grad and getattr(self, "_viewed", False):
+            _function.views_follow(self, False)
         self._ctx = None
         self._requires_grad = False
         return self
@@ -933,6 +941,8 @@ class Tensor:
         if not (writeable or self.data.flags.writeable) and not (rebind and self._records(other)):
             self._writeable()
         if not is_grad_enabled():
+            if _function._fw_level is not None and self._requires_grad:
+                _forward_ad.refuse_no_grad_write(self)
             return False
         if self._requires_grad and self._ctx is None:
             _function.refuse_no_grad_view_write(self)
@@ -1596,6 +1606,8 @@ class Tensor:
                 "index assignment into a leaf tensor that requires grad is not differentiable; "
                 "wrap it in `with ember.no_grad():` or build the tensor with ember.cat/where"
             )
+        if _function._fw_level is not None and self._requires_grad and not is_grad_enabled():
+            _forward_ad.refuse_no_grad_write(self)
         # Tensors inside a tuple key become arrays: NumPy would read a one-element integer
         # Tensor through __index__ as a plain int (dropping its dim), an empty one as intp
         index, advanced = _ops._index_arg(index)
@@ -1674,6 +1686,7 @@ from ember import creation as _creation  # noqa: E402
 from ember import ops as _ops  # noqa: E402  (ops build on Tensor)
 from ember import random as _random  # noqa: E402
 from ember.autograd import engine as _engine  # noqa: E402
+from ember.autograd import forward_ad as _forward_ad  # noqa: E402
 from ember.autograd import function as _function  # noqa: E402
 from ember.autograd.function import is_grad_enabled  # noqa: E402
 from ember.nn import functional as _F  # noqa: E402

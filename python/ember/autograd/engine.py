@@ -782,8 +782,11 @@ def _accumulate(leaf, g, shared: _Shared) -> None:
             or not g.flags.writeable
             or not g.flags.c_contiguous
         ):
-            # a private, writeable, contiguous copy (subok: a row-sparse mark survives a cast)
-            g = np.array(g, dtype=dtype, subok=True)
+            # a private, writeable, contiguous copy (subok: a row-sparse mark survives a cast),
+            # in a C-contiguous leaf's order, as torch's layout contract for .grad (a transposed
+            # gradient, w.t() * x's, is copied anyway; x @ w.t()'s comes in C order)
+            order = "C" if leaf.data.flags.c_contiguous else "K"
+            g = np.array(g, dtype=dtype, subok=True, order=order)
         else:
             shared.add(g)
         leaf.grad = Tensor._make(g, False, None, 0)

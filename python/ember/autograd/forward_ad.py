@@ -15,10 +15,10 @@ without one (or a custom Function without a ``jvp`` static method, as in torch) 
 NotImplementedError naming the op, rather than give a wrong tangent.
 
 Differences from torch: a dual tensor, and what ops make of it, require grad (ember computes
-J·t from the op's recorded node, so dual tensors always record one; their ``.grad_fn`` is set),
-and tangents flow only with grad mode on: an op with a dual input under ``no_grad`` raises.
-Tangents carry no graph themselves (no forward-over-forward); forward-over-reverse works where
-the reverse pass records (``autograd.grad(..., create_graph=True)``, ember.func.grad).
+J·t from the op's recorded node, so dual tensors always record one; their ``.grad_fn`` is set;
+under ``no_grad`` an op records its node all the same and returns its outputs cut from it, dual
+leaves). Tangents carry no graph themselves (no forward-over-forward); forward-over-reverse
+works where the reverse pass records (``autograd.grad(..., create_graph=True)``, ember.func.grad).
 """
 
 from __future__ import annotations
@@ -172,12 +172,34 @@ def _set_tangents(ctx, tangents: list) -> None:
     _duals.append(weakref.ref(ctx))
 
 
-def _refuse_no_grad(cls, parents) -> None:
-    """Function.apply under no_grad: refuse dual inputs (their tangent would be dropped)."""
-    if any(p is not None and _tangent(p) is not None for p in parents):
+def _no_grad_apply(cls, parents, args, kwargs):
+    """Function.apply under no_grad with dual inputs (None when none is): as torch, the
+    tangent flows on. ember computes it from a node, so the op records one in grad mode and
+    its outputs are handed back cut from that graph, each a leaf carrying its tangent (a dual
+    tensor requires grad in ember, see the module's note)."""
+    if all(p is None or _tangent(p) is None for p in parents):
+        return None
+    with _fn.enable_grad():
+        res = cls.apply(*args, **kwargs)
+    outs = []
+    for o in res if isinstance(res, tuple) else (res,):
+        if isinstance(o, Tensor) and o._ctx is not None:
+            t = _tangent(o)
+            o = Tensor._make(o.data, t is not None, None, 0)
+            if t is not None:
+                o._fw = t
+                _duals.append(weakref.ref(o))
+        outs.append(o)
+    return tuple(outs) if isinstance(res, tuple) else outs[0]
+
+
+def refuse_no_grad_write(t) -> None:
+    """An in-place write under no_grad into a dual tensor: its tangent would keep the old
+    values' (torch updates it; ember computes tangents from recorded nodes only)."""
+    if _tangent(t) is not None:
         raise RuntimeError(
-            f"forward-mode AD through {cls.__name__} under no_grad: ember computes tangents "
-            "from the recorded graph, so dual tensors need grad mode on (leave the no_grad block)"
+            "an in-place operation under no_grad on a dual tensor: ember cannot update its "
+            "forward-AD tangent there; use the out-of-place op (or leave the no_grad block)"
         )
 
 

@@ -227,6 +227,44 @@ def no_grad_view(out, srcs):
 
 
 _MADE_IN = ("no_grad mode", "inference mode")  # (by _state.inference)
+_LEAF_VIEW = "a leaf's view"  # (the mark of a view whose base took requires_grad_ later)
+
+
+def mark_view(out, src) -> None:
+    """``out`` (a Tensor made outside the graph on the array ``out.data``) views ``src``'s
+    memory: link it to its root (``_view_of``, torch's ``_base``: detach_ refuses views, and
+    a view follows its base's later requires_grad_, as torch's)."""
+    b = out.data.base
+    if b is not None and type(src) is Tensor and (b is (d := src.data) or b is d.base):
+        if d.base is not None:  # (a view of a view: its root, as torch's _base; no chain)
+            src = getattr(src, "_view_of", src)
+        out._view_of = src
+        src._viewed = True
+
+
+def views_follow(base, on: bool = True) -> None:
+    """``base`` was just made to require grad (``on``) or not (requires_grad_(False),
+    detach_()): its views made before (``_view_of``, found through the collector's referrers,
+    which runs only for a tensor that was viewed) follow it, as torch's do through their base:
+    on, leaves without grad_fn whose gradient goes nowhere and which refuse in-place writes
+    (no_grad_view's behaviour); off, plain views again."""
+    import gc
+
+    todo = [base]
+    while todo:
+        t = todo.pop()
+        t._viewed = False  # (views made since are marked anew: no second walk for none)
+        for v in gc.get_referrers(t):
+            if isinstance(v, Tensor) and getattr(v, "_view_of", None) is t and v._ctx is None:
+                t._viewed = True
+                if on and not v._requires_grad and v.data.dtype.kind in "fc":
+                    v._requires_grad = True
+                    v._no_grad_view = (_LEAF_VIEW, None)
+                elif not on and (getattr(v, "_no_grad_view", None) or ("",))[0] is _LEAF_VIEW:
+                    v._requires_grad = False
+                    v._no_grad_view = None
+                if getattr(v, "_viewed", False):
+                    todo.append(v)
 
 
 def _mode_words(mode: str) -> tuple[str, str]:
@@ -288,6 +326,10 @@ def refuse_no_grad_view_write(t, chained: bool = False) -> None:
     if mark is None:
         return
     mode = mark[0]
+    if mode is _LEAF_VIEW:
+        raise RuntimeError(
+            "a view of a leaf Variable that requires grad is being used in an in-place operation."
+        )
     grad, block = _mode_words(mode)
     what = (
         f"a view of a view which was created in {mode}"
@@ -898,6 +940,10 @@ class Function:
             parents = (a if ra else None, None, None)
             any_grad = ra
         record = any_grad and _state.enabled  # is_grad_enabled(), inlined
+        if _fw_level is not None and any_grad and not record:  # (dual inputs under no_grad)
+            out = _forward_ad._no_grad_apply(cls, parents, args, kwargs)
+            if out is not None:
+                return out
         ctx.needs_input_grad = needs
         if cls._tensor_api:
             out = cls._forward_tensors(ctx, args, kwargs)
@@ -907,16 +953,29 @@ class Function:
             out = cls.forward(ctx, *raw)
         if not record:
             if any_grad:  # grad mode off on a tensor that requires grad: views still require it
-                if _fw_level is not None:
-                    _forward_ad._refuse_no_grad(cls, parents)
                 if isinstance(out, tuple):
                     return tuple(
                         no_grad_view(Tensor._make(o, False, None, 0), parents) for o in out
                     )
                 return no_grad_view(Tensor._make(out, False, None, 0), parents)
             if isinstance(out, tuple):
-                return tuple(Tensor._make(o, False, None, 0) for o in out)
-            return Tensor._make(out, False, None, 0)
+                res = tuple(Tensor._make(o, False, None, 0) for o in out)
+                for o in res:
+                    mark_view(o, a)
+                return res
+            res = Tensor._make(out, False, None, 0)
+            # a view of the first argument (x[0], x.unsqueeze(0)): mark_view, inlined
+            if (
+                type(out) is np.ndarray
+                and (b := out.base) is not None
+                and type(a) is Tensor
+                and (b is (d := a.data) or b is d.base)
+            ):
+                if d.base is not None:  # (a view of a view: its root, as torch's _base)
+                    a = getattr(a, "_view_of", a)
+                res._view_of = a
+                a._viewed = True
+            return res
         ctx.parents = parents
         if _inference_made:  # (a global tested per recorded op; the scan once one exists)
             _refuse_inference_saved(args, getattr(ctx, "saved_tensors", ()))
@@ -1043,6 +1102,33 @@ def _sum_name(op):
 
 # PyTorch's node names where ember's class name is not already torch's op name (the rest are
 # "<Class>Backward0": AddBackward0, MulBackward0, ExpBackward0, ...).
+def _getitem_name(node) -> str:
+    """torch's node for a basic index: the last view its indexing applied (an int's select, a
+    slice's, a None's unsqueeze; in a tuple a slice over a whole dim applies none), else an
+    alias; an advanced index's IndexBackward0."""
+    shape, _, index, advanced = node.meta
+    if advanced or type(index) is bool:
+        return "IndexBackward0"
+    if type(index) is not tuple:  # (a single slice is applied even when it is whole)
+        index = (index, True)
+    parts = [p for p in index if p is not True]
+    if any(type(p) is bool for p in parts):
+        return "IndexBackward0"
+    last, dim = "AliasBackward0", 0
+    for i, p in enumerate(parts):
+        if p is Ellipsis:
+            dim = len(shape) - sum(1 for q in parts[i + 1 :] if q is not None and q is not Ellipsis)
+        elif p is None:
+            last = "UnsqueezeBackward0"
+        elif type(p) is slice:
+            if index[-1] is True or p.indices(shape[dim]) != (0, shape[dim], 1):
+                last = "SliceBackward0"
+            dim += 1
+        else:
+            last, dim = "SelectBackward0", dim + 1
+    return last
+
+
 _NAMES = {
     "Linear": lambda c: "AddmmBackward0" if c.has_bias else "MmBackward0",
     "MatMul": "MmBackward0",
@@ -1056,7 +1142,7 @@ _NAMES = {
     "Clamp": "ClampBackward1",
     "Reshape": "ViewBackward0",
     "Cast": "ToCopyBackward0",
-    "GetItem": "IndexBackward0",
+    "GetItem": _getitem_name,
     "Join": lambda c: "StackBackward0" if c.meta[2] else "CatBackward0",
     "Conv2d": "ConvolutionBackward0",
     "MaxPool2d": "MaxPool2DWithIndicesBackward0",
