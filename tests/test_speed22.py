@@ -290,3 +290,19 @@ def test_gather_same_shape_index(shape, dim, dtype, rng):
         ember.gather(ember.tensor(a), dim, ember.tensor(np.ascontiguousarray(sub))).numpy(),
         torch.gather(torch.tensor(a), dim, torch.tensor(np.ascontiguousarray(sub))).numpy(),
     )
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cumprod_outside_graph_matches_torch(dim, dtype, rng):
+    a = rng.standard_normal((5, 6)).astype(dtype)
+    a[1, 2] = 0.0
+    np.testing.assert_array_equal(
+        ember.tensor(a).cumprod(dim).numpy(), torch.tensor(a).cumprod(dim).numpy()
+    )
+    np.testing.assert_array_equal(  # a transposed view: C-order values
+        ember.tensor(a).T.cumprod(dim).numpy(), torch.tensor(a).T.cumprod(dim).numpy()
+    )
+    with pytest.raises(IndexError, match="out of range"):
+        ember.tensor(a).cumprod(2)
+    assert ember.tensor(np.float32(3.0)).cumprod(0).shape == ()

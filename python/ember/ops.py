@@ -7400,6 +7400,10 @@ class CumProd(Function):
 
 def cumprod(x, dim: int, *, dtype=None) -> Tensor:
     """Running product along dim (torch.cumprod); exact gradients where x has zeros."""
+    if dtype is None and type(x) is Tensor and type(dim) is int and _outside_graph(x):
+        a = x.data  # a float tensor outside the graph: the scan straight (~2 us of 4.4 at 8x8)
+        if (a.dtype is _F32 or a.dtype is _F64) and -a.ndim <= dim < a.ndim:
+            return Tensor._make(_cumprod(a, dim % a.ndim), False, None, 0)
     x = _as_dtype(x, dtype)
     if x.data.dtype == np.bool_:
         x = x.long()
