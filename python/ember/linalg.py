@@ -825,8 +825,8 @@ def matrix_rank(A, tol=None, hermitian: bool = False, *, atol=None, rtol=None) -
 
 
 def vecdot(x, y, *, dim: int = -1) -> Tensor:
-    """Dot products along dim (broadcasting)."""
-    return ops.sum(ops.mul(x, y), dim)
+    """Dot products along dim (broadcasting), x conjugated as torch: sum(conj(x) * y)."""
+    return ops.sum(ops.mul(_complex.conj(x), y), dim)
 
 
 def solve_triangular(A, B, *, upper: bool, left: bool = True, unitriangular: bool = False):

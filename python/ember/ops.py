@@ -4758,6 +4758,8 @@ def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
             y = Norm2.forward(Norm2.__new__(Norm2), x.data, axes, keepdim)
             return Tensor._make(y, False, None, 0)
     x = _tensor_operand(x)
+    if x.data.dtype.kind == "c" and p == "nuc":  # not a norm of the moduli: linalg refuses it
+        return _linalg.matrix_norm(x, "nuc", (-2, -1) if dim is None else dim, keepdim)
     if x.data.dtype.kind == "c":  # of complex entries: the norm of their moduli
         x = abs(x)
     if not _lowp.is_float(x.data.dtype):
@@ -8185,13 +8187,13 @@ def slice_scatter(x, src, dim: int = 0, start=None, end=None, step: int = 1) -> 
 
 
 def _from_cholesky(L, upper: bool) -> Tensor:
-    """A = L L^T (or U^T U) from its Cholesky factor."""
+    """A = L L^H (or U^H U) from its Cholesky factor."""
     L = _tensor_operand(L)
-    return matmul(transpose(L, -2, -1), L) if upper else matmul(L, transpose(L, -2, -1))
+    return matmul(adjoint(L), L) if upper else matmul(L, adjoint(L))
 
 
 def cholesky_solve(B, L, upper: bool = False) -> Tensor:
-    """X with A X = B given A's Cholesky factor L (A = L L^T, or U^T U with upper)."""
+    """X with A X = B given A's Cholesky factor L (A = L L^H, or U^H U with upper)."""
     return _linalg.solve(_from_cholesky(L, upper), B)
 
 
