@@ -104,3 +104,71 @@ def test_istft_of_a_two_sided_spectrum_to_a_real_signal_reads_its_first_half():
             return_complex=rc,
         )
         _close(e, t)
+
+
+def _t(shape, dtype, seed):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(-3, 3, shape, generator=g).to(dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool])
+@pytest.mark.parametrize("beta, alpha", [(0.2, 0.6), (2, 3), (0, 1), (1, 0)])
+@pytest.mark.parametrize(
+    "name, shapes",
+    [
+        ("addmv", [(5,), (5, 4), (4,)]),
+        ("addmm", [(5, 3), (5, 4), (4, 3)]),
+        ("addr", [(5, 4), (5,), (4,)]),
+        ("baddbmm", [(2, 5, 3), (2, 5, 4), (2, 4, 3)]),
+        ("addbmm", [(5, 3), (2, 5, 4), (2, 4, 3)]),
+    ],
+)
+def test_addmm_family_of_integers_and_bools_casts_beta_alpha_as_torch(
+    dtype, beta, alpha, name, shapes
+):
+    ts = [_t(s, dtype, i) for i, s in enumerate(shapes)]
+    es = [ember.tensor(t.numpy()) for t in ts]
+    try:
+        want = getattr(torch, name)(*ts, beta=beta, alpha=alpha)
+    except RuntimeError as err:  # torch has no bool kernels for the matmul ones
+        if "not implemented for 'Bool'" in str(err):
+            return
+        with pytest.raises(TypeError, match="floating"):  # addr refuses float scalars for ints
+            getattr(ember, name)(*es, beta=beta, alpha=alpha)
+        return
+    got = getattr(ember, name)(*es, beta=beta, alpha=alpha)
+    assert got.dtype == want.numpy().dtype
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_diff_of_order_zero_is_the_input_and_a_negative_order_raises():
+    x = torch.randn(5, 4)
+    e = ember.tensor(x.numpy())
+    got = ember.diff(e, 0, 0, e[:1], e[:2])  # prepend / append unused, as torch
+    np.testing.assert_array_equal(got.numpy(), torch.diff(x, 0, 0, x[:1], x[:2]).numpy())
+    with pytest.raises(ValueError, match="non-negative"):
+        ember.diff(e, -1)
+
+
+def test_gradient_takes_an_explicit_spacing_none():
+    x = torch.randn(5, 4)
+    want = torch.gradient(x, spacing=None, dim=None)
+    got = ember.gradient(ember.tensor(x.numpy()), spacing=None, dim=None)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda m, x: m.take(x, m.tensor(np.int64(0))),
+        lambda m, x: m.masked_select(x, m.tensor(np.bool_(True))),
+        lambda m, x: m.scatter_reduce(x, 0, m.tensor(np.int64(0)), m.tensor(np.float64(2)), "amax"),
+    ],
+)
+def test_backward_of_indexing_ops_on_a_0d_input(fn):
+    t = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+    e = ember.tensor(np.float64(2.0), requires_grad=True)
+    (fn(torch, t).sum() * 3).backward()
+    (fn(ember, e).sum() * 3).backward()
+    assert e.grad.item() == pytest.approx(t.grad.item())

@@ -3831,7 +3831,7 @@ def _axis_select(shape, index):
     integer array (x[:, i], x[:, :, i, :]): the index_select kernel's x[..., i, ...], several
     times faster than NumPy's fancy indexing off axis 0. None for every other index, or when a
     position is out of range (x[index] then raises NumPy's IndexError)."""
-    if len(index) > len(shape):
+    if type(index) is not tuple or len(index) > len(shape):  # (a 0-d array index has no len)
         return None
     axis = None
     for d, v in enumerate(index):
@@ -6169,7 +6169,7 @@ class ScatterReduce(Function):
             # shared evenly among the tied values; like PyTorch, an excluded self still counts
             tie_x = x == out
             tie_s = src == pick(out)
-            ties = tie_x.astype(g.dtype)
+            ties = np.array(tie_x, g.dtype)  # (an array also for 0-d x: np.add.at needs one)
             if fast is None or ties.dtype.char not in "fd":
                 np.add.at(ties, key, tie_s)
             else:  # (whole counts: the same sums as np.add.at's)
@@ -7427,6 +7427,10 @@ def diff(x, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
     if x.ndim == 0:
         raise ValueError("diff: expects a tensor with at least 1 dim")
     axis = _dim(dim, x.ndim, "diff")
+    if n < 0:
+        raise ValueError(f"diff: order must be non-negative but got {n}")
+    if n == 0:  # torch: the input itself, prepend and append unused
+        return clone(x)
     parts = [p for p in (prepend, x, append) if p is not None]
     if len(parts) > 1:
         x = cat(
@@ -7582,6 +7586,18 @@ def _scaled_add(op, input, product, beta, alpha) -> Tensor:
         raise ValueError(
             f"{op}: input of shape {input.shape} does not broadcast to {product.shape}"
         )
+    kind = product.data.dtype.kind
+    if kind in "iub":  # torch casts the scalars to the dtype (0.5 is 0 for integers)
+        if op == "addr" and isinstance(alpha + beta, builtins.float | np.floating):
+            raise TypeError(
+                "addr: for integral input tensors, argument beta and alpha must not be floating "
+                f"point numbers, got beta={beta}, alpha={alpha}"
+            )
+        cast = builtins.bool if kind == "b" else builtins.int
+        alpha, beta = cast(alpha), cast(beta)
+    if kind == "b":  # (alpha and product) or (beta and input)
+        out = logical_and(product, alpha)
+        return logical_or(out, input) if beta else out
     out = product if alpha == 1 else product * alpha
     if alpha == 0 and op in ("addmm", "addmv", "addbmm"):  # zeros, the product's gradient 0
         out = where(np.zeros(product.shape, bool), product, np.zeros((), product.dtype))
@@ -8291,6 +8307,7 @@ def gradient(input, *, spacing=1, dim=None, edge_order: int = 1) -> tuple:  # no
         )
     dims = builtins.range(x.ndim) if dim is None else ([dim] if isinstance(dim, int) else dim)
     dims = [_dim(d, x.ndim, "gradient") for d in dims]
+    spacing = 1 if spacing is None else spacing  # (torch's default, passed explicitly)
     steps = list(spacing) if isinstance(spacing, list | tuple) else [spacing] * len(dims)
     if len(steps) != len(dims):
         raise ValueError(
