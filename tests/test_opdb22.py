@@ -172,3 +172,28 @@ def test_backward_of_indexing_ops_on_a_0d_input(fn):
     (fn(torch, t).sum() * 3).backward()
     (fn(ember, e).sum() * 3).backward()
     assert e.grad.item() == pytest.approx(t.grad.item())
+
+
+@pytest.mark.parametrize(
+    "sa, sb, dim",
+    [((5, 3), (5, 1), -1), ((5, 3), (3,), -1), ((1, 3), (2, 3), 0), ((2, 3, 4), (3, 4), -3)],
+)
+def test_linalg_cross_refuses_what_torch_refuses(sa, sb, dim):
+    a, b = torch.randn(sa), torch.randn(sb)
+    with pytest.raises(RuntimeError):
+        torch.linalg.cross(a, b, dim=dim)
+    with pytest.raises(ValueError, match="cross"):
+        ember.linalg.cross(ember.tensor(a.numpy()), ember.tensor(b.numpy()), dim=dim)
+
+
+def test_linalg_cross_still_broadcasts_the_other_dims():
+    a, b = torch.randn(2, 3, 4, dtype=torch.float64), torch.randn(1, 3, 1, dtype=torch.float64)
+    got = ember.linalg.cross(ember.tensor(a.numpy()), ember.tensor(b.numpy()), dim=1)
+    _close(got, torch.linalg.cross(a, b, dim=1))
+
+
+def test_isclose_and_gradient_refuse_bad_arguments():
+    with pytest.raises(ValueError, match="greater than or equal to zero"):
+        ember.isclose(ember.ones(2), ember.ones(2), rtol=-0.4)
+    with pytest.raises(ValueError, match="multiple times"):
+        ember.gradient(ember.ones(3, 3), spacing=0.1, dim=[1, 1])

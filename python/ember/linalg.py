@@ -278,13 +278,21 @@ def multi_dot(tensors) -> Tensor:
 
 
 def cross(a, b, *, dim: int = -1) -> Tensor:
-    """Cross product of 3-vectors along dim (broadcasting)."""
-    a, b = ops.broadcast_tensors(
-        *ops._promote_list([ops._tensor_operand(a), ops._tensor_operand(b)])
-    )
+    """Cross product of 3-vectors along dim (broadcasting the other dims)."""
+    a, b = ops._tensor_operand(a), ops._tensor_operand(b)
+    if a.ndim != b.ndim:
+        raise ValueError(
+            f"linalg.cross: inputs must have the same number of dimensions, got shapes "
+            f"{a.shape} and {b.shape}"
+        )
     axis = ops._dim(dim, a.ndim, "cross")
-    if a.shape[axis] != 3:
-        raise ValueError(f"linalg.cross: dim {dim} must have size 3, got shapes {a.shape}")
+    for v in (a, b):  # both sizes 3 before broadcasting: torch does not broadcast a 1 there
+        if v.shape[axis] != 3:
+            raise ValueError(
+                f"linalg.cross: inputs dimension {dim} must have length 3, got shapes "
+                f"{a.shape} and {b.shape}"
+            )
+    a, b = ops.broadcast_tensors(*ops._promote_list([a, b]))
     x, y = ops.unbind(a, axis), ops.unbind(b, axis)
     parts = [x[1] * y[2] - x[2] * y[1], x[2] * y[0] - x[0] * y[2], x[0] * y[1] - x[1] * y[0]]
     return ops.stack(parts, axis)

@@ -1056,6 +1056,10 @@ def logical_not(input) -> Tensor:  # noqa: A002
 
 def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):  # noqa: A002
     """|input - other| <= atol + rtol * |other| elementwise (a bool tensor)."""
+    if rtol < 0 or atol < 0:
+        raise ValueError(
+            f"isclose: rtol and atol must be greater than or equal to zero, got {rtol}, {atol}"
+        )
     a, b = _operands("isclose", input, other)
     return Tensor(np.asarray(np.isclose(_data(a), _data(b), rtol, atol, equal_nan)))
 
@@ -8307,6 +8311,8 @@ def gradient(input, *, spacing=1, dim=None, edge_order: int = 1) -> tuple:  # no
         )
     dims = builtins.range(x.ndim) if dim is None else ([dim] if isinstance(dim, int) else dim)
     dims = [_dim(d, x.ndim, "gradient") for d in dims]
+    if len(set(dims)) != len(dims):
+        raise ValueError(f"torch.gradient: a dim appears multiple times in {dim}")
     spacing = 1 if spacing is None else spacing  # (torch's default, passed explicitly)
     steps = list(spacing) if isinstance(spacing, list | tuple) else [spacing] * len(dims)
     if len(steps) != len(dims):
