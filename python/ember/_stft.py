@@ -177,12 +177,10 @@ def istft(
     if normalized:
         z = z * float(n_fft) ** 0.5
     spec = ops.transpose(z, 1, 2)  # (B, T, freq)
-    if onesided:
-        frames = fft.irfft(spec, n=n_fft, dim=-1)
-    else:
+    if return_complex:
         frames = fft.ifft(spec, n=n_fft, dim=-1)
-        if not return_complex:
-            frames = _complex.real(frames)
+    else:  # a real signal: torch reads only the first half of a two-sided spectrum
+        frames = fft.irfft(spec if onesided else spec[..., : n_fft // 2 + 1], n=n_fft, dim=-1)
     t = frames.shape[1]
     y = _OverlapAdd.apply(frames * w, hop)
     wsq = _complex.real(w * _complex.conj(w)) if w.data.dtype.kind == "c" else w * w

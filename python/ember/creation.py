@@ -471,6 +471,14 @@ def arange(start=None, end=None, step=1, dtype=None, requires_grad: bool = False
     try:
         if integral and all(isinstance(v, int | np.integer) for v in (start, end, step)):
             data = np.arange(start, end, step).astype(dtype)  # wrapped, as torch's uint8 -3
+        elif integral:  # float bounds: torch truncates them to int64 (its accumulate type) first
+            istart, iend, istep = int(start), int(end), int(step)
+            if np.dtype(dtype) == np.int64:  # int64's length is integer maths on those
+                n = max(abs(iend - istart + istep - (1 if istep > 0 else -1)) // abs(istep), 0)
+                n = n if (iend - istart) * istep >= 0 else 0
+            else:  # the other integer dtypes take the length from the float bounds
+                n = max(math.ceil((end - start) / step), 0)
+            data = (istart + istep * np.arange(n, dtype=np.int64)).astype(dtype)
         elif np.dtype(dtype) in (np.float32, np.float64):
             n = max(math.ceil((end - start) / step), 0)  # (torch's length, and NumPy's)
             data = _float_range(float(start), float(step), n, np.dtype(dtype))
@@ -525,8 +533,32 @@ def _steps(steps, op: str) -> int:
 @_takes_device
 def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
     start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
-    data = np.linspace(start, end, _steps(steps, "linspace"), dtype=_dtype(dtype))
+    steps, dtype = _steps(steps, "linspace"), _dtype(dtype)
+    if dtype.kind in "iu" and steps:  # torch's integer kernel: truncated ends, double steps
+        data = _int_linspace(int(start), int(end), steps, dtype)
+    else:
+        data = np.linspace(start, end, steps, dtype=dtype)
     return Tensor(data, requires_grad=requires_grad)
+
+
+def _int_linspace(start: int, end: int, steps: int, dtype: np.dtype) -> np.ndarray:
+    """torch's integer linspace bit for bit: double values truncated to the dtype."""
+    if steps == 1:
+        return np.array([start], dtype=dtype)
+    out = np.trunc(_two_sided(start, end, (end - start) / (steps - 1), steps))
+    return out.astype(np.int64).astype(dtype)
+
+
+def _two_sided(start, end, step: float, steps: int, fma: bool = True) -> np.ndarray:
+    """torch's linspace / logspace points in double: the first half counted up from start, the
+    rest down from end (so both ends are exact). In linspace's kernel the compiler contracts
+    start + step * i into one fma (the long double product and sum, rounded once to double, give
+    the same values); logspace's loop is built without fma."""
+    ld = np.longdouble if fma else np.float64
+    i = np.arange(steps, dtype=ld)
+    up = ld(start) + ld(step) * i
+    down = ld(end) - ld(step) * (steps - 1 - i)
+    return np.where(i < steps // 2, up, down).astype(np.float64)
 
 
 @_takes_device
@@ -535,8 +567,27 @@ def logspace(
 ) -> Tensor:
     """``steps`` values from base**start to base**end, evenly spaced in the exponent."""
     start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
-    exps = np.linspace(start, end, _steps(steps, "logspace"))
-    return Tensor(np.power(float(base), exps).astype(_dtype(dtype)), requires_grad=requires_grad)
+    steps, dtype = _steps(steps, "logspace"), _dtype(dtype)
+    if dtype.kind in "iuf" and steps > 1:
+        # torch's kernel: the ends cast to the dtype first (integers truncate), the exponents
+        # and the power in double, then cast (integers truncate)
+        if dtype.kind == "f":
+            start, end = dtype.type(start), dtype.type(end)
+            step = float(end - start) / (steps - 1)  # end - start in the dtype, as torch
+            base = float(base)
+        else:
+            start, end = int(start), int(end)
+            step = (end - start) / (steps - 1)
+            base = float(np.float32(base))  # torch's integer path holds the base as a float
+        with np.errstate(over="ignore", invalid="ignore"):
+            data = np.power(base, _two_sided(float(start), float(end), step, steps, fma=False))
+            if dtype.kind in "iu":
+                data = np.trunc(data)
+            data = data.astype(dtype)
+    else:
+        exps = np.linspace(start, end, steps)
+        data = np.power(float(base), exps).astype(dtype)
+    return Tensor(data, requires_grad=requires_grad)
 
 
 @_takes_device

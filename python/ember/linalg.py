@@ -278,13 +278,21 @@ def multi_dot(tensors) -> Tensor:
 
 
 def cross(a, b, *, dim: int = -1) -> Tensor:
-    """Cross product of 3-vectors along dim (broadcasting)."""
-    a, b = ops.broadcast_tensors(
-        *ops._promote_list([ops._tensor_operand(a), ops._tensor_operand(b)])
-    )
+    """Cross product of 3-vectors along dim (broadcasting the other dims)."""
+    a, b = ops._tensor_operand(a), ops._tensor_operand(b)
+    if a.ndim != b.ndim:
+        raise ValueError(
+            f"linalg.cross: inputs must have the same number of dimensions, got shapes "
+            f"{a.shape} and {b.shape}"
+        )
     axis = ops._dim(dim, a.ndim, "cross")
-    if a.shape[axis] != 3:
-        raise ValueError(f"linalg.cross: dim {dim} must have size 3, got shapes {a.shape}")
+    for v in (a, b):  # both sizes 3 before broadcasting: torch does not broadcast a 1 there
+        if v.shape[axis] != 3:
+            raise ValueError(
+                f"linalg.cross: inputs dimension {dim} must have length 3, got shapes "
+                f"{a.shape} and {b.shape}"
+            )
+    a, b = ops.broadcast_tensors(*ops._promote_list([a, b]))
     x, y = ops.unbind(a, axis), ops.unbind(b, axis)
     parts = [x[1] * y[2] - x[2] * y[1], x[2] * y[0] - x[0] * y[2], x[0] * y[1] - x[1] * y[0]]
     return ops.stack(parts, axis)
@@ -825,8 +833,8 @@ def matrix_rank(A, tol=None, hermitian: bool = False, *, atol=None, rtol=None) -
 
 
 def vecdot(x, y, *, dim: int = -1) -> Tensor:
-    """Dot products along dim (broadcasting)."""
-    return ops.sum(ops.mul(x, y), dim)
+    """Dot products along dim (broadcasting), x conjugated as torch: sum(conj(x) * y)."""
+    return ops.sum(ops.mul(_complex.conj(x), y), dim)
 
 
 def solve_triangular(A, B, *, upper: bool, left: bool = True, unitriangular: bool = False):

@@ -1056,6 +1056,10 @@ def logical_not(input) -> Tensor:  # noqa: A002
 
 def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):  # noqa: A002
     """|input - other| <= atol + rtol * |other| elementwise (a bool tensor)."""
+    if rtol < 0 or atol < 0:
+        raise ValueError(
+            f"isclose: rtol and atol must be greater than or equal to zero, got {rtol}, {atol}"
+        )
     a, b = _operands("isclose", input, other)
     return Tensor(np.asarray(np.isclose(_data(a), _data(b), rtol, atol, equal_nan)))
 
@@ -3850,7 +3854,7 @@ def _axis_select(shape, index):
     integer array (x[:, i], x[:, :, i, :]): the index_select kernel's x[..., i, ...], several
     times faster than NumPy's fancy indexing off axis 0. None for every other index, or when a
     position is out of range (x[index] then raises NumPy's IndexError)."""
-    if len(index) > len(shape):
+    if type(index) is not tuple or len(index) > len(shape):  # (a 0-d array index has no len)
         return None
     axis = None
     for d, v in enumerate(index):
@@ -4795,6 +4799,8 @@ def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
             y = Norm2.forward(Norm2.__new__(Norm2), x.data, axes, keepdim)
             return Tensor._make(y, False, None, 0)
     x = _tensor_operand(x)
+    if x.data.dtype.kind == "c" and p == "nuc":  # not a norm of the moduli: linalg refuses it
+        return _linalg.matrix_norm(x, "nuc", (-2, -1) if dim is None else dim, keepdim)
     if x.data.dtype.kind == "c":  # of complex entries: the norm of their moduli
         x = abs(x)
     if not _lowp.is_float(x.data.dtype):
@@ -6204,7 +6210,7 @@ class ScatterReduce(Function):
             # shared evenly among the tied values; like PyTorch, an excluded self still counts
             tie_x = x == out
             tie_s = src == pick(out)
-            ties = tie_x.astype(g.dtype)
+            ties = np.array(tie_x, g.dtype)  # (an array also for 0-d x: np.add.at needs one)
             if fast is None or ties.dtype.char not in "fd":
                 np.add.at(ties, key, tie_s)
             else:  # (whole counts: the same sums as np.add.at's)
@@ -7487,6 +7493,10 @@ def diff(x, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
     if x.ndim == 0:
         raise ValueError("diff: expects a tensor with at least 1 dim")
     axis = _dim(dim, x.ndim, "diff")
+    if n < 0:
+        raise ValueError(f"diff: order must be non-negative but got {n}")
+    if n == 0:  # torch: the input itself, prepend and append unused
+        return clone(x)
     parts = [p for p in (prepend, x, append) if p is not None]
     if len(parts) > 1:
         x = cat(
@@ -7642,6 +7652,18 @@ def _scaled_add(op, input, product, beta, alpha) -> Tensor:
         raise ValueError(
             f"{op}: input of shape {input.shape} does not broadcast to {product.shape}"
         )
+    kind = product.data.dtype.kind
+    if kind in "iub":  # torch casts the scalars to the dtype (0.5 is 0 for integers)
+        if op == "addr" and isinstance(alpha + beta, builtins.float | np.floating):
+            raise TypeError(
+                "addr: for integral input tensors, argument beta and alpha must not be floating "
+                f"point numbers, got beta={beta}, alpha={alpha}"
+            )
+        cast = builtins.bool if kind == "b" else builtins.int
+        alpha, beta = cast(alpha), cast(beta)
+    if kind == "b":  # (alpha and product) or (beta and input)
+        out = logical_and(product, alpha)
+        return logical_or(out, input) if beta else out
     out = product if alpha == 1 else product * alpha
     if alpha == 0 and op in ("addmm", "addmv", "addbmm"):  # zeros, the product's gradient 0
         out = where(np.zeros(product.shape, bool), product, np.zeros((), product.dtype))
@@ -8247,13 +8269,13 @@ def slice_scatter(x, src, dim: int = 0, start=None, end=None, step: int = 1) -> 
 
 
 def _from_cholesky(L, upper: bool) -> Tensor:
-    """A = L L^T (or U^T U) from its Cholesky factor."""
+    """A = L L^H (or U^H U) from its Cholesky factor."""
     L = _tensor_operand(L)
-    return matmul(transpose(L, -2, -1), L) if upper else matmul(L, transpose(L, -2, -1))
+    return matmul(adjoint(L), L) if upper else matmul(L, adjoint(L))
 
 
 def cholesky_solve(B, L, upper: bool = False) -> Tensor:
-    """X with A X = B given A's Cholesky factor L (A = L L^T, or U^T U with upper)."""
+    """X with A X = B given A's Cholesky factor L (A = L L^H, or U^H U with upper)."""
     return _linalg.solve(_from_cholesky(L, upper), B)
 
 
@@ -8351,6 +8373,9 @@ def gradient(input, *, spacing=1, dim=None, edge_order: int = 1) -> tuple:  # no
         )
     dims = builtins.range(x.ndim) if dim is None else ([dim] if isinstance(dim, int) else dim)
     dims = [_dim(d, x.ndim, "gradient") for d in dims]
+    if len(set(dims)) != len(dims):
+        raise ValueError(f"torch.gradient: a dim appears multiple times in {dim}")
+    spacing = 1 if spacing is None else spacing  # (torch's default, passed explicitly)
     steps = list(spacing) if isinstance(spacing, list | tuple) else [spacing] * len(dims)
     if len(steps) != len(dims):
         raise ValueError(

@@ -613,8 +613,9 @@ spherical_bessel_j0 = _nograd("spherical_bessel_j0", _spherical_j0, "sin(x) / x,
 def _zeta(x, q):
     """The Hurwitz zeta function sum_k (k + q)^-x (Cephes' algorithm, as torch's; in C++:
     a q far below 0 sums |q| terms, as torch's loop does), in float64."""
+    shape = np.broadcast_shapes(np.shape(x), np.shape(q))  # (ascontiguousarray makes 0-d 1-d)
     x, q = (np.ascontiguousarray(v, np.float64) for v in np.broadcast_arrays(x, q))
-    return _C.zeta(x, q).reshape(x.shape)
+    return _C.zeta(x, q).reshape(shape)
 
 
 class _Zeta(Function):
