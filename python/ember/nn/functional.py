@@ -1168,8 +1168,8 @@ class CosineSimilarity(Function):
         ctx.save_for_backward(a, b)
         ctx.meta = (d, eps, r, n, y)
         # (a copy, one value per row: an in-place write into the output, which torch allows,
-        # leaves the y backward reads unchanged)
-        return y.squeeze(d).copy()
+        # leaves the y backward reads unchanged; np.vecdot of bfloat16 gives float32)
+        return y.squeeze(d).astype(a.dtype)
 
     @staticmethod
     def backward(ctx, g):
@@ -2878,6 +2878,8 @@ def multi_margin_loss(
         raise ValueError(f"{op}: only p == 1 and p == 2 are supported, got {p!r}")
     x = _float_input(input, op)
     t = _targets(op, target)
+    if x.ndim == 0:
+        x = x.reshape(1)  # PyTorch reads a 0-d input as (C,) with C = 1
     if x.ndim not in (1, 2) or x.shape[-1] == 0:
         raise ValueError(f"{op}: input must be (N, C) or (C,) with C > 0, got {x.shape}")
     if x.ndim == 1 and t.shape == (1,):
@@ -6736,6 +6738,8 @@ def multilabel_margin_loss(input, target, reduction: str = "mean") -> Tensor:
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{op}: target must be an integer tensor, got {t.dtype}")
+    if x.ndim == 0 and t.ndim == 0:  # PyTorch reads 0-d input and target as (C,) with C = 1
+        x, t = x.reshape(1), t.reshape(1)
     if x.ndim not in (1, 2) or t.shape != x.shape:
         raise ValueError(
             f"{op}: inconsistent input {x.shape} and target {t.shape}: expected (C,) or (N, C) "
