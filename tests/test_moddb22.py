@@ -53,3 +53,12 @@ def test_margin_losses_take_0d_input(name, reduction):
     got.backward()
     assert got.shape == () and ex.grad.shape == ()
     assert got.item() == want.item() and ex.grad.item() == gw.item()
+
+
+def test_huber_loss_refuses_complex_delta():
+    # torch's HuberLoss refuses it in the constructor; ember's ran until forward
+    with pytest.raises(TypeError, match="delta must be a float or int"):
+        torch.nn.HuberLoss(delta=1 + 0j)
+    with pytest.raises(TypeError, match="delta must be a float or int"):
+        nn.HuberLoss(delta=1 + 0j)
+    assert nn.HuberLoss(delta=2).delta == 2
