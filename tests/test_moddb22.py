@@ -62,3 +62,30 @@ def test_huber_loss_refuses_complex_delta():
     with pytest.raises(TypeError, match="delta must be a float or int"):
         nn.HuberLoss(delta=1 + 0j)
     assert nn.HuberLoss(delta=2).delta == 2
+
+
+@pytest.mark.parametrize("nd", [2, 3])
+@pytest.mark.parametrize("batched", [False, True])
+def test_fractional_max_pool_ignores_extra_sample_rows(nd, batched):
+    # torch reads the first N rows of _random_samples (N = 1 unbatched); ember wanted exactly N
+    g = torch.Generator().manual_seed(0)
+    shape = ((2,) if batched else ()) + (4,) + (6,) * nd
+    x = torch.randn(shape, dtype=torch.float64, generator=g)
+    u = torch.rand(3, 4, nd, dtype=torch.float64, generator=g)
+    fn = f"fractional_max_pool{nd}d"
+    want, wi = getattr(torch.nn.functional, fn)(
+        x, 2, output_ratio=(0.5,) * nd, return_indices=True, _random_samples=u
+    )
+    got, gi = getattr(F, fn)(
+        ember.tensor(x.numpy()),
+        2,
+        output_ratio=(0.5,) * nd,
+        return_indices=True,
+        _random_samples=ember.tensor(u.numpy()),
+    )
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    np.testing.assert_array_equal(gi.numpy(), wi.numpy())
+    with pytest.raises(ValueError, match="_random_samples must have shape"):
+        getattr(F, fn)(
+            ember.tensor(x.numpy()), 2, output_ratio=(0.5,) * nd, _random_samples=u[:, :3].numpy()
+        )

@@ -7622,9 +7622,12 @@ def _fractional_max_pool(op, nd, input, kernel_size, output_size, output_ratio, 
         u = _global_rng().random((n, c, nd)).astype(x.dtype)
     else:
         u = np.asarray(samples.data if isinstance(samples, Tensor) else samples, x.dtype)
-        if u.shape != (n, c, nd):
-            raise ValueError(f"{op}: _random_samples must have shape {(n, c, nd)}, got {u.shape}")
-    u = u.reshape(n * c, nd)
+        # as torch: rows past the batch are ignored (an unbatched input is a batch of 1)
+        if u.ndim != 3 or u.shape[0] < n or u.shape[1:] != (c, nd):
+            raise ValueError(
+                f"{op}: _random_samples must have shape ({n} or more, {c}, {nd}), got {u.shape}"
+            )
+    u = u[:n].reshape(n * c, nd)
     # PyTorch's sample order: (W, H) in 2-D, (T, H, W) in 3-D
     which = (1, 0) if nd == 2 else (0, 1, 2)
     starts = [
