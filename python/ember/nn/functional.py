@@ -1188,8 +1188,8 @@ class CosineSimilarity(Function):
         ctx.save_for_backward(a, b)
         ctx.meta = (d, eps, r, n, y)
         # (a copy, one value per row: an in-place write into the output, which torch allows,
-        # leaves the y backward reads unchanged)
-        return y.squeeze(d).copy()
+        # leaves the y backward reads unchanged; np.vecdot of bfloat16 gives float32)
+        return y.squeeze(d).astype(a.dtype)
 
     @staticmethod
     def backward(ctx, g):
@@ -2898,6 +2898,8 @@ def multi_margin_loss(
         raise ValueError(f"{op}: only p == 1 and p == 2 are supported, got {p!r}")
     x = _float_input(input, op)
     t = _targets(op, target)
+    if x.ndim == 0:
+        x = x.reshape(1)  # PyTorch reads a 0-d input as (C,) with C = 1
     if x.ndim not in (1, 2) or x.shape[-1] == 0:
         raise ValueError(f"{op}: input must be (N, C) or (C,) with C > 0, got {x.shape}")
     if x.ndim == 1 and t.shape == (1,):
@@ -6756,6 +6758,8 @@ def multilabel_margin_loss(input, target, reduction: str = "mean") -> Tensor:
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{op}: target must be an integer tensor, got {t.dtype}")
+    if x.ndim == 0 and t.ndim == 0:  # PyTorch reads 0-d input and target as (C,) with C = 1
+        x, t = x.reshape(1), t.reshape(1)
     if x.ndim not in (1, 2) or t.shape != x.shape:
         raise ValueError(
             f"{op}: inconsistent input {x.shape} and target {t.shape}: expected (C,) or (N, C) "
@@ -7638,9 +7642,12 @@ def _fractional_max_pool(op, nd, input, kernel_size, output_size, output_ratio, 
         u = _global_rng().random((n, c, nd)).astype(x.dtype)
     else:
         u = np.asarray(samples.data if isinstance(samples, Tensor) else samples, x.dtype)
-        if u.shape != (n, c, nd):
-            raise ValueError(f"{op}: _random_samples must have shape {(n, c, nd)}, got {u.shape}")
-    u = u.reshape(n * c, nd)
+        # as torch: rows past the batch are ignored (an unbatched input is a batch of 1)
+        if u.ndim != 3 or u.shape[0] < n or u.shape[1:] != (c, nd):
+            raise ValueError(
+                f"{op}: _random_samples must have shape ({n} or more, {c}, {nd}), got {u.shape}"
+            )
+    u = u[:n].reshape(n * c, nd)
     # PyTorch's sample order: (W, H) in 2-D, (T, H, W) in 3-D
     which = (1, 0) if nd == 2 else (0, 1, 2)
     starts = [

@@ -942,7 +942,9 @@ class Module:
                 continue
             v = state_dict[key]
             if hasattr(v, "detach") and hasattr(v, "cpu") and not isinstance(v, Tensor):
-                v = v.detach().cpu().numpy()  # a torch tensor
+                v = v.detach().cpu()  # a torch tensor; its bfloat16 has no .numpy()
+                bf16 = str(v.dtype) == "torch.bfloat16"
+                v = v.float().numpy().astype(_lowp.bfloat16) if bf16 else v.numpy()
             arr = np.asarray(v.data if isinstance(v, Tensor) else v)
             if arr.shape != target.shape:
                 errors.append(
@@ -950,7 +952,7 @@ class Module:
                     f"checkpoint, the shape in current model is {target.shape}."
                 )
                 continue
-            if arr.dtype.kind not in "biuf":
+            if arr.dtype.kind not in "biuf" and arr.dtype != _lowp.bfloat16:
                 errors.append(f"{key}: value of dtype {arr.dtype} is not numeric")
                 continue
             if not assign:
