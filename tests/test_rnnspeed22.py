@@ -121,3 +121,45 @@ def test_gradcheck_across_chunks(mode, rng):
     m = getattr(nn, mode)(I, H).double()
     x = ember.tensor(rng.standard_normal((T, N, I)), requires_grad=True)
     assert gradcheck(lambda x, w: m(x)[0].sum(0), (x, m.weight_ih_l0))
+
+
+def test_float_tanh_of_the_passes_is_accurate():
+    # One LSTM / GRU step whose pre-activations are exactly the weights (x = 1, h0 = 0): the
+    # float32 pass (its tanh E / (E + 2)) against the same formulas in float64, a few ulp.
+    rng = np.random.default_rng(7)
+    H = 1024
+    w = np.concatenate([rng.uniform(-12, 12, 4 * H - 64), np.geomspace(1e-30, 1, 64)])
+    w = (w * rng.choice([-1, 1], w.size)).astype(np.float32)[:, None]
+    x = np.ones((1, 1, 1), np.float32)
+    z = np.zeros((1, H), np.float32)
+    b = np.zeros(4 * H, np.float32)
+    y = _C.lstm_forward(x, z, z, w, np.zeros((4 * H, H), np.float32), b, b, None, False, None,
+                        False)[0][0, 0]  # fmt: skip
+    a = w[:, 0].astype(np.float64)
+    sig = 1 / (1 + np.exp(-a))
+    i, g, o = sig[:H], np.tanh(a[2 * H : 3 * H]), sig[3 * H :]
+    np.testing.assert_allclose(y, o * np.tanh(i * g), rtol=1e-6, atol=1e-37)
+    yg = _C.gru_forward(x, z, w[: 3 * H], np.zeros((3 * H, H), np.float32), b[: 3 * H],
+                        b[: 3 * H], None, False, False)[0][0, 0]  # fmt: skip
+    zz = sig[H : 2 * H]  # (hn = 0: r drops out; z < 1/2: 1 - z without cancellation)
+    ok = zz < 0.5
+    np.testing.assert_allclose(yg[ok], ((1 - zz) * np.tanh(a[2 * H : 3 * H]))[ok], rtol=1e-6,
+                               atol=1e-37)  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+def test_nan_and_inf_propagate_as_torch(mode):
+    torch = pytest.importorskip("torch")
+    ember.manual_seed(0)
+    m = getattr(nn, mode)(3, 4)
+    tm = getattr(torch.nn, mode)(3, 4)
+    tm.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in m.state_dict().items()})
+    x = np.zeros((3, 2, 3), np.float32)
+    x[1, 0, 0] = np.nan
+    x[0, 1, 1] = np.inf
+    with ember.no_grad():
+        y = m(ember.tensor(x))[0].numpy()
+    with torch.no_grad():
+        ty = tm(torch.from_numpy(x))[0].numpy()
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ty))
+    np.testing.assert_allclose(y, ty, rtol=1e-5, atol=1e-6)
