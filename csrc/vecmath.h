@@ -519,6 +519,16 @@ namespace vm {
 // w = exp(-2|x|) <= e^-1.5 and C a degree-4 fit of 2 / (1 + w): within 0.87 ulp with FMA but
 // 1.23 without, and 5-10% slower on AVX-512 (the loop is bound by its instruction count, not by
 // the vdivps); with C of degree 3 it only matched this form's speed.)
+// expm1(r) for |r| <= ln2/2: tanh_float's fitted r + r^2 Q(r) (also the recurrent layers' tanh,
+// csrc/ops/rnn.cpp).
+inline float expm1_fit_float(float r) {
+  float q = 0.001381455920636654f;
+  q = q * r + 0.008368735201656818f;
+  q = q * r + 0.04166838899254799f;
+  q = q * r + 0.1666652113199234f;
+  q = q * r + 0.4999999403953552f;
+  return r + r * r * q;
+}
 inline float tanh_float(float x) {
   const float a = std::fabs(x);
   const float z = x * x;
@@ -535,12 +545,7 @@ inline float tanh_float(float x) {
   const float n = k - kRoundF;
   float r = t2 - n * consts<float>::ln2_hi;  // exact (Cody-Waite)
   r = r - n * consts<float>::ln2_lo;
-  float q = 0.001381455920636654f;
-  q = q * r + 0.008368735201656818f;
-  q = q * r + 0.04166838899254799f;
-  q = q * r + 0.1666652113199234f;
-  q = q * r + 0.4999999403953552f;
-  const float em1 = r + r * r * q;
+  const float em1 = expm1_fit_float(r);
   const float p2 = from_bits((as_bits(k) + 127u) << 23);
   const float big = 1.0f - 2.0f / (p2 * em1 + (p2 + 1.0f));
   return std::copysign(a >= 0.75f ? big : small, x);

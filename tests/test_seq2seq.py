@@ -136,7 +136,9 @@ def test_seq2seq_shapes_grads_and_decoding(cell, attention):
     b, s = m.beam_search(src, 1, 2, 5, beam_width=1, src_lengths=[4, 2])
     np.testing.assert_array_equal(g, b)
     b3, s3 = m.beam_search(src, 1, 2, 5, beam_width=3, src_lengths=[4, 2])
-    assert np.all(s3 >= s - 1e-9)  # a wider beam never finds a worse hypothesis here
+    # a wider beam never finds a worse hypothesis here (up to float32 rounding: beam widths 1 and
+    # 3 score the same hypothesis through differently batched products, ~1e-7 apart)
+    assert np.all(s3 >= s - 1e-5)
     # the padded source positions do not matter
     src2 = src.copy()
     src2[1, 2:] = 8

@@ -3,8 +3,9 @@
 // formulations and gate order: LSTM (i, f, g, o), GRU (r, z, n) with r applied to W_hn h + b_hn.
 //
 // Layout: x (T, N, I) time-major, states (N, H), W_ih (G*H, I), W_hh (G*H, H), biases (G*H) or
-// null, G = 4 (LSTM), 3 (GRU), 1 (RNN). Every kernel is one big GEMM for the input projection of
-// all T steps, then per step one GEMM for the hidden projection (W_hh packed once per call:
+// null, G = 4 (LSTM), 3 (GRU), 1 (RNN). Every kernel is a big GEMM for the input projection of
+// many steps (all T; the LSTM and GRU forward a chunk of ~256 rows at a time, InputProjection),
+// then per step one GEMM for the hidden projection (W_hh packed once per call:
 // PackedB) and ONE fused pointwise pass (an EMBER_SIMD row worker). On several threads the LSTM
 // and GRU forward and backward split the batch (each thread runs that loop on its own
 // sequences, whole MR row blocks of the GEMM: no barrier, no state crossing cores); with too few
@@ -57,9 +58,26 @@ template <typename T>
 inline T sigmoid(T a) {
   return vsigmoid(a);
 }
+// tanh. float: tanh(|x|) = E / (E + 2) with E = expm1(2|x|) = 2^n (1 + p) - 1 (vtanh's reduction
+// and polynomial p; 2^n - 1 exact): one form for all x, where vtanh computes a small-|x|
+// polynomial too and blends the two. Within ~2.5 ulp (vtanh ~1.05: the LSTM's values stay within
+// float32 tolerance of torch's), and the LSTM forward's pointwise pass ~15% faster. |x| clamped at
+// 10 by std::min, which keeps a NaN (tanh rounds to 1 from 9.01 on).
 template <typename T>
-inline T tanh_(T a) {
-  return vtanh(a);
+inline T tanh_(T x) {
+  if constexpr (sizeof(T) == 4) {
+    using vm::kRoundF;
+    const float t2 = 2.0f * std::min(std::fabs(x), 10.0f);
+    const float k = t2 * vm::consts<float>::log2e + kRoundF;  // n in k's low mantissa bits
+    const float n = k - kRoundF;
+    float r = t2 - n * vm::consts<float>::ln2_hi;  // exact (Cody-Waite)
+    r = r - n * vm::consts<float>::ln2_lo;
+    const float p2 = vm::from_bits((vm::as_bits(k) + 127u) << 23);
+    const float e = p2 * vm::expm1_fit_float(r) + (p2 - 1.0f);
+    return std::copysign(e / (e + 2.0f), x);
+  } else {
+    return vtanh(x);
+  }
 }
 
 // Pointwise passes: f(n, j0, j1) over row n, columns [j0, j1) of the (N, H) state, in blocks so
@@ -372,6 +390,69 @@ class Workspace {
   bool cached_ = false;
 };
 
+// The input projection x_t @ W_ih^T of a time loop, made a chunk of steps at a time just before
+// the steps use it (was: one GEMM over all T steps first). Without saves its gates live in a
+// workspace of one chunk (memory no longer linear in T: the benchmark's LSTM at T = 1000 made a
+// 131 MB buffer every call, past the kept workspace, 0.85x torch), and with them a chunk's gates
+// are still in cache when its steps read them. W_ih is packed once (PackedB); every element gets
+// the arithmetic of the one big GEMM (gemm_packed's, rows and column panels split anywhere).
+// One step (a cell) or at most kFewRows rows in all: the whole projection up front as before
+// (weights in place for few rows, no packing for a cell).
+// Chunk c holds steps t in [c k, c k + k); at(t) is step t's (N, ld) gates.
+template <typename T>
+class InputProjection {
+ public:
+  InputProjection(const T* x, const T* w_ih, T* saved, int64_t T_, int64_t N, int64_t I, int64_t GH,
+                  int64_t ld)
+      : x_(x), T_(T_), N_(N), I_(I), ld_(ld) {
+    whole_ = T_ == 1 || T_ * N <= kFewRows;
+    // ~256 rows a chunk: a GEMM that still reuses each packed panel of W_ih well
+    k_ = whole_ ? T_ : std::min<int64_t>(T_, std::max<int64_t>(1, 256 / std::max<int64_t>(N, 1)));
+    if (saved) {
+      g_ = saved;
+    } else {
+      ws_.emplace(k_ * N * ld);
+      g_ = ws_->data();
+    }
+    saved_ = saved != nullptr;
+    if (whole_)
+      weight_product(true, T_ * N, GH, I, x, I, w_ih, T(0), g_, ld);
+    else
+      wih_.emplace(true, I, GH, w_ih, I);
+  }
+  T* at(int64_t t) const { return g_ + (saved_ ? t : t % k_) * N_ * ld_; }
+  // Called before step s (in st's order) runs; when s starts a chunk, makes that chunk's rows
+  // [n0, n1) and gate columns [j0, j1) (multiples of the packed panel width). On the calling
+  // thread; threads (rows and columns whole, outside a parallel region): on ember's threads.
+  void before(const Steps& st, int64_t s, int64_t n0, int64_t n1, int64_t j0, int64_t j1,
+              bool threads = false) const {
+    if (whole_ || n1 <= n0) return;
+    const int64_t t = st.t_of(s), c = t / k_;
+    const bool starts = st.reverse ? (t == T_ - 1 || t % k_ == k_ - 1) : t % k_ == 0;
+    if (!starts) return;
+    const int64_t t0 = c * k_, t1 = std::min(T_, t0 + k_);
+    if (n0 == 0 && n1 == N_) {  // whole rows: one product over the chunk
+      if (threads)
+        gemm_packed<T>((t1 - t0) * N_, T(1), x_ + t0 * N_ * I_, I_, *wih_, T(0), at(t0), ld_);
+      else
+        gemm_packed_cols<T>((t1 - t0) * N_, T(1), x_ + t0 * N_ * I_, I_, *wih_, j0, j1, T(0),
+                            at(t0), ld_);
+      return;
+    }
+    for (int64_t u = t0; u < t1; ++u)
+      gemm_packed_cols<T>(n1 - n0, T(1), x_ + (u * N_ + n0) * I_, I_, *wih_, j0, j1, T(0),
+                          at(u) + n0 * ld_, ld_);
+  }
+
+ private:
+  const T* x_;
+  int64_t T_, N_, I_, ld_, k_ = 1;
+  bool whole_ = true, saved_ = false;
+  T* g_ = nullptr;
+  std::optional<Workspace<T>> ws_;
+  std::optional<PackedB<T>> wih_;
+};
+
 // Threads for a time loop split by hidden units (whole NR-column panels of the packed W_hh, so
 // H must be a multiple of NR): 1 means the plain loop (one GEMM and one pointwise pass a step).
 inline int unit_threads(int64_t N, int64_t GH, int64_t H, int nr) {
@@ -633,17 +714,15 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, 
   const Steps st{T_, reverse, lengths};
   const std::vector<T> bias = sum_bias(b_ih, b_hh, GH);
   const T* b = bias.data();
-  // Nothing saved (gates / cells null: no gradient wanted): the gates live in a kept workspace
-  // and each step's cells in one (N, H) scratch, no fresh arrays to fill.
+  // Nothing saved (gates / cells null: no gradient wanted): the gates live in a workspace of
+  // one chunk (InputProjection) and each step's cells in one (N, H) scratch.
   // Their rows are then a cache line longer than 4H: at H = 256 rows of 4 KiB put a GEMM tile's
   // rows of C in one L1 set, and the per-step products (beta = 1) ran ~2% slower.
   const int64_t ldg = gates ? GH : GH + 64 / static_cast<int64_t>(sizeof(T));
-  std::optional<Workspace<T>> gates_ws;
-  if (!gates) gates = gates_ws.emplace(T_ * N * ldg).data();
   std::vector<T> cell_scratch(cells ? 0 : static_cast<size_t>(N * H));
   auto cells_at = [&](int64_t t) { return cells ? cells + t * N * H : cell_scratch.data(); };
-  // Input projection of all steps at once, straight into the gates buffer.
-  weight_product(true, T_ * N, GH, I, x, I, w_ih, T(0), gates, ldg);
+  // The input projection, a chunk of steps at a time into gates (or a workspace).
+  const InputProjection<T> proj(x, w_ih, gates, T_, N, I, GH, ldg);
   // h_n / c_n carry the running state.
   std::memcpy(h_n, h0, sizeof(T) * N * P);
   std::memcpy(c_n, c0, sizeof(T) * N * H);
@@ -661,7 +740,8 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, 
                     n1 = std::min(N, nb * (k + 1) / team * mr);
       for (int64_t s = 0; s < T_ && n1 > n0; ++s) {
         const int64_t t = st.t_of(s);
-        T* g = gates + t * N * ldg;
+        proj.before(st, s, n0, n1, 0, GH);
+        T* g = proj.at(t);
         T* yt = y + t * N * H;
         T* ct = cells_at(t);
         const int64_t m1 = std::min(n1, st.rows(t, N));
@@ -697,7 +777,8 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, 
       T* nxt = hbuf.data();
       for (int64_t s = 0; s < T_; ++s) {
         const int64_t t = st.t_of(s);
-        T* g = gates + t * N * ldg;
+        for (int64_t q = 0; q < 4; ++q) proj.before(st, s, 0, N, q * H + u0, q * H + u1);
+        T* g = proj.at(t);
         T* yt = y + t * N * H;
         T* ct = cells_at(t);
         const int64_t m = st.rows(t, N);
@@ -728,7 +809,8 @@ void lstm_forward(T* y, T* h_n, T* c_n, T* gates, T* cells, T* hid, const T* x, 
   std::vector<T> scratch(w_hr ? static_cast<size_t>(N * H) : 0);
   for (int64_t s = 0; s < T_; ++s) {
     const int64_t t = st.t_of(s);
-    T* g = gates + t * N * ldg;
+    proj.before(st, s, 0, N, 0, GH, true);
+    T* g = proj.at(t);
     whh.mul(st.rows(t, N), h_n, P, T(1), g, ldg);
     T* yt = y + t * N * P;
     T* ht = w_hr ? hid + t * N * H : yt;  // this step's o * tanh(c)
@@ -887,11 +969,10 @@ void gru_forward(T* y, T* h_n, T* gates, T* hn, const T* x, const T* h0, const T
   std::vector<T> zi, zh;
   const T* bi = or_zeros(b_ih, zi, GH);
   const T* bh = or_zeros(b_hh, zh, GH);
-  // Nothing saved (gates / hn null), as in lstm_forward.
-  std::optional<Workspace<T>> gates_ws;
-  if (!gates) gates = gates_ws.emplace(T_ * N * GH).data();
+  // The input projection a chunk of steps at a time, as in lstm_forward (gates null: nothing
+  // saved, a workspace of one chunk).
+  const InputProjection<T> proj(x, w_ih, gates, T_, N, I, GH, GH);
   std::vector<T> hn_scratch(hn ? 0 : static_cast<size_t>(N * H));
-  weight_product(true, T_ * N, GH, I, x, I, w_ih, T(0), gates, GH);
   std::memcpy(h_n, h0, sizeof(T) * N * H);
   const StepWeight<T> whh(true, H, GH, w_hh, T_);
   // The state is double-buffered (every unit's GEMM reads all of it): step s reads cur, writes
@@ -899,7 +980,7 @@ void gru_forward(T* y, T* h_n, T* gates, T* hn, const T* x, const T* h0, const T
   const Workspace<T> hbuf(N * H);
   auto pointwise = [&](int64_t s, const T* cur, T* nxt, int64_t n, int64_t j0, int64_t j1) {
     const int64_t t = st.t_of(s);
-    T* gr = gates + (t * N + n) * GH;
+    T* gr = proj.at(t) + n * GH;
     T* yr = y + (t * N + n) * H;
     T* hnr = hn ? hn + (t * N + n) * H : hn_scratch.data() + n * H;
     if (!st.valid(t, n)) {
@@ -924,6 +1005,7 @@ void gru_forward(T* y, T* h_n, T* gates, T* hn, const T* x, const T* h0, const T
       const int64_t n0 = std::min(N, nb * k / team * mr),
                     n1 = std::min(N, nb * (k + 1) / team * mr);
       for (int64_t s = 0; s < T_ && n1 > n0; ++s) {
+        proj.before(st, s, n0, n1, 0, GH);
         const int64_t m1 = std::min(n1, st.rows(st.t_of(s), N));
         if (m1 > n0)
           gemm_packed_cols<T>(m1 - n0, T(1), cur + n0 * H, H, whh.packed(), 0, GH, T(0),
@@ -944,6 +1026,7 @@ void gru_forward(T* y, T* h_n, T* gates, T* hn, const T* x, const T* h0, const T
       const int64_t k = omp_get_thread_num(), team = omp_get_num_threads();
       const int64_t u0 = np * k / team * nr, u1 = np * (k + 1) / team * nr;
       for (int64_t s = 0; s < T_; ++s) {
+        for (int64_t q = 0; q < 3; ++q) proj.before(st, s, 0, N, q * H + u0, q * H + u1);
         const int64_t m = st.rows(st.t_of(s), N);
         for (int64_t q = 0; q < 3; ++q)
           gemm_packed_cols<T>(m, T(1), cur, H, whh.packed(), q * H + u0, q * H + u1, T(0),
@@ -957,6 +1040,7 @@ void gru_forward(T* y, T* h_n, T* gates, T* hn, const T* x, const T* h0, const T
     return;
   }
   for (int64_t s = 0; s < T_; ++s) {
+    proj.before(st, s, 0, N, 0, GH, true);
     whh.mul(st.rows(st.t_of(s), N), cur, H, T(0), hh.data(), GH);
     for_each_block(N, H, 10,
                    [&](int64_t n, int64_t j0, int64_t j1) { pointwise(s, cur, nxt, n, j0, j1); });
