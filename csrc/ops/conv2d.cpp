@@ -469,20 +469,26 @@ EMBER_SIMD void fill_phases(T* __restrict xs, const T* __restrict x, const T* x_
                             const Phases& ph, bool fresh) {
   constexpr int64_t B = 64 / sizeof(T);
   if (fresh) std::fill(xs, xs + ph.buffer(g), T(0));
-  for (int64_t a = 0; a < g.sh; ++a) {
-    if (!ph.used_h[size_t(a)]) continue;
-    // rows i whose input row a + sh*i - pt lies in [0, H)
-    const int64_t ilo = std::clamp<int64_t>(ceil_div_pos(g.pt - a, g.sh), 0, ph.Hs);
-    const int64_t ihi = std::clamp<int64_t>(ceil_div_pos(g.pt + g.H - a, g.sh), ilo, ph.Hs);
-    for (size_t u = 0; u < ph.cols.size(); u += 3) {
-      const int64_t b = ph.cols[u], jlo = ph.cols[u + 1], jhi = ph.cols[u + 2];
-      // row i, column j of the phase from dr[j - jlo] = sr[sw * (j - jlo)]: n values, written
-      // as m (whole blocks), the right border [n, zn) then rezeroed
-      const int64_t n = jhi - jlo, m = round_up(n, B), zn = std::min(jlo + m, ph.width) - jlo;
-      for (int64_t c = 0; c < g.Cg; ++c)
+  // Channel by channel: a plane's phases are all cut while it is in L1 (phase by phase, each
+  // pass over the whole group's input went back to L2 or L3).
+  for (int64_t c = 0; c < g.Cg; ++c)
+    for (int64_t a = 0; a < g.sh; ++a) {
+      if (!ph.used_h[size_t(a)]) continue;
+      // rows i whose input row a + sh*i - pt lies in [0, H)
+      const int64_t ilo = std::clamp<int64_t>(ceil_div_pos(g.pt - a, g.sh), 0, ph.Hs);
+      const int64_t ihi = std::clamp<int64_t>(ceil_div_pos(g.pt + g.H - a, g.sh), ilo, ph.Hs);
+      for (size_t u = 0; u < ph.cols.size(); u += 3) {
+        const int64_t b = ph.cols[u], jlo = ph.cols[u + 1], jhi = ph.cols[u + 2];
+        // row i, column j of the phase from dr[j - jlo] = sr[sw * (j - jlo)]: n values, written
+        // as m (whole blocks), the right border [n, zn) then rezeroed
+        const int64_t n = jhi - jlo, m = round_up(n, B), zn = std::min(jlo + m, ph.width) - jlo;
         for (int64_t i = ilo; i < ihi; ++i) {
           T* dr = xs + c * ph.chan + (a * g.sw + b) * ph.Hs * ph.Ws + i * ph.Ws + jlo;
           const T* sr = x + (c * g.H + a + g.sh * i - g.pt) * g.W + b - g.pl + g.sw * jlo;
+          if (g.sw == 2 && n == 8) {  // exactly: one line in, one permute (16x16 inputs, stride 2)
+            for (int j = 0; j < 8; ++j) dr[j] = sr[2 * j];  // whole blocks read two rows of x
+            continue;  // (dr's border [n, zn) is still zero: nothing was written past n)
+          }
           if (x_end - sr < g.sw * m) {
             for (int64_t j = 0; j < n; ++j) dr[j] = sr[g.sw * j];
             continue;
@@ -497,8 +503,8 @@ EMBER_SIMD void fill_phases(T* __restrict xs, const T* __restrict x, const T* x_
           }
           for (int64_t j = n; j < zn; ++j) dr[j] = T(0);  // right border
         }
+      }
     }
-  }
 }
 
 // The phase planes of group input xg, filled into buf once per (image, group) (*of remembers
@@ -2967,16 +2973,21 @@ EMBER_SIMD void pack_dy_images(T* __restrict bp, const T* __restrict dy, int64_t
 template <typename T>
 EMBER_SIMD void pack_w_t(T* __restrict wt, const T* __restrict w, int64_t K, int64_t O, int64_t i0,
                          int64_t i1, int MR) {
-  for (int64_t o = 0; o < O; ++o)
-    for (int64_t i = i0; i < i1; i += MR) {
-      T* d = wt + i * O + o * MR;
-      const T* s = w + o * K + i;
-      if (MR == 8 && i + 8 <= K) {
-        for (int r = 0; r < 8; ++r) d[r] = s[r];
-      } else {
-        for (int r = 0; r < MR; ++r) d[r] = i + r < K ? s[r] : T(0);
+  // Blocks of 16 rows of w read along the row (16 sequential streams the prefetcher follows),
+  // each panel's 16 destination rows one contiguous run. (One cache line of all O rows per
+  // panel pair, 8 KiB apart, missed the cache on every line: a tenth of 128 -> 256's dx.)
+  constexpr int64_t OB = 16;
+  for (int64_t o0 = 0; o0 < O; o0 += OB)
+    for (int64_t i = i0; i < i1; i += MR)
+      for (int64_t o = o0; o < std::min(O, o0 + OB); ++o) {
+        T* d = wt + i * O + o * MR;
+        const T* s = w + o * K + i;
+        if (MR == 8 && i + 8 <= K) {
+          for (int r = 0; r < 8; ++r) d[r] = s[r];
+        } else {
+          for (int r = 0; r < MR; ++r) d[r] = i + r < K ? s[r] : T(0);
+        }
       }
-    }
 }
 
 // The batch engine's input gradient, a group of images per task: their P columns side by side
@@ -2999,7 +3010,7 @@ void input_grad_images(T* dx, const T* dy, const T* w, const Geom& g, int nt) {
   char* cur = align64(Workspace::get(size_t(wt_n) * sizeof(T) + size_t(nt) * per_thread + 128));
   T* wt = carve<T>(&cur, wt_n);
   char* thread_base = cur;
-  const int64_t ppl = std::max<int64_t>(1, 64 / int64_t(sizeof(T) * MR));  // panels per line
+  const int64_t ppl = std::max<int64_t>(1, 2048 / int64_t(sizeof(T) * MR));  // panels per chunk
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     char* tc = thread_base + per_thread * size_t(omp_get_thread_num());
