@@ -3459,11 +3459,16 @@ def _view(fn, x, arg) -> Tensor:
     if (x._requires_grad and _state.enabled) or _function._fw_level is not None:
         return fn.apply(x, arg)  # (forward-mode AD: apply carries or refuses the tangent)
     d = x.data
-    a = d.reshape(arg) if fn is Reshape else d.transpose(arg)
+    return _outside_view(d.reshape(arg) if fn is Reshape else d.transpose(arg), x)
+
+
+def _outside_view(a: np.ndarray, x) -> Tensor:
+    """The Tensor of ``a``, a view of x's array made outside the graph (the view fast paths):
+    linked to x as the generic apply links it."""
     out = Tensor._make(a, False, None, 0)
     if x._requires_grad:  # (grad mode off: the view still requires grad, as torch's)
         _function.no_grad_view(out, (x,))
-    elif (b := a.base) is d or (b is not None and b is d.base):  # (function.mark_view, inlined)
+    elif (b := a.base) is (d := x.data) or (b is not None and b is d.base):  # (mark_view, inlined)
         if d.base is not None:  # (a view of a view: its root, as torch's _base)
             x = getattr(x, "_view_of", x)
         out._view_of = x
@@ -3905,11 +3910,17 @@ def _index_rows(index, shape):
 
 
 def getitem(x, index) -> Tensor:
-    if type(index) is int and type(x) is Tensor and not x._requires_grad and x.data.ndim:
+    if (
+        type(index) is int
+        and type(x) is Tensor
+        and not (x._requires_grad and _state.enabled)
+        and _function._fw_level is None
+        and x.data.ndim
+    ):
         # x[i] outside the graph: GetItem's view (x[i, ...], a 0-d view of a 1-D x) without
         # the apply (~1 us of 3); out of range takes the generic path, which names the shape
         try:
-            return Tensor._make(x.data[index, ...], False, None, 0)
+            return _outside_view(x.data[index, ...], x)
         except IndexError:
             pass
     index, advanced = _index_arg(index)
