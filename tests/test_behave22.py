@@ -20,6 +20,8 @@ _VIEWS = {
     "expand": lambda a: a[:1].expand(5, 4),
     "permute": lambda a: a.permute(1, 0),
     "view_of_view": lambda a: a[0][1:],
+    "unfold": lambda a: a.unfold(1, 2, 1),  # (NumPy's stride tricks: a longer base chain)
+    "as_strided": lambda a: a.as_strided((2, 2), (1, 1)),
 }
 
 

@@ -3468,11 +3468,8 @@ def _outside_view(a: np.ndarray, x) -> Tensor:
     out = Tensor._make(a, False, None, 0)
     if x._requires_grad:  # (grad mode off: the view still requires grad, as torch's)
         _function.no_grad_view(out, (x,))
-    elif (b := a.base) is (d := x.data) or (b is not None and b is d.base):  # (mark_view, inlined)
-        if d.base is not None:  # (a view of a view: its root, as torch's _base)
-            x = getattr(x, "_view_of", x)
-        out._view_of = x
-        x._viewed = True
+    else:
+        _function.mark_view(out, x)
     return _function.view_made(out, x) if _function._open_blocks[0] else out
 
 

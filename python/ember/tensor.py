@@ -203,10 +203,10 @@ class Tensor:
     # tangent (autograd/forward_ad.py). _no_grad_view: set only on a view made with grad mode
     # off of a tensor that requires grad (autograd.function's no_grad_view); _chained_view: on
     # a graph view of such a view, its mark (autograd.function's chained_mark). _view_of: on
-    # a view made outside the graph, its source; _viewed: on that source (function.mark_view).
+    # a view made outside the graph, its root; _views: on that root, weak references to them.
     __slots__ = (
         "data", "_grad", "_requires_grad", "_ctx", "_idx", "_hooks", "_written", "_versions",
-        "_fw", "_inference", "_no_grad_view", "_chained_view", "_view_of", "_viewed",
+        "_fw", "_inference", "_no_grad_view", "_chained_view", "_view_of", "_views",
         "__weakref__",
     )  # fmt: skip
     __array_priority__ = 1000  # NumPy defers to our operators: ndarray + Tensor -> Tensor
@@ -269,7 +269,7 @@ class Tensor:
             # asked for explicitly, a view made under no_grad takes its gradient, as torch's
             # (which still refuses in-place writes to it: the leaf's refusal here)
             self._no_grad_view = None
-        if bool(value) != self._requires_grad and getattr(self, "_viewed", False):
+        if bool(value) != self._requires_grad and getattr(self, "_views", None):
             _function.views_follow(self, bool(value))
         self._requires_grad = bool(value)
 
@@ -405,7 +405,7 @@ class Tensor:
             )
         if ctx is not None:  # nodes recorded before (its views' too) keep their edge, as torch's
             _function.note_graph_write(self, values=False)
-        if self._requires_grad and getattr(self, "_viewed", False):
+        if self._requires_grad and getattr(self, "_views", None):
             _function.views_follow(self, False)
         self._ctx = None
         self._requires_grad = False

@@ -233,38 +233,47 @@ _LEAF_VIEW = "a leaf's view"  # (the mark of a view whose base took requires_gra
 def mark_view(out, src) -> None:
     """``out`` (a Tensor made outside the graph on the array ``out.data``) views ``src``'s
     memory: link it to its root (``_view_of``, torch's ``_base``: detach_ refuses views, and
-    a view follows its base's later requires_grad_, as torch's)."""
+    a view follows its base's later requires_grad_, as torch's). The root lists its views by
+    weak reference (``_views``), for views_follow."""
     b = out.data.base
-    if b is not None and type(src) is Tensor and (b is (d := src.data) or b is d.base):
-        if d.base is not None:  # (a view of a view: its root, as torch's _base; no chain)
-            src = getattr(src, "_view_of", src)
-        out._view_of = src
-        src._viewed = True
+    if b is None or type(src) is not Tensor:
+        return
+    d = src.data
+    if not (b is d or b is d.base or _owner(out.data) is _owner(d)):  # (as_strided, unfold)
+        return
+    if d.base is not None:  # (a view of a view: its root, as torch's _base; no chain)
+        src = getattr(src, "_view_of", src)
+    out._view_of = src
+    views = getattr(src, "_views", None)
+    if views is None:
+        src._views = [weakref.ref(out)]
+        return
+    views.append(weakref.ref(out))
+    n = len(views)
+    if n >= 64 and not n & (n - 1):  # (at each power of two the dead go: amortised O(1))
+        views[:] = [w for w in views if w() is not None]
 
 
 def views_follow(base, on: bool = True) -> None:
     """``base`` was just made to require grad (``on``) or not (requires_grad_(False),
-    detach_()): its views made before (``_view_of``, found through the collector's referrers,
-    which runs only for a tensor that was viewed) follow it, as torch's do through their base:
-    on, leaves without grad_fn whose gradient goes nowhere and which refuse in-place writes
-    (no_grad_view's behaviour); off, plain views again."""
-    import gc
-
-    todo = [base]
-    while todo:
-        t = todo.pop()
-        t._viewed = False  # (views made since are marked anew: no second walk for none)
-        for v in gc.get_referrers(t):
-            if isinstance(v, Tensor) and getattr(v, "_view_of", None) is t and v._ctx is None:
-                t._viewed = True
-                if on and not v._requires_grad and v.data.dtype.kind in "fc":
-                    v._requires_grad = True
-                    v._no_grad_view = (_LEAF_VIEW, None)
-                elif not on and (getattr(v, "_no_grad_view", None) or ("",))[0] is _LEAF_VIEW:
-                    v._requires_grad = False
-                    v._no_grad_view = None
-                if getattr(v, "_viewed", False):
-                    todo.append(v)
+    detach_()): its live views made outside the graph (``_views``) follow it, as torch's do
+    through their base: on, leaves without grad_fn whose gradient goes nowhere and which
+    refuse in-place writes (no_grad_view's behaviour); off, plain views again."""
+    live = [v for w in base._views if (v := w()) is not None]
+    base._views = [weakref.ref(v) for v in live] or None
+    for v in live:
+        if v._ctx is not None:
+            continue
+        if (
+            on
+            and not v._requires_grad
+            and (v.data.dtype.kind in "fc" or v.data.dtype == _lowp.bfloat16)
+        ):
+            v._requires_grad = True
+            v._no_grad_view = (_LEAF_VIEW, None)
+        elif not on and (getattr(v, "_no_grad_view", None) or ("",))[0] is _LEAF_VIEW:
+            v._requires_grad = False
+            v._no_grad_view = None
 
 
 def _mode_words(mode: str) -> tuple[str, str]:
@@ -964,17 +973,8 @@ class Function:
                     mark_view(o, a)
                 return res
             res = Tensor._make(out, False, None, 0)
-            # a view of the first argument (x[0], x.unsqueeze(0)): mark_view, inlined
-            if (
-                type(out) is np.ndarray
-                and (b := out.base) is not None
-                and type(a) is Tensor
-                and (b is (d := a.data) or b is d.base)
-            ):
-                if d.base is not None:  # (a view of a view: its root, as torch's _base)
-                    a = getattr(a, "_view_of", a)
-                res._view_of = a
-                a._viewed = True
+            if res.data.base is not None:  # (a view of the first argument: x[0], x.unfold)
+                mark_view(res, a)
             return res
         ctx.parents = parents
         if _inference_made:  # (a global tested per recorded op; the scan once one exists)
