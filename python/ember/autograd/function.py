@@ -230,6 +230,9 @@ _MADE_IN = ("no_grad mode", "inference mode")  # (by _state.inference)
 _LEAF_VIEW = "a leaf's view"  # (the mark of a view whose base took requires_grad_ later)
 
 
+_ref = weakref.ref
+
+
 def mark_view(out, src) -> None:
     """``out`` (a Tensor made outside the graph on the array ``out.data``) views ``src``'s
     memory: link it to its root (``_view_of``, torch's ``_base``: detach_ refuses views, and
@@ -244,11 +247,12 @@ def mark_view(out, src) -> None:
     if d.base is not None:  # (a view of a view: its root, as torch's _base; no chain)
         src = getattr(src, "_view_of", src)
     out._view_of = src
-    views = getattr(src, "_views", None)
-    if views is None:
-        src._views = [weakref.ref(out)]
+    try:
+        views = src._views
+    except AttributeError:  # (the first view)
+        src._views = [_ref(out)]
         return
-    views.append(weakref.ref(out))
+    views.append(_ref(out))
     n = len(views)
     if n >= 64 and not n & (n - 1):  # (at each power of two the dead go: amortised O(1))
         views[:] = [w for w in views if w() is not None]
@@ -260,7 +264,7 @@ def views_follow(base, on: bool = True) -> None:
     through their base: on, leaves without grad_fn whose gradient goes nowhere and which
     refuse in-place writes (no_grad_view's behaviour); off, plain views again."""
     live = [v for w in base._views if (v := w()) is not None]
-    base._views = [weakref.ref(v) for v in live] or None
+    base._views = [_ref(v) for v in live]
     for v in live:
         if v._ctx is not None:
             continue
