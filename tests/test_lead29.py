@@ -3,6 +3,7 @@ collector), bfloat16 views following their base."""
 
 import gc
 
+import numpy as np
 import pytest
 
 import ember
@@ -38,3 +39,11 @@ def test_requires_grad_toggle_does_not_walk_the_collector(monkeypatch):
     monkeypatch.setattr(gc, "get_referrers", lambda *a: pytest.fail("walked the collector"))
     x.requires_grad_()
     assert v.requires_grad
+
+
+def test_full_refuses_a_numpy_float64_beyond_float32():
+    torch = pytest.importorskip("torch")
+    for lib in (torch, ember):
+        with pytest.raises(RuntimeError, match="without overflow"):
+            lib.full((2,), np.float64(1e300))
+        assert lib.full((2,), np.float64(np.inf)).tolist() == [np.inf, np.inf]

@@ -306,7 +306,7 @@ def _check_fill(op: str, value, dtype) -> None:
     if np.dtype(dtype).kind in "iu" and isinstance(value, float | np.floating):
         if not np.isfinite(value):
             raise ValueError(f"{op}: value {value} cannot be converted to {np.dtype(dtype)}")
-    elif np.dtype(dtype) == _F32 and type(value) is float and abs(value) > _F32_TOP:
+    elif np.dtype(dtype) == _F32 and isinstance(value, float) and abs(value) > _F32_TOP:
         if not math.isinf(value):  # (torch's float32 full refuses it; float16's fills inf)
             raise RuntimeError("value cannot be converted to type float32 without overflow")
 
