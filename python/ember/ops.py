@@ -6502,7 +6502,9 @@ def masked_select(x, mask) -> Tensor:
 def masked_scatter(x, mask, source) -> Tensor:
     """x with its entries where mask is True replaced, in order, by source's first entries."""
     x = _tensor_operand(x)
-    mask = np.broadcast_to(_bool_mask("masked_scatter", mask), x.shape)
+    mask = _bool_mask("masked_scatter", mask)
+    shape = np.broadcast_shapes(x.shape, mask.shape)  # torch broadcasts x against the mask too
+    x, mask = (x if x.shape == shape else x.expand(*shape)), np.broadcast_to(mask, shape)
     source = _same_dtype("masked_scatter", x, _tensor_operand(source))
     count = int(mask.sum())
     if source.numel() < count:
@@ -7280,6 +7282,12 @@ def _quantile(op, x, q, dim, keepdim, interpolation, ignore_nan):
         out = low
     else:
         out = low + (high - low) * weight.astype(x.dtype)
+        if interpolation == "linear" and isinstance(q, Tensor) and q.requires_grad:
+            # d out / d q = (high - low) * (count - 1), on a zero-valued term (a NaN slice's
+            # gradient is 0, not NaN: its output is NaN whatever q is)
+            dq = reshape(q, (-1,)) - reshape(q, (-1,)).detach()
+            slope = np.nan_to_num((high - low).data, nan=0.0) * np.maximum(count - 1, 0)
+            out = out + dq * slope.astype(x.dtype)
     if not ignore_nan:
         out = where(nan.any(-1, keepdims=True), np.asarray(np.nan, x.dtype), out)
     out = movedim(out, -1, 0)  # q's dim first
@@ -7539,6 +7547,8 @@ def cov(x, *, correction: int = 1, fweights=None, aweights=None) -> Tensor:
         if name == "fweights" and wa.dtype.kind not in "iu":
             raise TypeError(f"cov: fweights must be integers, got {wa.dtype}")
         wa = wa.astype(x.dtype)
+        if name == "aweights" and isinstance(wt, Tensor) and wt.requires_grad:
+            wa = wt.to(x.dtype)  # torch differentiates through the observation weights
         w = wa if w is None else w * wa
     if w is None:
         avg, w_sum = mean(x, 1, keepdim=True), n_obs
@@ -7551,11 +7561,14 @@ def cov(x, *, correction: int = 1, fweights=None, aweights=None) -> Tensor:
         elif aweights is None:
             factor = w_sum - correction
         else:
-            factor = w_sum - correction * (w * np.asarray(_data(aweights), x.dtype)).sum() / w_sum
+            aw = aweights if isinstance(w, Tensor) else np.asarray(_data(aweights), x.dtype)
+            factor = w_sum - correction * (w * aw).sum() / w_sum
     xm = x - avg
-    c = matmul(xm if w is None else xm * w, transpose(xm, 0, 1)) / np.asarray(
-        builtins.max(factor, 0), x.dtype
-    )
+    if isinstance(factor, Tensor):
+        factor = clamp(factor, min=0)
+    else:
+        factor = np.asarray(builtins.max(factor, 0), x.dtype)
+    c = matmul(xm if w is None else xm * w, transpose(xm, 0, 1)) / factor
     return reshape(c, ()) if c.shape == (1, 1) else c
 
 
@@ -8275,8 +8288,26 @@ def _from_cholesky(L, upper: bool) -> Tensor:
 
 
 def cholesky_solve(B, L, upper: bool = False) -> Tensor:
-    """X with A X = B given A's Cholesky factor L (A = L L^H, or U^H U with upper)."""
-    return _linalg.solve(_from_cholesky(L, upper), B)
+    """X with A X = B given A's Cholesky factor L (A = L L^H, or U^H U with upper).
+
+    B is always a batch of matrices (*, n, k), as in torch: its batch is broadcast against
+    L's up front so linalg.solve never reads it as a batch of vectors."""
+    B, L = _tensor_operand(B), _tensor_operand(L)
+    if B.ndim < 2:
+        raise RuntimeError(
+            f"cholesky_solve: b should have at least 2 dimensions, got shape {B.shape}"
+        )
+    if L.ndim < 2:
+        raise RuntimeError(
+            f"cholesky_solve: A should have at least 2 dimensions, got shape {L.shape}"
+        )
+    if B.shape[-2] != L.shape[-1]:
+        raise RuntimeError(
+            f"cholesky_solve: incompatible matrix sizes, A is {L.shape[-2]} by {L.shape[-1]} "
+            f"but b is {B.shape[-2]} by {B.shape[-1]}"
+        )
+    batch = np.broadcast_shapes(B.shape[:-2], L.shape[:-2])
+    return _linalg.solve(_from_cholesky(L, upper), B.expand(*batch, *B.shape[-2:]))
 
 
 def cholesky_inverse(L, upper: bool = False) -> Tensor:

