@@ -106,3 +106,52 @@ def test_cov_gradient_to_aweights(rng, kw):
     (want * torch.tensor(weights)).sum().backward()
     np.testing.assert_allclose(a.grad.numpy(), at.grad.numpy(), rtol=1e-10)
     assert gradcheck(lambda a: ember.cov(ember.tensor(x), aweights=a, **ekw), (a,))
+
+
+@pytest.mark.parametrize(
+    "sa, sb, dims",
+    [
+        ((2, 1, 4), (3, 5), ([1], [0])),
+        ((2, 3), (1, 4), ([1], [0])),
+        ((2, 1, 3), (1, 3, 4), ([1, 2], [0, 1])),
+        ((2, 3), (1, 4), 1),
+        ((2, 0), (1, 4), ([1], [0])),
+    ],
+)
+def test_tensordot_broadcasts_size_one_contracted_dims(rng, sa, sb, dims):
+    a, b = rng.standard_normal(sa), rng.standard_normal(sb)
+    want = torch.tensordot(torch.tensor(a), torch.tensor(b), dims=dims)
+    got = ember.tensordot(ember.tensor(a), ember.tensor(b), dims=dims)
+    assert got.shape == tuple(want.shape)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-12)
+    ea, eb = ember.tensor(a, requires_grad=True), ember.tensor(b, requires_grad=True)
+    assert gradcheck(lambda x, y: ember.tensordot(x, y, dims=dims), (ea, eb))
+
+
+def test_tensordot_mismatch_is_runtime_error():
+    with pytest.raises(RuntimeError, match="must match in size"):
+        ember.tensordot(ember.ones(2, 3), ember.ones(2, 4), dims=([1], [0]))
+
+
+def test_to_positional_non_blocking_and_copy():
+    x = ember.randn(2, 3)
+    for args in [("cpu", ember.float64, False, True), (ember.float64, False, True)]:
+        assert x.to(*args).dtype == ember.float64
+    same = x.to(ember.float32, False, True)
+    assert same is not x and not np.shares_memory(same.numpy(), x.numpy())
+    assert x.to(ember.float32, False, False) is x
+    assert not np.shares_memory(x.to(x, False, True).numpy(), x.numpy())
+    assert x.to("cpu", None, False, True) is not x
+    with pytest.raises(TypeError, match="invalid combination"):
+        x.to(ember.float64, False, True, False)
+
+
+@pytest.mark.parametrize(
+    "name", ["byte", "char", "short", "int", "long", "half", "float", "double", "bool"]
+)
+def test_casts_take_memory_format(name):
+    data = np.arange(120.0).reshape(2, 3, 4, 5)
+    got = getattr(ember.tensor(data), name)(memory_format=ember.channels_last)
+    want = getattr(torch.tensor(data), name)(memory_format=torch.channels_last)
+    assert got.stride() == want.stride()
+    np.testing.assert_array_equal(got.numpy(), want.numpy())

@@ -7772,6 +7772,10 @@ def _tensordot_straight(x: np.ndarray, y: np.ndarray, dims):
     return out.reshape(tuple(x.shape[d] for d in fa) + tuple(y.shape[d] for d in fb))
 
 
+class _ShapeMismatchError(ValueError, RuntimeError):
+    """torch raises RuntimeError for mismatched shapes; ValueError kept for older callers."""
+
+
 def tensordot(a, b, dims=2) -> Tensor:
     """Contract the last ``dims`` dims of a with the first of b, or the listed dim pairs."""
     if type(a) is Tensor and type(b) is Tensor and _outside_graph(a) and _outside_graph(b):
@@ -7787,10 +7791,17 @@ def tensordot(a, b, dims=2) -> Tensor:
         da, db = dims
         da = _axes(da, a.ndim, "tensordot") if np.ndim(da) or da != [] else ()
         db = _axes(db, b.ndim, "tensordot") if np.ndim(db) or db != [] else ()
-    if len(da) != len(db) or builtins.any(a.shape[i] != b.shape[j] for i, j in zip(da, db)):
-        raise ValueError(
+    if len(da) != len(db) or builtins.any(
+        a.shape[i] != b.shape[j] and 1 not in (a.shape[i], b.shape[j]) for i, j in zip(da, db)
+    ):
+        raise _ShapeMismatchError(
             f"tensordot: contracted dims {da} of {a.shape} and {db} of {b.shape} must match in size"
         )
+    # a size-1 dim contracted with a size-k one broadcasts, as torch: sum the other side first
+    sum_a = [i for i, j in zip(da, db) if a.shape[i] != b.shape[j] and b.shape[j] == 1]
+    sum_b = [j for i, j in zip(da, db) if a.shape[i] != b.shape[j] and a.shape[i] == 1]
+    a = sum(a, sum_a, keepdim=True) if sum_a else a
+    b = sum(b, sum_b, keepdim=True) if sum_b else b
     fa = [d for d in range(a.ndim) if d not in da]
     fb = [d for d in range(b.ndim) if d not in db]
     m, k, n = (
