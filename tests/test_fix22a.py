@@ -155,3 +155,41 @@ def test_casts_take_memory_format(name):
     want = getattr(torch.tensor(data), name)(memory_format=torch.channels_last)
     assert got.stride() == want.stride()
     np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+_OUT_OF_RANGE = [lambda m, x, i: m.gather(x, 0, i), lambda m, x, i: m.take_along_dim(x, i)]
+
+
+@pytest.mark.parametrize("call", _OUT_OF_RANGE)
+@pytest.mark.parametrize("bad", [5, 3, -1, -4])
+@pytest.mark.parametrize("grad", [False, True])
+def test_gather_out_of_range_is_runtime_error(call, bad, grad):
+    with pytest.raises(RuntimeError, match="out of bounds"):
+        call(torch, torch.arange(3.0), torch.tensor([bad]))
+    x = ember.arange(3.0, requires_grad=grad)
+    with pytest.raises(RuntimeError, match=f"{bad}"):  # (and still an IndexError)
+        call(ember, x, ember.tensor([bad]))
+    with pytest.raises(IndexError):
+        call(ember, x, ember.tensor([bad]))
+
+
+def test_gather_out_of_range_other_dtypes_and_dims():
+    x = ember.arange(6.0).reshape(2, 3)
+    for t in (x, x.to(ember.float16), x.to(ember.int64)):
+        with pytest.raises(RuntimeError, match=r"gather: index out of range \[0, 3\)"):
+            ember.gather(t, 1, ember.tensor([[5]]))
+    with pytest.raises(RuntimeError, match="gather: index out of range"):
+        ember.gather(x, 1, ember.tensor([[5]], dtype=ember.int32))
+
+
+@pytest.mark.parametrize("bad", [5, 7, -1, -5, 300])
+def test_take_along_dim_with_dim_wraps_modulo_as_torch(bad):
+    data = np.arange(6.0).reshape(2, 3)
+    want = torch.take_along_dim(torch.tensor(data), torch.tensor([[bad, 1]]), 1)
+    x = ember.tensor(data, requires_grad=True)
+    got = ember.take_along_dim(x, ember.tensor([[bad, 1]]), 1)
+    np.testing.assert_array_equal(got.detach().numpy(), want.numpy())
+    got.sum().backward()
+    xt = torch.tensor(data, requires_grad=True)
+    torch.take_along_dim(xt, torch.tensor([[bad, 1]]), 1).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), xt.grad.numpy())

@@ -4143,6 +4143,10 @@ def _c_order(t: Tensor) -> Tensor:
     return t
 
 
+class _IndexRangeError(IndexError, RuntimeError):
+    """An out-of-range gather index: torch raises RuntimeError, older callers catch IndexError."""
+
+
 class Gather(Function):
     @staticmethod
     def forward(ctx, x, axis, index, unique=False, kernel=None):
@@ -4150,8 +4154,11 @@ class Gather(Function):
         if kernel is None:
             kernel = _gather_kernel(x.shape, x.dtype, axis, index)
         ctx.meta = (x.shape, axis, index, unique, kernel)
-        if kernel:  # one C++ pass, which checks the range too (IndexError)
-            return _C.gather_forward(np.ascontiguousarray(x), index, axis)
+        if kernel:  # one C++ pass, which checks the range too
+            try:
+                return _C.gather_forward(np.ascontiguousarray(x), index, axis)
+            except IndexError as e:
+                raise _IndexRangeError(str(e)) from None
         # torch.gather reads the leading index.shape block of x in the other dims (no broadcast)
         x = x[tuple(slice(None) if d == axis else slice(0, n) for d, n in enumerate(index.shape))]
         return np.take_along_axis(x, index, axis=axis)
@@ -4211,7 +4218,10 @@ def gather(x, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
                 or _gather_kernel(a.shape, a.dtype, dim % a.ndim, i)
             )
         ):
-            y = _C.gather_forward(np.ascontiguousarray(a), i, dim % a.ndim)
+            try:
+                y = _C.gather_forward(np.ascontiguousarray(a), i, dim % a.ndim)
+            except IndexError as e:
+                raise _IndexRangeError(str(e)) from None
             return Tensor._make(y, False, None, 0)
     x = _tensor_operand(x)
     index = np.asarray(_data(index))
@@ -4229,11 +4239,14 @@ def gather(x, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
     # (the kernel checks the range itself)
     if _gather_kernel(x.data.shape, x.data.dtype, axis, index):
         if _outside_graph(x):  # Gather.forward's kernel call, without the apply (~1.5 us)
-            y = _C.gather_forward(np.ascontiguousarray(x.data), index, axis)
+            try:
+                y = _C.gather_forward(np.ascontiguousarray(x.data), index, axis)
+            except IndexError as e:
+                raise _IndexRangeError(str(e)) from None
             return Tensor._make(y, False, None, 0)
         return Gather.apply(x, axis, index, kernel=True)
     if index.size and (index.min() < 0 or index.max() >= x.shape[axis]):
-        raise IndexError(
+        raise _IndexRangeError(
             f"gather: index out of range [0, {x.shape[axis]}) for dim {dim} of shape {x.shape}"
         )
     if builtins.any(i > n for d, (i, n) in enumerate(zip(index.shape, x.shape)) if d != axis):
@@ -6455,9 +6468,11 @@ def take_along_dim(x, indices, dim=None) -> Tensor:
     x = _tensor_operand(x)
     indices = _int_array(indices, "take_along_dim", int32=dim is None)
     if dim is None:
-        if indices.size and indices.min() < 0:  # (torch gathers from the flat x: no wrapping)
-            raise IndexError(
-                f"take_along_dim: index {int(indices.min())} is out of bounds for dimension 0 "
+        # (torch gathers from the flat x: no wrapping, and gather's error)
+        bad = indices[(indices < 0) | (indices >= x.numel())] if indices.size else indices
+        if bad.size:
+            raise _IndexRangeError(
+                f"take_along_dim: index {int(bad[0])} is out of bounds for dimension 0 "
                 f"with size {x.numel()}"
             )
         return take(x, indices.reshape(-1))
@@ -6475,8 +6490,8 @@ def take_along_dim(x, indices, dim=None) -> Tensor:
         x = expand(x, rest[:axis] + (n,) + rest[axis:])
         indices = np.broadcast_to(indices, rest[:axis] + (indices.shape[axis],) + rest[axis:])
     # (the same shapes outside dim, the common call: no expand or broadcast, ~2x faster small)
-    if indices.size and indices.min() < 0:
-        indices = np.where(indices < 0, indices + n, indices)
+    if n and indices.size and (indices.min() < 0 or indices.max() >= n):
+        indices = np.mod(indices, n)  # torch 2.13 wraps any index modulo the dim's size
     return gather(x, axis, indices)
 
 
