@@ -193,3 +193,49 @@ def test_take_along_dim_with_dim_wraps_modulo_as_torch(bad):
     xt = torch.tensor(data, requires_grad=True)
     torch.take_along_dim(xt, torch.tensor([[bad, 1]]), 1).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), xt.grad.numpy())
+
+
+def test_vander_of_a_0d_input_is_one_row():
+    want = torch.linalg.vander(torch.tensor(2.0), N=3)
+    got = ember.linalg.vander(ember.tensor(2.0), N=3)
+    assert got.shape == tuple(want.shape) == (1, 3)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    with pytest.raises(ValueError, match="N must be greater than 1"):
+        ember.linalg.vander(ember.tensor(2.0))
+
+
+@pytest.mark.filterwarnings("ignore:index_reduce\\(\\) is in beta:UserWarning")  # torch's, once
+@pytest.mark.parametrize("reduce", ["prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+@pytest.mark.parametrize("index", [[0], 0])
+def test_index_reduce_on_a_0d_input(reduce, include_self, index):
+    kw = dict(include_self=include_self)
+    want = torch.tensor(5.0).index_reduce(0, torch.tensor(index), torch.tensor(3.0), reduce, **kw)
+    got = ember.tensor(5.0).index_reduce(0, ember.tensor(index), ember.tensor(3.0), reduce, **kw)
+    assert got.shape == ()
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_index_reduce_0d_gradient_and_errors():
+    x = ember.tensor(5.0, dtype=ember.float64, requires_grad=True)
+    s = ember.tensor(3.0, dtype=ember.float64, requires_grad=True)
+    assert gradcheck(lambda a, b: a.index_reduce(0, ember.tensor([0]), b, "prod"), (x, s))
+    with pytest.raises(ValueError, match=r"source shape \(1,\) should be \(\)"):
+        ember.tensor(5.0).index_reduce(0, ember.tensor([0]), ember.tensor([3.0]), "prod")
+    with pytest.raises(IndexError, match="exactly one index"):
+        ember.tensor(5.0).index_reduce(0, ember.tensor([0, 0]), ember.tensor(3.0), "prod")
+    with pytest.raises(IndexError, match="out of range"):
+        ember.tensor(5.0).index_reduce(0, ember.tensor([1]), ember.tensor(3.0), "prod")
+
+
+@pytest.mark.parametrize("shape", [(0, 3, 3), (2, 0, 3), (0, 3, 4)])
+def test_pinv_and_ldl_on_empty_batches(shape):
+    a = np.zeros(shape)
+    want = torch.linalg.pinv(torch.tensor(a))
+    got = ember.linalg.pinv(ember.tensor(a))
+    assert got.shape == tuple(want.shape)
+    if shape[-1] == shape[-2]:
+        LD, piv = ember.linalg.ldl_factor(ember.tensor(a))
+        assert LD.shape == shape and piv.shape == shape[:-1]
+        x = ember.linalg.ldl_solve(LD, piv, ember.zeros(*shape[:-1], 2, dtype=ember.float64))
+        assert x.shape == (*shape[:-1], 2)

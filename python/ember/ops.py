@@ -8348,9 +8348,18 @@ def index_reduce(x, dim: int, index, source, reduce: str, *, include_self: bool 
     if reduce not in ("prod", "mean", "amax", "amin"):
         raise ValueError(f"index_reduce: reduce must be prod, mean, amax or amin, got {reduce!r}")
     x, source = _tensor_operand(x), _tensor_operand(source)
+    if not x.ndim:  # torch: a 0-d source and one index, read as one entry along a size-1 dim
+        _dim(dim, 0, "index_reduce")
+        if source.ndim:
+            raise ValueError(f"index_reduce: source shape {source.shape} should be () (self ())")
+        if np.size(_data(index)) != 1:
+            raise IndexError("index_reduce: a 0-d self takes exactly one index")
+        one = index_reduce(
+            reshape(x, (1,)), 0, reshape(index, (1,)), reshape(source, (1,)), reduce,
+            include_self=include_self,
+        )  # fmt: skip
+        return reshape(one, ())
     key = _along("index_reduce", x, dim, index, source)
-    if not x.ndim:
-        return scatter_reduce(x, 0, key[-1:], source, reduce, include_self=include_self)
     axis = len(key) - 1
     shape = (1,) * axis + (-1,) + (1,) * (x.ndim - axis - 1)
     full = np.broadcast_to(key[-1].reshape(shape), source.shape)
