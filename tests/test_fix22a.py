@@ -71,6 +71,12 @@ def test_masked_scatter_broadcasts_input_to_mask():
     got.sum().backward()
     want.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), xt.grad.numpy())
+    with pytest.raises(RuntimeError, match=r"mask \(2, 3\) does not broadcast to self \(3,\)"):
+        ember.zeros(3).masked_scatter_(ember.tensor(mask), ember.arange(6.0))
+    y = ember.zeros(2, 3)
+    assert y.masked_scatter_(ember.tensor([True, False, True]), ember.arange(6.0)) is y
+    want = torch.zeros(2, 3).masked_scatter_(torch.tensor([True, False, True]), torch.arange(6.0))
+    np.testing.assert_array_equal(y.numpy(), want.numpy())
 
 
 @pytest.mark.parametrize("fn", ["quantile", "nanquantile"])

@@ -8608,7 +8608,21 @@ def adjoint(x) -> Tensor:
 index_copy_ = _in_place("index_copy_", index_copy, no_overlap=True)
 index_fill_ = _in_place("index_fill_", index_fill)
 index_reduce_ = _in_place("index_reduce_", index_reduce)
-masked_scatter_ = _in_place("masked_scatter_", masked_scatter)
+_masked_scatter_copy = _in_place("masked_scatter_", masked_scatter)
+
+
+def masked_scatter_(x: Tensor, mask, source) -> Tensor:
+    """In-place masked_scatter: the mask broadcasts to x's shape, never x to the mask's."""
+    shape = np.shape(_data(mask))
+    try:
+        grows = np.broadcast_shapes(x.shape, shape) != x.shape
+    except ValueError:
+        grows = True
+    if grows:
+        raise RuntimeError(f"masked_scatter_: mask {shape} does not broadcast to self {x.shape}")
+    return _masked_scatter_copy(x, mask, source)
+
+
 scatter_reduce_ = _in_place("scatter_reduce_", scatter_reduce, no_overlap=True)
 put_ = _in_place("put_", put, no_overlap=True)
 addmm_ = _in_place("addmm_", addmm)
