@@ -174,6 +174,8 @@ def istft(
     if onesided and return_complex:
         raise ValueError("istft: cannot have onesided output if the output is complex")
     w = _window(window, n_fft, win, "istft", z.dtype)
+    if not return_complex and w.data.dtype.kind == "c":
+        raise RuntimeError("istft: complex windows are incompatible with return_complex=False")
     if normalized:
         z = z * float(n_fft) ** 0.5
     spec = ops.transpose(z, 1, 2)  # (B, T, freq)
@@ -183,7 +185,7 @@ def istft(
         frames = fft.irfft(spec if onesided else spec[..., : n_fft // 2 + 1], n=n_fft, dim=-1)
     t = frames.shape[1]
     y = _OverlapAdd.apply(frames * w, hop)
-    wsq = _complex.real(w * _complex.conj(w)) if w.data.dtype.kind == "c" else w * w
+    wsq = w * w  # torch divides by window.pow(2) summed, complex for a complex window
     env = _OverlapAdd.apply(ops.expand(ops.reshape(wsq, (1, 1, n_fft)), (1, t, n_fft)), hop)[0]
     start = n_fft // 2 if center else 0
     end = y.shape[-1] - (n_fft // 2 if center else 0)

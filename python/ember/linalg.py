@@ -943,8 +943,7 @@ def tensorsolve(A, B, dims=None) -> Tensor:
 def vander(x, *, N=None) -> Tensor:
     """Powers x^0, x^1, ..., x^(N-1) along a new last dim (batched)."""
     x = ops._tensor_operand(x)
-    if x.ndim < 1:
-        raise ValueError("linalg.vander: x must have at least 1 dim")
+    x = ops.reshape(x, (1,)) if x.ndim == 0 else x  # (torch reads a 0-d x as one entry)
     N = x.shape[-1] if N is None else N
     if N < 2:
         raise ValueError(f"linalg.vander: N must be greater than 1, got {N}")

@@ -4151,6 +4151,10 @@ def _c_order(t: Tensor) -> Tensor:
     return t
 
 
+class _IndexRangeError(IndexError, RuntimeError):
+    """An out-of-range gather index: torch raises RuntimeError, older callers catch IndexError."""
+
+
 class Gather(Function):
     @staticmethod
     def forward(ctx, x, axis, index, unique=False, kernel=None):
@@ -4158,8 +4162,11 @@ class Gather(Function):
         if kernel is None:
             kernel = _gather_kernel(x.shape, x.dtype, axis, index)
         ctx.meta = (x.shape, axis, index, unique, kernel)
-        if kernel:  # one C++ pass, which checks the range too (IndexError)
-            return _C.gather_forward(np.ascontiguousarray(x), index, axis)
+        if kernel:  # one C++ pass, which checks the range too
+            try:
+                return _C.gather_forward(np.ascontiguousarray(x), index, axis)
+            except IndexError as e:
+                raise _IndexRangeError(str(e)) from None
         # torch.gather reads the leading index.shape block of x in the other dims (no broadcast)
         x = x[tuple(slice(None) if d == axis else slice(0, n) for d, n in enumerate(index.shape))]
         return np.take_along_axis(x, index, axis=axis)
@@ -4219,7 +4226,10 @@ def gather(x, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
                 or _gather_kernel(a.shape, a.dtype, dim % a.ndim, i)
             )
         ):
-            y = _C.gather_forward(np.ascontiguousarray(a), i, dim % a.ndim)
+            try:
+                y = _C.gather_forward(np.ascontiguousarray(a), i, dim % a.ndim)
+            except IndexError as e:
+                raise _IndexRangeError(str(e)) from None
             return Tensor._make(y, False, None, 0)
     x = _tensor_operand(x)
     index = np.asarray(_data(index))
@@ -4237,11 +4247,14 @@ def gather(x, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
     # (the kernel checks the range itself)
     if _gather_kernel(x.data.shape, x.data.dtype, axis, index):
         if _outside_graph(x):  # Gather.forward's kernel call, without the apply (~1.5 us)
-            y = _C.gather_forward(np.ascontiguousarray(x.data), index, axis)
+            try:
+                y = _C.gather_forward(np.ascontiguousarray(x.data), index, axis)
+            except IndexError as e:
+                raise _IndexRangeError(str(e)) from None
             return Tensor._make(y, False, None, 0)
         return Gather.apply(x, axis, index, kernel=True)
     if index.size and (index.min() < 0 or index.max() >= x.shape[axis]):
-        raise IndexError(
+        raise _IndexRangeError(
             f"gather: index out of range [0, {x.shape[axis]}) for dim {dim} of shape {x.shape}"
         )
     if builtins.any(i > n for d, (i, n) in enumerate(zip(index.shape, x.shape)) if d != axis):
@@ -6463,9 +6476,11 @@ def take_along_dim(x, indices, dim=None) -> Tensor:
     x = _tensor_operand(x)
     indices = _int_array(indices, "take_along_dim", int32=dim is None)
     if dim is None:
-        if indices.size and indices.min() < 0:  # (torch gathers from the flat x: no wrapping)
-            raise IndexError(
-                f"take_along_dim: index {int(indices.min())} is out of bounds for dimension 0 "
+        # (torch gathers from the flat x: no wrapping, and gather's error)
+        bad = indices[(indices < 0) | (indices >= x.numel())] if indices.size else indices
+        if bad.size:
+            raise _IndexRangeError(
+                f"take_along_dim: index {int(bad[0])} is out of bounds for dimension 0 "
                 f"with size {x.numel()}"
             )
         return take(x, indices.reshape(-1))
@@ -6483,8 +6498,8 @@ def take_along_dim(x, indices, dim=None) -> Tensor:
         x = expand(x, rest[:axis] + (n,) + rest[axis:])
         indices = np.broadcast_to(indices, rest[:axis] + (indices.shape[axis],) + rest[axis:])
     # (the same shapes outside dim, the common call: no expand or broadcast, ~2x faster small)
-    if indices.size and indices.min() < 0:
-        indices = np.where(indices < 0, indices + n, indices)
+    if n and indices.size and (indices.min() < 0 or indices.max() >= n):
+        indices = np.mod(indices, n)  # torch 2.13 wraps any index modulo the dim's size
     return gather(x, axis, indices)
 
 
@@ -6510,7 +6525,9 @@ def masked_select(x, mask) -> Tensor:
 def masked_scatter(x, mask, source) -> Tensor:
     """x with its entries where mask is True replaced, in order, by source's first entries."""
     x = _tensor_operand(x)
-    mask = np.broadcast_to(_bool_mask("masked_scatter", mask), x.shape)
+    mask = _bool_mask("masked_scatter", mask)
+    shape = np.broadcast_shapes(x.shape, mask.shape)  # torch broadcasts x against the mask too
+    x, mask = (x if x.shape == shape else x.expand(*shape)), np.broadcast_to(mask, shape)
     source = _same_dtype("masked_scatter", x, _tensor_operand(source))
     count = int(mask.sum())
     if source.numel() < count:
@@ -7288,6 +7305,12 @@ def _quantile(op, x, q, dim, keepdim, interpolation, ignore_nan):
         out = low
     else:
         out = low + (high - low) * weight.astype(x.dtype)
+        if interpolation == "linear" and isinstance(q, Tensor) and q.requires_grad:
+            # d out / d q = (high - low) * (count - 1), on a zero-valued term (a NaN slice's
+            # gradient is 0, not NaN: its output is NaN whatever q is)
+            dq = reshape(q, (-1,)) - reshape(q, (-1,)).detach()
+            slope = np.nan_to_num((high - low).data, nan=0.0) * np.maximum(count - 1, 0)
+            out = out + dq * slope.astype(x.dtype)
     if not ignore_nan:
         out = where(nan.any(-1, keepdims=True), np.asarray(np.nan, x.dtype), out)
     out = movedim(out, -1, 0)  # q's dim first
@@ -7547,6 +7570,8 @@ def cov(x, *, correction: int = 1, fweights=None, aweights=None) -> Tensor:
         if name == "fweights" and wa.dtype.kind not in "iu":
             raise TypeError(f"cov: fweights must be integers, got {wa.dtype}")
         wa = wa.astype(x.dtype)
+        if name == "aweights" and isinstance(wt, Tensor) and wt.requires_grad:
+            wa = wt.to(x.dtype)  # torch differentiates through the observation weights
         w = wa if w is None else w * wa
     if w is None:
         avg, w_sum = mean(x, 1, keepdim=True), n_obs
@@ -7559,11 +7584,14 @@ def cov(x, *, correction: int = 1, fweights=None, aweights=None) -> Tensor:
         elif aweights is None:
             factor = w_sum - correction
         else:
-            factor = w_sum - correction * (w * np.asarray(_data(aweights), x.dtype)).sum() / w_sum
+            aw = aweights if isinstance(w, Tensor) else np.asarray(_data(aweights), x.dtype)
+            factor = w_sum - correction * (w * aw).sum() / w_sum
     xm = x - avg
-    c = matmul(xm if w is None else xm * w, transpose(xm, 0, 1)) / np.asarray(
-        builtins.max(factor, 0), x.dtype
-    )
+    if isinstance(factor, Tensor):
+        factor = clamp(factor, min=0)
+    else:
+        factor = np.asarray(builtins.max(factor, 0), x.dtype)
+    c = matmul(xm if w is None else xm * w, transpose(xm, 0, 1)) / factor
     return reshape(c, ()) if c.shape == (1, 1) else c
 
 
@@ -7767,6 +7795,10 @@ def _tensordot_straight(x: np.ndarray, y: np.ndarray, dims):
     return out.reshape(tuple(x.shape[d] for d in fa) + tuple(y.shape[d] for d in fb))
 
 
+class _ShapeMismatchError(ValueError, RuntimeError):
+    """torch raises RuntimeError for mismatched shapes; ValueError kept for older callers."""
+
+
 def tensordot(a, b, dims=2) -> Tensor:
     """Contract the last ``dims`` dims of a with the first of b, or the listed dim pairs."""
     if type(a) is Tensor and type(b) is Tensor and _outside_graph(a) and _outside_graph(b):
@@ -7782,10 +7814,17 @@ def tensordot(a, b, dims=2) -> Tensor:
         da, db = dims
         da = _axes(da, a.ndim, "tensordot") if np.ndim(da) or da != [] else ()
         db = _axes(db, b.ndim, "tensordot") if np.ndim(db) or db != [] else ()
-    if len(da) != len(db) or builtins.any(a.shape[i] != b.shape[j] for i, j in zip(da, db)):
-        raise ValueError(
+    if len(da) != len(db) or builtins.any(
+        a.shape[i] != b.shape[j] and 1 not in (a.shape[i], b.shape[j]) for i, j in zip(da, db)
+    ):
+        raise _ShapeMismatchError(
             f"tensordot: contracted dims {da} of {a.shape} and {db} of {b.shape} must match in size"
         )
+    # a size-1 dim contracted with a size-k one broadcasts, as torch: sum the other side first
+    sum_a = [i for i, j in zip(da, db) if a.shape[i] != b.shape[j] and b.shape[j] == 1]
+    sum_b = [j for i, j in zip(da, db) if a.shape[i] != b.shape[j] and a.shape[i] == 1]
+    a = sum(a, sum_a, keepdim=True) if sum_a else a
+    b = sum(b, sum_b, keepdim=True) if sum_b else b
     fa = [d for d in range(a.ndim) if d not in da]
     fb = [d for d in range(b.ndim) if d not in db]
     m, k, n = (
@@ -8283,8 +8322,26 @@ def _from_cholesky(L, upper: bool) -> Tensor:
 
 
 def cholesky_solve(B, L, upper: bool = False) -> Tensor:
-    """X with A X = B given A's Cholesky factor L (A = L L^H, or U^H U with upper)."""
-    return _linalg.solve(_from_cholesky(L, upper), B)
+    """X with A X = B given A's Cholesky factor L (A = L L^H, or U^H U with upper).
+
+    B is always a batch of matrices (*, n, k), as in torch: its batch is broadcast against
+    L's up front so linalg.solve never reads it as a batch of vectors."""
+    B, L = _tensor_operand(B), _tensor_operand(L)
+    if B.ndim < 2:
+        raise RuntimeError(
+            f"cholesky_solve: b should have at least 2 dimensions, got shape {B.shape}"
+        )
+    if L.ndim < 2:
+        raise RuntimeError(
+            f"cholesky_solve: A should have at least 2 dimensions, got shape {L.shape}"
+        )
+    if B.shape[-2] != L.shape[-1]:
+        raise RuntimeError(
+            f"cholesky_solve: incompatible matrix sizes, A is {L.shape[-2]} by {L.shape[-1]} "
+            f"but b is {B.shape[-2]} by {B.shape[-1]}"
+        )
+    batch = np.broadcast_shapes(B.shape[:-2], L.shape[:-2])
+    return _linalg.solve(_from_cholesky(L, upper), B.expand(*batch, *B.shape[-2:]))
 
 
 def cholesky_inverse(L, upper: bool = False) -> Tensor:
@@ -8299,9 +8356,18 @@ def index_reduce(x, dim: int, index, source, reduce: str, *, include_self: bool 
     if reduce not in ("prod", "mean", "amax", "amin"):
         raise ValueError(f"index_reduce: reduce must be prod, mean, amax or amin, got {reduce!r}")
     x, source = _tensor_operand(x), _tensor_operand(source)
+    if not x.ndim:  # torch: a 0-d source and one index, read as one entry along a size-1 dim
+        _dim(dim, 0, "index_reduce")
+        if source.ndim:
+            raise ValueError(f"index_reduce: source shape {source.shape} should be () (self ())")
+        if np.size(_data(index)) != 1:
+            raise IndexError("index_reduce: a 0-d self takes exactly one index")
+        one = index_reduce(
+            reshape(x, (1,)), 0, reshape(index, (1,)), reshape(source, (1,)), reduce,
+            include_self=include_self,
+        )  # fmt: skip
+        return reshape(one, ())
     key = _along("index_reduce", x, dim, index, source)
-    if not x.ndim:
-        return scatter_reduce(x, 0, key[-1:], source, reduce, include_self=include_self)
     axis = len(key) - 1
     shape = (1,) * axis + (-1,) + (1,) * (x.ndim - axis - 1)
     full = np.broadcast_to(key[-1].reshape(shape), source.shape)
@@ -8550,7 +8616,21 @@ def adjoint(x) -> Tensor:
 index_copy_ = _in_place("index_copy_", index_copy, no_overlap=True)
 index_fill_ = _in_place("index_fill_", index_fill)
 index_reduce_ = _in_place("index_reduce_", index_reduce)
-masked_scatter_ = _in_place("masked_scatter_", masked_scatter)
+_masked_scatter_copy = _in_place("masked_scatter_", masked_scatter)
+
+
+def masked_scatter_(x: Tensor, mask, source) -> Tensor:
+    """In-place masked_scatter: the mask broadcasts to x's shape, never x to the mask's."""
+    shape = np.shape(_data(mask))
+    try:
+        grows = np.broadcast_shapes(x.shape, shape) != x.shape
+    except ValueError:
+        grows = True
+    if grows:
+        raise RuntimeError(f"masked_scatter_: mask {shape} does not broadcast to self {x.shape}")
+    return _masked_scatter_copy(x, mask, source)
+
+
 scatter_reduce_ = _in_place("scatter_reduce_", scatter_reduce, no_overlap=True)
 put_ = _in_place("put_", put, no_overlap=True)
 addmm_ = _in_place("addmm_", addmm)

@@ -652,6 +652,12 @@ class Tensor:
             dt = _TO_DTYPES.get(args[0])  # the common .to(float16): no device parsing (~1.5 us)
             if dt is not None and dtype is None and device is None and tensor is None:
                 return self if dt == self.dtype else _ops.cast(self, dt)
+        if args and type(args[-1]) is bool:  # torch's positional (..., non_blocking, copy)
+            flags = [a for a in args if type(a) is bool]
+            args = args[: len(args) - len(flags)]
+            if len(flags) > 2 or not args or any(type(a) is bool for a in args):
+                raise TypeError(f"to(): got an invalid combination of positional arguments {args}")
+            non_blocking, copy = (*flags, copy)[:2] if len(flags) == 1 else flags
         if tensor is not None:
             args = (tensor, *args)
         dtype, device = _device.parse_to_device(args, dtype, device)
@@ -663,6 +669,11 @@ class Tensor:
             out = self.clone() if copy else self
         else:
             out = _ops.cast(self, np.dtype(dtype))
+        return out if memory_format is None else out._in_layout(memory_format)
+
+    def _cast_in(self, dtype, memory_format) -> Tensor:
+        """float(), byte(), ...: a cast, then torch's optional memory_format."""
+        out = _ops.cast(self, dtype)
         return out if memory_format is None else out._in_layout(memory_format)
 
     def _in_layout(self, memory_format) -> Tensor:
@@ -702,20 +713,20 @@ class Tensor:
     def is_cuda(self) -> bool:
         return False
 
-    def float(self) -> Tensor:
-        return _ops.cast(self, np.dtype(np.float32))
+    def float(self, memory_format=None) -> Tensor:
+        return self._cast_in(np.dtype(np.float32), memory_format)
 
-    def double(self) -> Tensor:
-        return _ops.cast(self, np.dtype(np.float64))
+    def double(self, memory_format=None) -> Tensor:
+        return self._cast_in(np.dtype(np.float64), memory_format)
 
-    def long(self) -> Tensor:
-        return _ops.cast(self, np.dtype(np.int64))
+    def long(self, memory_format=None) -> Tensor:
+        return self._cast_in(np.dtype(np.int64), memory_format)
 
-    def int(self) -> Tensor:
-        return _ops.cast(self, np.dtype(np.int32))
+    def int(self, memory_format=None) -> Tensor:
+        return self._cast_in(np.dtype(np.int32), memory_format)
 
-    def bool(self) -> Tensor:
-        return _ops.cast(self, np.dtype(np.bool_))
+    def bool(self, memory_format=None) -> Tensor:
+        return self._cast_in(np.dtype(np.bool_), memory_format)
 
     def clone(self, memory_format=None) -> Tensor:
         out = _ops.clone(self)
@@ -1221,17 +1232,17 @@ class Tensor:
         (``non_blocking`` matters only for GPU copies)."""
         return f"ember.{self.dtype.name}" if dtype is None else self.to(dtype)
 
-    def half(self):
-        return _ops.cast(self, np.dtype(np.float16))
+    def half(self, memory_format=None) -> Tensor:
+        return self._cast_in(np.dtype(np.float16), memory_format)
 
-    def byte(self) -> Tensor:
-        return _ops.cast(self, np.dtype(np.uint8))
+    def byte(self, memory_format=None) -> Tensor:
+        return self._cast_in(np.dtype(np.uint8), memory_format)
 
-    def char(self) -> Tensor:
-        return _ops.cast(self, np.dtype(np.int8))
+    def char(self, memory_format=None) -> Tensor:
+        return self._cast_in(np.dtype(np.int8), memory_format)
 
-    def short(self) -> Tensor:
-        return _ops.cast(self, np.dtype(np.int16))
+    def short(self, memory_format=None) -> Tensor:
+        return self._cast_in(np.dtype(np.int16), memory_format)
 
     def cuda(self, device=None, non_blocking: bool = False):
         return self.to("cuda" if device is None else device)  # refused: ember is CPU-only
@@ -1242,8 +1253,8 @@ class Tensor:
     def is_pinned(self) -> bool:
         return False
 
-    def bfloat16(self):
-        return _ops.cast(self, _lowp.bfloat16)
+    def bfloat16(self, memory_format=None) -> Tensor:
+        return self._cast_in(_lowp.bfloat16, memory_format)
 
     def share_memory_(self) -> Tensor:
         return self  # one process's memory: nothing to move (DataLoader workers are threads)
