@@ -3147,7 +3147,8 @@ def margin_ranking_loss(
             f"{op}: input1, input2 and target must have the same number of dims, got "
             f"{x1.shape}, {x2.shape}, {y.shape}"
         )
-    return _reduce((-y * (x1 - x2) + margin).clamp(min=0), reduction)
+    # y (x2 - x1) is -y (x1 - x2) bit for bit (negation is exact), one op fewer
+    return _reduce((y * (x2 - x1) + margin).clamp(min=0), reduction)
 
 
 @_torch_loss_params("input", "target", "size_average", "reduce", "reduction")
