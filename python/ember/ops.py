@@ -6046,6 +6046,10 @@ def scatter(x, dim: int, index, src=None, *, value=None, reduce=None) -> Tensor:
     if src is None and value is None:
         raise TypeError("scatter: give src or value")
     src = None if src is None else _same_dtype("scatter", x, _tensor_operand(src))
+    if reduce is None and src is not None:
+        out = _kernel_scatter(x, dim, index, src)
+        if out is not None:
+            return out
     key, shape = _scatter_key("scatter", x, dim, index, src)
     v = _scatter_src(src, shape) if src is not None else _fill_value(_data(value), x.dtype)
     if reduce is None:
@@ -6055,6 +6059,71 @@ def scatter(x, dim: int, index, src=None, *, value=None, reduce=None) -> Tensor:
     if reduce != "multiply":
         raise ValueError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
     return scatter_reduce(x, dim, index, expand(v, shape) if src is None else v, "prod")
+
+
+class _ScatterPut(Put):
+    """scatter of a src Tensor whose index covers x outside axis, by the C++ kernels: _C.scatter
+    forward; backward gathers g at the index for src (_C.gather_forward) and zeroes the
+    overwritten entries of g's copy for x (_C.scatter of zeros), ~5x NumPy's fancy indexing.
+    (Put's meta is kept too, for its graph backward.)"""
+
+    @staticmethod
+    def forward(ctx, x, src, key, index, axis):
+        out = x.copy()  # (C order)
+        _C.scatter(out, np.ascontiguousarray(src), index, axis)
+        ctx.meta = (key, _shape(src))
+        ctx.kernel = (index, axis)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        index, axis = ctx.kernel
+        g = np.ascontiguousarray(g)
+        gx = gs = None
+        if ctx.needs_input_grad[0]:
+            gx = g.copy()
+            _C.scatter(gx, np.zeros(index.shape, g.dtype), index, axis)
+        if ctx.needs_input_grad[1]:
+            gs = _C.gather_forward(g, index, axis)
+        return gx, gs, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return Put.backward_graph(ctx, g) + (None, None)
+
+
+def _kernel_scatter(x, dim, index, src):
+    """scatter(x, dim, index, src) as a _ScatterPut node, or None for the general path: x and
+    src float Tensors of one dtype, an int64/int32 index of x's ndim covering x outside dim and
+    no larger than src (the kernel range-checks its values)."""
+    if not (type(x) is Tensor and type(src) is Tensor and x.ndim and type(dim) is int):
+        return None
+    a, s = x.data, src.data
+    i = index.data if type(index) is Tensor else index
+    nd = a.ndim
+    if not (
+        isinstance(i, np.ndarray)
+        and (i.dtype == _I64 or i.dtype == _I32)
+        and i.ndim == nd == s.ndim
+        and a.dtype.char in "fd"
+        and s.dtype is a.dtype
+        and -nd <= dim < nd
+    ):
+        return None
+    axis = dim % nd
+    if i.shape[:axis] + i.shape[axis + 1 :] != a.shape[:axis] + a.shape[axis + 1 :]:
+        return None
+    if not builtins.all(k <= n for k, n in zip(i.shape, s.shape)):
+        return None
+    key, shape = _scatter_key("scatter", x, dim, i, src, check_range=False)
+    idx = np.ascontiguousarray(key[axis], np.int64)
+    try:
+        return _ScatterPut.apply(x, _scatter_src(src, shape), key, idx, axis)
+    except IndexError:  # (the general path's words)
+        n = a.shape[axis]
+        raise IndexError(
+            f"scatter: index out of range [0, {n}) for dim {dim} of shape {x.shape}"
+        ) from None
 
 
 def _straight_scatter(x, dim, index, src):

@@ -1596,6 +1596,9 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
 
     Shape: input (N, C) or (N, C, d1, ...) or (C,); target (N,) / (N, d1, ...) / () of ints.
     """
+    loss = _straight_class_loss(input, target, weight, ignore_index, reduction, 0.0, True)
+    if loss is not None:
+        return loss
     _check_reduction("nll_loss", reduction)
     ignore_index = _check_ignore_index("nll_loss", ignore_index)
     x = _float_input(input, "nll_loss")
@@ -1663,6 +1666,49 @@ class CrossEntropy(Function):
         return _graph.recompute(
             ctx, (g,), lambda x: CrossEntropy.apply(log_softmax(x, 1), as_log), x
         )[0], None
+
+
+def _straight_class_loss(x, t, w, ignore_index, reduction, smoothing, log_input):
+    """nll_loss / cross_entropy's common call outside the graph straight to the kernel (the
+    general path's checks and casts were ~3 us of a ~6 us (256, 100) nll_loss): x a C-contiguous
+    float32/64 (N, C) Tensor, t an int64 C-contiguous (N,) Tensor or array, w None or a (C,)
+    C-contiguous Tensor of x's dtype that needs no gradient; else None (the general path). A
+    target out of range also gives None: the general path raises torch's error."""
+    if type(x) is not Tensor or not ops._outside_graph(x):
+        return None
+    xd = x.data
+    td = t.data if type(t) is Tensor else t
+    if not (
+        type(td) is np.ndarray
+        and xd.ndim == 2
+        and td.dtype is _I64
+        and (xd.dtype is _F32 or xd.dtype is _F64)
+        and td.shape == xd.shape[:1]
+        and xd.flags.c_contiguous
+        and td.flags.c_contiguous
+        and type(ignore_index) is int
+        and -(2**63) <= ignore_index < 2**63
+        and reduction in _REDUCTIONS
+        and type(smoothing) in (float, int)
+        and 0 <= smoothing <= 1
+    ):
+        return None
+    if w is not None:
+        if type(w) is not Tensor or w._requires_grad:
+            return None
+        w = w.data
+        if w.dtype is not xd.dtype or w.shape != xd.shape[1:] or not w.flags.c_contiguous:
+            return None
+    try:
+        loss = _C.cross_entropy_forward(
+            xd, td, w, ignore_index, float(smoothing), reduction, log_input, False
+        )[0]
+    except ValueError:
+        return None
+    return Tensor._make(loss, False, None, 0)
+
+
+_I64 = np.dtype(np.int64)
 
 
 def _fused_rows(x: Tensor, t: np.ndarray, w, ignore_index, reduction, label_smoothing, log_input):
@@ -1737,6 +1783,11 @@ def cross_entropy(
         reduction: 'none' | 'mean' | 'sum'.
         label_smoothing: in [0, 1]: mixes the target with the uniform distribution.
     """
+    loss = _straight_class_loss(
+        input, target, weight, ignore_index, reduction, label_smoothing, False
+    )
+    if loss is not None:
+        return loss
     _check_reduction("cross_entropy", reduction)
     ignore_index = _check_ignore_index("cross_entropy", ignore_index)
     if not 0.0 <= label_smoothing <= 1.0:
@@ -3096,7 +3147,8 @@ def margin_ranking_loss(
             f"{op}: input1, input2 and target must have the same number of dims, got "
             f"{x1.shape}, {x2.shape}, {y.shape}"
         )
-    return _reduce((-y * (x1 - x2) + margin).clamp(min=0), reduction)
+    # y (x2 - x1) is -y (x1 - x2) bit for bit (negation is exact), one op fewer
+    return _reduce((y * (x2 - x1) + margin).clamp(min=0), reduction)
 
 
 @_torch_loss_params("input", "target", "size_average", "reduce", "reduction")
