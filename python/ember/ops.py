@@ -4155,6 +4155,14 @@ class _IndexRangeError(IndexError, RuntimeError):
     """An out-of-range gather index: torch raises RuntimeError, older callers catch IndexError."""
 
 
+def _gather_rows(x: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
+    """_C.gather_forward (which range-checks the index), its range error an _IndexRangeError."""
+    try:
+        return _C.gather_forward(np.ascontiguousarray(x), index, axis)
+    except IndexError as e:
+        raise _IndexRangeError(str(e)) from None
+
+
 class Gather(Function):
     @staticmethod
     def forward(ctx, x, axis, index, unique=False, kernel=None):
@@ -4163,10 +4171,7 @@ class Gather(Function):
             kernel = _gather_kernel(x.shape, x.dtype, axis, index)
         ctx.meta = (x.shape, axis, index, unique, kernel)
         if kernel:  # one C++ pass, which checks the range too
-            try:
-                return _C.gather_forward(np.ascontiguousarray(x), index, axis)
-            except IndexError as e:
-                raise _IndexRangeError(str(e)) from None
+            return _gather_rows(x, index, axis)
         # torch.gather reads the leading index.shape block of x in the other dims (no broadcast)
         x = x[tuple(slice(None) if d == axis else slice(0, n) for d, n in enumerate(index.shape))]
         return np.take_along_axis(x, index, axis=axis)
@@ -4226,10 +4231,7 @@ def gather(x, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
                 or _gather_kernel(a.shape, a.dtype, dim % a.ndim, i)
             )
         ):
-            try:
-                y = _C.gather_forward(np.ascontiguousarray(a), i, dim % a.ndim)
-            except IndexError as e:
-                raise _IndexRangeError(str(e)) from None
+            y = _gather_rows(a, i, dim % a.ndim)
             return Tensor._make(y, False, None, 0)
     x = _tensor_operand(x)
     index = np.asarray(_data(index))
@@ -4247,10 +4249,7 @@ def gather(x, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
     # (the kernel checks the range itself)
     if _gather_kernel(x.data.shape, x.data.dtype, axis, index):
         if _outside_graph(x):  # Gather.forward's kernel call, without the apply (~1.5 us)
-            try:
-                y = _C.gather_forward(np.ascontiguousarray(x.data), index, axis)
-            except IndexError as e:
-                raise _IndexRangeError(str(e)) from None
+            y = _gather_rows(x.data, index, axis)
             return Tensor._make(y, False, None, 0)
         return Gather.apply(x, axis, index, kernel=True)
     if index.size and (index.min() < 0 or index.max() >= x.shape[axis]):
