@@ -1,9 +1,10 @@
-"""optim.Muon: the step against a NumPy reference (float64, exact), against torch.optim.Muon
-(which orthogonalises in bfloat16, so to bfloat16's precision), its state_dict round trip,
-training, and the errors bad arguments get."""
+"""optim.Muon: the step against a NumPy reference (float64 outside the Newton-Schulz iteration,
+which runs in bfloat16 as torch's), against torch.optim.Muon (bit for bit), its state_dict
+round trip, training, and the errors bad arguments get."""
 
 import math
 
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -13,14 +14,21 @@ from ember import nn, optim
 A, B, C = 3.4445, -4.7750, 2.0315
 
 
+def _bf(x):
+    return np.asarray(x).astype(ml_dtypes.bfloat16).astype(np.float32)
+
+
 def _newton_schulz(u, steps=5, eps=1e-7):
-    """Reference: iterate on the wide orientation, X <- a X + b (X X^T) X + c (X X^T)^2 X."""
-    x = u.T if u.shape[0] > u.shape[1] else u
-    x = x / max(np.sqrt((x * x).sum()), eps)
+    """Reference: iterate on the wide orientation, X <- a X + (b S + c S^2) X with S = X X^T,
+    in bfloat16 as torch's: float32 maths rounded after the norm, the division, S, and each of
+    torch's two addmm calls."""
+    x = _bf(u.T if u.shape[0] > u.shape[1] else u)
+    x = _bf(x / max(_bf(np.sqrt((x * x).sum(dtype=np.float32))), _bf(eps)))
+    a, b, c = np.float32(A), np.float32(B), np.float32(C)
     for _ in range(steps):
-        s = x @ x.T
-        x = A * x + B * (s @ x) + C * (s @ (s @ x))
-    return x.T if u.shape[0] > u.shape[1] else x
+        s = _bf(x @ x.T)
+        x = _bf(a * x + _bf(b * s + c * (s @ s)) @ x)
+    return (x.T if u.shape[0] > u.shape[1] else x).astype(np.float64)
 
 
 def _muon_reference(w, grads, lr, wd=0.1, mom=0.95, nesterov=True, fn=None):
@@ -59,7 +67,7 @@ def test_steps_match_the_numpy_reference_in_float64(shape, nesterov, fn):
 def test_newton_schulz_makes_the_update_nearly_orthogonal():
     g = np.random.default_rng(1).standard_normal((32, 16))
     s = np.linalg.svd(_newton_schulz(g), compute_uv=False)
-    assert 0.5 < s.min() and s.max() < 1.3  # the quintic's spread around 1, not exactly 1
+    assert 0.5 < s.min() and s.max() < 1.35  # the quintic's spread around 1, not exactly 1
     p = nn.Parameter(ember.tensor(np.zeros((32, 16))))
     opt = optim.Muon([p], lr=1.0, weight_decay=0.0, momentum=0.0, nesterov=False)
     p.grad = ember.tensor(g)
@@ -71,7 +79,7 @@ def test_newton_schulz_makes_the_update_nearly_orthogonal():
 
 @pytest.mark.parametrize("shape", [(8, 5), (5, 8), (16, 16)])
 @pytest.mark.parametrize("fn", [None, "match_rms_adamw"])
-def test_matches_torch_to_bfloat16_precision(shape, fn):
+def test_matches_torch_bit_for_bit(shape, fn):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
     w = rng.standard_normal(shape).astype(np.float32)
@@ -86,8 +94,8 @@ def test_matches_torch_to_bfloat16_precision(shape, fn):
     np.testing.assert_allclose(
         eo.state[ep]["momentum_buffer"], to.state[tp]["momentum_buffer"].numpy(), atol=1e-6
     )
-    moved_t, moved_e = tp.detach().numpy() - w, ep.numpy() - w
-    assert np.abs(moved_e - moved_t).max() < 0.05 * np.abs(moved_t).max()  # bfloat16 in torch
+    # the same bfloat16 iteration: before, ember's float32 one was off by up to 5%
+    np.testing.assert_array_equal(ep.numpy(), tp.detach().numpy())
     assert ep.dtype == np.float32
 
 

@@ -2,9 +2,10 @@
 
 The update orthogonalises the momentum with a few Newton-Schulz iterations: matrix products
 on the whole parameter, so it is written with NumPy's matmul on each parameter's array (the
-parameter is updated in place). PyTorch runs the iteration in bfloat16; ember runs it in the
-parameter's dtype (a float64 one is exact), so the two agree to bfloat16's precision, not bit
-for bit.
+parameter is updated in place). As PyTorch, the iteration runs in bfloat16: each product is
+computed in float32 from bfloat16 operands and rounded to bfloat16, which is what torch's CPU
+bfloat16 matmul/addmm do, so the updates match torch's bit for bit (up to float32 summation
+order) rather than only to bfloat16's precision.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import math
 
 import numpy as np
 
+from ember._lowp import bfloat16
 from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
     Optimizer,
@@ -27,16 +29,24 @@ from ember.optim.optimizer import (
 _NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 
 
+def _bf16(x) -> np.ndarray:
+    """x rounded to bfloat16 (to nearest even, as torch), held as float32 for the next op."""
+    return np.asarray(x).astype(bfloat16).astype(np.float32)
+
+
 def _orthogonalize(g: np.ndarray, coefficients, steps: int, eps: float) -> np.ndarray:
     """The quintic Newton-Schulz iteration X <- a X + (b A + c A^2) X, A = X X^T, from
-    X = G / max(|G|_F, eps): about U V^T for G = U S V^T (singular values near 1, not equal)."""
-    a, b, c = coefficients
+    X = G / max(|G|_F, eps): about U V^T for G = U S V^T (singular values near 1, not equal).
+    In bfloat16 as torch's: every op rounds its float32 result (torch's two addmm calls are
+    gram_update = b A + c A A and X = a X + gram_update X, each rounded once)."""
+    a, b, c = (np.float32(v) for v in coefficients)
     tall = g.shape[0] > g.shape[1]
-    x = g.T if tall else g  # iterate on the wide side: the Gram matrix is the small one
-    x = x / max(float(np.linalg.norm(x)), eps)
+    x = _bf16(g.T if tall else g)  # iterate on the wide side: the Gram matrix is the small one
+    norm = _bf16(np.sqrt(np.sum(np.square(x), dtype=np.float32)))
+    x = _bf16(x / max(norm, _bf16(eps)))
     for _ in range(steps):
-        gram = x @ x.T
-        x = a * x + (b * gram + c * (gram @ gram)) @ x
+        gram = _bf16(x @ x.T)
+        x = _bf16(a * x + _bf16(b * gram + c * (gram @ gram)) @ x)
     return x.T if tall else x
 
 
@@ -133,7 +143,12 @@ class Muon(Optimizer):
                 update, group["ns_coefficients"], int(group["ns_steps"]), float(group["eps"])
             )
             p.data *= 1 - lr * float(group["weight_decay"])
-            p.data -= _adjusted_lr(lr, group["adjust_lr_fn"], p.shape) * ortho.astype(p.dtype)
+            step = _adjusted_lr(lr, group["adjust_lr_fn"], p.shape)
+            if p.dtype == np.float32:  # torch's fused p - lr * O (the product exact, one rounding)
+                step = np.float64(np.float32(step))
+                p.data[...] = (p.data - step * ortho.astype(np.float64)).astype(np.float32)
+            else:
+                p.data -= step * ortho.astype(p.dtype)
         return loss
 
 
