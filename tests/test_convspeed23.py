@@ -131,3 +131,28 @@ def test_batch_norm_planes_errors():
         _C.batch_norm_forward(x, None, None, None, None, False, 0.1, 1e-5)
     with pytest.raises(ValueError, match=r"weight must have shape \(3,\), got \(4,\)"):
         _C.batch_norm_forward(x, np.ones(4, np.float32), None, None, None, True, 0.1, 1e-5)
+
+
+# 1x7 / 7x1 at 17x17 (Inception): the 1x7's shift-engine junk (22%) now sends its forward to the
+# fused engine; the 7x1 stays on the shift engine.
+@pytest.mark.parametrize("k, pad", [((1, 7), (0, 3)), ((7, 1), (3, 0))])
+def test_inception_1x7_vs_torch_and_threads(k, pad):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 32, 17, 17)).astype(np.float32)
+    w = (rng.standard_normal((24, 32, *k)) / 15).astype(np.float32)
+    b = rng.standard_normal(24).astype(np.float32)
+    outs = []
+    for nt in (1, 2):
+        with at_threads(nt):
+            outs.append(_C.conv2d_forward(x, w, b, (1, 1), pad, (1, 1), 1))
+    np.testing.assert_array_equal(outs[0], outs[1])
+    ty = torch.nn.functional.conv2d(*map(torch.from_numpy, (x, w, b)), 1, pad)
+    np.testing.assert_allclose(outs[0], ty.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_inception_1x7_gradcheck_float64():
+    rng = np.random.default_rng(5)
+    x = ember.tensor(rng.standard_normal((1, 16, 17, 17)), requires_grad=True)
+    w = ember.tensor(rng.standard_normal((4, 16, 1, 7)) / 10, requires_grad=True)
+    assert gradcheck(lambda x, w: F.conv2d(x, w, None, 1, (0, 3)), (x, w))
