@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "common.h"
 #include "moments.h"
@@ -274,16 +275,22 @@ void batch_norm_forward(T* y, T* save_mean, T* save_invstd, T* running_mean, T* 
     return;
   }
   const int nt = threads_for(mul_checked(M, C, "batch_norm"), 1 << 14);
-  parallel_for(nt, C, [&](int64_t c) {
+  std::vector<T> ms(static_cast<size_t>(C)), scales(static_cast<size_t>(C));
+  parallel_for(training ? nt : 1, C, [&](int64_t c) {
     double mean, invstd, shift = 0, s = 0, q = 0;
     if (training) {
       shift = double(x[c * S]);  // M > 1, so x[0, c, 0] exists
       shifted_sums(x, N, C, S, c, shift, &s, &q);
     }
     stats(c, shift, s, q, &mean, &invstd);
-    const T m = T(mean);
-    const T scale = T((weight ? double(weight[c]) : 1.0) * invstd);
-    normalise_channel(y, x, N, C, S, c, m, scale, bias ? bias[c] : T(0));
+    ms[c] = T(mean);
+    scales[c] = T((weight ? double(weight[c]) : 1.0) * invstd);
+  });
+  // then the (image, channel) planes in memory order: channel by channel strode across the
+  // images and ran at half a copy's speed (eval at (16, 64, 56, 56): 1.3 ms, torch 0.9 ms)
+  parallel_for(nt, N * C, [&](int64_t p) {
+    const int64_t c = p % C;
+    normalise_channel(y + p * S, x + p * S, 1, 1, S, 0, ms[c], scales[c], bias ? bias[c] : T(0));
   });
 }
 
