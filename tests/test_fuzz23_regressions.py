@@ -75,3 +75,16 @@ def test_fills_refuse_ints_beyond_64_bits(value):
         ember.full((2,), value, dtype=ember.float32)
     with pytest.raises(OverflowError):
         ember.zeros(2, dtype=ember.bool).fill_(value)
+
+
+def test_new_of_no_size_is_empty_as_torch():
+    assert ember.zeros(2).new().shape == torch.zeros(2).new().shape == (0,)  # (was 0-d)
+
+
+@pytest.mark.parametrize("data", [[1.0, None], ["1.5"], [[1, 2], [None, 3]]])
+def test_tensor_with_dtype_refuses_non_numbers(data):
+    error = ValueError if "1.5" in data else TypeError  # (torch's types)
+    with pytest.raises(error):
+        torch.tensor(data, dtype=torch.float64)
+    with pytest.raises(error, match="must hold numbers"):
+        ember.tensor(data, dtype=ember.float64)  # (NumPy: NaN, 1.5)
