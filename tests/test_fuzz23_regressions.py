@@ -88,3 +88,19 @@ def test_tensor_with_dtype_refuses_non_numbers(data):
         torch.tensor(data, dtype=torch.float64)
     with pytest.raises(error, match="must hold numbers"):
         ember.tensor(data, dtype=ember.float64)  # (NumPy: NaN, 1.5)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_nll_loss_of_no_classes_with_every_target_ignored(reduction):
+    # float16 takes the composed path: its (M, 0) rows were reshape(-1, 0), NumPy's ValueError
+    x = np.zeros((4, 0), np.float16)
+    t = np.zeros(4, np.int64)
+    xt = torch.tensor(x, requires_grad=True)
+    xe = ember.tensor(x, requires_grad=True)
+    want = torch.nn.functional.nll_loss(xt, torch.tensor(t), ignore_index=0, reduction=reduction)
+    got = ember.nn.functional.nll_loss(xe, ember.tensor(t), ignore_index=0, reduction=reduction)
+    assert got.shape == tuple(want.shape) and got.dtype == ember.float16
+    np.testing.assert_array_equal(got.detach().numpy(), want.detach().numpy())
+    want.sum().backward()
+    got.sum().backward()
+    assert xe.grad.shape == (4, 0)
