@@ -276,8 +276,8 @@ def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
     elif dtype is None and isinstance(fill_value, complex | np.complexfloating):
         dtype = _complex.default_complex()
     _check_fill("full", fill_value, _dtype(dtype))
-    if type(fill_value) is int and np.dtype(_dtype(dtype)).kind in "iu":  # uint8 -1: 255
-        fill_value = _ops._fill_value(fill_value, _dtype(dtype))
+    # torch's checked conversion (uint8 -1: 255; 1e39 into int64 or 1 + 2j into float32 refused)
+    fill_value = _ops._fill_value(_ops._data(fill_value), _dtype(dtype))
     return _new(np.full(_size((size,), "full"), fill_value, _dtype(dtype)), requires_grad)
 
 
@@ -599,6 +599,7 @@ def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -
 def full_like(t, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
     t = np.asarray(t)
     _check_fill("full_like", fill_value, dtype or t.dtype)
+    fill_value = _ops._fill_value(_ops._data(fill_value), np.dtype(dtype or t.dtype))
     return Tensor(np.full(t.shape, fill_value, dtype or t.dtype), requires_grad=requires_grad)
 
 

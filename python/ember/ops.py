@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import functools
 import math
+import numbers
 import operator
 import warnings
 from collections import namedtuple
@@ -114,20 +115,61 @@ _FILL_TOP = {
 
 def _fill_value(value, dtype) -> np.ndarray:
     """A fill value (a number, array or 0-d tensor's data) as dtype, a Python int wrapped as
-    torch casts it (filling uint8 with -2 writes 254; 300 overflows), a finite real number
-    beyond a float16/bfloat16/float32 dtype's range refused as torch does."""
+    torch casts it (filling uint8 with -2 writes 254; 300 overflows), a number torch's checked
+    conversion refuses refused (_checked_scalar)."""
     if type(value) is int and np.dtype(dtype).kind in "iu":
         value = _wrapped(value, dtype, checked=True)
-    elif (top := _FILL_TOP.get(dtype)) is not None:
-        v = value
-        if type(v) is not float and type(v) is not int:  # (a NumPy number, a 0-d array)
-            real = np.ndim(v) == 0 and np.asarray(v).dtype.kind in "iuf"
-            v = float(v) if real else 0.0
-        if (v > top or v < -top) and v - v == 0:  # (v - v: NaN for inf; abs is ops.abs here)
-            raise RuntimeError(
-                f"value cannot be converted to type {np.dtype(dtype)} without overflow"
-            )
+    else:
+        value = _checked_scalar(value, np.dtype(dtype))
     return np.asarray(value, dtype)
+
+
+class _ConversionError(ValueError, RuntimeError):
+    """torch's overflow RuntimeError, also a ValueError (NumPy's and ember's older refusals)."""
+
+
+def _checked_scalar(value, dt: np.dtype):
+    """A number (or 0-d array) as torch's checked Scalar conversion to dt takes it
+    (c10::checked_convert; NumPy casts silently to junk): refused are a complex value with an
+    imaginary part for a real dtype (without one, its real part), a NaN, infinite or
+    out-of-range value for an integer dtype, and a finite value beyond float16 / bfloat16 /
+    float32's range (complex64's parts too); bool takes any number. Arrays of more dims pass."""
+    v = value[()] if type(value) is np.ndarray and value.ndim == 0 else value
+    if type(v) is np.ndarray or isinstance(v, bool | np.bool_):
+        return value
+    if isinstance(v, complex | np.complexfloating):
+        if dt.kind not in "bc":
+            if v.imag != 0:
+                raise _ConversionError(
+                    f"value {v} cannot be converted to type {dt} without overflow"
+                )
+            value = v = v.real
+        parts = (float(v.real), float(v.imag))
+    elif isinstance(v, int | np.integer):
+        if not -(2**63) <= v < 2**64:  # (torch's Scalar holds an int64 or a uint64)
+            raise OverflowError(f"value {v} is too large to convert to a number")
+        if dt.kind in "iu":  # (a NumPy int as a Python one: uint8 -1 is 255)
+            return _wrapped(int(v), dt, checked=True)
+        parts = (float(v),)
+    elif isinstance(v, float | np.floating):
+        parts = (float(v),)
+    elif isinstance(v, numbers.Number):
+        return value
+    else:  # (NumPy reads None as NaN and a string as True)
+        raise TypeError(f"fill value must be a number, got {type(value).__name__}")
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        if not info.min <= parts[0] <= info.max:  # (NaN fails it too)
+            raise _ConversionError(
+                f"value {parts[0]} cannot be converted to type {dt} without overflow"
+            )
+    elif (top := _FILL_TOP.get(dt if dt.kind == "f" else _complex.real_of(dt))) is not None:
+        for p in parts:
+            if top < abs(p) < math.inf:
+                raise _ConversionError(
+                    f"value {p} cannot be converted to type {dt} without overflow"
+                )
+    return value
 
 
 def _int_bounds(dtype, *bounds) -> tuple:

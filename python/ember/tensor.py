@@ -118,6 +118,9 @@ def _legacy_size(shape: tuple) -> tuple:
     return shape
 
 
+_NOT_NUMBERS = {type(None), str, bytes}
+
+
 def _as_array(data, dtype=None, copy=True) -> np.ndarray:
     if type(data) is np.ndarray and dtype is None and not copy:
         # Tensor(array), from_numpy: the array itself when no check below could apply (~0.5 us)
@@ -135,6 +138,11 @@ def _as_array(data, dtype=None, copy=True) -> np.ndarray:
             data = np.asarray(data)
     if dtype is None:
         dtype = _default_dtype(data)
+    elif isinstance(data, list | tuple) and (bad := _leaf_types(data) & _NOT_NUMBERS):
+        # (without a dtype they make an object array, refused below; with one NumPy reads
+        # None as NaN and "1.5" as 1.5; torch: a TypeError, a ValueError for strings)
+        error = TypeError if type(None) in bad else ValueError
+        raise error(f"tensor: data must hold numbers, got {sorted(t.__name__ for t in bad)}")
     arr = np.array(data, dtype=dtype, copy=copy) if copy else np.asarray(data, dtype=dtype)
     if not arr.dtype.isnative:  # big-endian data (from a file): the kernels read native order
         arr = arr.astype(arr.dtype.newbyteorder("="))
@@ -1293,7 +1301,7 @@ class Tensor:
         """Legacy ``x.new(sizes...)`` (zeros of x's dtype) or ``x.new(data)``."""
         if len(args) == 1 and not isinstance(args[0], int | np.integer):
             return _creation.tensor(args[0], dtype=self.dtype)
-        return _creation.zeros(*args, dtype=self.dtype)
+        return _creation.zeros(*(args or (0,)), dtype=self.dtype)  # (x.new(): torch's (0,))
 
     def new_empty_strided(self, size, stride, *, dtype=None, **factory):
         return _creation.empty_strided(size, stride, dtype=dtype or self.dtype, **factory)

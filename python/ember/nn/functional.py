@@ -1464,7 +1464,8 @@ def _class_layout(op: str, x: np.ndarray, target: np.ndarray):
         raise ValueError(
             f"{op}: input shape {x.shape} expects target shape {expected}, got {target.shape}"
         )
-    rows = np.moveaxis(x, 1, -1).reshape(-1, x.shape[1])
+    # (the row count given: -1 is ambiguous with no classes, C = 0)
+    rows = np.moveaxis(x, 1, -1).reshape(math.prod(expected), x.shape[1])
     return rows, target.reshape(-1)
 
 
@@ -1482,9 +1483,10 @@ class NLLLoss(Function):
             )
         tc = np.where(valid, t, 0)
         w = valid.astype(logp.dtype)
-        if weight is not None:
+        if weight is not None and c:
             w *= weight[tc]
-        picked = rows[np.arange(m), tc]
+        # (no classes, C = 0: every target is ignored, else refused above; nothing to pick)
+        picked = rows[np.arange(m), tc] if c else np.zeros(m, rows.dtype)
         losses = -picked * w
         ctx.meta = (logp.shape, tc, w, valid, reduction, target.shape)
         if reduction == "none":
@@ -1509,7 +1511,8 @@ class NLLLoss(Function):
         else:
             coef = coef * g
         grows = np.zeros((m, c), dtype=w.dtype)
-        grows[np.arange(m), tc] = coef
+        if c:  # (C = 0: no entries)
+            grows[np.arange(m), tc] = coef
         if len(shape) == 1:
             return grows.reshape(shape), None, None, None, None
         moved = grows.reshape((shape[0],) + shape[2:] + (c,))
