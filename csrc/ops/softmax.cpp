@@ -395,9 +395,18 @@ inline void ce_backward_finish(T* dx, int64_t C, int64_t t, const T* w, T eps, T
   dx[t] -= c * (1 - eps) * wt;
 }
 
+// One row: without a weight, the exponentials and the finish in one pass (the same operations,
+// so the same bits): a row of 50K classes does not stay in L1 between two passes (4096 x 50K,
+// 1 thread: ~0.45 -> ~0.3 s).
 template <typename T>
 EMBER_SIMD void ce_backward_row(T* __restrict dx, const T* __restrict x, T lse, int64_t C,
                                 int64_t t, const T* w, T eps, T sw, T c, bool log_input) {
+  if (!log_input && !w) {
+    const T s = c * ((1 - eps) + eps / T(C) * sw), e = eps != 0 ? c * eps / T(C) : T(0);
+    for (int64_t j = 0; j < C; ++j) dx[j] = vexp(x[j] - lse) * s - e;
+    dx[t] -= c * (1 - eps);
+    return;
+  }
   if (!log_input)
     for (int64_t j = 0; j < C; ++j) dx[j] = vexp(x[j] - lse);
   ce_backward_finish(dx, C, t, w, eps, sw, c, log_input);
