@@ -79,8 +79,8 @@ inline void box_muller(float* c, float* s, const uint32_t* a, const uint32_t* b,
 
 // double: 52 bits a uniform, from the two words (hi, lo) as m in [1, 2) (exponent bits set; no
 // 64-bit integer to double conversion in AVX2)
-inline void box_muller(double* c, double* s, const uint32_t (&w)[4][kCtrs], double mean,
-                       double std, int64_t m = kCtrs) {
+inline void box_muller(double* c, double* s, const uint32_t (&w)[4][kCtrs], double mean, double std,
+                       int64_t m = kCtrs) {
   constexpr uint64_t kOne = 0x3ff0000000000000ull;
   for (int64_t j = 0; j < m; ++j) {
     const uint64_t a = (uint64_t(w[0][j]) << 20) | (w[1][j] >> 12);  // 32 + 20 bits
