@@ -71,3 +71,57 @@ def test_transposed_gradient_of_another_dtype_is_cast():
     (x.T.double() * ember.tensor(w)).sum().backward()
     assert x.grad.dtype == ember.float32 and x.grad.data.flags.c_contiguous
     np.testing.assert_array_equal(x.grad.numpy(), w.T.astype(np.float32))
+
+
+def _mul_grads(a, b, reduce="sum", hook=False):
+    x, y = ember.tensor(a, requires_grad=True), ember.tensor(b, requires_grad=True)
+    z = x * y
+    if hook:  # a hook on the product: its gradient arrives filled in (the general path)
+        z.register_hook(lambda g: g)
+    getattr(z, reduce)().backward()
+    return x.grad.numpy(), y.grad.numpy()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduce", ["sum", "mean"])
+def test_mul_backward_of_a_broadcast_gradient_same_bits(dtype, reduce):
+    # (x * y).sum(): the gradient value broadcast, not filled; each product by the scalar kernel
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((300, 200)).astype(dtype)
+    b = rng.standard_normal((300, 200)).astype(dtype)
+    fast, general = _mul_grads(a, b, reduce), _mul_grads(a, b, reduce, hook=True)
+    for f, gen in zip(fast, general, strict=True):
+        assert f.dtype == dtype and f.flags.c_contiguous
+        np.testing.assert_array_equal(f, gen)
+    scale = dtype(1.0 / a.size) if reduce == "mean" else dtype(1)
+    np.testing.assert_array_equal(fast[0], b * scale)
+    np.testing.assert_array_equal(fast[1], a * scale)
+
+
+def test_mul_backward_broadcast_gradient_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    a, b = (rng.standard_normal((64, 96)).astype(np.float32) for _ in range(2))
+    ea, eb = _mul_grads(a, b, "mean")
+    ta, tb = (torch.tensor(v, requires_grad=True) for v in (a, b))
+    (ta * tb).mean().backward()
+    np.testing.assert_array_equal(ea, ta.grad.numpy())
+    np.testing.assert_array_equal(eb, tb.grad.numpy())
+
+
+def test_mul_backward_other_shapes_and_given_gradients():
+    # broadcasting operands, mixed dtypes, one operand without grad, an expanded gradient
+    # passed by hand: the general path, values as NumPy's
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((40, 1)).astype(np.float32)
+    b = rng.standard_normal((1, 30))
+    x, y = ember.tensor(a, requires_grad=True), ember.tensor(b, requires_grad=True)
+    (x * y).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.full((40, 30), b).sum(1, keepdims=True), 1e-6)
+    np.testing.assert_allclose(y.grad.numpy(), np.full((40, 30), a).sum(0, keepdims=True), 1e-6)
+    c = rng.standard_normal((50, 60)).astype(np.float32)
+    x, y = ember.tensor(c, requires_grad=True), ember.tensor(c + 1)
+    g = ember.tensor(np.float32(2.5)).expand(50, 60)
+    (x * y).backward(g)
+    np.testing.assert_array_equal(x.grad.numpy(), np.float32(2.5) * (c + 1))
+    assert y.grad is None

@@ -662,12 +662,23 @@ class Mul(Function):
         # in-place write into h after y = h * 3 leaves y's backward valid
         na, nb = ctx.needs_input_grad
         ctx.save_for_backward(a if nb else _shape_only(a), b if na else _shape_only(b))
+        if _scalar_grad_ok(a, b):  # a full sum's gradient may arrive unfilled (_reads_broadcast)
+            ctx._broadcast_grad = True
         return _bcast(np.multiply, a, b)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
+        if "_broadcast_grad" in vars(ctx) and g.size > 1 and not builtins.any(g.strides):
+            # (same-shape kernel operands, see forward) one value broadcast: value * the other operand by the scalar kernel, one pass
+            # over one array where the filled gradient took a fill and a two-array pass (the
+            # same products: g * b elementwise)
+            v, code = g.reshape(-1)[0].item(), _BINARY_CODE[np.multiply]
+            return (
+                _C.binary_scalar(b, v, code, True, None) if na else None,
+                _C.binary_scalar(a, v, code, True, None) if nb else None,
+            )
         return (
             unbroadcast(_bcast(np.multiply, g, b), _shape(a)) if na else None,
             unbroadcast(_bcast(np.multiply, g, a), _shape(b)) if nb else None,
@@ -679,6 +690,21 @@ class Mul(Function):
         sa, sb = map(_shape, ctx.saved_tensors)
         na, nb = ctx.needs_input_grad
         return (_graph.sum_to(g * b, sa) if na else None, _graph.sum_to(g * a, sb) if nb else None)
+
+
+def _scalar_grad_ok(a, b) -> bool:
+    """Whether a binary op's backward may take a broadcast gradient value to the scalar
+    kernel: same-shape C-contiguous float32/float64 operands of one dtype."""
+    return (
+        type(a) is np.ndarray
+        and type(b) is np.ndarray
+        and a.dtype is b.dtype
+        and a.dtype in _KERNEL_DTYPES
+        and a.shape == b.shape
+        and a.size >= _KERNEL_MIN
+        and a.flags.c_contiguous
+        and b.flags.c_contiguous
+    )
 
 
 class _ShapeOnly:
