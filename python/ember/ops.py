@@ -671,9 +671,9 @@ class Mul(Function):
         a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
         if "_broadcast_grad" in vars(ctx) and g.size > 1 and not builtins.any(g.strides):
-            # (same-shape kernel operands, see forward) one value broadcast: value * the other operand by the scalar kernel, one pass
-            # over one array where the filled gradient took a fill and a two-array pass (the
-            # same products: g * b elementwise)
+            # one value broadcast (same-shape kernel operands: see forward): value * the other
+            # operand by the scalar kernel, one pass over one array where the filled gradient
+            # took a fill and a two-array pass (the same products: g * b elementwise)
             v, code = g.reshape(-1)[0].item(), _BINARY_CODE[np.multiply]
             return (
                 _C.binary_scalar(b, v, code, True, None) if na else None,
