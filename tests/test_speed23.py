@@ -192,3 +192,31 @@ def test_cast_to_integer_and_back_keeps_errors():
     assert not y.requires_grad
     with pytest.raises(RuntimeError, match="grad"):
         y.sum().backward()
+
+
+@pytest.mark.parametrize("shape,dim", [((257, 1031), None), ((257, 1031), 0), ((257, 1031), 1),
+                                       ((3, 5, 1029), (1, 2)), ((4100,), 0)])  # fmt: skip
+def test_float16_sums_widen_exactly(shape, dim):
+    # the 16-bit sums widen float16 by F16C: the float32 copy's sums bit for bit, subnormals,
+    # infinities and the largest values included (NaN stays NaN)
+    rng = np.random.default_rng(11)
+    a = (rng.standard_normal(shape) * 3).astype(np.float16)
+    flat = a.reshape(-1)
+    flat[:6] = [np.float16(6e-8), np.float16(-6e-5), np.float16(65504), np.float16(-65504), 0, -0.0]
+    kw = {} if dim is None else {"dim": dim}
+    with np.errstate(over="ignore", invalid="ignore"):  # (sums past float16's range: inf)
+        _check_float16_sums(a, flat, kw)
+
+
+def _check_float16_sums(a, flat, kw):
+    got = ember.tensor(a).sum(**kw)
+    want = ember.tensor(a.astype(np.float32)).sum(**kw).to(ember.float16)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    flat[7] = np.inf
+    flat[8] = np.nan
+    got = ember.tensor(a).sum(**kw).numpy().astype(np.float32)
+    want = ember.tensor(a.astype(np.float32)).sum(**kw).numpy().astype(np.float16)
+    np.testing.assert_array_equal(got, want.astype(np.float32))
+    torch = pytest.importorskip("torch")
+    tw = torch.from_numpy(a).sum(**kw).float().numpy()
+    np.testing.assert_allclose(got, tw, rtol=2e-3, atol=1e-2)
