@@ -309,6 +309,16 @@ EMBER_TARGET("arch=x86-64-v3") void narrow_half_f16c(uint16_t* y, const float* x
   }
   for (; i < n; ++i) y[i] = half_bits(x[i]);
 }
+
+// half bits -> float by F16C, 8 at a time: float_of_half's values (the instruction quiets a
+// signalling NaN, which any sum of it does too; the sums alone use it)
+EMBER_TARGET("arch=x86-64-v3") void widen_half_f16c(float* y, const uint16_t* x, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i,
+                     _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i))));
+  for (; i < n; ++i) y[i] = float_of_half(x[i]);
+}
 #endif
 
 }  // namespace
@@ -319,6 +329,15 @@ EMBER_SIMD void widen16_span(float* y, const uint16_t* x, int64_t n, bool bf16) 
     for (int64_t i = 0; i < n; ++i) y[i] = vm::from_bits(static_cast<uint32_t>(x[i]) << 16);
   else
     for (int64_t i = 0; i < n; ++i) y[i] = float_of_half(x[i]);
+}
+
+// widen16_span for reduce.cpp's 16-bit sums: float16 by F16C where the CPU has it (~2x)
+void widen16_sum_span(float* y, const uint16_t* x, int64_t n, bool bf16) {
+#if EMBER_SIMD_CLONES
+  static const bool f16c = __builtin_cpu_supports("x86-64-v3");
+  if (!bf16 && f16c) return widen_half_f16c(y, x, n);
+#endif
+  widen16_span(y, x, n, bf16);
 }
 
 // a (rows, n) op b -> y (rows, n), y may be a itself (each element is read before it is written)

@@ -43,9 +43,9 @@ template <typename T>
 constexpr int64_t kBlock = 2 * kPairs<T> * kCtrs;  // outputs per block
 
 // w[0..3][j] = Philox4x32-10 of counter (c + j, c >> 32, 0, 0) under key (k0, k1), j < kCtrs;
-// c is a multiple of kCtrs, so c + j never carries into the high word.
-inline void philox_block(uint32_t (&w)[4][kCtrs], uint64_t c, uint64_t key) {
-  for (int64_t j = 0; j < kCtrs; ++j) {
+// c is a multiple of kCtrs, so c + j never carries into the high word. (j < m only, if given)
+inline void philox_block(uint32_t (&w)[4][kCtrs], uint64_t c, uint64_t key, int64_t m = kCtrs) {
+  for (int64_t j = 0; j < m; ++j) {
     uint32_t x0 = uint32_t(c) + uint32_t(j), x1 = uint32_t(c >> 32), x2 = 0, x3 = 0;
     uint32_t k0 = uint32_t(key), k1 = uint32_t(key >> 32);
     for (int round = 0; round < 10; ++round) {
@@ -64,10 +64,10 @@ inline void philox_block(uint32_t (&w)[4][kCtrs], uint64_t c, uint64_t key) {
   }
 }
 
-// One Box-Muller pair per j: cos to c[j], sin to s[j].
+// One Box-Muller pair per j < m: cos to c[j], sin to s[j].
 inline void box_muller(float* c, float* s, const uint32_t* a, const uint32_t* b, float mean,
-                       float std) {
-  for (int64_t j = 0; j < kCtrs; ++j) {
+                       float std, int64_t m = kCtrs) {
+  for (int64_t j = 0; j < m; ++j) {
     const float u1 = float(int32_t(a[j] >> 8) + 1) * 0x1p-24f;  // (0, 1]: ln stays finite
     const float u2 = float(int32_t(b[j] >> 8)) * 0x1p-24f;
     const float r = std * std::sqrt(-2.0f * vlog(u1));
@@ -79,10 +79,10 @@ inline void box_muller(float* c, float* s, const uint32_t* a, const uint32_t* b,
 
 // double: 52 bits a uniform, from the two words (hi, lo) as m in [1, 2) (exponent bits set; no
 // 64-bit integer to double conversion in AVX2)
-inline void box_muller(double* c, double* s, const uint32_t (&w)[4][kCtrs], double mean,
-                       double std) {
+inline void box_muller(double* c, double* s, const uint32_t (&w)[4][kCtrs], double mean, double std,
+                       int64_t m = kCtrs) {
   constexpr uint64_t kOne = 0x3ff0000000000000ull;
-  for (int64_t j = 0; j < kCtrs; ++j) {
+  for (int64_t j = 0; j < m; ++j) {
     const uint64_t a = (uint64_t(w[0][j]) << 20) | (w[1][j] >> 12);  // 32 + 20 bits
     const uint64_t b = (uint64_t(w[2][j]) << 20) | (w[3][j] >> 12);
     const double u1 = 2.0 - vm::from_bits(kOne | a);  // (0, 1]
@@ -94,16 +94,20 @@ inline void box_muller(double* c, double* s, const uint32_t (&w)[4][kCtrs], doub
   }
 }
 
-// y[0, kBlock) := block b of the stream
+// y[0, kBlock) := block b of the stream; with n < kBlock, only the pairs that reach y[0, n)
+// are computed (randn(8, 8) needs a quarter of a float block): the same values, less work
 template <typename T>
-EMBER_SIMD void normal_block(T* y, int64_t b, uint64_t key, T mean, T std) {
+EMBER_SIMD void normal_block(T* y, int64_t b, uint64_t key, T mean, T std, int64_t n = kBlock<T>) {
   alignas(32) uint32_t w[4][kCtrs];
-  philox_block(w, uint64_t(b) * kCtrs, key);
+  philox_block(w, uint64_t(b) * kCtrs, key, std::min<int64_t>(n, kCtrs));
+  const auto pairs = [n](int64_t from) {  // the counters whose pair reaches y[from, n)
+    return std::clamp<int64_t>(n - from, 0, kCtrs);
+  };
   if constexpr (sizeof(T) == 4) {
-    box_muller(y, y + kCtrs, w[0], w[1], mean, std);
-    box_muller(y + 2 * kCtrs, y + 3 * kCtrs, w[2], w[3], mean, std);
+    box_muller(y, y + kCtrs, w[0], w[1], mean, std, pairs(0));
+    box_muller(y + 2 * kCtrs, y + 3 * kCtrs, w[2], w[3], mean, std, pairs(2 * kCtrs));
   } else {
-    box_muller(y, y + kCtrs, w, mean, std);
+    box_muller(y, y + kCtrs, w, mean, std, pairs(0));
   }
 }
 
@@ -118,7 +122,7 @@ void normal_fill(T* y, int64_t n, uint64_t key, T mean, T std) {
   parallel_for(nt, full, [&](int64_t b) { normal_block(y + b * B, b, key, mean, std); });
   if (n % B) {
     T last[B];
-    normal_block(last, full, key, mean, std);
+    normal_block(last, full, key, mean, std, n % B);
     std::copy(last, last + n % B, y + full * B);
   }
 }

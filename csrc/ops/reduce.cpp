@@ -101,7 +101,7 @@ constexpr int64_t kChunk = kChunkBlocks * kBlock;  // elements per chunk
 }  // namespace
 
 // csrc/ops/elementwise.cpp: y[i] = the float value of the float16 (bfloat16) bits x[i], exact
-void widen16_span(float* y, const uint16_t* x, int64_t n, bool bf16);
+void widen16_sum_span(float* y, const uint16_t* x, int64_t n, bool bf16);
 
 namespace {
 
@@ -127,12 +127,12 @@ struct Wide16 {
   bool bf16;
   Wide16 at(int64_t off) const { return {x + off, bf16}; }
   const float* span(int64_t i, int64_t n, float* buf) const {
-    widen16_span(buf, x + i, n, bf16);
+    widen16_sum_span(buf, x + i, n, bf16);
     return buf;
   }
   const float* rows(int64_t r, int64_t k, int64_t ld, int64_t w, float* buf,
                     int64_t& stride) const {
-    for (int64_t q = 0; q < k; ++q) widen16_span(buf + q * w, x + (r + q) * ld, w, bf16);
+    for (int64_t q = 0; q < k; ++q) widen16_sum_span(buf + q * w, x + (r + q) * ld, w, bf16);
     stride = w;
     return buf;
   }

@@ -704,12 +704,23 @@ class Mul(Function):
         # in-place write into h after y = h * 3 leaves y's backward valid
         na, nb = ctx.needs_input_grad
         ctx.save_for_backward(a if nb else _shape_only(a), b if na else _shape_only(b))
+        if _scalar_grad_ok(a, b):  # a full sum's gradient may arrive unfilled (_reads_broadcast)
+            ctx._broadcast_grad = True
         return _bcast(np.multiply, a, b)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
+        if "_broadcast_grad" in vars(ctx) and g.size > 1 and not builtins.any(g.strides):
+            # one value broadcast (same-shape kernel operands: see forward): value * the other
+            # operand by the scalar kernel, one pass over one array where the filled gradient
+            # took a fill and a two-array pass (the same products: g * b elementwise)
+            v, code = g.reshape(-1)[0].item(), _BINARY_CODE[np.multiply]
+            return (
+                _C.binary_scalar(b, v, code, True, None) if na else None,
+                _C.binary_scalar(a, v, code, True, None) if nb else None,
+            )
         return (
             unbroadcast(_bcast(np.multiply, g, b), _shape(a)) if na else None,
             unbroadcast(_bcast(np.multiply, g, a), _shape(b)) if nb else None,
@@ -721,6 +732,21 @@ class Mul(Function):
         sa, sb = map(_shape, ctx.saved_tensors)
         na, nb = ctx.needs_input_grad
         return (_graph.sum_to(g * b, sa) if na else None, _graph.sum_to(g * a, sb) if nb else None)
+
+
+def _scalar_grad_ok(a, b) -> bool:
+    """Whether a binary op's backward may take a broadcast gradient value to the scalar
+    kernel: same-shape C-contiguous float32/float64 operands of one dtype."""
+    return (
+        type(a) is np.ndarray
+        and type(b) is np.ndarray
+        and a.dtype is b.dtype
+        and a.dtype in _KERNEL_DTYPES
+        and a.shape == b.shape
+        and a.size >= _KERNEL_MIN
+        and a.flags.c_contiguous
+        and b.flags.c_contiguous
+    )
 
 
 class _ShapeOnly:
@@ -772,12 +798,24 @@ class Div(Function):
     def forward(ctx, a, b):
         # b is always read (both gradients divide by it); a only for b's gradient (see Mul)
         ctx.save_for_backward(a if ctx.needs_input_grad[1] else _shape_only(a), b)
+        if _scalar_grad_ok(a, b):  # (see Mul)
+            ctx._broadcast_grad = True
         return _bcast(np.true_divide, a, b, _quiet_div)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
+        if "_broadcast_grad" in vars(ctx) and g.size > 1 and not builtins.any(g.strides):
+            # one value v broadcast (see Mul): v / b and -v * ((a / b) / b) by the kernels, the
+            # same operations element by element without the fill and the negation pass
+            v, div = g.reshape(-1)[0].item(), _BINARY_CODE[np.true_divide]
+            gb = None
+            if nb:
+                gb = _C.binary(a, b, div, False, False, None)
+                _C.binary(gb, b, div, False, False, gb)
+                _C.binary_scalar(gb, -v, _BINARY_CODE[np.multiply], True, gb)
+            return (_C.binary_scalar(b, v, div, True, None) if na else None), gb
         ga = _bcast(np.true_divide, g, b) if na else None
         # -g * ((a / b) / b) as PyTorch: b * b would underflow (or overflow) first
         gb = (
@@ -2840,10 +2878,16 @@ class Cast(Function):
     @staticmethod
     def forward(ctx, x, dtype):
         ctx.src = x.dtype
+        if _lowp.is_float(x.dtype) and _lowp.is_float(dtype):
+            ctx._broadcast_grad = True  # a full sum's gradient may arrive unfilled: see backward
         return _astype(x, dtype)
 
     @staticmethod
     def backward(ctx, g):
+        if "_broadcast_grad" in vars(ctx) and g.size > 1 and not builtins.any(g.strides):
+            # one value broadcast: the value cast once and filled in (one pass, in the source
+            # dtype) where the filled gradient was filled, then cast (the same bits)
+            return _value_filled(g.shape, _astype(g.reshape(-1)[:1], ctx.src)), None
         if ctx.src.kind == "f" and g.dtype.kind == "c":  # real -> complex: the real part
             g = g.real
         return _astype(g, ctx.src) if _lowp.is_float(ctx.src) or ctx.src.kind == "c" else None, None
@@ -2962,21 +3006,26 @@ def _reads_broadcast(ctx) -> bool:
     return getattr(node, "_broadcast_grad", False) and node._tensor_hooks is None
 
 
+def _value_filled(shape, one: np.ndarray) -> np.ndarray:
+    """An array of shape filled with one's one value, in its dtype (~10 us for 1 MiB by
+    _C.fill's full-width stores, ~18 us by NumPy's fill)."""
+    out = np.empty(shape, one.dtype)
+    if out.size >= 4096 and one.dtype.char in "fd":
+        _C.fill(out, one.reshape(()).item())
+    else:
+        out.fill(one.reshape(()))
+    return out
+
+
 def _expand_grad(g, shape, axes, keepdim, view: bool = False):
     if g.shape == shape:  # nothing reduced (a scalar loss's .sum()): g as it is, no view
         return g
     if g.size == 1 and len(shape) > 0:
         if view:  # the consumer reads the one value itself (see _reads_broadcast): no fill
             return np.broadcast_to(g.reshape(()), shape)
-        # a full reduction's gradient: filled in (~10 us for 1 MiB by _C.fill's full-width
-        # stores, ~18 us by NumPy's fill), not a stride-0 view that NumPy reads several times
-        # slower in every later op and copies into a leaf's .grad
-        out = np.empty(shape, g.dtype)
-        if out.size >= 4096 and g.dtype.char in "fd":
-            _C.fill(out, g.reshape(()).item())
-        else:
-            out.fill(g.reshape(()))
-        return out
+        # a full reduction's gradient: filled in, not a stride-0 view that NumPy reads several
+        # times slower in every later op and copies into a leaf's .grad
+        return _value_filled(shape, g)
     k = len(shape) - len(axes)
     if g.size >= 16 and g.dtype.char in "fd" and axes == tuple(range(k, len(shape))):
         # trailing dims reduced (x.sum(-1)): each row filled with its value, for the same

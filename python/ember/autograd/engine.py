@@ -786,7 +786,12 @@ def _accumulate(leaf, g, shared: _Shared) -> None:
             # in a C-contiguous leaf's order, as torch's layout contract for .grad (a transposed
             # gradient, w.t() * x's, is copied anyway; x @ w.t()'s comes in C order)
             order = "C" if leaf.data.flags.c_contiguous else "K"
-            g = np.array(g, dtype=dtype, subok=True, order=order)
+            if order == "C" and type(g) is np.ndarray and g.dtype == dtype:
+                from ember.ops import _copy  # (a transposed matrix by the tiled kernel, ~2x)
+
+                g = _copy(g)
+            else:
+                g = np.array(g, dtype=dtype, subok=True, order=order)
         else:
             shared.add(g)
         leaf.grad = Tensor._make(g, False, None, 0)
