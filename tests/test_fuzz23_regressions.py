@@ -104,3 +104,28 @@ def test_nll_loss_of_no_classes_with_every_target_ignored(reduction):
     want.sum().backward()
     got.sum().backward()
     assert xe.grad.shape == (4, 0)
+
+
+def test_fills_take_a_bfloat16_value_and_refuse_other_number_types_as_torch():
+    # review23: a bfloat16 0-d tensor or scalar is not an np.floating (was a TypeError)
+    import fractions
+
+    import ml_dtypes
+
+    x, m = ember.zeros(2), ember.tensor([True, False])
+    v = ember.tensor(1.5, dtype=ember.bfloat16)
+    assert x.masked_fill(m, v).tolist() == [1.5, 0.0]
+    assert ember.full((2,), v).tolist() == [1.5, 1.5]
+    assert ember.zeros(2).fill_(ml_dtypes.bfloat16(1.5)).tolist() == [1.5, 1.5]
+    with pytest.raises(TypeError, match="Fraction"):
+        ember.zeros(2, dtype=ember.int64).fill_(fractions.Fraction(7, 2))
+    # every fill route raises torch's errors: OverflowError past 64 bits, RuntimeError for NaN
+    for make in (
+        lambda v: ember.full((2,), v, dtype=ember.int64),
+        lambda v: ember.full_like(ember.zeros(2, dtype=ember.int64), v),
+        lambda v: ember.zeros(2, dtype=ember.int64).fill_(v),
+    ):
+        with pytest.raises(OverflowError):
+            make(2**64)
+        with pytest.raises(RuntimeError, match="without overflow"):
+            make(float("nan"))

@@ -395,9 +395,10 @@ inline void ce_backward_finish(T* dx, int64_t C, int64_t t, const T* w, T eps, T
   dx[t] -= c * (1 - eps) * wt;
 }
 
-// One row: without a weight, the exponentials and the finish in one pass (the same operations,
-// so the same bits): a row of 50K classes does not stay in L1 between two passes (4096 x 50K,
-// 1 thread: ~0.45 -> ~0.3 s).
+// One row: without a weight, the exponentials and the finish in one pass: a row of 50K classes
+// does not stay in L1 between two passes (the kernel at 4096 x 50K, 1 thread: ~0.45 -> ~0.15 s).
+// The same operations; label-smoothed rows may differ from the two-pass form in the last bit
+// (the compiler contracts them into FMAs differently).
 template <typename T>
 EMBER_SIMD void ce_backward_row(T* __restrict dx, const T* __restrict x, T lse, int64_t C,
                                 int64_t t, const T* w, T eps, T sw, T c, bool log_input) {

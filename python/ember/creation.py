@@ -275,7 +275,6 @@ def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
         dtype = np.int64
     elif dtype is None and isinstance(fill_value, complex | np.complexfloating):
         dtype = _complex.default_complex()
-    _check_fill("full", fill_value, _dtype(dtype))
     # torch's checked conversion (uint8 -1: 255; 1e39 into int64 or 1 + 2j into float32 refused)
     fill_value = _ops._fill_value(_ops._data(fill_value), _dtype(dtype))
     return _new(np.full(_size((size,), "full"), fill_value, _dtype(dtype)), requires_grad)
@@ -299,16 +298,6 @@ def full(*args, **kwargs) -> Tensor:  # noqa: F811  (a fast front for full(size,
                     return _full(*args, **kwargs)  # (its overflow check)
                 return _plain(_filled(size, dt, args[1]))  # (np.full: ~0.5 us more)
     return _full(*args, **kwargs)
-
-
-def _check_fill(op: str, value, dtype) -> None:
-    """PyTorch refuses a NaN or infinite fill for an integer dtype (NumPy casts it to junk)."""
-    if np.dtype(dtype).kind in "iu" and isinstance(value, float | np.floating):
-        if not np.isfinite(value):
-            raise ValueError(f"{op}: value {value} cannot be converted to {np.dtype(dtype)}")
-    elif np.dtype(dtype) == _F32 and isinstance(value, float) and abs(value) > _F32_TOP:
-        if not math.isinf(value):  # (torch's float32 full refuses it; float16's fills inf)
-            raise RuntimeError("value cannot be converted to type float32 without overflow")
 
 
 def empty(*size, dtype=None, requires_grad: bool = False) -> Tensor:
@@ -598,7 +587,6 @@ def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -
 @_takes_device
 def full_like(t, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
     t = np.asarray(t)
-    _check_fill("full_like", fill_value, dtype or t.dtype)
     fill_value = _ops._fill_value(_ops._data(fill_value), np.dtype(dtype or t.dtype))
     return Tensor(np.full(t.shape, fill_value, dtype or t.dtype), requires_grad=requires_grad)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import builtins
 import functools
 import math
-import numbers
 import operator
 import warnings
 from collections import namedtuple
@@ -117,11 +116,7 @@ def _fill_value(value, dtype) -> np.ndarray:
     """A fill value (a number, array or 0-d tensor's data) as dtype, a Python int wrapped as
     torch casts it (filling uint8 with -2 writes 254; 300 overflows), a number torch's checked
     conversion refuses refused (_checked_scalar)."""
-    if type(value) is int and np.dtype(dtype).kind in "iu":
-        value = _wrapped(value, dtype, checked=True)
-    else:
-        value = _checked_scalar(value, np.dtype(dtype))
-    return np.asarray(value, dtype)
+    return np.asarray(_checked_scalar(value, np.dtype(dtype)), dtype)
 
 
 class _ConversionError(ValueError, RuntimeError):
@@ -151,12 +146,12 @@ def _checked_scalar(value, dt: np.dtype):
         if dt.kind in "iu":  # (a NumPy int as a Python one: uint8 -1 is 255)
             return _wrapped(int(v), dt, checked=True)
         parts = (float(v),)
-    elif isinstance(v, float | np.floating):
-        parts = (float(v),)
-    elif isinstance(v, numbers.Number):
-        return value
-    else:  # (NumPy reads None as NaN and a string as True)
-        raise TypeError(f"fill value must be a number, got {type(value).__name__}")
+    elif isinstance(v, float | np.floating) or (
+        isinstance(v, np.generic) and _lowp.is_float(v.dtype)
+    ):
+        parts = (float(v),)  # (a bfloat16 scalar is not an np.floating)
+    else:  # (NumPy reads None as NaN and a string as True; torch refuses Fraction, Decimal)
+        raise TypeError(f"fill value must be a number, got {type(v).__name__}")
     if dt.kind in "iu":
         info = np.iinfo(dt)
         if not info.min <= parts[0] <= info.max:  # (NaN fails it too)

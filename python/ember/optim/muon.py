@@ -4,8 +4,9 @@ The update orthogonalises the momentum with a few Newton-Schulz iterations: matr
 on the whole parameter, so it is written with NumPy's matmul on each parameter's array (the
 parameter is updated in place). As PyTorch, the iteration runs in bfloat16: each product is
 computed in float32 from bfloat16 operands and rounded to bfloat16, which is what torch's CPU
-bfloat16 matmul/addmm do, so the updates match torch's bit for bit (up to float32 summation
-order) rather than only to bfloat16's precision.
+bfloat16 matmul/addmm do, so the updates match torch's bit for bit on small matrices; on larger
+ones a different float32 summation order flips some bfloat16 roundings, and the updates agree
+to about a bfloat16 ulp (64x64: ~1% of the update; before, they differed by up to 5%).
 """
 
 from __future__ import annotations
