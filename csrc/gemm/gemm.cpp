@@ -301,6 +301,9 @@ void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
 // than it saves: 64^3 runs serially, 96^3 on two threads.
 constexpr int64_t kMinWorkPerThread = int64_t(1) << 18;
 
+// Up to this many rows of A, x @ W^T reads W in place (Kernel::dot_rows) instead of packing it.
+constexpr int64_t kDotRowsMax = 4;
+
 // Threads as a tm x tn grid over C's MR / NR panels: the split with the least per-thread work
 // (computed tiles plus a share for packing) wins.
 void choose_grid(int nt, int64_t mp, int64_t np, int MR, int NR, int64_t K, int* tm, int* tn) {
@@ -335,6 +338,18 @@ void gemm_impl(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, int
   if (threads > 1) nt = std::min(nt, threads);
   const double work = double(M) * double(N) * double(K);
   nt = static_cast<int>(std::min<double>(nt, std::max(1.0, work / kMinWorkPerThread)));
+  if (!pre && kern.dot_rows && !trans_a && trans_b && M <= kDotRowsMax) {
+    // column ranges of whole 4-row groups of W, one per thread: the same bits for any split
+    const int64_t groups = (N + 3) / 4;
+    nt = static_cast<int>(std::min<int64_t>(nt, groups));
+#pragma omp parallel for num_threads(nt) if (nt > 1)
+    for (int t = 0; t < nt; ++t) {
+      const int64_t j0 = std::min(N, groups * t / nt * 4),
+                    j1 = std::min(N, groups * (t + 1) / nt * 4);
+      kern.dot_rows(M, j0, j1, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    }
+    return;
+  }
   const int64_t mp = (M + kern.mr - 1) / kern.mr, np = (N + kern.nr - 1) / kern.nr;
   int tm = 1, tn = 1;
   if (nt > 1) choose_grid(nt, mp, np, kern.mr, kern.nr, K, &tm, &tn);

@@ -40,6 +40,12 @@ using PackTransposed = void (*)(T* dst, const T* src, int64_t rs, int64_t w_len,
 // The *_short kernels (when ms > 0) compute only the first ms < MR rows of a tile (reading the
 // same panels: a packed panel keeps its p-stride MR) for a last row panel of at most ms rows,
 // with the arithmetic of the MR-row kernel of the same width, element for element.
+// C (M x [j0, j1)) := beta * C + alpha * A @ W^T, A (M x K) and W (N x K) row-major: a few rows
+// of A against W read in place (dot_rows in microkernel_simd.h).
+template <typename T>
+using DotRows = void (*)(int64_t M, int64_t j0, int64_t j1, int64_t K, T alpha, const T* A,
+                         int64_t lda, const T* W, int64_t ldw, T beta, T* C, int64_t ldc);
+
 template <typename T>
 struct Kernel {
   MicroKernel<T> panel_a, rows_a;
@@ -50,6 +56,7 @@ struct Kernel {
   int ms = 0;
   MicroKernel<T> panel_a_short = nullptr, rows_a_short = nullptr;
   MicroKernel<T> panel_a_short_half = nullptr, rows_a_short_half = nullptr;
+  DotRows<T> dot_rows = nullptr;  // (null: the blocked path serves small M too)
 };
 
 struct Isa {

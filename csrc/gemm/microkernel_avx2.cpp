@@ -131,6 +131,8 @@ Isa isa_avx2() {
                            kernel_f64<4, 2, true>,
                            kernel_f64<4, 1, false>,
                            kernel_f64<4, 1, true>};
+  isa.f32.dot_rows = dot_rows<F32>;
+  isa.f64.dot_rows = dot_rows<F64>;
   return isa;
 }
 
