@@ -3,6 +3,7 @@
 // Output sizes, padding limits and divisors follow PyTorch exactly. Parallel over planes.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -369,10 +370,59 @@ namespace {
 inline int64_t ad_start(int64_t i, int64_t in, int64_t out) { return (i * in) / out; }
 inline int64_t ad_end(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
 
+// sum_double's 8 partial sums as one GCC vector (each clone's registers; the baseline clone
+// splits it), lane j = partial j, so a plane's sum keeps sum_double's order and bits.
+typedef double V8d __attribute__((vector_size(64)));
+template <typename T>
+struct V8Of {
+  typedef T type __attribute__((vector_size(8 * sizeof(T))));
+};
+
+// (vectors pass by reference: by value they change the baseline clone's ABI)
+template <typename T>
+inline void add8(V8d& acc, const T* p) {
+  typename V8Of<T>::type v;
+  std::memcpy(&v, p, sizeof v);
+  acc += __builtin_convertvector(v, V8d);
+}
+
+// sum_double's result from its partial sums acc over x[0, i) and the tail x[i, n).
+template <typename T>
+inline double finish8(const V8d& a, const T* x, int64_t i, int64_t n) {
+  double s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+  for (; i < n; ++i) s += double(x[i]);
+  return s;
+}
+
 // y[p] = mean of plane p's hw values (a global average pool), compiled per ISA (EMBER_SIMD).
+// Four planes at a time, each summed exactly as sum_double sums it (same bits): written as
+// sum_double's plain loop GCC vectorised it with scalar loads and inserts, ~0.8 cycles a value
+// ((32,512,7,7) float32: 0.19 ms at 1 thread, torch 0.10); four planes give four independent
+// add chains.
 template <typename T>
 EMBER_SIMD void plane_means(T* y, const T* x, int64_t planes, int64_t hw) {
-  for (int64_t p = 0; p < planes; ++p) y[p] = T(sum_double(x + p * hw, hw) / double(hw));
+  int64_t p = 0;
+  for (; p + 4 <= planes; p += 4) {
+    const T *x0 = x + p * hw, *x1 = x0 + hw, *x2 = x1 + hw, *x3 = x2 + hw;
+    V8d a0 = {}, a1 = {}, a2 = {}, a3 = {};
+    int64_t i = 0;
+    for (; i + 8 <= hw; i += 8) {
+      add8(a0, x0 + i);
+      add8(a1, x1 + i);
+      add8(a2, x2 + i);
+      add8(a3, x3 + i);
+    }
+    y[p] = T(finish8(a0, x0, i, hw) / double(hw));
+    y[p + 1] = T(finish8(a1, x1, i, hw) / double(hw));
+    y[p + 2] = T(finish8(a2, x2, i, hw) / double(hw));
+    y[p + 3] = T(finish8(a3, x3, i, hw) / double(hw));
+  }
+  for (; p < planes; ++p) {
+    V8d a = {};
+    int64_t i = 0;
+    for (; i + 8 <= hw; i += 8) add8(a, x + p * hw + i);
+    y[p] = T(finish8(a, x + p * hw, i, hw) / double(hw));
+  }
 }
 
 // dx plane p = dy[p] / hw in every cell (the global average pool's backward), compiled per ISA.
