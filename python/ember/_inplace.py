@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember import ops as _ops
 from ember import tensor as _tensor
 from ember.autograd import function as _function
 from ember.tensor import Tensor
@@ -56,10 +57,14 @@ def write(
     ``reads_output``: build's node saves only its output (relu_), so x's old values are not
     copied for it, and build may write its result straight into x's array."""
     kwargs = kwargs or {}
-    if x._requires_grad and x._ctx is None:
-        _function.refuse_no_grad_view_write(x)
-        raise _leaf_error(name)
-    root, chain = view_root(x)  # (first: a view of a leaf is refused as that, as torch's)
+    if x._ctx is None:
+        root = plain_root(x)
+        if x._requires_grad:
+            _function.refuse_no_grad_view_write(x)
+            raise _leaf_error(name)
+        chain = ()
+    else:
+        root, chain = view_root(x)  # (first: a view of a leaf is refused as that, as torch's)
     if not x.data.flags.writeable:
         x._writeable()
     if root is not None:
@@ -81,9 +86,11 @@ def write(
 
 def view(x: Tensor, build, args=(), name: str = "in-place view op", kwargs=None) -> Tensor:
     """x.t_(), x.unsqueeze_(0), ...: x becomes build(x) (a view of the same memory)."""
-    if x._requires_grad and x._ctx is None:
+    if x._ctx is None:
+        _function.refuse_view_write(x)
         _function.refuse_no_grad_view_write(x)
         raise _leaf_error(name)
+    view_root(x)  # (a multi-output view refuses, as torch's)
     new = build(Tensor._make(x.data, x._requires_grad, x._ctx, x._idx), *args, **(kwargs or {}))
     _function.note_graph_write(x, values=False)
     x.data, x._ctx, x._idx = new.data, new._ctx, new._idx
@@ -98,19 +105,36 @@ def _leaf_error(name: str) -> RuntimeError:
     )
 
 
+def plain_root(x: Tensor):
+    """x, outside the graph, is about to be written with a value that requires grad: the
+    tensor it views (made outside the graph, _view_of), which joins the graph as torch's base
+    does, or None. A view torch refuses to write so is refused (see refuse_view_write)."""
+    if getattr(x, "_chained_view", None) is not None:
+        _function.refuse_view_write(x)
+    root = getattr(x, "_view_of", None)
+    if root is None or x._requires_grad or root._requires_grad and root._ctx is None:
+        return None  # (x is refused as a leaf's view next)
+    return root
+
+
 def view_root(x: Tensor):
     """(the graph tensor whose memory x views, the views in between) or (None, ()): followed
-    back through the nodes whose input shares x's memory (getitem, view, chunk, ...)."""
-    from ember.ops import IndexPut
+    back through the nodes whose input shares x's memory (getitem, view, chunk, ...). A
+    multi-output view (split, unbind) on the way is refused, as torch refuses writes to it."""
+    from ember.ops import IndexPut, UnsafeSplit
 
     chain, t = [], x
-    while t._ctx is not None and not isinstance(t._ctx, IndexPut):  # (IndexPut: x's own array)
+    # (IndexPut: x's own array; UnsafeSplit: pieces that autograd does not treat as views)
+    while t._ctx is not None and not isinstance(t._ctx, IndexPut | UnsafeSplit):
         src = next(
             (p for p in t._ctx.parents if p is not None and np.may_share_memory(p.data, x.data)),
             None,
         )
         if src is None:
             break
+        mark = getattr(t, "_chained_view", None)
+        if mark is not None and mark[0] is _function._MULTI:
+            _function.refuse_view_write(x, (mark,))
         chain.append(t)
         t = src
     if t is x:
@@ -169,15 +193,16 @@ def _take(x: Tensor, new: Tensor) -> None:
 
 def _write_through_view(x, root, chain, build, args, kwargs, name) -> Tensor:
     flat = positions(x.data, root.data)
-    old = Tensor._make(root.data.copy(), True, root._ctx, root._idx)
+    # (a root outside the graph, a plain tensor, joins it: its old values are a constant)
+    old = Tensor._make(root.data.copy(), root._requires_grad, root._ctx, root._idx)
     old_x = old.reshape(-1)[flat]
     new = _fit(build(old_x, *_swap(args, x, old_x), **_swap(kwargs, x, old_x)), x, name)
     buf = old.reshape(-1).clone()
     buf[flat] = new
-    _commit(root, buf.reshape(root.shape), old.data)
+    _commit(root, _ops.CopySlices.apply(buf, root.shape), old.data)
     for t in (x, *chain):  # the views read the new values from root's array: regather them
         _function.note_graph_write(t, values=False)
-        got = root.reshape(-1)[positions(t.data, root.data)]
+        got = _ops.AsStridedGather.apply(root.reshape(-1), positions(t.data, root.data), True)
         t._ctx, t._idx, t._requires_grad = got._ctx, got._idx, True
     return x
 

@@ -2177,6 +2177,7 @@ class MatMul(Function):
         # into w after y = w @ x (x needing no gradient) leaves y's backward valid
         na, nb = ctx.needs_input_grad
         ctx.save_for_backward(a if nb else _stand_in(a), b if na else _stand_in(b))
+        ctx.dims = (a.ndim, b.ndim)  # (torch's node name: dot, mv, mm)
         if nb and b.ndim == 2 and b.strides[0] < b.strides[1]:  # (x @ w.t(): see backward)
             ctx.b_cols = True
         if not is_float:  # integer matmul: exact in NumPy, no BLAS involved (complex too)
@@ -3222,6 +3223,9 @@ class ReduceExtreme(Function):
     def forward(ctx, x, use_max, value=None):
         y = value if value is not None else np.max(x) if use_max else np.min(x)
         ctx.save_for_backward(x, y)
+        ctx.kind = (
+            "MedianBackward0" if value is not None else ("MinBackward1", "MaxBackward1")[use_max]
+        )
         return np.asarray(y)
 
     @staticmethod
@@ -3258,6 +3262,7 @@ class ExtremeDim(Function):
         vals, idx = _extreme_along(x, dim, use_max, True)
         ctx.save_for_backward(idx)
         ctx.meta = (x.shape, dim, keepdim)
+        ctx.use_max = use_max  # (torch's node name)
         ctx.mark_non_differentiable(1)
         if not keepdim:
             vals, idx = vals.squeeze(dim), idx.squeeze(dim)
@@ -3453,13 +3458,42 @@ class Reshape(Function):
         return g.reshape(ctx.shape), None
 
 
+class Unsqueeze(Reshape):
+    """unsqueeze: a Reshape that torch names UnsqueezeBackward0."""
+
+
+class Squeeze(Reshape):
+    """squeeze(): SqueezeBackward0 in torch; squeeze(dim) is SqueezeDim, squeeze(dims)
+    SqueezeDims (SqueezeBackward1 and 2)."""
+
+
+class SqueezeDim(Squeeze):
+    pass
+
+
+class SqueezeDims(Squeeze):
+    pass
+
+
+class Repeat(Reshape):
+    """repeat's last step, the expanded tensor reshaped: torch's RepeatBackward0."""
+
+
+class CopySlices(Reshape):
+    """The node a tensor takes when written in place through one of its views (its new values
+    at last reshaped to its shape, ember/_inplace.py): torch's CopySlices."""
+
+
 def _view(fn, x, arg) -> Tensor:
-    """fn.apply(x, arg) for the view Functions (Reshape, Permute): a tensor outside the graph
-    skips the generic apply's argument scan and node (~1 us of a ~2 us view)."""
+    """fn.apply(x, arg) for the view Functions (Reshape, Permute and their subclasses, which
+    differ only in torch's node names): a tensor outside the graph skips the generic apply's
+    argument scan and node (~1 us of a ~2 us view)."""
     if (x._requires_grad and _state.enabled) or _function._fw_level is not None:
         return fn.apply(x, arg)  # (forward-mode AD: apply carries or refuses the tangent)
     d = x.data
-    return _outside_view(d.reshape(arg) if fn is Reshape else d.transpose(arg), x)
+    if fn is Reshape or not (fn is Permute or issubclass(fn, Permute)):
+        return _outside_view(d.reshape(arg), x)
+    return _outside_view(d.transpose(arg), x)
 
 
 def _outside_view(a: np.ndarray, x) -> Tensor:
@@ -3525,6 +3559,14 @@ class Permute(Function):
         return permute(g, [int(d) for d in np.argsort(ctx.dims)]), None
 
 
+class Transpose(Permute):
+    """transpose / swapaxes / mT: a Permute that torch names TransposeBackward0."""
+
+
+class _T(Permute):
+    """Tensor.t(): TBackward0 in torch."""
+
+
 def permute(x, dims) -> Tensor:
     x = _tensor_operand(x)
     n = builtins.max(x.ndim, 1)
@@ -3545,11 +3587,11 @@ def transpose(x, dim0: int, dim1: int) -> Tensor:
     x = _tensor_operand(x)
     if x.ndim == 0:
         _axes(dim0, 0, "transpose"), _axes(dim1, 0, "transpose")
-        return Permute.apply(x, ())
+        return Transpose.apply(x, ())
     d0, d1 = _axes(dim0, x.ndim, "transpose")[0], _axes(dim1, x.ndim, "transpose")[0]
     dims = list(range(x.ndim))
     dims[d0], dims[d1] = dims[d1], dims[d0]
-    return _view(Permute, x, tuple(dims))
+    return _view(Transpose, x, tuple(dims))
 
 
 def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -3573,14 +3615,16 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 def squeeze(x, dim=None) -> Tensor:
     x = _tensor_operand(x)
+    node = Squeeze
     if dim is None:
         shape = tuple(s for s in x.shape if s != 1)
     elif isinstance(dim, tuple | list) and not dim:  # no dims named: none squeezed (torch)
-        shape = x.shape
+        shape, node = x.shape, SqueezeDims
     else:
         axes = _axes(dim, x.ndim, "squeeze")
         shape = tuple(s for i, s in enumerate(x.shape) if not (i in axes and s == 1))
-    return Reshape.apply(x, shape)
+        node = SqueezeDims if isinstance(dim, tuple | list) else SqueezeDim
+    return node.apply(x, shape)
 
 
 def unsqueeze(x, dim: int) -> Tensor:
@@ -3591,7 +3635,7 @@ def unsqueeze(x, dim: int) -> Tensor:
     if not -n <= dim < n:
         raise IndexError(f"unsqueeze: dim {dim} is out of range for {x.ndim} dims")
     dim %= n
-    out = _view(Reshape, x, x.shape[:dim] + (1,) + x.shape[dim:])
+    out = _view(Unsqueeze, x, x.shape[:dim] + (1,) + x.shape[dim:])
     d, st = out.data, x.data.strides
     if dim == n - 1 or 1 in x.shape or 0 in st:
         # torch's strides: the new dim's is size * stride of the dim it stands before (1 at the
@@ -3824,6 +3868,11 @@ class GetItem(Function):
     def backward_graph(ctx, g):
         index = ctx.meta[2]
         return _graph.linear(ctx, g, lambda v: np.asarray(v[index])), None, None
+
+
+class AsStridedGather(GetItem):
+    """A view regathered from its base after an in-place write through it (ember/_inplace.py):
+    torch's AsStridedBackward0."""
 
 
 # np.take and np.compress cost ~1.5 us more a call than x[index]: they pay from these sizes on
@@ -4064,7 +4113,43 @@ class Split(Function):
         return cat(list(grads), ctx.meta[1]), None, None
 
 
-def split(x, split_size_or_sections, dim: int = 0) -> tuple:
+class SplitWithSizes(Split):
+    """split with a list of sizes: torch's SplitWithSizesBackward0."""
+
+
+class UnsafeSplit(Split):
+    """unsafe_split / unsafe_chunk: as torch's, pieces that autograd does not treat as views
+    (an in-place write into one is allowed and does not reach the base's graph)."""
+
+
+class UnsafeSplitWithSizes(UnsafeSplit):
+    pass
+
+
+class Unbind(Function):
+    """unbind: the slices along axis, that axis removed, views from one node (torch's
+    UnbindBackward0: one multi-output view node, whose outputs refuse in-place writes)."""
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        ctx.meta = (x.shape, axis)
+        return tuple(_slices(x, axis))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return np.stack(grads, ctx.meta[1]), None
+
+    @staticmethod
+    def backward_graph(ctx, *grads):
+        return stack(list(grads), ctx.meta[1]), None
+
+
+def _slices(a: np.ndarray, axis: int) -> list:
+    pre = (slice(None),) * axis
+    return [a[pre + (i,)] for i in range(a.shape[axis])]
+
+
+def split(x, split_size_or_sections, dim: int = 0, _unsafe: bool = False) -> tuple:
     """Pieces of ``split_size`` along dim (the last may be smaller), or of the given sizes."""
     x = _tensor_operand(x)
     axis = _axis(dim, x.ndim, "split")
@@ -4078,7 +4163,8 @@ def split(x, split_size_or_sections, dim: int = 0) -> tuple:
         sizes = [int(s) for s in split_size_or_sections]
         if builtins.sum(sizes) != n or builtins.min(sizes, default=0) < 0:
             raise ValueError(f"split: sizes {sizes} do not add up to dim {dim} of {x.shape}")
-    return _split(x, axis, sizes)
+        return _split(x, axis, sizes, UnsafeSplitWithSizes if _unsafe else SplitWithSizes)
+    return _split(x, axis, sizes, UnsafeSplit if _unsafe else Split)
 
 
 def _even_sizes(n: int, size: int) -> list:
@@ -4086,21 +4172,37 @@ def _even_sizes(n: int, size: int) -> list:
     return [size] * (n // size) + ([n % size] if n % size else [])
 
 
-def _split(x: Tensor, axis: int, sizes) -> tuple:
-    """Split.apply(x, axis, sizes); a tensor outside the graph skips the generic apply (as
-    _view): its pieces are plain views."""
+def _split(x: Tensor, axis: int, sizes, node=Split) -> tuple:
+    """node.apply(x, axis, sizes) (Split and its kinds); a tensor outside the graph skips
+    the generic apply (as _view): its pieces are plain views."""
+    unsafe = node is UnsafeSplit or node is UnsafeSplitWithSizes
     if x._requires_grad and (_state.enabled or _function._fw_level is not None):
-        return Split.apply(x, axis, tuple(sizes))  # (forward-mode AD: apply carries tangents)
-    out = tuple(Tensor._make(p, False, None, 0) for p in _pieces(x.data, axis, sizes))
-    for t in out:
-        if x._requires_grad:  # (grad mode off: the pieces still require grad, as torch's)
+        out = node.apply(x, axis, tuple(sizes))  # (forward-mode AD: apply carries tangents)
+        return out if unsafe else _function.multi_view(out)
+    if unsafe:
+        return tuple(
+            Tensor._make(p, x._requires_grad, None, 0) for p in _pieces(x.data, axis, sizes)
+        )
+    return _outside_views(_pieces(x.data, axis, sizes), x)
+
+
+def _outside_views(pieces, x: Tensor) -> tuple:
+    """The Tensors of a multi-output view op's (split, unbind) ``pieces`` of x's array, made
+    outside the graph: plain views, or views that still require grad (grad mode off)."""
+    out = tuple(Tensor._make(p, False, None, 0) for p in pieces)
+    if x._requires_grad:  # (grad mode off: the pieces still require grad, as torch's)
+        for t in out:
             _function.no_grad_view(t, (x,))
-        else:
+    else:
+        for t in out:
             _function.mark_view(t, x)
+        if _state.enabled:  # (torch's in grad mode: a write with a graph value is refused)
+            for t in out:
+                t._chained_view = _function.MULTI_VIEW
     return out
 
 
-def chunk(x, chunks: int, dim: int = 0) -> tuple:
+def chunk(x, chunks: int, dim: int = 0, _node=Split) -> tuple:
     """``chunks`` pieces of (nearly) equal size along dim, as torch.chunk."""
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
@@ -4108,8 +4210,8 @@ def chunk(x, chunks: int, dim: int = 0) -> tuple:
     axis = _axis(dim, x.data.ndim, "chunk")
     n = x.data.shape[axis]
     if n == 0:  # PyTorch: ``chunks`` empty pieces
-        return _split(x, axis, [0] * chunks)
-    return _split(x, axis, _even_sizes(n, -(-n // chunks)))
+        return _split(x, axis, [0] * chunks, _node)
+    return _split(x, axis, _even_sizes(n, -(-n // chunks)), _node)
 
 
 def masked_fill(x, mask, value) -> Tensor:
@@ -4336,7 +4438,7 @@ def repeat(x, *sizes) -> Tensor:
     lead = len(sizes) - x.ndim
     base = reshape(x, (1,) * lead + x.shape)
     expanded = expand(_unsqueeze_all(base), _interleave(sizes, base.shape))
-    out = reshape(expanded, tuple(s * d for s, d in zip(sizes, base.shape)))
+    out = _view(Repeat, expanded, tuple(s * d for s, d in zip(sizes, base.shape)))
     if out.data.flags.c_contiguous and not builtins.all(s == 1 for s in sizes):
         return out  # (reshape's copy)
     # always a new C-contiguous tensor, as torch (reshape of an expanded x can be a view)
@@ -5095,7 +5197,9 @@ def unbind(x, dim: int = 0) -> tuple:
     """The slices along dim, that dim removed (torch.unbind)."""
     x = _tensor_operand(x)
     axis = _axis(dim, x.ndim, "unbind")
-    return tuple(getitem(x, (slice(None),) * axis + (i,)) for i in range(x.shape[axis]))
+    if x._requires_grad and (_state.enabled or _function._fw_level is not None):
+        return _function.multi_view(Unbind.apply(x, axis))
+    return _outside_views(_slices(x.data, axis), x)
 
 
 SortResult = namedtuple("SortResult", ["values", "indices"])
@@ -5458,9 +5562,13 @@ def broadcast_tensors(*tensors) -> tuple:
 def movedim(x, source, destination) -> Tensor:
     """Move the dims ``source`` to the positions ``destination``; the others keep their order."""
     x = _tensor_operand(x)
-    single = isinstance(source, int | np.integer)
-    src = _axes(source, x.ndim, "movedim") if not single or x.ndim else ()
-    dst = _axes(destination, x.ndim, "movedim") if not single or x.ndim else ()
+    if isinstance(source, int | np.integer) != isinstance(destination, int | np.integer):
+        raise TypeError(
+            "movedim(): source and destination must both be ints or both sequences of ints, "
+            f"got {type(source).__name__} and {type(destination).__name__}"
+        )
+    src = _axes(source, x.ndim, "movedim")  # (a 0-d tensor takes dim 0 or -1, as torch's)
+    dst = _axes(destination, x.ndim, "movedim")
     if len(src) != len(dst):
         raise ValueError(f"movedim: source {source} and destination {destination} differ in length")
     order = [d for d in range(x.ndim) if d not in src]
@@ -7073,6 +7181,7 @@ class AMax(Function):
             y = (np.max if use_max else np.min)(x, axis=axes, keepdims=True)
         ctx.save_for_backward(x, y)
         ctx.meta = (axes, keepdim)
+        ctx.use_max = use_max  # (torch's node name)
         return y if keepdim else np.squeeze(y, axes)
 
     @staticmethod
@@ -8858,16 +8967,16 @@ def _varargs_dims(fn):
 
 
 def unsafe_chunk(x, chunks: int, dim: int = 0) -> tuple:
-    """chunk (torch's unsafe_ variants differ only in skipping a view check)."""
-    return chunk(x, chunks, dim)
+    """chunk whose pieces autograd does not treat as views (see UnsafeSplit)."""
+    return chunk(x, chunks, dim, UnsafeSplit)
 
 
 def unsafe_split(x, split_size, dim: int = 0) -> tuple:
-    return split(x, split_size, dim)
+    return split(x, split_size, dim, _unsafe=True)
 
 
 def unsafe_split_with_sizes(x, split_sizes, dim: int = 0) -> tuple:
-    return split(x, list(split_sizes), dim)
+    return split(x, list(split_sizes), dim, _unsafe=True)
 
 
 _TriangularSolve = namedtuple("triangular_solve", ["solution", "cloned_coefficient"])
@@ -8897,6 +9006,6 @@ Tensor.tile = _varargs_dims(tile)
 # index_put_ (module level) is __setitem__'s graph helper; the method is PyTorch's
 Tensor.index_put_ = _in_place("index_put_", index_put, no_overlap=True)
 Tensor.mH = property(adjoint)  # real tensors: the conjugate transpose is the transpose
-Tensor.H = property(lambda x: conj(t(x)))
+Tensor.H = property(lambda x: conj(transpose(x, 0, 1) if x.ndim == 2 else t(x)))
 
 from ember import linalg as _linalg  # noqa: E402  (linalg builds on these ops)

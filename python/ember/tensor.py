@@ -1540,8 +1540,8 @@ class Tensor:
         if self.data.ndim > 2:
             raise ValueError(f"t() expects a tensor with <= 2 dims, got shape {self.shape}")
         if self.data.ndim == 2:  # the common case, without permute's checks
-            return _ops._view(_ops.Permute, self, (1, 0))
-        return self.T
+            return _ops._view(_ops._T, self, (1, 0))
+        return _ops._view(_ops._T, self, tuple(range(self.data.ndim - 1, -1, -1)))
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1):
         return _ops.flatten(self, start_dim, end_dim)
@@ -1612,6 +1612,7 @@ class Tensor:
         if _function._inference_made:  # (an inference tensor outside the mode: refused)
             _function.refuse_inference_write(self)
         if is_grad_enabled() and self._requires_grad and self._ctx is None:
+            _function.refuse_view_write(self)
             _function.refuse_no_grad_view_write(self, chained=True)  # (torch: x[i] is a view)
             raise RuntimeError(
                 "index assignment into a leaf tensor that requires grad is not differentiable; "
@@ -1641,8 +1642,13 @@ class Tensor:
                 src = value if isinstance(value, Tensor) else Tensor(np.asarray(value, self.dtype))
                 self[index].copy_(src)
                 return
-            if self._ctx is not None and _inplace.view_root(self)[0] is not None:
-                # a view of another graph tensor (h[:, 0][1] = v): that tensor changes too
+            if (
+                _inplace.view_root(self)[0] is not None
+                if self._ctx is not None
+                else getattr(self, "_view_of", None) is not None
+                or getattr(self, "_chained_view", None) is not None
+            ):
+                # a view of another tensor (h[:, 0][1] = v): that tensor changes too
                 _inplace.write(self, _inplace.put, (index, value), name="index assignment")
                 return
             _ops.index_put_(self, index, value)

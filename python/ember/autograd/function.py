@@ -57,8 +57,17 @@ def is_grad_enabled() -> bool:
     return _state.enabled
 
 
+# How many threads have grad mode off now: mark_view's one test in grad mode (a race of two
+# threads may miscount; at worst a view made under no_grad goes unmarked, or the test reads on)
+_grad_off = 0
+
+
 def _set_enabled(mode: bool) -> None:
-    _state.enabled = bool(mode)
+    global _grad_off
+    mode = bool(mode)
+    if mode != _state.enabled:
+        _grad_off += -1 if mode else 1
+        _state.enabled = mode
 
 
 class _GradMode:
@@ -228,6 +237,86 @@ def no_grad_view(out, srcs):
 
 _MADE_IN = ("no_grad mode", "inference mode")  # (by _state.inference)
 _LEAF_VIEW = "a leaf's view"  # (the mark of a view whose base took requires_grad_ later)
+# A view made outside the graph carries (as _chained_view) the mode it was made in, as
+# torch's creation_meta: under no_grad / inference_mode, or by a multi-output view op (split,
+# chunk, unbind) in grad mode. torch refuses to write into it with a value that requires
+# grad. A multi-output view in the graph carries (_MULTI, its memory's version then).
+_MULTI = "multi-output"
+_PLAIN_MARKS = ((_MADE_IN[0], None), (_MADE_IN[1], None))
+MULTI_VIEW = (_MULTI, None)
+_multi_owners: dict = {}  # id(array) -> weakref to it: the memory of graph multi-output views
+_multi_written = False  # one of them was written in place: ops check their inputs' marks
+
+
+def multi_view(res: tuple) -> tuple:
+    """``res``, the outputs of a multi-output view node (split, chunk, unbind) in the graph:
+    as torch's, each refuses in-place writes, and refuses use once its memory (the base, a
+    sibling) was written in place (Function.apply checks that once such a write happened)."""
+    if not res:
+        return res
+    owner = array_owner(res[0].data)
+    key = id(owner)
+    if key not in _multi_owners:
+        _multi_owners[key] = weakref.ref(owner, lambda _, k=key: _multi_owners.pop(k, None))
+    hit = _written_owners.get(key)  # (version(owner), inlined)
+    mark = (_MULTI, hit[2] if hit is not None and hit[0]() is owner else 0)
+    for t in res:
+        t._chained_view = mark
+    return res
+
+
+def _node_words(t) -> str:
+    """torch's "Output 0 of Split" for t, the output of a node."""
+    return f"Output {t._idx} of {t._ctx.name.rstrip('0123456789').removesuffix('Backward')}"
+
+
+_MULTI_WORDS = (
+    " This view is the output of a function that returns multiple views. Such functions do "
+    "not allow the output views to be modified inplace. You should replace the inplace "
+    "operation by an out-of-place one."
+)
+
+
+def refuse_view_write(t, marks=()) -> None:
+    """An in-place write, in grad mode with a value that requires grad, into t: refused as
+    torch refuses it when t is a view made by a multi-output view op, or outside the graph
+    under no_grad / inference_mode (t's _chained_view, or that of a graph view in ``marks``,
+    the views between t and the tensor it views)."""
+    mark = getattr(t, "_chained_view", None)
+    if mark is None or (mark[0] is not _MULTI and t._ctx is not None):
+        mark = next((m for m in marks if m is not None and m[0] is _MULTI), None)
+        if mark is None:
+            return
+    if mark[0] is _MULTI:
+        if t._ctx is not None:
+            words = _node_words(t)
+            raise RuntimeError(f"{words} is a view and is being modified inplace." + _MULTI_WORDS)
+        raise RuntimeError(
+            "A view was created in no_grad mode and is being modified inplace with grad mode "
+            "enabled." + _MULTI_WORDS
+        )
+    grad, block = _mode_words(mark[0])
+    raise RuntimeError(
+        f"A view was created in {mark[0]} and is being modified inplace {grad}. Given that "
+        "this use case is ambiguous and error-prone, it is forbidden. You can clarify your "
+        f"code by moving both the view and the inplace either both inside the {block} block "
+        "(if you don't want the inplace to be tracked) or both outside (if you want the "
+        "inplace to be tracked)."
+    )
+
+
+def _multi_mark(t):
+    """The mark of the graph multi-output view that t is (a graph view of), else None."""
+    d, s = t.data, t
+    while s._ctx is not None:
+        mark = getattr(s, "_chained_view", None)
+        if mark is not None and mark[0] is _MULTI:
+            return mark
+        parents = s._ctx.parents
+        s = next((p for p in parents if p is not None and np.may_share_memory(p.data, d)), None)
+        if s is None:
+            return None
+    return None
 
 
 _ref = weakref.ref
@@ -244,8 +333,19 @@ def mark_view(out, src) -> None:
     d = src.data
     if not (b is d or b is d.base or _owner(out.data) is _owner(d)):  # (as_strided, unfold)
         return
+    mark = None
     if d.base is not None:  # (a view of a view: its root, as torch's _base; no chain)
-        src = getattr(src, "_view_of", src)
+        try:
+            root = src._view_of
+        except AttributeError:  # (a view not linked: of a NumPy view given to ember)
+            pass
+        else:
+            mark = src._chained_view  # (set on every linked view: its mark carries on)
+            src = root
+    if _grad_off and not _state.enabled and (mark is None or mark[0] is not _MADE_IN[1]):
+        # made under no_grad / inference_mode: torch refuses a later write with a graph value
+        mark = _PLAIN_MARKS[bool(_open_blocks[0]) and _state.inference]
+    out._chained_view = mark
     out._view_of = src
     try:
         views = src._views
@@ -301,6 +401,15 @@ def rebased_no_grad_view(t) -> None:
     what = "A view was created"
     if mark is None:  # a graph view of such a view (torch: "a view of a view")
         mark = getattr(t, "_chained_view", None)
+        if mark is None and _multi_written and t._ctx is not None and t.data.base is not None:
+            mark = _multi_mark(t)  # (a graph view of a multi-output view)
+        if mark is not None and mark[0] is _MULTI:
+            if mark[1] is not None and version(t.data) != mark[1]:
+                raise RuntimeError(
+                    f"{_node_words(t)} is a view and its base or another view of its base "
+                    "has been modified inplace." + _MULTI_WORDS
+                )
+            return
         if mark is not None and t._ctx is not None:
             what = f"Output {t._idx} of {t._ctx.name} is a view of a view which was created"
     if mark is None or mark[1] is None or version(t.data) == mark[1]:
@@ -623,10 +732,12 @@ def array_owner(a):
 def note_write(a) -> None:
     """Array a's memory was just written in place (an in-place method, an optimiser step,
     ``out=``): nodes made before now that hold any view of it refuse to backward."""
-    global _graph_writes
+    global _graph_writes, _multi_written
     if a.base is not None:
         a = array_owner(a)
     _graph_writes += 1
+    if _multi_owners and id(a) in _multi_owners:  # (multi-output views on it: see multi_view)
+        _multi_written = True
     # (an entry is always its live owner's: the weakref's callback drops it as the owner dies)
     hit = _written_owners.get(id(a))
     if hit is not None:
@@ -985,7 +1096,7 @@ class Function:
             _refuse_inference_saved(args, getattr(ctx, "saved_tensors", ()))
         if _graph_writes:  # (else the class default, 0)
             ctx._epoch = _graph_writes
-            if _no_grad_views_made:
+            if _no_grad_views_made or _multi_written:
                 for p in parents:
                     if p is not None:
                         rebased_no_grad_view(p)
@@ -1084,7 +1195,7 @@ class Function:
         return hooks.add(kind, fn)
 
     def __repr__(self) -> str:
-        return f"<{self.name} object at {id(self):#x}>"
+        return f"<{self.name.rpartition('::')[2]} object at {id(self):#x}>"
 
 
 class _Name(str):
@@ -1133,10 +1244,60 @@ def _getitem_name(node) -> str:
     return last
 
 
+def _elementwise_name(node) -> str:
+    """torch's node for an Elementwise op: its name (by derivative), as torch spells it."""
+    from ember import ops
+
+    df = node.df
+    name = ops._DF_NAME.get(df) or df.__qualname__.partition(".<locals>")[0]
+    if df is ops._nan_to_num_grad:
+        name = "nan_to_num"
+    name = _ELEMENTWISE_SPELLING.get(name) or "".join(p.capitalize() for p in name.split("_"))
+    return name + "Backward0"
+
+
+def _matmul_name(node) -> str:
+    """torch's node for a matmul: dot, mv or mm by the operands' dims; a batched matmul is
+    folded into one and viewed back (UnsafeViewBackward0)."""
+    dims = node.dims
+    if max(dims) > 2:
+        return "UnsafeViewBackward0"
+    return {(1, 1): "DotBackward0", (2, 1): "MvBackward0"}.get(dims, "MmBackward0")
+
+
+_ELEMENTWISE_SPELLING = {"log1p": "Log1P", "square": "Pow", "deg2rad": "Deg2Rad",
+                         "rad2deg": "Rad2Deg", "i1": "SpecialI1"}  # fmt: skip
+_ACTIVATION_SPELLING = {"logsigmoid": "LogSigmoid"}
+_REGRESSION_NAMES = {"mse": "MseLossBackward0", "smooth_l1": "SmoothL1LossBackward0",
+                     "huber": "HuberLossBackward0"}  # fmt: skip
+_L1_NAMES = {"mean": "MeanBackward0", "sum": "SumBackward0", "none": "AbsBackward0"}
+
+
 _NAMES = {
-    "Linear": lambda c: "AddmmBackward0" if c.has_bias else "MmBackward0",
-    "MatMul": "MmBackward0",
-    "Activation": lambda c: "".join(p.capitalize() for p in c.act.split("_")) + "Backward0",
+    "Linear": lambda c: (
+        ("MmBackward0", "AddmmBackward0")
+        if len(c.lead) < 2
+        else ("UnsafeViewBackward0", "ViewBackward0")
+    )[bool(c.has_bias)],
+    "Elementwise": _elementwise_name,
+    "MatMul": _matmul_name,
+    "ReduceExtreme": lambda c: c.kind,
+    "ExtremeDim": lambda c: "MaxBackward0" if c.use_max else "MinBackward0",
+    "AMax": lambda c: "AmaxBackward0" if c.use_max else "AminBackward0",
+    "CumProd": "CumprodBackward0",
+    "LogCumSumExp": "LogcumsumexpBackward0",
+    "Var": lambda c: "StdBackward0" if c.meta[4] else "VarBackward0",
+    "Norm2": "LinalgVectorNormBackward0",
+    "RegressionLoss": lambda c: _REGRESSION_NAMES.get(c.meta[0]) or _L1_NAMES[c.meta[2]],
+    "BCEWithLogitsLoss": "BinaryCrossEntropyWithLogitsBackward0",
+    "GroupNorm": "NativeGroupNormBackward0",
+    "GLU": "GluBackward0",
+    "PReLU": "PreluKernelBackward0",
+    "ConstantPad": "ConstantPadNdBackward0",
+    "Activation": lambda c: (
+        (_ACTIVATION_SPELLING.get(c.act) or "".join(p.capitalize() for p in c.act.split("_")))
+        + "Backward0"
+    ),
     "Softmax": lambda c: "LogSoftmaxBackward0" if c.log else "SoftmaxBackward0",
     "Sum": _sum_name("Sum"),
     "SumLowp": _sum_name("Sum"),
@@ -1145,6 +1306,11 @@ _NAMES = {
     "Square": "PowBackward0",
     "Clamp": "ClampBackward1",
     "Reshape": "ViewBackward0",
+    "CopySlices": "torch::autograd::CopySlices",
+    "AsStridedGather": "AsStridedBackward0",
+    "Squeeze": "SqueezeBackward0",
+    "SqueezeDim": "SqueezeBackward1",
+    "SqueezeDims": "SqueezeBackward2",
     "Cast": "ToCopyBackward0",
     "GetItem": _getitem_name,
     "Join": lambda c: "StackBackward0" if c.meta[2] else "CatBackward0",

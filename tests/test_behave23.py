@@ -1,0 +1,258 @@
+"""Writes into multi-output views (split, chunk, unbind), views made under no_grad written with
+a graph value, a plain tensor joining the graph through its view, torch's node names, movedim
+on a 0-d tensor: PyTorch 2.13's behaviour, run side by side with torch."""
+
+import numpy as np
+import pytest
+
+import ember
+
+MULTI = "This view is the output of a function that returns multiple views"
+NO_GRAD_VIEW = "A view was created in no_grad mode and is being modified inplace"
+INDIRECT = "its base or another view of its base has been modified inplace"
+
+
+def _torch():
+    return pytest.importorskip("torch")
+
+
+def _both():
+    return (_torch(), ember)
+
+
+def _run(lib, fn):
+    """fn(lib) -> (the RuntimeError's message or None, the result)."""
+    try:
+        return None, fn(lib)
+    except RuntimeError as e:
+        return str(e), None
+
+
+# ---- in-place writes into the outputs of multi-output view ops --------------------------------
+
+_MULTI_WRITES = {
+    "split, mul_": lambda L, y: y.split(2)[0].mul_(2),
+    "chunk, add_": lambda L, y: y.chunk(2)[1].add_(1),
+    "unbind, zero_": lambda L, y: y.unbind()[0].zero_(),
+    "split sizes, copy_": lambda L, y: y.split([1, 3])[0].copy_(L.zeros(1, 3, dtype=L.float64)),
+    "split, index assignment": lambda L, y: y.split(2)[0].__setitem__(0, 5.0),
+    "torch.split, sigmoid_": lambda L, y: L.split(y, 2)[0].sigmoid_(),
+    "a view of a chunk": lambda L, y: y.chunk(2)[0].view(-1).mul_(2),
+    "a select of a split": lambda L, y: y.split(2)[0][0].mul_(2),
+    "split, t_": lambda L, y: y.split(2)[0].t_(),
+    "chunk along dim 1, clamp_": lambda L, y: y.chunk(3, 1)[2].clamp_(0, 1),
+}
+
+
+@pytest.mark.parametrize("case", list(_MULTI_WRITES))
+@pytest.mark.parametrize("base", ["graph", "leaf"])
+def test_in_place_write_into_a_multi_output_view_is_refused(case, base):
+    # torch: "Output 0 of Split is a view and is being modified inplace. This view is the
+    # output of a function that returns multiple views..." (before the leaf's own refusal)
+    got = []
+    for L in _both():
+        x = L.ones(4, 3, dtype=L.float64, requires_grad=True)
+        y = x * 1 if base == "graph" else x
+        msg, _ = _run(L, lambda L, y=y: _MULTI_WRITES[case](L, y))
+        assert msg is not None and MULTI in msg, (L.__name__, msg)
+        got.append(msg.split(" is ")[0])
+    if "assignment" not in case:  # (torch names the indexed view there, ember the piece)
+        assert got[0] == got[1]  # ("Output 1 of Split", "Output 0 of SplitWithSizes", ...)
+
+
+@pytest.mark.parametrize("case", list(_MULTI_WRITES))
+def test_multi_output_views_are_written_freely_outside_the_graph(case):
+    torch = _torch()
+    vals = []
+    for L in (torch, ember):
+        y = L.arange(12.0, dtype=L.float64).reshape(4, 3)
+        _MULTI_WRITES[case](L, y)  # nothing requires grad
+        x = L.arange(12.0, dtype=L.float64).reshape(4, 3).requires_grad_()
+        with L.no_grad():  # torch allows the write under no_grad
+            _MULTI_WRITES[case](L, x)
+        vals.append((y.numpy().copy(), x.detach().numpy().copy()))
+    np.testing.assert_array_equal(vals[0][0], vals[1][0])
+    np.testing.assert_array_equal(vals[0][1], vals[1][1])
+
+
+def test_multi_output_views_of_a_plain_tensor_refuse_a_graph_value():
+    for L in _both():
+        w = L.ones(3, dtype=L.float64, requires_grad=True)
+        a, _ = L.ones(4, 3, dtype=L.float64).split(2)
+        with pytest.raises(RuntimeError, match=NO_GRAD_VIEW + ".*" + MULTI):
+            a.add_(w)
+        with pytest.raises(RuntimeError, match=NO_GRAD_VIEW + ".*" + MULTI):
+            a[0] = w
+        b = L.ones(4, 3, dtype=L.float64).unbind()[1]
+        b.requires_grad_()
+        with pytest.raises(RuntimeError, match=NO_GRAD_VIEW + ".*" + MULTI):
+            b.mul_(2)
+        a.add_(1)  # (no graph value: allowed)
+
+
+@pytest.mark.parametrize("write", ["base", "sibling under no_grad", "detached sibling"])
+@pytest.mark.parametrize("use", ["op", "grad_fn", "is_leaf", "a view of it"])
+def test_a_multi_output_view_whose_memory_was_written_refuses_use(write, use):
+    for L in _both():
+        x = L.ones(4, 3, dtype=L.float64, requires_grad=True)
+        y = x * 1
+        a, b = y.split(2)
+        c = b[0]
+        if write == "base":
+            y.mul_(2)
+        elif write == "sibling under no_grad":
+            with L.no_grad():
+                a.mul_(2)
+        else:
+            a.detach().mul_(2)
+        assert b.requires_grad  # (reading requires_grad is fine)
+        use_it = {
+            "op": lambda b=b: b * 1,
+            "grad_fn": lambda b=b: b.grad_fn,
+            "is_leaf": lambda b=b: b.is_leaf,
+            "a view of it": lambda c=c: c * 1,
+        }[use]
+        what = "Output 0 of Select" if use == "a view of it" else "Output 1 of Split"
+        with pytest.raises(RuntimeError, match=what + " is a view and " + INDIRECT):
+            use_it()
+
+
+def test_a_multi_output_view_used_before_the_write_still_differentiates():
+    grads = []
+    for L in _both():
+        x = L.arange(12.0, dtype=L.float64).reshape(4, 3).requires_grad_()
+        y = x * 1
+        a, _ = y.split(2)
+        z = a * 3  # (a used before y's write: its graph is the one made then)
+        y.mul_(2)
+        (z.sum() + y.sum()).backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)
+
+
+def test_unsafe_split_pieces_are_not_views_for_autograd():
+    res = []
+    for L in _both():
+        x = L.ones(4, 3, dtype=L.float64, requires_grad=True)
+        y = x * 1
+        a, _ = y.unsafe_chunk(2)
+        assert a.grad_fn.name() == "UnsafeSplitBackward0"
+        a.mul_(2)  # allowed, and y's graph does not see it (torch's "unsafe")
+        y.sum().backward()
+        res.append((a.grad_fn.name(), y.grad_fn.name(), x.grad.numpy()))
+        assert L.unsafe_split_with_sizes(x * 1, [1, 3])[0].grad_fn.name() == (
+            "UnsafeSplitWithSizesBackward0"
+        )
+    assert res[0][:2] == res[1][:2]
+    np.testing.assert_array_equal(res[0][2], res[1][2])
+
+
+# ---- views made outside the graph, written with a value that requires grad ---------------------
+
+
+@pytest.mark.parametrize("mode", ["no_grad", "inference_mode"])
+def test_a_view_made_in_a_no_grad_block_refuses_a_graph_value(mode):
+    for L in _both():
+        x = L.ones(4, 3, dtype=L.float64)
+        w = L.ones(3, dtype=L.float64, requires_grad=True)
+        with getattr(L, mode)():
+            v = x[0]
+        u = v[1:]  # (a view of it carries the mark on)
+        words = "no_grad mode" if mode == "no_grad" else "inference mode"
+        with pytest.raises(RuntimeError, match="A view was created in " + words):
+            v.add_(w)
+        with pytest.raises(RuntimeError, match="A view was created in " + words):
+            u.add_(w[1:])
+        v.add_(1)  # (no graph value: allowed)
+        with getattr(L, mode)():
+            v.add_(w)  # (inside the block: allowed, not recorded)
+        assert not x.requires_grad
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda v, w: v.add_(w),
+        lambda v, w: v.copy_(w * 3),
+        lambda v, w: v.__setitem__(1, w[0]),
+        lambda v, w: v.mul_(w),
+    ],
+)
+def test_a_plain_tensor_joins_the_graph_through_its_written_view(write):
+    res = []
+    for L in _both():
+        x = L.tensor(np.arange(12.0).reshape(4, 3))  # (x owns its memory: the view's base)
+        w = L.tensor([1.0, 2.0, 3.0], dtype=L.float64, requires_grad=True)
+        v = x[1]
+        write(v, w)
+        assert x.requires_grad and not x.is_leaf and v.requires_grad
+        (x * x).sum().backward()
+        res.append((x.detach().numpy().copy(), w.grad.numpy(), x.grad_fn.name(),
+                    v.grad_fn.name()))  # fmt: skip
+    np.testing.assert_allclose(res[1][0], res[0][0])
+    np.testing.assert_allclose(res[1][1], res[0][1], rtol=1e-12)
+    assert res[1][2:] == res[0][2:] == ("torch::autograd::CopySlices", "AsStridedBackward0")
+
+
+# ---- torch's node names ------------------------------------------------------------------------
+
+_NAMED = [
+    "x.unsqueeze(0)", "x.squeeze()", "x.squeeze(0)", "x.squeeze((0, 1))", "x[0].t()",
+    "x.flatten().t()", "x.transpose(0, 1)", "x.swapaxes(0, 2)", "x.mT", "x[0].H", "x[0].T",
+    "x.permute(2, 0, 1)", "x.movedim(0, 1)", "x.view(-1)", "x.reshape(4, 3)", "x.split(2, 2)[0]",
+    "x.split([1, 3], 2)[0]", "x.chunk(2, 2)[1]", "x.unbind(2)[0]", "x.repeat(2, 1, 1)",
+    "x.max()", "x.min()", "x.median()", "x.max(2)[0]", "x.min(2)[0]", "x.amax(2)", "x.amin(0)",
+    "x.cumprod(2)", "x.logcumsumexp(2)", "x.std()", "x.var(2)", "x.norm()", "x.sin()",
+    "x.log1p()", "x.square()", "x.rsqrt()", "x.erf()", "x.exp2()", "x.nan_to_num()",
+    "x.logit()", "x[0][0] @ x[0][0]", "x[0] @ x[0][0]", "x[0] @ x[0].t()", "x @ x.mT",
+    "F.linear(x, x[0])", "F.linear(x[0], x[0], x[0][0][:1])", "F.linear(x, x[0], x[0][0][:1])",
+    "F.mse_loss(x, x.detach())", "F.smooth_l1_loss(x, x.detach())", "F.l1_loss(x, x.detach())",
+    "F.huber_loss(x, x.detach())", "F.logsigmoid(x)", "F.glu(x)", "F.pad(x, (1, 1))",
+    "F.group_norm(x[None], 1)", "F.binary_cross_entropy_with_logits(x, x.detach().sigmoid())",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("expr", _NAMED)
+def test_node_names_are_torchs(expr):
+    names = []
+    for L in _both():
+        x = L.arange(1.0, 13.0, dtype=L.float64).reshape(3, 1, 4).requires_grad_()
+        node = eval(expr, {"x": x, "L": L, "F": L.nn.functional})
+        names.append(node.grad_fn.name())
+    assert names[1] == names[0]
+
+
+def test_a_node_keeps_its_name_after_backward():
+    x = ember.ones(3, 4, requires_grad=True)
+    y = x @ x[0]
+    assert y.grad_fn.name() == "MvBackward0"
+    y.sum().backward()
+    assert y.grad_fn.name() == "MvBackward0"
+
+
+def test_unbind_is_one_node():
+    x = ember.arange(6.0, dtype=ember.float64).reshape(2, 3).requires_grad_()
+    parts = x.unbind(1)
+    assert len({id(p.grad_fn) for p in parts}) == 1
+    (parts[0] * 2 + parts[2]).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[2, 0, 1], [2, 0, 1]])
+    assert ember.autograd.gradcheck(lambda t: t.unbind(0)[1] * t.unbind(1)[0][1], (x,))
+    assert ember.ones(0, 3).unbind() == ()
+
+
+# ---- movedim -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("src, dst", [(0, 1), (1, 0), (-2, 0), ((0,), (1,))])
+def test_movedim_of_a_0d_tensor_checks_its_dims(src, dst):
+    for L in _both():
+        with pytest.raises(IndexError):
+            L.tensor(1.0).movedim(src, dst)
+    for L in _both():
+        assert L.tensor(2.0).movedim(-1, 0).item() == 2.0
+
+
+def test_movedim_takes_two_ints_or_two_sequences():
+    for L in _both():
+        with pytest.raises(TypeError):
+            L.ones(2, 3).movedim(0, (1,))
