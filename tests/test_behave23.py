@@ -209,6 +209,8 @@ _NAMED = [
     "F.mse_loss(x, x.detach())", "F.smooth_l1_loss(x, x.detach())", "F.l1_loss(x, x.detach())",
     "F.huber_loss(x, x.detach())", "F.logsigmoid(x)", "F.glu(x)", "F.pad(x, (1, 1))",
     "F.group_norm(x[None], 1)", "F.binary_cross_entropy_with_logits(x, x.detach().sigmoid())",
+    "F.selu(x)", "F.celu(x)", "F.softsign(x)", "F.softshrink(x)", "F.hardshrink(x)",
+    "F.threshold(x, 1.0, 0.0)",
 ]  # fmt: skip
 
 
@@ -256,3 +258,42 @@ def test_movedim_takes_two_ints_or_two_sequences():
     for L in _both():
         with pytest.raises(TypeError):
             L.ones(2, 3).movedim(0, (1,))
+
+
+# ---- result strides ----------------------------------------------------------------------------
+
+_PERMS = [((2, 3), (1, 0)), ((2, 3, 4), (2, 0, 1)), ((2, 3, 4), (0, 2, 1)), ((2, 1, 3), (1, 2, 0))]
+
+
+@pytest.mark.parametrize("op", ["relu", "sigmoid", "tanh", "exp", "sqrt", "log", "logsigmoid"])
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_unary_results_of_a_permuted_input_keep_torchs_strides(op, requires_grad):
+    # torch's elementwise ops keep a dense input's layout (x.t().relu() is column-major), in
+    # the graph too; log_sigmoid_forward's result is C order
+    for shape, perm in _PERMS:
+        base = np.random.default_rng(0).uniform(0.5, 2.0, shape)
+        got = []
+        for L in _both():
+            x = L.tensor(base, requires_grad=requires_grad).permute(*perm)
+            fn = getattr(L.nn.functional, op) if op == "logsigmoid" else getattr(x.__class__, op)
+            y = fn(x)
+            got.append((tuple(y.stride()), y.detach().numpy()))
+        assert got[1][0] == got[0][0], (shape, perm)
+        np.testing.assert_allclose(got[1][1], got[0][1], rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "make", [lambda L, x: x.clone(), lambda L, x: L.empty_like(x), lambda L, x: L.zeros_like(x)]
+)
+def test_copies_keep_the_strides_of_size_1_dims(make):
+    # (3, 1).t() has strides (1, 1), a fresh (1, 3) tensor (3, 1): torch's preserve_format
+    # copy keeps the input's own, NumPy's C flag passes over size-1 dims
+    for shape, perm in [((3, 1), (1, 0)), ((2, 1, 3), (0, 2, 1)), ((1, 3, 4), (0, 2, 1))]:
+        got = []
+        for L in _both():
+            x = L.ones(*shape, dtype=L.float64).permute(*perm)
+            got.append(tuple(make(L, x).stride()))
+        assert got[1] == got[0], (shape, perm)
+    y = ember.ones(3, 1).t().clone()
+    y.add_(1)  # (a strided copy is an ordinary tensor)
+    np.testing.assert_array_equal(y.numpy(), [[2.0, 2.0, 2.0]])

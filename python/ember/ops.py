@@ -2835,8 +2835,10 @@ def cast(x, dtype) -> Tensor:
 def _clone_array(x: np.ndarray) -> np.ndarray:
     """x's copy laid out as torch's clone (preserve_format): x's own strides when x is dense,
     else dense in x's dim order (_strides.preserved); C order for a C-contiguous x."""
-    if type(x) is not np.ndarray or x.base is None or x.flags.c_contiguous:  # (see _laid)
+    if type(x) is not np.ndarray or x.base is None:  # (see _laid)
         return _copy(x)
+    if x.flags.c_contiguous:
+        return _strides.keep_size1(_copy(x), x)
     out = _strides.empty(x.shape, _strides.preserved(x), x.dtype)
     np.copyto(out, x)
     return out

@@ -1745,8 +1745,8 @@ def _unary_method(name: str, general, node, *args):
             if not self._requires_grad:
                 if d.flags.c_contiguous:
                     return _plain(_C.activation(d, act, 0.0, 1.0, None))
-            elif _function._state.enabled:
-                return apply(self, *args)
+            elif _function._state.enabled and (d.base is None or d.flags.c_contiguous):
+                return apply(self, *args)  # (a strided view: general lays it out as torch)
         return general(self)
 
     method.__name__ = name

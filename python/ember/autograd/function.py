@@ -1268,6 +1268,9 @@ def _matmul_name(node) -> str:
 _ELEMENTWISE_SPELLING = {"log1p": "Log1P", "square": "Pow", "deg2rad": "Deg2Rad",
                          "rad2deg": "Rad2Deg", "i1": "SpecialI1"}  # fmt: skip
 _ACTIVATION_SPELLING = {"logsigmoid": "LogSigmoid"}
+_POINTWISE_NAMES = {"selu": "EluBackward0", "celu": "CeluBackward0", "softsign": "DivBackward0",
+                    "threshold": "ThresholdBackward0", "softshrink": "SoftshrinkBackward0",
+                    "hardshrink": "HardshrinkBackward0"}  # fmt: skip
 _REGRESSION_NAMES = {"mse": "MseLossBackward0", "smooth_l1": "SmoothL1LossBackward0",
                      "huber": "HuberLossBackward0"}  # fmt: skip
 _L1_NAMES = {"mean": "MeanBackward0", "sum": "SumBackward0", "none": "AbsBackward0"}
@@ -1280,6 +1283,7 @@ _NAMES = {
         else ("UnsafeViewBackward0", "ViewBackward0")
     )[bool(c.has_bias)],
     "Elementwise": _elementwise_name,
+    "Pointwise": lambda c: _POINTWISE_NAMES[c.df.op],
     "MatMul": _matmul_name,
     "ReduceExtreme": lambda c: c.kind,
     "ExtremeDim": lambda c: "MaxBackward0" if c.use_max else "MinBackward0",
