@@ -297,3 +297,67 @@ def test_copies_keep_the_strides_of_size_1_dims(make):
     y = ember.ones(3, 1).t().clone()
     y.add_(1)  # (a strided copy is an ordinary tensor)
     np.testing.assert_array_equal(y.numpy(), [[2.0, 2.0, 2.0]])
+
+
+# ---- found by random programs against torch ----------------------------------------------------
+
+
+def test_unbind_of_a_1d_tensor_gives_views():
+    # (NumPy's a[i] of a 1-d array is a scalar, not a view: unbind's 0-d pieces must be views)
+    for L in _both():
+        x = L.ones(4, dtype=L.float64)
+        x.unbind()[1].mul_(3)
+        assert x.tolist() == [1.0, 3.0, 1.0, 1.0]
+        w = L.ones(4, dtype=L.float64, requires_grad=True)
+        with pytest.raises(RuntimeError, match=MULTI):
+            w.unbind()[0].mul_(2)
+
+
+def test_detach_in_place_after_an_index_assignment():
+    # (the assignment's node takes x's own array as its base: x is not a view)
+    for L in _both():
+        x = L.ones(4, dtype=L.float64, requires_grad=True)
+        y = x.pow(2)
+        y[...] = 0.5
+        assert y.detach_() is y and not y.requires_grad
+        z = (x * 1).unsafe_chunk(2)[0]
+        z.detach_()  # (unsafe_chunk's pieces are not views for autograd)
+
+
+def test_detach_in_inference_mode_leaves_a_normal_tensor_normal():
+    for L in _both():
+        x = L.ones(3, dtype=L.float64)
+        with L.inference_mode():
+            x.add_(x.detach())
+        v = x.t()
+        assert not v.is_inference() and not x.is_inference()
+        v.add_(1)  # (a normal tensor: writable outside the mode)
+
+
+@pytest.mark.parametrize(
+    "join",
+    [
+        lambda L, x, w: x.mul_(w.mean()),  # x itself
+        lambda L, x, w: x.squeeze().copy_(w.mean().expand(4)),  # through a view of x
+        lambda L, x, w: x.__setitem__(0, w.sum()),  # by an index assignment
+    ],
+)
+def test_views_of_a_plain_tensor_follow_it_into_the_graph(join):
+    # torch: a view regenerates its grad_fn from its base, so once x joins the graph through
+    # an in-place write, x's views made before carry gradient to w; a view made under
+    # no_grad then requires grad and refuses to be used
+    res = []
+    for L in _both():
+        x = L.tensor(np.arange(1.0, 5.0).reshape(4, 1))
+        w = L.tensor([2.0], dtype=L.float64, requires_grad=True)
+        v = x[1:]
+        with L.no_grad():
+            u = x.view(-1)
+        join(L, x, w)
+        assert v.requires_grad and not v.is_leaf and u.requires_grad
+        with pytest.raises(RuntimeError, match="created in no_grad mode and its base"):
+            u * 1
+        (v * v).sum().backward()
+        res.append((v.detach().numpy().copy(), w.grad.numpy().copy()))
+    np.testing.assert_allclose(res[1][0], res[0][0])
+    np.testing.assert_allclose(res[1][1], res[0][1], rtol=1e-12)

@@ -188,7 +188,36 @@ def _noting_write(x: Tensor, old: np.ndarray | None) -> None:
 def _take(x: Tensor, new: Tensor) -> None:
     if new.data is not x.data:
         np.copyto(x.data, new.data)
+    joined = x._ctx is None and new._ctx is not None
     x._ctx, x._idx, x._requires_grad = new._ctx, new._idx, new._requires_grad
+    if joined:
+        views_join(x)
+
+
+def views_join(root: Tensor) -> None:
+    """root, a tensor outside the graph, just joined it through an in-place write of a graph
+    value: its views made outside the graph (_views) follow, as torch's regenerate their
+    grad_fn from their base. One made in grad mode becomes a gather from root (torch's
+    AsStridedBackward0); one made under no_grad / inference_mode, or by split / unbind,
+    requires grad and refuses to be used in the graph (torch's "modified inplace" error)."""
+    refs = getattr(root, "_views", None)
+    if not refs:
+        return
+    flat = None
+    for ref in refs:
+        v = ref()
+        if v is None or v._ctx is not None or v._requires_grad:
+            continue
+        v._requires_grad = True
+        mark = v._chained_view  # (set on every linked view)
+        if mark is not None:
+            mode = mark[0] if mark[0] in _function._MADE_IN else _function._MADE_IN[0]
+            v._no_grad_view = (mode, -1)  # (a version its memory never has: stale at once)
+            continue
+        if flat is None:
+            flat = root.reshape(-1)
+        got = _ops.AsStridedGather.apply(flat, positions(v.data, root.data), True)
+        v._ctx, v._idx = got._ctx, got._idx
 
 
 def _write_through_view(x, root, chain, build, args, kwargs, name) -> Tensor:

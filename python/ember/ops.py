@@ -4147,8 +4147,9 @@ class Unbind(Function):
 
 
 def _slices(a: np.ndarray, axis: int) -> list:
+    """The views a[..., i, ...] along axis (the Ellipsis: a 0-d view, not NumPy's scalar)."""
     pre = (slice(None),) * axis
-    return [a[pre + (i,)] for i in range(a.shape[axis])]
+    return [a[(*pre, i, Ellipsis)] for i in range(a.shape[axis])]
 
 
 def split(x, split_size_or_sections, dim: int = 0, _unsafe: bool = False) -> tuple:
@@ -4417,7 +4418,10 @@ def index_put_(x: Tensor, key, value) -> None:
         _inplace.preserve_saved(x._ctx, x.data)
     note_graph_write(x)  # nodes that used x before keep its old place in the graph
     out = IndexPut.apply(base, value, key)
+    joined = x._ctx is None
     x._ctx, x._idx, x._requires_grad = out._ctx, out._idx, True
+    if joined:  # (x's views made outside the graph follow it in)
+        _inplace.views_join(x)
 
 
 def repeat(x, *sizes) -> Tensor:

@@ -373,7 +373,10 @@ class Tensor:
         """The same data (no copy), cut from the graph. As torch's: a normal tensor's stays
         normal (made in inference_mode too), an inference tensor's stays one, which outside the
         mode may yet be written in place (its views may not): ``_inference`` "detached"."""
-        t = Tensor._make(self.data, False, None, 0)
+        # (Tensor._make's body: its marking version, while an inference_mode block is open,
+        # would take self's memory for inference memory, as if t owned it)
+        t = object.__new__(Tensor)
+        t.data, t._grad, t._requires_grad, t._ctx, t._idx = self.data, None, False, None, 0
         if _function._inference_made:
             inference = getattr(self, "_inference", False)
             if inference and not _autograd_state().inference:
@@ -394,6 +397,7 @@ class Tensor:
             or getattr(self, "_view_of", None) is not None
         ) or (
             ctx is not None
+            and not isinstance(ctx, _ops.IndexPut | _ops.UnsafeSplit)  # (x's own array; not views)
             and any(p is not None and np.may_share_memory(p.data, self.data) for p in ctx.parents)
         ):
             raise RuntimeError(  # (torch's words)
