@@ -361,3 +361,94 @@ def test_views_of_a_plain_tensor_follow_it_into_the_graph(join):
         res.append((v.detach().numpy().copy(), w.grad.numpy().copy()))
     np.testing.assert_allclose(res[1][0], res[0][0])
     np.testing.assert_allclose(res[1][1], res[0][1], rtol=1e-12)
+
+
+# ---- custom autograd.Functions -----------------------------------------------------------------
+
+
+def _functions(L):
+    class Ident(L.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 5
+
+    class ViewOut(L.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.view(-1)
+
+        @staticmethod
+        def backward(ctx, g):
+            return g.reshape(2, 3)
+
+    class Dirty(L.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            x.mul_(2)
+            ctx.mark_dirty(x)
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    class NonTensor(L.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2, 7, "s"
+
+        @staticmethod
+        def backward(ctx, g, *rest):
+            return g * 2
+
+    return Ident, ViewOut, Dirty, NonTensor
+
+
+CUSTOM = "This view was created inside a custom Function"
+
+
+def test_a_custom_functions_view_of_an_input_refuses_in_place_writes():
+    # torch: the view + in-place logic would override the custom backward (wrong gradients)
+    for L in _both():
+        Ident, ViewOut, _, _ = _functions(L)
+        x = L.ones(2, 3, dtype=L.float64, requires_grad=True)
+        with pytest.raises(RuntimeError, match="Output 0 of Ident is a view and is being " + "mod"):
+            Ident.apply(x).mul_(2)
+        with pytest.raises(RuntimeError, match=CUSTOM):
+            ViewOut.apply(x * 1).add_(1)
+        y = x * 1
+        v = ViewOut.apply(y)
+        y.mul_(2)
+        with pytest.raises(RuntimeError, match="Output 0 of ViewOut is a view and " + INDIRECT):
+            v * 1
+        ViewOut.apply(L.ones(2, 3)).mul_(2)  # (outside the graph: allowed)
+        (Ident.apply(x) * 1).sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 3), 5.0))
+
+
+def test_a_custom_function_may_return_objects_that_are_not_tensors():
+    for L in _both():
+        _, _, _, NonTensor = _functions(L)
+        x = L.ones(2, 3, dtype=L.float64, requires_grad=True)
+        y, n, s = NonTensor.apply(x)
+        assert (n, s) == (7, "s") and y.grad_fn.name() == "NonTensorBackward"
+        y.sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 3), 2.0))
+
+
+@pytest.mark.parametrize("graph", [False, True])
+def test_mark_dirty_returns_the_input_and_counts_the_write(graph):
+    got = []
+    for L in _both():
+        _, _, Dirty, _ = _functions(L)
+        x = L.ones(2, 3, dtype=L.float64, requires_grad=True)
+        t = x * 1 if graph else L.ones(2, 3, dtype=L.float64)
+        v0 = t._version
+        out = Dirty.apply(t)
+        assert out is t
+        got.append((t._version - v0, t.requires_grad, t.detach().numpy().tolist()))
+    assert got[0] == got[1]

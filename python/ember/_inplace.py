@@ -133,7 +133,7 @@ def view_root(x: Tensor):
         if src is None:
             break
         mark = getattr(t, "_chained_view", None)
-        if mark is not None and mark[0] is _function._MULTI:
+        if mark is not None and mark[0] in _function._VIEW_WORDS:
             _function.refuse_view_write(x, (mark,))
         chain.append(t)
         t = src

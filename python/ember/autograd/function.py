@@ -48,6 +48,7 @@ class _State(threading.local):
     saved_hooks = ()
     saved_hooks_off = None
     inference = False  # inside an inference_mode(True) block
+    user_ctx = None  # the ctx of the custom Function whose forward just ran (_user_apply's)
 
 
 _state = _State()
@@ -240,18 +241,21 @@ _LEAF_VIEW = "a leaf's view"  # (the mark of a view whose base took requires_gra
 # A view made outside the graph carries (as _chained_view) the mode it was made in, as
 # torch's creation_meta: under no_grad / inference_mode, or by a multi-output view op (split,
 # chunk, unbind) in grad mode. torch refuses to write into it with a value that requires
-# grad. A multi-output view in the graph carries (_MULTI, its memory's version then).
+# grad. A multi-output view in the graph carries (_MULTI, its memory's version then), as does
+# (_CUSTOM, ...) a custom Function's output that views an input (or is one returned as-is).
 _MULTI = "multi-output"
+_CUSTOM = "custom Function"
 _PLAIN_MARKS = ((_MADE_IN[0], None), (_MADE_IN[1], None))
 MULTI_VIEW = (_MULTI, None)
 _multi_owners: dict = {}  # id(array) -> weakref to it: the memory of graph multi-output views
 _multi_written = False  # one of them was written in place: ops check their inputs' marks
 
 
-def multi_view(res: tuple) -> tuple:
-    """``res``, the outputs of a multi-output view node (split, chunk, unbind) in the graph:
-    as torch's, each refuses in-place writes, and refuses use once its memory (the base, a
-    sibling) was written in place (Function.apply checks that once such a write happened)."""
+def multi_view(res: tuple, kind: str = _MULTI) -> tuple:
+    """``res``, the outputs of a multi-output view node (split, chunk, unbind) in the graph,
+    or (kind _CUSTOM) a custom Function's outputs that view its inputs: as torch's, each
+    refuses in-place writes, and refuses use once its memory (the base, a sibling) was written
+    in place (Function.apply checks that once such a write happened)."""
     if not res:
         return res
     owner = array_owner(res[0].data)
@@ -259,7 +263,7 @@ def multi_view(res: tuple) -> tuple:
     if key not in _multi_owners:
         _multi_owners[key] = weakref.ref(owner, lambda _, k=key: _multi_owners.pop(k, None))
     hit = _written_owners.get(key)  # (version(owner), inlined)
-    mark = (_MULTI, hit[2] if hit is not None and hit[0]() is owner else 0)
+    mark = (kind, hit[2] if hit is not None and hit[0]() is owner else 0)
     for t in res:
         t._chained_view = mark
     return res
@@ -275,6 +279,13 @@ _MULTI_WORDS = (
     "not allow the output views to be modified inplace. You should replace the inplace "
     "operation by an out-of-place one."
 )
+_VIEW_WORDS = {  # the marks whose views refuse in-place writes in the graph, torch's reasons
+    _MULTI: _MULTI_WORDS,
+    _CUSTOM: " This view was created inside a custom Function (or because an input was "
+    "returned as-is) and the autograd logic to handle view+inplace would override the custom "
+    "backward associated with the custom Function, leading to incorrect gradients. This "
+    "behavior is forbidden. You can fix this by cloning the output of the custom Function.",
+}
 
 
 def refuse_view_write(t, marks=()) -> None:
@@ -283,14 +294,16 @@ def refuse_view_write(t, marks=()) -> None:
     under no_grad / inference_mode (t's _chained_view, or that of a graph view in ``marks``,
     the views between t and the tensor it views)."""
     mark = getattr(t, "_chained_view", None)
-    if mark is None or (mark[0] is not _MULTI and t._ctx is not None):
-        mark = next((m for m in marks if m is not None and m[0] is _MULTI), None)
+    if mark is None or (mark[0] not in _VIEW_WORDS and t._ctx is not None):
+        mark = next((m for m in marks if m is not None and m[0] in _VIEW_WORDS), None)
         if mark is None:
             return
-    if mark[0] is _MULTI:
+    if mark[0] in _VIEW_WORDS:
         if t._ctx is not None:
             words = _node_words(t)
-            raise RuntimeError(f"{words} is a view and is being modified inplace." + _MULTI_WORDS)
+            raise RuntimeError(
+                f"{words} is a view and is being modified inplace." + _VIEW_WORDS[mark[0]]
+            )
         raise RuntimeError(
             "A view was created in no_grad mode and is being modified inplace with grad mode "
             "enabled." + _MULTI_WORDS
@@ -310,7 +323,7 @@ def _multi_mark(t):
     d, s = t.data, t
     while s._ctx is not None:
         mark = getattr(s, "_chained_view", None)
-        if mark is not None and mark[0] is _MULTI:
+        if mark is not None and mark[0] in _VIEW_WORDS:
             return mark
         parents = s._ctx.parents
         s = next((p for p in parents if p is not None and np.may_share_memory(p.data, d)), None)
@@ -403,11 +416,11 @@ def rebased_no_grad_view(t) -> None:
         mark = getattr(t, "_chained_view", None)
         if mark is None and _multi_written and t._ctx is not None and t.data.base is not None:
             mark = _multi_mark(t)  # (a graph view of a multi-output view)
-        if mark is not None and mark[0] is _MULTI:
+        if mark is not None and mark[0] in _VIEW_WORDS:
             if mark[1] is not None and version(t.data) != mark[1]:
                 raise RuntimeError(
                     f"{_node_words(t)} is a view and its base or another view of its base "
-                    "has been modified inplace." + _MULTI_WORDS
+                    "has been modified inplace." + _VIEW_WORDS[mark[0]]
                 )
             return
         if mark is not None and t._ctx is not None:
@@ -992,6 +1005,13 @@ class Function:
                 out = cls.forward(*inputs, **kwargs)
                 cls.setup_context(ctx, inputs, out)
         outs = tuple(out) if isinstance(out, tuple | list) else (out,)
+        if isinstance(out, tuple | list) and not all(isinstance(o, Tensor) for o in outs):
+            # other objects among the outputs (torch returns them as they are): a stand-in in
+            # the node's outputs, swapped back by _user_apply
+            ctx._plain_outs = {i: o for i, o in enumerate(outs) if not isinstance(o, Tensor)}
+            stand_in = Tensor._make(np.empty(0), False, None, 0)
+            outs = out = tuple(o if isinstance(o, Tensor) else stand_in for o in outs)
+            ctx._non_diff = (*(ctx.__dict__.get("_non_diff") or ()), stand_in)
         saved = ctx.__dict__.get("saved_tensors", ())
         if not isinstance(saved, _Packed):
             for i, s in enumerate(saved):
@@ -1011,11 +1031,13 @@ class Function:
         )
         if nd or non_diff:
             ctx._non_diff = nd
-        if any(ctx.needs_input_grad) and _state.enabled:  # a node: for backward_graph's _in_graph
+        if (any(ctx.needs_input_grad) and _state.enabled) or ctx.__dict__.get("_dirty"):
+            # a node (for backward_graph's _in_graph), or inputs marked dirty (_user_apply)
             seen = tuple((a, b) for a, b in zip(inputs, args) if isinstance(b, Tensor))
             ctx._made = (seen, outs)
             # (forward AD passes jvp a zero tangent for each Tensor input without one)
             ctx._tensor_args = tuple(isinstance(b, Tensor) for b in args)
+        _state.user_ctx = ctx  # (for _user_apply, once forward's own Functions are done)
         if isinstance(out, tuple | list):
             return tuple(o.data if isinstance(o, Tensor) else o for o in out)
         return out.data if isinstance(out, Tensor) else out
@@ -1402,15 +1424,31 @@ def _edge(t):
 def _user_apply(cls, *args, **kwargs):
     """A custom Function's apply: Function.apply, then torch's treatment of a single output
     marked non-differentiable and of inputs marked dirty (modified in place)."""
+    _state.user_ctx = None  # (set by _forward_tensors: forward AD's own path may skip it)
     res = Function.apply.__func__(cls, *args, **kwargs)
+    ctx, _state.user_ctx = _state.user_ctx, None
+    if ctx is None:  # (forward AD's own path)
+        return res
+    plain = ctx.__dict__.get("_plain_outs")
+    if plain:  # the outputs that are not Tensors, as forward returned them
+        res = tuple(plain.get(i, o) for i, o in enumerate(res))
     outs = res if isinstance(res, tuple) else (res,)
-    ctx = next((o._ctx for o in outs if o._ctx is not None), None)
-    if ctx is None:  # nothing recorded
+    dirty = ctx.__dict__.get("_dirty")
+    if not any(isinstance(o, Tensor) and o._ctx is ctx for o in outs):  # nothing recorded
+        if dirty and "_made" in ctx.__dict__:  # the dirty inputs themselves, as torch
+            outs = list(outs)
+            for i, o in enumerate(ctx._made[1]):
+                for a, b in ctx._made[0]:
+                    if o is a and any(o is d for d in dirty):
+                        outs[i] = b
+                        if _tracking:  # (torch bumps a dirty input's version)
+                            note_write(b.data)
+            return tuple(outs) if isinstance(res, tuple) else outs[0]
         return res
     if not isinstance(res, tuple) and ctx.__dict__.get("_non_diff"):
         return Tensor._make(res.data, False, None, 0)
-    dirty = ctx.__dict__.get("_dirty")
     if not dirty:
+        _custom_views(ctx, outs)
         return res
     seen, made = ctx._made
     outs = list(outs)
@@ -1434,6 +1472,22 @@ def _user_apply(cls, *args, **kwargs):
     ctx.parents = tuple(parents)
     ctx._epoch = _graph_writes
     return tuple(outs) if isinstance(res, tuple) else outs[0]
+
+
+def _custom_views(ctx, outs) -> None:
+    """A custom Function's recorded outputs that view an input (or are one returned as-is):
+    torch refuses in-place writes into them (its backward would be overridden), and their use
+    once their memory was written (multi_view's _CUSTOM marks)."""
+    arrays = [p.data for p in ctx.parents if p is not None]
+    views = tuple(
+        o
+        for o in outs
+        if isinstance(o, Tensor)
+        and o._ctx is ctx
+        and any(np.may_share_memory(o.data, a) for a in arrays)
+    )
+    if views:
+        multi_view(views, _CUSTOM)
 
 
 def once_differentiable(fn):
