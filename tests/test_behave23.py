@@ -211,6 +211,13 @@ _NAMED = [
     "F.group_norm(x[None], 1)", "F.binary_cross_entropy_with_logits(x, x.detach().sigmoid())",
     "F.selu(x)", "F.celu(x)", "F.softsign(x)", "F.softshrink(x)", "F.hardshrink(x)",
     "F.threshold(x, 1.0, 0.0)",
+    "1 - x", "L.rsub(x, 2.0)", "L.rsub(x, x * 2)", "x.sum(0)", "x[0][0].sum(0)",
+    "x[0][0].mean(0)", "x.mean((0, 1, 2))", "x.narrow(1, 0, 1)", "x.masked_fill(x > 2, 0.0)",
+    "x.masked_fill(x > 2, L.tensor(0.0, dtype=L.float64))", "x[0].triu()", "x[0].tril(1)",
+    "x.index_fill(2, L.tensor([0]), 1.5)", "x.index_copy(2, L.tensor([0]), x[..., :1])",
+    "x.index_add(2, L.tensor([0]), x[..., :1])", "x.scatter(2, L.zeros(3, 1, 1).long(), 1.0)",
+    "x.scatter(2, L.zeros(3, 1, 1).long(), x)", "x.scatter_add(2, L.zeros(3, 1, 1).long(), x)",
+    "x.masked_scatter(x > 2, x * 2)",
 ]  # fmt: skip
 
 
@@ -221,6 +228,25 @@ def test_node_names_are_torchs(expr):
         x = L.arange(1.0, 13.0, dtype=L.float64).reshape(3, 1, 4).requires_grad_()
         node = eval(expr, {"x": x, "L": L, "F": L.nn.functional})
         names.append(node.grad_fn.name())
+    assert names[1] == names[0]
+
+
+_IN_PLACE_NAMED = [
+    "y[...] = 0.5", "y[:] = 0.5", "y[0] = 0.5", "y[0] = w", "y[...] = w", "y[y > 1] = 0.0",
+    "y[[0, 1]] = 0.0", "y[:, 1:] = 2.0", "y.fill_(1.0)", "y.fill_(w.sum())", "y.zero_()",
+    "y.copy_(w)", "y.masked_fill_(y > 1, 0.0)", "y.masked_fill_(y > 1, w.sum())", "y.normal_()",
+    "y.uniform_()", "y.index_fill_(0, L.tensor([0]), 1.5)", "y.clamp_(0, 1)",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("stmt", _IN_PLACE_NAMED)
+def test_in_place_nodes_are_named_as_torchs(stmt):
+    names = []
+    for L in _both():
+        y = L.ones(3, 4, dtype=L.float64, requires_grad=True) * 1
+        w = L.ones(4, dtype=L.float64, requires_grad=True)
+        exec(stmt, {"L": L, "y": y, "w": w})
+        names.append(y.grad_fn.name())
     assert names[1] == names[0]
 
 

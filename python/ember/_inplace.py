@@ -315,12 +315,12 @@ _VIEWS = {"t_", "transpose_", "swapaxes_", "swapdims_", "squeeze_", "unsqueeze_"
 _READS_OUTPUT = {"relu_"}
 
 
-def _over(t, values):
+def _over(t, values, name: str = "torch::autograd::CopyBackwards"):
     """values (broadcast) in place of t's: t stays in the graph with a zero gradient, as torch
-    keeps a tensor it fills requiring grad."""
+    keeps a tensor it fills requiring grad; the node named as torch's (copy_'s by default)."""
     from ember import ops
 
-    return ops.where(Tensor(np.ones(t.shape, bool)), values, t)
+    return _function.named(ops.where(Tensor(np.ones(t.shape, bool)), values, t), name)
 
 
 def _copy(t, src, non_blocking=False):
@@ -329,7 +329,9 @@ def _copy(t, src, non_blocking=False):
 
 
 def _fill(t, value):
-    return _copy(t, value if isinstance(value, Tensor) else np.asarray(value, t.dtype))
+    if isinstance(value, Tensor):
+        return _over(t, value.to(t.dtype), "FillBackward3")
+    return _over(t, Tensor(np.asarray(value, t.dtype)), "FillBackward2")
 
 
 def _fill_diagonal(t, fill_value, wrap=False):
@@ -432,5 +434,7 @@ def _noted(name, method):
 
 
 def _constant(method):
-    """A fill's values, computed on a detached copy (see _over)."""
-    return lambda t, *args, **kwargs: _over(t, method(t.detach().clone(), *args, **kwargs))
+    """A fill's values, computed on a detached copy (see _over); torch's node ZeroBackward0,
+    NormalBackward0, ..."""
+    name = "".join(p.capitalize() for p in method.__name__.split("_")) + "Backward0"
+    return lambda t, *args, **kwargs: _over(t, method(t.detach().clone(), *args, **kwargs), name)

@@ -22,7 +22,7 @@ from ember import _C, _complex, _lowp, _strides
 from ember.autograd import function as _function
 from ember.autograd import graph as _graph
 from ember.autograd.engine import dim_run, reduce_sum, unbroadcast
-from ember.autograd.function import Function, _state, note_graph_write
+from ember.autograd.function import Function, _state, named, note_graph_write
 from ember.tensor import Tensor, _default_dtype, _plain, get_default_dtype
 
 
@@ -1552,7 +1552,8 @@ def positive(input) -> Tensor:  # noqa: A002
 
 def rsub(input, other, *, alpha=1) -> Tensor:  # noqa: A002
     """other - alpha * input."""
-    return sub(other, input, alpha=alpha)
+    kind = "RsubBackward0" if isinstance(other, Tensor) else "RsubBackward1"
+    return named(sub(other, input, alpha=alpha), kind)
 
 
 def float_power(input, exponent) -> Tensor:  # noqa: A002
@@ -3078,16 +3079,19 @@ def sum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A
             if lowp:
                 return Tensor._make(SumLowp.forward(None, x.data, axes, keepdim), False, None, 0)
             return Tensor._make(_c_result(_reduce_sum(x.data, axes, keepdim)), False, None, 0)
-        return (SumLowp if lowp else Sum).apply(x, axes, keepdim)
+        out = (SumLowp if lowp else Sum).apply(x, axes, keepdim)
+        return out if dim is None else named(out, "SumBackward1")  # (torch's sum(dim) node)
     x = _as_dtype(x, dtype)
     axes = _axes(dim, x.ndim, "sum")
     if x.data.dtype.char in "eE":  # float16 / bfloat16: summed in float32, as torch's
         if _outside_graph(x):
             return Tensor._make(SumLowp.forward(None, x.data, axes, keepdim), False, None, 0)
-        return SumLowp.apply(x, axes, keepdim)
+        out = SumLowp.apply(x, axes, keepdim)
+        return out if dim is None else named(out, "SumBackward1")
     if x.data.dtype == np.bool_:
         x = x.long()
-    return _int_total(Sum.apply(x, axes, keepdim), dtype)
+    out = Sum.apply(x, axes, keepdim)
+    return _int_total(out if dim is None else named(out, "SumBackward1"), dtype)
 
 
 class Mean(Function):
@@ -3133,11 +3137,13 @@ def mean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         if _outside_graph(x) and a.size:  # divided as Mean.forward divides
             y = _c_result(_reduce_sum(a, axes, keepdim))
             return Tensor._make(y / a.dtype.type(a.size // builtins.max(y.size, 1)), False, None, 0)
-        return Mean.apply(x, axes, keepdim)
+        out = Mean.apply(x, axes, keepdim)
+        return out if dim is None else named(out, "MeanBackward1")  # (torch's mean(dim) node)
     x = _as_dtype(x, dtype)
     if x.data.dtype.kind not in "fc" and x.data.dtype != _lowp.bfloat16:
         raise TypeError(f"mean: input dtype should be floating point, got {x.dtype}")
-    return Mean.apply(x, _axes(dim, x.ndim, "mean"), keepdim)
+    out = Mean.apply(x, _axes(dim, x.ndim, "mean"), keepdim)
+    return out if dim is None else named(out, "MeanBackward1")
 
 
 class Var(Function):
@@ -4244,8 +4250,9 @@ def masked_fill(x, mask, value) -> Tensor:
         if value.ndim:
             raise ValueError(f"masked_fill: value must be a 0-d tensor, got shape {value.shape}")
         if value.requires_grad:  # it gets the filled entries' gradient summed, as in torch
-            return _c_order(where(mask, cast(value, x.dtype), x))
-    return _c_order(where(mask, _fill_value(_data(value), x.dtype), x))
+            return named(_c_order(where(mask, cast(value, x.dtype), x)), "MaskedFillBackward1")
+    kind = "MaskedFillBackward1" if isinstance(value, Tensor) else "MaskedFillBackward0"
+    return named(_c_order(where(mask, _fill_value(_data(value), x.dtype), x)), kind)
 
 
 def _c_order(t: Tensor) -> Tensor:
@@ -5083,7 +5090,9 @@ def _triangle(name: str, lower: bool):
         # a float zero as a Python number: _C.where's branch-free kernel takes it (a 0-d
         # array sent float32 rows through np.where, ~4x slower); other dtypes keep theirs
         zero = 0.0 if x.dtype.kind == "f" else np.zeros((), dtype=x.dtype)
-        return where(keep, x, zero)
+        return named(where(keep, x, zero), node_name)
+
+    node_name = name.capitalize() + "Backward0"  # (torch's TrilBackward0, TriuBackward0)
 
     op.__name__ = name
     op.__doc__ = f"The {name[-1]} triangle of the last two dims, from diagonal on (torch.{name})."
@@ -5606,7 +5615,8 @@ def narrow(x, dim: int, start, length: int) -> Tensor:
         raise ValueError(
             f"narrow: start ({start}) + length ({length}) exceeds dim {dim} of size {n}"
         )
-    return getitem(x, (slice(None),) * axis + (slice(start, start + length),))
+    out = getitem(x, (slice(None),) * axis + (slice(start, start + length),))
+    return out if out._ctx is None else named(out, "SliceBackward0")  # (a whole slice too)
 
 
 def select(x, dim: int, index: int) -> Tensor:
@@ -6166,7 +6176,7 @@ def scatter(x, dim: int, index, src=None, *, value=None, reduce=None) -> Tensor:
     key, shape = _scatter_key("scatter", x, dim, index, src)
     v = _scatter_src(src, shape) if src is not None else _fill_value(_data(value), x.dtype)
     if reduce is None:
-        return Put.apply(x, v, key)
+        return named(Put.apply(x, v, key), "ScatterBackward1")
     if reduce == "add":
         return AddAt.apply(x, v, key, 1)
     if reduce != "multiply":
@@ -6231,7 +6241,9 @@ def _kernel_scatter(x, dim, index, src):
     key, shape = _scatter_key("scatter", x, dim, i, src, check_range=False)
     idx = np.ascontiguousarray(key[axis], np.int64)
     try:
-        return _ScatterPut.apply(x, _scatter_src(src, shape), key, idx, axis)
+        return named(
+            _ScatterPut.apply(x, _scatter_src(src, shape), key, idx, axis), "ScatterBackward0"
+        )
     except IndexError:  # (the general path's words)
         n = a.shape[axis]
         raise IndexError(
@@ -6337,8 +6349,8 @@ def scatter_add(x, dim: int, index, src) -> Tensor:
     key, shape = _scatter_key("scatter_add", x, dim, index, src, check_range=not fused)
     src = _scatter_src(src, shape)
     if fused:
-        return AddAt.apply(x, src, key, 1, kernel=("scatter", axis))
-    return AddAt.apply(x, src, key, 1)
+        return named(AddAt.apply(x, src, key, 1, kernel=("scatter", axis)), "ScatterAddBackward0")
+    return named(AddAt.apply(x, src, key, 1), "ScatterAddBackward0")
 
 
 _REDUCE_UFUNC = {
@@ -6540,13 +6552,15 @@ def index_add(x, dim: int, index, source, *, alpha=1) -> Tensor:
     rows = ("rows", len(key) - 1) if fused else None
     if rows and not key[-1].size:  # no indices: nothing for the row kernel to add
         rows = None
-    return AddAt.apply(x, source, key, alpha, kernel=rows)
+    return named(AddAt.apply(x, source, key, alpha, kernel=rows), "IndexAddBackward0")
 
 
 def index_copy(x, dim: int, index, source) -> Tensor:
     x = _tensor_operand(x)
     source = _same_dtype("index_copy", x, _tensor_operand(source))
-    return Put.apply(x, source, _along("index_copy", x, dim, index, source))
+    return named(
+        Put.apply(x, source, _along("index_copy", x, dim, index, source)), "IndexCopyBackward0"
+    )
 
 
 def index_fill(x, dim: int, index, value) -> Tensor:
@@ -6561,7 +6575,7 @@ def index_fill(x, dim: int, index, value) -> Tensor:
     key = _along("index_fill", x, dim, index)
     if key and key[-1].size > 1:  # each entry once: value's gradient counts it once, as torch's
         key = key[:-1] + (np.unique(key[-1] % x.shape[len(key) - 1]),)
-    return Put.apply(x, value, key)
+    return named(Put.apply(x, value, key), "IndexFillBackward0")
 
 
 def index_put(x, indices, values, accumulate: bool = False) -> Tensor:
@@ -6608,7 +6622,7 @@ def _index_put(x, indices, values, accumulate: bool) -> Tensor:
                 i = np.where(i < 0, i + n, i)
             if _outside_graph(x) and _outside_graph(values):
                 return Tensor._make(_index_add_kernel(x.data, 0, i, values.data), False, None, 0)
-            return AddAt.apply(x, values, (i,), 1, kernel=("rows", 0))
+            return named(AddAt.apply(x, values, (i,), 1, kernel=("rows", 0)), "IndexPutBackward0")
     fit = f"index_put: values {values.shape} do not fit the indexed shape"
     try:
         k = key[0] if len(key) == 1 else None
@@ -6622,7 +6636,8 @@ def _index_put(x, indices, values, accumulate: bool) -> Tensor:
     except (IndexError, ValueError) as e:
         raise type(e)(f"{fit}: {e}") from None
     try:
-        return AddAt.apply(x, values, key, 1) if accumulate else Put.apply(x, values, key)
+        out = AddAt.apply(x, values, key, 1) if accumulate else Put.apply(x, values, key)
+        return named(out, "IndexPutBackward0")
     except IndexError as e:  # an index out of bounds (found by the write itself)
         raise IndexError(f"{fit}: {e}") from None
 
@@ -6716,7 +6731,10 @@ def masked_scatter(x, mask, source) -> Tensor:
         raise ValueError(
             f"masked_scatter: source has {source.numel()} elements, mask selects {count}"
         )
-    return Put.apply(x, getitem(reshape(source, (-1,)), slice(0, count)), mask)
+    return named(
+        Put.apply(x, getitem(reshape(source, (-1,)), slice(0, count)), mask),
+        "MaskedScatterBackward0",
+    )
 
 
 def nonzero(x, *, as_tuple: bool = False):

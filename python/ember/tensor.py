@@ -178,6 +178,19 @@ def _is_dtype(a) -> bool:
 _FLOAT_OF_GRAD_WARNED = [False]  # float() of a tensor requiring grad warned once (as torch)
 
 
+def _setitem_name(index, advanced: bool, value) -> str:
+    """torch's node for x[index] = value in the graph: an advanced index's IndexPutBackward0;
+    a whole-tensor key's fill_ (a number) or copy_ (a Tensor); else the view's CopySlices."""
+    if advanced:
+        return "IndexPutBackward0"
+    parts = index if type(index) is tuple else (index,)
+    if all(p is Ellipsis or p == slice(None) for p in parts):
+        return (
+            "FillBackward3" if not isinstance(value, Tensor) else "torch::autograd::CopyBackwards"
+        )
+    return "torch::autograd::CopySlices"
+
+
 class Tensor:
     """An n-dimensional array with automatic differentiation.
 
@@ -839,8 +852,9 @@ class Tensor:
     def __radd__(self, other):
         return _ops.add(other, self)
 
-    def __rsub__(self, other):
-        return _ops.sub(other, self)
+    def __rsub__(self, other):  # (a number minus a tensor: torch's RsubBackward1)
+        out = _ops.sub(other, self)
+        return out if out._ctx is None else _function.named(out, "RsubBackward1")
 
     def __rmul__(self, other):
         return _ops.mul(other, self)
@@ -1656,6 +1670,7 @@ class Tensor:
                 _inplace.write(self, _inplace.put, (index, value), name="index assignment")
                 return
             _ops.index_put_(self, index, value)
+            _function.named(self, _setitem_name(index, advanced, value))
             return
         d = self.data
         if not d.flags.writeable:

@@ -1352,7 +1352,18 @@ _NAMES = {
 }
 
 
+def named(t, name: str):
+    """t (a result), its node named ``name`` as torch names it (an op ember composes from
+    another node, e.g. masked_fill from where): the name is all that changes."""
+    if t._ctx is not None:
+        t._ctx._named = name
+    return t
+
+
 def _torch_name(node) -> str:
+    own = node.__dict__.get("_named")
+    if own is not None:
+        return own
     cls = type(node)
     if cls._tensor_api:  # a user's Function, as torch names its node
         return f"{cls.__name__}Backward"
