@@ -478,3 +478,46 @@ def test_mark_dirty_returns_the_input_and_counts_the_write(graph):
         assert out is t
         got.append((t._version - v0, t.requires_grad, t.detach().numpy().tolist()))
     assert got[0] == got[1]
+
+
+def test_a_dirty_output_written_again_differentiates_as_itself():
+    # (its node's input is its own old array: not a view to write through)
+    grads = []
+    for L in _both():
+        _, _, Dirty, _ = _functions(L)
+        x = L.tensor(np.arange(1.0, 7.0).reshape(2, 3), requires_grad=True)
+        y = Dirty.apply(x.clone())
+        y.mul_(2)
+        assert y.grad_fn.name() == "MulBackward0"
+        z = Dirty.apply(y)  # (the first Dirty node saved nothing: its backward still runs)
+        (z * z).sum().backward()
+        grads.append(x.grad.numpy().copy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)
+
+
+def test_mark_dirty_under_no_grad_of_an_input_that_requires_grad():
+    for L in _both():
+        _, _, Dirty, _ = _functions(L)
+        x = L.ones(2, 3, dtype=L.float64, requires_grad=True)
+        with L.no_grad():
+            y = Dirty.apply(x)
+        assert y is not x and not y.requires_grad and x.requires_grad
+
+
+def test_overwriting_fills_save_nothing_and_give_constant_zero_gradients():
+    # (copy_/fill_ save no tensor, as torch's CopyBackwards: no saved_tensors_hooks pack; the
+    # old values' gradient is a constant zero, so a second derivative through it is refused)
+    for L in _both():
+        packed = []
+        x = L.ones(3, dtype=L.float64, requires_grad=True)
+        w = L.ones(1, dtype=L.float64, requires_grad=True)
+        y = x * 1
+        with L.autograd.graph.saved_tensors_hooks(lambda t: packed.append(1) or t, lambda t: t):
+            y.copy_(w.expand(3) * 2)
+        assert packed == []
+        (g,) = L.autograd.grad((y * x).sum(), x, create_graph=True)
+        np.testing.assert_array_equal(g.detach().numpy(), [2.0, 2.0, 2.0])
+        z = x * 1
+        z.fill_(2.0)
+        (g0,) = L.autograd.grad((z * z).sum(), x, create_graph=True)
+        assert not g0.requires_grad

@@ -21,6 +21,7 @@ import numpy as np
 from ember import ops as _ops
 from ember import tensor as _tensor
 from ember.autograd import function as _function
+from ember.autograd.engine import unbroadcast
 from ember.tensor import Tensor
 
 
@@ -121,11 +122,8 @@ def view_root(x: Tensor):
     """(the graph tensor whose memory x views, the views in between) or (None, ()): followed
     back through the nodes whose input shares x's memory (getitem, view, chunk, ...). A
     multi-output view (split, unbind) on the way is refused, as torch refuses writes to it."""
-    from ember.ops import IndexPut, UnsafeSplit
-
     chain, t = [], x
-    # (IndexPut: x's own array; UnsafeSplit: pieces that autograd does not treat as views)
-    while t._ctx is not None and not isinstance(t._ctx, IndexPut | UnsafeSplit):
+    while t._ctx is not None and not t._ctx._not_view:  # (see Function._not_view)
         src = next(
             (p for p in t._ctx.parents if p is not None and np.may_share_memory(p.data, x.data)),
             None,
@@ -315,12 +313,39 @@ _VIEWS = {"t_", "transpose_", "swapaxes_", "swapdims_", "squeeze_", "unsqueeze_"
 _READS_OUTPUT = {"relu_"}
 
 
+class Overwrite(_function.Function):
+    """values (broadcast) in place of t's (copy_, fill_, zero_, the random fills): t stays in
+    the graph with a zero gradient (a constant, as torch's zeros_like), values take the
+    gradient summed to their shape. Nothing is saved, as torch's CopyBackwards saves nothing
+    (no saved_tensors_hooks pack)."""
+
+    @staticmethod
+    def forward(ctx, t, values):
+        ctx.shapes = (t.shape, np.shape(values))
+        out = np.empty(t.shape, t.dtype)
+        out[...] = values
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        st, sv = ctx.shapes
+        nt, nv = ctx.needs_input_grad
+        return (np.zeros(st, g.dtype) if nt else None, unbroadcast(g, sv) if nv else None)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        from ember.autograd import graph
+
+        st, sv = ctx.shapes
+        nt, nv = ctx.needs_input_grad
+        zeros = graph.constant(np.zeros(st, g.dtype)) if nt else None
+        return zeros, (graph.sum_to(g, sv) if nv else None)
+
+
 def _over(t, values, name: str = "torch::autograd::CopyBackwards"):
     """values (broadcast) in place of t's: t stays in the graph with a zero gradient, as torch
     keeps a tensor it fills requiring grad; the node named as torch's (copy_'s by default)."""
-    from ember import ops
-
-    return _function.named(ops.where(Tensor(np.ones(t.shape, bool)), values, t), name)
+    return _function.named(Overwrite.apply(t, values), name)
 
 
 def _copy(t, src, non_blocking=False):

@@ -4129,6 +4129,8 @@ class UnsafeSplit(Split):
     """unsafe_split / unsafe_chunk: as torch's, pieces that autograd does not treat as views
     (an in-place write into one is allowed and does not reach the base's graph)."""
 
+    _not_view = True
+
 
 class UnsafeSplitWithSizes(UnsafeSplit):
     pass
@@ -4377,6 +4379,8 @@ def gather(x, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
 
 class IndexPut(Function):
     """base[key] = value, written into base's own array; the gradient of value is g[key]."""
+
+    _not_view = True  # (its output is base's own array: see Function._not_view)
 
     @staticmethod
     def forward(ctx, base, value, key):

@@ -410,7 +410,7 @@ class Tensor:
             or getattr(self, "_view_of", None) is not None
         ) or (
             ctx is not None
-            and not isinstance(ctx, _ops.IndexPut | _ops.UnsafeSplit)  # (x's own array; not views)
+            and not ctx._not_view  # (x's own array written, or not a view: Function._not_view)
             and any(p is not None and np.may_share_memory(p.data, self.data) for p in ctx.parents)
         ):
             raise RuntimeError(  # (torch's words)

@@ -829,7 +829,10 @@ def _check_not_overwritten(node) -> None:
 
 _HELD = ()  # (np.ndarray, Tensor), set at the end of this module (Tensor imports it)
 # every node's attributes that hold no saved values (parents: the inputs as they are now)
-_NOT_SAVED = frozenset(("parents", "needs_input_grad", "_epoch", "_order", "_out_meta"))
+# (a custom Function's mark_dirty / mark_non_differentiable tensors are outputs, not saved)
+_NOT_SAVED = frozenset(
+    ("parents", "needs_input_grad", "_epoch", "_order", "_out_meta", "_dirty", "_non_diff")
+)
 # (and for _saves_values: saved_tensors, read first; a custom Function's forward record)
 _NOT_KEPT = _NOT_SAVED | {"saved_tensors", "_made"}
 

@@ -882,6 +882,10 @@ class Function:
     _materialize = True  # set_materialize_grads
     _fw_out = None  # forward AD: the outputs' tangents (autograd/forward_ad.py)
     _complex_native = False  # backward written for complex itself (see ember/_complex.py)
+    # the node's output is its input's own array written in place (index assignment, a custom
+    # Function's mark_dirty), or a piece autograd does not treat as a view (unsafe_split):
+    # not a view of the input, for in-place writes (_inplace.view_root) and detach_()
+    _not_view = False
 
     def save_for_backward(self, *arrays):
         if _saved_hooks_entered:  # (a global: cheaper than the thread-local test each op)
@@ -1451,7 +1455,8 @@ def _user_apply(cls, *args, **kwargs):
             for i, o in enumerate(ctx._made[1]):
                 for a, b in ctx._made[0]:
                     if o is a and any(o is d for d in dirty):
-                        outs[i] = b
+                        if not b._requires_grad:  # (one that does: a new tensor, as torch's)
+                            outs[i] = b
                         if _tracking:  # (torch bumps a dirty input's version)
                             note_write(b.data)
             return tuple(outs) if isinstance(res, tuple) else outs[0]
@@ -1482,6 +1487,7 @@ def _user_apply(cls, *args, **kwargs):
                 outs[i] = b
     ctx.parents = tuple(parents)
     ctx._epoch = _graph_writes
+    ctx._not_view = True  # (its outputs are the dirty inputs themselves, not views of them)
     return tuple(outs) if isinstance(res, tuple) else outs[0]
 
 
