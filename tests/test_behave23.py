@@ -512,7 +512,9 @@ def test_overwriting_fills_save_nothing_and_give_constant_zero_gradients():
         x = L.ones(3, dtype=L.float64, requires_grad=True)
         w = L.ones(1, dtype=L.float64, requires_grad=True)
         y = x * 1
-        with L.autograd.graph.saved_tensors_hooks(lambda t: packed.append(1) or t, lambda t: t):
+        with L.autograd.graph.saved_tensors_hooks(
+            lambda t, p=packed: p.append(1) or t, lambda t: t
+        ):
             y.copy_(w.expand(3) * 2)
         assert packed == []
         (g,) = L.autograd.grad((y * x).sum(), x, create_graph=True)
