@@ -145,6 +145,11 @@ def test_unsafe_split_pieces_are_not_views_for_autograd():
         )
     assert res[0][:2] == res[1][:2]
     np.testing.assert_array_equal(res[0][2], res[1][2])
+    for L in _both():
+        x = L.ones(4, 3, dtype=L.float64, requires_grad=True)
+        with L.no_grad():
+            piece = x.unsafe_split(2)[0]
+        assert not piece.requires_grad and piece.is_leaf
 
 
 # ---- views made outside the graph, written with a value that requires grad ---------------------
@@ -306,6 +311,16 @@ def test_unary_results_of_a_permuted_input_keep_torchs_strides(op, requires_grad
             got.append((tuple(y.stride()), y.detach().numpy()))
         assert got[1][0] == got[0][0], (shape, perm)
         np.testing.assert_allclose(got[1][1], got[0][1], rtol=1e-12)
+
+
+def test_activation_methods_of_graph_slices_and_chunks_keep_torchs_strides():
+    # (a chunk or a row/column slice gives C order in torch too; a transposed one keeps its)
+    got = []
+    for L in _both():
+        g = L.ones(8, 12, dtype=L.float64, requires_grad=True) * 1
+        views = (*g.chunk(4, 1), g[:, 1:], g[1:], g.t()[1:], g.unsqueeze(0).transpose(0, 2))
+        got.append([tuple(getattr(v, op)().stride()) for v in views for op in ("sigmoid", "exp")])
+    assert got[1] == got[0]
 
 
 @pytest.mark.parametrize(

@@ -225,6 +225,17 @@ def _laid(y, arrays):
     return y
 
 
+def _permuted(a: np.ndarray) -> bool:
+    """Whether a's strides grow somewhere along its dims (x.t(), x.permute(...)): only then
+    can torch's elementwise result differ from C order (a row slice, x[:, :k] or a chunk,
+    gives C order there too), so only then is _laid worth its price."""
+    st = a.strides
+    for k in range(len(st) - 1):
+        if st[k] < st[k + 1]:
+            return True
+    return False
+
+
 _PLAIN_OPERANDS = frozenset((float, int, np.ndarray))  # (bool, complex: the node's path)
 
 
@@ -3080,7 +3091,9 @@ def sum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A
                 return Tensor._make(SumLowp.forward(None, x.data, axes, keepdim), False, None, 0)
             return Tensor._make(_c_result(_reduce_sum(x.data, axes, keepdim)), False, None, 0)
         out = (SumLowp if lowp else Sum).apply(x, axes, keepdim)
-        return out if dim is None else named(out, "SumBackward1")  # (torch's sum(dim) node)
+        if dim is not None and out._ctx is not None:  # (torch's sum(dim) node; named's body)
+            out._ctx._named = "SumBackward1"
+        return out
     x = _as_dtype(x, dtype)
     axes = _axes(dim, x.ndim, "sum")
     if x.data.dtype.char in "eE":  # float16 / bfloat16: summed in float32, as torch's
@@ -3138,7 +3151,9 @@ def mean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
             y = _c_result(_reduce_sum(a, axes, keepdim))
             return Tensor._make(y / a.dtype.type(a.size // builtins.max(y.size, 1)), False, None, 0)
         out = Mean.apply(x, axes, keepdim)
-        return out if dim is None else named(out, "MeanBackward1")  # (torch's mean(dim) node)
+        if dim is not None and out._ctx is not None:  # (torch's mean(dim) node; named's body)
+            out._ctx._named = "MeanBackward1"
+        return out
     x = _as_dtype(x, dtype)
     if x.data.dtype.kind not in "fc" and x.data.dtype != _lowp.bfloat16:
         raise TypeError(f"mean: input dtype should be floating point, got {x.dtype}")
@@ -4190,10 +4205,8 @@ def _split(x: Tensor, axis: int, sizes, node=Split) -> tuple:
     if x._requires_grad and (_state.enabled or _function._fw_level is not None):
         out = node.apply(x, axis, tuple(sizes))  # (forward-mode AD: apply carries tangents)
         return out if unsafe else _function.multi_view(out)
-    if unsafe:
-        return tuple(
-            Tensor._make(p, x._requires_grad, None, 0) for p in _pieces(x.data, axis, sizes)
-        )
+    if unsafe:  # (not views for autograd: under no_grad, pieces that need no gradient)
+        return tuple(Tensor._make(p, False, None, 0) for p in _pieces(x.data, axis, sizes))
     return _outside_views(_pieces(x.data, axis, sizes), x)
 
 

@@ -1764,8 +1764,13 @@ def _unary_method(name: str, general, node, *args):
             if not self._requires_grad:
                 if d.flags.c_contiguous:
                     return _plain(_C.activation(d, act, 0.0, 1.0, None))
-            elif _function._state.enabled and (d.base is None or d.flags.c_contiguous):
-                return apply(self, *args)  # (a strided view: general lays it out as torch)
+            elif _function._state.enabled:
+                out = apply(self, *args)
+                if d.base is not None:  # (x.t(): torch keeps its order; see ops._permuted)
+                    st = d.strides
+                    if st[0] < st[1] if len(st) == 2 else _ops._permuted(d):
+                        out.data = _ops._laid(out.data, (d,))
+                return out
         return general(self)
 
     method.__name__ = name

@@ -247,6 +247,7 @@ _MULTI = "multi-output"
 _CUSTOM = "custom Function"
 _PLAIN_MARKS = ((_MADE_IN[0], None), (_MADE_IN[1], None))
 MULTI_VIEW = (_MULTI, None)
+_FRESH_MARKS = {_MULTI: (_MULTI, 0), _CUSTOM: (_CUSTOM, 0)}
 _multi_owners: dict = {}  # id(array) -> weakref to it: the memory of graph multi-output views
 _multi_written = False  # one of them was written in place: ops check their inputs' marks
 
@@ -258,12 +259,17 @@ def multi_view(res: tuple, kind: str = _MULTI) -> tuple:
     in place (Function.apply checks that once such a write happened)."""
     if not res:
         return res
-    owner = array_owner(res[0].data)
+    owner = res[0].data.base  # (a piece's base: the owner, but for as_strided's chains)
+    if type(owner) is not np.ndarray or owner.base is not None:
+        owner = array_owner(res[0].data)
     key = id(owner)
     if key not in _multi_owners:
         _multi_owners[key] = weakref.ref(owner, lambda _, k=key: _multi_owners.pop(k, None))
-    hit = _written_owners.get(key)  # (version(owner), inlined)
-    mark = (kind, hit[2] if hit is not None and hit[0]() is owner else 0)
+    mark = _FRESH_MARKS[kind]
+    if _graph_writes:  # (version(owner), inlined: 0 before any write)
+        hit = _written_owners.get(key)
+        if hit is not None and hit[0]() is owner:
+            mark = (kind, hit[2])
     for t in res:
         t._chained_view = mark
     return res
