@@ -538,3 +538,45 @@ def test_overwriting_fills_save_nothing_and_give_constant_zero_gradients():
         z.fill_(2.0)
         (g0,) = L.autograd.grad((z * z).sum(), x, create_graph=True)
         assert not g0.requires_grad
+
+
+def test_hooks_and_retain_grad_follow_a_tensor_written_in_place():
+    # torch: hooks registered before the write stay with the old node, those registered after
+    # go to the new one, and retain_grad moves (y.grad is the new y's gradient)
+    res = []
+    for L in _both():
+        x = L.ones(3, dtype=L.float64, requires_grad=True)
+        y = x * 2
+        log = []
+        y.register_hook(lambda g, log=log: log.append(("before", g.tolist())))
+        y.retain_grad()
+        y.mul_(3)
+        y.register_hook(lambda g, log=log: log.append(("after", g.tolist())))
+        (y * 5).sum().backward()
+        z = x * 2
+        z.retain_grad()
+        z[0] = 7.0
+        (z * 5).sum().backward()
+        res.append((sorted(log), y.grad.tolist(), z.grad.tolist(), x.grad.tolist()))
+    assert res[1] == res[0]
+
+
+def test_an_empty_view_is_a_view():
+    # (NumPy says an empty slice shares no memory; torch's x[1:] of one row is still a view)
+    for L in _both():
+        x = L.ones(1, 3, dtype=L.float64, requires_grad=True)
+        with pytest.raises(RuntimeError, match="a view of a leaf Variable"):
+            x[1:].mul_(2)
+        with pytest.raises(RuntimeError, match="Can't detach views in-place"):
+            (x * 1)[1:].detach_()
+
+
+def test_fill_and_zero_write_an_expanded_tensors_memory():
+    for L in _both():
+        x = L.ones(3, 1, dtype=L.float64)
+        x.expand(2, 3, 1).zero_()
+        assert x.tolist() == [[0.0], [0.0], [0.0]]
+        x.expand(3, 4)[:, 1:].fill_(2.0)
+        assert x.tolist() == [[2.0], [2.0], [2.0]]
+        with pytest.raises(RuntimeError, match="single memory location"):
+            x.expand(2, 3, 1).add_(1)

@@ -21,7 +21,7 @@ import numpy as np
 from ember import ops as _ops
 from ember import tensor as _tensor
 from ember.autograd import function as _function
-from ember.autograd.engine import unbroadcast
+from ember.autograd.engine import hooks_moved, unbroadcast
 from ember.tensor import Tensor
 
 
@@ -95,6 +95,7 @@ def view(x: Tensor, build, args=(), name: str = "in-place view op", kwargs=None)
     new = build(Tensor._make(x.data, x._requires_grad, x._ctx, x._idx), *args, **(kwargs or {}))
     _function.note_graph_write(x, values=False)
     x.data, x._ctx, x._idx = new.data, new._ctx, new._idx
+    hooks_moved(x)
     return x
 
 
@@ -125,7 +126,11 @@ def view_root(x: Tensor):
     chain, t = [], x
     while t._ctx is not None and not t._ctx._not_view:  # (see Function._not_view)
         src = next(
-            (p for p in t._ctx.parents if p is not None and np.may_share_memory(p.data, x.data)),
+            (
+                p
+                for p in t._ctx.parents
+                if p is not None and _function.shares_memory(x.data, p.data)
+            ),
             None,
         )
         if src is None:
@@ -188,6 +193,7 @@ def _take(x: Tensor, new: Tensor) -> None:
         np.copyto(x.data, new.data)
     joined = x._ctx is None and new._ctx is not None
     x._ctx, x._idx, x._requires_grad = new._ctx, new._idx, new._requires_grad
+    hooks_moved(x)
     if joined:
         views_join(x)
 
@@ -231,6 +237,7 @@ def _write_through_view(x, root, chain, build, args, kwargs, name) -> Tensor:
         _function.note_graph_write(t, values=False)
         got = _ops.AsStridedGather.apply(root.reshape(-1), positions(t.data, root.data), True)
         t._ctx, t._idx, t._requires_grad = got._ctx, got._idx, True
+        hooks_moved(t)
     return x
 
 

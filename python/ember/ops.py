@@ -21,7 +21,7 @@ import numpy as np
 from ember import _C, _complex, _lowp, _strides
 from ember.autograd import function as _function
 from ember.autograd import graph as _graph
-from ember.autograd.engine import dim_run, reduce_sum, unbroadcast
+from ember.autograd.engine import dim_run, hooks_moved, reduce_sum, unbroadcast
 from ember.autograd.function import Function, _state, named, note_graph_write
 from ember.tensor import Tensor, _default_dtype, _plain, get_default_dtype
 
@@ -4444,6 +4444,7 @@ def index_put_(x: Tensor, key, value) -> None:
     out = IndexPut.apply(base, value, key)
     joined = x._ctx is None
     x._ctx, x._idx, x._requires_grad = out._ctx, out._idx, True
+    hooks_moved(x)
     if joined:  # (x's views made outside the graph follow it in)
         _inplace.views_join(x)
 

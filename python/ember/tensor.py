@@ -411,7 +411,9 @@ class Tensor:
         ) or (
             ctx is not None
             and not ctx._not_view  # (x's own array written, or not a view: Function._not_view)
-            and any(p is not None and np.may_share_memory(p.data, self.data) for p in ctx.parents)
+            and any(
+                p is not None and _function.shares_memory(self.data, p.data) for p in ctx.parents
+            )
         ):
             raise RuntimeError(  # (torch's words)
                 "Can't detach views in-place. Use detach() instead. If you are using "
@@ -1886,9 +1888,7 @@ def _expanded_alias(a: np.ndarray):
     (stride-0) view of writeable memory (its stride-0 dims kept at size 1), else None."""
     if 0 not in a.strides or not a.size:
         return None
-    owner = a
-    while isinstance(owner.base, np.ndarray):
-        owner = owner.base
+    owner = _function.array_owner(a)  # (through as_strided's interface objects too)
     if not owner.flags.writeable or not (owner.flags.c_contiguous or owner.flags.f_contiguous):
         return None
     v = a[tuple(slice(0, 1) if s == 0 else slice(None) for s in a.strides)]

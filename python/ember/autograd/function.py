@@ -332,7 +332,7 @@ def _multi_mark(t):
         if mark is not None and mark[0] in _VIEW_WORDS:
             return mark
         parents = s._ctx.parents
-        s = next((p for p in parents if p is not None and np.may_share_memory(p.data, d)), None)
+        s = next((p for p in parents if p is not None and shares_memory(d, p.data)), None)
         if s is None:
             return None
     return None
@@ -733,6 +733,12 @@ _graph_moves = False  # whether note_graph_write ever ran (the engine's version_
 _tracking = False
 # id(owner array) -> [weakref to it, the last write's count, how many writes (its _version)]
 _written_owners: dict = {}
+
+
+def shares_memory(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether a may view b's memory: NumPy's test, and for an empty a (x[1:] of one row,
+    which NumPy says shares nothing) the same owner array (torch's x[1:] is still a view)."""
+    return np.may_share_memory(a, b) or (not a.size and array_owner(a) is array_owner(b))
 
 
 def array_owner(a):
@@ -1490,11 +1496,18 @@ def _user_apply(cls, *args, **kwargs):
                     parents[m] = old
                 note_graph_write(b)  # earlier nodes that saved b's old values refuse backward
                 b._ctx, b._idx, b._requires_grad = ctx, i, True
+                _engine_hooks_moved(b)
                 outs[i] = b
     ctx.parents = tuple(parents)
     ctx._epoch = _graph_writes
     ctx._not_view = True  # (its outputs are the dirty inputs themselves, not views of them)
     return tuple(outs) if isinstance(res, tuple) else outs[0]
+
+
+def _engine_hooks_moved(t) -> None:
+    from ember.autograd.engine import hooks_moved
+
+    hooks_moved(t)
 
 
 def _custom_views(ctx, outs) -> None:
