@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember import ops as _ops
 from ember import tensor as _tensor
 from ember.autograd import function as _function
+from ember.autograd.engine import hooks_moved, unbroadcast
 from ember.tensor import Tensor
 
 
@@ -56,10 +58,14 @@ def write(
     ``reads_output``: build's node saves only its output (relu_), so x's old values are not
     copied for it, and build may write its result straight into x's array."""
     kwargs = kwargs or {}
-    if x._requires_grad and x._ctx is None:
-        _function.refuse_no_grad_view_write(x)
-        raise _leaf_error(name)
-    root, chain = view_root(x)  # (first: a view of a leaf is refused as that, as torch's)
+    if x._ctx is None:
+        root = plain_root(x)
+        if x._requires_grad:
+            _function.refuse_no_grad_view_write(x)
+            raise _leaf_error(name)
+        chain = ()
+    else:
+        root, chain = view_root(x)  # (first: a view of a leaf is refused as that, as torch's)
     if not x.data.flags.writeable:
         x._writeable()
     if root is not None:
@@ -81,12 +87,15 @@ def write(
 
 def view(x: Tensor, build, args=(), name: str = "in-place view op", kwargs=None) -> Tensor:
     """x.t_(), x.unsqueeze_(0), ...: x becomes build(x) (a view of the same memory)."""
-    if x._requires_grad and x._ctx is None:
+    if x._ctx is None:
+        _function.refuse_view_write(x)
         _function.refuse_no_grad_view_write(x)
         raise _leaf_error(name)
+    view_root(x)  # (a multi-output view refuses, as torch's)
     new = build(Tensor._make(x.data, x._requires_grad, x._ctx, x._idx), *args, **(kwargs or {}))
     _function.note_graph_write(x, values=False)
     x.data, x._ctx, x._idx = new.data, new._ctx, new._idx
+    hooks_moved(x)
     return x
 
 
@@ -98,19 +107,37 @@ def _leaf_error(name: str) -> RuntimeError:
     )
 
 
+def plain_root(x: Tensor):
+    """x, outside the graph, is about to be written with a value that requires grad: the
+    tensor it views (made outside the graph, _view_of), which joins the graph as torch's base
+    does, or None. A view torch refuses to write so is refused (see refuse_view_write)."""
+    if getattr(x, "_chained_view", None) is not None:
+        _function.refuse_view_write(x)
+    root = getattr(x, "_view_of", None)
+    if root is None or x._requires_grad or root._requires_grad and root._ctx is None:
+        return None  # (x is refused as a leaf's view next)
+    return root
+
+
 def view_root(x: Tensor):
     """(the graph tensor whose memory x views, the views in between) or (None, ()): followed
-    back through the nodes whose input shares x's memory (getitem, view, chunk, ...)."""
-    from ember.ops import IndexPut
-
+    back through the nodes whose input shares x's memory (getitem, view, chunk, ...). A
+    multi-output view (split, unbind) on the way is refused, as torch refuses writes to it."""
     chain, t = [], x
-    while t._ctx is not None and not isinstance(t._ctx, IndexPut):  # (IndexPut: x's own array)
+    while t._ctx is not None and not t._ctx._not_view:  # (see Function._not_view)
         src = next(
-            (p for p in t._ctx.parents if p is not None and np.may_share_memory(p.data, x.data)),
+            (
+                p
+                for p in t._ctx.parents
+                if p is not None and _function.shares_memory(x.data, p.data)
+            ),
             None,
         )
         if src is None:
             break
+        mark = getattr(t, "_chained_view", None)
+        if mark is not None and mark[0] in _function._VIEW_WORDS:
+            _function.refuse_view_write(x, (mark,))
         chain.append(t)
         t = src
     if t is x:
@@ -164,21 +191,53 @@ def _noting_write(x: Tensor, old: np.ndarray | None) -> None:
 def _take(x: Tensor, new: Tensor) -> None:
     if new.data is not x.data:
         np.copyto(x.data, new.data)
+    joined = x._ctx is None and new._ctx is not None
     x._ctx, x._idx, x._requires_grad = new._ctx, new._idx, new._requires_grad
+    hooks_moved(x)
+    if joined:
+        views_join(x)
+
+
+def views_join(root: Tensor) -> None:
+    """root, a tensor outside the graph, just joined it through an in-place write of a graph
+    value: its views made outside the graph (_views) follow, as torch's regenerate their
+    grad_fn from their base. One made in grad mode becomes a gather from root (torch's
+    AsStridedBackward0); one made under no_grad / inference_mode, or by split / unbind,
+    requires grad and refuses to be used in the graph (torch's "modified inplace" error)."""
+    refs = getattr(root, "_views", None)
+    if not refs:
+        return
+    flat = None
+    for ref in refs:
+        v = ref()
+        if v is None or v._ctx is not None or v._requires_grad:
+            continue
+        v._requires_grad = True
+        mark = v._chained_view  # (set on every linked view)
+        if mark is not None:
+            mode = mark[0] if mark[0] in _function._MADE_IN else _function._MADE_IN[0]
+            v._no_grad_view = (mode, -1)  # (a version its memory never has: stale at once)
+            continue
+        if flat is None:
+            flat = root.reshape(-1)
+        got = _ops.AsStridedGather.apply(flat, positions(v.data, root.data), True)
+        v._ctx, v._idx = got._ctx, got._idx
 
 
 def _write_through_view(x, root, chain, build, args, kwargs, name) -> Tensor:
     flat = positions(x.data, root.data)
-    old = Tensor._make(root.data.copy(), True, root._ctx, root._idx)
+    # (a root outside the graph, a plain tensor, joins it: its old values are a constant)
+    old = Tensor._make(root.data.copy(), root._requires_grad, root._ctx, root._idx)
     old_x = old.reshape(-1)[flat]
     new = _fit(build(old_x, *_swap(args, x, old_x), **_swap(kwargs, x, old_x)), x, name)
     buf = old.reshape(-1).clone()
     buf[flat] = new
-    _commit(root, buf.reshape(root.shape), old.data)
+    _commit(root, _ops.CopySlices.apply(buf, root.shape), old.data)
     for t in (x, *chain):  # the views read the new values from root's array: regather them
         _function.note_graph_write(t, values=False)
-        got = root.reshape(-1)[positions(t.data, root.data)]
+        got = _ops.AsStridedGather.apply(root.reshape(-1), positions(t.data, root.data), True)
         t._ctx, t._idx, t._requires_grad = got._ctx, got._idx, True
+        hooks_moved(t)
     return x
 
 
@@ -261,12 +320,39 @@ _VIEWS = {"t_", "transpose_", "swapaxes_", "swapdims_", "squeeze_", "unsqueeze_"
 _READS_OUTPUT = {"relu_"}
 
 
-def _over(t, values):
-    """values (broadcast) in place of t's: t stays in the graph with a zero gradient, as torch
-    keeps a tensor it fills requiring grad."""
-    from ember import ops
+class Overwrite(_function.Function):
+    """values (broadcast) in place of t's (copy_, fill_, zero_, the random fills): t stays in
+    the graph with a zero gradient (a constant, as torch's zeros_like), values take the
+    gradient summed to their shape. Nothing is saved, as torch's CopyBackwards saves nothing
+    (no saved_tensors_hooks pack)."""
 
-    return ops.where(Tensor(np.ones(t.shape, bool)), values, t)
+    @staticmethod
+    def forward(ctx, t, values):
+        ctx.shapes = (t.shape, np.shape(values))
+        out = np.empty(t.shape, t.dtype)
+        out[...] = values
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        st, sv = ctx.shapes
+        nt, nv = ctx.needs_input_grad
+        return (np.zeros(st, g.dtype) if nt else None, unbroadcast(g, sv) if nv else None)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        from ember.autograd import graph
+
+        st, sv = ctx.shapes
+        nt, nv = ctx.needs_input_grad
+        zeros = graph.constant(np.zeros(st, g.dtype)) if nt else None
+        return zeros, (graph.sum_to(g, sv) if nv else None)
+
+
+def _over(t, values, name: str = "torch::autograd::CopyBackwards"):
+    """values (broadcast) in place of t's: t stays in the graph with a zero gradient, as torch
+    keeps a tensor it fills requiring grad; the node named as torch's (copy_'s by default)."""
+    return _function.named(Overwrite.apply(t, values), name)
 
 
 def _copy(t, src, non_blocking=False):
@@ -275,7 +361,9 @@ def _copy(t, src, non_blocking=False):
 
 
 def _fill(t, value):
-    return _copy(t, value if isinstance(value, Tensor) else np.asarray(value, t.dtype))
+    if isinstance(value, Tensor):
+        return _over(t, value.to(t.dtype), "FillBackward3")
+    return _over(t, Tensor(np.asarray(value, t.dtype)), "FillBackward2")
 
 
 def _fill_diagonal(t, fill_value, wrap=False):
@@ -378,5 +466,7 @@ def _noted(name, method):
 
 
 def _constant(method):
-    """A fill's values, computed on a detached copy (see _over)."""
-    return lambda t, *args, **kwargs: _over(t, method(t.detach().clone(), *args, **kwargs))
+    """A fill's values, computed on a detached copy (see _over); torch's node ZeroBackward0,
+    NormalBackward0, ..."""
+    name = "".join(p.capitalize() for p in method.__name__.split("_")) + "Backward0"
+    return lambda t, *args, **kwargs: _over(t, method(t.detach().clone(), *args, **kwargs), name)

@@ -112,6 +112,15 @@ def preserved(a: np.ndarray) -> tuple:
     return want
 
 
+def keep_size1(y: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """``y``, a C-order copy of the C-contiguous array ``a``, with a's strides on its size-1
+    dims too, as torch's preserve_format copy keeps them (NumPy's C flag passes over those
+    dims: a (3, 1) tensor's t() has strides (1, 1) where a fresh (1, 3) has (3, 1))."""
+    if 1 in a.shape and y.strides != a.strides and y.size:
+        return np.ndarray(a.shape, a.dtype, y, 0, a.strides)
+    return y
+
+
 def _channels_last(a: np.ndarray) -> bool:
     return a.ndim in (4, 5) and np.moveaxis(a, 1, -1).flags.c_contiguous
 

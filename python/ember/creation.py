@@ -65,7 +65,11 @@ def _takes_device(fn):
             if not like or type(src) is not Tensor:
                 return out
             d = src.data  # (a fresh array under 4-d: C-contiguous, see ops._laid; cheapest first)
-            if (d.base is None and d.ndim < 4) or d.flags.c_contiguous:
+            if d.base is None and d.ndim < 4:
+                return out
+            if d.flags.c_contiguous:  # (a view's size-1 dims may have other strides: kept)
+                if d.base is not None and out.data.shape == d.shape:
+                    out.data = _strides.keep_size1(out.data, d)
                 return out
             fmt = _layout.preserve_format
         return _laid_out(out, fmt, src)
@@ -604,7 +608,7 @@ def empty_like(*args, **kwargs) -> Tensor:  # noqa: F811  (a fast front for empt
     # a C-contiguous float Tensor alone: its shape and dtype, no layout to preserve (~1 us of 1.7)
     if not kwargs and len(args) == 1 and type(args[0]) is Tensor and not _device._CONTEXT:
         d = args[0].data
-        if (d.dtype is _F32 or d.dtype is _F64) and d.flags.c_contiguous:
+        if (d.dtype is _F32 or d.dtype is _F64) and d.flags.c_contiguous and d.base is None:
             return _plain(np.empty(d.shape, d.dtype))
     return _empty_like(*args, **kwargs)
 

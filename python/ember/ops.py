@@ -21,8 +21,8 @@ import numpy as np
 from ember import _C, _complex, _lowp, _strides
 from ember.autograd import function as _function
 from ember.autograd import graph as _graph
-from ember.autograd.engine import dim_run, reduce_sum, unbroadcast
-from ember.autograd.function import Function, _state, note_graph_write
+from ember.autograd.engine import dim_run, hooks_moved, reduce_sum, unbroadcast
+from ember.autograd.function import Function, _state, named, note_graph_write
 from ember.tensor import Tensor, _default_dtype, _plain, get_default_dtype
 
 
@@ -260,6 +260,17 @@ def _laid(y, arrays):
         if type(a) is np.ndarray and a.base is not None and not a.flags.c_contiguous:
             return _strides.as_torch(y, arrays) if type(y) is np.ndarray else y
     return y
+
+
+def _permuted(a: np.ndarray) -> bool:
+    """Whether a's strides grow somewhere along its dims (x.t(), x.permute(...)): only then
+    can torch's elementwise result differ from C order (a row slice, x[:, :k] or a chunk,
+    gives C order there too), so only then is _laid worth its price."""
+    st = a.strides
+    for k in range(len(st) - 1):
+        if st[k] < st[k + 1]:
+            return True
+    return False
 
 
 _PLAIN_OPERANDS = frozenset((float, int, np.ndarray))  # (bool, complex: the node's path)
@@ -1627,7 +1638,8 @@ def positive(input) -> Tensor:  # noqa: A002
 
 def rsub(input, other, *, alpha=1) -> Tensor:  # noqa: A002
     """other - alpha * input."""
-    return sub(other, input, alpha=alpha)
+    kind = "RsubBackward0" if isinstance(other, Tensor) else "RsubBackward1"
+    return named(sub(other, input, alpha=alpha), kind)
 
 
 def float_power(input, exponent) -> Tensor:  # noqa: A002
@@ -2252,6 +2264,7 @@ class MatMul(Function):
         # into w after y = w @ x (x needing no gradient) leaves y's backward valid
         na, nb = ctx.needs_input_grad
         ctx.save_for_backward(a if nb else _stand_in(a), b if na else _stand_in(b))
+        ctx.dims = (a.ndim, b.ndim)  # (torch's node name: dot, mv, mm)
         if nb and b.ndim == 2 and b.strides[0] < b.strides[1]:  # (x @ w.t(): see backward)
             ctx.b_cols = True
         if not is_float:  # integer matmul: exact in NumPy, no BLAS involved (complex too)
@@ -2915,8 +2928,10 @@ def cast(x, dtype) -> Tensor:
 def _clone_array(x: np.ndarray) -> np.ndarray:
     """x's copy laid out as torch's clone (preserve_format): x's own strides when x is dense,
     else dense in x's dim order (_strides.preserved); C order for a C-contiguous x."""
-    if type(x) is not np.ndarray or x.base is None or x.flags.c_contiguous:  # (see _laid)
+    if type(x) is not np.ndarray or x.base is None:  # (see _laid)
         return _copy(x)
+    if x.flags.c_contiguous:
+        return _strides.keep_size1(_copy(x), x)
     out = _strides.empty(x.shape, _strides.preserved(x), x.dtype)
     np.copyto(out, x)
     return out
@@ -3161,16 +3176,21 @@ def sum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A
             if lowp:
                 return Tensor._make(SumLowp.forward(None, x.data, axes, keepdim), False, None, 0)
             return Tensor._make(_c_result(_reduce_sum(x.data, axes, keepdim)), False, None, 0)
-        return (SumLowp if lowp else Sum).apply(x, axes, keepdim)
+        out = (SumLowp if lowp else Sum).apply(x, axes, keepdim)
+        if dim is not None and out._ctx is not None:  # (torch's sum(dim) node; named's body)
+            out._ctx._named = "SumBackward1"
+        return out
     x = _as_dtype(x, dtype)
     axes = _axes(dim, x.ndim, "sum")
     if x.data.dtype.char in "eE":  # float16 / bfloat16: summed in float32, as torch's
         if _outside_graph(x):
             return Tensor._make(SumLowp.forward(None, x.data, axes, keepdim), False, None, 0)
-        return SumLowp.apply(x, axes, keepdim)
+        out = SumLowp.apply(x, axes, keepdim)
+        return out if dim is None else named(out, "SumBackward1")
     if x.data.dtype == np.bool_:
         x = x.long()
-    return _int_total(Sum.apply(x, axes, keepdim), dtype)
+    out = Sum.apply(x, axes, keepdim)
+    return _int_total(out if dim is None else named(out, "SumBackward1"), dtype)
 
 
 class Mean(Function):
@@ -3216,11 +3236,15 @@ def mean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         if _outside_graph(x) and a.size:  # divided as Mean.forward divides
             y = _c_result(_reduce_sum(a, axes, keepdim))
             return Tensor._make(y / a.dtype.type(a.size // builtins.max(y.size, 1)), False, None, 0)
-        return Mean.apply(x, axes, keepdim)
+        out = Mean.apply(x, axes, keepdim)
+        if dim is not None and out._ctx is not None:  # (torch's mean(dim) node; named's body)
+            out._ctx._named = "MeanBackward1"
+        return out
     x = _as_dtype(x, dtype)
     if x.data.dtype.kind not in "fc" and x.data.dtype != _lowp.bfloat16:
         raise TypeError(f"mean: input dtype should be floating point, got {x.dtype}")
-    return Mean.apply(x, _axes(dim, x.ndim, "mean"), keepdim)
+    out = Mean.apply(x, _axes(dim, x.ndim, "mean"), keepdim)
+    return out if dim is None else named(out, "MeanBackward1")
 
 
 class Var(Function):
@@ -3308,6 +3332,9 @@ class ReduceExtreme(Function):
     def forward(ctx, x, use_max, value=None):
         y = value if value is not None else np.max(x) if use_max else np.min(x)
         ctx.save_for_backward(x, y)
+        ctx.kind = (
+            "MedianBackward0" if value is not None else ("MinBackward1", "MaxBackward1")[use_max]
+        )
         return np.asarray(y)
 
     @staticmethod
@@ -3344,6 +3371,7 @@ class ExtremeDim(Function):
         vals, idx = _extreme_along(x, dim, use_max, True)
         ctx.save_for_backward(idx)
         ctx.meta = (x.shape, dim, keepdim)
+        ctx.use_max = use_max  # (torch's node name)
         ctx.mark_non_differentiable(1)
         if not keepdim:
             vals, idx = vals.squeeze(dim), idx.squeeze(dim)
@@ -3539,13 +3567,42 @@ class Reshape(Function):
         return g.reshape(ctx.shape), None
 
 
+class Unsqueeze(Reshape):
+    """unsqueeze: a Reshape that torch names UnsqueezeBackward0."""
+
+
+class Squeeze(Reshape):
+    """squeeze(): SqueezeBackward0 in torch; squeeze(dim) is SqueezeDim, squeeze(dims)
+    SqueezeDims (SqueezeBackward1 and 2)."""
+
+
+class SqueezeDim(Squeeze):
+    pass
+
+
+class SqueezeDims(Squeeze):
+    pass
+
+
+class Repeat(Reshape):
+    """repeat's last step, the expanded tensor reshaped: torch's RepeatBackward0."""
+
+
+class CopySlices(Reshape):
+    """The node a tensor takes when written in place through one of its views (its new values
+    at last reshaped to its shape, ember/_inplace.py): torch's CopySlices."""
+
+
 def _view(fn, x, arg) -> Tensor:
-    """fn.apply(x, arg) for the view Functions (Reshape, Permute): a tensor outside the graph
-    skips the generic apply's argument scan and node (~1 us of a ~2 us view)."""
+    """fn.apply(x, arg) for the view Functions (Reshape, Permute and their subclasses, which
+    differ only in torch's node names): a tensor outside the graph skips the generic apply's
+    argument scan and node (~1 us of a ~2 us view)."""
     if (x._requires_grad and _state.enabled) or _function._fw_level is not None:
         return fn.apply(x, arg)  # (forward-mode AD: apply carries or refuses the tangent)
     d = x.data
-    return _outside_view(d.reshape(arg) if fn is Reshape else d.transpose(arg), x)
+    if fn is Reshape or not (fn is Permute or issubclass(fn, Permute)):
+        return _outside_view(d.reshape(arg), x)
+    return _outside_view(d.transpose(arg), x)
 
 
 def _outside_view(a: np.ndarray, x) -> Tensor:
@@ -3611,6 +3668,14 @@ class Permute(Function):
         return permute(g, [int(d) for d in np.argsort(ctx.dims)]), None
 
 
+class Transpose(Permute):
+    """transpose / swapaxes / mT: a Permute that torch names TransposeBackward0."""
+
+
+class _T(Permute):
+    """Tensor.t(): TBackward0 in torch."""
+
+
 def permute(x, dims) -> Tensor:
     x = _tensor_operand(x)
     n = builtins.max(x.ndim, 1)
@@ -3631,11 +3696,11 @@ def transpose(x, dim0: int, dim1: int) -> Tensor:
     x = _tensor_operand(x)
     if x.ndim == 0:
         _axes(dim0, 0, "transpose"), _axes(dim1, 0, "transpose")
-        return Permute.apply(x, ())
+        return Transpose.apply(x, ())
     d0, d1 = _axes(dim0, x.ndim, "transpose")[0], _axes(dim1, x.ndim, "transpose")[0]
     dims = list(range(x.ndim))
     dims[d0], dims[d1] = dims[d1], dims[d0]
-    return _view(Permute, x, tuple(dims))
+    return _view(Transpose, x, tuple(dims))
 
 
 def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -3659,14 +3724,16 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 def squeeze(x, dim=None) -> Tensor:
     x = _tensor_operand(x)
+    node = Squeeze
     if dim is None:
         shape = tuple(s for s in x.shape if s != 1)
     elif isinstance(dim, tuple | list) and not dim:  # no dims named: none squeezed (torch)
-        shape = x.shape
+        shape, node = x.shape, SqueezeDims
     else:
         axes = _axes(dim, x.ndim, "squeeze")
         shape = tuple(s for i, s in enumerate(x.shape) if not (i in axes and s == 1))
-    return Reshape.apply(x, shape)
+        node = SqueezeDims if isinstance(dim, tuple | list) else SqueezeDim
+    return node.apply(x, shape)
 
 
 def unsqueeze(x, dim: int) -> Tensor:
@@ -3677,7 +3744,7 @@ def unsqueeze(x, dim: int) -> Tensor:
     if not -n <= dim < n:
         raise IndexError(f"unsqueeze: dim {dim} is out of range for {x.ndim} dims")
     dim %= n
-    out = _view(Reshape, x, x.shape[:dim] + (1,) + x.shape[dim:])
+    out = _view(Unsqueeze, x, x.shape[:dim] + (1,) + x.shape[dim:])
     d, st = out.data, x.data.strides
     if dim == n - 1 or 1 in x.shape or 0 in st:
         # torch's strides: the new dim's is size * stride of the dim it stands before (1 at the
@@ -3910,6 +3977,11 @@ class GetItem(Function):
     def backward_graph(ctx, g):
         index = ctx.meta[2]
         return _graph.linear(ctx, g, lambda v: np.asarray(v[index])), None, None
+
+
+class AsStridedGather(GetItem):
+    """A view regathered from its base after an in-place write through it (ember/_inplace.py):
+    torch's AsStridedBackward0."""
 
 
 # np.take and np.compress cost ~1.5 us more a call than x[index]: they pay from these sizes on
@@ -4150,7 +4222,46 @@ class Split(Function):
         return cat(list(grads), ctx.meta[1]), None, None
 
 
-def split(x, split_size_or_sections, dim: int = 0) -> tuple:
+class SplitWithSizes(Split):
+    """split with a list of sizes: torch's SplitWithSizesBackward0."""
+
+
+class UnsafeSplit(Split):
+    """unsafe_split / unsafe_chunk: as torch's, pieces that autograd does not treat as views
+    (an in-place write into one is allowed and does not reach the base's graph)."""
+
+    _not_view = True
+
+
+class UnsafeSplitWithSizes(UnsafeSplit):
+    pass
+
+
+class Unbind(Function):
+    """unbind: the slices along axis, that axis removed, views from one node (torch's
+    UnbindBackward0: one multi-output view node, whose outputs refuse in-place writes)."""
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        ctx.meta = (x.shape, axis)
+        return tuple(_slices(x, axis))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return np.stack(grads, ctx.meta[1]), None
+
+    @staticmethod
+    def backward_graph(ctx, *grads):
+        return stack(list(grads), ctx.meta[1]), None
+
+
+def _slices(a: np.ndarray, axis: int) -> list:
+    """The views a[..., i, ...] along axis (the Ellipsis: a 0-d view, not NumPy's scalar)."""
+    pre = (slice(None),) * axis
+    return [a[(*pre, i, Ellipsis)] for i in range(a.shape[axis])]
+
+
+def split(x, split_size_or_sections, dim: int = 0, _unsafe: bool = False) -> tuple:
     """Pieces of ``split_size`` along dim (the last may be smaller), or of the given sizes."""
     x = _tensor_operand(x)
     axis = _axis(dim, x.ndim, "split")
@@ -4164,7 +4275,8 @@ def split(x, split_size_or_sections, dim: int = 0) -> tuple:
         sizes = [int(s) for s in split_size_or_sections]
         if builtins.sum(sizes) != n or builtins.min(sizes, default=0) < 0:
             raise ValueError(f"split: sizes {sizes} do not add up to dim {dim} of {x.shape}")
-    return _split(x, axis, sizes)
+        return _split(x, axis, sizes, UnsafeSplitWithSizes if _unsafe else SplitWithSizes)
+    return _split(x, axis, sizes, UnsafeSplit if _unsafe else Split)
 
 
 def _even_sizes(n: int, size: int) -> list:
@@ -4172,21 +4284,35 @@ def _even_sizes(n: int, size: int) -> list:
     return [size] * (n // size) + ([n % size] if n % size else [])
 
 
-def _split(x: Tensor, axis: int, sizes) -> tuple:
-    """Split.apply(x, axis, sizes); a tensor outside the graph skips the generic apply (as
-    _view): its pieces are plain views."""
+def _split(x: Tensor, axis: int, sizes, node=Split) -> tuple:
+    """node.apply(x, axis, sizes) (Split and its kinds); a tensor outside the graph skips
+    the generic apply (as _view): its pieces are plain views."""
+    unsafe = node is UnsafeSplit or node is UnsafeSplitWithSizes
     if x._requires_grad and (_state.enabled or _function._fw_level is not None):
-        return Split.apply(x, axis, tuple(sizes))  # (forward-mode AD: apply carries tangents)
-    out = tuple(Tensor._make(p, False, None, 0) for p in _pieces(x.data, axis, sizes))
-    for t in out:
-        if x._requires_grad:  # (grad mode off: the pieces still require grad, as torch's)
+        out = node.apply(x, axis, tuple(sizes))  # (forward-mode AD: apply carries tangents)
+        return out if unsafe else _function.multi_view(out)
+    if unsafe:  # (not views for autograd: under no_grad, pieces that need no gradient)
+        return tuple(Tensor._make(p, False, None, 0) for p in _pieces(x.data, axis, sizes))
+    return _outside_views(_pieces(x.data, axis, sizes), x)
+
+
+def _outside_views(pieces, x: Tensor) -> tuple:
+    """The Tensors of a multi-output view op's (split, unbind) ``pieces`` of x's array, made
+    outside the graph: plain views, or views that still require grad (grad mode off)."""
+    out = tuple(Tensor._make(p, False, None, 0) for p in pieces)
+    if x._requires_grad:  # (grad mode off: the pieces still require grad, as torch's)
+        for t in out:
             _function.no_grad_view(t, (x,))
-        else:
+    else:
+        for t in out:
             _function.mark_view(t, x)
+        if _state.enabled:  # (torch's in grad mode: a write with a graph value is refused)
+            for t in out:
+                t._chained_view = _function.MULTI_VIEW
     return out
 
 
-def chunk(x, chunks: int, dim: int = 0) -> tuple:
+def chunk(x, chunks: int, dim: int = 0, _node=Split) -> tuple:
     """``chunks`` pieces of (nearly) equal size along dim, as torch.chunk."""
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
@@ -4194,8 +4320,8 @@ def chunk(x, chunks: int, dim: int = 0) -> tuple:
     axis = _axis(dim, x.data.ndim, "chunk")
     n = x.data.shape[axis]
     if n == 0:  # PyTorch: ``chunks`` empty pieces
-        return _split(x, axis, [0] * chunks)
-    return _split(x, axis, _even_sizes(n, -(-n // chunks)))
+        return _split(x, axis, [0] * chunks, _node)
+    return _split(x, axis, _even_sizes(n, -(-n // chunks)), _node)
 
 
 def masked_fill(x, mask, value) -> Tensor:
@@ -4225,8 +4351,9 @@ def masked_fill(x, mask, value) -> Tensor:
         if value.ndim:
             raise ValueError(f"masked_fill: value must be a 0-d tensor, got shape {value.shape}")
         if value.requires_grad:  # it gets the filled entries' gradient summed, as in torch
-            return _c_order(where(mask, cast(value, x.dtype), x))
-    return _c_order(where(mask, _fill_value(_data(value), x.dtype), x))
+            return named(_c_order(where(mask, cast(value, x.dtype), x)), "MaskedFillBackward1")
+    kind = "MaskedFillBackward1" if isinstance(value, Tensor) else "MaskedFillBackward0"
+    return named(_c_order(where(mask, _fill_value(_data(value), x.dtype), x)), kind)
 
 
 def _c_order(t: Tensor) -> Tensor:
@@ -4352,6 +4479,8 @@ def gather(x, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
 class IndexPut(Function):
     """base[key] = value, written into base's own array; the gradient of value is g[key]."""
 
+    _not_view = True  # (its output is base's own array: see Function._not_view)
+
     @staticmethod
     def forward(ctx, base, value, key):
         base[key] = value
@@ -4399,7 +4528,11 @@ def index_put_(x: Tensor, key, value) -> None:
         _inplace.preserve_saved(x._ctx, x.data)
     note_graph_write(x)  # nodes that used x before keep its old place in the graph
     out = IndexPut.apply(base, value, key)
+    joined = x._ctx is None
     x._ctx, x._idx, x._requires_grad = out._ctx, out._idx, True
+    hooks_moved(x)
+    if joined:  # (x's views made outside the graph follow it in)
+        _inplace.views_join(x)
 
 
 def repeat(x, *sizes) -> Tensor:
@@ -4422,7 +4555,7 @@ def repeat(x, *sizes) -> Tensor:
     lead = len(sizes) - x.ndim
     base = reshape(x, (1,) * lead + x.shape)
     expanded = expand(_unsqueeze_all(base), _interleave(sizes, base.shape))
-    out = reshape(expanded, tuple(s * d for s, d in zip(sizes, base.shape)))
+    out = _view(Repeat, expanded, tuple(s * d for s, d in zip(sizes, base.shape)))
     if out.data.flags.c_contiguous and not builtins.all(s == 1 for s in sizes):
         return out  # (reshape's copy)
     # always a new C-contiguous tensor, as torch (reshape of an expanded x can be a view)
@@ -5061,7 +5194,9 @@ def _triangle(name: str, lower: bool):
         # a float zero as a Python number: _C.where's branch-free kernel takes it (a 0-d
         # array sent float32 rows through np.where, ~4x slower); other dtypes keep theirs
         zero = 0.0 if x.dtype.kind == "f" else np.zeros((), dtype=x.dtype)
-        return where(keep, x, zero)
+        return named(where(keep, x, zero), node_name)
+
+    node_name = name.capitalize() + "Backward0"  # (torch's TrilBackward0, TriuBackward0)
 
     op.__name__ = name
     op.__doc__ = f"The {name[-1]} triangle of the last two dims, from diagonal on (torch.{name})."
@@ -5181,7 +5316,9 @@ def unbind(x, dim: int = 0) -> tuple:
     """The slices along dim, that dim removed (torch.unbind)."""
     x = _tensor_operand(x)
     axis = _axis(dim, x.ndim, "unbind")
-    return tuple(getitem(x, (slice(None),) * axis + (i,)) for i in range(x.shape[axis]))
+    if x._requires_grad and (_state.enabled or _function._fw_level is not None):
+        return _function.multi_view(Unbind.apply(x, axis))
+    return _outside_views(_slices(x.data, axis), x)
 
 
 SortResult = namedtuple("SortResult", ["values", "indices"])
@@ -5544,9 +5681,13 @@ def broadcast_tensors(*tensors) -> tuple:
 def movedim(x, source, destination) -> Tensor:
     """Move the dims ``source`` to the positions ``destination``; the others keep their order."""
     x = _tensor_operand(x)
-    single = isinstance(source, int | np.integer)
-    src = _axes(source, x.ndim, "movedim") if not single or x.ndim else ()
-    dst = _axes(destination, x.ndim, "movedim") if not single or x.ndim else ()
+    if isinstance(source, int | np.integer) != isinstance(destination, int | np.integer):
+        raise TypeError(
+            "movedim(): source and destination must both be ints or both sequences of ints, "
+            f"got {type(source).__name__} and {type(destination).__name__}"
+        )
+    src = _axes(source, x.ndim, "movedim")  # (a 0-d tensor takes dim 0 or -1, as torch's)
+    dst = _axes(destination, x.ndim, "movedim")
     if len(src) != len(dst):
         raise ValueError(f"movedim: source {source} and destination {destination} differ in length")
     order = [d for d in range(x.ndim) if d not in src]
@@ -5578,7 +5719,8 @@ def narrow(x, dim: int, start, length: int) -> Tensor:
         raise ValueError(
             f"narrow: start ({start}) + length ({length}) exceeds dim {dim} of size {n}"
         )
-    return getitem(x, (slice(None),) * axis + (slice(start, start + length),))
+    out = getitem(x, (slice(None),) * axis + (slice(start, start + length),))
+    return out if out._ctx is None else named(out, "SliceBackward0")  # (a whole slice too)
 
 
 def select(x, dim: int, index: int) -> Tensor:
@@ -6138,7 +6280,7 @@ def scatter(x, dim: int, index, src=None, *, value=None, reduce=None) -> Tensor:
     key, shape = _scatter_key("scatter", x, dim, index, src)
     v = _scatter_src(src, shape) if src is not None else _fill_value(_data(value), x.dtype)
     if reduce is None:
-        return Put.apply(x, v, key)
+        return named(Put.apply(x, v, key), "ScatterBackward1")
     if reduce == "add":
         return AddAt.apply(x, v, key, 1)
     if reduce != "multiply":
@@ -6203,7 +6345,9 @@ def _kernel_scatter(x, dim, index, src):
     key, shape = _scatter_key("scatter", x, dim, i, src, check_range=False)
     idx = np.ascontiguousarray(key[axis], np.int64)
     try:
-        return _ScatterPut.apply(x, _scatter_src(src, shape), key, idx, axis)
+        return named(
+            _ScatterPut.apply(x, _scatter_src(src, shape), key, idx, axis), "ScatterBackward0"
+        )
     except IndexError:  # (the general path's words)
         n = a.shape[axis]
         raise IndexError(
@@ -6309,8 +6453,8 @@ def scatter_add(x, dim: int, index, src) -> Tensor:
     key, shape = _scatter_key("scatter_add", x, dim, index, src, check_range=not fused)
     src = _scatter_src(src, shape)
     if fused:
-        return AddAt.apply(x, src, key, 1, kernel=("scatter", axis))
-    return AddAt.apply(x, src, key, 1)
+        return named(AddAt.apply(x, src, key, 1, kernel=("scatter", axis)), "ScatterAddBackward0")
+    return named(AddAt.apply(x, src, key, 1), "ScatterAddBackward0")
 
 
 _REDUCE_UFUNC = {
@@ -6512,13 +6656,15 @@ def index_add(x, dim: int, index, source, *, alpha=1) -> Tensor:
     rows = ("rows", len(key) - 1) if fused else None
     if rows and not key[-1].size:  # no indices: nothing for the row kernel to add
         rows = None
-    return AddAt.apply(x, source, key, alpha, kernel=rows)
+    return named(AddAt.apply(x, source, key, alpha, kernel=rows), "IndexAddBackward0")
 
 
 def index_copy(x, dim: int, index, source) -> Tensor:
     x = _tensor_operand(x)
     source = _same_dtype("index_copy", x, _tensor_operand(source))
-    return Put.apply(x, source, _along("index_copy", x, dim, index, source))
+    return named(
+        Put.apply(x, source, _along("index_copy", x, dim, index, source)), "IndexCopyBackward0"
+    )
 
 
 def index_fill(x, dim: int, index, value) -> Tensor:
@@ -6533,7 +6679,7 @@ def index_fill(x, dim: int, index, value) -> Tensor:
     key = _along("index_fill", x, dim, index)
     if key and key[-1].size > 1:  # each entry once: value's gradient counts it once, as torch's
         key = key[:-1] + (np.unique(key[-1] % x.shape[len(key) - 1]),)
-    return Put.apply(x, value, key)
+    return named(Put.apply(x, value, key), "IndexFillBackward0")
 
 
 def index_put(x, indices, values, accumulate: bool = False) -> Tensor:
@@ -6580,7 +6726,7 @@ def _index_put(x, indices, values, accumulate: bool) -> Tensor:
                 i = np.where(i < 0, i + n, i)
             if _outside_graph(x) and _outside_graph(values):
                 return Tensor._make(_index_add_kernel(x.data, 0, i, values.data), False, None, 0)
-            return AddAt.apply(x, values, (i,), 1, kernel=("rows", 0))
+            return named(AddAt.apply(x, values, (i,), 1, kernel=("rows", 0)), "IndexPutBackward0")
     fit = f"index_put: values {values.shape} do not fit the indexed shape"
     try:
         k = key[0] if len(key) == 1 else None
@@ -6594,7 +6740,8 @@ def _index_put(x, indices, values, accumulate: bool) -> Tensor:
     except (IndexError, ValueError) as e:
         raise type(e)(f"{fit}: {e}") from None
     try:
-        return AddAt.apply(x, values, key, 1) if accumulate else Put.apply(x, values, key)
+        out = AddAt.apply(x, values, key, 1) if accumulate else Put.apply(x, values, key)
+        return named(out, "IndexPutBackward0")
     except IndexError as e:  # an index out of bounds (found by the write itself)
         raise IndexError(f"{fit}: {e}") from None
 
@@ -6688,7 +6835,10 @@ def masked_scatter(x, mask, source) -> Tensor:
         raise ValueError(
             f"masked_scatter: source has {source.numel()} elements, mask selects {count}"
         )
-    return Put.apply(x, getitem(reshape(source, (-1,)), slice(0, count)), mask)
+    return named(
+        Put.apply(x, getitem(reshape(source, (-1,)), slice(0, count)), mask),
+        "MaskedScatterBackward0",
+    )
 
 
 def nonzero(x, *, as_tuple: bool = False):
@@ -7159,6 +7309,7 @@ class AMax(Function):
             y = (np.max if use_max else np.min)(x, axis=axes, keepdims=True)
         ctx.save_for_backward(x, y)
         ctx.meta = (axes, keepdim)
+        ctx.use_max = use_max  # (torch's node name)
         return y if keepdim else np.squeeze(y, axes)
 
     @staticmethod
@@ -8944,16 +9095,16 @@ def _varargs_dims(fn):
 
 
 def unsafe_chunk(x, chunks: int, dim: int = 0) -> tuple:
-    """chunk (torch's unsafe_ variants differ only in skipping a view check)."""
-    return chunk(x, chunks, dim)
+    """chunk whose pieces autograd does not treat as views (see UnsafeSplit)."""
+    return chunk(x, chunks, dim, UnsafeSplit)
 
 
 def unsafe_split(x, split_size, dim: int = 0) -> tuple:
-    return split(x, split_size, dim)
+    return split(x, split_size, dim, _unsafe=True)
 
 
 def unsafe_split_with_sizes(x, split_sizes, dim: int = 0) -> tuple:
-    return split(x, list(split_sizes), dim)
+    return split(x, list(split_sizes), dim, _unsafe=True)
 
 
 _TriangularSolve = namedtuple("triangular_solve", ["solution", "cloned_coefficient"])
@@ -8983,6 +9134,6 @@ Tensor.tile = _varargs_dims(tile)
 # index_put_ (module level) is __setitem__'s graph helper; the method is PyTorch's
 Tensor.index_put_ = _in_place("index_put_", index_put, no_overlap=True)
 Tensor.mH = property(adjoint)  # real tensors: the conjugate transpose is the transpose
-Tensor.H = property(lambda x: conj(t(x)))
+Tensor.H = property(lambda x: conj(transpose(x, 0, 1) if x.ndim == 2 else t(x)))
 
 from ember import linalg as _linalg  # noqa: E402  (linalg builds on these ops)

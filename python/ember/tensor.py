@@ -186,6 +186,19 @@ def _is_dtype(a) -> bool:
 _FLOAT_OF_GRAD_WARNED = [False]  # float() of a tensor requiring grad warned once (as torch)
 
 
+def _setitem_name(index, advanced: bool, value) -> str:
+    """torch's node for x[index] = value in the graph: an advanced index's IndexPutBackward0;
+    a whole-tensor key's fill_ (a number) or copy_ (a Tensor); else the view's CopySlices."""
+    if advanced:
+        return "IndexPutBackward0"
+    parts = index if type(index) is tuple else (index,)
+    if all(p is Ellipsis or p == slice(None) for p in parts):
+        return (
+            "FillBackward3" if not isinstance(value, Tensor) else "torch::autograd::CopyBackwards"
+        )
+    return "torch::autograd::CopySlices"
+
+
 class Tensor:
     """An n-dimensional array with automatic differentiation.
 
@@ -381,7 +394,10 @@ class Tensor:
         """The same data (no copy), cut from the graph. As torch's: a normal tensor's stays
         normal (made in inference_mode too), an inference tensor's stays one, which outside the
         mode may yet be written in place (its views may not): ``_inference`` "detached"."""
-        t = Tensor._make(self.data, False, None, 0)
+        # (Tensor._make's body: its marking version, while an inference_mode block is open,
+        # would take self's memory for inference memory, as if t owned it)
+        t = object.__new__(Tensor)
+        t.data, t._grad, t._requires_grad, t._ctx, t._idx = self.data, None, False, None, 0
         if _function._inference_made:
             inference = getattr(self, "_inference", False)
             if inference and not _autograd_state().inference:
@@ -402,7 +418,10 @@ class Tensor:
             or getattr(self, "_view_of", None) is not None
         ) or (
             ctx is not None
-            and any(p is not None and np.may_share_memory(p.data, self.data) for p in ctx.parents)
+            and not ctx._not_view  # (x's own array written, or not a view: Function._not_view)
+            and any(
+                p is not None and _function.shares_memory(self.data, p.data) for p in ctx.parents
+            )
         ):
             raise RuntimeError(  # (torch's words)
                 "Can't detach views in-place. Use detach() instead. If you are using "
@@ -843,8 +862,9 @@ class Tensor:
     def __radd__(self, other):
         return _ops.add(other, self)
 
-    def __rsub__(self, other):
-        return _ops.sub(other, self)
+    def __rsub__(self, other):  # (a number minus a tensor: torch's RsubBackward1)
+        out = _ops.sub(other, self)
+        return out if out._ctx is None else _function.named(out, "RsubBackward1")
 
     def __rmul__(self, other):
         return _ops.mul(other, self)
@@ -1548,8 +1568,8 @@ class Tensor:
         if self.data.ndim > 2:
             raise ValueError(f"t() expects a tensor with <= 2 dims, got shape {self.shape}")
         if self.data.ndim == 2:  # the common case, without permute's checks
-            return _ops._view(_ops.Permute, self, (1, 0))
-        return self.T
+            return _ops._view(_ops._T, self, (1, 0))
+        return _ops._view(_ops._T, self, tuple(range(self.data.ndim - 1, -1, -1)))
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1):
         return _ops.flatten(self, start_dim, end_dim)
@@ -1620,6 +1640,7 @@ class Tensor:
         if _function._inference_made:  # (an inference tensor outside the mode: refused)
             _function.refuse_inference_write(self)
         if is_grad_enabled() and self._requires_grad and self._ctx is None:
+            _function.refuse_view_write(self)
             _function.refuse_no_grad_view_write(self, chained=True)  # (torch: x[i] is a view)
             raise RuntimeError(
                 "index assignment into a leaf tensor that requires grad is not differentiable; "
@@ -1649,11 +1670,17 @@ class Tensor:
                 src = value if isinstance(value, Tensor) else Tensor(np.asarray(value, self.dtype))
                 self[index].copy_(src)
                 return
-            if self._ctx is not None and _inplace.view_root(self)[0] is not None:
-                # a view of another graph tensor (h[:, 0][1] = v): that tensor changes too
+            if (
+                _inplace.view_root(self)[0] is not None
+                if self._ctx is not None
+                else getattr(self, "_view_of", None) is not None
+                or getattr(self, "_chained_view", None) is not None
+            ):
+                # a view of another tensor (h[:, 0][1] = v): that tensor changes too
                 _inplace.write(self, _inplace.put, (index, value), name="index assignment")
                 return
             _ops.index_put_(self, index, value)
+            _function.named(self, _setitem_name(index, advanced, value))
             return
         d = self.data
         if not d.flags.writeable:
@@ -1748,7 +1775,12 @@ def _unary_method(name: str, general, node, *args):
                 if d.flags.c_contiguous:
                     return _plain(_C.activation(d, act, 0.0, 1.0, None))
             elif _function._state.enabled:
-                return apply(self, *args)
+                out = apply(self, *args)
+                if d.base is not None:  # (x.t(): torch keeps its order; see ops._permuted)
+                    st = d.strides
+                    if st[0] < st[1] if len(st) == 2 else _ops._permuted(d):
+                        out.data = _ops._laid(out.data, (d,))
+                return out
         return general(self)
 
     method.__name__ = name
@@ -1864,9 +1896,7 @@ def _expanded_alias(a: np.ndarray):
     (stride-0) view of writeable memory (its stride-0 dims kept at size 1), else None."""
     if 0 not in a.strides or not a.size:
         return None
-    owner = a
-    while isinstance(owner.base, np.ndarray):
-        owner = owner.base
+    owner = _function.array_owner(a)  # (through as_strided's interface objects too)
     if not owner.flags.writeable or not (owner.flags.c_contiguous or owner.flags.f_contiguous):
         return None
     v = a[tuple(slice(0, 1) if s == 0 else slice(None) for s in a.strides)]

@@ -143,6 +143,20 @@ def hooks_of(tensor) -> _Hooks:
     return hooks
 
 
+def hooks_moved(t) -> None:
+    """t just took a new node (an in-place write): as torch's, the hooks registered before
+    stay with the old node, those registered from now on go to the new one, and retain_grad
+    moves to it (y.retain_grad(); y.mul_(3): y.grad is the gradient of the new y)."""
+    old = getattr(t, "_hooks", None)
+    if old is None:
+        return
+    t._hooks = None
+    if old.retain:
+        old.retain = False
+        if t._ctx is not None:
+            hooks_of(t).retain = True
+
+
 def _run_pre_hooks(hooks: _Hooks, g):
     if isinstance(g, Tensor):  # the recording pass: hooks see and return graph Tensors
         return _run_graph_pre_hooks(hooks, g)
@@ -834,7 +848,10 @@ def _check_not_overwritten(node) -> None:
 
 _HELD = ()  # (np.ndarray, Tensor), set at the end of this module (Tensor imports it)
 # every node's attributes that hold no saved values (parents: the inputs as they are now)
-_NOT_SAVED = frozenset(("parents", "needs_input_grad", "_epoch", "_order", "_out_meta"))
+# (a custom Function's mark_dirty / mark_non_differentiable tensors are outputs, not saved)
+_NOT_SAVED = frozenset(
+    ("parents", "needs_input_grad", "_epoch", "_order", "_out_meta", "_dirty", "_non_diff")
+)
 # (and for _saves_values: saved_tensors, read first; a custom Function's forward record)
 _NOT_KEPT = _NOT_SAVED | {"saved_tensors", "_made"}
 

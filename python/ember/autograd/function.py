@@ -48,6 +48,7 @@ class _State(threading.local):
     saved_hooks = ()
     saved_hooks_off = None
     inference = False  # inside an inference_mode(True) block
+    user_ctx = None  # the ctx of the custom Function whose forward just ran (_user_apply's)
 
 
 _state = _State()
@@ -57,8 +58,17 @@ def is_grad_enabled() -> bool:
     return _state.enabled
 
 
+# How many threads have grad mode off now: mark_view's one test in grad mode (a race of two
+# threads may miscount; at worst a view made under no_grad goes unmarked, or the test reads on)
+_grad_off = 0
+
+
 def _set_enabled(mode: bool) -> None:
-    _state.enabled = bool(mode)
+    global _grad_off
+    mode = bool(mode)
+    if mode != _state.enabled:
+        _grad_off += -1 if mode else 1
+        _state.enabled = mode
 
 
 class _GradMode:
@@ -228,6 +238,104 @@ def no_grad_view(out, srcs):
 
 _MADE_IN = ("no_grad mode", "inference mode")  # (by _state.inference)
 _LEAF_VIEW = "a leaf's view"  # (the mark of a view whose base took requires_grad_ later)
+# A view made outside the graph carries (as _chained_view) the mode it was made in, as
+# torch's creation_meta: under no_grad / inference_mode, or by a multi-output view op (split,
+# chunk, unbind) in grad mode. torch refuses to write into it with a value that requires
+# grad. A multi-output view in the graph carries (_MULTI, its memory's version then), as does
+# (_CUSTOM, ...) a custom Function's output that views an input (or is one returned as-is).
+_MULTI = "multi-output"
+_CUSTOM = "custom Function"
+_PLAIN_MARKS = ((_MADE_IN[0], None), (_MADE_IN[1], None))
+MULTI_VIEW = (_MULTI, None)
+_FRESH_MARKS = {_MULTI: (_MULTI, 0), _CUSTOM: (_CUSTOM, 0)}
+_multi_owners: dict = {}  # id(array) -> weakref to it: the memory of graph multi-output views
+_multi_written = False  # one of them was written in place: ops check their inputs' marks
+
+
+def multi_view(res: tuple, kind: str = _MULTI) -> tuple:
+    """``res``, the outputs of a multi-output view node (split, chunk, unbind) in the graph,
+    or (kind _CUSTOM) a custom Function's outputs that view its inputs: as torch's, each
+    refuses in-place writes, and refuses use once its memory (the base, a sibling) was written
+    in place (Function.apply checks that once such a write happened)."""
+    if not res:
+        return res
+    owner = res[0].data.base  # (a piece's base: the owner, but for as_strided's chains)
+    if type(owner) is not np.ndarray or owner.base is not None:
+        owner = array_owner(res[0].data)
+    key = id(owner)
+    if key not in _multi_owners:
+        _multi_owners[key] = weakref.ref(owner, lambda _, k=key: _multi_owners.pop(k, None))
+    mark = _FRESH_MARKS[kind]
+    if _graph_writes:  # (version(owner), inlined: 0 before any write)
+        hit = _written_owners.get(key)
+        if hit is not None and hit[0]() is owner:
+            mark = (kind, hit[2])
+    for t in res:
+        t._chained_view = mark
+    return res
+
+
+def _node_words(t) -> str:
+    """torch's "Output 0 of Split" for t, the output of a node."""
+    return f"Output {t._idx} of {t._ctx.name.rstrip('0123456789').removesuffix('Backward')}"
+
+
+_MULTI_WORDS = (
+    " This view is the output of a function that returns multiple views. Such functions do "
+    "not allow the output views to be modified inplace. You should replace the inplace "
+    "operation by an out-of-place one."
+)
+_VIEW_WORDS = {  # the marks whose views refuse in-place writes in the graph, torch's reasons
+    _MULTI: _MULTI_WORDS,
+    _CUSTOM: " This view was created inside a custom Function (or because an input was "
+    "returned as-is) and the autograd logic to handle view+inplace would override the custom "
+    "backward associated with the custom Function, leading to incorrect gradients. This "
+    "behavior is forbidden. You can fix this by cloning the output of the custom Function.",
+}
+
+
+def refuse_view_write(t, marks=()) -> None:
+    """An in-place write, in grad mode with a value that requires grad, into t: refused as
+    torch refuses it when t is a view made by a multi-output view op, or outside the graph
+    under no_grad / inference_mode (t's _chained_view, or that of a graph view in ``marks``,
+    the views between t and the tensor it views)."""
+    mark = getattr(t, "_chained_view", None)
+    if mark is None or (mark[0] not in _VIEW_WORDS and t._ctx is not None):
+        mark = next((m for m in marks if m is not None and m[0] in _VIEW_WORDS), None)
+        if mark is None:
+            return
+    if mark[0] in _VIEW_WORDS:
+        if t._ctx is not None:
+            words = _node_words(t)
+            raise RuntimeError(
+                f"{words} is a view and is being modified inplace." + _VIEW_WORDS[mark[0]]
+            )
+        raise RuntimeError(
+            "A view was created in no_grad mode and is being modified inplace with grad mode "
+            "enabled." + _MULTI_WORDS
+        )
+    grad, block = _mode_words(mark[0])
+    raise RuntimeError(
+        f"A view was created in {mark[0]} and is being modified inplace {grad}. Given that "
+        "this use case is ambiguous and error-prone, it is forbidden. You can clarify your "
+        f"code by moving both the view and the inplace either both inside the {block} block "
+        "(if you don't want the inplace to be tracked) or both outside (if you want the "
+        "inplace to be tracked)."
+    )
+
+
+def _multi_mark(t):
+    """The mark of the graph multi-output view that t is (a graph view of), else None."""
+    d, s = t.data, t
+    while s._ctx is not None:
+        mark = getattr(s, "_chained_view", None)
+        if mark is not None and mark[0] in _VIEW_WORDS:
+            return mark
+        parents = s._ctx.parents
+        s = next((p for p in parents if p is not None and shares_memory(d, p.data)), None)
+        if s is None:
+            return None
+    return None
 
 
 _ref = weakref.ref
@@ -244,8 +352,19 @@ def mark_view(out, src) -> None:
     d = src.data
     if not (b is d or b is d.base or _owner(out.data) is _owner(d)):  # (as_strided, unfold)
         return
+    mark = None
     if d.base is not None:  # (a view of a view: its root, as torch's _base; no chain)
-        src = getattr(src, "_view_of", src)
+        try:
+            root = src._view_of
+        except AttributeError:  # (a view not linked: of a NumPy view given to ember)
+            pass
+        else:
+            mark = src._chained_view  # (set on every linked view: its mark carries on)
+            src = root
+    if _grad_off and not _state.enabled and (mark is None or mark[0] is not _MADE_IN[1]):
+        # made under no_grad / inference_mode: torch refuses a later write with a graph value
+        mark = _PLAIN_MARKS[bool(_open_blocks[0]) and _state.inference]
+    out._chained_view = mark
     out._view_of = src
     try:
         views = src._views
@@ -301,6 +420,15 @@ def rebased_no_grad_view(t) -> None:
     what = "A view was created"
     if mark is None:  # a graph view of such a view (torch: "a view of a view")
         mark = getattr(t, "_chained_view", None)
+        if mark is None and _multi_written and t._ctx is not None and t.data.base is not None:
+            mark = _multi_mark(t)  # (a graph view of a multi-output view)
+        if mark is not None and mark[0] in _VIEW_WORDS:
+            if mark[1] is not None and version(t.data) != mark[1]:
+                raise RuntimeError(
+                    f"{_node_words(t)} is a view and its base or another view of its base "
+                    "has been modified inplace." + _VIEW_WORDS[mark[0]]
+                )
+            return
         if mark is not None and t._ctx is not None:
             what = f"Output {t._idx} of {t._ctx.name} is a view of a view which was created"
     if mark is None or mark[1] is None or version(t.data) == mark[1]:
@@ -607,6 +735,12 @@ _tracking = False
 _written_owners: dict = {}
 
 
+def shares_memory(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether a may view b's memory: NumPy's test, and for an empty a (x[1:] of one row,
+    which NumPy says shares nothing) the same owner array (torch's x[1:] is still a view)."""
+    return np.may_share_memory(a, b) or (not a.size and array_owner(a) is array_owner(b))
+
+
 def array_owner(a):
     """The ndarray at the bottom of a's chain of views: the one its memory belongs to."""
     while a.base is not None:
@@ -623,10 +757,12 @@ def array_owner(a):
 def note_write(a) -> None:
     """Array a's memory was just written in place (an in-place method, an optimiser step,
     ``out=``): nodes made before now that hold any view of it refuse to backward."""
-    global _graph_writes
+    global _graph_writes, _multi_written
     if a.base is not None:
         a = array_owner(a)
     _graph_writes += 1
+    if _multi_owners and id(a) in _multi_owners:  # (multi-output views on it: see multi_view)
+        _multi_written = True
     # (an entry is always its live owner's: the weakref's callback drops it as the owner dies)
     hit = _written_owners.get(id(a))
     if hit is not None:
@@ -758,6 +894,10 @@ class Function:
     _materialize = True  # set_materialize_grads
     _fw_out = None  # forward AD: the outputs' tangents (autograd/forward_ad.py)
     _complex_native = False  # backward written for complex itself (see ember/_complex.py)
+    # the node's output is its input's own array written in place (index assignment, a custom
+    # Function's mark_dirty), or a piece autograd does not treat as a view (unsafe_split):
+    # not a view of the input, for in-place writes (_inplace.view_root) and detach_()
+    _not_view = False
 
     def save_for_backward(self, *arrays):
         if _saved_hooks_entered:  # (a global: cheaper than the thread-local test each op)
@@ -881,6 +1021,13 @@ class Function:
                 out = cls.forward(*inputs, **kwargs)
                 cls.setup_context(ctx, inputs, out)
         outs = tuple(out) if isinstance(out, tuple | list) else (out,)
+        if isinstance(out, tuple | list) and not all(isinstance(o, Tensor) for o in outs):
+            # other objects among the outputs (torch returns them as they are): a stand-in in
+            # the node's outputs, swapped back by _user_apply
+            ctx._plain_outs = {i: o for i, o in enumerate(outs) if not isinstance(o, Tensor)}
+            stand_in = Tensor._make(np.empty(0), False, None, 0)
+            outs = out = tuple(o if isinstance(o, Tensor) else stand_in for o in outs)
+            ctx._non_diff = (*(ctx.__dict__.get("_non_diff") or ()), stand_in)
         saved = ctx.__dict__.get("saved_tensors", ())
         if not isinstance(saved, _Packed):
             for i, s in enumerate(saved):
@@ -900,11 +1047,13 @@ class Function:
         )
         if nd or non_diff:
             ctx._non_diff = nd
-        if any(ctx.needs_input_grad) and _state.enabled:  # a node: for backward_graph's _in_graph
+        if (any(ctx.needs_input_grad) and _state.enabled) or ctx.__dict__.get("_dirty"):
+            # a node (for backward_graph's _in_graph), or inputs marked dirty (_user_apply)
             seen = tuple((a, b) for a, b in zip(inputs, args) if isinstance(b, Tensor))
             ctx._made = (seen, outs)
             # (forward AD passes jvp a zero tangent for each Tensor input without one)
             ctx._tensor_args = tuple(isinstance(b, Tensor) for b in args)
+        _state.user_ctx = ctx  # (for _user_apply, once forward's own Functions are done)
         if isinstance(out, tuple | list):
             return tuple(o.data if isinstance(o, Tensor) else o for o in out)
         return out.data if isinstance(out, Tensor) else out
@@ -985,7 +1134,7 @@ class Function:
             _refuse_inference_saved(args, getattr(ctx, "saved_tensors", ()))
         if _graph_writes:  # (else the class default, 0)
             ctx._epoch = _graph_writes
-            if _no_grad_views_made:
+            if _no_grad_views_made or _multi_written:
                 for p in parents:
                     if p is not None:
                         rebased_no_grad_view(p)
@@ -1084,7 +1233,7 @@ class Function:
         return hooks.add(kind, fn)
 
     def __repr__(self) -> str:
-        return f"<{self.name} object at {id(self):#x}>"
+        return f"<{self.name.rpartition('::')[2]} object at {id(self):#x}>"
 
 
 class _Name(str):
@@ -1133,10 +1282,64 @@ def _getitem_name(node) -> str:
     return last
 
 
+def _elementwise_name(node) -> str:
+    """torch's node for an Elementwise op: its name (by derivative), as torch spells it."""
+    from ember import ops
+
+    df = node.df
+    name = ops._DF_NAME.get(df) or df.__qualname__.partition(".<locals>")[0]
+    if df is ops._nan_to_num_grad:
+        name = "nan_to_num"
+    name = _ELEMENTWISE_SPELLING.get(name) or "".join(p.capitalize() for p in name.split("_"))
+    return name + "Backward0"
+
+
+def _matmul_name(node) -> str:
+    """torch's node for a matmul: dot, mv or mm by the operands' dims; a batched matmul is
+    folded into one and viewed back (UnsafeViewBackward0)."""
+    dims = node.dims
+    if max(dims) > 2:
+        return "UnsafeViewBackward0"
+    return {(1, 1): "DotBackward0", (2, 1): "MvBackward0"}.get(dims, "MmBackward0")
+
+
+_ELEMENTWISE_SPELLING = {"log1p": "Log1P", "square": "Pow", "deg2rad": "Deg2Rad",
+                         "rad2deg": "Rad2Deg", "i1": "SpecialI1"}  # fmt: skip
+_ACTIVATION_SPELLING = {"logsigmoid": "LogSigmoid"}
+_POINTWISE_NAMES = {"selu": "EluBackward0", "celu": "CeluBackward0", "softsign": "DivBackward0",
+                    "threshold": "ThresholdBackward0", "softshrink": "SoftshrinkBackward0",
+                    "hardshrink": "HardshrinkBackward0"}  # fmt: skip
+_REGRESSION_NAMES = {"mse": "MseLossBackward0", "smooth_l1": "SmoothL1LossBackward0",
+                     "huber": "HuberLossBackward0"}  # fmt: skip
+_L1_NAMES = {"mean": "MeanBackward0", "sum": "SumBackward0", "none": "AbsBackward0"}
+
+
 _NAMES = {
-    "Linear": lambda c: "AddmmBackward0" if c.has_bias else "MmBackward0",
-    "MatMul": "MmBackward0",
-    "Activation": lambda c: "".join(p.capitalize() for p in c.act.split("_")) + "Backward0",
+    "Linear": lambda c: (
+        ("MmBackward0", "AddmmBackward0")
+        if len(c.lead) < 2
+        else ("UnsafeViewBackward0", "ViewBackward0")
+    )[bool(c.has_bias)],
+    "Elementwise": _elementwise_name,
+    "Pointwise": lambda c: _POINTWISE_NAMES[c.df.op],
+    "MatMul": _matmul_name,
+    "ReduceExtreme": lambda c: c.kind,
+    "ExtremeDim": lambda c: "MaxBackward0" if c.use_max else "MinBackward0",
+    "AMax": lambda c: "AmaxBackward0" if c.use_max else "AminBackward0",
+    "CumProd": "CumprodBackward0",
+    "LogCumSumExp": "LogcumsumexpBackward0",
+    "Var": lambda c: "StdBackward0" if c.meta[4] else "VarBackward0",
+    "Norm2": "LinalgVectorNormBackward0",
+    "RegressionLoss": lambda c: _REGRESSION_NAMES.get(c.meta[0]) or _L1_NAMES[c.meta[2]],
+    "BCEWithLogitsLoss": "BinaryCrossEntropyWithLogitsBackward0",
+    "GroupNorm": "NativeGroupNormBackward0",
+    "GLU": "GluBackward0",
+    "PReLU": "PreluKernelBackward0",
+    "ConstantPad": "ConstantPadNdBackward0",
+    "Activation": lambda c: (
+        (_ACTIVATION_SPELLING.get(c.act) or "".join(p.capitalize() for p in c.act.split("_")))
+        + "Backward0"
+    ),
     "Softmax": lambda c: "LogSoftmaxBackward0" if c.log else "SoftmaxBackward0",
     "Sum": _sum_name("Sum"),
     "SumLowp": _sum_name("Sum"),
@@ -1145,6 +1348,11 @@ _NAMES = {
     "Square": "PowBackward0",
     "Clamp": "ClampBackward1",
     "Reshape": "ViewBackward0",
+    "CopySlices": "torch::autograd::CopySlices",
+    "AsStridedGather": "AsStridedBackward0",
+    "Squeeze": "SqueezeBackward0",
+    "SqueezeDim": "SqueezeBackward1",
+    "SqueezeDims": "SqueezeBackward2",
     "Cast": "ToCopyBackward0",
     "GetItem": _getitem_name,
     "Join": lambda c: "StackBackward0" if c.meta[2] else "CatBackward0",
@@ -1160,7 +1368,18 @@ _NAMES = {
 }
 
 
+def named(t, name: str):
+    """t (a result), its node named ``name`` as torch names it (an op ember composes from
+    another node, e.g. masked_fill from where): the name is all that changes."""
+    if t._ctx is not None:
+        t._ctx._named = name
+    return t
+
+
 def _torch_name(node) -> str:
+    own = node.__dict__.get("_named")
+    if own is not None:
+        return own
     cls = type(node)
     if cls._tensor_api:  # a user's Function, as torch names its node
         return f"{cls.__name__}Backward"
@@ -1232,15 +1451,32 @@ def _edge(t):
 def _user_apply(cls, *args, **kwargs):
     """A custom Function's apply: Function.apply, then torch's treatment of a single output
     marked non-differentiable and of inputs marked dirty (modified in place)."""
+    _state.user_ctx = None  # (set by _forward_tensors: forward AD's own path may skip it)
     res = Function.apply.__func__(cls, *args, **kwargs)
+    ctx, _state.user_ctx = _state.user_ctx, None
+    if ctx is None:  # (forward AD's own path)
+        return res
+    plain = ctx.__dict__.get("_plain_outs")
+    if plain:  # the outputs that are not Tensors, as forward returned them
+        res = tuple(plain.get(i, o) for i, o in enumerate(res))
     outs = res if isinstance(res, tuple) else (res,)
-    ctx = next((o._ctx for o in outs if o._ctx is not None), None)
-    if ctx is None:  # nothing recorded
+    dirty = ctx.__dict__.get("_dirty")
+    if not any(isinstance(o, Tensor) and o._ctx is ctx for o in outs):  # nothing recorded
+        if dirty and "_made" in ctx.__dict__:  # the dirty inputs themselves, as torch
+            outs = list(outs)
+            for i, o in enumerate(ctx._made[1]):
+                for a, b in ctx._made[0]:
+                    if o is a and any(o is d for d in dirty):
+                        if not b._requires_grad:  # (one that does: a new tensor, as torch's)
+                            outs[i] = b
+                        if _tracking:  # (torch bumps a dirty input's version)
+                            note_write(b.data)
+            return tuple(outs) if isinstance(res, tuple) else outs[0]
         return res
     if not isinstance(res, tuple) and ctx.__dict__.get("_non_diff"):
         return Tensor._make(res.data, False, None, 0)
-    dirty = ctx.__dict__.get("_dirty")
     if not dirty:
+        _custom_views(ctx, outs)
         return res
     seen, made = ctx._made
     outs = list(outs)
@@ -1260,10 +1496,34 @@ def _user_apply(cls, *args, **kwargs):
                     parents[m] = old
                 note_graph_write(b)  # earlier nodes that saved b's old values refuse backward
                 b._ctx, b._idx, b._requires_grad = ctx, i, True
+                _engine_hooks_moved(b)
                 outs[i] = b
     ctx.parents = tuple(parents)
     ctx._epoch = _graph_writes
+    ctx._not_view = True  # (its outputs are the dirty inputs themselves, not views of them)
     return tuple(outs) if isinstance(res, tuple) else outs[0]
+
+
+def _engine_hooks_moved(t) -> None:
+    from ember.autograd.engine import hooks_moved
+
+    hooks_moved(t)
+
+
+def _custom_views(ctx, outs) -> None:
+    """A custom Function's recorded outputs that view an input (or are one returned as-is):
+    torch refuses in-place writes into them (its backward would be overridden), and their use
+    once their memory was written (multi_view's _CUSTOM marks)."""
+    arrays = [p.data for p in ctx.parents if p is not None]
+    views = tuple(
+        o
+        for o in outs
+        if isinstance(o, Tensor)
+        and o._ctx is ctx
+        and any(np.may_share_memory(o.data, a) for a in arrays)
+    )
+    if views:
+        multi_view(views, _CUSTOM)
 
 
 def once_differentiable(fn):

@@ -725,7 +725,10 @@ def softsign(input) -> Tensor:
 
 def logsigmoid(input) -> Tensor:
     """log(sigmoid(x)) = -softplus(-x), finite for any x."""
-    return _activation("logsigmoid", input)
+    out = _activation("logsigmoid", input)
+    if not out.data.flags.c_contiguous:  # (torch's log_sigmoid_forward: always C order)
+        out.data = np.ascontiguousarray(out.data)
+    return out
 
 
 def tanhshrink(input) -> Tensor:
