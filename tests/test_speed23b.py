@@ -1,0 +1,69 @@
+"""Speed paths of plain tensor ops (speed23b): their values equal torch's, NaN/inf/ties included."""
+
+import numpy as np
+import pytest
+
+import ember
+
+from conftest import at_threads
+
+torch = pytest.importorskip("torch")
+
+
+def _full_cases(rng):
+    a = rng.standard_normal((37, 61))
+    nan = a.copy()
+    nan[5, 7] = np.nan
+    inf = a.copy()
+    inf[3, 3] = np.inf
+    inf[9, 1] = -np.inf
+    zeros = np.array([[-0.0, 0.0, -0.0]])
+    ties = np.round(a * 2) / 2  # many equal values
+    big = rng.standard_normal(300_001)
+    big[123_456] = 50.0
+    return [a, nan, inf, zeros, ties, big, a[:, ::3], a.T, np.array([2.5]), np.array(-1.0)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("use_max", [True, False])
+def test_full_max_min_equal_torch(rng, dtype, use_max):
+    for a in _full_cases(rng):
+        a = a.astype(dtype)
+        got = ember.tensor(a).max() if use_max else ember.tensor(a).min()
+        want = torch.tensor(a).max() if use_max else torch.tensor(a).min()
+        assert got.shape == tuple(want.shape) == ()
+        assert got.dtype == a.dtype
+        g, w = got.numpy(), want.numpy()
+        assert (np.isnan(g) and np.isnan(w)) or (g == w and np.signbit(g) == np.signbit(w)), a
+
+
+def test_full_max_threads_and_nan_position(rng):
+    a = rng.standard_normal(200_000).astype(np.float32)
+    for pos in (0, 17, 99_999, 199_999):
+        b = a.copy()
+        b[pos] = np.nan
+        for n in (1, 2):
+            with at_threads(n):
+                assert np.isnan(ember.tensor(b).max().item())
+                assert np.isnan(ember.tensor(b).min().item())
+    with at_threads(1):
+        one = ember.tensor(a).max().item()
+    with at_threads(2):
+        assert ember.tensor(a).max().item() == one == a.max()
+
+
+def test_full_max_grad_and_errors(rng):
+    a = rng.standard_normal((4, 5))
+    a[1, 2] = a[3, 4] = 9.0  # a tie: torch shares the gradient evenly
+    x = ember.tensor(a, requires_grad=True)
+    x.max().backward()
+    t = torch.tensor(a, requires_grad=True)
+    t.max().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+    with pytest.raises(ValueError, match="empty"):
+        ember.zeros((0, 3)).max()
+    with pytest.raises(ValueError, match="empty"):
+        ember.zeros((2, 0)).min()
+    # integer and bool tensors keep NumPy's path
+    assert ember.tensor(np.array([3, -7, 5])).max().item() == 5
+    assert ember.tensor(np.array([3, -7, 5])).min().item() == -7
