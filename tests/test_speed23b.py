@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
+from conftest import at_threads
 
 import ember
-
-from conftest import at_threads
 
 torch = pytest.importorskip("torch")
 
