@@ -66,3 +66,21 @@ def test_full_max_grad_and_errors(rng):
     # integer and bool tensors keep NumPy's path
     assert ember.tensor(np.array([3, -7, 5])).max().item() == 5
     assert ember.tensor(np.array([3, -7, 5])).min().item() == -7
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_neg_operator_equal_torch(rng, dtype):
+    a = (rng.standard_normal((50, 70)) * 10).astype(dtype)
+    if dtype != np.int64:
+        a[0, :4] = [np.nan, np.inf, -0.0, 0.0]
+    big = rng.standard_normal(300_000).astype(dtype)  # (the threaded kernel's size)
+    for x in (a, a[:, ::2], a.T, big, a[0, 0]):
+        got, want = -ember.tensor(x), -torch.tensor(np.asarray(x))
+        assert got.dtype == x.dtype and got.shape == tuple(want.shape)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+        assert np.array_equal(np.signbit(got.numpy()), np.signbit(want.numpy()))
+    x = ember.tensor(a.astype(np.float64), requires_grad=True)
+    (-x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), -np.ones_like(a, dtype=np.float64))
+    with pytest.raises(TypeError, match="bool"):
+        -ember.tensor(np.array([True, False]))
