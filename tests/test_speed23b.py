@@ -84,3 +84,21 @@ def test_neg_operator_equal_torch(rng, dtype):
     np.testing.assert_array_equal(x.grad.numpy(), -np.ones_like(a, dtype=np.float64))
     with pytest.raises(TypeError, match="bool"):
         -ember.tensor(np.array([True, False]))
+
+
+def test_nonzero_equal_torch(rng):
+    m = rng.standard_normal((30, 40)) > 0.3
+    f = np.where(m, rng.standard_normal((30, 40)), 0.0)
+    f[0, 0], f[1, 1] = np.nan, -0.0  # NaN is nonzero, -0 is zero
+    for a in (m, f, f.astype(np.float32), f[:, ::3], f.T, m[0], np.zeros((0, 3)), np.array(2.0)):
+        got, want = ember.nonzero(ember.tensor(a)), torch.nonzero(torch.tensor(a))
+        assert got.dtype == np.int64 and got.shape == tuple(want.shape)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+        if a.ndim:
+            for g, w in zip(
+                ember.nonzero(ember.tensor(a), as_tuple=True),
+                torch.nonzero(torch.tensor(a), as_tuple=True),
+                strict=True,
+            ):
+                assert g.dtype == np.int64
+                np.testing.assert_array_equal(g.numpy(), w.numpy())

@@ -6711,11 +6711,12 @@ def nonzero(x, *, as_tuple: bool = False):
     """Indices of the non-zero entries: (n, ndim) int64, or a tuple of 1-D index tensors."""
     a = np.asarray(_data(x))
     idx = np.nonzero(np.atleast_1d(a) if as_tuple else a) if a.ndim or as_tuple else ()
+    # (np.nonzero's indices are fresh intp arrays: int64 here, so no second copy)
     if as_tuple:
-        return tuple(Tensor(i.astype(np.int64)) for i in idx)
+        return tuple(Tensor(i.astype(np.int64, copy=False)) for i in idx)
     if a.ndim == 0:
         return Tensor(np.zeros((int(a != 0), 0), np.int64))
-    return Tensor(np.stack(idx, 1).astype(np.int64))
+    return Tensor(np.stack(idx, 1).astype(np.int64, copy=False))
 
 
 def argwhere(x) -> Tensor:
