@@ -79,6 +79,8 @@ def test_neg_operator_equal_torch(rng, dtype):
         assert got.dtype == x.dtype and got.shape == tuple(want.shape)
         np.testing.assert_array_equal(got.numpy(), want.numpy())
         assert np.array_equal(np.signbit(got.numpy()), np.signbit(want.numpy()))
+    for v in (ember.tensor(-2.0), ember.tensor(np.float64(-2.0))):  # 0-d: still a tensor's array
+        assert (1 / -v).item() == 0.5 and ember.reciprocal(-v).dtype == v.dtype
     x = ember.tensor(a.astype(np.float64), requires_grad=True)
     (-x).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), -np.ones_like(a, dtype=np.float64))

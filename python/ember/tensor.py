@@ -884,6 +884,7 @@ class Tensor:
         d = self.data
         if (
             not self._requires_grad
+            and d.ndim  # (NumPy negates a 0-d array to a scalar, which no kernel takes)
             and (d.dtype is _F32 or d.dtype is _F64)
             and d.flags.c_contiguous
         ):
