@@ -92,7 +92,8 @@ def test_nonzero_equal_torch(rng):
     m = rng.standard_normal((30, 40)) > 0.3
     f = np.where(m, rng.standard_normal((30, 40)), 0.0)
     f[0, 0], f[1, 1] = np.nan, -0.0  # NaN is nonzero, -0 is zero
-    for a in (m, f, f.astype(np.float32), f[:, ::3], f.T, m[0], np.zeros((0, 3)), np.array(2.0)):
+    cases = (m, f, f.astype(np.float32), f[:, ::3], f.T, m[0], f[0], f[:, 1], np.zeros(0))
+    for a in (*cases, np.zeros((0, 3)), np.array(2.0)):
         got, want = ember.nonzero(ember.tensor(a)), torch.nonzero(torch.tensor(a))
         assert got.dtype == np.int64 and got.shape == tuple(want.shape)
         np.testing.assert_array_equal(got.numpy(), want.numpy())

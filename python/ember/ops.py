@@ -6716,6 +6716,8 @@ def nonzero(x, *, as_tuple: bool = False):
         return tuple(Tensor(i.astype(np.int64, copy=False)) for i in idx)
     if a.ndim == 0:
         return Tensor(np.zeros((int(a != 0), 0), np.int64))
+    if a.ndim == 1:  # (n, 1): the indices as they are, not a stacked copy
+        return Tensor(idx[0].astype(np.int64, copy=False).reshape(-1, 1))
     return Tensor(np.stack(idx, 1).astype(np.int64, copy=False))
 
 
