@@ -7,15 +7,8 @@ import pytest
 
 import ember
 from ember import _C
-from tests.conftest import GEMM_ISAS
 
-
-@pytest.fixture(params=GEMM_ISAS)
-def isa(request):
-    before = _C.gemm_isa()
-    _C.gemm_set_isa(request.param)
-    yield request.param
-    _C.gemm_set_isa(before)
+# (isa: conftest's fixture, each GEMM micro-kernel family this CPU runs)
 
 
 @pytest.mark.parametrize("dtype, tol", [(np.float32, 2e-5), (np.float64, 1e-13)])
