@@ -68,3 +68,38 @@ def test_linear_at_batch_one_and_four_against_torch_with_gradients():
     w = ember.randn(6, 9, dtype=ember.float64, requires_grad=True)
     x = ember.randn(1, 9, dtype=ember.float64, requires_grad=True)
     assert ember.autograd.gradcheck(lambda x, w: ember.nn.functional.linear(x, w), (x, w))
+
+
+def test_a_stale_view_of_a_plain_tensor_refuses_backward_in_a_fresh_process():
+    # review23b: views_join marked the view stale but not the flag Function.apply tests first,
+    # so in a process that had made no no_grad view yet x.grad was silently None (torch
+    # raises); a subprocess, because an earlier test's no_grad view hides it
+    import subprocess
+    import sys
+
+    code = """
+import ember
+x = ember.ones(4, 3, requires_grad=True)
+b = ember.zeros(4, 3)
+u = b.unbind(0)[1]
+b[1] = x[1] * 3
+try:
+    (u * 2).sum().backward()
+except RuntimeError as e:
+    assert "no_grad" in str(e) or "inplace" in str(e), e
+else:
+    raise SystemExit(f"no error; x.grad = {x.grad}")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_nonzero_as_tuple_gives_contiguous_index_tensors():
+    # review23b: NumPy's per-dim indices are column views of one (n, ndim) array
+    torch = pytest.importorskip("torch")
+    a = [[0, 1, 0], [1, 1, 0.0]]
+    for got, want in zip(
+        ember.tensor(a).nonzero(as_tuple=True), torch.tensor(a).nonzero(as_tuple=True)
+    ):
+        assert got.is_contiguous() and got.stride() == want.stride() == (1,)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())

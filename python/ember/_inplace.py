@@ -217,6 +217,7 @@ def views_join(root: Tensor) -> None:
         if mark is not None:
             mode = mark[0] if mark[0] in _function._MADE_IN else _function._MADE_IN[0]
             v._no_grad_view = (mode, -1)  # (a version its memory never has: stale at once)
+            _function._no_grad_views_made = True  # (the flag Function.apply checks first)
             continue
         if flat is None:
             flat = root.reshape(-1)

@@ -6856,9 +6856,10 @@ def nonzero(x, *, as_tuple: bool = False):
     """Indices of the non-zero entries: (n, ndim) int64, or a tuple of 1-D index tensors."""
     a = np.asarray(_data(x))
     idx = np.nonzero(np.atleast_1d(a) if as_tuple else a) if a.ndim or as_tuple else ()
-    # (np.nonzero's indices are fresh intp arrays: int64 here, so no second copy)
+    # (np.nonzero's indices are fresh intp arrays: int64 here, so no second copy; of more than
+    # one dim, column views of one (n, ndim) array: contiguous copies, as torch's)
     if as_tuple:
-        return tuple(Tensor(i.astype(np.int64, copy=False)) for i in idx)
+        return tuple(Tensor(np.ascontiguousarray(i, np.int64)) for i in idx)
     if a.ndim == 0:
         return Tensor(np.zeros((int(a != 0), 0), np.int64))
     if a.ndim == 1:  # (n, 1): the indices as they are, not a stacked copy
