@@ -98,7 +98,8 @@ def test_sdpa_with_empty_head_dims_matches_torch(E, Ev, causal, threads):
 @pytest.mark.parametrize("shape", [(32, 32), (255, 256), (256, 256), (0, 5), (), (7,)])
 def test_zeros_either_side_of_the_fill_size(shape, threads):
     for _ in threads():
-        for z in (ember.zeros(*shape), ember.zeros(shape), ember.zeros(list(shape))):
+        made = [ember.zeros(shape), ember.zeros(list(shape))]
+        for z in made + ([ember.zeros(*shape)] if shape else []):  # (zeros() refuses, as torch)
             ref = torch.zeros(shape)
             assert z.shape == tuple(ref.shape) and z.dtype == np.float32 and not z.requires_grad
             np.testing.assert_array_equal(z.numpy(), ref.numpy())

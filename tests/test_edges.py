@@ -38,7 +38,7 @@ def test_selections_of_an_empty_tensor_are_empty(op, shape, dim):
     values = out if isinstance(out, ember.Tensor) else out[0]
     assert values.shape == shape
     if values.requires_grad:
-        values.backward(ember.zeros(*shape))
+        values.backward(ember.zeros(shape))
         assert x.grad.shape == shape
 
 
@@ -267,7 +267,7 @@ def test_mean_over_an_empty_dim_is_nan_without_a_warning(dims):
     y = x.mean() if dims is None else x.mean(dims)
     expect = np.full(np.zeros((0, 3)).sum(axis=dims).shape, np.nan)
     np.testing.assert_array_equal(y.numpy(), expect)
-    y.backward(ember.ones(*y.shape))
+    y.backward(ember.ones(y.shape))
     assert x.grad.shape == (0, 3)
 
 
@@ -282,7 +282,7 @@ def test_tensordot_over_empty_dims(sa, sb, dims):
     x = _leaf(a)
     y = ember.tensordot(x, ember.tensor(b), dims)
     np.testing.assert_array_equal(y.numpy(), np.tensordot(a, b, dims))
-    y.backward(ember.ones(*y.shape))
+    y.backward(ember.ones(y.shape))
     assert x.grad.shape == sa
 
 

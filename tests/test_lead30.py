@@ -103,3 +103,17 @@ def test_nonzero_as_tuple_gives_contiguous_index_tensors():
     ):
         assert got.is_contiguous() and got.stride() == want.stride() == (1,)
         np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_size_factories_without_a_size_refuse_as_torch():
+    # zeros() / randn() with no size at all: torch's TypeError; zeros(()) and zeros([]) are 0-d
+    torch = pytest.importorskip("torch")
+    for name in ("zeros", "ones", "empty", "rand", "randn"):
+        with pytest.raises(TypeError):
+            getattr(torch, name)()
+        with pytest.raises(TypeError, match="missing 1 required positional arguments"):
+            getattr(ember, name)()
+        for size in ((), []):
+            assert getattr(ember, name)(size).shape == tuple(getattr(torch, name)(size).shape) == ()
+        assert getattr(ember, name)(size=()).shape == ()
+    assert ember.empty_permuted((), ()).shape == ()

@@ -53,7 +53,7 @@ def test_ones_full_empty_like(size):
     _same(ember.ones(size), torch.ones(size))
     for v in (0.1, -2.5, float("nan"), float("inf")):
         _same(ember.full(size, v), torch.full(size, v))
-    x = ember.randn(*size)
+    x = ember.randn(size)
     e = ember.empty_like(x)
     assert e.shape == x.shape and e.dtype == x.dtype and e.data.flags.c_contiguous
     assert not np.shares_memory(e.data, x.data)

@@ -84,13 +84,13 @@ def test_tensor_of_list_default_dtype_and_errors():
 @pytest.mark.parametrize("shape", [(0,), (), (3, 5), (256, 256), (7, 1031)])
 def test_filled_factories(shape):
     for fn, value in ((ember.ones, 1.0), (ember.zeros, 0.0)):
-        y = fn(*shape)
+        y = fn(shape)
         assert y.shape == shape and y.dtype == ember.float32
         np.testing.assert_array_equal(y.numpy(), np.full(shape, value, np.float32))
     y = ember.full(shape, -2.5)
     np.testing.assert_array_equal(y.numpy(), np.full(shape, -2.5, np.float32))
-    assert ember.ones(*shape, dtype=ember.float64).dtype == ember.float64
-    assert ember.empty(*shape).shape == shape
+    assert ember.ones(shape, dtype=ember.float64).dtype == ember.float64
+    assert ember.empty(shape).shape == shape
 
 
 def test_full_overflow_and_int_fill():

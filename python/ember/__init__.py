@@ -786,7 +786,7 @@ def empty_permuted(size, physical_layout, *, dtype=None, requires_grad: bool = F
     size, order = tuple(size), tuple(physical_layout)
     if sorted(order) != list(_builtins.range(len(size))):
         raise ValueError(f"empty_permuted: {order} is not a permutation of the {len(size)} dims")
-    stored = empty(*[size[d] for d in order], dtype=dtype, **kwargs)
+    stored = empty(tuple(size[d] for d in order), dtype=dtype, **kwargs)
     out = stored.permute(*[order.index(d) for d in _builtins.range(len(size))])
     return out.requires_grad_() if requires_grad else out
 

@@ -21,7 +21,10 @@ def _size(shape, op: str) -> tuple:
             if type(s) is not int or s < 0:
                 break
         else:
-            return shape
+            if shape:
+                return shape
+            # zeros() with no size at all: torch's TypeError (zeros(()) is the 0-d tensor)
+            raise TypeError(f'{op}() missing 1 required positional arguments: "size"')
     if len(shape) == 1 and isinstance(shape[0], tuple | list):
         shape = tuple(shape[0])
     try:
