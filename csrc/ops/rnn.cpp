@@ -162,7 +162,8 @@ struct Vec512<float> {
   static float sum(const V& v) {
     const V32 a = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
                   __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
-    const V16 b = __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
+    const V16 b =
+        __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
     return (b[0] + b[2]) + (b[1] + b[3]);
   }
 };
@@ -172,7 +173,8 @@ struct Vec512<double> {
   typedef double V32 __attribute__((vector_size(32)));
   typedef double V16 __attribute__((vector_size(16)));
   static double sum(const V& v) {
-    const V32 a = __builtin_shufflevector(v, v, 0, 1, 2, 3) + __builtin_shufflevector(v, v, 4, 5, 6, 7);
+    const V32 a =
+        __builtin_shufflevector(v, v, 0, 1, 2, 3) + __builtin_shufflevector(v, v, 4, 5, 6, 7);
     const V16 b = __builtin_shufflevector(a, a, 0, 1) + __builtin_shufflevector(a, a, 2, 3);
     return b[0] + b[1];
   }
@@ -183,7 +185,9 @@ struct Vec512<double> {
 // the loads of a). Partial sums in the L lanes of one vector, added in a fixed tree: the same
 // bits on any number of threads. The accumulators are vector values, never arrays: as arrays
 // (s[L] with a loop over l) GCC kept them in memory across the k loop, a store-to-load chain on
-// every FMA (LSTMCell batch 1, I 128, H 256: the two products ~36 -> ~25 us, the same bits).
+// every FMA (LSTMCell batch 1, I 128, H 256, 1 thread: the kernel ~36 -> ~27 us a call). float
+// kept its bits; double's products were not contracted then (mul + add) and are FMAs now, as
+// float's (differences of ~1 ulp of the sums; tests/test_rnnspeed24.py checks torch).
 template <typename T>
 EMBER_SIMD void few_rows_wt(T* __restrict c, int64_t ldc, const T* __restrict a, int64_t lda,
                             const T* __restrict w, int64_t K, int64_t M, int64_t j0, int64_t j1,
@@ -223,7 +227,8 @@ EMBER_SIMD void few_rows_wt(T* __restrict c, int64_t ldc, const T* __restrict a,
       for (; k + L <= K; k += L) step(k, L);
       // the tail: its zero lanes add 0 * 0 = +0 (a lane's sum is never -0 short of underflow)
       if (k < K) step(k, K - k);
-      const T r[4] = {Vec512<T>::sum(s0), Vec512<T>::sum(s1), Vec512<T>::sum(s2), Vec512<T>::sum(s3)};
+      const T r[4] = {Vec512<T>::sum(s0), Vec512<T>::sum(s1), Vec512<T>::sum(s2),
+                      Vec512<T>::sum(s3)};
       for (int64_t q = 0; q < nj; ++q)  // not acc: c is never read (it may hold garbage)
         cr[j + q] = acc ? cr[j + q] + r[q] : r[q];
     }
