@@ -148,52 +148,87 @@ void column_sum(T* out, const T* a, int64_t R, int64_t C) {
 // place (LSTMCell, I 128, H 256, batch 1: the kernel went from 140 to ~25 us a call).
 constexpr int64_t kFewRows = 4;
 
-// One lane-vector's partial sums added in a fixed tree.
-template <typename T, int L>
-inline T lane_sum(T (&s)[L]) {
-  for (int h = L / 2; h > 0; h /= 2)
-    for (int l = 0; l < h; ++l) s[l] += s[l + h];
-  return s[0];
-}
+// One 512-bit vector of partial sums (GCC vector extensions: every EMBER_SIMD clone lowers it
+// to its own registers) and its lanes added in a fixed tree, halves first: s[l] + s[l + h] for
+// h = L/2 .. 1, in registers.
+// (the attribute needs a concrete type: one struct per dtype)
+template <typename T>
+struct Vec512;
+template <>
+struct Vec512<float> {
+  typedef float V __attribute__((vector_size(64)));
+  typedef float V32 __attribute__((vector_size(32)));
+  typedef float V16 __attribute__((vector_size(16)));
+  static float sum(const V& v) {
+    const V32 a = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
+                  __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+    const V16 b =
+        __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
+    return (b[0] + b[2]) + (b[1] + b[3]);
+  }
+};
+template <>
+struct Vec512<double> {
+  typedef double V __attribute__((vector_size(64)));
+  typedef double V32 __attribute__((vector_size(32)));
+  typedef double V16 __attribute__((vector_size(16)));
+  static double sum(const V& v) {
+    const V32 a =
+        __builtin_shufflevector(v, v, 0, 1, 2, 3) + __builtin_shufflevector(v, v, 4, 5, 6, 7);
+    const V16 b = __builtin_shufflevector(a, a, 0, 1) + __builtin_shufflevector(a, a, 2, 3);
+    return b[0] + b[1];
+  }
+};
 
 // c (M, N) = a (M, K) @ W^T (+ c if acc), W (N, K) row-major: dot products along W's rows j for
 // the output columns j in [j0, j1), four rows of W at a time (four independent chains sharing
-// the loads of a). Partial sums in L lanes added in a fixed tree: vectorises without
-// reassociation, the same bits on any number of threads.
+// the loads of a). Partial sums in the L lanes of one vector, added in a fixed tree: the same
+// bits on any number of threads. The accumulators are vector values, never arrays: as arrays
+// (s[L] with a loop over l) GCC kept them in memory across the k loop, a store-to-load chain on
+// every FMA (LSTMCell batch 1, I 128, H 256, 1 thread: the kernel ~36 -> ~27 us a call). float
+// kept its bits; double's products were not contracted then (mul + add) and are FMAs now, as
+// float's (differences of ~1 ulp of the sums; tests/test_rnnspeed24.py checks torch).
 template <typename T>
 EMBER_SIMD void few_rows_wt(T* __restrict c, int64_t ldc, const T* __restrict a, int64_t lda,
                             const T* __restrict w, int64_t K, int64_t M, int64_t j0, int64_t j1,
                             bool acc) {
-  constexpr int L = 64 / static_cast<int>(sizeof(T));  // one 512-bit vector
+  using V = typename Vec512<T>::V;
+  constexpr int L = 64 / static_cast<int>(sizeof(T));
+  // the first n lanes from p, the rest zero (vectors never pass by value: -Wpsabi in the
+  // baseline clone)
+  const auto load = [](V& v, const T* p, int64_t n) {
+    v = V{};
+    std::memcpy(&v, p, static_cast<size_t>(n) * sizeof(T));
+  };
   for (int64_t j = j0; j < j1; j += 4) {
     const int64_t nj = std::min<int64_t>(4, j1 - j);
-    // Short blocks repeat their last row (the extra sums are dropped).
+    // Short blocks repeat a row (the extra sums are dropped).
     const T* w0 = w + j * K;
-    const T* w1 = w + (j + std::min<int64_t>(1, nj - 1)) * K;
-    const T* w2 = w + (j + std::min<int64_t>(2, nj - 1)) * K;
-    const T* w3 = w + (j + std::min<int64_t>(3, nj - 1)) * K;
+    const T* w1 = w0 + (nj > 1 ? K : 0);
+    const T* w2 = w0 + (nj > 2 ? 2 * K : 0);
+    const T* w3 = w0 + (nj > 3 ? 3 * K : 0);
     for (int64_t m = 0; m < M; ++m) {  // the four rows of W stay in L1 for every row of a
       const T* ar = a + m * lda;
       T* cr = c + m * ldc;
-      T s0[L], s1[L], s2[L], s3[L];
-      for (int l = 0; l < L; ++l) s0[l] = s1[l] = s2[l] = s3[l] = T(0);
+      V s0 = {}, s1 = {}, s2 = {}, s3 = {};
+      const auto step = [&](int64_t k, int64_t n) {
+        V x, u0, u1, u2, u3;
+        load(x, ar + k, n);
+        load(u0, w0 + k, n);
+        load(u1, w1 + k, n);
+        load(u2, w2 + k, n);
+        load(u3, w3 + k, n);
+        s0 += x * u0;
+        s1 += x * u1;
+        s2 += x * u2;
+        s3 += x * u3;
+      };
       int64_t k = 0;
-      for (; k + L <= K; k += L)
-        for (int l = 0; l < L; ++l) {
-          const T x = ar[k + l];
-          s0[l] += x * w0[k + l];
-          s1[l] += x * w1[k + l];
-          s2[l] += x * w2[k + l];
-          s3[l] += x * w3[k + l];
-        }
-      for (int l = 0; k + l < K; ++l) {
-        const T x = ar[k + l];
-        s0[l] += x * w0[k + l];
-        s1[l] += x * w1[k + l];
-        s2[l] += x * w2[k + l];
-        s3[l] += x * w3[k + l];
-      }
-      const T r[4] = {lane_sum(s0), lane_sum(s1), lane_sum(s2), lane_sum(s3)};
+      for (; k + L <= K; k += L) step(k, L);
+      // the tail: its zero lanes add 0 * 0 = +0 (a lane's sum is never -0 short of underflow)
+      if (k < K) step(k, K - k);
+      const T r[4] = {Vec512<T>::sum(s0), Vec512<T>::sum(s1), Vec512<T>::sum(s2),
+                      Vec512<T>::sum(s3)};
       for (int64_t q = 0; q < nj; ++q)  // not acc: c is never read (it may hold garbage)
         cr[j + q] = acc ? cr[j + q] + r[q] : r[q];
     }
