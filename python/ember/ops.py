@@ -4121,9 +4121,24 @@ class Join(Function):
         ctx.meta = (dim % y.ndim, sizes, stack)
         return y
 
+    # a full sum's gradient arrives unfilled (_reads_broadcast): each input's filled fresh, where
+    # the filled g's views made the engine copy all but the first into its leaf (cat of two
+    # (1000, 1000): a fill of 8 MB and a 4 MB copy, now two 4 MB fills)
+    _broadcast_grad = True
+
     @staticmethod
     def backward(ctx, g):
         axis, sizes, stack = ctx.meta
+        if g.size > 1 and not builtins.any(g.strides):  # one value broadcast: see above
+            one, shape = g.reshape(-1)[:1], list(g.shape)
+            if stack:
+                del shape[axis]
+                return tuple(_value_filled(shape, one) for _ in sizes)
+            out = []
+            for n in sizes:
+                shape[axis] = n
+                out.append(_value_filled(shape, one) if n >= 0 else np.zeros(0, g.dtype))
+            return tuple(out)
         if stack:
             return tuple(np.moveaxis(g, axis, 0))
         views = iter(_pieces(g, axis, [n for n in sizes if n >= 0]))
@@ -5235,6 +5250,10 @@ def _flip_copy(a: np.ndarray, axes) -> np.ndarray:
 
 
 class Flip(Function):
+    # a full sum's gradient arrives unfilled (_reads_broadcast): one value's flip is a fill,
+    # where the filled gradient took a fill and a flipped copy
+    _broadcast_grad = True
+
     @staticmethod
     def forward(ctx, x, axes):
         ctx.axes = axes
@@ -5242,6 +5261,8 @@ class Flip(Function):
 
     @staticmethod
     def backward(ctx, g):  # flip is its own adjoint
+        if g.size > 1 and not builtins.any(g.strides):  # one value broadcast: see above
+            return _value_filled(g.shape, g.reshape(-1)[:1]), None
         return _flip_copy(g, ctx.axes), None
 
     @staticmethod
