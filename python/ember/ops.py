@@ -2940,7 +2940,13 @@ def _clone_array(x: np.ndarray) -> np.ndarray:
 class Clone(Function):
     @staticmethod
     def forward(ctx, x, c_order=False):
-        return _copy(x) if c_order else _clone_array(x)
+        if c_order:
+            # x.t().contiguous(): a full sum's gradient passes unfilled (_reads_broadcast) to
+            # x's view, whose leaf copies one value (~20 us a MB) where a filled gradient was
+            # transposed back (~125 us a MB)
+            ctx._broadcast_grad = True
+            return _copy(x)
+        return _clone_array(x)
 
     @staticmethod
     def backward(ctx, g):
