@@ -166,3 +166,60 @@ def test_same_bits_on_one_and_two_threads():
             out.append(grads)
     for g1, g2 in zip(*out):
         np.testing.assert_array_equal(g1, g2)
+
+
+# x * row under a full sum: Mul's backward takes the sum's one value v (ops._row_grads) where
+# it took a filled gradient; the same products, so the same bits as that path gave.
+ROW_SHAPES = [
+    ((300, 200), (200,)),
+    ((200,), (300, 200)),
+    ((300, 200), (1, 200)),
+    ((300, 200), (300, 1)),
+    ((3, 90, 70), (90, 1)),
+    ((1, 20000), (20000,)),
+    ((300, 200), ()),
+    ((9, 7), (7,)),  # below the size the path starts at
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("sa", "sb"), ROW_SHAPES)
+def test_mul_row_gradients_keep_the_filled_paths_bits(sa, sb, dtype):
+    from ember.autograd.engine import unbroadcast
+
+    a = RNG.standard_normal(sa).astype(dtype)
+    b = RNG.standard_normal(sb).astype(dtype)
+    for scale in (1.0, 3.0, 0.1, -2.5):
+        ea, eb = ember.tensor(a, requires_grad=True), ember.tensor(b, requires_grad=True)
+        ((ea * eb).sum() * scale).backward()
+        g = np.full(np.broadcast_shapes(sa, sb), scale, dtype)  # the filled gradient
+        for got, want in ((ea.grad, unbroadcast(g * b, sa)), (eb.grad, unbroadcast(g * a, sb))):
+            assert got.dtype == ember.tensor(want).dtype
+            np.testing.assert_array_equal(got.numpy(), want)
+            assert got.numpy().flags.writeable
+        ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+        ((ta * tb).sum() * scale).backward()
+        tol = 1e-4 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(ea.grad.numpy(), ta.grad.numpy(), rtol=tol, atol=tol)
+        np.testing.assert_allclose(eb.grad.numpy(), tb.grad.numpy(), rtol=tol, atol=tol * 100)
+
+
+def test_mul_row_one_side_strided_or_no_grad_and_gradcheck():
+    a = RNG.standard_normal((200, 160))
+    r = RNG.standard_normal(160)
+    for x, needs in ((a, (True, False)), (a.T.copy().T, (True, True)), (a, (False, True))):
+        ea = ember.tensor(x, requires_grad=needs[0])
+        er = ember.tensor(r, requires_grad=needs[1])
+        ta = torch.tensor(np.ascontiguousarray(x), requires_grad=needs[0])
+        tr = torch.tensor(r, requires_grad=needs[1])
+        (ea * er).sum().backward()
+        (ta * tr).sum().backward()
+        for e, t in ((ea, ta), (er, tr)):
+            if t.requires_grad:
+                np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+            else:
+                assert e.grad is None
+    x = ember.tensor(RNG.standard_normal((130, 130)), requires_grad=True)
+    w = ember.tensor(RNG.standard_normal(130), requires_grad=True)
+    assert ember.autograd.gradcheck(lambda x, w: (x * w).sum(), (x, w))
+    assert ember.autograd.gradcheck(lambda x, w: (w * x).sum() * 2, (x, w))
