@@ -223,3 +223,24 @@ def test_mul_row_one_side_strided_or_no_grad_and_gradcheck():
     w = ember.tensor(RNG.standard_normal(130), requires_grad=True)
     assert ember.autograd.gradcheck(lambda x, w: (x * w).sum(), (x, w))
     assert ember.autograd.gradcheck(lambda x, w: (w * x).sum() * 2, (x, w))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("reduce", ["amax", "amin", "sum", "mean"])
+@pytest.mark.parametrize("shape", [(6, 9), (3, 1, 17), (1, 1)])
+def test_scatter_reduce_backward_gathers_by_the_kernel(shape, reduce, dtype):
+    # (ScatterReduce's backward picks g and out at the index by _C.gather_forward)
+    x = np.round(RNG.standard_normal(shape) * 2)  # whole values: ties between x and src
+    src = np.round(RNG.standard_normal(shape) * 2)
+    idx = RNG.integers(0, shape[-1], shape)
+    w = RNG.standard_normal(shape)
+    for include_self in (True, False):
+        ex, tx = _pair(ember, torch, x, dtype)
+        es, ts = _pair(ember, torch, src, dtype)
+        ye = ex.scatter_reduce(-1, ember.tensor(idx), es, reduce, include_self=include_self)
+        yt = tx.scatter_reduce(-1, torch.tensor(idx), ts, reduce, include_self=include_self)
+        (ye * ember.tensor(w).to(ye.dtype)).sum().backward()
+        (yt * torch.tensor(w).to(yt.dtype)).sum().backward()
+        tol = 1e-6 if dtype == "float32" else 1e-12
+        for e, t in ((ex, tx), (es, ts)):
+            np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=tol, atol=tol)

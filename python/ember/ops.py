@@ -6590,8 +6590,8 @@ class ScatterReduce(Function):
 
         else:  # the C++ forward's (axis, int64 index): gathers and sums by the kernels
 
-            def pick(a):
-                return np.take_along_axis(a, fast[1], fast[0])
+            def pick(a):  # take_along_axis's copy by the gather kernel (~4x at (256, 1024))
+                return _C.gather_forward(np.ascontiguousarray(a), fast[1], fast[0])
 
         if count is None:  # (the C++ forward skipped them: fast is set)
             _, count = _C.scatter_reduce(
