@@ -710,9 +710,10 @@ class Mul(Function):
         # in-place write into h after y = h * 3 leaves y's backward valid
         na, nb = ctx.needs_input_grad
         ctx.save_for_backward(a if nb else _shape_only(a), b if na else _shape_only(b))
-        if _scalar_grad_ok(a, b):  # a full sum's gradient may arrive unfilled (_reads_broadcast)
-            ctx._broadcast_grad = True
-        return _bcast(np.multiply, a, b)
+        y = _bcast(np.multiply, a, b)
+        if _scalar_grad_ok(a, b) or _row_grad_ok(a, b, y):  # a full sum's gradient may
+            ctx._broadcast_grad = True  # arrive unfilled (_reads_broadcast)
+        return y
 
     @staticmethod
     def backward(ctx, g):
@@ -723,6 +724,8 @@ class Mul(Function):
             # operand by the scalar kernel, one pass over one array where the filled gradient
             # took a fill and a two-array pass (the same products: g * b elementwise)
             v, code = g.reshape(-1)[0].item(), _BINARY_CODE[np.multiply]
+            if a.shape != b.shape:  # x * row (see _row_grad_ok): speed24, x (1000, 1000) ~2x
+                return _row_grads(g, a, b, na, nb)
             return (
                 _C.binary_scalar(b, v, code, True, None) if na else None,
                 _C.binary_scalar(a, v, code, True, None) if nb else None,
@@ -753,6 +756,42 @@ def _scalar_grad_ok(a, b) -> bool:
         and a.flags.c_contiguous
         and b.flags.c_contiguous
     )
+
+
+def _row_grad_ok(a, b, y) -> bool:
+    """Whether Mul's backward may take a broadcast gradient value for x * row: C-contiguous
+    float32/float64 operands of one dtype, one of them of y's shape (see _row_grads)."""
+    return (
+        type(a) is np.ndarray
+        and type(b) is np.ndarray
+        and a.dtype is b.dtype
+        and a.dtype in _KERNEL_DTYPES
+        and (y.shape == a.shape or y.shape == b.shape)
+        and y.size >= 16384  # (below, np.broadcast_to's ~2 us outweighs the fill it saves)
+        and a.flags.c_contiguous
+        and b.flags.c_contiguous
+    )
+
+
+def _row_grads(g, a, b, na, nb):
+    """Mul's gradients for g, one value v broadcast, where one operand (full) has g's shape and
+    the other (row) broadcasts into it: v * row written into every row, and the row's sum of
+    v * full, full itself when v is 1 (the same products, so the same bits, as the filled g
+    gave; without its fill and, for v == 1, a pass writing the products)."""
+    full, row, nf, nr = (a, b, na, nb) if a.shape == g.shape else (b, a, nb, na)
+    v = g.reshape(-1)[0]
+    gf = gr = None
+    if nf:
+        gf = np.empty(g.shape, g.dtype)
+        np.multiply(row, v, out=gf)
+    if nr:
+        p = (
+            full
+            if v == 1
+            else _C.binary_scalar(full, v.item(), _BINARY_CODE[np.multiply], True, None)
+        )
+        gr = unbroadcast(p, row.shape)
+    return (gf, gr) if full is a else (gr, gf)
 
 
 class _ShapeOnly:
@@ -2940,7 +2979,13 @@ def _clone_array(x: np.ndarray) -> np.ndarray:
 class Clone(Function):
     @staticmethod
     def forward(ctx, x, c_order=False):
-        return _copy(x) if c_order else _clone_array(x)
+        if c_order:
+            # x.t().contiguous(): a full sum's gradient passes unfilled (_reads_broadcast) to
+            # x's view, whose leaf copies one value (~20 us a MB) where a filled gradient was
+            # transposed back (~125 us a MB)
+            ctx._broadcast_grad = True
+            return _copy(x)
+        return _clone_array(x)
 
     @staticmethod
     def backward(ctx, g):
@@ -4121,9 +4166,24 @@ class Join(Function):
         ctx.meta = (dim % y.ndim, sizes, stack)
         return y
 
+    # a full sum's gradient arrives unfilled (_reads_broadcast): each input's filled fresh, where
+    # the filled g's views made the engine copy all but the first into its leaf (cat of two
+    # (1000, 1000): a fill of 8 MB and a 4 MB copy, now two 4 MB fills)
+    _broadcast_grad = True
+
     @staticmethod
     def backward(ctx, g):
         axis, sizes, stack = ctx.meta
+        if g.size > 1 and not builtins.any(g.strides):  # one value broadcast: see above
+            one, shape = g.reshape(-1)[:1], list(g.shape)
+            if stack:
+                del shape[axis]
+                return tuple(_value_filled(shape, one) for _ in sizes)
+            out = []
+            for n in sizes:
+                shape[axis] = n
+                out.append(_value_filled(shape, one) if n >= 0 else np.zeros(0, g.dtype))
+            return tuple(out)
         if stack:
             return tuple(np.moveaxis(g, axis, 0))
         views = iter(_pieces(g, axis, [n for n in sizes if n >= 0]))
@@ -5235,6 +5295,10 @@ def _flip_copy(a: np.ndarray, axes) -> np.ndarray:
 
 
 class Flip(Function):
+    # a full sum's gradient arrives unfilled (_reads_broadcast): one value's flip is a fill,
+    # where the filled gradient took a fill and a flipped copy
+    _broadcast_grad = True
+
     @staticmethod
     def forward(ctx, x, axes):
         ctx.axes = axes
@@ -5242,6 +5306,8 @@ class Flip(Function):
 
     @staticmethod
     def backward(ctx, g):  # flip is its own adjoint
+        if g.size > 1 and not builtins.any(g.strides):  # one value broadcast: see above
+            return _value_filled(g.shape, g.reshape(-1)[:1]), None
         return _flip_copy(g, ctx.axes), None
 
     @staticmethod
@@ -6524,8 +6590,8 @@ class ScatterReduce(Function):
 
         else:  # the C++ forward's (axis, int64 index): gathers and sums by the kernels
 
-            def pick(a):
-                return np.take_along_axis(a, fast[1], fast[0])
+            def pick(a):  # take_along_axis's copy by the gather kernel (~4x at (256, 1024))
+                return _C.gather_forward(np.ascontiguousarray(a), fast[1], fast[0])
 
         if count is None:  # (the C++ forward skipped them: fast is set)
             _, count = _C.scatter_reduce(
