@@ -71,6 +71,32 @@ def test_quantile_of_a_slice_with_nan_sends_its_gradient_to_the_nan(shape, dim, 
     assert ex.grad.numpy().flat[0] == 1.0
 
 
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan, 0.0])
+def test_cumprod_over_a_dim_of_one_passes_the_gradient_through(value):
+    # a scan over one entry is the identity: torch's gradient is the incoming one, where
+    # ember divided y by x (inf / inf = NaN) for an infinite entry
+    x = np.array([[value, 2.0, -1.5]])
+    tx, ex = torch.tensor(x, requires_grad=True), ember.tensor(x, requires_grad=True)
+    g = np.array([[0.5, -2.0, 3.0]])
+    torch.cumprod(tx, 0).backward(torch.tensor(g))
+    ember.cumprod(ex, 0).backward(ember.tensor(g))
+    _close(ex.grad, tx.grad, 0, 0)
+    assert np.array_equal(ex.grad.numpy(), g)
+    (gg,) = ember.autograd.grad(ember.cumprod(ex, 0).sum(), ex, create_graph=True)
+    assert np.array_equal(gg.numpy(), np.ones_like(x))
+
+
+@pytest.mark.parametrize("fn", ["vector_norm", "matrix_norm", "norm"])
+@pytest.mark.parametrize("dt", [np.int64, np.bool_])
+def test_norms_refuse_an_integer_input_even_with_dtype(fn, dt):
+    # torch checks the input's dtype before casting to dtype=; ember cast ints and went on
+    a = np.ones((2, 2), dt)
+    with pytest.raises(RuntimeError, match="Expected a floating point"):
+        getattr(torch.linalg, fn)(torch.tensor(a), dtype=torch.float64)
+    with pytest.raises(TypeError, match="expected a floating point tensor"):
+        getattr(ember.linalg, fn)(ember.tensor(a), dtype=ember.float64)
+
+
 def _reduce_case(r):
     """One random reduction: (name, kwargs) over a float64 tensor with ties, NaN or inf."""
     nd = int(r.integers(1, 4))

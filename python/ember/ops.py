@@ -7750,6 +7750,8 @@ class CumProd(Function):
     def backward(ctx, g):
         x, y = ctx.saved_tensors
         a = ctx.axis
+        if x.size <= 1 or x.shape[a] == 1:  # the identity: g, as torch's (not inf / inf = NaN)
+            return g, None
         # d y_j / d x_i = y_j / x_i for j >= i, summed; in a row with zeros, as PyTorch: that
         # before the first zero z1 (from the terms before it), the product of the others at
         # z1 (from the terms up to the second zero), and 0 after it
@@ -7771,6 +7773,8 @@ class CumProd(Function):
     @staticmethod
     def backward_graph(ctx, g):
         x0, y0 = ctx.saved_tensors
+        if x0.size <= 1 or x0.shape[ctx.axis] == 1:  # the identity (as backward)
+            return g, None
         _refuse_zeros("cumprod", x0)
         (x,) = _graph.inputs(ctx, x0)
         a = ctx.axis
