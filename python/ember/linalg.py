@@ -307,6 +307,8 @@ def _in_dtype(op: str, x, dtype):
     if dtype is None:
         return x
     x, dt = ops._tensor_operand(x), np.dtype(dtype)
+    if x.data.dtype.kind in "biu":  # torch checks the input before the cast, as without dtype
+        raise TypeError(f"{op}: expected a floating point tensor, got {x.dtype}")
     if x.dtype != dt:
         if ops.promote_types(x.dtype, dt) != dt:
             raise ValueError(

@@ -7681,6 +7681,9 @@ def _quantile(op, x, q, dim, keepdim, interpolation, ignore_nan):
         else np.full(xs.shape[:-1] + (1,), xs.shape[-1])
     )
     rank = np.maximum(qa.reshape(-1) * (count - 1).astype(x.dtype), 0)
+    if not ignore_nan:  # torch's rank in a slice holding NaN: the last sorted entry, a NaN (so
+        # the output is NaN and its gradient goes to that entry, as torch's)
+        rank = np.where(nan.any(-1, keepdims=True), (count - 1).astype(x.dtype), rank)
     if interpolation in ("lower", "higher", "nearest"):
         rank = {"lower": np.floor, "higher": np.ceil, "nearest": np.round}[interpolation](rank)
     lo, hi = np.floor(rank), np.ceil(rank)
@@ -7697,8 +7700,6 @@ def _quantile(op, x, q, dim, keepdim, interpolation, ignore_nan):
             dq = reshape(q, (-1,)) - reshape(q, (-1,)).detach()
             slope = np.nan_to_num((high - low).data, nan=0.0) * np.maximum(count - 1, 0)
             out = out + dq * slope.astype(x.dtype)
-    if not ignore_nan:
-        out = where(nan.any(-1, keepdims=True), np.asarray(np.nan, x.dtype), out)
     out = movedim(out, -1, 0)  # q's dim first
     if keepdim:
         kept = tuple(1 if dim is None or d == axis else n for d, n in enumerate(shape))
@@ -7815,6 +7816,8 @@ class CumProd(Function):
     def backward(ctx, g):
         x, y = ctx.saved_tensors
         a = ctx.axis
+        if x.size <= 1 or x.shape[a] == 1:  # the identity: g, as torch's (not inf / inf = NaN)
+            return g, None
         # d y_j / d x_i = y_j / x_i for j >= i, summed; in a row with zeros, as PyTorch: that
         # before the first zero z1 (from the terms before it), the product of the others at
         # z1 (from the terms up to the second zero), and 0 after it
@@ -7836,6 +7839,8 @@ class CumProd(Function):
     @staticmethod
     def backward_graph(ctx, g):
         x0, y0 = ctx.saved_tensors
+        if x0.size <= 1 or x0.shape[ctx.axis] == 1:  # the identity (as backward)
+            return g, None
         _refuse_zeros("cumprod", x0)
         (x,) = _graph.inputs(ctx, x0)
         a = ctx.axis
@@ -8089,8 +8094,8 @@ def _scaled_add(op, input, product, beta, alpha) -> Tensor:
     out = product if alpha == 1 else product * alpha
     if alpha == 0 and op in ("addmm", "addmv", "addbmm"):  # zeros, the product's gradient 0
         out = where(np.zeros(product.shape, bool), product, np.zeros((), product.dtype))
-    if beta == 0:
-        return out
+    if beta == 0:  # input's gradient is zeros, not None, as torch's (out's values, untouched)
+        return where(np.zeros((), bool), input, out) if input.requires_grad else out
     return out + (input if beta == 1 else input * beta)
 
 
