@@ -171,3 +171,36 @@ def test_optimiser_step_hooks_still_called_and_refusals_kept():
         ember.optim.Adam([p], differentiable=True)
     with pytest.raises(RuntimeError, match="cannot be `True` together"):
         ember.optim.Adam([p], foreach=True, fused=True)
+
+
+# ---- Module.parameters(): the walk without names ------------------------------------------
+
+
+def test_parameters_same_tensors_and_order_as_named_parameters_and_torch():
+    torch = pytest.importorskip("torch")
+
+    def build(nn):
+        shared = nn.Linear(3, 3)
+        m = nn.Sequential(
+            nn.Linear(2, 3), shared, nn.ReLU(), nn.Sequential(shared, nn.Linear(3, 1))
+        )
+        m[0].register_parameter("extra", None)  # a None parameter is skipped
+        tied = nn.Linear(3, 3)
+        m.add_module("tied", tied)
+        m.tied.weight = m[1].weight  # a tied weight comes once
+        return m
+
+    e, t = build(ember.nn), build(torch.nn)
+    assert [id(p) for p in e.parameters()] == [id(p) for _, p in e.named_parameters()]
+    assert [tuple(p.shape) for p in e.parameters()] == [tuple(p.shape) for p in t.parameters()]
+    assert len(list(e.parameters(recurse=False))) == len(list(t.parameters(recurse=False))) == 0
+    assert [id(p) for p in e[0].parameters(recurse=False)] == [id(e[0].weight), id(e[0].bias)]
+
+
+def test_parameters_follows_a_subclass_named_parameters():
+    class Masked(ember.nn.Linear):
+        def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+            yield "weight", self.weight  # (hides the bias)
+
+    m = Masked(2, 2)
+    assert [id(p) for p in m.parameters()] == [id(m.weight)]
