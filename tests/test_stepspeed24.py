@@ -204,3 +204,36 @@ def test_parameters_follows_a_subclass_named_parameters():
 
     m = Masked(2, 2)
     assert [id(p) for p in m.parameters()] == [id(m.weight)]
+
+
+# ---- clip_grad_norm_: the float32/float64 2-norm's per-gradient rounding ----------------------
+
+
+@pytest.mark.parametrize("dtypes", [("f", "f"), ("d", "d"), ("f", "d")])
+def test_clip_grad_norm_fast_rounding_matches_torch_and_generic_path(dtypes):
+    torch = pytest.importorskip("torch")
+    from ember.nn.utils import clip_grad
+
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal(s).astype(d) * 3 for s, d in zip(((7, 5), (11,)), dtypes)]
+    ep = [ember.tensor(a.copy(), requires_grad=True) for a in arrays]
+    tp = [torch.tensor(a.copy(), requires_grad=True) for a in arrays]
+    for p, a in zip(ep, arrays):
+        p.grad = ember.tensor(a.copy())
+    for p, a in zip(tp, arrays):
+        p.grad = torch.tensor(a.copy())
+    te = ember.nn.utils.clip_grad_norm_(ep, 1.0)
+    tt = torch.nn.utils.clip_grad_norm_(tp, 1.0)
+    assert te.numpy().dtype == tt.numpy().dtype
+    # (float32: ember sums squares in float64, torch in float32: within an ulp or two)
+    np.testing.assert_allclose(float(te), float(tt), rtol=3e-7)
+    for p, q in zip(ep, tp):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-6)
+    # the same bits as the generic per-norm rounding it bypasses (the code before)
+    from ember import _C
+
+    sums = _C.sum_squares(arrays)
+    per = [float(np.asarray(v**0.5).astype(a.dtype)) for v, a in zip(sums, arrays)]
+    want = clip_grad._vector_norm(np.asarray(per), 2.0)
+    total = clip_grad.get_total_norm([ember.tensor(a) for a in arrays])
+    assert float(total) == float(np.asarray(want, total.numpy().dtype))
