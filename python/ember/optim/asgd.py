@@ -83,15 +83,16 @@ class ASGD(Optimizer):
             if not state:  # PyTorch's order of the entries
                 state.update(step=_scalar(0.0), eta=_scalar(lr), mu=_scalar(1.0))
             t, eta, mu, ax = _advance(state, p, "eta", "mu", "ax")
+            # (positional: pybind11 matching keywords cost ~2 us a call, per parameter)
             _C.asgd_step(
                 p.data,
                 ax,
                 g,
-                eta=float(eta),
-                lambd=lambd,
-                mu=float(mu),
-                weight_decay=float(group["weight_decay"]),
-                maximize=bool(group["maximize"]),
+                float(eta),  # eta
+                lambd,
+                float(mu),  # mu
+                float(group["weight_decay"]),  # weight_decay
+                bool(group["maximize"]),  # maximize
             )
             # written into the state Tensors (torch's eta.copy_, mu.copy_), each value first
             # rounded to the dtype torch computes it in: a Tensor lr's for eta, else the

@@ -97,16 +97,17 @@ class SGD(Optimizer):
                     first = True
                 buf = state["momentum_buffer"]
                 buf = buf.data if type(buf) is Tensor else _buffer(state, "momentum_buffer")
+            # (positional: pybind11 matching keywords cost ~2 us a call, per parameter)
             _C.sgd_step(
                 p.data,
                 buf,
                 g,
-                lr=float(group["lr"]),
-                momentum=float(mom),
-                dampening=float(group["dampening"]),
-                weight_decay=float(group["weight_decay"]),
-                nesterov=bool(group["nesterov"]),
-                maximize=bool(group["maximize"]),
-                first=first,
+                float(group["lr"]),  # lr
+                float(mom),  # momentum
+                float(group["dampening"]),  # dampening
+                float(group["weight_decay"]),  # weight_decay
+                bool(group["nesterov"]),  # nesterov
+                bool(group["maximize"]),  # maximize
+                first,
             )
         return loss
