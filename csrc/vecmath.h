@@ -346,6 +346,29 @@ inline T vexpm1(T x) {
   return vm::pow2i(n2) * (vm::pow2i(n1) * q + (vm::pow2i(n1) - vm::pow2i(-n2)));
 }
 
+namespace vm {
+// expm1 of a float, in double and rounded once (float32 torch.expm1's last bit in > 99% of
+// inputs, as vexpm1(double(x)) did): float's range needs neither vexpm1's split of 2^n (2^129 is
+// a double) nor its degree-13 Taylor series: to r^9 (|r| <= ln2/2: relative truncation < 3e-11)
+// with one ln2 (|n| <= 129: r's error < 4e-14), ~2x faster. Below -20: -1 in float; above 89: inf.
+inline float expm1_float(float v) {
+  double x = v < -20.0f ? -20.0f : v;  // (a NaN passes both clamps)
+  x = x > 89.0 ? 89.0 : x;
+  const double n = (x * consts<double>::log2e + kRoundD) - kRoundD;  // scalar math: rint
+  const double r = x - n * 0.69314718055994531;
+  double p = 1.0 / 362880;
+  p = p * r + 1.0 / 40320;
+  p = p * r + 1.0 / 5040;
+  p = p * r + 1.0 / 720;
+  p = p * r + 1.0 / 120;
+  p = p * r + 1.0 / 24;
+  p = p * r + 1.0 / 6;
+  p = p * r + 0.5;
+  const double q = r + r * r * p, e = pow2i(n);
+  return float(e * q + (e - 1.0));  // scalar math: e - 1 exact for n <= 53 (n >= -29)
+}
+}  // namespace vm
+
 // Natural log: log(0) = -inf, log(x < 0) = NaN, log(inf) = inf, denormals handled.
 template <typename T>
 inline T vlog(T x) {
@@ -975,7 +998,54 @@ inline T verfc(T x) {
   }
 }
 
-// erfinv(y), evaluated in double for float and double y: Giles' single-precision approximation
+namespace vm {
+// float erfinv(y) = y P(w), w = -log(1 - y^2) in double, rounded once: P is erfinv(y) / y as a
+// polynomial in w, degree 12 on w in [0, 5] (in w - 2.5) and 14 on [5, 16] (in w - 10.5; the
+// largest float below 1 gives w = 15.94), Chebyshev interpolants of mpmath's erfinv (relative
+// error < 4e-11 each with double Horner, so the float result is within 0.5 + 1e-3 ulp). Giles'
+// split of the range, without his sqrt(w) form or verfinv's Halley step (an exp and an erf in
+// double): ~4x faster. 1 - y^2 = (1 - a)(1 + a) is exact in double for a float a.
+inline float erfinv_float(float y) {
+  const double a = std::fabs(double(y));
+  const double w = -log_core((1.0 - a) * (1.0 + a));  // (garbage at a >= 1: selected away)
+  const double w1 = w - 2.5;
+  double p1 = -2.0530251976386264e-11;
+  p1 = p1 * w1 + 1.229407996200241e-10;
+  p1 = p1 * w1 + 8.200569681884188e-10;
+  p1 = p1 * w1 + -1.0852875962705377e-08;
+  p1 = p1 * w1 + 1.3780551615354421e-08;
+  p1 = p1 * w1 + 4.786352616422233e-07;
+  p1 = p1 * w1 + -3.4174044805891794e-06;
+  p1 = p1 * w1 + -4.995855103683295e-06;
+  p1 = p1 * w1 + 0.00021825107430831908;
+  p1 = p1 * w1 + -0.0012527081133217636;
+  p1 = p1 * w1 + -0.0041773180386271555;
+  p1 = p1 * w1 + 0.24664027679468087;
+  p1 = p1 * w1 + 1.50140935113073;
+  const double w2 = w - 10.5;
+  double p2 = -1.5205566844346696e-16;
+  p2 = p2 * w2 + 1.6389801326395698e-15;
+  p2 = p2 * w2 + 5.437892737149223e-15;
+  p2 = p2 * w2 + -1.8787935182215424e-13;
+  p2 = p2 * w2 + 2.4165440143340456e-12;
+  p2 = p2 * w2 + -3.096162625684379e-11;
+  p2 = p2 * w2 + 3.178574976839989e-10;
+  p2 = p2 * w2 + -2.127977639547619e-09;
+  p2 = p2 * w2 + 1.885908347145566e-10;
+  p2 = p2 * w2 + 3.095738791618004e-07;
+  p2 = p2 * w2 + -7.628079505150191e-06;
+  p2 = p2 * w2 + 0.00015549477020988128;
+  p2 = p2 * w2 + -0.0035623338018739743;
+  p2 = p2 * w2 + 0.15509870294877703;
+  p2 = p2 * w2 + 3.0742058190983;
+  double x = (w < 5.0 ? p1 : p2) * a;
+  x = a == 1.0 ? std::numeric_limits<double>::infinity() : x;
+  x = a <= 1.0 ? x : std::numeric_limits<double>::quiet_NaN();  // |y| > 1 and NaN
+  return float(std::copysign(x, double(y)));
+}
+}  // namespace vm
+
+// erfinv(y) for double y (float y: vm::erfinv_float): Giles' single-precision approximation
 // ("Approximating the erfinv function", GPU Computing Gems, 2011: a polynomial in w - 2.5 for
 // w = -log(1 - y^2) < 5, in sqrt(w) - 3 above, relative error ~1e-7 up to w = 16, i.e. every
 // float y < 1) as the start, x0 = sqrt(w - log(w pi/4) / 2) beyond (1 - |y| < 1.2e-7, doubles
@@ -984,9 +1054,10 @@ inline T verfc(T x) {
 // below x = 1/2 and (1 - |y|) - erfc(x) above (1 - |y| exact there: no cancellation as |y| -> 1);
 // f / f' = f sqrt(pi)/2 exp(x^2) without a division, and the Halley step x - d / (1 + x d) as
 // x - d + x d^2 (the same to third order). |y| = 1 gives +-inf, |y| > 1 and NaN give NaN,
-// erfinv(-0) = -0. Double: within ~2 ulp; float: rounded once from a ~1e-14 value.
+// erfinv(-0) = -0. Double: within ~2 ulp (float: vm::erfinv_float above).
 template <typename T>
 inline T verfinv(T y) {
+  if constexpr (sizeof(T) == 4) return vm::erfinv_float(y);
   constexpr double inf = std::numeric_limits<double>::infinity();
   const double d = y, a = std::fabs(d);
   const double w = -vlog((1.0 - a) * (1.0 + a));  // +inf at |y| = 1, NaN beyond

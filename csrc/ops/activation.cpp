@@ -377,10 +377,10 @@ void logsigmoid_backward(T* dx, const T* dy, const T* x, int64_t n, bool dy_scal
 // x (n) -> y: y = op(x); clamp: min(max(x, lo), hi) as PyTorch's (x's NaN propagates, x is kept
 // where it ties a bound so clamp(-0.0, min=0) is -0.0, lo > hi gives hi, a NaN bound gives NaN
 // everywhere); a missing bound is -inf / inf. expm1 and log1p keep -0.0 (vecmath's give +0).
-// expm1 is computed in double for float32 too: rounded once, it agrees with PyTorch's float32 to
-// the last bit in > 99% of inputs (tests/test_parity2.py holds that). float32 log1p stays in
-// float (within a last bit of PyTorch's, equal in ~96%): double's log1p or log in a float loop
-// does not vectorise and ran at 0.25x PyTorch.
+// expm1 is computed in double for float32 too (vm::expm1_float): rounded once, it agrees with
+// PyTorch's float32 to the last bit in > 99% of inputs (tests/test_parity2.py holds that). float32
+// log1p stays in float (within a last bit of PyTorch's, equal in ~96%): double's log1p or log in a
+// float loop does not vectorise and ran at 0.25x PyTorch.
 template <typename T>
 void unary_forward(T* y, const T* x, int64_t n, int op, T lo, T hi) {
   switch (op) {
@@ -391,7 +391,10 @@ void unary_forward(T* y, const T* x, int64_t n, int op, T lo, T hi) {
         map1(y, x, n, [](T v) { return vexp(v); });
       break;
     case 1:
-      map1(y, x, n, [](T v) { return v == T(0) ? v : T(vexpm1(double(v))); });
+      if constexpr (sizeof(T) == 4)
+        map1(y, x, n, [](T v) { return v == T(0) ? v : vm::expm1_float(v); });
+      else
+        map1(y, x, n, [](T v) { return v == T(0) ? v : vexpm1(v); });
       break;
     case 2:
       if constexpr (sizeof(T) == 8)

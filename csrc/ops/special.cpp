@@ -190,8 +190,9 @@ EMBER_SIMD void erfc_span(T* y, const T* x, int64_t b, int64_t e) {
 EMBER_SIMD void lgamma_span_float(float* y, const float* x, int64_t b, int64_t e) {
   for (int64_t i = b; i < e; ++i) y[i] = vlgamma(x[i]);
 }
-// y[i] = erfinv(x[i]): vecmath's verfinv (Giles' start and Halley steps in double, vectorised;
-// erfinv1 one value at a time with libm's erf and exp ran at 1/25 - 1/50 of PyTorch's speed).
+// y[i] = erfinv(x[i]): vecmath's verfinv (float: a polynomial in double; double: Giles' start and
+// Halley steps, vectorised; erfinv1 one value at a time with libm's erf and exp ran at 1/25 - 1/50
+// of PyTorch's speed).
 template <typename T>
 EMBER_SIMD void erfinv_span(T* y, const T* x, int64_t b, int64_t e) {
   for (int64_t i = b; i < e; ++i) y[i] = verfinv(x[i]);
