@@ -66,10 +66,18 @@ def write(
         chain = ()
     else:
         root, chain = view_root(x)  # (first: a view of a leaf is refused as that, as torch's)
+    node = _ops.CopySlices
     if not x.data.flags.writeable:
-        x._writeable()
+        if root is not None and name in _FILLS_BY_NUMBER and not _tensor_args(args, kwargs):
+            # torch fills an expand()ed view of a graph tensor, and refuses its backward
+            alias = _tensor._writeable_alias(x.data)
+            if alias is None:
+                raise x._read_only()
+            x.data, node = alias, _ops.OverlapCopySlices
+        else:
+            x._writeable()
     if root is not None:
-        return _write_through_view(x, root, chain, build, args, kwargs, name)
+        return _write_through_view(x, root, chain, build, args, kwargs, name, node)
     if reads_output:
         old = Tensor._make(x.data, x._requires_grad, x._ctx, x._idx)
         _noting_write(x, None)  # (before build, which may write x's array)
@@ -225,7 +233,14 @@ def views_join(root: Tensor) -> None:
         v._ctx, v._idx = got._ctx, got._idx
 
 
-def _write_through_view(x, root, chain, build, args, kwargs, name) -> Tensor:
+_FILLS_BY_NUMBER = {"zero_", "fill_"}
+
+
+def _tensor_args(args, kwargs) -> bool:
+    return any(isinstance(a, Tensor) for a in (*args, *kwargs.values()))
+
+
+def _write_through_view(x, root, chain, build, args, kwargs, name, node) -> Tensor:
     flat = positions(x.data, root.data)
     # (a root outside the graph, a plain tensor, joins it: its old values are a constant)
     old = Tensor._make(root.data.copy(), root._requires_grad, root._ctx, root._idx)
@@ -233,13 +248,42 @@ def _write_through_view(x, root, chain, build, args, kwargs, name) -> Tensor:
     new = _fit(build(old_x, *_swap(args, x, old_x), **_swap(kwargs, x, old_x)), x, name)
     buf = old.reshape(-1).clone()
     buf[flat] = new
-    _commit(root, _ops.CopySlices.apply(buf, root.shape), old.data)
+    _commit(root, node.apply(buf, root.shape), old.data)
     for t in (x, *chain):  # the views read the new values from root's array: regather them
-        _function.note_graph_write(t, values=False)
-        got = _ops.AsStridedGather.apply(root.reshape(-1), positions(t.data, root.data), True)
-        t._ctx, t._idx, t._requires_grad = got._ctx, got._idx, True
-        hooks_moved(t)
+        _regather(t, root)
     return x
+
+
+def _regather(t: Tensor, root: Tensor) -> None:
+    """t, a view of root's memory, takes a new node: a gather from root as it is now (torch's
+    AsStridedBackward0). Nodes that used t before keep its old node; retain_grad moves, the
+    hooks registered before stay behind (torch's update_tensor_hooks_on_new_gradfn)."""
+    _function.note_graph_write(t, values=False)
+    with _function.enable_grad():
+        got = _ops.AsStridedGather.apply(root.reshape(-1), positions(t.data, root.data), True)
+    t._ctx, t._idx, t._requires_grad = got._ctx, got._idx, True
+    hooks_moved(t)
+
+
+def regenerate(t: Tensor) -> None:
+    """t, a graph view, whose memory was written in place through its base (or another view
+    of it) after t's node was made: t reads the new values, so as torch's (whose grad_fn is
+    rebuilt once the view's version is behind) it takes a gather from that base. Called when
+    t is used, its grad_fn read, or a hook / retain_grad registered on it."""
+    ctx = t._ctx
+    if ctx is None or ctx._not_view or t.data.base is None:
+        return
+    hit = _function._written_owners.get(id(_function.array_owner(t.data)))
+    if hit is None or hit[1] <= ctx._epoch:
+        return
+    from ember.autograd.engine import _stale_base
+
+    base = _stale_base(t, ctx, _function._graph_writes)
+    if base is not None and base is not t:
+        _regather(t, base)
+
+
+_function._regenerate = regenerate
 
 
 def put(t: Tensor, index, value) -> Tensor:

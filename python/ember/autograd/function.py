@@ -229,6 +229,7 @@ def no_grad_view(out, srcs):
                 inference = _state.inference
                 seen = version(d) if _tracking or not inference else None
                 out._no_grad_view = (_MADE_IN[inference], seen)
+                out._no_grad_base = p
                 if seen is not None:
                     global _no_grad_views_made
                     _no_grad_views_made = True
@@ -728,6 +729,7 @@ class set_grad_enabled(_GradMode):  # noqa: N801
 # counter). Zero until the first write, so the engine's checks cost nothing before.
 _graph_writes = 0
 _graph_moves = False  # whether note_graph_write ever ran (the engine's version_seen walks)
+_regenerate = None  # ember._inplace.regenerate (set there: it builds on ops)
 # Writes outside the graph are noted only once a node has been recorded (Function.apply sets
 # this) or a _version read: pure inference pays one global test per in-place op.
 _tracking = False
@@ -1133,6 +1135,10 @@ class Function:
         if _inference_made:  # (a global tested per recorded op; the scan once one exists)
             _refuse_inference_saved(args, getattr(ctx, "saved_tensors", ()))
         if _graph_writes:  # (else the class default, 0)
+            if _graph_moves:  # a view whose base was written in the graph since: rebuilt
+                for p in parents:
+                    if p is not None and p._ctx is not None and p.data.base is not None:
+                        _regenerate(p)
             ctx._epoch = _graph_writes
             if _no_grad_views_made or _multi_written:
                 for p in parents:
@@ -1349,6 +1355,7 @@ _NAMES = {
     "Clamp": "ClampBackward1",
     "Reshape": "ViewBackward0",
     "CopySlices": "torch::autograd::CopySlices",
+    "OverlapCopySlices": "torch::autograd::CopySlices",
     "AsStridedGather": "AsStridedBackward0",
     "Squeeze": "SqueezeBackward0",
     "SqueezeDim": "SqueezeBackward1",
