@@ -270,8 +270,12 @@ def regenerate(t: Tensor) -> None:
     of it) after t's node was made: t reads the new values, so as torch's (whose grad_fn is
     rebuilt once the view's version is behind) it takes a gather from that base. Called when
     t is used, its grad_fn read, or a hook / retain_grad registered on it."""
-    ctx = t._ctx
-    if ctx is None or ctx._not_view or t.data.base is None:
+    ctx, b = t._ctx, t.data.base
+    if ctx is None or ctx._not_view or b is None:
+        return
+    # (a view node's input holds the array t's views, or views the same one: identity tests
+    # first, so an op's output that merely views a scratch buffer costs ~nothing)
+    if not any(p is not None and (p.data is b or p.data.base is b) for p in ctx.parents):
         return
     hit = _function._written_owners.get(id(_function.array_owner(t.data)))
     if hit is None or hit[1] <= ctx._epoch:
