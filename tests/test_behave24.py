@@ -166,3 +166,49 @@ def test_base_of_a_view_of_a_plain_tensor_keeps_it():
         v = L.arange(6.0).reshape(2, 3)[1]
         assert v._is_view() and v._base.shape == (6,)
         np.testing.assert_array_equal(v._base.numpy(), np.arange(6.0))
+
+
+# ---- a node that saved its own output, written in place after ------------------------------
+
+MODIFIED = "one of the variables needed for gradient computation has been modified by an inplace"
+
+_OWN_OUTPUT = {
+    "exp, then mul_": lambda L, x: (x * 2).exp().mul_(2),
+    "relu_, then ReLU(inplace) on a slice": lambda L, x: (
+        lambda h: (L.nn.ReLU(inplace=True)(h[1:]), h)[1]
+    )((x * 2).relu_()),
+    "F.relu inplace, then relu_ of a slice": lambda L, x: (lambda h: (h[:, 1:].relu_(), h)[1])(
+        L.nn.functional.relu(x * 2, inplace=True)
+    ),
+    "relu_ twice": lambda L, x: (x * 2).relu_().relu_(),
+    "exp, then relu_": lambda L, x: (x * 2).exp().relu_(),
+    "exp_ twice": lambda L, x: (x * 2).exp_().exp_(),
+    "tanh, then clamp_": lambda L, x: (x * 2).tanh().clamp_(0, 0.5),
+    "tanh, then a row zeroed": lambda L, x: (lambda h: (h[0].zero_(), h)[1])((x * 2).tanh()),
+    "sigmoid, used, then written": lambda L, x: (lambda h: (h.mul_(2), h * 1)[1])(x.sigmoid()),
+    "two in-place ReLUs in a Sequential": lambda L, x: L.nn.Sequential(
+        L.nn.ReLU(inplace=True), L.nn.ReLU(inplace=True)
+    )(x * 1),
+    # computed by both: the write is the node's own, or the saved output is not written
+    "sigmoid_": lambda L, x: (x * 2).sigmoid_(),
+    "exp_": lambda L, x: (x * 2).exp_(),
+    "tanh_": lambda L, x: (x * 2).tanh_(),
+    "relu_": lambda L, x: (x * 2).relu_(),
+    "sigmoid_ of a view": lambda L, x: (lambda h: (h[0].sigmoid_(), h)[1])(x * 2),
+    "sigmoid_, then squared": lambda L, x: (lambda h: h * h)((x * 2).sigmoid_()),
+    "hardtanh_ after relu_": lambda L, x: L.nn.functional.hardtanh((x * 2), inplace=True).relu_(),
+}
+
+
+@pytest.mark.parametrize("case", list(_OWN_OUTPUT))
+def test_a_node_whose_saved_output_was_written_refuses_as_torchs(case):
+    got = []
+    for L in _both():
+        x = L.tensor([[-1.0, 0.5, 2.0], [0.3, -0.2, 1.0]], dtype=L.float64, requires_grad=True)
+        try:
+            _OWN_OUTPUT[case](L, x).sum().backward()
+            got.append(np.round(x.grad.numpy(), 12).tolist())
+        except RuntimeError as e:
+            assert MODIFIED in str(e), str(e)
+            got.append("refused")
+    assert got[0] == got[1]

@@ -191,14 +191,30 @@ def _commit(x: Tensor, new: Tensor, old: np.ndarray) -> None:
 def _noting_write(x: Tensor, old: np.ndarray | None) -> None:
     """x's array is about to change: what x's node saved of it keeps the old values, and the
     nodes that used it before refuse to backward."""
-    if x._ctx is not None:
+    if x._ctx is not None and x._ctx.name() not in _SAVES_RESULT:
         preserve_saved(x._ctx, x.data, old)
     _function.note_graph_write(x)
+
+
+# torch's nodes that save their own output (not their input) for backward: a write into that
+# output makes their backward refuse ("modified by an inplace operation"), so theirs is kept
+_SAVES_RESULT = {
+    "ReluBackward0", "EluBackward1", "LeakyReluBackward1", "RreluWithNoiseBackward1",
+    "CeluBackward1", "ExpBackward0", "SigmoidBackward0", "TanhBackward0",
+}  # fmt: skip
 
 
 def _take(x: Tensor, new: Tensor) -> None:
     if new.data is not x.data:
         np.copyto(x.data, new.data)
+        if new._ctx is not None and x.data.flags.c_contiguous and new._ctx.name() in _SAVES_RESULT:
+            # the node saved its result: now x's array, whose later writes it must see (this
+            # write, its own, not: its epoch moves past it). (A strided x keeps the copy: the
+            # kernels read a C-contiguous one, and such a later write goes unrefused.)
+            saved = new._ctx.__dict__.get("saved_tensors")
+            if type(saved) is tuple:
+                new._ctx.saved_tensors = tuple(x.data if a is new.data else a for a in saved)
+                new._ctx._epoch = _function._graph_writes
     joined = x._ctx is None and new._ctx is not None
     x._ctx, x._idx, x._requires_grad = new._ctx, new._idx, new._requires_grad
     hooks_moved(x)
@@ -271,8 +287,8 @@ def regenerate(t: Tensor) -> None:
     rebuilt once the view's version is behind) it takes a gather from that base. Called when
     t is used, its grad_fn read, or a hook / retain_grad registered on it."""
     ctx, b = t._ctx, t.data.base
-    if ctx is None or ctx._not_view or b is None:
-        return
+    if ctx is None or ctx._not_view or b is None or getattr(t, "_chained_view", None):
+        return  # (a marked view, multi-output or of a no_grad view, is refused instead)
     # (a view node's input holds the array t's views, or views the same one: identity tests
     # first, so an op's output that merely views a scratch buffer costs ~nothing)
     if not any(p is not None and (p.data is b or p.data.base is b) for p in ctx.parents):

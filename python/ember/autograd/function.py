@@ -1136,6 +1136,10 @@ class Function:
         if _inference_made:  # (a global tested per recorded op; the scan once one exists)
             _refuse_inference_saved(args, getattr(ctx, "saved_tensors", ()))
         if _graph_writes:  # (else the class default, 0)
+            if _no_grad_views_made or _multi_written:
+                for p in parents:
+                    if p is not None:
+                        rebased_no_grad_view(p)
             if _moved_at:  # a view whose base was written in the graph since: rebuilt
                 for p in parents:
                     if (
@@ -1146,10 +1150,6 @@ class Function:
                     ):
                         _regenerate(p)
             ctx._epoch = _graph_writes
-            if _no_grad_views_made or _multi_written:
-                for p in parents:
-                    if p is not None:
-                        rebased_no_grad_view(p)
         _tracking = True  # writes from now on are noted (note_write)
         if _anomaly.enabled:  # (detect_anomaly: where the op was called, for backward's errors)
             import traceback
