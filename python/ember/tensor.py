@@ -333,8 +333,7 @@ class Tensor:
     def grad_fn(self):
         if self._requires_grad and _function._graph_writes:  # (no write yet: nothing to check)
             _function.rebased_no_grad_view(self)
-            if _function._graph_moves:
-                _inplace.regenerate(self)
+            _inplace.regenerate(self)
         return self._ctx
 
     @property
@@ -404,7 +403,7 @@ class Tensor:
         replaces the gradient. Returns a handle whose ``remove()`` unregisters the hook."""
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        if _function._graph_moves:  # (a view whose base was written: its rebuilt node's hook)
+        if _function._graph_writes:  # (a view whose base was written: its rebuilt node's hook)
             _inplace.regenerate(self)
         return _engine.hooks_of(self).add("pre", hook)
 
@@ -420,7 +419,7 @@ class Tensor:
         """Keep this non-leaf tensor's gradient in ``.grad`` (a no-op on leaves)."""
         if not self._requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
-        if _function._graph_moves:
+        if _function._graph_writes:
             _inplace.regenerate(self)
         if self._ctx is not None:
             _engine.hooks_of(self).retain = True
