@@ -189,7 +189,13 @@ _OWN_OUTPUT = {
     "two in-place ReLUs in a Sequential": lambda L, x: L.nn.Sequential(
         L.nn.ReLU(inplace=True), L.nn.ReLU(inplace=True)
     )(x * 1),
+    "softmax, then neg_": lambda L, x: (x * 2).softmax(1).neg_(),
+    "log_softmax, then mul_": lambda L, x: (x * 2).log_softmax(0).mul_(2),
+    "sqrt, then add_": lambda L, x: (x.abs() + 1).sqrt().add_(1),
+    "reciprocal, then mul_": lambda L, x: (x.abs() + 1).reciprocal().mul_(3),
     # computed by both: the write is the node's own, or the saved output is not written
+    "sin, then mul_": lambda L, x: (x * 2).sin().mul_(2),
+    "sqrt_": lambda L, x: (x.abs() + 1).sqrt_(),
     "sigmoid_": lambda L, x: (x * 2).sigmoid_(),
     "exp_": lambda L, x: (x * 2).exp_(),
     "tanh_": lambda L, x: (x * 2).tanh_(),

@@ -200,7 +200,9 @@ def _noting_write(x: Tensor, old: np.ndarray | None) -> None:
 # output makes their backward refuse ("modified by an inplace operation"), so theirs is kept
 _SAVES_RESULT = {
     "ReluBackward0", "EluBackward1", "LeakyReluBackward1", "RreluWithNoiseBackward1",
-    "CeluBackward1", "ExpBackward0", "SigmoidBackward0", "TanhBackward0",
+    "CeluBackward1", "ExpBackward0", "SigmoidBackward0", "TanhBackward0", "SoftmaxBackward0",
+    "LogSoftmaxBackward0", "SqrtBackward0", "RsqrtBackward0", "Expm1Backward0", "Exp2Backward0",
+    "ReciprocalBackward0",
 }  # fmt: skip
 
 
