@@ -105,10 +105,8 @@ def test_in_place_on_graph_tensors_matches_torch(case):
 # equal the same computation written out of place. (A write into a multi-output view,
 # qk.chunk(2)[0].mul_(3), ember refuses as torch does: test_behave23.)
 MORE = {
-    "output saved by its node, then written": (
-        lambda L, x, w: _then(lambda y: y.mul_(2), lambda y: y * w)(x.exp()),
-        lambda L, x, w: 2 * x.exp() * w,
-    ),
+    # ("output saved by its node, then written", x.exp().mul_(2), now refuses as torch's:
+    # test_behave24)
     "index assignment over a saved output": (
         lambda L, x, w: _then(lambda y: y.__setitem__((0, 0), 5.0), lambda y: y * w)(x.tanh()),
         lambda L, x, w: L.where(L.tensor([[True, False, False], [False] * 3]), 5.0, x.tanh()) * w,
@@ -167,7 +165,7 @@ def test_views_see_the_written_values():
 def test_gradcheck_through_in_place_writes():
     def f(x, w):
         h = x * w
-        h.relu_()
+        h.clamp_(min=-0.3)  # (not relu_: its node saves its output, torch refuses the write)
         h[:, 1].mul_(w[:, 0])
         h.add_(x, alpha=0.5)
         out = ember.zeros(2, 3, dtype=ember.float64)
@@ -323,6 +321,7 @@ def test_random_programs_of_in_place_writes_match_torch_or_finite_differences():
             got = _execute(ember, ops, x0, w0)
         except RuntimeError:
             assert want is None, f"ember refused what torch computes: {ops}"
+            checked += 1  # (both refuse the backward)
             continue
         if want is None:
             want = (_execute(torch, ops, x0, w0, backward=False),

@@ -66,10 +66,18 @@ def write(
         chain = ()
     else:
         root, chain = view_root(x)  # (first: a view of a leaf is refused as that, as torch's)
+    node = _ops.CopySlices
     if not x.data.flags.writeable:
-        x._writeable()
+        if root is not None and name in _FILLS_BY_NUMBER and not _tensor_args(args, kwargs):
+            # torch fills an expand()ed view of a graph tensor, and refuses its backward
+            alias = _tensor._writeable_alias(x.data)
+            if alias is None:
+                raise x._read_only()
+            x.data, node = alias, _ops.OverlapCopySlices
+        else:
+            x._writeable()
     if root is not None:
-        return _write_through_view(x, root, chain, build, args, kwargs, name)
+        return _write_through_view(x, root, chain, build, args, kwargs, name, node)
     if reads_output:
         old = Tensor._make(x.data, x._requires_grad, x._ctx, x._idx)
         _noting_write(x, None)  # (before build, which may write x's array)
@@ -183,14 +191,32 @@ def _commit(x: Tensor, new: Tensor, old: np.ndarray) -> None:
 def _noting_write(x: Tensor, old: np.ndarray | None) -> None:
     """x's array is about to change: what x's node saved of it keeps the old values, and the
     nodes that used it before refuse to backward."""
-    if x._ctx is not None:
+    if x._ctx is not None and x._ctx.name() not in _SAVES_RESULT:
         preserve_saved(x._ctx, x.data, old)
     _function.note_graph_write(x)
+
+
+# torch's nodes that save their own output (not their input) for backward: a write into that
+# output makes their backward refuse ("modified by an inplace operation"), so theirs is kept
+_SAVES_RESULT = {
+    "ReluBackward0", "EluBackward1", "LeakyReluBackward1", "RreluWithNoiseBackward1",
+    "CeluBackward1", "ExpBackward0", "SigmoidBackward0", "TanhBackward0", "SoftmaxBackward0",
+    "LogSoftmaxBackward0", "SqrtBackward0", "RsqrtBackward0", "Expm1Backward0", "Exp2Backward0",
+    "ReciprocalBackward0",
+}  # fmt: skip
 
 
 def _take(x: Tensor, new: Tensor) -> None:
     if new.data is not x.data:
         np.copyto(x.data, new.data)
+        if new._ctx is not None and x.data.flags.c_contiguous and new._ctx.name() in _SAVES_RESULT:
+            # the node saved its result: now x's array, whose later writes it must see (this
+            # write, its own, not: its epoch moves past it). (A strided x keeps the copy: the
+            # kernels read a C-contiguous one, and such a later write goes unrefused.)
+            saved = new._ctx.__dict__.get("saved_tensors")
+            if type(saved) is tuple:
+                new._ctx.saved_tensors = tuple(x.data if a is new.data else a for a in saved)
+                new._ctx._epoch = _function._graph_writes
     joined = x._ctx is None and new._ctx is not None
     x._ctx, x._idx, x._requires_grad = new._ctx, new._idx, new._requires_grad
     hooks_moved(x)
@@ -225,7 +251,14 @@ def views_join(root: Tensor) -> None:
         v._ctx, v._idx = got._ctx, got._idx
 
 
-def _write_through_view(x, root, chain, build, args, kwargs, name) -> Tensor:
+_FILLS_BY_NUMBER = {"zero_", "fill_"}
+
+
+def _tensor_args(args, kwargs) -> bool:
+    return any(isinstance(a, Tensor) for a in (*args, *kwargs.values()))
+
+
+def _write_through_view(x, root, chain, build, args, kwargs, name, node) -> Tensor:
     flat = positions(x.data, root.data)
     # (a root outside the graph, a plain tensor, joins it: its old values are a constant)
     old = Tensor._make(root.data.copy(), root._requires_grad, root._ctx, root._idx)
@@ -233,13 +266,61 @@ def _write_through_view(x, root, chain, build, args, kwargs, name) -> Tensor:
     new = _fit(build(old_x, *_swap(args, x, old_x), **_swap(kwargs, x, old_x)), x, name)
     buf = old.reshape(-1).clone()
     buf[flat] = new
-    _commit(root, _ops.CopySlices.apply(buf, root.shape), old.data)
+    _commit(root, node.apply(buf, root.shape), old.data)
     for t in (x, *chain):  # the views read the new values from root's array: regather them
-        _function.note_graph_write(t, values=False)
-        got = _ops.AsStridedGather.apply(root.reshape(-1), positions(t.data, root.data), True)
-        t._ctx, t._idx, t._requires_grad = got._ctx, got._idx, True
-        hooks_moved(t)
+        _regather(t, root)
     return x
+
+
+def _regather(t: Tensor, root: Tensor) -> None:
+    """t, a view of root's memory, takes a new node: a gather from root as it is now (torch's
+    AsStridedBackward0). Nodes that used t before keep its old node; retain_grad moves, the
+    hooks registered before stay behind (torch's update_tensor_hooks_on_new_gradfn)."""
+    _function.note_graph_write(t, values=False)
+    with _function.enable_grad():
+        got = _ops.AsStridedGather.apply(root.reshape(-1), positions(t.data, root.data), True)
+    t._ctx, t._idx, t._requires_grad = got._ctx, got._idx, True
+    hooks_moved(t)
+
+
+def regenerate(t: Tensor) -> None:
+    """t, a graph view, whose memory was written in place through its base (or another view
+    of it) after t's node was made: t reads the new values, so as torch's (whose grad_fn is
+    rebuilt once the view's version is behind) it takes a gather from that base. Called when
+    t is used, its grad_fn read, or a hook / retain_grad registered on it."""
+    ctx, b = t._ctx, t.data.base
+    if ctx is None or ctx._not_view or b is None or getattr(t, "_chained_view", None):
+        return  # (a marked view, multi-output or of a no_grad view, is refused instead)
+    # (a view node's input holds the array t's views, or views the same one: identity tests
+    # first, so an op's output that merely views a scratch buffer costs ~nothing)
+    if not any(p is not None and (p.data is b or p.data.base is b) for p in ctx.parents):
+        return
+    hit = _function._written_owners.get(id(_function.array_owner(t.data)))
+    if hit is None or hit[1] <= ctx._epoch:
+        return
+    from ember.autograd.engine import _stale_base
+
+    base = _stale_base(t, ctx, _function._graph_writes)
+    if base is None:  # written outside the graph (no_grad): torch rebuilds it from its base too
+        base = _graph_root(t)
+    if base is not None and base is not t:
+        _regather(t, base)
+
+
+def _graph_root(t: Tensor):
+    """The graph tensor at the end of t's chain of view nodes (t's _base in the graph)."""
+    d, s = t.data, t
+    while s._ctx is not None and not s._ctx._not_view:
+        p = next(
+            (p for p in s._ctx.parents if p is not None and np.may_share_memory(d, p.data)), None
+        )
+        if p is None:
+            break
+        s = p
+    return s
+
+
+_function._regenerate = regenerate
 
 
 def put(t: Tensor, index, value) -> Tensor:

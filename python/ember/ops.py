@@ -3649,6 +3649,22 @@ class CopySlices(Reshape):
     at last reshaped to its shape, ember/_inplace.py): torch's CopySlices."""
 
 
+class OverlapCopySlices(CopySlices):
+    """CopySlices of a fill (zero_, fill_) through an expand()ed view, whose elements repeat
+    memory locations: torch writes it, and refuses its backward."""
+
+    _reusable = False
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError(
+            "unsupported operation: more than one element of the written-to tensor refers to "
+            "a single memory location. Please clone() the tensor before performing the operation."
+        )
+
+    backward_graph = backward
+
+
 def _view(fn, x, arg) -> Tensor:
     """fn.apply(x, arg) for the view Functions (Reshape, Permute and their subclasses, which
     differ only in torch's node names): a tensor outside the graph skips the generic apply's

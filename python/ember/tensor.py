@@ -225,10 +225,11 @@ class Tensor:
     # off of a tensor that requires grad (autograd.function's no_grad_view); _chained_view: on
     # a graph view of such a view, its mark (autograd.function's chained_mark). _view_of: on
     # a view made outside the graph, its root; _views: on that root, weak references to them.
+    # _no_grad_base: on a _no_grad_view, the tensor it views (for _base).
     __slots__ = (
         "data", "_grad", "_requires_grad", "_ctx", "_idx", "_hooks", "_written", "_versions",
         "_fw", "_inference", "_no_grad_view", "_chained_view", "_view_of", "_views",
-        "__weakref__",
+        "_no_grad_base", "__weakref__",
     )  # fmt: skip
     __array_priority__ = 1000  # NumPy defers to our operators: ndarray + Tensor -> Tensor
 
@@ -332,7 +333,41 @@ class Tensor:
     def grad_fn(self):
         if self._requires_grad and _function._graph_writes:  # (no write yet: nothing to check)
             _function.rebased_no_grad_view(self)
+            _inplace.regenerate(self)
         return self._ctx
+
+    @property
+    def _base(self):
+        """torch's ``_base``: the tensor this view's memory belongs to (the root of a chain of
+        views), None for a tensor that is not a view (detach(), .data, a copy). Walked on
+        demand: view ops pay nothing for it."""
+        if self.data.base is None and self.data.size:
+            return None
+        if self._ctx is None:
+            src = getattr(self, "_view_of", None)
+            if src is None:
+                src = getattr(self, "_no_grad_base", None)
+                if src is None:
+                    return None
+            root = src._base
+            return src if root is None else root
+        t, d = self, self.data
+        while t._ctx is not None and not t._ctx._not_view:
+            src = next(
+                (p for p in t._ctx.parents if p is not None and _function.shares_memory(d, p.data)),
+                None,
+            )
+            if src is None:
+                break
+            t = src
+        if t is self:
+            return None
+        root = t._base
+        return t if root is None else root
+
+    def _is_view(self) -> bool:
+        """torch's ``_is_view()``: whether this tensor is a view of another (has a _base)."""
+        return self._base is not None
 
     @property
     def _version(self) -> int:
@@ -368,6 +403,8 @@ class Tensor:
         replaces the gradient. Returns a handle whose ``remove()`` unregisters the hook."""
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if _function._graph_writes:  # (a view whose base was written: its rebuilt node's hook)
+            _inplace.regenerate(self)
         return _engine.hooks_of(self).add("pre", hook)
 
     def register_post_accumulate_grad_hook(self, hook):
@@ -382,6 +419,8 @@ class Tensor:
         """Keep this non-leaf tensor's gradient in ``.grad`` (a no-op on leaves)."""
         if not self._requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if _function._graph_writes:
+            _inplace.regenerate(self)
         if self._ctx is not None:
             _engine.hooks_of(self).retain = True
 
@@ -781,6 +820,8 @@ class Tensor:
     def fill_(self, value) -> Tensor:
         d = self.data
         if not d.flags.writeable:  # an expand()ed tensor: torch fills the memory it views
+            if isinstance(value, Tensor):  # (but not with a tensor's value)
+                _check_no_internal_overlap(d)
             d = _expanded_alias(d)
             if d is None:
                 self._writeable()

@@ -229,6 +229,7 @@ def no_grad_view(out, srcs):
                 inference = _state.inference
                 seen = version(d) if _tracking or not inference else None
                 out._no_grad_view = (_MADE_IN[inference], seen)
+                out._no_grad_base = p
                 if seen is not None:
                     global _no_grad_views_made
                     _no_grad_views_made = True
@@ -728,6 +729,8 @@ class set_grad_enabled(_GradMode):  # noqa: N801
 # counter). Zero until the first write, so the engine's checks cost nothing before.
 _graph_writes = 0
 _graph_moves = False  # whether note_graph_write ever ran (the engine's version_seen walks)
+_regenerate = None  # ember._inplace.regenerate (set there: it builds on ops)
+_moved_at = 0  # _graph_writes at the last write of a graph tensor's values (note_graph_write)
 # Writes outside the graph are noted only once a node has been recorded (Function.apply sets
 # this) or a _version read: pure inference pays one global test per in-place op.
 _tracking = False
@@ -799,12 +802,12 @@ def version(a) -> int:
 def note_graph_write(t, values: bool = True) -> None:
     """t is about to take a new place in the graph (and, with ``values``, new values in its
     array): remember where it was, for the nodes that used it before."""
-    global _graph_moves
+    global _graph_moves, _moved_at, _graph_writes
     _graph_moves = True
     if values:
         note_write(t.data)
+        _moved_at = _graph_writes
     else:
-        global _graph_writes
         _graph_writes += 1
     # (a leaf's version is dropped: nodes that used the tensor then have no edge to it)
     versions = [v for v in getattr(t, "_versions", None) or () if v[1] is not None]
@@ -1133,11 +1136,20 @@ class Function:
         if _inference_made:  # (a global tested per recorded op; the scan once one exists)
             _refuse_inference_saved(args, getattr(ctx, "saved_tensors", ()))
         if _graph_writes:  # (else the class default, 0)
-            ctx._epoch = _graph_writes
             if _no_grad_views_made or _multi_written:
                 for p in parents:
                     if p is not None:
                         rebased_no_grad_view(p)
+            if _moved_at:  # a view whose base was written in the graph since: rebuilt
+                for p in parents:
+                    if (
+                        p is not None
+                        and p._ctx is not None
+                        and p._ctx._epoch < _moved_at
+                        and p.data.base is not None
+                    ):
+                        _regenerate(p)
+            ctx._epoch = _graph_writes
         _tracking = True  # writes from now on are noted (note_write)
         if _anomaly.enabled:  # (detect_anomaly: where the op was called, for backward's errors)
             import traceback
@@ -1349,6 +1361,7 @@ _NAMES = {
     "Clamp": "ClampBackward1",
     "Reshape": "ViewBackward0",
     "CopySlices": "torch::autograd::CopySlices",
+    "OverlapCopySlices": "torch::autograd::CopySlices",
     "AsStridedGather": "AsStridedBackward0",
     "Squeeze": "SqueezeBackward0",
     "SqueezeDim": "SqueezeBackward1",
