@@ -728,7 +728,10 @@ class Module:
         return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True):
-        if type(self).named_parameters is not Module.named_parameters:
+        cls = type(self)
+        if cls.named_parameters is not Module.named_parameters or (
+            cls.named_modules is not Module.named_modules  # (its own walk: review24)
+        ):
             for _, p in self.named_parameters(recurse=recurse):  # (a subclass's own names)
                 yield p
             return
