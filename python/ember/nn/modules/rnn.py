@@ -476,8 +476,8 @@ class RNNCellBase(Module):
         parameters and their arrays stay the same objects (a decoder calls the cell every step;
         the checks were ~3 us of a call). A parameter replaced, or its array (``.data =``,
         ``.to()``), is checked again."""
-        w = self._w()
-        key = (*w, *(None if p is None else p.data for p in w))
+        w = wi, wh, bi, bh = self._w()
+        key = (*w, wi.data, wh.data, bi if bi is None else bi.data, bh if bh is None else bh.data)
         hit = self.__dict__.get("_w_checked")
         if hit is not None and all(map(operator.is_, hit[0], key)):
             return hit[1]
@@ -537,7 +537,9 @@ class LSTMCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, 4, device, dtype)
 
     def forward(self, input, hx=None):
-        if isinstance(hx, tuple | list) and any(s is None for s in hx):
+        if isinstance(hx, tuple | list) and (
+            hx[0] is None or hx[1] is None if len(hx) == 2 else any(s is None for s in hx)
+        ):
             # torch takes hx None or two tensors, never a pair holding None
             raise TypeError("LSTMCell: hx must be None or a tuple (h_0, c_0) of two tensors")
         return F._lstm_cell("lstm_cell", input, hx, *self._checked_w("lstm_cell", 4))
