@@ -6,6 +6,8 @@
 //   sum_dim(x, lo, hi, keepdim=False, square=False) -> y
 //   sum_dim16(x uint16, lo, hi, keepdim=False, square=False, bf16=False) -> y float32: sum_dim
 //       of the float32 values of x's float16 (bfloat16) bits, without a float32 copy of x
+//   dot_rows(a, b (rows, n) float32/float64 C-contiguous, one dtype) -> y (rows,): sum of a * b
+//       along each row, the bits of sum_dim(a * b, 1, 2) without the products' array
 //   extreme_dim(x, lo, hi, keepdim, use_max, indices=False) -> v, or (v, idx int64); n >= 1
 //   var_dim(x, lo, hi, keepdim, denom, root=False) -> y; n >= 1
 //   prod_dim(x, lo, hi, keepdim=False) -> y; an empty n gives 1
@@ -30,6 +32,8 @@ template <typename T>
 void sum_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner, bool square);
 void sum_dim16(float* y, const uint16_t* x, int64_t outer, int64_t n, int64_t inner, bool square,
                bool bf16);
+template <typename T>
+void dot_rows(T* y, const T* a, const T* b, int64_t rows, int64_t n);
 template <typename T>
 void extreme_dim(T* v, int64_t* idx, const T* x, int64_t outer, int64_t n, int64_t inner,
                  bool use_max);
@@ -119,6 +123,30 @@ py::array sum_dim16_py(const py::array& x, int64_t lo, int64_t hi, bool keepdim,
   const uint16_t* in = static_cast<const uint16_t*>(x.data());
   py::gil_scoped_release release;
   sum_dim16(out, in, d.outer, d.n, d.inner, square, bf16);
+  return y;
+}
+
+py::array dot_rows_py(const py::array& a, const py::array& b) {
+  const char* op = "dot_rows";
+  require_float(a, op, "a");
+  require_same_dtype(a, b, op);
+  require_contiguous(a, op, "a");
+  require_contiguous(b, op, "b");
+  require_ndim(a, 2, op, "a");
+  require_shape(b, shape_of(a), op, "b");
+  const int64_t rows = a.shape(0), n = a.shape(1);
+  py::array y = empty_like_dtype(a, {rows});
+  const bool f32 = is_f32(a);
+  void* out = y.mutable_data();
+  const void* pa = a.data();
+  const void* pb = b.data();
+  py::gil_scoped_release release;
+  if (f32)
+    dot_rows<float>(static_cast<float*>(out), static_cast<const float*>(pa),
+                    static_cast<const float*>(pb), rows, n);
+  else
+    dot_rows<double>(static_cast<double*>(out), static_cast<const double*>(pa),
+                     static_cast<const double*>(pb), rows, n);
   return y;
 }
 
@@ -343,6 +371,10 @@ void bind_reduce(py::module_& m) {
         "x float32/float64 C-contiguous -> y: the sum over dims [lo, hi) (of squares when "
         "square: each x*x rounded, then summed) in x's dtype, those dims dropped (size 1 when "
         "keepdim); blocked pairwise (error ~ log2(n) ulp; the same bits for any thread count).");
+  m.def("dot_rows", &dot_rows_py, py::arg("a"), py::arg("b"),
+        "a, b (rows, n) float32/float64 C-contiguous of one dtype -> y (rows,): the sum of "
+        "a * b along each row (einsum's 'ij,ij->i'): sum_dim's bits for the products' array, "
+        "without that array.");
   m.def("sum_dim16", &sum_dim16_py, py::arg("x"), py::arg("lo"), py::arg("hi"),
         py::arg("keepdim") = false, py::arg("square") = false, py::arg("bf16") = false,
         "x uint16 C-contiguous, the bits of float16 (bfloat16 when bf16) values -> y float32: "

@@ -138,6 +138,20 @@ struct Wide16 {
   }
 };
 
+// Products a[i] * b[i] as the summed values, a block at a time into the caller's buffer (rounded
+// as a * b's array would be: the file is built with -ffp-contract=off), so a row of products sums
+// as sum(a * b, -1) does, bit for bit, without that product array's pass over memory.
+template <typename T>
+struct ProdSrc {
+  const T* a;
+  const T* b;
+  ProdSrc at(int64_t off) const { return {a + off, b + off}; }
+  const T* span(int64_t i, int64_t n, T* buf) const {
+    for (int64_t k = 0; k < n; ++k) buf[k] = a[i + k] * b[i + k];
+    return buf;
+  }
+};
+
 // a := the sums of x[0..n) (of x^2 when Square), n <= kBlock, in kAcc * kW lanes: element i
 // goes to lane i % (kAcc * kW) (a tail of whole vectors to the first accumulators, the last < kW
 // elements to the last accumulator). Each lane adds at most kBlock / (kAcc * kW) = 16 (float)
@@ -387,6 +401,16 @@ void sum_dim16(float* y, const uint16_t* x, int64_t outer, int64_t n, int64_t in
   sum_dim_impl(y, Wide16{x, bf16}, outer, n, inner, square);
 }
 
+// a, b (rows, n) -> y (rows): y[r] = sum of a[r, :] * b[r, :] (einsum's 'ij,ij->i'), the bits of
+// sum_dim over the products' array (the same products, the same tree).
+template <typename T>
+void dot_rows(T* y, const T* a, const T* b, int64_t rows, int64_t n) {
+  if (rows == 0) return;
+  sum_rows_impl<false, T>(y, ProdSrc<T>{a, b}, rows, n);
+}
+
+template void dot_rows<float>(float*, const float*, const float*, int64_t, int64_t);
+template void dot_rows<double>(double*, const double*, const double*, int64_t, int64_t);
 template void sum_dim<float>(float*, const float*, int64_t, int64_t, int64_t, bool);
 template void sum_dim<double>(double*, const double*, int64_t, int64_t, int64_t, bool);
 

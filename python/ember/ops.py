@@ -8342,7 +8342,12 @@ def _einsum_gemm(subs, arrays, out):
         a3, b3, is_float = _float_pair("einsum", a3, b3)
         if is_float and m == 1 and n == 1:  # batched dot products ('ij,ij->i'): the products
             # summed along each row, not nb 1 x 1 GEMMs (~40x faster at 256 x 512)
-            c3 = reduce_sum(a3.reshape(nb, k) * b3.reshape(nb, k), (1,), False).reshape(nb, 1, 1)
+            a2, b2 = a3.reshape(nb, k), b3.reshape(nb, k)
+            if nb * k >= 1024 and a2.flags.c_contiguous and b2.flags.c_contiguous:
+                # (the same bits without the products' array: ~1.5x at 1000 x 1000)
+                c3 = _C.dot_rows(a2, b2).reshape(nb, 1, 1)
+            else:
+                c3 = reduce_sum(a2 * b2, (1,), False).reshape(nb, 1, 1)
         else:
             c3 = _mm(a3, b3) if is_float and a3.size and b3.size else np.matmul(a3, b3)
         ops = [("".join(batch + fa + fb), c3.reshape([size[c] for c in batch + fa + fb]))] + ops[2:]
