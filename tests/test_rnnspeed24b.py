@@ -13,20 +13,7 @@ from ember import nn
 from ember.autograd import gradcheck
 
 torch = pytest.importorskip("torch")
-
-CELLS = {"lstm": "LSTMCell", "gru": "GRUCell", "rnn": "RNNCell"}
-
-
-def _pair(name, *args, dtype="float32", **kw):
-    tm = getattr(torch.nn, name)(*args, **kw).to(torch.float64 if dtype == "float64" else None)
-    em = getattr(nn, name)(*args, dtype=dtype, **kw)
-    for k, v in tm.state_dict().items():
-        getattr(em, k).data[...] = v.numpy()
-    return em, tm
-
-
-def _tol(dtype):
-    return dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else dict(rtol=1e-11, atol=1e-13)
+from test_rnnspeed24 import CELLS, _pair, _tol  # noqa: E402  (its torch twins of the cells)
 
 
 def _state(kind, h, c, wrap):
