@@ -3625,7 +3625,7 @@ class Reshape(Function):
     def forward(ctx, x, shape):
         ctx.shape = x.shape
         y = x.reshape(shape)
-        if 1 in y.shape and not isinstance(ctx, Squeeze | Unsqueeze):  # (they set their own)
+        if x.base is not None and 1 in y.shape and not isinstance(ctx, Squeeze | Unsqueeze):
             return _strides.viewed(y, x)
         return y
 
@@ -3689,7 +3689,9 @@ def _view(fn, x, arg) -> Tensor:
     d = x.data
     if fn is Reshape or not (fn is Permute or issubclass(fn, Permute)):
         y = d.reshape(arg)
-        if 1 in y.shape and fn is not Unsqueeze:  # (unsqueeze sets its strides itself)
+        # (a fresh array has C-order strides, and so has its reshape, as torch's; unsqueeze
+        # sets its strides itself)
+        if d.base is not None and 1 in y.shape and fn is not Unsqueeze:
             y = _strides.viewed(y, d)
         return _outside_view(y, x)
     return _outside_view(d.transpose(arg), x)
