@@ -209,14 +209,17 @@ _SAVES_RESULT = {
 def _take(x: Tensor, new: Tensor) -> None:
     if new.data is not x.data:
         np.copyto(x.data, new.data)
-        if new._ctx is not None and x.data.flags.c_contiguous and new._ctx.name() in _SAVES_RESULT:
-            # the node saved its result: now x's array, whose later writes it must see (this
-            # write, its own, not: its epoch moves past it). (A strided x keeps the copy: the
-            # kernels read a C-contiguous one, and such a later write goes unrefused.)
-            saved = new._ctx.__dict__.get("saved_tensors")
-            if type(saved) is tuple:
-                new._ctx.saved_tensors = tuple(x.data if a is new.data else a for a in saved)
-                new._ctx._epoch = _function._graph_writes
+        if new._ctx is not None and new._ctx.name() in _SAVES_RESULT:
+            # torch's node saved its result: now x's array, whose later writes it must see
+            # (this write, its own, not: its epoch moves past it). It holds x's array (the
+            # engine's check scans its attributes) beside what it computes from: its result
+            # as x's array if C-contiguous (the kernels read that), else its own copy, or
+            # the input (ember's elu_ differentiates from the old values, torch's from y).
+            ctx = new._ctx
+            saved = ctx.__dict__.get("saved_tensors")
+            if type(saved) is tuple and x.data.flags.c_contiguous:
+                ctx.saved_tensors = tuple(x.data if a is new.data else a for a in saved)
+            ctx._result, ctx._epoch = x.data, _function._graph_writes
     joined = x._ctx is None and new._ctx is not None
     x._ctx, x._idx, x._requires_grad = new._ctx, new._idx, new._requires_grad
     hooks_moved(x)

@@ -115,9 +115,14 @@ def preserved(a: np.ndarray) -> tuple:
 def keep_size1(y: np.ndarray, a: np.ndarray) -> np.ndarray:
     """``y``, a C-order copy of the C-contiguous array ``a``, with a's strides on its size-1
     dims too, as torch's preserve_format copy keeps them (NumPy's C flag passes over those
-    dims: a (3, 1) tensor's t() has strides (1, 1) where a fresh (1, 3) has (3, 1))."""
-    if 1 in a.shape and y.strides != a.strides and y.size:
-        return np.ndarray(a.shape, a.dtype, y, 0, a.strides)
+    dims: a (3, 1) tensor's t() has strides (1, 1) where a fresh (1, 3) has (3, 1)). ``y``
+    may be of another dtype (a cast)."""
+    if 1 in a.shape and y.size:
+        want = a.strides
+        if y.itemsize != a.itemsize:
+            want = tuple(s // a.itemsize * y.itemsize for s in want)
+        if y.strides != want:
+            return np.ndarray(a.shape, y.dtype, y, 0, want)
     return y
 
 
@@ -192,3 +197,53 @@ def as_torch(y: np.ndarray, arrays) -> np.ndarray:
     out = empty(y.shape, want, y.dtype)
     np.copyto(out, y)
     return out
+
+
+def view_strides(oldshape, oldstride, newshape) -> tuple | None:
+    """torch's strides for a view of (oldshape, oldstride) as newshape (at::detail's
+    computeStride), in elements; None when no view can give it (or the tensor is empty:
+    NumPy's then). NumPy's reshape agrees on the dims of size 2 and more, not always on the
+    size-1 ones (a (1,) tensor of stride 3 viewed as (1,) keeps 3 in torch)."""
+    if not oldshape:
+        return (1,) * len(newshape)
+    numel = 1
+    for s in oldshape:
+        numel *= s
+    if numel == 0:
+        return None
+    newstride = [0] * len(newshape)
+    view_d = len(newshape) - 1
+    chunk = oldstride[-1]
+    tensor_numel = view_numel = 1
+    for d in range(len(oldshape) - 1, -1, -1):
+        tensor_numel *= oldshape[d]
+        if d == 0 or (oldshape[d - 1] != 1 and oldstride[d - 1] != tensor_numel * chunk):
+            while view_d >= 0 and (view_numel < tensor_numel or newshape[view_d] == 1):
+                newstride[view_d] = view_numel * chunk
+                view_numel *= newshape[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return None
+            if d > 0:
+                chunk, tensor_numel, view_numel = oldstride[d - 1], 1, 1
+    return tuple(newstride) if view_d == -1 else None
+
+
+def viewed(y: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """``y``, NumPy's reshape of ``a`` without a copy, with torch's view strides on its size-1
+    dims (the others are the same: they follow from the elements' addresses). Callers test
+    ``1 in y.shape`` first."""
+    key = (a.shape, a.strides, y.shape, a.itemsize)
+    want = _VIEWED.get(key)
+    if want is None:
+        st = view_strides(a.shape, _elem_strides(a), y.shape)
+        want = y.strides if st is None else tuple(s * a.itemsize for s in st)
+        if len(_VIEWED) >= _CACHE_MAX:
+            _VIEWED.clear()
+        _VIEWED[key] = want
+    if y.strides == want or not y.size or not np.may_share_memory(y, a):
+        return y
+    return np.lib.stride_tricks.as_strided(y, strides=want, writeable=y.flags.writeable)
+
+
+_VIEWED: dict = {}  # (shape, strides, new shape, itemsize) -> torch's view strides in bytes

@@ -22,7 +22,7 @@ from ember import _C, _complex, _lowp, _strides
 from ember.autograd import function as _function
 from ember.autograd import graph as _graph
 from ember.autograd.engine import dim_run, hooks_moved, reduce_sum, unbroadcast
-from ember.autograd.function import Function, _state, named, note_graph_write
+from ember.autograd.function import Function, _state, named
 from ember.tensor import Tensor, _default_dtype, _plain, get_default_dtype
 
 
@@ -256,8 +256,14 @@ def _laid(y, arrays):
     (see _strides); C-contiguous inputs leave it as it is."""
     for a in arrays:
         # (a view's base test first: ~30 ns where the flags cost ~150; an array an op made
-        # fresh is C-contiguous but for NumPy's order='K' results, left as NumPy lays them)
-        if type(a) is np.ndarray and a.base is not None and not a.flags.c_contiguous:
+        # fresh is C-contiguous but for NumPy's order='K' results, left as NumPy lays them.
+        # A C-contiguous view may have a size-1 dim of another stride, x.t() of a (3, 1) x:
+        # torch orders the dims by it)
+        if (
+            type(a) is np.ndarray
+            and a.base is not None
+            and (not a.flags.c_contiguous or 1 in a.shape and _strides.c_order(a) is not a)
+        ):
             return _strides.as_torch(y, arrays) if type(y) is np.ndarray else y
     return y
 
@@ -2928,7 +2934,10 @@ class Cast(Function):
         ctx.src = x.dtype
         if _lowp.is_float(x.dtype) and _lowp.is_float(dtype):
             ctx._broadcast_grad = True  # a full sum's gradient may arrive unfilled: see backward
-        return _astype(x, dtype)
+        y = _astype(x, dtype)
+        if x.base is not None and x.flags.c_contiguous:  # (as clone: see keep_size1)
+            y = _strides.keep_size1(y, x)
+        return y
 
     @staticmethod
     def backward(ctx, g):
@@ -2958,7 +2967,10 @@ def cast(x, dtype) -> Tensor:
         if x.data.dtype == dtype:
             return x
     if type(x) is Tensor and not x._requires_grad:  # outside autograd: the cast, no node
-        return Tensor._make(_astype(x.data, dtype), False, None, 0)
+        y = _astype(x.data, dtype)
+        if x.data.base is not None and x.data.flags.c_contiguous:  # (as clone: see keep_size1)
+            y = _strides.keep_size1(y, x.data)
+        return Tensor._make(y, False, None, 0)
     out = Cast.apply(x, dtype)
     if dtype.kind not in "fc" and dtype != _lowp.bfloat16 and out.requires_grad:
         out = out.detach()
@@ -3613,7 +3625,10 @@ class Reshape(Function):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
-        return x.reshape(shape)
+        y = x.reshape(shape)
+        if x.base is not None and 1 in y.shape and not isinstance(ctx, Squeeze | Unsqueeze):
+            return _strides.viewed(y, x)
+        return y
 
     @staticmethod
     def backward(ctx, g):
@@ -3674,7 +3689,12 @@ def _view(fn, x, arg) -> Tensor:
         return fn.apply(x, arg)  # (forward-mode AD: apply carries or refuses the tangent)
     d = x.data
     if fn is Reshape or not (fn is Permute or issubclass(fn, Permute)):
-        return _outside_view(d.reshape(arg), x)
+        y = d.reshape(arg)
+        # (a fresh array has C-order strides, and so has its reshape, as torch's; unsqueeze
+        # sets its strides itself)
+        if d.base is not None and 1 in y.shape and fn is not Unsqueeze:
+            y = _strides.viewed(y, d)
+        return _outside_view(y, x)
     return _outside_view(d.transpose(arg), x)
 
 
@@ -4613,8 +4633,9 @@ def index_put_(x: Tensor, key, value) -> None:
     base = x
     if x._ctx is not None:  # (IndexPut needs none of base's values: base shares x's array)
         base = Tensor._make(x.data, True, x._ctx, x._idx)
-        _inplace.preserve_saved(x._ctx, x.data)
-    note_graph_write(x)  # nodes that used x before keep its old place in the graph
+    # x's node keeps what it saved of x, unless torch's saved x itself (tanh's: it refuses);
+    # nodes that used x before keep its old place in the graph
+    _inplace._noting_write(x, None)
     out = IndexPut.apply(base, value, key)
     joined = x._ctx is None
     x._ctx, x._idx, x._requires_grad = out._ctx, out._idx, True
@@ -5302,10 +5323,10 @@ def _flip_copy(a: np.ndarray, axes) -> np.ndarray:
     if a.flags.c_contiguous and a.ndim and (a.ndim - 1) in axes and a.dtype.char in _SELECT_CHARS:
         y = _C.flip_last(a)  # (NumPy's copy of a reversed last dim: one element at a time, ~3x)
         axes = tuple(d for d in axes if d != a.ndim - 1)
-        return y if not axes else _flip_copy(y, axes)
+        return _strides.keep_size1(y if not axes else _flip_copy(y, axes), a)
     v = a[tuple(slice(None, None, -1) if d in axes else slice(None) for d in range(a.ndim))]
     if a.flags.c_contiguous:
-        return v.copy()
+        return _strides.keep_size1(v.copy(), a)
     out = _strides.empty(a.shape, _strides.preserved(a), a.dtype)
     np.copyto(out, v)
     return out

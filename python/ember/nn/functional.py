@@ -7862,14 +7862,26 @@ def _in_place(op: str, fn, input, *args, piecewise=None) -> Tensor:
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
     if _inplace.recording(input):
+        node = _IN_PLACE_NODES.get(op.rstrip("_"))
+        if node is not None:  # torch's in-place node, named apart (see _IN_PLACE_NODES)
+            fn = lambda t, *a, f=fn: _autograd_function.named(f(t, *a), node)  # noqa: E731
         if piecewise is not None and input.data.dtype.char in "fd":
             act, params = piecewise[0], {**piecewise[1], "saves_y": True}
             build = lambda t: ops._unary_apply(Activation, t, act, params)  # noqa: E731
+            if node is not None:
+                build = lambda t, b=build: _autograd_function.named(b(t), node)  # noqa: E731
             return _inplace.write(input, build, name=op, reads_output=True)
         return _inplace.write(input, fn, args, name=op)
     np.copyto(input.data, fn(input.detach(), *args).data)
     _inplace.note(input)
     return input
+
+
+# torch's nodes of the in-place forms that save their result, not their input (a write into
+# it after makes their backward refuse: _inplace._SAVES_RESULT), named apart from the others
+_IN_PLACE_NODES = {"elu": "EluBackward1", "selu": "EluBackward1", "celu": "CeluBackward1",
+                   "leaky_relu": "LeakyReluBackward1", "rrelu": "RreluWithNoiseBackward1",
+                   "threshold": "ThresholdBackward1"}  # fmt: skip
 
 
 def _leaky(slope):  # a negative slope flips the sign, so y does not pick x's piece
