@@ -2210,7 +2210,7 @@ def result_type(tensor1, tensor2) -> np.dtype:
         if not group:
             continue
         dt = group[0] if len(group) == 1 else promote_types(*group)
-        if out is not None and dt.kind == "c" and out.kind == "f":
+        if out is not None and dt.kind == "c" and _category(out) == 2:  # (bfloat16 too)
             out = _complex.complex_of(out)  # float64 (3,) + 0-d complex64: complex128, as torch
         elif out is None or _category(dt) > _category(out):
             out = dt
@@ -3206,7 +3206,21 @@ class SumLowp(Sum):
 def _as_dtype(x, dtype) -> Tensor:
     """The reductions' ``dtype=``: the input is cast to it first, as PyTorch does."""
     x = _tensor_operand(x)
-    return x if dtype is None else cast(x, np.dtype(dtype))
+    if dtype is None:
+        return x
+    dt = np.dtype(dtype)
+    if dt.kind in "biu" and not _outside_graph(x):  # no gradient could reach x: torch refuses
+        name = {
+            "?": "Bool",
+            "b": "Char",
+            "B": "Byte",
+            "h": "Short",
+            "i": "Int",
+            "l": "Long",
+            "q": "Long",
+        }
+        raise RuntimeError(f"Autograd not support dtype: {name.get(dt.char, dt.name)}")
+    return cast(x, dt)
 
 
 def _int_total(out: Tensor, dtype) -> Tensor:
@@ -3989,13 +4003,14 @@ def _none_strides(x: np.ndarray, index, out: np.ndarray) -> np.ndarray:
     for k in key:
         if k is Ellipsis:
             items += [slice(None)] * (
-                x.ndim - builtins.sum(j is not None and j is not ... for j in key)
+                x.ndim
+                - builtins.sum(j is not None and j is not ... and type(j) is not bool for j in key)
             )
         else:
             items.append(k)
     st, i, o, new = list(out.strides), 0, 0, []  # (i: x's dim, o: out's; new: the None dims)
     for k in items:
-        if k is None:
+        if k is None or type(k) is bool:  # (a bool adds a dim of size 1 or 0, as None)
             st[o] = x.shape[i] * x.strides[i] if i < x.ndim else x.itemsize
             new.append(o)
             o += 1
@@ -4007,7 +4022,7 @@ def _none_strides(x: np.ndarray, index, out: np.ndarray) -> np.ndarray:
         return out
     # NumPy's reshape gives inserted size-1 dims these strides in the common cases, ~20x
     # cheaper than as_strided (x[:, None] is everyday broadcasting code)
-    r = out.squeeze(tuple(new)).reshape(out.shape)
+    r = out.squeeze(tuple(d for d in new if out.shape[d] == 1)).reshape(out.shape)
     if r.strides == st:
         return r
     return np.lib.stride_tricks.as_strided(out, strides=st, writeable=out.flags.writeable)

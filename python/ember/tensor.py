@@ -192,7 +192,7 @@ def _setitem_name(index, advanced: bool, value) -> str:
     if advanced:
         return "IndexPutBackward0"
     parts = index if type(index) is tuple else (index,)
-    if all(p is Ellipsis or p == slice(None) for p in parts):
+    if all(p is Ellipsis or (type(p) is slice and p == slice(None)) for p in parts):
         return (
             "FillBackward3" if not isinstance(value, Tensor) else "torch::autograd::CopyBackwards"
         )
