@@ -182,3 +182,14 @@ def test_index_assignment_after_tanh_refuses_its_backward():
         h[0, 0] = 5.0
         with pytest.raises(RuntimeError, match=MODIFIED):
             h.sum().backward()
+
+
+def test_a_python_number_keeps_the_layout_of_a_transposed_column():
+    # speed24c's short path for tensor-with-number (x * 2, 2 * x, x + 1) met strides24's layout
+    # rule only through the general path: (20, 1).t() gave C strides there, (1, 1) in torch
+    torch = pytest.importorskip("torch")
+    for shape, perm in (((20, 1), (1, 0)), ((20, 1, 3), (1, 0, 2))):
+        e = ember.zeros(*shape).permute(*perm)
+        t = torch.zeros(*shape).permute(*perm)
+        for f in (lambda x: x * 2, lambda x: 2 * x, lambda x: x + 1.5, lambda x: x - 1):
+            assert f(e).stride() == f(t).stride()

@@ -725,11 +725,11 @@ class Mul(Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
-        if "_broadcast_grad" in vars(ctx) and g.size > 1 and not builtins.any(g.strides):
+        if "_broadcast_grad" in vars(ctx) and (one := _one_value(g)) is not None:
             # one value broadcast (same-shape kernel operands: see forward): value * the other
             # operand by the scalar kernel, one pass over one array where the filled gradient
             # took a fill and a two-array pass (the same products: g * b elementwise)
-            v, code = g.reshape(-1)[0].item(), _BINARY_CODE[np.multiply]
+            v, code = one[0].item(), _BINARY_CODE[np.multiply]
             if a.shape != b.shape:  # x * row (see _row_grad_ok): speed24, x (1000, 1000) ~2x
                 return _row_grads(g, a, b, na, nb)
             return (
@@ -858,10 +858,10 @@ class Div(Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
-        if "_broadcast_grad" in vars(ctx) and g.size > 1 and not builtins.any(g.strides):
+        if "_broadcast_grad" in vars(ctx) and (one := _one_value(g)) is not None:
             # one value v broadcast (see Mul): v / b and -v * ((a / b) / b) by the kernels, the
             # same operations element by element without the fill and the negation pass
-            v, div = g.reshape(-1)[0].item(), _BINARY_CODE[np.true_divide]
+            v, div = one[0].item(), _BINARY_CODE[np.true_divide]
             gb = None
             if nb:
                 gb = _C.binary(a, b, div, False, False, None)
@@ -2499,8 +2499,8 @@ def _grad_kernel(name: str, g, saved, lo: float = 0.0, hi: float = 1.0):
     broadcast (a full sum's gradient, see _reads_broadcast: read once, never filled in)."""
     if type(g) is not np.ndarray or g.dtype is not saved.dtype or not _kernel_ok(saved):
         return None
-    if g.size > 1 and not builtins.any(g.strides):
-        g = g.reshape(-1)[:1]
+    if (one := _one_value(g)) is not None:
+        g = one
     elif g.shape != saved.shape or not g.flags.c_contiguous:
         return None
     return _act_backward(name, g, saved, lo, hi)
@@ -2941,10 +2941,10 @@ class Cast(Function):
 
     @staticmethod
     def backward(ctx, g):
-        if "_broadcast_grad" in vars(ctx) and g.size > 1 and not builtins.any(g.strides):
+        if "_broadcast_grad" in vars(ctx) and (one := _one_value(g)) is not None:
             # one value broadcast: the value cast once and filled in (one pass, in the source
             # dtype) where the filled gradient was filled, then cast (the same bits)
-            return _value_filled(g.shape, _astype(g.reshape(-1)[:1], ctx.src)), None
+            return _value_filled(g.shape, _astype(one, ctx.src)), None
         if ctx.src.kind == "f" and g.dtype.kind == "c":  # real -> complex: the real part
             g = g.real
         return _astype(g, ctx.src) if _lowp.is_float(ctx.src) or ctx.src.kind == "c" else None, None
@@ -3072,6 +3072,12 @@ def _reads_broadcast(ctx) -> bool:
     p = ctx.parents[0]
     node = None if p is None else p._ctx
     return getattr(node, "_broadcast_grad", False) and node._tensor_hooks is None
+
+
+def _one_value(g: np.ndarray):
+    """The one value of a gradient broadcast from it (a full sum's, arriving unfilled: see
+    _reads_broadcast) as a 1-element array, else None."""
+    return g.reshape(-1)[:1] if g.size > 1 and not builtins.any(g.strides) else None
 
 
 def _value_filled(shape, one: np.ndarray) -> np.ndarray:
@@ -4226,8 +4232,8 @@ class Join(Function):
     @staticmethod
     def backward(ctx, g):
         axis, sizes, stack = ctx.meta
-        if g.size > 1 and not builtins.any(g.strides):  # one value broadcast: see above
-            one, shape = g.reshape(-1)[:1], list(g.shape)
+        if (one := _one_value(g)) is not None:  # one value broadcast: see above
+            shape = list(g.shape)
             if stack:
                 del shape[axis]
                 return tuple(_value_filled(shape, one) for _ in sizes)
@@ -5359,8 +5365,8 @@ class Flip(Function):
 
     @staticmethod
     def backward(ctx, g):  # flip is its own adjoint
-        if g.size > 1 and not builtins.any(g.strides):  # one value broadcast: see above
-            return _value_filled(g.shape, g.reshape(-1)[:1]), None
+        if (one := _one_value(g)) is not None:  # one value broadcast: see above
+            return _value_filled(g.shape, one), None
         return _flip_copy(g, ctx.axes), None
 
     @staticmethod

@@ -1812,6 +1812,7 @@ def _by_number(t, s, code: int, flip: bool):
         (d.dtype is _F32 or d.dtype is _F64)
         and d.size >= _ops._KERNEL_MIN
         and d.flags.c_contiguous
+        and (d.base is None or 1 not in d.shape)  # (x.t() of a (n, 1) x: ops._laid's layout)
         and _ops._kernel_scalar(s, d.dtype)
     ):
         return _plain(_C.binary_scalar(d, s, code, flip, None))

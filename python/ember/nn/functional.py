@@ -353,8 +353,8 @@ class Activation(Function):
     @staticmethod
     def backward(ctx, g):
         (saved,) = ctx.saved_tensors
-        if g.size > 1 and not any(g.strides):  # one value broadcast: the kernel takes it alone
-            g = g.reshape(-1)[:1]
+        if (one := ops._one_value(g)) is not None:  # one value broadcast: the kernel takes it
+            g = one
         g = _contig(g.astype(saved.dtype, copy=False))
         p = ctx.params
         if "approximate" in p or "threshold" in p:
