@@ -305,17 +305,19 @@ def regenerate(t: Tensor) -> None:
 
     base = _stale_base(t, ctx, _function._graph_writes)
     if base is None:  # written outside the graph (no_grad): torch rebuilds it from its base too
-        base = _graph_root(t)
+        base = graph_root(t)
     if base is not None and base is not t:
         _regather(t, base)
 
 
-def _graph_root(t: Tensor):
-    """The graph tensor at the end of t's chain of view nodes (t's _base in the graph)."""
+def graph_root(t: Tensor):
+    """The graph tensor at the end of t's chain of view nodes (t's _base in the graph; t itself
+    when its node is not a view's): view_root's walk without its refusals."""
     d, s = t.data, t
     while s._ctx is not None and not s._ctx._not_view:
         p = next(
-            (p for p in s._ctx.parents if p is not None and np.may_share_memory(d, p.data)), None
+            (p for p in s._ctx.parents if p is not None and _function.shares_memory(d, p.data)),
+            None,
         )
         if p is None:
             break

@@ -351,15 +351,7 @@ class Tensor:
                     return None
             root = src._base
             return src if root is None else root
-        t, d = self, self.data
-        while t._ctx is not None and not t._ctx._not_view:
-            src = next(
-                (p for p in t._ctx.parents if p is not None and _function.shares_memory(d, p.data)),
-                None,
-            )
-            if src is None:
-                break
-            t = src
+        t = _inplace.graph_root(self)
         if t is self:
             return None
         root = t._base
