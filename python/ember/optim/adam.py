@@ -15,6 +15,25 @@ from ember.optim.optimizer import (
 from ember.tensor import Tensor
 
 
+def _check_betas_types(betas, foreach, capturable) -> None:
+    """torch's Adam (and AdamW) constructor checks on ``betas``: both Python floats or both
+    1-element Tensors (so ``(0, 0.99)`` with an int is refused, as torch does), and Tensor
+    betas not with foreach=True unless capturable."""
+    b = tuple(betas)
+    if len(b) != 2:
+        return  # (the group check names a wrong length)
+    if not (all(isinstance(x, float) for x in b) or all(isinstance(x, Tensor) for x in b)):
+        raise ValueError("betas must be either both floats or both Tensors")
+    for i, x in enumerate(b):
+        if isinstance(x, Tensor):
+            if foreach and not capturable:
+                raise ValueError(
+                    f"betas[{i}] as a Tensor is not supported for capturable=False and foreach=True"
+                )
+            if x.data.size != 1:
+                raise ValueError(f"Tensor betas[{i}] must be 1-element")
+
+
 class Adam(Optimizer):
     """PyTorch's Adam (Kingma & Ba, 2015)::
 
@@ -82,7 +101,8 @@ class Adam(Optimizer):
             fused=fused,
             decoupled_weight_decay=decoupled_weight_decay,
         )
-        super().__init__(params, defaults)
+        super().__init__(params, defaults)  # (validates the values first, as torch's order)
+        _check_betas_types(betas, foreach, capturable)
 
     def _validate(self, group: dict) -> None:
         _check_adam_family(group)
