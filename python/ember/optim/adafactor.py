@@ -18,10 +18,13 @@ from ember.optim.optimizer import (
     _check_implementation_flags,
     _grad_array,
     _lerp_,
+    _lr_dtype,
     _run_closure,
     _scalar,
+    _tensor_lr,
     _wrap,
 )
+from ember.tensor import Tensor
 
 
 def _norm(x: np.ndarray, axis=None) -> np.ndarray:
@@ -107,11 +110,14 @@ class Adafactor(Optimizer):
         loss = _run_closure(closure)
         for group in self.param_groups:
             lr, d = float(group["lr"]), float(group["d"])
+            lr_t = group["lr"] if isinstance(group["lr"], Tensor) else None
             beta2_decay, weight_decay = float(group["beta2_decay"]), float(group["weight_decay"])
             eps1, eps2 = group["eps"]
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                if p.data.dtype.kind == "c":  # (torch's check, at the step)
+                    raise RuntimeError("Adafactor does not support complex parameters")
                 self._check_sparse_grad(group, p)
                 g = _grad_array(p)
                 if group["maximize"]:
@@ -132,9 +138,16 @@ class Adafactor(Optimizer):
                     continue
                 one_minus_beta2_t = t**beta2_decay
                 rho_t = min(lr, 1 / (t**0.5))
-                alpha = max(eps2, float(_norm(p.data)) / (p.data.size**0.5)) * rho_t
+                rms = max(eps2, float(_norm(p.data)) / (p.data.size**0.5))
+                alpha, ft = rms * rho_t, None
+                if lr_t is not None and rho_t == lr:
+                    # torch's rho_t is then the Tensor lr itself, so alpha and the step's
+                    # scale are Tensors too, each op rounded to the lr's dtype (float32)
+                    ft = _lr_dtype(lr_t)
+                    alpha = ft(ft(rms) * ft(lr))
                 if weight_decay != 0:
-                    p.data *= 1 - lr * weight_decay
+                    _, shrink = _tensor_lr(lr_t if lr_t is not None else lr, 1.0, weight_decay)
+                    p.data *= shrink
 
                 if g.ndim > 1:
                     row_var, col_var = _buffer(state, "row_var"), _buffer(state, "col_var")
@@ -150,8 +163,6 @@ class Adafactor(Optimizer):
                 update = 1 / np.sqrt(np.maximum(var_estimate, eps1 * eps1))
                 update *= g
                 denom = max(1.0, float(_norm(update)) / ((update.size**0.5) * d))
-                p.data += (-alpha / denom) * update
+                scale = -alpha / denom if ft is None else float(ft(-alpha) / ft(denom))
+                p.data += scale * update
         return loss
-
-
-Adafactor._steps_complex = False  # no complex parameters (torch refuses them too)
