@@ -15,10 +15,15 @@ from ember.optim.optimizer import (
     Optimizer,
     _check_nonneg,
     _grad_array,
+    _real_view,
     _run_closure,
     _wrap,
 )
 from ember.tensor import Tensor
+
+
+def _real(a: np.ndarray) -> np.ndarray:
+    return _real_view(a) if a.dtype.kind == "c" else a
 
 
 def _arrays(v):
@@ -228,10 +233,14 @@ class LBFGS(Optimizer):
             raise RuntimeError("only 'strong_wolfe' is supported")
 
     # ---- the parameters as one flat vector --------------------------------------------------
+    # a complex parameter is two real entries per element of the flat vector (its real
+    # view), as torch's LBFGS flattens it
     def _gather_flat_grad(self) -> np.ndarray:
         return np.concatenate(
             [
-                np.zeros(p.data.size, p.data.dtype) if p.grad is None else _grad_array(p).ravel()
+                np.zeros(_real(p.data).size, p.data.real.dtype)
+                if p.grad is None
+                else _real(_grad_array(p)).ravel()
                 for p in self._params
             ]
         )
@@ -239,9 +248,9 @@ class LBFGS(Optimizer):
     def _add_grad(self, step_size, update: np.ndarray) -> None:
         offset = 0
         for p in self._params:
-            n = p.data.size
-            p.data += step_size * update[offset : offset + n].reshape(p.data.shape)
-            offset += n
+            a = _real(p.data)  # (a view: parameters are C-contiguous)
+            a += step_size * update[offset : offset + a.size].reshape(a.shape)
+            offset += a.size
 
     def _clone_param(self) -> list:
         return [p.data.copy() for p in self._params]
@@ -397,6 +406,3 @@ class LBFGS(Optimizer):
         state["prev_flat_grad"] = _tensors(prev_flat_grad, state.get("prev_flat_grad"))
         state["prev_loss"] = prev_loss
         return orig_loss
-
-
-LBFGS._steps_complex = False  # no complex parameters (its flat vectors are real)
