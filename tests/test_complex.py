@@ -563,11 +563,7 @@ def test_optimizers_step_complex_parameters_as_torch(name):
     np.testing.assert_allclose(p.detach().numpy(), pt.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
-# (Adafactor refuses at its step and LBFGS steps complex parameters, as torch: test_train25)
-@pytest.mark.parametrize("name", ["Muon", "SparseAdam"])
-def test_optimizers_without_complex_support_refuse(name):
-    with pytest.raises(TypeError, match="float tensors"):
-        getattr(ember.optim, name)([ember.tensor(crandn(2, 2), requires_grad=True)], lr=0.1)
+# (the optimisers without complex support refuse it as torch: tests/test_train25.py)
 
 
 @pytest.mark.parametrize("norm_type", [2.0, 1.0, float("inf")])

@@ -69,15 +69,25 @@ def test_adafactor_tensor_lr_rounds_as_torch(weight_decay):
         np.testing.assert_allclose(ep.numpy(), tp.detach().numpy(), rtol=0, atol=1e-13)
 
 
-# ---- fix: Adafactor takes a complex parameter and refuses it at the step, as torch ----------
-def test_adafactor_refuses_complex_parameters_at_the_step():
-    z = np.array([1 + 2j, 3 - 1j])
+# ---- fix: Adafactor and Muon refuse a complex parameter at the step, SparseAdam when built,
+# as torch (all three raised a TypeError when built) ----------------------------------------
+@pytest.mark.parametrize("name", ["Adafactor", "Muon"])
+def test_complex_parameters_refused_at_the_step(name):
+    z = np.array([[1 + 2j, 3 - 1j], [0.5j, 2.0]])
     (tp,), (ep,) = _pair([z])
-    to, eo = torch.optim.Adafactor([tp]), EO.Adafactor([ep])  # both built
+    to, eo = getattr(torch.optim, name)([tp]), getattr(EO, name)([ep])  # both built
     eo.step()  # no gradient: nothing to refuse
     tp.grad, ep.grad = torch.tensor(z), ember.tensor(z)
     _raises_like(to.step, eo.step)
     np.testing.assert_array_equal(ep.numpy(), z)
+
+
+def test_sparse_adam_refuses_complex_parameters_with_torchs_indices():
+    z = np.array([[1 + 2j, 3 - 1j]])
+    _raises_like(
+        lambda: torch.optim.SparseAdam([torch.zeros(2), torch.tensor(z)]),
+        lambda: EO.SparseAdam([ember.zeros(2), ember.tensor(z)]),
+    )
 
 
 # ---- fix: LBFGS optimises complex parameters as torch's (two real entries per element) --------

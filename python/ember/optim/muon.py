@@ -129,6 +129,9 @@ class Muon(Optimizer):
     @no_grad()
     def step(self, closure=None):
         loss = _run_closure(closure)
+        for group in self.param_groups:  # (torch's check, at the step)
+            if any(p.grad is not None and p.data.dtype.kind == "c" for p in group["params"]):
+                raise RuntimeError("Muon does not support complex parameters")
         for group, p, g in self._params_with_grad():
             lr, mom = float(group["lr"]), float(group["momentum"])
             state = self.state[p]
@@ -151,6 +154,3 @@ class Muon(Optimizer):
             else:
                 p.data -= step * ortho.astype(p.dtype)
         return loss
-
-
-Muon._steps_complex = False  # no complex parameters (orthogonalisation of real matrices)

@@ -52,6 +52,17 @@ class SparseAdam(Optimizer):
     ):
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, maximize=maximize)
         super().__init__(params, defaults)
+        complex_params = [
+            [i, j]
+            for i, g in enumerate(self.param_groups)
+            for j, p in enumerate(g["params"])
+            if p.data.dtype.kind == "c"
+        ]
+        if complex_params:  # (torch's check and message)
+            raise ValueError(
+                f"Complex params at indices {complex_params}: SparseAdam does not support "
+                "complex parameters"
+            )
 
     def _validate(self, group: dict) -> None:
         _check_adam_family(dict(group, weight_decay=0.0))
@@ -89,6 +100,3 @@ class SparseAdam(Optimizer):
             denom = np.sqrt(dv + v_old) + group["eps"]
             p.data[rows] += -step_size * ((dm + m_old) / denom)
         return loss
-
-
-SparseAdam._steps_complex = False  # no complex parameters (torch refuses them too)
