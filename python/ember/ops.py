@@ -7540,9 +7540,12 @@ def nansum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
 
 def nanmean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Mean of the non-NaN entries."""
+    x = _tensor_operand(x)
+    if not _lowp.is_float(x.data.dtype):  # before dtype=: torch refuses int input even with it
+        raise TypeError(f"nanmean: input dtype should be floating point, got {x.dtype}")
     x = _as_dtype(x, dtype)
     if not _lowp.is_float(x.data.dtype):
-        raise TypeError(f"nanmean: input dtype should be floating point, got {x.dtype}")
+        raise TypeError(f"nanmean: dtype should be floating point, got {x.dtype}")
     count = np.sum(~np.isnan(x.data), axis=_axes(dim, x.ndim, "nanmean"), keepdims=keepdim)
     return nansum(x, dim, keepdim) / count.astype(x.dtype)
 

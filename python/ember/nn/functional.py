@@ -3137,13 +3137,6 @@ def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> 
     return _reduce(loss, reduction)
 
 
-def _sign_target(op: str, target, shape, dtype) -> np.ndarray:
-    y = np.asarray(target.data if isinstance(target, Tensor) else target)
-    if y.shape != tuple(shape):
-        raise ValueError(f"{op}: target shape {y.shape} must be {tuple(shape)}")
-    return y.astype(dtype, copy=False)
-
-
 @_torch_loss_params("input1", "input2", "target", "margin", "size_average", "reduce", "reduction")
 def cosine_embedding_loss(
     input1, input2, target, margin: float = 0, reduction: str = "mean"
@@ -3155,11 +3148,25 @@ def cosine_embedding_loss(
     op = "cosine_embedding_loss"
     _check_reduction(op, reduction)
     x1, x2 = _float_operands(op, ("input1", "input2"), input1, input2)  # (promoted, as torch)
-    if x1.shape != x2.shape or x1.ndim not in (1, 2):
+    y = np.asarray(target.data if isinstance(target, Tensor) else target)
+    # torch's rule: the target's rank fixes the inputs' ((N, D) for (N,), (D,) for ()); the
+    # inputs, their per-row sums and the target then broadcast (a (1, D) input1 meets every row)
+    want = 2 if y.ndim == 1 else 1
+    try:
+        if y.ndim > 1 or x1.ndim != want or x2.ndim != want:
+            raise ValueError
+        np.broadcast_shapes(x1.shape, x2.shape)
+    except ValueError:
         raise ValueError(
-            f"{op}: input1 and input2 must both be (N, D) or (D,), got {x1.shape} and {x2.shape}"
-        )
-    y = _sign_target(op, target, x1.shape[:-1], x1.dtype)
+            f"{op}: input1 and input2 must both be (N, D) with a (N,) target or (D,) with a () "
+            f"target, got {x1.shape}, {x2.shape} and target {y.shape}"
+        ) from None
+    rows = np.broadcast_shapes(x1.shape[:-1], x2.shape[:-1])
+    try:
+        np.broadcast_shapes(y.shape, rows)
+    except ValueError:
+        raise ValueError(f"{op}: target shape {y.shape} must broadcast with {rows}") from None
+    y = y.astype(x1.dtype, copy=False)
     eps = 1e-12  # PyTorch's EPSILON on each squared magnitude
     prod = (x1 * x2).sum(-1)
     cos = prod / (((x1 * x1).sum(-1) + eps) * ((x2 * x2).sum(-1) + eps)).sqrt()
