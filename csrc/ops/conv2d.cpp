@@ -2701,6 +2701,11 @@ void depthwise_small_weight_grad(T* dw, const T* dy, const T* x, const Geom& g, 
 // 256 -> 256 at 4x4 1.6x faster, 256 -> 512 1x1 stride 2 1.9x. But from 7x7 outputs, or with
 // fewer than 128 output channels (64 -> 64 at 4x4 0.8x, 16 -> 32 0.6x), the explicit im2col (a
 // pass per output channel's worth of GEMM less) costs more than the wider GEMM gains.
+// Tried (AMD EPYC, 1 thread, CPU time): DCGAN's 64 -> 128 k4s2p1 16x16 -> 8x8 at batch 32 (P =
+// 64) through forward_batch instead of the fused engine: 5.66 -> 6.36 ms forward (torch 5.06-5.29),
+// fwd+bwd 17.8 -> 18.0. There the fused engine is already at ember's GEMM rate (one GEMM of
+// the same size, 128 x 1024 x 2048: 5.5 ms; torch's matmul 6.4, oneDNN's direct conv 5.1): im2col
+// is ~3% of it, so the lever left is the micro-kernel's rate, not the layout.
 constexpr int64_t kBatchMaxP = 16, kBatchMinO = 128;
 
 bool batch_ok(const Geom& g) {
