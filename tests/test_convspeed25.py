@@ -5,7 +5,7 @@ torch, gradients by finite differences, and the edge cases of the blocked loop."
 
 import numpy as np
 import pytest
-from conftest import at_threads
+from conftest import at_threads, winograd
 
 import ember
 import ember.nn.functional as F
@@ -87,3 +87,72 @@ def test_global_avg_pool_noncontiguous_and_empty(rng):
 def test_global_avg_pool_blocked_gradcheck(rng):
     x = ember.tensor(rng.standard_normal((2, 9, 3, 3)), requires_grad=True)
     assert gradcheck(lambda t: F.adaptive_avg_pool2d(t, 1), (x,))
+
+
+# ---- dilation mosaic (conv2d.cpp dilation_mosaic): stride-1 dilated 3x3 convolutions whose phase
+# images are under 8x8, run as one undilated convolution of the phases tiled into a plane.
+
+
+def _conv_torch(x, w, b, padding, dilation):
+    torch = pytest.importorskip("torch")
+    t = (torch.from_numpy(np.ascontiguousarray(a)) if a is not None else None for a in (x, w, b))
+    return torch.nn.functional.conv2d(*t, 1, padding, dilation).numpy()
+
+
+@pytest.mark.parametrize(
+    "shape, padding, dilation",
+    [
+        ((2, 64, 28, 28), 4, 4),  # the benchmark row: 7x7 phases, 31x31 mosaics
+        ((1, 64, 28, 20), (4, 8), 4),  # batch 1, padding unequal per axis
+        ((2, 48, 24, 24), 0, 4),  # no padding: the blocks abut
+        ((3, 64, 12, 12), (2, 4), 2),  # dilation 2, 6x6 phases
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dilation_mosaic_matches_torch(rng, shape, padding, dilation, dtype):
+    x = rng.standard_normal(shape).astype(dtype)
+    w = (rng.standard_normal((40, shape[1], 3, 3)) * 0.1).astype(dtype)
+    b = rng.standard_normal(40).astype(dtype)
+    want = _conv_torch(x, w, b, padding, dilation)
+    got = {}
+    for t in (1, 2):
+        with at_threads(t):
+            got[t] = F.conv2d(
+                ember.tensor(x), ember.tensor(w), ember.tensor(b), 1, padding, dilation
+            )
+    assert got[1].shape == want.shape
+    tol = 1e-4 if dtype == np.float32 else 1e-11
+    np.testing.assert_allclose(got[1].numpy(), want, rtol=tol, atol=tol)
+    np.testing.assert_array_equal(got[1].numpy(), got[2].numpy())  # same bits at 2 threads
+
+
+def test_dilation_mosaic_noncontiguous_nonfinite_empty(rng):
+    x = rng.standard_normal((2, 64, 28, 28)).astype(np.float32)
+    w = (rng.standard_normal((64, 64, 3, 3)) * 0.1).astype(np.float32)
+    want = _conv_torch(x, w, None, 4, 4)
+    view = ember.tensor(np.ascontiguousarray(x.transpose(1, 0, 2, 3))).permute(1, 0, 2, 3)
+    got = F.conv2d(view, ember.tensor(w), None, 1, 4, 4).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    # an inf reaches only the outputs whose taps read it (and NaN where torch has NaN)
+    x[1, 3, 13, 9] = np.inf
+    want = _conv_torch(x, w, None, 4, 4)
+    got = F.conv2d(ember.tensor(x), ember.tensor(w), None, 1, 4, 4).numpy()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+    fin = np.isfinite(want)
+    np.testing.assert_allclose(got[fin], want[fin], rtol=1e-4, atol=1e-4)
+    empty = F.conv2d(ember.tensor(x[:0]), ember.tensor(w), None, 1, 4, 4)
+    assert empty.shape == (0, 64, 28, 28)
+
+
+def test_dilation_mosaic_small_forced_and_gradcheck(rng):
+    # Winograd forced wherever it applies: a small 12x12 input with dilation 2 (6x6 phases, 13x13
+    # mosaics) takes the mosaic; float64 gradients by finite differences
+    x = rng.standard_normal((1, 3, 12, 12))
+    w = rng.standard_normal((2, 3, 3, 3))
+    b = rng.standard_normal(2)
+    with winograd("always"):
+        got = F.conv2d(ember.tensor(x), ember.tensor(w), ember.tensor(b), 1, 2, 2).numpy()
+        np.testing.assert_allclose(got, _conv_torch(x, w, b, 2, 2), rtol=1e-11, atol=1e-11)
+        args = tuple(ember.tensor(a, requires_grad=True) for a in (x, w, b))
+        assert gradcheck(lambda xx, ww, bb: F.conv2d(xx, ww, bb, 1, 2, 2), args)
