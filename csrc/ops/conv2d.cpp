@@ -27,6 +27,7 @@
 //   dx of stride 1 alike): register blocks of 8 channels x 2 vectors over every (channel, tap).
 // - dilation split (stride 1, one group, dilated, sizes and padding multiples of the dilation):
 //   the N*dh*dw dilation-phase images convolved undilated, where that reaches Winograd.
+//   Phases under 8x8 instead tiled into one plane per image (dilation mosaic, forward only).
 // - 1x1 convolutions with stride 1 and no padding call gemm() on x[n, g] (Cg, H*W) directly;
 //   one image with more threads than (image, group) tasks runs the older tiled path
 //   (im2col/col2im parallel inside, the GEMM's own threads).
@@ -2701,6 +2702,11 @@ void depthwise_small_weight_grad(T* dw, const T* dy, const T* x, const Geom& g, 
 // 256 -> 256 at 4x4 1.6x faster, 256 -> 512 1x1 stride 2 1.9x. But from 7x7 outputs, or with
 // fewer than 128 output channels (64 -> 64 at 4x4 0.8x, 16 -> 32 0.6x), the explicit im2col (a
 // pass per output channel's worth of GEMM less) costs more than the wider GEMM gains.
+// Tried (AMD EPYC, 1 thread, CPU time): DCGAN's 64 -> 128 k4s2p1 16x16 -> 8x8 at batch 32 (P =
+// 64) through forward_batch instead of the fused engine: 5.66 -> 6.36 ms forward (torch 5.06-5.29),
+// fwd+bwd 17.8 -> 18.0. There the fused engine is already at ember's GEMM rate (one GEMM of
+// the same size, 128 x 1024 x 2048: 5.5 ms; torch's matmul 6.4, oneDNN's direct conv 5.1): im2col
+// is ~3% of it, so the lever left is the micro-kernel's rate, not the layout.
 constexpr int64_t kBatchMaxP = 16, kBatchMinO = 128;
 
 bool batch_ok(const Geom& g) {
@@ -3305,13 +3311,18 @@ void backward_dense(T* dx, T* dw, const T* dy, const T* x, const T* w, const Geo
 // channels 0.77x torch on the shift engine). Only where the split geometry reaches Winograd:
 // elsewhere the shift engine runs dilated planes as fast as split ones, without the copies.
 // Each output is its phase image's result, the same bits whatever the thread count.
-inline bool dilation_split(const Geom& g, Geom* s) {
+inline bool dilation_phase_geom(const Geom& g, Geom* s) {
   if (g.G != 1 || g.sh != 1 || g.sw != 1 || (g.dh == 1 && g.dw == 1) || g.H % g.dh != 0 ||
       g.W % g.dw != 0 || g.pt % g.dh != 0 || g.pb % g.dh != 0 || g.pl % g.dw != 0 ||
       g.pr % g.dw != 0 || g.N == 0 || g.C == 0 || g.O == 0)
     return false;
   *s = make_geom(g.N * g.dh * g.dw, g.C, g.H / g.dh, g.W / g.dw, g.O, g.KH, g.KW, 1, 1, g.pt / g.dh,
                  g.pb / g.dh, g.pl / g.dw, g.pr / g.dw, 1, 1, 1);
+  return true;
+}
+
+inline bool dilation_split(const Geom& g, Geom* s) {
+  if (!dilation_phase_geom(g, s)) return false;
   // Phase outputs under 8x8 lose more to Winograd's 2x2 tiles and the copies than they gain
   // (dilation 4 at 28x28, 7x7 phases: forward 6.3 ms split, 5.4 ms unsplit, torch 4.1 ms).
   return s->OH >= 8 && s->OW >= 8;
@@ -3338,6 +3349,91 @@ void dilation_phases(T* xs, T* x, int64_t N, int64_t C, int64_t H, int64_t W, in
             for (int64_t j = 0; j < Ws; ++j) srow[j] = row[dw * j];
           else
             for (int64_t j = 0; j < Ws; ++j) row[dw * j] = srow[j];
+        }
+      }
+  });
+}
+
+// The dilation mosaic: where the split's phase images are too small for Winograd (dilation 4 at
+// 28x28: 7x7 phases, see dilation_split), the dh*dw phase planes of each input plane are tiled
+// into one plane instead, blocks (a, b) sv rows and su columns apart (the largest padding: each
+// block's zero border, shared with its neighbours). The undilated convolution of that plane with
+// the phases' padding gives every phase's output at its block's place (the rows and columns
+// between blocks are junk, skipped), and the one larger plane reaches Winograd. Forward only.
+// 64 -> 64 channels, 3x3 dilation 4 at 28x28, batch 8 (31x31 mosaics; 1 thread, CPU time):
+// 5.4 -> ~4.9 ms, torch ~3.9-4.1 (0.72x -> 0.80x). The 31x31 convolution alone takes ~4.1 ms:
+// the two copies cost ~0.8 ms, more than their ~1.3M values should (kept buffers instead of
+// fresh ones did not change it); a copy fused into Winograd's input transform is the next lever.
+// Every output is its mosaic's result: the same bits whatever the thread count.
+struct Mosaic {
+  Geom g;  // the mosaic convolution
+  int64_t sv = 0, su = 0;
+};
+
+inline bool dilation_mosaic(const Geom& g, Mosaic* m) {
+  Geom s;
+  if (!dilation_phase_geom(g, &s)) return false;
+  m->sv = std::max(s.pt, s.pb);
+  m->su = std::max(s.pl, s.pr);
+  const int64_t Hm = g.dh * s.H + (g.dh - 1) * m->sv, Wm = g.dw * s.W + (g.dw - 1) * m->su;
+  m->g = make_geom(g.N, g.C, Hm, Wm, g.O, g.KH, g.KW, 1, 1, s.pt, s.pb, s.pl, s.pr, 1, 1, 1);
+  // at most a quarter more positions than the dilated convolution's planes
+  return 4 * Hm * Wm <= 5 * g.H * g.W && wino_ok(m->g);
+}
+
+// The mosaic's buffers (input and output mosaics, n values), kept per calling thread as the
+// Workspace is (busy in the inner call): fresh arrays per call were mostly page faults. Freed by
+// mosaic_trim when over kKeepBytes.
+struct MosaicBuffer {
+  std::unique_ptr<char[]> buf;
+  size_t cap = 0;
+};
+inline MosaicBuffer& mosaic_state() {
+  thread_local MosaicBuffer s;
+  return s;
+}
+template <typename T>
+T* mosaic_buffer(int64_t n) {
+  MosaicBuffer& s = mosaic_state();
+  const size_t bytes = size_t(std::max<int64_t>(n, 1)) * sizeof(T);
+  if (bytes > s.cap) {
+    s.buf.reset();
+    s.buf.reset(new char[bytes]);
+    s.cap = bytes;
+  }
+  return reinterpret_cast<T*>(s.buf.get());
+}
+inline void mosaic_trim() {
+  MosaicBuffer& s = mosaic_state();
+  if (s.cap > kKeepBytes) {
+    s.buf.reset();
+    s.cap = 0;
+  }
+}
+
+// Between planes of x (dh*rows, dw*cols) and mosaic planes m (Hm, Wm) whose block (a, b) of rows x
+// cols values starts at (a*ph, b*pw): the input's blocks are phase planes, ph = rows + sv etc.;
+// the output's, phase outputs at the same places. to_mosaic zeroes m and copies x into its
+// blocks, else the blocks back into x. Threads over the planes.
+template <typename T>
+void mosaic_copy(T* m, T* x, int64_t planes, int64_t Hm, int64_t Wm, int64_t rows, int64_t cols,
+                 int64_t dh, int64_t dw, int64_t ph, int64_t pw, bool to_mosaic) {
+  const int64_t H = dh * rows, W = dw * cols;
+  const int nt = threads_for(planes * Hm * Wm, int64_t(1) << 18);
+  parallel_for(nt, planes, [&](int64_t pl) {
+    T* xp = x + pl * H * W;
+    T* mp = m + pl * Hm * Wm;
+    if (to_mosaic) std::fill(mp, mp + Hm * Wm, T(0));
+    for (int64_t a = 0; a < dh; ++a)
+      for (int64_t i = 0; i < rows; ++i) {
+        T* row = xp + (a + dh * i) * W;
+        T* mrow = mp + (a * ph + i) * Wm;
+        for (int64_t b = 0; b < dw; ++b) {
+          T* mb = mrow + b * pw;
+          if (to_mosaic)
+            for (int64_t j = 0; j < cols; ++j) mb[j] = row[b + dw * j];
+          else
+            for (int64_t j = 0; j < cols; ++j) row[b + dw * j] = mb[j];
         }
       }
   });
@@ -3373,6 +3469,20 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* b, int64_t N, int64_t
     conv2d_forward<T>(ys.get(), xs.get(), w, b, gs.N, C, gs.H, gs.W, O, KH, KW, 1, 1, gs.pt, gs.pb,
                       gs.pl, gs.pr, 1, 1, 1);
     dilation_phases(ys.get(), y, N, O, g.OH, g.OW, dh, dw, false);
+    return;
+  }
+  Mosaic mo;
+  if (dilation_mosaic(g, &mo)) {
+    const Geom& m = mo.g;
+    const int64_t xm_n = g.N * g.C * m.H * m.W;
+    T* xm = mosaic_buffer<T>(xm_n + g.N * g.O * m.OH * m.OW);
+    T* ym = xm + xm_n;
+    const int64_t ph = H / dh + mo.sv, pw = W / dw + mo.su;  // block pitch
+    mosaic_copy(xm, const_cast<T*>(x), N * C, m.H, m.W, H / dh, W / dw, dh, dw, ph, pw, true);
+    conv2d_forward<T>(ym, xm, w, b, N, C, m.H, m.W, O, KH, KW, 1, 1, m.pt, m.pb, m.pl, m.pr, 1, 1,
+                      1);
+    mosaic_copy(ym, y, N * O, m.OH, m.OW, g.OH / dh, g.OW / dw, dh, dw, ph, pw, false);
+    mosaic_trim();
     return;
   }
   // (w's finiteness is checked by the weight transform: else y is recomputed below)
