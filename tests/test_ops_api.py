@@ -894,7 +894,7 @@ def test_float32_keeps_dtype():
     [
         (lambda: ember.movedim(ember.zeros(2, 3), 0, 5), IndexError),
         (lambda: ember.narrow(ember.zeros(3), 0, 4, 1), IndexError),
-        (lambda: ember.narrow(ember.zeros(3), 0, 2, 2), ValueError),
+        (lambda: ember.narrow(ember.zeros(3), 0, 2, 2), RuntimeError),
         (lambda: ember.zeros(3).select(0, 5), IndexError),
         (lambda: ember.broadcast_shapes((2,), (3,)), ValueError),
         (lambda: ember.zeros(2, 3).unfold(1, 4, 1), ValueError),
@@ -933,7 +933,7 @@ def test_float32_keeps_dtype():
         (lambda: ember.amax(ember.zeros(2, 0), 1), IndexError),
         (lambda: ember.amax(ember.zeros(2, 3), (0, 2)), IndexError),
         (lambda: ember.median(ember.zeros(2, 3), 2), IndexError),
-        (lambda: ember.kthvalue(ember.zeros(3), 4), ValueError),
+        (lambda: ember.kthvalue(ember.zeros(3), 4), RuntimeError),
         (lambda: ember.quantile(ember.zeros(3), 1.5), ValueError),
         (lambda: ember.quantile(ember.zeros(3), 0.5, interpolation="cubic"), ValueError),
         (lambda: ember.quantile(ember.tensor([1, 2]), 0.5), TypeError),

@@ -219,7 +219,7 @@ def test_squeeze_with_an_empty_dims_tuple_squeezes_nothing():
 
 def test_narrow_refuses_a_start_at_the_end_with_a_length():
     x = ember.arange(3.0)
-    with pytest.raises(ValueError, match="exceeds"):
+    with pytest.raises(RuntimeError, match="exceeds"):
         ember.narrow(x, 0, 3, 1)
     assert ember.narrow(x, 0, 3, 0).shape == (0,)
     np.testing.assert_array_equal(ember.narrow(x, 0, -1, 1).numpy(), [2.0])
@@ -453,7 +453,7 @@ def test_add_alpha_with_a_python_float_keeps_it_weak(da):
 def test_split_size_zero_splits_only_an_empty_dim_and_einsum_ellipsis_of_a_scalar():
     (piece,) = ember.split(ember.zeros(2, 0), 0, 1)
     assert piece.shape == (2, 0)
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(RuntimeError, match="positive"):
         ember.split(ember.zeros(3), 0)
     assert ember.einsum("...->", ember.tensor(3.0)).item() == 3.0
     np.testing.assert_array_equal(

@@ -350,7 +350,7 @@ def test_sum_fast_path_bad_dims():
         x.sum(2)
     with pytest.raises(IndexError, match="dim -3 is out of range"):
         x.sum(-3)
-    with pytest.raises(ValueError, match="names a dimension twice"):
+    with pytest.raises(RuntimeError, match="names a dimension twice"):
         x.sum((1, -1))
     assert ember.tensor(np.ones((2, 3), np.int32)).sum().dtype == np.int64  # slow path kept
 

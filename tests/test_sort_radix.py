@@ -125,7 +125,7 @@ def test_straight_last_dim_calls_match_the_recorded_path_and_torch(dtype, thread
                 for a, b, r in zip(got, rec, ref):
                     np.testing.assert_array_equal(a.numpy(), b.detach().numpy())
                     np.testing.assert_array_equal(a.numpy(), r.numpy())
-    with pytest.raises(ValueError, match=r"topk: k \(41\) out of range"):
+    with pytest.raises(RuntimeError, match=r"topk: k \(41\) out of range"):
         ember.tensor(x).topk(41)
     with pytest.raises(IndexError):
         ember.tensor(x).sort(3)

@@ -3060,8 +3060,8 @@ def _axes(dim, ndim: int, op: str):
         if not -builtins.max(ndim, 1) <= d < builtins.max(ndim, 1):
             raise IndexError(f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions")
         out.append(d % builtins.max(ndim, 1) if ndim else 0)
-    if len(set(out)) != len(out):
-        raise ValueError(f"{op}: dim {dim} names a dimension twice")
+    if len(set(out)) != len(out):  # (torch's RuntimeError: "dim 0 appears multiple times")
+        raise RuntimeError(f"{op}: dim {dim} names a dimension twice")
     return tuple(out) if ndim else ()
 
 
@@ -4398,12 +4398,12 @@ def split(x, split_size_or_sections, dim: int = 0, _unsafe: bool = False) -> tup
     if isinstance(split_size_or_sections, int | np.integer):
         size = int(split_size_or_sections)
         if size < 0 or (size == 0 and n):  # (0 splits an empty dim, as in torch)
-            raise ValueError(f"split: split_size must be positive, got {size}")
+            raise RuntimeError(f"split: split_size must be positive, got {size}")
         sizes = _even_sizes(n, size) if n else [0]  # an empty dim: one empty piece, as PyTorch
     else:
         sizes = [int(s) for s in split_size_or_sections]
         if builtins.sum(sizes) != n or builtins.min(sizes, default=0) < 0:
-            raise ValueError(f"split: sizes {sizes} do not add up to dim {dim} of {x.shape}")
+            raise RuntimeError(f"split: sizes {sizes} do not add up to dim {dim} of {x.shape}")
         return _split(x, axis, sizes, UnsafeSplitWithSizes if _unsafe else SplitWithSizes)
     return _split(x, axis, sizes, UnsafeSplit if _unsafe else Split)
 
@@ -4444,7 +4444,7 @@ def _outside_views(pieces, x: Tensor) -> tuple:
 def chunk(x, chunks: int, dim: int = 0, _node=Split) -> tuple:
     """``chunks`` pieces of (nearly) equal size along dim, as torch.chunk."""
     if chunks <= 0:
-        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+        raise RuntimeError(f"chunk: chunks must be positive, got {chunks}")
     x = _tensor_operand(x)
     axis = _axis(dim, x.data.ndim, "chunk")
     n = x.data.shape[axis]
@@ -4585,8 +4585,8 @@ def gather(x, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
     else:
         axis = _axis(dim, nd, "gather")
     _int_array(index, "gather", int32=True)
-    if index.ndim != nd:
-        raise ValueError(f"gather: index has {index.ndim} dims, input has {nd}")
+    if index.ndim != nd:  # (torch's RuntimeError)
+        raise RuntimeError(f"gather: index has {index.ndim} dims, input has {nd}")
     index = np.ascontiguousarray(index, dtype=np.int64)
     # (the kernel checks the range itself)
     if _gather_kernel(x.data.shape, x.data.dtype, axis, index):
@@ -5692,7 +5692,7 @@ def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) ->
     axis = _axis(dim, builtins.max(x.ndim, 1), "topk")
     n = x.shape[axis] if x.ndim else 1
     if not 0 <= k <= n:
-        raise ValueError(f"topk: k ({k}) out of range for dim {dim} of size {n}")
+        raise RuntimeError(f"topk: k ({k}) out of range for dim {dim} of size {n}")
     if x.ndim == 0:  # PyTorch returns the scalar for k 0 or 1
         return SortResult(getitem(x, ...), Tensor(np.zeros((), np.int64)))
     rows = _select_rows(x.data, axis) if x.data.size else None
@@ -5851,8 +5851,8 @@ def narrow(x, dim: int, start, length: int) -> Tensor:
     if not -n <= start <= n:
         raise IndexError(f"narrow: start {start} out of range [-{n}, {n}] for dim {dim}")
     start += n if start < 0 else 0
-    if length < 0 or start + length > n:
-        raise ValueError(
+    if length < 0 or start + length > n:  # (torch's RuntimeError)
+        raise RuntimeError(
             f"narrow: start ({start}) + length ({length}) exceeds dim {dim} of size {n}"
         )
     out = getitem(x, (slice(None),) * axis + (slice(start, start + length),))
@@ -6026,14 +6026,17 @@ class Roll(Function):
 def roll(x, shifts, dims=None) -> Tensor:
     """Rotate entries along dims; without dims, over the flattened tensor (torch.roll)."""
     x = _tensor_operand(x)
-    shifts = (shifts,) if isinstance(shifts, int | np.integer) else tuple(shifts)
-    if dims is None:
+    # shifts are ints as torch's (a bool, float or str is a TypeError); dims=() is no dims, as
+    # torch's; a count mismatch is torch's RuntimeError
+    shifts = (shifts,) if not isinstance(shifts, list | tuple) else shifts
+    shifts = tuple(_index_dim(s, "roll: shifts") for s in shifts)
+    if dims is None or (isinstance(dims, list | tuple) and not dims):
         if len(shifts) != 1:
-            raise ValueError(f"roll: {len(shifts)} shifts need as many dims")
+            raise RuntimeError(f"roll: {len(shifts)} shifts need as many dims")
         return reshape(Roll.apply(reshape(x, (-1,)), shifts, (0,)), x.shape)
     dims = (dims,) if isinstance(dims, int | np.integer) else tuple(dims)
     if len(shifts) != len(dims):
-        raise ValueError(f"roll: shifts {shifts} and dims {dims} differ in length")
+        raise RuntimeError(f"roll: shifts {shifts} and dims {dims} differ in length")
     axes = tuple(_dim(d, x.ndim, "roll") for d in dims)
     return Roll.apply(x, tuple(int(s) for s in shifts), axes)
 
@@ -6151,7 +6154,7 @@ def tensor_split(
     if np.ndim(spec) == 0:
         parts = operator.index(spec)
         if parts <= 0:
-            raise ValueError(f"tensor_split: number of sections must be positive, got {parts}")
+            raise RuntimeError(f"tensor_split: number of sections must be positive, got {parts}")
         sizes = [n // parts + 1] * (n % parts) + [n // parts] * (parts - n % parts)
         bounds = np.cumsum([0] + sizes)
     else:
@@ -6377,14 +6380,21 @@ def _scatter_index(op, x, dim, index, src=None, check_range=True):
     values too, unless the caller's kernel checks it)."""
     axis = _dim(dim, x.ndim, op)
     index = _int_array(index, op, int32=True)
+    # (torch's RuntimeErrors; a 0-d src of a 1-D index was NumPy's "too many indices" IndexError)
     if index.ndim != x.ndim:
-        raise ValueError(f"{op}: index has {index.ndim} dims, self has {x.ndim} (shape {x.shape})")
+        raise RuntimeError(
+            f"{op}: index has {index.ndim} dims, self has {x.ndim} (shape {x.shape})"
+        )
     if builtins.any(i > n for d, (i, n) in enumerate(zip(index.shape, x.shape)) if d != axis):
-        raise ValueError(
+        raise RuntimeError(
             f"{op}: index {index.shape} is larger than self {x.shape} outside dim {dim}"
         )
+    if isinstance(src, Tensor | np.ndarray) and builtins.max(src.ndim, 1) != builtins.max(
+        index.ndim, 1
+    ):
+        raise RuntimeError(f"{op}: index {index.shape} and src {src.shape} differ in dims")
     if src is not None and builtins.any(i > n for i, n in zip(index.shape, src.shape)):
-        raise ValueError(f"{op}: index {index.shape} is larger than src {src.shape}")
+        raise RuntimeError(f"{op}: index {index.shape} is larger than src {src.shape}")
     n = x.shape[axis] if x.ndim else 1
     if check_range and index.size and (index.min() < 0 or index.max() >= n):
         raise IndexError(f"{op}: index out of range [0, {n}) for dim {dim} of shape {x.shape}")
@@ -6566,7 +6576,7 @@ def scatter_add(x, dim: int, index, src) -> Tensor:
         if (
             (i.shape == a.shape and i.shape == s.shape)
             or (  # (the common call, tested first)
-                i.ndim == a.ndim
+                i.ndim == a.ndim == s.ndim  # (a 0-d src: the general path's RuntimeError)
                 and i.shape[:axis] + i.shape[axis + 1 :] == a.shape[:axis] + a.shape[axis + 1 :]
                 and builtins.all(k <= n for k, n in zip(i.shape, s.shape))
             )
@@ -6923,7 +6933,7 @@ def take_along_dim(x, indices, dim=None) -> Tensor:
         return take(x, indices.reshape(-1))
     axis = _dim(dim, x.ndim, "take_along_dim")
     if indices.ndim != x.ndim:
-        raise ValueError(
+        raise RuntimeError(
             f"take_along_dim: indices {indices.shape} and input {x.shape} "
             "must have the same number of dims"
         )
@@ -7686,7 +7696,7 @@ def kthvalue(x, k: int, dim: int = -1, keepdim: bool = False):
         raise TypeError("kthvalue: bool tensors are not supported (as in PyTorch)")
     n = _shape(_data(x))[dim] if np.ndim(_data(x)) else 1
     if not 1 <= k <= n:
-        raise ValueError(f"kthvalue: k ({k}) out of range [1, {n}] for dim {dim}")
+        raise RuntimeError(f"kthvalue: k ({k}) out of range [1, {n}] for dim {dim}")
     return _selection("kthvalue", x, dim, keepdim, lambda rows: _C.kthvalue_indices(rows, k - 1))
 
 

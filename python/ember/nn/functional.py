@@ -5569,6 +5569,9 @@ def interpolate(
     if x.ndim not in (3, 4, 5) or (mode in _INTERP_DIMS and x.ndim != _INTERP_DIMS[mode]):
         want = _INTERP_DIMS.get(mode, "3, 4 or 5")
         raise ValueError(f"{op}: mode {mode!r} expects a {want}-D input, got shape {x.shape}")
+    if align_corners is not None and not isinstance(align_corners, bool):
+        # (torch's TypeError: a str, number or tuple was read by its truth)
+        raise TypeError(f"{op}: align_corners must be a bool or None, got {align_corners!r}")
     if align_corners is not None and mode not in _INTERP_DIMS:
         raise ValueError(
             f"{op}: align_corners option can only be set with the interpolating modes: "
@@ -5583,10 +5586,14 @@ def interpolate(
         if recompute_scale_factor:
             raise ValueError(f"{op}: recompute_scale_factor is not meaningful with a size")
         out = tuple(int(s) for s in _spatial_arg(size, n, op, "size", int | np.integer))
+        if max(out) >= 2**63:  # (torch's TypeError; a size of 2**63 gave an empty output)
+            raise TypeError(f"{op}: size {out} does not fit in int64")
         scales = (None,) * n
     else:
         sf = _spatial_arg(scale_factor, n, op, "scale_factor", int | float | np.number)
         out = tuple(int(np.floor(float(i) * float(s))) for i, s in zip(x.shape[2:], sf))
+        if max(out) >= 2**63:  # (torch's RuntimeError; was NumPy's "Maximum allowed size")
+            raise RuntimeError(f"{op}: output size {out} cannot be converted to int64")
         scales = (None,) * n if recompute_scale_factor else tuple(float(s) for s in sf)
     if min(out) < (0 if mode == "area" else 1):  # area is adaptive pooling: may be empty
         raise ValueError(f"{op}: input {x.shape} gives an empty output size {out}")
