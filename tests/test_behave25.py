@@ -309,3 +309,27 @@ def test_setitem_false_variants_match_torch():
         assert type(got) is type(want), (kind, key, vshape, got, want)
         if not isinstance(want, tuple) or want[0] != "RuntimeError":
             assert got == want, (kind, key, vshape)
+
+
+def _index_strides(L):
+    x = L.tensor(np.arange(60.0).reshape(3, 4, 5))
+    i, j = L.tensor([0, 2]), L.tensor([1, 3])
+    keys = [
+        lambda: x[..., i], lambda: x[:, i, j], lambda: x[None, i], lambda: x[1:, j],
+        lambda: x.transpose(0, 2)[:, i], lambda: x[:, i[:, None], j], lambda: x[i, :, j],
+        lambda: x[i], lambda: x[:, i], lambda: x[x.sum((1, 2)) > 500],
+    ]  # fmt: skip
+    return [(tuple(f().shape), f().stride(), f().numpy().tolist()) for f in keys]
+
+
+def test_advanced_index_strides_match_torch():
+    torch = _torch()
+    assert _index_strides(ember) == _index_strides(torch)
+
+
+def test_advanced_index_strides_hard_coded():
+    x = ember.tensor(np.arange(60.0).reshape(3, 4, 5))
+    i = ember.tensor([0, 2])
+    assert x[..., i].stride() == (8, 2, 1)  # (NumPy's own layout: (4, 1, 12))
+    assert x.transpose(0, 2)[:, i].stride() == (1, 5, 10)  # (x's dim order, as torch)
+    np.testing.assert_array_equal(x[..., i].numpy(), x.numpy()[..., [0, 2]])

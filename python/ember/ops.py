@@ -4050,6 +4050,45 @@ def _none_strides(x: np.ndarray, index, out: np.ndarray) -> np.ndarray:
     return np.lib.stride_tricks.as_strided(out, strides=st, writeable=out.flags.writeable)
 
 
+def _index_laid(x: np.ndarray, index, out: np.ndarray) -> np.ndarray:
+    """out = x[index] (advanced, a tuple key) with torch's strides (_strides.advanced): NumPy
+    moves a trailing index's dims first, the index_select kernel lays out C order, where
+    torch's index kernel orders dims by x's strides. Cached per layout (the rule is a sort)."""
+    if type(index) is not tuple or out.ndim < 2 or not out.size:
+        return out
+    sig = []
+    for k in index:
+        if type(k) is np.ndarray:
+            sig.append((k.shape, k.strides, k.dtype.kind))
+        elif type(k) is slice:
+            sig.append((k.start, k.stop, k.step))
+        elif k is None or k is Ellipsis:
+            sig.append(k)
+        else:  # (lists, integers: NumPy's layout stays)
+            return out
+    key = (x.shape, x.strides, x.itemsize, out.shape, *sig)
+    try:
+        want = _INDEX_STRIDES.get(key, False)
+    except TypeError:  # (a slice of Tensors)
+        return out
+    if want is False:
+        try:
+            want = _strides.advanced(x, index, out.shape)
+        except (TypeError, IndexError, ValueError):
+            want = None
+        if len(_INDEX_STRIDES) >= 4096:
+            _INDEX_STRIDES.clear()
+        _INDEX_STRIDES[key] = want
+    if want is None or _strides._elem_strides(out) == want:
+        return out
+    laid = _strides.empty(out.shape, want, out.dtype)
+    np.copyto(laid, out)
+    return laid
+
+
+_INDEX_STRIDES: dict = {}
+
+
 class GetItem(Function):
     _reusable = True  # (basic indexing's backward reads shapes alone)
 
@@ -4069,7 +4108,7 @@ class GetItem(Function):
             if picked is not None and x.dtype.char in _SELECT_CHARS:
                 axis, idx, shape = picked
                 a = x if x.flags.c_contiguous else np.ascontiguousarray(x)
-                return _C.index_select(a, idx, axis).reshape(shape)
+                return _index_laid(x, index, _C.index_select(a, idx, axis).reshape(shape))
         out = x[index]
         if not isinstance(out, np.ndarray) and not advanced:
             # integers for every dim: NumPy gives a scalar, torch a 0-d view (x[0].mul_(2)
@@ -4079,7 +4118,9 @@ class GetItem(Function):
             return np.array(out)  # a scalar, or a 0-d integer array index that made a view
         if not advanced and (index is None or (type(index) is tuple and None in index)):
             return _none_strides(x, index, out)
-        return out  # a basic index's view, or advanced indexing's fresh array
+        if advanced:
+            return _index_laid(x, index, out)
+        return out  # a basic index's view
 
     @staticmethod
     def backward(ctx, g):
