@@ -107,11 +107,8 @@ def test_in_place_on_graph_tensors_matches_torch(case):
 MORE = {
     # ("output saved by its node, then written", x.exp().mul_(2), now refuses as torch's:
     # test_behave24; so do an index assignment into tanh's or softmax's output and a write
-    # into an in-place leaky_relu's: test_strides24)
-    "leaky_relu_ with a negative slope (torch's backward refuses)": (
-        lambda L, x, w: L.nn.functional.leaky_relu_(x * w, -0.3) * x,
-        lambda L, x, w: L.nn.functional.leaky_relu(x * w, -0.3) * x,
-    ),
+    # into an in-place leaky_relu's: test_strides24; an in-place leaky_relu_ with a negative
+    # slope refuses its backward as torch's: test_behave25)
     "x.mul_(x)": (
         lambda L, x, w: _then(lambda h: h.mul_(h), lambda h: h)(x * w),
         lambda L, x, w: (x * w) * (x * w),
@@ -320,7 +317,9 @@ def test_random_programs_of_in_place_writes_match_torch_or_finite_differences():
             np.testing.assert_allclose(g, t, rtol=rtol, atol=tol, err_msg=str(ops))
         checked += 1
         compared += 1
-    assert checked > 60 and compared > 30  # (programs both refuse count only in checked)
+    # (programs both refuse count only in checked: since a write after relu_ / sigmoid_
+    # through a view refuses as torch's, ~27 of them are compared)
+    assert checked > 60 and compared > 20
 
 
 def test_gradient_penalty_through_in_place_activations_matches_torch():

@@ -270,6 +270,11 @@ def _write_through_view(x, root, chain, build, args, kwargs, name, node) -> Tens
     buf = old.reshape(-1).clone()
     buf[flat] = new
     _commit(root, node.apply(buf, root.shape), old.data)
+    ctx = new._ctx
+    if ctx is not None and ctx.name() in _SAVES_RESULT:
+        # torch's node saved the view, whose version counter is its base's: a later write
+        # anywhere in root's memory (through root, any view of it, under no_grad) refuses it
+        ctx._result, ctx._epoch = x.data, _function._graph_writes
     for t in (x, *chain):  # the views read the new values from root's array: regather them
         _regather(t, root)
     return x

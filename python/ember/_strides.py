@@ -247,3 +247,67 @@ def viewed(y: np.ndarray, a: np.ndarray) -> np.ndarray:
 
 
 _VIEWED: dict = {}  # (shape, strides, new shape, itemsize) -> torch's view strides in bytes
+
+
+def advanced(x: np.ndarray, key, out_shape) -> tuple | None:
+    """torch's strides (in elements) for x[key] with advanced (integer or bool array) indices:
+    its index kernel's TensorIterator over x restrided (the indexed dims replaced by the index
+    shape, stride 0) and the index arrays broadcast, as ``elementwise`` orders operands. None
+    where the key is not one this handles (NumPy's layout stays)."""
+    if type(key) is not tuple:
+        key = (key,)
+    shape, st = x.shape, _elem_strides(x)
+    used = 0
+    for k in key:
+        if type(k) is np.ndarray:
+            used += k.ndim if k.dtype == bool else 1
+        elif k is not None and k is not Ellipsis:
+            used += 1
+    dims, d = [], 0  # (size, stride, index operands or None) after the basic indexing
+    for k in key:
+        if k is None:
+            dims.append((1, shape[d] * st[d] if d < len(shape) else 1, None))
+        elif k is Ellipsis:
+            for _ in range(len(shape) - used):
+                dims.append((shape[d], st[d], None))
+                d += 1
+        elif type(k) is slice:
+            start, stop, step = k.indices(shape[d])
+            dims.append((len(range(start, stop, step)), st[d] * step, None))
+            d += 1
+        elif type(k) is np.ndarray and k.dtype.kind in "iu" and k.ndim:
+            dims.append((shape[d], st[d], [(k.shape, _elem_strides(k))]))
+            d += 1
+        elif type(k) is np.ndarray and k.dtype == bool and k.ndim:
+            n = int(np.count_nonzero(k))  # (torch's nonzero columns: (n,) of stride k.ndim)
+            dims.append((None, 0, [((n,), (k.ndim,))] * k.ndim))
+            d += k.ndim
+        else:
+            return None
+    dims += [(shape[i], st[i], None) for i in range(d, len(shape))]
+    at = [i for i, t in enumerate(dims) if t[2] is not None]
+    if not at:
+        return None
+    if at[-1] - at[0] + 1 != len(at):  # separated: torch moves the indexed dims to the front
+        dims = [dims[i] for i in at] + [t for i, t in enumerate(dims) if t[2] is None]
+        at = list(range(len(at)))
+    index = [op for i in at for op in dims[i][2]]
+    try:
+        bshape = np.broadcast_shapes(*(s for s, _ in index))
+    except ValueError:
+        return None
+    before, after = dims[: at[0]], dims[at[-1] + 1 :]
+    if tuple(out_shape) != (*(t[0] for t in before), *bshape, *(t[0] for t in after)):
+        return None
+    if len(out_shape) < 2 or 0 in out_shape:
+        return None
+    nb, na, k = len(before), len(after), len(bshape)
+    src = [t[1] for t in before] + [0] * k + [t[1] for t in after]
+    operands = [src]
+    for s, strides in index:
+        off = k - len(s)
+        own = [0] * off + [
+            0 if n == 1 and bshape[off + i] != 1 else strides[i] for i, n in enumerate(s)
+        ]
+        operands.append([0] * nb + own + [0] * na)
+    return _from_order(out_shape, _order(out_shape, operands), False)

@@ -268,6 +268,17 @@ def _laid(y, arrays):
     return y
 
 
+def _size1_strided(a: np.ndarray) -> bool:
+    """Whether a is a C-contiguous (by NumPy's flag) view whose size-1 dim has a stride not
+    C order's (x.t() of a (3, 1) x): torch orders an elementwise result's dims by it (_laid)."""
+    return (
+        a.base is not None
+        and 1 in a.shape
+        and a.flags.c_contiguous
+        and _strides.c_order(a) is not a
+    )
+
+
 def _permuted(a: np.ndarray) -> bool:
     """Whether a's strides grow somewhere along its dims (x.t(), x.permute(...)): only then
     can torch's elementwise result differ from C order (a row slice, x[:, :k] or a chunk,
@@ -347,7 +358,8 @@ def _float_binary(fn, a, b):
             and a._requires_grad
             and (_state.enabled or _function._fw_level is not None)
             and a.data.dtype.kind == "f"
-            and (a.data.base is None or a.data.flags.c_contiguous)  # (else _laid's path)
+            # (else _laid's path: a view's size-1 dim of another stride orders torch's too)
+            and (a.data.base is None or a.data.flags.c_contiguous and 1 not in a.data.shape)
         ):
             return fn.apply(a, b)
         return None
@@ -360,7 +372,9 @@ def _float_binary(fn, a, b):
             _state.enabled or _function._fw_level is not None
         ):
             if (da.base is not None or db.base is not None) and not (
-                da.flags.c_contiguous and db.flags.c_contiguous
+                da.flags.c_contiguous
+                and db.flags.c_contiguous
+                and not (_size1_strided(da) or _size1_strided(db))
             ):
                 return None  # (_apply_broadcasting lays the result out as torch: _laid)
             return fn.apply(a, b)
@@ -387,6 +401,8 @@ def _float_binary(fn, a, b):
         y = _binary_kernel(ufunc, da, db)
         if y is None:
             y = ufunc(da, db) if call is None else call(ufunc, da, db)
+            y = _laid(y, (da, db))
+        elif da.base is not None or db.base is not None:  # (the kernel's C order: see _laid)
             y = _laid(y, (da, db))
         return Tensor._make(y, False, None, 0)
     except ValueError:  # shapes that do not broadcast: the general path raises its message
@@ -4034,6 +4050,45 @@ def _none_strides(x: np.ndarray, index, out: np.ndarray) -> np.ndarray:
     return np.lib.stride_tricks.as_strided(out, strides=st, writeable=out.flags.writeable)
 
 
+def _index_laid(x: np.ndarray, index, out: np.ndarray) -> np.ndarray:
+    """out = x[index] (advanced, a tuple key) with torch's strides (_strides.advanced): NumPy
+    moves a trailing index's dims first, the index_select kernel lays out C order, where
+    torch's index kernel orders dims by x's strides. Cached per layout (the rule is a sort)."""
+    if type(index) is not tuple or out.ndim < 2 or not out.size:
+        return out
+    sig = []
+    for k in index:
+        if type(k) is np.ndarray:
+            sig.append((k.shape, k.strides, k.dtype.kind))
+        elif type(k) is slice:
+            sig.append((k.start, k.stop, k.step))
+        elif k is None or k is Ellipsis:
+            sig.append(k)
+        else:  # (lists, integers: NumPy's layout stays)
+            return out
+    key = (x.shape, x.strides, x.itemsize, out.shape, *sig)
+    try:
+        want = _INDEX_STRIDES.get(key, False)
+    except TypeError:  # (a slice of Tensors)
+        return out
+    if want is False:
+        try:
+            want = _strides.advanced(x, index, out.shape)
+        except (TypeError, IndexError, ValueError):
+            want = None
+        if len(_INDEX_STRIDES) >= 4096:
+            _INDEX_STRIDES.clear()
+        _INDEX_STRIDES[key] = want
+    if want is None or _strides._elem_strides(out) == want:
+        return out
+    laid = _strides.empty(out.shape, want, out.dtype)
+    np.copyto(laid, out)
+    return laid
+
+
+_INDEX_STRIDES: dict = {}
+
+
 class GetItem(Function):
     _reusable = True  # (basic indexing's backward reads shapes alone)
 
@@ -4053,7 +4108,7 @@ class GetItem(Function):
             if picked is not None and x.dtype.char in _SELECT_CHARS:
                 axis, idx, shape = picked
                 a = x if x.flags.c_contiguous else np.ascontiguousarray(x)
-                return _C.index_select(a, idx, axis).reshape(shape)
+                return _index_laid(x, index, _C.index_select(a, idx, axis).reshape(shape))
         out = x[index]
         if not isinstance(out, np.ndarray) and not advanced:
             # integers for every dim: NumPy gives a scalar, torch a 0-d view (x[0].mul_(2)
@@ -4063,7 +4118,9 @@ class GetItem(Function):
             return np.array(out)  # a scalar, or a 0-d integer array index that made a view
         if not advanced and (index is None or (type(index) is tuple and None in index)):
             return _none_strides(x, index, out)
-        return out  # a basic index's view, or advanced indexing's fresh array
+        if advanced:
+            return _index_laid(x, index, out)
+        return out  # a basic index's view
 
     @staticmethod
     def backward(ctx, g):
@@ -8167,8 +8224,17 @@ def _scaled_add(op, input, product, beta, alpha) -> Tensor:
     if alpha == 0 and op in ("addmm", "addmv", "addbmm"):  # zeros, the product's gradient 0
         out = where(np.zeros(product.shape, bool), product, np.zeros((), product.dtype))
     if beta == 0:  # input's gradient is zeros, not None, as torch's (out's values, untouched)
-        return where(np.zeros((), bool), input, out) if input.requires_grad else out
-    return out + (input if beta == 1 else input * beta)
+        out = where(np.zeros((), bool), input, out) if input.requires_grad else out
+    else:
+        out = out + (input if beta == 1 else input * beta)
+    # torch's one node for the op (its name; ember's graph composes it from mm, mul and add)
+    return named(out, _SCALED_ADD_NODES[op])
+
+
+_SCALED_ADD_NODES = {
+    "addmm": "AddmmBackward0", "addmv": "AddmvBackward0", "addbmm": "AddbmmBackward0",
+    "baddbmm": "BaddbmmBackward0", "addr": "AddrBackward0",
+}  # fmt: skip
 
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1) -> Tensor:

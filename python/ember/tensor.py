@@ -339,9 +339,9 @@ class Tensor:
     @property
     def _base(self):
         """torch's ``_base``: the tensor this view's memory belongs to (the root of a chain of
-        views), None for a tensor that is not a view (detach(), .data, a copy). Walked on
-        demand: view ops pay nothing for it."""
-        if self.data.base is None and self.data.size:
+        views), None for a tensor that is not a view (detach(), .data, a copy) or is an inference
+        tensor (torch's record no view metadata). Walked on demand: view ops pay nothing."""
+        if self.data.base is None and self.data.size or getattr(self, "_inference", False) is True:
             return None
         if self._ctx is None:
             src = getattr(self, "_view_of", None)
@@ -1686,6 +1686,8 @@ class Tensor:
         return _function.view_made(out, self) if _function._open_blocks[0] else out
 
     def __setitem__(self, index, value):
+        if index is False:  # torch's x[False] = v writes, records and counts nothing
+            return
         if _function._inference_made:  # (an inference tensor outside the mode: refused)
             _function.refuse_inference_write(self)
         if is_grad_enabled() and self._requires_grad and self._ctx is None:
@@ -1820,9 +1822,12 @@ def _binary_method(code: int, general):
     def method(self, other):
         to = type(other)
         if to is Tensor and not (self._requires_grad or other._requires_grad):
-            y = _C.binary_auto(self.data, other.data, code)
-            if y is not None:
-                return _plain(y)
+            d, e = self.data, other.data
+            # (a view with a size-1 dim of another stride: torch's layout, ops._laid's path)
+            if not (_ops._size1_strided(d) or _ops._size1_strided(e)):
+                y = _C.binary_auto(d, e, code)
+                if y is not None:
+                    return _plain(y)
         elif (to is float or to is int) and (y := _by_number(self, other, code, False)) is not None:
             return y
         return general(self, other)

@@ -7879,6 +7879,9 @@ def _in_place(op: str, fn, input, *args, piecewise=None) -> Tensor:
         node = _IN_PLACE_NODES.get(op.rstrip("_"))
         if node is not None:  # torch's in-place node, named apart (see _IN_PLACE_NODES)
             fn = lambda t, *a, f=fn: _autograd_function.named(f(t, *a), node)  # noqa: E731
+        refusal = _refused_in_place(op.rstrip("_"), args)
+        if refusal is not None:
+            fn = lambda t, *a, f=fn: _refuses_backward(f(t, *a), refusal)  # noqa: E731
         if piecewise is not None and input.data.dtype.char in "fd":
             act, params = piecewise[0], {**piecewise[1], "saves_y": True}
             build = lambda t: ops._unary_apply(Activation, t, act, params)  # noqa: E731
@@ -7896,6 +7899,42 @@ def _in_place(op: str, fn, input, *args, piecewise=None) -> Tensor:
 _IN_PLACE_NODES = {"elu": "EluBackward1", "selu": "EluBackward1", "celu": "CeluBackward1",
                    "leaky_relu": "LeakyReluBackward1", "rrelu": "RreluWithNoiseBackward1",
                    "threshold": "ThresholdBackward1"}  # fmt: skip
+
+
+_NEGATIVE_WORDS = (
+    "backward calculation is triggered with a negative slope which is not supported. This is "
+    "caused by calling in-place forward function with a negative slope, please call "
+    "out-of-place version instead."
+)
+
+
+def _refused_in_place(op: str, args):
+    """torch's message when its in-place node (which saves its result) refuses to backward: a
+    negative slope / alpha makes y's sign no longer tell x's, or None."""
+    if (
+        op == "leaky_relu"
+        and args[0] < 0
+        or (op == "rrelu" and not (args[2] and args[1] - args[0] > 1e-6) and args[0] + args[1] < 0)
+    ):
+        return (
+            f"In-place leakyReLu {_NEGATIVE_WORDS} File an issue at "
+            "https://github.com/pytorch/pytorch if you do require supporting in-place leakRelu "
+            "backward calculation with negative slope"
+        )
+    if op in ("elu", "celu") and args[0] < 0:
+        return f"In-place elu {_NEGATIVE_WORDS}"
+    return None
+
+
+def _refuses_backward(out: Tensor, message: str) -> Tensor:
+    """out, its node refusing to backward with ``message`` (as torch's, at backward time)."""
+
+    def refuse(ctx, *grads):
+        raise RuntimeError(message)
+
+    if out._ctx is not None:
+        out._ctx.backward = out._ctx.backward_graph = refuse
+    return out
 
 
 def _leaky(slope):  # a negative slope flips the sign, so y does not pick x's piece
