@@ -494,27 +494,29 @@ inline int64_t row_extreme_index(const T* x, int64_t n) {
   typedef decltype(Vec<T>{} != Vec<T>{}) Mask;  // (lanes as wide as T's: also block numbers)
   if (n < C || n / kIdxBlock > INT32_MAX) return first_index(x, n, row_extreme<Max>(x, n));
   const int64_t full = n / C * C;  // the elements in whole chunks of K vectors
-  Vec<T> best;
-  load(best, x);  // (block 0's values: at 0 holds until a later block beats them)
+  Vec<T> a[K];
   Mask at = Mask{}, blk = Mask{}, nan = Mask{};
-  for (int64_t b0 = 0; b0 < full; b0 += kIdxBlock, blk += 1) {
-    const int64_t b1 = std::min(full, b0 + kIdxBlock);
-    Vec<T> a[K];
-    for (int64_t k = 0; k < K; ++k) {
-      load(a[k], x + b0 + k * W);
-      nan |= a[k] != a[k];
-    }
-    for (int64_t i = b0 + C; i < b1; i += C)
+  for (int64_t k = 0; k < K; ++k) {
+    load(a[k], x + k * W);
+    nan |= a[k] != a[k];
+  }
+  Vec<T> best = a[0];  // (block 0's values: at 0 holds until a later block beats them)
+  int64_t i = C;
+  for (int64_t b1 = kIdxBlock;; b1 += kIdxBlock, blk += 1) {
+    for (const int64_t e = std::min(full, b1); i < e; i += C)
       for (int64_t k = 0; k < K; ++k) {
         Vec<T> v;
         load(v, x + i + k * W);
         a[k] = (Max ? v > a[k] : v < a[k]) ? v : a[k];
         nan |= v != v;
       }
-    for (int64_t k = 1; k < K; ++k) a[0] = (Max ? a[k] > a[0] : a[k] < a[0]) ? a[k] : a[0];
-    const Mask b = Max ? a[0] > best : a[0] < best;
-    best = b ? a[0] : best;
+    // the running extremes so far, per lane: beaten in this block, or not
+    Vec<T> c = a[0];
+    for (int64_t k = 1; k < K; ++k) c = (Max ? a[k] > c : a[k] < c) ? a[k] : c;
+    const Mask b = Max ? c > best : c < best;
+    best = b ? c : best;
     at = b ? blk : at;
+    if (i == full) break;
   }
   bool any_nan = false;
   for (int64_t j = 0; j < W; ++j) any_nan |= nan[j] != 0;
