@@ -161,6 +161,7 @@ def test_abs_square_fronts_fall_through(dtype):
         y = ember.abs(ember.tensor(v))
         _same_bits(y.numpy().ravel(), np.abs(v).ravel())  # (-0.0 -> 0.0: the sign bit too)
         assert y.shape == v.shape and y.dtype == ember.tensor(v).dtype and not y.requires_grad
+        assert type(y.data) is np.ndarray and type(y.log().data) is np.ndarray  # (0-d too)
         s = ember.square(ember.tensor(v))
         np.testing.assert_array_equal(s.numpy(), np.square(v))
         assert s.shape == v.shape and s.dtype == y.dtype
