@@ -193,9 +193,23 @@ EMBER_SIMD void lgamma_span_float(float* y, const float* x, int64_t b, int64_t e
 // y[i] = erfinv(x[i]): vecmath's verfinv (float: a polynomial in double; double: Giles' start and
 // Halley steps, vectorised; erfinv1 one value at a time with libm's erf and exp ran at 1/25 - 1/50
 // of PyTorch's speed).
+// float: groups of 16 (an AVX-512 vector) with every |x| <= 0.9966 by the central form alone
+// (vm::erfinv_float_central, the same bits): the blend evaluated both polynomials for every lane.
+// A uniform x in (-1, 1) takes it in ~95% of the groups (1.3x faster), a 2048-block split in 0.1%.
 template <typename T>
 EMBER_SIMD void erfinv_span(T* y, const T* x, int64_t b, int64_t e) {
-  for (int64_t i = b; i < e; ++i) y[i] = verfinv(x[i]);
+  int64_t i = b;
+  if constexpr (sizeof(T) == 4) {
+    for (; i + 16 <= e; i += 16) {
+      int tail = 0;  // (read before any write: y may be x)
+      for (int j = 0; j < 16; ++j) tail |= !(std::fabs(x[i + j]) <= vm::kErfinvCentral);
+      if (tail)
+        for (int j = 0; j < 16; ++j) y[i + j] = verfinv(x[i + j]);
+      else
+        for (int j = 0; j < 16; ++j) y[i + j] = vm::erfinv_float_central(x[i + j]);
+    }
+  }
+  for (; i < e; ++i) y[i] = verfinv(x[i]);
 }
 }  // namespace
 

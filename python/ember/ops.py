@@ -2628,6 +2628,10 @@ class Abs(Function):
 
 def abs(x) -> Tensor:  # noqa: A001
     if type(x) is Tensor and x.data.dtype.kind == "f":  # the common case: no check below applies
+        d = x.data
+        if not x._requires_grad and d.size < _THREADED and d.flags.c_contiguous:
+            # (_unary_apply's values without its 3 frames: ~0.3 us; _make: a 0-d x's scalar)
+            return Tensor._make(np.abs(d), False, None, 0)
         return _unary_apply(Abs, x)
     x = _as_operand(x)
     if type(x) is Tensor and x.data.dtype.kind == "c":
@@ -4901,12 +4905,17 @@ rsqrt, reciprocal, _square = _smooth("rsqrt"), _smooth("reciprocal"), _smooth("s
 
 def square(x) -> Tensor:
     """Elementwise x * x; integer and bool inputs stay integer (int64 for bool), as torch."""
+    if type(x) is Tensor and not x._requires_grad:  # _kernel_unary's plain case, 3 frames less
+        d = x.data
+        if (d.dtype is _F32 or d.dtype is _F64) and d.flags.c_contiguous:
+            return _plain(_C.activation(d, _SQUARE_ACT, 0.0, 1.0, None))
     if _kind(x) in "biu":
         a = _data(_tensor_operand(x))
         return Tensor(np.square(a.astype(np.int64) if a.dtype == np.bool_ else a))
     return _square(x)
 
 
+_SQUARE_ACT = _ACT_ID["square"]
 sinh, cosh = _smooth("sinh"), _smooth("cosh")
 asin, acos, atan = _smooth("asin"), _smooth("acos"), _smooth("atan")
 
