@@ -79,9 +79,8 @@ def _contiguous(shape) -> tuple:
     return tuple(out)
 
 
-def c_order(y: np.ndarray) -> np.ndarray:
-    """``y``, C-contiguous by NumPy's flag (which passes over the strides of size-1 dims),
-    with torch's contiguous strides for those dims too (the product of the later sizes)."""
+def c_strides(y: np.ndarray) -> tuple:
+    """torch's contiguous strides (in bytes) for y's shape and itemsize, cached."""
     key = (y.shape, y.itemsize)
     want = _C_ORDER.get(key)
     if want is None:
@@ -89,6 +88,13 @@ def c_order(y: np.ndarray) -> np.ndarray:
         if len(_C_ORDER) >= _CACHE_MAX:
             _C_ORDER.clear()
         _C_ORDER[key] = want
+    return want
+
+
+def c_order(y: np.ndarray) -> np.ndarray:
+    """``y``, C-contiguous by NumPy's flag (which passes over the strides of size-1 dims),
+    with torch's contiguous strides for those dims too (the product of the later sizes)."""
+    want = c_strides(y)
     if y.strides == want or y.size == 0:
         return y
     return np.ndarray(y.shape, y.dtype, y, 0, want)

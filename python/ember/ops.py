@@ -262,7 +262,7 @@ def _laid(y, arrays):
         if (
             type(a) is np.ndarray
             and a.base is not None
-            and (not a.flags.c_contiguous or 1 in a.shape and _strides.c_order(a) is not a)
+            and (not a.flags.c_contiguous or _size1_strided(a))
         ):
             return _strides.as_torch(y, arrays) if type(y) is np.ndarray else y
     return y
@@ -274,8 +274,9 @@ def _size1_strided(a: np.ndarray) -> bool:
     return (
         a.base is not None
         and 1 in a.shape
+        and a.size
+        and a.strides != _strides.c_strides(a)  # (a cached tuple: cheaper than the flags)
         and a.flags.c_contiguous
-        and _strides.c_order(a) is not a
     )
 
 
@@ -4063,9 +4064,13 @@ def _index_laid(x: np.ndarray, index, out: np.ndarray) -> np.ndarray:
     torch's index kernel orders dims by x's strides. Cached per layout (the rule is a sort)."""
     if type(index) is not tuple or out.ndim < 2 or not out.size:
         return out
+    # (x in torch's C order and every index array C-contiguous: torch's result is C order,
+    # so the sort and its cache are skipped)
+    dense = x.flags.c_contiguous and x.strides == _strides.c_strides(x)
     sig = []
     for k in index:
         if type(k) is np.ndarray:
+            dense = dense and k.flags.c_contiguous
             sig.append((k.shape, k.strides, k.dtype.kind))
         elif type(k) is slice:
             sig.append((k.start, k.stop, k.step))
@@ -4073,6 +4078,8 @@ def _index_laid(x: np.ndarray, index, out: np.ndarray) -> np.ndarray:
             sig.append(k)
         else:  # (lists, integers: NumPy's layout stays)
             return out
+    if dense:
+        return _strides.c_order(out if out.flags.c_contiguous else np.ascontiguousarray(out))
     key = (x.shape, x.strides, x.itemsize, out.shape, *sig)
     try:
         want = _INDEX_STRIDES.get(key, False)

@@ -1823,8 +1823,12 @@ def _binary_method(code: int, general):
         to = type(other)
         if to is Tensor and not (self._requires_grad or other._requires_grad):
             d, e = self.data, other.data
-            # (a view with a size-1 dim of another stride: torch's layout, ops._laid's path)
-            if not (_ops._size1_strided(d) or _ops._size1_strided(e)):
+            # (a view with a size-1 dim of another stride: torch's layout, ops._laid's path;
+            # the base and shape tests inline, as most operands fail them)
+            if not (
+                (d.base is not None and 1 in d.shape and _ops._size1_strided(d))
+                or (e.base is not None and 1 in e.shape and _ops._size1_strided(e))
+            ):
                 y = _C.binary_auto(d, e, code)
                 if y is not None:
                     return _plain(y)

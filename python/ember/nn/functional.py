@@ -7914,7 +7914,8 @@ def _refused_in_place(op: str, args):
     if (
         op == "leaky_relu"
         and args[0] < 0
-        or (op == "rrelu" and not (args[2] and args[1] - args[0] > 1e-6) and args[0] + args[1] < 0)
+        # (rrelu in training saves its drawn slopes, so torch computes even with lower == upper)
+        or (op == "rrelu" and not args[2] and args[0] + args[1] < 0)
     ):
         return (
             f"In-place leakyReLu {_NEGATIVE_WORDS} File an issue at "
