@@ -1,0 +1,88 @@
+"""The lead's mends after review25: rrelu_ in training computes with negative bounds, as
+torch's; advanced indexing of a C-ordered tensor with C-contiguous indices lays out C order
+without the stride rule's sort (torch's layout, checked over random keys); binary ops on views
+with size-1 dims keep torch's strides after the cheaper test."""
+
+import numpy as np
+import pytest
+
+import ember
+import ember.nn.functional as F
+
+
+def test_rrelu_in_place_training_with_negative_bounds_computes():
+    w = ember.tensor([1.0, -2.0], requires_grad=True)
+    t = w * 1
+    F.rrelu_(t, -0.5, -0.5, training=True)
+    t.sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), [1.0, -0.5])
+    w.grad = None
+    t = w * 1
+    F.rrelu_(t, -0.5, -0.3, training=False)  # (eval: one slope, negative, saved output only)
+    with pytest.raises(RuntimeError, match="negative slope"):
+        t.sum().backward()
+
+
+def _random_key(rng, shape):
+    key, d = [], 0
+    while d < len(shape):
+        kind = rng.integers(0, 6)
+        if kind == 0:
+            key.append(slice(None, None, int(rng.integers(1, 3))))
+        elif kind == 1:
+            key.append(None)
+            continue
+        elif kind == 2:
+            key.append(rng.integers(0, shape[d], size=int(rng.integers(1, 4))))
+        elif kind == 3:
+            key.append(rng.integers(0, shape[d], size=(2, int(rng.integers(1, 3)))))
+        elif kind == 4:
+            key.append(rng.random(shape[d]) < 0.6)
+        else:
+            key.append(slice(1, None))
+        d += 1
+    if rng.random() < 0.3:
+        key = key[: int(rng.integers(1, len(key) + 1))] + [Ellipsis]
+    return tuple(key)
+
+
+def test_advanced_index_of_c_ordered_tensor_has_torchs_strides():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(25)
+    compared = 0
+    for _ in range(400):
+        shape = tuple(int(s) for s in rng.integers(2, 5, size=int(rng.integers(2, 4))))
+        x = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+        key = _random_key(rng, shape)
+        if not any(type(k) is np.ndarray for k in key):
+            continue
+        try:
+            tkey = tuple(torch.from_numpy(k) if type(k) is np.ndarray else k for k in key)
+            want = torch.from_numpy(x)[tkey]
+        except (IndexError, RuntimeError):
+            continue
+        got = ember.tensor(x)[tuple(ember.tensor(k) if type(k) is np.ndarray else k for k in key)]
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+        if want.numel() > 1:
+            assert got.stride() == want.stride(), (shape, key)
+            compared += 1
+    assert compared > 150
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda a: a[:, None],
+        lambda a: a.reshape(3, 1, 4).transpose(0, 1),
+        lambda a: a[:1],
+        lambda a: a.reshape(3, 4)[:, :0],
+    ],
+)
+def test_binary_of_size1_views_keeps_torchs_strides(make):
+    torch = pytest.importorskip("torch")
+    base = np.arange(12, dtype=np.float32)
+    a, t = make(ember.tensor(base)), make(torch.from_numpy(base))
+    for got, want in ((a + a, t + t), (a * a, t * t), (a - 1.0 * a, t - 1.0 * t)):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+        if want.numel() > 1:
+            assert got.stride() == want.stride()
