@@ -88,6 +88,49 @@ def test_pad_sequence_errors_are_runtime_errors_as_torch(seqs, kw):
         torch.nn.utils.rnn.pad_sequence([torch.tensor(s) for s in seqs], **kw)
 
 
+@pytest.mark.parametrize(
+    "call",
+    [
+        "tc.arange(0, 5, 0)",
+        "tc.arange(5, 0)",
+        "tc.arange(float('nan'))",
+        "tc.zeros(-1)",
+        "tc.ones(2, -3)",
+        "tc.full((-1,), 3.0)",
+        "tc.linspace(0, 1, -1)",
+        "tc.eye(-1)",
+        "tc.eye(2, -1)",
+    ],
+)
+def test_creation_range_errors_are_runtime_errors_as_torch(call):
+    with pytest.raises(RuntimeError):  # and still ValueError, ember's convention
+        eval(call, {"tc": ember})
+    with pytest.raises(ValueError):
+        eval(call, {"tc": ember})
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError):
+        eval(call, {"tc": torch})
+
+
+def test_linspace_refuses_a_bool_step_count():
+    with pytest.raises(TypeError, match="bool"):
+        ember.linspace(0, 1, True)
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError):
+        torch.linspace(0, 1, True)
+
+
+@pytest.mark.parametrize("name", ["tril_indices", "triu_indices"])
+@pytest.mark.parametrize("dtype", ["float32", "bool", "int16"])
+def test_tri_indices_take_int32_or_int64_only(name, dtype):
+    with pytest.raises(NotImplementedError, match="not implemented"):
+        getattr(ember, name)(3, 3, dtype=getattr(ember, dtype))
+    assert getattr(ember, name)(3, 3, dtype=ember.int32).dtype == np.int32
+    torch = pytest.importorskip("torch")
+    with pytest.raises(NotImplementedError):
+        getattr(torch, name)(3, 3, dtype=getattr(torch, dtype))
+
+
 # ---- compact sample against torch -------------------------------------------------------
 _M = """
 class M(nn.Module):
@@ -127,13 +170,15 @@ _SAMPLE = [
     "out = (p.batch_sizes, p.sorted_indices, R.pad_packed_sequence(p, total_length=4)[0])",
     "ds = D.TensorDataset(tc.arange(10.0))\n"
     "out = [len(x) for x in D.random_split(ds, [0.33, 0.33, 0.34])]",
-    "ds = D.TensorDataset(tc.arange(10.0)); out = list(D.DataLoader(ds, batch_size=4, drop_last=True))",
+    "ds = D.TensorDataset(tc.arange(10.0))\n"
+    "out = list(D.DataLoader(ds, batch_size=4, drop_last=True))",
     "ds = D.TensorDataset(tc.arange(4.0))\n"
     "D.DataLoader(ds, batch_size=2, batch_sampler=D.BatchSampler(range(4), 2, False))",
     "import collections; P = collections.namedtuple('P', 'a b')\n"
     "out = tuple(D.default_collate([P(1, 2.0), P(3, 4.0)]))",
     "out = (tc.arange(0, 1, 0.1), tc.arange(1, 0, -0.3), tc.arange(5.0).dtype)",
-    "out = (tc.full((2,), True), tc.full((2,), 3), tc.linspace(0, 1, 1), tc.logspace(0, 2, 3, base=2))",
+    "out = (tc.full((2,), True), tc.full((2,), 3), tc.linspace(0, 1, 1))",
+    "out = tc.logspace(0, 2, 3, base=2)",
     "out = (tc.tril_indices(3, 4, 1), tc.triu_indices(4, 3, -1))",
 ]
 
