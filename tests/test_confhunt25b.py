@@ -131,6 +131,20 @@ def test_tri_indices_take_int32_or_int64_only(name, dtype):
         getattr(torch, name)(3, 3, dtype=getattr(torch, dtype))
 
 
+def test_default_collate_keeps_the_graph_of_tensors_requiring_grad():
+    t = ember.tensor([1.0, 2.0], requires_grad=True)
+    batch = D.default_collate([t, t * 3])
+    assert batch.requires_grad and batch.shape == (2, 2)
+    batch.sum().backward()
+    np.testing.assert_array_equal(t.grad.numpy(), [4.0, 4.0])
+    assert not D.default_collate([ember.ones(2), ember.ones(2)]).requires_grad
+    torch = pytest.importorskip("torch")
+    tt = torch.tensor([1.0, 2.0], requires_grad=True)
+    tb = torch.utils.data.default_collate([tt, tt * 3])
+    tb.sum().backward()
+    np.testing.assert_array_equal(tt.grad.numpy(), t.grad.numpy())
+
+
 # ---- compact sample against torch -------------------------------------------------------
 _M = """
 class M(nn.Module):
