@@ -15,6 +15,10 @@ from ember.random import rng
 from ember.tensor import Tensor, _as_array, _leaf_types, _plain, get_default_dtype
 
 
+class _RangeError(ValueError, RuntimeError):
+    """A negative size or an impossible range: torch raises RuntimeError, ember ValueError."""
+
+
 def _size(shape, op: str) -> tuple:
     if type(shape) is tuple:  # zeros(32, 128): the checks below pass it unchanged
         for s in shape:  # (a loop: all() of a generator cost ~0.4 us of a ~2 us zeros)
@@ -34,7 +38,7 @@ def _size(shape, op: str) -> tuple:
     except TypeError:
         raise TypeError(f"{op}: sizes must be ints, got {shape!r}") from None
     if any(s < 0 for s in shape):
-        raise ValueError(f"{op}: negative dimension in size {shape}")
+        raise _RangeError(f"{op}: negative dimension in size {shape}")
     return shape
 
 
@@ -450,11 +454,11 @@ def arange(start=None, end=None, step=1, dtype=None, requires_grad: bool = False
         raise TypeError("arange() missing required argument 'end'")
     start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     if step == 0:
-        raise ValueError("arange: step must be nonzero")
+        raise _RangeError("arange: step must be nonzero")
     if not all(np.isfinite(v) for v in (start, end, step)):  # (NumPy: "cannot compute length")
-        raise ValueError(f"arange: unsupported range {start} -> {end} (step {step})")
+        raise _RangeError(f"arange: unsupported range {start} -> {end} (step {step})")
     if (end - start) * step < 0:
-        raise ValueError(
+        raise _RangeError(
             f"arange: upper bound and lower bound inconsistent with step sign "
             f"(start={start}, end={end}, step={step})"
         )
@@ -520,9 +524,11 @@ def _threads() -> int:
 
 
 def _steps(steps, op: str) -> int:
+    if isinstance(steps, bool):  # (torch's signature takes an int, not a bool)
+        raise TypeError(f"{op}: steps must be an int, got bool")
     steps = operator.index(steps)
     if steps < 0:
-        raise ValueError(f"{op}: number of steps must be non-negative, got {steps}")
+        raise _RangeError(f"{op}: number of steps must be non-negative, got {steps}")
     return steps
 
 
@@ -588,6 +594,8 @@ def logspace(
 
 @_takes_device
 def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -> Tensor:
+    if n < 0 or (m is not None and m < 0):
+        raise _RangeError(f"eye: n ({n}) and m ({m}) must be non-negative")
     return Tensor(np.eye(n, m, dtype=_dtype(dtype)), requires_grad=requires_grad)
 
 

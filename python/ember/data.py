@@ -629,6 +629,10 @@ def default_collate(batch):
                 f"{list(arrays[0].shape)} at entry 0 and {list(a.shape)} at entry "
                 f"{next(i for i, b in enumerate(arrays) if b.shape != arrays[0].shape)}"
             )
+    if all(isinstance(b, Tensor) for b in batch) and any(b.requires_grad for b in batch):
+        from ember.ops import stack  # torch.stack outside workers: the batch keeps the graph
+
+        return stack(batch)
     if isinstance(first, Tensor) and len({a.dtype for a in arrays}) > 1:
         # torch.stack's type promotion (int64 with float32 is float32; NumPy's would be
         # float64)

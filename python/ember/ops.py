@@ -7109,6 +7109,8 @@ def _tri_indices(name, f):
         _layout.check_layout(layout, name)
         if row < 0 or col < 0:
             raise ValueError(f"{name}: row ({row}) and col ({col}) must be non-negative")
+        if np.dtype(dtype) not in (np.int32, np.int64):  # torch implements these two only
+            raise NotImplementedError(f"{name}: not implemented for {np.dtype(dtype)}")
         out = np.stack(f(row, offset, col)).astype(dtype).reshape(2, -1)
         return Tensor(out, requires_grad=requires_grad)  # (the setter refuses it for ints)
 

@@ -99,7 +99,9 @@ class Sequential(Module):
         return self.extend(other)
 
     def __mul__(self, other: int) -> Sequential:
-        if not isinstance(other, int) or other <= 0:
+        if not isinstance(other, int):  # torch: TypeError for the type, ValueError for <= 0
+            raise TypeError(f"Sequential: can only multiply by a positive int, got {other!r}")
+        if other <= 0:
             raise ValueError(f"Sequential: can only multiply by a positive int, got {other!r}")
         return Sequential(*(list(self) * other))  # the same modules repeated, as PyTorch
 

@@ -583,7 +583,7 @@ class Module:
         params, modules, buffers = self._parameters, self._modules, self._buffers
         if isinstance(value, Parameter):
             target = params
-        elif isinstance(value, Module):
+        elif isinstance(value, Module) and name not in params:  # torch refuses it over one
             target = modules
         elif name in params or name in modules:
             if value is None:  # None keeps the slot (and the state_dict order), as PyTorch
@@ -924,7 +924,7 @@ class Module:
         this module's memory (use ``{k: v.numpy() ...}`` for arrays). A submodule reachable
         under two names appears under both, as in PyTorch."""
         if args:  # PyTorch's deprecated positional form (destination, prefix, keep_vars)
-            destination, prefix, keep_vars = (*args, destination, prefix, keep_vars)[:3]
+            destination, prefix, keep_vars = (*args, *(destination, prefix, keep_vars)[len(args) :])
         if destination is None:
             destination = OrderedDict()
             destination._metadata = OrderedDict()

@@ -164,8 +164,8 @@ def _unpack(sequence, op: str, total_length=None, padding_value=0.0) -> tuple[Te
 
 
 class _LengthsError(ValueError, RuntimeError):
-    """Bad lengths: torch raises RuntimeError here, ember's convention is ValueError; both
-    catch it."""
+    """Bad lengths or sequences: torch raises RuntimeError here, ember's convention is
+    ValueError; both catch it."""
 
 
 def _flag(v, op: str, name: str) -> bool:
@@ -265,14 +265,14 @@ def pad_sequence(
     op = "pad_sequence"
     batch_first = _flag(batch_first, op, "batch_first")
     if padding_side not in ("left", "right"):
-        raise ValueError(f"{op}: padding_side must be 'left' or 'right', got {padding_side!r}")
+        raise _LengthsError(f"{op}: padding_side must be 'left' or 'right', got {padding_side!r}")
     seqs = [s if isinstance(s, Tensor) else Tensor(np.asarray(s)) for s in sequences]
     if not seqs:
-        raise ValueError(f"{op}: expected a non-empty list of tensors")
+        raise _LengthsError(f"{op}: expected a non-empty list of tensors")
     tail = tuple(seqs[0].shape[1:])
     for s in seqs:
         if s.ndim < 1 or tuple(s.shape[1:]) != tail:
-            raise ValueError(f"{op}: every sequence must have shape (L, *{tail}), got {s.shape}")
+            raise _LengthsError(f"{op}: every sequence must have shape (L, *{tail}), got {s.shape}")
     tmax = max(s.shape[0] for s in seqs)
     rows = []
     for s in seqs:
