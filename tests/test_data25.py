@@ -187,3 +187,18 @@ def test_safetensors_round_trip_after_assignment(tmp_path):
     other = nn.Linear(2, 2)
     other.load_state_dict(io.load_state_dict(path))
     np.testing.assert_array_equal(other.weight.numpy(), np.full((2, 2), 3.0, np.float32))
+
+
+def test_the_descriptor_reads_the_slot_and_checks_its_arguments():
+    from ember import _C
+
+    desc = ember.Tensor.__dict__["data"]
+    assert ember.Tensor.data is desc and nn.Parameter.data is desc
+    t = ember.ones(2)
+    assert desc.__get__(t) is t._data
+    with pytest.raises(TypeError, match="doesn't apply to a 'object' object"):
+        desc.__get__(object())
+    with pytest.raises(TypeError, match="a descriptor and two callables"):
+        _C.slot_property(desc, None, None)
+    with pytest.raises(TypeError):
+        _C.slot_property(desc)
