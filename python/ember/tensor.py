@@ -1863,7 +1863,7 @@ def _binary_method(code: int, general):
     def method(self, other):
         to = type(other)
         if to is Tensor and not (self._requires_grad or other._requires_grad):
-            y = _C.binary_auto(self._data, other._data, code)
+            y = _C.binary_auto(self.data, other.data, code)
             if y is not None:
                 return _plain(y)
         elif (to is float or to is int) and (y := _by_number(self, other, code, False)) is not None:
