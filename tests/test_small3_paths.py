@@ -366,7 +366,9 @@ def test_parameter_data_get_and_set():
     p.data = ember.tensor([1.0, 2.0, 3.0])  # a Tensor's array, not the Tensor
     assert type(p.data) is np.ndarray
     np.testing.assert_array_equal(p.data, [1, 2, 3])
-    p.data = [4.0, 5.0, 6.0]
+    with pytest.raises(TypeError, match="has to be a tensor"):  # (a list: torch's TypeError)
+        p.data = [0.0]
+    p.data = np.array([4.0, 5.0, 6.0], np.float32)
     np.testing.assert_array_equal(p.numpy(), [4, 5, 6])
     (p * p).sum().backward()
     np.testing.assert_array_equal(p.grad.numpy(), [8, 10, 12])

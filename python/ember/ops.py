@@ -36,7 +36,7 @@ def _shape(x) -> tuple:
 
 
 def _data(x):
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x  # (the slot: a read on most ops' path)
 
 
 def _check_broadcast(op: str, a, b) -> None:
@@ -242,8 +242,8 @@ def _apply_broadcasting(fn, op: str, a, b) -> Tensor:
     except ValueError:
         _check_broadcast(op, _data(a), _data(b))
         raise
-    if isinstance(out, Tensor):
-        out.data = _laid(out.data, (_data(a), _data(b)))
+    if isinstance(out, Tensor):  # (the slot itself: an op's own array needs no check)
+        out._data = _laid(out.data, (_data(a), _data(b)))
     return out
 
 

@@ -1649,7 +1649,7 @@ def _in_graph(ctx, t, ident: int):
 from ember.autograd import forward_ad as _forward_ad  # noqa: E402
 from ember.tensor import Tensor  # noqa: E402  (circular: Tensor ops are Functions)
 
-_ARRAY_SLOT = Tensor.__dict__["data"]  # the slot a Tensor keeps its array in
+_ARRAY_SLOT = Tensor.__dict__["_data"]  # the slot a Tensor keeps its array in
 
 # isort: split
 from ember import _complex  # noqa: E402  (after Tensor: it defines Functions)

@@ -34,9 +34,6 @@ class _BadName(KeyError, ValueError):
         return str(self.args[0])
 
 
-_ARRAY_SLOT = Tensor.__dict__["data"]  # the slot Tensor keeps its array in
-
-
 class Parameter(Tensor):
     """A Tensor that a Module registers as a learnable parameter (requires_grad by default)."""
 
@@ -49,15 +46,6 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
-
-    # ``layer.weight.data = new_values`` (weight surgery, loading by hand) is common torch code:
-    # a parameter's .data takes a Tensor's array (or any array) instead of storing the Tensor.
-    # The getter is the slot's own (a C call): ops read a parameter's .data dozens of times a
-    # training step, and a Python getter cost ~0.15 us a read.
-    def _set_data(self, value) -> None:
-        _ARRAY_SLOT.__set__(self, value.data if isinstance(value, Tensor) else np.asarray(value))
-
-    data = property(_ARRAY_SLOT.__get__, _set_data, doc="The parameter's array.")
 
 
 class Buffer(Tensor):
