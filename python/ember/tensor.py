@@ -1865,7 +1865,7 @@ def _binary_method(code: int, general):
     def method(self, other):
         to = type(other)
         if to is Tensor and not (self._requires_grad or other._requires_grad):
-            d, e = self.data, other.data
+            d, e = self._data, other._data
             # (a view with a size-1 dim of another stride: torch's layout, ops._laid's path;
             # the base and shape tests inline, as most operands fail them)
             if not (
