@@ -99,7 +99,6 @@ def test_one_dim_fft_refuses_n_minus_one_as_torch(fn):
         lambda p: ember.optim.AdamW(p, lr=float("nan")),
         lambda p: ember.optim.RMSprop(p, lr=float("nan")),
         lambda p: ember.optim.Adagrad(p, eps=float("nan")),
-        lambda p: ember.optim.SGD(p, lr=0.1, weight_decay=float("nan")),
     ],
 )
 def test_optimisers_refuse_nan_hyperparameters(make):

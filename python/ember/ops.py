@@ -2845,6 +2845,11 @@ def where(condition, a=None, b=None) -> Tensor:
             if c.base is not None or x.base is not None or y.base is not None:
                 out = _laid(out, (c, x, y))  # (see _laid)
             return _plain(out)
+    if isinstance(condition, Tensor) and condition.data.dtype != np.bool_:
+        raise RuntimeError(
+            "where expected condition to be a boolean tensor, but got a tensor with dtype "
+            f"{condition.dtype}"
+        )
     a, b = _as_operand(a), _as_operand(b)
     if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
         a = np.asarray(a, get_default_dtype() if isinstance(a, float) else None)  # two scalars
@@ -3055,9 +3060,26 @@ def _index_dim(d, op: str) -> int:
     if isinstance(d, bool | np.bool_):
         raise TypeError(f"{op}: dim must be an int, not bool ({d!r})")
     try:
-        return operator.index(d)
+        d = operator.index(d)
     except TypeError:
         raise TypeError(f"{op}: dim must be an int, got {type(d).__name__} ({d!r})") from None
+    return _int64(d)
+
+
+def _int64(n: int) -> int:
+    """n, refused as torch's ValueError when it does not fit an int64 (2**63 is not read as
+    an out-of-range dim, nor a shift, size or count that computes)."""
+    if not -_LONG <= n < _LONG:
+        raise ValueError(f"Overflow when unpacking long long: {n}")
+    return n
+
+
+_LONG = 1 << 63
+
+
+def _refuse_keepdim(op: str, keepdim):
+    """torch's TypeError for a keepdim that is not a bool (1, np.int64, np.bool_ too)."""
+    raise TypeError(f"{op}(): argument 'keepdim' must be bool, not {type(keepdim).__name__}")
 
 
 def _axis(dim, ndim: int, op: str) -> int:
@@ -3260,6 +3282,8 @@ def _int_total(out: Tensor, dtype) -> Tensor:
 
 
 def sum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
+    if keepdim.__class__ is not bool:
+        _refuse_keepdim("sum", keepdim)
     if dim is None and dtype is None and type(x) is Tensor and not keepdim:  # x.sum()
         a = x.data
         if a.size >= 1024 and a.dtype.char in "fd" and a.flags.c_contiguous and _outside_graph(x):
@@ -3329,6 +3353,8 @@ class Mean(Function):
 
 
 def mean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    if keepdim.__class__ is not bool:
+        _refuse_keepdim("mean", keepdim)
     if dtype is None and type(x) is Tensor and x.data.dtype.char in "fd":  # the common case
         a = x.data
         axes = _axes(dim, a.ndim, "mean")
@@ -3355,7 +3381,7 @@ class Var(Function):
         count = 1
         for a in axes:
             count *= x.shape[a]
-        denom = builtins.max(count - correction, 0)  # PyTorch: max(0, N - c)
+        denom = builtins.max(0, count - correction)  # PyTorch: max(0, N - c) (0 for a NaN c)
         run = dim_run(x, axes) if x.size else None
         if run is not None:  # float32/float64 over consecutive dims: the same two passes in C++
             y = _C.var_dim(x, run[0], run[1], keepdim, denom, root)
@@ -3401,6 +3427,8 @@ def var(x, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction
 
 
 def _var(op, x, dim, unbiased, keepdim, correction):
+    if keepdim.__class__ is not bool:
+        _refuse_keepdim(op, keepdim)
     if isinstance(dim, bool):  # the var(x, unbiased) overload
         dim, unbiased = None, dim
     x = _tensor_operand(x)
@@ -3618,6 +3646,8 @@ def minimum(a, b) -> Tensor:
 
 
 def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
+    if keepdim.__class__ is not bool:
+        _refuse_keepdim("argmax", keepdim)
     if type(x) is Tensor and type(dim) is int and x.data.dtype.char in "fd":
         a = x.data  # x.argmax(1) of a float tensor: the kernel call below, straight (~1 us)
         if -a.ndim <= dim < a.ndim and a.shape[dim]:
@@ -3643,6 +3673,8 @@ def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
 
 
 def argmin(x, dim=None, keepdim: bool = False) -> Tensor:
+    if keepdim.__class__ is not bool:
+        _refuse_keepdim("argmin", keepdim)
     x = _tensor_operand(x)
     _complex.refuse("argmin", x)
     if x.data.dtype == np.bool_:
@@ -4467,7 +4499,7 @@ def split(x, split_size_or_sections, dim: int = 0, _unsafe: bool = False) -> tup
     axis = _axis(dim, x.ndim, "split")
     n = x.shape[axis]
     if isinstance(split_size_or_sections, int | np.integer):
-        size = int(split_size_or_sections)
+        size = _int64(int(split_size_or_sections))
         if size < 0 or (size == 0 and n):  # (0 splits an empty dim, as in torch)
             raise RuntimeError(f"split: split_size must be positive, got {size}")
         sizes = _even_sizes(n, size) if n else [0]  # an empty dim: one empty piece, as PyTorch
@@ -4516,6 +4548,8 @@ def chunk(x, chunks: int, dim: int = 0, _node=Split) -> tuple:
     """``chunks`` pieces of (nearly) equal size along dim, as torch.chunk."""
     if chunks <= 0:
         raise RuntimeError(f"chunk: chunks must be positive, got {chunks}")
+    if chunks >= _LONG:
+        _int64(chunks)
     x = _tensor_operand(x)
     axis = _axis(dim, x.data.ndim, "chunk")
     n = x.data.shape[axis]
@@ -4683,7 +4717,12 @@ class IndexPut(Function):
 
     @staticmethod
     def forward(ctx, base, value, key):
-        base[key] = value
+        try:
+            base[key] = value
+        except ValueError as e:  # (a value that does not broadcast: torch's RuntimeError)
+            if "broadcast" not in str(e):
+                raise
+            raise RuntimeError(f"index assignment: {e}") from None
         ctx.meta = (key, _shape(value))
         return base
 
@@ -5085,6 +5124,8 @@ class LogSumExp(Function):
 
 def logsumexp(x, dim, keepdim: bool = False) -> Tensor:
     """log(sum(exp(x))) over dim, computed without overflow."""
+    if keepdim.__class__ is not bool:
+        _refuse_keepdim("logsumexp", keepdim)
     if type(x) is Tensor and type(dim) is int and _outside_graph(x):
         # one float32/float64 dim outside the graph: the kernel straight (~15 us less at 32x32)
         a = x.data
@@ -5096,6 +5137,8 @@ def logsumexp(x, dim, keepdim: bool = False) -> Tensor:
             d = dim % a.ndim
             return Tensor._make(_C.logsumexp_dim(a, d, d + 1, bool(keepdim)), False, None, 0)
     x = _float_operand(x, "logsumexp")
+    if isinstance(dim, list | tuple) and not dim:  # (torch refuses it, not reduces all)
+        raise RuntimeError(f"logsumexp: dim={dim!r} names no dimension (shape {x.shape})")
     return LogSumExp.apply(x, _axes(dim, x.ndim, "logsumexp"), keepdim)
 
 
@@ -5163,6 +5206,8 @@ def _refuse_zeros(op: str, x: np.ndarray) -> None:
 
 def prod(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Product of all elements, or along one dim (torch.prod)."""
+    if keepdim.__class__ is not bool:
+        _refuse_keepdim("prod", keepdim)
     if dtype is None and type(x) is Tensor and type(dim) is int and _outside_graph(x):
         # one dim of a float32/float64 C-contiguous tensor: Prod's kernel call straight
         a = x.data
@@ -5404,7 +5449,7 @@ def _triangle(name: str, lower: bool):
         x = _tensor_operand(x)
         if x.ndim < 2:
             raise ValueError(f"{name}: input must have at least 2 dims, got shape {x.shape}")
-        keep = _triangle_mask(x.shape[-2], x.shape[-1], operator.index(diagonal), lower)
+        keep = _triangle_mask(x.shape[-2], x.shape[-1], _int64(operator.index(diagonal)), lower)
         # a float zero as a Python number: _C.where's branch-free kernel takes it (a 0-d
         # array sent float32 rows through np.where, ~4x slower); other dtypes keep theirs
         zero = 0.0 if x.dtype.kind == "f" else np.zeros((), dtype=x.dtype)
@@ -5825,11 +5870,15 @@ isfinite = _predicate("isfinite", np.isfinite)
 
 
 def all(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    if keepdim.__class__ is not bool:
+        _refuse_keepdim("all", keepdim)
     a = np.asarray(_data(x))
     return _truth(a, np.all(a, axis=_truth_axes(dim, a.ndim, "all"), keepdims=keepdim))
 
 
 def any(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    if keepdim.__class__ is not bool:
+        _refuse_keepdim("any", keepdim)
     a = np.asarray(_data(x))
     return _truth(a, np.any(a, axis=_truth_axes(dim, a.ndim, "any"), keepdims=keepdim))
 
@@ -5977,6 +6026,8 @@ def unfold(x, dimension: int, size: int, step: int) -> Tensor:
     x = _tensor_operand(x)
     axis = _dim(dimension, x.ndim, "unfold")
     n = x.shape[axis] if x.ndim else 1
+    if size >= _LONG or step >= _LONG:
+        _int64(builtins.max(size, step))
     if step <= 0 or size < 0:
         raise ValueError(f"unfold: step ({step}) must be positive and size ({size}) non-negative")
     if size > n:
@@ -7172,7 +7223,7 @@ def diagonal(x, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     x = _tensor_operand(x)
     if x.ndim < 2:
         raise ValueError(f"diagonal: input must have >= 2 dims, got shape {x.shape}")
-    return Diagonal.apply(x, int(offset), *_two_dims("diagonal", x.ndim, dim1, dim2))
+    return Diagonal.apply(x, _int64(int(offset)), *_two_dims("diagonal", x.ndim, dim1, dim2))
 
 
 class DiagEmbed(Function):
@@ -7568,6 +7619,8 @@ class AMax(Function):
 
 
 def _amax_amin(x, dim, keepdim, use_max, op):
+    if keepdim.__class__ is not bool:
+        _refuse_keepdim(op, keepdim)
     if type(x) is Tensor and type(dim) is int and _outside_graph(x):
         a = x.data  # the common call, x.amax(1): the kernel straight (the checks below ~2 us)
         nd = a.ndim
@@ -8075,6 +8128,8 @@ def diff(x, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
     axis = _dim(dim, x.ndim, "diff")
     if n < 0:
         raise ValueError(f"diff: order must be non-negative but got {n}")
+    if n >= _LONG:
+        _int64(n)
     if n == 0:  # torch: the input itself, prepend and append unused
         return clone(x)
     parts = [p for p in (prepend, x, append) if p is not None]
@@ -8698,8 +8753,10 @@ def renorm(x, p: float, dim: int, maxnorm: float) -> Tensor:
     if x.ndim < 2:
         raise ValueError(f"renorm: input needs at least 2 dimensions, got shape {x.shape}")
     axis = _dim(dim, x.ndim, "renorm")
-    if p <= 0:
-        raise ValueError(f"renorm: p must be positive, got {p}")
+    if not p > 0:  # (NaN too, as torch)
+        raise RuntimeError(f"renorm: non-positive-norm not supported, got p={p}")
+    if not maxnorm >= 0:
+        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
     dims = tuple(d for d in range(x.ndim) if d != axis)
     big = _linalg.vector_norm(x.detach(), p, dims, True).data > maxnorm
     # the norm's gradient only from the slices it scales: a NaN slice (not scaled) keeps g

@@ -1687,6 +1687,8 @@ class Tensor:
 
     def __setitem__(self, index, value):
         if index is False:  # torch's x[False] = v writes, records and counts nothing
+            if value is None or isinstance(value, str):  # (but refuses what no write takes)
+                raise TypeError(f"can't assign a {type(value).__name__} to a {self.dtype} tensor")
             return
         if _function._inference_made:  # (an inference tensor outside the mode: refused)
             _function.refuse_inference_write(self)
@@ -1751,7 +1753,14 @@ class Tensor:
         if split is not None:
             d[split[0]][_ops._index_arg(split[1])[0]] = value  # split[0] gives a view
         else:
-            d[index] = value
+            try:
+                d[index] = value
+            except ValueError as e:  # torch's classes: a str TypeError, a shape RuntimeError
+                if isinstance(value, str):
+                    raise TypeError(f"can't assign a str to a {self.dtype} tensor") from None
+                if "broadcast" in str(e):
+                    raise RuntimeError(f"index assignment: {e}") from None
+                raise
         if _function._tracking:  # nodes that saved the old values refuse to backward
             _function.note_write(d)
 

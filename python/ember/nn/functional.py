@@ -68,6 +68,9 @@ def _float_input(x, op: str, name: str = "input", dtype=None) -> Tensor:
                 "must share a dtype)"
             )
         return x
+    if isinstance(x, list | tuple) and any(isinstance(e, Tensor) for e in x):
+        # torch's TypeError: a list of tensors is not one input (NumPy would stack it)
+        raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(x).__name__}")
     arr = np.asarray(x)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{op}: {name} must be numeric, got {arr.dtype}")

@@ -25,12 +25,9 @@ required = _Required()
 
 def _check_implementation_flags(foreach, capturable, differentiable, fused) -> None:
     """PyTorch's implementation switches: ``foreach``, ``fused`` and ``capturable`` pick an
-    implementation, not the maths, so they are accepted and change nothing (ember's step is
-    always one fused C++ pass per parameter); ``differentiable`` (autograd through the step)
-    is not supported."""
-    for name, v in (("foreach", foreach), ("fused", fused), ("capturable", capturable)):
-        if v is not None and not isinstance(v, bool | np.bool_):
-            raise TypeError(f"{name} must be a bool or None, got {v!r}")
+    implementation, not the maths, so they are accepted (any value, read by its truth as
+    torch's) and change nothing (ember's step is always one fused C++ pass per parameter);
+    ``differentiable`` (autograd through the step) is not supported."""
     if fused and foreach:
         raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
     if fused and differentiable:
@@ -612,7 +609,8 @@ def _check_betas(betas) -> None:
         raise ValueError(f"Invalid beta parameter at index 1: {b2} (must be in [0, 1))")
 
 
-def _check_nonneg(group: dict, *names: str) -> None:
+def _check_nonneg(group: dict, *names: str, nan_ok: bool = False) -> None:
+    """Each of names >= 0; NaN refused too unless nan_ok (torch's SGD checks ``v < 0`` alone)."""
     for k in names:
         v = group[k]
         if v is required:
@@ -623,7 +621,7 @@ def _check_nonneg(group: dict, *names: str) -> None:
             v = float(v)
         if isinstance(v, bool) or not isinstance(v, int | float | np.floating | np.integer):
             raise TypeError(f"{k} must be a number, got {v!r}")
-        if not v >= 0.0:  # NaN too: it would turn every parameter into NaN without a word
+        if not v >= 0.0 and not (nan_ok and v != v):  # (NaN turns every parameter into NaN)
             label = {"lr": "learning rate", "eps": "epsilon value"}.get(k, f"{k} value")
             raise ValueError(f"Invalid {label}: {v}")
 

@@ -81,7 +81,8 @@ class SGD(Optimizer):
             raise RuntimeError("SGD: weight_decay is not supported with sparse gradients")
 
     def _validate(self, group: dict) -> None:
-        _check_nonneg(group, "lr", "momentum", "weight_decay")  # (any dampening, as PyTorch)
+        # (any dampening, and NaN accepted, as PyTorch's SGD)
+        _check_nonneg(group, "lr", "momentum", "weight_decay", nan_ok=True)
 
     @no_grad()
     def step(self, closure=None):
