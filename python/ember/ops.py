@@ -3536,6 +3536,8 @@ def _extreme(x, dim, keepdim, use_max, name):
             return Tensor._make(np.asarray(_extreme_all(a, use_max)), False, None, 0)
     if isinstance(dim, Tensor | np.ndarray):  # torch.max(a, b): elementwise
         return maximum(x, dim) if use_max else minimum(x, dim)
+    if keepdim.__class__ is not bool:
+        _refuse_keepdim(name, keepdim)
     x = _tensor_operand(x)
     _complex.refuse(name, x)
     if dim is None:
@@ -5283,6 +5285,8 @@ def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     """Vector p-norm over dim (all elements by default): p = 'fro' or 2, 1, inf, -inf, or any
     number, negative too (sum(|x|^p)^(1/p), torch.norm). The gradient at a zero vector is
     zero, as PyTorch's."""
+    if keepdim.__class__ is not bool:
+        _refuse_keepdim("norm", keepdim)
     if type(p) in _NORM2_P and p in (2, "fro") and type(x) is Tensor and x.data.dtype.char in "fd":
         if _outside_graph(x):  # the common case: Norm2.forward straight
             a = x.data
