@@ -3361,9 +3361,8 @@ void dilation_phases(T* xs, T* x, int64_t N, int64_t C, int64_t H, int64_t W, in
 // the phases' padding gives every phase's output at its block's place (the rows and columns
 // between blocks are junk, skipped), and the one larger plane reaches Winograd. Forward only.
 // 64 -> 64 channels, 3x3 dilation 4 at 28x28, batch 8 (31x31 mosaics; 1 thread, CPU time):
-// 5.4 -> ~4.9 ms, torch ~3.9-4.1 (0.72x -> 0.80x). The 31x31 convolution alone takes ~4.1 ms:
-// the two copies cost ~0.8 ms, more than their ~1.3M values should (kept buffers instead of
-// fresh ones did not change it); a copy fused into Winograd's input transform is the next lever.
+// 5.4 -> ~4.9 ms, torch ~3.9-4.1 (0.72x -> 0.80x); the copies were slow by their codegen (see
+// mosaic_row).
 // Every output is its mosaic's result: the same bits whatever the thread count.
 struct Mosaic {
   Geom g;  // the mosaic convolution
@@ -3414,28 +3413,33 @@ inline void mosaic_trim() {
 // Between planes of x (dh*rows, dw*cols) and mosaic planes m (Hm, Wm) whose block (a, b) of rows x
 // cols values starts at (a*ph, b*pw): the input's blocks are phase planes, ph = rows + sv etc.;
 // the output's, phase outputs at the same places. to_mosaic zeroes m and copies x into its
-// blocks, else the blocks back into x. Threads over the planes.
+// blocks, else the blocks back into x. Row by row in a function of its own (not inlined): inline
+// in parallel_for's loop GCC kept the inner loops' pointers on the stack (too many live values
+// in the nest), a store-to-load chain per value; the copies were ~1.3 ms of the ~5 ms forward
+// (perf: 26% of _C's samples at 64 -> 64, 3x3 dilation 4, 28x28, batch 8).
+template <typename T>
+__attribute__((noinline)) void mosaic_row(T* __restrict mrow, T* __restrict row, int64_t cols,
+                                          int64_t dw, int64_t pw, bool to_mosaic) {
+  for (int64_t b = 0; b < dw; ++b, mrow += pw) {
+    if (to_mosaic)
+      for (int64_t j = 0; j < cols; ++j) mrow[j] = row[b + dw * j];
+    else
+      for (int64_t j = 0; j < cols; ++j) row[b + dw * j] = mrow[j];
+  }
+}
+
 template <typename T>
 void mosaic_copy(T* m, T* x, int64_t planes, int64_t Hm, int64_t Wm, int64_t rows, int64_t cols,
                  int64_t dh, int64_t dw, int64_t ph, int64_t pw, bool to_mosaic) {
-  const int64_t H = dh * rows, W = dw * cols;
+  const int64_t HW = dh * rows * dw * cols;
   const int nt = threads_for(planes * Hm * Wm, int64_t(1) << 18);
-  parallel_for(nt, planes, [&](int64_t pl) {
-    T* xp = x + pl * H * W;
+  parallel_for(nt, planes, [=](int64_t pl) {
+    T* xp = x + pl * HW;
     T* mp = m + pl * Hm * Wm;
     if (to_mosaic) std::fill(mp, mp + Hm * Wm, T(0));
     for (int64_t a = 0; a < dh; ++a)
-      for (int64_t i = 0; i < rows; ++i) {
-        T* row = xp + (a + dh * i) * W;
-        T* mrow = mp + (a * ph + i) * Wm;
-        for (int64_t b = 0; b < dw; ++b) {
-          T* mb = mrow + b * pw;
-          if (to_mosaic)
-            for (int64_t j = 0; j < cols; ++j) mb[j] = row[b + dw * j];
-          else
-            for (int64_t j = 0; j < cols; ++j) row[b + dw * j] = mb[j];
-        }
-      }
+      for (int64_t i = 0; i < rows; ++i)
+        mosaic_row(mp + (a * ph + i) * Wm, xp + (a + dh * i) * dw * cols, cols, dw, pw, to_mosaic);
   });
 }
 
