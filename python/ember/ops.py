@@ -3048,15 +3048,16 @@ def contiguous_copy(x: Tensor) -> Tensor:
 # ---- reductions ---------------------------------------------------------------------------
 
 
-def _index_dim(d, op: str) -> int:
-    """One dim as an int: Python and NumPy integers, as torch; a bool is refused (torch's
-    TypeError: True is not read as dim 1), as are floats and other non-integers."""
+def _index_dim(d, op: str, what: str = "dim") -> int:
+    """One dim (or the int ``what`` names) as an int: Python and NumPy integers, as torch; a
+    bool is refused (torch's TypeError: True is not read as dim 1), as are floats and other
+    non-integers."""
     if isinstance(d, bool | np.bool_):
-        raise TypeError(f"{op}: dim must be an int, not bool ({d!r})")
+        raise TypeError(f"{op}: {what} must be an int, not bool ({d!r})")
     try:
         return operator.index(d)
     except TypeError:
-        raise TypeError(f"{op}: dim must be an int, got {type(d).__name__} ({d!r})") from None
+        raise TypeError(f"{op}: {what} must be an int, got {type(d).__name__} ({d!r})") from None
 
 
 def _axis(dim, ndim: int, op: str) -> int:
@@ -3824,7 +3825,7 @@ def permute(x, dims) -> Tensor:
         axes.append(d % n)
     axes = tuple(axes)
     if sorted(axes) != list(range(x.ndim)):
-        raise ValueError(f"permute: dims {tuple(dims)} are not a permutation of {x.ndim} dims")
+        raise RuntimeError(f"permute: dims {tuple(dims)} are not a permutation of {x.ndim} dims")
     return _view(Permute, x, axes)
 
 
@@ -4663,7 +4664,7 @@ def gather(x, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
             f"gather: index out of range [0, {x.shape[axis]}) for dim {dim} of shape {x.shape}"
         )
     if builtins.any(i > n for d, (i, n) in enumerate(zip(index.shape, x.shape)) if d != axis):
-        raise ValueError(
+        raise RuntimeError(  # (torch's class)
             f"gather: index {index.shape} is larger than input {x.shape} outside dim {dim}"
         )
     return Gather.apply(x, axis, index)
@@ -5928,7 +5929,9 @@ def narrow(x, dim: int, start, length: int) -> Tensor:
     if not -n <= start <= n:
         raise IndexError(f"narrow: start {start} out of range [-{n}, {n}] for dim {dim}")
     start += n if start < 0 else 0
-    if length < 0 or start + length > n:  # (torch's RuntimeError)
+    if length < 0:  # (torch's RuntimeErrors)
+        raise RuntimeError(f"narrow: length must be non-negative, got {length}")
+    if start + length > n:
         raise RuntimeError(
             f"narrow: start ({start}) + length ({length}) exceeds dim {dim} of size {n}"
         )
@@ -5960,7 +5963,7 @@ def unflatten(x, dim: int, sizes) -> Tensor:
     if -1 in sizes and known:
         sizes = tuple(n // known if s == -1 else s for s in sizes)
     if not sizes or int(np.prod(sizes)) != n:
-        raise ValueError(f"unflatten: sizes {sizes} do not multiply to dim {dim} of {x.shape}")
+        raise RuntimeError(f"unflatten: sizes {sizes} do not multiply to dim {dim} of {x.shape}")
     return reshape(x, x.shape[:axis] + sizes + x.shape[axis + 1 :])
 
 
@@ -6106,7 +6109,7 @@ def roll(x, shifts, dims=None) -> Tensor:
     # shifts are ints as torch's (a bool, float or str is a TypeError); dims=() is no dims, as
     # torch's; a count mismatch is torch's RuntimeError
     shifts = (shifts,) if not isinstance(shifts, list | tuple) else shifts
-    shifts = tuple(_index_dim(s, "roll: shifts") for s in shifts)
+    shifts = tuple(_index_dim(s, "roll", "shift") for s in shifts)
     if dims is None or (isinstance(dims, list | tuple) and not dims):
         if len(shifts) != 1:
             raise RuntimeError(f"roll: {len(shifts)} shifts need as many dims")
@@ -6122,10 +6125,12 @@ def rot90(x, k: int = 1, dims=(0, 1)) -> Tensor:
     """Rotate by 90 degrees k times in the plane dims, from dims[0] towards dims[1]."""
     x = _tensor_operand(x)
     if len(dims) != 2 or x.ndim < 2:
-        raise ValueError(f"rot90: needs 2 dims and a tensor of >= 2 dims, got {dims}, {x.shape}")
+        raise RuntimeError(  # (torch's class)
+            f"rot90: needs 2 dims and a tensor of >= 2 dims, got {dims}, {x.shape}"
+        )
     d0, d1 = (_dim(d, x.ndim, "rot90") for d in dims)
     if d0 == d1:
-        raise ValueError(f"rot90: dims {tuple(dims)} must differ")
+        raise RuntimeError(f"rot90: dims {tuple(dims)} must differ")
     k %= 4
     if k == 0:
         return clone(x)
@@ -6166,9 +6171,9 @@ def repeat_interleave(x, repeats=None, dim=None, *, output_size=None) -> Tensor:
     if r.dtype.kind not in "iu" or r.ndim > 1:
         raise TypeError("repeat_interleave: repeats must be an int or a 1-D integer tensor")
     if r.ndim == 1 and r.size not in (1, n):
-        raise ValueError(f"repeat_interleave: {r.size} repeats for dim {dim} of size {n}")
+        raise RuntimeError(f"repeat_interleave: {r.size} repeats for dim {dim} of size {n}")
     if (r < 0).any():
-        raise ValueError("repeat_interleave: repeats must be non-negative")
+        raise RuntimeError("repeat_interleave: repeats must be non-negative")
     if r.size == 1 and x.ndim:  # one count: np.repeat, and a reshaped sum back
         return _RepeatEach.apply(x, int(r.reshape(())), axis)
     idx = np.repeat(np.arange(n), r.reshape(-1) if r.ndim else int(r))
@@ -6255,7 +6260,7 @@ def _dir_split(name: str, dim: int, min_dims: int):
         axis = dim if x.ndim > 1 else 0
         if isinstance(indices_or_sections, int | np.integer):
             if indices_or_sections <= 0 or x.shape[axis] % indices_or_sections:
-                raise ValueError(
+                raise RuntimeError(  # (torch's class)
                     f"{name}: dim {axis} of size {x.shape[axis]} is not divisible into "
                     f"{indices_or_sections} equal sections"
                 )
@@ -6470,7 +6475,9 @@ def _scatter_index(op, x, dim, index, src=None, check_range=True):
         index.ndim, 1
     ):
         raise RuntimeError(f"{op}: index {index.shape} and src {src.shape} differ in dims")
-    if src is not None and builtins.any(i > n for i, n in zip(index.shape, src.shape)):
+    # (a 0-d src reads as size 1 in every dim, as torch's)
+    src_shape = getattr(src, "shape", None) or (1,) * index.ndim
+    if src is not None and builtins.any(i > n for i, n in zip(index.shape, src_shape)):
         raise RuntimeError(f"{op}: index {index.shape} is larger than src {src.shape}")
     n = x.shape[axis] if x.ndim else 1
     if check_range and index.size and (index.min() < 0 or index.max() >= n):
@@ -6851,7 +6858,9 @@ def _along(op, x, dim, index, source=None, check_range=True):
     if source is not None:
         want = x.shape[:axis] + (index.size,) + x.shape[axis + 1 :] if x.ndim else ()
         if source.shape != want and not (x.ndim == 0 and source.numel() == 1):
-            raise ValueError(
+            # (torch's classes: index_copy's IndexError for a rank or count mismatch)
+            count = source.ndim != len(want) or source.shape[axis] != index.size
+            raise (IndexError if op == "index_copy" and count else RuntimeError)(
                 f"{op}: source shape {source.shape} should be {want} "
                 f"(self {x.shape}, {index.size} indices at dim {dim})"
             )
@@ -7016,9 +7025,16 @@ def take_along_dim(x, indices, dim=None) -> Tensor:
         )
     n = x.shape[axis]
     if indices.shape[:axis] + indices.shape[axis + 1 :] != x.shape[:axis] + x.shape[axis + 1 :]:
-        rest = broadcast_shapes(
-            x.shape[:axis] + x.shape[axis + 1 :], indices.shape[:axis] + indices.shape[axis + 1 :]
-        )
+        try:
+            rest = np.broadcast_shapes(
+                x.shape[:axis] + x.shape[axis + 1 :],
+                indices.shape[:axis] + indices.shape[axis + 1 :],
+            )
+        except ValueError:  # (torch's RuntimeError)
+            raise RuntimeError(
+                f"take_along_dim: indices {indices.shape} do not broadcast with input {x.shape} "
+                f"outside dim {dim}"
+            ) from None
         x = expand(x, rest[:axis] + (n,) + rest[axis:])
         indices = np.broadcast_to(indices, rest[:axis] + (indices.shape[axis],) + rest[axis:])
     # (the same shapes outside dim, the common call: no expand or broadcast, ~2x faster small)
@@ -7154,7 +7170,7 @@ class Diagonal(Function):
 def _two_dims(op, ndim, dim1, dim2):
     d1, d2 = _dim(dim1, ndim, op), _dim(dim2, ndim, op)
     if d1 == d2:
-        raise ValueError(f"{op}: dim1 and dim2 must differ, got {dim1} and {dim2}")
+        raise RuntimeError(f"{op}: dim1 and dim2 must differ, got {dim1} and {dim2}")
     return d1, d2
 
 
@@ -7596,7 +7612,7 @@ MinMax = namedtuple("MinMax", ["min", "max"])
 
 
 def aminmax(x, *, dim=None, keepdim: bool = False) -> MinMax:
-    dims = () if dim is None else dim
+    dims = () if dim is None else _index_dim(dim, "aminmax")  # one int dim, as torch's
     return MinMax(amin(x, dims, keepdim), amax(x, dims, keepdim))
 
 
@@ -7629,10 +7645,10 @@ def nanmean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Mean of the non-NaN entries."""
     x = _tensor_operand(x)
     if not _lowp.is_float(x.data.dtype):  # before dtype=: torch refuses int input even with it
-        raise TypeError(f"nanmean: input dtype should be floating point, got {x.dtype}")
+        raise RuntimeError(f"nanmean: input dtype should be floating point, got {x.dtype}")
     x = _as_dtype(x, dtype)
     if not _lowp.is_float(x.data.dtype):
-        raise TypeError(f"nanmean: dtype should be floating point, got {x.dtype}")
+        raise RuntimeError(f"nanmean: dtype should be floating point, got {x.dtype}")
     count = np.sum(~np.isnan(x.data), axis=_axes(dim, x.ndim, "nanmean"), keepdims=keepdim)
     return nansum(x, dim, keepdim) / count.astype(x.dtype)
 
