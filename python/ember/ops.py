@@ -5957,7 +5957,9 @@ def unflatten(x, dim: int, sizes) -> Tensor:
     """Split dim into ``sizes`` (one entry may be -1)."""
     x = _tensor_operand(x)
     axis = _dim(dim, x.ndim, "unflatten")
-    sizes = _shape_arg(sizes, "unflatten")
+    sizes = _shape_arg(sizes, "unflatten", one_inferred=False)
+    if sizes.count(-1) > 1:  # (torch's RuntimeError)
+        raise RuntimeError(f"unflatten: only one of sizes {sizes} can be -1")
     known = int(np.prod([s for s in sizes if s != -1]))
     n = x.shape[axis]
     if -1 in sizes and known:
@@ -6160,6 +6162,8 @@ def repeat_interleave(x, repeats=None, dim=None, *, output_size=None) -> Tensor:
     one integer tensor alone, the indices 0, 0, 1, ... repeated by its counts."""
     if repeats is None:
         counts = _int_array(x, "repeat_interleave")
+        if (counts < 0).any():  # (torch's RuntimeError, not np.repeat's ValueError)
+            raise RuntimeError("repeat_interleave: repeats must be non-negative")
         return Tensor(np.repeat(np.arange(counts.size), counts.reshape(-1)))
     x = _tensor_operand(x)
     if dim is None:
@@ -6487,6 +6491,8 @@ def _scatter_index(op, x, dim, index, src=None, check_range=True):
 
 def _scatter_src(src, shape):
     """The leading ``shape`` block of src (what scatter reads), differentiably."""
+    if src.ndim != len(shape):  # a 0-d src or index: size 1 in every dim, as torch reads it
+        src = reshape(src, (1,)) if len(shape) else getitem(src, 0)
     return src if src.shape == shape else getitem(src, tuple(slice(0, n) for n in shape))
 
 
