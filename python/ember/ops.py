@@ -8935,7 +8935,7 @@ def index_reduce(x, dim: int, index, source, reduce: str, *, include_self: bool 
     if not x.ndim:  # torch: a 0-d source and one index, read as one entry along a size-1 dim
         _dim(dim, 0, "index_reduce")
         if source.ndim:
-            raise ValueError(f"index_reduce: source shape {source.shape} should be () (self ())")
+            raise RuntimeError(f"index_reduce: source shape {source.shape} should be () (self ())")
         if np.size(_data(index)) != 1:
             raise IndexError("index_reduce: a 0-d self takes exactly one index")
         one = index_reduce(
