@@ -38,7 +38,7 @@ def test_gather_refuses_negative_and_oversized_index():
     x = ember.tensor(np.arange(6.0).reshape(2, 3))
     with pytest.raises(IndexError, match="gather: index out of range"):
         ember.gather(x, 1, np.array([[0, -1], [1, 1]]))
-    with pytest.raises(ValueError, match="gather: index"):
+    with pytest.raises(RuntimeError, match="gather: index"):  # (torch's class)
         ember.gather(x, 1, np.zeros((3, 1), np.int64))
 
 

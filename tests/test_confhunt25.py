@@ -18,10 +18,10 @@ def test_nanmean_refuses_an_integer_input_even_with_a_float_dtype(values):
     # torch refuses a non-float input whatever dtype= says; ember cast it first and computed
     with pytest.raises(RuntimeError, match="floating point"):
         torch.nanmean(torch.tensor(values), dtype=torch.float32)
-    with pytest.raises(TypeError, match="nanmean: input dtype should be floating point"):
+    with pytest.raises(RuntimeError, match="nanmean: input dtype should be floating point"):
         ember.nanmean(ember.tensor(values), dtype=ember.float32)
-    with pytest.raises(TypeError, match="nanmean: dtype should be floating point"):
-        ember.nanmean(ember.tensor([1.0, 2.0]), dtype=ember.int64)  # (torch: RuntimeError)
+    with pytest.raises(RuntimeError, match="nanmean: dtype should be floating point"):
+        ember.nanmean(ember.tensor([1.0, 2.0]), dtype=ember.int64)  # (torch's class)
     got = ember.nanmean(ember.tensor([1.0, float("nan"), 4.0]), dtype=ember.float32)
     assert got.dtype == ember.float32 and got.item() == 2.5  # a float input still casts
 
@@ -73,7 +73,7 @@ def test_cosine_embedding_loss_refuses_what_torch_refuses(s1, s2, st, match):
     args = [np.ones(s1), np.ones(s2), np.ones(st)]
     with pytest.raises(RuntimeError):
         torch.nn.functional.cosine_embedding_loss(*map(torch.tensor, args))
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(RuntimeError, match=match):
         ember.nn.functional.cosine_embedding_loss(*map(ember.tensor, args))
 
 

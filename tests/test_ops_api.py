@@ -899,9 +899,9 @@ def test_float32_keeps_dtype():
         (lambda: ember.broadcast_shapes((2,), (3,)), ValueError),
         (lambda: ember.zeros(2, 3).unfold(1, 4, 1), ValueError),
         (lambda: ember.zeros(2, 3).unfold(3, 1, 1), IndexError),
-        (lambda: ember.zeros(3).repeat_interleave(ember.tensor([1, 2])), ValueError),
-        (lambda: ember.hsplit(ember.zeros(2, 3), 2), ValueError),
-        (lambda: ember.rot90(ember.zeros(3, 3), 1, (0, 0)), ValueError),
+        (lambda: ember.zeros(3).repeat_interleave(ember.tensor([1, 2])), RuntimeError),
+        (lambda: ember.hsplit(ember.zeros(2, 3), 2), RuntimeError),
+        (lambda: ember.rot90(ember.zeros(3, 3), 1, (0, 0)), RuntimeError),
         (lambda: ember.zeros(3).scatter(0, ember.tensor([5]), 1.0), IndexError),
         (lambda: ember.zeros(3).scatter(0, ember.tensor([1.0]), 1.0), TypeError),
         (
@@ -914,7 +914,7 @@ def test_float32_keeps_dtype():
         ),  # fmt: skip
         (
             lambda: ember.index_add(ember.zeros(3), 0, ember.tensor([0]), ember.zeros(2)),
-            ValueError,
+            RuntimeError,
         ),  # fmt: skip
         (lambda: ember.take(ember.zeros(3), ember.tensor([5])), IndexError),
         (lambda: ember.masked_select(ember.zeros(3), ember.ones(3)), TypeError),
@@ -923,7 +923,7 @@ def test_float32_keeps_dtype():
             ValueError,
         ),  # fmt: skip
         (lambda: ember.diag(ember.zeros(2, 2, 2)), ValueError),
-        (lambda: ember.diagonal(ember.zeros(2, 2), 0, 1, -1), ValueError),
+        (lambda: ember.diagonal(ember.zeros(2, 2), 0, 1, -1), RuntimeError),
         (lambda: ember.trace(ember.zeros(3)), ValueError),
         (lambda: ember.zeros(2, 3, 3).fill_diagonal_(1.0), ValueError),
         (lambda: ember.bincount(ember.tensor([-1, 2])), ValueError),
@@ -937,7 +937,7 @@ def test_float32_keeps_dtype():
         (lambda: ember.quantile(ember.zeros(3), 1.5), ValueError),
         (lambda: ember.quantile(ember.zeros(3), 0.5, interpolation="cubic"), ValueError),
         (lambda: ember.quantile(ember.tensor([1, 2]), 0.5), TypeError),
-        (lambda: ember.nanmean(ember.tensor([1, 2])), TypeError),
+        (lambda: ember.nanmean(ember.tensor([1, 2])), RuntimeError),
         (lambda: ember.cumprod(ember.zeros(3), 1), IndexError),
         (lambda: ember.diff(ember.tensor(1.0)), ValueError),
         (lambda: ember.cov(ember.zeros(2, 2, 2)), ValueError),

@@ -373,20 +373,23 @@ namespace {
 inline int64_t ad_start(int64_t i, int64_t in, int64_t out) { return (i * in) / out; }
 inline int64_t ad_end(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
 
-// sum_double's 8 partial sums as one GCC vector (each clone's registers; the baseline clone
-// splits it), lane j = partial j, so a plane's sum keeps sum_double's order and bits.
-typedef double V8d __attribute__((vector_size(64)));
-template <typename T>
-struct V8Of {
-  typedef T type __attribute__((vector_size(8 * sizeof(T))));
+// N values of T as one GCC vector.
+template <typename T, int N>
+struct Lanes {
+  typedef T type __attribute__((vector_size(N * sizeof(T))));
 };
 
-// (vectors pass by reference: by value they change the baseline clone's ABI)
-template <typename T>
-inline void add8(V8d& acc, const T* p) {
-  typename V8Of<T>::type v;
+// sum_double's 8 partial sums as one GCC vector (each clone's registers; the baseline clone
+// splits it), lane j = partial j, so a plane's sum keeps sum_double's order and bits.
+typedef Lanes<double, 8>::type V8d;
+
+// acc (N partial sums) += the N values at p, widened to double. (Vectors pass by reference:
+// by value they change the baseline clone's ABI.)
+template <int N, typename T>
+inline void add_lanes(typename Lanes<double, N>::type& acc, const T* p) {
+  typename Lanes<T, N>::type v;
   std::memcpy(&v, p, sizeof v);
-  acc += __builtin_convertvector(v, V8d);
+  acc += __builtin_convertvector(v, typename Lanes<double, N>::type);
 }
 
 // sum_double's result from its partial sums acc over x[0, i) and the tail x[i, n).
@@ -399,21 +402,10 @@ inline double finish8(const V8d& a, const T* x, int64_t i, int64_t n) {
 
 // Half of sum_double's partial sums: 4 lanes (a 256-bit vector, the widest float -> double
 // conversion the clones do in one instruction: V8d's was split into halves and reassembled).
-typedef double V4d __attribute__((vector_size(32)));
-template <typename T>
-struct V4Of {
-  typedef T type __attribute__((vector_size(4 * sizeof(T))));
-};
-
-template <typename T>
-inline void add4(V4d& acc, const T* p) {
-  typename V4Of<T>::type v;
-  std::memcpy(&v, p, sizeof v);
-  acc += __builtin_convertvector(v, V4d);
-}
+typedef Lanes<double, 4>::type V4d;
 
 // r lane q = (a[q][0] + a[q][1]) + (a[q][2] + a[q][3]): four planes' half trees at once by
-// transposing shuffles (a reference, not a return: see add8).
+// transposing shuffles (a reference, not a return: see add_lanes).
 inline void tree4(V4d& r, const V4d* a) {
   typedef int64_t M __attribute__((vector_size(32)));
   // lanes (a0 01, a1 01, a0 23, a1 23) and (a2 01, a3 01, a2 23, a3 23)
@@ -444,8 +436,8 @@ EMBER_SIMD void plane_means(T* y, const T* x, int64_t planes, int64_t hw) {
     V4d lo[4] = {}, hi[4] = {};
     for (int64_t i = 0; i < full; i += 8)
       for (int q = 0; q < 4; ++q) {
-        add4(lo[q], xp + q * hw + i);
-        add4(hi[q], xp + q * hw + i + 4);
+        add_lanes<4>(lo[q], xp + q * hw + i);
+        add_lanes<4>(hi[q], xp + q * hw + i + 4);
       }
     V4d s, h;
     tree4(s, lo);
@@ -457,13 +449,13 @@ EMBER_SIMD void plane_means(T* y, const T* x, int64_t planes, int64_t hw) {
       s += v;
     }
     s /= double(hw);
-    const typename V4Of<T>::type out = __builtin_convertvector(s, typename V4Of<T>::type);
+    const typename Lanes<T, 4>::type out = __builtin_convertvector(s, typename Lanes<T, 4>::type);
     std::memcpy(y + p, &out, sizeof out);
   }
   for (; p < planes; ++p) {
     V8d a = {};
     int64_t i = 0;
-    for (; i + 8 <= hw; i += 8) add8(a, x + p * hw + i);
+    for (; i + 8 <= hw; i += 8) add_lanes<8>(a, x + p * hw + i);
     y[p] = T(finish8(a, x + p * hw, i, hw) / double(hw));
   }
 }

@@ -713,8 +713,8 @@ def multinomial(
         raise ValueError(f"multinomial: input of shape {w.shape} has no categories to draw from")
     if num_samples <= 0:
         raise ValueError(f"multinomial: num_samples must be positive, got {num_samples}")
-    if not replacement and num_samples > n:
-        raise ValueError(
+    if not replacement and num_samples > n:  # (torch's RuntimeError)
+        raise RuntimeError(
             f"multinomial: cannot draw {num_samples} samples without replacement from {n} "
             "categories"
         )

@@ -3054,15 +3054,16 @@ def contiguous_copy(x: Tensor) -> Tensor:
 # ---- reductions ---------------------------------------------------------------------------
 
 
-def _index_dim(d, op: str) -> int:
-    """One dim as an int: Python and NumPy integers, as torch; a bool is refused (torch's
-    TypeError: True is not read as dim 1), as are floats and other non-integers."""
+def _index_dim(d, op: str, what: str = "dim") -> int:
+    """One dim (or the int ``what`` names) as an int: Python and NumPy integers, as torch; a
+    bool is refused (torch's TypeError: True is not read as dim 1), as are floats and other
+    non-integers."""
     if isinstance(d, bool | np.bool_):
-        raise TypeError(f"{op}: dim must be an int, not bool ({d!r})")
+        raise TypeError(f"{op}: {what} must be an int, not bool ({d!r})")
     try:
         d = operator.index(d)
     except TypeError:
-        raise TypeError(f"{op}: dim must be an int, got {type(d).__name__} ({d!r})") from None
+        raise TypeError(f"{op}: {what} must be an int, got {type(d).__name__} ({d!r})") from None
     return _int64(d)
 
 
@@ -3859,7 +3860,7 @@ def permute(x, dims) -> Tensor:
         axes.append(d % n)
     axes = tuple(axes)
     if sorted(axes) != list(range(x.ndim)):
-        raise ValueError(f"permute: dims {tuple(dims)} are not a permutation of {x.ndim} dims")
+        raise RuntimeError(f"permute: dims {tuple(dims)} are not a permutation of {x.ndim} dims")
     return _view(Permute, x, axes)
 
 
@@ -4706,7 +4707,7 @@ def gather(x, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
             f"gather: index out of range [0, {x.shape[axis]}) for dim {dim} of shape {x.shape}"
         )
     if builtins.any(i > n for d, (i, n) in enumerate(zip(index.shape, x.shape)) if d != axis):
-        raise ValueError(
+        raise RuntimeError(  # (torch's class)
             f"gather: index {index.shape} is larger than input {x.shape} outside dim {dim}"
         )
     return Gather.apply(x, axis, index)
@@ -5988,7 +5989,9 @@ def narrow(x, dim: int, start, length: int) -> Tensor:
     if not -n <= start <= n:
         raise IndexError(f"narrow: start {start} out of range [-{n}, {n}] for dim {dim}")
     start += n if start < 0 else 0
-    if length < 0 or start + length > n:  # (torch's RuntimeError)
+    if length < 0:  # (torch's RuntimeErrors)
+        raise RuntimeError(f"narrow: length must be non-negative, got {length}")
+    if start + length > n:
         raise RuntimeError(
             f"narrow: start ({start}) + length ({length}) exceeds dim {dim} of size {n}"
         )
@@ -6014,13 +6017,15 @@ def unflatten(x, dim: int, sizes) -> Tensor:
     """Split dim into ``sizes`` (one entry may be -1)."""
     x = _tensor_operand(x)
     axis = _dim(dim, x.ndim, "unflatten")
-    sizes = _shape_arg(sizes, "unflatten")
+    sizes = _shape_arg(sizes, "unflatten", one_inferred=False)
+    if sizes.count(-1) > 1:  # (torch's RuntimeError)
+        raise RuntimeError(f"unflatten: only one of sizes {sizes} can be -1")
     known = int(np.prod([s for s in sizes if s != -1]))
     n = x.shape[axis]
     if -1 in sizes and known:
         sizes = tuple(n // known if s == -1 else s for s in sizes)
     if not sizes or int(np.prod(sizes)) != n:
-        raise ValueError(f"unflatten: sizes {sizes} do not multiply to dim {dim} of {x.shape}")
+        raise RuntimeError(f"unflatten: sizes {sizes} do not multiply to dim {dim} of {x.shape}")
     return reshape(x, x.shape[:axis] + sizes + x.shape[axis + 1 :])
 
 
@@ -6168,7 +6173,7 @@ def roll(x, shifts, dims=None) -> Tensor:
     # shifts are ints as torch's (a bool, float or str is a TypeError); dims=() is no dims, as
     # torch's; a count mismatch is torch's RuntimeError
     shifts = (shifts,) if not isinstance(shifts, list | tuple) else shifts
-    shifts = tuple(_index_dim(s, "roll: shifts") for s in shifts)
+    shifts = tuple(_index_dim(s, "roll", "shift") for s in shifts)
     if dims is None or (isinstance(dims, list | tuple) and not dims):
         if len(shifts) != 1:
             raise RuntimeError(f"roll: {len(shifts)} shifts need as many dims")
@@ -6184,10 +6189,12 @@ def rot90(x, k: int = 1, dims=(0, 1)) -> Tensor:
     """Rotate by 90 degrees k times in the plane dims, from dims[0] towards dims[1]."""
     x = _tensor_operand(x)
     if len(dims) != 2 or x.ndim < 2:
-        raise ValueError(f"rot90: needs 2 dims and a tensor of >= 2 dims, got {dims}, {x.shape}")
+        raise RuntimeError(  # (torch's class)
+            f"rot90: needs 2 dims and a tensor of >= 2 dims, got {dims}, {x.shape}"
+        )
     d0, d1 = (_dim(d, x.ndim, "rot90") for d in dims)
     if d0 == d1:
-        raise ValueError(f"rot90: dims {tuple(dims)} must differ")
+        raise RuntimeError(f"rot90: dims {tuple(dims)} must differ")
     k %= 4
     if k == 0:
         return clone(x)
@@ -6217,6 +6224,8 @@ def repeat_interleave(x, repeats=None, dim=None, *, output_size=None) -> Tensor:
     one integer tensor alone, the indices 0, 0, 1, ... repeated by its counts."""
     if repeats is None:
         counts = _int_array(x, "repeat_interleave")
+        if (counts < 0).any():  # (torch's RuntimeError, not np.repeat's ValueError)
+            raise RuntimeError("repeat_interleave: repeats must be non-negative")
         return Tensor(np.repeat(np.arange(counts.size), counts.reshape(-1)))
     x = _tensor_operand(x)
     if dim is None:
@@ -6228,9 +6237,9 @@ def repeat_interleave(x, repeats=None, dim=None, *, output_size=None) -> Tensor:
     if r.dtype.kind not in "iu" or r.ndim > 1:
         raise TypeError("repeat_interleave: repeats must be an int or a 1-D integer tensor")
     if r.ndim == 1 and r.size not in (1, n):
-        raise ValueError(f"repeat_interleave: {r.size} repeats for dim {dim} of size {n}")
+        raise RuntimeError(f"repeat_interleave: {r.size} repeats for dim {dim} of size {n}")
     if (r < 0).any():
-        raise ValueError("repeat_interleave: repeats must be non-negative")
+        raise RuntimeError("repeat_interleave: repeats must be non-negative")
     if r.size == 1 and x.ndim:  # one count: np.repeat, and a reshaped sum back
         return _RepeatEach.apply(x, int(r.reshape(())), axis)
     idx = np.repeat(np.arange(n), r.reshape(-1) if r.ndim else int(r))
@@ -6317,7 +6326,7 @@ def _dir_split(name: str, dim: int, min_dims: int):
         axis = dim if x.ndim > 1 else 0
         if isinstance(indices_or_sections, int | np.integer):
             if indices_or_sections <= 0 or x.shape[axis] % indices_or_sections:
-                raise ValueError(
+                raise RuntimeError(  # (torch's class)
                     f"{name}: dim {axis} of size {x.shape[axis]} is not divisible into "
                     f"{indices_or_sections} equal sections"
                 )
@@ -6532,7 +6541,9 @@ def _scatter_index(op, x, dim, index, src=None, check_range=True):
         index.ndim, 1
     ):
         raise RuntimeError(f"{op}: index {index.shape} and src {src.shape} differ in dims")
-    if src is not None and builtins.any(i > n for i, n in zip(index.shape, src.shape)):
+    # (a 0-d src reads as size 1 in every dim, as torch's)
+    src_shape = getattr(src, "shape", None) or (1,) * index.ndim
+    if src is not None and builtins.any(i > n for i, n in zip(index.shape, src_shape)):
         raise RuntimeError(f"{op}: index {index.shape} is larger than src {src.shape}")
     n = x.shape[axis] if x.ndim else 1
     if check_range and index.size and (index.min() < 0 or index.max() >= n):
@@ -6542,6 +6553,8 @@ def _scatter_index(op, x, dim, index, src=None, check_range=True):
 
 def _scatter_src(src, shape):
     """The leading ``shape`` block of src (what scatter reads), differentiably."""
+    if src.ndim != len(shape):  # a 0-d src or index: size 1 in every dim, as torch reads it
+        src = reshape(src, (1,)) if len(shape) else getitem(src, 0)
     return src if src.shape == shape else getitem(src, tuple(slice(0, n) for n in shape))
 
 
@@ -6913,7 +6926,9 @@ def _along(op, x, dim, index, source=None, check_range=True):
     if source is not None:
         want = x.shape[:axis] + (index.size,) + x.shape[axis + 1 :] if x.ndim else ()
         if source.shape != want and not (x.ndim == 0 and source.numel() == 1):
-            raise ValueError(
+            # (torch's classes: index_copy's IndexError for a rank or count mismatch)
+            count = source.ndim != len(want) or source.shape[axis] != index.size
+            raise (IndexError if op == "index_copy" and count else RuntimeError)(
                 f"{op}: source shape {source.shape} should be {want} "
                 f"(self {x.shape}, {index.size} indices at dim {dim})"
             )
@@ -7078,9 +7093,16 @@ def take_along_dim(x, indices, dim=None) -> Tensor:
         )
     n = x.shape[axis]
     if indices.shape[:axis] + indices.shape[axis + 1 :] != x.shape[:axis] + x.shape[axis + 1 :]:
-        rest = broadcast_shapes(
-            x.shape[:axis] + x.shape[axis + 1 :], indices.shape[:axis] + indices.shape[axis + 1 :]
-        )
+        try:
+            rest = np.broadcast_shapes(
+                x.shape[:axis] + x.shape[axis + 1 :],
+                indices.shape[:axis] + indices.shape[axis + 1 :],
+            )
+        except ValueError:  # (torch's RuntimeError)
+            raise RuntimeError(
+                f"take_along_dim: indices {indices.shape} do not broadcast with input {x.shape} "
+                f"outside dim {dim}"
+            ) from None
         x = expand(x, rest[:axis] + (n,) + rest[axis:])
         indices = np.broadcast_to(indices, rest[:axis] + (indices.shape[axis],) + rest[axis:])
     # (the same shapes outside dim, the common call: no expand or broadcast, ~2x faster small)
@@ -7218,7 +7240,7 @@ class Diagonal(Function):
 def _two_dims(op, ndim, dim1, dim2):
     d1, d2 = _dim(dim1, ndim, op), _dim(dim2, ndim, op)
     if d1 == d2:
-        raise ValueError(f"{op}: dim1 and dim2 must differ, got {dim1} and {dim2}")
+        raise RuntimeError(f"{op}: dim1 and dim2 must differ, got {dim1} and {dim2}")
     return d1, d2
 
 
@@ -7662,7 +7684,7 @@ MinMax = namedtuple("MinMax", ["min", "max"])
 
 
 def aminmax(x, *, dim=None, keepdim: bool = False) -> MinMax:
-    dims = () if dim is None else dim
+    dims = () if dim is None else _index_dim(dim, "aminmax")  # one int dim, as torch's
     return MinMax(amin(x, dims, keepdim), amax(x, dims, keepdim))
 
 
@@ -7695,10 +7717,10 @@ def nanmean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Mean of the non-NaN entries."""
     x = _tensor_operand(x)
     if not _lowp.is_float(x.data.dtype):  # before dtype=: torch refuses int input even with it
-        raise TypeError(f"nanmean: input dtype should be floating point, got {x.dtype}")
+        raise RuntimeError(f"nanmean: input dtype should be floating point, got {x.dtype}")
     x = _as_dtype(x, dtype)
     if not _lowp.is_float(x.data.dtype):
-        raise TypeError(f"nanmean: dtype should be floating point, got {x.dtype}")
+        raise RuntimeError(f"nanmean: dtype should be floating point, got {x.dtype}")
     count = np.sum(~np.isnan(x.data), axis=_axes(dim, x.ndim, "nanmean"), keepdims=keepdim)
     return nansum(x, dim, keepdim) / count.astype(x.dtype)
 
@@ -8983,7 +9005,7 @@ def index_reduce(x, dim: int, index, source, reduce: str, *, include_self: bool 
     if not x.ndim:  # torch: a 0-d source and one index, read as one entry along a size-1 dim
         _dim(dim, 0, "index_reduce")
         if source.ndim:
-            raise ValueError(f"index_reduce: source shape {source.shape} should be () (self ())")
+            raise RuntimeError(f"index_reduce: source shape {source.shape} should be () (self ())")
         if np.size(_data(index)) != 1:
             raise IndexError("index_reduce: a 0-d self takes exactly one index")
         one = index_reduce(

@@ -3159,8 +3159,8 @@ def cosine_embedding_loss(
         if y.ndim > 1 or x1.ndim != want or x2.ndim != want:
             raise ValueError
         np.broadcast_shapes(x1.shape, x2.shape)
-    except ValueError:
-        raise ValueError(
+    except ValueError:  # (torch's RuntimeErrors, both)
+        raise RuntimeError(
             f"{op}: input1 and input2 must both be (N, D) with a (N,) target or (D,) with a () "
             f"target, got {x1.shape}, {x2.shape} and target {y.shape}"
         ) from None
@@ -3168,7 +3168,7 @@ def cosine_embedding_loss(
     try:
         np.broadcast_shapes(y.shape, rows)
     except ValueError:
-        raise ValueError(f"{op}: target shape {y.shape} must broadcast with {rows}") from None
+        raise RuntimeError(f"{op}: target shape {y.shape} must broadcast with {rows}") from None
     y = y.astype(x1.dtype, copy=False)
     eps = 1e-12  # PyTorch's EPSILON on each squared magnitude
     prod = (x1 * x2).sum(-1)
