@@ -5,16 +5,11 @@ widths, batch 1, a non-contiguous input; same bits at 1 and 2 threads; float64 g
 import numpy as np
 import pytest
 from conftest import at_threads, winograd
+from test_convspeed25 import _conv_torch as _torch_conv
 
 import ember
 import ember.nn.functional as F
 from ember.autograd import gradcheck
-
-
-def _torch_conv(x, w, b, padding, dilation):
-    torch = pytest.importorskip("torch")
-    t = (torch.from_numpy(np.ascontiguousarray(a)) if a is not None else None for a in (x, w, b))
-    return torch.nn.functional.conv2d(*t, 1, padding, dilation).numpy()
 
 
 @pytest.mark.parametrize(

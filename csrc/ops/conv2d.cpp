@@ -73,7 +73,9 @@ int64_t add_checked(int64_t a, int64_t b, const char* what) {
 }
 
 // A reusable, uninitialised buffer per calling thread (ember is called from many Python threads).
-class Workspace {
+// Tag: a second buffer of its own for a kernel that calls another using the first (the mosaic).
+template <int Tag>
+class ThreadBuffer {
  public:
   static char* get(size_t bytes) {
     State& s = state();
@@ -103,6 +105,7 @@ class Workspace {
     return s;
   }
 };
+using Workspace = ThreadBuffer<0>;
 
 struct TrimOnExit {
   ~TrimOnExit() { Workspace::trim(); }
@@ -3383,32 +3386,12 @@ inline bool dilation_mosaic(const Geom& g, Mosaic* m) {
 // The mosaic's buffers (input and output mosaics, n values), kept per calling thread as the
 // Workspace is (busy in the inner call): fresh arrays per call were mostly page faults. Freed by
 // mosaic_trim when over kKeepBytes.
-struct MosaicBuffer {
-  std::unique_ptr<char[]> buf;
-  size_t cap = 0;
-};
-inline MosaicBuffer& mosaic_state() {
-  thread_local MosaicBuffer s;
-  return s;
-}
+using MosaicWorkspace = ThreadBuffer<1>;
 template <typename T>
 T* mosaic_buffer(int64_t n) {
-  MosaicBuffer& s = mosaic_state();
-  const size_t bytes = size_t(std::max<int64_t>(n, 1)) * sizeof(T);
-  if (bytes > s.cap) {
-    s.buf.reset();
-    s.buf.reset(new char[bytes]);
-    s.cap = bytes;
-  }
-  return reinterpret_cast<T*>(s.buf.get());
+  return reinterpret_cast<T*>(MosaicWorkspace::get(size_t(std::max<int64_t>(n, 1)) * sizeof(T)));
 }
-inline void mosaic_trim() {
-  MosaicBuffer& s = mosaic_state();
-  if (s.cap > kKeepBytes) {
-    s.buf.reset();
-    s.cap = 0;
-  }
-}
+inline void mosaic_trim() { MosaicWorkspace::trim(); }
 
 // Between planes of x (dh*rows, dw*cols) and mosaic planes m (Hm, Wm) whose block (a, b) of rows x
 // cols values starts at (a*ph, b*pw): the input's blocks are phase planes, ph = rows + sv etc.;
