@@ -104,3 +104,35 @@ def test_max_min_norm_refuse_a_keepdim_that_is_not_bool(call):
         call(ember.randn((3, 4)))
     x = ember.randn((3, 4))
     assert x.max(0, True)[0].shape == (1, 4) and x.norm(dim=0, keepdim=True).shape == (1, 4)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: ember.zeros(3).narrow(0, 0, -1),
+        lambda: ember.zeros((2, 3)).permute(0, 0),
+        lambda: ember.zeros(6).split([2, 2]),
+        lambda: ember.zeros(4).chunk(0),
+        lambda: ember.gather(ember.zeros((2, 2)), 1, ember.zeros((3, 1), dtype=ember.int64)),
+        lambda: ember.zeros(3).scatter_add(0, ember.zeros(2, dtype=ember.int64), ember.tensor(1.0)),
+        lambda: ember.zeros((2, 3)).unflatten(1, (2, 2)),
+        lambda: ember.zeros(3).repeat_interleave(ember.tensor([1, -1, 1])),
+        lambda: ember.renorm(ember.ones((2, 2)), 2, 0, -1.0),
+        lambda: ember.zeros((2, 3)).topk(4),
+        lambda: ember.arange(0, 1, 0),
+        lambda: ember.nn.utils.rnn.pad_sequence([]),
+        lambda: F.cosine_embedding_loss(ember.ones((3, 2)), ember.ones((3, 2)), ember.ones(2)),
+    ],
+)
+def test_bad_shapes_and_values_raise_both_valueerror_and_torchs_runtimeerror(call):
+    # design.md: ValueError for a bad shape or value; torch: RuntimeError. One class is both.
+    with pytest.raises(ValueError) as info:
+        call()
+    assert isinstance(info.value, RuntimeError)
+
+
+def test_index_assignment_that_does_not_broadcast_is_both_classes():
+    x = ember.zeros((2, 3))
+    with pytest.raises(ValueError) as info:
+        x[0] = ember.ones(4)
+    assert isinstance(info.value, RuntimeError)

@@ -11,12 +11,9 @@ import numpy as np
 
 from ember import _C, _complex, _device, _layout, _lowp, _strides, random
 from ember import ops as _ops
+from ember._errors import BadShapeOrValue
 from ember.random import rng
 from ember.tensor import Tensor, _as_array, _leaf_types, _plain, get_default_dtype
-
-
-class _RangeError(ValueError, RuntimeError):
-    """A negative size or an impossible range: torch raises RuntimeError, ember ValueError."""
 
 
 def _size(shape, op: str) -> tuple:
@@ -38,7 +35,7 @@ def _size(shape, op: str) -> tuple:
     except TypeError:
         raise TypeError(f"{op}: sizes must be ints, got {shape!r}") from None
     if any(s < 0 for s in shape):
-        raise _RangeError(f"{op}: negative dimension in size {shape}")
+        raise BadShapeOrValue(f"{op}: negative dimension in size {shape}")
     return shape
 
 
@@ -454,11 +451,11 @@ def arange(start=None, end=None, step=1, dtype=None, requires_grad: bool = False
         raise TypeError("arange() missing required argument 'end'")
     start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     if step == 0:
-        raise _RangeError("arange: step must be nonzero")
+        raise BadShapeOrValue("arange: step must be nonzero")
     if not all(np.isfinite(v) for v in (start, end, step)):  # (NumPy: "cannot compute length")
-        raise _RangeError(f"arange: unsupported range {start} -> {end} (step {step})")
+        raise BadShapeOrValue(f"arange: unsupported range {start} -> {end} (step {step})")
     if (end - start) * step < 0:
-        raise _RangeError(
+        raise BadShapeOrValue(
             f"arange: upper bound and lower bound inconsistent with step sign "
             f"(start={start}, end={end}, step={step})"
         )
@@ -528,7 +525,7 @@ def _steps(steps, op: str) -> int:
         raise TypeError(f"{op}: steps must be an int, got bool")
     steps = operator.index(steps)
     if steps < 0:
-        raise _RangeError(f"{op}: number of steps must be non-negative, got {steps}")
+        raise BadShapeOrValue(f"{op}: number of steps must be non-negative, got {steps}")
     return steps
 
 
@@ -595,7 +592,7 @@ def logspace(
 @_takes_device
 def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -> Tensor:
     if n < 0 or (m is not None and m < 0):
-        raise _RangeError(f"eye: n ({n}) and m ({m}) must be non-negative")
+        raise BadShapeOrValue(f"eye: n ({n}) and m ({m}) must be non-negative")
     return Tensor(np.eye(n, m, dtype=_dtype(dtype)), requires_grad=requires_grad)
 
 
@@ -714,7 +711,7 @@ def multinomial(
     if num_samples <= 0:
         raise ValueError(f"multinomial: num_samples must be positive, got {num_samples}")
     if not replacement and num_samples > n:  # (torch's RuntimeError)
-        raise RuntimeError(
+        raise BadShapeOrValue(
             f"multinomial: cannot draw {num_samples} samples without replacement from {n} "
             "categories"
         )

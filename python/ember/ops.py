@@ -19,6 +19,7 @@ import ml_dtypes
 import numpy as np
 
 from ember import _C, _complex, _lowp, _strides
+from ember._errors import BadShapeOrValue
 from ember.autograd import function as _function
 from ember.autograd import graph as _graph
 from ember.autograd.engine import dim_run, hooks_moved, reduce_sum, unbroadcast
@@ -119,10 +120,6 @@ def _fill_value(value, dtype) -> np.ndarray:
     return np.asarray(_checked_scalar(value, np.dtype(dtype)), dtype)
 
 
-class _ConversionError(ValueError, RuntimeError):
-    """torch's overflow RuntimeError, also a ValueError (NumPy's and ember's older refusals)."""
-
-
 def _checked_scalar(value, dt: np.dtype):
     """A number (or 0-d array) as torch's checked Scalar conversion to dt takes it
     (c10::checked_convert; NumPy casts silently to junk): refused are a complex value with an
@@ -135,7 +132,7 @@ def _checked_scalar(value, dt: np.dtype):
     if isinstance(v, complex | np.complexfloating):
         if dt.kind not in "bc":
             if v.imag != 0:
-                raise _ConversionError(
+                raise BadShapeOrValue(
                     f"value {v} cannot be converted to type {dt} without overflow"
                 )
             value = v = v.real
@@ -155,13 +152,13 @@ def _checked_scalar(value, dt: np.dtype):
     if dt.kind in "iu":
         info = np.iinfo(dt)
         if not info.min <= parts[0] <= info.max:  # (NaN fails it too)
-            raise _ConversionError(
+            raise BadShapeOrValue(
                 f"value {parts[0]} cannot be converted to type {dt} without overflow"
             )
     elif (top := _FILL_TOP.get(dt if dt.kind == "f" else _complex.real_of(dt))) is not None:
         for p in parts:
             if top < abs(p) < math.inf:
-                raise _ConversionError(
+                raise BadShapeOrValue(
                     f"value {p} cannot be converted to type {dt} without overflow"
                 )
     return value
@@ -3105,7 +3102,7 @@ def _axes(dim, ndim: int, op: str):
             raise IndexError(f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions")
         out.append(d % builtins.max(ndim, 1) if ndim else 0)
     if len(set(out)) != len(out):  # (torch's RuntimeError: "dim 0 appears multiple times")
-        raise RuntimeError(f"{op}: dim {dim} names a dimension twice")
+        raise BadShapeOrValue(f"{op}: dim {dim} names a dimension twice")
     return tuple(out) if ndim else ()
 
 
@@ -3860,7 +3857,7 @@ def permute(x, dims) -> Tensor:
         axes.append(d % n)
     axes = tuple(axes)
     if sorted(axes) != list(range(x.ndim)):
-        raise RuntimeError(f"permute: dims {tuple(dims)} are not a permutation of {x.ndim} dims")
+        raise BadShapeOrValue(f"permute: dims {tuple(dims)} are not a permutation of {x.ndim} dims")
     return _view(Permute, x, axes)
 
 
@@ -4504,12 +4501,12 @@ def split(x, split_size_or_sections, dim: int = 0, _unsafe: bool = False) -> tup
     if isinstance(split_size_or_sections, int | np.integer):
         size = _int64(int(split_size_or_sections))
         if size < 0 or (size == 0 and n):  # (0 splits an empty dim, as in torch)
-            raise RuntimeError(f"split: split_size must be positive, got {size}")
+            raise BadShapeOrValue(f"split: split_size must be positive, got {size}")
         sizes = _even_sizes(n, size) if n else [0]  # an empty dim: one empty piece, as PyTorch
     else:
         sizes = [int(s) for s in split_size_or_sections]
         if builtins.sum(sizes) != n or builtins.min(sizes, default=0) < 0:
-            raise RuntimeError(f"split: sizes {sizes} do not add up to dim {dim} of {x.shape}")
+            raise BadShapeOrValue(f"split: sizes {sizes} do not add up to dim {dim} of {x.shape}")
         return _split(x, axis, sizes, UnsafeSplitWithSizes if _unsafe else SplitWithSizes)
     return _split(x, axis, sizes, UnsafeSplit if _unsafe else Split)
 
@@ -4550,7 +4547,7 @@ def _outside_views(pieces, x: Tensor) -> tuple:
 def chunk(x, chunks: int, dim: int = 0, _node=Split) -> tuple:
     """``chunks`` pieces of (nearly) equal size along dim, as torch.chunk."""
     if chunks <= 0:
-        raise RuntimeError(f"chunk: chunks must be positive, got {chunks}")
+        raise BadShapeOrValue(f"chunk: chunks must be positive, got {chunks}")
     if chunks >= _LONG:
         _int64(chunks)
     x = _tensor_operand(x)
@@ -4694,7 +4691,7 @@ def gather(x, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
         axis = _axis(dim, nd, "gather")
     _int_array(index, "gather", int32=True)
     if index.ndim != nd:  # (torch's RuntimeError)
-        raise RuntimeError(f"gather: index has {index.ndim} dims, input has {nd}")
+        raise BadShapeOrValue(f"gather: index has {index.ndim} dims, input has {nd}")
     index = np.ascontiguousarray(index, dtype=np.int64)
     # (the kernel checks the range itself)
     if _gather_kernel(x.data.shape, x.data.dtype, axis, index):
@@ -4707,7 +4704,7 @@ def gather(x, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
             f"gather: index out of range [0, {x.shape[axis]}) for dim {dim} of shape {x.shape}"
         )
     if builtins.any(i > n for d, (i, n) in enumerate(zip(index.shape, x.shape)) if d != axis):
-        raise RuntimeError(  # (torch's class)
+        raise BadShapeOrValue(  # (torch's class)
             f"gather: index {index.shape} is larger than input {x.shape} outside dim {dim}"
         )
     return Gather.apply(x, axis, index)
@@ -4725,7 +4722,7 @@ class IndexPut(Function):
         except ValueError as e:  # (a value that does not broadcast: torch's RuntimeError)
             if "broadcast" not in str(e):
                 raise
-            raise RuntimeError(f"index assignment: {e}") from None
+            raise BadShapeOrValue(f"index assignment: {e}") from None
         ctx.meta = (key, _shape(value))
         return base
 
@@ -5141,7 +5138,7 @@ def logsumexp(x, dim, keepdim: bool = False) -> Tensor:
             return Tensor._make(_C.logsumexp_dim(a, d, d + 1, bool(keepdim)), False, None, 0)
     x = _float_operand(x, "logsumexp")
     if isinstance(dim, list | tuple) and not dim:  # (torch refuses it, not reduces all)
-        raise RuntimeError(f"logsumexp: dim={dim!r} names no dimension (shape {x.shape})")
+        raise BadShapeOrValue(f"logsumexp: dim={dim!r} names no dimension (shape {x.shape})")
     return LogSumExp.apply(x, _axes(dim, x.ndim, "logsumexp"), keepdim)
 
 
@@ -5826,7 +5823,7 @@ def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) ->
     axis = _axis(dim, builtins.max(x.ndim, 1), "topk")
     n = x.shape[axis] if x.ndim else 1
     if not 0 <= k <= n:
-        raise RuntimeError(f"topk: k ({k}) out of range for dim {dim} of size {n}")
+        raise BadShapeOrValue(f"topk: k ({k}) out of range for dim {dim} of size {n}")
     if x.ndim == 0:  # PyTorch returns the scalar for k 0 or 1
         return SortResult(getitem(x, ...), Tensor(np.zeros((), np.int64)))
     rows = _select_rows(x.data, axis) if x.data.size else None
@@ -5990,9 +5987,9 @@ def narrow(x, dim: int, start, length: int) -> Tensor:
         raise IndexError(f"narrow: start {start} out of range [-{n}, {n}] for dim {dim}")
     start += n if start < 0 else 0
     if length < 0:  # (torch's RuntimeErrors)
-        raise RuntimeError(f"narrow: length must be non-negative, got {length}")
+        raise BadShapeOrValue(f"narrow: length must be non-negative, got {length}")
     if start + length > n:
-        raise RuntimeError(
+        raise BadShapeOrValue(
             f"narrow: start ({start}) + length ({length}) exceeds dim {dim} of size {n}"
         )
     out = getitem(x, (slice(None),) * axis + (slice(start, start + length),))
@@ -6019,13 +6016,13 @@ def unflatten(x, dim: int, sizes) -> Tensor:
     axis = _dim(dim, x.ndim, "unflatten")
     sizes = _shape_arg(sizes, "unflatten", one_inferred=False)
     if sizes.count(-1) > 1:  # (torch's RuntimeError)
-        raise RuntimeError(f"unflatten: only one of sizes {sizes} can be -1")
+        raise BadShapeOrValue(f"unflatten: only one of sizes {sizes} can be -1")
     known = int(np.prod([s for s in sizes if s != -1]))
     n = x.shape[axis]
     if -1 in sizes and known:
         sizes = tuple(n // known if s == -1 else s for s in sizes)
     if not sizes or int(np.prod(sizes)) != n:
-        raise RuntimeError(f"unflatten: sizes {sizes} do not multiply to dim {dim} of {x.shape}")
+        raise BadShapeOrValue(f"unflatten: sizes {sizes} do not multiply to dim {dim} of {x.shape}")
     return reshape(x, x.shape[:axis] + sizes + x.shape[axis + 1 :])
 
 
@@ -6176,11 +6173,11 @@ def roll(x, shifts, dims=None) -> Tensor:
     shifts = tuple(_index_dim(s, "roll", "shift") for s in shifts)
     if dims is None or (isinstance(dims, list | tuple) and not dims):
         if len(shifts) != 1:
-            raise RuntimeError(f"roll: {len(shifts)} shifts need as many dims")
+            raise BadShapeOrValue(f"roll: {len(shifts)} shifts need as many dims")
         return reshape(Roll.apply(reshape(x, (-1,)), shifts, (0,)), x.shape)
     dims = (dims,) if isinstance(dims, int | np.integer) else tuple(dims)
     if len(shifts) != len(dims):
-        raise RuntimeError(f"roll: shifts {shifts} and dims {dims} differ in length")
+        raise BadShapeOrValue(f"roll: shifts {shifts} and dims {dims} differ in length")
     axes = tuple(_dim(d, x.ndim, "roll") for d in dims)
     return Roll.apply(x, tuple(int(s) for s in shifts), axes)
 
@@ -6189,12 +6186,12 @@ def rot90(x, k: int = 1, dims=(0, 1)) -> Tensor:
     """Rotate by 90 degrees k times in the plane dims, from dims[0] towards dims[1]."""
     x = _tensor_operand(x)
     if len(dims) != 2 or x.ndim < 2:
-        raise RuntimeError(  # (torch's class)
+        raise BadShapeOrValue(  # (torch's class)
             f"rot90: needs 2 dims and a tensor of >= 2 dims, got {dims}, {x.shape}"
         )
     d0, d1 = (_dim(d, x.ndim, "rot90") for d in dims)
     if d0 == d1:
-        raise RuntimeError(f"rot90: dims {tuple(dims)} must differ")
+        raise BadShapeOrValue(f"rot90: dims {tuple(dims)} must differ")
     k %= 4
     if k == 0:
         return clone(x)
@@ -6225,7 +6222,7 @@ def repeat_interleave(x, repeats=None, dim=None, *, output_size=None) -> Tensor:
     if repeats is None:
         counts = _int_array(x, "repeat_interleave")
         if (counts < 0).any():  # (torch's RuntimeError, not np.repeat's ValueError)
-            raise RuntimeError("repeat_interleave: repeats must be non-negative")
+            raise BadShapeOrValue("repeat_interleave: repeats must be non-negative")
         return Tensor(np.repeat(np.arange(counts.size), counts.reshape(-1)))
     x = _tensor_operand(x)
     if dim is None:
@@ -6237,9 +6234,9 @@ def repeat_interleave(x, repeats=None, dim=None, *, output_size=None) -> Tensor:
     if r.dtype.kind not in "iu" or r.ndim > 1:
         raise TypeError("repeat_interleave: repeats must be an int or a 1-D integer tensor")
     if r.ndim == 1 and r.size not in (1, n):
-        raise RuntimeError(f"repeat_interleave: {r.size} repeats for dim {dim} of size {n}")
+        raise BadShapeOrValue(f"repeat_interleave: {r.size} repeats for dim {dim} of size {n}")
     if (r < 0).any():
-        raise RuntimeError("repeat_interleave: repeats must be non-negative")
+        raise BadShapeOrValue("repeat_interleave: repeats must be non-negative")
     if r.size == 1 and x.ndim:  # one count: np.repeat, and a reshaped sum back
         return _RepeatEach.apply(x, int(r.reshape(())), axis)
     idx = np.repeat(np.arange(n), r.reshape(-1) if r.ndim else int(r))
@@ -6302,7 +6299,7 @@ def tensor_split(
     if np.ndim(spec) == 0:
         parts = operator.index(spec)
         if parts <= 0:
-            raise RuntimeError(f"tensor_split: number of sections must be positive, got {parts}")
+            raise BadShapeOrValue(f"tensor_split: number of sections must be positive, got {parts}")
         sizes = [n // parts + 1] * (n % parts) + [n // parts] * (parts - n % parts)
         bounds = np.cumsum([0] + sizes)
     else:
@@ -6326,7 +6323,7 @@ def _dir_split(name: str, dim: int, min_dims: int):
         axis = dim if x.ndim > 1 else 0
         if isinstance(indices_or_sections, int | np.integer):
             if indices_or_sections <= 0 or x.shape[axis] % indices_or_sections:
-                raise RuntimeError(  # (torch's class)
+                raise BadShapeOrValue(  # (torch's class)
                     f"{name}: dim {axis} of size {x.shape[axis]} is not divisible into "
                     f"{indices_or_sections} equal sections"
                 )
@@ -6530,21 +6527,21 @@ def _scatter_index(op, x, dim, index, src=None, check_range=True):
     index = _int_array(index, op, int32=True)
     # (torch's RuntimeErrors; a 0-d src of a 1-D index was NumPy's "too many indices" IndexError)
     if index.ndim != x.ndim:
-        raise RuntimeError(
+        raise BadShapeOrValue(
             f"{op}: index has {index.ndim} dims, self has {x.ndim} (shape {x.shape})"
         )
     if builtins.any(i > n for d, (i, n) in enumerate(zip(index.shape, x.shape)) if d != axis):
-        raise RuntimeError(
+        raise BadShapeOrValue(
             f"{op}: index {index.shape} is larger than self {x.shape} outside dim {dim}"
         )
     if isinstance(src, Tensor | np.ndarray) and builtins.max(src.ndim, 1) != builtins.max(
         index.ndim, 1
     ):
-        raise RuntimeError(f"{op}: index {index.shape} and src {src.shape} differ in dims")
+        raise BadShapeOrValue(f"{op}: index {index.shape} and src {src.shape} differ in dims")
     # (a 0-d src reads as size 1 in every dim, as torch's)
     src_shape = getattr(src, "shape", None) or (1,) * index.ndim
     if src is not None and builtins.any(i > n for i, n in zip(index.shape, src_shape)):
-        raise RuntimeError(f"{op}: index {index.shape} is larger than src {src.shape}")
+        raise BadShapeOrValue(f"{op}: index {index.shape} is larger than src {src.shape}")
     n = x.shape[axis] if x.ndim else 1
     if check_range and index.size and (index.min() < 0 or index.max() >= n):
         raise IndexError(f"{op}: index out of range [0, {n}) for dim {dim} of shape {x.shape}")
@@ -7087,7 +7084,7 @@ def take_along_dim(x, indices, dim=None) -> Tensor:
         return take(x, indices.reshape(-1))
     axis = _dim(dim, x.ndim, "take_along_dim")
     if indices.ndim != x.ndim:
-        raise RuntimeError(
+        raise BadShapeOrValue(
             f"take_along_dim: indices {indices.shape} and input {x.shape} "
             "must have the same number of dims"
         )
@@ -7099,7 +7096,7 @@ def take_along_dim(x, indices, dim=None) -> Tensor:
                 indices.shape[:axis] + indices.shape[axis + 1 :],
             )
         except ValueError:  # (torch's RuntimeError)
-            raise RuntimeError(
+            raise BadShapeOrValue(
                 f"take_along_dim: indices {indices.shape} do not broadcast with input {x.shape} "
                 f"outside dim {dim}"
             ) from None
@@ -7240,7 +7237,7 @@ class Diagonal(Function):
 def _two_dims(op, ndim, dim1, dim2):
     d1, d2 = _dim(dim1, ndim, op), _dim(dim2, ndim, op)
     if d1 == d2:
-        raise RuntimeError(f"{op}: dim1 and dim2 must differ, got {dim1} and {dim2}")
+        raise BadShapeOrValue(f"{op}: dim1 and dim2 must differ, got {dim1} and {dim2}")
     return d1, d2
 
 
@@ -7861,7 +7858,7 @@ def kthvalue(x, k: int, dim: int = -1, keepdim: bool = False):
         raise TypeError("kthvalue: bool tensors are not supported (as in PyTorch)")
     n = _shape(_data(x))[dim] if np.ndim(_data(x)) else 1
     if not 1 <= k <= n:
-        raise RuntimeError(f"kthvalue: k ({k}) out of range [1, {n}] for dim {dim}")
+        raise BadShapeOrValue(f"kthvalue: k ({k}) out of range [1, {n}] for dim {dim}")
     return _selection("kthvalue", x, dim, keepdim, lambda rows: _C.kthvalue_indices(rows, k - 1))
 
 
@@ -8434,10 +8431,6 @@ def _tensordot_straight(x: np.ndarray, y: np.ndarray, dims):
     return out.reshape(tuple(x.shape[d] for d in fa) + tuple(y.shape[d] for d in fb))
 
 
-class _ShapeMismatchError(ValueError, RuntimeError):
-    """torch raises RuntimeError for mismatched shapes; ValueError kept for older callers."""
-
-
 def tensordot(a, b, dims=2) -> Tensor:
     """Contract the last ``dims`` dims of a with the first of b, or the listed dim pairs."""
     if type(a) is Tensor and type(b) is Tensor and _outside_graph(a) and _outside_graph(b):
@@ -8456,7 +8449,7 @@ def tensordot(a, b, dims=2) -> Tensor:
     if len(da) != len(db) or builtins.any(
         a.shape[i] != b.shape[j] and 1 not in (a.shape[i], b.shape[j]) for i, j in zip(da, db)
     ):
-        raise _ShapeMismatchError(
+        raise BadShapeOrValue(
             f"tensordot: contracted dims {da} of {a.shape} and {db} of {b.shape} must match in size"
         )
     # a size-1 dim contracted with a size-k one broadcasts, as torch: sum the other side first
@@ -8780,9 +8773,9 @@ def renorm(x, p: float, dim: int, maxnorm: float) -> Tensor:
         raise ValueError(f"renorm: input needs at least 2 dimensions, got shape {x.shape}")
     axis = _dim(dim, x.ndim, "renorm")
     if not p > 0:  # (NaN too, as torch)
-        raise RuntimeError(f"renorm: non-positive-norm not supported, got p={p}")
+        raise BadShapeOrValue(f"renorm: non-positive-norm not supported, got p={p}")
     if not maxnorm >= 0:
-        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
+        raise BadShapeOrValue(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
     dims = tuple(d for d in range(x.ndim) if d != axis)
     big = _linalg.vector_norm(x.detach(), p, dims, True).data > maxnorm
     # the norm's gradient only from the slices it scales: a NaN slice (not scaled) keeps g
@@ -9005,7 +8998,9 @@ def index_reduce(x, dim: int, index, source, reduce: str, *, include_self: bool 
     if not x.ndim:  # torch: a 0-d source and one index, read as one entry along a size-1 dim
         _dim(dim, 0, "index_reduce")
         if source.ndim:
-            raise RuntimeError(f"index_reduce: source shape {source.shape} should be () (self ())")
+            raise BadShapeOrValue(
+                f"index_reduce: source shape {source.shape} should be () (self ())"
+            )
         if np.size(_data(index)) != 1:
             raise IndexError("index_reduce: a 0-d self takes exactly one index")
         one = index_reduce(

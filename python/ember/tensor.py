@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from ember import _C, _lowp
+from ember._errors import BadShapeOrValue
 from ember._keywords import install_methods, numpy_names
 from ember._sparse_grad import RowSparseGrad
 
@@ -1759,7 +1760,7 @@ class Tensor:
                 if isinstance(value, str):
                     raise TypeError(f"can't assign a str to a {self.dtype} tensor") from None
                 if "broadcast" in str(e):
-                    raise RuntimeError(f"index assignment: {e}") from None
+                    raise BadShapeOrValue(f"index assignment: {e}") from None
                 raise
         if _function._tracking:  # nodes that saved the old values refuse to backward
             _function.note_write(d)

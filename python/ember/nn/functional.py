@@ -18,6 +18,7 @@ import ml_dtypes
 import numpy as np
 
 from ember import _C, _complex, _lowp, _sparse_grad, ops
+from ember._errors import BadShapeOrValue
 from ember.autograd import function as _autograd_function
 from ember.autograd import graph as _graph
 from ember.autograd.engine import unbroadcast
@@ -3160,7 +3161,7 @@ def cosine_embedding_loss(
             raise ValueError
         np.broadcast_shapes(x1.shape, x2.shape)
     except ValueError:  # (torch's RuntimeErrors, both)
-        raise RuntimeError(
+        raise BadShapeOrValue(
             f"{op}: input1 and input2 must both be (N, D) with a (N,) target or (D,) with a () "
             f"target, got {x1.shape}, {x2.shape} and target {y.shape}"
         ) from None
@@ -3168,7 +3169,7 @@ def cosine_embedding_loss(
     try:
         np.broadcast_shapes(y.shape, rows)
     except ValueError:
-        raise RuntimeError(f"{op}: target shape {y.shape} must broadcast with {rows}") from None
+        raise BadShapeOrValue(f"{op}: target shape {y.shape} must broadcast with {rows}") from None
     y = y.astype(x1.dtype, copy=False)
     eps = 1e-12  # PyTorch's EPSILON on each squared magnitude
     prod = (x1 * x2).sum(-1)
@@ -5596,7 +5597,7 @@ def interpolate(
         sf = _spatial_arg(scale_factor, n, op, "scale_factor", int | float | np.number)
         out = tuple(int(np.floor(float(i) * float(s))) for i, s in zip(x.shape[2:], sf))
         if max(out) >= 2**63:  # (torch's RuntimeError; was NumPy's "Maximum allowed size")
-            raise RuntimeError(f"{op}: output size {out} cannot be converted to int64")
+            raise BadShapeOrValue(f"{op}: output size {out} cannot be converted to int64")
         scales = (None,) * n if recompute_scale_factor else tuple(float(s) for s in sf)
     if min(out) < (0 if mode == "area" else 1):  # area is adaptive pooling: may be empty
         raise ValueError(f"{op}: input {x.shape} gives an empty output size {out}")

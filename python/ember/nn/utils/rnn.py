@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ember._errors import BadShapeOrValue
 from ember.tensor import Tensor
 
 
@@ -163,11 +164,6 @@ def _unpack(sequence, op: str, total_length=None, padding_value=0.0) -> tuple[Te
     return padded.reshape(t, n, *data.shape[1:]), lens
 
 
-class _LengthsError(ValueError, RuntimeError):
-    """Bad lengths or sequences: torch raises RuntimeError here, ember's convention is
-    ValueError; both catch it."""
-
-
 def _flag(v, op: str, name: str) -> bool:
     """A bool argument: torch's C++ functions refuse anything else (1, None) with TypeError."""
     if not isinstance(v, bool | np.bool_):
@@ -193,15 +189,15 @@ def _lengths(lengths, op: str, floats: bool = False, least: int = 1) -> np.ndarr
     if arr.dtype.kind not in ("iuf" if floats else "iu"):
         raise TypeError(f"{op}: lengths must be integers, got {arr.dtype}")
     if arr.ndim != 1 or arr.size == 0:
-        raise _LengthsError(
+        raise BadShapeOrValue(
             f"{op}: lengths must be a non-empty 1-D sequence, got shape {arr.shape}"
         )
     if arr.dtype.kind == "f":
         if not np.isfinite(arr).all():
-            raise _LengthsError(f"{op}: lengths must be finite, got {arr.tolist()}")
+            raise BadShapeOrValue(f"{op}: lengths must be finite, got {arr.tolist()}")
         arr = np.trunc(arr)
     if arr.min() < least:
-        raise _LengthsError(f"{op}: every length must be >= {least}, got {int(arr.min())}")
+        raise BadShapeOrValue(f"{op}: every length must be >= {least}, got {int(arr.min())}")
     return arr.astype(np.int64)
 
 
@@ -226,11 +222,11 @@ def pack_padded_sequence(input, lengths, batch_first: bool = False, enforce_sort
         x = x.transpose(0, 1)
     t, n = x.shape[0], x.shape[1]
     if lens.shape[0] != n:
-        raise _LengthsError(f"{op}: got {lens.shape[0]} lengths for a batch of {n}")
+        raise BadShapeOrValue(f"{op}: got {lens.shape[0]} lengths for a batch of {n}")
     if lens.max() > t:
-        raise _LengthsError(f"{op}: length {int(lens.max())} exceeds the sequence length {t}")
+        raise BadShapeOrValue(f"{op}: length {int(lens.max())} exceeds the sequence length {t}")
     if enforce_sorted and np.any(np.diff(lens) > 0):
-        raise _LengthsError(
+        raise BadShapeOrValue(
             f"{op}: `lengths` array must be sorted in decreasing order when `enforce_sorted` "
             "is True. You can pass `enforce_sorted=False` to pack_padded_sequence and/or "
             "pack_sequence to sidestep this requirement if you do not need ONNX exportability."
@@ -265,14 +261,16 @@ def pad_sequence(
     op = "pad_sequence"
     batch_first = _flag(batch_first, op, "batch_first")
     if padding_side not in ("left", "right"):
-        raise _LengthsError(f"{op}: padding_side must be 'left' or 'right', got {padding_side!r}")
+        raise BadShapeOrValue(f"{op}: padding_side must be 'left' or 'right', got {padding_side!r}")
     seqs = [s if isinstance(s, Tensor) else Tensor(np.asarray(s)) for s in sequences]
     if not seqs:
-        raise _LengthsError(f"{op}: expected a non-empty list of tensors")
+        raise BadShapeOrValue(f"{op}: expected a non-empty list of tensors")
     tail = tuple(seqs[0].shape[1:])
     for s in seqs:
         if s.ndim < 1 or tuple(s.shape[1:]) != tail:
-            raise _LengthsError(f"{op}: every sequence must have shape (L, *{tail}), got {s.shape}")
+            raise BadShapeOrValue(
+                f"{op}: every sequence must have shape (L, *{tail}), got {s.shape}"
+            )
     tmax = max(s.shape[0] for s in seqs)
     rows = []
     for s in seqs:
