@@ -136,3 +136,25 @@ def test_index_assignment_that_does_not_broadcast_is_both_classes():
     with pytest.raises(ValueError) as info:
         x[0] = ember.ones(4)
     assert isinstance(info.value, RuntimeError)
+
+
+def _adafactor_complex_step():
+    p = ember.tensor(np.ones((2, 2), np.complex64), requires_grad=True)
+    p.grad = ember.tensor(np.ones((2, 2), np.complex64))
+    ember.optim.Adafactor([p], lr=0.1).step()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: ember.nanmean(ember.tensor([1, 2])),
+        lambda: ember.nanmean(ember.tensor([1.0, 2.0]), dtype=ember.int64),
+        lambda: ember.where(ember.tensor([1.0, 0.0]), ember.ones(2), ember.zeros(2)),
+        _adafactor_complex_step,
+    ],
+)
+def test_dtype_refusals_raise_both_typeerror_and_torchs_runtimeerror(call):
+    # design.md: TypeError for a bad dtype; torch: RuntimeError. One class is both.
+    with pytest.raises(TypeError) as info:
+        call()
+    assert isinstance(info.value, RuntimeError)

@@ -15,6 +15,7 @@ import ml_dtypes
 import numpy as np
 
 from . import _C
+from ._errors import BadDtype
 
 bfloat16 = np.dtype(ml_dtypes.bfloat16)
 float16 = np.dtype(np.float16)
@@ -41,17 +42,12 @@ def narrow(r: np.ndarray, dt) -> np.ndarray:
     return r.astype(dt)
 
 
-class UnsupportedDtypeError(TypeError, RuntimeError):
-    """An op torch's CPU build refuses for float16/bfloat16 (LAPACK-backed linear algebra):
-    a TypeError as ember's dtype errors, and a RuntimeError as torch's."""
-
-
 def refuse(op: str, *dtypes) -> None:
     """What torch's CPU build refuses for float16/bfloat16 (LAPACK-backed linear algebra,
     quantile, cdist, zeta) ember refuses too."""
     for dt in dtypes:
         if dt == float16 or dt == bfloat16:
-            raise UnsupportedDtypeError(
+            raise BadDtype(
                 f"{op}: low-precision dtypes are not supported, got {dt} (as in torch; "
                 "convert with .float())"
             )

@@ -19,7 +19,7 @@ import ml_dtypes
 import numpy as np
 
 from ember import _C, _complex, _lowp, _strides
-from ember._errors import BadShapeOrValue
+from ember._errors import BadDtype, BadShapeOrValue
 from ember.autograd import function as _function
 from ember.autograd import graph as _graph
 from ember.autograd.engine import dim_run, hooks_moved, reduce_sum, unbroadcast
@@ -2843,7 +2843,7 @@ def where(condition, a=None, b=None) -> Tensor:
                 out = _laid(out, (c, x, y))  # (see _laid)
             return _plain(out)
     if isinstance(condition, Tensor) and condition.data.dtype != np.bool_:
-        raise RuntimeError(
+        raise BadDtype(
             "where expected condition to be a boolean tensor, but got a tensor with dtype "
             f"{condition.dtype}"
         )
@@ -7714,10 +7714,10 @@ def nanmean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Mean of the non-NaN entries."""
     x = _tensor_operand(x)
     if not _lowp.is_float(x.data.dtype):  # before dtype=: torch refuses int input even with it
-        raise RuntimeError(f"nanmean: input dtype should be floating point, got {x.dtype}")
+        raise BadDtype(f"nanmean: input dtype should be floating point, got {x.dtype}")
     x = _as_dtype(x, dtype)
     if not _lowp.is_float(x.data.dtype):
-        raise RuntimeError(f"nanmean: dtype should be floating point, got {x.dtype}")
+        raise BadDtype(f"nanmean: dtype should be floating point, got {x.dtype}")
     count = np.sum(~np.isnan(x.data), axis=_axes(dim, x.ndim, "nanmean"), keepdims=keepdim)
     return nansum(x, dim, keepdim) / count.astype(x.dtype)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember._errors import BadDtype
 from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
     Optimizer,
@@ -117,7 +118,7 @@ class Adafactor(Optimizer):
                 if p.grad is None:
                     continue
                 if p.data.dtype.kind == "c":  # (torch's check, at the step)
-                    raise RuntimeError("Adafactor does not support complex parameters")
+                    raise BadDtype("Adafactor does not support complex parameters")
                 self._check_sparse_grad(group, p)
                 g = _grad_array(p)
                 if group["maximize"]:

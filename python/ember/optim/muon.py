@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from ember._errors import BadDtype
 from ember._lowp import bfloat16
 from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
@@ -131,7 +132,7 @@ class Muon(Optimizer):
         loss = _run_closure(closure)
         for group in self.param_groups:  # (torch's check, at the step)
             if any(p.grad is not None and p.data.dtype.kind == "c" for p in group["params"]):
-                raise RuntimeError("Muon does not support complex parameters")
+                raise BadDtype("Muon does not support complex parameters")
         for group, p, g in self._params_with_grad():
             lr, mom = float(group["lr"]), float(group["momentum"])
             state = self.state[p]
