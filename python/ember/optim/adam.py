@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ember import _C
 from ember.autograd.function import no_grad
 from ember.optim.optimizer import (
@@ -9,8 +11,10 @@ from ember.optim.optimizer import (
     _advance,
     _check_adam_family,
     _check_implementation_flags,
+    _lerp_,
     _run_closure,
     _tensor_lr,
+    _torch_pow,
 )
 from ember.tensor import Tensor
 
@@ -124,6 +128,9 @@ class Adam(Optimizer):
             )
             lr, wd = group["lr"], float(group["weight_decay"])
             decoupled = bool(group["decoupled_weight_decay"])
+            if isinstance(beta1, Tensor):  # torch's rounding of Tensor betas, op by op
+                _adam_tensor_betas(p.data, m, v, vmax[0] if amsgrad else None, g, group, t)
+                continue
             if isinstance(lr, Tensor):  # torch's rounding of a Tensor lr's step size and decay
                 lr, shrink = _tensor_lr(lr, 1.0 - float(beta1) ** t, wd if decoupled else 0.0)
                 if shrink is not None:
@@ -146,6 +153,40 @@ class Adam(Optimizer):
                 t,  # step
             )
         return loss
+
+
+def _adam_tensor_betas(p, m, v, vmax, g, group, t: float) -> None:
+    """Adam's step with Tensor betas, as torch's single-tensor Adam rounds it: the bias
+    corrections ``1 - beta ** step``, their square root and ``lr / bias_correction1`` (a Python
+    lr: ``reciprocal() * lr``, the way Tensor.__rtruediv__ computes it) are 0-d tensors in the
+    betas' dtype (float32 for torch.tensor(0.9)), not Python doubles. The fused kernel takes
+    doubles, so this rare path runs the same element-wise steps in NumPy, each rounded to p's
+    dtype as torch's kernels round them (lerp, mul, addcmul, sqrt, div, addcdiv)."""
+    T = p.dtype.type
+    b1, b2 = (np.asarray(b.data).reshape(()) for b in group["betas"])
+    lr, wd, eps = group["lr"], float(group["weight_decay"]), float(group["eps"])
+    if group["maximize"]:
+        g = -g
+    if wd and group["decoupled_weight_decay"]:
+        _, shrink = _tensor_lr(lr, 1.0, wd)
+        p *= T(shrink)
+    elif wd:
+        g = g + T(wd) * p
+    _lerp_(m, g, T(1) - T(b1[()]))  # (the weight in p's dtype: torch's beta1.to(p.dtype))
+    v *= T(b2[()])
+    v += T(1 - b2[()]) * g * g
+    if vmax is not None:
+        np.maximum(vmax, v, out=vmax)
+        v = vmax
+    f1, f2 = b1.dtype.type, b2.dtype.type
+    bc1 = f1(1) - _torch_pow(b1[()], t)
+    bc2s = np.sqrt(f2(1) - _torch_pow(b2[()], t))
+    if isinstance(lr, Tensor):  # lr / bias_correction1, both tensors
+        lr = np.asarray(lr.data).reshape(())[()]
+        step = np.result_type(lr, bc1).type(lr / bc1)
+    else:
+        step = f1(f1(1) / bc1) * f1(lr)
+    p += T(-step) * m / (np.sqrt(v) / T(bc2s) + T(eps))
 
 
 class AdamW(Adam):

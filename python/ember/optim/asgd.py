@@ -13,6 +13,7 @@ from ember.optim.optimizer import (
     _run_closure,
     _scalar,
     _scalar_dtype,
+    _torch_pow,
 )
 from ember.tensor import Tensor
 
@@ -101,7 +102,7 @@ class ASGD(Optimizer):
             if isinstance(group["lr"], Tensor):  # torch's float32 tensor arithmetic, op by op
                 f = _lr_dtype(group["lr"])
                 lr_t = f(lr)
-                eta[()] = lr_t / (f(1) + f(lambd) * lr_t * f(t)) ** f(group["alpha"])
+                eta[()] = lr_t / _torch_pow(f(1) + f(lambd) * lr_t * f(t), float(group["alpha"]))
             else:
                 eta[()] = sd(lr / ((1 + lambd * lr * t) ** group["alpha"]))
             mu[()] = sd(1 / max(1, t - group["t0"]))

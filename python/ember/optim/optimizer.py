@@ -592,6 +592,16 @@ def _tensor_lr(lr, bias_correction1: float = 1.0, weight_decay: float = 0.0):
     return float(step) * bias_correction1, None if shrink is None else float(shrink)
 
 
+def _torch_pow(x, e: float):
+    """torch.pow(0-d tensor, Python scalar) on CPU for a NumPy scalar x: its fast paths for
+    some exponents (x*x, x*x*x, sqrt, 1/sqrt, 1/x, 1/(x*x), each op rounded to x's dtype), else
+    the libm pow in x's own precision."""
+    fast = {2: lambda: x * x, 3: lambda: x * x * x, 0.5: lambda: np.sqrt(x),
+            -0.5: lambda: 1 / np.sqrt(x), -1: lambda: 1 / x, -2: lambda: 1 / (x * x)}  # fmt: skip
+    f = fast.get(e)
+    return f() if f is not None else x ** type(x)(e)
+
+
 def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
     """start += weight * (end - start) in place, with PyTorch's two-sided formula (exact
     ``end`` at weight 1)."""
