@@ -1500,7 +1500,10 @@ _BINARY_GRAPH = {  # Binary's gradients in Tensor ops, for create_graph: name: (
     "logaddexp": lambda a, b, y, g: (g / (1 + exp(b - a)), g / (1 + exp(a - b))),
     "logaddexp2": lambda a, b, y, g: (g / (1 + exp2(b - a)), g / (1 + exp2(a - b))),
     "xlogy": lambda a, b, y, g: (g * _masked((a == 0) & (b <= 0), 0.0, log, b), g * a / b),
-    "xlog1py": lambda a, b, y, g: (g * _masked(a == 0, 0.0, log1p, b), g * a / (1 + b)),
+    "xlog1py": lambda a, b, y, g: (
+        g * _masked((a == 0) & (b <= -1), 0.0, log1p, b),
+        g * a / (1 + b),
+    ),
 }
 _BINARY_READS = {  # Binary's gradients that read less than a, b and y
     _atan2_grads: "ab",
@@ -7352,12 +7355,30 @@ def unique(
     if dim is not None and a.ndim == 0:  # NumPy's AxisError otherwise
         raise IndexError(f"unique: dim {dim} given for a 0-d tensor, which has no dims")
     axis = None if dim is None else _dim(dim, a.ndim, "unique")
+    if axis is not None:
+        _unique_dim_check(a.shape, axis)
     # equal_nan=False: each NaN is its own value, as in PyTorch
     vals, inv, counts = np.unique(
         a, return_inverse=True, return_counts=True, axis=axis, equal_nan=False
     )
     inv = inv.reshape(a.shape) if dim is None else inv.reshape(-1)
     return _unique_result(vals, inv, counts, return_inverse, return_counts)
+
+
+def _unique_dim_check(shape, axis) -> None:
+    """torch's refusal of unique over dim of a tensor with a size-0 dim other than dim (or
+    with more than one): its slices are all empty, and torch does not call them equal."""
+    zeros = shape.count(0)
+    if zeros > 1:
+        raise BadShapeOrValue(
+            f"Number of zero sized dimensions is more than one, so unique cannot be applied "
+            f"(shape {shape})"
+        )
+    if zeros and shape[axis] != 0:
+        raise BadShapeOrValue(
+            f"There are 0 sized dimensions, and they aren't selected, so unique cannot be "
+            f"applied (shape {shape}, dim {axis})"
+        )
 
 
 def _unique_result(vals, inv, counts, return_inverse, return_counts):
@@ -7379,6 +7400,7 @@ def unique_consecutive(x, return_inverse: bool = False, return_counts: bool = Fa
         raise IndexError(f"unique_consecutive: dim {dim} given for a 0-d tensor, which has no dims")
     else:
         axis = _dim(dim, a.ndim, "unique_consecutive")
+        _unique_dim_check(a.shape, axis)
     moved = np.moveaxis(a, axis, 0).reshape(a.shape[axis] if a.ndim else 1, -1 if a.size else 0)
     starts = np.ones(moved.shape[0], bool)
     starts[1:] = (moved[1:] != moved[:-1]).any(1)
@@ -7400,7 +7422,8 @@ def bincount(x, weights=None, minlength: int = 0) -> Tensor:
     w = np.asarray(_data(weights))
     if w.shape != a.shape:
         raise ValueError(f"bincount: weights {w.shape} must match input {a.shape}")
-    dt = w.dtype if w.dtype.kind == "f" else np.float64
+    # float32 weights sum in float32; all others (float16 too) in float64, as torch's
+    dt = np.float32 if w.dtype == np.float32 else np.float64
     return Tensor(np.bincount(a, w, minlength).astype(dt))
 
 

@@ -93,7 +93,9 @@ def ndtr(input) -> Tensor:  # noqa: A002
 xlog1py = _binary(
     "xlog1py",
     lambda a, b: np.where((a == 0) & ~np.isnan(b), 0, a * np.log1p(b)),
-    lambda a, b, y, g: (g * np.where(a == 0, 0, np.log1p(b)), g * a / (1 + b)),
+    # d/dx is log1p(y) even at x == 0 (0 only where log1p(y) is -inf or NaN: y <= -1), as
+    # torch's and as xlogy's (_xlogy_grads)
+    lambda a, b, y, g: (g * np.where((a == 0) & (b <= -1), 0, np.log1p(b)), g * a / (1 + b)),
 )
 xlog1py.__doc__ = "x log1p(y), 0 where x is 0 (unless y is NaN), as torch.special.xlog1py."
 
