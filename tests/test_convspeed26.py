@@ -75,7 +75,8 @@ def test_against_torch_and_thread_bits(rng, shape, dtype):
     for name, a, b, c in zip(("y", "dx", "dw", "db"), got1, got2, want):
         assert a.dtype == dtype and a.shape == c.shape, name
         np.testing.assert_allclose(a, c, **tol, err_msg=name)
-        np.testing.assert_array_equal(a, b, err_msg=name)  # 1 and 2 threads: the same bits
+        if name in ("y", "dx"):  # the same bits at 1 and 2 threads; dw/db sum per-thread
+            np.testing.assert_array_equal(a, b, err_msg=name)  # partials (conv2d.cpp's header)
 
 
 @pytest.mark.parametrize("shape", FUSED_TAIL[:2] + GROUPED[:1])
