@@ -239,3 +239,57 @@ def test_bool_key_reads_and_writes_match_torch():
     for key in [False, True, (False, 0), (0, False), (True, 0), (True, ...), (None, False)]:
         for value in [1, 2.5, [1.0, 2.0], None]:
             assert run(ember, key, value) == run(torch, key, value), (key, value)
+
+
+# ---- 4. a full backward hook's outputs refuse in-place writes, as torch's ---------------------
+
+HOOK_VIEW = "Output 0 of (BackwardHookFunction|Select) is a view and is being modified inplace"
+
+
+def _hooked(L, module, calls):
+    module.register_full_backward_hook(lambda m, gi, go: calls.append(len(gi)))
+    return module
+
+
+@pytest.mark.parametrize(
+    "write", [lambda y: y.mul_(2), lambda y: y[0].add_(1), lambda y: y.relu_()]
+)
+def test_full_backward_hook_output_written_in_place_raises(write):
+    calls = []
+    m = _hooked(ember, ember.nn.Linear(3, 2).double(), calls)
+    y = m(ember.ones(1, 3, dtype=ember.float64, requires_grad=True))
+    with pytest.raises(RuntimeError, match=HOOK_VIEW):
+        write(y)
+    assert calls == []
+    y.sum().backward()  # (the refused write left the graph as it was: the hook runs)
+    assert calls == [1]
+
+
+def test_full_backward_hook_in_place_matches_torch():
+    torch = _torch()
+
+    def run(L, inplace_module, write):
+        calls = []
+        m = _hooked(L, L.nn.Sequential(L.nn.Linear(3, 2), L.nn.ReLU(inplace_module)), calls)
+        m = m.double()
+        with L.no_grad():
+            m[0].weight.copy_(L.tensor([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]]))
+            m[0].bias.copy_(L.tensor([0.1, -3.0]))
+        x = L.ones(1, 3, dtype=L.float64, requires_grad=True)
+        try:
+            y = m(x)
+            if write:
+                y.add_(1)
+            y.sum().backward()
+        except RuntimeError as e:
+            return "RuntimeError", str(e)[:60]
+        return calls, x.grad.numpy().tolist()
+
+    for inplace_module in (False, True):
+        for write in (False, True):
+            got, want = run(ember, inplace_module, write), run(torch, inplace_module, write)
+            if isinstance(want, tuple) and want[0] == "RuntimeError":
+                assert got == want
+            else:
+                assert got[0] == want[0]
+                np.testing.assert_allclose(got[1], want[1], rtol=1e-12)
