@@ -255,19 +255,37 @@ def viewed(y: np.ndarray, a: np.ndarray) -> np.ndarray:
 _VIEWED: dict = {}  # (shape, strides, new shape, itemsize) -> torch's view strides in bytes
 
 
+def _expanded(shape, strides, target) -> tuple:
+    """The strides of ``expand(target)`` (c10's inferExpandGeometry): a new leading dim of size
+    1 takes the next dim's size * stride, a broadcast dim 0."""
+    out = [0] * len(target)
+    off = len(target) - len(shape)
+    for i in range(len(target) - 1, -1, -1):
+        d = i - off
+        n = shape[d] if d >= 0 else 1
+        s = strides[d] if d >= 0 else (target[i + 1] * out[i + 1] if i + 1 < len(target) else 1)
+        out[i] = 0 if n != target[i] else s
+    return tuple(out)
+
+
 def advanced(x: np.ndarray, key, out_shape) -> tuple | None:
-    """torch's strides (in elements) for x[key] with advanced (integer or bool array) indices:
-    its index kernel's TensorIterator over x restrided (the indexed dims replaced by the index
-    shape, stride 0) and the index arrays broadcast, as ``elementwise`` orders operands. None
-    where the key is not one this handles (NumPy's layout stays)."""
+    """torch's strides (in elements) for x[key] with advanced (integer or bool array) indices,
+    as its python indexing and at::index build them: the basic entries applied as views (a
+    None's stride is the next dim's size * stride), a k-dim mask replaced by its nonzero()
+    columns ((n,) of stride k), a True / False by a (1,) / (0,) index at a new dim, the indices
+    broadcast by expand(), an int32 one copied to int64 (preserve_format), the indexed dims
+    moved first when not adjacent, then the index kernel's TensorIterator over x restrided
+    (stride 0 over the index shape) and the indices reshaped to the output's rank (view
+    strides), ordered as ``elementwise`` orders operands. None where the key is not one this
+    handles (NumPy's layout stays)."""
     if type(key) is not tuple:
         key = (key,)
     shape, st = x.shape, _elem_strides(x)
     used = 0
     for k in key:
-        if type(k) is np.ndarray:
-            used += k.ndim if k.dtype == bool else 1
-        elif k is not None and k is not Ellipsis:
+        if type(k) is np.ndarray and k.dtype == bool:
+            used += k.ndim
+        elif k is not None and k is not Ellipsis and type(k) is not bool:
             used += 1
     dims, d = [], 0  # (size, stride, index operands or None) after the basic indexing
     for k in key:
@@ -282,38 +300,94 @@ def advanced(x: np.ndarray, key, out_shape) -> tuple | None:
             dims.append((len(range(start, stop, step)), st[d] * step, None))
             d += 1
         elif type(k) is np.ndarray and k.dtype.kind in "iu" and k.ndim:
-            dims.append((shape[d], st[d], [(k.shape, _elem_strides(k))]))
+            strides = _elem_strides(k)
+            if k.dtype.itemsize < 8:  # (torch's .to(kLong) after the expand: see below)
+                strides = ("int32", strides)
+            dims.append((shape[d], st[d], [(k.shape, strides)]))
             d += 1
         elif type(k) is np.ndarray and k.dtype == bool and k.ndim:
             n = int(np.count_nonzero(k))  # (torch's nonzero columns: (n,) of stride k.ndim)
-            dims.append((None, 0, [((n,), (k.ndim,))] * k.ndim))
+            for j in range(k.ndim):
+                dims.append((shape[d + j], st[d + j], [((n,), (k.ndim,))]))
             d += k.ndim
+        elif (type(k) is bool or type(k) is np.ndarray and k.dtype == bool) and not np.ndim(k):
+            n = 1 if k else 0
+            dims.append((1, shape[d] * st[d] if d < len(shape) else 1, [((n,), (1,))]))
         else:
             return None
     dims += [(shape[i], st[i], None) for i in range(d, len(shape))]
     at = [i for i, t in enumerate(dims) if t[2] is not None]
     if not at:
         return None
-    if at[-1] - at[0] + 1 != len(at):  # separated: torch moves the indexed dims to the front
-        dims = [dims[i] for i in at] + [t for i, t in enumerate(dims) if t[2] is None]
-        at = list(range(len(at)))
     index = [op for i in at for op in dims[i][2]]
     try:
         bshape = np.broadcast_shapes(*(s for s, _ in index))
     except ValueError:
         return None
+    if at[-1] - at[0] + 1 != len(at):  # separated: torch moves the indexed dims to the front
+        dims = [dims[i] for i in at] + [t for i, t in enumerate(dims) if t[2] is None]
+        at = list(range(len(at)))
     before, after = dims[: at[0]], dims[at[-1] + 1 :]
     if tuple(out_shape) != (*(t[0] for t in before), *bshape, *(t[0] for t in after)):
         return None
-    if len(out_shape) < 2 or 0 in out_shape:
-        return None
     nb, na, k = len(before), len(after), len(bshape)
-    src = [t[1] for t in before] + [0] * k + [t[1] for t in after]
+    src = (
+        [t[0] for t in before] + list(bshape) + [t[0] for t in after],
+        [t[1] for t in before] + [0] * k + [t[1] for t in after],
+    )
     operands = [src]
+    full = (1,) * nb + tuple(bshape) + (1,) * na
     for s, strides in index:
-        off = k - len(s)
-        own = [0] * off + [
-            0 if n == 1 and bshape[off + i] != 1 else strides[i] for i, n in enumerate(s)
-        ]
-        operands.append([0] * nb + own + [0] * na)
-    return _from_order(out_shape, _order(out_shape, operands), False)
+        cast = type(strides[0]) is str
+        if cast:
+            strides = strides[1]
+        if tuple(s) != tuple(bshape):
+            strides = _expanded(s, strides, bshape)
+        if cast:  # int32: .to(int64) keeps a dense layout, else dense in its dim order
+            if not non_overlapping_and_dense(bshape, strides):
+                strides = _from_order(bshape, _order(bshape, [strides]), True)
+        view = view_strides(bshape, strides, full) if bshape else (1,) * len(full)
+        if view is None:  # (an empty index: reshape's own strides)
+            view = _contiguous(full)
+        operands.append((full, view))
+    out_shape = tuple(out_shape)
+    if len(out_shape) < 2:
+        return None
+    if all(tuple(s) == out_shape for s, _ in operands):  # TensorIterator's fast set-up
+        if all(_is_contiguous(s, t) for s, t in operands):
+            return _contiguous(out_shape)
+        if all(_channels_last_strides(s, t) for s, t in operands):
+            return _from_order(out_shape, [1, *range(len(out_shape) - 1, 1, -1), 0], False)
+        first = operands[-1][1]
+        if all(non_overlapping_and_dense(s, t) and tuple(t) == tuple(first) for s, t in operands):
+            return tuple(first)
+    ops = [
+        [0 if n == 1 and out_shape[i] != 1 else t for i, (n, t) in enumerate(zip(s, ts))]
+        for s, ts in operands
+    ]
+    perm = _order(out_shape, ops)
+    if perm == list(range(len(out_shape) - 1, -1, -1)):
+        return _contiguous(out_shape)
+    return _from_order(out_shape, perm, False)
+
+
+def _is_contiguous(shape, strides) -> bool:
+    """c10's is_contiguous: C order over the dims of size 2 and more (any empty tensor)."""
+    if 0 in shape:
+        return True
+    need = 1
+    for n, s in zip(reversed(shape), reversed(strides)):
+        if n != 1:
+            if s != need:
+                return False
+            need *= n
+    return True
+
+
+def _channels_last_strides(shape, strides) -> bool:
+    if len(shape) not in (4, 5):
+        return False
+    order = [1, *range(len(shape) - 1, 1, -1), 0]
+    return _is_contiguous(
+        [shape[d] for d in reversed(order)], [strides[d] for d in reversed(order)]
+    )

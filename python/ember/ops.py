@@ -4023,10 +4023,32 @@ def _index_arg(index):
         parts = tuple(_index_array(p) if isinstance(p, Tensor) else p for p in index)
     else:
         parts = (_index_array(index) if isinstance(index, Tensor) else index,)
-    advanced = builtins.any(isinstance(p, np.ndarray | list) for p in parts)
+    if builtins.any(type(p) is np.bool_ for p in (index if type(index) is tuple else (index,))):
+        # (a numpy.bool_ key: NumPy reads it as True / False, torch refuses it)
+        raise IndexError(
+            "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables "
+            "are valid indices (got numpy.bool)"
+        )
+    # (a bool is torch's index tensor of one or no position at a new dim: a copy, laid out
+    # by the index kernel)
+    advanced = builtins.any(isinstance(p, np.ndarray | list | bool) for p in parts)
     if isinstance(index, tuple):
         return parts, advanced
     return parts[0], advanced
+
+
+def drop_empty_ellipsis(index, ndim: int):
+    """``index`` without an Ellipsis that stands for no dim: NumPy counts it as a separator of
+    the advanced indices on either side (x[:, i, ..., j] of a 3-D x then puts the index dims
+    first), torch does not (they stay in place, as adjacent ones)."""
+    if type(index) is not tuple or not builtins.any(p is Ellipsis for p in index):
+        return index
+    used = builtins.sum(
+        p.ndim if type(p) is np.ndarray and p.dtype == np.bool_ else 1
+        for p in index
+        if p is not None and p is not Ellipsis and type(p) is not bool
+    )
+    return tuple(p for p in index if p is not Ellipsis) if used == ndim else index
 
 
 def check_empty_masks(index, shape) -> None:
@@ -4094,26 +4116,44 @@ def _none_strides(x: np.ndarray, index, out: np.ndarray) -> np.ndarray:
 
 
 def _index_laid(x: np.ndarray, index, out: np.ndarray) -> np.ndarray:
-    """out = x[index] (advanced, a tuple key) with torch's strides (_strides.advanced): NumPy
-    moves a trailing index's dims first, the index_select kernel lays out C order, where
-    torch's index kernel orders dims by x's strides. Cached per layout (the rule is a sort)."""
-    if type(index) is not tuple or out.ndim < 2 or not out.size:
+    """out = x[index] (advanced) with torch's strides (_strides.advanced): NumPy moves a
+    trailing index's dims first, the index_select kernel lays out C order, where torch's index
+    kernel orders dims by x's and the indices' strides. Cached per layout (the rule is a sort)."""
+    if out.ndim < 2:
         return out
+    if type(index) is not tuple:
+        if type(index) is np.ndarray:
+            # x[i] of a C-contiguous x without size-1 dims (whose strides NumPy's flag passes
+            # over): C order, as NumPy's result (the hot path: no sort, no cache)
+            if index.ndim == 1 and x.flags.c_contiguous and 1 not in x.shape:
+                return out
+        elif type(index) is not bool:
+            return out
+        index = (index,)
     # (x in torch's C order and every index array C-contiguous: torch's result is C order,
     # so the sort and its cache are skipped)
     dense = x.flags.c_contiguous and x.strides == _strides.c_strides(x)
     sig = []
     for k in index:
         if type(k) is np.ndarray:
-            dense = dense and k.flags.c_contiguous
-            sig.append((k.shape, k.strides, k.dtype.kind))
+            # (torch's C order: NumPy's flag passes over the strides of size-1 dims, which
+            # order torch's result as any other's)
+            dense = (
+                dense
+                and k.flags.c_contiguous
+                and (k.ndim < 2 or 1 not in k.shape or k.strides == _strides.c_strides(k))
+            )
+            sig.append((k.shape, k.strides, k.dtype.kind, k.itemsize))
+            if k.dtype == np.bool_ and not dense:  # (its count is in torch's strides)
+                sig.append(int(np.count_nonzero(k)))
         elif type(k) is slice:
             sig.append((k.start, k.stop, k.step))
-        elif k is None or k is Ellipsis:
+            dense = dense and (k.step is None or k.step == 1)  # (a step reorders size-1 dims)
+        elif k is None or k is Ellipsis or type(k) is bool:
             sig.append(k)
         else:  # (lists, integers: NumPy's layout stays)
             return out
-    if dense:
+    if dense and out.size:
         return _strides.c_order(out if out.flags.c_contiguous else np.ascontiguousarray(out))
     key = (x.shape, x.strides, x.itemsize, out.shape, *sig)
     try:
@@ -4131,7 +4171,8 @@ def _index_laid(x: np.ndarray, index, out: np.ndarray) -> np.ndarray:
     if want is None or _strides._elem_strides(out) == want:
         return out
     laid = _strides.empty(out.shape, want, out.dtype)
-    np.copyto(laid, out)
+    if out.size:
+        np.copyto(laid, out)
     return laid
 
 
@@ -4301,6 +4342,7 @@ def getitem(x, index) -> Tensor:
     index, advanced = _index_arg(index)
     if advanced:
         check_empty_masks(index, x.shape)
+        index = drop_empty_ellipsis(index, x.ndim)
     try:
         return GetItem.apply(x, index, advanced)
     except IndexError as e:

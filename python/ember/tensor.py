@@ -554,7 +554,7 @@ class Tensor:
     def stride(self, dim: int | None = None):
         """Steps between elements along each dim, in elements (as torch), not bytes."""
         d = self.data
-        if d.size:
+        if d.size or any(d.strides):  # (an empty view, or torch's layout set: _index_laid)
             strides = tuple(s // d.itemsize for s in d.strides)
         else:  # (NumPy's are all 0: torch's of a fresh empty tensor, each size counted >= 1)
             strides, step = [0] * d.ndim, 1
@@ -1687,10 +1687,21 @@ class Tensor:
         return _function.view_made(out, self) if _function._open_blocks[0] else out
 
     def __setitem__(self, index, value):
-        if index is False:  # torch's x[False] = v writes, records and counts nothing
-            if value is None or isinstance(value, str):  # (but refuses what no write takes)
+        if value is None or isinstance(value, str):  # (NumPy would write None as NaN)
+            raise TypeError(f"can't assign a {type(value).__name__} to a {self.dtype} tensor")
+        if (
+            type(index) is bool
+            or type(index) is tuple
+            and any(type(p) is bool for p in index)
+            and not isinstance(value, Tensor | int | float | complex | np.number)
+        ):
+            # torch takes a Tensor or a number for a key with True / False, a list or an
+            # array it refuses, also where nothing is written (ember's own wider set of values
+            # stands for other keys)
+            if not isinstance(value, Tensor | int | float | complex | np.number):
                 raise TypeError(f"can't assign a {type(value).__name__} to a {self.dtype} tensor")
-            return
+            if index is False:  # torch's x[False] = v writes, records and counts nothing
+                return
         if _function._inference_made:  # (an inference tensor outside the mode: refused)
             _function.refuse_inference_write(self)
         if is_grad_enabled() and self._requires_grad and self._ctx is None:
@@ -1706,7 +1717,11 @@ class Tensor:
         # Tensor through __index__ as a plain int (dropping its dim), an empty one as intp
         index, advanced = _ops._index_arg(index)
         if advanced:
+            # (a True / False among basic entries writes as torch's, through a view: CopySlices)
+            parts = index if type(index) is tuple else (index,)
+            advanced = any(isinstance(p, np.ndarray | list) for p in parts)
             _ops.check_empty_masks(index, self.shape)
+            index = _ops.drop_empty_ellipsis(index, self.ndim)
         if type(index) is tuple or type(index) is slice:
             _ops.positive_steps(index)
         split = _split_int_index(index) if type(index) is tuple else None

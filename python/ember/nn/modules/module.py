@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ember import _device, _inplace, _layout, _lowp
+from ember.autograd import function as _function
 from ember.autograd.function import Function, is_grad_enabled, no_grad
 from ember.tensor import Tensor, _as_array, get_default_dtype
 
@@ -373,6 +374,11 @@ class _BackwardHook:
         new = _BackwardHookFunction.apply(
             *(args[i] for i in idx), hook=hook, materialize=materialize
         )
+        # (its outputs are its inputs' arrays: torch refuses an in-place write into them, which
+        # would pass the hooks by, as into any custom Function's output that views an input)
+        node = next((t._ctx for t in new if t._ctx is not None), None)
+        if node is not None:
+            _function._custom_views(node, new)
         out = list(args)
         for i, t in zip(idx, new):
             out[i] = t
