@@ -532,7 +532,10 @@ def _steps(steps, op: str) -> int:
 @_takes_device
 def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
     start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
+    complex_ends = dtype is None and (isinstance(start, complex) or isinstance(end, complex))
     steps, dtype = _steps(steps, "linspace"), _dtype(dtype)
+    if complex_ends:  # torch: complex ends give the default dtype's complex counterpart
+        dtype = np.result_type(dtype, np.complex64)
     if dtype.kind in "iu" and steps:  # torch's integer kernel: truncated ends, double steps
         data = _int_linspace(int(start), int(end), steps, dtype)
     else:
@@ -708,8 +711,8 @@ def multinomial(
     n = w.shape[-1]
     if n == 0:  # (reshape(-1, 0) is ambiguous: it raised NumPy's error)
         raise ValueError(f"multinomial: input of shape {w.shape} has no categories to draw from")
-    if num_samples <= 0:
-        raise ValueError(f"multinomial: num_samples must be positive, got {num_samples}")
+    if num_samples <= 0:  # (torch's RuntimeError, as the checks below)
+        raise BadShapeOrValue(f"multinomial: num_samples must be positive, got {num_samples}")
     if not replacement and num_samples > n:  # (torch's RuntimeError)
         raise BadShapeOrValue(
             f"multinomial: cannot draw {num_samples} samples without replacement from {n} "
@@ -720,7 +723,10 @@ def multinomial(
     rows = np.ascontiguousarray(
         w.reshape(-1, n), np.float64 if w.dtype == np.float64 else np.float32
     )
-    _C.multinomial_check(rows)
+    try:
+        _C.multinomial_check(rows)  # negative, NaN or inf weights, rows of zero total
+    except ValueError as e:
+        raise BadShapeOrValue(str(e)) from None
     g = rng(generator)
     nr = rows.shape[0]
     if replacement:  # inverse CDF in C++: the first category whose running total passes u
