@@ -38,9 +38,7 @@ _TRAINING_FLAG = [
     ("dropout3d", lambda L, v: L.nn.functional.dropout3d(L.tensor(X), 0.5, v), "train"),
     (
         "batch_norm",
-        lambda L, v: L.nn.functional.batch_norm(
-            L.tensor(X), L.zeros(3), L.ones(3), training=v
-        ),
+        lambda L, v: L.nn.functional.batch_norm(L.tensor(X), L.zeros(3), L.ones(3), training=v),
         "training",
     ),
     (
