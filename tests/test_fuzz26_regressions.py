@@ -7,7 +7,7 @@ import pytest
 
 import ember
 from ember import nn
-from ember._errors import BadShapeOrValue
+from ember._errors import BadDtype, BadShapeOrValue
 from ember.nn import functional as F
 
 torch = pytest.importorskip("torch")
@@ -175,3 +175,95 @@ def test_linspace_with_complex_ends_is_complex(ends):
         assert ember.linspace(*ends, 5).dtype == ember.complex128
     finally:
         ember.set_default_dtype(ember.float32)
+
+
+def test_parameter_dict_holds_plain_values_as_torch():
+    # non-tensor values were refused (TypeError); torch keeps them as plain attributes
+    for L in (torch, ember):
+        d = L.nn.ParameterDict({"b": 3, "a": L.ones(2), "c": "x", "n": None})
+        assert list(d.keys()) == ["a", "b", "c", "n"] and len(d) == 4
+        assert d["b"] == 3 and d["c"] == "x" and d["n"] is None and "c" in d
+        assert isinstance(d["a"], L.nn.Parameter) and list(d.state_dict()) == ["a"]
+        d["b"] = L.zeros(1)  # a tensor over a plain value becomes a parameter
+        assert sorted(d.state_dict()) == ["a", "b"]
+        del d["c"]
+        assert list(d) == ["a", "b", "n"] and tuple(d.pop("b").shape) == (1,)
+        assert list(d) == ["a", "n"] and len(list(d.parameters())) == 1
+        with pytest.raises(TypeError, match="cannot assign 'int' as parameter 'a'"):
+            d["a"] = 5
+    with pytest.raises(KeyError):
+        ember.nn.ParameterDict({"a": 1})["zz"]
+    assert "(q): Object of type: int" in repr(nn.ParameterDict({"q": 3, "w": ember.ones(2)}))
+
+
+def test_module_to_complex_converts_floating_parameters_as_torch():
+    # Module.to(complex64) was refused; torch casts floating and complex tensors, not integer
+    for L in (torch, ember):
+        m = L.nn.Linear(2, 2)
+        m.register_buffer("ib", L.ones(2, dtype=L.int64))
+        m.register_buffer("cb", L.ones(2, dtype=L.complex64))
+        with pytest.warns(UserWarning, match="Complex modules are a new feature"):
+            m.to(L.complex128)
+        assert (m.weight.dtype, m.bias.dtype, m.cb.dtype) == (L.complex128,) * 3
+        assert m.ib.dtype == L.int64
+        with pytest.raises(TypeError, match="floating point or complex dtypes"):
+            m.to(L.int64)
+    w = nn.Linear(2, 2)
+    before = w.weight.numpy().copy()
+    with pytest.warns(UserWarning):
+        w.to(ember.complex64)
+    np.testing.assert_array_equal(w.weight.numpy(), before.astype(np.complex64))
+
+
+@pytest.mark.parametrize(
+    "call, arg",
+    [
+        (
+            lambda L: L.nn.functional.scaled_dot_product_attention(
+                L.ones(4, 3), L.ones(4, 3), L.ones(4, 3), is_causal="x"
+            ),
+            "is_causal",
+        ),
+        (
+            lambda L: L.nn.functional.affine_grid(L.zeros(2, 2, 3), (2, 3, 4, 4), align_corners=1),
+            "align_corners",
+        ),
+    ],
+)
+def test_attention_and_affine_grid_flags_take_a_bool_only(call, arg):
+    with pytest.raises(TypeError):
+        call(torch)
+    with pytest.raises(TypeError, match=f"argument '{arg}' must be bool"):
+        call(ember)
+
+
+@pytest.mark.parametrize("value", ["x", 1, np.bool_(True)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda L, v: L.zeros(2, 3, requires_grad=v),
+        lambda L, v: L.randn(2, requires_grad=v),
+        lambda L, v: L.zeros_like(L.ones(2), requires_grad=v),
+    ],
+)
+def test_factories_take_a_bool_requires_grad(make, value):
+    # "x" or 1 went through truthiness and made a leaf that requires grad
+    with pytest.raises(TypeError):
+        make(torch, value)
+    with pytest.raises(TypeError, match="argument 'requires_grad' must be bool"):
+        make(ember, value)
+
+
+def test_factories_read_requires_grad_none_as_false_as_torch():
+    assert torch.zeros(2, requires_grad=None).requires_grad is False
+    assert ember.zeros(2, requires_grad=None).requires_grad is False
+    assert ember.full((2,), 1.0, requires_grad=None).requires_grad is False
+
+
+@pytest.mark.parametrize("dtype", ["bool", "complex64"])
+def test_randint_refuses_bool_and_complex_dtypes(dtype):
+    # it drew 0/1 booleans and real-valued complex numbers (torch: RuntimeError)
+    with pytest.raises(RuntimeError):
+        torch.randint(5, (3,), dtype=getattr(torch, dtype))
+    with pytest.raises(BadDtype, match=f"cannot draw integers into dtype {dtype}"):
+        ember.randint(5, (3,), dtype=getattr(ember, dtype))

@@ -11,7 +11,7 @@ import numpy as np
 
 from ember import _C, _complex, _device, _layout, _lowp, _strides, random
 from ember import ops as _ops
-from ember._errors import BadShapeOrValue
+from ember._errors import BadDtype, BadShapeOrValue
 from ember.random import rng
 from ember.tensor import Tensor, _as_array, _leaf_types, _plain, get_default_dtype
 
@@ -53,6 +53,11 @@ def _takes_device(fn):
     def factory(*args, device=None, layout=None, pin_memory=False, **kwargs):
         if layout is not None:
             _layout.check_layout(layout, fn.__name__)
+        if kwargs.get("requires_grad") is None:  # (torch's factories read None as False)
+            kwargs.pop("requires_grad", None)
+        elif type(kwargs["requires_grad"]) is not bool:  # (but refuse 1, "x", tensors)
+            rg = type(kwargs["requires_grad"]).__name__
+            raise TypeError(f"{fn.__name__}(): argument 'requires_grad' must be bool, not {rg}")
         if sizes and "size" in kwargs:
             if args:
                 raise TypeError(f"{fn.__name__}() got multiple values for argument 'size'")
@@ -398,6 +403,8 @@ def randint(
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
     shape, dt = _size((size,), "randint"), np.dtype(dtype)
+    if dt.kind in "bc":  # (torch's random_ refuses them)
+        raise BadDtype(f"randint: cannot draw integers into dtype {dt}")
     if dt.kind in "iu":  # (requires_grad=True: the setter refuses it, as torch)
         return Tensor(
             rng(generator).integers(low, high, shape, dtype=dt), requires_grad=requires_grad

@@ -2239,6 +2239,7 @@ def scaled_dot_product_attention(
     """
     from ember.nn.attention.bias import CausalBias, CausalVariant
 
+    is_causal = _bool_arg(is_causal, "scaled_dot_product_attention", "is_causal")
     if isinstance(attn_mask, CausalBias):  # (torch.nn.attention.bias)
         if is_causal:
             raise ValueError("CausalBias should not be used with causal=True")
@@ -7018,6 +7019,7 @@ def affine_grid(theta, size, align_corners=None) -> Tensor:
     if align_corners is None:
         warnings.warn(_ALIGN_WARNING, UserWarning, stacklevel=2)
         align_corners = False
+    align_corners = _bool_arg(align_corners, op, "align_corners")
     nd = len(size) - 2
     if nd not in (2, 3):
         raise NotImplementedError(f"{op} only supports 4D and 5D sizes, got size {list(size)}")

@@ -816,13 +816,24 @@ class Module:
         if dtype is None:
             return self
         dtype = np.dtype(dtype)
-        if not _lowp.is_float(dtype):
-            raise TypeError(f"Module.to: only floating point dtypes are supported, got {dtype}")
+        if dtype.kind == "c":  # torch: floating and complex parameters and buffers become complex
+            warnings.warn(
+                "Complex modules are a new feature: some modules may not work as expected with "
+                "complex parameters or buffers.",
+                UserWarning,
+                stacklevel=2,
+            )
+        elif not _lowp.is_float(dtype):
+            raise TypeError(
+                f"Module.to only accepts floating point or complex dtypes, but got {dtype}"
+            )
         return self._cast(dtype, floating_only=True)
 
     def _cast(self, dtype, floating_only: bool):
+        to_complex = dtype.kind == "c"
         for t in list(self.parameters()) + list(self.buffers()):
-            if not floating_only or _lowp.is_float(t.data.dtype):
+            kind = t.data.dtype.kind
+            if not floating_only or _lowp.is_float(t.data.dtype) or (to_complex and kind == "c"):
                 t.data = t.data.astype(dtype)
                 if t.grad is not None:
                     t.grad.data = t.grad.data.astype(dtype)
