@@ -132,6 +132,7 @@ from ember._aliases import (  # torch's top-level forms of nn.functional ops
     view_copy,
 )
 from ember._device import device, get_default_device, set_default_device
+from ember._errors import BadShapeOrValue as _BadShapeOrValue
 from ember._layout import (
     channels_last,
     channels_last_3d,
@@ -785,7 +786,9 @@ def empty_permuted(size, physical_layout, *, dtype=None, requires_grad: bool = F
     order (dims[physical_layout[-1]] varies fastest), as torch.empty_permuted."""
     size, order = tuple(size), tuple(physical_layout)
     if sorted(order) != list(_builtins.range(len(size))):
-        raise ValueError(f"empty_permuted: {order} is not a permutation of the {len(size)} dims")
+        raise _BadShapeOrValue(  # (torch's RuntimeError)
+            f"empty_permuted: {order} is not a permutation of the {len(size)} dims"
+        )
     stored = empty(tuple(size[d] for d in order), dtype=dtype, **kwargs)
     out = stored.permute(*[order.index(d) for d in _builtins.range(len(size))])
     return out.requires_grad_() if requires_grad else out

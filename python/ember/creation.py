@@ -11,7 +11,7 @@ import numpy as np
 
 from ember import _C, _complex, _device, _layout, _lowp, _strides, random
 from ember import ops as _ops
-from ember._errors import BadShapeOrValue
+from ember._errors import BadDtype, BadShapeOrValue
 from ember.random import rng
 from ember.tensor import Tensor, _as_array, _leaf_types, _plain, get_default_dtype
 
@@ -53,6 +53,11 @@ def _takes_device(fn):
     def factory(*args, device=None, layout=None, pin_memory=False, **kwargs):
         if layout is not None:
             _layout.check_layout(layout, fn.__name__)
+        if kwargs.get("requires_grad") is None:  # (torch's factories read None as False)
+            kwargs.pop("requires_grad", None)
+        elif type(kwargs["requires_grad"]) is not bool:  # (but refuse 1, "x", tensors)
+            rg = type(kwargs["requires_grad"]).__name__
+            raise TypeError(f"{fn.__name__}(): argument 'requires_grad' must be bool, not {rg}")
         if sizes and "size" in kwargs:
             if args:
                 raise TypeError(f"{fn.__name__}() got multiple values for argument 'size'")
@@ -398,6 +403,8 @@ def randint(
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
     shape, dt = _size((size,), "randint"), np.dtype(dtype)
+    if dt.kind in "bc":  # (torch's random_ refuses them)
+        raise BadDtype(f"randint: cannot draw integers into dtype {dt}")
     if dt.kind in "iu":  # (requires_grad=True: the setter refuses it, as torch)
         return Tensor(
             rng(generator).integers(low, high, shape, dtype=dt), requires_grad=requires_grad
@@ -532,7 +539,10 @@ def _steps(steps, op: str) -> int:
 @_takes_device
 def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
     start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
+    complex_ends = dtype is None and (isinstance(start, complex) or isinstance(end, complex))
     steps, dtype = _steps(steps, "linspace"), _dtype(dtype)
+    if complex_ends:  # torch: complex ends give the default dtype's complex counterpart
+        dtype = np.result_type(dtype, np.complex64)
     if dtype.kind in "iu" and steps:  # torch's integer kernel: truncated ends, double steps
         data = _int_linspace(int(start), int(end), steps, dtype)
     else:
@@ -708,8 +718,8 @@ def multinomial(
     n = w.shape[-1]
     if n == 0:  # (reshape(-1, 0) is ambiguous: it raised NumPy's error)
         raise ValueError(f"multinomial: input of shape {w.shape} has no categories to draw from")
-    if num_samples <= 0:
-        raise ValueError(f"multinomial: num_samples must be positive, got {num_samples}")
+    if num_samples <= 0:  # (torch's RuntimeError, as the checks below)
+        raise BadShapeOrValue(f"multinomial: num_samples must be positive, got {num_samples}")
     if not replacement and num_samples > n:  # (torch's RuntimeError)
         raise BadShapeOrValue(
             f"multinomial: cannot draw {num_samples} samples without replacement from {n} "
@@ -720,7 +730,10 @@ def multinomial(
     rows = np.ascontiguousarray(
         w.reshape(-1, n), np.float64 if w.dtype == np.float64 else np.float32
     )
-    _C.multinomial_check(rows)
+    try:
+        _C.multinomial_check(rows)  # negative, NaN or inf weights, rows of zero total
+    except ValueError as e:
+        raise BadShapeOrValue(str(e)) from None
     g = rng(generator)
     nr = rows.shape[0]
     if replacement:  # inverse CDF in C++: the first category whose running total passes u

@@ -3808,7 +3808,7 @@ def _shape_arg(shape, op, one_inferred=True):
     except TypeError:
         raise TypeError(f"{op}: shape must be a sequence of ints, got {shape!r}") from None
     if builtins.any(s < -1 for s in shape) or (one_inferred and shape.count(-1) > 1):
-        raise ValueError(f"{op}: invalid shape {shape}")
+        raise BadShapeOrValue(f"{op}: invalid shape {shape}")  # (torch's RuntimeError)
     return shape
 
 
@@ -3817,8 +3817,8 @@ def reshape(x, shape) -> Tensor:
     shape = _shape_arg(shape, "reshape")
     try:
         return _view(Reshape, x, shape)
-    except ValueError:
-        raise ValueError(
+    except ValueError:  # (torch's RuntimeError)
+        raise BadShapeOrValue(
             f"reshape: shape {shape} is invalid for input of shape {x.shape} ({x.numel()} elements)"
         ) from None
 
@@ -5978,8 +5978,8 @@ def broadcast_shapes(*shapes) -> tuple:
     shapes = [(s,) if isinstance(s, int | np.integer) else tuple(s) for s in shapes]
     try:
         return tuple(int(n) for n in np.broadcast_shapes(*shapes))
-    except ValueError:
-        raise ValueError(f"broadcast_shapes: shapes {shapes} do not broadcast") from None
+    except ValueError:  # (torch's RuntimeError)
+        raise BadShapeOrValue(f"broadcast_shapes: shapes {shapes} do not broadcast") from None
 
 
 def broadcast_to(x, size) -> Tensor:

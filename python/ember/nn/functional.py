@@ -301,6 +301,8 @@ def linear(input, weight, bias=None) -> Tensor:
             f"(expected last dim {weight.shape[-1]})"
         )
     if bias is not None:
+        if isinstance(bias, int | float | complex | np.number | list | tuple):  # torch's rule
+            raise TypeError(f"linear(): argument 'bias' must be Tensor, not {type(bias).__name__}")
         bias = _float_input(bias, "linear", "bias", weight.dtype)
     if weight.ndim == 2 and (bias is None or bias.shape == (weight.shape[0],)):
         return Linear.apply(x, weight, bias)
@@ -983,6 +985,7 @@ def dropout1d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
     """Zeroes whole channels: input (N, C, L) or (C, L); each channel is kept with probability
     1 - p and scaled by 1 / (1 - p)."""
     _check_p(p)
+    training = _bool_arg(training, "feature_dropout", "train")
     x = _float_input(input, "dropout1d")
     if x.ndim not in (2, 3):
         raise ValueError(f"dropout1d: expected a 2D or 3D input, but received a {x.ndim}D input")
@@ -998,6 +1001,7 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
     """Zeroes whole channels of (N, C, H, W) inputs. PyTorch's rules for other ranks: a 3D
     input is read as (N, C, L), with a warning; other ranks warn and are read as (N, C, ...)."""
     _check_p(p)
+    training = _bool_arg(training, "feature_dropout", "train")
     x = _float_input(input, "dropout2d")
     if x.ndim not in (3, 4):
         warnings.warn(
@@ -1026,6 +1030,7 @@ def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
     if inplace:  # the input takes the result and is returned, as PyTorch
         return _in_place("dropout3d", dropout3d, input, p, training)
     _check_p(p)
+    training = _bool_arg(training, "feature_dropout", "train")
     x = _float_input(input, "dropout3d")
     if x.ndim not in (4, 5):
         warnings.warn(
@@ -1045,6 +1050,7 @@ def alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool =
     """Dropout for SELU networks: keeps zero mean and unit variance of standardised inputs.
     (Note PyTorch's default ``training=False`` for the functional form.)"""
     _check_p(p)
+    training = _bool_arg(training, "alpha_dropout", "train")
     x = input if isinstance(input, Tensor) else _float_input(input, "alpha_dropout")
     if not training or p == 0.0 or x.data.size == 0:
         return x  # (any dtype, as torch's shortcut)
@@ -1059,6 +1065,7 @@ def feature_alpha_dropout(
 ) -> Tensor:
     """Alpha dropout of whole channels (N, C, ...)."""
     _check_p(p)
+    training = _bool_arg(training, "feature_alpha_dropout", "train")
     x = input if isinstance(input, Tensor) else _float_input(input, "feature_alpha_dropout")
     if not training or p == 0.0 or x.data.size == 0:
         return x  # (any dtype, as torch's shortcut)
@@ -1086,6 +1093,7 @@ def rrelu(
 def _rrelu(input, lower, upper, training, inplace, generator) -> Tensor:  # noqa: A002
     """rrelu's body; ``generator`` (torch.rrelu's keyword) draws the slopes (None: the
     global stream that ember.manual_seed seeds)."""
+    training = _bool_arg(training, "rrelu", "training")
     if inplace:  # the input takes the result and is returned, as PyTorch
         return _in_place(
             "rrelu", lambda x, *a: _rrelu(x, *a, False, generator), input, lower, upper, training
@@ -2231,6 +2239,7 @@ def scaled_dot_product_attention(
     """
     from ember.nn.attention.bias import CausalBias, CausalVariant
 
+    is_causal = _bool_arg(is_causal, "scaled_dot_product_attention", "is_causal")
     if isinstance(attn_mask, CausalBias):  # (torch.nn.attention.bias)
         if is_causal:
             raise ValueError("CausalBias should not be used with causal=True")
@@ -2505,6 +2514,7 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
     generator (``ember.manual_seed``)."""
     if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p!r}")
+    training = _bool_arg(training, "dropout", "train")
     x = input
     if not (isinstance(input, Tensor) and input.data.dtype.kind in "biu"):
         x = _float_input(input, "dropout")
@@ -4109,6 +4119,7 @@ def batch_norm(
         weight, bias: (C,) affine parameters, or None.
     """
     op = "batch_norm"
+    training = _bool_arg(training, op, "training")
     x = _float_input(input, op)
     if x.ndim < 2:
         raise ValueError(f"{op}: input must be at least 2-D (N, C, ...), got shape {x.shape}")
@@ -5282,6 +5293,7 @@ def instance_norm(
     Shape: input (N, C, *spatial) -> same shape ((N, C) too without input stats).
     """
     op = "instance_norm"
+    use_input_stats = _bool_arg(use_input_stats, op, "use_input_stats")
     if _mixed_lowp(input, weight, bias, running_mean, running_var):
         y = instance_norm(
             input.float(), running_mean, running_var, weight, bias, use_input_stats, momentum, eps
@@ -7007,6 +7019,7 @@ def affine_grid(theta, size, align_corners=None) -> Tensor:
     if align_corners is None:
         warnings.warn(_ALIGN_WARNING, UserWarning, stacklevel=2)
         align_corners = False
+    align_corners = _bool_arg(align_corners, op, "align_corners")
     nd = len(size) - 2
     if nd not in (2, 3):
         raise NotImplementedError(f"{op} only supports 4D and 5D sizes, got size {list(size)}")

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 
+from ember._errors import BadShapeOrValue
 from ember.nn import functional as F
 from ember.nn.modules.module import Module, Parameter
 from ember.tensor import get_default_dtype
@@ -190,7 +191,7 @@ class PReLU(Module):
         if isinstance(num_parameters, bool) or not isinstance(num_parameters, int | np.integer):
             raise TypeError(f"PReLU: num_parameters must be an int, got {num_parameters!r}")
         if num_parameters < 1:
-            raise ValueError(f"PReLU: num_parameters must be positive, got {num_parameters}")
+            raise BadShapeOrValue(f"PReLU: num_parameters must be positive, got {num_parameters}")
         self.num_parameters = int(num_parameters)
         self.init = init
         self.weight = Parameter(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember._errors import BadShapeOrValue
 from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.lazy import LazyModuleMixin
@@ -45,7 +46,7 @@ class _BatchNorm(Module):
         if isinstance(num_features, bool) or not isinstance(num_features, int | np.integer):
             raise TypeError(f"{type(self).__name__}: num_features must be an int")
         if num_features < 0 and (affine or track_running_stats):  # torch: only where it
-            raise ValueError(  # makes a parameter or buffer of that size
+            raise BadShapeOrValue(  # makes a parameter or buffer of that size
                 f"{type(self).__name__}: num_features must be >= 0 for its weight, bias or "
                 f"running statistics, got {num_features}"
             )

@@ -329,42 +329,52 @@ class ParameterList(Module):
 
 
 class ParameterDict(Module):
-    """A dict of parameters registered under their keys (plain Tensors become Parameters)."""
+    """A dict of parameters registered under their keys (plain Tensors become Parameters).
+    As torch's, other values (numbers, strings, None) may be held too: they are kept as plain
+    attributes, listed and looked up but not parameters (nor in state_dict)."""
 
     def __init__(self, parameters=None):
         super().__init__()
+        self._keys: dict[str, None] = {}  # the insertion order of every key
         if parameters is not None:
             self.update(parameters)
 
     def __getitem__(self, key: str):
-        return self._parameters[key]
+        if key not in self._keys:
+            raise KeyError(key)
+        return getattr(self, key)
 
     def __setitem__(self, key: str, value) -> None:
+        from ember.tensor import Tensor
+
         if not isinstance(key, str):
             raise TypeError(f"ParameterDict keys must be strings, got {type(key).__name__}")
-        self.register_parameter(key, _as_parameter(value))
+        # (Module.__setattr__: a Parameter replaces a plain value; a plain value over a
+        # Parameter is refused, as torch's)
+        setattr(self, key, _as_parameter(value) if isinstance(value, Tensor) else value)
+        self._keys[key] = None
 
     def __delitem__(self, key: str) -> None:
-        del self._parameters[key]
-        object.__delattr__(self, key)
+        del self._keys[key]
+        delattr(self, key)
 
     def __len__(self) -> int:
-        return len(self._parameters)
+        return len(self._keys)
 
     def __iter__(self):
-        return iter(self._parameters)
+        return iter(self._keys)
 
     def __contains__(self, key) -> bool:
-        return key in self._parameters
+        return key in self._keys
 
     def keys(self):
-        return self._parameters.keys()
+        return self._keys.keys()
 
     def values(self):
-        return self._parameters.values()
+        return [self[k] for k in self._keys]
 
     def items(self):
-        return self._parameters.items()
+        return [(k, self[k]) for k in self._keys]
 
     def update(self, parameters) -> None:
         """Adds (key, value) pairs: in order from an OrderedDict, ParameterDict or sequence of
@@ -379,7 +389,7 @@ class ParameterDict(Module):
             self[k] = v
 
     def pop(self, key: str):
-        value = self._parameters[key]
+        value = self[key]
         del self[key]
         return value
 
@@ -393,11 +403,11 @@ class ParameterDict(Module):
         return self[key]
 
     def popitem(self):
-        key = next(reversed(self._parameters))
+        key = next(reversed(self._keys))
         return key, self.pop(key)
 
     def clear(self) -> None:
-        for key in list(self._parameters):
+        for key in list(self._keys):
             del self[key]
 
     def copy(self) -> ParameterDict:
@@ -417,7 +427,14 @@ class ParameterDict(Module):
         return self
 
     def __reversed__(self):
-        return reversed(list(self._parameters))
+        return reversed(list(self._keys))
 
     def extra_repr(self) -> str:
-        return _parameters_repr(self._parameters.items())
+        from ember.tensor import Tensor
+
+        return "\n".join(
+            _parameters_repr([(k, v)])
+            if isinstance(v, Tensor)
+            else f"  ({k}): Object of type: {type(v).__name__}"
+            for k, v in self.items()
+        )

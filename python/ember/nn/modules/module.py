@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ember import _device, _inplace, _layout, _lowp
+from ember._errors import BadShapeOrValue
 from ember.autograd import function as _function
 from ember.autograd.function import Function, is_grad_enabled, no_grad
 from ember.tensor import Tensor, _as_array, get_default_dtype
@@ -22,8 +23,8 @@ def _check_size(cls: str, name: str, v, minimum: int = 1) -> int:
     """A layer's size argument: an int (TypeError otherwise) of at least ``minimum``."""
     if isinstance(v, bool) or not isinstance(v, int | np.integer):
         raise TypeError(f"{cls}: {name} must be an int, got {v!r}")
-    if v < minimum:
-        raise ValueError(f"{cls}: {name} must be >= {minimum}, got {v}")
+    if v < minimum:  # (torch's negative-dimension RuntimeError; ValueError too)
+        raise BadShapeOrValue(f"{cls}: {name} must be >= {minimum}, got {v}")
     return int(v)
 
 
@@ -470,6 +471,10 @@ _HOOK_DICTS = (
 _BUILDING = {"depth": 0, "meta": []}
 
 
+# NumPy's refusals of a parameter too large to allocate (torch raises RuntimeError)
+_NUMPY_SIZE_ERRORS = ("Maximum allowed dimension", "negative dimensions", "array is too big")
+
+
 def _built_on_meta_when_asked(init):
     """Wrap a Module subclass's ``__init__`` so ``Linear(3, 4, device="meta")`` and modules
     built inside ``with ember.device("meta"):`` end up on the meta device, as PyTorch's. They
@@ -486,10 +491,18 @@ def _built_on_meta_when_asked(init):
     @functools.wraps(init)
     def __init__(self, *args, **kwargs):
         named = kwargs.get("device", args[at] if positional and len(args) > at else None)
+        if at is not None:  # a bad device is refused at construction, as torch's factories
+            _device.check(named)
         building = _BUILDING
         building["depth"] += 1
         try:
             init(self, *args, **kwargs)
+        except ValueError as e:
+            if building["depth"] == 1:
+                building["meta"].clear()
+            if type(e) is ValueError and str(e).startswith(_NUMPY_SIZE_ERRORS):  # torch's
+                raise BadShapeOrValue(f"{type(self).__name__}: bad parameter size: {e}") from e
+            raise
         except BaseException:
             if building["depth"] == 1:
                 building["meta"].clear()
@@ -809,13 +822,24 @@ class Module:
         if dtype is None:
             return self
         dtype = np.dtype(dtype)
-        if not _lowp.is_float(dtype):
-            raise TypeError(f"Module.to: only floating point dtypes are supported, got {dtype}")
+        if dtype.kind == "c":  # torch: floating and complex parameters and buffers become complex
+            warnings.warn(
+                "Complex modules are a new feature: some modules may not work as expected with "
+                "complex parameters or buffers.",
+                UserWarning,
+                stacklevel=2,
+            )
+        elif not _lowp.is_float(dtype):
+            raise TypeError(
+                f"Module.to only accepts floating point or complex dtypes, but got {dtype}"
+            )
         return self._cast(dtype, floating_only=True)
 
     def _cast(self, dtype, floating_only: bool):
+        to_complex = dtype.kind == "c"
         for t in list(self.parameters()) + list(self.buffers()):
-            if not floating_only or _lowp.is_float(t.data.dtype):
+            kind = t.data.dtype.kind
+            if not floating_only or _lowp.is_float(t.data.dtype) or (to_complex and kind == "c"):
                 t.data = t.data.astype(dtype)
                 if t.grad is not None:
                     t.grad.data = t.grad.data.astype(dtype)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember._errors import BadShapeOrValue
 from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.module import Module, Parameter
@@ -42,7 +43,7 @@ class LayerNorm(Module):
         shape = F._normalized_shape(normalized_shape, "LayerNorm")
         # (a size-0 dim is allowed, as torch: its layer norm of an empty input is empty)
         if not shape or any(d < 0 for d in shape):
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"LayerNorm: normalized_shape must be non-empty and non-negative, got {shape}"
             )
         self.normalized_shape = shape
