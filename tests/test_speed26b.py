@@ -102,3 +102,21 @@ def test_kernel_rows_equal_across_threads_and_torch():
             np.testing.assert_array_equal(_C.sort_indices(x, False), ref)
     finally:
         _C.set_num_threads(old)
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_long_float64_line_by_kernel_matches_torch(descending, threads):
+    # a float64 line over 65536 now sorts in _C (was NumPy's argsort with tie checks)
+    rng = np.random.default_rng(4)
+    x = rng.integers(-300, 300, 70_001).astype(np.float64) / 7
+    x[::1001] = np.nan
+    x[3::997] = -0.0
+    x[4::1003] = 0.0
+    x[5::2003] = np.inf
+    _check(x, 0, descending, threads)
+    ember_x = ember.tensor(x, requires_grad=True)  # the graph's path takes the same order
+    v, i = ember_x.sort(0, descending=descending)
+    ref = torch.sort(torch.from_numpy(x), descending=descending)
+    np.testing.assert_array_equal(i.numpy(), ref.indices.numpy())
+    v.sum().backward()
+    np.testing.assert_array_equal(ember_x.grad.numpy(), np.ones_like(x))
