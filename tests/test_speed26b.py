@@ -120,3 +120,17 @@ def test_long_float64_line_by_kernel_matches_torch(descending, threads):
     np.testing.assert_array_equal(i.numpy(), ref.indices.numpy())
     v.sum().backward()
     np.testing.assert_array_equal(ember_x.grad.numpy(), np.ones_like(x))
+
+
+@pytest.mark.parametrize("where", ["none", "late", "early"])
+def test_long_float32_line_tie_sample_paths_match_torch(where, threads):
+    # the tie sample (first n / 16) finds a tie (early), misses it (late: the radix attempt
+    # fails and the key sort runs) or there is none (the radix sort's order stands)
+    rng = np.random.default_rng(9)
+    x = (rng.permutation(40_000).astype(np.float32) - 20_000) * 0.5
+    if where == "late":
+        x[-1] = x[-2]
+    elif where == "early":
+        x[1] = x[2]
+    for descending in (False, True):
+        _check(x, 0, descending, threads)
