@@ -8,6 +8,7 @@ on 1 and 2 threads."""
 import numpy as np
 import pytest
 from conftest import at_threads
+from test_rnnspeed24 import _pair  # (an ember module and torch's with the same weights)
 
 import ember
 from ember import nn
@@ -15,14 +16,6 @@ from ember.autograd import gradcheck
 from ember.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 torch = pytest.importorskip("torch")
-
-
-def _pair(name, *args, dtype="float32", **kw):
-    tm = getattr(torch.nn, name)(*args, **kw).to(torch.float64 if dtype == "float64" else None)
-    em = getattr(nn, name)(*args, dtype=dtype, **kw)
-    for k, v in tm.state_dict().items():
-        getattr(em, k).data[...] = v.numpy()
-    return em, tm
 
 
 def _tol(dtype):

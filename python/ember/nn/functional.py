@@ -3459,7 +3459,9 @@ def _int_arg(v, op: str, name: str) -> int:
 def _bool_arg(v, op: str, name: str) -> bool:
     """A flag PyTorch passes to C++, which takes a bool only (not 0 / 1, None or a string)."""
     if not isinstance(v, bool):
-        raise TypeError(f"{op}(): argument '{name}' must be bool, not {type(v).__name__}")
+        t = type(v)  # (numpy.bool, not bool: torch's qualified name for non-builtin types)
+        kind = t.__name__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__name__}"
+        raise TypeError(f"{op}(): argument '{name}' must be bool, not {kind}")
     return bool(v)
 
 
