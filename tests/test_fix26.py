@@ -114,3 +114,39 @@ def test_norm_gradients_float64(p):
     x = ember.tensor([[1.0, -2.0, 3.0], [0.5, 4.0, -1.0]], dtype=ember.float64, requires_grad=True)
     assert ember.autograd.gradcheck(lambda t: t.norm(p, dim=1), (x,))
     assert ember.autograd.gradgradcheck(lambda t: t.norm(p, dim=1), (x,))
+
+
+# ---- 3. a view made before its base's requires_grad_(), then written --------------------------
+
+WRITES = {
+    "inference_mode relu_ of the view": lambda L, x, v: _in(L.inference_mode, v.relu_),
+    "no_grad relu_ of the view": lambda L, x, v: _in(L.no_grad, v.relu_),
+    "no_grad write of the base": lambda L, x, v: _in(L.no_grad, lambda: x.mul_(2)),
+    "grad-mode relu_ of the view (refused)": lambda L, x, v: v.relu_(),
+    "no write": lambda L, x, v: None,
+}
+
+
+def _in(block, fn):
+    with block():
+        fn()
+
+
+@pytest.mark.parametrize("case", list(WRITES))
+def test_a_leaf_view_written_takes_its_grad_fn_from_the_base_as_torch(case):
+    torch = _torch()
+
+    def run(L):
+        x = L.tensor([[1.0, -2.0, 3.0], [4.0, 5.0, 6.0]], dtype=L.float64)
+        v = x[0]  # (in grad mode, before x requires grad)
+        x.requires_grad_()
+        WRITES[case](L, x, v)
+        node = v.grad_fn
+        (v * v).sum().backward()
+        return [
+            v.is_leaf,
+            None if node is None else node.name(),
+            None if x.grad is None else x.grad.numpy().tolist(),
+        ]
+
+    assert _outcome(ember, run) == _outcome(torch, run)
