@@ -4011,30 +4011,49 @@ def _index_array(t: Tensor) -> np.ndarray:
     return t.data != 0
 
 
-def _index_arg(index):
-    """Tensors inside an index become arrays; report whether it is an advanced index."""
+def _index_arg(index, x=None):
+    """Tensors inside an index become arrays; report whether it is an advanced index. With
+    ``x``, the tensor indexed (getitem's), an advanced key also gets check_empty_masks and
+    drop_empty_ellipsis, called only when the one scan here saw an empty mask / an Ellipsis
+    (so x[:, j] pays no scans beyond this one)."""
     if type(index) in _BASIC:  # the common cases, without the scan below
         return index, False
     if type(index) is Tensor:  # x[idx] / x[mask]: one array, an advanced index
-        return _index_array(index), True
+        index = _index_array(index)
+        if x is not None and index.dtype == np.bool_ and not index.size:
+            check_empty_masks(index, x.shape)
+        return index, True
     if type(index) is tuple and builtins.all(type(p) in _BASIC for p in index):
         return index, False
-    if isinstance(index, tuple):
-        parts = tuple(_index_array(p) if isinstance(p, Tensor) else p for p in index)
-    else:
-        parts = (_index_array(index) if isinstance(index, Tensor) else index,)
-    if builtins.any(type(p) is np.bool_ for p in (index if type(index) is tuple else (index,))):
-        # (a numpy.bool_ key: NumPy reads it as True / False, torch refuses it)
-        raise IndexError(
-            "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables "
-            "are valid indices (got numpy.bool)"
-        )
-    # (a bool is torch's index tensor of one or no position at a new dim: a copy, laid out
-    # by the index kernel)
-    advanced = builtins.any(isinstance(p, np.ndarray | list | bool) for p in parts)
-    if isinstance(index, tuple):
-        return parts, advanced
-    return parts[0], advanced
+    one = type(index) is not tuple
+    parts, advanced, empty_mask, ellipsis = [], False, False, False
+    for p in (index,) if one else index:
+        t = type(p)
+        if t in _BASIC:
+            ellipsis = ellipsis or p is Ellipsis
+        elif isinstance(p, Tensor | np.ndarray):
+            if isinstance(p, Tensor):
+                p = _index_array(p)
+            advanced = True
+            empty_mask = empty_mask or (p.dtype == np.bool_ and not p.size)
+        elif t is np.bool_:
+            # (a numpy.bool_ key: NumPy reads it as True / False, torch refuses it)
+            raise IndexError(
+                "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables "
+                "are valid indices (got numpy.bool)"
+            )
+        # (a bool is torch's index tensor of one or no position at a new dim: a copy, laid out
+        # by the index kernel)
+        elif isinstance(p, list | bool):
+            advanced = True
+        parts.append(p)
+    index = parts[0] if one else tuple(parts)
+    if advanced and x is not None:
+        if empty_mask:
+            check_empty_masks(index, x.shape)
+        if ellipsis:
+            index = drop_empty_ellipsis(index, x.ndim)
+    return index, advanced
 
 
 def drop_empty_ellipsis(index, ndim: int):
@@ -4339,10 +4358,7 @@ def getitem(x, index) -> Tensor:
             return _outside_view(x.data[index, ...], x)
         except IndexError:
             pass
-    index, advanced = _index_arg(index)
-    if advanced:
-        check_empty_masks(index, x.shape)
-        index = drop_empty_ellipsis(index, x.ndim)
+    index, advanced = _index_arg(index, x)
     try:
         return GetItem.apply(x, index, advanced)
     except IndexError as e:
@@ -5440,19 +5456,19 @@ class Norm2(Function):
     def forward(ctx, x, axes, keepdim):
         if x.dtype.char in "eE":  # float16 / bfloat16: in float32 (no overflow), y rounded
             s = reduce_sum(x.astype(np.float32), axes, keepdim, square=True)
-            y = _c_result(np.sqrt(s).astype(x.dtype))
-            ctx.save_for_backward(x, s, y)
-            ctx.meta = (axes, keepdim)
-            return np.asarray(y)
-        s = reduce_sum(x, axes, keepdim, square=True)
-        y = _c_result(np.sqrt(s))
-        ctx.save_for_backward(x, s, y)
+            y = _c_result(np.asarray(np.sqrt(s).astype(x.dtype)))
+        else:
+            y = _c_result(np.asarray(np.sqrt(reduce_sum(x, axes, keepdim, square=True))))
+        # torch's two saved values: its input and its result, the output array itself (a 0-d
+        # one too: NumPy's scalar root was saved apart from it, so hooks skipped it and a
+        # write to the result went unseen)
+        ctx.save_for_backward(x, y)
         ctx.meta = (axes, keepdim)
-        return np.asarray(y)
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        x, s, y = ctx.saved_tensors
+        x, y = ctx.saved_tensors
         axes, keepdim = ctx.meta
         # g * (x / norm) as PyTorch: 0 at a zero vector (x / inf), NaN only at an infinite
         # entry; two passes over x, the reduced operands broadcast rather than expanded
@@ -5465,7 +5481,7 @@ class Norm2(Function):
 
     @staticmethod
     def backward_graph(ctx, g):
-        x0, _, y0 = ctx.saved_tensors
+        x0, y0 = ctx.saved_tensors
         axes, keepdim = ctx.meta
         (x,) = _graph.inputs(ctx, x0)
         keep = tuple(1 if i in axes else n for i, n in enumerate(x0.shape))

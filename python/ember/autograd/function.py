@@ -394,7 +394,13 @@ def views_follow(base, on: bool = True) -> None:
             and (v.data.dtype.kind in "fc" or v.data.dtype == _lowp.bfloat16)
         ):
             v._requires_grad = True
-            v._no_grad_view = (_LEAF_VIEW, None)
+            # (a view made in grad mode keeps its version: once its memory is written, torch
+            # rebuilds its grad_fn from the base, AsStridedBackward0; see rebased_no_grad_view)
+            grad_made = getattr(v, "_chained_view", None) is None
+            v._no_grad_view = (_LEAF_VIEW, version(v.data) if grad_made else None)
+            if grad_made:
+                global _no_grad_views_made
+                _no_grad_views_made = True  # (the flag Function.apply checks first)
         elif not on and (getattr(v, "_no_grad_view", None) or ("",))[0] is _LEAF_VIEW:
             v._requires_grad = False
             v._no_grad_view = None
@@ -435,6 +441,12 @@ def rebased_no_grad_view(t) -> None:
     if mark is None or mark[1] is None or version(t.data) == mark[1]:
         return
     mode = mark[0]
+    if mode is _LEAF_VIEW:  # (views_follow's: a gather from its base, as torch's)
+        from ember import _inplace
+
+        t._no_grad_view = None
+        _inplace._regather(t, t._base)
+        return
     grad, block = _mode_words(mode)
     raise RuntimeError(
         f"{what} in {mode} and its base or another view of its base has been "
