@@ -1689,16 +1689,14 @@ class Tensor:
     def __setitem__(self, index, value):
         if value is None or isinstance(value, str):  # (NumPy would write None as NaN)
             raise TypeError(f"can't assign a {type(value).__name__} to a {self.dtype} tensor")
-        if (
-            type(index) is bool
-            or type(index) is tuple
-            and any(type(p) is bool for p in index)
-            and not isinstance(value, Tensor | int | float | complex | np.number)
-        ):
+        bool_key = type(index) is bool or (
+            type(index) is tuple and any(type(p) is bool for p in index)
+        )
+        if bool_key:
             # torch takes a Tensor or a number for a key with True / False, a list or an
             # array it refuses, also where nothing is written (ember's own wider set of values
             # stands for other keys)
-            if not isinstance(value, Tensor | int | float | complex | np.number):
+            if not isinstance(value, _BOOL_KEY_VALUES):
                 raise TypeError(f"can't assign a {type(value).__name__} to a {self.dtype} tensor")
             if index is False:  # torch's x[False] = v writes, records and counts nothing
                 return
@@ -1715,13 +1713,11 @@ class Tensor:
             _forward_ad.refuse_no_grad_write(self)
         # Tensors inside a tuple key become arrays: NumPy would read a one-element integer
         # Tensor through __index__ as a plain int (dropping its dim), an empty one as intp
-        index, advanced = _ops._index_arg(index)
-        if advanced:
+        index, advanced = _ops._index_arg(index, self)
+        if advanced and bool_key:
             # (a True / False among basic entries writes as torch's, through a view: CopySlices)
             parts = index if type(index) is tuple else (index,)
             advanced = any(isinstance(p, np.ndarray | list) for p in parts)
-            _ops.check_empty_masks(index, self.shape)
-            index = _ops.drop_empty_ellipsis(index, self.ndim)
         if type(index) is tuple or type(index) is slice:
             _ops.positive_steps(index)
         split = _split_int_index(index) if type(index) is tuple else None
@@ -1982,6 +1978,9 @@ def _autograd_state():
     from ember.autograd.function import _state
 
     return _state
+
+
+_BOOL_KEY_VALUES = (Tensor, int, float, complex, np.number)  # what torch writes at a bool key
 
 
 def _split_int_index(index: tuple):
