@@ -16,3 +16,19 @@ def test_numpy_bool_flag_names_its_type_as_torch(flag):
     with pytest.raises(TypeError, match=r"must be bool, not numpy\.bool") as ours:
         F.dropout(ember.ones(3), training=flag)
     assert str(theirs.value).endswith("not numpy.bool") and str(ours.value).endswith("numpy.bool")
+
+
+@pytest.mark.parametrize("name", ["xlogy", "xlog1py"])
+@pytest.mark.parametrize("g", [0.0, 1.0, -2.5])
+def test_xlog_x_gradient_as_torch_where_the_incoming_gradient_is_zero(name, g):
+    # torch's backward is xlogy(g, .): 0 where g is 0 even at b = inf (0 * inf would be NaN)
+    x, y = [0.0, 2.0, 0.0, 0.0, 0.0, 3.0], [np.inf, np.inf, 0.0, -1.0, np.nan, 0.5]
+    grads = []
+    for lib in (torch, ember):
+        a = lib.tensor(x, dtype=lib.float64, requires_grad=True)
+        b = lib.tensor(y, dtype=lib.float64, requires_grad=True)
+        with np.errstate(all="ignore"):
+            getattr(lib.special, name)(a, b).backward(lib.full((6,), g, dtype=lib.float64))
+        grads.append([np.asarray(a.grad.tolist()), np.asarray(b.grad.tolist())])
+    for want, got in zip(*grads):
+        np.testing.assert_allclose(got, want, equal_nan=True)

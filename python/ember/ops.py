@@ -1465,8 +1465,15 @@ logaddexp2 = _binary("logaddexp2", np.logaddexp2, _logaddexp2_grads)
 copysign = _binary("copysign", np.copysign, _copysign_grads)
 
 
+def xlog_x_grad(a, b, g, log_b, pole):
+    """d/dx of x log(b) as torch's xlogy / xlog1py backward computes it: xlogy(g, .), so 0 where
+    g is 0 (unless b is NaN: 0 * log(inf) is not NaN there), and 0 where x is 0 and b is at or
+    past log's pole."""
+    return np.where(((g == 0) & ~np.isnan(b)) | ((a == 0) & (b <= pole)), 0, g * log_b)
+
+
 def _xlogy_grads(a, b, y, g):
-    return g * np.where((a == 0) & (b <= 0), 0, np.log(b)), g * a / b
+    return xlog_x_grad(a, b, g, np.log(b), 0), g * a / b
 
 
 def _xlogy(a, b):

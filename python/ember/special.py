@@ -41,6 +41,7 @@ from ember.ops import (
     sign,
     sinc,
     where,
+    xlog_x_grad,
     xlogy,
 )
 from ember.ops import log as _log
@@ -95,7 +96,7 @@ xlog1py = _binary(
     lambda a, b: np.where((a == 0) & ~np.isnan(b), 0, a * np.log1p(b)),
     # d/dx is log1p(y) even at x == 0 (0 only where log1p(y) is -inf or NaN: y <= -1), as
     # torch's and as xlogy's (_xlogy_grads)
-    lambda a, b, y, g: (g * np.where((a == 0) & (b <= -1), 0, np.log1p(b)), g * a / (1 + b)),
+    lambda a, b, y, g: (xlog_x_grad(a, b, g, np.log1p(b), -1), g * a / (1 + b)),
 )
 xlog1py.__doc__ = "x log1p(y), 0 where x is 0 (unless y is NaN), as torch.special.xlog1py."
 
