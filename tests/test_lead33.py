@@ -32,3 +32,31 @@ def test_xlog_x_gradient_as_torch_where_the_incoming_gradient_is_zero(name, g):
         grads.append([np.asarray(a.grad.tolist()), np.asarray(b.grad.tolist())])
     for want, got in zip(*grads):
         np.testing.assert_allclose(got, want, equal_nan=True)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # (torch's and ember's casting notice)
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_to_complex_runs_and_steps_as_torch(dtype, bias):
+    # Module.to(complex) gave a Linear whose forward refused its own weights (review26 F2)
+    torch.manual_seed(0)
+    tm = torch.nn.Linear(4, 3, bias=bias).to(getattr(torch, dtype))
+    em = ember.nn.Linear(4, 3, bias=bias).to(getattr(ember, dtype))
+    for name, p in tm.named_parameters():
+        getattr(em, name).data[...] = p.detach().numpy()
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal((5, 4)) + 1j * rng.standard_normal((5, 4))).astype(dtype)
+    xt, xe = torch.tensor(x, requires_grad=True), ember.tensor(x, requires_grad=True)
+    topt, eopt = torch.optim.SGD(tm.parameters(), lr=0.1), ember.optim.SGD(em.parameters(), lr=0.1)
+    yt, ye = tm(xt), em(xe)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == "complex64" else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ye.numpy(), yt.detach().numpy(), **tol)
+    yt.abs().sum().backward()
+    ye.abs().sum().backward()
+    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), **tol)
+    topt.step()
+    eopt.step()
+    for name, p in tm.named_parameters():
+        np.testing.assert_allclose(getattr(em, name).numpy(), p.detach().numpy(), **tol)
+    with pytest.raises(TypeError, match="share one complex dtype"):
+        em(ember.tensor(x.real.copy()))

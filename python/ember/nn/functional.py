@@ -18,7 +18,7 @@ import ml_dtypes
 import numpy as np
 
 from ember import _C, _complex, _lowp, _sparse_grad, ops
-from ember._errors import BadShapeOrValue
+from ember._errors import BadDtype, BadShapeOrValue
 from ember.autograd import function as _autograd_function
 from ember.autograd import graph as _graph
 from ember.autograd.engine import unbroadcast
@@ -282,6 +282,21 @@ def _linear_straight(x, w, b):
     return Tensor._make(y.reshape(*a.shape[:-1], wa.shape[0]), False, None, 0)
 
 
+def _complex_linear(x, w, b) -> Tensor:
+    """torch's complex Linear (a Module.to(complex64)): x @ w^T + b by the complex matmul, whose
+    gradients are torch's conjugate ones; all of one complex dtype, as torch's addmm asks."""
+    parts = (x, w) if b is None else (x, w, b)
+    if not all(isinstance(t, Tensor) for t in parts) or len({t.dtype for t in parts}) > 1:
+        kinds = ", ".join(getattr(t, "dtype", type(t).__name__).__str__() for t in parts)
+        raise BadDtype(f"linear: input, weight and bias must share one complex dtype, got {kinds}")
+    if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
+        raise BadShapeOrValue(f"linear: input shape {x.shape} does not match weight {w.shape}")
+    if b is not None and b.shape != (w.shape[0],):
+        raise BadShapeOrValue(f"linear: bias shape {b.shape} is not ({w.shape[0]},)")
+    y = ops.matmul(x, w.transpose(0, 1))
+    return y if b is None else y + b
+
+
 def linear(input, weight, bias=None) -> Tensor:
     """y = input @ weight^T + bias.
 
@@ -291,6 +306,8 @@ def linear(input, weight, bias=None) -> Tensor:
     """
     if (y := _linear_straight(input, weight, bias)) is not None:
         return y
+    if any(isinstance(t, Tensor) and t.data.dtype.kind == "c" for t in (input, weight, bias)):
+        return _complex_linear(input, weight, bias)
     weight = _float_input(weight, "linear", "weight")
     x = _float_input(input, "linear", "input", weight.dtype)
     if weight.ndim not in (1, 2):
