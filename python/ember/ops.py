@@ -973,7 +973,7 @@ class Pow(Function):
     def _values(a, b):  # (see _unary_apply: pow's fast path, b a Python number)
         if type(b) in (int, float) and a.dtype.kind == "f":
             return _pow_scalar(a, b)
-        if a.dtype.kind == "c" and type(b) in (int, float, complex) and b.imag == 0:
+        if type(b) in (int, float, complex) and _kind(a) == "c" and b.imag == 0:
             f = _COMPLEX_POW.get(b.real)
             if f is not None:
                 return _quiet_pow(lambda a, _: f(a), a, b)
