@@ -209,11 +209,19 @@ def test_module_to_real_dtype_casts_complex_like_torch():
             tm.to(tdt)
         with pytest.warns(UserWarning, match="discards the imaginary part"):
             m.to(dt)
+        assert m.p.grad is None
         for name in ("b", "p"):
             got, want = getattr(m, name), getattr(tm, name)
             assert got.dtype == dt and want.dtype == tdt
             np.testing.assert_array_equal(got.numpy(), want.detach().numpy())
         assert isinstance(m.p, ember.nn.Parameter)
+    m, tm = _complex_module(ember, np.complex128), _complex_module(torch, np.complex128)
+    m.p.grad, tm.p.grad = ember.tensor(np.array([1 - 5j], np.complex64)), torch.tensor([1 - 5j])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m.to(np.float64), tm.to(torch.float64)
+    assert m.p.grad.dtype == np.float64 and tm.p.grad.dtype == torch.float64
+    np.testing.assert_array_equal(m.p.grad.numpy(), tm.p.grad.numpy())
     # double() / float() / half() keep complex ones complex, as torch's
     for meth in ("double", "float", "half"):
         m, tm = _complex_module(ember, np.complex128), _complex_module(torch, np.complex128)
