@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import numbers
 import operator
 
 import numpy as np
@@ -400,6 +401,7 @@ def randint(
         low, high, size = 0, low, high  # randint(high, size)
     elif high is None:
         low, high = 0, low
+    _int_args("randint", low=low, high=high)  # (torch refuses randint(1.5, ...))
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
     shape, dt = _size((size,), "randint"), np.dtype(dtype)
@@ -466,6 +468,10 @@ def arange(start=None, end=None, step=1, dtype=None, requires_grad: bool = False
             f"arange: upper bound and lower bound inconsistent with step sign "
             f"(start={start}, end={end}, step={step})"
         )
+    if any(isinstance(v, int) and not -(2**63) <= v < 2**63 for v in (start, end, step)):
+        raise BadShapeOrValue(  # (torch's message)
+            "arange: value cannot be converted to type int64_t without overflow"
+        )
     if dtype is None:
         ints = all(isinstance(v, int | np.integer) for v in (start, end, step))
         dtype = np.int64 if ints else get_default_dtype()
@@ -527,6 +533,14 @@ def _threads() -> int:
     return get_num_threads()
 
 
+def _int_args(op: str, **args) -> None:
+    """torch's int arguments: anything with __index__ (a 0-d integer tensor too), not a bool
+    or a float (TypeError, as torch's argument parser)."""
+    for name, v in args.items():
+        if isinstance(v, bool) or not hasattr(type(v), "__index__"):
+            raise TypeError(f"{op}(): argument '{name}' must be int, not {type(v).__name__}")
+
+
 def _steps(steps, op: str) -> int:
     if isinstance(steps, bool):  # (torch's signature takes an int, not a bool)
         raise TypeError(f"{op}: steps must be an int, got bool")
@@ -576,7 +590,10 @@ def logspace(
 ) -> Tensor:
     """``steps`` values from base**start to base**end, evenly spaced in the exponent."""
     start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
+    complex_ends = dtype is None and (isinstance(start, complex) or isinstance(end, complex))
     steps, dtype = _steps(steps, "logspace"), _dtype(dtype)
+    if complex_ends:  # torch: complex ends give the default dtype's complex counterpart
+        dtype = np.result_type(dtype, np.complex64)
     if dtype.kind in "iuf" and steps > 1:
         # torch's kernel: the ends cast to the dtype first (integers truncate), the exponents
         # and the power in double, then cast (integers truncate)
@@ -595,12 +612,14 @@ def logspace(
             data = data.astype(dtype)
     else:
         exps = np.linspace(start, end, steps)
-        data = np.power(float(base), exps).astype(dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            data = np.power(float(base), exps).astype(dtype)
     return Tensor(data, requires_grad=requires_grad)
 
 
 @_takes_device
 def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -> Tensor:
+    _int_args("eye", n=n, m=0 if m is None else m)  # (torch refuses eye(3, 1.5))
     if n < 0 or (m is not None and m < 0):
         raise BadShapeOrValue(f"eye: n ({n}) and m ({m}) must be non-negative")
     return Tensor(np.eye(n, m, dtype=_dtype(dtype)), requires_grad=requires_grad)
@@ -869,4 +888,8 @@ def inclusive_range(start, end=None, step=1, *, dtype=None, requires_grad: bool 
 @_takes_device
 def scalar_tensor(s, *, dtype=None, requires_grad: bool = False) -> Tensor:
     """A 0-d tensor holding the number ``s`` (default float dtype, as torch.scalar_tensor)."""
+    if isinstance(s, Tensor):
+        s = s.item()
+    if not isinstance(s, numbers.Number):  # (NumPy would hold None as NaN)
+        raise TypeError(f"scalar_tensor(): argument 's' must be Number, not {type(s).__name__}")
     return _new(np.asarray(s, dtype=_dtype(dtype)), requires_grad)

@@ -22,7 +22,7 @@ from ember import _C, _complex, _lowp, _strides
 from ember._errors import BadDtype, BadShapeOrValue
 from ember.autograd import function as _function
 from ember.autograd import graph as _graph
-from ember.autograd.engine import dim_run, hooks_moved, reduce_sum, unbroadcast
+from ember.autograd.engine import dim_run, hooks_moved, input_wanted, reduce_sum, unbroadcast
 from ember.autograd.function import Function, _state, named
 from ember.tensor import Tensor, _default_dtype, _plain, get_default_dtype
 
@@ -935,6 +935,19 @@ def _pow_scalar(a: np.ndarray, e):
 _POW_KERNEL = {2: "square", 0.5: "sqrt", -1: "reciprocal", -0.5: "rsqrt"}
 
 
+# torch's complex tensor ** number: these exponents by sqrt, 1 / z and products (C99's values
+# at the infinities: sqrt(inf+0j) is inf+0j, where np.power's exp(b log z) gives NaNs)
+_COMPLEX_POW = {
+    0.5: np.sqrt,
+    -0.5: lambda a: 1 / np.sqrt(a),
+    -1: lambda a: 1 / a,
+    2: lambda a: a * a,
+    3: lambda a: a * a * a,
+    -2: lambda a: 1 / (a * a),
+    1: np.copy,
+}
+
+
 def _pow_by_numpy(a: np.ndarray, e):
     if e == 1:
         return a.copy()
@@ -960,6 +973,10 @@ class Pow(Function):
     def _values(a, b):  # (see _unary_apply: pow's fast path, b a Python number)
         if type(b) in (int, float) and a.dtype.kind == "f":
             return _pow_scalar(a, b)
+        if type(b) in (int, float, complex) and _kind(a) == "c" and b.imag == 0:
+            f = _COMPLEX_POW.get(b.real)
+            if f is not None:
+                return _quiet_pow(lambda a, _: f(a), a, b)
         return _quiet_pow(np.power, a, b)  # as torch: inf/nan, silently
 
     @staticmethod
@@ -2136,7 +2153,7 @@ class GammaInc(Function):
     @staticmethod
     def backward(ctx, g):
         a, x = ctx.saved_tensors
-        if ctx.needs_input_grad[0]:
+        if input_wanted(ctx, 0):  # (only when this pass asks for a's, as torch)
             raise NotImplementedError(
                 "gammainc: the derivative with respect to the first argument (a) is not "
                 "implemented (PyTorch has none either); detach it"
@@ -2148,10 +2165,24 @@ class GammaInc(Function):
         return None, unbroadcast(g * d, _shape(x)), None
 
 
+def _gammainc_operands(op: str, input, other):  # noqa: A002
+    """Float operands; two integer/bool ones are refused, as torch's kernel has no integer
+    form (a Python number with a float tensor computes in its dtype)."""
+    a, b = _operands(op, input, other)
+    dt = result_type(a, b)
+    if dt.kind in "biu":
+        name = {"?": "Bool", "b": "Char", "B": "Byte", "h": "Short", "i": "Int"}.get(
+            dt.char, "Long"
+        )
+        kernel = "igammac_cpu" if op == "gammaincc" else "igamma_cpu"
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{name}'")
+    return _float_pair_operands(op, a, b)
+
+
 def gammainc(input, other) -> Tensor:  # noqa: A002
     """The regularised lower incomplete gamma function P(input, other), as
     torch.special.gammainc; differentiable in ``other`` only (as PyTorch)."""
-    a, b = _float_pair_operands("gammainc", input, other)
+    a, b = _gammainc_operands("gammainc", input, other)
     out = GammaInc.apply(a, b, False)
     out.data = _laid(out.data, (_data(a), _data(b)))  # (see _laid)
     return out
@@ -2159,7 +2190,7 @@ def gammainc(input, other) -> Tensor:  # noqa: A002
 
 def gammaincc(input, other) -> Tensor:  # noqa: A002
     """The regularised upper incomplete gamma function Q = 1 - P, as torch.special.gammaincc."""
-    a, b = _float_pair_operands("gammaincc", input, other)
+    a, b = _gammainc_operands("gammaincc", input, other)
     out = GammaInc.apply(a, b, True)
     out.data = _laid(out.data, (_data(a), _data(b)))  # (see _laid)
     return out
@@ -7253,6 +7284,9 @@ def _tri_indices(name, f):
         if device is not None:
             _device.check(device)
         _layout.check_layout(layout, name)
+        for arg, v in (("row", row), ("col", col), ("offset", offset)):  # (torch: 1.5 refused)
+            if isinstance(v, bool) or not hasattr(type(v), "__index__"):
+                raise TypeError(f"{name}(): argument '{arg}' must be int, not {type(v).__name__}")
         if row < 0 or col < 0:
             raise ValueError(f"{name}: row ({row}) and col ({col}) must be non-negative")
         if np.dtype(dtype) not in (np.int32, np.int64):  # torch implements these two only
@@ -9460,10 +9494,17 @@ def _complex_sinc(fn, x):
     return where(zero, 1.0 + 0j, div(sin(px), px)).to(x.dtype)
 
 
+def _complex_exp2_grad(x, y):  # (complex exp2 by np.exp2: C99's values, as torch's, where
+    return y * _LN2  # exp(x ln 2) gives inf+NaNj at inf+0j)
+
+
+_complex_exp2_grad.graph = _complex_exp2_grad  # (its double backward: y ln 2 again)
+
+
 # complex input to ops real-only otherwise: torch's forms (fn: the real op)
 _COMPLEX_FORMS = {
     "cumprod": lambda fn, x, *args, **kwargs: fn(x, *args, **kwargs),  # (its own node's)
-    "exp2": lambda fn, x: exp(mul(x, _LN2)),
+    "exp2": lambda fn, x: Elementwise.apply(x, np.exp2, _complex_exp2_grad),
     "sinc": _complex_sinc,
     "logaddexp": lambda fn, a, b: _complex_logaddexp(_tensor_operand(a), b),
     "logsumexp": _complex_logsumexp,

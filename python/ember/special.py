@@ -9,7 +9,7 @@ import numpy as np
 
 from ember import _C, _complex, _lowp
 from ember.autograd import Function
-from ember.autograd.engine import unbroadcast
+from ember.autograd.engine import input_wanted, unbroadcast
 from ember.nn.functional import log_softmax, softmax
 from ember.ops import (
     Elementwise,
@@ -633,7 +633,7 @@ class _Zeta(Function):
     @staticmethod
     def backward(ctx, g):
         x, q = ctx.saved_tensors
-        if ctx.needs_input_grad[0]:
+        if input_wanted(ctx, 0):  # (only when this pass asks for x's, as torch)
             raise NotImplementedError("the derivative for 'zeta' is not implemented (torch: x)")
         if not ctx.needs_input_grad[1]:
             return None, None

@@ -144,7 +144,10 @@ def _as_array(data, dtype=None, copy=True) -> np.ndarray:
         # None as NaN and "1.5" as 1.5; torch: a TypeError, a ValueError for strings)
         error = TypeError if type(None) in bad else ValueError
         raise error(f"tensor: data must hold numbers, got {sorted(t.__name__ for t in bad)}")
-    arr = np.array(data, dtype=dtype, copy=copy) if copy else np.asarray(data, dtype=dtype)
+    try:
+        arr = np.array(data, dtype=dtype, copy=copy) if copy else np.asarray(data, dtype=dtype)
+    except OverflowError:  # (NumPy refuses tensor([-1], dtype=uint8): torch wraps it)
+        arr = _narrow_ints(data, np.dtype(dtype))
     if not arr.dtype.isnative:  # big-endian data (from a file): the kernels read native order
         arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype.kind not in "biufc" and arr.dtype != _lowp.bfloat16:
@@ -153,6 +156,21 @@ def _as_array(data, dtype=None, copy=True) -> np.ndarray:
             f"(got {type(data).__name__})"
         )
     return arr
+
+
+def _narrow_ints(data, dtype: np.dtype) -> np.ndarray:
+    """Python ints into a narrower integer dtype as torch.tensor: an unsigned dtype takes
+    negatives down to -max in two's complement (-1 as uint8 is 255); past that, refused."""
+    try:
+        wide = np.array(data, dtype=np.int64)
+    except OverflowError:
+        wide = None
+    if wide is not None and dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        lo = -int(info.max) if dtype.kind == "u" else info.min
+        if not wide.size or (wide.min() >= lo and wide.max() <= info.max):
+            return wide.astype(dtype)
+    raise BadShapeOrValue(f"value cannot be converted to type {dtype} without overflow")
 
 
 class Size(tuple):

@@ -406,6 +406,7 @@ def _run(tensors, grads, retain_graph: bool, targets, create_graph: bool = False
     # an intermediate NaN that the next node discards; PyTorch computes the same silently, so
     # NumPy's floating-point warnings stay off for the pass: one switch here, which every node's
     # backward relies on (x / 0, log 0, ...) instead of setting its own.
+    depth = len(_pass_wants)
     try:
         with np.errstate(all="ignore"):
             if not create_graph:
@@ -423,10 +424,32 @@ def _run(tensors, grads, retain_graph: bool, targets, create_graph: bool = False
         raise
     finally:
         _function._anomaly.node = None
+        del _pass_wants[depth:]
 
 
 # Callbacks to run once the current backward pass has finished (torch's queue_callback)
 _pass_end: list = []
+
+# (capture, idle) of the passes running, innermost last: see input_wanted
+_pass_wants: list = []
+
+
+def input_wanted(ctx, i: int) -> bool:
+    """Whether the running pass wants the gradient of ``ctx``'s input i, as torch's
+    should_compute_output: ``autograd.grad(zeta(x, q), q)`` does not want x's, so a node that
+    has no derivative for x raises only when x's is asked for. (needs_input_grad says only
+    whether the input required grad when the node was made.) Conservative: True if unsure."""
+    if not ctx.needs_input_grad[i]:
+        return False
+    if not _pass_wants or _pass_wants[-1][0] is None:  # (backward(): every leaf's is wanted)
+        return True
+    capture, idle = _pass_wants[-1]
+    p = ctx.parents[i]
+    if p is None:
+        return False
+    if _key(p) in capture:
+        return True
+    return p._ctx is not None and (not idle or id(p._ctx) not in idle)
 
 
 def _check_nan(node, in_grads) -> None:
@@ -499,6 +522,7 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
     # as torch: the others would compute gradients nobody reads, and free what they saved
     # (a generator's graph that a later backward still needs, the node that made an input).
     idle = _idle_nodes(pending, targets) if capture is not None and not stop else ()
+    _pass_wants.append((capture, idle))  # (see input_wanted; _run drops it)
     heapq.heapify(heap)
     heappop, heappush = heapq.heappop, heapq.heappush
     # The one node waiting while the heap is empty (a chain's next node) is kept here instead:

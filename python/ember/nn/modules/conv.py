@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from ember._errors import BadShapeOrValue
 from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.lazy import LazyModuleMixin
@@ -71,7 +72,8 @@ class _ConvNd(Module):
         self.stride = _ntuple(stride, nd, op, "stride")
         self.dilation = _ntuple(dilation, nd, op, "dilation")
         if min(self.kernel_size) < 1:
-            raise ValueError(f"{op}: kernel_size must be >= 1, got {kernel_size!r}")
+            # (torch: a RuntimeError, from making the weight of a negative size)
+            raise BadShapeOrValue(f"{op}: kernel_size must be >= 1, got {kernel_size!r}")
         if min(self.stride) < 1:
             raise ValueError(f"{op}: stride must be >= 1, got {stride!r}")
         if min(self.dilation) < 1:

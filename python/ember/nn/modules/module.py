@@ -833,13 +833,19 @@ class Module:
             raise TypeError(
                 f"Module.to only accepts floating point or complex dtypes, but got {dtype}"
             )
-        return self._cast(dtype, floating_only=True)
+        # torch's to() casts complex ones too, to a real dtype with its warning (double() and
+        # float() keep them complex)
+        return self._cast(dtype, floating_only=True, complex_too=True)
 
-    def _cast(self, dtype, floating_only: bool):
+    def _cast(self, dtype, floating_only: bool, complex_too: bool = False):
         to_complex = dtype.kind == "c"
         for t in list(self.parameters()) + list(self.buffers()):
             kind = t.data.dtype.kind
-            if not floating_only or _lowp.is_float(t.data.dtype) or (to_complex and kind == "c"):
+            if kind == "c" and not to_complex and complex_too:
+                t.data = _complex_to_real(t.data, dtype)
+                if t.grad is not None:
+                    t.grad.data = t.grad.data.real.astype(dtype)
+            elif not floating_only or _lowp.is_float(t.data.dtype) or (to_complex and kind == "c"):
                 t.data = t.data.astype(dtype)
                 if t.grad is not None:
                     t.grad.data = t.grad.data.astype(dtype)
@@ -866,16 +872,16 @@ class Module:
         return self
 
     def float(self):
-        return self.to(np.float32)
+        return self._cast(np.dtype(np.float32), floating_only=True)
 
     def double(self):
-        return self.to(np.float64)
+        return self._cast(np.dtype(np.float64), floating_only=True)
 
     def half(self):
-        return self.to(np.float16)
+        return self._cast(np.dtype(np.float16), floating_only=True)
 
     def bfloat16(self):
-        return self.to(_lowp.bfloat16)
+        return self._cast(np.dtype(_lowp.bfloat16), floating_only=True)
 
     def type(self, dst_type):
         """Cast every parameter and buffer (integer ones too, as PyTorch) to ``dst_type``."""
@@ -1328,3 +1334,11 @@ class Module:
 
     def __dir__(self):
         return sorted(set(super().__dir__()))
+
+
+def _complex_to_real(a: np.ndarray, dtype) -> np.ndarray:
+    """The real part, with torch's warning (NumPy's own ComplexWarning is not torch's)."""
+    warnings.warn(
+        "Casting complex values to real discards the imaginary part", UserWarning, stacklevel=4
+    )
+    return a.real.astype(dtype)

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 
 from ember import _lowp
+from ember._errors import BadShapeOrValue
 from ember.autograd.function import is_grad_enabled
 from ember.nn import functional as F
 from ember.nn import init
@@ -38,7 +39,8 @@ def _activation(activation):
         return F.relu
     if activation == "gelu":
         return F.gelu
-    raise ValueError(f"activation should be 'relu' or 'gelu' or a callable, got {activation!r}")
+    # (torch: RuntimeError, "activation should be relu/gelu, not ...")
+    raise BadShapeOrValue(f"activation should be relu/gelu or a callable, not {activation!r}")
 
 
 def _detect_causal(mask, is_causal, size: int) -> bool:
