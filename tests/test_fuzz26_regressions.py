@@ -260,10 +260,25 @@ def test_factories_read_requires_grad_none_as_false_as_torch():
     assert ember.full((2,), 1.0, requires_grad=None).requires_grad is False
 
 
-@pytest.mark.parametrize("dtype", ["bool", "complex64"])
-def test_randint_refuses_bool_and_complex_dtypes(dtype):
-    # it drew 0/1 booleans and real-valued complex numbers (torch: RuntimeError)
+def test_randint_refuses_complex_dtypes():
+    # it drew real-valued complex numbers (torch: RuntimeError)
     with pytest.raises(RuntimeError):
-        torch.randint(5, (3,), dtype=getattr(torch, dtype))
-    with pytest.raises(BadDtype, match=f"cannot draw integers into dtype {dtype}"):
-        ember.randint(5, (3,), dtype=getattr(ember, dtype))
+        torch.randint(5, (3,), dtype=torch.complex64)
+    with pytest.raises(BadDtype, match="cannot draw integers into dtype complex64"):
+        ember.randint(5, (3,), dtype=ember.complex64)
+
+
+@pytest.mark.parametrize("low, high", [(0, 5), (-1, 1)])
+def test_randint_bool_refuses_bounds_past_0_and_1(low, high):
+    # torch draws bools within [0, 2) and refuses other bounds (review26 F1: ember refused all)
+    with pytest.raises(RuntimeError, match="out of bounds for bool"):
+        torch.randint(low, high, (3,), dtype=torch.bool)
+    with pytest.raises(RuntimeError, match="out of bounds for bool"):
+        ember.randint(low, high, (3,), dtype=ember.bool)
+
+
+def test_randint_bool_draws_both_values():
+    ember.manual_seed(0)
+    got = ember.randint(0, 2, (200,), dtype=ember.bool)
+    assert got.dtype == ember.bool and 0 < got.numpy().sum() < 200
+    assert ember.randint(1, 2, (3,), dtype=ember.bool).numpy().all()

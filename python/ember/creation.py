@@ -405,8 +405,14 @@ def randint(
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
     shape, dt = _size((size,), "randint"), np.dtype(dtype)
-    if dt.kind in "bc":  # (torch's random_ refuses them)
+    if dt.kind == "c":  # (torch's random_ refuses it)
         raise BadDtype(f"randint: cannot draw integers into dtype {dt}")
+    if dt.kind == "b":  # 0/1 draws, as torch's; bounds past them refused with its messages
+        if low < 0:
+            raise BadShapeOrValue(f"randint: from is out of bounds for bool (low={low})")
+        if high > 2:
+            raise BadShapeOrValue(f"randint: to - 1 is out of bounds for bool (high={high})")
+        return Tensor(rng(generator).integers(low, high, shape).astype(bool))
     if dt.kind in "iu":  # (requires_grad=True: the setter refuses it, as torch)
         return Tensor(
             rng(generator).integers(low, high, shape, dtype=dt), requires_grad=requires_grad
