@@ -60,3 +60,22 @@ def test_linear_to_complex_runs_and_steps_as_torch(dtype, bias):
         np.testing.assert_allclose(getattr(em, name).numpy(), p.detach().numpy(), **tol)
     with pytest.raises(TypeError, match="share one complex dtype"):
         em(ember.tensor(x.real.copy()))
+
+
+@pytest.mark.parametrize("name", ["linspace", "logspace"])
+@pytest.mark.parametrize("dtype", ["float32", "int64"])
+def test_complex_ends_refuse_a_real_dtype(name, dtype):
+    # ember dropped the imaginary parts silently (review26 F6)
+    with pytest.raises(RuntimeError, match="can't be safely cast to passed dtype"):
+        getattr(torch, name)(0, 1 + 1j, 3, dtype=getattr(torch, dtype))
+    with pytest.raises(RuntimeError, match="can't be safely cast to passed dtype") as err:
+        getattr(ember, name)(0, 1 + 1j, 3, dtype=getattr(ember, dtype))
+    assert isinstance(err.value, TypeError)  # (BadDtype: design.md's class too)
+
+
+@pytest.mark.parametrize("name", ["linspace", "logspace"])
+def test_complex_ends_with_a_complex_dtype_as_torch(name):
+    want = getattr(torch, name)(0, 1 + 1j, 4, dtype=torch.complex128).numpy()
+    got = getattr(ember, name)(0, 1 + 1j, 4, dtype=ember.complex128).numpy()
+    assert got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=1e-12)

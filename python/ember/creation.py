@@ -557,9 +557,20 @@ def _steps(steps, op: str) -> int:
 
 
 @_takes_device
+def _complex_ends_fit(dtype, op: str) -> None:
+    """torch refuses complex ends with a real ``dtype=`` (the imaginary parts would be lost)."""
+    if _dtype(dtype).kind != "c":
+        raise BadDtype(
+            f"{op}(): inferred dtype complex64 can't be safely cast to passed dtype {_dtype(dtype)}"
+        )
+
+
 def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
     start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
-    complex_ends = dtype is None and (isinstance(start, complex) or isinstance(end, complex))
+    complex_ends = isinstance(start, complex) or isinstance(end, complex)
+    if complex_ends and dtype is not None:
+        _complex_ends_fit(dtype, "linspace")
+        complex_ends = False
     steps, dtype = _steps(steps, "linspace"), _dtype(dtype)
     if complex_ends:  # torch: complex ends give the default dtype's complex counterpart
         dtype = np.result_type(dtype, np.complex64)
@@ -596,7 +607,10 @@ def logspace(
 ) -> Tensor:
     """``steps`` values from base**start to base**end, evenly spaced in the exponent."""
     start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
-    complex_ends = dtype is None and (isinstance(start, complex) or isinstance(end, complex))
+    complex_ends = isinstance(start, complex) or isinstance(end, complex)
+    if complex_ends and dtype is not None:
+        _complex_ends_fit(dtype, "logspace")
+        complex_ends = False
     steps, dtype = _steps(steps, "logspace"), _dtype(dtype)
     if complex_ends:  # torch: complex ends give the default dtype's complex counterpart
         dtype = np.result_type(dtype, np.complex64)
