@@ -79,3 +79,9 @@ def test_complex_ends_with_a_complex_dtype_as_torch(name):
     got = getattr(ember, name)(0, 1 + 1j, 4, dtype=ember.complex128).numpy()
     assert got.dtype == want.dtype
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_module_size_error_names_the_arguments():
+    # (review26 F8: NumPy's "array is too big" alone; torch names the sizes)
+    with pytest.raises(RuntimeError, match=r"bad parameter size: .*\(arguments: 1099511627776, "):
+        ember.nn.Linear(2**40, 2**40, bias=False)

@@ -497,15 +497,14 @@ def _built_on_meta_when_asked(init):
         building["depth"] += 1
         try:
             init(self, *args, **kwargs)
-        except ValueError as e:
+        except BaseException as e:
             if building["depth"] == 1:
                 building["meta"].clear()
             if type(e) is ValueError and str(e).startswith(_NUMPY_SIZE_ERRORS):  # torch's
-                raise BadShapeOrValue(f"{type(self).__name__}: bad parameter size: {e}") from e
-            raise
-        except BaseException:
-            if building["depth"] == 1:
-                building["meta"].clear()
+                given = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+                raise BadShapeOrValue(
+                    f"{type(self).__name__}: bad parameter size: {e} (arguments: {given})"
+                ) from e
             raise
         finally:
             building["depth"] -= 1
