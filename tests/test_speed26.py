@@ -20,17 +20,8 @@ def _same_bits(x, y):
     np.testing.assert_array_equal(x.view(np.uint8), y.view(np.uint8))
 
 
-def test_erfinv_float32_specials_layouts_and_threads():
-    torch = pytest.importorskip("torch")
-    sp = [0.0, -0.0, 1.0, -1.0, 1.5, -1.5, np.inf, -np.inf, np.nan, F32.smallest_subnormal]
-    sp += [-F32.smallest_subnormal, F32.tiny, 1 - F32.epsneg, -(1 - F32.epsneg), 0.9966, -0.5]
-    y = np.resize(np.array(sp, np.float32), 1001)  # odd length: SIMD tails
-    x = ember.erfinv(ember.tensor(y)).numpy()
-    t = torch.erfinv(torch.from_numpy(y)).numpy()
-    np.testing.assert_array_equal(np.isnan(x), np.isnan(t))
-    ok = ~np.isnan(t)
-    np.testing.assert_allclose(x[ok], t[ok], rtol=2 * F32.eps, atol=0)
-    np.testing.assert_array_equal(np.signbit(x[ok]), np.signbit(t[ok]))
+def test_erfinv_float32_threads_and_strides_same_bits():
+    # (its specials against torch: test_speed24b)
     # a big uniform input (threads split it), strided and at 2 threads: the same bits
     big = np.random.default_rng(1).uniform(-1, 1, 300_007).astype(np.float32)
     with at_threads(1):
