@@ -556,7 +556,6 @@ def _steps(steps, op: str) -> int:
     return steps
 
 
-@_takes_device
 def _complex_ends_fit(dtype, op: str) -> None:
     """torch refuses complex ends with a real ``dtype=`` (the imaginary parts would be lost)."""
     if _dtype(dtype).kind != "c":
@@ -565,6 +564,7 @@ def _complex_ends_fit(dtype, op: str) -> None:
         )
 
 
+@_takes_device
 def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
     start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
     complex_ends = isinstance(start, complex) or isinstance(end, complex)
