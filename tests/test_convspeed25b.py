@@ -4,8 +4,9 @@ widths, batch 1, a non-contiguous input; same bits at 1 and 2 threads; float64 g
 
 import numpy as np
 import pytest
-from conftest import at_threads, winograd
+from conftest import winograd
 from test_convspeed25 import _conv_torch as _torch_conv
+from test_convspeed25 import check_dilated_conv
 
 import ember
 import ember.nn.functional as F
@@ -22,20 +23,7 @@ from ember.autograd import gradcheck
 )
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_mosaic_copies_match_torch_and_threads(rng, shape, padding, dilation, dtype):
-    x = rng.standard_normal(shape).astype(dtype)
-    w = (rng.standard_normal((24, shape[1], 3, 3)) * 0.1).astype(dtype)
-    b = rng.standard_normal(24).astype(dtype)
-    want = _torch_conv(x, w, b, padding, dilation)
-    got = {}
-    for t in (1, 2):
-        with at_threads(t):
-            got[t] = F.conv2d(
-                ember.tensor(x), ember.tensor(w), ember.tensor(b), 1, padding, dilation
-            ).numpy()
-    assert got[1].shape == want.shape
-    tol = 1e-4 if dtype == np.float32 else 1e-11
-    np.testing.assert_allclose(got[1], want, rtol=tol, atol=tol)
-    np.testing.assert_array_equal(got[1], got[2])
+    check_dilated_conv(rng, shape, 24, padding, dilation, dtype)
 
 
 def test_mosaic_copies_noncontiguous_and_empty(rng):
