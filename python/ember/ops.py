@@ -935,16 +935,18 @@ def _pow_scalar(a: np.ndarray, e):
 _POW_KERNEL = {2: "square", 0.5: "sqrt", -1: "reciprocal", -0.5: "rsqrt"}
 
 
-# torch's complex tensor ** number: these exponents by sqrt, 1 / z and products (C99's values
-# at the infinities: sqrt(inf+0j) is inf+0j, where np.power's exp(b log z) gives NaNs)
-_COMPLEX_POW = {
+# torch.pow's shortcuts for a Python exponent (complex tensors, and 0-d tensors as optimisers'
+# bias corrections use them): sqrt, 1 / z and products, each op rounded in the input's dtype
+# (C99's values at complex infinities: sqrt(inf+0j) is inf+0j, where np.power's exp(b log z)
+# gives NaNs). +a: a copy of an array, a scalar as it is.
+POW_SHORTCUTS = {
     0.5: np.sqrt,
     -0.5: lambda a: 1 / np.sqrt(a),
     -1: lambda a: 1 / a,
     2: lambda a: a * a,
     3: lambda a: a * a * a,
     -2: lambda a: 1 / (a * a),
-    1: np.copy,
+    1: lambda a: +a,
 }
 
 
@@ -974,7 +976,7 @@ class Pow(Function):
         if type(b) in (int, float) and a.dtype.kind == "f":
             return _pow_scalar(a, b)
         if type(b) in (int, float, complex) and _kind(a) == "c" and b.imag == 0:
-            f = _COMPLEX_POW.get(b.real)
+            f = POW_SHORTCUTS.get(b.real)
             if f is not None:
                 return _quiet_pow(lambda a, _: f(a), a, b)
         return _quiet_pow(np.power, a, b)  # as torch: inf/nan, silently

@@ -12,6 +12,7 @@ import numpy as np
 from ember import _lowp
 from ember._sparse_grad import RowSparseGrad, clear_rows, sparse_rows
 from ember.autograd import function as _function
+from ember.ops import POW_SHORTCUTS
 from ember.tensor import Tensor, get_default_dtype
 
 
@@ -593,13 +594,10 @@ def _tensor_lr(lr, bias_correction1: float = 1.0, weight_decay: float = 0.0):
 
 
 def _torch_pow(x, e: float):
-    """torch.pow(0-d tensor, Python scalar) on CPU for a NumPy scalar x: its fast paths for
-    some exponents (x*x, x*x*x, sqrt, 1/sqrt, 1/x, 1/(x*x), each op rounded to x's dtype), else
-    the libm pow in x's own precision."""
-    fast = {2: lambda: x * x, 3: lambda: x * x * x, 0.5: lambda: np.sqrt(x),
-            -0.5: lambda: 1 / np.sqrt(x), -1: lambda: 1 / x, -2: lambda: 1 / (x * x)}  # fmt: skip
-    f = fast.get(e)
-    return f() if f is not None else x ** type(x)(e)
+    """torch.pow(0-d tensor, Python scalar) on CPU for a NumPy scalar x: its shortcuts for some
+    exponents (ops.POW_SHORTCUTS), else the libm pow in x's own precision."""
+    f = POW_SHORTCUTS.get(e)
+    return f(x) if f is not None else x ** type(x)(e)
 
 
 def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
