@@ -1972,7 +1972,9 @@ def _install_fast_methods() -> None:
     fallbacks = {name: Tensor.__dict__[name] for name in (*unary, "__radd__", "__rmul__")}
     fallbacks.update(__add__=_ops.add, __sub__=_ops.sub, __mul__=_ops.mul, __truediv__=_ops.div)
     fallbacks.update(__neg__=_ops.neg, neg=_ops.neg)
-    methods = _C.fast_methods(Tensor, globals(), _ops._size1_strided, _C.binary_auto, fallbacks, acts)
+    methods = _C.fast_methods(
+        Tensor, globals(), _ops._size1_strided, _C.binary_auto, fallbacks, acts
+    )
     for name, method in methods.items():
         setattr(Tensor, name, method)
 
