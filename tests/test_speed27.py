@@ -252,3 +252,52 @@ def test_out_and_inplace_version_counters_unchanged():
     out = ember.empty((8, 8))
     ember.add(a, b, out=out)
     _same(out, a + b)
+
+
+# ---- x[:, j]: a tuple of ints and slices outside the graph (ops.basic_view) ----------------
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        (slice(None), 3),
+        (1, slice(None)),
+        (slice(1, 5, 2), -1),
+        (2, 3),
+        (),
+        (0, slice(None, None, 3)),
+    ],
+)
+def test_basic_tuple_index_is_the_generic_view(index):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(11).standard_normal((6, 7)).astype(np.float32)
+    a, t = ember.tensor(x), torch.from_numpy(x.copy())
+    out, ref = a[index], ember.ops.getitem(a, index)
+    assert type(out) is ember.Tensor and out.shape == ref.shape == tuple(t[index].shape)
+    assert out.stride() == ref.stride() == t[index].stride()
+    np.testing.assert_array_equal(out.numpy(), t[index].numpy())
+    assert out._base is a and not out.requires_grad
+    v = a._version
+    out.add_(1.0)  # a view: the write reaches a and bumps the shared version
+    assert a._version == v + 1
+    np.testing.assert_array_equal(a.numpy()[index], x[index] + np.float32(1.0))
+
+
+def test_basic_tuple_index_grad_modes_and_errors():
+    x = ember.tensor(np.arange(12.0).reshape(3, 4), requires_grad=True)
+    y = x[:, 1]
+    assert y.grad_fn is not None  # in the graph: the generic path
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 1, 0, 0]] * 3)
+    with ember.no_grad():
+        z = x[1:, 2]
+    assert z.requires_grad and z.grad_fn is None and z._base is x  # (torch's no-grad view)
+    with ember.inference_mode():
+        w = ember.tensor(np.ones((3, 4)))[:, 0]
+    assert w.is_inference()
+    with pytest.raises(IndexError, match=r"into a tensor of shape \(3, 4\)"):
+        x.detach()[:, 9]
+    with pytest.raises(ValueError, match="step must be greater than zero"):
+        x.detach()[::-1, 0]
+    with pytest.raises(IndexError):
+        ember.tensor(1.0)[0, 0]
