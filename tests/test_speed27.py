@@ -6,6 +6,7 @@ not do, subclasses, inference_mode, bad operands) goes to the Python path with i
 its error messages."""
 
 import pickle
+from operator import methodcaller
 
 import numpy as np
 import pytest
@@ -301,3 +302,61 @@ def test_basic_tuple_index_grad_modes_and_errors():
         x.detach()[::-1, 0]
     with pytest.raises(IndexError):
         ember.tensor(1.0)[0, 0]
+
+
+# ---- the functional forms: ops.add / sub / mul / div and _kernel_unary try the C path first ----
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_functional_forms_match_methods_and_torch(dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(12)
+    x, y = _arr(rng, (16, 24), dtype), _arr(rng, (16, 24), dtype)
+    a, b, ta, tb = ember.tensor(x), ember.tensor(y), torch.from_numpy(x), torch.from_numpy(y)
+    for fn, name in [
+        (ember.add, "add"),
+        (ember.sub, "sub"),
+        (ember.mul, "mul"),
+        (ember.div, "div"),
+    ]:
+        _same(fn(a, b), ember.tensor(getattr(torch, name)(ta, tb).numpy()))
+        _same(fn(a, 2.5), ember.tensor(getattr(torch, name)(ta, 2.5).numpy()))
+        _same(getattr(a, name)(b), fn(a, b))
+    _same(ember.add(a, b, alpha=2), ember.tensor(torch.add(ta, tb, alpha=2).numpy()))
+    _same(ember.sub(a, b, alpha=0.5), ember.tensor(torch.sub(ta, tb, alpha=0.5).numpy()))
+    F = ember.nn.functional
+    for f, g in [
+        (ember.exp, methodcaller("exp")),
+        (F.relu, methodcaller("relu")),
+        (F.sigmoid, methodcaller("sigmoid")),
+        (F.tanh, methodcaller("tanh")),
+        (ember.sqrt, None),
+        (ember.rsqrt, None),
+    ]:
+        out = f(a.abs())
+        assert type(out) is ember.Tensor and not out.requires_grad
+        if g is not None:
+            _same(out, g(a.abs()))
+    np.testing.assert_allclose(
+        ember.rsqrt(a.abs()).numpy(), torch.rsqrt(ta.abs()).numpy(), rtol=1e-6
+    )
+
+
+def test_fast_entries_decline_and_refuse():
+    from ember import _C
+
+    x = ember.tensor(np.ones((4, 5), np.float32), requires_grad=True)
+    p = ember.tensor(np.ones((4, 5), np.float32))
+    assert _C.fast_binary(x, p, 0) is None  # autograd: the Python path
+    assert _C.fast_binary(2.0, p, 0) is None  # a number first
+    assert _C.fast_unary(x, 0) is None
+    assert _C.fast_unary(p.t(), 0) is None  # strided
+    with ember.no_grad():
+        y = ember.exp(x)  # (no_grad with a tensor requiring grad: _kernel_unary's own path)
+    assert not y.requires_grad and y.grad_fn is None
+    with pytest.raises(ValueError, match="op must be 0 to 3"):
+        _C.fast_binary(p, p, 4)
+    with pytest.raises(ValueError, match="out of range"):
+        _C.fast_unary(p, 10_000)
+    out = ember.add(x, p)
+    assert out.grad_fn is not None

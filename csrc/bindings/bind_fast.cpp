@@ -70,6 +70,7 @@ struct State {
   PyObject* f64 = nullptr;
   PyObject* fallback[kCount] = {};
   int act[kCount] = {};  // activation index of the unary methods
+  long num_acts = 0;     // len(_C.activation_names)
   PyMethodDef defs[kCount] = {};
   std::string docs[kCount];
 } S;
@@ -297,6 +298,59 @@ PyCFunction function_of(int k) {
   return k < kExp ? binary[k] : unary[k - kExp];
 }
 
+// fast_binary(a, b, op) / fast_unary(x, act): the same paths for ember.add / mul / exp / F.relu
+// ... (ops.add and kin, ops._kernel_unary try them first): a plain Tensor, or None when they do
+// not take the operands (a a Tensor exactly, b a Tensor or a Python int / float; x a Tensor; act
+// any parameterless use of the activation kernel, with _kernel_unary's alpha 0 and beta 1).
+PyObject* fast_binary(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 3 || !PyLong_CheckExact(args[2])) {
+    PyErr_SetString(PyExc_TypeError, "fast_binary(a, b, op): op an int");
+    return nullptr;
+  }
+  const long op = PyLong_AsLong(args[2]);
+  if (op < 0 || op > 3) {
+    PyErr_Format(PyExc_ValueError, "fast_binary: op must be 0 to 3, got %ld", op);
+    return nullptr;
+  }
+  PyObject *a = args[0], *b = args[1], *r = nullptr;
+  if (S.tensor && Py_TYPE(a) == S.tensor) {
+    if (Py_TYPE(b) == S.tensor) {
+      if (tensors(a, b, static_cast<int>(op), &r)) return r;
+    } else if (PyFloat_CheckExact(b) || PyLong_CheckExact(b)) {
+      if (by_number(a, b, static_cast<int>(op), false, &r)) return r;
+    }
+  }
+  Py_RETURN_NONE;
+}
+
+PyObject* fast_unary(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 2 || !PyLong_CheckExact(args[1])) {
+    PyErr_SetString(PyExc_TypeError, "fast_unary(x, act): act an int");
+    return nullptr;
+  }
+  const long act = PyLong_AsLong(args[1]);
+  if (act < 0 || act >= S.num_acts) {  // (before fast_methods: no kernel taken yet)
+    if (S.tensor) {
+      PyErr_Format(PyExc_ValueError, "fast_unary: activation index %ld out of range", act);
+      return nullptr;
+    }
+    Py_RETURN_NONE;
+  }
+  PyObject* x = args[0];
+  if (S.tensor && Py_TYPE(x) == S.tensor) {
+    PyArray_Proxy* p = float_data(x);
+    if (p && c_contiguous(p) && !marking()) {
+      PyObject* y = fresh_like(p);
+      if (y) {
+        activation_plain(static_cast<int>(act), p->descr == S.f32, array_proxy(y)->data, p->data,
+                         numel(p));
+        return plain(y);
+      }
+    }
+  }
+  Py_RETURN_NONE;
+}
+
 Py_ssize_t member_offset(PyObject* tensor, const char* name) {
   py::object m = py::reinterpret_borrow<py::object>(tensor).attr("__dict__")[name];
   if (!Py_IS_TYPE(m.ptr(), &PyMemberDescr_Type))
@@ -316,6 +370,7 @@ py::dict fast_methods_py(const py::type& tensor, const py::dict& globals,
   S.size1_strided = size1_strided.inc_ref().ptr();
   S.binary_auto = binary_auto.inc_ref().ptr();
   S.zero = PyLong_FromLong(0);
+  S.num_acts = static_cast<long>(py::len(py::module_::import("ember._C").attr("activation_names")));
   S.f32 = api.PyArray_DescrFromType_(npy_api::NPY_FLOAT_);
   S.f64 = api.PyArray_DescrFromType_(npy_api::NPY_DOUBLE_);
   if (!S.marking || !S.zero || !S.f32 || !S.f64) throw py::error_already_set();
@@ -339,6 +394,21 @@ py::dict fast_methods_py(const py::type& tensor, const py::dict& globals,
 }  // namespace
 
 void bind_fast(py::module_& m) {
+  static PyMethodDef defs[] = {
+      {"fast_binary", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_binary)),
+       METH_FASTCALL,
+       "fast_binary(a, b, op): a op b (op 0 add, 1 sub, 2 mul, 3 div) as Tensor's fast methods "
+       "compute it, or None where they would call their fallback."},
+      {"fast_unary", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fast_unary)),
+       METH_FASTCALL,
+       "fast_unary(x, act): activation(x.data, act, 0.0, 1.0, None) as a plain Tensor when x "
+       "is a Tensor outside autograd of a C-contiguous float32/float64 array (Tensor's fast "
+       "methods' path), else None."}};
+  for (PyMethodDef& d : defs) {
+    PyObject* f = PyCFunction_NewEx(&d, nullptr, m.attr("__name__").ptr());
+    if (!f) throw py::error_already_set();
+    m.attr(d.ml_name) = py::reinterpret_steal<py::object>(f);
+  }
   m.def("fast_methods", &fast_methods_py, py::arg("tensor"), py::arg("globals"),
         py::arg("size1_strided"), py::arg("binary_auto"), py::arg("fallbacks"), py::arg("acts"),
         "Tensor's + - * / (and number + / * tensor) and exp, log, sqrt, tanh, sigmoid, relu, "
