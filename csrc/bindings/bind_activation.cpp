@@ -393,6 +393,17 @@ py::array vecmath_py(const std::string& name, const py::array& x, int isa) {
 
 }  // namespace
 
+// bind_fast.cpp's Tensor methods: the parameterless activation `id` (as forward_id_py with alpha
+// 0, beta 1) of n elements of x into y, float32 or float64, both C-contiguous; the caller
+// checked them and holds the GIL (released here around the kernel).
+void activation_plain(int id, bool f32, void* y, const void* x, int64_t n) {
+  const Params p{0.0, 1.0, 20.0, false};
+  if (f32)
+    run_forward<float>(Act(id), static_cast<float*>(y), static_cast<const float*>(x), n, p);
+  else
+    run_forward<double>(Act(id), static_cast<double*>(y), static_cast<const double*>(x), n, p);
+}
+
 void bind_activation(py::module_& m) {
   m.def("activation_forward", &forward_py, py::arg("name"), py::arg("x"), py::arg("alpha") = 0.0,
         py::arg("beta") = 1.0, py::arg("threshold") = 20.0, py::arg("approximate") = "none",

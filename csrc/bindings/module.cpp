@@ -21,6 +21,7 @@ void bind_attention(py::module_& m);
 void bind_batchnorm(py::module_& m);
 void bind_conv2d(py::module_& m);
 void bind_elementwise(py::module_& m);
+void bind_fast(py::module_& m);
 void bind_embedding(py::module_& m);
 void bind_gather(py::module_& m);
 void bind_gemm(py::module_& m);
@@ -277,6 +278,7 @@ PYBIND11_MODULE(_C, m) {
   ember::bind_select(m);
   ember::bind_softmax(m);
   ember::bind_special(m);
+  ember::bind_fast(m);
   wrap_kernels(m);
   bind_slot_property(m);  // (after wrap_kernels: a type, not a kernel)
 }
