@@ -44,7 +44,10 @@ def _check_broadcast(op: str, a, b) -> None:
     try:
         np.broadcast_shapes(_shape(a), _shape(b))
     except ValueError:
-        raise ValueError(f"{op}: shapes {_shape(a)} and {_shape(b)} do not broadcast") from None
+        # (torch's RuntimeError too: BadShapeOrValue is both)
+        raise BadShapeOrValue(
+            f"{op}: shapes {_shape(a)} and {_shape(b)} do not broadcast"
+        ) from None
 
 
 def _kind(x) -> str:
@@ -1525,12 +1528,21 @@ _BINARY_GRAPH = {  # Binary's gradients in Tensor ops, for create_graph: name: (
     "hypot": lambda a, b, y, g: (g * a / y, g * b / y),
     "logaddexp": lambda a, b, y, g: (g / (1 + exp(b - a)), g / (1 + exp(a - b))),
     "logaddexp2": lambda a, b, y, g: (g / (1 + exp2(b - a)), g / (1 + exp2(a - b))),
-    "xlogy": lambda a, b, y, g: (g * _masked((a == 0) & (b <= 0), 0.0, log, b), g * a / b),
+    # d/da as torch's: xlogy(g, b) (0 where g is 0, not 0 * log(inf)), in the graph
+    "xlogy": lambda a, b, y, g: (where((a == 0) & (b <= 0), 0.0, xlogy(g, b)), g * a / b),
     "xlog1py": lambda a, b, y, g: (
-        g * _masked((a == 0) & (b <= -1), 0.0, log1p, b),
+        where((a == 0) & (b <= -1), 0.0, _xlog1py(g, b)),
         g * a / (1 + b),
     ),
 }
+
+
+def _xlog1py(a, b):
+    from ember.special import xlog1py  # (special builds on ops)
+
+    return xlog1py(a, b)
+
+
 _BINARY_READS = {  # Binary's gradients that read less than a, b and y
     _atan2_grads: "ab",
     _xlogy_grads: "ab",
@@ -4174,6 +4186,32 @@ def _none_strides(x: np.ndarray, index, out: np.ndarray) -> np.ndarray:
     return np.lib.stride_tricks.as_strided(out, strides=st, writeable=out.flags.writeable)
 
 
+def _empty_slice_strides(x: np.ndarray, index, out: np.ndarray) -> np.ndarray:
+    """``out = x[index]`` (a basic index, empty) with torch's strides: a stepped slice's dim
+    has stride * step even when it picks nothing, where NumPy keeps the stride."""
+    key = index if type(index) is tuple else (index,)
+    if not any(type(k) is slice and k.step not in (None, 1) for k in key):
+        return out
+    items = []
+    for k in key:
+        if k is Ellipsis:
+            n = builtins.sum(j is not None and j is not ... and type(j) is not bool for j in key)
+            items += [slice(None)] * (x.ndim - n)
+        else:
+            items.append(k)
+    st, i, o = list(out.strides), 0, 0  # (i: x's dim, o: out's)
+    for k in items:
+        if k is None or type(k) is bool:
+            o += 1
+            continue
+        if type(k) is slice:
+            if k.step not in (None, 1) and not out.shape[o]:
+                st[o] = x.strides[i] * k.step
+            o += 1
+        i += 1
+    return np.lib.stride_tricks.as_strided(out, strides=st, writeable=out.flags.writeable)
+
+
 def _index_laid(x: np.ndarray, index, out: np.ndarray) -> np.ndarray:
     """out = x[index] (advanced) with torch's strides (_strides.advanced): NumPy moves a
     trailing index's dims first, the index_select kernel lays out C order, where torch's index
@@ -4266,7 +4304,9 @@ class GetItem(Function):
         if not isinstance(out, np.ndarray) or (advanced and np.may_share_memory(out, x)):
             return np.array(out)  # a scalar, or a 0-d integer array index that made a view
         if not advanced and (index is None or (type(index) is tuple and None in index)):
-            return _none_strides(x, index, out)
+            out = _none_strides(x, index, out)
+        if not advanced and not out.size:
+            return _empty_slice_strides(x, index, out)
         if advanced:
             return _index_laid(x, index, out)
         return out  # a basic index's view
