@@ -353,3 +353,210 @@ def test_broadcast_error_is_bad_shape():
         ember.ones(3, 2, 2) * ember.ones(3, 1)
     with pytest.raises(RuntimeError):
         ember.ones(2) + ember.ones(3)
+
+
+# ---- 7. as_strided reads the storage; reshape's node names ----------------------------------
+
+
+def _strided(L):
+    x = L.arange(12.0, dtype=L.float64).reshape(3, 4)
+    out = [
+        x.t().as_strided((2, 2), (1, 2)).tolist(),  # (not x.t()'s row-major copy)
+        x[1].as_strided((2,), (1,)).tolist(),  # (from x[1]'s own offset)
+        x[1].as_strided((2,), (1,), 0).tolist(),  # (an offset in the storage)
+        x.unfold(1, 2, 1).as_strided((2, 2), (1, 2)).tolist(),
+        x[:, 1:].t().as_strided((3,), (5,)).tolist(),
+    ]
+    x.requires_grad_()
+    w = L.arange(6.0, dtype=L.float64).reshape(2, 3)
+    for view in (
+        lambda: x.t()[1:].as_strided((2, 3), (1, 2), 1),
+        lambda: x[0:1].expand(3, 4).as_strided((2, 3), (1, 1)),  # (x's elements repeat)
+        lambda: x.unfold(1, 2, 1).as_strided((2, 3), (1, 2)),  # (they overlap)
+    ):
+        x.grad = None
+        (view() * w).sum().backward()
+        out.append(x.grad.tolist())
+    return out
+
+
+def test_as_strided_views_the_storage_as_torch():
+    torch = _torch()
+    assert _strided(ember) == _strided(torch)
+
+
+def test_as_strided_hard_coded():
+    x = ember.arange(12.0).reshape(3, 4)
+    y = x.t().as_strided((2, 2), (1, 2))
+    assert y.tolist() == [[0.0, 2.0], [1.0, 3.0]]
+    y.zero_()  # (a view: x changes)
+    assert x[0].tolist() == [0.0, 0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="out of bounds for 12 elements"):
+        x[2].as_strided((5,), (1,))  # (from x[2]'s offset 8, past the storage's end)
+    assert x[2].as_strided((4,), (1,), 0).tolist() == [0.0] * 4
+    e = ember.zeros(2, 3, dtype=ember.float64, requires_grad=True)
+    (e[0:1].expand(2, 3).as_strided((2,), (1,)) * 2).sum().backward()
+    # (2 per element read, shared by the expanded rows, then summed back by expand's node)
+    assert e.grad.tolist() == [[2.0, 2.0, 0.0], [0.0, 0.0, 0.0]]
+    assert ember.autograd.gradcheck(
+        lambda t: t.t().as_strided((2, 2), (1, 2), 1), (ember.randn(3, 3, dtype=ember.float64,
+                                                              requires_grad=True),)
+    )  # fmt: skip
+
+
+def _reshape_names(L):
+    x = L.zeros(3, 4, requires_grad=True) * 1
+    return [
+        v.grad_fn.name()
+        for v in (
+            x.reshape(12),
+            x.t().reshape(4, 3, 1),
+            x.t().reshape(12),
+            x[:, ::2].reshape(6),
+            x.t().flatten(),
+            x.flatten(),
+            x.t().view(4, 3, 1),
+            x[:1].expand(2, 4).reshape(8),
+            x.t().reshape(-1, 3),
+            x[1:].reshape(8),
+        )
+    ]
+
+
+def test_reshape_node_names_as_torch():
+    torch = _torch()
+    assert _reshape_names(ember) == _reshape_names(torch)
+    assert _reshape_names(ember)[1:3] == ["ReshapeAliasBackward0", "UnsafeViewBackward0"]
+
+
+# ---- 7. random programs of views, in-place writes, detach, no_grad and backward -------------
+# (Writes into views whose elements overlap (expand, unfold, as_strided windows) are left out:
+# torch writes them element by element, ember refuses them as read-only.)
+
+_VIEWS = ("view reshape transpose expand as_strided unfold diagonal narrow select detach "
+          "getitem split unbind t permute squeeze unsqueeze").split()  # fmt: skip
+_WRITES = "add_s mul_s add_w mul_w zero_ copy_ setitem iadd clamp_ sqrt_".split()
+
+
+def _view_op(t, k, r):
+    nd = t.dim()
+    if k in ("view", "reshape"):
+        return t.view(-1) if k == "view" and t.is_contiguous() else t.reshape(-1)
+    if k == "transpose":
+        return t.transpose(0, -1) if nd else t
+    if k == "expand":
+        return t.unsqueeze(0).expand(2, *t.shape)
+    if k == "as_strided":
+        return t.as_strided((2, 2), (1, 2)) if t.numel() >= 4 else t.as_strided((1,), (1,))
+    if k == "unfold":
+        return t.unfold(-1, 2, 1) if nd and t.shape[-1] >= 2 else t
+    if k == "diagonal":
+        return t.diagonal() if nd >= 2 else t
+    if k == "narrow":
+        return t.narrow(0, 1, 1) if nd and t.shape[0] >= 2 else t
+    if k == "select":
+        return t.select(0, -1) if nd else t
+    if k == "detach":
+        return t.detach()
+    if k == "getitem":
+        return t[..., ::2] if nd else t
+    if k == "split":
+        return t.split(1)[r.randrange(t.shape[0])] if nd and t.shape[0] else t
+    if k == "unbind":
+        return t.unbind(0)[0] if nd and t.shape[0] else t
+    if k == "t":
+        return t.t() if nd <= 2 else t
+    if k == "permute":
+        return t.permute(*reversed(range(nd)))
+    return t.squeeze() if k == "squeeze" else t.unsqueeze(0)
+
+
+def _write_op(L, t, k, w):
+    plain = {"add_s": ("add_", 1.5), "mul_s": ("mul_", 2), "zero_": ("zero_",),
+             "clamp_": ("clamp_", 0.2, 5.0), "sqrt_": ("sqrt_",)}  # fmt: skip
+    if k in plain:
+        name, *args = plain[k]
+        getattr(t, name)(*args)
+    elif k == "add_w":
+        t.add_(w if t.shape[-1:] == (4,) else w.sum())
+    elif k == "mul_w":
+        t.mul_(w.sum())
+    elif k == "copy_":
+        t.copy_(t * 0 + w.sum())
+    elif k == "setitem":
+        if t.dim():
+            t[0] = w.sum() * 2
+        else:
+            t.fill_(3.0)
+    else:
+        t += 1
+
+
+def _state(t):
+    def read(f):
+        try:
+            return f()
+        except RuntimeError:
+            return "RuntimeError"
+
+    return tuple(
+        read(f)
+        for f in (
+            lambda: tuple(t.shape),
+            lambda: np.round(t.detach().numpy().astype(float), 6).tolist(),
+            lambda: t.requires_grad,
+            lambda: t.is_leaf,
+            lambda: None if t.grad_fn is None else t.grad_fn.name(),
+            lambda: t._version,
+        )
+    )
+
+
+def _program(L, seed):
+    r = random.Random(seed)
+    x = L.arange(12.0, dtype=L.float64).reshape(3, 4).clone() / 7 + 0.5
+    if r.random() < 0.4:
+        x.requires_grad_()
+    w = L.linspace(0.5, 1.5, 4, dtype=L.float64).requires_grad_()
+    pool, overlaps = [x], [False]
+    if not x.requires_grad and r.random() < 0.75:
+        pool.append(x * w)
+        overlaps.append(False)
+    out = []
+    for _ in range(r.randint(3, 10)):
+        c, i = r.random(), r.randrange(len(pool))
+        t = pool[i]
+        off = r.random() < 0.2
+        try:
+            with L.no_grad() if off else L.enable_grad():
+                if c < 0.5:
+                    k = r.choice(_VIEWS)
+                    pool.append(_view_op(t, k, r))
+                    overlaps.append(overlaps[i] or k in ("expand", "unfold", "as_strided"))
+                elif c < 0.9:
+                    k = r.choice(_WRITES)
+                    if not overlaps[i]:
+                        _write_op(L, t, k, w)
+                else:
+                    k = "mul"
+                    pool.append(t * 2 + w.sum())
+                    overlaps.append(False)
+        except RuntimeError:
+            out.append((k, "RuntimeError"))
+            continue
+        out.append((k, [_state(p) for p in pool]))
+    try:
+        tot = sum((p * (j + 1)).sum() for j, p in enumerate(pool) if p.requires_grad)
+        if not isinstance(tot, int):
+            tot.backward()
+        grads = [v.grad if v.is_leaf else None for v in (x, w)]  # (x may have joined the graph)
+        out.append([None if g is None else np.round(g.numpy(), 6).tolist() for g in grads])
+    except RuntimeError:
+        out.append("backward: RuntimeError")
+    return out
+
+
+def test_random_view_and_inplace_programs_match_torch():
+    torch = _torch()
+    for seed in range(150):
+        assert _program(ember, seed) == _program(torch, seed), seed

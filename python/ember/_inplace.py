@@ -302,7 +302,12 @@ def regenerate(t: Tensor) -> None:
     # (a view node's input holds the array t's views, or views the same one: identity tests
     # first, so an op's output that merely views a scratch buffer costs ~nothing)
     if not any(p is not None and (p.data is b or p.data.base is b) for p in ctx.parents):
-        return
+        if type(b) is np.ndarray and b.base is None:
+            return
+        # (unfold's, as_strided's views: through NumPy's interface objects, to the owner)
+        owner = _function.array_owner(t.data)
+        if not any(p is not None and _function.array_owner(p.data) is owner for p in ctx.parents):
+            return
     hit = _function._written_owners.get(id(_function.array_owner(t.data)))
     if hit is None or hit[1] <= ctx._epoch:
         return

@@ -1598,7 +1598,7 @@ class Tensor:
             shape = (dtype if size is None else size,)
         if len(shape) == 1 and _is_dtype(shape[0]):
             return self._view_as_dtype(np.dtype(shape[0]))
-        out = _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
+        out = _ops.reshape(self, shape[0] if len(shape) == 1 else shape, _as_view=True)
         # (a C-contiguous array always reshapes to a view: no memory check needed)
         d = self.data
         if out.data.size and not d.flags.c_contiguous and not np.may_share_memory(out.data, d):
