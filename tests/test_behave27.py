@@ -560,3 +560,29 @@ def test_random_view_and_inplace_programs_match_torch():
     torch = _torch()
     for seed in range(150):
         assert _program(ember, seed) == _program(torch, seed), seed
+
+
+def _written_before_requires_grad(L, make):
+    """A view made, its memory written, then the base's requires_grad_(): torch rebuilds the
+    view's grad_fn (AsStridedBackward0) at its use, or refuses it (made under no_grad / by
+    split / unbind)."""
+    x = L.zeros(3, 4, dtype=L.float64)
+    v = {"grad": lambda: x[1], "no_grad": lambda: _no_grad_view(L, x),
+         "split": lambda: x.split(1)[1]}[make]()  # fmt: skip
+    x.add_(1)
+    x.requires_grad_()
+    try:
+        seen = (v.requires_grad, v.is_leaf, None if v.grad_fn is None else v.grad_fn.name())
+        (v * L.arange(4.0, dtype=L.float64)).sum().backward()
+    except RuntimeError as e:
+        return str(e).split(".")[0]
+    return seen, x.grad.tolist()
+
+
+@pytest.mark.parametrize("make", ["grad", "no_grad", "split"])
+def test_view_written_before_base_requires_grad_as_torch(make):
+    torch = _torch()
+    got = _written_before_requires_grad(ember, make)
+    assert got == _written_before_requires_grad(torch, make)
+    if make == "grad":
+        assert got[0] == (True, False, "AsStridedBackward0")

@@ -246,10 +246,11 @@ class Tensor:
     # a view made outside the graph, its root; _views: on that root, weak references to them.
     # _no_grad_base: on a _no_grad_view, the tensor it views (for _base). _vc: set only on a
     # tensor given another's memory by ``t.data = other``, the version counter it keeps.
+    # _made_at: on a view made outside the graph, the write count then (views_follow).
     __slots__ = (
         "_data", "_grad", "_requires_grad", "_ctx", "_idx", "_hooks", "_written", "_versions",
         "_fw", "_inference", "_no_grad_view", "_chained_view", "_view_of", "_views",
-        "_no_grad_base", "_vc", "__weakref__",
+        "_no_grad_base", "_vc", "_made_at", "__weakref__",
     )  # fmt: skip
     __array_priority__ = 1000  # NumPy defers to our operators: ndarray + Tensor -> Tensor
 
@@ -1836,7 +1837,8 @@ def _set_data(self, value) -> None:
         raise RuntimeError(
             "data set to a tensor that requires gradients must be floating point or complex dtype"
         )
-    _function.keep_counter(self, array)  # (torch's set_data keeps the tensor's counter)
+    if d is not np.ndarray and isinstance(value, Tensor):  # (torch's set_data: t keeps its
+        _function.keep_counter(self, array)  # version counter; ember's own arrays need none)
     _ARRAY.__set__(self, array)
 
 

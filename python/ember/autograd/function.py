@@ -367,6 +367,7 @@ def mark_view(out, src) -> None:
         mark = _PLAIN_MARKS[bool(_open_blocks[0]) and _state.inference]
     out._chained_view = mark
     out._view_of = src
+    out._made_at = _graph_writes  # (views_follow: was its memory written since?)
     try:
         views = src._views
     except AttributeError:  # (the first view)
@@ -400,7 +401,13 @@ def views_follow(base, on: bool = True) -> None:
             # mode and version: torch refuses its use in grad mode once its memory is written)
             made = getattr(v, "_chained_view", None)
             mode = _LEAF_VIEW if made is None else _MADE_IN[made[0] is _MADE_IN[1]]
-            v._no_grad_view = (mode, version(v.data))
+            seen = version(v.data)
+            hit = _written_owners.get(id(array_owner(v.data)))
+            if hit is not None and hit[1] > v._made_at:
+                # (written since it was made: torch's view rebuilds its grad_fn at its use,
+                # or refuses it there if it was made under no_grad or by split)
+                seen = -1
+            v._no_grad_view = (mode, seen)
             global _no_grad_views_made
             _no_grad_views_made = True  # (the flag Function.apply checks first)
         elif not on and getattr(v, "_no_grad_view", None) is not None:  # (set above)
@@ -821,6 +828,8 @@ def counter_of(t):
 def keep_counter(t, new) -> None:
     """``t.data = new`` (an array) is about to happen: t keeps its version counter."""
     global _swapped
+    if getattr(t, "_data", None) is None:  # (a tensor being made: nothing to keep)
+        return
     counter = counter_of(t) if _swapped else None  # (its own, or its base's)
     if counter is None:
         a = array_owner(t.data)
