@@ -586,3 +586,14 @@ def test_view_written_before_base_requires_grad_as_torch(make):
     assert got == _written_before_requires_grad(torch, make)
     if make == "grad":
         assert got[0] == (True, False, "AsStridedBackward0")
+
+
+def test_normalize_node_name_as_torch():
+    # (its saved-tensor count stays 3, torch's 5: one fused node saving x, the norm and the
+    # output, where torch's norm, clamp_min and div save 2 + 1 + 2)
+    torch = _torch()
+    names = [
+        L.nn.functional.normalize(L.ones(2, 3, requires_grad=True)).grad_fn.name()
+        for L in (ember, torch)
+    ]
+    assert names == ["DivBackward0", "DivBackward0"]

@@ -1427,6 +1427,7 @@ _NAMES = {
     "Square": "PowBackward0",
     "Clamp": "ClampBackward1",
     "Reshape": "ViewBackward0",
+    "_Normalize2": "DivBackward0",  # (F.normalize: torch's last op, the division)
     "CopySlices": "torch::autograd::CopySlices",
     "OverlapCopySlices": "torch::autograd::CopySlices",
     "AsStridedGather": "AsStridedBackward0",
