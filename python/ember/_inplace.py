@@ -29,7 +29,7 @@ def note(t: Tensor) -> None:
     """t's array was just written outside the graph, by a NumPy write into it (F.relu_(x) on
     a plain x, load_state_dict, out=, init): nodes that saved it refuse to backward."""
     if _function._tracking:
-        _function.note_write(t.data)
+        _function.note_write(t.data, t)
     if _function._fw_level is not None and t._requires_grad:  # (a dual's stale tangent)
         from ember.autograd import forward_ad
 
@@ -151,7 +151,7 @@ def view_root(x: Tensor):
     if t is x:
         return None, ()
     if t._ctx is None:
-        _function.refuse_no_grad_view_write(t, chained=True)
+        _function.refuse_no_grad_view_write(t, chained=x)
         raise RuntimeError(
             "a view of a leaf Variable that requires grad is being used in an in-place operation."
         )
@@ -302,7 +302,12 @@ def regenerate(t: Tensor) -> None:
     # (a view node's input holds the array t's views, or views the same one: identity tests
     # first, so an op's output that merely views a scratch buffer costs ~nothing)
     if not any(p is not None and (p.data is b or p.data.base is b) for p in ctx.parents):
-        return
+        if type(b) is np.ndarray and b.base is None:
+            return
+        # (unfold's, as_strided's views: through NumPy's interface objects, to the owner)
+        owner = _function.array_owner(t.data)
+        if not any(p is not None and _function.array_owner(p.data) is owner for p in ctx.parents):
+            return
     hit = _function._written_owners.get(id(_function.array_owner(t.data)))
     if hit is None or hit[1] <= ctx._epoch:
         return
@@ -516,7 +521,7 @@ def _recorded(name, method, build):
             d = self.data
             out = method(self, *args, **kwargs)
             if _function._tracking:
-                _function.note_write(d)
+                _function.note_write(d, self)
             return out
 
     inplace.__name__, inplace.__qualname__, inplace.__doc__ = name, name, method.__doc__
@@ -534,7 +539,7 @@ def _recorded_view(name, method, build):
         d = self.data  # (the array it had: as_strided_ takes one NumPy gives no base chain)
         out = method(self, *args, **kwargs)
         if _function._tracking:
-            _function.note_write(d)
+            _function.note_write(d, self)
         return out
 
     inplace.__name__, inplace.__qualname__, inplace.__doc__ = name, name, method.__doc__
@@ -550,7 +555,7 @@ def _noted(name, method):
         d = self.data  # (resize_ may give self a new array: the old one is what was saved)
         out = method(self, *args, **kwargs)
         if _function._tracking:
-            _function.note_write(d)
+            _function.note_write(d, self)
         return out
 
     inplace.__name__, inplace.__qualname__, inplace.__doc__ = name, name, method.__doc__

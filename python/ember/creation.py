@@ -637,8 +637,14 @@ def logspace(
     return Tensor(data, requires_grad=requires_grad)
 
 
+_NO_M = object()  # eye's m not given: torch's eye(3, None) and eye(3, m=None) are TypeErrors
+
+
 @_takes_device
-def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -> Tensor:
+def eye(n: int, m: int = _NO_M, dtype=None, requires_grad: bool = False) -> Tensor:
+    if m is None:
+        raise TypeError("eye(): argument 'm' must be int, not NoneType")
+    m = None if m is _NO_M else m
     _int_args("eye", n=n, m=0 if m is None else m)  # (torch refuses eye(3, 1.5))
     if n < 0 or (m is not None and m < 0):
         raise BadShapeOrValue(f"eye: n ({n}) and m ({m}) must be non-negative")

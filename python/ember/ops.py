@@ -44,7 +44,10 @@ def _check_broadcast(op: str, a, b) -> None:
     try:
         np.broadcast_shapes(_shape(a), _shape(b))
     except ValueError:
-        raise ValueError(f"{op}: shapes {_shape(a)} and {_shape(b)} do not broadcast") from None
+        # (torch's RuntimeError too: BadShapeOrValue is both)
+        raise BadShapeOrValue(
+            f"{op}: shapes {_shape(a)} and {_shape(b)} do not broadcast"
+        ) from None
 
 
 def _kind(x) -> str:
@@ -1533,12 +1536,21 @@ _BINARY_GRAPH = {  # Binary's gradients in Tensor ops, for create_graph: name: (
     "hypot": lambda a, b, y, g: (g * a / y, g * b / y),
     "logaddexp": lambda a, b, y, g: (g / (1 + exp(b - a)), g / (1 + exp(a - b))),
     "logaddexp2": lambda a, b, y, g: (g / (1 + exp2(b - a)), g / (1 + exp2(a - b))),
-    "xlogy": lambda a, b, y, g: (g * _masked((a == 0) & (b <= 0), 0.0, log, b), g * a / b),
+    # d/da as torch's: xlogy(g, b) (0 where g is 0, not 0 * log(inf)), in the graph
+    "xlogy": lambda a, b, y, g: (where((a == 0) & (b <= 0), 0.0, xlogy(g, b)), g * a / b),
     "xlog1py": lambda a, b, y, g: (
-        g * _masked((a == 0) & (b <= -1), 0.0, log1p, b),
+        where((a == 0) & (b <= -1), 0.0, _xlog1py(g, b)),
         g * a / (1 + b),
     ),
 }
+
+
+def _xlog1py(a, b):
+    from ember.special import xlog1py  # (special builds on ops)
+
+    return xlog1py(a, b)
+
+
 _BINARY_READS = {  # Binary's gradients that read less than a, b and y
     _atan2_grads: "ab",
     _xlogy_grads: "ab",
@@ -3772,6 +3784,29 @@ class Unsqueeze(Reshape):
     """unsqueeze: a Reshape that torch names UnsqueezeBackward0."""
 
 
+class ReshapeAlias(Reshape):
+    """reshape of a non-contiguous tensor that a view gives: torch's ReshapeAliasBackward0."""
+
+
+class UnsafeView(Reshape):
+    """reshape of a non-contiguous tensor that only a copy gives: torch's UnsafeViewBackward0."""
+
+
+def _reshape_node(x, shape):
+    """torch's node for x.reshape(shape) in the graph: a view of a contiguous x (View), else
+    an alias when strides give it (ReshapeAlias), else a copy (UnsafeView)."""
+    d = x.data
+    if not (x._requires_grad and _state.enabled):  # (no node: the name is never read)
+        return Reshape
+    strides = _strides._elem_strides(d)
+    if _strides._is_contiguous(d.shape, strides):
+        return Reshape
+    if -1 in shape:
+        known = math.prod(s for s in shape if s != -1)
+        shape = tuple(d.size // known if s == -1 and known else s for s in shape)
+    return ReshapeAlias if _strides.view_strides(d.shape, strides, shape) else UnsafeView
+
+
 class Squeeze(Reshape):
     """squeeze(): SqueezeBackward0 in torch; squeeze(dim) is SqueezeDim, squeeze(dims)
     SqueezeDims (SqueezeBackward1 and 2)."""
@@ -3862,11 +3897,11 @@ def _shape_arg(shape, op, one_inferred=True):
     return shape
 
 
-def reshape(x, shape) -> Tensor:
+def reshape(x, shape, *, _as_view: bool = False) -> Tensor:
     x = _tensor_operand(x)
     shape = _shape_arg(shape, "reshape")
-    try:
-        return _view(Reshape, x, shape)
+    try:  # (x.view(shape) is torch's View node whatever x's strides: _as_view)
+        return _view(Reshape if _as_view else _reshape_node(x, shape), x, shape)
     except ValueError:  # (torch's RuntimeError)
         raise BadShapeOrValue(
             f"reshape: shape {shape} is invalid for input of shape {x.shape} ({x.numel()} elements)"
@@ -3941,7 +3976,8 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         raise ValueError("flatten: start_dim cannot come after end_dim")
     if s == e:  # nothing to merge: x itself, as torch's (x.flatten() is x for a 1-d x)
         return x
-    return _view(Reshape, x, shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :])
+    shape = shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :]
+    return _view(_reshape_node(x, shape), x, shape)
 
 
 def squeeze(x, dim=None) -> Tensor:
@@ -4184,6 +4220,32 @@ def _none_strides(x: np.ndarray, index, out: np.ndarray) -> np.ndarray:
     return np.lib.stride_tricks.as_strided(out, strides=st, writeable=out.flags.writeable)
 
 
+def _empty_slice_strides(x: np.ndarray, index, out: np.ndarray) -> np.ndarray:
+    """``out = x[index]`` (a basic index, empty) with torch's strides: a stepped slice's dim
+    has stride * step even when it picks nothing, where NumPy keeps the stride."""
+    key = index if type(index) is tuple else (index,)
+    if not any(type(k) is slice and k.step not in (None, 1) for k in key):
+        return out
+    items = []
+    for k in key:
+        if k is Ellipsis:
+            n = builtins.sum(j is not None and j is not ... and type(j) is not bool for j in key)
+            items += [slice(None)] * (x.ndim - n)
+        else:
+            items.append(k)
+    st, i, o = list(out.strides), 0, 0  # (i: x's dim, o: out's)
+    for k in items:
+        if k is None or type(k) is bool:
+            o += 1
+            continue
+        if type(k) is slice:
+            if k.step not in (None, 1) and not out.shape[o]:
+                st[o] = x.strides[i] * k.step
+            o += 1
+        i += 1
+    return np.lib.stride_tricks.as_strided(out, strides=st, writeable=out.flags.writeable)
+
+
 def _index_laid(x: np.ndarray, index, out: np.ndarray) -> np.ndarray:
     """out = x[index] (advanced) with torch's strides (_strides.advanced): NumPy moves a
     trailing index's dims first, the index_select kernel lays out C order, where torch's index
@@ -4276,7 +4338,9 @@ class GetItem(Function):
         if not isinstance(out, np.ndarray) or (advanced and np.may_share_memory(out, x)):
             return np.array(out)  # a scalar, or a 0-d integer array index that made a view
         if not advanced and (index is None or (type(index) is tuple and None in index)):
-            return _none_strides(x, index, out)
+            out = _none_strides(x, index, out)
+        if not advanced and not out.size:
+            return _empty_slice_strides(x, index, out)
         if advanced:
             return _index_laid(x, index, out)
         return out  # a basic index's view
@@ -6213,6 +6277,22 @@ class AsStrided(Function):
 
     @staticmethod
     def forward(ctx, x, size, stride, offset):
+        storage = _storage_of(x)
+        if storage is not None:
+            # torch's: a view of the memory x views (its storage), from x's own first element
+            # unless an offset is given, whatever x's strides
+            flat, x_offset, x_strides = storage
+            offset = x_offset if offset is None else offset
+            ctx.meta = (x.shape, size, stride, offset, (flat.size, x_offset, x_strides))
+            index = AsStrided._index(size, stride, offset).reshape(-1)
+            distinct = np.unique(index).size == index.size
+            return np.lib.stride_tricks.as_strided(
+                flat[offset:],
+                size,
+                tuple(s * flat.itemsize for s in stride),
+                writeable=distinct and x.flags.writeable,
+            )
+        offset = 0 if offset is None else offset
         ctx.meta = (x.shape, size, stride, offset)
         if not x.flags.c_contiguous:  # a copy's elements, read in row-major order
             return AsStrided.forward(ctx, np.ascontiguousarray(x), size, stride, offset)
@@ -6239,39 +6319,74 @@ class AsStrided(Function):
 
     @staticmethod
     def backward(ctx, g):
-        shape, size, stride, offset = ctx.meta
+        shape, size, stride, offset, *storage = ctx.meta
+        if storage:  # (torch's as_strided_backward: through the storage, gathered at x's places)
+            n, x_offset, x_strides = storage[0]
+            out = np.zeros(n, g.dtype)
+            np.add.at(out, AsStrided._index(size, stride, offset).reshape(-1), g.reshape(-1))
+            at = AsStrided._index(shape, x_strides, x_offset)
+            grad = out[at]
+            count = np.bincount(at.reshape(-1), minlength=n) if grad.size else None
+            if count is not None and count.max() > 1:  # (x's elements overlap: shared evenly)
+                grad = grad / count[at]
+            return grad.astype(g.dtype, copy=False), None, None, None
         out = np.zeros(int(np.prod(shape)), g.dtype)
         np.add.at(out, AsStrided._index(size, stride, offset).reshape(-1), g.reshape(-1))
         return out.reshape(shape), None, None, None
 
 
-def as_strided(input, size, stride, storage_offset: int = 0) -> Tensor:  # noqa: A002
-    """The elements of ``input`` (read in row-major order) at ``storage_offset + sum(i_d *
+def _storage_of(x: np.ndarray):
+    """(the flat memory x views, x's offset and strides in it, in elements) when x views one
+    dense array of its dtype (torch's storage), else None."""
+    owner = _function.array_owner(x)
+    if owner is x and x.flags.c_contiguous:
+        return x.reshape(-1), 0, _strides._elem_strides(x)
+    if owner.dtype != x.dtype or not owner.size:
+        return None
+    if owner.flags.c_contiguous:
+        flat = owner.reshape(-1)
+    elif _strides.non_overlapping_and_dense(owner.shape, _strides._elem_strides(owner)):
+        # (an op's result in torch's permuted layout: its memory in address order)
+        flat = np.lib.stride_tricks.as_strided(owner, (owner.size,), (owner.itemsize,))
+    else:
+        return None
+    item = x.itemsize
+    start = x.__array_interface__["data"][0] - owner.__array_interface__["data"][0]
+    if start % item or builtins.any(s % item for s in x.strides):
+        return None
+    return flat, start // item, tuple(s // item for s in x.strides)
+
+
+def as_strided(input, size, stride, storage_offset=None) -> Tensor:  # noqa: A002
+    """The elements of the memory ``input`` views (its storage) at ``storage_offset + sum(i_d *
     stride_d)`` for each index of ``size``: sliding windows and diagonals without copies. A
-    view of a contiguous input, as torch's (read-only where its elements overlap); a copy
-    of a non-contiguous one, whose elements are read in row-major order."""
+    view, as torch's (read-only where its elements overlap), whatever input's strides; the
+    offset defaults to input's own (``input.storage_offset()``). (Memory ember cannot see as
+    one flat array, of another dtype or not C-ordered, is read from a row-major copy.)"""
     x = _tensor_operand(input)
     size, stride = _shape_arg(size, "as_strided"), _shape_arg(stride, "as_strided")
     if len(size) != len(stride):
         raise ValueError(
             f"as_strided: mismatch in length of strides and shape: size {size}, stride {stride}"
         )
-    if builtins.any(v < 0 for v in size + stride) or storage_offset < 0:
-        raise ValueError(
-            f"as_strided: negative size, stride or offset: {size}, {stride}, {storage_offset}"
-        )
-    if builtins.any(v >= 2**48 for v in size + stride + (storage_offset,)):
+    storage = _storage_of(x.data)
+    offset = storage_offset
+    if offset is None:
+        offset = 0 if storage is None else storage[1]
+    if builtins.any(v < 0 for v in size + stride) or offset < 0:
+        raise ValueError(f"as_strided: negative size, stride or offset: {size}, {stride}, {offset}")
+    if builtins.any(v >= 2**48 for v in size + stride + (offset,)):
         raise ValueError(f"as_strided: size {size} or stride {stride} is out of range")
-    need = storage_offset + (
+    need = offset + (
         0 if 0 in size else 1 + builtins.sum((n - 1) * st for n, st in zip(size, stride))
     )
-    if 0 not in size and need > x.numel():
+    have = x.numel() if storage is None else storage[0].size
+    if 0 not in size and need > have:
         raise ValueError(
             f"as_strided: sizes {list(size)}, strides {list(stride)} and storage offset "
-            f"{storage_offset} need a storage of {need} elements, out of bounds for "
-            f"{x.numel()} elements"
+            f"{offset} need a storage of {need} elements, out of bounds for {have} elements"
         )
-    return AsStrided.apply(x, size, stride, int(storage_offset))
+    return AsStrided.apply(x, size, stride, None if storage_offset is None else int(offset))
 
 
 def tile(x, dims) -> Tensor:

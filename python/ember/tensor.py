@@ -244,11 +244,13 @@ class Tensor:
     # off of a tensor that requires grad (autograd.function's no_grad_view); _chained_view: on
     # a graph view of such a view, its mark (autograd.function's chained_mark). _view_of: on
     # a view made outside the graph, its root; _views: on that root, weak references to them.
-    # _no_grad_base: on a _no_grad_view, the tensor it views (for _base).
+    # _no_grad_base: on a _no_grad_view, the tensor it views (for _base). _vc: set only on a
+    # tensor given another's memory by ``t.data = other``, the version counter it keeps.
+    # _made_at: on a view made outside the graph, the write count then (views_follow).
     __slots__ = (
         "_data", "_grad", "_requires_grad", "_ctx", "_idx", "_hooks", "_written", "_versions",
         "_fw", "_inference", "_no_grad_view", "_chained_view", "_view_of", "_views",
-        "_no_grad_base", "__weakref__",
+        "_no_grad_base", "_vc", "_made_at", "__weakref__",
     )  # fmt: skip
     __array_priority__ = 1000  # NumPy defers to our operators: ndarray + Tensor -> Tensor
 
@@ -387,6 +389,10 @@ class Tensor:
         ``_version`` read on (before that nothing needs it, and pure inference pays nothing)."""
         if getattr(self, "_inference", False) is True:  # (not once detached outside the mode)
             raise RuntimeError("Inference tensors do not track version counter.")
+        if _function._swapped:
+            counter = _function.counter_of(self)
+            if counter is not None:
+                return counter[2]
         return _function.version(self.data)
 
     @property
@@ -448,6 +454,8 @@ class Tensor:
         # would take self's memory for inference memory, as if t owned it)
         t = object.__new__(Tensor)
         t._data, t._grad, t._requires_grad, t._ctx, t._idx = self.data, None, False, None, 0
+        if _function._swapped and (counter := _function.counter_of(self)) is not None:
+            t._vc = counter  # (torch's detach() shares the version counter)
         if _function._inference_made:
             inference = getattr(self, "_inference", False)
             if inference and not _autograd_state().inference:
@@ -1084,7 +1092,7 @@ class Tensor:
             # The write is noted for autograd here for x += y (a named x.add_(y) by its
             # wrapper, ember/_inplace.py).
             if rebind and _function._tracking:
-                _function.note_write(self.data)
+                _function.note_write(self.data, self)
             return self
         if op is np.subtract:
             _ops.check_bool_sub(self, other)
@@ -1097,7 +1105,7 @@ class Tensor:
         else:
             self._ufunc_into(op, other)
         if rebind and _function._tracking:
-            _function.note_write(self.data)
+            _function.note_write(self.data, self)
         return self
 
     def _ufunc_into(self, op, other) -> None:
@@ -1410,6 +1418,7 @@ class Tensor:
         n = int(np.prod(shape))
         data = np.zeros(n, self.dtype)
         data[: min(n, flat.size)] = flat[:n]
+        _function.keep_counter(self, data)  # (torch's resize_ is a write: counted, not reset)
         self.data = data.reshape(shape)
         if memory_format is not None:  # (channels_last: the same values, NHWC strides)
             from ember import _layout
@@ -1590,7 +1599,7 @@ class Tensor:
             shape = (dtype if size is None else size,)
         if len(shape) == 1 and _is_dtype(shape[0]):
             return self._view_as_dtype(np.dtype(shape[0]))
-        out = _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
+        out = _ops.reshape(self, shape[0] if len(shape) == 1 else shape, _as_view=True)
         # (a C-contiguous array always reshapes to a view: no memory check needed)
         d = self.data
         if out.data.size and not d.flags.c_contiguous and not np.may_share_memory(out.data, d):
@@ -1794,7 +1803,7 @@ class Tensor:
                     raise BadShapeOrValue(f"index assignment: {e}") from None
                 raise
         if _function._tracking:  # nodes that saved the old values refuse to backward
-            _function.note_write(d)
+            _function.note_write(d, self)
 
 
 # ``Tensor.data``: the array, in the slot ``_data``. Reading goes straight to the slot's C
@@ -1830,6 +1839,8 @@ def _set_data(self, value) -> None:
         raise RuntimeError(
             "data set to a tensor that requires gradients must be floating point or complex dtype"
         )
+    if d is not np.ndarray and isinstance(value, Tensor):  # (torch's set_data: t keeps its
+        _function.keep_counter(self, array)  # version counter; ember's own arrays need none)
     _ARRAY.__set__(self, array)
 
 

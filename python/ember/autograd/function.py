@@ -367,6 +367,7 @@ def mark_view(out, src) -> None:
         mark = _PLAIN_MARKS[bool(_open_blocks[0]) and _state.inference]
     out._chained_view = mark
     out._view_of = src
+    out._made_at = _graph_writes  # (views_follow: was its memory written since?)
     try:
         views = src._views
     except AttributeError:  # (the first view)
@@ -395,13 +396,21 @@ def views_follow(base, on: bool = True) -> None:
         ):
             v._requires_grad = True
             # (a view made in grad mode keeps its version: once its memory is written, torch
-            # rebuilds its grad_fn from the base, AsStridedBackward0; see rebased_no_grad_view)
-            grad_made = getattr(v, "_chained_view", None) is None
-            v._no_grad_view = (_LEAF_VIEW, version(v.data) if grad_made else None)
-            if grad_made:
-                global _no_grad_views_made
-                _no_grad_views_made = True  # (the flag Function.apply checks first)
-        elif not on and (getattr(v, "_no_grad_view", None) or ("",))[0] is _LEAF_VIEW:
+            # rebuilds its grad_fn from the base, AsStridedBackward0; see rebased_no_grad_view.
+            # One made under no_grad / inference_mode or by split, chunk, unbind keeps its
+            # mode and version: torch refuses its use in grad mode once its memory is written)
+            made = getattr(v, "_chained_view", None)
+            mode = _LEAF_VIEW if made is None else _MADE_IN[made[0] is _MADE_IN[1]]
+            seen = version(v.data)
+            hit = _written_owners.get(id(array_owner(v.data)))
+            if hit is not None and hit[1] > v._made_at:
+                # (written since it was made: torch's view rebuilds its grad_fn at its use,
+                # or refuses it there if it was made under no_grad or by split)
+                seen = -1
+            v._no_grad_view = (mode, seen)
+            global _no_grad_views_made
+            _no_grad_views_made = True  # (the flag Function.apply checks first)
+        elif not on and getattr(v, "_no_grad_view", None) is not None:  # (set above)
             v._requires_grad = False
             v._no_grad_view = None
 
@@ -473,9 +482,9 @@ def chained_mark(parents, out):
     return None
 
 
-def refuse_no_grad_view_write(t, chained: bool = False) -> None:
+def refuse_no_grad_view_write(t, chained=False) -> None:
     """An in-place write in grad mode into a view made under no_grad/inference_mode (or into
-    a view of one: ``chained``): torch refuses it as ambiguous."""
+    a view of one: ``chained``, True or that graph view): torch refuses it as ambiguous."""
     mark = getattr(t, "_no_grad_view", None)
     if mark is None:
         return
@@ -484,9 +493,15 @@ def refuse_no_grad_view_write(t, chained: bool = False) -> None:
         raise RuntimeError(
             "a view of a leaf Variable that requires grad is being used in an in-place operation."
         )
+    if chained is not True and chained is not False and chained._ctx is not None:  # (the view)
+        made = getattr(t, "_chained_view", None)
+        if made is not None and made[0] is _MULTI:  # (of split, chunk, unbind: torch's words)
+            raise RuntimeError(f"{_node_words(chained)} is a view and is being modified "
+                               "inplace." + _MULTI_WORDS)  # fmt: skip
+        chained = _node_words(chained) + " is a view of a view"
     grad, block = _mode_words(mode)
     what = (
-        f"a view of a view which was created in {mode}"
+        f"{chained if type(chained) is str else 'a view of a view'} which was created in {mode}"
         if chained
         else f"A view was created in {mode}"
     )
@@ -769,24 +784,64 @@ def array_owner(a):
     return a
 
 
-def note_write(a) -> None:
+def note_write(a, t=None) -> None:
     """Array a's memory was just written in place (an in-place method, an optimiser step,
-    ``out=``): nodes made before now that hold any view of it refuse to backward."""
+    ``out=``), through the tensor t when known: nodes made before now that hold any view of
+    it refuse to backward."""
     global _graph_writes, _multi_written
     if a.base is not None:
         a = array_owner(a)
     _graph_writes += 1
     if _multi_owners and id(a) in _multi_owners:  # (multi-output views on it: see multi_view)
         _multi_written = True
+    counter = counter_of(t) if _swapped and t is not None else None
+    if counter is not None:  # (t keeps the counter it had before ``t.data = other``)
+        counter[1] = _graph_writes
+        counter[2] += 1
     # (an entry is always its live owner's: the weakref's callback drops it as the owner dies)
     hit = _written_owners.get(id(a))
     if hit is not None:
-        hit[1] = _graph_writes
-        hit[2] += 1
+        if hit is not counter:
+            hit[1] = _graph_writes
+            hit[2] += counter is None  # (the memory's own count: not through t's counter)
         return
     key = id(a)
     drop = lambda _, key=key: _written_owners.pop(key, None)  # noqa: E731
-    _written_owners[key] = [weakref.ref(a, drop), _graph_writes, 1]
+    _written_owners[key] = [weakref.ref(a, drop), _graph_writes, int(counter is None)]
+
+
+# torch's version counter belongs to a tensor (shared with its views and detach()), ember's
+# to the memory, the same in all but one case: ``t.data = other`` gives t other's memory and
+# keeps t's counter (torch's set_data). Such a t holds its old memory's entry of
+# _written_owners (``_vc``): its writes, and its views', count there (and still refuse the
+# nodes that saved the old memory) and not in other's counter.
+_swapped = False  # a ``t.data = other`` moved a tensor to another memory
+
+
+def counter_of(t):
+    """The entry of _written_owners that counts t's writes if t (or the tensor it views)
+    took another's memory by ``.data =``, else None (its memory's own)."""
+    root = t._base
+    return getattr(t if root is None else root, "_vc", None)
+
+
+def keep_counter(t, new) -> None:
+    """``t.data = new`` (an array) is about to happen: t keeps its version counter."""
+    global _swapped
+    if getattr(t, "_data", None) is None:  # (a tensor being made: nothing to keep)
+        return
+    counter = counter_of(t) if _swapped else None  # (its own, or its base's)
+    if counter is None:
+        a = array_owner(t.data)
+        if array_owner(new) is a:
+            return
+        counter = _written_owners.get(id(a))
+        if counter is None:
+            key = id(a)
+            drop = lambda _, key=key: _written_owners.pop(key, None)  # noqa: E731
+            counter = _written_owners[key] = [weakref.ref(a, drop), 0, 0]
+    t._vc = counter
+    _swapped = True
 
 
 def note_step(param_groups) -> None:
@@ -798,7 +853,7 @@ def note_step(param_groups) -> None:
     for group in param_groups:
         for p in group["params"]:
             if p.grad is not None:
-                note_write(array(p))
+                note_write(array(p), p)
 
 
 def version(a) -> int:
@@ -817,7 +872,7 @@ def note_graph_write(t, values: bool = True) -> None:
     global _graph_moves, _moved_at, _graph_writes
     _graph_moves = True
     if values:
-        note_write(t.data)
+        note_write(t.data, t)
         _moved_at = _graph_writes
     else:
         _graph_writes += 1
@@ -1372,6 +1427,7 @@ _NAMES = {
     "Square": "PowBackward0",
     "Clamp": "ClampBackward1",
     "Reshape": "ViewBackward0",
+    "_Normalize2": "DivBackward0",  # (F.normalize: torch's last op, the division)
     "CopySlices": "torch::autograd::CopySlices",
     "OverlapCopySlices": "torch::autograd::CopySlices",
     "AsStridedGather": "AsStridedBackward0",
@@ -1495,7 +1551,7 @@ def _user_apply(cls, *args, **kwargs):
                         if not b._requires_grad:  # (one that does: a new tensor, as torch's)
                             outs[i] = b
                         if _tracking:  # (torch bumps a dirty input's version)
-                            note_write(b.data)
+                            note_write(b.data, b)
             return tuple(outs) if isinstance(res, tuple) else outs[0]
         return res
     if not isinstance(res, tuple) and ctx.__dict__.get("_non_diff"):

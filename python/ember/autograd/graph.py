@@ -164,7 +164,7 @@ def get_gradient_edge(tensor) -> GradientEdge:
 def increment_version(tensor) -> None:
     """Mark ``tensor`` as modified in place: nodes that saved it refuse to backward, as
     torch.autograd.graph.increment_version."""
-    _fn.note_write(tensor.data)
+    _fn.note_write(tensor.data, tensor)
 
 
 # ---- hooks on several tensors --------------------------------------------------------------------
