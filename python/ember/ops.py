@@ -4474,9 +4474,11 @@ def basic_view(x, index):
         if type(p) is not slice and type(p) is not int:
             return None
     try:
-        return _outside_view(x.data[(*index, Ellipsis)], x)
+        a = x.data[(*index, Ellipsis)]
     except IndexError:
         return None
+    # an empty result takes the generic path, which gives stepped slices torch's strides
+    return _outside_view(a, x) if a.size else None
 
 
 def getitem(x, index) -> Tensor:
