@@ -8366,7 +8366,7 @@ def _float_only(op: str, x) -> Tensor:
     """Ops PyTorch defines for floating point only (norms, distances, linear algebra)."""
     x = _tensor_operand(x)
     if not _lowp.is_float(x.dtype):
-        raise TypeError(f"{op}: expected a floating point tensor, got {x.dtype}")
+        raise BadDtype(f"{op}: expected a floating point tensor, got {x.dtype}")
     return x
 
 
