@@ -219,3 +219,29 @@ def test_dataloader_drop_last_must_be_a_bool(drop_last):
         return L.utils.data.DataLoader(L.utils.data.TensorDataset(L.arange(4)), drop_last=drop_last)
 
     _both(call, ValueError, ValueError, "drop_last should be a boolean")
+
+
+# ---- crashes -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args", [(2**62,), (2**62, 1), ("tensor", 1)], ids=["flat", "dim", "per-entry"]
+)
+def test_repeat_interleave_refuses_an_overflowing_count(args):
+    # np.repeat overflowed its output size: a segfault (torch: numel overflow RuntimeError)
+    def call(L):
+        x = L.arange(24, dtype=L.float32).reshape(2, 3, 4)
+        a = (L.tensor([2**62, 2**62, 1]),) + args[1:] if args[0] == "tensor" else args
+        return x.repeat_interleave(*a)
+
+    with pytest.raises(RuntimeError):
+        call(torch)
+    with pytest.raises(BadShapeOrValue, match="overflow int64"):
+        call(ember)
+    with pytest.raises(BadShapeOrValue, match="overflows int64"):
+        ember.repeat_interleave(ember.tensor([2**62, 2**62]))
+    x = ember.arange(6).reshape(2, 3)
+    np.testing.assert_array_equal(
+        x.repeat_interleave(ember.tensor([1, 0, 2]), 1).numpy(),
+        torch.arange(6).reshape(2, 3).repeat_interleave(torch.tensor([1, 0, 2]), 1).numpy(),
+    )
