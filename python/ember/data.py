@@ -491,7 +491,12 @@ class Subset(Dataset):
     def __init__(self, dataset, indices: Sequence[int]):
         self.dataset = dataset
         self.indices = indices  # as given (random_split gives a list of ints, as PyTorch)
-        self._idx = np.asarray(indices, dtype=np.int64)
+        idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+        if idx.size and idx.dtype.kind in "fc":  # (a cast read index 1.5 as 1)
+            raise IndexError(f"Subset: indices must be integers, got {idx.dtype} {indices!r}")
+        if idx.dtype.kind not in "iufcb":
+            raise TypeError(f"Subset: indices must be a sequence of ints, got {indices!r}")
+        self._idx = idx.astype(np.int64)
 
     def __getitem__(self, index):
         if isinstance(index, list | np.ndarray):
@@ -522,7 +527,11 @@ def random_split(dataset, lengths: Sequence[int | float], generator=None) -> lis
     with a negative one, ``[-1, 11]`` of 10, and slices its permutation with them: splits of
     9 and 1 indices, or ``[11, -1]`` gives all 10 and none, not the lengths asked for.)"""
     n = len(dataset)
-    lengths = list(lengths)
+    # (0-d integer tensors count as ints, as torch's)
+    lengths = [
+        int(k) if isinstance(k, Tensor) and k.ndim == 0 and k.data.dtype.kind in "iu" else k
+        for k in lengths
+    ]
     if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:  # fractions (PyTorch's test)
         for i, frac in enumerate(lengths):
             if not 0 <= frac <= 1:
@@ -542,7 +551,11 @@ def random_split(dataset, lengths: Sequence[int | float], generator=None) -> lis
             "Sum of input lengths does not equal the length of the input dataset! "
             f"({sum(lengths)} vs {n})"
         )
-    if any(isinstance(x, bool) or not isinstance(x, int | np.integer) or x < 0 for x in lengths):
+    if any(isinstance(x, bool) or not isinstance(x, int | np.integer) for x in lengths):
+        raise TypeError(  # (torch's randperm refuses a float length: TypeError)
+            f"random_split: lengths must be non-negative ints or fractions, got {lengths}"
+        )
+    if any(x < 0 for x in lengths):
         raise ValueError(
             f"random_split: lengths must be non-negative ints or fractions, got {lengths}"
         )
@@ -1364,7 +1377,8 @@ class DataLoader:
                 else SequentialSampler(dataset)
             )
         if batch_size is not None and batch_sampler is None and not self._iterable:
-            batch_sampler = BatchSampler(sampler, batch_size, bool(drop_last))
+            # (drop_last as given: BatchSampler refuses a non-bool, as torch's; None passed)
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
         self.dataset = dataset
         self.batch_size = None if batch_size is None else int(batch_size)
         self.drop_last = bool(drop_last)

@@ -13,6 +13,7 @@ from collections import namedtuple
 import numpy as np
 
 from ember import _complex, _lowp, ops
+from ember._errors import BadDtype, BadShapeOrValue
 from ember.autograd import graph as _graph
 from ember.autograd.engine import unbroadcast
 from ember.autograd.function import Function
@@ -41,7 +42,9 @@ def _square(op: str, A, complex_ok: bool = False, lapack: bool = True) -> Tensor
     if not (complex_ok and A.data.dtype.kind == "c"):
         A = (_lapack_float if lapack else ops._float_only)(f"linalg.{op}", A)
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
-        raise ValueError(f"linalg.{op}: A must be batches of square matrices, got shape {A.shape}")
+        raise BadShapeOrValue(
+            f"linalg.{op}: A must be batches of square matrices, got shape {A.shape}"
+        )
     return A
 
 
@@ -83,12 +86,19 @@ def _finite_stand_in(A):
     return A, bad
 
 
+def _nan_where_nan(A, y):
+    """y (one value per matrix) NaN where A's matrix holds a NaN: LAPACK's pivot search can
+    skip a NaN column, so det([[nan, 1], [1, 1]]) came out 0 (torch: NaN)."""
+    has_nan = np.isnan(A).any(axis=(-2, -1))
+    return np.where(has_nan, np.nan, y) if has_nan.any() else y
+
+
 class Det(Function):
     @staticmethod
     @np.errstate(invalid="ignore")  # a NaN matrix: NaN, silently, as PyTorch
     def forward(ctx, A):
         ctx.save_for_backward(A)
-        return np.asarray(np.linalg.det(A), A.dtype)
+        return np.asarray(_nan_where_nan(A, np.linalg.det(A)), A.dtype)
 
     @staticmethod
     def backward(ctx, g):
@@ -154,6 +164,7 @@ class SlogDetFn(Function):
     @np.errstate(invalid="ignore")  # a NaN matrix: NaN, silently, as PyTorch
     def forward(ctx, A):
         sign, logabs = np.linalg.slogdet(A)
+        logabs = _nan_where_nan(A, logabs)
         ctx.save_for_backward(A)
         ctx.mark_non_differentiable(0)
         return np.asarray(sign, A.dtype), np.asarray(logabs, A.dtype)
@@ -208,21 +219,21 @@ def solve(A, B, *, left: bool = True) -> Tensor:
     A = _square("solve", A, complex_ok=True)
     B = ops._tensor_operand(B) if A.data.dtype.kind == "c" else _lapack_float("solve", B)
     if B.dtype != A.dtype or B.ndim == 0:
-        raise TypeError(
+        raise BadDtype(
             f"linalg.solve: B ({B.dtype}, {B.shape}) must be a {A.dtype} vector or matrix"
         )
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
     if not left:
         if vector:
-            raise ValueError("linalg.solve: left=False needs B to be a matrix")
+            raise BadShapeOrValue("linalg.solve: left=False needs B to be a matrix")
         return ops.transpose(solve(ops.transpose(A, -1, -2), ops.transpose(B, -1, -2)), -1, -2)
     Bm = ops.unsqueeze(B, -1) if vector else B
     if Bm.shape[-2] != A.shape[-1]:
-        raise ValueError(f"linalg.solve: A {A.shape} and B {B.shape} do not fit A X = B")
+        raise BadShapeOrValue(f"linalg.solve: A {A.shape} and B {B.shape} do not fit A X = B")
     try:
         ops.broadcast_shapes(A.shape[:-2], Bm.shape[:-2])
     except ValueError:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"linalg.solve: batch dims of A {A.shape} and B {B.shape} differ"
         ) from None
     X = Solve.apply(A, Bm)
@@ -234,7 +245,7 @@ def matrix_power(A, n: int) -> Tensor:
     inverse."""
     A = ops._tensor_operand(A)
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
-        raise ValueError(f"matrix_power: expected square matrices, got shape {A.shape}")
+        raise BadShapeOrValue(f"matrix_power: expected square matrices, got shape {A.shape}")
     if isinstance(n, bool) or not isinstance(n, int | np.integer):  # (int(2.7) would be 2)
         raise TypeError(f"matrix_power: n must be an int, got {n!r}")
     n = int(n)
@@ -257,14 +268,14 @@ def multi_dot(tensors) -> Tensor:
     """Product of a chain of matrices (the first and last may be vectors)."""
     ts = [ops._tensor_operand(t) for t in tensors]
     if len(ts) < 2:
-        raise ValueError(f"multi_dot: expected at least 2 tensors, got {len(ts)}")
+        raise BadShapeOrValue(f"multi_dot: expected at least 2 tensors, got {len(ts)}")
     first, last = ts[0].ndim == 1, ts[-1].ndim == 1
     if first:
         ts[0] = ops.unsqueeze(ts[0], 0)
     if last:
         ts[-1] = ops.unsqueeze(ts[-1], -1)
     if builtins.any(t.ndim != 2 for t in ts):
-        raise ValueError(
+        raise BadShapeOrValue(
             f"multi_dot: expected 2-D tensors inside the chain, got {[t.shape for t in ts]}"
         )
     out = ts[0]
@@ -281,14 +292,14 @@ def cross(a, b, *, dim: int = -1) -> Tensor:
     """Cross product of 3-vectors along dim (broadcasting the other dims)."""
     a, b = ops._tensor_operand(a), ops._tensor_operand(b)
     if a.ndim != b.ndim:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"linalg.cross: inputs must have the same number of dimensions, got shapes "
             f"{a.shape} and {b.shape}"
         )
     axis = ops._dim(dim, a.ndim, "cross")
     for v in (a, b):  # both sizes 3 before broadcasting: torch does not broadcast a 1 there
         if v.shape[axis] != 3:
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"linalg.cross: inputs dimension {dim} must have length 3, got shapes "
                 f"{a.shape} and {b.shape}"
             )
@@ -308,10 +319,10 @@ def _in_dtype(op: str, x, dtype):
         return x
     x, dt = ops._tensor_operand(x), np.dtype(dtype)
     if x.data.dtype.kind in "biu":  # torch checks the input before the cast, as without dtype
-        raise TypeError(f"{op}: expected a floating point tensor, got {x.dtype}")
+        raise BadDtype(f"{op}: expected a floating point tensor, got {x.dtype}")
     if x.dtype != dt:
         if ops.promote_types(x.dtype, dt) != dt:
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"linalg.{op}: the dtype of the input ({x.dtype}) should be convertible without "
                 f"narrowing to the specified dtype ({dt})"
             )
@@ -344,7 +355,9 @@ def vector_norm(
     axes = ops._axes(dim, x.ndim, "vector_norm")
     reduced = [x.shape[a] for a in (axes or range(x.ndim))]
     if (ord < 0 or ord == np.inf) and (not x.data.size if not axes else 0 in reduced):
-        raise ValueError(f"linalg.vector_norm: cannot compute the {ord} norm over an empty dim")
+        raise BadShapeOrValue(
+            f"linalg.vector_norm: cannot compute the {ord} norm over an empty dim"
+        )
     if ord in (np.inf, -np.inf):
         return (ops.amax if ord > 0 else ops.amin)(ops.abs(x), axes, keepdim)
     if ord > 0:
@@ -369,10 +382,10 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None
     sum of |A|), inf / -inf (max / min row sum) over the two dims (A cast to ``dtype`` first)."""
     A = _in_dtype("matrix_norm", A, dtype)
     if ord in ("nuc", 2, -2) and ops._kind(A) == "c":
-        raise TypeError(f"linalg.matrix_norm: ord={ord!r} of complex matrices is not supported")
+        raise BadDtype(f"linalg.matrix_norm: ord={ord!r} of complex matrices is not supported")
     A = _moduli("matrix_norm", A)  # the other norms read only |A|
     if A.ndim < 2:
-        raise ValueError(f"linalg.matrix_norm: A must have >= 2 dims, got shape {A.shape}")
+        raise BadShapeOrValue(f"linalg.matrix_norm: A must have >= 2 dims, got shape {A.shape}")
     d0, d1 = ops._two_dims("matrix_norm", A.ndim, *dim)
     if ord == "fro":
         out = ops.norm(A, 2, (d0, d1), True)
@@ -388,7 +401,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None
         sum_dim, ext_dim = (d0, d1) if ord in (1, -1) else (d1, d0)
         out = (ops.amax if ord > 0 else ops.amin)(ops.sum(ops.abs(A), sum_dim, True), ext_dim, True)
     else:
-        raise ValueError(f"linalg.matrix_norm: unsupported ord {ord!r}")
+        raise BadShapeOrValue(f"linalg.matrix_norm: unsupported ord {ord!r}")
     return out if keepdim else ops.squeeze(out, (d0, d1))
 
 
@@ -401,7 +414,7 @@ def norm(A, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         return vector_norm(A, 2, None, keepdim)
     if dim is None:
         if A.ndim not in (1, 2):
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"linalg.norm: with ord, A must be 1-D or 2-D or dim given, got {A.shape}"
             )
         dim = (0,) if A.ndim == 1 else (0, 1)
@@ -410,7 +423,7 @@ def norm(A, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         return vector_norm(A, 2 if ord is None else ord, dims, keepdim)
     if len(dims) == 2:
         return matrix_norm(A, "fro" if ord is None else ord, dims, keepdim)
-    raise ValueError(f"linalg.norm: dim must name 1 or 2 dims, got {dim}")
+    raise BadShapeOrValue(f"linalg.norm: dim must name 1 or 2 dims, got {dim}")
 
 
 # ---- decompositions -------------------------------------------------------------------------
@@ -516,7 +529,7 @@ def qr(A, mode: str = "reduced") -> QR:
     'r' gives an empty Q)."""
     A = _lapack_float("qr", A)
     if A.ndim < 2 or mode not in ("reduced", "complete", "r"):
-        raise ValueError(
+        raise BadShapeOrValue(
             f"linalg.qr: needs >= 2 dims and mode reduced/complete/r, got {A.shape}, {mode!r}"
         )
     if mode == "r":
@@ -566,7 +579,7 @@ def eigh(A, UPLO: str = "L") -> Eigh:  # noqa: N803 (PyTorch's name)
     """Eigenvalues (ascending) and orthonormal eigenvectors of symmetric matrices; only the
     UPLO triangle is read."""
     if UPLO not in ("L", "U"):
-        raise ValueError(f"linalg.eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
+        raise BadShapeOrValue(f"linalg.eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
     return Eigh(*EighFn.apply(_square("eigh", A), UPLO))
 
 
@@ -600,7 +613,7 @@ class EigFn(Function):
         VhgV = Vh @ gV
         diag = np.diagonal(VhgV, 0, -2, -1)
         if not np.allclose(diag.imag, 0, rtol=1e-2, atol=1e-2):
-            raise ValueError(
+            raise BadShapeOrValue(
                 "linalg.eig backward: the eigenvectors are defined up to a phase e^{i phi}, and "
                 "the loss depends on it, so its gradient is ill-defined"
             )
@@ -619,11 +632,13 @@ class EigFn(Function):
 def _general_square(op: str, A) -> Tensor:
     A = ops._tensor_operand(A)
     if A.dtype.kind not in "fc":
-        raise TypeError(f"linalg.{op}: expected a float or complex tensor, got {A.dtype}")
+        raise BadDtype(f"linalg.{op}: expected a float or complex tensor, got {A.dtype}")
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
-        raise ValueError(f"linalg.{op}: A must be batches of square matrices, got shape {A.shape}")
+        raise BadShapeOrValue(
+            f"linalg.{op}: A must be batches of square matrices, got shape {A.shape}"
+        )
     if not np.isfinite(A.data).all():
-        raise ValueError(f"linalg.{op}: the input contains NaN or infinite values")
+        raise BadShapeOrValue(f"linalg.{op}: the input contains NaN or infinite values")
     return A
 
 
@@ -712,7 +727,7 @@ class SVDFn(Function):
 
 def _no_driver(op: str, driver) -> None:
     if driver is not None:  # (torch's driver= picks a cuSOLVER routine)
-        raise ValueError(
+        raise BadShapeOrValue(
             f"linalg.{op}: keyword argument `driver=` is only supported on CUDA inputs with "
             f"cuSOLVER backend, got {driver!r}"
         )
@@ -724,7 +739,7 @@ def svd(A, full_matrices: bool = True, *, driver=None) -> SVD:
     _no_driver("svd", driver)
     A = _lapack_float("svd", A)
     if A.ndim < 2:
-        raise ValueError(f"linalg.svd: A must have >= 2 dims, got shape {A.shape}")
+        raise BadShapeOrValue(f"linalg.svd: A must have >= 2 dims, got shape {A.shape}")
     return SVD(*SVDFn.apply(A, bool(full_matrices)))
 
 
@@ -810,10 +825,10 @@ def pinv(A, rcond=None, hermitian: bool = False, *, atol=None, rtol=None) -> Ten
     taken as symmetric: its lower triangle is read, as torch's eigh path."""
     A = _lapack_float("pinv", A)
     if A.ndim < 2:
-        raise ValueError(f"linalg.pinv: A must have >= 2 dims, got shape {A.shape}")
+        raise BadShapeOrValue(f"linalg.pinv: A must have >= 2 dims, got shape {A.shape}")
     atol, rtol = _tolerances("pinv", A, "rcond", rcond, atol, rtol)
     if hermitian and A.shape[-1] != A.shape[-2]:
-        raise ValueError(f"linalg.pinv: hermitian A must be square, got shape {A.shape}")
+        raise BadShapeOrValue(f"linalg.pinv: hermitian A must be square, got shape {A.shape}")
     return Pinv.apply(A, atol, rtol, bool(hermitian))
 
 
@@ -822,11 +837,11 @@ def matrix_rank(A, tol=None, hermitian: bool = False, *, atol=None, rtol=None) -
     largest) (int64); ``tol`` is torch's older spelling of atol, with rtol 0."""
     A = _lapack_float("matrix_rank", A)
     if A.ndim < 2:
-        raise ValueError(f"linalg.matrix_rank: A must have >= 2 dims, got shape {A.shape}")
+        raise BadShapeOrValue(f"linalg.matrix_rank: A must have >= 2 dims, got shape {A.shape}")
     atol, rtol = _tolerances("matrix_rank", A, "tol", tol, atol, rtol)
     if hermitian:
         if A.shape[-1] != A.shape[-2]:
-            raise ValueError(f"linalg.matrix_rank: hermitian A must be square, got {A.shape}")
+            raise BadShapeOrValue(f"linalg.matrix_rank: hermitian A must be square, got {A.shape}")
         S = np.abs(np.linalg.eigvalsh(_hermitian(A).data))
     else:
         S = np.linalg.svd(A.data, compute_uv=False)
@@ -862,7 +877,7 @@ def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
     if driver is None:
         driver = "gelsy"
     if driver not in ("gels", "gelsy", "gelsd", "gelss"):
-        raise ValueError(
+        raise BadShapeOrValue(
             f"linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss), "
             f"got {driver!r}"
         )
@@ -871,7 +886,7 @@ def lstsq(A, B, rcond=None, *, driver=None) -> Lstsq:
     vector = B.ndim == A.ndim - 1
     Bm = ops.unsqueeze(B, -1) if vector else B
     if A.ndim < 2 or not 0 <= A.ndim - B.ndim <= 1 or Bm.shape[-2] != A.shape[-2]:
-        raise ValueError(f"linalg.lstsq: A {A.shape} and B {B.shape} do not fit A X = B")
+        raise BadShapeOrValue(f"linalg.lstsq: A {A.shape} and B {B.shape} do not fit A X = B")
     X = ops.matmul(pinv(A, rtol=rcond), Bm)
     S = np.linalg.svd(A.data, compute_uv=False)
     rank = np.sum(S > _cutoff(S, A.shape[-2], A.shape[-1], None, rcond), -1)
@@ -926,7 +941,7 @@ def tensorinv(A, ind: int = 2) -> Tensor:
     rows, cols = A.shape[:ind], A.shape[ind:]
     n = int(np.prod(rows))
     if ind <= 0 or n != int(np.prod(cols)):
-        raise ValueError(f"linalg.tensorinv: A {A.shape} with ind={ind} is not square")
+        raise BadShapeOrValue(f"linalg.tensorinv: A {A.shape} with ind={ind} is not square")
     return ops.reshape(inv(ops.reshape(A, (n, -1))), cols + rows)
 
 
@@ -937,7 +952,7 @@ def tensorsolve(A, B, dims=None) -> Tensor:
         A = ops.movedim(A, dims, tuple(range(A.ndim - len(dims), A.ndim)))
     x_shape = A.shape[B.ndim :]
     if A.shape[: B.ndim] != B.shape or int(np.prod(x_shape)) != B.numel():
-        raise ValueError(f"linalg.tensorsolve: A {A.shape} and B {B.shape} do not fit")
+        raise BadShapeOrValue(f"linalg.tensorsolve: A {A.shape} and B {B.shape} do not fit")
     X = solve(ops.reshape(A, (B.numel(), -1)), ops.reshape(B, (-1,)))
     return ops.reshape(X, x_shape)
 
@@ -948,7 +963,7 @@ def vander(x, *, N=None) -> Tensor:
     x = ops.reshape(x, (1,)) if x.ndim == 0 else x  # (torch reads a 0-d x as one entry)
     N = x.shape[-1] if N is None else N
     if N < 2:
-        raise ValueError(f"linalg.vander: N must be greater than 1, got {N}")
+        raise BadShapeOrValue(f"linalg.vander: N must be greater than 1, got {N}")
     x = x.long() if x.dtype == np.bool_ else x
     ones = Tensor(np.ones(x.shape + (1,), x.dtype))
     return ops.cumprod(
@@ -1009,19 +1024,19 @@ def _p_matrix(perm, dtype):
 def _check_pivots(op: str, LU: Tensor, pivots) -> np.ndarray:
     piv = np.asarray(pivots.data if isinstance(pivots, Tensor) else pivots)
     if piv.dtype.kind not in "iu":
-        raise TypeError(f"{op}: pivots must be an integer tensor (int32), got {piv.dtype}")
+        raise BadDtype(f"{op}: pivots must be an integer tensor (int32), got {piv.dtype}")
     m, n = LU.shape[-2:]
     if piv.shape[-1:] != (builtins.min(m, n),) or piv.shape[:-1] != LU.shape[:-2]:
-        raise ValueError(f"{op}: pivots {piv.shape} do not fit LU {LU.shape}")
+        raise BadShapeOrValue(f"{op}: pivots {piv.shape} do not fit LU {LU.shape}")
     if piv.size and (piv.min() < 1 or piv.max() > m):
-        raise ValueError(f"{op}: pivots must be between 1 and LU.size(-2) = {m}")
+        raise BadShapeOrValue(f"{op}: pivots must be between 1 and LU.size(-2) = {m}")
     return piv
 
 
 def _matrices(op: str, A) -> Tensor:
     A = _lapack_float(f"linalg.{op}", A)
     if A.ndim < 2:
-        raise ValueError(f"linalg.{op}: A must be batches of matrices, got shape {A.shape}")
+        raise BadShapeOrValue(f"linalg.{op}: A must be batches of matrices, got shape {A.shape}")
     return A
 
 
@@ -1151,11 +1166,11 @@ def lu_solve(LU, pivots, B, *, left: bool = True, adjoint: bool = False) -> Tens
     piv = _check_pivots("lu_solve", F, pivots)
     B = _lapack_float("linalg.lu_solve", B)
     if B.dtype != F.dtype or B.ndim < 2:
-        raise TypeError(f"linalg.lu_solve: B ({B.dtype}, {B.shape}) must be {F.dtype} matrices")
+        raise BadDtype(f"linalg.lu_solve: B ({B.dtype}, {B.shape}) must be {F.dtype} matrices")
     if not left:  # X A = B <=> A^T X^T = B^T
         return _tmT(lu_solve(F, piv, _tmT(B), adjoint=not adjoint))
     if B.shape[-2] != F.shape[-1]:
-        raise ValueError(f"linalg.lu_solve: LU {F.shape} and B {B.shape} do not fit A X = B")
+        raise BadShapeOrValue(f"linalg.lu_solve: LU {F.shape} and B {B.shape} do not fit A X = B")
     P = Tensor(_p_matrix(_permutation(piv, F.shape[-1]), F.dtype))
     if adjoint:  # A^T = U^T L^T P^T: X = P L^-T U^-T B
         Y = solve_triangular(_tmT(F), B, upper=False)
@@ -1250,12 +1265,12 @@ def householder_product(A, tau) -> Tensor:
     m, n = A.shape[-2:]
     k = tau.shape[-1] if tau.ndim else -1
     if m < n or n < k or tau.ndim != A.ndim - 1 or tau.shape[:-1] != A.shape[:-2]:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"linalg.householder_product: needs A (..., m, n) with m >= n and tau (..., k) with "
             f"k <= n and A's batch dims, got A {A.shape} and tau {tau.shape}"
         )
     if tau.dtype != A.dtype:
-        raise TypeError(
+        raise BadDtype(
             f"linalg.householder_product: tau ({tau.dtype}) must be A's dtype ({A.dtype})"
         )
     V = ops.add(ops.tril(A[..., :, :k], -1), Tensor(np.eye(m, k, dtype=A.dtype)))
@@ -1386,15 +1401,19 @@ def ldl_solve(LD, pivots, B, *, hermitian: bool = False) -> Tensor:  # noqa: N80
     F = _square("ldl_solve", LD)
     piv = np.asarray(pivots.data if isinstance(pivots, Tensor) else pivots)
     if piv.dtype.kind not in "iu":
-        raise TypeError(f"linalg.ldl_solve: pivots must be an integer tensor, got {piv.dtype}")
+        raise BadDtype(f"linalg.ldl_solve: pivots must be an integer tensor, got {piv.dtype}")
     if piv.shape != F.shape[:-1]:
-        raise ValueError(f"linalg.ldl_solve: pivots {piv.shape} do not fit LD {F.shape}")
+        raise BadShapeOrValue(f"linalg.ldl_solve: pivots {piv.shape} do not fit LD {F.shape}")
     n = F.shape[-1]
     if piv.size and (np.abs(piv).min() < 1 or np.abs(piv).max() > n):
-        raise ValueError(f"linalg.ldl_solve: pivots must be between 1 and {n} in absolute value")
+        raise BadShapeOrValue(
+            f"linalg.ldl_solve: pivots must be between 1 and {n} in absolute value"
+        )
     B = _lapack_float("linalg.ldl_solve", B)
     if B.dtype != F.dtype or B.ndim < 2 or B.shape[-2] != n:
-        raise ValueError(f"linalg.ldl_solve: LD {F.shape} and B ({B.dtype}, {B.shape}) do not fit")
+        raise BadShapeOrValue(
+            f"linalg.ldl_solve: LD {F.shape} and B ({B.dtype}, {B.shape}) do not fit"
+        )
     batch = np.broadcast_shapes(F.shape[:-2], B.shape[:-2])
     Fb = np.broadcast_to(F.data, batch + F.shape[-2:]).reshape(-1, n, n)
     Pb = np.broadcast_to(piv, batch + (n,)).reshape(-1, n)

@@ -6476,6 +6476,8 @@ def repeat_interleave(x, repeats=None, dim=None, *, output_size=None) -> Tensor:
         counts = _int_array(x, "repeat_interleave")
         if (counts < 0).any():  # (torch's RuntimeError, not np.repeat's ValueError)
             raise BadShapeOrValue("repeat_interleave: repeats must be non-negative")
+        if builtins.sum(int(k) for k in counts.reshape(-1)) >= 2**63:  # (np.repeat overflows)
+            raise BadShapeOrValue("repeat_interleave: the repeats' sum overflows int64")
         return Tensor(np.repeat(np.arange(counts.size), counts.reshape(-1)))
     x = _tensor_operand(x)
     if dim is None:
@@ -6490,6 +6492,12 @@ def repeat_interleave(x, repeats=None, dim=None, *, output_size=None) -> Tensor:
         raise BadShapeOrValue(f"repeat_interleave: {r.size} repeats for dim {dim} of size {n}")
     if (r < 0).any():
         raise BadShapeOrValue("repeat_interleave: repeats must be non-negative")
+    # (Python ints: NumPy's np.repeat overflowed and crashed on x.repeat_interleave(2**62))
+    total = builtins.sum(int(k) for k in r.reshape(-1)) * (n if r.size == 1 else 1)
+    if total * (x.numel() // n if n else 0) >= 2**63:
+        raise BadShapeOrValue(
+            f"repeat_interleave: {total} repeats along dim {dim} of {tuple(x.shape)} overflow int64"
+        )
     if r.size == 1 and x.ndim:  # one count: np.repeat, and a reshaped sum back
         return _RepeatEach.apply(x, int(r.reshape(())), axis)
     idx = np.repeat(np.arange(n), r.reshape(-1) if r.ndim else int(r))
@@ -8514,7 +8522,7 @@ def _float_only(op: str, x) -> Tensor:
     """Ops PyTorch defines for floating point only (norms, distances, linear algebra)."""
     x = _tensor_operand(x)
     if not _lowp.is_float(x.dtype):
-        raise TypeError(f"{op}: expected a floating point tensor, got {x.dtype}")
+        raise BadDtype(f"{op}: expected a floating point tensor, got {x.dtype}")
     return x
 
 

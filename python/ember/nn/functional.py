@@ -41,7 +41,7 @@ class _IndexValueError(IndexError, ValueError):
     bad input."""
 
 
-class _ComplexInput(TypeError):
+class _ComplexInput(BadDtype):
     """A complex tensor where a real one is needed (tanh and sigmoid catch it: ember/_complex)."""
 
 
@@ -61,10 +61,10 @@ def _float_input(x, op: str, name: str = "input", dtype=None) -> Tensor:
     integer or bool Tensors are refused, as PyTorch refuses them."""
     if isinstance(x, Tensor):
         if x.data.dtype.kind != "f" and x.data.dtype != _lowp.bfloat16:
-            err = _ComplexInput if x.data.dtype.kind == "c" else TypeError
+            err = _ComplexInput if x.data.dtype.kind == "c" else BadDtype
             raise err(f"{op}: {name} must be a floating point tensor, got {x.dtype}")
         if dtype is not None and x.data.dtype != dtype:
-            raise TypeError(
+            raise BadDtype(
                 f"{op}: {name} is {x.dtype}, expected {np.dtype(dtype)} (input and parameters "
                 "must share a dtype)"
             )
@@ -147,7 +147,7 @@ def _torch_loss_params(*torch_params: str):
 
 def _check_reduction(op: str, reduction: str) -> None:
     if reduction not in _REDUCTIONS:
-        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        raise BadShapeOrValue(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
 def _check_ignore_index(op: str, ignore_index) -> int:
@@ -156,7 +156,7 @@ def _check_ignore_index(op: str, ignore_index) -> int:
     if not isinstance(ignore_index, int | np.integer):
         raise TypeError(f"{op}: ignore_index must be an int, got {type(ignore_index).__name__}")
     if not -(2**63) <= ignore_index < 2**63:
-        raise ValueError(f"{op}: ignore_index {ignore_index} does not fit in int64")
+        raise BadShapeOrValue(f"{op}: ignore_index {ignore_index} does not fit in int64")
     return int(ignore_index)
 
 
@@ -1459,10 +1459,10 @@ def _loss_pair(op, input, target, broadcast: str | None = None):
     x = _float_input(input, op)
     t = _float_input(target, op, "target", x.dtype) if not isinstance(target, Tensor) else target
     if t.data.dtype.kind == "c":  # (a cast would drop the imaginary part silently)
-        raise TypeError(f"{op}: target must be real, got {t.dtype}")
+        raise BadDtype(f"{op}: target must be real, got {t.dtype}")
     if not _lowp.is_float(t.data.dtype):
         if op in _FLOAT_TARGET_ONLY:
-            raise TypeError(f"{op}: target must be floating point, got {t.dtype}")
+            raise BadDtype(f"{op}: target must be floating point, got {t.dtype}")
         t = ops.cast(t, x.data.dtype)  # PyTorch promotes an integer target to input's dtype
     elif t.data.dtype != x.data.dtype and broadcast == "quiet" and (x.ndim == 0) != (t.ndim == 0):
         # these losses compute on the operands as given (no broadcast_tensors first), so by
@@ -1478,7 +1478,7 @@ def _loss_pair(op, input, target, broadcast: str | None = None):
         except ValueError:
             shape = None
         if shape is None:
-            raise ValueError(f"{op}: input shape {x.shape} and target shape {t.shape} differ")
+            raise BadShapeOrValue(f"{op}: input shape {x.shape} and target shape {t.shape} differ")
         if broadcast == "warn":
             warnings.warn(
                 f"Using a target size {t.shape} that is different to the input size {x.shape}. "
@@ -1496,7 +1496,7 @@ def _weighted(op, loss_fn, x, t, weight, reduction, weight_mean=True) -> Tensor:
     loss times weight; 'mean' divides by sum(weight) (by the element count if not weight_mean)."""
     w = weight if isinstance(weight, Tensor) else Tensor(np.asarray(weight, dtype=x.dtype))
     if w.shape != x.shape:
-        raise ValueError(f"{op}: weight shape {w.shape} must equal input shape {x.shape}")
+        raise BadShapeOrValue(f"{op}: weight shape {w.shape} must equal input shape {x.shape}")
     loss = loss_fn(x, t, "none") * w
     if reduction == "mean" and weight_mean:
         return loss.sum() / w.sum()
@@ -1519,13 +1519,13 @@ def _class_layout(op: str, x: np.ndarray, target: np.ndarray):
     """(N, C, d1, ...) input and (N, d1, ...) target -> rows (M, C) and flat targets (M,)."""
     if x.ndim == 1:  # unbatched (C,) with a 0-d target
         if target.ndim != 0:
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"{op}: for 1-D input {x.shape} the target must be 0-d, got {target.shape}"
             )
         return x[None, :], target.reshape(1)
     expected = (x.shape[0],) + x.shape[2:]
     if target.shape != expected:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: input shape {x.shape} expects target shape {expected}, got {target.shape}"
         )
     # (the row count given: -1 is ambiguous with no classes, C = 0)
@@ -1601,7 +1601,7 @@ class NLLLoss(Function):
 def _targets(op: str, target) -> np.ndarray:
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
     if t.dtype.kind not in "iu":
-        raise TypeError(f"{op}: class-index targets must be integers, got {t.dtype}")
+        raise BadDtype(f"{op}: class-index targets must be integers, got {t.dtype}")
     return t.astype(np.int64, copy=False)
 
 
@@ -1609,7 +1609,7 @@ def _check_index_dtype(op: str, target) -> None:
     """torch's nll_loss / cross_entropy take class indices as int64 or uint8 only."""
     dt = np.asarray(target.data if isinstance(target, Tensor) else target).dtype
     if dt.kind in "biu" and dt not in (np.int64, np.uint8):
-        raise TypeError(f"{op}: expected target dtype int64 or uint8, got {dt}")
+        raise BadDtype(f"{op}: expected target dtype int64 or uint8, got {dt}")
 
 
 def _check_class_loss_args(op: str, x: Tensor, target, weight) -> None:
@@ -1623,7 +1623,7 @@ def _check_class_loss_args(op: str, x: Tensor, target, weight) -> None:
     if x.ndim > 2 and np.asarray(target.data if isinstance(target, Tensor) else target).dtype == (
         np.uint8
     ):
-        raise TypeError(f"{op}: expected scalar type Long but found Byte (target, input {x.shape})")
+        raise BadDtype(f"{op}: expected scalar type Long but found Byte (target, input {x.shape})")
     if _autograd_function._inference_made and x.requires_grad and is_grad_enabled():
         for t in (target, weight):
             if isinstance(t, Tensor) and getattr(t, "_inference", False):
@@ -1646,12 +1646,12 @@ def _class_weight(op: str, weight, c: int, dtype, strict: bool = False):
     if weight is None:
         return None
     if strict and isinstance(weight, Tensor) and weight.dtype != dtype:
-        raise TypeError(f"{op}: weight must have the input's dtype {dtype}, got {weight.dtype}")
+        raise BadDtype(f"{op}: weight must have the input's dtype {dtype}, got {weight.dtype}")
     if strict:
         _refuse_grad(op, "weight", weight)
     w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=dtype)
     if w.shape != (c,):
-        raise ValueError(f"{op}: weight must have shape ({c},) (one per class), got {w.shape}")
+        raise BadShapeOrValue(f"{op}: weight must have shape ({c},) (one per class), got {w.shape}")
     return w
 
 
@@ -1675,7 +1675,7 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
         _check_index_dtype("nll_loss", t)
         t = _targets("nll_loss", t)
     if x.ndim == 0:
-        raise ValueError("nll_loss: input must have at least 1 dimension")
+        raise BadShapeOrValue("nll_loss: input must have at least 1 dimension")
     if x.ndim == 1 and t.shape == (1,):  # PyTorch reads it as the 0-d target
         t = t.reshape(())
     c = x.shape[1] if x.ndim > 1 else x.shape[0]
@@ -1795,7 +1795,7 @@ def _fused_rows(x: Tensor, t: np.ndarray, w, ignore_index, reduction, label_smoo
         if xd.ndim > 2:
             return None  # the composed path's error
         op = "nll_loss"  # the composed path's message
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: input shape {xd.shape} expects target shape {xd.shape[:1]}, got {t.shape}"
         )
     if xd.ndim > 2 and xd.size == 0:
@@ -1858,10 +1858,12 @@ def cross_entropy(
     _check_reduction("cross_entropy", reduction)
     ignore_index = _check_ignore_index("cross_entropy", ignore_index)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+        raise BadShapeOrValue(
+            f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}"
+        )
     x = _float_input(input, "cross_entropy")
     if x.ndim == 0:
-        raise ValueError("cross_entropy: input must have at least 1 dimension")
+        raise BadShapeOrValue("cross_entropy: input must have at least 1 dimension")
     _check_class_loss_args("cross_entropy", x, target, weight)
     class_dim = 0 if x.ndim == 1 else 1
     c = x.shape[class_dim]
@@ -1876,12 +1878,12 @@ def cross_entropy(
 
     if _lowp.is_float(t_raw.dtype):  # class probabilities
         if ignore_index >= 0:  # (PyTorch refuses it; a negative one is never a class index)
-            raise ValueError(
+            raise BadShapeOrValue(
                 "cross_entropy: ignore_index is not supported for floating point (class "
                 f"probability) targets, got ignore_index={ignore_index}"
             )
         if t_raw.shape != x.shape:
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"cross_entropy: probability target shape {t_raw.shape} must equal input "
                 f"shape {x.shape}"
             )
@@ -2658,7 +2660,7 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weigh
     (optional) of that shape too: 'mean' is then mean(w * loss), as PyTorch."""
     _check_reduction("huber_loss", reduction)
     if not delta > 0:
-        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+        raise BadShapeOrValue(f"huber_loss: delta must be positive, got {delta}")
     x, t = _loss_pair("huber_loss", input, target, broadcast="warn")
     if weight is not None:
         fn = lambda a, b, r: HuberLoss.apply(a, b, r, float(delta))  # noqa: E731
@@ -2698,7 +2700,7 @@ def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0) ->
     beyond; beta = 0 is l1_loss. Equals huber_loss(delta=beta) / beta. Shape: same shapes."""
     _check_reduction("smooth_l1_loss", reduction)
     if beta < 0:
-        raise ValueError(f"smooth_l1_loss: beta must be >= 0 (no negative values), got {beta}")
+        raise BadShapeOrValue(f"smooth_l1_loss: beta must be >= 0 (no negative values), got {beta}")
     x, t = _loss_pair("smooth_l1_loss", input, target, broadcast="warn")
     fused = _fused_loss(x, t, "smooth_l1", beta, reduction)
     return fused if fused is not None else SmoothL1Loss.apply(x, t, reduction, float(beta))
@@ -2712,9 +2714,11 @@ def _broadcast_weight(op: str, weight, shape, dtype, name: str = "weight"):
     try:
         np.broadcast_shapes(w.shape, shape)
     except ValueError:
-        raise ValueError(f"{op}: {name} shape {w.shape} does not broadcast to {shape}") from None
+        raise BadShapeOrValue(
+            f"{op}: {name} shape {w.shape} does not broadcast to {shape}"
+        ) from None
     if np.broadcast_shapes(w.shape, shape) != tuple(shape):
-        raise ValueError(f"{op}: {name} shape {w.shape} does not broadcast to {shape}")
+        raise BadShapeOrValue(f"{op}: {name} shape {w.shape} does not broadcast to {shape}")
     return w
 
 
@@ -2777,11 +2781,11 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") ->
     _check_reduction("binary_cross_entropy", reduction)
     x, t = _loss_pair("binary_cross_entropy", input, target)
     if t.dtype != x.dtype:  # PyTorch refuses to mix them here (other losses promote)
-        raise TypeError(f"binary_cross_entropy: target is {t.dtype} but input is {x.dtype}")
+        raise BadDtype(f"binary_cross_entropy: target is {t.dtype} but input is {x.dtype}")
     xd = x.data
     # min and max: two passes and no temporaries (a NaN makes both NaN, failing the test)
     if xd.size and not (xd.min() >= 0 and xd.max() <= 1):
-        raise ValueError(
+        raise BadShapeOrValue(
             "binary_cross_entropy: all elements of input should be between 0 and 1 "
             f"(got min {np.nanmin(xd) if not np.all(np.isnan(xd)) else 'nan'}, "
             f"max {np.nanmax(xd) if not np.all(np.isnan(xd)) else 'nan'}); for logits use "
@@ -2789,7 +2793,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") ->
         )
     td = t.data  # PyTorch refuses targets outside [0, 1] (NaN too) as it refuses such inputs
     if td.size and not (td.min() >= 0 and td.max() <= 1):
-        raise ValueError(
+        raise BadShapeOrValue(
             "binary_cross_entropy: all elements of target should be between 0 and 1 "
             f"(got min {td.min()}, max {td.max()})"
         )
@@ -2936,7 +2940,7 @@ def hinge_embedding_loss(input, target, margin: float = 1.0, reduction: str = "m
         try:
             shape = np.broadcast_shapes(x.shape, t.shape)
         except ValueError:
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"{op}: input shape {x.shape} and target shape {t.shape} differ"
             ) from None
         x, t = ops.expand(x, shape), np.broadcast_to(t, shape)
@@ -3015,22 +3019,29 @@ def multi_margin_loss(
     op = "multi_margin_loss"
     _check_reduction(op, reduction)
     if p not in (1, 2):
-        raise ValueError(f"{op}: only p == 1 and p == 2 are supported, got {p!r}")
+        raise BadShapeOrValue(f"{op}: only p == 1 and p == 2 are supported, got {p!r}")
     x = _float_input(input, op)
+    if (
+        isinstance(target, Tensor)
+        and target.data.dtype.kind in "iu"
+        and target.data.dtype != np.int64
+    ):
+        # torch's kernel takes int64 class indices only (int32 targets were accepted)
+        raise BadDtype(f"{op}: expected target dtype int64, got {target.dtype}")
     t = _targets(op, target)
     if x.ndim == 0:
         x = x.reshape(1)  # PyTorch reads a 0-d input as (C,) with C = 1
     if x.ndim not in (1, 2) or x.shape[-1] == 0:
-        raise ValueError(f"{op}: input must be (N, C) or (C,) with C > 0, got {x.shape}")
+        raise BadShapeOrValue(f"{op}: input must be (N, C) or (C,) with C > 0, got {x.shape}")
     if x.ndim == 1 and t.shape == (1,):
         x = x.reshape(1, -1)  # PyTorch reads (C,) with a (1,) target as one sample: loss (1,)
     if t.shape != x.shape[:-1]:
-        raise ValueError(f"{op}: input shape {x.shape} expects target shape {x.shape[:-1]}, "
-                         f"got {t.shape}")  # fmt: skip
+        raise BadShapeOrValue(f"{op}: input shape {x.shape} expects target shape {x.shape[:-1]}, "
+                              f"got {t.shape}")  # fmt: skip
     c = x.shape[-1]
     if t.size and (t.min() < 0 or t.max() >= c):
         bad = t[(t < 0) | (t >= c)][0]
-        raise ValueError(f"{op}: target {int(bad)} is out of bounds for {c} classes")
+        raise BadShapeOrValue(f"{op}: target {int(bad)} is out of bounds for {c} classes")
     w = _class_weight(op, weight, c, x.dtype, strict=True)
     return MultiMarginLoss.apply(x, t.reshape(-1), int(p), float(margin), w, reduction)
 
@@ -3135,7 +3146,7 @@ def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> 
     """
     op = "kl_div"
     if reduction not in _REDUCTIONS + ("batchmean",):
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: reduction must be one of {_REDUCTIONS + ('batchmean',)}, got {reduction!r}"
         )
     if reduction == "mean":  # PyTorch's warning, word for word
@@ -3219,7 +3230,7 @@ def margin_ranking_loss(
     # promoted to one float dtype, as PyTorch's composite -target * (x1 - x2) + margin
     x1, x2, y = _float_operands(op, ("input1", "input2", "target"), input1, input2, target)
     if not x1.ndim == x2.ndim == y.ndim:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: input1, input2 and target must have the same number of dims, got "
             f"{x1.shape}, {x2.shape}, {y.shape}"
         )
@@ -3239,7 +3250,7 @@ def soft_margin_loss(input, target, reduction: str = "mean") -> Tensor:
     shape = _float_input(input, op).shape
     x, t = _loss_pair(op, input, target, broadcast="quiet")
     if x.shape != shape:  # PyTorch broadcasts the target to the input's shape only
-        raise ValueError(f"{op}: target does not broadcast to the input's shape {shape}")
+        raise BadShapeOrValue(f"{op}: target does not broadcast to the input's shape {shape}")
     if t.data.dtype != x.data.dtype:  # PyTorch's loss is in the input's dtype (out=like input)
         t = ops.cast(t, x.data.dtype)
     return _reduce(softplus(-x * t), reduction)
@@ -3258,7 +3269,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction: str = "me
     shape = _float_input(input, op).shape
     x, t = _loss_pair(op, input, target, broadcast="quiet")
     if not shape:
-        raise ValueError(f"{op}: input must have at least 1 dimension")
+        raise BadShapeOrValue(f"{op}: input must have at least 1 dimension")
     w = None
     if weight is not None:
         w = weight if isinstance(weight, Tensor) else Tensor(np.asarray(weight, dtype=x.dtype))
@@ -3321,7 +3332,7 @@ def gaussian_nll_loss(
     """
     op = "gaussian_nll_loss"
     if _is_int(var):  # PyTorch clamps var's float copy in place into its integer dtype
-        raise TypeError(f"{op}: var must be a floating point tensor, got {var.dtype}")
+        raise BadDtype(f"{op}: var must be a floating point tensor, got {var.dtype}")
     # one float dtype, as PyTorch's promotion (an integer input or target takes it)
     ishape = tuple(getattr(input, "shape", ()))
     if isinstance(var, Tensor) and ishape and var.shape == ishape[:-1]:
@@ -3345,16 +3356,16 @@ def gaussian_nll_loss(
     x, t = _loss_pair(op, input, target, "quiet")
     if isinstance(var, int | float):
         if var < 0:
-            raise ValueError(f"{op}: var has negative entry/entries")
+            raise BadShapeOrValue(f"{op}: var has negative entry/entries")
         var = Tensor(np.full(shape, var, dtype=x.dtype))
     v = _float_input(var, op, "var", x.dtype)
     if np.any(v.data < 0):
-        raise ValueError(f"{op}: var has negative entry/entries")
+        raise BadShapeOrValue(f"{op}: var has negative entry/entries")
     if v.shape != shape:
         if v.shape == shape[:-1]:
             v = v.unsqueeze(-1)
         elif v.ndim != len(shape) or sum(b for a, b in zip(shape, v.shape) if a != b) != 1:
-            raise ValueError(f"{op}: var of shape {v.shape} is of incorrect size for {shape}")
+            raise BadShapeOrValue(f"{op}: var of shape {v.shape} is of incorrect size for {shape}")
     _check_reduction(op, reduction)
     # clamp the value, not the gradient (where, not max - v: an infinite var stays finite here)
     v = v + Tensor(np.where(v.data < eps, eps - v.data, 0).astype(v.dtype))
@@ -3392,7 +3403,7 @@ def _triplet(op, anchor, positive, negative):
     names = ("anchor", "positive", "negative")
     a, p, n = _float_operands(op, names, anchor, positive, negative)
     if not (a.ndim == p.ndim == n.ndim) or a.ndim == 0:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: anchor, positive and negative must have the same number of dims (>= 1), got "
             f"{a.shape}, {p.shape}, {n.shape}"
         )
@@ -3436,7 +3447,7 @@ def triplet_margin_loss(
     op = "triplet_margin_loss"
     _check_reduction(op, reduction)
     if margin <= 0:
-        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+        raise BadShapeOrValue(f"{op}: margin must be greater than 0, got {margin}")
     a, po, n = _triplet(op, anchor, positive, negative)
     dist = lambda u, v: pairwise_distance(u, v, p, eps)  # noqa: E731
     return _triplet_loss(dist, a, po, n, margin, _bool_arg(swap, op, "swap"), reduction)
@@ -3459,7 +3470,7 @@ def triplet_margin_with_distance_loss(
     op = "triplet_margin_with_distance_loss"
     _check_reduction(op, reduction)
     if margin <= 0:
-        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+        raise BadShapeOrValue(f"{op}: margin must be greater than 0, got {margin}")
     a, po, n = _triplet(op, anchor, positive, negative)
     return _triplet_loss(distance_function or pairwise_distance, a, po, n, margin, swap, reduction)
 
@@ -6941,11 +6952,11 @@ def multilabel_margin_loss(input, target, reduction: str = "mean") -> Tensor:
     x = _float_input(input, op)
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
     if t.dtype.kind not in "iu":
-        raise TypeError(f"{op}: target must be an integer tensor, got {t.dtype}")
+        raise BadDtype(f"{op}: target must be an integer tensor, got {t.dtype}")
     if x.ndim == 0 and t.ndim == 0:  # PyTorch reads 0-d input and target as (C,) with C = 1
         x, t = x.reshape(1), t.reshape(1)
     if x.ndim not in (1, 2) or t.shape != x.shape:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: inconsistent input {x.shape} and target {t.shape}: expected (C,) or (N, C) "
             "for both"
         )
@@ -7645,44 +7656,44 @@ def ctc_loss(
     if unbatched:
         lp = lp.unsqueeze(1)
     if lp.ndim != 3:
-        raise ValueError(f"{op}: log_probs must be (T, N, C) or (T, C), got shape {lp.shape}")
+        raise BadShapeOrValue(f"{op}: log_probs must be (T, N, C) or (T, C), got shape {lp.shape}")
     t_max, n, c = lp.shape
     blank = _int_arg(blank, op, "blank")
     if not 0 <= blank < c:
-        raise ValueError(f"{op}: blank must be in label range [0, {c}), got {blank}")
+        raise BadShapeOrValue(f"{op}: blank must be in label range [0, {c}), got {blank}")
     in_len = _lengths(input_lengths, n, op, "input_lengths")
     tg_len = _lengths(target_lengths, n, op, "target_lengths")
     if in_len.size and (in_len.min() < 0 or in_len.max() > t_max):
-        raise ValueError(f"{op}: input_lengths must be in [0, {t_max}], got {in_len.tolist()}")
+        raise BadShapeOrValue(f"{op}: input_lengths must be in [0, {t_max}], got {in_len.tolist()}")
     if tg_len.size and tg_len.min() < 0:
-        raise ValueError(f"{op}: target_lengths must be >= 0, got {tg_len.tolist()}")
+        raise BadShapeOrValue(f"{op}: target_lengths must be >= 0, got {tg_len.tolist()}")
     tg = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
     if tg.dtype.kind not in "iu":
-        raise TypeError(f"{op}: targets must be integers, got {tg.dtype}")
+        raise BadDtype(f"{op}: targets must be integers, got {tg.dtype}")
     if tg.ndim == 2:  # (unbatched log_probs take (1, S) padded or 1-D concatenated targets)
         if tg.shape[0] != n or (tg_len.size and tg.shape[1] < tg_len.max()):
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"{op}: targets {tg.shape} must be (N, S) with N = {n} and S >= the longest "
                 f"target length {int(tg_len.max()) if tg_len.size else 0}"
             )
         rows = [tg[i, : tg_len[i]] for i in range(n)]
     elif tg.ndim == 1:
         if tg.size != tg_len.sum():
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"{op}: 1-D targets must have sum(target_lengths) = {int(tg_len.sum())} "
                 f"elements, got {tg.size}"
             )
         rows = np.split(tg, np.cumsum(tg_len)[:-1])
     else:
-        raise ValueError(f"{op}: targets must be 1-D or 2-D, got shape {tg.shape}")
+        raise BadShapeOrValue(f"{op}: targets must be 1-D or 2-D, got shape {tg.shape}")
     if any(((r < 0) | (r >= c)).any() for r in rows):
-        raise ValueError(f"{op}: targets must be class indices in [0, {c})")
+        raise BadShapeOrValue(f"{op}: targets must be class indices in [0, {c})")
     ext_len = 2 * tg_len + 1
     ext = np.full((n, int(ext_len.max()) if n else 1), blank, np.int64)
     for i, r in enumerate(rows):
         ext[i, 1 : 2 * len(r) : 2] = r
     if n == 0 or t_max == 0:
-        raise ValueError(f"{op}: log_probs tensor must not be empty, got shape {lp.shape}")
+        raise BadShapeOrValue(f"{op}: log_probs tensor must not be empty, got shape {lp.shape}")
     zero_infinity = _bool_arg(zero_infinity, op, "zero_infinity")
     # an empty input runs as one step against an empty target (always possible), so its
     # replaced loss below sends back 0, not 0 * the NaN gradient of an impossible alignment

@@ -170,6 +170,10 @@ class MultiMarginLoss(_Loss):
         super().__init__(size_average, reduce, reduction)
         if p not in (1, 2):
             raise ValueError(f"MultiMarginLoss: only p == 1 and p == 2 are supported, got {p!r}")
+        if weight is not None and getattr(weight, "ndim", 1) != 1:  # (torch's check, as here)
+            raise ValueError(
+                f"MultiMarginLoss: expected weight to be None or 1D tensor, got {weight.ndim}D"
+            )
         self.p = p
         self.margin = margin
         self._weight_buffers(weight=weight)
