@@ -533,3 +533,51 @@ def test_float32_runs_drift_from_float64_like_torchs(recipe, batches):
     assert all(v.dtype == np.float32 for v in em.state_dict().values() if v.dtype.kind == "f")
     scale = np.abs(ref).max()
     assert np.abs(e32 - ref).max() <= 4 * np.abs(t32 - ref).max() + 1e-5 * scale
+
+
+# ---- orthogonal without the dynamic trivialization (ember raised NotImplementedError) -------
+class _Orth(_Bag):
+    def __init__(self, omap, shape):
+        self.sched, self.omap, self.shape = "chained", omap, shape
+
+    def build(self, L):
+        nn, omap, (i, o) = L.nn, self.omap, self.shape
+
+        class Clf(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.bag = nn.EmbeddingBag(30, i, mode="sum")
+                self.a = nn.utils.parametrizations.orthogonal(
+                    nn.Linear(i, o), orthogonal_map=omap, use_trivialization=False
+                )
+                self.b = nn.Linear(o, 5)
+
+            def forward(self, idx, offsets):
+                return self.b(L.mod.tanh(self.a(self.bag(idx, offsets))))
+
+        return Clf()
+
+    def optim(self, L, m):
+        # no decay on the original: it would shrink Householder's +-1 diagonal, which torch
+        # truncates to int, to 0 and so zero the weight (in both libraries)
+        a = list(m.a.parameters())
+        rest = [p for p in m.parameters() if all(p is not q for q in a)]
+        groups = [{"params": a, "weight_decay": 0.0}, {"params": rest}]
+        o = L.optim.AdamW(groups, lr=2e-2, betas=(0.85, 0.99), weight_decay=0.05)
+        return [o], [L.sched.ExponentialLR(o, 0.9)]
+
+
+@pytest.mark.parametrize(
+    "omap, shape, resume_at",
+    [("matrix_exp", (12, 12), None), ("cayley", (12, 7), 3), ("householder", (12, 12), None),
+     ("householder", (12, 20), 3)],
+)  # fmt: skip
+def test_orthogonal_without_trivialization_trains_as_torch(omap, shape, resume_at):
+    tl, el, tm, em = _lockstep(_Orth(omap, shape), _bag_batches(8), resume_at)
+    w = em.a.weight.numpy()
+    w = w if shape[0] >= shape[1] else w.T  # orthonormal rows of the (out, in) weight
+    np.testing.assert_allclose(w @ w.T, np.eye(len(w)), atol=1e-12)
+    assert not hasattr(em.a.parametrizations.weight[0], "base")  # the original is all the state
+    if omap == "householder":  # registration kept the weight: geqrf's reflectors, as torch
+        e, t = _twins(_Orth(omap, shape).build)
+        _close(e.a.weight, t.a.weight, "initial weight", 1e-12)

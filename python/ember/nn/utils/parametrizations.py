@@ -141,10 +141,11 @@ def _make_orthogonal(a: np.ndarray) -> np.ndarray:
 
 
 class _Orthogonal(Module):
-    def __init__(self, weight, orthogonal_map: str):
+    def __init__(self, weight, orthogonal_map: str, use_trivialization: bool = True):
         super().__init__()
         self.shape = weight.shape
         self.orthogonal_map = orthogonal_map
+        self.use_trivialization = use_trivialization
 
     def forward(self, x):
         n, k = x.shape
@@ -174,7 +175,8 @@ class _Orthogonal(Module):
                 q = q - (q @ vi) @ vi.T * tau[i]
             # PyTorch scales by the diagonal truncated to int (+-1 for its -Id start)
             q = q[:, :k] * Tensor(np.trunc(np.diagonal(x.data)).astype(x.dtype)[None, :])
-        q = self.base @ q
+        if self.use_trivialization:  # (without it, the original is the only state)
+            q = self.base @ q
         return q.T if transposed else q
 
     def right_inverse(self, q):
@@ -188,6 +190,8 @@ class _Orthogonal(Module):
         if n < k:
             arr = arr.T
             n, k = k, n
+        if not self.use_trivialization:
+            return self._householder_inverse(arr, transposed=q.shape[0] < q.shape[1])
         if n == k:
             eps = 10.0 * n * np.finfo(arr.dtype).eps
             if not np.allclose(arr.T @ arr, np.eye(k), rtol=1e-5, atol=eps):
@@ -202,14 +206,29 @@ class _Orthogonal(Module):
         np.fill_diagonal(neg_id, -1.0)
         return Tensor(neg_id)
 
+    def _householder_inverse(self, arr, transposed):
+        """PyTorch's inverse without trivialization: only the Householder map has one (the
+        registration then keeps the raw weight for the other two, as torch)."""
+        if self.orthogonal_map != "householder":
+            raise NotImplementedError(
+                "It is not possible to assign to the matrix exponential or the Cayley "
+                "parametrizations when use_trivialization=False."
+            )
+        h, tau = np.linalg.qr(arr, mode="raw")  # LAPACK geqrf, as torch.geqrf (h transposed)
+        a = np.ascontiguousarray(h.T)
+        d = np.sign(np.diagonal(a))  # the diagonal holds R's signs, flipped where tau == 0
+        d[tau == 0.0] *= -1
+        np.fill_diagonal(a, d)
+        return Tensor(np.ascontiguousarray(a.T) if transposed else a)
+
 
 def orthogonal(module, name="weight", orthogonal_map=None, *, use_trivialization=True):
     """Reparametrize the matrix ``module.<name>`` as an orthogonal one (orthonormal columns,
     or rows when it is wide), starting from the orthogonalised current weight.
 
     ``orthogonal_map``: ``"matrix_exp"`` (the default for square matrices), ``"cayley"`` or
-    ``"householder"`` (the default otherwise). ember supports PyTorch's default
-    ``use_trivialization=True`` only, on single (2-D) matrices.
+    ``"householder"`` (the default otherwise). ``use_trivialization=False`` parametrizes by
+    the original alone (PyTorch's rules). ember supports single (2-D) matrices.
     """
     weight = getattr(module, name, None)
     if not isinstance(weight, Tensor):
@@ -227,8 +246,6 @@ def orthogonal(module, name="weight", orthogonal_map=None, *, use_trivialization
             'orthogonal_map has to be one of "matrix_exp", "cayley", "householder". '
             f"Got: {orthogonal_map}"
         )
-    if not use_trivialization:
-        raise NotImplementedError("orthogonal: ember implements use_trivialization=True only")
-    orth = _Orthogonal(weight, orthogonal_map)
+    orth = _Orthogonal(weight, orthogonal_map, use_trivialization)
     parametrize.register_parametrization(module, name, orth, unsafe=True)
     return module
