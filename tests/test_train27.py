@@ -21,10 +21,8 @@ import pytest
 import ember
 
 torch = pytest.importorskip("torch")
-import torch.distributions  # noqa: E402
-import torch.nn.utils.parametrizations  # noqa: E402,F401
-import torch.optim.swa_utils  # noqa: E402,F401
-import torch.utils.checkpoint  # noqa: E402,F401
+for _sub in ("distributions", "nn.utils.parametrizations", "optim.swa_utils", "utils.checkpoint"):
+    pytest.importorskip(f"torch.{_sub}")  # (makes them attributes of torch)
 
 from test_train21 import E, T, _digits  # noqa: E402
 
@@ -242,8 +240,9 @@ class _UNet:
         sched = {
             "step": lambda: s.StepLR(o, step_size=4, gamma=0.5),
             "multistep": lambda: s.MultiStepLR(o, milestones=[3, 7, 8], gamma=0.3),
-            "plateau": lambda: s.ReduceLROnPlateau(o, factor=0.5, patience=0, threshold=0.05,
-                                                   cooldown=1),  # fmt: skip
+            "plateau": lambda: s.ReduceLROnPlateau(
+                o, factor=0.5, patience=0, threshold=0.05, cooldown=1
+            ),  # fmt: skip
         }[self.sched]()
         return [o], [sched]
 
@@ -479,7 +478,9 @@ class _SWA:
     def build(L):
         nn, su = L.nn, L.optim.swa_utils
         c = nn.Module()
-        c.net = nn.Sequential(nn.Linear(64, 24, bias=False), nn.BatchNorm1d(24), nn.ReLU(), nn.Linear(24, 10))
+        c.net = nn.Sequential(
+            nn.Linear(64, 24, bias=False), nn.BatchNorm1d(24), nn.ReLU(), nn.Linear(24, 10)
+        )  # (no bias before the norm: its gradient is rounding noise)
         c.swa = su.AveragedModel(c.net)
         c.ema = su.AveragedModel(c.net, avg_fn=su.get_ema_avg_fn(0.8))
         return c
