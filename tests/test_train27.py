@@ -582,3 +582,44 @@ def test_orthogonal_without_trivialization_trains_as_torch(omap, shape, resume_a
     if omap == "householder":  # registration kept the weight: geqrf's reflectors, as torch
         e, t = _twins(_Orth(omap, shape).build)
         _close(e.a.weight, t.a.weight, "initial weight", 1e-12)
+
+
+# ---- orthogonal on a batch of matrices (a Conv2d weight; ember accepted 2-D weights only) ---
+class _OrthConv(_UNet):
+    def __init__(self, omap, triv, ks):
+        self.omap, self.triv, self.ks, self.sched = omap, triv, ks, "step"
+
+    def build(self, L):
+        nn, omap, triv, ks = L.nn, self.omap, self.triv, self.ks
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.c = nn.utils.parametrizations.orthogonal(
+                    nn.Conv2d(1, 4, ks, padding=1), orthogonal_map=omap, use_trivialization=triv
+                )  # the weight (4, 1, kh, kw): a (4, 1) batch of kh x kw matrices
+                self.o = nn.Conv2d(4, 1, 3, padding=1)
+
+            def forward(self, x):
+                return L.F.interpolate(self.o(L.mod.tanh(self.c(x))), size=(8, 8))
+
+        return M()
+
+    def optim(self, L, m):  # no weight decay: see _Orth.optim
+        o = L.optim.SGD(m.parameters(), lr=0.05, momentum=0.9, dampening=0.1)
+        return [o], [L.sched.StepLR(o, step_size=2, gamma=0.5)]
+
+
+@pytest.mark.parametrize(
+    "omap, triv, ks, resume_at",
+    [(None, True, (2, 3), 2), ("matrix_exp", True, (3, 3), None), ("cayley", False, (3, 2), 2),
+     ("householder", False, (3, 3), None)],
+)  # fmt: skip
+def test_orthogonal_conv_weight_batch_of_matrices_trains_as_torch(omap, triv, ks, resume_at):
+    tl, el, tm, em = _lockstep(_OrthConv(omap, triv, ks), _denoise_batches(5), resume_at)
+    w = em.c.weight.numpy()
+    w = w if ks[0] >= ks[1] else w.swapaxes(-1, -2)
+    eye = np.broadcast_to(np.eye(min(ks)), (4, 1, min(ks), min(ks)))
+    # (atol: the models are built in float32, so a trivialization's base is orthogonal to
+    # float32 rounding only, in torch too)
+    np.testing.assert_allclose(w.swapaxes(-1, -2) @ w, eye, atol=1e-6)
