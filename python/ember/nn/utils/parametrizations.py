@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 
 from ember import linalg as _linalg
-from ember.autograd.function import Function
 from ember.creation import zeros
 from ember.nn.modules.module import Module
 from ember.nn.utils import parametrize
@@ -100,82 +99,54 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
 
 
 # ---- orthogonal ------------------------------------------------------------------------------
-def _expm(a: np.ndarray) -> np.ndarray:
-    """exp(a) by scaling and squaring with a Taylor series (the 1-norm scaled to <= 1/2,
-    20 terms: below float64 rounding)."""
-    norm = float(np.abs(a).sum(axis=0).max()) if a.size else 0.0
-    s = max(0, int(np.ceil(np.log2(norm / 0.5)))) if norm > 0.5 else 0
-    x = a / (2.0**s)
-    out = term = np.eye(a.shape[0], dtype=a.dtype)
-    for i in range(1, 21):
-        term = term @ x / i
-        out = out + term
-    for _ in range(s):
-        out = out @ out
-    return out
-
-
-class _MatrixExp(Function):
-    """exp(A) of a square matrix; backward: the top-right block of exp([[A^T, G], [0, A^T]])
-    (the Fréchet derivative's adjoint, as PyTorch's matrix_exp backward)."""
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return _expm(a)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        n = a.shape[0]
-        big = np.zeros((2 * n, 2 * n), dtype=a.dtype)
-        big[:n, :n] = big[n:, n:] = a.T
-        big[:n, n:] = grad
-        return _expm(big)[:n, n:]
-
-
 def _make_orthogonal(a: np.ndarray) -> np.ndarray:
-    """The Q of a's QR decomposition with the signs that make R's diagonal positive."""
+    """The Q of a's QR decomposition (each matrix of a batch) with the signs that make R's
+    diagonal positive."""
     q, r = np.linalg.qr(a)
-    return q * np.sign(np.diagonal(r))[None, :]
+    return q * np.sign(np.diagonal(r, axis1=-2, axis2=-1))[..., None, :]
 
 
 class _Orthogonal(Module):
-    def __init__(self, weight, orthogonal_map: str):
+    """PyTorch's _Orthogonal on a matrix or a batch of matrices (the last two dimensions)."""
+
+    def __init__(self, weight, orthogonal_map: str, use_trivialization: bool = True):
         super().__init__()
         self.shape = weight.shape
         self.orthogonal_map = orthogonal_map
+        self.use_trivialization = use_trivialization
 
     def forward(self, x):
-        n, k = x.shape
+        n, k = x.shape[-2:]
         transposed = n < k
         if transposed:
-            x = x.T
+            x = x.mT
             n, k = k, n
         if self.orthogonal_map in ("matrix_exp", "cayley"):
             x = x.tril()
             if n != k:
-                x = cat([x, zeros(n, n - k, dtype=x.dtype)], dim=1)
-            a = x - x.T  # skew-symmetric
+                x = cat([x, zeros(*x.shape[:-2], n, n - k, dtype=x.dtype)], dim=-1)
+            a = x - x.mT  # skew-symmetric
             if self.orthogonal_map == "matrix_exp":
-                q = _MatrixExp.apply(a)
+                q = _linalg.matrix_exp(a)
             else:  # Cayley: (I - A/2)^-1 (I + A/2)
                 eye = Tensor(np.eye(n, dtype=x.dtype))
                 q = _linalg.solve(eye - a * 0.5, eye + a * 0.5)
             if n != k:
-                q = q[:, :k]
+                q = q[..., :k]
         else:  # householder: Q = H_1 ... H_k, H_i = I - tau_i v_i v_i^T, v_i unit-diagonal
             a = x.tril(-1)
-            tau = 2.0 / (1.0 + (a * a).sum(dim=0))
+            tau = (2.0 / (1.0 + (a * a).sum(dim=-2))).unsqueeze(-2)  # (..., 1, k)
             v = a + Tensor(np.eye(n, k, dtype=x.dtype))
-            q = Tensor(np.eye(n, dtype=x.dtype))
+            q = Tensor(np.broadcast_to(np.eye(n, dtype=x.dtype), (*x.shape[:-2], n, n)).copy())
             for i in range(k):
-                vi = v[:, i].reshape(n, 1)
-                q = q - (q @ vi) @ vi.T * tau[i]
+                vi = v[..., i : i + 1]
+                q = q - (q @ vi) @ vi.mT * tau[..., i : i + 1]
             # PyTorch scales by the diagonal truncated to int (+-1 for its -Id start)
-            q = q[:, :k] * Tensor(np.trunc(np.diagonal(x.data)).astype(x.dtype)[None, :])
-        q = self.base @ q
-        return q.T if transposed else q
+            d = np.trunc(np.diagonal(x.data, axis1=-2, axis2=-1)).astype(x.dtype)
+            q = q[..., :k] * Tensor(d[..., None, :])
+        if self.use_trivialization:  # (without it, the original is the only state)
+            q = self.base @ q
+        return q.mT if transposed else q
 
     def right_inverse(self, q):
         if q.shape != self.shape:
@@ -184,23 +155,43 @@ class _Orthogonal(Module):
                 f"Got a tensor of shape {q.shape}."
             )
         arr = q.data
-        n, k = arr.shape
-        if n < k:
-            arr = arr.T
+        n, k = arr.shape[-2:]
+        transposed = n < k
+        if transposed:
+            arr = arr.swapaxes(-1, -2)
             n, k = k, n
+        if not self.use_trivialization:
+            return self._householder_inverse(arr, transposed)
         if n == k:
             eps = 10.0 * n * np.finfo(arr.dtype).eps
-            if not np.allclose(arr.T @ arr, np.eye(k), rtol=1e-5, atol=eps):
+            if not np.allclose(arr.swapaxes(-1, -2) @ arr, np.eye(k), rtol=1e-5, atol=eps):
                 arr = _make_orthogonal(arr)
             else:
                 arr = arr.copy()
         else:  # complete to a square orthogonal matrix with random columns
-            extra = _global_rng().standard_normal((n, n - k)).astype(arr.dtype)
-            arr = _make_orthogonal(np.concatenate([arr, extra], axis=1))
+            extra = _global_rng().standard_normal((*arr.shape[:-2], n, n - k))
+            arr = _make_orthogonal(np.concatenate([arr, extra.astype(arr.dtype)], axis=-1))
         self.register_buffer("base", arr)
         neg_id = np.zeros(q.shape, dtype=q.data.dtype)
-        np.fill_diagonal(neg_id, -1.0)
+        d = np.arange(k)
+        neg_id[..., d, d] = -1.0
         return Tensor(neg_id)
+
+    def _householder_inverse(self, arr, transposed):
+        """PyTorch's inverse without trivialization: only the Householder map has one (the
+        registration then keeps the raw weight for the other two, as torch)."""
+        if self.orthogonal_map != "householder":
+            raise NotImplementedError(
+                "It is not possible to assign to the matrix exponential or the Cayley "
+                "parametrizations when use_trivialization=False."
+            )
+        h, tau = np.linalg.qr(arr, mode="raw")  # LAPACK geqrf, as torch.geqrf (h transposed)
+        a = h.swapaxes(-1, -2).copy()
+        d = np.arange(a.shape[-1])
+        diag = np.sign(a[..., d, d])  # the diagonal holds R's signs, flipped where tau == 0
+        diag[tau == 0.0] *= -1
+        a[..., d, d] = diag
+        return Tensor(np.ascontiguousarray(a.swapaxes(-1, -2)) if transposed else a)
 
 
 def orthogonal(module, name="weight", orthogonal_map=None, *, use_trivialization=True):
@@ -208,8 +199,9 @@ def orthogonal(module, name="weight", orthogonal_map=None, *, use_trivialization
     or rows when it is wide), starting from the orthogonalised current weight.
 
     ``orthogonal_map``: ``"matrix_exp"`` (the default for square matrices), ``"cayley"`` or
-    ``"householder"`` (the default otherwise). ember supports PyTorch's default
-    ``use_trivialization=True`` only, on single (2-D) matrices.
+    ``"householder"`` (the default otherwise). ``use_trivialization=False`` parametrizes by
+    the original alone (PyTorch's rules). A weight of more than two dimensions is a batch of
+    matrices (its last two), as PyTorch.
     """
     weight = getattr(module, name, None)
     if not isinstance(weight, Tensor):
@@ -218,17 +210,13 @@ def orthogonal(module, name="weight", orthogonal_map=None, *, use_trivialization
         raise ValueError(
             f"Expected a matrix or batch of matrices. Got a tensor of {weight.ndim} dimensions."
         )
-    if weight.ndim > 2:
-        raise NotImplementedError("orthogonal: ember supports single matrices (2-D weights)")
     if orthogonal_map is None:
-        orthogonal_map = "matrix_exp" if weight.shape[0] == weight.shape[1] else "householder"
+        orthogonal_map = "matrix_exp" if weight.shape[-2] == weight.shape[-1] else "householder"
     if orthogonal_map not in ("matrix_exp", "cayley", "householder"):
         raise ValueError(
             'orthogonal_map has to be one of "matrix_exp", "cayley", "householder". '
             f"Got: {orthogonal_map}"
         )
-    if not use_trivialization:
-        raise NotImplementedError("orthogonal: ember implements use_trivialization=True only")
-    orth = _Orthogonal(weight, orthogonal_map)
+    orth = _Orthogonal(weight, orthogonal_map, use_trivialization)
     parametrize.register_parametrization(module, name, orth, unsafe=True)
     return module
