@@ -516,7 +516,8 @@ class Softmax(Function):
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
         return (
-            _C.softmax_backward(y, _contig(g.astype(y.dtype, copy=False)), ctx.dim, ctx.log),
+            # (asarray: a 0-d gradient may come as a NumPy scalar in a second-order pass)
+            _C.softmax_backward(y, _contig(np.asarray(g, y.dtype)), ctx.dim, ctx.log),
             None,
             None,
         )
@@ -1279,7 +1280,8 @@ class CosineSimilarity(Function):
             r = ops.norm(v, 2, d, True)
             return r + (ops.clamp(r, min=eps) - r).detach()
 
-        def cosine(a, b):  # the forward in Tensor ops
+        def cosine(a, b):  # the forward in Tensor ops, on the broadcast pair as forward's norms
+            a, b = ops.broadcast_tensors(a, b)
             return ((a * b).sum(d, keepdim=True) / clamped_norm(a) / clamped_norm(b)).squeeze(d)
 
         return _graph.recompute(ctx, (g,), cosine, a, b) + (None, None)
@@ -5870,7 +5872,8 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
         (1, 2, 5, 5)
     """
     op = "pad"
-    if mode == "constant" and isinstance(input, Tensor) and input.data.dtype.kind in "biu":
+    kinds = "biu" if mode in ("constant", "circular") else "iu"  # (no bool reflect/replicate)
+    if isinstance(input, Tensor) and input.data.dtype.kind in kinds:
         x = input  # any dtype, as PyTorch (token ids, masks); the fill value is cast to it
     else:
         x = _float_input(input, op)

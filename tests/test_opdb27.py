@@ -1,0 +1,97 @@
+"""Regressions from a differential hunt against torch 2.13's OpInfo samples (op_db), wider than
+session 22's: nn.functional ops, aliases, integer dtypes, non-contiguous inputs, gradgrad."""
+
+import numpy as np
+import pytest
+
+import ember
+
+torch = pytest.importorskip("torch")
+F = ember.nn.functional
+
+
+def _e(t, grad=False):
+    return ember.tensor(t.detach().numpy().copy(), requires_grad=grad)
+
+
+def _close(e, t, tol=1e-10):
+    t = t.detach().numpy()
+    e = np.asarray(e.detach().numpy())
+    assert e.dtype == t.dtype and e.shape == t.shape
+    np.testing.assert_allclose(e, t, atol=tol, rtol=tol)
+
+
+def _grads(lib, outs, leaves, cots, create):
+    if lib is torch:
+        return torch.autograd.grad(outs, leaves, cots, create_graph=create, allow_unused=True)
+    return ember.autograd.grad(outs, leaves, cots, create_graph=create, allow_unused=True)
+
+
+def _first_and_second(tfn, efn, shapes, seed):
+    """torch's and ember's first and second (grad of a random-weighted first grad) gradients."""
+    g = torch.Generator().manual_seed(seed)
+    ts = [torch.randn(s, dtype=torch.float64, generator=g, requires_grad=True) for s in shapes]
+    es = [_e(t, True) for t in ts]
+    to, eo = tfn(*ts), efn(*es)
+    _close(eo, to)
+    c1 = torch.randn(to.shape, dtype=torch.float64, generator=g)
+    tg = _grads(torch, to, ts, c1, True)
+    eg = _grads(ember, eo, es, _e(c1), True)
+    c2 = [torch.randn(s, dtype=torch.float64, generator=g) for s in shapes]
+    tgg = _grads(torch, tg, ts, c2, False)
+    egg = _grads(ember, eg, es, [_e(c) for c in c2], False)
+    for a, b in zip(eg + egg, tg + tgg, strict=True):
+        _close(a, b, 1e-9)
+
+
+@pytest.mark.parametrize(
+    "s1, s2, dim", [((1, 2, 3), (2, 1, 3), -2), ((2, 3), (2, 1, 3), -1), ((2, 1, 3), (2, 3), -1)]
+)
+def test_cosine_similarity_gradgrad_of_broadcast_inputs(s1, s2, dim):
+    # the create_graph backward took norms of the unbroadcast inputs (wrong, or an IndexError)
+    _first_and_second(
+        lambda a, b: torch.nn.functional.cosine_similarity(a, b, dim),
+        lambda a, b: F.cosine_similarity(a, b, dim),
+        [s1, s2],
+        0,
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["softmax", "softmin", "log_softmax", "silu", "mish", "gelu", "elu", "softplus"]
+)
+def test_0d_gradient_summed_from_two_uses_reaches_the_kernel_as_an_array(name):
+    # two 0-d gradients add to a NumPy scalar, which the _C backward kernels refused
+    args = (0,) if "soft" in name and name != "softplus" else ()
+    x = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+    e = _e(x, True)
+    z = getattr(torch.nn.functional, name)(x, *args)
+    (z * z).backward()
+    y = getattr(F, name)(e, *args)
+    (y * y).backward()
+    _close(e.grad, x.grad)
+
+
+def test_softmin_of_a_0d_input_has_a_second_derivative():
+    _first_and_second(
+        lambda a: torch.nn.functional.softmin(a, 0), lambda a: F.softmin(a, 0), [()], 1
+    )
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
+@pytest.mark.parametrize(
+    "shape, pad",
+    [((2, 5), (1, 2)), ((2, 4, 3), (1, -1, 2, 1)), ((1, 2, 3, 3, 4), (1, 1, 1, 2, 1, 1))],
+)
+def test_pad_edge_modes_take_integer_inputs_as_torch(mode, dtype, shape, pad):
+    g = torch.Generator().manual_seed(2)
+    t = torch.randint(0, 9, shape, generator=g).to(getattr(torch, dtype))
+    if dtype == "bool" and mode != "circular":  # torch has no bool reflect / replicate kernel
+        with pytest.raises(TypeError, match="floating point"):
+            F.pad(_e(t), pad, mode)
+        return
+    want = torch.nn.functional.pad(t, pad, mode)
+    got = F.pad(_e(t), pad, mode)
+    assert got.dtype == want.numpy().dtype
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
