@@ -95,3 +95,33 @@ def test_pad_edge_modes_take_integer_inputs_as_torch(mode, dtype, shape, pad):
     got = F.pad(_e(t), pad, mode)
     assert got.dtype == want.numpy().dtype
     np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def _t(*shape, dtype=np.float32):
+    return ember.tensor(np.ones(shape, dtype))
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: F.adaptive_avg_pool2d(_t(1, 2, 3, 4), []), "output_size"),
+        (lambda: F.adaptive_max_pool3d(_t(1, 1, 1, 1, 1), [-1, 0, 2]), "non-negative"),
+        (lambda: F.adaptive_max_pool1d(_t(1, 2, 3), []), "output_size"),
+        (lambda: F.avg_pool3d(_t(3, 3, 3, 3), [2, 2, 2], divisor_override=0), "divisor"),
+        (lambda: F.group_norm(_t(2, 7, 4), 2), "divisible"),
+        (lambda: F.group_norm(_t(1), 1), "2-D"),
+        (lambda: F.rms_norm(_t(1, 2, 3), [], None, 1e-5), "non-empty"),
+        (lambda: F.rms_norm(_t(2, 2, 3), [2, 2], None, 1e-5), "normalized_shape"),
+        (lambda: F.margin_ranking_loss(_t(5, 4), _t(5, 4), _t(5)), "number of dims"),
+        (lambda: F.soft_margin_loss(_t(5, 4), _t(5)), "differ"),
+        (lambda: F.gelu(_t(2), approximate="asdf"), "approximate"),
+        (lambda: F.prelu(_t(2, 8, 3), _t(2, 4)), "1-D"),
+        (lambda: F.linear_cross_entropy(_t(2, 3, 3), _t(2, 3), _t(3, 2)), "dimensionality"),
+        (lambda: F.multi_margin_loss(_t(5, 3), _t(5)), "integers"),
+        (lambda: F.multilabel_margin_loss(_t(5, 4), _t(5, 4)), "integer"),
+    ],
+)
+def test_op_db_error_inputs_raise_runtime_errors_as_torch(call, match):
+    # torch's error_inputs expect RuntimeError: ember's errors are both (ember._errors)
+    with pytest.raises(RuntimeError, match=match):
+        call()

@@ -474,7 +474,7 @@ def gelu(input, approximate: str = "none") -> Tensor:
     if not isinstance(approximate, str):  # (a tensor here compared elementwise)
         raise TypeError(f"gelu: approximate must be a str, got {type(approximate).__name__}")
     if approximate not in ("none", "tanh"):
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        raise BadShapeOrValue(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return _activation("gelu", input, {"approximate": approximate})
 
 
@@ -938,10 +938,10 @@ def prelu(input, weight) -> Tensor:
     x = _float_input(input, "prelu")
     w = _float_input(weight, "prelu", "weight", dtype=x.data.dtype)
     if w.ndim > 1:
-        raise ValueError(f"prelu: weight must be a scalar or 1-D, got shape {w.shape}")
+        raise BadShapeOrValue(f"prelu: weight must be a scalar or 1-D, got shape {w.shape}")
     channels = x.shape[1] if x.ndim >= 2 else 1
     if w.data.size != 1 and w.data.size != channels:
-        raise ValueError(
+        raise BadShapeOrValue(
             "prelu: mismatch of parameter numbers and input channel size. Found parameter "
             f"numbers = {w.data.size} and channel size = {channels}."
         )
@@ -1480,7 +1480,7 @@ def _loss_pair(op, input, target, broadcast: str | None = None):
         except ValueError:
             shape = None
         if shape is None:
-            raise ValueError(f"{op}: input shape {x.shape} and target shape {t.shape} differ")
+            raise BadShapeOrValue(f"{op}: input shape {x.shape} and target shape {t.shape} differ")
         if broadcast == "warn":
             warnings.warn(
                 f"Using a target size {t.shape} that is different to the input size {x.shape}. "
@@ -1603,7 +1603,7 @@ class NLLLoss(Function):
 def _targets(op: str, target) -> np.ndarray:
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
     if t.dtype.kind not in "iu":
-        raise TypeError(f"{op}: class-index targets must be integers, got {t.dtype}")
+        raise BadDtype(f"{op}: class-index targets must be integers, got {t.dtype}")
     return t.astype(np.int64, copy=False)
 
 
@@ -1937,7 +1937,9 @@ def _normalized_shape(normalized_shape, op: str) -> tuple:
             f"{op}: normalized_shape must be an int or a sequence of ints, got {normalized_shape!r}"
         ) from None
     if not shape:
-        raise ValueError(f"{op}: normalized_shape must be non-empty (at least one dim), got ()")
+        raise BadShapeOrValue(
+            f"{op}: normalized_shape must be non-empty (at least one dim), got ()"
+        )
     return shape
 
 
@@ -2938,7 +2940,7 @@ def hinge_embedding_loss(input, target, margin: float = 1.0, reduction: str = "m
         try:
             shape = np.broadcast_shapes(x.shape, t.shape)
         except ValueError:
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"{op}: input shape {x.shape} and target shape {t.shape} differ"
             ) from None
         x, t = ops.expand(x, shape), np.broadcast_to(t, shape)
@@ -3221,7 +3223,7 @@ def margin_ranking_loss(
     # promoted to one float dtype, as PyTorch's composite -target * (x1 - x2) + margin
     x1, x2, y = _float_operands(op, ("input1", "input2", "target"), input1, input2, target)
     if not x1.ndim == x2.ndim == y.ndim:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: input1, input2 and target must have the same number of dims, got "
             f"{x1.shape}, {x2.shape}, {y.shape}"
         )
@@ -3394,7 +3396,7 @@ def _triplet(op, anchor, positive, negative):
     names = ("anchor", "positive", "negative")
     a, p, n = _float_operands(op, names, anchor, positive, negative)
     if not (a.ndim == p.ndim == n.ndim) or a.ndim == 0:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: anchor, positive and negative must have the same number of dims (>= 1), got "
             f"{a.shape}, {p.shape}, {n.shape}"
         )
@@ -3488,7 +3490,7 @@ def _pair(v, op: str, name: str) -> tuple[int, int]:
     """An int or a pair of ints -> (h, w)."""
     if isinstance(v, tuple | list):
         if len(v) != 2:
-            raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
+            raise BadShapeOrValue(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
         return _int_arg(v[0], op, name), _int_arg(v[1], op, name)
     v = _int_arg(v, op, name)
     return v, v
@@ -4902,7 +4904,7 @@ def embedding(
 def _single(v, op: str, name: str) -> int:
     if isinstance(v, tuple | list):
         if len(v) != 1:
-            raise ValueError(f"{op}: {name} must be an int or a 1-tuple, got {v!r}")
+            raise BadShapeOrValue(f"{op}: {name} must be an int or a 1-tuple, got {v!r}")
         v = v[0]
     return _int_arg(v, op, name)
 
@@ -5271,11 +5273,11 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
     dtype = None if weight is None else _float_input(weight, op, "weight").dtype
     x = _float_input(input, op, "input", dtype)
     if x.ndim < 2:
-        raise ValueError(f"{op}: input must be at least 2-D (N, C, *), got shape {x.shape}")
+        raise BadShapeOrValue(f"{op}: input must be at least 2-D (N, C, *), got shape {x.shape}")
     g = _int_arg(num_groups, op, "num_groups")
     c = x.shape[1]
     if g < 1 or c % g:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: num_channels {c} of input {x.shape} must be divisible by num_groups={g}"
         )
     if x.data.size == g:  # PyTorch's check: one value per group cannot be normalised
@@ -6169,7 +6171,7 @@ def _adaptive_size(output_size, sizes, op: str):
         output_size = tuple(n if o is None else o for o, n in zip(output_size, sizes))
     out = (_pair if len(sizes) == 2 else _triple)(output_size, op, "output_size")
     if min(out) < 0:  # 0 gives an empty output, as PyTorch
-        raise ValueError(f"{op}: output_size must be non-negative, got {out}")
+        raise BadShapeOrValue(f"{op}: output_size must be non-negative, got {out}")
     return out
 
 
@@ -6293,7 +6295,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None) -> Tensor:
         return y.to(x.data.dtype)
     shape = _normalized_shape(normalized_shape, op)
     if len(shape) > x.ndim or x.shape[x.ndim - len(shape) :] != shape:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: given normalized_shape={list(shape)}, expected input with shape "
             f"[*, {', '.join(map(str, shape))}], but got input of size {x.shape}"
         )
@@ -6301,7 +6303,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None) -> Tensor:
     if weight is not None:
         weight = _float_input(weight, op, "weight")
         if weight.shape != shape:
-            raise ValueError(f"{op}: weight must have shape {shape}, got {weight.shape}")
+            raise BadShapeOrValue(f"{op}: weight must have shape {shape}, got {weight.shape}")
     m = math.prod(shape)
     if x.data.dtype.char in "fd" and x.data.size and (weight is None or weight.dtype == x.dtype):
         return RmsNorm.apply(x, weight, m, eps)  # the fused kernel (the composite: 3 passes more)
@@ -6459,7 +6461,7 @@ def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode: bool = Fals
 def _triple(v, op: str, name: str) -> tuple[int, int, int]:
     if isinstance(v, tuple | list):
         if len(v) != 3:
-            raise ValueError(f"{op}: {name} must be an int or 3 ints, got {v!r}")
+            raise BadShapeOrValue(f"{op}: {name} must be an int or 3 ints, got {v!r}")
         return tuple(_int_arg(a, op, name) for a in v)
     v = _int_arg(v, op, name)
     return v, v, v
@@ -6468,7 +6470,7 @@ def _triple(v, op: str, name: str) -> tuple[int, int, int]:
 def _vol_input(input, op: str, dtype=None) -> Tensor:
     x = _float_input(input, op, "input", dtype)
     if x.ndim not in (4, 5):
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: input must be 4-D (C, D, H, W) or 5-D (N, C, D, H, W), got shape {x.shape}"
         )
     return x
@@ -6541,7 +6543,7 @@ def max_pool3d(
     x = _vol_input(input, op)
     k, s, p, d = _pool3d_args(op, kernel_size, stride, padding, dilation)
     if any(pp < 0 or pp > kk // 2 for pp, kk in zip(p, k)):
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: pad should be at most half of kernel size, but got pad={p}, kernel_size={k}"
         )
     if 0 not in x.shape[-4:]:  # named as 3-D here, not by the 2-D passes below
@@ -6584,13 +6586,13 @@ def avg_pool3d(
             count = avg_pool3d(ones, *args, 1).data
             divisor_override = np.round(count / avg_pool3d(ones, *args).data)
         elif _int_arg(divisor_override, op, "divisor_override") == 0:
-            raise ValueError(f"{op}: divisor must be not zero")
+            raise BadShapeOrValue(f"{op}: divisor must be not zero")
         return Tensor(np.trunc(total / divisor_override).astype(np.int64))
     x = _vol_input(input, op)
     k, s, p, _ = _pool3d_args(op, kernel_size, stride, padding)
     if any(i < kk for i, kk in zip(x.shape[-3:], k)):  # PyTorch's check, padding aside
         (t, h, w), (kt, kh, kw) = x.shape[-3:], k
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: input image (T: {t} H: {h} W: {w}) smaller than kernel size "
             f"(kT: {kt} kH: {kh} kW: {kw})"
         )
@@ -6598,7 +6600,7 @@ def avg_pool3d(
     if divisor_override is not None:
         divisor_override = _int_arg(divisor_override, op, "divisor_override")
         if divisor_override == 0:
-            raise ValueError(f"{op}: divisor must be not zero")
+            raise BadShapeOrValue(f"{op}: divisor must be not zero")
         rest = (ceil_mode, count_include_pad, 1)
     depth = ((k[0], 1), (s[0], 1), (p[0], 0), *rest)
     y = _pool3d(x, avg_pool2d, depth, (k[1:], s[1:], p[1:], *rest), False)
@@ -6671,7 +6673,7 @@ def _unpool(op, x: Tensor, indices, k, s, p, output_size, nd: int) -> Tensor:
     if idx.dtype != np.int64:  # (PyTorch takes max_pool's int64 indices only)
         raise TypeError(f"{op}: indices must be an int64 integer tensor, got {idx.dtype}")
     if idx.shape != x.shape:
-        raise ValueError(f"{op}: indices shape {idx.shape} must equal input shape {x.shape}")
+        raise BadShapeOrValue(f"{op}: indices shape {idx.shape} must equal input shape {x.shape}")
     if 0 in x.shape[1:]:  # (the leading dim, batch or unbatched channels, may be empty)
         raise ValueError(f"{op}: expected non-empty dims after the first, got input {x.shape}")
     dims = x.shape[-nd:]
@@ -6944,7 +6946,7 @@ def multilabel_margin_loss(input, target, reduction: str = "mean") -> Tensor:
     x = _float_input(input, op)
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
     if t.dtype.kind not in "iu":
-        raise TypeError(f"{op}: target must be an integer tensor, got {t.dtype}")
+        raise BadDtype(f"{op}: target must be an integer tensor, got {t.dtype}")
     if x.ndim == 0 and t.ndim == 0:  # PyTorch reads 0-d input and target as (C,) with C = 1
         x, t = x.reshape(1), t.reshape(1)
     if x.ndim not in (1, 2) or t.shape != x.shape:
@@ -8053,11 +8055,11 @@ def linear_cross_entropy(
     w = _float_input(linear_weight, op, "linear_weight")
     x = _float_input(input, op, "input", w.dtype)
     if x.ndim not in (1, 2):
-        raise ValueError(f"{op}: expected input with dimensionality 1 or 2, got {x.ndim}")
+        raise BadShapeOrValue(f"{op}: expected input with dimensionality 1 or 2, got {x.ndim}")
     if w.ndim < 2:
-        raise ValueError(f"{op}: expected linear_weight with at least 2 dims, got {w.shape}")
+        raise BadShapeOrValue(f"{op}: expected linear_weight with at least 2 dims, got {w.shape}")
     if x.shape[-1] != w.shape[-1]:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: expected equal input and linear_weight last dimensions (in_features), got "
             f"{x.shape[-1]} and {w.shape[-1]}"
         )
@@ -8065,11 +8067,11 @@ def linear_cross_entropy(
     if linear_bias is not None:
         linear_bias = _float_input(linear_bias, op, "linear_bias", w.dtype)
         if linear_bias.shape != (c, *out):
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"{op}: expected linear_bias shape {(c, *out)}, got {linear_bias.shape}"
             )
     if out and x.ndim == 1:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: a K-dimensional loss (linear_weight {w.shape}) needs (N, in) input"
         )
     m = int(np.prod(out)) if out else 1
@@ -8077,7 +8079,7 @@ def linear_cross_entropy(
     logits = linear(x, w.reshape(c * m, w.shape[-1]), bias).reshape(*x.shape[:-1], c, *out)
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     if t.shape == logits.shape and ignore_index is not None:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: ignore_index cannot be specified when target contains probabilities"
         )
     ignore = -100 if ignore_index is None else ignore_index
