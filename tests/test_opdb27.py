@@ -125,3 +125,26 @@ def test_op_db_error_inputs_raise_runtime_errors_as_torch(call, match):
     # torch's error_inputs expect RuntimeError: ember's errors are both (ember._errors)
     with pytest.raises(RuntimeError, match=match):
         call()
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8"])
+@pytest.mark.parametrize(
+    "xs, ws, bs", [((2, 1, 2, 1, 2), (4, 2), (4,)), ((3,), (4, 3), None), ((5, 3), (3,), None)]
+)
+def test_linear_of_integer_tensors_as_torch(dtype, xs, ws, bs):
+    g = torch.Generator().manual_seed(3)
+    x, w = (torch.randint(0, 5, s, generator=g).to(getattr(torch, dtype)) for s in (xs, ws))
+    b = None if bs is None else torch.randint(0, 5, bs, generator=g).to(x.dtype)
+    want = torch.nn.functional.linear(x, w, b)
+    got = F.linear(_e(x), _e(w), None if b is None else _e(b))
+    assert got.dtype == want.numpy().dtype
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("xs, args", [((1, 2, 5, 5), (3,)), ((2, 5, 6), ((2, 3), 2, 1, 2))])
+def test_unfold_of_a_bool_mask_as_torch(xs, args):
+    x = torch.randint(0, 2, xs, generator=torch.Generator().manual_seed(4)).bool()
+    got = F.unfold(_e(x), *args)
+    want = torch.nn.functional.unfold(x, *args)
+    assert got.dtype == np.bool_
+    np.testing.assert_array_equal(got.numpy(), want.numpy())

@@ -308,6 +308,11 @@ def linear(input, weight, bias=None) -> Tensor:
         return y
     if any(isinstance(t, Tensor) and t.data.dtype.kind == "c" for t in (input, weight, bias)):
         return _complex_linear(input, weight, bias)
+    ts = [t for t in (input, weight, bias) if t is not None]
+    if all(isinstance(t, Tensor) and t.data.dtype.kind in "iu" for t in ts):
+        if len({t.data.dtype for t in ts}) == 1 and weight.ndim in (1, 2):  # torch's int addmm
+            y = ops.matmul(input, weight.mT if weight.ndim == 2 else weight)
+            return y if bias is None else y + bias
     weight = _float_input(weight, "linear", "weight")
     x = _float_input(input, "linear", "input", weight.dtype)
     if weight.ndim not in (1, 2):
@@ -6066,7 +6071,12 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
         (2, 27, 9)
     """
     op = "unfold"
-    x = _float_input(input, op)
+    # (bool too, as torch's im2col: a mask's blocks)
+    x = (
+        input
+        if isinstance(input, Tensor) and input.data.dtype == np.bool_
+        else _float_input(input, op)
+    )
     unbatched = x.ndim == 3
     if x.ndim not in (3, 4):
         raise ValueError(f"{op}: input must be 3-D (C, H, W) or 4-D (N, C, H, W), got {x.shape}")
