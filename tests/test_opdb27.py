@@ -148,3 +148,20 @@ def test_unfold_of_a_bool_mask_as_torch(xs, args):
     want = torch.nn.functional.unfold(x, *args)
     assert got.dtype == np.bool_
     np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_frexp_mantissa_carries_a_gradient_as_torch(dtype):
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(20, dtype=dtype, generator=g) * 100
+    x[0] = 0
+    x.requires_grad_()
+    c = torch.randn(20, dtype=dtype, generator=g)
+    m, e = torch.frexp(x)
+    (want,) = torch.autograd.grad(m, x, c)
+    ex = _e(x, True)
+    em, ee = ember.frexp(ex)
+    np.testing.assert_array_equal(em.detach().numpy(), m.detach().numpy())
+    np.testing.assert_array_equal(ee.numpy(), e.numpy())
+    (got,) = ember.autograd.grad(em, ex, _e(c))
+    np.testing.assert_array_equal(got.numpy(), want.numpy())

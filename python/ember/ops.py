@@ -1212,7 +1212,25 @@ def frexp(input) -> Frexp:  # noqa: A002
     if not _lowp.is_float(x.dtype):
         raise TypeError(f"frexp: needs a floating tensor, got {x.dtype}")
     m, e = np.frexp(x.data)
-    return Frexp(Tensor._make(m, False, None, 0), Tensor._make(e.astype(np.int32), False, None, 0))
+    e = e.astype(np.int32)
+    mt = _FrexpMantissa.apply(x, m, e) if x.requires_grad else Tensor._make(m, False, None, 0)
+    return Frexp(mt, Tensor._make(e, False, None, 0))
+
+
+class _FrexpMantissa(Function):
+    # x -> mantissa = x / 2**exponent, the exponent held fixed (torch's grad / exponent.exp2())
+    @staticmethod
+    def forward(ctx, x, m, e):
+        ctx.scale = np.exp2(-e.astype(x.dtype))
+        return m
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.scale, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return _graph.linear(ctx, g, lambda v: v * ctx.scale), None, None
 
 
 def logical_not(input) -> Tensor:  # noqa: A002
