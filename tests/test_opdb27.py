@@ -165,3 +165,27 @@ def test_frexp_mantissa_carries_a_gradient_as_torch(dtype):
     np.testing.assert_array_equal(ee.numpy(), e.numpy())
     (got,) = ember.autograd.grad(em, ex, _e(c))
     np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: ember.narrow(_t(), 0, 0, 1), "0-dim"),  # was an IndexError of a tuple index
+        (lambda: ember.narrow_copy(_t(), 0, 0, 1), "0-dim"),
+        (lambda: ember.cov(_t(5, 5, 5)), "1-D or 2-D"),
+        (lambda: ember.cov(_t(5), fweights=_t(5)), "integers"),
+        (lambda: ember.diag(_t(), 0), "1-D or 2-D"),
+        (lambda: ember.diff(_t(1, 3), -1), "non-negative"),
+        (lambda: ember.dot(_t(1), _t(3)), "1-D"),
+        (lambda: ember.vdot(_t(1), _t(3)), "1-D"),
+        (lambda: ember.fliplr(_t(1)), "2 dims"),
+        (lambda: ember.flipud(_t()), "1 dim"),
+        (lambda: ember.isclose(_t(), _t(), rtol=-0.4), "greater than or equal"),
+        (lambda: ember.masked_fill(_t(2, 2), ember.tensor(True), _t(1)), "0-d"),
+        (lambda: ember.masked_scatter(_t(1, 3), _t(1, 3), _t(3, 4)), "bool"),
+        (lambda: ember.gradient(_t(3, 3), spacing=[0.1], dim=[1, 0]), "spacing"),
+    ],
+)
+def test_op_db_error_inputs_of_tensor_ops_raise_runtime_errors_as_torch(call, match):
+    with pytest.raises(RuntimeError, match=match):
+        call()
