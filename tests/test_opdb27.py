@@ -240,3 +240,24 @@ def test_op_db_sample_configurations_agree_on_strided_inputs(name, fn, shapes):
     es = [ember.tensor(np.stack([t.numpy(), np.zeros(t.shape)], -1))[..., 0] for t in ts]
     assert not es[0].is_contiguous()
     _close(fn(_EF, *es), fn(_TF, *ts))
+
+
+@pytest.mark.parametrize("shape, group", [((2, 6, 3), 2), ((3, 4), 4), ((0, 2), 1)])
+def test_native_group_norm_statistics_are_differentiable_outputs(shape, group):
+    g = torch.Generator().manual_seed(6)
+    n, c = shape[:2]
+    hxw = int(np.prod(shape[2:], dtype=np.int64))
+    ts = [
+        torch.randn(s, dtype=torch.float64, generator=g, requires_grad=True)
+        for s in (shape, (c,), (c,))
+    ]
+    es = [_e(t, True) for t in ts]
+    to = torch.native_group_norm(*ts, n, c, hxw, group, 0.5)
+    eo = ember.native_group_norm(*es, n, c, hxw, group, 0.5)
+    cots = [torch.randn(o.shape, dtype=torch.float64, generator=g) for o in to]
+    for a, b in zip(eo, to, strict=True):
+        _close(a, b)
+    tg = torch.autograd.grad(to, ts, cots)
+    eg = ember.autograd.grad(eo, es, [_e(c) for c in cots])
+    for a, b in zip(eg, tg, strict=True):
+        _close(a, b)
