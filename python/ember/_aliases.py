@@ -251,7 +251,8 @@ def native_group_norm(input, weight, bias, N, C, HxW, group, eps):  # noqa: A002
 
     x = ops._float_operand(input, "native_group_norm")
     out = F.group_norm(x, group, weight, bias, eps)
-    g = x.detach().reshape(N, group, -1)
+    # the statistics are differentiable outputs too, as torch's (an explicit size: N may be 0)
+    g = x.reshape(N, group, C // group * HxW)
     return out, g.mean(-1), ops.rsqrt(g.var(-1, unbiased=False) + eps)
 
 

@@ -1223,7 +1223,25 @@ def frexp(input) -> Frexp:  # noqa: A002
     if not _lowp.is_float(x.dtype):
         raise TypeError(f"frexp: needs a floating tensor, got {x.dtype}")
     m, e = np.frexp(x.data)
-    return Frexp(Tensor._make(m, False, None, 0), Tensor._make(e.astype(np.int32), False, None, 0))
+    e = e.astype(np.int32)
+    mt = _FrexpMantissa.apply(x, m, e) if x.requires_grad else Tensor._make(m, False, None, 0)
+    return Frexp(mt, Tensor._make(e, False, None, 0))
+
+
+class _FrexpMantissa(Function):
+    # x -> mantissa = x / 2**exponent, the exponent held fixed (torch's grad / exponent.exp2())
+    @staticmethod
+    def forward(ctx, x, m, e):
+        ctx.scale = np.exp2(-e.astype(x.dtype))
+        return m
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.scale, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return _graph.linear(ctx, g, lambda v: v * ctx.scale), None, None
 
 
 def logical_not(input) -> Tensor:  # noqa: A002
@@ -1233,7 +1251,7 @@ def logical_not(input) -> Tensor:  # noqa: A002
 def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):  # noqa: A002
     """|input - other| <= atol + rtol * |other| elementwise (a bool tensor)."""
     if rtol < 0 or atol < 0:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"isclose: rtol and atol must be greater than or equal to zero, got {rtol}, {atol}"
         )
     a, b = _operands("isclose", input, other)
@@ -4781,7 +4799,9 @@ def masked_fill(x, mask, value) -> Tensor:
     x = _tensor_operand(x)
     if isinstance(value, Tensor):
         if value.ndim:
-            raise ValueError(f"masked_fill: value must be a 0-d tensor, got shape {value.shape}")
+            raise BadShapeOrValue(
+                f"masked_fill: value must be a 0-d tensor, got shape {value.shape}"
+            )
         if value.requires_grad:  # it gets the filled entries' gradient summed, as in torch
             return named(_c_order(where(mask, cast(value, x.dtype), x)), "MaskedFillBackward1")
     kind = "MaskedFillBackward1" if isinstance(value, Tensor) else "MaskedFillBackward0"
@@ -6183,6 +6203,8 @@ def swapdims(input, dim0: int, dim1: int) -> Tensor:  # noqa: A002 (torch's name
 def narrow(x, dim: int, start, length: int) -> Tensor:
     """The slice [start, start + length) of dim (a view in PyTorch)."""
     x = _tensor_operand(x)
+    if x.ndim == 0:  # (_dim takes dim 0 of a 0-d tensor: torch refuses it here)
+        raise BadShapeOrValue("narrow: cannot be applied to a 0-dim tensor")
     axis = _dim(dim, x.ndim, "narrow")
     n, start = x.shape[axis], operator.index(start)
     if not -n <= start <= n:
@@ -6458,14 +6480,14 @@ def rot90(x, k: int = 1, dims=(0, 1)) -> Tensor:
 def fliplr(x) -> Tensor:
     x = _tensor_operand(x)
     if x.ndim < 2:
-        raise ValueError(f"fliplr: input must have >= 2 dims, got shape {x.shape}")
+        raise BadShapeOrValue(f"fliplr: input must have >= 2 dims, got shape {x.shape}")
     return flip(x, 1)
 
 
 def flipud(x) -> Tensor:
     x = _tensor_operand(x)
     if x.ndim < 1:
-        raise ValueError("flipud: input must have >= 1 dim, got a 0-d tensor")
+        raise BadShapeOrValue("flipud: input must have >= 1 dim, got a 0-d tensor")
     return flip(x, 0)
 
 
@@ -7372,7 +7394,7 @@ def take_along_dim(x, indices, dim=None) -> Tensor:
 def _bool_mask(op, mask):
     mask = np.asarray(_data(mask))
     if mask.dtype != np.bool_:
-        raise TypeError(f"{op}: mask must be a bool tensor, got {mask.dtype}")
+        raise BadDtype(f"{op}: mask must be a bool tensor, got {mask.dtype}")
     return mask
 
 
@@ -7548,7 +7570,7 @@ def diag(x, diagonal: int = 0) -> Tensor:
         return diag_embed(x, diagonal, 0, 1)
     if x.ndim == 2:
         return clone(Diagonal.apply(x, int(diagonal), 0, 1))  # a copy, as torch.diag
-    raise ValueError(f"diag: supports 1-D or 2-D tensors, got shape {x.shape}")
+    raise BadShapeOrValue(f"diag: supports 1-D or 2-D tensors, got shape {x.shape}")
 
 
 def diagflat(x, offset: int = 0) -> Tensor:
@@ -8434,7 +8456,7 @@ def diff(x, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
         raise ValueError("diff: expects a tensor with at least 1 dim")
     axis = _dim(dim, x.ndim, "diff")
     if n < 0:
-        raise ValueError(f"diff: order must be non-negative but got {n}")
+        raise BadShapeOrValue(f"diff: order must be non-negative but got {n}")
     if n >= _LONG:
         _int64(n)
     if n == 0:  # torch: the input itself, prepend and append unused
@@ -8468,7 +8490,7 @@ def cov(x, *, correction: int = 1, fweights=None, aweights=None) -> Tensor:
     integer frequency and float observation weights, as torch.cov."""
     x = _float_operand(x, "cov")
     if x.ndim > 2:
-        raise ValueError(f"cov: expects a 1-D or 2-D tensor, got shape {x.shape}")
+        raise BadShapeOrValue(f"cov: expects a 1-D or 2-D tensor, got shape {x.shape}")
     x = reshape(x, (1, -1)) if x.ndim < 2 else x
     n_obs = x.shape[1]
     w = None
@@ -8479,7 +8501,7 @@ def cov(x, *, correction: int = 1, fweights=None, aweights=None) -> Tensor:
         if wa.shape != (n_obs,) or (wa < 0).any():
             raise ValueError(f"cov: {name} must be 1-D, non-negative, with {n_obs} entries")
         if name == "fweights" and wa.dtype.kind not in "iu":
-            raise TypeError(f"cov: fweights must be integers, got {wa.dtype}")
+            raise BadDtype(f"cov: fweights must be integers, got {wa.dtype}")
         wa = wa.astype(x.dtype)
         if name == "aweights" and isinstance(wt, Tensor) and wt.requires_grad:
             wa = wt.to(x.dtype)  # torch differentiates through the observation weights
@@ -8529,7 +8551,9 @@ def _float_only(op: str, x) -> Tensor:
 def _vector_pair(op, a, b):
     a, b = _tensor_operand(a), _tensor_operand(b)
     if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
-        raise ValueError(f"{op}: expected two 1-D tensors of one size, got {a.shape} and {b.shape}")
+        raise BadShapeOrValue(
+            f"{op}: expected two 1-D tensors of one size, got {a.shape} and {b.shape}"
+        )
     if a.dtype != b.dtype:
         raise TypeError(
             f"{op}: expected both vectors to have one dtype, got {a.dtype} and {b.dtype}"
@@ -9377,7 +9401,7 @@ def gradient(input, *, spacing=1, dim=None, edge_order: int = 1) -> tuple:  # no
     spacing = 1 if spacing is None else spacing  # (torch's default, passed explicitly)
     steps = list(spacing) if isinstance(spacing, list | tuple) else [spacing] * len(dims)
     if len(steps) != len(dims):
-        raise ValueError(
+        raise BadShapeOrValue(
             f"torch.gradient expected spacing to be unspecified, a scalar or it's spacing and dim "
             f"arguments to have the same length, but got a spacing argument of length "
             f"{len(steps)} and a dim argument of length {len(dims)}."

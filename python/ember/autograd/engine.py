@@ -630,7 +630,11 @@ def _run_pass(tensors, grads, retain_graph: bool, targets, graph: bool, stop: bo
                         heappush(heap, (lone._order, lone))
                         lone = None
                     heappush(heap, (ctx._order, ctx))
-            slots[i] = g if slots[i] is None else slots[i] + g
+            if slots[i] is None:
+                slots[i] = g
+            else:  # (0-d arrays add to a NumPy scalar, which the _C kernels refuse)
+                s = slots[i] + g
+                slots[i] = s if graph or type(s) is ndarray else np.asarray(s)
     for leaf, g in leaves.values():
         hooks = getattr(leaf, "_hooks", None)
         if hooks is not None and hooks.pre:

@@ -308,6 +308,11 @@ def linear(input, weight, bias=None) -> Tensor:
         return y
     if any(isinstance(t, Tensor) and t.data.dtype.kind == "c" for t in (input, weight, bias)):
         return _complex_linear(input, weight, bias)
+    ts = [t for t in (input, weight, bias) if t is not None]
+    if all(isinstance(t, Tensor) and t.data.dtype.kind in "iu" for t in ts):
+        if len({t.data.dtype for t in ts}) == 1 and weight.ndim in (1, 2):  # torch's int addmm
+            y = ops.matmul(input, weight.mT if weight.ndim == 2 else weight)
+            return y if bias is None else y + bias
     weight = _float_input(weight, "linear", "weight")
     x = _float_input(input, "linear", "input", weight.dtype)
     if weight.ndim not in (1, 2):
@@ -474,7 +479,7 @@ def gelu(input, approximate: str = "none") -> Tensor:
     if not isinstance(approximate, str):  # (a tensor here compared elementwise)
         raise TypeError(f"gelu: approximate must be a str, got {type(approximate).__name__}")
     if approximate not in ("none", "tanh"):
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        raise BadShapeOrValue(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return _activation("gelu", input, {"approximate": approximate})
 
 
@@ -516,7 +521,8 @@ class Softmax(Function):
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
         return (
-            _C.softmax_backward(y, _contig(g.astype(y.dtype, copy=False)), ctx.dim, ctx.log),
+            # (asarray: a 0-d gradient may come as a NumPy scalar in a second-order pass)
+            _C.softmax_backward(y, _contig(np.asarray(g, y.dtype)), ctx.dim, ctx.log),
             None,
             None,
         )
@@ -937,10 +943,10 @@ def prelu(input, weight) -> Tensor:
     x = _float_input(input, "prelu")
     w = _float_input(weight, "prelu", "weight", dtype=x.data.dtype)
     if w.ndim > 1:
-        raise ValueError(f"prelu: weight must be a scalar or 1-D, got shape {w.shape}")
+        raise BadShapeOrValue(f"prelu: weight must be a scalar or 1-D, got shape {w.shape}")
     channels = x.shape[1] if x.ndim >= 2 else 1
     if w.data.size != 1 and w.data.size != channels:
-        raise ValueError(
+        raise BadShapeOrValue(
             "prelu: mismatch of parameter numbers and input channel size. Found parameter "
             f"numbers = {w.data.size} and channel size = {channels}."
         )
@@ -1279,7 +1285,8 @@ class CosineSimilarity(Function):
             r = ops.norm(v, 2, d, True)
             return r + (ops.clamp(r, min=eps) - r).detach()
 
-        def cosine(a, b):  # the forward in Tensor ops
+        def cosine(a, b):  # the forward in Tensor ops, on the broadcast pair as forward's norms
+            a, b = ops.broadcast_tensors(a, b)
             return ((a * b).sum(d, keepdim=True) / clamped_norm(a) / clamped_norm(b)).squeeze(d)
 
         return _graph.recompute(ctx, (g,), cosine, a, b) + (None, None)
@@ -1937,7 +1944,9 @@ def _normalized_shape(normalized_shape, op: str) -> tuple:
             f"{op}: normalized_shape must be an int or a sequence of ints, got {normalized_shape!r}"
         ) from None
     if not shape:
-        raise ValueError(f"{op}: normalized_shape must be non-empty (at least one dim), got ()")
+        raise BadShapeOrValue(
+            f"{op}: normalized_shape must be non-empty (at least one dim), got ()"
+        )
     return shape
 
 
@@ -3497,7 +3506,7 @@ def _pair(v, op: str, name: str) -> tuple[int, int]:
     """An int or a pair of ints -> (h, w)."""
     if isinstance(v, tuple | list):
         if len(v) != 2:
-            raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
+            raise BadShapeOrValue(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
         return _int_arg(v[0], op, name), _int_arg(v[1], op, name)
     v = _int_arg(v, op, name)
     return v, v
@@ -4911,7 +4920,7 @@ def embedding(
 def _single(v, op: str, name: str) -> int:
     if isinstance(v, tuple | list):
         if len(v) != 1:
-            raise ValueError(f"{op}: {name} must be an int or a 1-tuple, got {v!r}")
+            raise BadShapeOrValue(f"{op}: {name} must be an int or a 1-tuple, got {v!r}")
         v = v[0]
     return _int_arg(v, op, name)
 
@@ -5280,11 +5289,11 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
     dtype = None if weight is None else _float_input(weight, op, "weight").dtype
     x = _float_input(input, op, "input", dtype)
     if x.ndim < 2:
-        raise ValueError(f"{op}: input must be at least 2-D (N, C, *), got shape {x.shape}")
+        raise BadShapeOrValue(f"{op}: input must be at least 2-D (N, C, *), got shape {x.shape}")
     g = _int_arg(num_groups, op, "num_groups")
     c = x.shape[1]
     if g < 1 or c % g:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: num_channels {c} of input {x.shape} must be divisible by num_groups={g}"
         )
     if x.data.size == g:  # PyTorch's check: one value per group cannot be normalised
@@ -5881,7 +5890,8 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
         (1, 2, 5, 5)
     """
     op = "pad"
-    if mode == "constant" and isinstance(input, Tensor) and input.data.dtype.kind in "biu":
+    kinds = "biu" if mode in ("constant", "circular") else "iu"  # (no bool reflect/replicate)
+    if isinstance(input, Tensor) and input.data.dtype.kind in kinds:
         x = input  # any dtype, as PyTorch (token ids, masks); the fill value is cast to it
     else:
         x = _float_input(input, op)
@@ -6072,7 +6082,12 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
         (2, 27, 9)
     """
     op = "unfold"
-    x = _float_input(input, op)
+    # (bool too, as torch's im2col: a mask's blocks)
+    x = (
+        input
+        if isinstance(input, Tensor) and input.data.dtype == np.bool_
+        else _float_input(input, op)
+    )
     unbatched = x.ndim == 3
     if x.ndim not in (3, 4):
         raise ValueError(f"{op}: input must be 3-D (C, H, W) or 4-D (N, C, H, W), got {x.shape}")
@@ -6177,7 +6192,7 @@ def _adaptive_size(output_size, sizes, op: str):
         output_size = tuple(n if o is None else o for o, n in zip(output_size, sizes))
     out = (_pair if len(sizes) == 2 else _triple)(output_size, op, "output_size")
     if min(out) < 0:  # 0 gives an empty output, as PyTorch
-        raise ValueError(f"{op}: output_size must be non-negative, got {out}")
+        raise BadShapeOrValue(f"{op}: output_size must be non-negative, got {out}")
     return out
 
 
@@ -6301,7 +6316,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None) -> Tensor:
         return y.to(x.data.dtype)
     shape = _normalized_shape(normalized_shape, op)
     if len(shape) > x.ndim or x.shape[x.ndim - len(shape) :] != shape:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: given normalized_shape={list(shape)}, expected input with shape "
             f"[*, {', '.join(map(str, shape))}], but got input of size {x.shape}"
         )
@@ -6309,7 +6324,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None) -> Tensor:
     if weight is not None:
         weight = _float_input(weight, op, "weight")
         if weight.shape != shape:
-            raise ValueError(f"{op}: weight must have shape {shape}, got {weight.shape}")
+            raise BadShapeOrValue(f"{op}: weight must have shape {shape}, got {weight.shape}")
     m = math.prod(shape)
     if x.data.dtype.char in "fd" and x.data.size and (weight is None or weight.dtype == x.dtype):
         return RmsNorm.apply(x, weight, m, eps)  # the fused kernel (the composite: 3 passes more)
@@ -6467,7 +6482,7 @@ def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode: bool = Fals
 def _triple(v, op: str, name: str) -> tuple[int, int, int]:
     if isinstance(v, tuple | list):
         if len(v) != 3:
-            raise ValueError(f"{op}: {name} must be an int or 3 ints, got {v!r}")
+            raise BadShapeOrValue(f"{op}: {name} must be an int or 3 ints, got {v!r}")
         return tuple(_int_arg(a, op, name) for a in v)
     v = _int_arg(v, op, name)
     return v, v, v
@@ -6476,7 +6491,7 @@ def _triple(v, op: str, name: str) -> tuple[int, int, int]:
 def _vol_input(input, op: str, dtype=None) -> Tensor:
     x = _float_input(input, op, "input", dtype)
     if x.ndim not in (4, 5):
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: input must be 4-D (C, D, H, W) or 5-D (N, C, D, H, W), got shape {x.shape}"
         )
     return x
@@ -6549,7 +6564,7 @@ def max_pool3d(
     x = _vol_input(input, op)
     k, s, p, d = _pool3d_args(op, kernel_size, stride, padding, dilation)
     if any(pp < 0 or pp > kk // 2 for pp, kk in zip(p, k)):
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: pad should be at most half of kernel size, but got pad={p}, kernel_size={k}"
         )
     if 0 not in x.shape[-4:]:  # named as 3-D here, not by the 2-D passes below
@@ -6592,13 +6607,13 @@ def avg_pool3d(
             count = avg_pool3d(ones, *args, 1).data
             divisor_override = np.round(count / avg_pool3d(ones, *args).data)
         elif _int_arg(divisor_override, op, "divisor_override") == 0:
-            raise ValueError(f"{op}: divisor must be not zero")
+            raise BadShapeOrValue(f"{op}: divisor must be not zero")
         return Tensor(np.trunc(total / divisor_override).astype(np.int64))
     x = _vol_input(input, op)
     k, s, p, _ = _pool3d_args(op, kernel_size, stride, padding)
     if any(i < kk for i, kk in zip(x.shape[-3:], k)):  # PyTorch's check, padding aside
         (t, h, w), (kt, kh, kw) = x.shape[-3:], k
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: input image (T: {t} H: {h} W: {w}) smaller than kernel size "
             f"(kT: {kt} kH: {kh} kW: {kw})"
         )
@@ -6606,7 +6621,7 @@ def avg_pool3d(
     if divisor_override is not None:
         divisor_override = _int_arg(divisor_override, op, "divisor_override")
         if divisor_override == 0:
-            raise ValueError(f"{op}: divisor must be not zero")
+            raise BadShapeOrValue(f"{op}: divisor must be not zero")
         rest = (ceil_mode, count_include_pad, 1)
     depth = ((k[0], 1), (s[0], 1), (p[0], 0), *rest)
     y = _pool3d(x, avg_pool2d, depth, (k[1:], s[1:], p[1:], *rest), False)
@@ -6679,7 +6694,7 @@ def _unpool(op, x: Tensor, indices, k, s, p, output_size, nd: int) -> Tensor:
     if idx.dtype != np.int64:  # (PyTorch takes max_pool's int64 indices only)
         raise TypeError(f"{op}: indices must be an int64 integer tensor, got {idx.dtype}")
     if idx.shape != x.shape:
-        raise ValueError(f"{op}: indices shape {idx.shape} must equal input shape {x.shape}")
+        raise BadShapeOrValue(f"{op}: indices shape {idx.shape} must equal input shape {x.shape}")
     if 0 in x.shape[1:]:  # (the leading dim, batch or unbatched channels, may be empty)
         raise ValueError(f"{op}: expected non-empty dims after the first, got input {x.shape}")
     dims = x.shape[-nd:]
@@ -8061,11 +8076,11 @@ def linear_cross_entropy(
     w = _float_input(linear_weight, op, "linear_weight")
     x = _float_input(input, op, "input", w.dtype)
     if x.ndim not in (1, 2):
-        raise ValueError(f"{op}: expected input with dimensionality 1 or 2, got {x.ndim}")
+        raise BadShapeOrValue(f"{op}: expected input with dimensionality 1 or 2, got {x.ndim}")
     if w.ndim < 2:
-        raise ValueError(f"{op}: expected linear_weight with at least 2 dims, got {w.shape}")
+        raise BadShapeOrValue(f"{op}: expected linear_weight with at least 2 dims, got {w.shape}")
     if x.shape[-1] != w.shape[-1]:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: expected equal input and linear_weight last dimensions (in_features), got "
             f"{x.shape[-1]} and {w.shape[-1]}"
         )
@@ -8073,11 +8088,11 @@ def linear_cross_entropy(
     if linear_bias is not None:
         linear_bias = _float_input(linear_bias, op, "linear_bias", w.dtype)
         if linear_bias.shape != (c, *out):
-            raise ValueError(
+            raise BadShapeOrValue(
                 f"{op}: expected linear_bias shape {(c, *out)}, got {linear_bias.shape}"
             )
     if out and x.ndim == 1:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: a K-dimensional loss (linear_weight {w.shape}) needs (N, in) input"
         )
     m = int(np.prod(out)) if out else 1
@@ -8085,7 +8100,7 @@ def linear_cross_entropy(
     logits = linear(x, w.reshape(c * m, w.shape[-1]), bias).reshape(*x.shape[:-1], c, *out)
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     if t.shape == logits.shape and ignore_index is not None:
-        raise ValueError(
+        raise BadShapeOrValue(
             f"{op}: ignore_index cannot be specified when target contains probabilities"
         )
     ignore = -100 if ignore_index is None else ignore_index
