@@ -54,6 +54,17 @@ def swapped(setter, value):
         setter(old)
 
 
+def refuses_alike(call, torch_exc, ember_exc, match):
+    """call(lib) refuses in torch with torch_exc and in ember with ember_exc (a subclass of
+    torch's class, so code written for either catches both), its message matching ``match``."""
+    torch = pytest.importorskip("torch")
+    with pytest.raises(torch_exc):
+        call(torch)
+    with pytest.raises(ember_exc, match=match) as info:
+        call(ember)
+    assert isinstance(info.value, torch_exc)
+
+
 def winograd(mode):
     """conv2d's Winograd choice ('always', 'never', 'auto') inside the block."""
     return swapped(_C.conv2d_set_winograd, mode)

@@ -4,6 +4,7 @@ where ember accepted what torch refuses, or refused with a class torch's callers
 
 import numpy as np
 import pytest
+from conftest import refuses_alike as _both
 
 import ember
 from ember import nn
@@ -13,16 +14,6 @@ from ember.nn import functional as F
 torch = pytest.importorskip("torch")
 
 X = np.random.default_rng(0).standard_normal((2, 3, 4, 4)).astype(np.float32)
-
-
-def _both(call, torch_exc, ember_exc, match):
-    """call(lib) refuses in torch with torch_exc and in ember with ember_exc (a subclass of
-    torch's class, so code written for either catches both), its message matching ``match``."""
-    with pytest.raises(torch_exc):
-        call(torch)
-    with pytest.raises(ember_exc, match=match) as info:
-        call(ember)
-    assert isinstance(info.value, torch_exc)
 
 
 _TRAINING_FLAG = [

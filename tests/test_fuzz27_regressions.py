@@ -5,6 +5,7 @@ differences."""
 
 import numpy as np
 import pytest
+from conftest import refuses_alike as _both
 
 import ember
 from ember._errors import BadDtype, BadShapeOrValue
@@ -15,16 +16,6 @@ torch = pytest.importorskip("torch")
 
 X = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
 NAN_MAT = [[float("nan"), 1.0], [1.0, 1.0]]
-
-
-def _both(call, torch_exc, ember_exc, match):
-    """call(lib) refuses in torch with torch_exc and in ember with ember_exc (a subclass of
-    torch's class, so code written for either catches both), its message matching ``match``."""
-    with pytest.raises(torch_exc):
-        call(torch)
-    with pytest.raises(ember_exc, match=match) as info:
-        call(ember)
-    assert isinstance(info.value, torch_exc)
 
 
 # ---- silent wrong numbers ----------------------------------------------------------------

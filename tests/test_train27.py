@@ -25,7 +25,7 @@ torch = pytest.importorskip("torch")
 for _sub in ("distributions", "nn.utils.parametrizations", "optim.swa_utils", "utils.checkpoint"):
     pytest.importorskip(f"torch.{_sub}")  # (makes them attributes of torch)
 
-from test_train21 import E, T, _digits  # noqa: E402
+from test_train21 import E, T, _digits, _twins  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -43,15 +43,6 @@ def _close(e, t, what, rtol=1e-9):
     scale = max(float(np.abs(t).max()) if t.size else 0.0, 1e-300)
     err = float(np.abs(e.astype(np.float64) - t).max()) if t.size else 0.0
     assert err <= rtol * scale, f"{what}: max error {err:.3g} vs torch's max {scale:.3g}"
-
-
-def _twins(build, dtype=np.float64):
-    torch.manual_seed(0)
-    tm, em = build(T), build(E)
-    if dtype == np.float64:
-        tm.double(), em.double()
-    em.load_state_dict({k: v.detach().numpy().copy() for k, v in tm.state_dict().items()})
-    return tm, em
 
 
 def _check_opt_state(eo, to, what, rtol):

@@ -418,7 +418,7 @@ def pca_lowrank(A, q: int | None = None, center: bool = True, niter: int = 2):
     return svd_lowrank(A, q, niter, A.mean(-2, keepdim=True) if center else None)
 
 
-def as_strided_(input, size, stride, storage_offset: int = 0):  # noqa: A002
+def as_strided_(input, size, stride, storage_offset=None):  # noqa: A002
     return input.as_strided_(size, stride, storage_offset)
 
 

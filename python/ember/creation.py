@@ -637,7 +637,15 @@ def logspace(
     return Tensor(data, requires_grad=requires_grad)
 
 
-_NO_M = object()  # eye's m not given: torch's eye(3, None) and eye(3, m=None) are TypeErrors
+class _NotGiven:
+    """eye's m not given (help() shows ``m: int = n``): torch's eye(3, None) and
+    eye(3, m=None) are TypeErrors, so None cannot be the default."""
+
+    def __repr__(self) -> str:
+        return "n"
+
+
+_NO_M = _NotGiven()
 
 
 @_takes_device

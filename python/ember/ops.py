@@ -4755,6 +4755,7 @@ def _outside_views(pieces, x: Tensor) -> tuple:
         for t in out:
             _function.mark_view(t, x)
         if _state.enabled:  # (torch's in grad mode: a write with a graph value is refused)
+            _function.start_tracking()  # (and its use after a write and requires_grad_())
             for t in out:
                 t._chained_view = _function.MULTI_VIEW
     return out
@@ -6308,19 +6309,12 @@ class AsStrided(Function):
             flat, x_offset, x_strides = storage
             offset = x_offset if offset is None else offset
             ctx.meta = (x.shape, size, stride, offset, (flat.size, x_offset, x_strides))
-            index = AsStrided._index(size, stride, offset).reshape(-1)
-            distinct = np.unique(index).size == index.size
-            return np.lib.stride_tricks.as_strided(
-                flat[offset:],
-                size,
-                tuple(s * flat.itemsize for s in stride),
-                writeable=distinct and x.flags.writeable,
-            )
-        offset = 0 if offset is None else offset
-        ctx.meta = (x.shape, size, stride, offset)
-        if not x.flags.c_contiguous:  # a copy's elements, read in row-major order
-            return AsStrided.forward(ctx, np.ascontiguousarray(x), size, stride, offset)
-        flat = x.reshape(-1)
+        else:
+            offset = 0 if offset is None else offset
+            ctx.meta = (x.shape, size, stride, offset)
+            if not x.flags.c_contiguous:  # a copy's elements, read in row-major order
+                return AsStrided.forward(ctx, np.ascontiguousarray(x), size, stride, offset)
+            flat = x.reshape(-1)
         # a view, as torch's; writable unless two of its elements share memory (torch
         # refuses writes into such overlapping windows too)
         index = AsStrided._index(size, stride, offset).reshape(-1)
@@ -6491,6 +6485,14 @@ def flipud(x) -> Tensor:
     return flip(x, 0)
 
 
+def _exact_sum(counts: np.ndarray) -> int:
+    """The sum of non-negative integer counts as a Python int: NumPy's own sum when it cannot
+    overflow int64, else exactly, one by one."""
+    if not counts.size or int(counts.max()) <= (2**63 - 1) // counts.size:
+        return int(counts.sum(dtype=np.int64)) if counts.size else 0
+    return builtins.sum(int(k) for k in counts.reshape(-1))
+
+
 def repeat_interleave(x, repeats=None, dim=None, *, output_size=None) -> Tensor:
     """Repeat each entry along dim (of the flattened tensor without dim) ``repeats`` times; with
     one integer tensor alone, the indices 0, 0, 1, ... repeated by its counts."""
@@ -6498,7 +6500,7 @@ def repeat_interleave(x, repeats=None, dim=None, *, output_size=None) -> Tensor:
         counts = _int_array(x, "repeat_interleave")
         if (counts < 0).any():  # (torch's RuntimeError, not np.repeat's ValueError)
             raise BadShapeOrValue("repeat_interleave: repeats must be non-negative")
-        if builtins.sum(int(k) for k in counts.reshape(-1)) >= 2**63:  # (np.repeat overflows)
+        if _exact_sum(counts) >= 2**63:  # (np.repeat overflows)
             raise BadShapeOrValue("repeat_interleave: the repeats' sum overflows int64")
         return Tensor(np.repeat(np.arange(counts.size), counts.reshape(-1)))
     x = _tensor_operand(x)
@@ -6515,7 +6517,7 @@ def repeat_interleave(x, repeats=None, dim=None, *, output_size=None) -> Tensor:
     if (r < 0).any():
         raise BadShapeOrValue("repeat_interleave: repeats must be non-negative")
     # (Python ints: NumPy's np.repeat overflowed and crashed on x.repeat_interleave(2**62))
-    total = builtins.sum(int(k) for k in r.reshape(-1)) * (n if r.size == 1 else 1)
+    total = _exact_sum(r) * (n if r.size == 1 else 1)
     if total * (x.numel() // n if n else 0) >= 2**63:
         raise BadShapeOrValue(
             f"repeat_interleave: {total} repeats along dim {dim} of {tuple(x.shape)} overflow int64"
@@ -9771,7 +9773,7 @@ def triangular_solve(b, A, upper: bool = True, transpose: bool = False, unitrian
     return _TriangularSolve(x, clone(A))
 
 
-def _as_strided_(x, size, stride, storage_offset: int = 0) -> Tensor:
+def _as_strided_(x, size, stride, storage_offset=None) -> Tensor:
     """x becomes as_strided(x, ...), a view of its own elements (in the graph: _inplace.py)."""
     x.data = as_strided(x.detach(), size, stride, storage_offset).data
     return x

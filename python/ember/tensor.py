@@ -1446,12 +1446,13 @@ class Tensor:
         return F.hardshrink(self, lambd)
 
     def storage_offset(self) -> int:
-        """Elements between the start of the storage (the base array) and this view's first."""
-        base = self.data
-        while isinstance(base.base, np.ndarray):
-            base = base.base
-        start = self.data.__array_interface__["data"][0] - base.__array_interface__["data"][0]
-        return start // self.data.itemsize
+        """Elements between the start of the storage (the array that owns the memory, past
+        as_strided's NumPy wrappers: the offset as_strided reads) and this view's first."""
+        d = self.data
+        base = _function.array_owner(d)
+        return (
+            d.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+        ) // d.itemsize
 
     def apply_(self, fn) -> Tensor:
         """Each element replaced by fn(element), a Python callable (slow, as in PyTorch)."""
@@ -1819,6 +1820,8 @@ def _set_data(self, value) -> None:
     array -- whatever its shape and dtype; views of the old array keep the old memory."""
     d = type(value)
     if d is np.ndarray and value.dtype.kind in _FLOAT_KINDS and value.dtype.isnative:
+        if _function._tracking:  # (torch's set_data: t keeps its version counter)
+            _function.keep_written_counter(self, value)
         _ARRAY.__set__(self, value)  # (the common case, ember's own writes: nothing to check)
         return
     if isinstance(value, Tensor):
@@ -1841,6 +1844,8 @@ def _set_data(self, value) -> None:
         )
     if d is not np.ndarray and isinstance(value, Tensor):  # (torch's set_data: t keeps its
         _function.keep_counter(self, array)  # version counter; ember's own arrays need none)
+    elif _function._tracking:
+        _function.keep_written_counter(self, array)
     _ARRAY.__set__(self, array)
 
 

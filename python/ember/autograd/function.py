@@ -365,6 +365,8 @@ def mark_view(out, src) -> None:
     if _grad_off and not _state.enabled and (mark is None or mark[0] is not _MADE_IN[1]):
         # made under no_grad / inference_mode: torch refuses a later write with a graph value
         mark = _PLAIN_MARKS[bool(_open_blocks[0]) and _state.inference]
+        if mark[0] is _MADE_IN[0]:  # (a write before the base's requires_grad_() makes it
+            start_tracking()  # unusable then: writes are counted from now on)
     out._chained_view = mark
     out._view_of = src
     out._made_at = _graph_writes  # (views_follow: was its memory written since?)
@@ -844,6 +846,18 @@ def keep_counter(t, new) -> None:
     _swapped = True
 
 
+def keep_written_counter(t, new) -> None:
+    """``t.data = new`` (a plain array) with tracking on: t keeps its version counter, as
+    keep_counter, when t's memory or new's was written (two unwritten memories count the
+    same from 0: ember's fresh outputs that take a relaid array pass here at no cost)."""
+    if _written_owners and getattr(t, "_data", None) is not None and (
+        (_swapped and counter_of(t) is not None)
+        or id(array_owner(new)) in _written_owners
+        or id(array_owner(t.data)) in _written_owners
+    ):
+        keep_counter(t, new)
+
+
 def note_step(param_groups) -> None:
     """An optimiser's step wrote its parameters that have a gradient (the others it skips,
     as torch's) in place, by C++ kernels or NumPy: one note per parameter."""
@@ -854,6 +868,13 @@ def note_step(param_groups) -> None:
         for p in group["params"]:
             if p.grad is not None:
                 note_write(array(p), p)
+
+
+def start_tracking() -> None:
+    """Count in-place writes from now on (note_write): a view made now refuses its use once its
+    memory is written (views_follow), as torch's."""
+    global _tracking
+    _tracking = True
 
 
 def version(a) -> int:
