@@ -850,10 +850,14 @@ def keep_written_counter(t, new) -> None:
     """``t.data = new`` (a plain array) with tracking on: t keeps its version counter, as
     keep_counter, when t's memory or new's was written (two unwritten memories count the
     same from 0: ember's fresh outputs that take a relaid array pass here at no cost)."""
-    if _written_owners and getattr(t, "_data", None) is not None and (
-        (_swapped and counter_of(t) is not None)
-        or id(array_owner(new)) in _written_owners
-        or id(array_owner(t.data)) in _written_owners
+    if (
+        _written_owners
+        and getattr(t, "_data", None) is not None
+        and (
+            (_swapped and counter_of(t) is not None)
+            or id(array_owner(new)) in _written_owners
+            or id(array_owner(t.data)) in _written_owners
+        )
     ):
         keep_counter(t, new)
 
