@@ -64,6 +64,12 @@ def test_transpose_refuses_a_dim_that_is_not_an_int(dim1):
         lambda L: _x(L).min(dim=None),
         lambda L: _x(L).flip(None),
         lambda L: L.flip(_x(L), dims=None),
+        lambda L: _x(L).squeeze(None),
+        lambda L: _x(L).diagonal(True),
+        lambda L: _x(L).rot90(True),
+        lambda L: _x(L).logsumexp(None),
+        lambda L: L.linalg.diagonal(_x(L), offset=True),
+        lambda L: L.linalg.tensorinv(L.eye(4).reshape(2, 2, 2, 2), ind=True),
     ],
 )
 def test_wrong_argument_types_are_refused_as_torch(call):
@@ -82,6 +88,10 @@ def test_the_accepted_forms_still_compute_as_torch():
         lambda L: _x(L).chunk(np.int64(2), 2)[1],
         lambda L: _x(L).transpose(np.int64(0), -1),
         lambda L: _x(L).add(_x(L), alpha=2),
+        lambda L: _x(L).diagonal(np.int64(1), 1, 2),
+        lambda L: _x(L).rot90(np.int64(3), (1, 2)),
+        lambda L: _x(L).unsqueeze(0).squeeze(),
+        lambda L: _x(L).unsqueeze(1).squeeze(1),
     ):
         np.testing.assert_array_equal(call(ember).numpy(), call(torch).numpy())
     got, want = _x(ember).softmax(1), _x(torch).softmax(1)

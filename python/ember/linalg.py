@@ -984,6 +984,7 @@ def matrix_exp(A) -> Tensor:
 def tensorinv(A, ind: int = 2) -> Tensor:
     """The inverse of A read as a matrix of its first ``ind`` dims by the rest."""
     A = _lapack_float("linalg.tensorinv", A)
+    ind = ops._index_dim(ind, "linalg.tensorinv", "ind")  # (True is not ind 1)
     rows, cols = A.shape[:ind], A.shape[ind:]
     n = int(np.prod(rows))
     if ind <= 0 or n != int(np.prod(cols)):

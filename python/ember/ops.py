@@ -5336,6 +5336,8 @@ class LogSumExp(Function):
 
 def logsumexp(x, dim, keepdim: bool = False) -> Tensor:
     """log(sum(exp(x))) over dim, computed without overflow."""
+    if dim is None:  # (torch's dim is required: None is not "every dim")
+        raise TypeError("logsumexp(): argument 'dim' must be tuple of ints, not NoneType")
     if keepdim.__class__ is not bool:
         _refuse_keepdim("logsumexp", keepdim)
     if type(x) is Tensor and type(dim) is int and _outside_graph(x):
@@ -6462,7 +6464,7 @@ def rot90(x, k: int = 1, dims=(0, 1)) -> Tensor:
     d0, d1 = (_dim(d, x.ndim, "rot90") for d in dims)
     if d0 == d1:
         raise BadShapeOrValue(f"rot90: dims {tuple(dims)} must differ")
-    k %= 4
+    k = _index_dim(k, "rot90", "k") % 4  # (True is not one turn)
     if k == 0:
         return clone(x)
     if k == 2:
@@ -7527,7 +7529,8 @@ def diagonal(x, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     x = _tensor_operand(x)
     if x.ndim < 2:
         raise ValueError(f"diagonal: input must have >= 2 dims, got shape {x.shape}")
-    return Diagonal.apply(x, _int64(int(offset)), *_two_dims("diagonal", x.ndim, dim1, dim2))
+    offset = _index_dim(offset, "diagonal", "offset")  # (True is not offset 1, nor 1.5 one)
+    return Diagonal.apply(x, offset, *_two_dims("diagonal", x.ndim, dim1, dim2))
 
 
 class DiagEmbed(Function):

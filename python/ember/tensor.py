@@ -1674,7 +1674,8 @@ class Tensor:
 
     # (squeeze and unsqueeze take NumPy's axis= themselves: the wrapper other dim-taking
     # methods get would add a tenth to these cheap views)
-    def squeeze(self, dim=None, *, axis=None):
+    def squeeze(self, dim=_NO_DIM, *, axis=None):
+        dim = _given_dim(dim, axis, "squeeze")  # (x.squeeze(None) is refused, as torch's)
         return _ops.squeeze(self, dim if axis is None else axis)
 
     def unsqueeze(self, dim: int | None = None, *, axis=None):
