@@ -291,6 +291,8 @@ def multi_dot(tensors) -> Tensor:
 def cross(a, b, *, dim: int = -1) -> Tensor:
     """Cross product of 3-vectors along dim (broadcasting the other dims)."""
     a, b = ops._tensor_operand(a), ops._tensor_operand(b)
+    if a.dtype != b.dtype:  # (torch's kernel takes one dtype: no promotion)
+        raise BadDtype(f"linalg.cross: expected scalar type {a.dtype} but found {b.dtype}")
     if a.ndim != b.ndim:
         raise BadShapeOrValue(
             f"linalg.cross: inputs must have the same number of dimensions, got shapes "
@@ -381,11 +383,17 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None
     """'fro', 'nuc', 2 / -2 (largest / smallest singular value), 1 / -1 (max / min column
     sum of |A|), inf / -inf (max / min row sum) over the two dims (A cast to ``dtype`` first)."""
     A = _in_dtype("matrix_norm", A, dtype)
+    ord = _scalar_ord(ord)  # noqa: A001
     if ord in ("nuc", 2, -2) and ops._kind(A) == "c":
         raise BadDtype(f"linalg.matrix_norm: ord={ord!r} of complex matrices is not supported")
     A = _moduli("matrix_norm", A)  # the other norms read only |A|
     if A.ndim < 2:
         raise BadShapeOrValue(f"linalg.matrix_norm: A must have >= 2 dims, got shape {A.shape}")
+    if not isinstance(dim, list | tuple):  # (torch's dim is a pair of ints)
+        t = type(dim).__name__
+        raise TypeError(f"linalg.matrix_norm: dim must be a 2-tuple of ints, not {t}")
+    if len(dim) != 2:
+        raise BadShapeOrValue(f"linalg.matrix_norm: dim must be a 2-tuple. Got {tuple(dim)}")
     d0, d1 = ops._two_dims("matrix_norm", A.ndim, *dim)
     if ord == "fro":
         out = ops.norm(A, 2, (d0, d1), True)
@@ -405,9 +413,17 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None
     return out if keepdim else ops.squeeze(out, (d0, d1))
 
 
+def _scalar_ord(ord):
+    """A 0-d tensor ord as its number: torch's ord is a Scalar, which takes one."""
+    if isinstance(ord, Tensor) and ord.ndim == 0:
+        return ord.item()
+    return ord
+
+
 def norm(A, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A002
     """vector_norm over one dim (or all entries when ord is None), matrix_norm over two."""
     A = ops._tensor_operand(_in_dtype("norm", A, dtype))
+    ord = _scalar_ord(ord)  # noqa: A001
     if A.data.dtype.kind != "c":
         A = ops._float_only("norm", A)
     if dim is None and ord is None:
@@ -459,7 +475,10 @@ class Cholesky(Function):
 
 def cholesky(A, *, upper: bool = False) -> Tensor:
     """L with A = L L^T for symmetric positive-definite A (its lower triangle is read)."""
-    L = Cholesky.apply(_square("cholesky", A))
+    A = _square("cholesky", A)
+    L = Cholesky.apply(A)
+    if np.isnan(np.diagonal(L.data, 0, -2, -1)).any():  # NumPy's NaN factor: torch raises
+        _raise_info("cholesky", _cholesky_info(A.data).reshape(A.shape[:-2]), _NOT_PD)
     return ops.transpose(L, -2, -1) if upper else L
 
 
@@ -578,6 +597,8 @@ class EighFn(Function):
 def eigh(A, UPLO: str = "L") -> Eigh:  # noqa: N803 (PyTorch's name)
     """Eigenvalues (ascending) and orthonormal eigenvectors of symmetric matrices; only the
     UPLO triangle is read."""
+    if isinstance(UPLO, str) and UPLO in "lu" and len(UPLO) == 1:
+        UPLO = UPLO.upper()  # noqa: N806 (torch takes 'l' and 'u' too)
     if UPLO not in ("L", "U"):
         raise BadShapeOrValue(f"linalg.eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
     return Eigh(*EighFn.apply(_square("eigh", A), UPLO))
@@ -733,6 +754,17 @@ def _no_driver(op: str, driver) -> None:
         )
 
 
+def _refuse_nan(op: str, A) -> None:
+    """torch's LinAlgError for an SVD of a matrix with a NaN (an inf gives NaN factors)."""
+    bad = np.isnan(A.data).any((-2, -1)).reshape(-1)
+    if bad.any():
+        where = f"(Batch element {int(np.flatnonzero(bad)[0])}): " if A.ndim > 2 else ""
+        raise LinAlgError(
+            f"linalg.{op}: {where}The algorithm failed to converge because the input matrix "
+            "contained non-finite values."
+        )
+
+
 def svd(A, full_matrices: bool = True, *, driver=None) -> SVD:
     """A = U diag(S) Vh with S descending; gradients as PyTorch's (the singular vectors need
     distinct singular values, and full_matrices=False when A is not square)."""
@@ -740,6 +772,7 @@ def svd(A, full_matrices: bool = True, *, driver=None) -> SVD:
     A = _lapack_float("svd", A)
     if A.ndim < 2:
         raise BadShapeOrValue(f"linalg.svd: A must have >= 2 dims, got shape {A.shape}")
+    _refuse_nan("svd", A)
     return SVD(*SVDFn.apply(A, bool(full_matrices)))
 
 
@@ -829,6 +862,8 @@ def pinv(A, rcond=None, hermitian: bool = False, *, atol=None, rtol=None) -> Ten
     atol, rtol = _tolerances("pinv", A, "rcond", rcond, atol, rtol)
     if hermitian and A.shape[-1] != A.shape[-2]:
         raise BadShapeOrValue(f"linalg.pinv: hermitian A must be square, got shape {A.shape}")
+    if not hermitian:  # (its SVD's error, as torch's)
+        _refuse_nan("svd", A)
     return Pinv.apply(A, atol, rtol, bool(hermitian))
 
 
@@ -844,6 +879,7 @@ def matrix_rank(A, tol=None, hermitian: bool = False, *, atol=None, rtol=None) -
             raise BadShapeOrValue(f"linalg.matrix_rank: hermitian A must be square, got {A.shape}")
         S = np.abs(np.linalg.eigvalsh(_hermitian(A).data))
     else:
+        _refuse_nan("svd", A)
         S = np.linalg.svd(A.data, compute_uv=False)
     rank = np.sum(S > _cutoff(S, A.shape[-2], A.shape[-1], atol, rtol), -1)
     return Tensor(np.asarray(rank, np.int64))
@@ -851,6 +887,14 @@ def matrix_rank(A, tol=None, hermitian: bool = False, *, atol=None, rtol=None) -
 
 def vecdot(x, y, *, dim: int = -1) -> Tensor:
     """Dot products along dim (broadcasting), x conjugated as torch: sum(conj(x) * y)."""
+    x, y = ops._tensor_operand(x), ops._tensor_operand(y)
+    if x.dtype != y.dtype:  # (torch promotes neither operand)
+        raise BadDtype(
+            f"linalg.vecdot: Expected x and y to have the same dtype, but found x of type "
+            f"{x.dtype} and y of type {y.dtype} instead"
+        )
+    if x.dtype.kind not in "fc" and x.dtype != _lowp.bfloat16:
+        raise BadDtype(f"linalg.vecdot: Expected a floating point or complex tensor, got {x.dtype}")
     return ops.sum(ops.mul(_complex.conj(x), y), dim)
 
 
@@ -913,8 +957,10 @@ def cond(A, p=None) -> Tensor:
         return hi / lo if p != -2 else lo / hi
     A = _square("cond", A)
     inv_A, info = inv_ex(A)
-    c = matrix_norm(A, p) * matrix_norm(inv_A, p)
     singular = np.asarray(info.data) > 0
+    if singular.any():  # (no NaN inverse into nuc's SVD, which refuses NaN: inf comes below)
+        inv_A = ops.where(Tensor(singular[..., None, None]), 0.0, inv_A)
+    c = matrix_norm(A, p) * matrix_norm(inv_A, p)
     return ops.where(Tensor(singular), np.inf, c) if singular.any() else c  # inf, as torch
 
 
@@ -938,6 +984,7 @@ def matrix_exp(A) -> Tensor:
 def tensorinv(A, ind: int = 2) -> Tensor:
     """The inverse of A read as a matrix of its first ``ind`` dims by the rest."""
     A = _lapack_float("linalg.tensorinv", A)
+    ind = ops._index_dim(ind, "linalg.tensorinv", "ind")  # (True is not ind 1)
     rows, cols = A.shape[:ind], A.shape[ind:]
     n = int(np.prod(rows))
     if ind <= 0 or n != int(np.prod(cols)):
@@ -1204,6 +1251,9 @@ def _cholesky_info(A):
     return info
 
 
+_NOT_PD = "the leading minor of order {i} is not positive-definite"
+
+
 def cholesky_ex(A, *, upper: bool = False, check_errors: bool = False) -> CholeskyEx:
     """(L, info) of cholesky: info > 0 is the order of the leading minor that is not
     positive-definite (L is then unspecified: here the identity's), 0 when A is; raises only
@@ -1211,7 +1261,7 @@ def cholesky_ex(A, *, upper: bool = False, check_errors: bool = False) -> Choles
     A = _square("cholesky_ex", A)
     info = _cholesky_info(A.data).reshape(A.shape[:-2])
     if check_errors:
-        _raise_info("cholesky_ex", info, "the leading minor of order {i} is not positive-definite")
+        _raise_info("cholesky_ex", info, _NOT_PD)
     if not info.any():
         return CholeskyEx(cholesky(A, upper=upper), Tensor(info))
     bad = (info > 0)[..., None, None]

@@ -633,6 +633,8 @@ def _times_alpha(a, b, alpha):
     narrower float b is widened first (float32 + 3 * float16 is 3 * b in float32). torch's
     alpha rules: no float alpha for an integer result, no complex alpha for a real one, a bool
     alpha only for a bool result."""
+    if isinstance(alpha, list | tuple | str) or alpha is None:  # (torch's alpha is a Number)
+        raise TypeError(f"argument 'alpha' must be Number, not {type(alpha).__name__}")
     if isinstance(b, np.number):
         b = b.item()  # a NumPy number is a Python number to torch (weak in promotion)
     dt = result_type(a, b)
@@ -1062,6 +1064,8 @@ def pow(a, b) -> Tensor:  # noqa: A001 (PyTorch's name)
                     return Tensor._make(y, False, None, 0)
                 return _plain(_laid(y, (x, e)))
             return _apply_broadcasting(Pow, "pow", a, b)
+    if isinstance(b, list | tuple):  # (torch's exponent is a tensor or a number)
+        raise TypeError(f"pow(): exponent must be a Tensor or a number, not {type(b).__name__}")
     a, b = _as_operand(a), _as_operand(b)
     if not isinstance(a, Tensor | np.ndarray) and not isinstance(b, Tensor | np.ndarray):
         a = _tensor_operand(a)  # pow(2, 3): a tensor, as for any two numbers
@@ -2812,6 +2816,10 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
             return _plain(_C.activation(d, _CLAMP, lo, hi, None))
         return _unary_apply(Clamp, x, min, max)
     x = _tensor_operand(x)
+    for name, bound in (("min", min), ("max", max)):  # (torch's bounds: numbers or tensors)
+        if isinstance(bound, list | tuple | str):
+            t = type(bound).__name__
+            raise TypeError(f"clamp(): argument '{name}' must be Number, not {t}")
     _complex.refuse("clamp", x, min, max)
     # a NumPy scalar bound is a Python number to torch (int8 x clamped to np.float32(1.5) is
     # float32, not 1.5 cut to int8; bool x with np.int64(2) computes in int64), and its
@@ -3969,6 +3977,8 @@ def permute(x, dims) -> Tensor:
 
 def transpose(x, dim0: int, dim1: int) -> Tensor:
     x = _tensor_operand(x)
+    # (each dim one int, as torch: None or an empty list is no dim, not _axes' "all dims")
+    dim0, dim1 = _index_dim(dim0, "transpose", "dim0"), _index_dim(dim1, "transpose", "dim1")
     if x.ndim == 0:
         _axes(dim0, 0, "transpose"), _axes(dim1, 0, "transpose")
         return Transpose.apply(x, ())
@@ -4720,7 +4730,10 @@ def split(x, split_size_or_sections, dim: int = 0, _unsafe: bool = False) -> tup
             raise BadShapeOrValue(f"split: split_size must be positive, got {size}")
         sizes = _even_sizes(n, size) if n else [0]  # an empty dim: one empty piece, as PyTorch
     else:
-        sizes = [int(s) for s in split_size_or_sections]
+        if not isinstance(split_size_or_sections, list | tuple | Tensor):  # (not a str's digits)
+            t = type(split_size_or_sections).__name__
+            raise TypeError(f"split(): split_size must be an int or a tuple of ints, not {t}")
+        sizes = [_index_dim(s, "split", "split size") for s in split_size_or_sections]
         if builtins.sum(sizes) != n or builtins.min(sizes, default=0) < 0:
             raise BadShapeOrValue(f"split: sizes {sizes} do not add up to dim {dim} of {x.shape}")
         return _split(x, axis, sizes, UnsafeSplitWithSizes if _unsafe else SplitWithSizes)
@@ -4763,6 +4776,7 @@ def _outside_views(pieces, x: Tensor) -> tuple:
 
 def chunk(x, chunks: int, dim: int = 0, _node=Split) -> tuple:
     """``chunks`` pieces of (nearly) equal size along dim, as torch.chunk."""
+    chunks = _index_dim(chunks, "chunk", "chunks")  # (True is not one chunk)
     if chunks <= 0:
         raise BadShapeOrValue(f"chunk: chunks must be positive, got {chunks}")
     if chunks >= _LONG:
@@ -5343,6 +5357,8 @@ class LogSumExp(Function):
 
 def logsumexp(x, dim, keepdim: bool = False) -> Tensor:
     """log(sum(exp(x))) over dim, computed without overflow."""
+    if dim is None:  # (torch's dim is required: None is not "every dim")
+        raise TypeError("logsumexp(): argument 'dim' must be tuple of ints, not NoneType")
     if keepdim.__class__ is not bool:
         _refuse_keepdim("logsumexp", keepdim)
     if type(x) is Tensor and type(dim) is int and _outside_graph(x):
@@ -5670,7 +5686,8 @@ def _triangle(name: str, lower: bool):
         x = _tensor_operand(x)
         if x.ndim < 2:
             raise ValueError(f"{name}: input must have at least 2 dims, got shape {x.shape}")
-        keep = _triangle_mask(x.shape[-2], x.shape[-1], _int64(operator.index(diagonal)), lower)
+        d = _index_dim(diagonal, name, "diagonal")  # (True is not diagonal 1, as torch)
+        keep = _triangle_mask(x.shape[-2], x.shape[-1], d, lower)
         # a float zero as a Python number: _C.where's branch-free kernel takes it (a 0-d
         # array sent float32 rows through np.where, ~4x slower); other dtypes keep theirs
         zero = 0.0 if x.dtype.kind == "f" else np.zeros((), dtype=x.dtype)
@@ -5727,6 +5744,8 @@ class Flip(Function):
 def flip(x, dims) -> Tensor:
     """Reverse the order along dims (torch.flip): a copy, as torch's."""
     x = _tensor_operand(x)
+    if dims is None:  # (torch's dims is a tuple of ints: None is not "every dim")
+        raise TypeError("flip(): argument 'dims' must be tuple of ints, not NoneType")
     # (dims=[] flips nothing, as torch's: not _axes' "every dim" of a reduction)
     axes = () if isinstance(dims, list | tuple) and not dims else _axes(dims, x.ndim, "flip")
     if _outside_graph(x):
@@ -6461,7 +6480,7 @@ def rot90(x, k: int = 1, dims=(0, 1)) -> Tensor:
     d0, d1 = (_dim(d, x.ndim, "rot90") for d in dims)
     if d0 == d1:
         raise BadShapeOrValue(f"rot90: dims {tuple(dims)} must differ")
-    k %= 4
+    k = _index_dim(k, "rot90", "k") % 4  # (True is not one turn)
     if k == 0:
         return clone(x)
     if k == 2:
@@ -7534,7 +7553,8 @@ def diagonal(x, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     x = _tensor_operand(x)
     if x.ndim < 2:
         raise ValueError(f"diagonal: input must have >= 2 dims, got shape {x.shape}")
-    return Diagonal.apply(x, _int64(int(offset)), *_two_dims("diagonal", x.ndim, dim1, dim2))
+    offset = _index_dim(offset, "diagonal", "offset")  # (True is not offset 1, nor 1.5 one)
+    return Diagonal.apply(x, offset, *_two_dims("diagonal", x.ndim, dim1, dim2))
 
 
 class DiagEmbed(Function):
@@ -8164,6 +8184,7 @@ def kthvalue(x, k: int, dim: int = -1, keepdim: bool = False):
     PyTorch's quickselect picks)."""
     if np.asarray(_data(x)).dtype == np.bool_:
         raise TypeError("kthvalue: bool tensors are not supported (as in PyTorch)")
+    k = _index_dim(k, "kthvalue", "k")  # (True is not k = 1)
     n = _shape(_data(x))[dim] if np.ndim(_data(x)) else 1
     if not 1 <= k <= n:
         raise BadShapeOrValue(f"kthvalue: k ({k}) out of range [1, {n}] for dim {dim}")
@@ -8457,6 +8478,7 @@ def diff(x, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
     if x.ndim == 0:
         raise ValueError("diff: expects a tensor with at least 1 dim")
     axis = _dim(dim, x.ndim, "diff")
+    n = _index_dim(n, "diff", "n")  # (True is not n = 1)
     if n < 0:
         raise BadShapeOrValue(f"diff: order must be non-negative but got {n}")
     if n >= _LONG:

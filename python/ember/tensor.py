@@ -205,6 +205,19 @@ def _is_dtype(a) -> bool:
 _FLOAT_OF_GRAD_WARNED = [False]  # float() of a tensor requiring grad warned once (as torch)
 
 
+_NO_DIM = object()  # x.max()'s dim left out (an explicit None is refused, as torch's)
+
+
+def _given_dim(dim, axis, op: str):
+    """x.max/min's dim: None when left out; torch's TypeError for an explicit None (not read
+    as the whole tensor)."""
+    if dim is _NO_DIM:
+        return None
+    if dim is None and axis is None:
+        raise TypeError(f"{op}(): argument 'dim' must be int, not NoneType")
+    return dim
+
+
 def _setitem_name(index, advanced: bool, value) -> str:
     """torch's node for x[index] = value in the graph: an advanced index's IndexPutBackward0;
     a whole-tensor key's fill_ (a number) or copy_ (a Tensor); else the view's CopySlices."""
@@ -1212,6 +1225,8 @@ class Tensor:
             return self._map_(None, "clamp", min, max)  # (the hot case: no bound to convert)
         if min is None and max is None:
             raise RuntimeError("clamp_: at least one of min or max must not be None")
+        if self.data.dtype.kind == "c":  # (as ember.clamp: np.clip would order complex values)
+            _ops._complex.refuse("clamp", self)
         min, max = _ops._int_bounds(self.data.dtype, min, max)  # noqa: A001
         kernel = _ops._clamp_kernel_bounds(self.data, min, max)
         if kernel is not None:  # a float array and number bounds: np.clip's values, ~5 us less
@@ -1515,9 +1530,13 @@ class Tensor:
         return _ops.abs(self)
 
     def softmax(self, dim: int, dtype=None):
+        if dim is None:  # (the method's dim is an int: no implicit dim, unlike F.softmax)
+            raise TypeError("softmax(): argument 'dim' must be int, not NoneType")
         return _F.softmax(self, dim, dtype=dtype)
 
     def log_softmax(self, dim: int, dtype=None):
+        if dim is None:
+            raise TypeError("log_softmax(): argument 'dim' must be int, not NoneType")
         return _F.log_softmax(self, dim, dtype=dtype)
 
     # (clamp, clip: ops.clamp itself, set after the class)
@@ -1568,12 +1587,14 @@ class Tensor:
     def std(self, dim=None, unbiased: bool = True, keepdim: bool = False, *, correction=None):
         return _ops.std(self, dim, unbiased, keepdim, correction=correction)
 
-    def max(self, dim=None, keepdim: bool = False, *, other=None, axis=None, keepdims=None):
+    def max(self, dim=_NO_DIM, keepdim: bool = False, *, other=None, axis=None, keepdims=None):
+        dim = _given_dim(dim, axis, "max")
         if axis is not None or keepdims is not None:
             dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
         return _ops.max(self, dim, keepdim, other=other)
 
-    def min(self, dim=None, keepdim: bool = False, *, other=None, axis=None, keepdims=None):
+    def min(self, dim=_NO_DIM, keepdim: bool = False, *, other=None, axis=None, keepdims=None):
+        dim = _given_dim(dim, axis, "min")
         if axis is not None or keepdims is not None:
             dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
         return _ops.min(self, dim, keepdim, other=other)
@@ -1654,7 +1675,8 @@ class Tensor:
 
     # (squeeze and unsqueeze take NumPy's axis= themselves: the wrapper other dim-taking
     # methods get would add a tenth to these cheap views)
-    def squeeze(self, dim=None, *, axis=None):
+    def squeeze(self, dim=_NO_DIM, *, axis=None):
+        dim = _given_dim(dim, axis, "squeeze")  # (x.squeeze(None) is refused, as torch's)
         return _ops.squeeze(self, dim if axis is None else axis)
 
     def unsqueeze(self, dim: int | None = None, *, axis=None):
