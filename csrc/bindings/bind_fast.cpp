@@ -317,7 +317,9 @@ PyObject* binary_method(PyObject* self, PyObject* const* args, Py_ssize_t nargs)
 
 template <int K>
 PyObject* unary_method(PyObject* self, PyObject*) {
-  PyArray_Proxy* x = float_data(self);
+  // (abs: ops.abs takes a subclass by its node's path, so only a Tensor exactly)
+  PyArray_Proxy* x =
+      (K != kAbs && K != kAbsMethod) || Py_TYPE(self) == S.tensor ? float_data(self) : nullptr;
   // (__neg__, abs: NumPy gives a 0-d array's scalar, so 0-d keeps the Python path)
   if (x && c_contiguous(x) &&
       ((K != kNeg && K != kNegMethod && K != kAbs && K != kAbsMethod) || x->nd > 0) && !marking()) {
