@@ -183,6 +183,10 @@ def test_inplace_refusals_unchanged():
         p.__iadd__()
     _bits(p.add_(p, alpha=2), np.full((8, 8), 3.0, np.float32))
     _bits(p.div_(2.0, rounding_mode="floor"), np.full((8, 8), 1.0, np.float32))
+    _bits(p.add_(other=p), np.full((8, 8), 2.0, np.float32))  # (keywords: the Python path)
+    _bits(p.pow(exponent=2), np.full((8, 8), 4.0, np.float32))
+    with pytest.raises(TypeError):
+        p.pow(2, 3)
 
 
 def test_inplace_saved_tensor_refuses_backward():

@@ -475,9 +475,19 @@ bool inplace(PyObject* self, PyObject* other, int op, bool* err) {
   return true;
 }
 
+// fallbacks[k](self, *args, **kwargs) from a METH_FASTCALL | METH_KEYWORDS call.
+PyObject* fallback_kw(int k, PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                      PyObject* kwnames) {
+  const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+  std::vector<PyObject*> all(1 + nargs + nkw);
+  all[0] = self;
+  std::copy(args, args + nargs + nkw, all.begin() + 1);
+  return PyObject_Vectorcall(S.fallback[k], all.data(), 1 + nargs, kwnames);
+}
+
 template <int K>
-PyObject* other_method(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
-  if (nargs == 1) {
+PyObject* other_method(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  if (nargs == 1 && !kwnames) {
     PyObject* other = args[0];
     PyObject* r = nullptr;
     bool taken = false;
@@ -493,7 +503,7 @@ PyObject* other_method(PyObject* self, PyObject* const* args, Py_ssize_t nargs) 
     }
     if (taken) return r;
   }
-  return call_fallback(K, self, args, nargs);
+  return fallback_kw(K, self, args, nargs, kwnames);
 }
 
 template <int K>
@@ -504,11 +514,7 @@ PyObject* inplace_method(PyObject* self, PyObject* const* args, Py_ssize_t nargs
     if (inplace(self, args[0], K >= kAddIn ? K - kAddIn : K - kIadd, &err))
       return err ? nullptr : Py_NewRef(self);
   }
-  const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
-  std::vector<PyObject*> all(1 + nargs + nkw);
-  all[0] = self;
-  std::copy(args, args + nargs + nkw, all.begin() + 1);
-  return PyObject_Vectorcall(S.fallback[K], all.data(), 1 + nargs, kwnames);
+  return fallback_kw(K, self, args, nargs, kwnames);
 }
 
 template <typename F>
@@ -539,7 +545,7 @@ PyCFunction function_of(int k) {
 }
 
 int flags_of(int k) {
-  return unary(k) ? METH_NOARGS : k >= kIadd ? METH_FASTCALL | METH_KEYWORDS : METH_FASTCALL;
+  return unary(k) ? METH_NOARGS : k >= kRsub ? METH_FASTCALL | METH_KEYWORDS : METH_FASTCALL;
 }
 
 // fast_binary(a, b, op) / fast_unary(x, act): the same paths for ember.add / mul / exp / F.relu
