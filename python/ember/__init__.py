@@ -1058,8 +1058,10 @@ _keywords.install(vars(special), _keywords.SPECIAL)
 
 # in-place methods on tensors of the autograd graph are recorded (ember/_inplace.py)
 from ember import _inplace  # noqa: E402
+from ember.tensor import _install_fast_inplace  # noqa: E402
 
 _inplace.install(Tensor)
+_install_fast_inplace()  # (C add_, mul_, ...: after the wraps above)
 
 # pickle finds every public function by its name (wrappers and factory-made functions say where
 # they live), as spawn DataLoader workers need (ember/_keywords.py)

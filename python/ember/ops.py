@@ -160,7 +160,7 @@ def _checked_scalar(value, dt: np.dtype):
             )
     elif (top := _FILL_TOP.get(dt if dt.kind == "f" else _complex.real_of(dt))) is not None:
         for p in parts:
-            if top < abs(p) < math.inf:
+            if top < builtins.abs(p) < math.inf:  # (abs here is ops.abs, a tensor op)
                 raise BadShapeOrValue(
                     f"value {p} cannot be converted to type {dt} without overflow"
                 )

@@ -2012,10 +2012,27 @@ def _install_fast_methods() -> None:
     fallbacks = {name: Tensor.__dict__[name] for name in (*unary, "__radd__", "__rmul__")}
     fallbacks.update(__add__=_ops.add, __sub__=_ops.sub, __mul__=_ops.mul, __truediv__=_ops.div)
     fallbacks.update(__neg__=_ops.neg, neg=_ops.neg)
+    # speed27b: abs, number - / tensor, ** number, comparisons, x op= y (the Python methods)
+    acts["__abs__"] = acts["abs"] = _ops._ACT_ID["abs"]
+    fallbacks.update(__abs__=_ops.abs, abs=_ops.abs)
+    for name in ("__rsub__", "__rtruediv__", "__pow__", "pow", "__iadd__", "__isub__",
+                 "__imul__", "__itruediv__", "__lt__", "__le__", "__gt__", "__ge__", "__eq__",
+                 "__ne__"):  # fmt: skip
+        fallbacks[name] = Tensor.__dict__[name]
     methods = _C.fast_methods(
-        Tensor, globals(), _ops._size1_strided, _C.binary_auto, fallbacks, acts
-    )
+        Tensor, globals(), _ops._size1_strided, _C.binary_auto, fallbacks, acts,
+        vars(_function), _function.note_write,
+    )  # fmt: skip
     for name, method in methods.items():
+        setattr(Tensor, name, method)
+
+
+def _install_fast_inplace() -> None:
+    """Tensor.add_ / sub_ / mul_ / div_ in C (the in-place paths of _install_fast_methods),
+    their fallbacks ember/_inplace.py's wrapped methods: ember/__init__.py calls this after
+    _inplace.install (a 32x32 x.add_(y) ~x -> ~y us)."""
+    names = ("add_", "sub_", "mul_", "div_")
+    for name, method in _C.fast_inplace_methods({n: Tensor.__dict__[n] for n in names}).items():
         setattr(Tensor, name, method)
 
 
