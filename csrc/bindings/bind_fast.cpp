@@ -124,6 +124,19 @@ inline PyObject*& slot(PyObject* t, int k) {
   return *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(t) + S.off[k]);
 }
 
+// A reference to a Tensor's array (t any object) for the length of a call: the kernels run
+// with the GIL released, and the Python calls between (size1_strided, binary_auto, a ufunc,
+// an allocation's garbage collection) can run another thread whose `t.data = ...` would
+// otherwise free the array a kernel is reading (the Python paths held it in a local).
+struct HoldData {
+  PyObject* d;
+  explicit HoldData(PyObject* t)
+      : d(S.tensor && PyObject_TypeCheck(t, S.tensor) ? Py_XNewRef(slot(t, 0)) : nullptr) {}
+  ~HoldData() { Py_XDECREF(d); }
+  HoldData(const HoldData&) = delete;
+  HoldData& operator=(const HoldData&) = delete;
+};
+
 // tensor.py's _plain(y): a Tensor outside the graph holding y (steals y).
 PyObject* plain(PyObject* y) {
   if (!y) return nullptr;
@@ -211,6 +224,7 @@ bool kernel_scalar(PyObject* s, bool f32, double* v) {
 
 // self op s (s op self when flip) as tensor.py's _by_number: into *r when taken.
 bool by_number(PyObject* self, PyObject* s, int op, bool flip, PyObject** r) {
+  const HoldData hold(self);
   if (Py_TYPE(self) != S.tensor) return false;
   PyArray_Proxy* a = float_data(self);
   if (!a || !c_contiguous(a) || (a->base && has_size1(a))) return false;
@@ -243,6 +257,7 @@ int size1_strided(PyObject* d, const PyArray_Proxy* p) {
 
 // self op other for two Tensors, as tensor.py's _binary_method: into *r when taken.
 bool tensors(PyObject* self, PyObject* other, int op, PyObject** r) {
+  const HoldData hold_a(self), hold_b(other);
   PyArray_Proxy* a = float_data(self);
   PyArray_Proxy* b = a ? float_data(other) : nullptr;
   if (!b || a->descr != b->descr || marking()) return false;
@@ -317,6 +332,7 @@ PyObject* binary_method(PyObject* self, PyObject* const* args, Py_ssize_t nargs)
 
 template <int K>
 PyObject* unary_method(PyObject* self, PyObject*) {
+  const HoldData hold(self);
   // (abs: ops.abs takes a subclass by its node's path, so only a Tensor exactly)
   PyArray_Proxy* x =
       (K != kAbs && K != kAbsMethod) || Py_TYPE(self) == S.tensor ? float_data(self) : nullptr;
@@ -360,6 +376,7 @@ PyArray_Proxy* plain_operand(PyObject* self) {
 // number / self as tensor.py's __rtruediv__: torch's reciprocal times the number, the
 // reciprocal kernel then the by-number kernel (ops.reciprocal, then ops.mul's), in y.
 bool rdiv(PyObject* self, PyObject* s, PyObject** r) {
+  const HoldData hold(self);
   PyArray_Proxy* a = plain_operand(self);
   if (!a || numel(a) < 16) return false;
   const bool f32 = a->descr == S.f32;
@@ -381,6 +398,7 @@ bool rdiv(PyObject* self, PyObject* s, PyObject** r) {
 
 // self ** s for s one of ops._POW_KERNEL's exponents (ops._pow_scalar's kernel call).
 bool pow_number(PyObject* self, PyObject* s, PyObject** r) {
+  const HoldData hold(self);
   double v;
   if (Py_TYPE(self) != S.tensor || !number(s, &v)) return false;
   const int e = v == 2.0 ? 0 : v == 0.5 ? 1 : v == -1.0 ? 2 : v == -0.5 ? 3 : -1;
@@ -396,6 +414,7 @@ bool pow_number(PyObject* self, PyObject* s, PyObject** r) {
 // self cmp other as ops.compare's first branch (a float tensor with a Python number or a
 // tensor of its dtype: NumPy's ufunc), for arrays that own their memory (no _laid needed).
 bool compare(int k, PyObject* self, PyObject* other, PyObject** r) {
+  const HoldData hold_a(self), hold_b(other);
   if (Py_TYPE(self) != S.tensor) return false;
   PyArray_Proxy* a = float_data(self);            // (requires_grad does not matter to a comparison,
   if (!a || a->base || a->nd == 0) return false;  // but float_data's test is cheap and safe)
@@ -433,6 +452,7 @@ bool global_false(PyObject* name) {
 // float tensor (another of its shape and dtype not overlapping it, or a Python number); the
 // write then noted for autograd as they note it. True when taken (*err on an error).
 bool inplace(PyObject* self, PyObject* other, int op, bool* err) {
+  const HoldData hold_a(self), hold_b(other);
   if (Py_TYPE(self) != S.tensor || slot(self, 3) != Py_None) return false;
   PyArray_Proxy* a = float_data(self);
   if (!a || !c_contiguous(a) || !(a->flags & npy_api::NPY_ARRAY_WRITEABLE_)) return false;
@@ -587,6 +607,7 @@ PyObject* fast_unary(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     Py_RETURN_NONE;
   }
   PyObject* x = args[0];
+  const HoldData hold(x);
   if (S.tensor && Py_TYPE(x) == S.tensor) {
     PyArray_Proxy* p = float_data(x);
     if (p && c_contiguous(p) && !marking()) {
