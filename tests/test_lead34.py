@@ -53,3 +53,26 @@ def test_fast_methods_survive_another_thread_swapping_data(op):
         [sys.executable, "-c", _SWAP.format(op=op)], capture_output=True, text=True, timeout=300
     )
     assert run.returncode == 0 and run.stdout.strip() == "ok", (run.returncode, run.stderr[-500:])
+
+
+def test_schedulers_take_numpy_integer_periods_as_torch():
+    torch = pytest.importorskip("torch")
+    import numpy as np
+
+    import ember
+
+    def lrs(lib, period):
+        opt = lib.optim.SGD([lib.nn.Parameter(lib.ones(2))], lr=1.0)
+        sched = lib.optim.lr_scheduler.StepLR(opt, step_size=period, gamma=0.5)
+        out = []
+        for _ in range(5):
+            opt.step()
+            sched.step()
+            out.append(opt.param_groups[0]["lr"])
+        return out
+
+    assert lrs(ember, np.int64(2)) == lrs(torch, np.int64(2)) == [1.0, 0.5, 0.5, 0.25, 0.25]
+    opt = ember.optim.SGD([ember.nn.Parameter(ember.ones(2))], lr=1.0)
+    ember.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=np.int32(3))
+    with pytest.raises(ValueError, match="step_size must be a positive int"):
+        ember.optim.lr_scheduler.StepLR(opt, step_size=np.int64(0))

@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import math
+import numbers
 import types
 import warnings
 import weakref
@@ -127,7 +128,8 @@ def _lrs(optimizer) -> list:
 
 
 def _positive_int(name: str, value, cls: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    # (numbers.Integral: a NumPy integer read from a config counts, as torch takes it)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise ValueError(f"{cls}: {name} must be a positive int, got {value!r}")
 
 
