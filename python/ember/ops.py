@@ -6507,8 +6507,10 @@ def flipud(x) -> Tensor:
 def _exact_sum(counts: np.ndarray) -> int:
     """The sum of non-negative integer counts as a Python int: NumPy's own sum when it cannot
     overflow int64, else exactly, one by one."""
-    if not counts.size or int(counts.max()) <= (2**63 - 1) // counts.size:
-        return int(counts.sum(dtype=np.int64)) if counts.size else 0
+    if not counts.size:
+        return 0
+    if int(counts.max()) <= (2**63 - 1) // counts.size:
+        return int(counts.sum(dtype=np.int64))
     return builtins.sum(int(k) for k in counts.reshape(-1))
 
 
