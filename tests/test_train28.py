@@ -151,7 +151,9 @@ def _eval_agrees(tm, em, x, rtol=1e-9):
 def _image_batches(steps, bs, dtype=np.float64):
     X, y = _digits(images=True, n=240, dtype=dtype)
     order = np.random.default_rng(0).permutation(len(X))
-    return [(X[order[(bs * i) % 240 :][:bs]], y[order[(bs * i) % 240 :][:bs]]) for i in range(steps)]
+    return [
+        (X[order[(bs * i) % 240 :][:bs]], y[order[(bs * i) % 240 :][:bs]]) for i in range(steps)
+    ]
 
 
 # ---- (a) MobileNet-style: depthwise/grouped pointwise convs, shuffle, SE; SGD + OneCycleLR ----
@@ -425,7 +427,9 @@ class _Packed:
     def optim(self, L, m, at):
         if self.opt == "adamax":
             return [L.optim.Adamax(m.parameters(), lr=0.02, weight_decay=1e-3)], []
-        return [L.optim.Rprop(m.parameters(), lr=5e-3, etas=(0.4, 1.3), step_sizes=(1e-5, 0.05))], []
+        return [
+            L.optim.Rprop(m.parameters(), lr=5e-3, etas=(0.4, 1.3), step_sizes=(1e-5, 0.05))
+        ], []
 
     def step(self, L, m, opts, scheds, batch, i):
         x, lengths, y = batch
@@ -457,7 +461,9 @@ def _seq_batches(steps, bs=6, tmax=7):
     [("lstm", "adamax", True, None), ("lstm", "rprop", False, 6), ("gru", "adamax", False, 4),
      ("gru", "rprop", True, None)],
 )  # fmt: skip
-def test_packed_bidirectional_proj_lstm_gru_adamax_rprop_clip_foreach(cell, opt, foreach, resume_at):
+def test_packed_bidirectional_proj_lstm_gru_adamax_rprop_clip_foreach(
+    cell, opt, foreach, resume_at
+):
     r = _Packed(cell, opt, foreach)
     tl, el, tm, em = _lockstep(r, _seq_batches(r.steps), resume_at)
     assert np.all(tl[:, 1] > 0)  # the clipped norms were compared too
@@ -489,10 +495,11 @@ class _Siamese:
         o.zero_grad()
         ea, ep, en = m(a), m(p), m(n)
         cos_dist = lambda u, v: 1.0 - F.cosine_similarity(u, v)  # noqa: E731
+        triplet_cos = nn.TripletMarginWithDistanceLoss(distance_function=cos_dist, margin=0.3)
         d_ap, d_an = F.pairwise_distance(ea, ep), F.pairwise_distance(ea, en)
         loss = (
             nn.TripletMarginLoss(margin=1.0, p=2, swap=True)(ea, ep, en)
-            + 0.5 * nn.TripletMarginWithDistanceLoss(distance_function=cos_dist, margin=0.3)(ea, ep, en)
+            + 0.5 * triplet_cos(ea, ep, en)
             + 0.3 * nn.CosineEmbeddingLoss(margin=0.2)(ea, L.mod.cat([ep[:4], en[4:]]), sim)
             + 0.2 * nn.MarginRankingLoss(margin=0.1)(d_an, d_ap, L.mod.ones_like(d_an))
         )  # fmt: skip
@@ -539,8 +546,8 @@ class _MultiTask:
 
     def optim(self, L, m, at):
         S = L.sched
-        o1 = L.optim.SGD([{"params": m.trunk.parameters()},
-                          {"params": m.cls.parameters(), "lr": 0.05}], lr=0.1, momentum=0.9)  # fmt: skip
+        groups = [{"params": m.trunk.parameters()}, {"params": m.cls.parameters(), "lr": 0.05}]
+        o1 = L.optim.SGD(groups, lr=0.1, momentum=0.9)
         o2 = L.optim.Adam(m.reg.parameters(), lr=1e-2)
         if at > self.grow_at:
             o2.add_param_group({"params": m.par.parameters(), "lr": 5e-3, "betas": (0.8, 0.9)})
@@ -586,7 +593,7 @@ def test_multitask_retain_graph_freeze_add_param_group_per_group_schedulers(resu
     batches = [(X[order[16 * i :][:16]], y[order[16 * i :][:16]]) for i in range(r.steps)]
     tl, el, tm, em = _lockstep(r, batches, resume_at)
     assert tl[-1, 0] < tl[0, 0]
-    # the frozen layer kept its weights from the freeze on, in both
+    # still frozen after the resume: the recipe refreezes it at every step, as a script would
     assert em.trunk[0].weight.requires_grad is False
 
 
@@ -595,19 +602,36 @@ class _Autocast:
     """A recipe whose steps (forward, loss, backward, step) run inside CPU bfloat16 autocast."""
 
     def __init__(self, recipe):
-        self.r, self.build, self.optim, self.steps = recipe, recipe.build, recipe.optim, recipe.steps
+        self.r, self.build, self.optim, self.steps = (
+            recipe,
+            recipe.build,
+            recipe.optim,
+            recipe.steps,
+        )
 
     def step(self, L, m, opts, scheds, batch, i):
         with L.mod.autocast("cpu", dtype=L.mod.bfloat16):
             return self.r.step(L, m, opts, scheds, batch, i)
 
 
-@pytest.mark.parametrize("recipe", [_Mobile(), _ViT(False)], ids=["mobilenet", "vit"])
-def test_bfloat16_autocast_runs_follow_torchs(recipe):
+@pytest.mark.parametrize("recipe, first", [(_Mobile(), 1e-6), (_ViT(False), 1e-3)],
+                         ids=["mobilenet", "vit"])  # fmt: skip
+def test_bfloat16_autocast_runs_follow_torchs(recipe, first):
+    """Float32 models trained under bf16 autocast, resumed half-way. The first step's loss pins
+    the rounding points: the MobileNet's agrees to float32 rounding (every conv / linear rounds
+    to bf16 where torch's does). The ViT's differs by ~2e-4: torch's fused CPU attention rounds
+    the softmax numerators to bf16 before multiplying by V, ember's kernel computes bf16
+    attention in float32 and rounds only its output (left as is: a kernel change). Later steps
+    differ by flips of bf16 roundings (a float32-ulp difference in a BatchNorm gradient sum
+    moves a bf16 gradient by one bf16 ulp, 2^-8): measured <= 1e-3 relative over these runs,
+    so the losses are held to half a bf16 ulp, 2e-3. Parameters are not compared: Adam turns
+    the rounding noise in gradients that are zero in exact arithmetic (the key part of
+    in_proj_bias, a BatchNorm bias feeding only a BatchNorm) into full-size steps."""
     r = _Autocast(recipe)
     b = [(x.astype(np.float32), y) for x, y in _image_batches(r.steps, 16)]
     tl, el, tm, em = _lockstep(r, b, dtype=np.float32, resume_at=r.steps // 2)
-    print(np.abs(el - tl) / np.abs(tl))
+    np.testing.assert_allclose(el[0, 0], tl[0, 0], rtol=first)
+    np.testing.assert_allclose(el[:, 0], tl[:, 0], rtol=2e-3)
     esd = em.state_dict()
     for k, v in tm.state_dict().items():
         assert esd[k].dtype == v.numpy().dtype, k
