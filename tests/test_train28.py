@@ -341,8 +341,10 @@ class _TCN:
             def __init__(self):
                 super().__init__()
                 self.inp = nn.Conv1d(1, c, 1)
-                self.blocks = nn.Sequential(Block(2, 1, wn_old), Block(3, 2, wn_new),
-                                            Block(2, 4, wn_new))  # fmt: skip
+                self.blocks = nn.Sequential(
+                    Block(2, 1, wn_old), Block(3, 2, lambda m: wn_new(m, dim=None)),
+                    Block(2, 4, lambda m: wn_new(m, dim=1)),
+                )  # fmt: skip
                 self.out = nn.Conv1d(c, 1, 1)
 
             def forward(self, x):
@@ -408,17 +410,27 @@ class _Packed:
                 if cell == "lstm":
                     self.rnn = nn.LSTM(4, 9, 2, batch_first=True, bidirectional=True, proj_size=5)
                     h = 5
-                else:
-                    self.rnn = nn.GRU(4, 7, 2, batch_first=True, bidirectional=True)
+                    self.c0 = nn.Parameter(L.mod.randn(4, 1, 9) * 0.1)
+                else:  # time-major, from pack_sequence
+                    self.rnn = nn.GRU(4, 7, 2, bidirectional=True)
                     h = 7
+                # learned initial states, one per sample: the packing's sort must permute them
+                self.h0 = nn.Parameter(L.mod.randn(4, 6, h) * 0.1)
                 self.head = nn.Linear(3 * h, 3)
 
             def forward(self, x, lengths):
                 U = L.nn.utils.rnn
-                packed = U.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-                out, h = self.rnn(packed)
+                if cell == "lstm":
+                    packed = U.pack_padded_sequence(
+                        x, lengths, batch_first=True, enforce_sorted=False
+                    )  # fmt: skip
+                    hx = (self.h0, self.c0.expand(-1, len(x), -1).contiguous())
+                else:
+                    seqs = [x[j, : int(n)] for j, n in enumerate(lengths)]
+                    packed, hx = U.pack_sequence(seqs, enforce_sorted=False), self.h0
+                out, h = self.rnn(packed, hx)
                 h = h[0] if cell == "lstm" else h
-                out, lens = U.pad_packed_sequence(out, batch_first=True)
+                out, lens = U.pad_packed_sequence(out, batch_first=True, total_length=8)
                 pooled = out.sum(1) / lens.to(out.dtype).unsqueeze(1)
                 return self.head(L.mod.cat([h[-2] + h[-1], pooled], 1))
 
