@@ -474,6 +474,92 @@ for _name in CONV_CASES:
     workload(f"conv2d/{_name}/fwd+bwd", "conv")(lambda n=_name: _conv_case(n, True))
 
 
+# The convolution family outside one-group conv2d (round 28's survey; no NumPy reference):
+# name: (function, input shape, weight shape, keyword arguments)
+CONV_EXTRA_CASES = {
+    "conv1d/n32_128to128_256_k3p1": ("conv1d", (32, 128, 256), (128, 128, 3), {"padding": 1}),
+    "conv1d/n32_128_256_dw_k7p3": (
+        "conv1d",
+        (32, 128, 256),
+        (128, 1, 7),
+        dict(padding=3, groups=128),
+    ),
+    "conv2d/n32_128_56_dw3x3s2p1": (
+        "conv2d",
+        (32, 128, 56, 56),
+        (128, 1, 3, 3),
+        dict(stride=2, padding=1, groups=128),
+    ),
+    "conv2d/n8_512_28_g32_3x3s2p1": (
+        "conv2d",
+        (8, 512, 28, 28),
+        (512, 16, 3, 3),
+        dict(stride=2, padding=1, groups=32),
+    ),
+    "conv2d/n8_128_28_3x3d4p4": (
+        "conv2d",
+        (8, 128, 28, 28),
+        (128, 128, 3, 3),
+        dict(padding=4, dilation=4),
+    ),
+    "conv_transpose2d/n16_256to128_8_k4s2p1": (
+        "conv_transpose2d",
+        (16, 256, 8, 8),
+        (256, 128, 4, 4),
+        dict(stride=2, padding=1),
+    ),
+    "conv_transpose2d/n4_128to64_64_k2s2": (
+        "conv_transpose2d",
+        (4, 128, 64, 64),
+        (128, 64, 2, 2),
+        dict(stride=2),
+    ),
+    "conv3d/n4_32to64_16_k3s2p1": (
+        "conv3d",
+        (4, 32, 16, 16, 16),
+        (64, 32, 3, 3, 3),
+        dict(stride=2, padding=1),
+    ),
+    "conv3d/n4_32to64_16_k1": ("conv3d", (4, 32, 16, 16, 16), (64, 32, 1, 1, 1), {}),
+}
+
+
+def _conv_extra_case(name: str, backward: bool) -> dict:
+    import ember
+    from ember.nn import functional as F
+
+    fn, xs, ws, kw = CONV_EXTRA_CASES[name]
+    rng = _rng()
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(np.float32)
+    b = rng.standard_normal(ws[1] * kw.get("groups", 1) if "transpose" in fn else ws[0])
+    b = b.astype(np.float32)
+    impls = {}
+    mods = {"ember": (ember, F)}
+    torch = _torch()
+    if torch is not None:
+        mods["torch"] = (torch, torch.nn.functional)
+    for lib, (m, f) in mods.items():
+        args = [m.tensor(a, requires_grad=backward) for a in (x, w, b)]
+        op = getattr(f, fn)
+
+        def run(m=m, f=op, args=args):
+            if not backward:
+                with m.no_grad():
+                    return f(*args, **kw)
+            for a in args:
+                a.grad = None
+            f(*args, **kw).sum().backward()
+
+        impls[lib] = run
+    return impls
+
+
+for _name in CONV_EXTRA_CASES:
+    workload(f"{_name}/fwd", "conv")(lambda n=_name: _conv_extra_case(n, False))
+    workload(f"{_name}/fwd+bwd", "conv")(lambda n=_name: _conv_extra_case(n, True))
+
+
 POOL_SHAPE = (32, 64, 32, 32)
 
 

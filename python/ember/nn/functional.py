@@ -6835,6 +6835,21 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
         bias = _float_input(bias, op, "bias", weight.dtype)
         if bias.shape != (weight.shape[0],):
             raise ValueError(f"{op}: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    if (
+        (kd, weight.shape[3], s[0], s[1], *depth_pad) == (1, 1, 1, 1, 0, 0)
+        and c > 0
+        and (isinstance(hw_pad, str) or hw_pad[0] == 0)
+    ):
+        # one tap across depth and rows, unstrided and unpadded there (a 1x1x1 pointwise
+        # convolution, 1x1xk ones): the (depth, row) pairs are rows of one conv2d over
+        # (N, C, D*H, W), its output already conv3d's layout. No depth-tap copy of x and no
+        # transposed output (that copy and the layout change cost ~2x on 1x1x1 convolutions).
+        hp = hw_pad if isinstance(hw_pad, str) else (0, hw_pad[1])
+        xr = x.reshape(n, c, x.shape[2] * x.shape[3], x.shape[4])
+        wr = weight.reshape(*weight.shape[:2], 1, weight.shape[4])
+        y = conv2d(xr, wr, bias, (1, s[2]), hp, (1, d[2]), groups)
+        y = y.reshape(n, y.shape[1], x.shape[2], x.shape[3], y.shape[3])
+        return y.squeeze(0) if unbatched else y
     # one conv2d whose input channels are (c, a) pairs: the depth taps a beside each channel,
     # (N*OD, C*KD, H, W), against weight (O, C/g*KD, KH, KW) (a plain reshape, the same (c, a)
     # order; each group's channels stay contiguous): one GEMM of depth C*KD*KH*KW instead of KD
