@@ -196,6 +196,9 @@ void macro_kernel(const Kernel<T>& kern, const Panels<T>& pn, int64_t mc, int64_
 // more than it saves when every A panel meets only a few B panels.
 constexpr int64_t kDirectWork = int64_t(1) << 21;
 
+// A row-major op(A) meeting at most this many B panels per column block is read in place.
+constexpr int64_t kDirectPanelsB = 16;
+
 // One thread's rectangle: C (M x N) := alpha * op(A) @ op(B) + beta * C, with K >= 1.
 // bpre: op(B) already packed (PackedB's layout, ncol_pad columns per row of a KC block) and this
 // rectangle's first column is column j_off of it (a multiple of NR); B / ldb / trans_b unused.
@@ -211,8 +214,14 @@ void gemm_blocked(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, 
   const bool small = K <= kc_blk && M <= mc_blk && N <= nc_blk && M * N * K <= kDirectWork;
   // A in place: MR-row slices of a row-major op(A), or MR-column slices of a transposed A
   // (p-major panels of stride lda). Also whenever a row-major A is one KC block with rows of
-  // exactly K: packing would copy it into the same layout (W @ h^T, K = 256: 95 -> 75 us).
-  const bool a_direct = small || (!trans_a && K <= kc_blk && lda == K);
+  // exactly K: packing would copy it into the same layout (W @ h^T, K = 256: 95 -> 75 us). And a
+  // row-major A whose panels each meet at most kDirectPanelsB B panels: the copy (its rows from
+  // L3 / memory) cost more than the packed rows save (1 thread, Zen 4, thread time, DCGAN
+  // 256 x 2048 @ 2048 x 64 ~47 -> ~53 GMAC/s, Inception 1x7 192 x 1344 @ 1344 x 289 ~46 -> ~49;
+  // 32 panels, 1024^3 and 64 x 576 @ 576 x 1024, were level or slower in place). The same
+  // micro-kernel on the same values: the same bits.
+  const bool a_direct =
+      small || (!trans_a && K <= kc_blk && lda == K) || (!trans_a && nc_blk <= kDirectPanelsB * NR);
   // B in place while all of it stays in L1 (its rows are reused by every A panel), or when at
   // most two A panels read it (packing would cost more than it saves).
   const bool b_direct =
