@@ -217,9 +217,10 @@ void gemm_blocked(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, 
   // exactly K: packing would copy it into the same layout (W @ h^T, K = 256: 95 -> 75 us). And a
   // row-major A whose panels each meet at most kDirectPanelsB B panels: the copy (its rows from
   // L3 / memory) cost more than the packed rows save (1 thread, Zen 4, thread time, DCGAN
-  // 256 x 2048 @ 2048 x 64 ~47 -> ~53 GMAC/s, Inception 1x7 192 x 1344 @ 1344 x 289 ~46 -> ~49;
-  // 32 panels, 1024^3 and 64 x 576 @ 576 x 1024, were level or slower in place). The same
-  // micro-kernel on the same values: the same bits.
+  // 256 x 2048 @ 2048 x 64 ~47 -> ~53 GMAC/s, Inception 1x7 192 x 1344 @ 1344 x 289 ~46 -> ~49,
+  // the LSTM's dx = dgates @ W_ih 1600 x 1024 @ 1024 x 128 ~41 -> ~50; at 16 panels level; at 32,
+  // 1024^3 and 64 x 576 @ 576 x 1024, level or slower in place). The same micro-kernel on the
+  // same values: the same bits.
   const bool a_direct =
       small || (!trans_a && K <= kc_blk && lda == K) || (!trans_a && nc_blk <= kDirectPanelsB * NR);
   // B in place while all of it stays in L1 (its rows are reused by every A panel), or when at
