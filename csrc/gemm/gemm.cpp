@@ -19,7 +19,12 @@
 // L1); A packed instead of read in place (level); no C prefetch in the micro-kernel for kc < 64
 // (6-9% faster on an L2-warm C, 7-30% slower on a C from memory, where small K is bound by C's
 // write + read-for-ownership bandwidth: 256 x 16 @ 16 x 1024 at ~15 GB/s); also prefetching the
-// next tile's C (level).
+// next tile's C (level). Later (Zen 4, 1 thread): the 8 x 32 micro-kernel alone runs ~57.5 GMAC/s
+// on L1 / L2 panels (a bare FMA loop ~58), so its schedule has nothing left to give: k unrolled
+// by 8, B prefetch 4 / 8 / 16 rows ahead and prefetchw of C were level; KC 384 / 512 mixed (+-5%
+// by shape, within noise); B read in place for M up to 4-8 MR panels mixed (+6% at 64 x 256 @
+// 256 x 784, -20% at 32 x 512 @ 512 x 2048). The blocked 1024^3 runs ~50: ~4% is C rows 4 KiB
+// apart (a 32-column strip runs 54.7 at ldc 1024, 56-57 at ldc 1040 or 32), ~6% packing.
 #include "gemm/gemm.h"
 
 #include <algorithm>
@@ -196,6 +201,9 @@ void macro_kernel(const Kernel<T>& kern, const Panels<T>& pn, int64_t mc, int64_
 // more than it saves when every A panel meets only a few B panels.
 constexpr int64_t kDirectWork = int64_t(1) << 21;
 
+// A row-major op(A) meeting at most this many B panels per column block is read in place.
+constexpr int64_t kDirectPanelsB = 16;
+
 // One thread's rectangle: C (M x N) := alpha * op(A) @ op(B) + beta * C, with K >= 1.
 // bpre: op(B) already packed (PackedB's layout, ncol_pad columns per row of a KC block) and this
 // rectangle's first column is column j_off of it (a multiple of NR); B / ldb / trans_b unused.
@@ -211,8 +219,15 @@ void gemm_blocked(const Kernel<T>& kern, bool trans_a, bool trans_b, int64_t M, 
   const bool small = K <= kc_blk && M <= mc_blk && N <= nc_blk && M * N * K <= kDirectWork;
   // A in place: MR-row slices of a row-major op(A), or MR-column slices of a transposed A
   // (p-major panels of stride lda). Also whenever a row-major A is one KC block with rows of
-  // exactly K: packing would copy it into the same layout (W @ h^T, K = 256: 95 -> 75 us).
-  const bool a_direct = small || (!trans_a && K <= kc_blk && lda == K);
+  // exactly K: packing would copy it into the same layout (W @ h^T, K = 256: 95 -> 75 us). And a
+  // row-major A whose panels each meet at most kDirectPanelsB B panels: the copy (its rows from
+  // L3 / memory) cost more than the packed rows save (1 thread, Zen 4, thread time, DCGAN
+  // 256 x 2048 @ 2048 x 64 ~47 -> ~53 GMAC/s, Inception 1x7 192 x 1344 @ 1344 x 289 ~46 -> ~49,
+  // the LSTM's dx = dgates @ W_ih 1600 x 1024 @ 1024 x 128 ~41 -> ~50; at 16 panels level; at 32,
+  // 1024^3 and 64 x 576 @ 576 x 1024, level or slower in place). The same micro-kernel on the
+  // same values: the same bits.
+  const bool a_direct =
+      small || (!trans_a && K <= kc_blk && lda == K) || (!trans_a && nc_blk <= kDirectPanelsB * NR);
   // B in place while all of it stays in L1 (its rows are reused by every A panel), or when at
   // most two A panels read it (packing would cost more than it saves).
   const bool b_direct =
