@@ -186,3 +186,74 @@ def test_copy_errors_and_autograd_unchanged():
     c = ember.zeros(3)
     c.copy_([1, 2, 3])  # (not a tensor: the Python path)
     assert c.tolist() == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("npdt, tdt", DTYPES)
+def test_index_copy_inplace_values_errors_and_version(npdt, tdt):
+    rng = np.random.default_rng(5)
+    for shape, dim in [((8, 6), 0), ((8, 6), 1), ((8, 6), -1), ((4, 3, 5), 1), ((5,), 0)]:
+        a, t = _pair(npdt, shape, 3)
+        n = shape[dim]
+        index = rng.permutation(n)[: max(n // 2, 1)]
+        sshape = list(shape)
+        sshape[dim] = index.size
+        src = rng.uniform(-9, 9, sshape).astype(npdt)
+        v = a._version
+        assert a.index_copy_(dim, ember.tensor(index), ember.tensor(src)) is a
+        t.index_copy_(dim, torch.from_numpy(index), torch.from_numpy(src.copy()))
+        _same(a, t)
+        assert a._version == v + 1
+    a, t = _pair(npdt, (6, 4))
+    a.t().index_copy_(0, ember.tensor([1, 3]), ember.tensor(np.zeros((2, 6), npdt)))  # strided
+    t.t().index_copy_(0, torch.tensor([1, 3]), torch.zeros((2, 6), dtype=tdt))
+    _same(a, t)
+    a.index_copy_(0, ember.tensor(np.zeros(0, np.int64)), ember.tensor(np.zeros((0, 4), npdt)))
+    _same(a, t)
+    with pytest.raises(IndexError, match="index_copy: index out of range for dim 0 of size 6"):
+        a.index_copy_(0, ember.tensor([6]), ember.tensor(np.zeros((1, 4), npdt)))
+    with pytest.raises(IndexError, match="index out of range"):
+        a.index_copy_(0, ember.tensor([-1]), ember.tensor(np.zeros((1, 4), npdt)))
+    with pytest.raises(TypeError, match="dtypes must match"):
+        a.index_copy_(0, ember.tensor([1]), ember.tensor(np.zeros((1, 4), np.float16)))
+    with pytest.raises(IndexError, match="source shape"):
+        a.index_copy_(0, ember.tensor([1, 2]), ember.tensor(np.zeros((1, 4), npdt)))
+    with pytest.raises(RuntimeError, match="refer to a single memory location"):
+        a.index_copy_(0, ember.tensor([0]), a[1:2])
+    _same(a, t)
+
+
+def test_index_copy_autograd_unchanged():
+    x = ember.tensor(np.zeros((4, 3)), requires_grad=True)
+    s = ember.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    h = x * 1.0
+    h.index_copy_(0, ember.tensor([0, 2]), s)  # recorded
+    (h * ember.tensor(np.arange(12.0).reshape(4, 3))).sum().backward()
+    np.testing.assert_array_equal(s.grad.numpy(), [[0, 1, 2], [6, 7, 8]])
+    np.testing.assert_array_equal(x.grad.numpy()[[1, 3]], [[3, 4, 5], [9, 10, 11]])
+    np.testing.assert_array_equal(x.grad.numpy()[[0, 2]], 0)
+    with pytest.raises(RuntimeError, match="leaf"):
+        x.index_copy_(0, ember.tensor([0]), ember.tensor(np.zeros((1, 3))))
+    buf = ember.tensor(np.zeros((4, 3)))
+    buf.index_copy_(0, ember.tensor([1]), s[:1] * 2.0)  # a graph source: recorded
+    assert buf.requires_grad
+
+
+@pytest.mark.parametrize("npdt", [np.float32, np.float64])
+def test_scatter_add_inplace_range_errors(npdt):
+    a, t = _pair(npdt, (5, 4))
+    rng = np.random.default_rng(7)
+    idx = rng.integers(0, 4, (5, 4))
+    src = rng.uniform(-1, 1, (5, 4)).astype(npdt)
+    a.scatter_add_(1, ember.tensor(idx), ember.tensor(src))
+    t.scatter_add_(1, torch.from_numpy(idx), torch.from_numpy(src.copy()))
+    np.testing.assert_allclose(a.numpy(), t.numpy(), rtol=1e-6)
+    before = a.numpy().copy()
+    for bad in (4, -1):
+        idx2 = idx.copy()
+        idx2[2, 1] = bad
+        with pytest.raises(
+            IndexError,
+            match=r"scatter_add: index out of range \[0, 4\) for dim -1 of shape \(5, 4\)",
+        ):
+            a.scatter_add_(-1, ember.tensor(idx2), ember.tensor(src))
+        np.testing.assert_array_equal(a.numpy(), before)  # nothing written
