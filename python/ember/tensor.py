@@ -2030,8 +2030,9 @@ def _install_fast_methods() -> None:
 def _install_fast_inplace() -> None:
     """Tensor.add_ / sub_ / mul_ / div_ in C (the in-place paths of _install_fast_methods),
     their fallbacks ember/_inplace.py's wrapped methods: ember/__init__.py calls this after
-    _inplace.install (a 32x32 x.add_(y) ~x -> ~y us)."""
-    names = ("add_", "sub_", "mul_", "div_")
+    _inplace.install (a 32x32 x.add_(y) ~x -> ~y us). speed28: fill_(number) and zero_ too
+    (a 32x32 zero_ ~2.8 -> ~0.3 us) and copy_ (~4.7 -> ~0.5 us)."""
+    names = ("add_", "sub_", "mul_", "div_", "fill_", "zero_", "copy_")
     for name, method in _C.fast_inplace_methods({n: Tensor.__dict__[n] for n in names}).items():
         setattr(Tensor, name, method)
 
