@@ -912,9 +912,9 @@ template void cumextreme<float>(float*, int64_t*, const float*, int64_t, int64_t
 template void cumextreme<double>(double*, int64_t*, const double*, int64_t, int64_t, int64_t, bool);
 
 // ---- product ----------------------------------------------------------------------------------
-// x (outer, n, inner) -> y (outer, inner): the product over n in T (as PyTorch's CPU prod, which
-// multiplies float32 in float32), 1 for an empty n. Rows (inner == 1) shorter than the lanes: in
-// order; longer: each chunk of kPChunk elements multiplied in kAcc * kW lanes (element i to lane
+// x (outer, n, inner) -> y (outer, inner): the product over n, 1 for an empty n. Rows (inner ==
+// 1) shorter than the lanes: in order, in T; longer: each chunk of kPChunk elements multiplied in
+// kAcc * kW lanes of double (float rows too, see prod_lanes; element i to lane
 // i % (kAcc * kW)), the chunks' lanes multiplied together in chunk order, the lanes folded
 // pairwise: the order depends on n only, so every thread count gives the same bits (a long
 // single row is split by chunks). Columns: row after row, vectorised across inner (NumPy's
@@ -951,9 +951,42 @@ EMBER_SIMD void prod_lanes(T* lanes, const T* x, int64_t n) {
   for (int64_t k = 0; k < kAcc; ++k) store(lanes + k * W, a[k]);
 }
 
+// float: the same kAcc * kW<float> lanes, each multiplying in double (float lanes lost 4e-3
+// relative over 1e6 factors near 1, 4e-2 over 1e7: the products' dropped low bits are biased
+// while a lane stays near 1; torch's float prod 9e-4 / 3e-3; in double < 1e-9, at the same
+// memory-bound speed). The row's product is rounded to float once.
+EMBER_SIMD void prod_lanes(double* lanes, const float* x, int64_t n) {
+  constexpr int64_t S = kAcc * kW<float>, W = kW<double>, A = S / W;
+  Vec<double> a[A];
+  for (int64_t k = 0; k < A; ++k)
+    for (int64_t j = 0; j < W; ++j) a[k][j] = 1.0;
+  int64_t i = 0;
+  for (; i + S <= n; i += S)
+    for (int64_t k = 0; k < A; ++k) {
+      Vec<double> v;
+      for (int64_t j = 0; j < W; ++j) v[j] = x[i + k * W + j];
+      a[k] *= v;
+    }
+  for (int64_t k = 0; i + W <= n; i += W, ++k) {
+    Vec<double> v;
+    for (int64_t j = 0; j < W; ++j) v[j] = x[i + j];
+    a[k] *= v;
+  }
+  if (i < n) {  // the last < W elements to the last accumulator, padded with ones
+    Vec<double> v;
+    for (int64_t k = 0; k < W; ++k) v[k] = i + k < n ? double(x[i + k]) : 1.0;
+    a[A - 1] *= v;
+  }
+  for (int64_t k = 0; k < A; ++k) store(lanes + k * W, a[k]);
+}
+
+// lanes: float's and double's products in double (see above)
 template <typename T>
-inline T fold_prod(T* lanes) {
-  for (int64_t w = kAcc * kW<T> / 2; w > 0; w /= 2)
+constexpr int64_t kPLanes = kAcc * kW<T>;
+
+template <int64_t S>
+inline double fold_prod(double* lanes) {
+  for (int64_t w = S / 2; w > 0; w /= 2)
     for (int64_t k = 0; k < w; ++k) lanes[k] *= lanes[k + w];
   return lanes[0];
 }
@@ -961,15 +994,15 @@ inline T fold_prod(T* lanes) {
 // the product of a row from its chunks' lanes part(c, lanes)
 template <typename T, typename Part>
 inline T chunks_prod(int64_t n, const Part& part) {
-  constexpr int64_t S = kAcc * kW<T>;
-  T acc[S], cur[S];
+  constexpr int64_t S = kPLanes<T>;
+  double acc[S], cur[S];
   const int64_t chunks = (n + kPChunk - 1) / kPChunk;
   part(acc, int64_t(0));
   for (int64_t c = 1; c < chunks; ++c) {
     part(cur, c);
     for (int64_t j = 0; j < S; ++j) acc[j] *= cur[j];
   }
-  return fold_prod(acc);
+  return static_cast<T>(fold_prod<S>(acc));
 }
 
 // (a row shorter than the lanes one element after another, as NumPy's and torch's short
@@ -984,7 +1017,7 @@ EMBER_SIMD void prod_rows(T* y, const T* x, int64_t rows, int64_t n) {
       y[r] = p;
       continue;
     }
-    y[r] = chunks_prod<T>(n, [&](T* out, int64_t c) {
+    y[r] = chunks_prod<T>(n, [&](double* out, int64_t c) {
       prod_lanes(out, row + c * kPChunk, std::min(kPChunk, n - c * kPChunk));
     });
   }
@@ -1019,13 +1052,13 @@ void prod_dim(T* y, const T* x, int64_t outer, int64_t n, int64_t inner) {
         prod_rows(y + r0, x + r0 * n, r1 - r0, n);
       }
     } else {  // a few long rows: the chunks in parallel, combined in chunk order as prod_rows
-      std::vector<T> part(static_cast<size_t>(chunks * S));
+      std::vector<double> part(static_cast<size_t>(chunks * S));
       for (int64_t r = 0; r < outer; ++r) {
         const T* row = x + r * n;
 #pragma omp parallel for num_threads(nt) schedule(static)
         for (int64_t c = 0; c < chunks; ++c)
           prod_lanes(part.data() + c * S, row + c * kPChunk, std::min(kPChunk, n - c * kPChunk));
-        y[r] = chunks_prod<T>(n, [&](T* out, int64_t c) {
+        y[r] = chunks_prod<T>(n, [&](double* out, int64_t c) {
           std::copy(part.data() + c * S, part.data() + (c + 1) * S, out);
         });
       }

@@ -1244,6 +1244,25 @@ def _dot(u: np.ndarray, v: np.ndarray, d: int) -> np.ndarray:
     return (u * v).sum(axis=d, keepdims=True)
 
 
+# float16's / float32's tiny / eps: a product of two norms below it lost its dot's low bits
+_COS_SMALL = {c: float(np.finfo(c).tiny / np.finfo(c).eps) for c in "ef"}
+
+
+def _cosine_sums_fit(r, dtype) -> bool:
+    """Whether cosine_similarity's norms r and dot product, summed in dtype, neither overflowed
+    nor (for a pair of nonzero norms) lost their low bits to underflow. (Two reductions, not
+    elementwise masks: a few us on small inputs.)"""
+    rr = r[0] * r[1]  # (under forward's errstate: an overflow just sends the sums to float64)
+    if rr.size == 0:
+        return True
+    # |dot| <= rr (Cauchy-Schwarz): finite norms keep it finite. A sum that overflows or is
+    # NaN (an inf or NaN input: the float64 sums give the same NaN) sends them to float64
+    if not rr.sum() < np.inf:
+        return False
+    lim = _COS_SMALL[dtype.char]
+    return bool(rr.min() >= lim or not ((rr > 0) & (rr < lim)).any())
+
+
 class CosineSimilarity(Function):
     # a, b (broadcast to one shape) -> y = (a.b / n_a) / n_b along d, n = max(||.||, eps); as
     # PyTorch clamps the norms outside autograd, the gradient takes ||.||'s own (a / ||a||, 0 at
@@ -1252,9 +1271,19 @@ class CosineSimilarity(Function):
     def forward(ctx, a, b, d, eps):
         shape = np.broadcast_shapes(a.shape, b.shape)
         ab = np.broadcast_to(a, shape), np.broadcast_to(b, shape)
-        r = [np.sqrt(_dot(v, v, d)) for v in ab]
-        n = [np.maximum(v, eps).astype(a.dtype, copy=False) for v in r]
-        y = _dot(ab[0], ab[1], d) / n[0] / n[1]
+        with np.errstate(over="ignore", invalid="ignore"):  # (inf / inf is NaN, as torch's)
+            r = [np.sqrt(_dot(v, v, d)) for v in ab]
+            dot = _dot(ab[0], ab[1], d)
+            ndt = a.dtype
+            if a.dtype.char in "ef" and not _cosine_sums_fit(r, a.dtype):
+                # float16's squares overflow past 256, float32's past 1.8e19, and tiny pairs
+                # underflow (torch divides by the norms first, its half sums in float): the
+                # sums in float64 then (were NaN for float16 of norm 300, float32 of 1e20)
+                w = [v.astype(np.float64) for v in ab]
+                r = [np.sqrt(_dot(v, v, d)) for v in w]
+                dot, ndt = _dot(w[0], w[1], d), np.float64
+            n = [np.maximum(v, eps).astype(ndt, copy=False) for v in r]
+            y = dot / n[0] / n[1]
         ctx.save_for_backward(a, b)
         ctx.meta = (d, eps, r, n, y)
         # (a copy, one value per row: an in-place write into the output, which torch allows,
@@ -1272,8 +1301,9 @@ class CosineSimilarity(Function):
         for rv, nv in zip(r, n):
             live = rv > 0
             safe = np.where(live, rv, 1)
-            k.append(np.where(live, g * y / nv / safe, 0).astype(a.dtype, copy=False))
-        ga, gb = b * s - a * k[0], a * s - b * k[1]
+            k.append(np.where(live, g * y / nv / safe, 0).astype(nv.dtype, copy=False))
+        ga = (b * s - a * k[0]).astype(a.dtype, copy=False)  # (float64 sums: see forward)
+        gb = (a * s - b * k[1]).astype(a.dtype, copy=False)
         return unbroadcast(ga, a.shape), unbroadcast(gb, b.shape), None, None
 
     @staticmethod
