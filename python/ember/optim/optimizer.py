@@ -627,7 +627,8 @@ def _check_nonneg(group: dict, *names: str, nan_ok: bool = False) -> None:
             if v.numel() != 1:
                 raise ValueError("Tensor lr must be 1-element")
             v = float(v)
-        if isinstance(v, bool) or not isinstance(v, int | float | np.floating | np.integer):
+        # (a bool is a number to torch: lr=True is lr 1)
+        if not isinstance(v, int | float | np.floating | np.integer):
             raise TypeError(f"{k} must be a number, got {v!r}")
         if not v >= 0.0 and not (nan_ok and v != v):  # (NaN turns every parameter into NaN)
             label = {"lr": "learning rate", "eps": "epsilon value"}.get(k, f"{k} value")
