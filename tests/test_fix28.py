@@ -255,3 +255,45 @@ def test_double_backward_of_products_through_zeros(xv, f):
     gt, ht = _second(torch, f, xv, wv, vv)
     np.testing.assert_allclose(ge, gt, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(he, ht, rtol=1e-12, atol=1e-12)
+
+
+# ---- 4. optimisers: what torch checks at construction, and its error classes ----
+
+_OPTIMS = ["SGD", "Adam", "AdamW", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "RMSprop"]
+
+
+@pytest.mark.parametrize("name", _OPTIMS)
+def test_bool_hyperparameters_are_numbers_as_torch(name):
+    for lib in (ember, torch):
+        p = lib.zeros(3, requires_grad=True)
+        opt = getattr(lib.optim, name)([p], lr=True, weight_decay=True)
+        assert opt.param_groups[0]["lr"] is True
+
+
+@pytest.mark.parametrize("name", _OPTIMS)
+def test_a_groups_own_values_are_not_checked_as_torch(name):
+    got = []
+    for lib in (ember, torch):
+        p, q = lib.zeros(3, requires_grad=True), lib.zeros(2, requires_grad=True)
+        opt = getattr(lib.optim, name)([{"params": [p], "lr": -1.0}], lr=0.1)
+        opt.add_param_group({"params": [q], "lr": -2})
+        got.append([g["lr"] for g in opt.param_groups])
+    assert got[0] == got[1] == [-1.0, -2]
+    # the constructor's own values are still checked, as torch's
+    _same_refusal(lambda m: getattr(m.optim, name)([m.zeros(3, requires_grad=True)], lr=-1.0))
+
+
+def test_muon_still_refuses_non_matrix_parameters_in_added_groups():
+    opt = ember.optim.Muon([ember.zeros(2, 2, requires_grad=True)])
+    with pytest.raises(ValueError, match="only supports 2D parameters"):
+        opt.add_param_group({"params": [ember.zeros(3, requires_grad=True)]})
+    assert len(opt.param_groups) == 1
+
+
+def test_integer_parameters_and_bad_grads_refused_as_runtime_errors():
+    with pytest.raises(RuntimeError, match="float tensors"):  # (torch fails at the step)
+        ember.optim.SGD([ember.zeros(3, dtype=ember.int64)], lr=0.1)
+    _same_refusal(lambda m: setattr(m.zeros(3, requires_grad=True), "grad", m.ones(2)))
+    _same_refusal(
+        lambda m: setattr(m.zeros(3, requires_grad=True), "grad", m.ones(3, dtype=m.float64))
+    )
