@@ -297,3 +297,42 @@ def test_integer_parameters_and_bad_grads_refused_as_runtime_errors():
     _same_refusal(
         lambda m: setattr(m.zeros(3, requires_grad=True), "grad", m.ones(3, dtype=m.float64))
     )
+
+
+# ---- 5. out=: linalg's strict dtypes, and memory shared with an input ----
+
+_OUT_REFUSED = {
+    "cholesky float32 out": lambda m, A: m.linalg.cholesky(A, out=m.empty(0)),
+    "solve_triangular float32 out": lambda m, A: m.linalg.solve_triangular(
+        A, A, upper=True, out=m.empty(0)
+    ),
+    "matrix_power float32 out": lambda m, A: m.linalg.matrix_power(A, 2, out=m.empty(0)),
+    "eigh float32 outs": lambda m, A: m.linalg.eigh(A, out=(m.empty(0), m.empty(0))),
+    "qr float32 outs": lambda m, A: m.linalg.qr(A, out=(m.empty(0), m.empty(0))),
+    "lu_factor int64 pivots": lambda m, A: m.linalg.lu_factor(
+        A, out=(m.empty(0, dtype=m.float64), m.empty(0, dtype=m.int64))
+    ),
+    "bucketize float out": lambda m, A: m.bucketize(A, A[0], out=m.empty(0)),
+    "bucketize int32 out": lambda m, A: m.bucketize(A, A[0], out=m.empty(0, dtype=m.int32)),
+    "masked_select into its input": lambda m, A: m.masked_select(A, A > 1, out=A),
+    "add into a row of its input": lambda m, A: m.add(A, A, out=A[0]),
+    "add into its transpose": lambda m, A: m.add(A, 1, out=A.T),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_OUT_REFUSED))
+def test_out_refused_as_torch(name):
+    _same_refusal(lambda m: _OUT_REFUSED[name](m, m.eye(3, dtype=m.float64) * 2 + 0.1))
+
+
+def test_out_that_is_its_input_or_apart_still_works():
+    for lib in (ember, torch):
+        a = lib.arange(6.0).reshape(2, 3)
+        assert lib.exp(a, out=a) is a
+        np.testing.assert_allclose(a.numpy(), np.exp(np.arange(6.0).reshape(2, 3)), rtol=1e-6)
+        b = lib.arange(6.0)
+        lib.neg(b[:3], out=b[3:])  # the same storage, no shared element
+        assert b.tolist() == [0.0, 1.0, 2.0, -0.0, -1.0, -2.0]
+        v, i = lib.empty(0), lib.empty(0, dtype=lib.int64)
+        lib.kthvalue(lib.tensor([[3.0, 1.0, 2.0]]), 2, out=(v, i))
+        assert v.tolist() == [2.0] and i.tolist() == [2]
