@@ -1163,8 +1163,6 @@ def _float_pair_operands(op: str, a, b):
 
 def _bool_result(name: str, ufunc):
     def op(input, other) -> Tensor:  # noqa: A002  (PyTorch's names)
-        if name.startswith("logical_"):  # (no Scalar overload in torch, unlike eq / lt / ...)
-            _tensors_only(name, input, other)
         a, b = _operands(name, input, other)
         if ufunc in _ORDERING:
             _complex.refuse(name, a, b)
@@ -1408,7 +1406,7 @@ def _binary(
             _complex.refuse(name, _data(input))
         if name in _TENSORS_ONLY:
             _tensors_only(name, input, other)
-        elif name in _FLOAT_ONLY:
+        if name in _FLOAT_ONLY:
             _refuse_integral(name, input, other)
         pair = _float_pair_operands if floating else _operands
         return Binary.apply(*pair(name, input, other), f, df)
@@ -1419,8 +1417,9 @@ def _binary(
     return op
 
 
-# torch's signatures of these take two Tensors (no Scalar overload: atan2(t, 2) is refused)
-_TENSORS_ONLY = frozenset(("fmax", "fmin", "atan2", "hypot", "logaddexp", "logaddexp2"))
+# torch's signatures of these take two Tensors (no Scalar overload). (torch refuses atan2,
+# hypot, logaddexp(2) and logical_* with a Python number too; ember takes it, as tests pin)
+_TENSORS_ONLY = frozenset(("fmax", "fmin"))
 
 # torch implements these for floating (and complex) dtypes only and refuses integer or bool
 # operands (after promotion), where NumPy would compute a float result (or, for nextafter, an
