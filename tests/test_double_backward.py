@@ -772,10 +772,7 @@ def test_refusals_and_errors():
     assert not g.requires_grad  # a constant gradient has no graph, as torch
     with pytest.raises(RuntimeError, match="element 0 of tensors does not require grad"):
         ember.autograd.grad(g.sum(), x)
-    z = ember.tensor([0.0, 1.0, 2.0], requires_grad=True)
-    for op in (ember.prod, lambda t: ember.cumprod(t, 0).sum()):
-        with pytest.raises(NotImplementedError, match="of an input with zeros is not supported"):
-            ember.autograd.grad(op(z * z), z, create_graph=True)
+    # (prod / cumprod at zeros: test_fix28.py, as torch)
     with pytest.raises(NotImplementedError, match=r"einsum of a repeated subscript \('ii'\)"):
         ember.autograd.grad(ember.einsum("ii->", x * x[:, None]), x, create_graph=True)
     a = ember.tensor(np.ones((2, 2)), requires_grad=True)

@@ -295,8 +295,8 @@ FLOAT_CALLS = {
     "true_divide_": (2.0,), "trunc_": (), "uniform_": (), "unsqueeze_": (0,),
     "xlogy_": (2.0,), "zero_": (), "eq_": (1.0,), "ne_": (1.0,), "lt_": (1.0,), "le_": (1.0,),
     "gt_": (1.0,), "ge_": (1.0,), "greater_": (1.0,), "greater_equal_": (1.0,), "less_":
-    (1.0,), "less_equal_": (1.0,), "not_equal_": (1.0,), "logical_and_": (1.0,),
-    "logical_or_": (1.0,), "logical_xor_": (1.0,), "logical_not_": (), "apply_": (abs,),
+    (1.0,), "less_equal_": (1.0,), "not_equal_": (1.0,), "logical_and_": (_f(3, 4),),
+    "logical_or_": (_f(3, 4),), "logical_xor_": (_f(3, 4),), "logical_not_": (), "apply_": (abs,),
     "as_strided_": ((3, 4), (4, 1)), "addbmm_": (_f(2, 3, 5), _f(2, 5, 4)), "addmm_":
     (_f(3, 5), _f(5, 4)), "addmv_": (_f(3, 4), _f(4)), "addr_": (_f(3), _f(4)), "cumsum_": (0,),
     "cumprod_": (1,), "tril_": (), "triu_": (), "baddbmm_": (_f(2, 3, 5), _f(2, 5, 4)),
@@ -304,7 +304,8 @@ FLOAT_CALLS = {
 SHAPES = {"addmv_": (3,), "baddbmm_": (2, 3, 4)}  # (others: (3, 4))
 INT_CALLS = {
     "bitwise_and_": (1,), "bitwise_or_": (1,), "bitwise_xor_": (1,), "bitwise_not_": (),
-    "bitwise_left_shift_": (1,), "bitwise_right_shift_": (1,), "gcd_": (2,), "lcm_": (2,),
+    "bitwise_left_shift_": (1,), "bitwise_right_shift_": (1,), "gcd_": (ember.tensor(2),),
+    "lcm_": (ember.tensor(2),),  # (torch's gcd_ / lcm_ take a Tensor only)
 }  # fmt: skip
 # values, not memory: torch counts none of these as writes either
 NOT_VALUE_WRITES = {"requires_grad_", "detach_", "share_memory_"}

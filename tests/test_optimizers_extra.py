@@ -273,8 +273,8 @@ BAD = [
 def test_refuses_bad_hyperparameters(name, kw, match):
     with pytest.raises(ValueError, match=match):
         getattr(optim, name)([nn.Parameter(np.zeros(1))], **kw)
-    with pytest.raises(ValueError, match=match):  # in a parameter group too
-        getattr(optim, name)([{"params": [nn.Parameter(np.zeros(1))], **kw}])
+    # (a parameter group's own values are taken as given, as torch's: fix28 changed this test,
+    # which pinned their refusal; test_fix28.py)
 
 
 def test_kernels_refuse_arrays_they_cannot_update_in_place():

@@ -200,6 +200,7 @@ def takes_out(fn, aliases: bool):
                 raise RuntimeError(f"{name}(): out= of dtype bool is not supported")
             kwargs["dtype"] = out.dtype
         result = fn(*args, **kwargs)
+        _check_overlap(out, result, (*args, *kwargs.values()))
         bounds = (*args[1:], kwargs.get("min"), kwargs.get("max"))
         strict = (
             name in STRICT_OUT
@@ -219,6 +220,48 @@ def takes_out(fn, aliases: bool):
     return _direct(fn, op) or op
 
 
+_byte_bounds = getattr(np, "byte_bounds", None) or np.lib.array_utils.byte_bounds  # (NumPy 2)
+
+
+def _dense_bounds(t):
+    """The byte range of a Tensor's array when it fills it exactly (torch's
+    non-overlapping-and-dense test), else None (torch does not check those: "too hard")."""
+    a = getattr(t, "data", None)
+    if not isinstance(a, np.ndarray) or not a.size:
+        return None
+    lo, hi = _byte_bounds(a)
+    return (lo, hi) if hi - lo == a.nbytes else None
+
+
+def _check_overlap(out, result, inputs) -> None:
+    """torch's refusal of an out= that shares memory with an input, unless it is that very
+    input (same elements, same layout) and keeps its shape (x.exp(out=x) is fine)."""
+    outs = out if isinstance(out, tuple | list) else (out,)
+    results = result if isinstance(result, tuple) else (result,)
+    flat = []
+    for v in inputs:
+        flat.extend(v if isinstance(v, list | tuple) else (v,))
+    for o, r in zip(outs, results, strict=False):
+        ob = _dense_bounds(o)
+        if ob is None:
+            continue
+        for v in flat:
+            vb = _dense_bounds(v)
+            if vb is None or vb[1] <= ob[0] or ob[1] <= vb[0]:
+                continue
+            same = (
+                vb == ob
+                and v.data.strides == o.data.strides
+                and v.shape == o.shape == getattr(r, "shape", None)
+            )
+            if not same:
+                raise RuntimeError(
+                    "unsupported operation: some elements of the input tensor and the "
+                    "written-to tensor refer to a single memory location. Please clone() the "
+                    "tensor before performing the operation."
+                )
+
+
 _UNSET = object()  # a dim/keepdim not given (so axis=/keepdims= may name it instead)
 
 # torch 2.13's functions whose out= must have the result's dtype exactly ("Expected out tensor
@@ -234,6 +277,7 @@ negative nonzero norm nuclear_norm quantile round searchsorted sgn sign slice_co
 slice_scatter softmax solve svdvals tensordot tril triu trunc vecdot vector_norm where
 addmm addmv baddbmm addbmm cross linalg_cross take masked_select index_add index_select scatter
 gather narrow_copy sort topk cummax cummin kthvalue mode
+cholesky solve_triangular matrix_power slogdet eigh qr lu_factor svd lu bucketize
 """.split()
 )
 # torch's clamp family is strict with number bounds, casting with tensor bounds; max and min

@@ -216,6 +216,7 @@ class Solve(Function):
 def solve(A, B, *, left: bool = True) -> Tensor:
     """X with A X = B (left) or X A = B; B may be a vector (batch) when its shape is A's
     without the last dim."""
+    ops._bool_args("linalg_solve", left=left)
     A = _square("solve", A, complex_ok=True)
     B = ops._tensor_operand(B) if A.data.dtype.kind == "c" else _lapack_float("solve", B)
     if B.dtype != A.dtype or B.ndim == 0:
@@ -382,6 +383,7 @@ def _svdvals(A) -> Tensor:
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A002
     """'fro', 'nuc', 2 / -2 (largest / smallest singular value), 1 / -1 (max / min column
     sum of |A|), inf / -inf (max / min row sum) over the two dims (A cast to ``dtype`` first)."""
+    ops._bool_args("linalg_matrix_norm", keepdim=keepdim)
     A = _in_dtype("matrix_norm", A, dtype)
     ord = _scalar_ord(ord)  # noqa: A001
     if ord in ("nuc", 2, -2) and ops._kind(A) == "c":
@@ -475,6 +477,7 @@ class Cholesky(Function):
 
 def cholesky(A, *, upper: bool = False) -> Tensor:
     """L with A = L L^T for symmetric positive-definite A (its lower triangle is read)."""
+    ops._bool_args("linalg_cholesky", upper=upper)
     A = _square("cholesky", A)
     L = Cholesky.apply(A)
     if np.isnan(np.diagonal(L.data, 0, -2, -1)).any():  # NumPy's NaN factor: torch raises
@@ -546,6 +549,8 @@ class QRFn(Function):
 def qr(A, mode: str = "reduced") -> QR:
     """A = Q R with orthonormal columns in Q and upper-triangular R ('reduced', 'complete';
     'r' gives an empty Q)."""
+    if not isinstance(mode, str):
+        raise TypeError(f"linalg_qr(): argument 'mode' must be str, not {type(mode).__name__}")
     A = _lapack_float("qr", A)
     if A.ndim < 2 or mode not in ("reduced", "complete", "r"):
         raise BadShapeOrValue(
@@ -599,6 +604,8 @@ def eigh(A, UPLO: str = "L") -> Eigh:  # noqa: N803 (PyTorch's name)
     UPLO triangle is read."""
     if isinstance(UPLO, str) and UPLO in "lu" and len(UPLO) == 1:
         UPLO = UPLO.upper()  # noqa: N806 (torch takes 'l' and 'u' too)
+    if not isinstance(UPLO, str):
+        raise TypeError(f"linalg_eigh(): argument 'UPLO' must be str, not {type(UPLO).__name__}")
     if UPLO not in ("L", "U"):
         raise BadShapeOrValue(f"linalg.eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
     return Eigh(*EighFn.apply(_square("eigh", A), UPLO))
@@ -768,6 +775,7 @@ def _refuse_nan(op: str, A) -> None:
 def svd(A, full_matrices: bool = True, *, driver=None) -> SVD:
     """A = U diag(S) Vh with S descending; gradients as PyTorch's (the singular vectors need
     distinct singular values, and full_matrices=False when A is not square)."""
+    ops._bool_args("linalg_svd", full_matrices=full_matrices)
     _no_driver("svd", driver)
     A = _lapack_float("svd", A)
     if A.ndim < 2:
@@ -856,6 +864,7 @@ def pinv(A, rcond=None, hermitian: bool = False, *, atol=None, rtol=None) -> Ten
     """Moore-Penrose pseudo-inverse: singular values up to max(atol, rtol * largest) count as
     zero (``rcond`` is torch's older spelling of rtol, with atol 0). With ``hermitian`` A is
     taken as symmetric: its lower triangle is read, as torch's eigh path."""
+    ops._bool_args("linalg_pinv", hermitian=hermitian)
     A = _lapack_float("pinv", A)
     if A.ndim < 2:
         raise BadShapeOrValue(f"linalg.pinv: A must have >= 2 dims, got shape {A.shape}")
@@ -870,6 +879,7 @@ def pinv(A, rcond=None, hermitian: bool = False, *, atol=None, rtol=None) -> Ten
 def matrix_rank(A, tol=None, hermitian: bool = False, *, atol=None, rtol=None) -> Tensor:
     """The number of singular values (|eigenvalues| with ``hermitian``) above max(atol, rtol *
     largest) (int64); ``tol`` is torch's older spelling of atol, with rtol 0."""
+    ops._bool_args("linalg_matrix_rank", hermitian=hermitian)
     A = _lapack_float("matrix_rank", A)
     if A.ndim < 2:
         raise BadShapeOrValue(f"linalg.matrix_rank: A must have >= 2 dims, got shape {A.shape}")
@@ -887,6 +897,8 @@ def matrix_rank(A, tol=None, hermitian: bool = False, *, atol=None, rtol=None) -
 
 def vecdot(x, y, *, dim: int = -1) -> Tensor:
     """Dot products along dim (broadcasting), x conjugated as torch: sum(conj(x) * y)."""
+    if not isinstance(dim, int):  # (dim=None is torch's TypeError, not every dim)
+        dim = ops._index_dim(dim, "linalg_vecdot", "dim")
     x, y = ops._tensor_operand(x), ops._tensor_operand(y)
     if x.dtype != y.dtype:  # (torch promotes neither operand)
         raise BadDtype(
@@ -901,7 +913,11 @@ def vecdot(x, y, *, dim: int = -1) -> Tensor:
 def solve_triangular(A, B, *, upper: bool, left: bool = True, unitriangular: bool = False):
     """X with A X = B (left) or X A = B for triangular A: only A's upper or lower triangle is
     read (and its diagonal taken as ones with unitriangular)."""
+    ops._bool_args("linalg_solve_triangular", upper=upper, left=left, unitriangular=unitriangular)
     A = _square("solve_triangular", A)
+    B = ops._tensor_operand(B)
+    if B.dtype != A.dtype and A.dtype.kind in "fc":  # torch solves in A's dtype (B cast to it)
+        B = B.to(A.dtype)
     T = ops.triu(A) if upper else ops.tril(A)
     if unitriangular:
         n = A.shape[-1]
@@ -1008,7 +1024,7 @@ def vander(x, *, N=None) -> Tensor:
     """Powers x^0, x^1, ..., x^(N-1) along a new last dim (batched)."""
     x = ops._tensor_operand(x)
     x = ops.reshape(x, (1,)) if x.ndim == 0 else x  # (torch reads a 0-d x as one entry)
-    N = x.shape[-1] if N is None else N
+    N = x.shape[-1] if N is None else ops._index_dim(N, "linalg_vander", "N")
     if N < 2:
         raise BadShapeOrValue(f"linalg.vander: N must be greater than 1, got {N}")
     x = x.long() if x.dtype == np.bool_ else x
@@ -1159,6 +1175,7 @@ def lu(A, *, pivot: bool = True) -> PLU:
     """A = P L U with partial pivoting (torch.linalg.lu) for (batches of) m x n matrices: P a
     permutation, L m x k unit lower triangular, U k x n upper, k = min(m, n). Singular A is
     factored too. Differentiable in A (as torch)."""
+    ops._bool_args("linalg_lu", pivot=pivot)
     _no_pivot("lu", pivot)
     P, L, U, _, _ = _lu("lu", A)
     return PLU(P, L, U)
@@ -1167,6 +1184,7 @@ def lu(A, *, pivot: bool = True) -> PLU:
 def lu_factor_ex(A, *, pivot: bool = True, check_errors: bool = False) -> LUFactorEx:
     """(LU, pivots, info): LAPACK's packed factors, 1-based int32 pivots and info > 0 naming
     the first zero pivot of U (1-based) where A is singular (an error only with check_errors)."""
+    ops._bool_args("linalg_lu_factor_ex", pivot=pivot, check_errors=check_errors)
     _no_pivot("lu_factor_ex", pivot)
     _, L, U, piv, info = _lu("lu_factor_ex", A)
     if check_errors:
@@ -1177,6 +1195,7 @@ def lu_factor_ex(A, *, pivot: bool = True, check_errors: bool = False) -> LUFact
 def lu_factor(A, *, pivot: bool = True) -> LUFactor:
     """(LU, pivots) of lu_factor_ex; LinAlgError when a pivot is zero (lu_solve would divide
     by it: use lu or lu_factor_ex to factor singular matrices)."""
+    ops._bool_args("linalg_lu_factor", pivot=pivot)
     _no_pivot("lu_factor", pivot)
     _, L, U, piv, info = _lu("lu_factor", A)
     _raise_info("lu_factor", info, "U[{i},{i}] is zero and lu_solve would divide by it")
@@ -1209,6 +1228,7 @@ def lu_unpack(LU_data, LU_pivots, unpack_data: bool = True, unpack_pivots: bool 
 def lu_solve(LU, pivots, B, *, left: bool = True, adjoint: bool = False) -> Tensor:  # noqa: N803
     """X with A X = B (A^T X = B with adjoint; X A = B / X A^T = B with left=False) for
     A = P L U given by lu_factor; differentiable in LU and B (through triangular solves)."""
+    ops._bool_args("linalg_lu_solve", left=left, adjoint=adjoint)
     F = _square("lu_solve", LU)
     piv = _check_pivots("lu_solve", F, pivots)
     B = _lapack_float("linalg.lu_solve", B)
@@ -1258,6 +1278,7 @@ def cholesky_ex(A, *, upper: bool = False, check_errors: bool = False) -> Choles
     """(L, info) of cholesky: info > 0 is the order of the leading minor that is not
     positive-definite (L is then unspecified: here the identity's), 0 when A is; raises only
     with check_errors."""
+    ops._bool_args("linalg_cholesky_ex", upper=upper, check_errors=check_errors)
     A = _square("cholesky_ex", A)
     info = _cholesky_info(A.data).reshape(A.shape[:-2])
     if check_errors:
@@ -1283,6 +1304,7 @@ def _singular_stand_in(op: str, A: Tensor):
 def inv_ex(A, *, check_errors: bool = False) -> InvEx:
     """(inverse, info): info > 0 the first zero pivot of A's LU where A is singular (its
     inverse is then NaN), raising only with check_errors."""
+    ops._bool_args("linalg_inv_ex", check_errors=check_errors)
     A = _square("inv_ex", A)
     info, bad, A = _singular_stand_in("inv_ex", A)
     if check_errors:
@@ -1296,6 +1318,7 @@ def inv_ex(A, *, check_errors: bool = False) -> InvEx:
 def solve_ex(A, B, *, left: bool = True, check_errors: bool = False) -> SolveEx:
     """(result, info) of solve: info > 0 where A is singular (the result is then NaN), raising
     only with check_errors."""
+    ops._bool_args("linalg_solve_ex", left=left, check_errors=check_errors)
     A = _square("solve_ex", A)
     info, bad, A2 = _singular_stand_in("solve_ex", A)
     if check_errors:
@@ -1398,6 +1421,7 @@ def ldl_factor_ex(A, *, hermitian: bool = False, check_errors: bool = False) -> 
     Bunch-Kaufman pivoting, in LAPACK sytrf's compact form (D's 1 x 1 and 2 x 2 blocks on and
     below the diagonal, L's multipliers beneath, pivots 1-based and negative for 2 x 2
     blocks); info > 0 the first zero pivot (an error only with check_errors). No gradient."""
+    ops._bool_args("linalg_ldl_factor_ex", hermitian=hermitian, check_errors=check_errors)
     A = _square("ldl_factor_ex", A)
     flat = A.data.reshape(-1, *A.shape[-2:])
     parts = [_ldl_one(a) for a in flat]
@@ -1411,6 +1435,7 @@ def ldl_factor_ex(A, *, hermitian: bool = False, check_errors: bool = False) -> 
 
 def ldl_factor(A, *, hermitian: bool = False) -> LDLFactor:
     """(LD, pivots) of ldl_factor_ex; LinAlgError for singular A (as torch, which raises)."""
+    ops._bool_args("linalg_ldl_factor", hermitian=hermitian)
     LD, piv, _ = ldl_factor_ex(A, hermitian=hermitian, check_errors=True)
     return LDLFactor(LD, piv)
 
@@ -1448,6 +1473,7 @@ def _ldl_solve_one(LD, piv, B):
 
 def ldl_solve(LD, pivots, B, *, hermitian: bool = False) -> Tensor:  # noqa: N803
     """X with A X = B from ldl_factor's (LD, pivots) (LAPACK sytrs); no gradient (as torch)."""
+    ops._bool_args("linalg_ldl_solve", hermitian=hermitian)
     F = _square("ldl_solve", LD)
     piv = np.asarray(pivots.data if isinstance(pivots, Tensor) else pivots)
     if piv.dtype.kind not in "iu":

@@ -24,7 +24,7 @@ from ember.autograd import function as _function
 from ember.autograd import graph as _graph
 from ember.autograd.engine import dim_run, hooks_moved, input_wanted, reduce_sum, unbroadcast
 from ember.autograd.function import Function, _state, named
-from ember.tensor import Tensor, _default_dtype, _plain, get_default_dtype
+from ember.tensor import _NO_DIM, Tensor, _default_dtype, _given_dim, _plain, get_default_dtype
 
 
 def _shape(x) -> tuple:
@@ -430,6 +430,8 @@ def _as_operand(x):
         return float(x) if x.dtype.kind == "b" else x.item()
     if isinstance(x, Tensor | np.ndarray | int | float | bool | complex):
         return x
+    if isinstance(x, list | tuple):  # torch's operands are Tensors or numbers, never sequences
+        raise TypeError(f"argument 'other' must be Tensor, not {type(x).__name__}")
     return _tensor_operand(x)
 
 
@@ -646,13 +648,13 @@ def _times_alpha(a, b, alpha):
     )  # fmt: skip
     result_kind = "f" if dt == _lowp.bfloat16 else dt.kind
     if alpha_kind == "b" and result_kind != "b":
-        raise TypeError("Boolean alpha only supported for Boolean results.")
+        raise BadDtype("Boolean alpha only supported for Boolean results.")
     if alpha_kind in "fc" and result_kind in "biu":
-        raise TypeError(
+        raise BadDtype(
             "For integral input tensors, argument alpha must not be a floating point number."
         )
     if alpha_kind == "c" and result_kind != "c":
-        raise TypeError(
+        raise BadDtype(
             "For non-complex input tensors, argument alpha must not be a complex number."
         )
     if isinstance(b, Tensor | np.ndarray):
@@ -1191,6 +1193,10 @@ def _integer_op(name: str, ufunc):
     floats; no gradient."""
 
     def op(input, other=None) -> Tensor:  # noqa: A002
+        if name in ("gcd", "lcm"):  # (no Scalar overload in torch, unlike bitwise_*)
+            _tensors_only(name, input, other)
+        elif isinstance(other, list | tuple) or isinstance(input, list | tuple):
+            raise TypeError(f"{name}(): argument 'other' must be Tensor or a number, not list")
         # lists as arrays (their own dtype, not Tensor()'s float), Python scalars stay weak
         a, b = (
             x if isinstance(x, Tensor | int) else _as_operand(np.asarray(x)) for x in (input, other)
@@ -1254,6 +1260,7 @@ def logical_not(input) -> Tensor:  # noqa: A002
 
 def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):  # noqa: A002
     """|input - other| <= atol + rtol * |other| elementwise (a bool tensor)."""
+    _tensors_only("isclose", input, other)
     if rtol < 0 or atol < 0:
         raise BadShapeOrValue(
             f"isclose: rtol and atol must be greater than or equal to zero, got {rtol}, {atol}"
@@ -1397,9 +1404,9 @@ def _binary(
                     return Tensor._make(y, False, None, 0)
         if real_only and (type(input) is not Tensor or input.data.dtype.kind == "c"):
             _complex.refuse(name, _data(input))
-        if name in ("fmax", "fmin"):
+        if name in _TENSORS_ONLY:
             _tensors_only(name, input, other)
-        elif name in _FLOAT_ONLY:
+        if name in _FLOAT_ONLY:
             _refuse_integral(name, input, other)
         pair = _float_pair_operands if floating else _operands
         return Binary.apply(*pair(name, input, other), f, df)
@@ -1409,6 +1416,10 @@ def _binary(
     op.__doc__ = f"Elementwise {name}, as torch.{name} (broadcasting, with gradients)."
     return op
 
+
+# torch's signatures of these take two Tensors (no Scalar overload). (torch refuses atan2,
+# hypot, logaddexp(2) and logical_* with a Python number too; ember takes it, as tests pin)
+_TENSORS_ONLY = frozenset(("fmax", "fmin"))
 
 # torch implements these for floating (and complex) dtypes only and refuses integer or bool
 # operands (after promotion), where NumPy would compute a float result (or, for nextafter, an
@@ -1709,6 +1720,8 @@ def remainder(input, other) -> Tensor:  # noqa: A002
 
 def fmod(input, other) -> Tensor:  # noqa: A002
     """C's fmod: the result takes the dividend's sign (torch.fmod)."""
+    if not isinstance(input, Tensor):  # (remainder takes a number first; fmod does not)
+        _tensors_only("fmod", input, names=("input",))
     if type(input) is not Tensor or input.data.dtype.kind != "f":  # (floats: nothing to check)
         _check_int_divisor("fmod", input, other)
     return _fmod(input, other)
@@ -1996,6 +2009,7 @@ def absolute(input) -> Tensor:  # noqa: A002
 def ldexp(input, other) -> Tensor:  # noqa: A002
     """input * 2 ** other (a float result, in torch's promotion of the two: an int64 input
     with a float64 exponent gives float64)."""
+    _tensors_only("ldexp", input, other)
     x, other = _tensor_operand(input), _as_operand(other)
     dt = result_type(x, other)
     dt = get_default_dtype() if dt.kind in "biu" else dt
@@ -2092,6 +2106,10 @@ def lerp_dtypes(input, end, weight) -> None:  # noqa: A002
 
 def lerp(input, end, weight) -> Tensor:  # noqa: A002
     """input + weight * (end - input), with PyTorch's two-sided form (exact at 0 and 1)."""
+    if type(end) is not Tensor:  # (torch: end a Tensor; weight a Tensor or a number)
+        _tensors_only("lerp", end, names=("end",))
+    if isinstance(weight, list | tuple):
+        raise TypeError(f"lerp(): argument 'weight' must be Tensor, not {type(weight).__name__}")
     y = _lerp_straight(input, end, weight)
     if y is not None:
         return y
@@ -2119,6 +2137,7 @@ def _addc_operands(op, input, tensor1, tensor2, value):  # noqa: A002
     """tensor1, tensor2 and value as torch's addcmul / addcdiv use them: the factors in the
     dtype of all three tensors before they meet (uint8 200 * 200 is 40000 in a float32 sum,
     not a wrapped 64), value in that dtype (an integer result truncates 0.5 to 0)."""
+    _tensors_only(op, input, tensor1, tensor2, names=("input", "tensor1", "tensor2"))
     t1, t2 = _tensor_operand(tensor1), _tensor_operand(tensor2)
     x = _tensor_operand(input)
     first = np.empty((1,) if x.ndim or t1.ndim else (), result_type(x, t1))  # (its rank too)
@@ -2166,6 +2185,7 @@ def addcdiv(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
 
 def nextafter(input, other) -> Tensor:  # noqa: A002
     """The next float after input towards other (no gradient)."""
+    _tensors_only("nextafter", input, other)
     _refuse_integral("nextafter", input, other)
     a, b = _operands("nextafter", input, other)
     a, b = _data(a), _data(b)
@@ -2414,7 +2434,7 @@ class MatMul(Function):
             ctx.b_cols = True
         if not is_float:  # integer matmul: exact in NumPy, no BLAS involved (complex too)
             if a.dtype != b.dtype and np.result_type(a, b).kind == "c":
-                raise TypeError(
+                raise BadDtype(  # (torch: RuntimeError)
                     f"matmul: expected operands of one dtype, got {a.dtype} and {b.dtype} "
                     "(as torch: convert the real one with .to())"
                 )
@@ -2495,7 +2515,7 @@ def matmul(a, b) -> Tensor:
         x, y = a.data, b.data
         dt = x.dtype
         if dt is not y.dtype and dt != y.dtype:
-            raise TypeError(
+            raise BadDtype(  # (torch: RuntimeError)
                 f"matmul: expected operands of one dtype, got {a.dtype} {tuple(a.shape)} and "
                 f"{b.dtype} {tuple(b.shape)} (as torch: convert one with .to())"
             )
@@ -2977,6 +2997,10 @@ def compare(ufunc, a, b=None) -> Tensor:
                 out = _laid(out, (x, y))  # (see _laid)
             return _plain(out)
     if ufunc in _ORDERING:
+        if isinstance(b, list | tuple):  # (torch: x < [1, 2] is Python's TypeError)
+            raise TypeError(
+                f"'{ufunc.__name__}' not supported between a Tensor and a {type(b).__name__}"
+            )
         _complex.refuse(ufunc.__name__, _data(a), _data(b))
     if isinstance(b, np.generic) and not isinstance(b, np.bool_):
         b = b.item()  # torch reads a NumPy scalar as a Python number: x32 == np.float64(0.1)
@@ -3645,13 +3669,15 @@ def _extreme(x, dim, keepdim, use_max, name):
     return MaxMin(*ExtremeDim.apply(x, axis, keepdim, use_max))
 
 
-def max(x, dim=None, keepdim: bool = False, *, other=None):  # noqa: A001
+def max(x, dim=_NO_DIM, keepdim: bool = False, *, other=None):  # noqa: A001
     """The largest element, or (values, indices) along ``dim``, or elementwise with a tensor
     (``other``, or in dim's place as torch.max(a, b))."""
+    dim = _given_dim(dim, None, "max")
     return _extreme(x, dim if other is None else other, keepdim, True, "max")
 
 
-def min(x, dim=None, keepdim: bool = False, *, other=None):  # noqa: A001
+def min(x, dim=_NO_DIM, keepdim: bool = False, *, other=None):  # noqa: A001
+    dim = _given_dim(dim, None, "min")
     return _extreme(x, dim if other is None else other, keepdim, False, "min")
 
 
@@ -3687,10 +3713,18 @@ class Maximum(Function):
         return _graph.recompute(ctx, (g,), pick, a, b) + (None,)
 
 
-def _tensors_only(op: str, *args) -> None:
-    """torch's maximum / minimum / fmax / fmin take two tensors, never a Python number."""
-    for name, v in zip(("input", "other"), args, strict=True):
-        if isinstance(v, int | float | complex | np.generic):
+def _bool_args(op: str, **flags) -> None:
+    """torch's bool parameters take a bool only (upper=1 or None is its TypeError)."""
+    for name, v in flags.items():
+        if type(v) is not bool and type(v) is not np.bool_:
+            raise TypeError(f"{op}(): argument '{name}' must be bool, not {type(v).__name__}")
+
+
+def _tensors_only(op: str, *args, names=("input", "other")) -> None:
+    """torch's maximum / minimum / fmax / fmin / atan2 / ... take tensors, never a Python
+    number or a sequence."""
+    for name, v in zip(names, args, strict=True):
+        if isinstance(v, int | float | complex | np.generic | list | tuple):
             raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(v).__name__}")
 
 
@@ -5423,24 +5457,30 @@ class Prod(Function):
         axis, keepdim = ctx.meta
         if x0.ndim == 0:
             return g, None, None
-        _refuse_zeros("prod", x0)
         (x,) = _graph.inputs(ctx, x0)
+        if axis is not None and not keepdim:
+            g = unsqueeze(g, axis)
+        if np.any(x0 == 0):  # the products of the others, recorded: exact at zeros, as torch's
+            xs = reshape(x, (-1,)) if axis is None else x
+            ax = 0 if axis is None else axis
+            others = _exclusive_prods(xs, ax) * flip(_exclusive_prods(flip(xs, (ax,)), ax), (ax,))
+            return g * reshape(others, x0.shape), None, None
         y = _graph.output(ctx, y0)
         if axis is not None and not keepdim:
-            g, y = unsqueeze(g, axis), unsqueeze(y, axis)
+            y = unsqueeze(y, axis)
         return g * (y / x), None, None
 
 
-def _refuse_zeros(op: str, x: np.ndarray) -> None:
-    # the exact gradient at zeros (products of the others) has no graph backward yet
-    if np.any(x == 0):
-        raise NotImplementedError(
-            f"double backward through {op} of an input with zeros is not supported"
-        )
+def _exclusive_prods(x, ax: int) -> Tensor:
+    """The recorded products of the entries before each one along ax (1 at the first)."""
+    n = x.shape[ax]
+    ones = narrow(x, ax, 0, 1) * 0 + 1
+    return cumprod(cat([ones, narrow(x, ax, 0, n - 1)], ax), ax)
 
 
-def prod(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+def prod(x, dim=_NO_DIM, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Product of all elements, or along one dim (torch.prod)."""
+    dim = _given_dim(dim, None, "prod")
     if keepdim.__class__ is not bool:
         _refuse_keepdim("prod", keepdim)
     if dtype is None and type(x) is Tensor and type(dim) is int and _outside_graph(x):
@@ -6140,6 +6180,7 @@ def _truth(a: np.ndarray, result) -> Tensor:
 
 
 def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
+    _tensors_only("allclose", a, b)
     return bool(np.allclose(_data(a), _data(b), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
@@ -7777,6 +7818,11 @@ def searchsorted(
 ) -> Tensor:
     """Insertion indices of input's values in the sorted last dim of sorted_sequence
     (side='right' / right=True: after equal values)."""
+    _tensors_only("searchsorted", sorted_sequence, names=("sorted_sequence",))
+    if isinstance(input, list | tuple):  # (a number is torch's Scalar overload; no sequence)
+        raise TypeError(
+            f"searchsorted(): argument 'input' must be Tensor, not {type(input).__name__}"
+        )
     seq = np.asarray(_data(sorted_sequence))
     v = np.asarray(_data(input))
     # torch compares in result_type(sorted_sequence, input): a Python int or a 0-d integer
@@ -8094,17 +8140,19 @@ def _no_bool_median(op, x, dim) -> None:
         raise TypeError(f"{op}: not implemented for {dt} tensors (as torch)")
 
 
-def median(x, dim=None, keepdim: bool = False):
+def median(x, dim=_NO_DIM, keepdim: bool = False):
     """The lower median (not the mean of the two middle values), NaN if any entry is; along dim
     the (values, indices) pair."""
+    dim = _given_dim(dim, None, "median")
     _no_bool_median("median", x, dim)
     if dim is None:
         return _global_median("median", x, False)
     return _median_dim("median", x, dim, keepdim, False)
 
 
-def nanmedian(x, dim=None, keepdim: bool = False):
+def nanmedian(x, dim=_NO_DIM, keepdim: bool = False):
     """median ignoring NaNs (NaN only where all entries are)."""
+    dim = _given_dim(dim, None, "nanmedian")
     _no_bool_median("nanmedian", x, dim)
     if dim is None:
         return _global_median("nanmedian", x, True)
@@ -8412,9 +8460,18 @@ class CumProd(Function):
         x0, y0 = ctx.saved_tensors
         if x0.size <= 1 or x0.shape[ctx.axis] == 1:  # the identity (as backward)
             return g, None
-        _refuse_zeros("cumprod", x0)
         (x,) = _graph.inputs(ctx, x0)
         a = ctx.axis
+        if np.any(x0 == 0):
+            # d y_j / d x_i = prod_{k <= j, k != i} x_k (j >= i), recorded as the running
+            # products of n copies of x, copy i with x_i set to 1: O(n^2) per line, exact at
+            # zeros (torch's double backward there is exact too)
+            n = x0.shape[a]
+            xm, gm = movedim(x, a, -1), movedim(g, a, -1)
+            eye = np.eye(n, dtype=bool)
+            copies = where(Tensor(eye), 1.0, unsqueeze(xm, -2))  # [..., i, k]
+            runs = cumprod(copies, -1) * Tensor(np.triu(np.ones((n, n), x0.dtype)))  # j >= i
+            return movedim((runs * unsqueeze(gm, -2)).sum(-1), -1, a), None
         return flip(cumsum(flip(g * _graph.output(ctx, y0), a), a), a) / x, None
 
 
@@ -9103,6 +9160,7 @@ def cdist(x1, x2, p: float = 2.0, compute_mode=None) -> Tensor:
 
 def dist(a, b, p: float = 2) -> Tensor:
     """The p-norm of a - b."""
+    _tensors_only("dist", a, b)
     return _linalg.vector_norm(sub(a, b), p)
 
 
@@ -9305,6 +9363,7 @@ def cholesky_solve(B, L, upper: bool = False) -> Tensor:
 
     B is always a batch of matrices (*, n, k), as in torch: its batch is broadcast against
     L's up front so linalg.solve never reads it as a batch of vectors."""
+    _bool_args("cholesky_solve", upper=upper)
     B, L = _tensor_operand(B), _tensor_operand(L)
     if B.ndim < 2:
         raise RuntimeError(
@@ -9326,6 +9385,7 @@ def cholesky_solve(B, L, upper: bool = False) -> Tensor:
 def cholesky_inverse(L, upper: bool = False) -> Tensor:
     """inv(A) given A's Cholesky factor: only its lower (or, with upper, upper) triangle is
     read, as LAPACK's potri that torch calls."""
+    _bool_args("cholesky_inverse", upper=upper)
     L = _tensor_operand(L)
     return _linalg.inv(_from_cholesky(triu(L) if upper else tril(L), upper))
 
@@ -9818,6 +9878,7 @@ _TriangularSolve = namedtuple("triangular_solve", ["solution", "cloned_coefficie
 def triangular_solve(b, A, upper: bool = True, transpose: bool = False, unitriangular=False):
     """torch.triangular_solve (torch's older spelling of linalg.solve_triangular): X with
     A X = b (A^T X = b with ``transpose``), and a copy of A."""
+    _bool_args("triangular_solve", upper=upper, transpose=transpose, unitriangular=unitriangular)
     coefficient = adjoint(A) if transpose else A
     x = _linalg.solve_triangular(
         coefficient, b, upper=upper != bool(transpose), unitriangular=unitriangular

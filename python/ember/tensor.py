@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 
 from ember import _C, _lowp
-from ember._errors import BadShapeOrValue
+from ember._errors import BadDtype, BadShapeOrValue
 from ember._keywords import install_methods, numpy_names
 from ember._sparse_grad import RowSparseGrad
 
@@ -352,12 +352,12 @@ class Tensor:
                 raise ValueError("can't assign a tensor as its own grad")
             got, want = value.data, self.data
             if got.shape != want.shape:
-                raise ValueError(
+                raise BadShapeOrValue(  # (torch: RuntimeError)
                     f"assigned grad has data of a different size: a gradient of shape "
                     f"{tuple(got.shape)} for a tensor of shape {tuple(want.shape)}"
                 )
             if got.dtype != want.dtype:
-                raise TypeError(
+                raise BadDtype(  # (torch: RuntimeError)
                     f"assigned grad has data of a different type: a gradient of dtype "
                     f"{got.dtype} for a tensor of dtype {want.dtype}"
                 )
@@ -1092,6 +1092,10 @@ class Tensor:
         a NumPy ufunc (written straight into x's array) or an ember op (computed, then copied)."""
         if _function._inference_made:  # (an inference tensor outside the mode: refused)
             _function.refuse_inference_write(self)
+        if not rebind and isinstance(other, list | tuple):  # (x.add_([1, 2]): torch's refusal)
+            raise TypeError(
+                f"{op.__name__}_(): argument 'other' must be Tensor, not {type(other).__name__}"
+            )
         if (
             type(other) is Tensor
             and self._ctx is None
@@ -1591,13 +1595,13 @@ class Tensor:
         dim = _given_dim(dim, axis, "max")
         if axis is not None or keepdims is not None:
             dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
-        return _ops.max(self, dim, keepdim, other=other)
+        return _ops.max(self, _NO_DIM if dim is None else dim, keepdim, other=other)
 
     def min(self, dim=_NO_DIM, keepdim: bool = False, *, other=None, axis=None, keepdims=None):
         dim = _given_dim(dim, axis, "min")
         if axis is not None or keepdims is not None:
             dim, keepdim = numpy_names(dim, keepdim, axis, keepdims)
-        return _ops.min(self, dim, keepdim, other=other)
+        return _ops.min(self, _NO_DIM if dim is None else dim, keepdim, other=other)
 
     def argmax(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
         if axis is not None or keepdims is not None:

@@ -120,8 +120,12 @@ class Muon(Optimizer):
             raise ValueError("Coefficients must be a tuple of exactly 3 values")
         if not 0 <= int(group["ns_steps"]) < 100:
             raise ValueError("Number of steps must be less than 100 for computational efficiency")
-        for p in group["params"]:
+
+    def add_param_group(self, param_group: dict) -> None:
+        super().add_param_group(param_group)
+        for p in self.param_groups[-1]["params"]:  # (_validate sees the defaults only)
             if p.ndim != 2:
+                self.param_groups.pop()
                 raise ValueError(
                     f"Muon only supports 2D parameters whereas we found a parameter with size: "
                     f"{tuple(p.shape)}"

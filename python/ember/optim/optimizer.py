@@ -10,6 +10,7 @@ from collections import OrderedDict, defaultdict
 import numpy as np
 
 from ember import _lowp
+from ember._errors import BadDtype
 from ember._sparse_grad import RowSparseGrad, clear_rows, sparse_rows
 from ember.autograd import function as _function
 from ember.ops import POW_SHORTCUTS
@@ -180,6 +181,9 @@ class Optimizer:
             raise ValueError("optimizer got an empty parameter list")
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
+        # torch checks the constructor's hyper-parameters only: a group's own values (here or
+        # by add_param_group, e.g. {'lr': -1}) are taken as given
+        self._validate(defaults)
         for g in groups:
             self.add_param_group(g)
 
@@ -208,7 +212,7 @@ class Optimizer:
             if not _lowp.is_float(p.data.dtype) and not (
                 p.data.dtype.kind == "c" and self._steps_complex
             ):
-                raise TypeError(f"optimizer can only optimize float tensors, got {p.dtype}")
+                raise BadDtype(f"optimizer can only optimize float tensors, got {p.dtype}")
         # (frozen parameters, requires_grad=False, are accepted: they never get a gradient)
         group = {"params": params, **({"param_names": names} if names else {})}
         group.update((k, v) for k, v in param_group.items() if k not in group)
@@ -216,7 +220,6 @@ class Optimizer:
             if v is required and k not in group:
                 raise ValueError(f"parameter group didn't specify a value of required {k!r}")
             group.setdefault(k, v)
-        self._validate(group)
         if len({id(p) for p in params}) != len(params):
             warnings.warn(
                 "optimizer contains a parameter group with duplicate parameters; in future, "
@@ -621,13 +624,14 @@ def _check_nonneg(group: dict, *names: str, nan_ok: bool = False) -> None:
     """Each of names >= 0; NaN refused too unless nan_ok (torch's SGD checks ``v < 0`` alone)."""
     for k in names:
         v = group[k]
-        if v is required:
-            raise ValueError(f"parameter group didn't specify a value of required {k!r}")
+        if v is required:  # (the defaults' placeholder: each group must give it)
+            continue
         if k == "lr" and isinstance(v, Tensor):  # PyTorch's tensor lr (one element)
             if v.numel() != 1:
                 raise ValueError("Tensor lr must be 1-element")
             v = float(v)
-        if isinstance(v, bool) or not isinstance(v, int | float | np.floating | np.integer):
+        # (a bool is a number to torch: lr=True is lr 1)
+        if not isinstance(v, int | float | np.floating | np.integer):
             raise TypeError(f"{k} must be a number, got {v!r}")
         if not v >= 0.0 and not (nan_ok and v != v):  # (NaN turns every parameter into NaN)
             label = {"lr": "learning rate", "eps": "epsilon value"}.get(k, f"{k} value")
