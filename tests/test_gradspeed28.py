@@ -151,3 +151,49 @@ def test_step_writes_still_refuse_a_saved_parameter():
     opt.step()
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.backward()
+
+
+# ---- Function.apply: a recorded op's output takes its array in the slot (no set_data) ---------
+
+
+def test_recorded_outputs_values_grads_hooks_and_accumulation():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    a0, b0 = rng.standard_normal((2, 32, 32))
+    got = {}
+    for lib in (ember, torch):
+        a = lib.tensor(a0.copy(), requires_grad=True)
+        b = lib.tensor(b0.copy(), requires_grad=True)
+        seen = []
+        y = a * b
+        y.retain_grad()  # a non-leaf's gradient kept
+        y.register_hook(lambda g, seen=seen: seen.append(float(g.sum())))
+        z = (y.tanh() * 2.0).sum()
+        a.grad = lib.tensor(np.ones((32, 32)))  # accumulated into, not replaced
+        z.backward()
+        got[lib.__name__] = (z.item(), a.grad.numpy(), b.grad.numpy(), y.grad.numpy(), seen)
+    e, t = got["ember"], got["torch"]
+    assert e[0] == pytest.approx(t[0], rel=1e-12)
+    for x, w in zip(e[1:4], t[1:4]):
+        np.testing.assert_allclose(x, w, rtol=1e-12, atol=1e-14)
+    assert len(e[4]) == 1 and e[4][0] == pytest.approx(t[4][0], rel=1e-12)
+
+
+def test_recorded_output_version_counter_and_write_check():
+    # outputs made after writes (tracking on) start their own counter at 0 and still refuse a
+    # backward through a node that saved them once written in place, as torch's
+    x = ember.tensor(np.ones(4), requires_grad=True)
+    x.detach().add_(1.0)  # a write: tracking on
+    y = x * 3.0
+    assert y._version == 0
+    z = (y * y).sum()
+    y.add_(1.0)
+    assert y._version == 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.backward()
+    w = ember.tensor(np.ones(4), requires_grad=True)
+    v = w * 2.0
+    v.data = np.full(4, 5.0)  # set_data on an output still checked and taken
+    assert v.tolist() == [5.0] * 4
+    with pytest.raises(TypeError, match="Variable data has to be a tensor"):
+        v.data = [1.0]
