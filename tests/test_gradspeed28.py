@@ -197,3 +197,28 @@ def test_recorded_output_version_counter_and_write_check():
     assert v.tolist() == [5.0] * 4
     with pytest.raises(TypeError, match="Variable data has to be a tensor"):
         v.data = [1.0]
+
+
+# ---- engine: a 0-d loss's implicit gradient made by np.array, not ones_like ------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_implicit_seed_of_scalar_losses(dtype):
+    torch = pytest.importorskip("torch")
+    x0 = np.arange(1.0, 7.0).reshape(2, 3).astype(dtype)
+    got = {}
+    for lib in (ember, torch):
+        x = lib.tensor(x0.copy(), requires_grad=True)
+        (x * x).sum().backward()  # a 0-d loss
+        (x * 2).sum().reshape(1).backward()  # a 1-element loss of shape (1,)
+        leaf = lib.tensor(np.array(3.0, dtype), requires_grad=True)
+        leaf.backward()  # the seed itself reaches a leaf: copied, then added into
+        leaf.backward()
+        got[lib.__name__] = (x.grad.numpy(), leaf.grad.numpy(), str(x.grad.dtype))
+    e, t = got["ember"], got["torch"]
+    np.testing.assert_array_equal(e[0], t[0])
+    np.testing.assert_array_equal(e[1], t[1])
+    assert e[1].shape == () and e[1] == 2
+    assert e[2].split(".")[-1] == t[2].split(".")[-1]
+    with pytest.raises(RuntimeError, match="implicitly created only for scalar"):
+        ember.ones(2, requires_grad=True).mul(2).backward()
