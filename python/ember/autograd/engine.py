@@ -219,7 +219,10 @@ def _as_grad(tensor, grad, op: str, i: int = 0) -> np.ndarray:
                 f"{op}: grad can be implicitly created only for real scalar outputs but got "
                 f"{tensor.dtype}"
             )
-        return np.ones_like(tensor.data)
+        d = tensor.data
+        if type(d) is np.ndarray and d.ndim == 0:  # a loss: np.array ~0.8 us before ones_like
+            return np.array(1, d.dtype)
+        return np.ones_like(d)
     grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=tensor.dtype)
     if grad.shape != tensor.shape:
         raise ValueError(

@@ -119,16 +119,23 @@ class Adam(Optimizer):
     @no_grad()
     def step(self, closure=None):
         loss = _run_closure(closure)
+        last = None
         for group, p, g in self._params_with_grad():
+            if group is not last:  # (the group's options read once a group, not a parameter)
+                last = group
+                beta1, beta2 = group["betas"]
+                amsgrad = group["amsgrad"]
+                names = ("exp_avg", "exp_avg_sq", *(("max_exp_avg_sq",) * amsgrad))
+                wd0 = float(group["weight_decay"])
+                decoupled = bool(group["decoupled_weight_decay"])
+                tensor_betas = isinstance(beta1, Tensor)
+                if not tensor_betas:
+                    fb1, fb2 = float(beta1), float(beta2)
+                eps, maximize = float(group["eps"]), bool(group["maximize"])
             state = self.state[p]
-            beta1, beta2 = group["betas"]
-            amsgrad = group["amsgrad"]
-            t, m, v, *vmax = _advance(
-                state, p, "exp_avg", "exp_avg_sq", *(("max_exp_avg_sq",) * amsgrad)
-            )
-            lr, wd = group["lr"], float(group["weight_decay"])
-            decoupled = bool(group["decoupled_weight_decay"])
-            if isinstance(beta1, Tensor):  # torch's rounding of Tensor betas, op by op
+            t, m, v, *vmax = _advance(state, p, *names)
+            lr, wd = group["lr"], wd0
+            if tensor_betas:  # torch's rounding of Tensor betas, op by op
                 _adam_tensor_betas(p.data, m, v, vmax[0] if amsgrad else None, g, group, t)
                 continue
             if isinstance(lr, Tensor):  # torch's rounding of a Tensor lr's step size and decay
@@ -144,12 +151,12 @@ class Adam(Optimizer):
                 vmax[0] if amsgrad else None,
                 g,
                 float(lr),  # lr
-                float(beta1),  # beta1
-                float(beta2),  # beta2
-                float(group["eps"]),  # eps
+                fb1,  # beta1
+                fb2,  # beta2
+                eps,
                 wd,  # weight_decay
                 decoupled,
-                bool(group["maximize"]),  # maximize
+                maximize,
                 t,  # step
             )
         return loss

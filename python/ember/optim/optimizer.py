@@ -267,36 +267,56 @@ class Optimizer:
     def _params_with_grad(self):
         """(group, parameter, gradient array) for each parameter that has a gradient, group
         by group: the loop every ``step()`` runs."""
+        state_of = self.state.get
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is not None:
-                    self._check_sparse_grad(group, p)
-                    arr = p.data
-                    strided = _strided(p, self.state.get(p))
-                    if not strided:
-                        if arr.dtype.kind == "c":
-                            yield from self._as_real(group, p)
-                        else:
-                            yield group, p, _grad_array(p)
+                grad = p.grad
+                if grad is None:
+                    continue
+                # The common case, tested inline as it runs for every parameter at every step
+                # (~1.5 us a parameter less): a dense gradient array of p's shape and dtype
+                # (no sparse check to make), p and its state C-contiguous and real. What the
+                # general path below would do with it: yield it as it is.
+                if type(grad) is Tensor:
+                    arr, g = p.data, grad.data
+                    if (
+                        type(g) is np.ndarray
+                        and g.dtype is arr.dtype
+                        and arr.dtype.kind == "f"
+                        and g.shape == arr.shape
+                        and g.flags.c_contiguous
+                        and arr.flags.c_contiguous
+                        and _contiguous_state(state_of(p))
+                    ):
+                        yield group, p, g
                         continue
-                    # a strided parameter (from_numpy of a transposed or flipped array) or
-                    # state Tensor (one assigned by hand, ``zeros(4, 3).t()``): the fused
-                    # kernels update C-contiguous copies, written back into their storage
-                    # after the step, so the Tensor, and every view of its memory, sees the
-                    # update, as torch's in-place step
-                    held = [(v, v.data) for v in strided]
+                self._check_sparse_grad(group, p)
+                arr = p.data
+                strided = _strided(p, self.state.get(p))
+                if not strided:
+                    if arr.dtype.kind == "c":
+                        yield from self._as_real(group, p)
+                    else:
+                        yield group, p, _grad_array(p)
+                    continue
+                # a strided parameter (from_numpy of a transposed or flipped array) or
+                # state Tensor (one assigned by hand, ``zeros(4, 3).t()``): the fused
+                # kernels update C-contiguous copies, written back into their storage
+                # after the step, so the Tensor, and every view of its memory, sees the
+                # update, as torch's in-place step
+                held = [(v, v.data) for v in strided]
+                for v, a in held:
+                    v.data = np.ascontiguousarray(a)
+                try:
+                    if arr.dtype.kind == "c":
+                        yield from self._as_real(group, p)
+                    else:
+                        yield group, p, _grad_array(p)
+                finally:
                     for v, a in held:
-                        v.data = np.ascontiguousarray(a)
-                    try:
-                        if arr.dtype.kind == "c":
-                            yield from self._as_real(group, p)
-                        else:
-                            yield group, p, _grad_array(p)
-                    finally:
-                        for v, a in held:
-                            if v.data.shape == a.shape:
-                                np.copyto(a, v.data)
-                            v.data = a
+                        if v.data.shape == a.shape:
+                            np.copyto(a, v.data)
+                        v.data = a
 
     def _as_real(self, group, p):
         """A complex parameter's step on its real view. Its state Tensors stay complex and
@@ -471,6 +491,17 @@ def _strided(p: Tensor, state: dict | None) -> list:
             if not flags.c_contiguous and flags.writeable:
                 out.append(v)
     return out
+
+
+def _contiguous_state(state: dict | None) -> bool:
+    """Whether none of the state Tensors is strided (``_strided`` without the parameter)."""
+    if state:
+        for v in state.values():
+            if isinstance(v, Tensor):
+                flags = v.data.flags
+                if not flags.c_contiguous and flags.writeable:
+                    return False
+    return True
 
 
 def _real_view(a: np.ndarray) -> np.ndarray:

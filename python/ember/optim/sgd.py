@@ -87,8 +87,17 @@ class SGD(Optimizer):
     @no_grad()
     def step(self, closure=None):
         loss = _run_closure(closure)
+        last = None
         for group, p, g in self._params_with_grad():
-            mom = group["momentum"]
+            if group is not last:  # (the group's options, converted once a group, not a parameter)
+                last = group
+                mom = group["momentum"]
+                lr, fmom, damp = float(group["lr"]), float(mom), float(group["dampening"])
+                wd, nest, maxi = (
+                    float(group["weight_decay"]),
+                    bool(group["nesterov"]),
+                    bool(group["maximize"]),
+                )
             buf, first = None, False
             if mom != 0:  # without momentum there is no state (as PyTorch)
                 state = self.state[p]
@@ -99,16 +108,5 @@ class SGD(Optimizer):
                 buf = state["momentum_buffer"]
                 buf = buf.data if type(buf) is Tensor else _buffer(state, "momentum_buffer")
             # (positional: pybind11 matching keywords cost ~2 us a call, per parameter)
-            _C.sgd_step(
-                p.data,
-                buf,
-                g,
-                float(group["lr"]),  # lr
-                float(mom),  # momentum
-                float(group["dampening"]),  # dampening
-                float(group["weight_decay"]),  # weight_decay
-                bool(group["nesterov"]),  # nesterov
-                bool(group["maximize"]),  # maximize
-                first,
-            )
+            _C.sgd_step(p.data, buf, g, lr, fmom, damp, wd, nest, maxi, first)
         return loss
