@@ -760,9 +760,9 @@ _graph_writes = 0
 _graph_moves = False  # whether note_graph_write ever ran (the engine's version_seen walks)
 _regenerate = None  # ember._inplace.regenerate (set there: it builds on ops)
 _moved_at = 0  # _graph_writes at the last write of a graph tensor's values (note_graph_write)
-# Writes outside the graph are noted only once a node has been recorded (Function.apply sets
-# this) or a _version read: pure inference pays one global test per in-place op.
-_tracking = False
+# Every write is noted, from import on (torch's _version counts from a tensor's creation:
+# ember.zeros(3).add_(1)._version is 1): the flag stays for the code that tests it.
+_tracking = True
 # id(owner array) -> [weakref to it, the last write's count, how many writes (its _version)]
 _written_owners: dict = {}
 
