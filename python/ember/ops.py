@@ -4032,11 +4032,13 @@ def unsqueeze(x, dim: int) -> Tensor:
     dim %= n
     out = _view(Unsqueeze, x, x.shape[:dim] + (1,) + x.shape[dim:])
     d, st = out.data, x.data.strides
-    if dim == n - 1 or 1 in x.shape or 0 in st:
+    if not d.size:  # (NumPy's reshape of an empty array lays it out anew: x's torch strides)
+        st = tuple(s * d.itemsize for s in x.stride())
+    if dim == n - 1 or 1 in x.shape or 0 in st or not d.size:
         # torch's strides: the new dim's is size * stride of the dim it stands before (1 at the
         # end), the others x's (NumPy's reshape may rewrite a size-1 dim's, repeat the last one)
         want = st[:dim] + ((x.shape[dim] * st[dim]) if dim < n - 1 else d.itemsize,) + st[dim:]
-        if d.strides != want and d.size:
+        if d.strides != want and (d.size or any(want)):
             out.data = np.lib.stride_tricks.as_strided(d, strides=want, writeable=d.flags.writeable)
     return out
 

@@ -1378,7 +1378,12 @@ def _getitem_name(node) -> str:
         elif p is None:
             last = "UnsqueezeBackward0"
         elif type(p) is slice:
-            if index[-1] is True or p.indices(shape[dim]) != (0, shape[dim], 1):
+            # (torch skips a slice from 0 (as written: not -n) with step 1 to the end or past)
+            if index[-1] is True or not (
+                p.start in (None, 0)
+                and p.step in (None, 1)
+                and (p.stop is None or p.stop >= shape[dim])
+            ):
                 last = "SliceBackward0"
             dim += 1
         else:
