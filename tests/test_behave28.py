@@ -291,3 +291,18 @@ def test_whole_slice_node_names_as_torch():
     assert _slice_nodes(ember) == _slice_nodes(torch)
     assert _slice_nodes(ember)[3] == ("SliceBackward0", "SliceBackward0")
     assert _slice_nodes(ember)[5] == ("SliceBackward0", "AliasBackward0")
+
+
+def _empty_chunks(L):
+    x = L.zeros(0, 3, requires_grad=True) * 1
+    return [
+        [t.grad_fn.name() for t in x.chunk(2, 0)],
+        [t.grad_fn.name() for t in x.chunk(2, 1)],
+        [t.grad_fn.name() for t in x.unsafe_chunk(2, 0)],
+    ]
+
+
+def test_chunk_of_an_empty_dim_is_split_with_sizes_as_torch():
+    torch = _torch()
+    assert _empty_chunks(ember) == _empty_chunks(torch)
+    assert _empty_chunks(ember)[0] == ["SplitWithSizesBackward0"] * 2

@@ -4795,7 +4795,8 @@ def chunk(x, chunks: int, dim: int = 0, _node=Split) -> tuple:
     x = _tensor_operand(x)
     axis = _axis(dim, x.data.ndim, "chunk")
     n = x.data.shape[axis]
-    if n == 0:  # PyTorch: ``chunks`` empty pieces
+    if n == 0:  # PyTorch: ``chunks`` empty pieces, by its split_with_sizes
+        _node = {Split: SplitWithSizes, UnsafeSplit: UnsafeSplitWithSizes}.get(_node, _node)
         return _split(x, axis, [0] * chunks, _node)
     return _split(x, axis, _even_sizes(n, -(-n // chunks)), _node)
 
