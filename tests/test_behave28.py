@@ -306,3 +306,23 @@ def test_chunk_of_an_empty_dim_is_split_with_sizes_as_torch():
     torch = _torch()
     assert _empty_chunks(ember) == _empty_chunks(torch)
     assert _empty_chunks(ember)[0] == ["SplitWithSizesBackward0"] * 2
+
+
+def _empty_no_grad_chain(L):
+    got = []
+    for n in (0, 1):
+        h = L.arange(24.0).reshape(2, 3, 4).requires_grad_() * 1
+        with L.no_grad():
+            v = h.narrow(0, 1, n)
+        u = v.unsqueeze(1)  # (a graph view of a view made under no_grad: empty or not)
+        with L.no_grad():
+            u.zero_()
+        with pytest.raises(RuntimeError, match="is a view of a view which was created in no_grad"):
+            u.movedim(0, 0)
+        got.append(u._version)
+    return got
+
+
+def test_an_empty_view_of_a_no_grad_view_is_refused_after_a_write_as_torch():
+    torch = _torch()
+    assert _empty_no_grad_chain(ember) == _empty_no_grad_chain(torch) == [1, 1]

@@ -479,7 +479,7 @@ def chained_mark(parents, out):
         mark = getattr(p, "_no_grad_view", None) or getattr(p, "_chained_view", None)
         if mark is not None and mark[1] is not None:
             for o in out if isinstance(out, tuple) else (out,):
-                if isinstance(o, np.ndarray) and np.may_share_memory(o, p.data):
+                if isinstance(o, np.ndarray) and shares_memory(o, p.data):  # (empty ones too)
                     return mark
     return None
 
