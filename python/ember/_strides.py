@@ -391,3 +391,15 @@ def _channels_last_strides(shape, strides) -> bool:
     return _is_contiguous(
         [shape[d] for d in reversed(order)], [strides[d] for d in reversed(order)]
     )
+
+
+class Face:
+    """An array interface over memory that ``base`` owns, as NumPy's as_strided wrapper (whose
+    ``base`` function.array_owner walks through): np.asarray(Face(...)) is the view. For
+    views NumPy's indexing cannot make (an empty slice at its torch offset)."""
+
+    __slots__ = ("__array_interface__", "base")
+
+    def __init__(self, interface: dict, base: np.ndarray):
+        self.__array_interface__ = interface
+        self.base = base

@@ -169,7 +169,25 @@ def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor sharing ``array``'s memory (no copy)."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
-    return Tensor(array)
+    if array.dtype.hasobject or not array.flags.writeable:
+        # (refused there, with Tensor's message; a read-only array, a broadcast one, keeps
+        # its base chain: a write finds its writeable memory, and torch's refusal)
+        return Tensor(array)
+    # torch gives each from_numpy tensor a storage and version counter of its own (its
+    # storage_offset() is 0, two of one array count their writes apart): ember's are the
+    # owner array's, so the tensor takes a new array on the same memory with no NumPy base
+    # chain to ``array`` (_Memory keeps ``array`` alive)
+    return Tensor(np.asarray(_Memory(array)))
+
+
+class _Memory:
+    """An array's memory as a new owner (from_numpy): NumPy's array from its interface."""
+
+    __slots__ = ("__array_interface__", "_array")
+
+    def __init__(self, array: np.ndarray):
+        self._array = array
+        self.__array_interface__ = array.__array_interface__
 
 
 @_takes_device

@@ -4066,11 +4066,13 @@ def unsqueeze(x, dim: int) -> Tensor:
     dim %= n
     out = _view(Unsqueeze, x, x.shape[:dim] + (1,) + x.shape[dim:])
     d, st = out.data, x.data.strides
-    if dim == n - 1 or 1 in x.shape or 0 in st:
+    if not d.size:  # (NumPy's reshape of an empty array lays it out anew: x's torch strides)
+        st = tuple(s * d.itemsize for s in x.stride())
+    if dim == n - 1 or 1 in x.shape or 0 in st or not d.size:
         # torch's strides: the new dim's is size * stride of the dim it stands before (1 at the
         # end), the others x's (NumPy's reshape may rewrite a size-1 dim's, repeat the last one)
         want = st[:dim] + ((x.shape[dim] * st[dim]) if dim < n - 1 else d.itemsize,) + st[dim:]
-        if d.strides != want and d.size:
+        if d.strides != want and (d.size or any(want)):
             out.data = np.lib.stride_tricks.as_strided(d, strides=want, writeable=d.flags.writeable)
     return out
 
@@ -4283,11 +4285,11 @@ def _none_strides(x: np.ndarray, index, out: np.ndarray) -> np.ndarray:
 
 
 def _empty_slice_strides(x: np.ndarray, index, out: np.ndarray) -> np.ndarray:
-    """``out = x[index]`` (a basic index, empty) with torch's strides: a stepped slice's dim
-    has stride * step even when it picks nothing, where NumPy keeps the stride."""
+    """``out = x[index]`` (a basic index, empty) with torch's strides and storage offset: a
+    stepped slice's dim has stride * step even when it picks nothing, where NumPy keeps the
+    stride, and a slice starts at its start clamped to the dim (x[18::2] of 10 elements at
+    offset 10), where NumPy's empty result starts at x's first element."""
     key = index if type(index) is tuple else (index,)
-    if not any(type(k) is slice and k.step not in (None, 1) for k in key):
-        return out
     items = []
     for k in key:
         if k is Ellipsis:
@@ -4295,17 +4297,26 @@ def _empty_slice_strides(x: np.ndarray, index, out: np.ndarray) -> np.ndarray:
             items += [slice(None)] * (x.ndim - n)
         else:
             items.append(k)
-    st, i, o = list(out.strides), 0, 0  # (i: x's dim, o: out's)
+    st, i, o, off = list(out.strides), 0, 0, 0  # (i: x's dim, o: out's; off in bytes)
     for k in items:
         if k is None or type(k) is bool:
             o += 1
             continue
         if type(k) is slice:
-            if k.step not in (None, 1) and not out.shape[o]:
-                st[o] = x.strides[i] * k.step
+            start, _, step = k.indices(x.shape[i])
+            off += start * x.strides[i]
+            if step != 1 and not out.shape[o]:
+                st[o] = x.strides[i] * step
             o += 1
+        else:
+            j = operator.index(k)
+            off += (j + x.shape[i] if j < 0 else j) * x.strides[i]
         i += 1
-    return np.lib.stride_tricks.as_strided(out, strides=st, writeable=out.flags.writeable)
+    at = x.__array_interface__["data"][0] + off
+    if at == out.__array_interface__["data"][0] and tuple(st) == out.strides:
+        return out
+    face = dict(out.__array_interface__, data=(at, not out.flags.writeable), strides=tuple(st))
+    return np.asarray(_strides.Face(face, x))
 
 
 def _index_laid(x: np.ndarray, index, out: np.ndarray) -> np.ndarray:
@@ -4818,7 +4829,8 @@ def chunk(x, chunks: int, dim: int = 0, _node=Split) -> tuple:
     x = _tensor_operand(x)
     axis = _axis(dim, x.data.ndim, "chunk")
     n = x.data.shape[axis]
-    if n == 0:  # PyTorch: ``chunks`` empty pieces
+    if n == 0:  # PyTorch: ``chunks`` empty pieces, by its split_with_sizes
+        _node = {Split: SplitWithSizes, UnsafeSplit: UnsafeSplitWithSizes}.get(_node, _node)
         return _split(x, axis, [0] * chunks, _node)
     return _split(x, axis, _even_sizes(n, -(-n // chunks)), _node)
 

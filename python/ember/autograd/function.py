@@ -479,7 +479,7 @@ def chained_mark(parents, out):
         mark = getattr(p, "_no_grad_view", None) or getattr(p, "_chained_view", None)
         if mark is not None and mark[1] is not None:
             for o in out if isinstance(out, tuple) else (out,):
-                if isinstance(o, np.ndarray) and np.may_share_memory(o, p.data):
+                if isinstance(o, np.ndarray) and shares_memory(o, p.data):  # (empty ones too)
                     return mark
     return None
 
@@ -760,9 +760,9 @@ _graph_writes = 0
 _graph_moves = False  # whether note_graph_write ever ran (the engine's version_seen walks)
 _regenerate = None  # ember._inplace.regenerate (set there: it builds on ops)
 _moved_at = 0  # _graph_writes at the last write of a graph tensor's values (note_graph_write)
-# Writes outside the graph are noted only once a node has been recorded (Function.apply sets
-# this) or a _version read: pure inference pays one global test per in-place op.
-_tracking = False
+# Every write is noted, from import on (torch's _version counts from a tensor's creation:
+# ember.zeros(3).add_(1)._version is 1): the flag stays for the code that tests it.
+_tracking = True
 # id(owner array) -> [weakref to it, the last write's count, how many writes (its _version)]
 _written_owners: dict = {}
 
@@ -1380,7 +1380,12 @@ def _getitem_name(node) -> str:
         elif p is None:
             last = "UnsqueezeBackward0"
         elif type(p) is slice:
-            if index[-1] is True or p.indices(shape[dim]) != (0, shape[dim], 1):
+            # (torch skips a slice from 0 (as written: not -n) with step 1 to the end or past)
+            if index[-1] is True or not (
+                p.start in (None, 0)
+                and p.step in (None, 1)
+                and (p.stop is None or p.stop >= shape[dim])
+            ):
                 last = "SliceBackward0"
             dim += 1
         else:
