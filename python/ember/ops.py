@@ -5486,7 +5486,8 @@ class Prod(Function):
 def _exclusive_prods(x, ax: int) -> Tensor:
     """The recorded products of the entries before each one along ax (1 at the first)."""
     n = x.shape[ax]
-    ones = narrow(x, ax, 0, 1) * 0 + 1
+    # (a constant: narrow(x) * 0 + 1 made NaN of an inf first entry, and NaN along the line)
+    ones = Tensor(np.ones(x.shape[:ax] + (1,) + x.shape[ax + 1 :], x.data.dtype))
     return cumprod(cat([ones, narrow(x, ax, 0, n - 1)], ax), ax)
 
 
@@ -8479,12 +8480,23 @@ class CumProd(Function):
             # products of n copies of x, copy i with x_i set to 1: O(n^2) per line, exact at
             # zeros (torch's double backward there is exact too)
             n = x0.shape[a]
+            if x0.size * n > _CUMPROD_GRAPH_MAX:
+                raise NotImplementedError(
+                    f"cumprod: the recorded gradient of {tuple(x0.shape)} with zeros along dim "
+                    f"{a} would hold {x0.size * n} products (n^2 per line; at most "
+                    f"{_CUMPROD_GRAPH_MAX})"
+                )
             xm, gm = movedim(x, a, -1), movedim(g, a, -1)
             eye = np.eye(n, dtype=bool)
             copies = where(Tensor(eye), 1.0, unsqueeze(xm, -2))  # [..., i, k]
-            runs = cumprod(copies, -1) * Tensor(np.triu(np.ones((n, n), x0.dtype)))  # j >= i
+            # j >= i by where, not a 0/1 product (inf * 0 = NaN)
+            runs = where(Tensor(np.triu(np.ones((n, n), bool))), cumprod(copies, -1), 0.0)
             return movedim((runs * unsqueeze(gm, -2)).sum(-1), -1, a), None
         return flip(cumsum(flip(g * _graph.output(ctx, y0), a), a), a) / x, None
+
+
+# cumprod's recorded gradient through zeros holds n^2 products per line: refused beyond this
+_CUMPROD_GRAPH_MAX = 2**25
 
 
 def cumprod(x, dim: int, *, dtype=None) -> Tensor:

@@ -835,21 +835,32 @@ class Tensor:
             return self._in_layout(memory_format)
         return self if self.data.flags.c_contiguous else _ops.contiguous_copy(self)
 
-    def copy_(self, src) -> Tensor:
+    def copy_(self, src, non_blocking: bool = False) -> Tensor:
         """Copy src's values into this tensor's storage, in place (recorded when src is in the
-        graph and this tensor is not)."""
+        graph and this tensor is not). non_blocking is torch's device-copy flag: a no-op here."""
         if is_grad_enabled() and isinstance(src, Tensor) and src._requires_grad:
             self[...] = src
             return self
         self._needs_record(None, rebind=False)  # graph tensors: refuse, not wrong gradients
         src = np.asarray(src.data if isinstance(src, Tensor) else src)
-        np.copyto(self.data, np.broadcast_to(src, self.shape), casting="unsafe")
+        try:
+            src = np.broadcast_to(src, self.shape)
+        except ValueError:  # (NumPy's words; torch's RuntimeError)
+            raise BadShapeOrValue(
+                f"copy_: the source's shape {src.shape} could not be broadcast to {tuple(self.shape)}"
+            ) from None
+        np.copyto(self.data, src, casting="unsafe")
         return self
 
     def zero_(self) -> Tensor:
         return self.fill_(0)
 
     def fill_(self, value) -> Tensor:
+        if isinstance(value, Tensor) and value.ndim:  # (torch's refusal, even of one element)
+            raise BadShapeOrValue(
+                f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} "
+                "dimensions."
+            )
         d = self.data
         if not d.flags.writeable:  # an expand()ed tensor: torch fills the memory it views
             if isinstance(value, Tensor):  # (but not with a tensor's value)

@@ -1248,10 +1248,10 @@ def _dot(u: np.ndarray, v: np.ndarray, d: int) -> np.ndarray:
 _COS_SMALL = {c: float(np.finfo(c).tiny / np.finfo(c).eps) for c in "ef"}
 
 
-def _cosine_sums_fit(r, dtype) -> bool:
-    """Whether cosine_similarity's norms r and dot product, summed in dtype, neither overflowed
-    nor (for a pair of nonzero norms) lost their low bits to underflow. (Two reductions, not
-    elementwise masks: a few us on small inputs.)"""
+def _cosine_sums_fit(r, ab, dtype) -> bool:
+    """Whether cosine_similarity's norms r and dot product of ab, summed in dtype, neither
+    overflowed nor (for a pair of nonzero norms) lost their low bits to underflow. (Reductions,
+    not elementwise masks: a few us on small inputs.)"""
     rr = r[0] * r[1]  # (under forward's errstate: an overflow just sends the sums to float64)
     if rr.size == 0:
         return True
@@ -1260,7 +1260,11 @@ def _cosine_sums_fit(r, dtype) -> bool:
     if not rr.sum() < np.inf:
         return False
     lim = _COS_SMALL[dtype.char]
-    return bool(rr.min() >= lim or not ((rr > 0) & (rr < lim)).any())
+    # (nonzero norms, not rr > 0: a product that underflowed to 0 lost its bits too)
+    if rr.min() < lim and ((r[0] > 0) & (r[1] > 0) & (rr < lim)).any():
+        return False
+    # a norm of 0 from squares that all underflowed (|x| < ~1e-23 in float32), not zeros
+    return not any((v == 0).any() and np.any(x) for v, x in zip(r, ab, strict=True))
 
 
 class CosineSimilarity(Function):
@@ -1275,7 +1279,7 @@ class CosineSimilarity(Function):
             r = [np.sqrt(_dot(v, v, d)) for v in ab]
             dot = _dot(ab[0], ab[1], d)
             ndt = a.dtype
-            if a.dtype.char in "ef" and not _cosine_sums_fit(r, a.dtype):
+            if a.dtype.char in "ef" and not _cosine_sums_fit(r, ab, a.dtype):
                 # float16's squares overflow past 256, float32's past 1.8e19, and tiny pairs
                 # underflow (torch divides by the norms first, its half sums in float): the
                 # sums in float64 then (were NaN for float16 of norm 300, float32 of 1e20)
