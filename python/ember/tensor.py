@@ -847,7 +847,8 @@ class Tensor:
             src = np.broadcast_to(src, self.shape)
         except ValueError:  # (NumPy's words; torch's RuntimeError)
             raise BadShapeOrValue(
-                f"copy_: the source's shape {src.shape} could not be broadcast to {tuple(self.shape)}"
+                f"copy_: the source's shape {src.shape} could not be broadcast to "
+                f"{tuple(self.shape)}"
             ) from None
         np.copyto(self.data, src, casting="unsafe")
         return self
