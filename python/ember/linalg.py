@@ -1146,6 +1146,26 @@ class LUFn(Function):
         np.put_along_axis(gA, ctx.perm[..., None], gX, axis=-2)  # P gX: row i goes to perm[i]
         return gA, None, None
 
+    @staticmethod
+    def backward_graph(ctx, gL, gU):
+        # backward in Tensor ops (L and U are this node's outputs), as torch's linalg_lu_backward
+        L0, U0 = ctx.saved_tensors
+        L, U = _graph.output(ctx, L0, 0), _graph.output(ctx, U0, 1)
+        gL = _graph.constant(np.zeros_like(L0)) if gL is None else gL
+        gU = _graph.constant(np.zeros_like(U0)) if gU is None else gU
+        m, n = L0.shape[-2], U0.shape[-1]
+        k = builtins.min(m, n)
+        mm = ops.matmul
+        if m <= n:
+            U1, U2, gU1, gU2 = U[..., :k], U[..., k:], gU[..., :k], gU[..., k:]
+            G = ops.tril(mm(_tmT(L), gL) - mm(gU2, _tmT(U2)), -1) + ops.triu(mm(gU1, _tmT(U1)))
+            gX = solve(_tmT(L), ops.cat([_tmT(solve(U1, _tmT(G))), gU2], -1))
+        else:
+            L1, L2, gL1, gL2 = L[..., :k, :], L[..., k:, :], gL[..., :k, :], gL[..., k:, :]
+            G = ops.tril(mm(_tmT(L1), gL1), -1) + ops.triu(mm(gU, _tmT(U)) - mm(_tmT(L2), gL2))
+            gX = _tmT(solve(U, _tmT(ops.cat([solve(_tmT(L1), G), gL2], -2))))
+        return mm(_graph.constant(_p_matrix(ctx.perm, L0.dtype)), gX), None, None
+
 
 PLU = namedtuple("PLU", ["P", "L", "U"])
 LUFactor = namedtuple("LUFactor", ["LU", "pivots"])

@@ -6425,6 +6425,26 @@ class AsStrided(Function):
         np.add.at(out, AsStrided._index(size, stride, offset).reshape(-1), g.reshape(-1))
         return out.reshape(shape), None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, g):
+        # backward is linear in g: its adjoint (a direction v of x's shape placed in the
+        # storage, shared elements split as backward splits them, then read at the view's
+        # places) makes the second derivative, overlapping strides included
+        shape, size, stride, offset, *storage = ctx.meta
+
+        def fwd(v):
+            v = np.asarray(v)
+            if not storage:
+                return np.ascontiguousarray(v).reshape(-1)[AsStrided._index(size, stride, offset)]
+            n, x_offset, x_strides = storage[0]
+            at = AsStrided._index(shape, x_strides, x_offset).reshape(-1)
+            flat = np.zeros(n, v.dtype)
+            count = np.bincount(at, minlength=n)
+            np.add.at(flat, at, v.reshape(-1) / np.maximum(count[at], 1))
+            return flat[AsStrided._index(size, stride, offset)]
+
+        return _graph.linear(ctx, g, fwd), None, None, None
+
 
 def _storage_of(x: np.ndarray):
     """(the flat memory x views, x's offset and strides in it, in elements) when x views one
@@ -8330,8 +8350,13 @@ def _quantile(op, x, q, dim, keepdim, interpolation, ignore_nan):
             # d out / d q = (high - low) * (count - 1), on a zero-valued term (a NaN slice's
             # gradient is 0, not NaN: its output is NaN whatever q is)
             dq = reshape(q, (-1,)) - reshape(q, (-1,)).detach()
-            slope = np.nan_to_num((high - low).data, nan=0.0) * np.maximum(count - 1, 0)
-            out = out + dq * slope.astype(x.dtype)
+            # (high - low) stays in the graph: the mixed second derivative d2 out / dq dx is
+            # (count - 1) d(high - low)/dx, as torch's (its q reaches the lerp's weight)
+            diff = high - low
+            nans = np.isnan(diff.data)
+            if nans.any():
+                diff = where(Tensor(nans), Tensor(np.zeros((), x.dtype)), diff)
+            out = out + dq * (diff * Tensor(np.maximum(count - 1, 0).astype(x.dtype)))
     out = movedim(out, -1, 0)  # q's dim first
     if keepdim:
         kept = tuple(1 if dim is None or d == axis else n for d, n in enumerate(shape))

@@ -241,19 +241,20 @@ def _double_vjp(ctx, tangents, outs) -> list:
             try:
                 vs = type(ctx).backward_graph(ctx, *us)  # (the class's: no node hooks)
                 vs = tuple(map(_graph_tensor, vs if isinstance(vs, tuple | list) else (vs,)))
+                seeds = [
+                    (v, t)
+                    for v, t in zip(vs, tangents)
+                    if t is not None and isinstance(v, Tensor) and v.requires_grad
+                ]
+                if not seeds:
+                    return [np.zeros_like(o.data) for o in outs]
+                # (a backward torch does not differentiate refuses here: ctc_loss's)
+                got = _run([v for v, _ in seeds], [t for _, t in seeds], True, us, False, True)
             except NotImplementedError as e:
                 raise NotImplementedError(
                     f"forward-mode AD through {ctx.name} is not supported: ember computes J·t "
                     f"from {ctx.name}'s double backward, which it does not define ({e})"
                 ) from None
-            seeds = [
-                (v, t)
-                for v, t in zip(vs, tangents)
-                if t is not None and isinstance(v, Tensor) and v.requires_grad
-            ]
-            if not seeds:
-                return [np.zeros_like(o.data) for o in outs]
-            got = _run([v for v, _ in seeds], [t for _, t in seeds], True, us, False, True)
     finally:
         ctx.parents = parents
     return [np.zeros_like(o.data) if g is None else g for o, g in zip(outs, got)]

@@ -1654,14 +1654,19 @@ def once_differentiable(fn):
 
 
 class _DelayedError(Function):
-    """Stands for a once_differentiable backward in the recorded graph: its gradient raises."""
+    """Stands for a once_differentiable backward in the recorded graph (or a built-in op's
+    backward that torch does not differentiate, naming it, hung from that backward's
+    ``inputs`` so that differentiating back to them reaches this node): its gradient raises."""
 
     @staticmethod
-    def forward(ctx, r):
+    def forward(ctx, r, op=None, *inputs):
+        ctx.op = op
         return r
 
     @staticmethod
     def backward(ctx, g):
+        if ctx.op is not None:
+            raise NotImplementedError(f"derivative for {ctx.op}'s backward is not implemented")
         raise RuntimeError(
             "trying to differentiate twice a function that was marked with @once_differentiable"
         )

@@ -7318,10 +7318,16 @@ class GridSample(Function):
 
     @staticmethod
     def backward_graph(ctx, g):
-        if ctx.needs_input_grad[1]:  # the weights' own derivatives in the grid: not written
-            raise NotImplementedError("double backward through grid_sample's grid is not supported")
-        _, idx, wk, _ = _grid_taps(ctx)
         shape, gshape = ctx.args[0], ctx.args[1].shape
+        if ctx.needs_input_grad[1] and ctx.args[2] != "nearest" and g.numel():
+            # the weights' derivatives in the grid: the forward in Tensor ops, differentiated
+            (xf,) = ctx.saved_tensors
+            x, grid = _graph.inputs(ctx, xf.reshape(shape), ctx.args[1])
+            gx, ggrid = _graph.recompute(
+                ctx, (g,), lambda a, b: _grid_sample_graph(ctx, a, b), x, grid
+            )
+            return gx, ggrid, None, None, None
+        _, idx, wk, _ = _grid_taps(ctx)
         n, c = shape[:2]
 
         def fwd(v):  # forward on a direction v, the grid fixed: linear in v
@@ -7329,7 +7335,56 @@ class GridSample(Function):
             out = _C.point_taps_forward(vf, idx, wk.astype(vf.dtype, copy=False))
             return out.reshape(n, c, *gshape[1:-1])
 
-        return _graph.linear(ctx, g, fwd), None, None, None, None
+        # nearest: the grid's gradient is zero, in the graph (as torch's: differentiating it
+        # gives zeros, not "unused")
+        grid = ctx.parents[1]
+        gx = _graph.linear(ctx, g, fwd, mask_of=grid) if ctx.needs_input_grad[0] else None
+        ggrid = None
+        if grid is not None:
+            zero = lambda a, s: np.zeros(s, g.dtype)  # noqa: E731
+            ggrid = _graph.LinearMap.apply(
+                g, lambda a: zero(a, gshape), lambda v: zero(v, g.shape), grid
+            )
+        return gx, ggrid, None, None, None
+
+
+def _grid_sample_graph(ctx, x: Tensor, grid: Tensor) -> Tensor:
+    """GridSample's forward in Tensor ops at ctx's grid, for its second derivatives (torch
+    differentiates its backward): near each point a source coordinate is linear in the grid
+    (the slope of unnormalising, clipping and reflecting, as torch's *_set_grad), the taps'
+    weights polynomials in the coordinate's fraction, the taps fixed."""
+    shape, grid0, mode, padding_mode, align_corners = ctx.args
+    taps, idx, _, slopes = _grid_taps(ctx)
+    n, c = shape[:2]
+    nd, p = len(shape) - 2, idx.shape[2]
+    fracs = []
+    for a in range(nd):
+        ga = ops.reshape(grid[..., nd - 1 - a], (n, p))
+        if mode == "bicubic":
+            ci = _source_index(
+                grid0[..., nd - 1 - a].reshape(n, p), shape[2 + a], "zeros", align_corners, nd
+            )[0]
+            t0 = ci - np.floor(ci)
+        else:
+            t0 = taps[-1][1][a]  # (the last tap's weights are the fractions themselves)
+        fracs.append(_graph.constant(t0) + (ga - ga.detach()) * _graph.constant(slopes[a]))
+    if mode == "bicubic":
+        cubic = [[w for w, _ in _cubic_weights(t)] for t in fracs]
+        bits = list(itertools.product(range(4), repeat=nd))
+        per_axis = [[cubic[a][b] for a, b in enumerate(bit)] for bit in bits]
+    else:
+        per_axis = [
+            [t if (k >> (nd - 1 - a)) & 1 else 1 - t for a, t in enumerate(fracs)]
+            for k in range(idx.shape[1])
+        ]
+    xf = ops.reshape(x, (n, c, -1))
+    out = 0
+    for k, ws in enumerate(per_axis):
+        ok = idx[:, k] >= 0
+        at = np.broadcast_to(np.where(ok, idx[:, k], 0)[:, None, :], (n, c, p))
+        w = functools.reduce(lambda u, v: u * v, ws) * _graph.constant(ok.astype(x.dtype))
+        out = out + ops.gather(xf, 2, Tensor(np.ascontiguousarray(at))) * ops.unsqueeze(w, 1)
+    return ops.reshape(out, (n, c, *grid0.shape[1:-1]))
 
 
 def grid_sample(
@@ -7678,6 +7733,14 @@ class CTCLoss(Function):
         grad = _C.ctc_loss_backward(
             g, _contig(lp), ext, in_len, ext_len, alpha, nll, bool(zero_infinity)
         )
+        return grad, None, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        # as torch (its _ctc_loss_backward has no derivative): the gradient is given, and
+        # differentiating it again raises
+        grad = Tensor._make(CTCLoss.backward(ctx, g.data)[0], True, None, 0)
+        grad = _autograd_function._DelayedError.apply(grad, "ctc_loss", ctx.parents[0], g)
         return grad, None, None, None, None
 
 
