@@ -741,6 +741,21 @@ class Mul(Function):
         # in-place write into h after y = h * 3 leaves y's backward valid
         na, nb = ctx.needs_input_grad
         ctx.save_for_backward(a if nb else _shape_only(a), b if na else _shape_only(b))
+        if type(a) is _ND and type(b) is _ND and a.shape == b.shape:
+            # speed28b: two arrays of one shape, the common recorded product: _bcast's first
+            # case and _scalar_grad_ok's tests inline, the same decisions (same shapes that
+            # fail _scalar_grad_ok fail _row_grad_ok too); ~0.4 us of frames a 32x32 a * b
+            y = np.multiply(a, b) if a.size < _SAME_SHAPE_MIN else _bcast(np.multiply, a, b)
+            dt = a.dtype
+            if (
+                dt is b.dtype
+                and dt in _KERNEL_DTYPES
+                and a.size >= _KERNEL_MIN
+                and a.flags.c_contiguous
+                and b.flags.c_contiguous
+            ):
+                ctx._broadcast_grad = True
+            return y
         y = _bcast(np.multiply, a, b)
         if _scalar_grad_ok(a, b) or _row_grad_ok(a, b, y):  # a full sum's gradient may
             ctx._broadcast_grad = True  # arrive unfilled (_reads_broadcast)
