@@ -200,7 +200,9 @@ from ember.creation import (
 from ember.creation import inclusive_range as range  # noqa: A004 (torch.range)
 from ember.func import vmap
 from ember.io import load, save
-from ember.nn.functional import log_softmax, pdist, relu, sigmoid, softmax, tanh
+from ember.nn.functional import _torch_log_softmax as log_softmax
+from ember.nn.functional import _torch_softmax as softmax
+from ember.nn.functional import pdist, relu, sigmoid, tanh
 from ember.ops import (
     abs,
     absolute,

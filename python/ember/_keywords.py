@@ -195,6 +195,9 @@ def takes_out(fn, aliases: bool):
         if out is None:
             return fn(*args, **kwargs)
         name = fn.__name__
+        if name in _OUT_WANTS_DIM and len(args) < 2 and "dim" not in kwargs:
+            # (torch's out= forms of these take a dim: sum(x, out=o) is its TypeError)
+            raise TypeError(f'{name}() missing 1 required positional arguments: "dim" (out=)')
         if name in _IN_OUT_DTYPE and kwargs.get("dtype") is None and hasattr(out, "dtype"):
             if out.dtype == np.bool_ and name.startswith("cum"):  # (torch has no bool kernel)
                 raise RuntimeError(f"{name}(): out= of dtype bool is not supported")
@@ -285,6 +288,8 @@ cholesky solve_triangular matrix_power slogdet eigh qr lu_factor svd lu bucketiz
 _CLAMPS = frozenset(("clamp", "clip", "clamp_min", "clamp_max"))
 # torch's range factories fill an out= of the right size in its own shape (and dtype)
 _RANGES = ("arange", "linspace", "logspace")
+# torch's functions whose out= forms all take a dim (median(x, out=o) is its TypeError)
+_OUT_WANTS_DIM = frozenset(("sum", "prod", "median", "nanmedian", "logsumexp", "count_nonzero"))
 # reductions that, given out= and no dtype=, compute in out's dtype (torch's
 # get_dtype_from_result): sum(float_x, out=int_tensor) sums the truncated values; randperm
 # makes out's dtype (and checks n against it: an int8 out holds at most 128)
@@ -351,6 +356,7 @@ def _direct(fn, general):
 
 def _write(name: str, result, out, strict: bool = False):
     from ember import _inplace, ops
+    from ember._errors import BadDtype
     from ember.autograd import is_grad_enabled
     from ember.tensor import Tensor
 
@@ -369,8 +375,8 @@ def _write(name: str, result, out, strict: bool = False):
         )
     # torch's canCast: not to a lower category (float -> int, int -> bool, complex -> real);
     # within one, anything (int64 -> uint8 wraps, as torch)
-    if not ops.can_cast(value.dtype, out.data.dtype):
-        raise RuntimeError(
+    if not ops.can_cast(value.dtype, out.data.dtype):  # (torch's RuntimeError; cat's TypeError)
+        raise BadDtype(
             f"result type {value.dtype} can't be cast to the desired output type {out.dtype}"
         )
     if not out.data.flags.writeable:

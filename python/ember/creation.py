@@ -454,6 +454,8 @@ def randint_like(input, low=0, high=None, *, generator=None, dtype=None) -> Tens
 
 @_takes_device
 def randperm(n: int, generator=None, dtype=np.int64, requires_grad=False) -> Tensor:
+    if isinstance(n, bool | np.bool_):  # (torch's TypeError: True is no count)
+        raise TypeError("randperm(): argument 'n' (position 1) must be int, not bool")
     n = operator.index(n)  # (torch's TypeError for a float n)
     if n < 0:
         raise ValueError(f"randperm: n must be >= 0, got {n}")

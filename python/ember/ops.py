@@ -1952,9 +1952,9 @@ def angle(input) -> Tensor:  # noqa: A002
 
 def polygamma(n: int, input) -> Tensor:  # noqa: A002
     """The n-th derivative of digamma (torch.polygamma(n, input)); n = 0 is digamma."""
-    if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 0:
-        raise ValueError(f"polygamma: n must be an int >= 0, got {n!r}")
-    n = int(n)
+    n = _index_dim(n, "polygamma", "n")  # (torch's TypeError for a float, bool, str, [1])
+    if n < 0:  # (torch's RuntimeError)
+        raise BadShapeOrValue(f"polygamma: n must be an int >= 0, got {n!r}")
 
     def df(x, y):
         return _special("polygamma", x, n + 1)
@@ -2210,8 +2210,9 @@ def nextafter(input, other) -> Tensor:  # noqa: A002
 def mvlgamma(input, p: int) -> Tensor:  # noqa: A002
     """The multivariate log-gamma of dimension p: sum_i lgamma(x - i/2) + p(p-1)/4 log(pi)."""
     x = _float_operand(input, "mvlgamma")
-    if not isinstance(p, int) or p < 1:
-        raise ValueError(f"mvlgamma: p must be an int >= 1, got {p!r}")
+    p = _index_dim(p, "mvlgamma", "p")  # (torch's TypeError for a float, bool, str, [1])
+    if p < 1:  # (torch's RuntimeError)
+        raise BadShapeOrValue(f"mvlgamma: p must be an int >= 1, got {p!r}")
     out = lgamma(x)
     for i in range(1, p):
         out = add(out, lgamma(sub(x, i / 2)))
@@ -3187,6 +3188,8 @@ def _index_dim(d, op: str, what: str = "dim") -> int:
     non-integers."""
     if isinstance(d, bool | np.bool_):
         raise TypeError(f"{op}: {what} must be an int, not bool ({d!r})")
+    if isinstance(d, Tensor) and d.ndim:  # (torch's int takes a 0-d integer tensor, not [1])
+        raise TypeError(f"{op}(): argument '{what}' must be int, not Tensor")
     try:
         d = operator.index(d)
     except TypeError:
@@ -3203,6 +3206,15 @@ def _int64(n: int) -> int:
 
 
 _LONG = 1 << 63
+
+
+def _list_dim(d: Tensor, op: str) -> int:
+    """A tensor as one dim of torch's int lists (sum, flip, permute, ...): any one-element
+    integer tensor, 0-d or not, and a one-element bool tensor too (its __index__, torch's)."""
+    a = d.data
+    if a.size == 1 and a.dtype.kind in "iub":
+        return int(a.reshape(()))
+    return _index_dim(d, op)
 
 
 def _refuse_keepdim(op: str, keepdim):
@@ -3223,11 +3235,12 @@ def _axes(dim, ndim: int, op: str):
         return tuple(range(ndim))  # PyTorch: dim=[] reduces everything
     if type(dim) is int and -ndim <= dim < ndim:  # the common case needs none of the checks
         return (dim % ndim,)
-    # (a bool or float is one bad dim, refused by _index_dim, not an iterable)
-    dims = (dim,) if isinstance(dim, int | np.integer | np.bool_ | float) else tuple(dim)
+    # (a bool or float is one bad dim, refused by _index_dim, not an iterable; a tensor is one
+    # dim, as torch's dim lists take a one-element integer tensor, 0-d or not, not a list)
+    dims = (dim,) if isinstance(dim, int | np.integer | np.bool_ | float | Tensor) else tuple(dim)
     out = []
     for d in dims:
-        d = _index_dim(d, op)
+        d = _index_dim(d, op) if type(d) is not Tensor else _list_dim(d, op)
         if not -builtins.max(ndim, 1) <= d < builtins.max(ndim, 1):
             raise IndexError(f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions")
         out.append(d % builtins.max(ndim, 1) if ndim else 0)
@@ -4013,8 +4026,8 @@ def permute(x, dims) -> Tensor:
     n = builtins.max(x.ndim, 1)
     axes = []
     for d in dims:  # (one loop: a comprehension's frame is a tenth of this cheap view)
-        if type(d) is not int:
-            d = _index_dim(d, "permute")  # NumPy ints, as torch; a bool or float is refused
+        if type(d) is not int:  # NumPy ints, as torch; a bool or float is refused
+            d = _index_dim(d, "permute") if type(d) is not Tensor else _list_dim(d, "permute")
         if not -n <= d < n:  # (the modulo below would wrap dim 5 of a 2-D tensor onto dim 1)
             raise IndexError(f"permute: dim {d} is out of range for a tensor with {x.ndim} dims")
         axes.append(d % n)
@@ -4039,9 +4052,9 @@ def transpose(x, dim0: int, dim1: int) -> Tensor:
 
 def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     x = _tensor_operand(x)
-    for name, d in (("start_dim", start_dim), ("end_dim", end_dim)):
-        if isinstance(d, bool) or not isinstance(d, int | np.integer):  # as PyTorch's int args
-            raise TypeError(f"flatten(): argument '{name}' must be int, not {type(d).__name__}")
+    if type(start_dim) is not int or type(end_dim) is not int:  # (0-d integer tensors too)
+        start_dim = _index_dim(start_dim, "flatten", "start_dim")
+        end_dim = _index_dim(end_dim, "flatten", "end_dim")
     if x.ndim == 0:  # dims address a 0-d tensor as if it had one (torch's rule)
         _axes(start_dim, 1, "flatten"), _axes(end_dim, 1, "flatten")
         return reshape(x, (1,))
@@ -4784,7 +4797,11 @@ def split(x, split_size_or_sections, dim: int = 0, _unsafe: bool = False) -> tup
     x = _tensor_operand(x)
     axis = _axis(dim, x.ndim, "split")
     n = x.shape[axis]
+    if isinstance(split_size_or_sections, Tensor) and not split_size_or_sections.ndim:
+        split_size_or_sections = _index_dim(split_size_or_sections, "split", "split_size")
     if isinstance(split_size_or_sections, int | np.integer):
+        if isinstance(split_size_or_sections, bool):  # (torch's TypeError: True is no size)
+            raise TypeError("split(): split_size must be an int or a tuple of ints, not bool")
         size = _int64(int(split_size_or_sections))
         if size < 0 or (size == 0 and n):  # (0 splits an empty dim, as in torch)
             raise BadShapeOrValue(f"split: split_size must be positive, got {size}")
@@ -5369,6 +5386,8 @@ _round = _piecewise("round", np.round)
 
 def round(x, *, decimals: int = 0) -> Tensor:  # noqa: A001
     """Round half to even (to ``decimals`` places), as torch.round; its gradient is zero."""
+    if type(decimals) is not int:  # (torch's TypeError for a bool or float)
+        decimals = _index_dim(decimals, "round", "decimals")
     if decimals == 0:
         return _round(x)
     x = _tensor_operand(x)
@@ -6198,6 +6217,8 @@ def any(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
 def _truth_axes(dim, ndim: int, op: str):
     """all/any's axes: dim=() reduces over no dim (each element's truth), as torch's all and any
     (where torch's sum and mean take () as every dim)."""
+    if isinstance(dim, Tensor):  # (all/any's dim is an int or a tuple: not a [1] tensor)
+        dim = _index_dim(dim, op)
     return () if isinstance(dim, tuple | list) and not dim else _axes(dim, ndim, op)
 
 
@@ -6263,6 +6284,10 @@ def broadcast_tensors(*tensors) -> tuple:
 def movedim(x, source, destination) -> Tensor:
     """Move the dims ``source`` to the positions ``destination``; the others keep their order."""
     x = _tensor_operand(x)
+    if isinstance(source, Tensor):  # (a 0-d integer tensor is an int to torch; [1] is not)
+        source = _index_dim(source, "movedim", "source")
+    if isinstance(destination, Tensor):
+        destination = _index_dim(destination, "movedim", "destination")
     if isinstance(source, int | np.integer) != isinstance(destination, int | np.integer):
         raise TypeError(
             "movedim(): source and destination must both be ints or both sequences of ints, "
@@ -6552,7 +6577,8 @@ def roll(x, shifts, dims=None) -> Tensor:
         if len(shifts) != 1:
             raise BadShapeOrValue(f"roll: {len(shifts)} shifts need as many dims")
         return reshape(Roll.apply(reshape(x, (-1,)), shifts, (0,)), x.shape)
-    dims = (dims,) if isinstance(dims, int | np.integer) else tuple(dims)
+    dims = (dims,) if isinstance(dims, int | np.integer | Tensor) else tuple(dims)
+    dims = tuple(d if type(d) is not Tensor else _list_dim(d, "roll") for d in dims)
     if len(shifts) != len(dims):
         raise BadShapeOrValue(f"roll: shifts {shifts} and dims {dims} differ in length")
     axes = tuple(_dim(d, x.ndim, "roll") for d in dims)
@@ -7829,6 +7855,7 @@ def histc(x, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002
     a = np.asarray(_data(x))
     if not _lowp.is_float(a.dtype):
         raise TypeError(f"histc: expected a floating point tensor, got {a.dtype}")
+    bins = _index_dim(bins, "histc", "bins")  # (torch's TypeError for a bool or float)
     if bins <= 0 or min > max:
         raise ValueError(f"histc: bins ({bins}) must be positive and min ({min}) <= max ({max})")
     lo, hi = float(min), float(max)

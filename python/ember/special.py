@@ -10,7 +10,8 @@ import numpy as np
 from ember import _C, _complex, _lowp
 from ember.autograd import Function
 from ember.autograd.engine import input_wanted, unbroadcast
-from ember.nn.functional import log_softmax, softmax
+from ember.nn.functional import _torch_log_softmax as log_softmax
+from ember.nn.functional import _torch_softmax as softmax
 from ember.ops import (
     Elementwise,
     _binary,

@@ -192,6 +192,8 @@ def _float_operands(
 
 
 def _dim(dim, ndim: int, op: str) -> int:
+    if isinstance(dim, Tensor):  # a 0-d integer tensor is an int to torch (not [1], not bool)
+        dim = ops._index_dim(dim, op)
     if not isinstance(dim, int | np.integer) or isinstance(dim, bool):  # (True is no dim: torch)
         raise TypeError(f"{op}: dim must be an int, got {dim!r}")
     n = max(ndim, 1)
@@ -586,6 +588,23 @@ def log_softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None)
         dim = _implicit_softmax_dim(x.ndim, "log_softmax", _stacklevel)
     dim = _dim(dim, x.ndim, "log_softmax")
     return x.clone() if x.data.dtype.kind in "biu" else Softmax.apply(x, dim, True)
+
+
+def _int_dim_softmax(fn):
+    """torch.softmax / torch.log_softmax (and torch.special's): dim is a required int there,
+    None refused (TypeError), where F.softmax reads None as its implicit dim."""
+
+    def op(input, dim, dtype=None) -> Tensor:  # noqa: A002
+        if dim is None:
+            name = fn.__name__
+            raise TypeError(f"{name}(): argument 'dim' (position 2) must be int, not NoneType")
+        return fn(input, dim, dtype=dtype)
+
+    op.__name__, op.__doc__ = fn.__name__, fn.__doc__
+    return op
+
+
+_torch_softmax, _torch_log_softmax = _int_dim_softmax(softmax), _int_dim_softmax(log_softmax)
 
 
 # ---- more activations (breadth branch) ----------------------------------------------------
