@@ -594,7 +594,9 @@ def _int_dim_softmax(fn):
     """torch.softmax / torch.log_softmax (and torch.special's): dim is a required int there,
     None refused (TypeError), where F.softmax reads None as its implicit dim."""
 
-    def op(input, dim, dtype=None) -> Tensor:  # noqa: A002
+    # (dim=None as a default, not required: _keywords' direct out= wrapper needs one; a
+    # missing dim is refused as None is)
+    def op(input, dim=None, dtype=None) -> Tensor:  # noqa: A002
         if dim is None:
             name = fn.__name__
             raise TypeError(f"{name}(): argument 'dim' (position 2) must be int, not NoneType")
