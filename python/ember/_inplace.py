@@ -497,7 +497,8 @@ def install(cls) -> None:
 
 
 # (In the wrappers below, the write is noted after the method returns: a write that raised
-# changed nothing. `_function._tracking` is the one test pure inference pays.)
+# changed nothing. `_function._tracking` is always True now (every write counts, torch's
+# _version); the tests stay for code that switches counting off.)
 
 
 def _recorded(name, method, build):

@@ -875,15 +875,16 @@ def note_step(param_groups) -> None:
 
 
 def start_tracking() -> None:
-    """Count in-place writes from now on (note_write): a view made now refuses its use once its
-    memory is written (views_follow), as torch's."""
+    """Count in-place writes (note_write). A no-op since writes are counted from import
+    (behave28); kept for its callers and for tests that switch counting off to mimic older
+    sessions."""
     global _tracking
     _tracking = True
 
 
 def version(a) -> int:
-    """How many in-place writes array a's memory has taken since tracking started (the
-    first recorded node or _version read): Tensor._version."""
+    """How many in-place writes array a's memory has taken since its creation (writes are
+    counted from import on): Tensor._version."""
     global _tracking
     _tracking = True
     a = array_owner(a)
