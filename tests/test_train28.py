@@ -27,37 +27,9 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("torch.nn.utils.parametrizations")
 
 from test_train21 import E, T, _digits, _twins  # noqa: E402
-from test_train27 import _np  # noqa: E402
+from test_train27 import _check_opt_state, _close  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
-
-
-def _close(e, t, what, rtol=1e-9):
-    """Normwise: max |ember - torch| <= rtol * max(max |torch|, 1e-6). The floor is for tensors
-    that are rounding noise (~1e-18) in both: a BatchNorm bias whose output feeds only another
-    BatchNorm through a linear map gets no real gradient."""
-    e, t = _np(e), _np(t)
-    assert e.shape == t.shape, f"{what}: shape {e.shape} vs torch {t.shape}"
-    scale = max(float(np.abs(t).max()) if t.size else 0.0, 1e-6)
-    err = float(np.abs(e.astype(np.float64) - t).max()) if t.size else 0.0
-    assert err <= rtol * scale, f"{what}: max error {err:.3g} vs torch's max {scale:.3g}"
-
-
-def _check_opt_state(eo, to, what, rtol):
-    es, ts = eo.state_dict(), to.state_dict()
-    assert list(es["state"]) == list(ts["state"]), what
-    for i, st in ts["state"].items():
-        assert sorted(es["state"][i]) == sorted(st), f"{what} state {i} keys"
-        for k, v in st.items():
-            _close(es["state"][i][k], v, f"{what} state {i} {k}", rtol)
-    assert len(es["param_groups"]) == len(ts["param_groups"]), what
-    for eg, tg in zip(es["param_groups"], ts["param_groups"]):
-        assert sorted(eg) == sorted(tg), f"{what} group keys"
-        for k, v in tg.items():
-            if isinstance(v, float):
-                np.testing.assert_allclose(eg[k], v, rtol=1e-12, err_msg=f"{what} group {k}")
-            elif k != "params" and not isinstance(v, torch.Tensor):
-                assert eg[k] == v, f"{what} group {k}: {eg[k]!r} vs torch's {v!r}"
 
 
 def _same(e, t, what):
