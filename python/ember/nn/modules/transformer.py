@@ -522,6 +522,17 @@ class Transformer(Module):
         tgt_is_causal=None,
         memory_is_causal: bool = False,
     ):
+        # PyTorch's own checks (RuntimeError), before the encoder runs
+        b = 0 if self.batch_first else 1
+        if src.ndim == 3 and src.shape[b] != tgt.shape[b]:
+            raise BadShapeOrValue(
+                f"the batch number of src {src.shape} and tgt {tgt.shape} must be equal"
+            )
+        if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
+            raise BadShapeOrValue(
+                f"the feature number of src {src.shape} and tgt {tgt.shape} must be equal to "
+                f"d_model={self.d_model}"
+            )
         memory = self.encoder(
             src, mask=src_mask, src_key_padding_mask=src_key_padding_mask, is_causal=src_is_causal
         )
