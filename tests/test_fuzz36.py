@@ -95,6 +95,8 @@ REFUSALS = {
         attn_mask=t(L, np.ones((3, 3), np.int64)),
     ),
     "l1_loss bool target": lambda L: F(L).l1_loss(t(L, X), t(L, X > 0)),
+    "silu complex with grad": lambda L: F(L).silu(t(L, X + 1j, requires_grad=True)),
+    "dropout1d complex p=0.5": lambda L: F(L).dropout1d(t(L, X + 1j), 0.5),
     # modules
     "MHA attn_mask shape": lambda L: L.nn.MultiheadAttention(4, 2).double()(
         *(t(L, R.standard_normal((3, 2, 4))) for _ in range(3)), attn_mask=t(L, np.zeros((3, 4)))
@@ -159,6 +161,7 @@ VALUES = {
     "triplet distance 0-D": lambda L, g: F(L).triplet_margin_with_distance_loss(
         g(0.3), g(2.0), g(-0.5), margin=2.0
     ),
+    "normalize 0-D inf norm": lambda L, g: F(L).normalize(g(-0.7), p=float("inf"), dim=-1),
 }
 
 
@@ -181,6 +184,40 @@ def test_accepted_with_torch_values(call):
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
     for a, b in zip(got_grads, want_grads, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+Z = (X + 1j * X[::-1]).astype(np.complex64)
+IDS = np.arange(24).reshape(2, 3, 4)
+
+NO_GRAD_VALUES = {
+    # the identity dropouts (eval, or p = 0) return any dtype as is
+    "dropout1d eval int64": lambda L: F(L).dropout1d(t(L, IDS), 0.5, training=False),
+    "dropout2d p=0 bool": lambda L: F(L).dropout2d(t(L, IDS[None] > 5), 0.0),
+    "dropout3d p=0 complex": lambda L: F(L).dropout3d(t(L, Z[None, None, None]), 0.0),
+    "dropout eval complex": lambda L: F(L).dropout(t(L, Z), 0.3, training=False),
+    # complex inputs torch computes
+    "silu complex": lambda L: F(L).silu(t(L, Z)),
+    "pad constant complex": lambda L: F(L).pad(t(L, Z), (1, -1, 2, 0)),
+    "pad circular complex": lambda L: F(L).pad(t(L, Z[None]), (2, 1), mode="circular"),
+}
+
+
+@pytest.mark.parametrize("call", NO_GRAD_VALUES.values(), ids=NO_GRAD_VALUES.keys())
+def test_accepted_with_torch_values_no_grad(call):
+    got, want = call(ember), call(torch)
+    assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_pad_complex_gradient():
+    w = R.standard_normal((4, 6)) + 1j * R.standard_normal((4, 6))
+
+    def grad(L):
+        x = t(L, X + 0.5j, requires_grad=True)
+        (F(L).pad(x, (2, 1)) * t(L, w)).sum().real.backward()
+        return x.grad.numpy()
+
+    np.testing.assert_allclose(grad(ember), grad(torch), rtol=1e-12)
 
 
 def test_triplet_0d_gradcheck():

@@ -679,7 +679,14 @@ def silu(input, inplace: bool = False) -> Tensor:
     """x * sigmoid(x) (also called swish)."""
     if inplace:  # the input takes the result and is returned, as PyTorch
         return _in_place("silu", silu, input)
-    return _activation("silu", input)
+    try:
+        return _activation("silu", input)
+    except _ComplexInput:  # x * sigmoid(x), as PyTorch's complex silu (which has no gradient)
+        if input.requires_grad and is_grad_enabled():
+            raise BadDtype(
+                "silu does not support automatic differentiation for outputs with complex dtype"
+            ) from None
+        return input * _complex.sigmoid(input)
 
 
 def mish(input, inplace: bool = False) -> Tensor:
@@ -1042,12 +1049,20 @@ def _feature_mask(shape: tuple) -> tuple:
     return shape[:2] + (1,) * (len(shape) - 2)
 
 
+def _dropout_input(input, op: str, p, training) -> Tensor:
+    """A dropout's input: a Tensor of any dtype where the dropout is the identity (eval or
+    p = 0: returned as is, as PyTorch's shortcut), else a float one."""
+    if isinstance(input, Tensor) and (not training or p == 0.0):
+        return input
+    return _float_input(input, op)
+
+
 def dropout1d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zeroes whole channels: input (N, C, L) or (C, L); each channel is kept with probability
     1 - p and scaled by 1 / (1 - p)."""
     _check_p(p)
     training = _bool_arg(training, "feature_dropout", "train")
-    x = _float_input(input, "dropout1d")
+    x = _dropout_input(input, "dropout1d", p, training)
     if x.ndim not in (2, 3):
         raise BadShapeOrValue(
             f"dropout1d: expected a 2D or 3D input, but received a {x.ndim}D input"
@@ -1065,7 +1080,7 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
     input is read as (N, C, L), with a warning; other ranks warn and are read as (N, C, ...)."""
     _check_p(p)
     training = _bool_arg(training, "feature_dropout", "train")
-    x = _float_input(input, "dropout2d")
+    x = _dropout_input(input, "dropout2d", p, training)
     if x.ndim not in (3, 4):
         warnings.warn(
             f"dropout2d: Received a {x.ndim}-D input to dropout2d, which is deprecated and "
@@ -1094,7 +1109,7 @@ def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
         return _in_place("dropout3d", dropout3d, input, p, training)
     _check_p(p)
     training = _bool_arg(training, "feature_dropout", "train")
-    x = _float_input(input, "dropout3d")
+    x = _dropout_input(input, "dropout3d", p, training)
     if x.ndim not in (4, 5):
         warnings.warn(
             f"dropout3d: Received a {x.ndim}-D input to dropout3d, which is deprecated and "
@@ -1218,7 +1233,7 @@ class VectorNorm(Function):
 def _norm(x: Tensor, p: float, dim: int, keepdim: bool) -> Tensor:
     if not p > 0:
         raise BadShapeOrValue(f"norm: p must be > 0, got {p}")
-    if p == math.inf and x.shape[dim] == 0:  # (a max over nothing)
+    if p == math.inf and x.ndim and x.shape[dim] == 0:  # (a max over nothing)
         raise BadShapeOrValue(
             f"norm: cannot compute the inf norm over dim {dim} of {x.shape}: it is empty"
         )
@@ -2633,7 +2648,7 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
     training = _bool_arg(training, "dropout", "train")
     x = input
     if not (isinstance(input, Tensor) and input.data.dtype.kind in "biu"):
-        x = _float_input(input, "dropout")
+        x = _dropout_input(input, "dropout", p, training)
     elif training and 0.0 < p < 1.0:  # PyTorch computes the integer cases needing no scale
         raise TypeError(f"dropout: an {x.dtype} input takes only p = 0 or 1, got {p}")
     if not training or p == 0.0:  # the identity: x itself (in place too, even on a leaf)
@@ -6016,7 +6031,7 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
         raise _Unsupported(
             f"{op}: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}"
         )
-    kinds = "biu" if mode in ("constant", "circular") else "iu"  # (no bool reflect/replicate)
+    kinds = "biuc" if mode in ("constant", "circular") else "iu"  # (no bool reflect/replicate)
     if isinstance(input, Tensor) and input.data.dtype.kind in kinds:
         x = input  # any dtype, as PyTorch (token ids, masks); the fill value is cast to it
     else:
