@@ -113,6 +113,11 @@ REFUSALS = {
     "GELU approximate": lambda L: L.nn.GELU("foo")(t(L, X)),
     "Unflatten sizes": lambda L: L.nn.Unflatten(1, (2, 2))(t(L, X)),
     "Embedding padding_idx": lambda L: L.nn.Embedding(3, 2, padding_idx=3),
+    # nn.init
+    "kaiming_uniform_ int64": lambda L: L.nn.init.kaiming_uniform_(L.zeros(3, 2, dtype=L.int64)),
+    "orthogonal_ bool": lambda L: L.nn.init.orthogonal_(L.zeros(3, 2, dtype=L.bool)),
+    "constant_ nan into int64": lambda L: L.nn.init.constant_(L.zeros(3, dtype=L.int64), np.nan),
+    "constant_ 300 into int8": lambda L: L.nn.init.constant_(L.zeros(3, dtype=L.int8), 300),
 }
 
 
