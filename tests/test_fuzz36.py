@@ -113,6 +113,9 @@ REFUSALS = {
     "GELU approximate": lambda L: L.nn.GELU("foo")(t(L, X)),
     "Unflatten sizes": lambda L: L.nn.Unflatten(1, (2, 2))(t(L, X)),
     "Embedding padding_idx": lambda L: L.nn.Embedding(3, 2, padding_idx=3),
+    "AdaptiveLogSoftmax target": lambda L: L.nn.AdaptiveLogSoftmaxWithLoss(3, 6, [2]).double()(
+        t(L, X), t(L, [0, 1, 6, 2])
+    ),
     # nn.init
     "kaiming_uniform_ int64": lambda L: L.nn.init.kaiming_uniform_(L.zeros(3, 2, dtype=L.int64)),
     "orthogonal_ bool": lambda L: L.nn.init.orthogonal_(L.zeros(3, 2, dtype=L.bool)),
