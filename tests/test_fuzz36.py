@@ -83,7 +83,6 @@ REFUSALS = {
     ),
     "multilabel_soft_margin 0-D": lambda L: F(L).multilabel_soft_margin_loss(t(L, 0.5), t(L, 1.0)),
     "one_hot float": lambda L: F(L).one_hot(t(L, [1.0, 2.0])),
-    "one_hot int32": lambda L: F(L).one_hot(t(L, np.array([0, 1], np.int32))),
     "softmin bool": lambda L: F(L).softmin(t(L, X > 0), 1),
     "embedding float indices": lambda L: F(L).embedding(t(L, [0.0, 1.0]), t(L, X)),
     "embedding padding_idx": lambda L: F(L).embedding(t(L, [0, 1]), t(L, X), padding_idx=4),

@@ -1397,8 +1397,8 @@ def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8) -> Tensor:
 def one_hot(input, num_classes: int = -1) -> Tensor:  # noqa: A002 (torch's name)
     """int64 (..., num_classes) with a 1 at each index of ``input`` (num_classes=-1: max + 1)."""
     idx = input.data if isinstance(input, Tensor) else np.asarray(input)
-    if idx.dtype != np.int64:  # (PyTorch takes only LongTensor indices)
-        raise BadDtype(f"one_hot: expected an int64 integer index tensor, got {idx.dtype}")
+    if idx.dtype.kind not in "iu":  # (torch: RuntimeError)
+        raise BadDtype(f"one_hot: expected an integer index tensor, got {idx.dtype}")
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
         raise TypeError(
             f"one_hot: num_classes must be int, not {type(num_classes).__name__}"
